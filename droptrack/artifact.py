@@ -1,0 +1,121 @@
+"""ArtifactMeta: what a runtime needs to use a model file (sizes, factors, mean/std, precision), plus atomic writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ArtifactMeta:
+    """Self-description carried by every checkpoint, ONNX file (metadata_props) and engine sidecar."""
+
+    arch: str                       # 'droptrack' | 'ostrack'
+    config_name: str
+    template_size: int
+    search_size: int
+    template_factor: float
+    search_factor: float
+    stride: int
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    precision: str = "fp32"
+    ce: bool = False
+    droptrack_version: str = ""
+    checkpoint_sha256: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feat_size(self) -> int:
+        """Side of the score map (search_size // stride)."""
+        return self.search_size // self.stride
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-safe)."""
+        d = dataclasses.asdict(self)
+        d["feat_size"] = self.feat_size
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ArtifactMeta":
+        """Inverse of to_dict; ignores derived and unknown fields."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_strings(self) -> dict[str, str]:
+        """Flat str->str mapping for ONNX metadata_props (values JSON-encoded)."""
+        return {f"droptrack.{k}": json.dumps(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_strings(cls, props: dict[str, str]) -> "ArtifactMeta":
+        """Inverse of to_strings."""
+        d = {k[len("droptrack."):]: json.loads(v) for k, v in props.items() if k.startswith("droptrack.")}
+        return cls.from_dict(d)
+
+
+def meta_from_config(cfg, arch: str | None = None, **kw: Any) -> ArtifactMeta:
+    """ArtifactMeta of a model built from `cfg` (test-time sizes and factors)."""
+    from droptrack import __version__
+
+    return ArtifactMeta(
+        arch=arch or cfg.MODEL.VARIANT, config_name=cfg.NAME,
+        template_size=int(cfg.TEST.TEMPLATE_SIZE), search_size=int(cfg.TEST.SEARCH_SIZE),
+        template_factor=float(cfg.TEST.TEMPLATE_FACTOR), search_factor=float(cfg.TEST.SEARCH_FACTOR),
+        stride=int(cfg.MODEL.BACKBONE.STRIDE), mean=[float(v) for v in cfg.DATA.MEAN],
+        std=[float(v) for v in cfg.DATA.STD], ce=bool(cfg.MODEL.BACKBONE.CE_LOC),
+        droptrack_version=__version__, **kw)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
+    """Call writer(tmp_path) then rename onto `path`: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically."""
+    return atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write text atomically."""
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write JSON (indented) atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def atomic_torch_save(path: str | Path, obj: Any) -> Path:
+    """torch.save atomically."""
+    import torch
+
+    return atomic_write(path, lambda p: torch.save(obj, p))

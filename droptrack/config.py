@@ -1,0 +1,223 @@
+"""The official OSTrack/DropTrack YAML schema as dataclasses (field names are the YAML keys).
+
+YAML files list only what differs from these defaults (the official `lib/config/ostrack/config.py`);
+an unknown key is an error naming the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from droptrack.errors import ConfigError
+
+VARIANTS = ("droptrack", "ostrack")
+
+
+@dataclass
+class BackboneCfg:
+    TYPE: str = "vit_base_patch16_224"
+    STRIDE: int = 16
+    MID_PE: bool = False
+    SEP_SEG: bool = False
+    CAT_MODE: str = "direct"
+    MERGE_LAYER: int = 0
+    ADD_CLS_TOKEN: bool = False
+    CLS_TOKEN_USE_MODE: str = "ignore"
+    CE_LOC: list = field(default_factory=list)
+    CE_KEEP_RATIO: list = field(default_factory=list)
+    CE_TEMPLATE_RANGE: str = "ALL"
+    # droptrack extensions (None = take from TYPE): small widths for CPU models
+    EMBED_DIM: int | None = None
+    DEPTH: int | None = None
+    NUM_HEADS: int | None = None
+
+
+@dataclass
+class HeadCfg:
+    TYPE: str = "CENTER"
+    NUM_CHANNELS: int = 256
+
+
+@dataclass
+class ModelCfg:
+    PRETRAIN_FILE: str = "mae_pretrain_vit_base.pth"
+    EXTRA_MERGER: bool = False
+    RETURN_INTER: bool = False
+    RETURN_STAGES: list = field(default_factory=list)
+    # droptrack extension: 'droptrack' adds backbone.temporal_pos_embed_x/_z; 'ostrack' does not.
+    # When a checkpoint is loaded the variant is detected from its keys.
+    VARIANT: str = "droptrack"
+    BACKBONE: BackboneCfg = field(default_factory=BackboneCfg)
+    HEAD: HeadCfg = field(default_factory=HeadCfg)
+
+
+@dataclass
+class SchedulerCfg:
+    TYPE: str = "step"
+    DECAY_RATE: float = 0.1
+
+
+@dataclass
+class TrainCfg:
+    LR: float = 0.0001
+    WEIGHT_DECAY: float = 0.0001
+    EPOCH: int = 500
+    LR_DROP_EPOCH: int = 400
+    BATCH_SIZE: int = 16
+    NUM_WORKER: int = 8
+    OPTIMIZER: str = "ADAMW"
+    BACKBONE_MULTIPLIER: float = 0.1
+    GIOU_WEIGHT: float = 2.0
+    L1_WEIGHT: float = 5.0
+    FREEZE_LAYERS: list = field(default_factory=lambda: [0])
+    PRINT_INTERVAL: int = 50
+    VAL_EPOCH_INTERVAL: int = 20
+    GRAD_CLIP_NORM: float = 0.1
+    AMP: bool = False
+    CE_START_EPOCH: int = 20
+    CE_WARM_EPOCH: int = 80
+    DROP_PATH_RATE: float = 0.1
+    SCHEDULER: SchedulerCfg = field(default_factory=SchedulerCfg)
+
+
+@dataclass
+class SplitCfg:
+    DATASETS_NAME: list = field(default_factory=lambda: ["LASOT", "GOT10K_vottrain"])
+    DATASETS_RATIO: list = field(default_factory=lambda: [1, 1])
+    SAMPLE_PER_EPOCH: int = 60000
+
+
+@dataclass
+class CropCfg:
+    SIZE: int = 320
+    FACTOR: float = 5.0
+    CENTER_JITTER: float = 4.5
+    SCALE_JITTER: float = 0.5
+    NUMBER: int = 1
+
+
+def _template_crop() -> CropCfg:
+    return CropCfg(SIZE=128, FACTOR=2.0, CENTER_JITTER=0.0, SCALE_JITTER=0.0, NUMBER=1)
+
+
+@dataclass
+class DataCfg:
+    SAMPLER_MODE: str = "causal"
+    MEAN: list = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    STD: list = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    MAX_SAMPLE_INTERVAL: int = 200
+    TRAIN: SplitCfg = field(default_factory=SplitCfg)
+    VAL: SplitCfg = field(default_factory=lambda: SplitCfg(["GOT10K_votval"], [1], 10000))
+    SEARCH: CropCfg = field(default_factory=CropCfg)
+    TEMPLATE: CropCfg = field(default_factory=_template_crop)
+
+
+@dataclass
+class TestCfg:
+    TEMPLATE_FACTOR: float = 2.0
+    TEMPLATE_SIZE: int = 128
+    SEARCH_FACTOR: float = 5.0
+    SEARCH_SIZE: int = 320
+    EPOCH: int = 500
+
+
+@dataclass
+class Config:
+    MODEL: ModelCfg = field(default_factory=ModelCfg)
+    TRAIN: TrainCfg = field(default_factory=TrainCfg)
+    DATA: DataCfg = field(default_factory=DataCfg)
+    TEST: TestCfg = field(default_factory=TestCfg)
+    NAME: str = ""  # droptrack: the config's name (file stem), kept for artifacts
+
+
+def _merge(obj: Any, data: dict, where: str) -> None:
+    """Recursively set dataclass fields from a YAML mapping, rejecting unknown keys."""
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in data.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            hint = f"; did you mean '{where}{close[0]}'?" if close else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"unknown config key '{where}{key}'{hint}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{where}{key}' must be a mapping, got {value!r}")
+            _merge(current, value, f"{where}{key}.")
+        else:
+            setattr(obj, key, value)
+
+
+def _validate(cfg: Config) -> None:
+    """Reject values that would fail later with an obscure error."""
+    bb = cfg.MODEL.BACKBONE
+    if cfg.MODEL.VARIANT not in VARIANTS:
+        raise ConfigError(f"MODEL.VARIANT must be one of {VARIANTS}, got {cfg.MODEL.VARIANT!r}")
+    if len(bb.CE_LOC) != len(bb.CE_KEEP_RATIO):
+        raise ConfigError("MODEL.BACKBONE.CE_LOC and CE_KEEP_RATIO must have the same length")
+    for name, size in (("DATA.SEARCH.SIZE", cfg.DATA.SEARCH.SIZE), ("DATA.TEMPLATE.SIZE", cfg.DATA.TEMPLATE.SIZE),
+                       ("TEST.SEARCH_SIZE", cfg.TEST.SEARCH_SIZE), ("TEST.TEMPLATE_SIZE", cfg.TEST.TEMPLATE_SIZE)):
+        if size % bb.STRIDE:
+            raise ConfigError(f"{name}={size} is not a multiple of MODEL.BACKBONE.STRIDE={bb.STRIDE}; "
+                              "use crop sizes divisible by the patch size")
+
+
+def available_configs() -> list[str]:
+    """Names of the configs shipped inside the package."""
+    folder = resources.files("droptrack") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def config_from_dict(data: dict, name: str = "") -> Config:
+    """Build a Config from a (possibly partial) nested dict in the official schema."""
+    cfg = Config()
+    data = dict(data or {})
+    data.pop("NAME", None)
+    _merge(cfg, data, "")
+    cfg.NAME = name
+    _validate(cfg)
+    return cfg
+
+
+def load_config(name_or_path: str | Path) -> Config:
+    """Load a shipped config by name (e.g. 'vitb_384_mae_ce_32x4_ep300') or a YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
+                              f"{', '.join(available_configs())}")
+        text = path.read_text()
+        name = path.stem
+    else:
+        names = available_configs()
+        if str(name_or_path) not in names:
+            close = difflib.get_close_matches(str(name_or_path), names, n=1, cutoff=0.3)
+            hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(names)}"
+            raise ConfigError(f"unknown config '{name_or_path}'; {hint}")
+        text = (resources.files("droptrack") / "configs" / f"{name_or_path}.yaml").read_text()
+        name = str(name_or_path)
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config '{name_or_path}' is not valid YAML ({exc.__class__.__name__}); fix the file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config '{name_or_path}' must be a YAML mapping")
+    return config_from_dict(data, name=name)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain nested dict of a Config (for checkpoints and the resolved YAML next to outputs)."""
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    from droptrack.artifact import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())

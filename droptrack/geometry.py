@@ -1,0 +1,161 @@
+"""Crop, normalisation, Hann window, box decoding, map-back and clip: the official tracker geometry.
+
+Pure numpy/OpenCV (plus torch for the Hann window, computed exactly as the official code does), importable by
+train, export and runtime alike. Numbers follow `lib/train/data/processing_utils.py` and
+`lib/test/tracker/ostrack.py` bit for bit (see ostrack_spec.md section 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from droptrack.errors import InputError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class CropParams:
+    """Integer crop window of `sample_target` in image pixels, plus its zero padding."""
+
+    x1: int
+    y1: int
+    crop_sz: int
+    pad_l: int
+    pad_r: int
+    pad_t: int
+    pad_b: int
+
+
+def crop_params(box: tuple | list | np.ndarray, factor: float, image_hw: tuple[int, int]) -> CropParams:
+    """Window of the official `sample_target` (square crop of side ceil(sqrt(wh)*factor) around the box centre)."""
+    x, y, w, h = (float(v) for v in box)
+    crop_sz = math.ceil(math.sqrt(w * h) * factor)
+    if crop_sz < 1 or not math.isfinite(w * h):
+        raise InputError(f"box {list(box)} gives an empty crop; boxes need positive width and height")
+    H, W = image_hw
+    x1 = round(x + 0.5 * w - crop_sz * 0.5)
+    y1 = round(y + 0.5 * h - crop_sz * 0.5)
+    x2, y2 = x1 + crop_sz, y1 + crop_sz
+    return CropParams(x1, y1, crop_sz, max(0, -x1), max(x2 - W + 1, 0), max(0, -y1), max(y2 - H + 1, 0))
+
+
+def sample_target(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
+    """Official crop: zero padding with the '+1' right/bottom quirk, then cv2 INTER_LINEAR resize."""
+    p = crop_params(box, factor, image.shape[:2])
+    x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
+    patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
+    if patch.size == 0:
+        raise InputError(f"box {list(box)} lies outside the {image.shape[1]}x{image.shape[0]} image; "
+                         "give a box inside the frame")
+    patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
+    patch = cv2.resize(patch, (output_sz, output_sz))
+    return patch, output_sz / p.crop_sz
+
+
+def crop_pad_mask(box, factor: float, image_hw: tuple[int, int], output_sz: int) -> np.ndarray:
+    """Official padding mask of a crop (True = padded), bilinear-resized then cast to bool."""
+    p = crop_params(box, factor, image_hw)
+    H, W = image_hw
+    mask = np.ones((H, W), dtype=np.float32)
+    x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
+    mask = mask[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
+    mask = 1.0 - np.pad(mask, ((p.pad_t, p.pad_b), (p.pad_l, p.pad_r)), constant_values=0.0)
+    mask = cv2.resize(mask, (output_sz, output_sz), interpolation=cv2.INTER_LINEAR)
+    return mask.astype(bool)
+
+
+def normalize(patch: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """HWC uint8 RGB -> 1x3xHxW float32, (x/255 - mean)/std, as the official preprocessor."""
+    t = patch.astype(np.float32).transpose(2, 0, 1)[None] / np.float32(255.0)
+    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray((t - m) / s)
+
+
+def hann2d(size: int) -> np.ndarray:
+    """Official cosine window (1,1,F,F) float32: outer product of 0.5(1-cos(2*pi*k/(F+1))), k=1..F."""
+    import torch
+
+    k = torch.arange(1, size + 1).float()
+    w = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * k))
+    return (w.reshape(1, 1, -1, 1) * w.reshape(1, 1, 1, -1)).numpy()
+
+
+def decode_box(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Official `cal_bbox`: (B,4) (cx,cy,w,h) normalised to the search crop, and the (B,) peak scores."""
+    B, _, F, _ = score_map.shape
+    flat = score_map.reshape(B, -1)
+    idx = flat.argmax(axis=1)
+    peak = flat[np.arange(B), idx]
+    iy, ix = idx // F, idx % F
+    off = offset_map.reshape(B, 2, -1)[np.arange(B), :, idx]
+    size = size_map.reshape(B, 2, -1)[np.arange(B), :, idx]
+    fs = np.float32(F)
+    cx = (ix.astype(np.float32) + off[:, 0]) / fs
+    cy = (iy.astype(np.float32) + off[:, 1]) / fs
+    return np.stack([cx, cy, size[:, 0], size[:, 1]], axis=1).astype(np.float32), peak
+
+
+def map_box_back(pred_box_px: list[float], prev_state: list[float], search_size: int,
+                 resize_factor: float) -> list[float]:
+    """Crop-pixel (cx,cy,w,h) -> image (x,y,w,h) with the unrounded crop origin (official quirk)."""
+    cx_prev = prev_state[0] + 0.5 * prev_state[2]
+    cy_prev = prev_state[1] + 0.5 * prev_state[3]
+    cx, cy, w, h = pred_box_px
+    half = 0.5 * search_size / resize_factor
+    cx_real = cx + (cx_prev - half)
+    cy_real = cy + (cy_prev - half)
+    return [cx_real - 0.5 * w, cy_real - 0.5 * h, w, h]
+
+
+def clip_box(box: list[float], H: int, W: int, margin: int = 10) -> list[float]:
+    """Official clip: keep at least `margin` px of the box inside the image."""
+    x1, y1, w, h = box
+    x2, y2 = x1 + w, y1 + h
+    x1 = min(max(0, x1), W - margin)
+    x2 = min(max(margin, x2), W)
+    y1 = min(max(0, y1), H - margin)
+    y2 = min(max(margin, y2), H)
+    return [x1, y1, max(margin, x2 - x1), max(margin, y2 - y1)]
+
+
+def box_in_crop(box_in, box_extract, resize_factor: float, crop_out_sz: int,
+                normalize_out: bool = True) -> np.ndarray:
+    """Official `transform_image_to_crop`: a box in image coords -> the crop taken around `box_extract`."""
+    box_in = np.asarray(box_in, dtype=np.float64)
+    box_extract = np.asarray(box_extract, dtype=np.float64)
+    c_ext = box_extract[:2] + 0.5 * box_extract[2:4]
+    c_in = box_in[:2] + 0.5 * box_in[2:4]
+    c_out = (crop_out_sz - 1) / 2 + (c_in - c_ext) * resize_factor
+    wh_out = box_in[2:4] * resize_factor
+    out = np.concatenate([c_out - 0.5 * wh_out, wh_out])
+    return out / crop_out_sz if normalize_out else out
+
+
+def template_center_index(grid: int) -> int:
+    """Flat index of the CTR_POINT template token: (grid-1)//2 in both axes (12x12 -> 65, 8x8 -> 27)."""
+    c = (grid - 1) // 2
+    return c * grid + c
+
+
+def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
+    """Check an init box (x,y,w,h) against the frame; raise a one-line InputError naming the fix."""
+    try:
+        vals = [float(v) for v in box]
+    except (TypeError, ValueError):
+        raise InputError(f"init box {box!r} is not four numbers; pass --init x,y,w,h") from None
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
+        raise InputError(f"init box {box!r} must be four finite numbers x,y,w,h; pass --init x,y,w,h")
+    x, y, w, h = vals
+    H, W = image_hw
+    if w <= 0 or h <= 0:
+        raise InputError(f"init box {vals} has zero or negative size; width and height must be > 0")
+    if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+        raise InputError(f"init box {vals} lies outside the {W}x{H} frame; give a box that overlaps the image")
+    return vals
