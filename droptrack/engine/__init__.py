@@ -1,0 +1,1 @@
+"""Backends that run one model file: torch (checkpoint), onnxruntime (.onnx), tensorrt (.engine)."""

@@ -1,0 +1,70 @@
+"""Backend: validated `infer()` over `_infer()`, with per-call latency (Polygraphy runner style)."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.errors import BackendError
+
+OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
+INPUT_NAMES = ("template", "search")
+
+
+class Backend(ABC):
+    """Runs one model artifact: (template, search) normalised float32 NCHW -> score/size/offset maps."""
+
+    name = "base"
+
+    def __init__(self, meta: ArtifactMeta):
+        self.meta = meta
+        self.latencies_ms: list[float] = []
+
+    def input_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
+        """Expected input shapes for a batch."""
+        z, x = self.meta.template_size, self.meta.search_size
+        return {"template": (batch, 3, z, z), "search": (batch, 3, x, x)}
+
+    def infer(self, template, search) -> dict:
+        """Check names, shapes and dtypes, run, record latency; returns score_map, size_map, offset_map."""
+        exp = self.input_shapes(template.shape[0])
+        for name, arr in (("template", template), ("search", search)):
+            if tuple(arr.shape) != exp[name]:
+                raise BackendError(f"input '{name}' has shape {tuple(arr.shape)}, the {self.name} model expects "
+                                   f"{exp[name]}; crop with the artifact's sizes")
+            if str(arr.dtype) not in ("float32", "torch.float32"):
+                raise BackendError(f"input '{name}' has dtype {arr.dtype}, expected float32")
+        if template.shape[0] != search.shape[0]:
+            raise BackendError("template and search batch sizes differ")
+        t0 = time.perf_counter()
+        out = self._infer(template, search)
+        self.latencies_ms.append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+    @abstractmethod
+    def _infer(self, template, search) -> dict:
+        """Run the model (inputs already validated)."""
+
+    @property
+    def device(self) -> str:
+        """Where the model runs ('cpu' or 'cuda')."""
+        return "cpu"
+
+    def close(self) -> None:
+        """Release resources."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def to_numpy(x) -> np.ndarray:
+    """Tensor or array -> numpy (host copy when needed)."""
+    if isinstance(x, np.ndarray):
+        return x
+    return x.detach().cpu().numpy()

@@ -1,0 +1,53 @@
+"""PyTorch backend: a checkpoint (official or droptrack) run eagerly on CPU or CUDA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from droptrack.artifact import meta_from_config
+from droptrack.config import Config
+from droptrack.engine.base import Backend
+from droptrack.errors import BackendError
+
+
+class TorchBackend(Backend):
+    """Eager PyTorch; accepts numpy or torch inputs, returns tensors on the model's device."""
+
+    name = "torch"
+
+    def __init__(self, model, cfg: Config, device: str = "cpu", checkpoint_sha256: str = ""):
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError("--device cuda requested but CUDA is not available; use --device cpu")
+        super().__init__(meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256))
+        self.cfg = cfg
+        self.model = model.eval().to(device)
+        self._device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu") -> "TorchBackend":
+        """Load a checkpoint (None = the embedded default model)."""
+        from droptrack.model.checkpoint import load_tracking_checkpoint
+        from droptrack.model.default import default_checkpoint
+
+        path = default_checkpoint() if path is None else path
+        model, cfg = load_tracking_checkpoint(path, config)
+        return cls(model, cfg, device)
+
+    @property
+    def device(self) -> str:
+        return self._device.type
+
+    @torch.inference_mode()
+    def _infer(self, template, search) -> dict:
+        z = torch.as_tensor(template).to(self._device, non_blocking=True)
+        x = torch.as_tensor(search).to(self._device, non_blocking=True)
+        out = self.model(z, x, ce_template_mask=self.model.template_index)
+        return {k: out[k] for k in ("score_map", "size_map", "offset_map")}
+
+
+def as_numpy_outputs(out: dict) -> dict[str, np.ndarray]:
+    """Host numpy copies of backend outputs."""
+    return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}

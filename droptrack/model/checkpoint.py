@@ -1,0 +1,182 @@
+"""Checkpoints: official tracking checkpoints (`net`), MAE / DropMAE / timm pretraining weights, and our own.
+
+Our format is plain data only (config dict, state dict, metadata), loads with `weights_only=True`, is written
+atomically and rebuilds the model without the original config file (nanoGPT `model_args` style).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from droptrack.artifact import ArtifactMeta, atomic_torch_save, meta_from_config
+from droptrack.config import Config, config_from_dict, config_to_dict, load_config
+from droptrack.errors import CheckpointError
+from droptrack.model.ostrack import OSTrack, build_model
+from droptrack.model.vit import resize_pos_embed
+
+FORMAT = "droptrack"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadReport:
+    """What a pretrained load did: keys that were missing, unexpected (ignored) and dropped on purpose."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def read_file(path: str | Path) -> dict:
+    """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise CheckpointError("reading .safetensors needs the 'safetensors' package; pip install safetensors") from None
+        try:
+            return dict(load_file(str(path)))
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
+            raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export it") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        try:  # official training checkpoints pickle a 'settings' object; tensors are still safe to read
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # noqa: BLE001
+            raise CheckpointError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({exc.__class__.__name__}); "
+                                  "re-download it or point to the right file") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
+    return obj
+
+
+def detect_variant(state: dict) -> str:
+    """'droptrack' if the frame-identity embeddings are present, else 'ostrack'."""
+    return "droptrack" if "backbone.temporal_pos_embed_x" in state else "ostrack"
+
+
+def guess_config_name(state: dict) -> str:
+    """Official config matching a `net` state dict's search grid (CE cannot be seen in weights; CE is assumed)."""
+    shape = tuple(state.get("backbone.pos_embed_x", torch.empty(0)).shape)
+    by_tokens = {576: "vitb_384_mae_ce_32x4_ep300", 256: "vitb_256_mae_ce_32x4_ep300"}
+    if len(shape) != 3 or shape[1] not in by_tokens or shape[2] != 768:
+        raise CheckpointError(f"cannot infer the config of this checkpoint (pos_embed_x {shape}); pass --config NAME")
+    return by_tokens[shape[1]]
+
+
+def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    cause = "it was trained with another config"
+    if any(k.startswith("backbone.pos_embed_x") for k in wrong):
+        n = state["backbone.pos_embed_x"].shape[1]
+        cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
+    elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
+        cause = "its width/depth differs from the config (another architecture)"
+    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+             f"shape mismatch {wrong[:2]}" if wrong else ""]
+    detail = "; ".join(p for p in parts if p)
+    return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(wrong)} wrong shapes); likely cause: {cause}; pass the right --config")
+
+
+def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None) -> tuple[OSTrack, Config]:
+    """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
+    obj = read_file(path)
+    if obj.get("format") == FORMAT:
+        cfg = config_from_dict(obj["config"], name=obj.get("config_name", ""))
+        if config is not None:
+            cfg = config if isinstance(config, Config) else load_config(config)
+        state = obj["net"]
+    else:
+        state = obj.get("net", obj)
+        if not isinstance(state, dict) or not any(str(k).startswith("backbone.") for k in state):
+            raise CheckpointError(f"'{path}' is not a tracking checkpoint (no 'net' with backbone.* keys); "
+                                  "for MAE/DropMAE weights use `dt train --pretrained`")
+        if config is None:
+            config = guess_config_name(state)
+        cfg = config if isinstance(config, Config) else load_config(config)
+    variant = detect_variant(state)
+    model = build_model(cfg, variant=variant)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
+        raise CheckpointError(_mismatch_message(model, state, cfg)) from None
+    cfg.MODEL.VARIANT = variant
+    return model.eval(), cfg
+
+
+def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
+    """Load MAE / DropMAE / timm ViT weights into the backbone, then derive pos_embed_z/x (official order)."""
+    obj = read_file(path)
+    state = obj.get("model", obj.get("state_dict", obj))
+    if "net" in obj and isinstance(obj["net"], dict):
+        raise CheckpointError(f"'{path}' is a tracking checkpoint; use --resume/--checkpoint, not --pretrained")
+    state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()
+             if isinstance(v, torch.Tensor)}
+    if "patch_embed.proj.weight" not in state or "blocks.0.attn.qkv.weight" not in state:
+        raise CheckpointError(f"'{path}' is not a ViT checkpoint (no patch_embed.proj / blocks.*.attn.qkv weights); "
+                              "pass MAE, DropMAE or timm ViT weights")
+    bb = model.backbone
+    pw = state["patch_embed.proj.weight"]
+    if pw.shape[0] != bb.embed_dim or pw.shape[-1] != bb.patch_size:
+        raise CheckpointError(f"pretrained ViT has width {pw.shape[0]} and patch {pw.shape[-1]}, the config needs "
+                              f"width {bb.embed_dim} and patch {bb.patch_size} (crop sizes must be multiples of the "
+                              "patch); pick a config matching the weights")
+    report = LoadReport()
+    keep = {}
+    for k, v in state.items():
+        if "decoder" in k or k in ("mask_token",) or k.startswith(("head.", "fc_norm.")):
+            report.dropped.append(k)
+        elif k.startswith("temporal_pos_embed") and not bb.temporal_embed:
+            report.dropped.append(k)
+        else:
+            keep[k] = v
+    pos = keep.pop("pos_embed", None)
+    own = bb.state_dict()
+    report.unexpected = [k for k in keep if k not in own or own[k].shape != keep[k].shape]
+    loadable = {k: v.float() for k, v in keep.items() if k not in report.unexpected}
+    bb.load_state_dict(loadable, strict=False)
+    with torch.no_grad():
+        if pos is not None:
+            grid = pos[:, 1:] if int((pos.shape[1] - 1) ** 0.5) ** 2 == pos.shape[1] - 1 else pos
+            if bb.pos_embed.shape == pos.shape:
+                bb.pos_embed.copy_(pos)
+            bb.pos_embed_z.copy_(resize_pos_embed(grid.float(), bb.grid_z))
+            bb.pos_embed_x.copy_(resize_pos_embed(grid.float(), bb.grid_x))
+    skip = {"pos_embed_z", "pos_embed_x", "pos_embed"}
+    report.missing = [k for k in own if k not in loadable and k not in skip]
+    return report
+
+
+def save_checkpoint(path: str | Path, model: OSTrack, cfg: Config, extra: dict[str, Any] | None = None,
+                    half: bool = False) -> Path:
+    """Write a droptrack checkpoint (plain data; optional fp16 weights) atomically."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    meta: ArtifactMeta = meta_from_config(cfg, arch=model.variant)
+    obj = {"format": FORMAT, "format_version": FORMAT_VERSION, "config_name": cfg.NAME,
+           "config": config_to_dict(cfg), "variant": model.variant, "net": state, "meta": meta.to_dict()}
+    obj.update(extra or {})
+    return atomic_torch_save(path, obj)
+
+
+def read_meta(path: str | Path) -> ArtifactMeta:
+    """ArtifactMeta of a checkpoint (ours carries it; official ones get it from the inferred config)."""
+    obj = read_file(path)
+    if obj.get("format") == FORMAT:
+        return ArtifactMeta.from_dict(obj["meta"])
+    state = obj.get("net", obj)
+    return meta_from_config(load_config(guess_config_name(state)), arch=detect_variant(state))

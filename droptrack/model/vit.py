@@ -1,0 +1,223 @@
+"""One-stream ViT backbone with candidate elimination (OSTrack `vit_ce.py`), official key names.
+
+The forward pass follows ostrack_spec.md section 1 operation by operation (same addition order, same sort,
+same zero restoration) so that official checkpoints give the official outputs. Keep counts are Python ints
+computed from static sizes, so the graph exports with constant shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DropPath(nn.Module):
+    """Per-sample stochastic depth (timm semantics): survivors scaled by 1/keep_prob."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class Mlp(nn.Module):
+    """fc1 -> exact GELU -> fc2."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused qkv Linear; scale applied to q before the matmul."""
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        x = self.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
+        return (x, attn) if return_attention else (x, None)
+
+
+def candidate_elimination(attn: torch.Tensor, tokens: torch.Tensor, lens_t: int, lens_keep: int,
+                          global_index: torch.Tensor, template_index: Sequence[int] | torch.Tensor | None):
+    """Keep the `lens_keep` search tokens most attended by the selected template token(s), in score order."""
+    lens_s = attn.shape[-1] - lens_t
+    attn_t = attn[:, :, :lens_t, lens_t:]
+    if template_index is None:
+        score = attn_t.mean(dim=2).mean(dim=1)
+    elif isinstance(template_index, torch.Tensor):  # official bool mask (B, lens_t): eager only
+        bs, hn = attn_t.shape[:2]
+        m = template_index.unsqueeze(1).unsqueeze(-1).expand(-1, hn, -1, lens_s)
+        score = attn_t[m].view(bs, hn, -1, lens_s).mean(dim=2).mean(dim=1)
+    else:  # static indices: same values as the bool mask, constant shapes for export
+        idx = list(template_index)
+        sel = attn_t[:, :, idx[0]:idx[0] + 1] if len(idx) == 1 else attn_t[:, :, idx]
+        score = sel.mean(dim=2).mean(dim=1)
+    _, indices = torch.sort(score, dim=1, descending=True)
+    topk_idx, non_topk_idx = indices[:, :lens_keep], indices[:, lens_keep:]
+    keep_index = global_index.gather(dim=1, index=topk_idx)
+    removed_index = global_index.gather(dim=1, index=non_topk_idx)
+    tokens_t, tokens_s = tokens[:, :lens_t], tokens[:, lens_t:]
+    B, _, C = tokens_s.shape
+    kept = tokens_s.gather(dim=1, index=topk_idx.unsqueeze(-1).expand(B, -1, C))
+    return torch.cat([tokens_t, kept], dim=1), keep_index, removed_index
+
+
+class Block(nn.Module):
+    """Pre-norm ViT block; with a keep ratio < 1 it prunes search tokens between attention and MLP (CEBlock)."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0,
+                 keep_ratio_search: float = 1.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.keep_ratio_search = keep_ratio_search
+
+    def forward(self, x: torch.Tensor, global_index_s: torch.Tensor, lens_t: int, lens_keep: int | None,
+                template_index=None):
+        x_attn, attn = self.attn(self.norm1(x), return_attention=lens_keep is not None)
+        x = x + self.drop_path(x_attn)
+        removed = None
+        if lens_keep is not None:
+            x, global_index_s, removed = candidate_elimination(attn, x, lens_t, lens_keep, global_index_s,
+                                                               template_index)
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x, global_index_s, removed
+
+
+class PatchEmbed(nn.Module):
+    """Conv patchify shared by template and search; output (B, N, C) in row-major token order."""
+
+    def __init__(self, patch: int, dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class VisionTransformerCE(nn.Module):
+    """OSTrack/DropTrack backbone: [template ; search] tokens through ViT blocks, CE at `ce_loc`."""
+
+    def __init__(self, template_size: int, search_size: int, patch_size: int = 16, embed_dim: int = 768,
+                 depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0, drop_path_rate: float = 0.0,
+                 ce_loc: Sequence[int] = (), ce_keep_ratio: Sequence[float] = (), temporal_embed: bool = True,
+                 pretrain_img_size: int = 224):
+        super().__init__()
+        self.patch_size, self.embed_dim = patch_size, embed_dim
+        self.grid_z, self.grid_x = template_size // patch_size, search_size // patch_size
+        self.lens_z, self.lens_x = self.grid_z ** 2, self.grid_x ** 2
+        n_pre = (pretrain_img_size // patch_size) ** 2
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, n_pre + 1, embed_dim))
+        self.temporal_embed = temporal_embed
+        if temporal_embed:
+            self.temporal_pos_embed_x = nn.Parameter(torch.randn(1, 1, embed_dim))
+            self.temporal_pos_embed_z = nn.Parameter(torch.randn(1, 1, embed_dim))
+        self.pos_embed_z = nn.Parameter(torch.zeros(1, self.lens_z, embed_dim))
+        self.pos_embed_x = nn.Parameter(torch.zeros(1, self.lens_x, embed_dim))
+        self.patch_embed = PatchEmbed(patch_size, embed_dim)
+        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        ratios = dict(zip(ce_loc, ce_keep_ratio))
+        self.ce_loc = list(ce_loc)
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, dpr[i], ratios.get(i, 1.0))
+                                    for i in range(depth))
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        self.reset_search_template_pos_embed()
+
+    @torch.no_grad()
+    def reset_search_template_pos_embed(self) -> None:
+        """Derive pos_embed_z/x from pos_embed by bicubic resizing (official `finetune_track`)."""
+        self.pos_embed_z.copy_(resize_pos_embed(self.pos_embed[:, 1:], self.grid_z))
+        self.pos_embed_x.copy_(resize_pos_embed(self.pos_embed[:, 1:], self.grid_x))
+
+    def keep_counts(self, ce_keep_rate: float | None = None) -> list[int | None]:
+        """Per-block number of search tokens kept (None = block does not prune), from static sizes."""
+        counts: list[int | None] = []
+        lens = self.lens_x
+        for blk in self.blocks:
+            ratio = blk.keep_ratio_search
+            if ratio < 1 and (ce_keep_rate is None or ce_keep_rate < 1):
+                ratio = ratio if ce_keep_rate is None else ce_keep_rate
+                keep = math.ceil(ratio * lens)
+                counts.append(None if keep == lens else keep)
+                lens = keep
+            else:
+                counts.append(None)
+        return counts
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor, ce_template_mask=None, ce_keep_rate: float | None = None):
+        B = x.shape[0]
+        x = self.patch_embed(x)
+        z = self.patch_embed(z)
+        z = z + self.pos_embed_z
+        x = x + self.pos_embed_x
+        if self.temporal_embed:
+            z = z + self.temporal_pos_embed_z
+            x = x + self.temporal_pos_embed_x
+        tokens = torch.cat([z, x], dim=1)
+        global_index_s = torch.arange(self.lens_x, dtype=torch.float32, device=x.device).repeat(B, 1)
+        removed: list[torch.Tensor] = []
+        for blk, keep in zip(self.blocks, self.keep_counts(ce_keep_rate)):
+            tokens, global_index_s, rem = blk(tokens, global_index_s, self.lens_z, keep, ce_template_mask)
+            if rem is not None:
+                removed.append(rem)
+        tokens = self.norm(tokens)
+        z, x = tokens[:, :self.lens_z], tokens[:, self.lens_z:]
+        if removed:
+            C = x.shape[-1]
+            x = torch.cat([x, x.new_zeros(B, self.lens_x - x.shape[1], C)], dim=1)
+            index_all = torch.cat([global_index_s] + removed, dim=1).to(torch.int64)
+            x = torch.zeros_like(x).scatter_(1, index_all.unsqueeze(-1).expand(B, -1, C), x)
+        return torch.cat([z, x], dim=1), {"removed_indexes_s": removed, "global_index_s": global_index_s}
+
+
+def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:
+    """(1, g*g, C) row-major grid -> (1, new*new, C) by bicubic, align_corners=False, no antialias."""
+    n, C = grid_tokens.shape[1], grid_tokens.shape[2]
+    g = int(round(math.sqrt(n)))
+    if g * g != n:
+        raise ValueError(f"pos_embed has {n} grid tokens, not a square grid")
+    img = grid_tokens.reshape(1, g, g, C).permute(0, 3, 1, 2)
+    if g != new_grid:
+        img = F.interpolate(img, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
+    return img.flatten(2).transpose(1, 2)

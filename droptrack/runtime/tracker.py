@@ -1,0 +1,113 @@
+"""Tracker over any Backend: the official OSTrack/DropTrack test-time procedure (ostrack_spec.md section 4).
+
+Pre/post-processing is numpy (shared by every backend); several targets run in one batched inference call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from droptrack.engine.base import Backend, to_numpy
+from droptrack.geometry import (clip_box, decode_box, hann2d, map_box_back, normalize, sample_target,
+                                validate_init_box)
+
+
+@dataclass
+class TrackResult:
+    """One target's box (x,y,w,h floats, image pixels) and the peak of the windowed score map."""
+
+    box: list[float]
+    score: float
+
+
+class Tracker:
+    """`initialize(frame, box)` once, then `track(frame)` per frame; template never updated (official)."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        m = backend.meta
+        self.meta = m
+        self.window = hann2d(m.feat_size)
+        self.templates: np.ndarray | None = None
+        self.states: list[list[float]] = []
+
+    @property
+    def num_targets(self) -> int:
+        return len(self.states)
+
+    def initialize(self, frame: np.ndarray, box) -> None:
+        """Crop the template (factor TEMPLATE_FACTOR) around the init box."""
+        self.initialize_many(frame, [box])
+
+    def initialize_many(self, frame: np.ndarray, boxes) -> None:
+        """Initialise several targets in the same frame (tracked together in one batch)."""
+        m = self.meta
+        states, templates = [], []
+        for box in boxes:
+            state = validate_init_box(box, frame.shape[:2])
+            patch, _ = sample_target(frame, state, m.template_factor, m.template_size)
+            templates.append(normalize(patch, m.mean, m.std))
+            states.append(state)
+        self.templates = np.concatenate(templates, axis=0)
+        self.states = states
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
+        m = self.meta
+        crops, factors = [], []
+        for state in self.states:
+            patch, rf = sample_target(frame, state, m.search_factor, m.search_size)
+            crops.append(normalize(patch, m.mean, m.std))
+            factors.append(rf)
+        return np.concatenate(crops, axis=0), factors
+
+    def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
+        """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
+        m = self.meta
+        score = to_numpy(out["score_map"])
+        boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
+        H, W = image_hw
+        results = []
+        for i, rf in enumerate(factors):
+            pred = (boxes[i] * m.search_size / rf).tolist()
+            self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
+            results.append(TrackResult(list(self.states[i]), float(peaks[i])))
+        return results
+
+    def track_many(self, frame: np.ndarray) -> list[TrackResult]:
+        """Track every target in `frame` with one batched backend call."""
+        if self.templates is None:
+            raise RuntimeError("call initialize() before track()")
+        search, factors = self.preprocess(frame)
+        out = self.backend.infer(self.templates, search)
+        return self.postprocess(out, factors, frame.shape[:2])
+
+    def track(self, frame: np.ndarray) -> tuple[list[float], float]:
+        """Track the (first) target: (x,y,w,h) box and its score."""
+        r = self.track_many(frame)[0]
+        return r.box, r.score
+
+
+def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
+    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt."""
+    from pathlib import Path
+
+    suffix = "" if artifact is None else Path(str(artifact)).suffix
+    if suffix == ".onnx":
+        from droptrack.engine.onnxruntime_backend import OrtBackend
+
+        return OrtBackend(artifact, device=device)
+    if suffix == ".engine":
+        from droptrack.engine.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(artifact)
+    from droptrack.engine.torch_backend import TorchBackend
+
+    return TorchBackend.from_checkpoint(artifact, config=config, device=device)
+
+
+def load_tracker(artifact=None, config=None, device: str = "cpu") -> Tracker:
+    """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model)."""
+    return Tracker(load_backend(artifact, config, device))
