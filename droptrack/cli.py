@@ -39,3 +39,75 @@ def version() -> None:
     from droptrack import __version__
 
     typer.echo(__version__)
+
+
+@app.command()
+@friendly
+def train(
+    config: str = typer.Option(..., "--config", "-c", help="Config name or YAML path."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs)."),
+    pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone."),
+    data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
+    val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC."),
+    epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH."),
+    batch_size: Optional[int] = typer.Option(None, help="Per-process batch (LR scales linearly)."),
+    samples_per_epoch: Optional[int] = typer.Option(None, help="Override DATA.TRAIN.SAMPLE_PER_EPOCH."),
+    workers: Optional[int] = typer.Option(None, help="DataLoader workers (default TRAIN.NUM_WORKER)."),
+    resume: bool = typer.Option(False, help="Continue from OUTPUT/last.pt."),
+    save_every: int = typer.Option(1, help="Keep a checkpoint every K epochs."),
+    keep_last: int = typer.Option(3, help="How many epoch checkpoints to keep."),
+    val_every: Optional[int] = typer.Option(None, help="Validate every K epochs (default TRAIN.VAL_EPOCH_INTERVAL)."),
+    seed: int = typer.Option(42),
+    amp: str = typer.Option("off", help="off | bf16 | fp16"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    nproc: int = typer.Option(1, help="Processes: >1 launches torchrun (gloo on CPU, NCCL on GPU)."),
+    max_iters: Optional[int] = typer.Option(None, help="Cap iterations per epoch (smoke tests)."),
+) -> None:
+    """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun."""
+    import sys
+
+    from droptrack.errors import InputError
+    from droptrack.train.trainer import TrainOptions, train as run
+
+    if amp not in ("off", "bf16", "fp16"):
+        raise InputError(f"--amp {amp!r} is not one of off, bf16, fp16")
+    if nproc > 1:
+        import subprocess
+
+        args, skip = [], False
+        for a in sys.argv[2:]:
+            if skip or a.startswith("--nproc"):
+                skip = a == "--nproc"
+                continue
+            args.append(a)
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m", "droptrack.train",
+               *args]
+        raise typer.Exit(subprocess.call(cmd))
+    final = run(TrainOptions(config=config, output=output, pretrained=pretrained, data=data, val_data=val_data,
+                             epochs=epochs, batch_size=batch_size, samples_per_epoch=samples_per_epoch,
+                             workers=workers, resume=resume, save_every=save_every, keep_last=keep_last,
+                             val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters))
+    typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
+
+
+@app.command()
+@friendly
+def analyze(
+    result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files)."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: the data module's)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
+                                          "(default: analysis/<dataset>)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
+                                           "or trackingnet-devkit (default: the dataset's own toolkit)."),
+) -> None:
+    """Score trackers' result folders against a dataset: table, report.json, success and precision plots."""
+    from rich.console import Console
+
+    from droptrack.eval.report import analyze_dataset, report_table
+
+    report = analyze_dataset(result_dirs, dataset, root=root, split=split,
+                             output_dir=output or Path("analysis") / dataset, protocol=protocol)
+    Console().print(report_table(report))
+    typer.echo(f"report: {report.output_dir / 'report.json'}")

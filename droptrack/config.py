@@ -84,6 +84,9 @@ class TrainCfg:
     CE_START_EPOCH: int = 20
     CE_WARM_EPOCH: int = 80
     DROP_PATH_RATE: float = 0.1
+    # droptrack extension: global batch the LR was tuned for (None = 4 x BATCH_SIZE, the official 32x4 recipe);
+    # other global batches scale the LR linearly (OSTrack #15, #78)
+    LR_REFERENCE_BATCH: int | None = None
     SCHEDULER: SchedulerCfg = field(default_factory=SchedulerCfg)
 
 

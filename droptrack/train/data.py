@@ -1,0 +1,97 @@
+"""Training data: dataset names of the config -> sequences, and a map-style dataset keyed by (epoch, index).
+
+Every sample is drawn from its own RNG seeded by (seed, epoch, index), so the data is identical for any number
+of workers or DDP ranks, and a resumed run sees exactly the samples an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from droptrack.errors import TrainingError
+from droptrack.train.processing import InvalidSample, Processing
+from droptrack.train.sampler import PairSampler
+
+# official dataset names -> (reader, split). GOT-10k vot splits are approximated by the train/val splits.
+DATASET_READERS = {
+    "LASOT": ("lasot", "train"), "GOT10K_vottrain": ("got10k", "train"), "GOT10K_votval": ("got10k", "val"),
+    "GOT10K_train_full": ("got10k", "train"), "GOT10K_official_val": ("got10k", "val"),
+    "COCO17": ("coco", "train"), "TRACKINGNET": ("trackingnet", "train"),
+    "SYNTH": ("synth", None), "SYNTH_val": ("synth", None),
+}
+
+
+def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
+    """Sequences for each config dataset name; roots from --data NAME=PATH, else the readers' env vars."""
+    from droptrack.data import get_sequences
+
+    out = []
+    for name in names:
+        if name not in DATASET_READERS:
+            raise TrainingError(f"unknown training dataset '{name}'; valid: {', '.join(DATASET_READERS)}")
+        reader, split = DATASET_READERS[name]
+        root = roots.get(name) or roots.get(reader)
+        out.append(get_sequences(reader, root=root, split=split))
+    return out
+
+
+class PairDataset(Dataset):
+    """Item (epoch, index) -> one processed template/search pair (resampled until valid)."""
+
+    def __init__(self, datasets: list[list], ratios: list[float], max_gap: int, processing: Processing, seed: int):
+        self.datasets = datasets
+        self.sampler = PairSampler(datasets, ratios, max_gap)
+        self.processing = processing
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return 1 << 30
+
+    def __getitem__(self, key) -> dict:
+        epoch, index = key
+        rng = np.random.default_rng([self.seed, epoch, index])
+        for _ in range(100):
+            p = self.sampler.sample(rng)
+            seq = self.datasets[p.dataset][p.sequence]
+            t_frame = seq.frame(p.template_frame)
+            s_frame = t_frame if p.search_frame == p.template_frame else seq.frame(p.search_frame)
+            try:
+                sample = self.processing(rng, t_frame, seq.boxes[p.template_frame], s_frame,
+                                         seq.boxes[p.search_frame])
+            except InvalidSample:
+                continue
+            return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
+        raise TrainingError(f"100 invalid samples in a row at index {index}; check the dataset's boxes")
+
+
+class EpochBatchSampler(Sampler):
+    """Batches of (epoch, index): global batch k holds indices [k*G, (k+1)*G); rank r takes its slice."""
+
+    def __init__(self, epoch: int, iterations: int, batch: int, rank: int = 0, world: int = 1):
+        self.epoch, self.iterations, self.batch, self.rank, self.world = epoch, iterations, batch, rank, world
+
+    def __len__(self) -> int:
+        return self.iterations
+
+    def __iter__(self):
+        G = self.batch * self.world
+        for k in range(self.iterations):
+            start = k * G + self.rank * self.batch
+            yield [(self.epoch, start + j) for j in range(self.batch)]
+
+
+def parse_data_roots(items: list[str]) -> dict[str, str]:
+    """--data NAME=PATH (or a bare PATH, taken as SYNTH) -> mapping."""
+    roots = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = "SYNTH", item
+        if not Path(path).exists():
+            raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
+        roots[name] = path
+    return roots

@@ -1,0 +1,122 @@
+"""`dt train`: a small training loop (official recipe) with DDP, atomic checkpoints, bit-exact resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from droptrack.config import Config, load_config, save_config
+from droptrack.errors import TrainingError
+from droptrack.model import build_model
+from droptrack.model.checkpoint import load_pretrained, read_file, save_checkpoint
+from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots
+from droptrack.train.loss import tracking_loss
+from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.processing import Processing
+
+
+@dataclass
+class TrainOptions:
+    """Everything `dt train` accepts (config values can be overridden here)."""
+
+    config: str
+    output: Path
+    pretrained: Path | None = None
+    data: list[str] = field(default_factory=list)
+    val_data: Path | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    samples_per_epoch: int | None = None
+    workers: int | None = None
+    resume: bool = False
+    save_every: int = 1
+    keep_last: int = 3
+    val_every: int | None = None
+    val_sequences: int = 8
+    seed: int = 42
+    amp: str = "off"
+    device: str = "auto"
+    max_iters: int | None = None
+    freeze_bn: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_dist(device: str) -> Dist:
+    """Init the process group under torchrun (NCCL on GPU, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _checkpoint_state(model, opt, sched, epoch: int, history: list, opts: TrainOptions, lr: float) -> dict:
+    return {"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(), "history": history, "lr": lr,
+            "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}}
+
+
+def _prune(output: Path, keep_last: int) -> None:
+    ckpts = sorted(output.glob("checkpoint_ep*.pt"))
+    for old in ckpts[:-keep_last] if keep_last > 0 else []:
+        old.unlink(missing_ok=True)
+
+
+def _resume(path: Path, model, opt, sched) -> tuple[int, list]:
+    try:
+        obj = read_file(path)
+        model.load_state_dict(obj["net"])
+        opt.load_state_dict(obj["optimizer"])
+        sched.load_state_dict(obj["scheduler"])
+        torch.set_rng_state(obj["torch_rng"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise TrainingError(f"cannot resume from '{path}' ({exc.__class__.__name__}: {str(exc)[:80]}); delete it "
+                            "to start over or pass another --output") from None
+    except Exception as exc:  # CheckpointError for corrupt files already has a message
+        if hasattr(exc, "exit_code"):
+            raise TrainingError(f"cannot resume: {exc}") from None
+        raise
+    return int(obj["epoch"]), list(obj.get("history", []))
+
+
+def prepare(opts: TrainOptions):
+    """Config with overrides, device, model (+pretrained), data loaders' dataset, optimiser, LR."""
+    cfg: Config = load_config(opts.config)
+    if opts.epochs:
+        cfg.TRAIN.EPOCH = opts.epochs
+    ref = reference_batch(cfg)  # of the config as written, before any batch override
+    if opts.batch_size:
+        cfg.TRAIN.BATCH_SIZE = opts.batch_size
+    cfg.TRAIN.LR_REFERENCE_BATCH = ref
+    if opts.samples_per_epoch:
+        cfg.DATA.TRAIN.SAMPLE_PER_EPOCH = opts.samples_per_epoch
+    if opts.amp != "off":
+        cfg.TRAIN.AMP = True
+    return cfg
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run (or resume) training; returns the path of the final checkpoint."""
+    from droptrack.train.loop import run_training
+
+    return run_training(opts)

@@ -1,0 +1,188 @@
+"""Model fidelity: official keys/shapes, strict loading, pretrain loading, candidate elimination."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from droptrack.config import load_config
+from droptrack.errors import CheckpointError, ConfigError
+from droptrack.model import build_model
+from droptrack.model.checkpoint import load_pretrained, load_tracking_checkpoint, save_checkpoint
+
+KEYS_FILE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ostrack_vitb384ce_keys.txt"
+
+
+def official_listing() -> list[tuple[str, tuple[int, ...], bool]]:
+    """(key, shape, droptrack_only) from the shared reference listing."""
+    rows = []
+    for line in KEYS_FILE.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, rest = line.split(" ", 1)
+        shape = tuple(int(v) for v in rest.split("(")[1].split(")")[0].split(",") if v.strip())
+        rows.append((key, shape, "DropTrack only" in line))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def vitb384():
+    return build_model(load_config("vitb_384_mae_ce_32x4_ep300")).eval()
+
+
+def test_droptrack_384_keys_and_shapes_match_official(vitb384):
+    ref = official_listing()
+    sd = vitb384.state_dict()
+    assert len(sd) == 244
+    assert [(k, tuple(v.shape)) for k, v in sd.items()] == [(k, s) for k, s, _ in ref]
+    assert sum(p.numel() for p in vitb384.parameters()) == 92_827_269
+
+
+def test_ostrack_256_keys_and_shapes_match_official():
+    model = build_model(load_config("vitb_256_mae_ce_32x4_ep300"), variant="ostrack")
+    ref = [(k, s) for k, s, dt_only in official_listing() if not dt_only]
+    ref = [(k, {"backbone.pos_embed_z": (1, 64, 768), "backbone.pos_embed_x": (1, 256, 768)}.get(k, s)) for k, s in ref]
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == ref
+    assert sum(p.numel() for p in model.parameters()) == 92_518_533
+
+
+def test_ce_keeps_ceil_07_tokens_per_stage_and_restores_zeros(vitb384):
+    assert vitb384.backbone.keep_counts() == [None] * 3 + [404] + [None] * 2 + [283] + [None] * 2 + [199] + [None] * 2
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = vitb384(torch.randn(1, 3, 192, 192), torch.randn(1, 3, 384, 384),
+                      ce_template_mask=vitb384.template_mask())
+    assert [r.shape[1] for r in out["removed_indexes_s"]] == [172, 121, 84]
+    search = out["backbone_feat"][0, 144:]
+    zero_rows = (search.abs().sum(-1) == 0).nonzero().flatten()
+    removed = torch.cat(out["removed_indexes_s"], dim=1)[0].long().sort().values
+    assert torch.equal(zero_rows, removed)  # exactly the removed raster positions are zero
+    kept = out["global_index_s"][0].long()
+    assert (search[kept].abs().sum(-1) > 0).all()
+
+
+def test_ce_static_index_equals_official_bool_mask():
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg).eval()
+    z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        a = model(z, x, ce_template_mask=model.template_mask(2))
+        b = model(z, x, ce_template_mask=model.template_index)
+    assert model.template_index == (5,)  # 4x4 grid -> centre (1,1)
+    for k in ("score_map", "size_map", "offset_map", "pred_boxes"):
+        assert torch.equal(a[k], b[k])
+
+
+def test_ce_keep_rate_override_and_warmup_disable():
+    model = build_model(load_config("tiny_ce_test"))
+    assert model.backbone.keep_counts(1.0) == [None] * 4
+    assert model.backbone.keep_counts(0.5) == [None, 32, 16, None]
+    assert model.backbone.keep_counts() == [None, 45, 32, None]  # ceil(0.7*64)=45, ceil(0.7*45)=32
+
+
+def test_official_checkpoint_strict_roundtrip(tmp_path):
+    cfg = load_config("vitb_256_mae_ce_32x4_ep300")
+    src = build_model(cfg, variant="ostrack").eval()
+    path = tmp_path / "OSTrack_ep0300.pth.tar"
+    torch.save({"net": src.state_dict(), "epoch": 300, "net_type": "OSTrack"}, path)
+    model, got = load_tracking_checkpoint(path)
+    assert got.NAME == "vitb_256_mae_ce_32x4_ep300" and model.variant == "ostrack"
+    for k, v in src.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k])
+    with pytest.raises(CheckpointError, match="256/384"):
+        load_tracking_checkpoint(path, "vitb_384_mae_ce_32x4_ep300")
+
+
+def test_own_checkpoint_loads_without_config_and_fp16(tmp_path):
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg).eval()
+    save_checkpoint(tmp_path / "a.pt", model, cfg, half=True)
+    loaded, got = load_tracking_checkpoint(tmp_path / "a.pt")
+    assert got.NAME == "tiny_ce_test" and loaded.variant == "droptrack"
+    w = model.state_dict()["backbone.blocks.0.attn.qkv.weight"]
+    assert torch.allclose(loaded.state_dict()["backbone.blocks.0.attn.qkv.weight"], w.half().float())
+    obj = torch.load(tmp_path / "a.pt", weights_only=True)  # plain data only
+    assert obj["meta"]["search_size"] == 128 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_tracking_checkpoint(tmp_path / "missing.pth.tar")
+    (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_tracking_checkpoint(tmp_path / "corrupt.pth")
+    tiny = build_model(load_config("tiny_ce_test"))
+    torch.save({"net": tiny.state_dict()}, tmp_path / "other.pth.tar")
+    with pytest.raises(CheckpointError, match="another architecture|pass --config|pass the right"):
+        load_tracking_checkpoint(tmp_path / "other.pth.tar", "vitb_256_mae_ce_32x4_ep300")
+
+
+def _mae_like(dim: int, depth: int, heads_keys: bool) -> dict:
+    sd = {"cls_token": torch.randn(1, 1, dim), "pos_embed": torch.randn(1, 197, dim),
+          "patch_embed.proj.weight": torch.randn(dim, 3, 16, 16), "patch_embed.proj.bias": torch.randn(dim),
+          "norm.weight": torch.randn(dim), "norm.bias": torch.randn(dim)}
+    for i in range(depth):
+        p = f"blocks.{i}."
+        sd.update({p + "norm1.weight": torch.randn(dim), p + "norm1.bias": torch.randn(dim),
+                   p + "attn.qkv.weight": torch.randn(3 * dim, dim), p + "attn.qkv.bias": torch.randn(3 * dim),
+                   p + "attn.proj.weight": torch.randn(dim, dim), p + "attn.proj.bias": torch.randn(dim),
+                   p + "norm2.weight": torch.randn(dim), p + "norm2.bias": torch.randn(dim),
+                   p + "mlp.fc1.weight": torch.randn(4 * dim, dim), p + "mlp.fc1.bias": torch.randn(4 * dim),
+                   p + "mlp.fc2.weight": torch.randn(dim, 4 * dim), p + "mlp.fc2.bias": torch.randn(dim)})
+    if heads_keys:  # DropMAE: temporal embeds, mask token, decoder
+        sd.update({"temporal_pos_embed_x": torch.randn(1, 1, dim), "temporal_pos_embed_z": torch.randn(1, 1, dim),
+                   "mask_token": torch.randn(1, 1, 512), "decoder_embed.weight": torch.randn(512, dim),
+                   "decoder_pos_embed": torch.randn(1, 197, 512)})
+        del sd["cls_token"]
+    return sd
+
+
+def test_dropmae_pretrain_loading_resizes_pos_embed(tmp_path):
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg, training=True)
+    sd = _mae_like(64, 4, heads_keys=True)
+    torch.save({"model": sd, "epoch": 10}, tmp_path / "dropmae.pth")
+    rep = load_pretrained(model, tmp_path / "dropmae.pth")
+    bb = model.backbone
+    assert torch.equal(bb.temporal_pos_embed_x, sd["temporal_pos_embed_x"])
+    assert torch.equal(bb.blocks[3].attn.qkv.weight, sd["blocks.3.attn.qkv.weight"])
+    grid = sd["pos_embed"][:, 1:].reshape(1, 14, 14, 64).permute(0, 3, 1, 2)
+    ref_x = torch.nn.functional.interpolate(grid, size=(8, 8), mode="bicubic", align_corners=False)
+    assert torch.allclose(bb.pos_embed_x, ref_x.flatten(2).transpose(1, 2))
+    ref_z = torch.nn.functional.interpolate(grid, size=(4, 4), mode="bicubic", align_corners=False)
+    assert torch.allclose(bb.pos_embed_z, ref_z.flatten(2).transpose(1, 2))
+    assert "mask_token" in rep.dropped and any("decoder" in k for k in rep.dropped)
+    assert rep.missing == ["cls_token"]
+
+
+def test_mae_pretrain_into_ostrack_and_bad_pretrained(tmp_path):
+    model = build_model(load_config("tiny_ce_test"), variant="ostrack", training=True)
+    torch.save({"model": _mae_like(64, 4, heads_keys=False)}, tmp_path / "mae.pth")
+    rep = load_pretrained(model, tmp_path / "mae.pth")
+    assert rep.missing == [] and rep.unexpected == []
+    torch.save({"model": {"conv1.weight": torch.randn(8, 3, 3, 3)}}, tmp_path / "resnet.pth")
+    with pytest.raises(CheckpointError, match="not a ViT"):
+        load_pretrained(model, tmp_path / "resnet.pth")
+    torch.save({"model": _mae_like(32, 4, heads_keys=False)}, tmp_path / "narrow.pth")
+    with pytest.raises(CheckpointError, match="width 32"):
+        load_pretrained(model, tmp_path / "narrow.pth")
+
+
+def test_config_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'vitb_384_mae_ce_32x4_ep300'"):
+        load_config("vitb_384_mae_ce_32x4_ep30")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("MODEL:\n  BACKBONE:\n    CE_LOCC: [3]\n")
+    with pytest.raises(ConfigError, match="MODEL.BACKBONE.CE_LOC"):
+        load_config(bad)
+
+
+def test_official_configs_values():
+    c = load_config("vitb_384_mae_ce_32x4_got10k_ep100")
+    assert (c.TRAIN.EPOCH, c.TRAIN.LR_DROP_EPOCH, c.TRAIN.CE_WARM_EPOCH) == (100, 80, 50)
+    assert c.DATA.TRAIN.DATASETS_NAME == ["GOT10K_train_full"]
+    c = load_config("vitb_256_mae_32x4_ep300")
+    assert c.MODEL.BACKBONE.TYPE == "vit_base_patch16_224" and c.MODEL.BACKBONE.CE_LOC == []
+    assert build_model(c).backbone.keep_counts() == [None] * 12
