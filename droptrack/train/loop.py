@@ -159,8 +159,8 @@ def train_epoch(net, model, loader, opt, cfg, dev, epoch: int, keep, opts: Train
             out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
             loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
                                      cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
-            if not math.isfinite(float(loss)):
-                raise TrainingError(f"loss is {float(loss)} at epoch {epoch} iteration {it}; the last good "
+            if not math.isfinite(loss.item()):
+                raise TrainingError(f"loss is {loss.item()} at epoch {epoch} iteration {it}; the last good "
                                     f"checkpoint is {output / 'last.pt'}; lower the LR or check the data")
             opt.zero_grad(set_to_none=True)
             if scaler:

@@ -1,0 +1,130 @@
+"""Training recipe units: sampler rules, Gaussian targets, LR scaling, CE warm-up, one optimisation step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from droptrack.config import load_config
+from droptrack.errors import TrainingError
+from droptrack.model import build_model
+from droptrack.train.loss import tracking_loss
+from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.sampler import PairSampler
+from droptrack.train.targets import gaussian_map, gaussian_radius
+
+
+@dataclass
+class FakeSeq:
+    boxes: np.ndarray
+    visible: np.ndarray | None = None
+
+
+def seq(n: int, visible=None) -> FakeSeq:
+    return FakeSeq(np.tile([10.0, 10.0, 20.0, 20.0], (n, 1)), None if visible is None else np.asarray(visible))
+
+
+def test_sampler_search_strictly_after_template_within_gap():
+    sampler = PairSampler([[seq(300)]], [1], max_gap=10)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        p = sampler.sample(rng)
+        assert p.template_frame < p.search_frame < p.template_frame + 10
+        assert p.template_frame < 299
+
+
+def test_sampler_skips_absent_frames_and_short_sequences():
+    vis = np.ones(40, bool)
+    vis[10:30] = False
+    sampler = PairSampler([[seq(40, vis), seq(19)]], [1], max_gap=5)  # the 19-frame sequence is never used
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        p = sampler.sample(rng)
+        assert p.sequence == 0 and vis[p.template_frame] and vis[p.search_frame]
+        assert p.search_frame > p.template_frame  # gap grows by 5 when the window holds no visible frame
+
+
+def test_sampler_zero_size_boxes_are_absent_and_stills_pair_with_themselves():
+    boxes = np.tile([1.0, 1.0, 5.0, 5.0], (25, 1))
+    boxes[::2, 2] = 0
+    sampler = PairSampler([[FakeSeq(boxes), seq(1)]], [1], max_gap=3)
+    rng = np.random.default_rng(2)
+    seen_still = False
+    for _ in range(200):
+        p = sampler.sample(rng)
+        if p.sequence == 1:
+            seen_still = True
+            assert p.template_frame == p.search_frame == 0
+        else:
+            assert boxes[p.template_frame, 2] > 0 and boxes[p.search_frame, 2] > 0
+    assert seen_still
+
+
+def test_sampler_empty_data_is_a_clear_error():
+    with pytest.raises(TrainingError, match="no sequences"):
+        PairSampler([[]], [1], 10)
+    with pytest.raises(TrainingError, match="could not sample"):
+        PairSampler([[seq(5)]], [1], 10).sample(np.random.default_rng(0))
+
+
+def test_gaussian_target_peaks_at_box_centre():
+    m = gaussian_map([0.25, 0.5, 0.25, 0.25], 16)  # centre (0.375, 0.625) * 16 = (6, 10)
+    assert m.max() == 1.0 and np.unravel_index(m.argmax(), m.shape) == (10, 6)
+    r = int(gaussian_radius(4.0, 4.0))
+    assert r >= 1 and (m > 0).sum() <= (2 * r + 1) ** 2
+    assert m[10, 6 + r + 1] == 0 and m[10, 6 + r] > 0
+    small = gaussian_map([0.5, 0.5, 0.01, 0.01], 16)
+    assert (small > 0).sum() == 1  # radius 0 -> one positive cell
+
+
+def test_lr_scaling_and_reference_batch():
+    cfg = load_config("vitb_384_mae_ce_32x4_ep300")
+    assert reference_batch(cfg) == 128
+    assert scaled_lr(cfg, 128) == pytest.approx(2.5e-4)
+    assert scaled_lr(cfg, 32) == pytest.approx(2.5e-4 / 4)
+
+
+def test_ce_keep_rate_schedule_matches_spec():
+    assert ce_keep_rate(20, 20, 80, 0.7) == 1.0 and ce_keep_rate(19, 20, 80, 0.7) == 1.0
+    assert ce_keep_rate(21, 20, 80, 0.7) == pytest.approx(0.7 + 0.15 * (np.cos(np.pi / 80) + 1))  # 0.99988
+    model = build_model(load_config("vitb_384_mae_ce_32x4_ep300"))
+    assert model.backbone.keep_counts(ce_keep_rate(23, 20, 80, 0.7)) == [None] * 12  # no pruning before epoch 24
+    assert model.backbone.keep_counts(ce_keep_rate(24, 20, 80, 0.7))[3] == 575
+    assert ce_keep_rate(60, 20, 80, 0.7) == pytest.approx(0.85)
+    assert ce_keep_rate(100, 20, 80, 0.7) == 0.7 and ce_keep_rate(70, 20, 50, 0.7) == 0.7
+    assert [c for c in model.backbone.keep_counts(ce_keep_rate(60, 20, 80, 0.7)) if c] == [490, 417, 355]
+
+
+def test_optimizer_groups_and_step_lr():
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg, training=True)
+    opt, sched = build_optimizer(model, cfg, 1e-3)
+    assert opt.param_groups[1]["lr"] == pytest.approx(1e-4)  # backbone x 0.1
+    assert all(g["weight_decay"] == 1e-4 for g in opt.param_groups)
+    for _ in range(cfg.TRAIN.LR_DROP_EPOCH):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_one_step_lowers_the_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg, training=True)
+    opt, _ = build_optimizer(model, cfg, 1e-3)
+    z, x = torch.randn(4, 3, 64, 64), torch.randn(4, 3, 128, 128)
+    boxes = torch.tensor([[0.3, 0.3, 0.3, 0.3], [0.4, 0.2, 0.2, 0.4], [0.1, 0.5, 0.3, 0.2], [0.5, 0.5, 0.2, 0.2]])
+    maps = torch.from_numpy(np.stack([gaussian_map(b.numpy(), 8) for b in boxes]))
+    model.train()
+    losses = []
+    for _ in range(3):
+        loss, stats = tracking_loss(model(z, x, model.template_index), boxes, maps, 2.0, 5.0)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert set(stats) == {"loss", "giou", "l1", "focal", "iou"}
