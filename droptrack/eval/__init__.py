@@ -1,0 +1,1 @@
+"""Evaluation: benchmark metrics (metrics.py), result files (results.py), reports and plots (report.py)."""

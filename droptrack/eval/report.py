@@ -1,0 +1,259 @@
+"""Compare trackers' result folders against a dataset's ground truth: table, report.json and plots.
+
+report.json, schema_version 1 (keys are stable; new keys may be added without a version bump):
+    schema_version  int, 1
+    dataset         str: the dataset name given to `dt analyze`
+    tag             str: the sequences' dataset tag (it selects the per-dataset rules)
+    protocol        str: 'ostrack-ope' | 'pytracking-ope' | 'got10k-toolkit' | 'trackingnet-devkit'
+    score_units     'fraction': every score is in [0, 1] (tables print x100)
+    n_sequences     int: sequences in the dataset
+    sequences       [str]: sequences scored for every tracker; every average uses exactly these
+    trackers        [{name, result_dir,
+                      scores: {str: float|null}  (ope: auc, precision, norm_precision, op50, op75;
+                                                  got10k: ao, sr50, sr75; trackingnet: success, precision,
+                                                  norm_precision, precision_at_20px, coverage),
+                      fps: float|null  (frames / seconds over the `_time.txt` files of the scored sequences),
+                      n_scored: int, errors: {sequence: message},
+                      curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
+                      per_sequence: {sequence: {str: float|null}}}]
+    plots           {success|precision: file name next to report.json}
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, wrong row count, NaN) is left
+out of every tracker's averages, as pytracking's skip_missing_seq does, and listed in that tracker's errors.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from droptrack.artifact import atomic_write_bytes, atomic_write_json
+from droptrack.errors import DropTrackError, InputError
+from droptrack.eval import metrics as M
+from droptrack.eval.results import find_result, find_times, read_result, read_times
+
+SCHEMA_VERSION = 1
+PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
+# (table header, score key) per protocol; the first key is the success-plot legend, the second the precision one
+COLUMNS = {"ope": [("AUC", "auc"), ("P", "precision"), ("NP", "norm_precision"), ("OP50", "op50"), ("OP75", "op75")],
+           "got10k-toolkit": [("AO", "ao"), ("SR0.5", "sr50"), ("SR0.75", "sr75")],
+           "trackingnet-devkit": [("Success", "success"), ("Precision", "precision"), ("Norm P", "norm_precision"),
+                                  ("P@20px", "precision_at_20px")]}
+
+LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (False, "success"): "Success (area)",
+                 (False, "precision"): "Precision (area)"}
+
+
+@dataclass
+class TrackerReport:
+    """One tracker's scores over the common sequences, its per-sequence errors and speed."""
+
+    name: str
+    result_dir: str
+    result: Any                      # OPEResult | GOT10kResult | TrackingNetResult
+    errors: dict[str, str] = field(default_factory=dict)
+    fps: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (see the module docstring)."""
+        curves = {k: {"thresholds": x.tolist(), "values": y.tolist()} for k, (x, y) in self.result.curves().items()}
+        return {"name": self.name, "result_dir": self.result_dir, "scores": self.result.scores(), "fps": self.fps,
+                "n_scored": len(self.result.names), "errors": self.errors, "curves": curves,
+                "per_sequence": self.result.per_sequence()}
+
+
+@dataclass
+class Report:
+    """Result of analyze(): one TrackerReport per result folder, scored on the same sequences."""
+
+    dataset: str
+    tag: str
+    protocol: str
+    n_sequences: int
+    sequences: list[str]
+    trackers: list[TrackerReport]
+    output_dir: Path | None = None
+    plots: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with NaN/inf as None (the report.json schema)."""
+        return _clean({"schema_version": SCHEMA_VERSION, "dataset": self.dataset, "tag": self.tag,
+                       "protocol": self.protocol, "score_units": "fraction", "n_sequences": self.n_sequences,
+                       "sequences": self.sequences, "trackers": [t.to_dict() for t in self.trackers],
+                       "plots": self.plots})
+
+
+def _clean(obj: Any) -> Any:
+    """Recursively turn numpy scalars into Python ones and NaN/inf into None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _columns(protocol: str) -> list[tuple[str, str]]:
+    """Table columns (header, score key) of a protocol."""
+    return COLUMNS["ope" if protocol.endswith("-ope") else protocol]
+
+
+def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tuple[Any, np.ndarray | None]:
+    """Read one sequence's result file(s) strictly and score it; returns (per-sequence object, times)."""
+    files = find_result(result_dir, seq.name)
+    if not files:
+        raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
+                         f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
+    n = len(seq.boxes)
+    times_file = find_times(files[0], seq.name)
+    times = read_times(times_file) if times_file is not None else None
+    if protocol == "got10k-toolkit":
+        reps = [read_result(f, n) for f in files]
+        return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
+                                 seq.name), times
+    pred = read_result(files[0], n)
+    if protocol == "trackingnet-devkit":
+        return M.trackingnet_sequence(pred, seq.boxes, seq.name), times
+    validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
+    return M.ope_sequence(pred, seq.boxes, tag, getattr(seq, "visible", None), seq.name, validity), times
+
+
+def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
+    """Dataset-level result of the per-sequence objects under the protocol."""
+    if protocol == "got10k-toolkit":
+        return M.got10k_aggregate(seqs)
+    if protocol == "trackingnet-devkit":
+        return M.trackingnet_aggregate(seqs)
+    return M.ope_aggregate(seqs, tag, "pytracking" if protocol == "pytracking-ope" else "ostrack")
+
+
+def _names(result_dirs: Sequence[Path]) -> list[str]:
+    """Display names: folder names, made unique with their parent folder or an index."""
+    names = [p.name or str(p) for p in result_dirs]
+    if len(set(names)) < len(names):
+        names = [f"{p.parent.name}/{p.name}" for p in result_dirs]
+    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+
+
+def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: str | None = None,
+            output_dir: str | Path | None = None, names: Sequence[str] | None = None,
+            protocol: str | None = None, dataset: str | None = None) -> Report:
+    """Score result folders on sequences (name, dataset, boxes, visible, cover, image_size); write to output_dir.
+
+    tag defaults to the sequences' `.dataset` and protocol to that tag's toolkit (metrics.protocol_for_tag).
+    """
+    if not sequences:
+        raise InputError("no sequences to score; check the dataset name, root and split")
+    tag = tag or getattr(sequences[0], "dataset", None) or "generic"
+    protocol = protocol or M.protocol_for_tag(tag)
+    if protocol not in PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    dirs = [Path(d) for d in result_dirs]
+    for d in dirs:
+        if not d.is_dir():
+            raise InputError(f"result folder {d} does not exist; pass the folder holding <sequence>.txt files")
+    names = list(names) if names is not None else _names(dirs)
+    scored: list[dict[str, Any]] = [{} for _ in dirs]
+    times: list[dict[str, Any]] = [{} for _ in dirs]
+    errors: list[dict[str, str]] = [{} for _ in dirs]
+    for d, s, t, e in zip(dirs, scored, times, errors):
+        for seq in sequences:
+            try:
+                s[seq.name], t[seq.name] = _score_sequence(d, seq, protocol, tag)
+            except DropTrackError as exc:
+                e[seq.name] = str(exc)
+    common = [q.name for q in sequences if all(q.name in s for s in scored)]
+    if not common:
+        first = "; ".join(f"{n}: {next(iter(e.values()))}" for n, e in zip(names, errors) if e)
+        raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result files")
+    trackers = []
+    for d, n, s, e, t in zip(dirs, names, scored, errors, times):
+        trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
+                                      _fps([t[q] for q in common])))
+    report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
+    if output_dir is not None:
+        write_report(report, output_dir)
+    return report
+
+
+def _fps(times: list[np.ndarray | None]) -> float | None:
+    """Total frames / total seconds over the sequences that have a time file (None without any)."""
+    t = [x[np.isfinite(x)] for x in times if x is not None]
+    frames, seconds = sum(len(x) for x in t), sum(float(x.sum()) for x in t)
+    return frames / seconds if frames and seconds > 0 else None
+
+
+def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
+                    split: str | None = None, output_dir: str | Path | None = None,
+                    protocol: str | None = None) -> Report:
+    """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
+    from droptrack.data import get_sequences
+
+    sequences = list(get_sequences(dataset, root=root, split=split))
+    return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset)
+
+
+def write_report(report: Report, output_dir: str | Path) -> Path:
+    """Write report.json plus success.png (and precision.png when the protocol has one); returns report.json."""
+    out = Path(output_dir)
+    cols = _columns(report.protocol)
+    titles = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
+              "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]")}
+    for i, kind in enumerate(("success", "precision")):
+        if i >= len(cols) or kind not in report.trackers[0].result.curves():
+            continue
+        series = [(t.name, *t.result.curves()[kind], t.result.scores()[cols[i][1]]) for t in report.trackers]
+        title, xlabel, ylabel = titles[kind]
+        label = LEGEND_TITLES.get((report.protocol.endswith("-ope"), cols[i][1]), cols[i][0])
+        _plot(out / f"{kind}.png", f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series)
+        report.plots[kind] = f"{kind}.png"
+    report.output_dir = out
+    return atomic_write_json(out / "report.json", report.to_dict())
+
+
+def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
+          series: list[tuple[str, np.ndarray, np.ndarray, float]]) -> Path:
+    """One curve per tracker, best first, legend 'name [score]' (x100) as in pytracking's plots."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
+    for i, (name, x, y, score) in enumerate(order):
+        ax.plot(x, 100.0 * y, linewidth=2, linestyle=("-", "--", "-.")[i // 10 % 3],
+                label=f"{name} [{100 * score:.1f}]")
+    xs = series[0][1]
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
+    ax.grid(True, linestyle="--")
+    ax.legend(loc="lower left" if "Success" in title else "lower right", title=score_name, fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def report_table(report: Report) -> Any:
+    """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
+    from rich.table import Table
+
+    cols = _columns(report.protocol)
+    n = f"{len(report.sequences)}/{report.n_sequences}"
+    table = Table(title=f"{report.dataset}: {report.protocol}, {n} sequences")
+    table.add_column("Tracker")
+    for header, _ in cols:
+        table.add_column(header, justify="right")
+    for header in ("FPS", "Errors"):
+        table.add_column(header, justify="right")
+    for t in report.trackers:
+        s = t.result.scores()
+        cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
+        table.add_row(t.name, *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+    return table

@@ -1,0 +1,152 @@
+"""Tracker result files: pytracking/OSTrack `<seq>.txt` + `<seq>_time.txt`, GOT-10k and TrackingNet submissions.
+
+Every file is written atomically (droptrack.artifact). Readers raise InputError naming the file and the fix, so that
+the report can record a per-sequence error instead of crashing or scoring a wrong number.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from droptrack.artifact import atomic_write, atomic_write_text
+from droptrack.errors import InputError
+
+RESULT_SUBDIRS = ("got10k", "trackingnet")  # OSTrack writes these benchmarks one folder deeper
+
+
+def _int_boxes(boxes: np.ndarray | Sequence, path: str | Path) -> np.ndarray:
+    """Boxes truncated toward zero like pytracking's astype(int); NaN/inf -> InputError."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise InputError(f"{path}: boxes have shape {arr.shape}, expected (N, 4) x, y, w, h rows")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{path}: boxes contain NaN or inf, which cannot be written as integers; "
+                         "fix the tracker output before saving")
+    return np.trunc(arr).astype(np.int64)
+
+
+def _format(rows: np.ndarray, sep: str) -> str:
+    """One line per row, integers joined by sep."""
+    return "".join(sep.join(str(v) for v in row) + "\n" for row in rows.tolist())
+
+
+def write_result(path: str | Path, boxes: np.ndarray | Sequence) -> Path:
+    """Write pytracking `<seq>.txt`: tab-separated integers (truncated), first row = init box."""
+    return atomic_write_text(path, _format(_int_boxes(boxes, path), "\t"))
+
+
+def write_times(path: str | Path, times: np.ndarray | Sequence[float]) -> Path:
+    """Write pytracking `<seq>_time.txt`: one `%f` per frame (seconds)."""
+    return atomic_write_text(path, "".join(f"{t:f}\n" for t in np.asarray(times, dtype=np.float64).reshape(-1)))
+
+
+def _parse(text: str, path: str | Path) -> np.ndarray:
+    """Numbers separated by tabs, commas or spaces -> float64 array (2-D)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise InputError(f"{path}: the file is empty; re-run the tracker on this sequence")
+    try:
+        rows = [[float(v) for v in re.split(r"[,\s]+", ln.strip())] for ln in lines]
+        return np.array(rows, dtype=np.float64)
+    except ValueError:
+        raise InputError(f"{path}: not a table of numbers (rows of different length or text); "
+                         "re-write it with droptrack.eval.results.write_result") from None
+
+
+def read_result(path: str | Path, n_frames: int | None = None) -> np.ndarray:
+    """Read an (N, 4) float64 result file (tab, comma or space separated); strict on shape and NaN."""
+    path = Path(path)
+    try:
+        arr = _parse(path.read_text(), path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check the result folder") from None
+    if arr.shape[1] != 4:
+        raise InputError(f"{path}: {arr.shape[1]} numbers per row, expected 4 (x, y, w, h)")
+    if n_frames is not None and len(arr) != n_frames:
+        raise InputError(f"{path}: {len(arr)} rows for a sequence of {n_frames} frames; the tracker stopped early "
+                         "or ran on another sequence; re-run it on this sequence")
+    if np.isnan(arr).any():
+        row = int(np.argmax(np.isnan(arr).any(1)))
+        raise InputError(f"{path}: NaN in row {row}; fix the tracker output and re-run this sequence")
+    return arr
+
+
+def read_times(path: str | Path) -> np.ndarray:
+    """All numbers of a `_time.txt` file (seconds, one or more columns) as a flat float64 array."""
+    path = Path(path)
+    try:
+        return _parse(path.read_text(), path).reshape(-1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def find_result(result_dir: str | Path, seq: str) -> list[Path]:
+    """Result files of `seq` (several = GOT-10k repetitions): `<seq>.txt`, `<seq>/<seq>_NNN.txt`, or `got10k/...`."""
+    result_dir = Path(result_dir)
+    for base in (result_dir, *(result_dir / s for s in RESULT_SUBDIRS)):
+        if (base / f"{seq}.txt").is_file():
+            return [base / f"{seq}.txt"]
+        pattern = re.compile(rf"{re.escape(seq)}_\d+\.txt")
+        reps = sorted(p for p in (base / seq).glob(f"{seq}_*.txt") if pattern.fullmatch(p.name))
+        if reps:
+            return reps
+    return []
+
+
+def find_times(result_file: Path, seq: str) -> Path | None:
+    """The `<seq>_time.txt` next to a result file, if any."""
+    p = result_file.parent / f"{seq}_time.txt"
+    return p if p.is_file() else None
+
+
+def _write_zip(zip_path: str | Path, files: Mapping[str, str]) -> Path:
+    """Atomically write a zip holding {arcname: text}."""
+    def writer(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(files):
+                zf.writestr(name, files[name])
+    return atomic_write(zip_path, writer)
+
+
+def write_got10k_submission(out_dir: str | Path, boxes: Mapping[str, np.ndarray | Sequence[np.ndarray]],
+                            times: Mapping[str, np.ndarray] | None = None,
+                            zip_path: str | Path | None = None) -> Path:
+    """Write `<seq>/<seq>_001.txt` (comma-separated ints; _002... for repetitions) and `<seq>/<seq>_time.txt`.
+
+    With zip_path, the same tree (sequence folders at the archive root) is also zipped; returns zip_path or out_dir.
+    """
+    out_dir, files = Path(out_dir), {}
+    for seq, b in boxes.items():
+        reps = [b] if np.ndim(b) == 2 else list(b)
+        for k, rep in enumerate(reps, 1):
+            files[f"{seq}/{seq}_{k:03d}.txt"] = _format(_int_boxes(rep, f"{seq}_{k:03d}.txt"), ",")
+        if times is not None and seq in times:
+            files[f"{seq}/{seq}_time.txt"] = "".join(f"{t:f}\n" for t in np.asarray(times[seq]).reshape(-1))
+    for name, text in files.items():
+        atomic_write_text(out_dir / name, text)
+    return _write_zip(zip_path, files) if zip_path is not None else out_dir
+
+
+def write_trackingnet_submission(zip_path: str | Path, boxes: Mapping[str, np.ndarray]) -> Path:
+    """Write the TrackingNet zip: `<seq>.txt` comma-separated ints at the archive root."""
+    return _write_zip(zip_path, {f"{seq}.txt": _format(_int_boxes(b, f"{seq}.txt"), ",") for seq, b in boxes.items()})
+
+
+def load_tracker_dir(result_dir: str | Path, seqs: Sequence[str]) -> tuple[dict[str, np.ndarray],
+                                                                          dict[str, np.ndarray]]:
+    """Read pytracking `<seq>.txt` / `_time.txt` of the named sequences (missing ones skipped) for a submission."""
+    boxes, times = {}, {}
+    for seq in seqs:
+        files = find_result(result_dir, seq)
+        if files:
+            boxes[seq] = read_result(files[0])
+            t = find_times(files[0], seq)
+            if t is not None:
+                times[seq] = read_times(t)
+    return boxes, times
+
