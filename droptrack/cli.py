@@ -41,6 +41,24 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@data_app.command("synth")
+@friendly
+def data_synth(
+    out: Path = typer.Argument(..., help="Output folder (GOT-10k layout: list.txt, <seq>/00000001.jpg, ...)."),
+    sequences: int = typer.Option(8, "--sequences", "-n", help="Number of sequences."),
+    frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical files)."),
+    size: str = typer.Option("320x240", "--size", help="Frame size WxH."),
+    split: str = typer.Option("train", "--split", help="train | val (val uses photos disjoint from train)."),
+    ext: str = typer.Option("jpg", "--ext", help="jpg | png"),
+) -> None:
+    """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
+    from droptrack.data.synth import generate_synth, parse_size
+
+    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True)
+    typer.echo(f"synthetic set: {path}")
+
+
 @app.command()
 @friendly
 def train(

@@ -1,0 +1,46 @@
+"""COCO 2017 reader: root/annotations/instances_<split>2017.json and root/<split>2017/ (or root/images/<split>2017/).
+
+Every non-crowd instance becomes a one-frame pseudo-sequence `coco_<annotation id>` (its box in x,y,w,h pixels).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from droptrack.data.sequence import Sequence, select
+from droptrack.errors import DatasetError
+
+
+def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """One-frame sequences from the instances file (default split 'train'); images are not opened."""
+    split = (split or "train").lower()
+    if split not in ("train", "val"):
+        raise DatasetError(f"unknown COCO split {split!r}; use train or val")
+    ann_path = root / "annotations" / f"instances_{split}2017.json"
+    if not ann_path.is_file():
+        raise DatasetError(f"COCO annotation file {ann_path} is missing; extract annotations_trainval2017.zip "
+                           "under the root")
+    img_dir = root / f"{split}2017"
+    if not img_dir.is_dir() and (root / "images" / f"{split}2017").is_dir():
+        img_dir = root / "images" / f"{split}2017"
+    try:
+        data = json.loads(ann_path.read_text())
+        files = {im["id"]: im["file_name"] for im in data["images"]}
+        cats = {c["id"]: c["name"] for c in data["categories"]}
+        anns = [a for a in data["annotations"] if not a.get("iscrowd", 0)]
+        by_name = {f"coco_{a['id']}": a for a in anns}
+        chosen = select(list(by_name), names, "coco")
+        return [_sequence(nm, by_name[nm], files, cats, img_dir) for nm in chosen]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{ann_path} is not a COCO instances file ({type(exc).__name__}: {exc}); "
+                           "re-download annotations_trainval2017.zip") from None
+
+
+def _sequence(name: str, ann: dict, files: dict, cats: dict, img_dir: Path) -> Sequence:
+    """One annotation as a one-frame Sequence."""
+    return Sequence(name=name, dataset="coco", frames=[img_dir / files[ann["image_id"]]], video=None,
+                    boxes=np.asarray(ann["bbox"], dtype=np.float64).reshape(1, 4),
+                    object_class=cats.get(ann["category_id"]))

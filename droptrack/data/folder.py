@@ -1,0 +1,89 @@
+"""Generic sources: an image folder or a video file, each with an optional x,y,w,h groundtruth.txt.
+
+folder: root is one sequence (images directly in it, or in img/ or imgs/) or a folder of such sequences; the GT is
+<seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
+`clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
+Without a GT file the boxes are NaN (one row per image / per frame the container reports).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from droptrack.data.sequence import IMAGE_EXTS, Sequence, list_images, load_boxes, select
+from droptrack.errors import DatasetError
+
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+_GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
+
+
+def _image_dir(d: Path) -> Path | None:
+    """The folder holding d's images (d, d/img or d/imgs), or None."""
+    for cand in (d, d / "img", d / "imgs"):
+        if cand.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in cand.iterdir()):
+            return cand
+    return None
+
+
+def _gt(d: Path) -> np.ndarray | None:
+    """Boxes from the first GT file present in d, else None."""
+    for nm in _GT_NAMES:
+        if (d / nm).is_file():
+            return load_boxes(d / nm)
+    return None
+
+
+def _image_sequence(d: Path) -> Sequence:
+    """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
+    frames = list_images(_image_dir(d) or d)
+    gt = _gt(d)
+    if gt is None:
+        gt = np.full((len(frames), 4), np.nan)
+    if len(gt) > len(frames):
+        raise DatasetError(f"{d} has {len(gt)} GT rows but only {len(frames)} images; add the missing frames or "
+                           "trim groundtruth.txt")
+    return Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
+
+
+def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """root as one sequence, or each sub-folder with images as a sequence."""
+    if _image_dir(root) is not None:
+        by_name = {root.name: root}
+    else:
+        by_name = {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and _image_dir(d) is not None}
+    if not by_name:
+        raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
+    return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
+
+
+def _video_sequence(path: Path, single: bool) -> Sequence:
+    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per reported frame."""
+    gt_file = path.with_suffix(".txt")
+    if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
+        gt_file = path.parent / "groundtruth.txt"
+    if gt_file.is_file():
+        boxes = load_boxes(gt_file)
+    else:
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
+        if n <= 0:
+            raise DatasetError(f"{path} reports no frame count; add {gt_file.name} with one box per frame")
+        boxes = np.full((n, 4), np.nan)
+    return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
+
+
+def read_video(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """root as one video file, or every video file in the root folder."""
+    if root.is_file():
+        return [_video_sequence(root, True)]
+    vids = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    if not vids:
+        raise DatasetError(f"no video file ({', '.join(VIDEO_EXTS)}) in {root}; pass a video path or its folder")
+    by_name = {p.stem: p for p in vids}
+    return [_video_sequence(by_name[nm], len(vids) == 1) for nm in select(list(by_name), names, "video")]

@@ -1,0 +1,80 @@
+"""GOT-10k reader: root/{train,val,test}/list.txt and <seq>/{00000001.jpg.., groundtruth.txt, absence.label,
+cover.label, meta_info.ini}.
+
+The synthetic benchmark (`droptrack.data.synth`) is written in the same layout and read by this module as 'synth'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
+from droptrack.errors import DatasetError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
+    """The folder holding list.txt for `split` (root itself when root already is a split folder)."""
+    if (root / split).is_dir():
+        return root / split
+    if (root / "list.txt").is_file() or dataset == "synth":
+        return root
+    raise DatasetError(f"{dataset} split folder {root / split} is missing; point the root at the folder that "
+                       f"contains {'/'.join(SPLITS)} (or at a split folder with list.txt)")
+
+
+def sequence_names(folder: Path) -> list[str]:
+    """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent."""
+    lst = folder / "list.txt"
+    if lst.is_file():
+        return [ln.strip() for ln in lst.read_text().splitlines() if ln.strip()]
+    return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
+
+
+def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
+    """One GOT-10k-layout sequence; labels are optional (the test split has none)."""
+    if not folder.is_dir():
+        raise DatasetError(f"sequence folder {folder} (listed in list.txt) is missing; re-extract the split "
+                           "or remove the name from list.txt")
+    gt = load_boxes(folder / "groundtruth.txt")
+    ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
+    if len(gt) > 1:
+        n = len(gt)
+        frames = numbered_frames(folder, 1, n, 8, ext)
+    else:  # test split: only the first row is published; count the images
+        frames = list_images(folder)
+        n = len(frames)
+        if n == 0:
+            raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
+    absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
+    cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
+    visible = None
+    if absence is not None:
+        visible = absence == 0
+        if cover is not None:
+            visible &= cover > 0
+    return Sequence(name=folder.name, dataset=dataset, frames=frames, video=None, boxes=pad_boxes(gt, n),
+                    visible=visible, cover=cover, object_class=_object_class(folder / "meta_info.ini"))
+
+
+def _object_class(meta: Path) -> str | None:
+    """`object_class` from meta_info.ini, if present."""
+    if not meta.is_file():
+        return None
+    for ln in meta.read_text(errors="replace").splitlines():
+        key, _, val = ln.partition(":")
+        if key.strip() == "object_class":
+            return val.strip() or None
+    return None
+
+
+def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
+    """Sequences of one GOT-10k split (default 'val'; 'test' has only the first GT row, the rest NaN)."""
+    split = (split or ("train" if dataset == "synth" else "val")).lower()
+    if split not in SPLITS:
+        raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
+    folder = split_dir(root, split, dataset)
+    chosen = select(sequence_names(folder), names, f"{dataset} {split}")
+    return [read_sequence(folder / nm, dataset) for nm in chosen]
+

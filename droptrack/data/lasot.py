@@ -1,0 +1,85 @@
+"""LaSOT and LaSOT-extension reader: root/<class>/<class>-<n>/{img/%08d.jpg, groundtruth.txt, full_occlusion.txt,
+out_of_view.txt}; a flat root/<class>-<n>/ (e.g. an extracted LaSOTTesting folder) is accepted too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, select
+from droptrack.errors import DatasetError
+
+# The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers.
+# Cross-checked name by name against the list published with the LaSOT evaluation code.
+_TEST_NUMBERS: dict[str, tuple[int, ...]] = {
+    "airplane": (1, 9, 13, 15), "basketball": (1, 6, 7, 11), "bear": (2, 4, 6, 17), "bicycle": (2, 7, 9, 18),
+    "bird": (2, 3, 15, 17), "boat": (3, 4, 12, 17), "book": (3, 10, 11, 19), "bottle": (1, 12, 14, 18),
+    "bus": (2, 5, 17, 19), "car": (2, 6, 9, 17), "cat": (1, 3, 18, 20), "cattle": (2, 7, 12, 13),
+    "chameleon": (3, 6, 11, 20), "coin": (3, 6, 7, 18), "crab": (3, 6, 12, 18), "crocodile": (3, 4, 10, 14),
+    "cup": (1, 4, 7, 17), "deer": (4, 8, 10, 14), "dog": (1, 7, 15, 19), "drone": (2, 7, 13, 15),
+    "electricfan": (1, 10, 18, 20), "elephant": (1, 12, 16, 18), "flag": (2, 3, 5, 9), "fox": (2, 3, 5, 20),
+    "frog": (3, 4, 9, 20), "gametarget": (1, 2, 7, 13), "gecko": (1, 5, 16, 19), "giraffe": (2, 10, 13, 15),
+    "goldfish": (3, 7, 8, 10), "gorilla": (4, 6, 9, 13), "guitar": (3, 8, 10, 16), "hand": (2, 3, 9, 16),
+    "hat": (1, 2, 5, 18), "helmet": (5, 11, 13, 19), "hippo": (1, 7, 9, 20), "horse": (1, 4, 12, 15),
+    "kangaroo": (2, 5, 11, 14), "kite": (4, 6, 10, 15), "leopard": (1, 7, 16, 20), "licenseplate": (6, 12, 13, 15),
+    "lion": (1, 5, 12, 20), "lizard": (1, 3, 6, 13), "microphone": (2, 6, 14, 16), "monkey": (3, 4, 9, 17),
+    "motorcycle": (1, 3, 9, 18), "mouse": (1, 8, 9, 17), "person": (1, 5, 10, 12), "pig": (2, 10, 13, 18),
+    "pool": (3, 7, 12, 15), "rabbit": (10, 13, 17, 19), "racing": (10, 15, 16, 20), "robot": (1, 5, 8, 19),
+    "rubicCube": (1, 6, 14, 19), "sepia": (6, 8, 13, 16), "shark": (2, 3, 5, 6), "sheep": (3, 5, 7, 9),
+    "skateboard": (3, 8, 16, 19), "spider": (14, 16, 18, 20), "squirrel": (8, 11, 13, 19),
+    "surfboard": (4, 5, 8, 12), "swing": (10, 14, 17, 20), "tank": (6, 9, 14, 16), "tiger": (4, 6, 12, 18),
+    "train": (1, 7, 11, 20), "truck": (3, 6, 7, 16), "turtle": (5, 8, 9, 16), "umbrella": (2, 9, 17, 19),
+    "volleyball": (1, 13, 18, 19), "yoyo": (7, 15, 17, 19), "zebra": (10, 14, 16, 17),
+}
+
+
+def test_names() -> list[str]:
+    """The 280 official LaSOT test sequence names, grouped by class."""
+    return [f"{cls}-{n}" for cls, nums in _TEST_NUMBERS.items() for n in nums]
+
+
+def _seq_dir(root: Path, name: str) -> Path:
+    """root/<class>/<name>, else root/<name>."""
+    cls = name.rsplit("-", 1)[0]
+    nested = root / cls / name
+    return nested if nested.is_dir() or not (root / name).is_dir() else root / name
+
+
+def _present(root: Path) -> list[str]:
+    """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (d / "groundtruth.txt").is_file():
+            out.append(d.name)
+        else:
+            out.extend(s.name for s in sorted(d.iterdir()) if (s / "groundtruth.txt").is_file())
+    return out
+
+
+def read_sequence(folder: Path, dataset: str = "lasot") -> Sequence:
+    """One LaSOT sequence; visible = not full_occlusion and not out_of_view."""
+    if not folder.is_dir():
+        raise DatasetError(f"LaSOT sequence folder {folder} is missing; extract its class archive under the root")
+    gt = load_boxes(folder / "groundtruth.txt")
+    n = len(gt)
+    occ = load_flags(folder / "full_occlusion.txt", n)
+    oov = load_flags(folder / "out_of_view.txt", n)
+    return Sequence(name=folder.name, dataset=dataset, frames=numbered_frames(folder / "img", 1, n, 8, ".jpg"),
+                    video=None, boxes=gt, visible=(occ == 0) & (oov == 0),
+                    object_class=folder.name.rsplit("-", 1)[0])
+
+
+def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "lasot") -> list[Sequence]:
+    """LaSOT split 'test' (default, the 280 list), 'train' (every other sequence present) or 'all';
+    LaSOT-extension: every sequence present."""
+    if dataset == "lasot_extension_subset":
+        available = _present(root)
+    else:
+        split = (split or "test").lower()
+        if split == "test":
+            available = test_names()
+        elif split in ("train", "all"):
+            test = set(test_names())
+            available = [s for s in _present(root) if split == "all" or s not in test]
+        else:
+            raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
+    return [read_sequence(_seq_dir(root, nm), dataset) for nm in select(available, names, dataset)]

@@ -1,0 +1,84 @@
+"""NfS (30 fps) and TNL2K readers.
+
+NfS, pytracking layout (spec table): root/sequences/<name>/%05d.jpg and root/anno/nfs_<name>.txt (tab separated
+x,y,w,h). NfS, official layout: root/<name>/30/<name>/*.jpg and root/<name>/30/<name>.txt with rows
+`id xmin ymin xmax ymax frame lost occluded generated label`; rows are annotated at 240 fps, so when there are about
+8x more rows than images every 8th row is kept, and a one-frame length mismatch is trimmed. Sequence names are
+`nfs_<name>` in both layouts. TNL2K: root/<seq>/{imgs/* (sorted listing), groundtruth.txt}.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from droptrack.data.sequence import Sequence, list_images, load_boxes, select
+from droptrack.errors import DatasetError
+
+
+def _nfs_official_boxes(path: Path) -> np.ndarray:
+    """(N,4) x,y,w,h from an official NfS annotation file (xmin ymin xmax ymax in columns 1..4)."""
+    if not path.is_file():
+        raise DatasetError(f"NfS annotation {path} is missing; re-extract the sequence's 30/ folder")
+    rows = []
+    for no, ln in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        parts = ln.split()
+        if not parts:
+            continue
+        try:
+            x1, y1, x2, y2 = (float(v) for v in parts[1:5])
+        except ValueError:
+            raise DatasetError(f"{path}:{no}: expected 'id xmin ymin xmax ymax ...', got {ln[:60]!r}; "
+                               "re-download the annotation") from None
+        rows.append([x1, y1, x2 - x1, y2 - y1])
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def _nfs_official(root: Path, names: list[str] | None) -> list[Sequence]:
+    """NfS in the official per-sequence 30/ layout."""
+    avail = sorted(f"nfs_{d.name}" for d in root.iterdir() if (d / "30").is_dir())
+    seqs = []
+    for nm in select(avail, names, "nfs"):
+        base = nm[4:]
+        frames = list_images(root / base / "30" / base)
+        gt = _nfs_official_boxes(root / base / "30" / f"{base}.txt")
+        if frames and abs(len(gt) / len(frames) - 8) < 1:
+            gt = gt[::8]
+        n = min(len(gt), len(frames))
+        if n == 0 or abs(len(gt) - len(frames)) > 1:
+            raise DatasetError(f"{root / base / '30' / f'{base}.txt'}: {len(gt)} boxes for {len(frames)} images; "
+                               "re-extract the sequence")
+        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames[:n], video=None, boxes=gt[:n]))
+    return seqs
+
+
+def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """NfS 30 fps sequences (pytracking layout when root/anno exists, else the official layout)."""
+    anno = root / "anno"
+    if not anno.is_dir():
+        return _nfs_official(root, names)
+    avail = sorted(f.stem for f in anno.glob("nfs_*.txt"))
+    seqs = []
+    for nm in select(avail, names, "nfs"):
+        gt = load_boxes(anno / f"{nm}.txt")
+        frames = list_images(root / "sequences" / nm[4:])
+        if len(frames) < len(gt):
+            raise DatasetError(f"{anno / f'{nm}.txt'} has {len(gt)} boxes but {root / 'sequences' / nm[4:]} only "
+                               f"{len(frames)} images; re-extract the sequence")
+        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames[: len(gt)], video=None, boxes=gt))
+    return seqs
+
+
+def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/."""
+    avail = sorted(d.name for d in root.iterdir() if (d / "groundtruth.txt").is_file())
+    seqs = []
+    for nm in select(avail, names, "tnl2k"):
+        gt = load_boxes(root / nm / "groundtruth.txt")
+        frames = list_images(root / nm / "imgs")
+        if len(frames) != len(gt):
+            raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
+                               f"{root / nm / 'imgs'}; re-extract the sequence")
+        seqs.append(Sequence(name=nm, dataset="tnl2k", frames=frames, video=None, boxes=gt))
+    return seqs

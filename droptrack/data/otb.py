@@ -1,0 +1,80 @@
+"""OTB-100 reader: root/<Seq>/{img/%04d.jpg, groundtruth_rect.txt} with ',' / tab / space delimiters.
+
+Two-target folders (Jogging, Skating2: groundtruth_rect.1.txt and .2.txt) give <Seq>_1 and <Seq>_2; OTB-100 uses
+only Human4_2. Irregular sequences follow the OTB-2015 protocol (frame ranges as in the benchmark's sequence list).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from droptrack.data.sequence import Sequence, load_boxes, select
+from droptrack.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class _Range:
+    """First and last image number used by the benchmark, digits of the file names, GT rows skipped at the start."""
+
+    start: int = 1
+    end: int | None = None
+    digits: int = 4
+    init_omit: int = 0
+
+
+# Sequences whose images do not simply run 1..len(groundtruth): extra leading/trailing images or wider names.
+IRREGULAR: dict[str, _Range] = {
+    "BlurCar1": _Range(247, 988), "BlurCar3": _Range(3, 359), "BlurCar4": _Range(18, 397),
+    "Board": _Range(1, 698, digits=5), "David": _Range(300, 770), "Diving": _Range(1, 215),
+    "Football1": _Range(1, 74), "Freeman3": _Range(1, 460), "Freeman4": _Range(1, 283),
+    "Tiger1": _Range(1, 354, init_omit=5),  # the first 5 frames are not used: starts at image 6
+    "Human4_2": _Range(1, 667), "Jogging_1": _Range(1, 307), "Jogging_2": _Range(1, 307),
+    "Skating2_1": _Range(1, 473), "Skating2_2": _Range(1, 473),
+}
+_EXCLUDED = {"Human4_1"}  # not part of OTB-100
+_MULTI = re.compile(r"groundtruth_rect\.(\d+)\.txt")
+
+
+def _available(root: Path) -> dict[str, Path]:
+    """Sequence name -> GT file for every folder under root with img/ and a groundtruth_rect*.txt."""
+    out: dict[str, Path] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        multi = [(m.group(1), f) for f in sorted(d.glob("groundtruth_rect.*.txt")) if (m := _MULTI.fullmatch(f.name))]
+        if not multi and (d / "groundtruth_rect.txt").is_file():
+            out[d.name] = d / "groundtruth_rect.txt"
+        for k, f in multi:  # a two-target folder: its plain groundtruth_rect.txt (if any) is not used
+            if f"{d.name}_{k}" not in _EXCLUDED:
+                out[f"{d.name}_{k}"] = f
+    return out
+
+
+def _image_name(folder: Path, number: int, digits: int) -> tuple[int, str]:
+    """Digits and extension of the first image (jpg, else png as in KiteSurf; 4 or 5 digits)."""
+    for nz in dict.fromkeys((digits, 4, 5)):
+        for ext in (".jpg", ".png"):
+            if (folder / f"{number:0{nz}d}{ext}").is_file():
+                return nz, ext
+    raise DatasetError(f"OTB image {folder / f'{number:0{digits}d}.jpg'} is missing; re-extract the sequence")
+
+
+def read_sequence(name: str, gt_path: Path) -> Sequence:
+    """One OTB sequence with its irregular frame range applied."""
+    rng = IRREGULAR.get(name, _Range())
+    gt = load_boxes(gt_path)[rng.init_omit:]
+    first = rng.start + rng.init_omit
+    n = len(gt) if rng.end is None else min(len(gt), rng.end - first + 1)
+    folder = gt_path.parent / "img"
+    digits, ext = _image_name(folder, first, rng.digits)
+    frames = [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + n)]
+    return Sequence(name=name, dataset="otb", frames=frames, video=None, boxes=gt[:n])
+
+
+def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """Every OTB sequence found under root (100 for the full benchmark); `split` is not used."""
+    avail = _available(root)
+    if not avail:
+        raise DatasetError(f"no OTB sequence (a <Seq>/groundtruth_rect.txt) under {root}; point the root at the "
+                           "folder that holds Basketball/, Biker/, ...")
+    return [read_sequence(nm, avail[nm]) for nm in select(list(avail), names, "otb")]

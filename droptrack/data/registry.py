@@ -1,0 +1,98 @@
+"""`get_sequences(dataset, root, split, names)`: one entry point over every reader, with root resolution.
+
+Root: the `root` argument, else env `DT_DATA_<NAME>` (e.g. DT_DATA_LASOT), else `$DT_DATA/<dir>` (dir below).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from droptrack.data.sequence import Sequence
+from droptrack.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Reader location ('module:function'), env var suffix and conventional folder under $DT_DATA."""
+
+    reader: str
+    env: str
+    dirname: str | None
+
+
+_M = "droptrack.data."
+DATASETS: dict[str, DatasetInfo] = {
+    "got10k": DatasetInfo(_M + "got10k:read", "GOT10K", "got10k"),
+    "lasot": DatasetInfo(_M + "lasot:read", "LASOT", "lasot"),
+    "lasot_extension_subset": DatasetInfo(_M + "lasot:read", "LASOT_EXTENSION_SUBSET", "lasot_extension_subset"),
+    "trackingnet": DatasetInfo(_M + "trackingnet:read", "TRACKINGNET", "trackingnet"),
+    "otb": DatasetInfo(_M + "otb:read", "OTB", "otb"),
+    "uav": DatasetInfo(_M + "uav:read", "UAV", "uav"),
+    "nfs": DatasetInfo(_M + "nfs_tnl2k:read_nfs", "NFS", "nfs"),
+    "tnl2k": DatasetInfo(_M + "nfs_tnl2k:read_tnl2k", "TNL2K", "tnl2k"),
+    "coco": DatasetInfo(_M + "coco:read", "COCO", "coco"),
+    "synth": DatasetInfo(_M + "got10k:read", "SYNTH", "synth"),
+    "video": DatasetInfo(_M + "folder:read_video", "VIDEO", None),
+    "folder": DatasetInfo(_M + "folder:read_folder", "FOLDER", None),
+}
+# alias -> (dataset, split it implies)
+ALIASES: dict[str, tuple[str, str | None]] = {
+    "got10k_test": ("got10k", "test"), "got10k_val": ("got10k", "val"), "got10k_train": ("got10k", "train"),
+    "lasot_test": ("lasot", "test"), "lasot_train": ("lasot", "train"), "lasot_ext": ("lasot_extension_subset", None),
+    "otb100": ("otb", None), "uav123": ("uav", None), "nfs30": ("nfs", None), "coco17": ("coco", "train"),
+}
+_TAKES_TAG = {"got10k", "synth", "lasot", "lasot_extension_subset"}
+
+
+def env_var(dataset: str) -> str:
+    """Name of the env var that gives `dataset`'s root."""
+    return f"DT_DATA_{DATASETS[dataset].env}"
+
+
+def canonical(dataset: str) -> tuple[str, str | None]:
+    """(dataset tag, implied split) for a name or alias; unknown -> DatasetError listing names, closest first."""
+    key = dataset.strip().lower().replace("-", "")
+    if key in DATASETS:
+        return key, None
+    if key in ALIASES:
+        return ALIASES[key]
+    valid = list(DATASETS)
+    ranked = sorted(valid, key=lambda v: -difflib.SequenceMatcher(None, key, v).ratio())
+    raise DatasetError(f"unknown dataset {dataset!r}; valid names: {', '.join(ranked)}")
+
+
+def resolve_root(dataset: str, root: str | Path | None = None) -> Path:
+    """Root from the argument, else DT_DATA_<NAME>, else $DT_DATA/<dir>; missing -> DatasetError naming the fix."""
+    info = DATASETS[dataset]
+    var = env_var(dataset)
+    if root is not None:
+        path, origin = Path(root).expanduser(), "the given root"
+    elif os.environ.get(var):
+        path, origin = Path(os.environ[var]).expanduser(), var
+    elif os.environ.get("DT_DATA") and info.dirname:
+        path, origin = Path(os.environ["DT_DATA"]).expanduser() / info.dirname, "DT_DATA"
+    else:
+        where = f" or DT_DATA (to a folder holding {info.dirname}/)" if info.dirname else ""
+        raise DatasetError(f"no root for {dataset}: pass the dataset root, or set {var}{where}")
+    if not path.exists():
+        raise DatasetError(f"{dataset} root {path} (from {origin}) does not exist; fix the path or set {var} "
+                           "to the folder that holds the dataset")
+    return path
+
+
+def get_sequences(dataset: str, root: str | Path | None = None, split: str | None = None,
+                  names: list[str] | None = None) -> list[Sequence]:
+    """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded."""
+    tag, implied = canonical(dataset)
+    path = resolve_root(tag, root)
+    if tag not in ("video",) and not path.is_dir():
+        raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder")
+    module, func = DATASETS[tag].reader.split(":")
+    reader = getattr(importlib.import_module(module), func)
+    if tag in _TAKES_TAG:
+        return reader(path, split or implied, names, dataset=tag)
+    return reader(path, split or implied, names)

@@ -1,0 +1,208 @@
+"""`Sequence`: one annotated tracking sequence (image files or a video), plus GT-file parsing shared by all readers."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from droptrack.errors import DatasetError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+@dataclass(eq=False)
+class Sequence:
+    """A sequence: frames (files) or a video, (N,4) x,y,w,h float64 boxes (NaN allowed) and visibility flags.
+
+    `visible` holds only the dataset's own flags (LaSOT: not full_occlusion and not out_of_view; GOT-10k: not
+    absent and cover > 0) or None when the dataset has none; `valid()` adds the w, h > 0 rule of the metrics.
+    GT rows that a split does not publish (GOT-10k / TrackingNet test) are NaN.
+    """
+
+    name: str
+    dataset: str
+    frames: list[Path] | None
+    video: Path | None
+    boxes: np.ndarray
+    visible: np.ndarray | None = None
+    cover: np.ndarray | None = None
+    object_class: str | None = None
+    _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Normalise dtypes and check that every per-frame array has one entry per frame."""
+        self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        n = len(self.boxes)
+        if self.frames is None and self.video is None:
+            raise DatasetError(f"sequence {self.name!r} has neither frames nor a video; give one of them")
+        if self.frames is not None and len(self.frames) != n:
+            raise DatasetError(f"sequence {self.name!r}: {len(self.frames)} frames but {n} boxes; "
+                               "the annotation file and the image folder must have one row per frame")
+        for attr, dtype in (("visible", bool), ("cover", np.int64)):
+            arr = getattr(self, attr)
+            if arr is not None:
+                arr = np.asarray(arr, dtype=dtype).reshape(-1)
+                if len(arr) != n:
+                    raise DatasetError(f"sequence {self.name!r}: {len(arr)} {attr} flags for {n} frames; "
+                                       "re-extract the sequence's label files")
+                setattr(self, attr, arr)
+
+    def __len__(self) -> int:
+        """Number of frames."""
+        return len(self.boxes)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(W, H) of the frames, read lazily from the first frame (or the video header)."""
+        if self._size is None:
+            if self.frames is not None:
+                h, w = self.frame(0).shape[:2]
+            else:
+                cap = _open_video(self.video)
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+                cap.release()
+            self._size = (w, h)
+        return self._size
+
+    def valid(self) -> np.ndarray:
+        """(N,) bool: finite GT with w > 0 and h > 0, and visible where the dataset has flags."""
+        b = self.boxes
+        ok = np.isfinite(b).all(axis=1) & (np.nan_to_num(b[:, 2]) > 0) & (np.nan_to_num(b[:, 3]) > 0)
+        return ok & self.visible if self.visible is not None else ok
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i as an HxWx3 RGB uint8 array (videos: seek, then decode one frame)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {i} out of range for {self.name!r} ({len(self)} frames)")
+        if self.frames is not None:
+            return read_rgb(self.frames[i])
+        cap = _open_video(self.video)
+        try:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+            ok, bgr = cap.read()
+        finally:
+            cap.release()
+        if not ok:
+            raise DatasetError(f"cannot decode frame {i} of {self.video}; the video is shorter than its "
+                               "annotation or corrupt: re-encode it or trim groundtruth.txt")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """Yield every frame in order (videos are decoded sequentially, not seeked)."""
+        if self.frames is not None:
+            for i in range(len(self)):
+                yield read_rgb(self.frames[i])
+            return
+        cap = _open_video(self.video)
+        try:
+            for i in range(len(self)):
+                ok, bgr = cap.read()
+                if not ok:
+                    raise DatasetError(f"{self.video} ends after {i} frames but the annotation has {len(self)}; "
+                                       "re-encode the video or trim groundtruth.txt")
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DatasetError(f"frame {path} cannot be decoded (corrupt or not an image); re-download it")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _open_video(path: Path | None) -> cv2.VideoCapture:
+    """Open a video file or raise DatasetError naming it."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
+    return cap
+
+
+def load_boxes(path: str | Path, allow_empty: bool = False) -> np.ndarray:
+    """Read an x,y,w,h GT file (',', tab or whitespace separated, mixed per line as in OTB) into (N,4) float64."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"annotation file {path} is missing; re-download or re-extract the dataset")
+    lines = [(no, ln.strip()) for no, ln in enumerate(path.read_text(errors="replace").splitlines(), 1)]
+    fields = [(no, [v for v in _SPLIT.split(ln) if v]) for no, ln in lines if ln]
+    if all(len(f) == 4 for _, f in fields):
+        try:  # fast path: one conversion for the whole file
+            return _check_empty(np.array([f for _, f in fields], dtype=np.float64).reshape(-1, 4), path, allow_empty)
+        except ValueError:
+            pass
+    for no, parts in fields:
+        try:
+            ok = len([float(p) for p in parts]) == 4
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DatasetError(f"{path}:{no}: expected 4 numbers x,y,w,h, got {','.join(parts)[:60]!r}; "
+                               "fix this line or re-download the annotation file")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_empty(boxes: np.ndarray, path: Path, allow_empty: bool) -> np.ndarray:
+    """Reject an annotation file without rows."""
+    if len(boxes) == 0 and not allow_empty:
+        raise DatasetError(f"annotation file {path} has no boxes; re-download or re-extract the dataset")
+    return boxes
+
+
+def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
+    """Read integer labels (LaSOT one comma-separated line; GOT-10k one per line) and check the count."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"label file {path} is missing; re-download or re-extract the dataset")
+    text = path.read_text(errors="replace").strip()
+    try:
+        vals = np.array([int(float(v)) for v in _SPLIT.split(text)] if text else [], dtype=np.int64)
+    except ValueError:
+        raise DatasetError(f"{path}: labels must be integers; re-download the file") from None
+    if n is not None and len(vals) != n:
+        raise DatasetError(f"{path}: {len(vals)} labels for {n} annotated frames; re-download the sequence")
+    return vals
+
+
+def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str) -> list[Path]:
+    """Paths folder/<first..first+count-1 zero-padded to `digits`><ext>, without touching the disk."""
+    return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of a folder, sorted by name; raises DatasetError if the folder is missing."""
+    if not folder.is_dir():
+        raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+
+
+def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
+    """Pad GT rows with NaN up to n frames (test splits publish only the first row)."""
+    out = np.full((n, 4), np.nan)
+    out[: min(n, len(boxes))] = boxes[:n]
+    return out
+
+
+def select(available: list[str], names: list[str] | None, dataset: str) -> list[str]:
+    """Keep `names` (in the given order) or all; an unknown name raises DatasetError with close matches."""
+    if names is None:
+        return list(available)
+    known = set(available)
+    for nm in names:
+        if nm not in known:
+            close = difflib.get_close_matches(nm, available, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "list the dataset to see its names"
+            raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
+    return list(names)

@@ -1,0 +1,142 @@
+"""Synthetic real-photo benchmark in the GOT-10k layout: `generate_synth`, and `ensure_synth` that reuses a set.
+
+OUT/list.txt, OUT/<seq>/{00000001.jpg.., groundtruth.txt, absence.label, cover.label, cut_by_image.label,
+meta_info.ini}, and OUT/synth.json written last (the completeness marker, with the parameters and photos used).
+Read it back with `get_sequences('synth', OUT)`. See `synth_render` for the scene model and the GT convention.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
+from droptrack.data.synth_render import TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
+from droptrack.errors import DatasetError, InputError
+
+MARKER = "synth.json"
+SYNTH_VERSION = 1
+SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'320x240' -> (320, 240)."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise InputError(f"size {text!r} is not WxH; pass e.g. --size 320x240")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str) -> None:
+    """Validate generation options with fix-it messages."""
+    if sequences < 1 or frames < 2:
+        raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
+                         "or --frames")
+    if min(size) < 64 or max(size) > 4096:
+        raise InputError(f"size {size[0]}x{size[1]} out of range; use sides between 64 and 4096, e.g. 320x240")
+    if split not in SPLIT_PHOTOS:
+        raise InputError(f"split {split!r} unknown; use --split train or --split val")
+    if ext not in ("jpg", "png"):
+        raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
+
+
+def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
+                   cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
+    """Sequence `index` of a set, in memory (deterministic in seed, index and split)."""
+    rng = np.random.default_rng([seed, index, list(SPLIT_PHOTOS).index(split)])
+    plan = plan_sequence(rng, frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache)
+    return render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
+
+
+def _write_sequence(folder: Path, seq: SynthSequence, ext: str) -> None:
+    """Frames and GOT-10k label files of one sequence."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    for i, rgb in enumerate(seq.frames, 1):
+        ok, buf = cv2.imencode(f".{ext}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise DatasetError(f"OpenCV could not encode {ext}; reinstall opencv-python-headless or use --ext png")
+        atomic_write_bytes(folder / f"{i:08d}.{ext}", buf.tobytes())
+    rows = "".join(f"{x:.4f},{y:.4f},{w:.4f},{h:.4f}\n" for x, y, w, h in seq.boxes)
+    atomic_write_text(folder / "groundtruth.txt", rows)
+    for name, arr in (("absence", seq.absence), ("cover", seq.cover), ("cut_by_image", seq.cut)):
+        atomic_write_text(folder / f"{name}.label", "".join(f"{int(v)}\n" for v in arr))
+    stem = Path(seq.photos["target"]).stem
+    atomic_write_text(folder / "meta_info.ini", "[METAINFO]\n" + f"object_class: {stem}\n" + "".join(
+        f"{role}_photo: {p}\n" for role, p in seq.photos.items()))
+
+
+def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split: str, ext: str) -> dict:
+    """The parameters a marker must match for a set to be reused."""
+    return {"version": SYNTH_VERSION, "sequences": sequences, "frames": frames, "seed": seed,
+            "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
+
+
+def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
+                   size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
+                   progress: bool = False) -> Path:
+    """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last."""
+    _check(sequences, frames, size, split, ext)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).unlink(missing_ok=True)
+    names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
+    cache: dict = {}
+    photos = {}
+    with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
+        for i, name in enumerate(names):
+            seq = synth_sequence(i, frames, seed, size, split, cache)
+            _write_sequence(out / name, seq, ext)
+            photos[name] = seq.photos
+            bar.advance()
+    atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
+    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext), "photos": photos})
+    return out
+
+
+def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
+                 size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
+                 progress: bool = False) -> Path:
+    """Reuse the set in `out` when its marker matches these parameters, else (re)generate it."""
+    marker = Path(out) / MARKER
+    if marker.is_file():
+        try:
+            meta = json.loads(marker.read_text())
+        except ValueError:
+            meta = {}
+        want = _params(sequences, frames, seed, size, split, ext)
+        if all(meta.get(k) == v for k, v in want.items()):
+            return Path(out)
+    return generate_synth(out, sequences, frames, seed, size, split, ext, progress)
+
+
+class _Progress:
+    """A rich progress bar on stderr when enabled, a no-op otherwise."""
+
+    def __init__(self, enabled: bool, total: int, label: str) -> None:
+        """Remember the options; the bar starts on __enter__."""
+        self.enabled, self.total, self.label, self._bar, self._task = enabled, total, label, None, None
+
+    def __enter__(self) -> "_Progress":
+        """Start the bar."""
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self) -> None:
+        """One sequence done."""
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def __exit__(self, *exc) -> None:
+        """Stop the bar."""
+        if self._bar is not None:
+            self._bar.stop()

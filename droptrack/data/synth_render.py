@@ -1,0 +1,285 @@
+"""Synthetic sequences from the real photos shipped with scikit-image: plan (all random draws), then render.
+
+A target cut from one photo (rectangular or elliptical alpha) moves over a panning background cut from another,
+with damped random-walk motion, scale/aspect change, motion blur, brightness change, leaving and re-entering the
+frame, a recoloured look-alike distractor (drawn behind the target) and an occluder (drawn in front).
+
+Ground truth (GOT-10k convention): the box is the bounding box of the target's pixels (alpha > 0.5) clipped to the
+image, occluders ignored (a partly or fully occluded target keeps its box); a target entirely outside the frame gets
+0,0,0,0. cover (0..8, GOT-10k bins) is the fraction of the target's pixels that is visible (inside the frame and not
+occluded); absence = 1 when that fraction is 0; cut_by_image = 1 when part of the target is outside the frame.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from droptrack.errors import DatasetError
+
+# Fixed, disjoint partition of the photos: a val benchmark never shares a photo with training data.
+TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
+                "motorcycle_right.png", "hubble_deep_field.jpg", "camera.png", "brick.png", "grass.png", "moon.png")
+VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
+
+
+def photo_dir() -> Path:
+    """skimage/data inside the installed scikit-image, located without importing it."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("scikit-image is not installed; `pip install scikit-image` (its photos feed the "
+                           "synthetic benchmark)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
+    """RGB uint8 photo (gray photos replicated to 3 channels), memoised in the caller's cache."""
+    if name not in cache:
+        from PIL import Image
+
+        path = photo_dir() / name
+        if not path.is_file():
+            raise DatasetError(f"photo {path} is missing from scikit-image; reinstall scikit-image")
+        with Image.open(path) as im:
+            cache[name] = np.asarray(im.convert("RGB"))
+    return cache[name]
+
+
+@dataclass
+class Layer:
+    """A moving patch: source pixels and alpha, per-frame centre, size, velocity, gain and presence."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    w: np.ndarray
+    h: np.ndarray
+    vx: np.ndarray
+    vy: np.ndarray
+    gain: np.ndarray
+    active: np.ndarray
+
+
+@dataclass
+class Plan:
+    """Every random choice of one sequence; rendering it draws nothing."""
+
+    canvas: np.ndarray
+    ox: np.ndarray
+    oy: np.ndarray
+    gain: np.ndarray
+    target: Layer
+    distractor: Layer | None
+    occluder: Layer | None
+    photos: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SynthSequence:
+    """Rendered frames (RGB uint8), GT boxes, GOT-10k labels and the target's motion-blur length per frame
+    (0 = none; blur tails reach at most blur // 2 + 1 px past the box); masks only when asked for (tests)."""
+
+    frames: list[np.ndarray]
+    boxes: np.ndarray
+    absence: np.ndarray
+    cover: np.ndarray
+    cut: np.ndarray
+    blur: np.ndarray
+    photos: dict[str, str]
+    target_masks: list[np.ndarray] | None = None
+
+
+def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: float = 0.85) -> np.ndarray:
+    """Smooth random walk from 0 (damped random velocity), kept inside [-bound, bound]."""
+    out, x, v = np.zeros(n), 0.0, 0.0
+    for t, e in enumerate(rng.normal(0.0, sigma, n)):
+        v = damp * v + e
+        x += v
+        if abs(x) > bound:
+            x, v = math.copysign(bound, x), -0.5 * v
+        out[t] = x
+    return out
+
+
+def _path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_frames: tuple[int, int] | None):
+    """Centres and velocities chasing random goals (re-drawn every few frames); an exit window chases a goal
+    beyond a frame edge so the target leaves and later re-enters."""
+    c = np.array([rng.uniform(0.35, 0.65) * W, rng.uniform(0.35, 0.65) * H])
+    v = np.zeros(2)
+    goals = rng.uniform([0.15 * W, 0.15 * H], [0.85 * W, 0.85 * H], size=(n // 6 + 2, 2))
+    noise = rng.normal(0.0, 0.012 * W, size=(n, 2))
+    side = rng.integers(4)
+    far = 1.5 * size
+    out_goal = np.array([[-far, c[1]], [W + far, c[1]], [c[0], -far], [c[0], H + far]][side])
+    cs, vs = np.zeros((n, 2)), np.zeros((n, 2))
+    vmax = 0.07 * W
+    for t in range(n):
+        if t > 0:
+            leaving = exit_frames is not None and exit_frames[0] <= t < exit_frames[1]
+            goal = out_goal if leaving else goals[t // 6]
+            v = 0.8 * v + (0.06 if leaving else 0.03) * (goal - c) + noise[t]
+            v *= min(1.0, (vmax * (2.0 if leaving else 1.0)) / (np.hypot(*v) + 1e-9))
+            c = c + v
+        cs[t], vs[t] = c, v
+    return cs, vs
+
+
+def _cut(rng: np.random.Generator, photo: np.ndarray, aspect: float, ellipse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """An object-ish crop (the most textured of 6 candidates) and its alpha (ellipse or full rectangle)."""
+    ph, pw = photo.shape[:2]
+    sw = int(min(pw * rng.uniform(0.2, 0.45), ph * rng.uniform(0.2, 0.45) * aspect))
+    sh = max(8, int(sw / aspect))
+    sw = max(8, sw)
+    best, best_std = None, -1.0
+    for x, y in zip(rng.integers(0, pw - sw + 1, 6), rng.integers(0, ph - sh + 1, 6)):
+        crop = photo[y:y + sh, x:x + sw]
+        std = float(crop[::4, ::4].std())
+        if std > best_std:
+            best, best_std = crop, std
+    alpha = np.ones((sh, sw), np.float32)
+    if ellipse:
+        m = np.zeros((sh, sw), np.uint8)
+        cv2.ellipse(m, (sw // 2, sh // 2), (max(1, sw // 2), max(1, sh // 2)), 0, 0, 360, 255, -1)
+        alpha = m.astype(np.float32) / 255.0
+    return best.astype(np.float32), alpha
+
+
+def _layer(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, base: float,
+           exit_frames: tuple[int, int] | None, scale_bound: float = 0.45) -> Layer:
+    """A patch with its own trajectory, size walk and gain walk."""
+    aspect = math.exp(rng.uniform(-0.5, 0.5))
+    rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.6))
+    ls, la = _walk(rng, n, 0.02, scale_bound), _walk(rng, n, 0.01, 0.25)
+    w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
+    h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
+    cs, vs = _path(rng, n, W, H, base, exit_frames)
+    gain = np.exp(_walk(rng, n, 0.02, 0.35))
+    return Layer(rgb, alpha, cs[:, 0], cs[:, 1], w, h, vs[:, 0], vs[:, 1], gain, np.ones(n, bool))
+
+
+def _occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W: int) -> Layer:
+    """A patch that crosses the target at a random frame on a straight line, sometimes larger than it."""
+    t_mid = int(rng.integers(max(1, n // 3), max(2, n - n // 5)))
+    half = int(rng.integers(3, max(4, n // 4) + 1))
+    ang, speed = rng.uniform(0, 2 * math.pi), rng.uniform(3.0, 8.0) * W / 320
+    grow = rng.uniform(0.7, 1.8, 2)
+    rgb, alpha = _cut(rng, photo, float(grow[0] / grow[1]), bool(rng.random() < 0.4))
+    t = np.arange(n) - t_mid
+    cx = tgt.cx[t_mid] + t * speed * math.cos(ang)
+    cy = tgt.cy[t_mid] + t * speed * math.sin(ang)
+    w, h = np.full(n, tgt.w[t_mid] * grow[0]), np.full(n, tgt.h[t_mid] * grow[1])
+    active = (np.abs(t) <= half) & (np.arange(n) > 0)
+    return Layer(rgb, alpha, cx, cy, w, h, np.full(n, speed * math.cos(ang)), np.full(n, speed * math.sin(ang)),
+                 np.exp(np.full(n, rng.uniform(-0.2, 0.2))), active)
+
+
+def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
+                  cache: dict[str, np.ndarray]) -> Plan:
+    """Draw every random choice of one sequence of n frames at size (W, H) from the given photos."""
+    W, H = size
+    bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
+    bg = load_photo(bg_name, cache)
+    m = int(0.08 * W)
+    f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
+    big = cv2.resize(bg, (max(W + 2 * m, round(bg.shape[1] * f)), max(H + 2 * m, round(bg.shape[0] * f))),
+                     interpolation=cv2.INTER_AREA)
+    y0, x0 = rng.integers(0, big.shape[0] - H - 2 * m + 1), rng.integers(0, big.shape[1] - W - 2 * m + 1)
+    canvas = np.ascontiguousarray(big[y0:y0 + H + 2 * m, x0:x0 + W + 2 * m])
+    ox, oy = (np.rint(m + _walk(rng, n, 0.6, m)).astype(int) for _ in range(2))
+    base = rng.uniform(0.15, 0.4) * min(W, H)
+    exit_frames = None
+    if n >= 8 and rng.random() < 0.35:
+        start = int(rng.integers(n // 4, n // 2))
+        exit_frames = (start, start + int(rng.integers(max(2, n // 8), max(3, n // 4) + 1)))
+    target = _layer(rng, n, W, H, load_photo(tgt_name, cache), base, exit_frames)
+    distractor = None
+    if rng.random() < 0.5:
+        distractor = _layer(rng, n, W, H, load_photo(tgt_name, cache), base * rng.uniform(0.8, 1.2), None)
+        distractor.rgb, distractor.alpha = target.rgb[..., rng.permutation(3)] * rng.uniform(0.6, 1.3, 3), target.alpha
+        distractor.rgb = np.clip(distractor.rgb, 0, 255).astype(np.float32)
+    occluder = _occluder(rng, n, load_photo(occ_name, cache), target, W) if n >= 4 and rng.random() < 0.6 else None
+    gain = np.exp(_walk(rng, n, 0.01, 0.25))
+    return Plan(canvas, ox, oy, gain, target, distractor, occluder,
+                {"background": bg_name, "target": tgt_name, "occluder": occ_name})
+
+
+def _patch(layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """A layer at frame t: premultiplied RGB and alpha (resized, gain, motion blur), the sharp alpha that defines
+    its extent, top-left corner and blur length."""
+    tw, th = max(2, round(layer.w[t])), max(2, round(layer.h[t]))
+    a = cv2.resize(layer.alpha, (tw, th), interpolation=cv2.INTER_LINEAR)
+    prem = cv2.resize(layer.rgb, (tw, th), interpolation=cv2.INTER_LINEAR) * (layer.gain[t] * a[..., None])
+    x0, y0 = round(layer.cx[t] - tw / 2), round(layer.cy[t] - th / 2)
+    sharp = a
+    speed = math.hypot(layer.vx[t], layer.vy[t])
+    k = min(11, int(speed * 0.6))
+    if k >= 3:  # motion blur along the velocity
+        kern = np.zeros((k, k), np.float32)
+        c, dx, dy = (k - 1) / 2, layer.vx[t] / speed, layer.vy[t] / speed
+        cv2.line(kern, (round(c - dx * c), round(c - dy * c)), (round(c + dx * c), round(c + dy * c)), 1.0, 1)
+        kern /= kern.sum()
+        p = k // 2 + 1
+        sharp = cv2.copyMakeBorder(a, p, p, p, p, cv2.BORDER_CONSTANT)
+        a = cv2.filter2D(cv2.copyMakeBorder(a, p, p, p, p, cv2.BORDER_CONSTANT), -1, kern)
+        prem = cv2.filter2D(cv2.copyMakeBorder(prem, p, p, p, p, cv2.BORDER_CONSTANT), -1, kern)
+        x0, y0 = x0 - p, y0 - p
+    return prem, a, sharp, x0, y0, k if k >= 3 else 0
+
+
+def _paste(frame: np.ndarray, prem: np.ndarray, a: np.ndarray, sharp: np.ndarray, x0: int, y0: int,
+           draw: bool = True) -> np.ndarray:
+    """Alpha-composite a patch (clipped to the frame); returns the full-frame mask of its sharp alpha > 0.5."""
+    H, W = frame.shape[:2]
+    mask = np.zeros((H, W), bool)
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + a.shape[1], W), min(y0 + a.shape[0], H)
+    if fx1 <= fx0 or fy1 <= fy0:
+        return mask
+    ac = a[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    if draw:
+        region = frame[fy0:fy1, fx0:fx1]
+        region *= 1.0 - ac[..., None]
+        region += prem[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    mask[fy0:fy1, fx0:fx1] = sharp[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0] > 0.5
+    return mask
+
+
+def cover_label(frac: float) -> int:
+    """GOT-10k cover bin of a visible fraction: 0 = none, 1..7 = (0,15%]..(90%,100%), 8 = fully visible."""
+    if frac <= 0.0:
+        return 0
+    if frac >= 1.0:
+        return 8
+    return min(7, math.ceil(frac / 0.15 - 1e-9))
+
+
+def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
+    """Render a plan; `draw_target=False` gives the same frames without the target (for tests)."""
+    W, H = size
+    n = len(plan.gain)
+    frames, boxes, masks = [], np.zeros((n, 4)), []
+    absence, cover, cut, blur = (np.zeros(n, np.int64) for _ in range(4))
+    for t in range(n):
+        frame = plan.canvas[plan.oy[t]:plan.oy[t] + H, plan.ox[t]:plan.ox[t] + W].astype(np.float32)
+        if plan.distractor is not None:
+            _paste(frame, *_patch(plan.distractor, t)[:5])
+        prem, a, sharp, x0, y0, blur[t] = _patch(plan.target, t)
+        tmask = _paste(frame, prem, a, sharp, x0, y0, draw=draw_target)
+        full = int((sharp > 0.5).sum())
+        occ = np.zeros((H, W), bool)
+        if plan.occluder is not None and plan.occluder.active[t]:
+            occ = _paste(frame, *_patch(plan.occluder, t)[:5])
+        frames.append(np.clip(frame * plan.gain[t], 0, 255).astype(np.uint8))
+        frac = float((tmask & ~occ).sum()) / max(full, 1)
+        cover[t], absence[t], cut[t] = cover_label(frac), int(frac == 0.0), int(tmask.sum() < full)
+        if tmask.any():
+            ys, xs = np.flatnonzero(tmask.any(axis=1)), np.flatnonzero(tmask.any(axis=0))
+            boxes[t] = (xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1)
+        if keep_masks:
+            masks.append(tmask)
+    return SynthSequence(frames, boxes, absence, cover, cut, blur, dict(plan.photos), masks if keep_masks else None)

@@ -1,0 +1,54 @@
+"""TrackingNet reader: root/{TRAIN_0..TRAIN_11,TEST}/{frames/<seq>/<i>.jpg (0-based), anno/<seq>.txt}."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select
+from droptrack.errors import DatasetError
+
+
+def _chunks(root: Path, split: str) -> list[Path]:
+    """Chunk folders for 'test', 'train' (every TRAIN_k present) or one 'TRAIN_k'."""
+    s = split.upper()
+    if s == "TEST":
+        chunks = [root / "TEST"]
+    elif s == "TRAIN":
+        chunks = sorted((p for p in root.glob("TRAIN_*") if p.is_dir() and re.fullmatch(r"TRAIN_\d+", p.name)),
+                        key=lambda p: int(p.name[6:]))
+    elif re.fullmatch(r"TRAIN_\d+", s):
+        chunks = [root / s]
+    else:
+        raise DatasetError(f"unknown TrackingNet split {split!r}; use test, train or TRAIN_0..TRAIN_11")
+    if not chunks or not all(c.is_dir() for c in chunks):
+        missing = chunks[0] if chunks else root / "TRAIN_0"
+        raise DatasetError(f"TrackingNet folder {missing} is missing; extract the {split} chunks under the root")
+    return chunks
+
+
+def read_sequence(chunk: Path, name: str) -> Sequence:
+    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN)."""
+    gt = load_boxes(chunk / "anno" / f"{name}.txt")
+    folder = chunk / "frames" / name
+    if len(gt) > 1:
+        frames = [folder / f"{i}.jpg" for i in range(len(gt))]
+    else:
+        n = len(list_images(folder))
+        if n == 0:
+            raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
+        frames = [folder / f"{i}.jpg" for i in range(n)]
+    return Sequence(name=name, dataset="trackingnet", frames=frames, video=None, boxes=pad_boxes(gt, len(frames)))
+
+
+def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
+    """Sequences of TrackingNet 'test' (default), 'train' or one chunk; visibility is w, h > 0 (no flags)."""
+    pairs: dict[str, Path] = {}
+    for chunk in _chunks(root, split or "test"):
+        anno = chunk / "anno"
+        if not anno.is_dir():
+            raise DatasetError(f"TrackingNet annotation folder {anno} is missing; re-extract {chunk.name}")
+        for f in sorted(anno.glob("*.txt")):
+            pairs.setdefault(f.stem, chunk)
+    chosen = select(list(pairs), names, "trackingnet")
+    return [read_sequence(pairs[nm], nm) for nm in chosen]
