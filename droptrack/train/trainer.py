@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from droptrack.config import Config, load_config, save_config
+from droptrack.config import Config, load_config
 from droptrack.errors import TrainingError
-from droptrack.model import build_model
-from droptrack.model.checkpoint import load_pretrained, read_file, save_checkpoint
-from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots
-from droptrack.train.loss import tracking_loss
-from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
-from droptrack.train.processing import Processing
+from droptrack.model.checkpoint import read_file
+from droptrack.train.optim import reference_batch
 
 
 @dataclass
