@@ -1,0 +1,310 @@
+"""`dt eval`: run a tracker over a benchmark in parallel, write the official result files, resume, report.
+
+Layout under `output_dir/<tracker>/` (tracker = the artifact's file stem, 'default' for the embedded model):
+    <seq>.txt, <seq>_time.txt     pytracking/OSTrack files (tab-separated truncated ints, row 0 = init GT; seconds)
+    got10k_submit/ + .zip         GOT-10k-style datasets (got10k, synth): <seq>/<seq>_001.txt, <seq>/<seq>_time.txt
+    trackingnet_submit.zip        TrackingNet: <seq>.txt comma-separated ints
+    report.json, success.png ...  droptrack.eval.report for the dataset's own protocol (synth: also
+                                  report_got10k.json with AO/SR)
+    eval.json                     which artifact/config wrote these results (a different one is refused)
+A sequence counts as done when both of its files exist with one row per frame; every file is written atomically,
+so an interrupted run (Ctrl-C, kill) is resumed by running the same command again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from droptrack.artifact import atomic_write_json, sha256_file
+from droptrack.errors import CheckpointError, DatasetError, DropTrackError, InputError
+from droptrack.eval.results import (load_tracker_dir, read_result, read_times, write_got10k_submission, write_result,
+                                    write_times, write_trackingnet_submission)
+from droptrack.eval.workers import (TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt,
+                                    usable_cores)
+
+GOT10K_STYLE = ("got10k", "synth")
+MANIFEST = "eval.json"
+
+
+@dataclass
+class EvalResult:
+    """What `evaluate` produced. Boxes are floats for sequences tracked in this run and the result file's integers
+    for sequences resumed from disk (`resumed`); times are per-frame tracker seconds (frame 0 = initialize)."""
+
+    output_dir: Path
+    tracker: str
+    dataset: str
+    sequences: list[str]
+    boxes: dict[str, np.ndarray]
+    times: dict[str, np.ndarray]
+    tracked: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    reports: dict[str, Any] = field(default_factory=dict)    # protocol -> droptrack.eval.report.Report
+    submission: Path | None = None
+    wall_s: float = 0.0
+
+    @property
+    def report(self) -> Any:
+        """The report under the dataset's own protocol (None for a split without ground truth)."""
+        return next(iter(self.reports.values()), None)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of tracker time over all sequences (as `dt analyze` computes it)."""
+        seconds = sum(float(t.sum()) for t in self.times.values())
+        return sum(len(t) for t in self.times.values()) / seconds if seconds > 0 else float("nan")
+
+
+def tracker_name(artifact: str | Path | None) -> str:
+    """Results folder name of an artifact: its file stem ('default' for the embedded model)."""
+    if artifact is None:
+        return "default"
+    name = Path(str(artifact)).name
+    for suffix in (".pth.tar", ".pt", ".pth", ".onnx", ".engine", ".ckpt"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem or name
+
+
+def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: str | Path, workers: int = 1,
+             device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
+             threads: int | None = None, progress: bool = True,
+             on_sequence: Callable[[str], None] | None = None) -> EvalResult:
+    """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
+
+    Args:
+        artifact: anything `load_tracker` accepts (checkpoint, .onnx, .engine; None = embedded default model).
+        sequences: already loaded sequences (a benchmark or a synthetic set).
+        output_dir: results go to `output_dir/<name>/`.
+        workers: parallel worker processes ('spawn'), one tracker each; 1 tracks in this process.
+        device: 'cpu' or 'cuda'.
+        config: config name for official checkpoints without one.
+        tag: dataset tag selecting the metric rules and submission format (default: the sequences' `.dataset`).
+        name: tracker folder name (default: `tracker_name(artifact)`).
+        threads: torch/OpenCV threads per worker (default: max(1, cores // workers)); lower it on a shared machine.
+        progress: show a rich progress display on stderr.
+        on_sequence: called with each sequence's name after its files are written.
+    """
+    t_start = time.perf_counter()
+    seqs = _check_sequences(sequences)
+    tag = tag or getattr(seqs[0], "dataset", None) or "generic"
+    if workers < 1 or (threads is not None and threads < 1):
+        raise InputError(f"--workers {workers} / --threads {threads}: use 1 or more")
+    out = Path(output_dir) / (name or tracker_name(artifact))
+    spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
+                       threads or max(1, usable_cores() // workers))
+    ident = _identity(spec, tag)
+    with _locked(out):
+        _check_manifest(out, ident, spec.device)
+        _remove_stale_temp(out)
+        done = [s.name for s in seqs if _complete(out, s)]
+        todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
+        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done)
+        _track_all(spec, todo, workers, out, result, progress, on_sequence)
+        _load_resumed(out, result)
+        result.submission = _write_submission(out, tag, result.sequences)
+        result.reports = _analyze(out, seqs, tag)
+    result.wall_s = time.perf_counter() - t_start
+    return result
+
+
+def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str | Path | None = None,
+                     split: str | None = None, names: Sequence[str] | None = None,
+                     output_dir: str | Path | None = None, **kwargs: Any) -> EvalResult:
+    """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
+    from droptrack.data import get_sequences
+
+    seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
+    if not seqs:
+        raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
+                           "(its list.txt / annotation folder) or pick another split")
+    return evaluate(artifact, seqs, output_dir if output_dir is not None else Path("results") / dataset, **kwargs)
+
+
+def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
+    """Non-empty, unique names, at least one frame each."""
+    seqs = list(sequences)
+    if not seqs:
+        raise DatasetError("no sequences to evaluate; check the dataset root, split and --sequences")
+    names = [s.name for s in seqs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise DatasetError(f"sequence name {dup!r} appears twice; result files are named by sequence, "
+                           "so names must be unique")
+    empty = next((s.name for s in seqs if len(s) == 0), None)
+    if empty is not None:
+        raise DatasetError(f"sequence {empty!r} has no frames; re-extract it or leave it out with --sequences")
+    return seqs
+
+
+def _identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
+    """What must match for results in a folder to be resumed: artifact bytes (sha256), config, dataset tag."""
+    if spec.artifact is None:
+        from droptrack.model.default import default_checkpoint
+
+        path = default_checkpoint()
+    else:
+        path = Path(spec.artifact)
+        if not path.is_file():
+            raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
+                                  ".engine file")
+    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "config": spec.config, "dataset": tag}
+
+
+def _check_manifest(out: Path, ident: dict[str, Any], device: str) -> None:
+    """Refuse to mix results of another artifact/config/dataset into `out`; write eval.json for this one."""
+    import json
+
+    path = out / MANIFEST
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        keys = ("artifact_sha256", "config", "dataset")
+        if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
+            diff = next(k for k in keys if old.get(k) != ident[k])
+            raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
+                             f"from {old.get('artifact')}); pass another --output or delete that folder")
+    atomic_write_json(path, {**ident, "device": device})
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """An exclusive lock on the results folder (released by the OS even if the process is killed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(out / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another dt eval is writing to {out}; wait for it to finish or pass another "
+                             "--output") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_stale_temp(out: Path) -> None:
+    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`)."""
+    for pattern in (".*.tmp", "got10k_submit/*/.*.tmp"):
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def _paths(out: Path, seq: str) -> tuple[Path, Path]:
+    """(result file, time file) of a sequence."""
+    return out / f"{seq}.txt", out / f"{seq}_time.txt"
+
+
+def _complete(out: Path, seq: Any) -> bool:
+    """Both files exist with one row per frame and readable numbers (no NaN)."""
+    res, tim = _paths(out, seq.name)
+    if not (res.is_file() and tim.is_file()):
+        return False
+    try:
+        read_result(res, len(seq))
+        return len(read_times(tim)) == len(seq)
+    except DropTrackError:
+        return False
+
+
+def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, result: EvalResult, show: bool,
+               on_sequence: Callable[[str], None] | None) -> None:
+    """Track the missing sequences; write each one's files as soon as it finishes (time file first)."""
+    if not todo:
+        return
+    from droptrack.eval.progress import EvalProgress
+
+    errors: dict[str, str] = {}
+
+    def on_done(res: TrackedSequence | None, seq: Any, exc: Exception | None) -> None:
+        if res is None:
+            errors[seq.name] = str(exc)
+            display.finish(seq.name, len(seq), failed=True)
+            return
+        res_path, time_path = _paths(out, res.name)
+        write_times(time_path, res.times)
+        write_result(res_path, res.boxes)   # written last: its presence marks the sequence done
+        result.boxes[res.name], result.times[res.name] = res.boxes, res.times
+        result.tracked.append(res.name)
+        display.finish(res.name, len(seq))
+        if on_sequence is not None:
+            on_sequence(res.name)
+
+    with EvalProgress(todo, len(result.resumed), enabled=show) as display, sigterm_as_interrupt():
+        if workers == 1:
+            run_in_process(spec, todo, display.update, on_done)
+        else:
+            run_pool(spec, todo, workers, display.update, on_done)
+    if errors:
+        first = next(iter(errors.items()))
+        raise DatasetError(f"{len(errors)} of {len(todo)} sequences failed (first: {first[0]}: {first[1]}); the "
+                           f"other results are saved in {out}; fix the input and run the same command to resume")
+
+
+def _load_resumed(out: Path, result: EvalResult) -> None:
+    """Read the boxes and times of sequences completed by an earlier run."""
+    boxes, times = load_tracker_dir(out, result.resumed)
+    result.boxes.update(boxes)
+    result.times.update(times)
+
+
+def _write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
+    """GOT-10k folder + zip (got10k, synth) or TrackingNet zip, from the files on disk (same bytes after resume)."""
+    if tag not in GOT10K_STYLE and tag != "trackingnet":
+        return None
+    boxes, times = load_tracker_dir(out, names)
+    if tag == "trackingnet":
+        return write_trackingnet_submission(out / "trackingnet_submit.zip", boxes)
+    return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
+
+
+def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
+    """Reports keyed by protocol: the dataset's own (report.json + plots); synth adds the GOT-10k toolkit's."""
+    from droptrack.eval.report import analyze
+
+    scorable = [s for s in seqs if len(s) > 1 and np.isfinite(s.boxes[1:]).all(axis=1).any()]
+    if not scorable:   # test splits publish only the init box: scores come from the benchmark's server
+        return {}
+    main = analyze([out], scorable, tag=tag, output_dir=out, names=[out.name])
+    reports = {main.protocol: main}
+    if tag == "synth":
+        got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit")
+        atomic_write_json(out / "report_got10k.json", got.to_dict())
+        reports[got.protocol] = got
+    return reports
+
+
+def summary_lines(result: EvalResult) -> list[Any]:
+    """What `dt eval` prints: the `dt analyze` table, the AO line for synth, and where the files are."""
+    from droptrack.eval.report import report_table
+
+    lines: list[Any] = []
+    if result.report is not None:
+        lines.append(report_table(result.report))
+    got = result.reports.get("got10k-toolkit")
+    if got is not None and got is not result.report:
+        s = got.trackers[0].result.scores()
+        lines.append(f"GOT-10k toolkit: AO {100 * s['ao']:.2f}  SR0.5 {100 * s['sr50']:.2f}  "
+                     f"SR0.75 {100 * s['sr75']:.2f}")
+    if result.report is None:
+        lines.append("no ground truth beyond the first frame (test split): submit the files below to the "
+                     "benchmark's server")
+    lines.append(f"{len(result.tracked)} tracked, {len(result.resumed)} resumed; {result.fps:.1f} FPS tracker time, "
+                 f"{result.wall_s:.1f} s wall")
+    lines.append(f"results: {result.output_dir}")
+    if result.submission is not None:
+        lines.append(f"submission: {result.submission}")
+    return lines

@@ -1,0 +1,219 @@
+"""Tracking sequences for `dt eval`: in-process or in a 'spawn' pool with one tracker per worker process.
+
+Workers load the tracker once (pool initializer), ignore SIGINT (the parent terminates them), report per-frame
+progress through a queue and return each sequence's boxes and times; only the parent writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_mod
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from droptrack.errors import DropTrackError
+
+ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
+PROGRESS_PERIOD_S = 0.1
+
+
+@dataclass
+class TrackedSequence:
+    """One sequence's OPE output: (N,4) float64 boxes (row 0 = init GT) and per-frame tracker seconds."""
+
+    name: str
+    boxes: np.ndarray
+    times: np.ndarray
+
+
+@dataclass
+class TrackerSpec:
+    """What a worker needs to build its tracker (plain, picklable data)."""
+
+    artifact: str | None
+    config: str | None
+    device: str
+    threads: int | None = None    # torch/OpenMP/OpenCV threads per worker; None leaves the defaults
+
+
+class WorkerInitError(DropTrackError):
+    """A worker could not load the tracker (the message is the loader's own)."""
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -> TrackedSequence:
+    """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls."""
+    n = len(seq)
+    boxes = np.empty((n, 4), dtype=np.float64)
+    times = np.empty(n, dtype=np.float64)
+    last = time.monotonic()
+    for i, frame in enumerate(seq.iter_frames()):
+        t0 = time.perf_counter()
+        if i == 0:
+            tracker.initialize(frame, seq.boxes[0])
+            box = seq.boxes[0]
+        else:
+            box, _ = tracker.track(frame)
+        times[i] = time.perf_counter() - t0
+        boxes[i] = box
+        if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
+            progress(seq.name, i + 1, n)
+            last = time.monotonic()
+    return TrackedSequence(seq.name, boxes, times)
+
+
+def load(spec: TrackerSpec) -> Any:
+    """Build the tracker of a spec (heavy imports here, so spawned workers import only what they use)."""
+    from droptrack.runtime.tracker import load_tracker
+
+    return load_tracker(spec.artifact, config=spec.config, device=spec.device)
+
+
+def set_threads(n: int) -> tuple[int, int]:
+    """Set torch intra-op and OpenCV threads; returns the previous (torch, cv2) counts."""
+    import cv2
+    import torch
+
+    old = (torch.get_num_threads(), cv2.getNumThreads())
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    return old
+
+
+# ---- worker process side ----------------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
+    """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
+    because a raising initializer makes the pool respawn workers forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(queue=progress_queue, tracker=None, error=None)
+    try:
+        if spec.threads:
+            os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
+            set_threads(spec.threads)
+        _WORKER["tracker"] = load(spec)
+    except Exception as exc:  # noqa: BLE001 - reported by the first task instead
+        _WORKER["error"] = exc
+
+
+def _worker_progress(name: str, done: int, total: int) -> None:
+    """Send progress to the parent (dropped if the queue is gone)."""
+    try:
+        _WORKER["queue"].put_nowait((name, done, total))
+    except Exception:  # noqa: BLE001 - progress is best-effort
+        pass
+
+
+def _run_task(seq: Any) -> TrackedSequence:
+    """Pool task: track one sequence with this worker's tracker."""
+    err = _WORKER.get("error")
+    if err is not None:
+        if isinstance(err, DropTrackError):
+            raise WorkerInitError(str(err))
+        raise RuntimeError(f"a worker failed to load the tracker: {type(err).__name__}: {err}")
+    return track_sequence(_WORKER["tracker"], seq, _worker_progress)
+
+
+# ---- parent side -------------------------------------------------------------------------------------------------
+
+def run_in_process(spec: TrackerSpec, seqs: Iterable[Any], progress: ProgressFn,
+                   on_done: Callable[[TrackedSequence | None, Any, Exception | None], None]) -> None:
+    """Track sequences one after another in this process (one tracker); thread counts are restored after."""
+    old = set_threads(spec.threads) if spec.threads else None
+    try:
+        tracker = load(spec)
+        for seq in seqs:
+            try:
+                res = track_sequence(tracker, seq, progress)
+            except DropTrackError as exc:
+                on_done(None, seq, exc)
+                continue
+            on_done(res, seq, None)
+    finally:
+        if old is not None:
+            import cv2
+            import torch
+
+            torch.set_num_threads(old[0])
+            cv2.setNumThreads(old[1])
+
+
+def run_pool(spec: TrackerSpec, seqs: list[Any], workers: int, progress: ProgressFn,
+             on_done: Callable[[TrackedSequence | None, Any, Exception | None], None]) -> None:
+    """Track sequences in a 'spawn' pool, longest first; Ctrl-C (or SIGTERM) terminates the workers.
+
+    on_done(result, seq, error) is called in this process as each sequence finishes; a DropTrackError of one
+    sequence is passed to it, a failure to load the tracker or any other exception stops the run.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    progress_queue = ctx.Queue()
+    pool = ctx.Pool(min(workers, len(seqs)), initializer=_init_worker, initargs=(spec, progress_queue))
+    try:
+        pending = {i: (seq, pool.apply_async(_run_task, (seq,))) for i, seq in enumerate(seqs)}
+        while pending:
+            _drain(progress_queue, progress)
+            for i in [i for i, (_, ar) in pending.items() if ar.ready()]:
+                seq, ar = pending.pop(i)
+                try:
+                    res = ar.get()
+                except WorkerInitError:
+                    raise
+                except DropTrackError as exc:
+                    on_done(None, seq, exc)
+                    continue
+                on_done(res, seq, None)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        progress_queue.cancel_join_thread()
+        progress_queue.close()
+
+
+def _drain(progress_queue: Any, progress: ProgressFn, wait_s: float = 0.05) -> None:
+    """Forward queued progress messages; waits up to wait_s for the first one."""
+    try:
+        msg = progress_queue.get(timeout=wait_s)
+        while True:
+            progress(*msg)
+            msg = progress_queue.get_nowait()
+    except (queue_mod.Empty, EOFError, OSError):
+        return
+
+
+class sigterm_as_interrupt:
+    """Context manager: SIGTERM raises KeyboardInterrupt in the main thread, so `kill` cleans up like Ctrl-C."""
+
+    def __enter__(self) -> "sigterm_as_interrupt":
+        self._old = None
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    @staticmethod
+    def _handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)

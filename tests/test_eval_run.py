@@ -1,0 +1,215 @@
+"""`dt eval` / droptrack.eval.run: parallel tracking of a synthetic set, official files, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.data import generate_synth, get_sequences
+from droptrack.errors import InputError
+from droptrack.eval.run import evaluate, tracker_name
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+
+NAMES = [f"synth_train_{i:05d}" for i in (1, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A tiny CE checkpoint (fixed seed) and a 3-sequence x 12-frame 160x120 synthetic set."""
+    d = tmp_path_factory.mktemp("eval_assets")
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    ckpt = save_checkpoint(d / "tiny.pt", build_model(cfg), cfg)
+    root = generate_synth(d / "synth", sequences=3, frames=12, seed=0, size=(160, 120))
+    return ckpt, root
+
+
+def dt_eval(root: Path, ckpt: Path, out: Path, *extra: str):
+    """Invoke `dt eval` in-process (its workers are spawned processes)."""
+    return CliRunner().invoke(app, ["eval", "--dataset", "synth", "--root", str(root), "--checkpoint", str(ckpt),
+                                    "--output", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def reference(assets, tmp_path_factory):
+    """An uninterrupted 2-worker run: (tracker folder, CLI output)."""
+    ckpt, root = assets
+    out = tmp_path_factory.mktemp("eval_ref")
+    res = dt_eval(root, ckpt, out, "--workers", "2")
+    assert res.exit_code == 0, res.output
+    return out / "tiny", res.output
+
+
+def snapshot(d: Path) -> dict[str, bytes]:
+    """Deterministic files of a results folder: boxes and the GOT-10k submission boxes (times are measurements)."""
+    files = {p.name: p.read_bytes() for p in sorted(d.glob("*.txt")) if not p.name.endswith("_time.txt")}
+    with zipfile.ZipFile(d / "got10k_submit.zip") as zf:
+        files.update({n: zf.read(n) for n in zf.namelist() if n.endswith("_001.txt")})
+    return files
+
+
+def test_eval_writes_official_files_and_report(assets, reference):
+    _, root = assets
+    out, output = reference
+    seqs = get_sequences("synth", root=root)
+    for s in seqs:
+        lines = (out / f"{s.name}.txt").read_text().splitlines()
+        assert len(lines) == len(s) == 12
+        assert lines[0] == "\t".join(str(int(v)) for v in np.trunc(s.boxes[0]))    # init GT, truncated ints
+        assert all(len(ln.split("\t")) == 4 for ln in lines)
+        times = (out / f"{s.name}_time.txt").read_text().split()
+        assert len(times) == 12 and all(float(t) >= 0 for t in times)
+    with zipfile.ZipFile(out / "got10k_submit.zip") as zf:
+        names = set(zf.namelist())
+    assert names == {f"{n}/{n}_{k}.txt" for n in NAMES for k in ("001", "time")}
+    first = (out / "got10k_submit" / NAMES[0] / f"{NAMES[0]}_001.txt").read_text().splitlines()[0]
+    assert first == (out / f"{NAMES[0]}.txt").read_text().splitlines()[0].replace("\t", ",")
+    report = json.loads((out / "report.json").read_text())
+    assert report["protocol"] == "ostrack-ope" and report["sequences"] == NAMES
+    assert report["trackers"][0]["errors"] == {} and report["trackers"][0]["scores"]["auc"] is not None
+    assert json.loads((out / "report_got10k.json").read_text())["protocol"] == "got10k-toolkit"
+    assert (out / "success.png").is_file() and not list(out.glob(".*.tmp"))
+    for word in ("AUC", "OP75", "GOT-10k toolkit: AO", "got10k_submit.zip", "3 tracked, 0 resumed"):
+        assert word in output
+
+
+def test_interrupted_run_resumes_to_identical_files(assets, reference, tmp_path):
+    ckpt, root = assets
+    seqs = get_sequences("synth", root=root)
+    done: list[str] = []
+
+    def stop_after_first(name: str) -> None:       # the interrupt arrives right after one sequence is saved
+        done.append(name)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(ckpt, seqs, tmp_path, workers=2, progress=False, on_sequence=stop_after_first)
+    out = tmp_path / "tiny"
+    assert sorted(p.name for p in out.glob("*.txt")) == [f"{done[0]}.txt", f"{done[0]}_time.txt"]
+    saved = (out / f"{done[0]}.txt").stat().st_mtime_ns
+    (out / f".{NAMES[2]}.txt.killed.tmp").write_text("1\t2\t")     # what a kill -9 mid-write leaves behind
+    time.sleep(0.01)
+    res = dt_eval(root, ckpt, tmp_path, "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert "2 tracked, 1 resumed" in res.output
+    assert (out / f"{done[0]}.txt").stat().st_mtime_ns == saved       # not recomputed
+    assert not list(out.glob(".*.tmp"))
+    assert snapshot(out) == snapshot(reference[0])                    # byte for byte
+
+
+def test_only_missing_sequence_is_recomputed(assets, reference, tmp_path):
+    ckpt, root = assets
+    out = tmp_path / "tiny"
+    shutil.copytree(reference[0], out)
+    (out / f"{NAMES[1]}.txt").unlink()                                # as if killed between its two files
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.txt")}
+    result = evaluate(ckpt, get_sequences("synth", root=root), tmp_path, workers=2, progress=False)
+    assert result.tracked == [NAMES[1]] and sorted(result.resumed) == [NAMES[0], NAMES[2]]
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.txt")}
+    assert sorted(n for n in after if after[n] != before.get(n)) == sorted([f"{NAMES[1]}.txt", f"{NAMES[1]}_time.txt"])
+    assert snapshot(out) == snapshot(reference[0])
+    assert set(result.boxes) == set(NAMES) and all(len(b) == 12 for b in result.boxes.values())
+    assert result.report.protocol == "ostrack-ope" and "got10k-toolkit" in result.reports
+
+
+def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
+    _, root = assets
+    shutil.copytree(reference[0], tmp_path / "tiny")
+    torch.manual_seed(1)
+    cfg = load_config("tiny_ce_test")
+    other = save_checkpoint(tmp_path / "other" / "tiny.pt", build_model(cfg), cfg)
+    with pytest.raises(InputError, match="another run"):
+        evaluate(other, get_sequences("synth", root=root), tmp_path, progress=False)
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of pid (Linux /proc)."""
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _alive(pids: list[int]) -> list[str]:
+    """Command lines of the pids still running (zombies excluded)."""
+    alive = []
+    for k in pids:
+        try:
+            if "Z" not in Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()[:1]:
+                alive.append(Path(f"/proc/{k}/cmdline").read_text().replace("\0", " "))
+        except (OSError, IndexError):
+            pass
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or sys.platform != "linux", reason="needs Linux /proc")
+def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
+    ckpt, _ = assets
+    root = generate_synth(tmp_path / "long", sequences=3, frames=60, seed=2, size=(160, 120))
+    cmd = [sys.executable, "-c", "from droptrack.cli import app; app()", "eval", "--dataset", "synth", "--root", str(root),
+           "--checkpoint", str(ckpt), "--output", str(tmp_path / "out"), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, deadline, kids = tmp_path / "out" / "tiny", time.time() + 40, []
+    while time.time() < deadline and proc.poll() is None and not list(out.glob("*_time.txt")):
+        kids = _children(proc.pid) or kids
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)                               # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130), err
+    if proc.returncode == 130:
+        assert err.strip().splitlines()[-1].startswith("interrupted")
+    for _ in range(50):                                              # the workers are gone
+        if not _alive(kids):
+            break
+        time.sleep(0.1)
+    assert kids and not _alive(kids), _alive(kids)
+    assert not list(out.glob(".*.tmp"))
+    for f in out.glob("synth_*.txt"):
+        assert len(f.read_text().splitlines()) == 60                 # only complete files
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "lasott"], "unknown dataset 'lasott'"),
+    (["--dataset", "synth", "--root", "{tmp}/missing"], "does not exist"),
+    (["--dataset", "synth", "--root", "{tmp}/empty"], "has no sequences"),
+    (["--dataset", "synth", "--root", "{root}", "--sequences", "synth_train_0001"], "did you mean synth_train_00001"),
+    (["--dataset", "synth", "--root", "{root}", "--checkpoint", "{tmp}/none.pt"], "does not exist"),
+    (["--dataset", "synth", "--root", "{root}", "--workers", "0"], "--workers 0"),
+    (["--dataset", "synth", "--root", "{root}", "--threads", "0"], "--threads 0"),
+])
+def test_bad_input_is_one_line_exit_2(assets, tmp_path, args, message):
+    ckpt, root = assets
+    (tmp_path / "empty").mkdir()
+    args = [a.format(tmp=tmp_path, root=root) for a in args]
+    if "--checkpoint" not in args:
+        args += ["--checkpoint", str(ckpt)]
+    res = CliRunner().invoke(app, ["eval", *args, "--output", str(tmp_path / "out")])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.output
+    assert not list((tmp_path / "out").glob("*/*.txt"))
+
+
+def test_tracker_name_from_artifact():
+    assert tracker_name("runs/a/last.pt") == "last"
+    assert tracker_name("x/OSTrack_ep0300.pth.tar") == "OSTrack_ep0300"
+    assert tracker_name("m/model_fp16.onnx") == "model_fp16"
+    assert tracker_name(None) == "default"
