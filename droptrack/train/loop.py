@@ -115,6 +115,8 @@ def run_training(opts: TrainOptions) -> Path:
             model.train()
             _say(opts, dist, f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
         history.append(stats)
+        _say(opts, dist, f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch"))
         if dist.main:
             extra = _checkpoint_state(model, opt, sched, epoch, history, opts, lr)
             save_checkpoint(last, model, cfg, extra)
