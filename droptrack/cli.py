@@ -165,3 +165,67 @@ def eval_(
     console = Console()
     for line in summary_lines(result):
         console.print(line)
+
+
+@app.command()
+@friendly
+def run(
+    source: str = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an "
+                                 "image folder or an rtsp:// / http:// URL."),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "--model", "-m",
+                                             help="Checkpoint (.pt/.pth.tar), ONNX model or TensorRT engine "
+                                                  "(default: the embedded model)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    init: list[str] = typer.Option([], "--init", help="Target box x,y,w,h on the first frame (repeatable: "
+                                   "several targets in one batch). Without it: interactive selection."),
+    show: bool = typer.Option(False, "--show", help="Window with boxes, scores and FPS (q / Esc stops)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
+    output: Optional[str] = typer.Option(None, "--output", help="Boxes in the official format (several "
+                                         "targets: NAME_<k>.txt)."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is flagged "
+                                         "lost (its box is still reported); 0 disables."),
+    pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
+                            "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
+    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
+    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+) -> None:
+    """Track one or several targets through a camera, pipeline, video, folder or stream."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from droptrack.runtime.run import RunOptions, run as run_tracking, summary_line, summary_table
+
+    opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
+                      output=output, jsonl=jsonl, device=device, max_frames=max_frames,
+                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps)
+    err = Console(stderr=True)
+    progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
+    task = progress.add_task("run", total=None, fps=0.0, visible=False)
+
+    def start(total: Optional[int]) -> None:   # shown once the source, model and targets are ready
+        progress.update(task, total=total, visible=True)
+        progress.start()
+
+    try:
+        summary = run_tracking(opts, on_start=start,
+                               on_frame=lambda s: progress.update(task, completed=s.frames,
+                                                                  fps=s.fps if s.fps == s.fps else 0.0))
+    finally:
+        progress.stop()
+    out = err if jsonl == "-" else Console()
+    out.print(summary_table(summary))
+    out.print(summary_line(summary), soft_wrap=True)
+    for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+        if path:
+            typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if summary.interrupted:
+        typer.echo(f"interrupted after {summary.frames} frames; outputs are complete up to there", err=True)
+        raise typer.Exit(130)

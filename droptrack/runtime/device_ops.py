@@ -1,0 +1,150 @@
+"""Pre/post-processing of the official tracker written once in device-agnostic torch (CPU, CUDA, ...).
+
+Every function takes tensors on one device and never copies to the host, so on CUDA the whole frame step
+(crop, resize, normalise, Hann window, argmax, decode, map-back, clip) stays on the GPU and only the final
+boxes and scores come back. The numbers follow `droptrack.geometry` (the numpy/OpenCV reference):
+
+* crop window (`crop_sz`, `x1`, `y1`) and everything after decoding run in float64 on the same formulas as the
+  reference (Python floats are float64, `round` is half-to-even like `torch.round`), so they are bit-exact;
+* decoding runs in float32 like the reference's numpy arrays, so it is bit-exact too;
+* the crop + bilinear resize is the only approximation: `cv2.resize` works in fixed point on uint8 (11-bit
+  weights, uint8 output) while this path interpolates in float32 (the same sampling grid as
+  `F.interpolate(mode='bilinear', align_corners=False, antialias=False)`), then rounds to integers
+  (`quantize=True`, the uint8 step of the reference). tests/test_runtime.py states the measured difference.
+
+The crop is one bilinear `grid_sample` over the float frame with fixed output shapes (no data-dependent
+sizes, no host sync, CUDA-graph friendly); zero padding and the official '+1' quirk (the last image
+column/row becomes padding when the crop reaches it) come from sampling frame[:H-1, :W-1] with zeros outside.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from droptrack.geometry import IMAGENET_MEAN, IMAGENET_STD
+
+
+def hann2d_t(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Official cosine window (1,1,F,F) float32, same values as `geometry.hann2d`."""
+    k = torch.arange(1, size + 1).float()
+    w = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * k))
+    return (w.reshape(1, 1, -1, 1) * w.reshape(1, 1, 1, -1)).to(device)
+
+
+def _rdiv(num: float, t: torch.Tensor) -> torch.Tensor:
+    """num / t rounded like Python (torch's `scalar / tensor` is `reciprocal * scalar`: 1 ulp off)."""
+    return torch.full_like(t, num).div_(t)
+
+
+def crop_windows(states: torch.Tensor, factor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N,4) float64 x,y,w,h -> crop side, x1, y1 (float64, integral values) of the official `sample_target`."""
+    x, y, w, h = states.unbind(-1)
+    crop_sz = torch.ceil(torch.sqrt(w * h) * factor)
+    x1 = torch.round(x + 0.5 * w - crop_sz * 0.5)
+    y1 = torch.round(y + 0.5 * h - crop_sz * 0.5)
+    return crop_sz, x1, y1
+
+
+def _sample_points(crop_sz: torch.Tensor, out_sz: int) -> torch.Tensor:
+    """(N,S) crop coordinates of the output pixels, as cv2 INTER_LINEAR / F.interpolate(align_corners=False)."""
+    # cv2: scale = 1 / (dsize / ssize) in double, fx = float((d + 0.5) * scale - 0.5), clamped to the patch
+    scale = _rdiv(1.0, _rdiv(out_sz, crop_sz))                              # (N,) float64
+    d = torch.arange(out_sz, device=crop_sz.device, dtype=torch.float64)
+    src = ((d[None] + 0.5) * scale[:, None] - 0.5).float().clamp_min_(0.0)
+    return torch.minimum(src, (crop_sz - 1).float()[:, None]).double()
+
+
+def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float, out_sz: int,
+                quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official `sample_target` for N boxes of one frame, as float values in [0,255].
+
+    The frame is converted to float once, then one bilinear `grid_sample` (zero padding) reads every crop;
+    that is: crop + zero-pad the float frame, then resize, like the reference but without materialising the
+    variable-size padded patch. The '+1' quirk: the last image row and column are never image data (a crop
+    reaching them pads them; a crop not reaching them never samples them), so the sampled image is
+    frame[:H-1, :W-1] with zeros outside.
+
+    Args:
+        frame: (H,W,3) uint8 (or float) RGB image on the working device.
+        states: (N,4) float64 boxes x,y,w,h on the same device.
+        factor: crop side / sqrt(box area).
+        out_sz: output side.
+        quantize: round to integers like the reference's uint8 resize output.
+
+    Returns:
+        (N,3,S,S) float32 crops and the (N,) float64 resize factors out_sz / crop_sz.
+    """
+    H, W = int(frame.shape[0]), int(frame.shape[1])
+    crop_sz, x1, y1 = crop_windows(states, factor)
+    src = _sample_points(crop_sz, out_sz)
+    gx = (src + x1[:, None]) * (2.0 / max(W - 2, 1)) - 1.0      # align_corners=True over W-1 columns
+    gy = (src + y1[:, None]) * (2.0 / max(H - 2, 1)) - 1.0
+    n = states.shape[0]
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1).float()
+    image = frame[: H - 1, : W - 1].permute(2, 0, 1)[None].float()
+    out = F.grid_sample(image, grid.reshape(1, n * out_sz, out_sz, 2), mode="bilinear", padding_mode="zeros",
+                        align_corners=True)
+    out = out.reshape(3, n, out_sz, out_sz).transpose(0, 1)
+    if quantize:
+        out = out.round()
+    return out, _rdiv(out_sz, crop_sz)
+
+
+class Normalizer:
+    """(x/255 - mean)/std of (N,3,S,S) crops straight into a preallocated float32 buffer."""
+
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD, device: torch.device | str = "cpu"):
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).reshape(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32, device=device).reshape(1, 3, 1, 1)
+        self._buf: torch.Tensor | None = None
+
+    def __call__(self, crops: torch.Tensor, reuse: bool = True) -> torch.Tensor:
+        """Normalise into the buffer (reallocated only when the batch or size changes)."""
+        shape = tuple(crops.shape)
+        buf = self._buf
+        if not reuse or buf is None or tuple(buf.shape) != shape:
+            buf = torch.empty(shape, dtype=torch.float32, device=crops.device)
+            if reuse:
+                self._buf = buf
+        buf.copy_(crops)
+        return buf.div_(255.0).sub_(self.mean).div_(self.std)
+
+
+def decode(response: torch.Tensor, size_map: torch.Tensor, offset_map: torch.Tensor):
+    """Official `cal_bbox` on the windowed map: (N,4) float32 (cx,cy,w,h) in crop units and (N,) peaks."""
+    n, _, f, _ = response.shape
+    flat = response.reshape(n, -1)
+    idx = flat.argmax(dim=1)   # first maximum, like numpy.argmax
+    peak = flat.gather(1, idx[:, None])[:, 0]
+    iy = torch.div(idx, f, rounding_mode="floor")
+    ix = idx - iy * f
+    g = idx[:, None, None].expand(n, 2, 1)
+    off = offset_map.reshape(n, 2, -1).gather(2, g)[..., 0]
+    size = size_map.reshape(n, 2, -1).gather(2, g)[..., 0]
+    fs = float(f)
+    cx = (ix.float() + off[:, 0]) / fs
+    cy = (iy.float() + off[:, 1]) / fs
+    return torch.stack([cx, cy, size[:, 0], size[:, 1]], dim=1), peak
+
+
+def map_back_clip(boxes: torch.Tensor, states: torch.Tensor, resize: torch.Tensor, search_size: int,
+                  image_hw: tuple[int, int], margin: int = 10) -> torch.Tensor:
+    """Crop-unit (cx,cy,w,h) float32 -> clipped image x,y,w,h float64 (reference `map_box_back` + `clip_box`)."""
+    # pixels in the crop, computed in float32 like the reference (numpy float32 * int / float -> float32)
+    pred = ((boxes * float(search_size)) / resize.float()[:, None]).double()
+    cx, cy, w, h = pred.unbind(-1)
+    cx_prev = states[:, 0] + 0.5 * states[:, 2]
+    cy_prev = states[:, 1] + 0.5 * states[:, 3]
+    half = _rdiv(0.5 * search_size, resize)
+    x = cx + (cx_prev - half) - 0.5 * w
+    y = cy + (cy_prev - half) - 0.5 * h
+    H, W = image_hw
+    x2, y2 = x + w, y + h
+    x = x.clamp(min=0).clamp(max=W - margin)
+    x2 = x2.clamp(min=margin).clamp(max=W)
+    y = y.clamp(min=0).clamp(max=H - margin)
+    y2 = y2.clamp(min=margin).clamp(max=H)
+    return torch.stack([x, y, (x2 - x).clamp(min=margin), (y2 - y).clamp(min=margin)], dim=1)

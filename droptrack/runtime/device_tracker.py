@@ -1,0 +1,90 @@
+"""DeviceTracker: the official procedure with pre/post-processing on the backend's device (`device_ops`).
+
+Same interface as `Tracker` (`initialize_many`, `preprocess`, `postprocess`, `track_many`). On CUDA a frame is
+copied once into a pinned host buffer and uploaded with a non-blocking copy; crop, resize and normalisation run
+on the GPU into a preallocated input tensor that the engine reads in place (torch and TensorRT backends take
+CUDA tensors; pre/post are queued on torch's current stream, and the TensorRT backend orders its own stream
+after it with stream waits, so there is no host sync before the final copy); the Hann window,
+argmax, decoding, map-back and clip stay on the GPU, and one (N,5) copy (box + score) comes back per frame.
+On CPU the same code runs on CPU tensors (the frame is wrapped, not copied).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from droptrack.engine.base import Backend
+from droptrack.geometry import sample_target, validate_init_box
+from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
+from droptrack.runtime.tracker import TrackResult, Tracker
+
+TORCH_IO_BACKENDS = ("torch", "tensorrt")
+
+
+class DeviceTracker(Tracker):
+    """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
+
+    def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True):
+        super().__init__(backend)
+        self.device = torch.device(device or backend.device)
+        self.quantize = quantize
+        self.window_t = hann2d_t(self.meta.feat_size, self.device)
+        self._norm_x = Normalizer(self.meta.mean, self.meta.std, self.device)
+        self._norm_z = Normalizer(self.meta.mean, self.meta.std, self.device)
+        self.states_t: torch.Tensor | None = None
+        self._pinned: torch.Tensor | None = None
+        self._frame: torch.Tensor | None = None
+        self._torch_io = backend.name in TORCH_IO_BACKENDS
+
+    def upload(self, frame: np.ndarray) -> torch.Tensor:
+        """(H,W,3) uint8 host frame -> tensor on the device (CPU: a view, CUDA: pinned + non-blocking copy)."""
+        frame = np.ascontiguousarray(frame)
+        if self.device.type == "cpu":
+            return torch.from_numpy(frame)
+        if self._pinned is None or tuple(self._pinned.shape) != frame.shape:
+            self._pinned = torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True)
+            self._frame = torch.empty(frame.shape, dtype=torch.uint8, device=self.device)
+        # the previous frame's result was copied to the host (a sync), so the pinned buffer is free again
+        np.copyto(self._pinned.numpy(), frame)
+        return self._frame.copy_(self._pinned, non_blocking=True)
+
+    def _to_backend(self, t: torch.Tensor):
+        return t if self._torch_io else t.cpu().numpy()
+
+    def _from_backend(self, x) -> torch.Tensor:
+        return torch.as_tensor(x).to(self.device, non_blocking=True)
+
+    def initialize_many(self, frame: np.ndarray, boxes) -> None:
+        """Validate the init boxes (one-line errors), crop and normalise the templates on the device."""
+        m = self.meta
+        states = [validate_init_box(b, frame.shape[:2]) for b in boxes]
+        for s in states:  # host check of the crop (empty crops, boxes only touching the discarded border)
+            sample_target(frame, s, m.template_factor, 1)
+        self.states_t = torch.tensor(states, dtype=torch.float64, device=self.device)
+        crops, _ = crop_resize(self.upload(frame), self.states_t, m.template_factor, m.template_size,
+                               self.quantize)
+        self.templates = self._to_backend(self._norm_z(crops, reuse=False))
+        self.states = states
+
+    def preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
+        """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
+        m = self.meta
+        crops, resize = crop_resize(self.upload(frame), self.states_t, m.search_factor, m.search_size,
+                                    self.quantize)
+        return self._to_backend(self._norm_x(crops)), resize
+
+    def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
+        """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
+        score = self._from_backend(out["score_map"])
+        boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
+                              self._from_backend(out["offset_map"]))
+        self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
+        host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
+        self.states = [row[:4] for row in host]
+        return [TrackResult(row[:4], row[4]) for row in host]
+
+    def sync(self) -> None:
+        """Wait for queued device work (for per-stage timing)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)

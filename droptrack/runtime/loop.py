@@ -1,0 +1,154 @@
+"""The tracking loop: frames -> tracker (pre, infer, post) -> sinks, with per-stage timing.
+
+Stages per tracked frame (ms): capture (next frame from the source, incl. decode and BGR->RGB), pre (crops,
+normalisation, upload), infer (the backend call), post (window, decode, map-back, clip, boxes to host),
+output (sinks: files, video, window) and total. On CUDA the tracker's `sync()` is called after each stage so
+the times belong to their stage. Ctrl-C ends the loop cleanly; the sinks are closed in `finally`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from droptrack.runtime.sinks import Sink, StopRequested, TargetState
+from droptrack.runtime.sources import Frame
+
+STAGES = ("capture", "pre", "infer", "post", "output", "total")
+DEFAULT_LOST_THRESHOLD = 0.25
+
+
+@dataclass
+class RunSummary:
+    """What a run did: frames seen, per-stage times of the tracked frames, how it ended."""
+
+    frames: int = 0
+    times_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    init_ms: float = 0.0
+    interrupted: bool = False
+    stopped: bool = False
+    num_targets: int = 0
+    lost_frames: list[int] = field(default_factory=list)
+
+    def stage_stats(self) -> dict[str, dict[str, float]]:
+        """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
+        out = {}
+        for s, v in self.times_ms.items():
+            a = np.asarray(v, dtype=np.float64)
+            out[s] = {"mean_ms": float(a.mean()) if a.size else float("nan"),
+                      "p99_ms": float(np.percentile(a, 99)) if a.size else float("nan")}
+        return out
+
+    @property
+    def fps(self) -> float:
+        """Tracked frames per second of loop time (1000 / mean total)."""
+        t = self.times_ms["total"]
+        return 1000.0 * len(t) / sum(t) if t and sum(t) > 0 else float("nan")
+
+    @property
+    def overhead(self) -> float:
+        """Everything but inference as a fraction of inference time: (total - infer) / infer."""
+        tot, inf = sum(self.times_ms["total"]), sum(self.times_ms["infer"])
+        return (tot - inf) / inf if inf > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        """JSON-safe summary."""
+        return {"frames": self.frames, "tracked_frames": len(self.times_ms["total"]), "fps": self.fps,
+                "overhead": self.overhead, "init_ms": self.init_ms, "interrupted": self.interrupted,
+                "stages": self.stage_stats()}
+
+
+def _sync(tracker) -> None:
+    sync = getattr(tracker, "sync", None)
+    if sync is not None:
+        sync()
+
+
+def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: float | None) -> None:
+    for s in sinks:
+        s.write(frame, targets, fps)
+
+
+def _close_all(sinks: Sequence[Sink]) -> None:
+    errors = []
+    for s in sinks:
+        try:
+            s.close()
+        except Exception as exc:  # noqa: BLE001 - close the others first, then report
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[Frame], list],
+                 sinks: Sequence[Sink] = (), max_frames: int | None = None,
+                 lost_threshold: float = DEFAULT_LOST_THRESHOLD,
+                 on_frame: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Initialise on the first frame, track the rest, write every frame to the sinks.
+
+    Args:
+        frames: the source (Frame iterable).
+        tracker: a `Tracker` or `DeviceTracker` (preprocess / backend.infer / postprocess).
+        init_boxes: x,y,w,h boxes, or a function of the first frame returning them (interactive selection).
+        sinks: outputs; all are closed at the end, also on errors and Ctrl-C.
+        max_frames: stop after this many frames (the init frame included).
+        lost_threshold: a target whose score is below it is flagged lost (its box is still reported).
+        on_frame: called after every frame (progress).
+    """
+    summary = RunSummary()
+    it = iter(frames)
+    times = summary.times_ms
+    try:
+        t0 = time.perf_counter()
+        first = next(it, None)
+        if first is None:
+            return summary
+        boxes = init_boxes(first) if callable(init_boxes) else init_boxes
+        tracker.initialize_many(first.image, boxes)
+        _sync(tracker)
+        summary.init_ms = (time.perf_counter() - t0) * 1000.0
+        summary.num_targets = len(tracker.states)
+        _emit(sinks, first, [TargetState(list(map(float, b)), None, False) for b in tracker.states], None)
+        summary.frames = 1
+        if on_frame:
+            on_frame(summary)
+        while max_frames is None or summary.frames < max_frames:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            search, aux = tracker.preprocess(frame.image)
+            _sync(tracker)
+            t2 = time.perf_counter()
+            out = tracker.backend.infer(tracker.templates, search)
+            _sync(tracker)
+            t3 = time.perf_counter()
+            results = tracker.postprocess(out, aux, frame.image.shape[:2])
+            t4 = time.perf_counter()
+            targets = [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
+            recent = times["total"][-30:]
+            fps = 1000.0 * len(recent) / sum(recent) if recent else None
+            _emit(sinks, frame, targets, fps)
+            t5 = time.perf_counter()
+            for name, a, b in (("capture", t0, t1), ("pre", t1, t2), ("infer", t2, t3), ("post", t3, t4),
+                               ("output", t4, t5), ("total", t0, t5)):
+                times[name].append((b - a) * 1000.0)
+            if any(t.lost for t in targets):
+                summary.lost_frames.append(frame.index)
+            summary.frames += 1
+            if on_frame:
+                on_frame(summary)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except StopRequested:
+        summary.stopped = True
+    finally:
+        close = getattr(it, "close", None)
+        _close_all(sinks)
+        if close is not None:
+            close()
+    return summary

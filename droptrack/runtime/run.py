@@ -1,0 +1,187 @@
+"""`dt run` as a library function: open the source, load the artifact, resolve the targets, loop, summarise."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from droptrack.errors import BackendError, InputError
+from droptrack.geometry import sample_target, validate_init_box
+from droptrack.runtime import sources
+from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, display_problem
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
+
+
+@dataclass
+class RunOptions:
+    """Everything `dt run` accepts (see the CLI help)."""
+
+    source: str
+    artifact: str | None = None
+    config: str | None = None
+    init: list[str] = field(default_factory=list)
+    show: bool = False
+    save: str | None = None
+    output: str | None = None
+    jsonl: str | None = None
+    device: str | None = None
+    max_frames: int | None = None
+    lost_threshold: float = DEFAULT_LOST_THRESHOLD
+    pre: str = "auto"
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+
+def parse_box(text: str) -> list[float]:
+    """'x,y,w,h' -> four floats (range checks happen against the first frame)."""
+    parts = [p for p in str(text).replace(" ", "").split(",") if p]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"--init '{text}' is not four numbers; pass --init x,y,w,h") from None
+    if len(vals) != 4:
+        raise InputError(f"--init '{text}' has {len(vals)} values; pass --init x,y,w,h")
+    return vals
+
+
+def resolve_device(device: str | None, artifact: str | None) -> str:
+    """cpu / cuda[:N]; None = cuda when available (always for .engine), else cpu."""
+    import torch
+
+    if device is None:
+        return "cuda" if (torch.cuda.is_available() or str(artifact).endswith(".engine")) else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
+    return device
+
+
+def check_artifact(artifact: str | None) -> None:
+    """One-line errors for a missing artifact or one of the wrong kind (e.g. a .txt file)."""
+    if artifact is None:
+        return
+    path = Path(artifact)
+    if not path.exists():
+        raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file")
+    if path.is_dir() or path.suffix.lower() not in ARTIFACT_SUFFIXES:
+        kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
+        raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar), "
+                         "an ONNX model (.onnx) or a TensorRT engine (.engine)")
+
+
+def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto"):
+    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker."""
+    from droptrack.runtime.tracker import Tracker, load_backend
+
+    if pre not in ("auto", "host", "device"):
+        raise InputError(f"--pre '{pre}' must be auto, host or device")
+    if str(artifact).endswith(".engine") and not device.startswith("cuda"):
+        raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
+    try:
+        backend = load_backend(artifact, config, device)
+    except ModuleNotFoundError as exc:
+        what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
+                "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
+        hint = next((v for k, v in what.items() if k in str(exc.name)), f"module {exc.name}")
+        raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
+    from droptrack.runtime.device_tracker import TORCH_IO_BACKENDS, DeviceTracker
+
+    if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
+        return Tracker(backend)
+
+    return DeviceTracker(backend, device=device)
+
+
+def select_targets(image) -> list[list[float]]:
+    """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
+    import cv2
+
+    rois = cv2.selectROIs("dt run: draw targets, Enter after each, Esc to start", image[:, :, ::-1].copy(),
+                          showCrosshair=True)
+    cv2.destroyAllWindows()
+    boxes = [list(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
+    if not boxes:
+        raise InputError("no target selected; draw a box (Enter to confirm) or pass --init x,y,w,h")
+    return boxes
+
+
+def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:
+    """Validate the boxes on the first frame (before any output file is created)."""
+    checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
+    for b in checked:
+        sample_target(frame.image, b, meta.template_factor, 1)   # raises for crops outside the image
+    return checked
+
+
+def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
+        on_frame: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Track the targets of `opts` through the source; returns the summary (outputs are written and closed)."""
+    boxes = [parse_box(t) for t in opts.init]
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
+    if not math.isfinite(opts.lost_threshold):
+        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    check_artifact(opts.artifact)
+    if opts.show or not boxes:
+        problem = display_problem()
+        if problem and opts.show:
+            raise InputError(f"--show needs a display: {problem}; or drop --show and use --save out.mp4")
+        if problem:
+            raise InputError(f"no --init box and no display for interactive selection ({problem}); "
+                             "pass --init x,y,w,h (repeatable)")
+    device = resolve_device(opts.device, opts.artifact)
+    with ExitStack() as stack:
+        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps))
+        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre)
+        frames = iter(src)
+        first = next(frames, None)
+        if first is None:
+            raise InputError(f"{src.name} has no frames")
+        boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
+        sinks = []
+        try:
+            if opts.output:
+                sinks.append(BoxFileSink(opts.output, len(boxes)))
+            if opts.jsonl:
+                sinks.append(JsonlSink(opts.jsonl))
+            if opts.save:
+                sinks.append(VideoSink(opts.save, src.fps))
+            if opts.show:
+                sinks.append(WindowSink())
+        except BaseException:
+            for s in sinks:
+                s.close()
+            raise
+        total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
+        if on_start:
+            on_start(total)
+        return track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
+                            opts.lost_threshold, on_frame)
+
+
+def summary_table(summary: RunSummary):
+    """Rich table of the per-stage mean and p99 latency (tracked frames; the init frame excluded)."""
+    from rich.table import Table
+
+    table = Table(title="latency per stage")
+    for col, just in (("stage", "left"), ("mean ms", "right"), ("p99 ms", "right")):
+        table.add_column(col, justify=just)
+    for stage, v in summary.stage_stats().items():
+        table.add_row(stage, f"{v['mean_ms']:.2f}", f"{v['p99_ms']:.2f}")
+    return table
+
+
+def summary_line(summary: RunSummary) -> str:
+    """Frames, targets, FPS, loop overhead and lost frames in one line."""
+    return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
+            f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
+            f"{len(summary.lost_frames)} frames with a lost target")

