@@ -80,6 +80,8 @@ def train(
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     nproc: int = typer.Option(1, help="Processes: >1 launches torchrun (gloo on CPU, NCCL on GPU)."),
     max_iters: Optional[int] = typer.Option(None, help="Cap iterations per epoch (smoke tests)."),
+    freeze_bn: bool = typer.Option(False, help="Head BatchNorm in eval mode (DDP then equals one process)."),
+    threads: Optional[int] = typer.Option(None, help="torch threads in the training process (CPU)."),
 ) -> None:
     """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun."""
     import sys
@@ -104,7 +106,8 @@ def train(
     final = run(TrainOptions(config=config, output=output, pretrained=pretrained, data=data, val_data=val_data,
                              epochs=epochs, batch_size=batch_size, samples_per_epoch=samples_per_epoch,
                              workers=workers, resume=resume, save_every=save_every, keep_last=keep_last,
-                             val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters))
+                             val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
+                             freeze_bn=freeze_bn, threads=threads))
     typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
 
 
@@ -129,42 +132,6 @@ def analyze(
                              output_dir=output or Path("analysis") / dataset, protocol=protocol)
     Console().print(report_table(report))
     typer.echo(f"report: {report.output_dir / 'report.json'}")
-
-
-@app.command("eval")
-@friendly
-def eval_(
-    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
-                                "synth."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
-    split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
-                                              "(default: the embedded model)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
-    workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: cores / "
-                                          "workers)."),
-    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: results/<dataset>); "
-                                          "files go to OUTPUT/<tracker>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-) -> None:
-    """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
-    from rich.console import Console
-
-    from droptrack.eval.run import evaluate_dataset, summary_lines
-
-    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
-    try:
-        result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
-                                  workers=workers, threads=threads, device=device, config=config, name=name)
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
-        raise typer.Exit(130) from None
-    console = Console()
-    for line in summary_lines(result):
-        console.print(line)
 
 
 @app.command()
@@ -229,3 +196,39 @@ def run(
     if summary.interrupted:
         typer.echo(f"interrupted after {summary.frames} frames; outputs are complete up to there", err=True)
         raise typer.Exit(130)
+
+
+@app.command("eval")
+@friendly
+def eval_(
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
+                                "synth."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
+                                              "(default: the embedded model)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: cores / "
+                                          "workers)."),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: results/<dataset>); "
+                                          "files go to OUTPUT/<tracker>/."),
+    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+) -> None:
+    """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
+    from rich.console import Console
+
+    from droptrack.eval.run import evaluate_dataset, summary_lines
+
+    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    try:
+        result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
+                                  workers=workers, threads=threads, device=device, config=config, name=name)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    console = Console()
+    for line in summary_lines(result):
+        console.print(line)

@@ -54,6 +54,8 @@ def run_training(opts: TrainOptions) -> Path:
     output = Path(opts.output)
     if output.exists() and not output.is_dir():
         raise TrainingError(f"--output '{output}' is a file; pass a directory")
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     if opts.pretrained:

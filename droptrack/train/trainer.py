@@ -37,6 +37,7 @@ class TrainOptions:
     device: str = "auto"
     max_iters: int | None = None
     freeze_bn: bool = False
+    threads: int | None = None
     quiet: bool = False
 
 
