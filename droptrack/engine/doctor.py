@@ -1,0 +1,153 @@
+"""`dt doctor`: what this machine can run (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and whether an
+artifact (checkpoint, .onnx, .engine) fits it."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+TEGRA_RELEASE = Path("/etc/nv_tegra_release")
+
+
+@dataclass
+class Check:
+    """One finding: level 'ok' | 'warn' | 'error' and a one-line message."""
+
+    level: str
+    message: str
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def jetson_info() -> dict[str, str]:
+    """Jetson model, L4T release and nvpmodel power mode ({} when not a Jetson)."""
+    if not TEGRA_RELEASE.is_file():
+        return {}
+    info = {"l4t": TEGRA_RELEASE.read_text(errors="replace").splitlines()[0].strip("# ").strip()}
+    model = Path("/proc/device-tree/model")
+    if model.is_file():
+        info["model"] = model.read_text(errors="replace").strip("\x00 \n")
+    if shutil.which("nvpmodel"):
+        try:
+            out = subprocess.run(["nvpmodel", "-q"], capture_output=True, text=True, timeout=10).stdout
+            info["power_mode"] = " ".join(line.strip() for line in out.splitlines() if line.strip())[:120]
+        except (OSError, subprocess.SubprocessError):
+            info["power_mode"] = "unknown (nvpmodel -q failed)"
+    return info
+
+
+def environment() -> dict[str, object]:
+    """Versions and devices, as a flat JSON-safe dict."""
+    from droptrack import __version__
+    from droptrack.engine import trt_compat
+
+    env: dict[str, object] = {"droptrack": __version__, "python": platform.python_version(),
+                              "platform": f"{platform.system()} {platform.machine()}"}
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+        env["torch_cuda"] = bool(torch.cuda.is_available())
+    except ImportError:
+        env["torch"] = ""
+    flavours = [d for d in ("onnxruntime", "onnxruntime-gpu") if _version(d)]
+    env["onnxruntime_dists"] = flavours
+    try:
+        import onnxruntime as ort
+
+        env["onnxruntime"] = ort.__version__
+        env["ort_providers"] = ort.get_available_providers()
+    except Exception:  # noqa: BLE001 - a broken mixed install raises odd errors
+        env["onnxruntime"] = ""
+        env["ort_providers"] = []
+    env.update(trt_compat.runtime_env())
+    env["tensorrt_status"] = trt_compat.unavailable_reason() or "usable"
+    env["jetson"] = jetson_info()
+    return env
+
+
+def environment_checks(env: dict) -> list[Check]:
+    """Warnings about the environment itself."""
+    out = []
+    if len(env.get("onnxruntime_dists", [])) > 1:
+        out.append(Check("error", "both onnxruntime and onnxruntime-gpu are installed and overwrite each other; "
+                                  "pip uninstall -y onnxruntime onnxruntime-gpu, then install one of them"))
+    if not env.get("onnxruntime"):
+        out.append(Check("warn", "onnxruntime is not importable: .onnx models cannot run (pip install 'droptrack[cpu]')"))
+    jet = env.get("jetson") or {}
+    if jet and "MAXN" not in str(jet.get("power_mode", "")):
+        out.append(Check("warn", f"Jetson power mode is '{jet.get('power_mode', '?')}', not MAXN: benchmarks will be "
+                                 "slower (sudo nvpmodel -m 0; sudo jetson_clocks)"))
+    return out
+
+
+def check_artifact(path: str | Path, env: dict) -> list[Check]:
+    """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines."""
+    path = Path(path)
+    if not path.is_file():
+        return [Check("error", f"'{path}' not found")]
+    if path.suffix == ".onnx":
+        return _check_onnx(path, env)
+    if path.suffix == ".engine":
+        return _check_engine(path, env)
+    from droptrack.errors import DropTrackError
+    from droptrack.model.checkpoint import read_meta
+
+    try:
+        meta = read_meta(path)
+    except DropTrackError as exc:
+        return [Check("error", str(exc))]
+    return [Check("ok", f"checkpoint {meta.config_name} ({meta.arch}, {meta.template_size}/{meta.search_size} px) "
+                        "runs with the torch backend")]
+
+
+def _check_onnx(path: Path, env: dict) -> list[Check]:
+    from droptrack.errors import DropTrackError
+
+    if not env.get("onnxruntime"):
+        return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'")]
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    out = []
+    for device in ("cpu",) + (("cuda",) if "CUDAExecutionProvider" in env.get("ort_providers", []) else ()):
+        try:
+            with OrtBackend(path, device=device) as be:
+                m = be.meta
+                out.append(Check("ok", f"{path.name}: {m.precision} {m.config_name}, {m.template_size}/"
+                                       f"{m.search_size} px, runs on ONNX Runtime {device} ({', '.join(be.providers)})"))
+        except DropTrackError as exc:
+            out.append(Check("error", f"{path.name} on {device}: {exc}"))
+    return out
+
+
+def _check_engine(path: Path, env: dict) -> list[Check]:
+    from droptrack.engine.tensorrt_backend import compat_problems, read_sidecar
+    from droptrack.errors import DropTrackError
+
+    try:
+        info = read_sidecar(path)
+    except DropTrackError as exc:
+        return [Check("error", str(exc))]
+    built = info.get("env", {})
+    here = {"tensorrt": env.get("tensorrt", ""), "gpu": env.get("gpu", ""),
+            "compute_capability": env.get("compute_capability", "")}
+    problems = compat_problems(built, here)
+    desc = (f"{path.name}: {info.get('precision')} engine built with TensorRT {built.get('tensorrt')} on "
+            f"{built.get('gpu')} (sm {built.get('compute_capability')})")
+    if problems:
+        return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
+                               f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]
+    out = [Check("ok", f"{desc}; matches this machine")]
+    for k in ("cuda", "driver"):
+        if built.get(k) and env.get(k) and built.get(k) != env.get(k):
+            out.append(Check("warn", f"{k} differs: {built.get(k)} (engine) vs {env.get(k)} (here); usually fine"))
+    return out

@@ -1,0 +1,133 @@
+"""ONNX Runtime backend: a `dt export` graph (FP32, FP16 or INT8 Q/DQ) on CPU or CUDA.
+
+Everything the runtime needs (sizes, crop factors, mean/std, precision) comes from the graph's
+metadata_props, so no config file is needed. Inputs may be numpy arrays or torch tensors; outputs are numpy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
+from droptrack.errors import BackendError
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+TRT = "TensorrtExecutionProvider"
+
+
+def choose_providers(device: str, available: list[str], tensorrt_ok: bool = False) -> list[str]:
+    """Execution providers for `device` ('cpu' | 'cuda'): TensorRT EP (when its libraries load) + CUDA + CPU."""
+    device = str(device).split(":")[0]
+    if device == "cpu":
+        return [CPU]
+    if device != "cuda":
+        raise BackendError(f"unknown device '{device}' for ONNX Runtime; use cpu or cuda")
+    if CUDA not in available:
+        raise BackendError(f"--device cuda needs onnxruntime-gpu, but this onnxruntime only has {available}; "
+                           "pip uninstall onnxruntime && pip install onnxruntime-gpu (never both flavours)")
+    return ([TRT] if tensorrt_ok and TRT in available else []) + [CUDA, CPU]
+
+
+def _provider_options(providers: list[str]) -> list[dict]:
+    opts = []
+    for p in providers:
+        if p == TRT:
+            cache = Path.home() / ".cache" / "droptrack" / "ort-trt"
+            opts.append({"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
+                         "trt_timing_cache_enable": True})
+        else:
+            opts.append({})
+    return opts
+
+
+def _meta_from_session(sess, path: Path) -> ArtifactMeta:
+    props = dict(sess.get_modelmeta().custom_metadata_map)
+    if "droptrack.arch" not in props:
+        raise BackendError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
+                           "`dt export CHECKPOINT`")
+    return ArtifactMeta.from_strings(props)
+
+
+class OrtBackend(Backend):
+    """One ONNX graph in an ONNX Runtime session (static batch 1; larger batches run item by item)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendError("running .onnx models needs onnxruntime; pip install 'droptrack[cpu]' "
+                               "(or onnxruntime-gpu for CUDA)") from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BackendError(f"model '{self.path}' not found; export one with `dt export`")
+        from droptrack.engine.trt_compat import import_tensorrt
+
+        providers = choose_providers(device, ort.get_available_providers(),
+                                     tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        if threads:
+            so.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), so, providers=providers,
+                                                provider_options=_provider_options(providers))
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None
+        if str(device).startswith("cuda") and CUDA not in self.session.get_providers():
+            raise BackendError("onnxruntime fell back to CPU: the CUDA provider did not start (CUDA/cuDNN libraries "
+                               "missing or mismatched); run `dt doctor` or use --device cpu")
+        super().__init__(_meta_from_session(self.session, self.path))
+        self._device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self._batch = self._check_io()
+
+    def _check_io(self) -> int | None:
+        """Input names/shapes/dtypes against the metadata; returns the static batch (None = dynamic)."""
+        exp = self.input_shapes(1)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if set(inputs) != set(INPUT_NAMES):
+            raise BackendError(f"'{self.path.name}' has inputs {sorted(inputs)}, expected {list(INPUT_NAMES)}; "
+                               "re-export it with `dt export`")
+        batch = None
+        for name in INPUT_NAMES:
+            i = inputs[name]
+            if i.type != "tensor(float)":
+                raise BackendError(f"input '{name}' of '{self.path.name}' is {i.type}, expected float32 I/O")
+            shape = [d if isinstance(d, int) else None for d in i.shape]
+            if len(shape) != 4 or any(s is not None and s != e for s, e in zip(shape[1:], exp[name][1:])):
+                raise BackendError(f"input '{name}' of '{self.path.name}' has shape {i.shape} but its metadata "
+                                   f"says {exp[name]}; re-export the model")
+            batch = shape[0]
+        outputs = {o.name for o in self.session.get_outputs()}
+        missing = [o for o in OUTPUT_NAMES if o not in outputs]
+        if missing:
+            raise BackendError(f"'{self.path.name}' lacks outputs {missing}; re-export it with `dt export`")
+        return batch
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers the session actually runs on."""
+        return list(self.session.get_providers())
+
+    def _infer(self, template, search) -> dict[str, np.ndarray]:
+        z = np.ascontiguousarray(to_numpy(template), dtype=np.float32)
+        x = np.ascontiguousarray(to_numpy(search), dtype=np.float32)
+        n = z.shape[0]
+        step = n if self._batch is None else self._batch
+        parts = [self.session.run(list(OUTPUT_NAMES), {"template": z[i:i + step], "search": x[i:i + step]})
+                 for i in range(0, n, step)]
+        return {k: np.concatenate([p[j] for p in parts], axis=0) if len(parts) > 1 else parts[0][j]
+                for j, k in enumerate(OUTPUT_NAMES)}
+
+    def close(self) -> None:
+        self.session = None

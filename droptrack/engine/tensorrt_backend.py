@@ -1,0 +1,118 @@
+"""TensorRT backend: a `dt export --engine` plan run with set_tensor_address + execute_async_v3.
+
+Device buffers are torch CUDA tensors (no pycuda). Inputs may be torch CUDA float32 tensors (used in place:
+zero copy) or numpy arrays (uploaded); outputs are torch CUDA tensors for torch inputs, numpy for numpy inputs.
+An engine built for another GPU or TensorRT version is refused before deserialisation, with what differs and
+the command that rebuilds it here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend
+from droptrack.errors import BackendError
+
+# fields of the sidecar env that must match for a plan to load (CUDA/driver differences are reported only)
+MUST_MATCH = ("tensorrt", "gpu", "compute_capability")
+
+
+def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
+    """What differs between the machine an engine was built on and this one (empty = compatible)."""
+    labels = {"tensorrt": "TensorRT", "gpu": "GPU", "compute_capability": "compute capability"}
+    return [f"{labels[k]} {built.get(k, '?') or '?'} (engine) vs {here.get(k, '') or 'none'} (here)"
+            for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
+
+
+def read_sidecar(path: Path) -> dict:
+    """The engine's sidecar JSON (`model.engine.json`)."""
+    side = path.with_name(path.name + ".json")
+    if not side.is_file():
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); "
+                           f"rebuild it with `dt export {path.with_suffix('.onnx')} --engine`")
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError):
+        raise BackendError(f"sidecar {side} is unreadable; rebuild the engine with `dt export MODEL.onnx --engine`")
+
+
+class TensorRTBackend(Backend):
+    """A TensorRT engine with persistent output buffers on one CUDA stream."""
+
+    name = "tensorrt"
+
+    def __init__(self, path: str | Path, device: int = 0):
+        from droptrack.engine import trt_compat
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BackendError(f"engine '{self.path}' not found; build it with `dt export MODEL.onnx --engine`")
+        info = read_sidecar(self.path)
+        super().__init__(ArtifactMeta.from_dict(info["meta"]))
+        rebuild = info.get("rebuild_command", f"dt export {self.path.with_suffix('.onnx')} --engine")
+        reason = trt_compat.unavailable_reason()
+        if reason:
+            raise BackendError(f"cannot run '{self.path.name}': {reason}; run the ONNX graph instead "
+                               f"(--model {self.path.with_suffix('.onnx')})")
+        problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(device))
+        if problems:
+            raise BackendError(f"engine '{self.path.name}' was built for another setup ({'; '.join(problems)}); "
+                               f"rebuild it on this machine: {rebuild}")
+        import torch
+
+        self._torch = torch
+        self._dev = torch.device("cuda", device)
+        trt = trt_compat.import_tensorrt()
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        with torch.cuda.device(self._dev):
+            self._runtime, self.engine = trt_compat.deserialize(trt, self.path.read_bytes(), self._logger)
+            self.context = self.engine.create_execution_context()
+        self.tensors = {t.name: t for t in trt_compat.io_tensors(self.engine, trt)}
+        missing = [n for n in INPUT_NAMES + OUTPUT_NAMES if n not in self.tensors]
+        if missing:
+            raise BackendError(f"engine '{self.path.name}' lacks tensors {missing}; rebuild it: {rebuild}")
+        self._batch = self.tensors["template"].shape[0]
+        self._outputs = {n: torch.empty(self.tensors[n].shape, dtype=getattr(torch, self.tensors[n].dtype),
+                                        device=self._dev) for n in OUTPUT_NAMES}
+        self.stream = torch.cuda.Stream(device=self._dev)
+        self._enqueue = trt_compat.enqueue
+
+    @property
+    def device(self) -> str:
+        return "cuda"
+
+    def _to_device(self, arr):
+        torch = self._torch
+        if isinstance(arr, torch.Tensor):
+            t = arr if arr.device == self._dev else arr.to(self._dev, non_blocking=True)
+            return t.contiguous()
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).to(self._dev, non_blocking=True)
+
+    def _run_one(self, z, x) -> dict:
+        torch = self._torch
+        bindings = {"template": z.data_ptr(), "search": x.data_ptr()}
+        bindings.update({n: b.data_ptr() for n, b in self._outputs.items()})
+        current = torch.cuda.current_stream(self._dev)
+        self.stream.wait_stream(current)
+        self._enqueue(self.context, bindings, self.stream.cuda_stream)
+        current.wait_stream(self.stream)
+        return {n: b.float().clone() for n, b in self._outputs.items()}
+
+    def _infer(self, template, search) -> dict:
+        torch = self._torch
+        as_numpy = not isinstance(template, torch.Tensor)
+        z, x = self._to_device(template), self._to_device(search)
+        step = self._batch
+        parts = [self._run_one(z[i:i + step], x[i:i + step]) for i in range(0, z.shape[0], step)]
+        out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in OUTPUT_NAMES}
+        if as_numpy:
+            return {k: v.cpu().numpy() for k, v in out.items()}
+        return out
+
+    def close(self) -> None:
+        self.context = None
+        self.engine = None

@@ -1,0 +1,219 @@
+"""The only module that branches on the TensorRT version (builder flags and runtime tensor API).
+
+TensorRT 10 (JetPack 6 ships 10.3): strongly typed networks (flag) or weak typing with FP16/INT8 builder
+flags and layer precision constraints. TensorRT 11: strongly typed only (no FP16/INT8/OBEY flags), so the
+precision comes from the ONNX graph (casts, Q/DQ). Both share the name-based I/O API
+(`num_io_tensors`, `get_tensor_*`, `set_tensor_address`, `execute_async_v3`). Everything imports lazily.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from droptrack.errors import BackendError, ExportError
+
+SUPPORTED_MAJORS = (10, 11)
+TYPINGS = ("strong", "flags")
+
+
+def import_tensorrt():
+    """The tensorrt module, or None when it cannot be imported (not installed / libraries missing)."""
+    try:
+        import tensorrt as trt
+    except Exception:  # noqa: BLE001 - ImportError, or OSError from missing libnvinfer
+        return None
+    return trt
+
+
+def major(trt) -> int:
+    """Major version of an imported tensorrt module."""
+    return int(str(trt.__version__).split(".")[0])
+
+
+def unavailable_reason() -> str:
+    """'' when TensorRT and a CUDA GPU can be used here, else a one-line reason."""
+    trt = import_tensorrt()
+    if trt is None:
+        return ("TensorRT is not installed here (pip install tensorrt-cu12 on x86, JetPack's python3-libnvinfer "
+                "on Jetson)")
+    if major(trt) not in SUPPORTED_MAJORS:
+        return f"TensorRT {trt.__version__} is not supported; droptrack builds with TensorRT 10 or 11"
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "no CUDA GPU is visible (torch.cuda.is_available() is False)"
+    except ImportError:
+        return "PyTorch with CUDA is needed for TensorRT device buffers"
+    return ""
+
+
+def driver_version() -> str:
+    """NVIDIA driver version ('' when unknown)."""
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        from cuda.bindings import driver
+
+        err, ver = driver.cuDriverGetVersion()
+        if int(err) == 0:
+            return f"cuda-driver-api {ver // 1000}.{(ver % 1000) // 10}"
+    except Exception:  # noqa: BLE001 - cuda-python absent or no driver
+        pass
+    return ""
+
+
+def runtime_env(device: int = 0) -> dict[str, str]:
+    """TensorRT / CUDA / driver versions, GPU name and compute capability of this machine."""
+    trt = import_tensorrt()
+    env = {"tensorrt": str(trt.__version__) if trt is not None else "", "cuda": "", "driver": "", "gpu": "",
+           "compute_capability": ""}
+    try:
+        import torch
+
+        env["cuda"] = str(torch.version.cuda or "")
+        if torch.cuda.is_available():
+            env["gpu"] = torch.cuda.get_device_name(device)
+            env["compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(device)
+            env["driver"] = driver_version()
+    except ImportError:
+        pass
+    return env
+
+
+def create_network(builder, trt, strongly_typed: bool = True):
+    """An explicit-batch network definition, strongly typed when asked (always on TensorRT 11)."""
+    m = major(trt)
+    if m >= 11:
+        return builder.create_network(0)
+    if m == 10:
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
+        return builder.create_network(flags)
+    raise ExportError(f"TensorRT {trt.__version__} is too old; install TensorRT 10 or 11")
+
+
+def apply_precision(config, network, trt, precision: str, typing: str) -> list[str]:
+    """Builder settings for `precision`; returns notes. 'strong' = precision from the graph (10 and 11)."""
+    if typing not in TYPINGS:
+        raise ExportError(f"unknown TensorRT typing '{typing}'; choose 'strong' or 'flags'")
+    if typing == "strong":
+        return ["strongly typed: precision from the ONNX graph"]
+    if major(trt) >= 11:
+        raise ExportError("TensorRT 11 has no FP16/INT8 builder flags; build the strongly typed way from "
+                          "model_fp16.onnx / model_int8.onnx (drop --trt-typing flags)")
+    notes = []
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+        notes.append("BuilderFlag.FP16")
+    if precision == "int8":  # explicit Q/DQ graph: the flag enables INT8 kernels for the Q/DQ regions
+        config.set_flag(trt.BuilderFlag.INT8)
+        notes.append("BuilderFlag.INT8")
+    if precision != "fp32":  # pin LayerNorm / softmax / sigmoid to FP32 (FP16 overflow, score-map compression)
+        pinned = 0
+        sensitive = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX}
+        for i in range(network.num_layers):
+            layer = network.get_layer(i)
+            act = layer.type == trt.LayerType.ACTIVATION and "Sigmoid" in layer.name
+            if layer.type in sensitive or act:
+                layer.precision = trt.float32
+                for k in range(layer.num_outputs):
+                    layer.set_output_type(k, trt.float32)
+                pinned += 1
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        notes.append(f"{pinned} layers pinned to FP32 (OBEY_PRECISION_CONSTRAINTS)")
+    return notes
+
+
+def set_workspace(config, trt, workspace_bytes: int) -> None:
+    """Workspace memory pool limit."""
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
+
+
+def attach_timing_cache(config, data: bytes | None):
+    """Create a timing cache from serialized bytes (or empty) and attach it to the builder config."""
+    cache = config.create_timing_cache(data or b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    return cache
+
+
+def serialize_timing_cache(config) -> bytes:
+    """Bytes of the config's timing cache ('' if none)."""
+    cache = config.get_timing_cache()
+    return bytes(memoryview(cache.serialize())) if cache is not None else b""
+
+
+def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
+    """Report top-level build phases through `log` (IProgressMonitor, TensorRT >= 10)."""
+    if not hasattr(trt, "IProgressMonitor"):
+        return None
+
+    class Monitor(trt.IProgressMonitor):
+        def __init__(self):
+            trt.IProgressMonitor.__init__(self)
+            self.depth = 0
+
+        def phase_start(self, phase_name, parent_phase, num_steps):
+            if parent_phase is None:
+                log(f"  TensorRT: {phase_name} ({num_steps} steps)")
+
+        def step_complete(self, phase_name, step):
+            return True
+
+        def phase_finish(self, phase_name):
+            pass
+
+    monitor = Monitor()
+    config.progress_monitor = monitor
+    return monitor
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One engine I/O tensor."""
+
+    name: str
+    is_input: bool
+    shape: tuple[int, ...]
+    dtype: str
+
+
+_DTYPES = {"FLOAT": "float32", "HALF": "float16", "INT32": "int32", "INT64": "int64", "INT8": "int8",
+           "UINT8": "uint8", "BOOL": "bool", "BF16": "bfloat16"}
+
+
+def io_tensors(engine, trt) -> list[TensorInfo]:
+    """Name, direction, shape and dtype of every I/O tensor (name-based API of TensorRT 10 and 11)."""
+    out = []
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+        dt = str(engine.get_tensor_dtype(name)).split(".")[-1]
+        out.append(TensorInfo(name, is_input, tuple(engine.get_tensor_shape(name)), _DTYPES.get(dt, dt.lower())))
+    return out
+
+
+def deserialize(trt, plan: bytes, logger):
+    """Runtime engine from a plan; None -> BackendError."""
+    runtime = trt.Runtime(logger)
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
+                           "another GPU); rebuild it with `dt export MODEL.onnx --engine`")
+    return runtime, engine
+
+
+def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
+    """Bind device addresses by name and enqueue one inference on `stream_handle`."""
+    for name, ptr in bindings.items():
+        context.set_tensor_address(name, ptr)
+    if not context.execute_async_v3(stream_handle):
+        raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")

@@ -1,0 +1,107 @@
+"""INT8 calibration data: template/search pairs cropped with the tracker's geometry.
+
+Sources (`--calib DATA`):
+  synth          (default) a small synthetic real-photo set from droptrack.data.synth, generated in a temp folder
+  photos         crops of scikit-image's bundled photos with random boxes and motion (no dataset needed)
+  NAME[:ROOT]    a dataset known to droptrack.data.get_sequences (root from ROOT or DT_DATA_<NAME>)
+A pair is the template around the box of frame i and the search region of frame j > i cropped around the box
+of frame j-1 (the tracker's previous state), as at test time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+import numpy as np
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.errors import ExportError
+from droptrack.export.parity import InputPair, crop_pair, load_photo
+from droptrack.geometry import normalize, sample_target
+
+MIN_CALIB_PAIRS = 8
+DEFAULT_CALIB_PAIRS = 32
+# photos not used by the parity pairs, so calibration and verification inputs differ
+CALIB_PHOTOS = ("camera", "coins", "ihc", "color", "cell", "brick", "grass", "gravel", "clock_motion", "page",
+                "motorcycle_right", "moon")
+
+
+def check_pair_count(n: int) -> int:
+    """Reject calibration sizes that cannot give usable activation ranges."""
+    if n < MIN_CALIB_PAIRS:
+        raise ExportError(f"--calib-pairs {n} is too few for INT8 calibration; use at least {MIN_CALIB_PAIRS} "
+                          f"(default {DEFAULT_CALIB_PAIRS})")
+    return n
+
+
+def photo_pairs(meta: ArtifactMeta, n: int, seed: int = 0) -> list[InputPair]:
+    """`n` pairs from random boxes (8-35% of the short side) and random motion on the calibration photos."""
+    rng = np.random.default_rng(seed)
+    images = [load_photo(p) for p in CALIB_PHOTOS]
+    pairs = []
+    for k in range(n):
+        img = images[k % len(images)]
+        H, W = img.shape[:2]
+        s = min(H, W)
+        w, h = rng.uniform(0.08, 0.35, size=2) * s
+        x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+        box = [x, y, w, h]
+        mx, my = rng.uniform(-0.15, 0.15, size=2)
+        pairs.append(crop_pair(f"photo{k}", img, box, [x + mx * w, y + my * h, w, h], meta))
+    return pairs
+
+
+def sequence_pairs(sequences: list, meta: ArtifactMeta, n: int, seed: int = 0, max_gap: int = 5) -> list[InputPair]:
+    """`n` pairs sampled round-robin over sequences (frames with valid GT only)."""
+    rng = np.random.default_rng(seed)
+    usable = [s for s in sequences if len(s) >= 2 and int(s.valid().sum()) >= 2]
+    pairs: list[InputPair] = []
+    for k in range(n * 4):
+        if len(pairs) >= n or not usable:
+            break
+        seq = usable[k % len(usable)]
+        ok = np.flatnonzero(seq.valid())
+        i = int(rng.choice(ok[:-1]))
+        later = ok[(ok > i) & (ok <= i + max_gap)]
+        if len(later) == 0 or not np.isfinite(seq.boxes[later[0] - 1]).all() or seq.boxes[later[0] - 1][2] <= 0:
+            continue
+        j = int(rng.choice(later))
+        prev = seq.boxes[j - 1] if seq.valid()[j - 1] else seq.boxes[i]
+        z, _ = sample_target(seq.frame(i), seq.boxes[i], meta.template_factor, meta.template_size)
+        x, _ = sample_target(seq.frame(j), prev, meta.search_factor, meta.search_size)
+        pairs.append(InputPair(f"{seq.name}:{i}->{j}", normalize(z, meta.mean, meta.std),
+                               normalize(x, meta.mean, meta.std)))
+    return pairs
+
+
+def _synth_sequences(folder: Path, n: int) -> list:
+    from droptrack.data import get_sequences
+    from droptrack.data.synth import generate_synth
+
+    n_seq = max(2, min(8, n // 4))
+    generate_synth(folder, n_seq, 8, 0, size=(320, 240), split="train")
+    return get_sequences("synth", folder, split="train")
+
+
+def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int = 0) -> tuple[list[InputPair], str]:
+    """(pairs, description of the source actually used); too few pairs -> ExportError."""
+    check_pair_count(n)
+    src = (source or "synth").strip()
+    if src == "photos":
+        pairs, used = photo_pairs(meta, n, seed), "scikit-image photo crops"
+    elif src == "synth":
+        try:
+            with tempfile.TemporaryDirectory(prefix="dt-calib-") as tmp:
+                pairs, used = sequence_pairs(_synth_sequences(Path(tmp), n), meta, n, seed), "synthetic sequences"
+        except ImportError:  # the synthetic generator is not installed: same photos, cropped directly
+            pairs, used = photo_pairs(meta, n, seed), "scikit-image photo crops (droptrack.data.synth unavailable)"
+    else:
+        from droptrack.data import get_sequences
+
+        name, _, root = src.partition(":")
+        seqs = get_sequences(name, root or None, split="train" if name in ("got10k", "lasot", "synth") else None)
+        pairs, used = sequence_pairs(seqs, meta, n, seed), f"dataset {src}"
+    if len(pairs) < n:
+        raise ExportError(f"--calib {src} gave only {len(pairs)} calibration pairs, {n} requested; use a larger "
+                          f"dataset or lower --calib-pairs (minimum {MIN_CALIB_PAIRS})")
+    return pairs, used

@@ -1,0 +1,322 @@
+"""`export_onnx` / `export_all`: checkpoint -> verified FP32 / FP16 / INT8 ONNX graphs (+ TensorRT engines).
+
+Every artifact is written to a hidden temp file in the output folder, verified against PyTorch on real
+input pairs, then renamed: to its final name when parity passes, to `<name>.failed` (kept for inspection)
+when it does not. A failed export never leaves a file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.errors import CheckpointError, DropTrackError, ExportError
+from droptrack.engine.base import OUTPUT_NAMES
+from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
+                                   example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
+from droptrack.export.parity import (InputPair, ParityReport, compare, ort_outputs, real_pairs, torch_outputs,
+                                     verify_onnx, write_parity_json)
+
+DEFAULT_OUTPUT = Path("out/export")
+FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
+SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
+Log = Callable[[str], None]
+
+
+class ParityError(ExportError):
+    """An artifact failed its parity check (it is kept as `<name>.failed`); `.report` holds everything."""
+
+    def __init__(self, message: str, report: "ExportReport | None" = None):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class ExportResult:
+    """One artifact of an export."""
+
+    name: str
+    path: Path
+    precision: str
+    status: str                      # 'ok' | 'failed' | 'skipped'
+    seconds: float
+    parity: ParityReport | None = None
+    meta: ArtifactMeta | None = None
+    graph: GraphReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size_mb(self) -> float:
+        return self.path.stat().st_size / 1e6 if self.path.is_file() else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class ExportReport:
+    """All artifacts of one `dt export` run."""
+
+    output_dir: Path
+    results: list[ExportResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[ExportResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def get(self, precision: str, kind: str = "onnx") -> ExportResult | None:
+        """The result for a precision ('onnx' graph or 'engine')."""
+        suffix = ".onnx" if kind == "onnx" else ".engine"
+        for r in self.results:
+            if r.precision == precision and r.name.endswith(suffix):
+                return r
+        return None
+
+
+@dataclass
+class Source:
+    """The PyTorch model being exported, its config, checkpoint hash and reference outputs on real pairs."""
+
+    model: object
+    cfg: object
+    checkpoint: Path | None
+    sha256: str
+    pairs: list[InputPair]
+    reference: list[dict]
+    ranks: list[list]          # PyTorch's CE rankings per pair (one array per CE block)
+
+
+def load_source(checkpoint: str | Path | None = None, config: str | None = None, model=None, cfg=None,
+                n_pairs: int = 4) -> Source:
+    """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references."""
+    from droptrack.model.checkpoint import load_tracking_checkpoint
+    from droptrack.model.default import default_checkpoint
+
+    if model is None:
+        path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+        try:
+            model, cfg = load_tracking_checkpoint(path, config)
+        except DropTrackError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other failure is a bad checkpoint for the user
+            raise CheckpointError(f"checkpoint '{path}' failed to load ({exc.__class__.__name__}: "
+                                  f"{str(exc).splitlines()[0][:120]}); pass a droptrack/OSTrack checkpoint") from None
+        sha = checkpoint_hash(path)
+    else:
+        if cfg is None:
+            raise ExportError("export of an in-memory model needs its config (cfg=...)")
+        path, sha = None, ""
+    model = model.eval().float().cpu()
+    meta = export_meta(cfg, model, "fp32", sha)
+    pairs = real_pairs(meta, n_pairs)
+    reference, ranks = torch_outputs(model, pairs)
+    return Source(model, cfg, path, sha, pairs, reference, ranks)
+
+
+def prepare_output_dir(output_dir: str | Path) -> Path:
+    """Create the output folder; a path that is a file -> one-line ExportError."""
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"output '{out}' is a file, not a folder; pass --output DIR")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create output folder '{out}' ({exc.strerror}); pass a writable --output DIR")
+    return out
+
+
+def _publish(tmp: Path, final: Path, report: ParityReport, out: Path) -> str:
+    """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail); write parity.json."""
+    write_parity_json(out, [report])
+    if report.passed:
+        os.replace(tmp, final)
+        return "ok"
+    os.replace(tmp, final.with_name(final.name + ".failed"))
+    return "failed"
+
+
+def _parity(path: Path, src: Source, meta: ArtifactMeta, name: str) -> ParityReport:
+    return verify_onnx(path, src.model, src.pairs, src.reference, src.ranks, meta, name)
+
+
+def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
+                output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET, *, model=None, cfg=None,
+                source: Source | None = None, simplify_graph: bool = True, log: Log | None = None) -> ExportResult:
+    """Export, simplify, check and verify the FP32 graph `model.onnx`."""
+    log = log or (lambda s: None)
+    check_opset(opset)
+    out = prepare_output_dir(output_dir)
+    t0 = time.perf_counter()
+    src = source or load_source(checkpoint, config, model, cfg)
+    name = FILENAMES["fp32"]
+    meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
+    names = OUTPUT_NAMES
+    with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir:
+        raw, slim = Path(tmpdir) / "raw.onnx", Path(tmpdir) / "slim.onnx"
+        torch_to_onnx(ExportWrapper(src.model), example_inputs(meta), raw, opset, names)
+        tool = ""
+        if simplify_graph:
+            ref = ort_outputs(raw, src.pairs[:1], names)
+
+            def unchanged(p: Path) -> bool:
+                got = ort_outputs(p, src.pairs[:1], names)
+                return all(abs(got[0][k].astype("float64") - ref[0][k]).max() <= SIMPLIFY_ATOL for k in names)
+
+            tool = simplify(raw, slim, unchanged)
+        chosen = slim if tool else raw
+        meta.extra["simplifier"] = tool or "none"
+        graph = finalize_model(chosen, meta)
+        if not graph.clean:
+            raise ExportError(f"exported graph is not static (TopK constant K: {graph.topk_constant_k}, dynamic "
+                              f"tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install onnxslim)")
+        report = _parity(chosen, src, meta, name)
+        status = _publish(chosen, out / name, report, out)
+    result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
+                          time.perf_counter() - t0, report, meta, graph,
+                          [f"exporter {EXPORTER}, opset {opset}, simplifier {tool or 'none'}"])
+    log(f"  {result.name}: {status} ({result.seconds:.1f} s; {result.notes[0]})")
+    return result
+
+
+def export_fp16(fp32_path: Path, source: Source, log: Log | None = None) -> ExportResult:
+    """`model_fp16.onnx` from a verified FP32 graph (FP32 islands, float32 I/O), verified vs PyTorch."""
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.precision import convert_fp16
+
+    t0 = time.perf_counter()
+    out, name = fp32_path.parent, FILENAMES["fp16"]
+    meta = read_metadata(fp32_path)
+    meta.precision = "fp16"
+    with tempfile.TemporaryDirectory(prefix=".dt-fp16-", dir=out) as tmpdir:
+        tmp = Path(tmpdir) / name
+        convert_fp16(fp32_path, tmp, meta)
+        graph = finalize_model(tmp, meta)
+        report = _parity(tmp, source, meta, name)
+        status = _publish(tmp, out / name, report, out)
+    res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "fp16", status,
+                       time.perf_counter() - t0, report, meta, graph, [f"FP32 ops: {', '.join(meta.extra['fp32_ops'])}"])
+    (log or (lambda s: None))(f"  {name}: {status} ({res.seconds:.1f} s)")
+    return res
+
+
+def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib_pairs: int = 32,
+                log: Log | None = None) -> ExportResult:
+    """`model_int8.onnx` (explicit Q/DQ) calibrated on tracking crops, judged on decoded boxes vs PyTorch."""
+    from droptrack.export.calibration import calibration_pairs
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.precision import quantize_int8
+
+    log = log or (lambda s: None)
+    t0 = time.perf_counter()
+    out, name = fp32_path.parent, FILENAMES["int8"]
+    meta = read_metadata(fp32_path)
+    meta.precision = "int8"
+    pairs, used = calibration_pairs(meta, calib, calib_pairs)
+    log(f"  calibrating INT8 on {len(pairs)} pairs from {used}")
+    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir:
+        tmp = Path(tmpdir) / name
+        details = quantize_int8(fp32_path, tmp, meta, pairs, used)
+        graph = finalize_model(tmp, meta)
+        report = _parity(tmp, source, meta, name)
+        status = _publish(tmp, out / name, report, out)
+    res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "int8", status,
+                       time.perf_counter() - t0, report, meta, graph,
+                       [f"calibration: {details.calib_pairs} pairs, {used}; FP32 kept: patch embedding, head "
+                        f"convs, attention MatMuls ({len(details.excluded_nodes)} nodes)"])
+    log(f"  {name}: {status} ({res.seconds:.1f} s)")
+    return res
+
+
+def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
+                  log: Log | None = None) -> ExportResult:
+    """TensorRT engine for one verified graph; on a machine without TensorRT/GPU: status 'skipped' + reason."""
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.tensorrt import TensorRTUnavailable, build_engine
+
+    t0 = time.perf_counter()
+    meta = read_metadata(onnx_path)
+    engine = onnx_path.with_suffix(".engine")
+    try:
+        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log)
+    except TensorRTUnavailable as exc:
+        return ExportResult(engine.name, engine, meta.precision, "skipped", time.perf_counter() - t0, None, meta,
+                            notes=[str(exc)])
+    report = None
+    if source is not None:
+        from droptrack.engine.tensorrt_backend import TensorRTBackend
+
+        with TensorRTBackend(engine) as be:
+            outs = [be.infer(p.template, p.search) for p in source.pairs]
+        report = compare(outs, source.reference, source.pairs, meta, engine.name, meta.precision,
+                         gate_tensors=False)
+        write_parity_json(onnx_path.parent, [report])
+    status = "ok" if report is None or report.passed else "failed"
+    if status == "failed":
+        os.replace(engine, engine.with_name(engine.name + ".failed"))
+    notes = (["reused from cache"] if res.reused else []) + res.notes
+    return ExportResult(engine.name, engine, meta.precision, status, time.perf_counter() - t0, report, meta,
+                        notes=notes)
+
+
+def export_all(checkpoint: str | Path | None = None, config: str | None = None,
+               output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET,
+               precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
+               calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
+               *, model=None, cfg=None, log: Log | None = None, strict: bool = True) -> ExportReport:
+    """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
+
+    `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
+    """
+    from droptrack.export.calibration import check_pair_count
+    from droptrack.export.precision import parse_precisions
+
+    log = log or (lambda s: None)
+    precs = parse_precisions(precisions)
+    check_opset(opset)
+    if "int8" in precs:
+        check_pair_count(calib_pairs)
+    if checkpoint is not None and str(checkpoint).endswith(".onnx"):
+        return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
+    out = prepare_output_dir(output_dir)
+    report = ExportReport(out)
+    src = load_source(checkpoint, config, model, cfg)
+    log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
+        "real photo pairs")
+    fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
+    report.results.append(fp32)
+    if fp32.ok:
+        if "fp16" in precs:
+            report.results.append(export_fp16(fp32.path, src, log))
+        if "int8" in precs:
+            report.results.append(export_int8(fp32.path, src, calib, calib_pairs, log))
+    if engine:
+        wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)]
+        for r in wanted:
+            report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
+    report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    if strict and report.failures:
+        names = ", ".join(f"{r.name} ({'; '.join(r.parity.failures[:2]) if r.parity else 'failed'})"
+                          for r in report.failures)
+        raise ParityError(f"parity out of tolerance: {names}; kept for inspection as *.failed in {out} "
+                          f"(details in {out / 'parity.json'})", report)
+    return report
+
+
+def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
+                 strict: bool) -> ExportReport:
+    if not engine:
+        raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
+                          "or pass a checkpoint to export")
+    if not onnx_path.is_file():
+        raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
+    report = ExportReport(onnx_path.parent)
+    report.results.append(export_engine(onnx_path, None, workspace_gb, typing, log))
+    report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    return report

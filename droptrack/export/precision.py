@@ -1,0 +1,236 @@
+"""Precision is an ONNX -> ONNX step: FP16 with FP32 islands, INT8 with explicit Q/DQ.
+
+TensorRT 11 only builds strongly typed networks (precision comes from the graph), and TensorRT 10 can build
+them too, so these graphs are the one precision path valid on both.
+
+FP16: onnxconverter-common's converter (ONNX Runtime's copy as a fallback), float32 inputs/outputs, and
+these ops kept in FP32 (`FP16_BLOCK_OPS`): LayerNormalization (statistics overflow in FP16), Softmax, the
+candidate-elimination ranking (ReduceMean + TopK: FP16 ties would change the kept tokens) and the sigmoid
+heads with their clamp (1 - 1e-4 is not representable in FP16).
+
+INT8: ONNX Runtime `quantize_static`, QDQ format, symmetric INT8 activations and per-channel symmetric INT8
+weights (TensorRT needs zero points of 0), MatMul/Gemm/Conv only (quantizing LayerNorm/Softmax/Add is
+worse, see packages.md). Kept in FP32 (`int8_exclusions`): the patch embedding (it sees raw pixels; its
+error reaches every token), the CENTER head convs (INT8 compresses the sigmoid score map and the box
+regression; the head is <2% of the FLOPs) and the attention MatMuls q@k and attn@v (their Q/DQ would
+quantize the softmax probabilities that candidate elimination ranks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.errors import ExportError
+from droptrack.export.onnx import set_metadata
+from droptrack.export.parity import InputPair
+
+PRECISIONS = ("fp32", "fp16", "int8")
+FP16_BLOCK_OPS = ("LayerNormalization", "Softmax", "ReduceMean", "TopK", "Sigmoid", "Clip")
+INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
+INT8_FP32_SCOPES = ("patch_embed", "box_head")
+
+
+def parse_precisions(values: list[str] | tuple[str, ...] | str) -> list[str]:
+    """'fp16,int8' / ['fp16'] -> ordered unique list starting with fp32; unknown -> one-line ExportError."""
+    import difflib
+
+    items = values.split(",") if isinstance(values, str) else [v for s in values for v in str(s).split(",")]
+    out = ["fp32"]
+    aliases = {"float32": "fp32", "float16": "fp16", "half": "fp16", "i8": "int8"}
+    for raw in items:
+        v = aliases.get(raw.strip().lower(), raw.strip().lower())
+        if not v:
+            continue
+        if v not in PRECISIONS:
+            close = difflib.get_close_matches(v, PRECISIONS, n=1, cutoff=0.3)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ExportError(f"unknown precision '{raw}'; {hint}choose from {', '.join(PRECISIONS)}")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _fp16_converter():
+    try:
+        from onnxconverter_common.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+        return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxconverter-common"
+    except ImportError:
+        from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+        return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxruntime.transformers.float16"
+
+
+def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
+    """FP32 ONNX -> FP16 ONNX with FP32 islands and float32 I/O; returns details for the metadata."""
+    import onnx
+
+    convert, block, tool = _fp16_converter()
+    block = sorted(set(block) | set(FP16_BLOCK_OPS))
+    model = onnx.load(str(src))
+    unshare_initializers(model, set(block))
+    with warnings_quiet():
+        half = convert(model, keep_io_types=True, op_block_list=block)
+    float_outputs(half)
+    details = {"fp16_tool": tool, "fp32_ops": list(FP16_BLOCK_OPS), "source_precision": "fp32"}
+    meta.extra.update(details)
+    set_metadata(half, meta)
+    onnx.save(half, str(dst))
+    return details
+
+
+def float_outputs(model) -> int:
+    """Make every graph output float32 (the converter casts FP32-island outputs back to FP16 even with
+    keep_io_types); returns the number of outputs fixed."""
+    import onnx
+
+    producers = {o: n for n in model.graph.node for o in n.output}
+    fixed = 0
+    for out in model.graph.output:
+        tt = out.type.tensor_type
+        if tt.elem_type != onnx.TensorProto.FLOAT16:
+            continue
+        node = producers.get(out.name)
+        if node is not None and node.op_type == "Cast":
+            for a in node.attribute:
+                if a.name == "to":
+                    a.i = onnx.TensorProto.FLOAT
+        else:
+            tmp = out.name + "__fp16"
+            for n in model.graph.node:
+                n.output[:] = [tmp if o == out.name else o for o in n.output]
+                n.input[:] = [tmp if i == out.name else i for i in n.input]
+            model.graph.node.append(onnx.helper.make_node("Cast", [tmp], [out.name], to=onnx.TensorProto.FLOAT,
+                                                          name=f"{out.name}_to_float"))
+        tt.elem_type = onnx.TensorProto.FLOAT
+        fixed += 1
+    return fixed
+
+
+def unshare_initializers(model, block: set[str]) -> int:
+    """Give FP32-island nodes their own copy of initializers they share with FP16 nodes; returns copies made.
+
+    Simplifiers deduplicate equal tensors (e.g. zero biases of a LayerNorm and a Linear); the FP16 converter
+    then keeps the shared tensor in FP32 and the FP16 consumer gets a mistyped input.
+    """
+    import onnx
+
+    inits = {i.name: i for i in model.graph.initializer}
+    users: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            if i in inits:
+                users.setdefault(i, []).append(n)
+    made = 0
+    for name, nodes in users.items():
+        kinds = {n.op_type in block for n in nodes}
+        if len(kinds) < 2 or inits[name].data_type != onnx.TensorProto.FLOAT:
+            continue
+        for n in nodes:
+            if n.op_type not in block:
+                continue
+            copy = onnx.TensorProto()
+            copy.CopyFrom(inits[name])
+            copy.name = f"{name}__fp32_{made}"
+            model.graph.initializer.append(copy)
+            n.input[:] = [copy.name if i == name else i for i in n.input]
+            made += 1
+    return made
+
+
+@contextlib.contextmanager
+def warnings_quiet():
+    """Silence converter/quantizer chatter (warnings, logging and stdout)."""
+    import warnings
+
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def int8_exclusions(model) -> list[str]:
+    """Names of quantizable nodes kept in FP32: patch embedding, head convs and the attention MatMuls."""
+    inits = {i.name for i in model.graph.initializer}
+    consts = {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    out = []
+    for n in model.graph.node:
+        if n.op_type not in INT8_OP_TYPES:
+            continue
+        scoped = any(s in n.name for s in INT8_FP32_SCOPES)
+        activation_only = n.op_type == "MatMul" and not any(i in inits or i in consts for i in n.input)
+        if scoped or activation_only:
+            out.append(n.name)
+    return out
+
+
+@dataclass
+class Int8Details:
+    """What the INT8 step did (stored in the graph's metadata and the report)."""
+
+    calib_source: str
+    calib_pairs: int
+    excluded_nodes: list[str] = field(default_factory=list)
+    quantized_nodes: int = 0
+
+    def to_dict(self) -> dict:
+        return {"calib_source": self.calib_source, "calib_pairs": self.calib_pairs,
+                "int8_op_types": list(INT8_OP_TYPES), "fp32_scopes": list(INT8_FP32_SCOPES) + ["attention MatMul"],
+                "excluded_nodes": len(self.excluded_nodes), "quantized_nodes": self.quantized_nodes,
+                "activations": "int8 symmetric (per tensor)", "weights": "int8 symmetric per channel",
+                "source_precision": "fp32"}
+
+
+def _reader(pairs: list[InputPair]):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(pairs)
+
+        def get_next(self):
+            p = next(self.it, None)
+            return None if p is None else {"template": p.template, "search": p.search}
+
+        def rewind(self):
+            self.it = iter(pairs)
+
+    return Reader()
+
+
+def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str) -> Int8Details:
+    """FP32 ONNX -> explicit Q/DQ INT8 ONNX calibrated (MinMax) on `pairs`."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp:
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
+        with warnings_quiet():
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+            excluded = int8_exclusions(onnx.load(str(pre), load_external_data=False))
+            quantize_static(str(pre), str(q), _reader(pairs), quant_format=QuantFormat.QDQ, per_channel=True,
+                            op_types_to_quantize=list(INT8_OP_TYPES), nodes_to_exclude=excluded,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax,
+                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+                            calibration_providers=["CPUExecutionProvider"])
+        model = onnx.load(str(q))
+    n_dq = sum(n.op_type == "DequantizeLinear" for n in model.graph.node)
+    if n_dq == 0:
+        raise ExportError("INT8 quantization inserted no Q/DQ nodes; the graph has no quantizable MatMul/Gemm/Conv")
+    details = Int8Details(calib_source, len(pairs), excluded,
+                          sum(1 for n in model.graph.node if n.op_type in INT8_OP_TYPES) - len(excluded))
+    meta.extra.update(details.to_dict())
+    set_metadata(model, meta)
+    onnx.save(model, str(dst))
+    return details

@@ -1,0 +1,184 @@
+"""TensorRT engine build from an exported ONNX graph, with a build cache and a sidecar JSON.
+
+`model.engine` is the plain serialized plan (usable by trtexec, DeepStream, Triton); `model.engine.json` holds
+the TensorRT / CUDA / driver versions, GPU name and compute capability, precision, ONNX sha256, I/O shapes
+and the ArtifactMeta. A build is reused when `engine_cache_key` of the request equals the one stored in
+the sidecar (or in the user cache folder); any change rebuilds. A timing cache per device + TensorRT + CUDA
+is reused across builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from droptrack.artifact import atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
+from droptrack.errors import ExportError
+
+SIDECAR_FORMAT = "droptrack-engine"
+DEFAULT_WORKSPACE_GB = 4.0
+
+
+class TensorRTUnavailable(ExportError):
+    """No TensorRT or no CUDA GPU on this machine."""
+
+
+def sidecar_path(engine_path: str | Path) -> Path:
+    """`model.engine` -> `model.engine.json`."""
+    p = Path(engine_path)
+    return p.with_name(p.name + ".json")
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def engine_cache_key(onnx_sha256: str, precision: str, env: dict[str, str], io_shapes: dict[str, Any],
+                     meta: dict[str, Any], workspace_bytes: int, typing: str = "strong") -> str:
+    """Content key of one engine build request (pure; any change of any input changes the key)."""
+    env_keys = ("tensorrt", "cuda", "driver", "gpu", "compute_capability")
+    return _digest({"onnx_sha256": onnx_sha256, "precision": precision, "typing": typing,
+                    "env": {k: env.get(k, "") for k in env_keys}, "io": io_shapes, "meta": meta,
+                    "workspace_bytes": int(workspace_bytes)})
+
+
+def timing_cache_key(env: dict[str, str]) -> str:
+    """A timing cache is valid for one device + TensorRT + CUDA version only."""
+    return _digest({k: env.get(k, "") for k in ("tensorrt", "cuda", "gpu", "compute_capability")})[:16]
+
+
+def cache_dir(path: str | Path | None = None) -> Path:
+    """Engine/timing cache folder: `path`, else $DT_CACHE_DIR, else ~/.cache/droptrack/tensorrt."""
+    if path is not None:
+        return Path(path)
+    root = os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack"
+    return Path(root) / "tensorrt"
+
+
+def onnx_io_shapes(onnx_path: Path) -> dict[str, dict[str, Any]]:
+    """Static I/O shapes and element types of an ONNX graph (weights not loaded)."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    out = {}
+    for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
+        for v in values:
+            t = v.type.tensor_type
+            out[v.name] = {"kind": kind, "shape": [d.dim_value if d.HasField("dim_value") else d.dim_param
+                                                   for d in t.shape.dim],
+                           "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
+    return out
+
+
+def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
+    """The exact `dt` command that rebuilds this engine on the current machine."""
+    cmd = f"dt export {onnx_path} --engine --workspace {workspace_gb:g}"
+    return cmd + (" --trt-typing flags" if typing == "flags" else "")
+
+
+@dataclass
+class EngineResult:
+    """One engine: paths, whether it was reused from the cache, build time and notes."""
+
+    path: Path
+    sidecar: Path
+    precision: str
+    reused: bool
+    seconds: float
+    key: str
+    notes: list[str] = field(default_factory=list)
+
+
+def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
+                 workspace_gb: float = DEFAULT_WORKSPACE_GB, typing: str = "strong", force: bool = False,
+                 cache: str | Path | None = None, log: Callable[[str], None] | None = None) -> EngineResult:
+    """Build (or reuse) a TensorRT engine for `onnx_path`; the precision is the graph's (its metadata)."""
+    from droptrack.engine import trt_compat
+    from droptrack.export.onnx import read_metadata
+
+    log = log or (lambda s: None)
+    onnx_path = Path(onnx_path)
+    meta = read_metadata(onnx_path)
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")
+    engine_path = Path(engine_path) if engine_path else onnx_path.with_suffix(".engine")
+    env = trt_compat.runtime_env()
+    io_shapes = onnx_io_shapes(onnx_path)
+    onnx_sha = sha256_file(onnx_path)
+    workspace_bytes = int(workspace_gb * (1 << 30))
+    key = engine_cache_key(onnx_sha, meta.precision, env, io_shapes, meta.to_dict(), workspace_bytes, typing)
+    side = sidecar_path(engine_path)
+    cdir = cache_dir(cache)
+    t0 = time.perf_counter()
+    if not force and engine_path.is_file() and side.is_file() and _read_key(side) == key:
+        log(f"  reusing {engine_path.name} (same ONNX, precision, GPU and TensorRT)")
+        return EngineResult(engine_path, side, meta.precision, True, time.perf_counter() - t0, key)
+    cached = cdir / f"{key}.engine"
+    notes: list[str] = []
+    if not force and cached.is_file():
+        atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
+        reused = True
+        log(f"  reusing cached engine {cached}")
+    else:
+        log(f"  building {engine_path.name} with TensorRT {env['tensorrt']} on {env['gpu']} "
+            f"({meta.precision}, {typing} typing, workspace {workspace_gb:g} GB); this can take minutes")
+        plan, notes = _build_plan(onnx_path, meta.precision, typing, workspace_bytes, cdir, env, log)
+        atomic_write_bytes(engine_path, plan)
+        reused = False
+        try:
+            atomic_write_bytes(cached, plan)
+        except OSError:
+            notes.append(f"engine cache folder {cdir} is not writable")
+    seconds = time.perf_counter() - t0
+    atomic_write_json(side, {
+        "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
+        "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "io": io_shapes, "workspace_bytes": workspace_bytes,
+        "meta": meta.to_dict(), "build_seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing)})
+    return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
+
+
+def _read_key(side: Path) -> str:
+    try:
+        return str(json.loads(side.read_text()).get("cache_key", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: int, cdir: Path,
+                env: dict[str, str], log: Callable[[str], None]) -> tuple[bytes, list[str]]:
+    """Parse the ONNX graph and build a serialized plan (timing cache loaded and saved)."""
+    from droptrack.engine import trt_compat
+
+    trt = trt_compat.import_tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errors[:300]}")
+    config = builder.create_builder_config()
+    trt_compat.set_workspace(config, trt, workspace_bytes)
+    notes = trt_compat.apply_precision(config, network, trt, precision, typing)
+    tc_path = cdir / f"timing-{timing_cache_key(env)}.cache"
+    trt_compat.attach_timing_cache(config, tc_path.read_bytes() if tc_path.is_file() else None)
+    if tc_path.is_file():
+        notes.append(f"timing cache reused: {tc_path}")
+    trt_compat.attach_progress(config, trt, log)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above); "
+                          "try a larger --workspace")
+    try:
+        atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
+    except OSError:
+        notes.append(f"timing cache not saved ({cdir} not writable)")
+    return bytes(memoryview(plan)), notes

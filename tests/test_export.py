@@ -1,0 +1,390 @@
+"""Export: verified FP32 / FP16 / INT8 ONNX graphs, CE token parity, metadata, ORT backend, engine cache, bad input.
+
+The tiny model is exported once per session through `dt export` (all three precisions, `--engine`); the
+other tests inspect those files. TensorRT tests are marked `gpu` and skip without TensorRT + CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.artifact import ArtifactMeta, meta_from_config, sha256_file
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.engine.base import OUTPUT_NAMES
+from droptrack.errors import BackendError, ExportError
+from droptrack.export import parity as par
+from droptrack.export.onnx import graph_report, read_metadata
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """2 shared cores: one torch thread avoids OpenMP stalls under load."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg).eval()
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, model, cfg)
+    return path, model, cfg
+
+
+@pytest.fixture(scope="module")
+def exported(tiny, tmp_path_factory):
+    """`dt export tiny.pt --fp16 --int8 --engine`, once: (output dir, CLI result)."""
+    out = tmp_path_factory.mktemp("export")
+    r = cli("export", tiny[0], "--fp16", "--int8", "--calib-pairs", 16, "--engine", "-o", out)
+    assert r.exit_code == 0, r.output
+    return out, r
+
+
+def test_cli_export_writes_verified_graphs_and_summary(exported):
+    out, r = exported
+    for name in ("model.onnx", "model_fp16.onnx", "model_int8.onnx", "parity.json"):
+        assert (out / name).is_file(), name
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
+    assert "dt export ->" in r.output and "box agreement" in r.output
+    assert f"next: dt run VIDEO --model {out / 'model.onnx'}" in r.output
+    assert f"next: dt bench {out / 'model.onnx'} {out / 'model_fp16.onnx'} {out / 'model_int8.onnx'}" in r.output
+    data = json.loads((out / "parity.json").read_text())["artifacts"]
+    assert all(data[n]["passed"] for n in ("model.onnx", "model_fp16.onnx", "model_int8.onnx"))
+
+
+def test_engine_on_cpu_is_one_line_and_onnx_still_written(exported):
+    out, r = exported
+    from droptrack.engine.trt_compat import unavailable_reason
+
+    if unavailable_reason():
+        notes = [ln for ln in r.output.splitlines() if "engines not built" in ln]
+        assert len(notes) == 1, r.output
+        assert not list(out.glob("*.engine"))
+    else:  # GPU machine: the engines were built next to the graphs
+        assert (out / "model_fp16.engine").is_file() and (out / "model_fp16.engine.json").is_file()
+
+
+def test_fp32_graph_is_static_with_constant_topk(exported):
+    model = onnx.load(str(exported[0] / "model.onnx"))
+    rep = graph_report(model)
+    assert rep.opset == 17
+    assert rep.op_counts.get("TopK") == 2            # one per CE block of tiny_ce_test
+    assert rep.topk_constant_k and not rep.dynamic_tensors and "NonZero" not in rep.op_counts
+    assert rep.op_counts.get("LayerNormalization", 0) >= 9
+    assert [o.name for o in model.graph.output] == list(OUTPUT_NAMES)
+    for v in list(model.graph.input) + list(model.graph.output):
+        assert all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim), v.name
+
+
+def test_fp32_parity_on_real_pairs(exported):
+    d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model.onnx"]
+    assert len(d["boxes"]) >= 2 and len({b["pair"] for b in d["boxes"]}) == len(d["boxes"])
+    assert d["max_abs"] <= par.TOLERANCES["fp32"].max_abs
+    assert d["cosine"] >= par.TOLERANCES["fp32"].min_cosine
+    assert all(b["iou"] >= 0.99 and b["same_peak"] for b in d["boxes"])
+
+
+def test_ce_keeps_the_same_tokens_as_pytorch(exported, tiny):
+    """Kept search tokens from the graph's TopK indices == PyTorch's `global_index_s` (and removed ones)."""
+    _, model, cfg = tiny
+    meta = read_metadata(exported[0] / "model.onnx")
+    pairs = par.real_pairs(meta, 4)
+    outs = par.ort_outputs(par.ort_session(exported[0] / "model.onnx", with_ce=True), pairs)
+    keep = meta.extra["keep_counts"]
+    assert keep == [k for k in model.backbone.keep_counts() if k is not None]
+    with torch.inference_mode():
+        for p, o in zip(pairs, outs):
+            ref = model(torch.from_numpy(p.template), torch.from_numpy(p.search), ce_template_mask=model.template_index)
+            kept = par.kept_tokens(par.ce_ranks(o), keep, meta.feat_size ** 2)
+            assert kept[-1] == set(ref["global_index_s"][0].long().tolist())
+            removed = set(torch.cat(ref["removed_indexes_s"], dim=1)[0].long().tolist())
+            assert not kept[-1] & removed and len(kept[-1] | removed) == meta.feat_size ** 2
+
+
+def test_fp16_graph_has_fp32_islands_and_float_io(exported):
+    path = exported[0] / "model_fp16.onnx"
+    model = onnx.load(str(path))
+    inits = {i.name: i for i in model.graph.initializer}
+    for v in list(model.graph.input) + list(model.graph.output):
+        assert v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+    assert ln and all(inits[n.input[1]].data_type == onnx.TensorProto.FLOAT for n in ln)
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    assert path.stat().st_size < 0.75 * (exported[0] / "model.onnx").stat().st_size
+    d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model_fp16.onnx"]
+    tol = par.TOLERANCES["fp16"]
+    assert d["passed"] and d["max_abs"] <= tol.max_abs and d["cosine"] >= tol.min_cosine
+    assert read_metadata(path).precision == "fp16"
+
+
+def test_int8_graph_is_explicit_qdq_and_judged_on_boxes(exported):
+    path = exported[0] / "model_int8.onnx"
+    model = onnx.load(str(path))
+    ops = graph_report(model).op_counts
+    assert ops.get("QuantizeLinear", 0) > 0 and ops.get("DequantizeLinear", 0) > 0
+    inits = {i.name: i for i in model.graph.initializer}
+    zero_points = [onnx.numpy_helper.to_array(inits[n.input[2]]) for n in model.graph.node
+                   if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits]
+    assert zero_points and all((z == 0).all() and z.dtype == np.int8 for z in zero_points)  # TensorRT: symmetric
+    producers = {o: n for n in model.graph.node for o in n.output}
+    for n in model.graph.node:   # patch embedding and head convs keep FP32 weights
+        if n.op_type == "Conv" and ("patch_embed" in n.name or "box_head" in n.name):
+            assert n.input[1] in inits or producers[n.input[1]].op_type != "DequantizeLinear", n.name
+    meta = read_metadata(path)
+    assert meta.precision == "int8" and meta.extra["calib_pairs"] == 16
+    d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model_int8.onnx"]
+    tol = par.TOLERANCES["int8"]
+    assert d["passed"] and d["box_agreement"] >= tol.min_agreement
+    assert sum(b["iou"] >= tol.min_iou for b in d["boxes"]) >= 3
+
+
+def test_metadata_round_trips(exported, tiny):
+    path, model, cfg = tiny
+    meta = read_metadata(exported[0] / "model.onnx")
+    want = meta_from_config(cfg, arch=model.variant, checkpoint_sha256=sha256_file(path))
+    for k in ("arch", "config_name", "template_size", "search_size", "template_factor", "search_factor", "stride",
+              "mean", "std", "ce", "droptrack_version", "checkpoint_sha256"):
+        assert getattr(meta, k) == getattr(want, k), k
+    assert meta.precision == "fp32" and meta.feat_size == 8 and meta.extra["opset"] == 17
+    assert ArtifactMeta.from_strings(meta.to_strings()) == meta
+
+
+def test_ort_backend_runs_numpy_and_torch_and_validates(exported, tiny):
+    from droptrack.engine.onnxruntime_backend import OrtBackend, choose_providers
+    from droptrack.runtime.tracker import load_backend
+
+    be = load_backend(exported[0] / "model.onnx")
+    assert isinstance(be, OrtBackend) and be.providers == ["CPUExecutionProvider"]
+    pairs = par.real_pairs(be.meta, 2)
+    z = np.concatenate([p.template for p in pairs])
+    x = np.concatenate([p.search for p in pairs])
+    out = be.infer(z, x)                                   # batch 2 on a static batch-1 graph
+    assert all(isinstance(out[k], np.ndarray) and out[k].shape[0] == 2 for k in OUTPUT_NAMES)
+    ref, _ = par.torch_outputs(tiny[1], pairs)
+    assert np.abs(out["score_map"][1:] - ref[1]["score_map"]).max() < 1e-4
+    out_t = be.infer(torch.from_numpy(z[:1]), torch.from_numpy(x[:1]))
+    assert np.allclose(out_t["size_map"], out["size_map"][:1])
+    assert len(be.latencies_ms) == 2
+    with pytest.raises(BackendError, match="expects"):
+        be.infer(z[:, :, :32], x)
+    with pytest.raises(BackendError, match="float32"):
+        be.infer(z.astype(np.float64), x)
+    assert choose_providers("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert choose_providers("cuda", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+                            tensorrt_ok=True)[0] == "TensorrtExecutionProvider"
+    with pytest.raises(BackendError, match="onnxruntime-gpu"):
+        choose_providers("cuda", ["CPUExecutionProvider"])
+
+
+def test_precision_parsing():
+    from droptrack.export.precision import parse_precisions
+
+    assert parse_precisions("fp16,int8") == ["fp32", "fp16", "int8"]
+    assert parse_precisions(["half", "fp32"]) == ["fp32", "fp16"]
+    with pytest.raises(ExportError, match="did you mean 'fp16'"):
+        parse_precisions("fp61")
+
+
+def test_bad_input_one_line_errors(tiny, tmp_path):
+    ckpt = tiny[0]
+    assert "opset 16" in one_line_error(cli("export", ckpt, "--opset", 16, "-o", tmp_path / "a"))
+    assert "unknown precision" in one_line_error(cli("export", ckpt, "--precision", "fp8", "-o", tmp_path / "b"))
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    assert "is a file" in one_line_error(cli("export", ckpt, "-o", afile))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert "bad.pt" in one_line_error(cli("export", bad, "-o", tmp_path / "c"))
+    assert "too few" in one_line_error(cli("export", ckpt, "--int8", "--calib-pairs", 2, "-o", tmp_path / "d"))
+    assert "--int8" in one_line_error(cli("export", ckpt, "--calib", "photos", "-o", tmp_path / "e"))
+    with pytest.raises(ExportError, match="too few|gave only"):
+        from droptrack.export.calibration import calibration_pairs
+
+        calibration_pairs(read_meta_like(), "photos", 4)
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e"))
+
+
+def read_meta_like() -> ArtifactMeta:
+    return meta_from_config(load_config("tiny_ce_test"))
+
+
+def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch):
+    from droptrack.export import onnx as onnx_mod
+    from droptrack.export import pipeline
+
+    _, model, cfg = tiny
+
+    def broken(wrapper, inputs, path, opset, names):
+        Path(path).write_bytes(b"half-written")
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(pipeline, "torch_to_onnx", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.export_onnx(model=model, cfg=cfg, output_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    strict = par.Tolerance(max_abs=0.0, min_cosine=1.1, min_iou=1.1)
+    monkeypatch.setitem(par.TOLERANCES, "fp32", strict)
+    monkeypatch.setattr("droptrack.model.default.default_checkpoint", lambda: tiny[0])   # no CHECKPOINT: default
+    with pytest.raises(pipeline.ParityError, match="kept for inspection") as exc:
+        pipeline.export_all(output_dir=tmp_path)
+    assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.onnx.failed").is_file()
+    assert exc.value.report.results[0].status == "failed"
+    assert json.loads((tmp_path / "parity.json").read_text())["artifacts"]["model.onnx"]["passed"] is False
+    assert onnx_mod.DEFAULT_OPSET == 17
+
+
+def test_engine_cache_key_changes_with_every_input():
+    from droptrack.export.tensorrt import engine_cache_key
+
+    base = dict(onnx_sha256="a" * 64, precision="fp16",
+                env={"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"},
+                io_shapes={"template": {"shape": [1, 3, 192, 192]}}, meta={"config_name": "x"},
+                workspace_bytes=1 << 32, typing="strong")
+    key = engine_cache_key(**base)
+    assert key == engine_cache_key(**json.loads(json.dumps(base)))
+    variants = [("onnx_sha256", "b" * 64), ("precision", "int8"), ("io_shapes", {"template": {"shape": [1, 3, 128, 128]}}),
+                ("meta", {"config_name": "y"}), ("workspace_bytes", 1 << 30), ("typing", "flags")]
+    variants += [("env", {**base["env"], k: v}) for k, v in
+                 (("tensorrt", "11.4.1"), ("cuda", "13.0"), ("driver", "580.1"), ("gpu", "RTX 4090"),
+                  ("compute_capability", "8.9"))]
+    keys = {engine_cache_key(**{**base, k: v}) for k, v in variants}
+    assert key not in keys and len(keys) == len(variants)
+
+
+def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, monkeypatch):
+    """Cache flow and sidecar with the TensorRT build stubbed out (the real build is the gpu test below)."""
+    from droptrack.engine import trt_compat
+    from droptrack.engine.tensorrt_backend import TensorRTBackend, compat_problems
+    from droptrack.export import tensorrt as trt_mod
+
+    onnx_path = tmp_path / "model_fp16.onnx"
+    onnx_path.write_bytes((exported[0] / "model_fp16.onnx").read_bytes())
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+    builds = []
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0: dict(env))
+    monkeypatch.setattr(trt_mod, "_build_plan", lambda *a, **k: (builds.append(a) or b"PLAN", ["stub"]))
+    cache = tmp_path / "cache"
+    first = trt_mod.build_engine(onnx_path, cache=cache)
+    again = trt_mod.build_engine(onnx_path, cache=cache)
+    assert not first.reused and again.reused and len(builds) == 1 and first.path.read_bytes() == b"PLAN"
+    side = json.loads(trt_mod.sidecar_path(first.path).read_text())
+    assert side["env"] == env and side["onnx_sha256"] == sha256_file(onnx_path) and side["precision"] == "fp16"
+    assert side["io"]["template"]["shape"] == [1, 3, 64, 64] and side["meta"]["config_name"] == "tiny_ce_test"
+    assert side["rebuild_command"].startswith(f"dt export {onnx_path} --engine")
+    trt_mod.build_engine(onnx_path, cache=cache, workspace_gb=1.0)       # any change rebuilds
+    assert len(builds) == 2
+    first.path.unlink()
+    assert trt_mod.build_engine(onnx_path, cache=cache).reused              # from the cache folder
+    assert len(builds) == 2
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0: {**env, "gpu": "RTX 4090",
+                                                                     "compute_capability": "8.9"})
+    with pytest.raises(BackendError, match="rebuild it on this machine: dt export .*--engine") as exc:
+        TensorRTBackend(first.path)
+    assert "Orin" in str(exc.value) and "RTX 4090" in str(exc.value)
+    assert compat_problems(env, env) == []
+    r = cli("doctor", first.path)
+    assert r.exit_code == 1 and "rebuild" in r.output
+
+
+def test_doctor_prints_environment_and_checks_onnx(exported):
+    r = cli("doctor", exported[0] / "model_int8.onnx")
+    assert r.exit_code == 0, r.output
+    for word in ("torch", "onnxruntime", "ort_providers", "tensorrt_status", "int8"):
+        assert word in r.output
+
+
+@pytest.mark.slow
+def test_vitb_256_ce_export_passes_parity(tmp_path, request):
+    """The 256-CE ViT-B structure (random weights): ~40 s alone, 70 s+ on the loaded 2-core machine."""
+    if "slow" not in (request.config.getoption("markexpr") or "") and os.environ.get("DT_RUN_SLOW") != "1":
+        pytest.skip("slow (ViT-B export): run with -m slow or DT_RUN_SLOW=1")
+    from droptrack.export.pipeline import export_onnx
+
+    torch.manual_seed(0)
+    cfg = load_config("vitb_256_mae_ce_32x4_ep300")
+    res = export_onnx(model=build_model(cfg).eval(), cfg=cfg, output_dir=tmp_path)
+    assert res.status == "ok" and res.parity.passed, res.parity.failures
+    assert res.parity.token_agreement == 1.0 and res.graph.op_counts["TopK"] == 3
+    assert res.graph.clean and res.parity.max_abs <= 1e-4
+
+
+# ---------------------------------------------------------------- TensorRT (GPU machines only)
+
+def _needs_trt():
+    from droptrack.engine.trt_compat import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.mark.gpu
+def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
+    _needs_trt()
+    from droptrack.engine.tensorrt_backend import TensorRTBackend
+    from droptrack.export.tensorrt import build_engine
+
+    src = tmp_path / "model_fp16.onnx"
+    src.write_bytes((exported[0] / "model_fp16.onnx").read_bytes())
+    first = build_engine(src, cache=tmp_path / "cache")
+    assert not first.reused and build_engine(src, cache=tmp_path / "cache").reused
+    with TensorRTBackend(first.path) as be:
+        pairs = par.real_pairs(be.meta, 2)
+        ref = par.ort_outputs(src, pairs)
+        for p, r in zip(pairs, ref):
+            out = be.infer(p.template, p.search)                        # numpy in, numpy out
+            assert isinstance(out["score_map"], np.ndarray) and np.isfinite(out["offset_map"]).all()
+            a, b = out["score_map"].ravel().astype(np.float64), r["score_map"].ravel().astype(np.float64)
+            assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.99   # CE near-ties may flip (random weights)
+            z, x = torch.from_numpy(p.template).cuda(), torch.from_numpy(p.search).cuda()
+            out_t = be.infer(z, x)                                        # torch CUDA in, CUDA out
+            assert out_t["score_map"].is_cuda
+            assert torch.allclose(out_t["score_map"].cpu(), torch.from_numpy(out["score_map"]), atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
+    _needs_trt()
+    from droptrack.export.tensorrt import build_engine
+    from droptrack.runtime.tracker import load_backend
+
+    src = tmp_path / "model_int8.onnx"
+    src.write_bytes((exported[0] / "model_int8.onnx").read_bytes())
+    res = build_engine(src, cache=tmp_path / "cache")
+    be = load_backend(res.path)
+    pairs = par.real_pairs(be.meta, 4)
+    outs = [be.infer(p.template, p.search) for p in pairs]
+    ref = par.ort_outputs(src, pairs)
+    boxes = par.box_stats(outs, ref, pairs, be.meta.feat_size)
+    assert sum(b.iou >= 0.7 for b in boxes) >= 3
