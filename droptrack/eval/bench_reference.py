@@ -1,0 +1,142 @@
+"""Parity of `dt bench` rows with their PyTorch FP32 reference: finding the reference, box IoU, delta AUC.
+
+The reference of a checkpoint is itself; an ONNX graph or engine records the sha256 of the checkpoint it was
+exported from (ArtifactMeta.checkpoint_sha256), looked up among the bench's checkpoints, next to the file (and in
+its parent folder) and as the embedded default model; `--reference` overrides all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.artifact import sha256_file
+from droptrack.errors import DropTrackError, InputError
+
+DIVERGENCE_IOU = 0.5
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+
+
+def _is_torch(path: str) -> bool:
+    return Path(path).suffix.lower() not in (".onnx", ".engine")
+
+
+@dataclass
+class Parity:
+    """An artifact against its PyTorch reference on the same frames (init frames excluded)."""
+
+    reference: str
+    reference_sha256: str
+    delta_auc_points: float | None
+    mean_iou: float | None
+    divergence: float | None
+    frames: int
+    per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Reference:
+    """A PyTorch FP32 reference tracker: a checkpoint, run once (or the row that is this checkpoint)."""
+
+    artifact: str
+    sha256: str
+    name: str = "reference"
+    row: Any = None                      # the BenchRow that is this checkpoint, if any
+    result: Any = None
+    boxes: dict[str, np.ndarray] | None = None
+    accuracy: dict[str, float | None] = field(default_factory=dict)
+
+
+def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
+    """A checkpoint with this sha256: among the rows, next to the artifact (and its parent), or the embedded one."""
+    for r in rows:
+        if r.format == "torch" and r.sha256 == sha:
+            return r.artifact
+    folder = Path(row.artifact).resolve().parent
+    candidates = [p for d in (folder, folder.parent) if d.is_dir() for p in sorted(d.iterdir())
+                  if p.is_file() and p.name.endswith(CHECKPOINT_SUFFIXES)]
+    try:
+        from droptrack.model.default import default_checkpoint
+
+        candidates.append(default_checkpoint())
+    except DropTrackError:
+        pass
+    return next((str(p) for p in candidates if sha256_file(p) == sha), None)
+
+
+def checked_reference(path: str, opts: Any) -> Reference:
+    """--reference: an existing PyTorch checkpoint that loads (one-line errors otherwise)."""
+    from droptrack.runtime.tracker import load_backend
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from")
+    if not _is_torch(path):
+        raise InputError(f"--reference {path} is not a PyTorch checkpoint; the reference is the FP32 PyTorch model")
+    try:
+        load_backend(path, opts.config, opts.device).close()
+    except DropTrackError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"--reference {path} cannot be loaded: {first}") from None
+    return Reference(str(p), sha256_file(p))
+
+
+def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
+    """Attach each loaded row to its PyTorch FP32 reference; one-line error when one cannot be found."""
+    refs: dict[str, Reference] = {}
+    fixed = checked_reference(opts.reference, opts) if opts.reference else None
+    for row in (r for r in rows if r.ok):
+        if fixed is not None:
+            ref = refs.setdefault(fixed.sha256, fixed)
+        else:
+            sha = row.checkpoint_sha256
+            if not sha:
+                raise InputError(f"{row.artifact} does not record the checkpoint it was exported from; pass "
+                                 "--reference CHECKPOINT")
+            path = find_checkpoint(sha, row, rows)
+            if path is None:
+                raise InputError(f"cannot find the checkpoint {Path(row.artifact).name} was exported from (sha256 "
+                                 f"{sha[:12]}..., looked among the artifacts, next to the file and the embedded "
+                                 "model); pass --reference CHECKPOINT")
+            ref = refs.setdefault(sha, Reference(path, sha))
+        if ref.row is None and row.format == "torch" and row.sha256 == ref.sha256:
+            ref.row = row
+        row.reference = ref
+    names = {r.name for r in rows}
+    for i, ref in enumerate(refs.values()):
+        if ref.row is not None:
+            ref.name = ref.row.name
+        else:
+            base = "reference" if len(refs) == 1 else f"reference_{i}"
+            ref.name = base if base not in names else f"{base}_ref"
+    return list(refs.values())
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of (N,4) x,y,w,h boxes (continuous coordinates); identical rows give exactly 1."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return np.where((a == b).all(axis=1), 1.0, iou)
+
+
+def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
+    """Delta AUC (points), mean IoU and divergence (IoU < 0.5) of a row's boxes against its reference's."""
+    per, all_iou = {}, []
+    for s in seqs:
+        iou = box_iou(row.boxes[s.name][1:], ref.boxes[s.name][1:])
+        all_iou.append(iou)
+        per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
+                       "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None}
+    ious = np.concatenate(all_iou) if all_iou else np.zeros(0)
+    a, b = row.accuracy.get("auc"), ref.accuracy.get("auc")
+    delta = 100.0 * (a - b) if a is not None and b is not None else None
+    return Parity(ref.artifact, ref.sha256, delta, float(ious.mean()) if ious.size else None,
+                  float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per)

@@ -1,0 +1,240 @@
+"""`dt bench` outputs: bench.json, bench.md, the rich table, latency.png (+ success/precision plots via dt analyze).
+
+bench.json, schema_version 1 (keys are stable; new keys may be added without a version bump; NaN/inf -> null):
+    schema_version      int, 1
+    droptrack_version   str
+    created             str, ISO 8601 UTC;  wall_s: float, the whole bench
+    command             str: the command line ('' when called as a library)
+    passed              bool: every row has status 'passed'
+    machine             droptrack.eval.machine.describe_machine(): cpu, cores, usable_cores, memory_gb, os, python,
+                        loadavg_1m, gpu {name, capability, memory_gb, count, cuda, driver} | null,
+                        jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack, torch,
+                        onnxruntime, onnx, tensorrt, opencv, numpy}
+    data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
+                         n_sequences, n_frames, sequences: {name: frames}}
+    settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5}
+    gates               {max_auc_drop: float|null (given; AUC points), max_auc_drop_defaults: {fp32, fp16, int8},
+                         min_fps: float|null}
+    score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
+    references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
+    rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
+                          gate_failed|failed, reason, size_mb, sha256, checkpoint_sha256,
+                          accuracy: {auc, precision, norm_precision, op50, op75, ao, sr50, sr75} (null = not measured),
+                          latency: {model_ms, e2e_ms: {mean, p50, p90, p99}, stages_ms: {decode, pre, infer, post}
+                                    (means), fps (1000 / mean e2e), frames, warmup_frames, init_ms} | null,
+                          memory: {peak_rss_mb (process RSS high-water mark while the artifact was loaded and
+                                   timed), rss_increase_mb (over the RSS before loading), cuda_max_allocated_mb
+                                   (torch's CUDA allocator: PyTorch rows on --device cuda), scope: block|process} | null,
+                          parity: {reference, reference_sha256, delta_auc_points, mean_iou, divergence, frames,
+                                   per_sequence: {seq: {mean_iou, divergence}}} | null,
+                          gates: [{name: max_auc_drop|min_fps, threshold, value, passed: bool|null, explicit}],
+                          eval: {result_dir, fps, wall_s} | null}]
+    plots               {success, precision, latency: file names next to bench.json}
+    files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
+from droptrack.errors import DropTrackError
+
+SCHEMA_VERSION = 1
+STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
+HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "IoU vs ref", "Diverged",
+           "ms p50", "ms p99", "model p50", "FPS", "RSS MB")
+
+
+def _clean(obj: Any) -> Any:
+    """numpy scalars -> Python, NaN/inf -> None (recursively)."""
+    from droptrack.eval.report import _clean as clean
+
+    return clean(obj)
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    p = row.parity
+    ev = None
+    if row.result is not None:
+        ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps, "wall_s": row.result.wall_s}
+    return {"name": row.name, "artifact": row.artifact, "format": row.format, "precision": row.precision,
+            "status": row.status, "reason": row.reason, "size_mb": row.size_mb, "sha256": row.sha256,
+            "checkpoint_sha256": row.checkpoint_sha256, "accuracy": row.accuracy or None,
+            "latency": row.latency.to_dict() if row.latency is not None else None, "memory": row.memory,
+            "parity": None if p is None else {
+                "reference": p.reference, "reference_sha256": p.reference_sha256,
+                "delta_auc_points": p.delta_auc_points, "mean_iou": p.mean_iou, "divergence": p.divergence,
+                "frames": p.frames, "per_sequence": p.per_sequence},
+            "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
+                       "explicit": g.explicit} for g in row.gates],
+            "eval": ev}
+
+
+def bench_dict(report: Any) -> dict[str, Any]:
+    """The bench.json object (schema in the module docstring)."""
+    from droptrack import __version__
+    from droptrack.eval.bench import DEFAULT_MAX_AUC_DROP, DIVERGENCE_IOU
+
+    o = report.options
+    refs = [{"name": r.name, "artifact": r.artifact, "sha256": r.sha256, "is_row": r.row is not None,
+             "result_dir": str(r.result.output_dir) if r.result is not None else None, "accuracy": r.accuracy or None}
+            for r in report.references]
+    return _clean({
+        "schema_version": SCHEMA_VERSION, "droptrack_version": __version__, "created": report.created,
+        "wall_s": report.wall_s, "command": o.command, "passed": report.passed, "machine": report.machine,
+        "data": report.data.to_dict(),
+        "settings": {"device": o.device, "threads": o.threads, "config": o.config, "warmup_frames": o.warmup,
+                     "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU},
+        "gates": {"max_auc_drop": o.max_auc_drop, "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
+                  "min_fps": o.min_fps},
+        "score_units": "fraction", "references": refs, "rows": [_row_dict(r) for r in report.rows],
+        "plots": report.plots, "files": {"markdown": "bench.md", "analysis": "report.json", "results": "results"}})
+
+
+def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
+    if v is None or not math.isfinite(v):
+        return "-"
+    return format(v * scale, ("+" if signed else "") + spec)
+
+
+def row_cells(row: Any) -> list[str]:
+    """The table cells of one row (HEADERS order)."""
+    lat, p, mem = row.latency, row.parity, row.memory or {}
+    e2e = lat.e2e_ms if lat else {}
+    return [row.name, row.format, row.precision, f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}",
+            _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
+            _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _fmt(p.mean_iou if p else None, ".3f"),
+            _fmt(p.divergence if p else None, ".1%"), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
+            _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f"),
+            _fmt(mem.get("peak_rss_mb"), ".0f")]
+
+
+def title(report: Any) -> str:
+    from droptrack.eval.machine import machine_line
+
+    d = report.data
+    return (f"dt bench: {d.name} ({len(d.sequences)} sequences, {d.n_frames} frames, ground truth: {d.ground_truth}) "
+            f"on {report.options.device}; {machine_line(report.machine)}; {report.wall_s:.0f} s")
+
+
+def bench_table(report: Any) -> Any:
+    """A rich Table like `yolo benchmark`'s, one row per artifact."""
+    from rich.table import Table
+
+    table = Table(title=title(report))
+    for h in HEADERS:
+        table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
+                         no_wrap=h != "Artifact", overflow="fold")
+    for row in report.rows:
+        table.add_row(*row_cells(row))
+    return table
+
+
+def summary_lines(report: Any) -> list[str]:
+    """Reasons of failed rows, the reference(s), and where the files are."""
+    lines = [f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in report.rows if r.status != "passed"]
+    lines += [f"reference: {r.artifact} (PyTorch FP32, AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})"
+              for r in report.references]
+    lines += report.notes
+    out = report.output_dir
+    lines.append(f"report: {out / 'bench.md'}  json: {out / 'bench.json'}")
+    lines.append("plots: " + "  ".join(str(out / p) for p in report.plots.values()))
+    return lines
+
+
+def markdown(report: Any) -> str:
+    """bench.md: the table, gates, reasons, machine, data, plots and the command that produced it."""
+    d, o, m = report.data, report.options, report.machine
+    head = "| " + " | ".join(HEADERS) + " |\n|" + "|".join("---" for _ in HEADERS) + "|\n"
+    rows = "".join("| " + " | ".join(c.replace("|", "/") for c in row_cells(r)) + " |\n" for r in report.rows)
+    gates = "".join(f"- {r.name}: " + "; ".join(f"{g.name} {'pass' if g.passed else 'FAIL' if g.passed is False else 'n/a'}"
+                                              f" ({_gate_value(g)})" for g in r.gates) + "\n"
+                    for r in report.rows if r.gates)
+    reasons = "".join(f"- {r.name}: {r.reason}\n" for r in report.rows if r.reason)
+    refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})\n"
+                   for r in report.references)
+    plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
+    gpu = m["gpu"]["name"] if m.get("gpu") else "none"
+    jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    return (f"# dt bench\n\n{'PASSED' if report.passed else 'FAILED'} - {report.created}, {report.wall_s:.0f} s\n\n"
+            + (f"Command: `{o.command}`\n\n" if o.command else "")
+            + f"Data: {d.name} ({d.kind}, tag {d.tag}), {len(d.sequences)} sequences, {d.n_frames} frames, ground "
+            f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
+            f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded).\n\n"
+            f"Machine: {m['cpu']} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
+            f"load {m['loadavg_1m']}; {versions}.\n\n" + head + rows
+            + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); IoU vs ref = mean per-frame IoU between "
+            "the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5.\n\n"
+            + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
+            + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
+
+
+def _gate_value(g: Any) -> str:
+    from droptrack.eval.bench import gate_text
+
+    return gate_text(g)
+
+
+def latency_plot(path: Path, rows: list[Any]) -> Path | None:
+    """Stacked horizontal bars of the mean pre / infer / post ms per row."""
+    timed = [r for r in rows if r.latency is not None and r.latency.frames]
+    if not timed:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    names = [f"{r.name} ({r.format} {r.precision})" for r in timed][::-1]
+    left = [0.0] * len(timed)
+    for stage, color in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868")):
+        vals = [(r.latency.stages_ms.get(stage) or 0.0) for r in timed][::-1]
+        ax.barh(names, vals, left=left, color=color, label=stage)
+        left = [a + b for a, b in zip(left, vals)]
+    for y, (total, r) in enumerate(zip(left, timed[::-1])):
+        ax.text(total, y, f" {total:.1f} ms ({r.latency.fps or 0:.0f} FPS)", va="center", fontsize=8)
+    ax.set(xlabel="mean latency per frame [ms]", title="End-to-end latency by stage", xlim=(0, max(left) * 1.35))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=3, fontsize=8)
+    ax.grid(True, axis="x", linestyle="--")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _curves(report: Any, seqs: list[Any]) -> None:
+    """success.png / precision.png / report.json: dt analyze over every row's and reference's result folder."""
+    from droptrack.eval.bench_data import has_gt
+    from droptrack.eval.report import analyze
+
+    entries = [(r.name, r.result.output_dir) for r in report.rows if r.ok and r.result is not None]
+    entries += [(f"{r.name} (PyTorch FP32)", r.result.output_dir) for r in report.references
+                if r.row is None and r.result is not None]
+    scorable = [s for s in seqs if has_gt(s)]
+    if not entries or not scorable:
+        return
+    tag = report.data.tag
+    protocol = "ostrack-ope" if tag.startswith(("got10k", "trackingnet")) else None   # AUC curves everywhere
+    try:
+        rep = analyze([p for _, p in entries], scorable, tag=tag, output_dir=report.output_dir,
+                      names=[n for n, _ in entries], protocol=protocol, dataset=report.data.name)
+    except DropTrackError as exc:
+        report.notes.append(f"no success plot: {exc}")
+        return
+    report.plots.update(rep.plots)
+
+
+def write_bench(report: Any, seqs: list[Any]) -> Path:
+    """Plots, bench.json and bench.md in the output folder; returns bench.json."""
+    out = report.output_dir
+    _curves(report, seqs)
+    if latency_plot(out / "latency.png", report.rows) is not None:
+        report.plots["latency"] = "latency.png"
+    path = atomic_write_json(out / "bench.json", bench_dict(report))
+    atomic_write_text(out / "bench.md", markdown(report))
+    return path

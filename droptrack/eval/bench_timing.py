@@ -1,0 +1,146 @@
+"""Latency of one artifact on the bench frames: warm-up, then per-frame stage times through the runtime loop.
+
+Each sequence is initialised on its first frame and tracked with `droptrack.runtime.loop.track_frames` (the
+`dt run` loop). Per tracked frame: model-only = the backend's own `latencies_ms` (the `infer()` call), end-to-end
+= pre + infer + post (crops and normalisation, inference, window/decode/map-back) - the tracker time that
+`dt eval` writes to its `_time.txt` files; frame decoding is excluded (reported as `decode`). The first `warmup`
+tracked frames run before timing starts and are not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from droptrack.eval.machine import PeakMemory
+
+PERCENTILES = (50, 90, 99)
+
+
+def _stats(values: Sequence[float]) -> dict[str, float | None]:
+    """mean, p50, p90, p99 (None when empty)."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.size == 0:
+        return {"mean": None, **{f"p{p}": None for p in PERCENTILES}}
+    return {"mean": float(a.mean()), **{f"p{p}": float(np.percentile(a, p)) for p in PERCENTILES}}
+
+
+@dataclass
+class Latency:
+    """Timed-frame statistics (ms); `fps` = 1000 / mean end-to-end ms."""
+
+    model_ms: dict[str, float | None]
+    e2e_ms: dict[str, float | None]
+    stages_ms: dict[str, float | None]     # mean per stage: decode, pre, infer, post
+    frames: int
+    warmup_frames: int
+    init_ms: float | None = None
+
+    @property
+    def fps(self) -> float | None:
+        m = self.e2e_ms.get("mean")
+        return 1000.0 / m if m else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_ms": self.model_ms, "e2e_ms": self.e2e_ms, "stages_ms": self.stages_ms, "fps": self.fps,
+                "frames": self.frames, "warmup_frames": self.warmup_frames, "init_ms": self.init_ms}
+
+
+def _frames(seq: Any, limit: int) -> Iterator[Any]:
+    """The first `limit` frames of a sequence as runtime Frames (lazily decoded)."""
+    from droptrack.runtime.sources import Frame
+
+    for i, image in enumerate(seq.iter_frames()):
+        if i >= limit:
+            return
+        yield Frame(i, float(i), image)
+
+
+def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[int], None]) -> list[Any]:
+    """Track sequences (each from its first frame) until `budget` tracked frames; returns the RunSummaries."""
+    from droptrack.runtime.loop import track_frames
+
+    done, summaries = 0, []
+    for seq in seqs:
+        if done >= budget:
+            break
+        n = min(len(seq), budget - done + 1)
+        base = done
+        s = track_frames(_frames(seq, n), tracker, [list(seq.boxes[0])], max_frames=n, lost_threshold=0.0,
+                         on_frame=lambda sm: on_frame(base + max(sm.frames - 1, 0)))
+        if s.interrupted:
+            raise KeyboardInterrupt
+        done += len(s.times_ms["total"])
+        summaries.append(s)
+    return summaries
+
+
+def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cpu", config: str | None = None,
+                    warmup: int = 10, max_frames: int = 200, threads: int | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[Latency, dict[str, Any], Any]:
+    """Load the artifact's tracker, warm up, time up to `max_frames` tracked frames.
+
+    Returns (Latency, memory dict of PeakMemory over load + run, the backend's ArtifactMeta).
+    Loading errors propagate (the caller turns them into a 'failed' row).
+    """
+    from droptrack.eval.workers import set_threads, usable_cores
+    from droptrack.runtime.tracker import load_tracker
+
+    total = sum(len(s) - 1 for s in seqs)
+    budget = max(1, min(max_frames, total))
+    warm = min(warmup, max(0, total - 1) // 2) if total > 1 else 0
+    report = progress or (lambda done, tot: None)
+    old = set_threads(threads or usable_cores())
+    try:
+        with PeakMemory(cuda=device.startswith("cuda")) as mem:
+            tracker = load_tracker(artifact, config=config, device=device)
+            try:
+                if warm:
+                    _track(tracker, seqs, warm, lambda k: report(k, warm + budget))
+                backend = tracker.backend
+                backend.latencies_ms.clear()
+                runs = _track(tracker, seqs, budget, lambda k: report(warm + k, warm + budget))
+                model = list(backend.latencies_ms)
+                meta = backend.meta
+            finally:
+                tracker.backend.close()
+    finally:
+        import cv2
+        import torch
+
+        torch.set_num_threads(old[0])
+        cv2.setNumThreads(old[1])
+    cat = {k: [v for r in runs for v in r.times_ms[k]] for k in ("capture", "pre", "infer", "post")}
+    e2e = [a + b + c for a, b, c in zip(cat["pre"], cat["infer"], cat["post"])]
+    stages = {"decode": _stats(cat["capture"])["mean"], **{k: _stats(cat[k])["mean"] for k in ("pre", "infer", "post")}}
+    init = [r.init_ms for r in runs]
+    lat = Latency(_stats(model), _stats(e2e), stages, len(e2e), warm, float(np.mean(init)) if init else None)
+    return lat, mem.to_dict(), meta
+
+
+class bar:
+    """Context manager: a rich progress bar on stderr fed by update(done, total); a no-op when disabled."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.label, self.enabled, self._p, self._task = label, enabled, None, None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), console=Console(stderr=True))
+            self._task = self._p.add_task(self.label, total=None)
+            self._p.start()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self._p is not None:
+            self._p.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.stop()

