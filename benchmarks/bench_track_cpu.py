@@ -8,7 +8,6 @@ config) with the machine description and the load average (other jobs share this
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time

@@ -30,7 +30,7 @@ import numpy as np
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
-from droptrack.eval.bench_reference import DIVERGENCE_IOU, Parity, Reference, parity, resolve_references
+from droptrack.eval.bench_reference import Parity, Reference, parity, resolve_references
 from droptrack.eval.bench_timing import Latency
 
 DEFAULT_MAX_AUC_DROP = {"fp32": 0.1, "fp16": 0.5, "int8": 1.0}   # AUC points (x100)
