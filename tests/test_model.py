@@ -12,7 +12,7 @@ from droptrack.errors import CheckpointError, ConfigError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, load_tracking_checkpoint, save_checkpoint
 
-KEYS_FILE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ostrack_vitb384ce_keys.txt"
+KEYS_FILE = Path(__file__).resolve().parent / "data" / "ostrack_vitb384ce_keys.txt"  # from shared/reference
 
 
 def official_listing() -> list[tuple[str, tuple[int, ...], bool]]:
