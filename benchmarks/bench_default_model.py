@@ -28,7 +28,6 @@ from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.eval.report import analyze, write_report  # noqa: E402
 from droptrack.eval.results import write_result, write_times  # noqa: E402
 from droptrack.eval.run import evaluate  # noqa: E402
-from droptrack.runtime.tracker import load_tracker  # noqa: E402
 
 # bikes.mp4 is a montage with hard cuts (frames 30, 76, 137, 187, 242); the second shot (frames 30-75) follows a
 # cyclist riding right. The box is his head and shoulders in frame 30 (x, y, w, h), picked by eye.
