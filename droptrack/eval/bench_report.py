@@ -77,7 +77,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
 def bench_dict(report: Any) -> dict[str, Any]:
     """The bench.json object (schema in the module docstring)."""
     from droptrack import __version__
-    from droptrack.eval.bench import DEFAULT_MAX_AUC_DROP, DIVERGENCE_IOU
+    from droptrack.eval.bench import DEFAULT_MAX_AUC_DROP
+    from droptrack.eval.bench_reference import DIVERGENCE_IOU
 
     o = report.options
     refs = [{"name": r.name, "artifact": r.artifact, "sha256": r.sha256, "is_row": r.row is not None,
