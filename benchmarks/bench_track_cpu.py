@@ -53,7 +53,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--out", default="benchmarks/results/track_cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     machine = describe()
     rows = [bench(n, args.runs) for n in CONFIGS]
     machine["loadavg_1m_after"] = round(__import__("os").getloadavg()[0], 2)
@@ -66,7 +69,8 @@ def main() -> None:
              "| config | step median ms | min ms | p90 ms | model-only median ms |", "|---|---|---|---|---|"]
     lines += [f"| {r['config']} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['p90_ms']:.1f} | "
               f"{r['model_median_ms']:.1f} |" for r in rows]
-    lines += ["", f"Command: `python benchmarks/bench_track_cpu.py --runs {args.runs}`"]
+    cmd = f"python benchmarks/bench_track_cpu.py --runs {args.runs}" + (f" --threads {args.threads}" if args.threads else "")
+    lines += ["", f"Command: `{cmd}`"]
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
