@@ -90,6 +90,7 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and models are ordinary shared files
     try:
         writer(Path(tmp))
         os.replace(tmp, path)
