@@ -83,7 +83,8 @@ def score_statistics(checkpoint, sequences) -> dict:
 
 def bikes_strip(checkpoint, out: Path) -> Path:
     """Track the cyclist shot of bikes.mp4 from BIKES_INIT (demo's track_video): video, boxes and a PNG strip."""
-    from droptrack.demo import bundled_video, track_video
+    from droptrack.data.media import bundled_video
+    from droptrack.demo import track_video
     from droptrack.model.default import default_checkpoint
 
     ckpt = str(checkpoint or default_checkpoint())

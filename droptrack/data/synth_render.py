@@ -12,29 +12,19 @@ occluded); absence = 1 when that fraction is 0; cut_by_image = 1 when part of th
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from droptrack.data.media import photo_dir
 from droptrack.errors import DatasetError
 
 # Fixed, disjoint partition of the photos: a val benchmark never shares a photo with training data.
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
                 "motorcycle_right.png", "hubble_deep_field.jpg", "camera.png", "brick.png", "grass.png", "moon.png")
 VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
-
-
-def photo_dir() -> Path:
-    """skimage/data inside the installed scikit-image, located without importing it."""
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.submodule_search_locations:
-        raise DatasetError("scikit-image is not installed; `pip install scikit-image` (its photos feed the "
-                           "synthetic benchmark)")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
 def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:

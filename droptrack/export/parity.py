@@ -151,21 +151,11 @@ class ParityReport:
                 "e2e_boxes": [asdict(b) for b in self.e2e_boxes]}
 
 
-def photo_dir() -> Path:
-    """Folder of the real photos shipped in the scikit-image wheel."""
-    import importlib.util
-
-    from droptrack.errors import ExportError
-
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.submodule_search_locations:
-        raise ExportError("parity checks need scikit-image's photos; pip install scikit-image")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
 def load_photo(name: str) -> np.ndarray:
     """A bundled photo as HxWx3 uint8 RGB."""
     import cv2
+
+    from droptrack.data.media import photo_dir
 
     img = cv2.imread(str(photo_dir() / f"{name}.png"), cv2.IMREAD_COLOR)
     if img is None:

