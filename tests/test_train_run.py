@@ -84,3 +84,10 @@ def test_two_process_gloo_ddp_equals_one_process(tmp_path, synth):
     assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
     # the two runs used the same learning rate: global batch 8 in both (linear scaling per global batch)
     assert torch.load(single / "last.pt", weights_only=True)["lr"] == torch.load(ddp / "last.pt", weights_only=True)["lr"]
+
+
+def test_validation_auc_is_recorded_every_k_epochs(tmp_path, synth):
+    out = tmp_path / "val"
+    train(opts(out, synth, epochs=2, val_data=synth, val_every=2, val_sequences=1))
+    hist = torch.load(out / "last.pt", weights_only=True)["history"]
+    assert "val_auc" not in hist[0] and 0.0 <= hist[1]["val_auc"] <= 1.0
