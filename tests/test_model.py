@@ -186,3 +186,16 @@ def test_official_configs_values():
     c = load_config("vitb_256_mae_32x4_ep300")
     assert c.MODEL.BACKBONE.TYPE == "vit_base_patch16_224" and c.MODEL.BACKBONE.CE_LOC == []
     assert build_model(c).backbone.keep_counts() == [None] * 12
+
+
+def test_tracking_checkpoint_as_pretrained_initialises_the_whole_network(tmp_path):
+    cfg = load_config("tiny_ce_test")
+    src = build_model(cfg).eval()
+    save_checkpoint(tmp_path / "src.pt", src, cfg)
+    dst = build_model(cfg, training=True)
+    rep = load_pretrained(dst, tmp_path / "src.pt")
+    assert rep.missing == [] and rep.unexpected == []
+    assert all(torch.equal(v, dst.state_dict()[k]) for k, v in src.state_dict().items())
+    other = build_model(load_config("vitb_256_mae_ce_32x4_ep300"), training=True)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_pretrained(other, tmp_path / "src.pt")

@@ -118,12 +118,25 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     return model.eval(), cfg
 
 
+def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadReport:
+    """A whole tracking checkpoint as initialisation (official PRETRAIN_FILE 'OSTrack*': `net`, strict=False)."""
+    own = model.state_dict()
+    fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
+            if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not any(k.startswith("backbone.blocks.") for k in fits):
+        raise CheckpointError(f"tracking checkpoint '{path}' does not fit this config (no matching backbone "
+                              "weights); pass a checkpoint of the same architecture or MAE/DropMAE weights")
+    model.load_state_dict(fits, strict=False)
+    return LoadReport(missing=[k for k in own if k not in fits], unexpected=[k for k in net if k not in fits])
+
+
 def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
-    """Load MAE / DropMAE / timm ViT weights into the backbone, then derive pos_embed_z/x (official order)."""
+    """Load MAE / DropMAE / timm ViT weights into the backbone (then derive pos_embed_z/x, official order), or a
+    whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does."""
     obj = read_file(path)
-    state = obj.get("model", obj.get("state_dict", obj))
     if "net" in obj and isinstance(obj["net"], dict):
-        raise CheckpointError(f"'{path}' is a tracking checkpoint; use --resume/--checkpoint, not --pretrained")
+        return load_tracking_init(model, obj["net"], path)
+    state = obj.get("model", obj.get("state_dict", obj))
     state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()
              if isinstance(v, torch.Tensor)}
     if "patch_embed.proj.weight" not in state or "blocks.0.attn.qkv.weight" not in state:
