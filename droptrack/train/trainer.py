@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from droptrack.config import Config, load_config
-from droptrack.errors import TrainingError
+from droptrack.errors import DropTrackError, TrainingError
 from droptrack.model.checkpoint import read_file
 from droptrack.train.optim import reference_batch
 
@@ -86,15 +86,13 @@ def _resume(path: Path, model, opt, sched) -> tuple[int, list]:
     except (KeyError, RuntimeError, ValueError) as exc:
         raise TrainingError(f"cannot resume from '{path}' ({exc.__class__.__name__}: {str(exc)[:80]}); delete it "
                             "to start over or pass another --output") from None
-    except Exception as exc:  # CheckpointError for corrupt files already has a message
-        if hasattr(exc, "exit_code"):
-            raise TrainingError(f"cannot resume: {exc}") from None
-        raise
+    except DropTrackError as exc:  # a missing or corrupt file: its message already names the fix
+        raise TrainingError(f"cannot resume: {exc}") from None
     return int(obj["epoch"]), list(obj.get("history", []))
 
 
 def prepare(opts: TrainOptions):
-    """Config with overrides, device, model (+pretrained), data loaders' dataset, optimiser, LR."""
+    """The config with the command-line overrides applied (the reference batch is kept for LR scaling)."""
     cfg: Config = load_config(opts.config)
     if opts.epochs:
         cfg.TRAIN.EPOCH = opts.epochs
