@@ -12,22 +12,19 @@ Steps (each a `dt` command or the library function behind it):
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
-
-from droptrack.artifact import atomic_write_json, atomic_write_text  # noqa: E402
-from droptrack.data import get_sequences  # noqa: E402
-from droptrack.data.synth import ensure_synth  # noqa: E402
-from droptrack.eval.report import analyze, write_report  # noqa: E402
-from droptrack.eval.results import write_result, write_times  # noqa: E402
-from droptrack.eval.run import evaluate  # noqa: E402
+from droptrack.artifact import atomic_write_json, atomic_write_text
+from droptrack.eval.machine import benchmark_machine
+from droptrack.data import get_sequences
+from droptrack.data.synth import ensure_synth
+from droptrack.eval.report import analyze, write_report
+from droptrack.eval.results import write_result, write_times
+from droptrack.eval.run import evaluate
 
 # bikes.mp4 is a montage with hard cuts (frames 30, 76, 137, 187, 242); the second shot (frames 30-75) follows a
 # cyclist riding right. The box is his head and shoulders in frame 30 (x, y, w, h), picked by eye.
@@ -115,7 +112,7 @@ def main() -> None:
     strip = bikes_strip(args.checkpoint, out)
     scores = score_statistics(args.checkpoint, seqs)
     rows = {t.name: t for t in report.trackers}
-    machine = describe()
+    machine = benchmark_machine()
     summary = {"machine": machine, "data": {"sequences": args.sequences, "frames": args.frames, "seed": args.seed,
                                             "split": "val"},
                "trackers": {n: {"scores": t.result.scores(), "fps": t.fps} for n, t in rows.items()},

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -22,22 +21,10 @@ from pathlib import Path
 
 import torch
 
+from droptrack.eval.machine import benchmark_machine
+
 CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}
 TARGETS = {"ort_fp32": 1.5, "ort_int8": 2.5}
-
-
-def machine() -> dict:
-    """CPU, cores, threads, versions."""
-    import onnxruntime
-
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "ort_intra_op_threads": "default (= cores)", "python": platform.python_version(),
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "gpu": None}
 
 
 def export_variants(name: str, cfg_name: str, folder: Path) -> tuple[object, dict, dict]:
@@ -174,7 +161,7 @@ def main() -> None:
         (args.out / "export_cpu.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
         write_markdown(res, args.out / "export_cpu.md")
         return
-    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "models": {}, "targets": TARGETS,
+    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": benchmark_machine(ort_intra_op_threads="default (= cores)"), "models": {}, "targets": TARGETS,
            "analysis": ANALYSIS}
     with tempfile.TemporaryDirectory(prefix="dt-bench-export-") as tmp:
         for label, runs in (("256-CE", args.runs_256), ("384-CE", args.runs_384)):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 from pathlib import Path
 
 import torch
 
 from droptrack.config import load_config
+from droptrack.eval.machine import benchmark_machine
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
@@ -29,13 +29,6 @@ from droptrack.runtime.tracker import Tracker
 
 RESULTS = Path(__file__).parent / "results"
 MODELS = (("small", "tiny_ce_test"), ("vitb256ce", "vitb_256_mae_ce_32x4_ep300"))
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
 
 
 def video_path(name: str) -> Path:
@@ -71,7 +64,7 @@ def run(args) -> dict:
     with open_source(video) as src:
         h, w = next(iter(src)).image.shape[:2]
     init = [w * 0.4, h * 0.35, w * 0.12, h * 0.25]
-    out = {"machine": machine(), "loadavg_before": os.getloadavg(), "video": f"{args.video} ({w}x{h})",
+    out = {"machine": benchmark_machine(), "loadavg_before": os.getloadavg(), "video": f"{args.video} ({w}x{h})",
            "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         for label, cfg_name in MODELS:

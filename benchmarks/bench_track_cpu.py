@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
-
-from droptrack.artifact import atomic_write_json, atomic_write_text  # noqa: E402
-from droptrack.config import load_config  # noqa: E402
-from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
-from droptrack.model import build_model  # noqa: E402
-from droptrack.runtime.tracker import Tracker  # noqa: E402
+from droptrack.artifact import atomic_write_json, atomic_write_text
+from droptrack.eval.machine import benchmark_machine
+from droptrack.config import load_config
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.model import build_model
+from droptrack.runtime.tracker import Tracker
 
 CONFIGS = ["vitb_384_mae_ce_32x4_ep300", "vitb_256_mae_ce_32x4_ep300", "droptrack_tiny_synth"]
 
@@ -57,7 +54,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    machine = describe()
+    machine = benchmark_machine()
     rows = [bench(n, args.runs) for n in CONFIGS]
     machine["loadavg_1m_after"] = round(__import__("os").getloadavg()[0], 2)
     out = Path(args.out)

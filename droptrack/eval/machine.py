@@ -124,6 +124,16 @@ def describe_machine() -> dict[str, Any]:
             "gpu": _gpu(), "jetson": _jetson(), "versions": versions}
 
 
+def benchmark_machine(**extra: Any) -> dict[str, Any]:
+    """describe_machine() plus the flat keys the benchmark scripts print (versions, torch threads, GPU name)."""
+    import torch
+
+    m = describe_machine()
+    m.update({k: m["versions"].get(k) for k in ("torch", "onnxruntime", "numpy")})
+    m.update(torch_threads=torch.get_num_threads(), cuda=(m["gpu"] or {}).get("name"), **extra)
+    return m
+
+
 def machine_line(m: dict[str, Any]) -> str:
     """One-line summary for table titles."""
     parts = [f"{m.get('cpu')} ({m.get('usable_cores')} cores)"]
