@@ -19,19 +19,16 @@ column/row becomes padding when the crop reaches it) come from sampling frame[:H
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 
-from droptrack.geometry import IMAGENET_MEAN, IMAGENET_STD
+from droptrack.geometry import IMAGENET_MEAN, IMAGENET_STD, hann2d
 
 
 def hann2d_t(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Official cosine window (1,1,F,F) float32, same values as `geometry.hann2d`."""
-    k = torch.arange(1, size + 1).float()
-    w = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * k))
-    return (w.reshape(1, 1, -1, 1) * w.reshape(1, 1, 1, -1)).to(device)
+    """Official cosine window (1,1,F,F) float32 on `device` (`geometry.hann2d`)."""
+    return torch.from_numpy(hann2d(size)).to(device)
 
 
 def _rdiv(num: float, t: torch.Tensor) -> torch.Tensor:
