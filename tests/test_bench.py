@@ -16,7 +16,7 @@ from droptrack.config import load_config
 from droptrack.data import generate_synth, get_sequences
 from droptrack.data.media import bundled_video
 from droptrack.eval.bench import ACCURACY_KEYS
-from droptrack.eval.bench_reference import box_iou
+from droptrack.geometry import box_iou
 from droptrack.eval.run import evaluate
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint

@@ -10,6 +10,7 @@ from droptrack.data.synth import generate_synth
 from droptrack.data import get_sequences
 from droptrack.eval.metrics import ope_metrics
 from droptrack.model.checkpoint import load_tracking_checkpoint, read_meta
+from droptrack.geometry import box_iou
 from droptrack.model.default import default_checkpoint
 from droptrack.runtime.tracker import load_tracker
 from droptrack.eval.workers import track_sequence
@@ -51,10 +52,6 @@ def test_default_model_follows_a_moving_target_and_flags_it_with_its_score(heldo
     for i in range(1, len(seq)):
         box, score = tracker.track(seq.frame(i))
         scores.append(score)
-        gt = seq.boxes[i]
-        if gt[2] > 0:
-            x1, y1 = max(box[0], gt[0]), max(box[1], gt[1])
-            x2, y2 = min(box[0] + box[2], gt[0] + gt[2]), min(box[1] + box[3], gt[1] + gt[3])
-            inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-            ious.append(inter / (box[2] * box[3] + gt[2] * gt[3] - inter))
+        if seq.boxes[i][2] > 0:
+            ious.append(box_iou(box, seq.boxes[i])[0])
     assert np.median(ious) > 0.5 and 0.0 < np.median(scores) <= 1.0

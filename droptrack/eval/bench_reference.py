@@ -15,6 +15,7 @@ import numpy as np
 
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, InputError
+from droptrack.geometry import box_iou
 
 DIVERGENCE_IOU = 0.5
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
@@ -113,18 +114,6 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
             base = "reference" if len(refs) == 1 else f"reference_{i}"
             ref.name = base if base not in names else f"{base}_ref"
     return list(refs.values())
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of (N,4) x,y,w,h boxes (continuous coordinates); identical rows give exactly 1."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return np.where((a == b).all(axis=1), 1.0, iou)
 
 
 def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:

@@ -24,7 +24,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta, atomic_write_json
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.geometry import decode_box, hann2d, normalize, sample_target
+from droptrack.geometry import box_iou, decode_box, hann2d, normalize, sample_target
 
 # (photo, object box as fractions x, y, w, h of the image, target motion as fractions of the box size)
 PHOTO_PAIRS = (
@@ -303,12 +303,10 @@ def token_agreement(a: list[np.ndarray], b: list[np.ndarray], keep_counts: list[
 
 
 def _iou_cxcywh(a: np.ndarray, b: np.ndarray) -> float:
-    ax1, ay1, ax2, ay2 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
-    bx1, by1, bx2, by2 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
-    iw, ih = max(0.0, min(ax2, bx2) - max(ax1, bx1)), max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
+    def xywh(c: np.ndarray) -> np.ndarray:
+        return np.concatenate([c[:2] - c[2:4] / 2, c[2:4]])
+
+    return float(box_iou(xywh(np.asarray(a, np.float64)), xywh(np.asarray(b, np.float64)))[0])
 
 
 def decode(out: dict[str, np.ndarray], feat_size: int) -> tuple[np.ndarray, int]:
