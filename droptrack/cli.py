@@ -51,11 +51,12 @@ def data_synth(
     size: str = typer.Option("320x240", "--size", help="Frame size WxH."),
     split: str = typer.Option("train", "--split", help="train | val (val uses photos disjoint from train)."),
     ext: str = typer.Option("jpg", "--ext", help="jpg | png"),
+    gray: float = typer.Option(0.3, "--gray", help="train: probability that a photo is turned gray."),
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
 
-    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True)
+    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray)
     typer.echo(f"synthetic set: {path}")
 
 

@@ -305,6 +305,11 @@ def test_synth_restyle_and_video_stills():
     assert any(np.array_equal(lk[..., 0], lk[..., 1]) for lk in looks)  # some become gray
     assert len({lk.tobytes() for lk in looks}) == 12 and np.array_equal(cache["astronaut.png"], photo)
     assert np.array_equal(restyle(np.random.default_rng(3), photo), looks[3])
+    n_gray = [sum(np.array_equal(lk[..., 0], lk[..., 2]) for lk in
+                  (restyle(np.random.default_rng(i), photo, gray=g) for i in range(40))) for g in (0.0, 0.7)]
+    assert n_gray[0] == 0 and n_gray[1] > 20
+    with pytest.raises(InputError, match="--gray"):
+        generate_synth("unused", 1, 3, split="val", gray=0.5)
     # training sequences draw restyled looks; the same index of the val split never does, so it is unaffected
     tr = synth_sequence(0, 3, seed=5, size=(96, 64), split="train")
     assert tr.photos["target"] in TRAIN_PHOTOS

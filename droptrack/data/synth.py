@@ -21,6 +21,7 @@ from droptrack.errors import DatasetError, InputError
 MARKER = "synth.json"
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
+DEFAULT_GRAY = 0.3  # probability that a training photo is turned gray
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -31,7 +32,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str) -> None:
+def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float) -> None:
     """Validate generation options with fix-it messages."""
     if sequences < 1 or frames < 2:
         raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
@@ -40,17 +41,22 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
         raise InputError(f"size {size[0]}x{size[1]} out of range; use sides between 64 and 4096, e.g. 320x240")
     if split not in SPLIT_PHOTOS:
         raise InputError(f"split {split!r} unknown; use --split train or --split val")
+    if not 0.0 <= gray <= 0.7:
+        raise InputError(f"--gray {gray} out of range; give a probability between 0 and 0.7")
+    if gray != DEFAULT_GRAY and split != "train":
+        raise InputError("--gray only restyles training photos; drop it for --split val")
     if ext not in ("jpg", "png"):
         raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
 
 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
-                   cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
-    """Sequence `index` of a set, in memory (deterministic in seed, index and split)."""
+                   cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False,
+                   gray: float = DEFAULT_GRAY) -> SynthSequence:
+    """Sequence `index` of a set, in memory (deterministic in seed, index, split and, for train, gray)."""
     key = [seed, index, list(SPLIT_PHOTOS).index(split)]
     restyle_rng = np.random.default_rng(key + [1]) if split == "train" else None
     plan = plan_sequence(np.random.default_rng(key), frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache,
-                         restyle_rng)
+                         restyle_rng, gray)
     return render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
 
 
@@ -71,17 +77,19 @@ def _write_sequence(folder: Path, seq: SynthSequence, ext: str) -> None:
         f"{role}_photo: {p}\n" for role, p in seq.photos.items()))
 
 
-def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split: str, ext: str) -> dict:
+def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split: str, ext: str,
+            gray: float = DEFAULT_GRAY) -> dict:
     """The parameters a marker must match for a set to be reused."""
-    return {"version": SYNTH_VERSION, "sequences": sequences, "frames": frames, "seed": seed,
-            "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
+    out = {"version": SYNTH_VERSION, "sequences": sequences, "frames": frames, "seed": seed,
+           "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
+    return {**out, "gray": gray} if split == "train" else out
 
 
 def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                    size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
-                   progress: bool = False) -> Path:
+                   progress: bool = False, gray: float = DEFAULT_GRAY) -> Path:
     """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last."""
-    _check(sequences, frames, size, split, ext)
+    _check(sequences, frames, size, split, ext, gray)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
@@ -90,12 +98,12 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     photos = {}
     with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
         for i, name in enumerate(names):
-            seq = synth_sequence(i, frames, seed, size, split, cache)
+            seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray)
             _write_sequence(out / name, seq, ext)
             photos[name] = seq.photos
             bar.advance()
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
-    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext), "photos": photos})
+    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray), "photos": photos})
     return out
 
 

@@ -64,17 +64,17 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
     return cache[name]
 
 
-def restyle(rng: np.random.Generator, photo: np.ndarray, rotate: bool = False) -> np.ndarray:
-    """A new look for a training photo (flip, optional quarter turn, channel shuffle or gray, contrast, gamma), so a
-    few photos give many appearances; the val split never uses it."""
+def restyle(rng: np.random.Generator, photo: np.ndarray, rotate: bool = False, gray: float = 0.3) -> np.ndarray:
+    """A new look for a training photo (flip, optional quarter turn, gray with probability `gray` else a channel
+    shuffle with probability 0.3, contrast, gamma), so a few photos give many appearances; val never uses it."""
     out = photo[:, ::-1] if rng.random() < 0.5 else photo
     if rotate and rng.random() < 0.3:
         out = np.rot90(out, int(rng.integers(1, 4)))
     out = out.astype(np.float32)
     r = rng.random()
-    if r < 0.3:
+    if r < gray:
         out = out.mean(axis=2, keepdims=True).repeat(3, axis=2)
-    elif r < 0.6:
+    elif r < gray + 0.3:
         out = out[..., rng.permutation(3)]
     mean = out.mean()
     out = (out - mean) * math.exp(rng.uniform(-0.5, 0.3)) + mean
@@ -212,13 +212,14 @@ def _occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W
 
 
 def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
-                  cache: dict[str, np.ndarray], restyle_rng: np.random.Generator | None = None) -> Plan:
+                  cache: dict[str, np.ndarray], restyle_rng: np.random.Generator | None = None,
+                  gray: float = 0.3) -> Plan:
     """Draw every random choice of one sequence of n frames at size (W, H) from the given photos; `restyle_rng`
     (training only) gives each photo a new look from its own stream, so the other draws are unchanged."""
     W, H = size
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
     if restyle_rng is not None:
-        looks = {role: restyle(restyle_rng, load_photo(name, cache), rotate=role == "target")
+        looks = {role: restyle(restyle_rng, load_photo(name, cache), role == "target", gray)
                  for role, name in (("background", bg_name), ("target", tgt_name), ("occluder", occ_name))}
     else:
         looks = {role: load_photo(name, cache) for role, name in
