@@ -1,8 +1,9 @@
-"""Turn a training checkpoint into the embedded default model (weights + config + meta + training record, no
+"""Turn training checkpoints into the embedded default model (weights + packaged config + meta + training record, no
 optimizer state), written atomically to droptrack/weights/droptrack_tiny_synth.pt.
 
-Usage: python benchmarks/ship_default_model.py RUN/checkpoint_ep0050.pt --data "dt data synth ..." \
-           --command "dt train ..." [--selected-by "last epoch"] [--out PATH]
+Usage: python benchmarks/ship_default_model.py STAGE1/final.pt [STAGE2/final.pt ...] --data "dt data synth ..." \
+           --command "dt train ..." [--command ...] [--selected-by TEXT] [--out PATH]
+The last checkpoint gives the weights; every checkpoint gives its per-epoch history (tagged with its stage).
 """
 
 from __future__ import annotations
@@ -12,26 +13,42 @@ from pathlib import Path
 
 import torch
 
+from droptrack.config import config_to_dict, load_config
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
-from droptrack.model.default import default_checkpoint
+from droptrack.model.default import DEFAULT_CHECKPOINT
+
+CONFIG = "droptrack_tiny_synth"
 
 
 def main() -> None:
-    """Load the run checkpoint strictly, keep its training history, save fp32 weights (fp16 costs AUC)."""
+    """Load the last stage strictly under the packaged config (same MODEL/TEST sections), save fp32 weights."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoint", type=Path)
-    ap.add_argument("--data", required=True, help="the `dt data synth` command that made the training set")
+    ap.add_argument("checkpoints", type=Path, nargs="+", help="one checkpoint per training stage, in order")
+    ap.add_argument("--data", required=True, help="the `dt data synth` command(s) that made the training sets")
     ap.add_argument("--command", action="append", required=True, help="the `dt train` command(s), in order")
-    ap.add_argument("--selected-by", default="last epoch of the recipe")
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--selected-by", default="last epoch of the last stage")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "droptrack" / "weights" / DEFAULT_CHECKPOINT)
     args = ap.parse_args()
-    run = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    model, cfg = load_tracking_checkpoint(args.checkpoint)
-    training = {"epochs": int(run["epoch"]), "selected_by": args.selected_by, "history": run.get("history", []),
-                "data": args.data, "commands": list(args.command)}
-    out = args.out or default_checkpoint()
-    save_checkpoint(out, model, cfg, extra={"training": training})
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, epoch {training['epochs']})")
+    history = []
+    for stage, path in enumerate(args.checkpoints, 1):
+        run = torch.load(path, map_location="cpu", weights_only=True)
+        history += [{**row, "stage": stage} for row in run.get("history", [])]
+    _, trained = load_tracking_checkpoint(args.checkpoints[-1])
+    packaged = load_config(CONFIG)
+    for section in ("MODEL", "TEST"):
+        a, b = config_to_dict(trained)[section], config_to_dict(packaged)[section]
+        a.pop("PRETRAIN_FILE", None), b.pop("PRETRAIN_FILE", None)
+        a.pop("VARIANT", None), b.pop("VARIANT", None)
+        if section == "TEST":
+            a.pop("EPOCH", None), b.pop("EPOCH", None)
+        if a != b:
+            raise SystemExit(f"{args.checkpoints[-1]}: its {section} section differs from the packaged {CONFIG}")
+    model, cfg = load_tracking_checkpoint(args.checkpoints[-1], config=CONFIG)
+    training = {"epochs": len(history), "selected_by": args.selected_by, "history": history, "data": args.data,
+                "commands": list(args.command)}
+    save_checkpoint(args.out, model, cfg, extra={"training": training})
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(history)} epochs in "
+          f"{len(args.checkpoints)} stage(s))")
 
 
 if __name__ == "__main__":
