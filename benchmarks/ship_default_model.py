@@ -20,6 +20,13 @@ from droptrack.model.default import DEFAULT_CHECKPOINT
 CONFIG = "droptrack_tiny_synth"
 
 
+def _inference_sections(cfg) -> tuple[dict, dict]:
+    """The MODEL and TEST settings that define the shipped network and tracker (not how it was trained)."""
+    d = config_to_dict(cfg)
+    model = {k: v for k, v in d["MODEL"].items() if k not in ("PRETRAIN_FILE", "VARIANT")}
+    return model, {k: v for k, v in d["TEST"].items() if k != "EPOCH"}
+
+
 def main() -> None:
     """Load the last stage strictly under the packaged config (same MODEL/TEST sections), save fp32 weights."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,14 +42,8 @@ def main() -> None:
         history += [{**row, "stage": stage} for row in run.get("history", [])]
     _, trained = load_tracking_checkpoint(args.checkpoints[-1])
     packaged = load_config(CONFIG)
-    for section in ("MODEL", "TEST"):
-        a, b = config_to_dict(trained)[section], config_to_dict(packaged)[section]
-        a.pop("PRETRAIN_FILE", None), b.pop("PRETRAIN_FILE", None)
-        a.pop("VARIANT", None), b.pop("VARIANT", None)
-        if section == "TEST":
-            a.pop("EPOCH", None), b.pop("EPOCH", None)
-        if a != b:
-            raise SystemExit(f"{args.checkpoints[-1]}: its {section} section differs from the packaged {CONFIG}")
+    if _inference_sections(trained) != _inference_sections(packaged):
+        raise SystemExit(f"{args.checkpoints[-1]}: its MODEL/TEST sections differ from the packaged {CONFIG}")
     model, cfg = load_tracking_checkpoint(args.checkpoints[-1], config=CONFIG)
     training = {"epochs": len(history), "selected_by": args.selected_by, "history": history, "data": args.data,
                 "commands": list(args.command)}

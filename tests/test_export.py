@@ -346,15 +346,22 @@ def _needs_trt():
         pytest.skip(reason)
 
 
+def _engine_from(exported, tmp_path, name: str):
+    """Copy one exported ONNX file into tmp_path and build its engine there (skips without TensorRT)."""
+    _needs_trt()
+    from droptrack.export.tensorrt import build_engine
+
+    src = tmp_path / name
+    src.write_bytes((exported[0] / name).read_bytes())
+    return src, build_engine(src, cache=tmp_path / "cache")
+
+
 @pytest.mark.gpu
 def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
-    _needs_trt()
     from droptrack.engine.tensorrt_backend import TensorRTBackend
     from droptrack.export.tensorrt import build_engine
 
-    src = tmp_path / "model_fp16.onnx"
-    src.write_bytes((exported[0] / "model_fp16.onnx").read_bytes())
-    first = build_engine(src, cache=tmp_path / "cache")
+    src, first = _engine_from(exported, tmp_path, "model_fp16.onnx")
     assert not first.reused and build_engine(src, cache=tmp_path / "cache").reused
     with TensorRTBackend(first.path) as be:
         pairs = par.real_pairs(be.meta, 2)
@@ -372,13 +379,9 @@ def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
 
 @pytest.mark.gpu
 def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
-    _needs_trt()
-    from droptrack.export.tensorrt import build_engine
     from droptrack.runtime.tracker import load_backend
 
-    src = tmp_path / "model_int8.onnx"
-    src.write_bytes((exported[0] / "model_int8.onnx").read_bytes())
-    res = build_engine(src, cache=tmp_path / "cache")
+    src, res = _engine_from(exported, tmp_path, "model_int8.onnx")
     be = load_backend(res.path)
     pairs = par.real_pairs(be.meta, 4)
     outs = [be.infer(p.template, p.search) for p in pairs]

@@ -218,12 +218,10 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
     (training only) gives each photo a new look from its own stream, so the other draws are unchanged."""
     W, H = size
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
+    names = {"background": bg_name, "target": tgt_name, "occluder": occ_name}
+    looks = {role: load_photo(name, cache) for role, name in names.items()}
     if restyle_rng is not None:
-        looks = {role: restyle(restyle_rng, load_photo(name, cache), role == "target", gray)
-                 for role, name in (("background", bg_name), ("target", tgt_name), ("occluder", occ_name))}
-    else:
-        looks = {role: load_photo(name, cache) for role, name in
-                 (("background", bg_name), ("target", tgt_name), ("occluder", occ_name))}
+        looks = {role: restyle(restyle_rng, img, role == "target", gray) for role, img in looks.items()}
     bg = looks["background"]
     m = int(0.08 * W)
     f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
@@ -245,8 +243,7 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
         distractor.rgb = np.clip(distractor.rgb, 0, 255).astype(np.float32)
     occluder = _occluder(rng, n, looks["occluder"], target, W) if n >= 4 and rng.random() < 0.6 else None
     gain = np.exp(_walk(rng, n, 0.01, 0.25))
-    return Plan(canvas, ox, oy, gain, target, distractor, occluder,
-                {"background": bg_name, "target": tgt_name, "occluder": occ_name})
+    return Plan(canvas, ox, oy, gain, target, distractor, occluder, names)
 
 
 def _patch(layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
