@@ -11,6 +11,7 @@ import pytest
 
 from droptrack.data import get_sequences, load_boxes
 from droptrack.data.synth import ensure_synth, generate_synth, synth_sequence
+from droptrack.data import synth_render
 from droptrack.data.synth_render import TRAIN_PHOTOS, VAL_PHOTOS, cover_label
 from droptrack.errors import DatasetError, InputError
 
@@ -293,7 +294,7 @@ def test_synth_val_split_photos_and_ensure(tmp_path):
         generate_synth(tmp_path / "x", 1, 3, split="test")
 
 
-def test_synth_restyle_and_video_stills():
+def test_synth_restyle_and_video_stills(monkeypatch):
     from droptrack.data.synth_render import load_photo, restyle
 
     cache: dict = {}
@@ -310,9 +311,14 @@ def test_synth_restyle_and_video_stills():
     assert n_gray[0] == 0 and n_gray[1] > 20
     with pytest.raises(InputError, match="--gray"):
         generate_synth("unused", 1, 3, split="val", gray=0.5)
-    # training sequences draw restyled looks; the same index of the val split never does, so it is unaffected
+    # training sequences draw restyled looks; the val split never does, so held-out sets stay as they were
+    calls = []
+    real = synth_render.restyle
+    monkeypatch.setattr(synth_render, "restyle", lambda *a, **k: calls.append(1) or real(*a, **k))
     tr = synth_sequence(0, 3, seed=5, size=(96, 64), split="train")
-    assert tr.photos["target"] in TRAIN_PHOTOS
+    assert tr.photos["target"] in TRAIN_PHOTOS and len(calls) == 3
+    synth_sequence(0, 3, seed=5, size=(96, 64), split="val")
+    assert len(calls) == 3
 
 
 def test_cli_data_synth(tmp_path):

@@ -283,7 +283,7 @@ def test_engine_cache_key_changes_with_every_input():
 def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, monkeypatch):
     """Cache flow and sidecar with the TensorRT build stubbed out (the real build is the gpu test below)."""
     from droptrack.engine import trt_compat
-    from droptrack.engine.tensorrt_backend import TensorRTBackend, compat_problems
+    from droptrack.engine.tensorrt_backend import TensorRTBackend, compat_problems, sidecar_path
     from droptrack.export import tensorrt as trt_mod
 
     onnx_path = tmp_path / "model_fp16.onnx"
@@ -291,13 +291,13 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
     env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
     builds = []
     monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0: dict(env))
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
     monkeypatch.setattr(trt_mod, "_build_plan", lambda *a, **k: (builds.append(a) or b"PLAN", ["stub"]))
     cache = tmp_path / "cache"
     first = trt_mod.build_engine(onnx_path, cache=cache)
     again = trt_mod.build_engine(onnx_path, cache=cache)
     assert not first.reused and again.reused and len(builds) == 1 and first.path.read_bytes() == b"PLAN"
-    side = json.loads(trt_mod.sidecar_path(first.path).read_text())
+    side = json.loads(sidecar_path(first.path).read_text())
     assert side["env"] == env and side["onnx_sha256"] == sha256_file(onnx_path) and side["precision"] == "fp16"
     assert side["io"]["template"]["shape"] == [1, 3, 64, 64] and side["meta"]["config_name"] == "tiny_ce_test"
     assert side["rebuild_command"].startswith(f"dt export {onnx_path} --engine")
@@ -306,8 +306,8 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
     first.path.unlink()
     assert trt_mod.build_engine(onnx_path, cache=cache).reused              # from the cache folder
     assert len(builds) == 2
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0: {**env, "gpu": "RTX 4090",
-                                                                     "compute_capability": "8.9"})
+    other = {**env, "gpu": "RTX 4090", "compute_capability": "8.9"}
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(other))
     with pytest.raises(BackendError, match="rebuild it on this machine: dt export .*--engine") as exc:
         TensorRTBackend(first.path)
     assert "Orin" in str(exc.value) and "RTX 4090" in str(exc.value)

@@ -112,6 +112,11 @@ class Sequence:
             cap.release()
 
 
+def has_gt(seq: Sequence) -> bool:
+    """Ground truth beyond the init frame (what dt eval needs to score a sequence; test splits have only frame 0)."""
+    return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it."""
     path = Path(path)

@@ -44,6 +44,16 @@ def _provider_options(providers: list[str]) -> list[dict]:
     return opts
 
 
+def session_options(ort, threads: int = 0):
+    """Full graph optimisation, warnings silenced, `threads` intra-op threads when given (0 = ORT's default)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+    return so
+
+
 def _meta_from_session(sess, path: Path) -> ArtifactMeta:
     props = dict(sess.get_modelmeta().custom_metadata_map)
     if "droptrack.arch" not in props:
@@ -70,13 +80,8 @@ class OrtBackend(Backend):
 
         providers = choose_providers(device, ort.get_available_providers(),
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
-        if threads:
-            so.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=providers,
+            self.session = ort.InferenceSession(str(self.path), session_options(ort, threads), providers=providers,
                                                 provider_options=_provider_options(providers))
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None

@@ -28,9 +28,15 @@ def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
             for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
 
 
+def sidecar_path(engine_path: str | Path) -> Path:
+    """`model.engine` -> `model.engine.json`."""
+    p = Path(engine_path)
+    return p.with_name(p.name + ".json")
+
+
 def read_sidecar(path: Path) -> dict:
     """The engine's sidecar JSON (`model.engine.json`)."""
-    side = path.with_name(path.name + ".json")
+    side = sidecar_path(path)
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); "
                            f"rebuild it with `dt export {path.with_suffix('.onnx')} --engine`")
@@ -58,7 +64,7 @@ class TensorRTBackend(Backend):
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; run the ONNX graph instead "
                                f"(--model {self.path.with_suffix('.onnx')})")
-        problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(device))
+        problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(device, with_driver=False))
         if problems:
             raise BackendError(f"engine '{self.path.name}' was built for another setup ({'; '.join(problems)}); "
                                f"rebuild it on this machine: {rebuild}")

@@ -72,8 +72,9 @@ def driver_version() -> str:
     return ""
 
 
-def runtime_env(device: int = 0) -> dict[str, str]:
-    """TensorRT / CUDA / driver versions, GPU name and compute capability of this machine."""
+def runtime_env(device: int = 0, with_driver: bool = True) -> dict[str, str]:
+    """TensorRT / CUDA / driver versions, GPU name and compute capability of this machine (`with_driver=False`
+    skips the driver query, an nvidia-smi process, where only the MUST_MATCH fields are compared)."""
     trt = import_tensorrt()
     env = {"tensorrt": str(trt.__version__) if trt is not None else "", "cuda": "", "driver": "", "gpu": "",
            "compute_capability": ""}
@@ -84,7 +85,7 @@ def runtime_env(device: int = 0) -> dict[str, str]:
         if torch.cuda.is_available():
             env["gpu"] = torch.cuda.get_device_name(device)
             env["compute_capability"] = "%d.%d" % torch.cuda.get_device_capability(device)
-            env["driver"] = driver_version()
+            env["driver"] = driver_version() if with_driver else ""
     except ImportError:
         pass
     return env

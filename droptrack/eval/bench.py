@@ -176,7 +176,7 @@ def _evaluate(artifact: str, seqs: list[Any], name: str, tag: str, opts: BenchOp
 
 def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
     """AUC, P, NP, OP50, OP75 (OSTrack OPE) and AO, SR0.5, SR0.75 (GOT-10k toolkit) from dt eval's reports."""
-    from droptrack.eval.bench_data import has_gt
+    from droptrack.data.sequence import has_gt
     from droptrack.eval.report import analyze
 
     acc: dict[str, float | None] = dict.fromkeys(ACCURACY_KEYS)

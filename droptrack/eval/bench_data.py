@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from droptrack.data.sequence import has_gt
 from droptrack.errors import DatasetError, InputError
 
 SYNTHETIC = ("synthetic", "synth")
@@ -43,11 +44,6 @@ class BenchData:
         return {"kind": self.kind, "name": self.name, "root": self.root, "tag": self.tag,
                 "ground_truth": self.ground_truth, "n_sequences": len(self.sequences), "n_frames": self.n_frames,
                 "sequences": {s.name: len(s) for s in self.sequences}}
-
-
-def has_gt(seq: Any) -> bool:
-    """Ground truth beyond the init frame (what dt eval needs to score a sequence)."""
-    return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
 
 
 def _truncate(seq: Any, frames: int | None) -> Any:

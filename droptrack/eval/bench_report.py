@@ -210,7 +210,7 @@ def latency_plot(path: Path, rows: list[Any]) -> Path | None:
 
 def _curves(report: Any, seqs: list[Any]) -> None:
     """success.png / precision.png / report.json: dt analyze over every row's and reference's result folder."""
-    from droptrack.eval.bench_data import has_gt
+    from droptrack.data.sequence import has_gt
     from droptrack.eval.report import analyze
 
     entries = [(r.name, r.result.output_dir) for r in report.rows if r.ok and r.result is not None]

@@ -109,10 +109,9 @@ def _jetson() -> dict[str, Any] | None:
 
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS, GPU, Jetson and library versions (JSON-safe)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        usable = os.cpu_count()
+    from droptrack.eval.workers import usable_cores
+
+    usable = usable_cores()
     try:
         load = round(os.getloadavg()[0], 2)
     except OSError:  # pragma: no cover - not POSIX

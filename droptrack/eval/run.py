@@ -275,7 +275,9 @@ def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
     """Reports keyed by protocol: the dataset's own (report.json + plots); synth adds the GOT-10k toolkit's."""
     from droptrack.eval.report import analyze
 
-    scorable = [s for s in seqs if len(s) > 1 and np.isfinite(s.boxes[1:]).all(axis=1).any()]
+    from droptrack.data.sequence import has_gt
+
+    scorable = [s for s in seqs if has_gt(s)]
     if not scorable:   # test splits publish only the init box: scores come from the benchmark's server
         return {}
     main = analyze([out], scorable, tag=tag, output_dir=out, names=[out.name])

@@ -244,15 +244,12 @@ def ort_session(path: str | Path, threads: int = 0, with_ce: bool = False):
     """A CPU ONNX Runtime session (full optimisation, quiet); `with_ce` adds the CE TopK indices as outputs."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
+    from droptrack.engine.onnxruntime_backend import session_options
+
     model: str | bytes = str(path)
     if with_ce:
         model = _with_topk_outputs(path)
-    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, session_options(ort, threads), providers=["CPUExecutionProvider"])
 
 
 def _with_topk_outputs(path: str | Path) -> bytes:
@@ -350,8 +347,9 @@ def compare(outputs: list[dict], reference: list[dict], pairs: list[InputPair], 
     tol = TOLERANCES[precision]
     gated = aligned_reference if aligned_reference is not None else reference
     stats = output_stats(outputs, gated)
-    rep = ParityReport(artifact, precision, reference_name, stats, box_stats(outputs, gated, pairs, meta.feat_size),
-                       tol, list(tokens or []), box_stats(outputs, reference, pairs, meta.feat_size),
+    e2e = box_stats(outputs, reference, pairs, meta.feat_size)
+    boxes = e2e if aligned_reference is None else box_stats(outputs, aligned_reference, pairs, meta.feat_size)
+    rep = ParityReport(artifact, precision, reference_name, stats, boxes, tol, list(tokens or []), e2e,
                        aligned_reference is not None)
     for s in stats:
         if not np.isfinite(s.max_abs):

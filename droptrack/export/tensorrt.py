@@ -29,12 +29,6 @@ class TensorRTUnavailable(ExportError):
     """No TensorRT or no CUDA GPU on this machine."""
 
 
-def sidecar_path(engine_path: str | Path) -> Path:
-    """`model.engine` -> `model.engine.json`."""
-    p = Path(engine_path)
-    return p.with_name(p.name + ".json")
-
-
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -100,6 +94,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
                  cache: str | Path | None = None, log: Callable[[str], None] | None = None) -> EngineResult:
     """Build (or reuse) a TensorRT engine for `onnx_path`; the precision is the graph's (its metadata)."""
     from droptrack.engine import trt_compat
+    from droptrack.engine.tensorrt_backend import sidecar_path
     from droptrack.export.onnx import read_metadata
 
     log = log or (lambda s: None)

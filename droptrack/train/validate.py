@@ -19,9 +19,8 @@ def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int 
     from droptrack.runtime.tracker import Tracker
 
     seqs = get_sequences("synth", root=val_root)[:max_sequences]
-    net = copy.deepcopy(model).cpu().eval()
-    tracker = Tracker(TorchBackend(net, cfg))
+    tracker = Tracker(TorchBackend(copy.deepcopy(model), cfg))
     with torch.inference_mode():
         preds = [track_sequence(tracker, s).boxes for s in seqs]
     res = ope_metrics(preds, [s.boxes for s in seqs], tag="generic")
-    return float(res.auc) / (100.0 if res.auc > 1.0 else 1.0)
+    return float(res.auc)
