@@ -1,0 +1,5 @@
+"""`python -m droptrack` is `dt` (useful where the console script is not on PATH)."""
+
+from droptrack.cli import app
+
+app()

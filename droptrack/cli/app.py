@@ -1,0 +1,40 @@
+"""The `dt` Typer app and the error wrapper every command shares."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import typer
+
+from droptrack.errors import DropTrackError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation.")
+app.add_typer(data_app, name="data")
+
+
+def friendly(fn: Callable) -> Callable:
+    """Turn DropTrackError into a one-line message and its exit code (no traceback for user errors)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DropTrackError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+def version() -> None:
+    """Print the droptrack version."""
+    from droptrack import __version__
+
+    typer.echo(__version__)

@@ -1,0 +1,91 @@
+"""`dt` export and doctor: deployment artifacts and the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from droptrack.cli.app import app, friendly
+
+@app.command("export")
+@friendly
+def export_(
+    checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar; default: the embedded model), "
+                                               "or an exported .onnx to (re)build only its engine with --engine."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset (>= 17: LayerNormalization)."),
+    output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder."),
+    fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write model_int8.onnx (explicit Q/DQ, calibrated)."),
+    precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
+                                        "(same as --fp16 / --int8)."),
+    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos or "
+                                        "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k)."),
+    calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
+    engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT and a GPU)."),
+    workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
+    trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
+                                   "and 11) or flags (TensorRT 10 builder flags)."),
+) -> None:
+    """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
+    from rich.console import Console
+
+    from droptrack.errors import InputError
+    from droptrack.export.parity import parity_table
+    from droptrack.export.pipeline import ParityError, export_all
+    from droptrack.export.report import next_commands, notes, summary_table
+
+    if calib is not None and not int8 and "int8" not in ",".join(precision):
+        raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
+    precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
+    err = Console(stderr=True)
+    out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
+    failed = None
+    try:
+        report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
+                            trt_typing, log=lambda s: err.print(s, highlight=False))
+    except ParityError as exc:
+        if exc.report is None:
+            raise
+        report, failed = exc.report, exc
+    for r in report.results:
+        if r.parity is not None:
+            out.print(parity_table(r.parity))
+    out.print(summary_table(report))
+    for line in notes(report):
+        out.print(f"note: {line}", highlight=False, soft_wrap=True)
+    if failed is not None:
+        raise failed
+    for cmd in next_commands(report):
+        out.print(f"next: {cmd}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@friendly
+def doctor(
+    artifact: Optional[Path] = typer.Argument(None, help="Checkpoint, .onnx or .engine to check against this machine."),
+) -> None:
+    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from droptrack.engine.doctor import check_artifact, environment, environment_checks
+
+    env = environment()
+    table = Table(title="dt doctor", show_header=False)
+    for key, value in env.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        table.add_row(key, str(value) if value not in ("", None) else "-")
+    console = Console()
+    console.print(table)
+    checks = environment_checks(env) + (check_artifact(artifact, env) if artifact is not None else [])
+    colour = {"ok": "green", "warn": "yellow", "error": "red"}
+    for c in checks:
+        console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)
+    if any(c.level == "error" for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,113 @@
+"""`dt` eval, analyze and bench: accuracy and speed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from droptrack.cli.app import app, friendly
+
+@app.command("eval")
+@friendly
+def eval_(
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
+                                "synth."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
+                                              "(default: the embedded model)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: cores / "
+                                          "workers)."),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: results/<dataset>); "
+                                          "files go to OUTPUT/<tracker>/."),
+    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+) -> None:
+    """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
+    from rich.console import Console
+
+    from droptrack.eval.run import evaluate_dataset, summary_lines
+
+    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    try:
+        result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
+                                  workers=workers, threads=threads, device=device, config=config, name=name)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    console = Console()
+    for line in summary_lines(result):
+        console.print(line)
+
+
+@app.command()
+@friendly
+def analyze(
+    result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files)."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: the data module's)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
+                                          "(default: analysis/<dataset>)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
+                                           "or trackingnet-devkit (default: the dataset's own toolkit)."),
+) -> None:
+    """Score trackers' result folders against a dataset: table, report.json, success and precision plots."""
+    from rich.console import Console
+
+    from droptrack.eval.report import analyze_dataset, report_table
+
+    report = analyze_dataset(result_dirs, dataset, root=root, split=split,
+                             output_dir=output or Path("analysis") / dataset, protocol=protocol)
+    Console().print(report_table(report))
+    typer.echo(f"report: {report.output_dir / 'report.json'}")
+
+
+@app.command()
+@friendly
+def bench(
+    artifacts: list[str] = typer.Argument(..., help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine files."),
+    data: str = typer.Option("synthetic", "--data", help="synthetic (held-out photos, val split), a dataset name "
+                             "(lasot, got10k_val, ...), a video file or a folder (GOT-10k layout or images)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Dataset root (synthetic: where the set is cached)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="PyTorch checkpoint to compare with (default: "
+                                            "each artifact's own checkpoint, found by the sha256 in its metadata)."),
+    max_auc_drop: Optional[float] = typer.Option(None, "--max-auc-drop", help="Gate: largest AUC drop vs the "
+                                                 "reference in points (default 0.1 FP32, 0.5 FP16, 1.0 INT8)."),
+    min_fps: Optional[float] = typer.Option(None, "--min-fps", help="Gate: smallest end-to-end FPS."),
+    output: Path = typer.Option(Path("out/bench"), "--output", "-o", help="Folder for bench.json, bench.md, plots."),
+    sequences: Optional[int] = typer.Option(None, "--sequences", help="Use the first N sequences (synthetic: "
+                                            "generate N; default 8)."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Use the first M frames of each sequence "
+                                         "(synthetic: default 40)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    init: Optional[str] = typer.Option(None, "--init", help="x,y,w,h first-frame box for a video/folder without "
+                                       "ground truth (scored against the reference tracker's boxes)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all usable cores)."),
+) -> None:
+    """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
+    import os
+    import shlex
+    import sys
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
+    from rich.console import Console
+
+    from droptrack.eval.bench import BenchOptions, check_gates, run_bench
+    from droptrack.eval.bench_report import bench_table, summary_lines
+
+    report = run_bench(BenchOptions(artifacts=artifacts, data=data, root=root, reference=reference,
+                                    max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
+                                    sequences=sequences, frames=frames, device=device, config=config, init=init,
+                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))
+    console = Console(width=max(Console().width, 160))
+    console.print(bench_table(report))
+    for line in summary_lines(report):
+        console.print(line, soft_wrap=True, highlight=False)
+    check_gates(report)

@@ -1,0 +1,110 @@
+"""`dt` run and demo: tracking a source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from droptrack.cli.app import app, friendly
+
+@app.command()
+@friendly
+def run(
+    source: str = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an "
+                                 "image folder or an rtsp:// / http:// URL."),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "--model", "-m",
+                                             help="Checkpoint (.pt/.pth.tar), ONNX model or TensorRT engine "
+                                                  "(default: the embedded model)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    init: list[str] = typer.Option([], "--init", help="Target box x,y,w,h on the first frame (repeatable: "
+                                   "several targets in one batch). Without it: interactive selection."),
+    show: bool = typer.Option(False, "--show", help="Window with boxes, scores and FPS (q / Esc stops)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
+    output: Optional[str] = typer.Option(None, "--output", help="Boxes in the official format (several "
+                                         "targets: NAME_<k>.txt)."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is flagged "
+                                         "lost (its box is still reported); 0 disables."),
+    pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
+                            "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
+    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
+    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+) -> None:
+    """Track one or several targets through a camera, pipeline, video, folder or stream."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from droptrack.runtime.run import RunOptions, run as run_tracking, summary_line, summary_table
+
+    opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
+                      output=output, jsonl=jsonl, device=device, max_frames=max_frames,
+                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps)
+    err = Console(stderr=True)
+    progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
+    task = progress.add_task("run", total=None, fps=0.0, visible=False)
+
+    def start(total: Optional[int]) -> None:   # shown once the source, model and targets are ready
+        progress.update(task, total=total, visible=True)
+        progress.start()
+
+    try:
+        summary = run_tracking(opts, on_start=start,
+                               on_frame=lambda s: progress.update(task, completed=s.frames,
+                                                                  fps=s.fps if s.fps == s.fps else 0.0))
+    finally:
+        progress.stop()
+    out = err if jsonl == "-" else Console()
+    out.print(summary_table(summary))
+    out.print(summary_line(summary), soft_wrap=True)
+    for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+        if path:
+            typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if summary.interrupted:
+        typer.echo(f"interrupted after {summary.frames} frames; outputs are complete up to there", err=True)
+        raise typer.Exit(130)
+
+
+@app.command()
+@friendly
+def demo(
+    output: Path = typer.Option(Path("droptrack-demo"), "--output", "-o", help="Folder for everything the demo "
+                                "writes."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
+                                              "embedded model)."),
+    sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
+    frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
+    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default: all usable "
+                                          "cores; 1 is faster on a busy machine)."),
+) -> None:
+    """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video."""
+    from rich.console import Console
+
+    from droptrack.demo import run_demo
+    from droptrack.eval.bench_report import bench_table
+
+    console = Console(width=max(Console().width, 160))
+    res = run_demo(output, checkpoint, sequences, frames, video_frames,
+                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads)
+    console.print(bench_table(res.bench))
+    b = res.bench.output_dir
+    lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
+             *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})",
+             "plots: " + "  ".join(str(b / p) for p in res.bench.plots.values())]
+    if res.video is not None:
+        s = res.video_summary
+        lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
+                  f"strip: {res.strip}  boxes: {res.boxes}"]
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
+    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h")
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
