@@ -213,8 +213,15 @@ def deserialize(trt, plan: bytes, logger):
 
 
 def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
-    """Bind device addresses by name and enqueue one inference on `stream_handle`."""
+    """Bind device addresses by name and enqueue one inference on `stream_handle`.
+
+    `set_tensor_address` returns False for an unknown tensor name or an address TensorRT cannot use (not
+    256-byte aligned); the enqueue would then read or write the wrong memory, so that is an error.
+    """
     for name, ptr in bindings.items():
-        context.set_tensor_address(name, ptr)
+        if not context.set_tensor_address(name, ptr):
+            raise BackendError(f"TensorRT refused the device address of tensor '{name}' (0x{ptr:x}, "
+                               f"{ptr % 256} bytes past 256-byte alignment, or a name the engine lacks); "
+                               "pass contiguous tensors or rebuild the engine with `dt export MODEL.onnx --engine`")
     if not context.execute_async_v3(stream_handle):
         raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")
