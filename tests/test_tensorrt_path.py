@@ -137,3 +137,88 @@ def test_engine_for_another_gpu_index_is_refused_naming_the_index(tmp_path, monk
     assert asked == [1] and "\n" not in str(exc.value)
     with pytest.raises(BackendError, match="cuda:5 does not exist here"):
         TensorRTBackend(engine, device="cuda:5")
+
+
+# ---------------------------------------------------------------- engine inspector summary and the GPU check report
+
+# shaped like TensorRT 10's IEngineInspector JSON with ProfilingVerbosity.DETAILED (written by hand)
+INSPECTOR_JSON = {
+    "Layers": [
+        {"Name": "Reformatting CopyNode for Input Tensor 0 to /patch_embed/Conv", "LayerType": "Reformat",
+         "Inputs": [{"Name": "search", "Format/Datatype": "Row major linear FP32 format (kLINEAR)"}],
+         "Outputs": [{"Name": "search_r", "Format/Datatype": "Channel major FP16 format where channel % 8 == 0"}]},
+        {"Name": "/patch_embed/Conv", "LayerType": "CaskConvolution", "TacticName": "sm90_xmma_fprop_f16f16",
+         "Outputs": [{"Name": "pe", "Format/Datatype": "Row major linear FP16 format (kLINEAR)"}]},
+        {"Name": "{ForeignNode[/blocks.0/attn/MatMul.../blocks.0/attn/MatMul_1]}", "LayerType": "Myelin",
+         "TacticName": "_gemm_mha_v2_0x1a2b", "Outputs": [{"Name": "a0", "Format/Datatype": "Half"}]},
+        {"Name": "/blocks.3/TopK", "LayerType": "TopK",
+         "Outputs": [{"Name": "v", "Format/Datatype": "Row major linear FP32 format (kLINEAR)"},
+                     {"Name": "i", "Format/Datatype": "Row major linear Int32 format (kLINEAR)"}]},
+        {"Name": "/blocks.4/mlp/fc1/MatMul", "LayerType": "CaskGemm", "TacticName": "sm90_int8_gemm",
+         "Outputs": [{"Name": "f", "Format/Datatype": "Int8 NC/32HW32"}]},
+    ],
+    "Bindings": ["template", "search", "score_map", "size_map", "offset_map"],
+}
+
+
+def test_inspector_summary_counts_precisions_attention_and_reformats():
+    from droptrack.engine.inspect import summarize_layers, tensor_dtype
+
+    s = summarize_layers(json.dumps(INSPECTOR_JSON))
+    assert s.detailed and s.layers == 5 and s.reformat_layers == 1
+    assert s.output_precisions == {"fp16": 3, "fp32": 1, "int32": 1, "int8": 1}
+    assert s.attention_layers == ["{ForeignNode[/blocks.0/attn/MatMul.../blocks.0/attn/MatMul_1]}"]
+    assert s.layer_types["Myelin"] == 1 and s.io[0] == "template"
+    assert [tensor_dtype(f) for f in ("Row major linear BF16 format", "Float", "Int64", "weird")] == \
+        ["bf16", "fp32", "int64", "?"]
+    # TensorRT 11 schema ("I/O Tensors") and a LAYER_NAMES_ONLY engine (layers are plain strings)
+    names_only = summarize_layers({"Layers": ["Reformatting CopyNode x", "fmha_v2_flash_attention_fp16", "conv"],
+                                   "I/O Tensors": [{"Name": "template"}, {"Name": "search"}]})
+    assert not names_only.detailed and names_only.reformat_layers == 1 and names_only.attention_layers == \
+        ["fmha_v2_flash_attention_fp16"] and names_only.io == ["template", "search"]
+
+
+def _gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_check_report_lists_every_step_and_keeps_failures_visible(tmp_path):
+    gc = _gpu_check()
+    gc.write_json(tmp_path / "00_env.json", {"step": "env", "ok": True, "gpu": "NVIDIA H200", "tensorrt": "10.13",
+                                             "seconds": 1.0})
+    gc.write_json(tmp_path / "default_model_fp16_inspect.json",
+                  {"step": "inspect", "ok": True, "model": "default", "engine": "model_fp16.engine", "layers": 5,
+                   "output_precisions": {"fp16": 3, "fp32": 1}, "attention_layers": ["mha"], "reformat_layers": 1})
+    gc.write_json(tmp_path / "default_model_fp16_track.json",
+                  {"step": "track", "ok": True, "model": "default", "engine": "model_fp16.engine", "frames": 100,
+                   "targets": 2, "mean_iou": 0.987, "min_iou": 0.41, "diverged_frames": 0.005,
+                   "syncs_per_frame_max": 1})
+    gc.write_json(tmp_path / "default_model_int8_latency.json",
+                  {"step": "latency", "ok": False, "model": "default", "error": "Traceback ...\nRuntimeError: boom"})
+    md = gc.build_report(tmp_path)
+    assert md.startswith("# GPU check: NVIDIA H200")
+    assert "| model_fp16.engine | default | 5 | fp16 3, fp32 1 | 1 | 1 |" in md
+    assert "| model_fp16.engine | default | 100 x 2 | 0.9870 | 0.4100 | 0.5% | 1 |" in md
+    assert "3 of 4 steps ok" in md and "RuntimeError: boom" in md
+
+
+def test_gpu_check_command_step_records_failure_and_timeout(tmp_path):
+    import sys
+
+    gc = _gpu_check()
+    assert gc.main(["run", str(tmp_path), "--name", "ok", "--", sys.executable, "-c", "print('hello')"]) == 0
+    assert gc.main(["run", str(tmp_path), "--name", "slow", "--timeout", "0.5", "--",
+                    sys.executable, "-c", "import time; time.sleep(5)"]) == 1
+    ok = json.loads((tmp_path / "02_ok.json").read_text())
+    slow = json.loads((tmp_path / "02_slow.json").read_text())
+    assert ok["ok"] and ok["log_tail"] == ["hello"]
+    assert not slow["ok"] and "timeout" in slow["error"]
+    assert gc.init_boxes((100, 300, 3), 2) == [[75.0, 37.5, 50.0, 25.0], [175.0, 37.5, 50.0, 25.0]]
+    assert gc.box_iou([0, 0, 2, 2], [1, 0, 2, 2]) == pytest.approx(1 / 3)

@@ -134,6 +134,12 @@ def apply_precision(config, network, trt, precision: str, typing: str) -> list[s
     return notes
 
 
+def set_detailed_profiling(config, trt) -> None:
+    """Keep per-layer details (type, tactic, formats) in the plan for the engine inspector (`engine.inspect`)."""
+    if hasattr(trt, "ProfilingVerbosity"):
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+
+
 def set_workspace(config, trt, workspace_bytes: int) -> None:
     """Workspace memory pool limit."""
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
