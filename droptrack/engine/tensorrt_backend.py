@@ -83,7 +83,7 @@ class TensorRTBackend(Backend):
                                f"(--model {self.path.with_suffix('.onnx')})")
         import torch
 
-        if index >= torch.cuda.device_count():
+        if index > 0 and index >= torch.cuda.device_count():  # cuda:0 exists when unavailable_reason() is ""
             raise BackendError(f"--device cuda:{index} does not exist here ({torch.cuda.device_count()} CUDA "
                                f"device(s)); pass --device cuda:0")
         problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(index, with_driver=False))
