@@ -222,3 +222,49 @@ def test_gpu_check_command_step_records_failure_and_timeout(tmp_path):
     assert not slow["ok"] and "timeout" in slow["error"]
     assert gc.init_boxes((100, 300, 3), 2) == [[75.0, 37.5, 50.0, 25.0], [175.0, 37.5, 50.0, 25.0]]
     assert gc.box_iou([0, 0, 2, 2], [1, 0, 2, 2]) == pytest.approx(1 / 3)
+
+
+class _T:
+    def __init__(self, name):
+        self.name = name
+
+
+class FakeLayer:
+    def __init__(self, name, kind, inputs, outputs):
+        self.name, self.type, self.precision = name, kind, None
+        self._in, self._out, self.output_types = [_T(n) for n in inputs], [_T(n) for n in outputs], {}
+        self.num_inputs, self.num_outputs = len(inputs), len(outputs)
+
+    def get_input(self, k):
+        return self._in[k]
+
+    def get_output(self, k):
+        return self._out[k]
+
+    def set_output_type(self, k, dtype):
+        self.output_types[k] = dtype
+
+
+def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
+    """flags typing: ranking Softmax/means/TopK and the sigmoid pinned; attention Softmax and LayerNorm free."""
+    from types import SimpleNamespace
+
+    kinds = SimpleNamespace(TOPK="topk", ACTIVATION="act", SOFTMAX="softmax", NORMALIZATION="norm", MATMUL="mm",
+                            REDUCE="reduce", GATHER="gather")
+    trt = SimpleNamespace(__version__="10.3.0", LayerType=kinds, float32="f32",
+                          BuilderFlag=SimpleNamespace(FP16="FP16", INT8="INT8", OBEY_PRECISION_CONSTRAINTS="OBEY"))
+    layers = [FakeLayer("ln", "norm", ["x"], ["xn"]),
+              FakeLayer("qk", "mm", ["xn", "xn"], ["s"]), FakeLayer("attn_softmax", "softmax", ["s"], ["p"]),
+              FakeLayer("pv", "mm", ["p", "xn"], ["y"]),
+              FakeLayer("rank_qk", "mm", ["xn", "xn"], ["rs"]), FakeLayer("rank_softmax", "softmax", ["rs"], ["rp"]),
+              FakeLayer("rank_mean", "reduce", ["rp"], ["score"]), FakeLayer("topk", "topk", ["score"], ["v", "idx"]),
+              FakeLayer("keep", "gather", ["y", "idx"], ["kept"]),
+              FakeLayer("head/Sigmoid", "act", ["kept"], ["score_map"])]
+    network = SimpleNamespace(num_layers=len(layers), get_layer=lambda i: layers[i], num_outputs=1,
+                              get_output=lambda i: _T("score_map"))
+    flags = []
+    config = SimpleNamespace(set_flag=flags.append)
+    notes = trt_compat.apply_precision(config, network, trt, "fp16", "flags")
+    pinned = sorted(layer.name for layer in layers if layer.precision == "f32")
+    assert pinned == ["head/Sigmoid", "rank_mean", "rank_qk", "rank_softmax", "topk"]
+    assert flags == ["FP16", "OBEY"] and "5 layers pinned" in notes[-1]

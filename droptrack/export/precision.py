@@ -132,24 +132,12 @@ def ce_rank_nodes(model) -> list[str]:
     A node is in the branch when it is an ancestor of a TopK's score input but not of any graph output through
     another path (the TopK indices select tokens; the scores themselves reach no output).
     """
-    producers = {o: n for n in model.graph.node for o in n.output}
+    from droptrack.engine.graph_walk import feeding_only
+
+    nodes = [(n.name, list(n.input), list(n.output)) for n in model.graph.node]
     topks = [n for n in model.graph.node if n.op_type == "TopK"]
-
-    def ancestors(names: list[str], stop_at_topk: bool) -> set[str]:
-        seen: set[str] = set()
-        stack = list(names)
-        while stack:
-            node = producers.get(stack.pop())
-            if node is None or node.name in seen:
-                continue
-            seen.add(node.name)
-            if not (stop_at_topk and node.op_type == "TopK"):
-                stack.extend(node.input)
-        return seen
-
-    feeding = ancestors([t.input[0] for t in topks], stop_at_topk=False)
-    elsewhere = ancestors([o.name for o in model.graph.output], stop_at_topk=True)
-    branch = feeding - elsewhere
+    branch = feeding_only(nodes, [t.name for t in topks], [t.input[0] for t in topks],
+                          [o.name for o in model.graph.output])
     return [n.name for n in model.graph.node if n.name in branch or n.op_type == "TopK"]
 
 
