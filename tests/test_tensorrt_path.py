@@ -268,3 +268,14 @@ def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
     pinned = sorted(layer.name for layer in layers if layer.precision == "f32")
     assert pinned == ["head/Sigmoid", "rank_mean", "rank_qk", "rank_softmax", "topk"]
     assert flags == ["FP16", "OBEY"] and "5 layers pinned" in notes[-1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_pinned_upload_on_cuda_keeps_every_frame_intact():
+    """Back-to-back uploads with no host sync: each device copy still holds its own frame."""
+    up = PinnedUploader(torch.device("cuda", 0))
+    frames = [np.random.default_rng(k).integers(0, 255, (720, 1280, 3), dtype=np.uint8) for k in range(6)]
+    copies = [up(f).clone() for f in frames]          # clone is queued on the stream after the upload
+    for f, c in zip(frames, copies):
+        assert np.array_equal(c.cpu().numpy(), f)
