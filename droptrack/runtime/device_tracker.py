@@ -42,6 +42,11 @@ class PinnedUploader:
         self._frame: torch.Tensor | None = None
         self._next = 0
 
+    @property
+    def pinned(self) -> bool:
+        """Whether the host buffers exist and are page-locked (needed for truly asynchronous copies)."""
+        return bool(self._host) and all(h.is_pinned() for h in self._host)
+
     def __call__(self, frame: np.ndarray) -> torch.Tensor:
         """(H,W,3) uint8 -> the device frame buffer (filled by a copy queued on the current stream)."""
         if self._frame is None or tuple(self._frame.shape) != frame.shape:
