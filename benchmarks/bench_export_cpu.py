@@ -70,7 +70,7 @@ def time_round_robin(fns: dict, runs: int, warmup: int = 3) -> dict[str, list[fl
 
 
 def bench_model(label: str, cfg_name: str, runs: int, folder: Path) -> dict:
-    from droptrack.export.parity import ort_session
+    from droptrack.export.ce_parity import ort_session
 
     (model, pair), paths, notes = export_variants(label, cfg_name, folder / label)
     z, x = torch.from_numpy(pair.template), torch.from_numpy(pair.search)

@@ -20,6 +20,8 @@ from droptrack.cli import app
 from droptrack.config import load_config
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.errors import BackendError, ExportError
+from droptrack.export import ce_parity as ce
+from droptrack.export import pairs as pairs_mod
 from droptrack.export import parity as par
 from droptrack.export.onnx import graph_report, read_metadata
 from droptrack.model import build_model
@@ -116,28 +118,57 @@ def test_ce_keeps_the_same_tokens_as_pytorch(exported, tiny):
     """Kept search tokens from the graph's TopK indices == PyTorch's `global_index_s` (and removed ones)."""
     _, model, cfg = tiny
     meta = read_metadata(exported[0] / "model.onnx")
-    pairs = par.real_pairs(meta, 4)
-    outs = par.ort_outputs(par.ort_session(exported[0] / "model.onnx", with_ce=True), pairs)
+    pairs = pairs_mod.real_pairs(meta, 4)
+    outs = ce.ort_outputs(ce.ort_session(exported[0] / "model.onnx", with_ce=True), pairs)
     keep = meta.extra["keep_counts"]
     assert keep == [k for k in model.backbone.keep_counts() if k is not None]
     with torch.inference_mode():
         for p, o in zip(pairs, outs):
             ref = model(torch.from_numpy(p.template), torch.from_numpy(p.search), ce_template_mask=model.template_index)
-            kept = par.kept_tokens(par.ce_ranks(o), keep, meta.feat_size ** 2)
+            kept = ce.kept_tokens(ce.ce_ranks(o), keep, meta.feat_size ** 2)
             assert kept[-1] == set(ref["global_index_s"][0].long().tolist())
             removed = set(torch.cat(ref["removed_indexes_s"], dim=1)[0].long().tolist())
             assert not kept[-1] & removed and len(kept[-1] | removed) == meta.feat_size ** 2
 
 
-def test_fp16_graph_has_fp32_islands_and_float_io(exported):
+def _elem_types(model) -> dict[str, int]:
+    """Element type of every tensor of a graph (ONNX shape inference)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    vals = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    types = {v.name: v.type.tensor_type.elem_type for v in vals}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
+    return types
+
+
+def test_fp16_graph_ranks_ce_tokens_in_fp32_and_leaves_attention_fusable(exported):
+    """CE ranking: Softmax -> ... -> TopK all FP32, no Cast to FP16 on the way; attention and LayerNorm: FP16."""
     path = exported[0] / "model_fp16.onnx"
     model = onnx.load(str(path))
-    inits = {i.name: i for i in model.graph.initializer}
+    F32, F16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    types = _elem_types(model)
+    producers = {o: n for n in model.graph.node for o in n.output}
     for v in list(model.graph.input) + list(model.graph.output):
-        assert v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        assert v.type.tensor_type.elem_type == F32
+    topks = [n for n in model.graph.node if n.op_type == "TopK"]
+    assert len(topks) == 2
+    rank_softmax = set()
+    for t in topks:  # walk back from the scores to the ranking softmax: every tensor FP32, no FP16 cast
+        node = producers[t.input[0]]
+        while node.op_type != "Softmax":
+            assert not (node.op_type == "Cast" and node.attribute[0].i == F16), node.name
+            assert types[node.output[0]] == F32, node.name
+            node = producers[node.input[0]]
+        assert types[node.input[0]] == F32 and types[node.output[0]] == F32, node.name
+        assert producers[node.input[0]].op_type == "MatMul"     # computed from q.k in FP32, not a cast-back
+        rank_softmax.add(node.name)
+    attention = [n for n in model.graph.node if n.op_type == "Softmax" and n.name not in rank_softmax]
+    assert len(attention) == 4                                  # one per block of tiny_ce_test
+    for n in attention:  # MatMul -> Softmax -> MatMul in FP16 with no casts in between (fusable)
+        assert types[n.input[0]] == F16 and producers[n.input[0]].op_type == "MatMul", n.name
+        consumers = [c for c in model.graph.node if n.output[0] in c.input]
+        assert [c.op_type for c in consumers] == ["MatMul"], n.name
     ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
-    assert ln and all(inits[n.input[1]].data_type == onnx.TensorProto.FLOAT for n in ln)
-    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    assert ln and all(types[n.input[0]] == F16 and types[n.input[1]] == F16 for n in ln)
     assert path.stat().st_size < 0.75 * (exported[0] / "model.onnx").stat().st_size
     d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model_fp16.onnx"]
     tol = par.TOLERANCES["fp16"]
@@ -183,12 +214,12 @@ def test_ort_backend_runs_numpy_and_torch_and_validates(exported, tiny):
 
     be = load_backend(exported[0] / "model.onnx")
     assert isinstance(be, OrtBackend) and be.providers == ["CPUExecutionProvider"]
-    pairs = par.real_pairs(be.meta, 2)
+    pairs = pairs_mod.real_pairs(be.meta, 2)
     z = np.concatenate([p.template for p in pairs])
     x = np.concatenate([p.search for p in pairs])
     out = be.infer(z, x)                                   # batch 2 on a static batch-1 graph
     assert all(isinstance(out[k], np.ndarray) and out[k].shape[0] == 2 for k in OUTPUT_NAMES)
-    ref, _ = par.torch_outputs(tiny[1], pairs)
+    ref, _ = ce.torch_outputs(tiny[1], pairs)
     assert np.abs(out["score_map"][1:] - ref[1]["score_map"]).max() < 1e-4
     out_t = be.infer(torch.from_numpy(z[:1]), torch.from_numpy(x[:1]))
     assert np.allclose(out_t["size_map"], out["size_map"][:1])
@@ -364,8 +395,8 @@ def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
     src, first = _engine_from(exported, tmp_path, "model_fp16.onnx")
     assert not first.reused and build_engine(src, cache=tmp_path / "cache").reused
     with TensorRTBackend(first.path) as be:
-        pairs = par.real_pairs(be.meta, 2)
-        ref = par.ort_outputs(src, pairs)
+        pairs = pairs_mod.real_pairs(be.meta, 2)
+        ref = ce.ort_outputs(src, pairs)
         for p, r in zip(pairs, ref):
             out = be.infer(p.template, p.search)                        # numpy in, numpy out
             assert isinstance(out["score_map"], np.ndarray) and np.isfinite(out["offset_map"]).all()
@@ -383,8 +414,8 @@ def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
 
     src, res = _engine_from(exported, tmp_path, "model_int8.onnx")
     be = load_backend(res.path)
-    pairs = par.real_pairs(be.meta, 4)
+    pairs = pairs_mod.real_pairs(be.meta, 4)
     outs = [be.infer(p.template, p.search) for p in pairs]
-    ref = par.ort_outputs(src, pairs)
+    ref = ce.ort_outputs(src, pairs)
     boxes = par.box_stats(outs, ref, pairs, be.meta.feat_size)
     assert sum(b.iou >= 0.7 for b in boxes) >= 3

@@ -199,3 +199,35 @@ def test_tracking_checkpoint_as_pretrained_initialises_the_whole_network(tmp_pat
     other = build_model(load_config("vitb_256_mae_ce_32x4_ep300"), training=True)
     with pytest.raises(CheckpointError, match="does not fit"):
         load_pretrained(other, tmp_path / "src.pt")
+
+
+def test_ce_rankings_are_outputs_and_can_be_forced():
+    """Each CE block's ranking is returned; a forced ranking decides exactly which tokens are dropped."""
+    torch.manual_seed(1)
+    model = build_model(load_config("tiny_ce_test")).eval()
+    z, x = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        own = model(z, x, ce_template_mask=model.template_index)
+        ranks = own["ce_ranks"]
+        assert [tuple(r.shape) for r in ranks] == [(2, 64), (2, 45)]
+        assert torch.equal(own["removed_indexes_s"][0].long(), ranks[0][:, 45:])   # stage 0: global = local
+        again = model(z, x, ce_template_mask=model.template_index, ce_forced_ranks=ranks)
+        forced = [r.flip(1) for r in ranks]                                          # keep the worst tokens
+        other = model(z, x, ce_template_mask=model.template_index, ce_forced_ranks=forced)
+    assert torch.equal(again["score_map"], own["score_map"])
+    assert torch.equal(other["removed_indexes_s"][0].long(), forced[0][:, 45:])
+    assert all(torch.equal(a, b) for a, b in zip(other["ce_ranks"], forced))
+    assert not torch.equal(other["score_map"], own["score_map"])
+
+
+def test_ce_rank_branch_keeps_the_official_tokens():
+    """The export's separate ranking softmax selects the same tokens as ranking from the block's attention."""
+    torch.manual_seed(2)
+    model = build_model(load_config("tiny_ce_test")).eval()
+    z, x = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        a = model(z, x, ce_template_mask=model.template_mask(1))                    # official bool mask
+        b = model(z, x, ce_template_mask=model.template_index, ce_rank_branch=True)
+    for ra, rb in zip(a["removed_indexes_s"], b["removed_indexes_s"]):
+        assert set(ra[0].tolist()) == set(rb[0].tolist())
+    assert torch.allclose(a["score_map"], b["score_map"], atol=1e-6)

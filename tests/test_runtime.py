@@ -415,7 +415,7 @@ def test_device_tracker_cuda_matches_cpu(tiny_ckpt, frames):
     assert gpu.templates.is_cuda
     for f in frames[1:]:
         search, _ = gpu.preprocess(f)
-        assert search.is_cuda and gpu._pinned.is_pinned()
+        assert search.is_cuda and gpu._uploader.pinned
         for a, b in zip(cpu.track_many(f), gpu.track_many(f)):
             assert iou(a.box, b.box) > 0.95
 

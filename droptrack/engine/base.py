@@ -1,4 +1,9 @@
-"""Backend: validated `infer()` over `_infer()`, with per-call latency (Polygraphy runner style)."""
+"""Backend: validated `infer()` over `_infer()`, with per-call latency (Polygraphy runner style).
+
+Latency is host time around `_infer()`, except where a backend returns before its device work is done
+(TensorRT with torch CUDA inputs): there `_infer()` leaves a `DeviceTiming` (two CUDA events) that is
+resolved when `latencies_ms` is read, so timing never adds a sync to the tracking loop.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,18 @@ OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
 INPUT_NAMES = ("template", "search")
 
 
+class DeviceTiming:
+    """A pending device-side latency: start/end events (torch.cuda.Event with timing) on one stream."""
+
+    def __init__(self, start, end):
+        self.start, self.end = start, end
+
+    def ms(self) -> float:
+        """Elapsed milliseconds (waits for the end event)."""
+        self.end.synchronize()
+        return float(self.start.elapsed_time(self.end))
+
+
 class Backend(ABC):
     """Runs one model artifact: (template, search) normalised float32 NCHW -> score/size/offset maps."""
 
@@ -21,7 +38,15 @@ class Backend(ABC):
 
     def __init__(self, meta: ArtifactMeta):
         self.meta = meta
-        self.latencies_ms: list[float] = []
+        self._latencies: list[float | DeviceTiming] = []
+        self._device_timing: DeviceTiming | None = None
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Model-only latency of every `infer()` call in ms (the list itself: `.clear()` resets it); reading it
+        resolves pending device timings (waits for them)."""
+        self._latencies[:] = [e.ms() if isinstance(e, DeviceTiming) else e for e in self._latencies]
+        return self._latencies  # type: ignore[return-value]
 
     def input_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
         """Expected input shapes for a batch."""
@@ -39,14 +64,16 @@ class Backend(ABC):
                 raise BackendError(f"input '{name}' has dtype {arr.dtype}, expected float32")
         if template.shape[0] != search.shape[0]:
             raise BackendError("template and search batch sizes differ")
+        self._device_timing = None
         t0 = time.perf_counter()
         out = self._infer(template, search)
-        self.latencies_ms.append((time.perf_counter() - t0) * 1000.0)
+        self._latencies.append(self._device_timing or (time.perf_counter() - t0) * 1000.0)
         return out
 
     @abstractmethod
     def _infer(self, template, search) -> dict:
-        """Run the model (inputs already validated)."""
+        """Run the model (inputs already validated); set `_device_timing` when returning before the device is
+        done."""
 
     @property
     def device(self) -> str:

@@ -2,8 +2,10 @@
 
 Device buffers are torch CUDA tensors (no pycuda). Inputs may be torch CUDA float32 tensors (used in place:
 zero copy) or numpy arrays (uploaded); outputs are torch CUDA tensors for torch inputs, numpy for numpy inputs.
-An engine built for another GPU or TensorRT version is refused before deserialisation, with what differs and
-the command that rebuilds it here.
+Everything (compatibility check, deserialisation, buffers, stream) lives on the GPU given by `device`
+(`--device cuda:N`). An engine built for another GPU or TensorRT version is refused before deserialisation,
+with what differs and the command that rebuilds it here. With torch inputs the call returns before the GPU is
+done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as enqueue time.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend
+from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, DeviceTiming
 from droptrack.errors import BackendError
+
+ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned device addresses
 
 # fields of the sidecar env that must match for a plan to load (CUDA/driver differences are reported only)
 MUST_MATCH = ("tensorrt", "gpu", "compute_capability")
@@ -26,6 +30,18 @@ def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
     labels = {"tensorrt": "TensorRT", "gpu": "GPU", "compute_capability": "compute capability"}
     return [f"{labels[k]} {built.get(k, '?') or '?'} (engine) vs {here.get(k, '') or 'none'} (here)"
             for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
+
+
+def cuda_index(device: int | str | None) -> int:
+    """GPU index of 'cuda', 'cuda:N', N or None (0); anything else -> one-line BackendError."""
+    if device is None or device == "cuda":
+        return 0
+    if isinstance(device, int):
+        return device
+    head, _, idx = str(device).partition(":")
+    if head != "cuda" or not idx.isdigit():
+        raise BackendError(f"device '{device}' is not a CUDA device; TensorRT engines run on --device cuda[:N]")
+    return int(idx)
 
 
 def sidecar_path(engine_path: str | Path) -> Path:
@@ -51,7 +67,7 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
 
-    def __init__(self, path: str | Path, device: int = 0):
+    def __init__(self, path: str | Path, device: int | str | None = 0):
         from droptrack.engine import trt_compat
 
         self.path = Path(path)
@@ -59,19 +75,23 @@ class TensorRTBackend(Backend):
             raise BackendError(f"engine '{self.path}' not found; build it with `dt export MODEL.onnx --engine`")
         info = read_sidecar(self.path)
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
+        index = cuda_index(device)
         rebuild = info.get("rebuild_command", f"dt export {self.path.with_suffix('.onnx')} --engine")
         reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; run the ONNX graph instead "
                                f"(--model {self.path.with_suffix('.onnx')})")
-        problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(device, with_driver=False))
-        if problems:
-            raise BackendError(f"engine '{self.path.name}' was built for another setup ({'; '.join(problems)}); "
-                               f"rebuild it on this machine: {rebuild}")
         import torch
 
+        if index > 0 and index >= torch.cuda.device_count():  # cuda:0 exists when unavailable_reason() is ""
+            raise BackendError(f"--device cuda:{index} does not exist here ({torch.cuda.device_count()} CUDA "
+                               f"device(s)); pass --device cuda:0")
+        problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(index, with_driver=False))
+        if problems:
+            raise BackendError(f"engine '{self.path.name}' was built for another setup than GPU index {index} "
+                               f"(cuda:{index}) ({'; '.join(problems)}); rebuild it on this machine: {rebuild}")
         self._torch = torch
-        self._dev = torch.device("cuda", device)
+        self._dev = torch.device("cuda", index)
         trt = trt_compat.import_tensorrt()
         self._logger = trt.Logger(trt.Logger.WARNING)
         with torch.cuda.device(self._dev):
@@ -89,7 +109,7 @@ class TensorRTBackend(Backend):
 
     @property
     def device(self) -> str:
-        return "cuda"
+        return str(self._dev)
 
     def _to_device(self, arr):
         torch = self._torch
@@ -100,6 +120,7 @@ class TensorRTBackend(Backend):
 
     def _run_one(self, z, x) -> dict:
         torch = self._torch
+        z, x = (t if t.data_ptr() % ALIGNMENT == 0 else t.clone() for t in (z, x))  # batch slices, odd views
         bindings = {"template": z.data_ptr(), "search": x.data_ptr()}
         bindings.update({n: b.data_ptr() for n, b in self._outputs.items()})
         current = torch.cuda.current_stream(self._dev)
@@ -111,12 +132,21 @@ class TensorRTBackend(Backend):
     def _infer(self, template, search) -> dict:
         torch = self._torch
         as_numpy = not isinstance(template, torch.Tensor)
-        z, x = self._to_device(template), self._to_device(search)
-        step = self._batch
-        parts = [self._run_one(z[i:i + step], x[i:i + step]) for i in range(0, z.shape[0], step)]
-        out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in OUTPUT_NAMES}
-        if as_numpy:
-            return {k: v.cpu().numpy() for k, v in out.items()}
+        with torch.cuda.device(self._dev):
+            current = torch.cuda.current_stream(self._dev)
+            start = None
+            if not as_numpy:  # returns before the GPU is done: time on the device, resolved when read
+                start = torch.cuda.Event(enable_timing=True)
+                start.record(current)
+            z, x = self._to_device(template), self._to_device(search)
+            step = self._batch
+            parts = [self._run_one(z[i:i + step], x[i:i + step]) for i in range(0, z.shape[0], step)]
+            out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in OUTPUT_NAMES}
+            if as_numpy:
+                return {k: v.cpu().numpy() for k, v in out.items()}
+            end = torch.cuda.Event(enable_timing=True)
+            end.record(current)
+            self._device_timing = DeviceTiming(start, end)
         return out
 
     def close(self) -> None:

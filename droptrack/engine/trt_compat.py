@@ -118,20 +118,38 @@ def apply_precision(config, network, trt, precision: str, typing: str) -> list[s
     if precision == "int8":  # explicit Q/DQ graph: the flag enables INT8 kernels for the Q/DQ regions
         config.set_flag(trt.BuilderFlag.INT8)
         notes.append("BuilderFlag.INT8")
-    if precision != "fp32":  # pin LayerNorm / softmax / sigmoid to FP32 (FP16 overflow, score-map compression)
-        pinned = 0
-        sensitive = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX}
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            act = layer.type == trt.LayerType.ACTIVATION and "Sigmoid" in layer.name
-            if layer.type in sensitive or act:
-                layer.precision = trt.float32
-                for k in range(layer.num_outputs):
-                    layer.set_output_type(k, trt.float32)
-                pinned += 1
+    if precision != "fp32":  # the FP32 islands of export.precision: CE ranking branch and sigmoid heads
+        pinned = fp32_layers(network, trt)
+        for layer in pinned:
+            layer.precision = trt.float32
+            for k in range(layer.num_outputs):
+                layer.set_output_type(k, trt.float32)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        notes.append(f"{pinned} layers pinned to FP32 (OBEY_PRECISION_CONSTRAINTS)")
+        notes.append(f"{len(pinned)} layers pinned to FP32 (CE ranking, sigmoid; OBEY_PRECISION_CONSTRAINTS)")
     return notes
+
+
+def fp32_layers(network, trt) -> list:
+    """Layers kept in FP32 under weak typing: the CE ranking branch (layers that only feed TopK's scores, as
+    `export.precision.ce_rank_nodes`) and the score/size sigmoids. LayerNorm (INormalizationLayer) and the
+    attention softmax stay free so that TensorRT can fuse attention (see export.precision)."""
+    from droptrack.engine.graph_walk import feeding_only
+
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    nodes = [(layer.name, [layer.get_input(k).name for k in range(layer.num_inputs) if layer.get_input(k)],
+              [layer.get_output(k).name for k in range(layer.num_outputs)]) for layer in layers]
+    topks = [layer for layer in layers if layer.type == trt.LayerType.TOPK]
+    branch = feeding_only(nodes, [t.name for t in topks], [t.get_input(0).name for t in topks],
+                          [network.get_output(i).name for i in range(network.num_outputs)])
+    sigmoid = {layer.name for layer in layers if layer.type == trt.LayerType.ACTIVATION and "Sigmoid" in layer.name}
+    keep = branch | sigmoid | {t.name for t in topks}
+    return [layer for layer in layers if layer.name in keep]
+
+
+def set_detailed_profiling(config, trt) -> None:
+    """Keep per-layer details (type, tactic, formats) in the plan for the engine inspector (`engine.inspect`)."""
+    if hasattr(trt, "ProfilingVerbosity"):
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
 
 
 def set_workspace(config, trt, workspace_bytes: int) -> None:
@@ -213,8 +231,15 @@ def deserialize(trt, plan: bytes, logger):
 
 
 def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
-    """Bind device addresses by name and enqueue one inference on `stream_handle`."""
+    """Bind device addresses by name and enqueue one inference on `stream_handle`.
+
+    `set_tensor_address` returns False for an unknown tensor name or an address TensorRT cannot use (not
+    256-byte aligned); the enqueue would then read or write the wrong memory, so that is an error.
+    """
     for name, ptr in bindings.items():
-        context.set_tensor_address(name, ptr)
+        if not context.set_tensor_address(name, ptr):
+            raise BackendError(f"TensorRT refused the device address of tensor '{name}' (0x{ptr:x}, "
+                               f"{ptr % 256} bytes past 256-byte alignment, or a name the engine lacks); "
+                               "pass contiguous tensors or rebuild the engine with `dt export MODEL.onnx --engine`")
     if not context.execute_async_v3(stream_handle):
         raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")

@@ -16,7 +16,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import ExportError
-from droptrack.export.parity import InputPair, crop_pair, load_photo
+from droptrack.export.pairs import InputPair, crop_pair, load_photo
 from droptrack.geometry import normalize, sample_target
 
 MIN_CALIB_PAIRS = 8

@@ -27,10 +27,14 @@ DEFAULT_OPSET = 17
 # The ONE place that picks the exporter. The TorchScript exporter is ~6x faster here and reaches opset 17
 # exactly; the dynamo exporter emits opset 18 and its down-conversion to 17 fails on this graph.
 EXPORTER = "torchscript"    # or "dynamo"
+# CE tokens are ranked by a separate softmax of the selected template rows (model.vit.Attention `rank_rows`):
+# the main attention (MatMul -> Softmax -> MatMul) then has no second consumer, so TensorRT can fuse it, and
+# the reduced-precision graphs keep only the small ranking branch in FP32 (export.precision)
+CE_RANK_BRANCH = True
 
 
 class ExportWrapper(nn.Module):
-    """(template, search) -> (score_map, size_map, offset_map), with the static CE template index baked in."""
+    """(template, search) -> (score_map, size_map, offset_map), static CE template index, CE ranking branch."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -38,7 +42,8 @@ class ExportWrapper(nn.Module):
         self.eval()  # torch.onnx.export restores the wrapper's mode afterwards: keep it (and the model) in eval
 
     def forward(self, template: torch.Tensor, search: torch.Tensor):
-        out = self.model(template, search, ce_template_mask=self.model.template_index)
+        out = self.model(template, search, ce_template_mask=self.model.template_index,
+                         ce_rank_branch=CE_RANK_BRANCH)
         return out["score_map"], out["size_map"], out["offset_map"]
 
 

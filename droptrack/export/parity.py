@@ -1,16 +1,11 @@
-"""Export-time parity: an exported graph vs PyTorch on real template/search pairs.
+"""Export-time parity: an exported graph's outputs vs a reference (PyTorch) on real input pairs (`pairs`).
 
-Pairs are crops of real photos (scikit-image's bundled images) taken with the tracker's own geometry
-(`sample_target` + `normalize`): the template around an object box, the search region around the same box
-shifted as if the target had moved. Per output we report max abs error, max relative error
-(max abs error / max |reference|) and cosine similarity over all pairs; per pair the decoded box
-(Hann window + argmax, as the tracker does) is compared by IoU.
+Per output we report max abs error, max relative error (max abs error / max |reference|)
+and cosine similarity over all pairs; per pair the decoded box (Hann window + argmax, as the tracker does) is
+compared by IoU.
 
-Candidate elimination ranks search tokens by attention; near-tied scores can swap under FP16/INT8 and then
-other tokens are dropped (a discrete change, largest with untrained weights). The graph's TopK indices are
-read back, the kept tokens compared with PyTorch's (FP32 must keep exactly the same), and for FP16/INT8 the
-gated errors are measured against PyTorch forced to the graph's own choices, so they measure numeric error;
-the end-to-end box agreement is reported next to them.
+For reduced precisions the gated errors can be measured against PyTorch forced to the graph's own
+candidate-elimination choices (`ce_parity`), so they measure numeric error, not a flipped near-tie.
 """
 
 from __future__ import annotations
@@ -24,15 +19,8 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta, atomic_write_json
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.geometry import box_iou, decode_box, hann2d, normalize, sample_target
-
-# (photo, object box as fractions x, y, w, h of the image, target motion as fractions of the box size)
-PHOTO_PAIRS = (
-    ("astronaut", (0.33, 0.06, 0.25, 0.34), (0.10, -0.05)),
-    ("chelsea", (0.30, 0.10, 0.42, 0.62), (-0.08, 0.06)),
-    ("coffee", (0.28, 0.12, 0.45, 0.60), (0.05, 0.10)),
-    ("motorcycle_left", (0.15, 0.25, 0.65, 0.55), (-0.06, -0.04)),
-)
+from droptrack.export.pairs import InputPair
+from droptrack.geometry import box_iou, decode_box, hann2d
 
 
 @dataclass(frozen=True)
@@ -56,15 +44,6 @@ TOLERANCES: dict[str, Tolerance] = {
     # INT8 is judged on the decoded boxes; tensor errors are reported, only a loose cosine floor is gated
     "int8": Tolerance(max_abs=None, min_cosine=0.99, min_iou=0.7, min_agreement=0.75),
 }
-
-
-@dataclass
-class InputPair:
-    """One normalised (template, search) input pair, 1x3xZxZ and 1x3xXxX float32."""
-
-    name: str
-    template: np.ndarray
-    search: np.ndarray
 
 
 @dataclass
@@ -151,154 +130,6 @@ class ParityReport:
                 "e2e_boxes": [asdict(b) for b in self.e2e_boxes]}
 
 
-def load_photo(name: str) -> np.ndarray:
-    """A bundled photo as HxWx3 uint8 RGB."""
-    import cv2
-
-    from droptrack.data.media import photo_dir
-
-    img = cv2.imread(str(photo_dir() / f"{name}.png"), cv2.IMREAD_COLOR)
-    if img is None:
-        from droptrack.errors import ExportError
-
-        raise ExportError(f"photo '{name}.png' missing from scikit-image's data folder; reinstall scikit-image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def crop_pair(name: str, image: np.ndarray, box, moved_box, meta: ArtifactMeta) -> InputPair:
-    """Template around `box`, search around `box` in the frame where the target moved to `moved_box`.
-
-    The search crop is taken around the previous state (`box`) as the tracker does; `moved_box` only shifts
-    the image content (the frame is translated), so both crops come from real pixels.
-    """
-    import cv2
-
-    z, _ = sample_target(image, box, meta.template_factor, meta.template_size)
-    dx, dy = moved_box[0] - box[0], moved_box[1] - box[1]
-    M = np.float32([[1, 0, dx], [0, 1, dy]])
-    frame = cv2.warpAffine(image, M, (image.shape[1], image.shape[0]))
-    x, _ = sample_target(frame, box, meta.search_factor, meta.search_size)
-    return InputPair(name, normalize(z, meta.mean, meta.std), normalize(x, meta.mean, meta.std))
-
-
-def real_pairs(meta: ArtifactMeta, n: int = 3) -> list[InputPair]:
-    """`n` (<= 4) different real-photo input pairs with the artifact's sizes and crop factors."""
-    pairs = []
-    for name, (fx, fy, fw, fh), (mx, my) in PHOTO_PAIRS[:n]:
-        img = load_photo(name)
-        H, W = img.shape[:2]
-        box = [fx * W, fy * H, fw * W, fh * H]
-        moved = [box[0] + mx * box[2], box[1] + my * box[3], box[2], box[3]]
-        pairs.append(crop_pair(name, img, box, moved, meta))
-    return pairs
-
-
-class _SortProxy:
-    """Stands in for `torch` inside droptrack.model.vit: records (or forces) the CE ranking of `torch.sort`."""
-
-    def __init__(self, torch_module, forced: list[np.ndarray] | None):
-        self._torch = torch_module
-        self.forced = list(forced) if forced is not None else None
-        self.recorded: list[np.ndarray] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._torch, name)
-
-    def sort(self, score, dim: int = -1, descending: bool = False):
-        if self.forced is not None:
-            idx = self._torch.from_numpy(self.forced[len(self.recorded)].astype(np.int64))
-            self.recorded.append(idx.numpy())
-            return score, idx
-        values, idx = self._torch.sort(score, dim=dim, descending=descending)
-        self.recorded.append(idx.numpy().copy())
-        return values, idx
-
-
-def torch_outputs(model, pairs: list[InputPair], forced: list[list[np.ndarray]] | None = None,
-                  ) -> tuple[list[dict[str, np.ndarray]], list[list[np.ndarray]]]:
-    """PyTorch outputs (eval, CPU, static CE template index) and each pair's CE rankings (one per CE block).
-
-    With `forced`, the CE blocks use the given rankings instead of their own (to measure numeric error with
-    the same token choices as an exported graph).
-    """
-    import torch
-
-    from droptrack.model import vit
-
-    outs, ranks = [], []
-    with torch.inference_mode():
-        for k, p in enumerate(pairs):
-            proxy = _SortProxy(torch, forced[k] if forced is not None else None)
-            vit.torch = proxy
-            try:
-                o = model(torch.from_numpy(p.template), torch.from_numpy(p.search),
-                          ce_template_mask=model.template_index)
-            finally:
-                vit.torch = torch
-            outs.append({k2: o[k2].numpy().copy() for k2 in OUTPUT_NAMES})
-            ranks.append(proxy.recorded)
-    return outs, ranks
-
-
-def ort_session(path: str | Path, threads: int = 0, with_ce: bool = False):
-    """A CPU ONNX Runtime session (full optimisation, quiet); `with_ce` adds the CE TopK indices as outputs."""
-    import onnxruntime as ort
-
-    from droptrack.engine.onnxruntime_backend import session_options
-
-    model: str | bytes = str(path)
-    if with_ce:
-        model = _with_topk_outputs(path)
-    return ort.InferenceSession(model, session_options(ort, threads), providers=["CPUExecutionProvider"])
-
-
-def _with_topk_outputs(path: str | Path) -> bytes:
-    """The graph with every TopK's indices exposed as extra outputs `ce_rank_<i>` (verification only)."""
-    import onnx
-
-    model = onnx.load(str(path))
-    for i, n in enumerate(x for x in model.graph.node if x.op_type == "TopK"):
-        name = f"ce_rank_{i}"
-        model.graph.node.append(onnx.helper.make_node("Identity", [n.output[1]], [name], name=f"ce_rank_id_{i}"))
-        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT64, None))
-    return model.SerializeToString()
-
-
-def ort_outputs(path_or_session, pairs: list[InputPair], names: tuple[str, ...] = OUTPUT_NAMES,
-                ) -> list[dict[str, np.ndarray]]:
-    """Outputs of an ONNX graph on ONNX Runtime CPU; CE rankings under 'ce_rank_<i>' when the session has them."""
-    sess = path_or_session if hasattr(path_or_session, "run") else ort_session(path_or_session)
-    extra = tuple(o.name for o in sess.get_outputs() if o.name.startswith("ce_rank_"))
-    want = list(names) + list(extra)
-    return [dict(zip(want, sess.run(want, {"template": p.template, "search": p.search}))) for p in pairs]
-
-
-def ce_ranks(out: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """The CE rankings of one ORT output dict, in block order."""
-    keys = sorted((k for k in out if k.startswith("ce_rank_")), key=lambda k: int(k.rsplit("_", 1)[1]))
-    return [out[k] for k in keys]
-
-
-def kept_tokens(ranks: list[np.ndarray], keep_counts: list[int], lens_x: int) -> list[set[int]]:
-    """Global search-token indices kept after each CE block (item 0), from per-block rankings."""
-    glob = np.arange(lens_x)
-    kept = []
-    for r, keep in zip(ranks, keep_counts):
-        glob = glob[np.asarray(r)[0, :keep]]
-        kept.append(set(int(v) for v in glob))
-    return kept
-
-
-def token_agreement(a: list[np.ndarray], b: list[np.ndarray], keep_counts: list[int], lens_x: int) -> float:
-    """Smallest fraction of kept tokens shared by two rankings over the CE blocks (1.0 = same tokens)."""
-    if not keep_counts:
-        return 1.0
-    ka, kb = kept_tokens(a, keep_counts, lens_x), kept_tokens(b, keep_counts, lens_x)
-    if len(ka) != len(kb) or not ka:
-        return 0.0
-    return min(len(x & y) / max(1, len(y)) for x, y in zip(ka, kb))
-
-
 def _iou_cxcywh(a: np.ndarray, b: np.ndarray) -> float:
     def xywh(c: np.ndarray) -> np.ndarray:
         return np.concatenate([c[:2] - c[2:4] / 2, c[2:4]])
@@ -365,20 +196,6 @@ def compare(outputs: list[dict], reference: list[dict], pairs: list[InputPair], 
         rep.failures.append(f"candidate elimination kept {rep.token_agreement:.1%} of PyTorch's tokens, "
                             f"need {tol.min_tokens:.0%}")
     return rep
-
-
-def verify_onnx(path: str | Path, model, pairs: list[InputPair], reference: list[dict], ref_ranks: list,
-                meta: ArtifactMeta, artifact: str) -> ParityReport:
-    """ORT CPU vs PyTorch: outputs, CE token choices and boxes; reduced precisions are CE-aligned (see ParityReport)."""
-    outs = ort_outputs(ort_session(path, with_ce=True), pairs)
-    ranks = [ce_ranks(o) for o in outs]
-    keep = [int(k) for k in meta.extra.get("keep_counts", [])]
-    lens_x = meta.feat_size ** 2
-    tokens = [token_agreement(r, rr, keep, lens_x) for r, rr in zip(ranks, ref_ranks)] if keep else []
-    aligned = None
-    if meta.precision != "fp32" and keep and any(t < 1.0 for t in tokens):
-        aligned, _ = torch_outputs(model, pairs, forced=ranks)
-    return compare(outs, reference, pairs, meta, artifact, meta.precision, tokens=tokens, aligned_reference=aligned)
 
 
 def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict | None = None) -> Path:

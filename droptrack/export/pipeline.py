@@ -19,8 +19,9 @@ from droptrack.errors import CheckpointError, DropTrackError, ExportError
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
-from droptrack.export.parity import (InputPair, ParityReport, compare, ort_outputs, real_pairs, torch_outputs,
-                                     verify_onnx, write_parity_json)
+from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
+from droptrack.export.pairs import InputPair, real_pairs
+from droptrack.export.parity import ParityReport, compare, write_parity_json
 
 DEFAULT_OUTPUT = Path("out/export")
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}

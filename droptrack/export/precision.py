@@ -4,9 +4,20 @@ TensorRT 11 only builds strongly typed networks (precision comes from the graph)
 them too, so these graphs are the one precision path valid on both.
 
 FP16: onnxconverter-common's converter (ONNX Runtime's copy as a fallback), float32 inputs/outputs, and
-these ops kept in FP32 (`FP16_BLOCK_OPS`): LayerNormalization (statistics overflow in FP16), Softmax, the
-candidate-elimination ranking (ReduceMean + TopK: FP16 ties would change the kept tokens) and the sigmoid
-heads with their clamp (1 - 1e-4 is not representable in FP16).
+two FP32 islands:
+* the candidate-elimination ranking branch (`ce_rank_nodes`: the separate softmax of the template row(s)
+  over all keys, its slice, means and TopK; see export.onnx.CE_RANK_BRANCH): FP16 rounding of the scores
+  would swap near-tied tokens, so the ranking is computed in FP32 from the (FP16) q and k;
+* the sigmoid heads with their clamp (`FP16_BLOCK_OPS`; 1 - 1e-4 is not representable in FP16).
+Not islands, on purpose:
+* LayerNormalization: opset 17 gives TensorRT's own normalization layer (INormalizationLayer), which is
+  NVIDIA's fix for FP16 LayerNorm overflow (TensorRT's warning quoted in pytorch/TensorRT#2730 and PR #2509;
+  shared/reference/deployment.md 2.1); the op's stash_type=1 (default) keeps mean/variance in FP32.
+  An FP32 island only adds two casts per LayerNorm (25 per ViT-B).
+* the attention Softmax: TensorRT fuses attention from MatMul -> Softmax -> MatMul with the scale on q
+  (TensorRT "Fused Attention" guide, docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/
+  transformers-fused-attention.html); casts to FP32 and back between the MatMuls break that pattern [E],
+  and fused kernels accumulate the softmax in FP32 internally. The ranking no longer reads this Softmax.
 
 INT8: ONNX Runtime `quantize_static`, QDQ format, symmetric INT8 activations and per-channel symmetric INT8
 weights (TensorRT needs zero points of 0), MatMul/Gemm/Conv only (quantizing LayerNorm/Softmax/Add is
@@ -28,10 +39,10 @@ from pathlib import Path
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import ExportError
 from droptrack.export.onnx import set_metadata
-from droptrack.export.parity import InputPair
+from droptrack.export.pairs import InputPair
 
 PRECISIONS = ("fp32", "fp16", "int8")
-FP16_BLOCK_OPS = ("LayerNormalization", "Softmax", "ReduceMean", "TopK", "Sigmoid", "Clip")
+FP16_BLOCK_OPS = ("TopK", "Sigmoid", "Clip")
 INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
 INT8_FP32_SCOPES = ("patch_embed", "box_head")
 
@@ -74,11 +85,13 @@ def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
     convert, block, tool = _fp16_converter()
     block = sorted(set(block) | set(FP16_BLOCK_OPS))
     model = onnx.load(str(src))
-    unshare_initializers(model, set(block))
+    ranking = ce_rank_nodes(model)
+    unshare_initializers(model, set(block), set(ranking))
     with warnings_quiet():
-        half = convert(model, keep_io_types=True, op_block_list=block)
+        half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=ranking)
     float_outputs(half)
-    details = {"fp16_tool": tool, "fp32_ops": list(FP16_BLOCK_OPS), "source_precision": "fp32"}
+    details = {"fp16_tool": tool, "fp32_ops": list(FP16_BLOCK_OPS), "fp32_ce_ranking_nodes": len(ranking),
+               "source_precision": "fp32"}
     meta.extra.update(details)
     set_metadata(half, meta)
     onnx.save(half, str(dst))
@@ -113,8 +126,24 @@ def float_outputs(model) -> int:
     return fixed
 
 
-def unshare_initializers(model, block: set[str]) -> int:
-    """Give FP32-island nodes their own copy of initializers they share with FP16 nodes; returns copies made.
+def ce_rank_nodes(model) -> list[str]:
+    """Names of the nodes that only feed candidate elimination's TopK scores (the ranking branch), with the TopKs.
+
+    A node is in the branch when it is an ancestor of a TopK's score input but not of any graph output through
+    another path (the TopK indices select tokens; the scores themselves reach no output).
+    """
+    from droptrack.engine.graph_walk import feeding_only
+
+    nodes = [(n.name, list(n.input), list(n.output)) for n in model.graph.node]
+    topks = [n for n in model.graph.node if n.op_type == "TopK"]
+    branch = feeding_only(nodes, [t.name for t in topks], [t.input[0] for t in topks],
+                          [o.name for o in model.graph.output])
+    return [n.name for n in model.graph.node if n.name in branch or n.op_type == "TopK"]
+
+
+def unshare_initializers(model, block: set[str], fp32_names: set[str] = frozenset()) -> int:
+    """Give FP32-island nodes (ops in `block`, nodes named in `fp32_names`) their own copy of initializers they
+    share with FP16 nodes; returns copies made.
 
     Simplifiers deduplicate equal tensors (e.g. zero biases of a LayerNorm and a Linear); the FP16 converter
     then keeps the shared tensor in FP32 and the FP16 consumer gets a mistyped input.
@@ -129,11 +158,11 @@ def unshare_initializers(model, block: set[str]) -> int:
                 users.setdefault(i, []).append(n)
     made = 0
     for name, nodes in users.items():
-        kinds = {n.op_type in block for n in nodes}
+        kinds = {n.op_type in block or n.name in fp32_names for n in nodes}
         if len(kinds) < 2 or inits[name].data_type != onnx.TensorProto.FLOAT:
             continue
         for n in nodes:
-            if n.op_type not in block:
+            if not (n.op_type in block or n.name in fp32_names):
                 continue
             copy = onnx.TensorProto()
             copy.CopyFrom(inits[name])

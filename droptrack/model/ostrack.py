@@ -31,9 +31,13 @@ class OSTrack(nn.Module):
         return "droptrack" if self.backbone.temporal_embed else "ostrack"
 
     def forward(self, template: torch.Tensor, search: torch.Tensor, ce_template_mask=None,
-                ce_keep_rate: float | None = None) -> dict:
-        """Official forward; `ce_template_mask` is the official bool mask (B,Lz) or static template indices."""
-        feat, aux = self.backbone(template, search, ce_template_mask=ce_template_mask, ce_keep_rate=ce_keep_rate)
+                ce_keep_rate: float | None = None, ce_rank_branch: bool = False, ce_forced_ranks=None) -> dict:
+        """Official forward; `ce_template_mask` is the official bool mask (B,Lz) or static template indices.
+
+        ce_rank_branch / ce_forced_ranks: see `VisionTransformerCE.forward` (defaults = official numerics).
+        """
+        feat, aux = self.backbone(template, search, ce_template_mask=ce_template_mask, ce_keep_rate=ce_keep_rate,
+                                  ce_rank_branch=ce_rank_branch, ce_forced_ranks=ce_forced_ranks)
         out = self.forward_head(feat)
         out.update(aux)
         out["backbone_feat"] = feat

@@ -53,38 +53,71 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=True)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
+    def forward(self, x: torch.Tensor, return_attention: bool = False, rank_rows: slice | list[int] | None = None):
+        """Output tokens and the attention probabilities used for CE ranking (None when not asked).
+
+        return_attention: the block's own (B,H,N,N) probabilities (the official ranking source).
+        rank_rows: instead, a separate softmax of only these query rows, (B,H,rows,N): the main
+        MatMul -> Softmax -> MatMul then has no other consumer (fusable attention), and a reduced-precision
+        graph can run this small branch in FP32 (`export.precision`).
+        """
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
         x = self.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
+        if rank_rows is not None:
+            return x, ((q[:, :, rank_rows] * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
         return (x, attn) if return_attention else (x, None)
 
 
-def candidate_elimination(attn: torch.Tensor, tokens: torch.Tensor, lens_t: int, lens_keep: int,
-                          global_index: torch.Tensor, template_index: Sequence[int] | torch.Tensor | None):
-    """Keep the `lens_keep` search tokens most attended by the selected template token(s), in score order."""
+def rank_rows_for(template_index, lens_t: int) -> slice | list[int] | None:
+    """Query rows of the separate CE ranking softmax for a static template selection (None: not possible)."""
+    if isinstance(template_index, torch.Tensor):  # official bool mask: ranked from the full attention
+        return None
+    if template_index is None:
+        return slice(0, lens_t)
+    idx = list(template_index)
+    return slice(idx[0], idx[0] + 1) if len(idx) == 1 else idx
+
+
+def ce_score(attn: torch.Tensor, lens_t: int, template_index: Sequence[int] | torch.Tensor | None,
+             rows_only: bool = False) -> torch.Tensor:
+    """(B, lens_s) attention of the selected template token(s) to each search token, averaged over heads.
+
+    attn: the block's (B,H,N,N) probabilities, or with `rows_only` the (B,H,rows,N) ranking branch whose
+    rows are already the selected template tokens.
+    """
     lens_s = attn.shape[-1] - lens_t
+    if rows_only:
+        return attn[:, :, :, lens_t:].mean(dim=2).mean(dim=1)
     attn_t = attn[:, :, :lens_t, lens_t:]
     if template_index is None:
-        score = attn_t.mean(dim=2).mean(dim=1)
-    elif isinstance(template_index, torch.Tensor):  # official bool mask (B, lens_t): eager only
+        return attn_t.mean(dim=2).mean(dim=1)
+    if isinstance(template_index, torch.Tensor):  # official bool mask (B, lens_t): eager only
         bs, hn = attn_t.shape[:2]
         m = template_index.unsqueeze(1).unsqueeze(-1).expand(-1, hn, -1, lens_s)
-        score = attn_t[m].view(bs, hn, -1, lens_s).mean(dim=2).mean(dim=1)
-    else:  # static indices: same values as the bool mask, constant shapes for export
-        idx = list(template_index)
-        sel = attn_t[:, :, idx[0]:idx[0] + 1] if len(idx) == 1 else attn_t[:, :, idx]
-        score = sel.mean(dim=2).mean(dim=1)
-    _, indices = torch.sort(score, dim=1, descending=True)
-    topk_idx, non_topk_idx = indices[:, :lens_keep], indices[:, lens_keep:]
+        return attn_t[m].view(bs, hn, -1, lens_s).mean(dim=2).mean(dim=1)
+    idx = list(template_index)  # static indices: same values as the bool mask, constant shapes for export
+    sel = attn_t[:, :, idx[0]:idx[0] + 1] if len(idx) == 1 else attn_t[:, :, idx]
+    return sel.mean(dim=2).mean(dim=1)
+
+
+def candidate_elimination(score: torch.Tensor, tokens: torch.Tensor, lens_t: int, lens_keep: int,
+                          global_index: torch.Tensor, forced_rank: torch.Tensor | None = None):
+    """Keep the `lens_keep` best-scored search tokens, in score order; returns tokens, kept and removed global
+    indices and the ranking used ((B, lens_s) int64, descending score; `forced_rank` replaces the sort)."""
+    if forced_rank is None:
+        _, rank = torch.sort(score, dim=1, descending=True)
+    else:
+        rank = forced_rank.to(device=score.device, dtype=torch.int64)
+    topk_idx, non_topk_idx = rank[:, :lens_keep], rank[:, lens_keep:]
     keep_index = global_index.gather(dim=1, index=topk_idx)
     removed_index = global_index.gather(dim=1, index=non_topk_idx)
     tokens_t, tokens_s = tokens[:, :lens_t], tokens[:, lens_t:]
     B, _, C = tokens_s.shape
     kept = tokens_s.gather(dim=1, index=topk_idx.unsqueeze(-1).expand(B, -1, C))
-    return torch.cat([tokens_t, kept], dim=1), keep_index, removed_index
+    return torch.cat([tokens_t, kept], dim=1), keep_index, removed_index, rank
 
 
 class Block(nn.Module):
@@ -101,15 +134,18 @@ class Block(nn.Module):
         self.keep_ratio_search = keep_ratio_search
 
     def forward(self, x: torch.Tensor, global_index_s: torch.Tensor, lens_t: int, lens_keep: int | None,
-                template_index=None):
-        x_attn, attn = self.attn(self.norm1(x), return_attention=lens_keep is not None)
+                template_index=None, rank_branch: bool = False, forced_rank: torch.Tensor | None = None):
+        """Returns tokens, global search indices, removed indices and the CE ranking (None without CE)."""
+        rows = rank_rows_for(template_index, lens_t) if rank_branch and lens_keep is not None else None
+        x_attn, attn = self.attn(self.norm1(x), return_attention=lens_keep is not None, rank_rows=rows)
         x = x + self.drop_path(x_attn)
-        removed = None
+        removed = rank = None
         if lens_keep is not None:
-            x, global_index_s, removed = candidate_elimination(attn, x, lens_t, lens_keep, global_index_s,
-                                                               template_index)
+            score = ce_score(attn, lens_t, template_index, rows_only=rows is not None)
+            x, global_index_s, removed, rank = candidate_elimination(score, x, lens_t, lens_keep, global_index_s,
+                                                                     forced_rank)
         x = x + self.drop_path(self.mlp(self.norm2(x)))
-        return x, global_index_s, removed
+        return x, global_index_s, removed, rank
 
 
 class PatchEmbed(nn.Module):
@@ -185,7 +221,14 @@ class VisionTransformerCE(nn.Module):
                 counts.append(None)
         return counts
 
-    def forward(self, z: torch.Tensor, x: torch.Tensor, ce_template_mask=None, ce_keep_rate: float | None = None):
+    def forward(self, z: torch.Tensor, x: torch.Tensor, ce_template_mask=None, ce_keep_rate: float | None = None,
+                ce_rank_branch: bool = False, ce_forced_ranks: Sequence[torch.Tensor] | None = None):
+        """Backbone features and aux outputs; `ce_ranks` holds each CE block's ranking (B, lens_s).
+
+        ce_rank_branch: rank from a separate softmax of the selected template rows (`Attention`); the official
+        path (False) ranks from the block's attention matrix. ce_forced_ranks: one ranking per CE block used
+        instead of the model's own (e.g. an exported graph's choices, to compare numerics with equal tokens).
+        """
         B = x.shape[0]
         x = self.patch_embed(x)
         z = self.patch_embed(z)
@@ -197,10 +240,15 @@ class VisionTransformerCE(nn.Module):
         tokens = torch.cat([z, x], dim=1)
         global_index_s = torch.arange(self.lens_x, dtype=torch.float32, device=x.device).repeat(B, 1)
         removed: list[torch.Tensor] = []
+        ranks: list[torch.Tensor] = []
+        forced = list(ce_forced_ranks) if ce_forced_ranks is not None else None
         for blk, keep in zip(self.blocks, self.keep_counts(ce_keep_rate)):
-            tokens, global_index_s, rem = blk(tokens, global_index_s, self.lens_z, keep, ce_template_mask)
+            given = forced[len(ranks)] if forced is not None and keep is not None else None
+            tokens, global_index_s, rem, rank = blk(tokens, global_index_s, self.lens_z, keep, ce_template_mask,
+                                                    ce_rank_branch, given)
             if rem is not None:
                 removed.append(rem)
+                ranks.append(rank)
         tokens = self.norm(tokens)
         z, x = tokens[:, :self.lens_z], tokens[:, self.lens_z:]
         if removed:
@@ -208,7 +256,8 @@ class VisionTransformerCE(nn.Module):
             x = torch.cat([x, x.new_zeros(B, self.lens_x - x.shape[1], C)], dim=1)
             index_all = torch.cat([global_index_s] + removed, dim=1).to(torch.int64)
             x = torch.zeros_like(x).scatter_(1, index_all.unsqueeze(-1).expand(B, -1, C), x)
-        return torch.cat([z, x], dim=1), {"removed_indexes_s": removed, "global_index_s": global_index_s}
+        return torch.cat([z, x], dim=1), {"removed_indexes_s": removed, "global_index_s": global_index_s,
+                                          "ce_ranks": ranks}
 
 
 def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """DeviceTracker: the official procedure with pre/post-processing on the backend's device (`device_ops`).
 
 Same interface as `Tracker` (`initialize_many`, `preprocess`, `postprocess`, `track_many`). On CUDA a frame is
-copied once into a pinned host buffer and uploaded with a non-blocking copy; crop, resize and normalisation run
+copied once into a pinned host buffer and uploaded with a non-blocking copy (`PinnedUploader`: two pinned
+buffers, each reused only after the event recorded behind its last copy has completed); crop, resize and normalisation run
 on the GPU into a preallocated input tensor that the engine reads in place (torch and TensorRT backends take
 CUDA tensors; pre/post are queued on torch's current stream, and the TensorRT backend orders its own stream
 after it with stream waits, so there is no host sync before the final copy); the Hann window,
@@ -22,6 +23,49 @@ from droptrack.runtime.tracker import TrackResult, Tracker
 TORCH_IO_BACKENDS = ("torch", "tensorrt")
 
 
+class PinnedUploader:
+    """Host frames -> one device frame buffer through double-buffered pinned memory.
+
+    A non-blocking copy reads its pinned source later, on the stream; the next `np.copyto` into that buffer
+    must wait until it has. Each buffer has the event recorded after its last copy, and a buffer is rewritten
+    only after that event completed (with two buffers the wait is almost always already over), so direct
+    callers (`initialize_many` then `track_many` with no host sync between) never race the copy.
+    """
+
+    def __init__(self, device: torch.device, slots: int = 2, event=None, pin: bool = True):
+        self.device = device
+        self.slots = slots
+        self._event = event or (lambda: torch.cuda.Event())
+        self._pin = pin
+        self._host: list[torch.Tensor] = []
+        self._done: list = []
+        self._frame: torch.Tensor | None = None
+        self._next = 0
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the host buffers exist and are page-locked (needed for truly asynchronous copies)."""
+        return bool(self._host) and all(h.is_pinned() for h in self._host)
+
+    def __call__(self, frame: np.ndarray) -> torch.Tensor:
+        """(H,W,3) uint8 -> the device frame buffer (filled by a copy queued on the current stream)."""
+        if self._frame is None or tuple(self._frame.shape) != frame.shape:
+            self._host = [torch.empty(frame.shape, dtype=torch.uint8, pin_memory=self._pin)
+                          for _ in range(self.slots)]
+            self._done = [None] * self.slots
+            self._frame = torch.empty(frame.shape, dtype=torch.uint8, device=self.device)
+        k = self._next
+        self._next = (k + 1) % self.slots
+        if self._done[k] is not None:
+            self._done[k].synchronize()           # the copy that last read this buffer has finished
+        np.copyto(self._host[k].numpy(), frame)
+        self._frame.copy_(self._host[k], non_blocking=True)
+        done = self._event()
+        done.record()
+        self._done[k] = done
+        return self._frame
+
+
 class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
@@ -33,21 +77,16 @@ class DeviceTracker(Tracker):
         self._norm_x = Normalizer(self.meta.mean, self.meta.std, self.device)
         self._norm_z = Normalizer(self.meta.mean, self.meta.std, self.device)
         self.states_t: torch.Tensor | None = None
-        self._pinned: torch.Tensor | None = None
-        self._frame: torch.Tensor | None = None
+        self._uploader = PinnedUploader(self.device) if self.device.type == "cuda" else None
         self._torch_io = backend.name in TORCH_IO_BACKENDS
 
     def upload(self, frame: np.ndarray) -> torch.Tensor:
         """(H,W,3) uint8 host frame -> tensor on the device (CPU: a view, CUDA: pinned + non-blocking copy)."""
         frame = np.ascontiguousarray(frame)
-        if self.device.type == "cpu":
+        if self._uploader is None:
             return torch.from_numpy(frame)
-        if self._pinned is None or tuple(self._pinned.shape) != frame.shape:
-            self._pinned = torch.empty(frame.shape, dtype=torch.uint8, pin_memory=True)
-            self._frame = torch.empty(frame.shape, dtype=torch.uint8, device=self.device)
-        # the previous frame's result was copied to the host (a sync), so the pinned buffer is free again
-        np.copyto(self._pinned.numpy(), frame)
-        return self._frame.copy_(self._pinned, non_blocking=True)
+        with torch.cuda.device(self.device):
+            return self._uploader(frame)
 
     def _to_backend(self, t: torch.Tensor):
         return t if self._torch_io else t.cpu().numpy()

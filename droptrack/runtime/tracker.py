@@ -102,7 +102,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
     if suffix == ".engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 
-        return TensorRTBackend(artifact)
+        return TensorRTBackend(artifact, device=device if str(device).startswith("cuda") else None)
     from droptrack.engine.torch_backend import TorchBackend
 
     return TorchBackend.from_checkpoint(artifact, config=config, device=device)

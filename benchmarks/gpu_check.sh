@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One-call GPU check (< 5 minutes on one GPU): FP32 / FP16 / INT8 TensorRT engines of the default model and of a
+# random-weight ViT-B 256-CE model (`dt export ... --engine`), each engine's layers from TensorRT's engine
+# inspector, DeviceTracker over TensorRTBackend (2 targets, 100 frames, torch sync-debug "warn") vs ORT CPU boxes,
+# model-only and end-to-end latency with CUDA events; writes benchmarks/results/gpu_<gpu>.md.
+#
+#   bash benchmarks/gpu_check.sh [WORK_DIR]        # default WORK_DIR: out/gpu_check; PYTHON=... to pick python
+#
+# Every step logs and writes WORK_DIR/*.json; a failing step is recorded and the others still run. A time budget
+# (GPU_CHECK_BUDGET_S, default 270 s) skips the remaining engine steps so the report is always written. When $OUT
+# is set (device machines), the report and step files are copied there too.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+WORK="${1:-out/gpu_check}"
+PY="${PYTHON:-python}"
+BUDGET="${GPU_CHECK_BUDGET_S:-270}"
+CALIB="${GPU_CHECK_CALIB_PAIRS:-8}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-8}" MPLBACKEND=Agg
+START=$SECONDS
+mkdir -p "$WORK"
+rm -f "$WORK"/*.json
+
+log() { echo "[gpu_check $(( SECONDS - START ))s] $*"; }
+step() { "$PY" benchmarks/gpu_check.py "$@" || log "step failed (recorded, carrying on): $1 ${*: -1}"; }
+
+log "environment"
+step env "$WORK"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+
+MODELS="${GPU_CHECK_MODELS:-default vitb256ce}"   # a subset (e.g. "default") for a quick smoke run
+
+# all exports (ONNX FP32/FP16/INT8 + parity on CPU, then the engines) run side by side: CPU and GPU both idle
+PIDS=()
+for model in $MODELS; do
+    case "$model" in
+        default) src=() ; limit=170 ;;
+        vitb256ce)
+            log "models: random-weight ViT-B 256-CE checkpoint"
+            step models "$WORK"
+            src=("$WORK/vitb256ce_random.pt") ; limit=200 ;;
+        *) log "unknown model '$model' in GPU_CHECK_MODELS (default, vitb256ce)"; continue ;;
+    esac
+    log "export $model (FP32, FP16, INT8 graphs and engines) in the background"
+    step run "$WORK" --name "export_$model" --timeout "$limit" -- \
+        "$PY" -m droptrack export ${src[@]+"${src[@]}"} --fp16 --int8 --calib-pairs "$CALIB" --engine -o "$WORK/$model" &
+    PIDS+=($!)
+done
+for pid in "${PIDS[@]}"; do wait "$pid" || true; done
+log "exports done"
+
+for model in $MODELS; do
+    for name in model model_fp16 model_int8; do
+        engine="$WORK/$model/$name.engine"
+        if [ ! -f "$engine" ]; then
+            log "no $engine (export_$model.log says why)"
+            printf '{"step": "engine", "model": "%s", "ok": false, "error": "%s not built; see %s"}\n' \
+                "$model" "$engine" "$WORK/export_$model.log" > "$WORK/${model}_${name}_missing.json"
+            continue
+        fi
+        if (( SECONDS - START > BUDGET )); then
+            log "time budget ${BUDGET}s spent: skipping $engine"
+            continue
+        fi
+        log "engine $engine: inspect, track 100 frames x 2 targets vs ORT CPU, latency"
+        step engine "$engine" --onnx "$WORK/$model/model.onnx" --model "$model" --out "$WORK"
+    done
+done
+
+GPU_SLUG=$("$PY" -c "import json,re,sys; g=json.load(open(sys.argv[1])).get('gpu','unknown'); \
+print(re.sub(r'[^a-z0-9]+','_',g.lower()).strip('_') or 'unknown')" "$WORK/00_env.json" 2>/dev/null || echo unknown)
+REPORT="benchmarks/results/gpu_${GPU_SLUG}.md"
+[ "$GPU_SLUG" = "no_gpu" ] && REPORT="$WORK/gpu_no_gpu.md"   # a CPU smoke run records nothing under results/
+"$PY" benchmarks/gpu_check.py report "$WORK" --out "$REPORT"
+if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT/gpu_check"
+    cp "$REPORT" "$OUT/" || true
+    cp "$WORK"/*.json "$WORK"/*.log "$OUT/gpu_check/" 2>/dev/null || true
+    for model in $MODELS; do
+        for f in "$WORK/$model"/*.layers.json "$WORK/$model/parity.json"; do
+            [ -f "$f" ] && cp "$f" "$OUT/gpu_check/${model}_$(basename "$f")"
+        done
+    done
+fi
+FAILED=$(grep -l '"ok": false' "$WORK"/*.json 2>/dev/null | wc -l || true)
+log "done in $(( SECONDS - START )) s: $REPORT ($FAILED failed step(s); see the report)"
+[ "$FAILED" -eq 0 ]
