@@ -6,6 +6,7 @@ import asyncio
 import json
 from importlib import resources
 
+import anyio
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -49,20 +50,19 @@ def _put_dropping(q: asyncio.Queue, item) -> None:
 
 
 async def _until_disconnect(ws: WebSocket, sender) -> None:
-    """Run `sender()` until the client goes away (a reader notices a close even when nothing is sent)."""
-    async def reader() -> None:
-        while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
-                return
+    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent)."""
+    async with anyio.create_task_group() as tg:
+        async def send_all() -> None:
+            try:
+                await sender()
+            except (WebSocketDisconnect, RuntimeError, OSError):   # the client went away while we sent
+                pass
+            tg.cancel_scope.cancel()
 
-    tasks = [asyncio.ensure_future(sender()), asyncio.ensure_future(reader())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        tg.start_soon(send_all)
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+        tg.cancel_scope.cancel()
 
 
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True):

@@ -85,7 +85,7 @@ class AccessGuard:
             what = "missing" if given is None else "wrong"
             return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
                                     "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
-        if in_query and scope["type"] == "http":
+        if in_query and scope["type"] == "http" and scope["path"] == "/":   # the page: its requests carry it
             send = self._with_cookie(send)
         return await self.app(scope, receive, send)
 

@@ -337,7 +337,7 @@ class Session:
         return self._submit(lambda: self._init_box(box, replace=target_id).to_dict())
 
     def remove_target(self, target_id: int) -> dict:
-        """Stop tracking a target (its box file, if any, is complete up to the frame before)."""
+        """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""
         def remove() -> dict:
             with self._lock:
                 i = self._index(target_id)
@@ -349,7 +349,7 @@ class Session:
         """Pause (hold the current frame; targets can still be drawn on it) or resume."""
         def apply() -> dict:
             with self._lock:
-                if paused and self.state == "running":
+                if paused and self.state in ("running", "waiting"):
                     self.state = "paused"
                 elif not paused and self.state in ("paused", "waiting"):
                     self.state = "running"
