@@ -46,10 +46,11 @@ def serve(
 ) -> None:
     """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""
     import os
+    import sys
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     from droptrack.serve.server import serve as run_server
-    from droptrack.serve.session import ServeOptions
+    from droptrack.serve.session import ServeOptions, SourceTimeout
 
     if threads is not None:
         from droptrack.eval.workers import set_threads
@@ -61,7 +62,15 @@ def serve(
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
                         height=height, fps=fps)
-    session = run_server(opts, host=host, port=port, token=token, echo=lambda s: typer.echo(s, err=jsonl == "-"))
+    try:
+        session = run_server(opts, host=host, port=port, token=token,
+                             echo=lambda s: typer.echo(s, err=jsonl == "-"))
+    except SourceTimeout as exc:
+        # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
+        typer.echo(f"error: {exc}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
     for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")

@@ -54,6 +54,10 @@ class ServeOptions:
     fps: float | None = None
 
 
+class SourceTimeout(SourceError):
+    """The source delivered no first frame in time; its opener thread may still be blocked inside OpenCV."""
+
+
 class CommandError(Exception):
     """A command the session refuses; `status` is the HTTP status the web API answers with."""
 
@@ -129,7 +133,7 @@ class Session:
         self._thread.start()
         if not self._ready.wait(self.opts.connect_timeout):
             self._stop.set()
-            raise SourceError(f"{self.opts.source} delivered no frame within {self.opts.connect_timeout:g} s; "
+            raise SourceTimeout(f"{self.opts.source} delivered no frame within {self.opts.connect_timeout:g} s; "
                               "check the device/URL, or raise --connect-timeout")
         if self.error is not None and self.state == "failed":
             raise self._open_error
@@ -137,7 +141,7 @@ class Session:
     def stop(self, timeout: float = 10.0) -> None:
         """End the thread: the current frame's record is written and every output closed."""
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
             self._thread.join(timeout)
 
     def _open(self) -> None:
