@@ -142,7 +142,7 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert png.shape == (144, 176, 3)
     with client.websocket_connect(WS + "/ws/records") as rec_ws, client.websocket_connect(WS + "/ws/video") as vid_ws:
         jpeg = cv2.imdecode(np.frombuffer(vid_ws.receive_bytes(), np.uint8), cv2.IMREAD_COLOR)
-        assert jpeg.shape == (144, 176, 3)
+        assert jpeg.shape == (432, 528, 3)                              # the view enlarges small frames x3
         assert client.post("/resume").json() == {"state": "running"}
         records = [json.loads(rec_ws.receive_text()) for _ in range(6)]
     # the video client went away mid-stream: the tracker goes on

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 
 from droptrack.runtime.sinks import TargetState, annotate
 
 JPEG_QUALITY = 80
+VIEW_MIN_SIDE = 640   # live-view frames with a shorter longer side are enlarged (the page maps boxes back)
+
+
+def enlarge(image: np.ndarray, targets: list[TargetState], min_side: int = VIEW_MIN_SIDE):
+    """Frames whose longer side is under `min_side` scaled up by an integer factor, with their boxes."""
+    import cv2
+
+    k = min_side // max(image.shape[:2])
+    if k < 2:
+        return image, targets
+    big = cv2.resize(image, (image.shape[1] * k, image.shape[0] * k), interpolation=cv2.INTER_LINEAR)
+    return big, [replace(t, box=[v * k for v in t.box]) for t in targets]
 
 
 class LatestFrame:
@@ -42,6 +55,8 @@ class LatestFrame:
         if ext == ".jpg" and cached[0] == seq:
             return seq, index, cached[1]
         params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if ext == ".jpg" else []
+        if ext == ".jpg":   # the live view: small frames are enlarged so that labels stay legible
+            image, targets = enlarge(image, targets)
         ok, buf = cv2.imencode(ext, annotate(image, targets, fps), params)
         if not ok:
             raise RuntimeError(f"cv2.imencode({ext}) failed for a {image.shape} frame")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import socket
+import threading
 from typing import Callable
 
 from droptrack.errors import InputError
@@ -67,6 +70,19 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{name}:{port}/" + (f"?token={token}" if token else "")
 
 
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM acts like Ctrl-C (uvicorn shuts down, then the outputs are closed) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out."""
@@ -86,7 +102,10 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
                                                lifespan="off"))
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         echo(f"serving {page_url(host, sock.getsockname()[1], token)}  (API docs: /docs; Ctrl-C stops)")
-        server.run(sockets=[sock])
+        with stop_on_sigterm():
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end here
+        pass
     finally:
         if session is not None:
             session.stop()

@@ -259,7 +259,8 @@ class Session:
         for s in self._sinks:
             s.write(frame, states, fps)
         for st in states:
-            self._box_sinks[st.id].write(frame, [st], fps)
+            if st.id in self._box_sinks:
+                self._box_sinks[st.id].write(frame, [st], fps)
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
             fn(rec)

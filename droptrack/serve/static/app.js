@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const img = $("frame"), stage = $("stage"), rubber = $("rubber");
-let received = 0, reselect = null, drag = null, lastTargets = "";
+let received = 0, reselect = null, drag = null, lastTargets = "", frameWidth = 0;   // frame size from /stats
 
 function say(text) { $("message").textContent = text || ""; }
 
@@ -44,7 +44,7 @@ function point(ev) {
 }
 
 stage.addEventListener("mousedown", (ev) => {
-  if (!img.naturalWidth) return;
+  if (!img.naturalWidth || !frameWidth) return;
   drag = point(ev);
   Object.assign(rubber.style, {left: drag.x + "px", top: drag.y + "px", width: "0px", height: "0px", display: "block"});
   ev.preventDefault();
@@ -60,7 +60,7 @@ window.addEventListener("mouseup", async (ev) => {
   const p = point(ev), start = drag;
   drag = null;
   rubber.style.display = "none";
-  const s = img.naturalWidth / img.getBoundingClientRect().width;
+  const s = frameWidth / img.getBoundingClientRect().width;   // the JPEG may be an enlarged view
   const box = {x: Math.round(Math.min(p.x, start.x) * s), y: Math.round(Math.min(p.y, start.y) * s),
                w: Math.round(Math.abs(p.x - start.x) * s), h: Math.round(Math.abs(p.y - start.y) * s)};
   try {
@@ -100,6 +100,7 @@ const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : Number(v).toF
 
 function render(s) {
   $("state").textContent = s.state + (s.error ? ` (${s.error})` : "");
+  frameWidth = s.size ? s.size[0] : 0;
   $("frame-index").textContent = s.frame ?? "–";
   $("fps").textContent = fmt(s.fps, 1);
   $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · up to ${s.max_targets} targets`;
