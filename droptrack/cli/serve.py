@@ -7,17 +7,15 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
+from droptrack.cli.track import CONFIG_OPTION, MODEL_OPTION, SOURCE_ARG
 
 
 @app.command()
 @friendly
 def serve(
-    source: str = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an "
-                                 "image folder or an rtsp:// / http:// URL."),
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "--model", "-m",
-                                             help="Checkpoint (.pt/.pth.tar), ONNX model or TensorRT engine "
-                                                  "(default: the embedded model)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    source: str = SOURCE_ARG,
+    checkpoint: Optional[str] = MODEL_OPTION,
+    config: Optional[str] = CONFIG_OPTION,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one; the URL is printed)."),
     token: Optional[str] = typer.Option(None, "--token", help="Secret every request must carry (header "
