@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
@@ -26,6 +27,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.server import page_url, resolve_token  # noqa: E402
 from droptrack.serve.session import ServeOptions, Session, SourceTimeout  # noqa: E402
 
 runner = CliRunner()
@@ -39,18 +41,23 @@ pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, frames,
 
 # ---------------------------------------------------------------- tracker hooks vs single-target runs
 
-def single_run(backend, frames, box, start: int, stop: int, device: bool) -> list[list[float]]:
-    t = DeviceTracker(backend, device="cpu") if device else Tracker(backend)
+def make_tracker(backend, mode: str):
+    return Tracker(backend) if mode == "host" else DeviceTracker(backend, device=backend.device)
+
+
+def single_run(backend, frames, box, start: int, stop: int, mode: str) -> list[list[float]]:
+    t = make_tracker(backend, mode)
     t.initialize(frames[start], box)
     return [t.track(f)[0] for f in frames[start + 1:stop]]
 
 
-@pytest.mark.parametrize("device", [False, True], ids=["host", "device"])
-def test_targets_added_and_removed_midstream_equal_single_runs(tiny_ckpt, frames, device):
-    backend = TorchBackend.from_checkpoint(tiny_ckpt, device="cpu")
-    ref_a = single_run(backend, frames, FACE, 0, 8, device)
-    ref_b = single_run(backend, frames, SECOND, 3, 8, device)
-    t = DeviceTracker(backend, device="cpu") if device else Tracker(backend)
+@pytest.mark.parametrize("mode", ["host", "device", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_targets_added_and_removed_midstream_equal_single_runs(tiny_ckpt, frames, mode):
+    backend = TorchBackend.from_checkpoint(tiny_ckpt, device="cuda" if mode == "cuda" else "cpu")
+    ref_a = single_run(backend, frames, FACE, 0, 8, mode)
+    ref_b = single_run(backend, frames, SECOND, 3, 8, mode)
+    t = make_tracker(backend, mode)
     t.initialize(frames[0], FACE)
     got_a, got_b = [], []
     for i in range(1, 8):
@@ -168,6 +175,13 @@ def one_line_exit_2(r, *words) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), r.output
     for w in words:
         assert w in lines[0], r.output
+
+
+def test_token_auto_is_generated_and_printed_in_the_url():
+    token = resolve_token("0.0.0.0", "auto")
+    assert len(token) >= 16 and token != resolve_token("0.0.0.0", "auto")
+    assert page_url("127.0.0.1", 8080, token) == f"http://127.0.0.1:8080/?token={token}"
+    assert resolve_token("127.0.0.1", None) is None and resolve_token("::1", None) is None
 
 
 def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):

@@ -232,13 +232,14 @@ class Session:
                 return
             output_ms = self._finish_frame()
             times = {"capture": (t1 - t0) * 1e3, "pre": 0.0, "infer": 0.0, "post": 0.0, "output": output_ms}
+            # only this thread changes the tracker and the target list, so readers wait for the update, not
+            # for the inference
+            results, stage_ms = self.tracker.track_timed(frame.image) if self._targets else ([], {})
+            times.update(stage_ms)
             with self._lock:
-                if self._targets:
-                    results, stage_ms = self.tracker.track_timed(frame.image)
-                    times.update(stage_ms)
-                    for t, r in zip(self._targets, results):
-                        t.box, t.score = list(r.box), float(r.score)
-                        t.lost = t.score < self.opts.lost_threshold
+                for t, r in zip(self._targets, results):
+                    t.box, t.score = list(r.box), float(r.score)
+                    t.lost = t.score < self.opts.lost_threshold
                 self._frame, self._finished = frame, False
                 self._frames_done += 1
                 times["total"] = sum(times.values())
