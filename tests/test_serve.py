@@ -33,6 +33,7 @@ from droptrack.serve.session import ServeOptions, Session, SourceTimeout  # noqa
 runner = CliRunner()
 FACE = [60.0, 20.0, 50.0, 60.0]      # the caller's head in carphone_pristine.mp4 (176x144), frame 0
 SECOND = [10.0, 70.0, 40.0, 40.0]
+RESELECT = [12.0, 66.0, 44.0, 46.0]
 WS = "ws://127.0.0.1"                # TestClient's WebSockets default to the Host 'testserver' (not loopback)
 
 
@@ -111,6 +112,10 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     r = client.post("/targets", json=dict(zip("xywh", SECOND)))
     assert r.status_code == 409 and "--max-targets 2" in r.json()["detail"]
     assert client.delete("/targets/7").status_code == 404
+    assert client.put("/targets/7", json=dict(zip("xywh", SECOND))).status_code == 404
+    assert client.put("/targets/1", json={"x": -90, "y": 0, "w": 80, "h": 9}).status_code == 422   # outside
+    r = client.put("/targets/1", json=dict(zip("xywh", RESELECT)))            # re-select: new box, same id
+    assert r.status_code == 200 and r.json()["id"] == 1 and r.json()["box"] == RESELECT
     assert [t["id"] for t in client.get("/targets").json()] == [0, 1]
     png = cv2.imdecode(np.frombuffer(client.get("/snapshot.png").content, np.uint8), cv2.IMREAD_COLOR)
     assert png.shape == (144, 176, 3)
@@ -118,6 +123,7 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
         jpeg = cv2.imdecode(np.frombuffer(vid_ws.receive_bytes(), np.uint8), cv2.IMREAD_COLOR)
         assert jpeg.shape == (432, 528, 3)                              # the view enlarges small frames x3
         assert client.post("/resume").json() == {"state": "running"}
+        # the video client never asks for a second frame: it misses frames, the tracker does not wait for it
         records = [json.loads(rec_ws.receive_text()) for _ in range(6)]
     # the video client went away mid-stream: the tracker goes on
     frame = client.get("/stats").json()["frame"]
@@ -129,7 +135,8 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "serve.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in lines] == list(range(30))
     assert records == lines[:6]                                        # the stream carries the --jsonl records
-    assert lines[0]["ids"] == [0, 1] and lines[0]["boxes"] == [FACE, SECOND] and lines[0]["scores"] == [None, None]
+    assert lines[0]["ids"] == [0, 1] and lines[0]["boxes"] == [FACE, RESELECT]
+    assert lines[0]["scores"] == [None, None]
     assert lines[-1]["ids"] == [0]
     box0 = (tmp_path / "boxes_0.txt").read_text().splitlines()
     assert len(box0) == 30 and box0[0] == "60\t20\t50\t60"
