@@ -202,6 +202,7 @@ def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
     one_line_exit_2(serve_cli(tmp_path / "nope.mp4", "--port", 0), "not found")
     one_line_exit_2(serve_cli(video, "--port", 0, "--max-targets", 0), "--max-targets")
     one_line_exit_2(serve_cli(video, "--port", 0, "--save", tmp_path / "x.gif"), "--save")
+    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", "/proc/no/such.jsonl"), "--jsonl")
 
 
 def test_source_that_never_delivers_fails_within_the_timeout(tiny_ckpt):

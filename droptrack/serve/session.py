@@ -25,7 +25,7 @@ from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
 from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
+from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
@@ -100,8 +100,9 @@ class Session:
             raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
         if opts.connect_timeout <= 0:
             raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 seconds")
-        if opts.save and Path(opts.save).suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi", ".mkv"):
-            raise InputError(f"--save '{opts.save}': unsupported container; use .mp4 or .avi")
+        if opts.save and Path(opts.save).suffix.lower() not in FOURCC:
+            raise InputError(f"--save '{opts.save}': unsupported container '{Path(opts.save).suffix}'; "
+                             "use .mp4 or .avi")
         check_artifact(opts.artifact)
         self.opts = opts
         self.latest = LatestFrame()
@@ -117,7 +118,13 @@ class Session:
         self._frame: sources.Frame | None = None
         self._finished = True                     # the current frame's record was written
         self._box_sinks: dict[int, BoxFileSink] = {}
-        self._sinks: list = []
+        try:   # outputs are checked before any work starts (the video writer opens on the first frame)
+            self._sinks: list = [JsonlSink(opts.jsonl)] if opts.jsonl else []
+            if opts.output:
+                Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
+                             "--jsonl/--output paths") from None
         self._times = {s: collections.deque(maxlen=STATS_WINDOW) for s in STAGES}
         self._stamps: collections.deque = collections.deque(maxlen=31)
         self._frames_done = 0
@@ -155,8 +162,6 @@ class Session:
         self.live = bool(getattr(self._source, "live", False))
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
-        if o.jsonl:
-            self._sinks.append(JsonlSink(o.jsonl))
         if o.save:
             self._sinks.append(VideoSink(o.save, self._source.fps))
         self._frame, self._finished, self._frames_done = first, False, 1
