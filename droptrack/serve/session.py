@@ -382,14 +382,19 @@ class Session:
         with self._lock:
             return [t.to_dict() for t in self._targets]
 
+    def stage_times(self) -> dict[str, list[float]]:
+        """Per-frame times (ms) of each stage over the last STATS_WINDOW frames, oldest first."""
+        with self._lock:
+            return {k: list(v) for k, v in self._times.items()}
+
     def stats(self) -> dict:
         """State, frame, FPS, per-stage latency (mean / p99 over the last frames) and the targets."""
+        stages = {}
+        for k, v in self.stage_times().items():
+            a = np.asarray(v, dtype=np.float64)
+            stages[k] = {"mean_ms": round(float(a.mean()), 3) if a.size else None,
+                         "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None}
         with self._lock:
-            stages = {}
-            for k, v in self._times.items():
-                a = np.asarray(v, dtype=np.float64)
-                stages[k] = {"mean_ms": round(float(a.mean()), 3) if a.size else None,
-                             "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None}
             frame = self._frame
             out = {"state": self.state, "error": self.error, "source": self.source_name,
                    "frame": None if frame is None else frame.index, "frames": self._frames_done,
