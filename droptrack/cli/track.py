@@ -9,15 +9,20 @@ import typer
 
 from droptrack.cli.app import app, friendly
 
+# shared by dt run and dt serve
+SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
+                            "folder or an rtsp:// / http:// URL.")
+MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
+                            "TensorRT engine (default: the embedded model).")
+CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
+
+
 @app.command()
 @friendly
 def run(
-    source: str = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an "
-                                 "image folder or an rtsp:// / http:// URL."),
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "--model", "-m",
-                                             help="Checkpoint (.pt/.pth.tar), ONNX model or TensorRT engine "
-                                                  "(default: the embedded model)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    source: str = SOURCE_ARG,
+    checkpoint: Optional[str] = MODEL_OPTION,
+    config: Optional[str] = CONFIG_OPTION,
     init: list[str] = typer.Option([], "--init", help="Target box x,y,w,h on the first frame (repeatable: "
                                    "several targets in one batch). Without it: interactive selection."),
     show: bool = typer.Option(False, "--show", help="Window with boxes, scores and FPS (q / Esc stops)."),

@@ -106,6 +106,22 @@ class DeviceTracker(Tracker):
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
 
+    def add_targets(self, frame: np.ndarray, boxes) -> None:
+        """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
+        old_templates, old_states = self.templates, self.states_t
+        self.initialize_many(frame, boxes)
+        if old_templates is not None and old_states is not None and len(old_states):
+            cat = torch.cat if isinstance(self.templates, torch.Tensor) else np.concatenate
+            self.templates = cat([old_templates, self.templates], 0)
+            self.states_t = torch.cat([old_states, self.states_t], 0)
+            self.states = self.states_t.tolist()
+
+    def remove_target(self, index: int) -> None:
+        """Stop tracking target `index`; the others keep their states."""
+        super().remove_target(index)
+        keep = [i for i in range(len(self.states_t)) if i != index]
+        self.states_t = self.states_t[keep] if keep else None
+
     def preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
         """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
         m = self.meta

@@ -22,11 +22,13 @@ from droptrack.runtime.sources import Frame
 
 @dataclass
 class TargetState:
-    """One target in one frame: box x,y,w,h (image pixels), score (None on the init frame), lost flag."""
+    """One target in one frame: box x,y,w,h (image pixels), score (None on its init frame), lost flag, and the
+    target's id where targets come and go (dt serve; None in dt run, where the index is the identity)."""
 
     box: list[float]
     score: float | None
     lost: bool
+    id: int | None = None
 
 
 class Sink:
@@ -70,6 +72,17 @@ class BoxFileSink(Sink):
                 os.chmod(path, 0o644)   # mkstemp creates 0600; results are ordinary files
 
 
+def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
+    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them)."""
+    rec = {"frame": frame.index, "timestamp": round(frame.timestamp, 6),
+           "boxes": [[round(float(v), 3) for v in t.box] for t in targets],
+           "scores": [None if t.score is None else round(t.score, 5) for t in targets],
+           "lost": [t.lost for t in targets]}
+    if any(t.id is not None for t in targets):
+        rec["ids"] = [t.id for t in targets]
+    return rec
+
+
 class JsonlSink(Sink):
     """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout. Line-buffered."""
 
@@ -82,11 +95,7 @@ class JsonlSink(Sink):
             self.f = open(path, "w", buffering=1, encoding="utf-8")
 
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
-        rec = {"frame": frame.index, "timestamp": round(frame.timestamp, 6),
-               "boxes": [[round(float(v), 3) for v in t.box] for t in targets],
-               "scores": [None if t.score is None else round(t.score, 5) for t in targets],
-               "lost": [t.lost for t in targets]}
-        self.f.write(json.dumps(rec) + "\n")
+        self.f.write(json.dumps(frame_record(frame, targets)) + "\n")
         if self.to_stdout:
             self.f.flush()
 
@@ -108,6 +117,7 @@ def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = 
     out = np.ascontiguousarray(image[:, :, ::-1])
     scale = max(0.35, min(out.shape[:2]) / 600.0)
     for k, t in enumerate(targets):
+        k = k if t.id is None else t.id
         rgb = LOST_COLOR if t.lost else COLORS[k % len(COLORS)]
         color = rgb[::-1]
         x, y, w, h = (int(round(v)) for v in t.box)

@@ -5,6 +5,7 @@ Pre/post-processing is numpy (shared by every backend); several targets run in o
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,36 @@ class Tracker:
             states.append(state)
         self.templates = np.concatenate(templates, axis=0)
         self.states = states
+
+    def add_targets(self, frame: np.ndarray, boxes) -> None:
+        """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
+        old_templates, old_states = self.templates, self.states
+        self.initialize_many(frame, boxes)
+        if old_templates is not None and old_states:
+            self.templates = np.concatenate([old_templates, self.templates], axis=0)
+            self.states = old_states + self.states
+
+    def remove_target(self, index: int) -> None:
+        """Stop tracking target `index` (0-based, in initialisation order); the others keep their states."""
+        keep = [i for i in range(self.num_targets) if i != index]
+        self.states = [self.states[i] for i in keep]
+        self.templates = self.templates[keep] if keep else None
+
+    def sync(self) -> None:
+        """Wait for queued device work (nothing to wait for on the host path)."""
+
+    def track_timed(self, frame: np.ndarray) -> tuple[list[TrackResult], dict[str, float]]:
+        """`track_many` plus the pre / infer / post times in ms (synced after each stage), for live stats."""
+        t0 = time.perf_counter()
+        search, aux = self.preprocess(frame)
+        self.sync()
+        t1 = time.perf_counter()
+        out = self.backend.infer(self.templates, search)
+        self.sync()
+        t2 = time.perf_counter()
+        results = self.postprocess(out, aux, frame.shape[:2])
+        t3 = time.perf_counter()
+        return results, {"pre": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""

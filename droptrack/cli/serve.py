@@ -1,0 +1,76 @@
+"""`dt serve`: watch and steer a tracker from a browser (optional extra [web])."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from droptrack.cli.app import app, friendly
+from droptrack.cli.track import CONFIG_OPTION, MODEL_OPTION, SOURCE_ARG
+
+
+@app.command()
+@friendly
+def serve(
+    source: str = SOURCE_ARG,
+    checkpoint: Optional[str] = MODEL_OPTION,
+    config: Optional[str] = CONFIG_OPTION,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
+    port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one; the URL is printed)."),
+    token: Optional[str] = typer.Option(None, "--token", help="Secret every request must carry (header "
+                                        "Authorization: Bearer, or ?token=); 'auto' generates and prints one."),
+    max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
+    save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
+    output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
+                                         "NAME_<id>.txt, from the frame the target was drawn on."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
+                                        "target ids (file, or - for stdout)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/OpenCV (default: "
+                                          "unchanged; 1 is fastest for the small default model on a busy host)."),
+    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is "
+                                         "flagged lost."),
+    pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host, device or auto (as dt run)."),
+    pace: Optional[bool] = typer.Option(None, "--pace/--no-pace", help="Play files and folders at their frame "
+                                        "rate (default) or as fast as the tracker runs."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop tracking after N frames (the "
+                                             "page stays up)."),
+    connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="Seconds the source may take to "
+                                          "deliver its first frame."),
+    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
+    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+) -> None:
+    """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""
+    import os
+    import sys
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    from droptrack.serve.server import serve as run_server
+    from droptrack.serve.session import ServeOptions, SourceTimeout
+
+    if threads is not None:
+        from droptrack.eval.workers import set_threads
+
+        if threads < 1:
+            raise typer.BadParameter("use 1 or more", param_hint="--threads")
+        set_threads(threads)
+    opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
+                        output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
+                        max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
+                        height=height, fps=fps)
+    try:
+        session = run_server(opts, host=host, port=port, token=token,
+                             echo=lambda s: typer.echo(s, err=jsonl == "-"))
+    except SourceTimeout as exc:
+        # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
+        typer.echo(f"error: {exc}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
+    for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+        if path:
+            typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if session.error:
+        typer.echo(f"tracking stopped: {session.error}", err=True)

@@ -1,0 +1,170 @@
+"""The web API and page of `dt serve` (FastAPI): targets, stats, pause, snapshot, live frames and records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+
+import anyio
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from droptrack import __version__
+from droptrack.serve.auth import AccessGuard
+from droptrack.serve.session import CommandError, Session
+
+RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
+POLL_S = 0.01            # how often a viewer looks for a newer frame
+
+DESCRIPTION = """Live view and control of a running tracker.
+
+Draw or POST a box to start a target; records of every frame (the same as `dt run --jsonl`, plus `ids`) stream
+on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any text message after each frame to
+get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
+`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request."""
+
+
+class Box(BaseModel):
+    """A box in image pixels of the current frame: left, top, width, height."""
+
+    x: float = Field(examples=[60])
+    y: float = Field(examples=[20])
+    w: float = Field(examples=[50])
+    h: float = Field(examples=[60])
+
+    def values(self) -> list[float]:
+        return [self.x, self.y, self.w, self.h]
+
+
+def _asset(name: str) -> str:
+    return resources.files("droptrack.serve").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _put_dropping(q: asyncio.Queue, item) -> None:
+    if q.full():
+        q.get_nowait()
+    q.put_nowait(item)
+
+
+async def _until_disconnect(ws: WebSocket, sender) -> None:
+    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent)."""
+    async with anyio.create_task_group() as tg:
+        async def send_all() -> None:
+            try:
+                await sender()
+            except (WebSocketDisconnect, RuntimeError, OSError):   # the client went away while we sent
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(send_all)
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+        tg.cancel_scope.cancel()
+
+
+def create_app(session: Session, token: str | None = None, loopback_only: bool = True):
+    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks)."""
+    api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
+    page, script = _asset("index.html"), _asset("app.js")
+
+    @api.exception_handler(CommandError)
+    async def command_error(request: Request, exc: CommandError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @api.get("/app.js", include_in_schema=False)
+    def app_js() -> Response:
+        return Response(script, media_type="text/javascript")
+
+    @api.get("/stats")
+    def stats() -> dict:
+        """State, frame, FPS, per-stage latency (mean and p99 ms over recent frames) and every target."""
+        return session.stats()
+
+    @api.get("/targets")
+    def targets() -> list[dict]:
+        """The live targets: id, box, score, lost flag, the frame they started on."""
+        return session.targets()
+
+    @api.post("/targets", status_code=201)
+    def add_target(box: Box) -> dict:
+        """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
+        return session.add_target(box.values())
+
+    @api.put("/targets/{target_id}")
+    def reselect_target(target_id: int, box: Box) -> dict:
+        """Re-select a target: new template from this box on the current frame; the id stays."""
+        return session.reselect_target(target_id, box.values())
+
+    @api.delete("/targets/{target_id}")
+    def remove_target(target_id: int) -> dict:
+        """Stop tracking a target (404 if there is none with this id)."""
+        return session.remove_target(target_id)
+
+    @api.post("/pause")
+    def pause() -> dict:
+        """Hold the current frame (targets can still be drawn on it)."""
+        return session.set_paused(True)
+
+    @api.post("/resume")
+    def resume() -> dict:
+        """Continue tracking."""
+        return session.set_paused(False)
+
+    @api.get("/snapshot.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def snapshot() -> Response:
+        """The current frame with its boxes as a PNG download."""
+        _, index, data = await run_in_threadpool(session.latest.encode, ".png")
+        if not data:
+            raise CommandError(409, "no frame yet; try again in a moment")
+        return Response(data, media_type="image/png",
+                        headers={"Content-Disposition": f'attachment; filename="dt-frame-{index}.png"'})
+
+    @api.websocket("/ws/video")
+    async def video(ws: WebSocket) -> None:
+        """Annotated JPEG frames, one per message after each message from the client (frames in between are
+        skipped for that client only)."""
+        await ws.accept()
+        last = 0
+        try:
+            while True:
+                while session.latest.seq == last:
+                    await asyncio.sleep(POLL_S)
+                last, _, data = await run_in_threadpool(session.latest.encode)
+                await ws.send_bytes(data)
+                if (await ws.receive())["type"] == "websocket.disconnect":
+                    return
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+    @api.websocket("/ws/records")
+    async def records(ws: WebSocket) -> None:
+        """Every finished frame's record as JSON text (the --jsonl record plus `ids`); a client that falls more
+        than 1000 records behind loses the oldest."""
+        await ws.accept()
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue = asyncio.Queue(maxsize=RECORD_QUEUE)
+
+        def push(rec: dict) -> None:   # tracking thread
+            try:
+                loop.call_soon_threadsafe(_put_dropping, q, rec)
+            except RuntimeError:        # the event loop is closing
+                pass
+
+        async def sender() -> None:
+            while True:
+                await ws.send_text(json.dumps(await q.get()))
+
+        unsubscribe = session.listen(push)
+        try:
+            await _until_disconnect(ws, sender)
+        finally:
+            unsubscribe()
+
+    return AccessGuard(api, token, loopback_only)

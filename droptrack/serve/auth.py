@@ -1,0 +1,116 @@
+"""Access rules of `dt serve`: loopback by default, a token for anything else, checked on every request.
+
+The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
+(the printed URL) or the `dt_token` cookie that the page sets when opened with `?token=` (HttpOnly,
+SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not).
+WebSockets from another origin are refused, and on a loopback bind only loopback Host names are answered
+(against DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+COOKIE = "dt_token"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` exposes the server to this machine only."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    """A random URL-safe token (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+    """The token a request carries and whether it came in the query string."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip(), False
+    if "x-dt-token" in headers:
+        return headers["x-dt-token"], False
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if "token" in query:
+        return query["token"][0], True
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value, False
+    return None, False
+
+
+class AccessGuard:
+    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins; no exceptions."""
+
+    def __init__(self, app, token: str | None, loopback_only: bool):
+        self.app, self.token, self.loopback_only = app, token, loopback_only
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = _headers(scope)
+        if self.loopback_only and _host_name(headers.get("host", "localhost")) not in LOOPBACK_NAMES:
+            return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
+                                    "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
+        origin = headers.get("origin")
+        if scope["type"] == "websocket" and origin and urlsplit(origin).netloc.lower() != \
+                headers.get("host", "").lower():
+            return await self._deny(scope, receive, send, 403, f"WebSocket from another origin ({origin}) refused")
+        if self.token is None:
+            return await self.app(scope, receive, send)
+        given, in_query = _given_token(scope, headers)
+        if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
+            what = "missing" if given is None else "wrong"
+            return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
+                                    "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
+        if in_query and scope["type"] == "http" and scope["path"] == "/":   # the page: its requests carry it
+            send = self._with_cookie(send)
+        return await self.app(scope, receive, send)
+
+    def _with_cookie(self, send):
+        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+        async def wrapped(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
+
+        return wrapped
+
+    @staticmethod
+    async def _deny(scope, receive, send, status: int, message: str) -> None:
+        body = json.dumps({"detail": message}).encode()
+        start = {"status": status, "headers": [(b"content-type", b"application/json"),
+                                               (b"content-length", str(len(body)).encode())]}
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", **start})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await receive()   # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", **start})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})

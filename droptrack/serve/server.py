@@ -1,0 +1,113 @@
+"""`dt serve` as a library function: check the bind, start the tracking session, run uvicorn until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import socket
+import threading
+from typing import Callable
+
+from droptrack.errors import InputError
+from droptrack.serve.auth import is_loopback, new_token
+from droptrack.serve.session import ServeOptions, Session
+
+
+def web_modules() -> None:
+    """Fail with the install line when the optional [web] extra is missing."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise InputError(f"dt serve needs the web extra ({exc.name} is missing); "
+                         "pip install 'droptrack[web]'") from None
+
+
+def resolve_token(host: str, token: str | None) -> str | None:
+    """The token to enforce: None on loopback without --token; `auto` generates one; other binds need one."""
+    if token == "auto":
+        return new_token()
+    if token is not None and len(token) < 8:
+        raise InputError("--token must have at least 8 characters (or pass --token auto to generate one)")
+    if token is None and not is_loopback(host):
+        raise InputError(f"--host {host} exposes the tracker to the network; pass --token SECRET or --token auto "
+                         "(prints a generated one), or keep the default --host 127.0.0.1")
+    return token
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn; one-line errors for a port in use or an address not of this machine."""
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port {port} is not a TCP port; pass 1-65535 (0 picks a free one)")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror:
+        raise InputError(f"--host '{host}' is not a name or address of this machine; pass --host 127.0.0.1 "
+                         "or 0.0.0.0") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"port {port} on {host} is in use (another dt serve?); pass --port N "
+                             "(--port 0 picks a free one) or stop the other server") from None
+        if exc.errno == errno.EACCES:
+            raise InputError(f"port {port} needs root; pass --port 8080 or another port >= 1024") from None
+        raise InputError(f"cannot bind {host}:{port} ({exc.strerror}); pass --host 127.0.0.1 or an address of "
+                         "this machine") from None
+    sock.listen(128)   # connections wait in the backlog until uvicorn accepts them (the URL is printed before)
+    return sock
+
+
+def page_url(host: str, port: int, token: str | None) -> str:
+    """The URL to open (the machine's name for a wildcard bind; the token in the query)."""
+    name = socket.gethostname() if host in ("0.0.0.0", "::", "[::]") else host
+    name = f"[{name}]" if ":" in name and not name.startswith("[") else name
+    return f"http://{name}:{port}/" + (f"?token={token}" if token else "")
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM acts like Ctrl-C (uvicorn shuts down, then the outputs are closed) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+          echo: Callable[[str], None] = print) -> Session:
+    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out."""
+    web_modules()
+    import uvicorn
+
+    from droptrack.serve.app import create_app
+
+    token = resolve_token(host, token)
+    sock = bind_socket(host, port)
+    session = None
+    try:
+        session = Session(opts)
+        session.start()
+        app = create_app(session, token, loopback_only=is_loopback(host))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
+                                               lifespan="off"))
+        echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
+        echo(f"serving {page_url(host, sock.getsockname()[1], token)}  (API docs: /docs; Ctrl-C stops)")
+        with stop_on_sigterm():
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end here
+        pass
+    finally:
+        if session is not None:
+            session.stop()
+        sock.close()
+    return session

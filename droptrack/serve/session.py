@@ -1,0 +1,407 @@
+"""The tracking thread of `dt serve`: source -> tracker -> sinks, with targets added and removed while it runs.
+
+The web handlers never touch the tracker: they queue commands (add, re-select, remove, pause) that the tracking
+thread applies between frames, on the frame it holds (the one the page shows). A frame's record goes to the
+sinks and the record listeners when the thread moves on to the next frame, so a target drawn on a paused frame
+starts on that frame (score None, like `dt run --init` on its first frame). Files and folders start paused on
+their first frame until the first target is drawn, and play at their own frame rate (`pace`); live sources run
+freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses frames, the tracker never waits.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from droptrack.errors import DropTrackError, InputError, SourceError
+from droptrack.runtime import sources
+from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
+from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
+from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
+from droptrack.serve.frames import LatestFrame
+
+STATS_WINDOW = 300          # frames behind the live latency numbers
+COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
+
+
+@dataclass
+class ServeOptions:
+    """What `dt serve` tracks with (the CLI help describes each)."""
+
+    source: str
+    artifact: str | None = None
+    config: str | None = None
+    device: str | None = None
+    pre: str = "auto"
+    save: str | None = None
+    output: str | None = None
+    jsonl: str | None = None
+    lost_threshold: float = DEFAULT_LOST_THRESHOLD
+    max_targets: int = 4
+    max_frames: int | None = None
+    pace: bool | None = None          # None: files and folders at their frame rate, live sources as they come
+    connect_timeout: float = 30.0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+
+class SourceTimeout(SourceError):
+    """The source delivered no first frame in time; its opener thread may still be blocked inside OpenCV."""
+
+
+class CommandError(Exception):
+    """A command the session refuses; `status` is the HTTP status the web API answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Target:
+    """A live target: id (never reused), current box, last score and lost flag, the frame it started on."""
+
+    id: int
+    box: list[float]
+    score: float | None
+    lost: bool
+    since: int
+
+    def state(self) -> TargetState:
+        return TargetState(list(self.box), self.score, self.lost, self.id)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "box": [round(v, 3) for v in self.box], "score": self.score, "lost": self.lost,
+                "since": self.since}
+
+
+def box_file(path: str | Path, target_id: int) -> Path:
+    """`--output boxes.txt` -> boxes_<id>.txt: one official box file per target (targets come and go)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
+
+
+class Session:
+    """One source and one tracker, driven by a thread; thread-safe commands and read-only views."""
+
+    def __init__(self, opts: ServeOptions):
+        if opts.max_targets < 1:
+            raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
+        if opts.max_frames is not None and opts.max_frames < 1:
+            raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
+        if opts.connect_timeout <= 0:
+            raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 seconds")
+        if opts.save and Path(opts.save).suffix.lower() not in FOURCC:
+            raise InputError(f"--save '{opts.save}': unsupported container '{Path(opts.save).suffix}'; "
+                             "use .mp4 or .avi")
+        check_artifact(opts.artifact)
+        self.opts = opts
+        self.latest = LatestFrame()
+        self.device = resolve_device(opts.device, opts.artifact)
+        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre)
+        self._commands: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._listeners: list[Callable[[dict], None]] = []
+        self._targets: list[Target] = []          # in the tracker's order
+        self._next_id = 0
+        self._frame: sources.Frame | None = None
+        self._finished = True                     # the current frame's record was written
+        self._box_sinks: dict[int, BoxFileSink] = {}
+        try:   # outputs are checked before any work starts (the video writer opens on the first frame)
+            self._sinks: list = [JsonlSink(opts.jsonl)] if opts.jsonl else []
+            if opts.output:
+                Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
+                             "--jsonl/--output paths") from None
+        self._times = {s: collections.deque(maxlen=STATS_WINDOW) for s in STAGES}
+        self._stamps: collections.deque = collections.deque(maxlen=31)
+        self._frames_done = 0
+        self.state = "starting"
+        self.error: str | None = None
+        self.source_name = opts.source
+        self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
+        self._source = None
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        """Open the source and read its first frame in the tracking thread; fail if that takes too long."""
+        self._thread.start()
+        if not self._ready.wait(self.opts.connect_timeout):
+            self._stop.set()
+            raise SourceTimeout(f"{self.opts.source} delivered no frame within {self.opts.connect_timeout:g} s; "
+                              "check the device/URL, or raise --connect-timeout")
+        if self.error is not None and self.state == "failed":
+            raise self._open_error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread: the current frame's record is written and every output closed."""
+        self._stop.set()
+        if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
+            self._thread.join(timeout)
+
+    def _open(self) -> None:
+        o = self.opts
+        self._source = sources.open_source(o.source, o.width, o.height, o.fps)
+        self.source_name = self._source.name
+        self._frames = iter(self._source)
+        first = next(self._frames, None)
+        if first is None:
+            raise SourceError(f"{self._source.name} has no frames")
+        self.live = bool(getattr(self._source, "live", False))
+        pace = (not self.live) if o.pace is None else o.pace
+        self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
+        if o.save:
+            self._sinks.append(VideoSink(o.save, self._source.fps))
+        self._frame, self._finished, self._frames_done = first, False, 1
+        self.state = "running" if self.live else "waiting"   # files wait on their first frame for a target
+        self._publish()
+
+    def _run(self) -> None:
+        try:
+            self._open()
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._open_error = exc if isinstance(exc, DropTrackError) else SourceError(
+                f"{self.opts.source} could not be opened: {type(exc).__name__}: {exc}")
+            self.state, self.error = "failed", str(exc)
+            self._ready.set()
+            self._shutdown()
+            return
+        self._ready.set()
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
+            self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        try:
+            self._finish_frame()
+        finally:
+            with self._lock:
+                if self.state != "failed":
+                    self.state = "ended"
+            while True:   # commands queued while the thread ended
+                try:
+                    _, fut = self._commands.get_nowait()
+                except queue.Empty:
+                    break
+                fut.set_exception(CommandError(409, self._ended_message()))
+            errors = []
+            for s in [*self._sinks, *self._box_sinks.values()]:
+                try:
+                    s.close()
+                except Exception as exc:  # noqa: BLE001 - close the others first
+                    errors.append(exc)
+            if self._source is not None:
+                self._source.close()
+            if errors and self.error is None:
+                self.error = f"closing the outputs failed: {errors[0]}"
+
+    def _ended_message(self) -> str:
+        return ("the source ended" + (f" ({self.error})" if self.error else "") +
+                "; restart dt serve to track again")
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        due = None
+        while not self._stop.is_set():
+            self._apply_commands(block=self.state in ("paused", "waiting"))
+            if self.state in ("paused", "waiting"):
+                due = None
+                continue
+            if self.opts.max_frames is not None and self._frames_done >= self.opts.max_frames:
+                return
+            if self._period:
+                now = time.perf_counter()
+                due = now if due is None or due < now - self._period else due
+                if self._stop.wait(max(0.0, due - now)):
+                    return
+                due += self._period
+            t0 = time.perf_counter()
+            frame = next(self._frames, None)
+            t1 = time.perf_counter()
+            if frame is None:
+                return
+            output_ms = self._finish_frame()
+            times = {"capture": (t1 - t0) * 1e3, "pre": 0.0, "infer": 0.0, "post": 0.0, "output": output_ms}
+            # only this thread changes the tracker and the target list, so readers wait for the update, not
+            # for the inference
+            results, stage_ms = self.tracker.track_timed(frame.image) if self._targets else ([], {})
+            times.update(stage_ms)
+            with self._lock:
+                for t, r in zip(self._targets, results):
+                    t.box, t.score = list(r.box), float(r.score)
+                    t.lost = t.score < self.opts.lost_threshold
+                self._frame, self._finished = frame, False
+                self._frames_done += 1
+                times["total"] = sum(times.values())
+                for k, v in times.items():
+                    self._times[k].append(v)
+                self._stamps.append(time.perf_counter())
+            self._publish()
+
+    def _finish_frame(self) -> float:
+        """Write the current frame's record to the sinks and listeners (once); returns the time it took (ms)."""
+        t0 = time.perf_counter()
+        with self._lock:
+            if self._finished or self._frame is None:
+                return 0.0
+            self._finished = True
+            frame, states = self._frame, [t.state() for t in self._targets]
+        fps = self.fps()
+        for s in self._sinks:
+            s.write(frame, states, fps)
+        for st in states:
+            if st.id in self._box_sinks:
+                self._box_sinks[st.id].write(frame, [st], fps)
+        rec = frame_record(frame, states)
+        for fn in list(self._listeners):
+            fn(rec)
+        return (time.perf_counter() - t0) * 1e3
+
+    def _publish(self) -> None:
+        with self._lock:
+            frame, states = self._frame, [t.state() for t in self._targets]
+        self.latest.publish(frame.index, frame.image, states, self.fps())
+
+    # ------------------------------------------------------------------ commands
+    def _apply_commands(self, block: bool) -> None:
+        try:
+            item = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            fn, fut = item
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(exc)
+            try:
+                item = self._commands.get_nowait()
+            except queue.Empty:
+                break
+        self._publish()
+
+    def _submit(self, fn: Callable[[], object]) -> object:
+        fut: Future = Future()
+        with self._lock:
+            if self.state in ("ended", "failed"):
+                raise CommandError(409, self._ended_message())
+            self._commands.put((fn, fut))
+        try:
+            return fut.result(COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            raise CommandError(503, f"the tracking thread did not answer within {COMMAND_TIMEOUT_S:g} s "
+                                    "(source stalled?); try again") from None
+
+    def _index(self, target_id: int) -> int:
+        for i, t in enumerate(self._targets):
+            if t.id == target_id:
+                return i
+        raise CommandError(404, f"no target {target_id}; GET /targets lists the live ones")
+
+    def _init_box(self, box: list[float], replace: int | None = None) -> Target:
+        frame = self._frame
+        with self._lock:
+            try:
+                if replace is not None:
+                    i = self._index(replace)
+                    self.tracker.add_targets(frame.image, [box])     # validates before changing anything
+                    self.tracker.remove_target(i)
+                    t = self._targets.pop(i)
+                    t.box, t.score, t.lost, t.since = list(self.tracker.states[-1]), None, False, frame.index
+                else:
+                    if len(self._targets) >= self.opts.max_targets:
+                        raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
+                                                f"{self.opts.max_targets}); remove one first")
+                    self.tracker.add_targets(frame.image, [box])
+                    t = Target(self._next_id, list(self.tracker.states[-1]), None, False, frame.index)
+                    self._next_id += 1
+            except InputError as exc:
+                raise CommandError(422, str(exc)) from None
+            self._targets.append(t)
+            if self.opts.output and t.id not in self._box_sinks:
+                self._box_sinks[t.id] = BoxFileSink(box_file(self.opts.output, t.id), 1)
+            if self.state == "waiting":
+                self.state = "running"
+            return t
+
+    def add_target(self, box: list[float]) -> dict:
+        """Start a target on the frame the thread holds; 422 for a bad box, 409 over --max-targets."""
+        return self._submit(lambda: self._init_box(box).to_dict())
+
+    def reselect_target(self, target_id: int, box: list[float]) -> dict:
+        """Re-initialise target `target_id` from a new box on the current frame (its id stays)."""
+        return self._submit(lambda: self._init_box(box, replace=target_id).to_dict())
+
+    def remove_target(self, target_id: int) -> dict:
+        """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""
+        def remove() -> dict:
+            with self._lock:
+                i = self._index(target_id)
+                self.tracker.remove_target(i)
+                return self._targets.pop(i).to_dict()
+        return self._submit(remove)
+
+    def set_paused(self, paused: bool) -> dict:
+        """Pause (hold the current frame; targets can still be drawn on it) or resume."""
+        def apply() -> dict:
+            with self._lock:
+                if paused and self.state in ("running", "waiting"):
+                    self.state = "paused"
+                elif not paused and self.state in ("paused", "waiting"):
+                    self.state = "running"
+                return {"state": self.state}
+        return self._submit(apply)
+
+    # ------------------------------------------------------------------ views
+    def listen(self, fn: Callable[[dict], None]) -> Callable[[], None]:
+        """Call `fn(record)` from the tracking thread for every finished frame; returns the unsubscribe."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def fps(self) -> float | None:
+        """Frames per second over the last 30 frames (wall clock, pacing included)."""
+        s = self._stamps
+        return (len(s) - 1) / (s[-1] - s[0]) if len(s) > 1 and s[-1] > s[0] else None
+
+    def targets(self) -> list[dict]:
+        with self._lock:
+            return [t.to_dict() for t in self._targets]
+
+    def stage_times(self) -> dict[str, list[float]]:
+        """Per-frame times (ms) of each stage over the last STATS_WINDOW frames, oldest first."""
+        with self._lock:
+            return {k: list(v) for k, v in self._times.items()}
+
+    def stats(self) -> dict:
+        """State, frame, FPS, per-stage latency (mean / p99 over the last frames) and the targets."""
+        stages = {}
+        for k, v in self.stage_times().items():
+            a = np.asarray(v, dtype=np.float64)
+            stages[k] = {"mean_ms": round(float(a.mean()), 3) if a.size else None,
+                         "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None}
+        with self._lock:
+            frame = self._frame
+            out = {"state": self.state, "error": self.error, "source": self.source_name,
+                   "frame": None if frame is None else frame.index, "frames": self._frames_done,
+                   "size": None if frame is None else [int(frame.image.shape[1]), int(frame.image.shape[0])],
+                   "backend": self.tracker.backend.name, "device": self.device,
+                   "max_targets": self.opts.max_targets, "stages": stages,
+                   "targets": [t.to_dict() for t in self._targets]}
+        fps = self.fps()
+        out["fps"] = None if fps is None else round(fps, 2)
+        return out

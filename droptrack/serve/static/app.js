@@ -1,0 +1,126 @@
+// dt serve page: live frames over a WebSocket, boxes drawn with the mouse, stats polled from /stats.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const img = $("frame"), stage = $("stage"), rubber = $("rubber");
+let received = 0, reselect = null, drag = null, lastTargets = "", frameWidth = 0;   // frame size from /stats
+
+function say(text) { $("message").textContent = text || ""; }
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method, headers: body ? {"Content-Type": "application/json"} : {},
+    body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const d = data.detail;
+    throw new Error(typeof d === "string" ? d : JSON.stringify(d || res.statusText));
+  }
+  return data;
+}
+
+// ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing
+function connectVideo() {
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/video");
+  ws.binaryType = "blob";
+  ws.onmessage = (ev) => {
+    const url = URL.createObjectURL(ev.data);
+    img.onload = () => {
+      URL.revokeObjectURL(url);
+      received += 1;
+      $("received").textContent = received;
+      ws.send("next");
+    };
+    img.src = url;
+  };
+  ws.onclose = () => setTimeout(connectVideo, 1000);
+}
+
+// ---- drawing a box: page pixels -> image pixels (the image may be shown scaled)
+function point(ev) {
+  const r = img.getBoundingClientRect();
+  return {x: Math.min(Math.max(ev.clientX - r.left, 0), r.width), y: Math.min(Math.max(ev.clientY - r.top, 0), r.height)};
+}
+
+stage.addEventListener("mousedown", (ev) => {
+  if (!img.naturalWidth || !frameWidth) return;
+  drag = point(ev);
+  Object.assign(rubber.style, {left: drag.x + "px", top: drag.y + "px", width: "0px", height: "0px", display: "block"});
+  ev.preventDefault();
+});
+window.addEventListener("mousemove", (ev) => {
+  if (!drag) return;
+  const p = point(ev);
+  Object.assign(rubber.style, {left: Math.min(p.x, drag.x) + "px", top: Math.min(p.y, drag.y) + "px",
+                               width: Math.abs(p.x - drag.x) + "px", height: Math.abs(p.y - drag.y) + "px"});
+});
+window.addEventListener("mouseup", async (ev) => {
+  if (!drag) return;
+  const p = point(ev), start = drag;
+  drag = null;
+  rubber.style.display = "none";
+  const s = frameWidth / img.getBoundingClientRect().width;   // the JPEG may be an enlarged view
+  const box = {x: Math.round(Math.min(p.x, start.x) * s), y: Math.round(Math.min(p.y, start.y) * s),
+               w: Math.round(Math.abs(p.x - start.x) * s), h: Math.round(Math.abs(p.y - start.y) * s)};
+  try {
+    const t = reselect === null ? await api("POST", "targets", box) : await api("PUT", "targets/" + reselect, box);
+    say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}`);
+  } catch (e) {
+    say(e.message);
+  }
+  reselect = null;
+  $("hint").textContent = "Draw a box on the image to start a target.";
+  refresh();
+});
+
+// ---- controls
+$("pause").addEventListener("click", async () => {
+  try {
+    await api("POST", $("pause").textContent === "Pause" ? "pause" : "resume");
+  } catch (e) { say(e.message); }
+  refresh();
+});
+
+$("targets").addEventListener("click", async (ev) => {
+  const btn = ev.target.closest("button");
+  if (!btn) return;
+  const id = Number(btn.closest("tr").dataset.id);
+  if (btn.classList.contains("remove")) {
+    try { await api("DELETE", "targets/" + id); say(`target ${id} removed`); } catch (e) { say(e.message); }
+    refresh();
+  } else {
+    reselect = id;
+    $("hint").textContent = `Draw the new box for target ${id}.`;
+  }
+});
+
+// ---- stats
+const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+
+function render(s) {
+  $("state").textContent = s.state + (s.error ? ` (${s.error})` : "");
+  frameWidth = s.size ? s.size[0] : 0;
+  $("frame-index").textContent = s.frame ?? "–";
+  $("fps").textContent = fmt(s.fps, 1);
+  $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · up to ${s.max_targets} targets`;
+  $("pause").textContent = s.state === "paused" ? "Resume" : "Pause";
+  const key = JSON.stringify(s.targets);
+  if (key !== lastTargets) {
+    lastTargets = key;
+    $("targets").tBodies[0].innerHTML = s.targets.map((t) => `<tr data-id="${t.id}"><td>${t.id}</td>` +
+      `<td>${fmt(t.score, 3)}</td><td class="${t.lost ? "lost" : ""}">${t.lost ? "LOST" : "tracking"}</td>` +
+      `<td>${t.box.map((v) => v.toFixed(1)).join(", ")}</td><td><button class="reselect secondary">re-select</button> ` +
+      `<button class="remove">remove</button></td></tr>`).join("");
+  }
+  $("latency").tBodies[0].innerHTML = Object.entries(s.stages).map(([k, v]) =>
+    `<tr><td>${k}</td><td>${fmt(v.mean_ms)}</td><td>${fmt(v.p99_ms)}</td></tr>`).join("");
+}
+
+async function refresh() {
+  try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
+}
+
+connectVideo();
+refresh();
+setInterval(refresh, 300);

@@ -1,0 +1,236 @@
+"""dt serve: live target add/remove against single-target runs, the JSON API, access rules and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.runtime.device_tracker import DeviceTracker
+from droptrack.runtime.tracker import Tracker
+
+pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
+
+from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.server import page_url, resolve_token  # noqa: E402
+from droptrack.serve.session import ServeOptions, Session, SourceTimeout  # noqa: E402
+
+runner = CliRunner()
+FACE = [60.0, 20.0, 50.0, 60.0]      # the caller's head in carphone_pristine.mp4 (176x144), frame 0
+SECOND = [10.0, 70.0, 40.0, 40.0]
+RESELECT = [12.0, 66.0, 44.0, 46.0]
+WS = "ws://127.0.0.1"                # TestClient's WebSockets default to the Host 'testserver' (not loopback)
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, frames, one_thread: conftest.py
+
+
+# ---------------------------------------------------------------- tracker hooks vs single-target runs
+
+def make_tracker(backend, mode: str):
+    return Tracker(backend) if mode == "host" else DeviceTracker(backend, device=backend.device)
+
+
+def single_run(backend, frames, box, start: int, stop: int, mode: str) -> list[list[float]]:
+    t = make_tracker(backend, mode)
+    t.initialize(frames[start], box)
+    return [t.track(f)[0] for f in frames[start + 1:stop]]
+
+
+@pytest.mark.parametrize("mode", ["host", "device", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_targets_added_and_removed_midstream_equal_single_runs(tiny_ckpt, frames, mode):
+    backend = TorchBackend.from_checkpoint(tiny_ckpt, device="cuda" if mode == "cuda" else "cpu")
+    ref_a = single_run(backend, frames, FACE, 0, 8, mode)
+    ref_b = single_run(backend, frames, SECOND, 3, 8, mode)
+    t = make_tracker(backend, mode)
+    t.initialize(frames[0], FACE)
+    got_a, got_b = [], []
+    for i in range(1, 8):
+        if i == 6:
+            t.remove_target(0)                           # A stops before frame 6; B goes on alone
+        res, ms = t.track_timed(frames[i])
+        assert set(ms) == {"pre", "infer", "post"} and all(v >= 0 for v in ms.values())
+        if i < 6:
+            got_a.append(res[0].box)
+        if i >= 4:
+            got_b.append(res[-1].box)
+        if i == 3:
+            t.add_targets(frames[3], [SECOND])         # B starts on frame 3, A keeps its template and state
+            assert t.states[1] == SECOND
+    np.testing.assert_allclose(got_a, ref_a[:5], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(got_b, ref_b, rtol=0, atol=1e-4)
+    t.remove_target(0)
+    assert t.num_targets == 0 and t.templates is None
+
+
+# ---------------------------------------------------------------- the JSON API (in-process, no network)
+
+@pytest.fixture
+def session(tiny_ckpt, video, tmp_path):
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", max_targets=2, pace=False,
+                             jsonl=str(tmp_path / "serve.jsonl"), output=str(tmp_path / "boxes.txt"),
+                             max_frames=30))
+    s.start()
+    yield s
+    s.stop()
+
+
+def wait_for(cond, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.get("/stats").json()["state"] == "waiting"          # a file waits on frame 0 for a target
+    assert client.post("/pause").json() == {"state": "paused"}
+    for box, status, words in (({"x": 500, "y": 20, "w": 50, "h": 60}, 422, "outside the 176x144 frame"),
+                               ({"x": 60, "y": 20, "w": 0, "h": 60}, 422, "zero or negative size"),
+                               ({"x": 60, "y": 20, "w": 50}, 422, "")):
+        r = client.post("/targets", json=box)
+        assert r.status_code == status and words in json.dumps(r.json()["detail"])
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 409 and "--max-targets 2" in r.json()["detail"]
+    assert client.delete("/targets/7").status_code == 404
+    assert client.put("/targets/7", json=dict(zip("xywh", SECOND))).status_code == 404
+    assert client.put("/targets/1", json={"x": -90, "y": 0, "w": 80, "h": 9}).status_code == 422   # outside
+    r = client.put("/targets/1", json=dict(zip("xywh", RESELECT)))            # re-select: new box, same id
+    assert r.status_code == 200 and r.json()["id"] == 1 and r.json()["box"] == RESELECT
+    assert [t["id"] for t in client.get("/targets").json()] == [0, 1]
+    png = cv2.imdecode(np.frombuffer(client.get("/snapshot.png").content, np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape == (144, 176, 3)
+    with client.websocket_connect(WS + "/ws/records") as rec_ws, client.websocket_connect(WS + "/ws/video") as vid_ws:
+        jpeg = cv2.imdecode(np.frombuffer(vid_ws.receive_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        assert jpeg.shape == (432, 528, 3)                              # the view enlarges small frames x3
+        assert client.post("/resume").json() == {"state": "running"}
+        # the video client never asks for a second frame: it misses frames, the tracker does not wait for it
+        records = [json.loads(rec_ws.receive_text()) for _ in range(6)]
+    # the video client went away mid-stream: the tracker goes on
+    frame = client.get("/stats").json()["frame"]
+    assert client.delete("/targets/1").json()["id"] == 1
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    stats = client.get("/stats").json()
+    assert stats["frames"] == 30 and stats["frame"] > frame and stats["stages"]["infer"]["mean_ms"] > 0
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 409   # the source ended
+    lines = [json.loads(line) for line in (tmp_path / "serve.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(30))
+    assert records == lines[:6]                                        # the stream carries the --jsonl records
+    assert lines[0]["ids"] == [0, 1] and lines[0]["boxes"] == [FACE, RESELECT]
+    assert lines[0]["scores"] == [None, None]
+    assert lines[-1]["ids"] == [0]
+    box0 = (tmp_path / "boxes_0.txt").read_text().splitlines()
+    assert len(box0) == 30 and box0[0] == "60\t20\t50\t60"
+    assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30
+
+
+def test_token_host_and_origin_rules(session):
+    client = TestClient(create_app(session, token="s3cret-token", loopback_only=True), base_url="http://127.0.0.1")
+    assert client.get("/stats").status_code == 401
+    r = client.get("/stats", headers={"Authorization": "Bearer wrong-token"})
+    assert r.status_code == 401 and "wrong token" in r.json()["detail"]
+    assert client.get("/stats", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    r = client.get("/?token=s3cret-token")                     # the printed URL sets an HttpOnly cookie
+    assert r.status_code == 200 and "HttpOnly" in r.headers["set-cookie"]
+    assert client.get("/app.js").status_code == 200            # ...that the page's own requests carry
+    client.cookies.clear()
+    for path in ("/app.js", "/docs", "/openapi.json", "/snapshot.png"):
+        assert client.get(path).status_code == 401, path
+    assert client.get("/../../etc/passwd?token=s3cret-token").status_code == 404
+    with pytest.raises(WebSocketDenialResponse) as denied:   # no token: the WebSocket handshake gets a 401
+        with client.websocket_connect(WS + "/ws/records"):
+            pass
+    assert denied.value.status_code == 401
+    r = client.get("/stats", headers={"Host": "attacker.example", "Authorization": "Bearer s3cret-token"})
+    assert r.status_code == 403                                # DNS rebinding onto a loopback bind
+    with client.websocket_connect(WS + "/ws/video?token=s3cret-token", headers={"Origin": "http://127.0.0.1"}) as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"           # JPEG
+    with pytest.raises(WebSocketDenialResponse) as denied:   # another site's page may not open the stream
+        with client.websocket_connect(WS + "/ws/video?token=s3cret-token", headers={"Origin": "http://evil.example"}):
+            pass
+    assert denied.value.status_code == 403
+
+
+# ---------------------------------------------------------------- CLI bad input
+
+def serve_cli(*args):
+    return runner.invoke(app, ["serve", *map(str, args)])
+
+
+def one_line_exit_2(r, *words) -> None:
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.output
+    for w in words:
+        assert w in lines[0], r.output
+
+
+def test_token_auto_is_generated_and_printed_in_the_url():
+    token = resolve_token("0.0.0.0", "auto")
+    assert len(token) >= 16 and token != resolve_token("0.0.0.0", "auto")
+    assert page_url("127.0.0.1", 8080, token) == f"http://127.0.0.1:8080/?token={token}"
+    assert resolve_token("127.0.0.1", None) is None and resolve_token("::1", None) is None
+
+
+def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        one_line_exit_2(serve_cli(video, "--port", port), f"port {port}", "in use", "--port")
+    one_line_exit_2(serve_cli(video, "--host", "0.0.0.0"), "--token")
+    one_line_exit_2(serve_cli(video, "--token", "short"), "8 characters")
+    one_line_exit_2(serve_cli(tmp_path / "nope.mp4", "--port", 0), "not found")
+    one_line_exit_2(serve_cli(video, "--port", 0, "--max-targets", 0), "--max-targets")
+    one_line_exit_2(serve_cli(video, "--port", 0, "--save", tmp_path / "x.gif"), "--save")
+    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", "/proc/no/such.jsonl"), "--jsonl")
+
+
+def test_source_that_never_delivers_fails_within_the_timeout(tiny_ckpt):
+    """An HTTP stream whose server accepts the connection and never answers (OpenCV alone would wait 30 s)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg"
+        session = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", connect_timeout=1.0))
+        t0 = time.monotonic()
+        with pytest.raises(SourceTimeout, match="no frame within 1 s"):
+            session.start()
+        assert time.monotonic() - t0 < 3
+        session.stop()
+
+
+@pytest.mark.slow
+def test_cli_source_that_never_delivers_exits_2(tiny_ckpt):
+    """The CLI: one line, exit 2, without waiting for the opener that OpenCV keeps blocked (a subprocess: the
+    process must exit cleanly while that thread is still inside FFmpeg)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg"
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+        p = subprocess.run([sys.executable, "-m", "droptrack", "serve", url, "-m", str(tiny_ckpt), "--device", "cpu",
+                            "--port", "0", "--connect-timeout", "1"], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == [f"error: {url} delivered no frame within 1 s; check the device/URL, "
+                                             "or raise --connect-timeout"]

@@ -1,0 +1,155 @@
+"""dt serve in a real browser: headless Debian Chromium driven by Playwright draws boxes on a live video.
+
+The boxes of the target drawn on the page must equal `dt run --init` with the same box. Skips cleanly without
+Playwright or Chromium (.ci/run installs Chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+
+pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright for Python")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TOKEN = "browser-test-token"
+FRAMES = 40
+FACE = (60, 20, 50, 60)        # the caller's head in carphone_pristine.mp4 (176x144)
+HAND = (8, 60, 45, 50)
+
+
+@pytest.fixture
+def server(video, tmp_path):
+    """`dt serve VIDEO` in a subprocess (the embedded model, CPU, 1 thread); yields (page URL, jsonl path)."""
+    jsonl = tmp_path / "serve.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "--port", "0", "--device",
+                             "cpu", "--threads", "1", "--token", TOKEN, "--max-targets", "2", "--max-frames",
+                             str(FRAMES), "--jsonl", str(jsonl)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    url, seen = None, []
+    deadline = time.monotonic() + 180
+    while url is None and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if line.startswith("serving "):
+            url = line.split()[1]
+    assert url is not None, "dt serve did not print its URL:\n" + "".join(seen)
+    try:
+        yield url, jsonl
+    finally:
+        proc.send_signal(signal.SIGTERM)   # as systemd stops it: a clean exit 0
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0, "".join(seen)
+
+
+def draw(page, box) -> None:
+    """Drag the mouse over `box` (image pixels) on the shown frame, which the page may display scaled."""
+    r = page.locator("#frame").bounding_box()
+    s = r["width"] / 176.0
+    x0, y0 = r["x"] + box[0] * s, r["y"] + box[1] * s
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + box[2] * s / 2, y0 + box[3] * s / 2, steps=4)
+    page.mouse.move(x0 + box[2] * s, y0 + box[3] * s, steps=4)
+    page.mouse.up()
+
+
+def state_is(page, *states: str) -> None:
+    page.wait_for_function(f"{list(states)}.some(s => document.getElementById('state').textContent.startsWith(s))",
+                           timeout=90_000)
+
+
+def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
+    url, jsonl = server
+    base = url.split("?")[0]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            page.set_default_timeout(90_000)   # a 2-core CI machine under load tracks at a few frames/s
+            r = page.goto(base + "?token=wrong-token")
+            assert r.status == 401 and "wrong token" in r.text()
+            assert page.request.get(base + "stats").status == 401
+            assert page.goto(url).status == 200                      # the printed URL (sets the cookie)
+            page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
+                                   "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
+            state_is(page, "waiting")                                # a file waits on frame 0 for a target
+            draw(page, FACE)
+            page.wait_for_selector("#targets tr[data-id='0']")
+            page.wait_for_function("Number(document.getElementById('frame-index').textContent) >= 8")
+            page.click("#pause")
+            state_is(page, "paused")
+            draw(page, HAND)                                         # a second target on the paused frame
+            page.wait_for_selector("#targets tr[data-id='1']")
+            frame = int(page.inner_text("#frame-index"))
+            page.click("#pause")                                     # resume: both are tracked in one batch
+            page.wait_for_function(f"Number(document.getElementById('frame-index').textContent) >= {frame + 3}")
+            page.click("#pause")
+            state_is(page, "paused")
+            page.wait_for_timeout(400)                               # the last frame and stats arrive
+            page.screenshot(path=str(tmp_path / "serve.png"))
+            received = int(page.inner_text("#received"))
+            assert received >= 5, received
+            assert page.inner_text("#latency").count("infer") == 1
+            page.click("#targets tr[data-id='1'] button.remove")
+            page.wait_for_selector("#targets tr[data-id='1']", state="detached")
+            assert [t["id"] for t in page.request.get(base + "targets").json()] == [0]   # the cookie carries it
+            page.click("#pause")
+            state_is(page, "ended")
+        finally:
+            browser.close()
+
+    served = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in served] == list(range(FRAMES))
+    init = served[0]["boxes"][0]
+    assert served[0]["ids"] == [0] and np.abs(np.subtract(init, FACE)).max() <= 1, init
+    both = [r["frame"] for r in served if r.get("ids") == [0, 1]]
+    assert len(both) >= 3 and served[-1]["ids"] == [0]
+
+    ref = tmp_path / "run.jsonl"                                     # 1 torch thread, as the server
+    r = CliRunner().invoke(app, ["run", str(video), "--init", ",".join(map(str, init)), "--device", "cpu",
+                                 "--max-frames", str(FRAMES), "--jsonl", str(ref)])
+    assert r.exit_code == 0, r.output
+    expected = [json.loads(line) for line in ref.read_text().splitlines()]
+    assert len(expected) == FRAMES
+    for got, want in zip(served, expected):
+        k = got["ids"].index(0)
+        if got["frame"] in both:
+            # batched with the second target: float sums in another order (score maps differ by ~6e-8)
+            np.testing.assert_allclose(got["boxes"][k], want["boxes"][0], rtol=0, atol=2e-3)
+        else:
+            assert (got["boxes"][k], got["scores"][k], got["lost"][k]) == \
+                (want["boxes"][0], want["scores"][0], want["lost"][0]), got["frame"]
+    docs = os.environ.get("DT_SERVE_SCREENSHOT")
+    if docs:   # refresh the README's picture: DT_SERVE_SCREENSHOT=docs/serve.png pytest tests/test_serve_browser.py
+        shutil.copyfile(tmp_path / "serve.png", docs)
