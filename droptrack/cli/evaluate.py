@@ -18,6 +18,8 @@ def eval_(
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
                                               "(default: the embedded model)."),
+    tracker: Optional[str] = typer.Option(None, "--tracker", help="A classic OpenCV tracker instead of a model: "
+                                          "csrt, kcf, mil, mosse or medianflow."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: cores / "
@@ -36,7 +38,8 @@ def eval_(
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
     try:
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
-                                  workers=workers, threads=threads, device=device, config=config, name=name)
+                                  workers=workers, threads=threads, device=device, config=config, name=name,
+                                  tracker=tracker)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(130) from None
