@@ -74,7 +74,10 @@ def analyze(
 @app.command()
 @friendly
 def bench(
-    artifacts: list[str] = typer.Argument(..., help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine files."),
+    artifacts: Optional[list[str]] = typer.Argument(None, help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine "
+                                                    "files."),
+    tracker: Optional[list[str]] = typer.Option(None, "--tracker", help="Also bench a classic OpenCV tracker: csrt, "
+                                                "kcf, mil, mosse or medianflow (repeatable or comma-separated)."),
     data: str = typer.Option("synthetic", "--data", help="synthetic (held-out photos, val split), a dataset name "
                              "(lasot, got10k_val, ...), a video file or a folder (GOT-10k layout or images)."),
     root: Optional[str] = typer.Option(None, "--root", help="Dataset root (synthetic: where the set is cached)."),
@@ -105,7 +108,8 @@ def bench(
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
     from droptrack.eval.bench_report import bench_table, summary_lines
 
-    report = run_bench(BenchOptions(artifacts=artifacts, data=data, root=root, reference=reference,
+    trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
+    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root, reference=reference,
                                     max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
                                     sequences=sequences, frames=frames, device=device, config=config, init=init,
                                     threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))
