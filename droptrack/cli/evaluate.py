@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
+from droptrack.errors import InputError
 
 @app.command("eval")
 @friendly
@@ -59,15 +60,24 @@ def analyze(
                                           "(default: analysis/<dataset>)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
+    attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT toolkit attribute files "
+                                              "(<seq>.txt, 14 comma-separated 0/1); default: att/ under the root."),
 ) -> None:
-    """Score trackers' result folders against a dataset: table, report.json, success and precision plots."""
+    """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
+    report.json, success, precision and per-attribute plots."""
     from rich.console import Console
 
-    from droptrack.eval.report import analyze_dataset, report_table
+    from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
+    if attributes is not None and not attributes.is_dir():
+        raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset, protocol=protocol)
-    Console().print(report_table(report))
+                             output_dir=output or Path("analysis") / dataset, protocol=protocol,
+                             attributes_dir=attributes)
+    console = Console()
+    console.print(report_table(report))
+    for line in attribute_lines(report):
+        console.print(line)
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
