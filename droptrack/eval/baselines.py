@@ -4,7 +4,8 @@ Each one is wrapped to the interface `dt eval` drives (droptrack.eval.workers.tr
 `initialize(rgb_frame, [x, y, w, h])` and `track(rgb_frame) -> (box, score)`. OpenCV's quirks are handled here:
   - frames are RGB in droptrack and BGR in OpenCV (converted);
   - the init box is rounded to integers and clipped to the image (OpenCV's Rect), at least 1x1;
-  - an `init` that raises leaves the tracker without state: every later frame reports the init box;
+  - an `init` that raises (or returns False) leaves the tracker without state: every later frame reports the init
+    box; so does a box under MIN_SIDE (OpenCV 5's MIL never returns from `init` on a box of 4 px or less);
   - `update` returning False (or raising) reports the last box.
 Frames reported this way are flagged: `track` returns score 0.0 for them (1.0 otherwise) and the tracker counts them
 in `failed_frames` (OpenCV gives no confidence, so the score is only this flag).
@@ -46,6 +47,9 @@ BASELINES: dict[str, tuple[Callable[[], Any], str]] = {
     "mosse": (_legacy("TrackerMOSSE"), "minimum output sum of squared error filter (legacy)"),
     "medianflow": (_legacy("TrackerMedianFlow"), "forward-backward optical flow (legacy)"),
 }
+
+
+MIN_SIDE = {"mil": 5}    # smallest integer box side a tracker is started on (smaller: flagged as an init failure)
 
 
 def check_name(name: str) -> str:
@@ -92,11 +96,13 @@ class OpenCVTracker:
         self._last = [float(v) for v in np.asarray(box, dtype=np.float64).reshape(4)]
         self.failed_frames, self.init_failed = 0, False
         self._impl = BASELINES[self.name][0]()
+        rect = _int_box(box, frame.shape[:2])
         try:
-            ok = self._impl.init(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), _int_box(box, frame.shape[:2]))
+            ok = min(rect[2:]) >= MIN_SIDE.get(self.name, 1) and self._impl.init(
+                cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), rect) is not False
         except cv2.error:
             ok = False
-        if ok is False:   # legacy trackers return a bool, the main-module ones None
+        if not ok:   # legacy trackers return a bool, the main-module ones None
             self._impl, self.init_failed = None, True
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
