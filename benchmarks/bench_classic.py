@@ -64,20 +64,27 @@ def exports(model: str | None, work: Path) -> dict[str, Path]:
     return {"onnx_fp32": out / "model.onnx", "onnx_int8": out / "model_int8.onnx"}
 
 
-def run_trackers(model: str | None, onnx: dict[str, Path], seqs: list, results: Path, threads: int) -> list[Path]:
-    """`dt eval` of every row on the same sequences, one after another with the same thread count."""
+def run_trackers(model: str | None, onnx: dict[str, Path], seqs: list, results: Path, threads: int,
+                 chunk: int = 4) -> tuple[list[Path], dict[str, float]]:
+    """`dt eval` of every row on the same sequences with the same thread count, interleaved: every row tracks
+    `chunk` more sequences before the next round (resumed each round), so load changes on a shared machine hit
+    all rows alike. Returns the result folders and each row's median-frame FPS (1 / median tracker seconds of
+    the tracked frames)."""
     from droptrack.eval.run import evaluate
 
-    rows = [("droptrack_torch", {"artifact": model}),
-            ("droptrack_onnx_fp32", {"artifact": str(onnx["onnx_fp32"])}),
-            ("droptrack_onnx_int8", {"artifact": str(onnx["onnx_int8"])}),
-            *((f"opencv_{b}", {"artifact": None, "tracker": b}) for b in BASELINES)]
-    dirs = []
-    for name, kw in rows:
-        res = evaluate(kw.pop("artifact"), seqs, results, workers=1, threads=threads, tag="synth", name=name, **kw)
-        print(f"{name}: AUC {100 * res.report.trackers[0].result.auc:.1f}, {res.fps:.1f} FPS", flush=True)
-        dirs.append(res.output_dir)
-    return dirs
+    rows = [("droptrack_torch", model, None), ("droptrack_onnx_fp32", str(onnx["onnx_fp32"]), None),
+            ("droptrack_onnx_int8", str(onnx["onnx_int8"]), None),
+            *((f"opencv_{b}", None, b) for b in BASELINES)]
+    last = {}
+    for k in range(min(chunk, len(seqs)), len(seqs) + chunk, chunk):
+        for name, artifact, tracker in rows:
+            last[name] = evaluate(artifact, seqs[:k], results, workers=1, threads=threads, tag="synth", name=name,
+                                  tracker=tracker, progress=False)
+        print(f"{min(k, len(seqs))}/{len(seqs)} sequences: " + ", ".join(
+            f"{n} {100 * r.report.trackers[0].result.auc:.1f}" for n, r in last.items()), flush=True)
+    median_fps = {n: 1.0 / float(np.median(np.concatenate([t[1:] for t in r.times.values()])))
+                  for n, r in last.items()}
+    return [r.output_dir for r in last.values()], median_fps
 
 
 def _clip_frames(clip: dict) -> list[np.ndarray]:
@@ -148,12 +155,15 @@ def _strip(path: Path, frames: list, keys: list[int], gt: dict, boxes: dict) -> 
     atomic_write_bytes(path, png.tobytes())
 
 
-def tables(report, real: dict) -> str:
+def tables(report, real: dict, median_fps: dict[str, float]) -> str:
     """Markdown: the main table, the per-attribute model-minus-CSRT gaps, the largest gaps, the real-video IoU."""
-    lines = ["| tracker | AUC | prec@20px | FPS (tracker time, same threads, one after another) |", "|---|---|---|---|"]
+    lines = ["| tracker | AUC | prec@20px | FPS (all frames) | FPS (median frame) | median-FPS ratio to CSRT |",
+             "|---|---|---|---|---|---|"]
     for t in report.trackers:
         s = t.result.scores()
-        lines.append(f"| {t.name} | {s['auc']:.3f} | {s['precision']:.3f} | {t.fps or float('nan'):.1f} |")
+        ratio = median_fps[t.name] / median_fps["opencv_csrt"]
+        lines.append(f"| {t.name} | {s['auc']:.3f} | {s['precision']:.3f} | {t.fps or float('nan'):.1f} | "
+                     f"{median_fps[t.name]:.1f} | {ratio:.2f} |")
     ar = report.attributes
     if ar is not None and ar.scores:
         lines += ["", "| attribute | sequences | droptrack_torch AUC | CSRT AUC | gap |", "|---|---|---|---|---|"]
@@ -181,6 +191,7 @@ def main() -> None:
     ap.add_argument("--split", choices=sorted(DATASETS), default="test", help="held-out set (val only for tuning)")
     ap.add_argument("--data", default=None, help="use this already generated set instead of DATASETS[split]")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sequences", type=int, default=None, help="only the first N sequences (a partial run)")
     ap.add_argument("--workdir", default="/tmp/droptrack-classic-bench")
     ap.add_argument("--out", default="benchmarks/results/classic")
     args = ap.parse_args()
@@ -193,18 +204,20 @@ def main() -> None:
     work, out = Path(args.workdir), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data, command = dataset(args.split, work, args.data)
-    seqs = get_sequences("synth", root=data)
+    seqs = get_sequences("synth", root=data)[: args.sequences]
     onnx = exports(args.model, work)
-    dirs = run_trackers(args.model, onnx, seqs, work / f"results_{args.split}", args.threads)
+    dirs, median_fps = run_trackers(args.model, onnx, seqs, work / f"results_{args.split}", args.threads)
     report = analyze([dirs[0], dirs[3], *dirs[1:3], *dirs[4:]], seqs, tag="synth", output_dir=out,
                      dataset=f"synth-{args.split}")
     real = real_video(args.model, out, args.threads)
-    md = tables(report, real)
+    md = tables(report, real, median_fps)
     atomic_write_text(out / "table.md", md)
     atomic_write_json(out / "summary.json", {
         "command": shlex.join([sys.executable, *sys.argv]), "dataset_command": command, "split": args.split,
+        "sequences": [s.name for s in seqs],
         "threads": args.threads, "model": args.model or "embedded default", "machine": benchmark_machine(),
-        "trackers": {t.name: {"scores": t.result.scores(), "fps": t.fps} for t in report.trackers},
+        "trackers": {t.name: {"scores": t.result.scores(), "fps": t.fps, "fps_median_frame": median_fps[t.name]}
+                     for t in report.trackers},
         "attributes": report.attributes.to_dict() if report.attributes is not None else None,
         "differences": report.differences, "real_video": real})
     print(md)
