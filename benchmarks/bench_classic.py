@@ -145,7 +145,8 @@ def _strip(path: Path, frames: list, keys: list[int], gt: dict, boxes: dict) -> 
     tiles = []
     for k in keys:
         img = np.ascontiguousarray(frames[k - keys[0]])
-        for box, color in ((gt[k], (0, 200, 0)), (boxes["droptrack"][k], (230, 0, 0)), (boxes["csrt"][k], (0, 90, 255))):
+        drawn = ((gt[k], (0, 200, 0)), (boxes["droptrack"][k], (230, 0, 0)), (boxes["csrt"][k], (0, 90, 255)))
+        for box, color in drawn:
             x, y, w, h = (int(round(v)) for v in box)
             cv2.rectangle(img, (x, y), (x + w, y + h), color, 2)
         cv2.putText(img, f"#{k}", (6, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)

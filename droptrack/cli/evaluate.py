@@ -119,7 +119,8 @@ def bench(
     from droptrack.eval.bench_report import bench_table, summary_lines
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
-    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root, reference=reference,
+    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
+                                    reference=reference,
                                     max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
                                     sequences=sequences, frames=frames, device=device, config=config, init=init,
                                     threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))
