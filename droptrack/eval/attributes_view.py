@@ -24,7 +24,7 @@ def attribute_plot(path: Path, ar: Any, title: str) -> Path:
     height = 0.8 / max(1, len(trackers))
     for j, t in enumerate(trackers):
         vals = [100 * (ar.scores[a][t].get(key) or 0.0) for a in attrs]
-        ys = [i - 0.4 + height * (j + 0.5) for i in range(len(attrs))]
+        ys = [i + 0.4 - height * (j + 0.5) for i in range(len(attrs))]   # first tracker on top
         ax.barh(ys, vals, height=height * 0.95, label=t)
     ax.set_yticks(range(len(attrs)), [f"{a} ({ar.counts[a]})" for a in attrs], fontsize=8)
     ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), title=title)
