@@ -196,3 +196,19 @@ def test_demo_end_to_end(assets, tmp_path):
         assert len((out / "bikes_boxes.txt").read_text().splitlines()) == 4
         assert "bikes_tracked.mp4" in res.output
     assert "bench.md" in res.output and "time:" in res.output
+
+
+def test_opencv_baseline_rows(assets, tmp_path):
+    """`dt bench --tracker kcf`: an 'opencv' row whose AUC equals `dt eval --tracker kcf` on the same frames."""
+    out = tmp_path / "bench"
+    res = dt("bench", "--tracker", "kcf", "--data", assets["synth"], "--output", out)
+    assert res.exit_code == 0, res.output
+    row = json.loads((out / "bench.json").read_text())["rows"][0]
+    assert (row["name"], row["format"], row["status"], row["parity"]) == ("kcf", "opencv", "passed", None)
+    ev = evaluate(None, get_sequences("synth", root=assets["synth"]), tmp_path / "eval", threads=1, progress=False,
+                  tracker="kcf")
+    assert row["accuracy"]["auc"] == pytest.approx(ev.report.trackers[0].result.auc)
+    assert row["latency"]["frames"] == sum(len(s) - 1 for s in get_sequences("synth", root=assets["synth"]))
+    res = dt("bench", "--tracker", "tld9", "--data", assets["synth"], "--output", out)
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "csrt, kcf, mil" in lines[0], res.output

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
+from droptrack.errors import InputError
 
 @app.command("eval")
 @friendly
@@ -18,6 +19,8 @@ def eval_(
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
                                               "(default: the embedded model)."),
+    tracker: Optional[str] = typer.Option(None, "--tracker", help="A classic OpenCV tracker instead of a model: "
+                                          "csrt, kcf, mil, mosse or medianflow."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: cores / "
@@ -36,7 +39,8 @@ def eval_(
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
     try:
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
-                                  workers=workers, threads=threads, device=device, config=config, name=name)
+                                  workers=workers, threads=threads, device=device, config=config, name=name,
+                                  tracker=tracker)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(130) from None
@@ -56,22 +60,34 @@ def analyze(
                                           "(default: analysis/<dataset>)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
+    attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT toolkit attribute files "
+                                              "(<seq>.txt, 14 comma-separated 0/1); default: att/ under the root."),
 ) -> None:
-    """Score trackers' result folders against a dataset: table, report.json, success and precision plots."""
+    """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
+    report.json, success, precision and per-attribute plots."""
     from rich.console import Console
 
-    from droptrack.eval.report import analyze_dataset, report_table
+    from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
+    if attributes is not None and not attributes.is_dir():
+        raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset, protocol=protocol)
-    Console().print(report_table(report))
+                             output_dir=output or Path("analysis") / dataset, protocol=protocol,
+                             attributes_dir=attributes)
+    console = Console()
+    console.print(report_table(report))
+    for line in attribute_lines(report):
+        console.print(line)
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
 @app.command()
 @friendly
 def bench(
-    artifacts: list[str] = typer.Argument(..., help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine files."),
+    artifacts: Optional[list[str]] = typer.Argument(None, help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine "
+                                                    "files."),
+    tracker: Optional[list[str]] = typer.Option(None, "--tracker", help="Also bench a classic OpenCV tracker: csrt, "
+                                                "kcf, mil, mosse or medianflow (repeatable or comma-separated)."),
     data: str = typer.Option("synthetic", "--data", help="synthetic (held-out photos, val split), a dataset name "
                              "(lasot, got10k_val, ...), a video file or a folder (GOT-10k layout or images)."),
     root: Optional[str] = typer.Option(None, "--root", help="Dataset root (synthetic: where the set is cached)."),
@@ -102,7 +118,9 @@ def bench(
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
     from droptrack.eval.bench_report import bench_table, summary_lines
 
-    report = run_bench(BenchOptions(artifacts=artifacts, data=data, root=root, reference=reference,
+    trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
+    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
+                                    reference=reference,
                                     max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
                                     sequences=sequences, frames=frames, device=device, config=config, init=init,
                                     threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))

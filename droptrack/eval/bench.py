@@ -10,6 +10,8 @@ For every artifact (checkpoint, ONNX FP32/FP16/INT8, TensorRT engine):
             the two trackers' boxes, fraction of frames where they diverge (IoU < 0.5). Data without ground truth
             (a video) is scored against the reference tracker's boxes.
   gates     --max-auc-drop (AUC points; default per precision DEFAULT_MAX_AUC_DROP) and --min-fps.
+Classic OpenCV trackers (--tracker csrt, kcf, mil, ...; droptrack.eval.baselines) are extra rows with format
+'opencv': accuracy from `dt eval`, latency from its per-frame tracker times (init frames excluded), no parity.
 An artifact that fails to load or run is a 'failed' row with its reason; the others still run.
 Outputs in the output folder: bench.json (schema in droptrack.eval.bench_report), bench.md, success.png,
 precision.png, latency.png, report.json (`dt analyze` over all rows) and results/<row>/ (dt eval's files).
@@ -58,6 +60,7 @@ class BenchOptions:
     timed_frames: int = 200
     progress: bool = True
     command: str = ""
+    trackers: list[str] = field(default_factory=list)    # classic OpenCV baselines (droptrack.eval.baselines)
 
 
 @dataclass
@@ -163,7 +166,8 @@ def _row_names(artifacts: list[str]) -> list[str]:
     return names
 
 
-def _evaluate(artifact: str, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True) -> Any:
+def _evaluate(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
+              tracker: str | None = None) -> Any:
     """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced)."""
     from droptrack.eval.run import evaluate
 
@@ -171,7 +175,29 @@ def _evaluate(artifact: str, seqs: list[Any], name: str, tag: str, opts: BenchOp
     if fresh and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
     return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag, name=name,
-                    threads=opts.threads, progress=opts.progress)
+                    threads=opts.threads, progress=opts.progress, tracker=tracker)
+
+
+def _baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOptions) -> BenchRow:
+    """A classic OpenCV tracker's row: dt eval's accuracy, latency from its per-frame times (see the docstring)."""
+    import cv2
+
+    from droptrack.eval.bench_timing import latency_from_times
+
+    row = BenchRow(name, f"opencv:{key}", "opencv", precision="-", sha256=f"opencv-{cv2.__version__}:{key}")
+    try:
+        row.result = _evaluate(None, seqs, name, tag, opts, tracker=key)
+        row.boxes = row.result.boxes
+        row.accuracy = accuracy(row.result, seqs, tag)
+        row.latency = latency_from_times([row.result.times[s.name] for s in seqs])
+    except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
+        row.fail(exc)
+        return row
+    row.gates = [g for g in gates(row, opts) if g.name != "max_auc_drop"]
+    failed = [g for g in row.gates if g.passed is False]
+    if failed:
+        row.status, row.reason = "gate_failed", "; ".join(gate_text(g) for g in failed)
+    return row
 
 
 def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
@@ -208,8 +234,11 @@ def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
 
 
 def _check_options(opts: BenchOptions) -> None:
-    if not opts.artifacts:
-        raise InputError("pass at least one artifact: a checkpoint, .onnx or .engine file")
+    if not opts.artifacts and not opts.trackers:
+        raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
+    from droptrack.eval.baselines import check_name
+
+    opts.trackers = [check_name(t) for t in opts.trackers]
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.min_fps is not None and not opts.min_fps > 0:
@@ -297,6 +326,11 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         if failed:
             row.status = "gate_failed"
             row.reason = "; ".join(gate_text(g) for g in failed)
+    taken = [r.name for r in rows]
+    for key in opts.trackers:
+        name = key if key not in taken else f"opencv_{key}"
+        taken.append(name)
+        rows.append(_baseline_row(key, name, seqs, data.tag, opts))
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
                          datetime.now(timezone.utc).isoformat(timespec="seconds"))
     report.wall_s = time.perf_counter() - t0

@@ -182,7 +182,7 @@ def _gate_value(g: Any) -> str:
 
 
 def latency_plot(path: Path, rows: list[Any]) -> Path | None:
-    """Stacked horizontal bars of the mean pre / infer / post ms per row."""
+    """Stacked horizontal bars of the mean pre / infer / post ms per row (one 'tracker' bar for OpenCV baselines)."""
     timed = [r for r in rows if r.latency is not None and r.latency.frames]
     if not timed:
         return None
@@ -194,14 +194,17 @@ def latency_plot(path: Path, rows: list[Any]) -> Path | None:
     ax = fig.add_subplot()
     names = [f"{r.name} ({r.format} {r.precision})" for r in timed][::-1]
     left = [0.0] * len(timed)
-    for stage, color in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868")):
+    stages = [("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868")]
+    if any("tracker" in r.latency.stages_ms for r in timed):
+        stages.append(("tracker", "#8c8c8c"))
+    for stage, color in stages:
         vals = [(r.latency.stages_ms.get(stage) or 0.0) for r in timed][::-1]
         ax.barh(names, vals, left=left, color=color, label=stage)
         left = [a + b for a, b in zip(left, vals)]
     for y, (total, r) in enumerate(zip(left, timed[::-1])):
         ax.text(total, y, f" {total:.1f} ms ({r.latency.fps or 0:.0f} FPS)", va="center", fontsize=8)
     ax.set(xlabel="mean latency per frame [ms]", title="End-to-end latency by stage", xlim=(0, max(left) * 1.35))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=3, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=len(stages), fontsize=8)
     ax.grid(True, axis="x", linestyle="--")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")

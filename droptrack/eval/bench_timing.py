@@ -120,6 +120,15 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     return lat, mem.to_dict(), meta
 
 
+def latency_from_times(times: Sequence[np.ndarray]) -> Latency:
+    """Latency of a tracker timed by `dt eval` (per-frame seconds, frame 0 = init): every tracked frame, no warm-up;
+    model-only and end-to-end are the same tracker call (used for OpenCV baselines, which have no stages)."""
+    tracked = [1000.0 * float(v) for t in times for v in np.asarray(t)[1:]]
+    init = [1000.0 * float(t[0]) for t in times if len(t)]
+    stats = _stats(tracked)
+    return Latency(stats, stats, {"tracker": stats["mean"]}, len(tracked), 0, float(np.mean(init)) if init else None)
+
+
 class bar:
     """Context manager: a rich progress bar on stderr fed by update(done, total); a no-op when disabled."""
 

@@ -18,7 +18,8 @@ from typing import Any
 # package name(s) whose installed version is reported under each key (first one found wins)
 PACKAGES = {"droptrack": ("droptrack",), "torch": ("torch",), "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
             "onnx": ("onnx",), "tensorrt": ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11"),
-            "opencv": ("opencv-python-headless", "opencv-python", "opencv-contrib-python"),
+            "opencv": ("opencv-contrib-python-headless", "opencv-python-headless", "opencv-python",
+                       "opencv-contrib-python"),
             "numpy": ("numpy",)}
 
 

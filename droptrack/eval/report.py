@@ -16,7 +16,10 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       n_scored: int, errors: {sequence: message},
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
-    plots           {success|precision: file name next to report.json}
+    plots           {success|precision|attributes: file name next to report.json}
+    attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
+                    counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
+    differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
 NaN and inf are written as null. A sequence that fails for any tracker (missing file, wrong row count, NaN) is left
 out of every tracker's averages, as pytracking's skip_missing_seq does, and listed in that tracker's errors.
 """
@@ -78,13 +81,16 @@ class Report:
     trackers: list[TrackerReport]
     output_dir: Path | None = None
     plots: dict[str, str] = field(default_factory=dict)
+    attributes: Any = None                   # droptrack.eval.attributes.AttributeReport
+    differences: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with NaN/inf as None (the report.json schema)."""
         return _clean({"schema_version": SCHEMA_VERSION, "dataset": self.dataset, "tag": self.tag,
                        "protocol": self.protocol, "score_units": "fraction", "n_sequences": self.n_sequences,
                        "sequences": self.sequences, "trackers": [t.to_dict() for t in self.trackers],
-                       "plots": self.plots})
+                       "plots": self.plots, "differences": self.differences,
+                       "attributes": self.attributes.to_dict() if self.attributes is not None else None})
 
 
 def _clean(obj: Any) -> Any:
@@ -144,10 +150,12 @@ def _names(result_dirs: Sequence[Path]) -> list[str]:
 
 def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: str | None = None,
             output_dir: str | Path | None = None, names: Sequence[str] | None = None,
-            protocol: str | None = None, dataset: str | None = None) -> Report:
+            protocol: str | None = None, dataset: str | None = None,
+            attributes_dir: str | Path | None = None) -> Report:
     """Score result folders on sequences (name, dataset, boxes, visible, cover, image_size); write to output_dir.
 
-    tag defaults to the sequences' `.dataset` and protocol to that tag's toolkit (metrics.protocol_for_tag).
+    tag defaults to the sequences' `.dataset` and protocol to that tag's toolkit (metrics.protocol_for_tag);
+    per-attribute scores use the sequences' attribute files (droptrack.eval.attributes; LaSOT: attributes_dir).
     """
     if not sequences:
         raise InputError("no sequences to score; check the dataset name, root and split")
@@ -178,9 +186,19 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
                                       _fps([t[q] for q in common])))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
+    _add_attributes(report, sequences, attributes_dir)
     if output_dir is not None:
         write_report(report, output_dir)
     return report
+
+
+def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: str | Path | None) -> None:
+    """Per-attribute scores and the sequences where the first two trackers differ most."""
+    from droptrack.eval.attributes import largest_differences, per_attribute
+
+    report.attributes = per_attribute(report, sequences, attributes_dir)
+    if len(report.trackers) >= 2:
+        report.differences = largest_differences(report, report.trackers[0].name, report.trackers[1].name)
 
 
 def _fps(times: list[np.ndarray | None]) -> float | None:
@@ -192,12 +210,13 @@ def _fps(times: list[np.ndarray | None]) -> float | None:
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
                     split: str | None = None, output_dir: str | Path | None = None,
-                    protocol: str | None = None) -> Report:
+                    protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
 
     sequences = list(get_sequences(dataset, root=root, split=split))
-    return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset)
+    return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
+                   attributes_dir=attributes_dir)
 
 
 def write_report(report: Report, output_dir: str | Path) -> Path:
@@ -214,6 +233,11 @@ def write_report(report: Report, output_dir: str | Path) -> Path:
         label = LEGEND_TITLES.get((report.protocol.endswith("-ope"), cols[i][1]), cols[i][0])
         _plot(out / f"{kind}.png", f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series)
         report.plots[kind] = f"{kind}.png"
+    if report.attributes is not None and report.attributes.scores:
+        from droptrack.eval.attributes_view import attribute_plot
+
+        attribute_plot(out / "attributes.png", report.attributes, f"Per attribute on {report.dataset}")
+        report.plots["attributes"] = "attributes.png"
     report.output_dir = out
     return atomic_write_json(out / "report.json", report.to_dict())
 
@@ -238,6 +262,22 @@ def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def attribute_lines(report: Report) -> list[Any]:
+    """What `dt analyze` prints after the main table: per-attribute table (or the note) and the largest gaps."""
+    from droptrack.eval.attributes_view import attribute_table, difference_table
+
+    lines: list[Any] = []
+    ar = report.attributes
+    if ar is not None and ar.scores:
+        lines.append(attribute_table(ar))
+    if ar is not None and ar.note:
+        lines.append(ar.note)
+    if report.differences:
+        first, second = report.trackers[0].name, report.trackers[1].name
+        lines.append(difference_table(report.differences, first, second, ar.keys[0] if ar and ar.keys else "auc"))
+    return lines
 
 
 def report_table(report: Report) -> Any:

@@ -75,7 +75,7 @@ def tracker_name(artifact: str | Path | None) -> str:
 def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: str | Path, workers: int = 1,
              device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
              threads: int | None = None, progress: bool = True,
-             on_sequence: Callable[[str], None] | None = None) -> EvalResult:
+             on_sequence: Callable[[str], None] | None = None, tracker: str | None = None) -> EvalResult:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -90,15 +90,23 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         threads: torch/OpenCV threads per worker (default: max(1, cores // workers)); lower it on a shared machine.
         progress: show a rich progress display on stderr.
         on_sequence: called with each sequence's name after its files are written.
+        tracker: a classic OpenCV baseline by name (droptrack.eval.baselines: csrt, kcf, mil, ...) instead of an
+            artifact; its folder is named after it.
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
     tag = tag or getattr(seqs[0], "dataset", None) or "generic"
     if workers < 1 or (threads is not None and threads < 1):
         raise InputError(f"--workers {workers} / --threads {threads}: use 1 or more")
-    out = Path(output_dir) / (name or tracker_name(artifact))
+    if tracker is not None:
+        from droptrack.eval.baselines import check_name
+
+        if artifact is not None:
+            raise InputError(f"--tracker {tracker} and --checkpoint {artifact} both name a tracker; pass one of them")
+        tracker = check_name(tracker)
+    out = Path(output_dir) / (name or tracker or tracker_name(artifact))
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       threads or max(1, usable_cores() // workers))
+                       threads or max(1, usable_cores() // workers), baseline=tracker)
     ident = _identity(spec, tag)
     with _locked(out):
         _check_manifest(out, ident, spec.device)
@@ -145,6 +153,10 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
 
 def _identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     """What must match for results in a folder to be resumed: artifact bytes (sha256), config, dataset tag."""
+    if spec.baseline is not None:
+        from droptrack.eval.baselines import identity
+
+        return {**identity(spec.baseline), "config": None, "dataset": tag}
     if spec.artifact is None:
         from droptrack.model.default import default_checkpoint
 

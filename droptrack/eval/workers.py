@@ -38,6 +38,7 @@ class TrackerSpec:
     config: str | None
     device: str
     threads: int | None = None    # torch/OpenMP/OpenCV threads per worker; None leaves the defaults
+    baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
 
 
 class WorkerInitError(DropTrackError):
@@ -75,6 +76,10 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -
 
 def load(spec: TrackerSpec) -> Any:
     """Build the tracker of a spec (heavy imports here, so spawned workers import only what they use)."""
+    if spec.baseline is not None:
+        from droptrack.eval.baselines import create
+
+        return create(spec.baseline)
     from droptrack.runtime.tracker import load_tracker
 
     return load_tracker(spec.artifact, config=spec.config, device=spec.device)

@@ -1,0 +1,199 @@
+"""Per-attribute analysis for `dt analyze` (as pytracking's print_results_per_attribute and the LaSOT toolkit do).
+
+Where a sequence's attributes come from (the first that exists; a sequence without any is left out of the table):
+  synth      `<seq>/attributes.txt`: one tag per line (empty file = no attribute), written by `dt data synth`.
+  LaSOT      the toolkit's `att/<seq>.txt`: one line of 14 comma-separated 0/1 flags in LASOT_ATTRIBUTES order,
+             looked up in `--attributes DIR`, then `att/` and `annos/att/` next to the class folders or the root,
+             then the sequence folder (`<seq>/attributes.txt` with tags, or the 14 flags).
+  GOT-10k    derived from the official per-frame labels and the ground truth (GOT10K_DERIVED), because GOT-10k
+             publishes no attribute files: absence.label / cover.label / cut_by_image.label and the LaSOT
+             definitions of scale variation, aspect ratio change, low resolution and fast motion.
+Scores per attribute are the protocol's own aggregate over the sequences that have the attribute: OPE = mean of the
+per-sequence curves (AUC, precision @20 px, normalised precision), GOT-10k = frame-weighted pooled AO / SR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+# The LaSOT toolkit's 14 attributes, in the order of the att/<seq>.txt columns (short name, long name).
+LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion"), ("DEF", "Deformation"),
+                    ("MB", "Motion Blur"), ("CM", "Camera Motion"), ("ROT", "Rotation"),
+                    ("BC", "Background Clutter"), ("VC", "Viewpoint Change"), ("SV", "Scale Variation"),
+                    ("FOC", "Full Occlusion"), ("FM", "Fast Motion"), ("OV", "Out-of-View"),
+                    ("LR", "Low Resolution"), ("ARC", "Aspect Ratio Change"))
+GOT10K_DERIVED = {
+    "full_occlusion": "absence.label = 1 or cover.label = 0 in at least one frame",
+    "partial_occlusion": "cover.label 1-4 (at most about half visible) in at least one frame",
+    "cut_by_image": "cut_by_image.label = 1 (partly outside the image) in at least one frame",
+    "scale_variation": "box area / first area outside [0.25, 4] (side ratio outside [0.5, 2], LaSOT SV)",
+    "aspect_ratio_change": "aspect ratio / first aspect ratio outside [0.5, 2] (LaSOT ARC)",
+    "low_resolution": "box area < 1000 px in at least one frame (LaSOT LR)",
+    "fast_motion": "centre moves more than the box size between two frames (LaSOT FM)",
+}
+SCORE_KEYS = {"ope": ("auc", "precision", "norm_precision"), "got10k-toolkit": ("ao", "sr50", "sr75")}
+
+
+def parse_attribute_file(path: Path) -> list[str]:
+    """Tags of one file: the LaSOT toolkit's 14 comma-separated 0/1 flags, or one tag per line."""
+    text = path.read_text(errors="replace").strip()
+    cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
+    if len(cells) == len(LASOT_ATTRIBUTES) and all(c in ("0", "1") for c in cells):
+        return [long for (_, long), c in zip(LASOT_ATTRIBUTES, cells) if c == "1"]
+    return sorted({ln.strip() for ln in text.splitlines() if ln.strip()})
+
+
+def _sequence_dir(seq: Any) -> Path | None:
+    """The folder of a sequence read from image files (LaSOT keeps them one level deeper, in img/)."""
+    if not getattr(seq, "frames", None):
+        return None
+    folder = Path(seq.frames[0]).parent
+    return folder.parent if folder.name == "img" else folder
+
+
+def _candidates(seq: Any, folder: Path, att_dir: Path | None) -> list[Path]:
+    """Attribute files to try for a sequence, in order."""
+    out = [att_dir / f"{seq.name}.txt"] if att_dir is not None else []
+    for base in (folder.parent, folder.parent.parent):
+        out += [base / "att" / f"{seq.name}.txt", base / "annos" / "att" / f"{seq.name}.txt"]
+    return out + [folder / "attributes.txt"]
+
+
+def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
+    """GOT10K_DERIVED tags of a GOT-10k sequence folder and its (N,4) ground truth."""
+    def flags(name: str) -> np.ndarray | None:
+        p = folder / name
+        if not p.is_file():
+            return None
+        return np.array([int(float(v)) for v in p.read_text().split()], dtype=np.int64)
+
+    tags = set()
+    absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")
+    if (absence is not None and (absence == 1).any()) or (cover is not None and (cover == 0).any()):
+        tags.add("full_occlusion")
+    if cover is not None and ((cover >= 1) & (cover <= 4)).any():
+        tags.add("partial_occlusion")
+    if cut is not None and (cut == 1).any():
+        tags.add("cut_by_image")
+    tags.update(gt_attributes(boxes))
+    return sorted(tags)
+
+
+def gt_attributes(boxes: np.ndarray) -> list[str]:
+    """scale_variation, aspect_ratio_change, low_resolution, fast_motion from ground truth (LaSOT definitions)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ok = np.isfinite(b).all(1) & (b[:, 2] > 0) & (b[:, 3] > 0)
+    if not ok[0] or ok.sum() < 2:
+        return []
+    area, ratio = b[:, 2] * b[:, 3], b[:, 2] / np.where(b[:, 3] > 0, b[:, 3], 1.0)
+    tags = []
+    rel = np.sqrt(area[ok] / area[0])
+    if ((rel < 0.5) | (rel > 2.0)).any():
+        tags.append("scale_variation")
+    ar = ratio[ok] / ratio[0]
+    if ((ar < 0.5) | (ar > 2.0)).any():
+        tags.append("aspect_ratio_change")
+    if (area[ok] < 1000).any():
+        tags.append("low_resolution")
+    both = ok[1:] & ok[:-1]
+    centre = b[:, :2] + b[:, 2:] / 2
+    move = np.linalg.norm(np.diff(centre, axis=0), axis=1)
+    size = np.sqrt(area[:-1])   # the previous box's size (geometric mean of w and h)
+    if (move[both] > size[both]).any():
+        tags.append("fast_motion")
+    return tags
+
+
+def sequence_attributes(seq: Any, att_dir: str | Path | None = None) -> list[str] | None:
+    """A sequence's attribute tags (see the module docstring); None when nothing is known about them."""
+    folder = _sequence_dir(seq)
+    if folder is None:
+        return None
+    for path in _candidates(seq, folder, Path(att_dir) if att_dir is not None else None):
+        if path.is_file():
+            return parse_attribute_file(path)
+    if getattr(seq, "dataset", None) == "got10k" and (folder / "absence.label").is_file():
+        return derived_got10k(folder, seq.boxes)
+    return None
+
+
+@dataclass
+class AttributeReport:
+    """Per-attribute scores of every tracker: {attribute: {tracker: {score: value}}} and sequence counts."""
+
+    source: str                                   # where the tags came from, in words
+    keys: tuple[str, ...]                         # score keys, the first is the headline (auc / ao)
+    n_with_info: int
+    counts: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (report.json's `attributes`)."""
+        return {"source": self.source, "keys": list(self.keys), "n_sequences_with_tags": self.n_with_info,
+                "counts": self.counts, "scores": self.scores, "note": self.note}
+
+
+def subset_scores(result: Any, names: Sequence[str], keys: Sequence[str]) -> dict[str, float]:
+    """The protocol's aggregate over a subset of the scored sequences (see the module docstring)."""
+    idx = [result.names.index(n) for n in names]
+    if hasattr(result, "seq_success"):
+        succ = result.seq_success[idx].mean(0)
+        return {"auc": float(succ.mean()), "precision": float(result.seq_precision[idx, 20].mean()),
+                "norm_precision": float(result.seq_norm_precision[idx, 20].mean())}
+    if hasattr(result, "seq_ao"):
+        w = result.seq_frames[idx].astype(np.float64)
+        out = {}
+        for k in keys:
+            v = getattr(result, f"seq_{k}")[idx]
+            use = np.isfinite(v) & (w > 0)
+            out[k] = float((v[use] * w[use]).sum() / w[use].sum()) if use.any() else math.nan
+        return out
+    per = result.per_sequence()
+    return {k: float(np.nanmean([per[n][k] for n in names])) for k in keys}
+
+
+def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | None = None) -> AttributeReport:
+    """Scores per attribute over the report's common sequences (a note, no numbers, when no sequence has tags)."""
+    keys = SCORE_KEYS.get("ope" if report.protocol.endswith("-ope") else report.protocol, ())
+    by_name = {s.name: s for s in sequences}
+    tags = {n: sequence_attributes(by_name[n], att_dir) for n in report.sequences if n in by_name}
+    known = {n: t for n, t in tags.items() if t is not None}
+    source = {"got10k": "GOT-10k labels + ground truth (derived)", "lasot": "LaSOT att/<seq>.txt",
+              "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
+    out = AttributeReport(source, tuple(keys), len(known))
+    if not known or not keys:
+        why = "no attribute files found" if not known else f"protocol {report.protocol} has no attribute scores"
+        out.note = f"per-attribute analysis skipped: {why} ({len(tags)} sequences; see droptrack.eval.attributes)"
+        return out
+    attrs = sorted({a for t in known.values() for a in t})
+    for a in attrs:
+        names = [n for n in report.sequences if a in (known.get(n) or ())]
+        out.counts[a] = len(names)
+        out.scores[a] = {t.name: subset_scores(t.result, names, keys) for t in report.trackers}
+    untagged = [n for n, t in known.items() if not t]
+    if untagged:
+        out.counts["(none)"] = len(untagged)
+        out.scores["(none)"] = {t.name: subset_scores(t.result, untagged, keys) for t in report.trackers}
+    if len(known) < len(tags):
+        out.note = f"{len(tags) - len(known)} of {len(tags)} sequences have no attribute information (left out)"
+    return out
+
+
+def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:
+    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]."""
+    keys = SCORE_KEYS.get("ope" if report.protocol.endswith("-ope") else report.protocol, ("auc",))
+    rows = {t.name: t.result.per_sequence() for t in report.trackers}
+    if first not in rows or second not in rows:
+        return []
+    out = []
+    for n in report.sequences:
+        a, b = rows[first][n].get(keys[0]), rows[second][n].get(keys[0])
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+            out.append({"sequence": n, first: a, second: b, "diff": a - b})
+    return sorted(out, key=lambda r: -abs(r["diff"]))[:top]

@@ -1,0 +1,93 @@
+"""Per-attribute analysis: hand-computed scores on tiny result folders, LaSOT/GOT-10k attribute sources."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from droptrack.data.sequence import Sequence
+from droptrack.eval.attributes import gt_attributes, parse_attribute_file, sequence_attributes
+from droptrack.eval.report import analyze
+from droptrack.eval.results import write_result
+
+GT = np.array([[10, 10, 20, 20], [12, 10, 20, 20]], dtype=np.float64)
+HIT = GT.copy()                                      # IoU 1 on both frames
+MISS = np.array([[10, 10, 20, 20], [80, 80, 20, 20]], dtype=np.float64)   # frame 1: IoU 0, centre error ~96 px
+
+
+def _seq(root, name, tags):
+    folder = root / name
+    folder.mkdir(parents=True)
+    if tags is not None:
+        (folder / "attributes.txt").write_text("".join(f"{t}\n" for t in tags))
+    return Sequence(name, "synth", [folder / "00000001.jpg", folder / "00000002.jpg"], None, GT)
+
+
+def _results(root, name, preds):
+    d = root / name
+    for seq, p in preds.items():
+        write_result(d / f"{seq}.txt", p)
+    return d
+
+
+def test_per_attribute_scores_match_hand_computed_values(tmp_path):
+    seqs = [_seq(tmp_path / "data", "a", ["blur"]), _seq(tmp_path / "data", "b", ["blur", "noise"]),
+            _seq(tmp_path / "data", "c", [])]
+    good = _results(tmp_path, "good", {"a": HIT, "b": MISS, "c": HIT})
+    bad = _results(tmp_path, "bad", {"a": MISS, "b": MISS, "c": MISS})
+    report = analyze([good, bad], seqs, tag="synth", output_dir=tmp_path / "an")
+    # 21 thresholds 0..1, success = IoU > t: all-hit sequence 20/21, one-miss-of-two 10/21 (frame 0 is the init box)
+    s = report.attributes.scores
+    assert report.attributes.counts == {"blur": 2, "noise": 1, "(none)": 1}
+    assert s["blur"]["good"]["auc"] == pytest.approx((20 / 21 + 10 / 21) / 2)
+    assert s["blur"]["good"]["precision"] == pytest.approx((1.0 + 0.5) / 2)
+    assert s["noise"]["good"]["auc"] == pytest.approx(10 / 21)
+    assert s["(none)"]["good"]["auc"] == pytest.approx(20 / 21)
+    assert s["blur"]["bad"]["auc"] == pytest.approx(10 / 21)
+    assert [d["sequence"] for d in report.differences][:2] in (["a", "c"], ["c", "a"])
+    assert report.differences[0]["diff"] == pytest.approx(10 / 21)
+    saved = json.loads((tmp_path / "an" / "report.json").read_text())
+    assert saved["attributes"]["scores"]["noise"]["bad"]["auc"] == pytest.approx(10 / 21)
+    assert saved["plots"]["attributes"] == "attributes.png" and (tmp_path / "an" / "attributes.png").is_file()
+
+
+def test_results_without_attribute_files_are_skipped_with_a_note(tmp_path):
+    seqs = [_seq(tmp_path / "data", "a", None)]
+    report = analyze([_results(tmp_path, "t", {"a": HIT})], seqs, tag="synth", output_dir=tmp_path / "an")
+    assert not report.attributes.scores and "skipped" in report.attributes.note
+    assert "attributes" not in report.plots
+
+
+def test_lasot_attribute_file_in_the_toolkit_layout(tmp_path):
+    root = tmp_path / "lasot"
+    (root / "att").mkdir(parents=True)
+    (root / "att" / "cat-1.txt").write_text("0,1,0,0,0,0,0,0,0,1,0,0,0,1\n")
+    seq = Sequence("cat-1", "lasot", [root / "cat" / "cat-1" / "img" / "00000001.jpg"], None, GT[:1])
+    assert sequence_attributes(seq) == ["Partial Occlusion", "Full Occlusion", "Aspect Ratio Change"]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "cat-1.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    assert sequence_attributes(seq, other) == ["Illumination Variation"]
+    (other / "tags.txt").write_text("small_target\ncamouflage\n")
+    assert parse_attribute_file(other / "tags.txt") == ["camouflage", "small_target"]
+
+
+def test_attributes_from_ground_truth_follow_the_lasot_definitions():
+    # 40x40 -> 40x90: aspect 0.44 of the first (< 0.5), side ratio 1.5, centre moves 25.5 px < 40
+    assert gt_attributes(np.array([[0, 0, 40, 40], [5, 0, 40, 90]])) == ["aspect_ratio_change"]
+    # 40x40 -> 19x19: side ratio 0.475, area 361 < 1000, centre moves 90 px > 40
+    assert gt_attributes(np.array([[0, 0, 40, 40], [100, 0, 19, 19]])) == ["scale_variation", "low_resolution",
+                                                                          "fast_motion"]
+
+
+def test_got10k_tags_derived_from_the_official_labels(tmp_path):
+    folder = tmp_path / "GOT-10k_Val_000001"
+    folder.mkdir()
+    (folder / "absence.label").write_text("0\n1\n0\n")
+    (folder / "cover.label").write_text("8\n0\n3\n")
+    (folder / "cut_by_image.label").write_text("0\n0\n0\n")
+    gt = np.array([[0, 0, 50, 50], [0, 0, 0, 0], [2, 2, 50, 50]], dtype=np.float64)
+    seq = Sequence(folder.name, "got10k", [folder / f"{i:08d}.jpg" for i in (1, 2, 3)], None, gt)
+    assert sequence_attributes(seq) == ["full_occlusion", "partial_occlusion"]
