@@ -77,7 +77,8 @@ def train(
                 skip = a == "--nproc"
                 continue
             args.append(a)
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m", "droptrack.train",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
+               "droptrack.train",
                *args]
         raise typer.Exit(subprocess.call(cmd))
     final = run(opts)

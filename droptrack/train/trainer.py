@@ -88,7 +88,7 @@ def run_training(opts: TrainOptions) -> Path:
         if dist.main and not opts.quiet:
             from rich.console import Console
 
-            Console(stderr=True).print(msg)
+            Console(stderr=True, soft_wrap=True).print(msg)
 
     output = Path(opts.output)
     if opts.threads:
