@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -70,9 +70,13 @@ def check_options(opts: TrainOptions) -> None:
     out = Path(opts.output)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output '{out}' is a file; pass a directory (checkpoints, config and logs go there)")
-    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--output '{out}': '{parent}' is not writable; pass a directory you can write to")
+    try:  # made and probed now, not after the first epoch
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--output '{out}' is not writable ({exc.strerror or exc.__class__.__name__}); pass a "
+                         "directory you can write to") from None
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
