@@ -333,12 +333,13 @@ def _validate(cfg: Config) -> None:
     _check_fields(cfg, "")
     bb = cfg.MODEL.BACKBONE
     if len(bb.CE_LOC) != len(bb.CE_KEEP_RATIO):
-        raise ConfigError("MODEL.BACKBONE.CE_LOC and CE_KEEP_RATIO must have the same length")
+        raise ConfigError(f"MODEL.BACKBONE.CE_LOC {bb.CE_LOC} and CE_KEEP_RATIO {bb.CE_KEEP_RATIO} need the same "
+                          "length (one keep ratio per CE block)")
     for split in ("TRAIN", "VAL"):
         s = getattr(cfg.DATA, split)
         if len(s.DATASETS_NAME) != len(s.DATASETS_RATIO) or (s.DATASETS_RATIO and not sum(s.DATASETS_RATIO) > 0):
-            raise ConfigError(f"DATA.{split}.DATASETS_RATIO {s.DATASETS_RATIO} must have one ratio per dataset "
-                              f"name {s.DATASETS_NAME} and a positive sum")
+            raise ConfigError(f"DATA.{split}.DATASETS_NAME {s.DATASETS_NAME} and DATASETS_RATIO {s.DATASETS_RATIO} "
+                              "need one ratio per dataset name and a positive sum of ratios")
     for name, size in (("DATA.SEARCH.SIZE", cfg.DATA.SEARCH.SIZE), ("DATA.TEMPLATE.SIZE", cfg.DATA.TEMPLATE.SIZE),
                        ("TEST.SEARCH_SIZE", cfg.TEST.SEARCH_SIZE), ("TEST.TEMPLATE_SIZE", cfg.TEST.TEMPLATE_SIZE)):
         if size % bb.STRIDE:

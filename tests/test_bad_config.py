@@ -46,7 +46,7 @@ CONFIG_CASES = [
     ("mean-length", _with("DATA", "MEAN", [0.5]), ["DATA.MEAN", "3"]),
     ("drop-path", _with("TRAIN", "DROP_PATH_RATE", 1.5), ["TRAIN.DROP_PATH_RATE", "1.5", "[0, 1)"]),
     ("keep-ratio", _with("MODEL.BACKBONE", "CE_KEEP_RATIO", [0.7, 0.0]), ["CE_KEEP_RATIO", "(0, 1]"]),
-    ("ratio-length", _with("DATA.TRAIN", "DATASETS_RATIO", [1, 1]), ["DATASETS_RATIO", "one ratio per"]),
+    ("ratio-length", _with("DATA.TRAIN", "DATASETS_RATIO", [1, 1]), ["DATASETS_RATIO", "one ratio per dataset"]),
     ("grad-clip", _with("TRAIN", "GRAD_CLIP_NORM", 0), ["TRAIN.GRAD_CLIP_NORM", "> 0"]),
     ("head-channels", _with("MODEL.HEAD", "NUM_CHANNELS", 4), ["MODEL.HEAD.NUM_CHANNELS", ">= 8"]),
     ("search-number", _with("DATA.SEARCH", "NUMBER", 2), ["DATA.SEARCH.NUMBER", "1"]),

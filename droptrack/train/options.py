@@ -69,14 +69,14 @@ def check_options(opts: TrainOptions) -> None:
         raise ConfigError(f"--device: {opts.device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
     out = Path(opts.output)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--output '{out}' is a file; pass a directory (checkpoints, config and logs go there)")
+        raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
     try:  # made and probed now, not after the first epoch
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
             pass
-    except OSError as exc:
-        raise InputError(f"--output '{out}' is not writable ({exc.strerror or exc.__class__.__name__}); pass a "
-                         "directory you can write to") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"--output {str(out)!r} is not writable ({why}); pass a directory you can write to") from None
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
