@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from droptrack.config import RULES, Config, Rule, check_value, config_from_dict, config_to_dict
+from droptrack.config import Config, config_from_dict, config_to_dict
+from droptrack.config_rules import RULES, Rule, check_value
 from droptrack.data.synth import parse_size
 from droptrack.errors import ConfigError, DropTrackError, InputError, TrainingError
 from droptrack.geometry import validate_init_box

@@ -76,12 +76,16 @@ def test_corrupt_last_falls_back_to_newest_intact_epoch_checkpoint(tmp_path, syn
     assert all(torch.equal(a["net"][k], b["net"][k]) for k in a["net"])
 
 
-def test_interval_checkpoints_and_print_interval_log(tmp_path, synth):
+def test_interval_checkpoint_print_interval_and_config_amp_are_honoured(tmp_path, synth):
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["TRAIN"].update({"PRINT_INTERVAL": 2, "AMP": True})  # official: AMP -> fp16 autocast + GradScaler
+    cfg = tmp_path / "amp.yaml"
+    cfg.write_text(yaml.safe_dump(data))
     out = tmp_path / "run"
-    train(TrainOptions(config="tiny_ce_test", output=out, data=[str(synth)], epochs=1, batch_size=4,
-                       samples_per_epoch=16, workers=0, seed=3, device="cpu", save_interval=2, stop_after=3,
-                       quiet=True))
+    train(TrainOptions(config=str(cfg), output=out, data=[str(synth)], epochs=1, batch_size=4, samples_per_epoch=24,
+                       workers=0, seed=3, device="cpu", save_interval=2, stop_after=5, quiet=True))
     ck = _load(out / "last.pt")
-    assert (ck["epoch"], ck["iteration"]) == (1, 3)  # --stop-after writes its own checkpoint
-    lines = (out / "train.log").read_text().splitlines()  # tiny_ce_test: PRINT_INTERVAL 50 -> none before the end
-    assert lines == []
+    assert (ck["epoch"], ck["iteration"]) == (1, 5)  # --stop-after writes its own checkpoint mid-epoch
+    assert ck["scaler"] is not None and ck["scaler"]["scale"] > 0
+    lines = (out / "train.log").read_text().splitlines()  # a line every PRINT_INTERVAL iterations
+    assert [ln.split("]")[0] for ln in lines] == ["[epoch 1: 2/6", "[epoch 1: 4/6"]

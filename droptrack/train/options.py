@@ -7,7 +7,8 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from droptrack.config import Config, Rule, check_value, load_config
+from droptrack.config import Config, load_config
+from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
 from droptrack.train.optim import reference_batch
 

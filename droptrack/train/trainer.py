@@ -110,7 +110,9 @@ def run_training(opts: TrainOptions) -> Path:
         rep = load_pretrained(model, opts.pretrained)
         say(f"pretrained: {len(rep.missing)} missing, {len(rep.dropped)} dropped, {len(rep.unexpected)} unexpected keys")
     elif not opts.resume:
-        say("[yellow]no --pretrained weights: training from scratch[/]")
+        named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
+            if cfg.MODEL.PRETRAIN_FILE else ""
+        say(f"[yellow]no --pretrained weights: training from scratch{named}[/]")
     lr = scaled_lr(cfg, global_batch)
     if global_batch != reference_batch(cfg):
         say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
