@@ -57,6 +57,7 @@ def train(
     threads: Optional[int] = typer.Option(None, help="torch threads in the training process (CPU)."),
 ) -> None:
     """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun."""
+    import os
     import sys
 
     from droptrack.train.options import prepare
@@ -82,6 +83,8 @@ def train(
                *args]
         raise typer.Exit(subprocess.call(cmd))
     final = run(opts)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     if final.name == "final.pt":
         typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
     else:
