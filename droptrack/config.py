@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,9 +16,8 @@ from typing import Any
 
 import yaml
 
+from droptrack.config_rules import RULES, Rule, check_value
 from droptrack.errors import ConfigError
-
-VARIANTS = ("droptrack", "ostrack")
 
 
 @dataclass
@@ -157,13 +157,37 @@ def _merge(obj: Any, data: dict, where: str) -> None:
             setattr(obj, key, value)
 
 
+def _type_rule(hint: Any) -> Rule:
+    """The default rule of a dataclass field from its annotation (int, float, bool, str, list, X | None)."""
+    optional = type(None) in typing.get_args(hint)
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint
+    return Rule(base if base in (int, float, bool, str, list) else str, optional=optional)
+
+
+def _check_fields(obj: Any, where: str) -> None:
+    """Check (and convert) every leaf field of a config dataclass against RULES or its annotation."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{where}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _check_fields(value, key + ".")
+        elif key != "NAME":
+            setattr(obj, f.name, check_value(key, value, RULES.get(key) or _type_rule(hints[f.name])))
+
+
 def _validate(cfg: Config) -> None:
-    """Reject values that would fail later with an obscure error."""
+    """Reject values of the wrong type, out of range or non-finite, and combinations that cannot work."""
+    _check_fields(cfg, "")
     bb = cfg.MODEL.BACKBONE
-    if cfg.MODEL.VARIANT not in VARIANTS:
-        raise ConfigError(f"MODEL.VARIANT must be one of {VARIANTS}, got {cfg.MODEL.VARIANT!r}")
     if len(bb.CE_LOC) != len(bb.CE_KEEP_RATIO):
-        raise ConfigError("MODEL.BACKBONE.CE_LOC and CE_KEEP_RATIO must have the same length")
+        raise ConfigError(f"MODEL.BACKBONE.CE_LOC {bb.CE_LOC} and CE_KEEP_RATIO {bb.CE_KEEP_RATIO} need the same "
+                          "length (one keep ratio per CE block)")
+    for split in ("TRAIN", "VAL"):
+        s = getattr(cfg.DATA, split)
+        if len(s.DATASETS_NAME) != len(s.DATASETS_RATIO) or (s.DATASETS_RATIO and not sum(s.DATASETS_RATIO) > 0):
+            raise ConfigError(f"DATA.{split}.DATASETS_NAME {s.DATASETS_NAME} and DATASETS_RATIO {s.DATASETS_RATIO} "
+                              "need one ratio per dataset name and a positive sum of ratios")
     for name, size in (("DATA.SEARCH.SIZE", cfg.DATA.SEARCH.SIZE), ("DATA.TEMPLATE.SIZE", cfg.DATA.TEMPLATE.SIZE),
                        ("TEST.SEARCH_SIZE", cfg.TEST.SEARCH_SIZE), ("TEST.TEMPLATE_SIZE", cfg.TEST.TEMPLATE_SIZE)):
         if size % bb.STRIDE:

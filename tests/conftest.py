@@ -1,7 +1,9 @@
-"""Fixtures shared by the runtime and serve tests: one torch thread, a tiny random checkpoint, a real video."""
+"""Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
+fixtures shared by the runtime and serve tests (a tiny random checkpoint, a real video)."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,28 @@ from droptrack.data.media import bundled_video
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.sources import open_source
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `gpu` when no CUDA device is visible (TensorRT tests also check for TensorRT)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marked gpu); none is visible")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated_threads_and_seeds():
+    """One torch thread unless the test sets its own, and the same seeds for every test, whatever ran before."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def test_two_process_gloo_ddp_equals_one_process(tmp_path, synth):
     subprocess.run([sys.executable, "-m", "droptrack.train", *common, "--batch-size", "8", "--output", str(single)],
                    check=True, env=env, capture_output=True)
     ddp = tmp_path / "ddp"
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                     "-m", "droptrack.train", *common, "--batch-size", "4", "--output", str(ddp)],
                    check=True, env=env, capture_output=True)
     a = torch.load(single / "final.pt", weights_only=True)["net"]

@@ -36,45 +36,56 @@ def train(
     pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone."),
     data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC."),
-    epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH."),
-    batch_size: Optional[int] = typer.Option(None, help="Per-process batch (LR scales linearly)."),
+    epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
+    batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
     samples_per_epoch: Optional[int] = typer.Option(None, help="Override DATA.TRAIN.SAMPLE_PER_EPOCH."),
-    workers: Optional[int] = typer.Option(None, help="DataLoader workers (default TRAIN.NUM_WORKER)."),
-    resume: bool = typer.Option(False, help="Continue from OUTPUT/last.pt."),
-    save_every: int = typer.Option(1, help="Keep a checkpoint every K epochs."),
-    keep_last: int = typer.Option(3, help="How many epoch checkpoints to keep."),
+    workers: Optional[int] = typer.Option(None, help="DataLoader workers (>= 0; default TRAIN.NUM_WORKER)."),
+    resume: bool = typer.Option(False, help="Continue from the newest intact checkpoint in OUTPUT (last.pt first)."),
+    save_every: int = typer.Option(1, help="Keep a checkpoint_epNNNN.pt every K epochs (>= 1)."),
+    save_interval: Optional[int] = typer.Option(None, help="Also write last.pt every N iterations (mid-epoch "
+                                                "resume)."),
+    keep_last: int = typer.Option(3, help="How many epoch checkpoints to keep (0 = all)."),
     val_every: Optional[int] = typer.Option(None, help="Validate every K epochs (default TRAIN.VAL_EPOCH_INTERVAL)."),
-    seed: int = typer.Option(42),
-    amp: str = typer.Option("off", help="off | bf16 | fp16"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    seed: int = typer.Option(42, help="Random seed (0 .. 2**32-1)."),
+    amp: Optional[str] = typer.Option(None, help="off | bf16 | fp16 (default: fp16 if TRAIN.AMP, as official)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     nproc: int = typer.Option(1, help="Processes: >1 launches torchrun (gloo on CPU, NCCL on GPU)."),
     max_iters: Optional[int] = typer.Option(None, help="Cap iterations per epoch (smoke tests)."),
+    stop_after: Optional[int] = typer.Option(None, help="Stop after N iterations in total, with a checkpoint "
+                                             "(continue with --resume)."),
     freeze_bn: bool = typer.Option(False, help="Head BatchNorm in eval mode (DDP then equals one process)."),
     threads: Optional[int] = typer.Option(None, help="torch threads in the training process (CPU)."),
 ) -> None:
     """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun."""
+    import os
     import sys
 
-    from droptrack.errors import InputError
+    from droptrack.train.options import prepare
     from droptrack.train.trainer import TrainOptions, train as run
 
-    if amp not in ("off", "bf16", "fp16"):
-        raise InputError(f"--amp {amp!r} is not one of off, bf16, fp16")
+    opts = TrainOptions(config=config, output=output, pretrained=pretrained, data=data, val_data=val_data,
+                        epochs=epochs, batch_size=batch_size, samples_per_epoch=samples_per_epoch, workers=workers,
+                        resume=resume, save_every=save_every, save_interval=save_interval, keep_last=keep_last,
+                        val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
+                        stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
     if nproc > 1:
         import subprocess
 
+        prepare(opts)  # bad options and config values fail here, before the processes start
         args, skip = [], False
         for a in sys.argv[2:]:
             if skip or a.startswith("--nproc"):
                 skip = a == "--nproc"
                 continue
             args.append(a)
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m", "droptrack.train",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
+               "droptrack.train",
                *args]
         raise typer.Exit(subprocess.call(cmd))
-    final = run(TrainOptions(config=config, output=output, pretrained=pretrained, data=data, val_data=val_data,
-                             epochs=epochs, batch_size=batch_size, samples_per_epoch=samples_per_epoch,
-                             workers=workers, resume=resume, save_every=save_every, keep_last=keep_last,
-                             val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
-                             freeze_bn=freeze_bn, threads=threads))
-    typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
+    final = run(opts)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
+    if final.name == "final.pt":
+        typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
+    else:
+        typer.echo(f"checkpoint: {final}\nnext: dt train ... --resume")

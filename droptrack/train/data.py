@@ -69,17 +69,20 @@ class PairDataset(Dataset):
 
 
 class EpochBatchSampler(Sampler):
-    """Batches of (epoch, index): global batch k holds indices [k*G, (k+1)*G); rank r takes its slice."""
+    """Batches of (epoch, index): global batch k holds indices [k*G, (k+1)*G); rank r takes its slice.
 
-    def __init__(self, epoch: int, iterations: int, batch: int, rank: int = 0, world: int = 1):
+    `start` skips the first batches (a resumed epoch continues at batch start+1)."""
+
+    def __init__(self, epoch: int, iterations: int, batch: int, rank: int = 0, world: int = 1, start: int = 0):
         self.epoch, self.iterations, self.batch, self.rank, self.world = epoch, iterations, batch, rank, world
+        self.start = start
 
     def __len__(self) -> int:
-        return self.iterations
+        return self.iterations - self.start
 
     def __iter__(self):
         G = self.batch * self.world
-        for k in range(self.iterations):
+        for k in range(self.start, self.iterations):
             start = k * G + self.rank * self.batch
             yield [(self.epoch, start + j) for j in range(self.batch)]
 

@@ -1,48 +1,34 @@
-"""`dt train`: a small training loop (official recipe) with DDP, atomic checkpoints, bit-exact resume."""
+"""`dt train`: the official recipe with DDP, atomic checkpoints (every epoch and every N iterations), bit-exact
+resume and validation AUC."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 
-from droptrack.config import Config, load_config
-from droptrack.errors import DropTrackError, TrainingError
-from droptrack.model.checkpoint import read_file
-from droptrack.train.optim import reference_batch
+from droptrack.config import save_config
+from droptrack.errors import TrainingError
+from droptrack.model import build_model
+from droptrack.model.checkpoint import load_pretrained, save_checkpoint
+from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots
+from droptrack.train.loop import EpochSetup, train_epoch
+from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.options import TrainOptions, amp_mode, prepare
+from droptrack.train.processing import Processing
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
+                                   resume)
 
-
-@dataclass
-class TrainOptions:
-    """Everything `dt train` accepts (config values can be overridden here)."""
-
-    config: str
-    output: Path
-    pretrained: Path | None = None
-    data: list[str] = field(default_factory=list)
-    val_data: Path | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    samples_per_epoch: int | None = None
-    workers: int | None = None
-    resume: bool = False
-    save_every: int = 1
-    keep_last: int = 3
-    val_every: int | None = None
-    val_sequences: int = 8
-    seed: int = 42
-    amp: str = "off"
-    device: str = "auto"
-    max_iters: int | None = None
-    freeze_bn: bool = False
-    threads: int | None = None
-    quiet: bool = False
+__all__ = ["TrainOptions", "train"]
 
 
 @dataclass
 class Dist:
+    """This process's place in the (optional) torchrun group."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
@@ -64,51 +50,160 @@ def setup_dist(device: str) -> Dist:
     return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _checkpoint_state(model, opt, sched, epoch: int, history: list, opts: TrainOptions, lr: float) -> dict:
-    return {"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "torch_rng": torch.get_rng_state(), "history": history, "lr": lr,
-            "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}}
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("--device cuda requested but CUDA is not available; use --device cpu")
+    return torch.device(name)
 
 
-def _prune(output: Path, keep_last: int) -> None:
-    ckpts = sorted(output.glob("checkpoint_ep*.pt"))
-    for old in ckpts[:-keep_last] if keep_last > 0 else []:
-        old.unlink(missing_ok=True)
-
-
-def _resume(path: Path, model, opt, sched) -> tuple[int, list]:
+def _tensorboard(output: Path):
     try:
-        obj = read_file(path)
-        model.load_state_dict(obj["net"])
-        opt.load_state_dict(obj["optimizer"])
-        sched.load_state_dict(obj["scheduler"])
-        torch.set_rng_state(obj["torch_rng"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise TrainingError(f"cannot resume from '{path}' ({exc.__class__.__name__}: {str(exc)[:80]}); delete it "
-                            "to start over or pass another --output") from None
-    except DropTrackError as exc:  # a missing or corrupt file: its message already names the fix
-        raise TrainingError(f"cannot resume: {exc}") from None
-    return int(obj["epoch"]), list(obj.get("history", []))
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(output / "tb"))
 
 
-def prepare(opts: TrainOptions):
-    """The config with the command-line overrides applied (the reference batch is kept for LR scaling)."""
-    cfg: Config = load_config(opts.config)
-    if opts.epochs:
-        cfg.TRAIN.EPOCH = opts.epochs
-    ref = reference_batch(cfg)  # of the config as written, before any batch override
-    if opts.batch_size:
-        cfg.TRAIN.BATCH_SIZE = opts.batch_size
-    cfg.TRAIN.LR_REFERENCE_BATCH = ref
-    if opts.samples_per_epoch:
-        cfg.DATA.TRAIN.SAMPLE_PER_EPOCH = opts.samples_per_epoch
-    if opts.amp != "off":
-        cfg.TRAIN.AMP = True
-    return cfg
+def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> DataLoader:
+    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG."""
+    gen = torch.Generator().manual_seed(seed * 100003 + epoch)
+    return DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
+                                                               dist.world, start=start),
+                      num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+
+
+def run_training(opts: TrainOptions) -> Path:
+    """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output."""
+    cfg = prepare(opts)
+    amp = amp_mode(opts, cfg)
+    dev = _device(opts.device)
+    dist = setup_dist(str(dev))
+    if dev.type == "cuda":
+        dev = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(dev)
+
+    def say(msg: str) -> None:
+        if dist.main and not opts.quiet:
+            from rich.console import Console
+
+            Console(stderr=True, soft_wrap=True).print(msg)
+
+    output = Path(opts.output)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    global_batch = cfg.TRAIN.BATCH_SIZE * dist.world
+    iterations = cfg.DATA.TRAIN.SAMPLE_PER_EPOCH // global_batch
+    if opts.max_iters:
+        iterations = min(iterations, opts.max_iters)
+    if iterations < 1:
+        raise TrainingError(f"SAMPLE_PER_EPOCH {cfg.DATA.TRAIN.SAMPLE_PER_EPOCH} < global batch {global_batch}; "
+                            "raise --samples-per-epoch or lower --batch-size")
+    roots = parse_data_roots(opts.data)
+    datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
+    dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
+                          Processing.from_config(cfg), opts.seed)
+    torch.manual_seed(opts.seed + dist.rank)
+    model = build_model(cfg, training=True)
+    if opts.pretrained:
+        rep = load_pretrained(model, opts.pretrained)
+        say(f"pretrained: {len(rep.missing)} missing, {len(rep.dropped)} dropped, {len(rep.unexpected)} unexpected keys")
+    elif not opts.resume:
+        named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
+            if cfg.MODEL.PRETRAIN_FILE else ""
+        say(f"[yellow]no --pretrained weights: training from scratch{named}[/]")
+    lr = scaled_lr(cfg, global_batch)
+    if global_batch != reference_batch(cfg):
+        say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
+            f"{cfg.TRAIN.LR:g} -> {lr:g}")
+    model.to(dev)
+    opt, sched = build_optimizer(model, cfg, lr)
+    scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
+    pos = Position()
+    found = resume(output, model, opt, sched, scaler, iterations, say) if opts.resume else None
+    if found is not None:
+        pos, rng = found
+        restore_rng(rng, dist.rank, dev, say)
+    elif opts.resume:
+        say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
+    if dist.main:
+        output.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, output / "config.yaml")
+    net = model
+    if dist.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
+                                                        device_ids=[dev.index] if dev.type == "cuda" else None)
+    writer = _tensorboard(output) if dist.main else None
+    bb = cfg.MODEL.BACKBONE
+    has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
+    val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
+    record = options_record(opts)
+    steps = 0  # iterations run by this process (for --stop-after)
+    last = output / "last.pt"
+
+    def save(path_list: list[Path]) -> None:
+        rng = gather_rng(dev, dist.world)  # collective: every rank calls save
+        if dist.main:
+            extra = checkpoint_state(opt, sched, scaler, pos, rng, lr, record)
+            for path in path_list:
+                save_checkpoint(path, model, cfg, extra)
+
+    def on_step(it: int, sums: dict) -> bool:
+        nonlocal steps
+        steps += 1
+        pos.iteration, pos.sums = it, sums
+        stop = opts.stop_after is not None and steps >= opts.stop_after
+        if it < iterations and (stop or (opts.save_interval and it % opts.save_interval == 0)):
+            save([last])
+        return stop
+
+    while pos.epoch <= cfg.TRAIN.EPOCH:
+        epoch = pos.epoch
+        keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
+            if has_ce else None
+        setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.main and not opts.quiet,
+                           log=output / "train.log" if dist.main else None, last=last)
+        sums, rate = train_epoch(net, model, _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed),
+                                 iterations, opt, scaler, setup, start=pos.iteration, sums=pos.sums, on_step=on_step)
+        if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
+            say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with --resume")
+            return last
+        sched.step()
+        stats = {k: v / iterations for k, v in sums.items()}
+        stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
+        if dist.main and (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
+            from droptrack.train.validate import validation_auc
+
+            stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
+            model.train()
+            say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
+        pos.history.append(stats)
+        say(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch"))
+        pos.iteration, pos.sums = iterations, {}
+        keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
+        save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
+        if dist.main:
+            if keep_file:
+                prune(output, opts.keep_last)
+            if writer:
+                for k, v in stats.items():
+                    if isinstance(v, (int, float)) and v is not None:
+                        writer.add_scalar(f"train/{k}", v, epoch)
+        pos.epoch, pos.iteration = epoch + 1, 0
+        if opts.stop_after is not None and steps >= opts.stop_after:
+            say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
+            return last
+    if writer:
+        writer.close()
+    if dist.main:
+        final = output / "final.pt"
+        save_checkpoint(final, model, cfg, {"history": pos.history})
+        return final
+    return last
 
 
 def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint."""
-    from droptrack.train.loop import run_training
-
     return run_training(opts)

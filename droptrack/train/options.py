@@ -1,0 +1,115 @@
+"""`dt train` options: one dataclass, checked with the config's rules before any work, and applied to the config."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from droptrack.config import Config, load_config
+from droptrack.config_rules import Rule, check_value
+from droptrack.errors import ConfigError, InputError
+from droptrack.train.optim import reference_batch
+
+AMP_MODES = ("off", "bf16", "fp16")
+
+
+@dataclass
+class TrainOptions:
+    """Everything `dt train` accepts (config values can be overridden here)."""
+
+    config: str
+    output: Path
+    pretrained: Path | None = None
+    data: list[str] = field(default_factory=list)
+    val_data: Path | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    samples_per_epoch: int | None = None
+    workers: int | None = None
+    resume: bool = False
+    save_every: int = 1
+    save_interval: int | None = None
+    keep_last: int = 3
+    val_every: int | None = None
+    val_sequences: int = 8
+    seed: int = 42
+    amp: str | None = None
+    device: str = "auto"
+    max_iters: int | None = None
+    stop_after: int | None = None
+    freeze_bn: bool = False
+    threads: int | None = None
+    nproc: int = 1
+    quiet: bool = False
+
+
+_POS = Rule(int, lo=1, optional=True)
+# TrainOptions field -> its rule (errors name the flag, --field-name); checked before the first iteration
+OPTION_RULES: dict[str, Rule] = {
+    "epochs": _POS, "batch_size": _POS, "samples_per_epoch": _POS, "workers": Rule(int, lo=0, optional=True),
+    "save_every": Rule(int, lo=1), "save_interval": _POS, "keep_last": Rule(int, lo=0), "val_every": _POS,
+    "val_sequences": Rule(int, lo=1), "seed": Rule(int, lo=0, hi=2**32 - 1), "max_iters": _POS,
+    "stop_after": _POS, "threads": _POS, "nproc": Rule(int, lo=1),
+    "amp": Rule(str, optional=True, choices=AMP_MODES),
+}
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_options(opts: TrainOptions) -> None:
+    """Refuse out-of-range, wrong-type or unusable options with a one-line error naming the flag and the range."""
+    for f in fields(opts):
+        if f.name in OPTION_RULES:
+            setattr(opts, f.name, check_value(_flag(f.name), getattr(opts, f.name), OPTION_RULES[f.name]))
+    if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
+        raise ConfigError(f"--device: {opts.device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
+    out = Path(opts.output)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
+    try:  # made and probed now, not after the first epoch
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
+            pass
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"--output {str(out)!r} is not writable ({why}); pass a directory you can write to") from None
+    for name in ("pretrained", "val_data"):
+        path = getattr(opts, name)
+        if path is not None and not Path(path).exists():
+            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path")
+
+
+def amp_mode(opts: TrainOptions, cfg: Config) -> str:
+    """The mixed-precision mode: --amp if given, else fp16 autocast + GradScaler when TRAIN.AMP (official)."""
+    if opts.amp is not None:
+        return opts.amp
+    return "fp16" if cfg.TRAIN.AMP else "off"
+
+
+def prepare(opts: TrainOptions) -> Config:
+    """The checked config with the checked command-line overrides applied (the reference batch is kept for LR
+    scaling)."""
+    check_options(opts)
+    cfg: Config = load_config(opts.config)
+    if opts.epochs is not None:
+        cfg.TRAIN.EPOCH = opts.epochs
+    ref = reference_batch(cfg)  # of the config as written, before any batch override
+    if opts.batch_size is not None:
+        cfg.TRAIN.BATCH_SIZE = opts.batch_size
+    cfg.TRAIN.LR_REFERENCE_BATCH = ref
+    if opts.samples_per_epoch is not None:
+        cfg.DATA.TRAIN.SAMPLE_PER_EPOCH = opts.samples_per_epoch
+    if opts.workers is not None:
+        cfg.TRAIN.NUM_WORKER = opts.workers
+    cfg.TRAIN.AMP = amp_mode(opts, cfg) != "off"
+    global_batch = cfg.TRAIN.BATCH_SIZE * opts.nproc
+    if cfg.DATA.TRAIN.SAMPLE_PER_EPOCH < global_batch:
+        raise ConfigError(f"DATA.TRAIN.SAMPLE_PER_EPOCH {cfg.DATA.TRAIN.SAMPLE_PER_EPOCH} < global batch "
+                          f"{global_batch} (BATCH_SIZE x processes): no full batch per epoch; raise "
+                          "--samples-per-epoch or lower --batch-size")
+    return cfg

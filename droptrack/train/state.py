@@ -1,0 +1,136 @@
+"""Training state in checkpoints: every rank's RNG, the position inside the epoch, and resume with fallback.
+
+A checkpoint written at iteration k of epoch e holds the optimizer, scheduler, AMP scaler, the loss sums of the
+epoch so far and the CPU (and CUDA) RNG state of every rank, so a resumed run draws the same drop-path masks
+and continues bit-exactly. A corrupt `last.pt` falls back to the newest intact `checkpoint_ep*.pt`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from droptrack.errors import DropTrackError, TrainingError
+from droptrack.model.checkpoint import read_file
+
+_EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
+
+
+@dataclass
+class Position:
+    """Where training stands: `iteration` iterations of `epoch` are done (0 = the epoch has not started)."""
+
+    epoch: int = 1
+    iteration: int = 0
+    sums: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+def rng_state(device: torch.device) -> dict:
+    """This process's CPU RNG state, and its CUDA RNG state when it trains on CUDA."""
+    out = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        out["cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def gather_rng(device: torch.device, world: int) -> list[dict]:
+    """RNG states of all ranks, in rank order (a collective: every rank must call it)."""
+    mine = rng_state(device)
+    if world <= 1:
+        return [mine]
+    import torch.distributed as dist
+
+    states: list = [None] * world
+    dist.all_gather_object(states, mine)
+    return states
+
+
+def restore_rng(states: list[dict], rank: int, device: torch.device, say: Callable[[str], None]) -> None:
+    """Set this rank's RNG to the saved one (a run resumed with another process count gets rank mod saved)."""
+    if not states:
+        return
+    if rank >= len(states):
+        say(f"[yellow]the checkpoint holds RNG states of {len(states)} processes; this run has more, so it is "
+            "not bit-exact with the original[/]")
+    st = states[rank % len(states)]
+    torch.set_rng_state(st["cpu"])
+    if device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(st["cuda"], device)
+
+
+def checkpoint_state(opt, sched, scaler, pos: Position, rng: list[dict], lr: float, options: dict) -> dict:
+    """The extra entries of a resumable checkpoint (beside the weights and config)."""
+    return {"epoch": pos.epoch, "iteration": pos.iteration, "epoch_sums": dict(pos.sums),
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng,
+            "history": list(pos.history), "lr": lr, "options": options}
+
+
+def options_record(opts) -> dict:
+    """TrainOptions as plain data (paths as strings) for the checkpoint."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}
+
+
+def prune(output: Path, keep_last: int) -> None:
+    """Keep the newest `keep_last` epoch checkpoints (0 keeps all)."""
+    ckpts = sorted(p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name))
+    for old in ckpts[:-keep_last] if keep_last > 0 else []:
+        old.unlink(missing_ok=True)
+
+
+def resume_candidates(output: Path) -> list[Path]:
+    """last.pt, then the epoch checkpoints newest first."""
+    epochs = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),
+                    key=lambda p: int(_EPOCH_FILE.match(p.name).group(1)), reverse=True)
+    last = output / "last.pt"
+    return ([last] if last.exists() else []) + epochs
+
+
+def _load_into(path: Path, model, opt, sched, scaler) -> dict:
+    obj = read_file(path)
+    model.load_state_dict(obj["net"])
+    opt.load_state_dict(obj["optimizer"])
+    sched.load_state_dict(obj["scheduler"])
+    if scaler is not None and obj.get("scaler"):
+        scaler.load_state_dict(obj["scaler"])
+    return obj
+
+
+def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None]
+           ) -> tuple[Position, list[dict]] | None:
+    """Load the newest intact checkpoint under `output` into model/optimizer/scheduler/scaler.
+
+    Returns the position to continue from and the saved per-rank RNG states, or None when there is none.
+    A file that cannot be read is skipped with a message; if none can be read, TrainingError."""
+    candidates = resume_candidates(output)
+    if not candidates:
+        return None
+    failures = []
+    for path in candidates:
+        try:
+            obj = _load_into(path, model, opt, sched, scaler)
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            failures.append(f"{path.name} ({exc.__class__.__name__}: {str(exc)[:60]})")
+        except DropTrackError as exc:  # a missing or corrupt file: its message names it
+            failures.append(f"{path.name} ({str(exc)[:80]})")
+        else:
+            if failures:
+                say(f"[yellow]cannot resume from {'; '.join(failures)}; falling back to {path.name}[/]")
+            break
+    else:
+        raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "
+                            "them to start over or pass another --output")
+    epoch, it = int(obj["epoch"]), int(obj.get("iteration") or iterations)
+    pos = Position(epoch + 1, 0, {}, list(obj.get("history", [])))
+    if it < iterations:  # a mid-epoch (interval) checkpoint
+        pos = Position(epoch, it, dict(obj.get("epoch_sums") or {}), pos.history)
+    rng = obj.get("rng")
+    if rng is None and "torch_rng" in obj:  # checkpoints written before per-rank states
+        rng = [{"cpu": obj["torch_rng"]}]
+    say(f"resumed from {path} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration else ""))
+    return pos, rng or []
