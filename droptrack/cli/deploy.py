@@ -36,6 +36,8 @@ def export_(
     val_frames: int = typer.Option(40, "--val-frames", help="Frames per validation sequence."),
     max_divergence: float = typer.Option(0.03, "--max-divergence", help="--auto-precision limit: share of frames "
                                          "whose box has IoU < 0.5 with the FP32 graph's."),
+    group_by: str = typer.Option("layer", "--group-by", help="--auto-precision groups: layer (block3.qkv, ...) or "
+                                 "kind (qkv/attn/proj/mlp in every block, patch_embed, head; fewer trials)."),
     engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT and a GPU)."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
@@ -58,7 +60,7 @@ def export_(
         raise InputError("--auto-precision chooses INT8 layer precisions; add --int8 or drop --auto-precision")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
-                               auto_precision, val, val_sequences, val_frames, max_divergence)
+                               auto_precision, val, val_sequences, val_frames, max_divergence, group_by)
     err = Console(stderr=True)
     out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
     failed = None

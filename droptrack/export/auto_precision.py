@@ -33,6 +33,7 @@ VAL_SEED = 1                  # the synthetic validation set; dt bench's set is 
 VAL_SEQUENCES, VAL_FRAMES = 40, 40
 TIMED_RUNS = 20
 DIVERGENCE_IOU = 0.5
+GROUP_BY = ("layer", "kind")
 Log = Callable[[str], None]
 
 
@@ -52,6 +53,7 @@ class Int8Options:
     val_sequences: int = VAL_SEQUENCES
     val_frames: int = VAL_FRAMES
     max_divergence: float = DEFAULT_MAX_DIVERGENCE
+    group_by: str = "layer"                # 'layer' (block3.qkv, ...) or 'kind' (qkv in every block, ...)
 
     def check(self) -> None:
         """One-line errors for options that cannot work, before any export starts."""
@@ -65,6 +67,8 @@ class Int8Options:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
+        if self.group_by not in GROUP_BY:
+            raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:
             raise ExportError(f"--val-frames {self.val_frames} is too few; use at least 2")
 
@@ -221,7 +225,8 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     frames = sum(len(s) - 1 for s in seqs)
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
         ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir))
-        groups = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False)) if g != "other"]
+        layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False)) if g != "other"]
+        groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
         limit = options.max_divergence
         res = SearchResult(base.target, limit, desc, len(seqs), frames, ev.graph([])[0])
         log(f"  auto-precision ({base.target}): all groups INT8 -> {res.all_quantized:.1%} diverged "

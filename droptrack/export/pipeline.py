@@ -338,6 +338,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
                        options=None) -> list[ExportResult]:
     """`--int8`: one graph per target from the same calibration pairs; with `options.auto_precision`, the groups
     kept in high precision come from the precision search on validation sequences (droptrack.export.auto_precision)."""
+    from droptrack.artifact import atomic_write_json
     from droptrack.export.auto_precision import Int8Options, search_recipe
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
@@ -353,6 +354,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)
             notes = search.notes()
+            atomic_write_json(fp32_path.parent / f"auto_precision_{target}.json", search.to_dict())
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)
         res.notes += notes
         results.append(res)
