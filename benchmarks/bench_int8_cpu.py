@@ -4,8 +4,8 @@ Random weights (torch seed 0; speed does not depend on them). `dt export`'s own 
 against PyTorch, then the INT8 graphs calibrated on tracking crops (synthetic sequences). Timing: ONNX Runtime,
 1 intra-op thread, one real-photo pair, the graphs called round-robin (one call each per round, so they share the
 machine's load), median of N rounds after 2 warm-up rounds; the process runs niced. The target is the ratio
-FP32 / INT8 >= 1.6 on this AVX2 CPU without VNNI. `--variants` also times ORT INT8 alternatives (QOperator,
-per-tensor weights, reduce_range, dynamic) on the same rounds, which is how the recipe in
+FP32 / INT8 >= 1.6 on this AVX2 CPU without VNNI. `--variants` also times ORT INT8 alternatives (static QDQ and
+QOperator, per-channel weights, reduce_range) on the same rounds, which is how the recipe in
 droptrack.export.quantize.ORT_SETTINGS was chosen.
 
     nice -n 10 python benchmarks/bench_int8_cpu.py [--runs 10] [--models 256-CE,384-CE] [--variants] [--work DIR]
@@ -58,40 +58,41 @@ def build(label: str, folder: Path) -> tuple[dict[str, Path], object, dict]:
     return {"ort_fp32": fp32, "ort_int8": int8}, pair, notes
 
 
-def variants(folder: Path, pair) -> dict[str, Path]:
-    """Alternative ORT INT8 graphs (QOperator, per-tensor, reduce_range, dynamic) for the recipe choice."""
+def variants(folder: Path) -> dict[str, Path]:
+    """Alternative ORT INT8 graphs (static QDQ / QOperator, per-channel, reduce_range) for the recipe choice."""
+    import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.precision import warnings_quiet
-    from droptrack.export.quantize import DEFAULT_KEPT, _reader, excluded_nodes, preprocess
-
-    import onnx
+    from droptrack.export.quantize import _reader, kept_nodes, layer_groups, preprocess
 
     pre = folder / "pre.onnx"
     if not pre.is_file():
         preprocess(folder / "model.onnx", pre)
-    excl = excluded_nodes(onnx.load(str(pre), load_external_data=False), DEFAULT_KEPT["ort"])
+    # the static variants keep what the TensorRT graph keeps out of INT8 apart from attention (patch embed, head)
+    excl = kept_nodes(layer_groups(onnx.load(str(pre), load_external_data=False)), ("patch_embed", "head"))
     pairs, _ = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)
-    opts = {"qoperator": (QuantFormat.QOperator, True, False), "per_tensor": (QuantFormat.QDQ, False, False),
-            "reduce_range": (QuantFormat.QDQ, True, True)}
+    static = {"static_qdq_per_channel": (QuantFormat.QDQ, True), "static_qdq_per_tensor": (QuantFormat.QDQ, False),
+              "static_qoperator_per_channel": (QuantFormat.QOperator, True)}
     out = {}
-    for name, (fmt, pc, rr) in opts.items():
+    for name, (fmt, pc) in static.items():
         path = folder / f"var_{name}.onnx"
         if not path.is_file():
             with warnings_quiet():
                 quantize_static(str(pre), str(path), _reader(pairs), quant_format=fmt, per_channel=pc,
-                                reduce_range=rr, op_types_to_quantize=["MatMul", "Gemm", "Conv"],
-                                nodes_to_exclude=excl, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                op_types_to_quantize=["MatMul", "Gemm", "Conv"], nodes_to_exclude=excl,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 extra_options={"QuantizeBias": False})
         out[f"ort_int8_{name}"] = path
-    path = folder / "var_dynamic.onnx"
-    if not path.is_file():
-        with warnings_quiet():
-            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"],
-                             weight_type=QuantType.QInt8, nodes_to_exclude=excl)
-    out["ort_int8_dynamic"] = path
+    for name, (pc, rr) in {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}.items():
+        path = folder / f"var_{name}.onnx"
+        if not path.is_file():
+            with warnings_quiet():
+                quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc,
+                                 reduce_range=rr, weight_type=QuantType.QInt8)
+        out[f"ort_int8_{name}"] = path
     return out
 
 
@@ -131,9 +132,12 @@ def markdown(res: dict) -> str:
             mark = "" if k == "ort_fp32" else ("met" if ratio >= TARGET else "MISSED") if k == "ort_int8" else ""
             lines.append(f"| ViT-B {label} | {r['load'][0]} / {r['load'][1]} | {k} | {med:.0f} | "
                          f"{r['min_ms'][k]:.0f} | {ratio:.2f} | {mark} |")
-    lines += ["", "`ort_int8` is `model_int8_ort.onnx` as `dt export --int8` writes it (QDQ, U8 activations, "
-              "per-channel S8 weights, float biases; patch embedding and head in FP32); the `ort_int8_*` rows are "
-              "the alternatives tried for that recipe.", "", "Graph notes (parity vs PyTorch on real photo pairs):", ""]
+    lines += ["", "`ort_int8` is `model_int8_ort.onnx` as `dt export --int8` writes it: dynamic quantization of every "
+              "MatMul/Gemm with a weight (S8 per-tensor weights, U8 activations quantized per inference, "
+              "MatMulInteger; attention MatMuls, patch embedding and head convs in FP32). The `ort_int8_*` rows are "
+              "the alternatives tried for that recipe (static ones calibrated on 16 synthetic tracking pairs, U8 "
+              "activations, patch embedding and head in FP32).", "",
+              "Graph notes (parity vs PyTorch on real photo pairs):", ""]
     lines += [f"- {label}: {json.dumps(r['notes'])}" for label, r in res["models"].items() if r["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -154,7 +158,7 @@ def main() -> None:
     for label in args.models.split(","):
         paths, pair, notes = build(label, args.work / label)
         if args.variants:
-            paths.update(variants(args.work / label, pair))
+            paths.update(variants(args.work / label))
         load0 = round(os.getloadavg()[0], 2)
         times = time_graphs(paths, pair, args.runs)
         med = {k: statistics.median(v) for k, v in times.items()}

@@ -225,7 +225,8 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     frames = sum(len(s) - 1 for s in seqs)
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
         ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir))
-        layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False)) if g != "other"]
+        layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
+                  if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
         limit = options.max_divergence
         res = SearchResult(base.target, limit, desc, len(seqs), frames, ev.graph([])[0])

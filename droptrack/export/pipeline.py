@@ -235,7 +235,7 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "int8", status,
                        time.perf_counter() - t0, report, meta, graph,
                        [f"{name} ({recipe.target}): calibration {details.method}, {details.calib_pairs} pairs, "
-                        f"{pairs[1]}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
+                        f"{details.calib_source}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
                         f"({len(details.excluded_nodes)} nodes)"])
     log(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res

@@ -6,8 +6,11 @@ trt  `model_int8_trt.onnx`: explicit Q/DQ as TensorRT's strongly typed builder w
      build fail), and every op without Q/DQ in FP16 (opset 19, FP16 scales; the FP16 graph's FP32 islands kept), as
      NVIDIA ModelOpt does with high_precision_dtype='fp16'. Under strong typing an op runs in the precision of its
      inputs, so an FP32 base would run attention, LayerNorm, GELU and the head in FP32.
-ort  `model_int8_ort.onnx`: what ONNX Runtime's CPU kernels run fastest on x86 without VNNI (U8S8, see
-     `ORT_SETTINGS` and benchmarks/results/int8_cpu.md); an FP32 base, because ORT CPU has no FP16 GEMMs.
+ort  `model_int8_ort.onnx`: what ONNX Runtime's CPU kernels run fastest on x86 without VNNI (`ORT_SETTINGS`,
+     chosen in benchmarks/results/int8_cpu.md): dynamic quantization, i.e. S8 weights stored in the graph and U8
+     activations quantized per inference from their own range (DynamicQuantizeLinear -> MatMulInteger, U8S8), so
+     no calibration; MatMul/Gemm only (ORT's integer Conv is slower than its FP32 Conv); an FP32 base, because
+     ORT CPU has no FP16 GEMMs.
 
 Layer groups (`layer_groups`) name the quantizable nodes per transformer block (qkv, attn = the two attention
 MatMuls, proj, mlp) plus patch_embed and head; a recipe keeps some groups in high precision (FP16 on trt, FP32 on
@@ -32,8 +35,9 @@ INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
 CALIB_METHODS = ("minmax", "percentile", "entropy")
 # kept in high precision unless a recipe says otherwise: the patch embedding (raw pixels; its error reaches every
 # token), the head (INT8 compresses the sigmoid score map; <2 % of the FLOPs) and, for TensorRT, the attention
-# MatMuls (their Q/DQ would quantize the softmax probabilities candidate elimination ranks)
-DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ("patch_embed", "head")}
+# MatMuls (their Q/DQ would quantize the softmax probabilities candidate elimination ranks). ORT's dynamic graph
+# quantizes only MatMul/Gemm (the convs stay FP32 anyway) and takes each activation's range per inference.
+DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
 TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
 PERCENTILE = 99.99
 _BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
@@ -43,10 +47,10 @@ _BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
 class OrtSettings:
     """ONNX Runtime CPU INT8 recipe (chosen by benchmarks/bench_int8_cpu.py on an AVX2 CPU without VNNI)."""
 
-    quant_format: str = "QDQ"          # ORT fuses Q/DQ pairs into QLinear kernels at session creation
-    activation: str = "QUInt8"         # U8S8: MLAS's fast AVX2 path (VPMADDUBSW)
-    per_channel: bool = True
-    reduce_range: bool = False         # 7-bit weights only help against VPMADDUBSW saturation
+    mode: str = "dynamic"              # 'dynamic' (no calibration) | 'static' (calibrated QDQ)
+    op_types: tuple[str, ...] = ("MatMul", "Gemm")
+    per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
+    reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see int8_calibration.md
 
 
 ORT_SETTINGS = OrtSettings()
@@ -77,13 +81,17 @@ class Int8Details:
     quantized_nodes: int = 0
 
     def to_dict(self) -> dict:
-        trt = self.target == "trt"
+        trt, ort = self.target == "trt", ORT_SETTINGS
         return {"int8_target": self.target, "calib_method": self.method, "calib_source": self.calib_source,
-                "calib_pairs": self.calib_pairs, "int8_op_types": list(INT8_OP_TYPES),
+                "calib_pairs": self.calib_pairs, "int8_op_types": list(op_types(self.target)),
                 "kept_groups": self.kept_groups, "excluded_nodes": len(self.excluded_nodes),
                 "quantized_nodes": self.quantized_nodes,
-                "activations": "int8 symmetric (per tensor)" if trt else f"{ORT_SETTINGS.activation} (per tensor)",
-                "weights": "int8 symmetric per channel", "float_base": "fp16" if trt else "fp32",
+                "int8_mode": "static" if trt else ort.mode,
+                "activations": "int8 symmetric (per tensor)" if trt else "uint8 per tensor"
+                + (", range per inference" if ort.mode == "dynamic" else ""),
+                "weights": "int8 symmetric per channel" if trt else "int8 per " + ("channel" if ort.per_channel
+                                                                                 else "tensor"),
+                "float_base": "fp16" if trt else "fp32",
                 "source_precision": "fp32"}
 
 
@@ -100,11 +108,20 @@ def group_of(node_name: str) -> str | None:
     return f"block{int(m.group(1))}.{kind}"
 
 
-def layer_groups(model) -> dict[str, list[str]]:
-    """{group: [node names]} of the graph's MatMul/Gemm/Conv nodes, in graph order ('other' for unknown names)."""
+def op_types(target: str) -> tuple[str, ...]:
+    """The op types the target's INT8 graph quantizes."""
+    return INT8_OP_TYPES if target == "trt" else ORT_SETTINGS.op_types
+
+
+def layer_groups(model, target: str = "trt") -> dict[str, list[str]]:
+    """{group: [node names]} of the nodes the target's graph can quantize, in graph order ('other': unknown names).
+
+    ORT's dynamic graph quantizes only nodes with a weight (the attention MatMuls multiply two activations)."""
+    weights = {i.name for i in model.graph.initializer}
+    weights_only = target == "ort" and ORT_SETTINGS.mode == "dynamic"
     out: dict[str, list[str]] = {}
     for n in model.graph.node:
-        if n.op_type in INT8_OP_TYPES:
+        if n.op_type in op_types(target) and (not weights_only or any(i in weights for i in n.input[1:2])):
             out.setdefault(group_of(n.name) or "other", []).append(n.name)
     return out
 
@@ -114,9 +131,9 @@ def _matches(group: str, kept: tuple[str, ...]) -> bool:
     return any(group == k or group.startswith(k + ".") or group.endswith("." + k) for k in kept)
 
 
-def excluded_nodes(model, kept: tuple[str, ...]) -> list[str]:
+def kept_nodes(groups: dict[str, list[str]], kept: tuple[str, ...]) -> list[str]:
     """Quantizable nodes of the kept groups (they stay in high precision)."""
-    return [n for g, names in layer_groups(model).items() if _matches(g, kept) for n in names]
+    return [n for g, names in groups.items() if _matches(g, kept) for n in names]
 
 
 def _reader(pairs: list[InputPair]):
@@ -155,19 +172,22 @@ def preprocess(src: Path, dst: Path) -> Path:
 
 
 def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str]) -> None:
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    trt = recipe.target == "trt"
-    extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
-    if trt:
-        extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
-    fmt = QuantFormat.QDQ if trt or ORT_SETTINGS.quant_format == "QDQ" else QuantFormat.QOperator
-    act = QuantType.QInt8 if trt else getattr(QuantType, ORT_SETTINGS.activation)
+    trt, ort = recipe.target == "trt", ORT_SETTINGS
     with warnings_quiet():
-        quantize_static(str(pre), str(dst), _reader(pairs), quant_format=fmt,
-                        per_channel=trt or ORT_SETTINGS.per_channel, reduce_range=not trt and ORT_SETTINGS.reduce_range,
-                        op_types_to_quantize=list(INT8_OP_TYPES), nodes_to_exclude=excluded, activation_type=act,
-                        weight_type=QuantType.QInt8, calibrate_method=_method(recipe.method), extra_options=extra,
+        if not trt and ort.mode == "dynamic":
+            quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types), per_channel=ort.per_channel,
+                             reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+            return
+        extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
+        if trt:
+            extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
+        quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
+                        per_channel=trt or ort.per_channel, reduce_range=not trt and ort.reduce_range,
+                        op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
+                        activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=_method(recipe.method), extra_options=extra,
                         calibration_providers=["CPUExecutionProvider"])
 
 
@@ -199,11 +219,11 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp:
         q = Path(tmp) / "q.onnx"
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
-        groups = layer_groups(onnx.load(str(pre), load_external_data=False))
-        excluded = [n for g, names in groups.items() if _matches(g, recipe.kept()) for n in names]
+        groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)
+        excluded = kept_nodes(groups, recipe.kept())
         _quantize(pre, q, pairs, recipe, excluded)
         model = onnx.load(str(q))
-    if not any(n.op_type in ("DequantizeLinear", "QLinearMatMul", "QLinearConv") for n in model.graph.node):
+    if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
                           "outside the groups kept in high precision")
     if recipe.target == "trt":
@@ -212,7 +232,10 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         prune_opsets(model)
     n_quant = sum(len(v) for v in groups.values()) - len(excluded)
     kept = sorted(g for g in groups if _matches(g, recipe.kept()))
-    details = Int8Details(recipe.target, recipe.method, calib_source, len(pairs), kept, excluded, n_quant)
+    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
+    details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
+                          "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
+                          kept, excluded, n_quant)
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
     onnx.save(model, str(dst))
