@@ -190,10 +190,10 @@ def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[st
 class _Evaluator:
     """Builds a recipe's graph in a temp folder and measures its divergence (memoised per kept set)."""
 
-    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path):
+    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log):
         from droptrack.export.quantize import preprocess
 
-        self.fp32, self.base, self.pairs, self.seqs, self.tmp = fp32, base, pairs, seqs, tmp
+        self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
         self.pre = preprocess(fp32, tmp / "pre.onnx")
         self.reference = track_boxes(fp32, seqs)
         self.cache: dict[tuple[str, ...], tuple[float, Path]] = {}
@@ -209,6 +209,8 @@ class _Evaluator:
             quantize_int8(self.fp32, path, read_metadata(self.fp32), self.pairs[0], self.pairs[1], recipe,
                           pre=self.pre)
             self.cache[key] = (divergence(track_boxes(path, self.seqs), self.reference), path)
+            self.log(f"    trial {len(self.cache)}: high precision {', '.join(key) or 'nothing'} -> "
+                     f"{self.cache[key][0]:.1%} diverged")
         return self.cache[key]
 
 
@@ -224,7 +226,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
     frames = sum(len(s) - 1 for s in seqs)
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
-        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir))
+        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log)
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
                   if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
