@@ -25,6 +25,14 @@ from droptrack.eval.machine import benchmark_machine
 OUT = Path(__file__).parent / "results"
 
 
+def seq_auc(boxes: dict, seqs: list) -> "np.ndarray":
+    """Per-sequence OPE AUC (points) of tracked boxes against the ground truth."""
+    from droptrack.eval.metrics import ope_metrics
+
+    res = ope_metrics([boxes[s.name] for s in seqs], [s.boxes for s in seqs], "synth", names=[s.name for s in seqs])
+    return 100.0 * res.seq_success.mean(axis=1)
+
+
 def mean_iou(boxes: dict, reference: dict) -> float:
     from droptrack.geometry import box_iou
 
@@ -39,6 +47,7 @@ def main() -> None:
     from droptrack.export.onnx import read_metadata
     from droptrack.export.pipeline import export_fp16, export_onnx, load_source
     from droptrack.export.quantize import Int8Recipe, quantize_int8
+    from droptrack.eval.bench_gates import paired_bootstrap_ci
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None)
@@ -46,7 +55,7 @@ def main() -> None:
     ap.add_argument("--sequences", type=int, default=40)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--methods", default="minmax,percentile,entropy")
-    ap.add_argument("--targets", default="trt,ort")
+    ap.add_argument("--targets", default="trt,ort,fp16")
     ap.add_argument("--work", type=Path, default=Path("out/bench_int8_accuracy"))
     ap.add_argument("--name", default="int8_calibration")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -77,7 +86,9 @@ def main() -> None:
 
     def measure(name: str, path: Path) -> None:
         boxes = boxes_of(name, path)
-        rows[name] = {"divergence": divergence(boxes, ref), "mean_iou": mean_iou(boxes, ref)}
+        ci = paired_bootstrap_ci(seq_auc(boxes, seqs), seq_auc(ref, seqs))
+        rows[name] = {"divergence": divergence(boxes, ref), "mean_iou": mean_iou(boxes, ref),
+                      "delta_auc_ci": [ci.delta, ci.low, ci.high]}
         if fp16_boxes and name != "fp16":
             rows[name]["divergence_vs_fp16"] = divergence(boxes, fp16_boxes)
         print(name, json.dumps(rows[name]), flush=True)
@@ -85,7 +96,7 @@ def main() -> None:
 
     pairs = calibration_pairs(read_metadata(fp32), "synth", 32)
     ctx.update(seqs=seqs, pairs=pairs)
-    graphs = [("int8_ort", "minmax", "ort"), ("fp16", None, None)]
+    graphs = [("int8_ort", "minmax", "ort")] + ([("fp16", None, None)] if "fp16" in args.targets.split(",") else [])
     graphs += [(f"int8_trt_{m}", m, "trt") for m in args.methods.split(",")]
     for name, method, target in graphs:
         if target is not None and target not in args.targets.split(","):
@@ -114,10 +125,11 @@ def write(rows: dict, ctx: dict) -> None:
     lines = [f"# Tracking divergence vs the FP32 graph ({res['validation']})", "",
              f"Recorded {res['date']} by `{res['command']}`; {res['checkpoint']}; calibration {res['calibration']}; "
              f"{res['frames_scored']} tracked frames; ONNX Runtime CPU, 1 thread; {res['wall_s']} s.", "",
-             "| graph | diverged frames (IoU < 0.5 vs FP32) | mean IoU vs FP32 | diverged vs FP16 graph |",
-             "|---|---|---|---|"]
+             "| graph | diverged frames (IoU < 0.5 vs FP32) | mean IoU vs FP32 | diverged vs FP16 graph | "
+             "ΔAUC vs FP32 [95% CI] |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['divergence']:.1%} | {v['mean_iou']:.3f} | "
-              + (f"{v['divergence_vs_fp16']:.1%} |" if "divergence_vs_fp16" in v else "- |") for k, v in rows.items()]
+              + (f"{v['divergence_vs_fp16']:.1%} | " if "divergence_vs_fp16" in v else "- | ")
+              + "{:+.2f} [{:+.2f}, {:+.2f}] |".format(*v["delta_auc_ci"]) for k, v in rows.items()]
     lines += ["", "int8_trt_<method> = TensorRT graph (symmetric Q/DQ on FP16; attention MatMuls, patch embedding, "
               "head in FP16) run by ONNX Runtime on the CPU, calibrated with <method>; int8_ort = ORT CPU graph "
               "(dynamic U8S8, no calibration; attention MatMuls and convs in FP32). 'diverged vs FP16 graph' isolates "
