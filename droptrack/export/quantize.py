@@ -24,11 +24,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import ExportError
 from droptrack.export.onnx import set_metadata
-from droptrack.export.parity import InputPair
 from droptrack.export.precision import fp16_model, warnings_quiet
+
+if TYPE_CHECKING:
+    from droptrack.export.parity import InputPair
 
 INT8_TARGETS = ("trt", "ort")
 INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
