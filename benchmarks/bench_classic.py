@@ -59,9 +59,9 @@ def exports(model: str | None, work: Path) -> dict[str, Path]:
 
     ckpt = Path(model) if model else default_checkpoint()
     out = work / f"export_{sha256_file(ckpt)[:12]}"
-    if not (out / "model_int8.onnx").is_file():
+    if not (out / "model_int8_ort.onnx").is_file():
         dt("export", str(ckpt), "--int8", "-o", str(out))
-    return {"onnx_fp32": out / "model.onnx", "onnx_int8": out / "model_int8.onnx"}
+    return {"onnx_fp32": out / "model.onnx", "onnx_int8": out / "model_int8_ort.onnx"}
 
 
 def run_trackers(model: str | None, onnx: dict[str, Path], seqs: list, results: Path, threads: int,

@@ -2,7 +2,8 @@
 
 The same two steps as `dt demo` (without the video), with the library functions behind the commands:
     dt export [CKPT] --fp16 --int8 --output WORK/export
-    dt bench CKPT WORK/export/model.onnx WORK/export/model_fp16.onnx WORK/export/model_int8.onnx \
+    dt bench CKPT WORK/export/model.onnx WORK/export/model_fp16.onnx WORK/export/model_int8_trt.onnx \
+        WORK/export/model_int8_ort.onnx \
         --data synthetic --sequences 8 --frames 40 --output WORK/bench
 Copies bench.md / bench.json / success.png / latency.png to benchmarks/results/bench_default_<device>.* and
 prints the table. Usage:

@@ -50,7 +50,7 @@ for pid in "${PIDS[@]}"; do wait "$pid" || true; done
 log "exports done"
 
 for model in $MODELS; do
-    for name in model model_fp16 model_int8; do
+    for name in model model_fp16 model_int8_trt; do
         engine="$WORK/$model/$name.engine"
         if [ ! -f "$engine" ]; then
             log "no $engine (export_$model.log says why)"

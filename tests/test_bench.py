@@ -22,12 +22,12 @@ from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
 
 TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
-            "settings", "gates", "score_units", "references", "rows", "plots", "files"}
+            "settings", "gates", "score_units", "references", "rows", "plots", "files", "notes"}
 ROW_KEYS = {"name", "artifact", "format", "precision", "status", "reason", "size_mb", "sha256", "checkpoint_sha256",
             "accuracy", "latency", "memory", "parity", "gates", "eval"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
-               "per_sequence"}
+               "delta_auc_ci", "per_sequence"}
 MACHINE_KEYS = {"cpu", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu", "jetson", "versions"}
 
 
@@ -80,7 +80,8 @@ def test_json_schema_is_stable(bench_run):
     assert set(js) == TOP_KEYS and js["schema_version"] == 1 and js["score_units"] == "fraction"
     assert set(js["machine"]) == MACHINE_KEYS
     assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences"}
-    assert set(js["gates"]) == {"max_auc_drop", "max_auc_drop_defaults", "min_fps"}
+    assert set(js["gates"]) == {"max_auc_drop", "max_auc_drop_defaults", "max_divergence", "max_divergence_defaults",
+                                "min_fps"}
     for row in js["rows"]:
         assert set(row) == ROW_KEYS
     row = js["rows"][0]
@@ -114,7 +115,9 @@ def test_numbers_equal_dt_eval(bench_run, assets, tmp_path):
 def test_checkpoint_parity_with_itself_is_exact(bench_run):
     p = bench_run[2]["rows"][0]["parity"]
     assert p["delta_auc_points"] == 0.0 and p["mean_iou"] == 1.0 and p["divergence"] == 0.0 and p["frames"] == 18
-    assert bench_run[2]["rows"][0]["gates"][0]["passed"] is True
+    ci = p["delta_auc_ci"]
+    assert (ci["delta"], ci["low"], ci["high"], ci["sequences"]) == (0.0, 0.0, 0.0, 2)
+    assert [g["passed"] for g in bench_run[2]["rows"][0]["gates"]] == [True, True]
 
 
 def test_box_iou():
@@ -148,7 +151,7 @@ def test_video_without_ground_truth_uses_reference_boxes(assets, tmp_path):
     assert js["data"]["ground_truth"] == "reference" and js["data"]["n_frames"] == 5
     row = js["rows"][0]
     assert row["parity"]["mean_iou"] == 1.0 and row["accuracy"]["auc"] == pytest.approx(20 / 21)
-    assert [g["name"] for g in row["gates"]] == ["max_auc_drop", "min_fps"]
+    assert [g["name"] for g in row["gates"]] == ["max_auc_drop", "max_divergence", "min_fps"]
 
 
 def test_bad_input_is_one_line(assets, tmp_path):
@@ -166,7 +169,8 @@ def test_bad_input_is_one_line(assets, tmp_path):
     ck, out = assets["ckpt"], tmp_path / "out"
     cases = {"no images": ["--data", empty_dir], "cannot open video": ["--data", no_frames, "--init", "1,1,9,9"],
              "AUC is not measured": ["--data", test_split, "--max-auc-drop", "0.5"],
-             "--min-fps": ["--min-fps", "0"], "--frames": ["--frames", "1"]}
+             "--min-fps": ["--min-fps", "0"], "--frames": ["--frames", "1"],
+             "--max-divergence": ["--max-divergence", "1.5"]}
     for expected, args in cases.items():
         res = dt("bench", ck, *args, "--output", out)
         assert res.exit_code == 2, (expected, res.output)

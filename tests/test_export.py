@@ -72,14 +72,16 @@ def exported(tiny, tmp_path_factory):
 
 def test_cli_export_writes_verified_graphs_and_summary(exported):
     out, r = exported
-    for name in ("model.onnx", "model_fp16.onnx", "model_int8.onnx", "parity.json"):
+    for name in ("model.onnx", "model_fp16.onnx", "model_int8_trt.onnx", "model_int8_ort.onnx", "parity.json"):
         assert (out / name).is_file(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
     assert "dt export ->" in r.output and "box agreement" in r.output
     assert f"next: dt run VIDEO --model {out / 'model.onnx'}" in r.output
-    assert f"next: dt bench {out / 'model.onnx'} {out / 'model_fp16.onnx'} {out / 'model_int8.onnx'}" in r.output
+    assert (f"next: dt bench {out / 'model.onnx'} {out / 'model_fp16.onnx'} {out / 'model_int8_trt.onnx'} "
+            f"{out / 'model_int8_ort.onnx'}") in r.output
     data = json.loads((out / "parity.json").read_text())["artifacts"]
-    assert all(data[n]["passed"] for n in ("model.onnx", "model_fp16.onnx", "model_int8.onnx"))
+    assert all(data[n]["passed"] for n in ("model.onnx", "model_fp16.onnx", "model_int8_trt.onnx",
+                                           "model_int8_ort.onnx"))
 
 
 def test_engine_on_cpu_is_one_line_and_onnx_still_written(exported):
@@ -176,25 +178,106 @@ def test_fp16_graph_ranks_ce_tokens_in_fp32_and_leaves_attention_fusable(exporte
     assert read_metadata(path).precision == "fp16"
 
 
-def test_int8_graph_is_explicit_qdq_and_judged_on_boxes(exported):
-    path = exported[0] / "model_int8.onnx"
-    model = onnx.load(str(path))
-    ops = graph_report(model).op_counts
-    assert ops.get("QuantizeLinear", 0) > 0 and ops.get("DequantizeLinear", 0) > 0
-    inits = {i.name: i for i in model.graph.initializer}
-    zero_points = [onnx.numpy_helper.to_array(inits[n.input[2]]) for n in model.graph.node
-                   if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits]
-    assert zero_points and all((z == 0).all() and z.dtype == np.int8 for z in zero_points)  # TensorRT: symmetric
-    producers = {o: n for n in model.graph.node for o in n.output}
-    for n in model.graph.node:   # patch embedding and head convs keep FP32 weights
-        if n.op_type == "Conv" and ("patch_embed" in n.name or "box_head" in n.name):
-            assert n.input[1] in inits or producers[n.input[1]].op_type != "DequantizeLinear", n.name
-    meta = read_metadata(path)
-    assert meta.precision == "int8" and meta.extra["calib_pairs"] == 16
-    d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model_int8.onnx"]
+def _int8_graph(exported, target: str):
+    model = onnx.load(str(exported[0] / f"model_int8_{target}.onnx"))
+    return model, {i.name: i for i in model.graph.initializer}, {o: n for n in model.graph.node for o in n.output}
+
+
+def _tensor_types(model) -> dict[str, int]:
+    inferred = onnx.shape_inference.infer_shapes(model)
+    vals = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    types = {v.name: v.type.tensor_type.elem_type for v in vals}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
+    return types
+
+
+@pytest.mark.parametrize("target", ["trt", "ort"])
+def test_no_dequantize_reads_int32(exported, target):
+    """TensorRT's parser accepts only INT8/FP8/INT4 into DequantizeLinear (ORT quantizes biases to INT32 by default)."""
+    model, inits, producers = _int8_graph(exported, target)
+    types = _tensor_types(model)
+    dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert dq or target == "ort"          # the ORT graph is dynamic: MatMulInteger, no DQ on weights
+    for n in dq:
+        assert types.get(n.input[0]) != onnx.TensorProto.INT32, n.name
+    # biases stay floating point: no INT32 initializer anywhere
+    assert not [i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT32]
+
+
+def test_trt_int8_graph_is_symmetric_qdq_on_fp16(exported):
+    from droptrack.export.precision import ce_rank_nodes
+
+    model, inits, producers = _int8_graph(exported, "trt")
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 19
+    assert all(o.domain in ("", "ai.onnx", "ai.onnx.ml") for o in model.opset_import)    # no ORT-only domains
+    ops = {n.op_type for n in model.graph.node}
+    assert not ops & {"QLinearMatMul", "QLinearConv", "MatMulInteger", "DynamicQuantizeLinear"}
+    for n in model.graph.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            scale = inits[n.input[1]]
+            assert scale.data_type == onnx.TensorProto.FLOAT16, n.name          # FP16 base: FP16 scales
+            zp = onnx.numpy_helper.to_array(inits[n.input[2]]) if len(n.input) > 2 else np.zeros(1, np.int8)
+            assert zp.dtype == np.int8 and (zp == 0).all(), n.name               # symmetric
+        if n.op_type == "QuantizeLinear":                                         # explicit Q -> DQ pairs
+            users = [m for m in model.graph.node if n.output[0] in m.input]
+            assert users and all(m.op_type == "DequantizeLinear" for m in users), n.name
+    types = _tensor_types(model)
+    ranking = set(ce_rank_nodes(onnx.load(str(exported[0] / "model.onnx"))))   # CE ranking branch: FP32 on purpose
+    quantized = 0
+    for n in model.graph.node:
+        if n.op_type not in ("MatMul", "Gemm", "Conv"):
+            continue
+        want = onnx.TensorProto.FLOAT if n.name in ranking else onnx.TensorProto.FLOAT16
+        assert types[n.output[0]] == want, n.name                                 # every other GEMM: FP16 or INT8
+        src = [producers.get(i) for i in n.input[:2]]
+        if all(p is not None and p.op_type == "DequantizeLinear" for p in src):
+            quantized += 1
+            w = src[1]
+            assert inits[w.input[0]].data_type == onnx.TensorProto.INT8            # INT8 weights stored as such
+            axis = next((a.i for a in w.attribute if a.name == "axis"), 1)
+            w_shape = list(inits[w.input[0]].dims)
+            assert list(inits[w.input[1]].dims) == [w_shape[axis]], n.name       # per output channel
+        else:   # kept in high precision: patch embedding, head convs, attention MatMuls
+            assert not any(p is not None and p.op_type == "DequantizeLinear" for p in src), n.name
+            assert "patch_embed" in n.name or "box_head" in n.name or "/attn/MatMul" in n.name, n.name
+    meta = read_metadata(exported[0] / "model_int8_trt.onnx")
+    assert meta.precision == "int8" and meta.extra["calib_pairs"] == 16 and meta.extra["float_base"] == "fp16"
+    assert quantized == meta.extra["quantized_nodes"] > 0
+
+
+def test_ort_int8_graph_is_dynamic_u8s8(exported):
+    """ORT CPU: S8 weights in the graph, U8 activations quantized per inference (no calibration), FP32 base."""
+    model, inits, producers = _int8_graph(exported, "ort")
+    dyn = [n for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    mmi = [n for n in model.graph.node if n.op_type == "MatMulInteger"]
+    assert dyn and mmi
+    weights = [inits[n.input[1]] for n in mmi if n.input[1] in inits]
+    assert weights and all(w.data_type == onnx.TensorProto.INT8 for w in weights)
+    assert {n.op_type for n in model.graph.node if "patch_embed" in n.name or "box_head" in n.name} >= {"Conv"}
+    meta = read_metadata(exported[0] / "model_int8_ort.onnx")
+    assert meta.extra["float_base"] == "fp32" and meta.extra["int8_mode"] == "dynamic" and meta.extra["calib_pairs"] == 0
+
+
+@pytest.mark.parametrize("name", ["model_int8_trt.onnx", "model_int8_ort.onnx"])
+def test_int8_graphs_judged_on_boxes(exported, name):
+    d = json.loads((exported[0] / "parity.json").read_text())["artifacts"][name]
     tol = par.TOLERANCES["int8"]
     assert d["passed"] and d["box_agreement"] >= tol.min_agreement
     assert sum(b["iou"] >= tol.min_iou for b in d["boxes"]) >= 3
+
+
+def test_layer_groups_from_node_names():
+    from droptrack.export.quantize import _matches, group_of
+
+    assert group_of("/model/backbone/blocks.11/attn/qkv/MatMul_output_0") == "block11.qkv"
+    assert group_of("/model/backbone/blocks.3/attn/MatMul_1") == "block3.attn"
+    assert group_of("/model/backbone/blocks.3/attn/proj/MatMul_output_0") == "block3.proj"
+    assert group_of("/model/backbone/blocks.0/mlp/fc2/MatMul_output_0") == "block0.mlp"
+    assert group_of("/model/backbone/patch_embed/proj_1/Conv") == "patch_embed"
+    assert group_of("/model/box_head/conv5_ctr/Conv") == "head"
+    assert group_of("/model/Gemm_7") is None
+    assert _matches("block3.attn", ("attn",)) and _matches("block3.attn", ("block3",))
+    assert not _matches("block10.qkv", ("block1",)) and not _matches("block3.qkv", ("attn", "head"))
 
 
 def test_metadata_round_trips(exported, tiny):
@@ -256,11 +339,18 @@ def test_bad_input_one_line_errors(tiny, tmp_path):
     assert "bad.pt" in one_line_error(cli("export", bad, "-o", tmp_path / "c"))
     assert "too few" in one_line_error(cli("export", ckpt, "--int8", "--calib-pairs", 2, "-o", tmp_path / "d"))
     assert "--int8" in one_line_error(cli("export", ckpt, "--calib", "photos", "-o", tmp_path / "e"))
+    assert "--int8" in one_line_error(cli("export", ckpt, "--auto-precision", "-o", tmp_path / "f"))
+    assert "minmax" in one_line_error(cli("export", ckpt, "--int8", "--calib-method", "kl", "-o", tmp_path / "g"))
+    assert "trt, ort" in one_line_error(cli("export", ckpt, "--int8", "--int8-target", "tflite", "-o", tmp_path / "h"))
+    small = one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences", 10, "-o", tmp_path / "i"))
+    assert "needs at least 34 validation sequences" in small                  # ceil(1 / 3 %)
+    assert "at least 5 validation" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences",
+                                                        4, "--max-divergence", 0.2, "-o", tmp_path / "j"))
     with pytest.raises(ExportError, match="too few|gave only"):
         from droptrack.export.calibration import calibration_pairs
 
         calibration_pairs(read_meta_like(), "photos", 4)
-    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e"))
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e", "f", "g", "h", "i", "j"))
 
 
 def read_meta_like() -> ArtifactMeta:
@@ -348,7 +438,7 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
 
 
 def test_doctor_prints_environment_and_checks_onnx(exported):
-    r = cli("doctor", exported[0] / "model_int8.onnx")
+    r = cli("doctor", exported[0] / "model_int8_trt.onnx")
     assert r.exit_code == 0, r.output
     for word in ("torch", "onnxruntime", "ort_providers", "tensorrt_status", "int8"):
         assert word in r.output
@@ -412,7 +502,7 @@ def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
 def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
     from droptrack.runtime.tracker import load_backend
 
-    src, res = _engine_from(exported, tmp_path, "model_int8.onnx")
+    src, res = _engine_from(exported, tmp_path, "model_int8_trt.onnx")
     be = load_backend(res.path)
     pairs = pairs_mod.real_pairs(be.meta, 4)
     outs = [be.infer(p.template, p.search) for p in pairs]

@@ -18,12 +18,26 @@ def export_(
     opset: int = typer.Option(17, "--opset", help="ONNX opset (>= 17: LayerNormalization)."),
     output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
-    int8: bool = typer.Option(False, "--int8", help="Also write model_int8.onnx (explicit Q/DQ, calibrated)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
+                              "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
     precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
                                         "(same as --fp16 / --int8)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos or "
                                         "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k)."),
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
+    calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
+                                     "entropy."),
+    int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or both."),
+    auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
+                                        "tracking diverge in FP16/FP32, chosen on validation sequences."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "
+                                      "synthetic val split, seed 1; or a dataset / folder as in dt bench --data)."),
+    val_sequences: int = typer.Option(40, "--val-sequences", help="Synthetic validation sequences."),
+    val_frames: int = typer.Option(40, "--val-frames", help="Frames per validation sequence."),
+    max_divergence: float = typer.Option(0.03, "--max-divergence", help="--auto-precision limit: share of frames "
+                                         "whose box has IoU < 0.5 with the FP32 graph's."),
+    group_by: str = typer.Option("layer", "--group-by", help="--auto-precision groups: layer (block3.qkv, ...) or "
+                                 "kind (qkv/attn/proj/mlp in every block, patch_embed, head; fewer trials)."),
     engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT and a GPU)."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
@@ -37,15 +51,22 @@ def export_(
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import next_commands, notes, summary_table
 
-    if calib is not None and not int8 and "int8" not in ",".join(precision):
+    from droptrack.export.auto_precision import Int8Options
+
+    wants_int8 = int8 or "int8" in ",".join(precision)
+    if calib is not None and not wants_int8:
         raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
+    if auto_precision and not wants_int8:
+        raise InputError("--auto-precision chooses INT8 layer precisions; add --int8 or drop --auto-precision")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
+    int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
+                               auto_precision, val, val_sequences, val_frames, max_divergence, group_by)
     err = Console(stderr=True)
     out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
     failed = None
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
-                            trt_typing, log=lambda s: err.print(s, highlight=False))
+                            trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options)
     except ParityError as exc:
         if exc.report is None:
             raise

@@ -94,7 +94,11 @@ def bench(
     reference: Optional[str] = typer.Option(None, "--reference", help="PyTorch checkpoint to compare with (default: "
                                             "each artifact's own checkpoint, found by the sha256 in its metadata)."),
     max_auc_drop: Optional[float] = typer.Option(None, "--max-auc-drop", help="Gate: largest AUC drop vs the "
-                                                 "reference in points (default 0.1 FP32, 0.5 FP16, 1.0 INT8)."),
+                                                 "reference in points that the ΔAUC 95% interval may allow (default "
+                                                 "0.1 FP32, 0.5 FP16, 1.0 INT8)."),
+    max_divergence: Optional[float] = typer.Option(None, "--max-divergence", help="Gate: largest share of frames "
+                                                   "whose box has IoU < 0.5 with the reference's (default 0.01 "
+                                                   "FP32/FP16, 0.03 INT8)."),
     min_fps: Optional[float] = typer.Option(None, "--min-fps", help="Gate: smallest end-to-end FPS."),
     output: Path = typer.Option(Path("out/bench"), "--output", "-o", help="Folder for bench.json, bench.md, plots."),
     sequences: Optional[int] = typer.Option(None, "--sequences", help="Use the first N sequences (synthetic: "
@@ -120,8 +124,8 @@ def bench(
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
     report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
-                                    reference=reference,
-                                    max_auc_drop=max_auc_drop, min_fps=min_fps, output_dir=output,
+                                    reference=reference, max_auc_drop=max_auc_drop, max_divergence=max_divergence,
+                                    min_fps=min_fps, output_dir=output,
                                     sequences=sequences, frames=frames, device=device, config=config, init=init,
                                     threads=threads, command=shlex.join(["dt", *sys.argv[1:]])))
     console = Console(width=max(Console().width, 160))

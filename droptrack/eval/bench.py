@@ -6,10 +6,11 @@ For every artifact (checkpoint, ONNX FP32/FP16/INT8, TensorRT engine):
   accuracy  `dt eval`'s `evaluate()` on the same sequences: AUC, P, NP (+ AO/SR on GOT-10k-style data);
   parity    against the PyTorch FP32 reference: the artifact's own checkpoint (a checkpoint is its own reference;
             an ONNX/engine names its checkpoint by sha256 in its metadata, found among the artifacts, next to
-            the file or as the embedded model; or --reference): delta AUC (points), mean per-frame IoU between
-            the two trackers' boxes, fraction of frames where they diverge (IoU < 0.5). Data without ground truth
-            (a video) is scored against the reference tracker's boxes.
-  gates     --max-auc-drop (AUC points; default per precision DEFAULT_MAX_AUC_DROP) and --min-fps.
+            the file or as the embedded model; or --reference): delta AUC (points) with its paired bootstrap 95 %
+            interval over sequences, mean per-frame IoU between the two trackers' boxes, fraction of frames where
+            they diverge (IoU < 0.5). Data without ground truth (a video) is scored against the reference's boxes.
+  gates     droptrack.eval.bench_gates: the interval's lower end vs --max-auc-drop, the diverged-frame rate vs
+            --max-divergence (defaults per precision) and --min-fps. Export-time tensor parity is a diagnostic only.
 Classic OpenCV trackers (--tracker csrt, kcf, mil, ...; droptrack.eval.baselines) are extra rows with format
 'opencv': accuracy from `dt eval`, latency from its per-frame tracker times (init frames excluded), no parity.
 An artifact that fails to load or run is a 'failed' row with its reason; the others still run.
@@ -32,10 +33,10 @@ import numpy as np
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
+from droptrack.eval.bench_gates import Gate, ci_note, gate_text, row_gates
 from droptrack.eval.bench_reference import Parity, Reference, parity, resolve_references
 from droptrack.eval.bench_timing import Latency
 
-DEFAULT_MAX_AUC_DROP = {"fp32": 0.1, "fp16": 0.5, "int8": 1.0}   # AUC points (x100)
 ACCURACY_KEYS = ("auc", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75")
 
 
@@ -48,6 +49,7 @@ class BenchOptions:
     root: str | None = None
     reference: str | None = None
     max_auc_drop: float | None = None
+    max_divergence: float | None = None
     min_fps: float | None = None
     output_dir: str | Path = "out/bench"
     sequences: int | None = None
@@ -64,17 +66,6 @@ class BenchOptions:
 
 
 @dataclass
-class Gate:
-    """One pass/fail check of a row (`passed` None: the metric was not measured)."""
-
-    name: str                  # 'max_auc_drop' (AUC points) | 'min_fps'
-    threshold: float
-    value: float | None
-    passed: bool | None
-    explicit: bool             # given on the command line (else a per-precision default)
-
-
-@dataclass
 class BenchRow:
     """One artifact's measurements."""
 
@@ -88,6 +79,7 @@ class BenchRow:
     sha256: str = ""
     checkpoint_sha256: str = ""
     accuracy: dict[str, float | None] = field(default_factory=dict)
+    seq_auc: dict[str, float] = field(default_factory=dict)     # per-sequence AUC (fraction), for the interval
     latency: Latency | None = None
     memory: dict[str, Any] | None = None
     parity: Parity | None = None
@@ -193,26 +185,40 @@ def _baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOpt
     except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
         row.fail(exc)
         return row
-    row.gates = [g for g in gates(row, opts) if g.name != "max_auc_drop"]
+    row.gates = [g for g in gates(row, opts) if g.name == "min_fps"]     # no reference: no parity gates
     failed = [g for g in row.gates if g.passed is False]
     if failed:
         row.status, row.reason = "gate_failed", "; ".join(gate_text(g) for g in failed)
     return row
 
 
-def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
-    """AUC, P, NP, OP50, OP75 (OSTrack OPE) and AO, SR0.5, SR0.75 (GOT-10k toolkit) from dt eval's reports."""
+def _ope(result: Any, seqs: list[Any], tag: str) -> Any:
+    """dt eval's OPE result (OSTrack protocol; computed for GOT-10k-style tags), or None without ground truth."""
     from droptrack.data.sequence import has_gt
     from droptrack.eval.report import analyze
 
-    acc: dict[str, float | None] = dict.fromkeys(ACCURACY_KEYS)
     if not result.reports:
-        return acc
+        return None
     ope = result.reports.get("ostrack-ope") or result.reports.get("pytracking-ope")
     if ope is None:
         ope = analyze([result.output_dir], [s for s in seqs if has_gt(s)], tag=tag, names=[result.tracker],
                       protocol="ostrack-ope")
-    acc.update({k: float(v) for k, v in ope.trackers[0].result.scores().items() if k in acc})
+    return ope.trackers[0].result
+
+
+def sequence_auc(result: Any, seqs: list[Any], tag: str) -> dict[str, float]:
+    """Per-sequence AUC (fraction); their unweighted mean is the OPE AUC."""
+    ope = _ope(result, seqs, tag)
+    return {} if ope is None else {k: v["auc"] for k, v in ope.per_sequence().items()}
+
+
+def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
+    """AUC, P, NP, OP50, OP75 (OSTrack OPE) and AO, SR0.5, SR0.75 (GOT-10k toolkit) from dt eval's reports."""
+    acc: dict[str, float | None] = dict.fromkeys(ACCURACY_KEYS)
+    ope = _ope(result, seqs, tag)
+    if ope is None:
+        return acc
+    acc.update({k: float(v) for k, v in ope.scores().items() if k in acc})
     got = result.reports.get("got10k-toolkit")
     if got is not None:
         acc.update({k: float(v) for k, v in got.trackers[0].result.scores().items() if k in acc})
@@ -220,17 +226,11 @@ def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
 
 
 def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
-    """The row's gates: AUC drop vs the reference (explicit or per-precision default) and --min-fps."""
-    out = []
-    thr = opts.max_auc_drop if opts.max_auc_drop is not None else DEFAULT_MAX_AUC_DROP.get(row.precision, 0.1)
-    delta = row.parity.delta_auc_points if row.parity is not None else None
-    drop = None if delta is None else 0.0 - delta
-    out.append(Gate("max_auc_drop", thr, drop, None if drop is None else drop <= thr + 1e-9,
-                    opts.max_auc_drop is not None))
-    if opts.min_fps is not None:
-        fps = row.latency.fps if row.latency is not None else None
-        out.append(Gate("min_fps", opts.min_fps, fps, None if fps is None else fps >= opts.min_fps, True))
-    return out
+    """The row's gates (droptrack.eval.bench_gates): ΔAUC interval, diverged frames, --min-fps."""
+    p = row.parity
+    return row_gates(row.precision, p.ci if p is not None else None, p.divergence if p is not None else None,
+                     row.latency.fps if row.latency is not None else None, opts.max_auc_drop, opts.max_divergence,
+                     opts.min_fps)
 
 
 def _check_options(opts: BenchOptions) -> None:
@@ -241,6 +241,8 @@ def _check_options(opts: BenchOptions) -> None:
     opts.trackers = [check_name(t) for t in opts.trackers]
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
+    if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
+        raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
     if opts.min_fps is not None and not opts.min_fps > 0:
         raise InputError(f"--min-fps {opts.min_fps} must be > 0")
     if opts.warmup < 0 or opts.timed_frames < 1:
@@ -283,6 +285,7 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
                 ref.result = _evaluate(ref.artifact, seqs, ref.name, data.tag, opts)
                 ref.boxes = ref.result.boxes
             ref.accuracy = accuracy(ref.result, seqs, data.tag)
+            ref.seq_auc = sequence_auc(ref.result, seqs, data.tag)
         except Exception as exc:  # noqa: BLE001 - its rows report it
             for row in rows:
                 if row.reference is ref and row.ok:
@@ -311,17 +314,23 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     refs = resolve_references(rows, opts)
     _time_rows(rows, data, opts)
     seqs = _track_references(refs, rows, data, opts)
+    notes: list[str] = []
     for row in (r for r in rows if r.ok):
         ref = row.reference
         try:
             row.result = ref.result if ref.row is row else _evaluate(row.artifact, seqs, row.name, data.tag, opts)
             row.boxes = ref.boxes if ref.row is row else row.result.boxes
             row.accuracy = accuracy(row.result, seqs, data.tag)
+            row.seq_auc = sequence_auc(row.result, seqs, data.tag)
         except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
             row.fail(exc)
             continue
         row.parity = parity(row, ref, seqs)
         row.gates = gates(row, opts)
+        auc_gate = next(g for g in row.gates if g.name == "max_auc_drop")
+        note = ci_note(row.name, row.parity.ci, auc_gate.threshold)
+        if note:
+            notes.append(note)
         failed = [g for g in row.gates if g.passed is False]
         if failed:
             row.status = "gate_failed"
@@ -332,19 +341,10 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         taken.append(name)
         rows.append(_baseline_row(key, name, seqs, data.tag, opts))
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
-                         datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                         datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes)
     report.wall_s = time.perf_counter() - t0
     write_bench(report, seqs)
     return report
-
-
-def gate_text(g: Gate) -> str:
-    """'AUC drop 1.52 > 1.00 points' / 'FPS 12.3 < 30'."""
-    if g.name == "max_auc_drop":
-        v = "n/a" if g.value is None else f"{g.value:.2f}"
-        return f"AUC drop {v} {'<=' if g.passed else '>'} {g.threshold:.2f} points"
-    v = "n/a" if g.value is None else f"{g.value:.1f}"
-    return f"FPS {v} {'>=' if g.passed else '<'} {g.threshold:g}"
 
 
 def check_gates(report: BenchReport) -> None:
@@ -353,8 +353,8 @@ def check_gates(report: BenchReport) -> None:
         for g in row.gates:
             if g.explicit and g.value is None and row.ok:
                 flag = "--" + g.name.replace("_", "-")
-                raise InputError(f"{flag} cannot be checked: {row.name} has no "
-                                 f"{'AUC' if g.name == 'max_auc_drop' else 'FPS'} measurement on this data; "
+                what = {"max_auc_drop": "AUC", "max_divergence": "divergence"}.get(g.name, "FPS")
+                raise InputError(f"{flag} cannot be checked: {row.name} has no {what} measurement on this data; "
                                  f"drop {flag} or bench on data with ground truth")
     bad = [r for r in report.rows if r.status != "passed"]
     if bad:

@@ -15,6 +15,7 @@ import numpy as np
 
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, InputError
+from droptrack.eval.bench_gates import DeltaCI, paired_bootstrap_ci
 from droptrack.geometry import box_iou
 
 DIVERGENCE_IOU = 0.5
@@ -36,6 +37,7 @@ class Parity:
     divergence: float | None
     frames: int
     per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
+    ci: DeltaCI | None = None            # paired bootstrap interval of delta_auc_points over sequences
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Reference:
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
     accuracy: dict[str, float | None] = field(default_factory=dict)
+    seq_auc: dict[str, float] = field(default_factory=dict)
 
 
 def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
@@ -117,7 +120,8 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
 
 
 def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
-    """Delta AUC (points), mean IoU and divergence (IoU < 0.5) of a row's boxes against its reference's."""
+    """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
+    against its reference's."""
     per, all_iou = {}, []
     for s in seqs:
         iou = box_iou(row.boxes[s.name][1:], ref.boxes[s.name][1:])
@@ -127,5 +131,12 @@ def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
     ious = np.concatenate(all_iou) if all_iou else np.zeros(0)
     a, b = row.accuracy.get("auc"), ref.accuracy.get("auc")
     delta = 100.0 * (a - b) if a is not None and b is not None else None
+    names = [s.name for s in seqs if s.name in row.seq_auc and s.name in ref.seq_auc]
+    ci = None
+    if names:
+        ci = paired_bootstrap_ci(100.0 * np.array([row.seq_auc[n] for n in names]),
+                                 100.0 * np.array([ref.seq_auc[n] for n in names]))
+        for n in names:
+            per[n]["delta_auc_points"] = 100.0 * (row.seq_auc[n] - ref.seq_auc[n])
     return Parity(ref.artifact, ref.sha256, delta, float(ious.mean()) if ious.size else None,
-                  float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per)
+                  float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per, ci)

@@ -14,6 +14,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                          n_sequences, n_frames, sequences: {name: frames}}
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5}
     gates               {max_auc_drop: float|null (given; AUC points), max_auc_drop_defaults: {fp32, fp16, int8},
+                         max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
                          min_fps: float|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
@@ -26,11 +27,16 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    timed), rss_increase_mb (over the RSS before loading), cuda_max_allocated_mb
                                    (torch's CUDA allocator: PyTorch rows on --device cuda), scope: block|process} | null,
                           parity: {reference, reference_sha256, delta_auc_points, mean_iou, divergence, frames,
-                                   per_sequence: {seq: {mean_iou, divergence}}} | null,
-                          gates: [{name: max_auc_drop|min_fps, threshold, value, passed: bool|null, explicit}],
+                                   delta_auc_ci: {delta, low, high, sequences, samples, level, method} | null
+                                   (points; paired bootstrap over sequences),
+                                   per_sequence: {seq: {mean_iou, divergence, delta_auc_points}}} | null,
+                          gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
+                                   explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, wall_s} | null}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
+    notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
+Imports go one way: bench.py -> bench_report.py -> bench_gates.py.
 """
 
 from __future__ import annotations
@@ -42,11 +48,12 @@ from typing import Any
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
 from droptrack.errors import DropTrackError
+from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
 
 SCHEMA_VERSION = 1
 STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
-HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "IoU vs ref", "Diverged",
-           "ms p50", "ms p99", "model p50", "FPS", "RSS MB")
+HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "ΔAUC 95% CI", "IoU vs ref",
+           "Diverged", "ms p50", "ms p99", "model p50", "FPS", "RSS MB")
 
 
 def _clean(obj: Any) -> Any:
@@ -68,7 +75,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
             "parity": None if p is None else {
                 "reference": p.reference, "reference_sha256": p.reference_sha256,
                 "delta_auc_points": p.delta_auc_points, "mean_iou": p.mean_iou, "divergence": p.divergence,
-                "frames": p.frames, "per_sequence": p.per_sequence},
+                "frames": p.frames, "delta_auc_ci": p.ci.to_dict() if p.ci is not None else None,
+                "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
             "eval": ev}
@@ -77,7 +85,6 @@ def _row_dict(row: Any) -> dict[str, Any]:
 def bench_dict(report: Any) -> dict[str, Any]:
     """The bench.json object (schema in the module docstring)."""
     from droptrack import __version__
-    from droptrack.eval.bench import DEFAULT_MAX_AUC_DROP
     from droptrack.eval.bench_reference import DIVERGENCE_IOU
 
     o = report.options
@@ -91,9 +98,11 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "settings": {"device": o.device, "threads": o.threads, "config": o.config, "warmup_frames": o.warmup,
                      "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU},
         "gates": {"max_auc_drop": o.max_auc_drop, "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
+                  "max_divergence": o.max_divergence, "max_divergence_defaults": DEFAULT_MAX_DIVERGENCE,
                   "min_fps": o.min_fps},
         "score_units": "fraction", "references": refs, "rows": [_row_dict(r) for r in report.rows],
-        "plots": report.plots, "files": {"markdown": "bench.md", "analysis": "report.json", "results": "results"}})
+        "plots": report.plots, "files": {"markdown": "bench.md", "analysis": "report.json", "results": "results"},
+        "notes": report.notes})
 
 
 def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
@@ -102,13 +111,18 @@ def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -
     return format(v * scale, ("+" if signed else "") + spec)
 
 
+def _ci(ci: Any) -> str:
+    return "-" if ci is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
+
+
 def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
     e2e = lat.e2e_ms if lat else {}
     return [row.name, row.format, row.precision, f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}",
             _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
-            _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _fmt(p.mean_iou if p else None, ".3f"),
+            _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
+            _fmt(p.mean_iou if p else None, ".3f"),
             _fmt(p.divergence if p else None, ".1%"), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
             _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f"),
             _fmt(mem.get("peak_rss_mb"), ".0f")]
@@ -169,15 +183,16 @@ def markdown(report: Any) -> str:
             f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded).\n\n"
             f"Machine: {m['cpu']} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
             f"load {m['loadavg_1m']}; {versions}.\n\n" + head + rows
-            + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); IoU vs ref = mean per-frame IoU between "
-            "the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5.\n\n"
+            + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
+            "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "
+            "per-frame IoU between the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5 "
+            "(gated: default FP16 1 %, INT8 3 %).\n\n"
+            + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
 
 
 def _gate_value(g: Any) -> str:
-    from droptrack.eval.bench import gate_text
-
     return gate_text(g)
 
 

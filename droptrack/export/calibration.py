@@ -4,12 +4,13 @@ Sources (`--calib DATA`):
   synth          (default) a small synthetic real-photo set from droptrack.data.synth, generated in a temp folder
   photos         crops of scikit-image's bundled photos with random boxes and motion (no dataset needed)
   NAME[:ROOT]    a dataset known to droptrack.data.get_sequences (root from ROOT or DT_DATA_<NAME>)
-A pair is the template around the box of frame i and the search region of frame j > i cropped around the box
-of frame j-1 (the tracker's previous state), as at test time.
+A pair is what the tracker sees: the template around the box of a sequence's first frame and the search region of
+a later frame j cropped around a jittered box of frame j-1 (the tracker's previous state, near the target).
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 import numpy as np
@@ -21,6 +22,8 @@ from droptrack.geometry import normalize, sample_target
 
 MIN_CALIB_PAIRS = 8
 DEFAULT_CALIB_PAIRS = 32
+JITTER_SHIFT = 0.25    # std of the state's centre offset, in units of sqrt(w*h)
+JITTER_SCALE = 0.15    # std of the state's log size change
 # photos not used by the parity pairs, so calibration and verification inputs differ
 CALIB_PHOTOS = ("camera", "coins", "ihc", "color", "cell", "brick", "grass", "gravel", "clock_motion", "page",
                 "motorcycle_right", "moon")
@@ -51,26 +54,37 @@ def photo_pairs(meta: ArtifactMeta, n: int, seed: int = 0) -> list[InputPair]:
     return pairs
 
 
-def sequence_pairs(sequences: list, meta: ArtifactMeta, n: int, seed: int = 0, max_gap: int = 5) -> list[InputPair]:
-    """`n` pairs sampled round-robin over sequences (frames with valid GT only)."""
+def jittered(box, rng: np.random.Generator, shift: float = JITTER_SHIFT, scale: float = JITTER_SCALE) -> list[float]:
+    """A tracker state near `box`: centre moved by N(0, shift) x sqrt(w*h), size scaled by exp(N(0, scale))."""
+    x, y, w, h = (float(v) for v in box)
+    s = math.sqrt(w * h)
+    cx, cy = x + w / 2 + rng.normal(0, shift) * s, y + h / 2 + rng.normal(0, shift) * s
+    f = math.exp(rng.normal(0, scale))
+    return [cx - w * f / 2, cy - h * f / 2, w * f, h * f]
+
+
+def sequence_pairs(sequences: list, meta: ArtifactMeta, n: int, seed: int = 0) -> list[InputPair]:
+    """`n` pairs as the tracker sees them, round-robin over sequences (frames with valid GT only).
+
+    Template: the first valid frame's box (the tracker never updates it). Search: a later frame j cropped around
+    a jittered copy of the box of frame j-1 (the tracker's previous state is near, not on, the target).
+    """
     rng = np.random.default_rng(seed)
     usable = [s for s in sequences if len(s) >= 2 and int(s.valid().sum()) >= 2]
+    templates: dict[str, np.ndarray] = {}
     pairs: list[InputPair] = []
     for k in range(n * 4):
         if len(pairs) >= n or not usable:
             break
         seq = usable[k % len(usable)]
         ok = np.flatnonzero(seq.valid())
-        i = int(rng.choice(ok[:-1]))
-        later = ok[(ok > i) & (ok <= i + max_gap)]
-        if len(later) == 0 or not np.isfinite(seq.boxes[later[0] - 1]).all() or seq.boxes[later[0] - 1][2] <= 0:
-            continue
-        j = int(rng.choice(later))
-        prev = seq.boxes[j - 1] if seq.valid()[j - 1] else seq.boxes[i]
-        z, _ = sample_target(seq.frame(i), seq.boxes[i], meta.template_factor, meta.template_size)
-        x, _ = sample_target(seq.frame(j), prev, meta.search_factor, meta.search_size)
-        pairs.append(InputPair(f"{seq.name}:{i}->{j}", normalize(z, meta.mean, meta.std),
-                               normalize(x, meta.mean, meta.std)))
+        i, j = int(ok[0]), int(rng.choice(ok[1:]))
+        prev = seq.boxes[j - 1] if seq.valid()[j - 1] else seq.boxes[j]
+        if seq.name not in templates:
+            z, _ = sample_target(seq.frame(i), seq.boxes[i], meta.template_factor, meta.template_size)
+            templates[seq.name] = normalize(z, meta.mean, meta.std)
+        x, _ = sample_target(seq.frame(j), jittered(prev, rng), meta.search_factor, meta.search_size)
+        pairs.append(InputPair(f"{seq.name}:{i}->{j}", templates[seq.name], normalize(x, meta.mean, meta.std)))
     return pairs
 
 
@@ -78,8 +92,8 @@ def _synth_sequences(folder: Path, n: int) -> list:
     from droptrack.data import get_sequences
     from droptrack.data.synth import generate_synth
 
-    n_seq = max(2, min(8, n // 4))
-    generate_synth(folder, n_seq, 8, 0, size=(320, 240), split="train")
+    n_seq = max(2, min(16, n // 2))
+    generate_synth(folder, n_seq, 12, 0, size=(320, 240), split="train")
     return get_sequences("synth", folder, split="train")
 
 

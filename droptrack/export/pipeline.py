@@ -24,7 +24,8 @@ from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, compare, write_parity_json
 
 DEFAULT_OUTPUT = Path("out/export")
-FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8.onnx"}
+FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
+INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
 
@@ -208,29 +209,34 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None) -> Expo
 
 
 def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib_pairs: int = 32,
-                log: Log | None = None) -> ExportResult:
-    """`model_int8.onnx` (explicit Q/DQ) calibrated on tracking crops, judged on decoded boxes vs PyTorch."""
+                log: Log | None = None, recipe=None, pairs: tuple[list[InputPair], str] | None = None) -> ExportResult:
+    """The recipe's INT8 graph (`model_int8_trt.onnx` by default; see droptrack.export.quantize) calibrated on
+    tracking crops (`pairs`: precomputed (pairs, source description)), judged on decoded boxes vs PyTorch."""
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
-    from droptrack.export.precision import quantize_int8
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
 
     log = log or (lambda s: None)
+    recipe = recipe or Int8Recipe()
     t0 = time.perf_counter()
-    out, name = fp32_path.parent, FILENAMES["int8"]
+    out, name = fp32_path.parent, INT8_FILENAMES[recipe.target]
     meta = read_metadata(fp32_path)
     meta.precision = "int8"
-    pairs, used = calibration_pairs(meta, calib, calib_pairs)
-    log(f"  calibrating INT8 on {len(pairs)} pairs from {used}")
+    if pairs is None:
+        pairs = calibration_pairs(meta, calib, calib_pairs)
+        log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]}")
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir:
         tmp = Path(tmpdir) / name
-        details = quantize_int8(fp32_path, tmp, meta, pairs, used)
+        details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
         status = _publish(tmp, out / name, report, out)
+    high = "FP16" if recipe.target == "trt" else "FP32"
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "int8", status,
                        time.perf_counter() - t0, report, meta, graph,
-                       [f"calibration: {details.calib_pairs} pairs, {used}; FP32 kept: patch embedding, head "
-                        f"convs, attention MatMuls ({len(details.excluded_nodes)} nodes)"])
+                       [f"{name} ({recipe.target}): calibration {details.method}, {details.calib_pairs} pairs, "
+                        f"{details.calib_source}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
+                        f"({len(details.excluded_nodes)} nodes)"])
     log(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res
 
@@ -270,10 +276,12 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
-               *, model=None, cfg=None, log: Log | None = None, strict: bool = True) -> ExportReport:
+               *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
+               int8_options=None) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
+    `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
     """
     from droptrack.export.calibration import check_pair_count
     from droptrack.export.precision import parse_precisions
@@ -283,6 +291,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     check_opset(opset)
     if "int8" in precs:
         check_pair_count(calib_pairs)
+        if int8_options is not None:
+            int8_options.check()
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     out = prepare_output_dir(output_dir)
@@ -296,9 +306,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         if "fp16" in precs:
             report.results.append(export_fp16(fp32.path, src, log))
         if "int8" in precs:
-            report.results.append(export_int8(fp32.path, src, calib, calib_pairs, log))
-    if engine:
-        wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)]
+            report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options)
+    if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
+        wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
+                  and r.name != INT8_FILENAMES["ort"]]
         for r in wanted:
             report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
@@ -321,3 +332,30 @@ def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str
     report.results.append(export_engine(onnx_path, None, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
     return report
+
+
+def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib_pairs: int, log: Log,
+                       options=None) -> list[ExportResult]:
+    """`--int8`: one graph per target from the same calibration pairs; with `options.auto_precision`, the groups
+    kept in high precision come from the precision search on validation sequences (droptrack.export.auto_precision)."""
+    from droptrack.artifact import atomic_write_json
+    from droptrack.export.auto_precision import Int8Options, search_recipe
+    from droptrack.export.calibration import calibration_pairs
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.quantize import Int8Recipe
+
+    options = options or Int8Options()
+    pairs = calibration_pairs(read_metadata(fp32_path), calib, calib_pairs)
+    log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]} ({options.method})")
+    results = []
+    for target in options.targets:
+        recipe = Int8Recipe(target, options.method)
+        notes = []
+        if options.auto_precision:
+            recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)
+            notes = search.notes()
+            atomic_write_json(fp32_path.parent / f"auto_precision_{target}.json", search.to_dict())
+        res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)
+        res.notes += notes
+        results.append(res)
+    return results

@@ -19,12 +19,8 @@ Not islands, on purpose:
   transformers-fused-attention.html); casts to FP32 and back between the MatMuls break that pattern [E],
   and fused kernels accumulate the softmax in FP32 internally. The ranking no longer reads this Softmax.
 
-INT8: ONNX Runtime `quantize_static`, QDQ format, symmetric INT8 activations and per-channel symmetric INT8
-weights (TensorRT needs zero points of 0), MatMul/Gemm/Conv only (quantizing LayerNorm/Softmax/Add is
-worse, see packages.md). Kept in FP32 (`int8_exclusions`): the patch embedding (it sees raw pixels; its
-error reaches every token), the CENTER head convs (INT8 compresses the sigmoid score map and the box
-regression; the head is <2% of the FLOPs) and the attention MatMuls q@k and attn@v (their Q/DQ would
-quantize the softmax probabilities that candidate elimination ranks).
+INT8 graphs (one per target, TensorRT and ONNX Runtime CPU) are built in droptrack.export.quantize; the TensorRT
+one uses `fp16_model` as its base.
 """
 
 from __future__ import annotations
@@ -32,19 +28,14 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import ExportError
 from droptrack.export.onnx import set_metadata
-from droptrack.export.pairs import InputPair
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FP16_BLOCK_OPS = ("TopK", "Sigmoid", "Clip")
-INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
-INT8_FP32_SCOPES = ("patch_embed", "box_head")
 
 
 def parse_precisions(values: list[str] | tuple[str, ...] | str) -> list[str]:
@@ -82,20 +73,27 @@ def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
     """FP32 ONNX -> FP16 ONNX with FP32 islands and float32 I/O; returns details for the metadata."""
     import onnx
 
-    convert, block, tool = _fp16_converter()
-    block = sorted(set(block) | set(FP16_BLOCK_OPS))
     model = onnx.load(str(src))
-    ranking = ce_rank_nodes(model)
-    unshare_initializers(model, set(block), set(ranking))
-    with warnings_quiet():
-        half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=ranking)
-    float_outputs(half)
-    details = {"fp16_tool": tool, "fp32_ops": list(FP16_BLOCK_OPS), "fp32_ce_ranking_nodes": len(ranking),
+    n_ranking = len(ce_rank_nodes(model))
+    half = fp16_model(model)
+    details = {"fp16_tool": _fp16_converter()[2], "fp32_ops": list(FP16_BLOCK_OPS), "fp32_ce_ranking_nodes": n_ranking,
                "source_precision": "fp32"}
     meta.extra.update(details)
     set_metadata(half, meta)
     onnx.save(half, str(dst))
     return details
+
+
+def fp16_model(model):
+    """An FP32 ONNX model -> FP16 with the FP32 islands and float32 inputs/outputs (in memory)."""
+    convert, block, _ = _fp16_converter()
+    block = sorted(set(block) | set(FP16_BLOCK_OPS))
+    ranking = ce_rank_nodes(model)
+    unshare_initializers(model, set(block), set(ranking))
+    with warnings_quiet():
+        half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=ranking)
+    float_outputs(half)
+    return half
 
 
 def float_outputs(model) -> int:
@@ -185,81 +183,3 @@ def warnings_quiet():
             yield
     finally:
         logging.disable(logging.NOTSET)
-
-
-def int8_exclusions(model) -> list[str]:
-    """Names of quantizable nodes kept in FP32: patch embedding, head convs and the attention MatMuls."""
-    inits = {i.name for i in model.graph.initializer}
-    consts = {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
-    out = []
-    for n in model.graph.node:
-        if n.op_type not in INT8_OP_TYPES:
-            continue
-        scoped = any(s in n.name for s in INT8_FP32_SCOPES)
-        activation_only = n.op_type == "MatMul" and not any(i in inits or i in consts for i in n.input)
-        if scoped or activation_only:
-            out.append(n.name)
-    return out
-
-
-@dataclass
-class Int8Details:
-    """What the INT8 step did (stored in the graph's metadata and the report)."""
-
-    calib_source: str
-    calib_pairs: int
-    excluded_nodes: list[str] = field(default_factory=list)
-    quantized_nodes: int = 0
-
-    def to_dict(self) -> dict:
-        return {"calib_source": self.calib_source, "calib_pairs": self.calib_pairs,
-                "int8_op_types": list(INT8_OP_TYPES), "fp32_scopes": list(INT8_FP32_SCOPES) + ["attention MatMul"],
-                "excluded_nodes": len(self.excluded_nodes), "quantized_nodes": self.quantized_nodes,
-                "activations": "int8 symmetric (per tensor)", "weights": "int8 symmetric per channel",
-                "source_precision": "fp32"}
-
-
-def _reader(pairs: list[InputPair]):
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(pairs)
-
-        def get_next(self):
-            p = next(self.it, None)
-            return None if p is None else {"template": p.template, "search": p.search}
-
-        def rewind(self):
-            self.it = iter(pairs)
-
-    return Reader()
-
-
-def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str) -> Int8Details:
-    """FP32 ONNX -> explicit Q/DQ INT8 ONNX calibrated (MinMax) on `pairs`."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp:
-        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
-        with warnings_quiet():
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-            excluded = int8_exclusions(onnx.load(str(pre), load_external_data=False))
-            quantize_static(str(pre), str(q), _reader(pairs), quant_format=QuantFormat.QDQ, per_channel=True,
-                            op_types_to_quantize=list(INT8_OP_TYPES), nodes_to_exclude=excluded,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax,
-                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
-                            calibration_providers=["CPUExecutionProvider"])
-        model = onnx.load(str(q))
-    n_dq = sum(n.op_type == "DequantizeLinear" for n in model.graph.node)
-    if n_dq == 0:
-        raise ExportError("INT8 quantization inserted no Q/DQ nodes; the graph has no quantizable MatMul/Gemm/Conv")
-    details = Int8Details(calib_source, len(pairs), excluded,
-                          sum(1 for n in model.graph.node if n.op_type in INT8_OP_TYPES) - len(excluded))
-    meta.extra.update(details.to_dict())
-    set_metadata(model, meta)
-    onnx.save(model, str(dst))
-    return details

@@ -1,0 +1,178 @@
+"""CPU INT8 speed: the ONNX Runtime INT8 graph (`model_int8_ort.onnx`) vs its FP32 graph, ViT-B 256-CE and 384-CE.
+
+Random weights (torch seed 0; speed does not depend on them). `dt export`'s own steps: the FP32 graph verified
+against PyTorch, then the INT8 graphs calibrated on tracking crops (synthetic sequences). Timing: ONNX Runtime,
+1 intra-op thread, one real-photo pair, the graphs called round-robin (one call each per round, so they share the
+machine's load), median of N rounds after 2 warm-up rounds; the process runs niced. The target is the ratio
+FP32 / INT8 >= 1.6 on this AVX2 CPU without VNNI. `--variants` also times ORT INT8 alternatives (static QDQ and
+QOperator, per-channel weights, reduce_range) on the same rounds, which is how the recipe in
+droptrack.export.quantize.ORT_SETTINGS was chosen.
+
+    nice -n 10 python benchmarks/bench_int8_cpu.py [--runs 10] [--models 256-CE,384-CE] [--variants] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from droptrack.eval.machine import benchmark_machine
+
+CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}
+TARGET = 1.6
+OUT = Path(__file__).parent / "results"
+
+
+def build(label: str, folder: Path) -> tuple[dict[str, Path], object, dict]:
+    """FP32 graph (`dt export`'s, verified vs PyTorch; reused when in `folder`) + the ORT INT8 graph, timing pair."""
+    from droptrack.config import load_config
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.parity import real_pairs
+    from droptrack.export.pipeline import export_onnx, load_source
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
+    from droptrack.model import build_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = folder / "model.onnx", folder / "model_int8_ort.onnx"
+    notes: dict = {}
+    if not fp32.is_file():
+        torch.manual_seed(0)
+        cfg = load_config(CONFIGS[label])
+        r32 = export_onnx(output_dir=folder, source=load_source(model=build_model(cfg).eval(), cfg=cfg, n_pairs=2))
+        notes["fp32_vs_torch"] = {"status": r32.status, "max_abs": r32.parity.max_abs}
+    if not int8.is_file():
+        t0 = time.perf_counter()
+        quantize_int8(fp32, int8, read_metadata(fp32), [], "none (dynamic)", Int8Recipe("ort"))
+        notes["quantize_s"] = round(time.perf_counter() - t0, 1)
+    pair = real_pairs(read_metadata(fp32), 1)[0]
+    notes["size_mb"] = {"fp32": round(fp32.stat().st_size / 1e6, 1), "int8": round(int8.stat().st_size / 1e6, 1)}
+    return {"ort_fp32": fp32, "ort_int8": int8}, pair, notes
+
+
+def variants(folder: Path) -> dict[str, Path]:
+    """Alternative ORT INT8 graphs (static QDQ / QOperator, per-channel, reduce_range) for the recipe choice."""
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    from droptrack.export.calibration import calibration_pairs
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.precision import warnings_quiet
+    from droptrack.export.quantize import _reader, kept_nodes, layer_groups, preprocess
+
+    pre = folder / "pre.onnx"
+    if not pre.is_file():
+        preprocess(folder / "model.onnx", pre)
+    # the static variants keep what the TensorRT graph keeps out of INT8 apart from attention (patch embed, head)
+    excl = kept_nodes(layer_groups(onnx.load(str(pre), load_external_data=False)), ("patch_embed", "head"))
+    pairs, _ = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)
+    static = {"static_qdq_per_channel": (QuantFormat.QDQ, True), "static_qdq_per_tensor": (QuantFormat.QDQ, False),
+              "static_qoperator_per_channel": (QuantFormat.QOperator, True)}
+    out = {}
+    for name, (fmt, pc) in static.items():
+        path = folder / f"var_{name}.onnx"
+        if not path.is_file():
+            with warnings_quiet():
+                quantize_static(str(pre), str(path), _reader(pairs), quant_format=fmt, per_channel=pc,
+                                op_types_to_quantize=["MatMul", "Gemm", "Conv"], nodes_to_exclude=excl,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                extra_options={"QuantizeBias": False})
+        out[f"ort_int8_{name}"] = path
+    for name, (pc, rr) in {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}.items():
+        path = folder / f"var_{name}.onnx"
+        if not path.is_file():
+            with warnings_quiet():
+                quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc,
+                                 reduce_range=rr, weight_type=QuantType.QInt8)
+        out[f"ort_int8_{name}"] = path
+    return out
+
+
+def time_graphs(paths: dict[str, Path], pair, runs: int) -> dict[str, list[float]]:
+    """Round-robin timing, 1 thread per session, 2 warm-up rounds; ms per call."""
+    import onnxruntime as ort
+
+    from droptrack.engine.onnxruntime_backend import session_options
+
+    sessions = {k: ort.InferenceSession(str(p), session_options(ort, 1), providers=["CPUExecutionProvider"])
+                for k, p in paths.items()}
+    feed = {"template": pair.template, "search": pair.search}
+    for _ in range(2):
+        for s in sessions.values():
+            s.run(None, feed)
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for _ in range(runs):
+        for k, s in sessions.items():
+            t0 = time.perf_counter()
+            s.run(None, feed)
+            times[k].append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def markdown(res: dict) -> str:
+    lines = ["# CPU INT8: ONNX Runtime INT8 graph vs its FP32 graph (ViT-B 256-CE / 384-CE)", "",
+             f"Recorded {res['date']} by `{res['command']}`. Machine: {res['machine']['cpu']}, "
+             f"{res['machine']['cores']} cores (AVX2, no VNNI), onnxruntime {res['machine']['onnxruntime']}; "
+             "ORT 1 intra-op thread, graphs timed round-robin in one process (shared load), median of "
+             f"{res['runs']} rounds after 2 warm-up rounds. Random weights. The 1-minute load average before/after "
+             "each model is listed: other jobs shared these 2 cores, so compare ratios, not absolute times.", "",
+             f"| model | load before/after | graph | median ms | min ms | FP32 / graph | target >= {TARGET} |",
+             "|---|---|---|---|---|---|---|"]
+    for label, r in res["models"].items():
+        for k, med in r["median_ms"].items():
+            ratio = r["median_ms"]["ort_fp32"] / med
+            mark = "" if k == "ort_fp32" else ("met" if ratio >= TARGET else "MISSED") if k == "ort_int8" else ""
+            lines.append(f"| ViT-B {label} | {r['load'][0]} / {r['load'][1]} | {k} | {med:.0f} | "
+                         f"{r['min_ms'][k]:.0f} | {ratio:.2f} | {mark} |")
+    lines += ["", "`ort_int8` is `model_int8_ort.onnx` as `dt export --int8` writes it: dynamic quantization of every "
+              "MatMul/Gemm with a weight (S8 per-tensor weights, U8 activations quantized per inference, "
+              "MatMulInteger; attention MatMuls, patch embedding and head convs in FP32). The `ort_int8_*` rows are "
+              "the alternatives tried for that recipe (static ones calibrated on 16 synthetic tracking pairs, U8 "
+              "activations, patch embedding and head in FP32).", "",
+              "Graph notes (parity vs PyTorch on real photo pairs):", ""]
+    lines += [f"- {label}: {json.dumps(r['notes'])}" for label, r in res["models"].items() if r["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--models", default="256-CE,384-CE")
+    ap.add_argument("--variants", action="store_true", help="Also time the alternative ORT INT8 recipes.")
+    ap.add_argument("--work", type=Path, default=Path("out/bench_int8_cpu"), help="Graphs are kept (and reused) here.")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": args.runs, "target": TARGET,
+           "command": "nice -n 10 python benchmarks/bench_int8_cpu.py " + " ".join(
+               [f"--runs {args.runs}", f"--models {args.models}"] + (["--variants"] if args.variants else [])),
+           "machine": benchmark_machine(ort_intra_op_threads=1), "models": {}}
+    for label in args.models.split(","):
+        paths, pair, notes = build(label, args.work / label)
+        if args.variants:
+            paths.update(variants(args.work / label))
+        load0 = round(os.getloadavg()[0], 2)
+        times = time_graphs(paths, pair, args.runs)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        res["models"][label] = {"median_ms": med, "min_ms": {k: min(v) for k, v in times.items()},
+                                "ratio_fp32_over": {k: med["ort_fp32"] / v for k, v in med.items()},
+                                "load": [load0, round(os.getloadavg()[0], 2)], "notes": notes, "times_ms": times}
+        print(label, json.dumps({k: round(v, 1) for k, v in med.items()}), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    old = args.out / "int8_cpu.json"
+    if old.is_file():   # one model per run is fine: results of the other models are kept
+        prev = json.loads(old.read_text())
+        res["models"] = {**{k: v for k, v in prev["models"].items() if k not in res["models"]}, **res["models"]}
+        res["command"] = "; ".join(dict.fromkeys([*prev["command"].split("; "), res["command"]]))
+    (args.out / "int8_cpu.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    (args.out / "int8_cpu.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()

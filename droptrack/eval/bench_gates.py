@@ -1,0 +1,119 @@
+"""`dt bench` verdicts: ΔAUC with a paired bootstrap confidence interval over sequences, divergence and FPS gates.
+
+ΔAUC (artifact - reference, AUC points) is the mean of per-sequence AUC differences, because the OPE AUC is the
+unweighted mean of per-sequence AUCs. Its 95 % interval resamples sequences with replacement (both trackers keep
+the same sequences: paired), 10 000 times, percentile method. An artifact fails when:
+  max_auc_drop    the interval's lower end is below -gate (default per precision, DEFAULT_MAX_AUC_DROP): a drop
+                  larger than the gate cannot be ruled out at 95 %;
+  max_divergence  the share of tracked frames whose box has IoU < 0.5 with the reference's is above the limit
+                  (DEFAULT_MAX_DIVERGENCE; FP16 1 %, INT8 3 %);
+  min_fps         end-to-end FPS below --min-fps (only when given).
+When the interval is wider than the gate even for a tracker that is truly unchanged, the set is too small to
+prove the gate: `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)).
+This module imports nothing from bench.py or bench_report.py (both import it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MAX_AUC_DROP = {"fp32": 0.1, "fp16": 0.5, "int8": 1.0}      # AUC points (x100)
+DEFAULT_MAX_DIVERGENCE = {"fp32": 0.01, "fp16": 0.01, "int8": 0.03}  # share of tracked frames
+BOOTSTRAP_SAMPLES = 10000
+CI_LEVEL = 0.95
+
+
+@dataclass
+class Gate:
+    """One pass/fail check of a row (`passed` None: the metric was not measured)."""
+
+    name: str                  # 'max_auc_drop' (AUC points) | 'max_divergence' (fraction) | 'min_fps'
+    threshold: float
+    value: float | None        # max_auc_drop: -(CI lower end), the largest drop the interval allows
+    passed: bool | None
+    explicit: bool             # given on the command line (else a per-precision default)
+
+
+@dataclass
+class DeltaCI:
+    """Paired ΔAUC over sequences (points): mean and its bootstrap interval."""
+
+    delta: float
+    low: float
+    high: float
+    sequences: int
+    samples: int = BOOTSTRAP_SAMPLES
+    level: float = CI_LEVEL
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"delta": self.delta, "low": self.low, "high": self.high, "sequences": self.sequences,
+                "samples": self.samples, "level": self.level, "method": "paired bootstrap over sequences, percentile"}
+
+
+def paired_bootstrap_ci(values: np.ndarray, reference: np.ndarray, samples: int = BOOTSTRAP_SAMPLES,
+                        level: float = CI_LEVEL, seed: int = 0) -> DeltaCI:
+    """Mean of values - reference (paired per sequence) and its percentile bootstrap interval."""
+    a, b = np.asarray(values, np.float64), np.asarray(reference, np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"paired scores must be two equal-length 1-D arrays, got {a.shape} and {b.shape}")
+    d = a - b
+    idx = np.random.default_rng(seed).integers(0, d.size, size=(samples, d.size))
+    means = d[idx].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    mean = float(d.mean())
+    # a constant difference has no spread: report it exactly (the resampled means differ only by rounding)
+    if np.ptp(d) == 0:
+        low = high = mean
+    return DeltaCI(mean, float(min(low, mean)), float(max(high, mean)), int(d.size), samples, level)
+
+
+def sequences_for(ci: DeltaCI, gate: float) -> int:
+    """Sequences that would bring the interval's half-width down to the gate (width ~ 1/sqrt(n))."""
+    if ci.half_width <= gate or gate <= 0:
+        return ci.sequences
+    return int(math.ceil(ci.sequences * (ci.half_width / gate) ** 2))
+
+
+def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
+    """A line when the set is too small for the interval to be narrower than the gate, else None."""
+    if ci is None or ci.half_width <= gate:
+        return None
+    return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
+            f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "
+            f"drop is within the gate; about {sequences_for(ci, gate)} sequences would be")
+
+
+def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps: float | None,
+              max_auc_drop: float | None = None, max_divergence: float | None = None,
+              min_fps: float | None = None) -> list[Gate]:
+    """The gates of one row (explicit thresholds override the per-precision defaults)."""
+    thr = max_auc_drop if max_auc_drop is not None else DEFAULT_MAX_AUC_DROP.get(precision, 0.1)
+    drop = None if ci is None else -ci.low
+    out = [Gate("max_auc_drop", thr, drop, None if drop is None else drop <= thr + 1e-9, max_auc_drop is not None)]
+    lim = max_divergence if max_divergence is not None else DEFAULT_MAX_DIVERGENCE.get(precision, 0.01)
+    out.append(Gate("max_divergence", lim, divergence, None if divergence is None else divergence <= lim + 1e-12,
+                    max_divergence is not None))
+    if min_fps is not None:
+        out.append(Gate("min_fps", min_fps, fps, None if fps is None else fps >= min_fps, True))
+    return out
+
+
+def gate_text(g: Gate) -> str:
+    """'AUC drop up to 1.52 > 1.00 points (95 % CI)' / 'diverged 4.1% > 3.0%' / 'FPS 12.3 < 30'."""
+    if g.name == "max_auc_drop":
+        v = "n/a" if g.value is None else f"{g.value:.2f}"
+        return f"AUC drop up to {v} {'<=' if g.passed else '>'} {g.threshold:.2f} points (95% CI)"
+    if g.name == "max_divergence":
+        v = "n/a" if g.value is None else f"{g.value:.1%}"
+        return f"diverged {v} {'<=' if g.passed else '>'} {g.threshold:.1%}"
+    v = "n/a" if g.value is None else f"{g.value:.1f}"
+    return f"FPS {v} {'>=' if g.passed else '<'} {g.threshold:g}"

@@ -1,0 +1,282 @@
+"""`dt export --int8 --auto-precision`: choose the layer groups kept in high precision by tracking divergence.
+
+Tensor-level bisection (Polygraphy's `debug precision`) cannot see what matters for a tracker: errors compound
+through the crop loop. The search here measures it directly on validation sequences (never the benchmark's):
+  1. the FP32 graph tracks every sequence once: the reference boxes;
+  2. every group quantized alone (all others in high precision): its divergence = frames whose box has IoU < 0.5
+     with the reference's (init frames excluded), the group's sensitivity;
+  3. the most sensitive groups are kept in high precision, fewest first (bisection on the sorted list, checked
+     at every step), until the divergence is at most the limit;
+  4. for each kept group, the graph with that group quantized as well is timed against the result (ONNX Runtime,
+     1 thread, interleaved medians): the speed the group costs.
+A validation set must have at least ceil(1 / limit) sequences, so that one sequence lost from the first frame on
+cannot pass the limit by itself (`needed_sequences`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from droptrack.errors import ExportError
+from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, Int8Recipe
+
+DEFAULT_MAX_DIVERGENCE = 0.03
+VAL_SEED = 1                  # the synthetic validation set; dt bench's set is seed 0, reports use held-out seeds
+VAL_SEQUENCES, VAL_FRAMES = 40, 40
+TIMED_RUNS = 20
+DIVERGENCE_IOU = 0.5
+GROUP_BY = ("layer", "kind")
+Log = Callable[[str], None]
+
+
+def needed_sequences(max_divergence: float) -> int:
+    """Smallest validation set whose single fully lost sequence exceeds the limit: ceil(1 / limit)."""
+    return math.ceil(1.0 / max_divergence - 1e-9)
+
+
+@dataclass
+class Int8Options:
+    """INT8 settings of `dt export`: calibration method, targets and the precision search."""
+
+    method: str = "minmax"
+    targets: tuple[str, ...] = INT8_TARGETS
+    auto_precision: bool = False
+    val: str | None = None                 # None: synthetic val split, seed VAL_SEED; else a bench --data spec
+    val_sequences: int = VAL_SEQUENCES
+    val_frames: int = VAL_FRAMES
+    max_divergence: float = DEFAULT_MAX_DIVERGENCE
+    group_by: str = "layer"                # 'layer' (block3.qkv, ...) or 'kind' (qkv in every block, ...)
+
+    def check(self) -> None:
+        """One-line errors for options that cannot work, before any export starts."""
+        if self.method not in CALIB_METHODS:
+            raise ExportError(f"--calib-method {self.method} is unknown; choose from {', '.join(CALIB_METHODS)}")
+        bad = [t for t in self.targets if t not in INT8_TARGETS]
+        if bad or not self.targets:
+            raise ExportError(f"--int8-target {','.join(bad) or '(none)'} is unknown; choose from "
+                              f"{', '.join(INT8_TARGETS)}")
+        if not 0 < self.max_divergence < 1:
+            raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
+        if self.auto_precision and self.val is None:
+            check_val_size(self.val_sequences, self.max_divergence)
+        if self.group_by not in GROUP_BY:
+            raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
+        if self.val_frames < 2:
+            raise ExportError(f"--val-frames {self.val_frames} is too few; use at least 2")
+
+
+def check_val_size(n: int, max_divergence: float) -> None:
+    """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed."""
+    need = needed_sequences(max_divergence)
+    if n < need:
+        raise ExportError(f"--auto-precision needs at least {need} validation sequences to measure a "
+                          f"{max_divergence:.1%} divergence limit (one lost sequence would be {1 / n:.1%}); "
+                          f"got {n}: pass --val-sequences {need} or a larger --val set")
+
+
+@dataclass
+class Step:
+    """One measured candidate: the groups kept in high precision and its divergence."""
+
+    kept: list[str]
+    divergence: float
+
+
+@dataclass
+class SearchResult:
+    """What the precision search measured (stored in the report and the graph's notes)."""
+
+    target: str
+    max_divergence: float
+    val: str
+    sequences: int
+    frames: int
+    all_quantized: float                                   # divergence with every group in INT8
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    divergence: float = 0.0
+    passed: bool = False
+    cost_ms: dict[str, float] = field(default_factory=dict)   # per kept group: ms it costs (ORT CPU, 1 thread)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def notes(self) -> list[str]:
+        """Lines for `dt export`'s notes."""
+        head = (f"auto-precision ({self.target}): {self.divergence:.1%} frames diverged vs FP32 on {self.sequences} "
+                f"validation sequences ({self.val}; limit {self.max_divergence:.1%}, all-INT8 "
+                f"{self.all_quantized:.1%}) - {'gate holds' if self.passed else 'GATE NOT REACHED'}")
+        kept = ", ".join(f"{g} (+{self.cost_ms.get(g, float('nan')):.2f} ms)" for g in self.kept) or "none"
+        return [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.seconds:.0f} s"]
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
+    """(sequences, description) for the search; the default is a synthetic val split cached under `cache`."""
+    if options.val is None:
+        from droptrack.data import get_sequences
+        from droptrack.data.synth import ensure_synth
+
+        n, m = options.val_sequences, options.val_frames
+        folder = cache / f"val_synth_s{VAL_SEED}_{n}x{m}"
+        ensure_synth(folder, n, m, VAL_SEED, (320, 240), split="val")
+        return get_sequences("synth", folder, split="val"), f"synthetic val split, seed {VAL_SEED}, {n}x{m} frames"
+    from droptrack.eval.bench_data import load_bench_data
+
+    data = load_bench_data(options.val, None, cache, None, options.val_frames)
+    check_val_size(len(data.sequences), options.max_divergence)
+    return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
+
+
+def track_boxes(path: Path, seqs: list) -> dict[str, np.ndarray]:
+    """Boxes of an ONNX graph tracking every sequence from its first-frame box (ORT CPU, 1 thread)."""
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.runtime.tracker import Tracker
+
+    out = {}
+    with OrtBackend(path, threads=1) as backend:
+        tracker = Tracker(backend)
+        for s in seqs:
+            boxes = [np.asarray(s.boxes[0], np.float64)]
+            for i, frame in enumerate(s.iter_frames()):
+                if i == 0:
+                    tracker.initialize(frame, s.boxes[0])
+                else:
+                    boxes.append(np.asarray(tracker.track(frame)[0], np.float64))
+            out[s.name] = np.stack(boxes)
+    return out
+
+
+def divergence(boxes: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> float:
+    """Share of tracked frames (init excluded) whose box has IoU < 0.5 with the reference's."""
+    from droptrack.geometry import box_iou
+
+    ious = np.concatenate([box_iou(boxes[k][1:], reference[k][1:]) for k in reference])
+    return float((ious < DIVERGENCE_IOU).mean()) if ious.size else 0.0
+
+
+def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[str, float]:
+    """Median ms per inference of each graph, 1 thread, interleaved rounds (they share the machine's load)."""
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    backends = {k: OrtBackend(p, threads=1) for k, p in paths.items()}
+    try:
+        for b in backends.values():
+            b.infer(pair.template, pair.search)
+        times: dict[str, list[float]] = {k: [] for k in backends}
+        for _ in range(runs):
+            for k, b in backends.items():
+                t0 = time.perf_counter()
+                b.infer(pair.template, pair.search)
+                times[k].append((time.perf_counter() - t0) * 1000)
+    finally:
+        for b in backends.values():
+            b.close()
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+class _Evaluator:
+    """Builds a recipe's graph in a temp folder and measures its divergence (memoised per kept set)."""
+
+    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log):
+        from droptrack.export.quantize import preprocess
+
+        self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
+        self.pre = preprocess(fp32, tmp / "pre.onnx")
+        self.reference = track_boxes(fp32, seqs)
+        self.cache: dict[tuple[str, ...], tuple[float, Path]] = {}
+
+    def graph(self, kept: list[str]) -> tuple[float, Path]:
+        from droptrack.export.onnx import read_metadata
+        from droptrack.export.quantize import quantize_int8
+
+        key = tuple(sorted(kept))
+        if key not in self.cache:
+            path = self.tmp / f"cand{len(self.cache)}.onnx"
+            recipe = Int8Recipe(self.base.target, self.base.method, key)
+            quantize_int8(self.fp32, path, read_metadata(self.fp32), self.pairs[0], self.pairs[1], recipe,
+                          pre=self.pre)
+            self.cache[key] = (divergence(track_boxes(path, self.seqs), self.reference), path)
+            self.log(f"    trial {len(self.cache)}: high precision {', '.join(key) or 'nothing'} -> "
+                     f"{self.cache[key][0]:.1%} diverged")
+        return self.cache[key]
+
+
+def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options,
+                  log: Log | None = None) -> tuple[Int8Recipe, SearchResult]:
+    """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring)."""
+    import onnx
+
+    from droptrack.export.quantize import layer_groups
+
+    log = log or (lambda s: None)
+    t0 = time.perf_counter()
+    seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
+    frames = sum(len(s) - 1 for s in seqs)
+    with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
+        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log)
+        layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
+                  if g != "other"]
+        groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
+        limit = options.max_divergence
+        res = SearchResult(base.target, limit, desc, len(seqs), frames, ev.graph([])[0])
+        log(f"  auto-precision ({base.target}): all groups INT8 -> {res.all_quantized:.1%} diverged "
+            f"(limit {limit:.1%}, {len(seqs)} sequences)")
+        kept: list[str] = []
+        if res.all_quantized > limit:
+            for g in groups:
+                res.sensitivity[g] = ev.graph([o for o in groups if o != g])[0]
+            order = sorted(groups, key=lambda g: -res.sensitivity[g])
+            log("  sensitivity: " + ", ".join(f"{g} {res.sensitivity[g]:.1%}" for g in order[:6]))
+            kept = _bisect(order, ev, res)
+        res.kept = kept
+        res.divergence, final = ev.graph(kept)
+        res.passed = res.divergence <= limit
+        _costs(res, ev, kept, final)
+    res.seconds = time.perf_counter() - t0
+    for line in res.notes():
+        log("  " + line)
+    return Int8Recipe(base.target, base.method, tuple(kept)), res
+
+
+def _bisect(order: list[str], ev: _Evaluator, res: SearchResult) -> list[str]:
+    """Fewest most-sensitive groups to keep (bisection on k, keeping order[:k]; every probe is recorded).
+
+    order[:0] (all INT8) is known to fail; at least one group stays INT8, so the largest k is len(order) - 1."""
+    def ok(k: int) -> bool:
+        d = ev.graph(order[:k])[0]
+        res.steps.append(Step(order[:k], d))
+        return d <= res.max_divergence
+
+    lo, hi = 0, len(order) - 1
+    if hi <= lo or not ok(hi):
+        return order[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return order[:hi]
+
+
+def _costs(res: SearchResult, ev: _Evaluator, kept: list[str], final: Path) -> None:
+    """Per kept group: ms it costs = time(result) - time(result with that group quantized too)."""
+    paths = {"fp32": ev.fp32, "int8_all": ev.graph([])[1], "result": final}
+    for g in kept[:8]:
+        paths[g] = ev.graph([o for o in kept if o != g])[1]
+    med = time_graphs(paths, ev.pairs[0][0])
+    res.latency_ms = {k: round(med[k], 3) for k in ("fp32", "int8_all", "result")}
+    res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:8]}

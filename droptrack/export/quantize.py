@@ -1,0 +1,246 @@
+"""INT8 graphs, one per target: TensorRT (symmetric Q/DQ on an FP16 base) and ONNX Runtime CPU (fastest there).
+
+trt  `model_int8_trt.onnx`: explicit Q/DQ as TensorRT's strongly typed builder wants it: INT8 activations and
+     per-channel INT8 weights, both symmetric (zero points 0), biases left in floating point (TensorRT's ONNX parser
+     only accepts INT8/FP8/INT4 inputs to DequantizeLinear, so ORT's default INT32 bias quantization would make the
+     build fail), and every op without Q/DQ in FP16 (opset 19, FP16 scales; the FP16 graph's FP32 islands kept), as
+     NVIDIA ModelOpt does with high_precision_dtype='fp16'. Under strong typing an op runs in the precision of its
+     inputs, so an FP32 base would run attention, LayerNorm, GELU and the head in FP32.
+ort  `model_int8_ort.onnx`: what ONNX Runtime's CPU kernels run fastest on x86 without VNNI (`ORT_SETTINGS`,
+     chosen in benchmarks/results/int8_cpu.md): dynamic quantization, i.e. S8 weights stored in the graph and U8
+     activations quantized per inference from their own range (DynamicQuantizeLinear -> MatMulInteger, U8S8), so
+     no calibration; MatMul/Gemm only (ORT's integer Conv is slower than its FP32 Conv); an FP32 base, because
+     ORT CPU has no FP16 GEMMs.
+
+Layer groups (`layer_groups`) name the quantizable nodes per transformer block (qkv, attn = the two attention
+MatMuls, proj, mlp) plus patch_embed and head; a recipe keeps some groups in high precision (FP16 on trt, FP32 on
+ort). The precision search (droptrack.export.auto_precision) chooses them on tracking divergence.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.errors import ExportError
+from droptrack.export.onnx import set_metadata
+from droptrack.export.precision import fp16_model, warnings_quiet
+
+if TYPE_CHECKING:
+    from droptrack.export.parity import InputPair
+
+INT8_TARGETS = ("trt", "ort")
+INT8_OP_TYPES = ("MatMul", "Gemm", "Conv")
+CALIB_METHODS = ("minmax", "percentile", "entropy")
+# kept in high precision unless a recipe says otherwise: the patch embedding (raw pixels; its error reaches every
+# token), the head (INT8 compresses the sigmoid score map; <2 % of the FLOPs) and, for TensorRT, the attention
+# MatMuls (their Q/DQ would quantize the softmax probabilities candidate elimination ranks). ORT's dynamic graph
+# quantizes only MatMul/Gemm (the convs stay FP32 anyway) and takes each activation's range per inference.
+DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
+TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
+PERCENTILE = 99.99
+_BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
+
+
+@dataclass(frozen=True)
+class OrtSettings:
+    """ONNX Runtime CPU INT8 recipe (chosen by benchmarks/bench_int8_cpu.py on an AVX2 CPU without VNNI)."""
+
+    mode: str = "dynamic"              # 'dynamic' (no calibration) | 'static' (calibrated QDQ)
+    op_types: tuple[str, ...] = ("MatMul", "Gemm")
+    per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
+    reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see int8_calibration.md
+
+
+ORT_SETTINGS = OrtSettings()
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """Which graph to build: target, calibration method and the layer groups kept in high precision."""
+
+    target: str = "trt"
+    method: str = "minmax"
+    keep: tuple[str, ...] | None = None     # None = DEFAULT_KEPT[target]; group names or group prefixes
+
+    def kept(self) -> tuple[str, ...]:
+        return DEFAULT_KEPT[self.target] if self.keep is None else tuple(self.keep)
+
+
+@dataclass
+class Int8Details:
+    """What the INT8 step did (stored in the graph's metadata and the report)."""
+
+    target: str
+    method: str
+    calib_source: str
+    calib_pairs: int
+    kept_groups: list[str] = field(default_factory=list)
+    excluded_nodes: list[str] = field(default_factory=list)
+    quantized_nodes: int = 0
+
+    def to_dict(self) -> dict:
+        trt, ort = self.target == "trt", ORT_SETTINGS
+        return {"int8_target": self.target, "calib_method": self.method, "calib_source": self.calib_source,
+                "calib_pairs": self.calib_pairs, "int8_op_types": list(op_types(self.target)),
+                "kept_groups": self.kept_groups, "excluded_nodes": len(self.excluded_nodes),
+                "quantized_nodes": self.quantized_nodes,
+                "int8_mode": "static" if trt else ort.mode,
+                "activations": "int8 symmetric (per tensor)" if trt else "uint8 per tensor"
+                + (", range per inference" if ort.mode == "dynamic" else ""),
+                "weights": "int8 symmetric per channel" if trt else "int8 per " + ("channel" if ort.per_channel
+                                                                                 else "tensor"),
+                "float_base": "fp16" if trt else "fp32",
+                "source_precision": "fp32"}
+
+
+def group_of(node_name: str) -> str | None:
+    """Layer group of a quantizable node name ('block3.qkv', 'block3.attn', 'patch_embed', 'head', ...)."""
+    if "patch_embed" in node_name:
+        return "patch_embed"
+    if "box_head" in node_name:
+        return "head"
+    m = _BLOCK.search(node_name)
+    if m is None:
+        return None
+    kind = m.group(2) or m.group(3) or m.group(4)
+    return f"block{int(m.group(1))}.{kind}"
+
+
+def op_types(target: str) -> tuple[str, ...]:
+    """The op types the target's INT8 graph quantizes."""
+    return INT8_OP_TYPES if target == "trt" else ORT_SETTINGS.op_types
+
+
+def layer_groups(model, target: str = "trt") -> dict[str, list[str]]:
+    """{group: [node names]} of the nodes the target's graph can quantize, in graph order ('other': unknown names).
+
+    ORT's dynamic graph quantizes only nodes with a weight (the attention MatMuls multiply two activations)."""
+    weights = {i.name for i in model.graph.initializer}
+    weights_only = target == "ort" and ORT_SETTINGS.mode == "dynamic"
+    out: dict[str, list[str]] = {}
+    for n in model.graph.node:
+        if n.op_type in op_types(target) and (not weights_only or any(i in weights for i in n.input[1:2])):
+            out.setdefault(group_of(n.name) or "other", []).append(n.name)
+    return out
+
+
+def _matches(group: str, kept: tuple[str, ...]) -> bool:
+    """A kept entry names a group exactly, a block ('block3') or a kind in every block ('attn', 'mlp')."""
+    return any(group == k or group.startswith(k + ".") or group.endswith("." + k) for k in kept)
+
+
+def kept_nodes(groups: dict[str, list[str]], kept: tuple[str, ...]) -> list[str]:
+    """Quantizable nodes of the kept groups (they stay in high precision)."""
+    return [n for g, names in groups.items() if _matches(g, kept) for n in names]
+
+
+def _reader(pairs: list[InputPair]):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(pairs)
+
+        def get_next(self):
+            p = next(self.it, None)
+            return None if p is None else {"template": p.template, "search": p.search}
+
+        def rewind(self):
+            self.it = iter(pairs)
+
+    return Reader()
+
+
+def _method(name: str):
+    from onnxruntime.quantization import CalibrationMethod
+
+    if name not in CALIB_METHODS:
+        raise ExportError(f"unknown calibration method '{name}'; choose from {', '.join(CALIB_METHODS)}")
+    return {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+            "entropy": CalibrationMethod.Entropy}[name]
+
+
+def preprocess(src: Path, dst: Path) -> Path:
+    """ORT's quantization pre-processing (shape inference, MatMul+Add -> Gemm); done once per source graph."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with warnings_quiet():
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
+    return dst
+
+
+def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str]) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    trt, ort = recipe.target == "trt", ORT_SETTINGS
+    with warnings_quiet():
+        if not trt and ort.mode == "dynamic":
+            quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types), per_channel=ort.per_channel,
+                             reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+            return
+        extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
+        if trt:
+            extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
+        quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
+                        per_channel=trt or ort.per_channel, reduce_range=not trt and ort.reduce_range,
+                        op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
+                        activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=_method(recipe.method), extra_options=extra,
+                        calibration_providers=["CPUExecutionProvider"])
+
+
+def prune_opsets(model) -> None:
+    """Drop opset imports of domains no node uses (the quantizer adds training/preview domains TensorRT rejects)."""
+    used = {n.domain or "" for n in model.graph.node}
+    keep = [o for o in model.opset_import if (o.domain or "") in used or o.domain in ("", "ai.onnx")]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def to_trt_base(model):
+    """A Q/DQ graph -> opset 19 with FP16 everywhere except the FP16 graph's FP32 islands (float32 I/O)."""
+    from onnx import version_converter
+
+    prune_opsets(model)
+    if next(o.version for o in model.opset_import if (o.domain or "") == "") < TRT_OPSET:
+        model = version_converter.convert_version(model, TRT_OPSET)
+    return fp16_model(model)
+
+
+def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str,
+                  recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None) -> Int8Details:
+    """FP32 ONNX -> the recipe's INT8 graph calibrated on `pairs` (pass `pre` to reuse a pre-processed graph)."""
+    import onnx
+
+    if recipe.target not in INT8_TARGETS:
+        raise ExportError(f"unknown INT8 target '{recipe.target}'; choose from {', '.join(INT8_TARGETS)}")
+    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp:
+        q = Path(tmp) / "q.onnx"
+        pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
+        groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)
+        excluded = kept_nodes(groups, recipe.kept())
+        _quantize(pre, q, pairs, recipe, excluded)
+        model = onnx.load(str(q))
+    if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
+        raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
+                          "outside the groups kept in high precision")
+    if recipe.target == "trt":
+        model = to_trt_base(model)
+    else:
+        prune_opsets(model)
+    n_quant = sum(len(v) for v in groups.values()) - len(excluded)
+    kept = sorted(g for g in groups if _matches(g, recipe.kept()))
+    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
+    details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
+                          "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
+                          kept, excluded, n_quant)
+    meta.extra.update(details.to_dict())
+    set_metadata(model, meta)
+    onnx.save(model, str(dst))
+    return details

@@ -1,0 +1,78 @@
+"""`dt export --int8 --auto-precision`: the search keeps the fewest most sensitive groups; end-to-end on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.export.auto_precision import SearchResult, _bisect, needed_sequences
+from droptrack.export.onnx import read_metadata
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+
+
+class FakeEvaluator:
+    """Divergence = sum of the quantized groups' (hand-set) contributions; records every probe."""
+
+    def __init__(self, contrib: dict[str, float]):
+        self.contrib, self.probes = contrib, []
+
+    def graph(self, kept):
+        self.probes.append(tuple(kept))
+        return sum(v for g, v in self.contrib.items() if g not in kept), Path("unused.onnx")
+
+
+def _search(contrib: dict[str, float], limit: float) -> tuple[list[str], FakeEvaluator]:
+    ev = FakeEvaluator(contrib)
+    order = sorted(contrib, key=lambda g: -contrib[g])
+    res = SearchResult("ort", limit, "hand", 40, 1000, sum(contrib.values()))
+    return _bisect(order, ev, res), ev
+
+
+def test_bisect_keeps_the_fewest_most_sensitive_groups():
+    contrib = {"a": 0.10, "b": 0.04, "c": 0.02, "d": 0.01, "e": 0.005, "f": 0.0}
+    # keeping a, b leaves 0.035 > 0.03; keeping a, b, c leaves 0.015 <= 0.03
+    kept, ev = _search(contrib, 0.03)
+    assert kept == ["a", "b", "c"]
+    assert len(ev.probes) <= 4                                  # bisection, not one trial per k
+    kept, _ = _search(contrib, 0.2)                             # a single kept group is enough: 0.085 <= 0.2
+    assert kept == ["a"]
+
+
+def test_bisect_reports_an_unreachable_limit():
+    kept, _ = _search({"a": 0.5, "b": 0.4}, 0.1)                # even with a kept, b alone diverges 40 %
+    assert kept == ["a"]
+
+
+def test_needed_sequences():
+    assert needed_sequences(0.03) == 34 and needed_sequences(0.01) == 100 and needed_sequences(0.25) == 4
+
+
+@pytest.mark.slow
+def test_auto_precision_end_to_end(tmp_path):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cfg = load_config("tiny_ce_test")
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "export"
+    r = CliRunner().invoke(app, [str(a) for a in ("export", ckpt, "--int8", "--int8-target", "ort", "--calib-pairs",
+                                                  8, "--auto-precision", "--val-sequences", 4, "--val-frames", 5,
+                                                  "--max-divergence", 0.25, "--group-by", "kind", "-o", out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "auto_precision_ort.json").read_text())
+    assert res["sequences"] == 4 and res["frames"] == 16 and res["target"] == "ort"
+    assert res["passed"] == (res["divergence"] <= 0.25)
+    if res["all_quantized"] > 0.25:       # the search ran: every kind was tried alone, the kept ones are the worst
+        assert set(res["sensitivity"]) == {"patch_embed", "qkv", "attn", "proj", "mlp", "head"}
+        worst = sorted(res["sensitivity"], key=lambda g: -res["sensitivity"][g])[:len(res["kept"])]
+        assert res["kept"] == worst and set(res["cost_ms"]) == set(res["kept"])
+    meta = read_metadata(out / "model_int8_ort.onnx")
+    assert all(any(g == k or g.endswith("." + k) for k in res["kept"]) for g in meta.extra["kept_groups"])
+    assert len(meta.extra["kept_groups"]) >= len(res["kept"])
+    assert "auto-precision (ort)" in r.output

@@ -1,0 +1,102 @@
+"""`dt bench` verdicts: paired bootstrap ΔAUC interval on hand-computed cases, gate decisions, import direction."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import droptrack.eval as ev
+from droptrack.eval.bench_gates import (DEFAULT_MAX_DIVERGENCE, DeltaCI, ci_note, gate_text, paired_bootstrap_ci,
+                                        row_gates, sequences_for)
+
+
+def test_identical_results_give_a_zero_interval():
+    a = np.array([55.0, 12.5, 70.25, 33.0])
+    ci = paired_bootstrap_ci(a, a.copy())
+    assert (ci.delta, ci.low, ci.high, ci.sequences) == (0.0, 0.0, 0.0, 4)
+
+
+def test_constant_shift_gives_the_shift():
+    ref = np.array([40.0, 60.0, 20.0, 80.0, 50.0])
+    ci = paired_bootstrap_ci(ref - 1.5, ref)
+    assert ci.delta == pytest.approx(-1.5) and ci.low == pytest.approx(-1.5) and ci.high == pytest.approx(-1.5)
+
+
+def test_two_sequences_interval_by_hand():
+    # differences (0, 2): a resample of 2 sequences has mean 0 (p 1/4), 1 (1/2) or 2 (1/4); the 2.5th and 97.5th
+    # percentiles of that distribution are 0 and 2
+    ci = paired_bootstrap_ci(np.array([10.0, 12.0]), np.array([10.0, 10.0]))
+    assert ci.delta == 1.0 and ci.low == 0.0 and ci.high == 2.0
+
+
+def test_one_bad_sequence_out_of_ten():
+    # nine unchanged, one lost 30 points: mean -3; P(resample has no lost sequence) = 0.9^10 = 0.35 > 2.5 %, so the
+    # upper end is 0; the lower end needs >= 3 lost draws (P(>=3) = 7.0 %, P(>=4) = 1.3 %) -> -12 or -9
+    d = np.zeros(10)
+    d[3] = -30.0
+    ci = paired_bootstrap_ci(d, np.zeros(10))
+    assert ci.delta == pytest.approx(-3.0) and ci.high == 0.0 and -12.0 <= ci.low <= -9.0
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ValueError):
+        paired_bootstrap_ci(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError):
+        paired_bootstrap_ci(np.zeros(0), np.zeros(0))
+
+
+def test_gate_decisions():
+    inside = DeltaCI(-0.2, -0.6, 0.2, 30)
+    by_name = {g.name: g for g in row_gates("int8", inside, 0.03, None)}
+    assert by_name["max_auc_drop"].passed and by_name["max_auc_drop"].value == pytest.approx(0.6)
+    assert by_name["max_divergence"].passed and "min_fps" not in by_name      # 3.0 % is at the INT8 limit
+    fp16 = {g.name: g for g in row_gates("fp16", inside, 0.011, 30.0, min_fps=25.0)}
+    assert fp16["max_auc_drop"].passed is False                                # -0.6 < -0.5: a drop not ruled out
+    assert fp16["max_divergence"].passed is False and fp16["max_divergence"].threshold == 0.01
+    assert fp16["min_fps"].passed is True
+    assert row_gates("int8", inside, 0.031, None)[1].passed is False
+    # a positive mean whose interval reaches below the gate still fails; explicit thresholds win
+    wide = DeltaCI(0.8, -1.2, 2.8, 20)
+    assert row_gates("int8", wide, 0.0, None)[0].passed is False
+    explicit = row_gates("int8", wide, 0.05, None, max_auc_drop=1.5, max_divergence=0.1)
+    assert [g.passed for g in explicit] == [True, True] and all(g.explicit for g in explicit)
+    unmeasured = row_gates("fp16", None, None, None)
+    assert [g.passed for g in unmeasured] == [None, None]
+    assert DEFAULT_MAX_DIVERGENCE["fp16"] == 0.01 and DEFAULT_MAX_DIVERGENCE["int8"] == 0.03
+
+
+def test_gate_text():
+    g = row_gates("int8", DeltaCI(-1.0, -1.52, 0.1, 20), 0.041, None)
+    assert gate_text(g[0]) == "AUC drop up to 1.52 > 1.00 points (95% CI)"
+    assert gate_text(g[1]) == "diverged 4.1% > 3.0%"
+
+
+def test_too_small_set_is_named():
+    ci = DeltaCI(0.0, -2.0, 2.0, 20)
+    assert sequences_for(ci, 0.5) == 320                                       # 20 * (2 / 0.5)^2
+    note = ci_note("model_fp16", ci, 0.5)
+    assert note and "too small" in note and "320 sequences" in note
+    assert ci_note("model_fp16", DeltaCI(0.0, -0.2, 0.2, 20), 0.5) is None
+    assert ci_note("x", None, 0.5) is None
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def test_bench_modules_import_one_way():
+    folder = Path(ev.__file__).parent
+    assert "droptrack.eval.bench" not in _imports(folder / "bench_report.py")
+    assert "droptrack.eval.bench_report" in _imports(folder / "bench.py")
+    gates = _imports(folder / "bench_gates.py")
+    assert not {m for m in gates if m.startswith("droptrack.eval.bench")}
