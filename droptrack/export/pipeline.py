@@ -122,10 +122,10 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
 
 
 def prepare_output_dir(output_dir: str | Path) -> Path:
-    """Create the output folder; a path that is a file -> one-line ExportError."""
-    out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"output '{out}' is a file, not a folder; pass --output DIR")
+    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("--output", output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -310,8 +310,21 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     return report
 
 
+def check_onnx_file(onnx_path: Path) -> None:
+    """A parseable ONNX model (not truncated, not another file renamed to .onnx), else a one-line ExportError."""
+    import onnx
+
+    try:
+        onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not a usable ONNX model
+        raise ExportError(f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {exc.__class__.__name__}); "
+                          "export it again with `dt export CHECKPOINT`") from None
+
+
 def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
                  strict: bool) -> ExportReport:
+    if onnx_path.is_file():
+        check_onnx_file(onnx_path)
     if not engine:
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
                           "or pass a checkpoint to export")
