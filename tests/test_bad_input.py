@@ -120,14 +120,36 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
     }
 
 
+def engine_cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
+    """Cases that hold on a machine without TensorRT (the usual CI machine)."""
+    from droptrack.engine.trt_compat import unavailable_reason
+
+    if not unavailable_reason():
+        return {}
+    import onnx as ox
+    from onnx import TensorProto, helper
+
+    from droptrack.artifact import meta_from_config
+
+    onnx = a["d"] / "identity.onnx"   # a valid graph with droptrack metadata: the engine build is what fails
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph)
+    for k, v in meta_from_config(load_config("tiny_ce_test")).to_strings().items():
+        model.metadata_props.add(key=k, value=v)
+    ox.save(model, onnx)
+    return {"export --engine without TensorRT": (["export", onnx, "--engine"], "no engine built")}
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_bad_inputs_one_line_exit_2_nothing_lost(assets, monkeypatch):
     monkeypatch.setenv("DT_DATA", str(assets["d"] / "no_data"))
-    table = cases(assets)
-    assert len(table) >= 35
+    table = {**cases(assets), **engine_cases(assets)}
+    assert len(table) >= 37
     keep = [assets["video"], assets["ckpt"], assets["d"] / "result.txt", assets["evil"]]
     before = {p: digest(p) for p in keep}
     problems = []

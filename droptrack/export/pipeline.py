@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.errors import CheckpointError, DropTrackError, ExportError
+from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
@@ -331,6 +331,9 @@ def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
     report = ExportReport(onnx_path.parent)
-    report.results.append(export_engine(onnx_path, None, workspace_gb, typing, log))
-    report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    result = export_engine(onnx_path, None, workspace_gb, typing, log)
+    if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
+        reason = result.notes[0] if result.notes else "TensorRT is unavailable"
+        raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")
+    report.results.append(result)
     return report
