@@ -209,3 +209,18 @@ def test_official_checkpoint_with_settings_and_stats_loads_without_running_code(
     assert obj["stats"]["train"]["loss"].count == 3
     model, _ = load_tracking_checkpoint(path, "tiny_ce_test")
     assert torch.equal(model.state_dict()["box_head.conv5_ctr.weight"], net["box_head.conv5_ctr.weight"])
+
+
+def test_run_that_writes_nothing_keeps_an_earlier_result(tmp_path):
+    from droptrack.runtime.sinks import BoxFileSink
+
+    class Failing(FakeTracker):
+        def initialize_many(self, image, boxes):
+            raise BackendError("model failed")
+
+    earlier = tmp_path / "b.txt"
+    earlier.write_text("1\t2\t3\t4\n")
+    with pytest.raises(BackendError):
+        track_frames(frames(3), Failing(), [[1, 1, 4, 4]], [BoxFileSink(earlier, 1), JsonlSink(tmp_path / "j")])
+    assert earlier.read_text() == "1\t2\t3\t4\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt"]

@@ -71,19 +71,25 @@ class StreamFile:
         self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(self.part, "w", encoding="utf-8")
+        self.lines = 0
 
     def write_line(self, line: str) -> None:
         """Append one line and flush it to the OS (survives the process being killed)."""
         self.f.write(line + "\n")
         self.f.flush()
+        self.lines += 1
 
     def close(self) -> None:
-        """Flush to disk and move the completed file onto its final name."""
+        """Flush to disk and move the completed file onto its final name (a run that wrote nothing replaces
+        nothing: an earlier result at NAME is kept)."""
         if self.f.closed:
             return
         os.fsync(self.f.fileno())
         self.f.close()
-        os.replace(self.part, self.path)
+        if self.lines:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)
 
 
 class BoxFileSink(Sink):
