@@ -76,6 +76,10 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
         "run --output symlink to the source": ([*run, "--output", d / "link.txt"], "input"),
         "run --output hard link to the source": ([*run, "--output", d / "hard.txt"], "input"),
         "run --output onto the checkpoint": ([*run, "--output", ckpt], "input"),
+        "run --output onto a frame of the source folder": (["run", a["root"] / "synth_train_00001", "-m", ckpt,
+                                                            "--device", "cpu", "--init", "10,10,20,20", "--output",
+                                                            a["root"] / "synth_train_00001" / "00000001.jpg"],
+                                                           "input"),
         "run --output and --jsonl the same": ([*run, "--output", d / "x.txt", "--jsonl", d / "x.txt"], "same file"),
         "run --save and --output the same": ([*run, "--output", d / "y.mp4", "--save", d / "y.mp4"], "same file"),
         "run --output a folder": ([*run, "--output", d / "outdir"], "folder"),
@@ -150,7 +154,8 @@ def test_bad_inputs_one_line_exit_2_nothing_lost(assets, monkeypatch):
     monkeypatch.setenv("DT_DATA", str(assets["d"] / "no_data"))
     table = {**cases(assets), **engine_cases(assets)}
     assert len(table) >= 37
-    keep = [assets["video"], assets["ckpt"], assets["d"] / "result.txt", assets["evil"]]
+    keep = [assets["video"], assets["ckpt"], assets["d"] / "result.txt", assets["evil"],
+            assets["root"] / "synth_train_00001" / "00000001.jpg"]
     before = {p: digest(p) for p in keep}
     problems = []
     for name, (argv, word) in table.items():

@@ -140,9 +140,13 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         if v is not None and not 0 < v <= 16384:
             raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
     check_artifact(opts.artifact)
+    outputs = {"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
     inputs = [p for p in (opts.source, opts.artifact, opts.config) if p and os.path.lexists(os.path.expanduser(p))]
-    check_outputs({"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else None,
-                   "--jsonl": None if opts.jsonl in (None, "-") else opts.jsonl, "--save": opts.save}, inputs)
+    if os.path.isdir(os.path.expanduser(opts.source)):   # an image folder: its frames are inputs too
+        inputs += [os.path.join(os.path.expanduser(opts.source), os.path.basename(str(o)))
+                   for paths in outputs.values() for o in paths]
+    check_outputs(outputs, inputs)
 
 
 def _open_source(opts: RunOptions) -> sources.Source:
