@@ -116,6 +116,7 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
         "data synth onto a file": (["data", "synth", d / "result.txt"], "file"),
         "export corrupt onnx": (["export", d / "garbage.onnx"], "not a valid ONNX"),
         "export corrupt onnx --engine": (["export", d / "garbage.onnx", "--engine"], "not a valid ONNX"),
+        "export code-running pickle": (["export", a["evil"], "--output", d / "exp"], "--trust-checkpoint"),
         "export --output an existing file": (["export", ckpt, "--output", d / "result.txt"], "file"),
         "export --output under /proc": (["export", ckpt, "--output", "/proc/export"], "/proc"),
         "bench a missing artifact": (["bench", d / "missing.pt", "--output", d / "bench"], "not found"),

@@ -95,15 +95,17 @@ class Source:
 
 
 def load_source(checkpoint: str | Path | None = None, config: str | None = None, model=None, cfg=None,
-                n_pairs: int = 4) -> Source:
-    """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references."""
+                n_pairs: int = 4, trust: bool = False) -> Source:
+    """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references.
+
+    `trust` (`--trust-checkpoint`) lets a legacy pickle checkpoint load as a full pickle (it can run code)."""
     from droptrack.model.checkpoint import load_tracking_checkpoint
     from droptrack.model.default import default_checkpoint
 
     if model is None:
         path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         try:
-            model, cfg = load_tracking_checkpoint(path, config)
+            model, cfg = load_tracking_checkpoint(path, config, trust=trust)
         except DropTrackError:
             raise
         except Exception as exc:  # noqa: BLE001 - any other failure is a bad checkpoint for the user
@@ -270,7 +272,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
-               *, model=None, cfg=None, log: Log | None = None, strict: bool = True) -> ExportReport:
+               *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
+               trust: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
@@ -287,7 +290,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
-    src = load_source(checkpoint, config, model, cfg)
+    src = load_source(checkpoint, config, model, cfg, trust=trust)
     log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
         "real photo pairs")
     fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
