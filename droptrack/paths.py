@@ -105,7 +105,7 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
         raise InputError(f"{label} is empty; pass a folder path")
     _check_not_system(label, p)
     if os.path.lexists(p) and not p.is_dir():
-        raise InputError(f"{label} '{path}' is an existing file, not a folder; pass a folder path")
+        raise InputError(f"{label} '{path}' is a file, not a folder; pass a folder path")
     for src in inputs:
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} '{path}' is the input '{src}'; pass another output folder")
