@@ -43,7 +43,7 @@ def bench(name: str, runs: int, warmup: int = 3) -> dict:
     times.sort()
     return {"config": name, "runs": runs, "median_ms": statistics.median(times), "min_ms": times[0],
             "p90_ms": times[int(0.9 * (len(times) - 1))], "model_median_ms": statistics.median(
-                tracker.backend.latencies_ms[warmup:])}
+                list(tracker.backend.latencies_ms)[warmup:])}
 
 
 def main() -> None:

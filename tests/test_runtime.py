@@ -286,7 +286,7 @@ def test_interrupted_run_leaves_valid_outputs(tiny_ckpt, video, tmp_path, monkey
     r = cli(video, "-m", tiny_ckpt, "--init", "60,40,40,50", "--device", "cpu", "--save", out, "--jsonl", js,
             "--output", boxes)
     assert r.exit_code == 130
-    assert "interrupted after 6 frames" in r.output
+    assert "SIGINT: stopped after 6 frames" in r.output
     assert len(read_boxes(boxes)) == 6
     assert [json.loads(line)["frame"] for line in js.read_text().splitlines()] == list(range(6))
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 6

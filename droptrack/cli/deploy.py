@@ -42,6 +42,8 @@ def export_(
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
                                    "and 11) or flags (TensorRT 10 builder flags)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load a legacy pickle checkpoint that "
+                                          "a weights-only load refuses (it can run code: only for files you trust)."),
 ) -> None:
     """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
     from rich.console import Console
@@ -66,7 +68,8 @@ def export_(
     failed = None
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
-                            trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options)
+                            trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
+                            trust=trust_checkpoint)
     except ParityError as exc:
         if exc.report is None:
             raise

@@ -39,8 +39,16 @@ def run(
     width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
     height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
     fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+    loop: bool = typer.Option(False, "--loop", help="Replay a video file or image folder endlessly (soak tests, "
+                              "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load a legacy pickle checkpoint that "
+                                          "a weights-only load refuses (it can run code: only for files you trust)."),
 ) -> None:
-    """Track one or several targets through a camera, pipeline, video, folder or stream."""
+    """Track one or several targets through a camera, pipeline, video, folder or stream.
+
+    Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
+    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129.
+    """
     import os
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
@@ -51,7 +59,8 @@ def run(
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
-                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps)
+                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
+                      trust_checkpoint=trust_checkpoint)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
@@ -73,9 +82,15 @@ def run(
     for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if summary.resized:
+        typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
+                   err=True)
     if summary.interrupted:
-        typer.echo(f"interrupted after {summary.frames} frames; outputs are complete up to there", err=True)
-        raise typer.Exit(130)
+        import signal
+
+        name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
+        typer.echo(f"{name}: stopped after {summary.frames} frames; outputs are complete up to there", err=True)
+        raise typer.Exit(128 + (summary.signal or signal.SIGINT))
 
 
 @app.command()

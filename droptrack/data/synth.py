@@ -90,7 +90,9 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
                    progress: bool = False, gray: float = DEFAULT_GRAY) -> Path:
     """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last."""
     _check(sequences, frames, size, split, ext, gray)
-    out = Path(out)
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("OUT", out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]

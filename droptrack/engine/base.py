@@ -17,6 +17,7 @@ from droptrack.errors import BackendError
 
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
 INPUT_NAMES = ("template", "search")
+LATENCY_WINDOW = 10_000   # infer() times kept at least (benchmarks time a few hundred); at most twice that
 
 
 class DeviceTiming:
@@ -68,6 +69,8 @@ class Backend(ABC):
         t0 = time.perf_counter()
         out = self._infer(template, search)
         self._latencies.append(self._device_timing or (time.perf_counter() - t0) * 1000.0)
+        if len(self._latencies) > 2 * LATENCY_WINDOW:   # bounded: a backend may run for weeks
+            del self._latencies[:-LATENCY_WINDOW]
         return out
 
     @abstractmethod

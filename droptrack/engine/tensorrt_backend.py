@@ -51,15 +51,26 @@ def sidecar_path(engine_path: str | Path) -> Path:
 
 
 def read_sidecar(path: Path) -> dict:
-    """The engine's sidecar JSON (`model.engine.json`)."""
+    """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
     side = sidecar_path(path)
+    rebuild = f"rebuild the engine with `dt export {Path(path).with_suffix('.onnx')} --engine`"
     if not side.is_file():
-        raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); "
-                           f"rebuild it with `dt export {path.with_suffix('.onnx')} --engine`")
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
     try:
-        return json.loads(side.read_text())
+        info = json.loads(side.read_text())
     except (OSError, ValueError):
-        raise BackendError(f"sidecar {side} is unreadable; rebuild the engine with `dt export MODEL.onnx --engine`")
+        raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
+    kind = type(info).__name__
+    if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
+        missing = "meta" if isinstance(info, dict) and not isinstance(info.get("meta"), dict) else "env"
+        what = f"a JSON {kind}" if not isinstance(info, dict) else f"an object without '{missing}'"
+        raise BackendError(f"sidecar {side} is {what}, not an engine description (needs 'meta' and 'env' "
+                           f"objects); {rebuild}")
+    try:
+        ArtifactMeta.from_dict(info["meta"])
+    except TypeError:
+        raise BackendError(f"sidecar {side} has an incomplete 'meta' (model sizes missing); {rebuild}") from None
+    return info
 
 
 class TensorRTBackend(Backend):

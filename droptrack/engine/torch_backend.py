@@ -27,13 +27,14 @@ class TorchBackend(Backend):
         self._device = torch.device(device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu") -> "TorchBackend":
-        """Load a checkpoint (None = the embedded default model)."""
+    def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu",
+                        trust: bool = False) -> "TorchBackend":
+        """Load a checkpoint (None = the embedded default model); `trust` allows a legacy code-running pickle."""
         from droptrack.model.checkpoint import load_tracking_checkpoint
         from droptrack.model.default import default_checkpoint
 
         path = default_checkpoint() if path is None else path
-        model, cfg = load_tracking_checkpoint(path, config)
+        model, cfg = load_tracking_checkpoint(path, config, trust=trust)
         return cls(model, cfg, device)
 
     @property

@@ -234,11 +234,16 @@ def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
 
 
 def _check_options(opts: BenchOptions) -> None:
+    from droptrack.eval.baselines import check_name
+    from droptrack.paths import check_output_dir
+    from droptrack.runtime.run import check_artifact
+
     if not opts.artifacts and not opts.trackers:
         raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
-    from droptrack.eval.baselines import check_name
-
     opts.trackers = [check_name(t) for t in opts.trackers]
+    for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
+        check_artifact(str(artifact))
+    check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
@@ -302,8 +307,6 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     t0 = time.perf_counter()
     _check_options(opts)
     out = Path(opts.output_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--output {out} is a file; pass a folder")
     out.mkdir(parents=True, exist_ok=True)
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:

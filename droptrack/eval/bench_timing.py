@@ -69,10 +69,10 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
         n = min(len(seq), budget - done + 1)
         base = done
         s = track_frames(_frames(seq, n), tracker, [list(seq.boxes[0])], max_frames=n, lost_threshold=0.0,
-                         on_frame=lambda sm: on_frame(base + max(sm.frames - 1, 0)))
+                         on_frame=lambda sm: on_frame(base + max(sm.frames - 1, 0)), record_times=True)
         if s.interrupted:
             raise KeyboardInterrupt
-        done += len(s.times_ms["total"])
+        done += s.tracked
         summaries.append(s)
     return summaries
 

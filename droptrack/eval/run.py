@@ -27,6 +27,7 @@ from droptrack.eval.results import (load_tracker_dir, read_result, read_times, w
                                     write_times, write_trackingnet_submission)
 from droptrack.eval.workers import (TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt,
                                     usable_cores)
+from droptrack.paths import check_name, check_output_dir
 
 GOT10K_STYLE = ("got10k", "synth")
 MANIFEST = "eval.json"
@@ -99,11 +100,13 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     if workers < 1 or (threads is not None and threads < 1):
         raise InputError(f"--workers {workers} / --threads {threads}: use 1 or more")
     if tracker is not None:
-        from droptrack.eval.baselines import check_name
+        from droptrack.eval.baselines import check_name as check_tracker
 
         if artifact is not None:
             raise InputError(f"--tracker {tracker} and --checkpoint {artifact} both name a tracker; pass one of them")
-        tracker = check_name(tracker)
+        tracker = check_tracker(tracker)
+    if name is not None:
+        check_name("--name", name)   # results stay inside output_dir
     out = Path(output_dir) / (name or tracker or tracker_name(artifact))
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
                        threads or max(1, usable_cores() // workers), baseline=tracker)
@@ -128,11 +131,15 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
     from droptrack.data import get_sequences
 
+    output_dir = output_dir if output_dir is not None else Path("results") / dataset
+    check_output_dir("--output", output_dir, [root, artifact])
+    if kwargs.get("name") is not None:
+        check_name("--name", kwargs["name"])
     seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
     if not seqs:
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
                            "(its list.txt / annotation folder) or pick another split")
-    return evaluate(artifact, seqs, output_dir if output_dir is not None else Path("results") / dataset, **kwargs)
+    return evaluate(artifact, seqs, output_dir, **kwargs)
 
 
 def _check_sequences(sequences: Sequence[Any]) -> list[Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.errors import CheckpointError, DropTrackError, ExportError
+from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
@@ -96,15 +96,17 @@ class Source:
 
 
 def load_source(checkpoint: str | Path | None = None, config: str | None = None, model=None, cfg=None,
-                n_pairs: int = 4) -> Source:
-    """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references."""
+                n_pairs: int = 4, trust: bool = False) -> Source:
+    """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references.
+
+    `trust` (`--trust-checkpoint`) lets a legacy pickle checkpoint load as a full pickle (it can run code)."""
     from droptrack.model.checkpoint import load_tracking_checkpoint
     from droptrack.model.default import default_checkpoint
 
     if model is None:
         path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         try:
-            model, cfg = load_tracking_checkpoint(path, config)
+            model, cfg = load_tracking_checkpoint(path, config, trust=trust)
         except DropTrackError:
             raise
         except Exception as exc:  # noqa: BLE001 - any other failure is a bad checkpoint for the user
@@ -123,10 +125,10 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
 
 
 def prepare_output_dir(output_dir: str | Path) -> Path:
-    """Create the output folder; a path that is a file -> one-line ExportError."""
-    out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"output '{out}' is a file, not a folder; pass --output DIR")
+    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("--output", output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -277,7 +279,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
-               int8_options=None) -> ExportReport:
+               int8_options=None, trust: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
@@ -297,7 +299,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
-    src = load_source(checkpoint, config, model, cfg)
+    src = load_source(checkpoint, config, model, cfg, trust=trust)
     log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
         "real photo pairs")
     fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
@@ -321,16 +323,32 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     return report
 
 
+def check_onnx_file(onnx_path: Path) -> None:
+    """A parseable ONNX model (not truncated, not another file renamed to .onnx), else a one-line ExportError."""
+    import onnx
+
+    try:
+        onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not a usable ONNX model
+        raise ExportError(f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {exc.__class__.__name__}); "
+                          "export it again with `dt export CHECKPOINT`") from None
+
+
 def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
                  strict: bool) -> ExportReport:
+    if onnx_path.is_file():
+        check_onnx_file(onnx_path)
     if not engine:
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
     report = ExportReport(onnx_path.parent)
-    report.results.append(export_engine(onnx_path, None, workspace_gb, typing, log))
-    report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    result = export_engine(onnx_path, None, workspace_gb, typing, log)
+    if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
+        reason = result.notes[0] if result.notes else "TensorRT is unavailable"
+        raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")
+    report.results.append(result)
     return report
 
 

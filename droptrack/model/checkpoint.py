@@ -2,10 +2,20 @@
 
 Our format is plain data only (config dict, state dict, metadata), loads with `weights_only=True`, is written
 atomically and rebuilds the model without the original config file (nanoGPT `model_args` style).
+
+Model files never run code: every file is read with `weights_only=True`. Official training checkpoints also pickle
+the trainer's `settings` (an EasyDict config, environment paths) and `stats` (loss meters); those few classes are
+read as inert `OfficialRecord` dicts (registered with `torch.serialization.safe_globals` under their official
+names), never by importing the official code. Anything else that is not plain data is refused unless the caller
+passes `trust=True` (`--trust-checkpoint`), which loads the legacy pickle with a warning. Weights that are NaN or
+infinite are refused at load, naming the tensor.
 """
 
 from __future__ import annotations
 
+import logging
+import pickle
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +41,71 @@ class LoadReport:
     dropped: list[str] = field(default_factory=list)
 
 
-def read_file(path: str | Path) -> dict:
-    """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt files."""
+class OfficialRecord:
+    """Stands in for a class of the official training code (settings, meters, EasyDict) while unpickling.
+
+    It builds a plain OrderedDict: the pickle's items go into it and its attributes into the dict's __dict__
+    (what the weights-only unpickler allows for OrderedDict), so nothing of the official code is imported or run.
+    """
+
+    def __new__(cls, *args, **kwargs) -> OrderedDict:
+        return OrderedDict()
+
+
+# Classes the official OSTrack/DropTrack trainer pickles next to `net` (lib/train/admin/*, easydict).
+OFFICIAL_RECORD_CLASSES = ("lib.train.admin.settings.Settings", "lib.train.admin.local.EnvironmentSettings",
+                           "lib.train.admin.environment.EnvSettings", "lib.train.admin.stats.AverageMeter",
+                           "lib.train.admin.stats.StatValue", "easydict.EasyDict")
+
+
+def _numpy_globals() -> list:
+    """numpy scalars and arrays (meters and RNG states may hold them): rebuilt from bytes, no code."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    dtypes = [getattr(np.dtypes, n) for n in ("Float64DType", "Float32DType", "Int64DType", "Int32DType",
+                                               "UInt32DType", "BoolDType") if hasattr(getattr(np, "dtypes", None), n)]
+    names = ("numpy.core.multiarray", "numpy._core.multiarray")
+    return [np.dtype, np.ndarray, *dtypes,
+            *[(core.multiarray.scalar, f"{m}.scalar") for m in names],
+            *[(core.multiarray._reconstruct, f"{m}._reconstruct") for m in names]]
+
+
+def safe_globals() -> list:
+    """What a weights-only load may build besides tensors and containers."""
+    return [*((OfficialRecord, name) for name in OFFICIAL_RECORD_CLASSES), *_numpy_globals()]
+
+
+def _unsafe_names(path: Path) -> str:
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # noqa: BLE001 - only for the message
+        names = []
+    return ", ".join(names[:3]) if names else "objects other than tensors"
+
+
+def _load(path: Path, trust: bool):
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
+            raise
+        if not trust:
+            raise CheckpointError(f"checkpoint '{path}' is a legacy pickle that holds code-bearing objects "
+                                  f"({_unsafe_names(path)}); it was not loaded because a model file must not run "
+                                  "code. If you trust where it came from, pass --trust-checkpoint") from None
+    logging.getLogger("droptrack").warning(
+        "warning: loading '%s' as a full pickle (--trust-checkpoint): it can run any code it contains", path)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def read_file(path: str | Path, trust: bool = False) -> dict:
+    """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt/unsafe files.
+
+    `trust=True` (`--trust-checkpoint`) lets a legacy pickle that a weights-only load refuses run as a full pickle.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
@@ -46,16 +119,24 @@ def read_file(path: str | Path) -> dict:
         except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
             raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export it") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _load(path, trust)
+    except CheckpointError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        try:  # official training checkpoints pickle a 'settings' object; tensors are still safe to read
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001
-            raise CheckpointError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({exc.__class__.__name__}); "
-                                  "re-download it or point to the right file") from None
+        raise CheckpointError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({exc.__class__.__name__}); "
+                              "re-download it or point to the right file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
     return obj
+
+
+def check_finite(state: dict, path: str | Path) -> None:
+    """Refuse weights with NaN or Inf (a diverged or damaged model tracks nothing yet would exit 0)."""
+    for k, v in state.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            bad = int((~torch.isfinite(v)).sum())
+            raise CheckpointError(f"checkpoint '{path}': tensor '{k}' has {bad} NaN/Inf value(s); the model is "
+                                  "broken (diverged training or a damaged file) - use an earlier checkpoint")
 
 
 def detect_variant(state: dict) -> str:
@@ -91,9 +172,10 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
             f"unexpected, {len(wrong)} wrong shapes); likely cause: {cause}; pass the right --config")
 
 
-def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None) -> tuple[OSTrack, Config]:
+def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None,
+                             trust: bool = False) -> tuple[OSTrack, Config]:
     """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
-    obj = read_file(path)
+    obj = read_file(path, trust)
     if obj.get("format") == FORMAT:
         cfg = config_from_dict(obj["config"], name=obj.get("config_name", ""))
         if config is not None:
@@ -107,6 +189,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         if config is None:
             config = guess_config_name(state)
         cfg = config if isinstance(config, Config) else load_config(config)
+    check_finite(state, path)
     variant = detect_variant(state)
     model = build_model(cfg, variant=variant)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
@@ -123,6 +206,7 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
     own = model.state_dict()
     fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    check_finite(fits, path)
     if not any(k.startswith("backbone.blocks.") for k in fits):
         raise CheckpointError(f"tracking checkpoint '{path}' does not fit this config (no matching backbone "
                               "weights); pass a checkpoint of the same architecture or MAE/DropMAE weights")
@@ -161,6 +245,7 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
     own = bb.state_dict()
     report.unexpected = [k for k in keep if k not in own or own[k].shape != keep[k].shape]
     loadable = {k: v.float() for k, v in keep.items() if k not in report.unexpected}
+    check_finite({**loadable, **({} if pos is None else {"pos_embed": pos})}, path)
     bb.load_state_dict(loadable, strict=False)
     with torch.no_grad():
         if pos is not None:

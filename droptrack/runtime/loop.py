@@ -3,62 +3,72 @@
 Stages per tracked frame (ms): capture (next frame from the source, incl. decode and BGR->RGB), pre (crops,
 normalisation, upload), infer (the backend call), post (window, decode, map-back, clip, boxes to host),
 output (sinks: files, video, window) and total. On CUDA the tracker's `sync()` is called after each stage so
-the times belong to their stage. Ctrl-C ends the loop cleanly; the sinks are closed in `finally`.
+the times belong to their stage. Memory stays constant however long the source runs: the times go into
+fixed-size `LatencyStats` (per-frame lists only with `record_times=True`, for benchmarks of a few hundred
+frames). A `StopFlag` (set by SIGINT/SIGTERM/SIGHUP, see `signals`) ends the loop after the current frame;
+a raw Ctrl-C ends it too. The sinks are closed in `finally`.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
-
+from droptrack.errors import BackendError
+from droptrack.runtime.latency import LatencyStats
+from droptrack.runtime.signals import StopFlag
 from droptrack.runtime.sinks import Sink, StopRequested, TargetState
 from droptrack.runtime.sources import Frame
 
 STAGES = ("capture", "pre", "infer", "post", "output", "total")
 DEFAULT_LOST_THRESHOLD = 0.25
+FPS_WINDOW = 30   # frames in the on-screen FPS
 
 
 @dataclass
 class RunSummary:
-    """What a run did: frames seen, per-stage times of the tracked frames, how it ended."""
+    """What a run did: frames seen, per-stage time statistics of the tracked frames, how it ended."""
 
     frames: int = 0
+    stats: dict[str, LatencyStats] = field(default_factory=lambda: {s: LatencyStats() for s in STAGES})
     times_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     init_ms: float = 0.0
     interrupted: bool = False
+    signal: int | None = None
     stopped: bool = False
     num_targets: int = 0
-    lost_frames: list[int] = field(default_factory=list)
+    lost_count: int = 0
+    resized: int = 0   # video frames letterboxed to the first frame's size
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
-        out = {}
-        for s, v in self.times_ms.items():
-            a = np.asarray(v, dtype=np.float64)
-            out[s] = {"mean_ms": float(a.mean()) if a.size else float("nan"),
-                      "p99_ms": float(np.percentile(a, 99)) if a.size else float("nan")}
-        return out
+        return {s: {"mean_ms": v.mean, "p99_ms": v.percentile(99)} for s, v in self.stats.items()}
+
+    @property
+    def tracked(self) -> int:
+        """Tracked frames (the init frame excluded)."""
+        return self.stats["total"].count
 
     @property
     def fps(self) -> float:
         """Tracked frames per second of loop time (1000 / mean total)."""
-        t = self.times_ms["total"]
-        return 1000.0 * len(t) / sum(t) if t and sum(t) > 0 else float("nan")
+        t = self.stats["total"]
+        return 1000.0 * t.count / t.total if t.count and t.total > 0 else float("nan")
 
     @property
     def overhead(self) -> float:
         """Everything but inference as a fraction of inference time: (total - infer) / infer."""
-        tot, inf = sum(self.times_ms["total"]), sum(self.times_ms["infer"])
+        tot, inf = self.stats["total"].total, self.stats["infer"].total
         return (tot - inf) / inf if inf > 0 else float("nan")
 
     def to_dict(self) -> dict:
         """JSON-safe summary."""
-        return {"frames": self.frames, "tracked_frames": len(self.times_ms["total"]), "fps": self.fps,
-                "overhead": self.overhead, "init_ms": self.init_ms, "interrupted": self.interrupted,
-                "stages": self.stage_stats()}
+        return {"frames": self.frames, "tracked_frames": self.tracked, "fps": self.fps, "overhead": self.overhead,
+                "init_ms": self.init_ms, "interrupted": self.interrupted, "signal": self.signal,
+                "lost_frames": self.lost_count, "stages": self.stage_stats()}
 
 
 def _sync(tracker) -> None:
@@ -83,24 +93,39 @@ def _close_all(sinks: Sequence[Sink]) -> None:
         raise errors[0]
 
 
+def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
+    """TargetStates of one frame; non-finite model outputs stop the run (a broken model, never written out)."""
+    targets = []
+    for r in results:
+        if not (math.isfinite(r.score) and all(math.isfinite(v) for v in r.box)):
+            raise BackendError(f"the model returned a non-finite box or score (NaN/Inf) on frame {frame.index}; "
+                               "the model file is broken: re-export it or use another checkpoint")
+        targets.append(TargetState(r.box, r.score, r.score < lost_threshold))
+    return targets
+
+
 def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[Frame], list],
                  sinks: Sequence[Sink] = (), max_frames: int | None = None,
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
-                 on_frame: Callable[[RunSummary], None] | None = None) -> RunSummary:
+                 on_frame: Callable[[RunSummary], None] | None = None, stop: StopFlag | None = None,
+                 record_times: bool = False) -> RunSummary:
     """Initialise on the first frame, track the rest, write every frame to the sinks.
 
     Args:
         frames: the source (Frame iterable).
         tracker: a `Tracker` or `DeviceTracker` (preprocess / backend.infer / postprocess).
         init_boxes: x,y,w,h boxes, or a function of the first frame returning them (interactive selection).
-        sinks: outputs; all are closed at the end, also on errors and Ctrl-C.
+        sinks: outputs; all are closed at the end, also on errors, signals and Ctrl-C.
         max_frames: stop after this many frames (the init frame included).
         lost_threshold: a target whose score is below it is flagged lost (its box is still reported).
         on_frame: called after every frame (progress).
+        stop: checked after every frame; once set (by a signal handler) the loop ends cleanly.
+        record_times: also keep every frame's stage times in `times_ms` (bounded benchmarks only).
     """
     summary = RunSummary()
     it = iter(frames)
-    times = summary.times_ms
+    stats, recent = summary.stats, deque(maxlen=FPS_WINDOW)
+    stop = stop or StopFlag()
     try:
         t0 = time.perf_counter()
         first = next(it, None)
@@ -115,7 +140,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.frames = 1
         if on_frame:
             on_frame(summary)
-        while max_frames is None or summary.frames < max_frames:
+        while (max_frames is None or summary.frames < max_frames) and not stop.is_set:
             t0 = time.perf_counter()
             frame = next(it, None)
             if frame is None:
@@ -129,16 +154,17 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             t3 = time.perf_counter()
             results = tracker.postprocess(out, aux, frame.image.shape[:2])
             t4 = time.perf_counter()
-            targets = [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
-            recent = times["total"][-30:]
+            targets = _targets(results, frame, lost_threshold)
             fps = 1000.0 * len(recent) / sum(recent) if recent else None
             _emit(sinks, frame, targets, fps)
             t5 = time.perf_counter()
             for name, a, b in (("capture", t0, t1), ("pre", t1, t2), ("infer", t2, t3), ("post", t3, t4),
                                ("output", t4, t5), ("total", t0, t5)):
-                times[name].append((b - a) * 1000.0)
-            if any(t.lost for t in targets):
-                summary.lost_frames.append(frame.index)
+                stats[name].add((b - a) * 1000.0)
+                if record_times:
+                    summary.times_ms[name].append((b - a) * 1000.0)
+            recent.append((t5 - t0) * 1000.0)
+            summary.lost_count += any(t.lost for t in targets)
             summary.frames += 1
             if on_frame:
                 on_frame(summary)
@@ -151,4 +177,6 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _close_all(sinks)
         if close is not None:
             close()
+    if stop.is_set:
+        summary.interrupted, summary.signal = True, stop.signum
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Callable
 
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
+from droptrack.paths import check_outputs
 from droptrack.runtime import sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, display_problem
+from droptrack.runtime.looping import LoopedSource
+from droptrack.runtime.signals import StopFlag, graceful_signals
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -38,6 +42,8 @@ class RunOptions:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    loop: bool = False
+    trust_checkpoint: bool = False
 
 
 def parse_box(text: str) -> list[float]:
@@ -78,7 +84,7 @@ def check_artifact(artifact: str | None) -> None:
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
 
 
-def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto"):
+def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", trust: bool = False):
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker."""
     from droptrack.runtime.tracker import Tracker, load_backend
 
@@ -87,7 +93,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     if str(artifact).endswith(".engine") and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
-        backend = load_backend(artifact, config, device)
+        backend = load_backend(artifact, config, device, trust=trust)
     except ModuleNotFoundError as exc:
         what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
@@ -122,15 +128,48 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
     return checked
 
 
-def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
-        on_frame: Callable[[RunSummary], None] | None = None) -> RunSummary:
-    """Track the targets of `opts` through the source; returns the summary (outputs are written and closed)."""
-    boxes = [parse_box(t) for t in opts.init]
+def check_options(opts: RunOptions, num_targets: int) -> None:
+    """Numbers in range and every output path usable (and none of them an input) before any frame is read."""
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     if not math.isfinite(opts.lost_threshold):
         raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    if opts.fps is not None and not (math.isfinite(opts.fps) and 0 < opts.fps <= 1000):
+        raise InputError(f"--fps {opts.fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
+    for name, v in (("--width", opts.width), ("--height", opts.height)):
+        if v is not None and not 0 < v <= 16384:
+            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
     check_artifact(opts.artifact)
+    outputs = {"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
+    inputs = [p for p in (opts.source, opts.artifact, opts.config) if p and os.path.lexists(os.path.expanduser(p))]
+    if os.path.isdir(os.path.expanduser(opts.source)):   # an image folder: its frames are inputs too
+        inputs += [os.path.join(os.path.expanduser(opts.source), os.path.basename(str(o)))
+                   for paths in outputs.values() for o in paths]
+    check_outputs(outputs, inputs)
+
+
+def _open_source(opts: RunOptions) -> sources.Source:
+    def once() -> sources.Source:
+        return sources.open_source(opts.source, opts.width, opts.height, opts.fps)
+
+    return LoopedSource(once) if opts.loop else once()
+
+
+def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
+        on_frame: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Track the targets of `opts` through the source; returns the summary (outputs are written and closed).
+
+    SIGINT, SIGTERM and SIGHUP end the run after the current frame (outputs complete; `summary.signal` says
+    which); see `droptrack.runtime.signals`.
+    """
+    with graceful_signals(StopFlag()) as stop:
+        return _run(opts, stop, on_start, on_frame)
+
+
+def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
+    boxes = [parse_box(t) for t in opts.init]
+    check_options(opts, len(boxes))
     if opts.show or not boxes:
         problem = display_problem()
         if problem and opts.show:
@@ -140,13 +179,15 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps))
-        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre)
+        src = stack.enter_context(_open_source(opts))
+        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, opts.trust_checkpoint)
         frames = iter(src)
         first = next(frames, None)
         if first is None:
             raise InputError(f"{src.name} has no frames")
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
+        if opts.output and len(boxes) != max(1, len(opts.init)):
+            check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         sinks = []
         try:
             if opts.output:
@@ -164,8 +205,10 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
         total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
         if on_start:
             on_start(total)
-        return track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
-                            opts.lost_threshold, on_frame)
+        summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
+                               opts.lost_threshold, on_frame, stop=stop)
+        summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
+        return summary
 
 
 def summary_table(summary: RunSummary):
@@ -184,4 +227,4 @@ def summary_line(summary: RunSummary) -> str:
     """Frames, targets, FPS, loop overhead and lost frames in one line."""
     return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
             f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
-            f"{len(summary.lost_frames)} frames with a lost target")
+            f"{summary.lost_count} frames with a lost target")

@@ -1,13 +1,17 @@
 """Where tracking results go: official box files, JSON lines, annotated video, a window.
 
 Each sink has `write(frame, results)` and `close()`; `close()` is always called (the loop's `finally`), so an
-interrupted run leaves valid files: box files are written atomically at close, JSON lines are line-buffered
-(every finished line is on disk), the video writer is released.
+interrupted run leaves valid files. Box files and JSON lines are streamed: every frame's line is written and
+flushed into `NAME.part` as soon as the frame is tracked (memory stays constant on an endless source, and after
+a `kill -9` the `.part` file holds every frame but at most the one in flight); `close()` renames the `.part`
+file onto NAME, so NAME only ever holds a completed run. The video writer is released at close (the index is
+written, players and OpenCV can read it).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -15,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_text
 from droptrack.errors import InputError
 from droptrack.runtime.sources import Frame
 
@@ -54,56 +57,102 @@ def format_box_line(box: list[float]) -> str:
     return "\t".join(str(int(v)) for v in box)
 
 
+def part_path(path: str | Path) -> Path:
+    """Where a streamed file is written until the run ends (renamed onto `path` at close)."""
+    path = Path(path)
+    return path.with_name(path.name + ".part")
+
+
+class StreamFile:
+    """Line-oriented text file streamed into NAME.part (each line flushed) and renamed onto NAME at close."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.part = part_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.part, "w", encoding="utf-8")
+        self.lines = 0
+
+    def write_line(self, line: str) -> None:
+        """Append one line and flush it to the OS (survives the process being killed)."""
+        self.f.write(line + "\n")
+        self.f.flush()
+        self.lines += 1
+
+    def close(self) -> None:
+        """Flush to disk and move the completed file onto its final name (a run that wrote nothing replaces
+        nothing: an earlier result at NAME is kept)."""
+        if self.f.closed:
+            return
+        os.fsync(self.f.fileno())
+        self.f.close()
+        if self.lines:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)
+
+
 class BoxFileSink(Sink):
-    """Official result files (spec 6.2): one line per frame, first line = the init box."""
+    """Official result files (spec 6.2): one line per frame, first line = the init box; streamed (see module)."""
 
     def __init__(self, path: str | Path, num_targets: int):
         self.paths = box_paths(path, num_targets)
-        self.lines: list[list[str]] = [[] for _ in self.paths]
+        self.files: list[StreamFile] = []
+        try:
+            for p in self.paths:
+                self.files.append(StreamFile(p))
+        except BaseException:
+            self.close()
+            raise
 
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
-        for k, t in enumerate(targets):
-            self.lines[k].append(format_box_line(t.box))
+        for f, t in zip(self.files, targets):
+            f.write_line(format_box_line(t.box))
 
     def close(self) -> None:
-        for path, lines in zip(self.paths, self.lines):
-            if lines:
-                atomic_write_text(path, "".join(line + "\n" for line in lines))
-                os.chmod(path, 0o644)   # mkstemp creates 0600; results are ordinary files
+        for f in self.files:
+            f.close()
+
+
+def _finite_or_none(v: float | None, digits: int) -> float | None:
+    return round(float(v), digits) if v is not None and math.isfinite(v) else None
 
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
-    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them)."""
-    rec = {"frame": frame.index, "timestamp": round(frame.timestamp, 6),
-           "boxes": [[round(float(v), 3) for v in t.box] for t in targets],
-           "scores": [None if t.score is None else round(t.score, 5) for t in targets],
-           "lost": [t.lost for t in targets]}
+    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them);
+    strict JSON: a non-finite number becomes null."""
+    rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
+           "boxes": [[_finite_or_none(v, 3) for v in t.box] for t in targets],
+           "scores": [_finite_or_none(t.score, 5) for t in targets],
+           "lost": [bool(t.lost) for t in targets]}
     if any(t.id is not None for t in targets):
         rec["ids"] = [t.id for t in targets]
     return rec
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout. Line-buffered."""
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout; streamed (see module).
+
+    Every line is strict JSON: a non-finite number is written as null, never as NaN.
+    """
 
     def __init__(self, path: str | Path):
         self.to_stdout = str(path) == "-"
-        if self.to_stdout:
-            self.f = sys.stdout
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.f = open(path, "w", buffering=1, encoding="utf-8")
+        self.out = None if self.to_stdout else StreamFile(path)
 
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
-        self.f.write(json.dumps(frame_record(frame, targets)) + "\n")
+        line = json.dumps(frame_record(frame, targets), allow_nan=False)
         if self.to_stdout:
-            self.f.flush()
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        else:
+            self.out.write_line(line)
 
     def close(self) -> None:
         if self.to_stdout:
-            self.f.flush()
+            sys.stdout.flush()
         else:
-            self.f.close()
+            self.out.close()
 
 
 COLORS = [(0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255), (255, 255, 0), (0, 255, 255)]
@@ -133,8 +182,25 @@ def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
+def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:
+    """`image` scaled to fit w x h (aspect kept) and centred on black: a video has one frame size."""
+    import cv2
+
+    ih, iw = image.shape[:2]
+    s = min(w / iw, h / ih)
+    nw, nh = max(1, min(w, round(iw * s))), max(1, min(h, round(ih * s)))
+    out = np.zeros((h, w, 3), dtype=image.dtype)
+    x, y = (w - nw) // 2, (h - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class VideoSink(Sink):
-    """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close."""
+    """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close.
+
+    The video takes the first frame's size; later frames of another size (an image folder of mixed sizes)
+    are letterboxed into it and counted in `resized`.
+    """
 
     def __init__(self, path: str | Path, fps: float | None):
         self.path = Path(path)
@@ -142,12 +208,15 @@ class VideoSink(Sink):
             raise InputError(f"--save '{path}': unsupported container '{self.path.suffix}'; use .mp4 or .avi")
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None
+        self.size: tuple[int, int] = (0, 0)
+        self.resized = 0
 
     def _open(self, w: int, h: int) -> None:
         import cv2
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fourcc = FOURCC[self.path.suffix.lower()]
+        self.size = (w, h)
         self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
         if not self.writer.isOpened():
             raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
@@ -156,7 +225,11 @@ class VideoSink(Sink):
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         if self.writer is None:
             self._open(frame.image.shape[1], frame.image.shape[0])
-        self.writer.write(annotate(frame.image, targets, fps))
+        image = annotate(frame.image, targets, fps)
+        if image.shape[1::-1] != self.size:
+            image = letterbox(image, *self.size)
+            self.resized += 1
+        self.writer.write(image)
 
     def close(self) -> None:
         if self.writer is not None:

@@ -121,8 +121,11 @@ class Tracker:
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
-    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt."""
+def load_backend(artifact=None, config=None, device: str = "cpu", trust: bool = False) -> Backend:
+    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
+
+    `trust` lets a legacy pickle checkpoint run its code (`--trust-checkpoint`); see model.checkpoint.read_file.
+    """
     from pathlib import Path
 
     suffix = "" if artifact is None else Path(str(artifact)).suffix
@@ -136,7 +139,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
         return TensorRTBackend(artifact, device=device if str(device).startswith("cuda") else None)
     from droptrack.engine.torch_backend import TorchBackend
 
-    return TorchBackend.from_checkpoint(artifact, config=config, device=device)
+    return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
 
 
 def load_tracker(artifact=None, config=None, device: str = "cpu") -> Tracker:

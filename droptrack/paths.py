@@ -1,0 +1,120 @@
+"""Output paths checked before any work starts: the folder exists or can be made, is writable, the path is not a
+folder (or, for folder outputs, not a file), not a system path, and not the same file as an input or another
+output. Every problem is a one-line InputError naming the option, the path and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from droptrack.errors import InputError
+
+PathLike = str | os.PathLike
+SYSTEM_ROOTS = ("/proc", "/sys")
+DEVICE_OK = ("/dev/null",)
+
+
+def _real(path: PathLike) -> str:
+    return os.path.realpath(os.path.expanduser(str(path)))
+
+
+def _under(real: str, root: str) -> bool:
+    return real == root or real.startswith(root + os.sep)
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
+    """`folder` (the output's parent, maybe not yet made) can be made and written."""
+    anc = _nearest_existing(folder)
+    if not anc.is_dir():
+        raise InputError(f"{label} '{path}': '{anc}' is a file, not a folder; pass a path in an existing folder")
+    try:
+        with tempfile.TemporaryFile(dir=anc):
+            pass
+    except OSError as exc:
+        raise InputError(f"{label} '{path}': folder '{anc}' is not writable ({exc.strerror}); "
+                         "pass a path you can write to") from None
+
+
+def _check_not_system(label: str, path: PathLike) -> str:
+    real = _real(path)
+    root = next((r for r in SYSTEM_ROOTS if _under(real, r)), None)
+    if root is not None:
+        raise InputError(f"{label} '{path}' is under {root}, a kernel file system; pass a path in an ordinary folder")
+    return real
+
+
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """Whether two paths name the same file (hard links and symlinks included; missing files by real path)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return _real(a) == _real(b)
+
+
+def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
+    """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
+    p = Path(os.path.expanduser(str(path)))
+    if not str(path).strip():
+        raise InputError(f"{label} is empty; pass a file path")
+    _check_not_system(label, p)
+    if p.is_dir():
+        raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
+        raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")
+    for src in inputs:
+        if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
+            raise InputError(f"{label} '{path}' is the input '{src}'; writing it would destroy the input - "
+                             "pass another output path")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{label} '{path}' exists and is read-only; pass another path or make it writable")
+    _check_folder_writable(label, p, p.parent)
+    return p
+
+
+def check_outputs(outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
+                  inputs: Iterable[PathLike | None] = ()) -> None:
+    """Several output files (label -> path or paths): each checked, and no two the same file."""
+    inputs = list(inputs)
+    seen: list[tuple[str, PathLike]] = []
+    for label, value in outputs.items():
+        if value is None:
+            continue
+        for path in ([value] if isinstance(value, (str, os.PathLike)) else list(value)):
+            check_output_file(label, path, inputs)
+            other = next((lab for lab, q in seen if same_file(path, q) and _real(path) not in DEVICE_OK), None)
+            if other is not None:
+                raise InputError(f"{label} '{path}' is the same file as {other}; give each output its own path")
+            seen.append((label, path))
+
+
+def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
+    """An output folder: not a file, not a system path, can be made and written, not one of `inputs`."""
+    p = Path(os.path.expanduser(str(path)))
+    if not str(path).strip():
+        raise InputError(f"{label} is empty; pass a folder path")
+    _check_not_system(label, p)
+    if os.path.lexists(p) and not p.is_dir():
+        raise InputError(f"{label} '{path}' is a file, not a folder; pass a folder path")
+    for src in inputs:
+        if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
+            raise InputError(f"{label} '{path}' is the input '{src}'; pass another output folder")
+    _check_folder_writable(label, p, p)
+    return p
+
+
+def check_name(label: str, name: str) -> str:
+    """A single file/folder name (no separators, not '.' or '..'): keeps results inside their output folder."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InputError(f"{label} {name!r} must be a plain name without '/' or '..'; e.g. {label} mytracker")
+    return name

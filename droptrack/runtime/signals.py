@@ -1,0 +1,56 @@
+"""Graceful stop on SIGINT, SIGTERM and SIGHUP: finish the current frame, then end the loop cleanly.
+
+`timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP. The first signal only sets a
+flag that the tracking loop reads after each frame, so the frame in flight is written to every output and the
+outputs are closed properly (the video gets its index, box files are completed). A second signal raises
+KeyboardInterrupt at once (for a source that blocks and never delivers the next frame). The CLI exits with
+128 + the signal number (130, 143, 129).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+HANDLED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+
+class StopFlag:
+    """Set by a signal handler (or by code); the loop stops after the current frame once it is set."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @property
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signum is not None
+
+    def set(self, signum: int) -> None:
+        """Request a stop, remembering which signal asked for it."""
+        self.signum = signum
+
+
+class graceful_signals:
+    """Context manager installing the handlers (main thread only; elsewhere it does nothing) and restoring them."""
+
+    def __init__(self, flag: StopFlag):
+        self.flag = flag
+        self._old: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.flag.is_set:
+            raise KeyboardInterrupt   # second signal: stop now
+        self.flag.set(signum)
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for s in HANDLED:
+                self._old[s] = signal.signal(s, self._handle)
+        return self.flag
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old.clear()
