@@ -39,6 +39,11 @@ def run(
     width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
     height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
     fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+    reconnect: int = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per "
+                                  "drop, with backoff (0 = off unless --reconnect-timeout); the first frame after "
+                                  "a drop has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end."),
+    reconnect_timeout: Optional[float] = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a "
+                                                      "source that never connects) after S seconds."),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream."""
     import os
@@ -51,7 +56,8 @@ def run(
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
-                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps)
+                      lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps,
+                      reconnect=reconnect, reconnect_timeout=reconnect_timeout)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

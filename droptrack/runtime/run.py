@@ -13,6 +13,7 @@ from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime import sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
+from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, display_problem
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
@@ -38,6 +39,8 @@ class RunOptions:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    reconnect: int = 0
+    reconnect_timeout: float | None = None
 
 
 def parse_box(text: str) -> list[float]:
@@ -131,6 +134,7 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
     if not math.isfinite(opts.lost_threshold):
         raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
     check_artifact(opts.artifact)
+    policy = ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)
     if opts.show or not boxes:
         problem = display_problem()
         if problem and opts.show:
@@ -140,7 +144,8 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps))
+        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps,
+                                                                policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre)
         frames = iter(src)
         first = next(frames, None)

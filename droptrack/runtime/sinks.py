@@ -73,18 +73,23 @@ class BoxFileSink(Sink):
 
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
-    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them)."""
+    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back)."""
     rec = {"frame": frame.index, "timestamp": round(frame.timestamp, 6),
            "boxes": [[round(float(v), 3) for v in t.box] for t in targets],
            "scores": [None if t.score is None else round(t.score, 5) for t in targets],
            "lost": [t.lost for t in targets]}
     if any(t.id is not None for t in targets):
         rec["ids"] = [t.id for t in targets]
+    gap = getattr(frame, "gap", None)
+    if gap is not None:   # first frame after a live source came back
+        rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
     return rec
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout. Line-buffered."""
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
+    first frame after a live source came back); `-` = stdout. Line-buffered."""
 
     def __init__(self, path: str | Path):
         self.to_stdout = str(path) == "-"
