@@ -3,9 +3,13 @@ gap is marked in the JSONL; video files still end; a source that never connects 
 
 from __future__ import annotations
 
+import http.server
 import json
+import socketserver
+import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -161,3 +165,50 @@ def test_tracking_continues_across_a_drop_and_jsonl_marks_it(tmp_path):
     recs = [json.loads(line) for line in jsonl["dropped"].read_text().splitlines()]
     marked = [r["frame"] for r in recs if "reconnect" in r]
     assert marked == [6] and recs[6]["reconnect"]["attempts"] == 2 and recs[6]["reconnect"]["gap_s"] > 0
+
+
+class MjpegHandler(http.server.BaseHTTPRequestHandler):
+    """A camera's HTTP MJPEG stream: 8 frames per connection then it hangs up; the 2nd connection gets 503."""
+
+    connections: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        k = len(self.connections)
+        self.connections.append(k)
+        if k == 1:
+            self.send_error(503)   # the camera is still rebooting
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        jpg = cv2.imencode(".jpg", np.full((48, 64, 3), 40 if k == 0 else 200, np.uint8))[1].tobytes()
+        for _ in range(8):
+            try:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                                 + jpg + b"\r\n")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.01)
+
+
+def test_real_http_mjpeg_stream_reconnects():
+    handler = type("Handler", (MjpegHandler,), {"connections": []})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+        with open_source(url, reconnect=ReconnectPolicy(attempts=4, **FAST)) as src:
+            frames = [f for _, f in zip(range(16), src)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [f.index for f in frames] == list(range(16))
+    levels = [int(f.image.mean().round()) for f in frames]
+    assert all(abs(v - 40) <= 3 for v in levels[:8]) and all(abs(v - 200) <= 3 for v in levels[8:])
+    assert [f.gap is not None for f in frames] == [False] * 8 + [True] + [False] * 7
+    assert frames[8].gap.attempts == 2 and handler.connections == [0, 1, 2]
