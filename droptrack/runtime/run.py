@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime import sources
@@ -41,6 +42,7 @@ class RunOptions:
     fps: float | None = None
     reconnect: int = 0
     reconnect_timeout: float | None = None
+    threads: int | None = None
 
 
 def parse_box(text: str) -> list[float]:
@@ -81,8 +83,11 @@ def check_artifact(artifact: str | None) -> None:
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
 
 
-def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto"):
-    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker."""
+def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0):
+    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
+
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
+    and set torch/OpenCV with `apply_threads` first."""
     from droptrack.runtime.tracker import Tracker, load_backend
 
     if pre not in ("auto", "host", "device"):
@@ -90,7 +95,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     if str(artifact).endswith(".engine") and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
-        backend = load_backend(artifact, config, device)
+        backend = load_backend(artifact, config, device, threads)
     except ModuleNotFoundError as exc:
         what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
@@ -135,6 +140,7 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
         raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
     check_artifact(opts.artifact)
     policy = ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)
+    threads = plan_threads(opts.threads, opts.artifact).threads
     if opts.show or not boxes:
         problem = display_problem()
         if problem and opts.show:
@@ -144,9 +150,10 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
+        stack.callback(restore_threads, apply_threads(threads))
         src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps,
                                                                 policy))
-        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre)
+        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads)
         frames = iter(src)
         first = next(frames, None)
         if first is None:

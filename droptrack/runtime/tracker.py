@@ -122,15 +122,18 @@ class Tracker:
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
-    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt."""
+def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0) -> Backend:
+    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
+
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
+    """
     from pathlib import Path
 
     suffix = "" if artifact is None else Path(str(artifact)).suffix
     if suffix == ".onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
-        return OrtBackend(artifact, device=device)
+        return OrtBackend(artifact, device=device, threads=threads)
     if suffix == ".engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 
@@ -140,6 +143,6 @@ def load_backend(artifact=None, config=None, device: str = "cpu") -> Backend:
     return TorchBackend.from_checkpoint(artifact, config=config, device=device)
 
 
-def load_tracker(artifact=None, config=None, device: str = "cpu") -> Tracker:
+def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0) -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model)."""
-    return Tracker(load_backend(artifact, config, device))
+    return Tracker(load_backend(artifact, config, device, threads))
