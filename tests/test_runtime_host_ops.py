@@ -99,3 +99,30 @@ def test_tracker_boxes_on_real_clip_equal_reference_loop(clip):
     ref = reference_boxes(tracker.backend, clip, init)
     assert got == ref                   # exact float equality, frame by frame
     assert len({tuple(b) for b in got}) > 5   # the target moves: not a constant box
+
+
+def test_prefetch_yields_the_same_frames_reraises_and_stops():
+    import threading
+
+    from droptrack.errors import SourceError
+    from droptrack.runtime.sources import prefetch
+
+    video = bundled_video("bikes.mp4")
+    with open_source(video) as a, open_source(video) as b:
+        direct = [(f.index, f.timestamp, f.image) for _, f in zip(range(30), a)]
+        ahead = prefetch(b)
+        got = [(f.index, f.timestamp, f.image) for _, f in zip(range(30), ahead)]
+        ahead.close()                      # stops the decode thread before the source is released
+    assert [g[:2] for g in got] == [d[:2] for d in direct]
+    assert all(np.array_equal(g[2], d[2]) for g, d in zip(got, direct))
+    assert not any(t.name == "droptrack-prefetch" for t in threading.enumerate())
+
+    def failing():
+        yield from direct[:2]
+        raise SourceError("camera 9 stopped")
+
+    seen = []
+    with pytest.raises(SourceError, match="camera 9 stopped"):
+        for f in prefetch(failing()):
+            seen.append(f)
+    assert len(seen) == 2                  # the frames before the error still arrive

@@ -154,7 +154,8 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
         src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps,
                                                                 policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads)
-        frames = iter(src)
+        frames = iter(src) if getattr(src, "live", False) else sources.prefetch(src)   # files: decode ahead
+        stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
         first = next(frames, None)
         if first is None:
             raise InputError(f"{src.name} has no frames")

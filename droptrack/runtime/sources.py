@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -61,6 +63,52 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
+    """Decode ahead in a background thread (OpenCV's decode releases the GIL, so it overlaps inference).
+
+    For files and folders only: a live source should hand out its newest frame, not a queued one. Errors of the
+    source are re-raised in the consumer; closing the generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def worker() -> None:
+        try:
+            for f in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = done
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            item = exc
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=worker, name="droptrack-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
 
 
 def numeric_key(name: str) -> tuple:
