@@ -96,7 +96,8 @@ def row(times: dict[str, list[float]]) -> dict:
 def models(tmp: Path, large: bool):
     yield "default", "droptrack_tiny_synth", default_checkpoint()
     torch.manual_seed(0)
-    for label, cfg_name in (("small", "tiny_ce_test"),) + ((("vitb256ce", "vitb_256_mae_ce_32x4_ep300"),) if large else ()):
+    extra = (("vitb256ce", "vitb_256_mae_ce_32x4_ep300"),) if large else ()
+    for label, cfg_name in (("small", "tiny_ce_test"),) + extra:
         cfg = load_config(cfg_name)
         yield label, cfg_name, save_checkpoint(tmp / f"{label}.pt", build_model(cfg).eval(), cfg)
 
@@ -155,8 +156,8 @@ def write_markdown(res: dict, path: Path) -> None:
                      + " | ".join(f"{s[k]:.2f}" for k in ("capture", "pre", "infer", "post"))
                      + f" | {s['total']:.2f} / {r['total_p99_ms']:.2f} | {100 * r['overhead']:.1f} % | "
                      f"{100 * r['overhead_excl_capture']:.1f} % |")
-    lines += ["", "overhead = median over frames of (total - infer), divided by the median infer; `excl. capture` leaves out the video decode "
-              "and BGR->RGB conversion, or with prefetch the wait for it. `host`, `host-ref` and `before` give "
+    lines += ["", "overhead = median over frames of (total - infer), divided by the median infer; `excl. capture` "
+              "leaves out the video decode and BGR->RGB conversion, or with prefetch the wait for it. `host`, `host-ref` and `before` give "
               "identical boxes (tests/test_runtime_host_ops.py checks it bit for bit on this clip); `device` is "
               "the CUDA path's torch ops on CPU tensors (boxes within its stated crop tolerance).", ""]
     path.write_text("\n".join(lines))

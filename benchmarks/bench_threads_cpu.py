@@ -54,7 +54,8 @@ def run_case(args, threads: str, busy: bool, model: str | None) -> dict:
     hog = None
     if busy:
         core = max(os.sched_getaffinity(0))
-        hog = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"])
+        spin = f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"
+        hog = subprocess.Popen([sys.executable, "-c", spin])
         time.sleep(0.5)
     cmd = [sys.executable, __file__, "--child", "--threads", threads, "--frames", str(args.frames),
            "--video", args.video, "--init", args.init] + (["--model", model] if model else [])
