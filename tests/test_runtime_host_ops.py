@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from droptrack.data.media import bundled_video
 from droptrack.engine.base import to_numpy
@@ -13,14 +12,6 @@ from droptrack.geometry import clip_box, crop_params, decode_box, hann2d, map_bo
 from droptrack.runtime.host_ops import Normalizer, crop_resize
 from droptrack.runtime.sources import open_source
 from droptrack.runtime.tracker import load_tracker
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

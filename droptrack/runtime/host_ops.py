@@ -16,17 +16,12 @@ import cv2
 import numpy as np
 
 from droptrack.errors import InputError
-from droptrack.geometry import crop_params, normalize
+from droptrack.geometry import crop_view, normalize
 
 
 def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
     """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed."""
-    p = crop_params(box, factor, image.shape[:2])
-    x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
-    patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
-    if patch.size == 0:
-        raise InputError(f"box {list(box)} lies outside the {image.shape[1]}x{image.shape[0]} image; "
-                         "give a box inside the frame")
+    patch, p = crop_view(image, box, factor)
     if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
         patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
     return cv2.resize(patch, (output_sz, output_sz)), output_sz / p.crop_sz
