@@ -75,26 +75,24 @@ def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
     stop = threading.Event()
     done = object()
 
-    def worker() -> None:
-        try:
-            for f in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            item = done
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            item = exc
+    def put(item) -> bool:
+        """Queue `item` unless the consumer has stopped; False when it has."""
         while not stop.is_set():
             try:
                 q.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
+
+    def worker() -> None:
+        try:
+            for f in frames:
+                if not put(f):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
 
     thread = threading.Thread(target=worker, name="droptrack-prefetch", daemon=True)
     thread.start()
