@@ -8,7 +8,7 @@ what `dt run` picks now (engine.threads.plan_threads, OMP_NUM_THREADS unset). Th
 `while True: pass`, pinned to the last usable core. Because the machine is shared, each case also records how
 much CPU the machine's other processes used while it ran (from /proc/stat, minus this benchmark's own
 children), so "idle" says how idle it really was. Writes benchmarks/results/threads_cpu.{json,md}. Usage:
-    python benchmarks/bench_threads_cpu.py [--frames 150] [--backend torch|onnx]
+    python benchmarks/bench_threads_cpu.py [--frames 150] [--backend torch|onnx] [--cases default,1,2]
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--threads", default="default")
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--backend", default="torch", choices=("torch", "onnx"))
+    ap.add_argument("--cases", default=f"default,1,{len(os.sched_getaffinity(0))}", help="--threads values to run")
     ap.add_argument("--model", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--video", default=None)
     ap.add_argument("--init", default=None)
@@ -99,7 +100,8 @@ def main() -> None:
     with open_source(args.video) as src:
         h, w = next(iter(src)).image.shape[:2]
     args.init = f"{w * 0.4:.1f},{h * 0.35:.1f},{w * 0.12:.1f},{h * 0.25:.1f}"
-    res = {"machine": benchmark_machine(), "backend": args.backend, "frames": args.frames, "cases": []}
+    res = {"machine": benchmark_machine(), "backend": args.backend, "frames": args.frames, "cases_arg": args.cases,
+           "cases": []}
     with tempfile.TemporaryDirectory() as tmp:
         model = None
         if args.backend == "onnx":
@@ -108,7 +110,7 @@ def main() -> None:
 
             model = str(export_onnx(default_checkpoint(), output_dir=Path(tmp)).path)
         for busy in (False, True):
-            for threads in ("default", "1", str(len(os.sched_getaffinity(0)))):
+            for threads in args.cases.split(","):
                 c = run_case(args, threads, busy, model)
                 res["cases"].append(c)
                 print(f"busy={busy!s:5s} threads={threads:7s} p50 {c['p50_ms']:7.2f} ms  p99 {c['p99_ms']:8.2f} ms  "
@@ -123,7 +125,8 @@ def main() -> None:
 def write_markdown(res: dict, path: Path) -> None:
     m = res["machine"]
     lines = [f"# `dt run` per-frame latency vs threads, with and without a busy process ({res['backend']})", "",
-             f"Command: `python benchmarks/bench_threads_cpu.py --backend {res['backend']} --frames {res['frames']}`. "
+             f"Command: `python benchmarks/bench_threads_cpu.py --backend {res['backend']} --frames {res['frames']} "
+             f"--cases {res['cases_arg']}`. "
              f"Machine: {m['cpu']}, {m['usable_cores']} usable cores, torch {m['torch']}, onnxruntime "
              f"{m['onnxruntime']}; default model (droptrack_tiny_synth) on bikes.mp4, one target, no outputs; "
              "OMP_NUM_THREADS unset in the child. `other cores` = CPU the machine's other processes used during "
