@@ -10,12 +10,9 @@ import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.config import load_config
 from droptrack.data.media import bundled_video
 from droptrack.engine.threads import SMALL_MODEL_BYTES, oversubscription, plan_threads
 from droptrack.errors import InputError
-from droptrack.model import build_model
-from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.run import RunOptions, run
 
 
@@ -72,13 +69,6 @@ def test_doctor_warns_about_omp_threads_and_workers():
     assert "oversubscribed" in res.output and "--workers 64" not in res.output
     res = CliRunner().invoke(app, ["doctor"], env={"OMP_NUM_THREADS": "1"})
     assert "oversubscribed" not in res.output
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config("tiny_ce_test")
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build_model(cfg).eval(), cfg)
 
 
 def test_run_applies_threads_for_the_run_only(tiny_ckpt, monkeypatch):

@@ -151,8 +151,7 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
         stack.callback(restore_threads, apply_threads(threads))
-        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps,
-                                                                policy))
+        src = stack.enter_context(sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads)
         frames = iter(src) if getattr(src, "live", False) else sources.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
