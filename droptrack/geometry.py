@@ -45,14 +45,20 @@ def crop_params(box: tuple | list | np.ndarray, factor: float, image_hw: tuple[i
     return CropParams(x1, y1, crop_sz, max(0, -x1), max(x2 - W + 1, 0), max(0, -y1), max(y2 - H + 1, 0))
 
 
-def sample_target(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
-    """Official crop: zero padding with the '+1' right/bottom quirk, then cv2 INTER_LINEAR resize."""
+def crop_view(image: np.ndarray, box, factor: float) -> tuple[np.ndarray, CropParams]:
+    """The part of `sample_target`'s window inside the image (a view, no copy) and the window's parameters."""
     p = crop_params(box, factor, image.shape[:2])
     x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
     patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
     if patch.size == 0:
         raise InputError(f"box {list(box)} lies outside the {image.shape[1]}x{image.shape[0]} image; "
                          "give a box inside the frame")
+    return patch, p
+
+
+def sample_target(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
+    """Official crop: zero padding with the '+1' right/bottom quirk, then cv2 INTER_LINEAR resize."""
+    patch, p = crop_view(image, box, factor)
     patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
     patch = cv2.resize(patch, (output_sz, output_sz))
     return patch, output_sz / p.crop_sz

@@ -371,6 +371,14 @@ def test_run_cli_with_onnx_model(tiny_ckpt, onnx_model, folder, tmp_path):
     assert all(iou(p, q) >= 0.95 for p, q in zip(a, b))   # int-truncated boxes
 
 
+def test_onnx_session_gets_the_planned_threads(onnx_model):
+    from droptrack.runtime.run import build_tracker
+
+    for n in (1, 2):
+        backend = build_tracker(str(onnx_model), None, "cpu", "host", threads=n).backend
+        assert backend.session.get_session_options().intra_op_num_threads == n
+
+
 @pytest.mark.gpu
 @needs_cuda
 def test_device_tracker_cuda_matches_cpu(tiny_ckpt, frames):

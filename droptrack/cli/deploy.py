@@ -90,6 +90,8 @@ def export_(
 @friendly
 def doctor(
     artifact: Optional[Path] = typer.Argument(None, help="Checkpoint, .onnx or .engine to check against this machine."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
+                                "when OMP_NUM_THREADS x workers exceeds the usable cores."),
 ) -> None:
     """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it."""
     from rich.console import Console
@@ -107,7 +109,7 @@ def doctor(
         table.add_row(key, str(value) if value not in ("", None) else "-")
     console = Console()
     console.print(table)
-    checks = environment_checks(env) + (check_artifact(artifact, env) if artifact is not None else [])
+    checks = environment_checks(env, workers) + (check_artifact(artifact, env) if artifact is not None else [])
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:
         console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)

@@ -27,8 +27,9 @@ def serve(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
                                         "target ids (file, or - for stdout)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/OpenCV (default: "
-                                          "unchanged; 1 is fastest for the small default model on a busy host)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
+                                          "OpenCV (default as dt run: 1 for small models, else OMP_NUM_THREADS or "
+                                          "the usable cores)."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is "
                                          "flagged lost."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host, device or auto (as dt run)."),
@@ -50,16 +51,14 @@ def serve(
     from droptrack.serve.server import serve as run_server
     from droptrack.serve.session import ServeOptions, SourceTimeout
 
-    if threads is not None:
-        from droptrack.eval.workers import set_threads
+    from droptrack.engine.threads import apply_threads, plan_threads
 
-        if threads < 1:
-            raise typer.BadParameter("use 1 or more", param_hint="--threads")
-        set_threads(threads)
+    n_threads = plan_threads(threads, checkpoint).threads   # as dt run: 1 for small models, never oversubscribed
+    apply_threads(n_threads)
     opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
-                        height=height, fps=fps)
+                        height=height, fps=fps, threads=n_threads)
     try:
         session = run_server(opts, host=host, port=port, token=token,
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))

@@ -43,6 +43,14 @@ def run(
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load a legacy pickle checkpoint that "
                                           "a weights-only load refuses (it can run code: only for files you trust)."),
+    reconnect: int = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per "
+                                  "drop, with backoff (0 = off unless --reconnect-timeout); the first frame after "
+                                  "a drop has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end."),
+    reconnect_timeout: Optional[float] = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a "
+                                                      "source that never connects) after S seconds."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
+                                          "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
+                                          "or the usable cores)."),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -60,7 +68,8 @@ def run(
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
-                      trust_checkpoint=trust_checkpoint)
+                      trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
+                      threads=threads)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

@@ -3,12 +3,15 @@ artifact (checkpoint, .onnx, .engine) fits it."""
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from droptrack.engine.threads import oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 
@@ -72,12 +75,18 @@ def environment() -> dict[str, object]:
     env.update(trt_compat.runtime_env())
     env["tensorrt_status"] = trt_compat.unavailable_reason() or "usable"
     env["jetson"] = jetson_info()
+    env["usable_cores"] = usable_cores()
+    env["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "")
     return env
 
 
-def environment_checks(env: dict) -> list[Check]:
-    """Warnings about the environment itself."""
+def environment_checks(env: dict, workers: int = 1) -> list[Check]:
+    """Warnings about the environment itself (`workers`: the worker processes planned, e.g. `dt eval --workers`)."""
     out = []
+    omp = env.get("omp_num_threads", "")
+    problem = oversubscription(workers, {"OMP_NUM_THREADS": omp} if omp else {}, env.get("usable_cores"))
+    if problem:
+        out.append(Check("warn", problem))
     if len(env.get("onnxruntime_dists", [])) > 1:
         out.append(Check("error", "both onnxruntime and onnxruntime-gpu are installed and overwrite each other; "
                                   "pip uninstall -y onnxruntime onnxruntime-gpu, then install one of them"))

@@ -85,17 +85,18 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     Returns (Latency, memory dict of PeakMemory over load + run, the backend's ArtifactMeta).
     Loading errors propagate (the caller turns them into a 'failed' row).
     """
-    from droptrack.eval.workers import set_threads, usable_cores
+    from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
     from droptrack.runtime.tracker import load_tracker
 
     total = sum(len(s) - 1 for s in seqs)
     budget = max(1, min(max_frames, total))
     warm = min(warmup, max(0, total - 1) // 2) if total > 1 else 0
     report = progress or (lambda done, tot: None)
-    old = set_threads(threads or usable_cores())
+    n = plan_threads(threads, artifact).threads
+    old = apply_threads(n)
     try:
         with PeakMemory(cuda=device.startswith("cuda")) as mem:
-            tracker = load_tracker(artifact, config=config, device=device)
+            tracker = load_tracker(artifact, config=config, device=device, threads=n)
             try:
                 if warm:
                     _track(tracker, seqs, warm, lambda k: report(k, warm + budget))
@@ -107,11 +108,7 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
             finally:
                 tracker.backend.close()
     finally:
-        import cv2
-        import torch
-
-        torch.set_num_threads(old[0])
-        cv2.setNumThreads(old[1])
+        restore_threads(old)
     cat = {k: [v for r in runs for v in r.times_ms[k]] for k in ("capture", "pre", "infer", "post")}
     e2e = [a + b + c for a, b, c in zip(cat["pre"], cat["infer"], cat["post"])]
     stages = {"decode": _stats(cat["capture"])["mean"], **{k: _stats(cat[k])["mean"] for k in ("pre", "infer", "post")}}

@@ -110,7 +110,7 @@ def _jetson() -> dict[str, Any] | None:
 
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS, GPU, Jetson and library versions (JSON-safe)."""
-    from droptrack.eval.workers import usable_cores
+    from droptrack.engine.threads import usable_cores
 
     usable = usable_cores()
     try:

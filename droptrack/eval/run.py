@@ -25,8 +25,8 @@ from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DatasetError, DropTrackError, InputError
 from droptrack.eval.results import (load_tracker_dir, read_result, read_times, write_got10k_submission, write_result,
                                     write_times, write_trackingnet_submission)
-from droptrack.eval.workers import (TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt,
-                                    usable_cores)
+from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
+from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
 
 GOT10K_STYLE = ("got10k", "synth")
@@ -88,7 +88,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         config: config name for official checkpoints without one.
         tag: dataset tag selecting the metric rules and submission format (default: the sequences' `.dataset`).
         name: tracker folder name (default: `tracker_name(artifact)`).
-        threads: torch/OpenCV threads per worker (default: max(1, cores // workers)); lower it on a shared machine.
+        threads: torch/ONNX Runtime/OpenCV threads per worker (default `engine.threads.plan_threads`: 1 for
+            small models, else usable cores // workers; threads x workers never exceeds the usable cores).
         progress: show a rich progress display on stderr.
         on_sequence: called with each sequence's name after its files are written.
         tracker: a classic OpenCV baseline by name (droptrack.eval.baselines: csrt, kcf, mil, ...) instead of an
@@ -109,7 +110,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_name("--name", name)   # results stay inside output_dir
     out = Path(output_dir) / (name or tracker or tracker_name(artifact))
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       threads or max(1, usable_cores() // workers), baseline=tracker)
+                       plan_threads(threads, artifact, workers).threads, baseline=tracker)
     ident = _identity(spec, tag)
     with _locked(out):
         _check_manifest(out, ident, spec.device)

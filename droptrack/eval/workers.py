@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DropTrackError
 
 ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
@@ -37,20 +38,12 @@ class TrackerSpec:
     artifact: str | None
     config: str | None
     device: str
-    threads: int | None = None    # torch/OpenMP/OpenCV threads per worker; None leaves the defaults
+    threads: int | None = None    # torch/ONNX Runtime/OpenCV threads per worker; None leaves the defaults
     baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
 
 
 class WorkerInitError(DropTrackError):
     """A worker could not load the tracker (the message is the loader's own)."""
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -> TrackedSequence:
@@ -82,18 +75,7 @@ def load(spec: TrackerSpec) -> Any:
         return create(spec.baseline)
     from droptrack.runtime.tracker import load_tracker
 
-    return load_tracker(spec.artifact, config=spec.config, device=spec.device)
-
-
-def set_threads(n: int) -> tuple[int, int]:
-    """Set torch intra-op and OpenCV threads; returns the previous (torch, cv2) counts."""
-    import cv2
-    import torch
-
-    old = (torch.get_num_threads(), cv2.getNumThreads())
-    torch.set_num_threads(n)
-    cv2.setNumThreads(n)
-    return old
+    return load_tracker(spec.artifact, config=spec.config, device=spec.device, threads=spec.threads or 0)
 
 
 # ---- worker process side ----------------------------------------------------------------------------------------
@@ -109,7 +91,7 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
     try:
         if spec.threads:
             os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
-            set_threads(spec.threads)
+            apply_threads(spec.threads)
         _WORKER["tracker"] = load(spec)
     except Exception as exc:  # noqa: BLE001 - reported by the first task instead
         _WORKER["error"] = exc
@@ -138,7 +120,7 @@ def _run_task(seq: Any) -> TrackedSequence:
 def run_in_process(spec: TrackerSpec, seqs: Iterable[Any], progress: ProgressFn,
                    on_done: Callable[[TrackedSequence | None, Any, Exception | None], None]) -> None:
     """Track sequences one after another in this process (one tracker); thread counts are restored after."""
-    old = set_threads(spec.threads) if spec.threads else None
+    old = apply_threads(spec.threads) if spec.threads else None
     try:
         tracker = load(spec)
         for seq in seqs:
@@ -150,11 +132,7 @@ def run_in_process(spec: TrackerSpec, seqs: Iterable[Any], progress: ProgressFn,
             on_done(res, seq, None)
     finally:
         if old is not None:
-            import cv2
-            import torch
-
-            torch.set_num_threads(old[0])
-            cv2.setNumThreads(old[1])
+            restore_threads(old)
 
 
 def run_pool(spec: TrackerSpec, seqs: list[Any], workers: int, progress: ProgressFn,

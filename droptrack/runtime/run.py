@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.paths import check_outputs
 from droptrack.runtime import sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
+from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
 
@@ -44,6 +46,9 @@ class RunOptions:
     fps: float | None = None
     loop: bool = False
     trust_checkpoint: bool = False
+    reconnect: int = 0
+    reconnect_timeout: float | None = None
+    threads: int | None = None
 
 
 def parse_box(text: str) -> list[float]:
@@ -84,8 +89,12 @@ def check_artifact(artifact: str | None) -> None:
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
 
 
-def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", trust: bool = False):
-    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker."""
+def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
+                  trust: bool = False):
+    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
+
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
+    and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles)."""
     from droptrack.runtime.tracker import Tracker, load_backend
 
     if pre not in ("auto", "host", "device"):
@@ -93,7 +102,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     if str(artifact).endswith(".engine") and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
-        backend = load_backend(artifact, config, device, trust=trust)
+        backend = load_backend(artifact, config, device, threads, trust=trust)
     except ModuleNotFoundError as exc:
         what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
@@ -149,9 +158,10 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_outputs(outputs, inputs)
 
 
-def _open_source(opts: RunOptions) -> sources.Source:
+def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
+    """The source of `opts`; with --loop a video file or folder that starts over at its end."""
     def once() -> sources.Source:
-        return sources.open_source(opts.source, opts.width, opts.height, opts.fps)
+        return sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy)
 
     return LoopedSource(once) if opts.loop else once()
 
@@ -170,6 +180,8 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
 def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
     boxes = [parse_box(t) for t in opts.init]
     check_options(opts, len(boxes))
+    policy = ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)
+    threads = plan_threads(opts.threads, opts.artifact).threads
     if opts.show or not boxes:
         problem = display_problem()
         if problem and opts.show:
@@ -179,9 +191,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        src = stack.enter_context(_open_source(opts))
-        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, opts.trust_checkpoint)
-        frames = iter(src)
+        stack.callback(restore_threads, apply_threads(threads))
+        src = stack.enter_context(_open_source(opts, policy))
+        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint)
+        frames = iter(src) if getattr(src, "live", False) else sources.prefetch(src)   # files: decode ahead
+        stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
         first = next(frames, None)
         if first is None:
             raise InputError(f"{src.name} has no frames")

@@ -119,19 +119,24 @@ def _finite_or_none(v: float | None, digits: int) -> float | None:
 
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
-    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them);
-    strict JSON: a non-finite number becomes null."""
+    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back); strict JSON: a non-finite
+    number becomes null."""
     rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
            "boxes": [[_finite_or_none(v, 3) for v in t.box] for t in targets],
            "scores": [_finite_or_none(t.score, 5) for t in targets],
            "lost": [bool(t.lost) for t in targets]}
     if any(t.id is not None for t in targets):
         rec["ids"] = [t.id for t in targets]
+    gap = getattr(frame, "gap", None)
+    if gap is not None:   # first frame after a live source came back
+        rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
     return rec
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame: frame, timestamp, boxes, scores, lost; `-` = stdout; streamed (see module).
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
+    first frame after a live source came back); `-` = stdout; streamed (see module).
 
     Every line is strict JSON: a non-finite number is written as null, never as NaN.
     """

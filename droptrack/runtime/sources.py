@@ -4,36 +4,45 @@
 A source that cannot be opened or stops delivering raises `SourceError` naming the device/file and what was
 tried. Timestamps: the media time for video files (CAP_PROP_POS_MSEC), index / fps for image folders (fps
 default 30), and wall-clock `time.time()` for live sources (cameras, pipelines, streams).
+
+Live sources given a `ReconnectPolicy` (`--reconnect N`, `--reconnect-timeout S`) are reopened with backoff
+when they stop delivering; the first frame after the outage carries `Frame.gap` (seconds without frames and
+reopen attempts), frame indices simply continue. A video file that ends still ends the iteration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from droptrack.errors import SourceError
+from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
+STREAM_TIMEOUT_S = 5.0   # FFmpeg open/read timeout of reconnecting streams (OpenCV's default is 30 s)
 
 
 @dataclass
 class Frame:
-    """One RGB uint8 (H,W,3) image, its 0-based index and timestamp (seconds)."""
+    """One RGB uint8 (H,W,3) image, its 0-based index and timestamp (seconds); `gap` after a reconnect."""
 
     index: int
     timestamp: float
     image: np.ndarray
+    gap: Outage | None = None
 
 
 class Source:
@@ -54,6 +63,50 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
+    """Decode ahead in a background thread (OpenCV's decode releases the GIL, so it overlaps inference).
+
+    For files and folders only: a live source should hand out its newest frame, not a queued one. Errors of the
+    source are re-raised in the consumer; closing the generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        """Queue `item` unless the consumer has stopped; False when it has."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def worker() -> None:
+        try:
+            for f in frames:
+                if not put(f):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    thread = threading.Thread(target=worker, name="droptrack-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
 
 
 def numeric_key(name: str) -> tuple:
@@ -87,27 +140,43 @@ class FolderSource(Source):
 
 
 class CaptureSource(Source):
-    """A cv2.VideoCapture (video file, camera, pipeline or stream)."""
+    """A cv2.VideoCapture (video file, camera, pipeline or stream); live ones reopen through `opener`."""
 
-    def __init__(self, cap, name: str, live: bool):
+    def __init__(self, cap, name: str, live: bool, opener: Callable[[], Any] | None = None,
+                 policy: ReconnectPolicy | None = None, hint: str = "check the device/stream"):
         import cv2
 
         self.cap, self.name, self.live = cap, name, live
+        self.opener, self.policy, self.hint = opener, policy or ReconnectPolicy(), hint
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 and np.isfinite(fps) else None
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.num_frames = n if (n > 0 and not live) else None
 
+    @property
+    def reconnects(self) -> bool:
+        """Whether a drop is retried (live, with an opener and an enabled policy)."""
+        return self.live and self.opener is not None and self.policy.enabled
+
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
         i, misses = 0, 0
+        outage_start, attempts = None, 0            # the outage in progress (None: frames are flowing)
+        last_good = time.monotonic()
         while True:
             ok, img = self.cap.read()
             if not ok or img is None:
                 if self.live and i > 0 and misses < LIVE_RETRIES:
                     misses += 1
                     time.sleep(0.01 * misses)
+                    continue
+                if self.reconnects:
+                    self.cap.release()
+                    outage_start = time.monotonic() if outage_start is None else outage_start
+                    self.cap, attempts = open_with_retry(self.opener, self.policy, self.name, self.hint,
+                                                         started=outage_start, done=attempts)
+                    misses = 0
                     continue
                 if i == 0:
                     raise SourceError(f"{self.name} opened but delivered no frame; "
@@ -116,15 +185,19 @@ class CaptureSource(Source):
                                               "with ffmpeg -i IN -c:v mpeg4 OUT.mp4"))
                 if self.live:
                     raise SourceError(f"{self.name} stopped delivering frames after {i} frames "
-                                      f"({LIVE_RETRIES} retries); check the cable/network and restart")
+                                      f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
+                                      "pass --reconnect N / --reconnect-timeout S")
                 return
             misses = 0
+            now = time.monotonic()
+            gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)
+            outage_start, attempts, last_good = None, 0, now
             ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if img.ndim == 2:
                 img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
             else:
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            yield Frame(i, ts, img)
+            yield Frame(i, ts, img, gap)
             i += 1
 
     def close(self) -> None:
@@ -174,42 +247,67 @@ def gstreamer_available() -> bool:
     return bool(m) and m.group(1).upper() != "NO"
 
 
-def _open_camera(index: int, width, height, fps) -> Source:
+def _open_live(opener: Callable[[], Any], name: str, tried: str, remedy: str,
+               policy: ReconnectPolicy | None) -> Source:
+    """Open a live capture (retried per `policy`) as a CaptureSource that reopens the same way after drops."""
+    policy = policy or ReconnectPolicy()
+
+    def quiet_opener():
+        with _quiet_opencv():
+            return opener()
+
+    if policy.enabled:
+        cap, _ = open_with_retry(quiet_opener, policy, name, f"{tried}; {remedy}", first_wait=False)
+    else:
+        cap = quiet_opener()
+        if not cap.isOpened():
+            raise SourceError(f"{name} could not be opened ({tried}); {remedy}")
+    return CaptureSource(cap, name, live=True, opener=quiet_opener, policy=policy, hint=remedy)
+
+
+def _open_camera(index: int, width, height, fps, policy: ReconnectPolicy | None = None) -> Source:
     import cv2
 
-    cap = cv2.VideoCapture(index, cv2.CAP_V4L2) if sys.platform.startswith("linux") else cv2.VideoCapture(index)
-    if not cap.isOpened():
-        cap = cv2.VideoCapture(index)   # any backend
-    if not cap.isOpened():
-        raise SourceError(f"camera {index} could not be opened ({_camera_hint(index)}; tried OpenCV V4L2 and "
-                          "default backends); check the index with `v4l2-ctl --list-devices` or pass a video file")
-    _set_props(cap, width, height, fps)
-    return CaptureSource(cap, f"camera {index}", live=True)
+    def opener():
+        cap = cv2.VideoCapture(index, cv2.CAP_V4L2) if sys.platform.startswith("linux") else cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap = cv2.VideoCapture(index)   # any backend
+        if cap.isOpened():
+            _set_props(cap, width, height, fps)
+        return cap
+
+    return _open_live(opener, f"camera {index}", f"{_camera_hint(index)}; tried OpenCV V4L2 and default backends",
+                      "check the index with `v4l2-ctl --list-devices` or pass a video file", policy)
 
 
-def _open_pipeline(spec: str) -> Source:
+def _open_pipeline(spec: str, policy: ReconnectPolicy | None = None) -> Source:
     import cv2
 
     if not gstreamer_available():
         raise SourceError("GStreamer pipeline given but this OpenCV build has no GStreamer support "
                           "(cv2.getBuildInformation: GStreamer NO); use JetPack's python3-opencv or a camera index")
-    cap = cv2.VideoCapture(spec, cv2.CAP_GSTREAMER)
-    if not cap.isOpened():
-        hint = "" if spec.rstrip().endswith("appsink") or "appsink" in spec else " (it must end in '! appsink')"
-        raise SourceError(f"GStreamer pipeline could not be started{hint}; test it with "
-                          f"`gst-launch-1.0 {spec.replace('appsink', 'fakesink')}`")
-    return CaptureSource(cap, "GStreamer pipeline", live=True)
+    hint = "" if "appsink" in spec else "; it must end in '! appsink'"
+    return _open_live(lambda: cv2.VideoCapture(spec, cv2.CAP_GSTREAMER), "GStreamer pipeline",
+                      f"OpenCV GStreamer backend{hint}",
+                      f"test it with `gst-launch-1.0 {spec.replace('appsink', 'fakesink')}`", policy)
 
 
-def _open_stream(url: str, width, height, fps) -> Source:
+def _open_stream(url: str, width, height, fps, policy: ReconnectPolicy | None = None) -> Source:
     import cv2
 
-    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        raise SourceError(f"stream {url} could not be opened (tried OpenCV FFMPEG); check the URL, network and "
-                          "credentials, e.g. with `ffprobe URL`")
-    _set_props(cap, width, height, fps)
-    return CaptureSource(cap, f"stream {url}", live=True)
+    params = []
+    if policy is not None and policy.enabled:   # notice a hung stream within the reconnect budget
+        ms = int(1000 * min(policy.timeout_s or STREAM_TIMEOUT_S, STREAM_TIMEOUT_S))
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+
+    def opener():
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        if cap.isOpened():
+            _set_props(cap, width, height, fps)
+        return cap
+
+    return _open_live(opener, f"stream {url}", "tried OpenCV FFMPEG",
+                      "check the URL, network and credentials, e.g. with `ffprobe URL`", policy)
 
 
 def _open_video(path: Path) -> Source:
@@ -223,7 +321,7 @@ def _open_video(path: Path) -> Source:
 
 
 def open_source(spec: str | int | Path, width: int | None = None, height: int | None = None,
-                fps: float | None = None) -> Source:
+                fps: float | None = None, reconnect: ReconnectPolicy | None = None) -> Source:
     """Open a frame source.
 
     Args:
@@ -232,18 +330,20 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         width: requested capture width (cameras/streams).
         height: requested capture height.
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
+        reconnect: how cameras, pipelines and streams are (re)opened after a drop (default: not at all);
+            video files and folders ignore it.
     """
     s = str(spec).strip()
     m = _CAMERA.match(s)
     if m and (s.startswith("/dev/") or not Path(s).exists()):
         with _quiet_opencv():
-            return _open_camera(int(m.group(1)), width, height, fps)
+            return _open_camera(int(m.group(1)), width, height, fps, reconnect)
     if "!" in s:
         with _quiet_opencv():
-            return _open_pipeline(s)
+            return _open_pipeline(s, reconnect)
     if s.lower().startswith(STREAM_PREFIXES):
         with _quiet_opencv():
-            return _open_stream(s, width, height, fps)
+            return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
     if path.is_dir():
         return FolderSource(path, fps)

@@ -1,6 +1,7 @@
 """Tracker over any Backend: the official OSTrack/DropTrack test-time procedure (ostrack_spec.md section 4).
 
-Pre/post-processing is numpy (shared by every backend); several targets run in one batched inference call.
+Pre/post-processing is numpy/OpenCV (shared by every backend; the crop and normalisation come from
+`host_ops`, byte-identical to `geometry.sample_target` + `normalize`); several targets run in one batched call.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from droptrack.engine.base import Backend, to_numpy
-from droptrack.geometry import (clip_box, decode_box, hann2d, map_box_back, normalize, sample_target,
-                                validate_init_box)
+from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
+from droptrack.runtime.host_ops import Normalizer, crop_resize
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Tracker:
         m = backend.meta
         self.meta = m
         self.window = hann2d(m.feat_size)
+        self.normalizer = Normalizer(m.mean, m.std)
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
 
@@ -45,13 +47,8 @@ class Tracker:
     def initialize_many(self, frame: np.ndarray, boxes) -> None:
         """Initialise several targets in the same frame (tracked together in one batch)."""
         m = self.meta
-        states, templates = [], []
-        for box in boxes:
-            state = validate_init_box(box, frame.shape[:2])
-            patch, _ = sample_target(frame, state, m.template_factor, m.template_size)
-            templates.append(normalize(patch, m.mean, m.std))
-            states.append(state)
-        self.templates = np.concatenate(templates, axis=0)
+        states = [validate_init_box(box, frame.shape[:2]) for box in boxes]
+        self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
 
     def add_targets(self, frame: np.ndarray, boxes) -> None:
@@ -84,15 +81,19 @@ class Tracker:
         t3 = time.perf_counter()
         return results, {"pre": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
 
+    def _crops(self, frame: np.ndarray, states, factor: float, size: int) -> tuple[np.ndarray, list[float]]:
+        """(N,3,size,size) float32 normalised crops around `states` and their resize factors."""
+        out = np.empty((len(states), 3, size, size), dtype=np.float32)
+        factors = []
+        for i, state in enumerate(states):
+            patch, rf = crop_resize(frame, state, factor, size)
+            self.normalizer(patch, out[i])
+            factors.append(rf)
+        return out, factors
+
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
-        m = self.meta
-        crops, factors = [], []
-        for state in self.states:
-            patch, rf = sample_target(frame, state, m.search_factor, m.search_size)
-            crops.append(normalize(patch, m.mean, m.std))
-            factors.append(rf)
-        return np.concatenate(crops, axis=0), factors
+        return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
@@ -121,9 +122,10 @@ class Tracker:
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu", trust: bool = False) -> Backend:
+def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False) -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` lets a legacy pickle checkpoint run its code (`--trust-checkpoint`); see model.checkpoint.read_file.
     """
     from pathlib import Path
@@ -132,7 +134,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu", trust: bool = 
     if suffix == ".onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
-        return OrtBackend(artifact, device=device)
+        return OrtBackend(artifact, device=device, threads=threads)
     if suffix == ".engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 
@@ -142,6 +144,6 @@ def load_backend(artifact=None, config=None, device: str = "cpu", trust: bool = 
     return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
 
 
-def load_tracker(artifact=None, config=None, device: str = "cpu") -> Tracker:
+def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0) -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model)."""
-    return Tracker(load_backend(artifact, config, device))
+    return Tracker(load_backend(artifact, config, device, threads))

@@ -52,6 +52,7 @@ class ServeOptions:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
 
 
 class SourceTimeout(SourceError):
@@ -107,7 +108,7 @@ class Session:
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
-        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre)
+        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads)
         self._commands: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -1,0 +1,83 @@
+"""Thread counts never oversubscribe the usable cores, small models get 1 thread, `dt run --threads` applies its
+count for the run only, and `dt doctor` warns about OMP_NUM_THREADS x workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.data.media import bundled_video
+from droptrack.engine.threads import SMALL_MODEL_BYTES, oversubscription, plan_threads
+from droptrack.errors import InputError
+from droptrack.runtime.run import RunOptions, run
+
+
+@pytest.fixture(scope="module")
+def big_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "vitb.onnx"
+    with open(path, "wb") as f:   # sparse: only the size matters to the plan
+        f.truncate(SMALL_MODEL_BYTES + 1)
+    return path
+
+
+def test_defaults_never_oversubscribe(big_model):
+    for usable in range(1, 17):
+        for workers in range(1, usable + 1):
+            for artifact in (None, big_model):
+                p = plan_threads(None, artifact, workers, usable=usable, env={})
+                assert 1 <= p.threads and p.threads * workers <= usable, (usable, workers, artifact, p)
+            p = plan_threads(None, big_model, workers, usable=usable, env={"OMP_NUM_THREADS": "64"})
+            assert p.threads * workers <= usable
+
+
+def test_small_models_get_one_thread_large_ones_share_the_cores(big_model):
+    assert plan_threads(None, None, 1, usable=8, env={}).threads == 1           # the embedded default model
+    assert plan_threads(None, big_model, 1, usable=8, env={}).threads == 8
+    assert plan_threads(None, big_model, 3, usable=8, env={}).threads == 2
+    assert plan_threads(None, big_model, 2, usable=8, env={"OMP_NUM_THREADS": "3"}).threads == 3
+    assert plan_threads(None, big_model, 2, usable=8, env={"OMP_NUM_THREADS": "8"}).threads == 4
+    assert plan_threads(None, None, 1, usable=8, env={"OMP_NUM_THREADS": "4"}).threads == 4   # user's choice
+    assert plan_threads(None, big_model, 1, usable=8, env={"OMP_NUM_THREADS": "x"}).threads == 8
+
+
+def test_explicit_threads_are_kept_and_checked():
+    p = plan_threads(4, None, 2, usable=8, env={})
+    assert p.threads == 4 and p.reason == "--threads"
+    p = plan_threads(4, None, 3, usable=8, env={})
+    assert p.threads == 4 and "oversubscribed" in p.reason
+    with pytest.raises(InputError, match="--threads 0"):
+        plan_threads(0)
+    with pytest.raises(InputError, match="--workers 0"):
+        plan_threads(None, workers=0)
+
+
+def test_oversubscription_warning():
+    assert oversubscription(1, {"OMP_NUM_THREADS": "2"}, usable=2) is None
+    assert oversubscription(2, {"OMP_NUM_THREADS": "1"}, usable=2) is None
+    assert oversubscription(2, {}, usable=2) is None
+    msg = oversubscription(2, {"OMP_NUM_THREADS": "2"}, usable=2)
+    assert "4 threads on 2 usable cores" in msg and "OMP_NUM_THREADS=1" in msg
+    assert "use --workers 2" in oversubscription(3, {"OMP_NUM_THREADS": "1"}, usable=2)
+
+
+def test_doctor_warns_about_omp_threads_and_workers():
+    res = CliRunner().invoke(app, ["doctor", "--workers", "64"], env={"OMP_NUM_THREADS": "2"})
+    assert "oversubscribed" in res.output and "--workers 64" not in res.output
+    res = CliRunner().invoke(app, ["doctor"], env={"OMP_NUM_THREADS": "1"})
+    assert "oversubscribed" not in res.output
+
+
+def test_run_applies_threads_for_the_run_only(tiny_ckpt, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    seen = []
+    for threads in (None, 2):
+        opts = RunOptions(source=str(bundled_video("carphone_pristine.mp4")), artifact=str(tiny_ckpt),
+                          init=["60,40,40,50"], device="cpu", max_frames=2, threads=threads)
+        run(opts, on_start=lambda total: seen.append(torch.get_num_threads()))
+        assert torch.get_num_threads() == before
+    assert seen == [1, 2]   # a small checkpoint defaults to 1 thread
