@@ -4,8 +4,8 @@ A sequence planned here carries exactly the attributes it is tagged with (an unt
 on a panning photo). Tags follow the shared vocabulary (ATTRIBUTES); each one is made true of the data:
 full_occlusion = an opaque occluder hides the whole target for several frames, then it is visible again;
 out_of_view = the target leaves the frame entirely and comes back; small_target = box area < 1000 px² in every
-frame; aspect_ratio = the target's shape is 1:4..1:2.5 or 2.5:1..4:1; camera_zoom / camera_shake move the whole
-scene; low_light always comes with sensor noise (and is tagged `noise` too).
+frame; aspect_ratio = the box is tall or wide (1:4..1:2 or 2:1..4:1) while the target is whole and unrotated;
+camera_zoom / camera_shake move the whole scene; low_light always comes with sensor noise (tagged `noise` too).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _full_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Lay
 def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str]) -> Layer:
     """The target: shape, size walk (non-rigid with deformation), path (2-3x faster with fast_motion), rotation."""
     if "aspect_ratio" in a:
-        aspect = math.exp(rng.uniform(math.log(2.5), math.log(4.0)) * rng.choice([-1.0, 1.0]))
+        aspect = math.exp(rng.uniform(math.log(2.5), math.log(3.3)) * rng.choice([-1.0, 1.0]))
     else:
         aspect = math.exp(rng.uniform(-0.5, 0.5))
     base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(12, 28)
@@ -178,7 +178,7 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
     ls = _walk(rng, n, 0.02, 0.45)
     la = _walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else 0.25)
     if "deformation" in a:
-        period, amp = rng.uniform(8, 24), rng.uniform(0.06, 0.12)
+        period, amp = rng.uniform(8, 24), rng.uniform(0.06, 0.12) * (0.5 if "aspect_ratio" in a else 1.0)
         la = la + amp * np.sin(2 * math.pi * np.arange(n) / period + rng.uniform(0, 2 * math.pi))
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
     h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
