@@ -93,7 +93,8 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
     seqs = get_sequences("synth", root=args.set_dir)
-    tags = {s.name: (args.set_dir / s.name / "attributes.txt").read_text().split() for s in seqs}
+    files = {s.name: args.set_dir / s.name / "attributes.txt" for s in seqs}
+    tags = {n: f.read_text().split() if f.is_file() else [] for n, f in files.items()}
     rows = {}
     for kind in args.trackers.split(","):
         preds, times = run(build(kind, args.model, args.onnx), seqs)
