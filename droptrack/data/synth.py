@@ -15,12 +15,15 @@ import cv2
 import numpy as np
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
+from droptrack.data.synth_hard import HARD_SOURCES, check_attributes, choose_attributes, parse_attributes, plan_hard
 from droptrack.data.synth_render import TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
+HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
+SPLITS = ("train", "val", "test")
 DEFAULT_GRAY = 0.3  # probability that a training photo is turned gray
 
 
@@ -32,29 +35,42 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float) -> None:
+def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float,
+           attributes: tuple[str, ...] = ()) -> None:
     """Validate generation options with fix-it messages."""
     if sequences < 1 or frames < 2:
         raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
                          "or --frames")
     if min(size) < 64 or max(size) > 4096:
         raise InputError(f"size {size[0]}x{size[1]} out of range; use sides between 64 and 4096, e.g. 320x240")
-    if split not in SPLIT_PHOTOS:
-        raise InputError(f"split {split!r} unknown; use --split train or --split val")
+    if split not in SPLITS:
+        raise InputError(f"split {split!r} unknown; use --split train, val or test")
+    if split == "test" and not attributes:
+        raise InputError("--split test exists only for hard sets; add --attributes all (or a list of attributes)")
     if not 0.0 <= gray <= 0.7:
         raise InputError(f"--gray {gray} out of range; give a probability between 0 and 0.7")
     if gray != DEFAULT_GRAY and split != "train":
         raise InputError("--gray only restyles training photos; drop it for --split val")
     if ext not in ("jpg", "png"):
         raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
+    check_attributes(attributes, size, frames)
 
 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
                    cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False,
-                   gray: float = DEFAULT_GRAY) -> SynthSequence:
-    """Sequence `index` of a set, in memory (deterministic in seed, index, split and, for train, gray)."""
-    key = [seed, index, list(SPLIT_PHOTOS).index(split)]
+                   gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = (),
+                   photos: tuple[str, ...] | None = None) -> SynthSequence:
+    """Sequence `index` of a set, in memory (deterministic in seed, index, split, attributes and, for train, gray);
+    `photos` overrides the split's sources (tests use scikit-image photos when opencv-doc is absent)."""
+    key = [seed, index, SPLITS.index(split)]
     restyle_rng = np.random.default_rng(key + [1]) if split == "train" else None
+    if attributes:
+        tags = choose_attributes(np.random.default_rng(key + [3]), attributes, index, split)
+        plan = plan_hard(np.random.default_rng(key + [2]), frames, size, photos or HARD_SOURCES[split],
+                         {} if cache is None else cache, tags, restyle_rng, gray)
+        seq = render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
+        seq.tags = tags
+        return seq
     plan = plan_sequence(np.random.default_rng(key), frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache,
                          restyle_rng, gray)
     return render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
@@ -73,23 +89,33 @@ def _write_sequence(folder: Path, seq: SynthSequence, ext: str) -> None:
     for name, arr in (("absence", seq.absence), ("cover", seq.cover), ("cut_by_image", seq.cut)):
         atomic_write_text(folder / f"{name}.label", "".join(f"{int(v)}\n" for v in arr))
     stem = Path(seq.photos["target"]).stem
+    if seq.tags is not None:
+        atomic_write_text(folder / "attributes.txt", "".join(f"{t}\n" for t in seq.tags))
     atomic_write_text(folder / "meta_info.ini", "[METAINFO]\n" + f"object_class: {stem}\n" + "".join(
         f"{role}_photo: {p}\n" for role, p in seq.photos.items()))
 
 
 def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split: str, ext: str,
-            gray: float = DEFAULT_GRAY) -> dict:
+            gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = ()) -> dict:
     """The parameters a marker must match for a set to be reused."""
-    out = {"version": SYNTH_VERSION, "sequences": sequences, "frames": frames, "seed": seed,
-           "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
+    out = {"version": HARD_VERSION if attributes else SYNTH_VERSION, "sequences": sequences, "frames": frames,
+           "seed": seed, "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
+    if attributes:
+        out["attributes"] = list(attributes)
     return {**out, "gray": gray} if split == "train" else out
 
 
 def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                    size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
-                   progress: bool = False, gray: float = DEFAULT_GRAY) -> Path:
-    """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last."""
-    _check(sequences, frames, size, split, ext, gray)
+                   progress: bool = False, gray: float = DEFAULT_GRAY, attributes: str | tuple[str, ...] = ()) -> Path:
+    """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last.
+    `attributes` ('none', 'all', 'a,b' or a tuple) selects the hard attributes; each sequence's tags go to
+    <seq>/attributes.txt."""
+    attributes = parse_attributes(attributes) if isinstance(attributes, str) else tuple(attributes)
+    _check(sequences, frames, size, split, ext, gray, attributes)
+    if attributes:
+        for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
+            _source_exists(name)
     from droptrack.paths import check_output_dir
 
     out = check_output_dir("OUT", out)
@@ -100,13 +126,24 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     photos = {}
     with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
         for i, name in enumerate(names):
-            seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray)
+            seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes)
             _write_sequence(out / name, seq, ext)
             photos[name] = seq.photos
             bar.advance()
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
-    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray), "photos": photos})
+    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray, attributes),
+                                     "photos": photos})
     return out
+
+
+def _source_exists(name: str) -> None:
+    """Raise the install hint when a source photo's package is missing."""
+    from droptrack.data.synth_render import _photo_path
+
+    if "@" not in name:
+        path, owner = _photo_path(name)
+        if not path.is_file():
+            raise DatasetError(f"photo {path} is missing from {owner}; install {owner}")
 
 
 def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,

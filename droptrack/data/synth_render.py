@@ -48,6 +48,18 @@ def _video_still(name: str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _photo_path(name: str):
+    """File and owning package of a source name: 'doc:x.jpg' (opencv-doc), 'mpl:x.jpg' (matplotlib), else skimage."""
+    from droptrack.data.media import matplotlib_sample_dir, opencv_doc_dir
+
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix == "doc":
+        return opencv_doc_dir() / rest, "opencv-doc"
+    if sep and prefix == "mpl":
+        return matplotlib_sample_dir() / rest, "matplotlib"
+    return photo_dir() / name, "scikit-image"
+
+
 def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
     """RGB uint8 photo (gray photos replicated to 3 channels) or video still, memoised in the caller's cache."""
     if name not in cache:
@@ -56,9 +68,9 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
             return cache[name]
         from PIL import Image
 
-        path = photo_dir() / name
+        path, owner = _photo_path(name)
         if not path.is_file():
-            raise DatasetError(f"photo {path} is missing from scikit-image; reinstall scikit-image")
+            raise DatasetError(f"photo {path} is missing from {owner}; reinstall {owner}")
         with Image.open(path) as im:
             cache[name] = np.asarray(im.convert("RGB"))
     return cache[name]
@@ -96,6 +108,7 @@ class Layer:
     vy: np.ndarray
     gain: np.ndarray
     active: np.ndarray
+    angle: np.ndarray | None = None  # in-plane rotation in degrees (hard attributes only)
 
 
 @dataclass
@@ -110,6 +123,12 @@ class Plan:
     distractor: Layer | None
     occluder: Layer | None
     photos: dict[str, str] = field(default_factory=dict)
+    behind: list[Layer] = field(default_factory=list)  # extra layers under the target (look-alikes)
+    front: list[Layer] = field(default_factory=list)  # extra layers over the target (occluders, crossing look-alikes)
+    zoom: np.ndarray | None = None  # camera zoom factor per frame (>= 1, about the frame centre)
+    noise: np.ndarray | None = None  # sensor-noise sigma per frame (grey levels)
+    defocus: np.ndarray | None = None  # Gaussian defocus sigma per frame (pixels)
+    noise_seed: int = 0
 
 
 @dataclass
@@ -125,6 +144,7 @@ class SynthSequence:
     blur: np.ndarray
     photos: dict[str, str]
     target_masks: list[np.ndarray] | None = None
+    tags: tuple[str, ...] | None = None  # attribute tags (hard sets only; None = no attribute information)
 
 
 def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: float = 0.85) -> np.ndarray:
@@ -252,6 +272,9 @@ def _patch(layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     tw, th = max(2, round(layer.w[t])), max(2, round(layer.h[t]))
     a = cv2.resize(layer.alpha, (tw, th), interpolation=cv2.INTER_LINEAR)
     prem = cv2.resize(layer.rgb, (tw, th), interpolation=cv2.INTER_LINEAR) * (layer.gain[t] * a[..., None])
+    if layer.angle is not None and layer.angle[t] != 0.0:
+        a, prem = _rotate(a, prem, float(layer.angle[t]))
+        th, tw = a.shape
     x0, y0 = round(layer.cx[t] - tw / 2), round(layer.cy[t] - th / 2)
     sharp = a
     speed = math.hypot(layer.vx[t], layer.vy[t])
@@ -267,6 +290,38 @@ def _patch(layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
         prem = cv2.filter2D(cv2.copyMakeBorder(prem, p, p, p, p, cv2.BORDER_CONSTANT), -1, kern)
         x0, y0 = x0 - p, y0 - p
     return prem, a, sharp, x0, y0, k if k >= 3 else 0
+
+
+def _rotate(a: np.ndarray, prem: np.ndarray, deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha and premultiplied RGB rotated by `deg` about their centre, on a canvas grown to hold every corner."""
+    th, tw = a.shape
+    rad = math.radians(deg)
+    nw = int(math.ceil(abs(tw * math.cos(rad)) + abs(th * math.sin(rad)))) + 2
+    nh = int(math.ceil(abs(tw * math.sin(rad)) + abs(th * math.cos(rad)))) + 2
+    m = cv2.getRotationMatrix2D((tw / 2, th / 2), deg, 1.0)
+    m[:, 2] += ((nw - tw) / 2, (nh - th) / 2)
+    warp = dict(dsize=(nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(a, m, **warp), cv2.warpAffine(prem, m, **warp)
+
+
+def _background(plan: Plan, t: int, W: int, H: int) -> np.ndarray:
+    """The camera's view of the canvas at frame t (panned, and zoomed about the view centre when the plan zooms)."""
+    if plan.zoom is None:
+        return plan.canvas[plan.oy[t]:plan.oy[t] + H, plan.ox[t]:plan.ox[t] + W].astype(np.float32)
+    z = float(plan.zoom[t])
+    m = np.array([[1 / z, 0, plan.ox[t] + W / 2 * (1 - 1 / z)], [0, 1 / z, plan.oy[t] + H / 2 * (1 - 1 / z)]])
+    return cv2.warpAffine(plan.canvas, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+
+
+def _camera(plan: Plan, frame: np.ndarray, t: int) -> np.ndarray:
+    """Exposure gain, defocus and sensor noise of frame t, as uint8 RGB."""
+    frame = frame * plan.gain[t]
+    if plan.defocus is not None and plan.defocus[t] > 0:
+        frame = cv2.GaussianBlur(frame, (0, 0), float(plan.defocus[t]))
+    if plan.noise is not None and plan.noise[t] > 0:
+        frame = frame + np.random.default_rng([plan.noise_seed, t]).normal(0.0, plan.noise[t], frame.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def _paste(frame: np.ndarray, prem: np.ndarray, a: np.ndarray, sharp: np.ndarray, x0: int, y0: int,
@@ -302,16 +357,22 @@ def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_mas
     frames, boxes, masks = [], np.zeros((n, 4)), []
     absence, cover, cut, blur = (np.zeros(n, np.int64) for _ in range(4))
     for t in range(n):
-        frame = plan.canvas[plan.oy[t]:plan.oy[t] + H, plan.ox[t]:plan.ox[t] + W].astype(np.float32)
+        frame = _background(plan, t, W, H)
         if plan.distractor is not None:
             _paste(frame, *_patch(plan.distractor, t)[:5])
+        for layer in plan.behind:
+            if layer.active[t]:
+                _paste(frame, *_patch(layer, t)[:5])
         prem, a, sharp, x0, y0, blur[t] = _patch(plan.target, t)
         tmask = _paste(frame, prem, a, sharp, x0, y0, draw=draw_target)
         full = int((sharp > 0.5).sum())
         occ = np.zeros((H, W), bool)
         if plan.occluder is not None and plan.occluder.active[t]:
             occ = _paste(frame, *_patch(plan.occluder, t)[:5])
-        frames.append(np.clip(frame * plan.gain[t], 0, 255).astype(np.uint8))
+        for layer in plan.front:
+            if layer.active[t]:
+                occ |= _paste(frame, *_patch(layer, t)[:5])
+        frames.append(_camera(plan, frame, t))
         frac = float((tmask & ~occ).sum()) / max(full, 1)
         cover[t], absence[t], cut[t] = cover_label(frac), int(frac == 0.0), int(tmask.sum() < full)
         if tmask.any():
