@@ -23,7 +23,7 @@ def friendly(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except DropTrackError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), err=True)   # one line
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from droptrack.data.synth_render import (TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, _cut, _occluder, _path, _walk,
-                                         load_photo, restyle)
+                                         background_canvas, load_photo, restyle)
 from droptrack.errors import InputError
 
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
@@ -197,8 +197,6 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
               cache: dict[str, np.ndarray], attributes: tuple[str, ...],
               restyle_rng: np.random.Generator | None = None, gray: float = 0.3) -> Plan:
     """Every random choice of one sequence with these attributes (see the module docstring for what each means)."""
-    import cv2
-
     W, H = size
     a = set(attributes)
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
@@ -209,12 +207,7 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     if "camouflage" in a:  # the target is cut from the background's own photo, in the same look
         names["target"], looks["target"] = bg_name, looks["background"]
     bg = looks["background"]
-    m = int(0.08 * W)
-    f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
-    big = cv2.resize(bg, (max(W + 2 * m, round(bg.shape[1] * f)), max(H + 2 * m, round(bg.shape[0] * f))),
-                     interpolation=cv2.INTER_AREA)
-    y0, x0 = rng.integers(0, big.shape[0] - H - 2 * m + 1), rng.integers(0, big.shape[1] - W - 2 * m + 1)
-    canvas = np.ascontiguousarray(big[y0:y0 + H + 2 * m, x0:x0 + W + 2 * m])
+    canvas, m = background_canvas(rng, bg, W, H)
     pan = np.stack([m + _walk(rng, n, 0.6, m), m + _walk(rng, n, 0.6, m)], axis=1)
     if "camera_shake" in a:
         jolt = rng.normal(0.0, rng.uniform(0.008, 0.02) * W, (n, 2))

@@ -147,6 +147,16 @@ class SynthSequence:
     tags: tuple[str, ...] | None = None  # attribute tags (hard sets only; None = no attribute information)
 
 
+def background_canvas(rng: np.random.Generator, bg: np.ndarray, W: int, H: int) -> tuple[np.ndarray, int]:
+    """A random crop of the (scaled) background photo with a margin m on each side for camera pans."""
+    m = int(0.08 * W)
+    f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
+    big = cv2.resize(bg, (max(W + 2 * m, round(bg.shape[1] * f)), max(H + 2 * m, round(bg.shape[0] * f))),
+                     interpolation=cv2.INTER_AREA)
+    y0, x0 = rng.integers(0, big.shape[0] - H - 2 * m + 1), rng.integers(0, big.shape[1] - W - 2 * m + 1)
+    return np.ascontiguousarray(big[y0:y0 + H + 2 * m, x0:x0 + W + 2 * m]), m
+
+
 def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: float = 0.85) -> np.ndarray:
     """Smooth random walk from 0 (damped random velocity), kept inside [-bound, bound]."""
     out, x, v = np.zeros(n), 0.0, 0.0
@@ -243,12 +253,7 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
     if restyle_rng is not None:
         looks = {role: restyle(restyle_rng, img, role == "target", gray) for role, img in looks.items()}
     bg = looks["background"]
-    m = int(0.08 * W)
-    f = max((W + 2 * m) / bg.shape[1], (H + 2 * m) / bg.shape[0]) * rng.uniform(1.0, 1.5)
-    big = cv2.resize(bg, (max(W + 2 * m, round(bg.shape[1] * f)), max(H + 2 * m, round(bg.shape[0] * f))),
-                     interpolation=cv2.INTER_AREA)
-    y0, x0 = rng.integers(0, big.shape[0] - H - 2 * m + 1), rng.integers(0, big.shape[1] - W - 2 * m + 1)
-    canvas = np.ascontiguousarray(big[y0:y0 + H + 2 * m, x0:x0 + W + 2 * m])
+    canvas, m = background_canvas(rng, bg, W, H)
     ox, oy = (np.rint(m + _walk(rng, n, 0.6, m)).astype(int) for _ in range(2))
     base = rng.uniform(0.15, 0.4) * min(W, H)
     exit_frames = None

@@ -57,9 +57,9 @@ def parse_box(text: str) -> list[float]:
     try:
         vals = [float(p) for p in parts]
     except ValueError:
-        raise InputError(f"--init '{text}' is not four numbers; pass --init x,y,w,h") from None
+        raise InputError(f"--init {text!r} is not four numbers; pass --init x,y,w,h") from None
     if len(vals) != 4:
-        raise InputError(f"--init '{text}' has {len(vals)} values; pass --init x,y,w,h")
+        raise InputError(f"--init {text!r} has {len(vals)} values; pass --init x,y,w,h")
     return vals
 
 
