@@ -110,7 +110,7 @@ def write_report(result: dict, name: str) -> str:
           f"Command: `{result['command']}` (OMP_NUM_THREADS=1), via `python benchmarks/soak_run.py "
           f"--frames {result['frames']}`; {stopped}; {result['seconds']:.0f} s.",
           f"Machine: {result['machine']}; load average before {result['loadavg_before']}, after "
-          f"{result['loadavg_after']} (2 cores shared with 8 engineers and a training job; `dt run` was niced).", "",
+          f"{result['loadavg_after']}{' (' + result['context'] + ')' if result.get('context') else ''}.", "",
           "| frames asked | frames tracked (box lines) | RSS at frame %d | RSS at last sample | growth | max above "
           "first | target | met | FPS |" % (s[0]["frame"] if s else 0),
           "|---|---|---|---|---|---|---|---|---|",
