@@ -205,5 +205,13 @@ def run_training(opts: TrainOptions) -> Path:
 
 
 def train(opts: TrainOptions) -> Path:
-    """Run (or resume) training; returns the path of the final checkpoint."""
-    return run_training(opts)
+    """Run (or resume) training; returns the path of the final checkpoint.
+
+    Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
+    process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
+    """
+    result = run_training(opts)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return result
