@@ -112,11 +112,11 @@ def _clip_frames(clip: dict) -> list[np.ndarray]:
 def real_video(model: str | None, out: Path, threads: int) -> dict:
     """Keyframe IoU of the model and CSRT on each labelled clip, plus a PNG strip of the keyframes."""
     from droptrack.eval.baselines import create
-    from droptrack.eval.workers import set_threads
+    from droptrack.engine.threads import apply_threads
     from droptrack.geometry import box_iou
     from droptrack.runtime.tracker import load_tracker
 
-    set_threads(threads)
+    apply_threads(threads)
     spec = json.loads(KEYFRAMES.read_text())
     summary = {}
     for clip in spec["clips"]:

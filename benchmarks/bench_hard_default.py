@@ -12,7 +12,6 @@ frame, and the mean AUC of the sequences carrying each attribute tag. Needs open
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from droptrack.data.media import bundled_video
 from droptrack.eval.machine import benchmark_machine, machine_line
-from droptrack.eval.workers import set_threads
+from droptrack.engine.threads import apply_threads
 from droptrack.serve.app import create_app
 from droptrack.serve.server import bind_socket
 from droptrack.serve.session import ServeOptions, Session
@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    set_threads(args.threads)
+    apply_threads(args.threads)
     opts = ServeOptions(str(bundled_video("bikes.mp4")), device="cpu", pace=False, max_frames=args.frames + 1)
     rows = [one_round(opts, mode) for _ in range(args.rounds) for mode in ("none", "fast", "stalled")]
     by_mode = {m: [r for r in rows if r["mode"] == m] for m in ("none", "fast", "stalled")}
