@@ -144,10 +144,11 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
     assert len(expected) == FRAMES
     for got, want in zip(served, expected):
         k = got["ids"].index(0)
-        if got["frame"] in both:
-            # batched with the second target: float sums in another order (score maps differ by ~6e-8)
+        if got["frame"] >= both[0]:
+            # batched with the second target (and every frame after: the state carries it): float sums in another
+            # order (score maps differ by ~6e-8), so boxes agree to a few thousandths of a pixel, not bit for bit
             np.testing.assert_allclose(got["boxes"][k], want["boxes"][0], rtol=0, atol=2e-3)
-        else:
+        else:   # alone from the first frame on: exactly dt run's result
             assert (got["boxes"][k], got["scores"][k], got["lost"][k]) == \
                 (want["boxes"][0], want["scores"][0], want["lost"][0]), got["frame"]
     docs = os.environ.get("DT_SERVE_SCREENSHOT")
