@@ -65,7 +65,9 @@ def soak(video: Path, frames: int, every: int, workdir: Path, partial: Path) -> 
             next_mark += every
     err = proc.stderr.read()
     final_lines = sum(1 for _ in open(boxes)) if boxes.exists() else None
-    return {"command": " ".join(["dt", *cmd[3:]]), "returncode": proc.returncode, "seconds": round(time.time() - t0, 1),
+    shown = [video.name if a == str(video) else "<workdir>/" + Path(a).name if a.startswith(str(workdir)) else a
+             for a in cmd[3:]]   # recorded without this machine's absolute paths
+    return {"command": " ".join(["dt", *shown]), "returncode": proc.returncode, "seconds": round(time.time() - t0, 1),
             "samples": samples, "box_lines": final_lines, "stderr_tail": err[-600:]}
 
 
