@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,22 @@ def test_tag_files_written(tmp_path):
         assert lines and set(lines) <= set(ATTRIBUTES) and ATTRIBUTES[i - 1] in lines
     used = {p for ph in meta["photos"].values() for p in ph.values()}
     assert used <= set(HARD_SOURCES["test"])
+
+
+def test_aspect_max_widens_training_targets_only():
+    """--aspect-max 4 gives first-frame boxes beyond the version-2 range (e^+-0.75 with the aspect walk), never past
+    the asked 4:1 by more than that walk; the default stays inside the version-2 range."""
+    from droptrack.data.synth import synth_sequence
+
+    def ratios(aspect_max):
+        return [float(np.log(b[2] / b[3])) for b in
+                (synth_sequence(i, 2, 3, (128, 96), "train", {}, aspect_max=aspect_max).boxes[0] for i in range(24))]
+
+    wide, plain = ratios(4.0), ratios(None)
+    assert max(abs(r) for r in plain) < 0.5 + 0.25 + 0.05
+    assert max(abs(r) for r in wide) > 1.0 and max(abs(r) for r in wide) < np.log(4.0) + 0.25 + 0.05
+    assert min(wide) < -0.75 and max(wide) > 0.75  # both tall and wide targets
+    with pytest.raises(InputError, match="--aspect-max only widens training"):
+        generate_synth(Path("unused"), 1, 40, split="val", aspect_max=4.0)
+    with pytest.raises(InputError, match="out of range"):
+        generate_synth(Path("unused"), 1, 40, aspect_max=0.5)

@@ -24,12 +24,14 @@ def data_synth(
     attributes: str = typer.Option("none", "--attributes", help="Hard attributes: none (default, the version-2 "
                                    "sets), all, or a comma-separated list; tags go to <seq>/attributes.txt. Needs "
                                    "Debian's opencv-doc photos."),
+    aspect_max: Optional[float] = typer.Option(None, "--aspect-max", help="train: widest target aspect ratio (e.g. "
+                                               "4 = 1:4..4:1; default: the version-2 range, about 1:1.65..1.65:1)."),
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
 
     path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
-                          attributes=attributes)
+                          attributes=attributes, aspect_max=aspect_max)
     typer.echo(f"synthetic set: {path}")
 
 

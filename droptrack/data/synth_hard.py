@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from droptrack.data.synth_render import (TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, _cut, _occluder, _path, _walk,
+from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, _cut, _occluder, _path, _walk,
                                          background_canvas, load_photo, restyle)
 from droptrack.errors import InputError
 
@@ -167,12 +167,13 @@ def _full_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Lay
     return Layer(rgb, alpha, cx, cy, np.full(n, side), np.full(n, side), zeros, zeros, np.ones(n), active)
 
 
-def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str]) -> Layer:
+def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str],
+            aspect_log: float = ASPECT_LOG) -> Layer:
     """The target: shape, size walk (non-rigid with deformation), path (2-3x faster with fast_motion), rotation."""
     if "aspect_ratio" in a:
         aspect = math.exp(rng.uniform(math.log(2.5), math.log(3.3)) * rng.choice([-1.0, 1.0]))
     else:
-        aspect = math.exp(rng.uniform(-0.5, 0.5))
+        aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
     base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(12, 28)
     rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.5))
     ls = _walk(rng, n, 0.02, 0.45)
@@ -195,7 +196,8 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
 
 def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
               cache: dict[str, np.ndarray], attributes: tuple[str, ...],
-              restyle_rng: np.random.Generator | None = None, gray: float = 0.3) -> Plan:
+              restyle_rng: np.random.Generator | None = None, gray: float = 0.3,
+              aspect_log: float = ASPECT_LOG) -> Plan:
     """Every random choice of one sequence with these attributes (see the module docstring for what each means)."""
     W, H = size
     a = set(attributes)
@@ -217,7 +219,7 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     if "camera_zoom" in a:
         ramp = _smooth_ramp(n, int(rng.integers(n // 8, n // 2)), int(rng.integers(n // 4, n // 2)))
         zoom = 1.0 + (rng.uniform(1.4, 2.0) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
-    target = _target(rng, n, W, H, looks["target"], a)
+    target = _target(rng, n, W, H, looks["target"], a, aspect_log)
     _camera_view(target, offsets - m, zoom, W, H)
     if "small_target" in a:
         _shrink_small(target, target.angle is not None)

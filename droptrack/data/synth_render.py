@@ -147,6 +147,9 @@ class SynthSequence:
     tags: tuple[str, ...] | None = None  # attribute tags (hard sets only; None = no attribute information)
 
 
+ASPECT_LOG = 0.5  # version-2 targets: aspect ratio log-uniform in [e^-0.5, e^0.5] (about 1:1.65 .. 1.65:1)
+
+
 def background_canvas(rng: np.random.Generator, bg: np.ndarray, W: int, H: int) -> tuple[np.ndarray, int]:
     """A random crop of the (scaled) background photo with a margin m on each side for camera pans."""
     m = int(0.08 * W)
@@ -213,9 +216,9 @@ def _cut(rng: np.random.Generator, photo: np.ndarray, aspect: float, ellipse: bo
 
 
 def _layer(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, base: float,
-           exit_frames: tuple[int, int] | None, scale_bound: float = 0.45) -> Layer:
-    """A patch with its own trajectory, size walk and gain walk."""
-    aspect = math.exp(rng.uniform(-0.5, 0.5))
+           exit_frames: tuple[int, int] | None, scale_bound: float = 0.45, aspect_log: float = ASPECT_LOG) -> Layer:
+    """A patch with its own trajectory, size walk and gain walk; its aspect is log-uniform in +-aspect_log."""
+    aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
     rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.6))
     ls, la = _walk(rng, n, 0.02, scale_bound), _walk(rng, n, 0.01, 0.25)
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
@@ -243,9 +246,10 @@ def _occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W
 
 def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
                   cache: dict[str, np.ndarray], restyle_rng: np.random.Generator | None = None,
-                  gray: float = 0.3) -> Plan:
+                  gray: float = 0.3, aspect_log: float = ASPECT_LOG) -> Plan:
     """Draw every random choice of one sequence of n frames at size (W, H) from the given photos; `restyle_rng`
-    (training only) gives each photo a new look from its own stream, so the other draws are unchanged."""
+    (training only) gives each photo a new look from its own stream, so the other draws are unchanged;
+    `aspect_log` bounds the target's log aspect ratio (training sets may widen it to 1:4..4:1)."""
     W, H = size
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
     names = {"background": bg_name, "target": tgt_name, "occluder": occ_name}
@@ -260,7 +264,7 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
     if n >= 8 and rng.random() < 0.35:
         start = int(rng.integers(n // 4, n // 2))
         exit_frames = (start, start + int(rng.integers(max(2, n // 8), max(3, n // 4) + 1)))
-    target = _layer(rng, n, W, H, looks["target"], base, exit_frames)
+    target = _layer(rng, n, W, H, looks["target"], base, exit_frames, aspect_log=aspect_log)
     distractor = None
     if rng.random() < 0.5:
         distractor = _layer(rng, n, W, H, looks["target"], base * rng.uniform(0.8, 1.2), None)
