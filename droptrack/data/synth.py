@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
-from droptrack.data.synth_hard import HARD_SOURCES, check_attributes, choose_attributes, parse_attributes, plan_hard
+from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
+                                       parse_attributes, plan_hard)
 from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
 from droptrack.errors import DatasetError, InputError
 
@@ -37,7 +38,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float,
-           attributes: tuple[str, ...] = (), aspect_max: float | None = None) -> None:
+           attributes: tuple[str, ...] = (), aspect_max: float | None = None, difficulty: str = "hard") -> None:
     """Validate generation options with fix-it messages."""
     if sequences < 1 or frames < 2:
         raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
@@ -58,6 +59,10 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
         if not 1.0 <= aspect_max <= 8.0:
             raise InputError(f"--aspect-max {aspect_max} out of range; give the widest w:h (or h:w) ratio, "
                              "between 1 and 8, e.g. 4")
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"--difficulty {difficulty!r} unknown; use {' or '.join(DIFFICULTIES)}")
+    if difficulty != "hard" and not attributes:
+        raise InputError(f"--difficulty {difficulty} sets how hard attributes are; add --attributes all (or a list)")
     if ext not in ("jpg", "png"):
         raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
     check_attributes(attributes, size, frames)
@@ -66,17 +71,20 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
                    cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False,
                    gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = (),
-                   photos: tuple[str, ...] | None = None, aspect_max: float | None = None) -> SynthSequence:
-    """Sequence `index` of a set, in memory (deterministic in seed, index, split, attributes and, for train, gray and
-    aspect_max); `photos` overrides the split's sources (tests use scikit-image photos when opencv-doc is absent);
-    `aspect_max` widens the target's aspect range to 1:aspect_max..aspect_max:1 (None: the version-2 range)."""
+                   photos: tuple[str, ...] | None = None, aspect_max: float | None = None,
+                   difficulty: str = "hard") -> SynthSequence:
+    """Sequence `index` of a set, in memory (deterministic in seed, index, split, attributes, difficulty and, for
+    train, gray and aspect_max); `photos` overrides the split's sources (tests use scikit-image photos when opencv-doc
+    is absent); `aspect_max` widens the target's aspect range to 1:aspect_max..aspect_max:1 (None: the version-2
+    range); `difficulty` (a DIFFICULTIES key) sets how many attributes stack and how strong they are."""
     aspect_log = ASPECT_LOG if aspect_max is None else math.log(aspect_max)
     key = [seed, index, SPLITS.index(split)]
     restyle_rng = np.random.default_rng(key + [1]) if split == "train" else None
     if attributes:
-        tags = choose_attributes(np.random.default_rng(key + [3]), attributes, index, split)
+        strength = DIFFICULTIES[difficulty]
+        tags = choose_attributes(np.random.default_rng(key + [3]), attributes, index, split, strength)
         plan = plan_hard(np.random.default_rng(key + [2]), frames, size, photos or HARD_SOURCES[split],
-                         {} if cache is None else cache, tags, restyle_rng, gray, aspect_log)
+                         {} if cache is None else cache, tags, restyle_rng, gray, aspect_log, strength)
         seq = render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
         seq.tags = tags
         return seq
@@ -105,7 +113,8 @@ def _write_sequence(folder: Path, seq: SynthSequence, ext: str) -> None:
 
 
 def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split: str, ext: str,
-            gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = (), aspect_max: float | None = None) -> dict:
+            gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = (), aspect_max: float | None = None,
+            difficulty: str = "hard") -> dict:
     """The parameters a marker must match for a set to be reused."""
     out = {"version": HARD_VERSION if attributes else SYNTH_VERSION, "sequences": sequences, "frames": frames,
            "seed": seed, "size": [int(size[0]), int(size[1])], "split": split, "ext": ext}
@@ -113,18 +122,20 @@ def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split
         out["attributes"] = list(attributes)
     if aspect_max is not None:
         out["aspect_max"] = aspect_max
+    if difficulty != "hard":
+        out["difficulty"] = difficulty
     return {**out, "gray": gray} if split == "train" else out
 
 
 def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                    size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
                    progress: bool = False, gray: float = DEFAULT_GRAY, attributes: str | tuple[str, ...] = (),
-                   aspect_max: float | None = None) -> Path:
+                   aspect_max: float | None = None, difficulty: str = "hard") -> Path:
     """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last.
     `attributes` ('none', 'all', 'a,b' or a tuple) selects the hard attributes; each sequence's tags go to
-    <seq>/attributes.txt."""
+    <seq>/attributes.txt; `difficulty` ('hard' or 'moderate') how many stack per sequence and how strong."""
     attributes = parse_attributes(attributes) if isinstance(attributes, str) else tuple(attributes)
-    _check(sequences, frames, size, split, ext, gray, attributes, aspect_max)
+    _check(sequences, frames, size, split, ext, gray, attributes, aspect_max, difficulty)
     if attributes:
         for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
             _source_exists(name)
@@ -139,12 +150,13 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
         for i, name in enumerate(names):
             seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
-                                 aspect_max=aspect_max)
+                                 aspect_max=aspect_max, difficulty=difficulty)
             _write_sequence(out / name, seq, ext)
             photos[name] = seq.photos
             bar.advance()
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
-    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max),
+    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max,
+                                             difficulty),
                                      "photos": photos})
     return out
 

@@ -6,11 +6,15 @@ full_occlusion = an opaque occluder hides the whole target for several frames, t
 out_of_view = the target leaves the frame entirely and comes back; small_target = box area < 1000 px² in every
 frame; aspect_ratio = the box is tall or wide (1:4..1:2 or 2:1..4:1) while the target is whole and unrotated;
 camera_zoom / camera_shake move the whole scene; low_light always comes with sensor noise (tagged `noise` too).
+A difficulty (DIFFICULTIES) sets how many attributes stack on one val/test sequence and how strong each one is:
+`hard` (the default, the version-3 sets) stacks 1-4 at full strength; `moderate` gives each sequence one main
+attribute, sometimes a second, at milder strengths (issue 11's held-out set: CSRT's AUC in the 0.5-0.65 range).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,6 +41,32 @@ DOC_VAL = ("apple.jpg", "home.jpg", "rubberwhale1.png", "rubberwhale2.png", "chi
            "leuvenB.jpg")
 DOC_TEST = ("aero1.jpg", "aero3.jpg", "basketball1.png", "basketball2.png", "fruits.jpg", "squirrel_cls.jpg",
             "board.jpg", "building.jpg")
+
+
+@dataclass(frozen=True)
+class Strength:
+    """Per-sequence ranges of each attribute's strength, and how attributes stack on val/test sequences."""
+
+    second_p: float | None  # val/test: None = extras drawn each with min(0.25, 3/len); else one extra with this p
+    small_base: tuple[float, float]  # small_target: side of the target before the area bound, px
+    zoom: tuple[float, float]  # camera_zoom: final (or initial) zoom factor
+    shake: tuple[float, float]  # camera_shake: jolt std as a fraction of the frame width
+    spin: tuple[float, float]  # rotation: degrees per frame
+    dark: tuple[float, float]  # low_light: brightness gain at its darkest
+    dark_noise: tuple[float, float]  # low_light: sensor noise std (grey levels)
+    noise: tuple[float, float]  # noise: noise std (grey levels)
+    defocus: tuple[float, float]  # blur: Gaussian sigma, px
+    look_alikes: tuple[int, int]  # distractors: count, [lo, hi)
+    stride: tuple[int, int]  # fast_motion: frames of the path skipped per frame, [lo, hi)
+    aspect: tuple[float, float]  # aspect_ratio: w:h (or h:w), log-uniform
+
+
+DIFFICULTIES = {
+    "hard": Strength(None, (12, 28), (1.4, 2.0), (0.008, 0.02), (1.0, 4.0), (0.15, 0.35), (4.0, 9.0), (12.0, 28.0),
+                     (1.5, 3.5), (1, 4), (2, 4), (2.5, 3.3)),
+    "moderate": Strength(0.35, (22, 32), (1.2, 1.5), (0.003, 0.008), (0.5, 2.0), (0.25, 0.45), (3.0, 6.0),
+                         (6.0, 14.0), (1.0, 2.5), (1, 3), (2, 3), (2.0, 3.8)),
+}
 HARD_SOURCES = {
     "train": TRAIN_PHOTOS + tuple(f"doc:{p}" for p in DOC_TRAIN) + ("mpl:grace_hopper.jpg",),
     "val": VAL_PHOTOS + tuple(f"doc:{p}" for p in DOC_VAL),
@@ -70,9 +100,18 @@ def check_attributes(attributes: tuple[str, ...], size: tuple[int, int], frames:
                          "and exits must end and the target reappear); raise --frames")
 
 
-def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], index: int, split: str) -> tuple[str, ...]:
+def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], index: int, split: str,
+                      strength: Strength = DIFFICULTIES["hard"]) -> tuple[str, ...]:
     """This sequence's tags: training draws each independently; val/test cycle through the list (so every listed
-    attribute appears) and add a few more at random."""
+    attribute appears) and add a few more at random (`moderate`: at most one more, with probability second_p)."""
+    if strength.second_p is not None and split != "train":
+        chosen = {attributes[index % len(attributes)]}
+        others = [a for a in attributes if a not in chosen]
+        if others and rng.random() < strength.second_p:
+            chosen.add(others[int(rng.integers(len(others)))])
+        if "low_light" in chosen:
+            chosen.add("noise")
+        return tuple(a for a in ATTRIBUTES if a in chosen)
     draws = rng.random(len(attributes))
     if split == "train":
         chosen = {a for a, u in zip(attributes, draws) if u < TRAIN_P}
@@ -110,10 +149,11 @@ def _shrink_small(t: Layer, rotates: bool) -> None:
     t.w, t.h = np.maximum(3.0, t.w * s), np.maximum(3.0, t.h * s)
 
 
-def _look_alikes(rng: np.random.Generator, n: int, W: int, tgt: Layer) -> tuple[list[Layer], list[Layer]]:
-    """1-3 recoloured copies of the target that cross its path (straight relative motion); some pass in front."""
+def _look_alikes(rng: np.random.Generator, n: int, W: int, tgt: Layer,
+                 count: tuple[int, int]) -> tuple[list[Layer], list[Layer]]:
+    """Recoloured copies of the target that cross its path (straight relative motion); some pass in front."""
     behind, front = [], []
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(*count))):
         t_mid = int(rng.integers(n // 6, n - n // 6))
         ang, speed = rng.uniform(0, 2 * math.pi), rng.uniform(0.006, 0.02) * W
         side = rng.normal(0.0, 0.15) * math.sqrt(tgt.w[t_mid] * tgt.h[t_mid])
@@ -168,13 +208,13 @@ def _full_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Lay
 
 
 def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str],
-            aspect_log: float = ASPECT_LOG) -> Layer:
+            aspect_log: float, st: Strength) -> Layer:
     """The target: shape, size walk (non-rigid with deformation), path (2-3x faster with fast_motion), rotation."""
     if "aspect_ratio" in a:
-        aspect = math.exp(rng.uniform(math.log(2.5), math.log(3.3)) * rng.choice([-1.0, 1.0]))
+        aspect = math.exp(rng.uniform(math.log(st.aspect[0]), math.log(st.aspect[1])) * rng.choice([-1.0, 1.0]))
     else:
         aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
-    base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(12, 28)
+    base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
     rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.5))
     ls = _walk(rng, n, 0.02, 0.45)
     la = _walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else 0.25)
@@ -183,23 +223,24 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
         la = la + amp * np.sin(2 * math.pi * np.arange(n) / period + rng.uniform(0, 2 * math.pi))
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
     h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
-    stride = int(rng.integers(2, 4)) if "fast_motion" in a else 1
+    stride = int(rng.integers(*st.stride)) if "fast_motion" in a else 1
     cs, vs = _path(rng, n * stride, W, H, base, None)
     cs, vs = cs[::stride], vs[::stride] * stride
     gain = np.exp(_walk(rng, n, 0.02, 0.1 if "camouflage" in a else 0.35))
     angle = None
     if "rotation" in a:
         walk = _walk(rng, n, 0.6, 40.0)
-        angle = rng.uniform(1.0, 4.0) * rng.choice([-1.0, 1.0]) * np.arange(n) + walk - walk[0]
+        angle = rng.uniform(*st.spin) * rng.choice([-1.0, 1.0]) * np.arange(n) + walk - walk[0]
     return Layer(rgb, alpha, cs[:, 0], cs[:, 1], w, h, vs[:, 0], vs[:, 1], gain, np.ones(n, bool), angle)
 
 
 def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: tuple[str, ...],
               cache: dict[str, np.ndarray], attributes: tuple[str, ...],
               restyle_rng: np.random.Generator | None = None, gray: float = 0.3,
-              aspect_log: float = ASPECT_LOG) -> Plan:
+              aspect_log: float = ASPECT_LOG, strength: Strength = DIFFICULTIES["hard"]) -> Plan:
     """Every random choice of one sequence with these attributes (see the module docstring for what each means)."""
     W, H = size
+    st = strength
     a = set(attributes)
     bg_name, tgt_name, occ_name = (str(p) for p in rng.choice(photos, 3, replace=len(photos) < 3))
     names = {"background": bg_name, "target": tgt_name, "occluder": occ_name}
@@ -212,18 +253,18 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     canvas, m = background_canvas(rng, bg, W, H)
     pan = np.stack([m + _walk(rng, n, 0.6, m), m + _walk(rng, n, 0.6, m)], axis=1)
     if "camera_shake" in a:
-        jolt = rng.normal(0.0, rng.uniform(0.008, 0.02) * W, (n, 2))
+        jolt = rng.normal(0.0, rng.uniform(*st.shake) * W, (n, 2))
         pan = pan + 0.6 * jolt + 0.4 * np.roll(jolt, 1, axis=0)
     offsets = np.clip(np.rint(pan), 0, 2 * m).astype(int)
     zoom = np.ones(n)
     if "camera_zoom" in a:
         ramp = _smooth_ramp(n, int(rng.integers(n // 8, n // 2)), int(rng.integers(n // 4, n // 2)))
-        zoom = 1.0 + (rng.uniform(1.4, 2.0) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
-    target = _target(rng, n, W, H, looks["target"], a, aspect_log)
+        zoom = 1.0 + (rng.uniform(*st.zoom) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
+    target = _target(rng, n, W, H, looks["target"], a, aspect_log, st)
     _camera_view(target, offsets - m, zoom, W, H)
     if "small_target" in a:
         _shrink_small(target, target.angle is not None)
-    behind, front = _look_alikes(rng, n, W, target) if "distractors" in a else ([], [])
+    behind, front = _look_alikes(rng, n, W, target, st.look_alikes) if "distractors" in a else ([], [])
     if "out_of_view" in a:
         _exit_and_return(rng, n, W, H, target)
     if "full_occlusion" in a:
@@ -233,16 +274,16 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     gain = np.exp(_walk(rng, n, 0.01, 0.25))
     noise = np.zeros(n)
     if "low_light" in a:
-        dark = rng.uniform(0.15, 0.35)
+        dark = rng.uniform(*st.dark)
         gain = gain * (dark if rng.random() < 0.5 else 1.0 - (1.0 - dark) * _smooth_ramp(n, n // 6, n // 4))
-        noise[:] = rng.uniform(4.0, 9.0)
+        noise[:] = rng.uniform(*st.dark_noise)
     if "noise" in a:
-        noise = np.maximum(noise, rng.uniform(12.0, 28.0))
+        noise = np.maximum(noise, rng.uniform(*st.noise))
     defocus = None
     if "blur" in a:
         t0 = int(rng.integers(0, n // 2))
         defocus = np.where((np.arange(n) >= t0) & (np.arange(n) < t0 + int(rng.integers(n // 3, n))),
-                           rng.uniform(1.5, 3.5), 0.0)
+                           rng.uniform(*st.defocus), 0.0)
     return Plan(canvas, offsets[:, 0], offsets[:, 1], gain, target, None, None, names, behind, front,
                 None if "camera_zoom" not in a else zoom, noise if noise.any() else None, defocus,
                 int(rng.integers(2 ** 31)))
