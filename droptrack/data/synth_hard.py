@@ -59,13 +59,16 @@ class Strength:
     look_alikes: tuple[int, int]  # distractors: count, [lo, hi)
     stride: tuple[int, int]  # fast_motion: frames of the path skipped per frame, [lo, hi)
     aspect: tuple[float, float]  # aspect_ratio: w:h (or h:w), log-uniform
+    speed: float = 1.0  # every sequence: scales the target path's jitter and top speed
+    size_walk: float = 0.45  # every sequence: bound of the target's log-size walk
+    shape_walk: float = 0.25  # every sequence (no aspect_ratio): bound of the target's log-aspect walk
 
 
 DIFFICULTIES = {
     "hard": Strength(None, (12, 28), (1.4, 2.0), (0.008, 0.02), (1.0, 4.0), (0.15, 0.35), (4.0, 9.0), (12.0, 28.0),
                      (1.5, 3.5), (1, 4), (2, 4), (2.5, 3.3)),
     "moderate": Strength(0.35, (22, 32), (1.2, 1.5), (0.003, 0.008), (0.5, 2.0), (0.25, 0.45), (3.0, 6.0),
-                         (6.0, 14.0), (1.0, 2.5), (1, 3), (2, 3), (2.0, 3.8)),
+                         (6.0, 14.0), (1.0, 2.5), (1, 3), (2, 3), (2.0, 3.8), 0.5, 0.3, 0.1),
 }
 HARD_SOURCES = {
     "train": TRAIN_PHOTOS + tuple(f"doc:{p}" for p in DOC_TRAIN) + ("mpl:grace_hopper.jpg",),
@@ -173,6 +176,7 @@ def _exit_and_return(rng: np.random.Generator, n: int, W: int, H: int, tgt: Laye
     """Move the target entirely out through the nearest edge, keep it out a few frames, bring it back."""
     t0 = int(rng.integers(n // 5, int(0.4 * n)))
     k1, stay, k2 = (int(rng.integers(lo, hi)) for lo, hi in ((4, 9), (3, 8), (4, 9)))
+    t0 -= max(0, t0 + k1 + stay + k2 - (n - 1))  # short sequences: start earlier so it is back by the last frame
     t1, t2, t3 = t0 + k1, t0 + k1 + stay, t0 + k1 + stay + k2
     ext = 0.5 * float(np.hypot(tgt.w, tgt.h).max()) + 16.0
     cx, cy = tgt.cx.copy(), tgt.cy.copy()
@@ -216,15 +220,15 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
         aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
     base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
     rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.5))
-    ls = _walk(rng, n, 0.02, 0.45)
-    la = _walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else 0.25)
+    ls = _walk(rng, n, 0.02, st.size_walk)
+    la = _walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else st.shape_walk)
     if "deformation" in a:
         period, amp = rng.uniform(8, 24), rng.uniform(0.06, 0.12) * (0.5 if "aspect_ratio" in a else 1.0)
         la = la + amp * np.sin(2 * math.pi * np.arange(n) / period + rng.uniform(0, 2 * math.pi))
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
     h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
     stride = int(rng.integers(*st.stride)) if "fast_motion" in a else 1
-    cs, vs = _path(rng, n * stride, W, H, base, None)
+    cs, vs = _path(rng, n * stride, W, H, base, None, st.speed)
     cs, vs = cs[::stride], vs[::stride] * stride
     gain = np.exp(_walk(rng, n, 0.02, 0.1 if "camouflage" in a else 0.35))
     angle = None

@@ -172,18 +172,19 @@ def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: fl
     return out
 
 
-def _path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_frames: tuple[int, int] | None):
+def _path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_frames: tuple[int, int] | None,
+          speed: float = 1.0):
     """Centres and velocities chasing random goals (re-drawn every few frames); an exit window chases a goal
-    beyond a frame edge so the target leaves and later re-enters."""
+    beyond a frame edge so the target leaves and later re-enters; `speed` scales the jitter and the top speed."""
     c = np.array([rng.uniform(0.35, 0.65) * W, rng.uniform(0.35, 0.65) * H])
     v = np.zeros(2)
     goals = rng.uniform([0.15 * W, 0.15 * H], [0.85 * W, 0.85 * H], size=(n // 6 + 2, 2))
-    noise = rng.normal(0.0, 0.012 * W, size=(n, 2))
+    noise = rng.normal(0.0, 0.012 * W * speed, size=(n, 2))
     side = rng.integers(4)
     far = 1.5 * size
     out_goal = np.array([[-far, c[1]], [W + far, c[1]], [c[0], -far], [c[0], H + far]][side])
     cs, vs = np.zeros((n, 2)), np.zeros((n, 2))
-    vmax = 0.07 * W
+    vmax = 0.07 * W * speed
     for t in range(n):
         if t > 0:
             leaving = exit_frames is not None and exit_frames[0] <= t < exit_frames[1]
