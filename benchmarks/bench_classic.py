@@ -34,7 +34,7 @@ SETS = {
     "issue11_test": "--split test --size 640x360 --attributes all --difficulty moderate --sequences 24 --frames 120 "
                     "--seed 41",
     "issue11_val": "--split val --size 640x360 --attributes all --difficulty moderate --sequences 24 --frames 120 "
-                   "--seed 33",
+                   "--seed 32",
     "hard_test": "--split test --size 640x360 --attributes all --sequences 24 --frames 120 --seed 12",
     "hard_val": "--split val --size 640x360 --attributes all --sequences 16 --frames 120 --seed 11",
 }
