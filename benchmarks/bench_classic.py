@@ -314,7 +314,7 @@ def main() -> None:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import cv2
 
-    from droptrack.artifact import atomic_write_json, atomic_write_text, sha256_file
+    from droptrack.artifact import sha256_file
     from droptrack.data import get_sequences
     from droptrack.eval.machine import benchmark_machine
     from droptrack.eval.report import analyze
@@ -351,12 +351,18 @@ def main() -> None:
             "targets": [asdict(c) for c in checks],
             "attributes": report.attributes.to_dict() if report.attributes is not None else None}
         print(md[-1], flush=True)
+        _write(out, md, real, summary)  # after every set: a later set's interruption keeps the earlier tables
     if real:
-        md.append(real_table(real))
-        print(md[-1])
-    atomic_write_text(out / "table.md", "\n".join(md))
-    atomic_write_json(out / "summary.json", summary)
+        print(real_table(real))
     print(f"written: {shown(out, work)}/table.md, summary.json")
+
+
+def _write(out: Path, md: list[str], real: dict | None, summary: dict) -> None:
+    """table.md (the sets so far, then the real-video table) and summary.json, atomically."""
+    from droptrack.artifact import atomic_write_json, atomic_write_text
+
+    atomic_write_text(out / "table.md", "\n".join(md + ([real_table(real)] if real else [])))
+    atomic_write_json(out / "summary.json", summary)
 
 
 def _shown_args(argv: list[str], work: Path) -> list[str]:
