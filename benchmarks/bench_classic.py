@@ -128,7 +128,9 @@ def _command_of(meta: dict) -> str:
     """The `dt data synth` options recorded in a set's synth.json."""
     opts = [f"--split {meta['split']}", f"--size {meta['size'][0]}x{meta['size'][1]}"]
     if meta.get("attributes"):
-        opts.append("--attributes " + ",".join(meta["attributes"]))
+        from droptrack.data.synth_hard import ATTRIBUTES
+
+        opts.append("--attributes " + ("all" if tuple(meta["attributes"]) == ATTRIBUTES else ",".join(meta["attributes"])))
     if meta.get("difficulty"):
         opts.append(f"--difficulty {meta['difficulty']}")
     opts += [f"--sequences {meta['sequences']}", f"--frames {meta['frames']}", f"--seed {meta['seed']}"]
