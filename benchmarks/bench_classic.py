@@ -99,7 +99,7 @@ def shown(path: str | Path, work: Path) -> str:
     for root, label in ((REPO, None), (work.resolve(), "<workdir>")):
         if p.is_relative_to(root):
             rel = p.relative_to(root).as_posix()
-            return rel if label is None else f"{label}/{rel}"
+            return (label or ".") if rel == "." else (rel if label is None else f"{label}/{rel}")
     return f"<data>/{p.name}"
 
 

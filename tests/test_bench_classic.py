@@ -68,3 +68,4 @@ def test_recorded_paths_are_repo_relative(bench, tmp_path):
     assert bench.shown(ROOT / "benchmarks" / "results" / "classic", work) == "benchmarks/results/classic"
     assert bench.shown(work / "results_x" / "opencv_csrt", work) == "<workdir>/results_x/opencv_csrt"
     assert bench.shown(tmp_path / "elsewhere" / "issue11_test", work) == "<data>/issue11_test"
+    assert bench.shown(work, work) == "<workdir>" and bench.shown(ROOT, work) == "."
