@@ -53,6 +53,8 @@ def test_each_target_can_miss(bench):
     assert bench.check_targets(AUC, {**FPS, "droptrack_onnx_fp32": 70.5}, None)[2].passed
     assert not bench.check_targets(AUC, {**FPS, "droptrack_onnx_fp32": 70.4}, None)[2].passed
     assert bench.check_targets({**AUC, "droptrack_onnx_int8": 0.630}, FPS, None)[3].passed
+    gain = bench.check_targets({**AUC, "droptrack_onnx_int8": 0.661}, FPS, None)[3]
+    assert gain.passed and "+2.10 points" in gain.detail and "a gain" in gain.detail
     assert not bench.check_targets({**AUC, "droptrack_onnx_int8": 0.6299}, FPS, None)[3].passed
 
 
