@@ -32,6 +32,7 @@ class ArtifactMeta:
     droptrack_version: str = ""
     checkpoint_sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    tracker: dict[str, Any] = field(default_factory=dict)   # TEST extension keys set (runtime/extensions.py)
 
     @property
     def feat_size(self) -> int:
@@ -65,7 +66,12 @@ class ArtifactMeta:
 def meta_from_config(cfg, arch: str | None = None, **kw: Any) -> ArtifactMeta:
     """ArtifactMeta of a model built from `cfg` (test-time sizes and factors)."""
     from droptrack import __version__
+    from droptrack.config import TestCfg
+    from droptrack.config_rules import TRACKER_EXT_RULES
 
+    official = TestCfg()
+    tracker = {k: getattr(cfg.TEST, k) for k in TRACKER_EXT_RULES if getattr(cfg.TEST, k) != getattr(official, k)}
+    kw.setdefault("tracker", tracker)
     return ArtifactMeta(
         arch=arch or cfg.MODEL.VARIANT, config_name=cfg.NAME,
         template_size=int(cfg.TEST.TEMPLATE_SIZE), search_size=int(cfg.TEST.SEARCH_SIZE),

@@ -129,6 +129,14 @@ class TestCfg:
     SEARCH_FACTOR: float = 5.0
     SEARCH_SIZE: int = 320
     EPOCH: int = 500
+    # droptrack tracker extensions (runtime/extensions.py), off by default = the official procedure
+    SIZE_LR: float | None = None
+    ASPECT_PENALTY: float = 0.0
+    REACQ_FACTOR: float | None = None
+    REACQ_THRESHOLD: float = 0.25
+    REACQ_RECOVER: float = 0.5
+    REACQ_FRAMES: int = 1
+    REACQ_CENTER: str = "motion"
 
 
 @dataclass
@@ -188,6 +196,9 @@ def _validate(cfg: Config) -> None:
         if len(s.DATASETS_NAME) != len(s.DATASETS_RATIO) or (s.DATASETS_RATIO and not sum(s.DATASETS_RATIO) > 0):
             raise ConfigError(f"DATA.{split}.DATASETS_NAME {s.DATASETS_NAME} and DATASETS_RATIO {s.DATASETS_RATIO} "
                               "need one ratio per dataset name and a positive sum of ratios")
+    if cfg.TEST.REACQ_RECOVER < cfg.TEST.REACQ_THRESHOLD:
+        raise ConfigError(f"TEST.REACQ_RECOVER {cfg.TEST.REACQ_RECOVER} is below TEST.REACQ_THRESHOLD "
+                          f"{cfg.TEST.REACQ_THRESHOLD}; the recover score must be >= the threshold (hysteresis)")
     for name, size in (("DATA.SEARCH.SIZE", cfg.DATA.SEARCH.SIZE), ("DATA.TEMPLATE.SIZE", cfg.DATA.TEMPLATE.SIZE),
                        ("TEST.SEARCH_SIZE", cfg.TEST.SEARCH_SIZE), ("TEST.TEMPLATE_SIZE", cfg.TEST.TEMPLATE_SIZE)):
         if size % bb.STRIDE:

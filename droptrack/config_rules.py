@@ -155,6 +155,17 @@ RULES: dict[str, Rule] = {
     "TEST.TEMPLATE_FACTOR": _POS, "TEST.SEARCH_FACTOR": _POS, "TEST.TEMPLATE_SIZE": _POS_INT,
     "TEST.SEARCH_SIZE": _POS_INT, "TEST.EPOCH": _POS_INT,
 }
+# droptrack tracker extensions (runtime/extensions.py): TEST keys, also `dt run` options; null/absent = official
+TRACKER_EXT_RULES: dict[str, Rule] = {
+    "SIZE_LR": Rule(float, lo=0, hi=1, lo_open=True, optional=True),
+    "ASPECT_PENALTY": _NONNEG,
+    "REACQ_FACTOR": Rule(float, lo=1, hi=20, optional=True),
+    "REACQ_THRESHOLD": Rule(float, lo=0, hi=1),
+    "REACQ_RECOVER": Rule(float, lo=0, hi=1),
+    "REACQ_FRAMES": _POS_INT,
+    "REACQ_CENTER": _only("last", "motion", why="the last confident box or its constant-velocity prediction"),
+}
+RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):
     RULES[f"DATA.{_split}.DATASETS_NAME"] = Rule(list, item=Rule(str))
     RULES[f"DATA.{_split}.DATASETS_RATIO"] = Rule(list, item=_NONNEG)

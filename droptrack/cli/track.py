@@ -15,6 +15,14 @@ SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... !
 MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
                             "TensorRT engine (default: the embedded model).")
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
+EXT_PANEL = "Tracker extensions (opt-in, beyond the official procedure; default: the model's TEST keys)"
+
+
+def ext_overrides(official: bool, **values) -> dict:
+    """TEST-style extension keys from the `dt run` options that were given (--official: all off)."""
+    keys = {"SIZE_LR": None, "REACQ_FACTOR": None} if official else {}
+    keys.update({k.upper(): v for k, v in values.items() if v is not None})
+    return keys
 
 
 @app.command()
@@ -51,6 +59,30 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
                                           "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
                                           "or the usable cores)."),
+    official: bool = typer.Option(False, "--official", help="The official procedure: every extension off, "
+                                  "whatever the model's TEST keys say (options below still apply).",
+                                  rich_help_panel=EXT_PANEL),
+    size_lr: Optional[float] = typer.Option(None, "--size-lr", help="Score-gated size smoothing (TEST.SIZE_LR, "
+                                            "(0,1]): w/h move from the previous box toward the prediction at rate "
+                                            "SIZE_LR x score; the centre is the prediction's.",
+                                            rich_help_panel=EXT_PANEL),
+    aspect_penalty: Optional[float] = typer.Option(None, "--aspect-penalty", help="With --size-lr: rate x "
+                                                   "exp(-K x (aspect change - 1)) (TEST.ASPECT_PENALTY, >= 0).",
+                                                   rich_help_panel=EXT_PANEL),
+    reacq_factor: Optional[float] = typer.Option(None, "--reacq-factor", help="Re-acquisition: search factor "
+                                                 "(TEST.REACQ_FACTOR, [1,20]; the model's is 4-5) while the score "
+                                                 "stays low, same input size.", rich_help_panel=EXT_PANEL),
+    reacq_threshold: Optional[float] = typer.Option(None, "--reacq-threshold", help="Score under which a frame "
+                                                    "counts as lost (TEST.REACQ_THRESHOLD, default 0.25).",
+                                                    rich_help_panel=EXT_PANEL),
+    reacq_frames: Optional[int] = typer.Option(None, "--reacq-frames", help="Lost frames in a row before the wide "
+                                               "search (TEST.REACQ_FRAMES, default 1).", rich_help_panel=EXT_PANEL),
+    reacq_recover: Optional[float] = typer.Option(None, "--reacq-recover", help="Score that ends the wide search "
+                                                  "(TEST.REACQ_RECOVER, >= the threshold, default 0.5).",
+                                                  rich_help_panel=EXT_PANEL),
+    reacq_center: Optional[str] = typer.Option(None, "--reacq-center", help="Wide search around the last "
+                                               "confident box ('last') or its constant-velocity prediction "
+                                               "('motion', default) (TEST.REACQ_CENTER).", rich_help_panel=EXT_PANEL),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -69,7 +101,11 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads)
+                      threads=threads,
+                      ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
+                                        reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
+                                        reacq_frames=reacq_frames, reacq_recover=reacq_recover,
+                                        reacq_center=reacq_center))
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

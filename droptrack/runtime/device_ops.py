@@ -36,7 +36,8 @@ def _rdiv(num: float, t: torch.Tensor) -> torch.Tensor:
     return torch.full_like(t, num).div_(t)
 
 
-def crop_windows(states: torch.Tensor, factor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def crop_windows(states: torch.Tensor, factor: float | torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(N,4) float64 x,y,w,h -> crop side, x1, y1 (float64, integral values) of the official `sample_target`."""
     x, y, w, h = states.unbind(-1)
     crop_sz = torch.ceil(torch.sqrt(w * h) * factor)
@@ -54,7 +55,7 @@ def _sample_points(crop_sz: torch.Tensor, out_sz: int) -> torch.Tensor:
     return torch.minimum(src, (crop_sz - 1).float()[:, None]).double()
 
 
-def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float, out_sz: int,
+def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float | torch.Tensor, out_sz: int,
                 quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Official `sample_target` for N boxes of one frame, as float values in [0,255].
 
@@ -67,7 +68,7 @@ def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float, out_sz
     Args:
         frame: (H,W,3) uint8 (or float) RGB image on the working device.
         states: (N,4) float64 boxes x,y,w,h on the same device.
-        factor: crop side / sqrt(box area).
+        factor: crop side / sqrt(box area): one for all boxes, or an (N,) float64 tensor (one per box).
         out_sz: output side.
         quantize: round to integers like the reference's uint8 resize output.
 

@@ -8,6 +8,9 @@ CUDA tensors; pre/post are queued on torch's current stream, and the TensorRT ba
 after it with stream waits, so there is no host sync before the final copy); the Hann window,
 argmax, decoding, map-back and clip stay on the GPU, and one (N,5) copy (box + score) comes back per frame.
 On CPU the same code runs on CPU tensors (the frame is wrapped, not copied).
+With tracker extensions on (`runtime.extensions`), the crops use the extensions' per-target centres and factors
+on the device, and the decoded (N,4) boxes + scores come back for the host `Tracker.update_states` (the same
+code as the host path); the new states go back up as one small (N,4) copy.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from droptrack.engine.base import Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
+from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.tracker import TrackResult, Tracker
 
 TORCH_IO_BACKENDS = ("torch", "tensorrt")
@@ -69,8 +73,9 @@ class PinnedUploader:
 class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
-    def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True):
-        super().__init__(backend)
+    def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
+                 ext: TrackerExt | None = None):
+        super().__init__(backend, ext)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = hann2d_t(self.meta.feat_size, self.device)
@@ -105,16 +110,20 @@ class DeviceTracker(Tracker):
                                self.quantize)
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
+        if self.extensions is not None:
+            self.extensions.reset(states)
 
     def add_targets(self, frame: np.ndarray, boxes) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
         old_templates, old_states = self.templates, self.states_t
+        old_memory = self.extensions.memory if self.extensions is not None else []
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states is not None and len(old_states):
             cat = torch.cat if isinstance(self.templates, torch.Tensor) else np.concatenate
             self.templates = cat([old_templates, self.templates], 0)
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
+            self._keep_memory(old_memory)
 
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index`; the others keep their states."""
@@ -125,8 +134,12 @@ class DeviceTracker(Tracker):
     def preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
         """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
         m = self.meta
-        crops, resize = crop_resize(self.upload(frame), self.states_t, m.search_factor, m.search_size,
-                                    self.quantize)
+        boxes, factor = self.states_t, m.search_factor
+        if self.extensions is not None:
+            self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
+            boxes = torch.tensor(self._anchors, dtype=torch.float64, device=self.device)
+            factor = torch.tensor(factors, dtype=torch.float64, device=self.device)
+        crops, resize = crop_resize(self.upload(frame), boxes, factor, m.search_size, self.quantize)
         return self._to_backend(self._norm_x(crops)), resize
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
@@ -134,6 +147,11 @@ class DeviceTracker(Tracker):
         score = self._from_backend(out["score_map"])
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
+        if self.extensions is not None:   # the host update (same code as `Tracker`), states back to the device
+            results = self.update_states(boxes.cpu().numpy(), peaks.cpu().numpy(), factors.cpu().tolist(),
+                                         image_hw)
+            self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
+            return results
         self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
         host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
         self.states = [row[:4] for row in host]

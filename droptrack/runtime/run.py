@@ -49,6 +49,7 @@ class RunOptions:
     reconnect: int = 0
     reconnect_timeout: float | None = None
     threads: int | None = None
+    ext: dict = field(default_factory=dict)   # tracker-extension overrides, TEST-style keys (runtime/extensions)
 
 
 def parse_box(text: str) -> list[float]:
@@ -90,12 +91,16 @@ def check_artifact(artifact: str | None) -> None:
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
-                  trust: bool = False):
+                  trust: bool = False, ext: dict | None = None):
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
-    and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles)."""
-    from droptrack.runtime.tracker import Tracker, load_backend
+    and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
+    tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; checked before loading)."""
+    from droptrack.runtime.extensions import check_keys
+    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
+
+    check_keys(ext or {}, option_names=True)   # bad option values fail before the model loads
 
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
@@ -110,10 +115,11 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
         raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
     from droptrack.runtime.device_tracker import TORCH_IO_BACKENDS, DeviceTracker
 
+    settings = tracker_ext(backend, ext)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend)
+        return Tracker(backend, settings)
 
-    return DeviceTracker(backend, device=device)
+    return DeviceTracker(backend, device=device, ext=settings)
 
 
 def select_targets(image) -> list[list[float]]:
@@ -149,6 +155,9 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         if v is not None and not 0 < v <= 16384:
             raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
     check_artifact(opts.artifact)
+    from droptrack.runtime.extensions import check_keys
+
+    check_keys(opts.ext, option_names=True)
     outputs = {"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
                "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
     inputs = [p for p in (opts.source, opts.artifact, opts.config) if p and os.path.lexists(os.path.expanduser(p))]
@@ -193,7 +202,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
     with ExitStack() as stack:
         stack.callback(restore_threads, apply_threads(threads))
         src = stack.enter_context(_open_source(opts, policy))
-        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint)
+        tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
+                                ext=opts.ext)
         frames = iter(src) if getattr(src, "live", False) else sources.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
         first = next(frames, None)

@@ -2,6 +2,8 @@
 
 Pre/post-processing is numpy/OpenCV (shared by every backend; the crop and normalisation come from
 `host_ops`, byte-identical to `geometry.sample_target` + `normalize`); several targets run in one batched call.
+Opt-in extensions (size smoothing, re-acquisition: `runtime.extensions`) change the crop and the state update
+only when the artifact's TEST keys or the caller's overrides turn them on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
+from droptrack.runtime.extensions import Extensions, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Normalizer, crop_resize
 
 
@@ -25,9 +28,11 @@ class TrackResult:
 
 
 class Tracker:
-    """`initialize(frame, box)` once, then `track(frame)` per frame; template never updated (official)."""
+    """`initialize(frame, box)` once, then `track(frame)` per frame; template never updated (official).
 
-    def __init__(self, backend: Backend):
+    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official)."""
+
+    def __init__(self, backend: Backend, ext: TrackerExt | None = None):
         self.backend = backend
         m = backend.meta
         self.meta = m
@@ -35,6 +40,9 @@ class Tracker:
         self.normalizer = Normalizer(m.mean, m.std)
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
+        self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
+        self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
+        self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
 
     @property
     def num_targets(self) -> int:
@@ -50,20 +58,31 @@ class Tracker:
         states = [validate_init_box(box, frame.shape[:2]) for box in boxes]
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
+        if self.extensions is not None:
+            self.extensions.reset(states)
 
     def add_targets(self, frame: np.ndarray, boxes) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
         old_templates, old_states = self.templates, self.states
+        old_memory = self.extensions.memory if self.extensions is not None else []
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states:
             self.templates = np.concatenate([old_templates, self.templates], axis=0)
             self.states = old_states + self.states
+            self._keep_memory(old_memory)
+
+    def _keep_memory(self, old_memory: list) -> None:
+        """Put the running targets' extension memory back in front of the new targets' (add_targets)."""
+        if self.extensions is not None:
+            self.extensions.memory = old_memory + self.extensions.memory
 
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index` (0-based, in initialisation order); the others keep their states."""
         keep = [i for i in range(self.num_targets) if i != index]
         self.states = [self.states[i] for i in keep]
         self.templates = self.templates[keep] if keep else None
+        if self.extensions is not None:
+            self.extensions.remove(index)
 
     def sync(self) -> None:
         """Wait for queued device work (nothing to wait for on the host path)."""
@@ -81,30 +100,44 @@ class Tracker:
         t3 = time.perf_counter()
         return results, {"pre": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
 
-    def _crops(self, frame: np.ndarray, states, factor: float, size: int) -> tuple[np.ndarray, list[float]]:
-        """(N,3,size,size) float32 normalised crops around `states` and their resize factors."""
+    def _crops(self, frame: np.ndarray, states, factor: float | list[float], size: int
+               ) -> tuple[np.ndarray, list[float]]:
+        """(N,3,size,size) float32 normalised crops around `states` (one factor, or one per box) and their resize
+        factors."""
         out = np.empty((len(states), 3, size, size), dtype=np.float32)
         factors = []
         for i, state in enumerate(states):
-            patch, rf = crop_resize(frame, state, factor, size)
+            patch, rf = crop_resize(frame, state, factor[i] if isinstance(factor, list) else factor, size)
             self.normalizer(patch, out[i])
             factors.append(rf)
         return out, factors
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
-        return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
+        if self.extensions is None:
+            return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
+        self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
+        return self._crops(frame, self._anchors, factors, self.meta.search_size)
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
-        m = self.meta
         score = to_numpy(out["score_map"])
         boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
+        return self.update_states(boxes, peaks, factors, image_hw)
+
+    def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
+                      image_hw: tuple[int, int]) -> list[TrackResult]:
+        """Decoded (N,4) crop-unit boxes -> new states: official map-back + clip, or the extensions' update."""
+        m = self.meta
         H, W = image_hw
         results = []
         for i, rf in enumerate(factors):
             pred = (boxes[i] * m.search_size / rf).tolist()
-            self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
+            if self.extensions is None:
+                self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
+            else:
+                mapped = map_box_back(pred, self._anchors[i], m.search_size, rf)
+                self.states[i] = self.extensions.update(i, self.states[i], mapped, float(peaks[i]), image_hw)
             results.append(TrackResult(list(self.states[i]), float(peaks[i])))
         return results
 
@@ -144,6 +177,14 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
 
 
-def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0) -> Tracker:
-    """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model)."""
-    return Tracker(load_backend(artifact, config, device, threads))
+def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
+    """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
+    return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
+
+
+def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0,
+                 ext: dict | None = None) -> Tracker:
+    """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model); `ext` overrides the
+    artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it off)."""
+    backend = load_backend(artifact, config, device, threads)
+    return Tracker(backend, tracker_ext(backend, ext))

@@ -1,0 +1,173 @@
+"""Opt-in tracker extensions beyond the official procedure (config TEST keys / `dt run` options; issue 11).
+
+* Score-gated size smoothing (the classic Siamese-tracker scale update): the new box keeps the predicted
+  centre; width and height move from the previous box toward the prediction at rate
+  lr = SIZE_LR * peak score * exp(-ASPECT_PENALTY * (aspect change - 1)), aspect change = max(r/r', r'/r) >= 1.
+* Re-acquisition: after REACQ_FRAMES consecutive frames with a peak score below REACQ_THRESHOLD, the search
+  crop is taken with factor REACQ_FACTOR (resized to the same input size, so the network is unchanged) around
+  the last confident box (REACQ_CENTER 'last') or its constant-velocity prediction ('motion'); the normal crop
+  around the current box returns once the score reaches REACQ_RECOVER (hysteresis).
+
+With every key absent (SIZE_LR and REACQ_FACTOR null) nothing here runs and the tracker is the official one.
+Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from droptrack.config_rules import TRACKER_EXT_RULES, check_value
+from droptrack.errors import ConfigError
+from droptrack.geometry import clip_box
+
+# TEST key -> (TrackerExt attribute, `dt run` option)
+KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
+                                    for key in TRACKER_EXT_RULES}
+
+
+@dataclass(frozen=True)
+class TrackerExt:
+    """The extension settings (defaults = the official procedure); field names are the TEST keys lower-cased."""
+
+    size_lr: float | None = None
+    aspect_penalty: float = 0.0
+    reacq_factor: float | None = None
+    reacq_threshold: float = 0.25
+    reacq_recover: float = 0.5
+    reacq_frames: int = 1
+    reacq_center: str = "motion"
+
+    @property
+    def active(self) -> bool:
+        """Whether anything differs from the official procedure."""
+        return self.size_lr is not None or self.reacq_factor is not None
+
+    @classmethod
+    def from_keys(cls, keys: dict, option_names: bool = False) -> "TrackerExt":
+        """From TEST-style keys ({'SIZE_LR': 0.6, ...}); bad values raise a one-line ConfigError naming the key
+        (or the `dt run` option with `option_names`)."""
+        ext = cls(**check_keys(keys, option_names))
+        if ext.reacq_recover < ext.reacq_threshold:
+            raise ConfigError(f"REACQ_RECOVER (--reacq-recover) {ext.reacq_recover} is below REACQ_THRESHOLD "
+                              f"(--reacq-threshold) {ext.reacq_threshold}; the recover score must be >= the "
+                              "threshold (hysteresis)")
+        return ext
+
+    def to_keys(self) -> dict:
+        """TEST-style keys of the settings that differ from the defaults (what artifacts carry)."""
+        default = TrackerExt()
+        return {key: getattr(self, attr) for key, (attr, _) in KEYS.items()
+                if getattr(self, attr) != getattr(default, attr)}
+
+
+def check_keys(keys: dict, option_names: bool = False) -> dict:
+    """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key or option."""
+    values = {}
+    for key, value in (keys or {}).items():
+        if key not in KEYS:
+            raise ConfigError(f"unknown tracker extension '{key}'; valid: {', '.join(KEYS)}")
+        attr, option = KEYS[key]
+        values[attr] = check_value(option if option_names else f"TEST.{key}", value, TRACKER_EXT_RULES[key])
+    return values
+
+
+def ext_keys_of_test(test_cfg) -> dict:
+    """The extension keys of a config's TEST section that differ from the official defaults."""
+    return TrackerExt.from_keys({k: getattr(test_cfg, k) for k in KEYS}).to_keys()
+
+
+def smooth_size(prev: list[float], pred: list[float], score: float, ext: TrackerExt) -> list[float]:
+    """x,y,w,h: the predicted centre with w/h moved from `prev` toward `pred` at the score-gated rate."""
+    if ext.size_lr is None:
+        return list(pred)
+    pw, ph = prev[2], prev[3]
+    w, h = pred[2], pred[3]
+    lr = ext.size_lr * max(0.0, float(score))
+    if ext.aspect_penalty > 0 and w > 0 and h > 0 and pw > 0 and ph > 0:
+        change = (w / h) / (pw / ph)
+        lr *= math.exp(-ext.aspect_penalty * (max(change, 1.0 / change) - 1.0))
+    lr = min(1.0, lr)
+    nw, nh = pw + lr * (w - pw), ph + lr * (h - ph)
+    cx, cy = pred[0] + 0.5 * w, pred[1] + 0.5 * h
+    return [cx - 0.5 * nw, cy - 0.5 * nh, nw, nh]
+
+
+@dataclass
+class TargetMemory:
+    """What re-acquisition remembers of one target: the last confident box, its velocity, the lost count."""
+
+    confident: list[float]
+    velocity: tuple[float, float] = (0.0, 0.0)
+    since: int = 0           # frames since the last confident one
+    low: int = 0             # consecutive frames under the threshold
+    wide: bool = False       # searching with REACQ_FACTOR
+    history: list[bool] = field(default_factory=list)   # wide flag of each tracked frame (tests, reports)
+
+
+def _centre(box: list[float]) -> tuple[float, float]:
+    return box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
+
+
+class Extensions:
+    """Per-target extension state for a tracker: the crop to take and the state update after decoding."""
+
+    def __init__(self, ext: TrackerExt, search_factor: float):
+        self.ext = ext
+        self.search_factor = search_factor
+        self.memory: list[TargetMemory] = []
+
+    def reset(self, states: list[list[float]]) -> None:
+        """New targets (initialisation): confident at their init boxes."""
+        self.memory = [TargetMemory(list(s)) for s in states]
+
+    def extend(self, states: list[list[float]]) -> None:
+        """Targets added to the running ones."""
+        self.memory += [TargetMemory(list(s)) for s in states]
+
+    def remove(self, index: int) -> None:
+        """Forget target `index`."""
+        del self.memory[index]
+
+    def crops(self, states: list[list[float]], image_hw: tuple[int, int]) -> tuple[list[list[float]], list[float]]:
+        """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR)."""
+        anchors, factors = [], []
+        for state, mem in zip(states, self.memory):
+            if not mem.wide:
+                anchors.append(list(state))
+                factors.append(self.search_factor)
+                continue
+            box = mem.confident
+            if self.ext.reacq_center == "motion":
+                vx, vy = mem.velocity
+                box = [box[0] + vx * mem.since, box[1] + vy * mem.since, box[2], box[3]]
+            anchors.append(clip_box(box, *image_hw, margin=10))
+            factors.append(float(self.ext.reacq_factor))
+        return anchors, factors
+
+    def update(self, index: int, prev: list[float], pred: list[float], score: float,
+               image_hw: tuple[int, int]) -> list[float]:
+        """The new state from the mapped-back (unclipped) prediction: size smoothing, clip, re-acquisition state."""
+        ext, mem = self.ext, self.memory[index]
+        state = clip_box(smooth_size(prev, pred, score, ext), *image_hw, margin=10)
+        mem.history.append(mem.wide)
+        mem.since += 1
+        if score >= ext.reacq_recover:
+            cx, cy = _centre(state)
+            px, py = _centre(mem.confident)
+            mem.velocity = ((cx - px) / mem.since, (cy - py) / mem.since)
+            mem.confident, mem.since, mem.low, mem.wide = list(state), 0, 0, False
+        elif score < ext.reacq_threshold:
+            mem.low += 1
+            if ext.reacq_factor is not None and mem.low >= ext.reacq_frames:
+                mem.wide = True
+        else:
+            mem.low = 0
+        return state
+
+
+def merge_overrides(base: dict, overrides: dict | None) -> TrackerExt:
+    """Artifact keys updated by command-line overrides (checked with the option names)."""
+    check_keys(overrides or {}, option_names=True)
+    return TrackerExt.from_keys({**(base or {}), **(overrides or {})})
+
