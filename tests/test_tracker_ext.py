@@ -1,0 +1,222 @@
+"""Opt-in tracker extensions (runtime/extensions.py): off = the official procedure bit for bit, hand-computed size
+updates, the re-acquisition crop switch on scripted scores, one-line errors, same boxes from torch and ONNX."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from droptrack.artifact import meta_from_config
+from droptrack.cli import app
+from droptrack.config import config_from_dict, config_to_dict, load_config
+from droptrack.engine.base import Backend
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.errors import ConfigError
+from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, normalize, sample_target
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+from droptrack.runtime.extensions import TrackerExt, smooth_size
+from droptrack.runtime.tracker import Tracker, tracker_ext
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    return build_model(cfg).eval(), cfg
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """A textured square drifting right on noise: 8 RGB frames 160x120."""
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    patch = rng.integers(0, 255, (30, 24, 3), dtype=np.uint8)
+    out = []
+    for i in range(8):
+        f = base.copy()
+        f[40:70, 50 + 3 * i: 74 + 3 * i] = patch
+        out.append(f)
+    return out
+
+
+def reference_track(model, cfg, frames, init) -> list[list[float]]:
+    """The spec's procedure (ostrack_spec.md 4.3-4.4) from the geometry reference functions and the model."""
+    t = cfg.TEST
+    z, _ = sample_target(frames[0], init, t.TEMPLATE_FACTOR, t.TEMPLATE_SIZE)
+    z = torch.from_numpy(normalize(z))
+    state, boxes = list(init), [list(init)]
+    window = hann2d(t.SEARCH_SIZE // cfg.MODEL.BACKBONE.STRIDE)
+    for f in frames[1:]:
+        x, rf = sample_target(f, state, t.SEARCH_FACTOR, t.SEARCH_SIZE)
+        with torch.no_grad():
+            out = model(z, torch.from_numpy(normalize(x)), ce_template_mask=model.template_index)
+        box, _ = decode_box(window * out["score_map"].numpy(), out["size_map"].numpy(), out["offset_map"].numpy())
+        pred = (box[0] * t.SEARCH_SIZE / rf).tolist()
+        state = clip_box(map_box_back(pred, state, t.SEARCH_SIZE, rf), *f.shape[:2], margin=10)
+        boxes.append(state)
+    return boxes
+
+
+def run(tracker, frames, init) -> list[list[float]]:
+    tracker.initialize(frames[0], init)
+    return [list(init)] + [tracker.track(f)[0] for f in frames[1:]]
+
+
+def test_keys_absent_or_official_values_give_the_official_boxes_bit_for_bit(tiny, frames):
+    model, cfg = tiny
+    init = [50.0, 40.0, 24.0, 30.0]
+    expected = reference_track(model, cfg, frames, init)
+    # the same values written out explicitly (extensions off: SIZE_LR / REACQ_FACTOR null) change nothing
+    explicit = config_from_dict({**config_to_dict(cfg), "TEST": {**config_to_dict(cfg)["TEST"], "SIZE_LR": None,
+                                 "REACQ_FACTOR": None, "REACQ_THRESHOLD": 0.3, "REACQ_CENTER": "last"}})
+    for c in (cfg, explicit):
+        backend = TorchBackend(model, c)
+        assert backend.meta.tracker == ({} if c is cfg else {"REACQ_THRESHOLD": 0.3, "REACQ_CENTER": "last"})
+        tracker = Tracker(backend)
+        assert tracker.extensions is None
+        assert run(tracker, frames, init) == expected
+
+
+def test_size_update_hand_computed():
+    prev = [10.0, 20.0, 100.0, 50.0]
+    pred = [170.0, 120.0, 60.0, 60.0]                      # centre (200, 150)
+    # lr = 0.6 * 0.5 = 0.3: w = 100 + 0.3 * (60 - 100) = 88, h = 50 + 0.3 * (60 - 50) = 53, same centre
+    assert smooth_size(prev, pred, 0.5, TrackerExt(size_lr=0.6)) == pytest.approx([156.0, 123.5, 88.0, 53.0])
+    # aspect 2:1 -> 1:1, change 2: lr = 0.3 * exp(-1 * (2 - 1)) = 0.110364; w = 100 - 40 lr, h = 50 + 10 lr
+    got = smooth_size(prev, pred, 0.5, TrackerExt(size_lr=0.6, aspect_penalty=1.0))
+    assert got == pytest.approx([200 - 95.58545 / 2, 150 - 51.10364 / 2, 95.58545, 51.10364], abs=1e-4)
+    # the rate never exceeds 1: SIZE_LR 1 with score 1 takes the prediction
+    assert smooth_size(prev, pred, 1.0, TrackerExt(size_lr=1.0)) == pytest.approx(pred)
+    assert smooth_size(prev, pred, 0.9, TrackerExt()) == pred   # off
+
+
+class ScriptedBackend(Backend):
+    """Score maps whose windowed peak (centre cell, zero offset) is the next scripted score; size 0.25 x crop."""
+
+    name = "scripted"
+
+    def __init__(self, meta, scores):
+        super().__init__(meta)
+        self.scores = list(scores)
+        self.feat = meta.feat_size
+        self.cell = self.feat // 2
+        self.window = hann2d(self.feat)[0, 0, self.cell, self.cell]
+
+    def _infer(self, template, search):
+        n, f = search.shape[0], self.feat
+        score = np.zeros((n, 1, f, f), np.float32)
+        score[:, 0, self.cell, self.cell] = np.float32(self.scores.pop(0)) / self.window   # one score or one each
+        return {"score_map": score, "size_map": np.full((n, 2, f, f), 0.25, np.float32),
+                "offset_map": np.zeros((n, 2, f, f), np.float32)}
+
+
+def test_reacquisition_widens_the_crop_while_lost_and_returns_after_recovery(tiny):
+    _, cfg = tiny
+    meta = meta_from_config(cfg)
+    scores = [0.9, 0.1, 0.1, 0.3, 0.6, 0.9]
+    ext = TrackerExt(reacq_factor=6.0, reacq_frames=2, reacq_threshold=0.25, reacq_recover=0.5, reacq_center="last")
+    tracker = Tracker(ScriptedBackend(meta, scores), ext)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    tracker.initialize(frame, [140.0, 100.0, 40.0, 40.0])
+    crop_sides, anchors = [], []
+    for _ in scores:
+        search, factors = tracker.preprocess(frame)
+        crop_sides.append(round(meta.search_size / factors[0]))
+        anchors.append(list(tracker._anchors[0]))
+        tracker.postprocess(tracker.backend.infer(tracker.templates, search), factors, frame.shape[:2])
+
+    def side(box, factor):   # the official crop side: ceil(sqrt(w h) * factor)
+        return math.ceil(math.sqrt(box[2] * box[3]) * factor)
+
+    # scores 0.9 (confident), 0.1, 0.1 (two under 0.25: lost), 0.3 (under recover: still wide), 0.6 (recovered)
+    sf = meta.search_factor
+    for k in (0, 1, 2, 5):           # normal crops: around the previous state with SEARCH_FACTOR
+        assert crop_sides[k] == side(anchors[k], sf)
+    confident = anchors[1]           # the state after the 0.9 frame
+    assert anchors[3] == confident and anchors[4] == confident
+    assert crop_sides[3] == crop_sides[4] == side(confident, 6.0) != side(confident, sf)
+    assert tracker.extensions.memory[0].history == [False, False, False, True, True, False]
+
+
+def test_bad_extension_values_are_one_line_errors():
+    runner = CliRunner()
+    cases = {("--size-lr", "0"): "--size-lr", ("--size-lr", "1.5"): "--size-lr",
+             ("--aspect-penalty", "-1"): "--aspect-penalty", ("--reacq-factor", "nan"): "--reacq-factor",
+             ("--reacq-factor", "0.5"): "--reacq-factor", ("--reacq-center", "middle"): "--reacq-center",
+             ("--reacq-frames", "0"): "--reacq-frames", ("--reacq-recover", "1.2"): "--reacq-recover"}
+    for (opt, value), word in cases.items():
+        r = runner.invoke(app, ["run", "missing.mp4", "--init", "1,2,3,4", opt, value])
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], \
+            (opt, value, r.output)
+    with pytest.raises(ConfigError, match="TEST.SIZE_LR"):
+        config_from_dict({"TEST": {"SIZE_LR": 2}})
+    with pytest.raises(ConfigError, match="REACQ_RECOVER"):
+        config_from_dict({"TEST": {"REACQ_THRESHOLD": 0.6, "REACQ_RECOVER": 0.5}})
+    with pytest.raises(ConfigError, match="did you mean 'TEST.SIZE_LR'"):
+        config_from_dict({"TEST": {"SIZE_LRR": 0.5}})
+
+
+def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(tiny, frames, tmp_path):
+    """The TEST keys travel checkpoint -> ONNX metadata; both backends track alike with them on."""
+    from droptrack.export.pipeline import export_onnx
+    from droptrack.runtime.tracker import load_backend
+
+    model, cfg = tiny
+    d = config_to_dict(cfg)
+    d["TEST"].update(SIZE_LR=0.7, ASPECT_PENALTY=0.5, REACQ_FACTOR=6.0, REACQ_THRESHOLD=0.3, REACQ_RECOVER=0.31)
+    on = config_from_dict(d, name=cfg.NAME)
+    ckpt = tmp_path / "ext.pt"
+    save_checkpoint(ckpt, model, on)
+    res = export_onnx(model=model, cfg=on, output_dir=tmp_path)
+    assert res.status == "ok"
+    keys = {"SIZE_LR": 0.7, "ASPECT_PENALTY": 0.5, "REACQ_FACTOR": 6.0, "REACQ_THRESHOLD": 0.3,
+            "REACQ_RECOVER": 0.31}
+    init = [50.0, 40.0, 24.0, 30.0]
+    boxes = {}
+    for name in ("ext.pt", "model.onnx"):
+        backend = load_backend(tmp_path / name)
+        assert backend.meta.tracker == keys
+        tracker = Tracker(backend)
+        boxes[name] = run(tracker, frames, init)
+        wide = tracker.extensions.memory[0].history
+    np.testing.assert_allclose(boxes["ext.pt"], boxes["model.onnx"], rtol=0, atol=1e-3)
+    assert boxes["ext.pt"] != reference_track(model, cfg, frames, init)   # the extensions did change the boxes
+    # --official (all off) over the artifact's keys gives the reference boxes again
+    off = Tracker(load_backend(tmp_path / "model.onnx"), tracker_ext(load_backend(ckpt), {"SIZE_LR": None,
+                                                                                          "REACQ_FACTOR": None}))
+    np.testing.assert_allclose(run(off, frames, init), reference_track(model, cfg, frames, init), atol=1e-3)
+    assert len(wide) == len(frames) - 1
+
+
+def test_device_tracker_shares_the_extension_update(tiny):
+    """Same scripted maps through the host Tracker and the DeviceTracker (CPU): same crops, states, switches."""
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    _, cfg = tiny
+    meta = meta_from_config(cfg)
+    scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
+    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, reacq_center="motion")
+    host = Tracker(ScriptedBackend(meta, scores), ext)
+    dev = DeviceTracker(ScriptedBackend(meta, scores), device="cpu", ext=ext)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
+    host.initialize_many(frame, inits)
+    dev.initialize_many(frame, inits)
+    for _ in scores:
+        _, rh = host.preprocess(frame)
+        _, rd = dev.preprocess(frame)
+        assert rd.tolist() == pytest.approx(rh, abs=1e-12)
+        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
+            assert b.box == pytest.approx(a.box, abs=1e-6) and b.score == pytest.approx(a.score, abs=1e-6)
+    assert [m.history for m in host.extensions.memory] == [m.history for m in dev.extensions.memory]
+    assert host.extensions.memory[0].history == [False, False, False, True, True, False]
+    assert host.extensions.memory[1].history == [False, False, True, False, False, False]
+    dev.remove_target(0)
+    assert len(dev.extensions.memory) == 1 and tuple(dev.states_t.shape) == (1, 4)
