@@ -3,6 +3,7 @@ optimizer state), written atomically to droptrack/weights/droptrack_tiny_synth.p
 
 Usage: python benchmarks/ship_default_model.py STAGE1/final.pt [STAGE2/final.pt ...] --data "dt data synth ..." \
            --command "dt train ..." [--command ...] [--selected-by TEXT] [--out PATH]
+       python benchmarks/ship_default_model.py --retune   (packaged TEST keys into the shipped model, weights kept)
 The last checkpoint gives the weights; every checkpoint gives its per-epoch history (tagged with its stage). A
 previously shipped default model may come first: its recorded stages, data and commands are carried over, so a
 fine-tuned model keeps the whole record of how its weights came to be.
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from droptrack.config import config_to_dict, load_config
+from droptrack.config_rules import TRACKER_EXT_RULES
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 from droptrack.model.default import DEFAULT_CHECKPOINT
 
@@ -23,21 +25,38 @@ CONFIG = "droptrack_tiny_synth"
 
 
 def _inference_sections(cfg) -> tuple[dict, dict]:
-    """The MODEL and TEST settings that define the shipped network and tracker (not how it was trained)."""
+    """The MODEL and TEST settings that define the shipped network and its crops (not how it was trained, nor the
+    opt-in tracker extensions, which come from the packaged config whatever the training run used)."""
     d = config_to_dict(cfg)
     model = {k: v for k, v in d["MODEL"].items() if k not in ("PRETRAIN_FILE", "VARIANT")}
-    return model, {k: v for k, v in d["TEST"].items() if k != "EPOCH"}
+    return model, {k: v for k, v in d["TEST"].items() if k != "EPOCH" and k not in TRACKER_EXT_RULES}
+
+
+def retune(path: Path) -> None:
+    """Re-save the shipped model with the packaged config's TEST section (tracker settings only; same weights,
+    same training record): how tracker-extension keys chosen by benchmarks/tune_tracker_ext.py reach it."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    model, _ = load_tracking_checkpoint(path, config=CONFIG)
+    save_checkpoint(path, model, load_config(CONFIG), extra={"training": obj["training"]})
+    print(f"wrote {path}: TEST {config_to_dict(load_config(CONFIG))['TEST']}")
 
 
 def main() -> None:
     """Load the last stage strictly under the packaged config (same MODEL/TEST sections), save fp32 weights."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoints", type=Path, nargs="+", help="one checkpoint per training stage, in order")
-    ap.add_argument("--data", required=True, help="the `dt data synth` command(s) that made the training sets")
-    ap.add_argument("--command", action="append", required=True, help="the `dt train` command(s), in order")
+    ap.add_argument("checkpoints", type=Path, nargs="*", help="one checkpoint per training stage, in order")
+    ap.add_argument("--data", help="the `dt data synth` command(s) that made the training sets")
+    ap.add_argument("--command", action="append", help="the `dt train` command(s), in order")
     ap.add_argument("--selected-by", default="last epoch of the last stage")
     ap.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "droptrack" / "weights" / DEFAULT_CHECKPOINT)
+    ap.add_argument("--retune", action="store_true", help="only re-save OUT with the packaged TEST section "
+                    "(tracker-extension keys); no checkpoints, --data or --command")
     args = ap.parse_args()
+    if args.retune:
+        retune(args.out)
+        return
+    if not args.checkpoints or not args.data or not args.command:
+        ap.error("give the stage checkpoints, --data and --command (or --retune)")
     history, data, commands, stage = [], [], [], 0
     for path in args.checkpoints:
         run = torch.load(path, map_location="cpu", weights_only=True)
