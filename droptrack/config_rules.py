@@ -157,7 +157,7 @@ RULES: dict[str, Rule] = {
 }
 # droptrack tracker extensions (runtime/extensions.py): TEST keys, also `dt run` options; null/absent = official
 TRACKER_EXT_RULES: dict[str, Rule] = {
-    "SIZE_LR": Rule(float, lo=0, hi=1, lo_open=True, optional=True),
+    "SIZE_LR": Rule(float, lo=0, hi=10, lo_open=True, optional=True),
     "ASPECT_PENALTY": _NONNEG,
     "REACQ_FACTOR": Rule(float, lo=1, hi=20, optional=True),
     "REACQ_THRESHOLD": Rule(float, lo=0, hi=1),

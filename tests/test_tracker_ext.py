@@ -93,6 +93,9 @@ def test_size_update_hand_computed():
     assert got == pytest.approx([200 - 95.58545 / 2, 150 - 51.10364 / 2, 95.58545, 51.10364], abs=1e-4)
     # the rate never exceeds 1: SIZE_LR 1 with score 1 takes the prediction
     assert smooth_size(prev, pred, 1.0, TrackerExt(size_lr=1.0)) == pytest.approx(pred)
+    # SIZE_LR 2.5: a 0.5 score is confident enough (rate min(1, 1.25) = 1), a 0.2 score moves half way
+    assert smooth_size(prev, pred, 0.5, TrackerExt(size_lr=2.5)) == pytest.approx(pred)
+    assert smooth_size(prev, pred, 0.2, TrackerExt(size_lr=2.5)) == pytest.approx([160.0, 122.5, 80.0, 55.0])
     assert smooth_size(prev, pred, 0.9, TrackerExt()) == pred   # off
 
 
@@ -146,7 +149,7 @@ def test_reacquisition_widens_the_crop_while_lost_and_returns_after_recovery(tin
 
 def test_bad_extension_values_are_one_line_errors():
     runner = CliRunner()
-    cases = {("--size-lr", "0"): "--size-lr", ("--size-lr", "1.5"): "--size-lr",
+    cases = {("--size-lr", "0"): "--size-lr", ("--size-lr", "12"): "--size-lr",
              ("--aspect-penalty", "-1"): "--aspect-penalty", ("--reacq-factor", "nan"): "--reacq-factor",
              ("--reacq-factor", "0.5"): "--reacq-factor", ("--reacq-center", "middle"): "--reacq-center",
              ("--reacq-frames", "0"): "--reacq-frames", ("--reacq-recover", "1.2"): "--reacq-recover"}
@@ -156,7 +159,7 @@ def test_bad_extension_values_are_one_line_errors():
         assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], \
             (opt, value, r.output)
     with pytest.raises(ConfigError, match="TEST.SIZE_LR"):
-        config_from_dict({"TEST": {"SIZE_LR": 2}})
+        config_from_dict({"TEST": {"SIZE_LR": 20}})
     with pytest.raises(ConfigError, match="REACQ_RECOVER"):
         config_from_dict({"TEST": {"REACQ_THRESHOLD": 0.6, "REACQ_RECOVER": 0.5}})
     with pytest.raises(ConfigError, match="did you mean 'TEST.SIZE_LR'"):

@@ -63,8 +63,8 @@ def run(
                                   "whatever the model's TEST keys say (options below still apply).",
                                   rich_help_panel=EXT_PANEL),
     size_lr: Optional[float] = typer.Option(None, "--size-lr", help="Score-gated size smoothing (TEST.SIZE_LR, "
-                                            "(0,1]): w/h move from the previous box toward the prediction at rate "
-                                            "SIZE_LR x score; the centre is the prediction's.",
+                                            "(0,10]): w/h move from the previous box toward the prediction at rate "
+                                            "min(1, SIZE_LR x score); the centre is the prediction's.",
                                             rich_help_panel=EXT_PANEL),
     aspect_penalty: Optional[float] = typer.Option(None, "--aspect-penalty", help="With --size-lr: rate x "
                                                    "exp(-K x (aspect change - 1)) (TEST.ASPECT_PENALTY, >= 0).",

@@ -2,7 +2,8 @@
 
 * Score-gated size smoothing (the classic Siamese-tracker scale update): the new box keeps the predicted
   centre; width and height move from the previous box toward the prediction at rate
-  lr = SIZE_LR * peak score * exp(-ASPECT_PENALTY * (aspect change - 1)), aspect change = max(r/r', r'/r) >= 1.
+  lr = min(1, SIZE_LR * peak score * exp(-ASPECT_PENALTY * (aspect change - 1))), aspect change = max(r/r', r'/r)
+  >= 1. SIZE_LR above 1 leaves confident frames (score >= 1/SIZE_LR) at the prediction and damps only the others.
 * Re-acquisition: after REACQ_FRAMES consecutive frames with a peak score below REACQ_THRESHOLD, the search
   crop is taken with factor REACQ_FACTOR (resized to the same input size, so the network is unchanged) around
   the last confident box (REACQ_CENTER 'last') or its constant-velocity prediction ('motion'); the normal crop
