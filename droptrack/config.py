@@ -137,6 +137,8 @@ class TestCfg:
     REACQ_RECOVER: float = 0.5
     REACQ_FRAMES: int = 1
     REACQ_CENTER: str = "motion"
+    TEMPLATE_REFRESH: float | None = None
+    TEMPLATE_REFRESH_EVERY: int = 10
 
 
 @dataclass

@@ -164,6 +164,8 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "REACQ_RECOVER": Rule(float, lo=0, hi=1),
     "REACQ_FRAMES": _POS_INT,
     "REACQ_CENTER": _only("last", "motion", why="the last confident box or its constant-velocity prediction"),
+    "TEMPLATE_REFRESH": Rule(float, lo=0, hi=1, optional=True),
+    "TEMPLATE_REFRESH_EVERY": _POS_INT,
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

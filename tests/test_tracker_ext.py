@@ -205,13 +205,15 @@ def test_device_tracker_shares_the_extension_update(tiny):
     _, cfg = tiny
     meta = meta_from_config(cfg)
     scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
-    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, reacq_center="motion")
+    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, reacq_center="motion",
+                     template_refresh=0.8, template_refresh_every=2)
     host = Tracker(ScriptedBackend(meta, scores), ext)
     dev = DeviceTracker(ScriptedBackend(meta, scores), device="cpu", ext=ext)
-    frame = np.zeros((240, 320, 3), np.uint8)
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
     host.initialize_many(frame, inits)
     dev.initialize_many(frame, inits)
+    first = host.templates.copy()
     for _ in scores:
         _, rh = host.preprocess(frame)
         _, rd = dev.preprocess(frame)
@@ -221,5 +223,29 @@ def test_device_tracker_shares_the_extension_update(tiny):
     assert [m.history for m in host.extensions.memory] == [m.history for m in dev.extensions.memory]
     assert host.extensions.memory[0].history == [False, False, False, True, True, False]
     assert host.extensions.memory[1].history == [False, False, True, False, False, False]
+    # refreshed templates (both targets were refreshed): the same crops up to the device crop's rounding
+    assert all(not np.array_equal(a, b) for a, b in zip(first, host.templates))
+    assert np.abs(np.asarray(dev.templates) - host.templates).max() <= 1 / 255 / 0.224 + 1e-6
     dev.remove_target(0)
     assert len(dev.extensions.memory) == 1 and tuple(dev.states_t.shape) == (1, 4)
+
+
+def test_template_refresh_only_on_confident_frames_and_at_most_every_n(tiny):
+    _, cfg = tiny
+    meta = meta_from_config(cfg)
+    scores = [0.9, 0.9, 0.5, 0.9, 0.9, 0.9]
+    ext = TrackerExt(template_refresh=0.8, template_refresh_every=2)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(len(scores) + 1)]
+    tracker = Tracker(ScriptedBackend(meta, scores), ext)
+    tracker.initialize(frames[0], [140.0, 100.0, 40.0, 40.0])
+    templates = [tracker.templates.copy()]
+    for f in frames[1:]:
+        box, _ = tracker.track(f)
+        templates.append(tracker.templates.copy())
+        if not np.array_equal(templates[-1], templates[-2]):   # a refresh crops the frame around the new box
+            expected, _ = tracker._crops(f, [box], meta.template_factor, meta.template_size)
+            assert np.array_equal(templates[-1], expected)
+    changed = [not np.array_equal(a, b) for a, b in zip(templates, templates[1:])]
+    # frame 2: 2 frames since init, 0.9 -> refresh; frame 3: 0.5 < 0.8; frame 4: 2 since -> refresh; frame 6 too
+    assert changed == [False, True, False, True, False, True]

@@ -20,7 +20,7 @@ EXT_PANEL = "Tracker extensions (opt-in, beyond the official procedure; default:
 
 def ext_overrides(official: bool, **values) -> dict:
     """TEST-style extension keys from the `dt run` options that were given (--official: all off)."""
-    keys = {"SIZE_LR": None, "REACQ_FACTOR": None} if official else {}
+    keys = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None} if official else {}
     keys.update({k.upper(): v for k, v in values.items() if v is not None})
     return keys
 
@@ -83,6 +83,12 @@ def run(
     reacq_center: Optional[str] = typer.Option(None, "--reacq-center", help="Wide search around the last "
                                                "confident box ('last') or its constant-velocity prediction "
                                                "('motion', default) (TEST.REACQ_CENTER).", rich_help_panel=EXT_PANEL),
+    template_refresh: Optional[float] = typer.Option(None, "--template-refresh", help="Crop the template again "
+                                                     "when the score is at least this (TEST.TEMPLATE_REFRESH, "
+                                                     "[0,1]).", rich_help_panel=EXT_PANEL),
+    template_refresh_every: Optional[int] = typer.Option(None, "--template-refresh-every", help="At most every N "
+                                                         "frames (TEST.TEMPLATE_REFRESH_EVERY, default 10).",
+                                                         rich_help_panel=EXT_PANEL),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -105,7 +111,8 @@ def run(
                       ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
                                         reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
                                         reacq_frames=reacq_frames, reacq_recover=reacq_recover,
-                                        reacq_center=reacq_center))
+                                        reacq_center=reacq_center, template_refresh=template_refresh,
+                                        template_refresh_every=template_refresh_every))
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

@@ -135,11 +135,13 @@ class DeviceTracker(Tracker):
         """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
+        image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
             boxes = torch.tensor(self._anchors, dtype=torch.float64, device=self.device)
             factor = torch.tensor(factors, dtype=torch.float64, device=self.device)
-        crops, resize = crop_resize(self.upload(frame), boxes, factor, m.search_size, self.quantize)
+            self._frame = image
+        crops, resize = crop_resize(image, boxes, factor, m.search_size, self.quantize)
         return self._to_backend(self._norm_x(crops)), resize
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
@@ -156,6 +158,13 @@ class DeviceTracker(Tracker):
         host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
         self.states = [row[:4] for row in host]
         return [TrackResult(row[:4], row[4]) for row in host]
+
+    def refresh_template(self, index: int, box: list[float]) -> None:
+        """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
+        m = self.meta
+        state = torch.tensor([box], dtype=torch.float64, device=self.device)
+        crop, _ = crop_resize(self._frame, state, m.template_factor, m.template_size, self.quantize)
+        self.templates[index] = self._to_backend(self._norm_z(crop, reuse=False))[0]
 
     def sync(self) -> None:
         """Wait for queued device work (for per-stage timing)."""

@@ -8,8 +8,10 @@
   crop is taken with factor REACQ_FACTOR (resized to the same input size, so the network is unchanged) around
   the last confident box (REACQ_CENTER 'last') or its constant-velocity prediction ('motion'); the normal crop
   around the current box returns once the score reaches REACQ_RECOVER (hysteresis).
+* Confidence-gated template refresh: when the peak score is at least TEMPLATE_REFRESH and the last refresh is
+  TEMPLATE_REFRESH_EVERY frames back or more, the template is cropped again around the new box.
 
-With every key absent (SIZE_LR and REACQ_FACTOR null) nothing here runs and the tracker is the official one.
+With every key absent (SIZE_LR, REACQ_FACTOR and TEMPLATE_REFRESH null) nothing here runs and the tracker is the official one.
 Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
 """
 
@@ -38,11 +40,13 @@ class TrackerExt:
     reacq_recover: float = 0.5
     reacq_frames: int = 1
     reacq_center: str = "motion"
+    template_refresh: float | None = None
+    template_refresh_every: int = 10
 
     @property
     def active(self) -> bool:
         """Whether anything differs from the official procedure."""
-        return self.size_lr is not None or self.reacq_factor is not None
+        return self.size_lr is not None or self.reacq_factor is not None or self.template_refresh is not None
 
     @classmethod
     def from_keys(cls, keys: dict, option_names: bool = False) -> "TrackerExt":
@@ -103,6 +107,7 @@ class TargetMemory:
     since: int = 0           # frames since the last confident one
     low: int = 0             # consecutive frames under the threshold
     wide: bool = False       # searching with REACQ_FACTOR
+    refreshed: int = 0       # frames since the template was (re)cropped
     history: list[bool] = field(default_factory=list)   # wide flag of each tracked frame (tests, reports)
 
 
@@ -146,6 +151,14 @@ class Extensions:
             factors.append(float(self.ext.reacq_factor))
         return anchors, factors
 
+    def refresh(self, index: int, score: float) -> bool:
+        """Whether target `index` gets a new template on this frame (call once per frame, after `update`)."""
+        ext, mem = self.ext, self.memory[index]
+        if ext.template_refresh is None or score < ext.template_refresh or mem.refreshed < ext.template_refresh_every:
+            return False
+        mem.refreshed = 0
+        return True
+
     def update(self, index: int, prev: list[float], pred: list[float], score: float,
                image_hw: tuple[int, int]) -> list[float]:
         """The new state from the mapped-back (unclipped) prediction: size smoothing, clip, re-acquisition state."""
@@ -153,6 +166,7 @@ class Extensions:
         state = clip_box(smooth_size(prev, pred, score, ext), *image_hw, margin=10)
         mem.history.append(mem.wide)
         mem.since += 1
+        mem.refreshed += 1
         if score >= ext.reacq_recover:
             cx, cy = _centre(state)
             px, py = _centre(mem.confident)

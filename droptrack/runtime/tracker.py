@@ -43,6 +43,7 @@ class Tracker:
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
+        self._frame = None                      # the frame being tracked (template refresh)
 
     @property
     def num_targets(self) -> int:
@@ -117,6 +118,7 @@ class Tracker:
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
+        self._frame = frame
         return self._crops(frame, self._anchors, factors, self.meta.search_size)
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
@@ -138,8 +140,15 @@ class Tracker:
             else:
                 mapped = map_box_back(pred, self._anchors[i], m.search_size, rf)
                 self.states[i] = self.extensions.update(i, self.states[i], mapped, float(peaks[i]), image_hw)
+                if self.extensions.refresh(i, float(peaks[i])):
+                    self.refresh_template(i, self.states[i])
             results.append(TrackResult(list(self.states[i]), float(peaks[i])))
         return results
+
+    def refresh_template(self, index: int, box: list[float]) -> None:
+        """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""
+        m = self.meta
+        self.templates[index] = self._crops(self._frame, [box], m.template_factor, m.template_size)[0][0]
 
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
         """Track every target in `frame` with one batched backend call."""
