@@ -31,7 +31,24 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-OFF = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None}   # the official procedure, whatever the model's TEST keys say
+# the official procedure, whatever the model's TEST keys say
+OFF = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None}
+
+
+SET_COMMANDS = {
+    "hard_val": "dt data synth <hard_val> --split val --size 640x360 --attributes all --sequences 16 --frames 120 "
+                "--seed 11",
+    "v2_val": "dt data synth <v2_val> --split val --seed 2 --sequences 30 --frames 100",
+    "hard_test": "dt data synth <hard_test> --split test --size 640x360 --attributes all --sequences 24 --frames 120 "
+                 "--seed 12",
+}
+
+
+def shown(text: str, work: Path) -> str:
+    """A path as recorded: repo-relative inside the repository, <workdir>/... inside the work folder, else as is."""
+    root = str(HERE.parent.resolve()) + "/"
+    text = text.replace(str(work.resolve()), "<workdir>").replace(str(work), "<workdir>")
+    return text.removeprefix(root)
 
 
 def onnx_model(model: str | None, work: Path) -> Path:
@@ -241,15 +258,17 @@ def main() -> None:
         which = ["hard_test", "real_test"]
         test = {"sets": which, "rows": {"official": {w: grid.run({}, which)[w] for w in which},
                                         "chosen": {w: grid.run(chosen, which)[w] for w in which}}}
-    command = "python benchmarks/tune_tracker_ext.py " + " ".join(sys.argv[1:])
-    header = [f"# Tracker extensions on validation data (model: {args.model or 'embedded default'}, ONNX Runtime "
-              f"FP32, 1 thread)", "", f"Command: `{command}`", f"Chosen: `{json.dumps(chosen)}`",
+    command = "python benchmarks/tune_tracker_ext.py " + " ".join(shown(a, work) for a in sys.argv[1:])
+    model_name = shown(args.model, work) if args.model else "embedded default"
+    header = [f"# Tracker extensions on validation data (model: {model_name}, ONNX Runtime FP32, 1 thread)", "",
+              f"Command: `{command}`", f"Chosen: `{json.dumps(chosen)}`",
               "Objective: mean of hard_val AUC, v2_val AUC and real_val mean keyframe IoU."]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.md", table(grid, chosen, notes, test, header))
     atomic_write_json(out / "report.json", {
-        "command": command, "model": args.model or "embedded default", "onnx_sha256": sha256_file(onnx),
-        "sets": {k: str(v) for k, v in {**synth, **real}.items()}, "chosen": chosen, "decisions": notes,
+        "command": command, "model": model_name, "onnx_sha256": sha256_file(onnx),
+        "sets": {k: shown(str(v), work) for k, v in {**synth, **real}.items()}, "set_commands": SET_COMMANDS,
+        "chosen": chosen, "decisions": notes,
         "rows": [{"keys": json.loads(k), **grid.results[k], "objective": grid.objective(json.loads(k))}
                  for k in grid.order], "test": test, "machine": benchmark_machine()})
     print("\n".join(notes))

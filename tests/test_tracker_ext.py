@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import yaml
 from typer.testing import CliRunner
 
 from droptrack.artifact import meta_from_config
