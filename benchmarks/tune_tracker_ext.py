@@ -267,7 +267,8 @@ def main() -> None:
     atomic_write_text(out / "table.md", table(grid, chosen, notes, test, header))
     atomic_write_json(out / "report.json", {
         "command": command, "model": model_name, "onnx_sha256": sha256_file(onnx),
-        "sets": {k: shown(str(v), work) for k, v in {**synth, **real}.items()}, "set_commands": SET_COMMANDS,
+        "sets": {k: f"<{k}>" if k in SET_COMMANDS else shown(str(v), work) for k, v in {**synth, **real}.items()},
+        "set_commands": SET_COMMANDS,
         "chosen": chosen, "decisions": notes,
         "rows": [{"keys": json.loads(k), **grid.results[k], "objective": grid.objective(json.loads(k))}
                  for k in grid.order], "test": test, "machine": benchmark_machine()})
