@@ -3,6 +3,7 @@ updates, the re-acquisition crop switch on scripted scores, one-line errors, sam
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -248,3 +249,36 @@ def test_template_refresh_only_on_confident_frames_and_at_most_every_n(tiny):
     changed = [not np.array_equal(a, b) for a, b in zip(templates, templates[1:])]
     # frame 2: 2 frames since init, 0.9 -> refresh; frame 3: 0.5 < 0.8; frame 4: 2 since -> refresh; frame 6 too
     assert changed == [False, True, False, True, False, True]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_extensions_on_cuda_device_tracker_equal_the_cpu_device_tracker(tiny, frames):
+    """CUDA crops/templates (torch I/O) with every extension on: the same states and switches as on the CPU."""
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    model, cfg = tiny
+    meta = meta_from_config(cfg)
+    scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
+    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, template_refresh=0.8,
+                     template_refresh_every=2)
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
+    runs = {}
+    for device in ("cpu", "cuda"):
+        tracker = DeviceTracker(ScriptedBackend(meta, [list(s) for s in scores]), device=device, ext=ext)
+        tracker.initialize_many(frame, inits)
+        runs[device] = ([[r.box for r in tracker.track_many(frame)] for _ in scores],
+                        [m.history for m in tracker.extensions.memory], np.asarray(tracker.templates))
+    np.testing.assert_allclose(runs["cuda"][0], runs["cpu"][0], atol=1e-6)
+    assert runs["cuda"][1] == runs["cpu"][1]
+    assert np.abs(runs["cuda"][2] - runs["cpu"][2]).max() <= 1 / 255 / 0.224 + 1e-6
+    # a real model on CUDA (torch I/O: templates are CUDA tensors, refreshed in place) against the CPU
+    real = TrackerExt(size_lr=0.8, template_refresh=0.0, template_refresh_every=2)
+    out = {}
+    for device in ("cpu", "cuda"):
+        tracker = DeviceTracker(TorchBackend(copy.deepcopy(model), cfg, device=device), device=device, ext=real)
+        tracker.initialize(frames[0], [50.0, 40.0, 24.0, 30.0])
+        out[device] = [tracker.track(f)[0] for f in frames[1:4]]
+    for a, b in zip(out["cpu"], out["cuda"]):
+        assert np.allclose(a, b, atol=1.0)
