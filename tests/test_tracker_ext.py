@@ -20,7 +20,7 @@ from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, normalize, sample_target
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
-from droptrack.runtime.extensions import TrackerExt, smooth_size
+from droptrack.runtime.extensions import KEYS, TrackerExt, smooth_size
 from droptrack.runtime.tracker import Tracker, tracker_ext
 
 
@@ -81,6 +81,14 @@ def test_keys_absent_or_official_values_give_the_official_boxes_bit_for_bit(tiny
         tracker = Tracker(backend)
         assert tracker.extensions is None
         assert run(tracker, frames, init) == expected
+
+
+def test_extension_defaults_are_the_config_defaults():
+    """TrackerExt and the config's TEST section agree on every default (one set of keys, two places)."""
+    from droptrack.config import TestCfg
+
+    assert TrackerExt.from_keys({k: getattr(TestCfg(), k) for k in KEYS}) == TrackerExt()
+    assert not TrackerExt().active
 
 
 def test_size_update_hand_computed():

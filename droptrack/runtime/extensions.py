@@ -11,8 +11,8 @@
 * Confidence-gated template refresh: when the peak score is at least TEMPLATE_REFRESH and the last refresh is
   TEMPLATE_REFRESH_EVERY frames back or more, the template is cropped again around the new box.
 
-With every key absent (SIZE_LR, REACQ_FACTOR and TEMPLATE_REFRESH null) nothing here runs and the tracker is the official one.
-Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
+With every key absent (SIZE_LR, REACQ_FACTOR and TEMPLATE_REFRESH null) nothing here runs and the tracker is the
+official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
 """
 
 from __future__ import annotations
@@ -59,12 +59,6 @@ class TrackerExt:
                               "threshold (hysteresis)")
         return ext
 
-    def to_keys(self) -> dict:
-        """TEST-style keys of the settings that differ from the defaults (what artifacts carry)."""
-        default = TrackerExt()
-        return {key: getattr(self, attr) for key, (attr, _) in KEYS.items()
-                if getattr(self, attr) != getattr(default, attr)}
-
 
 def check_keys(keys: dict, option_names: bool = False) -> dict:
     """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key or option."""
@@ -75,11 +69,6 @@ def check_keys(keys: dict, option_names: bool = False) -> dict:
         attr, option = KEYS[key]
         values[attr] = check_value(option if option_names else f"TEST.{key}", value, TRACKER_EXT_RULES[key])
     return values
-
-
-def ext_keys_of_test(test_cfg) -> dict:
-    """The extension keys of a config's TEST section that differ from the official defaults."""
-    return TrackerExt.from_keys({k: getattr(test_cfg, k) for k in KEYS}).to_keys()
 
 
 def smooth_size(prev: list[float], pred: list[float], score: float, ext: TrackerExt) -> list[float]:
