@@ -1,0 +1,96 @@
+"""GPU check that needs no TensorRT: the zero-copy CUDA tracking path with the torch backend.
+
+Usage (on a CUDA machine): python benchmarks/gpu_torch_check.py --out DIR [--frames 100]
+The embedded default model runs as `DeviceTracker(TorchBackend(cuda))` with 2 targets on a synthetic validation
+sequence (scikit-image photos, so it runs on a bare machine), under torch.cuda.set_sync_debug_mode("warn"). It
+records: host syncs per frame, boxes against the same tracker on the CPU (torch FP32) per target, model-only latency with
+CUDA events (the backend's own timing), and end-to-end frame time (decode excluded; pre, infer, post, readback).
+Writes DIR/gpu_torch_check.{json,md}. TensorRT engines are checked by benchmarks/gpu_check.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from droptrack.data.synth import synth_sequence
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.geometry import box_iou
+from droptrack.runtime.device_tracker import DeviceTracker
+
+
+def run(frames: int, device: str = "cuda") -> dict:
+    """Track 2 targets on CUDA and on the CPU (the same DeviceTracker code); compare boxes, count host syncs, time each frame."""
+    seq = synth_sequence(0, frames, seed=2, split="val")
+    h, w = seq.frames[0].shape[:2]
+    inits = [list(map(float, seq.boxes[0])), [w * 0.1, h * 0.1, w * 0.2, h * 0.25]]
+    cpu = DeviceTracker(TorchBackend.from_checkpoint(None, device="cpu"), device="cpu")
+    gpu = DeviceTracker(TorchBackend.from_checkpoint(None, device=device), device=device)
+    cuda = device.startswith("cuda")
+    cpu.initialize_many(seq.frames[0], inits)
+    gpu.initialize_many(seq.frames[0], inits)
+    for _ in range(10):  # warm-up on the first frame (kernels, cuDNN/cuBLAS choice); the targets' state is reset after
+        gpu.track_many(seq.frames[1])
+    gpu.initialize_many(seq.frames[0], inits)
+    gpu.backend.latencies_ms.clear()
+    ious, e2e, sync_warnings = [], [], 0
+    if cuda:
+        torch.cuda.synchronize()
+    for f in seq.frames[1:]:
+        want = cpu.track_many(f)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if cuda:
+                torch.cuda.set_sync_debug_mode("warn")
+            t0 = time.perf_counter()
+            got = gpu.track_many(f)
+            e2e.append((time.perf_counter() - t0) * 1e3)
+            if cuda:
+                torch.cuda.set_sync_debug_mode("default")
+        sync_warnings += sum("synchroniz" in str(c.message) for c in caught)
+        ious.append([float(box_iou(np.asarray([a.box]), np.asarray([b.box]))[0]) for a, b in zip(want, got)])
+    ious = np.asarray(ious)
+    model_ms = np.asarray(list(gpu.backend.latencies_ms)[-len(e2e):], dtype=float)
+    return {"gpu": torch.cuda.get_device_name(0) if cuda else "cpu (smoke run)", "torch": torch.__version__, "cuda": torch.version.cuda,
+            "frames": len(e2e), "targets": len(inits),
+            "iou_vs_cpu": {"mean": float(ious.mean()), "min": float(ious.min()),
+                           "diverged_frames_pct": float(100 * (ious < 0.5).mean())},
+            "host_sync_warnings_per_frame": sync_warnings / len(e2e),
+            "model_ms": {"p50": float(np.median(model_ms)), "p99": float(np.percentile(model_ms, 99))}
+            if model_ms.size else None,
+            "e2e_ms": {"p50": float(np.median(e2e)), "p99": float(np.percentile(e2e, 99))}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--device", default="cuda", help="cuda (the check) or cpu (a smoke run of this script)")
+    args = ap.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device visible; run this on a GPU machine")
+    r = run(args.frames, args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu_torch_check.json").write_text(json.dumps(r, indent=1))
+    md = [f"# CUDA tracking path (torch backend), {r['gpu']}", "",
+          f"`python benchmarks/gpu_torch_check.py --frames {args.frames}`; torch {r['torch']}, CUDA {r['cuda']}", "",
+          "| check | value |", "|---|---|",
+          f"| boxes vs CPU tracker: mean / min IoU | {r['iou_vs_cpu']['mean']:.4f} / {r['iou_vs_cpu']['min']:.4f} |",
+          f"| frames diverged (IoU < 0.5) | {r['iou_vs_cpu']['diverged_frames_pct']:.1f} % |",
+          f"| host-sync warnings per frame (sync debug 'warn') | {r['host_sync_warnings_per_frame']:.2f} |",
+          f"| model-only latency, 2 targets (CUDA events) p50 / p99 | "
+          + (f"{r['model_ms']['p50']:.3f} / {r['model_ms']['p99']:.3f} ms |" if r["model_ms"] else "n/a |"),
+          f"| end-to-end frame (pre, infer, post, readback) p50 / p99 | {r['e2e_ms']['p50']:.3f} / "
+          f"{r['e2e_ms']['p99']:.3f} ms |"]
+    (args.out / "gpu_torch_check.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
