@@ -509,3 +509,31 @@ def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
     ref = ce.ort_outputs(src, pairs)
     boxes = par.box_stats(outs, ref, pairs, be.meta.feat_size)
     assert sum(b.iou >= 0.7 for b in boxes) >= 3
+
+
+@pytest.mark.parametrize("tool", ["onnxconverter-common", "onnxruntime.transformers.float16"])
+def test_fp16_graph_is_topologically_sorted_with_either_converter(exported, tool):
+    """ONNX Runtime's FP16 converter (the fallback without onnxconverter-common, as on a bare GPU image) appends its
+    input casts after their consumers; the export sorts the nodes so onnx.checker (and TensorRT) accept the graph,
+    and it computes what the FP32 graph computes (to FP16 precision)."""
+    import onnxruntime as ort
+
+    from droptrack.export.precision import fp16_model, topo_sort
+
+    fp32 = onnx.load(str(exported[0] / "model.onnx"))
+    half = fp16_model(onnx.load(str(exported[0] / "model.onnx")), tool=tool)
+    onnx.checker.check_model(half)
+    feeds = {i.name: np.random.default_rng(0).standard_normal([d.dim_value or 1 for d in i.type.tensor_type.shape.dim])
+             .astype(np.float32) for i in fp32.graph.input}
+    a = ort.InferenceSession(fp32.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    b = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    assert np.allclose(a[0], b[0], atol=0.05)  # the score map, FP16 rounding only
+    # a shuffled graph is put back in order; an ordered one is left as it is
+    nodes = list(half.graph.node)
+    del half.graph.node[:]
+    half.graph.node.extend(nodes[::-1])
+    topo_sort(half.graph)
+    onnx.checker.check_model(half)
+    before = half.SerializeToString()
+    topo_sort(half.graph)
+    assert half.SerializeToString() == before

@@ -58,8 +58,11 @@ def parse_precisions(values: list[str] | tuple[str, ...] | str) -> list[str]:
     return out
 
 
-def _fp16_converter():
+def _fp16_converter(tool: str | None = None):
+    """onnxconverter-common's FP16 converter, or ONNX Runtime's copy when it is missing (or `tool` asks for it)."""
     try:
+        if tool == "onnxruntime.transformers.float16":
+            raise ImportError(tool)
         from onnxconverter_common.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
         return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxconverter-common"
@@ -84,16 +87,47 @@ def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
     return details
 
 
-def fp16_model(model):
+def fp16_model(model, tool: str | None = None):
     """An FP32 ONNX model -> FP16 with the FP32 islands and float32 inputs/outputs (in memory)."""
-    convert, block, _ = _fp16_converter()
+    convert, block, _ = _fp16_converter(tool)
     block = sorted(set(block) | set(FP16_BLOCK_OPS))
     ranking = ce_rank_nodes(model)
     unshare_initializers(model, set(block), set(ranking))
     with warnings_quiet():
         half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=ranking)
     float_outputs(half)
+    topo_sort(half.graph)
     return half
+
+
+def topo_sort(graph) -> None:
+    """Order the nodes so each comes after its inputs' producers (stable); ONNX Runtime's FP16 converter appends
+    its input casts at the end, which onnx.checker and TensorRT's parser reject."""
+    ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    seen = set(ready)
+    for n in graph.node:
+        if not all(i in seen for i in n.input):
+            break
+        seen.update(n.output)
+    else:
+        return  # already in order: keep it byte for byte
+    pending, order = list(graph.node), []
+    while pending:
+        rest = [n for n in pending if not all(i in ready for i in n.input)]
+        done = [n for n in pending if all(i in ready for i in n.input)]
+        if not done:  # a cycle or a dangling input: leave the rest as it was, the checker names it
+            order += rest
+            break
+        for n in done:
+            ready.update(n.output)
+        order += done
+        pending = rest
+    if [id(n) for n in order] != [id(n) for n in graph.node]:
+        nodes = [type(n)() for n in order]
+        for new, old in zip(nodes, order):
+            new.CopyFrom(old)
+        del graph.node[:]
+        graph.node.extend(nodes)
 
 
 def float_outputs(model) -> int:
