@@ -20,6 +20,13 @@ from droptrack.runtime.sources import open_source
 def pytest_collection_modifyitems(config, items):
     """Skip tests marked `gpu` when no CUDA device is visible (TensorRT tests also check for TensorRT)."""
     if torch.cuda.is_available():
+        import importlib.util
+
+        if importlib.util.find_spec("tensorrt") is None:
+            no_trt = pytest.mark.skip(reason="needs TensorRT (pip install tensorrt); CUDA alone is not enough")
+            for item in items:
+                if "gpu" in item.keywords and "tensorrt" in item.name:
+                    item.add_marker(no_trt)
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (marked gpu); none is visible")
     for item in items:
