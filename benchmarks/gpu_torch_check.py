@@ -56,11 +56,13 @@ def run(frames: int, device: str = "cuda") -> dict:
         sync_warnings += sum("synchroniz" in str(c.message) for c in caught)
         ious.append([float(box_iou(np.asarray([a.box]), np.asarray([b.box]))[0]) for a, b in zip(want, got)])
     ious = np.asarray(ious)
+    per_target = [{"mean": float(ious[:, k].mean()), "min": float(ious[:, k].min()),
+                   "diverged_frames_pct": float(100 * (ious[:, k] < 0.5).mean())} for k in range(ious.shape[1])]
     model_ms = np.asarray(list(gpu.backend.latencies_ms)[-len(e2e):], dtype=float)
     return {"gpu": torch.cuda.get_device_name(0) if cuda else "cpu (smoke run)", "torch": torch.__version__, "cuda": torch.version.cuda,
             "frames": len(e2e), "targets": len(inits),
             "iou_vs_cpu": {"mean": float(ious.mean()), "min": float(ious.min()),
-                           "diverged_frames_pct": float(100 * (ious < 0.5).mean())},
+                           "diverged_frames_pct": float(100 * (ious < 0.5).mean()), "per_target": per_target},
             "host_sync_warnings_per_frame": sync_warnings / len(e2e),
             "model_ms": {"p50": float(np.median(model_ms)), "p99": float(np.percentile(model_ms, 99))}
             if model_ms.size else None,
@@ -76,6 +78,12 @@ def main() -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA device visible; run this on a GPU machine")
     r = run(args.frames, args.device)
+    if args.device.startswith("cuda"):  # again with TF32 off: does CUDA's TF32 convolution/matmul explain the gap?
+        flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        r["tf32_off"] = run(args.frames, args.device)
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+        r["tf32_default"] = {"cudnn": flags[0], "matmul": flags[1]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_torch_check.json").write_text(json.dumps(r, indent=1))
     md = [f"# CUDA tracking path (torch backend), {r['gpu']}", "",
@@ -83,11 +91,17 @@ def main() -> None:
           "| check | value |", "|---|---|",
           f"| boxes vs CPU tracker: mean / min IoU | {r['iou_vs_cpu']['mean']:.4f} / {r['iou_vs_cpu']['min']:.4f} |",
           f"| frames diverged (IoU < 0.5) | {r['iou_vs_cpu']['diverged_frames_pct']:.1f} % |",
+          "| per target: mean IoU / diverged | " + ", ".join(
+              f"{t['mean']:.4f} / {t['diverged_frames_pct']:.1f} %" for t in r["iou_vs_cpu"]["per_target"]) + " |",
           f"| host-sync warnings per frame (sync debug 'warn') | {r['host_sync_warnings_per_frame']:.2f} |",
           f"| model-only latency, 2 targets (CUDA events) p50 / p99 | "
           + (f"{r['model_ms']['p50']:.3f} / {r['model_ms']['p99']:.3f} ms |" if r["model_ms"] else "n/a |"),
           f"| end-to-end frame (pre, infer, post, readback) p50 / p99 | {r['e2e_ms']['p50']:.3f} / "
           f"{r['e2e_ms']['p99']:.3f} ms |"]
+    if "tf32_off" in r:
+        o = r["tf32_off"]["iou_vs_cpu"]
+        md.append(f"| with TF32 off (default cudnn {r['tf32_default']['cudnn']}, matmul {r['tf32_default']['matmul']}):"
+                  f" mean / min IoU, diverged | {o['mean']:.4f} / {o['min']:.4f}, {o['diverged_frames_pct']:.1f} % |")
     (args.out / "gpu_torch_check.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
