@@ -92,7 +92,8 @@ def bikes_strip(checkpoint, out: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--model", "--checkpoint", dest="checkpoint", default=None,
+                    help="checkpoint (default: the embedded model)")
     ap.add_argument("--sequences", type=int, default=30)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--seed", type=int, default=2)

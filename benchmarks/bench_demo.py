@@ -7,7 +7,7 @@ The same two steps as `dt demo` (without the video), with the library functions 
         --data synthetic --sequences 8 --frames 40 --output WORK/bench
 Copies bench.md / bench.json / success.png / latency.png to benchmarks/results/bench_default_<device>.* and
 prints the table. Usage:
-    python benchmarks/bench_demo.py [--checkpoint CKPT] [--sequences 8] [--frames 40] [--device cpu]
+    python benchmarks/bench_demo.py [--model CKPT] [--sequences 8] [--frames 40] [--device cpu]
                                     [--threads N] [--work DIR] [--out benchmarks/results]
 """
 
@@ -28,7 +28,8 @@ from droptrack.model.default import default_checkpoint
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=None, help="default: the embedded model")
+    ap.add_argument("--model", "--checkpoint", dest="checkpoint", default=None,
+                    help="checkpoint (default: the embedded model)")
     ap.add_argument("--sequences", type=int, default=8)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--device", default="cpu")

@@ -1,6 +1,6 @@
 """Tracking divergence of reduced-precision graphs vs the FP32 graph: calibration methods and INT8 targets.
 
-For the default model (or --checkpoint): export FP32 and FP16 once, calibrate INT8 once per method on tracking
+For the default model (or --model CKPT): export FP32 and FP16 once, calibrate INT8 once per method on tracking
 crops (synthetic train split), build both INT8 graphs (TensorRT: symmetric Q/DQ on FP16; ORT CPU: U8S8) with the
 default kept groups, then track every sequence of a synthetic *validation* set (val split, --seed; never the seed
 a result is reported on) with each graph (ONNX Runtime, 1 thread) and count frames whose box has IoU < 0.5 with
@@ -50,7 +50,8 @@ def main() -> None:
     from droptrack.eval.bench_gates import paired_bootstrap_ci
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--model", "--checkpoint", dest="checkpoint", default=None,
+                    help="checkpoint (default: the embedded model)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sequences", type=int, default=40)
     ap.add_argument("--frames", type=int, default=40)

@@ -33,7 +33,7 @@ def build(label: str, folder: Path) -> tuple[dict[str, Path], object, dict]:
     """FP32 graph (`dt export`'s, verified vs PyTorch; reused when in `folder`) + the ORT INT8 graph, timing pair."""
     from droptrack.config import load_config
     from droptrack.export.onnx import read_metadata
-    from droptrack.export.parity import real_pairs
+    from droptrack.export.pairs import real_pairs
     from droptrack.export.pipeline import export_onnx, load_source
     from droptrack.export.quantize import Int8Recipe, quantize_int8
     from droptrack.model import build_model

@@ -1,8 +1,8 @@
 """FP16 graph vs PyTorch on the 4 real photo pairs: CE token agreement and end-to-end decoded-box IoU.
 
-    python benchmarks/fp16_parity.py [--config vitb_256_mae_ce_32x4_ep300] [--seed 0]
+    python benchmarks/fp16_parity.py [--config vitb_256_mae_ce_32x4_ep300] [--seed 0] [--model CKPT]
 
-Exports a random-weight model of the config (FP32 + FP16 graphs, `export_all`) and prints each graph's parity
+Exports a random-weight model of the config (or the checkpoint given by --model) (FP32 + FP16 graphs, `export_all`) and prints each graph's parity
 entry: max abs error (CE-aligned), CE tokens kept in common with PyTorch per pair, and the IoU of the decoded
 boxes against unconstrained PyTorch per pair. Results: results/fp16_parity_cpu.md.
 """
@@ -30,18 +30,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="vitb_256_mae_ce_32x4_ep300")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None, help="checkpoint to export instead of a random-weight --config model")
     a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    cfg = load_config(a.config)
-    model = build_model(cfg).eval()
     out = Path(tempfile.mkdtemp(prefix="dt-fp16-parity-"))
     t0 = time.time()
-    export_all(model=model, cfg=cfg, output_dir=out, precisions=["fp16"], strict=False)
+    if a.model:
+        export_all(a.model, output_dir=out, precisions=["fp16"], strict=False)
+    else:
+        torch.manual_seed(a.seed)
+        cfg = load_config(a.config)
+        export_all(model=build_model(cfg).eval(), cfg=cfg, output_dir=out, precisions=["fp16"], strict=False)
     for name, v in json.loads((out / "parity.json").read_text())["artifacts"].items():
         print(f"{name}: passed {v['passed']}, max abs {v['max_abs']:.2e}, CE tokens "
               f"{[round(x, 4) for x in v['ce_token_agreement']]}, e2e box IoU "
               f"{[round(b['iou'], 3) for b in v['e2e_boxes']]}")
-    print(f"{a.config} seed {a.seed}: {time.time() - t0:.0f} s")
+    print(f"{a.model or f'{a.config} seed {a.seed}'}: {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

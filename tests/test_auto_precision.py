@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -76,3 +77,16 @@ def test_auto_precision_end_to_end(tmp_path):
     assert all(any(g == k or g.endswith("." + k) for k in res["kept"]) for g in meta.extra["kept_groups"])
     assert len(meta.extra["kept_groups"]) >= len(res["kept"])
     assert "auto-precision (ort)" in r.output
+
+
+def test_divergence_on_target_counts_only_frames_where_the_reference_tracks():
+    from droptrack.export.auto_precision import divergence, divergence_on_target
+
+    box = lambda x: [x, x, 10.0, 10.0]                              # noqa: E731
+    ref = {"a": np.array([box(0), box(0), box(0), box(50)])}          # frame 0 is the init frame
+    truth = {"a": np.array([box(0), box(0), box(100), box(50), box(60)])}   # frame 2: the reference lost the target
+    got = {"a": np.array([box(0), box(1), box(30), box(80)])}         # IoU 0.68 (kept), 0 and 0 (diverged)
+    assert divergence(got, ref) == pytest.approx(2 / 3)
+    rate, frames = divergence_on_target(got, ref, truth)
+    assert frames == 2 and rate == pytest.approx(1 / 2)               # frames 1 and 3; frame 3 diverged
+    assert divergence_on_target(got, ref, {"a": np.array([box(200)] * 4)}) == (0.0, 0)

@@ -258,6 +258,25 @@ def test_ort_int8_graph_is_dynamic_u8s8(exported):
     assert meta.extra["float_base"] == "fp32" and meta.extra["int8_mode"] == "dynamic" and meta.extra["calib_pairs"] == 0
 
 
+def test_ort_int8_per_channel_recipe_has_one_weight_scale_per_output_channel(exported, tmp_path):
+    """`Int8Recipe(per_channel=True)` on the ORT graph: each MatMulInteger weight [K, N] gets N scales (default: 1)."""
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+    fp32 = exported[0] / "model.onnx"
+    for per_channel, path in ((True, tmp_path / "pc.onnx"), (None, exported[0] / "model_int8_ort.onnx")):
+        if per_channel:
+            quantize_int8(fp32, path, read_metadata(fp32), [], "none", Int8Recipe("ort", keep=(), per_channel=True))
+        model = onnx.load(str(path))
+        inits = {i.name: i for i in model.graph.initializer}
+        mmi = [n for n in model.graph.node if n.op_type == "MatMulInteger" and n.input[1] in inits]
+        assert mmi
+        for n in mmi:
+            k, cols = inits[n.input[1]].dims
+            scale = inits[n.input[1].removesuffix("_quantized") + "_scale"]
+            assert list(scale.dims) == ([cols] if per_channel else []), n.name
+        assert read_metadata(path).extra["weights"] == ("int8 per channel" if per_channel else "int8 per tensor")
+
+
 @pytest.mark.parametrize("name", ["model_int8_trt.onnx", "model_int8_ort.onnx"])
 def test_int8_graphs_judged_on_boxes(exported, name):
     d = json.loads((exported[0] / "parity.json").read_text())["artifacts"][name]

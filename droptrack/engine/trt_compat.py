@@ -110,7 +110,7 @@ def apply_precision(config, network, trt, precision: str, typing: str) -> list[s
         return ["strongly typed: precision from the ONNX graph"]
     if major(trt) >= 11:
         raise ExportError("TensorRT 11 has no FP16/INT8 builder flags; build the strongly typed way from "
-                          "model_fp16.onnx / model_int8.onnx (drop --trt-typing flags)")
+                          "model_fp16.onnx / model_int8_trt.onnx (drop --trt-typing flags)")
     notes = []
     if precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)

@@ -67,9 +67,16 @@ class Int8Recipe:
     target: str = "trt"
     method: str = "minmax"
     keep: tuple[str, ...] | None = None     # None = DEFAULT_KEPT[target]; group names or group prefixes
+    per_channel: bool | None = None         # weights per output channel; None = the target's default
 
     def kept(self) -> tuple[str, ...]:
         return DEFAULT_KEPT[self.target] if self.keep is None else tuple(self.keep)
+
+    def weights_per_channel(self) -> bool:
+        """TensorRT's graph: per channel unless told otherwise; ORT's: ORT_SETTINGS unless told otherwise."""
+        if self.per_channel is not None:
+            return self.per_channel
+        return self.target == "trt" or ORT_SETTINGS.per_channel
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Int8Details:
     kept_groups: list[str] = field(default_factory=list)
     excluded_nodes: list[str] = field(default_factory=list)
     quantized_nodes: int = 0
+    per_channel: bool = True
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
@@ -93,8 +101,8 @@ class Int8Details:
                 "int8_mode": "static" if trt else ort.mode,
                 "activations": "int8 symmetric (per tensor)" if trt else "uint8 per tensor"
                 + (", range per inference" if ort.mode == "dynamic" else ""),
-                "weights": "int8 symmetric per channel" if trt else "int8 per " + ("channel" if ort.per_channel
-                                                                                 else "tensor"),
+                "weights": ("int8 symmetric per " if trt else "int8 per ")
+                + ("channel" if self.per_channel else "tensor"),
                 "float_base": "fp16" if trt else "fp32",
                 "source_precision": "fp32"}
 
@@ -181,14 +189,15 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
     with warnings_quiet():
         if not trt and ort.mode == "dynamic":
-            quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types), per_channel=ort.per_channel,
+            quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types),
+                             per_channel=recipe.weights_per_channel(),
                              reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
             return
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
             extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
-                        per_channel=trt or ort.per_channel, reduce_range=not trt and ort.reduce_range,
+                        per_channel=recipe.weights_per_channel(), reduce_range=not trt and ort.reduce_range,
                         op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
                         activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=_method(recipe.method), extra_options=extra,
@@ -239,7 +248,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
-                          kept, excluded, n_quant)
+                          kept, excluded, n_quant, recipe.weights_per_channel())
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
     onnx.save(model, str(dst))
