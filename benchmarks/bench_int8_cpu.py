@@ -8,7 +8,8 @@ FP32 / INT8 >= 1.6 on this AVX2 CPU without VNNI. `--variants` also times ORT IN
 QOperator, per-channel weights, reduce_range) on the same rounds, which is how the recipe in
 droptrack.export.quantize.ORT_SETTINGS was chosen.
 
-    nice -n 10 python benchmarks/bench_int8_cpu.py [--runs 10] [--models 256-CE,384-CE] [--variants] [--work DIR]
+    nice -n 10 python benchmarks/bench_int8_cpu.py [--runs 10] [--models 256-CE,384-CE] [--variants [all|A,B]]
+        [--work DIR]
 """
 
 from __future__ import annotations
@@ -55,14 +56,15 @@ def build(label: str, folder: Path) -> tuple[dict[str, Path], object, dict]:
     return {"ort_fp32": fp32, "ort_int8": int8}, pair, notes
 
 
-def variants(folder: Path) -> dict[str, Path]:
-    """Alternative ORT INT8 graphs (static QDQ / QOperator, per-channel, reduce_range) for the recipe choice."""
+def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
+    """Alternative ORT INT8 graphs (static QDQ / QOperator, per-channel, reduce_range, attention q @ k^T) for the
+    recipe choice; `wanted`: 'all' or a comma list of variant names (without the ort_int8_ prefix)."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
-    from droptrack.export.precision import warnings_quiet
+    from droptrack.export.precision import ce_rank_nodes, warnings_quiet
     from droptrack.export.quantize import _reader, kept_nodes, layer_groups, preprocess
 
     pre = folder / "pre.onnx"
@@ -70,9 +72,12 @@ def variants(folder: Path) -> dict[str, Path]:
         preprocess(folder / "model.onnx", pre)
     # the static variants keep what the TensorRT graph keeps out of INT8 apart from attention (patch embed, head)
     excl = kept_nodes(layer_groups(onnx.load(str(pre), load_external_data=False)), ("patch_embed", "head"))
-    pairs, _ = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)
     static = {"static_qdq_per_channel": (QuantFormat.QDQ, True), "static_qdq_per_tensor": (QuantFormat.QDQ, False),
               "static_qoperator_per_channel": (QuantFormat.QOperator, True)}
+    dynamic = {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}
+    names = set(wanted.split(",")) if wanted != "all" else {*static, *dynamic, "dynamic_attn_qk"}
+    static = {k: v for k, v in static.items() if k in names}
+    pairs = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)[0] if static else []
     out = {}
     for name, (fmt, pc) in static.items():
         path = folder / f"var_{name}.onnx"
@@ -83,13 +88,27 @@ def variants(folder: Path) -> dict[str, Path]:
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 extra_options={"QuantizeBias": False})
         out[f"ort_int8_{name}"] = path
-    for name, (pc, rr) in {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}.items():
+    for name, (pc, rr) in ((k, v) for k, v in dynamic.items() if k in names):
         path = folder / f"var_{name}.onnx"
         if not path.is_file():
             with warnings_quiet():
                 quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc,
                                  reduce_range=rr, weight_type=QuantType.QInt8)
         out[f"ort_int8_{name}"] = path
+    # the shipped dynamic recipe plus attention's q @ k^T (both operands quantized per inference); a @ v and the CE
+    # ranking branch stay FP32 (U8 softmax probabilities would zero most of them)
+    path = folder / "var_dynamic_attn_qk.onnx"
+    if "dynamic_attn_qk" in names and not path.is_file():
+        model = onnx.load(str(pre), load_external_data=False)
+        ranking = set(ce_rank_nodes(model))
+        names = [n for g, ns in layer_groups(model, "ort").items() for n in ns]
+        names += [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("/attn/MatMul")
+                  and n.name not in ranking]
+        with warnings_quiet():
+            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=names,
+                             weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": False})
+    if "dynamic_attn_qk" in names:
+        out["ort_int8_dynamic_attn_qk"] = path
     return out
 
 
@@ -143,19 +162,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--models", default="256-CE,384-CE")
-    ap.add_argument("--variants", action="store_true", help="Also time the alternative ORT INT8 recipes.")
+    ap.add_argument("--variants", nargs="?", const="all", default=None,
+                    help="Also time alternative ORT INT8 recipes: all, or a comma list (e.g. dynamic_attn_qk).")
     ap.add_argument("--work", type=Path, default=Path("out/bench_int8_cpu"), help="Graphs are kept (and reused) here.")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(1)
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": args.runs, "target": TARGET,
            "command": "nice -n 10 python benchmarks/bench_int8_cpu.py " + " ".join(
-               [f"--runs {args.runs}", f"--models {args.models}"] + (["--variants"] if args.variants else [])),
+               [f"--runs {args.runs}", f"--models {args.models}"]
+               + ([f"--variants {args.variants}"] if args.variants else [])),
            "machine": benchmark_machine(ort_intra_op_threads=1), "models": {}}
     for label in args.models.split(","):
         paths, pair, notes = build(label, args.work / label)
         if args.variants:
-            paths.update(variants(args.work / label))
+            paths.update(variants(args.work / label, args.variants))
         load0 = round(os.getloadavg()[0], 2)
         times = time_graphs(paths, pair, args.runs)
         med = {k: statistics.median(v) for k, v in times.items()}

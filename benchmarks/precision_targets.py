@@ -49,6 +49,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--methods", default="minmax,percentile,entropy")
     ap.add_argument("--group-by", default="kind", choices=("kind", "layer"))
+    ap.add_argument("--targets", default="ort,trt", help="INT8 graphs to search: ort (CPU), trt (TensorRT Q/DQ)")
     ap.add_argument("--jitter", default="0.0001,0.01", help="Noise-floor rows: state jitter in pixels per frame.")
     ap.add_argument("--work", type=Path, default=Path("out/precision_targets"))
     ap.add_argument("--out", type=Path, default=OUT)
@@ -205,13 +206,14 @@ def main() -> None:
 
     # 5. precision search per target on validation
     recipes = {}
-    for target, base in (("ort", Int8Recipe("ort", per_channel=ort_pc)), ("trt", Int8Recipe("trt", method))):
+    bases = {"ort": Int8Recipe("ort", per_channel=ort_pc), "trt": Int8Recipe("trt", method)}
+    for target, base in ((t, bases[t]) for t in args.targets.split(",")):
         cache = run.work / f"search_{target}.json"
         if cache.is_file():
             found = json.loads(cache.read_text())
             recipes[target] = replace(base, keep=tuple(found["kept"]))
         else:
-            recipe, found = search_recipe(fp32, base, pairs, replace(opts, method=base.method), run.log)
+            recipe, found = search_recipe(fp32, base, pairs, replace(opts, method=base.method), run.log, ref_val)
             found = found.to_dict()
             cache.write_text(json.dumps(found, indent=2, default=float))
             recipes[target] = recipe
@@ -220,17 +222,20 @@ def main() -> None:
 
     # 6. held-out, once
     ref = run.boxes("fp32", fp32, test, "heldout")
-    graphs = {"fp16": fp16, "int8_ort (all INT8)": run.int8("int8_ort", Int8Recipe("ort", keep=()), pairs),
-              f"int8_trt (default kept, {method})": run.int8(f"int8_trt_{method}", Int8Recipe("trt", method), pairs),
-              "int8_ort (searched)": run.int8("int8_ort_searched", recipes["ort"], pairs),
-              "int8_trt (searched)": run.int8("int8_trt_searched", recipes["trt"], pairs)}
-    for name, g in graphs.items():
-        key = name.split(" ")[0] + ("_searched" if "searched" in name else "")
-        run.res["rows"][name] = row(run.boxes(key, g, test, "heldout"), ref, test)
-        write(run)
-    for eps in (float(e) for e in args.jitter.split(",") if e):
-        run.res["rows"][f"fp32 + {eps:g} px state jitter"] = row(run.boxes(f"jitter{eps:g}", fp32, test, "heldout",
-                                                                           eps), ref, test)
+    graphs = {"fp16": lambda: fp16}    # most wanted first: every row is written as soon as it is measured
+    if "ort" in recipes:
+        graphs["int8_ort (searched)"] = lambda: run.int8("int8_ort_searched", recipes["ort"], pairs)
+    graphs["int8_ort (dt export default: all INT8)"] = lambda: run.int8("int8_ort", Int8Recipe("ort", keep=()), pairs)
+    jitter = [float(e) for e in args.jitter.split(",") if e]
+    graphs.update({f"fp32 + {eps:g} px state jitter": (lambda: fp32) for eps in jitter})
+    trt_default = Int8Recipe("trt", method)
+    graphs[f"int8_trt (default kept groups, {method})"] = lambda: run.int8(f"int8_trt_{method}", trt_default, pairs)
+    if "trt" in recipes:
+        graphs["int8_trt (searched)"] = lambda: run.int8("int8_trt_searched", recipes["trt"], pairs)
+    for name, graph in graphs.items():
+        eps = float(name.split(" ")[2]) if "jitter" in name else 0.0
+        key = f"jitter{eps:g}" if eps else name.split(" ")[0] + ("_searched" if "searched" in name else "")
+        run.res["rows"][name] = row(run.boxes(key, graph(), test, "heldout", eps), ref, test)
         write(run)
     run.log(f"done; {args.out / 'table.md'}")
 
@@ -256,9 +261,9 @@ def write(run: Run) -> None:
     res.update(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), wall_s=round(time.perf_counter() - run.t0),
                loadavg_end=[round(x, 2) for x in os.getloadavg()], machine=benchmark_machine(ort_intra_op_threads=1),
                command="OMP_NUM_THREADS=1 nice -n 10 python benchmarks/precision_targets.py"
-               + (f" --model {a.model}" if a.model else "") + f" --group-by {a.group_by} --val-sequences "
-               f"{a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences {a.sequences} --frames "
-               f"{a.frames} --methods {a.methods} --jitter {a.jitter}")
+               + (f" --model {a.model}" if a.model else "") + f" --group-by {a.group_by} --targets {a.targets} "
+               f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
+               f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}")
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(a.out / "report.json", res)
     atomic_write_text(a.out / "table.md", markdown(res))

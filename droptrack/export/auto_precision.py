@@ -212,12 +212,13 @@ def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[st
 class _Evaluator:
     """Builds a recipe's graph in a temp folder and measures its divergence (memoised per kept set)."""
 
-    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log):
+    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log,
+                 reference: dict[str, np.ndarray] | None = None):
         from droptrack.export.quantize import preprocess
 
         self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
         self.pre = preprocess(fp32, tmp / "pre.onnx")
-        self.reference = track_boxes(fp32, seqs)
+        self.reference = reference if reference is not None else track_boxes(fp32, seqs)
         self.cache: dict[tuple[str, ...], tuple[float, Path]] = {}
 
     def graph(self, kept: list[str]) -> tuple[float, Path]:
@@ -236,9 +237,11 @@ class _Evaluator:
         return self.cache[key]
 
 
-def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options,
-                  log: Log | None = None) -> tuple[Int8Recipe, SearchResult]:
-    """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring)."""
+def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options, log: Log | None = None,
+                  reference: dict[str, np.ndarray] | None = None) -> tuple[Int8Recipe, SearchResult]:
+    """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring).
+
+    `reference`: the FP32 graph's boxes on that set when already tracked (`track_boxes`), to skip tracking them."""
     import onnx
 
     from droptrack.export.quantize import layer_groups
@@ -248,7 +251,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
     frames = sum(len(s) - 1 for s in seqs)
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
-        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log)
+        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference)
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
                   if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
