@@ -288,7 +288,8 @@ def markdown(res: dict) -> str:
     for t, s in res["search"].items():
         kept = ", ".join(f"{g} (+{s['cost_ms'].get(g, float('nan')):.2f} ms)" for g in s["kept"]) or "none"
         L += ["", f"### auto-precision, {t} graph ({'FP32' if t == 'ort' else 'FP16'} kept groups)", "",
-              f"- all groups INT8: {s['all_quantized']:.1%}; result: {s['divergence']:.1%} "
+              f"- all groups INT8: {s['all_quantized']:.1%}; high-precision base alone (every group kept): "
+              f"{s.get('base_divergence', 0.0):.1%}; result: {s['divergence']:.1%} "
               f"({'limit reached' if s['passed'] else 'LIMIT NOT REACHED'}, limit {s['max_divergence']:.0%})",
               "- sensitivity (divergence with only that group INT8): "
               + ", ".join(f"{g} {v:.1%}" for g, v in sorted(s["sensitivity"].items(), key=lambda x: -x[1])),

@@ -21,8 +21,12 @@ from droptrack.model.checkpoint import save_checkpoint
 class FakeEvaluator:
     """Divergence = sum of the quantized groups' (hand-set) contributions; records every probe."""
 
-    def __init__(self, contrib: dict[str, float]):
-        self.contrib, self.probes = contrib, []
+    def __init__(self, contrib: dict[str, float], base: float = 0.0):
+        self.contrib, self.probes, self.base = contrib, [], base
+
+    def base_divergence(self):
+        self.probes.append("base")
+        return self.base
 
     def graph(self, kept):
         self.probes.append(tuple(kept))
@@ -90,3 +94,22 @@ def test_divergence_on_target_counts_only_frames_where_the_reference_tracks():
     rate, frames = divergence_on_target(got, ref, truth)
     assert frames == 2 and rate == pytest.approx(1 / 2)               # frames 1 and 3; frame 3 diverged
     assert divergence_on_target(got, ref, {"a": np.array([box(200)] * 4)}) == (0.0, 0)
+
+
+def test_choose_stops_when_the_fp16_base_alone_fails_the_limit():
+    from droptrack.export.auto_precision import _choose
+    from droptrack.export.quantize import DEFAULT_KEPT
+
+    contrib = {"a": 0.10, "b": 0.04, "c": 0.02}
+    res = SearchResult("trt", 0.03, "hand", 40, 1000, 0.16)
+    ev = FakeEvaluator(contrib, base=0.05)                            # FP16 alone: 5 % > 3 %
+    assert _choose(list(contrib), ev, res, lambda s: None) == list(DEFAULT_KEPT["trt"])
+    assert ev.probes == ["base"] and res.base_divergence == 0.05 and not res.sensitivity
+    assert any("unreachable" in line for line in res.notes())
+    ev = FakeEvaluator(contrib, base=0.01)                            # reachable: sensitivity, then bisection
+    res = SearchResult("trt", 0.03, "hand", 40, 1000, 0.16)
+    assert _choose(list(contrib), ev, res, lambda s: None) == ["a", "b"]   # keeping a leaves 0.06, a + b 0.02
+    assert set(res.sensitivity) == {"a", "b", "c"}
+    ev = FakeEvaluator(contrib)
+    res = SearchResult("ort", 0.2, "hand", 40, 1000, 0.16)            # all INT8 already holds 20 %
+    assert _choose(list(contrib), ev, res, lambda s: None) == [] and ev.probes == []

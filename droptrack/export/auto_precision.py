@@ -5,9 +5,11 @@ through the crop loop. The search here measures it directly on validation sequen
   1. the FP32 graph tracks every sequence once: the reference boxes;
   2. every group quantized alone (all others in high precision): its divergence = frames whose box has IoU < 0.5
      with the reference's (init frames excluded), the group's sensitivity;
-  3. the most sensitive groups are kept in high precision, fewest first (bisection on the sorted list, checked
+  3. (TensorRT) the FP16 base alone is measured first: keeping groups cannot go below it, so when it fails the
+     limit the search stops there and the default kept groups are used;
+  4. the most sensitive groups are kept in high precision, fewest first (bisection on the sorted list, checked
      at every step), until the divergence is at most the limit;
-  4. for each kept group, the graph with that group quantized as well is timed against the result (ONNX Runtime,
+  5. for each kept group, the graph with that group quantized as well is timed against the result (ONNX Runtime,
      1 thread, interleaved medians): the speed the group costs.
 A validation set must have at least ceil(1 / limit) sequences, so that one sequence lost from the first frame on
 cannot pass the limit by itself (`needed_sequences`).
@@ -108,6 +110,7 @@ class SearchResult:
     cost_ms: dict[str, float] = field(default_factory=dict)   # per kept group: ms it costs (ORT CPU, 1 thread)
     latency_ms: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    base_divergence: float = 0.0       # the high-precision base alone (trt: the FP16 graph; ort: FP32, exactly 0)
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""
@@ -115,7 +118,11 @@ class SearchResult:
                 f"validation sequences ({self.val}; limit {self.max_divergence:.1%}, all-INT8 "
                 f"{self.all_quantized:.1%}) - {'gate holds' if self.passed else 'GATE NOT REACHED'}")
         kept = ", ".join(f"{g} (+{self.cost_ms.get(g, float('nan')):.2f} ms)" for g in self.kept) or "none"
-        return [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.seconds:.0f} s"]
+        out = [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.seconds:.0f} s"]
+        if self.base_divergence > self.max_divergence:
+            out.append(f"auto-precision ({self.target}): unreachable by keeping groups: the FP16 base alone diverges "
+                       f"{self.base_divergence:.1%}; the default kept groups were used")
+        return out
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -236,6 +243,23 @@ class _Evaluator:
                      f"{self.cache[key][0]:.1%} diverged")
         return self.cache[key]
 
+    def base_divergence(self) -> float:
+        """Divergence of the graph every group falls back to: FP16 (TensorRT's base) or FP32 (ORT's, exactly 0)."""
+        import onnx
+
+        from droptrack.export.onnx import read_metadata, set_metadata
+        from droptrack.export.quantize import to_trt_base
+
+        if self.base.target != "trt":
+            return 0.0
+        model = to_trt_base(onnx.load(str(self.pre)))
+        set_metadata(model, read_metadata(self.fp32))
+        path = self.tmp / "base_fp16.onnx"
+        onnx.save(model, str(path))
+        d = divergence(track_boxes(path, self.seqs), self.reference)
+        self.log(f"    FP16 base alone (every group kept) -> {d:.1%} diverged")
+        return d
+
 
 def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options, log: Log | None = None,
                   reference: dict[str, np.ndarray] | None = None) -> tuple[Int8Recipe, SearchResult]:
@@ -259,13 +283,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
         res = SearchResult(base.target, limit, desc, len(seqs), frames, ev.graph([])[0])
         log(f"  auto-precision ({base.target}): all groups INT8 -> {res.all_quantized:.1%} diverged "
             f"(limit {limit:.1%}, {len(seqs)} sequences)")
-        kept: list[str] = []
-        if res.all_quantized > limit:
-            for g in groups:
-                res.sensitivity[g] = ev.graph([o for o in groups if o != g])[0]
-            order = sorted(groups, key=lambda g: -res.sensitivity[g])
-            log("  sensitivity: " + ", ".join(f"{g} {res.sensitivity[g]:.1%}" for g in order[:6]))
-            kept = _bisect(order, ev, res)
+        kept = _choose(groups, ev, res, log)
         res.kept = kept
         res.divergence, final = ev.graph(kept)
         res.passed = res.divergence <= limit
@@ -274,6 +292,25 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     for line in res.notes():
         log("  " + line)
     return replace(base, keep=tuple(kept)), res
+
+
+def _choose(groups: list[str], ev: _Evaluator, res: SearchResult, log: Log) -> list[str]:
+    """Groups to keep: none when all-INT8 holds the limit; the target's defaults when even its high-precision base
+    (FP16 for TensorRT) fails it, since keeping groups cannot go below the base; else sensitivity + bisection."""
+    from droptrack.export.quantize import DEFAULT_KEPT
+
+    if res.all_quantized <= res.max_divergence:
+        return []
+    res.base_divergence = ev.base_divergence()
+    if res.base_divergence > res.max_divergence:
+        log(f"  auto-precision ({res.target}): the high-precision base alone diverges {res.base_divergence:.1%} > "
+            f"{res.max_divergence:.1%}; no kept set can reach the limit, using the default kept groups")
+        return list(DEFAULT_KEPT[res.target])
+    for g in groups:
+        res.sensitivity[g] = ev.graph([o for o in groups if o != g])[0]
+    order = sorted(groups, key=lambda g: -res.sensitivity[g])
+    log("  sensitivity: " + ", ".join(f"{g} {res.sensitivity[g]:.1%}" for g in order[:6]))
+    return _bisect(order, ev, res)
 
 
 def _bisect(order: list[str], ev: _Evaluator, res: SearchResult) -> list[str]:
