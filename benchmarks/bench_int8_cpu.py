@@ -101,11 +101,13 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
     if "dynamic_attn_qk" in names and not path.is_file():
         model = onnx.load(str(pre), load_external_data=False)
         ranking = set(ce_rank_nodes(model))
-        names = [n for g, ns in layer_groups(model, "ort").items() for n in ns]
-        names += [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("/attn/MatMul")
-                  and n.name not in ranking]
+        # exclude rather than list: ORT renames the Gemms it converts, so a nodes_to_quantize list would miss them
+        weights = {w.name for w in model.graph.initializer}
+        skip = [n.name for n in model.graph.node if n.op_type == "MatMul" and not n.name.endswith("/attn/MatMul")
+                and n.input[1] not in weights]
+        skip += [n for n in ranking if n not in skip]
         with warnings_quiet():
-            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=names,
+            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=skip,
                              weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": False})
     if "dynamic_attn_qk" in names:
         out["ort_int8_dynamic_attn_qk"] = path

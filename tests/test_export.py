@@ -259,7 +259,8 @@ def test_ort_int8_graph_is_dynamic_u8s8(exported):
 
 
 def test_ort_int8_per_channel_recipe_has_one_weight_scale_per_output_channel(exported, tmp_path):
-    """`Int8Recipe(per_channel=True)` on the ORT graph: each MatMulInteger weight [K, N] gets N scales (default: 1)."""
+    """`Int8Recipe(per_channel=True)` on the ORT graph: each MatMulInteger weight [K, N] gets N zero points/scales
+    (the shipped default: one per tensor)."""
     from droptrack.export.quantize import Int8Recipe, quantize_int8
 
     fp32 = exported[0] / "model.onnx"
@@ -270,10 +271,9 @@ def test_ort_int8_per_channel_recipe_has_one_weight_scale_per_output_channel(exp
         inits = {i.name: i for i in model.graph.initializer}
         mmi = [n for n in model.graph.node if n.op_type == "MatMulInteger" and n.input[1] in inits]
         assert mmi
-        for n in mmi:
+        for n in mmi:                     # MatMulInteger(a, b, a_zero_point, b_zero_point): one b zero point per scale
             k, cols = inits[n.input[1]].dims
-            scale = inits[n.input[1].removesuffix("_quantized") + "_scale"]
-            assert list(scale.dims) == ([cols] if per_channel else []), n.name
+            assert list(inits[n.input[3]].dims) == ([cols] if per_channel else []), n.name
         assert read_metadata(path).extra["weights"] == ("int8 per channel" if per_channel else "int8 per tensor")
 
 
