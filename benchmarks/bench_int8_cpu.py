@@ -154,7 +154,8 @@ def markdown(res: dict) -> str:
               "MatMul/Gemm with a weight (S8 per-tensor weights, U8 activations quantized per inference, "
               "MatMulInteger; attention MatMuls, patch embedding and head convs in FP32). The `ort_int8_*` rows are "
               "the alternatives tried for that recipe (static ones calibrated on 16 synthetic tracking pairs, U8 "
-              "activations, patch embedding and head in FP32).", "",
+              "activations, patch embedding and head in FP32; `dynamic_attn_qk` = the shipped recipe plus attention's "
+              "q @ k^T with both operands quantized per inference).", "",
               "Graph notes (parity vs PyTorch on real photo pairs):", ""]
     lines += [f"- {label}: {json.dumps(r['notes'])}" for label, r in res["models"].items() if r["notes"]]
     return "\n".join(lines) + "\n"
