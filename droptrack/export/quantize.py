@@ -189,6 +189,9 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
     with warnings_quiet():
         if not trt and ort.mode == "dynamic":
+            # ORT's dynamic quantizer first splits each Gemm `X` into MatMul `X_MatMul` + Add and then matches
+            # nodes_to_exclude against the MatMul's name: name both, or a kept Gemm is quantized anyway
+            excluded = excluded + [f"{n}_MatMul" for n in excluded]
             quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types),
                              per_channel=recipe.weights_per_channel(),
                              reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
