@@ -277,6 +277,23 @@ def test_ort_int8_per_channel_recipe_has_one_weight_scale_per_output_channel(exp
         assert read_metadata(path).extra["weights"] == ("int8 per channel" if per_channel else "int8 per tensor")
 
 
+def test_ort_int8_kept_group_stays_fp32(exported, tmp_path):
+    """A kept group is not quantized in the ORT graph (ORT renames each Gemm before matching nodes_to_exclude)."""
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+    fp32 = exported[0] / "model.onnx"
+    qkv = [n.name for n in onnx.load(str(fp32)).graph.node
+           if n.op_type in ("MatMul", "Gemm") and "/attn/qkv/" in n.name]
+    shipped = [n for n in onnx.load(str(exported[0] / "model_int8_ort.onnx")).graph.node
+               if n.op_type == "MatMulInteger"]
+    quantize_int8(fp32, tmp_path / "keep.onnx", read_metadata(fp32), [], "none", Int8Recipe("ort", keep=("qkv",)))
+    model = onnx.load(str(tmp_path / "keep.onnx"))
+    mmi = [n for n in model.graph.node if n.op_type == "MatMulInteger"]
+    assert qkv and len(mmi) == len(shipped) - len(qkv)
+    assert not [n.name for n in mmi if "/attn/qkv/" in n.name]
+    assert [n for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and "/attn/qkv/" in n.name]
+
+
 @pytest.mark.parametrize("name", ["model_int8_trt.onnx", "model_int8_ort.onnx"])
 def test_int8_graphs_judged_on_boxes(exported, name):
     d = json.loads((exported[0] / "parity.json").read_text())["artifacts"][name]
