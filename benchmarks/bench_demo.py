@@ -26,6 +26,12 @@ from droptrack.export.pipeline import export_all
 from droptrack.model.default import default_checkpoint
 
 
+def portable(text: str, work: Path) -> str:
+    """Recorded text without this machine's paths: the work folder -> <workdir>/, the repository -> relative."""
+    repo = str(Path(__file__).resolve().parents[1]) + "/"
+    return text.replace(str(work) + "/", "<workdir>/").replace(repo, "")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", "--checkpoint", dest="checkpoint", default=None,
@@ -45,8 +51,9 @@ def main() -> None:
                               log=lambda s: console.print(s, highlight=False))
         artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
         names = " ".join(["dt bench", str(ckpt.name)] + [Path(a).name for a in artifacts[1:]])
+        threads = f" --threads {args.threads}" if args.threads else ""
         command = (f"{names} --data synthetic --sequences {args.sequences} --frames {args.frames} "
-                   f"--device {args.device}  (python benchmarks/bench_demo.py)")
+                   f"--device {args.device}{threads}  (python benchmarks/bench_demo.py)")
         report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", reference=str(ckpt),
                                         output_dir=work / "bench", sequences=args.sequences, frames=args.frames,
                                         device=args.device, threads=args.threads, command=command))
@@ -56,10 +63,11 @@ def main() -> None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"bench_default_{args.device.split(':')[0]}"
-        for src, suffix in (("bench.json", ".json"), ("success.png", "_success.png"), ("latency.png", "_latency.png")):
+        for src, suffix in (("success.png", "_success.png"), ("latency.png", "_latency.png")):
             if (work / "bench" / src).is_file():
                 shutil.copyfile(work / "bench" / src, out / f"{stem}{suffix}")
-        md = (work / "bench" / "bench.md").read_text()
+        (out / f"{stem}.json").write_text(portable((work / "bench" / "bench.json").read_text(), work))
+        md = portable((work / "bench" / "bench.md").read_text(), work)
         for plot in ("success", "precision", "latency"):
             md = md.replace(f"]({plot}.png)", f"]({stem}_{plot}.png)")
         (out / f"{stem}.md").write_text(md.replace(f"![precision]({stem}_precision.png)\n", ""))
