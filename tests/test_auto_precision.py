@@ -74,7 +74,7 @@ def test_auto_precision_end_to_end(tmp_path):
     assert res["sequences"] == 4 and res["frames"] == 16 and res["target"] == "ort"
     assert res["passed"] == (res["divergence"] <= 0.25)
     if res["all_quantized"] > 0.25:       # the search ran: every kind was tried alone, the kept ones are the worst
-        assert set(res["sensitivity"]) == {"patch_embed", "qkv", "attn", "proj", "mlp", "head"}
+        assert set(res["sensitivity"]) == {"qkv", "proj", "mlp"}   # ORT's graph quantizes only weight GEMMs
         worst = sorted(res["sensitivity"], key=lambda g: -res["sensitivity"][g])[:len(res["kept"])]
         assert res["kept"] == worst and set(res["cost_ms"]) == set(res["kept"])
     meta = read_metadata(out / "model_int8_ort.onnx")
