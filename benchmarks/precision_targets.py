@@ -71,7 +71,8 @@ class Run:
         self.ckpt_name = args.model or "embedded default model"
         self.work = args.work / checkpoint_hash(ckpt)[:12]
         self.work.mkdir(parents=True, exist_ok=True)
-        self.res: dict = {"checkpoint": self.ckpt_name, "rows": {}, "validation": {}, "search": {}}
+        self.res: dict = {"checkpoint": self.ckpt_name, "checkpoint_sha256_12": self.work.name, "rows": {},
+                          "validation": {}, "search": {}}
 
     def log(self, msg: str) -> None:
         print(f"[{time.perf_counter() - self.t0:6.0f} s] {msg}", flush=True)
@@ -266,14 +267,15 @@ def write(run: Run) -> None:
                command="OMP_NUM_THREADS=1 nice -n 10 python benchmarks/precision_targets.py"
                + (f" --model {a.model}" if a.model else "") + f" --group-by {a.group_by} --targets {a.targets} "
                f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
-               f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}")
+               f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}"
+               + ("" if a.out == OUT else f" --out {a.out}"))
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(a.out / "report.json", res)
     atomic_write_text(a.out / "table.md", markdown(res))
 
 
 def markdown(res: dict) -> str:
-    L = [f"# Precision targets (issue #13): {res['checkpoint']}", "",
+    L = [f"# Precision targets (issue #13): {res['checkpoint']} (sha256 {res.get('checkpoint_sha256_12', '?')}...)", "",
          f"Recorded {res['date']} by `{res['command']}` ({res['wall_s']} s; load average at the end "
          f"{res['loadavg_end']}; {res['machine'].get('cpu', '')}, ONNX Runtime CPU, 1 thread for every graph).",
          f"Validation: {res.get('validation_set')} ({res.get('frames_val')} tracked frames). Held-out: "
