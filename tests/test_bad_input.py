@@ -191,8 +191,9 @@ def test_eval_name_stays_inside_output(assets, tmp_path):
     assert not (tmp_path / "x").exists() and not (tmp_path / "a" / "x").exists()
 
 
-def test_trust_checkpoint_loads_legacy_pickle_with_warning(tmp_path, caplog):
-    """A pickle with a harmless non-tensor class: refused by default, loaded with trust=True and a warning."""
+def test_trust_checkpoint_reads_legacy_pickle_as_inert_records(tmp_path, caplog, assets):
+    """A pickle with non-tensor objects: refused by default; with trust=True its foreign objects become plain
+    records (name + arguments) with a warning, and a code-running payload still never runs."""
     from fractions import Fraction
 
     from droptrack.errors import CheckpointError
@@ -204,8 +205,12 @@ def test_trust_checkpoint_loads_legacy_pickle_with_warning(tmp_path, caplog):
         read_file(path)
     with caplog.at_level("WARNING", logger="droptrack"):
         obj = read_file(path, trust=True)
-    assert obj["ratio"] == Fraction(1, 3)
-    assert any("can run any code" in r.getMessage() for r in caplog.records)
+    assert torch.equal(obj["net"]["w"], torch.ones(2))
+    assert obj["ratio"]["__global__"] == "fractions.Fraction" and obj["ratio"]["args"] in ([1, 3], ["1/3"])
+    assert any("fractions.Fraction read as plain data" in r.getMessage() for r in caplog.records)
+    with pytest.raises(CheckpointError, match=r"calls into (posix|nt|os)\.system.*not a model file"):
+        read_file(assets["evil"], trust=True)
+    assert not (assets["d"] / MARKER_NAME).exists()
 
 
 def test_nan_weights_refused_naming_the_tensor(assets):

@@ -42,8 +42,8 @@ def export_(
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
                                    "and 11) or flags (TensorRT 10 builder flags)."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load a legacy pickle checkpoint that "
-                                          "a weights-only load refuses (it can run code: only for files you trust)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
+                                          "non-tensor objects as plain data records (nothing in the file is run)."),
 ) -> None:
     """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
     from rich.console import Console

@@ -49,8 +49,8 @@ def run(
     fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
     loop: bool = typer.Option(False, "--loop", help="Replay a video file or image folder endlessly (soak tests, "
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Load a legacy pickle checkpoint that "
-                                          "a weights-only load refuses (it can run code: only for files you trust)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
+                                          "non-tensor objects as plain data records (nothing in the file is run)."),
     reconnect: int = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per "
                                   "drop, with backoff (0 = off unless --reconnect-timeout); the first frame after "
                                   "a drop has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end."),

@@ -29,7 +29,7 @@ class TorchBackend(Backend):
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu",
                         trust: bool = False) -> "TorchBackend":
-        """Load a checkpoint (None = the embedded default model); `trust` allows a legacy code-running pickle."""
+        """Load a checkpoint (None = the embedded default model); `trust` reads a legacy pickle's foreign objects as inert records."""
         from droptrack.model.checkpoint import load_tracking_checkpoint
         from droptrack.model.default import default_checkpoint
 

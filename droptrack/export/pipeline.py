@@ -99,7 +99,7 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
                 n_pairs: int = 4, trust: bool = False) -> Source:
     """Load a checkpoint (None = the embedded default) or wrap an in-memory model; compute references.
 
-    `trust` (`--trust-checkpoint`) lets a legacy pickle checkpoint load as a full pickle (it can run code)."""
+    `trust` (`--trust-checkpoint`) reads a legacy pickle's foreign objects as inert records (nothing runs)."""
     from droptrack.model.checkpoint import load_tracking_checkpoint
     from droptrack.model.default import default_checkpoint
 

@@ -7,8 +7,9 @@ Model files never run code: every file is read with `weights_only=True`. Officia
 the trainer's `settings` (an EasyDict config, environment paths) and `stats` (loss meters); those few classes are
 read as inert `OfficialRecord` dicts (registered with `torch.serialization.safe_globals` under their official
 names), never by importing the official code. Anything else that is not plain data is refused unless the caller
-passes `trust=True` (`--trust-checkpoint`), which loads the legacy pickle with a warning. Weights that are NaN or
-infinite are refused at load, naming the tensor.
+passes `trust=True` (`--trust-checkpoint`): then the file is still read weights-only, each foreign class or function
+it names is read as an inert `ForeignRecord` dict (its name and arguments), and a warning lists them; nothing in the
+file is imported or called. Weights that are NaN or infinite are refused at load, naming the tensor.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class OfficialRecord:
         return OrderedDict()
 
 
+def foreign_record(name: str) -> type:
+    """A stand-in for the class or function `name` of a legacy pickle: calling or instantiating it gives
+    OrderedDict(__global__=name, args=[...]), so what the pickle would have called is recorded, never run."""
+
+    def __new__(cls, *args, **kwargs) -> OrderedDict:
+        return OrderedDict([("__global__", name), ("args", list(args)), *kwargs.items()])
+
+    return type("ForeignRecord", (), {"__new__": __new__, "__doc__": f"inert stand-in for {name}"})
+
+
 # Classes the official OSTrack/DropTrack trainer pickles next to `net` (lib/train/admin/*, easydict).
 OFFICIAL_RECORD_CLASSES = ("lib.train.admin.settings.Settings", "lib.train.admin.local.EnvironmentSettings",
                            "lib.train.admin.environment.EnvSettings", "lib.train.admin.stats.AverageMeter",
@@ -76,13 +87,13 @@ def safe_globals() -> list:
     return [*((OfficialRecord, name) for name in OFFICIAL_RECORD_CLASSES), *_numpy_globals()]
 
 
-def _unsafe_names(path: Path) -> str:
+def _unsafe_globals(path: Path) -> list[str]:
+    """The classes and functions a pickle names beyond what a weights-only load allows (zip checkpoints)."""
     try:
         with torch.serialization.safe_globals(safe_globals()):
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    except Exception:  # noqa: BLE001 - only for the message
-        names = []
-    return ", ".join(names[:3]) if names else "objects other than tensors"
+            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - legacy non-zip files cannot be listed
+        return []
 
 
 def _load(path: Path, trust: bool):
@@ -92,19 +103,33 @@ def _load(path: Path, trust: bool):
     except pickle.UnpicklingError as exc:
         if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
             raise
+        names = _unsafe_globals(path)
         if not trust:
+            listed = ", ".join(names[:3]) if names else "objects other than tensors"
             raise CheckpointError(f"checkpoint '{path}' is a legacy pickle that holds code-bearing objects "
-                                  f"({_unsafe_names(path)}); it was not loaded because a model file must not run "
-                                  "code. If you trust where it came from, pass --trust-checkpoint") from None
+                                  f"({listed}); it was not loaded because a model file must not run code. To read "
+                                  "them as plain data (nothing is run), pass --trust-checkpoint") from None
+    if not names:
+        raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
+                              "re-save it with a current torch.save from code you trust") from None
     logging.getLogger("droptrack").warning(
-        "warning: loading '%s' as a full pickle (--trust-checkpoint): it can run any code it contains", path)
-    return torch.load(path, map_location="cpu", weights_only=False)
+        "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called", path,
+        ", ".join(names))
+    try:
+        with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "blocked" not in str(exc):
+            raise
+        raise CheckpointError(f"checkpoint '{path}' calls into {', '.join(names[:3])}, which torch refuses to load "
+                              "even as plain records (a blocked module such as os or subprocess): this is not a "
+                              "model file; re-save the weights from code you trust") from None
 
 
 def read_file(path: str | Path, trust: bool = False) -> dict:
     """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt/unsafe files.
 
-    `trust=True` (`--trust-checkpoint`) lets a legacy pickle that a weights-only load refuses run as a full pickle.
+    `trust=True` (`--trust-checkpoint`) reads the foreign objects of a legacy pickle as inert records (no code runs).
     """
     path = Path(path)
     if not path.is_file():

@@ -168,7 +168,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
-    `trust` lets a legacy pickle checkpoint run its code (`--trust-checkpoint`); see model.checkpoint.read_file.
+    `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     """
     from pathlib import Path
 
