@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box
@@ -33,15 +34,15 @@ KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replac
 class TrackerExt:
     """The extension settings (defaults = the official procedure); field names are the TEST keys lower-cased."""
 
-    size_lr: float | None = None
-    aspect_penalty: float = 0.0
-    reacq_factor: float | None = None
-    reacq_threshold: float = 0.25
-    reacq_recover: float = 0.5
-    reacq_frames: int = 1
-    reacq_center: str = "motion"
-    template_refresh: float | None = None
-    template_refresh_every: int = 10
+    size_lr: float | None = TestCfg.SIZE_LR  # defaults: the config's, one source
+    aspect_penalty: float = TestCfg.ASPECT_PENALTY
+    reacq_factor: float | None = TestCfg.REACQ_FACTOR
+    reacq_threshold: float = TestCfg.REACQ_THRESHOLD
+    reacq_recover: float = TestCfg.REACQ_RECOVER
+    reacq_frames: int = TestCfg.REACQ_FRAMES
+    reacq_center: str = TestCfg.REACQ_CENTER
+    template_refresh: float | None = TestCfg.TEMPLATE_REFRESH
+    template_refresh_every: int = TestCfg.TEMPLATE_REFRESH_EVERY
 
     @property
     def active(self) -> bool:
