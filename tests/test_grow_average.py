@@ -1,0 +1,70 @@
+"""benchmarks/grow_model.py and average_checkpoints.py: a grown tracker computes the original's function, and an
+average of checkpoints holds the element-wise mean of their weights."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from droptrack.config import config_to_dict, load_config
+from droptrack.model import build_model
+from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _tiny(tmp_path: Path, seed: int, name: str) -> Path:
+    torch.manual_seed(seed)
+    cfg = load_config("droptrack_tiny_synth")
+    return save_checkpoint(tmp_path / name, build_model(cfg).eval(), cfg)
+
+
+def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_path):
+    grow = _script("grow_model")
+    src = _tiny(tmp_path, 0, "src.pt")
+    deeper = tmp_path / "deeper.yaml"
+    d = config_to_dict(load_config("droptrack_tiny_synth"))
+    d["MODEL"]["BACKBONE"]["DEPTH"] = 7
+    deeper.write_text(yaml.safe_dump(d))
+    old, new, cfg = grow.grow(src, deeper)
+    assert len(old.backbone.blocks) == 5 and len(new.backbone.blocks) == 7
+    z, x = torch.rand(2, 3, 80, 80), torch.rand(2, 3, 160, 160)
+    with torch.no_grad():
+        a, b = old(z, x), new(z, x)
+    for k in ("score_map", "size_map", "offset_map", "pred_boxes"):
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    # the new blocks are not dead: their zeroed outputs still get a gradient
+    new.train()
+    out = new(z, x)
+    out["pred_boxes"].sum().backward()
+    grad = new.backbone.blocks[6].mlp.fc2.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_grow_refuses_a_config_that_is_not_deeper(tmp_path):
+    grow = _script("grow_model")
+    src = _tiny(tmp_path, 0, "src.pt")
+    with pytest.raises(SystemExit, match="more than the 5"):
+        grow.grow(src, ROOT / "droptrack" / "configs" / "droptrack_tiny_synth.yaml")
+
+
+def test_average_of_checkpoints_is_the_elementwise_mean(tmp_path):
+    avg = _script("average_checkpoints")
+    paths = [_tiny(tmp_path, s, f"c{s}.pt") for s in (1, 2, 3)]
+    model, _ = avg.average(paths)
+    states = [load_tracking_checkpoint(p)[0].state_dict() for p in paths]
+    k = "backbone.blocks.0.attn.qkv.weight"
+    by_hand = (states[0][k] + states[1][k] + states[2][k]) / 3
+    assert torch.allclose(model.state_dict()[k], by_hand, atol=1e-7)
+    assert not torch.allclose(by_hand, states[0][k])
