@@ -39,7 +39,8 @@ def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_pat
     deeper.write_text(yaml.safe_dump(d))
     old, new, cfg = grow.grow(src, deeper)
     assert len(old.backbone.blocks) == 5 and len(new.backbone.blocks) == 7
-    z, x = torch.rand(2, 3, 80, 80), torch.rand(2, 3, 160, 160)
+    t, s = cfg.DATA.TEMPLATE.SIZE, cfg.DATA.SEARCH.SIZE
+    z, x = torch.rand(2, 3, t, t), torch.rand(2, 3, s, s)
     with torch.no_grad():
         a, b = old(z, x), new(z, x)
     for k in ("score_map", "size_map", "offset_map", "pred_boxes"):
