@@ -1,7 +1,7 @@
 """Choose the opt-in tracker extensions (issue 11) on validation data only, then report the test numbers once.
 
 Usage: python benchmarks/tune_tracker_ext.py [--model CKPT] [--hard-val DIR] [--v2-val DIR] [--real-val JSON]
-         [--test] [--hard-test DIR] [--workdir DIR] [--out benchmarks/results/tracker_ext]
+         [--val NAME=DIR ...] [--test] [--hard-test DIR] [--workdir DIR] [--out benchmarks/results/tracker_ext]
 
 The model runs as ONNX Runtime FP32 on 1 thread (`dt export MODEL`, made once per checkpoint sha256 under
 --workdir). Validation: the hard set (`dt data synth hard_val --split val --size 640x360 --attributes all
@@ -42,6 +42,22 @@ SET_COMMANDS = {
     "hard_test": "dt data synth <hard_test> --split test --size 640x360 --attributes all --sequences 24 --frames 120 "
                  "--seed 12",
 }
+
+
+def extra_sets(values: list[str], taken: set[str]) -> dict[str, Path]:
+    """`--val NAME=DIR` values -> {name: folder}: more synthetic validation sets in the objective (e.g. the
+    issue-like `--difficulty moderate` val sets); a bad value raises ValueError with a one-line reason."""
+    out: dict[str, Path] = {}
+    for v in values:
+        name, sep, folder = v.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--val {v!r}: give NAME=DIR, e.g. --val issue11_val=/data/issue11_val")
+        if name in taken or name in out:
+            raise ValueError(f"--val {name}: the name is already used; pick another")
+        if not Path(folder).is_dir():
+            raise ValueError(f"--val {name}: {folder} is not a folder; pass a `dt data synth` set")
+        out[name] = Path(folder)
+    return out
 
 
 def shown(text: str, work: Path) -> str:
@@ -225,6 +241,8 @@ def main() -> None:
     ap.add_argument("--hard-val", default="/work/runs/i11/hard_val")
     ap.add_argument("--v2-val", default="/work/wt/h11ext_data/v2val")
     ap.add_argument("--real-val", default=str(HERE / "data" / "real_video_val_keyframes.json"))
+    ap.add_argument("--val", action="append", default=[], metavar="NAME=DIR",
+                    help="another synthetic validation set in the objective (repeatable)")
     ap.add_argument("--test", action="store_true", help="after choosing, run official + chosen on the test data once")
     ap.add_argument("--hard-test", default="/work/runs/i11/hard_test")
     ap.add_argument("--real-test", default=str(HERE / "data" / "real_video_keyframes.json"))
@@ -232,6 +250,10 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/droptrack-tune-ext")
     ap.add_argument("--out", default=str(HERE / "results" / "tracker_ext"))
     args = ap.parse_args()
+    try:
+        extra = extra_sets(args.val, {"hard_val", "v2_val", "real_val", "hard_test", "real_test"})
+    except ValueError as e:
+        ap.error(str(e))
     os.environ["OMP_NUM_THREADS"] = "1"
     import cv2
 
@@ -244,14 +266,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     onnx = onnx_model(args.model, work)
     backend = OrtBackend(onnx, threads=1)
-    synth = {"hard_val": Path(args.hard_val), "v2_val": Path(args.v2_val)}
+    synth = {"hard_val": Path(args.hard_val), "v2_val": Path(args.v2_val), **extra}
     real = {"real_val": Path(args.real_val)}
     if args.test:
         synth["hard_test"], real["real_test"] = Path(args.hard_test), Path(args.real_test)
     sets = Sets(synth, real)
     tag = hashlib.sha256(f"{sha256_file(onnx)}{args.hard_val}{args.v2_val}{sha256_file(args.real_val)}"
-                         .encode()).hexdigest()[:12]
-    grid = Grid(backend, sets, work / f"cache_{tag}.json", ["hard_val", "v2_val", "real_val"])
+                         f"{sorted((k, str(v)) for k, v in extra.items()) if extra else ''}".encode()).hexdigest()[:12]
+    grid = Grid(backend, sets, work / f"cache_{tag}.json", ["hard_val", "v2_val", *extra, "real_val"])
     chosen, notes = choose(grid, backend.meta.search_factor, args.min_gain)
     test = None
     if args.test:
@@ -262,7 +284,8 @@ def main() -> None:
     model_name = shown(args.model, work) if args.model else "embedded default"
     header = [f"# Tracker extensions on validation data (model: {model_name}, ONNX Runtime FP32, 1 thread)", "",
               f"Command: `{command}`", f"Chosen: `{json.dumps(chosen)}`",
-              "Objective: mean of hard_val AUC, v2_val AUC and real_val mean keyframe IoU."]
+              (f"Objective: mean of the AUCs of {', '.join(['hard_val', 'v2_val', *extra])} and real_val mean "
+               "keyframe IoU.")]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.md", table(grid, chosen, notes, test, header))
     atomic_write_json(out / "report.json", {

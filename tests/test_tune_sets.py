@@ -1,0 +1,48 @@
+"""benchmarks/tune_tracker_ext.py `--val NAME=DIR`: extra validation sets are parsed, and bad values are refused with
+a one-line reason (exit 2 through argparse)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "tune_tracker_ext.py"
+
+
+@pytest.fixture(scope="module")
+def tune():
+    spec = importlib.util.spec_from_file_location("tune_tracker_ext", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_extra_sets_are_named_folders(tune, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b=c").mkdir()
+    got = tune.extra_sets([f"i11={tmp_path / 'a'}", f"odd={tmp_path / 'b=c'}"], {"hard_val"})
+    assert got == {"i11": tmp_path / "a", "odd": tmp_path / "b=c"}
+
+
+@pytest.mark.parametrize("value, reason", [("nodir", "give NAME=DIR"), ("=x", "give NAME=DIR"),
+                                           ("hard_val={d}", "already used"), ("x={d}/missing", "not a folder")])
+def test_bad_extra_sets_are_refused(tune, tmp_path, value, reason):
+    with pytest.raises(ValueError, match=reason):
+        tune.extra_sets([value.format(d=tmp_path)], {"hard_val"})
+
+
+def test_duplicate_names_are_refused(tune, tmp_path):
+    with pytest.raises(ValueError, match="already used"):
+        tune.extra_sets([f"a={tmp_path}", f"a={tmp_path}"], set())
+
+
+def test_bad_val_option_exits_2_with_one_line(tmp_path):
+    r = subprocess.run([sys.executable, str(SCRIPT), "--val", "oops", "--workdir", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2
+    assert "give NAME=DIR" in r.stderr and "Traceback" not in r.stderr
