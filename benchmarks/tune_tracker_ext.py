@@ -32,7 +32,6 @@ import numpy as np
 
 HERE = Path(__file__).parent
 # the official procedure, whatever the model's TEST keys say
-OFF = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None}
 
 
 SET_COMMANDS = {
@@ -110,9 +109,10 @@ def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
     """AUC on each synthetic set and keyframe IoU on each real set for one setting."""
     from droptrack.eval.metrics import ope_metrics
     from droptrack.geometry import box_iou
+    from droptrack.runtime.extensions import OFFICIAL
     from droptrack.runtime.tracker import Tracker, tracker_ext
 
-    tracker = Tracker(backend, tracker_ext(backend, {**OFF, **keys}))
+    tracker = Tracker(backend, tracker_ext(backend, {**OFFICIAL, **keys}))
     out: dict = {}
     for name in which:
         if name in sets.synth:

@@ -20,7 +20,9 @@ EXT_PANEL = "Tracker extensions (opt-in, beyond the official procedure; default:
 
 def ext_overrides(official: bool, **values) -> dict:
     """TEST-style extension keys from the `dt run` options that were given (--official: all off)."""
-    keys = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None} if official else {}
+    from droptrack.runtime.extensions import OFFICIAL
+
+    keys = dict(OFFICIAL) if official else {}
     keys.update({k.upper(): v for k, v in values.items() if v is not None})
     return keys
 

@@ -60,16 +60,16 @@ def parse_precisions(values: list[str] | tuple[str, ...] | str) -> list[str]:
 
 def _fp16_converter(tool: str | None = None):
     """onnxconverter-common's FP16 converter, or ONNX Runtime's copy when it is missing (or `tool` asks for it)."""
-    try:
-        if tool == "onnxruntime.transformers.float16":
-            raise ImportError(tool)
-        from onnxconverter_common.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+    if tool != "onnxruntime.transformers.float16":
+        try:
+            from onnxconverter_common.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
-        return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxconverter-common"
-    except ImportError:
-        from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+            return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxconverter-common"
+        except ImportError:
+            pass
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
-        return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxruntime.transformers.float16"
+    return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxruntime.transformers.float16"
 
 
 def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
@@ -104,25 +104,20 @@ def topo_sort(graph) -> None:
     """Order the nodes so each comes after its inputs' producers (stable); ONNX Runtime's FP16 converter appends
     its input casts at the end, which onnx.checker and TensorRT's parser reject."""
     ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    seen = set(ready)
-    for n in graph.node:
-        if not all(i in seen for i in n.input):
-            break
-        seen.update(n.output)
-    else:
-        return  # already in order: keep it byte for byte
     pending, order = list(graph.node), []
     while pending:
-        rest = [n for n in pending if not all(i in ready for i in n.input)]
-        done = [n for n in pending if all(i in ready for i in n.input)]
-        if not done:  # a cycle or a dangling input: leave the rest as it was, the checker names it
+        rest = []
+        for n in pending:
+            if all(i in ready for i in n.input):
+                order.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):  # a cycle or a dangling input: leave the rest as it was, the checker names it
             order += rest
             break
-        for n in done:
-            ready.update(n.output)
-        order += done
         pending = rest
-    if [id(n) for n in order] != [id(n) for n in graph.node]:
+    if [id(n) for n in order] != [id(n) for n in graph.node]:  # an ordered graph is kept byte for byte
         nodes = [type(n)() for n in order]
         for new, old in zip(nodes, order):
             new.CopyFrom(old)

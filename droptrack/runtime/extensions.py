@@ -25,6 +25,8 @@ from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box
 
+# the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
+OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -47,7 +49,7 @@ class TrackerExt:
     @property
     def active(self) -> bool:
         """Whether anything differs from the official procedure."""
-        return self.size_lr is not None or self.reacq_factor is not None or self.template_refresh is not None
+        return any(getattr(self, key.lower()) is not None for key in OFFICIAL)
 
     @classmethod
     def from_keys(cls, keys: dict, option_names: bool = False) -> "TrackerExt":

@@ -96,11 +96,9 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
-    tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; checked before loading)."""
-    from droptrack.runtime.extensions import check_keys
+    tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
+    before any work starts)."""
     from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
-
-    check_keys(ext or {}, option_names=True)   # bad option values fail before the model loads
 
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
