@@ -139,6 +139,8 @@ class TestCfg:
     REACQ_CENTER: str = "motion"
     TEMPLATE_REFRESH: float | None = None
     TEMPLATE_REFRESH_EVERY: int = 10
+    SCALE_SEARCH: list[float] | None = None
+    SCALE_PENALTY: float = 0.95
 
 
 @dataclass

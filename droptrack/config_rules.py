@@ -166,6 +166,8 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "REACQ_CENTER": _only("last", "motion", why="the last confident box or its constant-velocity prediction"),
     "TEMPLATE_REFRESH": Rule(float, lo=0, hi=1, optional=True),
     "TEMPLATE_REFRESH_EVERY": _POS_INT,
+    "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True),
+    "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

@@ -290,3 +290,107 @@ def test_extensions_on_cuda_device_tracker_equal_the_cpu_device_tracker(tiny, fr
         out[device] = [tracker.track(f)[0] for f in frames[1:4]]
     for a, b in zip(out["cpu"], out["cuda"]):
         assert np.allclose(a, b, atol=1.0)
+
+
+def reference_scale_track(model, cfg, frames, init, scales, penalty) -> list[list[float]]:
+    """Scale search by hand: the spec's crop at SEARCH_FACTOR x s for s in (1, *scales), each through the model
+    alone, the highest peak wins after multiplying the extra scales' by `penalty`."""
+    t = cfg.TEST
+    z, _ = sample_target(frames[0], init, t.TEMPLATE_FACTOR, t.TEMPLATE_SIZE)
+    z = torch.from_numpy(normalize(z))
+    state, boxes = list(init), [list(init)]
+    window = hann2d(t.SEARCH_SIZE // cfg.MODEL.BACKBONE.STRIDE)
+    for f in frames[1:]:
+        best = None
+        for k, s in enumerate((1.0, *scales)):
+            x, rf = sample_target(f, state, t.SEARCH_FACTOR * s, t.SEARCH_SIZE)
+            with torch.no_grad():
+                out = model(z, torch.from_numpy(normalize(x)), ce_template_mask=model.template_index)
+            box, peak = decode_box(window * out["score_map"].numpy(), out["size_map"].numpy(),
+                                   out["offset_map"].numpy())
+            scored = float(peak[0]) * (1.0 if k == 0 else penalty)
+            if best is None or scored > best[0]:
+                best = (scored, (box[0] * t.SEARCH_SIZE / rf).tolist(), rf)
+        state = clip_box(map_box_back(best[1], state, t.SEARCH_SIZE, best[2]), *f.shape[:2], margin=10)
+        boxes.append(state)
+    return boxes
+
+
+def test_scale_search_matches_a_hand_built_scale_pyramid(tiny, frames):
+    model, cfg = tiny
+    init = [50.0, 40.0, 24.0, 30.0]
+    for scales, penalty in (((0.8,), 0.95), ((0.7, 1.3), 1.0)):
+        expected = reference_scale_track(model, cfg, frames, init, scales, penalty)
+        tracker = Tracker(TorchBackend(model, cfg), TrackerExt(scale_search=list(scales), scale_penalty=penalty))
+        np.testing.assert_allclose(run(tracker, frames, init), expected, rtol=0, atol=1e-4)
+    official = reference_track(model, cfg, frames, init)
+    assert np.abs(np.asarray(expected) - np.asarray(official)).max() > 1.0   # the extra scales did win somewhere
+    # with a penalty near 0 the extra crops never win: the official boxes, although every crop was run
+    tracker = Tracker(TorchBackend(model, cfg), TrackerExt(scale_search=[0.8], scale_penalty=1e-9))
+    np.testing.assert_allclose(run(tracker, frames, init), official, atol=1e-4)
+
+
+class RecordingBackend(ScriptedBackend):
+    """ScriptedBackend that keeps the template and search batches it was given."""
+
+    def _infer(self, template, search):
+        self.seen = (np.array(template), np.array(search))
+        return super()._infer(template, search)
+
+
+def test_scale_search_picks_the_penalised_best_crop_hand_computed(tiny):
+    _, cfg = tiny
+    meta = meta_from_config(cfg)
+    sf, size = meta.search_factor, meta.search_size
+    # per frame, the two crops' peaks: 0.6 x 0.95 = 0.57 > 0.5 (scale 0.8 wins); 0.52 x 0.95 = 0.494 < 0.5 (normal)
+    scores = [[0.5, 0.6], [0.5, 0.52]]
+    backend = RecordingBackend(meta, scores)
+    tracker = Tracker(backend, TrackerExt(scale_search=[0.8], scale_penalty=0.95))
+    frame = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    tracker.initialize(frame, [140.0, 100.0, 40.0, 40.0])
+    box, score = tracker.track(frame)
+    template, search = backend.seen
+    assert search.shape[0] == template.shape[0] == 2 and np.array_equal(template[0], template[1])
+    # the winning crop's side is ceil(40 * 4 * 0.8) = 128 px; the size map says 0.25 of it: a 32 x 32 box around
+    # the same centre (zero offset at the centre cell), and the reported score is its raw peak
+    side = math.ceil(40 * sf * 0.8)
+    assert score == pytest.approx(0.6, abs=1e-6)
+    cell = meta.feat_size // 2
+    centre = 160.0 + (cell / meta.feat_size - 0.5) * side
+    assert box == pytest.approx([centre - side / 8, 100 + 20 + (cell / meta.feat_size - 0.5) * side - side / 8,
+                                 side / 4, side / 4], abs=1e-4)
+    box2, score2 = tracker.track(frame)    # the normal crop: ceil(32 * 4) px, a quarter of it
+    assert score2 == pytest.approx(0.5, abs=1e-6)
+    assert box2[2] == pytest.approx(math.ceil(32 * sf) / 4, abs=1e-4)
+    assert size == tracker.meta.search_size
+
+
+def test_scale_search_on_the_device_tracker_equals_the_host_tracker(tiny):
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    _, cfg = tiny
+    meta = meta_from_config(cfg)
+    scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
+    ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, reacq_factor=6.0, reacq_frames=1)
+    host = Tracker(ScriptedBackend(meta, scores), ext)
+    dev = DeviceTracker(ScriptedBackend(meta, scores), device="cpu", ext=ext)
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
+    host.initialize_many(frame, inits)
+    dev.initialize_many(frame, inits)
+    for _ in scores:
+        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
+            assert b.box == pytest.approx(a.box, abs=1e-6) and b.score == pytest.approx(a.score, abs=1e-6)
+    assert [m.history for m in host.extensions.memory] == [m.history for m in dev.extensions.memory]
+
+
+def test_bad_scale_search_values_are_one_line_errors():
+    runner = CliRunner()
+    for opt, value in (("--scale-search", "x"), ("--scale-search", "9"), ("--scale-search", "0.8,"),
+                       ("--scale-penalty", "0"), ("--scale-penalty", "1.5")):
+        r = runner.invoke(app, ["run", "missing.mp4", "--init", "1,2,3,4", opt, value])
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and opt in lines[0], \
+            (opt, value, r.output)
+    with pytest.raises(ConfigError, match="TEST.SCALE_SEARCH"):
+        config_from_dict({"TEST": {"SCALE_SEARCH": [0.1]}})

@@ -27,6 +27,13 @@ def ext_overrides(official: bool, **values) -> dict:
     return keys
 
 
+def scale_list(text: str | None) -> list[str] | None:
+    """--scale-search text -> its items (checked as numbers later, with the option's name); 'off' -> [] (off)."""
+    if text is None:
+        return None
+    return [] if text.strip().lower() in ("off", "none") else [t.strip() for t in text.split(",")]
+
+
 @app.command()
 @friendly
 def run(
@@ -91,6 +98,13 @@ def run(
     template_refresh_every: Optional[int] = typer.Option(None, "--template-refresh-every", help="At most every N "
                                                          "frames (TEST.TEMPLATE_REFRESH_EVERY, default 10).",
                                                          rich_help_panel=EXT_PANEL),
+    scale_search: Optional[str] = typer.Option(None, "--scale-search", help="Scale search: extra search crops "
+                                               "with the factor times each of these (comma list, e.g. 0.8; "
+                                               "[0.25,4]); the crop with the best score wins (TEST.SCALE_SEARCH; "
+                                               "'off' turns the model's off).", rich_help_panel=EXT_PANEL),
+    scale_penalty: Optional[float] = typer.Option(None, "--scale-penalty", help="Score multiplier of the extra "
+                                                  "scales' crops (TEST.SCALE_PENALTY, (0,1], default 0.95).",
+                                                  rich_help_panel=EXT_PANEL),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -114,7 +128,8 @@ def run(
                                         reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
                                         reacq_frames=reacq_frames, reacq_recover=reacq_recover,
                                         reacq_center=reacq_center, template_refresh=template_refresh,
-                                        template_refresh_every=template_refresh_every))
+                                        template_refresh_every=template_refresh_every,
+                                        scale_search=scale_list(scale_search), scale_penalty=scale_penalty))
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

@@ -10,9 +10,14 @@
   around the current box returns once the score reaches REACQ_RECOVER (hysteresis).
 * Confidence-gated template refresh: when the peak score is at least TEMPLATE_REFRESH and the last refresh is
   TEMPLATE_REFRESH_EVERY frames back or more, the template is cropped again around the new box.
+* Scale search (the SiamFC scale pyramid on top of OSTrack's box head): besides the normal crop, one crop per
+  factor s in SCALE_SEARCH around the same centre with search factor * s (s < 1: the target is drawn larger);
+  all go through the network in one batch and the crop with the highest peak score wins, a non-unit scale's
+  peak multiplied by SCALE_PENALTY first. It undoes the failure where the box has grown past the target: the
+  model was trained with the target at about a quarter of the crop and does not find one drawn smaller.
 
-With every key absent (SIZE_LR, REACQ_FACTOR and TEMPLATE_REFRESH null) nothing here runs and the tracker is the
-official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
+With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH and SCALE_SEARCH null) nothing here runs and the
+tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
-OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None}
+OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -45,11 +50,22 @@ class TrackerExt:
     reacq_center: str = TestCfg.REACQ_CENTER
     template_refresh: float | None = TestCfg.TEMPLATE_REFRESH
     template_refresh_every: int = TestCfg.TEMPLATE_REFRESH_EVERY
+    scale_search: tuple[float, ...] | None = TestCfg.SCALE_SEARCH
+    scale_penalty: float = TestCfg.SCALE_PENALTY
+
+    def __post_init__(self):
+        if self.scale_search is not None:   # hashable and read-only; an empty list means off
+            object.__setattr__(self, "scale_search", tuple(float(s) for s in self.scale_search) or None)
 
     @property
     def active(self) -> bool:
         """Whether anything differs from the official procedure."""
         return any(getattr(self, key.lower()) is not None for key in OFFICIAL)
+
+    @property
+    def scales(self) -> tuple[float, ...]:
+        """Search-factor multipliers of each target's crops: the normal crop (1.0) first, then SCALE_SEARCH."""
+        return (1.0,) + (self.scale_search or ())
 
     @classmethod
     def from_keys(cls, keys: dict, option_names: bool = False) -> "TrackerExt":
@@ -127,21 +143,38 @@ class Extensions:
         """Forget target `index`."""
         del self.memory[index]
 
+    @property
+    def per_target(self) -> int:
+        """Search crops per target and frame (1 + the scale-search factors), consecutive in the batch."""
+        return len(self.ext.scales)
+
     def crops(self, states: list[list[float]], image_hw: tuple[int, int]) -> tuple[list[list[float]], list[float]]:
-        """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR)."""
+        """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR);
+        `per_target` consecutive crops per target (scale search: the same box, the factor times each scale)."""
         anchors, factors = [], []
         for state, mem in zip(states, self.memory):
-            if not mem.wide:
-                anchors.append(list(state))
-                factors.append(self.search_factor)
-                continue
-            box = mem.confident
-            if self.ext.reacq_center == "motion":
-                vx, vy = mem.velocity
-                box = [box[0] + vx * mem.since, box[1] + vy * mem.since, box[2], box[3]]
-            anchors.append(clip_box(box, *image_hw, margin=10))
-            factors.append(float(self.ext.reacq_factor))
+            anchor, factor = list(state), self.search_factor
+            if mem.wide:
+                anchor = mem.confident
+                if self.ext.reacq_center == "motion":
+                    vx, vy = mem.velocity
+                    anchor = [anchor[0] + vx * mem.since, anchor[1] + vy * mem.since, anchor[2], anchor[3]]
+                anchor, factor = clip_box(anchor, *image_hw, margin=10), float(self.ext.reacq_factor)
+            for scale in self.ext.scales:
+                anchors.append(list(anchor))
+                factors.append(factor * scale)
         return anchors, factors
+
+    def select(self, peaks) -> list[int]:
+        """Per target, the index (in the batch) of the crop that wins the scale search: the highest peak, a
+        non-unit scale's multiplied by SCALE_PENALTY (ties: the normal crop)."""
+        n = self.per_target
+        weights = [1.0] + [self.ext.scale_penalty] * (n - 1)
+        chosen = []
+        for start in range(0, len(peaks), n):
+            scored = [float(peaks[start + j]) * weights[j] for j in range(n)]
+            chosen.append(start + max(range(n), key=lambda j: (scored[j], -j)))
+        return chosen
 
     def refresh(self, index: int, score: float) -> bool:
         """Whether target `index` gets a new template on this frame (call once per frame, after `update`)."""

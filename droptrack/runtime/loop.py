@@ -149,7 +149,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             search, aux = tracker.preprocess(frame.image)
             _sync(tracker)
             t2 = time.perf_counter()
-            out = tracker.backend.infer(tracker.templates, search)
+            out = tracker.infer(search)
             _sync(tracker)
             t3 = time.perf_counter()
             results = tracker.postprocess(out, aux, frame.image.shape[:2])

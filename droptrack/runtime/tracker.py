@@ -2,8 +2,8 @@
 
 Pre/post-processing is numpy/OpenCV (shared by every backend; the crop and normalisation come from
 `host_ops`, byte-identical to `geometry.sample_target` + `normalize`); several targets run in one batched call.
-Opt-in extensions (size smoothing, re-acquisition: `runtime.extensions`) change the crop and the state update
-only when the artifact's TEST keys or the caller's overrides turn them on.
+Opt-in extensions (size smoothing, re-acquisition, template refresh, scale search: `runtime.extensions`) change
+the crops and the state update only when the artifact's TEST keys or the caller's overrides turn them on.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Tracker:
         search, aux = self.preprocess(frame)
         self.sync()
         t1 = time.perf_counter()
-        out = self.backend.infer(self.templates, search)
+        out = self.infer(search)
         self.sync()
         t2 = time.perf_counter()
         results = self.postprocess(out, aux, frame.shape[:2])
@@ -132,17 +132,27 @@ class Tracker:
         """Decoded (N,4) crop-unit boxes -> new states: official map-back + clip, or the extensions' update."""
         m = self.meta
         H, W = image_hw
+        if self.extensions is not None:
+            return self._update_extended(boxes, peaks, factors, image_hw)
         results = []
         for i, rf in enumerate(factors):
             pred = (boxes[i] * m.search_size / rf).tolist()
-            if self.extensions is None:
-                self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
-            else:
-                mapped = map_box_back(pred, self._anchors[i], m.search_size, rf)
-                self.states[i] = self.extensions.update(i, self.states[i], mapped, float(peaks[i]), image_hw)
-                if self.extensions.refresh(i, float(peaks[i])):
-                    self.refresh_template(i, self.states[i])
+            self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
             results.append(TrackResult(list(self.states[i]), float(peaks[i])))
+        return results
+
+    def _update_extended(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
+                         image_hw: tuple[int, int]) -> list[TrackResult]:
+        """`update_states` with extensions: each target's winning crop (scale search), then the extensions' update."""
+        m, ext = self.meta, self.extensions
+        results = []
+        for i, c in enumerate(ext.select(peaks)):
+            pred = (boxes[c] * m.search_size / factors[c]).tolist()
+            mapped = map_box_back(pred, self._anchors[c], m.search_size, factors[c])
+            self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
+            if ext.refresh(i, float(peaks[c])):
+                self.refresh_template(i, self.states[i])
+            results.append(TrackResult(list(self.states[i]), float(peaks[c])))
         return results
 
     def refresh_template(self, index: int, box: list[float]) -> None:
@@ -155,8 +165,17 @@ class Tracker:
         if self.templates is None:
             raise RuntimeError("call initialize() before track()")
         search, factors = self.preprocess(frame)
-        out = self.backend.infer(self.templates, search)
+        out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
+
+    def infer(self, search) -> dict:
+        """One backend call on the search crops; each target's template repeated for its crops (scale search)."""
+        n = 1 if self.extensions is None else self.extensions.per_target
+        templates = self.templates
+        if n > 1:
+            templates = (templates.repeat_interleave(n, 0) if hasattr(templates, "repeat_interleave")
+                         else np.repeat(templates, n, axis=0))
+        return self.backend.infer(templates, search)
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
         """Track the (first) target: (x,y,w,h) box and its score."""
