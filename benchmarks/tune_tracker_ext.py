@@ -13,6 +13,9 @@ centre, entered after 3 low frames; and after 10, also with a lower threshold). 
 v2-val AUC and mean real-val keyframe IoU (then a fourth stage: template refresh at score 0.6 / 0.7, every 10
 frames); a stage's setting is kept only if it raises the objective by at least
 --min-gain.
+With --eval KEYS (a JSON object of TEST keys, repeatable) no grid runs: the official procedure and each given
+setting are evaluated on the validation sets and tabled (how a setting outside the grid, e.g. a SCALE_SEARCH, is
+checked against a rule written beforehand).
 With --test, the official procedure and the chosen setting are then run ONCE on the test data (hard test set,
 benchmarks/data/real_video_keyframes.json): reported, never used to choose. Every evaluation is cached in
 --workdir, so an interrupted run resumes. Writes OUT/{table.md, report.json}.
@@ -164,6 +167,24 @@ class Grid:
         return float(np.mean([row[w]["mean"] if isinstance(row[w], dict) else row[w] for w in self.val]))
 
 
+def given_keys(text: str) -> dict:
+    """--eval text -> checked TEST keys (ValueError with a one-line reason)."""
+    from droptrack.errors import ConfigError
+    from droptrack.runtime.extensions import TrackerExt
+
+    try:
+        keys = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"--eval {text!r} is not JSON; give TEST keys, e.g. '{{\"SCALE_SEARCH\": [0.8]}}'") from None
+    if not isinstance(keys, dict):
+        raise ValueError(f"--eval {text!r} is not a JSON object of TEST keys")
+    try:
+        TrackerExt.from_keys(keys)
+    except ConfigError as e:
+        raise ValueError(f"--eval: {e}") from None
+    return keys
+
+
 def label(keys: dict) -> str:
     """Short name of a setting."""
     return "official" if not keys else " ".join(f"{k}={v}" for k, v in keys.items())
@@ -243,6 +264,8 @@ def main() -> None:
     ap.add_argument("--real-val", default=str(HERE / "data" / "real_video_val_keyframes.json"))
     ap.add_argument("--val", action="append", default=[], metavar="NAME=DIR",
                     help="another synthetic validation set in the objective (repeatable)")
+    ap.add_argument("--eval", action="append", default=[], metavar="KEYS",
+                    help="evaluate this setting (JSON TEST keys, repeatable) instead of running the grid")
     ap.add_argument("--test", action="store_true", help="after choosing, run official + chosen on the test data once")
     ap.add_argument("--hard-test", default="/work/runs/i11/hard_test")
     ap.add_argument("--real-test", default=str(HERE / "data" / "real_video_keyframes.json"))
@@ -252,6 +275,7 @@ def main() -> None:
     args = ap.parse_args()
     try:
         extra = extra_sets(args.val, {"hard_val", "v2_val", "real_val", "hard_test", "real_test"})
+        given = [given_keys(k) for k in args.eval]
     except ValueError as e:
         ap.error(str(e))
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -274,7 +298,13 @@ def main() -> None:
     tag = hashlib.sha256(f"{sha256_file(onnx)}{args.hard_val}{args.v2_val}{sha256_file(args.real_val)}"
                          f"{sorted((k, str(v)) for k, v in extra.items()) if extra else ''}".encode()).hexdigest()[:12]
     grid = Grid(backend, sets, work / f"cache_{tag}.json", ["hard_val", "v2_val", *extra, "real_val"])
-    chosen, notes = choose(grid, backend.meta.search_factor, args.min_gain)
+    if given:
+        grid.run({})
+        for keys in given:
+            grid.run(keys)
+        chosen, notes = {}, [f"--eval: {len(given)} given setting(s), nothing chosen"]
+    else:
+        chosen, notes = choose(grid, backend.meta.search_factor, args.min_gain)
     test = None
     if args.test:
         which = ["hard_test", "real_test"]

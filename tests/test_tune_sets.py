@@ -46,3 +46,12 @@ def test_bad_val_option_exits_2_with_one_line(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert r.returncode == 2
     assert "give NAME=DIR" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_keys_are_checked_test_keys(tune):
+    assert tune.given_keys('{"SCALE_SEARCH": [0.8], "SCALE_PENALTY": 0.95}') == {"SCALE_SEARCH": [0.8],
+                                                                                 "SCALE_PENALTY": 0.95}
+    for text, reason in (("{SCALE", "is not JSON"), ("[0.8]", "not a JSON object"),
+                         ('{"SCALE_SEARCH": [9]}', "SCALE_SEARCH"), ('{"SIZE": 1}', "unknown tracker extension")):
+        with pytest.raises(ValueError, match=reason):
+            tune.given_keys(text)
