@@ -82,7 +82,9 @@ def reference_boxes(backend, frames, init) -> list[list[float]]:
 
 
 def test_tracker_boxes_on_real_clip_equal_reference_loop(clip):
-    tracker = load_tracker(None)   # the embedded default model
+    from droptrack.runtime.extensions import OFFICIAL
+
+    tracker = load_tracker(None, ext=OFFICIAL)   # the embedded default model, its scale search off: the official loop
     H, W = clip[0].shape[:2]
     init = [W * 0.4, H * 0.35, W * 0.12, H * 0.25]
     tracker.initialize(clip[0], init)
