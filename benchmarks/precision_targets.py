@@ -126,7 +126,7 @@ def row(boxes: dict, ref: dict, seqs: list) -> dict:
 
 
 def open_loop(run: Run, graph: Path, seqs: list) -> dict:
-    """FP16 fed the FP32 tracker's crops: peak flips and box differences per frame (no compounding)."""
+    """FP16 fed the FP32 tracker's crops: peak flips and box differences per crop (no compounding)."""
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from droptrack.geometry import decode_box
     from droptrack.runtime.tracker import Tracker
@@ -140,12 +140,13 @@ def open_loop(run: Run, graph: Path, seqs: list) -> dict:
                     tr.initialize(frame, s.boxes[0])
                     continue
                 search, factors = tr.preprocess(frame)
-                a, b = ref.infer(tr.templates, search), other.infer(tr.templates, search)
+                templates = tr.search_templates()      # one row per crop (several with scale search)
+                a, b = ref.infer(templates, search), other.infer(templates, search)
                 ba, pa = decode_box(tr.window * a["score_map"], a["size_map"], a["offset_map"])
                 bb, pb = decode_box(tr.window * b["score_map"], b["size_map"], b["offset_map"])
-                flips += int(np.argmax(tr.window * a["score_map"]) != np.argmax(tr.window * b["score_map"]))
-                diff.append(float(np.abs(np.asarray(ba[0]) - np.asarray(bb[0])).max() * run.args.search_size
-                                  / factors[0]))
+                for k, rf in enumerate(factors):
+                    flips += int(np.argmax(tr.window * a["score_map"][k]) != np.argmax(tr.window * b["score_map"][k]))
+                    diff.append(float(np.abs(np.asarray(ba[k]) - np.asarray(bb[k])).max() * run.args.search_size / rf))
                 tr.postprocess(a, factors, frame.shape[:2])
     d = np.asarray(diff)
     return {"frames": int(d.size), "peak_flips": flips, "box_diff_px_median": float(np.median(d)),
@@ -284,7 +285,7 @@ def markdown(res: dict) -> str:
     L += [f"| {k} | {v['divergence']:.1%} |" for k, v in res["validation"].items()]
     ol = res["validation"].get("fp16", {}).get("open_loop")
     if ol:
-        L += ["", f"FP16 open loop (fed the FP32 tracker's crops, {ol['frames']} frames): score-peak flips "
+        L += ["", f"FP16 open loop (fed the FP32 tracker's crops, {ol['frames']} crops): score-peak flips "
               f"{ol['peak_flips']}, box difference median {ol['box_diff_px_median']:.4f} px, p99 "
               f"{ol['box_diff_px_p99']:.3f} px, max {ol['box_diff_px_max']:.1f} px (image pixels)."]
     if "calib_method_chosen" in res:

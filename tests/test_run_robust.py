@@ -147,6 +147,9 @@ class FakeTracker:
     def preprocess(self, image):
         return None, None
 
+    def infer(self, search):
+        return self.backend.infer(self.templates, search)
+
     def postprocess(self, out, aux, hw):
         return [types.SimpleNamespace(box=[1.0, 2.0, 3.0, 4.0], score=self.score) for _ in self.states]
 

@@ -168,14 +168,18 @@ class Tracker:
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
 
-    def infer(self, search) -> dict:
-        """One backend call on the search crops; each target's template repeated for its crops (scale search)."""
+    def search_templates(self):
+        """The template batch that goes with the search crops: each target's repeated for its crops (scale search)."""
         n = 1 if self.extensions is None else self.extensions.per_target
-        templates = self.templates
-        if n > 1:
-            templates = (templates.repeat_interleave(n, 0) if hasattr(templates, "repeat_interleave")
-                         else np.repeat(templates, n, axis=0))
-        return self.backend.infer(templates, search)
+        if n == 1:
+            return self.templates
+        if hasattr(self.templates, "repeat_interleave"):
+            return self.templates.repeat_interleave(n, 0)
+        return np.repeat(self.templates, n, axis=0)
+
+    def infer(self, search) -> dict:
+        """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
+        return self.backend.infer(self.search_templates(), search)
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
         """Track the (first) target: (x,y,w,h) box and its score."""
