@@ -394,3 +394,19 @@ def test_bad_scale_search_values_are_one_line_errors():
             (opt, value, r.output)
     with pytest.raises(ConfigError, match="TEST.SCALE_SEARCH"):
         config_from_dict({"TEST": {"SCALE_SEARCH": [0.1]}})
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames):
+    """Scale search with torch I/O on CUDA (templates repeated as CUDA tensors): the CPU's boxes."""
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    model, cfg = tiny
+    ext = TrackerExt(scale_search=[0.7, 1.3], scale_penalty=1.0)
+    out = {}
+    for device in ("cpu", "cuda"):
+        tracker = DeviceTracker(TorchBackend(copy.deepcopy(model), cfg, device=device), device=device, ext=ext)
+        tracker.initialize_many(frames[0], [[50.0, 40.0, 24.0, 30.0], [20.0, 20.0, 30.0, 30.0]])
+        out[device] = [[r.box for r in tracker.track_many(f)] for f in frames[1:5]]
+    np.testing.assert_allclose(out["cuda"], out["cpu"], atol=1.0)
