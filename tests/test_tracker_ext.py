@@ -410,3 +410,12 @@ def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames):
         tracker.initialize_many(frames[0], [[50.0, 40.0, 24.0, 30.0], [20.0, 20.0, 30.0, 30.0]])
         out[device] = [[r.box for r in tracker.track_many(f)] for f in frames[1:5]]
     np.testing.assert_allclose(out["cuda"], out["cpu"], atol=1.0)
+
+
+def test_describe_says_what_runs():
+    assert TrackerExt().describe() == "official procedure"
+    assert TrackerExt(scale_search=[0.8], scale_penalty=0.97).describe() == \
+        "official + scale search 0.8 (penalty 0.97)"
+    assert TrackerExt(size_lr=1.5, aspect_penalty=0.5, reacq_factor=6.0).describe() == \
+        "official + size smoothing 1.5, aspect penalty 0.5; re-acquisition x6 (motion)"
+    assert TrackerExt(scale_search=[]).describe() == "official procedure"   # an empty list is off

@@ -62,6 +62,21 @@ class TrackerExt:
         """Whether anything differs from the official procedure."""
         return any(getattr(self, key.lower()) is not None for key in OFFICIAL)
 
+    def describe(self) -> str:
+        """The procedure in a few words, for run summaries (what a user is running: official or not)."""
+        parts = []
+        if self.size_lr is not None:
+            parts.append(f"size smoothing {self.size_lr:g}" + (f", aspect penalty {self.aspect_penalty:g}"
+                                                               if self.aspect_penalty else ""))
+        if self.reacq_factor is not None:
+            parts.append(f"re-acquisition x{self.reacq_factor:g} ({self.reacq_center})")
+        if self.template_refresh is not None:
+            parts.append(f"template refresh at {self.template_refresh:g}")
+        if self.scale_search is not None:
+            parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
+                         f"(penalty {self.scale_penalty:g})")
+        return "official procedure" if not parts else "official + " + "; ".join(parts)
+
     @property
     def scales(self) -> tuple[float, ...]:
         """Search-factor multipliers of each target's crops: the normal crop (1.0) first, then SCALE_SEARCH."""

@@ -42,6 +42,7 @@ class RunSummary:
     num_targets: int = 0
     lost_count: int = 0
     resized: int = 0   # video frames letterboxed to the first frame's size
+    procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""

@@ -230,6 +230,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                opts.lost_threshold, on_frame, stop=stop)
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
+        summary.procedure = tracker.ext.describe()
         return summary
 
 
@@ -249,4 +250,4 @@ def summary_line(summary: RunSummary) -> str:
     """Frames, targets, FPS, loop overhead and lost frames in one line."""
     return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
             f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
-            f"{summary.lost_count} frames with a lost target")
+            f"{summary.lost_count} frames with a lost target; tracker: {summary.procedure}")
