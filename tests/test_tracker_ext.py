@@ -181,14 +181,15 @@ def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(ti
 
     model, cfg = tiny
     d = config_to_dict(cfg)
-    d["TEST"].update(SIZE_LR=0.7, ASPECT_PENALTY=0.5, REACQ_FACTOR=6.0, REACQ_THRESHOLD=0.3, REACQ_RECOVER=0.31)
+    d["TEST"].update(SIZE_LR=0.7, ASPECT_PENALTY=0.5, REACQ_FACTOR=6.0, REACQ_THRESHOLD=0.3, REACQ_RECOVER=0.31,
+                     SCALE_SEARCH=[0.8], SCALE_PENALTY=0.97)
     on = config_from_dict(d, name=cfg.NAME)
     ckpt = tmp_path / "ext.pt"
     save_checkpoint(ckpt, model, on)
     res = export_onnx(model=model, cfg=on, output_dir=tmp_path)
     assert res.status == "ok"
     keys = {"SIZE_LR": 0.7, "ASPECT_PENALTY": 0.5, "REACQ_FACTOR": 6.0, "REACQ_THRESHOLD": 0.3,
-            "REACQ_RECOVER": 0.31}
+            "REACQ_RECOVER": 0.31, "SCALE_SEARCH": [0.8], "SCALE_PENALTY": 0.97}
     init = [50.0, 40.0, 24.0, 30.0]
     boxes = {}
     for name in ("ext.pt", "model.onnx"):
@@ -201,7 +202,8 @@ def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(ti
     assert boxes["ext.pt"] != reference_track(model, cfg, frames, init)   # the extensions did change the boxes
     # --official (all off) over the artifact's keys gives the reference boxes again
     off = Tracker(load_backend(tmp_path / "model.onnx"), tracker_ext(load_backend(ckpt), {"SIZE_LR": None,
-                                                                                          "REACQ_FACTOR": None}))
+                                                                                          "REACQ_FACTOR": None,
+                                                                                          "SCALE_SEARCH": None}))
     np.testing.assert_allclose(run(off, frames, init), reference_track(model, cfg, frames, init), atol=1e-3)
     assert len(wide) == len(frames) - 1
 
