@@ -84,8 +84,24 @@ def test_eval_writes_official_files_and_report(assets, reference):
     assert report["trackers"][0]["errors"] == {} and report["trackers"][0]["scores"]["auc"] is not None
     assert json.loads((out / "report_got10k.json").read_text())["protocol"] == "got10k-toolkit"
     assert (out / "success.png").is_file() and not list(out.glob(".*.tmp"))
-    for word in ("AUC", "OP75", "GOT-10k toolkit: AO", "got10k_submit.zip", "3 tracked, 0 resumed"):
+    for word in ("AUC", "OP75", "GOT-10k toolkit: AO", "got10k_submit.zip", "3 tracked, 0 resumed",
+                 "tracker: official procedure"):
         assert word in output
+
+
+def test_eval_names_the_tracker_extensions_the_artifact_turns_on(assets, tmp_path):
+    """A checkpoint carrying TEST.SCALE_SEARCH is evaluated with it, and `dt eval` says so."""
+    from droptrack.config import config_from_dict, config_to_dict
+
+    _, root = assets
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    d = config_to_dict(cfg)
+    d["TEST"].update(SCALE_SEARCH=[0.8], SCALE_PENALTY=0.97)
+    ckpt = save_checkpoint(tmp_path / "scaled.pt", build_model(cfg), config_from_dict(d, name=cfg.NAME))
+    res = dt_eval(root, ckpt, tmp_path / "out", "--sequences", NAMES[0])
+    assert res.exit_code == 0, res.output
+    assert "tracker: official + scale search 0.8 (penalty 0.97)" in res.output
 
 
 def test_interrupted_run_resumes_to_identical_files(assets, reference, tmp_path):

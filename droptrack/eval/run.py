@@ -49,6 +49,7 @@ class EvalResult:
     reports: dict[str, Any] = field(default_factory=dict)    # protocol -> droptrack.eval.report.Report
     submission: Path | None = None
     wall_s: float = 0.0
+    procedures: set[str] = field(default_factory=set)   # tracker settings of the sequences tracked in this run
 
     @property
     def report(self) -> Any:
@@ -259,6 +260,8 @@ def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, resu
         write_result(res_path, res.boxes)   # written last: its presence marks the sequence done
         result.boxes[res.name], result.times[res.name] = res.boxes, res.times
         result.tracked.append(res.name)
+        if res.procedure:
+            result.procedures.add(res.procedure)
         display.finish(res.name, len(seq))
         if on_sequence is not None:
             on_sequence(res.name)
@@ -326,6 +329,8 @@ def summary_lines(result: EvalResult) -> list[Any]:
                      "benchmark's server")
     lines.append(f"{len(result.tracked)} tracked, {len(result.resumed)} resumed; {result.fps:.1f} FPS tracker time, "
                  f"{result.wall_s:.1f} s wall")
+    if result.procedures:
+        lines.append(f"tracker: {'; '.join(sorted(result.procedures))}")
     lines.append(f"results: {result.output_dir}")
     if result.submission is not None:
         lines.append(f"submission: {result.submission}")

@@ -29,6 +29,7 @@ class TrackedSequence:
     name: str
     boxes: np.ndarray
     times: np.ndarray
+    procedure: str = ""   # the tracker's settings in words (`TrackerExt.describe`; "" for OpenCV baselines)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -
         if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
             progress(seq.name, i + 1, n)
             last = time.monotonic()
-    return TrackedSequence(seq.name, boxes, times)
+    describe = getattr(getattr(tracker, "ext", None), "describe", None)
+    return TrackedSequence(seq.name, boxes, times, describe() if describe is not None else "")
 
 
 def load(spec: TrackerSpec) -> Any:
