@@ -63,10 +63,15 @@ def extra_sets(values: list[str], taken: set[str]) -> dict[str, Path]:
 
 
 def shown(text: str, work: Path) -> str:
-    """A path as recorded: repo-relative inside the repository, <workdir>/... inside the work folder, else as is."""
-    root = str(HERE.parent.resolve()) + "/"
-    text = text.replace(str(work.resolve()), "<workdir>").replace(str(work), "<workdir>")
-    return text.removeprefix(root)
+    """An argument as recorded: a path (alone or after NAME=) repo-relative, <workdir>/... or <data>/<folder name>,
+    as bench_classic records them; anything else as is."""
+    sys.path.insert(0, str(HERE))
+    from bench_classic import shown as shown_path
+
+    head, sep, tail = text.partition("=")
+    if sep and os.path.isabs(tail):
+        return head + sep + shown_path(tail, work)
+    return shown_path(text, work) if os.path.isabs(text) else text
 
 
 def onnx_model(model: str | None, work: Path) -> Path:

@@ -55,3 +55,14 @@ def test_eval_keys_are_checked_test_keys(tune):
                          ('{"SCALE_SEARCH": [9]}', "SCALE_SEARCH"), ('{"SIZE": 1}', "unknown tracker extension")):
         with pytest.raises(ValueError, match=reason):
             tune.given_keys(text)
+
+
+def test_recorded_arguments_hold_no_machine_paths(tune, tmp_path):
+    work = tmp_path / "work"
+    data = tmp_path / "elsewhere" / "issue11_val"
+    assert tune.shown(str(data), work) == "<data>/issue11_val"
+    assert tune.shown(f"issue11_val={data}", work) == "issue11_val=<data>/issue11_val"
+    assert tune.shown(str(work), work) == "<workdir>"
+    assert tune.shown(str(ROOT / "benchmarks" / "results" / "x"), work) == "benchmarks/results/x"
+    assert tune.shown('{"SCALE_SEARCH": [0.8]}', work) == '{"SCALE_SEARCH": [0.8]}'
+    assert tune.shown("--val", work) == "--val"
