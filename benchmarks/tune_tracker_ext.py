@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-# the official procedure, whatever the model's TEST keys say
+sys.path.insert(0, str(HERE))   # sibling scripts: bench_classic (clip frames, recorded paths)
 
 
 SET_COMMANDS = {
@@ -65,7 +65,6 @@ def extra_sets(values: list[str], taken: set[str]) -> dict[str, Path]:
 def shown(text: str, work: Path) -> str:
     """An argument as recorded: a path (alone or after NAME=) repo-relative, <workdir>/... or <data>/<folder name>,
     as bench_classic records them; anything else as is."""
-    sys.path.insert(0, str(HERE))
     from bench_classic import shown as shown_path
 
     head, sep, tail = text.partition("=")
@@ -92,10 +91,9 @@ class Sets:
     """Sequences and real clips, decoded once (frames kept in memory for the whole grid)."""
 
     def __init__(self, synth: dict[str, Path], real: dict[str, Path]):
-        from droptrack.data import get_sequences
-
-        sys.path.insert(0, str(HERE))
         from bench_classic import _clip_frames
+
+        from droptrack.data import get_sequences
 
         self.synth = {}
         for name, root in synth.items():

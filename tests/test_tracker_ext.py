@@ -45,20 +45,27 @@ def frames():
     return out
 
 
-def reference_track(model, cfg, frames, init) -> list[list[float]]:
-    """The spec's procedure (ostrack_spec.md 4.3-4.4) from the geometry reference functions and the model."""
+def reference_track(model, cfg, frames, init, scales=(), penalty=1.0) -> list[list[float]]:
+    """The spec's procedure (ostrack_spec.md 4.3-4.4) from the geometry reference functions and the model; with
+    `scales`, scale search by hand: the spec's crop at SEARCH_FACTOR x s for s in (1, *scales), each through the
+    model alone, the highest peak wins after multiplying the extra scales' by `penalty`."""
     t = cfg.TEST
     z, _ = sample_target(frames[0], init, t.TEMPLATE_FACTOR, t.TEMPLATE_SIZE)
     z = torch.from_numpy(normalize(z))
     state, boxes = list(init), [list(init)]
     window = hann2d(t.SEARCH_SIZE // cfg.MODEL.BACKBONE.STRIDE)
     for f in frames[1:]:
-        x, rf = sample_target(f, state, t.SEARCH_FACTOR, t.SEARCH_SIZE)
-        with torch.no_grad():
-            out = model(z, torch.from_numpy(normalize(x)), ce_template_mask=model.template_index)
-        box, _ = decode_box(window * out["score_map"].numpy(), out["size_map"].numpy(), out["offset_map"].numpy())
-        pred = (box[0] * t.SEARCH_SIZE / rf).tolist()
-        state = clip_box(map_box_back(pred, state, t.SEARCH_SIZE, rf), *f.shape[:2], margin=10)
+        best = None
+        for k, s in enumerate((1.0, *scales)):
+            x, rf = sample_target(f, state, t.SEARCH_FACTOR * s, t.SEARCH_SIZE)
+            with torch.no_grad():
+                out = model(z, torch.from_numpy(normalize(x)), ce_template_mask=model.template_index)
+            box, peak = decode_box(window * out["score_map"].numpy(), out["size_map"].numpy(),
+                                   out["offset_map"].numpy())
+            scored = float(peak[0]) * (1.0 if k == 0 else penalty)
+            if best is None or scored > best[0]:
+                best = (scored, (box[0] * t.SEARCH_SIZE / rf).tolist(), rf)
+        state = clip_box(map_box_back(best[1], state, t.SEARCH_SIZE, best[2]), *f.shape[:2], margin=10)
         boxes.append(state)
     return boxes
 
@@ -294,35 +301,11 @@ def test_extensions_on_cuda_device_tracker_equal_the_cpu_device_tracker(tiny, fr
         assert np.allclose(a, b, atol=1.0)
 
 
-def reference_scale_track(model, cfg, frames, init, scales, penalty) -> list[list[float]]:
-    """Scale search by hand: the spec's crop at SEARCH_FACTOR x s for s in (1, *scales), each through the model
-    alone, the highest peak wins after multiplying the extra scales' by `penalty`."""
-    t = cfg.TEST
-    z, _ = sample_target(frames[0], init, t.TEMPLATE_FACTOR, t.TEMPLATE_SIZE)
-    z = torch.from_numpy(normalize(z))
-    state, boxes = list(init), [list(init)]
-    window = hann2d(t.SEARCH_SIZE // cfg.MODEL.BACKBONE.STRIDE)
-    for f in frames[1:]:
-        best = None
-        for k, s in enumerate((1.0, *scales)):
-            x, rf = sample_target(f, state, t.SEARCH_FACTOR * s, t.SEARCH_SIZE)
-            with torch.no_grad():
-                out = model(z, torch.from_numpy(normalize(x)), ce_template_mask=model.template_index)
-            box, peak = decode_box(window * out["score_map"].numpy(), out["size_map"].numpy(),
-                                   out["offset_map"].numpy())
-            scored = float(peak[0]) * (1.0 if k == 0 else penalty)
-            if best is None or scored > best[0]:
-                best = (scored, (box[0] * t.SEARCH_SIZE / rf).tolist(), rf)
-        state = clip_box(map_box_back(best[1], state, t.SEARCH_SIZE, best[2]), *f.shape[:2], margin=10)
-        boxes.append(state)
-    return boxes
-
-
 def test_scale_search_matches_a_hand_built_scale_pyramid(tiny, frames):
     model, cfg = tiny
     init = [50.0, 40.0, 24.0, 30.0]
     for scales, penalty in (((0.8,), 0.95), ((0.7, 1.3), 1.0)):
-        expected = reference_scale_track(model, cfg, frames, init, scales, penalty)
+        expected = reference_track(model, cfg, frames, init, scales, penalty)
         tracker = Tracker(TorchBackend(model, cfg), TrackerExt(scale_search=list(scales), scale_penalty=penalty))
         np.testing.assert_allclose(run(tracker, frames, init), expected, rtol=0, atol=1e-4)
     official = reference_track(model, cfg, frames, init)

@@ -188,7 +188,7 @@ class Extensions:
         chosen = []
         for start in range(0, len(peaks), n):
             scored = [float(peaks[start + j]) * weights[j] for j in range(n)]
-            chosen.append(start + max(range(n), key=lambda j: (scored[j], -j)))
+            chosen.append(start + max(range(n), key=scored.__getitem__))   # first of equal maxima
         return chosen
 
     def refresh(self, index: int, score: float) -> bool:
