@@ -60,7 +60,7 @@ def run(frames: int, device: str = "cuda") -> dict:
                    "diverged_frames_pct": float(100 * (ious[:, k] < 0.5).mean())} for k in range(ious.shape[1])]
     model_ms = np.asarray(list(gpu.backend.latencies_ms)[-len(e2e):], dtype=float)
     return {"gpu": torch.cuda.get_device_name(0) if cuda else "cpu (smoke run)", "torch": torch.__version__, "cuda": torch.version.cuda,
-            "frames": len(e2e), "targets": len(inits),
+            "frames": len(e2e), "targets": len(inits), "procedure": gpu.ext.describe(),
             "iou_vs_cpu": {"mean": float(ious.mean()), "min": float(ious.min()),
                            "diverged_frames_pct": float(100 * (ious < 0.5).mean()), "per_target": per_target},
             "host_sync_warnings_per_frame": sync_warnings / len(e2e),
@@ -87,7 +87,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_torch_check.json").write_text(json.dumps(r, indent=1))
     md = [f"# CUDA tracking path (torch backend), {r['gpu']}", "",
-          f"`python benchmarks/gpu_torch_check.py --frames {args.frames}`; torch {r['torch']}, CUDA {r['cuda']}", "",
+          f"`python benchmarks/gpu_torch_check.py --frames {args.frames}`; torch {r['torch']}, CUDA {r['cuda']}; "
+          f"tracker: {r['procedure']}", "",
           "| check | value |", "|---|---|",
           f"| boxes vs CPU tracker: mean / min IoU | {r['iou_vs_cpu']['mean']:.4f} / {r['iou_vs_cpu']['min']:.4f} |",
           f"| frames diverged (IoU < 0.5) | {r['iou_vs_cpu']['diverged_frames_pct']:.1f} % |",

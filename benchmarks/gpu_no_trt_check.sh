@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# GPU checks for an image without TensorRT (the lent H200's), in one call of about 6 minutes:
+#   1. benchmarks/gpu_precision_check.py: CUDA FP32/TF32/FP16/AMP/BF16 and CPU tracking vs CUDA FP32 (issue #13);
+#   2. pytest -m gpu (CUDA DeviceTracker, crop ops, dt run --device cuda, tracker extensions, pinned uploads);
+#   3. benchmarks/gpu_torch_check.py: DeviceTracker on CUDA vs CPU, host syncs, CUDA-event latency;
+#   4. benchmarks/gpu_check.sh with the default model only: what it records when TensorRT is missing.
+# Results are packed after every step into $OUT/gpu_no_trt.tgz (or ./out/gpu_no_trt.tgz), so a step that runs
+# past its limit loses nothing before it.
+#   bash benchmarks/gpu_no_trt_check.sh      # PYTHON=... to pick python
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+R=/tmp/gpu_no_trt; DEST="${OUT:-out}"; mkdir -p "$R" "$DEST"
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+pack() { tar czf "$DEST/gpu_no_trt.tgz" -C "$(dirname "$R")" "$(basename "$R")"; }
+{ nvidia-smi; "$PY" -c "import torch, onnxruntime; print(torch.__version__, torch.version.cuda, onnxruntime.__version__)"; } > "$R/env.txt" 2>&1
+timeout 150 "$PY" benchmarks/gpu_precision_check.py --out "$R/precision" --data /tmp/gpu_precision_data 2>&1 | tee "$R/precision.log"; pack
+timeout 120 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_runtime.py tests/test_tracker_ext.py \
+    tests/test_tensorrt_path.py tests/test_export.py tests/test_serve.py 2>&1 | tee "$R/pytest_gpu.log"; pack
+timeout 60 "$PY" benchmarks/gpu_torch_check.py --out "$R/torch" --frames 100 2>&1 | tee "$R/torch.log"; pack
+GPU_CHECK_MODELS=default GPU_CHECK_BUDGET_S=40 timeout 90 bash benchmarks/gpu_check.sh /tmp/gpu_check 2>&1 \
+    | tee "$R/gpu_check.log"
+mkdir -p "$R/gpu_check_work"; find /tmp/gpu_check -maxdepth 2 \( -name "*.json" -o -name "*.log" \) -exec cp {} "$R/gpu_check_work/" \; 2>/dev/null; cp benchmarks/results/gpu_*.md "$R/" 2>/dev/null; pack
+echo "packed: $DEST/gpu_no_trt.tgz"

@@ -1,0 +1,152 @@
+"""GPU check that needs no TensorRT: how far CUDA FP16/BF16 tracking drifts from FP32 (issue #13's divergence).
+
+Usage (on a CUDA machine): python benchmarks/gpu_precision_check.py --out DIR [--sequences 40 --frames 60]
+The embedded default model (its packaged tracker procedure) tracks issue #13's held-out set (synthetic val split,
+seed 2, the set `precision_targets.py` reports on) with the torch backend in each of these numerics:
+  cuda_fp32      CUDA, TF32 off: the reference;
+  cuda_tf32      CUDA with TF32 matmul/convolution (10-bit mantissa products, FP32 accumulation);
+  cuda_fp16      the whole model in FP16 (`model.half()`: what a plain FP16 engine computes);
+  cuda_amp_fp16  torch autocast FP16 (softmax, LayerNorm and reductions stay FP32: an "islands" engine);
+  cuda_amp_bf16  torch autocast BF16;
+  cpu_fp32       the same tracker on the CPU (float-order differences only: the loop's own noise floor).
+Per mode: diverged frames (IoU < 0.5 with the reference's box, init frames excluded), the same over frames where
+the reference is on the target, mean IoU, ΔAUC vs the reference with a paired bootstrap 95 % CI, ms per frame.
+Writes DIR/gpu_precision_check.{json,md} and DIR/boxes_<mode>.npz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from droptrack.data import get_sequences  # noqa: E402
+from droptrack.data.synth import ensure_synth  # noqa: E402
+from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
+from droptrack.runtime.tracker import Tracker  # noqa: E402
+
+MODES = ("cuda_fp32", "cuda_tf32", "cuda_fp16", "cuda_amp_fp16", "cuda_amp_bf16", "cpu_fp32")
+
+
+class NumericsBackend(TorchBackend):
+    """Torch backend run in one numerics mode (half weights, or autocast to a dtype); outputs back in FP32."""
+
+    def __init__(self, base: TorchBackend, half: bool = False, autocast: torch.dtype | None = None):
+        super().__init__(base.model.half() if half else base.model, base.cfg, str(base._device))
+        self.half, self.autocast = half, autocast
+
+    @torch.inference_mode()
+    def _infer(self, template, search) -> dict:
+        z = torch.as_tensor(template).to(self._device)
+        x = torch.as_tensor(search).to(self._device)
+        if self.half:
+            z, x = z.half(), x.half()
+        with torch.autocast(self._device.type, dtype=self.autocast or torch.float16, enabled=self.autocast is not None):
+            out = self.model(z, x, ce_template_mask=self.model.template_index)
+        return {k: out[k].float() for k in ("score_map", "size_map", "offset_map")}
+
+
+def backend_for(mode: str) -> TorchBackend:
+    """A fresh torch backend of the embedded default model in `mode`."""
+    device = "cpu" if mode.startswith("cpu") else "cuda"
+    base = TorchBackend.from_checkpoint(None, device=device)
+    return {"cuda_fp16": lambda: NumericsBackend(base, half=True),
+            "cuda_amp_fp16": lambda: NumericsBackend(base, autocast=torch.float16),
+            "cuda_amp_bf16": lambda: NumericsBackend(base, autocast=torch.bfloat16)}.get(mode, lambda: base)()
+
+
+def track(mode: str, seqs: list) -> tuple[dict[str, np.ndarray], float]:
+    """Boxes of every sequence tracked from its first box in `mode`, and the median ms per frame."""
+    tf32 = mode == "cuda_tf32"
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    tracker = Tracker(backend_for(mode))
+    out, ms = {}, []
+    for s in seqs:
+        frames = list(s.iter_frames())
+        tracker.initialize(frames[0], s.boxes[0])
+        boxes = [np.asarray(s.boxes[0], np.float64)]
+        for f in frames[1:]:
+            t = time.perf_counter()
+            boxes.append(np.asarray(tracker.track(f)[0], np.float64))
+            ms.append((time.perf_counter() - t) * 1e3)
+        out[s.name] = np.stack(boxes)
+    return out, float(np.median(ms))
+
+
+def compare(boxes: dict, ref: dict, seqs: list) -> dict:
+    """Divergence (all / reference-on-target frames), mean IoU and ΔAUC [paired bootstrap 95 % CI] vs `ref`."""
+    from bench_int8_accuracy import seq_auc
+    from droptrack.eval.bench_gates import paired_bootstrap_ci
+    from droptrack.export.auto_precision import divergence, divergence_on_target
+    from droptrack.geometry import box_iou
+
+    truth = {s.name: np.asarray(s.boxes, np.float64) for s in seqs}
+    on, n_on = divergence_on_target(boxes, ref, truth)
+    ci = paired_bootstrap_ci(seq_auc(boxes, seqs), seq_auc(ref, seqs))
+    iou = np.concatenate([box_iou(boxes[k][1:], ref[k][1:]) for k in ref])
+    return {"diverged_pct": 100 * divergence(boxes, ref), "diverged_on_target_pct": 100 * on,
+            "frames_on_target": n_on, "mean_iou": float(iou.mean()), "auc": float(seq_auc(boxes, seqs).mean()),
+            "delta_auc_ci": [ci.delta, ci.low, ci.high]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sequences", type=int, default=40)
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--threads", type=int, default=8, help="torch CPU threads (the cpu_fp32 mode)")
+    ap.add_argument("--data", type=Path, default=Path("out/gpu_precision_data"))
+    args = ap.parse_args()
+    modes = args.modes.split(",")
+    if any(m.startswith("cuda") for m in modes) and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device visible; run this on a GPU machine (or --modes cpu_fp32 for a smoke run)")
+    torch.set_num_threads(args.threads)
+    d = ensure_synth(args.data / f"heldout_s{args.seed}_{args.sequences}x{args.frames}", args.sequences, args.frames,
+                     args.seed, (320, 240), split="val")
+    seqs = get_sequences("synth", d, split="val")
+    args.out.mkdir(parents=True, exist_ok=True)
+    res = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none", "torch": torch.__version__,
+           "set": f"synthetic val split, seed {args.seed}, {args.sequences}x{args.frames} frames",
+           "procedure": Tracker(backend_for("cpu_fp32")).ext.describe(), "modes": {}}
+    boxes = {}
+    for m in modes:
+        t = time.perf_counter()
+        boxes[m], ms = track(m, seqs)
+        np.savez(args.out / f"boxes_{m}.npz", **boxes[m])
+        res["modes"][m] = {"ms_per_frame_p50": ms}
+        print(f"{m}: tracked in {time.perf_counter() - t:.0f} s, {ms:.2f} ms/frame", flush=True)
+    ref = modes[0]
+    for m in modes[1:]:
+        res["modes"][m].update(compare(boxes[m], boxes[ref], seqs))
+    res["reference"] = ref
+    (args.out / "gpu_precision_check.json").write_text(json.dumps(res, indent=1))
+    md = [f"# Reduced-precision tracking on CUDA (torch backend), {res['gpu']}", "",
+          f"`python benchmarks/gpu_precision_check.py --sequences {args.sequences} --frames {args.frames} "
+          f"--seed {args.seed}`; torch {res['torch']}; {res['set']}; tracker: {res['procedure']}; "
+          f"reference: {ref}", "",
+          "| mode | diverged frames | diverged, ref on target | mean IoU vs ref | AUC | ΔAUC [95 % CI] | ms/frame |",
+          "|---|---|---|---|---|---|---|"]
+    for m in modes:
+        r = res["modes"][m]
+        if m == ref:
+            md.append(f"| {m} | (reference) | | | | | {r['ms_per_frame_p50']:.2f} |")
+            continue
+        d_, lo, hi = r["delta_auc_ci"]
+        md.append(f"| {m} | {r['diverged_pct']:.1f} % | {r['diverged_on_target_pct']:.1f} % | {r['mean_iou']:.3f} | "
+                  f"{r['auc']:.2f} | {d_:+.2f} [{lo:+.2f}, {hi:+.2f}] | {r['ms_per_frame_p50']:.2f} |")
+    (args.out / "gpu_precision_check.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
