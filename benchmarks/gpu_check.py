@@ -215,6 +215,10 @@ def build_report(folder: Path) -> str:
              f"Command: `{env.get('command', 'bash benchmarks/gpu_check.sh')}`; date {env.get('date', '?')}; "
              f"TensorRT {env.get('tensorrt', '?')}, torch {env.get('torch', '?')}, CUDA {env.get('cuda', '?')}, "
              f"driver {env.get('driver', '?')}.", ""]
+    if env.get("unavailable"):
+        lines += [f"**No engine can be built on this machine: {env['unavailable']}.** The export steps still ran "
+                  "(ONNX FP32/FP16/INT8 graphs and their CPU parity); every engine step below failed for that reason.",
+                  ""]
     failed = [s for s in steps if not s.get("ok", False)]
     lines += ["## Steps", "", "| step | model | ok | seconds | note |", "|---|---|---|---|---|"]
     for s in steps:

@@ -384,17 +384,31 @@ def test_bad_scale_search_values_are_one_line_errors():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames):
-    """Scale search with torch I/O on CUDA (templates repeated as CUDA tensors): the CPU's boxes."""
+    """Scale search with torch I/O on CUDA (templates repeated as CUDA tensors): the CPU's boxes, and one host sync
+    per frame (the readback of the boxes; the states and crop anchors go up without one)."""
+    import warnings
+
     from droptrack.runtime.device_tracker import DeviceTracker
 
     model, cfg = tiny
     ext = TrackerExt(scale_search=[0.7, 1.3], scale_penalty=1.0)
-    out = {}
+    out, syncs = {}, []
     for device in ("cpu", "cuda"):
         tracker = DeviceTracker(TorchBackend(copy.deepcopy(model), cfg, device=device), device=device, ext=ext)
         tracker.initialize_many(frames[0], [[50.0, 40.0, 24.0, 30.0], [20.0, 20.0, 30.0, 30.0]])
-        out[device] = [[r.box for r in tracker.track_many(f)] for f in frames[1:5]]
+        out[device] = []
+        for f in frames[1:5]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                torch.cuda.set_sync_debug_mode("warn" if device == "cuda" else "default")
+                try:
+                    out[device].append([r.box for r in tracker.track_many(f)])
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            if device == "cuda":
+                syncs.append(sum("synchroniz" in str(c.message) for c in caught))
     np.testing.assert_allclose(out["cuda"], out["cpu"], atol=1.0)
+    assert max(syncs) <= 1, syncs
 
 
 def test_describe_says_what_runs():

@@ -138,8 +138,8 @@ class DeviceTracker(Tracker):
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
-            boxes = torch.tensor(self._anchors, dtype=torch.float64, device=self.device)
-            factor = torch.tensor(factors, dtype=torch.float64, device=self.device)
+            sent = self._send([list(a) + [f] for a, f in zip(self._anchors, factors)])
+            boxes, factor = sent[:, :4], sent[:, 4]
             self._frame = image
         crops, resize = crop_resize(image, boxes, factor, m.search_size, self.quantize)
         return self._to_backend(self._norm_x(crops)), resize
@@ -150,14 +150,24 @@ class DeviceTracker(Tracker):
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
         if self.extensions is not None:   # the host update (same code as `Tracker`), states back to the device
-            results = self.update_states(boxes.cpu().numpy(), peaks.cpu().numpy(), factors.cpu().tolist(),
-                                         image_hw)
-            self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
+            host = torch.cat([boxes.double(), peaks.double()[:, None], factors.double()[:, None]], 1).cpu().numpy()
+            peak_dtype = np.float16 if peaks.dtype == torch.float16 else np.float32   # as a host copy would be
+            results = self.update_states(host[:, :4].astype(np.float32), host[:, 4].astype(peak_dtype),
+                                         host[:, 5].tolist(), image_hw)
+            self.states_t = self._send(self.states)
             return results
         self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
         host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
         self.states = [row[:4] for row in host]
         return [TrackResult(row[:4], row[4]) for row in host]
+
+    def _send(self, rows: list) -> torch.Tensor:
+        """Host rows -> float64 tensor on the device without a host sync (pinned staging, non-blocking copy; the
+        caching host allocator keeps the staging block until the copy has run)."""
+        t = torch.tensor(rows, dtype=torch.float64)
+        if self.device.type != "cuda":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True)
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
