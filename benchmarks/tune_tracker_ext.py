@@ -230,21 +230,26 @@ def choose(grid: Grid, search_factor: float, min_gain: float) -> tuple[dict, lis
     return best, notes
 
 
-def table(grid: Grid, chosen: dict, notes: list[str], test: dict | None, header: list[str]) -> str:
-    """Markdown: every validation row, the stage decisions, per-clip IoU, and the test rows."""
+def table(grid: Grid, chosen: dict | None, notes: list[str], test: dict | None, header: list[str],
+          given: list[dict] | None = None) -> str:
+    """Markdown: every validation row, the stage decisions, per-clip IoU (official vs the chosen setting, or vs each
+    --eval setting when nothing is chosen), and the test rows."""
     lines = header + ["", "| setting | " + " | ".join(grid.val) + " | objective |",
                       "|---|" + "---|" * (len(grid.val) + 1)]
     for key in grid.order:
         keys, row = json.loads(key), grid.results[key]
-        mark = " **(chosen)**" if keys == chosen else ""
+        mark = " **(chosen)**" if chosen is not None and keys == chosen else ""
         lines.append(f"| {label(keys)}{mark} | " + " | ".join(fmt(row[w]) for w in grid.val)
                      + f" | {grid.objective(keys):.4f} |")
     lines += ["", *[f"- {n}" for n in notes]]
+    columns = [("chosen", chosen)] if not given else [(label(k), k) for k in given]
     for name in [w for w in grid.val if w in grid.sets.real]:
-        lines += ["", f"| {name} clip | keyframe | official IoU | chosen IoU |", "|---|---|---|---|"]
-        off, ch = grid.run({})[name]["clips"], grid.run(chosen)[name]["clips"]
+        lines += ["", f"| {name} clip | keyframe | official IoU | " + " | ".join(f"{c} IoU" for c, _ in columns)
+                  + " |", "|---|---|---|" + "---|" * len(columns)]
+        off, other = grid.run({})[name]["clips"], [grid.run(k)[name]["clips"] for _, k in columns]
         for clip in off:
-            lines += [f"| {clip} | {k} | {off[clip][k]:.2f} | {ch[clip][k]:.2f} |" for k in off[clip]]
+            lines += [f"| {clip} | {k} | {off[clip][k]:.2f} | " + " | ".join(f"{o[clip][k]:.2f}" for o in other)
+                      + " |" for k in off[clip]]
     if test:
         lines += ["", "TEST (reported once after choosing; never used to choose):", "",
                   "| setting | " + " | ".join(test["sets"]) + " |", "|---|" + "---|" * len(test["sets"])]
@@ -281,6 +286,8 @@ def main() -> None:
         given = [given_keys(k) for k in args.eval]
     except ValueError as e:
         ap.error(str(e))
+    if args.test and given:
+        ap.error("--test reports the setting the grid chose; with --eval nothing is chosen (drop one of them)")
     os.environ["OMP_NUM_THREADS"] = "1"
     import cv2
 
@@ -305,7 +312,7 @@ def main() -> None:
         grid.run({})
         for keys in given:
             grid.run(keys)
-        chosen, notes = {}, [f"--eval: {len(given)} given setting(s), nothing chosen"]
+        chosen, notes = None, [f"--eval: {len(given)} given setting(s), nothing chosen"]
     else:
         chosen, notes = choose(grid, backend.meta.search_factor, args.min_gain)
     test = None
@@ -316,11 +323,12 @@ def main() -> None:
     command = "python benchmarks/tune_tracker_ext.py " + " ".join(shown(a, work) for a in sys.argv[1:])
     model_name = shown(args.model, work) if args.model else "embedded default"
     header = [f"# Tracker extensions on validation data (model: {model_name}, ONNX Runtime FP32, 1 thread)", "",
-              f"Command: `{command}`", f"Chosen: `{json.dumps(chosen)}`",
+              f"Command: `{command}`", f"Chosen: `{json.dumps(chosen)}`" if chosen is not None
+              else "Chosen: nothing (--eval reports the given settings only)",
               (f"Objective: mean of the AUCs of {', '.join(['hard_val', 'v2_val', *extra])} and real_val mean "
                "keyframe IoU.")]
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "table.md", table(grid, chosen, notes, test, header))
+    atomic_write_text(out / "table.md", table(grid, chosen, notes, test, header, given))
     atomic_write_json(out / "report.json", {
         "command": command, "model": model_name, "onnx_sha256": sha256_file(onnx),
         "sets": {k: f"<{k}>" if k in SET_COMMANDS else shown(str(v), work) for k, v in {**synth, **real}.items()},
@@ -329,7 +337,7 @@ def main() -> None:
         "rows": [{"keys": json.loads(k), **grid.results[k], "objective": grid.objective(json.loads(k))}
                  for k in grid.order], "test": test, "machine": benchmark_machine()})
     print("\n".join(notes))
-    print(f"chosen: {json.dumps(chosen)}  -> {out / 'table.md'}")
+    print(f"chosen: {json.dumps(chosen) if chosen is not None else 'nothing (--eval)'}  -> {out / 'table.md'}")
 
 
 if __name__ == "__main__":
