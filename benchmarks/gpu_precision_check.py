@@ -11,7 +11,8 @@ seed 2, the set `precision_targets.py` reports on) with the torch backend in eac
   cpu_fp32       the same tracker on the CPU (float-order differences only: the loop's own noise floor).
 Per mode: diverged frames (IoU < 0.5 with the reference's box, init frames excluded), the same over frames where
 the reference is on the target, mean IoU, ΔAUC vs the reference with a paired bootstrap 95 % CI, ms per frame.
-Writes DIR/gpu_precision_check.{json,md} and DIR/boxes_<mode>.npz.
+Writes DIR/gpu_precision_check.{json,md} and DIR/boxes_<mode>.npz; modes whose boxes are already in DIR are read
+back, so an interrupted run resumes (and the table can be rebuilt off the GPU).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
 from droptrack.runtime.tracker import Tracker  # noqa: E402
 
+MS_KEY = "_ms_per_frame_p50"   # stored beside the per-sequence boxes in boxes_<mode>.npz
 MODES = ("cuda_fp32", "cuda_tf32", "cuda_fp16", "cuda_amp_fp16", "cuda_amp_bf16", "cpu_fp32")
 
 
@@ -51,6 +53,13 @@ class NumericsBackend(TorchBackend):
         with torch.autocast(self._device.type, dtype=self.autocast or torch.float16, enabled=self.autocast is not None):
             out = self.model(z, x, ce_template_mask=self.model.template_index)
         return {k: out[k].float() for k in ("score_map", "size_map", "offset_map")}
+
+
+def atomic_savez(path: Path, arrays: dict) -> None:
+    """np.savez through a temporary file and a rename: a killed run leaves no half-written boxes file."""
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
 
 
 def backend_for(mode: str) -> TorchBackend:
@@ -104,25 +113,36 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--gpu", help="GPU name for the report when its table is rebuilt off the GPU machine")
+    ap.add_argument("--torch", help="torch version the boxes were tracked with, likewise")
     ap.add_argument("--threads", type=int, default=8, help="torch CPU threads (the cpu_fp32 mode)")
     ap.add_argument("--data", type=Path, default=Path("out/gpu_precision_data"))
     args = ap.parse_args()
     modes = args.modes.split(",")
-    if any(m.startswith("cuda") for m in modes) and not torch.cuda.is_available():
+    todo = [m for m in modes if not (args.out / f"boxes_{m}.npz").is_file()]
+    if any(m.startswith("cuda") for m in todo) and not torch.cuda.is_available():
         raise SystemExit("no CUDA device visible; run this on a GPU machine (or --modes cpu_fp32 for a smoke run)")
     torch.set_num_threads(args.threads)
     d = ensure_synth(args.data / f"heldout_s{args.seed}_{args.sequences}x{args.frames}", args.sequences, args.frames,
                      args.seed, (320, 240), split="val")
     seqs = get_sequences("synth", d, split="val")
     args.out.mkdir(parents=True, exist_ok=True)
-    res = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none", "torch": torch.__version__,
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    res = {"gpu": args.gpu or gpu, "torch": args.torch or torch.__version__,
            "set": f"synthetic val split, seed {args.seed}, {args.sequences}x{args.frames} frames",
            "procedure": Tracker(backend_for("cpu_fp32")).ext.describe(), "modes": {}}
     boxes = {}
-    for m in modes:
+    for m in modes:   # a mode whose boxes are already in --out is read back (an interrupted run resumes)
+        saved = args.out / f"boxes_{m}.npz"
+        if saved.is_file():
+            boxes[m] = dict(np.load(saved))
+            ms = float(boxes[m].pop(MS_KEY)) if MS_KEY in boxes[m] else None
+            res["modes"][m] = {"ms_per_frame_p50": ms}
+            print(f"{m}: boxes read from {saved}", flush=True)
+            continue
         t = time.perf_counter()
         boxes[m], ms = track(m, seqs)
-        np.savez(args.out / f"boxes_{m}.npz", **boxes[m])
+        atomic_savez(saved, {**boxes[m], MS_KEY: np.float64(ms)})
         res["modes"][m] = {"ms_per_frame_p50": ms}
         print(f"{m}: tracked in {time.perf_counter() - t:.0f} s, {ms:.2f} ms/frame", flush=True)
     ref = modes[0]
@@ -138,12 +158,13 @@ def main() -> None:
           "|---|---|---|---|---|---|---|"]
     for m in modes:
         r = res["modes"][m]
+        ms = "-" if r["ms_per_frame_p50"] is None else f"{r['ms_per_frame_p50']:.2f}"
         if m == ref:
-            md.append(f"| {m} | (reference) | | | | | {r['ms_per_frame_p50']:.2f} |")
+            md.append(f"| {m} | (reference) | | | | | {ms} |")
             continue
         d_, lo, hi = r["delta_auc_ci"]
         md.append(f"| {m} | {r['diverged_pct']:.1f} % | {r['diverged_on_target_pct']:.1f} % | {r['mean_iou']:.3f} | "
-                  f"{r['auc']:.2f} | {d_:+.2f} [{lo:+.2f}, {hi:+.2f}] | {r['ms_per_frame_p50']:.2f} |")
+                  f"{r['auc']:.2f} | {d_:+.2f} [{lo:+.2f}, {hi:+.2f}] | {ms} |")
     (args.out / "gpu_precision_check.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
