@@ -37,6 +37,9 @@ SETS = {
                    "--seed 32",
     "hard_test": "--split test --size 640x360 --attributes all --sequences 24 --frames 120 --seed 12",
     "hard_val": "--split val --size 640x360 --attributes all --sequences 16 --frames 120 --seed 11",
+    "issue11_val2": "--split val --size 640x360 --attributes all --difficulty moderate --sequences 48 --frames 120 "
+                    "--seed 43",
+    "v2_val": "--split val --size 320x240 --sequences 30 --frames 100 --seed 2",   # plain sequences, no attributes
 }
 ROWS = {"torch": "droptrack_torch", "onnx_fp32": "droptrack_onnx_fp32", "onnx_int8": "droptrack_onnx_int8",
         "csrt": "opencv_csrt", "mil": "opencv_mil", "kcf": "opencv_kcf"}
@@ -120,7 +123,7 @@ def dataset(spec: str, work: Path) -> tuple[Path, str]:
     if not (folder / "synth.json").is_file():
         print(f"$ dt data synth <workdir>/{spec} {SETS[spec]}", flush=True)
         generate_synth(folder, int(a["--sequences"]), int(a["--frames"]), int(a["--seed"]), parse_size(a["--size"]),
-                       a["--split"], attributes=a["--attributes"], difficulty=a.get("--difficulty", "hard"),
+                       a["--split"], attributes=a.get("--attributes", ()), difficulty=a.get("--difficulty", "hard"),
                        progress=True)
     return folder, f"dt data synth {spec} {SETS[spec]}"
 

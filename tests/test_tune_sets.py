@@ -66,3 +66,31 @@ def test_recorded_arguments_hold_no_machine_paths(tune, tmp_path):
     assert tune.shown(str(ROOT / "benchmarks" / "results" / "x"), work) == "benchmarks/results/x"
     assert tune.shown('{"SCALE_SEARCH": [0.8]}', work) == '{"SCALE_SEARCH": [0.8]}'
     assert tune.shown("--val", work) == "--val"
+
+
+def test_set_names_are_accepted_and_generated_as_recorded(tune, tmp_path, monkeypatch):
+    """A bench_classic SETS name stands for a folder: accepted by --val, and generated under the workdir with the
+    arguments recorded in the sets' synth.json files (v2-val: 30 x 100, seed 2, 320x240, no attributes;
+    issue11_val2: 48 x 120, seed 43, 640x360, all attributes, moderate)."""
+    import droptrack.data.synth as synth
+
+    assert tune.extra_sets(["i11b=issue11_val2"], {"hard_val"}) == {"i11b": Path("issue11_val2")}
+    calls = []
+
+    def record(out, *args, **kw):
+        calls.append((Path(out).name, args, kw))
+        Path(out).mkdir(parents=True)
+        (Path(out) / "synth.json").write_text("{}")
+        return Path(out)
+
+    monkeypatch.setattr(synth, "generate_synth", record)
+    assert tune.set_folder("v2_val", tmp_path) == tmp_path / "v2_val"
+    assert tune.set_folder("issue11_val2", tmp_path) == tmp_path / "issue11_val2"
+    assert tune.set_folder(tmp_path, tmp_path / "w") == tmp_path   # a folder is taken as it is
+    v2, i11b = calls
+    assert v2[1] == (30, 100, 2, (320, 240), "val") and v2[2]["attributes"] == ()
+    assert i11b[1] == (48, 120, 43, (640, 360), "val")
+    assert i11b[2]["attributes"] == "all" and i11b[2]["difficulty"] == "moderate"
+    assert len(calls) == 2   # generated once: an existing set is reused
+    tune.set_folder("v2_val", tmp_path)
+    assert len(calls) == 2
