@@ -4,7 +4,10 @@
 #   bash benchmarks/gpu_train.sh        # env: GPU_TRAIN_SECONDS (training time, default 270), GPU_TRAIN_JOBS (14),
 #                                       # GPU_TRAIN_PLAIN / _HARD (sequences, 560 / 210), GPU_TRAIN_SEED (700),
 #                                       # GPU_TRAIN_DEVICE (cuda), GPU_TRAIN_WORKERS (12), GPU_TRAIN_PROBE_ITERS
-#                                       # (100), PYTHON
+#                                       # (100), GPU_TRAIN_CONFIG (the YAML whose EPOCH / LR_DROP_EPOCH get sized;
+#                                       # default benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml),
+#                                       # GPU_TRAIN_INIT (--pretrained; default the packaged weights, "none" = from
+#                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75), PYTHON
 #
 # 1. training data, in GPU_TRAIN_JOBS parallel shards: plain (320x240, 80 frames) and hard (640x360, 60 frames,
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
@@ -12,8 +15,8 @@
 #    the photos carried in .gpu_data/opencv-doc are put in their place (copy them there first: only the image files
 #    of /usr/share/doc/opencv-doc/examples/data, no video);
 # 2. a 40-iteration probe measures iterations per second, and the epoch count is set so that training fits
-#    GPU_TRAIN_SECONDS (LR drop x0.1 at 75 % of the epochs, as version 4's 14 of 20);
-# 3. `dt train` from the packaged weights (version 4) with benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml,
+#    GPU_TRAIN_SECONDS (LR drop x0.1 at GPU_TRAIN_DROP of the epochs; 75 %, as version 4's 14 of 20);
+# 3. `dt train` from GPU_TRAIN_INIT (the packaged weights) with GPU_TRAIN_CONFIG (version 4's recipe by default),
 #    8 checkpoints kept (every epochs/8), then copied with the log to $OUT (or out/gpu_train).
 # Nothing here chooses a model: the checkpoints are scored on validation sets afterwards (benchmarks/default_model.md).
 set -uo pipefail
@@ -21,7 +24,12 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 SECONDS_TRAIN="${GPU_TRAIN_SECONDS:-270}"; JOBS="${GPU_TRAIN_JOBS:-14}"; WORKERS="${GPU_TRAIN_WORKERS:-12}"
 PLAIN="${GPU_TRAIN_PLAIN:-560}"; HARD="${GPU_TRAIN_HARD:-210}"; SEED="${GPU_TRAIN_SEED:-700}"
-DEVICE="${GPU_TRAIN_DEVICE:-cuda}"; PROBE="${GPU_TRAIN_PROBE_ITERS:-100}"
+DEVICE="${GPU_TRAIN_DEVICE:-cuda}"; PROBE="${GPU_TRAIN_PROBE_ITERS:-100}"; DROP="${GPU_TRAIN_DROP:-0.75}"
+CONFIG="${GPU_TRAIN_CONFIG:-benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml}"
+INIT="${GPU_TRAIN_INIT:-droptrack/weights/droptrack_tiny_synth.pt}"
+[ -f "$CONFIG" ] || { echo "GPU_TRAIN_CONFIG: $CONFIG is not a file; give a dt train YAML"; exit 2; }
+INIT_ARGS=(--pretrained "$INIT"); [ "$INIT" = none ] && INIT_ARGS=()
+[ "$INIT" = none ] || [ -f "$INIT" ] || { echo "GPU_TRAIN_INIT: $INIT is not a file; give a checkpoint or none"; exit 2; }
 W=/tmp/gpu_train; DEST="${OUT:-out/gpu_train}"; DOC=/usr/share/doc/opencv-doc/examples/data
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1
 START=$SECONDS
@@ -54,11 +62,11 @@ log "data ready: $(wc -l < "$W/merged/list.txt") sequences"
 
 train() {  # train TIMEOUT_S OUTPUT CONFIG [extra dt train options]
     local limit="$1" out="$2" cfg="$3"; shift 3
-    timeout "$limit" "$PY" -m droptrack train --config "$cfg" --pretrained droptrack/weights/droptrack_tiny_synth.pt --output "$out" \
+    timeout "$limit" "$PY" -m droptrack train --config "$cfg" ${INIT_ARGS[@]+"${INIT_ARGS[@]}"} --output "$out" \
         --data "$W/merged" --workers "$WORKERS" --threads 4 --device "$DEVICE" --batch-size 32 --seed 77 "$@"
 }
 T0=$("$PY" -c "import time; print(time.time())")
-train 120 "$W/probe" benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml --epochs 2 --samples-per-epoch $(( PROBE * 32 )) \
+train 120 "$W/probe" "$CONFIG" --epochs 2 --samples-per-epoch $(( PROBE * 32 )) \
     --save-every 1 --keep-last 0 > "$W/probe.log" 2>&1 || { log "probe failed:"; tail -20 "$W/probe.log"; exit 1; }
 # two probe epochs of PROBE iterations: the second one's time is the steady rate, the first's excess the start-up
 EPOCHS=$("$PY" - "$W/probe" "$T0" "$SECONDS_TRAIN" "$PROBE" <<'EOF'
@@ -71,11 +79,11 @@ EOF
 )
 read -r EPOCHS EPOCH_S STARTUP_S <<< "$EPOCHS"
 log "probe: ${EPOCH_S}s per epoch of 128 iterations, ${STARTUP_S}s start-up -> $EPOCHS epochs"
-"$PY" - "$EPOCHS" <<'EOF'
+"$PY" - "$EPOCHS" "$CONFIG" "$DROP" <<'EOF'
 import sys, yaml
-e = int(sys.argv[1])
-cfg = yaml.safe_load(open("benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml"))
-cfg["TRAIN"].update(EPOCH=e, LR_DROP_EPOCH=max(1, round(0.75 * e)), VAL_EPOCH_INTERVAL=10 ** 6)
+e, drop = int(sys.argv[1]), float(sys.argv[3])
+cfg = yaml.safe_load(open(sys.argv[2]))
+cfg["TRAIN"].update(EPOCH=e, LR_DROP_EPOCH=max(1, round(drop * e)), VAL_EPOCH_INTERVAL=10 ** 6)
 yaml.safe_dump(cfg, open("/tmp/gpu_train/v7gpu.yaml", "w"), sort_keys=False)
 EOF
 EVERY=$(( EPOCHS / 8 > 0 ? EPOCHS / 8 : 1 ))
