@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -94,8 +93,6 @@ def main() -> None:
                          "profiling, results/int8_cpu.md); INT8 leaves it as it is in FP32")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    if os.environ.get("OMP_NUM_THREADS") != "1":
-        os.environ["OMP_NUM_THREADS"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
         shapes = measure(args.tokens, args.runs, Path(tmp))
     g32 = sum(v["fp32_ms"] for v in shapes.values())

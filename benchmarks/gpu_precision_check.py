@@ -64,11 +64,12 @@ def atomic_savez(path: Path, arrays: dict) -> None:
 
 def backend_for(mode: str) -> TorchBackend:
     """A fresh torch backend of the embedded default model in `mode`."""
-    device = "cpu" if mode.startswith("cpu") else "cuda"
-    base = TorchBackend.from_checkpoint(None, device=device)
-    return {"cuda_fp16": lambda: NumericsBackend(base, half=True),
-            "cuda_amp_fp16": lambda: NumericsBackend(base, autocast=torch.float16),
-            "cuda_amp_bf16": lambda: NumericsBackend(base, autocast=torch.bfloat16)}.get(mode, lambda: base)()
+    base = TorchBackend.from_checkpoint(None, device="cpu" if mode.startswith("cpu") else "cuda")
+    if mode == "cuda_fp16":
+        return NumericsBackend(base, half=True)
+    if mode.startswith("cuda_amp_"):
+        return NumericsBackend(base, autocast=torch.bfloat16 if mode.endswith("bf16") else torch.float16)
+    return base
 
 
 def track(mode: str, seqs: list) -> tuple[dict[str, np.ndarray], float]:
@@ -91,19 +92,14 @@ def track(mode: str, seqs: list) -> tuple[dict[str, np.ndarray], float]:
 
 
 def compare(boxes: dict, ref: dict, seqs: list) -> dict:
-    """Divergence (all / reference-on-target frames), mean IoU and ΔAUC [paired bootstrap 95 % CI] vs `ref`."""
+    """precision_targets' held-out row (divergence, on-target divergence, mean IoU, ΔAUC CI) in percent, plus AUC."""
     from bench_int8_accuracy import seq_auc
-    from droptrack.eval.bench_gates import paired_bootstrap_ci
-    from droptrack.export.auto_precision import divergence, divergence_on_target
-    from droptrack.geometry import box_iou
+    from precision_targets import row
 
-    truth = {s.name: np.asarray(s.boxes, np.float64) for s in seqs}
-    on, n_on = divergence_on_target(boxes, ref, truth)
-    ci = paired_bootstrap_ci(seq_auc(boxes, seqs), seq_auc(ref, seqs))
-    iou = np.concatenate([box_iou(boxes[k][1:], ref[k][1:]) for k in ref])
-    return {"diverged_pct": 100 * divergence(boxes, ref), "diverged_on_target_pct": 100 * on,
-            "frames_on_target": n_on, "mean_iou": float(iou.mean()), "auc": float(seq_auc(boxes, seqs).mean()),
-            "delta_auc_ci": [ci.delta, ci.low, ci.high]}
+    r = row(boxes, ref, seqs)
+    return {"diverged_pct": 100 * r["divergence"], "diverged_on_target_pct": 100 * r["divergence_fp32_on_target"],
+            "frames_on_target": r["frames_fp32_on_target"], "mean_iou": r["mean_iou"],
+            "auc": float(seq_auc(boxes, seqs).mean()), "delta_auc_ci": r["delta_auc_ci"]}
 
 
 def main() -> None:

@@ -42,9 +42,8 @@ if [ ! -d "$DOC" ]; then
 fi
 
 log "data: $PLAIN plain + $HARD hard sequences in $JOBS shards"
-half=$(( JOBS / 2 > 0 ? JOBS / 2 : 1 ))
+half=$(( JOBS / 2 > 0 ? JOBS / 2 : 1 )); n=$(( PLAIN / half )); h=$(( HARD / half ))   # sequences per shard
 for k in $(seq 1 "$half"); do
-    n=$(( PLAIN / half )); h=$(( HARD / half ))
     timeout 150 "$PY" -m droptrack data synth "$W/plain_$k" --sequences "$n" --frames 80 --seed $(( SEED + k )) --split train \
         --aspect-max 4.5 > "$W/synth_plain_$k.log" 2>&1 &
     timeout 150 "$PY" -m droptrack data synth "$W/hard_$k" --split train --size 640x360 --attributes all --sequences "$h" \

@@ -215,21 +215,27 @@ def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(ti
     assert len(wide) == len(frames) - 1
 
 
-def test_device_tracker_shares_the_extension_update(tiny):
-    """Same scripted maps through the host Tracker and the DeviceTracker (CPU): same crops, states, switches."""
+def host_and_device(cfg, scores, ext: TrackerExt):
+    """The host Tracker and a CPU DeviceTracker over the same scripted maps, both initialised on one random frame
+    with the same two targets; and that frame."""
     from droptrack.runtime.device_tracker import DeviceTracker
 
-    _, cfg = tiny
     meta = meta_from_config(cfg)
-    scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
-    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, reacq_center="motion",
-                     template_refresh=0.8, template_refresh_every=2)
     host = Tracker(ScriptedBackend(meta, scores), ext)
     dev = DeviceTracker(ScriptedBackend(meta, scores), device="cpu", ext=ext)
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
     host.initialize_many(frame, inits)
     dev.initialize_many(frame, inits)
+    return host, dev, frame
+
+
+def test_device_tracker_shares_the_extension_update(tiny):
+    """Same scripted maps through the host Tracker and the DeviceTracker (CPU): same crops, states, switches."""
+    scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
+    ext = TrackerExt(size_lr=0.6, aspect_penalty=1.0, reacq_factor=6.0, reacq_frames=2, reacq_center="motion",
+                     template_refresh=0.8, template_refresh_every=2)
+    host, dev, frame = host_and_device(tiny[1], scores, ext)
     first = host.templates.copy()
     for _ in scores:
         _, rh = host.preprocess(frame)
@@ -351,18 +357,9 @@ def test_scale_search_picks_the_penalised_best_crop_hand_computed(tiny):
 
 
 def test_scale_search_on_the_device_tracker_equals_the_host_tracker(tiny):
-    from droptrack.runtime.device_tracker import DeviceTracker
-
-    _, cfg = tiny
-    meta = meta_from_config(cfg)
     scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
     ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, reacq_factor=6.0, reacq_frames=1)
-    host = Tracker(ScriptedBackend(meta, scores), ext)
-    dev = DeviceTracker(ScriptedBackend(meta, scores), device="cpu", ext=ext)
-    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
-    inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
-    host.initialize_many(frame, inits)
-    dev.initialize_many(frame, inits)
+    host, dev, frame = host_and_device(tiny[1], scores, ext)
     for _ in scores:
         for a, b in zip(host.track_many(frame), dev.track_many(frame)):
             assert b.box == pytest.approx(a.box, abs=1e-6) and b.score == pytest.approx(a.score, abs=1e-6)

@@ -151,9 +151,8 @@ class DeviceTracker(Tracker):
                               self._from_backend(out["offset_map"]))
         if self.extensions is not None:   # the host update (same code as `Tracker`), states back to the device
             host = torch.cat([boxes.double(), peaks.double()[:, None], factors.double()[:, None]], 1).cpu().numpy()
-            peak_dtype = np.float16 if peaks.dtype == torch.float16 else np.float32   # as a host copy would be
-            results = self.update_states(host[:, :4].astype(np.float32), host[:, 4].astype(peak_dtype),
-                                         host[:, 5].tolist(), image_hw)
+            # boxes back in decode's float32 (the host Tracker's arithmetic); peaks are only ever read as floats
+            results = self.update_states(host[:, :4].astype(np.float32), host[:, 4], host[:, 5].tolist(), image_hw)
             self.states_t = self._send(self.states)
             return results
         self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
