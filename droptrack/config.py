@@ -141,6 +141,7 @@ class TestCfg:
     TEMPLATE_REFRESH_EVERY: int = 10
     SCALE_SEARCH: list[float] | None = None
     SCALE_PENALTY: float = 0.95
+    CROP_GRID: float | None = None
 
 
 @dataclass

@@ -366,6 +366,15 @@ def test_scale_search_on_the_device_tracker_equals_the_host_tracker(tiny):
     assert [m.history for m in host.extensions.memory] == [m.history for m in dev.extensions.memory]
 
 
+def test_crop_grid_on_the_device_tracker_equals_the_host_tracker(tiny):
+    scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9]]
+    ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, crop_grid=0.1)
+    host, dev, frame = host_and_device(tiny[1], scores, ext)
+    for _ in scores:
+        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
+            assert b.box == pytest.approx(a.box, abs=1e-6) and b.score == pytest.approx(a.score, abs=1e-6)
+
+
 def test_bad_scale_search_values_are_one_line_errors():
     runner = CliRunner()
     for opt, value in (("--scale-search", "x"), ("--scale-search", "9"), ("--scale-search", "0.8,"),

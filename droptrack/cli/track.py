@@ -23,7 +23,8 @@ def ext_overrides(official: bool, **values) -> dict:
     from droptrack.runtime.extensions import OFFICIAL
 
     keys = dict(OFFICIAL) if official else {}
-    keys.update({k.upper(): v for k, v in values.items() if v is not None})
+    keys.update({k.upper(): None if isinstance(v, str) and v.strip().lower() in ("off", "none") else v
+                 for k, v in values.items() if v is not None})
     return keys
 
 
@@ -105,6 +106,10 @@ def run(
     scale_penalty: Optional[float] = typer.Option(None, "--scale-penalty", help="Score multiplier of the extra "
                                                   "scales' crops (TEST.SCALE_PENALTY, (0,1], default 0.95).",
                                                   rich_help_panel=EXT_PANEL),
+    crop_grid: Optional[str] = typer.Option(None, "--crop-grid", help="Search window on a grid of this fraction "
+                                            "of its side (TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller "
+                                            "than a step gives the same crop, so FP16/INT8 errors do not compound; "
+                                            "'off' turns the model's off.", rich_help_panel=EXT_PANEL),
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -129,7 +134,8 @@ def run(
                                         reacq_frames=reacq_frames, reacq_recover=reacq_recover,
                                         reacq_center=reacq_center, template_refresh=template_refresh,
                                         template_refresh_every=template_refresh_every,
-                                        scale_search=scale_list(scale_search), scale_penalty=scale_penalty))
+                                        scale_search=scale_list(scale_search), scale_penalty=scale_penalty,
+                                        crop_grid=crop_grid))
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

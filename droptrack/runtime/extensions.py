@@ -15,6 +15,10 @@
   all go through the network in one batch and the crop with the highest peak score wins, a non-unit scale's
   peak multiplied by SCALE_PENALTY first. It undoes the failure where the box has grown past the target: the
   model was trained with the target at about a quarter of the crop and does not find one drawn smaller.
+* Crop grid (issue 13): each search window's side is put on a geometric ladder of ratio 1 + CROP_GRID and its
+  corner on multiples of CROP_GRID x side, and the box is mapped back from that window's real centre (the official
+  map-back uses the unrounded one). Two runs whose states differ by less than a step (FP16 or INT8 against FP32,
+  or any float-order noise) then take the same crop, so per-frame errors stop compounding into a different track.
 
 With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH and SCALE_SEARCH null) nothing here runs and the
 tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
@@ -31,7 +35,8 @@ from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
-OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None}
+OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None,
+                             "CROP_GRID": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -52,6 +57,7 @@ class TrackerExt:
     template_refresh_every: int = TestCfg.TEMPLATE_REFRESH_EVERY
     scale_search: tuple[float, ...] | None = TestCfg.SCALE_SEARCH
     scale_penalty: float = TestCfg.SCALE_PENALTY
+    crop_grid: float | None = TestCfg.CROP_GRID
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -75,6 +81,8 @@ class TrackerExt:
         if self.scale_search is not None:
             parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
                          f"(penalty {self.scale_penalty:g})")
+        if self.crop_grid is not None:
+            parts.append(f"crop grid {self.crop_grid:g}")
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
@@ -134,6 +142,22 @@ class TargetMemory:
     history: list[bool] = field(default_factory=list)   # wide flag of each tracked frame (tests, reports)
 
 
+def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[float]:
+    """The square box whose official crop window sits on a grid of `grid` x its side (side on a geometric ladder
+    of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's centre, so the
+    official map-back is exact; None: `box` unchanged."""
+    if grid is None:
+        return list(box)
+    x, y, w, h = box
+    step = math.log1p(grid)
+    side = math.ceil(math.exp(step * math.ceil(math.log(math.sqrt(w * h) * factor) / step - 1e-9)) - 1e-9)
+    q = grid * side
+    x1 = round(q * round((x + 0.5 * w - 0.5 * side) / q))
+    y1 = round(q * round((y + 0.5 * h - 0.5 * side) / q))
+    s = (side - 1e-6) / factor
+    return [x1 + 0.5 * side - 0.5 * s, y1 + 0.5 * side - 0.5 * s, s, s]
+
+
 def _centre(box: list[float]) -> tuple[float, float]:
     return box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
 
@@ -176,7 +200,7 @@ class Extensions:
                     anchor = [anchor[0] + vx * mem.since, anchor[1] + vy * mem.since, anchor[2], anchor[3]]
                 anchor, factor = clip_box(anchor, *image_hw, margin=10), float(self.ext.reacq_factor)
             for scale in self.ext.scales:
-                anchors.append(list(anchor))
+                anchors.append(grid_anchor(anchor, factor * scale, self.ext.crop_grid))
                 factors.append(factor * scale)
         return anchors, factors
 

@@ -1,0 +1,106 @@
+"""CROP_GRID (runtime/extensions.grid_anchor): the search window on a grid relative to its side, hand-computed; a
+state error below a step gives the same crop and the same next box; one-line errors; off = the official boxes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.geometry import crop_params, map_box_back
+from droptrack.model import build_model
+from droptrack.runtime.extensions import OFFICIAL, TrackerExt, grid_anchor
+from droptrack.runtime.tracker import Tracker
+
+
+def test_grid_window_hand_computed():
+    # sqrt(30.1 x 40.7) x 5 = 175.007; ln(175.007) / ln(1.05) = 105.86 -> rung 106: 1.05^106 = 176.2 -> side 177.
+    # step q = 0.05 x 177 = 8.85; official corner x: 115.35 - 88.5 = 26.85 -> 3 steps = 26.55 -> 27;
+    # y: 70.55 - 88.5 = -17.95 -> -2 steps = -17.7 -> -18.
+    anchor = grid_anchor([100.3, 50.2, 30.1, 40.7], 5.0, 0.05)
+    p = crop_params(anchor, 5.0, (240, 320))
+    assert (p.x1, p.y1, p.crop_sz) == (27, -18, 177)
+    # the official map-back from the anchor is the window's own corner + the crop position (x 177/320 px)
+    pred = [160.0, 100.0, 64.0, 32.0]   # crop pixels (cx, cy, w, h) of a 320 input
+    rf = 320 / 177
+    got = map_box_back([v / rf for v in pred], anchor, 320, rf)
+    want = [27 + (160 - 32) / rf, -18 + (100 - 16) / rf, 64 / rf, 32 / rf]
+    assert got == pytest.approx(want, abs=1e-5)
+    assert grid_anchor([1.0, 2.0, 3.0, 4.0], 5.0, None) == [1.0, 2.0, 3.0, 4.0]   # off: the box itself
+
+
+def test_grid_window_is_never_smaller_and_at_most_a_step_away():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        w, h = rng.uniform(4, 200, 2)
+        box = [rng.uniform(-50, 600), rng.uniform(-50, 400), w, h]
+        factor = rng.choice([4.0, 5.0, 3.2])
+        grid = rng.choice([0.02, 0.05, 0.1, 0.25])
+        official = crop_params(box, factor, (360, 640))
+        p = crop_params(grid_anchor(box, factor, grid), factor, (360, 640))
+        assert official.crop_sz <= p.crop_sz <= math.ceil(official.crop_sz * (1 + grid)) + 1
+        cx, cy = box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
+        for corner, centre in ((p.x1, cx), (p.y1, cy)):
+            assert abs(corner + 0.5 * p.crop_sz - centre) <= 0.5 * grid * p.crop_sz + 1.0
+
+
+def test_a_small_state_error_takes_the_same_crop():
+    """0.01 px of error in every coordinate: the same anchor (so the same crop and map-back) on almost every box;
+    without the grid the anchor is the state itself, so the error always goes through."""
+    rng = np.random.default_rng(1)
+    same, n = 0, 400
+    for _ in range(n):
+        box = [rng.uniform(0, 500), rng.uniform(0, 300), *rng.uniform(10, 120, 2)]
+        moved = [v + 0.01 * rng.choice([-1, 1]) for v in box]
+        same += grid_anchor(box, 5.0, 0.1) == grid_anchor(moved, 5.0, 0.1)
+        assert grid_anchor(box, 5.0, None) != grid_anchor(moved, 5.0, None)
+    assert same / n >= 0.95, same / n
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    return build_model(cfg).eval(), cfg
+
+
+def test_the_tracker_forgets_a_state_error_below_a_step(tiny):
+    """A textured square drifting right; the state nudged by 0.001 px after the first frame. With the grid the
+    next boxes are bit for bit those of the untouched run; without it the error is carried into the next box."""
+    model, cfg = tiny
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    patch = rng.integers(0, 255, (30, 24, 3), dtype=np.uint8)
+    frames = []
+    for i in range(6):
+        f = base.copy()
+        f[40:70, 50 + 3 * i: 74 + 3 * i] = patch
+        frames.append(f)
+    for grid in (0.1, None):
+        runs = []
+        for nudge in (0.0, 1e-3):
+            tracker = Tracker(TorchBackend(model, cfg), TrackerExt(crop_grid=grid))
+            tracker.initialize(frames[0], [50.0, 40.0, 24.0, 30.0])
+            tracker.track(frames[1])
+            tracker.states[0] = [v + nudge for v in tracker.states[0]]
+            runs.append([tracker.track(f)[0] for f in frames[2:]])
+        if grid is None:
+            assert runs[0][0] != runs[1][0]   # (this random-weight model's boxes later clip to the frame)
+        else:
+            assert runs[0] == runs[1]
+
+
+def test_crop_grid_option_errors_and_official_switch():
+    runner = CliRunner()
+    for value in ("0", "0.5", "x"):
+        r = runner.invoke(app, ["run", "missing.mp4", "--init", "1,2,3,4", "--crop-grid", value])
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and "--crop-grid" in lines[0], (value, r.output)
+    assert "CROP_GRID" in OFFICIAL   # --official and tuning baselines turn it off
+    assert TrackerExt(crop_grid=0.1).describe() == "official + crop grid 0.1"
