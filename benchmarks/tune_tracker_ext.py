@@ -145,6 +145,9 @@ def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
     return out
 
 
+TRACKER_CODE = ("runtime/tracker.py", "runtime/extensions.py", "geometry.py")   # what a cached row depends on
+
+
 class Grid:
     """Cached evaluations of settings (json file per model), the objective and the table rows."""
 
@@ -164,6 +167,9 @@ class Grid:
             t0 = time.perf_counter()
             row.update(evaluate(self.backend, keys, self.sets, missing))
             row.setdefault("seconds", {})[",".join(missing)] = round(time.perf_counter() - t0, 1)
+            on_disk = json.loads(self.cache.read_text()) if self.cache.is_file() else {}
+            for k, v in on_disk.items():    # another process sharing --workdir may have added settings meanwhile
+                self.results.setdefault(k, v)
             atomic_write_json(self.cache, self.results)
         if key not in self.order and which is None:
             self.order.append(key)
@@ -313,7 +319,9 @@ def main() -> None:
     if args.test:
         synth["hard_test"], real["real_test"] = set_folder(args.hard_test, work), Path(args.real_test)
     sets = Sets(synth, real)
-    tag = hashlib.sha256(f"{sha256_file(onnx)}{args.hard_val}{args.v2_val}{sha256_file(args.real_val)}"
+    # the tracker's code is part of the key: a changed extension must not be read back from an older run's cache
+    code = "".join(sha256_file(Path(__file__).parents[1] / "droptrack" / f) for f in TRACKER_CODE)
+    tag = hashlib.sha256(f"{sha256_file(onnx)}{code}{args.hard_val}{args.v2_val}{sha256_file(args.real_val)}"
                          f"{sorted((k, str(v)) for k, v in extra.items()) if extra else ''}".encode()).hexdigest()[:12]
     grid = Grid(backend, sets, work / f"cache_{tag}.json", ["hard_val", "v2_val", *extra, "real_val"])
     if given:

@@ -4,6 +4,7 @@ a one-line reason (exit 2 through argparse)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,14 @@ def test_set_names_are_accepted_and_generated_as_recorded(tune, tmp_path, monkey
     assert len(calls) == 2   # generated once: an existing set is reused
     tune.set_folder("v2_val", tmp_path)
     assert len(calls) == 2
+
+
+def test_two_runs_sharing_a_workdir_keep_each_others_cached_rows(tune, tmp_path, monkeypatch):
+    """Two tuning processes on one --workdir: the one that writes last keeps the other's settings in the cache."""
+    monkeypatch.setattr(tune, "evaluate", lambda backend, keys, sets, which: {w: 0.5 for w in which})
+    cache = tmp_path / "cache.json"
+    a = tune.Grid(None, None, cache, ["hard_val"])
+    b = tune.Grid(None, None, cache, ["hard_val"])   # both read the cache before either has written
+    a.run({"CROP_GRID": 0.1})
+    b.run({"CROP_GRID": 0.05})
+    assert set(json.loads(cache.read_text())) == {'{"CROP_GRID": 0.1}', '{"CROP_GRID": 0.05}'}

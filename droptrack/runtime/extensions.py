@@ -143,14 +143,14 @@ class TargetMemory:
 
 
 def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[float]:
-    """The square box whose official crop window sits on a grid of `grid` x its side (side on a geometric ladder
-    of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's centre, so the
+    """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of a
+    geometric ladder of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's centre, so the
     official map-back is exact; None: `box` unchanged."""
     if grid is None:
         return list(box)
     x, y, w, h = box
     step = math.log1p(grid)
-    side = math.ceil(math.exp(step * math.ceil(math.log(math.sqrt(w * h) * factor) / step - 1e-9)) - 1e-9)
+    side = max(1, round(math.exp(step * round(math.log(math.sqrt(w * h) * factor) / step))))
     q = grid * side
     x1 = round(q * round((x + 0.5 * w - 0.5 * side) / q))
     y1 = round(q * round((y + 0.5 * h - 0.5 * side) / q))
