@@ -303,6 +303,8 @@ def main() -> None:
     """Parse the options, run every set and the real-video check, write the tables, print pass/fail."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint (default: the embedded default model)")
+    ap.add_argument("--tracker-keys", default=None, help="JSON TEST tracker-extension keys set on the model before "
+                    "it runs, e.g. '{\"CROP_GRID\": 0.1}' (the checkpoint's own keys otherwise)")
     ap.add_argument("--data", action="append", default=None,
                     help=f"a `dt data synth --attributes` folder or one of {', '.join(SETS)}; repeatable "
                          "(default: issue11_test)")
@@ -330,6 +332,11 @@ def main() -> None:
     work, out = Path(args.workdir), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(args.model) if args.model else default_checkpoint()
+    if args.tracker_keys is not None:   # the same weights re-saved with these TEST keys, under --workdir
+        from precision_targets import tracker_keys, with_tracker_keys
+
+        ckpt = with_tracker_keys(ckpt, tracker_keys(ap, args.tracker_keys), work)
+        args.model = str(ckpt)
     sha = sha256_file(ckpt)
     onnx = exports(args.model, work) if {"onnx_fp32", "onnx_int8"} & set(rows) else {}
     real = None if args.no_real or "torch" not in rows else real_video(args.model, out, args.threads)

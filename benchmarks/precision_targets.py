@@ -22,6 +22,7 @@ cached in --work/<checkpoint sha256[:12]>/, so an interrupted run resumes and a 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +43,8 @@ TARGETS = {"fp16": 0.01, "int8": 0.03}
 def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
+    ap.add_argument("--tracker-keys", default=None, help="JSON TEST tracker-extension keys set on the checkpoint "
+                    "before export, e.g. '{\"CROP_GRID\": 0.1}' (the checkpoint's own keys otherwise).")
     ap.add_argument("--val-sequences", type=int, default=40)
     ap.add_argument("--val-frames", type=int, default=40)
     ap.add_argument("--seed", type=int, default=2, help="Held-out synthetic val-split seed (never 0 or 1).")
@@ -54,9 +57,42 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--work", type=Path, default=Path("out/precision_targets"))
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
+    if a.tracker_keys is not None:
+        a.keys = tracker_keys(ap, a.tracker_keys)
     if a.seed in (0, 1):
         ap.error("--seed 0 is dt bench's set and 1 the validation set; pick another held-out seed")
     return a
+
+
+def tracker_keys(ap: argparse.ArgumentParser, text: str) -> dict:
+    """--tracker-keys JSON -> checked TEST keys; a bad value exits 2 with one line (argparse)."""
+    from droptrack.errors import ConfigError
+    from droptrack.runtime.extensions import check_keys
+
+    try:
+        keys = json.loads(text)
+        if not isinstance(keys, dict):
+            raise ConfigError("give a JSON object of TEST keys, e.g. '{\"CROP_GRID\": 0.1}'")
+        check_keys(keys)
+    except (json.JSONDecodeError, ConfigError) as e:
+        ap.error(f"--tracker-keys: {e}")
+    return keys
+
+
+def with_tracker_keys(ckpt: Path, keys: dict, work: Path) -> Path:
+    """`ckpt` re-saved under `work` with `keys` set in its TEST section (weights and training record unchanged)."""
+    import torch
+
+    from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
+
+    model, cfg = load_tracking_checkpoint(ckpt)
+    for k, v in keys.items():
+        setattr(cfg.TEST, k, v)
+    extra = torch.load(ckpt, map_location="cpu", weights_only=True).get("training")
+    out = work / f"{ckpt.stem}_{hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]}.pt"
+    work.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, model, cfg, extra={"training": extra} if extra is not None else None)
+    return out
 
 
 class Run:
@@ -69,6 +105,10 @@ class Run:
         self.args, self.t0 = args, time.perf_counter()
         ckpt = Path(args.model) if args.model else default_checkpoint()
         self.ckpt_name = args.model or "embedded default model"
+        self.source = args.model
+        if args.tracker_keys is not None:      # the same weights re-saved with these TEST keys
+            ckpt = self.source = with_tracker_keys(ckpt, args.keys, args.work)
+            self.ckpt_name += f" with {json.dumps(args.keys)}"
         self.work = args.work / checkpoint_hash(ckpt)[:12]
         self.work.mkdir(parents=True, exist_ok=True)
         self.res: dict = {"checkpoint": self.ckpt_name, "checkpoint_sha256_12": self.work.name, "rows": {},
@@ -166,7 +206,7 @@ def main() -> None:
     run = Run(args)
     fp32, fp16 = run.work / "model.onnx", run.work / "model_fp16.onnx"
     if not fp16.is_file():
-        src = load_source(args.model)
+        src = load_source(run.source)
         r = export_onnx(output_dir=run.work, source=src)
         export_fp16(r.path, src)
         run.log(f"exported FP32 + FP16 graphs of {run.ckpt_name}")
@@ -266,7 +306,8 @@ def write(run: Run) -> None:
     res.update(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), wall_s=round(time.perf_counter() - run.t0),
                loadavg_end=[round(x, 2) for x in os.getloadavg()], machine=benchmark_machine(ort_intra_op_threads=1),
                command="OMP_NUM_THREADS=1 nice -n 10 python benchmarks/precision_targets.py"
-               + (f" --model {a.model}" if a.model else "") + f" --group-by {a.group_by} --targets {a.targets} "
+               + (f" --model {a.model}" if a.model else "")
+               + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else "") + f" --group-by {a.group_by} --targets {a.targets} "
                f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
                f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}"
                + ("" if a.out == OUT else f" --out {a.out}"))

@@ -20,22 +20,22 @@ from droptrack.runtime.tracker import Tracker
 
 
 def test_grid_window_hand_computed():
-    # sqrt(30.1 x 40.7) x 5 = 175.007; ln(175.007) / ln(1.05) = 105.86 -> rung 106: 1.05^106 = 176.2 -> side 177.
-    # step q = 0.05 x 177 = 8.85; official corner x: 115.35 - 88.5 = 26.85 -> 3 steps = 26.55 -> 27;
-    # y: 70.55 - 88.5 = -17.95 -> -2 steps = -17.7 -> -18.
+    # sqrt(30.1 x 40.7) x 5 = 175.007; ln(175.007) / ln(1.05) = 105.86 -> nearest rung 106: 1.05^106 = 176.22
+    # -> side 176. Step q = 0.05 x 176 = 8.8; official corner x: 115.35 - 88 = 27.35 = 3.11 steps -> 3 -> 26.4 -> 26;
+    # y: 70.55 - 88 = -17.45 = -1.98 steps -> -2 -> -17.6 -> -18.
     anchor = grid_anchor([100.3, 50.2, 30.1, 40.7], 5.0, 0.05)
     p = crop_params(anchor, 5.0, (240, 320))
-    assert (p.x1, p.y1, p.crop_sz) == (27, -18, 177)
-    # the official map-back from the anchor is the window's own corner + the crop position (x 177/320 px)
+    assert (p.x1, p.y1, p.crop_sz) == (26, -18, 176)
+    # the official map-back from the anchor is the window's own corner + the crop position (x 176/320 px)
     pred = [160.0, 100.0, 64.0, 32.0]   # crop pixels (cx, cy, w, h) of a 320 input
-    rf = 320 / 177
+    rf = 320 / 176
     got = map_box_back([v / rf for v in pred], anchor, 320, rf)
-    want = [27 + (160 - 32) / rf, -18 + (100 - 16) / rf, 64 / rf, 32 / rf]
+    want = [26 + (160 - 32) / rf, -18 + (100 - 16) / rf, 64 / rf, 32 / rf]
     assert got == pytest.approx(want, abs=1e-5)
     assert grid_anchor([1.0, 2.0, 3.0, 4.0], 5.0, None) == [1.0, 2.0, 3.0, 4.0]   # off: the box itself
 
 
-def test_grid_window_is_never_smaller_and_at_most_a_step_away():
+def test_grid_window_is_within_a_rung_and_a_step_of_the_official_one():
     rng = np.random.default_rng(0)
     for _ in range(500):
         w, h = rng.uniform(4, 200, 2)
@@ -44,7 +44,8 @@ def test_grid_window_is_never_smaller_and_at_most_a_step_away():
         grid = rng.choice([0.02, 0.05, 0.1, 0.25])
         official = crop_params(box, factor, (360, 640))
         p = crop_params(grid_anchor(box, factor, grid), factor, (360, 640))
-        assert official.crop_sz <= p.crop_sz <= math.ceil(official.crop_sz * (1 + grid)) + 1
+        rung = math.sqrt(1 + grid)   # the nearest rung is at most half a step (in log) away
+        assert official.crop_sz / rung - 2 <= p.crop_sz <= official.crop_sz * rung + 1
         cx, cy = box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
         for corner, centre in ((p.x1, cx), (p.y1, cy)):
             assert abs(corner + 0.5 * p.crop_sz - centre) <= 0.5 * grid * p.crop_sz + 1.0
