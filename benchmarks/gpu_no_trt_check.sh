@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU checks for an image without TensorRT (the lent H200's), in one call of about 6 minutes:
-#   1. benchmarks/gpu_precision_check.py: CUDA FP32/TF32/FP16/AMP/BF16 and CPU tracking vs CUDA FP32 (issue #13);
+# GPU checks for an image without TensorRT (the lent H200's), in one call of about 8 minutes:
+#   1. benchmarks/gpu_precision_check.py: CUDA FP32/TF32/FP16/AMP/BF16 and CPU tracking vs CUDA FP32 (issue #13),
+#      with the official loop and again with the opt-in crop grid (--tracker-keys '{"CROP_GRID": 0.1}');
 #   2. pytest -m gpu (CUDA DeviceTracker, crop ops, dt run --device cuda, tracker extensions, pinned uploads);
 #   3. benchmarks/gpu_torch_check.py: DeviceTracker on CUDA vs CPU, host syncs, CUDA-event latency;
 #   4. benchmarks/gpu_check.sh with the default model only: what it records when TensorRT is missing.
@@ -15,6 +16,8 @@ export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONP
 pack() { tar czf "$DEST/gpu_no_trt.tgz" -C "$(dirname "$R")" "$(basename "$R")"; }
 { nvidia-smi; "$PY" -c "import torch, onnxruntime; print(torch.__version__, torch.version.cuda, onnxruntime.__version__)"; } > "$R/env.txt" 2>&1
 timeout 150 "$PY" benchmarks/gpu_precision_check.py --out "$R/precision" --data /tmp/gpu_precision_data 2>&1 | tee "$R/precision.log"; pack
+timeout 120 "$PY" benchmarks/gpu_precision_check.py --tracker-keys '{"CROP_GRID": 0.1}' --out "$R/precision_grid" \
+    --data /tmp/gpu_precision_data 2>&1 | tee "$R/precision_grid.log"; pack
 timeout 120 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_runtime.py tests/test_tracker_ext.py \
     tests/test_tensorrt_path.py tests/test_export.py tests/test_serve.py 2>&1 | tee "$R/pytest_gpu.log"; pack
 timeout 60 "$PY" benchmarks/gpu_torch_check.py --out "$R/torch" --frames 100 2>&1 | tee "$R/torch.log"; pack

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from droptrack.data import get_sequences  # noqa: E402
 from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
-from droptrack.runtime.tracker import Tracker  # noqa: E402
+from droptrack.runtime.tracker import Tracker, tracker_ext  # noqa: E402
+from precision_targets import tracker_keys  # noqa: E402
 
 MS_KEY = "_ms_per_frame_p50"   # stored beside the per-sequence boxes in boxes_<mode>.npz
 MODES = ("cuda_fp32", "cuda_tf32", "cuda_fp16", "cuda_amp_fp16", "cuda_amp_bf16", "cpu_fp32")
@@ -72,12 +73,18 @@ def backend_for(mode: str) -> TorchBackend:
     return base
 
 
-def track(mode: str, seqs: list) -> tuple[dict[str, np.ndarray], float]:
+def make_tracker(mode: str, keys: dict | None) -> Tracker:
+    """The default model's tracker in `mode`, its packaged extension keys updated by `keys` (--tracker-keys)."""
+    backend = backend_for(mode)
+    return Tracker(backend, tracker_ext(backend, keys))
+
+
+def track(mode: str, seqs: list, keys: dict | None = None) -> tuple[dict[str, np.ndarray], float]:
     """Boxes of every sequence tracked from its first box in `mode`, and the median ms per frame."""
     tf32 = mode == "cuda_tf32"
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
-    tracker = Tracker(backend_for(mode))
+    tracker = make_tracker(mode, keys)
     out, ms = {}, []
     for s in seqs:
         frames = list(s.iter_frames())
@@ -113,7 +120,10 @@ def main() -> None:
     ap.add_argument("--torch", help="torch version the boxes were tracked with, likewise")
     ap.add_argument("--threads", type=int, default=8, help="torch CPU threads (the cpu_fp32 mode)")
     ap.add_argument("--data", type=Path, default=Path("out/gpu_precision_data"))
+    ap.add_argument("--tracker-keys", default=None, help="JSON TEST tracker-extension keys over the packaged ones, "
+                    "e.g. '{\"CROP_GRID\": 0.1}'")
     args = ap.parse_args()
+    keys = None if args.tracker_keys is None else tracker_keys(ap, args.tracker_keys)
     modes = args.modes.split(",")
     todo = [m for m in modes if not (args.out / f"boxes_{m}.npz").is_file()]
     if any(m.startswith("cuda") for m in todo) and not torch.cuda.is_available():
@@ -126,7 +136,7 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     res = {"gpu": args.gpu or gpu, "torch": args.torch or torch.__version__,
            "set": f"synthetic val split, seed {args.seed}, {args.sequences}x{args.frames} frames",
-           "procedure": Tracker(backend_for("cpu_fp32")).ext.describe(), "modes": {}}
+           "procedure": make_tracker("cpu_fp32", keys).ext.describe(), "modes": {}}
     boxes = {}
     for m in modes:   # a mode whose boxes are already in --out is read back (an interrupted run resumes)
         saved = args.out / f"boxes_{m}.npz"
@@ -137,7 +147,7 @@ def main() -> None:
             print(f"{m}: boxes read from {saved}", flush=True)
             continue
         t = time.perf_counter()
-        boxes[m], ms = track(m, seqs)
+        boxes[m], ms = track(m, seqs, keys)
         atomic_savez(saved, {**boxes[m], MS_KEY: np.float64(ms)})
         res["modes"][m] = {"ms_per_frame_p50": ms}
         print(f"{m}: tracked in {time.perf_counter() - t:.0f} s, {ms:.2f} ms/frame", flush=True)
