@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from droptrack.cli import app
 from droptrack.config import load_config
 from droptrack.engine.torch_backend import TorchBackend
+from droptrack.errors import InputError
 from droptrack.geometry import crop_params, map_box_back
 from droptrack.model import build_model
 from droptrack.runtime.extensions import OFFICIAL, TrackerExt, grid_anchor
@@ -33,6 +34,8 @@ def test_grid_window_hand_computed():
     want = [26 + (160 - 32) / rf, -18 + (100 - 16) / rf, 64 / rf, 32 / rf]
     assert got == pytest.approx(want, abs=1e-5)
     assert grid_anchor([1.0, 2.0, 3.0, 4.0], 5.0, None) == [1.0, 2.0, 3.0, 4.0]   # off: the box itself
+    with pytest.raises(InputError, match="empty crop"):     # an empty box: the crop's own one-line error
+        crop_params(grid_anchor([1.0, 2.0, 0.0, 4.0], 5.0, 0.1), 5.0, (240, 320))
 
 
 def test_grid_window_is_within_a_rung_and_a_step_of_the_official_one():

@@ -146,9 +146,9 @@ def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[flo
     """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of a
     geometric ladder of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's centre, so the
     official map-back is exact; None: `box` unchanged."""
-    if grid is None:
-        return list(box)
     x, y, w, h = box
+    if grid is None or not (w * h > 0 and math.isfinite(w * h)):
+        return list(box)    # (an empty or broken box: crop_params gives its one-line error)
     step = math.log1p(grid)
     side = max(1, round(math.exp(step * round(math.log(math.sqrt(w * h) * factor) / step))))
     q = grid * side
