@@ -307,7 +307,8 @@ def write(run: Run) -> None:
                loadavg_end=[round(x, 2) for x in os.getloadavg()], machine=benchmark_machine(ort_intra_op_threads=1),
                command="OMP_NUM_THREADS=1 nice -n 10 python benchmarks/precision_targets.py"
                + (f" --model {a.model}" if a.model else "")
-               + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else "") + f" --group-by {a.group_by} --targets {a.targets} "
+               + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else "")
+               + f" --group-by {a.group_by} --targets {a.targets} "
                f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
                f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}"
                + ("" if a.out == OUT else f" --out {a.out}"))

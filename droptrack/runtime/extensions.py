@@ -143,9 +143,9 @@ class TargetMemory:
 
 
 def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[float]:
-    """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of a
-    geometric ladder of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's centre, so the
-    official map-back is exact; None: `box` unchanged."""
+    """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of
+    a geometric ladder of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's
+    centre, so the official map-back is exact; None: `box` unchanged."""
     x, y, w, h = box
     if grid is None or not (w * h > 0 and math.isfinite(w * h)):
         return list(box)    # (an empty or broken box: crop_params gives its one-line error)
