@@ -85,11 +85,16 @@ def with_tracker_keys(ckpt: Path, keys: dict, work: Path) -> Path:
 
     from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 
+    from droptrack.artifact import sha256_file
+
+    tag = hashlib.sha256(f"{sha256_file(ckpt)}{json.dumps(keys, sort_keys=True)}".encode()).hexdigest()[:12]
+    out = work / f"{ckpt.stem}_{tag}.pt"
+    if out.is_file():        # saving is not byte-stable, so reuse the file: the caches keyed on its hash then resume
+        return out
     model, cfg = load_tracking_checkpoint(ckpt)
     for k, v in keys.items():
         setattr(cfg.TEST, k, v)
     extra = torch.load(ckpt, map_location="cpu", weights_only=True).get("training")
-    out = work / f"{ckpt.stem}_{hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]}.pt"
     work.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, model, cfg, extra={"training": extra} if extra is not None else None)
     return out
@@ -111,6 +116,7 @@ class Run:
             self.ckpt_name += f" with {json.dumps(args.keys)}"
         self.work = args.work / checkpoint_hash(ckpt)[:12]
         self.work.mkdir(parents=True, exist_ok=True)
+        self.by = "" if args.group_by == "kind" else f"_{args.group_by}"   # cache names of searched graphs
         self.res: dict = {"checkpoint": self.ckpt_name, "checkpoint_sha256_12": self.work.name, "rows": {},
                           "validation": {}, "search": {}}
 
@@ -253,7 +259,7 @@ def main() -> None:
     recipes = {}
     bases = {"ort": Int8Recipe("ort", per_channel=ort_pc), "trt": Int8Recipe("trt", method)}
     for target, base in ((t, bases[t]) for t in args.targets.split(",")):
-        cache = run.work / f"search_{target}.json"
+        cache = run.work / f"search_{target}{run.by}.json"
         if cache.is_file():
             found = json.loads(cache.read_text())
             recipes[target] = replace(base, keep=tuple(found["kept"]))
@@ -269,17 +275,17 @@ def main() -> None:
     ref = run.boxes("fp32", fp32, test, "heldout")
     graphs = {"fp16": lambda: fp16}    # most wanted first: every row is written as soon as it is measured
     if "ort" in recipes:
-        graphs["int8_ort (searched)"] = lambda: run.int8("int8_ort_searched", recipes["ort"], pairs)
+        graphs["int8_ort (searched)"] = lambda: run.int8(f"int8_ort_searched{run.by}", recipes["ort"], pairs)
     graphs["int8_ort (dt export default: all INT8)"] = lambda: run.int8("int8_ort", Int8Recipe("ort", keep=()), pairs)
     jitter = [float(e) for e in args.jitter.split(",") if e]
     graphs.update({f"fp32 + {eps:g} px state jitter": (lambda: fp32) for eps in jitter})
     trt_default = Int8Recipe("trt", method)
     graphs[f"int8_trt (default kept groups, {method})"] = lambda: run.int8(f"int8_trt_{method}", trt_default, pairs)
     if "trt" in recipes:
-        graphs["int8_trt (searched)"] = lambda: run.int8("int8_trt_searched", recipes["trt"], pairs)
+        graphs["int8_trt (searched)"] = lambda: run.int8(f"int8_trt_searched{run.by}", recipes["trt"], pairs)
     for name, graph in graphs.items():
         eps = float(name.split(" ")[2]) if "jitter" in name else 0.0
-        key = f"jitter{eps:g}" if eps else name.split(" ")[0] + ("_searched" if "searched" in name else "")
+        key = f"jitter{eps:g}" if eps else name.split(" ")[0] + (f"_searched{run.by}" if "searched" in name else "")
         run.res["rows"][name] = row(run.boxes(key, graph(), test, "heldout", eps), ref, test)
         write(run)
     run.log(f"done; {args.out / 'table.md'}")

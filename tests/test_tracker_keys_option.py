@@ -1,0 +1,47 @@
+"""benchmarks' --tracker-keys: the same weights re-saved with the given TEST keys (read back from the file, reused
+so caches keyed on its hash resume), and bad values refused with one line (exit 2)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from droptrack.artifact import sha256_file
+from droptrack.model.checkpoint import read_meta
+from droptrack.model.default import default_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("precision_targets", ROOT / "benchmarks" / "precision_targets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_keys_are_written_and_weights_kept(tmp_path):
+    pt = _module()
+    src = default_checkpoint()
+    out = pt.with_tracker_keys(src, {"CROP_GRID": 0.1}, tmp_path)
+    assert read_meta(out).tracker == {**read_meta(src).tracker, "CROP_GRID": 0.1}
+    a = torch.load(src, map_location="cpu", weights_only=True)["net"]
+    b = torch.load(out, map_location="cpu", weights_only=True)["net"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    digest = sha256_file(out)
+    assert pt.with_tracker_keys(src, {"CROP_GRID": 0.1}, tmp_path) == out and sha256_file(out) == digest
+    assert pt.with_tracker_keys(src, {"CROP_GRID": 0.05}, tmp_path) != out
+
+
+def test_bad_keys_are_one_line_errors():
+    for script in ("precision_targets.py", "bench_classic.py"):
+        for value in ('{"CROP_GRID": 2}', "[1]"):
+            r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--tracker-keys", value],
+                               capture_output=True, text=True, timeout=120)
+            lines = [line for line in r.stderr.splitlines() if "error" in line]
+            assert r.returncode == 2 and len(lines) == 1 and "--tracker-keys" in lines[0], (script, value, r.stderr)
