@@ -23,8 +23,10 @@ def ext_overrides(official: bool, **values) -> dict:
     from droptrack.runtime.extensions import OFFICIAL
 
     keys = dict(OFFICIAL) if official else {}
-    keys.update({k.upper(): None if isinstance(v, str) and v.strip().lower() in ("off", "none") else v
-                 for k, v in values.items() if v is not None})
+    for k, v in values.items():
+        if v is not None:   # 'off' for a switch key (e.g. --crop-grid off): that extension off
+            off = k.upper() in OFFICIAL and isinstance(v, str) and v.strip().lower() in ("off", "none")
+            keys[k.upper()] = None if off else v
     return keys
 
 

@@ -15,13 +15,13 @@
   all go through the network in one batch and the crop with the highest peak score wins, a non-unit scale's
   peak multiplied by SCALE_PENALTY first. It undoes the failure where the box has grown past the target: the
   model was trained with the target at about a quarter of the crop and does not find one drawn smaller.
-* Crop grid (issue 13): each search window's side is put on a geometric ladder of ratio 1 + CROP_GRID and its
-  corner on multiples of CROP_GRID x side, and the box is mapped back from that window's real centre (the official
+* Crop grid (issue 13): each search window's side goes to the nearest rung of a ladder of ratio 1 + CROP_GRID, its
+  corner to a multiple of CROP_GRID x side, and the box is mapped back from that window's real centre (the official
   map-back uses the unrounded one). Two runs whose states differ by less than a step (FP16 or INT8 against FP32,
   or any float-order noise) then take the same crop, so per-frame errors stop compounding into a different track.
 
-With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH and SCALE_SEARCH null) nothing here runs and the
-tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
+With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH and CROP_GRID null) nothing here runs
+and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
 """
 
 from __future__ import annotations
