@@ -21,7 +21,8 @@
   or any float-order noise) then take the same crop, so per-frame errors stop compounding into a different track.
 
 With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH and CROP_GRID null) nothing here runs
-and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the same code.
+and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
+same code.
 """
 
 from __future__ import annotations
