@@ -83,13 +83,12 @@ def with_tracker_keys(ckpt: Path, keys: dict, work: Path) -> Path:
     """`ckpt` re-saved under `work` with `keys` set in its TEST section (weights and training record unchanged)."""
     import torch
 
-    from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
-
     from droptrack.artifact import sha256_file
+    from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 
     tag = hashlib.sha256(f"{sha256_file(ckpt)}{json.dumps(keys, sort_keys=True)}".encode()).hexdigest()[:12]
     out = work / f"{ckpt.stem}_{tag}.pt"
-    if out.is_file():        # saving is not byte-stable, so reuse the file: the caches keyed on its hash then resume
+    if out.is_file():        # made by an earlier run: the caches keyed on its hash resume
         return out
     model, cfg = load_tracking_checkpoint(ckpt)
     for k, v in keys.items():

@@ -9,8 +9,8 @@ hard_test, issue11_test), generated once under --workdir, byte for byte the set 
 The model runs as ONNX Runtime FP32 on 1 thread (`dt export MODEL`, made once per checkpoint sha256 under
 --workdir). Validation: the hard set (`dt data synth hard_val --split val --size 640x360 --attributes all
 --sequences 16 --frames 120 --seed 11`), the version-2 val set (`dt data synth DIR --split val --seed 2 --sequences
-30 --frames 100`, SET name v2_val) and the real-video VALIDATION keyframes (benchmarks/data/real_video_val_keyframes.json). A small
-grid in three stages, each on top of the best so far: size smoothing (SIZE_LR; above 1 only low-score frames are
+30 --frames 100`, SET name v2_val) and the real-video VALIDATION keyframes
+(benchmarks/data/real_video_val_keyframes.json). A small grid in three stages, each on top of the best so far: size smoothing (SIZE_LR; above 1 only low-score frames are
 damped), the aspect penalty (on the best SIZE_LR even when that alone was not kept), re-acquisition (REACQ_FACTOR x
 centre, entered after 3 low frames; and after 10, also with a lower threshold). Objective: mean of hard-val AUC,
 v2-val AUC and mean real-val keyframe IoU (then a fourth stage: template refresh at score 0.6 / 0.7, every 10
@@ -304,6 +304,7 @@ def main() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     import cv2
 
+    import droptrack
     from droptrack.artifact import atomic_write_json, atomic_write_text, sha256_file
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from droptrack.eval.machine import benchmark_machine
@@ -320,7 +321,7 @@ def main() -> None:
         synth["hard_test"], real["real_test"] = set_folder(args.hard_test, work), Path(args.real_test)
     sets = Sets(synth, real)
     # the tracker's code is part of the key: a changed extension must not be read back from an older run's cache
-    code = "".join(sha256_file(Path(__file__).parents[1] / "droptrack" / f) for f in TRACKER_CODE)
+    code = "".join(sha256_file(Path(droptrack.__file__).parent / f) for f in TRACKER_CODE)
     tag = hashlib.sha256(f"{sha256_file(onnx)}{code}{args.hard_val}{args.v2_val}{sha256_file(args.real_val)}"
                          f"{sorted((k, str(v)) for k, v in extra.items()) if extra else ''}".encode()).hexdigest()[:12]
     grid = Grid(backend, sets, work / f"cache_{tag}.json", ["hard_val", "v2_val", *extra, "real_val"])

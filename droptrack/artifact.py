@@ -122,7 +122,12 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:
-    """torch.save atomically."""
+    """torch.save atomically, through a file object: torch names the archive inside after a path it is given (here
+    the random temporary one), so saving by path made equal checkpoints differ byte for byte (and by sha256)."""
     import torch
 
-    return atomic_write(path, lambda p: torch.save(obj, p))
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:
+            torch.save(obj, f)
+
+    return atomic_write(path, write)

@@ -107,6 +107,16 @@ def test_own_checkpoint_loads_without_config_and_fp16(tmp_path):
     assert obj["meta"]["search_size"] == 128 and not list(tmp_path.glob("*.tmp"))
 
 
+def test_saving_the_same_checkpoint_twice_gives_the_same_bytes(tmp_path):
+    """Caches keyed on a checkpoint's sha256 (export, precision_targets --tracker-keys) must find a re-saved one."""
+    from droptrack.artifact import sha256_file
+
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg).eval()
+    a, b = save_checkpoint(tmp_path / "a.pt", model, cfg), save_checkpoint(tmp_path / "sub" / "b.pt", model, cfg)
+    assert sha256_file(a) == sha256_file(b)
+
+
 def test_bad_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_tracking_checkpoint(tmp_path / "missing.pth.tar")

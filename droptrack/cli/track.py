@@ -24,17 +24,21 @@ def ext_overrides(official: bool, **values) -> dict:
 
     keys = dict(OFFICIAL) if official else {}
     for k, v in values.items():
-        if v is not None:   # 'off' for a switch key (e.g. --crop-grid off): that extension off
-            off = k.upper() in OFFICIAL and isinstance(v, str) and v.strip().lower() in ("off", "none")
-            keys[k.upper()] = None if off else v
+        if v is not None:   # 'off' for a switch key (--scale-search off, --crop-grid off): that extension off
+            keys[k.upper()] = None if k.upper() in OFFICIAL and is_off(v) else v
     return keys
 
 
-def scale_list(text: str | None) -> list[str] | None:
-    """--scale-search text -> its items (checked as numbers later, with the option's name); 'off' -> [] (off)."""
-    if text is None:
-        return None
-    return [] if text.strip().lower() in ("off", "none") else [t.strip() for t in text.split(",")]
+def is_off(value) -> bool:
+    """Whether an option's text is 'off' (or 'none')."""
+    return isinstance(value, str) and value.strip().lower() in ("off", "none")
+
+
+def scale_list(text: str | None) -> list[str] | str | None:
+    """--scale-search text -> its items (checked as numbers later, with the option's name); 'off' as given."""
+    if text is None or is_off(text):
+        return text
+    return [t.strip() for t in text.split(",")]
 
 
 @app.command()
