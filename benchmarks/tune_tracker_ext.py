@@ -11,7 +11,8 @@ The model runs as ONNX Runtime FP32 on 1 thread (`dt export MODEL`, made once pe
 --sequences 16 --frames 120 --seed 11`), the version-2 val set (`dt data synth DIR --split val --seed 2 --sequences
 30 --frames 100`, SET name v2_val) and the real-video VALIDATION keyframes
 (benchmarks/data/real_video_val_keyframes.json). A small grid in three stages, each on top of the best so far: size
-smoothing (SIZE_LR; above 1 only low-score frames are damped), the aspect penalty (on the best SIZE_LR even when that alone was not kept), re-acquisition (REACQ_FACTOR x
+smoothing (SIZE_LR; above 1 only low-score frames are damped), the aspect penalty (on the best SIZE_LR even when that
+alone was not kept), re-acquisition (REACQ_FACTOR x
 centre, entered after 3 low frames; and after 10, also with a lower threshold). Objective: mean of hard-val AUC,
 v2-val AUC and mean real-val keyframe IoU (then a fourth stage: template refresh at score 0.6 / 0.7, every 10
 frames); a stage's setting is kept only if it raises the objective by at least
