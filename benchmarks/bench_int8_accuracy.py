@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.artifact import atomic_savez, atomic_write_json, atomic_write_text
 from droptrack.eval.machine import benchmark_machine
 
 OUT = Path(__file__).parent / "results"
@@ -78,7 +79,7 @@ def main() -> None:
         if cache.is_file():
             return dict(np.load(cache))
         boxes = track_boxes(path, seqs)
-        np.savez(cache, **boxes)
+        atomic_savez(cache, boxes)
         return boxes
 
     ref = boxes_of("fp32", fp32)
@@ -121,8 +122,7 @@ def write(rows: dict, ctx: dict) -> None:
            f"{args.seed}, {len(seqs)} sequences x {args.frames} frames", "frames_scored": sum(len(s) - 1 for s in seqs),
            "calibration": f"{len(pairs[0])} pairs, {pairs[1]}", "machine": benchmark_machine(),
            "wall_s": round(time.perf_counter() - t_start), "loadavg_1m_end": round(os.getloadavg()[0], 2), "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    atomic_write_json(args.out / f"{args.name}.json", res)
     lines = [f"# Tracking divergence vs the FP32 graph ({res['validation']})", "",
              f"Recorded {res['date']} by `{res['command']}`; {res['checkpoint']}; calibration {res['calibration']}; "
              f"{res['frames_scored']} tracked frames; ONNX Runtime CPU, 1 thread; {res['wall_s']} s.", "",
@@ -135,7 +135,7 @@ def write(rows: dict, ctx: dict) -> None:
               "head in FP16) run by ONNX Runtime on the CPU, calibrated with <method>; int8_ort = ORT CPU graph "
               "(dynamic U8S8, no calibration; attention MatMuls and convs in FP32). 'diverged vs FP16 graph' isolates "
               "what INT8 adds on top of the TensorRT graph's FP16 base."]
-    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(args.out / f"{args.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

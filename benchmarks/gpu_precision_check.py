@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from droptrack.artifact import atomic_write  # noqa: E402
+from droptrack.artifact import atomic_savez  # noqa: E402
 from droptrack.data import get_sequences  # noqa: E402
 from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
@@ -56,12 +55,6 @@ class NumericsBackend(TorchBackend):
         with torch.autocast(self._device.type, dtype=self.autocast or torch.float16, enabled=self.autocast is not None):
             out = self.model(z, x, ce_template_mask=self.model.template_index)
         return {k: out[k].float() for k in ("score_map", "size_map", "offset_map")}
-
-
-def save_npz(path: Path, arrays: dict) -> None:
-    """np.savez through an open file (given a path, numpy would append '.npz' to atomic_write's temporary name)."""
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
 
 
 def backend_for(mode: str) -> TorchBackend:
@@ -149,7 +142,7 @@ def main() -> None:
             continue
         t = time.perf_counter()
         boxes[m], ms = track(m, seqs, keys)
-        atomic_write(saved, partial(save_npz, arrays={**boxes[m], MS_KEY: np.float64(ms)}))   # no half-written file
+        atomic_savez(saved, {**boxes[m], MS_KEY: np.float64(ms)})   # no half-written file
         res["modes"][m] = {"ms_per_frame_p50": ms}
         print(f"{m}: tracked in {time.perf_counter() - t:.0f} s, {ms:.2f} ms/frame", flush=True)
     ref = modes[0]

@@ -40,7 +40,7 @@ OUT = Path(__file__).parent / "results" / "precision_targets"
 TARGETS = {"fp16": 0.01, "int8": 0.03}
 
 
-def parse() -> argparse.Namespace:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
     ap.add_argument("--tracker-keys", default=None, help="JSON TEST tracker-extension keys set on the checkpoint "
@@ -52,11 +52,15 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--methods", default="minmax,percentile,entropy")
     ap.add_argument("--group-by", default="kind", choices=("kind", "layer"))
+    ap.add_argument("--max-divergence", type=float, default=TARGETS["int8"],
+                    help="The search's limit on validation (a margin below the 3 %% target is allowed).")
     ap.add_argument("--targets", default="ort,trt", help="INT8 graphs to search: ort (CPU), trt (TensorRT Q/DQ)")
     ap.add_argument("--jitter", default="0.0001,0.01", help="Noise-floor rows: state jitter in pixels per frame.")
     ap.add_argument("--work", type=Path, default=Path("out/precision_targets"))
     ap.add_argument("--out", type=Path, default=OUT)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    if not 0 < a.max_divergence < 1:
+        ap.error(f"--max-divergence {a.max_divergence} must be in (0, 1), e.g. 0.015")
     if a.tracker_keys is not None:
         a.keys = tracker_keys(ap, a.tracker_keys)
     if a.seed in (0, 1):
@@ -115,7 +119,11 @@ class Run:
             self.ckpt_name += f" with {json.dumps(args.keys)}"
         self.work = args.work / checkpoint_hash(ckpt)[:12]
         self.work.mkdir(parents=True, exist_ok=True)
-        self.by = "" if args.group_by == "kind" else f"_{args.group_by}"   # cache names of searched graphs
+        # cache names: a set's boxes name the set; a searched graph names its grouping, limit and validation set
+        self.val_tag = f"val{args.val_sequences}x{args.val_frames}"
+        self.test_tag = f"heldout_s{args.seed}_{args.sequences}x{args.frames}"
+        self.by = ("" if args.group_by == "kind" else f"_{args.group_by}") + (
+            "" if args.max_divergence == TARGETS["int8"] else f"_lim{args.max_divergence:g}") + f"_{self.val_tag}"
         self.res: dict = {"checkpoint": self.ckpt_name, "checkpoint_sha256_12": self.work.name, "rows": {},
                           "validation": {}, "search": {}}
 
@@ -124,6 +132,7 @@ class Run:
 
     def boxes(self, name: str, graph: Path, seqs: list, tag: str, jitter: float = 0.0) -> dict:
         """Tracked boxes of a graph over a set (cached as npz)."""
+        from droptrack.artifact import atomic_savez
         from droptrack.export.auto_precision import track_boxes
 
         cache = self.work / f"boxes_{name}_{tag}.npz"
@@ -131,7 +140,7 @@ class Run:
             return dict(np.load(cache))
         t = time.perf_counter()
         out = track_boxes(graph, seqs, jitter_px=jitter)
-        np.savez(cache, **out)
+        atomic_savez(cache, out)
         self.log(f"tracked {name} on {tag} ({time.perf_counter() - t:.0f} s)")
         return out
 
@@ -199,6 +208,7 @@ def open_loop(run: Run, graph: Path, seqs: list) -> dict:
 
 
 def main() -> None:
+    from droptrack.artifact import atomic_write_text
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
     from droptrack.export.auto_precision import Int8Options, divergence, search_recipe, validation_sequences
@@ -218,7 +228,7 @@ def main() -> None:
     meta = read_metadata(fp32)
     args.search_size = meta.search_size
     opts = Int8Options(val_sequences=args.val_sequences, val_frames=args.val_frames, group_by=args.group_by,
-                       auto_precision=True)
+                       max_divergence=args.max_divergence, auto_precision=True)
     opts.check()
     val, val_desc = validation_sequences(opts, run.work / ".auto_precision")
     test_dir = ensure_synth(run.work / f"heldout_s{args.seed}_{args.sequences}x{args.frames}", args.sequences,
@@ -229,11 +239,11 @@ def main() -> None:
                    frames_heldout=sum(len(s) - 1 for s in test))
 
     # 3. FP16 on validation
-    ref_val = run.boxes("fp32", fp32, val, "val")
-    run.res["validation"]["fp16"] = {"divergence": divergence(run.boxes("fp16", fp16, val, "val"), ref_val)}
-    ol = run.work / "open_loop_fp16_val.json"
+    ref_val = run.boxes("fp32", fp32, val, run.val_tag)
+    run.res["validation"]["fp16"] = {"divergence": divergence(run.boxes("fp16", fp16, val, run.val_tag), ref_val)}
+    ol = run.work / f"open_loop_fp16_{run.val_tag}.json"
     if not ol.is_file():
-        ol.write_text(json.dumps(open_loop(run, fp16, val)))
+        atomic_write_text(ol, json.dumps(open_loop(run, fp16, val)))
     run.res["validation"]["fp16"]["open_loop"] = json.loads(ol.read_text())
     run.log(f"FP16 validation: {json.dumps(run.res['validation']['fp16'])}")
     write(run)
@@ -242,11 +252,11 @@ def main() -> None:
     pairs = calibration_pairs(meta, "synth", 32)
     for m in args.methods.split(","):
         g = run.int8(f"int8_trt_{m}", Int8Recipe("trt", m), pairs)
-        run.res["validation"][f"int8_trt_{m}"] = {"divergence": divergence(run.boxes(f"int8_trt_{m}", g, val, "val"),
-                                                                           ref_val)}
+        run.res["validation"][f"int8_trt_{m}"] = {"divergence": divergence(
+            run.boxes(f"int8_trt_{m}", g, val, run.val_tag), ref_val)}
     for name, pc in (("int8_ort", None), ("int8_ort_per_channel", True)):
         g = run.int8(name, Int8Recipe("ort", keep=(), per_channel=pc), pairs)
-        run.res["validation"][name] = {"divergence": divergence(run.boxes(name, g, val, "val"), ref_val)}
+        run.res["validation"][name] = {"divergence": divergence(run.boxes(name, g, val, run.val_tag), ref_val)}
     method = min(args.methods.split(","), key=lambda m: run.res["validation"][f"int8_trt_{m}"]["divergence"])
     ort_pc = (run.res["validation"]["int8_ort_per_channel"]["divergence"]
               < run.res["validation"]["int8_ort"]["divergence"])
@@ -265,13 +275,13 @@ def main() -> None:
         else:
             recipe, found = search_recipe(fp32, base, pairs, replace(opts, method=base.method), run.log, ref_val)
             found = found.to_dict()
-            cache.write_text(json.dumps(found, indent=2, default=float))
+            atomic_write_text(cache, json.dumps(found, indent=2, default=float))
             recipes[target] = recipe
         run.res["search"][target] = found
         write(run)
 
     # 6. held-out, once
-    ref = run.boxes("fp32", fp32, test, "heldout")
+    ref = run.boxes("fp32", fp32, test, run.test_tag)
     graphs = {"fp16": lambda: fp16}    # most wanted first: every row is written as soon as it is measured
     if "ort" in recipes:
         graphs["int8_ort (searched)"] = lambda: run.int8(f"int8_ort_searched{run.by}", recipes["ort"], pairs)
@@ -285,7 +295,7 @@ def main() -> None:
     for name, graph in graphs.items():
         eps = float(name.split(" ")[2]) if "jitter" in name else 0.0
         key = f"jitter{eps:g}" if eps else name.split(" ")[0] + (f"_searched{run.by}" if "searched" in name else "")
-        run.res["rows"][name] = row(run.boxes(key, graph(), test, "heldout", eps), ref, test)
+        run.res["rows"][name] = row(run.boxes(key, graph(), test, run.test_tag, eps), ref, test)
         write(run)
     run.log(f"done; {args.out / 'table.md'}")
 
@@ -314,7 +324,8 @@ def write(run: Run) -> None:
                + (f" --model {a.model}" if a.model else "")
                + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else "")
                + f" --group-by {a.group_by} --targets {a.targets} "
-               f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
+               + ("" if a.max_divergence == TARGETS["int8"] else f"--max-divergence {a.max_divergence:g} ")
+               + f"--val-sequences {a.val_sequences} --val-frames {a.val_frames} --seed {a.seed} --sequences "
                f"{a.sequences} --frames {a.frames} --methods {a.methods} --jitter {a.jitter}"
                + ("" if a.out == OUT else f" --out {a.out}"))
     a.out.mkdir(parents=True, exist_ok=True)
@@ -343,7 +354,7 @@ def markdown(res: dict) -> str:
         L += ["", f"### auto-precision, {t} graph ({'FP32' if t == 'ort' else 'FP16'} kept groups)", "",
               f"- all groups INT8: {s['all_quantized']:.1%}; high-precision base alone (every group kept): "
               f"{s.get('base_divergence', 0.0):.1%}; result: {s['divergence']:.1%} "
-              f"({'limit reached' if s['passed'] else 'LIMIT NOT REACHED'}, limit {s['max_divergence']:.0%})",
+              f"({'limit reached' if s['passed'] else 'LIMIT NOT REACHED'}, limit {s['max_divergence']:.1%})",
               "- sensitivity (divergence with only that group INT8): "
               + (", ".join(f"{g} {v:.1%}" for g, v in sorted(s["sensitivity"].items(), key=lambda x: -x[1]))
                  or "not measured (the base alone fails the limit, so no kept set can pass it)"),

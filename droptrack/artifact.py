@@ -121,6 +121,17 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def atomic_savez(path: str | Path, arrays: dict) -> Path:
+    """np.savez atomically, through a file object (given a path, numpy appends '.npz' to the temporary name)."""
+    import numpy as np
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez(f, **arrays)
+
+    return atomic_write(path, write)
+
+
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:
     """torch.save atomically, through a file object: torch names the archive inside after a path it is given (here
     the random temporary one), so saving by path made equal checkpoints differ byte for byte (and by sha256)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from droptrack.artifact import ArtifactMeta
+from droptrack.artifact import ArtifactMeta, atomic_write
 from droptrack.errors import ExportError
 from droptrack.export.onnx import set_metadata
 from droptrack.export.precision import fp16_model, warnings_quiet
@@ -254,5 +254,5 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
                           kept, excluded, n_quant, recipe.weights_per_channel())
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
-    onnx.save(model, str(dst))
+    atomic_write(dst, lambda p: onnx.save(model, str(p)))   # callers may cache it by name: never half-written
     return details
