@@ -24,7 +24,7 @@ from droptrack.model.checkpoint import save_checkpoint
 TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
             "settings", "gates", "score_units", "references", "rows", "plots", "files", "notes"}
 ROW_KEYS = {"name", "artifact", "format", "precision", "status", "reason", "size_mb", "sha256", "checkpoint_sha256",
-            "accuracy", "latency", "memory", "parity", "gates", "eval"}
+            "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}
@@ -94,6 +94,7 @@ def test_json_schema_is_stable(bench_run):
     assert set(row["memory"]) == {"peak_rss_mb", "rss_increase_mb", "cuda_max_allocated_mb", "scope"}
     assert set(row["gates"][0]) == {"name", "threshold", "value", "passed", "explicit"}
     assert set(js["plots"]) >= {"success", "latency"}
+    assert js["settings"]["tracker_overrides"] is None and js["rows"][0]["procedure"] == "official procedure"
 
 
 def test_numbers_equal_dt_eval(bench_run, assets, tmp_path):
@@ -110,6 +111,26 @@ def test_numbers_equal_dt_eval(bench_run, assets, tmp_path):
     bench_dir = Path(js["rows"][0]["eval"]["result_dir"])
     for s in seqs:   # the very same official result files
         assert (bench_dir / f"{s.name}.txt").read_text() == (tmp_path / "eval" / f"{s.name}.txt").read_text()
+
+
+def test_extension_options_reach_every_model_row_and_the_report(assets, tmp_path):
+    """`dt bench --crop-grid 0.1` tracks its rows with the grid: the very boxes of `dt eval --crop-grid 0.1`, which
+    differ from the plain run's; bench.json and bench.md say which procedure ran."""
+    out = tmp_path / "b"
+    res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out, "--crop-grid", "0.1")
+    assert res.exit_code == 0, res.output
+    js = json.loads((out / "bench.json").read_text())
+    assert js["settings"]["tracker_overrides"] == {"CROP_GRID": 0.1}
+    assert "crop grid 0.1" in js["rows"][0]["procedure"] and "crop grid 0.1" in (out / "bench.md").read_text()
+    seqs = get_sequences("synth", assets["synth"], split="val")
+    grid = evaluate(assets["ckpt"], seqs, tmp_path, name="grid", progress=False, threads=1, ext={"CROP_GRID": 0.1})
+    plain = evaluate(assets["ckpt"], seqs, tmp_path, name="plain", progress=False, threads=1)
+    bench_dir = Path(js["rows"][0]["eval"]["result_dir"])
+    assert all((bench_dir / f"{s.name}.txt").read_text() == (tmp_path / "grid" / f"{s.name}.txt").read_text()
+               for s in seqs)
+    assert any(not np.array_equal(grid.boxes[s.name], plain.boxes[s.name]) for s in seqs)
+    bad = dt("bench", "--tracker", "csrt", "--data", assets["synth"], "--output", tmp_path / "c", "--crop-grid", "0.1")
+    assert bad.exit_code == 2 and "apply to models" in bad.output, bad.output
 
 
 def test_checkpoint_parity_with_itself_is_exact(bench_run):

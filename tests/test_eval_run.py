@@ -104,6 +104,36 @@ def test_eval_names_the_tracker_extensions_the_artifact_turns_on(assets, tmp_pat
     assert "tracker: official + scale search 0.8 (penalty 0.97)" in res.output
 
 
+def test_eval_options_equal_the_same_keys_in_the_checkpoint(assets, tmp_path):
+    """`dt eval --scale-search 0.8 --scale-penalty 0.97 --crop-grid 0.1` tracks exactly as a checkpoint carrying
+    those TEST keys does without options; the results go to a folder named after them, and resuming that folder
+    with other options is refused instead of mixing two procedures."""
+    from droptrack.config import config_from_dict, config_to_dict
+
+    ckpt, root = assets
+    model, cfg = torch.load(ckpt, map_location="cpu", weights_only=True)["net"], load_config("tiny_ce_test")
+    d = config_to_dict(cfg)
+    d["TEST"].update(SCALE_SEARCH=[0.8], SCALE_PENALTY=0.97, CROP_GRID=0.1)
+    net = build_model(cfg)
+    net.load_state_dict(model)
+    keyed = save_checkpoint(tmp_path / "keyed.pt", net, config_from_dict(d, name=cfg.NAME))
+    by_file = dt_eval(root, keyed, tmp_path / "a", "--sequences", NAMES[0])
+    opts = ["--scale-search", "0.8", "--scale-penalty", "0.97", "--crop-grid", "0.1"]
+    by_opts = dt_eval(root, ckpt, tmp_path / "b", "--sequences", NAMES[0], *opts)
+    assert by_file.exit_code == 0 and by_opts.exit_code == 0, by_file.output + by_opts.output
+    folder = tmp_path / "b" / "tiny+crop_grid=0.1+scale_penalty=0.97+scale_search=0.8"
+    got = np.loadtxt(folder / f"{NAMES[0]}.txt")
+    assert np.array_equal(got, np.loadtxt(tmp_path / "a" / "keyed" / f"{NAMES[0]}.txt"))
+    plain = dt_eval(root, ckpt, tmp_path / "b", "--sequences", NAMES[0])            # its own folder: 'tiny'
+    assert plain.exit_code == 0 and not np.array_equal(
+        np.loadtxt(tmp_path / "b" / "tiny" / f"{NAMES[0]}.txt"), got)   # the options did change it
+    mixed = dt_eval(root, ckpt, tmp_path / "b", "--sequences", NAMES[0], "--crop-grid", "0.05", "--name", folder.name)
+    assert mixed.exit_code == 2 and "tracker_overrides" in mixed.output, mixed.output
+    official = dt_eval(root, keyed, tmp_path / "c", "--sequences", NAMES[0], "--official")
+    assert official.exit_code == 0 and (tmp_path / "c" / "keyed+official").is_dir(), official.output
+    assert "tracker: official procedure" in official.output
+
+
 def test_interrupted_run_resumes_to_identical_files(assets, reference, tmp_path):
     ckpt, root = assets
     seqs = get_sequences("synth", root=root)
@@ -210,12 +240,15 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{root}", "--checkpoint", "{tmp}/none.pt"], "does not exist"),
     (["--dataset", "synth", "--root", "{root}", "--workers", "0"], "--workers 0"),
     (["--dataset", "synth", "--root", "{root}", "--threads", "0"], "--threads 0"),
+    (["--dataset", "synth", "--root", "{root}", "--crop-grid", "0.5"], "--crop-grid"),
+    (["--dataset", "synth", "--root", "{root}", "--scale-search", "0.8,x"], "--scale-search"),
+    (["--dataset", "synth", "--root", "{root}", "--tracker", "csrt", "--crop-grid", "0.1"], "apply to models"),
 ])
 def test_bad_input_is_one_line_exit_2(assets, tmp_path, args, message):
     ckpt, root = assets
     (tmp_path / "empty").mkdir()
     args = [a.format(tmp=tmp_path, root=root) for a in args]
-    if "--checkpoint" not in args:
+    if "--checkpoint" not in args and "--tracker" not in args:
         args += ["--checkpoint", str(ckpt)]
     res = CliRunner().invoke(app, ["eval", *args, "--output", str(tmp_path / "out")])
     assert res.exit_code == 2, res.output

@@ -8,6 +8,11 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
+from droptrack.cli.ext_options import (ASPECT_PENALTY_OPTION, CROP_GRID_OPTION, OFFICIAL_OPTION, REACQ_CENTER_OPTION,
+                                        REACQ_FACTOR_OPTION, REACQ_FRAMES_OPTION, REACQ_RECOVER_OPTION,
+                                        REACQ_THRESHOLD_OPTION, SCALE_PENALTY_OPTION, SCALE_SEARCH_OPTION,
+                                        SIZE_LR_OPTION, TEMPLATE_REFRESH_EVERY_OPTION, TEMPLATE_REFRESH_OPTION,
+                                        ext_overrides)
 
 # shared by dt run and dt serve
 SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
@@ -15,32 +20,6 @@ SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... !
 MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
                             "TensorRT engine (default: the embedded model).")
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
-EXT_PANEL = "Tracker extensions (opt-in, beyond the official procedure; default: the model's TEST keys)"
-
-
-def ext_overrides(official: bool, **values) -> dict:
-    """TEST-style extension keys from the `dt run` options that were given (--official: all off)."""
-    from droptrack.runtime.extensions import OFFICIAL
-
-    keys = dict(OFFICIAL) if official else {}
-    for k, v in values.items():
-        if v is not None:   # 'off' for a switch key (--scale-search off, --crop-grid off): that extension off
-            keys[k.upper()] = None if k.upper() in OFFICIAL and is_off(v) else v
-    return keys
-
-
-def is_off(value) -> bool:
-    """Whether an option's text is 'off' (or 'none')."""
-    return isinstance(value, str) and value.strip().lower() in ("off", "none")
-
-
-def scale_list(text: str | None) -> list[str] | str | None:
-    """--scale-search text -> its items (checked as numbers later, with the option's name); 'off' as given."""
-    if text is None or is_off(text):
-        return text
-    return [t.strip() for t in text.split(",")]
-
-
 @app.command()
 @friendly
 def run(
@@ -75,47 +54,19 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
                                           "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
                                           "or the usable cores)."),
-    official: bool = typer.Option(False, "--official", help="The official procedure: every extension off, "
-                                  "whatever the model's TEST keys say (options below still apply).",
-                                  rich_help_panel=EXT_PANEL),
-    size_lr: Optional[float] = typer.Option(None, "--size-lr", help="Score-gated size smoothing (TEST.SIZE_LR, "
-                                            "(0,10]): w/h move from the previous box toward the prediction at rate "
-                                            "min(1, SIZE_LR x score); the centre is the prediction's.",
-                                            rich_help_panel=EXT_PANEL),
-    aspect_penalty: Optional[float] = typer.Option(None, "--aspect-penalty", help="With --size-lr: rate x "
-                                                   "exp(-K x (aspect change - 1)) (TEST.ASPECT_PENALTY, >= 0).",
-                                                   rich_help_panel=EXT_PANEL),
-    reacq_factor: Optional[float] = typer.Option(None, "--reacq-factor", help="Re-acquisition: search factor "
-                                                 "(TEST.REACQ_FACTOR, [1,20]; the model's is 4-5) while the score "
-                                                 "stays low, same input size.", rich_help_panel=EXT_PANEL),
-    reacq_threshold: Optional[float] = typer.Option(None, "--reacq-threshold", help="Score under which a frame "
-                                                    "counts as lost (TEST.REACQ_THRESHOLD, default 0.25).",
-                                                    rich_help_panel=EXT_PANEL),
-    reacq_frames: Optional[int] = typer.Option(None, "--reacq-frames", help="Lost frames in a row before the wide "
-                                               "search (TEST.REACQ_FRAMES, default 1).", rich_help_panel=EXT_PANEL),
-    reacq_recover: Optional[float] = typer.Option(None, "--reacq-recover", help="Score that ends the wide search "
-                                                  "(TEST.REACQ_RECOVER, >= the threshold, default 0.5).",
-                                                  rich_help_panel=EXT_PANEL),
-    reacq_center: Optional[str] = typer.Option(None, "--reacq-center", help="Wide search around the last "
-                                               "confident box ('last') or its constant-velocity prediction "
-                                               "('motion', default) (TEST.REACQ_CENTER).", rich_help_panel=EXT_PANEL),
-    template_refresh: Optional[float] = typer.Option(None, "--template-refresh", help="Crop the template again "
-                                                     "when the score is at least this (TEST.TEMPLATE_REFRESH, "
-                                                     "[0,1]).", rich_help_panel=EXT_PANEL),
-    template_refresh_every: Optional[int] = typer.Option(None, "--template-refresh-every", help="At most every N "
-                                                         "frames (TEST.TEMPLATE_REFRESH_EVERY, default 10).",
-                                                         rich_help_panel=EXT_PANEL),
-    scale_search: Optional[str] = typer.Option(None, "--scale-search", help="Scale search: extra search crops "
-                                               "with the factor times each of these (comma list, e.g. 0.8; "
-                                               "[0.25,4]); the crop with the best score wins (TEST.SCALE_SEARCH; "
-                                               "'off' turns the model's off).", rich_help_panel=EXT_PANEL),
-    scale_penalty: Optional[float] = typer.Option(None, "--scale-penalty", help="Score multiplier of the extra "
-                                                  "scales' crops (TEST.SCALE_PENALTY, (0,1], default 0.95).",
-                                                  rich_help_panel=EXT_PANEL),
-    crop_grid: Optional[str] = typer.Option(None, "--crop-grid", help="Search window on a grid of this fraction "
-                                            "of its side (TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller "
-                                            "than a step gives the same crop, so FP16/INT8 errors do not compound; "
-                                            "'off' turns the model's off.", rich_help_panel=EXT_PANEL),
+    official: bool = OFFICIAL_OPTION,
+    size_lr: Optional[float] = SIZE_LR_OPTION,
+    aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
+    reacq_factor: Optional[float] = REACQ_FACTOR_OPTION,
+    reacq_threshold: Optional[float] = REACQ_THRESHOLD_OPTION,
+    reacq_frames: Optional[int] = REACQ_FRAMES_OPTION,
+    reacq_recover: Optional[float] = REACQ_RECOVER_OPTION,
+    reacq_center: Optional[str] = REACQ_CENTER_OPTION,
+    template_refresh: Optional[float] = TEMPLATE_REFRESH_OPTION,
+    template_refresh_every: Optional[int] = TEMPLATE_REFRESH_EVERY_OPTION,
+    scale_search: Optional[str] = SCALE_SEARCH_OPTION,
+    scale_penalty: Optional[float] = SCALE_PENALTY_OPTION,
+    crop_grid: Optional[str] = CROP_GRID_OPTION,
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -140,7 +91,7 @@ def run(
                                         reacq_frames=reacq_frames, reacq_recover=reacq_recover,
                                         reacq_center=reacq_center, template_refresh=template_refresh,
                                         template_refresh_every=template_refresh_every,
-                                        scale_search=scale_list(scale_search), scale_penalty=scale_penalty,
+                                        scale_search=scale_search, scale_penalty=scale_penalty,
                                         crop_grid=crop_grid))
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),

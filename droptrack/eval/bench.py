@@ -63,6 +63,7 @@ class BenchOptions:
     progress: bool = True
     command: str = ""
     trackers: list[str] = field(default_factory=list)    # classic OpenCV baselines (droptrack.eval.baselines)
+    ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
 
 
 @dataclass
@@ -167,7 +168,8 @@ def _evaluate(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: 
     if fresh and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
     return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag, name=name,
-                    threads=opts.threads, progress=opts.progress, tracker=tracker)
+                    threads=opts.threads, progress=opts.progress, tracker=tracker,
+                    ext=opts.ext if tracker is None else None)
 
 
 def _baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOptions) -> BenchRow:
@@ -250,6 +252,14 @@ def _check_options(opts: BenchOptions) -> None:
         raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
     if opts.min_fps is not None and not opts.min_fps > 0:
         raise InputError(f"--min-fps {opts.min_fps} must be > 0")
+    if opts.ext:
+        from droptrack.runtime.extensions import KEYS, check_keys
+
+        if not opts.artifacts:
+            raise InputError("tracker-extension options apply to models, not to --tracker baselines; pass an "
+                             "artifact or drop them")
+        checked = check_keys(opts.ext, option_names=True)
+        opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
     if opts.warmup < 0 or opts.timed_frames < 1:
         raise InputError("warm-up must be >= 0 and timed frames >= 1")
     if opts.device != "cpu":
@@ -266,7 +276,8 @@ def _time_rows(rows: list[BenchRow], data: BenchData, opts: BenchOptions) -> Non
         with bar(f"latency {row.name}", opts.progress) as update:
             try:
                 row.latency, row.memory, _ = measure_latency(row.artifact, data.sequences, opts.device, opts.config,
-                                                             opts.warmup, opts.timed_frames, opts.threads, update)
+                                                             opts.warmup, opts.timed_frames, opts.threads, update,
+                                                             ext=opts.ext)
             except Exception as exc:  # noqa: BLE001 - a runtime failure is reported in the row
                 row.fail(exc)
 

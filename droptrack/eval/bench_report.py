@@ -12,7 +12,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                         onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
                          n_sequences, n_frames, sequences: {name: frames}}
-    settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5}
+    settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
+                         tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row)}
     gates               {max_auc_drop: float|null (given; AUC points), max_auc_drop_defaults: {fp32, fp16, int8},
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
                          min_fps: float|null}
@@ -32,7 +33,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    per_sequence: {seq: {mean_iou, divergence, delta_auc_points}}} | null,
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
-                          eval: {result_dir, fps, wall_s} | null}]
+                          eval: {result_dir, fps, wall_s} | null,
+                          procedure: str | null (the tracker's settings in words, e.g. its scale search)}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
@@ -79,7 +81,13 @@ def _row_dict(row: Any) -> dict[str, Any]:
                 "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
-            "eval": ev}
+            "eval": ev, "procedure": procedure(row)}
+
+
+def procedure(row: Any) -> str | None:
+    """The row's tracker settings in words (`TrackerExt.describe` of the sequences it tracked; None if none)."""
+    procs = sorted(row.result.procedures) if row.result is not None else []
+    return "; ".join(procs) or None
 
 
 def bench_dict(report: Any) -> dict[str, Any]:
@@ -96,7 +104,8 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "wall_s": report.wall_s, "command": o.command, "passed": report.passed, "machine": report.machine,
         "data": report.data.to_dict(),
         "settings": {"device": o.device, "threads": o.threads, "config": o.config, "warmup_frames": o.warmup,
-                     "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU},
+                     "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU,
+                     "tracker_overrides": o.ext or None},
         "gates": {"max_auc_drop": o.max_auc_drop, "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
                   "max_divergence": o.max_divergence, "max_divergence_defaults": DEFAULT_MAX_DIVERGENCE,
                   "min_fps": o.min_fps},
@@ -154,6 +163,8 @@ def summary_lines(report: Any) -> list[str]:
     lines = [f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in report.rows if r.status != "passed"]
     lines += [f"reference: {r.artifact} (PyTorch FP32, AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})"
               for r in report.references]
+    procs = sorted({p for p in map(procedure, report.rows) if p})
+    lines += [f"tracker: {' / '.join(procs)}"] if procs else []
     lines += report.notes
     out = report.output_dir
     lines.append(f"report: {out / 'bench.md'}  json: {out / 'bench.json'}")
@@ -173,6 +184,7 @@ def markdown(report: Any) -> str:
     refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})\n"
                    for r in report.references)
     plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
+    procs = sorted({p for p in map(procedure, report.rows) if p})
     gpu = m["gpu"]["name"] if m.get("gpu") else "none"
     jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
@@ -180,7 +192,8 @@ def markdown(report: Any) -> str:
             + (f"Command: `{o.command}`\n\n" if o.command else "")
             + f"Data: {d.name} ({d.kind}, tag {d.tag}), {len(d.sequences)} sequences, {d.n_frames} frames, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
-            f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded).\n\n"
+            f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
+            + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
             f"Machine: {m['cpu']} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
             f"load {m['loadavg_1m']}; {versions}.\n\n" + head + rows
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "

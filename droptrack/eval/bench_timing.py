@@ -79,8 +79,9 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
 
 def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cpu", config: str | None = None,
                     warmup: int = 10, max_frames: int = 200, threads: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> tuple[Latency, dict[str, Any], Any]:
-    """Load the artifact's tracker, warm up, time up to `max_frames` tracked frames.
+                    progress: Callable[[int, int], None] | None = None,
+                    ext: dict | None = None) -> tuple[Latency, dict[str, Any], Any]:
+    """Load the artifact's tracker (`ext`: extension overrides), warm up, time up to `max_frames` tracked frames.
 
     Returns (Latency, memory dict of PeakMemory over load + run, the backend's ArtifactMeta).
     Loading errors propagate (the caller turns them into a 'failed' row).
@@ -96,7 +97,7 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     old = apply_threads(n)
     try:
         with PeakMemory(cuda=device.startswith("cuda")) as mem:
-            tracker = load_tracker(artifact, config=config, device=device, threads=n)
+            tracker = load_tracker(artifact, config=config, device=device, threads=n, ext=ext)
             try:
                 if warm:
                     _track(tracker, seqs, warm, lambda k: report(k, warm + budget))

@@ -77,7 +77,8 @@ def tracker_name(artifact: str | Path | None) -> str:
 def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: str | Path, workers: int = 1,
              device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
              threads: int | None = None, progress: bool = True,
-             on_sequence: Callable[[str], None] | None = None, tracker: str | None = None) -> EvalResult:
+             on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
+             ext: dict | None = None) -> EvalResult:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -95,6 +96,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         on_sequence: called with each sequence's name after its files are written.
         tracker: a classic OpenCV baseline by name (droptrack.eval.baselines: csrt, kcf, mil, ...) instead of an
             artifact; its folder is named after it.
+        ext: tracker-extension overrides of the artifact's TEST keys (TEST-style, as `dt run`'s options give
+            them; {'CROP_GRID': None} turns one off); the default folder name says which.
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -107,12 +110,13 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         if artifact is not None:
             raise InputError(f"--tracker {tracker} and --checkpoint {artifact} both name a tracker; pass one of them")
         tracker = check_tracker(tracker)
+    overrides = _check_ext(ext, tracker)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
-    out = Path(output_dir) / (name or tracker or tracker_name(artifact))
+    out = Path(output_dir) / (name or tracker or tracker_name(artifact) + ext_suffix(overrides))
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       plan_threads(threads, artifact, workers).threads, baseline=tracker)
-    ident = _identity(spec, tag)
+                       plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None)
+    ident = {**_identity(spec, tag), "tracker_overrides": overrides or None}
     with _locked(out):
         _check_manifest(out, ident, spec.device)
         _remove_stale_temp(out)
@@ -142,6 +146,32 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
                            "(its list.txt / annotation folder) or pick another split")
     return evaluate(artifact, seqs, output_dir, **kwargs)
+
+
+def _check_ext(ext: dict | None, baseline: str | None) -> dict:
+    """Checked extension overrides (attribute -> value; one-line errors naming the option) before any work."""
+    if not ext:
+        return {}
+    if baseline is not None:
+        raise InputError(f"tracker-extension options apply to models, not to --tracker {baseline}; drop them")
+    from droptrack.runtime.extensions import check_keys
+
+    return check_keys(ext, option_names=True)
+
+
+def ext_suffix(overrides: dict) -> str:
+    """Results-folder suffix naming the overrides, e.g. '+crop_grid=0.1', '+official' ('' for none)."""
+
+    def text(v: Any) -> str:
+        return "off" if v is None else ",".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else (
+            f"{v:g}" if isinstance(v, float) else str(v))
+
+    from droptrack.runtime.extensions import KEYS, OFFICIAL
+
+    switches = {KEYS[k][0] for k in OFFICIAL}
+    official = switches <= overrides.keys()         # --official sets every switch (off, unless an option is given)
+    rest = sorted((k, v) for k, v in overrides.items() if not (official and k in switches and v is None))
+    return ("+official" if official else "") + "".join(f"+{k}={text(v)}" for k, v in rest)
 
 
 def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
@@ -188,7 +218,7 @@ def _check_manifest(out: Path, ident: dict[str, Any], device: str) -> None:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        keys = ("artifact_sha256", "config", "dataset")
+        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
             raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "

@@ -41,6 +41,7 @@ class TrackerSpec:
     device: str
     threads: int | None = None    # torch/ONNX Runtime/OpenCV threads per worker; None leaves the defaults
     baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
+    ext: dict | None = None       # tracker-extension overrides of the artifact's TEST keys (TEST-style keys)
 
 
 class WorkerInitError(DropTrackError):
@@ -77,7 +78,8 @@ def load(spec: TrackerSpec) -> Any:
         return create(spec.baseline)
     from droptrack.runtime.tracker import load_tracker
 
-    return load_tracker(spec.artifact, config=spec.config, device=spec.device, threads=spec.threads or 0)
+    return load_tracker(spec.artifact, config=spec.config, device=spec.device, threads=spec.threads or 0,
+                        ext=spec.ext)
 
 
 # ---- worker process side ----------------------------------------------------------------------------------------
