@@ -203,6 +203,16 @@ def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
     one_line_exit_2(serve_cli(video, "--port", 0, "--max-targets", 0), "--max-targets")
     one_line_exit_2(serve_cli(video, "--port", 0, "--save", tmp_path / "x.gif"), "--save")
     one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", "/proc/no/such.jsonl"), "--jsonl")
+    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--crop-grid", "0.5"), "--crop-grid")
+
+
+def test_extension_options_reach_the_served_tracker(tiny_ckpt, video):
+    """dt serve tracks with dt run's extension options (here the crop grid and scale search, as TEST keys)."""
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False,
+                             ext={"CROP_GRID": "0.1", "SCALE_SEARCH": ["0.8"]}))
+    assert "crop grid 0.1" in s.tracker.ext.describe() and "scale search 0.8" in s.tracker.ext.describe()
+    assert Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu")).tracker.ext.describe() == (
+        "official procedure")
 
 
 def test_source_that_never_delivers_fails_within_the_timeout(tiny_ckpt):

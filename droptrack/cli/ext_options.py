@@ -1,4 +1,4 @@
-"""The tracker-extension options, shared by `dt run`, `dt eval` and `dt bench` (same names, same checks)."""
+"""The tracker-extension options, shared by `dt run`, `dt serve`, `dt eval` and `dt bench` (same names and checks)."""
 
 from __future__ import annotations
 

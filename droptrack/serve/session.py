@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +24,7 @@ import numpy as np
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
+from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
 from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
@@ -53,6 +54,7 @@ class ServeOptions:
     height: int | None = None
     fps: float | None = None
     threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
+    ext: dict = field(default_factory=dict)   # tracker-extension overrides of the artifact's TEST keys (as dt run)
 
 
 class SourceTimeout(SourceError):
@@ -105,10 +107,11 @@ class Session:
             raise InputError(f"--save '{opts.save}': unsupported container '{Path(opts.save).suffix}'; "
                              "use .mp4 or .avi")
         check_artifact(opts.artifact)
+        check_keys(opts.ext, option_names=True)
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
-        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads)
+        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
         self._commands: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
