@@ -138,7 +138,7 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
 
     ref = tmp_path / "run.jsonl"                                     # 1 torch thread, as the server
     r = CliRunner().invoke(app, ["run", str(video), "--init", ",".join(map(str, init)), "--device", "cpu",
-                                 "--max-frames", str(FRAMES), "--jsonl", str(ref)])
+                                 "--threads", "1", "--max-frames", str(FRAMES), "--jsonl", str(ref)])
     assert r.exit_code == 0, r.output
     expected = [json.loads(line) for line in ref.read_text().splitlines()]
     assert len(expected) == FRAMES
