@@ -134,6 +134,22 @@ def test_eval_options_equal_the_same_keys_in_the_checkpoint(assets, tmp_path):
     assert "tracker: official procedure" in official.output
 
 
+def test_realtime_eval_lags_one_frame_when_fast_and_skips_when_slow(assets, reference, tmp_path):
+    """`dt eval --realtime-fps`: a 1 ms tracker on a 30 FPS stream reports at frame i its offline box of frame i - 1;
+    at 100 ms it runs on about every third frame only, and its folder and summary say so."""
+    ckpt, root = assets
+    fast = dt_eval(root, ckpt, tmp_path, "--sequences", NAMES[0], "--realtime-fps", "30", "--latency-ms", "1")
+    assert fast.exit_code == 0, fast.output
+    got = (tmp_path / "tiny+realtime30_latency1" / f"{NAMES[0]}.txt").read_text().splitlines()
+    offline = (reference[0] / f"{NAMES[0]}.txt").read_text().splitlines()
+    assert got[0] == offline[0] and got[1:] == offline[:-1]
+    assert "the tracker ran on 12 of 12 frames" in fast.output
+    slow = dt_eval(root, ckpt, tmp_path, "--sequences", NAMES[0], "--realtime-fps", "30", "--latency-ms", "100")
+    assert slow.exit_code == 0 and "the tracker ran on 4 of 12 frames" in slow.output, slow.output   # 0, 3, 6, 9
+    times = np.loadtxt(tmp_path / "tiny+realtime30_latency100" / f"{NAMES[0]}_time.txt")
+    assert np.flatnonzero(times).tolist() == [0, 3, 6, 9]
+
+
 def test_interrupted_run_resumes_to_identical_files(assets, reference, tmp_path):
     ckpt, root = assets
     seqs = get_sequences("synth", root=root)
@@ -243,6 +259,8 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{root}", "--crop-grid", "0.5"], "--crop-grid"),
     (["--dataset", "synth", "--root", "{root}", "--scale-search", "0.8,x"], "--scale-search"),
     (["--dataset", "synth", "--root", "{root}", "--tracker", "csrt", "--crop-grid", "0.1"], "apply to models"),
+    (["--dataset", "synth", "--root", "{root}", "--realtime-fps", "0"], "--realtime-fps"),
+    (["--dataset", "synth", "--root", "{root}", "--latency-ms", "20"], "needs --realtime-fps"),
 ])
 def test_bad_input_is_one_line_exit_2(assets, tmp_path, args, message):
     ckpt, root = assets

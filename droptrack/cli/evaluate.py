@@ -35,6 +35,13 @@ def eval_(
                                           "files go to OUTPUT/<tracker>/."),
     name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    realtime_fps: Optional[float] = typer.Option(None, "--realtime-fps", help="Latency-aware evaluation: frames "
+                                                 "arrive at this rate, the tracker skips those that come while it "
+                                                 "is busy, and each frame is scored with the newest box finished by "
+                                                 "then (LAE / streaming perception). Use --workers 1."),
+    latency_ms: Optional[float] = typer.Option(None, "--latency-ms", help="With --realtime-fps: a fixed latency "
+                                               "per processed frame (e.g. dt bench's on the target device) instead "
+                                               "of the time measured here."),
     official: bool = OFFICIAL_OPTION,
     size_lr: Optional[float] = SIZE_LR_OPTION,
     aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
@@ -52,6 +59,7 @@ def eval_(
     """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
     from rich.console import Console
 
+    from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
@@ -60,10 +68,13 @@ def eval_(
                         reacq_center=reacq_center, template_refresh=template_refresh,
                         template_refresh_every=template_refresh_every, scale_search=scale_search,
                         scale_penalty=scale_penalty, crop_grid=crop_grid)
+    if latency_ms is not None and realtime_fps is None:
+        raise InputError("--latency-ms needs --realtime-fps (the stream's frame rate), e.g. --realtime-fps 30")
+    realtime = RealTime(realtime_fps, latency_ms) if realtime_fps is not None else None
     try:
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
                                   workers=workers, threads=threads, device=device, config=config, name=name,
-                                  tracker=tracker, ext=ext)
+                                  tracker=tracker, ext=ext, realtime=realtime)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(130) from None

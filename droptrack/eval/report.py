@@ -202,8 +202,9 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 
 
 def _fps(times: list[np.ndarray | None]) -> float | None:
-    """Total frames / total seconds over the sequences that have a time file (None without any)."""
-    t = [x[np.isfinite(x)] for x in times if x is not None]
+    """Processed frames / total seconds over the sequences that have a time file (None without any); a 0 s frame
+    was skipped (`dt eval --realtime-fps`), not processed."""
+    t = [x[np.isfinite(x) & (x > 0)] for x in times if x is not None]
     frames, seconds = sum(len(x) for x in t), sum(float(x.sum()) for x in t)
     return frames / seconds if frames and seconds > 0 else None
 

@@ -14,6 +14,7 @@ so an interrupted run (Ctrl-C, kill) is resumed by running the same command agai
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DatasetError, DropTrackError, InputError
 from droptrack.eval.results import (load_tracker_dir, read_result, read_times, write_got10k_submission, write_result,
                                     write_times, write_trackingnet_submission)
+from droptrack.eval.realtime import RealTime
 from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
@@ -50,6 +52,7 @@ class EvalResult:
     submission: Path | None = None
     wall_s: float = 0.0
     procedures: set[str] = field(default_factory=set)   # tracker settings of the sequences tracked in this run
+    realtime: RealTime | None = None                    # latency-aware evaluation settings (None: every frame)
 
     @property
     def report(self) -> Any:
@@ -58,9 +61,10 @@ class EvalResult:
 
     @property
     def fps(self) -> float:
-        """Frames per second of tracker time over all sequences (as `dt analyze` computes it)."""
+        """Processed frames per second of tracker time over all sequences (as `dt analyze` computes it)."""
         seconds = sum(float(t.sum()) for t in self.times.values())
-        return sum(len(t) for t in self.times.values()) / seconds if seconds > 0 else float("nan")
+        frames = sum(int(np.count_nonzero(t > 0)) for t in self.times.values())
+        return frames / seconds if seconds > 0 else float("nan")
 
 
 def tracker_name(artifact: str | Path | None) -> str:
@@ -78,7 +82,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
              threads: int | None = None, progress: bool = True,
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
-             ext: dict | None = None) -> EvalResult:
+             ext: dict | None = None, realtime: RealTime | None = None) -> EvalResult:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -98,6 +102,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             artifact; its folder is named after it.
         ext: tracker-extension overrides of the artifact's TEST keys (TEST-style, as `dt run`'s options give
             them; {'CROP_GRID': None} turns one off); the default folder name says which.
+        realtime: latency-aware evaluation (droptrack.eval.realtime: frames arrive at its rate, the tracker skips
+            those that come while it is busy, each frame is scored with the newest finished box); in the folder name.
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -111,18 +117,22 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             raise InputError(f"--tracker {tracker} and --checkpoint {artifact} both name a tracker; pass one of them")
         tracker = check_tracker(tracker)
     overrides = _check_ext(ext, tracker)
+    realtime = realtime.check() if realtime is not None else None
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
-    out = Path(output_dir) / (name or tracker or tracker_name(artifact) + ext_suffix(overrides))
+    suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")
+    out = Path(output_dir) / (name or (tracker + suffix if tracker else tracker_name(artifact) + suffix))
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None)
-    ident = {**_identity(spec, tag), "tracker_overrides": overrides or None}
+                       plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None,
+                       realtime=realtime)
+    ident = {**_identity(spec, tag), "tracker_overrides": overrides or None,
+             "realtime": dataclasses.asdict(realtime) if realtime is not None else None}
     with _locked(out):
         _check_manifest(out, ident, spec.device)
         _remove_stale_temp(out)
         done = [s.name for s in seqs if _complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
-        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done)
+        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime)
         _track_all(spec, todo, workers, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = _write_submission(out, tag, result.sequences)
@@ -218,7 +228,7 @@ def _check_manifest(out: Path, ident: dict[str, Any], device: str) -> None:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides")
+        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
             raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
@@ -361,6 +371,11 @@ def summary_lines(result: EvalResult) -> list[Any]:
                  f"{result.wall_s:.1f} s wall")
     if result.procedures:
         lines.append(f"tracker: {'; '.join(sorted(result.procedures))}")
+    if result.realtime is not None:
+        ran = sum(int(np.count_nonzero(t > 0)) for t in result.times.values())
+        total = sum(len(t) for t in result.times.values())
+        lines.append(f"{result.realtime.describe()}: the tracker ran on {ran} of {total} frames "
+                     f"({ran / max(total, 1):.0%})")
     lines.append(f"results: {result.output_dir}")
     if result.submission is not None:
         lines.append(f"submission: {result.submission}")

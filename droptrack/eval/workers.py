@@ -17,6 +17,7 @@ import numpy as np
 
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DropTrackError
+from droptrack.eval.realtime import RealTime, track_realtime
 
 ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
 PROGRESS_PERIOD_S = 0.1
@@ -30,11 +31,12 @@ class TrackedSequence:
     boxes: np.ndarray
     times: np.ndarray
     procedure: str = ""   # the tracker's settings in words (`TrackerExt.describe`; "" for OpenCV baselines)
+    processed: int = -1   # frames the tracker ran on (real-time evaluation skips some); -1: all of them
 
 
 @dataclass
 class TrackerSpec:
-    """What a worker needs to build its tracker (plain, picklable data)."""
+    """What a worker needs to build its tracker and to run it (plain, picklable data)."""
 
     artifact: str | None
     config: str | None
@@ -42,15 +44,28 @@ class TrackerSpec:
     threads: int | None = None    # torch/ONNX Runtime/OpenCV threads per worker; None leaves the defaults
     baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
     ext: dict | None = None       # tracker-extension overrides of the artifact's TEST keys (TEST-style keys)
+    realtime: RealTime | None = None   # latency-aware evaluation (droptrack.eval.realtime); None: every frame
 
 
 class WorkerInitError(DropTrackError):
     """A worker could not load the tracker (the message is the loader's own)."""
 
 
-def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -> TrackedSequence:
-    """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls."""
+def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
+                   realtime: RealTime | None = None) -> TrackedSequence:
+    """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls.
+    With `realtime`, frames arrive at its rate and the tracker skips those that come while it is busy."""
     n = len(seq)
+    if realtime is not None:
+        last = [time.monotonic()]
+
+        def tick(done: int) -> None:
+            if progress is not None and (done == n or time.monotonic() - last[0] >= PROGRESS_PERIOD_S):
+                progress(seq.name, done, n)
+                last[0] = time.monotonic()
+
+        boxes, times, processed = track_realtime(tracker, seq, realtime, tick)
+        return TrackedSequence(seq.name, boxes, times, _describe(tracker), processed)
     boxes = np.empty((n, 4), dtype=np.float64)
     times = np.empty(n, dtype=np.float64)
     last = time.monotonic()
@@ -66,8 +81,13 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None) -
         if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
             progress(seq.name, i + 1, n)
             last = time.monotonic()
+    return TrackedSequence(seq.name, boxes, times, _describe(tracker))
+
+
+def _describe(tracker: Any) -> str:
+    """The tracker's settings in words ('' for trackers without extensions, e.g. OpenCV baselines)."""
     describe = getattr(getattr(tracker, "ext", None), "describe", None)
-    return TrackedSequence(seq.name, boxes, times, describe() if describe is not None else "")
+    return describe() if describe is not None else ""
 
 
 def load(spec: TrackerSpec) -> Any:
@@ -91,7 +111,7 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
     """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
     because a raising initializer makes the pool respawn workers forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(queue=progress_queue, tracker=None, error=None)
+    _WORKER.update(queue=progress_queue, tracker=None, error=None, realtime=spec.realtime)
     try:
         if spec.threads:
             os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
@@ -116,7 +136,7 @@ def _run_task(seq: Any) -> TrackedSequence:
         if isinstance(err, DropTrackError):
             raise WorkerInitError(str(err))
         raise RuntimeError(f"a worker failed to load the tracker: {type(err).__name__}: {err}")
-    return track_sequence(_WORKER["tracker"], seq, _worker_progress)
+    return track_sequence(_WORKER["tracker"], seq, _worker_progress, _WORKER["realtime"])
 
 
 # ---- parent side -------------------------------------------------------------------------------------------------
@@ -129,7 +149,7 @@ def run_in_process(spec: TrackerSpec, seqs: Iterable[Any], progress: ProgressFn,
         tracker = load(spec)
         for seq in seqs:
             try:
-                res = track_sequence(tracker, seq, progress)
+                res = track_sequence(tracker, seq, progress, spec.realtime)
             except DropTrackError as exc:
                 on_done(None, seq, exc)
                 continue

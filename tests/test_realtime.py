@@ -1,0 +1,76 @@
+"""Latency-aware evaluation (droptrack.eval.realtime) against the LAE benchmark's worked example and hand-made
+schedules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from droptrack.errors import InputError
+from droptrack.eval.realtime import RealTime, next_frame, scored_boxes, track_realtime
+
+
+class Frames:
+    """A sequence whose frame i is the number i; the box of frame 0 is [0, 0, 1, 1]."""
+
+    def __init__(self, n: int):
+        self.n, self.boxes = n, np.array([[0.0, 0.0, 1.0, 1.0]] * n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def iter_frames(self):
+        return iter(range(self.n))
+
+
+class Echo:
+    """A tracker whose box of frame i is [i, 0, 1, 1]; it records the frames it ran on."""
+
+    def __init__(self):
+        self.seen: list[int] = []
+
+    def initialize(self, frame, box) -> None:
+        self.seen.append(frame)
+
+    def track(self, frame):
+        self.seen.append(frame)
+        return [float(frame), 0.0, 1.0, 1.0], 1.0
+
+
+def run(n: int, fps: float, latency_ms: float):
+    tracker = Echo()
+    boxes, times, processed = track_realtime(tracker, Frames(n), RealTime(fps, latency_ms))
+    return tracker.seen, boxes[:, 0].astype(int).tolist(), times, processed
+
+
+def test_the_lae_worked_example():
+    """LAE's example: 30 FPS world frames 0-9, processed 0, 2, 5, 8; frame i scored with psi(i) =
+    0,0,0,0,0,0,2,2,2,5. A constant latency of 2.8 frame periods produces exactly that schedule."""
+    seen, psi, times, processed = run(10, 30.0, 2.8 / 30 * 1000)
+    assert seen == [0, 2, 5, 8] and processed == 4
+    assert psi == [0, 0, 0, 0, 0, 0, 2, 2, 2, 5]
+    assert [i for i, t in enumerate(times) if t > 0] == [0, 2, 5, 8]       # skipped frames cost 0 s
+
+
+def test_a_tracker_faster_than_the_stream_reports_the_previous_frame():
+    seen, psi, _, processed = run(6, 30.0, 1.0)
+    assert seen == [0, 1, 2, 3, 4, 5] and processed == 6
+    assert psi == [0, 0, 1, 2, 3, 4]
+
+
+def test_a_box_finished_on_the_arrival_instant_counts():
+    """Latency of exactly one frame period (float sums included): every frame runs, each one frame late."""
+    seen, psi, _, _ = run(40, 25.0, 40.0)
+    assert seen == list(range(40)) and psi == [0] + list(range(39))
+
+
+def test_next_frame_and_scoring_by_hand():
+    assert next_frame(0.1, 30.0, 0) == 3 and next_frame(0.01, 30.0, 0) == 1 and next_frame(0.2, 10.0, 5) == 6
+    got = scored_boxes(4, [0.05, 0.25], [[7, 0, 1, 1], [9, 0, 1, 1]], 10.0, [0, 0, 1, 1])
+    assert got[:, 0].tolist() == [0, 7, 7, 9]
+
+
+@pytest.mark.parametrize("fps, latency", [(0, None), (-30, None), (float("nan"), None), (30, 0), (30, float("inf"))])
+def test_impossible_settings_are_one_line_errors(fps, latency):
+    with pytest.raises(InputError, match="--realtime-fps|--latency-ms"):
+        RealTime(fps, latency).check()
