@@ -70,6 +70,15 @@ def test_next_frame_and_scoring_by_hand():
     assert got[:, 0].tolist() == [0, 7, 7, 9]
 
 
+def test_prediction_moves_the_box_at_the_last_two_boxes_centre_velocity():
+    """Boxes of frames 0 and 2 (finished at 0.1 s and 0.25 s, 10 FPS): centres (0.5, 0.5) and (4.5, 1.5) with the
+    second box 2x2, so 2 px/frame in x and 0.5 in y; frame 3 gets that box one frame on, frame 4 two frames on."""
+    got = scored_boxes(5, [0.1, 0.25], [[0, 0, 1, 1], [3.5, 0.5, 2, 2]], 10.0, [0, 0, 1, 1], frames=[0, 2])
+    np.testing.assert_allclose(got, [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [5.5, 1.0, 2, 2], [7.5, 1.5, 2, 2]])
+    pred, _, _ = track_realtime(Echo(), Frames(6), RealTime(30.0, 1.0, predict=True))
+    assert pred[:, 0].tolist() == [0, 0, 2, 3, 4, 5]      # a target moving 1 px/frame: the lag is predicted away
+
+
 @pytest.mark.parametrize("fps, latency", [(0, None), (-30, None), (float("nan"), None), (30, 0), (30, float("inf"))])
 def test_impossible_settings_are_one_line_errors(fps, latency):
     with pytest.raises(InputError, match="--realtime-fps|--latency-ms"):

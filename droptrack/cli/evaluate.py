@@ -42,6 +42,8 @@ def eval_(
     latency_ms: Optional[float] = typer.Option(None, "--latency-ms", help="With --realtime-fps: a fixed latency "
                                                "per processed frame (e.g. dt bench's on the target device) instead "
                                                "of the time measured here."),
+    predict: bool = typer.Option(False, "--predict", help="With --realtime-fps: move each reported box to the "
+                                 "frame's time at the constant velocity of the last two processed boxes."),
     official: bool = OFFICIAL_OPTION,
     size_lr: Optional[float] = SIZE_LR_OPTION,
     aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
@@ -68,9 +70,10 @@ def eval_(
                         reacq_center=reacq_center, template_refresh=template_refresh,
                         template_refresh_every=template_refresh_every, scale_search=scale_search,
                         scale_penalty=scale_penalty, crop_grid=crop_grid)
-    if latency_ms is not None and realtime_fps is None:
-        raise InputError("--latency-ms needs --realtime-fps (the stream's frame rate), e.g. --realtime-fps 30")
-    realtime = RealTime(realtime_fps, latency_ms) if realtime_fps is not None else None
+    if (latency_ms is not None or predict) and realtime_fps is None:
+        raise InputError(f"{'--latency-ms' if latency_ms is not None else '--predict'} needs --realtime-fps (the "
+                         "stream's frame rate), e.g. --realtime-fps 30")
+    realtime = RealTime(realtime_fps, latency_ms, predict) if realtime_fps is not None else None
     try:
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
                                   workers=workers, threads=threads, device=device, config=config, name=name,

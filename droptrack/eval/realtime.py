@@ -6,7 +6,8 @@ arrived, always the newest arrived one (frames that arrived while it was busy ar
 for it: the time measured here, or a fixed `latency_ms` (a target device's, e.g. from `dt bench` on a Jetson), for
 every processed frame, the first one included. Frame i is scored with the newest box whose processing had finished
 by i / fps; before the first one finishes, the initial box. So even a tracker faster than the stream reports, at
-frame i, its box of frame i - 1.
+frame i, its box of frame i - 1. With `predict`, that box is moved to frame i at the constant velocity of the last
+two processed frames' boxes (the motion-model baseline of predictive tracking; size unchanged).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class RealTime:
 
     fps: float
     latency_ms: float | None = None
+    predict: bool = False
 
     def check(self) -> "RealTime":
         """One-line errors for rates and latencies that cannot be simulated."""
@@ -41,12 +43,13 @@ class RealTime:
     def suffix(self) -> str:
         """Results-folder suffix, e.g. '+realtime30' or '+realtime30_latency25'."""
         lat = "" if self.latency_ms is None else f"_latency{self.latency_ms:g}"
-        return f"+realtime{self.fps:g}{lat}"
+        return f"+realtime{self.fps:g}{lat}" + ("_predict" if self.predict else "")
 
     def describe(self) -> str:
         """In words, for the summary."""
         lat = "latency measured here" if self.latency_ms is None else f"latency {self.latency_ms:g} ms per frame"
-        return f"real time at {self.fps:g} FPS ({lat}; frames that arrive while the tracker is busy are skipped)"
+        pred = "; boxes moved to each frame's time at constant velocity" if self.predict else ""
+        return f"real time at {self.fps:g} FPS ({lat}; frames that arrive while the tracker is busy are skipped{pred})"
 
 
 def next_frame(finish_s: float, fps: float, last: int) -> int:
@@ -54,15 +57,22 @@ def next_frame(finish_s: float, fps: float, last: int) -> int:
     return max(last + 1, math.floor(finish_s * fps + EPS_S))
 
 
-def scored_boxes(n: int, finishes: list[float], boxes: list[Any], fps: float, init_box: Any) -> np.ndarray:
-    """(n, 4): per frame, the newest box finished by its arrival (`finishes` ascending); the init box before any."""
+def scored_boxes(n: int, finishes: list[float], boxes: list[Any], fps: float, init_box: Any,
+                 frames: list[int] | None = None) -> np.ndarray:
+    """(n, 4): per frame, the newest box finished by its arrival (`finishes` ascending); the init box before any.
+    With `frames` (the processed frame of each box), the box is moved to the frame at the constant velocity of the
+    last two boxes (per frame, from their frames' indices)."""
     out = np.empty((n, 4), dtype=np.float64)
-    k, current = 0, np.asarray(init_box, dtype=np.float64)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    k = 0
     for i in range(n):
         while k < len(finishes) and finishes[k] <= i / fps + EPS_S:
-            current = np.asarray(boxes[k], dtype=np.float64)
             k += 1
-        out[i] = current
+        out[i] = b[k - 1] if k else np.asarray(init_box, dtype=np.float64)
+        if frames is not None and k >= 2:
+            centre = b[k - 1, :2] + 0.5 * b[k - 1, 2:]
+            velocity = (centre - b[k - 2, :2] - 0.5 * b[k - 2, 2:]) / (frames[k - 1] - frames[k - 2])
+            out[i, :2] = centre + velocity * (i - frames[k - 1]) - 0.5 * b[k - 1, 2:]
     return out
 
 
@@ -73,6 +83,7 @@ def track_realtime(tracker: Any, seq: Any, rt: RealTime,
     times = np.zeros(n, dtype=np.float64)
     finishes: list[float] = []
     outputs: list[Any] = []
+    frames: list[int] = []
     free_s, take = 0.0, 0
     for i, frame in enumerate(seq.iter_frames()):
         if progress is not None:
@@ -90,5 +101,7 @@ def track_realtime(tracker: Any, seq: Any, rt: RealTime,
         free_s = max(free_s, i / fps) + latency
         finishes.append(free_s)
         outputs.append(box)
+        frames.append(i)
         take = next_frame(free_s, fps, i)
-    return scored_boxes(n, finishes, outputs, fps, seq.boxes[0]), times, len(outputs)
+    scored = scored_boxes(n, finishes, outputs, fps, seq.boxes[0], frames if rt.predict else None)
+    return scored, times, len(outputs)
