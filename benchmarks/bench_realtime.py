@@ -9,7 +9,8 @@ Steps, one machine, 1 thread each:
   2. per stream rate, `dt eval --realtime-fps R --latency-ms <that row's median>` of every row: frames arrive at
      R FPS, a tracker runs on the newest frame when it is free, each frame is scored with the newest box finished
      by its arrival (droptrack.eval.realtime). A fixed latency makes the result reproducible and independent of the
-     load while it runs; a tracker's speed enters only through its median time from step 1.
+     load while it runs; a tracker's speed enters only through its median time from step 1;
+  3. the same with `--predict` (each reported box moved to the frame's time at constant velocity).
 Writes OUT/{table.md, summary.json}.
 """
 
@@ -76,13 +77,15 @@ def main() -> None:
         ms = 1000.0 / fps[name]
         entry = {"median_ms": ms, "offline_auc": auc_of(offline), "realtime": {}}
         for rate in rates:
-            rt = RealTime(rate, round(ms, 3))
-            r = evaluate(artifact, seqs, results, workers=1, threads=args.threads, tag="synth",
-                         name=name + rt.suffix(), tracker=tracker, progress=False, realtime=rt)
-            ran = sum(int((t > 0).sum()) for t in r.times.values())
-            entry["realtime"][f"{rate:g}"] = {"auc": auc_of(r), "processed": ran / summary["frames"]}
-            print(f"{name} @ {rate:g} FPS, {ms:.1f} ms: AUC {auc_of(r):.3f} (offline {entry['offline_auc']:.3f}), "
-                  f"ran on {ran / summary['frames']:.0%} of frames", flush=True)
+            for predict in (False, True):
+                rt = RealTime(rate, round(ms, 3), predict)
+                r = evaluate(artifact, seqs, results, workers=1, threads=args.threads, tag="synth",
+                             name=name + rt.suffix(), tracker=tracker, progress=False, realtime=rt)
+                ran = sum(int((t > 0).sum()) for t in r.times.values())
+                key = f"{rate:g}" + ("_predict" if predict else "")
+                entry["realtime"][key] = {"auc": auc_of(r), "processed": ran / summary["frames"]}
+                print(f"{name} @ {key} FPS, {ms:.1f} ms: AUC {auc_of(r):.3f} (offline {entry['offline_auc']:.3f}), "
+                      f"ran on {ran / summary['frames']:.0%} of frames", flush=True)
         summary["rows"][name] = entry
     summary.update(machine=benchmark_machine(), wall_s=round(time.perf_counter() - t0),
                    loadavg_end=[round(x, 2) for x in os.getloadavg()],
@@ -95,7 +98,8 @@ def write(out: Path, s: dict, rates: list[float]) -> None:
     """table.md + summary.json (atomic)."""
     from droptrack.artifact import atomic_write_json, atomic_write_text
 
-    head = ["tracker", "median ms (1 thread)", "offline AUC"] + [f"AUC @ {r:g} FPS (frames run)" for r in rates]
+    head = ["tracker", "median ms (1 thread)", "offline AUC"] + [f"AUC @ {r:g} FPS (frames run) / predicted"
+                                                                  for r in rates]
     lines = [f"# Latency-aware AUC: default model vs OpenCV ({s['data']}; {s['sequences']} sequences, "
              f"{s['frames']} frames)", "",
              f"Recorded {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{s['command']}` ({s['wall_s']} s; "
@@ -103,13 +107,15 @@ def write(out: Path, s: dict, rates: list[float]) -> None:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, e in s["rows"].items():
         cells = [name, f"{e['median_ms']:.1f}", f"{e['offline_auc']:.3f}"]
-        cells += [f"{e['realtime'][f'{r:g}']['auc']:.3f} ({e['realtime'][f'{r:g}']['processed']:.0%})" for r in rates]
+        cells += [f"{e['realtime'][f'{r:g}']['auc']:.3f} ({e['realtime'][f'{r:g}']['processed']:.0%}) / "
+                  f"{e['realtime'][f'{r:g}_predict']['auc']:.3f}" for r in rates]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Real time: frames arrive at the stream's rate; a tracker runs on the newest arrived frame when it "
               "is free and takes its median per-frame time from the offline run (measured side by side, 1 thread); "
               "each frame is scored with the newest box finished by its arrival, so even a tracker faster than the "
               "stream is one frame late (`dt eval --realtime-fps R --latency-ms MS`, droptrack/eval/realtime.py). "
-              "(frames run) = share of frames the tracker processed."]
+              "(frames run) = share of frames the tracker processed; predicted = with `--predict`: each reported "
+              "box moved to the frame's time at the constant velocity of the last two processed boxes' centres."]
     atomic_write_json(out / "summary.json", s)
     atomic_write_text(out / "table.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
