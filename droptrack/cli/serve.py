@@ -44,6 +44,8 @@ def serve(
                                              "page stays up)."),
     connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="Seconds the source may take to "
                                           "deliver its first frame."),
+    every_frame: bool = typer.Option(False, "--every-frame", help="Live sources: every frame in arrival order "
+                                     "(queued) instead of the newest one (as dt run)."),
     width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
     height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
     fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
@@ -76,7 +78,7 @@ def serve(
     opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
-                        height=height, fps=fps, threads=n_threads,
+                        height=height, fps=fps, threads=n_threads, every_frame=every_frame,
                         ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
                                           reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
                                           reacq_frames=reacq_frames, reacq_recover=reacq_recover,

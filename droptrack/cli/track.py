@@ -51,6 +51,10 @@ def run(
                                   "a drop has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end."),
     reconnect_timeout: Optional[float] = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a "
                                                       "source that never connects) after S seconds."),
+    every_frame: bool = typer.Option(False, "--every-frame", help="Cameras, pipelines, streams: track every frame "
+                                     "in arrival order (queued: the delay grows while the tracker is slower than "
+                                     "the source). Default: the newest frame, stale ones skipped (--jsonl "
+                                     "'skipped')."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
                                           "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
                                           "or the usable cores)."),
@@ -85,7 +89,7 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads,
+                      threads=threads, every_frame=every_frame,
                       ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
                                         reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
                                         reacq_frames=reacq_frames, reacq_recover=reacq_recover,

@@ -42,6 +42,7 @@ class RunSummary:
     num_targets: int = 0
     lost_count: int = 0
     resized: int = 0   # video frames letterboxed to the first frame's size
+    skipped: int = 0   # live frames dropped because the tracker was busy (sources.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
@@ -166,6 +167,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                     summary.times_ms[name].append((b - a) * 1000.0)
             recent.append((t5 - t0) * 1000.0)
             summary.lost_count += any(t.lost for t in targets)
+            summary.skipped += getattr(frame, "skipped", 0)
             summary.frames += 1
             if on_frame:
                 on_frame(summary)

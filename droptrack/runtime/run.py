@@ -50,6 +50,7 @@ class RunOptions:
     reconnect_timeout: float | None = None
     threads: int | None = None
     ext: dict = field(default_factory=dict)   # tracker-extension overrides, TEST-style keys (runtime/extensions)
+    every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
 
 
 def parse_box(text: str) -> list[float]:
@@ -202,7 +203,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         src = stack.enter_context(_open_source(opts, policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
-        frames = iter(src) if getattr(src, "live", False) else sources.prefetch(src)   # files: decode ahead
+        if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), unless --every-frame
+            frames = iter(src) if opts.every_frame else sources.newest(src)
+        else:
+            frames = sources.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
         first = next(frames, None)
         if first is None:
@@ -250,4 +254,6 @@ def summary_line(summary: RunSummary) -> str:
     """Frames, targets, FPS, loop overhead and lost frames in one line."""
     return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
             f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
-            f"{summary.lost_count} frames with a lost target; tracker: {summary.procedure}")
+            f"{summary.lost_count} frames with a lost target"
+            + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
+            + f"; tracker: {summary.procedure}")

@@ -120,8 +120,8 @@ def _finite_or_none(v: float | None, digits: int) -> float | None:
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
-    `reconnect` {gap_s, attempts} on the first frame after a live source came back); strict JSON: a non-finite
-    number becomes null."""
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
+    source's N stale frames were dropped before it); strict JSON: a non-finite number becomes null."""
     rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
            "boxes": [[_finite_or_none(v, 3) for v in t.box] for t in targets],
            "scores": [_finite_or_none(t.score, 5) for t in targets],
@@ -131,6 +131,8 @@ def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     gap = getattr(frame, "gap", None)
     if gap is not None:   # first frame after a live source came back
         rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
+    if getattr(frame, "skipped", 0):   # a live source's stale frames dropped while the tracker was busy
+        rec["skipped"] = frame.skipped
     return rec
 
 

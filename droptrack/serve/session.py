@@ -17,7 +17,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class ServeOptions:
     fps: float | None = None
     threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
     ext: dict = field(default_factory=dict)   # tracker-extension overrides of the artifact's TEST keys (as dt run)
+    every_frame: bool = False         # live sources: every frame in order (queued) instead of the newest one
 
 
 class SourceTimeout(SourceError):
@@ -137,6 +138,7 @@ class Session:
         self.source_name = opts.source
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
+        self._frames: Any = None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -164,6 +166,8 @@ class Session:
         if first is None:
             raise SourceError(f"{self._source.name} has no frames")
         self.live = bool(getattr(self._source, "live", False))
+        if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
+            self._frames = sources.newest(self._frames)
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
         if o.save:
@@ -209,6 +213,9 @@ class Session:
                     s.close()
                 except Exception as exc:  # noqa: BLE001 - close the others first
                     errors.append(exc)
+            close = getattr(self._frames, "close", None)
+            if close is not None:   # stop a background reader before the source goes
+                close()
             if self._source is not None:
                 self._source.close()
             if errors and self.error is None:

@@ -1,0 +1,84 @@
+"""Live sources hand out their newest frame (runtime.sources.newest): a busy tracker skips stale frames, counts
+them, keeps reconnect marks, and still sees the source's errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from droptrack.errors import SourceError
+from droptrack.runtime.reconnect import Outage
+from droptrack.runtime.sinks import TargetState, frame_record
+from droptrack.runtime.sources import Frame, newest
+
+WAIT_S = 10.0
+
+
+def frame(i: int, gap: Outage | None = None) -> Frame:
+    return Frame(i, float(i), np.zeros((2, 2, 3), np.uint8), gap)
+
+
+def test_a_busy_consumer_gets_the_newest_frame_and_the_count_it_missed():
+    """Frames 1-5 arrive while the consumer is busy: it gets 5 (4 skipped); frame 6 (a reconnect) and 7 arrive while
+    it is busy again: it gets 7, 1 skipped, carrying 6's reconnect mark; then the source ends."""
+    go, burst, go2, done = (threading.Event() for _ in range(4))
+
+    def camera():
+        yield frame(0)
+        assert go.wait(WAIT_S)
+        yield from (frame(i) for i in range(1, 6))
+        burst.set()
+        assert go2.wait(WAIT_S)
+        yield frame(6, Outage(1.5, 2))
+        yield frame(7)
+        done.set()
+
+    it = newest(camera())
+    first = next(it)
+    assert (first.index, first.skipped) == (0, 0)
+    go.set()
+    assert burst.wait(WAIT_S)
+    second = next(it)
+    assert (second.index, second.skipped, second.gap) == (5, 4, None)
+    go2.set()
+    assert done.wait(WAIT_S)
+    third = next(it)
+    assert (third.index, third.skipped, third.gap) == (7, 1, Outage(1.5, 2))
+    assert next(it, None) is None
+    rec = frame_record(third, [TargetState([0.0, 0.0, 1.0, 1.0], 0.9, False)])
+    assert rec["skipped"] == 1 and rec["reconnect"] == {"gap_s": 1.5, "attempts": 2}
+    assert "skipped" not in frame_record(first, [])
+
+
+def test_the_source_error_comes_after_the_frames_before_it():
+    def camera():
+        yield frame(0)
+        yield frame(1)
+        raise SourceError("camera 3 stopped delivering frames")
+
+    got = []
+    with pytest.raises(SourceError, match="stopped delivering"):
+        for f in newest(camera()):
+            got.append(f.index)
+    assert got[-1] == 1 and got == sorted(set(got))
+
+
+def test_closing_stops_the_reader():
+    stopped = threading.Event()
+
+    def camera():
+        try:
+            i = 0
+            while True:
+                yield frame(i)
+                i += 1
+        finally:
+            stopped.set()
+
+    it = newest(camera())
+    a, b = next(it), next(it)
+    assert b.index > a.index
+    it.close()
+    assert stopped.wait(WAIT_S)
