@@ -40,6 +40,10 @@ class RealTime:
             raise InputError(f"--latency-ms {self.latency_ms} must be > 0 (ms per processed frame), e.g. 25")
         return self
 
+    def to_dict(self) -> dict:
+        """What eval.json records (and a resumed folder must match); `predict` only when on."""
+        return {"fps": self.fps, "latency_ms": self.latency_ms, **({"predict": True} if self.predict else {})}
+
     def suffix(self) -> str:
         """Results-folder suffix, e.g. '+realtime30' or '+realtime30_latency25'."""
         lat = "" if self.latency_ms is None else f"_latency{self.latency_ms:g}"

@@ -14,7 +14,6 @@ so an interrupted run (Ctrl-C, kill) is resumed by running the same command agai
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +125,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                        plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None,
                        realtime=realtime)
     ident = {**_identity(spec, tag), "tracker_overrides": overrides or None,
-             "realtime": dataclasses.asdict(realtime) if realtime is not None else None}
+             "realtime": realtime.to_dict() if realtime is not None else None}
     with _locked(out):
         _check_manifest(out, ident, spec.device)
         _remove_stale_temp(out)
