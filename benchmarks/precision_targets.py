@@ -334,6 +334,8 @@ def write(run: Run) -> None:
 
 
 def markdown(res: dict) -> str:
+    from droptrack.export.auto_precision import kept_cost
+
     L = [f"# Precision targets (issue #13): {res['checkpoint']} (sha256 {res.get('checkpoint_sha256_12', '?')}...)", "",
          f"Recorded {res['date']} by `{res['command']}` ({res['wall_s']} s; load average at the end "
          f"{res['loadavg_end']}; {res['machine'].get('cpu', '')}, ONNX Runtime CPU, 1 thread for every graph).",
@@ -350,7 +352,7 @@ def markdown(res: dict) -> str:
         L += [f"Calibration method for the TensorRT graph (lowest validation divergence): "
               f"{res['calib_method_chosen']}; ORT graph weights per channel: {res['ort_per_channel_chosen']}."]
     for t, s in res["search"].items():
-        kept = ", ".join(f"{g} (+{s['cost_ms'].get(g, float('nan')):.2f} ms)" for g in s["kept"]) or "none"
+        kept = ", ".join(f"{g} ({kept_cost(s['cost_ms'], g)})" for g in s["kept"]) or "none"
         L += ["", f"### auto-precision, {t} graph ({'FP32' if t == 'ort' else 'FP16'} kept groups)", "",
               f"- all groups INT8: {s['all_quantized']:.1%}; high-precision base alone (every group kept): "
               f"{s.get('base_divergence', 0.0):.1%}; result: {s['divergence']:.1%} "

@@ -34,6 +34,7 @@ DEFAULT_MAX_DIVERGENCE = 0.03
 VAL_SEED = 1                  # the synthetic validation set; dt bench's set is seed 0, reports use held-out seeds
 VAL_SEQUENCES, VAL_FRAMES = 40, 40
 TIMED_RUNS = 20
+COSTS_TIMED = 8      # kept groups whose cost is timed (the most sensitive first)
 DIVERGENCE_IOU = 0.5
 GROUP_BY = ("layer", "kind")
 Log = Callable[[str], None]
@@ -117,7 +118,7 @@ class SearchResult:
         head = (f"auto-precision ({self.target}): {self.divergence:.1%} frames diverged vs FP32 on {self.sequences} "
                 f"validation sequences ({self.val}; limit {self.max_divergence:.1%}, all-INT8 "
                 f"{self.all_quantized:.1%}) - {'gate holds' if self.passed else 'GATE NOT REACHED'}")
-        kept = ", ".join(f"{g} (+{self.cost_ms.get(g, float('nan')):.2f} ms)" for g in self.kept) or "none"
+        kept = ", ".join(f"{g} ({kept_cost(self.cost_ms, g)})" for g in self.kept) or "none"
         out = [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.seconds:.0f} s"]
         if self.base_divergence > self.max_divergence:
             out.append(f"auto-precision ({self.target}): unreachable by keeping groups: the FP16 base alone diverges "
@@ -334,11 +335,16 @@ def _bisect(order: list[str], ev: _Evaluator, res: SearchResult) -> list[str]:
     return order[:hi]
 
 
+def kept_cost(cost_ms: dict[str, float], group: str) -> str:
+    """'+0.12 ms' for a timed kept group; 'not timed' past the first COSTS_TIMED (each costs a graph and a timing)."""
+    return f"{cost_ms[group]:+.2f} ms" if group in cost_ms else "not timed"
+
+
 def _costs(res: SearchResult, ev: _Evaluator, kept: list[str], final: Path) -> None:
     """Per kept group: ms it costs = time(result) - time(result with that group quantized too)."""
     paths = {"fp32": ev.fp32, "int8_all": ev.graph([])[1], "result": final}
-    for g in kept[:8]:
+    for g in kept[:COSTS_TIMED]:
         paths[g] = ev.graph([o for o in kept if o != g])[1]
     med = time_graphs(paths, ev.pairs[0][0])
     res.latency_ms = {k: round(med[k], 3) for k in ("fp32", "int8_all", "result")}
-    res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:8]}
+    res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:COSTS_TIMED]}
