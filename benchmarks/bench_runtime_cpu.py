@@ -7,7 +7,7 @@ with these pre/post paths, side by side (interleaved rounds, the same decoded fr
   host-ref  the reference it replaced (`geometry.sample_target` + `geometry.normalize`, float math per pixel);
   before    host-ref with the video decoded in the loop itself (the whole loop as it was before);
   device    the torch ops of the CUDA path, here on CPU tensors.
-All but `before` decode ahead in a background thread (`sources.prefetch`), as `dt run` now does for files.
+All but `before` decode ahead in a background thread (`readers.prefetch`), as `dt run` now does for files.
 Models: `default` = the embedded droptrack_tiny_synth (real weights, 80/160 px); `small` = tiny_ce_test and
 `vitb256ce` (random weights, seeded; --large adds the latter). The capture stage is the video decode, or with
 prefetch the wait for the decoded frame. Reports medians per stage over all rounds, p99 of the total, and
@@ -38,7 +38,8 @@ from droptrack.model.checkpoint import save_checkpoint
 from droptrack.model.default import default_checkpoint
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.loop import track_frames
-from droptrack.runtime.sources import open_source, prefetch
+from droptrack.runtime.readers import prefetch
+from droptrack.runtime.sources import open_source
 from droptrack.runtime.tracker import Tracker
 
 RESULTS = Path(__file__).parent / "results"

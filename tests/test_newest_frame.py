@@ -1,4 +1,4 @@
-"""Live sources hand out their newest frame (runtime.sources.newest): a busy tracker skips stale frames, counts
+"""Live sources hand out their newest frame (runtime.readers.newest): a busy tracker skips stale frames, counts
 them, keeps reconnect marks, and still sees the source's errors."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 from droptrack.errors import SourceError
 from droptrack.runtime.reconnect import Outage
 from droptrack.runtime.sinks import TargetState, frame_record
-from droptrack.runtime.sources import Frame, newest
+from droptrack.runtime.readers import newest
+from droptrack.runtime.sources import Frame
 
 WAIT_S = 10.0
 

@@ -98,7 +98,7 @@ def test_prefetch_yields_the_same_frames_reraises_and_stops():
     import threading
 
     from droptrack.errors import SourceError
-    from droptrack.runtime.sources import prefetch
+    from droptrack.runtime.readers import prefetch
 
     video = bundled_video("bikes.mp4")
     with open_source(video) as a, open_source(video) as b:

@@ -42,7 +42,7 @@ class RunSummary:
     num_targets: int = 0
     lost_count: int = 0
     resized: int = 0   # video frames letterboxed to the first frame's size
-    skipped: int = 0   # live frames dropped because the tracker was busy (sources.newest)
+    skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:

@@ -14,7 +14,7 @@ from droptrack.engine.threads import apply_threads, plan_threads, restore_thread
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.paths import check_outputs
-from droptrack.runtime import sources
+from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -204,9 +204,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
         if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), unless --every-frame
-            frames = iter(src) if opts.every_frame else sources.newest(src)
+            frames = iter(src) if opts.every_frame else readers.newest(src)
         else:
-            frames = sources.prefetch(src)   # files: decode ahead
+            frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
         first = next(frames, None)
         if first is None:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from droptrack.errors import DropTrackError, InputError, SourceError
-from droptrack.runtime import sources
+from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
@@ -167,7 +167,7 @@ class Session:
             raise SourceError(f"{self._source.name} has no frames")
         self.live = bool(getattr(self._source, "live", False))
         if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
-            self._frames = sources.newest(self._frames)
+            self._frames = readers.newest(self._frames)
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
         if o.save:

@@ -1,0 +1,111 @@
+"""Frame readers in a background thread: files decode ahead (`prefetch`), live sources hand out their newest frame
+(`newest`: a tracker slower than the camera skips stale frames, counted in `Frame.skipped`, instead of falling
+further behind a queue)."""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+from typing import Any, Iterable, Iterator
+
+from droptrack.runtime.sources import Frame
+
+
+def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
+    """Decode ahead in a background thread (OpenCV's decode releases the GIL, so it overlaps inference).
+
+    For files and folders only: a live source should hand out its newest frame, not a queued one. Errors of the
+    source are re-raised in the consumer; closing the generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        """Queue `item` unless the consumer has stopped; False when it has."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    source = iter(frames)
+
+    def worker() -> None:
+        try:
+            for f in source:
+                if not put(f):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    thread = threading.Thread(target=worker, name="droptrack-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+
+
+def newest(frames: Iterable[Frame], join_s: float = 5.0) -> Iterator[Frame]:
+    """A live source's newest frame each time one is asked for (waiting for the next one when none is new).
+
+    A background thread reads continuously; a frame replaced before the consumer took it is dropped and counted in
+    the next one's `skipped` (a reconnect `gap` it carried moves on too). Errors of the source are re-raised after
+    the frames read before them; closing the generator stops the thread.
+    """
+    cond = threading.Condition()
+    box: dict[str, Any] = {"frame": None, "skipped": 0, "end": False, "error": None}
+    stop = threading.Event()
+
+    source = iter(frames)
+
+    def worker() -> None:
+        try:
+            for f in source:
+                with cond:
+                    if stop.is_set():
+                        return
+                    old = box["frame"]
+                    if old is not None:
+                        box["skipped"] += 1
+                        if f.gap is None and old.gap is not None:
+                            f = dataclasses.replace(f, gap=old.gap)
+                    box["frame"] = f
+                    cond.notify()
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box["error"] = exc
+        finally:
+            getattr(source, "close", lambda: None)()   # a generator source runs its cleanup in this thread
+            with cond:
+                box["end"] = True
+                cond.notify()
+
+    thread = threading.Thread(target=worker, name="droptrack-newest", daemon=True)
+    thread.start()
+    try:
+        while True:
+            with cond:
+                cond.wait_for(lambda: box["frame"] is not None or box["end"])
+                f, n = box["frame"], box["skipped"]
+                box["frame"], box["skipped"] = None, 0
+            if f is not None:
+                yield dataclasses.replace(f, skipped=n) if n else f
+            elif box["error"] is not None:
+                raise box["error"]
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=join_s)
