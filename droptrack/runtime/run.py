@@ -157,13 +157,19 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     from droptrack.runtime.extensions import check_keys
 
     check_keys(opts.ext, option_names=True)
-    outputs = {"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
-               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
-    inputs = [p for p in (opts.source, opts.artifact, opts.config) if p and os.path.lexists(os.path.expanduser(p))]
-    if os.path.isdir(os.path.expanduser(opts.source)):   # an image folder: its frames are inputs too
-        inputs += [os.path.join(os.path.expanduser(opts.source), os.path.basename(str(o)))
-                   for paths in outputs.values() for o in paths]
-    check_outputs(outputs, inputs)
+    check_output_paths(opts.source, (opts.artifact, opts.config), {
+        "--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+        "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+
+
+def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
+    """Every output file usable, none the same as another, the source, an input file or a source folder's frame
+    (shared by dt run and dt serve)."""
+    found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
+    if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
+        found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
+                  for paths in outputs.values() for o in paths]
+    check_outputs(outputs, found)
 
 
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:

@@ -25,7 +25,7 @@ from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
 from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
+from droptrack.runtime.run import build_tracker, check_artifact, check_output_paths, resolve_device
 from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 
@@ -109,6 +109,9 @@ class Session:
                              "use .mp4 or .avi")
         check_artifact(opts.artifact)
         check_keys(opts.ext, option_names=True)
+        check_output_paths(opts.source, (opts.artifact, opts.config), {
+            "--output": [box_file(opts.output, 0)] if opts.output else [],
+            "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
