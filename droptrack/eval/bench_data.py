@@ -91,10 +91,14 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
     from droptrack.data.registry import DATASETS, canonical
 
     if spec.lower() in SYNTHETIC:
-        from droptrack.data.synth import ensure_synth
+        from droptrack.data.synth import MARKER, ensure_synth, synth_mismatch
 
         n, m = sequences or 8, frames or 40
         folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
+        why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
+        if why is not None and (folder / MARKER).is_file():   # a set made by other means: never replaced
+            raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
+                             f"{root}, or pass another --root to cache the {n}x{m} set in")
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
     path = Path(spec).expanduser()
