@@ -199,6 +199,18 @@ def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
         evaluate(other, get_sequences("synth", root=root), tmp_path, progress=False)
 
 
+def test_results_of_other_frames_are_not_resumed(assets, reference, tmp_path):
+    """Another set with the same sequence names and lengths (another --root, a regenerated set) was resumed silently
+    and scored against its own ground truth; it is refused now, and the same set still resumes."""
+    ckpt, root = assets
+    shutil.copytree(reference[0], tmp_path / "tiny")
+    other = generate_synth(tmp_path / "other", sequences=3, frames=12, seed=7, size=(160, 120))
+    with pytest.raises(InputError, match="tracked on other frames"):
+        evaluate(ckpt, get_sequences("synth", root=other), tmp_path, progress=False)
+    result = evaluate(ckpt, get_sequences("synth", root=root), tmp_path, progress=False)
+    assert sorted(result.resumed) == sorted(NAMES) and not result.tracked
+
+
 def _children(pid: int) -> list[int]:
     """Direct child processes of pid (Linux /proc)."""
     kids = []
