@@ -118,6 +118,10 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tracker = check_tracker(tracker)
     overrides = _check_ext(ext, tracker)
     realtime = realtime.check() if realtime is not None else None
+    if tracker is None:
+        from droptrack.runtime.run import resolve_device
+
+        device = resolve_device(device, None)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
     suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")

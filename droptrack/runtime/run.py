@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
 
     if device is None:
         return "cuda" if (torch.cuda.is_available() or str(artifact).endswith(".engine")) else "cpu"
-    if device != "cpu" and not device.startswith("cuda"):
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
