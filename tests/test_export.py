@@ -382,11 +382,13 @@ def test_bad_input_one_line_errors(tiny, tmp_path):
     assert "needs at least 34 validation sequences" in small                  # ceil(1 / 3 %)
     assert "at least 5 validation" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences",
                                                         4, "--max-divergence", 0.2, "-o", tmp_path / "j"))
+    for opt, value in (("--workspace", "nan"), ("--workspace", -1), ("--trt-typing", "weak")):   # before any export
+        assert f"{opt} {value}" in one_line_error(cli("export", ckpt, "--engine", opt, value, "-o", tmp_path / "k"))
     with pytest.raises(ExportError, match="too few|gave only"):
         from droptrack.export.calibration import calibration_pairs
 
         calibration_pairs(read_meta_like(), "photos", 4)
-    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e", "f", "g", "h", "i", "j"))
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e", "f", "g", "h", "i", "j", "k"))
 
 
 def read_meta_like() -> ArtifactMeta:

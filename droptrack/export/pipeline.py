@@ -287,10 +287,12 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     """
     from droptrack.export.calibration import check_pair_count
     from droptrack.export.precision import parse_precisions
+    from droptrack.export.tensorrt import check_engine_options
 
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_opset(opset)
+    check_engine_options(workspace_gb, typing)
     if "int8" in precs:
         check_pair_count(calib_pairs)
         if int8_options is not None:
