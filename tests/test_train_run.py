@@ -84,6 +84,23 @@ def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth
     assert result.exit_code == 2 and result.output.startswith("error: --data GOT10K=") and not (tmp_path / "c").exists()
 
 
+def test_resume_with_other_settings_is_refused(tmp_path, synth):
+    """--resume with another seed, batch or data root continued silently, one checkpoint mixing two runs; it is
+    refused now and the checkpoint left as it was; --epochs may still change."""
+    import shutil
+
+    out, moved = tmp_path / "run", tmp_path / "copy"
+    shutil.copytree(synth, moved)
+    train(opts(out, synth, stop_after=1))
+    before = (out / "last.pt").read_bytes()
+    for kw, was in (({"seed": 4}, "--seed 3"), ({"batch_size": 2}, "TRAIN.BATCH_SIZE 4"),
+                    ({"data": [str(moved)]}, "--data")):
+        with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}"):
+            train(opts(out, synth, resume=True, **kw))
+    assert (out / "last.pt").read_bytes() == before
+    assert train(opts(out, synth, resume=True, epochs=4, workers=1, stop_after=1)).name == "last.pt"
+
+
 def test_two_process_gloo_ddp_equals_one_process(tmp_path, synth):
     common = ["--config", "tiny_ce_test", "--data", str(synth), "--epochs", "1", "--samples-per-epoch", "16",
               "--workers", "0", "--seed", "5", "--device", "cpu", "--freeze-bn"]
