@@ -98,7 +98,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
         if why is not None and (folder / MARKER).is_file():   # a set made by other means: never replaced
             raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
-                             f"{root}, or pass another --root to cache the {n}x{m} set in")
+                             f"{folder.absolute()}, or pass another --root to cache the {n}x{m} set in")
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
     path = Path(spec).expanduser()
