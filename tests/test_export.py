@@ -475,6 +475,30 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
     assert r.exit_code == 1 and "rebuild" in r.output
 
 
+def test_gpu_check_reference_boxes_are_cached_per_graph(exported, tmp_path, frames):
+    """benchmarks/gpu_check.py cached the ORT reference boxes under the graph's path only, so a model exported
+    again to the same path (gpu_check.sh re-exports into one work folder) was compared with the old model's boxes."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "benchmarks"
+                                                  / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    clip, boxes = frames[:3], gpu_check.init_boxes(frames[0].shape, 1)
+    fresh = {}
+    for name in ("model.onnx", "model_int8_ort.onnx"):
+        shutil.copy(exported[0] / name, tmp_path / name)
+        fresh[name] = gpu_check.ort_reference(tmp_path / name, clip, boxes)
+    assert not np.array_equal(*fresh.values())               # the two graphs track differently
+    graph = tmp_path / "work" / "model.onnx"
+    for name in ("model.onnx", "model_int8_ort.onnx"):       # the same path, exported again
+        graph.parent.mkdir(exist_ok=True)
+        shutil.copy(exported[0] / name, graph)
+        np.testing.assert_array_equal(gpu_check.ort_reference(graph, clip, boxes), fresh[name])
+    assert not [p for p in graph.parent.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_doctor_prints_environment_and_checks_onnx(exported):
     r = cli("doctor", exported[0] / "model_int8_trt.onnx")
     assert r.exit_code == 0, r.output
