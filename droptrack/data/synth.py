@@ -188,15 +188,16 @@ def _check_own_folder(out: Path) -> None:
 
 
 def synth_mismatch(out: str | Path, sequences: int, frames: int, seed: int, size: tuple[int, int], split: str,
-                   ext: str = "jpg") -> str | None:
-    """Why the set in `out` is not the one these parameters make ('no marker', 'frames 6, not 40'), or None."""
+                   ext: str = "jpg", attributes: tuple[str, ...] = (), difficulty: str = "hard") -> str | None:
+    """Why the set in `out` is not the one these parameters make ('no complete synthetic set', 'frames 6, not 40'),
+    or None (generator version included)."""
     try:
         meta = json.loads((Path(out) / MARKER).read_text())
     except (OSError, ValueError):
         meta = None
     if not isinstance(meta, dict):
         return "no complete synthetic set"
-    want = _params(sequences, frames, seed, size, split, ext)
+    want = _params(sequences, frames, seed, size, split, ext, attributes=attributes, difficulty=difficulty)
     key = next((k for k, v in want.items() if meta.get(k) != v), None)
     return None if key is None else f"{key} {meta.get(key)}, not {want[key]}"
 
