@@ -499,6 +499,35 @@ def test_gpu_check_reference_boxes_are_cached_per_graph(exported, tmp_path, fram
     assert not [p for p in graph.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_bench_int8_cpu_never_trusts_a_half_written_graph(exported, tmp_path, monkeypatch):
+    """benchmarks/bench_int8_cpu.py reuses its graphs by name; ORT's quantizers wrote them in place, so a kill
+    mid-write left a truncated var_*.onnx that the rerun timed (or failed on). Now an interrupted write leaves
+    nothing under the final name and the rerun makes the graph again."""
+    import importlib.util
+    import shutil
+
+    import onnxruntime.quantization as oq
+
+    spec = importlib.util.spec_from_file_location("bench_int8_cpu", Path(__file__).resolve().parents[1]
+                                                  / "benchmarks" / "bench_int8_cpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    shutil.copy(exported[0] / "model.onnx", tmp_path / "model.onnx")
+    real = oq.quantize_dynamic
+
+    def killed(model_input, model_output, **kw):
+        Path(model_output).write_bytes(b"half an onnx file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(oq, "quantize_dynamic", killed)
+    with pytest.raises(KeyboardInterrupt):
+        bench.variants(tmp_path, "dynamic_per_channel")
+    assert not (tmp_path / "var_dynamic_per_channel.onnx").exists()
+    monkeypatch.setattr(oq, "quantize_dynamic", real)
+    path = bench.variants(tmp_path, "dynamic_per_channel")["ort_int8_dynamic_per_channel"]
+    assert onnx.load(str(path)).graph.node and not list(tmp_path.glob(".*.tmp"))
+
+
 def test_doctor_prints_environment_and_checks_onnx(exported):
     r = cli("doctor", exported[0] / "model_int8_trt.onnx")
     assert r.exit_code == 0, r.output
