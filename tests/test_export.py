@@ -475,16 +475,34 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
     assert r.exit_code == 1 and "rebuild" in r.output
 
 
+def benchmark_script(name: str):
+    """A benchmarks/<name>.py script as a module (its caches are tested here)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_int8_accuracy_keeps_each_models_graphs_apart(tiny, tmp_path):
+    """benchmarks/bench_int8_accuracy.py kept graphs and tracked boxes in --work itself, so --model OTHER silently
+    reused the first model's; each checkpoint now has its own folder."""
+    bench = benchmark_script("bench_int8_accuracy")
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "other.pt", build_model(tiny[2]).eval(), tiny[2])
+    mine = bench.graph_folder(tmp_path, str(tiny[0]))
+    assert mine.parent == tmp_path and mine != bench.graph_folder(tmp_path, str(other))
+    assert mine == bench.graph_folder(tmp_path, str(tiny[0]))
+
+
 def test_gpu_check_reference_boxes_are_cached_per_graph(exported, tmp_path, frames):
     """benchmarks/gpu_check.py cached the ORT reference boxes under the graph's path only, so a model exported
     again to the same path (gpu_check.sh re-exports into one work folder) was compared with the old model's boxes."""
-    import importlib.util
     import shutil
 
-    spec = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "benchmarks"
-                                                  / "gpu_check.py")
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
+    gpu_check = benchmark_script("gpu_check")
     clip, boxes = frames[:3], gpu_check.init_boxes(frames[0].shape, 1)
     fresh = {}
     for name in ("model.onnx", "model_int8_ort.onnx"):
@@ -503,15 +521,11 @@ def test_bench_int8_cpu_never_trusts_a_half_written_graph(exported, tmp_path, mo
     """benchmarks/bench_int8_cpu.py reuses its graphs by name; ORT's quantizers wrote them in place, so a kill
     mid-write left a truncated var_*.onnx that the rerun timed (or failed on). Now an interrupted write leaves
     nothing under the final name and the rerun makes the graph again."""
-    import importlib.util
     import shutil
 
     import onnxruntime.quantization as oq
 
-    spec = importlib.util.spec_from_file_location("bench_int8_cpu", Path(__file__).resolve().parents[1]
-                                                  / "benchmarks" / "bench_int8_cpu.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("bench_int8_cpu")
     shutil.copy(exported[0] / "model.onnx", tmp_path / "model.onnx")
     real = oq.quantize_dynamic
 
