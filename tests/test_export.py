@@ -497,6 +497,22 @@ def test_bench_int8_accuracy_keeps_each_models_graphs_apart(tiny, tmp_path):
     assert mine == bench.graph_folder(tmp_path, str(tiny[0]))
 
 
+def test_gpu_precision_check_reads_back_only_boxes_of_the_same_settings(tmp_path):
+    """benchmarks/gpu_precision_check.py read any boxes_<mode>.npz in --out back, so a rerun with another --seed,
+    --tracker-keys or default model compared old boxes; they now carry their settings and others stop the run."""
+    from droptrack.artifact import atomic_savez
+
+    check = benchmark_script("gpu_precision_check")
+    mine, seed3 = check.run_settings(2, 40, 60, None), check.run_settings(3, 40, 60, None)
+    assert len({mine, seed3, check.run_settings(2, 40, 60, {"CROP_GRID": 0.1})}) == 3
+    saved = tmp_path / "boxes_cpu_fp32.npz"
+    atomic_savez(saved, {"s1": np.ones((3, 4)), check.MS_KEY: np.float64(1.5), check.SETTINGS_KEY: np.str_(mine)})
+    boxes, ms = check.read_saved(saved, mine)
+    assert ms == 1.5 and list(boxes) == ["s1"]
+    with pytest.raises(SystemExit, match="tracked with other settings"):
+        check.read_saved(saved, seed3)
+
+
 def test_gpu_check_reference_boxes_are_cached_per_graph(exported, tmp_path, frames):
     """benchmarks/gpu_check.py cached the ORT reference boxes under the graph's path only, so a model exported
     again to the same path (gpu_check.sh re-exports into one work folder) was compared with the old model's boxes."""
