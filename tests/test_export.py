@@ -384,6 +384,11 @@ def test_bad_input_one_line_errors(tiny, tmp_path):
                                                         4, "--max-divergence", 0.2, "-o", tmp_path / "j"))
     for opt, value in (("--workspace", "nan"), ("--workspace", -1), ("--trt-typing", "weak")):   # before any export
         assert f"{opt} {value}" in one_line_error(cli("export", ckpt, "--engine", opt, value, "-o", tmp_path / "k"))
+    nope = tmp_path / "nope"           # --calib and --val data were read only after the FP32 export
+    assert "does not exist" in one_line_error(cli("export", ckpt, "--int8", "--calib", f"got10k:{nope}", "-o",
+                                                  tmp_path / "k"))
+    assert f"--val '{nope}'" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val", nope, "-o",
+                                                   tmp_path / "k"))
     with pytest.raises(ExportError, match="too few|gave only"):
         from droptrack.export.calibration import calibration_pairs
 

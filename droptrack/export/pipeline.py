@@ -285,7 +285,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
     """
-    from droptrack.export.calibration import check_pair_count
+    from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.precision import parse_precisions
     from droptrack.export.tensorrt import check_engine_options
 
@@ -295,6 +295,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     check_engine_options(workspace_gb, typing)
     if "int8" in precs:
         check_pair_count(calib_pairs)
+        check_calib_source(calib)
         if int8_options is not None:
             int8_options.check()
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
