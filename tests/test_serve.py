@@ -223,6 +223,16 @@ def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_
     assert {p: p.read_bytes() for p in (src, model)} == before
 
 
+@pytest.mark.parametrize("option, value", [("--connect-timeout", "inf"), ("--connect-timeout", "nan"),
+                                           ("--fps", "0"), ("--width", "0"), ("--lost-threshold", "nan")])
+def test_numbers_dt_run_refuses_are_refused(video, tiny_ckpt, option, value):
+    """dt run's range checks apply to dt serve (it served with --fps 0 or --width 0, and --connect-timeout inf was
+    an OverflowError traceback and an abort)."""
+    kw = {option[2:].replace("-", "_"): float(value)}
+    with pytest.raises(InputError, match=option):
+        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", **kw))
+
+
 def test_extension_options_reach_the_served_tracker(tiny_ckpt, video):
     """dt serve tracks with dt run's extension options (here the crop grid and scale search, as TEST keys)."""
     s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False,

@@ -147,13 +147,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read."""
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-    if not math.isfinite(opts.lost_threshold):
-        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
-    if opts.fps is not None and not (math.isfinite(opts.fps) and 0 < opts.fps <= 1000):
-        raise InputError(f"--fps {opts.fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
-    for name, v in (("--width", opts.width), ("--height", opts.height)):
-        if v is not None and not 0 < v <= 16384:
-            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
+    check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
     check_artifact(opts.artifact)
     from droptrack.runtime.extensions import check_keys
 
@@ -161,6 +155,17 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_output_paths(opts.source, (opts.artifact, opts.config), {
         "--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
         "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+
+
+def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
+    """--lost-threshold finite, --fps in (0, 1000], --width / --height in 1..16384 (dt run and dt serve)."""
+    if not math.isfinite(lost_threshold):
+        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise InputError(f"--fps {fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
+    for name, v in (("--width", width), ("--height", height)):
+        if v is not None and not 0 < v <= 16384:
+            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
 
 
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
