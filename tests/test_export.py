@@ -570,6 +570,14 @@ def test_doctor_prints_environment_and_checks_onnx(exported):
         assert word in r.output
 
 
+def test_doctor_bad_input_is_one_line_exit_2(tmp_path):
+    """A missing artifact or a folder was a failed check (exit 1, 'not found' even for a folder) after the whole
+    environment table; --workers 0 was accepted."""
+    for args, words in (([tmp_path / "none.onnx"], "does not exist"), ([tmp_path], "is a folder"),
+                        (["--workers", 0], "--workers 0")):
+        assert words in one_line_error(cli("doctor", *args))
+
+
 @pytest.mark.slow
 def test_vitb_256_ce_export_passes_parity(tmp_path):
     """The 256-CE ViT-B structure (random weights): ~40 s alone; deselect with -m 'not slow'."""
