@@ -85,9 +85,12 @@ def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, synth):
-    """--resume with another seed, batch or data root continued silently, one checkpoint mixing two runs; it is
-    refused now and the checkpoint left as it was; --epochs may still change."""
+    """--resume with another seed, batch or data root continued silently, one checkpoint mixing two runs, and a run
+    without --resume overwrote the folder's checkpoints; both are refused now, the checkpoint left as it was;
+    --epochs may still change."""
     import shutil
+
+    from droptrack.errors import InputError
 
     out, moved = tmp_path / "run", tmp_path / "copy"
     shutil.copytree(synth, moved)
@@ -97,6 +100,8 @@ def test_resume_with_other_settings_is_refused(tmp_path, synth):
                     ({"data": [str(moved)]}, "--data")):
         with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}"):
             train(opts(out, synth, resume=True, **kw))
+    with pytest.raises(InputError, match=r"holds another training run \(last.pt\); pass --resume"):
+        train(opts(out, synth))       # without --resume a fresh run wrote over its checkpoints
     assert (out / "last.pt").read_bytes() == before
     assert train(opts(out, synth, resume=True, epochs=4, workers=1, stop_after=1)).name == "last.pt"
 

@@ -73,6 +73,11 @@ def check_options(opts: TrainOptions) -> None:
     out = Path(opts.output)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
+    done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
+                 or p.name.startswith("checkpoint_ep")), None) if out.is_dir() else None
+    if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
+        raise InputError(f"--output {str(out)!r} holds another training run ({done}); pass --resume to continue it, "
+                         "or another --output")
     for src in [*parse_data_roots(opts.data).values(), opts.val_data]:
         if src is not None and out.exists() and same_file(out, src):
             raise InputError(f"--output {str(out)!r} is the dataset folder '{src}'; pass another directory for the "
