@@ -315,8 +315,11 @@ def test_synth_never_writes_over_another_dataset_or_set(tmp_path):
     with pytest.raises(InputError, match=r"--root .* holds another synthetic set \(sequences 1, not 2\).*--data"):
         load_bench_data("synthetic", str(mine), tmp_path / "out", 2, 3)
     assert (mine / "synth.json").read_text() == marker and not (mine / "synth_val_00002").exists()
-    (mine / "synth.json").unlink()      # as a killed generation leaves it
+    (mine / "synth.json").unlink()      # as a killed generation leaves it: not read (it may mix two runs) ...
+    with pytest.raises(DatasetError, match="generation was interrupted"):
+        get_sequences("synth", mine, split="val")
     assert ensure_synth(mine, 1, 3, seed=5, split="val", size=(64, 64)) == mine and (mine / "synth.json").is_file()
+    assert len(get_sequences("synth", mine, split="val")) == 1          # ... but made again
 
 
 def test_synth_restyle_and_video_stills(monkeypatch):
