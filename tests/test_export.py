@@ -418,6 +418,7 @@ def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch):
     strict = par.Tolerance(max_abs=0.0, min_cosine=1.1, min_iou=1.1)
     monkeypatch.setitem(par.TOLERANCES, "fp32", strict)
     monkeypatch.setattr("droptrack.model.default.default_checkpoint", lambda: tiny[0])   # no CHECKPOINT: default
+    (tmp_path / "model.onnx").write_bytes(b"an earlier export")   # was left under the final name
     with pytest.raises(pipeline.ParityError, match="kept for inspection") as exc:
         pipeline.export_all(output_dir=tmp_path)
     assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.onnx.failed").is_file()

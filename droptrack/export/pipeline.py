@@ -137,11 +137,13 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
 
 
 def _publish(tmp: Path, final: Path, report: ParityReport, out: Path) -> str:
-    """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail); write parity.json."""
+    """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail: an earlier graph under the
+    final name is removed); write parity.json."""
     write_parity_json(out, [report])
     if report.passed:
         os.replace(tmp, final)
         return "ok"
+    final.unlink(missing_ok=True)   # an earlier export's graph under this name would pass for this one
     os.replace(tmp, final.with_name(final.name + ".failed"))
     return "failed"
 
