@@ -189,6 +189,22 @@ def test_only_missing_sequence_is_recomputed(assets, reference, tmp_path):
     assert result.report.protocol == "ostrack-ope" and "got10k-toolkit" in result.reports
 
 
+def test_binary_garbage_in_a_result_file_is_tracked_again(assets, reference, tmp_path):
+    """A result or time file holding binary bytes (a disk error, another tool) was a UnicodeDecodeError traceback
+    in dt eval's resume and in dt analyze; it counts as unfinished now, and analyze reports it per sequence."""
+    ckpt, root = assets
+    out = tmp_path / "tiny"
+    shutil.copytree(reference[0], out)
+    (out / f"{NAMES[0]}.txt").write_bytes(b"\xd1\xae\xff\x00garbage")
+    bad = CliRunner().invoke(app, ["analyze", str(out), "--dataset", "synth", "--root", str(root), "--output",
+                                   str(tmp_path / "an")])
+    errors = json.loads((tmp_path / "an" / "report.json").read_text())["trackers"][0]["errors"]
+    assert bad.exit_code == 0 and "not a table of numbers" in errors[NAMES[0]], bad.output   # scored without it
+    (out / f"{NAMES[1]}_time.txt").write_bytes(b"\xd1\xae\xff")
+    result = evaluate(ckpt, get_sequences("synth", root=root), tmp_path, progress=False)
+    assert sorted(result.tracked) == sorted(NAMES[:2]) and snapshot(out) == snapshot(reference[0])
+
+
 def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
     _, root = assets
     shutil.copytree(reference[0], tmp_path / "tiny")
