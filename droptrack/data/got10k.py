@@ -28,7 +28,7 @@ def sequence_names(folder: Path) -> list[str]:
     """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent."""
     lst = folder / "list.txt"
     if lst.is_file():
-        return [ln.strip() for ln in lst.read_text().splitlines() if ln.strip()]
+        return [ln.strip() for ln in lst.read_text(errors="replace").splitlines() if ln.strip()]   # garbage: no folder
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
