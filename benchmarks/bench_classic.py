@@ -109,7 +109,8 @@ def shown(path: str | Path, work: Path) -> str:
 
 def dataset(spec: str, work: Path) -> tuple[Path, str]:
     """A set folder and the command that made it: an existing folder, or a SETS name generated under work."""
-    from droptrack.data.synth import generate_synth, parse_size
+    from droptrack.data.synth import generate_synth, parse_size, synth_mismatch
+    from droptrack.data.synth_hard import parse_attributes
 
     if spec not in SETS:
         folder = Path(spec)
@@ -120,11 +121,11 @@ def dataset(spec: str, work: Path) -> tuple[Path, str]:
         return folder, _command_of(json.loads(meta.read_text())) if meta.is_file() else "(unknown)"
     folder = work / spec
     a = dict(zip(*[iter(shlex.split(SETS[spec]))] * 2))
-    if not (folder / "synth.json").is_file():
+    params = (int(a["--sequences"]), int(a["--frames"]), int(a["--seed"]), parse_size(a["--size"]), a["--split"])
+    extra = {"attributes": parse_attributes(a.get("--attributes", "none")), "difficulty": a.get("--difficulty", "hard")}
+    if synth_mismatch(folder, *params, **extra) is not None:   # missing, half-made, another SETS entry or version
         print(f"$ dt data synth <workdir>/{spec} {SETS[spec]}", flush=True)
-        generate_synth(folder, int(a["--sequences"]), int(a["--frames"]), int(a["--seed"]), parse_size(a["--size"]),
-                       a["--split"], attributes=a.get("--attributes", ()), difficulty=a.get("--difficulty", "hard"),
-                       progress=True)
+        generate_synth(folder, *params, progress=True, **extra)
     return folder, f"dt data synth {spec} {SETS[spec]}"
 
 

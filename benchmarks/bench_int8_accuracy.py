@@ -40,6 +40,15 @@ def mean_iou(boxes: dict, reference: dict) -> float:
     return float(np.concatenate([box_iou(boxes[k][1:], reference[k][1:]) for k in reference]).mean())
 
 
+def graph_folder(work: Path, checkpoint: str | None) -> Path:
+    """Where one checkpoint's graphs and tracked boxes are cached: WORK/model_<sha256[:12]> (they were all kept in
+    WORK itself, so --model OTHER reused the first model's graphs and boxes)."""
+    from droptrack.artifact import sha256_file
+    from droptrack.model.default import default_checkpoint
+
+    return work / f"model_{sha256_file(checkpoint or default_checkpoint())[:12]}"
+
+
 def main() -> None:
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
@@ -63,13 +72,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     t_start = time.perf_counter()
-    work = args.work
+    work = graph_folder(args.work, args.checkpoint)
     fp32 = work / "model.onnx"
-    if not fp32.is_file():
+    if not (work / "model_fp16.onnx").is_file():   # written after model.onnx: both are there
         src = load_source(args.checkpoint)
         export_fp16(export_onnx(output_dir=work, source=src).path, src)
     ctx = {"args": args, "t0": t_start}
-    val = ensure_synth(work / f"val_s{args.seed}_{args.sequences}x{args.frames}", args.sequences, args.frames,
+    val = ensure_synth(args.work / f"val_s{args.seed}_{args.sequences}x{args.frames}", args.sequences, args.frames,
                        args.seed, (320, 240), split="val")
     seqs = get_sequences("synth", val, split="val")
 

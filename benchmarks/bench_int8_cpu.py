@@ -62,14 +62,15 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
+    from droptrack.artifact import atomic_write
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.precision import ce_rank_nodes, warnings_quiet
     from droptrack.export.quantize import _reader, kept_nodes, layer_groups, preprocess
 
     pre = folder / "pre.onnx"
-    if not pre.is_file():
-        preprocess(folder / "model.onnx", pre)
+    if not pre.is_file():   # every graph here is cached by name: written atomically, never half-written
+        atomic_write(pre, lambda tmp: preprocess(folder / "model.onnx", tmp))
     # the static variants keep what the TensorRT graph keeps out of INT8 apart from attention (patch embed, head)
     excl = kept_nodes(layer_groups(onnx.load(str(pre), load_external_data=False)), ("patch_embed", "head"))
     static = {"static_qdq_per_channel": (QuantFormat.QDQ, True), "static_qdq_per_tensor": (QuantFormat.QDQ, False),
@@ -83,17 +84,19 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
         path = folder / f"var_{name}.onnx"
         if not path.is_file():
             with warnings_quiet():
-                quantize_static(str(pre), str(path), _reader(pairs), quant_format=fmt, per_channel=pc,
-                                op_types_to_quantize=["MatMul", "Gemm", "Conv"], nodes_to_exclude=excl,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                extra_options={"QuantizeBias": False})
+                atomic_write(path, lambda tmp: quantize_static(
+                    str(pre), str(tmp), _reader(pairs), quant_format=fmt, per_channel=pc,
+                    op_types_to_quantize=["MatMul", "Gemm", "Conv"], nodes_to_exclude=excl,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    extra_options={"QuantizeBias": False}))
         out[f"ort_int8_{name}"] = path
     for name, (pc, rr) in ((k, v) for k, v in dynamic.items() if k in names):
         path = folder / f"var_{name}.onnx"
         if not path.is_file():
             with warnings_quiet():
-                quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc,
-                                 reduce_range=rr, weight_type=QuantType.QInt8)
+                atomic_write(path, lambda tmp: quantize_dynamic(
+                    str(pre), str(tmp), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc, reduce_range=rr,
+                    weight_type=QuantType.QInt8))
         out[f"ort_int8_{name}"] = path
     # the shipped dynamic recipe plus attention's q @ k^T (both operands quantized per inference); a @ v and the CE
     # ranking branch stay FP32 (U8 softmax probabilities would zero most of them)
@@ -107,8 +110,9 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
                 and n.input[1] not in weights]
         skip += [n for n in ranking if n not in skip]
         with warnings_quiet():
-            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=skip,
-                             weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": False})
+            atomic_write(path, lambda tmp: quantize_dynamic(
+                str(pre), str(tmp), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=skip,
+                weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": False}))
     if "dynamic_attn_qk" in names:
         out["ort_int8_dynamic_attn_qk"] = path
     # the shipped dynamic recipe plus the head's three first 3x3 convs (the largest FP32 ops left: ~7 % of the INT8
@@ -118,8 +122,9 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
         convs = [n.name for n in onnx.load(str(pre), load_external_data=False).graph.node if n.op_type == "Conv"]
         skip = [n for n in convs if not ("box_head" in n and "conv1_" in n)]
         with warnings_quiet():
-            quantize_dynamic(str(pre), str(path), op_types_to_quantize=["MatMul", "Gemm", "Conv"],
-                             nodes_to_exclude=skip, weight_type=QuantType.QInt8)
+            atomic_write(path, lambda tmp: quantize_dynamic(str(pre), str(tmp),
+                                                            op_types_to_quantize=["MatMul", "Gemm", "Conv"],
+                                                            nodes_to_exclude=skip, weight_type=QuantType.QInt8))
     if "dynamic_head_conv" in names:
         out["ort_int8_dynamic_head_conv"] = path
     return out

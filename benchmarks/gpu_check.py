@@ -104,17 +104,19 @@ def box_iou(a, b) -> float:
 
 
 def ort_reference(onnx: Path, frames: list[np.ndarray], boxes: list[list[float]]) -> np.ndarray:
-    """(frames-1, targets, 4) boxes of the host Tracker on ONNX Runtime CPU, cached in ONNX.ref<n>x<k>.npy."""
+    """(frames-1, targets, 4) boxes of the host Tracker on ONNX Runtime CPU, cached (atomically) in
+    ONNX.<sha256>.ref<n>x<k>.npz: a graph exported again to the same path (another model) gets its own."""
+    from droptrack.artifact import atomic_savez, sha256_file
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from droptrack.runtime.tracker import Tracker
 
-    cache = onnx.with_name(f"{onnx.name}.ref{len(frames)}x{len(boxes)}.npy")
+    cache = onnx.with_name(f"{onnx.name}.{sha256_file(onnx)[:12]}.ref{len(frames)}x{len(boxes)}.npz")
     if cache.is_file():
-        return np.load(cache)
+        return np.load(cache)["boxes"]
     tracker = Tracker(OrtBackend(onnx, device="cpu"))
     tracker.initialize_many(frames[0], boxes)
     ref = np.asarray([[r.box for r in tracker.track_many(f)] for f in frames[1:]], np.float64)
-    np.save(cache, ref)
+    atomic_savez(cache, {"boxes": ref})
     return ref
 
 

@@ -36,6 +36,7 @@ from droptrack.runtime.tracker import Tracker, tracker_ext  # noqa: E402
 from precision_targets import tracker_keys  # noqa: E402
 
 MS_KEY = "_ms_per_frame_p50"   # stored beside the per-sequence boxes in boxes_<mode>.npz
+SETTINGS_KEY = "_settings"      # likewise: the model, set and tracker keys the boxes were tracked with
 MODES = ("cuda_fp32", "cuda_tf32", "cuda_fp16", "cuda_amp_fp16", "cuda_amp_bf16", "cpu_fp32")
 
 
@@ -103,6 +104,26 @@ def compare(boxes: dict, ref: dict, seqs: list) -> dict:
             "auc": float(seq_auc(boxes, seqs).mean()), "delta_auc_ci": r["delta_auc_ci"]}
 
 
+def run_settings(seed: int, sequences: int, frames: int, keys: dict | None) -> str:
+    """What boxes_<mode>.npz must have been tracked with to be read back: the model's sha256, the set, the keys."""
+    from droptrack.artifact import sha256_file
+    from droptrack.model.default import default_checkpoint
+
+    return json.dumps({"model_sha256": sha256_file(default_checkpoint())[:12], "seed": seed, "sequences": sequences,
+                       "frames": frames, "tracker_keys": keys}, sort_keys=True)
+
+
+def read_saved(saved: Path, settings: str) -> tuple[dict, float | None]:
+    """(boxes, ms per frame) of an earlier run; files of other settings stop the run (they were read back as they
+    were: another --seed, --tracker-keys or model reused old boxes); files written before settings were kept pass."""
+    boxes = dict(np.load(saved))
+    old = boxes.pop(SETTINGS_KEY, None)
+    if old is not None and str(old) != settings:
+        raise SystemExit(f"{saved} was tracked with other settings ({old}, now {settings}); pass another --out or "
+                         "delete it")
+    return boxes, float(boxes.pop(MS_KEY)) if MS_KEY in boxes else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -132,17 +153,17 @@ def main() -> None:
            "set": f"synthetic val split, seed {args.seed}, {args.sequences}x{args.frames} frames",
            "procedure": make_tracker("cpu_fp32", keys).ext.describe(), "modes": {}}
     boxes = {}
+    settings = run_settings(args.seed, args.sequences, args.frames, keys)
     for m in modes:   # a mode whose boxes are already in --out is read back (an interrupted run resumes)
         saved = args.out / f"boxes_{m}.npz"
         if saved.is_file():
-            boxes[m] = dict(np.load(saved))
-            ms = float(boxes[m].pop(MS_KEY)) if MS_KEY in boxes[m] else None
+            boxes[m], ms = read_saved(saved, settings)
             res["modes"][m] = {"ms_per_frame_p50": ms}
             print(f"{m}: boxes read from {saved}", flush=True)
             continue
         t = time.perf_counter()
         boxes[m], ms = track(m, seqs, keys)
-        atomic_savez(saved, {**boxes[m], MS_KEY: np.float64(ms)})   # no half-written file
+        atomic_savez(saved, {**boxes[m], MS_KEY: np.float64(ms), SETTINGS_KEY: np.str_(settings)})   # atomic
         res["modes"][m] = {"ms_per_frame_p50": ms}
         print(f"{m}: tracked in {time.perf_counter() - t:.0f} s, {ms:.2f} ms/frame", flush=True)
     ref = modes[0]

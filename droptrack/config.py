@@ -235,7 +235,11 @@ def load_config(name_or_path: str | Path) -> Config:
         if not path.is_file():
             raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
                               f"{', '.join(available_configs())}")
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:   # e.g. a checkpoint passed as --config
+            raise ConfigError(f"config '{path}' is not a text YAML file; pass a config YAML or a config name (a "
+                              "checkpoint goes to --checkpoint / --pretrained)") from None
         name = path.stem
     else:
         names = available_configs()

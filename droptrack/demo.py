@@ -19,6 +19,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_write_bytes
 from droptrack.data.media import bundled_video
+from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
 from droptrack.runtime.sources import Frame
 
@@ -133,6 +134,10 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     from droptrack.export.pipeline import prepare_output_dir
     from droptrack.model.default import default_checkpoint
 
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads {threads}: use 1 or more")
+    if video_frames < 2:
+        raise InputError(f"--video-frames {video_frames} is too small; use at least 2 (init + one tracked frame)")
     log = log or (lambda s: None)
     t_all = time.perf_counter()
     out = prepare_output_dir(output_dir)

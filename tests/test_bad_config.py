@@ -114,6 +114,14 @@ def test_bad_train_option_is_refused(tmp_path, case, args, words):
     _assert_refused(result, out, words)
 
 
+def test_binary_file_as_config_is_refused(tmp_path):
+    """A checkpoint passed as --config was a UnicodeDecodeError traceback."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"PK\x03\x04\xae\xff not text")
+    result, out = _invoke(tmp_path, ["--config", str(path)])
+    _assert_refused(result, out, ["model.pt' is not a text YAML file", "--checkpoint"])
+
+
 def test_output_that_is_a_file_or_unwritable_is_refused_before_work(tmp_path):
     target = tmp_path / "file.txt"
     target.write_text("keep me")

@@ -199,6 +199,11 @@ def test_bad_input_is_one_line(assets, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, res.output)
     res = dt("bench", assets["broken"], "--data", assets["synth"], "--output", tmp_path / "none")
     assert res.exit_code == 1 and "broken" in res.output
+    for args in (["bench", ck, "--data", assets["synth"], "--threads", 0],      # every row failed, exit 1
+                 ["demo", "--video-frames", 0], ["demo", "--threads", 0]):       # both ran the whole demo
+        res = CliRunner().invoke(app, [*map(str, args), "--output", str(tmp_path / "t")])
+        assert res.exit_code == 2 and res.output.startswith(f"error: {args[-2]} 0"), res.output
+        assert not (tmp_path / "t").exists()
 
 
 def test_demo_end_to_end(assets, tmp_path):

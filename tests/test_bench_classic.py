@@ -71,3 +71,18 @@ def test_recorded_paths_are_repo_relative(bench, tmp_path):
     assert bench.shown(work / "results_x" / "opencv_csrt", work) == "<workdir>/results_x/opencv_csrt"
     assert bench.shown(tmp_path / "elsewhere" / "issue11_test", work) == "<data>/issue11_test"
     assert bench.shown(work, work) == "<workdir>" and bench.shown(ROOT, work) == "."
+
+
+def test_generated_set_follows_its_definition(bench, tmp_path, monkeypatch):
+    """A SETS folder was reused whenever it had a marker, so an edited entry (or a new generator version) kept the
+    old frames; it is regenerated when the marker disagrees, and reused byte for byte when it agrees."""
+    import json
+
+    monkeypatch.setitem(bench.SETS, "tiny", "--split val --size 64x64 --sequences 1 --frames 3 --seed 1")
+    folder, command = bench.dataset("tiny", tmp_path)
+    stamp = (folder / "synth.json").stat().st_mtime_ns
+    assert bench.dataset("tiny", tmp_path)[0] == folder and (folder / "synth.json").stat().st_mtime_ns == stamp
+    monkeypatch.setitem(bench.SETS, "tiny", "--split val --size 64x64 --sequences 1 --frames 4 --seed 1")
+    bench.dataset("tiny", tmp_path)
+    assert json.loads((folder / "synth.json").read_text())["frames"] == 4
+    assert (folder / "synth_val_00001" / "00000004.jpg").is_file()

@@ -294,6 +294,37 @@ def test_synth_val_split_photos_and_ensure(tmp_path):
         generate_synth(tmp_path / "x", 1, 3, split="test")
 
 
+def test_synth_never_writes_over_another_dataset_or_set(tmp_path):
+    """A GOT-10k folder given as OUT lost its list.txt to the generator, and dt bench --data synthetic --root SET
+    regenerated a set made with other parameters; both are refused, untouched. A set a killed run left without its
+    marker is still regenerated."""
+    from droptrack.eval.bench_data import load_bench_data
+
+    got = tmp_path / "got"
+    text(got / "list.txt", "seqA\n")
+    text(got / "seqA" / "groundtruth.txt", "1,1,5,5\n")
+    with pytest.raises(InputError, match="holds 'list.txt', which is not part of a synthetic set"):
+        generate_synth(got, 1, 2, size=(64, 64))
+    text(tmp_path / "notes" / "readme.txt", "keep\n")
+    with pytest.raises(InputError, match="holds 'readme.txt'"):
+        load_bench_data("synthetic", str(tmp_path / "notes"), tmp_path / "out", 1, 2)
+    assert sorted(p.name for p in got.rglob("*")) == ["groundtruth.txt", "list.txt", "seqA"]
+    assert (got / "list.txt").read_text() == "seqA\n"
+    mine = generate_synth(tmp_path / "mine", 1, 3, seed=5, split="val", size=(64, 64))
+    marker = (mine / "synth.json").read_text()
+    with pytest.raises(InputError, match=r"--root .* holds another synthetic set \(sequences 1, not 2\).*--data"):
+        load_bench_data("synthetic", str(mine), tmp_path / "out", 2, 3)
+    assert (mine / "synth.json").read_text() == marker and not (mine / "synth_val_00002").exists()
+    (got / "list.txt").write_bytes(b"\x9b\xff\x00seqA")       # binary garbage was a UnicodeDecodeError traceback
+    with pytest.raises(DatasetError, match="is missing"):
+        get_sequences("got10k", got, split="val")
+    (mine / "synth.json").unlink()      # as a killed generation leaves it: not read (it may mix two runs) ...
+    with pytest.raises(DatasetError, match="generation was interrupted"):
+        get_sequences("synth", mine, split="val")
+    assert ensure_synth(mine, 1, 3, seed=5, split="val", size=(64, 64)) == mine and (mine / "synth.json").is_file()
+    assert len(get_sequences("synth", mine, split="val")) == 1          # ... but made again
+
+
 def test_synth_restyle_and_video_stills(monkeypatch):
     from droptrack.data.synth_render import load_photo, restyle
 

@@ -141,3 +141,5 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(app, ["analyze", str(tmp_path / "nope"), "--dataset", "lasot", "--output", str(out)])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+    bad = CliRunner().invoke(app, ["analyze", str(out / "report.json"), "--dataset", "lasot", "--output", str(out)])
+    assert bad.exit_code == 2 and "report.json is a file; pass the folder" in bad.output     # was 'does not exist'

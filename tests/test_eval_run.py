@@ -189,6 +189,22 @@ def test_only_missing_sequence_is_recomputed(assets, reference, tmp_path):
     assert result.report.protocol == "ostrack-ope" and "got10k-toolkit" in result.reports
 
 
+def test_binary_garbage_in_a_result_file_is_tracked_again(assets, reference, tmp_path):
+    """A result or time file holding binary bytes (a disk error, another tool) was a UnicodeDecodeError traceback
+    in dt eval's resume and in dt analyze; it counts as unfinished now, and analyze reports it per sequence."""
+    ckpt, root = assets
+    out = tmp_path / "tiny"
+    shutil.copytree(reference[0], out)
+    (out / f"{NAMES[0]}.txt").write_bytes(b"\xd1\xae\xff\x00garbage")
+    bad = CliRunner().invoke(app, ["analyze", str(out), "--dataset", "synth", "--root", str(root), "--output",
+                                   str(tmp_path / "an")])
+    errors = json.loads((tmp_path / "an" / "report.json").read_text())["trackers"][0]["errors"]
+    assert bad.exit_code == 0 and "not a table of numbers" in errors[NAMES[0]], bad.output   # scored without it
+    (out / f"{NAMES[1]}_time.txt").write_bytes(b"\xd1\xae\xff")
+    result = evaluate(ckpt, get_sequences("synth", root=root), tmp_path, progress=False)
+    assert sorted(result.tracked) == sorted(NAMES[:2]) and snapshot(out) == snapshot(reference[0])
+
+
 def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
     _, root = assets
     shutil.copytree(reference[0], tmp_path / "tiny")
@@ -197,6 +213,18 @@ def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
     other = save_checkpoint(tmp_path / "other" / "tiny.pt", build_model(cfg), cfg)
     with pytest.raises(InputError, match="another run"):
         evaluate(other, get_sequences("synth", root=root), tmp_path, progress=False)
+
+
+def test_results_of_other_frames_are_not_resumed(assets, reference, tmp_path):
+    """Another set with the same sequence names and lengths (another --root, a regenerated set) was resumed silently
+    and scored against its own ground truth; it is refused now, and the same set still resumes."""
+    ckpt, root = assets
+    shutil.copytree(reference[0], tmp_path / "tiny")
+    other = generate_synth(tmp_path / "other", sequences=3, frames=12, seed=7, size=(160, 120))
+    with pytest.raises(InputError, match="tracked on other frames"):
+        evaluate(ckpt, get_sequences("synth", root=other), tmp_path, progress=False)
+    result = evaluate(ckpt, get_sequences("synth", root=root), tmp_path, progress=False)
+    assert sorted(result.resumed) == sorted(NAMES) and not result.tracked
 
 
 def _children(pid: int) -> list[int]:
@@ -262,6 +290,8 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{root}", "--realtime-fps", "0"], "--realtime-fps"),
     (["--dataset", "synth", "--root", "{root}", "--latency-ms", "20"], "needs --realtime-fps"),
     (["--dataset", "synth", "--root", "{root}", "--predict"], "--predict needs --realtime-fps"),
+    (["--dataset", "synth", "--root", "{root}", "--device", "gpu"], "--device 'gpu' is not cpu or cuda"),
+    (["--dataset", "synth", "--root", "{root}", "--device", "cuda0"], "--device 'cuda0' is not cpu or cuda"),
 ])
 def test_bad_input_is_one_line_exit_2(assets, tmp_path, args, message):
     ckpt, root = assets

@@ -382,11 +382,18 @@ def test_bad_input_one_line_errors(tiny, tmp_path):
     assert "needs at least 34 validation sequences" in small                  # ceil(1 / 3 %)
     assert "at least 5 validation" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences",
                                                         4, "--max-divergence", 0.2, "-o", tmp_path / "j"))
+    for opt, value in (("--workspace", "nan"), ("--workspace", -1), ("--trt-typing", "weak")):   # before any export
+        assert f"{opt} {value}" in one_line_error(cli("export", ckpt, "--engine", opt, value, "-o", tmp_path / "k"))
+    nope = tmp_path / "nope"           # --calib and --val data were read only after the FP32 export
+    assert "does not exist" in one_line_error(cli("export", ckpt, "--int8", "--calib", f"got10k:{nope}", "-o",
+                                                  tmp_path / "k"))
+    assert f"--val '{nope}'" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val", nope, "-o",
+                                                   tmp_path / "k"))
     with pytest.raises(ExportError, match="too few|gave only"):
         from droptrack.export.calibration import calibration_pairs
 
         calibration_pairs(read_meta_like(), "photos", 4)
-    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e", "f", "g", "h", "i", "j"))
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "d", "e", "f", "g", "h", "i", "j", "k"))
 
 
 def read_meta_like() -> ArtifactMeta:
@@ -411,6 +418,7 @@ def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch):
     strict = par.Tolerance(max_abs=0.0, min_cosine=1.1, min_iou=1.1)
     monkeypatch.setitem(par.TOLERANCES, "fp32", strict)
     monkeypatch.setattr("droptrack.model.default.default_checkpoint", lambda: tiny[0])   # no CHECKPOINT: default
+    (tmp_path / "model.onnx").write_bytes(b"an earlier export")   # was left under the final name
     with pytest.raises(pipeline.ParityError, match="kept for inspection") as exc:
         pipeline.export_all(output_dir=tmp_path)
     assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.onnx.failed").is_file()
@@ -473,11 +481,102 @@ def test_engine_build_cache_and_refusal_without_tensorrt(exported, tmp_path, mon
     assert r.exit_code == 1 and "rebuild" in r.output
 
 
+def benchmark_script(name: str):
+    """A benchmarks/<name>.py script as a module (its caches are tested here)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_int8_accuracy_keeps_each_models_graphs_apart(tiny, tmp_path):
+    """benchmarks/bench_int8_accuracy.py kept graphs and tracked boxes in --work itself, so --model OTHER silently
+    reused the first model's; each checkpoint now has its own folder."""
+    bench = benchmark_script("bench_int8_accuracy")
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "other.pt", build_model(tiny[2]).eval(), tiny[2])
+    mine = bench.graph_folder(tmp_path, str(tiny[0]))
+    assert mine.parent == tmp_path and mine != bench.graph_folder(tmp_path, str(other))
+    assert mine == bench.graph_folder(tmp_path, str(tiny[0]))
+
+
+def test_gpu_precision_check_reads_back_only_boxes_of_the_same_settings(tmp_path):
+    """benchmarks/gpu_precision_check.py read any boxes_<mode>.npz in --out back, so a rerun with another --seed,
+    --tracker-keys or default model compared old boxes; they now carry their settings and others stop the run."""
+    from droptrack.artifact import atomic_savez
+
+    check = benchmark_script("gpu_precision_check")
+    mine, seed3 = check.run_settings(2, 40, 60, None), check.run_settings(3, 40, 60, None)
+    assert len({mine, seed3, check.run_settings(2, 40, 60, {"CROP_GRID": 0.1})}) == 3
+    saved = tmp_path / "boxes_cpu_fp32.npz"
+    atomic_savez(saved, {"s1": np.ones((3, 4)), check.MS_KEY: np.float64(1.5), check.SETTINGS_KEY: np.str_(mine)})
+    boxes, ms = check.read_saved(saved, mine)
+    assert ms == 1.5 and list(boxes) == ["s1"]
+    with pytest.raises(SystemExit, match="tracked with other settings"):
+        check.read_saved(saved, seed3)
+
+
+def test_gpu_check_reference_boxes_are_cached_per_graph(exported, tmp_path, frames):
+    """benchmarks/gpu_check.py cached the ORT reference boxes under the graph's path only, so a model exported
+    again to the same path (gpu_check.sh re-exports into one work folder) was compared with the old model's boxes."""
+    import shutil
+
+    gpu_check = benchmark_script("gpu_check")
+    clip, boxes = frames[:3], gpu_check.init_boxes(frames[0].shape, 1)
+    fresh = {}
+    for name in ("model.onnx", "model_int8_ort.onnx"):
+        shutil.copy(exported[0] / name, tmp_path / name)
+        fresh[name] = gpu_check.ort_reference(tmp_path / name, clip, boxes)
+    assert not np.array_equal(*fresh.values())               # the two graphs track differently
+    graph = tmp_path / "work" / "model.onnx"
+    for name in ("model.onnx", "model_int8_ort.onnx"):       # the same path, exported again
+        graph.parent.mkdir(exist_ok=True)
+        shutil.copy(exported[0] / name, graph)
+        np.testing.assert_array_equal(gpu_check.ort_reference(graph, clip, boxes), fresh[name])
+    assert not [p for p in graph.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bench_int8_cpu_never_trusts_a_half_written_graph(exported, tmp_path, monkeypatch):
+    """benchmarks/bench_int8_cpu.py reuses its graphs by name; ORT's quantizers wrote them in place, so a kill
+    mid-write left a truncated var_*.onnx that the rerun timed (or failed on). Now an interrupted write leaves
+    nothing under the final name and the rerun makes the graph again."""
+    import shutil
+
+    import onnxruntime.quantization as oq
+
+    bench = benchmark_script("bench_int8_cpu")
+    shutil.copy(exported[0] / "model.onnx", tmp_path / "model.onnx")
+    real = oq.quantize_dynamic
+
+    def killed(model_input, model_output, **kw):
+        Path(model_output).write_bytes(b"half an onnx file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(oq, "quantize_dynamic", killed)
+    with pytest.raises(KeyboardInterrupt):
+        bench.variants(tmp_path, "dynamic_per_channel")
+    assert not (tmp_path / "var_dynamic_per_channel.onnx").exists()
+    monkeypatch.setattr(oq, "quantize_dynamic", real)
+    path = bench.variants(tmp_path, "dynamic_per_channel")["ort_int8_dynamic_per_channel"]
+    assert onnx.load(str(path)).graph.node and not list(tmp_path.glob(".*.tmp"))
+
+
 def test_doctor_prints_environment_and_checks_onnx(exported):
     r = cli("doctor", exported[0] / "model_int8_trt.onnx")
     assert r.exit_code == 0, r.output
     for word in ("torch", "onnxruntime", "ort_providers", "tensorrt_status", "int8"):
         assert word in r.output
+
+
+def test_doctor_bad_input_is_one_line_exit_2(tmp_path):
+    """A missing artifact or a folder was a failed check (exit 1, 'not found' even for a folder) after the whole
+    environment table; --workers 0 was accepted."""
+    for args, words in (([tmp_path / "none.onnx"], "does not exist"), ([tmp_path], "is a folder"),
+                        (["--workers", 0], "--workers 0")):
+        assert words in one_line_error(cli("doctor", *args))
 
 
 @pytest.mark.slow

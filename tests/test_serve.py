@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
+from droptrack.errors import InputError
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.tracker import Tracker
@@ -204,6 +206,31 @@ def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
     one_line_exit_2(serve_cli(video, "--port", 0, "--save", tmp_path / "x.gif"), "--save")
     one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", "/proc/no/such.jsonl"), "--jsonl")
     one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--crop-grid", "0.5"), "--crop-grid")
+
+
+def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_ckpt, tmp_path):
+    """--save over the source video or --jsonl over the model destroyed them (as dt run refuses): one line, exit 2,
+    both files untouched; a folder as --jsonl is refused up front, not when the outputs close."""
+    src, model = tmp_path / "clip.mp4", tmp_path / "model.pt"
+    shutil.copy(video, src)
+    shutil.copy(tiny_ckpt, model)
+    before = {p: p.read_bytes() for p in (src, model)}
+    for kw, words in (({"save": src}, "--save .* is the input"), ({"jsonl": model}, "--jsonl .* is the input"),
+                      ({"jsonl": tmp_path}, "--jsonl .* is a folder")):   # checked before the model loads
+        with pytest.raises(InputError, match=words):
+            Session(ServeOptions(str(src), artifact=str(model), device="cpu", **{k: str(v) for k, v in kw.items()}))
+    one_line_exit_2(serve_cli(src, "--port", 0, "-m", model, "--save", src), "--save", "is the input")
+    assert {p: p.read_bytes() for p in (src, model)} == before
+
+
+@pytest.mark.parametrize("option, value", [("--connect-timeout", "inf"), ("--connect-timeout", "nan"),
+                                           ("--fps", "0"), ("--width", "0"), ("--lost-threshold", "nan")])
+def test_numbers_dt_run_refuses_are_refused(video, tiny_ckpt, option, value):
+    """dt run's range checks apply to dt serve (it served with --fps 0 or --width 0, and --connect-timeout inf was
+    an OverflowError traceback and an abort)."""
+    kw = {option[2:].replace("-", "_"): float(value)}
+    with pytest.raises(InputError, match=option):
+        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", **kw))
 
 
 def test_extension_options_reach_the_served_tracker(tiny_ckpt, video):

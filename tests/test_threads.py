@@ -49,6 +49,8 @@ def test_explicit_threads_are_kept_and_checked():
     assert p.threads == 4 and p.reason == "--threads"
     p = plan_threads(4, None, 3, usable=8, env={})
     assert p.threads == 4 and "oversubscribed" in p.reason
+    with pytest.raises(InputError, match=r"--threads 100000 is more than 1024 \(this machine has 4 usable cores\)"):
+        plan_threads(100000, usable=4)     # dt run decoded no frame and crashed (exit 139)
     with pytest.raises(InputError, match="--threads 0"):
         plan_threads(0)
     with pytest.raises(InputError, match="--workers 0"):

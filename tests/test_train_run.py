@@ -68,6 +68,44 @@ def test_missing_pretrained_file_is_a_one_line_error(tmp_path, synth):
     assert result.exit_code == 2 and "not found" in result.output
 
 
+def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth):
+    """--data FOO=PATH (a name the config does not train on) was silently ignored, so training read other data;
+    --output equal to the dataset folder wrote checkpoints and logs into it. Both fail before any work."""
+    from droptrack.errors import InputError
+    from droptrack.train.options import prepare
+
+    with pytest.raises(TrainingError, match=r"--data FOO=.*the config trains on SYNTH"):
+        prepare(opts(tmp_path / "a", synth, data=[f"FOO={synth}"]))
+    with pytest.raises(InputError, match="is the dataset folder"):
+        prepare(opts(synth, synth))
+    assert prepare(opts(tmp_path / "b", synth, data=[f"synth={synth}"])).DATA.TRAIN.DATASETS_NAME == ["SYNTH"]
+    result = CliRunner().invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(tmp_path / "c"),
+                                      "--data", f"GOT10K={synth}"])
+    assert result.exit_code == 2 and result.output.startswith("error: --data GOT10K=") and not (tmp_path / "c").exists()
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, synth):
+    """--resume with another seed, batch or data root continued silently, one checkpoint mixing two runs, and a run
+    without --resume overwrote the folder's checkpoints; both are refused now, the checkpoint left as it was;
+    --epochs may still change."""
+    import shutil
+
+    from droptrack.errors import InputError
+
+    out, moved = tmp_path / "run", tmp_path / "copy"
+    shutil.copytree(synth, moved)
+    train(opts(out, synth, stop_after=1))
+    before = (out / "last.pt").read_bytes()
+    for kw, was in (({"seed": 4}, "--seed 3"), ({"batch_size": 2}, "TRAIN.BATCH_SIZE 4"),
+                    ({"data": [str(moved)]}, "--data")):
+        with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}"):
+            train(opts(out, synth, resume=True, **kw))
+    with pytest.raises(InputError, match=r"holds another training run \(last.pt\); pass --resume"):
+        train(opts(out, synth))       # without --resume a fresh run wrote over its checkpoints
+    assert (out / "last.pt").read_bytes() == before
+    assert train(opts(out, synth, resume=True, epochs=4, workers=1, stop_after=1)).name == "last.pt"
+
+
 def test_two_process_gloo_ddp_equals_one_process(tmp_path, synth):
     common = ["--config", "tiny_ce_test", "--data", str(synth), "--epochs", "1", "--samples-per-epoch", "16",
               "--workers", "0", "--seed", "5", "--device", "cpu", "--freeze-bn"]

@@ -81,7 +81,8 @@ def test_set_names_are_accepted_and_generated_as_recorded(tune, tmp_path, monkey
     def record(out, *args, **kw):
         calls.append((Path(out).name, args, kw))
         Path(out).mkdir(parents=True)
-        (Path(out) / "synth.json").write_text("{}")
+        marker = synth._params(*args, "jpg", attributes=kw["attributes"], difficulty=kw["difficulty"])
+        (Path(out) / "synth.json").write_text(json.dumps(marker))
         return Path(out)
 
     monkeypatch.setattr(synth, "generate_synth", record)
@@ -91,8 +92,8 @@ def test_set_names_are_accepted_and_generated_as_recorded(tune, tmp_path, monkey
     v2, i11b = calls
     assert v2[1] == (30, 100, 2, (320, 240), "val") and v2[2]["attributes"] == ()
     assert i11b[1] == (48, 120, 43, (640, 360), "val")
-    assert i11b[2]["attributes"] == "all" and i11b[2]["difficulty"] == "moderate"
-    assert len(calls) == 2   # generated once: an existing set is reused
+    assert i11b[2]["attributes"] == synth.parse_attributes("all") and i11b[2]["difficulty"] == "moderate"
+    assert len(calls) == 2   # generated once: an existing set with the same parameters is reused
     tune.set_folder("v2_val", tmp_path)
     assert len(calls) == 2
 

@@ -97,6 +97,13 @@ def doctor(
     from rich.console import Console
     from rich.table import Table
 
+    from droptrack.errors import InputError
+
+    if workers < 1:
+        raise InputError(f"--workers {workers}: use 1 or more")
+    if artifact is not None and not artifact.is_file():   # bad input (exit 2), not a failed check (exit 1)
+        raise InputError(f"ARTIFACT '{artifact}' {'is a folder' if artifact.is_dir() else 'does not exist'}; pass a "
+                         "checkpoint, .onnx or .engine file")
     from droptrack.engine.doctor import check_artifact, environment, environment_checks
 
     env = environment()

@@ -28,7 +28,7 @@ def sequence_names(folder: Path) -> list[str]:
     """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent."""
     lst = folder / "list.txt"
     if lst.is_file():
-        return [ln.strip() for ln in lst.read_text().splitlines() if ln.strip()]
+        return [ln.strip() for ln in lst.read_text(errors="replace").splitlines() if ln.strip()]   # garbage: no folder
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
@@ -76,5 +76,8 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)
     chosen = select(sequence_names(folder), names, f"{dataset} {split}")
+    if dataset == "synth" and chosen and not (folder / "synth.json").is_file():   # written last by the generator
+        raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
+                           "and list.txt may mix two runs); run the same `dt data synth` command again")
     return [read_sequence(folder / nm, dataset) for nm in chosen]
 

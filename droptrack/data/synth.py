@@ -27,6 +27,7 @@ HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
 SPLITS = ("train", "val", "test")
 DEFAULT_GRAY = 0.3  # probability that a training photo is turned gray
+_OWN_NAME = re.compile(r"synth_(train|val|test)_\d{5,}")   # the sequence folders a set holds
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -142,6 +143,7 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     from droptrack.paths import check_output_dir
 
     out = check_output_dir("OUT", out)
+    _check_own_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
@@ -171,19 +173,41 @@ def _source_exists(name: str) -> None:
             raise DatasetError(f"photo {path} is missing from {owner}; install {owner}")
 
 
+def _check_own_folder(out: Path) -> None:
+    """Refuse a folder holding anything but a synthetic set (maybe one a killed run left without its marker)."""
+    if not out.is_dir() or (out / MARKER).is_file():
+        return
+    for p in sorted(out.iterdir()):
+        if p.name == "list.txt":
+            own = all(_OWN_NAME.fullmatch(n) for n in p.read_text(errors="replace").split())
+        else:
+            own = p.name.startswith(".") or (p.is_dir() and _OWN_NAME.fullmatch(p.name) is not None)
+        if not own:
+            raise InputError(f"'{out}' holds '{p.name}', which is not part of a synthetic set, and writing a set "
+                             "there would overwrite its files; pass an empty or new folder")
+
+
+def synth_mismatch(out: str | Path, sequences: int, frames: int, seed: int, size: tuple[int, int], split: str,
+                   ext: str = "jpg", attributes: tuple[str, ...] = (), difficulty: str = "hard") -> str | None:
+    """Why the set in `out` is not the one these parameters make ('no complete synthetic set', 'frames 6, not 40'),
+    or None (generator version included)."""
+    try:
+        meta = json.loads((Path(out) / MARKER).read_text())
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        return "no complete synthetic set"
+    want = _params(sequences, frames, seed, size, split, ext, attributes=attributes, difficulty=difficulty)
+    key = next((k for k, v in want.items() if meta.get(k) != v), None)
+    return None if key is None else f"{key} {meta.get(key)}, not {want[key]}"
+
+
 def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                  size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
                  progress: bool = False) -> Path:
     """Reuse the set in `out` when its marker matches these parameters, else (re)generate it."""
-    marker = Path(out) / MARKER
-    if marker.is_file():
-        try:
-            meta = json.loads(marker.read_text())
-        except ValueError:
-            meta = {}
-        want = _params(sequences, frames, seed, size, split, ext)
-        if all(meta.get(k) == v for k, v in want.items()):
-            return Path(out)
+    if synth_mismatch(out, sequences, frames, seed, size, split, ext) is None:
+        return Path(out)
     return generate_synth(out, sequences, frames, seed, size, split, ext, progress)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from droptrack.errors import InputError
 
 SMALL_MODEL_BYTES = 25 * 2 ** 20   # ~6M fp32 parameters; the embedded default model is 5.8 MB
+MAX_THREADS = 1024                  # more failed OpenCV's video decoding and crashed the process on exit
 
 
 def usable_cores() -> int:
@@ -65,6 +66,9 @@ def plan_threads(requested: int | None, artifact: str | Path | None = None, work
     if requested is not None:
         if requested < 1:
             raise InputError(f"--threads {requested}: use 1 or more")
+        if requested > max(MAX_THREADS, usable):
+            raise InputError(f"--threads {requested} is more than {max(MAX_THREADS, usable)} (this machine has "
+                             f"{usable} usable cores); pass fewer, e.g. --threads {usable}")
         if requested * workers > usable:
             return ThreadPlan(requested, f"--threads {requested} x {workers} worker(s) > {usable} usable cores: "
                                          "oversubscribed, expect stalls")

@@ -262,6 +262,8 @@ def _check_options(opts: BenchOptions) -> None:
         opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
     if opts.warmup < 0 or opts.timed_frames < 1:
         raise InputError("warm-up must be >= 0 and timed frames >= 1")
+    if opts.threads is not None and opts.threads < 1:   # else every model row failed, exit 1
+        raise InputError(f"--threads {opts.threads}: use 1 or more")
     if opts.device != "cpu":
         from droptrack.runtime.run import resolve_device
 

@@ -88,32 +88,51 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
           frames: int | None) -> tuple[str, str, list[Any]]:
     """(kind, tag, sequences) for the --data spec."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import DATASETS, canonical
+    from droptrack.data.registry import canonical
 
     if spec.lower() in SYNTHETIC:
-        from droptrack.data.synth import ensure_synth
+        from droptrack.data.synth import MARKER, ensure_synth, synth_mismatch
 
         n, m = sequences or 8, frames or 40
         folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
+        why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
+        if why is not None and (folder / MARKER).is_file():   # a set made by other means: never replaced
+            raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
+                             f"{folder.absolute()}, or pass another --root to cache the {n}x{m} set in")
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
-    path = Path(spec).expanduser()
-    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+    path, kind = Path(spec).expanduser(), data_kind(spec)
+    if kind == "video":
         return "video", "video", get_sequences("video", path)
-    if path.is_dir():
+    if kind == "folder":
         if (path / "synth.json").is_file():
             return "folder", "synth", get_sequences("synth", path, split="val")
         if (path / "list.txt").is_file():
             return "folder", "got10k", get_sequences("got10k", path, split="val")
         return "folder", "folder", get_sequences("folder", path)
+    return "dataset", canonical(spec)[0], get_sequences(spec, root=root)
+
+
+def data_kind(spec: str, option: str = "--data") -> str:
+    """'synthetic', 'video', 'folder' or 'dataset' for a --data spec (nothing is read); anything else is a one-line
+    error naming `option`."""
+    from droptrack.data.registry import DATASETS, canonical
+
+    if spec.lower() in SYNTHETIC:
+        return "synthetic"
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        return "video"
+    if path.is_dir():
+        return "folder"
     if path.exists():
-        raise InputError(f"--data {spec}: not a video ({', '.join(VIDEO_SUFFIXES)}), folder or dataset name")
+        raise InputError(f"{option} {spec}: not a video ({', '.join(VIDEO_SUFFIXES)}), folder or dataset name")
     try:
-        tag, _ = canonical(spec)
+        canonical(spec)
     except DatasetError:
-        raise DatasetError(f"--data {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
+        raise DatasetError(f"{option} {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
                            f"({', '.join(DATASETS)})") from None
-    return "dataset", tag, get_sequences(spec, root=root)
+    return "dataset"
 
 
 def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,

@@ -166,7 +166,8 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     dirs = [Path(d) for d in result_dirs]
     for d in dirs:
         if not d.is_dir():
-            raise InputError(f"result folder {d} does not exist; pass the folder holding <sequence>.txt files")
+            raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
+                             "holding <sequence>.txt files")
     names = list(names) if names is not None else _names(dirs)
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]

@@ -62,7 +62,7 @@ def read_result(path: str | Path, n_frames: int | None = None) -> np.ndarray:
     """Read an (N, 4) float64 result file (tab, comma or space separated); strict on shape and NaN."""
     path = Path(path)
     try:
-        arr = _parse(path.read_text(), path)
+        arr = _parse(path.read_text(errors="replace"), path)   # binary garbage: 'not a table of numbers'
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}); check the result folder") from None
     if arr.shape[1] != 4:
@@ -80,7 +80,7 @@ def read_times(path: str | Path) -> np.ndarray:
     """All numbers of a `_time.txt` file (seconds, one or more columns) as a flat float64 array."""
     path = Path(path)
     try:
-        return _parse(path.read_text(), path).reshape(-1)
+        return _parse(path.read_text(errors="replace"), path).reshape(-1)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
 

@@ -6,7 +6,8 @@ Layout under `output_dir/<tracker>/` (tracker = the artifact's file stem, 'defau
     trackingnet_submit.zip        TrackingNet: <seq>.txt comma-separated ints
     report.json, success.png ...  droptrack.eval.report for the dataset's own protocol (synth: also
                                   report_got10k.json with AO/SR)
-    eval.json                     which artifact/config wrote these results (a different one is refused)
+    eval.json                     which artifact/config wrote these results and a fingerprint of each sequence's
+                                  frames (a different artifact, or other frames under a name, is refused)
 A sequence counts as done when both of its files exist with one row per frame; every file is written atomically,
 so an interrupted run (Ctrl-C, kill) is resumed by running the same command again.
 """
@@ -117,6 +118,10 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tracker = check_tracker(tracker)
     overrides = _check_ext(ext, tracker)
     realtime = realtime.check() if realtime is not None else None
+    if tracker is None:
+        from droptrack.runtime.run import resolve_device
+
+        device = resolve_device(device, None)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
     suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")
@@ -127,7 +132,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     ident = {**_identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     with _locked(out):
-        _check_manifest(out, ident, spec.device)
+        _check_manifest(out, ident, spec.device, {s.name: _fingerprint(s) for s in seqs})
         _remove_stale_temp(out)
         done = [s.name for s in seqs if _complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
@@ -217,11 +222,25 @@ def _identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     return {"artifact": str(path), "artifact_sha256": sha256_file(path), "config": spec.config, "dataset": tag}
 
 
-def _check_manifest(out: Path, ident: dict[str, Any], device: str) -> None:
-    """Refuse to mix results of another artifact/config/dataset into `out`; write eval.json for this one."""
+def _fingerprint(seq: Any) -> str:
+    """What the tracker is given of a sequence: its length, init box and first frame (a video: its size)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{len(seq)} {np.round(seq.boxes[0], 4).tolist()}".encode())
+    try:
+        h.update(Path(seq.frames[0]).read_bytes() if seq.frames is not None else b"%d" % seq.video.stat().st_size)
+    except OSError:   # tracking it reports the unreadable frame
+        pass
+    return h.hexdigest()[:16]
+
+
+def _check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str]) -> None:
+    """Refuse to mix results of another artifact/config/dataset, or of other frames under the same sequence names
+    (`inputs`: name -> _fingerprint), into `out`; write eval.json for this run."""
     import json
 
     path = out / MANIFEST
+    seen: dict[str, str] = {}
     if path.is_file():
         try:
             old = json.loads(path.read_text())
@@ -232,7 +251,13 @@ def _check_manifest(out: Path, ident: dict[str, Any], device: str) -> None:
             diff = next(k for k in keys if old.get(k) != ident[k])
             raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
                              f"from {old.get('artifact')}); pass another --output or delete that folder")
-    atomic_write_json(path, {**ident, "device": device})
+        seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
+    other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
+    if other is not None:
+        raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
+                         "frame differ: another dataset root or a regenerated set); pass another --output or delete "
+                         "that folder")
+    atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
 
 
 @contextlib.contextmanager

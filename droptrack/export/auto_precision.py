@@ -70,6 +70,10 @@ class Int8Options:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
+        if self.auto_precision and self.val is not None:
+            from droptrack.eval.bench_data import data_kind
+
+            data_kind(self.val, "--val")
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:

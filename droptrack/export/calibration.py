@@ -97,6 +97,16 @@ def _synth_sequences(folder: Path, n: int) -> list:
     return get_sequences("synth", folder, split="train")
 
 
+def check_calib_source(source: str | None) -> None:
+    """--calib is photos, synth or NAME[:ROOT] of a known dataset whose root exists (checked before any export)."""
+    src = (source or "synth").strip()
+    if src not in ("photos", "synth"):
+        from droptrack.data.registry import canonical, resolve_root
+
+        name, _, root = src.partition(":")
+        resolve_root(canonical(name)[0], root or None)
+
+
 def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int = 0) -> tuple[list[InputPair], str]:
     """(pairs, description of the source actually used); too few pairs -> ExportError."""
     check_pair_count(n)

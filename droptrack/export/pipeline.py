@@ -137,11 +137,13 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
 
 
 def _publish(tmp: Path, final: Path, report: ParityReport, out: Path) -> str:
-    """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail); write parity.json."""
+    """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail: an earlier graph under the
+    final name is removed); write parity.json."""
     write_parity_json(out, [report])
     if report.passed:
         os.replace(tmp, final)
         return "ok"
+    final.unlink(missing_ok=True)   # an earlier export's graph under this name would pass for this one
     os.replace(tmp, final.with_name(final.name + ".failed"))
     return "failed"
 
@@ -285,14 +287,17 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
     """
-    from droptrack.export.calibration import check_pair_count
+    from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.precision import parse_precisions
+    from droptrack.export.tensorrt import check_engine_options
 
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_opset(opset)
+    check_engine_options(workspace_gb, typing)
     if "int8" in precs:
         check_pair_count(calib_pairs)
+        check_calib_source(calib)
         if int8_options is not None:
             int8_options.check()
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):

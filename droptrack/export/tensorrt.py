@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
-from droptrack.errors import ExportError
+from droptrack.errors import ExportError, InputError
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
@@ -68,6 +69,17 @@ def onnx_io_shapes(onnx_path: Path) -> dict[str, dict[str, Any]]:
                                                    for d in t.shape.dim],
                            "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
     return out
+
+
+def check_engine_options(workspace_gb: float, typing: str) -> None:
+    """--workspace and --trt-typing in range before any work (they were first read after the ONNX exports)."""
+    from droptrack.engine.trt_compat import TYPINGS
+
+    if not (math.isfinite(workspace_gb) and workspace_gb > 0):
+        raise InputError(f"--workspace {workspace_gb:g} must be a TensorRT workspace limit in GB > 0, e.g. "
+                         f"--workspace {DEFAULT_WORKSPACE_GB:g}")
+    if typing not in TYPINGS:
+        raise InputError(f"--trt-typing {typing} is unknown; choose {' or '.join(TYPINGS)}")
 
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:

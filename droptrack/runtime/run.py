@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
 
     if device is None:
         return "cuda" if (torch.cuda.is_available() or str(artifact).endswith(".engine")) else "cpu"
-    if device != "cpu" and not device.startswith("cuda"):
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
@@ -146,24 +147,35 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read."""
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-    if not math.isfinite(opts.lost_threshold):
-        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
-    if opts.fps is not None and not (math.isfinite(opts.fps) and 0 < opts.fps <= 1000):
-        raise InputError(f"--fps {opts.fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
-    for name, v in (("--width", opts.width), ("--height", opts.height)):
-        if v is not None and not 0 < v <= 16384:
-            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
+    check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
     check_artifact(opts.artifact)
     from droptrack.runtime.extensions import check_keys
 
     check_keys(opts.ext, option_names=True)
-    outputs = {"--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
-               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
-    inputs = [p for p in (opts.source, opts.artifact, opts.config) if p and os.path.lexists(os.path.expanduser(p))]
-    if os.path.isdir(os.path.expanduser(opts.source)):   # an image folder: its frames are inputs too
-        inputs += [os.path.join(os.path.expanduser(opts.source), os.path.basename(str(o)))
-                   for paths in outputs.values() for o in paths]
-    check_outputs(outputs, inputs)
+    check_output_paths(opts.source, (opts.artifact, opts.config), {
+        "--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+        "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+
+
+def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
+    """--lost-threshold finite, --fps in (0, 1000], --width / --height in 1..16384 (dt run and dt serve)."""
+    if not math.isfinite(lost_threshold):
+        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise InputError(f"--fps {fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
+    for name, v in (("--width", width), ("--height", height)):
+        if v is not None and not 0 < v <= 16384:
+            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
+
+
+def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
+    """Every output file usable, none the same as another, the source, an input file or a source folder's frame
+    (shared by dt run and dt serve)."""
+    found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
+    if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
+        found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
+                  for paths in outputs.values() for o in paths]
+    check_outputs(outputs, found)
 
 
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:

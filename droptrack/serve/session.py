@@ -25,12 +25,14 @@ from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
 from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.run import build_tracker, check_artifact, resolve_device
+from droptrack.runtime.run import (build_tracker, check_artifact, check_numbers, check_output_paths,
+                                   resolve_device)
 from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
+MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
 
 @dataclass
@@ -102,13 +104,18 @@ class Session:
             raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
         if opts.max_frames is not None and opts.max_frames < 1:
             raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-        if opts.connect_timeout <= 0:
-            raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 seconds")
+        if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
+            raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
+                             "seconds")
+        check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
         if opts.save and Path(opts.save).suffix.lower() not in FOURCC:
             raise InputError(f"--save '{opts.save}': unsupported container '{Path(opts.save).suffix}'; "
                              "use .mp4 or .avi")
         check_artifact(opts.artifact)
         check_keys(opts.ext, option_names=True)
+        check_output_paths(opts.source, (opts.artifact, opts.config), {
+            "--output": [box_file(opts.output, 0)] if opts.output else [],
+            "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)

@@ -98,3 +98,12 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
             raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
         roots[name] = path
     return roots
+
+
+def check_data_names(roots: dict[str, str], names: list[str]) -> None:
+    """Every --data NAME is one of the config's training datasets or their reader (another one would be ignored)."""
+    used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
+    unused = next((n for n in roots if n not in used), None)
+    if unused is not None:
+        raise TrainingError(f"--data {unused}={roots[unused]}: the config trains on {', '.join(names)}, so this root "
+                            f"would be ignored; pass NAME=PATH with one of those names")

@@ -10,6 +10,8 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.paths import same_file
+from droptrack.train.data import check_data_names, parse_data_roots
 from droptrack.train.optim import reference_batch
 
 AMP_MODES = ("off", "bf16", "fp16")
@@ -71,6 +73,15 @@ def check_options(opts: TrainOptions) -> None:
     out = Path(opts.output)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
+    done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
+                 or p.name.startswith("checkpoint_ep")), None) if out.is_dir() else None
+    if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
+        raise InputError(f"--output {str(out)!r} holds another training run ({done}); pass --resume to continue it, "
+                         "or another --output")
+    for src in [*parse_data_roots(opts.data).values(), opts.val_data]:
+        if src is not None and out.exists() and same_file(out, src):
+            raise InputError(f"--output {str(out)!r} is the dataset folder '{src}'; pass another directory for the "
+                             "checkpoints, config and logs")
     try:  # made and probed now, not after the first epoch
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
@@ -94,8 +105,9 @@ def amp_mode(opts: TrainOptions, cfg: Config) -> str:
 def prepare(opts: TrainOptions) -> Config:
     """The checked config with the checked command-line overrides applied (the reference batch is kept for LR
     scaling)."""
-    check_options(opts)
     cfg: Config = load_config(opts.config)
+    check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
+    check_options(opts)   # makes the output folder
     if opts.epochs is not None:
         cfg.TRAIN.EPOCH = opts.epochs
     ref = reference_batch(cfg)  # of the config as written, before any batch override

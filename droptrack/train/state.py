@@ -7,10 +7,11 @@ and continues bit-exactly. A corrupt `last.pt` falls back to the newest intact `
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -101,12 +102,47 @@ def _load_into(path: Path, model, opt, sched, scaler) -> dict:
     return obj
 
 
-def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None]
-           ) -> tuple[Position, list[dict]] | None:
+# config entries a resumed run may change: they do not shape the samples, the loss or the optimizer
+FREE_SECTIONS = ("NAME", "TEST")
+FREE_KEYS = ("TRAIN.EPOCH", "TRAIN.NUM_WORKER", "TRAIN.PRINT_INTERVAL", "TRAIN.VAL_EPOCH_INTERVAL", "DATA.VAL")
+
+
+def run_settings(config: dict, options: dict) -> dict[str, Any]:
+    """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
+    the data roots (real paths), the per-epoch iteration cap and the BatchNorm mode."""
+    flat: dict[str, Any] = {}
+    for section, values in config.items():
+        if section not in FREE_SECTIONS:
+            items = values.items() if isinstance(values, dict) else [(None, values)]
+            flat.update({f"{section}.{k}" if k else section: v for k, v in items
+                         if f"{section}.{k}" not in FREE_KEYS})
+    roots = {}
+    for item in options.get("data") or []:
+        name, sep, path = str(item).partition("=")
+        roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
+    return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
+            "--freeze-bn": options.get("freeze_bn")}
+
+
+def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
+    """TrainingError naming the first setting the checkpoint was trained with that this run changes."""
+    if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("options"), dict):
+        return   # not written by dt train's loop: nothing to compare
+    old = run_settings(obj["config"], obj["options"])
+    diff = next((k for k, v in settings.items() if k in old and old[k] != v), None)
+    if diff is not None:
+        raise TrainingError(f"cannot resume from {path}: it was trained with {diff} {str(old[diff])[:60]}, this run "
+                            f"has {str(settings[diff])[:60]}; resume with the same config and options (only --epochs "
+                            "may change) or pass another --output")
+
+
+def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None],
+           settings: dict[str, Any] | None = None) -> tuple[Position, list[dict]] | None:
     """Load the newest intact checkpoint under `output` into model/optimizer/scheduler/scaler.
 
     Returns the position to continue from and the saved per-rank RNG states, or None when there is none.
-    A file that cannot be read is skipped with a message; if none can be read, TrainingError."""
+    A file that cannot be read is skipped with a message; if none can be read, TrainingError. `settings`
+    (run_settings of this run): a checkpoint trained with other ones is refused (TrainingError)."""
     candidates = resume_candidates(output)
     if not candidates:
         return None
@@ -125,6 +161,8 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     else:
         raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "
                             "them to start over or pass another --output")
+    if settings is not None:
+        _check_same_run(path, obj, settings)
     epoch, it = int(obj["epoch"]), int(obj.get("iteration") or iterations)
     pos = Position(epoch + 1, 0, {}, list(obj.get("history", [])))
     if it < iterations:  # a mid-epoch (interval) checkpoint

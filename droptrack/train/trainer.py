@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from droptrack.config import save_config
+from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
@@ -20,7 +20,7 @@ from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
-                                   resume)
+                                   resume, run_settings)
 
 __all__ = ["TrainOptions", "train"]
 
@@ -121,7 +121,8 @@ def run_training(opts: TrainOptions) -> Path:
     opt, sched = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     pos = Position()
-    found = resume(output, model, opt, sched, scaler, iterations, say) if opts.resume else None
+    found = resume(output, model, opt, sched, scaler, iterations, say,
+                   run_settings(config_to_dict(cfg), options_record(opts))) if opts.resume else None
     if found is not None:
         pos, rng = found
         restore_rng(rng, dist.rank, dev, say)
