@@ -97,13 +97,16 @@ def test_resume_with_other_settings_is_refused(tmp_path, synth):
     train(opts(out, synth, stop_after=1))
     before = (out / "last.pt").read_bytes()
     for kw, was in (({"seed": 4}, "--seed 3"), ({"batch_size": 2}, "TRAIN.BATCH_SIZE 4"),
-                    ({"data": [str(moved)]}, "--data")):
+                    ({"data": [str(moved)]}, "--data"), ({"amp": "bf16"}, "TRAIN.AMP False")):
         with pytest.raises(TrainingError, match=f"cannot resume from .*last.pt: it was trained with {was}"):
             train(opts(out, synth, resume=True, **kw))
     with pytest.raises(InputError, match=r"holds another training run \(last.pt\); pass --resume"):
         train(opts(out, synth))       # without --resume a fresh run wrote over its checkpoints
     assert (out / "last.pt").read_bytes() == before
     assert train(opts(out, synth, resume=True, epochs=4, workers=1, stop_after=1)).name == "last.pt"
+    train(opts(tmp_path / "bf16", synth, amp="bf16", stop_after=1))     # both autocast modes set TRAIN.AMP
+    with pytest.raises(TrainingError, match="it was trained with --amp bf16, this run has fp16"):
+        train(opts(tmp_path / "bf16", synth, amp="fp16", resume=True))
 
 
 def test_two_process_gloo_ddp_equals_one_process(tmp_path, synth):

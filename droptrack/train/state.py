@@ -109,7 +109,7 @@ FREE_KEYS = ("TRAIN.EPOCH", "TRAIN.NUM_WORKER", "TRAIN.PRINT_INTERVAL", "TRAIN.V
 
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
-    the data roots (real paths), the per-epoch iteration cap and the BatchNorm mode."""
+    the data roots (real paths), the per-epoch iteration cap, the BatchNorm mode and the mixed-precision mode."""
     flat: dict[str, Any] = {}
     for section, values in config.items():
         if section not in FREE_SECTIONS:
@@ -120,8 +120,9 @@ def run_settings(config: dict, options: dict) -> dict[str, Any]:
     for item in options.get("data") or []:
         name, sep, path = str(item).partition("=")
         roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
+    amp = options.get("amp") or ("fp16" if (config.get("TRAIN") or {}).get("AMP") else "off")   # as amp_mode
     return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
-            "--freeze-bn": options.get("freeze_bn")}
+            "--freeze-bn": options.get("freeze_bn"), "--amp": amp}
 
 
 def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
