@@ -210,13 +210,15 @@ def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
 
 def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_ckpt, tmp_path):
     """--save over the source video or --jsonl over the model destroyed them (as dt run refuses): one line, exit 2,
-    both files untouched; a folder as --jsonl is refused up front, not when the outputs close."""
+    both files untouched; a folder as --jsonl is refused up front, not when the outputs close, and a folder as
+    --output (it wrote FOLDER_<id> files beside it)."""
     src, model = tmp_path / "clip.mp4", tmp_path / "model.pt"
     shutil.copy(video, src)
     shutil.copy(tiny_ckpt, model)
     before = {p: p.read_bytes() for p in (src, model)}
     for kw, words in (({"save": src}, "--save .* is the input"), ({"jsonl": model}, "--jsonl .* is the input"),
-                      ({"jsonl": tmp_path}, "--jsonl .* is a folder")):   # checked before the model loads
+                      ({"jsonl": tmp_path}, "--jsonl .* is a folder"),
+                      ({"output": tmp_path}, "--output .* is a folder")):    # all checked before the model loads
         with pytest.raises(InputError, match=words):
             Session(ServeOptions(str(src), artifact=str(model), device="cpu", **{k: str(v) for k, v in kw.items()}))
     one_line_exit_2(serve_cli(src, "--port", 0, "-m", model, "--save", src), "--save", "is the input")

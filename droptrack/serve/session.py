@@ -113,6 +113,9 @@ class Session:
                              "use .mp4 or .avi")
         check_artifact(opts.artifact)
         check_keys(opts.ext, option_names=True)
+        if opts.output and Path(opts.output).is_dir():   # its targets' files would land beside it, as FOLDER_<id>
+            raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
+                             f"'{Path(opts.output) / 'boxes.txt'}' (each target writes boxes_<id>.txt)")
         check_output_paths(opts.source, (opts.artifact, opts.config), {
             "--output": [box_file(opts.output, 0)] if opts.output else [],
             "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
