@@ -290,6 +290,7 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{root}", "--realtime-fps", "0"], "--realtime-fps"),
     (["--dataset", "synth", "--root", "{root}", "--latency-ms", "20"], "needs --realtime-fps"),
     (["--dataset", "synth", "--root", "{root}", "--predict"], "--predict needs --realtime-fps"),
+    (["--dataset", "synth", "--root", "{root}", "--realtime-fps", "30", "--workers", "2"], "--workers 1"),
     (["--dataset", "synth", "--root", "{root}", "--device", "gpu"], "--device 'gpu' is not cpu or cuda"),
     (["--dataset", "synth", "--root", "{root}", "--device", "cuda0"], "--device 'cuda0' is not cpu or cuda"),
 ])

@@ -38,7 +38,7 @@ def eval_(
     realtime_fps: Optional[float] = typer.Option(None, "--realtime-fps", help="Latency-aware evaluation: frames "
                                                  "arrive at this rate, the tracker skips those that come while it "
                                                  "is busy, and each frame is scored with the newest box finished by "
-                                                 "then (LAE / streaming perception). Use --workers 1."),
+                                                 "then (LAE / streaming perception); measured latency needs --workers 1."),
     latency_ms: Optional[float] = typer.Option(None, "--latency-ms", help="With --realtime-fps: a fixed latency "
                                                "per processed frame (e.g. dt bench's on the target device) instead "
                                                "of the time measured here."),

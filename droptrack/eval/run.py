@@ -118,6 +118,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tracker = check_tracker(tracker)
     overrides = _check_ext(ext, tracker)
     realtime = realtime.check() if realtime is not None else None
+    if realtime is not None and realtime.latency_ms is None and workers > 1:
+        raise InputError(f"--realtime-fps measures each frame's latency here, and {workers} workers would slow each "
+                         "other down; use --workers 1, or give --latency-ms to simulate a fixed latency")
     if tracker is None:
         from droptrack.runtime.run import resolve_device
 
