@@ -150,6 +150,19 @@ def test_realtime_eval_lags_one_frame_when_fast_and_skips_when_slow(assets, refe
     assert np.flatnonzero(times).tolist() == [0, 3, 6, 9]
 
 
+def test_result_files_without_a_manifest_are_not_resumed(assets, reference, tmp_path):
+    """A folder holding a sequence's result file that dt eval did not write (no eval.json) is refused, untouched."""
+    ckpt, root = assets
+    out = tmp_path / "tiny"
+    out.mkdir()
+    foreign = out / f"{NAMES[0]}.txt"
+    shutil.copyfile(reference[0] / f"{NAMES[0]}.txt", foreign)
+    before = foreign.read_bytes()
+    res = dt_eval(root, ckpt, tmp_path)
+    assert res.exit_code == 2 and "no eval.json" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert foreign.read_bytes() == before and not (out / "eval.json").exists()
+
+
 def test_interrupted_run_resumes_to_identical_files(assets, reference, tmp_path):
     ckpt, root = assets
     seqs = get_sequences("synth", root=root)

@@ -255,6 +255,11 @@ def _check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[
             raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
                              f"from {old.get('artifact')}); pass another --output or delete that folder")
         seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
+    else:
+        stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
+        if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it
+            raise InputError(f"{out} holds {stray}.txt but no {MANIFEST} (results of another tool, or copied), so "
+                             "they cannot be resumed as this tracker's; pass another --output or move them away")
     other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
     if other is not None:
         raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
