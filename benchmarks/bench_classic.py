@@ -157,6 +157,13 @@ def exports(model: str | None, work: Path) -> dict[str, Path]:
     return {"onnx_fp32": out / "model.onnx", "onnx_int8": out / "model_int8_ort.onnx"}
 
 
+def row_specs(model: str | None, onnx: dict[str, Path]) -> dict[str, tuple[str | None, str | None]]:
+    """Row -> (artifact, OpenCV baseline) as `evaluate()` takes them."""
+    return {"torch": (model, None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
+            "onnx_int8": (str(onnx.get("onnx_int8")), None), "csrt": (None, "csrt"), "mil": (None, "mil"),
+            "kcf": (None, "kcf")}
+
+
 def run_rows(rows: list[str], model: str | None, onnx: dict[str, Path], seqs: list, results: Path, threads: int,
              chunk: int = 4) -> tuple[dict[str, Path], dict[str, float]]:
     """`dt eval` of every row on the same sequences and threads, interleaved `chunk` sequences at a time (resumes);
@@ -165,9 +172,7 @@ def run_rows(rows: list[str], model: str | None, onnx: dict[str, Path], seqs: li
 
     from droptrack.eval.run import evaluate
 
-    spec = {"torch": (model, None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
-            "onnx_int8": (str(onnx.get("onnx_int8")), None), "csrt": (None, "csrt"), "mil": (None, "mil"),
-            "kcf": (None, "kcf")}
+    spec = row_specs(model, onnx)
     last = {}
     steps = list(range(min(chunk, len(seqs)), len(seqs) + chunk, chunk))
     with Progress(transient=True) as bar:

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_classic import ROWS, dataset, exports, run_rows, shown  # noqa: E402
+from bench_classic import ROWS, dataset, exports, row_specs, run_rows, shown  # noqa: E402
 
 DEFAULT_ROWS = "onnx_fp32,onnx_int8,csrt,mil,kcf"
 
@@ -66,9 +66,7 @@ def main() -> None:
     onnx = exports(args.model, work) if any(r.startswith("onnx") for r in rows) else {}
     results = work / f"results_{folder.name}"
     dirs, fps = run_rows(rows, args.model, onnx, seqs, results, args.threads)
-    spec = {"torch": (args.model, None), "onnx_fp32": (str(onnx.get("onnx_fp32")), None),
-            "onnx_int8": (str(onnx.get("onnx_int8")), None), "csrt": (None, "csrt"), "mil": (None, "mil"),
-            "kcf": (None, "kcf")}
+    spec = row_specs(args.model, onnx)
     summary = {"data": made_by, "sequences": len(seqs), "frames": sum(len(s) for s in seqs), "rows": {}}
     for row in rows:
         name, (artifact, tracker) = ROWS[row], spec[row]

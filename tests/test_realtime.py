@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 from droptrack.errors import InputError
-from droptrack.eval.realtime import RealTime, next_frame, scored_boxes, track_realtime
+from droptrack.eval.realtime import RealTime, next_frame, scored_boxes
+from droptrack.eval.workers import track_sequence
 
 
 class Frames:
     """A sequence whose frame i is the number i; the box of frame 0 is [0, 0, 1, 1]."""
 
     def __init__(self, n: int):
-        self.n, self.boxes = n, np.array([[0.0, 0.0, 1.0, 1.0]] * n)
+        self.n, self.boxes, self.name = n, np.array([[0.0, 0.0, 1.0, 1.0]] * n), "frames"
 
     def __len__(self) -> int:
         return self.n
@@ -39,8 +40,8 @@ class Echo:
 
 def run(n: int, fps: float, latency_ms: float):
     tracker = Echo()
-    boxes, times, processed = track_realtime(tracker, Frames(n), RealTime(fps, latency_ms))
-    return tracker.seen, boxes[:, 0].astype(int).tolist(), times, processed
+    res = track_sequence(tracker, Frames(n), realtime=RealTime(fps, latency_ms))
+    return tracker.seen, res.boxes[:, 0].astype(int).tolist(), res.times, res.processed
 
 
 def test_the_lae_worked_example():
@@ -75,7 +76,7 @@ def test_prediction_moves_the_box_at_the_last_two_boxes_centre_velocity():
     second box 2x2, so 2 px/frame in x and 0.5 in y; frame 3 gets that box one frame on, frame 4 two frames on."""
     got = scored_boxes(5, [0.1, 0.25], [[0, 0, 1, 1], [3.5, 0.5, 2, 2]], 10.0, [0, 0, 1, 1], frames=[0, 2])
     np.testing.assert_allclose(got, [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [5.5, 1.0, 2, 2], [7.5, 1.5, 2, 2]])
-    pred, _, _ = track_realtime(Echo(), Frames(6), RealTime(30.0, 1.0, predict=True))
+    pred = track_sequence(Echo(), Frames(6), realtime=RealTime(30.0, 1.0, predict=True)).boxes
     assert pred[:, 0].tolist() == [0, 0, 2, 3, 4, 5]      # a target moving 1 px/frame: the lag is predicted away
 
 

@@ -8,15 +8,12 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
-from droptrack.cli.ext_options import (ASPECT_PENALTY_OPTION, CROP_GRID_OPTION, OFFICIAL_OPTION, REACQ_CENTER_OPTION,
-                                        REACQ_FACTOR_OPTION, REACQ_FRAMES_OPTION, REACQ_RECOVER_OPTION,
-                                        REACQ_THRESHOLD_OPTION, SCALE_PENALTY_OPTION, SCALE_SEARCH_OPTION,
-                                        SIZE_LR_OPTION, TEMPLATE_REFRESH_EVERY_OPTION, TEMPLATE_REFRESH_OPTION,
-                                        ext_overrides)
+from droptrack.cli.ext_options import extension_options
 from droptrack.errors import InputError
 
 @app.command("eval")
 @friendly
+@extension_options
 def eval_(
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
                                 "synth."),
@@ -44,19 +41,7 @@ def eval_(
                                                "of the time measured here."),
     predict: bool = typer.Option(False, "--predict", help="With --realtime-fps: move each reported box to the "
                                  "frame's time at the constant velocity of the last two processed boxes."),
-    official: bool = OFFICIAL_OPTION,
-    size_lr: Optional[float] = SIZE_LR_OPTION,
-    aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
-    reacq_factor: Optional[float] = REACQ_FACTOR_OPTION,
-    reacq_threshold: Optional[float] = REACQ_THRESHOLD_OPTION,
-    reacq_frames: Optional[int] = REACQ_FRAMES_OPTION,
-    reacq_recover: Optional[float] = REACQ_RECOVER_OPTION,
-    reacq_center: Optional[str] = REACQ_CENTER_OPTION,
-    template_refresh: Optional[float] = TEMPLATE_REFRESH_OPTION,
-    template_refresh_every: Optional[int] = TEMPLATE_REFRESH_EVERY_OPTION,
-    scale_search: Optional[str] = SCALE_SEARCH_OPTION,
-    scale_penalty: Optional[float] = SCALE_PENALTY_OPTION,
-    crop_grid: Optional[str] = CROP_GRID_OPTION,
+    ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
     from rich.console import Console
@@ -65,11 +50,6 @@ def eval_(
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
-    ext = ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty, reacq_factor=reacq_factor,
-                        reacq_threshold=reacq_threshold, reacq_frames=reacq_frames, reacq_recover=reacq_recover,
-                        reacq_center=reacq_center, template_refresh=template_refresh,
-                        template_refresh_every=template_refresh_every, scale_search=scale_search,
-                        scale_penalty=scale_penalty, crop_grid=crop_grid)
     if (latency_ms is not None or predict) and realtime_fps is None:
         raise InputError(f"{'--latency-ms' if latency_ms is not None else '--predict'} needs --realtime-fps (the "
                          "stream's frame rate), e.g. --realtime-fps 30")
@@ -120,6 +100,7 @@ def analyze(
 
 @app.command()
 @friendly
+@extension_options
 def bench(
     artifacts: Optional[list[str]] = typer.Argument(None, help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine "
                                                     "files."),
@@ -148,19 +129,7 @@ def bench(
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for small models, else "
                                           "OMP_NUM_THREADS or all usable cores)."),
-    official: bool = OFFICIAL_OPTION,
-    size_lr: Optional[float] = SIZE_LR_OPTION,
-    aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
-    reacq_factor: Optional[float] = REACQ_FACTOR_OPTION,
-    reacq_threshold: Optional[float] = REACQ_THRESHOLD_OPTION,
-    reacq_frames: Optional[int] = REACQ_FRAMES_OPTION,
-    reacq_recover: Optional[float] = REACQ_RECOVER_OPTION,
-    reacq_center: Optional[str] = REACQ_CENTER_OPTION,
-    template_refresh: Optional[float] = TEMPLATE_REFRESH_OPTION,
-    template_refresh_every: Optional[int] = TEMPLATE_REFRESH_EVERY_OPTION,
-    scale_search: Optional[str] = SCALE_SEARCH_OPTION,
-    scale_penalty: Optional[float] = SCALE_PENALTY_OPTION,
-    crop_grid: Optional[str] = CROP_GRID_OPTION,
+    ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
     import os
@@ -174,11 +143,6 @@ def bench(
     from droptrack.eval.bench_report import bench_table, summary_lines
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
-    ext = ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty, reacq_factor=reacq_factor,
-                        reacq_threshold=reacq_threshold, reacq_frames=reacq_frames, reacq_recover=reacq_recover,
-                        reacq_center=reacq_center, template_refresh=template_refresh,
-                        template_refresh_every=template_refresh_every, scale_search=scale_search,
-                        scale_penalty=scale_penalty, crop_grid=crop_grid)
     report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
                                     reference=reference, max_auc_drop=max_auc_drop, max_divergence=max_divergence,
                                     min_fps=min_fps, output_dir=output,

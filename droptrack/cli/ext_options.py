@@ -1,6 +1,11 @@
-"""The tracker-extension options, shared by `dt run`, `dt serve`, `dt eval` and `dt bench` (same names and checks)."""
+"""The tracker-extension options, shared by `dt run`, `dt serve`, `dt eval` and `dt bench` (same names and checks):
+one table (`EXTENSION_OPTIONS`) and a decorator that appends them to a command, which receives them as `ext`."""
 
 from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable, Optional
 
 import typer
 
@@ -33,44 +38,54 @@ def scale_list(text: str | None) -> list[str] | str | None:
     return [t.strip() for t in text.split(",")]
 
 
-OFFICIAL_OPTION = typer.Option(False, "--official", help="The official procedure: every extension off, "
-                                "whatever the model's TEST keys say (options below still apply).",
-                                rich_help_panel=EXT_PANEL)
-SIZE_LR_OPTION = typer.Option(None, "--size-lr", help="Score-gated size smoothing (TEST.SIZE_LR, "
-                               "(0,10]): w/h move from the previous box toward the prediction at rate "
-                               "min(1, SIZE_LR x score); the centre is the prediction's.",
-                               rich_help_panel=EXT_PANEL)
-ASPECT_PENALTY_OPTION = typer.Option(None, "--aspect-penalty", help="With --size-lr: rate x "
-                                      "exp(-K x (aspect change - 1)) (TEST.ASPECT_PENALTY, >= 0).",
-                                      rich_help_panel=EXT_PANEL)
-REACQ_FACTOR_OPTION = typer.Option(None, "--reacq-factor", help="Re-acquisition: search factor "
-                                    "(TEST.REACQ_FACTOR, [1,20]; the model's is 4-5) while the score "
-                                    "stays low, same input size.", rich_help_panel=EXT_PANEL)
-REACQ_THRESHOLD_OPTION = typer.Option(None, "--reacq-threshold", help="Score under which a frame "
-                                       "counts as lost (TEST.REACQ_THRESHOLD, default 0.25).",
-                                       rich_help_panel=EXT_PANEL)
-REACQ_FRAMES_OPTION = typer.Option(None, "--reacq-frames", help="Lost frames in a row before the wide "
-                                    "search (TEST.REACQ_FRAMES, default 1).", rich_help_panel=EXT_PANEL)
-REACQ_RECOVER_OPTION = typer.Option(None, "--reacq-recover", help="Score that ends the wide search "
-                                     "(TEST.REACQ_RECOVER, >= the threshold, default 0.5).",
-                                     rich_help_panel=EXT_PANEL)
-REACQ_CENTER_OPTION = typer.Option(None, "--reacq-center", help="Wide search around the last "
-                                    "confident box ('last') or its constant-velocity prediction "
-                                    "('motion', default) (TEST.REACQ_CENTER).", rich_help_panel=EXT_PANEL)
-TEMPLATE_REFRESH_OPTION = typer.Option(None, "--template-refresh", help="Crop the template again "
-                                        "when the score is at least this (TEST.TEMPLATE_REFRESH, "
-                                        "[0,1]).", rich_help_panel=EXT_PANEL)
-TEMPLATE_REFRESH_EVERY_OPTION = typer.Option(None, "--template-refresh-every", help="At most every N "
-                                              "frames (TEST.TEMPLATE_REFRESH_EVERY, default 10).",
-                                              rich_help_panel=EXT_PANEL)
-SCALE_SEARCH_OPTION = typer.Option(None, "--scale-search", help="Scale search: extra search crops "
-                                    "with the factor times each of these (comma list, e.g. 0.8; "
-                                    "[0.25,4]); the crop with the best score wins (TEST.SCALE_SEARCH; "
-                                    "'off' turns the model's off).", rich_help_panel=EXT_PANEL)
-SCALE_PENALTY_OPTION = typer.Option(None, "--scale-penalty", help="Score multiplier of the extra "
-                                     "scales' crops (TEST.SCALE_PENALTY, (0,1], default 0.95).",
-                                     rich_help_panel=EXT_PANEL)
-CROP_GRID_OPTION = typer.Option(None, "--crop-grid", help="Search window on a grid of this fraction "
-                                 "of its side (TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller "
-                                 "than a step gives the same crop, so FP16/INT8 errors do not compound; "
-                                 "'off' turns the model's off.", rich_help_panel=EXT_PANEL)
+# (parameter, type, default, option, help)
+EXTENSION_OPTIONS = (
+    ("official", bool, False, "--official", "The official procedure: every extension off, whatever the model's "
+     "TEST keys say (options below still apply)."),
+    ("size_lr", Optional[float], None, "--size-lr", "Score-gated size smoothing (TEST.SIZE_LR, (0,10]): w/h move "
+     "from the previous box toward the prediction at rate min(1, SIZE_LR x score); the centre is the "
+     "prediction's."),
+    ("aspect_penalty", Optional[float], None, "--aspect-penalty", "With --size-lr: rate x exp(-K x (aspect change "
+     "- 1)) (TEST.ASPECT_PENALTY, >= 0)."),
+    ("reacq_factor", Optional[float], None, "--reacq-factor", "Re-acquisition: search factor (TEST.REACQ_FACTOR, "
+     "[1,20]; the model's is 4-5) while the score stays low, same input size."),
+    ("reacq_threshold", Optional[float], None, "--reacq-threshold", "Score under which a frame counts as lost "
+     "(TEST.REACQ_THRESHOLD, default 0.25)."),
+    ("reacq_frames", Optional[int], None, "--reacq-frames", "Lost frames in a row before the wide search "
+     "(TEST.REACQ_FRAMES, default 1)."),
+    ("reacq_recover", Optional[float], None, "--reacq-recover", "Score that ends the wide search "
+     "(TEST.REACQ_RECOVER, >= the threshold, default 0.5)."),
+    ("reacq_center", Optional[str], None, "--reacq-center", "Wide search around the last confident box ('last') "
+     "or its constant-velocity prediction ('motion', default) (TEST.REACQ_CENTER)."),
+    ("template_refresh", Optional[float], None, "--template-refresh", "Crop the template again when the score is "
+     "at least this (TEST.TEMPLATE_REFRESH, [0,1])."),
+    ("template_refresh_every", Optional[int], None, "--template-refresh-every", "At most every N frames "
+     "(TEST.TEMPLATE_REFRESH_EVERY, default 10)."),
+    ("scale_search", Optional[str], None, "--scale-search", "Scale search: extra search crops with the factor "
+     "times each of these (comma list, e.g. 0.8; [0.25,4]); the crop with the best score wins "
+     "(TEST.SCALE_SEARCH; 'off' turns the model's off)."),
+    ("scale_penalty", Optional[float], None, "--scale-penalty", "Score multiplier of the extra scales' crops "
+     "(TEST.SCALE_PENALTY, (0,1], default 0.95)."),
+    ("crop_grid", Optional[str], None, "--crop-grid", "Search window on a grid of this fraction of its side "
+     "(TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller than a step gives the same crop, so FP16/INT8 "
+     "errors do not compound; 'off' turns the model's off."),
+)
+
+
+def extension_options(command: Callable) -> Callable:
+    """Append EXTENSION_OPTIONS to a typer command's parameters (its help panel EXT_PANEL); the command receives
+    their TEST-style keys as `ext` (`ext_overrides`) instead of the options themselves."""
+    sig = inspect.signature(command, eval_str=True)
+    params = [p for name, p in sig.parameters.items() if name != "ext"]
+    params += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind,
+                                 default=typer.Option(default, decl, help=text, rich_help_panel=EXT_PANEL))
+               for name, kind, default, decl, text in EXTENSION_OPTIONS]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name, *_ in EXTENSION_OPTIONS}
+        return command(*args, ext=ext_overrides(values.pop("official"), **values), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

@@ -7,16 +7,13 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
-from droptrack.cli.ext_options import (ASPECT_PENALTY_OPTION, CROP_GRID_OPTION, OFFICIAL_OPTION, REACQ_CENTER_OPTION,
-                                        REACQ_FACTOR_OPTION, REACQ_FRAMES_OPTION, REACQ_RECOVER_OPTION,
-                                        REACQ_THRESHOLD_OPTION, SCALE_PENALTY_OPTION, SCALE_SEARCH_OPTION,
-                                        SIZE_LR_OPTION, TEMPLATE_REFRESH_EVERY_OPTION, TEMPLATE_REFRESH_OPTION,
-                                        ext_overrides)
+from droptrack.cli.ext_options import extension_options
 from droptrack.cli.track import CONFIG_OPTION, MODEL_OPTION, SOURCE_ARG
 
 
 @app.command()
 @friendly
+@extension_options
 def serve(
     source: str = SOURCE_ARG,
     checkpoint: Optional[str] = MODEL_OPTION,
@@ -49,19 +46,7 @@ def serve(
     width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
     height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
     fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
-    official: bool = OFFICIAL_OPTION,
-    size_lr: Optional[float] = SIZE_LR_OPTION,
-    aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
-    reacq_factor: Optional[float] = REACQ_FACTOR_OPTION,
-    reacq_threshold: Optional[float] = REACQ_THRESHOLD_OPTION,
-    reacq_frames: Optional[int] = REACQ_FRAMES_OPTION,
-    reacq_recover: Optional[float] = REACQ_RECOVER_OPTION,
-    reacq_center: Optional[str] = REACQ_CENTER_OPTION,
-    template_refresh: Optional[float] = TEMPLATE_REFRESH_OPTION,
-    template_refresh_every: Optional[int] = TEMPLATE_REFRESH_EVERY_OPTION,
-    scale_search: Optional[str] = SCALE_SEARCH_OPTION,
-    scale_penalty: Optional[float] = SCALE_PENALTY_OPTION,
-    crop_grid: Optional[str] = CROP_GRID_OPTION,
+    ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""
     import os
@@ -78,13 +63,7 @@ def serve(
     opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
-                        height=height, fps=fps, threads=n_threads, every_frame=every_frame,
-                        ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
-                                          reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
-                                          reacq_frames=reacq_frames, reacq_recover=reacq_recover,
-                                          reacq_center=reacq_center, template_refresh=template_refresh,
-                                          template_refresh_every=template_refresh_every, scale_search=scale_search,
-                                          scale_penalty=scale_penalty, crop_grid=crop_grid))
+                        height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext)
     try:
         session = run_server(opts, host=host, port=port, token=token,
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))

@@ -8,11 +8,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, friendly
-from droptrack.cli.ext_options import (ASPECT_PENALTY_OPTION, CROP_GRID_OPTION, OFFICIAL_OPTION, REACQ_CENTER_OPTION,
-                                        REACQ_FACTOR_OPTION, REACQ_FRAMES_OPTION, REACQ_RECOVER_OPTION,
-                                        REACQ_THRESHOLD_OPTION, SCALE_PENALTY_OPTION, SCALE_SEARCH_OPTION,
-                                        SIZE_LR_OPTION, TEMPLATE_REFRESH_EVERY_OPTION, TEMPLATE_REFRESH_OPTION,
-                                        ext_overrides)
+from droptrack.cli.ext_options import extension_options
 
 # shared by dt run and dt serve
 SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
@@ -22,6 +18,7 @@ MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpo
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
 @app.command()
 @friendly
+@extension_options
 def run(
     source: str = SOURCE_ARG,
     checkpoint: Optional[str] = MODEL_OPTION,
@@ -58,19 +55,7 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
                                           "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
                                           "or the usable cores)."),
-    official: bool = OFFICIAL_OPTION,
-    size_lr: Optional[float] = SIZE_LR_OPTION,
-    aspect_penalty: Optional[float] = ASPECT_PENALTY_OPTION,
-    reacq_factor: Optional[float] = REACQ_FACTOR_OPTION,
-    reacq_threshold: Optional[float] = REACQ_THRESHOLD_OPTION,
-    reacq_frames: Optional[int] = REACQ_FRAMES_OPTION,
-    reacq_recover: Optional[float] = REACQ_RECOVER_OPTION,
-    reacq_center: Optional[str] = REACQ_CENTER_OPTION,
-    template_refresh: Optional[float] = TEMPLATE_REFRESH_OPTION,
-    template_refresh_every: Optional[int] = TEMPLATE_REFRESH_EVERY_OPTION,
-    scale_search: Optional[str] = SCALE_SEARCH_OPTION,
-    scale_penalty: Optional[float] = SCALE_PENALTY_OPTION,
-    crop_grid: Optional[str] = CROP_GRID_OPTION,
+    ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
@@ -89,14 +74,7 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads, every_frame=every_frame,
-                      ext=ext_overrides(official, size_lr=size_lr, aspect_penalty=aspect_penalty,
-                                        reacq_factor=reacq_factor, reacq_threshold=reacq_threshold,
-                                        reacq_frames=reacq_frames, reacq_recover=reacq_recover,
-                                        reacq_center=reacq_center, template_refresh=template_refresh,
-                                        template_refresh_every=template_refresh_every,
-                                        scale_search=scale_search, scale_penalty=scale_penalty,
-                                        crop_grid=crop_grid))
+                      threads=threads, every_frame=every_frame, ext=ext)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

@@ -13,9 +13,8 @@ two processed frames' boxes (the motion-model baseline of predictive tracking; s
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,32 +79,29 @@ def scored_boxes(n: int, finishes: list[float], boxes: list[Any], fps: float, in
     return out
 
 
-def track_realtime(tracker: Any, seq: Any, rt: RealTime,
-                   progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(scored boxes (n, 4), per-frame tracker seconds (0 for skipped frames), frames processed) of one sequence."""
-    n, fps = len(seq), rt.fps
-    times = np.zeros(n, dtype=np.float64)
-    finishes: list[float] = []
-    outputs: list[Any] = []
-    frames: list[int] = []
-    free_s, take = 0.0, 0
-    for i, frame in enumerate(seq.iter_frames()):
-        if progress is not None:
-            progress(i + 1)
-        if i != take:
-            continue
-        t0 = time.perf_counter()
-        if i == 0:
-            tracker.initialize(frame, seq.boxes[0])
-            box = seq.boxes[0]
-        else:
-            box, _ = tracker.track(frame)
-        times[i] = time.perf_counter() - t0
-        latency = times[i] if rt.latency_ms is None else rt.latency_ms / 1000.0
-        free_s = max(free_s, i / fps) + latency
-        finishes.append(free_s)
-        outputs.append(box)
-        frames.append(i)
-        take = next_frame(free_s, fps, i)
-    scored = scored_boxes(n, finishes, outputs, fps, seq.boxes[0], frames if rt.predict else None)
-    return scored, times, len(outputs)
+class Schedule:
+    """One sequence's stream: which frames the tracker runs on (`runs`, then `finished` with its seconds) and what
+    each frame is scored with (`scored`)."""
+
+    def __init__(self, rt: RealTime):
+        self.rt, self.free_s, self.take = rt, 0.0, 0
+        self.frames: list[int] = []        # processed frames, in order
+        self.finishes: list[float] = []    # when each one's box was ready (s)
+
+    def runs(self, i: int) -> bool:
+        """Whether the tracker takes frame i (it is free and i is the newest arrived frame)."""
+        return i == self.take
+
+    def finished(self, i: int, seconds: float) -> None:
+        """Frame i took `seconds` here (a fixed latency_ms replaces it); the next frame the tracker takes."""
+        latency = seconds if self.rt.latency_ms is None else self.rt.latency_ms / 1000.0
+        self.free_s = max(self.free_s, i / self.rt.fps) + latency
+        self.frames.append(i)
+        self.finishes.append(self.free_s)
+        self.take = next_frame(self.free_s, self.rt.fps, i)
+
+    def scored(self, boxes: np.ndarray, init_box: Any) -> np.ndarray:
+        """(n, 4) scored boxes from the (n, 4) tracker boxes, of which only the processed frames' rows are read."""
+        outputs = [boxes[i] for i in self.frames]
+        return scored_boxes(len(boxes), self.finishes, outputs, self.rt.fps, init_box,
+                            self.frames if self.rt.predict else None)

@@ -17,7 +17,7 @@ import numpy as np
 
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DropTrackError
-from droptrack.eval.realtime import RealTime, track_realtime
+from droptrack.eval.realtime import RealTime, Schedule
 
 ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
 PROGRESS_PERIOD_S = 0.1
@@ -56,31 +56,28 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
     """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls.
     With `realtime`, frames arrive at its rate and the tracker skips those that come while it is busy."""
     n = len(seq)
-    if realtime is not None:
-        last = [time.monotonic()]
-
-        def tick(done: int) -> None:
-            if progress is not None and (done == n or time.monotonic() - last[0] >= PROGRESS_PERIOD_S):
-                progress(seq.name, done, n)
-                last[0] = time.monotonic()
-
-        boxes, times, processed = track_realtime(tracker, seq, realtime, tick)
-        return TrackedSequence(seq.name, boxes, times, _describe(tracker), processed)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    times = np.empty(n, dtype=np.float64)
+    schedule = Schedule(realtime) if realtime is not None else None
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    times = np.zeros(n, dtype=np.float64)     # a frame the stream skipped costs 0 s
     last = time.monotonic()
     for i, frame in enumerate(seq.iter_frames()):
-        t0 = time.perf_counter()
-        if i == 0:
-            tracker.initialize(frame, seq.boxes[0])
-            box = seq.boxes[0]
-        else:
-            box, _ = tracker.track(frame)
-        times[i] = time.perf_counter() - t0
-        boxes[i] = box
+        if schedule is None or schedule.runs(i):
+            t0 = time.perf_counter()
+            if i == 0:
+                tracker.initialize(frame, seq.boxes[0])
+                box = seq.boxes[0]
+            else:
+                box, _ = tracker.track(frame)
+            times[i] = time.perf_counter() - t0
+            boxes[i] = box
+            if schedule is not None:
+                schedule.finished(i, times[i])
         if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
             progress(seq.name, i + 1, n)
             last = time.monotonic()
+    if schedule is not None:
+        return TrackedSequence(seq.name, schedule.scored(boxes, seq.boxes[0]), times, _describe(tracker),
+                               len(schedule.frames))
     return TrackedSequence(seq.name, boxes, times, _describe(tracker))
 
 
