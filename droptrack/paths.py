@@ -113,6 +113,17 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     return p
 
 
+def check_not_inside(label: str, path: PathLike, root: PathLike | None, what: str) -> None:
+    """An output folder outside an input folder (`what` names it): results written into a dataset root would be
+    listed as its sequences by the next run."""
+    if root is None or not os.path.isdir(os.path.expanduser(str(root))):
+        return
+    out, base = Path(_real(path)), Path(_real(root))
+    if out == base or base in out.parents:
+        raise InputError(f"{label} '{path}' is inside the {what} '{root}' (results there would be read as its "
+                         "sequences); pass an output folder outside it")
+
+
 def check_name(label: str, name: str) -> str:
     """A single file/folder name (no separators, not '.' or '..'): keeps results inside their output folder."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:

@@ -107,6 +107,8 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
                                        "--output", "/proc/results"], "/proc"),
         "eval --output an existing file": (["eval", "--dataset", "synth", "--root", a["root"], "--checkpoint", ckpt,
                                             "--output", d / "result.txt"], "file"),
+        "eval --output inside the dataset root": (["eval", "--dataset", "synth", "--root", a["root"], "--checkpoint",
+                                                  ckpt, "--output", a["root"] / "results"], "inside the dataset root"),
         "analyze --output under /proc": (["analyze", d / "outdir", "--dataset", "synth", "--root", a["root"],
                                           "--output", "/proc/analysis"], "/proc"),
         "analyze --output an existing file": (["analyze", d / "outdir", "--dataset", "synth", "--root", a["root"],
@@ -121,6 +123,8 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
         "bench a missing artifact": (["bench", d / "missing.pt", "--output", d / "bench"], "not found"),
         "bench a text file as artifact": (["bench", d / "result.txt", "--output", d / "bench"], "not a model"),
         "bench --output an existing file": (["bench", ckpt, "--output", d / "result.txt"], "file"),
+        "bench synthetic --root a file": (["bench", "--tracker", "csrt", "--data", "synthetic", "--root",
+                                           d / "result.txt", "--output", d / "bench"], "--root"),
     }
 
 
@@ -171,6 +175,7 @@ def test_bad_inputs_one_line_exit_2_nothing_lost(assets, monkeypatch):
     assert not (assets["d"].parent / "escaped").exists()
     for p in (assets["d"] / "x.txt", assets["d"] / "y.mp4", assets["d"] / "bench" / "bench.json"):
         assert not p.exists(), p   # refused before any output was created
+    assert not (assets["root"] / "results").exists()
 
 
 def test_source_video_byte_identical_after_refused_save(assets):

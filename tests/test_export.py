@@ -672,3 +672,33 @@ def test_fp16_graph_is_topologically_sorted_with_either_converter(exported, tool
     before = half.SerializeToString()
     topo_sort(half.graph)
     assert half.SerializeToString() == before
+
+
+def test_export_names_artifacts_of_another_checkpoint_it_did_not_rewrite(exported, tmp_path):
+    """dt export CKPT2 into a folder that holds CKPT1's FP16 graph and engine: model.onnx is rewritten, the others
+    are not, so the summary names them (a later dt bench / dt run would take them for CKPT2's); nothing is deleted."""
+    import shutil
+
+    from droptrack.engine.tensorrt_backend import sidecar_path
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(exported[0] / "model_fp16.onnx", out / "model_fp16.onnx")
+    (out / "model.engine").write_bytes(b"plan")
+    sidecar_path(out / "model.engine").write_text(json.dumps(
+        {"meta": {"checkpoint_sha256": read_metadata(exported[0] / "model.onnx").checkpoint_sha256}}))
+    (out / "notes.onnx").write_bytes(b"not a graph")           # not droptrack's: not judged
+    torch.manual_seed(1)
+    cfg = load_config("tiny_ce_test")
+    ckpt2 = tmp_path / "other.pt"
+    save_checkpoint(ckpt2, build_model(cfg).eval(), cfg)
+    before = (out / "model_fp16.onnx").read_bytes()
+    r = cli("export", ckpt2, "-o", out)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "another checkpoint" in text and "model_fp16.onnx" in text and "model.engine" in text, r.output
+    assert "notes.onnx" not in text
+    assert (out / "model_fp16.onnx").read_bytes() == before and (out / "model.engine").is_file()
+    r = cli("export", ckpt2, "--fp16", "-o", out)                # rewritten: only the engine is left to name
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "model.engine" in text and "model_fp16.onnx (checkpoint" not in text, r.output

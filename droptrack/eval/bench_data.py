@@ -95,6 +95,10 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
 
         n, m = sequences or 8, frames or 40
         folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
+        if root:
+            from droptrack.paths import check_output_dir
+
+            check_output_dir("--root", folder)   # the set is cached there: a folder, not a file
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
         if why is not None and (folder / MARKER).is_file():   # a set made by other means: never replaced
             raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "

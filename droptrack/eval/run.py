@@ -29,7 +29,7 @@ from droptrack.eval.results import (load_tracker_dir, read_result, read_times, w
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
-from droptrack.paths import check_name, check_output_dir
+from droptrack.paths import check_name, check_not_inside, check_output_dir
 
 GOT10K_STYLE = ("got10k", "synth")
 MANIFEST = "eval.json"
@@ -155,6 +155,7 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
+    check_not_inside("--output", output_dir, root, "dataset root")
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])

@@ -32,9 +32,41 @@ def summary_table(report: ExportReport):
     return t
 
 
+def stale_artifacts(report: ExportReport) -> list[str]:
+    """Graphs and engines left in the output folder by an export of another checkpoint (not rewritten by this one):
+    named, never deleted, so nobody benchmarks or deploys them as this checkpoint's."""
+    import json
+
+    from droptrack.engine.tensorrt_backend import sidecar_path
+    from droptrack.export.onnx import read_metadata
+
+    fp32 = next((r for r in report.results if r.precision == "fp32" and r.meta is not None), None)
+    sha = fp32.meta.checkpoint_sha256 if fp32 is not None else ""
+    if not sha or not report.output_dir.is_dir():
+        return []
+    written = {r.path.name for r in report.results}
+    stale = []
+    for path in sorted([*report.output_dir.glob("*.onnx"), *report.output_dir.glob("*.engine")]):
+        if path.name in written:
+            continue
+        try:
+            if path.suffix == ".onnx":
+                other = read_metadata(path).checkpoint_sha256
+            else:
+                other = json.loads(sidecar_path(path).read_text()).get("meta", {}).get("checkpoint_sha256", "")
+        except Exception:  # noqa: BLE001 - not a droptrack artifact (or unreadable): not ours to judge
+            continue
+        if other and other != sha:
+            stale.append(f"{path.name} (checkpoint {other[:12]})")
+    if not stale:
+        return []
+    return [f"{report.output_dir} also holds artifacts of another checkpoint, not rewritten by this export: "
+            f"{', '.join(stale)}; re-export those precisions or move them away before dt bench / dt run"]
+
+
 def notes(report: ExportReport) -> list[str]:
-    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch."""
-    lines = list(dict.fromkeys(report.notes))
+    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch, stale artifacts."""
+    lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report)
     for r in report.results:
         if r.precision == "int8" and r.name.endswith(".onnx"):
             lines += r.notes
