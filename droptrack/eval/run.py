@@ -155,7 +155,13 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    check_not_inside("--output", output_dir, root, "dataset root")
+    from droptrack.data.registry import canonical, resolve_root
+
+    try:
+        data_root = resolve_root(canonical(dataset)[0], root)
+    except DropTrackError:
+        data_root = None                      # get_sequences names the problem below
+    check_not_inside("--output", output_dir, data_root, "dataset root")
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])
