@@ -23,7 +23,8 @@ from droptrack.eval.machine import benchmark_machine, machine_line
 from droptrack.engine.threads import apply_threads
 from droptrack.serve.app import create_app
 from droptrack.serve.server import bind_socket
-from droptrack.serve.session import ServeOptions, Session
+from droptrack.serve.options import ServeOptions
+from droptrack.serve.session import Session
 
 RESULTS = Path(__file__).parent / "results"
 INIT = [300.0, 18.0, 265.0, 182.0]   # the parked bike of bikes.mp4 (droptrack/demo.py), drawn on frame 0

@@ -30,7 +30,8 @@ from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.server import page_url, resolve_token  # noqa: E402
-from droptrack.serve.session import ServeOptions, Session, SourceTimeout  # noqa: E402
+from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
+from droptrack.serve.session import Session  # noqa: E402
 
 runner = CliRunner()
 FACE = [60.0, 20.0, 50.0, 60.0]      # the caller's head in carphone_pristine.mp4 (176x144), frame 0

@@ -54,7 +54,7 @@ def serve(
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     from droptrack.serve.server import serve as run_server
-    from droptrack.serve.session import ServeOptions, SourceTimeout
+    from droptrack.serve.options import ServeOptions, SourceTimeout
 
     from droptrack.engine.threads import apply_threads, plan_threads
 

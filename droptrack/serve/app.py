@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from droptrack import __version__
 from droptrack.serve.auth import AccessGuard
-from droptrack.serve.session import CommandError, Session
+from droptrack.serve.options import CommandError
+from droptrack.serve.session import Session
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame

@@ -11,7 +11,8 @@ from typing import Callable
 
 from droptrack.errors import InputError
 from droptrack.serve.auth import is_loopback, new_token
-from droptrack.serve.session import ServeOptions, Session
+from droptrack.serve.options import ServeOptions
+from droptrack.serve.session import Session
 
 
 def web_modules() -> None:

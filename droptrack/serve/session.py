@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,77 +22,16 @@ import numpy as np
 
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
-from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, STAGES
 from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.run import (build_tracker, check_artifact, check_numbers, check_output_paths,
-                                   resolve_device)
-from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, TargetState, VideoSink, frame_record
+from droptrack.runtime.loop import STAGES
+from droptrack.runtime.run import build_tracker, check_artifact, check_numbers, check_output_paths, resolve_device
+from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
 MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
-
-
-@dataclass
-class ServeOptions:
-    """What `dt serve` tracks with (the CLI help describes each)."""
-
-    source: str
-    artifact: str | None = None
-    config: str | None = None
-    device: str | None = None
-    pre: str = "auto"
-    save: str | None = None
-    output: str | None = None
-    jsonl: str | None = None
-    lost_threshold: float = DEFAULT_LOST_THRESHOLD
-    max_targets: int = 4
-    max_frames: int | None = None
-    pace: bool | None = None          # None: files and folders at their frame rate, live sources as they come
-    connect_timeout: float = 30.0
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
-    ext: dict = field(default_factory=dict)   # tracker-extension overrides of the artifact's TEST keys (as dt run)
-    every_frame: bool = False         # live sources: every frame in order (queued) instead of the newest one
-
-
-class SourceTimeout(SourceError):
-    """The source delivered no first frame in time; its opener thread may still be blocked inside OpenCV."""
-
-
-class CommandError(Exception):
-    """A command the session refuses; `status` is the HTTP status the web API answers with."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class Target:
-    """A live target: id (never reused), current box, last score and lost flag, the frame it started on."""
-
-    id: int
-    box: list[float]
-    score: float | None
-    lost: bool
-    since: int
-
-    def state(self) -> TargetState:
-        return TargetState(list(self.box), self.score, self.lost, self.id)
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "box": [round(v, 3) for v in self.box], "score": self.score, "lost": self.lost,
-                "since": self.since}
-
-
-def box_file(path: str | Path, target_id: int) -> Path:
-    """`--output boxes.txt` -> boxes_<id>.txt: one official box file per target (targets come and go)."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
 
 
 class Session:
