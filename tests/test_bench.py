@@ -242,3 +242,34 @@ def test_opencv_baseline_rows(assets, tmp_path):
     res = dt("bench", "--tracker", "tld9", "--data", assets["synth"], "--output", out)
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 2 and len(lines) == 1 and "csrt, kcf, mil" in lines[0], res.output
+
+
+def test_resume_keeps_finished_sequences_and_refuses_other_settings(bench_run, assets, tmp_path):
+    """An interrupted bench (one of two sequences finished) continued with --resume: the finished sequence is kept,
+    the other tracked, the scores equal the uninterrupted bench's; --resume with other settings is refused per row."""
+    import shutil
+
+    _, out0, js0 = bench_run
+    out = tmp_path / "b"
+    shutil.copytree(out0, out)
+    row_dir = out / "results" / "tiny"
+    seqs = get_sequences("synth", assets["synth"], split="val")
+    gone = seqs[1].name
+    want = (row_dir / f"{gone}.txt").read_text()
+    for f in (row_dir / f"{gone}.txt", row_dir / f"{gone}_time.txt", out / "bench.json"):
+        f.unlink()
+    res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out, "--resume")
+    assert res.exit_code == 0, res.output
+    js = json.loads((out / "bench.json").read_text())
+    assert js["settings"]["resume"] is True
+    assert js["rows"][0]["eval"]["resumed"] == 1 and js["rows"][0]["eval"]["tracked"] == 1
+    assert (row_dir / f"{gone}.txt").read_text() == want
+    assert js["rows"][0]["accuracy"] == js0["rows"][0]["accuracy"]
+    assert any("1 of 2 sequences resumed" in n for n in js["notes"]), js["notes"]
+    res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out, "--resume", "--crop-grid", "0.1")
+    js = json.loads((out / "bench.json").read_text())
+    assert res.exit_code == 1 and js["rows"][0]["status"] == "failed", res.output
+    assert "drop --resume" in js["rows"][0]["reason"] and (row_dir / f"{gone}.txt").read_text() == want
+    res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out)   # no --resume: starts over
+    js = json.loads((out / "bench.json").read_text())
+    assert res.exit_code == 0 and js["rows"][0]["eval"]["resumed"] == 0 and js["rows"][0]["eval"]["tracked"] == 2

@@ -129,6 +129,9 @@ def bench(
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for small models, else "
                                           "OMP_NUM_THREADS or all usable cores)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "
+                                "row keeps the sequences it finished (dt eval checks they come from the same "
+                                "artifact, settings and frames); latency is measured again."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
@@ -147,7 +150,8 @@ def bench(
                                     reference=reference, max_auc_drop=max_auc_drop, max_divergence=max_divergence,
                                     min_fps=min_fps, output_dir=output,
                                     sequences=sequences, frames=frames, device=device, config=config, init=init,
-                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext))
+                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
+                                    resume=resume))
     console = Console(width=max(Console().width, 160))
     console.print(bench_table(report))
     for line in summary_lines(report):

@@ -64,6 +64,7 @@ class BenchOptions:
     command: str = ""
     trackers: list[str] = field(default_factory=list)    # classic OpenCV baselines (droptrack.eval.baselines)
     ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
+    resume: bool = False      # keep each row's finished sequences from an interrupted bench in the same output
 
 
 @dataclass
@@ -161,15 +162,33 @@ def _row_names(artifacts: list[str]) -> list[str]:
 
 def _evaluate(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
               tracker: str | None = None) -> Any:
-    """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced)."""
+    """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
+    `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results)."""
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
-    if fresh and (results / name / "eval.json").is_file():
+    if fresh and not opts.resume and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
-    return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag, name=name,
-                    threads=opts.threads, progress=opts.progress, tracker=tracker,
-                    ext=opts.ext if tracker is None else None)
+    try:
+        return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag,
+                        name=name, threads=opts.threads, progress=opts.progress, tracker=tracker,
+                        ext=opts.ext if tracker is None else None)
+    except InputError as exc:
+        if opts.resume:
+            raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
+        raise
+
+
+def resume_notes(rows: list[BenchRow]) -> list[str]:
+    """One note per row whose accuracy pass continued an interrupted bench (its resumed boxes are whole pixels)."""
+    notes = []
+    for row in rows:
+        res = row.result
+        if res is not None and res.resumed:
+            notes.append(f"{row.name}: {len(res.resumed)} of {len(res.sequences)} sequences resumed from "
+                         f"{res.output_dir} (their boxes are read back from the result files, whole pixels); "
+                         "latency was measured again")
+    return notes
 
 
 def _baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOptions) -> BenchRow:
@@ -357,7 +376,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         taken.append(name)
         rows.append(_baseline_row(key, name, seqs, data.tag, opts))
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
-                         datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes)
+                         datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes + resume_notes(rows))
     report.wall_s = time.perf_counter() - t0
     write_bench(report, seqs)
     return report

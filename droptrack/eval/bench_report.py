@@ -69,7 +69,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
     p = row.parity
     ev = None
     if row.result is not None:
-        ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps, "wall_s": row.result.wall_s}
+        ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps, "wall_s": row.result.wall_s,
+              "tracked": len(row.result.tracked), "resumed": len(row.result.resumed)}
     return {"name": row.name, "artifact": row.artifact, "format": row.format, "precision": row.precision,
             "status": row.status, "reason": row.reason, "size_mb": row.size_mb, "sha256": row.sha256,
             "checkpoint_sha256": row.checkpoint_sha256, "accuracy": row.accuracy or None,
@@ -105,7 +106,7 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "data": report.data.to_dict(),
         "settings": {"device": o.device, "threads": o.threads, "config": o.config, "warmup_frames": o.warmup,
                      "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU,
-                     "tracker_overrides": o.ext or None},
+                     "tracker_overrides": o.ext or None, "resume": o.resume},
         "gates": {"max_auc_drop": o.max_auc_drop, "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
                   "max_divergence": o.max_divergence, "max_divergence_defaults": DEFAULT_MAX_DIVERGENCE,
                   "min_fps": o.min_fps},
