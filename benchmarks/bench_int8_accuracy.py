@@ -52,7 +52,7 @@ def graph_folder(work: Path, checkpoint: str | None) -> Path:
 def main() -> None:
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
-    from droptrack.export.auto_precision import divergence, track_boxes
+    from droptrack.export.divergence import divergence, track_boxes
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.pipeline import export_fp16, export_onnx, load_source

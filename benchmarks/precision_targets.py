@@ -133,7 +133,7 @@ class Run:
     def boxes(self, name: str, graph: Path, seqs: list, tag: str, jitter: float = 0.0) -> dict:
         """Tracked boxes of a graph over a set (cached as npz)."""
         from droptrack.artifact import atomic_savez
-        from droptrack.export.auto_precision import track_boxes
+        from droptrack.export.divergence import track_boxes
 
         cache = self.work / f"boxes_{name}_{tag}.npz"
         if cache.is_file():
@@ -165,7 +165,7 @@ class Run:
 def row(boxes: dict, ref: dict, seqs: list) -> dict:
     """Divergence (all frames / FP32-on-target frames), mean IoU vs FP32 and ΔAUC CI of tracked boxes."""
     from droptrack.eval.bench_gates import paired_bootstrap_ci
-    from droptrack.export.auto_precision import divergence, divergence_on_target
+    from droptrack.export.divergence import divergence, divergence_on_target
     from droptrack.geometry import box_iou
 
     from bench_int8_accuracy import seq_auc
@@ -211,7 +211,8 @@ def main() -> None:
     from droptrack.artifact import atomic_write_text
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
-    from droptrack.export.auto_precision import Int8Options, divergence, search_recipe, validation_sequences
+    from droptrack.export.auto_precision import Int8Options, search_recipe, validation_sequences
+    from droptrack.export.divergence import divergence
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.pipeline import export_fp16, export_onnx, load_source

@@ -84,7 +84,7 @@ def test_auto_precision_end_to_end(tmp_path):
 
 
 def test_divergence_on_target_counts_only_frames_where_the_reference_tracks():
-    from droptrack.export.auto_precision import divergence, divergence_on_target
+    from droptrack.export.divergence import divergence, divergence_on_target
 
     box = lambda x: [x, x, 10.0, 10.0]                              # noqa: E731
     ref = {"a": np.array([box(0), box(0), box(0), box(50)])}          # frame 0 is the init frame
@@ -113,3 +113,40 @@ def test_choose_stops_when_the_fp16_base_alone_fails_the_limit():
     ev = FakeEvaluator(contrib)
     res = SearchResult("ort", 0.2, "hand", 40, 1000, 0.16)            # all INT8 already holds 20 %
     assert _choose(list(contrib), ev, res, lambda s: None) == [] and ev.probes == []
+
+
+@pytest.mark.slow
+def test_interrupted_search_resumes_from_its_journal(tmp_path):
+    """A second `dt export --auto-precision` into the same folder measures no trial again (the journal beside the
+    graph has them) and ends with the same choice; a trial dropped from the journal (the run was killed before it)
+    is the only one measured again; another validation size is another journal."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cfg = load_config("tiny_ce_test")
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "export"
+
+    def export(frames: int = 5):
+        args = ("export", ckpt, "--int8", "--int8-target", "ort", "--calib-pairs", 8, "--auto-precision",
+                "--val-sequences", 4, "--val-frames", frames, "--max-divergence", 0.25, "--group-by", "kind", "-o", out)
+        r = CliRunner().invoke(app, [str(a) for a in args])
+        assert r.exit_code == 0, r.output
+        res = json.loads((out / "auto_precision_ort.json").read_text())
+        trials = [ln for ln in r.output.splitlines() if "trial " in ln]
+        return r.output, res, trials
+
+    _, first, trials = export()
+    journals = list((out / ".auto_precision").glob("trials_ort_*.json"))
+    assert len(journals) == 1 and trials
+    measured = json.loads(journals[0].read_text())["trials"]
+    assert len(measured) == len(trials) and measured[""] == first["all_quantized"]
+    text, again, trials = export()
+    assert "resuming" in text and not trials
+    for k in ("kept", "divergence", "all_quantized", "sensitivity", "passed"):
+        assert again[k] == first[k], k
+    dropped = sorted(measured)[-1]
+    journals[0].write_text(json.dumps({"trials": {k: v for k, v in measured.items() if k != dropped}}))
+    _, third, trials = export()
+    assert len(trials) == 1 and third["kept"] == first["kept"]
+    export(frames=6)
+    assert len(list((out / ".auto_precision").glob("trials_ort_*.json"))) == 2

@@ -12,7 +12,8 @@ through the crop loop. The search here measures it directly on validation sequen
   5. for each kept group, the graph with that group quantized as well is timed against the result (ONNX Runtime,
      1 thread, interleaved medians): the speed the group costs.
 A validation set must have at least ceil(1 / limit) sequences, so that one sequence lost from the first frame on
-cannot pass the limit by itself (`needed_sequences`).
+cannot pass the limit by itself (`needed_sequences`). Trials are measured by droptrack.export.divergence, which
+journals each one beside the graph: an interrupted search, run again, resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from droptrack.errors import ExportError
+from droptrack.export.divergence import Evaluator
 from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, Int8Recipe
 
 DEFAULT_MAX_DIVERGENCE = 0.03
@@ -35,7 +37,6 @@ VAL_SEED = 1                  # the synthetic validation set; dt bench's set is 
 VAL_SEQUENCES, VAL_FRAMES = 40, 40
 TIMED_RUNS = 20
 COSTS_TIMED = 8      # kept groups whose cost is timed (the most sensitive first)
-DIVERGENCE_IOU = 0.5
 GROUP_BY = ("layer", "kind")
 Log = Callable[[str], None]
 
@@ -152,55 +153,6 @@ def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
     return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
 
 
-def track_boxes(path: Path, seqs: list, jitter_px: float = 0.0, seed: int = 0) -> dict[str, np.ndarray]:
-    """Boxes of an ONNX graph tracking every sequence from its first-frame box (ORT CPU, 1 thread).
-
-    `jitter_px` > 0 adds N(0, jitter_px) pixels to each coordinate of the state after every frame: the same
-    graph with a perturbation far below any precision's error, which measures how much of a divergence the
-    tracking loop itself amplifies (the noise floor of `divergence`)."""
-    from droptrack.engine.onnxruntime_backend import OrtBackend
-    from droptrack.runtime.tracker import Tracker
-
-    rng = np.random.default_rng(seed)
-    out = {}
-    with OrtBackend(path, threads=1) as backend:
-        tracker = Tracker(backend)
-        for s in seqs:
-            boxes = [np.asarray(s.boxes[0], np.float64)]
-            for i, frame in enumerate(s.iter_frames()):
-                if i == 0:
-                    tracker.initialize(frame, s.boxes[0])
-                    continue
-                boxes.append(np.asarray(tracker.track(frame)[0], np.float64))
-                if jitter_px > 0:
-                    tracker.states[0] = [v + jitter_px * rng.standard_normal() for v in tracker.states[0]]
-            out[s.name] = np.stack(boxes)
-    return out
-
-
-def divergence(boxes: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> float:
-    """Share of tracked frames (init excluded) whose box has IoU < 0.5 with the reference's."""
-    from droptrack.geometry import box_iou
-
-    ious = np.concatenate([box_iou(boxes[k][1:], reference[k][1:]) for k in reference])
-    return float((ious < DIVERGENCE_IOU).mean()) if ious.size else 0.0
-
-
-def divergence_on_target(boxes: dict[str, np.ndarray], reference: dict[str, np.ndarray],
-                         truth: dict[str, np.ndarray]) -> tuple[float, int]:
-    """(divergence, frames) over only the frames where the reference is on the target (IoU >= 0.5 with the truth):
-    frames where the reference has already lost the target are where a weak model flips on any perturbation."""
-    from droptrack.geometry import box_iou
-
-    div, on = [], []
-    for k, ref in reference.items():
-        n = len(ref) - 1
-        div.append(box_iou(boxes[k][1:], ref[1:]) < DIVERGENCE_IOU)
-        on.append(box_iou(ref[1:], np.asarray(truth[k], np.float64)[1:n + 1]) >= DIVERGENCE_IOU)
-    d, o = np.concatenate(div), np.concatenate(on)
-    return (float(d[o].mean()) if o.any() else 0.0), int(o.sum())
-
-
 def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[str, float]:
     """Median ms per inference of each graph, 1 thread, interleaved rounds (they share the machine's load)."""
     from droptrack.engine.onnxruntime_backend import OrtBackend
@@ -221,51 +173,6 @@ def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[st
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-class _Evaluator:
-    """Builds a recipe's graph in a temp folder and measures its divergence (memoised per kept set)."""
-
-    def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log,
-                 reference: dict[str, np.ndarray] | None = None):
-        from droptrack.export.quantize import preprocess
-
-        self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
-        self.pre = preprocess(fp32, tmp / "pre.onnx")
-        self.reference = reference if reference is not None else track_boxes(fp32, seqs)
-        self.cache: dict[tuple[str, ...], tuple[float, Path]] = {}
-
-    def graph(self, kept: list[str]) -> tuple[float, Path]:
-        from droptrack.export.onnx import read_metadata
-        from droptrack.export.quantize import quantize_int8
-
-        key = tuple(sorted(kept))
-        if key not in self.cache:
-            path = self.tmp / f"cand{len(self.cache)}.onnx"
-            recipe = replace(self.base, keep=key)
-            quantize_int8(self.fp32, path, read_metadata(self.fp32), self.pairs[0], self.pairs[1], recipe,
-                          pre=self.pre)
-            self.cache[key] = (divergence(track_boxes(path, self.seqs), self.reference), path)
-            self.log(f"    trial {len(self.cache)}: high precision {', '.join(key) or 'nothing'} -> "
-                     f"{self.cache[key][0]:.1%} diverged")
-        return self.cache[key]
-
-    def base_divergence(self) -> float:
-        """Divergence of the graph every group falls back to: FP16 (TensorRT's base) or FP32 (ORT's, exactly 0)."""
-        import onnx
-
-        from droptrack.export.onnx import read_metadata, set_metadata
-        from droptrack.export.quantize import to_trt_base
-
-        if self.base.target != "trt":
-            return 0.0
-        model = to_trt_base(onnx.load(str(self.pre)))
-        set_metadata(model, read_metadata(self.fp32))
-        path = self.tmp / "base_fp16.onnx"
-        onnx.save(model, str(path))
-        d = divergence(track_boxes(path, self.seqs), self.reference)
-        self.log(f"    FP16 base alone (every group kept) -> {d:.1%} diverged")
-        return d
-
-
 def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options, log: Log | None = None,
                   reference: dict[str, np.ndarray] | None = None) -> tuple[Int8Recipe, SearchResult]:
     """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring).
@@ -280,7 +187,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
     frames = sum(len(s) - 1 for s in seqs)
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
-        ev = _Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference)
+        ev = Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference, fp32.parent / ".auto_precision", desc)
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
                   if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
@@ -290,7 +197,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
             f"(limit {limit:.1%}, {len(seqs)} sequences)")
         kept = _choose(groups, ev, res, log)
         res.kept = kept
-        res.divergence, final = ev.graph(kept)
+        res.divergence, final = ev.graph(kept)[0], ev.path(kept)
         res.passed = res.divergence <= limit
         _costs(res, ev, kept, final)
     res.seconds = time.perf_counter() - t0
@@ -299,7 +206,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     return replace(base, keep=tuple(kept)), res
 
 
-def _choose(groups: list[str], ev: _Evaluator, res: SearchResult, log: Log) -> list[str]:
+def _choose(groups: list[str], ev: Evaluator, res: SearchResult, log: Log) -> list[str]:
     """Groups to keep: none when all-INT8 holds the limit; the target's defaults when even its high-precision base
     (FP16 for TensorRT) fails it, since keeping groups cannot go below the base; else sensitivity + bisection."""
     from droptrack.export.quantize import DEFAULT_KEPT
@@ -318,7 +225,7 @@ def _choose(groups: list[str], ev: _Evaluator, res: SearchResult, log: Log) -> l
     return _bisect(order, ev, res)
 
 
-def _bisect(order: list[str], ev: _Evaluator, res: SearchResult) -> list[str]:
+def _bisect(order: list[str], ev: Evaluator, res: SearchResult) -> list[str]:
     """Fewest most-sensitive groups to keep (bisection on k, keeping order[:k]; every probe is recorded).
 
     order[:0] (all INT8) is known to fail; at least one group stays INT8, so the largest k is len(order) - 1."""
@@ -344,11 +251,11 @@ def kept_cost(cost_ms: dict[str, float], group: str) -> str:
     return f"{cost_ms[group]:+.2f} ms" if group in cost_ms else "not timed"
 
 
-def _costs(res: SearchResult, ev: _Evaluator, kept: list[str], final: Path) -> None:
+def _costs(res: SearchResult, ev: Evaluator, kept: list[str], final: Path) -> None:
     """Per kept group: ms it costs = time(result) - time(result with that group quantized too)."""
-    paths = {"fp32": ev.fp32, "int8_all": ev.graph([])[1], "result": final}
+    paths = {"fp32": ev.fp32, "int8_all": ev.path([]), "result": final}
     for g in kept[:COSTS_TIMED]:
-        paths[g] = ev.graph([o for o in kept if o != g])[1]
+        paths[g] = ev.path([o for o in kept if o != g])
     med = time_graphs(paths, ev.pairs[0][0])
     res.latency_ms = {k: round(med[k], 3) for k in ("fp32", "int8_all", "result")}
     res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:COSTS_TIMED]}
