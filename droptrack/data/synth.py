@@ -22,6 +22,7 @@ from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Sy
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
+PROGRESS = ".synth_progress.json"   # sequences written so far: a killed run resumes after them
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
@@ -134,7 +135,8 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
                    aspect_max: float | None = None, difficulty: str = "hard") -> Path:
     """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last.
     `attributes` ('none', 'all', 'a,b' or a tuple) selects the hard attributes; each sequence's tags go to
-    <seq>/attributes.txt; `difficulty` ('hard' or 'moderate') how many stack per sequence and how strong."""
+    <seq>/attributes.txt; `difficulty` ('hard' or 'moderate') how many stack per sequence and how strong.
+    A run killed part-way resumes when started again with the same parameters (PROGRESS lists what it wrote)."""
     attributes = parse_attributes(attributes) if isinstance(attributes, str) else tuple(attributes)
     _check(sequences, frames, size, split, ext, gray, attributes, aspect_max, difficulty)
     if attributes:
@@ -146,21 +148,35 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     _check_own_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)
+    params = _params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max, difficulty)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
+    photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     cache: dict = {}
-    photos = {}
     with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
         for i, name in enumerate(names):
-            seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
-                                 aspect_max=aspect_max, difficulty=difficulty)
-            _write_sequence(out / name, seq, ext)
-            photos[name] = seq.photos
+            if name not in photos:
+                seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
+                                     aspect_max=aspect_max, difficulty=difficulty)
+                _write_sequence(out / name, seq, ext)
+                photos[name] = seq.photos
+                atomic_write_json(out / PROGRESS, {"params": params, "done": photos})
             bar.advance()
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
-    atomic_write_json(out / MARKER, {**_params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max,
-                                             difficulty),
-                                     "photos": photos})
+    atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
+    (out / PROGRESS).unlink(missing_ok=True)
     return out
+
+
+def _resumable(out: Path, params: dict, names: list[str]) -> dict:
+    """{sequence: its photos} of the sequences a killed run with the same parameters wrote completely (each
+    sequence is deterministic in its index, so they are kept and the run resumes after them); {} otherwise."""
+    try:
+        state = json.loads((out / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("params") != params or not isinstance(state.get("done"), dict):
+        return {}
+    return {k: v for k, v in state["done"].items() if k in names and (out / k).is_dir()}
 
 
 def _source_exists(name: str) -> None:
