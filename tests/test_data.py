@@ -167,8 +167,14 @@ def test_uav_nfs_tnl2k(tmp_path):
     (uav / "data_seq" / "UAV123" / "bird1").mkdir(parents=True)
     (uav / "data_seq" / "UAV123" / "car1_s").mkdir(parents=True)
     b, c = get_sequences("uav", uav)
-    assert b.name == "bird1_2" and [p.name for p in b.frames] == ["000775.jpg", "000776.jpg"]
+    assert b.name == "uav_bird1_2" and [p.name for p in b.frames] == ["000775.jpg", "000776.jpg"]
     assert np.isnan(b.boxes[1]).all() and c.frames[0].name == "000001.jpg"
+    # pytracking/OSTrack name UAV123 sequences uav_<anno stem> (result file uav_bird1_2.txt); bare stems select too
+    assert c.name == "uav_car1_s"
+    assert [s.name for s in get_sequences("uav", uav, names=["car1_s", "uav_bird1_2"])] == ["uav_car1_s",
+                                                                                          "uav_bird1_2"]
+    with pytest.raises(DatasetError, match="bird1_3"):
+        get_sequences("uav", uav, names=["bird1_3"])
     nfs = tmp_path / "nfs"
     text(nfs / "anno" / "nfs_Gymnastics.txt", "1\t2\t3\t4\n5\t6\t7\t8\n")
     for i in range(1, 4):
