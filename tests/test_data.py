@@ -224,6 +224,19 @@ def test_coco_folder_video(tmp_path):
     assert v.frame(2).shape == (24, 32, 3)
 
 
+def test_folder_unpadded_frame_numbers_in_frame_order(tmp_path):
+    """Frames named 0.jpg .. 11.jpg (TrackingNet-style, no zero padding) are read in frame order, not as text."""
+    for i in range(12):
+        img(tmp_path / "clip" / f"{i}.jpg", color=(i * 20, 0, 0))
+    text(tmp_path / "clip" / "groundtruth.txt", "1,2,3,4\n" * 12)
+    (f,) = get_sequences("folder", tmp_path / "clip")
+    assert [p.name for p in f.frames] == [f"{i}.jpg" for i in range(12)]
+    for i in (1, 2, 10):   # frame 2 is 2.jpg, not 10.jpg
+        img(tmp_path / "pad" / "img" / f"{i:04d}.jpg")
+    (p,) = get_sequences("folder", tmp_path / "pad")
+    assert [q.name for q in p.frames] == ["0001.jpg", "0002.jpg", "0010.jpg"]
+
+
 def test_roots_and_names(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="DT_DATA_LASOT"):
         get_sequences("lasot")
