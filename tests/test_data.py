@@ -167,8 +167,14 @@ def test_uav_nfs_tnl2k(tmp_path):
     (uav / "data_seq" / "UAV123" / "bird1").mkdir(parents=True)
     (uav / "data_seq" / "UAV123" / "car1_s").mkdir(parents=True)
     b, c = get_sequences("uav", uav)
-    assert b.name == "bird1_2" and [p.name for p in b.frames] == ["000775.jpg", "000776.jpg"]
+    assert b.name == "uav_bird1_2" and [p.name for p in b.frames] == ["000775.jpg", "000776.jpg"]
     assert np.isnan(b.boxes[1]).all() and c.frames[0].name == "000001.jpg"
+    # pytracking/OSTrack name UAV123 sequences uav_<anno stem> (result file uav_bird1_2.txt); bare stems select too
+    assert c.name == "uav_car1_s"
+    assert [s.name for s in get_sequences("uav", uav, names=["car1_s", "uav_bird1_2"])] == ["uav_car1_s",
+                                                                                          "uav_bird1_2"]
+    with pytest.raises(DatasetError, match="bird1_3"):
+        get_sequences("uav", uav, names=["bird1_3"])
     nfs = tmp_path / "nfs"
     text(nfs / "anno" / "nfs_Gymnastics.txt", "1\t2\t3\t4\n5\t6\t7\t8\n")
     for i in range(1, 4):
@@ -216,6 +222,19 @@ def test_coco_folder_video(tmp_path):
     (v,) = get_sequences("video", vid)
     assert len(v) == 3 and v.image_size == (32, 24) and len(list(v.iter_frames())) == 3
     assert v.frame(2).shape == (24, 32, 3)
+
+
+def test_folder_unpadded_frame_numbers_in_frame_order(tmp_path):
+    """Frames named 0.jpg .. 11.jpg (TrackingNet-style, no zero padding) are read in frame order, not as text."""
+    for i in range(12):
+        img(tmp_path / "clip" / f"{i}.jpg", color=(i * 20, 0, 0))
+    text(tmp_path / "clip" / "groundtruth.txt", "1,2,3,4\n" * 12)
+    (f,) = get_sequences("folder", tmp_path / "clip")
+    assert [p.name for p in f.frames] == [f"{i}.jpg" for i in range(12)]
+    for i in (1, 2, 10):   # frame 2 is 2.jpg, not 10.jpg
+        img(tmp_path / "pad" / "img" / f"{i:04d}.jpg")
+    (p,) = get_sequences("folder", tmp_path / "pad")
+    assert [q.name for q in p.frames] == ["0001.jpg", "0002.jpg", "0010.jpg"]
 
 
 def test_roots_and_names(tmp_path, monkeypatch):

@@ -116,6 +116,19 @@ def test_analyze_got10k_protocol(tmp_path):
     assert set(data["trackers"][0]["scores"]) == {"ao", "sr50", "sr75"}
 
 
+def test_got10k_under_ope_ignores_absence_and_cover(tmp_path):
+    """pytracking/OSTrack's GOT-10k loader sets no target_visible, so its OPE analysis scores an absent/cover-0
+    frame like any other: a perfect tracker keeps AUC 20/21 and precision 1 (not 5/6 of that on one sequence)."""
+    seqs = make_seqs("got10k", n=2, frames=6)
+    for s in seqs:
+        s.visible = np.ones(6, bool)
+    seqs[1].visible[3], seqs[1].cover[3] = False, 0
+    d = write_tracker(tmp_path / "trk", seqs, 0.0)
+    r = analyze([d], seqs, protocol="ostrack-ope").trackers[0].result
+    assert r.auc == pytest.approx(20 / 21) and r.precision == 1.0 and r.norm_precision == 1.0
+    assert r.seq_avg_overlap.tolist() == [1.0, 1.0]
+
+
 def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
     from droptrack.cli import app
 

@@ -3,7 +3,8 @@
 folder: root is one sequence (images directly in it, or in img/ or imgs/) or a folder of such sequences; the GT is
 <seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
 `clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
-Without a GT file the boxes are NaN (one row per image / per frame the container reports).
+Without a GT file the boxes are NaN (one row per image / per frame the container reports). Images are in natural
+order (2.jpg before 10.jpg), so unpadded frame numbers (TrackingNet's 0.jpg, 1.jpg, ...) stay in frame order.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _gt(d: Path) -> np.ndarray | None:
 
 def _image_sequence(d: Path) -> Sequence:
     """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
-    frames = list_images(_image_dir(d) or d)
+    frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
     gt = _gt(d)
     if gt is None:
         gt = np.full((len(frames), 4), np.nan)

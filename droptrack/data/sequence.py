@@ -186,11 +186,19 @@ def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str)
     return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files of a folder, sorted by name; raises DatasetError if the folder is missing."""
+def natural_key(path: Path) -> tuple[list[int | str], str]:
+    """Sort key that orders digit runs by value: 2.jpg before 10.jpg (zero-padded names keep their order)."""
+    parts = re.split(r"(\d+)", path.name)
+    return [int(t) if i % 2 else t for i, t in enumerate(parts)], path.name
+
+
+def list_images(folder: Path, natural: bool = False) -> list[Path]:
+    """Image files of a folder, sorted by name (natural: by number, for unpadded 1.jpg .. 10.jpg); raises
+    DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    images = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS]
+    return sorted(images, key=natural_key) if natural else sorted(images)
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 Long videos are split into several benchmark sequences (bird1_1, bird1_2, ...) that share one image folder; the
 first image number of each part follows the UAV123 configuration (its last image = first + len(annotation) - 1).
+Sequences are named `uav_<annotation stem>` as in pytracking/OSTrack (so result files are `uav_bird1_2.txt`); the
+bare stem (`bird1_2`) is accepted when selecting sequences.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ SPLIT_STARTS: dict[str, tuple[int, ...]] = {
     "truck4": (1, 577), "uav1": (1, 1555, 2473),
 }
 _PART = re.compile(r"(.+)_(\d+)")
+PREFIX = "uav_"
+
+
+def _official(name: str, stems: set[str]) -> str:
+    """The `uav_<stem>` name of a sequence given with or without the prefix (unknown names pass through)."""
+    return PREFIX + name if name in stems else name
 
 
 def _folder_and_start(data: Path, name: str) -> tuple[Path, int]:
@@ -38,11 +46,13 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     anno, data = root / "anno" / "UAV123", root / "data_seq" / "UAV123"
     if not anno.is_dir():
         raise DatasetError(f"UAV123 annotation folder {anno} is missing; the root must hold anno/ and data_seq/")
-    avail = sorted(f.stem for f in anno.glob("*.txt"))
+    stems = sorted(f.stem for f in anno.glob("*.txt"))
+    wanted = None if names is None else [_official(nm, set(stems)) for nm in names]
     seqs = []
-    for nm in select(avail, names, "uav"):
-        gt = load_boxes(anno / f"{nm}.txt")
-        folder, start = _folder_and_start(data, nm)
+    for nm in select([PREFIX + st for st in stems], wanted, "uav"):
+        stem = nm[len(PREFIX):]
+        gt = load_boxes(anno / f"{stem}.txt")
+        folder, start = _folder_and_start(data, stem)
         seqs.append(Sequence(name=nm, dataset="uav", frames=numbered_frames(folder, start, len(gt), 6, ".jpg"),
                              video=None, boxes=gt))
     return seqs

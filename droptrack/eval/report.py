@@ -128,7 +128,15 @@ def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tupl
     if protocol == "trackingnet-devkit":
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
-    return M.ope_sequence(pred, seq.boxes, tag, getattr(seq, "visible", None), seq.name, validity), times
+    return M.ope_sequence(pred, seq.boxes, tag, _ope_visible(seq), seq.name, validity), times
+
+
+def _ope_visible(seq: Any) -> np.ndarray | None:
+    """Visibility flags for the OPE path: the dataset's own, except GOT-10k's absence/cover labels, which
+    pytracking/OSTrack's GOT-10k loader does not read (no target_visible: every frame with w, h > 0 is scored)."""
+    if str(getattr(seq, "dataset", "")).startswith("got10k"):
+        return None
+    return getattr(seq, "visible", None)
 
 
 def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
