@@ -193,7 +193,10 @@ def test_uav_nfs_tnl2k(tmp_path):
     img(tn / "Cartoon_1" / "imgs" / "00001.png")
     (t,) = get_sequences("tnl2k", tn)
     assert [p.name for p in t.frames] == ["00001.png", "00002.png"]
-    img(tn / "Cartoon_1" / "imgs" / "00003.png")
+    img(tn / "Cartoon_1" / "imgs" / "00003.png")             # an extra image past the last box: never scored
+    (t,) = get_sequences("tnl2k", tn)
+    assert [p.name for p in t.frames] == ["00001.png", "00002.png"] and len(t.boxes) == 2
+    text(tn / "Cartoon_1" / "groundtruth.txt", "1,2,3,4\n" * 4)   # more boxes than images: an error
     with pytest.raises(DatasetError, match="groundtruth.txt"):
         get_sequences("tnl2k", tn)
 

@@ -71,14 +71,18 @@ def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Seq
 
 
 def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
-    """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/."""
+    """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/.
+
+    Images past the last box are dropped: OSTrack tracks them, and its analysis truncates the predictions to the
+    boxes, so they are never scored (some TNL2K folders hold extra images). Fewer images than boxes is an error."""
     avail = sorted(d.name for d in root.iterdir() if (d / "groundtruth.txt").is_file())
     seqs = []
     for nm in select(avail, names, "tnl2k"):
         gt = load_boxes(root / nm / "groundtruth.txt")
         frames = list_images(root / nm / "imgs")
-        if len(frames) != len(gt):
+        if len(frames) < len(gt):
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
                                f"{root / nm / 'imgs'}; re-extract the sequence")
+        frames = frames[:len(gt)]
         seqs.append(Sequence(name=nm, dataset="tnl2k", frames=frames, video=None, boxes=gt))
     return seqs
