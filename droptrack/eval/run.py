@@ -7,32 +7,33 @@ Layout under `output_dir/<tracker>/` (tracker = the artifact's file stem, 'defau
     report.json, success.png ...  droptrack.eval.report for the dataset's own protocol (synth: also
                                   report_got10k.json with AO/SR)
     eval.json                     which artifact/config wrote these results and a fingerprint of each sequence's
-                                  frames (a different artifact, or other frames under a name, is refused)
+                                  frames (a different artifact, or other frames under a name, is refused;
+                                  droptrack.eval.resume)
 A sequence counts as done when both of its files exist with one row per frame; every file is written atomically,
 so an interrupted run (Ctrl-C, kill) is resumed by running the same command again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_json, sha256_file
-from droptrack.errors import CheckpointError, DatasetError, DropTrackError, InputError
-from droptrack.eval.results import (load_tracker_dir, read_result, read_times, write_got10k_submission, write_result,
-                                    write_times, write_trackingnet_submission)
+from droptrack.artifact import atomic_write_json
+from droptrack.errors import DatasetError, DropTrackError, InputError
+from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
+                                    write_trackingnet_submission)
 from droptrack.eval.realtime import RealTime
+from droptrack.eval.resume import (check_manifest, complete, fingerprint, identity, locked, remove_stale_temp,
+                                   result_paths)
 from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_not_inside, check_output_dir
 
 GOT10K_STYLE = ("got10k", "synth")
-MANIFEST = "eval.json"
 
 
 @dataclass
@@ -132,12 +133,12 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
                        plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None,
                        realtime=realtime)
-    ident = {**_identity(spec, tag), "tracker_overrides": overrides or None,
+    ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
-    with _locked(out):
-        _check_manifest(out, ident, spec.device, {s.name: _fingerprint(s) for s in seqs})
-        _remove_stale_temp(out)
-        done = [s.name for s in seqs if _complete(out, s)]
+    with locked(out):
+        check_manifest(out, ident, spec.device, {s.name: fingerprint(s) for s in seqs})
+        remove_stale_temp(out)
+        done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
         result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime)
         _track_all(spec, todo, workers, out, result, progress, on_sequence)
@@ -214,112 +215,6 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
     return seqs
 
 
-def _identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
-    """What must match for results in a folder to be resumed: artifact bytes (sha256), config, dataset tag."""
-    if spec.baseline is not None:
-        from droptrack.eval.baselines import identity
-
-        return {**identity(spec.baseline), "config": None, "dataset": tag}
-    if spec.artifact is None:
-        from droptrack.model.default import default_checkpoint
-
-        path = default_checkpoint()
-    else:
-        path = Path(spec.artifact)
-        if not path.is_file():
-            raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
-                                  ".engine file")
-    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "config": spec.config, "dataset": tag}
-
-
-def _fingerprint(seq: Any) -> str:
-    """What the tracker is given of a sequence: its length, init box and first frame (a video: its size)."""
-    import hashlib
-
-    h = hashlib.sha256(f"{len(seq)} {np.round(seq.boxes[0], 4).tolist()}".encode())
-    try:
-        h.update(Path(seq.frames[0]).read_bytes() if seq.frames is not None else b"%d" % seq.video.stat().st_size)
-    except OSError:   # tracking it reports the unreadable frame
-        pass
-    return h.hexdigest()[:16]
-
-
-def _check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str]) -> None:
-    """Refuse to mix results of another artifact/config/dataset, or of other frames under the same sequence names
-    (`inputs`: name -> _fingerprint), into `out`; write eval.json for this run."""
-    import json
-
-    path = out / MANIFEST
-    seen: dict[str, str] = {}
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
-        if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
-            diff = next(k for k in keys if old.get(k) != ident[k])
-            raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
-                             f"from {old.get('artifact')}); pass another --output or delete that folder")
-        seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
-    else:
-        stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
-        if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it
-            raise InputError(f"{out} holds {stray}.txt but no {MANIFEST} (results of another tool, or copied), so "
-                             "they cannot be resumed as this tracker's; pass another --output or move them away")
-    other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
-    if other is not None:
-        raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
-                         "frame differ: another dataset root or a regenerated set); pass another --output or delete "
-                         "that folder")
-    atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """An exclusive lock on the results folder (released by the OS even if the process is killed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    with open(out / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise InputError(f"another dt eval is writing to {out}; wait for it to finish or pass another "
-                             "--output") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _remove_stale_temp(out: Path) -> None:
-    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`)."""
-    for pattern in (".*.tmp", "got10k_submit/*/.*.tmp"):
-        for p in out.glob(pattern):
-            p.unlink(missing_ok=True)
-
-
-def _paths(out: Path, seq: str) -> tuple[Path, Path]:
-    """(result file, time file) of a sequence."""
-    return out / f"{seq}.txt", out / f"{seq}_time.txt"
-
-
-def _complete(out: Path, seq: Any) -> bool:
-    """Both files exist with one row per frame and readable numbers (no NaN)."""
-    res, tim = _paths(out, seq.name)
-    if not (res.is_file() and tim.is_file()):
-        return False
-    try:
-        read_result(res, len(seq))
-        return len(read_times(tim)) == len(seq)
-    except DropTrackError:
-        return False
-
-
 def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, result: EvalResult, show: bool,
                on_sequence: Callable[[str], None] | None) -> None:
     """Track the missing sequences; write each one's files as soon as it finishes (time file first)."""
@@ -334,7 +229,7 @@ def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, resu
             errors[seq.name] = str(exc)
             display.finish(seq.name, len(seq), failed=True)
             return
-        res_path, time_path = _paths(out, res.name)
+        res_path, time_path = result_paths(out, res.name)
         write_times(time_path, res.times)
         write_result(res_path, res.boxes)   # written last: its presence marks the sequence done
         result.boxes[res.name], result.times[res.name] = res.boxes, res.times

@@ -1,0 +1,127 @@
+"""The results folder of `dt eval`: what may be resumed there and how it is kept safe.
+
+eval.json records which artifact, config, dataset and settings wrote the results and a fingerprint of each
+sequence's frames; results of another run are refused rather than mixed in. One dt eval at a time holds the
+folder's lock, temp files of a killed run are removed, and a sequence is done when both of its files are complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from droptrack.artifact import atomic_write_json, sha256_file
+from droptrack.errors import CheckpointError, DropTrackError, InputError
+from droptrack.eval.results import read_result, read_times
+from droptrack.eval.workers import TrackerSpec
+
+MANIFEST = "eval.json"
+
+
+def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
+    """What must match for results in a folder to be resumed: artifact bytes (sha256), config, dataset tag."""
+    if spec.baseline is not None:
+        from droptrack.eval.baselines import identity
+
+        return {**identity(spec.baseline), "config": None, "dataset": tag}
+    if spec.artifact is None:
+        from droptrack.model.default import default_checkpoint
+
+        path = default_checkpoint()
+    else:
+        path = Path(spec.artifact)
+        if not path.is_file():
+            raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
+                                  ".engine file")
+    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "config": spec.config, "dataset": tag}
+
+
+def fingerprint(seq: Any) -> str:
+    """What the tracker is given of a sequence: its length, init box and first frame (a video: its size)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{len(seq)} {np.round(seq.boxes[0], 4).tolist()}".encode())
+    try:
+        h.update(Path(seq.frames[0]).read_bytes() if seq.frames is not None else b"%d" % seq.video.stat().st_size)
+    except OSError:   # tracking it reports the unreadable frame
+        pass
+    return h.hexdigest()[:16]
+
+
+def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str]) -> None:
+    """Refuse to mix results of another artifact/config/dataset, or of other frames under the same sequence names
+    (`inputs`: name -> fingerprint), into `out`; write eval.json for this run."""
+    import json
+
+    path = out / MANIFEST
+    seen: dict[str, str] = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
+        if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
+            diff = next(k for k in keys if old.get(k) != ident[k])
+            raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
+                             f"from {old.get('artifact')}); pass another --output or delete that folder")
+        seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
+    else:
+        stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
+        if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it
+            raise InputError(f"{out} holds {stray}.txt but no {MANIFEST} (results of another tool, or copied), so "
+                             "they cannot be resumed as this tracker's; pass another --output or move them away")
+    other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
+    if other is not None:
+        raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
+                         "frame differ: another dataset root or a regenerated set); pass another --output or delete "
+                         "that folder")
+    atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """An exclusive lock on the results folder (released by the OS even if the process is killed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(out / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another dt eval is writing to {out}; wait for it to finish or pass another "
+                             "--output") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_stale_temp(out: Path) -> None:
+    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`)."""
+    for pattern in (".*.tmp", "got10k_submit/*/.*.tmp"):
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def result_paths(out: Path, seq: str) -> tuple[Path, Path]:
+    """(result file, time file) of a sequence."""
+    return out / f"{seq}.txt", out / f"{seq}_time.txt"
+
+
+def complete(out: Path, seq: Any) -> bool:
+    """Both files exist with one row per frame and readable numbers (no NaN)."""
+    res, tim = result_paths(out, seq.name)
+    if not (res.is_file() and tim.is_file()):
+        return False
+    try:
+        read_result(res, len(seq))
+        return len(read_times(tim)) == len(seq)
+    except DropTrackError:
+        return False
