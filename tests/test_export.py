@@ -178,6 +178,34 @@ def test_fp16_graph_ranks_ce_tokens_in_fp32_and_leaves_attention_fusable(exporte
     assert read_metadata(path).precision == "fp16"
 
 
+def test_keep_fp32_keeps_the_matched_nodes_in_fp32(exported, tiny, tmp_path):
+    """`--keep-fp32 /box_head/`: the head's convs read FP32 inputs and weights (they are FP16 in the plain FP16
+    graph), the blocks stay FP16, the graph passes parity and ORT runs it; bad patterns are one-line errors."""
+    F32, F16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    out = tmp_path / "keep"
+    r = cli("export", tiny[0], "--fp16", "--keep-fp32", "/box_head/", "-o", out)
+    assert r.exit_code == 0, r.output
+    kept, plain = onnx.load(str(out / "model_fp16.onnx")), onnx.load(str(exported[0] / "model_fp16.onnx"))
+    for model, want in ((kept, F32), (plain, F16)):
+        types = _elem_types(model)
+        convs = [n for n in model.graph.node if n.op_type == "Conv" and "/box_head/" in n.name]
+        assert convs and all(types[n.input[0]] == want and types[n.input[1]] == want for n in convs)
+        gemms = [n for n in model.graph.node if n.op_type in ("Gemm", "MatMul") and "/blocks." in n.name
+                 and "/attn/qkv/" in n.name]
+        assert gemms and all(types[n.input[0]] == F16 for n in gemms)
+    meta = read_metadata(out / "model_fp16.onnx")
+    assert meta.extra["fp32_kept_patterns"] == ["/box_head/"] and meta.extra["fp32_kept_nodes"] > 0
+    assert json.loads((out / "parity.json").read_text())["artifacts"]["model_fp16.onnx"]["passed"]
+    for args, word in ((("--fp16", "--keep-fp32", "("), "not a regular expression"),
+                       (("--keep-fp32", "/box_head/"), "add --fp16")):
+        assert word in one_line_error(cli("export", tiny[0], *args, "-o", tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()                     # refused before any work
+    r = cli("export", tiny[0], "--fp16", "--keep-fp32", "no_such_node", "-o", tmp_path / "bad")
+    last = [ln for ln in r.output.splitlines() if ln.strip()][-1]   # known once the FP32 graph exists
+    assert r.exit_code == 2 and last.startswith("error: ") and "matches no node" in last and "Traceback" not in r.output
+    assert (tmp_path / "bad" / "model.onnx").is_file() and not (tmp_path / "bad" / "model_fp16.onnx").exists()
+
+
 def _int8_graph(exported, target: str):
     model = onnx.load(str(exported[0] / f"model_int8_{target}.onnx"))
     return model, {i.name: i for i in model.graph.initializer}, {o: n for n in model.graph.node for o in n.output}

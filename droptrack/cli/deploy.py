@@ -38,6 +38,9 @@ def export_(
                                          "whose box has IoU < 0.5 with the FP32 graph's."),
     group_by: str = typer.Option("layer", "--group-by", help="--auto-precision groups: layer (block3.qkv, ...) or "
                                  "kind (qkv/attn/proj/mlp in every block, patch_embed, head; fewer trials)."),
+    keep_fp32: list[str] = typer.Option([], "--keep-fp32", help="FP16 graph: also keep the nodes whose name "
+                                        "matches this regular expression in FP32 (repeatable; e.g. '/box_head/' or "
+                                        "'blocks\\.0/'), as Polygraphy's --layer-precisions by name."),
     engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT and a GPU)."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
@@ -69,7 +72,7 @@ def export_(
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
                             trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
-                            trust=trust_checkpoint)
+                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32))
     except ParityError as exc:
         if exc.report is None:
             raise

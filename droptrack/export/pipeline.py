@@ -191,8 +191,9 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
     return result
 
 
-def export_fp16(fp32_path: Path, source: Source, log: Log | None = None) -> ExportResult:
-    """`model_fp16.onnx` from a verified FP32 graph (FP32 islands, float32 I/O), verified vs PyTorch."""
+def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp32: tuple[str, ...] = ()) -> ExportResult:
+    """`model_fp16.onnx` from a verified FP32 graph (FP32 islands, float32 I/O; `keep_fp32`: node-name patterns
+    kept in FP32 too), verified vs PyTorch."""
     from droptrack.export.onnx import read_metadata
     from droptrack.export.precision import convert_fp16
 
@@ -202,12 +203,13 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None) -> Expo
     meta.precision = "fp16"
     with tempfile.TemporaryDirectory(prefix=".dt-fp16-", dir=out) as tmpdir:
         tmp = Path(tmpdir) / name
-        convert_fp16(fp32_path, tmp, meta)
+        convert_fp16(fp32_path, tmp, meta, keep_fp32)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
         status = _publish(tmp, out / name, report, out)
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "fp16", status,
-                       time.perf_counter() - t0, report, meta, graph, [f"FP32 ops: {', '.join(meta.extra['fp32_ops'])}"])
+                       time.perf_counter() - t0, report, meta, graph, [f"FP32 ops: {', '.join(meta.extra['fp32_ops'])}"]
+                       + ([f"{meta.extra['fp32_kept_nodes']} nodes kept in FP32 by --keep-fp32"] if keep_fp32 else []))
     (log or (lambda s: None))(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res
 
@@ -281,20 +283,24 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
-               int8_options=None, trust: bool = False) -> ExportReport:
+               int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = ()) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
+    `keep_fp32`: node-name patterns the FP16 graph keeps in FP32 (Polygraphy's --layer-precisions, by name).
     """
     from droptrack.export.calibration import check_calib_source, check_pair_count
-    from droptrack.export.precision import parse_precisions
+    from droptrack.export.precision import check_keep_patterns, parse_precisions
     from droptrack.export.tensorrt import check_engine_options
 
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_opset(opset)
     check_engine_options(workspace_gb, typing)
+    check_keep_patterns(keep_fp32)
+    if keep_fp32 and "fp16" not in precs:
+        raise ExportError("--keep-fp32 applies to the FP16 graph; add --fp16")
     if "int8" in precs:
         check_pair_count(calib_pairs)
         check_calib_source(calib)
@@ -311,7 +317,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     report.results.append(fp32)
     if fp32.ok:
         if "fp16" in precs:
-            report.results.append(export_fp16(fp32.path, src, log))
+            report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
         if "int8" in precs:
             report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options)
     if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT

@@ -29,6 +29,7 @@ import contextlib
 import io
 import logging
 from pathlib import Path
+from typing import Sequence
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import ExportError
@@ -72,32 +73,71 @@ def _fp16_converter(tool: str | None = None):
     return convert_float_to_float16, list(DEFAULT_OP_BLOCK_LIST), "onnxruntime.transformers.float16"
 
 
-def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta) -> dict:
-    """FP32 ONNX -> FP16 ONNX with FP32 islands and float32 I/O; returns details for the metadata."""
+def convert_fp16(src: Path, dst: Path, meta: ArtifactMeta, keep_fp32: Sequence[str] = ()) -> dict:
+    """FP32 ONNX -> FP16 ONNX with FP32 islands and float32 I/O; returns details for the metadata.
+    `keep_fp32`: node-name patterns also kept in FP32 (`dt export --keep-fp32`, see `fp32_nodes`)."""
     import onnx
 
     model = onnx.load(str(src))
     n_ranking = len(ce_rank_nodes(model))
-    half = fp16_model(model)
+    n_kept = len(fp32_nodes(model, keep_fp32))
+    half = fp16_model(model, keep_fp32=keep_fp32)
     details = {"fp16_tool": _fp16_converter()[2], "fp32_ops": list(FP16_BLOCK_OPS), "fp32_ce_ranking_nodes": n_ranking,
                "source_precision": "fp32"}
+    if keep_fp32:
+        details.update(fp32_kept_patterns=list(keep_fp32), fp32_kept_nodes=n_kept)
     meta.extra.update(details)
     set_metadata(half, meta)
     onnx.save(half, str(dst))
     return details
 
 
-def fp16_model(model, tool: str | None = None):
-    """An FP32 ONNX model -> FP16 with the FP32 islands and float32 inputs/outputs (in memory)."""
+def fp16_model(model, tool: str | None = None, keep_fp32: Sequence[str] = ()):
+    """An FP32 ONNX model -> FP16 with the FP32 islands and float32 inputs/outputs (in memory); `keep_fp32`:
+    node-name patterns kept in FP32 as well."""
+    import onnx
+
     convert, block, _ = _fp16_converter(tool)
     block = sorted(set(block) | set(FP16_BLOCK_OPS))
-    ranking = ce_rank_nodes(model)
-    unshare_initializers(model, set(block), set(ranking))
+    kept = fp32_nodes(model, keep_fp32)
+    nodes = sorted(set(ce_rank_nodes(model)) | set(kept))
+    if kept:   # the converter types a kept node's outputs from stale value_info (a float16 tensor fed float32)
+        del model.graph.value_info[:]
+    unshare_initializers(model, set(block), set(nodes))
     with warnings_quiet():
-        half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=ranking)
+        half = convert(model, keep_io_types=True, op_block_list=block, node_block_list=nodes)
     float_outputs(half)
     topo_sort(half.graph)
-    return half
+    return onnx.shape_inference.infer_shapes(half) if kept else half
+
+
+def check_keep_patterns(patterns: Sequence[str]) -> None:
+    """`--keep-fp32` patterns must be regular expressions; else a one-line ExportError."""
+    import re
+
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ExportError(f"--keep-fp32 {p!r} is not a regular expression ({exc}); e.g. --keep-fp32 "
+                              "'/box_head/' or --keep-fp32 'blocks\\.0/'") from None
+
+
+def fp32_nodes(model, patterns: Sequence[str]) -> list[str]:
+    """Nodes whose name a `--keep-fp32` pattern (a regular expression, searched) matches; a pattern that matches
+    no node -> one-line ExportError naming what node names look like."""
+    import re
+
+    check_keep_patterns(patterns)
+    names = [n.name for n in model.graph.node]
+    out: set[str] = set()
+    for p in patterns:
+        hit = {n for n in names if re.search(p, n)}
+        if not hit:
+            example = next((n for n in names if "/blocks." in n), names[0] if names else "")
+            raise ExportError(f"--keep-fp32 {p!r} matches no node of the graph; node names look like {example!r}")
+        out |= hit
+    return sorted(out)
 
 
 def topo_sort(graph) -> None:
