@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from droptrack.data.sequence import IMAGE_EXTS, Sequence, list_images, load_boxes, select
+from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
+from droptrack.imagefiles import is_image_file
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
@@ -23,7 +24,7 @@ _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 def _image_dir(d: Path) -> Path | None:
     """The folder holding d's images (d, d/img or d/imgs), or None."""
     for cand in (d, d / "img", d / "imgs"):
-        if cand.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in cand.iterdir()):
+        if cand.is_dir() and any(is_image_file(p) for p in cand.iterdir()):
             return cand
     return None
 

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from droptrack.errors import DatasetError
+from droptrack.imagefiles import IMAGE_EXTS, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -187,10 +187,10 @@ def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str)
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files of a folder, sorted by name; raises DatasetError if the folder is missing."""
+    """Image files of a folder in natural order; raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    return sorted_images(folder)
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:

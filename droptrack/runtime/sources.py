@@ -25,9 +25,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import SourceError
+from droptrack.imagefiles import IMAGE_EXTS, sorted_images
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
@@ -65,18 +66,12 @@ class Source:
         self.close()
 
 
-def numeric_key(name: str) -> tuple:
-    """Sort key: the integers in a file name, then the name ('img2' < 'img10')."""
-    return tuple(int(d) for d in re.findall(r"\d+", name)), name
-
-
 class FolderSource(Source):
-    """Images of a folder, sorted numerically by the digits in their names."""
+    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names."""
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
-        self.files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                            key=lambda p: numeric_key(p.name))
+        self.files = sorted_images(folder)
         if not self.files:
             raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
                               "point SOURCE to a folder of frames or a video file")

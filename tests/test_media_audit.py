@@ -1,0 +1,62 @@
+"""Odd real-world footage through `dt run` and `dt eval`: tiny frames, folders copied from a Mac, natural order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.data import get_sequences
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+from droptrack.runtime.sources import open_source
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build_model(cfg).eval(), cfg)
+
+
+def frames_folder(folder: Path, names: list[str], size: tuple[int, int] = (48, 64)) -> Path:
+    """Images with value 10 * (their number) so the order they are read in shows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        cv2.imwrite(str(folder / n), np.full((*size, 3), 10 * int(Path(n).stem), np.uint8))
+    return folder
+
+
+def mac_copy(folder: Path) -> Path:
+    """What a folder copied to a FAT/exFAT stick by macOS holds besides the frames."""
+    for n in ("._1.png", "._10.png"):
+        (folder / n).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / "4.png").mkdir()   # a folder with an image suffix is not a frame either
+    return folder
+
+
+def test_run_folder_skips_hidden_files_and_reads_in_natural_order(tiny_ckpt, tmp_path):
+    folder = mac_copy(frames_folder(tmp_path / "clip", ["1.png", "2.png", "10.png", "3.png"]))
+    with open_source(folder) as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [10, 20, 30, 100]
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "--output", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 4
+
+
+def test_eval_folder_reads_frames_in_the_same_natural_order_as_run(tmp_path):
+    folder = mac_copy(frames_folder(tmp_path / "clip", ["1.png", "2.png", "10.png", "3.png"]))
+    (folder / "groundtruth.txt").write_text("1,2,3,4\n" * 4)
+    (seq,) = get_sequences("folder", folder)
+    assert [p.name for p in seq.frames] == ["1.png", "2.png", "3.png", "10.png"]
+    assert [int(f[0, 0, 0]) for f in seq.iter_frames()] == [10, 20, 30, 100]
