@@ -60,3 +60,12 @@ def test_eval_folder_reads_frames_in_the_same_natural_order_as_run(tmp_path):
     (seq,) = get_sequences("folder", folder)
     assert [p.name for p in seq.frames] == ["1.png", "2.png", "3.png", "10.png"]
     assert [int(f[0, 0, 0]) for f in seq.iter_frames()] == [10, 20, 30, 100]
+
+
+def test_eval_dataset_folder_scores_a_folder_of_frames(tiny_ckpt, tmp_path):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png", "10.png"])
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    r = runner.invoke(app, ["eval", "--dataset", "folder", "--root", str(folder), "--checkpoint", str(tiny_ckpt),
+                            "--output", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "res" / "tiny" / "clip.txt").read_text().splitlines()) == 3

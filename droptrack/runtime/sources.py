@@ -83,7 +83,8 @@ class FolderSource(Source):
         import cv2
 
         for i, path in enumerate(self.files):
-            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None:
                 raise SourceError(f"image '{path}' could not be read (cv2.imread failed); "
                                   "remove or replace the file")
