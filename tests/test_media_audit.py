@@ -69,3 +69,14 @@ def test_eval_dataset_folder_scores_a_folder_of_frames(tiny_ckpt, tmp_path):
                             "--output", str(tmp_path / "res")])
     assert r.exit_code == 0, r.output
     assert len((tmp_path / "res" / "tiny" / "clip.txt").read_text().splitlines()) == 3
+
+
+def test_unreadable_frame_is_one_error_line_without_opencv_warnings(tiny_ckpt, tmp_path, capfd):
+    folder = tmp_path / "float"
+    folder.mkdir()
+    for i in range(2):   # 32-bit float TIFFs: OpenCV's TIFF reader refuses them with a warning of its own
+        cv2.imwrite(str(folder / f"{i}.tif"), np.full((24, 32, 3), 0.5, np.float32))
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
+    err = capfd.readouterr().err
+    assert r.exit_code == 2 and r.output.strip().startswith("error: image") and "0.tif" in r.output, r.output
+    assert "WARN" not in err, err
