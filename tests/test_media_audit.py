@@ -78,5 +78,12 @@ def test_unreadable_frame_is_one_error_line_without_opencv_warnings(tiny_ckpt, t
         cv2.imwrite(str(folder / f"{i}.tif"), np.full((24, 32, 3), 0.5, np.float32))
     r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
     err = capfd.readouterr().err
-    assert r.exit_code == 2 and r.output.strip().startswith("error: image") and "0.tif" in r.output, r.output
+    assert r.exit_code == 2 and r.output.startswith("error: image") and "0.tif" in r.output, r.output
     assert "WARN" not in err, err
+
+
+@pytest.mark.parametrize("init", ["1,1,0,3", "1,1,3", "nan,1,2,3", "500,500,5,5"])
+def test_run_error_is_the_only_line_no_blank_line_before_it(tiny_ckpt, tmp_path, init):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png"])
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", init])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and r.output.count("\n") == 1, repr(r.output)

@@ -89,7 +89,8 @@ def run(
                                on_frame=lambda s: progress.update(task, completed=s.frames,
                                                                   fps=s.fps if s.fps == s.fps else 0.0))
     finally:
-        progress.stop()
+        if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
+            progress.stop()
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
