@@ -87,3 +87,37 @@ def test_run_error_is_the_only_line_no_blank_line_before_it(tiny_ckpt, tmp_path,
     folder = frames_folder(tmp_path / "clip", ["1.png", "2.png"])
     r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", init])
     assert r.exit_code == 2 and r.output.startswith("error: ") and r.output.count("\n") == 1, repr(r.output)
+
+
+def test_save_writes_a_part_file_and_keeps_an_earlier_video_until_the_run_ends(tmp_path):
+    from droptrack.runtime.sinks import TargetState, VideoSink
+    from droptrack.runtime.sources import Frame
+
+    earlier = tmp_path / "v.mp4"
+    earlier.write_bytes(b"an earlier run's video")
+    sink = VideoSink(earlier, 10)
+    for i in range(3):
+        sink.write(Frame(i, i / 10, np.full((24, 32, 3), 40 * i, np.uint8)), [TargetState([1, 1, 8, 8], 0.9, False)])
+    assert earlier.read_bytes() == b"an earlier run's video"   # a kill -9 now would leave it whole
+    sink.close()
+    cap = cv2.VideoCapture(str(earlier))
+    assert cap.isOpened() and cap.read()[0]
+    cap.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+@pytest.mark.parametrize("source, option, out", [("clip.part.avi", "--save", "clip.avi"),
+                                                 ("b.txt.part", "--output", "b.txt"),
+                                                 ("r.jsonl.part", "--jsonl", "r.jsonl")])
+def test_output_whose_part_file_is_the_source_is_refused(tiny_ckpt, tmp_path, source, option, out):
+    src = tmp_path / source
+    w = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(3):
+        w.write(np.full((24, 32, 3), 50 * i, np.uint8))
+    w.release()
+    (tmp_path / "clip.avi").rename(src)
+    before = src.read_bytes()
+    r = runner.invoke(app, ["run", str(src), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8",
+                            option, str(tmp_path / out)])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and "is the input" in r.output, r.output
+    assert src.read_bytes() == before and not (tmp_path / out).exists()

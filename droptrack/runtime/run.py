@@ -14,13 +14,14 @@ from typing import Callable
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.paths import check_outputs
+from droptrack.paths import check_outputs, same_file
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
+from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem,
+                                     part_path, video_part_path)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -172,10 +173,22 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve)."""
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
+    parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
-                  for paths in outputs.values() for o in paths]
+                  for paths in (*outputs.values(), *parts.values()) for o in paths]
     check_outputs(outputs, found)
+    for label, paths in parts.items():
+        for out, part in zip(outputs[label], paths):
+            src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
+            if src is not None:
+                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
+                                 f"'{src}'; pass another output path")
+
+
+def temp_path(label: str, path) -> Path:
+    """The file an output streams into until the run ends (`sinks.part_path`, `sinks.video_part_path`)."""
+    return video_part_path(path) if label == "--save" else part_path(path)
 
 
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:

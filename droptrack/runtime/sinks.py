@@ -63,6 +63,12 @@ def part_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def video_part_path(path: str | Path) -> Path:
+    """Where --save writes until the run ends: NAME.part.EXT (the container suffix stays last for OpenCV)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.part{path.suffix}")
+
+
 class StreamFile:
     """Line-oriented text file streamed into NAME.part (each line flushed) and renamed onto NAME at close."""
 
@@ -206,13 +212,15 @@ class VideoSink(Sink):
     """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close.
 
     The video takes the first frame's size; later frames of another size (an image folder of mixed sizes)
-    are letterboxed into it and counted in `resized`.
+    are letterboxed into it and counted in `resized`. It is written to NAME.part.EXT (OpenCV picks the container
+    by the suffix) and renamed onto NAME at close, like the box files: a killed run leaves an earlier video whole.
     """
 
     def __init__(self, path: str | Path, fps: float | None):
         self.path = Path(path)
         if self.path.suffix.lower() not in FOURCC:
             raise InputError(f"--save '{path}': unsupported container '{self.path.suffix}'; use .mp4 or .avi")
+        self.part = video_part_path(self.path)
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None
         self.size: tuple[int, int] = (0, 0)
@@ -224,7 +232,7 @@ class VideoSink(Sink):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fourcc = FOURCC[self.path.suffix.lower()]
         self.size = (w, h)
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+        self.writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
         if not self.writer.isOpened():
             raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
                              "check the folder is writable or use .avi")
@@ -241,6 +249,9 @@ class VideoSink(Sink):
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+            self.writer = None
+            if self.part.exists():
+                os.replace(self.part, self.path)
 
 
 def display_problem() -> str | None:
