@@ -121,3 +121,20 @@ def test_output_whose_part_file_is_the_source_is_refused(tiny_ckpt, tmp_path, so
                             option, str(tmp_path / out)])
     assert r.exit_code == 2 and r.output.startswith("error: ") and "is the input" in r.output, r.output
     assert src.read_bytes() == before and not (tmp_path / out).exists()
+
+
+def test_eval_of_a_corrupt_video_is_one_line_without_ffmpeg_log(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)   # an mp4 header, then garbage
+    (tmp_path / "clip.txt").write_text("1,1,4,4\n" * 3)
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-m", "droptrack", "eval", "--dataset", "video", "--root", str(video),
+                        "--tracker", "kcf", "--output", str(tmp_path / "res")], env=env, capture_output=True,
+                       text=True, timeout=120)
+    lines = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("overall ")]   # bar
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "clip.mp4" in lines[0], lines

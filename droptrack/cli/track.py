@@ -62,9 +62,7 @@ def run(
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
     ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129.
     """
-    import os
 
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
