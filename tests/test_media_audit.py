@@ -138,3 +138,13 @@ def test_eval_of_a_corrupt_video_is_one_line_without_ffmpeg_log(tmp_path):
                        text=True, timeout=120)
     lines = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("overall ")]   # bar
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "clip.mp4" in lines[0], lines
+
+
+@pytest.mark.parametrize("names, extra", [(["1.png"], []), (["1.png", "2.png"], ["--max-frames", "1"])])
+def test_run_of_a_single_frame_reports_no_nan(tiny_ckpt, tmp_path, names, extra):
+    folder = frames_folder(tmp_path / "clip", names)
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "--output", str(tmp_path / "b.txt"), *extra])
+    assert r.exit_code == 0, r.output
+    assert "nan" not in r.output.lower() and "no frame tracked after the init frame" in r.output, r.output
+    assert (tmp_path / "b.txt").read_text() == "10\t10\t20\t20\n"

@@ -270,15 +270,17 @@ def summary_table(summary: RunSummary):
     table = Table(title="latency per stage")
     for col, just in (("stage", "left"), ("mean ms", "right"), ("p99 ms", "right")):
         table.add_column(col, justify=just)
-    for stage, v in summary.stage_stats().items():
-        table.add_row(stage, f"{v['mean_ms']:.2f}", f"{v['p99_ms']:.2f}")
+    for stage, v in summary.stage_stats().items():   # "-": no tracked frame (a 1-frame source, --max-frames 1)
+        table.add_row(stage, *(f"{v[k]:.2f}" if math.isfinite(v[k]) else "-" for k in ("mean_ms", "p99_ms")))
     return table
 
 
 def summary_line(summary: RunSummary) -> str:
     """Frames, targets, FPS, loop overhead and lost frames in one line."""
-    return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
-            f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
+    speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
+             f"{100 * summary.overhead:.1f} %" if summary.tracked else
+             f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
+    return (f"{summary.frames} frames, {summary.num_targets} target(s), {speed}, "
             f"{summary.lost_count} frames with a lost target"
             + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
             + f"; tracker: {summary.procedure}")
