@@ -148,3 +148,14 @@ def test_run_of_a_single_frame_reports_no_nan(tiny_ckpt, tmp_path, names, extra)
     assert r.exit_code == 0, r.output
     assert "nan" not in r.output.lower() and "no frame tracked after the init frame" in r.output, r.output
     assert (tmp_path / "b.txt").read_text() == "10\t10\t20\t20\n"
+
+
+@pytest.mark.parametrize("args, word", [(["--sequences", "0"], "--sequences"), (["--frames", "1"], "--frames"),
+                                        (["--checkpoint", "missing.pt"], "not found"),
+                                        (["--checkpoint", "notes.txt"], "corrupt")])
+def test_demo_refuses_bad_options_before_any_step(tmp_path, monkeypatch, args, word):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    r = runner.invoke(app, ["demo", "--output", str(tmp_path / "out"), *args])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and r.output.count("\n") == 1, r.output
+    assert word in r.output and not (tmp_path / "out").exists()
