@@ -159,3 +159,17 @@ def test_demo_refuses_bad_options_before_any_step(tmp_path, monkeypatch, args, w
     r = runner.invoke(app, ["demo", "--output", str(tmp_path / "out"), *args])
     assert r.exit_code == 2 and r.output.startswith("error: ") and r.output.count("\n") == 1, r.output
     assert word in r.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["wow!.avi", "take 2!"])
+def test_a_file_or_folder_named_with_an_exclamation_mark_is_not_a_gstreamer_pipeline(tmp_path, name):
+    path = tmp_path / name
+    if path.suffix:
+        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+        for i in range(2):
+            w.write(np.full((24, 32, 3), 50 * i, np.uint8))
+        w.release()
+    else:
+        frames_folder(path, ["1.png", "2.png"])
+    with open_source(str(path)) as src:
+        assert len(list(src)) == 2

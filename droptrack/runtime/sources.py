@@ -277,7 +277,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     """Open a frame source.
 
     Args:
-        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!',
+        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!' and is no existing path,
             e.g. `nvarguscamerasrc ! ... ! appsink`), an RTSP/HTTP URL, a video file or an image folder.
         width: requested capture width (cameras/streams).
         height: requested capture height.
@@ -290,7 +290,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     if m and (s.startswith("/dev/") or not Path(s).exists()):
         with _quiet_opencv():
             return _open_camera(int(m.group(1)), width, height, fps, reconnect)
-    if "!" in s:
+    if "!" in s and not os.path.exists(os.path.expanduser(s)):   # 'wow!.mp4' is a file, not a pipeline
         with _quiet_opencv():
             return _open_pipeline(s, reconnect)
     if s.lower().startswith(STREAM_PREFIXES):
