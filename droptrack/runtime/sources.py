@@ -277,8 +277,9 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     """Open a frame source.
 
     Args:
-        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!' and is no existing path,
-            e.g. `nvarguscamerasrc ! ... ! appsink`), an RTSP/HTTP URL, a video file or an image folder.
+        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!' and is
+            no existing path, e.g. `nvarguscamerasrc ! ... ! appsink`), an RTSP/HTTP URL, a video file or an image
+            folder.
         width: requested capture width (cameras/streams).
         height: requested capture height.
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
