@@ -173,3 +173,20 @@ def test_a_file_or_folder_named_with_an_exclamation_mark_is_not_a_gstreamer_pipe
         frames_folder(path, ["1.png", "2.png"])
     with open_source(str(path)) as src:
         assert len(list(src)) == 2
+
+
+def test_run_notes_a_video_that_ends_before_its_header_frame_count(tiny_ckpt, tmp_path):
+    rng = np.random.default_rng(0)
+    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(6):
+        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    w.release()
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])   # a copy that stopped part-way
+    r = runner.invoke(app, ["run", str(cut), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "--output", str(tmp_path / "b.txt")])
+    n = len((tmp_path / "b.txt").read_text().splitlines())
+    assert r.exit_code == 0 and 1 <= n < 6, r.output
+    assert f"note: the source ended after {n} of the 6 frames its header announces" in r.output, r.output
+    r = runner.invoke(app, ["run", str(full), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
+    assert r.exit_code == 0 and "note:" not in r.output, r.output

@@ -44,6 +44,7 @@ class RunSummary:
     resized: int = 0   # video frames letterboxed to the first frame's size
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
+    expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""

@@ -259,8 +259,17 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                opts.lost_threshold, on_frame, stop=stop)
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
+        summary.expected = total
         summary.procedure = tracker.ext.describe()
         return summary
+
+
+def ended_early_note(summary: RunSummary) -> str | None:
+    """A note when a file source gave fewer frames than its header announced (truncated or damaged), else None."""
+    if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
+        return None
+    return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
+            "(a truncated or damaged file?); the outputs hold those frames")
 
 
 def summary_table(summary: RunSummary):
