@@ -190,3 +190,20 @@ def test_run_notes_a_video_that_ends_before_its_header_frame_count(tiny_ckpt, tm
     assert f"note: the source ended after {n} of the 6 frames its header announces" in r.output, r.output
     r = runner.invoke(app, ["run", str(full), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
     assert r.exit_code == 0 and "note:" not in r.output, r.output
+
+
+def test_eval_datasets_skip_hidden_videos_and_sequence_folders(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    w = cv2.VideoWriter(str(videos / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(3):
+        w.write(np.full((24, 32, 3), 50 * i, np.uint8))
+    w.release()
+    (videos / "clip.txt").write_text("1,1,4,4\n" * 3)
+    (videos / "._clip.avi").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (videos / "._clip.txt").write_bytes(b"\x00\x05\x16\x07")
+    assert [s.name for s in get_sequences("video", videos)] == ["clip"]
+    root = tmp_path / "seqs"
+    for name in ("walk", ".walk_backup"):
+        frames_folder(root / name, ["1.png", "2.png"])
+    assert [s.name for s in get_sequences("folder", root)] == ["walk"]

@@ -54,7 +54,8 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     if _image_dir(root) is not None:
         by_name = {root.name: root}
     else:
-        by_name = {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and _image_dir(d) is not None}
+        by_name = {d.name: d for d in sorted(root.iterdir())
+                   if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
@@ -79,11 +80,16 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 
 
+def is_video_file(path: Path) -> bool:
+    """A video suffix, not hidden (macOS '._clip.mp4' resource forks) and not a folder."""
+    return path.suffix.lower() in VIDEO_EXTS and not path.name.startswith(".") and path.is_file()
+
+
 def read_video(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """root as one video file, or every video file in the root folder."""
     if root.is_file():
         return [_video_sequence(root, True)]
-    vids = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    vids = sorted(p for p in root.iterdir() if is_video_file(p))
     if not vids:
         raise DatasetError(f"no video file ({', '.join(VIDEO_EXTS)}) in {root}; pass a video path or its folder")
     by_name = {p.stem: p for p in vids}
