@@ -207,3 +207,22 @@ def test_eval_datasets_skip_hidden_videos_and_sequence_folders(tmp_path):
     for name in ("walk", ".walk_backup"):
         frames_folder(root / name, ["1.png", "2.png"])
     assert [s.name for s in get_sequences("folder", root)] == ["walk"]
+
+
+def test_video_without_gt_shorter_than_its_header_names_the_header_not_an_annotation(tmp_path):
+    from droptrack.errors import DatasetError
+
+    rng = np.random.default_rng(0)
+    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(6):
+        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    w.release()
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    (seq,) = get_sequences("video", cut)
+    with pytest.raises(DatasetError, match=r"decodes only \d of the 6 frames its header announces.*--frames \d"):
+        list(seq.iter_frames())
+    (cut.with_suffix(".txt")).write_text("1,1,4,4\n" * 6)
+    (seq,) = get_sequences("video", cut)
+    with pytest.raises(DatasetError, match="but the annotation has 6"):
+        list(seq.iter_frames())

@@ -105,11 +105,19 @@ class Sequence:
             for i in range(len(self)):
                 ok, bgr = cap.read()
                 if not ok:
-                    raise DatasetError(f"{self.video} ends after {i} frames but the annotation has {len(self)}; "
-                                       "re-encode the video or trim groundtruth.txt")
+                    raise DatasetError(_short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
+
+
+def _short_video_message(seq: Sequence, decoded: int) -> str:
+    """Why a video gave fewer frames than the sequence has: a too-long annotation, or (no GT) a wrong header count."""
+    if has_gt(seq):
+        return (f"{seq.video} ends after {decoded} frames but the annotation has {len(seq)}; re-encode the video or "
+                "trim groundtruth.txt")
+    return (f"{seq.video} decodes only {decoded} of the {len(seq)} frames its header announces (truncated or "
+            f"damaged); pass --frames {decoded} or re-encode it: ffmpeg -i IN -c:v mpeg4 OUT.mp4")
 
 
 def has_gt(seq: Sequence) -> bool:
