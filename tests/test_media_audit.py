@@ -226,3 +226,17 @@ def test_video_without_gt_shorter_than_its_header_names_the_header_not_an_annota
     (seq,) = get_sequences("video", cut)
     with pytest.raises(DatasetError, match="but the annotation has 6"):
         list(seq.iter_frames())
+
+
+@pytest.mark.parametrize("init, first", [("-20,-10,40,30", "0\t0\t20\t20"), ("0,0,120,90", "0\t0\t64\t48"),
+                                         ("50,40,30,30", "50\t40\t14\t8"), ("5.5,6.25,10.75,12.5", "5\t6\t10\t12")])
+def test_reported_init_box_is_its_part_inside_the_frame(tiny_ckpt, tmp_path, init, first):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png", "3.png"])
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", f"--init={init}",
+                            "--output", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "b.txt").read_text().splitlines()
+    assert lines[0] == first
+    for line in lines:
+        x, y, w, h = map(int, line.split("\t"))
+        assert 0 <= x and 0 <= y and x + w <= 64 and y + h <= 48 and w > 0 and h > 0, line
