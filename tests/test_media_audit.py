@@ -82,7 +82,7 @@ def test_unreadable_frame_is_one_error_line_without_opencv_warnings(tiny_ckpt, t
     assert "WARN" not in err, err
 
 
-@pytest.mark.parametrize("init", ["1,1,0,3", "1,1,3", "nan,1,2,3", "500,500,5,5"])
+@pytest.mark.parametrize("init", ["1,1,0,3", "1,1,3", "nan,1,2,3", "500,500,5,5", "10,10,0.5,0.5", "1,1,1e-200,9"])
 def test_run_error_is_the_only_line_no_blank_line_before_it(tiny_ckpt, tmp_path, init):
     folder = frames_folder(tmp_path / "clip", ["1.png", "2.png"])
     r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", init])

@@ -140,6 +140,8 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
     """Validate the boxes on the first frame (before any output file is created)."""
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
     for b in checked:
+        if b[2] < 1 or b[3] < 1:   # the official result file would hold a 0-wide box; a target is >= 1 px
+            raise InputError(f"init box {b} is under 1 pixel wide or high; give a box of at least 1x1 px")
         sample_target(frame.image, b, meta.template_factor, 1)   # raises for crops outside the image
     return checked
 
