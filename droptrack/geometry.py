@@ -161,7 +161,7 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
     except (TypeError, ValueError):
         raise InputError(f"init box {box!r} is not four numbers; pass --init x,y,w,h") from None
     if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
-        raise InputError(f"init box {box!r} must be four finite numbers x,y,w,h; pass --init x,y,w,h")
+        raise InputError(f"init box {vals} must be four finite numbers x,y,w,h; pass --init x,y,w,h")
     x, y, w, h = vals
     H, W = image_hw
     if w <= 0 or h <= 0:

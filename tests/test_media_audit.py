@@ -240,3 +240,14 @@ def test_reported_init_box_is_its_part_inside_the_frame(tiny_ckpt, tmp_path, ini
     for line in lines:
         x, y, w, h = map(int, line.split("\t"))
         assert 0 <= x and 0 <= y and x + w <= 64 and y + h <= 48 and w > 0 and h > 0, line
+
+
+@pytest.mark.parametrize("first_row, reason", [("nan,nan,nan,nan", "finite"), ("500,500,10,10", "outside"),
+                                               ("10,10,0,10", "zero or negative")])
+def test_eval_unusable_first_gt_box_points_at_the_annotation_not_at_init(tiny_ckpt, tmp_path, first_row, reason):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png", "3.png"])
+    (folder / "groundtruth.txt").write_text(f"{first_row}\n" + "10,10,20,20\n" * 2)
+    r = runner.invoke(app, ["eval", "--dataset", "folder", "--root", str(folder), "--checkpoint", str(tiny_ckpt),
+                            "--output", str(tmp_path / "res")])
+    assert r.exit_code == 2 and "first ground-truth box" in r.output and reason in r.output, r.output
+    assert "--init" not in r.output and "array(" not in r.output, r.output
