@@ -251,3 +251,31 @@ def test_eval_unusable_first_gt_box_points_at_the_annotation_not_at_init(tiny_ck
                             "--output", str(tmp_path / "res")])
     assert r.exit_code == 2 and "first ground-truth box" in r.output and reason in r.output, r.output
     assert "--init" not in r.output and "array(" not in r.output, r.output
+
+
+def test_save_of_frames_smaller_than_the_encoders_handle(tiny_ckpt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from droptrack.runtime.sinks import TargetState, VideoSink
+    from droptrack.runtime.sources import Frame
+
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png", "3.png"], size=(4, 5))
+    out = tmp_path / "v.avi"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run([sys.executable, "-m", "droptrack", "run", str(folder), "-m", str(tiny_ckpt), "--device",
+                        "cpu", "--init", "0,0,3,3", "--save", str(out)], env=env, capture_output=True, text=True,
+                       timeout=120)   # a subprocess: OpenCV's MJPG writer aborted the process on 5x4 frames
+    assert r.returncode == 0, r.stderr[-500:]
+    for path in (out, tmp_path / "v.mp4"):
+        if path.suffix == ".mp4":   # in-process: mp4v survives tiny frames, the video is scaled up all the same
+            sink = VideoSink(path, 10)
+            for i in range(3):
+                sink.write(Frame(i, i / 10, np.zeros((4, 5, 3), np.uint8)), [TargetState([0, 0, 3, 3], None, False)])
+            sink.close()
+        cap = cv2.VideoCapture(str(path))
+        n = 0
+        while cap.read()[0]:
+            n += 1
+        assert n == 3 and (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (40, 32), path
