@@ -106,6 +106,16 @@ def test_save_writes_a_part_file_and_keeps_an_earlier_video_until_the_run_ends(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 
+@pytest.mark.parametrize("args", [["--save", "v.mp4", "--output", "v.part.mp4"], ["--output", "b.txt", "--jsonl",
+                                                                                   "b.txt.part"]])
+def test_output_whose_part_file_is_another_output_is_refused(tiny_ckpt, tmp_path, args):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png"])
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8",
+                            *[str(tmp_path / a) if not a.startswith("--") else a for a in args]])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and "own path" in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
 @pytest.mark.parametrize("source, option, out", [("clip.part.avi", "--save", "clip.avi"),
                                                  ("b.txt.part", "--output", "b.txt"),
                                                  ("r.jsonl.part", "--jsonl", "r.jsonl")])

@@ -180,12 +180,17 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
                   for paths in (*outputs.values(), *parts.values()) for o in paths]
     check_outputs(outputs, found)
+    others = [(lab, o) for lab, paths in outputs.items() for o in paths]
     for label, paths in parts.items():
         for out, part in zip(outputs[label], paths):
             src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
             if src is not None:
                 raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
                                  f"'{src}'; pass another output path")
+            other = next((lab for lab, o in others if same_file(part, o)), None)
+            if other is not None:
+                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
+                                 "give each output its own path")
 
 
 def temp_path(label: str, path) -> Path:
