@@ -289,3 +289,12 @@ def test_save_of_frames_smaller_than_the_encoders_handle(tiny_ckpt, tmp_path):
         while cap.read()[0]:
             n += 1
         assert n == 3 and (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (40, 32), path
+
+
+@pytest.mark.parametrize("option", ["--output", "--jsonl", "--save"])
+def test_output_with_a_trailing_slash_is_a_folder_not_a_file(tiny_ckpt, tmp_path, option):
+    folder = frames_folder(tmp_path / "clip", ["1.png", "2.png"])
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8",
+                            option, str(tmp_path / "out") + "/"])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and "is a folder" in r.output, r.output
+    assert not (tmp_path / "out").exists()

@@ -156,8 +156,15 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
 
     check_keys(opts.ext, option_names=True)
     check_output_paths(opts.source, (opts.artifact, opts.config), {
-        "--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+        "--output": _box_outputs(opts.output, num_targets),
         "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+
+
+def _box_outputs(output: str | None, num_targets: int) -> list:
+    """The box files of --output; 'out/' is kept as given, so that it is refused as a folder (not written as 'out')."""
+    if not output:
+        return []
+    return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
 
 
 def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
