@@ -124,6 +124,22 @@ def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAME
     return summary, *paths
 
 
+def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: int, video_frames: int,
+                       threads: int | None) -> None:
+    """Numbers in range and the checkpoint readable before the first step (one-line errors, nothing written)."""
+    from droptrack.model.checkpoint import read_file
+
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads {threads}: use 1 or more")
+    if video_frames < 2:
+        raise InputError(f"--video-frames {video_frames} is too small; use at least 2 (init + one tracked frame)")
+    if sequences < 1 or frames < 2:
+        raise InputError(f"--sequences {sequences} --frames {frames}: need at least 1 sequence of 2 frames; raise "
+                         "--sequences or --frames")
+    if checkpoint is not None:
+        read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
+
+
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
              progress: bool = True, log: Log | None = None, threads: int | None = None) -> DemoResult:
@@ -134,10 +150,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     from droptrack.export.pipeline import prepare_output_dir
     from droptrack.model.default import default_checkpoint
 
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads {threads}: use 1 or more")
-    if video_frames < 2:
-        raise InputError(f"--video-frames {video_frames} is too small; use at least 2 (init + one tracked frame)")
+    check_demo_options(checkpoint, sequences, frames, video_frames, threads)
     log = log or (lambda s: None)
     t_all = time.perf_counter()
     out = prepare_output_dir(output_dir)

@@ -121,14 +121,15 @@ def map_box_back(pred_box_px: list[float], prev_state: list[float], search_size:
 
 
 def clip_box(box: list[float], H: int, W: int, margin: int = 10) -> list[float]:
-    """Official clip: keep at least `margin` px of the box inside the image."""
+    """Official clip: keep at least `margin` px of the box inside the image (frames under `margin` px: all of it)."""
     x1, y1, w, h = box
     x2, y2 = x1 + w, y1 + h
-    x1 = min(max(0, x1), W - margin)
-    x2 = min(max(margin, x2), W)
-    y1 = min(max(0, y1), H - margin)
-    y2 = min(max(margin, y2), H)
-    return [x1, y1, max(margin, x2 - x1), max(margin, y2 - y1)]
+    mx, my = min(margin, W), min(margin, H)   # the official code assumes frames of >= margin px
+    x1 = min(max(0, x1), W - mx)
+    x2 = min(max(mx, x2), W)
+    y1 = min(max(0, y1), H - my)
+    y2 = min(max(my, y2), H)
+    return [x1, y1, max(mx, x2 - x1), max(my, y2 - y1)]
 
 
 def box_in_crop(box_in, box_extract, resize_factor: float, crop_out_sz: int,
@@ -160,7 +161,7 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
     except (TypeError, ValueError):
         raise InputError(f"init box {box!r} is not four numbers; pass --init x,y,w,h") from None
     if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
-        raise InputError(f"init box {box!r} must be four finite numbers x,y,w,h; pass --init x,y,w,h")
+        raise InputError(f"init box {vals} must be four finite numbers x,y,w,h; pass --init x,y,w,h")
     x, y, w, h = vals
     H, W = image_hw
     if w <= 0 or h <= 0:

@@ -68,7 +68,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a file path")
     _check_not_system(label, p)
-    if p.is_dir():
+    if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
         raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
         raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")

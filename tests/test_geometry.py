@@ -88,6 +88,24 @@ def test_clip_box_keeps_ten_pixel_margin():
     assert clip_box([20, 20, 2, 3], 80, 100) == [20, 20, 10, 10]
 
 
+@pytest.mark.parametrize("H, W", [(6, 8), (4, 5), (1, 1), (18, 9)])
+def test_clip_box_keeps_boxes_inside_frames_smaller_than_the_margin(H, W):
+    import torch
+
+    from droptrack.runtime.device_ops import map_back_clip
+
+    for box in ([-5.0, -6.0, 10.0, 10.0], [3.0, 2.0, 1.0, 1.0], [50.0, 50.0, 30.0, 30.0], [-40.0, 1.0, 3.0, 90.0]):
+        x, y, w, h = clip_box(box, H, W)
+        assert 0 <= x and 0 <= y and x + w <= W and y + h <= H and w > 0 and h > 0, (box, (x, y, w, h))
+        # the device path clips the same way (unit boxes (cx,cy,w,h) that map back to `box` with resize 1)
+        unit = torch.tensor([[(box[0] + box[2] / 2) / 20 + 0.5, (box[1] + box[3] / 2) / 20 + 0.5, box[2] / 20,
+                              box[3] / 20]], dtype=torch.float32)
+        out = map_back_clip(unit, torch.zeros(1, 4, dtype=torch.float64), torch.ones(1, dtype=torch.float64), 20,
+                            (H, W))[0].tolist()
+        assert out == pytest.approx(clip_box(map_box_back([v * 20 for v in unit[0].tolist()], [0, 0, 0, 0], 20, 1.0),
+                                             H, W))
+
+
 def test_box_in_crop_centre_maps_to_crop_centre():
     out = box_in_crop([10, 20, 30, 40], [10, 20, 30, 40], 2.0, 128)
     assert np.allclose(out * 128, [63.5 - 30, 63.5 - 40, 60, 80])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable
 
 import typer
@@ -16,10 +17,11 @@ app.add_typer(data_app, name="data")
 
 
 def friendly(fn: Callable) -> Callable:
-    """Turn DropTrackError into a one-line message and its exit code (no traceback for user errors)."""
+    """Turn DropTrackError into a one-line message and its exit code (no traceback for user errors); FFmpeg quiet."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
         try:
             return fn(*args, **kwargs)
         except DropTrackError as exc:

@@ -135,11 +135,9 @@ def bench(
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
-    import os
     import shlex
     import sys
 
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
     from rich.console import Console
 
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench

@@ -52,7 +52,6 @@ def serve(
     import os
     import sys
 
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     from droptrack.serve.server import serve as run_server
     from droptrack.serve.options import ServeOptions, SourceTimeout
 

@@ -62,13 +62,11 @@ def run(
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
     ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129.
     """
-    import os
 
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from droptrack.runtime.run import RunOptions, run as run_tracking, summary_line, summary_table
+    from droptrack.runtime.run import RunOptions, ended_early_note, run as run_tracking, summary_line, summary_table
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
@@ -89,13 +87,16 @@ def run(
                                on_frame=lambda s: progress.update(task, completed=s.frames,
                                                                   fps=s.fps if s.fps == s.fps else 0.0))
     finally:
-        progress.stop()
+        if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
+            progress.stop()
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
     for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if ended_early_note(summary):
+        typer.echo(f"note: {ended_early_note(summary)}", err=True)
     if summary.resized:
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)

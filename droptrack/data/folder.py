@@ -14,8 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from droptrack.data.sequence import IMAGE_EXTS, Sequence, list_images, load_boxes, select
+from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
+from droptrack.imagefiles import is_image_file
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
@@ -24,7 +25,7 @@ _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 def _image_dir(d: Path) -> Path | None:
     """The folder holding d's images (d, d/img or d/imgs), or None."""
     for cand in (d, d / "img", d / "imgs"):
-        if cand.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in cand.iterdir()):
+        if cand.is_dir() and any(is_image_file(p) for p in cand.iterdir()):
             return cand
     return None
 
@@ -54,7 +55,8 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     if _image_dir(root) is not None:
         by_name = {root.name: root}
     else:
-        by_name = {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and _image_dir(d) is not None}
+        by_name = {d.name: d for d in sorted(root.iterdir())
+                   if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
@@ -79,11 +81,16 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 
 
+def is_video_file(path: Path) -> bool:
+    """A video suffix, not hidden (macOS '._clip.mp4' resource forks) and not a folder."""
+    return path.suffix.lower() in VIDEO_EXTS and not path.name.startswith(".") and path.is_file()
+
+
 def read_video(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """root as one video file, or every video file in the root folder."""
     if root.is_file():
         return [_video_sequence(root, True)]
-    vids = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    vids = sorted(p for p in root.iterdir() if is_video_file(p))
     if not vids:
         raise DatasetError(f"no video file ({', '.join(VIDEO_EXTS)}) in {root}; pass a video path or its folder")
     by_name = {p.stem: p for p in vids}

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from droptrack.errors import DatasetError
+from droptrack.imagefiles import IMAGE_EXTS, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -105,11 +105,19 @@ class Sequence:
             for i in range(len(self)):
                 ok, bgr = cap.read()
                 if not ok:
-                    raise DatasetError(f"{self.video} ends after {i} frames but the annotation has {len(self)}; "
-                                       "re-encode the video or trim groundtruth.txt")
+                    raise DatasetError(_short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
+
+
+def _short_video_message(seq: Sequence, decoded: int) -> str:
+    """Why a video gave fewer frames than the sequence has: a too-long annotation, or (no GT) a wrong header count."""
+    if has_gt(seq):
+        return (f"{seq.video} ends after {decoded} frames but the annotation has {len(seq)}; re-encode the video or "
+                "trim groundtruth.txt")
+    return (f"{seq.video} decodes only {decoded} of the {len(seq)} frames its header announces (truncated or "
+            f"damaged); pass --frames {decoded} or re-encode it: ffmpeg -i IN -c:v mpeg4 OUT.mp4")
 
 
 def has_gt(seq: Sequence) -> bool:
@@ -186,19 +194,13 @@ def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str)
     return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
 
 
-def natural_key(path: Path) -> tuple[list[int | str], str]:
-    """Sort key that orders digit runs by value: 2.jpg before 10.jpg (zero-padded names keep their order)."""
-    parts = re.split(r"(\d+)", path.name)
-    return [int(t) if i % 2 else t for i, t in enumerate(parts)], path.name
-
-
 def list_images(folder: Path, natural: bool = False) -> list[Path]:
-    """Image files of a folder, sorted by name (natural: by number, for unpadded 1.jpg .. 10.jpg); raises
-    DatasetError if the folder is missing."""
+    """Image files of a folder (hidden files skipped), sorted by name as the official loaders sort them, or in
+    natural order (`natural`: unpadded 1.jpg .. 10.jpg); raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    images = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS]
-    return sorted(images, key=natural_key) if natural else sorted(images)
+    images = sorted_images(folder)
+    return images if natural else sorted(images)
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:

@@ -34,7 +34,7 @@ NORM_PRECISION_THRESHOLDS = np.arange(51, dtype=np.float64) / 100.0  # 0.00 ... 
 
 # Tags understood by the OPE path. Only 'lasot' and 'uav' change the scoring (as in pytracking);
 # 'lasot_extension_subset' (and any tag given visibility flags) only marks invisible frames invalid.
-OPE_TAGS = ("lasot", "lasot_extension_subset", "otb", "uav", "nfs", "tnl2k", "generic", "synth", "video",
+OPE_TAGS = ("lasot", "lasot_extension_subset", "otb", "uav", "nfs", "tnl2k", "generic", "synth", "video", "folder",
             "tc128", "itb", "avist", "got10k", "trackingnet")
 VALIDITY_RULES = {"ostrack": "ostrack-ope", "pytracking": "pytracking-ope"}
 

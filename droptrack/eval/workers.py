@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from droptrack.engine.threads import apply_threads, restore_threads
-from droptrack.errors import DropTrackError
+from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.realtime import RealTime, Schedule
 
 ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
@@ -64,7 +64,7 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
         if schedule is None or schedule.runs(i):
             t0 = time.perf_counter()
             if i == 0:
-                tracker.initialize(frame, seq.boxes[0])
+                _initialize(tracker, frame, seq)
                 box = seq.boxes[0]
             else:
                 box, _ = tracker.track(frame)
@@ -79,6 +79,16 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
         return TrackedSequence(seq.name, schedule.scored(boxes, seq.boxes[0]), times, _describe(tracker),
                                len(schedule.frames))
     return TrackedSequence(seq.name, boxes, times, _describe(tracker))
+
+
+def _initialize(tracker: Any, frame: np.ndarray, seq: Any) -> None:
+    """Start on frame 0 with its GT box; an unusable box points at the annotation (the caller names the sequence)."""
+    try:
+        tracker.initialize(frame, seq.boxes[0])
+    except InputError as exc:
+        reason = str(exc).split("; ")[0]
+        raise DatasetError(f"the first ground-truth box cannot start tracking ({reason}); fix the first line of the "
+                           "sequence's annotation file or leave it out (--sequences)") from None
 
 
 def _describe(tracker: Any) -> str:

@@ -141,8 +141,9 @@ def map_back_clip(boxes: torch.Tensor, states: torch.Tensor, resize: torch.Tenso
     y = cy + (cy_prev - half) - 0.5 * h
     H, W = image_hw
     x2, y2 = x + w, y + h
-    x = x.clamp(min=0).clamp(max=W - margin)
-    x2 = x2.clamp(min=margin).clamp(max=W)
-    y = y.clamp(min=0).clamp(max=H - margin)
-    y2 = y2.clamp(min=margin).clamp(max=H)
-    return torch.stack([x, y, (x2 - x).clamp(min=margin), (y2 - y).clamp(min=margin)], dim=1)
+    mx, my = min(margin, W), min(margin, H)   # as `clip_box`: frames under `margin` px keep the box inside
+    x = x.clamp(min=0).clamp(max=W - mx)
+    x2 = x2.clamp(min=mx).clamp(max=W)
+    y = y.clamp(min=0).clamp(max=H - my)
+    y2 = y2.clamp(min=my).clamp(max=H)
+    return torch.stack([x, y, (x2 - x).clamp(min=mx), (y2 - y).clamp(min=my)], dim=1)

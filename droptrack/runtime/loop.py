@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from droptrack.errors import BackendError
+from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.signals import StopFlag
 from droptrack.runtime.sinks import Sink, StopRequested, TargetState
@@ -44,6 +45,7 @@ class RunSummary:
     resized: int = 0   # video frames letterboxed to the first frame's size
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
+    expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -138,7 +140,9 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _sync(tracker)
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
-        _emit(sinks, first, [TargetState(list(map(float, b)), None, False) for b in tracker.states], None)
+        H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
+        _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
+                             for b in tracker.states], None)
         summary.frames = 1
         if on_frame:
             on_frame(summary)

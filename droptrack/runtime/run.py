@@ -14,13 +14,14 @@ from typing import Callable
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.paths import check_outputs
+from droptrack.paths import check_outputs, same_file
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
+from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem,
+                                     part_path, video_part_path)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -139,6 +140,8 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
     """Validate the boxes on the first frame (before any output file is created)."""
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
     for b in checked:
+        if b[2] < 1 or b[3] < 1:   # the official result file would hold a 0-wide box; a target is >= 1 px
+            raise InputError(f"init box {b} is under 1 pixel wide or high; give a box of at least 1x1 px")
         sample_target(frame.image, b, meta.template_factor, 1)   # raises for crops outside the image
     return checked
 
@@ -153,8 +156,15 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
 
     check_keys(opts.ext, option_names=True)
     check_output_paths(opts.source, (opts.artifact, opts.config), {
-        "--output": box_paths(opts.output, max(1, num_targets)) if opts.output else [],
+        "--output": _box_outputs(opts.output, num_targets),
         "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+
+
+def _box_outputs(output: str | None, num_targets: int) -> list:
+    """The box files of --output; 'out/' is kept as given, so that it is refused as a folder (not written as 'out')."""
+    if not output:
+        return []
+    return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
 
 
 def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
@@ -172,10 +182,27 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve)."""
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
+    parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
-                  for paths in outputs.values() for o in paths]
+                  for paths in (*outputs.values(), *parts.values()) for o in paths]
     check_outputs(outputs, found)
+    others = [(lab, o) for lab, paths in outputs.items() for o in paths]
+    for label, paths in parts.items():
+        for out, part in zip(outputs[label], paths):
+            src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
+            if src is not None:
+                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
+                                 f"'{src}'; pass another output path")
+            other = next((lab for lab, o in others if same_file(part, o)), None)
+            if other is not None:
+                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
+                                 "give each output its own path")
+
+
+def temp_path(label: str, path) -> Path:
+    """The file an output streams into until the run ends (`sinks.part_path`, `sinks.video_part_path`)."""
+    return video_part_path(path) if label == "--save" else part_path(path)
 
 
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
@@ -246,8 +273,17 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                opts.lost_threshold, on_frame, stop=stop)
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
+        summary.expected = total
         summary.procedure = tracker.ext.describe()
         return summary
+
+
+def ended_early_note(summary: RunSummary) -> str | None:
+    """A note when a file source gave fewer frames than its header announced (truncated or damaged), else None."""
+    if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
+        return None
+    return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
+            "(a truncated or damaged file?); the outputs hold those frames")
 
 
 def summary_table(summary: RunSummary):
@@ -257,15 +293,17 @@ def summary_table(summary: RunSummary):
     table = Table(title="latency per stage")
     for col, just in (("stage", "left"), ("mean ms", "right"), ("p99 ms", "right")):
         table.add_column(col, justify=just)
-    for stage, v in summary.stage_stats().items():
-        table.add_row(stage, f"{v['mean_ms']:.2f}", f"{v['p99_ms']:.2f}")
+    for stage, v in summary.stage_stats().items():   # "-": no tracked frame (a 1-frame source, --max-frames 1)
+        table.add_row(stage, *(f"{v[k]:.2f}" if math.isfinite(v[k]) else "-" for k in ("mean_ms", "p99_ms")))
     return table
 
 
 def summary_line(summary: RunSummary) -> str:
     """Frames, targets, FPS, loop overhead and lost frames in one line."""
-    return (f"{summary.frames} frames, {summary.num_targets} target(s), {summary.fps:.1f} FPS, "
-            f"init {summary.init_ms:.1f} ms, overhead (total - infer) / infer {100 * summary.overhead:.1f} %, "
+    speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
+             f"{100 * summary.overhead:.1f} %" if summary.tracked else
+             f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
+    return (f"{summary.frames} frames, {summary.num_targets} target(s), {speed}, "
             f"{summary.lost_count} frames with a lost target"
             + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
             + f"; tracker: {summary.procedure}")

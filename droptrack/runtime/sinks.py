@@ -63,6 +63,12 @@ def part_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def video_part_path(path: str | Path) -> Path:
+    """Where --save writes until the run ends: NAME.part.EXT (the container suffix stays last for OpenCV)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.part{path.suffix}")
+
+
 class StreamFile:
     """Line-oriented text file streamed into NAME.part (each line flushed) and renamed onto NAME at close."""
 
@@ -187,6 +193,7 @@ def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = 
 
 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+MIN_VIDEO_SIDE = 32   # smaller frames are scaled up by a whole factor (OpenCV's MJPG writer corrupts memory at 5x4)
 
 
 def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -205,17 +212,20 @@ def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:
 class VideoSink(Sink):
     """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close.
 
-    The video takes the first frame's size; later frames of another size (an image folder of mixed sizes)
-    are letterboxed into it and counted in `resized`.
+    The video takes the first frame's size (scaled up by a whole factor below MIN_VIDEO_SIDE px); later frames of
+    another size (an image folder of mixed sizes) are letterboxed into it and counted in `resized`. It is written to NAME.part.EXT (OpenCV picks the container
+    by the suffix) and renamed onto NAME at close, like the box files: a killed run leaves an earlier video whole.
     """
 
     def __init__(self, path: str | Path, fps: float | None):
         self.path = Path(path)
         if self.path.suffix.lower() not in FOURCC:
             raise InputError(f"--save '{path}': unsupported container '{self.path.suffix}'; use .mp4 or .avi")
+        self.part = video_part_path(self.path)
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None
-        self.size: tuple[int, int] = (0, 0)
+        self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
+        self.scale = 1
         self.resized = 0
 
     def _open(self, w: int, h: int) -> None:
@@ -224,7 +234,9 @@ class VideoSink(Sink):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fourcc = FOURCC[self.path.suffix.lower()]
         self.size = (w, h)
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+        self.scale = max(1, math.ceil(MIN_VIDEO_SIDE / min(w, h)))
+        self.writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter_fourcc(*fourcc), self.fps,
+                                      (w * self.scale, h * self.scale))
         if not self.writer.isOpened():
             raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
                              "check the folder is writable or use .avi")
@@ -236,11 +248,16 @@ class VideoSink(Sink):
         if image.shape[1::-1] != self.size:
             image = letterbox(image, *self.size)
             self.resized += 1
+        if self.scale > 1:
+            image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
         self.writer.write(image)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+            self.writer = None
+            if self.part.exists():
+                os.replace(self.part, self.path)
 
 
 def display_problem() -> str | None:

@@ -25,9 +25,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import SourceError
+from droptrack.imagefiles import IMAGE_EXTS, sorted_images
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
@@ -65,18 +66,12 @@ class Source:
         self.close()
 
 
-def numeric_key(name: str) -> tuple:
-    """Sort key: the integers in a file name, then the name ('img2' < 'img10')."""
-    return tuple(int(d) for d in re.findall(r"\d+", name)), name
-
-
 class FolderSource(Source):
-    """Images of a folder, sorted numerically by the digits in their names."""
+    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names."""
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
-        self.files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                            key=lambda p: numeric_key(p.name))
+        self.files = sorted_images(folder)
         if not self.files:
             raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
                               "point SOURCE to a folder of frames or a video file")
@@ -88,7 +83,8 @@ class FolderSource(Source):
         import cv2
 
         for i, path in enumerate(self.files):
-            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None:
                 raise SourceError(f"image '{path}' could not be read (cv2.imread failed); "
                                   "remove or replace the file")
@@ -281,8 +277,9 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     """Open a frame source.
 
     Args:
-        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!',
-            e.g. `nvarguscamerasrc ! ... ! appsink`), an RTSP/HTTP URL, a video file or an image folder.
+        spec: `camera0` / `0` / `/dev/video0` (OpenCV capture index), a GStreamer pipeline (contains '!' and is
+            no existing path, e.g. `nvarguscamerasrc ! ... ! appsink`), an RTSP/HTTP URL, a video file or an image
+            folder.
         width: requested capture width (cameras/streams).
         height: requested capture height.
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
@@ -294,7 +291,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     if m and (s.startswith("/dev/") or not Path(s).exists()):
         with _quiet_opencv():
             return _open_camera(int(m.group(1)), width, height, fps, reconnect)
-    if "!" in s:
+    if "!" in s and not os.path.exists(os.path.expanduser(s)):   # 'wow!.mp4' is a file, not a pipeline
         with _quiet_opencv():
             return _open_pipeline(s, reconnect)
     if s.lower().startswith(STREAM_PREFIXES):
