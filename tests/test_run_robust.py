@@ -100,6 +100,11 @@ def test_kill_9_loses_at_most_the_frame_in_flight(tiny_ckpt, tmp_path):
     n_boxes, records = len(boxes.splitlines()), [json.loads(x) for x in jsonl.splitlines()]
     assert n_boxes >= seen and abs(len(records) - n_boxes) <= 1
     assert [r["frame"] for r in records] == list(range(len(records)))
+    again = runner.invoke(app, ["run", str(bundled_video("carphone_pristine.mp4")), "-m", str(tiny_ckpt), "--device", "cpu", "--init",
+                                "60,40,40,50", "--output", str(tmp_path / "b.txt"), "--max-frames", "3"])
+    lines = [ln for ln in again.output.splitlines() if ln.strip()]   # the next run never truncates them
+    assert again.exit_code == 2 and len(lines) == 1 and "killed before it finished" in lines[0], again.output
+    assert (tmp_path / "b.txt.part").read_text() == boxes and not (tmp_path / "b.txt").exists()
 
 
 def test_mixed_frame_sizes_are_letterboxed_into_the_video(tiny_ckpt, tmp_path):

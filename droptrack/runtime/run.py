@@ -198,6 +198,9 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             if other is not None:
                 raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                                  "give each output its own path")
+            if part.is_file() and part.stat().st_size > 0:   # a killed run's results: never truncated
+                raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
+                                 "it to keep it (or delete it), then run again")
 
 
 def temp_path(label: str, path) -> Path:
