@@ -19,7 +19,7 @@ def eval_(
                                 "synth."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", help="Checkpoint, .onnx or .engine "
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint, .onnx or .engine "
                                               "(default: the embedded model)."),
     tracker: Optional[str] = typer.Option(None, "--tracker", help="A classic OpenCV tracker instead of a model: "
                                           "csrt, kcf, mil, mosse or medianflow."),
@@ -28,7 +28,7 @@ def eval_(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: 1 for "
                                           "small models, else cores / workers; never more than the cores)."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Results folder (default: results/<dataset>); "
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
                                           "files go to OUTPUT/<tracker>/."),
     name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
