@@ -86,18 +86,19 @@ class StripSink(Sink):
 
 
 def _export(checkpoint: Path, out: Path, progress: bool, log: Log) -> Any:
-    """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the three graphs."""
+    """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the graphs (INT8 writes one per target)."""
     from droptrack.eval.bench_timing import bar
-    from droptrack.export.pipeline import export_all
+    from droptrack.export.pipeline import FILENAMES, INT8_FILENAMES, export_all
 
+    graphs = len({FILENAMES["fp32"], FILENAMES["fp16"], *INT8_FILENAMES.values()})
     done = [0]
     with bar("export ONNX fp32/fp16/int8", progress) as update:
-        update(0, 3)
+        update(0, graphs)
 
         def on_log(line: str) -> None:
             if ".onnx: " in line:
                 done[0] += 1
-                update(done[0], 3)
+                update(done[0], graphs)
             log(line.strip())
 
         return export_all(checkpoint, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log, strict=False)
