@@ -298,3 +298,21 @@ def test_output_with_a_trailing_slash_is_a_folder_not_a_file(tiny_ckpt, tmp_path
                             option, str(tmp_path / "out") + "/"])
     assert r.exit_code == 2 and r.output.startswith("error: ") and "is a folder" in r.output, r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_run_notes_an_output_where_eval_reads_ground_truth(tiny_ckpt, tmp_path):
+    """`dt run clip.avi --output clip.txt` writes where dt eval / dt bench read clip.avi's ground truth: a note
+    says so (and `dt eval --dataset video` then indeed scores against those boxes); another name: no note."""
+    rng = np.random.default_rng(0)
+    clip = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(4):
+        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    w.release()
+    base = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20", "--output"]
+    r = runner.invoke(app, base + [str(tmp_path / "boxes.txt")])
+    assert r.exit_code == 0 and "ground truth" not in r.output, r.output
+    r = runner.invoke(app, base + [str(tmp_path / "clip.txt")])
+    assert r.exit_code == 0 and "is where dt eval and dt bench read clip.avi's ground truth" in r.output, r.output
+    (seq,) = get_sequences("video", clip)
+    assert len(seq.boxes) == 4 and np.isfinite(seq.boxes).all()      # the tracked boxes now pose as ground truth

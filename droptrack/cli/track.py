@@ -66,7 +66,8 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from droptrack.runtime.run import RunOptions, ended_early_note, run as run_tracking, summary_line, summary_table
+    from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, run as run_tracking,
+                                       summary_line, summary_table)
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
@@ -95,8 +96,9 @@ def run(
     for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
-    if ended_early_note(summary):
-        typer.echo(f"note: {ended_early_note(summary)}", err=True)
+    for note in (ended_early_note(summary), ground_truth_note(source, output)):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     if summary.resized:
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)

@@ -281,6 +281,24 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         return summary
 
 
+def ground_truth_note(source: str, output: str | None) -> str | None:
+    """A note when --output is where dt eval / dt bench read the source's ground truth (`clip.txt` beside
+    `clip.mp4`, `groundtruth.txt` in a frame folder): they would score against these boxes."""
+    if not output:
+        return None
+    src, out = Path(os.path.expanduser(source)), Path(os.path.expanduser(output))
+    if src.is_file():
+        spots = [src.with_suffix(".txt")]
+    elif src.is_dir():
+        spots = [src / "groundtruth.txt", src / "groundtruth_rect.txt"]
+    else:
+        return None
+    if not any(os.path.abspath(out) == os.path.abspath(p) for p in spots):
+        return None
+    return (f"{out} is where dt eval and dt bench read {src.name}'s ground truth: they will score trackers against "
+            "these boxes; name it otherwise if they are not ground truth")
+
+
 def ended_early_note(summary: RunSummary) -> str | None:
     """A note when a file source gave fewer frames than its header announced (truncated or damaged), else None."""
     if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
