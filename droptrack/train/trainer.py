@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -14,7 +15,7 @@ from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
-from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots
+from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots, unwrap_worker_errors
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
@@ -66,12 +67,14 @@ def _tensorboard(output: Path):
     return SummaryWriter(str(output / "tb"))
 
 
-def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> DataLoader:
-    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG."""
+def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
+    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
+    worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-    return DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
-                                                               dist.world, start=start),
-                      num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+    loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
+                                                                 dist.world, start=start),
+                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+    return unwrap_worker_errors(loader)
 
 
 def run_training(opts: TrainOptions) -> Path:

@@ -1,0 +1,66 @@
+"""`dt train` on small sets in the official layouts: odd data trains, bad data is a one-line error (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from importlib import resources
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+
+
+def write_got10k(root: Path, sequences: int = 2, frames: int = 20) -> Path:
+    """A GOT-10k train split of moving red boxes (160x120 frames)."""
+    rng = np.random.default_rng(0)
+    split = root / "train"
+    names = []
+    for s in range(sequences):
+        name = f"GOT-10k_Train_{s + 1:06d}"
+        names.append(name)
+        d = split / name
+        d.mkdir(parents=True)
+        bg = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+        rows = []
+        for i in range(frames):
+            x, y = 40 + i, 30 + i // 2
+            im = bg.copy()
+            cv2.rectangle(im, (x, y), (x + 30, y + 25), (0, 0, 255), -1)
+            cv2.imwrite(str(d / f"{i + 1:08d}.jpg"), im)
+            rows.append(f"{x},{y},30,25")
+        (d / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    (split / "list.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+def config(tmp: Path, names: list[str]) -> Path:
+    """tiny_ce_test training on the given official dataset names."""
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"].update(DATASETS_NAME=names, DATASETS_RATIO=[1] * len(names))
+    path = tmp / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def dt_train(tmp: Path, cfg: Path, out: Path, *args: str):
+    return CliRunner().invoke(app, ["train", "-c", str(cfg), "-o", str(out), "--epochs", "1", "--batch-size", "2",
+                                    "--samples-per-epoch", "2", "--device", "cpu", "--seed", "1", *args])
+
+
+@pytest.fixture()
+def got10k(tmp_path) -> Path:
+    return write_got10k(tmp_path / "got10k")
+
+
+def test_corrupt_frame_in_a_worker_process_is_a_one_line_error(tmp_path, got10k):
+    for f in (got10k / "train").glob("*/*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    r = dt_train(tmp_path, config(tmp_path, ["GOT10K_train_full"]), tmp_path / "out", "--workers", "1",
+                 "--data", f"GOT10K_train_full={got10k}")
+    assert r.exit_code == 2, r.output
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("error: frame ") and "cannot be decoded" in last and "Traceback" not in last, last
