@@ -64,3 +64,18 @@ def test_corrupt_frame_in_a_worker_process_is_a_one_line_error(tmp_path, got10k)
     assert r.exit_code == 2, r.output
     last = r.output.strip().splitlines()[-1]
     assert last.startswith("error: frame ") and "cannot be decoded" in last and "Traceback" not in last, last
+
+
+def test_a_configured_dataset_without_usable_sequences_is_refused_before_training(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full", "LASOT"])
+    (tmp_path / "lasot").mkdir()   # empty root: the mix would silently train on GOT-10k alone
+    r = dt_train(tmp_path, cfg, tmp_path / "out", "--data", f"GOT10K_train_full={got10k}",
+                 "--data", f"LASOT={tmp_path / 'lasot'}")
+    assert r.exit_code == 2 and r.output.startswith("error: training dataset LASOT has no usable sequence (0 read"), \
+        r.output
+    for d in (got10k / "train").glob("GOT*"):
+        (d / "absence.label").write_text("1\n" * 20)   # target absent in every frame
+    r = dt_train(tmp_path, config(tmp_path, ["GOT10K_train_full"]), tmp_path / "out2",
+                 "--data", f"GOT10K_train_full={got10k}")
+    assert r.exit_code == 2 and r.output.startswith("error: training dataset GOT10K_train_full has no usable"), r.output
+    assert not (tmp_path / "out2" / "config.yaml").exists()

@@ -20,6 +20,7 @@ from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
+from droptrack.train.sampler import check_usable
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
                                    resume, run_settings)
 
@@ -107,6 +108,7 @@ def run_training(opts: TrainOptions) -> Path:
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
+    check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     if opts.pretrained:
