@@ -79,3 +79,17 @@ def test_a_configured_dataset_without_usable_sequences_is_refused_before_trainin
                  "--data", f"GOT10K_train_full={got10k}")
     assert r.exit_code == 2 and r.output.startswith("error: training dataset GOT10K_train_full has no usable"), r.output
     assert not (tmp_path / "out2" / "config.yaml").exists()
+
+
+def test_half_written_checkpoints_of_a_killed_run_are_removed_on_resume(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4",
+                 "--stop-after", "1")
+    assert r.exit_code == 0, r.output
+    (out / ".last.pt.k1ll3d.tmp").write_bytes(b"\0" * 100)   # what SIGKILL during a save leaves
+    (out / ".checkpoint_ep0001.pt.abc.tmp").write_bytes(b"\0")
+    (out / ".notes.tmp").write_text("mine")
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob(".*.tmp")) == [".notes.tmp"]

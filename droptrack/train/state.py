@@ -84,6 +84,17 @@ def prune(output: Path, keep_last: int) -> None:
         old.unlink(missing_ok=True)
 
 
+_TEMP_FILE = re.compile(r"^\.(last|final|checkpoint_ep\d+)\.pt\..+\.tmp$")
+
+
+def remove_stale_temps(output: Path) -> list[str]:
+    """Delete the half-written checkpoint temporaries a killed run left in `output` (they are never read); names."""
+    stale = sorted(p for p in output.glob(".*.tmp") if _TEMP_FILE.match(p.name) and p.is_file())
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return [p.name for p in stale]
+
+
 def resume_candidates(output: Path) -> list[Path]:
     """last.pt, then the epoch checkpoints newest first."""
     epochs = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),

@@ -21,8 +21,8 @@ from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
-                                   resume, run_settings)
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
+                                   remove_stale_temps, restore_rng, resume, run_settings)
 
 __all__ = ["TrainOptions", "train"]
 
@@ -135,6 +135,9 @@ def run_training(opts: TrainOptions) -> Path:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
     if dist.main:
         output.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_temps(output)
+        if stale:
+            say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
         save_config(cfg, output / "config.yaml")
     net = model
     if dist.world > 1:
