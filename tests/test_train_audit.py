@@ -93,3 +93,12 @@ def test_half_written_checkpoints_of_a_killed_run_are_removed_on_resume(tmp_path
     r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.glob(".*.tmp")) == [".notes.tmp"]
+
+
+def test_resume_refusal_names_the_changed_nested_config_key(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    assert dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--stop-after", "1").exit_code == 0
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
+    assert r.exit_code == 2 and "it was trained with DATA.TRAIN.SAMPLE_PER_EPOCH 2, this run has 4;" in r.output, \
+        r.output

@@ -118,15 +118,20 @@ FREE_SECTIONS = ("NAME", "TEST")
 FREE_KEYS = ("TRAIN.EPOCH", "TRAIN.NUM_WORKER", "TRAIN.PRINT_INTERVAL", "TRAIN.VAL_EPOCH_INTERVAL", "DATA.VAL")
 
 
+def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested config sections -> {'DATA.TRAIN.SAMPLE_PER_EPOCH': value, ...} (so a refusal names the key)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, key + ".") if isinstance(v, dict) and v else {key: v})
+    return out
+
+
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
     the data roots (real paths), the per-epoch iteration cap, the BatchNorm mode and the mixed-precision mode."""
-    flat: dict[str, Any] = {}
-    for section, values in config.items():
-        if section not in FREE_SECTIONS:
-            items = values.items() if isinstance(values, dict) else [(None, values)]
-            flat.update({f"{section}.{k}" if k else section: v for k, v in items
-                         if f"{section}.{k}" not in FREE_KEYS})
+    flat = {k: v for k, v in _flatten(config).items() if k.split(".")[0] not in FREE_SECTIONS
+            and not any(k == f or k.startswith(f + ".") for f in FREE_KEYS)}
     roots = {}
     for item in options.get("data") or []:
         name, sep, path = str(item).partition("=")
