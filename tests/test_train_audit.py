@@ -102,3 +102,15 @@ def test_resume_refusal_names_the_changed_nested_config_key(tmp_path, got10k):
     r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
     assert r.exit_code == 2 and "it was trained with DATA.TRAIN.SAMPLE_PER_EPOCH 2, this run has 4;" in r.output, \
         r.output
+
+
+def test_resume_into_a_folder_holding_only_final_pt_keeps_it(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    assert dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}").exit_code == 0
+    for p in [out / "last.pt", *out.glob("checkpoint_ep*.pt")]:
+        p.unlink()
+    before = (out / "final.pt").read_bytes()
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--resume")
+    assert r.exit_code == 2 and "error: cannot resume: " in r.output and "holds only final.pt" in r.output, r.output
+    assert (out / "final.pt").read_bytes() == before

@@ -161,6 +161,10 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     A file that cannot be read is skipped with a message; if none can be read, TrainingError. `settings`
     (run_settings of this run): a checkpoint trained with other ones is refused (TrainingError)."""
     candidates = resume_candidates(output)
+    if not candidates and (output / "final.pt").exists():   # starting fresh would write over it
+        raise TrainingError(f"cannot resume: '{output}' holds only final.pt (a finished run, no last.pt or "
+                            "checkpoint_ep*.pt to continue from); pass another --output (and --pretrained to start "
+                            "from its weights)")
     if not candidates:
         return None
     failures = []
