@@ -175,3 +175,16 @@ def test_nproc_2_interrupted_stops_its_ranks(tmp_path, got10k):
     text = log.read_text()
     assert code == 130 and not left, (code, left, text[-2000:])
     assert "Traceback" not in text and "interrupted" in text, text[-2000:]
+
+
+def test_val_data_is_checked_before_training_and_real_got10k_val_works(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    data = ["--data", f"GOT10K_train_full={got10k}"]
+    lasot = tmp_path / "lasot" / "cat" / "cat-1"
+    lasot.mkdir(parents=True)
+    (lasot / "groundtruth.txt").write_text("1,1,5,5\n")
+    r = dt_train(tmp_path, cfg, tmp_path / "bad", *data, "--val-data", str(tmp_path / "lasot"))
+    assert r.exit_code == 2 and r.output.startswith("error: got10k split folder"), r.output
+    assert not (tmp_path / "bad" / "config.yaml").exists()   # failed before training, not after the epoch
+    r = dt_train(tmp_path, cfg, tmp_path / "ok", *data, "--val-data", str(got10k / "train"))   # no synth.json
+    assert r.exit_code == 0 and "validation AUC" in r.output, r.output

@@ -21,6 +21,7 @@ from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
+from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
                                    remove_stale_temps, restore_rng, resume, run_settings)
 
@@ -109,6 +110,8 @@ def run_training(opts: TrainOptions) -> Path:
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
+    if opts.val_data:
+        val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     if opts.pretrained:
