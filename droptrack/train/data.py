@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from droptrack.errors import TrainingError
+from droptrack.errors import DropTrackError, TrainingError
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
@@ -107,3 +107,24 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
     if unused is not None:
         raise TrainingError(f"--data {unused}={roots[unused]}: the config trains on {', '.join(names)}, so this root "
                             f"would be ignored; pass NAME=PATH with one of those names")
+
+
+def worker_message(exc: DropTrackError) -> str:
+    """The original message of an error re-raised by a DataLoader worker (torch wraps it in the worker traceback)."""
+    text = str(exc)
+    if not text.startswith("Caught ") or "Original Traceback" not in text:
+        return text
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    last = next((ln for ln in reversed(text.splitlines()) if ln.startswith(prefix)), None)
+    return last[len(prefix):] if last is not None else text.splitlines()[0]
+
+
+def unwrap_worker_errors(batches):
+    """Yield the batches; a DropTrackError from a worker process is re-raised with its own one-line message."""
+    try:
+        yield from batches
+    except DropTrackError as exc:
+        msg = worker_message(exc)
+        if msg == str(exc):
+            raise
+        raise type(exc)(msg) from None

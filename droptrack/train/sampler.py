@@ -27,6 +27,20 @@ def visible_mask(seq) -> np.ndarray:
     return ok & np.asarray(vis, dtype=bool) if vis is not None else ok
 
 
+def usable(vis: np.ndarray) -> bool:
+    """Whether the sampler can ever draw a pair from a sequence with these flags (the rules of `sample`)."""
+    return bool(vis[0]) if len(vis) == 1 else len(vis) >= 20 and int(vis.sum()) > 4
+
+
+def check_usable(names: list[str], ratios: list[float], visible: list[list[np.ndarray]]) -> None:
+    """TrainingError naming the first dataset with a positive ratio that has no usable sequence (never sampled)."""
+    for name, ratio, masks in zip(names, ratios, visible):
+        if ratio > 0 and not any(usable(v) for v in masks):
+            raise TrainingError(f"training dataset {name} has no usable sequence ({len(masks)} read; a video needs "
+                                ">= 20 frames with > 4 visible, positive-size targets, an image one such box); fix "
+                                "its --data root or annotations, or remove it from DATA.TRAIN.DATASETS_NAME")
+
+
 class PairSampler:
     """Datasets mixed by ratio; sequences uniform; template then a strictly later search frame within the gap."""
 

@@ -84,6 +84,17 @@ def prune(output: Path, keep_last: int) -> None:
         old.unlink(missing_ok=True)
 
 
+_TEMP_FILE = re.compile(r"^\.(last|final|checkpoint_ep\d+)\.pt\..+\.tmp$")
+
+
+def remove_stale_temps(output: Path) -> list[str]:
+    """Delete the half-written checkpoint temporaries a killed run left in `output` (they are never read); names."""
+    stale = sorted(p for p in output.glob(".*.tmp") if _TEMP_FILE.match(p.name) and p.is_file())
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return [p.name for p in stale]
+
+
 def resume_candidates(output: Path) -> list[Path]:
     """last.pt, then the epoch checkpoints newest first."""
     epochs = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),
@@ -107,15 +118,20 @@ FREE_SECTIONS = ("NAME", "TEST")
 FREE_KEYS = ("TRAIN.EPOCH", "TRAIN.NUM_WORKER", "TRAIN.PRINT_INTERVAL", "TRAIN.VAL_EPOCH_INTERVAL", "DATA.VAL")
 
 
+def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested config sections -> {'DATA.TRAIN.SAMPLE_PER_EPOCH': value, ...} (so a refusal names the key)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten(v, key + ".") if isinstance(v, dict) and v else {key: v})
+    return out
+
+
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
     the data roots (real paths), the per-epoch iteration cap, the BatchNorm mode and the mixed-precision mode."""
-    flat: dict[str, Any] = {}
-    for section, values in config.items():
-        if section not in FREE_SECTIONS:
-            items = values.items() if isinstance(values, dict) else [(None, values)]
-            flat.update({f"{section}.{k}" if k else section: v for k, v in items
-                         if f"{section}.{k}" not in FREE_KEYS})
+    flat = {k: v for k, v in _flatten(config).items() if k.split(".")[0] not in FREE_SECTIONS
+            and not any(k == f or k.startswith(f + ".") for f in FREE_KEYS)}
     roots = {}
     for item in options.get("data") or []:
         name, sep, path = str(item).partition("=")
@@ -145,6 +161,10 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     A file that cannot be read is skipped with a message; if none can be read, TrainingError. `settings`
     (run_settings of this run): a checkpoint trained with other ones is refused (TrainingError)."""
     candidates = resume_candidates(output)
+    if not candidates and (output / "final.pt").exists():   # starting fresh would write over it
+        raise TrainingError(f"cannot resume: '{output}' holds only final.pt (a finished run, no last.pt or "
+                            "checkpoint_ep*.pt to continue from); pass another --output (and --pretrained to start "
+                            "from its weights)")
     if not candidates:
         return None
     failures = []

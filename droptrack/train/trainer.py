@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -14,13 +15,15 @@ from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
-from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots
+from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots, unwrap_worker_errors
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
-                                   resume, run_settings)
+from droptrack.train.sampler import check_usable
+from droptrack.train.validate import val_sequences
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
+                                   remove_stale_temps, restore_rng, resume, run_settings)
 
 __all__ = ["TrainOptions", "train"]
 
@@ -66,12 +69,14 @@ def _tensorboard(output: Path):
     return SummaryWriter(str(output / "tb"))
 
 
-def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> DataLoader:
-    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG."""
+def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
+    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
+    worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-    return DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
-                                                               dist.world, start=start),
-                      num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+    loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
+                                                                 dist.world, start=start),
+                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+    return unwrap_worker_errors(loader)
 
 
 def run_training(opts: TrainOptions) -> Path:
@@ -104,6 +109,9 @@ def run_training(opts: TrainOptions) -> Path:
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
+    check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
+    if opts.val_data:
+        val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     if opts.pretrained:
@@ -130,6 +138,9 @@ def run_training(opts: TrainOptions) -> Path:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
     if dist.main:
         output.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_temps(output)
+        if stale:
+            say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
         save_config(cfg, output / "config.yaml")
     net = model
     if dist.world > 1:

@@ -8,17 +8,31 @@ from pathlib import Path
 import torch
 
 from droptrack.config import Config
+from droptrack.errors import InputError
+
+
+def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
+    """The first annotated sequences of a GOT-10k-layout folder (a GOT-10k val split or a `dt data synth` set);
+    checked before training, so a wrong folder fails now and not after the first epoch."""
+    from droptrack.data import get_sequences
+    from droptrack.data.sequence import has_gt
+
+    tag = "synth" if (Path(val_root) / "synth.json").is_file() else "got10k"
+    seqs = [s for s in get_sequences(tag, root=val_root, split="val") if has_gt(s)][:max_sequences]
+    if not seqs:
+        raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
+                         "<seq>/groundtruth.txt): a GOT-10k val split or a `dt data synth --split val` set")
+    return seqs
 
 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8) -> float:
     """Success AUC (OSTrack protocol, 0..1) of `model` on the first sequences of a GOT-10k-layout folder."""
-    from droptrack.data import get_sequences
     from droptrack.engine.torch_backend import TorchBackend
     from droptrack.eval.metrics import ope_metrics
     from droptrack.eval.workers import track_sequence
     from droptrack.runtime.tracker import Tracker
 
-    seqs = get_sequences("synth", root=val_root)[:max_sequences]
+    seqs = val_sequences(val_root, max_sequences)
     tracker = Tracker(TorchBackend(copy.deepcopy(model), cfg))
     with torch.inference_mode():
         preds = [track_sequence(tracker, s).boxes for s in seqs]

@@ -1,0 +1,190 @@
+"""`dt train` on small sets in the official layouts: odd data trains, bad data is a one-line error (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from importlib import resources
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+
+
+def write_got10k(root: Path, sequences: int = 2, frames: int = 20) -> Path:
+    """A GOT-10k train split of moving red boxes (160x120 frames)."""
+    rng = np.random.default_rng(0)
+    split = root / "train"
+    names = []
+    for s in range(sequences):
+        name = f"GOT-10k_Train_{s + 1:06d}"
+        names.append(name)
+        d = split / name
+        d.mkdir(parents=True)
+        bg = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+        rows = []
+        for i in range(frames):
+            x, y = 40 + i, 30 + i // 2
+            im = bg.copy()
+            cv2.rectangle(im, (x, y), (x + 30, y + 25), (0, 0, 255), -1)
+            cv2.imwrite(str(d / f"{i + 1:08d}.jpg"), im)
+            rows.append(f"{x},{y},30,25")
+        (d / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    (split / "list.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+def config(tmp: Path, names: list[str]) -> Path:
+    """tiny_ce_test training on the given official dataset names."""
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"].update(DATASETS_NAME=names, DATASETS_RATIO=[1] * len(names))
+    path = tmp / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def dt_train(tmp: Path, cfg: Path, out: Path, *args: str):
+    return CliRunner().invoke(app, ["train", "-c", str(cfg), "-o", str(out), "--epochs", "1", "--batch-size", "2",
+                                    "--samples-per-epoch", "2", "--device", "cpu", "--seed", "1", *args])
+
+
+@pytest.fixture()
+def got10k(tmp_path) -> Path:
+    return write_got10k(tmp_path / "got10k")
+
+
+def test_corrupt_frame_in_a_worker_process_is_a_one_line_error(tmp_path, got10k):
+    for f in (got10k / "train").glob("*/*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    r = dt_train(tmp_path, config(tmp_path, ["GOT10K_train_full"]), tmp_path / "out", "--workers", "1",
+                 "--data", f"GOT10K_train_full={got10k}")
+    assert r.exit_code == 2, r.output
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("error: frame ") and "cannot be decoded" in last and "Traceback" not in last, last
+
+
+def test_a_configured_dataset_without_usable_sequences_is_refused_before_training(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full", "LASOT"])
+    (tmp_path / "lasot").mkdir()   # empty root: the mix would silently train on GOT-10k alone
+    r = dt_train(tmp_path, cfg, tmp_path / "out", "--data", f"GOT10K_train_full={got10k}",
+                 "--data", f"LASOT={tmp_path / 'lasot'}")
+    assert r.exit_code == 2 and r.output.startswith("error: training dataset LASOT has no usable sequence (0 read"), \
+        r.output
+    for d in (got10k / "train").glob("GOT*"):
+        (d / "absence.label").write_text("1\n" * 20)   # target absent in every frame
+    r = dt_train(tmp_path, config(tmp_path, ["GOT10K_train_full"]), tmp_path / "out2",
+                 "--data", f"GOT10K_train_full={got10k}")
+    assert r.exit_code == 2 and r.output.startswith("error: training dataset GOT10K_train_full has no usable"), r.output
+    assert not (tmp_path / "out2" / "config.yaml").exists()
+
+
+def test_half_written_checkpoints_of_a_killed_run_are_removed_on_resume(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4",
+                 "--stop-after", "1")
+    assert r.exit_code == 0, r.output
+    (out / ".last.pt.k1ll3d.tmp").write_bytes(b"\0" * 100)   # what SIGKILL during a save leaves
+    (out / ".checkpoint_ep0001.pt.abc.tmp").write_bytes(b"\0")
+    (out / ".notes.tmp").write_text("mine")
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob(".*.tmp")) == [".notes.tmp"]
+
+
+def test_resume_refusal_names_the_changed_nested_config_key(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    assert dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--stop-after", "1").exit_code == 0
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
+    assert r.exit_code == 2 and "it was trained with DATA.TRAIN.SAMPLE_PER_EPOCH 2, this run has 4;" in r.output, \
+        r.output
+
+
+def test_resume_into_a_folder_holding_only_final_pt_keeps_it(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    assert dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}").exit_code == 0
+    for p in [out / "last.pt", *out.glob("checkpoint_ep*.pt")]:
+        p.unlink()
+    before = (out / "final.pt").read_bytes()
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--resume")
+    assert r.exit_code == 2 and "error: cannot resume: " in r.output and "holds only final.pt" in r.output, r.output
+    assert (out / "final.pt").read_bytes() == before
+
+
+def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tmp_path, got10k):
+    import os
+    import subprocess
+    import sys
+
+    for f in (got10k / "train").glob("*/*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(config(tmp_path, ["GOT10K_train_full"])), "-o",
+           str(tmp_path / "out"), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "2", "--device", "cpu",
+           "--workers", "0", "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "ChildFailedError" not in r.stderr and "exitcode" not in r.stderr, r.stderr
+    assert [ln for ln in r.stderr.splitlines() if "error" in ln.lower()][0].startswith("error: frame "), r.stderr
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text`."""
+    import os
+
+    pids = []
+    for p in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if text in open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace"):
+                pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+def test_nproc_2_interrupted_stops_its_ranks(tmp_path, got10k):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(config(tmp_path, ["GOT10K_train_full"])), "-o",
+           str(out), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "100000", "--device", "cpu",
+           "--workers", "0", "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        dt = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 60
+        while not (out / "train.log").exists() and not (out / "tb").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        dt.send_signal(signal.SIGINT)   # only the dt process, as a job scheduler or `kill -INT` does
+        code = dt.wait(timeout=60)
+        time.sleep(1)
+        left = _processes_mentioning(str(out))
+    finally:
+        for pid in _processes_mentioning(str(out)):   # never leave ranks behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+    text = log.read_text()
+    assert code == 130 and not left, (code, left, text[-2000:])
+    assert "Traceback" not in text and "interrupted" in text, text[-2000:]
+
+
+def test_val_data_is_checked_before_training_and_real_got10k_val_works(tmp_path, got10k):
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    data = ["--data", f"GOT10K_train_full={got10k}"]
+    lasot = tmp_path / "lasot" / "cat" / "cat-1"
+    lasot.mkdir(parents=True)
+    (lasot / "groundtruth.txt").write_text("1,1,5,5\n")
+    r = dt_train(tmp_path, cfg, tmp_path / "bad", *data, "--val-data", str(tmp_path / "lasot"))
+    assert r.exit_code == 2 and r.output.startswith("error: got10k split folder"), r.output
+    assert not (tmp_path / "bad" / "config.yaml").exists()   # failed before training, not after the epoch
+    r = dt_train(tmp_path, cfg, tmp_path / "ok", *data, "--val-data", str(got10k / "train"))   # no synth.json
+    assert r.exit_code == 0 and "validation AUC" in r.output, r.output
