@@ -79,38 +79,13 @@ def graphs(work: Path, source: str | None) -> dict[str, Path]:
 
 def open_loop(paths: dict[str, Path], seqs: list, search_size: int) -> dict[str, dict]:
     """Every variant fed the FP32 tracker's crops: flips, box difference (px), largest score error per crop."""
-    from droptrack.engine.onnxruntime_backend import OrtBackend
-    from droptrack.geometry import decode_box
-    from droptrack.runtime.tracker import Tracker
+    from precision_targets import crop_differences
 
-    ref = OrtBackend(paths["fp32"], threads=1)
-    others = {k: OrtBackend(p, threads=1) for k, p in paths.items() if k != "fp32"}
-    stats = {k: {"flips": 0, "diff": [], "score_err": []} for k in others}
-    tracker = Tracker(ref)
-    for s in seqs:
-        for i, frame in enumerate(s.iter_frames()):
-            if i == 0:
-                tracker.initialize(frame, s.boxes[0])
-                continue
-            search, factors = tracker.preprocess(frame)
-            templates = tracker.search_templates()
-            a = ref.infer(templates, search)
-            peak_a = [int(np.argmax(tracker.window * a["score_map"][k])) for k in range(len(factors))]
-            box_a, _ = decode_box(tracker.window * a["score_map"], a["size_map"], a["offset_map"])
-            for name, backend in others.items():
-                b = backend.infer(templates, search)
-                box_b, _ = decode_box(tracker.window * b["score_map"], b["size_map"], b["offset_map"])
-                st = stats[name]
-                for k, rf in enumerate(factors):
-                    st["flips"] += int(np.argmax(tracker.window * b["score_map"][k]) != peak_a[k])
-                    st["diff"].append(float(np.abs(np.asarray(box_a[k]) - np.asarray(box_b[k])).max()
-                                            * search_size / rf))
-                st["score_err"].append(float(np.abs(a["score_map"] - b["score_map"]).max()))
-            tracker.postprocess(a, factors, frame.shape[:2])
-    return {k: {"crops": len(v["diff"]), "flips": v["flips"], "box_diff_px_median": float(np.median(v["diff"])),
+    res = crop_differences(paths["fp32"], {k: p for k, p in paths.items() if k != "fp32"}, seqs, search_size)
+    return {k: {"crops": int(v["diff"].size), "flips": v["flips"], "box_diff_px_median": float(np.median(v["diff"])),
                 "box_diff_px_p99": float(np.percentile(v["diff"], 99)),
                 "score_err_median": float(np.median(v["score_err"])), "keep_fp32": VARIANTS[k]}
-            for k, v in stats.items()}
+            for k, v in res.items()}
 
 
 def markdown(res: dict) -> str:

@@ -179,31 +179,49 @@ def row(boxes: dict, ref: dict, seqs: list) -> dict:
             "ci_includes_0": bool(ci.low <= 0 <= ci.high)}
 
 
-def open_loop(run: Run, graph: Path, seqs: list) -> dict:
-    """FP16 fed the FP32 tracker's crops: peak flips and box differences per crop (no compounding)."""
+def crop_differences(reference: Path, graphs: dict[str, Path], seqs: list, search_size: int) -> dict[str, dict]:
+    """Every graph fed the reference graph's tracker crops (open loop: nothing compounds). Per graph: score-peak
+    flips, and arrays of the box difference per crop (image pixels) and the largest score error per frame."""
+    import contextlib
+
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from droptrack.geometry import decode_box
     from droptrack.runtime.tracker import Tracker
 
-    flips, diff = 0, []
-    with OrtBackend(run.work / "model.onnx", threads=1) as ref, OrtBackend(graph, threads=1) as other:
-        tr = Tracker(ref)
+    stats = {k: {"flips": 0, "diff": [], "score_err": []} for k in graphs}
+    with contextlib.ExitStack() as stack:
+        ref = stack.enter_context(OrtBackend(reference, threads=1))
+        others = {k: stack.enter_context(OrtBackend(p, threads=1)) for k, p in graphs.items()}
+        tracker = Tracker(ref)
         for s in seqs:
             for i, frame in enumerate(s.iter_frames()):
                 if i == 0:
-                    tr.initialize(frame, s.boxes[0])
+                    tracker.initialize(frame, s.boxes[0])
                     continue
-                search, factors = tr.preprocess(frame)
-                templates = tr.search_templates()      # one row per crop (several with scale search)
-                a, b = ref.infer(templates, search), other.infer(templates, search)
-                ba, pa = decode_box(tr.window * a["score_map"], a["size_map"], a["offset_map"])
-                bb, pb = decode_box(tr.window * b["score_map"], b["size_map"], b["offset_map"])
-                for k, rf in enumerate(factors):
-                    flips += int(np.argmax(tr.window * a["score_map"][k]) != np.argmax(tr.window * b["score_map"][k]))
-                    diff.append(float(np.abs(np.asarray(ba[k]) - np.asarray(bb[k])).max() * run.args.search_size / rf))
-                tr.postprocess(a, factors, frame.shape[:2])
-    d = np.asarray(diff)
-    return {"frames": int(d.size), "peak_flips": flips, "box_diff_px_median": float(np.median(d)),
+                search, factors = tracker.preprocess(frame)
+                templates = tracker.search_templates()      # one row per crop (several with scale search)
+                a = ref.infer(templates, search)
+                box_a, _ = decode_box(tracker.window * a["score_map"], a["size_map"], a["offset_map"])
+                for name, backend in others.items():
+                    b = backend.infer(templates, search)
+                    box_b, _ = decode_box(tracker.window * b["score_map"], b["size_map"], b["offset_map"])
+                    st = stats[name]
+                    for k, rf in enumerate(factors):
+                        st["flips"] += int(np.argmax(tracker.window * a["score_map"][k])
+                                           != np.argmax(tracker.window * b["score_map"][k]))
+                        st["diff"].append(float(np.abs(np.asarray(box_a[k]) - np.asarray(box_b[k])).max()
+                                                * search_size / rf))
+                    st["score_err"].append(float(np.abs(a["score_map"] - b["score_map"]).max()))
+                tracker.postprocess(a, factors, frame.shape[:2])
+    return {k: {"flips": v["flips"], "diff": np.asarray(v["diff"]), "score_err": np.asarray(v["score_err"])}
+            for k, v in stats.items()}
+
+
+def open_loop(run: Run, graph: Path, seqs: list) -> dict:
+    """FP16 fed the FP32 tracker's crops: peak flips and box differences per crop (no compounding)."""
+    res = crop_differences(run.work / "model.onnx", {"graph": graph}, seqs, run.args.search_size)["graph"]
+    d = res["diff"]
+    return {"frames": int(d.size), "peak_flips": res["flips"], "box_diff_px_median": float(np.median(d)),
             "box_diff_px_p99": float(np.percentile(d, 99)), "box_diff_px_max": float(d.max())}
 
 

@@ -18,6 +18,7 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".") and path.is_file()
 
 
-def sorted_images(folder: Path) -> list[Path]:
-    """The image files of an existing folder in natural order (1.png, 2.png, 10.png)."""
-    return sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: numeric_key(p.name))
+def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
+    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name."""
+    images = (p for p in folder.iterdir() if is_image_file(p))
+    return sorted(images, key=lambda p: numeric_key(p.name)) if natural else sorted(images)

@@ -7,24 +7,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.config import load_config
 from droptrack.data import get_sequences
-from droptrack.model import build_model
-from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.sources import open_source
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config("tiny_ce_test")
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build_model(cfg).eval(), cfg)
+def write_video(path: Path, frames: int, size: tuple[int, int] = (32, 24), noise: bool = False) -> Path:
+    """An MJPG video: flat frames of value 50 * index, or random noise (a real decoder workload)."""
+    rng = np.random.default_rng(0)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    for i in range(frames):
+        shape = (size[1], size[0], 3)
+        w.write(rng.integers(0, 256, shape, dtype=np.uint8) if noise else np.full(shape, 50 * i, np.uint8))
+    w.release()
+    return path
+
+
+def truncated_copy(full: Path, cut: Path) -> Path:
+    """A copy of `full` that stopped at 60 % of its bytes (its header still announces every frame)."""
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    return cut
 
 
 def frames_folder(folder: Path, names: list[str], size: tuple[int, int] = (48, 64)) -> Path:
@@ -121,11 +127,7 @@ def test_output_whose_part_file_is_another_output_is_refused(tiny_ckpt, tmp_path
                                                  ("r.jsonl.part", "--jsonl", "r.jsonl")])
 def test_output_whose_part_file_is_the_source_is_refused(tiny_ckpt, tmp_path, source, option, out):
     src = tmp_path / source
-    w = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
-    for i in range(3):
-        w.write(np.full((24, 32, 3), 50 * i, np.uint8))
-    w.release()
-    (tmp_path / "clip.avi").rename(src)
+    write_video(tmp_path / "clip.avi", 3).rename(src)
     before = src.read_bytes()
     r = runner.invoke(app, ["run", str(src), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8",
                             option, str(tmp_path / out)])
@@ -175,10 +177,7 @@ def test_demo_refuses_bad_options_before_any_step(tmp_path, monkeypatch, args, w
 def test_a_file_or_folder_named_with_an_exclamation_mark_is_not_a_gstreamer_pipeline(tmp_path, name):
     path = tmp_path / name
     if path.suffix:
-        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
-        for i in range(2):
-            w.write(np.full((24, 32, 3), 50 * i, np.uint8))
-        w.release()
+        write_video(path, 2)
     else:
         frames_folder(path, ["1.png", "2.png"])
     with open_source(str(path)) as src:
@@ -186,13 +185,8 @@ def test_a_file_or_folder_named_with_an_exclamation_mark_is_not_a_gstreamer_pipe
 
 
 def test_run_notes_a_video_that_ends_before_its_header_frame_count(tiny_ckpt, tmp_path):
-    rng = np.random.default_rng(0)
-    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for _ in range(6):
-        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    w.release()
-    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])   # a copy that stopped part-way
+    full = write_video(tmp_path / "full.avi", 6, (64, 48), noise=True)
+    cut = truncated_copy(full, tmp_path / "cut.avi")
     r = runner.invoke(app, ["run", str(cut), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
                             "--output", str(tmp_path / "b.txt")])
     n = len((tmp_path / "b.txt").read_text().splitlines())
@@ -205,10 +199,7 @@ def test_run_notes_a_video_that_ends_before_its_header_frame_count(tiny_ckpt, tm
 def test_eval_datasets_skip_hidden_videos_and_sequence_folders(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
-    w = cv2.VideoWriter(str(videos / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
-    for i in range(3):
-        w.write(np.full((24, 32, 3), 50 * i, np.uint8))
-    w.release()
+    write_video(videos / "clip.avi", 3)
     (videos / "clip.txt").write_text("1,1,4,4\n" * 3)
     (videos / "._clip.avi").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
     (videos / "._clip.txt").write_bytes(b"\x00\x05\x16\x07")
@@ -222,13 +213,7 @@ def test_eval_datasets_skip_hidden_videos_and_sequence_folders(tmp_path):
 def test_video_without_gt_shorter_than_its_header_names_the_header_not_an_annotation(tmp_path):
     from droptrack.errors import DatasetError
 
-    rng = np.random.default_rng(0)
-    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
-    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for _ in range(6):
-        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    w.release()
-    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    cut = truncated_copy(write_video(tmp_path / "full.avi", 6, (64, 48), noise=True), tmp_path / "cut.avi")
     (seq,) = get_sequences("video", cut)
     with pytest.raises(DatasetError, match=r"decodes only \d of the 6 frames its header announces.*--frames \d"):
         list(seq.iter_frames())
@@ -303,12 +288,7 @@ def test_output_with_a_trailing_slash_is_a_folder_not_a_file(tiny_ckpt, tmp_path
 def test_run_notes_an_output_where_eval_reads_ground_truth(tiny_ckpt, tmp_path):
     """`dt run clip.avi --output clip.txt` writes where dt eval / dt bench read clip.avi's ground truth: a note
     says so (and `dt eval --dataset video` then indeed scores against those boxes); another name: no note."""
-    rng = np.random.default_rng(0)
-    clip = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for _ in range(4):
-        w.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    w.release()
+    clip = write_video(tmp_path / "clip.avi", 4, (64, 48), noise=True)
     base = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20", "--output"]
     r = runner.invoke(app, base + [str(tmp_path / "boxes.txt")])
     assert r.exit_code == 0 and "ground truth" not in r.output, r.output

@@ -20,11 +20,8 @@ import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.config import load_config
 from droptrack.data.media import bundled_video
 from droptrack.errors import BackendError
-from droptrack.model import build_model
-from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.loop import track_frames
 from droptrack.runtime.sinks import JsonlSink, TargetState
@@ -32,13 +29,6 @@ from droptrack.runtime.sources import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = load_config("tiny_ce_test")
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build_model(cfg).eval(), cfg)
 
 
 def start_run(ckpt: Path, out: Path) -> subprocess.Popen:
@@ -100,8 +90,8 @@ def test_kill_9_loses_at_most_the_frame_in_flight(tiny_ckpt, tmp_path):
     n_boxes, records = len(boxes.splitlines()), [json.loads(x) for x in jsonl.splitlines()]
     assert n_boxes >= seen and abs(len(records) - n_boxes) <= 1
     assert [r["frame"] for r in records] == list(range(len(records)))
-    again = runner.invoke(app, ["run", str(bundled_video("carphone_pristine.mp4")), "-m", str(tiny_ckpt), "--device", "cpu", "--init",
-                                "60,40,40,50", "--output", str(tmp_path / "b.txt"), "--max-frames", "3"])
+    again = runner.invoke(app, ["run", str(bundled_video("carphone_pristine.mp4")), "-m", str(tiny_ckpt), "--device",
+                                "cpu", "--init", "60,40,40,50", "--output", str(tmp_path / "b.txt"), "--max-frames", "3"])
     lines = [ln for ln in again.output.splitlines() if ln.strip()]   # the next run never truncates them
     assert again.exit_code == 2 and len(lines) == 1 and "killed before it finished" in lines[0], again.output
     assert (tmp_path / "b.txt.part").read_text() == boxes and not (tmp_path / "b.txt").exists()

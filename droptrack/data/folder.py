@@ -30,11 +30,17 @@ def _image_dir(d: Path) -> Path | None:
     return None
 
 
+def ground_truth_files(source: Path) -> list[Path]:
+    """Where these readers look for a source's ground truth: `<stem>.txt` beside a video, `_GT_NAMES` in a
+    sequence folder (first found wins)."""
+    return [source.with_suffix(".txt")] if source.is_file() else [source / nm for nm in _GT_NAMES]
+
+
 def _gt(d: Path) -> np.ndarray | None:
     """Boxes from the first GT file present in d, else None."""
-    for nm in _GT_NAMES:
-        if (d / nm).is_file():
-            return load_boxes(d / nm)
+    for f in ground_truth_files(d):
+        if f.is_file():
+            return load_boxes(f)
     return None
 
 
@@ -64,7 +70,7 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
 
 def _video_sequence(path: Path, single: bool) -> Sequence:
     """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per reported frame."""
-    gt_file = path.with_suffix(".txt")
+    gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
     if gt_file.is_file():

@@ -199,8 +199,7 @@ def list_images(folder: Path, natural: bool = False) -> list[Path]:
     natural order (`natural`: unpadded 1.jpg .. 10.jpg); raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    images = sorted_images(folder)
-    return images if natural else sorted(images)
+    return sorted_images(folder, natural)
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:

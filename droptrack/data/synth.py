@@ -22,7 +22,7 @@ from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Sy
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
-PROGRESS = ".synth_progress.json"   # sequences written so far: a killed run resumes after them
+PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
@@ -151,15 +151,18 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     params = _params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max, difficulty)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
+    atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
     cache: dict = {}
-    with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar:
+    with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar, \
+            open(out / PROGRESS, "a") as journal:
         for i, name in enumerate(names):
             if name not in photos:
                 seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
                                      aspect_max=aspect_max, difficulty=difficulty)
                 _write_sequence(out / name, seq, ext)
                 photos[name] = seq.photos
-                atomic_write_json(out / PROGRESS, {"params": params, "done": photos})
+                journal.write(json.dumps([name, seq.photos]) + "\n")   # one line per finished sequence
+                journal.flush()
             bar.advance()
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
     atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
@@ -171,12 +174,20 @@ def _resumable(out: Path, params: dict, names: list[str]) -> dict:
     """{sequence: its photos} of the sequences a killed run with the same parameters wrote completely (each
     sequence is deterministic in its index, so they are kept and the run resumes after them); {} otherwise."""
     try:
-        state = json.loads((out / PROGRESS).read_text())
+        lines = (out / PROGRESS).read_text().splitlines()
+        if not lines or json.loads(lines[0]) != params:
+            return {}
     except (OSError, ValueError):
         return {}
-    if not isinstance(state, dict) or state.get("params") != params or not isinstance(state.get("done"), dict):
-        return {}
-    return {k: v for k, v in state["done"].items() if k in names and (out / k).is_dir()}
+    done = {}
+    for line in lines[1:]:
+        try:
+            name, photos = json.loads(line)
+        except (ValueError, TypeError):
+            break                        # the line a kill cut short
+        if name in names and (out / name).is_dir():
+            done[name] = photos
+    return done
 
 
 def _source_exists(name: str) -> None:

@@ -70,26 +70,34 @@ def divergence_on_target(boxes: dict[str, np.ndarray], reference: dict[str, np.n
     return (float(d[o].mean()) if o.any() else 0.0), int(o.sum())
 
 
-def journal_key(fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, desc: str) -> str:
-    """What a trial's divergence depends on: the FP32 graph, the recipe, the calibration pairs, the validation
-    frames, the quantizer; 16 hex digits naming the search's journal."""
+def _key(parts: list, arrays: list[np.ndarray] = ()) -> str:
+    """16 hex digits of sha256 over JSON `parts` (plus ORT's and droptrack's versions) and raw `arrays`."""
     import hashlib
     import json
 
     import onnxruntime
 
     from droptrack import __version__
-    from droptrack.artifact import sha256_file
+
+    h = hashlib.sha256(json.dumps([*parts, onnxruntime.__version__, __version__], default=str).encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def journal_key(fp32_sha: str, base: Int8Recipe, pairs: tuple, seqs: list, desc: str) -> str:
+    """What a trial's divergence depends on: the FP32 graph, the recipe, the calibration pairs, the validation
+    frames, the quantizer; names the search's journal."""
     from droptrack.export.quantize import ORT_SETTINGS
 
-    h = hashlib.sha256()
-    h.update(json.dumps([sha256_file(fp32), base.target, base.method, base.weights_per_channel(), repr(ORT_SETTINGS),
-                         desc, [len(s) for s in seqs], DIVERGENCE_IOU, onnxruntime.__version__, __version__],
-                        default=str).encode())
-    for p in pairs[0]:
-        h.update(np.ascontiguousarray(p.template).tobytes())
-        h.update(np.ascontiguousarray(p.search).tobytes())
-    return h.hexdigest()[:16]
+    return _key([fp32_sha, base.target, base.method, base.weights_per_channel(), repr(ORT_SETTINGS), desc,
+                 [len(s) for s in seqs], DIVERGENCE_IOU],
+                [a for p in pairs[0] for a in (p.template, p.search)])
+
+
+def reference_key(fp32_sha: str, seqs: list, desc: str) -> str:
+    """What the FP32 reference boxes depend on (not the recipe: every target's search shares them)."""
+    return _key([fp32_sha, desc, [len(s) for s in seqs]])
 
 
 class Evaluator:
@@ -104,22 +112,24 @@ class Evaluator:
 
         self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
         self.pre = preprocess(fp32, tmp / "pre.onnx")
-        self.journal, self.trials = None, {}
+        self.journal, self.trials, ref_path = None, {}, None
         if journal_dir is not None:
-            key = journal_key(fp32, base, pairs, seqs, desc)
-            self.journal = journal_dir / f"trials_{base.target}_{key}.json"
+            from droptrack.artifact import sha256_file
+
+            sha = sha256_file(fp32)
+            self.journal = journal_dir / f"trials_{base.target}_{journal_key(sha, base, pairs, seqs, desc)}.json"
+            ref_path = journal_dir / f"reference_{reference_key(sha, seqs, desc)}.npz"
             self.trials = _read_journal(self.journal)
             if self.trials:
                 log(f"  auto-precision ({base.target}): resuming, {len(self.trials)} trials already measured "
                     f"({self.journal.name})")
-        self.reference = reference if reference is not None else self._reference(journal_dir)
+        self.reference = reference if reference is not None else self._reference(ref_path)
         self.paths: dict[tuple[str, ...], Path] = {}
 
-    def _reference(self, journal_dir: Path | None) -> dict[str, np.ndarray]:
+    def _reference(self, path: Path | None) -> dict[str, np.ndarray]:
+        """The FP32 graph's boxes on the validation set, read back from `path` when an earlier search saved them."""
         from droptrack.artifact import atomic_savez
 
-        path = self.journal.with_name(self.journal.stem.replace("trials_", "reference_") + ".npz") \
-            if self.journal is not None else None
         if path is not None and path.is_file():
             with np.load(path) as z:
                 if set(z.files) == {s.name for s in self.seqs}:

@@ -286,14 +286,10 @@ def ground_truth_note(source: str, output: str | None) -> str | None:
     `clip.mp4`, `groundtruth.txt` in a frame folder): they would score against these boxes."""
     if not output:
         return None
+    from droptrack.data.folder import ground_truth_files
+
     src, out = Path(os.path.expanduser(source)), Path(os.path.expanduser(output))
-    if src.is_file():
-        spots = [src.with_suffix(".txt")]
-    elif src.is_dir():
-        spots = [src / "groundtruth.txt", src / "groundtruth_rect.txt"]
-    else:
-        return None
-    if not any(os.path.abspath(out) == os.path.abspath(p) for p in spots):
+    if not src.exists() or not any(os.path.abspath(out) == os.path.abspath(p) for p in ground_truth_files(src)):
         return None
     return (f"{out} is where dt eval and dt bench read {src.name}'s ground truth: they will score trackers against "
             "these boxes; name it otherwise if they are not ground truth")
