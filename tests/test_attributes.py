@@ -91,3 +91,32 @@ def test_got10k_tags_derived_from_the_official_labels(tmp_path):
     gt = np.array([[0, 0, 50, 50], [0, 0, 0, 0], [2, 2, 50, 50]], dtype=np.float64)
     seq = Sequence(folder.name, "got10k", [folder / f"{i:08d}.jpg" for i in (1, 2, 3)], None, gt)
     assert sequence_attributes(seq) == ["full_occlusion", "partial_occlusion"]
+
+
+def test_uav123_attribute_files_in_the_benchmark_layout(tmp_path):
+    # UAV123 columns: SV ARC LR FM FOC POC OV BC IV VC CM SOB; split parts (bird1_2) have their own file
+    from droptrack.data.registry import get_sequences
+
+    root = tmp_path / "uav"
+    anno = root / "anno" / "UAV123"
+    (anno / "att").mkdir(parents=True)
+    (anno / "bird1_2.txt").write_text("10,10,20,20\n12,10,20,20\n")
+    (anno / "car1_s.txt").write_text("10,10,20,20\n12,10,20,20\n")
+    (anno / "att" / "bird1_2.txt").write_text("0,0,0,0,1,0,0,0,0,0,0,1\n")     # FOC, SOB
+    (anno / "att" / "car1_s.txt").write_text("1,0,0,1,0,0,0,0,0,0,0,0\n")      # SV, FM
+    for folder in ("bird1", "car1_s"):
+        (root / "data_seq" / "UAV123" / folder).mkdir(parents=True)
+    bird, car = get_sequences("uav", root)
+    assert sequence_attributes(bird) == ["Full Occlusion", "Similar Object"]
+    assert sequence_attributes(car) == ["Scale Variation", "Fast Motion"]
+    other = tmp_path / "att"
+    other.mkdir()
+    (other / "bird1_2.txt").write_text("0,0,0,0,0,0,0,0,1,0,0,0")              # --attributes DIR wins: IV
+    assert sequence_attributes(bird, other) == ["Illumination Variation"]
+    good = _results(tmp_path, "good", {"uav_bird1_2": HIT, "uav_car1_s": MISS})
+    report = analyze([good], [bird, car], tag="uav", output_dir=tmp_path / "an")
+    assert report.attributes.counts == {"Fast Motion": 1, "Full Occlusion": 1, "Scale Variation": 1,
+                                        "Similar Object": 1}
+    assert report.attributes.scores["Full Occlusion"]["good"]["auc"] == pytest.approx(20 / 21)
+    assert report.attributes.scores["Fast Motion"]["good"]["auc"] == pytest.approx(10 / 21)
+    assert report.attributes.source.startswith("UAV123")

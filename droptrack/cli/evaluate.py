@@ -77,8 +77,9 @@ def analyze(
                                           "(default: analysis/<dataset>)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
-    attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT toolkit attribute files "
-                                              "(<seq>.txt, 14 comma-separated 0/1); default: att/ under the root."),
+    attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
+                                              "(<seq>.txt: 14 or 12 comma-separated 0/1); default: the dataset's "
+                                              "own att/ folder."),
 ) -> None:
     """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
     report.json, success, precision and per-attribute plots."""

@@ -5,6 +5,9 @@ Where a sequence's attributes come from (the first that exists; a sequence witho
   LaSOT      the toolkit's `att/<seq>.txt`: one line of 14 comma-separated 0/1 flags in LASOT_ATTRIBUTES order,
              looked up in `--attributes DIR`, then `att/` and `annos/att/` next to the class folders or the root,
              then the sequence folder (`<seq>/attributes.txt` with tags, or the 14 flags).
+  UAV123     the benchmark's `anno/UAV123/att/<stem>.txt` (sequence `uav_<stem>`): one line of 12 comma-separated 0/1
+             flags in UAV123_ATTRIBUTES order, looked up in `--attributes DIR` (as `<stem>.txt` or `uav_<stem>.txt`),
+             then under the dataset root.
   GOT-10k    derived from the official per-frame labels and the ground truth (GOT10K_DERIVED), because GOT-10k
              publishes no attribute files: absence.label / cover.label / cut_by_image.label and the LaSOT
              definitions of scale variation, aspect ratio change, low resolution and fast motion.
@@ -27,6 +30,13 @@ LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion
                     ("BC", "Background Clutter"), ("VC", "Viewpoint Change"), ("SV", "Scale Variation"),
                     ("FOC", "Full Occlusion"), ("FM", "Fast Motion"), ("OV", "Out-of-View"),
                     ("LR", "Low Resolution"), ("ARC", "Aspect Ratio Change"))
+# UAV123's 12 attributes, in the order of the anno/UAV123/att/<seq>.txt columns (the header of the benchmark's
+# annotation document; not alphabetical). Long names shared with LaSOT's are spelled the same, so tables merge them.
+UAV123_ATTRIBUTES = (("SV", "Scale Variation"), ("ARC", "Aspect Ratio Change"), ("LR", "Low Resolution"),
+                     ("FM", "Fast Motion"), ("FOC", "Full Occlusion"), ("POC", "Partial Occlusion"),
+                     ("OV", "Out-of-View"), ("BC", "Background Clutter"), ("IV", "Illumination Variation"),
+                     ("VC", "Viewpoint Change"), ("CM", "Camera Motion"), ("SOB", "Similar Object"))
+FLAG_FILES = {len(LASOT_ATTRIBUTES): LASOT_ATTRIBUTES, len(UAV123_ATTRIBUTES): UAV123_ATTRIBUTES}
 GOT10K_DERIVED = {
     "full_occlusion": "absence.label = 1 or cover.label = 0 in at least one frame",
     "partial_occlusion": "cover.label 1-4 (at most about half visible) in at least one frame",
@@ -40,11 +50,11 @@ SCORE_KEYS = {"ope": ("auc", "precision", "norm_precision"), "got10k-toolkit": (
 
 
 def parse_attribute_file(path: Path) -> list[str]:
-    """Tags of one file: the LaSOT toolkit's 14 comma-separated 0/1 flags, or one tag per line."""
+    """Tags of one file: LaSOT's 14 or UAV123's 12 comma-separated 0/1 flags, or one tag per line."""
     text = path.read_text(errors="replace").strip()
     cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
-    if len(cells) == len(LASOT_ATTRIBUTES) and all(c in ("0", "1") for c in cells):
-        return [long for (_, long), c in zip(LASOT_ATTRIBUTES, cells) if c == "1"]
+    if len(cells) in FLAG_FILES and all(c in ("0", "1") for c in cells):
+        return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
     return sorted({ln.strip() for ln in text.splitlines() if ln.strip()})
 
 
@@ -59,6 +69,10 @@ def _sequence_dir(seq: Any) -> Path | None:
 def _candidates(seq: Any, folder: Path, att_dir: Path | None) -> list[Path]:
     """Attribute files to try for a sequence, in order."""
     out = [att_dir / f"{seq.name}.txt"] if att_dir is not None else []
+    if getattr(seq, "dataset", None) == "uav":       # uav_<stem>, images in root/data_seq/UAV123/<folder>/
+        stem = seq.name[len("uav_"):] if seq.name.startswith("uav_") else seq.name
+        out = ([att_dir / f"{stem}.txt"] if att_dir is not None else []) + out
+        return out + [folder.parents[2] / "anno" / "UAV123" / "att" / f"{stem}.txt"]
     for base in (folder.parent, folder.parent.parent):
         out += [base / "att" / f"{seq.name}.txt", base / "annos" / "att" / f"{seq.name}.txt"]
     return out + [folder / "attributes.txt"]
@@ -165,6 +179,7 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     tags = {n: sequence_attributes(by_name[n], att_dir) for n in report.sequences if n in by_name}
     known = {n: t for n, t in tags.items() if t is not None}
     source = {"got10k": "GOT-10k labels + ground truth (derived)", "lasot": "LaSOT att/<seq>.txt",
+              "uav": "UAV123 anno/UAV123/att/<seq>.txt",
               "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
     out = AttributeReport(source, tuple(keys), len(known))
     if not known or not keys:
