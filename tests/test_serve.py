@@ -219,7 +219,8 @@ def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_
     before = {p: p.read_bytes() for p in (src, model)}
     for kw, words in (({"save": src}, "--save .* is the input"), ({"jsonl": model}, "--jsonl .* is the input"),
                       ({"jsonl": tmp_path}, "--jsonl .* is a folder"),
-                      ({"output": tmp_path}, "--output .* is a folder")):    # all checked before the model loads
+                      ({"output": tmp_path}, "--output .* is a folder"),
+                      ({"output": f"{tmp_path}/new/"}, "--output .* is a folder")):  # checked before the model loads
         with pytest.raises(InputError, match=words):
             Session(ServeOptions(str(src), artifact=str(model), device="cpu", **{k: str(v) for k, v in kw.items()}))
     one_line_exit_2(serve_cli(src, "--port", 0, "-m", model, "--save", src), "--save", "is the input")

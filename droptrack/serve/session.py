@@ -11,6 +11,7 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 from __future__ import annotations
 
 import collections
+import os
 import queue
 import threading
 import time
@@ -51,7 +52,8 @@ class Session:
                              "use .mp4 or .avi")
         check_artifact(opts.artifact)
         check_keys(opts.ext, option_names=True)
-        if opts.output and Path(opts.output).is_dir():   # its targets' files would land beside it, as FOLDER_<id>
+        # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
+        if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
             raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
                              f"'{Path(opts.output) / 'boxes.txt'}' (each target writes boxes_<id>.txt)")
         check_output_paths(opts.source, (opts.artifact, opts.config), {
