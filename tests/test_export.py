@@ -206,6 +206,33 @@ def test_keep_fp32_keeps_the_matched_nodes_in_fp32(exported, tiny, tmp_path):
     assert (tmp_path / "bad" / "model.onnx").is_file() and not (tmp_path / "bad" / "model_fp16.onnx").exists()
 
 
+def test_keep_fp32_reaches_the_fp16_base_of_the_tensorrt_int8_graph(exported, tiny, tmp_path):
+    """`--int8 --keep-fp32 /box_head/`: the TensorRT graph's head convs read FP32 (FP16 in the plain TensorRT
+    graph), its blocks stay FP16, ORT runs it and parity passes; ORT's graph (FP32 base) is as before."""
+    import onnxruntime as ort
+
+    F32, F16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    out = tmp_path / "keep8"
+    r = cli("export", tiny[0], "--int8", "--int8-target", "trt", "--calib-pairs", 16, "--keep-fp32", "/box_head/",
+            "-o", out)
+    assert r.exit_code == 0, r.output
+    kept, plain = onnx.load(str(out / "model_int8_trt.onnx")), onnx.load(str(exported[0] / "model_int8_trt.onnx"))
+    for model, want in ((kept, F32), (plain, F16)):
+        types = _tensor_types(model)
+        convs = [n for n in model.graph.node if n.op_type == "Conv" and "/box_head/" in n.name]
+        assert convs and all(types[n.input[0]] == want for n in convs), [types[n.input[0]] for n in convs]
+        ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+        assert ln and all(types[n.input[0]] == F16 for n in ln)
+    meta = read_metadata(out / "model_int8_trt.onnx")
+    assert meta.extra["fp32_kept_patterns"] == ["/box_head/"] and meta.extra["fp32_kept_nodes"] > 0
+    assert "fp32_kept_patterns" not in read_metadata(exported[0] / "model_int8_trt.onnx").extra
+    assert json.loads((out / "parity.json").read_text())["artifacts"]["model_int8_trt.onnx"]["passed"]
+    ort.InferenceSession(str(out / "model_int8_trt.onnx"), providers=["CPUExecutionProvider"])
+    r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--keep-fp32", "/box_head/", "-o", tmp_path / "bad")
+    assert "add --fp16 or --int8 (with the trt target)" in one_line_error(r)
+    assert not (tmp_path / "bad").exists()
+
+
 def _int8_graph(exported, target: str):
     model = onnx.load(str(exported[0] / f"model_int8_{target}.onnx"))
     return model, {i.name: i for i in model.graph.initializer}, {o: n for n in model.graph.node for o in n.output}

@@ -38,9 +38,10 @@ def export_(
                                          "whose box has IoU < 0.5 with the FP32 graph's."),
     group_by: str = typer.Option("layer", "--group-by", help="--auto-precision groups: layer (block3.qkv, ...) or "
                                  "kind (qkv/attn/proj/mlp in every block, patch_embed, head; fewer trials)."),
-    keep_fp32: list[str] = typer.Option([], "--keep-fp32", help="FP16 graph: also keep the nodes whose name "
-                                        "matches this regular expression in FP32 (repeatable; e.g. '/box_head/' or "
-                                        "'blocks\\.0/'), as Polygraphy's --layer-precisions by name."),
+    keep_fp32: list[str] = typer.Option([], "--keep-fp32", help="FP16 graph and the TensorRT INT8 graph's FP16 "
+                                        "base: also keep the nodes whose name matches this regular expression in FP32 "
+                                        "(repeatable; e.g. '/box_head/' or 'blocks\\.0/'), as Polygraphy's "
+                                        "--layer-precisions by name."),
     engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT and a GPU)."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "

@@ -91,7 +91,7 @@ def journal_key(fp32_sha: str, base: Int8Recipe, pairs: tuple, seqs: list, desc:
     from droptrack.export.quantize import ORT_SETTINGS
 
     return _key([fp32_sha, base.target, base.method, base.weights_per_channel(), repr(ORT_SETTINGS), desc,
-                 [len(s) for s in seqs], DIVERGENCE_IOU],
+                 [len(s) for s in seqs], DIVERGENCE_IOU] + ([list(base.keep_fp32)] if base.keep_fp32 else []),
                 [a for p in pairs[0] for a in (p.template, p.search)])
 
 

@@ -242,7 +242,9 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
                        time.perf_counter() - t0, report, meta, graph,
                        [f"{name} ({recipe.target}): calibration {details.method}, {details.calib_pairs} pairs, "
                         f"{details.calib_source}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
-                        f"({len(details.excluded_nodes)} nodes)"])
+                        f"({len(details.excluded_nodes)} nodes)"
+                        + (f"; {details.fp32_kept_nodes} nodes kept in FP32 by --keep-fp32"
+                           if details.fp32_kept_patterns else "")])
     log(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res
 
@@ -288,7 +290,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
-    `keep_fp32`: node-name patterns the FP16 graph keeps in FP32 (Polygraphy's --layer-precisions, by name).
+    `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
+    in the FP16 base of the TensorRT INT8 graph.
     """
     from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.precision import check_keep_patterns, parse_precisions
@@ -299,8 +302,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     check_opset(opset)
     check_engine_options(workspace_gb, typing)
     check_keep_patterns(keep_fp32)
-    if keep_fp32 and "fp16" not in precs:
-        raise ExportError("--keep-fp32 applies to the FP16 graph; add --fp16")
+    trt_int8 = "int8" in precs and "trt" in (int8_options.targets if int8_options is not None else ("trt",))
+    if keep_fp32 and "fp16" not in precs and not trt_int8:
+        raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
+                          "or --int8 (with the trt target)")
     if "int8" in precs:
         check_pair_count(calib_pairs)
         check_calib_source(calib)
@@ -319,7 +324,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         if "fp16" in precs:
             report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
         if "int8" in precs:
-            report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options)
+            report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
+                                                 tuple(keep_fp32))
     if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
         wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
                   and r.name != INT8_FILENAMES["ort"]]
@@ -364,9 +370,10 @@ def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str
 
 
 def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib_pairs: int, log: Log,
-                       options=None) -> list[ExportResult]:
+                       options=None, keep_fp32: tuple[str, ...] = ()) -> list[ExportResult]:
     """`--int8`: one graph per target from the same calibration pairs; with `options.auto_precision`, the groups
-    kept in high precision come from the precision search on validation sequences (droptrack.export.auto_precision)."""
+    kept in high precision come from the precision search on validation sequences (droptrack.export.auto_precision);
+    `keep_fp32`: node-name patterns the TensorRT graph's FP16 base keeps in FP32."""
     from droptrack.artifact import atomic_write_json
     from droptrack.export.auto_precision import Int8Options, search_recipe
     from droptrack.export.calibration import calibration_pairs
@@ -378,7 +385,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]} ({options.method})")
     results = []
     for target in options.targets:
-        recipe = Int8Recipe(target, options.method)
+        recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
         notes = []
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)

@@ -24,12 +24,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from droptrack.artifact import ArtifactMeta, atomic_write
 from droptrack.errors import ExportError
 from droptrack.export.onnx import set_metadata
-from droptrack.export.precision import fp16_model, warnings_quiet
+from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
 if TYPE_CHECKING:
     from droptrack.export.parity import InputPair
@@ -68,6 +68,7 @@ class Int8Recipe:
     method: str = "minmax"
     keep: tuple[str, ...] | None = None     # None = DEFAULT_KEPT[target]; group names or group prefixes
     per_channel: bool | None = None         # weights per output channel; None = the target's default
+    keep_fp32: tuple[str, ...] = ()          # TensorRT graph: node-name patterns its FP16 base keeps in FP32
 
     def kept(self) -> tuple[str, ...]:
         return DEFAULT_KEPT[self.target] if self.keep is None else tuple(self.keep)
@@ -91,10 +92,12 @@ class Int8Details:
     excluded_nodes: list[str] = field(default_factory=list)
     quantized_nodes: int = 0
     per_channel: bool = True
+    fp32_kept_patterns: tuple[str, ...] = ()
+    fp32_kept_nodes: int = 0
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
-        return {"int8_target": self.target, "calib_method": self.method, "calib_source": self.calib_source,
+        out = {"int8_target": self.target, "calib_method": self.method, "calib_source": self.calib_source,
                 "calib_pairs": self.calib_pairs, "int8_op_types": list(op_types(self.target)),
                 "kept_groups": self.kept_groups, "excluded_nodes": len(self.excluded_nodes),
                 "quantized_nodes": self.quantized_nodes,
@@ -105,6 +108,9 @@ class Int8Details:
                 + ("channel" if self.per_channel else "tensor"),
                 "float_base": "fp16" if trt else "fp32",
                 "source_precision": "fp32"}
+        if self.fp32_kept_patterns:
+            out.update(fp32_kept_patterns=list(self.fp32_kept_patterns), fp32_kept_nodes=self.fp32_kept_nodes)
+        return out
 
 
 def group_of(node_name: str) -> str | None:
@@ -215,14 +221,15 @@ def prune_opsets(model) -> None:
     model.opset_import.extend(keep)
 
 
-def to_trt_base(model):
-    """A Q/DQ graph -> opset 19 with FP16 everywhere except the FP16 graph's FP32 islands (float32 I/O)."""
+def to_trt_base(model, keep_fp32: Sequence[str] = ()):
+    """A Q/DQ graph -> opset 19 with FP16 everywhere except the FP16 graph's FP32 islands (float32 I/O);
+    `keep_fp32`: node-name patterns also kept in FP32 (`dt export --keep-fp32`)."""
     from onnx import version_converter
 
     prune_opsets(model)
     if next(o.version for o in model.opset_import if (o.domain or "") == "") < TRT_OPSET:
         model = version_converter.convert_version(model, TRT_OPSET)
-    return fp16_model(model)
+    return fp16_model(model, keep_fp32=keep_fp32)
 
 
 def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str,
@@ -242,8 +249,10 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
                           "outside the groups kept in high precision")
+    n_fp32 = 0
     if recipe.target == "trt":
-        model = to_trt_base(model)
+        n_fp32 = len(fp32_nodes(model, recipe.keep_fp32))
+        model = to_trt_base(model, recipe.keep_fp32)
     else:
         prune_opsets(model)
     n_quant = sum(len(v) for v in groups.values()) - len(excluded)
@@ -251,7 +260,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
-                          kept, excluded, n_quant, recipe.weights_per_channel())
+                          kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32)
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
     atomic_write(dst, lambda p: onnx.save(model, str(p)))   # callers may cache it by name: never half-written
