@@ -89,6 +89,22 @@ def test_refused_tensor_address_is_a_one_line_error_and_nothing_runs():
     assert not bad.ran and "\n" not in str(exc.value) and "64 bytes past 256-byte alignment" in str(exc.value)
 
 
+def test_one_tensorrt_logger_per_process():
+    """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
+    from types import SimpleNamespace
+
+    made = []
+
+    class Logger:
+        WARNING = 2
+
+        def __init__(self, severity):
+            made.append(severity)
+
+    trt = SimpleNamespace(Logger=Logger)
+    assert trt_compat.logger(trt) is trt_compat.logger(trt) and made == [2]
+
+
 class TimedBackend(Backend):
     """A backend that (like TensorRT with torch inputs) returns before its device work: event timing."""
 

@@ -85,7 +85,7 @@ def engine_layer_info(path: str | Path, device: int = 0) -> dict:
     from droptrack.engine import trt_compat
 
     trt = trt_compat.import_tensorrt()
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt_compat.logger(trt)
     with torch.cuda.device(device):
         _runtime, engine = trt_compat.deserialize(trt, Path(path).read_bytes(), logger)
         inspector = engine.create_engine_inspector()

@@ -104,7 +104,7 @@ class TensorRTBackend(Backend):
         self._torch = torch
         self._dev = torch.device("cuda", index)
         trt = trt_compat.import_tensorrt()
-        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._logger = trt_compat.logger(trt)
         with torch.cuda.device(self._dev):
             self._runtime, self.engine = trt_compat.deserialize(trt, self.path.read_bytes(), self._logger)
             self.context = self.engine.create_execution_context()

@@ -165,7 +165,7 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     from droptrack.engine import trt_compat
 
     trt = trt_compat.import_tensorrt()
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt_compat.logger(trt)
     builder = trt.Builder(logger)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
     parser = trt.OnnxParser(network, logger)
