@@ -89,6 +89,16 @@ def test_refused_tensor_address_is_a_one_line_error_and_nothing_runs():
     assert not bad.ran and "\n" not in str(exc.value) and "64 bytes past 256-byte alignment" in str(exc.value)
 
 
+def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
+    from types import SimpleNamespace
+
+    ctx = object()
+    assert trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: ctx)) is ctx
+    with pytest.raises(BackendError, match="could not create an execution context") as exc:
+        trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: None))
+    assert "\n" not in str(exc.value)
+
+
 def test_one_tensorrt_logger_per_process():
     """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
     from types import SimpleNamespace

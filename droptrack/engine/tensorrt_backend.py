@@ -107,7 +107,7 @@ class TensorRTBackend(Backend):
         self._logger = trt_compat.logger(trt)
         with torch.cuda.device(self._dev):
             self._runtime, self.engine = trt_compat.deserialize(trt, self.path.read_bytes(), self._logger)
-            self.context = self.engine.create_execution_context()
+            self.context = trt_compat.execution_context(self.engine)
         self.tensors = {t.name: t for t in trt_compat.io_tensors(self.engine, trt)}
         missing = [n for n in INPUT_NAMES + OUTPUT_NAMES if n not in self.tensors]
         if missing:

@@ -243,6 +243,16 @@ def deserialize(trt, plan: bytes, logger):
     return runtime, engine
 
 
+def execution_context(engine):
+    """An execution context of `engine` (its activation memory allocated on the current device); TensorRT returns
+    None when that fails (the reason is in the TensorRT log) -> BackendError."""
+    context = engine.create_execution_context()
+    if context is None:
+        raise BackendError("TensorRT could not create an execution context for the engine (see the TensorRT log "
+                           "above; often too little free GPU memory for its activations)")
+    return context
+
+
 def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
     """Bind device addresses by name and enqueue one inference on `stream_handle`.
 
