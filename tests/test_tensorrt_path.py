@@ -251,14 +251,16 @@ def test_gpu_check_command_step_records_failure_and_timeout(tmp_path):
 
 
 class _T:
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, dtype="f32", execution=True):
+        self.name, self.dtype, self.is_execution_tensor = name, dtype, execution
 
 
 class FakeLayer:
-    def __init__(self, name, kind, inputs, outputs):
+    def __init__(self, name, kind, inputs, outputs, dtypes=None, execution=True):
         self.name, self.type, self.precision = name, kind, None
-        self._in, self._out, self.output_types = [_T(n) for n in inputs], [_T(n) for n in outputs], {}
+        dtypes = dtypes or ["f32"] * len(outputs)
+        self._in, self.output_types = [_T(n) for n in inputs], {}
+        self._out = [_T(n, d, execution) for n, d in zip(outputs, dtypes)]
         self.num_inputs, self.num_outputs = len(inputs), len(outputs)
 
     def get_input(self, k):
@@ -272,18 +274,22 @@ class FakeLayer:
 
 
 def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
-    """flags typing: ranking Softmax/means/TopK and the sigmoid pinned; attention Softmax and LayerNorm free."""
+    """flags typing: ranking Softmax/means/TopK and the sigmoid pinned; attention Softmax and LayerNorm free. Only
+    floating point outputs get an output type (TopK's indices stay INT32); constants and shape tensors are left."""
     from types import SimpleNamespace
 
     kinds = SimpleNamespace(TOPK="topk", ACTIVATION="act", SOFTMAX="softmax", NORMALIZATION="norm", MATMUL="mm",
-                            REDUCE="reduce", GATHER="gather")
-    trt = SimpleNamespace(__version__="10.3.0", LayerType=kinds, float32="f32",
+                            REDUCE="reduce", GATHER="gather", CONSTANT="const", SHAPE="shape")
+    trt = SimpleNamespace(__version__="10.3.0", LayerType=kinds, float32="f32", float16="f16",
                           BuilderFlag=SimpleNamespace(FP16="FP16", INT8="INT8", OBEY_PRECISION_CONSTRAINTS="OBEY"))
     layers = [FakeLayer("ln", "norm", ["x"], ["xn"]),
               FakeLayer("qk", "mm", ["xn", "xn"], ["s"]), FakeLayer("attn_softmax", "softmax", ["s"], ["p"]),
               FakeLayer("pv", "mm", ["p", "xn"], ["y"]),
               FakeLayer("rank_qk", "mm", ["xn", "xn"], ["rs"]), FakeLayer("rank_softmax", "softmax", ["rs"], ["rp"]),
-              FakeLayer("rank_mean", "reduce", ["rp"], ["score"]), FakeLayer("topk", "topk", ["score"], ["v", "idx"]),
+              FakeLayer("rank_axes", "const", [], ["axes"], ["i32"]),
+              FakeLayer("rank_shape", "shape", ["rp"], ["rshape"], ["i64"], execution=False),
+              FakeLayer("rank_mean", "reduce", ["rp", "axes", "rshape"], ["score"]),
+              FakeLayer("topk", "topk", ["score"], ["v", "idx"], ["f32", "i32"]),
               FakeLayer("keep", "gather", ["y", "idx"], ["kept"]),
               FakeLayer("head/Sigmoid", "act", ["kept"], ["score_map"])]
     network = SimpleNamespace(num_layers=len(layers), get_layer=lambda i: layers[i], num_outputs=1,
@@ -294,6 +300,7 @@ def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
     pinned = sorted(layer.name for layer in layers if layer.precision == "f32")
     assert pinned == ["head/Sigmoid", "rank_mean", "rank_qk", "rank_softmax", "topk"]
     assert flags == ["FP16", "OBEY"] and "5 layers pinned" in notes[-1]
+    assert next(layer for layer in layers if layer.name == "topk").output_types == {0: "f32"}
 
 
 @pytest.mark.gpu

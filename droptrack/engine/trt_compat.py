@@ -136,7 +136,8 @@ def apply_precision(config, network, trt, precision: str, typing: str) -> list[s
         for layer in pinned:
             layer.precision = trt.float32
             for k in range(layer.num_outputs):
-                layer.set_output_type(k, trt.float32)
+                if layer.get_output(k).dtype in _float_types(trt):   # not TopK's INT32 indices
+                    layer.set_output_type(k, trt.float32)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         notes.append(f"{len(pinned)} layers pinned to FP32 (CE ranking, sigmoid; OBEY_PRECISION_CONSTRAINTS)")
     return notes
@@ -156,7 +157,19 @@ def fp32_layers(network, trt) -> list:
                           [network.get_output(i).name for i in range(network.num_outputs)])
     sigmoid = {layer.name for layer in layers if layer.type == trt.LayerType.ACTIVATION and "Sigmoid" in layer.name}
     keep = branch | sigmoid | {t.name for t in topks}
-    return [layer for layer in layers if layer.name in keep]
+    return [layer for layer in layers if layer.name in keep and _pinnable(layer, trt)]
+
+
+def _float_types(trt) -> tuple:
+    return tuple(getattr(trt, n) for n in ("float32", "float16", "bfloat16") if hasattr(trt, n))
+
+
+def _pinnable(layer, trt) -> bool:
+    """A layer whose precision can be set: not a constant, no shape-tensor outputs and at least one floating
+    point output (TensorRT keeps TopK's index output INT32 and shape operations' outputs INT32 whatever is asked)."""
+    outs = [layer.get_output(k) for k in range(layer.num_outputs)]
+    return (layer.type != getattr(trt.LayerType, "CONSTANT", None) and all(o.is_execution_tensor for o in outs)
+            and any(o.dtype in _float_types(trt) for o in outs))
 
 
 def set_detailed_profiling(config, trt) -> None:
