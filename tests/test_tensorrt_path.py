@@ -99,6 +99,30 @@ def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
     assert "\n" not in str(exc.value)
 
 
+class FakeBuilderConfig:
+    """create_timing_cache: None for b"junk"; set_timing_cache: False for a cache made on another GPU."""
+
+    def __init__(self):
+        self.attached = []
+
+    def create_timing_cache(self, data: bytes):
+        return None if data == b"junk" else ("cache", data)
+
+    def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
+        assert ignore_mismatch is False
+        if cache[1] == b"other-gpu":
+            return False
+        self.attached.append(cache[1])
+        return True
+
+
+def test_timing_cache_tensorrt_does_not_take_is_replaced_by_an_empty_one():
+    for data, want in ((None, "new"), (b"saved", "reused"), (b"other-gpu", "refused"), (b"junk", "refused")):
+        config = FakeBuilderConfig()
+        assert trt_compat.attach_timing_cache(config, data) == want
+        assert config.attached == [b"saved" if want == "reused" else b""]
+
+
 def test_one_tensorrt_logger_per_process():
     """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
     from types import SimpleNamespace

@@ -183,11 +183,18 @@ def set_workspace(config, trt, workspace_bytes: int) -> None:
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
 
 
-def attach_timing_cache(config, data: bytes | None):
-    """Create a timing cache from serialized bytes (or empty) and attach it to the builder config."""
-    cache = config.create_timing_cache(data or b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
-    return cache
+def attach_timing_cache(config, data: bytes | None) -> str:
+    """Attach a timing cache made from `data` (a saved one) to the builder config, else an empty one. Returns
+    'reused', 'refused' (TensorRT did not take the saved cache: made on another device or damaged; an empty one is
+    attached instead), 'new', or 'none' (no cache could be attached; the build goes on without)."""
+    if data:
+        cache = config.create_timing_cache(data)
+        if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+            return "reused"
+    cache = config.create_timing_cache(b"")
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+        return "none"
+    return "refused" if data else "new"
 
 
 def serialize_timing_cache(config) -> bytes:
