@@ -139,6 +139,23 @@ def test_one_tensorrt_logger_per_process():
     assert trt_compat.logger(trt) is trt_compat.logger(trt) and made == [2]
 
 
+def test_engine_io_the_backend_cannot_bind_is_named():
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    T = trt_compat.TensorInfo
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    good = {"template": T("template", True, (1, 3, 64, 64), "float32"),
+            "search": T("search", True, (1, 3, 128, 128), "float32"),
+            "score_map": T("score_map", False, (1, 1, 8, 8), "float16")}
+    assert io_problems(good, want) == []
+    bad = {"template": T("template", True, (-1, 3, 64, 64), "float32"),
+           "search": T("search", True, (1, 3, 96, 96), "float16"),
+           "score_map": T("score_map", False, (1, 1, 8, 8), "fp8")}
+    assert io_problems(bad, want) == ["'template' has a dynamic shape (-1, 3, 64, 64)",
+                                      "'search' is (1, 3, 96, 96), the artifact's sizes give (1, 3, 128, 128)",
+                                      "input 'search' is float16, not float32", "output 'score_map' is fp8"]
+
+
 class TimedBackend(Backend):
     """A backend that (like TensorRT with torch inputs) returns before its device work: event timing."""
 
