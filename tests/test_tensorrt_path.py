@@ -353,3 +353,33 @@ def test_pinned_upload_on_cuda_keeps_every_frame_intact():
     copies = [up(f).clone() for f in frames]          # clone is queued on the stream after the upload
     for f, c in zip(frames, copies):
         assert np.array_equal(c.cpu().numpy(), f)
+
+
+@pytest.mark.gpu
+def test_tensorrt_inspector_and_device_tracker_on_an_engine(tiny_ckpt, frames, tmp_path):
+    """gpu_check.sh's engine step on the tiny model: the inspector's layer JSON, and DeviceTracker over the engine
+    (torch CUDA buffers, the engine's own stream, 2 targets) against the host Tracker over a second backend of the
+    same engine (numpy path); the first backend is dropped while the second one still runs (one TensorRT logger)."""
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    from droptrack.engine.inspect import engine_layer_info, summarize_layers
+    from droptrack.export.pipeline import export_onnx
+    from droptrack.export.tensorrt import build_engine
+    from droptrack.geometry import box_iou
+    from droptrack.runtime.device_tracker import DeviceTracker
+    from droptrack.runtime.tracker import Tracker
+
+    engine = build_engine(export_onnx(tiny_ckpt, output_dir=tmp_path).path, cache=tmp_path / "cache").path
+    summary = summarize_layers(engine_layer_info(engine))
+    assert summary.detailed and summary.layers > 0, summary
+    host, dev = Tracker(TensorRTBackend(engine)), DeviceTracker(TensorRTBackend(engine, device="cuda:0"))
+    inits = [[60.0, 40.0, 40.0, 50.0], [100.0, 60.0, 30.0, 30.0]]
+    host.initialize_many(frames[0], inits)
+    dev.initialize_many(frames[0], inits)
+    for f in frames[1:6]:
+        got, want = dev.track_many(f), host.track_many(f)
+        assert (box_iou([g.box for g in got], [w.box for w in want]) > 0.95).all()
+    host.backend.close()
+    del host
+    assert len(dev.track_many(frames[6])) == 2 and all(ms > 0 for ms in dev.backend.latencies_ms)
