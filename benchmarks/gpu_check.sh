@@ -10,7 +10,7 @@
 # (GPU_CHECK_BUDGET_S, default 270 s) skips the remaining engine steps so the report is always written; one engine's
 # steps get GPU_CHECK_STEP_S (default 150 s), a hang is recorded as a failed step. When $OUT is set (device machines),
 # the step files are copied there after every step (a run cut off by its time limit still returns them), the report
-# at the end. Worst case about BUDGET + STEP_S + the exports' 200 s.
+# at the end. Worst case about BUDGET + STEP_S seconds (the budget counts from the start, exports included).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
