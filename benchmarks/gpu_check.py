@@ -127,10 +127,11 @@ def step_track(engine: Path, onnx: Path, frames_n: int, targets: int) -> dict:
     from droptrack.engine.tensorrt_backend import TensorRTBackend
     from droptrack.runtime.device_tracker import DeviceTracker
 
+    backend = TensorRTBackend(engine, device="cuda:0")   # first: an engine that cannot load fails in seconds
     frames = video_frames(frames_n)
     boxes = init_boxes(frames[0].shape, targets)
     ref = ort_reference(onnx, frames, boxes)
-    tracker = DeviceTracker(TensorRTBackend(engine, device="cuda:0"))
+    tracker = DeviceTracker(backend)
     tracker.initialize_many(frames[0], boxes)
     ious, syncs = [], []
     torch.cuda.set_sync_debug_mode("warn")

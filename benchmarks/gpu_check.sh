@@ -7,8 +7,10 @@
 #   bash benchmarks/gpu_check.sh [WORK_DIR]        # default WORK_DIR: out/gpu_check; PYTHON=... to pick python
 #
 # Every step logs and writes WORK_DIR/*.json; a failing step is recorded and the others still run. A time budget
-# (GPU_CHECK_BUDGET_S, default 270 s) skips the remaining engine steps so the report is always written. When $OUT
-# is set (device machines), the report and step files are copied there too.
+# (GPU_CHECK_BUDGET_S, default 270 s) skips the remaining engine steps so the report is always written; one engine's
+# steps get GPU_CHECK_STEP_S (default 150 s), a hang is recorded as a failed step. When $OUT is set (device machines),
+# the step files are copied there after every step (a run cut off by its time limit still returns them), the report
+# at the end. Worst case about BUDGET + STEP_S seconds (the budget counts from the start, exports included).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ WORK="${1:-out/gpu_check}"
 PY="${PYTHON:-python}"
 BUDGET="${GPU_CHECK_BUDGET_S:-270}"
 CALIB="${GPU_CHECK_CALIB_PAIRS:-8}"
+STEP_S="${GPU_CHECK_STEP_S:-150}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-8}" MPLBACKEND=Agg
 START=$SECONDS
 mkdir -p "$WORK"
@@ -23,12 +26,23 @@ rm -f "$WORK"/*.json
 
 log() { echo "[gpu_check $(( SECONDS - START ))s] $*"; }
 step() { "$PY" benchmarks/gpu_check.py "$@" || log "step failed (recorded, carrying on): $1 ${*: -1}"; }
-
-log "environment"
-step env "$WORK"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+save() {   # the step files so far into $OUT (nothing else under it comes back from a device machine)
+    [ -n "${OUT:-}" ] || return 0
+    mkdir -p "$OUT/gpu_check"
+    cp "$WORK"/*.json "$WORK"/*.log "$OUT/gpu_check/" 2>/dev/null || true
+    for model in $MODELS; do
+        for f in "$WORK/$model"/*.layers.json "$WORK/$model/parity.json"; do
+            if [ -f "$f" ]; then cp "$f" "$OUT/gpu_check/${model}_$(basename "$f")" || true; fi
+        done
+    done
+    return 0
+}
 
 MODELS="${GPU_CHECK_MODELS:-default vitb256ce}"   # a subset (e.g. "default") for a quick smoke run
+
+log "environment"
+step env "$WORK"; save
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 
 # all exports (ONNX FP32/FP16/INT8 + parity on CPU, then the engines) run side by side: CPU and GPU both idle
 PIDS=()
@@ -47,7 +61,7 @@ for model in $MODELS; do
     PIDS+=($!)
 done
 for pid in "${PIDS[@]}"; do wait "$pid" || true; done
-log "exports done"
+log "exports done"; save
 
 for model in $MODELS; do
     for name in model model_fp16 model_int8_trt; do
@@ -63,7 +77,17 @@ for model in $MODELS; do
             continue
         fi
         log "engine $engine: inspect, track 100 frames x 2 targets vs ORT CPU, latency"
-        step engine "$engine" --onnx "$WORK/$model/model.onnx" --model "$model" --out "$WORK"
+        rc=0
+        timeout "$STEP_S" "$PY" benchmarks/gpu_check.py engine "$engine" --onnx "$WORK/$model/model.onnx" \
+            --model "$model" --out "$WORK" || rc=$?
+        if [ "$rc" -eq 124 ]; then
+            log "engine $engine: over ${STEP_S}s, stopped (recorded)"
+            printf '{"step": "engine", "model": "%s", "ok": false, "error": "%s: inspect/track/latency stopped after %s s"}\n' \
+                "$model" "$engine" "$STEP_S" > "$WORK/${model}_${name}_timeout.json"
+        elif [ "$rc" -ne 0 ]; then
+            log "step failed (recorded, carrying on): engine $engine"
+        fi
+        save
     done
 done
 
@@ -71,17 +95,9 @@ GPU_SLUG=$("$PY" -c "import json,re,sys; g=json.load(open(sys.argv[1])).get('gpu
 print(re.sub(r'[^a-z0-9]+','_',g.lower()).strip('_') or 'unknown')" "$WORK/00_env.json" 2>/dev/null || echo unknown)
 REPORT="benchmarks/results/gpu_${GPU_SLUG}.md"
 [ "$GPU_SLUG" = "no_gpu" ] && REPORT="$WORK/gpu_no_gpu.md"   # a CPU smoke run records nothing under results/
-"$PY" benchmarks/gpu_check.py report "$WORK" --out "$REPORT"
-if [ -n "${OUT:-}" ]; then
-    mkdir -p "$OUT/gpu_check"
-    cp "$REPORT" "$OUT/" || true
-    cp "$WORK"/*.json "$WORK"/*.log "$OUT/gpu_check/" 2>/dev/null || true
-    for model in $MODELS; do
-        for f in "$WORK/$model"/*.layers.json "$WORK/$model/parity.json"; do
-            [ -f "$f" ] && cp "$f" "$OUT/gpu_check/${model}_$(basename "$f")"
-        done
-    done
-fi
+"$PY" benchmarks/gpu_check.py report "$WORK" --out "$REPORT" || log "report failed (the step files are kept)"
+save
+if [ -n "${OUT:-}" ]; then cp "$REPORT" "$OUT/" || true; fi
 FAILED=$(grep -l '"ok": false' "$WORK"/*.json 2>/dev/null | wc -l || true)
 log "done in $(( SECONDS - START )) s: $REPORT ($FAILED failed step(s); see the report)"
 [ "$FAILED" -eq 0 ]

@@ -89,6 +89,73 @@ def test_refused_tensor_address_is_a_one_line_error_and_nothing_runs():
     assert not bad.ran and "\n" not in str(exc.value) and "64 bytes past 256-byte alignment" in str(exc.value)
 
 
+def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
+    from types import SimpleNamespace
+
+    ctx = object()
+    assert trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: ctx)) is ctx
+    with pytest.raises(BackendError, match="could not create an execution context") as exc:
+        trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: None))
+    assert "\n" not in str(exc.value)
+
+
+class FakeBuilderConfig:
+    """create_timing_cache: None for b"junk"; set_timing_cache: False for a cache made on another GPU."""
+
+    def __init__(self):
+        self.attached = []
+
+    def create_timing_cache(self, data: bytes):
+        return None if data == b"junk" else ("cache", data)
+
+    def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
+        assert ignore_mismatch is False
+        if cache[1] == b"other-gpu":
+            return False
+        self.attached.append(cache[1])
+        return True
+
+
+def test_timing_cache_tensorrt_does_not_take_is_replaced_by_an_empty_one():
+    for data, want in ((None, "new"), (b"saved", "reused"), (b"other-gpu", "refused"), (b"junk", "refused")):
+        config = FakeBuilderConfig()
+        assert trt_compat.attach_timing_cache(config, data) == want
+        assert config.attached == [b"saved" if want == "reused" else b""]
+
+
+def test_one_tensorrt_logger_per_process():
+    """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
+    from types import SimpleNamespace
+
+    made = []
+
+    class Logger:
+        WARNING = 2
+
+        def __init__(self, severity):
+            made.append(severity)
+
+    trt = SimpleNamespace(Logger=Logger)
+    assert trt_compat.logger(trt) is trt_compat.logger(trt) and made == [2]
+
+
+def test_engine_io_the_backend_cannot_bind_is_named():
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    T = trt_compat.TensorInfo
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    good = {"template": T("template", True, (1, 3, 64, 64), "float32"),
+            "search": T("search", True, (1, 3, 128, 128), "float32"),
+            "score_map": T("score_map", False, (1, 1, 8, 8), "float16")}
+    assert io_problems(good, want) == []
+    bad = {"template": T("template", True, (-1, 3, 64, 64), "float32"),
+           "search": T("search", True, (1, 3, 96, 96), "float16"),
+           "score_map": T("score_map", False, (1, 1, 8, 8), "fp8")}
+    assert io_problems(bad, want) == ["'template' has a dynamic shape (-1, 3, 64, 64)",
+                                      "'search' is (1, 3, 96, 96), the artifact's sizes give (1, 3, 128, 128)",
+                                      "input 'search' is float16, not float32", "output 'score_map' is fp8"]
+
+
 class TimedBackend(Backend):
     """A backend that (like TensorRT with torch inputs) returns before its device work: event timing."""
 
@@ -225,14 +292,16 @@ def test_gpu_check_command_step_records_failure_and_timeout(tmp_path):
 
 
 class _T:
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, dtype="f32", execution=True):
+        self.name, self.dtype, self.is_execution_tensor = name, dtype, execution
 
 
 class FakeLayer:
-    def __init__(self, name, kind, inputs, outputs):
+    def __init__(self, name, kind, inputs, outputs, dtypes=None, execution=True):
         self.name, self.type, self.precision = name, kind, None
-        self._in, self._out, self.output_types = [_T(n) for n in inputs], [_T(n) for n in outputs], {}
+        dtypes = dtypes or ["f32"] * len(outputs)
+        self._in, self.output_types = [_T(n) for n in inputs], {}
+        self._out = [_T(n, d, execution) for n, d in zip(outputs, dtypes)]
         self.num_inputs, self.num_outputs = len(inputs), len(outputs)
 
     def get_input(self, k):
@@ -246,18 +315,22 @@ class FakeLayer:
 
 
 def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
-    """flags typing: ranking Softmax/means/TopK and the sigmoid pinned; attention Softmax and LayerNorm free."""
+    """flags typing: ranking Softmax/means/TopK and the sigmoid pinned; attention Softmax and LayerNorm free. Only
+    floating point outputs get an output type (TopK's indices stay INT32); constants and shape tensors are left."""
     from types import SimpleNamespace
 
     kinds = SimpleNamespace(TOPK="topk", ACTIVATION="act", SOFTMAX="softmax", NORMALIZATION="norm", MATMUL="mm",
-                            REDUCE="reduce", GATHER="gather")
-    trt = SimpleNamespace(__version__="10.3.0", LayerType=kinds, float32="f32",
+                            REDUCE="reduce", GATHER="gather", CONSTANT="const", SHAPE="shape")
+    trt = SimpleNamespace(__version__="10.3.0", LayerType=kinds, float32="f32", float16="f16",
                           BuilderFlag=SimpleNamespace(FP16="FP16", INT8="INT8", OBEY_PRECISION_CONSTRAINTS="OBEY"))
     layers = [FakeLayer("ln", "norm", ["x"], ["xn"]),
               FakeLayer("qk", "mm", ["xn", "xn"], ["s"]), FakeLayer("attn_softmax", "softmax", ["s"], ["p"]),
               FakeLayer("pv", "mm", ["p", "xn"], ["y"]),
               FakeLayer("rank_qk", "mm", ["xn", "xn"], ["rs"]), FakeLayer("rank_softmax", "softmax", ["rs"], ["rp"]),
-              FakeLayer("rank_mean", "reduce", ["rp"], ["score"]), FakeLayer("topk", "topk", ["score"], ["v", "idx"]),
+              FakeLayer("rank_axes", "const", [], ["axes"], ["i32"]),
+              FakeLayer("rank_shape", "shape", ["rp"], ["rshape"], ["i64"], execution=False),
+              FakeLayer("rank_mean", "reduce", ["rp", "axes", "rshape"], ["score"]),
+              FakeLayer("topk", "topk", ["score"], ["v", "idx"], ["f32", "i32"]),
               FakeLayer("keep", "gather", ["y", "idx"], ["kept"]),
               FakeLayer("head/Sigmoid", "act", ["kept"], ["score_map"])]
     network = SimpleNamespace(num_layers=len(layers), get_layer=lambda i: layers[i], num_outputs=1,
@@ -268,6 +341,7 @@ def test_weak_typing_pins_only_the_ce_ranking_branch_and_sigmoids():
     pinned = sorted(layer.name for layer in layers if layer.precision == "f32")
     assert pinned == ["head/Sigmoid", "rank_mean", "rank_qk", "rank_softmax", "topk"]
     assert flags == ["FP16", "OBEY"] and "5 layers pinned" in notes[-1]
+    assert next(layer for layer in layers if layer.name == "topk").output_types == {0: "f32"}
 
 
 @pytest.mark.gpu
@@ -279,3 +353,33 @@ def test_pinned_upload_on_cuda_keeps_every_frame_intact():
     copies = [up(f).clone() for f in frames]          # clone is queued on the stream after the upload
     for f, c in zip(frames, copies):
         assert np.array_equal(c.cpu().numpy(), f)
+
+
+@pytest.mark.gpu
+def test_tensorrt_inspector_and_device_tracker_on_an_engine(tiny_ckpt, frames, tmp_path):
+    """gpu_check.sh's engine step on the tiny model: the inspector's layer JSON, and DeviceTracker over the engine
+    (torch CUDA buffers, the engine's own stream, 2 targets) against the host Tracker over a second backend of the
+    same engine (numpy path); the first backend is dropped while the second one still runs (one TensorRT logger)."""
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    from droptrack.engine.inspect import engine_layer_info, summarize_layers
+    from droptrack.export.pipeline import export_onnx
+    from droptrack.export.tensorrt import build_engine
+    from droptrack.geometry import box_iou
+    from droptrack.runtime.device_tracker import DeviceTracker
+    from droptrack.runtime.tracker import Tracker
+
+    engine = build_engine(export_onnx(tiny_ckpt, output_dir=tmp_path).path, cache=tmp_path / "cache").path
+    summary = summarize_layers(engine_layer_info(engine))
+    assert summary.detailed and summary.layers > 0, summary
+    host, dev = Tracker(TensorRTBackend(engine)), DeviceTracker(TensorRTBackend(engine, device="cuda:0"))
+    inits = [[60.0, 40.0, 40.0, 50.0], [100.0, 60.0, 30.0, 30.0]]
+    host.initialize_many(frames[0], inits)
+    dev.initialize_many(frames[0], inits)
+    for f in frames[1:6]:
+        got, want = dev.track_many(f), host.track_many(f)
+        assert (box_iou([g.box for g in got], [w.box for w in want]) > 0.95).all()
+    host.backend.close()
+    del host
+    assert len(dev.track_many(frames[6])) == 2 and all(ms > 0 for ms in dev.backend.latencies_ms)

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from droptrack.errors import BackendError
+
 # tensor-format strings name the type like "Row major linear FP16 format (kLINEAR)" or "Int8 NC/32HW32"
 _DTYPES = (("fp8", r"\bfp8\b"), ("int8", r"\bint8\b"), ("bf16", r"\bbf16\b"), ("fp16", r"\bfp16\b|\bhalf\b"),
            ("fp32", r"\bfp32\b|\bfloat\b"), ("int32", r"\bint32\b"), ("int64", r"\bint64\b"), ("bool", r"\bbool\b"))
@@ -84,10 +86,16 @@ def engine_layer_info(path: str | Path, device: int = 0) -> dict:
 
     from droptrack.engine import trt_compat
 
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        raise BackendError(f"cannot inspect '{Path(path).name}': {reason}")
     trt = trt_compat.import_tensorrt()
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt_compat.logger(trt)
     with torch.cuda.device(device):
         _runtime, engine = trt_compat.deserialize(trt, Path(path).read_bytes(), logger)
         inspector = engine.create_engine_inspector()
+        if inspector is None:
+            raise BackendError(f"TensorRT could not create an engine inspector for '{Path(path).name}' (see the "
+                               "TensorRT log above)")
         text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
     return json.loads(text)

@@ -44,6 +44,25 @@ def cuda_index(device: int | str | None) -> int:
     return int(idx)
 
 
+def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]]) -> list[str]:
+    """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it passes float32
+    inputs of the artifact's crop sizes and allocates fixed-size outputs, so a dynamic (-1) dimension, another input
+    type or size, or an output type torch lacks would make TensorRT read or write the wrong bytes."""
+    import torch
+
+    out = []
+    for name, t in tensors.items():
+        if any(int(d) < 0 for d in t.shape):
+            out.append(f"'{name}' has a dynamic shape {tuple(t.shape)}")
+        elif name in expected and tuple(t.shape[1:]) != tuple(expected[name][1:]):
+            out.append(f"'{name}' is {tuple(t.shape)}, the artifact's sizes give {expected[name]}")
+        if name in expected and t.dtype != "float32":
+            out.append(f"input '{name}' is {t.dtype}, not float32")
+        elif name not in expected and not isinstance(getattr(torch, t.dtype, None), torch.dtype):
+            out.append(f"output '{name}' is {t.dtype}")
+    return out
+
+
 def sidecar_path(engine_path: str | Path) -> Path:
     """`model.engine` -> `model.engine.json`."""
     p = Path(engine_path)
@@ -104,14 +123,18 @@ class TensorRTBackend(Backend):
         self._torch = torch
         self._dev = torch.device("cuda", index)
         trt = trt_compat.import_tensorrt()
-        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._logger = trt_compat.logger(trt)
         with torch.cuda.device(self._dev):
             self._runtime, self.engine = trt_compat.deserialize(trt, self.path.read_bytes(), self._logger)
-            self.context = self.engine.create_execution_context()
+            self.context = trt_compat.execution_context(self.engine)
         self.tensors = {t.name: t for t in trt_compat.io_tensors(self.engine, trt)}
         missing = [n for n in INPUT_NAMES + OUTPUT_NAMES if n not in self.tensors]
         if missing:
             raise BackendError(f"engine '{self.path.name}' lacks tensors {missing}; rebuild it: {rebuild}")
+        problems = io_problems({n: self.tensors[n] for n in INPUT_NAMES + OUTPUT_NAMES}, self.input_shapes(1))
+        if problems:
+            raise BackendError(f"engine '{self.path.name}' has I/O this backend cannot bind ({'; '.join(problems)}); "
+                               f"rebuild it from the exported graph: {rebuild}")
         self._batch = self.tensors["template"].shape[0]
         self._outputs = {n: torch.empty(self.tensors[n].shape, dtype=getattr(torch, self.tensors[n].dtype),
                                         device=self._dev) for n in OUTPUT_NAMES}
@@ -151,6 +174,9 @@ class TensorRTBackend(Backend):
                 start.record(current)
             z, x = self._to_device(template), self._to_device(search)
             step = self._batch
+            if z.shape[0] % step:
+                raise BackendError(f"{z.shape[0]} targets do not fill this engine's batch of {step}; "
+                                   "rebuild it with `dt export MODEL.onnx --engine` (batch 1)")
             parts = [self._run_one(z[i:i + step], x[i:i + step]) for i in range(0, z.shape[0], step)]
             out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in OUTPUT_NAMES}
             if as_numpy:

@@ -28,6 +28,19 @@ def import_tensorrt():
     return trt
 
 
+_LOGGER: dict = {}
+
+
+def logger(trt):
+    """The process's one TensorRT logger (WARNING). TensorRT holds a single logger pointer while any builder,
+    runtime or refitter exists (a different logger passed later is ignored, with a warning, in favour of the first),
+    and a logger must stay valid until every object created with it is released; a logger per builder/runtime
+    could then be freed while another object still logs through it."""
+    if _LOGGER.get("module") is not trt:
+        _LOGGER.update(module=trt, logger=trt.Logger(trt.Logger.WARNING))
+    return _LOGGER["logger"]
+
+
 def major(trt) -> int:
     """Major version of an imported tensorrt module."""
     return int(str(trt.__version__).split(".")[0])
@@ -123,7 +136,8 @@ def apply_precision(config, network, trt, precision: str, typing: str) -> list[s
         for layer in pinned:
             layer.precision = trt.float32
             for k in range(layer.num_outputs):
-                layer.set_output_type(k, trt.float32)
+                if layer.get_output(k).dtype in _float_types(trt):   # not TopK's INT32 indices
+                    layer.set_output_type(k, trt.float32)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         notes.append(f"{len(pinned)} layers pinned to FP32 (CE ranking, sigmoid; OBEY_PRECISION_CONSTRAINTS)")
     return notes
@@ -143,7 +157,19 @@ def fp32_layers(network, trt) -> list:
                           [network.get_output(i).name for i in range(network.num_outputs)])
     sigmoid = {layer.name for layer in layers if layer.type == trt.LayerType.ACTIVATION and "Sigmoid" in layer.name}
     keep = branch | sigmoid | {t.name for t in topks}
-    return [layer for layer in layers if layer.name in keep]
+    return [layer for layer in layers if layer.name in keep and _pinnable(layer, trt)]
+
+
+def _float_types(trt) -> tuple:
+    return tuple(getattr(trt, n) for n in ("float32", "float16", "bfloat16") if hasattr(trt, n))
+
+
+def _pinnable(layer, trt) -> bool:
+    """A layer whose precision can be set: not a constant, no shape-tensor outputs and at least one floating
+    point output (TensorRT keeps TopK's index output INT32 and shape operations' outputs INT32 whatever is asked)."""
+    outs = [layer.get_output(k) for k in range(layer.num_outputs)]
+    return (layer.type != getattr(trt.LayerType, "CONSTANT", None) and all(o.is_execution_tensor for o in outs)
+            and any(o.dtype in _float_types(trt) for o in outs))
 
 
 def set_detailed_profiling(config, trt) -> None:
@@ -157,11 +183,18 @@ def set_workspace(config, trt, workspace_bytes: int) -> None:
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
 
 
-def attach_timing_cache(config, data: bytes | None):
-    """Create a timing cache from serialized bytes (or empty) and attach it to the builder config."""
-    cache = config.create_timing_cache(data or b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
-    return cache
+def attach_timing_cache(config, data: bytes | None) -> str:
+    """Attach a timing cache made from `data` (a saved one) to the builder config, else an empty one. Returns
+    'reused', 'refused' (TensorRT did not take the saved cache: made on another device or damaged; an empty one is
+    attached instead), 'new', or 'none' (no cache could be attached; the build goes on without)."""
+    if data:
+        cache = config.create_timing_cache(data)
+        if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+            return "reused"
+    cache = config.create_timing_cache(b"")
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+        return "none"
+    return "refused" if data else "new"
 
 
 def serialize_timing_cache(config) -> bytes:
@@ -228,6 +261,16 @@ def deserialize(trt, plan: bytes, logger):
         raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
                            "another GPU); rebuild it with `dt export MODEL.onnx --engine`")
     return runtime, engine
+
+
+def execution_context(engine):
+    """An execution context of `engine` (its activation memory allocated on the current device); TensorRT returns
+    None when that fails (the reason is in the TensorRT log) -> BackendError."""
+    context = engine.create_execution_context()
+    if context is None:
+        raise BackendError("TensorRT could not create an execution context for the engine (see the TensorRT log "
+                           "above; often too little free GPU memory for its activations)")
+    return context
 
 
 def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:

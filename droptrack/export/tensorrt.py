@@ -165,7 +165,7 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     from droptrack.engine import trt_compat
 
     trt = trt_compat.import_tensorrt()
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt_compat.logger(trt)
     builder = trt.Builder(logger)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
     parser = trt.OnnxParser(network, logger)
@@ -177,16 +177,19 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     trt_compat.set_detailed_profiling(config, trt)
     notes = trt_compat.apply_precision(config, network, trt, precision, typing)
     tc_path = cdir / f"timing-{timing_cache_key(env)}.cache"
-    trt_compat.attach_timing_cache(config, tc_path.read_bytes() if tc_path.is_file() else None)
-    if tc_path.is_file():
+    timing = trt_compat.attach_timing_cache(config, tc_path.read_bytes() if tc_path.is_file() else None)
+    if timing == "reused":
         notes.append(f"timing cache reused: {tc_path}")
+    elif timing == "refused":
+        notes.append(f"timing cache {tc_path} not accepted by TensorRT (see its log); a new one replaces it")
     trt_compat.attach_progress(config, trt, log)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above); "
                           "try a larger --workspace")
     try:
-        atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
+        if timing != "none":
+            atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
     except OSError:
         notes.append(f"timing cache not saved ({cdir} not writable)")
     return bytes(memoryview(plan)), notes
