@@ -123,6 +123,17 @@ def test_timing_cache_tensorrt_does_not_take_is_replaced_by_an_empty_one():
         assert config.attached == [b"saved" if want == "reused" else b""]
 
 
+def test_engines_are_built_without_tf32():
+    """TensorRT turns TF32 on by default; cleared, FP32 layers (model.engine, the CE-ranking islands) stay FP32."""
+    from types import SimpleNamespace
+
+    cleared = []
+    config = SimpleNamespace(clear_flag=cleared.append)
+    assert trt_compat.disable_tf32(config, SimpleNamespace(BuilderFlag=SimpleNamespace(TF32="tf32")))
+    assert cleared == ["tf32"]
+    assert trt_compat.disable_tf32(config, SimpleNamespace(BuilderFlag=SimpleNamespace())) == [] and cleared == ["tf32"]
+
+
 def test_one_tensorrt_logger_per_process():
     """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
     from types import SimpleNamespace

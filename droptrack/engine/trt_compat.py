@@ -178,6 +178,17 @@ def set_detailed_profiling(config, trt) -> None:
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
 
 
+def disable_tf32(config, trt) -> list[str]:
+    """FP32 layers in full FP32: TensorRT enables BuilderFlag.TF32 by default (FLOAT inner products on inputs rounded
+    to 10-bit mantissas), which would make `model.engine` no FP32 reference and the FP32 islands of the reduced
+    precision graphs (the CE ranking, export.precision) no better than FP16's mantissa. Returns the build note."""
+    flag = getattr(trt.BuilderFlag, "TF32", None)
+    if flag is None:
+        return []
+    config.clear_flag(flag)
+    return ["TF32 off: FP32 layers compute in full FP32"]
+
+
 def set_workspace(config, trt, workspace_bytes: int) -> None:
     """Workspace memory pool limit."""
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))

@@ -175,7 +175,7 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     config = builder.create_builder_config()
     trt_compat.set_workspace(config, trt, workspace_bytes)
     trt_compat.set_detailed_profiling(config, trt)
-    notes = trt_compat.apply_precision(config, network, trt, precision, typing)
+    notes = trt_compat.apply_precision(config, network, trt, precision, typing) + trt_compat.disable_tf32(config, trt)
     tc_path = cdir / f"timing-{timing_cache_key(env)}.cache"
     timing = trt_compat.attach_timing_cache(config, tc_path.read_bytes() if tc_path.is_file() else None)
     if timing == "reused":
