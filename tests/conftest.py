@@ -1,5 +1,6 @@
 """Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
-fixtures shared by the runtime and serve tests (a tiny random checkpoint, a real video)."""
+fixtures shared by the runtime and serve tests (a tiny random checkpoint, a real video) and by the export tests
+(the tiny model exported once per session)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,30 @@ def video() -> Path:
 def frames(video) -> list[np.ndarray]:
     with open_source(video) as src:
         return [f.image for f, _ in zip(src, range(12))]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The export tests' random tiny CE model: (checkpoint path, model, config)."""
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    model = build_model(cfg).eval()
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, model, cfg)
+    return path, model, cfg
+
+
+@pytest.fixture(scope="session")
+def exported(tiny, tmp_path_factory):
+    """`dt export tiny.pt --fp16 --int8 --engine`, once per session (1 torch thread): (output dir, CLI result)."""
+    from export_helpers import cli
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("export")
+        r = cli("export", tiny[0], "--fp16", "--int8", "--calib-pairs", 16, "--engine", "-o", out)
+    finally:
+        torch.set_num_threads(threads)
+    assert r.exit_code == 0, r.output
+    return out, r
