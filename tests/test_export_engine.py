@@ -15,7 +15,7 @@ from droptrack.errors import BackendError
 from droptrack.export import ce_parity as ce
 from droptrack.export import pairs as pairs_mod
 from droptrack.export import parity as par
-from export_helpers import cli
+from export_helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -127,3 +127,19 @@ def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
     ref = ce.ort_outputs(src, pairs)
     boxes = par.box_stats(outs, ref, pairs, be.meta.feat_size)
     assert sum(b.iou >= 0.7 for b in boxes) >= 3
+
+
+def test_flags_typing_on_tensorrt_11_is_refused_before_any_work(tiny, tmp_path, monkeypatch):
+    """TensorRT 11 has no FP16/INT8 builder flags: `--trt-typing flags` failed only after the ONNX exports."""
+    import sys
+    from types import SimpleNamespace
+
+    from droptrack.export.tensorrt import check_engine_options
+
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="11.1.0"))
+    assert "needs TensorRT 10" in one_line_error(cli("export", tiny[0], "--engine", "--trt-typing", "flags", "-o",
+                                                     tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    check_engine_options(4.0, "strong")                            # strong typing is TensorRT 11's way
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="10.16.0"))
+    check_engine_options(4.0, "flags")

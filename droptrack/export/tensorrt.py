@@ -80,6 +80,13 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
                          f"--workspace {DEFAULT_WORKSPACE_GB:g}")
     if typing not in TYPINGS:
         raise InputError(f"--trt-typing {typing} is unknown; choose {' or '.join(TYPINGS)}")
+    if typing == "flags":   # TensorRT 11 removed the FP16/INT8 builder flags: refused before the exports, not after
+        from droptrack.engine import trt_compat
+
+        trt = trt_compat.import_tensorrt()
+        if trt is not None and trt_compat.major(trt) >= 11:
+            raise InputError(f"--trt-typing flags needs TensorRT 10 (this is TensorRT {trt.__version__}, which has no "
+                             "FP16/INT8 builder flags); drop it to build the strongly typed way")
 
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
