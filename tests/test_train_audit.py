@@ -127,3 +127,64 @@ def test_val_data_is_checked_before_training_and_real_got10k_val_works(tmp_path,
     assert not (tmp_path / "bad" / "config.yaml").exists()   # failed before training, not after the epoch
     r = dt_train(tmp_path, cfg, tmp_path / "ok", *data, "--val-data", str(got10k / "train"))   # no synth.json
     assert r.exit_code == 0 and "validation AUC" in r.output, r.output
+
+
+def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tmp_path, got10k):
+    import os
+    import subprocess
+    import sys
+
+    for f in (got10k / "train").glob("*/*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(config(tmp_path, ["GOT10K_train_full"])), "-o",
+           str(tmp_path / "out"), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "2", "--device", "cpu",
+           "--workers", "0", "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "ChildFailedError" not in r.stderr and "exitcode" not in r.stderr, r.stderr
+    assert [ln for ln in r.stderr.splitlines() if "error" in ln.lower()][0].startswith("error: frame "), r.stderr
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text`."""
+    import os
+
+    pids = []
+    for p in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if text in open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace"):
+                pids.append(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+def test_nproc_2_interrupted_stops_its_ranks(tmp_path, got10k):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(config(tmp_path, ["GOT10K_train_full"])), "-o",
+           str(out), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "100000", "--device", "cpu",
+           "--workers", "0", "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        dt = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 60
+        while not (out / "train.log").exists() and not (out / "tb").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        dt.send_signal(signal.SIGINT)   # only the dt process, as a job scheduler or `kill -INT` does
+        code = dt.wait(timeout=60)
+        time.sleep(1)
+        left = _processes_mentioning(str(out))
+    finally:
+        for pid in _processes_mentioning(str(out)):   # never leave ranks behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+    text = log.read_text()
+    assert code == 130 and not left, (code, left, text[-2000:])
+    assert "Traceback" not in text and "interrupted" in text, text[-2000:]
