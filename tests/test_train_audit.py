@@ -127,3 +127,117 @@ def test_val_data_is_checked_before_training_and_real_got10k_val_works(tmp_path,
     assert not (tmp_path / "bad" / "config.yaml").exists()   # failed before training, not after the epoch
     r = dt_train(tmp_path, cfg, tmp_path / "ok", *data, "--val-data", str(got10k / "train"))   # no synth.json
     assert r.exit_code == 0 and "validation AUC" in r.output, r.output
+
+
+class NprocRun:
+    """`dt train --nproc 2` (python -m droptrack) in its own session, stdout and stderr in a file (never a pipe a
+    surviving rank could hold open); every process of the run is found by the run's unique output folder."""
+
+    def __init__(self, tmp: Path, got10k: Path, samples: int, print_interval: int = 50):
+        import os
+        import subprocess
+        import sys
+
+        cfg = config(tmp, ["GOT10K_train_full"])
+        data = yaml.safe_load(cfg.read_text())
+        data["TRAIN"]["PRINT_INTERVAL"] = print_interval
+        cfg.write_text(yaml.safe_dump(data))
+        self.out, self.log = tmp / "out", tmp / "dt_output.txt"
+        cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(cfg), "-o", str(self.out), "--epochs", "1",
+               "--batch-size", "1", "--samples-per-epoch", str(samples), "--device", "cpu", "--workers", "0",
+               "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
+        with open(self.log, "w") as f:
+            self.dt = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    def processes(self) -> dict[tuple[int, str], list[str]]:
+        """{(pid, start time): argv} of the live processes of this run (dt, the launcher, the ranks)."""
+        found = {}
+        for d in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (d / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                state, start = (d / "stat").read_text().rsplit(")", 1)[1].split()[0::19][:2]
+            except (OSError, ValueError, IndexError):
+                continue
+            if str(self.out) in argv and state != "Z":
+                found[(int(d.name), start)] = argv
+        return found
+
+    def ranks(self) -> list[tuple[int, str]]:
+        """The live rank processes (`python [-u] -m droptrack.train`, not torchrun's `-m torch.distributed.run
+        ... -m droptrack.train`), as (pid, start time)."""
+        return [k for k, argv in self.processes().items()
+                if "-m" in argv[:3] and argv[argv.index("-m") + 1] == "droptrack.train"]
+
+    def wait(self, timeout: float) -> int | None:
+        """dt's exit code, or None when it is still running after `timeout` seconds."""
+        import subprocess
+
+        try:
+            return self.dt.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the run (dt's session, the launcher's and the ranks' are all different)."""
+        import os
+        import signal
+
+        for pid, _ in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.dt.wait()
+
+    def output(self) -> str:
+        """Everything dt, the launcher and the ranks printed."""
+        return self.log.read_text(errors="replace")
+
+
+def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tmp_path, got10k):
+    for f in (got10k / "train").glob("*/*.jpg"):
+        f.write_bytes(b"not a jpeg")
+    run = NprocRun(tmp_path, got10k, samples=2)
+    try:
+        code = run.wait(timeout=150)
+        left = run.ranks()
+    finally:
+        run.kill_all()
+    text = run.output()
+    assert code == 2 and not left, (code, left, text[-3000:])
+    assert "Traceback" not in text and "ChildFailedError" not in text and "exitcode" not in text, text[-3000:]
+    errors = [ln for ln in text.splitlines() if "error" in ln.lower()]
+    assert errors and all(ln.startswith("error: frame ") and "cannot be decoded" in ln for ln in errors), text
+
+
+@pytest.mark.parametrize("sig, freeze_a_rank", [("SIGINT", False), ("SIGTERM", True)])
+def test_nproc_2_signal_to_dt_alone_stops_every_rank(tmp_path, got10k, sig, freeze_a_rank):
+    """The signal goes to the dt process only (as `kill -INT <pid>` from a supervisor, not a terminal's Ctrl-C to
+    the whole group), once both ranks train: train.log's first line (PRINT_INTERVAL 1) follows an iteration that
+    both ranks' gradients were averaged in. With one rank frozen (SIGSTOP: it cannot react, and the other one is
+    soon blocked in the gradient all-reduce, where no signal handler runs) every rank must still be gone."""
+    import os
+    import signal
+    import time
+
+    run = NprocRun(tmp_path, got10k, samples=100000, print_interval=1)
+    try:
+        deadline = time.monotonic() + 150
+        while not (run.out / "train.log").is_file() or not (run.out / "train.log").read_text().strip():
+            assert run.dt.poll() is None and time.monotonic() < deadline, run.output()[-3000:]
+            time.sleep(0.2)
+        ranks = run.ranks()
+        assert len(ranks) == 2, (run.processes(), run.output()[-3000:])
+        if freeze_a_rank:
+            os.kill(ranks[1][0], signal.SIGSTOP)
+        run.dt.send_signal(getattr(signal, sig))
+        code = run.wait(timeout=90)
+        survivors = [r for r in ranks if r in run.ranks()]
+    finally:
+        run.kill_all()
+    text = run.output()
+    assert code == 128 + getattr(signal, sig) and not survivors, (code, survivors, text[-3000:])
+    assert "Traceback" not in text and "ChildFailedError" not in text, text[-3000:]
+    if sig == "SIGINT":
+        assert "interrupted" in text, text[-3000:]

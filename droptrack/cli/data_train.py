@@ -80,7 +80,7 @@ def train(
                         val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
                         stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
     if nproc > 1:
-        import subprocess
+        from droptrack.train.launch import run_launcher
 
         prepare(opts)  # bad options and config values fail here, before the processes start
         args, skip = [], False
@@ -89,10 +89,7 @@ def train(
                 skip = a == "--nproc"
                 continue
             args.append(a)
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
-               "droptrack.train",
-               *args]
-        raise typer.Exit(subprocess.call(cmd))
+        raise typer.Exit(run_launcher(nproc, args))
     final = run(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return

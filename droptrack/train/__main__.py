@@ -2,7 +2,10 @@
 
 import sys
 
-from droptrack.cli import app
-
 if __name__ == "__main__":
+    try:
+        from droptrack.cli import app
+    except KeyboardInterrupt:   # stopped while still importing (dt train --nproc passes SIGINT on): no traceback
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     app(["train", *sys.argv[1:]], prog_name="droptrack.train")

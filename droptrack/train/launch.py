@@ -1,0 +1,106 @@
+"""`dt train --nproc N`: torchrun, whose failure report (a Python traceback and a summary table) is left out: each
+failing rank has already printed its own one-line `error: ...`, and the exit code is that rank's.
+
+Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose torchrun agent passes it to the ranks
+and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
+while it is spawning them) is killed when the launcher returns, so no rank outlives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Seconds torchrun gives the ranks to stop after passing a signal on, before SIGKILL (its default: 30). A rank
+# blocked in a collective or in the rendezvous (waiting for a slower rank) cannot run its SIGINT handler at all.
+GRACE_S = 10
+
+
+def exit_code(code: int) -> int:
+    """A process's exit code as a shell reports it (killed by signal S -> 128 + S)."""
+    return 128 - code if code < 0 else code
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc; [] where there is none)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc/self/stat").exists() else []:
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue                                   # exited while we looked
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.parent.name))
+    return found
+
+
+def kill_leftover_ranks() -> list[int]:
+    """SIGKILL this launcher's child processes that are still alive (ranks torchrun lost track of); their pids."""
+    pids = children(os.getpid())
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return pids
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """Run `python -m droptrack.train ARGS` in `nproc` processes; the exit code of the first rank that failed
+    (128 + S when stopped by signal S)."""
+    logging.disable(logging.ERROR)   # this launcher's torchrun log lines ("failed (exitcode: 2)"); not the ranks'
+    os.environ.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", str(GRACE_S))   # read by torchrun (older torch: 30 s)
+    try:
+        from torch.distributed.elastic.multiprocessing.api import SignalException
+        from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+        from torch.distributed.run import parse_args, run
+
+        try:
+            run(parse_args(["--standalone", f"--nproc_per_node={nproc}", "-m", "droptrack.train", *args]))
+        except ChildFailedError as exc:
+            return exit_code(exc.get_first_failure()[1].exitcode)
+        except SignalException as exc:            # torchrun has stopped the ranks it knew of (they say so)
+            return 128 + int(exc.sigval)
+        return 0
+    except KeyboardInterrupt:                    # SIGINT before torchrun took the signals over (importing torch)
+        return 128 + signal.SIGINT
+    finally:
+        for s in STOP_SIGNALS:                   # a second signal now would only interrupt the clean-up below
+            signal.signal(s, signal.SIG_IGN)
+        kill_leftover_ranks()
+
+
+def run_launcher(nproc: int, args: list[str]) -> int:
+    """`launch` in a child process of its own session; SIGINT or SIGTERM here is passed on to it and waited for,
+    so torchrun stops its ranks (killing it outright left them running). Signals that arrive before the child
+    exists are passed on as soon as it does."""
+    child: list[subprocess.Popen] = []
+    pending: list[int] = []
+
+    def forward(signum: int, _frame) -> None:
+        if child:
+            child[0].send_signal(signum)
+        else:
+            pending.append(signum)
+
+    previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS
+                if signal.getsignal(s) is not signal.SIG_IGN}   # ignored (a `&` job of a script): stays so
+    try:
+        child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args],
+                                      start_new_session=True))   # a terminal's Ctrl-C reaches it once: from here
+        for s in pending:
+            child[0].send_signal(s)
+        return exit_code(child[0].wait())
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(launch(int(sys.argv[1]), sys.argv[2:]))
