@@ -27,7 +27,7 @@ def export_(
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
     calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
                                      "entropy."),
-    int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or both."),
+    int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
                                         "tracking diverge in FP16/FP32, chosen on validation sequences."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "
