@@ -31,7 +31,9 @@ def eval_(
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
                                           "files go to OUTPUT/<tracker>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's "
+                                     "stem, 'default' for the embedded model or the --tracker name, + the "
+                                     "extension and --realtime-fps settings, e.g. default+crop_grid=0.1)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     realtime_fps: Optional[float] = typer.Option(None, "--realtime-fps", help="Latency-aware evaluation: frames "
                                                  "arrive at this rate, the tracker skips those that come while it "
