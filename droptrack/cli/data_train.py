@@ -45,7 +45,8 @@ def data_synth(
 def train(
     config: str = typer.Option(..., "--config", "-c", help="Config name or YAML path."),
     output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs)."),
-    pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone."),
+    pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
+                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*')."),
     data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC."),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
