@@ -102,6 +102,8 @@ def test_resume_refusal_names_the_changed_nested_config_key(tmp_path, got10k):
     r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--samples-per-epoch", "4", "--resume")
     assert r.exit_code == 2 and "it was trained with DATA.TRAIN.SAMPLE_PER_EPOCH 2, this run has 4;" in r.output, \
         r.output
+    # the refusal names what may change, as the README and FREE_KEYS say (it said only --epochs)
+    assert "only --epochs, workers, printing, validation and TEST settings may change" in " ".join(r.output.split())
 
 
 def test_resume_into_a_folder_holding_only_final_pt_keeps_it(tmp_path, got10k):

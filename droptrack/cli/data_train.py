@@ -26,8 +26,9 @@ def data_synth(
                                    "Debian's opencv-doc photos."),
     aspect_max: Optional[float] = typer.Option(None, "--aspect-max", help="train: widest target aspect ratio (e.g. "
                                                "4 = 1:4..4:1; default: the version-2 range, about 1:1.65..1.65:1)."),
-    difficulty: str = typer.Option("hard", "--difficulty", help="With --attributes: hard (default: val/test "
-                                   "sequences stack 1-4 attributes at full strength) or moderate (one main attribute, "
+    difficulty: str = typer.Option("hard", "--difficulty", help="With --attributes: hard (default: each val/test "
+                                   "sequence takes one attribute in turn plus each other one with p = min(0.25, "
+                                   "3/N), about 4 of 'all', at full strength) or moderate (one main attribute, "
                                    "sometimes a second, milder: small targets 22-32 px, zoom <= 1.5x, ...)."),
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
@@ -44,7 +45,8 @@ def data_synth(
 def train(
     config: str = typer.Option(..., "--config", "-c", help="Config name or YAML path."),
     output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs)."),
-    pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone."),
+    pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
+                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*')."),
     data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC."),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),

@@ -14,7 +14,9 @@ from droptrack.cli.app import app, friendly
 def export_(
     checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar; default: the embedded model), "
                                                "or an exported .onnx to (re)build only its engine with --engine."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config name or YAML: the config of an official "
+                                         "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
+                                         "TEST keys such as CROP_GRID for the graphs' metadata)."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset (>= 17: LayerNormalization)."),
     output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
@@ -27,7 +29,7 @@ def export_(
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
     calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
                                      "entropy."),
-    int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or both."),
+    int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
                                         "tracking diverge in FP16/FP32, chosen on validation sequences."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "

@@ -25,12 +25,15 @@ def eval_(
                                           "csrt, kcf, mil, mosse or medianflow."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: 1 for "
-                                          "small models, else cores / workers; never more than the cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: "
+                                          "OMP_NUM_THREADS if set, else 1 for small models, else cores / workers; "
+                                          "never more than the cores)."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
                                           "files go to OUTPUT/<tracker>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's stem)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's "
+                                     "stem, 'default' for the embedded model or the --tracker name, + the "
+                                     "extension and --realtime-fps settings, e.g. default+crop_grid=0.1)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     realtime_fps: Optional[float] = typer.Option(None, "--realtime-fps", help="Latency-aware evaluation: frames "
                                                  "arrive at this rate, the tracker skips those that come while it "
@@ -128,8 +131,8 @@ def bench(
     init: Optional[str] = typer.Option(None, "--init", help="x,y,w,h first-frame box for a video/folder without "
                                        "ground truth (scored against the reference tracker's boxes)."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for small models, else "
-                                          "OMP_NUM_THREADS or all usable cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, "
+                                          "else 1 for small models, else all usable cores)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "
                                 "row keeps the sequences it finished (dt eval checks they come from the same "
                                 "artifact, settings and frames); latency is measured again."),

@@ -30,8 +30,8 @@ def serve(
                                         "target ids (file, or - for stdout)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
-                                          "OpenCV (default as dt run: 1 for small models, else OMP_NUM_THREADS or "
-                                          "the usable cores)."),
+                                          "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
+                                          "models, else the usable cores)."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is "
                                          "flagged lost."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host, device or auto (as dt run)."),

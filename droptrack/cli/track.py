@@ -53,8 +53,8 @@ def run(
                                      "the source). Default: the newest frame, stale ones skipped (--jsonl "
                                      "'skipped')."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / OpenCV "
-                                          "(default: 1 for small models like the default one, else OMP_NUM_THREADS "
-                                          "or the usable cores)."),
+                                          "(default: OMP_NUM_THREADS if set, else 1 for small models like the "
+                                          "default one, else the usable cores)."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Track one or several targets through a camera, pipeline, video, folder or stream.
@@ -120,8 +120,9 @@ def demo(
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
     video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default: all usable "
-                                          "cores; 1 is faster on a busy machine)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default as dt "
+                                          "bench: OMP_NUM_THREADS if set, else 1 for small models like the "
+                                          "embedded one, else all usable cores)."),
 ) -> None:
     """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video."""
     from rich.console import Console

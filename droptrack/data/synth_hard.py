@@ -7,8 +7,10 @@ out_of_view = the target leaves the frame entirely and comes back; small_target 
 frame; aspect_ratio = the box is tall or wide (1:4..1:2 or 2:1..4:1) while the target is whole and unrotated;
 camera_zoom / camera_shake move the whole scene; low_light always comes with sensor noise (tagged `noise` too).
 A difficulty (DIFFICULTIES) sets how many attributes stack on one val/test sequence and how strong each one is:
-`hard` (the default, the version-3 sets) stacks 1-4 at full strength; `moderate` gives each sequence one main
-attribute, sometimes a second, at milder strengths (issue 11's held-out set: CSRT's AUC in the 0.5-0.65 range).
+`hard` (the default, the version-3 sets) gives each sequence one attribute in turn plus each other one with
+p = min(0.25, 3/N) (about 4 of all 15, 1-5 in the shipped test sets), at full strength; `moderate` gives each
+sequence one main attribute, sometimes a second, at milder strengths (issue 11's held-out set: CSRT's AUC in the
+0.5-0.65 range).
 """
 
 from __future__ import annotations

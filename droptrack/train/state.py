@@ -149,8 +149,8 @@ def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
     diff = next((k for k, v in settings.items() if k in old and old[k] != v), None)
     if diff is not None:
         raise TrainingError(f"cannot resume from {path}: it was trained with {diff} {str(old[diff])[:60]}, this run "
-                            f"has {str(settings[diff])[:60]}; resume with the same config and options (only --epochs "
-                            "may change) or pass another --output")
+                            f"has {str(settings[diff])[:60]}; resume with the same config and options (only --epochs, "
+                            "workers, printing, validation and TEST settings may change) or pass another --output")
 
 
 def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None],
