@@ -253,6 +253,9 @@ def test_two_targets_equal_two_single_runs(tiny_ckpt, folder, tmp_path):
     r = cli(folder, "-m", tiny_ckpt, "--init", inits[0], "--init", inits[1], "--device", "cpu",
             "--output", tmp_path / "both.txt", "--max-frames", 8)
     assert r.exit_code == 0, r.output
+    # the summary names the files written (it said 'boxes: both.txt', a file that does not exist)
+    assert f"boxes: {tmp_path / 'both_0.txt'}, {tmp_path / 'both_1.txt'}" in " ".join(r.output.split())
+    assert not (tmp_path / "both.txt").exists()
     for k, init in enumerate(inits):
         single = tmp_path / f"single{k}.txt"
         assert cli(folder, "-m", tiny_ckpt, "--init", init, "--device", "cpu", "--output", single,

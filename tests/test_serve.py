@@ -141,6 +141,7 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert lines[0]["ids"] == [0, 1] and lines[0]["boxes"] == [FACE, RESELECT]
     assert lines[0]["scores"] == [None, None]
     assert lines[-1]["ids"] == [0]
+    assert session.box_files() == [str(tmp_path / "boxes_0.txt"), str(tmp_path / "boxes_1.txt")]   # dt serve's
     box0 = (tmp_path / "boxes_0.txt").read_text().splitlines()
     assert len(box0) == 30 and box0[0] == "60\t20\t50\t60"
     assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30

@@ -72,7 +72,8 @@ def serve(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exc.exit_code)
-    for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+    boxes = (", ".join(session.box_files()) or "none written (no target was added)") if output else None
+    for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
     if session.error:

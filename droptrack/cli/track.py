@@ -68,6 +68,7 @@ def run(
 
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, run as run_tracking,
                                        summary_line, summary_table)
+    from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
@@ -93,7 +94,8 @@ def run(
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
-    for label, path in (("boxes", output), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+    boxes = ", ".join(str(p) for p in box_paths(output, max(1, summary.num_targets))) if output else None
+    for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
     for note in (ended_early_note(summary), ground_truth_note(source, output)):

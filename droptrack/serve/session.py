@@ -334,6 +334,10 @@ class Session:
         self._listeners.append(fn)
         return lambda: self._listeners.remove(fn) if fn in self._listeners else None
 
+    def box_files(self) -> list[str]:
+        """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
+        return [str(p) for _, sink in sorted(self._box_sinks.items()) for p in sink.paths]
+
     def fps(self) -> float | None:
         """Frames per second over the last 30 frames (wall clock, pacing included)."""
         s = self._stamps
