@@ -115,6 +115,7 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
                                                "--output", d / "result.txt"], "file"),
         "data synth under /proc": (["data", "synth", "/proc/synth"], "/proc"),
         "data synth onto a file": (["data", "synth", d / "result.txt"], "file"),
+        "data synth --seed -1": (["data", "synth", d / "neg_seed", "--seed", "-1"], "--seed -1"),
         "export corrupt onnx": (["export", d / "garbage.onnx"], "not a valid ONNX"),
         "export corrupt onnx --engine": (["export", d / "garbage.onnx", "--engine"], "not a valid ONNX"),
         "export code-running pickle": (["export", a["evil"], "--output", d / "exp"], "--trust-checkpoint"),

@@ -139,6 +139,8 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     A run killed part-way resumes when started again with the same parameters (PROGRESS lists what it wrote)."""
     attributes = parse_attributes(attributes) if isinstance(attributes, str) else tuple(attributes)
     _check(sequences, frames, size, split, ext, gray, attributes, aspect_max, difficulty)
+    if seed < 0:   # numpy's generators take non-negative seeds only (it was a ValueError traceback)
+        raise InputError(f"--seed {seed} must be 0 or more (the same seed gives the same files)")
     if attributes:
         for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
             _source_exists(name)
