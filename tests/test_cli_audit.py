@@ -1,0 +1,27 @@
+"""User-level audit of dt export / eval / analyze / bench: bad options give one line and exit code 2, before work."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_export_opset_newer_than_the_exporter(tiny_ckpt, tmp_path):
+    """--opset 99 was a 70-line torch traceback (exit 1) after loading the model; now one line before any work."""
+    line = one_line_error(cli("export", tiny_ckpt, "--opset", 99, "-o", tmp_path / "out"))
+    assert "opset 99" in line and "--opset 17" in line
+    assert not (tmp_path / "out").exists()
