@@ -25,3 +25,12 @@ def test_export_opset_newer_than_the_exporter(tiny_ckpt, tmp_path):
     line = one_line_error(cli("export", tiny_ckpt, "--opset", 99, "-o", tmp_path / "out"))
     assert "opset 99" in line and "--opset 17" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_export_val_sequences_zero_or_negative(tiny_ckpt, tmp_path):
+    """--val-sequences 0 was a ZeroDivisionError traceback (exit 1); -3 said 'one lost sequence would be -33.3%'."""
+    for n in (0, -3):
+        line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val-sequences", n,
+                                  "-o", tmp_path / "out"))
+        assert f"got {n}: pass --val-sequences 34" in line and "-33" not in line
+    assert not (tmp_path / "out").exists()

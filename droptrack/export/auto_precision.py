@@ -85,8 +85,9 @@ def check_val_size(n: int, max_divergence: float) -> None:
     """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed."""
     need = needed_sequences(max_divergence)
     if n < need:
+        share = f" (one lost sequence would be {1 / n:.1%})" if n > 0 else ""
         raise ExportError(f"--auto-precision needs at least {need} validation sequences to measure a "
-                          f"{max_divergence:.1%} divergence limit (one lost sequence would be {1 / n:.1%}); "
+                          f"{max_divergence:.1%} divergence limit{share}; "
                           f"got {n}: pass --val-sequences {need} or a larger --val set")
 
 
