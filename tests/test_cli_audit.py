@@ -34,3 +34,10 @@ def test_export_val_sequences_zero_or_negative(tiny_ckpt, tmp_path):
                                   "-o", tmp_path / "out"))
         assert f"got {n}: pass --val-sequences 34" in line and "-33" not in line
     assert not (tmp_path / "out").exists()
+
+
+def test_export_int8_alias_takes_calib(tiny_ckpt, tmp_path):
+    """--precision i8 (an alias of int8) with --calib was refused as '--calib is only used with --int8'."""
+    line = one_line_error(cli("export", tiny_ckpt, "--precision", "i8", "--calib", "nowhere:/x", "-o", tmp_path / "o"))
+    assert "only used with --int8" not in line and "nowhere" in line
+    assert "only used with --int8" in one_line_error(cli("export", tiny_ckpt, "--fp16", "--calib", "synth"))

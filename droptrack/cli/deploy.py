@@ -52,18 +52,12 @@ def export_(
     """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
     from rich.console import Console
 
-    from droptrack.errors import InputError
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import next_commands, notes, summary_table
 
     from droptrack.export.auto_precision import Int8Options
 
-    wants_int8 = int8 or "int8" in ",".join(precision)
-    if calib is not None and not wants_int8:
-        raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
-    if auto_precision and not wants_int8:
-        raise InputError("--auto-precision chooses INT8 layer precisions; add --int8 or drop --auto-precision")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
                                auto_precision, val, val_sequences, val_frames, max_divergence, group_by)
