@@ -41,3 +41,15 @@ def test_export_int8_alias_takes_calib(tiny_ckpt, tmp_path):
     line = one_line_error(cli("export", tiny_ckpt, "--precision", "i8", "--calib", "nowhere:/x", "-o", tmp_path / "o"))
     assert "only used with --int8" not in line and "nowhere" in line
     assert "only used with --int8" in one_line_error(cli("export", tiny_ckpt, "--fp16", "--calib", "synth"))
+
+
+def test_bench_output_inside_the_data_folder(tiny_ckpt, tmp_path):
+    """dt bench --data DIR -o DIR/bench wrote results and plots into the data, which the next bench on DIR then read
+    as a sequence ('bench has no ground truth'); dt eval already refused an output inside its dataset root."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    before = sorted(p.name for p in data.iterdir())
+    line = one_line_error(cli("bench", tiny_ckpt, "--data", data, "-o", data / "bench"))
+    assert "inside the --data folder" in line
+    assert sorted(p.name for p in data.iterdir()) == before

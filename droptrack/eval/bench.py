@@ -32,7 +32,7 @@ import numpy as np
 
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, GateError, InputError
-from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
+from droptrack.eval.bench_data import BenchData, check_output_outside_data, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import Gate, ci_note, gate_text, row_gates
 from droptrack.eval.bench_reference import Parity, Reference, parity, resolve_references
 from droptrack.eval.bench_timing import Latency
@@ -265,6 +265,7 @@ def _check_options(opts: BenchOptions) -> None:
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
         check_artifact(str(artifact))
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
+    check_output_outside_data(opts.output_dir, opts.data, opts.root)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
