@@ -53,3 +53,17 @@ def test_bench_output_inside_the_data_folder(tiny_ckpt, tmp_path):
     line = one_line_error(cli("bench", tiny_ckpt, "--data", data, "-o", data / "bench"))
     assert "inside the --data folder" in line
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_eval_model_of_the_wrong_kind(tmp_path):
+    """dt eval -m notes.txt drew a progress bar and made OUTPUT/notes/eval.json before failing to load the file;
+    now it is refused (one line) before anything is written, as dt run and dt bench do."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n")
+    for model in (notes, tmp_path):
+        line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "-m", model, "-o", tmp_path / "res"))
+        assert "not a model" in line
+    assert not (tmp_path / "res").exists()

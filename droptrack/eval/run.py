@@ -123,8 +123,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         raise InputError(f"--realtime-fps measures each frame's latency here, and {workers} workers would slow each "
                          "other down; use --workers 1, or give --latency-ms to simulate a fixed latency")
     if tracker is None:
-        from droptrack.runtime.run import resolve_device
+        from droptrack.runtime.run import check_artifact, resolve_device
 
+        check_artifact(None if artifact is None else str(artifact))   # a .txt or a folder: before the folder is made
         device = resolve_device(device, None)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
