@@ -67,3 +67,24 @@ def test_eval_model_of_the_wrong_kind(tmp_path):
         line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "-m", model, "-o", tmp_path / "res"))
         assert "not a model" in line
     assert not (tmp_path / "res").exists()
+
+
+def test_analyze_output_holding_eval_or_bench_results(tmp_path):
+    """dt analyze --output OUT/bench (or a dt eval tracker folder) silently replaced that command's report.json and
+    success/precision plots with its own; now it is refused and the files are untouched."""
+    from droptrack.data import generate_synth
+    from droptrack.eval.results import write_result
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    res = tmp_path / "res"
+    res.mkdir()
+    write_result(res / "synth_val_00001.txt", [[10, 10, 20, 20]] * 4)
+    for marker in ("eval.json", "bench.json"):
+        other = tmp_path / marker.split(".")[0]
+        other.mkdir()
+        (other / marker).write_text("{}")
+        (other / "report.json").write_text('{"mine": 1}')
+        line = one_line_error(cli("analyze", res, "--dataset", "synth", "--root", data, "--output", other))
+        assert marker in line and (other / "report.json").read_text() == '{"mine": 1}'
+        assert sorted(p.name for p in other.iterdir()) == [marker, "report.json"]
+    assert cli("analyze", res, "--dataset", "synth", "--root", data, "--output", tmp_path / "an").exit_code == 0

@@ -223,10 +223,11 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
                     protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_not_results, check_output_dir
 
     if output_dir is not None:
         check_output_dir("--output", output_dir, [root, *result_dirs])
+        check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))
     return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
                    attributes_dir=attributes_dir)
