@@ -88,3 +88,14 @@ def test_analyze_output_holding_eval_or_bench_results(tmp_path):
         assert marker in line and (other / "report.json").read_text() == '{"mine": 1}'
         assert sorted(p.name for p in other.iterdir()) == [marker, "report.json"]
     assert cli("analyze", res, "--dataset", "synth", "--root", data, "--output", tmp_path / "an").exit_code == 0
+
+
+def test_bench_output_holding_eval_results(tiny_ckpt, tmp_path):
+    """dt bench -o results/synth/tiny (a dt eval tracker folder) replaced dt eval's report.json and plots."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "eval.json").write_text("{}")
+    (folder / "report.json").write_text('{"mine": 1}')
+    line = one_line_error(cli("bench", tiny_ckpt, "-o", folder))
+    assert "dt eval's results (eval.json)" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["eval.json", "report.json"]

@@ -256,7 +256,7 @@ def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
 
 def _check_options(opts: BenchOptions) -> None:
     from droptrack.eval.baselines import check_name
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_not_results, check_output_dir
     from droptrack.runtime.run import check_artifact
 
     if not opts.artifacts and not opts.trackers:
@@ -266,6 +266,7 @@ def _check_options(opts: BenchOptions) -> None:
         check_artifact(str(artifact))
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
+    check_not_results("--output", opts.output_dir, ("eval.json",))
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
