@@ -99,3 +99,20 @@ def test_bench_output_holding_eval_results(tiny_ckpt, tmp_path):
     line = one_line_error(cli("bench", tiny_ckpt, "-o", folder))
     assert "dt eval's results (eval.json)" in line
     assert sorted(p.name for p in folder.iterdir()) == ["eval.json", "report.json"]
+
+
+def test_analyze_output_inside_the_dataset_root(tmp_path):
+    """dt analyze --dataset folder --root DIR --output DIR/an put its plots in the dataset, which dt eval then read
+    as a sequence without ground truth (and failed on); dt eval and dt bench already refused such an output."""
+    from droptrack.data import generate_synth
+    from droptrack.eval.results import write_result
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    res = tmp_path / "res"
+    res.mkdir()
+    write_result(res / "synth_val_00001.txt", [[10, 10, 20, 20]] * 4)
+    before = sorted(p.name for p in data.iterdir())
+    for dataset in ("folder", "synth"):
+        line = one_line_error(cli("analyze", res, "--dataset", dataset, "--root", data, "--output", data / "an"))
+        assert "inside the dataset root" in line
+    assert sorted(p.name for p in data.iterdir()) == before
