@@ -116,3 +116,20 @@ def test_analyze_output_inside_the_dataset_root(tmp_path):
         line = one_line_error(cli("analyze", res, "--dataset", dataset, "--root", data, "--output", data / "an"))
         assert "inside the dataset root" in line
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_export_next_commands_quote_paths(tmp_path):
+    """dt export -o 'my exports' printed `next: dt bench my exports/model.onnx`, two wrong arguments when pasted."""
+    import shlex
+
+    from droptrack.export.pipeline import ExportReport, ExportResult
+    from droptrack.export.report import next_commands
+
+    out = tmp_path / "my exports"
+    results = [ExportResult(n, out / n, p, "ok", 0.0) for n, p in (("model.onnx", "fp32"), ("model_fp16.onnx", "fp16"),
+                                                                   ("model_fp16.engine", "fp16"))]
+    run, bench, run_trt, bench_trt = (shlex.split(c) for c in next_commands(ExportReport(out, results)))
+    assert run == ["dt", "run", "VIDEO", "--model", str(out / "model.onnx")]
+    assert bench == ["dt", "bench", str(out / "model.onnx"), str(out / "model_fp16.onnx")]
+    assert run_trt[4] == str(out / "model_fp16.engine") and bench_trt[2:] == [str(out / "model_fp16.engine"),
+                                                                               "--device", "cuda"]
