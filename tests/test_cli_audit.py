@@ -133,3 +133,18 @@ def test_export_next_commands_quote_paths(tmp_path):
     assert bench == ["dt", "bench", str(out / "model.onnx"), str(out / "model_fp16.onnx")]
     assert run_trt[4] == str(out / "model_fp16.engine") and bench_trt[2:] == [str(out / "model_fp16.engine"),
                                                                                "--device", "cuda"]
+
+
+def test_bench_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
+    """Ctrl-C in dt bench printed a bare 'interrupted'; the finished sequences are kept but only --resume uses them
+    (a plain re-run starts over), so the message now says so, as dt eval's does."""
+    import droptrack.eval.bench as bench
+
+    def interrupted(opts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run_bench", interrupted)
+    res = cli("bench", tiny_ckpt, "-o", tmp_path / "b")
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 130 and len(lines) == 1
+    assert "--resume" in lines[0] and str(tmp_path / "b") in lines[0]

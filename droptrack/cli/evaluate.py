@@ -145,12 +145,17 @@ def bench(
     from droptrack.eval.bench_report import bench_table, summary_lines
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
-    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
-                                    reference=reference, max_auc_drop=max_auc_drop, max_divergence=max_divergence,
-                                    min_fps=min_fps, output_dir=output,
-                                    sequences=sequences, frames=frames, device=device, config=config, init=init,
-                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
-                                    resume=resume))
+    try:
+        report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
+                                        reference=reference, max_auc_drop=max_auc_drop,
+                                        max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
+                                        sequences=sequences, frames=frames, device=device, config=config, init=init,
+                                        threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
+                                        resume=resume))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished sequences are saved in {output}; run the same command with --resume to "
+                   "continue", err=True)
+        raise typer.Exit(130) from None
     console = Console(width=max(Console().width, 160))
     console.print(bench_table(report))
     for line in summary_lines(report):
