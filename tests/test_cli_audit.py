@@ -148,3 +148,16 @@ def test_bench_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 130 and len(lines) == 1
     assert "--resume" in lines[0] and str(tmp_path / "b") in lines[0]
+
+
+def test_unknown_config_before_any_work(tiny_ckpt, tmp_path):
+    """--config nope: dt bench made a failed row (exit 1) after reading the data; dt eval drew a progress bar and
+    made OUTPUT/tiny/eval.json; dt export made its output folder. Now one line, exit 2, nothing written."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "out"
+    for args in (("bench", tiny_ckpt, "--data", data), ("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt),
+                 ("export", tiny_ckpt)):
+        assert "unknown config 'nope'" in one_line_error(cli(*args, "--config", "nope", "-o", out))
+        assert not out.exists()

@@ -255,6 +255,7 @@ def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
 
 
 def _check_options(opts: BenchOptions) -> None:
+    from droptrack.config import load_config
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir
     from droptrack.runtime.run import check_artifact
@@ -283,6 +284,8 @@ def _check_options(opts: BenchOptions) -> None:
         opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
     if opts.warmup < 0 or opts.timed_frames < 1:
         raise InputError("warm-up must be >= 0 and timed frames >= 1")
+    if opts.config is not None:   # else every checkpoint row failed after the data was read, exit 1
+        load_config(opts.config)
     if opts.threads is not None and opts.threads < 1:   # else every model row failed, exit 1
         raise InputError(f"--threads {opts.threads}: use 1 or more")
     if opts.device != "cpu":

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
+from droptrack.config import load_config
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
                                     write_trackingnet_submission)
@@ -126,6 +127,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         from droptrack.runtime.run import check_artifact, resolve_device
 
         check_artifact(None if artifact is None else str(artifact))   # a .txt or a folder: before the folder is made
+        if config is not None:
+            load_config(config)     # an unknown name or a bad YAML: before the folder is made and workers start
         device = resolve_device(device, None)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir

@@ -302,6 +302,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     check_opset(opset)
     check_engine_options(workspace_gb, typing)
     check_keep_patterns(keep_fp32)
+    if config is not None:
+        from droptrack.config import load_config
+
+        load_config(config)   # before the output folder is made
     trt_int8 = "int8" in precs and "trt" in (int8_options.targets if int8_options is not None else ("trt",))
     if keep_fp32 and "fp16" not in precs and not trt_int8:
         raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
