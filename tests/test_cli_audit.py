@@ -161,3 +161,12 @@ def test_unknown_config_before_any_work(tiny_ckpt, tmp_path):
                  ("export", tiny_ckpt)):
         assert "unknown config 'nope'" in one_line_error(cli(*args, "--config", "nope", "-o", out))
         assert not out.exists()
+
+
+def test_export_missing_checkpoint_or_a_folder(tmp_path):
+    """dt export nope.pt made the output folder before failing, and a folder passed as the checkpoint was 'not
+    found'; now both fail before anything is made, and a folder is called a folder."""
+    out = tmp_path / "out"
+    assert "not found" in one_line_error(cli("export", tmp_path / "nope.pt", "-o", out))
+    assert "is a folder" in one_line_error(cli("export", tmp_path, "-o", out))
+    assert not out.exists()

@@ -321,6 +321,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             int8_options.check()
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
+    if checkpoint is not None and model is None:
+        from droptrack.model.checkpoint import check_checkpoint_path
+
+        check_checkpoint_path(checkpoint)   # before the output folder is made
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
     src = load_source(checkpoint, config, model, cfg, trust=trust)
