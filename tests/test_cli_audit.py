@@ -170,3 +170,14 @@ def test_export_missing_checkpoint_or_a_folder(tmp_path):
     assert "not found" in one_line_error(cli("export", tmp_path / "nope.pt", "-o", out))
     assert "is a folder" in one_line_error(cli("export", tmp_path, "-o", out))
     assert not out.exists()
+
+
+def test_export_onnx_input_refuses_checkpoint_options(tmp_path):
+    """dt export model.onnx --engine --fp16 -o elsewhere built the FP32 engine next to model.onnx, silently ignoring
+    --fp16 and -o (on a machine with TensorRT); now the options it cannot honour are named before any work."""
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"")   # never read: the options are checked first
+    line = one_line_error(cli("export", onnx, "--engine", "--fp16", "-o", tmp_path / "elsewhere"))
+    assert "--fp16/--int8, --output apply to a checkpoint export" in line
+    assert "--keep-fp32" in one_line_error(cli("export", onnx, "--engine", "--fp16", "--keep-fp32", "x"))
+    assert not (tmp_path / "elsewhere").exists()

@@ -319,7 +319,12 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         check_calib_source(calib)
         if int8_options is not None:
             int8_options.check()
-    if checkpoint is not None and str(checkpoint).endswith(".onnx"):
+    if checkpoint is not None and str(checkpoint).endswith(".onnx"):   # options of a checkpoint export: refused
+        given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
+                                 ("--output", Path(output_dir) != DEFAULT_OUTPUT)) if on]
+        if given:
+            raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
+                              f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     if checkpoint is not None and model is None:
         from droptrack.model.checkpoint import check_checkpoint_path
