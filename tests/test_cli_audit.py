@@ -181,3 +181,16 @@ def test_export_onnx_input_refuses_checkpoint_options(tmp_path):
     assert "--fp16/--int8, --output apply to a checkpoint export" in line
     assert "--keep-fp32" in one_line_error(cli("export", onnx, "--engine", "--fp16", "--keep-fp32", "x"))
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_help_texts_say_what_options_do():
+    """dt analyze --root said 'default: the data module's' (dt eval's names DT_DATA_<NAME> / DT_DATA); dt export's
+    --opset named no upper limit and --output did not say an .onnx CHECKPOINT's engine goes next to it."""
+    import re
+
+    def help_of(cmd: str) -> str:
+        return re.sub(r"[\s│]+", " ", runner.invoke(app, [cmd, "--help"], terminal_width=200).output)
+
+    assert "DT_DATA_<NAME> or DT_DATA" in help_of("analyze")
+    export = help_of("export")
+    assert "up to the newest the installed torch exports" in export and "its engine goes next to it" in export

@@ -15,8 +15,10 @@ def export_(
     checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar; default: the embedded model), "
                                                "or an exported .onnx to (re)build only its engine with --engine."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset (>= 17: LayerNormalization)."),
-    output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset: 17 (LayerNormalization) up to the newest the "
+                                                  "installed torch exports."),
+    output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder (not used with an .onnx "
+                                                                           "CHECKPOINT: its engine goes next to it)."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
     int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),

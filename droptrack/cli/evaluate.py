@@ -71,7 +71,7 @@ def eval_(
 def analyze(
     result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files)."),
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: the data module's)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
                                           "(default: analysis/<dataset>)."),
