@@ -194,3 +194,18 @@ def test_help_texts_say_what_options_do():
     assert "DT_DATA_<NAME> or DT_DATA" in help_of("analyze")
     export = help_of("export")
     assert "up to the newest the installed torch exports" in export and "its engine goes next to it" in export
+
+
+def test_eval_says_when_threads_oversubscribe(tiny_ckpt, tmp_path, monkeypatch):
+    """dt eval --threads N x --workers W above the usable cores ran oversubscribed (stalls, FPS off) without a word:
+    the thread plan's reason ('oversubscribed, expect stalls') was computed and dropped; now the summary says it."""
+    import droptrack.engine.threads as threads
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 2, "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "-o", tmp_path / "r")
+    assert res.exit_code == 0 and "threads:" not in res.output

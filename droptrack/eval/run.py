@@ -55,6 +55,7 @@ class EvalResult:
     wall_s: float = 0.0
     procedures: set[str] = field(default_factory=set)   # tracker settings of the sequences tracked in this run
     realtime: RealTime | None = None                    # latency-aware evaluation settings (None: every frame)
+    threads_note: str = ""                              # set when threads x workers oversubscribe the cores
 
     @property
     def report(self) -> Any:
@@ -134,9 +135,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_name("--name", name)   # results stay inside output_dir
     suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")
     out = Path(output_dir) / (name or (tracker + suffix if tracker else tracker_name(artifact) + suffix))
-    spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None,
-                       realtime=realtime)
+    plan = plan_threads(threads, artifact, workers)
+    spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
+                       ext=ext or None, realtime=realtime)
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     with locked(out):
@@ -144,7 +145,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
-        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime)
+        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
+                            threads_note=plan.reason if "oversubscribed" in plan.reason else "")
         _track_all(spec, todo, workers, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = _write_submission(out, tag, result.sequences)
@@ -309,6 +311,8 @@ def summary_lines(result: EvalResult) -> list[Any]:
                  f"{result.wall_s:.1f} s wall")
     if result.procedures:
         lines.append(f"tracker: {'; '.join(sorted(result.procedures))}")
+    if result.threads_note:
+        lines.append(f"threads: {result.threads_note} (FPS above is not the tracker's)")
     if result.realtime is not None:
         ran = sum(int(np.count_nonzero(t > 0)) for t in result.times.values())
         total = sum(len(t) for t in result.times.values())
