@@ -209,3 +209,15 @@ def test_eval_says_when_threads_oversubscribe(tiny_ckpt, tmp_path, monkeypatch):
     assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
     res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "-o", tmp_path / "r")
     assert res.exit_code == 0 and "threads:" not in res.output
+
+
+def test_eval_empty_sequences_list(tmp_path):
+    """dt eval --sequences '' (an empty shell variable) or ',' tracked every sequence of the dataset."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    for value in ("", ",", " , "):
+        line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--sequences", value,
+                                  "-o", tmp_path / "r"))
+        assert "--sequences names no sequence" in line
+    assert not (tmp_path / "r").exists()

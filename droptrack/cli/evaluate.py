@@ -49,7 +49,7 @@ def eval_(
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
-    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
     if (latency_ms is not None or predict) and realtime_fps is None:
         raise InputError(f"{'--latency-ms' if latency_ms is not None else '--predict'} needs --realtime-fps (the "
                          "stream's frame rate), e.g. --realtime-fps 30")

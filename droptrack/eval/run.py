@@ -172,6 +172,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])
+    if names is not None and not list(names):   # '' or ',' (an empty shell variable): not 'every sequence'
+        raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
     if not seqs:
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
