@@ -221,3 +221,13 @@ def test_eval_empty_sequences_list(tmp_path):
                                   "-o", tmp_path / "r"))
         assert "--sequences names no sequence" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_names_only_the_bad_count(tmp_path):
+    """dt eval --workers 0 said '--workers 0 / --threads None: use 1 or more', naming an option not given."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    base = ("eval", "--dataset", "synth", "--root", data, "-o", tmp_path / "r")
+    assert one_line_error(cli(*base, "--workers", 0)) == "error: --workers 0: use 1 or more"
+    assert one_line_error(cli(*base, "--threads", -1)) == "error: --threads -1: use 1 or more"

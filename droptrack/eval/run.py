@@ -111,8 +111,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
     tag = tag or getattr(seqs[0], "dataset", None) or "generic"
-    if workers < 1 or (threads is not None and threads < 1):
-        raise InputError(f"--workers {workers} / --threads {threads}: use 1 or more")
+    for option, value in (("--workers", workers), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise InputError(f"{option} {value}: use 1 or more")
     if tracker is not None:
         from droptrack.eval.baselines import check_name as check_tracker
 
