@@ -231,3 +231,22 @@ def test_eval_names_only_the_bad_count(tmp_path):
     base = ("eval", "--dataset", "synth", "--root", data, "-o", tmp_path / "r")
     assert one_line_error(cli(*base, "--workers", 0)) == "error: --workers 0: use 1 or more"
     assert one_line_error(cli(*base, "--threads", -1)) == "error: --threads -1: use 1 or more"
+
+
+def test_eval_prints_a_next_command_that_runs(tiny_ckpt, tmp_path, monkeypatch):
+    """dt eval ended without the next command (the project's rule for every command); it now prints the dt analyze
+    line for its folder, and that line, pasted as it is, scores the same sequences."""
+    import shlex
+
+    from droptrack.data import generate_synth
+
+    monkeypatch.chdir(tmp_path)
+    data = generate_synth(tmp_path / "my set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1
+    argv = shlex.split(nxt[0][len("next: "):])
+    assert argv[:2] == ["dt", "analyze"]
+    again = runner.invoke(app, argv[1:])
+    assert again.exit_code == 0 and "1/1 sequences" in again.output, again.output

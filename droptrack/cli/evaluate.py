@@ -64,6 +64,12 @@ def eval_(
     console = Console()
     for line in summary_lines(result):
         console.print(line)
+    if result.report is not None:   # scored: compare it with other trackers' folders
+        import shlex
+
+        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
+               *(["--split", split] if split else [])]
+        console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
