@@ -250,3 +250,15 @@ def test_eval_prints_a_next_command_that_runs(tiny_ckpt, tmp_path, monkeypatch):
     assert argv[:2] == ["dt", "analyze"]
     again = runner.invoke(app, argv[1:])
     assert again.exit_code == 0 and "1/1 sequences" in again.output, again.output
+
+
+def test_export_ignored_int8_options(tiny_ckpt, tmp_path):
+    """dt export --fp16 --calib-method entropy (or --int8-target trt, --calib-pairs 64) and dt export --int8
+    --val-sequences 80 (without --auto-precision) exported as if the option was not there."""
+    out = tmp_path / "out"
+    for args, needs in ((("--fp16", "--calib-method", "entropy"), "--int8"), (("--int8-target", "trt"), "--int8"),
+                        (("--calib-pairs", 64), "--int8"),
+                        (("--int8", "--val-sequences", 80, "--group-by", "kind"), "--auto-precision")):
+        line = one_line_error(cli("export", tiny_ckpt, *args, "-o", out))
+        assert f"only used with {needs}" in line and str(args[-2]) in line
+    assert not out.exists()

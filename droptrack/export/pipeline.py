@@ -293,6 +293,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
+    from droptrack.export.auto_precision import check_unused_int8_options
     from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.precision import check_keep_patterns, parse_precisions
     from droptrack.export.tensorrt import check_engine_options
@@ -310,10 +311,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     if keep_fp32 and "fp16" not in precs and not trt_int8:
         raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
                           "or --int8 (with the trt target)")
-    if "int8" not in precs and calib is not None:
-        raise ExportError("--calib is only used with --int8; add --int8 or drop --calib")
-    if "int8" not in precs and int8_options is not None and int8_options.auto_precision:
-        raise ExportError("--auto-precision chooses INT8 layer precisions; add --int8 or drop --auto-precision")
+    check_unused_int8_options(precs, calib, calib_pairs, int8_options)
     if "int8" in precs:
         check_pair_count(calib_pairs)
         check_calib_source(calib)
