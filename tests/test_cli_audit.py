@@ -262,3 +262,12 @@ def test_export_ignored_int8_options(tiny_ckpt, tmp_path):
         line = one_line_error(cli("export", tiny_ckpt, *args, "-o", out))
         assert f"only used with {needs}" in line and str(args[-2]) in line
     assert not out.exists()
+
+
+def test_eval_video_without_ground_truth(tiny_ckpt, tmp_path, video):
+    """dt eval --dataset video --root clip.mp4 (no clip.txt) tracked nothing, failed after starting with 'fix the
+    first line of the sequence's annotation file' (there is none) and left OUTPUT/tiny/eval.json; now one line
+    before any work, saying where the boxes go."""
+    line = one_line_error(cli("eval", "--dataset", "video", "--root", video, "-m", tiny_ckpt, "-o", tmp_path / "r"))
+    assert "has no ground truth" in line and "beside a video" in line and "annotation file" not in line
+    assert not (tmp_path / "r").exists()

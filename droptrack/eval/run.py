@@ -221,6 +221,11 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
     empty = next((s.name for s in seqs if len(s) == 0), None)
     if empty is not None:
         raise DatasetError(f"sequence {empty!r} has no frames; re-extract it or leave it out with --sequences")
+    bare = next((s.name for s in seqs if not np.isfinite(np.asarray(s.boxes, dtype=np.float64)).any()), None)
+    if bare is not None:   # a video or frames folder without annotations: nothing to start from or score against
+        raise DatasetError(f"sequence {bare!r} has no ground truth (not even a first-frame box): add its boxes "
+                           "(<video>.txt beside a video, groundtruth.txt in a frames folder), or track it with "
+                           "dt run --init / dt bench --init")
     return seqs
 
 
