@@ -271,3 +271,14 @@ def test_eval_video_without_ground_truth(tiny_ckpt, tmp_path, video):
     line = one_line_error(cli("eval", "--dataset", "video", "--root", video, "-m", tiny_ckpt, "-o", tmp_path / "r"))
     assert "has no ground truth" in line and "beside a video" in line and "annotation file" not in line
     assert not (tmp_path / "r").exists()
+
+
+def test_bench_bad_reference_before_the_data(tiny_ckpt, tmp_path):
+    """dt bench --reference corrupt.pt (or an artifact whose checkpoint cannot be found) generated the synthetic set
+    (or read the dataset) before saying so; now the references are resolved first."""
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"not a checkpoint")
+    out = tmp_path / "b"
+    assert "--reference" in one_line_error(cli("bench", tiny_ckpt, "--reference", bad, "--sequences", 1, "--frames", 3,
+                                               "-o", out))
+    assert not list(out.glob("synth_val_*"))

@@ -345,13 +345,13 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     _check_options(opts)
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    rows = [_probe(a, n, opts) for a, n in zip(opts.artifacts, _row_names(opts.artifacts))]
+    refs = resolve_references(rows, opts)   # a missing or unloadable reference: before the data is made or read
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "
                          "(a test split), so AUC is not measured; drop it (IoU vs the reference is still reported) "
                          "or bench on a split with ground truth")
-    rows = [_probe(a, n, opts) for a, n in zip(opts.artifacts, _row_names(opts.artifacts))]
-    refs = resolve_references(rows, opts)
     _time_rows(rows, data, opts)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = []
