@@ -282,3 +282,20 @@ def test_bench_bad_reference_before_the_data(tiny_ckpt, tmp_path):
     assert "--reference" in one_line_error(cli("bench", tiny_ckpt, "--reference", bad, "--sequences", 1, "--frames", 3,
                                                "-o", out))
     assert not list(out.glob("synth_val_*"))
+
+
+def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkeypatch):
+    """rich read '[old]' in 'runs[old]/' and '[fp16]' in a tracker name as markup and dropped them: dt eval printed
+    'results: .../runs/tiny' and a next command for a folder that does not exist (dt export's, dt bench's lines too)."""
+    import shlex
+
+    from droptrack.data import generate_synth
+
+    monkeypatch.chdir(tmp_path)
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "runs[old]"
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", out, "--name", "tiny[fp16]")
+    assert res.exit_code == 0, res.output
+    assert f"results: {out / 'tiny[fp16]'}" in res.output and "│ tiny[fp16] " in res.output
+    nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
+    assert shlex.split(nxt[len("next: "):])[2] == str(out / "tiny[fp16]")

@@ -79,11 +79,11 @@ def export_(
             out.print(parity_table(r.parity))
     out.print(summary_table(report))
     for line in notes(report):
-        out.print(f"note: {line}", highlight=False, soft_wrap=True)
+        out.print(f"note: {line}", highlight=False, soft_wrap=True, markup=False)
     if failed is not None:
         raise failed
     for cmd in next_commands(report):
-        out.print(f"next: {cmd}", highlight=False, soft_wrap=True)
+        out.print(f"next: {cmd}", highlight=False, soft_wrap=True, markup=False)   # paths are not rich markup
 
 
 @app.command()

@@ -62,14 +62,14 @@ def eval_(
         typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(130) from None
     console = Console()
-    for line in summary_lines(result):
-        console.print(line)
+    for line in summary_lines(result):   # paths (runs[old]/...) are neither rich markup nor wrapped
+        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
         cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
                *(["--split", split] if split else [])]
-        console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True)
+        console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -101,7 +101,7 @@ def analyze(
     console = Console()
     console.print(report_table(report))
     for line in attribute_lines(report):
-        console.print(line)
+        console.print(line, markup=False) if isinstance(line, str) else console.print(line)
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
@@ -165,5 +165,5 @@ def bench(
     console = Console(width=max(Console().width, 160))
     console.print(bench_table(report))
     for line in summary_lines(report):
-        console.print(line, soft_wrap=True, highlight=False)
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     check_gates(report)

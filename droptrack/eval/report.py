@@ -302,6 +302,7 @@ def attribute_lines(report: Report) -> list[Any]:
 
 def report_table(report: Report) -> Any:
     """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
+    from rich.markup import escape
     from rich.table import Table
 
     cols = _columns(report.protocol)
@@ -315,5 +316,5 @@ def report_table(report: Report) -> Any:
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(t.name, *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+        table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
     return table
