@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
+from droptrack.config import load_config
 from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
@@ -22,6 +23,7 @@ from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, Graph
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.model.checkpoint import check_checkpoint_path
 
 DEFAULT_OUTPUT = Path("out/export")
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
@@ -304,8 +306,6 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     check_engine_options(workspace_gb, typing)
     check_keep_patterns(keep_fp32)
     if config is not None:
-        from droptrack.config import load_config
-
         load_config(config)   # before the output folder is made
     trt_int8 = "int8" in precs and "trt" in (int8_options.targets if int8_options is not None else ("trt",))
     if keep_fp32 and "fp16" not in precs and not trt_int8:
@@ -325,8 +325,6 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     if checkpoint is not None and model is None:
-        from droptrack.model.checkpoint import check_checkpoint_path
-
         check_checkpoint_path(checkpoint)   # before the output folder is made
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
