@@ -129,3 +129,16 @@ def check_name(label: str, name: str) -> str:
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise InputError(f"{label} {name!r} must be a plain name without '/' or '..'; e.g. {label} mytracker")
     return name
+
+
+RESULT_MARKERS = {"eval.json": "dt eval", "bench.json": "dt bench"}
+
+
+def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> None:
+    """An output folder that holds no other command's results (named by their marker files, RESULT_MARKERS): its
+    report.json and plots would be overwritten."""
+    folder = Path(os.path.expanduser(str(path)))
+    for marker in markers:
+        if (folder / marker).is_file():
+            raise InputError(f"{label} '{path}' holds {RESULT_MARKERS[marker]}'s results ({marker}), whose report.json "
+                             "and plots would be overwritten; pass another folder")

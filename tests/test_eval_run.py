@@ -294,7 +294,7 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{tmp}/missing"], "does not exist"),
     (["--dataset", "synth", "--root", "{tmp}/empty"], "has no sequences"),
     (["--dataset", "synth", "--root", "{root}", "--sequences", "synth_train_0001"], "did you mean synth_train_00001"),
-    (["--dataset", "synth", "--root", "{root}", "--checkpoint", "{tmp}/none.pt"], "does not exist"),
+    (["--dataset", "synth", "--root", "{root}", "--checkpoint", "{tmp}/none.pt"], "not found"),
     (["--dataset", "synth", "--root", "{root}", "--workers", "0"], "--workers 0"),
     (["--dataset", "synth", "--root", "{root}", "--threads", "0"], "--threads 0"),
     (["--dataset", "synth", "--root", "{root}", "--crop-grid", "0.5"], "--crop-grid"),

@@ -17,8 +17,10 @@ def export_(
     config: Optional[str] = typer.Option(None, "--config", help="Config name or YAML: the config of an official "
                                          "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
                                          "TEST keys such as CROP_GRID for the graphs' metadata)."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset (>= 17: LayerNormalization)."),
-    output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset: 17 (LayerNormalization) up to the newest the "
+                                                  "installed torch exports."),
+    output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder (not used with an .onnx "
+                                                                           "CHECKPOINT: its engine goes next to it)."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
     int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
@@ -54,18 +56,12 @@ def export_(
     """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
     from rich.console import Console
 
-    from droptrack.errors import InputError
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import next_commands, notes, summary_table
 
     from droptrack.export.auto_precision import Int8Options
 
-    wants_int8 = int8 or "int8" in ",".join(precision)
-    if calib is not None and not wants_int8:
-        raise InputError("--calib is only used with --int8; add --int8 or drop --calib")
-    if auto_precision and not wants_int8:
-        raise InputError("--auto-precision chooses INT8 layer precisions; add --int8 or drop --auto-precision")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
                                auto_precision, val, val_sequences, val_frames, max_divergence, group_by)
@@ -85,11 +81,11 @@ def export_(
             out.print(parity_table(r.parity))
     out.print(summary_table(report))
     for line in notes(report):
-        out.print(f"note: {line}", highlight=False, soft_wrap=True)
+        out.print(f"note: {line}", highlight=False, soft_wrap=True, markup=False)
     if failed is not None:
         raise failed
     for cmd in next_commands(report):
-        out.print(f"next: {cmd}", highlight=False, soft_wrap=True)
+        out.print(f"next: {cmd}", highlight=False, soft_wrap=True, markup=False)   # paths are not rich markup
 
 
 @app.command()

@@ -52,7 +52,7 @@ def eval_(
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
-    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
     if (latency_ms is not None or predict) and realtime_fps is None:
         raise InputError(f"{'--latency-ms' if latency_ms is not None else '--predict'} needs --realtime-fps (the "
                          "stream's frame rate), e.g. --realtime-fps 30")
@@ -65,8 +65,14 @@ def eval_(
         typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(130) from None
     console = Console()
-    for line in summary_lines(result):
-        console.print(line)
+    for line in summary_lines(result):   # paths (runs[old]/...) are neither rich markup nor wrapped
+        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
+    if result.report is not None:   # scored: compare it with other trackers' folders
+        import shlex
+
+        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
+               *(["--split", split] if split else [])]
+        console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -74,7 +80,7 @@ def eval_(
 def analyze(
     result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files)."),
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: the data module's)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
                                           "(default: analysis/<dataset>)."),
@@ -98,7 +104,7 @@ def analyze(
     console = Console()
     console.print(report_table(report))
     for line in attribute_lines(report):
-        console.print(line)
+        console.print(line, markup=False) if isinstance(line, str) else console.print(line)
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
@@ -148,14 +154,19 @@ def bench(
     from droptrack.eval.bench_report import bench_table, summary_lines
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
-    report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
-                                    reference=reference, max_auc_drop=max_auc_drop, max_divergence=max_divergence,
-                                    min_fps=min_fps, output_dir=output,
-                                    sequences=sequences, frames=frames, device=device, config=config, init=init,
-                                    threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
-                                    resume=resume))
+    try:
+        report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
+                                        reference=reference, max_auc_drop=max_auc_drop,
+                                        max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
+                                        sequences=sequences, frames=frames, device=device, config=config, init=init,
+                                        threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
+                                        resume=resume))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished sequences are saved in {output}; run the same command with --resume to "
+                   "continue", err=True)
+        raise typer.Exit(130) from None
     console = Console(width=max(Console().width, 160))
     console.print(bench_table(report))
     for line in summary_lines(report):
-        console.print(line, soft_wrap=True, highlight=False)
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     check_gates(report)

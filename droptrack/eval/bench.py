@@ -32,7 +32,7 @@ import numpy as np
 
 from droptrack.artifact import sha256_file
 from droptrack.errors import DropTrackError, GateError, InputError
-from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
+from droptrack.eval.bench_data import BenchData, check_output_outside_data, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import Gate, ci_note, gate_text, row_gates
 from droptrack.eval.bench_reference import Parity, Reference, parity, resolve_references
 from droptrack.eval.bench_timing import Latency
@@ -255,8 +255,9 @@ def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
 
 
 def _check_options(opts: BenchOptions) -> None:
+    from droptrack.config import load_config
     from droptrack.eval.baselines import check_name
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_not_results, check_output_dir
     from droptrack.runtime.run import check_artifact
 
     if not opts.artifacts and not opts.trackers:
@@ -265,6 +266,8 @@ def _check_options(opts: BenchOptions) -> None:
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
         check_artifact(str(artifact))
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
+    check_output_outside_data(opts.output_dir, opts.data, opts.root)
+    check_not_results("--output", opts.output_dir, ("eval.json",))
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
@@ -281,6 +284,8 @@ def _check_options(opts: BenchOptions) -> None:
         opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
     if opts.warmup < 0 or opts.timed_frames < 1:
         raise InputError("warm-up must be >= 0 and timed frames >= 1")
+    if opts.config is not None:   # else every checkpoint row failed after the data was read, exit 1
+        load_config(opts.config)
     if opts.threads is not None and opts.threads < 1:   # else every model row failed, exit 1
         raise InputError(f"--threads {opts.threads}: use 1 or more")
     if opts.device != "cpu":
@@ -340,13 +345,13 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     _check_options(opts)
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    rows = [_probe(a, n, opts) for a, n in zip(opts.artifacts, _row_names(opts.artifacts))]
+    refs = resolve_references(rows, opts)   # a missing or unloadable reference: before the data is made or read
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "
                          "(a test split), so AUC is not measured; drop it (IoU vs the reference is still reported) "
                          "or bench on a split with ground truth")
-    rows = [_probe(a, n, opts) for a, n in zip(opts.artifacts, _row_names(opts.artifacts))]
-    refs = resolve_references(rows, opts)
     _time_rows(rows, data, opts)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = []

@@ -148,14 +148,16 @@ def title(report: Any) -> str:
 
 def bench_table(report: Any) -> Any:
     """A rich Table like `yolo benchmark`'s, one row per artifact."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title(report))
+    table = Table(title=escape(title(report)))
     for h in HEADERS:
         table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
                          no_wrap=h != "Artifact", overflow="fold")
     for row in report.rows:
-        table.add_row(*row_cells(row))
+        cells = row_cells(row)
+        table.add_row(escape(cells[0]), *cells[1:])   # a name like model[fp16] is not rich markup
     return table
 
 

@@ -223,10 +223,17 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
                     protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.paths import check_output_dir
+    from droptrack.data.registry import canonical, resolve_root
+    from droptrack.paths import check_not_inside, check_not_results, check_output_dir
 
     if output_dir is not None:
+        try:
+            data_root = resolve_root(canonical(dataset)[0], root)
+        except DropTrackError:
+            data_root = None                  # get_sequences names the problem below
+        check_not_inside("--output", output_dir, data_root, "dataset root")
         check_output_dir("--output", output_dir, [root, *result_dirs])
+        check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))
     return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
                    attributes_dir=attributes_dir)
@@ -295,6 +302,7 @@ def attribute_lines(report: Report) -> list[Any]:
 
 def report_table(report: Report) -> Any:
     """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
+    from rich.markup import escape
     from rich.table import Table
 
     cols = _columns(report.protocol)
@@ -308,5 +316,5 @@ def report_table(report: Report) -> Any:
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(t.name, *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+        table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
     return table

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
+from droptrack.config import load_config
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
                                     write_trackingnet_submission)
@@ -54,6 +55,7 @@ class EvalResult:
     wall_s: float = 0.0
     procedures: set[str] = field(default_factory=set)   # tracker settings of the sequences tracked in this run
     realtime: RealTime | None = None                    # latency-aware evaluation settings (None: every frame)
+    threads_note: str = ""                              # set when threads x workers oversubscribe the cores
 
     @property
     def report(self) -> Any:
@@ -109,8 +111,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
     tag = tag or getattr(seqs[0], "dataset", None) or "generic"
-    if workers < 1 or (threads is not None and threads < 1):
-        raise InputError(f"--workers {workers} / --threads {threads}: use 1 or more")
+    for option, value in (("--workers", workers), ("--threads", threads)):
+        if value is not None and value < 1:
+            raise InputError(f"{option} {value}: use 1 or more")
     if tracker is not None:
         from droptrack.eval.baselines import check_name as check_tracker
 
@@ -123,16 +126,19 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         raise InputError(f"--realtime-fps measures each frame's latency here, and {workers} workers would slow each "
                          "other down; use --workers 1, or give --latency-ms to simulate a fixed latency")
     if tracker is None:
-        from droptrack.runtime.run import resolve_device
+        from droptrack.runtime.run import check_artifact, resolve_device
 
+        check_artifact(None if artifact is None else str(artifact))   # a .txt or a folder: before the folder is made
+        if config is not None:
+            load_config(config)     # an unknown name or a bad YAML: before the folder is made and workers start
         device = resolve_device(device, None)
     if name is not None:
         check_name("--name", name)   # results stay inside output_dir
     suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")
     out = Path(output_dir) / (name or (tracker + suffix if tracker else tracker_name(artifact) + suffix))
-    spec = TrackerSpec(None if artifact is None else str(artifact), config, device,
-                       plan_threads(threads, artifact, workers).threads, baseline=tracker, ext=ext or None,
-                       realtime=realtime)
+    plan = plan_threads(threads, artifact, workers)
+    spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
+                       ext=ext or None, realtime=realtime)
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     with locked(out):
@@ -140,7 +146,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
-        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime)
+        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
+                            threads_note=plan.reason if "oversubscribed" in plan.reason else "")
         _track_all(spec, todo, workers, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = _write_submission(out, tag, result.sequences)
@@ -166,6 +173,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])
+    if names is not None and not list(names):   # '' or ',' (an empty shell variable): not 'every sequence'
+        raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
     if not seqs:
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
@@ -212,6 +221,11 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
     empty = next((s.name for s in seqs if len(s) == 0), None)
     if empty is not None:
         raise DatasetError(f"sequence {empty!r} has no frames; re-extract it or leave it out with --sequences")
+    bare = next((s.name for s in seqs if not np.isfinite(np.asarray(s.boxes, dtype=np.float64)).any()), None)
+    if bare is not None:   # a video or frames folder without annotations: nothing to start from or score against
+        raise DatasetError(f"sequence {bare!r} has no ground truth (not even a first-frame box): add its boxes "
+                           "(<video>.txt beside a video, groundtruth.txt in a frames folder), or track it with "
+                           "dt run --init / dt bench --init")
     return seqs
 
 
@@ -305,6 +319,8 @@ def summary_lines(result: EvalResult) -> list[Any]:
                  f"{result.wall_s:.1f} s wall")
     if result.procedures:
         lines.append(f"tracker: {'; '.join(sorted(result.procedures))}")
+    if result.threads_note:
+        lines.append(f"threads: {result.threads_note} (FPS above is not the tracker's)")
     if result.realtime is not None:
         ran = sum(int(np.count_nonzero(t > 0)) for t in result.times.values())
         total = sum(len(t) for t in result.times.values())

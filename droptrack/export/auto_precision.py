@@ -81,12 +81,36 @@ class Int8Options:
             raise ExportError(f"--val-frames {self.val_frames} is too few; use at least 2")
 
 
+def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pairs: int,
+                              options: "Int8Options | None") -> None:
+    """INT8 options given without --int8, or search options without --auto-precision -> one-line ExportError (they
+    were silently ignored). Only values other than the defaults can be told apart from 'not given'."""
+    from droptrack.export.calibration import DEFAULT_CALIB_PAIRS
+
+    o, d = options or Int8Options(), Int8Options()
+    search = [flag for flag, a, b in (("--val", o.val, d.val), ("--val-sequences", o.val_sequences, d.val_sequences),
+                                      ("--val-frames", o.val_frames, d.val_frames),
+                                      ("--max-divergence", o.max_divergence, d.max_divergence),
+                                      ("--group-by", o.group_by, d.group_by)) if a != b]
+    if "int8" not in precisions:
+        given = [flag for flag, on in (("--calib", calib is not None),
+                                       ("--calib-pairs", calib_pairs != DEFAULT_CALIB_PAIRS),
+                                       ("--calib-method", o.method != d.method),
+                                       ("--int8-target", o.targets != d.targets),
+                                       ("--auto-precision", o.auto_precision)) if on]
+        if given:
+            raise ExportError(f"{', '.join(given)} only used with --int8; add --int8 or drop them")
+    if search and not o.auto_precision:
+        raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
+
+
 def check_val_size(n: int, max_divergence: float) -> None:
     """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed."""
     need = needed_sequences(max_divergence)
     if n < need:
+        share = f" (one lost sequence would be {1 / n:.1%})" if n > 0 else ""
         raise ExportError(f"--auto-precision needs at least {need} validation sequences to measure a "
-                          f"{max_divergence:.1%} divergence limit (one lost sequence would be {1 / n:.1%}); "
+                          f"{max_divergence:.1%} divergence limit{share}; "
                           f"got {n}: pass --val-sequences {need} or a larger --val set")
 
 

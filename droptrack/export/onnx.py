@@ -47,10 +47,20 @@ class ExportWrapper(nn.Module):
         return out["score_map"], out["size_map"], out["offset_map"]
 
 
+def max_opset() -> int:
+    """The newest opset this torch's ONNX exporter can write (torch.onnx's own limit)."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_MAX_OPSET", DEFAULT_OPSET))
+
+
 def check_opset(opset: int) -> int:
-    """Reject opsets without the LayerNormalization op."""
+    """Reject opsets without the LayerNormalization op, and opsets newer than the exporter knows."""
     if int(opset) < MIN_OPSET:
         raise ExportError(f"opset {opset} is too old: LayerNormalization needs opset >= {MIN_OPSET}; "
+                          f"use --opset {DEFAULT_OPSET}")
+    if int(opset) > max_opset():
+        raise ExportError(f"opset {opset} is newer than this torch's ONNX exporter writes (at most {max_opset()}); "
                           f"use --opset {DEFAULT_OPSET}")
     return int(opset)
 

@@ -12,9 +12,10 @@ def summary_table(report: ExportReport):
 
     `box agreement` is the gated comparison (CE-aligned for FP16/INT8), `e2e boxes` against unconstrained PyTorch.
     """
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"dt export -> {report.output_dir}")
+    t = Table(title=escape(f"dt export -> {report.output_dir}"))
     for col, just in (("artifact", "left"), ("precision", "left"), ("status", "left"), ("size MB", "right"),
                       ("max error", "right"), ("cosine", "right"), ("box agreement", "right"), ("e2e boxes", "right"),
                       ("CE tokens", "right"), ("time s", "right")):
@@ -84,12 +85,17 @@ def next_commands(report: ExportReport) -> list[str]:
     ok = [r for r in report.results if r.ok]
     onnx = [r for r in ok if r.path.suffix == ".onnx"]
     engines = [r for r in ok if r.path.suffix == ".engine"]
+    import shlex
+
+    def paths(rs: list) -> str:   # quoted: the line is copied into a shell
+        return " ".join(shlex.quote(str(r.path)) for r in rs)
+
     cmds = []
     if onnx:
         fp32 = next((r for r in onnx if r.precision == "fp32"), onnx[0])
-        cmds.append(f"dt run VIDEO --model {fp32.path}")
-        cmds.append("dt bench " + " ".join(str(r.path) for r in onnx))
+        cmds.append(f"dt run VIDEO --model {paths([fp32])}")
+        cmds.append("dt bench " + paths(onnx))
     if engines:
-        cmds.append(f"dt run VIDEO --model {engines[0].path} --device cuda")
-        cmds.append("dt bench " + " ".join(str(r.path) for r in engines) + " --device cuda")
+        cmds.append(f"dt run VIDEO --model {paths(engines[:1])} --device cuda")
+        cmds.append("dt bench " + paths(engines) + " --device cuda")
     return cmds

@@ -126,14 +126,22 @@ def _load(path: Path, trust: bool):
                               "model file; re-save the weights from code you trust") from None
 
 
+def check_checkpoint_path(path: str | Path) -> None:
+    """An existing checkpoint file (a folder or a missing path -> one-line CheckpointError); nothing is read."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar)")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
+
+
 def read_file(path: str | Path, trust: bool = False) -> dict:
     """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt/unsafe files.
 
     `trust=True` (`--trust-checkpoint`) reads the foreign objects of a legacy pickle as inert records (no code runs).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
+    check_checkpoint_path(path)
     if path.suffix == ".safetensors":
         try:
             from safetensors.torch import load_file

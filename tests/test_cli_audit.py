@@ -1,0 +1,301 @@
+"""User-level audit of dt export / eval / analyze / bench: bad options give one line and exit code 2, before work."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_export_opset_newer_than_the_exporter(tiny_ckpt, tmp_path):
+    """--opset 99 was a 70-line torch traceback (exit 1) after loading the model; now one line before any work."""
+    line = one_line_error(cli("export", tiny_ckpt, "--opset", 99, "-o", tmp_path / "out"))
+    assert "opset 99" in line and "--opset 17" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_val_sequences_zero_or_negative(tiny_ckpt, tmp_path):
+    """--val-sequences 0 was a ZeroDivisionError traceback (exit 1); -3 said 'one lost sequence would be -33.3%'."""
+    for n in (0, -3):
+        line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val-sequences", n,
+                                  "-o", tmp_path / "out"))
+        assert f"got {n}: pass --val-sequences 34" in line and "-33" not in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_int8_alias_takes_calib(tiny_ckpt, tmp_path):
+    """--precision i8 (an alias of int8) with --calib was refused as '--calib is only used with --int8'."""
+    line = one_line_error(cli("export", tiny_ckpt, "--precision", "i8", "--calib", "nowhere:/x", "-o", tmp_path / "o"))
+    assert "only used with --int8" not in line and "nowhere" in line
+    assert "only used with --int8" in one_line_error(cli("export", tiny_ckpt, "--fp16", "--calib", "synth"))
+
+
+def test_bench_output_inside_the_data_folder(tiny_ckpt, tmp_path):
+    """dt bench --data DIR -o DIR/bench wrote results and plots into the data, which the next bench on DIR then read
+    as a sequence ('bench has no ground truth'); dt eval already refused an output inside its dataset root."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    before = sorted(p.name for p in data.iterdir())
+    line = one_line_error(cli("bench", tiny_ckpt, "--data", data, "-o", data / "bench"))
+    assert "inside the --data folder" in line
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_eval_model_of_the_wrong_kind(tmp_path):
+    """dt eval -m notes.txt drew a progress bar and made OUTPUT/notes/eval.json before failing to load the file;
+    now it is refused (one line) before anything is written, as dt run and dt bench do."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n")
+    for model in (notes, tmp_path):
+        line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "-m", model, "-o", tmp_path / "res"))
+        assert "not a model" in line
+    assert not (tmp_path / "res").exists()
+
+
+def test_analyze_output_holding_eval_or_bench_results(tmp_path):
+    """dt analyze --output OUT/bench (or a dt eval tracker folder) silently replaced that command's report.json and
+    success/precision plots with its own; now it is refused and the files are untouched."""
+    from droptrack.data import generate_synth
+    from droptrack.eval.results import write_result
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    res = tmp_path / "res"
+    res.mkdir()
+    write_result(res / "synth_val_00001.txt", [[10, 10, 20, 20]] * 4)
+    for marker in ("eval.json", "bench.json"):
+        other = tmp_path / marker.split(".")[0]
+        other.mkdir()
+        (other / marker).write_text("{}")
+        (other / "report.json").write_text('{"mine": 1}')
+        line = one_line_error(cli("analyze", res, "--dataset", "synth", "--root", data, "--output", other))
+        assert marker in line and (other / "report.json").read_text() == '{"mine": 1}'
+        assert sorted(p.name for p in other.iterdir()) == [marker, "report.json"]
+    assert cli("analyze", res, "--dataset", "synth", "--root", data, "--output", tmp_path / "an").exit_code == 0
+
+
+def test_bench_output_holding_eval_results(tiny_ckpt, tmp_path):
+    """dt bench -o results/synth/tiny (a dt eval tracker folder) replaced dt eval's report.json and plots."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "eval.json").write_text("{}")
+    (folder / "report.json").write_text('{"mine": 1}')
+    line = one_line_error(cli("bench", tiny_ckpt, "-o", folder))
+    assert "dt eval's results (eval.json)" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["eval.json", "report.json"]
+
+
+def test_analyze_output_inside_the_dataset_root(tmp_path):
+    """dt analyze --dataset folder --root DIR --output DIR/an put its plots in the dataset, which dt eval then read
+    as a sequence without ground truth (and failed on); dt eval and dt bench already refused such an output."""
+    from droptrack.data import generate_synth
+    from droptrack.eval.results import write_result
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    res = tmp_path / "res"
+    res.mkdir()
+    write_result(res / "synth_val_00001.txt", [[10, 10, 20, 20]] * 4)
+    before = sorted(p.name for p in data.iterdir())
+    for dataset in ("folder", "synth"):
+        line = one_line_error(cli("analyze", res, "--dataset", dataset, "--root", data, "--output", data / "an"))
+        assert "inside the dataset root" in line
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_export_next_commands_quote_paths(tmp_path):
+    """dt export -o 'my exports' printed `next: dt bench my exports/model.onnx`, two wrong arguments when pasted."""
+    import shlex
+
+    from droptrack.export.pipeline import ExportReport, ExportResult
+    from droptrack.export.report import next_commands
+
+    out = tmp_path / "my exports"
+    results = [ExportResult(n, out / n, p, "ok", 0.0) for n, p in (("model.onnx", "fp32"), ("model_fp16.onnx", "fp16"),
+                                                                   ("model_fp16.engine", "fp16"))]
+    run, bench, run_trt, bench_trt = (shlex.split(c) for c in next_commands(ExportReport(out, results)))
+    assert run == ["dt", "run", "VIDEO", "--model", str(out / "model.onnx")]
+    assert bench == ["dt", "bench", str(out / "model.onnx"), str(out / "model_fp16.onnx")]
+    assert run_trt[4] == str(out / "model_fp16.engine") and bench_trt[2:] == [str(out / "model_fp16.engine"),
+                                                                               "--device", "cuda"]
+
+
+def test_bench_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
+    """Ctrl-C in dt bench printed a bare 'interrupted'; the finished sequences are kept but only --resume uses them
+    (a plain re-run starts over), so the message now says so, as dt eval's does."""
+    import droptrack.eval.bench as bench
+
+    def interrupted(opts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run_bench", interrupted)
+    res = cli("bench", tiny_ckpt, "-o", tmp_path / "b")
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 130 and len(lines) == 1
+    assert "--resume" in lines[0] and str(tmp_path / "b") in lines[0]
+
+
+def test_unknown_config_before_any_work(tiny_ckpt, tmp_path):
+    """--config nope: dt bench made a failed row (exit 1) after reading the data; dt eval drew a progress bar and
+    made OUTPUT/tiny/eval.json; dt export made its output folder. Now one line, exit 2, nothing written."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "out"
+    for args in (("bench", tiny_ckpt, "--data", data), ("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt),
+                 ("export", tiny_ckpt)):
+        assert "unknown config 'nope'" in one_line_error(cli(*args, "--config", "nope", "-o", out))
+        assert not out.exists()
+
+
+def test_export_missing_checkpoint_or_a_folder(tmp_path):
+    """dt export nope.pt made the output folder before failing, and a folder passed as the checkpoint was 'not
+    found'; now both fail before anything is made, and a folder is called a folder."""
+    out = tmp_path / "out"
+    assert "not found" in one_line_error(cli("export", tmp_path / "nope.pt", "-o", out))
+    assert "is a folder" in one_line_error(cli("export", tmp_path, "-o", out))
+    assert not out.exists()
+
+
+def test_export_onnx_input_refuses_checkpoint_options(tmp_path):
+    """dt export model.onnx --engine --fp16 -o elsewhere built the FP32 engine next to model.onnx, silently ignoring
+    --fp16 and -o (on a machine with TensorRT); now the options it cannot honour are named before any work."""
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"")   # never read: the options are checked first
+    line = one_line_error(cli("export", onnx, "--engine", "--fp16", "-o", tmp_path / "elsewhere"))
+    assert "--fp16/--int8, --output apply to a checkpoint export" in line
+    assert "--keep-fp32" in one_line_error(cli("export", onnx, "--engine", "--fp16", "--keep-fp32", "x"))
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_help_texts_say_what_options_do():
+    """dt analyze --root said 'default: the data module's' (dt eval's names DT_DATA_<NAME> / DT_DATA); dt export's
+    --opset named no upper limit and --output did not say an .onnx CHECKPOINT's engine goes next to it."""
+    import re
+
+    def help_of(cmd: str) -> str:
+        return re.sub(r"[\s│]+", " ", runner.invoke(app, [cmd, "--help"], terminal_width=200).output)
+
+    assert "DT_DATA_<NAME> or DT_DATA" in help_of("analyze")
+    export = help_of("export")
+    assert "up to the newest the installed torch exports" in export and "its engine goes next to it" in export
+
+
+def test_eval_says_when_threads_oversubscribe(tiny_ckpt, tmp_path, monkeypatch):
+    """dt eval --threads N x --workers W above the usable cores ran oversubscribed (stalls, FPS off) without a word:
+    the thread plan's reason ('oversubscribed, expect stalls') was computed and dropped; now the summary says it."""
+    import droptrack.engine.threads as threads
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 2, "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "-o", tmp_path / "r")
+    assert res.exit_code == 0 and "threads:" not in res.output
+
+
+def test_eval_empty_sequences_list(tmp_path):
+    """dt eval --sequences '' (an empty shell variable) or ',' tracked every sequence of the dataset."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    for value in ("", ",", " , "):
+        line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--sequences", value,
+                                  "-o", tmp_path / "r"))
+        assert "--sequences names no sequence" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_names_only_the_bad_count(tmp_path):
+    """dt eval --workers 0 said '--workers 0 / --threads None: use 1 or more', naming an option not given."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    base = ("eval", "--dataset", "synth", "--root", data, "-o", tmp_path / "r")
+    assert one_line_error(cli(*base, "--workers", 0)) == "error: --workers 0: use 1 or more"
+    assert one_line_error(cli(*base, "--threads", -1)) == "error: --threads -1: use 1 or more"
+
+
+def test_eval_prints_a_next_command_that_runs(tiny_ckpt, tmp_path, monkeypatch):
+    """dt eval ended without the next command (the project's rule for every command); it now prints the dt analyze
+    line for its folder, and that line, pasted as it is, scores the same sequences."""
+    import shlex
+
+    from droptrack.data import generate_synth
+
+    monkeypatch.chdir(tmp_path)
+    data = generate_synth(tmp_path / "my set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1
+    argv = shlex.split(nxt[0][len("next: "):])
+    assert argv[:2] == ["dt", "analyze"]
+    again = runner.invoke(app, argv[1:])
+    assert again.exit_code == 0 and "1/1 sequences" in again.output, again.output
+
+
+def test_export_ignored_int8_options(tiny_ckpt, tmp_path):
+    """dt export --fp16 --calib-method entropy (or --int8-target trt, --calib-pairs 64) and dt export --int8
+    --val-sequences 80 (without --auto-precision) exported as if the option was not there."""
+    out = tmp_path / "out"
+    for args, needs in ((("--fp16", "--calib-method", "entropy"), "--int8"), (("--int8-target", "trt"), "--int8"),
+                        (("--calib-pairs", 64), "--int8"),
+                        (("--int8", "--val-sequences", 80, "--group-by", "kind"), "--auto-precision")):
+        line = one_line_error(cli("export", tiny_ckpt, *args, "-o", out))
+        assert f"only used with {needs}" in line and str(args[-2]) in line
+    assert not out.exists()
+
+
+def test_eval_video_without_ground_truth(tiny_ckpt, tmp_path, video):
+    """dt eval --dataset video --root clip.mp4 (no clip.txt) tracked nothing, failed after starting with 'fix the
+    first line of the sequence's annotation file' (there is none) and left OUTPUT/tiny/eval.json; now one line
+    before any work, saying where the boxes go."""
+    line = one_line_error(cli("eval", "--dataset", "video", "--root", video, "-m", tiny_ckpt, "-o", tmp_path / "r"))
+    assert "has no ground truth" in line and "beside a video" in line and "annotation file" not in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_bad_reference_before_the_data(tiny_ckpt, tmp_path):
+    """dt bench --reference corrupt.pt (or an artifact whose checkpoint cannot be found) generated the synthetic set
+    (or read the dataset) before saying so; now the references are resolved first."""
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"not a checkpoint")
+    out = tmp_path / "b"
+    assert "--reference" in one_line_error(cli("bench", tiny_ckpt, "--reference", bad, "--sequences", 1, "--frames", 3,
+                                               "-o", out))
+    assert not list(out.glob("synth_val_*"))
+
+
+def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkeypatch):
+    """rich read '[old]' in 'runs[old]/' and '[fp16]' in a tracker name as markup and dropped them: dt eval printed
+    'results: .../runs/tiny' and a next command for a folder that does not exist (dt export's, dt bench's lines too)."""
+    import shlex
+
+    from droptrack.data import generate_synth
+
+    monkeypatch.chdir(tmp_path)
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "runs[old]"
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", out, "--name", "tiny[fp16]")
+    assert res.exit_code == 0, res.output
+    assert f"results: {out / 'tiny[fp16]'}" in res.output and "│ tiny[fp16] " in res.output
+    nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
+    assert shlex.split(nxt[len("next: "):])[2] == str(out / "tiny[fp16]")
