@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.config import load_config
 from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
+from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, compare, write_parity_json
-from droptrack.model.checkpoint import check_checkpoint_path
 
-DEFAULT_OUTPUT = Path("out/export")
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
 INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
@@ -295,37 +293,15 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
-    from droptrack.export.auto_precision import check_unused_int8_options
-    from droptrack.export.calibration import check_calib_source, check_pair_count
-    from droptrack.export.precision import check_keep_patterns, parse_precisions
-    from droptrack.export.tensorrt import check_engine_options
+    from droptrack.export.options import check_export_options
+    from droptrack.export.precision import parse_precisions
 
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
-    check_opset(opset)
-    check_engine_options(workspace_gb, typing)
-    check_keep_patterns(keep_fp32)
-    if config is not None:
-        load_config(config)   # before the output folder is made
-    trt_int8 = "int8" in precs and "trt" in (int8_options.targets if int8_options is not None else ("trt",))
-    if keep_fp32 and "fp16" not in precs and not trt_int8:
-        raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
-                          "or --int8 (with the trt target)")
-    check_unused_int8_options(precs, calib, calib_pairs, int8_options)
-    if "int8" in precs:
-        check_pair_count(calib_pairs)
-        check_calib_source(calib)
-        if int8_options is not None:
-            int8_options.check()
-    if checkpoint is not None and str(checkpoint).endswith(".onnx"):   # options of a checkpoint export: refused
-        given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
-                                 ("--output", Path(output_dir) != DEFAULT_OUTPUT)) if on]
-        if given:
-            raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
-                              f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
+    check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
+                         int8_options, keep_fp32, in_memory=model is not None)
+    if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
-    if checkpoint is not None and model is None:
-        check_checkpoint_path(checkpoint)   # before the output folder is made
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
     src = load_source(checkpoint, config, model, cfg, trust=trust)

@@ -1,0 +1,48 @@
+"""`dt export`'s options, checked before any work: nothing is loaded and no output folder is made for a command
+that would be refused later (an unknown config, a missing checkpoint, INT8 options without --int8, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from droptrack.errors import ExportError
+
+DEFAULT_OUTPUT = Path("out/export")
+
+
+def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
+                         precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
+                         int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False) -> None:
+    """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
+    passed as an object, so there is no checkpoint file to check."""
+    from droptrack.config import load_config
+    from droptrack.export.auto_precision import check_unused_int8_options
+    from droptrack.export.calibration import check_calib_source, check_pair_count
+    from droptrack.export.onnx import check_opset
+    from droptrack.export.precision import check_keep_patterns
+    from droptrack.export.tensorrt import check_engine_options
+    from droptrack.model.checkpoint import check_checkpoint_path
+
+    check_opset(opset)
+    check_engine_options(workspace_gb, typing)
+    check_keep_patterns(keep_fp32)
+    if config is not None:
+        load_config(config)
+    trt_int8 = "int8" in precs and "trt" in (int8_options.targets if int8_options is not None else ("trt",))
+    if keep_fp32 and "fp16" not in precs and not trt_int8:
+        raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
+                          "or --int8 (with the trt target)")
+    check_unused_int8_options(precs, calib, calib_pairs, int8_options)
+    if "int8" in precs:
+        check_pair_count(calib_pairs)
+        check_calib_source(calib)
+        if int8_options is not None:
+            int8_options.check()
+    if checkpoint is not None and str(checkpoint).endswith(".onnx"):   # options of a checkpoint export: refused
+        given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
+                                 ("--output", Path(output_dir) != DEFAULT_OUTPUT)) if on]
+        if given:
+            raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
+                              f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
+    elif checkpoint is not None and not in_memory:
+        check_checkpoint_path(checkpoint)
