@@ -261,6 +261,9 @@ def test_export_ignored_int8_options(tiny_ckpt, tmp_path):
                         (("--int8", "--val-sequences", 80, "--group-by", "kind"), "--auto-precision")):
         line = one_line_error(cli("export", tiny_ckpt, *args, "-o", out))
         assert f"only used with {needs}" in line and str(args[-2]) in line
+    # --engine with only ONNX Runtime's INT8 graph built no engine and said nothing
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--int8-target", "ort", "--engine", "-o", out))
+    assert "--engine" in line and "add trt to --int8-target" in line
     assert not out.exists()
 
 

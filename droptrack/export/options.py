@@ -12,7 +12,8 @@ DEFAULT_OUTPUT = Path("out/export")
 
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
                          precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
-                         int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False) -> None:
+                         int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False,
+                         engine: bool = False) -> None:
     """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
     passed as an object, so there is no checkpoint file to check."""
     from droptrack.config import load_config
@@ -33,6 +34,9 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
                           "or --int8 (with the trt target)")
     check_unused_int8_options(precs, calib, calib_pairs, int8_options)
+    if engine and "int8" in precs and "fp16" not in precs and not trt_int8:   # else it built nothing, silently
+        raise ExportError("--engine builds TensorRT engines, and --int8-target ort writes only ONNX Runtime's CPU "
+                          "graph; add trt to --int8-target (or --fp16), or drop --engine")
     if "int8" in precs:
         check_pair_count(calib_pairs)
         check_calib_source(calib)

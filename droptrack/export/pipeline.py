@@ -299,7 +299,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
-                         int8_options, keep_fp32, in_memory=model is not None)
+                         int8_options, keep_fp32, in_memory=model is not None, engine=engine)
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     out = prepare_output_dir(output_dir)
