@@ -95,7 +95,7 @@ def main() -> None:
           "| per target: mean IoU / diverged | " + ", ".join(
               f"{t['mean']:.4f} / {t['diverged_frames_pct']:.1f} %" for t in r["iou_vs_cpu"]["per_target"]) + " |",
           f"| host-sync warnings per frame (sync debug 'warn') | {r['host_sync_warnings_per_frame']:.2f} |",
-          f"| model-only latency, 2 targets (CUDA events) p50 / p99 | "
+          "| model-only latency, 2 targets (CUDA events) p50 / p99 | "
           + (f"{r['model_ms']['p50']:.3f} / {r['model_ms']['p99']:.3f} ms |" if r["model_ms"] else "n/a |"),
           f"| end-to-end frame (pre, infer, post, readback) p50 / p99 | {r['e2e_ms']['p50']:.3f} / "
           f"{r['e2e_ms']['p99']:.3f} ms |"]

@@ -63,24 +63,6 @@ class ArtifactMeta:
         return cls.from_dict(d)
 
 
-def meta_from_config(cfg, arch: str | None = None, **kw: Any) -> ArtifactMeta:
-    """ArtifactMeta of a model built from `cfg` (test-time sizes and factors)."""
-    from droptrack import __version__
-    from droptrack.config import TestCfg
-    from droptrack.config_rules import TRACKER_EXT_RULES
-
-    official = TestCfg()
-    tracker = {k: getattr(cfg.TEST, k) for k in TRACKER_EXT_RULES if getattr(cfg.TEST, k) != getattr(official, k)}
-    kw.setdefault("tracker", tracker)
-    return ArtifactMeta(
-        arch=arch or cfg.MODEL.VARIANT, config_name=cfg.NAME,
-        template_size=int(cfg.TEST.TEMPLATE_SIZE), search_size=int(cfg.TEST.SEARCH_SIZE),
-        template_factor=float(cfg.TEST.TEMPLATE_FACTOR), search_factor=float(cfg.TEST.SEARCH_FACTOR),
-        stride=int(cfg.MODEL.BACKBONE.STRIDE), mean=[float(v) for v in cfg.DATA.MEAN],
-        std=[float(v) for v in cfg.DATA.STD], ce=bool(cfg.MODEL.BACKBONE.CE_LOC),
-        droptrack_version=__version__, **kw)
-
-
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

@@ -12,12 +12,15 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from droptrack.config_rules import RULES, Rule, check_value
 from droptrack.errors import ConfigError
+
+if TYPE_CHECKING:
+    from droptrack.artifact import ArtifactMeta
 
 
 @dataclass
@@ -268,3 +271,21 @@ def save_config(cfg: Config, path: str | Path) -> None:
     from droptrack.artifact import atomic_write_bytes
 
     atomic_write_bytes(Path(path), yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+
+
+def meta_from_config(cfg, arch: str | None = None, **kw: Any) -> ArtifactMeta:
+    """ArtifactMeta of a model built from `cfg` (test-time sizes and factors)."""
+    from droptrack import __version__
+    from droptrack.artifact import ArtifactMeta
+    from droptrack.config_rules import TRACKER_EXT_RULES
+
+    official = TestCfg()
+    tracker = {k: getattr(cfg.TEST, k) for k in TRACKER_EXT_RULES if getattr(cfg.TEST, k) != getattr(official, k)}
+    kw.setdefault("tracker", tracker)
+    return ArtifactMeta(
+        arch=arch or cfg.MODEL.VARIANT, config_name=cfg.NAME,
+        template_size=int(cfg.TEST.TEMPLATE_SIZE), search_size=int(cfg.TEST.SEARCH_SIZE),
+        template_factor=float(cfg.TEST.TEMPLATE_FACTOR), search_factor=float(cfg.TEST.SEARCH_FACTOR),
+        stride=int(cfg.MODEL.BACKBONE.STRIDE), mean=[float(v) for v in cfg.DATA.MEAN],
+        std=[float(v) for v in cfg.DATA.STD], ce=bool(cfg.MODEL.BACKBONE.CE_LOC),
+        droptrack_version=__version__, **kw)

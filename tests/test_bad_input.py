@@ -138,7 +138,7 @@ def engine_cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
     import onnx as ox
     from onnx import TensorProto, helper
 
-    from droptrack.artifact import meta_from_config
+    from droptrack.config import meta_from_config
 
     onnx = a["d"] / "identity.onnx"   # a valid graph with droptrack metadata: the engine build is what fails
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",

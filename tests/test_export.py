@@ -15,7 +15,8 @@ import onnx
 import pytest
 import torch
 
-from droptrack.artifact import ArtifactMeta, meta_from_config, sha256_file
+from droptrack.artifact import ArtifactMeta, sha256_file
+from droptrack.config import meta_from_config
 from droptrack.config import load_config
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.errors import BackendError, ExportError

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from droptrack.artifact import meta_from_config
+from droptrack.config import meta_from_config
 from droptrack.config import load_config
 from droptrack.engine import trt_compat
 from droptrack.engine.base import Backend, DeviceTiming

@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from droptrack.artifact import meta_from_config
+from droptrack.config import meta_from_config
 from droptrack.cli import app
 from droptrack.config import config_from_dict, config_to_dict, load_config
 from droptrack.engine.base import Backend

@@ -195,7 +195,7 @@ def finalize_model(path: Path, meta: ArtifactMeta) -> GraphReport:
 
 def export_meta(cfg, model, precision: str, checkpoint_sha256: str, **extra) -> ArtifactMeta:
     """ArtifactMeta of an exported graph (precision, checkpoint hash, export details in `extra`)."""
-    from droptrack.artifact import meta_from_config
+    from droptrack.config import meta_from_config
 
     meta = meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256)
     meta.precision = precision
