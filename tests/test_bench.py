@@ -273,3 +273,17 @@ def test_resume_keeps_finished_sequences_and_refuses_other_settings(bench_run, a
     res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out)   # no --resume: starts over
     js = json.loads((out / "bench.json").read_text())
     assert res.exit_code == 0 and js["rows"][0]["eval"]["resumed"] == 0 and js["rows"][0]["eval"]["tracked"] == 2
+
+
+def test_table_keeps_an_artifact_name_whole_and_every_column(assets, tmp_path):
+    """The table is about 177 columns wide: at 160 the Artifact column was squeezed to 5 characters
+    ('dropt' / 'rack_' / ...), as `dt demo` showed; the name now stays whole and FPS / RSS MB still fit."""
+    import shutil
+
+    long = tmp_path / "droptrack_tiny_synth_v4.pt"
+    shutil.copy(assets["ckpt"], long)
+    res = dt("bench", long, "--data", assets["synth"], "--output", tmp_path / "b", "--frames", 4)
+    assert res.exit_code == 0, res.output
+    table = [ln for ln in res.output.splitlines() if ln.startswith(("┃", "│"))]
+    assert any("droptrack_tiny_synth_v4" in ln for ln in table), res.output
+    assert "RSS MB" in table[0] and all(ln.rstrip().endswith(("┃", "│")) for ln in table), res.output

@@ -165,7 +165,7 @@ def bench(
         typer.echo(f"interrupted: finished sequences are saved in {output}; run the same command with --resume to "
                    "continue", err=True)
         raise typer.Exit(130) from None
-    console = Console(width=max(Console().width, 160))
+    console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     console.print(bench_table(report))
     for line in summary_lines(report):
         console.print(line, soft_wrap=True, highlight=False, markup=False)

@@ -132,7 +132,7 @@ def demo(
     from droptrack.demo import run_demo
     from droptrack.eval.bench_report import bench_table
 
-    console = Console(width=max(Console().width, 160))
+    console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     res = run_demo(output, checkpoint, sequences, frames, video_frames,
                    log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads)
     console.print(bench_table(res.bench))
