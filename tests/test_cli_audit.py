@@ -302,3 +302,12 @@ def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkey
     assert f"results: {out / 'tiny[fp16]'}" in res.output and "│ tiny[fp16] " in res.output
     nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
     assert shlex.split(nxt[len("next: "):])[2] == str(out / "tiny[fp16]")
+    # dt analyze's per-attribute and difference tables name the tracker as it is too
+    (data / "synth_val_00001" / "attributes.txt").write_text("camouflage\n")
+    ana = cli("analyze", out / "tiny[fp16]", out / "tiny[fp16]", "--dataset", "synth", "--root", data, "--output",
+              tmp_path / "an")
+    assert ana.exit_code == 0, ana.output
+    tables = ana.output[ana.output.index("per attribute"):]
+    assert "runs[old]/tiny[f" in tables, ana.output          # the per-attribute table's (narrow) column headers
+    assert "┃ runs[old]/tiny[fp16]#0 ┃ runs[old]/tiny[fp16]#1 ┃" in tables, ana.output
+

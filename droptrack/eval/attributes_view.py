@@ -37,36 +37,38 @@ def attribute_plot(path: Path, ar: Any, title: str) -> Path:
 
 def attribute_table(ar: Any) -> Any:
     """A rich Table: one row per attribute (sequence count), one headline-score column per tracker (x100)."""
+    from rich.markup import escape
     from rich.table import Table
 
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
-    table = Table(title=f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)")
+    table = Table(title=escape(f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)"))
     table.add_column("Attribute")
     table.add_column("Seqs", justify="right")
-    for t in trackers:
-        table.add_column(t, justify="right")
+    for t in trackers:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
+        table.add_column(escape(t), justify="right")
     if len(trackers) >= 2:
-        table.add_column(f"{trackers[0]} - {trackers[1]}", justify="right")
+        table.add_column(escape(f"{trackers[0]} - {trackers[1]}"), justify="right")
     for a, per in ar.scores.items():
         vals = [per[t].get(key) for t in trackers]
         cells = [_pct(v) for v in vals]
         if len(trackers) >= 2:
             ok = all(v is not None and math.isfinite(v) for v in vals[:2])
             cells.append(f"{100 * (vals[0] - vals[1]):+.1f}" if ok else "-")
-        table.add_row(a, str(ar.counts[a]), *cells)
+        table.add_row(escape(a), str(ar.counts[a]), *cells)
     return table
 
 
 def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: str) -> Any:
     """A rich Table of the sequences where two trackers differ most (headline score x100)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Largest per-sequence {key.upper()} differences: {first} vs {second}")
+    table = Table(title=escape(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"))
     for h in ("Sequence", first, second, "Diff"):
-        table.add_column(h, justify="left" if h == "Sequence" else "right")
+        table.add_column(escape(h), justify="left" if h == "Sequence" else "right")
     for r in rows:
-        table.add_row(r["sequence"], _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
+        table.add_row(escape(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
     return table
 
 
