@@ -311,3 +311,16 @@ def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkey
     assert "runs[old]/tiny[f" in tables, ana.output          # the per-attribute table's (narrow) column headers
     assert "┃ runs[old]/tiny[fp16]#0 ┃ runs[old]/tiny[fp16]#1 ┃" in tables, ana.output
 
+
+def test_eval_tracker_refuses_model_options(tmp_path):
+    """dt eval --tracker csrt --config X / --device cuda ran CSRT and silently ignored them (OpenCV's trackers run on
+    the CPU and have no config); now one line before any work."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    for args, words in ((("--config", "tiny_ce_test"), "--config apply to a model"),
+                        (("--device", "cuda"), "--device apply to a model")):
+        line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--tracker", "csrt", *args, "-o",
+                                  tmp_path / "r"))
+        assert words in line and "--tracker csrt" in line
+    assert not (tmp_path / "r").exists()
