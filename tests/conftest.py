@@ -93,7 +93,7 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(tiny, tmp_path_factory):
     """`dt export tiny.pt --fp16 --int8 --engine`, once per session (1 torch thread): (output dir, CLI result)."""
-    from export_helpers import cli
+    from helpers import cli
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
 from droptrack.cli import app
-
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result) -> str:
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
+from helpers import cli, one_line_error, runner
 
 
 def test_export_opset_newer_than_the_exporter(tiny_ckpt, tmp_path):

@@ -26,7 +26,7 @@ from droptrack.export import parity as par
 from droptrack.export.onnx import graph_report, read_metadata
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
-from export_helpers import cli, one_line_error
+from helpers import cli, one_line_error, tensor_types
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -94,21 +94,12 @@ def test_ce_keeps_the_same_tokens_as_pytorch(exported, tiny):
             assert not kept[-1] & removed and len(kept[-1] | removed) == meta.feat_size ** 2
 
 
-def _elem_types(model) -> dict[str, int]:
-    """Element type of every tensor of a graph (ONNX shape inference)."""
-    inferred = onnx.shape_inference.infer_shapes(model)
-    vals = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
-    types = {v.name: v.type.tensor_type.elem_type for v in vals}
-    types.update({i.name: i.data_type for i in model.graph.initializer})
-    return types
-
-
 def test_fp16_graph_ranks_ce_tokens_in_fp32_and_leaves_attention_fusable(exported):
     """CE ranking: Softmax -> ... -> TopK all FP32, no Cast to FP16 on the way; attention and LayerNorm: FP16."""
     path = exported[0] / "model_fp16.onnx"
     model = onnx.load(str(path))
     F32, F16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
-    types = _elem_types(model)
+    types = tensor_types(model)
     producers = {o: n for n in model.graph.node for o in n.output}
     for v in list(model.graph.input) + list(model.graph.output):
         assert v.type.tensor_type.elem_type == F32
@@ -148,7 +139,7 @@ def test_keep_fp32_keeps_the_matched_nodes_in_fp32(exported, tiny, tmp_path):
     assert r.exit_code == 0, r.output
     kept, plain = onnx.load(str(out / "model_fp16.onnx")), onnx.load(str(exported[0] / "model_fp16.onnx"))
     for model, want in ((kept, F32), (plain, F16)):
-        types = _elem_types(model)
+        types = tensor_types(model)
         convs = [n for n in model.graph.node if n.op_type == "Conv" and "/box_head/" in n.name]
         assert convs and all(types[n.input[0]] == want and types[n.input[1]] == want for n in convs)
         gemms = [n for n in model.graph.node if n.op_type in ("Gemm", "MatMul") and "/blocks." in n.name

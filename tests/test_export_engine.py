@@ -15,7 +15,7 @@ from droptrack.errors import BackendError
 from droptrack.export import ce_parity as ce
 from droptrack.export import pairs as pairs_mod
 from droptrack.export import parity as par
-from export_helpers import cli, one_line_error
+from helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

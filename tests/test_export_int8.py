@@ -12,7 +12,7 @@ import pytest
 
 from droptrack.export import parity as par
 from droptrack.export.onnx import read_metadata
-from export_helpers import cli, one_line_error
+from helpers import cli, one_line_error, tensor_types
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -29,7 +29,7 @@ def test_keep_fp32_reaches_the_fp16_base_of_the_tensorrt_int8_graph(exported, ti
     assert r.exit_code == 0, r.output
     kept, plain = onnx.load(str(out / "model_int8_trt.onnx")), onnx.load(str(exported[0] / "model_int8_trt.onnx"))
     for model, want in ((kept, F32), (plain, F16)):
-        types = _tensor_types(model)
+        types = tensor_types(model)
         convs = [n for n in model.graph.node if n.op_type == "Conv" and "/box_head/" in n.name]
         assert convs and all(types[n.input[0]] == want for n in convs), [types[n.input[0]] for n in convs]
         ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
@@ -49,19 +49,11 @@ def _int8_graph(exported, target: str):
     return model, {i.name: i for i in model.graph.initializer}, {o: n for n in model.graph.node for o in n.output}
 
 
-def _tensor_types(model) -> dict[str, int]:
-    inferred = onnx.shape_inference.infer_shapes(model)
-    vals = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
-    types = {v.name: v.type.tensor_type.elem_type for v in vals}
-    types.update({i.name: i.data_type for i in model.graph.initializer})
-    return types
-
-
 @pytest.mark.parametrize("target", ["trt", "ort"])
 def test_no_dequantize_reads_int32(exported, target):
     """TensorRT's parser accepts only INT8/FP8/INT4 into DequantizeLinear (ORT quantizes biases to INT32 by default)."""
     model, inits, producers = _int8_graph(exported, target)
-    types = _tensor_types(model)
+    types = tensor_types(model)
     dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
     assert dq or target == "ort"          # the ORT graph is dynamic: MatMulInteger, no DQ on weights
     for n in dq:
@@ -87,7 +79,7 @@ def test_trt_int8_graph_is_symmetric_qdq_on_fp16(exported):
         if n.op_type == "QuantizeLinear":                                         # explicit Q -> DQ pairs
             users = [m for m in model.graph.node if n.output[0] in m.input]
             assert users and all(m.op_type == "DequantizeLinear" for m in users), n.name
-    types = _tensor_types(model)
+    types = tensor_types(model)
     ranking = set(ce_rank_nodes(onnx.load(str(exported[0] / "model.onnx"))))   # CE ranking branch: FP32 on purpose
     quantized = 0
     for n in model.graph.node:
