@@ -84,6 +84,19 @@ def resolve_root(dataset: str, root: str | Path | None = None) -> Path:
     return path
 
 
+def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | Path | None = None) -> None:
+    """--output not inside the dataset's root (given, DT_DATA_<NAME> or DT_DATA): results there would be read as its
+    sequences by the next run. An unknown dataset or a missing root is left to the reader, which names it."""
+    from droptrack.errors import DropTrackError
+    from droptrack.paths import check_not_inside
+
+    try:
+        data_root = resolve_root(canonical(dataset)[0], root)
+    except DropTrackError:
+        return
+    check_not_inside("--output", output_dir, data_root, "dataset root")
+
+
 def get_sequences(dataset: str, root: str | Path | None = None, split: str | None = None,
                   names: list[str] | None = None) -> list[Sequence]:
     """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded."""

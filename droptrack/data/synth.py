@@ -40,8 +40,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float,
-           attributes: tuple[str, ...] = (), aspect_max: float | None = None, difficulty: str = "hard") -> None:
+           attributes: tuple[str, ...] = (), aspect_max: float | None = None, difficulty: str = "hard",
+           seed: int = 0) -> None:
     """Validate generation options with fix-it messages."""
+    if seed < 0:   # numpy's generators take non-negative seeds only (it was a ValueError traceback)
+        raise InputError(f"--seed {seed} must be 0 or more (the same seed gives the same files)")
     if sequences < 1 or frames < 2:
         raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
                          "or --frames")
@@ -138,9 +141,7 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     <seq>/attributes.txt; `difficulty` ('hard' or 'moderate') how many stack per sequence and how strong.
     A run killed part-way resumes when started again with the same parameters (PROGRESS lists what it wrote)."""
     attributes = parse_attributes(attributes) if isinstance(attributes, str) else tuple(attributes)
-    _check(sequences, frames, size, split, ext, gray, attributes, aspect_max, difficulty)
-    if seed < 0:   # numpy's generators take non-negative seeds only (it was a ValueError traceback)
-        raise InputError(f"--seed {seed} must be 0 or more (the same seed gives the same files)")
+    _check(sequences, frames, size, split, ext, gray, attributes, aspect_max, difficulty, seed)
     if attributes:
         for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
             _source_exists(name)

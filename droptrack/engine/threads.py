@@ -53,6 +53,7 @@ class ThreadPlan:
 
     threads: int
     reason: str
+    oversubscribed: bool = False   # threads x workers > usable cores (only when --threads asks for it)
 
 
 def plan_threads(requested: int | None, artifact: str | Path | None = None, workers: int = 1,
@@ -71,7 +72,7 @@ def plan_threads(requested: int | None, artifact: str | Path | None = None, work
                              f"{usable} usable cores); pass fewer, e.g. --threads {usable}")
         if requested * workers > usable:
             return ThreadPlan(requested, f"--threads {requested} x {workers} worker(s) > {usable} usable cores: "
-                                         "oversubscribed, expect stalls")
+                                         "oversubscribed, expect stalls", oversubscribed=True)
         return ThreadPlan(requested, "--threads")
     omp = env_threads(env)
     if omp is not None:

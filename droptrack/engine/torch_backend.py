@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from droptrack.config import meta_from_config
-from droptrack.config import Config
+from droptrack.config import Config, meta_from_config
 from droptrack.engine.base import Backend
 from droptrack.errors import BackendError
 

@@ -141,19 +141,14 @@ def data_kind(spec: str, option: str = "--data") -> str:
 
 def check_output_outside_data(output_dir: str | Path, spec: str, root: str | None) -> None:
     """--output outside the --data folder or dataset root: its results and plots would be read as sequences."""
-    from droptrack.data.registry import canonical, resolve_root
-    from droptrack.errors import DropTrackError
+    from droptrack.data.registry import check_output_outside_root
     from droptrack.paths import check_not_inside
 
     kind = data_kind(spec)
     if kind == "folder":
         check_not_inside("--output", output_dir, spec, "--data folder")
     elif kind == "dataset":
-        try:
-            data_root = resolve_root(canonical(spec)[0], root)
-        except DropTrackError:
-            data_root = None                 # load_bench_data names the problem
-        check_not_inside("--output", output_dir, data_root, "dataset root")
+        check_output_outside_root(output_dir, spec, root)
 
 
 def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,

@@ -152,13 +152,12 @@ def bench_table(report: Any) -> Any:
     from rich.table import Table
 
     table = Table(title=escape(title(report)))
-    names = [row_cells(row)[0] for row in report.rows]
+    rows = [row_cells(row) for row in report.rows]
     for h in HEADERS:   # the name folds only past 24 characters (the other columns left it 5 at 160 columns)
         table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
                          no_wrap=h != "Artifact", overflow="fold",
-                         min_width=min(24, max(map(len, names), default=8)) if h == "Artifact" else None)
-    for row in report.rows:
-        cells = row_cells(row)
+                         min_width=min(24, max((len(c[0]) for c in rows), default=8)) if h == "Artifact" else None)
+    for cells in rows:
         table.add_row(escape(cells[0]), *cells[1:])   # a name like model[fp16] is not rich markup
     return table
 

@@ -223,15 +223,11 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
                     protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import canonical, resolve_root
-    from droptrack.paths import check_not_inside, check_not_results, check_output_dir
+    from droptrack.data.registry import check_output_outside_root
+    from droptrack.paths import check_not_results, check_output_dir
 
     if output_dir is not None:
-        try:
-            data_root = resolve_root(canonical(dataset)[0], root)
-        except DropTrackError:
-            data_root = None                  # get_sequences names the problem below
-        check_not_inside("--output", output_dir, data_root, "dataset root")
+        check_output_outside_root(output_dir, dataset, root)
         check_output_dir("--output", output_dir, [root, *result_dirs])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))

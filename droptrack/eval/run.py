@@ -24,7 +24,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
-from droptrack.errors import DatasetError, DropTrackError, InputError
+from droptrack.errors import DatasetError, InputError
 from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
                                     write_trackingnet_submission)
 from droptrack.eval.realtime import RealTime
@@ -32,7 +32,7 @@ from droptrack.eval.resume import (check_manifest, complete, fingerprint, identi
                                    result_paths)
 from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
-from droptrack.paths import check_name, check_not_inside, check_output_dir
+from droptrack.paths import check_name, check_output_dir
 
 GOT10K_STYLE = ("got10k", "synth")
 
@@ -151,7 +151,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
         result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
-                            threads_note=plan.reason if "oversubscribed" in plan.reason else "")
+                            threads_note=plan.reason if plan.oversubscribed else "")
         _track_all(spec, todo, workers, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = _write_submission(out, tag, result.sequences)
@@ -167,13 +167,9 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    from droptrack.data.registry import canonical, resolve_root
+    from droptrack.data.registry import check_output_outside_root
 
-    try:
-        data_root = resolve_root(canonical(dataset)[0], root)
-    except DropTrackError:
-        data_root = None                      # get_sequences names the problem below
-    check_not_inside("--output", output_dir, data_root, "dataset root")
+    check_output_outside_root(output_dir, dataset, root)
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])

@@ -24,8 +24,7 @@ from typing import Any
 import torch
 
 from droptrack.artifact import ArtifactMeta, atomic_torch_save
-from droptrack.config import meta_from_config
-from droptrack.config import Config, config_from_dict, config_to_dict, load_config
+from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.vit import resize_pos_embed
