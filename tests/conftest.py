@@ -104,3 +104,20 @@ def exported(tiny, tmp_path_factory):
         torch.set_num_threads(threads)
     assert r.exit_code == 0, r.output
     return out, r
+
+
+@pytest.fixture(scope="session")
+def official_model():
+    """Our ViT-B 256-CE (OSTrack variant) holding the official reference weights (tests/official_weights.py), after
+    checking them key by key against the reference's checksums; built once for every parity test."""
+    from official_weights import REF, checksum_mismatches, make_weights, read_listing
+
+    weights = make_weights(read_listing(REF / "keys_ostrack256ce.txt"))
+    wrong = checksum_mismatches(weights)
+    if wrong:
+        pytest.skip(f"torch {torch.__version__} draws other random numbers than the reference build for "
+                    f"{len(wrong)} tensors (e.g. {wrong[0]}); the references do not apply to these weights")
+    cfg = load_config("vitb_256_mae_ce_32x4_ep300")
+    model = build_model(cfg, variant="ostrack").eval()
+    model.load_state_dict(weights, strict=True)
+    return model, cfg

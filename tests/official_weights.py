@@ -13,7 +13,11 @@ import re
 import zlib
 from pathlib import Path
 
+import json
+
 import torch
+
+REF = Path(__file__).parent / "data" / "official_ostrack256ce"   # the official outputs these weights reproduce
 
 # size / offset output-bias means by number of search tokens (w,h) / (x,y)
 _SIZE_BIAS = {576: (-1.616, -2.15), 256: (-1.359, -1.784)}
@@ -83,3 +87,9 @@ def make_weights(listing: list[tuple[str, tuple[int, ...], str]]) -> dict[str, t
 def sha16(t: torch.Tensor) -> str:
     """First 16 hex digits of the sha256 of the tensor's bytes."""
     return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def checksum_mismatches(weights: dict[str, torch.Tensor]) -> list[str]:
+    """Keys whose tensors differ from the reference build's (another torch build may draw other random numbers)."""
+    expected = json.loads((REF / "weights_sha256_ostrack256ce.json").read_text())["sha256"]
+    return [k for k, v in weights.items() if sha16(v) != expected[k]]

@@ -7,7 +7,6 @@ the reference's checksums first (another torch build could draw other random num
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -20,25 +19,9 @@ from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import normalize, sample_target
 from droptrack.model import build_model
 from droptrack.runtime.tracker import Tracker
-from official_weights import make_weights, read_listing, sha16
+from official_weights import REF
 
-REF = Path(__file__).parent / "data" / "official_ostrack256ce"
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-@pytest.fixture(scope="module")
-def official_model():
-    """Our ViT-B 256-CE (OSTrack variant) holding the reference weights, after checking their checksums."""
-    weights = make_weights(read_listing(REF / "keys_ostrack256ce.txt"))
-    expected = json.loads((REF / "weights_sha256_ostrack256ce.json").read_text())["sha256"]
-    wrong = [k for k, v in weights.items() if sha16(v) != expected[k]]
-    if wrong:
-        pytest.skip(f"torch {torch.__version__} draws other random numbers than the reference build for "
-                    f"{len(wrong)} tensors (e.g. {wrong[0]}); the references do not apply to these weights")
-    cfg = load_config("vitb_256_mae_ce_32x4_ep300")
-    model = build_model(cfg, variant="ostrack").eval()
-    model.load_state_dict(weights, strict=True)
-    return model, cfg
 
 
 def _official_normalise(crop: np.ndarray) -> np.ndarray:
