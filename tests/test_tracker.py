@@ -7,7 +7,6 @@ the reference's checksums first (another torch build could draw other random num
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
