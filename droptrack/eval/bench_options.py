@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.eval.bench_data import check_output_outside_data
+from droptrack.eval.bench_data import check_output_outside_data, data_kind
 
 
 @dataclass
@@ -47,6 +47,16 @@ def check_options(opts: BenchOptions) -> None:
     if not opts.artifacts and not opts.trackers:
         raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
     opts.trackers = [check_name(t) for t in opts.trackers]
+    if not opts.artifacts:   # OpenCV rows have no PyTorch reference: these were silently ignored
+        given = [o for o, v in (("--reference", opts.reference), ("--max-auc-drop", opts.max_auc_drop),
+                                ("--max-divergence", opts.max_divergence)) if v is not None]
+        if given:
+            raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
+                             "(OpenCV) have none: pass an artifact to bench too, or drop them")
+    kind = data_kind(opts.data)
+    if opts.root is not None and kind in ("video", "folder"):   # the path is the data: --root was silently ignored
+        raise InputError(f"--root is for synthetic data (where the set is cached) and dataset names; --data "
+                         f"{opts.data} is a {kind} and is read as it is: drop --root")
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
         check_artifact(str(artifact))
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
