@@ -327,3 +327,24 @@ def test_bench_options_without_meaning_are_refused(tiny_ckpt, tmp_path, video):
         line = one_line_error(cli("bench", tiny_ckpt, "--data", spec, "--root", tmp_path, "-o", out))
         assert "drop --root" in line and str(spec) in line
     assert not out.exists()
+
+
+def test_split_that_selects_nothing_is_refused(tmp_path):
+    """dt eval / dt analyze --split train on a synthetic val set (one set: synth.json names its split) scored the val
+    set under the train name; --split on --dataset folder or video was ignored. Both are one-line errors now; the
+    set's own split still runs."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "r"
+    line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--split", "train", "-o", out))
+    assert "--split train" in line and "of the val split" in line
+    assert "of the val split" in one_line_error(cli("analyze", out, "--dataset", "synth", "--root", data,
+                                                    "--split", "train", "--output", tmp_path / "an"))
+    for command in (("eval", "-o", out), ("analyze", out, "--output", tmp_path / "an")):
+        line = one_line_error(cli(*command, "--dataset", "folder", "--root", data / "synth_val_00001", "--split",
+                                  "test"))
+        assert "--dataset folder" in line and "has no splits; drop --split" in line
+    assert not out.exists() and not (tmp_path / "an").exists()
+    res = cli("eval", "--dataset", "synth", "--root", data, "--split", "val", "-o", out)
+    assert res.exit_code == 0 and "1 tracked" in res.output, res.output

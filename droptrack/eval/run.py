@@ -174,9 +174,10 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    from droptrack.data.registry import check_output_outside_root
+    from droptrack.data.registry import check_output_outside_root, check_split
 
     check_output_outside_root(output_dir, dataset, root)
+    check_split(dataset, root, split)
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])
