@@ -348,3 +348,29 @@ def test_split_that_selects_nothing_is_refused(tmp_path):
     assert not out.exists() and not (tmp_path / "an").exists()
     res = cli("eval", "--dataset", "synth", "--root", data, "--split", "val", "-o", out)
     assert res.exit_code == 0 and "1 tracked" in res.output, res.output
+
+
+def test_sizes_have_upper_limits(tiny_ckpt, tmp_path):
+    """dt export --int8 --calib-pairs 100000000 exported the FP32 graph and then built pairs until memory ran out;
+    dt bench / dt demo --sequences 100000 --frames 100000 started generating that synthetic set. One line each now,
+    before any output."""
+    from droptrack.eval.bench_data import SYNTH_MAX_FRAMES, SYNTH_MAX_SEQUENCES
+    from droptrack.export.calibration import MAX_CALIB_PAIRS
+
+    out = tmp_path / "o"
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--calib", "photos", "--calib-pairs", 10**8, "-o", out))
+    assert line == "error: --calib-pairs: 100000000 is out of range; allowed: an integer in [8, 1024]"
+    assert MAX_CALIB_PAIRS == 1024 and (SYNTH_MAX_SEQUENCES, SYNTH_MAX_FRAMES) == (200, 1000)
+    for command in (("bench", "--tracker", "kcf"), ("demo",)):
+        line = one_line_error(cli(*command, "--sequences", 201, "-o", out))
+        assert line == "error: --sequences: 201 is out of range; allowed: an integer <= 200"
+        line = one_line_error(cli(*command, "--frames", 1001, "-o", out))
+        assert line == "error: --frames: 1001 is out of range; allowed: an integer <= 1000"
+    assert not out.exists()
+    # a dataset's --sequences / --frames keep the first N / M: no limit (a folder with 1 sequence of 3 frames)
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    from droptrack.eval.bench_options import BenchOptions, check_options
+
+    check_options(BenchOptions([], trackers=["kcf"], data=str(data), sequences=10**6, frames=10**6, output_dir=out))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.eval.bench_data import check_output_outside_data, data_kind
+from droptrack.eval.bench_data import check_output_outside_data, check_synth_size, data_kind
 
 
 @dataclass
@@ -54,6 +54,8 @@ def check_options(opts: BenchOptions) -> None:
             raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
                              "(OpenCV) have none: pass an artifact to bench too, or drop them")
     kind = data_kind(opts.data)
+    if kind == "synthetic":   # generated: N x M frames are written (elsewhere they are the first N / M)
+        check_synth_size(opts.sequences, opts.frames)
     if opts.root is not None and kind in ("video", "folder"):   # the path is the data: --root was silently ignored
         raise InputError(f"--root is for synthetic data (where the set is cached) and dataset names; --data "
                          f"{opts.data} is a {kind} and is read as it is: drop --root")
