@@ -374,3 +374,35 @@ def test_sizes_have_upper_limits(tiny_ckpt, tmp_path):
     from droptrack.eval.bench_options import BenchOptions, check_options
 
     check_options(BenchOptions([], trackers=["kcf"], data=str(data), sequences=10**6, frames=10**6, output_dir=out))
+
+
+def test_bench_notes_oversubscription_and_prints_a_next_command(tiny_ckpt, tmp_path, video, monkeypatch):
+    """dt bench --threads above the usable cores measured stalls as latency without a word, and ended without the
+    next command (dt eval and dt export print both); now a 'threads:' note and a `dt run` line that runs as it is."""
+    import shlex
+
+    import droptrack.engine.threads as threads
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    res = cli("bench", tiny_ckpt, "--data", video, "--init", "100,60,40,40", "--frames", 4, "--threads", 2,
+              "--official", "--crop-grid", "0.1", "-o", tmp_path / "b")
+    assert res.exit_code == 0, res.output
+    assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1
+    argv = shlex.split(nxt[0][len("next: "):])
+    assert argv == ["dt", "run", str(video), "--init", "100,60,40,40", "--model", str(tiny_ckpt), "--device", "cpu",
+                    "--official", "--crop-grid", "0.1"]          # no oversubscribed --threads
+    ran = runner.invoke(app, [*argv[1:], "--max-frames", "3", "--jsonl", str(tmp_path / "boxes.jsonl")])
+    assert ran.exit_code == 0, ran.output
+    assert len((tmp_path / "boxes.jsonl").read_text().splitlines()) == 3
+    # the bench without the extra threads: no note; OpenCV rows alone: no model to run next
+    res = cli("bench", "--tracker", "kcf", "--data", video, "--init", "100,60,40,40", "--frames", 4, "-o",
+              tmp_path / "c")
+    assert res.exit_code == 0 and "threads:" not in res.output and "next:" not in res.output, res.output
+    from droptrack.runtime.extensions import option_args
+
+    assert option_args({"SCALE_SEARCH": None, "SIZE_LR": 0.6, "REACQ_FRAMES": 3}) == [
+        "--scale-search", "off", "--size-lr", "0.6", "--reacq-frames", "3"]
+    assert option_args({"SCALE_SEARCH": [0.8, 1.25], "CROP_GRID": None}) == ["--scale-search", "0.8,1.25",
+                                                                             "--crop-grid", "off"]

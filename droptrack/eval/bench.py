@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, gate_text
@@ -145,6 +146,9 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         name = key if key not in taken else f"opencv_{key}"
         taken.append(name)
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
+    plan = plan_threads(opts.threads)
+    if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
+        notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
                          datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes + resume_notes(rows))
     report.wall_s = time.perf_counter() - t0
