@@ -137,6 +137,9 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     if sequences < 1 or frames < 2:
         raise InputError(f"--sequences {sequences} --frames {frames}: need at least 1 sequence of 2 frames; raise "
                          "--sequences or --frames")
+    from droptrack.eval.bench_data import check_synth_size
+
+    check_synth_size(sequences, frames)
     if checkpoint is not None:
         read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,10 @@ def test_auto_precision_end_to_end(tmp_path):
     assert all(any(g == k or g.endswith("." + k) for k in res["kept"]) for g in meta.extra["kept_groups"])
     assert len(meta.extra["kept_groups"]) >= len(res["kept"])
     assert "auto-precision (ort)" in r.output
+    # a rich progress bar counts the trials (its last frame is in the output); no line per trial
+    bar = re.search(r"auto-precision \(ort\) trials .* (\d+)/(\d+)", r.output)
+    assert bar and bar.group(1) == bar.group(2) == str(res["trials"]), r.output
+    assert "trial 1:" not in r.output
 
 
 def test_divergence_on_target_counts_only_frames_where_the_reference_tracks():
@@ -132,14 +137,16 @@ def test_interrupted_search_resumes_from_its_journal(tmp_path):
         r = CliRunner().invoke(app, [str(a) for a in args])
         assert r.exit_code == 0, r.output
         res = json.loads((out / "auto_precision_ort.json").read_text())
-        trials = [ln for ln in r.output.splitlines() if "trial " in ln]
-        return r.output, res, trials
+        counts = re.search(r"(\d+) trials? \((\d+) measured, (\d+) from the journal\)", r.output)
+        assert counts and [int(c) for c in counts.groups()] == [res["trials"], res["measured"],
+                                                                 res["trials"] - res["measured"]], r.output
+        return r.output, res, res["measured"]
 
     _, first, trials = export()
     journals = list((out / ".auto_precision").glob("trials_ort_*.json"))
     assert len(journals) == 1 and trials
     measured = json.loads(journals[0].read_text())["trials"]
-    assert len(measured) == len(trials) and measured[""] == first["all_quantized"]
+    assert len(measured) == trials and measured[""] == first["all_quantized"]
     text, again, trials = export()
     assert "resuming" in text and not trials
     for k in ("kept", "divergence", "all_quantized", "sensitivity", "passed"):
@@ -147,6 +154,6 @@ def test_interrupted_search_resumes_from_its_journal(tmp_path):
     dropped = sorted(measured)[-1]
     journals[0].write_text(json.dumps({"trials": {k: v for k, v in measured.items() if k != dropped}}))
     _, third, trials = export()
-    assert len(trials) == 1 and third["kept"] == first["kept"]
+    assert trials == 1 and third["kept"] == first["kept"]
     export(frames=6)
     assert len(list((out / ".auto_precision").glob("trials_ort_*.json"))) == 2

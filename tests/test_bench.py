@@ -15,7 +15,7 @@ from droptrack.cli import app
 from droptrack.config import load_config
 from droptrack.data import generate_synth, get_sequences
 from droptrack.data.media import bundled_video
-from droptrack.eval.bench import ACCURACY_KEYS
+from droptrack.eval.bench_rows import ACCURACY_KEYS
 from droptrack.geometry import box_iou
 from droptrack.eval.run import evaluate
 from droptrack.model import build_model

@@ -310,3 +310,99 @@ def test_eval_tracker_refuses_model_options(tmp_path):
                                   tmp_path / "r"))
         assert words in line and "--tracker csrt" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_bench_options_without_meaning_are_refused(tiny_ckpt, tmp_path, video):
+    """dt bench --tracker kcf --max-auc-drop 0.5 (or --reference, --max-divergence: OpenCV rows have no PyTorch
+    reference) and dt bench --data <folder or video> --root X ran and passed as if the option was not there."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "b"
+    for args, named in ((("--max-auc-drop", 0.5), "--max-auc-drop"), (("--reference", tiny_ckpt), "--reference"),
+                        (("--max-divergence", 0.1), "--max-divergence")):
+        line = one_line_error(cli("bench", "--tracker", "kcf", "--data", data, *args, "-o", out))
+        assert named in line and "pass an artifact" in line
+    for spec in (data, video):
+        line = one_line_error(cli("bench", tiny_ckpt, "--data", spec, "--root", tmp_path, "-o", out))
+        assert "drop --root" in line and str(spec) in line
+    assert not out.exists()
+
+
+def test_split_that_selects_nothing_is_refused(tmp_path):
+    """dt eval / dt analyze --split train on a synthetic val set (one set: synth.json names its split) scored the val
+    set under the train name; --split on --dataset folder or video was ignored. Both are one-line errors now; the
+    set's own split still runs."""
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "r"
+    line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--split", "train", "-o", out))
+    assert "--split train" in line and "of the val split" in line
+    assert "of the val split" in one_line_error(cli("analyze", out, "--dataset", "synth", "--root", data,
+                                                    "--split", "train", "--output", tmp_path / "an"))
+    for command in (("eval", "-o", out), ("analyze", out, "--output", tmp_path / "an")):
+        line = one_line_error(cli(*command, "--dataset", "folder", "--root", data / "synth_val_00001", "--split",
+                                  "test"))
+        assert "--dataset folder" in line and "has no splits; drop --split" in line
+    assert not out.exists() and not (tmp_path / "an").exists()
+    res = cli("eval", "--dataset", "synth", "--root", data, "--split", "val", "-o", out)
+    assert res.exit_code == 0 and "1 tracked" in res.output, res.output
+
+
+def test_sizes_have_upper_limits(tiny_ckpt, tmp_path):
+    """dt export --int8 --calib-pairs 100000000 exported the FP32 graph and then built pairs until memory ran out;
+    dt bench / dt demo --sequences 100000 --frames 100000 started generating that synthetic set. One line each now,
+    before any output."""
+    from droptrack.eval.bench_data import SYNTH_MAX_FRAMES, SYNTH_MAX_SEQUENCES
+    from droptrack.export.calibration import MAX_CALIB_PAIRS
+
+    out = tmp_path / "o"
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--calib", "photos", "--calib-pairs", 10**8, "-o", out))
+    assert line == "error: --calib-pairs: 100000000 is out of range; allowed: an integer in [8, 1024]"
+    assert MAX_CALIB_PAIRS == 1024 and (SYNTH_MAX_SEQUENCES, SYNTH_MAX_FRAMES) == (200, 1000)
+    for command in (("bench", "--tracker", "kcf"), ("demo",)):
+        line = one_line_error(cli(*command, "--sequences", 201, "-o", out))
+        assert line == "error: --sequences: 201 is out of range; allowed: an integer <= 200"
+        line = one_line_error(cli(*command, "--frames", 1001, "-o", out))
+        assert line == "error: --frames: 1001 is out of range; allowed: an integer <= 1000"
+    assert not out.exists()
+    # a dataset's --sequences / --frames keep the first N / M: no limit (a folder with 1 sequence of 3 frames)
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
+    from droptrack.eval.bench_options import BenchOptions, check_options
+
+    check_options(BenchOptions([], trackers=["kcf"], data=str(data), sequences=10**6, frames=10**6, output_dir=out))
+
+
+def test_bench_notes_oversubscription_and_prints_a_next_command(tiny_ckpt, tmp_path, video, monkeypatch):
+    """dt bench --threads above the usable cores measured stalls as latency without a word, and ended without the
+    next command (dt eval and dt export print both); now a 'threads:' note and a `dt run` line that runs as it is."""
+    import shlex
+
+    import droptrack.engine.threads as threads
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    res = cli("bench", tiny_ckpt, "--data", video, "--init", "100,60,40,40", "--frames", 4, "--threads", 2,
+              "--official", "--crop-grid", "0.1", "-o", tmp_path / "b")
+    assert res.exit_code == 0, res.output
+    assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1
+    argv = shlex.split(nxt[0][len("next: "):])
+    assert argv == ["dt", "run", str(video), "--init", "100,60,40,40", "--model", str(tiny_ckpt), "--device", "cpu",
+                    "--official", "--crop-grid", "0.1"]          # no oversubscribed --threads
+    ran = runner.invoke(app, [*argv[1:], "--max-frames", "3", "--jsonl", str(tmp_path / "boxes.jsonl")])
+    assert ran.exit_code == 0, ran.output
+    assert len((tmp_path / "boxes.jsonl").read_text().splitlines()) == 3
+    # the bench without the extra threads: no note; OpenCV rows alone: no model to run next
+    res = cli("bench", "--tracker", "kcf", "--data", video, "--init", "100,60,40,40", "--frames", 4, "-o",
+              tmp_path / "c")
+    assert res.exit_code == 0 and "threads:" not in res.output and "next:" not in res.output, res.output
+    from droptrack.runtime.extensions import option_args
+
+    assert option_args({"SCALE_SEARCH": None, "SIZE_LR": 0.6, "REACQ_FRAMES": 3}) == [
+        "--scale-search", "off", "--size-lr", "0.6", "--reacq-frames", "3"]
+    assert option_args({"SCALE_SEARCH": [0.8, 1.25], "CROP_GRID": None}) == ["--scale-search", "0.8,1.25",
+                                                                             "--crop-grid", "off"]

@@ -325,3 +325,20 @@ def test_tracker_name_from_artifact():
     assert tracker_name("x/OSTrack_ep0300.pth.tar") == "OSTrack_ep0300"
     assert tracker_name("m/model_fp16.onnx") == "model_fp16"
     assert tracker_name(None) == "default"
+
+
+def test_corrupt_model_writes_nothing(assets, tmp_path):
+    """dt eval -m corrupt.pt (random bytes, or a real checkpoint cut short) made OUTPUT/<name>/ with eval.json, then
+    failed in the worker that loaded the model; the model now loads before any output, with one or more workers."""
+    from helpers import one_line_error
+
+    ckpt, root = assets
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(Path(ckpt).read_bytes()[: Path(ckpt).stat().st_size // 2])
+    for model, workers in ((garbage, "1"), (cut, "1"), (cut, "2")):
+        out = tmp_path / f"r{workers}"
+        line = one_line_error(dt_eval(root, model, out, "--workers", workers, "--sequences", NAMES[0]))
+        assert f"'{model}' is corrupt" in line
+        assert not out.exists()

@@ -250,3 +250,31 @@ def test_nproc_2_signal_to_dt_alone_stops_every_rank(tmp_path, got10k, sig, free
     assert "Traceback" not in text and "ChildFailedError" not in text, text[-3000:]
     if sig == "SIGINT":
         assert "interrupted" in text, text[-3000:]
+
+
+def test_nproc_2_sigkill_of_dt_stops_the_launcher_and_every_rank(tmp_path, got10k):
+    """SIGKILL of `dt train --nproc 2` (no handler runs: an OOM killer, `kill -9`) left the launcher, in a session of
+    its own, and its ranks training on; the launcher now gets SIGTERM when dt dies (Linux PR_SET_PDEATHSIG) and stops
+    its ranks as for `kill dt`."""
+    import os
+    import signal
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    run = NprocRun(tmp_path, got10k, samples=100000)
+    try:
+        deadline = time.monotonic() + 60
+        while len(run.ranks()) < 2:             # both ranks started (the launcher and torchrun too)
+            assert run.dt.poll() is None and time.monotonic() < deadline, run.output()[-3000:]
+            time.sleep(0.2)
+        os.kill(run.dt.pid, signal.SIGKILL)
+        run.dt.wait()
+        deadline = time.monotonic() + 45       # torchrun's grace (GRACE_S) for the ranks, then SIGKILL
+        while run.processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = run.processes()
+    finally:
+        run.kill_all()
+    assert not left, (left, run.output()[-3000:])

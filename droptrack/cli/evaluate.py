@@ -151,7 +151,7 @@ def bench(
     from rich.console import Console
 
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
-    from droptrack.eval.bench_report import bench_table, summary_lines
+    from droptrack.eval.bench_report import bench_table, next_command, summary_lines
 
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
     try:
@@ -169,4 +169,7 @@ def bench(
     console.print(bench_table(report))
     for line in summary_lines(report):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
+    nxt = next_command(report)
+    if nxt is not None:
+        console.print(f"next: {nxt}", soft_wrap=True, highlight=False, markup=False)
     check_gates(report)

@@ -97,6 +97,34 @@ def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | 
     check_not_inside("--output", output_dir, data_root, "dataset root")
 
 
+def check_split(dataset: str, root: str | Path | None, split: str | None) -> None:
+    """A user's --split only where it selects something (it was silently ignored): a video or image folder has no
+    splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names. An unknown
+    dataset or a missing root is left to the reader, which names it."""
+    if split is None:
+        return
+    from droptrack.errors import DropTrackError, InputError
+
+    try:
+        tag = canonical(dataset)[0]
+        path = resolve_root(tag, root) if tag == "synth" else None
+    except DropTrackError:
+        return
+    if tag in ("folder", "video"):
+        raise InputError(f"--split {split}: --dataset {tag} reads its root as it is and has no splits; drop --split")
+    if path is None or (path / split.lower()).is_dir():
+        return
+    import json
+
+    try:
+        made = json.loads((path / "synth.json").read_text()).get("split")
+    except (OSError, ValueError, AttributeError):
+        return
+    if made and made != split.lower():
+        raise InputError(f"--split {split}: {path} is one synthetic set, of the {made} split (its synth.json); drop "
+                         f"--split, or point --root at a {split.lower()} set")
+
+
 def get_sequences(dataset: str, root: str | Path | None = None, split: str | None = None,
                   names: list[str] | None = None) -> list[Sequence]:
     """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded."""

@@ -21,6 +21,8 @@ from droptrack.errors import DatasetError, InputError
 SYNTHETIC = ("synthetic", "synth")
 SYNTH_SIZE = (320, 240)
 SYNTH_SEED = 0
+SYNTH_MAX_SEQUENCES = 200   # GOT-10k's val split has 180
+SYNTH_MAX_FRAMES = 1000     # 200 x 1000 frames of 320x240 are ~3 GB of JPEGs
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
@@ -115,6 +117,16 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
             return "folder", "got10k", get_sequences("got10k", path, split="val")
         return "folder", "folder", get_sequences("folder", path)
     return "dataset", canonical(spec)[0], get_sequences(spec, root=root)
+
+
+def check_synth_size(sequences: int | None, frames: int | None) -> None:
+    """A synthetic set `dt bench` / `dt demo` would generate stays within sane limits (one-line error naming the
+    option; None: not given)."""
+    from droptrack.config_rules import Rule, check_value
+
+    for option, value, hi in (("--sequences", sequences, SYNTH_MAX_SEQUENCES), ("--frames", frames, SYNTH_MAX_FRAMES)):
+        if value is not None:
+            check_value(option, value, Rule(int, hi=hi))
 
 
 def data_kind(spec: str, option: str = "--data") -> str:

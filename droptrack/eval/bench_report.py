@@ -176,6 +176,29 @@ def summary_lines(report: Any) -> list[str]:
     return lines
 
 
+def next_command(report: Any) -> str | None:
+    """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
+    (else VIDEO), with the bench's device, config, threads (unless oversubscribed) and tracker-extension options;
+    None when no artifact passed."""
+    import shlex
+
+    from droptrack.engine.threads import plan_threads
+    from droptrack.runtime.extensions import option_args
+
+    ok = [r for r in report.rows if r.status == "passed" and r.format != "opencv" and r.latency is not None]
+    if not ok:
+        return None
+    best, o = max(ok, key=lambda r: r.latency.fps), report.options
+    threads = o.threads if o.threads and not plan_threads(o.threads).oversubscribed else None
+    video = report.data.kind == "video"   # its first box too; else dt run asks for one
+    source = [report.data.name, "--init", ",".join(f"{v:g}" for v in report.data.sequences[0].boxes[0])] if video \
+        else ["VIDEO"]
+    argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
+            *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
+            *option_args(o.ext)]
+    return shlex.join(argv)
+
+
 def markdown(report: Any) -> str:
     """bench.md: the table, gates, reasons, machine, data, plots and the command that produced it."""
     d, o, m = report.data, report.options, report.machine

@@ -30,7 +30,7 @@ from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, w
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.resume import (check_manifest, complete, fingerprint, identity, locked, remove_stale_temp,
                                    result_paths)
-from droptrack.eval.workers import TrackedSequence, TrackerSpec, run_in_process, run_pool, sigterm_as_interrupt
+from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
 
@@ -145,14 +145,21 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                        ext=ext or None, realtime=realtime)
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
-    with locked(out):
+    # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
+    # finished run loads none
+    pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
+    with sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, locked(out):
         check_manifest(out, ident, spec.device, {s.name: fingerprint(s) for s in seqs})
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
         result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
                             threads_note=plan.reason if plan.oversubscribed else "")
-        _track_all(spec, todo, workers, out, result, progress, on_sequence)
+        if todo and trackers is None:   # its files went missing since `pending` was read
+            with LoadedTrackers(spec, workers, len(todo)) as late:
+                _track_all(late, todo, out, result, progress, on_sequence)
+        else:
+            _track_all(trackers, todo, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = _write_submission(out, tag, result.sequences)
         result.reports = _analyze(out, seqs, tag)
@@ -167,9 +174,10 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    from droptrack.data.registry import check_output_outside_root
+    from droptrack.data.registry import check_output_outside_root, check_split
 
     check_output_outside_root(output_dir, dataset, root)
+    check_split(dataset, root, split)
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
         check_name("--name", kwargs["name"])
@@ -229,7 +237,14 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
     return seqs
 
 
-def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, result: EvalResult, show: bool,
+def _trackers(spec: TrackerSpec, workers: int, count: int) -> Any:
+    """`LoadedTrackers` for `count` sequences to track; none (a context giving None) when there are none."""
+    import contextlib
+
+    return LoadedTrackers(spec, workers, count) if count else contextlib.nullcontext()
+
+
+def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: EvalResult, show: bool,
                on_sequence: Callable[[str], None] | None) -> None:
     """Track the missing sequences; write each one's files as soon as it finishes (time file first)."""
     if not todo:
@@ -254,11 +269,8 @@ def _track_all(spec: TrackerSpec, todo: list[Any], workers: int, out: Path, resu
         if on_sequence is not None:
             on_sequence(res.name)
 
-    with EvalProgress(todo, len(result.resumed), enabled=show) as display, sigterm_as_interrupt():
-        if workers == 1:
-            run_in_process(spec, todo, display.update, on_done)
-        else:
-            run_pool(spec, todo, workers, display.update, on_done)
+    with EvalProgress(todo, len(result.resumed), enabled=show) as display:
+        trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
         raise DatasetError(f"{len(errors)} of {len(todo)} sequences failed (first: {first[0]}: {first[1]}); the "

@@ -1,7 +1,8 @@
 """Tracking sequences for `dt eval`: in-process or in a 'spawn' pool with one tracker per worker process.
 
-Workers load the tracker once (pool initializer), ignore SIGINT (the parent terminates them), report per-frame
-progress through a queue and return each sequence's boxes and times; only the parent writes files.
+The tracker(s) are loaded before the caller writes anything (`LoadedTrackers`). Workers load the tracker once
+(pool initializer), ignore SIGINT (the parent terminates them), report per-frame progress through a queue and
+return each sequence's boxes and times; only the parent writes files.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import os
 import queue as queue_mod
 import signal
+import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -136,52 +138,80 @@ def _worker_progress(name: str, done: int, total: int) -> None:
         pass
 
 
-def _run_task(seq: Any) -> TrackedSequence:
-    """Pool task: track one sequence with this worker's tracker."""
+def _loaded() -> Any:
+    """This worker's tracker; its load error (kept by `_init_worker`) is raised here instead."""
     err = _WORKER.get("error")
     if err is not None:
         if isinstance(err, DropTrackError):
             raise WorkerInitError(str(err))
         raise RuntimeError(f"a worker failed to load the tracker: {type(err).__name__}: {err}")
-    return track_sequence(_WORKER["tracker"], seq, _worker_progress, _WORKER["realtime"])
+    return _WORKER["tracker"]
+
+
+def _probe() -> None:
+    """Pool task: returns once a worker has loaded its tracker, raises its load error."""
+    _loaded()
+
+
+def _run_task(seq: Any) -> TrackedSequence:
+    """Pool task: track one sequence with this worker's tracker."""
+    return track_sequence(_loaded(), seq, _worker_progress, _WORKER["realtime"])
 
 
 # ---- parent side -------------------------------------------------------------------------------------------------
 
-def run_in_process(spec: TrackerSpec, seqs: Iterable[Any], progress: ProgressFn,
-                   on_done: Callable[[TrackedSequence | None, Any, Exception | None], None]) -> None:
-    """Track sequences one after another in this process (one tracker); thread counts are restored after."""
-    old = apply_threads(spec.threads) if spec.threads else None
-    try:
-        tracker = load(spec)
-        for seq in seqs:
-            try:
-                res = track_sequence(tracker, seq, progress, spec.realtime)
-            except DropTrackError as exc:
-                on_done(None, seq, exc)
-                continue
-            on_done(res, seq, None)
-    finally:
-        if old is not None:
-            restore_threads(old)
+DoneFn = Callable[[TrackedSequence | None, Any, Exception | None], None]
 
 
-def run_pool(spec: TrackerSpec, seqs: list[Any], workers: int, progress: ProgressFn,
-             on_done: Callable[[TrackedSequence | None, Any, Exception | None], None]) -> None:
-    """Track sequences in a 'spawn' pool, longest first; Ctrl-C (or SIGTERM) terminates the workers.
+class LoadedTrackers:
+    """Context manager: the run's tracker(s), loaded on entry, before the caller writes any output (a corrupt model
+    is then a one-line error with nothing on disk): in this process for one worker (thread counts restored on
+    exit), else a 'spawn' pool of min(workers, count) processes, entered once one of them has loaded its tracker."""
 
-    on_done(result, seq, error) is called in this process as each sequence finishes; a DropTrackError of one
-    sequence is passed to it, a failure to load the tracker or any other exception stops the run.
-    """
-    import multiprocessing as mp
+    def __init__(self, spec: TrackerSpec, workers: int, count: int):
+        self.spec, self.workers, self.count = spec, workers, count
+        self._tracker: Any = None
+        self._old_threads: Any = None
+        self._pool: Any = None
+        self._queue: Any = None
 
-    ctx = mp.get_context("spawn")
-    progress_queue = ctx.Queue()
-    pool = ctx.Pool(min(workers, len(seqs)), initializer=_init_worker, initargs=(spec, progress_queue))
-    try:
-        pending = {i: (seq, pool.apply_async(_run_task, (seq,))) for i, seq in enumerate(seqs)}
+    def __enter__(self) -> "LoadedTrackers":
+        try:
+            if self.workers == 1:
+                self._old_threads = apply_threads(self.spec.threads) if self.spec.threads else None
+                self._tracker = load(self.spec)
+            else:
+                import multiprocessing as mp
+
+                ctx = mp.get_context("spawn")
+                self._queue = ctx.Queue()
+                self._pool = ctx.Pool(max(1, min(self.workers, self.count)), initializer=_init_worker,
+                                      initargs=(self.spec, self._queue))
+                probe = self._pool.apply_async(_probe)
+                while not probe.ready():
+                    probe.wait(0.1)
+                probe.get()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def run(self, seqs: list[Any], progress: ProgressFn, on_done: DoneFn) -> None:
+        """Track sequences (the pool: longest first as given, in parallel); on_done(result, seq, error) is called in
+        this process as each finishes. A DropTrackError of one sequence is passed to it; a failure to load the
+        tracker or any other exception stops the run."""
+        if self._pool is None:
+            for seq in seqs:
+                try:
+                    res = track_sequence(self._tracker, seq, progress, self.spec.realtime)
+                except DropTrackError as exc:
+                    on_done(None, seq, exc)
+                    continue
+                on_done(res, seq, None)
+            return
+        pending = {i: (seq, self._pool.apply_async(_run_task, (seq,))) for i, seq in enumerate(seqs)}
         while pending:
-            _drain(progress_queue, progress)
+            _drain(self._queue, progress)
             for i in [i for i, (_, ar) in pending.items() if ar.ready()]:
                 seq, ar = pending.pop(i)
                 try:
@@ -192,14 +222,18 @@ def run_pool(spec: TrackerSpec, seqs: list[Any], workers: int, progress: Progres
                     on_done(None, seq, exc)
                     continue
                 on_done(res, seq, None)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-        progress_queue.cancel_join_thread()
-        progress_queue.close()
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        """Restore thread counts; close the pool (terminate its workers after an error or Ctrl-C)."""
+        if self._old_threads is not None:
+            restore_threads(self._old_threads)
+            self._old_threads = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.terminate() if exc_type is not None else pool.close()
+            pool.join()
+            self._queue.cancel_join_thread()
+            self._queue.close()
 
 
 def _drain(progress_queue: Any, progress: ProgressFn, wait_s: float = 0.05) -> None:

@@ -141,6 +141,8 @@ class SearchResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     base_divergence: float = 0.0       # the high-precision base alone (trt: the FP16 graph; ort: FP32, exactly 0)
+    trials: int = 0                    # candidate graphs whose divergence the search used
+    measured: int = 0                  # of them, measured in this run (the others came from the journal)
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""
@@ -148,7 +150,9 @@ class SearchResult:
                 f"validation sequences ({self.val}; limit {self.max_divergence:.1%}, all-INT8 "
                 f"{self.all_quantized:.1%}) - {'gate holds' if self.passed else 'GATE NOT REACHED'}")
         kept = ", ".join(f"{g} ({kept_cost(self.cost_ms, g)})" for g in self.kept) or "none"
-        out = [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.seconds:.0f} s"]
+        out = [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.trials} trial{'s' if self.trials != 1 else ''} "
+                     f"({self.measured} measured, {self.trials - self.measured} from the journal); "
+                     f"{self.seconds:.0f} s"]
         if self.base_divergence > self.max_divergence:
             out.append(f"auto-precision ({self.target}): unreachable by keeping groups: the FP16 base alone diverges "
                        f"{self.base_divergence:.1%}; the default kept groups were used")
@@ -197,24 +201,37 @@ def time_graphs(paths: dict[str, Path], pair, runs: int = TIMED_RUNS) -> dict[st
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def most_trials(groups: int, target: str) -> int:
+    """Trials a search over `groups` measures at most: all INT8, the FP16 base (TensorRT), each group alone, then
+    the bisection (the progress bar's total; a search that stops early finishes it)."""
+    return 1 + (target == "trt") + groups + 1 + math.ceil(math.log2(max(groups - 1, 1)))
+
+
 def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options, log: Log | None = None,
-                  reference: dict[str, np.ndarray] | None = None) -> tuple[Int8Recipe, SearchResult]:
-    """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring).
+                  reference: dict[str, np.ndarray] | None = None,
+                  progress: bool = True) -> tuple[Int8Recipe, SearchResult]:
+    """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring);
+    a rich progress bar counts the trials (`progress`), `log` gets one line per decision.
 
     `reference`: the FP32 graph's boxes on that set when already tracked (`track_boxes`), to skip tracking them."""
     import onnx
 
+    from droptrack.eval.bench_timing import bar
     from droptrack.export.quantize import layer_groups
 
     log = log or (lambda s: None)
     t0 = time.perf_counter()
     seqs, desc = validation_sequences(options, fp32.parent / ".auto_precision")
     frames = sum(len(s) - 1 for s in seqs)
-    with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir:
-        ev = Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference, fp32.parent / ".auto_precision", desc)
+    total = [0]   # known once the groups are
+    with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir, \
+            bar(f"auto-precision ({base.target}) trials", progress) as update:
+        ev = Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference, fp32.parent / ".auto_precision", desc,
+                       on_trial=lambda done: update(done, max(done, total[0])))
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
                   if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
+        total[0] = most_trials(len(groups), base.target)
         limit = options.max_divergence
         res = SearchResult(base.target, limit, desc, len(seqs), frames, ev.graph([])[0])
         log(f"  auto-precision ({base.target}): all groups INT8 -> {res.all_quantized:.1%} diverged "
@@ -223,6 +240,8 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
         res.kept = kept
         res.divergence, final = ev.graph(kept)[0], ev.path(kept)
         res.passed = res.divergence <= limit
+        res.trials, res.measured = len(ev.done), ev.measured
+        update(res.trials, res.trials)
         _costs(res, ev, kept, final)
     res.seconds = time.perf_counter() - t0
     for line in res.notes():

@@ -22,6 +22,7 @@ from droptrack.geometry import normalize, sample_target
 
 MIN_CALIB_PAIRS = 8
 DEFAULT_CALIB_PAIRS = 32
+MAX_CALIB_PAIRS = 1024   # each pair holds ~1 MB of float crops (256-px search), all in memory while calibrating
 JITTER_SHIFT = 0.25    # std of the state's centre offset, in units of sqrt(w*h)
 JITTER_SCALE = 0.15    # std of the state's log size change
 # photos not used by the parity pairs, so calibration and verification inputs differ
@@ -30,11 +31,13 @@ CALIB_PHOTOS = ("camera", "coins", "ihc", "color", "cell", "brick", "grass", "gr
 
 
 def check_pair_count(n: int) -> int:
-    """Reject calibration sizes that cannot give usable activation ranges."""
+    """Reject calibration sizes that cannot give usable activation ranges, or would not fit in memory."""
     if n < MIN_CALIB_PAIRS:
         raise ExportError(f"--calib-pairs {n} is too few for INT8 calibration; use at least {MIN_CALIB_PAIRS} "
                           f"(default {DEFAULT_CALIB_PAIRS})")
-    return n
+    from droptrack.config_rules import Rule, check_value
+
+    return check_value("--calib-pairs", n, Rule(int, lo=MIN_CALIB_PAIRS, hi=MAX_CALIB_PAIRS))
 
 
 def photo_pairs(meta: ArtifactMeta, n: int, seed: int = 0) -> list[InputPair]:

@@ -107,10 +107,14 @@ class Evaluator:
     beside the graph, named by `journal_key`), so an interrupted search resumes without repeating a trial."""
 
     def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log,
-                 reference: dict[str, np.ndarray] | None = None, journal_dir: Path | None = None, desc: str = ""):
+                 reference: dict[str, np.ndarray] | None = None, journal_dir: Path | None = None, desc: str = "",
+                 on_trial: Callable[[int], None] | None = None):
         from droptrack.export.quantize import preprocess
 
         self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
+        self.on_trial = on_trial or (lambda done: None)   # called with the trials done so far (measured or journaled)
+        self.done: set[str] = set()
+        self.measured = 0                                 # trials measured in this run (not read from the journal)
         self.pre = preprocess(fp32, tmp / "pre.onnx")
         self.journal, self.trials, ref_path = None, {}, None
         if journal_dir is not None:
@@ -143,9 +147,16 @@ class Evaluator:
         from droptrack.artifact import atomic_write_json
 
         self.trials[name] = value
+        self.measured += 1
         if self.journal is not None:
             atomic_write_json(self.journal, {"trials": self.trials})
         return value
+
+    def _tick(self, name: str) -> None:
+        """Count a trial once, whether measured now or read from the journal (progress)."""
+        if name not in self.done:
+            self.done.add(name)
+            self.on_trial(len(self.done))
 
     def path(self, kept: list[str]) -> Path:
         """The INT8 graph keeping `kept` in high precision (built once)."""
@@ -164,11 +175,10 @@ class Evaluator:
         """(divergence, graph path or None when the journal already had it) of the recipe keeping `kept`."""
         key = tuple(sorted(kept))
         name = ",".join(key)
-        if name in self.trials:
-            return self.trials[name], self.paths.get(key)
-        d = self._record(name, divergence(track_boxes(self.path(kept), self.seqs), self.reference))
-        self.log(f"    trial {len(self.trials)}: high precision {', '.join(key) or 'nothing'} -> {d:.1%} diverged")
-        return d, self.paths[key]
+        if name not in self.trials:
+            self._record(name, divergence(track_boxes(self.path(kept), self.seqs), self.reference))
+        self._tick(name)
+        return self.trials[name], self.paths.get(key)
 
     def base_divergence(self) -> float:
         """Divergence of the graph every group falls back to: FP16 (TensorRT's base) or FP32 (ORT's, exactly 0)."""
@@ -180,13 +190,14 @@ class Evaluator:
         if self.base.target != "trt":
             return 0.0
         if "<fp16 base>" in self.trials:
+            self._tick("<fp16 base>")
             return self.trials["<fp16 base>"]
         model = to_trt_base(onnx.load(str(self.pre)))
         set_metadata(model, read_metadata(self.fp32))
         path = self.tmp / "base_fp16.onnx"
         onnx.save(model, str(path))
         d = self._record("<fp16 base>", divergence(track_boxes(path, self.seqs), self.reference))
-        self.log(f"    FP16 base alone (every group kept) -> {d:.1%} diverged")
+        self._tick("<fp16 base>")
         return d
 
 

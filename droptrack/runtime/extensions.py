@@ -114,6 +114,22 @@ def check_keys(keys: dict, option_names: bool = False) -> dict:
     return values
 
 
+def option_args(keys: dict) -> list[str]:
+    """The `dt run` options that give these TEST-style keys (what the options gave them: --official when every
+    switch key is there, a switch key's None as 'off'), e.g. for a printed next command."""
+    def text(v) -> str:
+        return ",".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" if isinstance(
+            v, float) else str(v)
+
+    official = set(OFFICIAL) <= set(keys or {})
+    args = ["--official"] if official else []
+    for key, value in (keys or {}).items():
+        if value is None and (official or key not in OFFICIAL):
+            continue
+        args += [KEYS[key][1], "off" if value is None else text(value)]
+    return args
+
+
 def smooth_size(prev: list[float], pred: list[float], score: float, ext: TrackerExt) -> list[float]:
     """x,y,w,h: the predicted centre with w/h moved from `prev` toward `pred` at the score-gated rate."""
     if ext.size_lr is None:

@@ -3,7 +3,8 @@ failing rank has already printed its own one-line `error: ...`, and the exit cod
 
 Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose torchrun agent passes it to the ranks
 and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
-while it is spawning them) is killed when the launcher returns, so no rank outlives it.
+while it is spawning them) is killed when the launcher returns, so no rank outlives it. SIGKILL of `dt` (no handler
+runs) reaches the launcher as SIGTERM on Linux (PR_SET_PDEATHSIG), which then stops its ranks the same way.
 """
 
 from __future__ import annotations
@@ -76,6 +77,22 @@ def launch(nproc: int, args: list[str]) -> int:
         kill_leftover_ranks()
 
 
+PR_SET_PDEATHSIG = 1   # linux/prctl.h
+
+
+def die_with(parent: int) -> None:
+    """preexec_fn: this child gets SIGTERM when `parent` dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG; a
+    no-op where prctl is missing). A parent that died before the call is not waited for: SIGTERM now."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):   # not Linux, or no libc symbol
+        return
+    if prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0 and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_launcher(nproc: int, args: list[str]) -> int:
     """`launch` in a child process of its own session; SIGINT or SIGTERM here is passed on to it and waited for,
     so torchrun stops its ranks (killing it outright left them running). Signals that arrive before the child
@@ -92,8 +109,11 @@ def run_launcher(nproc: int, args: list[str]) -> int:
     previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS
                 if signal.getsignal(s) is not signal.SIG_IGN}   # ignored (a `&` job of a script): stays so
     try:
+        parent = os.getpid()   # SIGKILL of dt (no handler runs) still stops the launcher, which stops its ranks
+        linux = sys.platform.startswith("linux")
         child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args],
-                                      start_new_session=True))   # a terminal's Ctrl-C reaches it once: from here
+                                      start_new_session=True,   # a terminal's Ctrl-C reaches it once: from here
+                                      preexec_fn=(lambda: die_with(parent)) if linux else None))
         for s in pending:
             child[0].send_signal(s)
         return exit_code(child[0].wait())

@@ -1,0 +1,90 @@
+"""`dt bench`'s options (`BenchOptions`) and their checks, run before any work starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from droptrack.errors import InputError
+from droptrack.eval.bench_data import check_output_outside_data, check_synth_size, data_kind
+
+
+@dataclass
+class BenchOptions:
+    """Everything `dt bench` accepts (see the CLI help)."""
+
+    artifacts: list[str]
+    data: str = "synthetic"
+    root: str | None = None
+    reference: str | None = None
+    max_auc_drop: float | None = None
+    max_divergence: float | None = None
+    min_fps: float | None = None
+    output_dir: str | Path = "out/bench"
+    sequences: int | None = None
+    frames: int | None = None
+    device: str = "cpu"
+    config: str | None = None
+    init: str | None = None
+    threads: int | None = None
+    warmup: int = 10
+    timed_frames: int = 200
+    progress: bool = True
+    command: str = ""
+    trackers: list[str] = field(default_factory=list)    # classic OpenCV baselines (droptrack.eval.baselines)
+    ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
+    resume: bool = False      # keep each row's finished sequences from an interrupted bench in the same output
+
+
+
+def check_options(opts: BenchOptions) -> None:
+    """Every option checked (one-line errors) before any work; normalises trackers, ext and device in place."""
+    from droptrack.config import load_config
+    from droptrack.eval.baselines import check_name
+    from droptrack.paths import check_not_results, check_output_dir
+    from droptrack.runtime.run import check_artifact
+
+    if not opts.artifacts and not opts.trackers:
+        raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
+    opts.trackers = [check_name(t) for t in opts.trackers]
+    if not opts.artifacts:   # OpenCV rows have no PyTorch reference: these were silently ignored
+        given = [o for o, v in (("--reference", opts.reference), ("--max-auc-drop", opts.max_auc_drop),
+                                ("--max-divergence", opts.max_divergence)) if v is not None]
+        if given:
+            raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
+                             "(OpenCV) have none: pass an artifact to bench too, or drop them")
+    kind = data_kind(opts.data)
+    if kind == "synthetic":   # generated: N x M frames are written (elsewhere they are the first N / M)
+        check_synth_size(opts.sequences, opts.frames)
+    if opts.root is not None and kind in ("video", "folder"):   # the path is the data: --root was silently ignored
+        raise InputError(f"--root is for synthetic data (where the set is cached) and dataset names; --data "
+                         f"{opts.data} is a {kind} and is read as it is: drop --root")
+    for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
+        check_artifact(str(artifact))
+    check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
+    check_output_outside_data(opts.output_dir, opts.data, opts.root)
+    check_not_results("--output", opts.output_dir, ("eval.json",))
+    if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
+        raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
+    if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
+        raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
+    if opts.min_fps is not None and not opts.min_fps > 0:
+        raise InputError(f"--min-fps {opts.min_fps} must be > 0")
+    if opts.ext:
+        from droptrack.runtime.extensions import KEYS, check_keys
+
+        if not opts.artifacts:
+            raise InputError("tracker-extension options apply to models, not to --tracker baselines; pass an "
+                             "artifact or drop them")
+        checked = check_keys(opts.ext, option_names=True)
+        opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
+    if opts.warmup < 0 or opts.timed_frames < 1:
+        raise InputError("warm-up must be >= 0 and timed frames >= 1")
+    if opts.config is not None:   # else every checkpoint row failed after the data was read, exit 1
+        load_config(opts.config)
+    if opts.threads is not None and opts.threads < 1:   # else every model row failed, exit 1
+        raise InputError(f"--threads {opts.threads}: use 1 or more")
+    if opts.device != "cpu":
+        from droptrack.runtime.run import resolve_device
+
+        opts.device = resolve_device(opts.device, None)

@@ -1,0 +1,186 @@
+"""`dt bench`'s rows: one per artifact or OpenCV tracker, with its file facts, `dt eval` accuracy and gates."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.artifact import sha256_file
+from droptrack.errors import DropTrackError, InputError
+from droptrack.eval.bench_gates import Gate, gate_text, row_gates
+from droptrack.eval.bench_options import BenchOptions
+from droptrack.eval.bench_reference import Parity, Reference
+from droptrack.eval.bench_timing import Latency
+
+ACCURACY_KEYS = ("auc", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75")
+
+
+@dataclass
+class BenchRow:
+    """One artifact's measurements."""
+
+    name: str
+    artifact: str
+    format: str                          # 'torch' | 'onnx' | 'engine'
+    precision: str = "fp32"
+    status: str = "passed"               # 'passed' | 'gate_failed' | 'failed'
+    reason: str = ""
+    size_mb: float | None = None
+    sha256: str = ""
+    checkpoint_sha256: str = ""
+    accuracy: dict[str, float | None] = field(default_factory=dict)
+    seq_auc: dict[str, float] = field(default_factory=dict)     # per-sequence AUC (fraction), for the interval
+    latency: Latency | None = None
+    memory: dict[str, Any] | None = None
+    parity: Parity | None = None
+    gates: list[Gate] = field(default_factory=list)
+    reference: Reference | None = None
+    result: Any = None
+    boxes: dict[str, np.ndarray] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def fail(self, exc: BaseException) -> None:
+        self.status = "failed"
+        self.reason = _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {text}"[:300]
+
+
+def _format(path: str) -> str:
+    return {".onnx": "onnx", ".engine": "engine"}.get(Path(path).suffix.lower(), "torch")
+
+
+def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
+    """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row."""
+    from droptrack.runtime.run import check_artifact
+    from droptrack.runtime.tracker import load_backend
+
+    row = BenchRow(name, str(artifact), _format(str(artifact)))
+    try:
+        if not Path(artifact).is_file():
+            raise InputError(f"{artifact} not found; pass existing checkpoint, .onnx or .engine files")
+        check_artifact(str(artifact))
+        row.size_mb = Path(artifact).stat().st_size / 1e6
+        row.sha256 = sha256_file(artifact)
+        with load_backend(artifact, opts.config, opts.device) as backend:
+            meta = backend.meta
+        row.precision = meta.precision or "fp32"
+        row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported in the row
+        row.fail(exc)
+    return row
+
+
+def row_names(artifacts: list[str]) -> list[str]:
+    """Result-folder names: the artifact's stem, made unique with an index."""
+    from droptrack.eval.run import tracker_name
+
+    names: list[str] = []
+    for a in artifacts:
+        base = tracker_name(a)
+        names.append(base if base not in names else f"{base}_{len(names)}")
+    return names
+
+
+def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
+              tracker: str | None = None) -> Any:
+    """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
+    `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results)."""
+    from droptrack.eval.run import evaluate
+
+    results = Path(opts.output_dir) / "results"
+    if fresh and not opts.resume and (results / name / "eval.json").is_file():
+        shutil.rmtree(results / name)
+    try:
+        return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag,
+                        name=name, threads=opts.threads, progress=opts.progress, tracker=tracker,
+                        ext=opts.ext if tracker is None else None)
+    except InputError as exc:
+        if opts.resume:
+            raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
+        raise
+
+
+def resume_notes(rows: list[BenchRow]) -> list[str]:
+    """One note per row whose accuracy pass continued an interrupted bench (its resumed boxes are whole pixels)."""
+    notes = []
+    for row in rows:
+        res = row.result
+        if res is not None and res.resumed:
+            notes.append(f"{row.name}: {len(res.resumed)} of {len(res.sequences)} sequences resumed from "
+                         f"{res.output_dir} (their boxes are read back from the result files, whole pixels); "
+                         "latency was measured again")
+    return notes
+
+
+def baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOptions) -> BenchRow:
+    """A classic OpenCV tracker's row: dt eval's accuracy, latency from its per-frame times (see the docstring)."""
+    import cv2
+
+    from droptrack.eval.bench_timing import latency_from_times
+
+    row = BenchRow(name, f"opencv:{key}", "opencv", precision="-", sha256=f"opencv-{cv2.__version__}:{key}")
+    try:
+        row.result = evaluate_row(None, seqs, name, tag, opts, tracker=key)
+        row.boxes = row.result.boxes
+        row.accuracy = accuracy(row.result, seqs, tag)
+        row.latency = latency_from_times([row.result.times[s.name] for s in seqs])
+    except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
+        row.fail(exc)
+        return row
+    row.gates = [g for g in gates(row, opts) if g.name == "min_fps"]     # no reference: no parity gates
+    failed = [g for g in row.gates if g.passed is False]
+    if failed:
+        row.status, row.reason = "gate_failed", "; ".join(gate_text(g) for g in failed)
+    return row
+
+
+def _ope(result: Any, seqs: list[Any], tag: str) -> Any:
+    """dt eval's OPE result (OSTrack protocol; computed for GOT-10k-style tags), or None without ground truth."""
+    from droptrack.data.sequence import has_gt
+    from droptrack.eval.report import analyze
+
+    if not result.reports:
+        return None
+    ope = result.reports.get("ostrack-ope") or result.reports.get("pytracking-ope")
+    if ope is None:
+        ope = analyze([result.output_dir], [s for s in seqs if has_gt(s)], tag=tag, names=[result.tracker],
+                      protocol="ostrack-ope")
+    return ope.trackers[0].result
+
+
+def sequence_auc(result: Any, seqs: list[Any], tag: str) -> dict[str, float]:
+    """Per-sequence AUC (fraction); their unweighted mean is the OPE AUC."""
+    ope = _ope(result, seqs, tag)
+    return {} if ope is None else {k: v["auc"] for k, v in ope.per_sequence().items()}
+
+
+def accuracy(result: Any, seqs: list[Any], tag: str) -> dict[str, float | None]:
+    """AUC, P, NP, OP50, OP75 (OSTrack OPE) and AO, SR0.5, SR0.75 (GOT-10k toolkit) from dt eval's reports."""
+    acc: dict[str, float | None] = dict.fromkeys(ACCURACY_KEYS)
+    ope = _ope(result, seqs, tag)
+    if ope is None:
+        return acc
+    acc.update({k: float(v) for k, v in ope.scores().items() if k in acc})
+    got = result.reports.get("got10k-toolkit")
+    if got is not None:
+        acc.update({k: float(v) for k, v in got.trackers[0].result.scores().items() if k in acc})
+    return acc
+
+
+def gates(row: BenchRow, opts: BenchOptions) -> list[Gate]:
+    """The row's gates (droptrack.eval.bench_gates): ΔAUC interval, diverged frames, --min-fps."""
+    p = row.parity
+    return row_gates(row.precision, p.ci if p is not None else None, p.divergence if p is not None else None,
+                     row.latency.fps if row.latency is not None else None, opts.max_auc_drop, opts.max_divergence,
+                     opts.min_fps)
