@@ -20,8 +20,8 @@ from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_fra
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem,
-                                     part_path, video_part_path)
+from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, check_video_path,
+                                     display_problem, part_path, video_part_path)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -151,6 +151,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
+    if opts.save:
+        check_video_path(opts.save)
     check_artifact(opts.artifact)
     from droptrack.runtime.extensions import check_keys
 
