@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 from helpers import cli, one_line_error
 
+from droptrack.data.media import bundled_video
+
+VIDEO = bundled_video("carphone_pristine.mp4")
+
 
 def test_save_container_is_checked_before_the_source_is_opened(tmp_path):
     empty = tmp_path / "frames"   # opening this source fails; --save's container must be refused first
@@ -14,3 +18,18 @@ def test_save_container_is_checked_before_the_source_is_opened(tmp_path):
     line = one_line_error(cli("run", empty, "--init", "1,1,4,4", "--save", tmp_path / "out.txt"))
     assert "--save" in line and "'.txt'" in line and ".mp4" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_upper_case_model_suffix_is_the_same_kind_of_model(exported, tmp_path):
+    graph = tmp_path / "MODEL.ONNX"   # as a FAT stick or a Windows share names it
+    graph.write_bytes((exported[0] / "model.onnx").read_bytes())
+    r = cli("run", VIDEO, "-m", graph, "--device", "cpu", "--init", "60,40,40,50", "--max-frames", 2,
+            "--output", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 2
+    r = cli("doctor", graph)
+    assert r.exit_code == 0 and "runs on ONNX Runtime cpu" in r.output, r.output
+    engine = tmp_path / "MODEL.ENGINE"
+    engine.write_bytes(b"not an engine")
+    assert "TensorRT engines run on CUDA only" in one_line_error(cli("run", VIDEO, "-m", engine, "--device", "cpu",
+                                                                        "--init", "60,40,40,50"))

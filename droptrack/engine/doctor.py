@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from droptrack.artifact import artifact_format
 from droptrack.engine.threads import oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
@@ -104,9 +105,10 @@ def check_artifact(path: str | Path, env: dict) -> list[Check]:
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
-    if path.suffix == ".onnx":
+    kind = artifact_format(path)
+    if kind == "onnx":
         return _check_onnx(path, env)
-    if path.suffix == ".engine":
+    if kind == "engine":
         return _check_engine(path, env)
     from droptrack.errors import DropTrackError
     from droptrack.model.checkpoint import read_meta

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError
 from droptrack.geometry import sample_target, validate_init_box
@@ -72,7 +73,7 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
     import torch
 
     if device is None:
-        return "cuda" if (torch.cuda.is_available() or str(artifact).endswith(".engine")) else "cpu"
+        return "cuda" if (torch.cuda.is_available() or artifact_format(artifact) == "engine") else "cpu"
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -105,7 +106,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
 
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
-    if str(artifact).endswith(".engine") and not device.startswith("cuda"):
+    if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
         backend = load_backend(artifact, config, device, threads, trust=trust)
