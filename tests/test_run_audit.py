@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,29 @@ def test_upper_case_model_suffix_is_the_same_kind_of_model(exported, tmp_path):
     engine.write_bytes(b"not an engine")
     assert "TensorRT engines run on CUDA only" in one_line_error(cli("run", VIDEO, "-m", engine, "--device", "cpu",
                                                                         "--init", "60,40,40,50"))
+
+
+@pytest.mark.parametrize("source, option, value", [
+    ("video", "--width", 64), ("video", "--fps", 5), ("folder", "--height", 48),
+    ("rtsp://127.0.0.1:9/cam", "--width", 640), ("v4l2src ! videoconvert ! appsink", "--fps", 15)])
+def test_capture_options_that_would_do_nothing_are_refused(tmp_path, source, option, value):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    src = {"video": VIDEO, "folder": folder}.get(source, source)
+    line = one_line_error(cli("run", src, "--init", "1,1,4,4", option, value, "--output", tmp_path / "b.txt"))
+    assert f"{option} does nothing" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    import cv2
+    import numpy as np
+
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    r = cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", "10,10,20,20", "--fps", 5,
+            "--jsonl", tmp_path / "b.jsonl")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["timestamp"] for x in (tmp_path / "b.jsonl").read_text().splitlines()] == [0.0, 0.2, 0.4]

@@ -36,9 +36,11 @@ def run(
                                          "lost (its box is still reported); 0 disables."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
                             "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
-    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
-    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
-    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+    width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
+                                        "pipelines keep their own size: refused there)."),
+    height: Optional[int] = typer.Option(None, help="Camera capture height (as --width)."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate; image folders: their timestamp rate "
+                                        "(video files, streams and pipelines keep their own: refused there)."),
     loop: bool = typer.Option(False, "--loop", help="Replay a video file or image folder endlessly (soak tests, "
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "

@@ -152,6 +152,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
+    sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
     if opts.save:
         check_video_path(opts.save)
     check_artifact(opts.artifact)

@@ -47,6 +47,7 @@ class Session:
             raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
                              "seconds")
         check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
+        sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
         if opts.save:
             check_video_path(opts.save)
         check_artifact(opts.artifact)
