@@ -60,3 +60,22 @@ def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
             "--jsonl", tmp_path / "b.jsonl")
     assert r.exit_code == 0, r.output
     assert [json.loads(x)["timestamp"] for x in (tmp_path / "b.jsonl").read_text().splitlines()] == [0.0, 0.2, 0.4]
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--aspect-penalty", "1"], "--aspect-penalty does nothing without --size-lr (this model's TEST.SIZE_LR is off)"),
+    (["--reacq-threshold", "0.3"], "--reacq-threshold does nothing without --reacq-factor"),
+    (["--template-refresh-every", "5"], "--template-refresh-every does nothing without --template-refresh"),
+    (["--scale-penalty", "0.9"], "--scale-penalty does nothing without --scale-search"),
+    (["--official", "--reacq-center", "last"], "--official turns it off")])
+def test_extension_settings_without_their_extension_are_refused(tiny_ckpt, tmp_path, args, word):
+    line = one_line_error(cli("run", VIDEO, "-m", tiny_ckpt, "--device", "cpu", "--init", "60,40,40,50",
+                              "--output", tmp_path / "b.txt", *args))
+    assert word in line and not list(tmp_path.iterdir())
+
+
+def test_extension_settings_with_their_extension_apply(tiny_ckpt, tmp_path):
+    r = cli("run", VIDEO, "-m", tiny_ckpt, "--device", "cpu", "--init", "60,40,40,50", "--max-frames", 2,
+            "--size-lr", "0.5", "--aspect-penalty", "1", "--scale-search", "0.8", "--scale-penalty", "0.9")
+    assert r.exit_code == 0, r.output
+    assert "size smoothing 0.5, aspect penalty 1; scale search 0.8 (penalty 0.9)" in r.output
