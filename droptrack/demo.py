@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_bytes
+from droptrack.artifact import artifact_format, atomic_write_bytes
 from droptrack.data.media import bundled_video
 from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
@@ -140,6 +140,11 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     from droptrack.eval.bench_data import check_synth_size
 
     check_synth_size(sequences, frames)
+    if checkpoint is not None and artifact_format(checkpoint) != "torch":
+        kind = "an ONNX graph" if artifact_format(checkpoint) == "onnx" else "a TensorRT engine"
+        raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
+                         f"(.pt / .pth.tar): pass the one it came from, or bench it: `dt bench {checkpoint} --data "
+                         "synthetic`")
     if checkpoint is not None:
         read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
 

@@ -79,3 +79,10 @@ def test_extension_settings_with_their_extension_apply(tiny_ckpt, tmp_path):
             "--size-lr", "0.5", "--aspect-penalty", "1", "--scale-search", "0.8", "--scale-penalty", "0.9")
     assert r.exit_code == 0, r.output
     assert "size smoothing 0.5, aspect penalty 1; scale search 0.8 (penalty 0.9)" in r.output
+
+
+def test_demo_of_an_onnx_graph_says_it_takes_a_checkpoint(exported, tmp_path):
+    graph = exported[0] / "model.onnx"
+    line = one_line_error(cli("demo", "--checkpoint", graph, "--output", tmp_path / "out"))
+    assert "is an ONNX graph" in line and "PyTorch checkpoint" in line and f"dt bench {graph}" in line
+    assert not (tmp_path / "out").exists()
