@@ -86,3 +86,32 @@ def test_demo_of_an_onnx_graph_says_it_takes_a_checkpoint(exported, tmp_path):
     line = one_line_error(cli("demo", "--checkpoint", graph, "--output", tmp_path / "out"))
     assert "is an ONNX graph" in line and "PyTorch checkpoint" in line and f"dt bench {graph}" in line
     assert not (tmp_path / "out").exists()
+
+
+def fake_engine(folder: Path, graph: Path) -> Path:
+    """What `dt export --engine` leaves on a GPU machine (engine + sidecar) beside its ONNX graph, here where no
+    TensorRT runs: the engine bytes are never read."""
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+
+    with OrtBackend(graph) as be:
+        meta = be.meta.to_dict()
+    (folder / "model.onnx").write_bytes(graph.read_bytes())
+    engine = folder / "model.engine"
+    engine.write_bytes(b"serialized engine")
+    (folder / "model.engine.json").write_text(json.dumps({
+        "meta": meta, "precision": "fp16", "rebuild_command": f"dt export {folder / 'model.onnx'} --engine",
+        "env": {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}}))
+    return engine
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a machine without CUDA/TensorRT")
+def test_engine_without_tensorrt_points_at_the_onnx_graph_not_at_a_rebuild(exported, tmp_path):
+    engine = fake_engine(tmp_path, exported[0] / "model.onnx")
+    r = cli("doctor", engine)
+    verdict = r.output.strip().splitlines()[-1]
+    assert r.exit_code == 1 and verdict.startswith("error: model.engine: fp16 engine"), r.output
+    assert "cannot run here" in verdict and f"--model {tmp_path / 'model.onnx'}" in verdict
+    assert "rebuild" not in verdict   # dt export --engine cannot build one here either
+    for device in ([], ["--device", "cuda"]):
+        line = one_line_error(cli("run", VIDEO, "-m", engine, "--init", "60,40,40,50", *device))
+        assert f"--model {tmp_path / 'model.onnx'}" in line and "--device cpu" not in line

@@ -141,7 +141,7 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
 
 
 def _check_engine(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import compat_problems, read_sidecar
+    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, read_sidecar
     from droptrack.errors import DropTrackError
 
     try:
@@ -154,6 +154,9 @@ def _check_engine(path: Path, env: dict) -> list[Check]:
     problems = compat_problems(built, here)
     desc = (f"{path.name}: {info.get('precision')} engine built with TensorRT {built.get('tensorrt')} on "
             f"{built.get('gpu')} (sm {built.get('compute_capability')})")
+    status = env.get("tensorrt_status", "usable")
+    if status != "usable":   # no engine runs here, and none can be rebuilt here: the ONNX graph is what runs
+        return [Check("error", f"{desc}; cannot run here: {status}; {onnx_instead(path)}")]
     if problems:
         return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
                                f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]

@@ -77,6 +77,11 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
+        if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
+            from droptrack.engine.tensorrt_backend import onnx_instead
+
+            raise BackendError(f"TensorRT engine '{artifact}' needs CUDA, which is not available here; "
+                               f"{onnx_instead(artifact)}")
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
     return device
 
