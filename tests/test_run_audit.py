@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +119,21 @@ def test_engine_without_tensorrt_points_at_the_onnx_graph_not_at_a_rebuild(expor
     for device in ([], ["--device", "cuda"]):
         line = one_line_error(cli("run", VIDEO, "-m", engine, "--init", "60,40,40,50", *device))
         assert f"--model {tmp_path / 'model.onnx'}" in line and "--device cpu" not in line
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_the_source_connects_stops_at_once(tmp_path, sig, code):
+    """Nothing is in flight before the first frame: the first Ctrl-C / SIGTERM stops a run still retrying its
+    stream (it waited out --reconnect-timeout, then exited 2 with the connection error)."""
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), sig))   # delivered to the main thread, where dt run is
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        r = cli("run", "rtsp://127.0.0.1:9/cam", "--init", "1,1,4,4", "--reconnect-timeout", 8,
+                "--output", tmp_path / "b.txt")
+    finally:
+        timer.cancel()
+    assert r.exit_code == code, r.output
+    assert f"{signal.Signals(sig).name}: stopped before the first frame; nothing was written" in r.output
+    assert "Traceback" not in r.output and time.monotonic() - t0 < 6
+    assert not list(tmp_path.iterdir())

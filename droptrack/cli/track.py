@@ -62,7 +62,8 @@ def run(
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
-    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129.
+    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
+    the first frame, e.g. while a stream connects, they stop at once).
     """
 
     from rich.console import Console
@@ -93,6 +94,8 @@ def run(
     finally:
         if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
             progress.stop()
+    if summary.interrupted and not summary.frames:   # stopped while the source connected or the model loaded
+        _stopped(summary, "before the first frame; nothing was written")
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
@@ -107,11 +110,16 @@ def run(
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)
     if summary.interrupted:
-        import signal
+        _stopped(summary, f"after {summary.frames} frames; outputs are complete up to there")
 
-        name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
-        typer.echo(f"{name}: stopped after {summary.frames} frames; outputs are complete up to there", err=True)
-        raise typer.Exit(128 + (summary.signal or signal.SIGINT))
+
+def _stopped(summary, when: str) -> None:
+    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C)."""
+    import signal
+
+    name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
+    typer.echo(f"{name}: stopped {when}", err=True)
+    raise typer.Exit(128 + (summary.signal or signal.SIGINT))
 
 
 @app.command()

@@ -230,10 +230,16 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
     """Track the targets of `opts` through the source; returns the summary (outputs are written and closed).
 
     SIGINT, SIGTERM and SIGHUP end the run after the current frame (outputs complete; `summary.signal` says
-    which); see `droptrack.runtime.signals`.
+    which), or at once before the first frame (a source still connecting: `summary.frames` 0, nothing written);
+    see `droptrack.runtime.signals`.
     """
     with graceful_signals(StopFlag()) as stop:
-        return _run(opts, stop, on_start, on_frame)
+        try:
+            return _run(opts, stop, on_start, on_frame)
+        except KeyboardInterrupt:
+            if not stop.is_set:   # not one of our signals (no handler outside the main thread)
+                raise
+            return RunSummary(interrupted=True, signal=stop.signum)
 
 
 def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
