@@ -137,3 +137,9 @@ def test_signal_while_the_source_connects_stops_at_once(tmp_path, sig, code):
     assert f"{signal.Signals(sig).name}: stopped before the first frame; nothing was written" in r.output
     assert "Traceback" not in r.output and time.monotonic() - t0 < 6
     assert not list(tmp_path.iterdir())
+
+
+def test_model_folder_names_the_models_in_it(exported, tmp_path):
+    line = one_line_error(cli("run", VIDEO, "-m", exported[0], "--init", "60,40,40,50", "--output", tmp_path / "b.txt"))
+    assert "is a folder, not a model" in line and f"e.g. '{exported[0] / 'model.onnx'}'" in line
+    assert "model_fp16.onnx" in line and "parity.json" not in line and not list(tmp_path.iterdir())

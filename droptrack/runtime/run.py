@@ -93,6 +93,13 @@ def check_artifact(artifact: str | None) -> None:
     path = Path(artifact)
     if not path.exists():
         raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file")
+    inside = sorted((p.name for p in path.iterdir() if p.is_file() and p.name.lower().endswith(ARTIFACT_SUFFIXES)
+                     and not p.name.startswith(".")),   # ONNX first: it runs everywhere
+                    key=lambda n: (["onnx", "torch", "engine"].index(artifact_format(n)), n)) if path.is_dir() else []
+    if inside:   # e.g. dt export's output folder: name what is in it
+        more = f" (and {len(inside) - 4} more)" if len(inside) > 4 else ""
+        raise InputError(f"model '{artifact}' is a folder, not a model; it holds {', '.join(inside[:4])}{more}: pass "
+                         f"one of them, e.g. '{path / inside[0]}'")
     if path.is_dir() or path.suffix.lower() not in ARTIFACT_SUFFIXES:
         kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar), "
