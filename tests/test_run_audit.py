@@ -143,3 +143,16 @@ def test_model_folder_names_the_models_in_it(exported, tmp_path):
     line = one_line_error(cli("run", VIDEO, "-m", exported[0], "--init", "60,40,40,50", "--output", tmp_path / "b.txt"))
     assert "is a folder, not a model" in line and f"e.g. '{exported[0] / 'model.onnx'}'" in line
     assert "model_fp16.onnx" in line and "parity.json" not in line and not list(tmp_path.iterdir())
+
+
+def test_doctor_builds_a_checkpoint_as_dt_run_does(tiny_ckpt, tmp_path):
+    import torch
+
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    obj["net"]["box_head.conv5_ctr.weight"][0] = float("nan")
+    torch.save(obj, tmp_path / "nan.pt")
+    run_line = one_line_error(cli("run", VIDEO, "-m", tmp_path / "nan.pt", "--init", "60,40,40,50"))
+    r = cli("doctor", tmp_path / "nan.pt")
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == run_line, r.output   # it said 'ok: ... runs'
+    r = cli("doctor", tiny_ckpt)
+    assert r.exit_code == 0 and "ok: checkpoint tiny_ce_test" in r.output, r.output

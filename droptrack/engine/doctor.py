@@ -110,14 +110,15 @@ def check_artifact(path: str | Path, env: dict) -> list[Check]:
         return _check_onnx(path, env)
     if kind == "engine":
         return _check_engine(path, env)
+    from droptrack.engine.torch_backend import TorchBackend
     from droptrack.errors import DropTrackError
-    from droptrack.model.checkpoint import read_meta
 
-    try:
-        meta = read_meta(path)
+    try:   # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there
+        with TorchBackend.from_checkpoint(path, device="cpu") as be:
+            m = be.meta
     except DropTrackError as exc:
         return [Check("error", str(exc))]
-    return [Check("ok", f"checkpoint {meta.config_name} ({meta.arch}, {meta.template_size}/{meta.search_size} px) "
+    return [Check("ok", f"checkpoint {m.config_name} ({m.arch}, {m.template_size}/{m.search_size} px) "
                         "runs with the torch backend")]
 
 
