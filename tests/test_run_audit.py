@@ -156,3 +156,10 @@ def test_doctor_builds_a_checkpoint_as_dt_run_does(tiny_ckpt, tmp_path):
     assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == run_line, r.output   # it said 'ok: ... runs'
     r = cli("doctor", tiny_ckpt)
     assert r.exit_code == 0 and "ok: checkpoint tiny_ce_test" in r.output, r.output
+
+
+def test_dash_is_stdout_only_for_jsonl(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # --output - wrote the boxes into a file named '-' here
+    line = one_line_error(cli("run", VIDEO, "--init", "60,40,40,50", "--output", "-"))
+    assert "--output - would write a file named '-'" in line and "--jsonl -" in line
+    assert not list(tmp_path.iterdir())

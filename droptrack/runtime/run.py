@@ -197,6 +197,10 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve)."""
+    for label, paths in outputs.items():   # '-' is stdout for --jsonl only (filtered out before this check)
+        if any(str(o) == "-" for o in paths):
+            raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
+                             "stdout: --jsonl -)")
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
