@@ -163,3 +163,19 @@ def test_dash_is_stdout_only_for_jsonl(tmp_path, monkeypatch):
     line = one_line_error(cli("run", VIDEO, "--init", "60,40,40,50", "--output", "-"))
     assert "--output - would write a file named '-'" in line and "--jsonl -" in line
     assert not list(tmp_path.iterdir())
+
+
+def test_demo_video_frames_stay_inside_the_bikes_shot(tmp_path):
+    """bikes.mp4 cuts to another shot at frame 242: --video-frames above 55 tracked the bike into it (and above 63
+    was capped without a word)."""
+    import cv2
+    import numpy as np
+
+    from droptrack.demo import VIDEO_FRAMES, VIDEO_NAME, VIDEO_START
+
+    cap = cv2.VideoCapture(str(bundled_video(VIDEO_NAME)))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, VIDEO_START + VIDEO_FRAMES - 1)
+    last, cut, after = (cap.read()[1].astype(int) for _ in range(3))
+    assert np.abs(cut - last).mean() > 4 * np.abs(after - cut).mean()   # the cut follows the shot's last frame
+    line = one_line_error(cli("demo", "--video-frames", VIDEO_FRAMES + 1, "--output", tmp_path / "out"))
+    assert f"at most {VIDEO_FRAMES}" in line and not (tmp_path / "out").exists()

@@ -131,7 +131,8 @@ def demo(
                                               "embedded model)."),
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
-    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track."),
+    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track (2 to 55: "
+                                     "the parked bike's shot in bikes.mp4)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default as dt "
                                           "bench: OMP_NUM_THREADS if set, else 1 for small models like the "
                                           "embedded one, else all usable cores)."),
