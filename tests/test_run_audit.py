@@ -179,3 +179,19 @@ def test_demo_video_frames_stay_inside_the_bikes_shot(tmp_path):
     assert np.abs(cut - last).mean() > 4 * np.abs(after - cut).mean()   # the cut follows the shot's last frame
     line = one_line_error(cli("demo", "--video-frames", VIDEO_FRAMES + 1, "--output", tmp_path / "out"))
     assert f"at most {VIDEO_FRAMES}" in line and not (tmp_path / "out").exists()
+
+
+def test_checkpoint_options_with_an_onnx_graph_are_refused(exported, tmp_path):
+    """--config and --trust-checkpoint were ignored without a word for an ONNX graph (it carries its config)."""
+    from droptrack.data import generate_synth
+
+    graph = exported[0] / "model.onnx"
+    data = generate_synth(tmp_path / "set", sequences=1, frames=4, seed=0, size=(96, 72), split="val")
+    cases = [["run", VIDEO, "-m", graph, "--init", "60,40,40,50", "--config", "vitb_256_mae_ce_32x4_ep300"],
+             ["run", VIDEO, "-m", graph, "--init", "60,40,40,50", "--trust-checkpoint"],
+             ["eval", "--dataset", "synth", "--root", data, "-m", graph, "--config", "tiny_ce_test",
+              "-o", tmp_path / "res"]]   # (dt bench: --config also loads the reference checkpoint, so it stays)
+    for args in cases:
+        line = one_line_error(cli(*args))
+        assert "applies to checkpoints" in line and "ONNX graph" in line, args
+    assert not (tmp_path / "res").exists()

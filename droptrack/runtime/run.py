@@ -106,6 +106,18 @@ def check_artifact(artifact: str | None) -> None:
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
 
 
+def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:
+    """--config and --trust-checkpoint read a checkpoint; an ONNX graph or engine carries the config it was exported
+    with, so they would be ignored: one-line error (dt run, serve, eval; dt bench's --config loads its reference)."""
+    kind = artifact_format(artifact)
+    given = [o for o, v in (("--config", config), ("--trust-checkpoint", trust)) if v]
+    if kind != "torch" and given:
+        what = "an ONNX graph" if kind == "onnx" else "a TensorRT engine"
+        raise InputError(f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} to checkpoints; "
+                         f"'{artifact}' is {what} that carries the config it was exported with: drop "
+                         f"{' and '.join(given)}")
+
+
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
                   trust: bool = False, ext: dict | None = None):
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
@@ -168,6 +180,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     if opts.save:
         check_video_path(opts.save)
     check_artifact(opts.artifact)
+    check_model_options(opts.artifact, opts.config, opts.trust_checkpoint)
     from droptrack.runtime.extensions import check_keys
 
     check_keys(opts.ext, option_names=True)
