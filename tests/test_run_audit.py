@@ -195,3 +195,11 @@ def test_checkpoint_options_with_an_onnx_graph_are_refused(exported, tmp_path):
         line = one_line_error(cli(*args))
         assert "applies to checkpoints" in line and "ONNX graph" in line, args
     assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("value", ["25", "-0.5", "nan"])
+def test_lost_threshold_is_a_score_between_0_and_1(tmp_path, value):
+    """Scores are in [0, 1]: --lost-threshold 25 (a percentage) flagged every frame lost."""
+    line = one_line_error(cli("run", VIDEO, "--init", "60,40,40,50", "--lost-threshold", value,
+                              "--output", tmp_path / "b.txt"))
+    assert "--lost-threshold" in line and "between 0 and 1" in line and not list(tmp_path.iterdir())

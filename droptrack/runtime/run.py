@@ -197,9 +197,11 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
 
 
 def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
-    """--lost-threshold finite, --fps in (0, 1000], --width / --height in 1..16384 (dt run and dt serve)."""
-    if not math.isfinite(lost_threshold):
-        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    """--lost-threshold in [0, 1] (scores are), --fps in (0, 1000], --width / --height in 1..16384 (dt run and
+    dt serve)."""
+    if not 0 <= lost_threshold <= 1:   # NaN too; '25' (a percentage) flagged every frame lost
+        raise InputError(f"--lost-threshold {lost_threshold} must be a score between 0 and 1, e.g. 0.25 (0 disables "
+                         "the lost flag)")
     if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
         raise InputError(f"--fps {fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
     for name, v in (("--width", width), ("--height", height)):
