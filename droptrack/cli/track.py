@@ -32,8 +32,8 @@ def run(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
-    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is flagged "
-                                         "lost (its box is still reported); 0 disables."),
+    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
+                                         "flagged lost (its box is still reported); 0 disables."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
                             "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
     width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
