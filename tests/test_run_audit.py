@@ -203,3 +203,12 @@ def test_lost_threshold_is_a_score_between_0_and_1(tmp_path, value):
     line = one_line_error(cli("run", VIDEO, "--init", "60,40,40,50", "--lost-threshold", value,
                               "--output", tmp_path / "b.txt"))
     assert "--lost-threshold" in line and "between 0 and 1" in line and not list(tmp_path.iterdir())
+
+
+def test_doctor_refuses_what_dt_run_refuses_as_not_a_model(exported, tmp_path):
+    """dt doctor notes.txt was a failed check 'corrupt or not a PyTorch file (KeyError)' (exit 1) where dt run says
+    it is not a model (exit 2); a folder of models is named as dt run names it."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n")
+    assert "is a '.txt' file, not a model" in one_line_error(cli("doctor", notes))
+    assert f"e.g. '{exported[0] / 'model.onnx'}'" in one_line_error(cli("doctor", exported[0]))
