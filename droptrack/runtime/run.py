@@ -177,8 +177,6 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
     sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
-    if opts.save:
-        check_video_path(opts.save)
     check_artifact(opts.artifact)
     check_model_options(opts.artifact, opts.config, opts.trust_checkpoint)
     from droptrack.runtime.extensions import check_keys
@@ -187,6 +185,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_output_paths(opts.source, (opts.artifact, opts.config), {
         "--output": _box_outputs(opts.output, num_targets),
         "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+    if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
+        check_video_path(opts.save)
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
