@@ -71,7 +71,8 @@ def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
     (["--reacq-threshold", "0.3"], "--reacq-threshold does nothing without --reacq-factor"),
     (["--template-refresh-every", "5"], "--template-refresh-every does nothing without --template-refresh"),
     (["--scale-penalty", "0.9"], "--scale-penalty does nothing without --scale-search"),
-    (["--official", "--reacq-center", "last"], "--official turns it off")])
+    (["--official", "--reacq-center", "last"], "the options turn it off"),
+    (["--scale-search", "off", "--scale-penalty", "0.9"], "the options turn it off")])
 def test_extension_settings_without_their_extension_are_refused(tiny_ckpt, tmp_path, args, word):
     line = one_line_error(cli("run", VIDEO, "-m", tiny_ckpt, "--device", "cpu", "--init", "60,40,40,50",
                               "--output", tmp_path / "b.txt", *args))

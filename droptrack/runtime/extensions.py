@@ -278,8 +278,8 @@ def merge_overrides(base: dict, overrides: dict | None) -> TrackerExt:
         switch = DEPENDS_ON.get(key)
         if switch is not None and getattr(ext, switch.lower()) is None:
             opt, on = KEYS[key][1], KEYS[switch][1]
-            why = "--official turns it off" if (overrides or {}).get(switch, 0) is None else \
-                f"this model's TEST.{switch} is off"
+            why = "the options turn it off (--official or 'off')" if (overrides or {}).get(switch, 0) is None \
+                else f"this model's TEST.{switch} is off"
             raise ConfigError(f"{opt} does nothing without {on} ({why}); add {on} or drop {opt}")
     return ext
 
