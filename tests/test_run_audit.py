@@ -213,3 +213,19 @@ def test_doctor_refuses_what_dt_run_refuses_as_not_a_model(exported, tmp_path):
     notes.write_text("not a model\n")
     assert "is a '.txt' file, not a model" in one_line_error(cli("doctor", notes))
     assert f"e.g. '{exported[0] / 'model.onnx'}'" in one_line_error(cli("doctor", exported[0]))
+
+
+def test_first_signal_of_a_running_loop_says_what_happens(capsys):
+    """A source in an outage may not deliver the current frame for a long time: the first Ctrl-C printed nothing
+    while the run went on; it says the run stops after the current frame and how to stop at once."""
+    from droptrack.runtime.signals import StopFlag, graceful_signals
+
+    with graceful_signals(StopFlag()) as stop:
+        stop.armed = True   # as the tracking loop does
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        assert stop.signum == signal.SIGTERM
+        assert "SIGTERM: stopping after the current frame (send it again to stop at once)" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)

@@ -11,6 +11,7 @@ signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -47,6 +48,9 @@ class graceful_signals:
         self.flag.set(signum)
         if not self.flag.armed:
             raise KeyboardInterrupt   # no frame in flight yet (connecting, loading): nothing to finish
+        # said at once: a source in an outage (--reconnect-timeout) may take long to deliver the current frame
+        sys.stderr.write(f"{signal.Signals(signum).name}: stopping after the current frame (send it again to stop "
+                         "at once)\n")
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
