@@ -2,10 +2,9 @@
 
 `timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP. Once the tracking loop runs
 (`StopFlag.armed`), the first signal only sets a flag that the loop reads after each frame (and says so on
-stderr), so the frame in flight
-is written to every output and the outputs are closed properly (the video gets its index, box files are
-completed). A second signal raises KeyboardInterrupt at once (for a source that blocks and never delivers the next
-frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
+stderr), so the frame in flight is written to every output and the outputs are closed properly (the video gets
+its index, box files are completed). A second signal raises KeyboardInterrupt at once (for a source that blocks
+and never delivers the next frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
 signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal number (130, 143, 129).
 """
 
