@@ -13,7 +13,7 @@ from typing import Callable
 
 from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, InputError
+from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.paths import check_outputs, same_file
 from droptrack.runtime import readers, sources
@@ -314,8 +314,15 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
         if on_start:
             on_start(total)
-        summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
-                               opts.lost_threshold, on_frame, stop=stop)
+        try:
+            summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
+                                   opts.lost_threshold, on_frame, stop=stop)
+        except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
+            files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
+            files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
+            if not files:
+                raise
+            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total
         summary.procedure = tracker.ext.describe()
