@@ -63,6 +63,13 @@ class ArtifactMeta:
         return cls.from_dict(d)
 
 
+def artifact_format(path: str | Path | None) -> str:
+    """'onnx', 'engine' or 'torch' (a checkpoint, or None: the embedded model) by the suffix, in any case
+    ('MODEL.ONNX' from a FAT stick is an ONNX graph)."""
+    suffix = "" if path is None else Path(str(path)).suffix.lower()
+    return {".onnx": "onnx", ".engine": "engine"}.get(suffix, "torch")
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_bytes
+from droptrack.artifact import artifact_format, atomic_write_bytes
 from droptrack.data.media import bundled_video
 from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
@@ -27,7 +27,8 @@ DEFAULT_OUTPUT = Path("droptrack-demo")
 DEFAULT_SEQUENCES, DEFAULT_FRAMES = 6, 40
 VIDEO_NAME = "bikes.mp4"
 # bikes.mp4 (640x272, 25 FPS, 250 frames) is a montage of shots; frames 187-241 are one shot of a parked bike that a
-# pedestrian walks past (partial occlusion). The box is the bike in frame 187, picked by eye (wheels to handlebars).
+# pedestrian walks past (partial occlusion), frame 242 cuts to another one. The box is the bike in frame 187, picked
+# by eye (wheels to handlebars).
 VIDEO_START = 187
 VIDEO_INIT = (300.0, 18.0, 265.0, 182.0)
 VIDEO_FRAMES = 55
@@ -134,12 +135,21 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
         raise InputError(f"--threads {threads}: use 1 or more")
     if video_frames < 2:
         raise InputError(f"--video-frames {video_frames} is too small; use at least 2 (init + one tracked frame)")
+    if video_frames > VIDEO_FRAMES:   # frame 242 cuts to another shot: the bike would be tracked into it
+        raise InputError(f"--video-frames {video_frames}: the bike's shot in {VIDEO_NAME} is {VIDEO_FRAMES} frames "
+                         f"(frames {VIDEO_START}-{VIDEO_START + VIDEO_FRAMES - 1}); use at most {VIDEO_FRAMES}, or "
+                         "track a video of your own with dt run")
     if sequences < 1 or frames < 2:
         raise InputError(f"--sequences {sequences} --frames {frames}: need at least 1 sequence of 2 frames; raise "
                          "--sequences or --frames")
     from droptrack.eval.bench_data import check_synth_size
 
     check_synth_size(sequences, frames)
+    if checkpoint is not None and artifact_format(checkpoint) != "torch":
+        kind = "an ONNX graph" if artifact_format(checkpoint) == "onnx" else "a TensorRT engine"
+        raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
+                         f"(.pt / .pth.tar): pass the one it came from, or bench it: `dt bench {checkpoint} --data "
+                         "synthetic`")
     if checkpoint is not None:
         read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
 

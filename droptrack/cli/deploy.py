@@ -103,9 +103,12 @@ def doctor(
 
     if workers < 1:
         raise InputError(f"--workers {workers}: use 1 or more")
-    if artifact is not None and not artifact.is_file():   # bad input (exit 2), not a failed check (exit 1)
-        raise InputError(f"ARTIFACT '{artifact}' {'is a folder' if artifact.is_dir() else 'does not exist'}; pass a "
-                         "checkpoint, .onnx or .engine file")
+    if artifact is not None and not artifact.exists():   # bad input (exit 2), not a failed check (exit 1)
+        raise InputError(f"ARTIFACT '{artifact}' does not exist; pass a checkpoint, .onnx or .engine file")
+    if artifact is not None:   # a folder (naming the models in it) or a file of another kind: as dt run says it
+        from droptrack.runtime.run import check_artifact as check_kind
+
+        check_kind(str(artifact))
     from droptrack.engine.doctor import check_artifact, environment, environment_checks
 
     env = environment()

@@ -43,9 +43,11 @@ def serve(
                                           "deliver its first frame."),
     every_frame: bool = typer.Option(False, "--every-frame", help="Live sources: every frame in arrival order "
                                      "(queued) instead of the newest one (as dt run)."),
-    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
-    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
-    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+    width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
+                                        "pipelines keep their own size: refused there)."),
+    height: Optional[int] = typer.Option(None, help="Camera capture height (as --width)."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate; image folders: their timestamp rate "
+                                        "(video files, streams and pipelines keep their own: refused there)."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""

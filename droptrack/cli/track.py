@@ -32,13 +32,15 @@ def run(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
-    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is flagged "
-                                         "lost (its box is still reported); 0 disables."),
+    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
+                                         "flagged lost (its box is still reported); 0 disables."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
                             "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
-    width: Optional[int] = typer.Option(None, help="Camera/stream capture width."),
-    height: Optional[int] = typer.Option(None, help="Camera/stream capture height."),
-    fps: Optional[float] = typer.Option(None, help="Camera capture rate (image folders: timestamp rate)."),
+    width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
+                                        "pipelines keep their own size: refused there)."),
+    height: Optional[int] = typer.Option(None, help="Camera capture height (as --width)."),
+    fps: Optional[float] = typer.Option(None, help="Camera capture rate; image folders: their timestamp rate "
+                                        "(video files, streams and pipelines keep their own: refused there)."),
     loop: bool = typer.Option(False, "--loop", help="Replay a video file or image folder endlessly (soak tests, "
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
@@ -60,7 +62,8 @@ def run(
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
-    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129.
+    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
+    the first frame, e.g. while a stream connects, they stop at once).
     """
 
     from rich.console import Console
@@ -91,6 +94,8 @@ def run(
     finally:
         if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
             progress.stop()
+    if summary.interrupted and not summary.frames:   # stopped while the source connected or the model loaded
+        _stopped(summary, "before the first frame; nothing was written")
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
@@ -105,11 +110,16 @@ def run(
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)
     if summary.interrupted:
-        import signal
+        _stopped(summary, f"after {summary.frames} frames; outputs are complete up to there")
 
-        name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
-        typer.echo(f"{name}: stopped after {summary.frames} frames; outputs are complete up to there", err=True)
-        raise typer.Exit(128 + (summary.signal or signal.SIGINT))
+
+def _stopped(summary, when: str) -> None:
+    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C)."""
+    import signal
+
+    name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
+    typer.echo(f"{name}: stopped {when}", err=True)
+    raise typer.Exit(128 + (summary.signal or signal.SIGINT))
 
 
 @app.command()
@@ -121,7 +131,8 @@ def demo(
                                               "embedded model)."),
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
-    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track."),
+    video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track (2 to 55: "
+                                     "the parked bike's shot in bikes.mp4)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default as dt "
                                           "bench: OMP_NUM_THREADS if set, else 1 for small models like the "
                                           "embedded one, else all usable cores)."),

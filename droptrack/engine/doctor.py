@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from droptrack.artifact import artifact_format
 from droptrack.engine.threads import oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
@@ -104,18 +105,20 @@ def check_artifact(path: str | Path, env: dict) -> list[Check]:
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
-    if path.suffix == ".onnx":
+    kind = artifact_format(path)
+    if kind == "onnx":
         return _check_onnx(path, env)
-    if path.suffix == ".engine":
+    if kind == "engine":
         return _check_engine(path, env)
+    from droptrack.engine.torch_backend import TorchBackend
     from droptrack.errors import DropTrackError
-    from droptrack.model.checkpoint import read_meta
 
-    try:
-        meta = read_meta(path)
+    try:   # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there
+        with TorchBackend.from_checkpoint(path, device="cpu") as be:
+            m = be.meta
     except DropTrackError as exc:
         return [Check("error", str(exc))]
-    return [Check("ok", f"checkpoint {meta.config_name} ({meta.arch}, {meta.template_size}/{meta.search_size} px) "
+    return [Check("ok", f"checkpoint {m.config_name} ({m.arch}, {m.template_size}/{m.search_size} px) "
                         "runs with the torch backend")]
 
 
@@ -139,7 +142,7 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
 
 
 def _check_engine(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import compat_problems, read_sidecar
+    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, read_sidecar
     from droptrack.errors import DropTrackError
 
     try:
@@ -152,6 +155,9 @@ def _check_engine(path: Path, env: dict) -> list[Check]:
     problems = compat_problems(built, here)
     desc = (f"{path.name}: {info.get('precision')} engine built with TensorRT {built.get('tensorrt')} on "
             f"{built.get('gpu')} (sm {built.get('compute_capability')})")
+    status = env.get("tensorrt_status", "usable")
+    if status != "usable":   # no engine runs here, and none can be rebuilt here: the ONNX graph is what runs
+        return [Check("error", f"{desc}; cannot run here: {status}; {onnx_instead(path)}")]
     if problems:
         return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
                                f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]

@@ -92,6 +92,13 @@ def read_sidecar(path: Path) -> dict:
     return info
 
 
+def onnx_instead(path: str | Path) -> str:
+    """What to run where an engine cannot: the ONNX graph beside it (`dt export` writes both), when it is there."""
+    graph = Path(path).with_suffix(".onnx")
+    return f"run the ONNX graph instead (--model {graph})" if graph.is_file() else \
+        "run the ONNX graph it was built from instead (--model MODEL.onnx)"
+
+
 class TensorRTBackend(Backend):
     """A TensorRT engine with persistent output buffers on one CUDA stream."""
 
@@ -109,8 +116,7 @@ class TensorRTBackend(Backend):
         rebuild = info.get("rebuild_command", f"dt export {self.path.with_suffix('.onnx')} --engine")
         reason = trt_compat.unavailable_reason()
         if reason:
-            raise BackendError(f"cannot run '{self.path.name}': {reason}; run the ONNX graph instead "
-                               f"(--model {self.path.with_suffix('.onnx')})")
+            raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")
         import torch
 
         if index > 0 and index >= torch.cuda.device_count():  # cuda:0 exists when unavailable_reason() is ""

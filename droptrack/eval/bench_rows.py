@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.artifact import sha256_file
+from droptrack.artifact import artifact_format, sha256_file
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
 from droptrack.eval.bench_options import BenchOptions
@@ -56,16 +56,12 @@ def _reason(exc: BaseException) -> str:
     return text if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {text}"[:300]
 
 
-def _format(path: str) -> str:
-    return {".onnx": "onnx", ".engine": "engine"}.get(Path(path).suffix.lower(), "torch")
-
-
 def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
     """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row."""
     from droptrack.runtime.run import check_artifact
     from droptrack.runtime.tracker import load_backend
 
-    row = BenchRow(name, str(artifact), _format(str(artifact)))
+    row = BenchRow(name, str(artifact), artifact_format(artifact))
     try:
         if not Path(artifact).is_file():
             raise InputError(f"{artifact} not found; pass existing checkpoint, .onnx or .engine files")

@@ -262,8 +262,24 @@ class Extensions:
         return state
 
 
+# a setting key -> the switch key without which it does nothing
+DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "REACQ_FACTOR",
+                              "REACQ_FRAMES": "REACQ_FACTOR", "REACQ_RECOVER": "REACQ_FACTOR",
+                              "REACQ_CENTER": "REACQ_FACTOR", "TEMPLATE_REFRESH_EVERY": "TEMPLATE_REFRESH",
+                              "SCALE_PENALTY": "SCALE_SEARCH"}
+
+
 def merge_overrides(base: dict, overrides: dict | None) -> TrackerExt:
-    """Artifact keys updated by command-line overrides (checked with the option names)."""
+    """Artifact keys updated by command-line overrides (checked with the option names); an override of a setting
+    whose extension ends up off (neither the artifact nor the options turn it on) is refused: it would do nothing."""
     check_keys(overrides or {}, option_names=True)
-    return TrackerExt.from_keys({**(base or {}), **(overrides or {})})
+    ext = TrackerExt.from_keys({**(base or {}), **(overrides or {})})
+    for key in overrides or {}:
+        switch = DEPENDS_ON.get(key)
+        if switch is not None and getattr(ext, switch.lower()) is None:
+            opt, on = KEYS[key][1], KEYS[switch][1]
+            why = "the options turn it off (--official or 'off')" if (overrides or {}).get(switch, 0) is None \
+                else f"this model's TEST.{switch} is off"
+            raise ConfigError(f"{opt} does nothing without {on} ({why}); add {on} or drop {opt}")
+    return ext
 

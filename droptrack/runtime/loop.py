@@ -130,6 +130,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
     it = iter(frames)
     stats, recent = summary.stats, deque(maxlen=FPS_WINDOW)
     stop = stop or StopFlag()
+    stop.armed = True   # a signal now finishes the current frame (see signals)
     try:
         t0 = time.perf_counter()
         first = next(it, None)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, InputError
+from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.paths import check_outputs, same_file
 from droptrack.runtime import readers, sources
@@ -20,8 +21,8 @@ from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_fra
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem,
-                                     part_path, video_part_path)
+from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, check_video_path,
+                                     display_problem, part_path, video_part_path)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -72,10 +73,15 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
     import torch
 
     if device is None:
-        return "cuda" if (torch.cuda.is_available() or str(artifact).endswith(".engine")) else "cpu"
+        return "cuda" if (torch.cuda.is_available() or artifact_format(artifact) == "engine") else "cpu"
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
+        if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
+            from droptrack.engine.tensorrt_backend import onnx_instead
+
+            raise BackendError(f"TensorRT engine '{artifact}' needs CUDA, which is not available here; "
+                               f"{onnx_instead(artifact)}")
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
     return device
 
@@ -87,10 +93,29 @@ def check_artifact(artifact: str | None) -> None:
     path = Path(artifact)
     if not path.exists():
         raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file")
+    inside = sorted((p.name for p in path.iterdir() if p.is_file() and p.name.lower().endswith(ARTIFACT_SUFFIXES)
+                     and not p.name.startswith(".")),   # ONNX first: it runs everywhere
+                    key=lambda n: (["onnx", "torch", "engine"].index(artifact_format(n)), n)) if path.is_dir() else []
+    if inside:   # e.g. dt export's output folder: name what is in it
+        more = f" (and {len(inside) - 4} more)" if len(inside) > 4 else ""
+        raise InputError(f"model '{artifact}' is a folder, not a model; it holds {', '.join(inside[:4])}{more}: pass "
+                         f"one of them, e.g. '{path / inside[0]}'")
     if path.is_dir() or path.suffix.lower() not in ARTIFACT_SUFFIXES:
         kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
+
+
+def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:
+    """--config and --trust-checkpoint read a checkpoint; an ONNX graph or engine carries the config it was exported
+    with, so they would be ignored: one-line error (dt run, serve, eval; dt bench's --config loads its reference)."""
+    kind = artifact_format(artifact)
+    given = [o for o, v in (("--config", config), ("--trust-checkpoint", trust)) if v]
+    if kind != "torch" and given:
+        what = "an ONNX graph" if kind == "onnx" else "a TensorRT engine"
+        raise InputError(f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} to checkpoints; "
+                         f"'{artifact}' is {what} that carries the config it was exported with: drop "
+                         f"{' and '.join(given)}")
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
@@ -105,7 +130,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
 
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
-    if str(artifact).endswith(".engine") and not device.startswith("cuda"):
+    if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:
         backend = load_backend(artifact, config, device, threads, trust=trust)
@@ -151,13 +176,17 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
+    sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
     check_artifact(opts.artifact)
+    check_model_options(opts.artifact, opts.config, opts.trust_checkpoint)
     from droptrack.runtime.extensions import check_keys
 
     check_keys(opts.ext, option_names=True)
     check_output_paths(opts.source, (opts.artifact, opts.config), {
         "--output": _box_outputs(opts.output, num_targets),
         "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+    if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
+        check_video_path(opts.save)
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
@@ -168,9 +197,11 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
 
 
 def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
-    """--lost-threshold finite, --fps in (0, 1000], --width / --height in 1..16384 (dt run and dt serve)."""
-    if not math.isfinite(lost_threshold):
-        raise InputError("--lost-threshold must be a finite number (0 disables the lost flag)")
+    """--lost-threshold in [0, 1] (scores are), --fps in (0, 1000], --width / --height in 1..16384 (dt run and
+    dt serve)."""
+    if not 0 <= lost_threshold <= 1:   # NaN too; '25' (a percentage) flagged every frame lost
+        raise InputError(f"--lost-threshold {lost_threshold} must be a score between 0 and 1, e.g. 0.25 (0 disables "
+                         "the lost flag)")
     if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
         raise InputError(f"--fps {fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
     for name, v in (("--width", width), ("--height", height)):
@@ -181,6 +212,10 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve)."""
+    for label, paths in outputs.items():   # '-' is stdout for --jsonl only (filtered out before this check)
+        if any(str(o) == "-" for o in paths):
+            raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
+                             "stdout: --jsonl -)")
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
@@ -221,10 +256,16 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
     """Track the targets of `opts` through the source; returns the summary (outputs are written and closed).
 
     SIGINT, SIGTERM and SIGHUP end the run after the current frame (outputs complete; `summary.signal` says
-    which); see `droptrack.runtime.signals`.
+    which), or at once before the first frame (a source still connecting: `summary.frames` 0, nothing written);
+    see `droptrack.runtime.signals`.
     """
     with graceful_signals(StopFlag()) as stop:
-        return _run(opts, stop, on_start, on_frame)
+        try:
+            return _run(opts, stop, on_start, on_frame)
+        except KeyboardInterrupt:
+            if not stop.is_set:   # not one of our signals (no handler outside the main thread)
+                raise
+            return RunSummary(interrupted=True, signal=stop.signum)
 
 
 def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
@@ -273,8 +314,15 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
         if on_start:
             on_start(total)
-        summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
-                               opts.lost_threshold, on_frame, stop=stop)
+        try:
+            summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
+                                   opts.lost_threshold, on_frame, stop=stop)
+        except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
+            files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
+            files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
+            if not files:
+                raise
+            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total
         summary.procedure = tracker.ext.describe()

@@ -1,15 +1,17 @@
 """Graceful stop on SIGINT, SIGTERM and SIGHUP: finish the current frame, then end the loop cleanly.
 
-`timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP. The first signal only sets a
-flag that the tracking loop reads after each frame, so the frame in flight is written to every output and the
-outputs are closed properly (the video gets its index, box files are completed). A second signal raises
-KeyboardInterrupt at once (for a source that blocks and never delivers the next frame). The CLI exits with
-128 + the signal number (130, 143, 129).
+`timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP. Once the tracking loop runs
+(`StopFlag.armed`), the first signal only sets a flag that the loop reads after each frame (and says so on
+stderr), so the frame in flight is written to every output and the outputs are closed properly (the video gets
+its index, box files are completed). A second signal raises KeyboardInterrupt at once (for a source that blocks
+and never delivers the next frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
+signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal number (130, 143, 129).
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -21,6 +23,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.armed = False   # set by the tracking loop: from then on a first signal waits for the current frame
 
     @property
     def is_set(self) -> bool:
@@ -43,6 +46,11 @@ class graceful_signals:
         if self.flag.is_set:
             raise KeyboardInterrupt   # second signal: stop now
         self.flag.set(signum)
+        if not self.flag.armed:
+            raise KeyboardInterrupt   # no frame in flight yet (connecting, loading): nothing to finish
+        # said at once: a source in an outage (--reconnect-timeout) may take long to deliver the current frame
+        sys.stderr.write(f"{signal.Signals(signum).name}: stopping after the current frame (send it again to stop "
+                         "at once)\n")
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():

@@ -196,6 +196,13 @@ FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv"
 MIN_VIDEO_SIDE = 32   # smaller frames are scaled up by a whole factor (OpenCV's MJPG writer corrupts memory at 5x4)
 
 
+def check_video_path(path: str | Path) -> None:
+    """--save's container is one the video writer supports (checked before any work; one-line error)."""
+    suffix = Path(path).suffix
+    if suffix.lower() not in FOURCC:
+        raise InputError(f"--save '{path}': unsupported container '{suffix}'; use .mp4 or .avi")
+
+
 def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:
     """`image` scaled to fit w x h (aspect kept) and centred on black: a video has one frame size."""
     import cv2
@@ -218,9 +225,8 @@ class VideoSink(Sink):
     """
 
     def __init__(self, path: str | Path, fps: float | None):
+        check_video_path(path)
         self.path = Path(path)
-        if self.path.suffix.lower() not in FOURCC:
-            raise InputError(f"--save '{path}': unsupported container '{self.path.suffix}'; use .mp4 or .avi")
         self.part = video_part_path(self.path)
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None

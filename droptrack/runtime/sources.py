@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from droptrack.errors import SourceError
+from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import IMAGE_EXTS, sorted_images
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
@@ -272,6 +272,43 @@ def _open_video(path: Path) -> Source:
     return CaptureSource(cap, f"video {path}", live=False)
 
 
+def source_kind(spec: str | int | Path) -> str:
+    """What `open_source` opens for `spec`: camera, pipeline, stream, folder, video or missing."""
+    s = str(spec).strip()
+    if _CAMERA.match(s) and (s.startswith("/dev/") or not Path(s).exists()):
+        return "camera"
+    if "!" in s and not os.path.exists(os.path.expanduser(s)):   # 'wow!.mp4' is a file, not a pipeline
+        return "pipeline"
+    if s.lower().startswith(STREAM_PREFIXES):
+        return "stream"
+    path = Path(os.path.expanduser(s))
+    return "folder" if path.is_dir() else "video" if path.is_file() else "missing"
+
+
+# what --width/--height/--fps cannot do for a kind of source (cameras take all three; a folder's --fps is its rate)
+_FIXED_CAPTURE = {
+    "video": ("a video file is tracked at its own size and frame rate (resize it with `ffmpeg -i IN -vf "
+              "scale=W:H OUT.mp4`)", ("width", "height", "fps")),
+    "folder": ("an image folder's frames keep their size (--fps sets its timestamp rate)", ("width", "height")),
+    "pipeline": ("a GStreamer pipeline's size and rate are set in its caps (video/x-raw,width=W,height=H,"
+                 "framerate=N/1)", ("width", "height", "fps")),
+    "stream": ("OpenCV's FFmpeg reader cannot change a stream's size or rate; the server sets them (e.g. the "
+               "camera's stream profile)", ("width", "height", "fps")),
+}
+
+
+def check_capture_options(spec: str | int | Path, width: int | None, height: int | None,
+                          fps: float | None) -> None:
+    """--width/--height/--fps only for sources they change (cameras; a folder's --fps); else a one-line error
+    (they would be ignored without a word)."""
+    why, fixed = _FIXED_CAPTURE.get(source_kind(spec), ("", ()))
+    given = [f"--{name}" for name, v in (("width", width), ("height", height), ("fps", fps))
+             if v is not None and name in fixed]
+    if given:
+        raise InputError(f"{' / '.join(given)} {'does' if len(given) == 1 else 'do'} nothing for '{spec}': {why}; "
+                         f"drop {' and '.join(given)}")
+
+
 def open_source(spec: str | int | Path, width: int | None = None, height: int | None = None,
                 fps: float | None = None, reconnect: ReconnectPolicy | None = None) -> Source:
     """Open a frame source.
@@ -287,20 +324,20 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             video files and folders ignore it.
     """
     s = str(spec).strip()
-    m = _CAMERA.match(s)
-    if m and (s.startswith("/dev/") or not Path(s).exists()):
+    kind = source_kind(s)
+    if kind == "camera":
         with _quiet_opencv():
-            return _open_camera(int(m.group(1)), width, height, fps, reconnect)
-    if "!" in s and not os.path.exists(os.path.expanduser(s)):   # 'wow!.mp4' is a file, not a pipeline
+            return _open_camera(int(_CAMERA.match(s).group(1)), width, height, fps, reconnect)
+    if kind == "pipeline":
         with _quiet_opencv():
             return _open_pipeline(s, reconnect)
-    if s.lower().startswith(STREAM_PREFIXES):
+    if kind == "stream":
         with _quiet_opencv():
             return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
-    if path.is_dir():
+    if kind == "folder":
         return FolderSource(path, fps)
-    if path.is_file():
+    if kind == "video":
         with _quiet_opencv():
             return _open_video(path)
     raise SourceError(f"source '{s}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, http://) "

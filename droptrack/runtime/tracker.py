@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from droptrack.artifact import artifact_format
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TrackerExt, merge_overrides
@@ -193,14 +194,12 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     """
-    from pathlib import Path
-
-    suffix = "" if artifact is None else Path(str(artifact)).suffix
-    if suffix == ".onnx":
+    kind = artifact_format(artifact)
+    if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
         return OrtBackend(artifact, device=device, threads=threads)
-    if suffix == ".engine":
+    if kind == "engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 
         return TensorRTBackend(artifact, device=device if str(device).startswith("cuda") else None)

@@ -25,8 +25,9 @@ from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.loop import STAGES
-from droptrack.runtime.run import build_tracker, check_artifact, check_numbers, check_output_paths, resolve_device
-from droptrack.runtime.sinks import FOURCC, BoxFileSink, JsonlSink, VideoSink, frame_record
+from droptrack.runtime.run import (build_tracker, check_artifact, check_model_options, check_numbers,
+                                   check_output_paths, resolve_device)
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file
 
@@ -47,10 +48,11 @@ class Session:
             raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
                              "seconds")
         check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
-        if opts.save and Path(opts.save).suffix.lower() not in FOURCC:
-            raise InputError(f"--save '{opts.save}': unsupported container '{Path(opts.save).suffix}'; "
-                             "use .mp4 or .avi")
+        sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
+        if opts.save:
+            check_video_path(opts.save)
         check_artifact(opts.artifact)
+        check_model_options(opts.artifact, opts.config)
         check_keys(opts.ext, option_names=True)
         # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
         if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
