@@ -174,7 +174,23 @@ def test_token_host_and_origin_rules(session):
     assert denied.value.status_code == 403
 
 
-# ---------------------------------------------------------------- CLI bad input
+def test_other_sites_pages_cannot_steer_a_loopback_server(session):
+    """A page of another site open in the user's browser POSTs to http://127.0.0.1:PORT (no token on loopback):
+    pause, resume, targets and deletes were obeyed (a body-less POST needs no CORS preflight); now 403, state
+    unchanged. The page's own requests (same Origin) and clients without Origin (curl) still work, and a server
+    bound to another loopback address (127.0.0.2) answers its own Host name."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1:8080")
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
+        for method, path, body in (("POST", "/pause", None), ("POST", "/targets", dict(zip("xywh", FACE))),
+                                   ("DELETE", "/targets/0", None), ("PUT", "/targets/0", dict(zip("xywh", FACE)))):
+            r = client.request(method, path, json=body, headers={"Origin": origin})
+            assert r.status_code == 403 and "another origin" in r.json()["detail"], (method, path, r.text)
+        assert client.get("/stats", headers={"Origin": origin}).status_code == 200   # unreadable for that page
+    assert client.get("/stats").json()["state"] == "waiting" and client.get("/targets").json() == []
+    assert client.post("/pause", headers={"Origin": "http://127.0.0.1:8080"}).json() == {"state": "paused"}
+    assert client.post("/resume").json() == {"state": "running"}
+    assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
+    assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
 
 def serve_cli(*args):
     return runner.invoke(app, ["serve", *map(str, args)])

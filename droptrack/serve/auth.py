@@ -3,8 +3,9 @@
 The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
 (the printed URL) or the `dt_token` cookie that the page sets when opened with `?token=` (HttpOnly,
 SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not).
-WebSockets from another origin are refused, and on a loopback bind only loopback Host names are answered
-(against DNS rebinding).
+WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
+site in the user's browser cannot steer the tracker), and on a loopback bind only loopback Host names are
+answered (against DNS rebinding).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 COOKIE = "dt_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
 
 
 def is_loopback(host: str) -> bool:
@@ -71,13 +73,15 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = _headers(scope)
-        if self.loopback_only and _host_name(headers.get("host", "localhost")) not in LOOPBACK_NAMES:
+        if self.loopback_only and not is_loopback(_host_name(headers.get("host", "localhost"))):
             return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
                                     "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
-        origin = headers.get("origin")
-        if scope["type"] == "websocket" and origin and urlsplit(origin).netloc.lower() != \
-                headers.get("host", "").lower():
-            return await self._deny(scope, receive, send, 403, f"WebSocket from another origin ({origin}) refused")
+        origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
+        if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
+            what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
+            if what not in SAFE_METHODS:
+                return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
+                                        "refused; use the page that dt serve serves, or a client without Origin")
         if self.token is None:
             return await self.app(scope, receive, send)
         given, in_query = _given_token(scope, headers)
