@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +146,25 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     box0 = (tmp_path / "boxes_0.txt").read_text().splitlines()
     assert len(box0) == 30 and box0[0] == "60\t20\t50\t60"
     assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30
+
+
+def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
+    """A page closed (or reloaded) after asking for the next frame, while none comes (a file waiting for its
+    first target, paused, or ended): its handler polled for a new frame 100 times a second forever, one more per
+    reload; now it ends when the client goes away."""
+    inner, ended = create_app(session), threading.Event()
+
+    async def app(scope, receive, send):   # notes when the WebSocket handler returns
+        await inner(scope, receive, send)
+        if scope["type"] == "websocket":
+            ended.set()
+
+    with TestClient(app, base_url="http://127.0.0.1").websocket_connect(WS + "/ws/video") as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+        ws.send_text("next")
+        assert session.stats()["state"] == "waiting"               # no new frame will come
+        ws.close()
+        assert ended.wait(5), "the /ws/video handler outlived its client"
 
 
 def test_token_host_and_origin_rules(session):

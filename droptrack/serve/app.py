@@ -50,8 +50,9 @@ def _put_dropping(q: asyncio.Queue, item) -> None:
     q.put_nowait(item)
 
 
-async def _until_disconnect(ws: WebSocket, sender) -> None:
-    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent)."""
+async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
+    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent);
+    `on_message()` is called for every message the client sends."""
     async with anyio.create_task_group() as tg:
         async def send_all() -> None:
             try:
@@ -62,7 +63,8 @@ async def _until_disconnect(ws: WebSocket, sender) -> None:
 
         tg.start_soon(send_all)
         while (await ws.receive())["type"] != "websocket.disconnect":
-            pass
+            if on_message is not None:
+                on_message()
         tg.cancel_scope.cancel()
 
 
@@ -132,17 +134,20 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         """Annotated JPEG frames, one per message after each message from the client (frames in between are
         skipped for that client only)."""
         await ws.accept()
-        last = 0
-        try:
+        wanted = asyncio.Event()   # the client asked for a frame (set: the first one)
+        wanted.set()
+
+        async def sender() -> None:
+            last = 0
             while True:
-                while session.latest.seq == last:
+                await wanted.wait()
+                wanted.clear()
+                while session.latest.seq == last:   # a client that leaves meanwhile ends this (no lasting poll)
                     await asyncio.sleep(POLL_S)
                 last, _, data = await run_in_threadpool(session.latest.encode)
                 await ws.send_bytes(data)
-                if (await ws.receive())["type"] == "websocket.disconnect":
-                    return
-        except (WebSocketDisconnect, RuntimeError):
-            return
+
+        await _until_disconnect(ws, sender, on_message=wanted.set)
 
     @api.websocket("/ws/records")
     async def records(ws: WebSocket) -> None:
