@@ -148,6 +148,32 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30
 
 
+BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
+              ('{"x": "a", "y": 1, "w": 2, "h": 3}', "x: Input should be a valid number"),
+              ('{"x": 1, "y": 1, "w": 2}', "h: Field required"),
+              ('[60, 20, 50, 60]', "body: Input should be a valid dictionary"),
+              ('{"x": NaN, "y": 1, "w": 20, "h": 30}', "x: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": Infinity, "h": 30}', "w: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
+
+
+def test_bad_request_bodies_answer_one_line(session):
+    """A bad body is a 422 whose detail is one line naming the field and the request that works (it was
+    FastAPI's list of error objects, which the page showed as raw JSON; NaN/Infinity reached the tracker and came
+    back with the advice 'pass --init x,y,w,h', a dt run option); the server goes on serving."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    for body, words in BAD_BODIES:
+        r = client.post("/targets", content=body, headers={"Content-Type": "application/json"})
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and isinstance(detail, str) and "\n" not in detail, r.text
+        assert words in detail and detail.endswith('send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) '
+                                                   "with Content-Type: application/json"), detail
+    assert client.get("/targets").json() == [] and client.get("/stats").json()["state"] == "waiting"
+    r = client.delete("/targets/abc")
+    assert r.status_code == 422 and r.json()["detail"] == "target_id: Input should be a valid integer, unable to " \
+        "parse string as an integer"
+
+
 def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
     """A page closed (or reloaded) after asking for the next frame, while none comes (a file waiting for its
     first target, paused, or ended): its handler polled for a new frame 100 times a second forever, one more per

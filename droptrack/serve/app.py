@@ -8,6 +8,7 @@ from importlib import resources
 
 import anyio
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -25,19 +26,36 @@ DESCRIPTION = """Live view and control of a running tracker.
 Draw or POST a box to start a target; records of every frame (the same as `dt run --jsonl`, plus `ids`) stream
 on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any text message after each frame to
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
-`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request."""
+`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
+line."""
 
 
 class Box(BaseModel):
     """A box in image pixels of the current frame: left, top, width, height."""
 
-    x: float = Field(examples=[60])
-    y: float = Field(examples=[20])
-    w: float = Field(examples=[50])
-    h: float = Field(examples=[60])
+    x: float = Field(examples=[60], allow_inf_nan=False)
+    y: float = Field(examples=[20], allow_inf_nan=False)
+    w: float = Field(examples=[50], allow_inf_nan=False)
+    h: float = Field(examples=[60], allow_inf_nan=False)
 
     def values(self) -> list[float]:
         return [self.x, self.y, self.w, self.h]
+
+
+def invalid_request_message(errors) -> str:
+    """FastAPI's list of validation errors as one line: where, what, and the request that works."""
+    parts, body = [], False
+    for e in errors:
+        loc = [str(v) for v in e.get("loc", ())]
+        body = body or loc[:1] == ["body"]
+        where = ".".join(loc[1:]) or (loc[0] if loc else "request")
+        why = e.get("msg", "invalid")
+        if e.get("type") == "json_invalid":
+            where, why = "body", f"not valid JSON ({e.get('ctx', {}).get('error', why)})"
+        parts.append(f"{where}: {why}")
+    hint = ('; send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) with Content-Type: application/json'
+            if body else "")
+    return "; ".join(parts) + hint
 
 
 def _asset(name: str) -> str:
@@ -76,6 +94,10 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     @api.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": invalid_request_message(exc.errors())}, status_code=422)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
