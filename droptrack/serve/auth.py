@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 COOKIE = "dt_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
+MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
 
 
 def is_loopback(host: str) -> bool:
@@ -63,8 +64,19 @@ def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
     return None, False
 
 
+def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
+    """(status, message) for a body the API would have to read whole into memory: too long, or of unknown length."""
+    length = headers.get("content-length")
+    if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
+        return 411, f"send the body with a Content-Length (at most {MAX_BODY} bytes); chunked bodies are refused"
+    if length is not None and length.strip().isdigit() and int(length) > MAX_BODY:
+        return 413, f"a body of {int(length)} bytes is refused; the API takes at most {MAX_BODY} bytes of JSON"
+    return None
+
+
 class AccessGuard:
-    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins; no exceptions."""
+    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins, 411/413 for bodies of
+    unknown length or over MAX_BODY; no exceptions."""
 
     def __init__(self, app, token: str | None, loopback_only: bool):
         self.app, self.token, self.loopback_only = app, token, loopback_only
@@ -82,6 +94,8 @@ class AccessGuard:
             if what not in SAFE_METHODS:
                 return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
                                         "refused; use the page that dt serve serves, or a client without Origin")
+        if scope["type"] == "http" and (refused := _body_refused(headers)):
+            return await self._deny(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
         given, in_query = _given_token(scope, headers)
