@@ -174,6 +174,26 @@ def test_bad_request_bodies_answer_one_line(session):
         "parse string as an integer"
 
 
+def test_two_servers_on_one_host_keep_their_own_page_cookie(session):
+    """A browser sends a host's cookies to every port: opening the second server's page (port 8081) replaced the
+    first one's `dt_token` cookie, so the first page (port 8080) lost its access (401, its WebSocket never came
+    back). Each server's cookie now has its own name. A token with ';', spaces or non-ASCII characters made the
+    page itself fail (500: not a valid cookie value)."""
+    tokens = {8080: "first-token-1234", 8081: "sécond token; €"}
+    apps = {port: create_app(session, token=tok) for port, tok in tokens.items()}
+
+    async def host(scope, receive, send):   # one browser, two servers on 127.0.0.1
+        await apps[scope["server"][1]](scope, receive, send)
+
+    browser = TestClient(host, base_url="http://127.0.0.1:8080")
+    for port, tok in tokens.items():
+        assert browser.get(f"http://127.0.0.1:{port}/", params={"token": tok}).status_code == 200
+    for port in tokens:
+        assert browser.get(f"http://127.0.0.1:{port}/stats").status_code == 200, port
+    browser.cookies.clear()
+    assert browser.get("http://127.0.0.1:8081/stats").status_code == 401
+
+
 def test_huge_or_unsized_bodies_are_refused_unread(session):
     """A body is read whole into memory before it is validated: a 50 MB POST was read, parsed and answered 201
     (unknown keys are ignored). Over 64 KiB is now a 413 and a chunked body (no Content-Length) a 411, both

@@ -1,8 +1,9 @@
 """Access rules of `dt serve`: loopback by default, a token for anything else, checked on every request.
 
 The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
-(the printed URL) or the `dt_token` cookie that the page sets when opened with `?token=` (HttpOnly,
-SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not).
+(the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` (HttpOnly,
+SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not; named after
+the token because browsers share cookies between the ports of a host, i.e. between servers).
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
 site in the user's browser cannot steer the tracker), and on a loopback bind only loopback Host names are
 answered (against DNS rebinding).
@@ -10,12 +11,12 @@ answered (against DNS rebinding).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import secrets
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-COOKIE = "dt_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
 MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
@@ -47,7 +48,12 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+def cookie_name(token: str) -> str:
+    """The page's cookie for this token: one per server (a browser sends a host's cookies to all its ports)."""
+    return "dt_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, bool]:
     """The token a request carries and whether it came in the query string."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -59,8 +65,8 @@ def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
         return query["token"][0], True
     for part in headers.get("cookie", "").split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE:
-            return value, False
+        if name == cookie:
+            return unquote(value), False
     return None, False
 
 
@@ -98,7 +104,7 @@ class AccessGuard:
             return await self._deny(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
-        given, in_query = _given_token(scope, headers)
+        given, in_query = _given_token(scope, headers, cookie_name(self.token))
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             what = "missing" if given is None else "wrong"
             return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
@@ -108,7 +114,8 @@ class AccessGuard:
         return await self.app(scope, receive, send)
 
     def _with_cookie(self, send):
-        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+        value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
+        cookie = f"{cookie_name(self.token)}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
 
         async def wrapped(message) -> None:
             if message["type"] == "http.response.start":
