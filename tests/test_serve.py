@@ -174,6 +174,23 @@ def test_bad_request_bodies_answer_one_line(session):
         "parse string as an integer"
 
 
+def test_printed_url_leaves_no_token_in_the_address_bar_and_the_page_cannot_be_framed(session):
+    """The printed URL (?token=) stayed in the address bar, the history and bookmarks; it now sets the cookie
+    and reloads the page without it. Every response forbids framing by other sites (a page of another site
+    could show the tracker in an invisible frame and have the user draw on it) and sending URLs in a Referer."""
+    client = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1:8080")
+    r = client.get("/?token=s3cret-token", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "./" and "HttpOnly" in r.headers["set-cookie"]
+    r = client.get("/?token=s3cret-token")
+    assert str(r.url) == "http://127.0.0.1:8080/" and r.status_code == 200 and "<title>dt serve" in r.text
+    for path in ("/", "/stats", "/nope", "/stats?token=wrong-token"):
+        h = client.get(path).headers
+        assert h["x-frame-options"] == "DENY" and h["content-security-policy"] == "frame-ancestors 'none'", path
+        assert h["referrer-policy"] == "no-referrer" and h["x-content-type-options"] == "nosniff", path
+    client.cookies.clear()
+    assert client.get("/stats?token=s3cret-token").status_code == 200   # API clients: no redirect
+
+
 def test_two_servers_on_one_host_keep_their_own_page_cookie(session):
     """A browser sends a host's cookies to every port: opening the second server's page (port 8081) replaced the
     first one's `dt_token` cookie, so the first page (port 8080) lost its access (401, its WebSocket never came
@@ -234,7 +251,7 @@ def test_token_host_and_origin_rules(session):
     assert r.status_code == 401 and "wrong token" in r.json()["detail"]
     assert client.get("/stats", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
     r = client.get("/?token=s3cret-token")                     # the printed URL sets an HttpOnly cookie
-    assert r.status_code == 200 and "HttpOnly" in r.headers["set-cookie"]
+    assert r.status_code == 200 and "HttpOnly" in r.history[0].headers["set-cookie"]
     assert client.get("/app.js").status_code == 200            # ...that the page's own requests carry
     client.cookies.clear()
     for path in ("/app.js", "/docs", "/openapi.json", "/snapshot.png"):

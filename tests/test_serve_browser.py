@@ -101,6 +101,7 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
             assert r.status == 401 and "wrong token" in r.text()
             assert page.request.get(base + "stats").status == 401
             assert page.goto(url).status == 200                      # the printed URL (sets the cookie)
+            assert page.url == base                                  # ...and reloads without the token
             page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
                                    "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
             state_is(page, "waiting")                                # a file waits on frame 0 for a target

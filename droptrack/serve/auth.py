@@ -1,9 +1,10 @@
 """Access rules of `dt serve`: loopback by default, a token for anything else, checked on every request.
 
 The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
-(the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` (HttpOnly,
-SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not; named after
-the token because browsers share cookies between the ports of a host, i.e. between servers).
+(the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` before it
+reloads without the token in its URL (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry
+it and other sites' requests do not; named after the token because browsers share cookies between the ports of
+a host, i.e. between servers). No other site may frame the page, and no URL leaves in a Referer.
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
 site in the user's browser cannot steer the tracker), and on a loopback bind only loopback Host names are
 answered (against DNS rebinding).
@@ -19,6 +20,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
+SECURITY_HEADERS = [   # no page of another site may frame this one (clickjacking); no URL leaves in a Referer
+    (b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
 MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
 
 
@@ -70,6 +74,16 @@ def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | Non
     return None, False
 
 
+def _with_headers(send, extra: list[tuple[bytes, bytes]]):
+    """`send` that adds `extra` to the response's headers."""
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
+
+
 def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
     """(status, message) for a body the API would have to read whole into memory: too long, or of unknown length."""
     length = headers.get("content-length")
@@ -91,6 +105,8 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = _headers(scope)
+        if scope["type"] == "http":
+            send = _with_headers(send, SECURITY_HEADERS)
         if self.loopback_only and not is_loopback(_host_name(headers.get("host", "localhost"))):
             return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
                                     "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
@@ -109,20 +125,19 @@ class AccessGuard:
             what = "missing" if given is None else "wrong"
             return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
                                     "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
-        if in_query and scope["type"] == "http" and scope["path"] == "/":   # the page: its requests carry it
-            send = self._with_cookie(send)
+        if in_query and scope["type"] == "http" and scope["path"] == "/":
+            return await self._enter(send)
         return await self.app(scope, receive, send)
 
-    def _with_cookie(self, send):
+    async def _enter(self, send) -> None:
+        """The printed URL: set the cookie that the page's requests carry and reload the page without the token
+        (out of the address bar, the history and bookmarks)."""
         value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
         cookie = f"{cookie_name(self.token)}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
-
-        async def wrapped(message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
-            await send(message)
-
-        return wrapped
+        await send({"type": "http.response.start", "status": 303, "headers": [
+            (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
+            (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     async def _deny(scope, receive, send, status: int, message: str) -> None:
