@@ -157,6 +157,21 @@ BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
               ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
 
 
+def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
+    """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
+    on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as
+    dt run, tracking stops with the error on the page and nothing non-finite is written."""
+    with torch.no_grad():
+        for p in session.tracker.backend.model.parameters():
+            p.fill_(float("nan"))
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    assert "non-finite box or score (NaN/Inf) on frame 1" in client.get("/stats").json()["error"]
+    assert (tmp_path / "boxes_0.txt").read_text().splitlines() == ["60\t20\t50\t60"]   # the drawn box only
+    assert [json.loads(line)["frame"] for line in (tmp_path / "serve.jsonl").read_text().splitlines()] == [0]
+
+
 def test_bad_request_bodies_answer_one_line(session):
     """A bad body is a 422 whose detail is one line naming the field and the request that works (it was
     FastAPI's list of error objects, which the page showed as raw JSON; NaN/Infinity reached the tracker and came

@@ -24,7 +24,7 @@ import numpy as np
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.loop import STAGES
+from droptrack.runtime.loop import STAGES, check_finite
 from droptrack.runtime.run import (build_tracker, check_artifact, check_model_options, check_numbers,
                                    check_output_paths, resolve_device)
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
@@ -203,6 +203,7 @@ class Session:
             # only this thread changes the tracker and the target list, so readers wait for the update, not
             # for the inference
             results, stage_ms = self.tracker.track_timed(frame.image) if self._targets else ([], {})
+            check_finite(results, frame)   # as dt run: a broken model stops, its NaN boxes are never written
             times.update(stage_ms)
             with self._lock:
                 for t, r in zip(self._targets, results):
