@@ -157,6 +157,29 @@ BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
               ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
 
 
+def test_commands_on_a_slowly_paced_source_wait_for_no_frame(tiny_ckpt, frames, tmp_path):
+    """A time-lapse folder played at its rate (--fps 0.001: a frame every 1000 s): the tracking thread slept
+    the whole frame period without applying commands, so a box drawn, pause or remove answered 503 after 10 s
+    (and stayed queued). Commands are now applied while the thread waits for the next frame."""
+    folder = tmp_path / "timelapse"
+    folder.mkdir()
+    for i, image in enumerate(frames[:3]):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), image[:, :, ::-1])
+    s = Session(ServeOptions(str(folder), artifact=str(tiny_ckpt), device="cpu", fps=0.001))
+    s.start()
+    try:
+        client = TestClient(create_app(s), base_url="http://127.0.0.1")
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        wait_for(lambda: client.get("/stats").json()["frame"] == 1)   # frame 2 is due in 1000 s
+        r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+        assert r.status_code == 201 and r.json()["since"] == 1, r.text
+        assert client.post("/pause").json() == {"state": "paused"}
+        assert client.delete("/targets/0").status_code == 200
+        assert [t["id"] for t in client.get("/targets").json()] == [1]
+    finally:
+        s.stop()
+
+
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as

@@ -190,8 +190,11 @@ class Session:
             if self._period:
                 now = time.perf_counter()
                 due = now if due is None or due < now - self._period else due
-                if self._stop.wait(max(0.0, due - now)):
-                    return
+                while not self._stop.is_set() and self.state == "running" and (left := due - now) > 0:
+                    self._apply_commands(block=True, timeout=min(left, 0.05))   # commands wait for no frame
+                    now = time.perf_counter()
+                if self._stop.is_set() or self.state != "running":   # stopped or paused while waiting
+                    continue
                 due += self._period
             t0 = time.perf_counter()
             frame = next(self._frames, None)
@@ -242,9 +245,9 @@ class Session:
         self.latest.publish(frame.index, frame.image, states, self.fps())
 
     # ------------------------------------------------------------------ commands
-    def _apply_commands(self, block: bool) -> None:
+    def _apply_commands(self, block: bool, timeout: float = 0.05) -> None:
         try:
-            item = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+            item = self._commands.get(timeout=timeout) if block else self._commands.get_nowait()
         except queue.Empty:
             return
         while True:
