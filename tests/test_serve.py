@@ -180,6 +180,31 @@ def test_commands_on_a_slowly_paced_source_wait_for_no_frame(tiny_ckpt, frames, 
         s.stop()
 
 
+def test_a_command_refused_for_a_stalled_source_is_never_applied_later(session):
+    """While the tracking thread hangs (a stream that stops delivering; here a record listener that blocks it),
+    a command answers 503 'try again'; it stayed queued and was applied when the thread came back, so the retry
+    the message asks for started a second target (from a box drawn on a long-gone frame)."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    stalled, gate = threading.Event(), threading.Event()
+
+    def stall(rec: dict) -> None:
+        stalled.set()
+        gate.wait()
+
+    session.listen(stall)                      # the tracking thread stalls on its next frame
+    assert stalled.wait(20)
+    session.command_timeout = 0.5
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 503 and "nothing was changed, try again" in r.json()["detail"]
+    assert client.post("/pause").status_code == 503
+    gate.set()
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+    records = [json.loads(line) for line in Path(session.opts.jsonl).read_text().splitlines()]
+    assert len(records) == 30 and all(r["ids"] == [0] for r in records)
+
+
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as

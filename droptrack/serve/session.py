@@ -66,6 +66,7 @@ class Session:
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
         self._commands: queue.Queue = queue.Queue()
+        self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -158,7 +159,8 @@ class Session:
                     _, fut = self._commands.get_nowait()
                 except queue.Empty:
                     break
-                fut.set_exception(CommandError(409, self._ended_message()))
+                if fut.set_running_or_notify_cancel():
+                    fut.set_exception(CommandError(409, self._ended_message()))
             errors = []
             for s in [*self._sinks, *self._box_sinks.values()]:
                 try:
@@ -252,10 +254,11 @@ class Session:
             return
         while True:
             fn, fut = item
-            try:
-                fut.set_result(fn())
-            except Exception as exc:  # noqa: BLE001 - handed to the caller
-                fut.set_exception(exc)
+            if fut.set_running_or_notify_cancel():   # not one its caller gave up on (503)
+                try:
+                    fut.set_result(fn())
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    fut.set_exception(exc)
             try:
                 item = self._commands.get_nowait()
             except queue.Empty:
@@ -269,10 +272,12 @@ class Session:
                 raise CommandError(409, self._ended_message())
             self._commands.put((fn, fut))
         try:
-            return fut.result(COMMAND_TIMEOUT_S)
+            return fut.result(self.command_timeout)
         except TimeoutError:
-            raise CommandError(503, f"the tracking thread did not answer within {COMMAND_TIMEOUT_S:g} s "
-                                    "(source stalled?); try again") from None
+            if not fut.cancel():   # being applied right now: its answer is moments away
+                return fut.result()
+            raise CommandError(503, f"the tracking thread did not answer within {self.command_timeout:g} s "
+                                    "(source stalled?); nothing was changed, try again") from None
 
     def _index(self, target_id: int) -> int:
         for i, t in enumerate(self._targets):
