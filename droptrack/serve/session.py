@@ -151,7 +151,15 @@ class Session:
         try:
             self._finish_frame()
         finally:
-            with self._lock:
+            errors = []
+            for s in [*self._sinks, *self._box_sinks.values()]:
+                try:
+                    s.close()
+                except Exception as exc:  # noqa: BLE001 - close the others first
+                    errors.append(exc)
+            if errors and self.error is None:
+                self.error = f"closing the outputs failed: {errors[0]}"
+            with self._lock:   # 'ended' once the outputs are complete: a client that sees it may read them
                 if self.state != "failed":
                     self.state = "ended"
             while True:   # commands queued while the thread ended
@@ -161,19 +169,11 @@ class Session:
                     break
                 if fut.set_running_or_notify_cancel():
                     fut.set_exception(CommandError(409, self._ended_message()))
-            errors = []
-            for s in [*self._sinks, *self._box_sinks.values()]:
-                try:
-                    s.close()
-                except Exception as exc:  # noqa: BLE001 - close the others first
-                    errors.append(exc)
             close = getattr(self._frames, "close", None)
             if close is not None:   # stop a background reader before the source goes
                 close()
             if self._source is not None:
                 self._source.close()
-            if errors and self.error is None:
-                self.error = f"closing the outputs failed: {errors[0]}"
 
     def _ended_message(self) -> str:
         return ("the source ended" + (f" ({self.error})" if self.error else "") +
