@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
-from droptrack.serve.server import page_url, resolve_token  # noqa: E402
+from droptrack.serve.server import page_url, resolve_token, serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
 
@@ -351,6 +351,27 @@ def test_other_sites_pages_cannot_steer_a_loopback_server(session):
     assert client.post("/resume").json() == {"state": "running"}
     assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
     assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
+
+
+def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):
+    """Ctrl-C while the model loads or the source opens: serve() swallowed it and returned as after a normal end
+    (dt serve then exited 0 without a word, or with an AttributeError traceback when the model was still loading);
+    now it goes on up (the CLI prints 'interrupted', exit 130), the tracking thread is stopped and the port freed."""
+    def ctrl_c(line: str) -> None:   # pressed while the first line is printed, before uvicorn runs
+        raise KeyboardInterrupt
+
+    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", jsonl=str(tmp_path / "x.jsonl"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(KeyboardInterrupt):
+        serve(opts, port=port, echo=ctrl_c)
+    assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
+# ---------------------------------------------------------------- CLI bad input
 
 def serve_cli(*args):
     return runner.invoke(app, ["serve", *map(str, args)])

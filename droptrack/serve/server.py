@@ -86,7 +86,8 @@ def stop_on_sigterm():
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print) -> Session:
-    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out."""
+    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out (a Ctrl-C before the
+    server runs raises KeyboardInterrupt)."""
     web_modules()
     import uvicorn
 
@@ -104,10 +105,11 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         echo(f"serving {page_url(host, sock.getsockname()[1], token)}  (API docs: /docs; Ctrl-C stops)")
         with stop_on_sigterm():
-            server.run(sockets=[sock])
-    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end here
-        pass
-    finally:
+            try:
+                server.run(sockets=[sock])
+            except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end
+                pass
+    finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
         if session is not None:
             session.stop()
         sock.close()
