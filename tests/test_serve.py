@@ -205,6 +205,20 @@ def test_a_command_refused_for_a_stalled_source_is_never_applied_later(session):
     assert len(records) == 30 and all(r["ids"] == [0] for r in records)
 
 
+def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path):
+    """--output: a new target's box file that cannot be opened (here its .part path is a folder; a folder whose
+    permissions changed alike) was a 500, and the target was tracked anyway without its file. Now the file is
+    opened first: 507 with a one-line message, no target; once fixed, the same box starts the target."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    (tmp_path / "boxes_1.txt.part").mkdir()
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 507 and "cannot write the box file" in r.json()["detail"] and "boxes_1.txt" in r.text
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+    (tmp_path / "boxes_1.txt.part").rmdir()
+    assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
+
+
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as

@@ -299,17 +299,34 @@ class Session:
                     if len(self._targets) >= self.opts.max_targets:
                         raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
                                                 f"{self.opts.max_targets}); remove one first")
-                    self.tracker.add_targets(frame.image, [box])
+                    sink = self._box_sink(self._next_id)
+                    try:
+                        self.tracker.add_targets(frame.image, [box])
+                    except BaseException:
+                        if sink is not None:
+                            sink.close()   # nothing written: nothing left behind
+                        raise
                     t = Target(self._next_id, list(self.tracker.states[-1]), None, False, frame.index)
                     self._next_id += 1
+                    if sink is not None:
+                        self._box_sinks[t.id] = sink
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             self._targets.append(t)
-            if self.opts.output and t.id not in self._box_sinks:
-                self._box_sinks[t.id] = BoxFileSink(box_file(self.opts.output, t.id), 1)
             if self.state == "waiting":
                 self.state = "running"
             return t
+
+    def _box_sink(self, target_id: int) -> BoxFileSink | None:
+        """A new target's --output file, opened before it starts: one that cannot be written refuses the target."""
+        if not self.opts.output:
+            return None
+        path = box_file(self.opts.output, target_id)
+        try:
+            return BoxFileSink(path, 1)
+        except OSError as exc:
+            raise CommandError(507, f"cannot write the box file '{path}' ({exc.strerror}); fix the --output "
+                                    "folder (space, permissions), then draw the box again") from None
 
     def add_target(self, box: list[float]) -> dict:
         """Start a target on the frame the thread holds; 422 for a bad box, 409 over --max-targets."""
