@@ -105,6 +105,10 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
             page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
                                    "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
             state_is(page, "waiting")                                # a file waits on frame 0 for a target
+            r = page.locator("#frame").bounding_box()
+            page.mouse.click(r["x"] + 50, r["y"] + 50)                 # a click is no box: a hint, no request
+            page.wait_for_function("document.getElementById('message').textContent.startsWith('drag over')")
+            assert page.request.get(base + "targets").json() == []
             draw(page, FACE)
             page.wait_for_selector("#targets tr[data-id='0']")
             page.wait_for_function("Number(document.getElementById('frame-index').textContent) >= 8")
