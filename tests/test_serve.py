@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -383,6 +384,28 @@ def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_
     assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+def test_a_token_of_ones_own_is_not_printed(tiny_ckpt, video):
+    """The 'serving URL' line went to the terminal, and so to journald or CI logs, with --token SECRET in it; a
+    token of one's own now stays out (the line says how to send it), a generated one (--token auto) is printed
+    as the only way to learn it."""
+    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu")
+    for token in ("my-own-secret-123", "auto"):
+        lines: list[str] = []
+
+        def echo(line: str) -> None:
+            lines.append(line)
+            if line.startswith("serving "):   # stop before uvicorn runs
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            serve(opts, port=0, token=token, echo=echo)
+        served = lines[-1]
+        if token == "auto":
+            assert re.search(r"^serving http://127\.0\.0\.1:\d+/\?token=[\w-]{22}  \(API docs", served), served
+        else:
+            assert token not in served and "open it with ?token=YOUR_TOKEN once" in served, served
 
 
 # ---------------------------------------------------------------- CLI bad input
