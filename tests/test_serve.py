@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -204,6 +205,48 @@ def test_a_command_refused_for_a_stalled_source_is_never_applied_later(session):
     assert [t["id"] for t in client.get("/targets").json()] == [0]
     records = [json.loads(line) for line in Path(session.opts.jsonl).read_text().splitlines()]
     assert len(records) == 30 and all(r["ids"] == [0] for r in records)
+
+
+def test_commands_waiting_on_a_stalled_source_leave_the_page_served(session):
+    """Commands waiting for a stalled tracking thread (up to 10 s each) held threads of the one shared pool: 40 of
+    them (clicks, several pages, a script) froze /stats, snapshots and the live view until they timed out. They
+    now wait in a few threads of their own. A real uvicorn server (the test client runs each request on its own
+    event loop and pool)."""
+    import httpx
+    import uvicorn
+
+    from droptrack.serve.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(session), log_level="warning", lifespan="off"))
+    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    runner_thread.start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stalled, gate = threading.Event(), threading.Event()
+
+    def stall(rec: dict) -> None:
+        stalled.set()
+        gate.wait()
+
+    try:
+        wait_for(lambda: server.started)
+        assert httpx.post(base + "/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        session.listen(stall)
+        assert stalled.wait(20)
+        session.command_timeout = 3.0
+        with ThreadPoolExecutor(45) as pool:
+            pending = [pool.submit(httpx.post, base + "/pause", timeout=60) for _ in range(45)]
+            wait_for(lambda: session._commands.qsize() >= 4)
+            time.sleep(0.3)                                      # the others reach the server
+            assert httpx.get(base + "/stats", timeout=60).status_code == 200
+            assert not any(f.done() for f in pending), "/stats waited for commands to time out"
+            gate.set()
+            assert {f.result().status_code for f in pending} <= {200, 503}
+    finally:
+        gate.set()
+        server.should_exit = True
+        runner_thread.join(10)
+        sock.close()
 
 
 def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path):

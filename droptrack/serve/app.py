@@ -20,6 +20,7 @@ from droptrack.serve.session import Session
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
+COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
 
 DESCRIPTION = """Live view and control of a running tracker.
 
@@ -90,6 +91,12 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks)."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
+    limiter = anyio.CapacityLimiter(COMMAND_THREADS)
+
+    async def command(fn, *args):
+        """A command waits for the tracking thread in a thread of the commands' own few: however many wait (a
+        stalled source), the shared pool stays free for /stats, snapshots and the live view."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
     @api.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> JSONResponse:
@@ -118,29 +125,29 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         return session.targets()
 
     @api.post("/targets", status_code=201)
-    def add_target(box: Box) -> dict:
+    async def add_target(box: Box) -> dict:
         """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
-        return session.add_target(box.values())
+        return await command(session.add_target, box.values())
 
     @api.put("/targets/{target_id}")
-    def reselect_target(target_id: int, box: Box) -> dict:
+    async def reselect_target(target_id: int, box: Box) -> dict:
         """Re-select a target: new template from this box on the current frame; the id stays."""
-        return session.reselect_target(target_id, box.values())
+        return await command(session.reselect_target, target_id, box.values())
 
     @api.delete("/targets/{target_id}")
-    def remove_target(target_id: int) -> dict:
+    async def remove_target(target_id: int) -> dict:
         """Stop tracking a target (404 if there is none with this id)."""
-        return session.remove_target(target_id)
+        return await command(session.remove_target, target_id)
 
     @api.post("/pause")
-    def pause() -> dict:
+    async def pause() -> dict:
         """Hold the current frame (targets can still be drawn on it)."""
-        return session.set_paused(True)
+        return await command(session.set_paused, True)
 
     @api.post("/resume")
-    def resume() -> dict:
+    async def resume() -> dict:
         """Continue tracking."""
-        return session.set_paused(False)
+        return await command(session.set_paused, False)
 
     @api.get("/snapshot.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def snapshot() -> Response:
