@@ -7,6 +7,7 @@ from pathlib import Path
 
 from droptrack.errors import SourceError
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
+from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import TargetState
 
 
@@ -33,6 +34,12 @@ class ServeOptions:
     threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
     ext: dict = field(default_factory=dict)   # tracker-extension overrides of the artifact's TEST keys (as dt run)
     every_frame: bool = False         # live sources: every frame in order (queued) instead of the newest one
+    reconnect: int = 0                # live sources: reopen up to N times per drop (as dt run)
+    reconnect_timeout: float | None = None
+
+    def reconnect_policy(self) -> ReconnectPolicy:
+        """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
+        return ReconnectPolicy(self.reconnect, self.reconnect_timeout)
 
 
 class SourceTimeout(SourceError):

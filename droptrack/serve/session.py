@@ -54,6 +54,7 @@ class Session:
         check_artifact(opts.artifact)
         check_model_options(opts.artifact, opts.config)
         check_keys(opts.ext, option_names=True)
+        self._policy = opts.reconnect_policy()
         # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
         if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
             raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
@@ -88,7 +89,7 @@ class Session:
         self._frames_done = 0
         self.state = "starting"
         self.error: str | None = None
-        self.source_name = opts.source
+        self.source_name, self.live = opts.source, False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
         self._frames: Any = None
@@ -112,7 +113,7 @@ class Session:
 
     def _open(self) -> None:
         o = self.opts
-        self._source = sources.open_source(o.source, o.width, o.height, o.fps)
+        self._source = sources.open_source(o.source, o.width, o.height, o.fps, self._policy)
         self.source_name = self._source.name
         self._frames = iter(self._source)
         first = next(self._frames, None)
@@ -176,8 +177,8 @@ class Session:
                 self._source.close()
 
     def _ended_message(self) -> str:
-        return ("the source ended" + (f" ({self.error})" if self.error else "") +
-                "; restart dt serve to track again")
+        hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
+        return f"the source ended{f' ({self.error})' if self.error else ''}; restart dt serve to track again{hint}"
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> None:
