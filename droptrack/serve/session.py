@@ -29,7 +29,7 @@ from droptrack.runtime.run import (build_tracker, check_artifact, check_model_op
                                    check_output_paths, resolve_device)
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file, open_box_file
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -300,7 +300,7 @@ class Session:
                     if len(self._targets) >= self.opts.max_targets:
                         raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
                                                 f"{self.opts.max_targets}); remove one first")
-                    sink = self._box_sink(self._next_id)
+                    sink = open_box_file(self.opts.output, self._next_id) if self.opts.output else None
                     try:
                         self.tracker.add_targets(frame.image, [box])
                     except BaseException:
@@ -317,17 +317,6 @@ class Session:
             if self.state == "waiting":
                 self.state = "running"
             return t
-
-    def _box_sink(self, target_id: int) -> BoxFileSink | None:
-        """A new target's --output file, opened before it starts: one that cannot be written refuses the target."""
-        if not self.opts.output:
-            return None
-        path = box_file(self.opts.output, target_id)
-        try:
-            return BoxFileSink(path, 1)
-        except OSError as exc:
-            raise CommandError(507, f"cannot write the box file '{path}' ({exc.strerror}); fix the --output "
-                                    "folder (space, permissions), then draw the box again") from None
 
     def add_target(self, box: list[float]) -> dict:
         """Start a target on the frame the thread holds; 422 for a bad box, 409 over --max-targets."""
