@@ -1,7 +1,13 @@
-"""Helpers shared by test files: `dt` in process, the one-line-error check, an ONNX graph's tensor types."""
+"""Helpers shared by test files: `dt` in process, the one-line-error check, an ONNX graph's tensor types, a
+camera's HTTP MJPEG stream that drops."""
 
 from __future__ import annotations
 
+import http.server
+import time
+
+import cv2
+import numpy as np
 from typer.testing import CliRunner
 
 from droptrack.cli import app
@@ -32,3 +38,31 @@ def tensor_types(model) -> dict[str, int]:
     types = {v.name: v.type.tensor_type.elem_type for v in vals}
     types.update({i.name: i.data_type for i in model.graph.initializer})
     return types
+
+
+class MjpegHandler(http.server.BaseHTTPRequestHandler):
+    """A camera's HTTP MJPEG stream: 8 frames per connection then it hangs up; the 2nd connection gets 503."""
+
+    connections: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        k = len(self.connections)
+        self.connections.append(k)
+        if k == 1:
+            self.send_error(503)   # the camera is still rebooting
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        jpg = cv2.imencode(".jpg", np.full((48, 64, 3), 40 if k == 0 else 200, np.uint8))[1].tobytes()
+        for _ in range(8):
+            try:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                                 + jpg + b"\r\n")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.01)

@@ -3,13 +3,11 @@ gap is marked in the JSONL; video files still end; a source that never connects 
 
 from __future__ import annotations
 
-import http.server
 import json
 import socketserver
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -23,6 +21,7 @@ from droptrack.runtime.reconnect import ReconnectPolicy, open_with_retry
 from droptrack.runtime.sinks import JsonlSink
 from droptrack.runtime.sources import CaptureSource, open_source
 from droptrack.runtime.tracker import load_tracker
+from helpers import MjpegHandler
 
 FAST = dict(backoff_s=0.01, max_backoff_s=0.04)
 
@@ -165,34 +164,6 @@ def test_tracking_continues_across_a_drop_and_jsonl_marks_it(tmp_path):
     recs = [json.loads(line) for line in jsonl["dropped"].read_text().splitlines()]
     marked = [r["frame"] for r in recs if "reconnect" in r]
     assert marked == [6] and recs[6]["reconnect"]["attempts"] == 2 and recs[6]["reconnect"]["gap_s"] > 0
-
-
-class MjpegHandler(http.server.BaseHTTPRequestHandler):
-    """A camera's HTTP MJPEG stream: 8 frames per connection then it hangs up; the 2nd connection gets 503."""
-
-    connections: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        k = len(self.connections)
-        self.connections.append(k)
-        if k == 1:
-            self.send_error(503)   # the camera is still rebooting
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        jpg = cv2.imencode(".jpg", np.full((48, 64, 3), 40 if k == 0 else 200, np.uint8))[1].tobytes()
-        for _ in range(8):
-            try:
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
-                                 + jpg + b"\r\n")
-                self.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.01)
 
 
 def test_real_http_mjpeg_stream_reconnects():

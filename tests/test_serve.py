@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -22,6 +26,7 @@ from droptrack.errors import InputError
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.tracker import Tracker
+from helpers import MjpegHandler
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
@@ -29,7 +34,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
-from droptrack.serve.server import page_url, resolve_token  # noqa: E402
+from droptrack.serve.server import page_url, resolve_token, serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
 
@@ -147,6 +152,250 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30
 
 
+BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
+              ('{"x": "a", "y": 1, "w": 2, "h": 3}', "x: Input should be a valid number"),
+              ('{"x": 1, "y": 1, "w": 2}', "h: Field required"),
+              ('[60, 20, 50, 60]', "body: Input should be a valid dictionary"),
+              ('{"x": NaN, "y": 1, "w": 20, "h": 30}', "x: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": Infinity, "h": 30}', "w: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
+
+
+def test_commands_on_a_slowly_paced_source_wait_for_no_frame(tiny_ckpt, frames, tmp_path):
+    """A time-lapse folder played at its rate (--fps 0.001: a frame every 1000 s): the tracking thread slept
+    the whole frame period without applying commands, so a box drawn, pause or remove answered 503 after 10 s
+    (and stayed queued). Commands are now applied while the thread waits for the next frame."""
+    folder = tmp_path / "timelapse"
+    folder.mkdir()
+    for i, image in enumerate(frames[:3]):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), image[:, :, ::-1])
+    s = Session(ServeOptions(str(folder), artifact=str(tiny_ckpt), device="cpu", fps=0.001))
+    s.start()
+    try:
+        client = TestClient(create_app(s), base_url="http://127.0.0.1")
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        wait_for(lambda: client.get("/stats").json()["frame"] == 1)   # frame 2 is due in 1000 s
+        r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+        assert r.status_code == 201 and r.json()["since"] == 1, r.text
+        assert client.post("/pause").json() == {"state": "paused"}
+        assert client.delete("/targets/0").status_code == 200
+        assert [t["id"] for t in client.get("/targets").json()] == [1]
+    finally:
+        s.stop()
+
+
+def test_a_command_refused_for_a_stalled_source_is_never_applied_later(session):
+    """While the tracking thread hangs (a stream that stops delivering; here a record listener that blocks it),
+    a command answers 503 'try again'; it stayed queued and was applied when the thread came back, so the retry
+    the message asks for started a second target (from a box drawn on a long-gone frame)."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    stalled, gate = threading.Event(), threading.Event()
+
+    def stall(rec: dict) -> None:
+        stalled.set()
+        gate.wait()
+
+    session.listen(stall)                      # the tracking thread stalls on its next frame
+    assert stalled.wait(20)
+    session.command_timeout = 0.5
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 503 and "nothing was changed, try again" in r.json()["detail"]
+    assert client.post("/pause").status_code == 503
+    gate.set()
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+    records = [json.loads(line) for line in Path(session.opts.jsonl).read_text().splitlines()]
+    assert len(records) == 30 and all(r["ids"] == [0] for r in records)
+
+
+def test_commands_waiting_on_a_stalled_source_leave_the_page_served(session):
+    """Commands waiting for a stalled tracking thread (up to 10 s each) held threads of the one shared pool: 40 of
+    them (clicks, several pages, a script) froze /stats, snapshots and the live view until they timed out. They
+    now wait in a few threads of their own. A real uvicorn server (the test client runs each request on its own
+    event loop and pool)."""
+    import httpx
+    import uvicorn
+
+    from droptrack.serve.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(session), log_level="warning", lifespan="off"))
+    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    runner_thread.start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stalled, gate = threading.Event(), threading.Event()
+
+    def stall(rec: dict) -> None:
+        stalled.set()
+        gate.wait()
+
+    try:
+        wait_for(lambda: server.started)
+        assert httpx.post(base + "/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        session.listen(stall)
+        assert stalled.wait(20)
+        session.command_timeout = 3.0
+        with ThreadPoolExecutor(45) as pool:
+            pending = [pool.submit(httpx.post, base + "/pause", timeout=60) for _ in range(45)]
+            wait_for(lambda: session._commands.qsize() >= 4)
+            time.sleep(0.3)                                      # the others reach the server
+            assert httpx.get(base + "/stats", timeout=60).status_code == 200
+            assert not any(f.done() for f in pending), "/stats waited for commands to time out"
+            gate.set()
+            assert {f.result().status_code for f in pending} <= {200, 503}
+    finally:
+        gate.set()
+        server.should_exit = True
+        runner_thread.join(10)
+        sock.close()
+
+
+def test_a_stream_that_drops_comes_back_with_reconnect(tiny_ckpt, tmp_path):
+    """dt serve had no --reconnect: a camera's stream that dropped ended tracking for good ('restart dt serve'),
+    on the headless box it is made for. With dt run's --reconnect N the stream is reopened (here: 8 frames, a
+    drop, a 503 while the camera reboots, 8 more) and tracking goes on; the jsonl marks the gap."""
+    handler = type("Handler", (MjpegHandler,), {"connections": []})
+    camera = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    camera.daemon_threads = True
+    threading.Thread(target=camera.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{camera.server_address[1]}/stream.mjpg"
+    jsonl = tmp_path / "live.jsonl"
+    s = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=4, every_frame=True,
+                             max_frames=16, jsonl=str(jsonl)))
+    try:
+        s.start()
+        client = TestClient(create_app(s), base_url="http://127.0.0.1")
+        assert client.post("/targets", json={"x": 10, "y": 10, "w": 20, "h": 20}).status_code == 201
+        wait_for(lambda: s.state == "ended")
+        assert s.error is None and s.stats()["frames"] == 16
+    finally:
+        s.stop()
+        camera.shutdown()
+        camera.server_close()
+    recs = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in recs] == list(range(16)) and handler.connections == [0, 1, 2]
+    assert [r["frame"] for r in recs if "reconnect" in r] == [8] and recs[8]["reconnect"]["attempts"] == 2
+    with pytest.raises(InputError, match="--reconnect -1"):
+        Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=-1))
+
+
+def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path):
+    """--output: a new target's box file that cannot be opened (here its .part path is a folder; a folder whose
+    permissions changed alike) was a 500, and the target was tracked anyway without its file. Now the file is
+    opened first: 507 with a one-line message, no target; once fixed, the same box starts the target."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    (tmp_path / "boxes_1.txt.part").mkdir()
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 507 and "cannot write the box file" in r.json()["detail"] and "boxes_1.txt" in r.text
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+    (tmp_path / "boxes_1.txt.part").rmdir()
+    assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
+
+
+def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
+    """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
+    on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as
+    dt run, tracking stops with the error on the page and nothing non-finite is written."""
+    with torch.no_grad():
+        for p in session.tracker.backend.model.parameters():
+            p.fill_(float("nan"))
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+    wait_for(lambda: client.get("/stats").json()["state"] == "ended")
+    assert "non-finite box or score (NaN/Inf) on frame 1" in client.get("/stats").json()["error"]
+    assert (tmp_path / "boxes_0.txt").read_text().splitlines() == ["60\t20\t50\t60"]   # the drawn box only
+    assert [json.loads(line)["frame"] for line in (tmp_path / "serve.jsonl").read_text().splitlines()] == [0]
+
+
+def test_bad_request_bodies_answer_one_line(session):
+    """A bad body is a 422 whose detail is one line naming the field and the request that works (it was
+    FastAPI's list of error objects, which the page showed as raw JSON; NaN/Infinity reached the tracker and came
+    back with the advice 'pass --init x,y,w,h', a dt run option); the server goes on serving."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    for body, words in BAD_BODIES:
+        r = client.post("/targets", content=body, headers={"Content-Type": "application/json"})
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and isinstance(detail, str) and "\n" not in detail, r.text
+        assert words in detail and detail.endswith('send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) '
+                                                   "with Content-Type: application/json"), detail
+    assert client.get("/targets").json() == [] and client.get("/stats").json()["state"] == "waiting"
+    r = client.delete("/targets/abc")
+    assert r.status_code == 422 and r.json()["detail"] == "target_id: Input should be a valid integer, unable to " \
+        "parse string as an integer"
+
+
+def test_printed_url_leaves_no_token_in_the_address_bar_and_the_page_cannot_be_framed(session):
+    """The printed URL (?token=) stayed in the address bar, the history and bookmarks; it now sets the cookie
+    and reloads the page without it. Every response forbids framing by other sites (a page of another site
+    could show the tracker in an invisible frame and have the user draw on it) and sending URLs in a Referer."""
+    client = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1:8080")
+    r = client.get("/?token=s3cret-token", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "./" and "HttpOnly" in r.headers["set-cookie"]
+    r = client.get("/?token=s3cret-token")
+    assert str(r.url) == "http://127.0.0.1:8080/" and r.status_code == 200 and "<title>dt serve" in r.text
+    for path in ("/", "/stats", "/nope", "/stats?token=wrong-token"):
+        h = client.get(path).headers
+        assert h["x-frame-options"] == "DENY" and h["content-security-policy"] == "frame-ancestors 'none'", path
+        assert h["referrer-policy"] == "no-referrer" and h["x-content-type-options"] == "nosniff", path
+    client.cookies.clear()
+    assert client.get("/stats?token=s3cret-token").status_code == 200   # API clients: no redirect
+
+
+def test_two_servers_on_one_host_keep_their_own_page_cookie(session):
+    """A browser sends a host's cookies to every port: opening the second server's page (port 8081) replaced the
+    first one's `dt_token` cookie, so the first page (port 8080) lost its access (401, its WebSocket never came
+    back). Each server's cookie now has its own name. A token with ';', spaces or non-ASCII characters made the
+    page itself fail (500: not a valid cookie value)."""
+    tokens = {8080: "first-token-1234", 8081: "sécond token; €"}
+    apps = {port: create_app(session, token=tok) for port, tok in tokens.items()}
+
+    async def host(scope, receive, send):   # one browser, two servers on 127.0.0.1
+        await apps[scope["server"][1]](scope, receive, send)
+
+    browser = TestClient(host, base_url="http://127.0.0.1:8080")
+    for port, tok in tokens.items():
+        assert browser.get(f"http://127.0.0.1:{port}/", params={"token": tok}).status_code == 200
+    for port in tokens:
+        assert browser.get(f"http://127.0.0.1:{port}/stats").status_code == 200, port
+    browser.cookies.clear()
+    assert browser.get("http://127.0.0.1:8081/stats").status_code == 401
+
+
+def test_huge_or_unsized_bodies_are_refused_unread(session):
+    """A body is read whole into memory before it is validated: a 50 MB POST was read, parsed and answered 201
+    (unknown keys are ignored). Over 64 KiB is now a 413 and a chunked body (no Content-Length) a 411, both
+    before the body is read; the server goes on serving."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    box = json.dumps({**dict(zip("xywh", FACE)), "pad": "a" * (1 << 20)}).encode()
+    r = client.post("/targets", content=box, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "at most 65536 bytes" in r.json()["detail"], r.text
+    r = client.post("/targets", content=iter([box[:10], box[10:]]), headers={"Content-Type": "application/json"})
+    assert r.status_code == 411 and "Content-Length" in r.json()["detail"], r.text
+    assert client.get("/targets").json() == []
+    assert client.post("/targets", json={**dict(zip("xywh", FACE)), "pad": "a" * 60000}).status_code == 201
+
+
+def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
+    """A page closed (or reloaded) after asking for the next frame, while none comes (a file waiting for its
+    first target, paused, or ended): its handler polled for a new frame 100 times a second forever, one more per
+    reload; now it ends when the client goes away."""
+    inner, ended = create_app(session), threading.Event()
+
+    async def app(scope, receive, send):   # notes when the WebSocket handler returns
+        await inner(scope, receive, send)
+        if scope["type"] == "websocket":
+            ended.set()
+
+    with TestClient(app, base_url="http://127.0.0.1").websocket_connect(WS + "/ws/video") as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+        ws.send_text("next")
+        assert session.stats()["state"] == "waiting"               # no new frame will come
+        ws.close()
+        assert ended.wait(5), "the /ws/video handler outlived its client"
+
+
 def test_token_host_and_origin_rules(session):
     client = TestClient(create_app(session, token="s3cret-token", loopback_only=True), base_url="http://127.0.0.1")
     assert client.get("/stats").status_code == 401
@@ -154,7 +403,7 @@ def test_token_host_and_origin_rules(session):
     assert r.status_code == 401 and "wrong token" in r.json()["detail"]
     assert client.get("/stats", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
     r = client.get("/?token=s3cret-token")                     # the printed URL sets an HttpOnly cookie
-    assert r.status_code == 200 and "HttpOnly" in r.headers["set-cookie"]
+    assert r.status_code == 200 and "HttpOnly" in r.history[0].headers["set-cookie"]
     assert client.get("/app.js").status_code == 200            # ...that the page's own requests carry
     client.cookies.clear()
     for path in ("/app.js", "/docs", "/openapi.json", "/snapshot.png"):
@@ -172,6 +421,65 @@ def test_token_host_and_origin_rules(session):
         with client.websocket_connect(WS + "/ws/video?token=s3cret-token", headers={"Origin": "http://evil.example"}):
             pass
     assert denied.value.status_code == 403
+
+
+def test_other_sites_pages_cannot_steer_a_loopback_server(session):
+    """A page of another site open in the user's browser POSTs to http://127.0.0.1:PORT (no token on loopback):
+    pause, resume, targets and deletes were obeyed (a body-less POST needs no CORS preflight); now 403, state
+    unchanged. The page's own requests (same Origin) and clients without Origin (curl) still work, and a server
+    bound to another loopback address (127.0.0.2) answers its own Host name."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1:8080")
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
+        for method, path, body in (("POST", "/pause", None), ("POST", "/targets", dict(zip("xywh", FACE))),
+                                   ("DELETE", "/targets/0", None), ("PUT", "/targets/0", dict(zip("xywh", FACE)))):
+            r = client.request(method, path, json=body, headers={"Origin": origin})
+            assert r.status_code == 403 and "another origin" in r.json()["detail"], (method, path, r.text)
+        assert client.get("/stats", headers={"Origin": origin}).status_code == 200   # unreadable for that page
+    assert client.get("/stats").json()["state"] == "waiting" and client.get("/targets").json() == []
+    assert client.post("/pause", headers={"Origin": "http://127.0.0.1:8080"}).json() == {"state": "paused"}
+    assert client.post("/resume").json() == {"state": "running"}
+    assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
+    assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
+
+
+def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):
+    """Ctrl-C while the model loads or the source opens: serve() swallowed it and returned as after a normal end
+    (dt serve then exited 0 without a word, or with an AttributeError traceback when the model was still loading);
+    now it goes on up (the CLI prints 'interrupted', exit 130), the tracking thread is stopped and the port freed."""
+    def ctrl_c(line: str) -> None:   # pressed while the first line is printed, before uvicorn runs
+        raise KeyboardInterrupt
+
+    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", jsonl=str(tmp_path / "x.jsonl"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(KeyboardInterrupt):
+        serve(opts, port=port, echo=ctrl_c)
+    assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
+def test_a_token_of_ones_own_is_not_printed(tiny_ckpt, video):
+    """The 'serving URL' line went to the terminal, and so to journald or CI logs, with --token SECRET in it; a
+    token of one's own now stays out (the line says how to send it), a generated one (--token auto) is printed
+    as the only way to learn it."""
+    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu")
+    for token in ("my-own-secret-123", "auto"):
+        lines: list[str] = []
+
+        def echo(line: str) -> None:
+            lines.append(line)
+            if line.startswith("serving "):   # stop before uvicorn runs
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            serve(opts, port=0, token=token, echo=echo)
+        served = lines[-1]
+        if token == "auto":
+            assert re.search(r"^serving http://127\.0\.0\.1:\d+/\?token=[\w-]{22}  \(API docs", served), served
+        else:
+            assert token not in served and "open it with ?token=YOUR_TOKEN once" in served, served
 
 
 # ---------------------------------------------------------------- CLI bad input

@@ -59,7 +59,8 @@ def server(video, tmp_path):
             continue
         seen.append(line)
         if line.startswith("serving "):
-            url = line.split()[1]
+            assert TOKEN not in line and "?token=YOUR_TOKEN" in line, line   # a token of one's own is not logged
+            url = line.split()[1] + "?token=" + TOKEN
     assert url is not None, "dt serve did not print its URL:\n" + "".join(seen)
     try:
         yield url, jsonl
@@ -101,9 +102,14 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
             assert r.status == 401 and "wrong token" in r.text()
             assert page.request.get(base + "stats").status == 401
             assert page.goto(url).status == 200                      # the printed URL (sets the cookie)
+            assert page.url == base                                  # ...and reloads without the token
             page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
                                    "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
             state_is(page, "waiting")                                # a file waits on frame 0 for a target
+            r = page.locator("#frame").bounding_box()
+            page.mouse.click(r["x"] + 50, r["y"] + 50)                 # a click is no box: a hint, no request
+            page.wait_for_function("document.getElementById('message').textContent.startsWith('drag over')")
+            assert page.request.get(base + "targets").json() == []
             draw(page, FACE)
             page.wait_for_selector("#targets tr[data-id='0']")
             page.wait_for_function("Number(document.getElementById('frame-index').textContent) >= 8")

@@ -8,7 +8,8 @@ import typer
 
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.cli.track import CONFIG_OPTION, MODEL_OPTION, SOURCE_ARG
+from droptrack.cli.track import (CONFIG_OPTION, MODEL_OPTION, RECONNECT_OPTION, RECONNECT_TIMEOUT_OPTION,
+                                 SOURCE_ARG)
 
 
 @app.command()
@@ -41,6 +42,8 @@ def serve(
                                              "page stays up)."),
     connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="Seconds the source may take to "
                                           "deliver its first frame."),
+    reconnect: int = RECONNECT_OPTION,
+    reconnect_timeout: Optional[float] = RECONNECT_TIMEOUT_OPTION,
     every_frame: bool = typer.Option(False, "--every-frame", help="Live sources: every frame in arrival order "
                                      "(queued) instead of the newest one (as dt run)."),
     width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
@@ -64,7 +67,8 @@ def serve(
     opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
-                        height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext)
+                        height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext,
+                        reconnect=reconnect, reconnect_timeout=reconnect_timeout)
     try:
         session = run_server(opts, host=host, port=port, token=token,
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))

@@ -16,6 +16,11 @@ SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... !
 MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
                             "TensorRT engine (default: the embedded model).")
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
+RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per drop, "
+                                "with backoff (0 = off unless --reconnect-timeout); the first frame after a drop "
+                                "has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end.")
+RECONNECT_TIMEOUT_OPTION = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a source that "
+                                        "never connects) after S seconds.")
 @app.command()
 @friendly
 @extension_options
@@ -45,11 +50,8 @@ def run(
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
-    reconnect: int = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per "
-                                  "drop, with backoff (0 = off unless --reconnect-timeout); the first frame after "
-                                  "a drop has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end."),
-    reconnect_timeout: Optional[float] = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a "
-                                                      "source that never connects) after S seconds."),
+    reconnect: int = RECONNECT_OPTION,
+    reconnect_timeout: Optional[float] = RECONNECT_TIMEOUT_OPTION,
     every_frame: bool = typer.Option(False, "--every-frame", help="Cameras, pipelines, streams: track every frame "
                                      "in arrival order (queued: the delay grows while the tracker is slower than "
                                      "the source). Default: the newest frame, stale ones skipped (--jsonl "

@@ -97,15 +97,18 @@ def _close_all(sinks: Sequence[Sink]) -> None:
         raise errors[0]
 
 
-def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
-    """TargetStates of one frame; non-finite model outputs stop the run (a broken model, never written out)."""
-    targets = []
+def check_finite(results, frame: Frame) -> None:
+    """Non-finite model outputs stop the run (a broken model; never written out)."""
     for r in results:
         if not (math.isfinite(r.score) and all(math.isfinite(v) for v in r.box)):
             raise BackendError(f"the model returned a non-finite box or score (NaN/Inf) on frame {frame.index}; "
                                "the model file is broken: re-export it or use another checkpoint")
-        targets.append(TargetState(r.box, r.score, r.score < lost_threshold))
-    return targets
+
+
+def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
+    """TargetStates of one frame (checked by `check_finite`)."""
+    check_finite(results, frame)
+    return [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
 
 
 def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[Frame], list],

@@ -8,6 +8,7 @@ from importlib import resources
 
 import anyio
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -19,25 +20,43 @@ from droptrack.serve.session import Session
 
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
+COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
 
 DESCRIPTION = """Live view and control of a running tracker.
 
 Draw or POST a box to start a target; records of every frame (the same as `dt run --jsonl`, plus `ids`) stream
 on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any text message after each frame to
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
-`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request."""
+`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
+line."""
 
 
 class Box(BaseModel):
     """A box in image pixels of the current frame: left, top, width, height."""
 
-    x: float = Field(examples=[60])
-    y: float = Field(examples=[20])
-    w: float = Field(examples=[50])
-    h: float = Field(examples=[60])
+    x: float = Field(examples=[60], allow_inf_nan=False)
+    y: float = Field(examples=[20], allow_inf_nan=False)
+    w: float = Field(examples=[50], allow_inf_nan=False)
+    h: float = Field(examples=[60], allow_inf_nan=False)
 
     def values(self) -> list[float]:
         return [self.x, self.y, self.w, self.h]
+
+
+def invalid_request_message(errors) -> str:
+    """FastAPI's list of validation errors as one line: where, what, and the request that works."""
+    parts, body = [], False
+    for e in errors:
+        loc = [str(v) for v in e.get("loc", ())]
+        body = body or loc[:1] == ["body"]
+        where = ".".join(loc[1:]) or (loc[0] if loc else "request")
+        why = e.get("msg", "invalid")
+        if e.get("type") == "json_invalid":
+            where, why = "body", f"not valid JSON ({e.get('ctx', {}).get('error', why)})"
+        parts.append(f"{where}: {why}")
+    hint = ('; send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) with Content-Type: application/json'
+            if body else "")
+    return "; ".join(parts) + hint
 
 
 def _asset(name: str) -> str:
@@ -50,8 +69,9 @@ def _put_dropping(q: asyncio.Queue, item) -> None:
     q.put_nowait(item)
 
 
-async def _until_disconnect(ws: WebSocket, sender) -> None:
-    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent)."""
+async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
+    """Run `sender()` until the client goes away (reading notices a close even when nothing is sent);
+    `on_message()` is called for every message the client sends."""
     async with anyio.create_task_group() as tg:
         async def send_all() -> None:
             try:
@@ -62,7 +82,8 @@ async def _until_disconnect(ws: WebSocket, sender) -> None:
 
         tg.start_soon(send_all)
         while (await ws.receive())["type"] != "websocket.disconnect":
-            pass
+            if on_message is not None:
+                on_message()
         tg.cancel_scope.cancel()
 
 
@@ -70,10 +91,20 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks)."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
+    limiter = anyio.CapacityLimiter(COMMAND_THREADS)
+
+    async def command(fn, *args):
+        """A command waits for the tracking thread in a thread of the commands' own few: however many wait (a
+        stalled source), the shared pool stays free for /stats, snapshots and the live view."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
     @api.exception_handler(CommandError)
     async def command_error(request: Request, exc: CommandError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": invalid_request_message(exc.errors())}, status_code=422)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
@@ -94,29 +125,29 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         return session.targets()
 
     @api.post("/targets", status_code=201)
-    def add_target(box: Box) -> dict:
+    async def add_target(box: Box) -> dict:
         """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
-        return session.add_target(box.values())
+        return await command(session.add_target, box.values())
 
     @api.put("/targets/{target_id}")
-    def reselect_target(target_id: int, box: Box) -> dict:
+    async def reselect_target(target_id: int, box: Box) -> dict:
         """Re-select a target: new template from this box on the current frame; the id stays."""
-        return session.reselect_target(target_id, box.values())
+        return await command(session.reselect_target, target_id, box.values())
 
     @api.delete("/targets/{target_id}")
-    def remove_target(target_id: int) -> dict:
+    async def remove_target(target_id: int) -> dict:
         """Stop tracking a target (404 if there is none with this id)."""
-        return session.remove_target(target_id)
+        return await command(session.remove_target, target_id)
 
     @api.post("/pause")
-    def pause() -> dict:
+    async def pause() -> dict:
         """Hold the current frame (targets can still be drawn on it)."""
-        return session.set_paused(True)
+        return await command(session.set_paused, True)
 
     @api.post("/resume")
-    def resume() -> dict:
+    async def resume() -> dict:
         """Continue tracking."""
-        return session.set_paused(False)
+        return await command(session.set_paused, False)
 
     @api.get("/snapshot.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def snapshot() -> Response:
@@ -132,17 +163,20 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         """Annotated JPEG frames, one per message after each message from the client (frames in between are
         skipped for that client only)."""
         await ws.accept()
-        last = 0
-        try:
+        wanted = asyncio.Event()   # the client asked for a frame (set: the first one)
+        wanted.set()
+
+        async def sender() -> None:
+            last = 0
             while True:
-                while session.latest.seq == last:
+                await wanted.wait()
+                wanted.clear()
+                while session.latest.seq == last:   # a client that leaves meanwhile ends this (no lasting poll)
                     await asyncio.sleep(POLL_S)
                 last, _, data = await run_in_threadpool(session.latest.encode)
                 await ws.send_bytes(data)
-                if (await ws.receive())["type"] == "websocket.disconnect":
-                    return
-        except (WebSocketDisconnect, RuntimeError):
-            return
+
+        await _until_disconnect(ws, sender, on_message=wanted.set)
 
     @api.websocket("/ws/records")
     async def records(ws: WebSocket) -> None:

@@ -1,21 +1,29 @@
 """Access rules of `dt serve`: loopback by default, a token for anything else, checked on every request.
 
 The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
-(the printed URL) or the `dt_token` cookie that the page sets when opened with `?token=` (HttpOnly,
-SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do not).
-WebSockets from another origin are refused, and on a loopback bind only loopback Host names are answered
-(against DNS rebinding).
+(the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` before it
+reloads without the token in its URL (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry
+it and other sites' requests do not; named after the token because browsers share cookies between the ports of
+a host, i.e. between servers). No other site may frame the page, and no URL leaves in a Referer.
+WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
+site in the user's browser cannot steer the tracker), and on a loopback bind only loopback Host names are
+answered (against DNS rebinding).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import secrets
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-COOKIE = "dt_token"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
+SECURITY_HEADERS = [   # no page of another site may frame this one (clickjacking); no URL leaves in a Referer
+    (b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
 
 
 def is_loopback(host: str) -> bool:
@@ -44,7 +52,12 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+def cookie_name(token: str) -> str:
+    """The page's cookie for this token: one per server (a browser sends a host's cookies to all its ports)."""
+    return "dt_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, bool]:
     """The token a request carries and whether it came in the query string."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -56,13 +69,34 @@ def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
         return query["token"][0], True
     for part in headers.get("cookie", "").split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE:
-            return value, False
+        if name == cookie:
+            return unquote(value), False
     return None, False
 
 
+def _with_headers(send, extra: list[tuple[bytes, bytes]]):
+    """`send` that adds `extra` to the response's headers."""
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
+
+
+def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
+    """(status, message) for a body the API would have to read whole into memory: too long, or of unknown length."""
+    length = headers.get("content-length")
+    if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
+        return 411, f"send the body with a Content-Length (at most {MAX_BODY} bytes); chunked bodies are refused"
+    if length is not None and length.strip().isdigit() and int(length) > MAX_BODY:
+        return 413, f"a body of {int(length)} bytes is refused; the API takes at most {MAX_BODY} bytes of JSON"
+    return None
+
+
 class AccessGuard:
-    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins; no exceptions."""
+    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins, 411/413 for bodies of
+    unknown length or over MAX_BODY; no exceptions."""
 
     def __init__(self, app, token: str | None, loopback_only: bool):
         self.app, self.token, self.loopback_only = app, token, loopback_only
@@ -71,33 +105,39 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = _headers(scope)
-        if self.loopback_only and _host_name(headers.get("host", "localhost")) not in LOOPBACK_NAMES:
+        if scope["type"] == "http":
+            send = _with_headers(send, SECURITY_HEADERS)
+        if self.loopback_only and not is_loopback(_host_name(headers.get("host", "localhost"))):
             return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
                                     "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
-        origin = headers.get("origin")
-        if scope["type"] == "websocket" and origin and urlsplit(origin).netloc.lower() != \
-                headers.get("host", "").lower():
-            return await self._deny(scope, receive, send, 403, f"WebSocket from another origin ({origin}) refused")
+        origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
+        if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
+            what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
+            if what not in SAFE_METHODS:
+                return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
+                                        "refused; use the page that dt serve serves, or a client without Origin")
+        if scope["type"] == "http" and (refused := _body_refused(headers)):
+            return await self._deny(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
-        given, in_query = _given_token(scope, headers)
+        given, in_query = _given_token(scope, headers, cookie_name(self.token))
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             what = "missing" if given is None else "wrong"
             return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
                                     "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
-        if in_query and scope["type"] == "http" and scope["path"] == "/":   # the page: its requests carry it
-            send = self._with_cookie(send)
+        if in_query and scope["type"] == "http" and scope["path"] == "/":
+            return await self._enter(send)
         return await self.app(scope, receive, send)
 
-    def _with_cookie(self, send):
-        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
-
-        async def wrapped(message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
-            await send(message)
-
-        return wrapped
+    async def _enter(self, send) -> None:
+        """The printed URL: set the cookie that the page's requests carry and reload the page without the token
+        (out of the address bar, the history and bookmarks)."""
+        value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
+        cookie = f"{cookie_name(self.token)}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
+        await send({"type": "http.response.start", "status": 303, "headers": [
+            (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
+            (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     async def _deny(scope, receive, send, status: int, message: str) -> None:

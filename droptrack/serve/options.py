@@ -7,7 +7,8 @@ from pathlib import Path
 
 from droptrack.errors import SourceError
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
-from droptrack.runtime.sinks import TargetState
+from droptrack.runtime.reconnect import ReconnectPolicy
+from droptrack.runtime.sinks import BoxFileSink, TargetState
 
 
 @dataclass
@@ -33,6 +34,12 @@ class ServeOptions:
     threads: int = 0                  # ONNX Runtime intra-op threads (0 = its default); torch/OpenCV: the caller
     ext: dict = field(default_factory=dict)   # tracker-extension overrides of the artifact's TEST keys (as dt run)
     every_frame: bool = False         # live sources: every frame in order (queued) instead of the newest one
+    reconnect: int = 0                # live sources: reopen up to N times per drop (as dt run)
+    reconnect_timeout: float | None = None
+
+    def reconnect_policy(self) -> ReconnectPolicy:
+        """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
+        return ReconnectPolicy(self.reconnect, self.reconnect_timeout)
 
 
 class SourceTimeout(SourceError):
@@ -69,3 +76,13 @@ def box_file(path: str | Path, target_id: int) -> Path:
     """`--output boxes.txt` -> boxes_<id>.txt: one official box file per target (targets come and go)."""
     path = Path(path)
     return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
+
+
+def open_box_file(output: str, target_id: int) -> BoxFileSink:
+    """A new target's --output file, opened before it starts: one that cannot be written refuses the target (507)."""
+    path = box_file(output, target_id)
+    try:
+        return BoxFileSink(path, 1)
+    except OSError as exc:
+        raise CommandError(507, f"cannot write the box file '{path}' ({exc.strerror}); fix the --output folder "
+                                "(space, permissions), then draw the box again") from None

@@ -86,13 +86,14 @@ def stop_on_sigterm():
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print) -> Session:
-    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out."""
+    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out (a Ctrl-C before the
+    server runs raises KeyboardInterrupt)."""
     web_modules()
     import uvicorn
 
     from droptrack.serve.app import create_app
 
-    token = resolve_token(host, token)
+    given, token = token, resolve_token(host, token)
     sock = bind_socket(host, port)
     session = None
     try:
@@ -102,12 +103,15 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                                lifespan="off"))
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
-        echo(f"serving {page_url(host, sock.getsockname()[1], token)}  (API docs: /docs; Ctrl-C stops)")
+        shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
+        how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""
+        echo(f"serving {page_url(host, sock.getsockname()[1], shown)}  ({how}API docs: /docs; Ctrl-C stops)")
         with stop_on_sigterm():
-            server.run(sockets=[sock])
-    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end here
-        pass
-    finally:
+            try:
+                server.run(sockets=[sock])
+            except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end
+                pass
+    finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
         if session is not None:
             session.stop()
         sock.close()

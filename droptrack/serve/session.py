@@ -24,12 +24,12 @@ import numpy as np
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.loop import STAGES
+from droptrack.runtime.loop import STAGES, check_finite
 from droptrack.runtime.run import (build_tracker, check_artifact, check_model_options, check_numbers,
                                    check_output_paths, resolve_device)
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file, open_box_file
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -54,6 +54,7 @@ class Session:
         check_artifact(opts.artifact)
         check_model_options(opts.artifact, opts.config)
         check_keys(opts.ext, option_names=True)
+        self._policy = opts.reconnect_policy()
         # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
         if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
             raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
@@ -66,6 +67,7 @@ class Session:
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
         self._commands: queue.Queue = queue.Queue()
+        self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -87,7 +89,7 @@ class Session:
         self._frames_done = 0
         self.state = "starting"
         self.error: str | None = None
-        self.source_name = opts.source
+        self.source_name, self.live = opts.source, False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
         self._frames: Any = None
@@ -111,7 +113,7 @@ class Session:
 
     def _open(self) -> None:
         o = self.opts
-        self._source = sources.open_source(o.source, o.width, o.height, o.fps)
+        self._source = sources.open_source(o.source, o.width, o.height, o.fps, self._policy)
         self.source_name = self._source.name
         self._frames = iter(self._source)
         first = next(self._frames, None)
@@ -150,7 +152,15 @@ class Session:
         try:
             self._finish_frame()
         finally:
-            with self._lock:
+            errors = []
+            for s in [*self._sinks, *self._box_sinks.values()]:
+                try:
+                    s.close()
+                except Exception as exc:  # noqa: BLE001 - close the others first
+                    errors.append(exc)
+            if errors and self.error is None:
+                self.error = f"closing the outputs failed: {errors[0]}"
+            with self._lock:   # 'ended' once the outputs are complete: a client that sees it may read them
                 if self.state != "failed":
                     self.state = "ended"
             while True:   # commands queued while the thread ended
@@ -158,24 +168,17 @@ class Session:
                     _, fut = self._commands.get_nowait()
                 except queue.Empty:
                     break
-                fut.set_exception(CommandError(409, self._ended_message()))
-            errors = []
-            for s in [*self._sinks, *self._box_sinks.values()]:
-                try:
-                    s.close()
-                except Exception as exc:  # noqa: BLE001 - close the others first
-                    errors.append(exc)
+                if fut.set_running_or_notify_cancel():
+                    fut.set_exception(CommandError(409, self._ended_message()))
             close = getattr(self._frames, "close", None)
             if close is not None:   # stop a background reader before the source goes
                 close()
             if self._source is not None:
                 self._source.close()
-            if errors and self.error is None:
-                self.error = f"closing the outputs failed: {errors[0]}"
 
     def _ended_message(self) -> str:
-        return ("the source ended" + (f" ({self.error})" if self.error else "") +
-                "; restart dt serve to track again")
+        hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
+        return f"the source ended{f' ({self.error})' if self.error else ''}; restart dt serve to track again{hint}"
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> None:
@@ -190,8 +193,11 @@ class Session:
             if self._period:
                 now = time.perf_counter()
                 due = now if due is None or due < now - self._period else due
-                if self._stop.wait(max(0.0, due - now)):
-                    return
+                while not self._stop.is_set() and self.state == "running" and (left := due - now) > 0:
+                    self._apply_commands(block=True, timeout=min(left, 0.05))   # commands wait for no frame
+                    now = time.perf_counter()
+                if self._stop.is_set() or self.state != "running":   # stopped or paused while waiting
+                    continue
                 due += self._period
             t0 = time.perf_counter()
             frame = next(self._frames, None)
@@ -203,6 +209,7 @@ class Session:
             # only this thread changes the tracker and the target list, so readers wait for the update, not
             # for the inference
             results, stage_ms = self.tracker.track_timed(frame.image) if self._targets else ([], {})
+            check_finite(results, frame)   # as dt run: a broken model stops, its NaN boxes are never written
             times.update(stage_ms)
             with self._lock:
                 for t, r in zip(self._targets, results):
@@ -241,17 +248,18 @@ class Session:
         self.latest.publish(frame.index, frame.image, states, self.fps())
 
     # ------------------------------------------------------------------ commands
-    def _apply_commands(self, block: bool) -> None:
+    def _apply_commands(self, block: bool, timeout: float = 0.05) -> None:
         try:
-            item = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+            item = self._commands.get(timeout=timeout) if block else self._commands.get_nowait()
         except queue.Empty:
             return
         while True:
             fn, fut = item
-            try:
-                fut.set_result(fn())
-            except Exception as exc:  # noqa: BLE001 - handed to the caller
-                fut.set_exception(exc)
+            if fut.set_running_or_notify_cancel():   # not one its caller gave up on (503)
+                try:
+                    fut.set_result(fn())
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    fut.set_exception(exc)
             try:
                 item = self._commands.get_nowait()
             except queue.Empty:
@@ -265,10 +273,12 @@ class Session:
                 raise CommandError(409, self._ended_message())
             self._commands.put((fn, fut))
         try:
-            return fut.result(COMMAND_TIMEOUT_S)
+            return fut.result(self.command_timeout)
         except TimeoutError:
-            raise CommandError(503, f"the tracking thread did not answer within {COMMAND_TIMEOUT_S:g} s "
-                                    "(source stalled?); try again") from None
+            if not fut.cancel():   # being applied right now: its answer is moments away
+                return fut.result()
+            raise CommandError(503, f"the tracking thread did not answer within {self.command_timeout:g} s "
+                                    "(source stalled?); nothing was changed, try again") from None
 
     def _index(self, target_id: int) -> int:
         for i, t in enumerate(self._targets):
@@ -290,14 +300,20 @@ class Session:
                     if len(self._targets) >= self.opts.max_targets:
                         raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
                                                 f"{self.opts.max_targets}); remove one first")
-                    self.tracker.add_targets(frame.image, [box])
+                    sink = open_box_file(self.opts.output, self._next_id) if self.opts.output else None
+                    try:
+                        self.tracker.add_targets(frame.image, [box])
+                    except BaseException:
+                        if sink is not None:
+                            sink.close()   # nothing written: nothing left behind
+                        raise
                     t = Target(self._next_id, list(self.tracker.states[-1]), None, False, frame.index)
                     self._next_id += 1
+                    if sink is not None:
+                        self._box_sinks[t.id] = sink
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             self._targets.append(t)
-            if self.opts.output and t.id not in self._box_sinks:
-                self._box_sinks[t.id] = BoxFileSink(box_file(self.opts.output, t.id), 1)
             if self.state == "waiting":
                 self.state = "running"
             return t

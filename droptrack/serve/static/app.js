@@ -63,6 +63,10 @@ window.addEventListener("mouseup", async (ev) => {
   const s = frameWidth / img.getBoundingClientRect().width;   // the JPEG may be an enlarged view
   const box = {x: Math.round(Math.min(p.x, start.x) * s), y: Math.round(Math.min(p.y, start.y) * s),
                w: Math.round(Math.abs(p.x - start.x) * s), h: Math.round(Math.abs(p.y - start.y) * s)};
+  if (box.w < 2 || box.h < 2) {   // a click or a slip, not a box
+    say("drag over the target to draw its box (press, move, release)");
+    return;
+  }
   try {
     const t = reselect === null ? await api("POST", "targets", box) : await api("PUT", "targets/" + reselect, box);
     say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}`);
