@@ -1,9 +1,12 @@
 """Helpers shared by test files: `dt` in process, the one-line-error check, an ONNX graph's tensor types, a
-camera's HTTP MJPEG stream that drops."""
+camera's HTTP MJPEG stream that drops (and a running one)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import socketserver
+import threading
 import time
 
 import cv2
@@ -66,3 +69,17 @@ class MjpegHandler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 return
             time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def mjpeg_camera():
+    """A running `MjpegHandler` camera on a free loopback port: yields (stream URL, the list of its connections)."""
+    handler = type("Handler", (MjpegHandler,), {"connections": []})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg", handler.connections
+    finally:
+        server.shutdown()
+        server.server_close()

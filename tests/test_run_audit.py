@@ -234,21 +234,11 @@ def test_first_signal_of_a_running_loop_says_what_happens(capsys):
 def test_stream_that_stops_says_the_outputs_hold_what_was_tracked(tiny_ckpt, tmp_path):
     """A real HTTP MJPEG stream that hangs up after 8 frames, no --reconnect: the error now says the outputs (closed
     and complete) hold the frames tracked until then; it said nothing about them."""
-    import socketserver
+    from helpers import mjpeg_camera
 
-    from test_runtime_reconnect import MjpegHandler
-
-    handler = type("Handler", (MjpegHandler,), {"connections": []})
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+    with mjpeg_camera() as (url, _):
         r = cli("run", url, "-m", tiny_ckpt, "--device", "cpu", "--init", "20,10,16,16", "--every-frame",
                 "--output", tmp_path / "b.txt", "--jsonl", tmp_path / "b.jsonl")
-    finally:
-        server.shutdown()
-        server.server_close()
     line = r.output.strip().splitlines()[-1]   # after the progress bar of the frames tracked
     assert r.exit_code == 2 and line.startswith("error: ") and "Traceback" not in r.output, r.output
     assert "stopped delivering frames after 8 frames" in line

@@ -4,8 +4,6 @@ gap is marked in the JSONL; video files still end; a source that never connects 
 from __future__ import annotations
 
 import json
-import socketserver
-import threading
 import time
 
 import numpy as np
@@ -21,7 +19,7 @@ from droptrack.runtime.reconnect import ReconnectPolicy, open_with_retry
 from droptrack.runtime.sinks import JsonlSink
 from droptrack.runtime.sources import CaptureSource, open_source
 from droptrack.runtime.tracker import load_tracker
-from helpers import MjpegHandler
+from helpers import mjpeg_camera
 
 FAST = dict(backoff_s=0.01, max_backoff_s=0.04)
 
@@ -167,19 +165,11 @@ def test_tracking_continues_across_a_drop_and_jsonl_marks_it(tmp_path):
 
 
 def test_real_http_mjpeg_stream_reconnects():
-    handler = type("Handler", (MjpegHandler,), {"connections": []})
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+    with mjpeg_camera() as (url, connections):
         with open_source(url, reconnect=ReconnectPolicy(attempts=4, **FAST)) as src:
             frames = [f for _, f in zip(range(16), src)]
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [f.index for f in frames] == list(range(16))
     levels = [int(f.image.mean().round()) for f in frames]
     assert all(abs(v - 40) <= 3 for v in levels[:8]) and all(abs(v - 200) <= 3 for v in levels[8:])
     assert [f.gap is not None for f in frames] == [False] * 8 + [True] + [False] * 7
-    assert frames[8].gap.attempts == 2 and handler.connections == [0, 1, 2]
+    assert frames[8].gap.attempts == 2 and connections == [0, 1, 2]

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import socket
-import socketserver
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from droptrack.errors import InputError
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.tracker import Tracker
-from helpers import MjpegHandler
+from helpers import mjpeg_camera
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
@@ -255,26 +254,20 @@ def test_a_stream_that_drops_comes_back_with_reconnect(tiny_ckpt, tmp_path):
     """dt serve had no --reconnect: a camera's stream that dropped ended tracking for good ('restart dt serve'),
     on the headless box it is made for. With dt run's --reconnect N the stream is reopened (here: 8 frames, a
     drop, a 503 while the camera reboots, 8 more) and tracking goes on; the jsonl marks the gap."""
-    handler = type("Handler", (MjpegHandler,), {"connections": []})
-    camera = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    camera.daemon_threads = True
-    threading.Thread(target=camera.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{camera.server_address[1]}/stream.mjpg"
     jsonl = tmp_path / "live.jsonl"
-    s = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=4, every_frame=True,
-                             max_frames=16, jsonl=str(jsonl)))
-    try:
-        s.start()
-        client = TestClient(create_app(s), base_url="http://127.0.0.1")
-        assert client.post("/targets", json={"x": 10, "y": 10, "w": 20, "h": 20}).status_code == 201
-        wait_for(lambda: s.state == "ended")
-        assert s.error is None and s.stats()["frames"] == 16
-    finally:
-        s.stop()
-        camera.shutdown()
-        camera.server_close()
+    with mjpeg_camera() as (url, connections):
+        s = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=4, every_frame=True,
+                                 max_frames=16, jsonl=str(jsonl)))
+        try:
+            s.start()
+            client = TestClient(create_app(s), base_url="http://127.0.0.1")
+            assert client.post("/targets", json={"x": 10, "y": 10, "w": 20, "h": 20}).status_code == 201
+            wait_for(lambda: s.state == "ended")
+            assert s.error is None and s.stats()["frames"] == 16
+        finally:
+            s.stop()
     recs = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert [r["frame"] for r in recs] == list(range(16)) and handler.connections == [0, 1, 2]
+    assert [r["frame"] for r in recs] == list(range(16)) and connections == [0, 1, 2]
     assert [r["frame"] for r in recs if "reconnect" in r] == [8] and recs[8]["reconnect"]["attempts"] == 2
     with pytest.raises(InputError, match="--reconnect -1"):
         Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=-1))
