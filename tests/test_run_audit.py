@@ -245,3 +245,37 @@ def test_stream_that_stops_says_the_outputs_hold_what_was_tracked(tiny_ckpt, tmp
     assert f"{tmp_path / 'b.txt'}, {tmp_path / 'b.jsonl'} hold every frame tracked until then" in line
     boxes, records = (tmp_path / "b.txt").read_text().splitlines(), (tmp_path / "b.jsonl").read_text().splitlines()
     assert len(boxes) == len(records) == 8 and [json.loads(r)["frame"] for r in records] == list(range(8))
+
+
+def test_reader_that_closes_the_jsonl_pipe_stops_the_run_cleanly(tiny_ckpt, tmp_path):
+    """`dt run ... --jsonl - | head -3`: a real pipe whose reader closes it after 3 lines. dt run exited 1 with no
+    word (a BrokenPipeError) and its box file held a frame the pipe never got; now it stops as on a signal: every
+    output closed and holding the frames it was sent, a notice on stderr, exit 141 (128 + SIGPIPE)."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "droptrack", "run", str(VIDEO), "--loop", "--max-frames", "5000",
+                             "-m", str(tiny_ckpt), "--device", "cpu", "--init", "60,40,40,50", "--jsonl", "-",
+                             "--output", str(tmp_path / "b.txt"), "--save", str(tmp_path / "v.avi")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [json.loads(proc.stdout.readline()) for _ in range(3)]
+        proc.stdout.close()   # as head -3 does
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    boxes = (tmp_path / "b.txt").read_text().splitlines()
+    assert f"SIGPIPE: the reader of --jsonl - closed the pipe; stopped after {len(boxes)} frames" in err, err
+    assert "latency per stage" in err   # the summary, on stderr (stdout is the closed pipe)
+    assert 3 <= len(boxes) < 5000 and [r["frame"] for r in lines] == [0, 1, 2]
+    assert boxes[:3] == ["\t".join(str(int(v)) for v in r["boxes"][0]) for r in lines]
+    cap = cv2.VideoCapture(str(tmp_path / "v.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(boxes)
+    cap.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "v.avi"]

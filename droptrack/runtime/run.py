@@ -299,10 +299,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         sinks = []
         try:
+            if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
+                sinks.append(JsonlSink(opts.jsonl))
             if opts.output:
                 sinks.append(BoxFileSink(opts.output, len(boxes)))
-            if opts.jsonl:
-                sinks.append(JsonlSink(opts.jsonl))
             if opts.save:
                 sinks.append(VideoSink(opts.save, src.fps))
             if opts.show:
