@@ -279,3 +279,30 @@ def test_reader_that_closes_the_jsonl_pipe_stops_the_run_cleanly(tiny_ckpt, tmp_
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(boxes)
     cap.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "v.avi"]
+
+
+def test_doctor_without_an_artifact_says_what_this_machine_runs():
+    """`dt doctor` alone printed the environment table and no verdict (with an artifact it says 'ok: ... runs ...');
+    it now says which kinds of model run here, on which devices, and why the others do not."""
+    import torch
+
+    r = cli("doctor")
+    assert r.exit_code == 0, r.output
+    verdict = r.output.strip().splitlines()[-1]
+    cuda = " and cuda" if torch.cuda.is_available() else ""
+    assert verdict.startswith(f"ok: this machine runs checkpoints with the torch backend on cpu{cuda}"), r.output
+    assert ("TensorRT engines" in verdict) and ("ONNX graphs on ONNX Runtime cpu" in verdict), r.output
+    from droptrack.engine.doctor import machine_verdict
+
+    cpu_box = {"torch": "2.5", "torch_cuda": False, "onnxruntime": "1.20", "ort_providers": ["CPUExecutionProvider"],
+               "tensorrt_status": "TensorRT is not installed here"}
+    assert machine_verdict(cpu_box).message == (
+        "this machine runs checkpoints with the torch backend on cpu, ONNX graphs on ONNX Runtime cpu; not TensorRT "
+        "engines: TensorRT is not installed here")
+    gpu_box = {"torch": "2.5", "torch_cuda": True, "onnxruntime": "1.20", "tensorrt": "10.7", "gpu": "Orin",
+               "compute_capability": "8.7", "tensorrt_status": "usable",
+               "ort_providers": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+    assert machine_verdict(gpu_box).message == (
+        "this machine runs checkpoints with the torch backend on cpu and cuda (Orin), ONNX graphs on ONNX Runtime "
+        "cpu and cuda, TensorRT engines built with TensorRT 10.7 for sm 8.7 (Orin)")
+    assert machine_verdict({"torch": "", "onnxruntime": "", "tensorrt_status": "no GPU"}).level == "error"

@@ -95,7 +95,8 @@ def doctor(
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
                                 "when OMP_NUM_THREADS x workers exceeds the usable cores."),
 ) -> None:
-    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it."""
+    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it
+    (without one: which kinds of model this machine runs, on which devices)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -109,7 +110,7 @@ def doctor(
         from droptrack.runtime.run import check_artifact as check_kind
 
         check_kind(str(artifact))
-    from droptrack.engine.doctor import check_artifact, environment, environment_checks
+    from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
     table = Table(title="dt doctor", show_header=False)
@@ -121,7 +122,8 @@ def doctor(
         table.add_row(key, str(value) if value not in ("", None) else "-")
     console = Console()
     console.print(table)
-    checks = environment_checks(env, workers) + (check_artifact(artifact, env) if artifact is not None else [])
+    verdict = check_artifact(artifact, env) if artifact is not None else [machine_verdict(env)]
+    checks = environment_checks(env, workers) + verdict
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:
         console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)
