@@ -306,3 +306,27 @@ def test_doctor_without_an_artifact_says_what_this_machine_runs():
         "this machine runs checkpoints with the torch backend on cpu and cuda (Orin), ONNX graphs on ONNX Runtime "
         "cpu and cuda, TensorRT engines built with TensorRT 10.7 for sm 8.7 (Orin)")
     assert machine_verdict({"torch": "", "onnxruntime": "", "tensorrt_status": "no GPU"}).level == "error"
+
+
+def test_safetensors_checkpoint_is_a_checkpoint_everywhere(tiny_ckpt, tmp_path):
+    """A .safetensors file (tensors only: the safest model file) was refused by dt run, doctor, eval and bench as
+    'not a model' although the checkpoint reader reads it. It now runs wherever a checkpoint does, tracking as the
+    same weights in .pt do; it carries no config, so without --config the error says how to give one."""
+    import torch
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "TINY.SAFETENSORS"   # any case, as for the other suffixes
+    save_file({k: v.contiguous() for k, v in torch.load(tiny_ckpt, weights_only=True)["net"].items()}, str(weights))
+    args = ["--device", "cpu", "--init", "60,40,40,50", "--max-frames", 4]
+    line = one_line_error(cli("run", VIDEO, "-m", weights, *args))
+    assert "holds weights without their config" in line and "--config NAME" in line
+    for model, extra, out in ((tiny_ckpt, [], "pt.txt"), (weights, ["--config", "tiny_ce_test"], "st.txt")):
+        r = cli("run", VIDEO, "-m", model, *extra, *args, "--output", tmp_path / out)
+        assert r.exit_code == 0, r.output
+    boxes = (tmp_path / "st.txt").read_text().splitlines()
+    assert len(boxes) == 4 and boxes == (tmp_path / "pt.txt").read_text().splitlines()
+    r = cli("doctor", weights, "--config", "tiny_ce_test")
+    assert r.exit_code == 0 and "ok: checkpoint tiny_ce_test" in r.output, r.output
+    assert "--config NAME" in cli("doctor", weights).output
+    r = cli("bench", weights, "--config", "tiny_ce_test", "--sequences", 1, "--frames", 3, "-o", tmp_path / "bench")
+    assert r.exit_code == 0 and "reference: " in r.output, r.output

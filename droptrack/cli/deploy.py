@@ -12,8 +12,9 @@ from droptrack.cli.app import app, friendly
 @app.command("export")
 @friendly
 def export_(
-    checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar; default: the embedded model), "
-                                               "or an exported .onnx to (re)build only its engine with --engine."),
+    checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar / .safetensors; default: the "
+                                               "embedded model), or an exported .onnx to (re)build only its engine "
+                                               "with --engine."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name or YAML: the config of an official "
                                          "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
                                          "TEST keys such as CROP_GRID for the graphs' metadata)."),
@@ -91,7 +92,10 @@ def export_(
 @app.command()
 @friendly
 def doctor(
-    artifact: Optional[Path] = typer.Argument(None, help="Checkpoint, .onnx or .engine to check against this machine."),
+    artifact: Optional[Path] = typer.Argument(None, help="Checkpoint (.pt/.pth.tar/.safetensors), .onnx or .engine to "
+                                              "check against this machine."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config of a checkpoint that carries none (a "
+                                         ".safetensors file; official ones are inferred), as dt run --config."),
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
                                 "when OMP_NUM_THREADS x workers exceeds the usable cores."),
 ) -> None:
@@ -106,10 +110,14 @@ def doctor(
         raise InputError(f"--workers {workers}: use 1 or more")
     if artifact is not None and not artifact.exists():   # bad input (exit 2), not a failed check (exit 1)
         raise InputError(f"ARTIFACT '{artifact}' does not exist; pass a checkpoint, .onnx or .engine file")
+    if config is not None and artifact is None:
+        raise InputError("--config applies to a checkpoint ARTIFACT; pass one (dt doctor MODEL.safetensors --config "
+                         "NAME) or drop --config")
     if artifact is not None:   # a folder (naming the models in it) or a file of another kind: as dt run says it
-        from droptrack.runtime.run import check_artifact as check_kind
+        from droptrack.runtime.run import check_artifact as check_kind, check_model_options
 
         check_kind(str(artifact))
+        check_model_options(str(artifact), config)
     from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
@@ -122,7 +130,7 @@ def doctor(
         table.add_row(key, str(value) if value not in ("", None) else "-")
     console = Console()
     console.print(table)
-    verdict = check_artifact(artifact, env) if artifact is not None else [machine_verdict(env)]
+    verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
     checks = environment_checks(env, workers) + verdict
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:

@@ -7,15 +7,14 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import app, friendly
+from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 
 # shared by dt run and dt serve
 SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
                             "folder or an rtsp:// / http:// URL.")
-MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
-                            "TensorRT engine (default: the embedded model).")
-CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
+MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar/"
+                            ".safetensors), ONNX model or TensorRT engine (default: the embedded model).")
 RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per drop, "
                                 "with backoff (0 = off unless --reconnect-timeout); the first frame after a drop "
                                 "has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end.")

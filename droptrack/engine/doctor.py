@@ -124,8 +124,9 @@ def machine_verdict(env: dict) -> Check:
     return Check("ok" if runs else "error", line + "".join(f"; not {n}" for n in not_here))
 
 
-def check_artifact(path: str | Path, env: dict) -> list[Check]:
-    """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines."""
+def check_artifact(path: str | Path, env: dict, config: str | None = None) -> list[Check]:
+    """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines. `config`: a
+    checkpoint's config where the file carries none (--config)."""
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
@@ -138,7 +139,7 @@ def check_artifact(path: str | Path, env: dict) -> list[Check]:
     from droptrack.errors import DropTrackError
 
     try:   # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there
-        with TorchBackend.from_checkpoint(path, device="cpu") as be:
+        with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
             m = be.meta
     except DropTrackError as exc:
         return [Check("error", str(exc))]
