@@ -328,5 +328,6 @@ def test_safetensors_checkpoint_is_a_checkpoint_everywhere(tiny_ckpt, tmp_path):
     r = cli("doctor", weights, "--config", "tiny_ce_test")
     assert r.exit_code == 0 and "ok: checkpoint tiny_ce_test" in r.output, r.output
     assert "--config NAME" in cli("doctor", weights).output
+    assert "unknown config 'tiny_ce'" in one_line_error(cli("doctor", weights, "--config", "tiny_ce"))
     r = cli("bench", weights, "--config", "tiny_ce_test", "--sequences", 1, "--frames", 3, "-o", tmp_path / "bench")
     assert r.exit_code == 0 and "reference: " in r.output, r.output

@@ -118,6 +118,10 @@ def doctor(
 
         check_kind(str(artifact))
         check_model_options(str(artifact), config)
+    if config is not None:   # an unknown name is bad input (exit 2), not a failed check
+        from droptrack.config import load_config
+
+        load_config(config)
     from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
