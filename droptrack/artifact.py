@@ -63,6 +63,10 @@ class ArtifactMeta:
         return cls.from_dict(d)
 
 
+# checkpoint files dt run, serve, eval, bench and doctor accept (.safetensors: weights only, never code; any case)
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin", ".safetensors")
+
+
 def artifact_format(path: str | Path | None) -> str:
     """'onnx', 'engine' or 'torch' (a checkpoint, or None: the embedded model) by the suffix, in any case
     ('MODEL.ONNX' from a FAT stick is an ONNX graph)."""

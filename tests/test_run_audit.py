@@ -245,3 +245,89 @@ def test_stream_that_stops_says_the_outputs_hold_what_was_tracked(tiny_ckpt, tmp
     assert f"{tmp_path / 'b.txt'}, {tmp_path / 'b.jsonl'} hold every frame tracked until then" in line
     boxes, records = (tmp_path / "b.txt").read_text().splitlines(), (tmp_path / "b.jsonl").read_text().splitlines()
     assert len(boxes) == len(records) == 8 and [json.loads(r)["frame"] for r in records] == list(range(8))
+
+
+def test_reader_that_closes_the_jsonl_pipe_stops_the_run_cleanly(tiny_ckpt, tmp_path):
+    """`dt run ... --jsonl - | head -3`: a real pipe whose reader closes it after 3 lines. dt run exited 1 with no
+    word (a BrokenPipeError) and its box file held a frame the pipe never got; now it stops as on a signal: every
+    output closed and holding the frames it was sent, a notice on stderr, exit 141 (128 + SIGPIPE)."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "droptrack", "run", str(VIDEO), "--loop", "--max-frames", "5000",
+                             "-m", str(tiny_ckpt), "--device", "cpu", "--init", "60,40,40,50", "--jsonl", "-",
+                             "--output", str(tmp_path / "b.txt"), "--save", str(tmp_path / "v.avi")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [json.loads(proc.stdout.readline()) for _ in range(3)]
+        proc.stdout.close()   # as head -3 does
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    boxes = (tmp_path / "b.txt").read_text().splitlines()
+    assert f"SIGPIPE: the reader of --jsonl - closed the pipe; stopped after {len(boxes)} frames" in err, err
+    assert "latency per stage" in err   # the summary, on stderr (stdout is the closed pipe)
+    assert 3 <= len(boxes) < 5000 and [r["frame"] for r in lines] == [0, 1, 2]
+    assert boxes[:3] == ["\t".join(str(int(v)) for v in r["boxes"][0]) for r in lines]
+    cap = cv2.VideoCapture(str(tmp_path / "v.avi"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(boxes)
+    cap.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "v.avi"]
+
+
+def test_doctor_without_an_artifact_says_what_this_machine_runs():
+    """`dt doctor` alone printed the environment table and no verdict (with an artifact it says 'ok: ... runs ...');
+    it now says which kinds of model run here, on which devices, and why the others do not."""
+    import torch
+
+    r = cli("doctor")
+    assert r.exit_code == 0, r.output
+    verdict = r.output.strip().splitlines()[-1]
+    cuda = " and cuda" if torch.cuda.is_available() else ""
+    assert verdict.startswith(f"ok: this machine runs checkpoints with the torch backend on cpu{cuda}"), r.output
+    assert ("TensorRT engines" in verdict) and ("ONNX graphs on ONNX Runtime cpu" in verdict), r.output
+    from droptrack.engine.doctor import machine_verdict
+
+    cpu_box = {"torch": "2.5", "torch_cuda": False, "onnxruntime": "1.20", "ort_providers": ["CPUExecutionProvider"],
+               "tensorrt_status": "TensorRT is not installed here"}
+    assert machine_verdict(cpu_box).message == (
+        "this machine runs checkpoints with the torch backend on cpu, ONNX graphs on ONNX Runtime cpu; not TensorRT "
+        "engines: TensorRT is not installed here")
+    gpu_box = {"torch": "2.5", "torch_cuda": True, "onnxruntime": "1.20", "tensorrt": "10.7", "gpu": "Orin",
+               "compute_capability": "8.7", "tensorrt_status": "usable",
+               "ort_providers": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+    assert machine_verdict(gpu_box).message == (
+        "this machine runs checkpoints with the torch backend on cpu and cuda (Orin), ONNX graphs on ONNX Runtime "
+        "cpu and cuda, TensorRT engines built with TensorRT 10.7 for sm 8.7 (Orin)")
+    assert machine_verdict({"torch": "", "onnxruntime": "", "tensorrt_status": "no GPU"}).level == "error"
+
+
+def test_safetensors_checkpoint_is_a_checkpoint_everywhere(tiny_ckpt, tmp_path):
+    """A .safetensors file (tensors only: the safest model file) was refused by dt run, doctor, eval and bench as
+    'not a model' although the checkpoint reader reads it. It now runs wherever a checkpoint does, tracking as the
+    same weights in .pt do; it carries no config, so without --config the error says how to give one."""
+    import torch
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "TINY.SAFETENSORS"   # any case, as for the other suffixes
+    save_file({k: v.contiguous() for k, v in torch.load(tiny_ckpt, weights_only=True)["net"].items()}, str(weights))
+    args = ["--device", "cpu", "--init", "60,40,40,50", "--max-frames", 4]
+    line = one_line_error(cli("run", VIDEO, "-m", weights, *args))
+    assert "holds weights without their config" in line and "--config NAME" in line
+    for model, extra, out in ((tiny_ckpt, [], "pt.txt"), (weights, ["--config", "tiny_ce_test"], "st.txt")):
+        r = cli("run", VIDEO, "-m", model, *extra, *args, "--output", tmp_path / out)
+        assert r.exit_code == 0, r.output
+    boxes = (tmp_path / "st.txt").read_text().splitlines()
+    assert len(boxes) == 4 and boxes == (tmp_path / "pt.txt").read_text().splitlines()
+    r = cli("doctor", weights, "--config", "tiny_ce_test")
+    assert r.exit_code == 0 and "ok: checkpoint tiny_ce_test" in r.output, r.output
+    assert "--config NAME" in cli("doctor", weights).output
+    assert "unknown config 'tiny_ce'" in one_line_error(cli("doctor", weights, "--config", "tiny_ce"))
+    r = cli("bench", weights, "--config", "tiny_ce_test", "--sequences", 1, "--frames", 3, "-o", tmp_path / "bench")
+    assert r.exit_code == 0 and "reference: " in r.output, r.output

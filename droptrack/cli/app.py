@@ -14,6 +14,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation.")
 app.add_typer(data_app, name="data")
+# shared by dt run, serve, eval and bench (here: importing a command module would reorder the help)
+CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a checkpoint: official ones' is "
+                             "inferred when omitted; a .safetensors file (weights only) of another model needs it.")
 
 
 def friendly(fn: Callable) -> Callable:

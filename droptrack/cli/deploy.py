@@ -12,8 +12,9 @@ from droptrack.cli.app import app, friendly
 @app.command("export")
 @friendly
 def export_(
-    checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar; default: the embedded model), "
-                                               "or an exported .onnx to (re)build only its engine with --engine."),
+    checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pt / .pth.tar / .safetensors; default: the "
+                                               "embedded model), or an exported .onnx to (re)build only its engine "
+                                               "with --engine."),
     config: Optional[str] = typer.Option(None, "--config", help="Config name or YAML: the config of an official "
                                          "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
                                          "TEST keys such as CROP_GRID for the graphs' metadata)."),
@@ -91,11 +92,15 @@ def export_(
 @app.command()
 @friendly
 def doctor(
-    artifact: Optional[Path] = typer.Argument(None, help="Checkpoint, .onnx or .engine to check against this machine."),
+    artifact: Optional[Path] = typer.Argument(None, help="Checkpoint (.pt/.pth.tar/.safetensors), .onnx or .engine to "
+                                              "check against this machine."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config of a checkpoint that carries none (a "
+                                         ".safetensors file; official ones are inferred), as dt run --config."),
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
                                 "when OMP_NUM_THREADS x workers exceeds the usable cores."),
 ) -> None:
-    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it."""
+    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it
+    (without one: which kinds of model this machine runs, on which devices)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -105,11 +110,19 @@ def doctor(
         raise InputError(f"--workers {workers}: use 1 or more")
     if artifact is not None and not artifact.exists():   # bad input (exit 2), not a failed check (exit 1)
         raise InputError(f"ARTIFACT '{artifact}' does not exist; pass a checkpoint, .onnx or .engine file")
+    if config is not None and artifact is None:
+        raise InputError("--config applies to a checkpoint ARTIFACT; pass one (dt doctor MODEL.safetensors --config "
+                         "NAME) or drop --config")
     if artifact is not None:   # a folder (naming the models in it) or a file of another kind: as dt run says it
-        from droptrack.runtime.run import check_artifact as check_kind
+        from droptrack.runtime.run import check_artifact as check_kind, check_model_options
 
         check_kind(str(artifact))
-    from droptrack.engine.doctor import check_artifact, environment, environment_checks
+        check_model_options(str(artifact), config)
+    if config is not None:   # an unknown name is bad input (exit 2), not a failed check
+        from droptrack.config import load_config
+
+        load_config(config)
+    from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
     table = Table(title="dt doctor", show_header=False)
@@ -121,7 +134,8 @@ def doctor(
         table.add_row(key, str(value) if value not in ("", None) else "-")
     console = Console()
     console.print(table)
-    checks = environment_checks(env, workers) + (check_artifact(artifact, env) if artifact is not None else [])
+    verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
+    checks = environment_checks(env, workers) + verdict
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:
         console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)

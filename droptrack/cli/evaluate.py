@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import app, friendly
+from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.errors import InputError
 
@@ -19,11 +19,11 @@ def eval_(
                                 "synth."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint, .onnx or .engine "
-                                              "(default: the embedded model)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar/"
+                                              ".safetensors), .onnx or .engine (default: the embedded model)."),
     tracker: Optional[str] = typer.Option(None, "--tracker", help="A classic OpenCV tracker instead of a model: "
                                           "csrt, kcf, mil, mosse or medianflow."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    config: Optional[str] = CONFIG_OPTION,
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: "
                                           "OMP_NUM_THREADS if set, else 1 for small models, else cores / workers; "
@@ -112,8 +112,8 @@ def analyze(
 @friendly
 @extension_options
 def bench(
-    artifacts: Optional[list[str]] = typer.Argument(None, help="Checkpoints, .onnx (FP32/FP16/INT8) and .engine "
-                                                    "files."),
+    artifacts: Optional[list[str]] = typer.Argument(None, help="Checkpoints (.pt/.pth.tar/.safetensors), .onnx "
+                                                    "(FP32/FP16/INT8) and .engine files."),
     tracker: Optional[list[str]] = typer.Option(None, "--tracker", help="Also bench a classic OpenCV tracker: csrt, "
                                                 "kcf, mil, mosse or medianflow (repeatable or comma-separated)."),
     data: str = typer.Option("synthetic", "--data", help="synthetic (held-out photos, val split), a dataset name "
@@ -136,7 +136,7 @@ def bench(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     init: Optional[str] = typer.Option(None, "--init", help="x,y,w,h first-frame box for a video/folder without "
                                        "ground truth (scored against the reference tracker's boxes)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Config name for official checkpoints."),
+    config: Optional[str] = CONFIG_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, "
                                           "else 1 for small models, else all usable cores)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "

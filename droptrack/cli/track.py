@@ -7,15 +7,14 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import app, friendly
+from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 
 # shared by dt run and dt serve
 SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
                             "folder or an rtsp:// / http:// URL.")
-MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar), ONNX model or "
-                            "TensorRT engine (default: the embedded model).")
-CONFIG_OPTION = typer.Option(None, "--config", help="Config name for official checkpoints.")
+MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar/"
+                            ".safetensors), ONNX model or TensorRT engine (default: the embedded model).")
 RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per drop, "
                                 "with backoff (0 = off unless --reconnect-timeout); the first frame after a drop "
                                 "has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end.")
@@ -65,7 +64,8 @@ def run(
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
     ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
-    the first frame, e.g. while a stream connects, they stop at once).
+    the first frame, e.g. while a stream connects, they stop at once). A reader of --jsonl - that closes the pipe
+    (| head) stops the run the same way: every output holds the frames it was sent, exit 141 (as for SIGPIPE).
     """
 
     from rich.console import Console
@@ -116,11 +116,16 @@ def run(
 
 
 def _stopped(summary, when: str) -> None:
-    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C)."""
+    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C; 141 for a closed --jsonl - pipe)."""
     import signal
 
-    name = signal.Signals(summary.signal).name if summary.signal else "SIGINT"
-    typer.echo(f"{name}: stopped {when}", err=True)
+    from droptrack.runtime.signals import SIGPIPE
+
+    if summary.signal == SIGPIPE:   # no signal came: a write to the closed pipe failed (Python ignores SIGPIPE)
+        name = "SIGPIPE: the reader of --jsonl - closed the pipe;"
+    else:
+        name = (signal.Signals(summary.signal).name if summary.signal else "SIGINT") + ":"
+    typer.echo(f"{name} stopped {when}", err=True)
     raise typer.Exit(128 + (summary.signal or signal.SIGINT))
 
 

@@ -100,8 +100,33 @@ def environment_checks(env: dict, workers: int = 1) -> list[Check]:
     return out
 
 
-def check_artifact(path: str | Path, env: dict) -> list[Check]:
-    """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines."""
+def machine_verdict(env: dict) -> Check:
+    """What this machine runs (checkpoints, ONNX graphs, TensorRT engines, on which devices) in one line: the
+    verdict of `dt doctor` without an artifact ('error' only when nothing runs at all)."""
+    gpu = f" ({env['gpu']})" if env.get("gpu") else ""
+    runs, not_here = [], []
+    if env.get("torch"):
+        runs.append("checkpoints with the torch backend on cpu" + (f" and cuda{gpu}" if env.get("torch_cuda") else ""))
+    else:
+        not_here.append("checkpoints: torch is not importable")
+    providers = env.get("ort_providers") or []
+    if env.get("onnxruntime"):
+        runs.append("ONNX graphs on ONNX Runtime cpu" + (" and cuda" if "CUDAExecutionProvider" in providers else ""))
+    else:
+        not_here.append("ONNX graphs: onnxruntime is not importable")
+    status = env.get("tensorrt_status", "usable")
+    if status == "usable":
+        runs.append(f"TensorRT engines built with TensorRT {env.get('tensorrt')} for sm "
+                    f"{env.get('compute_capability') or '?'}{gpu}")
+    else:
+        not_here.append(f"TensorRT engines: {status}")
+    line = "this machine runs " + ", ".join(runs) if runs else "this machine runs no model"
+    return Check("ok" if runs else "error", line + "".join(f"; not {n}" for n in not_here))
+
+
+def check_artifact(path: str | Path, env: dict, config: str | None = None) -> list[Check]:
+    """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines. `config`: a
+    checkpoint's config where the file carries none (--config)."""
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
@@ -114,7 +139,7 @@ def check_artifact(path: str | Path, env: dict) -> list[Check]:
     from droptrack.errors import DropTrackError
 
     try:   # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there
-        with TorchBackend.from_checkpoint(path, device="cpu") as be:
+        with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
             m = be.meta
     except DropTrackError as exc:
         return [Check("error", str(exc))]

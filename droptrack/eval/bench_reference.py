@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.artifact import sha256_file
+from droptrack.artifact import CHECKPOINT_SUFFIXES, sha256_file
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval.bench_gates import DeltaCI, paired_bootstrap_ci
 from droptrack.geometry import box_iou
 
 DIVERGENCE_IOU = 0.5
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 
 
 def _is_torch(path: str) -> bool:
@@ -61,7 +60,7 @@ def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
             return r.artifact
     folder = Path(row.artifact).resolve().parent
     candidates = [p for d in (folder, folder.parent) if d.is_dir() for p in sorted(d.iterdir())
-                  if p.is_file() and p.name.endswith(CHECKPOINT_SUFFIXES)]
+                  if p.is_file() and p.name.lower().endswith(CHECKPOINT_SUFFIXES)]
     try:
         from droptrack.model.default import default_checkpoint
 

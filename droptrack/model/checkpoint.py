@@ -130,7 +130,7 @@ def check_checkpoint_path(path: str | Path) -> None:
     """An existing checkpoint file (a folder or a missing path -> one-line CheckpointError); nothing is read."""
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar)")
+        raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar / .safetensors)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
 
@@ -142,7 +142,7 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     """
     path = Path(path)
     check_checkpoint_path(path)
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":   # tensors only: nothing in it can run code
         try:
             from safetensors.torch import load_file
         except ImportError:
@@ -182,7 +182,9 @@ def guess_config_name(state: dict) -> str:
     shape = tuple(state.get("backbone.pos_embed_x", torch.empty(0)).shape)
     by_tokens = {576: "vitb_384_mae_ce_32x4_ep300", 256: "vitb_256_mae_ce_32x4_ep300"}
     if len(shape) != 3 or shape[1] not in by_tokens or shape[2] != 768:
-        raise CheckpointError(f"cannot infer the config of this checkpoint (pos_embed_x {shape}); pass --config NAME")
+        raise CheckpointError(f"cannot infer the config of this checkpoint (pos_embed_x {shape}): it holds weights "
+                              "without their config (a .safetensors file, or an official one of another size); pass "
+                              "the config it was trained with: --config NAME (a shipped config) or --config FILE.yaml")
     return by_tokens[shape[1]]
 
 

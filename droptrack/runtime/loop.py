@@ -6,7 +6,8 @@ output (sinks: files, video, window) and total. On CUDA the tracker's `sync()` i
 the times belong to their stage. Memory stays constant however long the source runs: the times go into
 fixed-size `LatencyStats` (per-frame lists only with `record_times=True`, for benchmarks of a few hundred
 frames). A `StopFlag` (set by SIGINT/SIGTERM/SIGHUP, see `signals`) ends the loop after the current frame;
-a raw Ctrl-C ends it too. The sinks are closed in `finally`.
+a raw Ctrl-C ends it too, and so does a reader of `--jsonl -` that closed the pipe (as SIGPIPE). The sinks are
+closed in `finally`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Callable, Iterable, Sequence
 from droptrack.errors import BackendError
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
-from droptrack.runtime.signals import StopFlag
-from droptrack.runtime.sinks import Sink, StopRequested, TargetState
+from droptrack.runtime.signals import SIGPIPE, StopFlag
+from droptrack.runtime.sinks import ReaderGone, Sink, StopRequested, TargetState
 from droptrack.runtime.sources import Frame
 
 STAGES = ("capture", "pre", "infer", "post", "output", "total")
@@ -38,7 +39,7 @@ class RunSummary:
     times_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     init_ms: float = 0.0
     interrupted: bool = False
-    signal: int | None = None
+    signal: int | None = None   # the signal that stopped it (SIGPIPE: the reader of --jsonl - went away)
     stopped: bool = False
     num_targets: int = 0
     lost_count: int = 0
@@ -181,6 +182,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 on_frame(summary)
     except KeyboardInterrupt:
         summary.interrupted = True
+    except ReaderGone:   # `| head` read enough: the frame that did not reach it is in no output (jsonl sink first)
+        summary.interrupted, summary.signal = True, SIGPIPE
     except StopRequested:
         summary.stopped = True
     finally:

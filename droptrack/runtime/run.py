@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from droptrack.artifact import artifact_format
+from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
@@ -24,7 +24,6 @@ from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, check_video_path,
                                      display_problem, part_path, video_part_path)
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
 
 
@@ -102,7 +101,7 @@ def check_artifact(artifact: str | None) -> None:
                          f"one of them, e.g. '{path / inside[0]}'")
     if path.is_dir() or path.suffix.lower() not in ARTIFACT_SUFFIXES:
         kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
-        raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar), "
+        raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
 
 
@@ -299,10 +298,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         sinks = []
         try:
+            if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
+                sinks.append(JsonlSink(opts.jsonl))
             if opts.output:
                 sinks.append(BoxFileSink(opts.output, len(boxes)))
-            if opts.jsonl:
-                sinks.append(JsonlSink(opts.jsonl))
             if opts.save:
                 sinks.append(VideoSink(opts.save, src.fps))
             if opts.show:

@@ -5,7 +5,9 @@
 stderr), so the frame in flight is written to every output and the outputs are closed properly (the video gets
 its index, box files are completed). A second signal raises KeyboardInterrupt at once (for a source that blocks
 and never delivers the next frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
-signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal number (130, 143, 129).
+signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal number (130, 143, 129). A reader
+of `--jsonl -` that closes the pipe (`| head`) stops the run the same way, as SIGPIPE (141); no signal is involved
+(Python ignores SIGPIPE: the write fails instead, see `sinks.ReaderGone`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import threading
 from types import FrameType
 
+SIGPIPE = getattr(signal, "SIGPIPE", 13)   # the reader of --jsonl - went away (exit 141, as shells report it)
 HANDLED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
 
 

@@ -142,11 +142,25 @@ def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     return rec
 
 
+class ReaderGone(BrokenPipeError):
+    """The reader of `--jsonl -` closed stdout (`dt run ... | head`): the run stops like on a signal."""
+
+
+def _detach_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: the interpreter's exit flush would hit the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
 class JsonlSink(Sink):
     """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
     first frame after a live source came back); `-` = stdout; streamed (see module).
 
-    Every line is strict JSON: a non-finite number is written as null, never as NaN.
+    Every line is strict JSON: a non-finite number is written as null, never as NaN. When the reader of stdout
+    goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).
     """
 
     def __init__(self, path: str | Path):
@@ -156,14 +170,21 @@ class JsonlSink(Sink):
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         line = json.dumps(frame_record(frame, targets), allow_nan=False)
         if self.to_stdout:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _detach_stdout()
+                raise ReaderGone("the reader of --jsonl - closed the pipe") from None
         else:
             self.out.write_line(line)
 
     def close(self) -> None:
         if self.to_stdout:
-            sys.stdout.flush()
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _detach_stdout()
         else:
             self.out.close()
 
