@@ -287,6 +287,30 @@ def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path)
     assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
 
 
+def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, video, tiny_ckpt, tmp_path):
+    """After a killed dt serve, boxes_<id>.txt.part holds each target's boxes; only target 0's was checked, and
+    drawing a second target truncated boxes_1.txt.part silently. Now every such .part with boxes in it is refused
+    before serving, as dt run refuses its own (one line naming the file and the fix), and a .part that appears
+    while serving refuses the target (409) instead of being truncated; both files keep their boxes."""
+    old = tmp_path / "old"
+    old.mkdir()
+    kept = {old / "boxes_3.txt.part": "1\t2\t3\t4\n5\t6\t7\t8\n", old / "boxes_1.txt.part": ""}   # empty: no boxes
+    for path, text in kept.items():
+        path.write_text(text)
+    (old / "boxes_x.txt.part").write_text("1\t2\t3\t4\n")            # not a target's file: not ours to judge
+    with pytest.raises(InputError, match=re.escape(f"'{old / 'boxes_3.txt.part'}' holds the --output of a run that "
+                                                   "was killed before it finished; rename it")):
+        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(old / "boxes.txt")))
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
+    other = tmp_path / "boxes_1.txt.part"
+    other.write_text("9\t9\t9\t9\n")
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 409 and f"'{other}' holds the boxes of another run" in r.json()["detail"], r.text
+    assert {p: p.read_text() for p in kept} == kept and other.read_text() == "9\t9\t9\t9\n"
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+
+
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as
