@@ -394,6 +394,21 @@ def test_huge_or_unsized_bodies_are_refused_unread(session):
     assert client.post("/targets", json={**dict(zip("xywh", FACE)), "pad": "a" * 60000}).status_code == 201
 
 
+def test_head_is_answered_wherever_get_is(session):
+    """`curl -I` and monitoring tools send HEAD: every route but the two FastAPI adds itself answered 405. Now HEAD
+    gets what GET gets (status, every header, Content-Length included) without a body, also for refused requests;
+    routes without GET still answer 405."""
+    local = TestClient(create_app(session), base_url="http://127.0.0.1")
+    remote = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1")
+    for client, expected in ((local, {"/": 200, "/app.js": 200, "/stats": 200, "/targets": 200, "/snapshot.png": 200,
+                                      "/openapi.json": 200, "/nope": 404, "/pause": 405}),
+                             (remote, {"/stats": 401, "/?token=s3cret-token": 303, "/stats?token=s3cret-token": 200})):
+        for path, status in expected.items():
+            got, head = client.get(path, follow_redirects=False), client.head(path, follow_redirects=False)
+            assert got.status_code == status and (head.status_code, head.headers) == (status, got.headers), path
+            assert head.content == b"" and (got.content != b"" or status == 303), path
+
+
 def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
     """A page closed (or reloaded) after asking for the next frame, while none comes (a file waiting for its
     first target, paused, or ended): its handler polled for a new frame 100 times a second forever, one more per

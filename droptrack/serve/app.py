@@ -87,8 +87,23 @@ async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
         tg.cancel_scope.cancel()
 
 
+def answer_head(app):
+    """ASGI wrapper: HEAD answered wherever GET is (curl -I, monitoring), with the GET response's status and
+    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405)."""
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await app(scope, receive, send)
+
+        async def headers_only(message) -> None:
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await app({**scope, "method": "GET"}, receive, headers_only)
+
+    return wrapped
+
+
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True):
-    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks)."""
+    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks), HEAD as GET."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -202,4 +217,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return AccessGuard(api, token, loopback_only)
+    return answer_head(AccessGuard(api, token, loopback_only))
