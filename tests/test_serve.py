@@ -394,6 +394,28 @@ def test_huge_or_unsized_bodies_are_refused_unread(session):
     assert client.post("/targets", json={**dict(zip("xywh", FACE)), "pad": "a" * 60000}).status_code == 201
 
 
+API = {("GET", "/stats"), ("GET", "/targets"), ("POST", "/targets"), ("PUT", "/targets/{target_id}"),
+       ("DELETE", "/targets/{target_id}"), ("POST", "/pause"), ("POST", "/resume"), ("GET", "/snapshot.png")}
+
+
+def test_api_reference_at_docs_needs_no_internet(session):
+    """/docs was FastAPI's Swagger UI, whose script and styles come from a CDN: a blank page on a machine without
+    internet (a Jetson in the field). It is now one page built from the app's schema that loads nothing (no
+    script, no link, no URL): every operation (the README's list) with its summary, both WebSockets, the body."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = client.get("/docs")
+    page = r.text
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert not re.search(r"<script|<link|<img|<iframe|src=|url\(|@import|//", page, re.I), page
+    schema = client.get("/openapi.json").json()
+    ops = {(m.upper(), p): op["summary"] for p, item in schema["paths"].items() for m, op in item.items()}
+    assert set(ops) == API
+    for (method, path), summary in ops.items():
+        assert f"<code>{method} {path}</code> {summary}</h3>" in page, (method, path)
+    assert "<code>WebSocket /ws/video</code>" in page and "<code>WebSocket /ws/records</code>" in page
+    assert "Box {x: number, y: number, w: number, h: number}" in page and 'href="openapi.json"' in page
+
+
 def test_head_is_answered_wherever_get_is(session):
     """`curl -I` and monitoring tools send HEAD: every route but the two FastAPI adds itself answered 405. Now HEAD
     gets what GET gets (status, every header, Content-Length included) without a body, also for refused requests;
@@ -401,7 +423,7 @@ def test_head_is_answered_wherever_get_is(session):
     local = TestClient(create_app(session), base_url="http://127.0.0.1")
     remote = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1")
     for client, expected in ((local, {"/": 200, "/app.js": 200, "/stats": 200, "/targets": 200, "/snapshot.png": 200,
-                                      "/openapi.json": 200, "/nope": 404, "/pause": 405}),
+                                      "/openapi.json": 200, "/docs": 200, "/nope": 404, "/pause": 405}),
                              (remote, {"/stats": 401, "/?token=s3cret-token": 303, "/stats?token=s3cret-token": 200})):
         for path, status in expected.items():
             got, head = client.get(path, follow_redirects=False), client.head(path, follow_redirects=False)

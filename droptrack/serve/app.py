@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from droptrack import __version__
 from droptrack.serve.auth import AccessGuard
+from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
 
@@ -104,7 +105,7 @@ def answer_head(app):
 
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks), HEAD as GET."""
-    api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
+    api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
 
@@ -124,6 +125,11 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API reference, built from the schema (FastAPI's Swagger UI needs a CDN: blank offline)."""
+        return HTMLResponse(reference_page(api))
 
     @api.get("/app.js", include_in_schema=False)
     def app_js() -> Response:
