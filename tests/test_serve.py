@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.auth import trusted_origins  # noqa: E402
 from droptrack.serve.server import page_url, resolve_token, serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
@@ -494,6 +495,39 @@ def test_other_sites_pages_cannot_steer_a_loopback_server(session):
     assert client.post("/resume").json() == {"state": "running"}
     assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
     assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
+
+
+def test_allow_origin_trusts_a_reverse_proxys_address(session, video):
+    """Behind a reverse proxy that rewrites Host (here to 127.0.0.1), the page's Origin is the proxy's address: its
+    WebSockets and POST/PUT/DELETE were refused (403) with no way to allow them. --allow-origin URL trusts that
+    origin (written in any case, with or without the default port, as browsers send it); another scheme, port or
+    host stays refused, nothing is trusted by default, and a value that is not an origin is a one-line error."""
+    proxy = "https://tracker.example.org"
+    client = TestClient(create_app(session, origins=trusted_origins(["HTTPS://Tracker.Example.org:443",
+                                                                     "http://10.0.0.5:8080"])),
+                        base_url="http://127.0.0.1")
+    for origin in (proxy, "http://10.0.0.5:8080"):
+        assert client.post("/pause", headers={"Origin": origin}).json() == {"state": "paused"}, origin
+    with client.websocket_connect(WS + "/ws/video", headers={"Origin": proxy}) as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    for origin in ("http://tracker.example.org", "https://tracker.example.org:8443", "https://evil.example",
+                   "https://tracker.example.org.evil.example", "http://10.0.0.5", "null"):
+        r = client.post("/resume", headers={"Origin": origin})
+        assert r.status_code == 403 and "another origin" in r.json()["detail"], origin
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with client.websocket_connect(WS + "/ws/video", headers={"Origin": "https://evil.example"}):
+            pass
+    assert denied.value.status_code == 403 and client.get("/stats").json()["state"] == "paused"
+    strict = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = strict.post("/resume", headers={"Origin": proxy})
+    assert r.status_code == 403 and "(behind a reverse proxy) dt serve --allow-origin PROXY_URL" in r.json()["detail"]
+    for bad in ("tracker.example.org", f"{proxy}/dt", f"{proxy}/", "ftp://tracker.example.org", "https://",
+                f"{proxy}:99999", "https://user:pw@tracker.example.org", f"{proxy}?a=1", "*"):
+        with pytest.raises(InputError, match=f"--allow-origin '{re.escape(bad)}' is not an origin; pass "
+                                             r"scheme://host\[:port\] without a path"):
+            trusted_origins([bad])
+    one_line_exit_2(serve_cli(video, "--port", 0, "--allow-origin", proxy, "--allow-origin", f"{proxy}/dt"),
+                    f"--allow-origin '{proxy}/dt' is not an origin")
 
 
 def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):

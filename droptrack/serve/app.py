@@ -103,8 +103,10 @@ def answer_head(app):
     return wrapped
 
 
-def create_app(session: Session, token: str | None = None, loopback_only: bool = True):
-    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks), HEAD as GET."""
+def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
+               origins: frozenset[str] = frozenset()):
+    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
+    ones, `auth.trusted_origins`), HEAD as GET."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -223,4 +225,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(api, token, loopback_only))
+    return answer_head(AccessGuard(api, token, loopback_only, origins))
