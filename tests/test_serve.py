@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.auth import trusted_origins  # noqa: E402
 from droptrack.serve.server import page_url, resolve_token, serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
@@ -287,6 +288,30 @@ def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path)
     assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
 
 
+def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, video, tiny_ckpt, tmp_path):
+    """After a killed dt serve, boxes_<id>.txt.part holds each target's boxes; only target 0's was checked, and
+    drawing a second target truncated boxes_1.txt.part silently. Now every such .part with boxes in it is refused
+    before serving, as dt run refuses its own (one line naming the file and the fix), and a .part that appears
+    while serving refuses the target (409) instead of being truncated; both files keep their boxes."""
+    old = tmp_path / "old"
+    old.mkdir()
+    kept = {old / "boxes_3.txt.part": "1\t2\t3\t4\n5\t6\t7\t8\n", old / "boxes_1.txt.part": ""}   # empty: no boxes
+    for path, text in kept.items():
+        path.write_text(text)
+    (old / "boxes_x.txt.part").write_text("1\t2\t3\t4\n")            # not a target's file: not ours to judge
+    with pytest.raises(InputError, match=re.escape(f"'{old / 'boxes_3.txt.part'}' holds the --output of a run that "
+                                                   "was killed before it finished; rename it")):
+        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(old / "boxes.txt")))
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
+    other = tmp_path / "boxes_1.txt.part"
+    other.write_text("9\t9\t9\t9\n")
+    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+    assert r.status_code == 409 and f"'{other}' holds the boxes of another run" in r.json()["detail"], r.text
+    assert {p: p.read_text() for p in kept} == kept and other.read_text() == "9\t9\t9\t9\n"
+    assert [t["id"] for t in client.get("/targets").json()] == [0]
+
+
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as
@@ -370,6 +395,43 @@ def test_huge_or_unsized_bodies_are_refused_unread(session):
     assert client.post("/targets", json={**dict(zip("xywh", FACE)), "pad": "a" * 60000}).status_code == 201
 
 
+API = {("GET", "/stats"), ("GET", "/targets"), ("POST", "/targets"), ("PUT", "/targets/{target_id}"),
+       ("DELETE", "/targets/{target_id}"), ("POST", "/pause"), ("POST", "/resume"), ("GET", "/snapshot.png")}
+
+
+def test_api_reference_at_docs_needs_no_internet(session):
+    """/docs was FastAPI's Swagger UI, whose script and styles come from a CDN: a blank page on a machine without
+    internet (a Jetson in the field). It is now one page built from the app's schema that loads nothing (no
+    script, no link, no URL): every operation (the README's list) with its summary, both WebSockets, the body."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = client.get("/docs")
+    page = r.text
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert not re.search(r"<script|<link|<img|<iframe|src=|url\(|@import|//", page, re.I), page
+    schema = client.get("/openapi.json").json()
+    ops = {(m.upper(), p): op["summary"] for p, item in schema["paths"].items() for m, op in item.items()}
+    assert set(ops) == API
+    for (method, path), summary in ops.items():
+        assert f"<code>{method} {path}</code> {summary}</h3>" in page, (method, path)
+    assert "<code>WebSocket /ws/video</code>" in page and "<code>WebSocket /ws/records</code>" in page
+    assert "Box {x: number, y: number, w: number, h: number}" in page and 'href="openapi.json"' in page
+
+
+def test_head_is_answered_wherever_get_is(session):
+    """`curl -I` and monitoring tools send HEAD: every route but the two FastAPI adds itself answered 405. Now HEAD
+    gets what GET gets (status, every header, Content-Length included) without a body, also for refused requests;
+    routes without GET still answer 405."""
+    local = TestClient(create_app(session), base_url="http://127.0.0.1")
+    remote = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1")
+    for client, expected in ((local, {"/": 200, "/app.js": 200, "/stats": 200, "/targets": 200, "/snapshot.png": 200,
+                                      "/openapi.json": 200, "/docs": 200, "/nope": 404, "/pause": 405}),
+                             (remote, {"/stats": 401, "/?token=s3cret-token": 303, "/stats?token=s3cret-token": 200})):
+        for path, status in expected.items():
+            got, head = client.get(path, follow_redirects=False), client.head(path, follow_redirects=False)
+            assert got.status_code == status and (head.status_code, head.headers) == (status, got.headers), path
+            assert head.content == b"" and (got.content != b"" or status == 303), path
+
+
 def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
     """A page closed (or reloaded) after asking for the next frame, while none comes (a file waiting for its
     first target, paused, or ended): its handler polled for a new frame 100 times a second forever, one more per
@@ -433,6 +495,39 @@ def test_other_sites_pages_cannot_steer_a_loopback_server(session):
     assert client.post("/resume").json() == {"state": "running"}
     assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
     assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
+
+
+def test_allow_origin_trusts_a_reverse_proxys_address(session, video):
+    """Behind a reverse proxy that rewrites Host (here to 127.0.0.1), the page's Origin is the proxy's address: its
+    WebSockets and POST/PUT/DELETE were refused (403) with no way to allow them. --allow-origin URL trusts that
+    origin (written in any case, with or without the default port, as browsers send it); another scheme, port or
+    host stays refused, nothing is trusted by default, and a value that is not an origin is a one-line error."""
+    proxy = "https://tracker.example.org"
+    client = TestClient(create_app(session, origins=trusted_origins(["HTTPS://Tracker.Example.org:443",
+                                                                     "http://10.0.0.5:8080"])),
+                        base_url="http://127.0.0.1")
+    for origin in (proxy, "http://10.0.0.5:8080"):
+        assert client.post("/pause", headers={"Origin": origin}).json() == {"state": "paused"}, origin
+    with client.websocket_connect(WS + "/ws/video", headers={"Origin": proxy}) as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    for origin in ("http://tracker.example.org", "https://tracker.example.org:8443", "https://evil.example",
+                   "https://tracker.example.org.evil.example", "http://10.0.0.5", "null"):
+        r = client.post("/resume", headers={"Origin": origin})
+        assert r.status_code == 403 and "another origin" in r.json()["detail"], origin
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with client.websocket_connect(WS + "/ws/video", headers={"Origin": "https://evil.example"}):
+            pass
+    assert denied.value.status_code == 403 and client.get("/stats").json()["state"] == "paused"
+    strict = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = strict.post("/resume", headers={"Origin": proxy})
+    assert r.status_code == 403 and "(behind a reverse proxy) dt serve --allow-origin PROXY_URL" in r.json()["detail"]
+    for bad in ("tracker.example.org", f"{proxy}/dt", f"{proxy}/", "ftp://tracker.example.org", "https://",
+                f"{proxy}:99999", "https://user:pw@tracker.example.org", f"{proxy}?a=1", "*"):
+        with pytest.raises(InputError, match=f"--allow-origin '{re.escape(bad)}' is not an origin; pass "
+                                             r"scheme://host\[:port\] without a path"):
+            trusted_origins([bad])
+    one_line_exit_2(serve_cli(video, "--port", 0, "--allow-origin", proxy, "--allow-origin", f"{proxy}/dt"),
+                    f"--allow-origin '{proxy}/dt' is not an origin")
 
 
 def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):

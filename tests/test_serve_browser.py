@@ -132,6 +132,10 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
             assert [t["id"] for t in page.request.get(base + "targets").json()] == [0]   # the cookie carries it
             page.click("#pause")
             state_is(page, "ended")
+            elsewhere: list[str] = []   # the API reference loads nothing from elsewhere (Swagger UI's CDN did)
+            page.on("request", lambda req: None if req.url.startswith(base) else elsewhere.append(req.url))
+            page.goto(base + "docs")
+            assert page.locator("h3", has_text="POST /targets").count() == 1 and elsewhere == []
         finally:
             browser.close()
 

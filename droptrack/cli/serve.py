@@ -23,6 +23,10 @@ def serve(
     port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one; the URL is printed)."),
     token: Optional[str] = typer.Option(None, "--token", help="Secret every request must carry (header "
                                         "Authorization: Bearer, or ?token=); 'auto' generates and prints one."),
+    allow_origin: Optional[list[str]] = typer.Option(
+        None, "--allow-origin", metavar="URL", help="Also accept the page's WebSockets and POST/PUT/DELETE from this "
+        "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy that "
+        "rewrites Host; repeatable. Default: the page's own origin only."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
@@ -70,7 +74,7 @@ def serve(
                         height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext,
                         reconnect=reconnect, reconnect_timeout=reconnect_timeout)
     try:
-        session = run_server(opts, host=host, port=port, token=token,
+        session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it

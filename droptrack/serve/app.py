@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from droptrack import __version__
 from droptrack.serve.auth import AccessGuard
+from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
 
@@ -87,9 +88,26 @@ async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
         tg.cancel_scope.cancel()
 
 
-def create_app(session: Session, token: str | None = None, loopback_only: bool = True):
-    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks)."""
-    api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, redoc_url=None)
+def answer_head(app):
+    """ASGI wrapper: HEAD answered wherever GET is (curl -I, monitoring), with the GET response's status and
+    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405)."""
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await app(scope, receive, send)
+
+        async def headers_only(message) -> None:
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await app({**scope, "method": "GET"}, receive, headers_only)
+
+    return wrapped
+
+
+def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
+               origins: frozenset[str] = frozenset()):
+    """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
+    ones, `auth.trusted_origins`), HEAD as GET."""
+    api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
 
@@ -109,6 +127,11 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API reference, built from the schema (FastAPI's Swagger UI needs a CDN: blank offline)."""
+        return HTMLResponse(reference_page(api))
 
     @api.get("/app.js", include_in_schema=False)
     def app_js() -> Response:
@@ -202,4 +225,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return AccessGuard(api, token, loopback_only)
+    return answer_head(AccessGuard(api, token, loopback_only, origins))

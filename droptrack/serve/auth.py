@@ -6,7 +6,8 @@ reloads without the token in its URL (HttpOnly, SameSite=Strict, so the page's o
 it and other sites' requests do not; named after the token because browsers share cookies between the ports of
 a host, i.e. between servers). No other site may frame the page, and no URL leaves in a Referer.
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
-site in the user's browser cannot steer the tracker), and on a loopback bind only loopback Host names are
+site in the user's browser cannot steer the tracker) unless that origin was trusted with --allow-origin (the
+public address of a reverse proxy that rewrites Host), and on a loopback bind only loopback Host names are
 answered (against DNS rebinding).
 """
 
@@ -16,7 +17,10 @@ import hashlib
 import ipaddress
 import json
 import secrets
+from typing import Iterable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from droptrack.errors import InputError
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
@@ -24,6 +28,7 @@ SECURITY_HEADERS = [   # no page of another site may frame this one (clickjackin
     (b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
 MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_loopback(host: str) -> bool:
@@ -34,6 +39,32 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _canonical_origin(value: str) -> str | None:
+    """scheme://host[:port] as browsers send it in Origin (lower case, no default port); None for anything else."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:   # a port out of range or not a number, a broken IPv6 address
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in DEFAULT_PORTS or not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
+
+
+def trusted_origins(values: Iterable[str]) -> frozenset[str]:
+    """The --allow-origin values, checked: each an origin (scheme://host[:port], no path), else a one-line error."""
+    origins = set()
+    for value in values:
+        origin = _canonical_origin(value)
+        if origin is None:
+            raise InputError(f"--allow-origin '{value}' is not an origin; pass scheme://host[:port] without a path, "
+                             "as the browser's address bar shows the proxy, e.g. https://tracker.example.org")
+        origins.add(origin)
+    return frozenset(origins)
 
 
 def new_token() -> str:
@@ -95,11 +126,11 @@ def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
 
 
 class AccessGuard:
-    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins, 411/413 for bodies of
-    unknown length or over MAX_BODY; no exceptions."""
+    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins (but `origins`, trusted),
+    411/413 for bodies of unknown length or over MAX_BODY; no exceptions."""
 
-    def __init__(self, app, token: str | None, loopback_only: bool):
-        self.app, self.token, self.loopback_only = app, token, loopback_only
+    def __init__(self, app, token: str | None, loopback_only: bool, origins: frozenset[str] = frozenset()):
+        self.app, self.token, self.loopback_only, self.origins = app, token, loopback_only, origins
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -111,11 +142,13 @@ class AccessGuard:
             return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
                                     "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
         origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
-        if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
+        if (origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+                and _canonical_origin(origin) not in self.origins):
             what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
             if what not in SAFE_METHODS:
                 return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
-                                        "refused; use the page that dt serve serves, or a client without Origin")
+                                        "refused; use the page that dt serve serves, a client without Origin, or "
+                                        "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
         if scope["type"] == "http" and (refused := _body_refused(headers)):
             return await self._deny(scope, receive, send, *refused)
         if self.token is None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import glob
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import SourceError
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.reconnect import ReconnectPolicy
-from droptrack.runtime.sinks import BoxFileSink, TargetState
+from droptrack.runtime.sinks import BoxFileSink, TargetState, part_path
 
 
 @dataclass
@@ -78,9 +80,27 @@ def box_file(path: str | Path, target_id: int) -> Path:
     return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
 
 
+def box_files_to_check(output: str) -> list[Path]:
+    """The box files checked before serving: target 0's and every target's whose .part a killed dt serve left (ids
+    are never reused, so any id may be written again; its .part holds that run's boxes and is never truncated)."""
+    first, path = box_file(output, 0), Path(output)
+    head, tail = f"{path.stem}_", f"{path.suffix}.part"
+    ids = set()
+    for part in first.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if first.parent.is_dir() else []:
+        mid = part.name[len(head): len(part.name) - len(tail)]
+        if re.fullmatch(r"[1-9][0-9]*", mid):   # the names box_file gives ids above 0
+            ids.add(int(mid))
+    return [first, *(box_file(output, i) for i in sorted(ids))]
+
+
 def open_box_file(output: str, target_id: int) -> BoxFileSink:
-    """A new target's --output file, opened before it starts: one that cannot be written refuses the target (507)."""
+    """A new target's --output file, opened before it starts: one that cannot be written refuses the target (507),
+    a .part with boxes in it (another run's, written since dt serve started) is never truncated (409)."""
     path = box_file(output, target_id)
+    part = part_path(path)
+    if part.is_file() and part.stat().st_size > 0:
+        raise CommandError(409, f"'{part}' holds the boxes of another run; rename it to keep it (or delete it), "
+                                "then draw the box again")
     try:
         return BoxFileSink(path, 1)
     except OSError as exc:

@@ -7,10 +7,10 @@ import errno
 import signal
 import socket
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 from droptrack.errors import InputError
-from droptrack.serve.auth import is_loopback, new_token
+from droptrack.serve.auth import is_loopback, new_token, trusted_origins
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
 
@@ -85,21 +85,23 @@ def stop_on_sigterm():
 
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
-          echo: Callable[[str], None] = print) -> Session:
+          echo: Callable[[str], None] = print, allow_origins: Iterable[str] = ()) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out (a Ctrl-C before the
-    server runs raises KeyboardInterrupt)."""
+    server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
+    proxy's public address)."""
     web_modules()
     import uvicorn
 
     from droptrack.serve.app import create_app
 
     given, token = token, resolve_token(host, token)
+    origins = trusted_origins(allow_origins)
     sock = bind_socket(host, port)
     session = None
     try:
         session = Session(opts)
         session.start()
-        app = create_app(session, token, loopback_only=is_loopback(host))
+        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                                lifespan="off"))
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")

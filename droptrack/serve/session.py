@@ -29,7 +29,8 @@ from droptrack.runtime.run import (build_tracker, check_artifact, check_model_op
                                    check_output_paths, resolve_device)
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, box_file, open_box_file
+from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, box_files_to_check,
+                                    open_box_file)
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -60,7 +61,7 @@ class Session:
             raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
                              f"'{Path(opts.output) / 'boxes.txt'}' (each target writes boxes_<id>.txt)")
         check_output_paths(opts.source, (opts.artifact, opts.config), {
-            "--output": [box_file(opts.output, 0)] if opts.output else [],
+            "--output": box_files_to_check(opts.output) if opts.output else [],
             "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
         self.opts = opts
         self.latest = LatestFrame()
