@@ -154,6 +154,19 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
         read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
 
 
+def divergence_note(rows: list[Any], embedded: bool) -> str | None:
+    """Why the embedded model's FP16/INT8 rows fail the divergence gate although their export parity passed (a
+    first-time user otherwise reads a broken export); None for other checkpoints or when no such gate failed."""
+    failed = [r for r in rows if r.precision in ("fp16", "int8")
+              and any(g.name == "max_divergence" and g.passed is False for g in r.gates)]
+    if not embedded or not failed:
+        return None
+    return (f"{', '.join(r.name for r in failed)}: tensor parity passed at export; the divergence gate measures "
+            "whole tracks, and the small embedded model's tracks part on ambiguous frames where its score peaks are "
+            "near ties (held-out FP16: only where FP32 is off target too); an open limit of this model "
+            "(benchmarks/README.md, 'INT8 and FP16')")
+
+
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
              progress: bool = True, log: Log | None = None, threads: int | None = None) -> DemoResult:
@@ -194,6 +207,8 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
                                             f"--reference {ckpt} --output {out / 'bench'}"))
     timings["bench"] = time.perf_counter() - t0
 
+    note = divergence_note(report.rows, embedded=checkpoint is None)
+    notes += [note] if note else []
     result = DemoResult(out, report, exported, notes=notes, timings=timings)
     t0 = time.perf_counter()
     video = bundled_video(VIDEO_NAME)

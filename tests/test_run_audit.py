@@ -331,3 +331,25 @@ def test_safetensors_checkpoint_is_a_checkpoint_everywhere(tiny_ckpt, tmp_path):
     assert "unknown config 'tiny_ce'" in one_line_error(cli("doctor", weights, "--config", "tiny_ce"))
     r = cli("bench", weights, "--config", "tiny_ce_test", "--sequences", 1, "--frames", 3, "-o", tmp_path / "bench")
     assert r.exit_code == 0 and "reference: " in r.output, r.output
+
+
+def test_demo_explains_the_embedded_models_divergence_gates_only_where_they_failed():
+    """dt demo showed 'gate failed' on the embedded model's FP16/INT8 rows with nothing saying that their export
+    parity had passed (the graphs are right; the small model's tracks part on near-tied peaks). The note names the
+    rows whose divergence gate failed, and only for the embedded model."""
+    from droptrack.demo import divergence_note
+    from droptrack.eval.bench_gates import Gate
+    from droptrack.eval.bench_rows import BenchRow
+
+    def row(name, precision, diverged_ok, auc_ok=True):
+        return BenchRow(name, name + ".onnx", "onnx", precision, "passed" if diverged_ok and auc_ok else "gate_failed",
+                        gates=[Gate("max_auc_drop", 1.0, 0.5 if auc_ok else 2.0, auc_ok, False),
+                               Gate("max_divergence", 0.01, 0.0 if diverged_ok else 0.17, diverged_ok, False)])
+
+    rows = [row("model", "fp32", True), row("model_fp16", "fp16", False), row("model_int8_ort", "int8", True, False),
+            row("model_int8_trt", "int8", False, False)]
+    note = divergence_note(rows, embedded=True)
+    assert note.startswith("model_fp16, model_int8_trt: tensor parity passed at export")
+    assert "model_int8_ort" not in note   # its AUC gate failed, not the divergence one: no such explanation
+    assert divergence_note(rows, embedded=False) is None   # a user's checkpoint: the cause may be anything
+    assert divergence_note([row("model_fp16", "fp16", True)], embedded=True) is None
