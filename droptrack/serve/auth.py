@@ -131,6 +131,7 @@ class AccessGuard:
 
     def __init__(self, app, token: str | None, loopback_only: bool, origins: frozenset[str] = frozenset()):
         self.app, self.token, self.loopback_only, self.origins = app, token, loopback_only, origins
+        self.cookie = cookie_name(token) if token is not None else ""   # once, not per request
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -153,7 +154,7 @@ class AccessGuard:
             return await self._deny(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
-        given, in_query = _given_token(scope, headers, cookie_name(self.token))
+        given, in_query = _given_token(scope, headers, self.cookie)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             what = "missing" if given is None else "wrong"
             return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
@@ -166,7 +167,7 @@ class AccessGuard:
         """The printed URL: set the cookie that the page's requests carry and reload the page without the token
         (out of the address bar, the history and bookmarks)."""
         value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
-        cookie = f"{cookie_name(self.token)}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
+        cookie = f"{self.cookie}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
             (b"content-length", b"0")]})
