@@ -7,14 +7,16 @@
 #                                       # (100), GPU_TRAIN_CONFIG (the YAML whose EPOCH / LR_DROP_EPOCH get sized;
 #                                       # default benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml),
 #                                       # GPU_TRAIN_INIT (--pretrained; default the packaged weights, "none" = from
-#                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75), PYTHON
+#                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75),
+#                                       # GPU_TRAIN_BATCH (32; an epoch is the config's SAMPLE_PER_EPOCH), PYTHON
 #
 # 1. training data, in GPU_TRAIN_JOBS parallel shards: plain (320x240, 80 frames) and hard (640x360, 60 frames,
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
 #    fresh seeds). The hard set needs Debian's opencv-doc photos: where they are not installed (the device image),
 #    the photos carried in .gpu_data/opencv-doc are put in their place (copy them there first: only the image files
 #    of /usr/share/doc/opencv-doc/examples/data, no video);
-# 2. a 40-iteration probe measures iterations per second, and the epoch count is set so that training fits
+# 2. a two-epoch probe (GPU_TRAIN_PROBE_ITERS iterations each) measures iterations per second, and the epoch count
+#    (of SAMPLE_PER_EPOCH / GPU_TRAIN_BATCH iterations) is set so that training fits
 #    GPU_TRAIN_SECONDS (LR drop x0.1 at GPU_TRAIN_DROP of the epochs; 75 %, as version 4's 14 of 20);
 # 3. `dt train` from GPU_TRAIN_INIT (the packaged weights) with GPU_TRAIN_CONFIG (version 4's recipe by default),
 #    8 checkpoints kept (every epochs/8), then copied with the log to $OUT (or out/gpu_train).
@@ -25,6 +27,7 @@ PY="${PYTHON:-python3}"
 SECONDS_TRAIN="${GPU_TRAIN_SECONDS:-270}"; JOBS="${GPU_TRAIN_JOBS:-14}"; WORKERS="${GPU_TRAIN_WORKERS:-12}"
 PLAIN="${GPU_TRAIN_PLAIN:-560}"; HARD="${GPU_TRAIN_HARD:-210}"; SEED="${GPU_TRAIN_SEED:-700}"
 DEVICE="${GPU_TRAIN_DEVICE:-cuda}"; PROBE="${GPU_TRAIN_PROBE_ITERS:-100}"; DROP="${GPU_TRAIN_DROP:-0.75}"
+BATCH="${GPU_TRAIN_BATCH:-32}"
 CONFIG="${GPU_TRAIN_CONFIG:-benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml}"
 INIT="${GPU_TRAIN_INIT:-droptrack/weights/droptrack_tiny_synth.pt}"
 [ -f "$CONFIG" ] || { echo "GPU_TRAIN_CONFIG: $CONFIG is not a file; give a dt train YAML"; exit 2; }
@@ -57,39 +60,49 @@ for d in "$W"/plain_* "$W"/hard_*; do
         ln -s "$d/$s" "$W/merged/$(basename "$d")_$s" && echo "$(basename "$d")_$s" >> "$W/merged/list.txt"
     done < "$d/list.txt"
 done
+# the merged set's completeness marker (the reader refuses a synthetic folder without one): the shards' own markers
+"$PY" - "$W" <<'EOF'
+import json, sys
+from pathlib import Path
+
+w = Path(sys.argv[1])
+shards = {d.name: json.loads((d / "synth.json").read_text()) for d in sorted(w.glob("*_*")) if (d / "synth.json").is_file()}
+(w / "merged" / "synth.json").write_text(json.dumps({"split": "train", "merged_from": shards}, indent=1))
+EOF
 log "data ready: $(wc -l < "$W/merged/list.txt") sequences"
 
 train() {  # train TIMEOUT_S OUTPUT CONFIG [extra dt train options]
     local limit="$1" out="$2" cfg="$3"; shift 3
     timeout "$limit" "$PY" -m droptrack train --config "$cfg" ${INIT_ARGS[@]+"${INIT_ARGS[@]}"} --output "$out" \
-        --data "$W/merged" --workers "$WORKERS" --threads 4 --device "$DEVICE" --batch-size 32 --seed 77 "$@"
+        --data "$W/merged" --workers "$WORKERS" --threads 4 --device "$DEVICE" --batch-size "$BATCH" --seed 77 "$@"
 }
 T0=$("$PY" -c "import time; print(time.time())")
-train 120 "$W/probe" "$CONFIG" --epochs 2 --samples-per-epoch $(( PROBE * 32 )) \
+train 120 "$W/probe" "$CONFIG" --epochs 2 --samples-per-epoch $(( PROBE * BATCH )) \
     --save-every 1 --keep-last 0 > "$W/probe.log" 2>&1 || { log "probe failed:"; tail -20 "$W/probe.log"; exit 1; }
 # two probe epochs of PROBE iterations: the second one's time is the steady rate, the first's excess the start-up
-EPOCHS=$("$PY" - "$W/probe" "$T0" "$SECONDS_TRAIN" "$PROBE" <<'EOF'
-import os, sys
+EPOCHS=$("$PY" - "$W/probe" "$T0" "$SECONDS_TRAIN" "$PROBE" "$CONFIG" "$BATCH" <<'EOF'
+import os, sys, yaml
 d, t0, budget, probe = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+iters = yaml.safe_load(open(sys.argv[5]))["DATA"]["TRAIN"]["SAMPLE_PER_EPOCH"] // int(sys.argv[6])
 m1, m2 = (os.path.getmtime(f"{d}/checkpoint_ep000{k}.pt") for k in (1, 2))
-epoch, startup = (m2 - m1) * 128 / probe, max(0.0, (m1 - t0) - (m2 - m1))
+epoch, startup = (m2 - m1) * iters / probe, max(0.0, (m1 - t0) - (m2 - m1))
 print(max(2, min(400, int(0.92 * (budget - startup) / epoch))), f"{epoch:.2f}", f"{startup:.1f}")
 EOF
 )
 read -r EPOCHS EPOCH_S STARTUP_S <<< "$EPOCHS"
-log "probe: ${EPOCH_S}s per epoch of 128 iterations, ${STARTUP_S}s start-up -> $EPOCHS epochs"
+log "probe: ${EPOCH_S}s per epoch (batch $BATCH), ${STARTUP_S}s start-up -> $EPOCHS epochs"
 "$PY" - "$EPOCHS" "$CONFIG" "$DROP" <<'EOF'
 import sys, yaml
 e, drop = int(sys.argv[1]), float(sys.argv[3])
 cfg = yaml.safe_load(open(sys.argv[2]))
 cfg["TRAIN"].update(EPOCH=e, LR_DROP_EPOCH=max(1, round(drop * e)), VAL_EPOCH_INTERVAL=10 ** 6)
-yaml.safe_dump(cfg, open("/tmp/gpu_train/v7gpu.yaml", "w"), sort_keys=False)
+yaml.safe_dump(cfg, open("/tmp/gpu_train/sized.yaml", "w"), sort_keys=False)
 EOF
 EVERY=$(( EPOCHS / 8 > 0 ? EPOCHS / 8 : 1 ))
-train $(( SECONDS_TRAIN + 60 )) "$W/ft" "$W/v7gpu.yaml" --save-every "$EVERY" --keep-last 0 > "$W/train.log" 2>&1
+train $(( SECONDS_TRAIN + 60 )) "$W/ft" "$W/sized.yaml" --save-every "$EVERY" --keep-last 0 > "$W/train.log" 2>&1
 log "training ended (exit $?): $(ls "$W/ft" 2>/dev/null | tr '\n' ' ')"
 tail -5 "$W/train.log"
-cp "$W/v7gpu.yaml" "$W/train.log" "$DEST/" 2>/dev/null
+cp "$W/sized.yaml" "$W/train.log" "$DEST/" 2>/dev/null
 # epoch checkpoints without optimizer / scheduler / RNG state (final.pt's keys): 6 MB each, under the 16 MiB a file
 "$PY" - "$W/ft" "$DEST" <<'EOF'
 import sys
