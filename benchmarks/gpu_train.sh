@@ -8,7 +8,8 @@
 #                                       # default benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml),
 #                                       # GPU_TRAIN_INIT (--pretrained; default the packaged weights, "none" = from
 #                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75),
-#                                       # GPU_TRAIN_BATCH (32; an epoch is the config's SAMPLE_PER_EPOCH), PYTHON
+#                                       # GPU_TRAIN_BATCH (32; an epoch is the config's SAMPLE_PER_EPOCH),
+#                                       # GPU_TRAIN_WORK (/tmp/gpu_train, emptied first), PYTHON
 #
 # 1. training data, in GPU_TRAIN_JOBS parallel shards: plain (320x240, 80 frames) and hard (640x360, 60 frames,
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
@@ -33,13 +34,13 @@ INIT="${GPU_TRAIN_INIT:-droptrack/weights/droptrack_tiny_synth.pt}"
 [ -f "$CONFIG" ] || { echo "GPU_TRAIN_CONFIG: $CONFIG is not a file; give a dt train YAML"; exit 2; }
 INIT_ARGS=(--pretrained "$INIT"); [ "$INIT" = none ] && INIT_ARGS=()
 [ "$INIT" = none ] || [ -f "$INIT" ] || { echo "GPU_TRAIN_INIT: $INIT is not a file; give a checkpoint or none"; exit 2; }
-W=/tmp/gpu_train; DEST="${OUT:-out/gpu_train}"; DOC=/usr/share/doc/opencv-doc/examples/data
+W="${GPU_TRAIN_WORK:-/tmp/gpu_train}"; DEST="${OUT:-out/gpu_train}"; DOC=/usr/share/doc/opencv-doc/examples/data
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1
 START=$SECONDS
 log() { echo "[gpu_train $(( SECONDS - START ))s] $*"; }
 rm -rf "$W"; mkdir -p "$W/merged" "$DEST"
 
-if [ ! -d "$DOC" ]; then
+if [ "$HARD" -gt 0 ] && [ ! -d "$DOC" ]; then
     [ -d .gpu_data/opencv-doc ] || { log "no $DOC and no .gpu_data/opencv-doc to carry it"; exit 2; }
     mkdir -p "$(dirname "$DOC")" && cp -r .gpu_data/opencv-doc "$DOC"
 fi
@@ -49,12 +50,13 @@ half=$(( JOBS / 2 > 0 ? JOBS / 2 : 1 )); n=$(( PLAIN / half )); h=$(( HARD / hal
 for k in $(seq 1 "$half"); do
     timeout 150 "$PY" -m droptrack data synth "$W/plain_$k" --sequences "$n" --frames 80 --seed $(( SEED + k )) --split train \
         --aspect-max 4.5 > "$W/synth_plain_$k.log" 2>&1 &
-    timeout 150 "$PY" -m droptrack data synth "$W/hard_$k" --split train --size 640x360 --attributes all --sequences "$h" \
+    [ "$h" -gt 0 ] && timeout 150 "$PY" -m droptrack data synth "$W/hard_$k" --split train --size 640x360 --attributes all --sequences "$h" \
         --frames 60 --seed $(( SEED + 100 + k )) --aspect-max 4.5 > "$W/synth_hard_$k.log" 2>&1 &
 done
 wait
 : > "$W/merged/list.txt"
 for d in "$W"/plain_* "$W"/hard_*; do
+    [ -e "$d" ] || continue   # no hard shards when GPU_TRAIN_HARD=0
     [ -f "$d/list.txt" ] || { log "shard $d failed: $(tail -1 "$W/synth_$(basename "$d").log")"; continue; }
     while read -r s; do
         ln -s "$d/$s" "$W/merged/$(basename "$d")_$s" && echo "$(basename "$d")_$s" >> "$W/merged/list.txt"
@@ -91,12 +93,12 @@ EOF
 )
 read -r EPOCHS EPOCH_S STARTUP_S <<< "$EPOCHS"
 log "probe: ${EPOCH_S}s per epoch (batch $BATCH), ${STARTUP_S}s start-up -> $EPOCHS epochs"
-"$PY" - "$EPOCHS" "$CONFIG" "$DROP" <<'EOF'
+"$PY" - "$EPOCHS" "$CONFIG" "$DROP" "$W/sized.yaml" <<'EOF'
 import sys, yaml
 e, drop = int(sys.argv[1]), float(sys.argv[3])
 cfg = yaml.safe_load(open(sys.argv[2]))
 cfg["TRAIN"].update(EPOCH=e, LR_DROP_EPOCH=max(1, round(drop * e)), VAL_EPOCH_INTERVAL=10 ** 6)
-yaml.safe_dump(cfg, open("/tmp/gpu_train/sized.yaml", "w"), sort_keys=False)
+yaml.safe_dump(cfg, open(sys.argv[4], "w"), sort_keys=False)
 EOF
 EVERY=$(( EPOCHS / 8 > 0 ? EPOCHS / 8 : 1 ))
 train $(( SECONDS_TRAIN + 60 )) "$W/ft" "$W/sized.yaml" --save-every "$EVERY" --keep-last 0 > "$W/train.log" 2>&1
