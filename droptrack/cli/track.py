@@ -34,6 +34,8 @@ def run(
     output: Optional[str] = typer.Option(None, "--output", help="Boxes in the official format (several "
                                          "targets: NAME_<k>.txt)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
+                                   "already hold data (default: refused before any work)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
@@ -63,7 +65,7 @@ def run(
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
-    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
+    ends; a NAME that already holds data is refused unless --overwrite is given; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
     the first frame, e.g. while a stream connects, they stop at once). A reader of --jsonl - that closes the pipe
     (| head) stops the run the same way: every output holds the frames it was sent, exit 141 (as for SIGPIPE).
     """
@@ -79,7 +81,7 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads, every_frame=every_frame, ext=ext)
+                      threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
