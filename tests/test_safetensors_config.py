@@ -60,6 +60,19 @@ def test_damaged_metadata_is_a_one_line_error(exported, tmp_path):
     assert f"'{bad}': its droptrack metadata is damaged" in line and "--config NAME" in line
 
 
+def test_bench_gives_config_to_checkpoints_only(exported, tmp_path):
+    """--config was handed to the ONNX row too, which refused it: with a weights-only reference every such bench
+    failed one way (the reference had no config) or the other (the row refused --config)."""
+    out, bare = exported
+    line = one_line_error(cli("bench", out / "model.onnx", "--reference", bare, *SMALL_BENCH, "-o", tmp_path / "a"))
+    assert "holds weights without their config" in line and "--config NAME" in line
+    r = cli("bench", out / "model.onnx", "--reference", bare, "--config", "tiny_ce_test", *SMALL_BENCH,
+            "-o", tmp_path / "b")
+    assert r.exit_code == 0, r.output
+    rows = json.loads((tmp_path / "b" / "bench.json").read_text())["rows"]
+    assert [(row["name"], row["status"]) for row in rows] == [("model", "passed")]
+
+
 def test_export_of_an_onnx_graph_refuses_safetensors(exported):
     out, _ = exported
     line = one_line_error(cli("export", out / "model.onnx", "--engine", "--safetensors"))
