@@ -77,3 +77,18 @@ def test_export_of_an_onnx_graph_refuses_safetensors(exported):
     out, _ = exported
     line = one_line_error(cli("export", out / "model.onnx", "--engine", "--safetensors"))
     assert "--safetensors" in line and "apply to a checkpoint export" in line
+
+
+def test_demo_takes_config_for_weights_only_checkpoints(exported, tmp_path):
+    """dt demo --checkpoint w.safetensors failed after generating its data, saying to pass --config, which dt demo
+    did not have; the refusal comes before anything is written now, and --config makes it run."""
+    _, bare = exported
+    small = ["--sequences", 1, "--frames", 3, "--video-frames", 2]
+    line = one_line_error(cli("demo", "--checkpoint", bare, "-o", tmp_path / "d1", *small))
+    assert "holds weights without their config" in line and "--config NAME" in line
+    assert not (tmp_path / "d1").exists()
+    r = cli("demo", "--checkpoint", bare, "--config", "tiny_ce_test", "-o", tmp_path / "d2", *small)
+    assert r.exit_code == 0, r.output
+    assert "--config tiny_ce_test" in r.output.splitlines()[-1]   # the next command works as printed
+    assert "unknown config 'tiny_ce'" in one_line_error(cli("demo", "--checkpoint", bare, "--config", "tiny_ce",
+                                                            "-o", tmp_path / "d3", *small))

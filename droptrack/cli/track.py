@@ -138,6 +138,7 @@ def demo(
                                 "writes."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
                                               "embedded model)."),
+    config: Optional[str] = CONFIG_OPTION,
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
     video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track (2 to 55: "
@@ -154,7 +155,7 @@ def demo(
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     res = run_demo(output, checkpoint, sequences, frames, video_frames,
-                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads)
+                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
     lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
@@ -165,6 +166,7 @@ def demo(
         lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
                   f"strip: {res.strip}  boxes: {res.boxes}"]
     lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
-    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h")
+    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h"
+                 + (f" --config {config}" if config else ""))
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
