@@ -57,7 +57,7 @@ def test_damaged_metadata_is_a_one_line_error(exported, tmp_path):
     bad = tmp_path / "bad.safetensors"
     save_file(load_file(str(out / "model.safetensors")), str(bad), metadata={"format": "droptrack", "config": "{oops"})
     line = one_line_error(cli("run", VIDEO, "-m", bad, *RUN))
-    assert f"'{bad}': its droptrack metadata is damaged" in line and "--config NAME" in line
+    assert f"'{bad}': its droptrack metadata is damaged" in line and "dt export CKPT --safetensors" in line
 
 
 def test_bench_gives_config_to_checkpoints_only(exported, tmp_path):

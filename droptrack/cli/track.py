@@ -65,8 +65,9 @@ def run(
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
-    ends; a NAME that already holds data is refused unless --overwrite is given; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
-    the first frame, e.g. while a stream connects, they stop at once). A reader of --jsonl - that closes the pipe
+    ends; a NAME that already holds data is refused unless --overwrite is given. SIGINT, SIGTERM and SIGHUP finish
+    the current frame, close every output and exit 130 / 143 / 129 (before the first frame, e.g. while a stream
+    connects, they stop at once). A reader of --jsonl - that closes the pipe
     (| head) stops the run the same way: every output holds the frames it was sent, exit 141 (as for SIGPIPE).
     """
 

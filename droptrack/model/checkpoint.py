@@ -168,7 +168,8 @@ def _read_safetensors(path: Path) -> dict:
         with safe_open(str(path), framework="pt") as f:
             tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
-        raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export it") from None
+        raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export "
+                              "it") from None
     if meta.get("format") != FORMAT:   # weights only (e.g. from a model hub): the config comes from --config
         return tensors
     try:
@@ -177,7 +178,7 @@ def _read_safetensors(path: Path) -> dict:
             raise ValueError("not a JSON object")
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"checkpoint '{path}': its droptrack metadata is damaged ({exc.__class__.__name__}: "
-                              f"{exc}); pass the config it was trained with: --config NAME or --config FILE.yaml") from None
+                              f"{exc}); re-download it or export it again (dt export CKPT --safetensors)") from None
     return {"format": FORMAT, "config_name": meta.get("config_name", ""), "config": config, "meta": info,
             "variant": meta.get("variant", ""), "net": tensors}
 
