@@ -86,7 +86,7 @@ class StripSink(Sink):
             atomic_write_bytes(self.path, buf.tobytes())
 
 
-def _export(checkpoint: Path, out: Path, progress: bool, log: Log) -> Any:
+def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str | None = None) -> Any:
     """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the graphs (INT8 writes one per target)."""
     from droptrack.eval.bench_timing import bar
     from droptrack.export.pipeline import FILENAMES, INT8_FILENAMES, export_all
@@ -102,12 +102,15 @@ def _export(checkpoint: Path, out: Path, progress: bool, log: Log) -> Any:
                 update(done[0], graphs)
             log(line.strip())
 
-        return export_all(checkpoint, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log, strict=False)
+        return export_all(checkpoint, config, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log,
+                          strict=False)
 
 
 def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAMES, start: int = VIDEO_START,
-                init: tuple[float, ...] = VIDEO_INIT, progress: bool = True) -> tuple[Any, Path, Path, Path]:
-    """Track `init` from frame `start` for `frames` frames: annotated mp4, boxes txt, PNG strip; returns the summary."""
+                init: tuple[float, ...] = VIDEO_INIT, progress: bool = True,
+                config: str | None = None) -> tuple[Any, Path, Path, Path]:
+    """Track `init` from frame `start` for `frames` frames: annotated mp4, boxes txt, PNG strip; returns the summary
+    (`config`: a checkpoint's, as --config)."""
     from droptrack.eval.bench_timing import bar
     from droptrack.runtime import sources
     from droptrack.runtime.loop import track_frames
@@ -115,7 +118,7 @@ def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAME
     from droptrack.runtime.tracker import load_tracker
 
     paths = (out / f"{video.stem}_tracked.mp4", out / f"{video.stem}_boxes.txt", out / f"{video.stem}_strip.png")
-    tracker = load_tracker(artifact)
+    tracker = load_tracker(artifact, config=config if artifact_format(artifact) == "torch" else None)
     with sources.open_source(str(video)) as src, bar(f"track {video.name}", progress) as update:
         n = min(frames, max(1, (src.num_frames or start + frames) - start))
         clip = itertools.islice(iter(src), start, start + n)
@@ -127,9 +130,11 @@ def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAME
 
 
 def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: int, video_frames: int,
-                       threads: int | None) -> None:
-    """Numbers in range and the checkpoint readable before the first step (one-line errors, nothing written)."""
-    from droptrack.model.checkpoint import read_file
+                       threads: int | None, config: str | None = None) -> None:
+    """Numbers in range, the checkpoint readable and its config known before the first step (one-line errors,
+    nothing written)."""
+    from droptrack.config import load_config
+    from droptrack.model.checkpoint import FORMAT, guess_config_name, read_file
 
     if threads is not None and threads < 1:
         raise InputError(f"--threads {threads}: use 1 or more")
@@ -150,8 +155,12 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
         raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
                          f"(.pt / .pth.tar): pass the one it came from, or bench it: `dt bench {checkpoint} --data "
                          "synthetic`")
+    if config is not None:
+        load_config(config)   # an unknown name or a bad YAML
     if checkpoint is not None:
-        read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
+        obj = read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
+        if config is None and obj.get("format") != FORMAT:   # weights without their config and not an official one
+            guess_config_name(obj.get("net", obj))
 
 
 def divergence_note(rows: list[Any], embedded: bool) -> str | None:
@@ -169,7 +178,8 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
 
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
-             progress: bool = True, log: Log | None = None, threads: int | None = None) -> DemoResult:
+             progress: bool = True, log: Log | None = None, threads: int | None = None,
+             config: str | None = None) -> DemoResult:
     """Run the four steps (module docstring); gates are reported in the bench table, never raised."""
     from droptrack.data.synth import ensure_synth
     from droptrack.eval.bench import BenchOptions, run_bench
@@ -177,7 +187,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     from droptrack.export.pipeline import prepare_output_dir
     from droptrack.model.default import default_checkpoint
 
-    check_demo_options(checkpoint, sequences, frames, video_frames, threads)
+    check_demo_options(checkpoint, sequences, frames, video_frames, threads, config)
     log = log or (lambda s: None)
     t_all = time.perf_counter()
     out = prepare_output_dir(output_dir)
@@ -192,7 +202,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
 
     t0 = time.perf_counter()
     log(f"[2/4] export {ckpt.name} to ONNX FP32 / FP16 / INT8")
-    exported = _export(ckpt, out / "export", progress, log)
+    exported = _export(ckpt, out / "export", progress, log, config)
     timings["export"] = time.perf_counter() - t0
     notes = [f"{r.name}: export {r.status} ({'; '.join(r.parity.failures[:2]) if r.parity else ''})"
              for r in exported.results if not r.ok]
@@ -202,9 +212,10 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
     report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
                                     output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
-                                    threads=threads,
+                                    threads=threads, config=config,
                                     command=f"dt bench {' '.join(artifacts)} --data synthetic --root {synth} "
-                                            f"--reference {ckpt} --output {out / 'bench'}"))
+                                            f"--reference {ckpt} --output {out / 'bench'}"
+                                            + (f" --config {config}" if config else "")))
     timings["bench"] = time.perf_counter() - t0
 
     note = divergence_note(report.rows, embedded=checkpoint is None)
@@ -219,7 +230,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     else:
         log(f"[4/4] track a parked bike in {video.name} with {Path(result.video_model).name}")
         result.video_summary, result.video, result.boxes, result.strip = track_video(
-            video, result.video_model, out, video_frames, progress=progress)
+            video, result.video_model, out, video_frames, progress=progress, config=config)
     timings["video"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
     return result

@@ -142,3 +142,14 @@ def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> Non
         if (folder / marker).is_file():
             raise InputError(f"{label} '{path}' holds {RESULT_MARKERS[marker]}'s results ({marker}), whose report.json "
                              "and plots would be overwritten; pass another folder")
+
+
+def check_not_finished(outputs: Mapping[str, Iterable[PathLike]], flag: str = "--overwrite") -> None:
+    """No output file that already holds data (a finished or stopped run's results, or any other file): it would be
+    replaced when the run ends. An empty file, /dev/null and other non-regular paths are fine; `flag` allows it."""
+    for label, paths in outputs.items():
+        for path in paths:
+            p = Path(os.path.expanduser(str(path)))
+            if p.is_file() and p.stat().st_size > 0:
+                raise InputError(f"{label} '{path}' already exists and holds data that this run would replace; pass "
+                                 f"{flag} to replace it, or another {label} path")

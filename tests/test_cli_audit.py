@@ -350,6 +350,28 @@ def test_split_that_selects_nothing_is_refused(tmp_path):
     assert res.exit_code == 0 and "1 tracked" in res.output, res.output
 
 
+def test_split_on_a_got10k_split_folder_is_checked(tmp_path):
+    """dt eval --dataset got10k --root got10k/val --split test evaluated the val folder as the test split; like a
+    synthetic set's (above), a split folder's --split is refused when it names another split, before any work."""
+    import cv2
+    import numpy as np
+
+    val = tmp_path / "got10k" / "val"
+    (val / "GOT-10k_Val_000001").mkdir(parents=True)
+    for i in range(1, 4):
+        cv2.imwrite(str(val / "GOT-10k_Val_000001" / f"{i:08d}.jpg"), np.full((48, 64, 3), 90, np.uint8))
+    (val / "GOT-10k_Val_000001" / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    (val / "list.txt").write_text("GOT-10k_Val_000001\n")
+    out, an = tmp_path / "r", tmp_path / "an"
+    line = one_line_error(cli("eval", "--dataset", "got10k", "--root", val, "--split", "test", "-o", out,
+                              "-m", tmp_path / "never_read.pt"))
+    assert line == (f"error: --split test: {val} is GOT-10k's val split folder (list.txt, no test/ in it); drop "
+                    "--split, or point --root at the test folder (or the folder above it)")
+    line = one_line_error(cli("analyze", out, "--dataset", "got10k", "--root", val, "--split", "test", "--output", an))
+    assert "is GOT-10k's val split folder" in line
+    assert not out.exists() and not an.exists()
+
+
 def test_sizes_have_upper_limits(tiny_ckpt, tmp_path):
     """dt export --int8 --calib-pairs 100000000 exported the FP32 graph and then built pairs until memory ran out;
     dt bench / dt demo --sequences 100000 --frames 100000 started generating that synthetic set. One line each now,

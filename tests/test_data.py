@@ -76,6 +76,52 @@ def test_got10k_train_and_test(tmp_path):
     assert len(s) == 4 and s.boxes[0].tolist() == [1, 2, 5, 6] and np.isnan(s.boxes[1:]).all() and s.visible is None
 
 
+def _got10k_split(folder: Path, name: str, frames: int) -> None:
+    """One sequence of `frames` frames in a GOT-10k split folder with its list.txt."""
+    for i in range(1, frames + 1):
+        img(folder / name / f"{i:08d}.jpg")
+    text(folder / name / "groundtruth.txt", "1,2,5,6\n" * frames)
+    text(folder / "list.txt", f"{name}\n")
+
+
+def test_got10k_split_folder_root_is_read_as_its_own_split_only(tmp_path):
+    """A root that is a split folder (got10k/val with list.txt) was read whatever split was asked for: --split test
+    or got10k_test on it evaluated val under the test name. A mismatch is an error now; no split reads it as it is,
+    the matching split too, and a top folder still selects its split folders."""
+    _got10k_split(tmp_path / "val", "GOT-10k_Val_000001", 3)
+    _got10k_split(tmp_path / "test", "GOT-10k_Test_000001", 4)
+    val = tmp_path / "val"
+    for dataset, split in (("got10k", "test"), ("got10k", "TRAIN"), ("got10k_test", None)):
+        with pytest.raises(DatasetError, match=r"split (test|train) was asked for, but .*val is the val split folder"):
+            get_sequences(dataset, val, split=split)
+    for dataset, split in (("got10k", None), ("got10k", "val"), ("got10k_val", None)):
+        assert [s.name for s in get_sequences(dataset, val, split=split)] == ["GOT-10k_Val_000001"]
+    (t,) = get_sequences("got10k", tmp_path / "test")   # no split asked: the folder's own (not the default val)
+    assert t.name == "GOT-10k_Test_000001" and len(t) == 4
+    assert [s.name for s in get_sequences("got10k", tmp_path, split="test")] == ["GOT-10k_Test_000001"]
+    other = tmp_path / "my_subset"   # a split folder of another name cannot tell its split: read as asked
+    _got10k_split(other, "GOT-10k_Val_000002", 3)
+    assert [s.name for s in get_sequences("got10k", other, split="test")] == ["GOT-10k_Val_000002"]
+    from droptrack.eval.bench_data import _read   # dt bench --data FOLDER reads a split folder as it is
+    kind, tag, (b,) = _read(str(tmp_path / "test"), None, tmp_path / "out", None, None)
+    assert (kind, tag, b.name) == ("folder", "got10k", "GOT-10k_Test_000001")
+
+
+def test_int8_calibration_on_a_got10k_split_folder_reads_it_as_it_is(tmp_path):
+    """dt export --calib got10k:ROOT asks for the train split; a split folder given as ROOT (got10k/val) is what the
+    user chose to calibrate on, so it is read as it is, not refused as a split mismatch."""
+    from droptrack.config import load_config, meta_from_config
+    from droptrack.export.calibration import calibration_pairs
+
+    val = tmp_path / "got10k" / "val"
+    for i in range(1, 9):
+        img(val / "GOT-10k_Val_000001" / f"{i:08d}.jpg", (20 * i, 90, 160), (128, 96))
+    text(val / "GOT-10k_Val_000001" / "groundtruth.txt", "40,30,30,30\n" * 8)
+    text(val / "list.txt", "GOT-10k_Val_000001\n")
+    pairs, used = calibration_pairs(meta_from_config(load_config("tiny_ce_test"), arch="droptrack"), f"got10k:{val}", 8)
+    assert len(pairs) == 8 and used == f"dataset got10k:{val}"
+
+
 def test_got10k_malformed_tree_and_corrupt_frame(tmp_path):
     text(tmp_path / "val" / "list.txt", "GOT-10k_Val_000001\n")
     with pytest.raises(DatasetError, match="GOT-10k_Val_000001"):

@@ -228,6 +228,27 @@ def test_results_of_another_artifact_are_not_mixed(assets, reference, tmp_path):
         evaluate(other, get_sequences("synth", root=root), tmp_path, progress=False)
 
 
+def test_another_runs_results_are_refused_before_the_model_loads(assets, reference, tmp_path):
+    """dt eval loaded the model (in every worker; minutes for a large one) before it refused a results folder holding
+    another model's results; the refusal comes first now: a model file that cannot load gets it, not a load error."""
+    from helpers import one_line_error
+
+    _, root = assets
+    shutil.copytree(reference[0], tmp_path / "tiny")
+    for name in (f"{NAMES[0]}.txt", f"{NAMES[0]}_time.txt"):   # a sequence left to track: a model is needed
+        (tmp_path / "tiny" / name).unlink()
+    broken = tmp_path / "other" / "tiny.pt"   # the same folder name, other bytes; loading it would fail
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a checkpoint")
+    line = one_line_error(dt_eval(root, broken, tmp_path, "--workers", "2"))
+    assert f"{tmp_path / 'tiny'} holds results of another run (artifact_sha256" in line
+    for name in NAMES[1:]:
+        assert (tmp_path / "tiny" / f"{name}.txt").read_bytes() == (reference[0] / f"{name}.txt").read_bytes()
+    assert not (tmp_path / "tiny" / f"{NAMES[0]}.txt").exists()
+    assert json.loads((tmp_path / "tiny" / "eval.json").read_text()) == json.loads(
+        (reference[0] / "eval.json").read_text())
+
+
 def test_results_of_other_frames_are_not_resumed(assets, reference, tmp_path):
     """Another set with the same sequence names and lengths (another --root, a regenerated set) was resumed silently
     and scored against its own ground truth; it is refused now, and the same set still resumes."""

@@ -624,6 +624,30 @@ def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_
     assert {p: p.read_bytes() for p in (src, model)} == before
 
 
+def test_an_earlier_runs_outputs_are_refused_before_the_model_loads_unless_overwrite(video, tiny_ckpt, tmp_path):
+    """A second dt serve with the same --output / --jsonl / --save replaced the first one's finished files (its
+    targets are numbered from 0 again); as in dt run they are refused now, before the model is read, unless
+    --overwrite; an empty file or another stem's files are no results of this --output."""
+    broken = tmp_path / "broken.pt"   # never read: a load would be a 'corrupt checkpoint' error
+    broken.write_bytes(b"not a checkpoint")
+    (tmp_path / "boxes_2.txt").write_text("1\t2\t3\t4\n")
+    (tmp_path / "boxes_0.txt").touch()
+    (tmp_path / "boxes_old.txt").write_text("5\t6\t7\t8\n")
+    (tmp_path / "frames.jsonl").write_text('{"frame": 0}\n')
+    for kw, path in (({"output": "boxes.txt"}, "boxes_2.txt"), ({"jsonl": "frames.jsonl"}, "frames.jsonl")):
+        kw = {k: str(tmp_path / v) for k, v in kw.items()}
+        opts = ServeOptions(str(video), artifact=str(broken), device="cpu", **kw)
+        with pytest.raises(InputError, match=re.escape(f"'{tmp_path / path}' already exists and holds data") + ".*"
+                           "--overwrite"):
+            Session(opts)
+    one_line_exit_2(serve_cli(video, "--port", 0, "-m", broken, "--output", tmp_path / "boxes.txt"), "--output",
+                    "--overwrite")
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
+                             jsonl=str(tmp_path / "frames.jsonl"), overwrite=True))
+    s.stop()
+    assert (tmp_path / "boxes_2.txt").read_text() == "1\t2\t3\t4\n"   # replaced only when its target is drawn
+
+
 @pytest.mark.parametrize("option, value", [("--connect-timeout", "inf"), ("--connect-timeout", "nan"),
                                            ("--fps", "0"), ("--width", "0"), ("--lost-threshold", "nan")])
 def test_numbers_dt_run_refuses_are_refused(video, tiny_ckpt, option, value):

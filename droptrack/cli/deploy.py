@@ -53,6 +53,9 @@ def export_(
                                    "and 11) or flags (TensorRT 10 builder flags)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
+    safetensors: bool = typer.Option(False, "--safetensors", help="Also write model.safetensors: the FP32 weights "
+                                     "(tensors only, never code) with the config in the file's metadata, so it "
+                                     "loads wherever a checkpoint does without --config."),
 ) -> None:
     """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
     from rich.console import Console
@@ -72,7 +75,7 @@ def export_(
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
                             trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
-                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32))
+                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors)
     except ParityError as exc:
         if exc.report is None:
             raise

@@ -33,6 +33,8 @@ def serve(
                                          "NAME_<id>.txt, from the frame the target was drawn on."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
                                         "target ids (file, or - for stdout)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output (NAME_<id>.txt) / --jsonl / --save "
+                                   "files that already hold data (default: refused before serving, as dt run)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
                                           "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
@@ -72,7 +74,7 @@ def serve(
                         output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
                         max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
                         height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext,
-                        reconnect=reconnect, reconnect_timeout=reconnect_timeout)
+                        reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite)
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))

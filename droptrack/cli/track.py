@@ -34,6 +34,8 @@ def run(
     output: Optional[str] = typer.Option(None, "--output", help="Boxes in the official format (several "
                                          "targets: NAME_<k>.txt)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
+                                   "already hold data (default: refused before any work)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
@@ -63,8 +65,9 @@ def run(
     """Track one or several targets through a camera, pipeline, video, folder or stream.
 
     Box files and JSON lines stream into NAME.part (flushed every frame) and are renamed to NAME when the run
-    ends; SIGINT, SIGTERM and SIGHUP finish the current frame, close every output and exit 130 / 143 / 129 (before
-    the first frame, e.g. while a stream connects, they stop at once). A reader of --jsonl - that closes the pipe
+    ends; a NAME that already holds data is refused unless --overwrite is given. SIGINT, SIGTERM and SIGHUP finish
+    the current frame, close every output and exit 130 / 143 / 129 (before the first frame, e.g. while a stream
+    connects, they stop at once). A reader of --jsonl - that closes the pipe
     (| head) stops the run the same way: every output holds the frames it was sent, exit 141 (as for SIGPIPE).
     """
 
@@ -79,7 +82,7 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads, every_frame=every_frame, ext=ext)
+                      threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
@@ -136,6 +139,7 @@ def demo(
                                 "writes."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
                                               "embedded model)."),
+    config: Optional[str] = CONFIG_OPTION,
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),
     video_frames: int = typer.Option(55, "--video-frames", help="Frames of the real video to track (2 to 55: "
@@ -152,7 +156,7 @@ def demo(
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     res = run_demo(output, checkpoint, sequences, frames, video_frames,
-                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads)
+                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
     lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
@@ -163,6 +167,7 @@ def demo(
         lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
                   f"strip: {res.strip}  boxes: {res.boxes}"]
     lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
-    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h")
+    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h"
+                 + (f" --config {config}" if config else ""))
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)

@@ -14,10 +14,24 @@ from droptrack.errors import DatasetError
 SPLITS = ("train", "val", "test")
 
 
+def folder_split(root: Path, split: str) -> str | None:
+    """The split a root that is itself a split folder is (its name: train, val or test; list.txt in it, no <split>/
+    folder), or None (a top folder, or a split folder with another name, which cannot tell)."""
+    own = root.name.lower()
+    if (root / split).is_dir() or not (root / "list.txt").is_file() or own not in SPLITS:
+        return None
+    return own
+
+
 def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
-    """The folder holding list.txt for `split` (root itself when root already is a split folder)."""
+    """The folder holding list.txt for `split` (root itself when root already is a split folder, of that split)."""
     if (root / split).is_dir():
         return root / split
+    own = folder_split(root, split) if dataset != "synth" else None
+    if own is not None and own != split:   # '--split test' on got10k/val evaluated val under the name test
+        raise DatasetError(f"{dataset} split {split} was asked for, but {root} is the {own} split folder (list.txt, "
+                           f"no {split}/ in it); point the root at the {split} folder (or the folder above it), or "
+                           f"ask for the {own} split")
     if (root / "list.txt").is_file() or dataset == "synth":
         return root
     raise DatasetError(f"{dataset} split folder {root / split} is missing; point the root at the folder that "
@@ -71,6 +85,8 @@ def _object_class(meta: Path) -> str | None:
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
     """Sequences of one GOT-10k split (default 'val'; 'test' has only the first GT row, the rest NaN)."""
+    if split is None and dataset != "synth":   # a split folder given as the root is read as the split it is
+        split = folder_split(root, "val")
     split = (split or ("train" if dataset == "synth" else "val")).lower()
     if split not in SPLITS:
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")

@@ -99,19 +99,29 @@ def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | 
 
 def check_split(dataset: str, root: str | Path | None, split: str | None) -> None:
     """A user's --split only where it selects something (it was silently ignored): a video or image folder has no
-    splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names. An unknown
-    dataset or a missing root is left to the reader, which names it."""
+    splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names, a GOT-10k root
+    that is a split folder (train/val/test with list.txt) the split its name says. An unknown dataset or a missing
+    root is left to the reader, which names it."""
     if split is None:
         return
     from droptrack.errors import DropTrackError, InputError
 
     try:
         tag = canonical(dataset)[0]
-        path = resolve_root(tag, root) if tag == "synth" else None
+        path = resolve_root(tag, root) if tag in ("synth", "got10k") else None
     except DropTrackError:
         return
     if tag in ("folder", "video"):
         raise InputError(f"--split {split}: --dataset {tag} reads its root as it is and has no splits; drop --split")
+    if tag == "got10k":
+        from droptrack.data.got10k import folder_split
+
+        own = folder_split(path, split.lower()) if path.is_dir() else None
+        if own is not None and own != split.lower():
+            raise InputError(f"--split {split}: {path} is GOT-10k's {own} split folder (list.txt, no "
+                             f"{split.lower()}/ in it); drop --split, or point --root at the {split.lower()} folder "
+                             "(or the folder above it)")
+        return
     if path is None or (path / split.lower()).is_dir():
         return
     import json

@@ -67,9 +67,9 @@ def _time_rows(rows: list[BenchRow], data: BenchData, opts: BenchOptions) -> Non
     for row in (r for r in rows if r.ok):
         with bar(f"latency {row.name}", opts.progress) as update:
             try:
-                row.latency, row.memory, _ = measure_latency(row.artifact, data.sequences, opts.device, opts.config,
-                                                             opts.warmup, opts.timed_frames, opts.threads, update,
-                                                             ext=opts.ext)
+                row.latency, row.memory, _ = measure_latency(row.artifact, data.sequences, opts.device,
+                                                             opts.config_for(row.artifact), opts.warmup,
+                                                             opts.timed_frames, opts.threads, update, ext=opts.ext)
             except Exception as exc:  # noqa: BLE001 - a runtime failure is reported in the row
                 row.fail(exc)
 

@@ -114,7 +114,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         if (path / "synth.json").is_file():
             return "folder", "synth", get_sequences("synth", path, split="val")
         if (path / "list.txt").is_file():
-            return "folder", "got10k", get_sequences("got10k", path, split="val")
+            return "folder", "got10k", get_sequences("got10k", path)   # a split folder: read as the split it is
         return "folder", "folder", get_sequences("folder", path)
     return "dataset", canonical(spec)[0], get_sequences(spec, root=root)
 

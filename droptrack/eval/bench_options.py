@@ -35,6 +35,12 @@ class BenchOptions:
     ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
     resume: bool = False      # keep each row's finished sequences from an interrupted bench in the same output
 
+    def config_for(self, artifact: str | Path | None) -> str | None:
+        """--config for a checkpoint (a row or the reference); an ONNX graph or engine carries its own config."""
+        from droptrack.artifact import artifact_format
+
+        return self.config if artifact_format(artifact) == "torch" else None
+
 
 
 def check_options(opts: BenchOptions) -> None:

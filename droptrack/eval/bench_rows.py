@@ -68,7 +68,7 @@ def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
         check_artifact(str(artifact))
         row.size_mb = Path(artifact).stat().st_size / 1e6
         row.sha256 = sha256_file(artifact)
-        with load_backend(artifact, opts.config, opts.device) as backend:
+        with load_backend(artifact, opts.config_for(artifact), opts.device) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
@@ -98,9 +98,9 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
     if fresh and not opts.resume and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
     try:
-        return evaluate(artifact, seqs, results, workers=1, device=opts.device, config=opts.config, tag=tag,
-                        name=name, threads=opts.threads, progress=opts.progress, tracker=tracker,
-                        ext=opts.ext if tracker is None else None)
+        return evaluate(artifact, seqs, results, workers=1, device=opts.device, tag=tag, name=name,
+                        config=None if tracker else opts.config_for(artifact), threads=opts.threads,
+                        progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None)
     except InputError as exc:
         if opts.resume:
             raise InputError(f"{exc} (or drop --resume to start this bench over)") from None

@@ -51,9 +51,10 @@ def fingerprint(seq: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str]) -> None:
+def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str], write: bool = True) -> None:
     """Refuse to mix results of another artifact/config/dataset, or of other frames under the same sequence names
-    (`inputs`: name -> fingerprint), into `out`; write eval.json for this run."""
+    (`inputs`: name -> fingerprint), into `out`; write eval.json for this run (`write=False`: only the checks, run
+    before the model loads so that a refusal costs nothing)."""
     import json
 
     path = out / MANIFEST
@@ -79,7 +80,8 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "
                          "frame differ: another dataset root or a regenerated set); pass another --output or delete "
                          "that folder")
-    atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
+    if write:
+        atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
 
 
 @contextlib.contextmanager

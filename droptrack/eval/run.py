@@ -146,11 +146,14 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                        ext=ext or None, realtime=realtime)
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
+    inputs = {s.name: fingerprint(s) for s in seqs}
+    if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
+        check_manifest(out, ident, spec.device, inputs, write=False)
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
     with sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, locked(out):
-        check_manifest(out, ident, spec.device, {s.name: fingerprint(s) for s in seqs})
+        check_manifest(out, ident, spec.device, inputs)
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first

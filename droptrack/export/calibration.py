@@ -124,9 +124,13 @@ def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int 
             pairs, used = photo_pairs(meta, n, seed), "scikit-image photo crops (droptrack.data.synth unavailable)"
     else:
         from droptrack.data import get_sequences
+        from droptrack.data.got10k import folder_split
 
         name, _, root = src.partition(":")
-        seqs = get_sequences(name, root or None, split="train" if name in ("got10k", "lasot", "synth") else None)
+        split = "train" if name in ("got10k", "lasot", "synth") else None
+        if name == "got10k" and root and folder_split(Path(root).expanduser(), "train"):
+            split = None   # NAME:ROOT names a split folder (got10k/val): calibrate on it as it is
+        seqs = get_sequences(name, root or None, split=split)
         pairs, used = sequence_pairs(seqs, meta, n, seed), f"dataset {src}"
     if len(pairs) < n:
         raise ExportError(f"--calib {src} gave only {len(pairs)} calibration pairs, {n} requested; use a larger "

@@ -13,7 +13,7 @@ DEFAULT_OUTPUT = Path("out/export")
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
                          precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
                          int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False,
-                         engine: bool = False) -> None:
+                         engine: bool = False, safetensors: bool = False) -> None:
     """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
     passed as an object, so there is no checkpoint file to check."""
     from droptrack.config import load_config
@@ -44,7 +44,8 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
             int8_options.check()
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):   # options of a checkpoint export: refused
         given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
-                                 ("--output", Path(output_dir) != DEFAULT_OUTPUT)) if on]
+                                 ("--safetensors", safetensors), ("--output", Path(output_dir) != DEFAULT_OUTPUT))
+                 if on]
         if given:
             raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")

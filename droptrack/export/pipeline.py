@@ -285,8 +285,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
-               int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = ()) -> ExportReport:
+               int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = (),
+               safetensors: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
+    `safetensors`: also model.safetensors, the FP32 weights with their config in its metadata (no --config needed).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
@@ -299,7 +301,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
-                         int8_options, keep_fp32, in_memory=model is not None, engine=engine)
+                         int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     out = prepare_output_dir(output_dir)
@@ -307,6 +309,11 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     src = load_source(checkpoint, config, model, cfg, trust=trust)
     log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
         "real photo pairs")
+    if safetensors:
+        from droptrack.model.checkpoint import save_safetensors
+
+        t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
+        report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
     fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
     report.results.append(fp32)
     if fp32.ok:

@@ -14,6 +14,7 @@ file is imported or called. Weights that are NaN or infinite are refused at load
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from droptrack.artifact import ArtifactMeta, atomic_torch_save
+from droptrack.artifact import ArtifactMeta, atomic_torch_save, atomic_write
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError
 from droptrack.model.ostrack import OSTrack, build_model
@@ -143,14 +144,7 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     path = Path(path)
     check_checkpoint_path(path)
     if path.suffix.lower() == ".safetensors":   # tensors only: nothing in it can run code
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise CheckpointError("reading .safetensors needs the 'safetensors' package; pip install safetensors") from None
-        try:
-            return dict(load_file(str(path)))
-        except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
-            raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export it") from None
+        return _read_safetensors(path)
     try:
         obj = _load(path, trust)
     except CheckpointError:
@@ -161,6 +155,45 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
     return obj
+
+
+def _read_safetensors(path: Path) -> dict:
+    """Tensors of a .safetensors file; with droptrack's metadata (`save_safetensors`: str -> str, the config as JSON,
+    parsed as data) a checkpoint dict like ours, so it needs no --config."""
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise CheckpointError("reading .safetensors needs the 'safetensors' package; pip install safetensors") from None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
+        raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export "
+                              "it") from None
+    if meta.get("format") != FORMAT:   # weights only (e.g. from a model hub): the config comes from --config
+        return tensors
+    try:
+        config, info = json.loads(meta["config"]), json.loads(meta["meta"])
+        if not isinstance(config, dict) or not isinstance(info, dict):
+            raise ValueError("not a JSON object")
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint '{path}': its droptrack metadata is damaged ({exc.__class__.__name__}: "
+                              f"{exc}); re-download it or export it again (dt export CKPT --safetensors)") from None
+    return {"format": FORMAT, "config_name": meta.get("config_name", ""), "config": config, "meta": info,
+            "variant": meta.get("variant", ""), "net": tensors}
+
+
+def save_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> Path:
+    """The model's fp32 weights as .safetensors (tensors only), with its config and ArtifactMeta as JSON strings in
+    the file's str -> str metadata, so that it loads without --config; written atomically."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().float().cpu().contiguous().clone() if v.is_floating_point() else v.detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    meta = meta_from_config(cfg, arch=model.variant)
+    info = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config_name": cfg.NAME,
+            "variant": model.variant, "config": json.dumps(config_to_dict(cfg)), "meta": json.dumps(meta.to_dict())}
+    return atomic_write(path, lambda p: save_file(state, str(p), metadata=info))
 
 
 def check_finite(state: dict, path: str | Path) -> None:

@@ -15,7 +15,7 @@ from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.paths import check_outputs, same_file
+from droptrack.paths import check_not_finished, check_outputs, same_file
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -53,6 +53,7 @@ class RunOptions:
     threads: int | None = None
     ext: dict = field(default_factory=dict)   # tracker-extension overrides, TEST-style keys (runtime/extensions)
     every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
+    overwrite: bool = False     # replace output files that already hold data (else refused before any work)
 
 
 def parse_box(text: str) -> list[float]:
@@ -181,9 +182,11 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     from droptrack.runtime.extensions import check_keys
 
     check_keys(opts.ext, option_names=True)
-    check_output_paths(opts.source, (opts.artifact, opts.config), {
-        "--output": _box_outputs(opts.output, num_targets),
-        "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+    outputs = {"--output": _box_outputs(opts.output, num_targets),
+               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
+    check_output_paths(opts.source, (opts.artifact, opts.config), outputs)
+    if not opts.overwrite:   # a finished run's results are replaced only when asked to
+        check_not_finished(outputs)
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
         check_video_path(opts.save)
 

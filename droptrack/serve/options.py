@@ -38,6 +38,7 @@ class ServeOptions:
     every_frame: bool = False         # live sources: every frame in order (queued) instead of the newest one
     reconnect: int = 0                # live sources: reopen up to N times per drop (as dt run)
     reconnect_timeout: float | None = None
+    overwrite: bool = False           # replace output files that already hold data (else refused, as dt run)
 
     def reconnect_policy(self) -> ReconnectPolicy:
         """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
@@ -91,6 +92,23 @@ def box_files_to_check(output: str) -> list[Path]:
         if re.fullmatch(r"[1-9][0-9]*", mid):   # the names box_file gives ids above 0
             ids.add(int(mid))
     return [first, *(box_file(output, i) for i in sorted(ids))]
+
+
+def check_no_earlier_results(opts: ServeOptions) -> None:
+    """--output / --jsonl / --save files that hold data (an earlier run's results) are refused unless --overwrite,
+    as in dt run; for --output every NAME_<id>.txt beside it counts (each run numbers its targets from 0)."""
+    if opts.overwrite:
+        return
+    from droptrack.paths import check_not_finished
+
+    boxes = []
+    if opts.output:
+        path = Path(opts.output)
+        head, tail = f"{path.stem}_", path.suffix
+        found = path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if path.parent.is_dir() else []
+        boxes = sorted(p for p in found if re.fullmatch(r"0|[1-9][0-9]*", p.name[len(head): len(p.name) - len(tail)]))
+    check_not_finished({"--output": boxes, "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl],
+                        "--save": [opts.save] if opts.save else []})
 
 
 def open_box_file(output: str, target_id: int) -> BoxFileSink:

@@ -30,7 +30,7 @@ from droptrack.runtime.run import (build_tracker, check_artifact, check_model_op
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, box_files_to_check,
-                                    open_box_file)
+                                    check_no_earlier_results, open_box_file)
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -63,6 +63,7 @@ class Session:
         check_output_paths(opts.source, (opts.artifact, opts.config), {
             "--output": box_files_to_check(opts.output) if opts.output else [],
             "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
+        check_no_earlier_results(opts)
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)

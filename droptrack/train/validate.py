@@ -18,7 +18,8 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
     from droptrack.data.sequence import has_gt
 
     tag = "synth" if (Path(val_root) / "synth.json").is_file() else "got10k"
-    seqs = [s for s in get_sequences(tag, root=val_root, split="val") if has_gt(s)][:max_sequences]
+    split = "val" if tag == "synth" else None   # GOT-10k: val/ in it, else the split folder it is, as it is
+    seqs = [s for s in get_sequences(tag, root=val_root, split=split) if has_gt(s)][:max_sequences]
     if not seqs:
         raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
                          "<seq>/groundtruth.txt): a GOT-10k val split or a `dt data synth --split val` set")
