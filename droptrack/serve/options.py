@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from droptrack.errors import SourceError
+from droptrack.errors import InputError, SourceError
+from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import BoxFileSink, TargetState, part_path
+
+MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
 
 @dataclass
@@ -42,6 +46,20 @@ class ServeOptions:
     def reconnect_policy(self) -> ReconnectPolicy:
         """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
         return ReconnectPolicy(self.reconnect, self.reconnect_timeout)
+
+
+def check_serve_options(opts: ServeOptions) -> None:
+    """dt serve's own numbers, then the checks dt run makes, in dt run's order (the same bad option gives the same
+    one-line error in both); before a model is loaded or the source opened."""
+    if opts.max_targets < 1:
+        raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
+    if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
+        raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
+                         "seconds")
+    output = opts.output
+    # a folder (existing, or named with a trailing slash) is refused as one (its targets' files would land beside it)
+    folder = bool(output) and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+    check_tracking_options(opts, [output] if folder else box_files_to_check(output) if output else [])
 
 
 class SourceTimeout(SourceError):

@@ -11,7 +11,6 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 from __future__ import annotations
 
 import collections
-import os
 import queue
 import threading
 import time
@@ -23,46 +22,23 @@ import numpy as np
 
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
-from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.loop import STAGES, check_finite
-from droptrack.runtime.run import (build_tracker, check_artifact, check_model_options, check_numbers,
-                                   check_output_paths, resolve_device)
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
+from droptrack.runtime.run import build_tracker, resolve_device
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, box_files_to_check,
+from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
                                     open_box_file)
 
 STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
-MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
 
 class Session:
     """One source and one tracker, driven by a thread; thread-safe commands and read-only views."""
 
     def __init__(self, opts: ServeOptions):
-        if opts.max_targets < 1:
-            raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
-        if opts.max_frames is not None and opts.max_frames < 1:
-            raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-        if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
-            raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
-                             "seconds")
-        check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
-        sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
-        if opts.save:
-            check_video_path(opts.save)
-        check_artifact(opts.artifact)
-        check_model_options(opts.artifact, opts.config)
-        check_keys(opts.ext, option_names=True)
+        check_serve_options(opts)
         self._policy = opts.reconnect_policy()
-        # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
-        if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
-            raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
-                             f"'{Path(opts.output) / 'boxes.txt'}' (each target writes boxes_<id>.txt)")
-        check_output_paths(opts.source, (opts.artifact, opts.config), {
-            "--output": box_files_to_check(opts.output) if opts.output else [],
-            "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
