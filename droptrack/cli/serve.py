@@ -9,7 +9,7 @@ import typer
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.cli.track import (CONFIG_OPTION, MODEL_OPTION, RECONNECT_OPTION, RECONNECT_TIMEOUT_OPTION,
-                                 SOURCE_ARG)
+                                 SOURCE_ARG, stopped)
 
 
 @app.command()
@@ -32,7 +32,8 @@ def serve(
     output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
                                          "NAME_<id>.txt, from the frame the target was drawn on."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
-                                        "target ids (file, or - for stdout)."),
+                                        "target ids (file, or - for stdout; a reader that closes the pipe, e.g. "
+                                        "| head, stops dt serve as it stops dt run: exit 141)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
                                           "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
@@ -88,3 +89,7 @@ def serve(
             typer.echo(f"{label}: {path}", err=jsonl == "-")
     if session.error:
         typer.echo(f"tracking stopped: {session.error}", err=True)
+    if session.reader_gone:   # `| head` read enough: the server ended, as dt run does (exit 141)
+        from droptrack.runtime.signals import SIGPIPE
+
+        stopped(SIGPIPE, f"after {session.frames_written} frames; outputs are complete up to there")

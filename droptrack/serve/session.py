@@ -24,7 +24,7 @@ from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import STAGES, check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, frame_record
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
                                     open_box_file)
@@ -64,6 +64,9 @@ class Session:
         self._times = {s: collections.deque(maxlen=STATS_WINDOW) for s in STAGES}
         self._stamps: collections.deque = collections.deque(maxlen=31)
         self._frames_done = 0
+        self.frames_written = 0                   # frames whose record reached every output
+        self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
+        self.on_reader_gone: Callable[[], None] | None = None   # called then (from the tracking thread)
         self.state = "starting"
         self.error: str | None = None
         self.source_name, self.live = opts.source, False
@@ -120,6 +123,8 @@ class Session:
         self._ready.set()
         try:
             self._loop()
+        except ReaderGone:   # `| head` read enough: the frame it refused is in no output (the jsonl sink is first)
+            self._reader_left()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
             self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
         finally:
@@ -128,6 +133,8 @@ class Session:
     def _shutdown(self) -> None:
         try:
             self._finish_frame()
+        except ReaderGone:
+            self._reader_left()
         finally:
             errors = []
             for s in [*self._sinks, *self._box_sinks.values()]:
@@ -152,6 +159,12 @@ class Session:
                 close()
             if self._source is not None:
                 self._source.close()
+
+    def _reader_left(self) -> None:
+        """The reader of --jsonl - went away: tracking stops (as dt run does); `on_reader_gone` ends the server."""
+        self.reader_gone = True
+        if self.on_reader_gone is not None:
+            self.on_reader_gone()
 
     def _ended_message(self) -> str:
         hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
@@ -214,6 +227,7 @@ class Session:
         for st in states:
             if st.id in self._box_sinks:
                 self._box_sinks[st.id].write(frame, [st], fps)
+        self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
             fn(rec)
