@@ -25,8 +25,13 @@ def serve(
                                         "Authorization: Bearer, or ?token=); 'auto' generates and prints one."),
     allow_origin: Optional[list[str]] = typer.Option(
         None, "--allow-origin", metavar="URL", help="Also accept the page's WebSockets and POST/PUT/DELETE from this "
-        "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy that "
-        "rewrites Host; repeatable. Default: the page's own origin only."),
+        "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy; on a "
+        "loopback bind its host name is answered too (a proxy that passes the public Host on); repeatable. "
+        "Default: the page's own origin and loopback names only."),
+    allow_frame_ancestors: Optional[list[str]] = typer.Option(
+        None, "--allow-frame-ancestors", metavar="URL", help="Let pages of this origin embed the page in a frame "
+        "(scheme://host[:port] of a dashboard, e.g. https://grafana.example.org); repeatable. Default: no site "
+        "may frame it. With --token the dashboard must be on the same site (the page's cookie is SameSite=Strict)."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
@@ -76,6 +81,7 @@ def serve(
                         reconnect=reconnect, reconnect_timeout=reconnect_timeout)
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
+                             allow_frame_ancestors=allow_frame_ancestors or (),
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it

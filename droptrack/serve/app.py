@@ -104,9 +104,9 @@ def answer_head(app):
 
 
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
-               origins: frozenset[str] = frozenset()):
+               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset()):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
-    ones, `auth.trusted_origins`), HEAD as GET."""
+    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -225,4 +225,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(api, token, loopback_only, origins))
+    return answer_head(AccessGuard(api, token, loopback_only, origins, frame_ancestors))

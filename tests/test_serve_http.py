@@ -1,0 +1,92 @@
+"""dt serve over HTTP: embedding in a dashboard, a reverse proxy that passes its Host on, the schema of its errors,
+HEAD of the snapshot."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.errors import InputError
+
+pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
+
+from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.auth import trusted_origins  # noqa: E402
+from droptrack.serve.options import ServeOptions  # noqa: E402
+from droptrack.serve.session import Session  # noqa: E402
+
+WS = "ws://127.0.0.1"
+PROXY = "https://tracker.example.org"
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
+
+
+@pytest.fixture
+def session(tiny_ckpt, video, tmp_path):
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", max_targets=2, pace=False,
+                             max_frames=30))
+    s.start()
+    yield s
+    s.stop()
+
+
+def one_line_exit_2(args: list, words: str) -> None:
+    r = CliRunner().invoke(app, ["serve", *map(str, args)])
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.output
+
+
+def test_allow_frame_ancestors_lets_a_dashboard_embed_the_page(session, video):
+    """Every response forbade framing, so a Grafana or Home Assistant dashboard could not show the page in an
+    iframe. --allow-frame-ancestors URL (repeatable) allows exactly those sites in the CSP (and drops
+    X-Frame-Options, which cannot name sites); the default still forbids framing; a value that is not an origin
+    is a one-line error, as for --allow-origin."""
+    default = TestClient(create_app(session), base_url="http://127.0.0.1").get("/").headers
+    assert default["content-security-policy"] == "frame-ancestors 'none'" and default["x-frame-options"] == "DENY"
+    ancestors = trusted_origins(["https://Grafana.example.org:443", "http://ha.local:8123"], "--allow-frame-ancestors")
+    client = TestClient(create_app(session, frame_ancestors=ancestors), base_url="http://127.0.0.1")
+    for path in ("/", "/stats", "/nope"):
+        h = client.get(path).headers
+        assert h["content-security-policy"] == "frame-ancestors http://ha.local:8123 https://grafana.example.org"
+        assert "x-frame-options" not in h and h["referrer-policy"] == "no-referrer", path
+        assert h["x-content-type-options"] == "nosniff", path
+    assert client.post("/pause", headers={"Origin": "https://grafana.example.org"}).status_code == 403   # framing only
+    for bad in ("grafana.example.org", "https://grafana.example.org/d/abc", "*", "'self'", "https://a.org b.org",
+                "https://a.org;script-src"):   # a space or ';' would add sources or directives to the CSP
+        with pytest.raises(InputError, match=f"--allow-frame-ancestors '{re.escape(bad)}' is not an origin; pass "
+                                             r"scheme://host\[:port\] without a path, as .* the dashboard"):
+            trusted_origins([bad], "--allow-frame-ancestors")
+    one_line_exit_2([video, "--port", 0, "--allow-frame-ancestors", "https://grafana.example.org/d"],
+                    "--allow-frame-ancestors 'https://grafana.example.org/d' is not an origin")
+
+
+def test_a_proxy_that_passes_the_public_host_reaches_a_loopback_server(session):
+    """nginx's `proxy_set_header Host $host` (Caddy's default) passes the public Host to dt serve on 127.0.0.1: every
+    request was 403 (the DNS-rebinding check), even with the proxy declared by --allow-origin. The host names of
+    the declared origins are now answered too, with or without a port; any other name still gets 403 (a
+    rebinding attacker's name is none of them) and nothing but loopback is answered without --allow-origin."""
+    client = TestClient(create_app(session, origins=trusted_origins([PROXY, "http://[fd00::5]:8080"])),
+                        base_url="http://127.0.0.1")
+    for host in ("tracker.example.org", "Tracker.Example.org:443", "tracker.example.org:8443", "[fd00::5]:8080"):
+        assert client.get("/stats", headers={"Host": host}).status_code == 200, host
+    assert client.post("/pause", headers={"Host": "tracker.example.org", "Origin": PROXY}).json() == {
+        "state": "paused"}
+    with client.websocket_connect("ws://tracker.example.org/ws/video", headers={"Origin": PROXY}) as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    for host in ("attacker.example", "tracker.example.org.evil.example", "example.org", "fd00::5"):
+        r = client.get("/stats", headers={"Host": host})
+        assert r.status_code == 403 and "localhost only" in r.json()["detail"], host
+    r = client.post("/resume", headers={"Host": "tracker.example.org", "Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another origin" in r.json()["detail"]
+    strict = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = strict.get("/stats", headers={"Host": "tracker.example.org"})
+    assert r.status_code == 403 and "dt serve --allow-origin PROXY_URL" in r.json()["detail"]
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with strict.websocket_connect("ws://tracker.example.org/ws/video", headers={"Origin": PROXY}):
+            pass
+    assert denied.value.status_code == 403
