@@ -135,3 +135,21 @@ def test_the_schema_declares_the_error_bodies_the_api_sends(session):
         assert not conforms({"detail": [{"loc": ["body", "x"], "msg": "m", "type": "t"}]}, shape, components)
     page = client.get("/docs").text
     assert "422 a malformed body (naming the field), or a box outside the frame" in page
+
+
+def test_head_of_the_snapshot_encodes_nothing(session):
+    """HEAD /snapshot.png (curl -I, a monitor's probe) encoded a full PNG to throw it away. It now answers the GET's
+    status and headers (the same Content-Type and file name) without encoding: no Content-Length, as the size is
+    known only once the PNG is made; GET still sends the PNG."""
+    calls = []
+    encode = session.latest.encode
+    session.latest.encode = lambda *a: calls.append(a) or encode(*a)
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    head = client.head("/snapshot.png")
+    assert head.status_code == 200 and head.content == b"" and calls == []
+    assert "content-length" not in head.headers and head.headers["content-type"] == "image/png"
+    got = client.get("/snapshot.png")
+    assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n" and calls == [(".png",)]
+    assert int(got.headers["content-length"]) == len(got.content)
+    assert {k: v for k, v in got.headers.items() if k != "content-length"} == dict(head.headers)
+    assert head.headers["content-disposition"] == 'attachment; filename="dt-frame-0.png"'

@@ -22,6 +22,7 @@ from droptrack.serve.session import Session
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
+HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
 DESCRIPTION = """Live view and control of a running tracker.
 
@@ -109,7 +110,8 @@ async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
 
 def answer_head(app):
     """ASGI wrapper: HEAD answered wherever GET is (curl -I, monitoring), with the GET response's status and
-    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405)."""
+    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405). The GET's scope
+    carries `HEAD_ONLY`, so that a route whose body is costly (the PNG snapshot) can skip making it."""
     async def wrapped(scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             return await app(scope, receive, send)
@@ -117,7 +119,7 @@ def answer_head(app):
         async def headers_only(message) -> None:
             await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
 
-        await app({**scope, "method": "GET"}, receive, headers_only)
+        await app({**scope, "method": "GET", HEAD_ONLY: True}, receive, headers_only)
 
     return wrapped
 
@@ -198,13 +200,20 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
 
     @api.get("/snapshot.png", response_class=Response,
              responses={200: {"content": {"image/png": {}}}, **errors({409: "no frame yet"})})
-    async def snapshot() -> Response:
-        """The current frame with its boxes as a PNG download."""
-        _, index, data = await run_in_threadpool(session.latest.encode, ".png")
-        if not data:
+    async def snapshot(request: Request) -> Response:
+        """The current frame with its boxes as a PNG download (HEAD: its headers without a Content-Length; nothing
+        is encoded)."""
+        if request.scope.get(HEAD_ONLY):
+            index, data = session.latest.newest_index(), None
+        else:
+            _, index, data = await run_in_threadpool(session.latest.encode, ".png")
+        if index is None or data == b"":
             raise CommandError(409, "no frame yet; try again in a moment")
-        return Response(data, media_type="image/png",
-                        headers={"Content-Disposition": f'attachment; filename="dt-frame-{index}.png"'})
+        response = Response(data, media_type="image/png",
+                            headers={"Content-Disposition": f'attachment; filename="dt-frame-{index}.png"'})
+        if data is None:   # the PNG's size is known only once it is encoded
+            del response.headers["content-length"]
+        return response
 
     @api.websocket("/ws/video")
     async def video(ws: WebSocket) -> None:
