@@ -10,7 +10,6 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 import time
@@ -18,18 +17,16 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
-from droptrack.runtime.loop import STAGES, check_finite
+from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
                                     open_box_file)
+from droptrack.serve.stats import LiveStats
 
-STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
 
 
@@ -61,8 +58,7 @@ class Session:
         except OSError as exc:
             raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
                              "--jsonl/--output paths") from None
-        self._times = {s: collections.deque(maxlen=STATS_WINDOW) for s in STAGES}
-        self._stamps: collections.deque = collections.deque(maxlen=31)
+        self.live_stats = LiveStats()
         self._frames_done = 0
         self.frames_written = 0                   # frames whose record reached every output
         self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
@@ -207,10 +203,7 @@ class Session:
                     t.lost = t.score < self.opts.lost_threshold
                 self._frame, self._finished = frame, False
                 self._frames_done += 1
-                times["total"] = sum(times.values())
-                for k, v in times.items():
-                    self._times[k].append(v)
-                self._stamps.append(time.perf_counter())
+            self.live_stats.add(times)
             self._publish()
 
     def _finish_frame(self) -> float:
@@ -221,7 +214,7 @@ class Session:
                 return 0.0
             self._finished = True
             frame, states = self._frame, [t.state() for t in self._targets]
-        fps = self.fps()
+        fps = self.live_stats.fps()
         for s in self._sinks:
             s.write(frame, states, fps)
         for st in states:
@@ -236,7 +229,7 @@ class Session:
     def _publish(self) -> None:
         with self._lock:
             frame, states = self._frame, [t.state() for t in self._targets]
-        self.latest.publish(frame.index, frame.image, states, self.fps())
+        self.latest.publish(frame.index, frame.image, states, self.live_stats.fps())
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self, block: bool, timeout: float = 0.05) -> None:
@@ -347,27 +340,13 @@ class Session:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
         return [str(p) for _, sink in sorted(self._box_sinks.items()) for p in sink.paths]
 
-    def fps(self) -> float | None:
-        """Frames per second over the last 30 frames (wall clock, pacing included)."""
-        s = self._stamps
-        return (len(s) - 1) / (s[-1] - s[0]) if len(s) > 1 and s[-1] > s[0] else None
-
     def targets(self) -> list[dict]:
         with self._lock:
             return [t.to_dict() for t in self._targets]
 
-    def stage_times(self) -> dict[str, list[float]]:
-        """Per-frame times (ms) of each stage over the last STATS_WINDOW frames, oldest first."""
-        with self._lock:
-            return {k: list(v) for k, v in self._times.items()}
-
     def stats(self) -> dict:
         """State, frame, FPS, per-stage latency (mean / p99 over the last frames) and the targets."""
-        stages = {}
-        for k, v in self.stage_times().items():
-            a = np.asarray(v, dtype=np.float64)
-            stages[k] = {"mean_ms": round(float(a.mean()), 3) if a.size else None,
-                         "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None}
+        stages = self.live_stats.stages()
         with self._lock:
             frame = self._frame
             out = {"state": self.state, "error": self.error, "source": self.source_name,
@@ -376,6 +355,6 @@ class Session:
                    "backend": self.tracker.backend.name, "device": self.device,
                    "max_targets": self.opts.max_targets, "stages": stages,
                    "targets": [t.to_dict() for t in self._targets]}
-        fps = self.fps()
+        fps = self.live_stats.fps()
         out["fps"] = None if fps is None else round(fps, 2)
         return out
