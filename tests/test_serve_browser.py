@@ -1,16 +1,20 @@
 """dt serve in a real browser: headless Debian Chromium driven by Playwright draws boxes on a live video.
 
-The boxes of the target drawn on the page must equal `dt run --init` with the same box. Skips cleanly without
+The boxes of the target drawn on the page must equal `dt run --init` with the same box; only a dashboard named with
+--allow-frame-ancestors may show the page in a frame. Skips cleanly without
 Playwright or Chromium (.ci/run installs Chromium).
 """
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import queue
 import shutil
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -164,3 +168,67 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
     docs = os.environ.get("DT_SERVE_SCREENSHOT")
     if docs:   # refresh the README's picture: DT_SERVE_SCREENSHOT=docs/serve.png pytest tests/test_serve_browser.py
         shutil.copyfile(tmp_path / "serve.png", docs)
+
+
+class Dashboard(socketserver.TCPServer):
+    """A dashboard page on another port of 127.0.0.1 (the same site, another origin) that frames `src`."""
+
+    def __init__(self, src: str):
+        page = f'<!doctype html><iframe src="{src}" width="800" height="600"></iframe>'.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+def test_only_a_dashboard_named_with_allow_frame_ancestors_can_frame_the_page(video):
+    """Chromium shows the page in a dashboard's iframe when the dashboard's origin was given to
+    --allow-frame-ancestors (with --token too: the dashboard is on the same site, so the page's cookie works), and
+    refuses to frame it by default or for another origin."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    src = f"http://127.0.0.1:{port}/?token={TOKEN}"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for allowed in (None, "https://other.example", "DASHBOARD"):
+            dashboard = Dashboard(src)
+            origin = dashboard.url[:-1] if allowed == "DASHBOARD" else allowed
+            extra = ["--allow-frame-ancestors", origin] if origin else []
+            proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "--port", str(port),
+                                     "--device", "cpu", "--threads", "1", "--token", TOKEN, *extra],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            try:
+                for line in proc.stdout:
+                    if line.startswith("serving "):
+                        break
+                page = browser.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(dashboard.url)
+                frame = page.frame_locator("iframe")
+                if allowed == "DASHBOARD":
+                    assert frame.locator("#state").text_content().startswith("waiting")   # its API calls work
+                else:   # Chromium puts its error page in the frame instead of the tracker's
+                    deadline = time.monotonic() + 60
+                    while not page.frames[-1].url.startswith("chrome-error:") and time.monotonic() < deadline:
+                        page.wait_for_timeout(100)
+                    assert page.frames[-1].url.startswith("chrome-error:"), (allowed, page.frames[-1].url)
+                page.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+                dashboard.shutdown()
+                dashboard.server_close()
+        browser.close()

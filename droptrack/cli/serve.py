@@ -9,7 +9,7 @@ import typer
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.cli.track import (CONFIG_OPTION, MODEL_OPTION, RECONNECT_OPTION, RECONNECT_TIMEOUT_OPTION,
-                                 SOURCE_ARG)
+                                 SOURCE_ARG, stopped)
 
 
 @app.command()
@@ -25,14 +25,20 @@ def serve(
                                         "Authorization: Bearer, or ?token=); 'auto' generates and prints one."),
     allow_origin: Optional[list[str]] = typer.Option(
         None, "--allow-origin", metavar="URL", help="Also accept the page's WebSockets and POST/PUT/DELETE from this "
-        "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy that "
-        "rewrites Host; repeatable. Default: the page's own origin only."),
+        "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy; on a "
+        "loopback bind its host name is answered too (a proxy that passes the public Host on); repeatable. "
+        "Default: the page's own origin and loopback names only."),
+    allow_frame_ancestors: Optional[list[str]] = typer.Option(
+        None, "--allow-frame-ancestors", metavar="URL", help="Let pages of this origin embed the page in a frame "
+        "(scheme://host[:port] of a dashboard, e.g. https://grafana.example.org); repeatable. Default: no site "
+        "may frame it. With --token the dashboard must be on the same site (the page's cookie is SameSite=Strict)."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
                                          "NAME_<id>.txt, from the frame the target was drawn on."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
-                                        "target ids (file, or - for stdout)."),
+                                        "target ids (file, or - for stdout; a reader that closes the pipe, e.g. "
+                                        "| head, stops dt serve as it stops dt run: exit 141)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output (NAME_<id>.txt) / --jsonl / --save "
                                    "files that already hold data (default: refused before serving, as dt run)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
@@ -77,6 +83,7 @@ def serve(
                         reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite)
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
+                             allow_frame_ancestors=allow_frame_ancestors or (),
                              echo=lambda s: typer.echo(s, err=jsonl == "-"))
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
@@ -90,3 +97,7 @@ def serve(
             typer.echo(f"{label}: {path}", err=jsonl == "-")
     if session.error:
         typer.echo(f"tracking stopped: {session.error}", err=True)
+    if session.reader_gone:   # `| head` read enough: the server ended, as dt run does (exit 141)
+        from droptrack.runtime.signals import SIGPIPE
+
+        stopped(SIGPIPE, f"after {session.frames_written} frames; outputs are complete up to there")

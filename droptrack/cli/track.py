@@ -100,7 +100,7 @@ def run(
         if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
             progress.stop()
     if summary.interrupted and not summary.frames:   # stopped while the source connected or the model loaded
-        _stopped(summary, "before the first frame; nothing was written")
+        stopped(summary.signal, "before the first frame; nothing was written")
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
@@ -115,21 +115,22 @@ def run(
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)
     if summary.interrupted:
-        _stopped(summary, f"after {summary.frames} frames; outputs are complete up to there")
+        stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there")
 
 
-def _stopped(summary, when: str) -> None:
-    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C; 141 for a closed --jsonl - pipe)."""
+def stopped(signum: int | None, when: str) -> None:
+    """'SIGTERM: stopped WHEN' and exit 128 + the signal (130 for a raw Ctrl-C; 141 for a closed --jsonl - pipe);
+    dt run and dt serve."""
     import signal
 
     from droptrack.runtime.signals import SIGPIPE
 
-    if summary.signal == SIGPIPE:   # no signal came: a write to the closed pipe failed (Python ignores SIGPIPE)
+    if signum == SIGPIPE:   # no signal came: a write to the closed pipe failed (Python ignores SIGPIPE)
         name = "SIGPIPE: the reader of --jsonl - closed the pipe;"
     else:
-        name = (signal.Signals(summary.signal).name if summary.signal else "SIGINT") + ":"
+        name = (signal.Signals(signum).name if signum else "SIGINT") + ":"
     typer.echo(f"{name} stopped {when}", err=True)
-    raise typer.Exit(128 + (summary.signal or signal.SIGINT))
+    raise typer.Exit(128 + (signum or signal.SIGINT))
 
 
 @app.command()

@@ -11,20 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
+from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.paths import check_not_finished, check_outputs, same_file
 from droptrack.runtime import readers, sources
+from droptrack.runtime.checks import check_tracking_options
+from droptrack.runtime.checks import check_artifact, check_model_options  # noqa: F401 - eval, deploy import them here
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import (BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, check_video_path,
-                                     display_problem, part_path, video_part_path)
-
-ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
 
 
 @dataclass
@@ -86,38 +84,6 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
     return device
 
 
-def check_artifact(artifact: str | None) -> None:
-    """One-line errors for a missing artifact or one of the wrong kind (e.g. a .txt file)."""
-    if artifact is None:
-        return
-    path = Path(artifact)
-    if not path.exists():
-        raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file")
-    inside = sorted((p.name for p in path.iterdir() if p.is_file() and p.name.lower().endswith(ARTIFACT_SUFFIXES)
-                     and not p.name.startswith(".")),   # ONNX first: it runs everywhere
-                    key=lambda n: (["onnx", "torch", "engine"].index(artifact_format(n)), n)) if path.is_dir() else []
-    if inside:   # e.g. dt export's output folder: name what is in it
-        more = f" (and {len(inside) - 4} more)" if len(inside) > 4 else ""
-        raise InputError(f"model '{artifact}' is a folder, not a model; it holds {', '.join(inside[:4])}{more}: pass "
-                         f"one of them, e.g. '{path / inside[0]}'")
-    if path.is_dir() or path.suffix.lower() not in ARTIFACT_SUFFIXES:
-        kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
-        raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
-                         "an ONNX model (.onnx) or a TensorRT engine (.engine)")
-
-
-def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:
-    """--config and --trust-checkpoint read a checkpoint; an ONNX graph or engine carries the config it was exported
-    with, so they would be ignored: one-line error (dt run, serve, eval; dt bench's --config loads its reference)."""
-    kind = artifact_format(artifact)
-    given = [o for o, v in (("--config", config), ("--trust-checkpoint", trust)) if v]
-    if kind != "torch" and given:
-        what = "an ONNX graph" if kind == "onnx" else "a TensorRT engine"
-        raise InputError(f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} to checkpoints; "
-                         f"'{artifact}' is {what} that carries the config it was exported with: drop "
-                         f"{' and '.join(given)}")
-
-
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
                   trust: bool = False, ext: dict | None = None):
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
@@ -172,23 +138,9 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
 
 
 def check_options(opts: RunOptions, num_targets: int) -> None:
-    """Numbers in range and every output path usable (and none of them an input) before any frame is read."""
-    if opts.max_frames is not None and opts.max_frames < 1:
-        raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-    check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
-    sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
-    check_artifact(opts.artifact)
-    check_model_options(opts.artifact, opts.config, opts.trust_checkpoint)
-    from droptrack.runtime.extensions import check_keys
-
-    check_keys(opts.ext, option_names=True)
-    outputs = {"--output": _box_outputs(opts.output, num_targets),
-               "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []}
-    check_output_paths(opts.source, (opts.artifact, opts.config), outputs)
-    if not opts.overwrite:   # a finished run's results are replaced only when asked to
-        check_not_finished(outputs)
-    if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
-        check_video_path(opts.save)
+    """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
+    checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
+    check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
@@ -196,53 +148,6 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
     if not output:
         return []
     return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
-
-
-def check_numbers(lost_threshold: float, fps: float | None, width: int | None, height: int | None) -> None:
-    """--lost-threshold in [0, 1] (scores are), --fps in (0, 1000], --width / --height in 1..16384 (dt run and
-    dt serve)."""
-    if not 0 <= lost_threshold <= 1:   # NaN too; '25' (a percentage) flagged every frame lost
-        raise InputError(f"--lost-threshold {lost_threshold} must be a score between 0 and 1, e.g. 0.25 (0 disables "
-                         "the lost flag)")
-    if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
-        raise InputError(f"--fps {fps} must be a frame rate > 0 and <= 1000, e.g. --fps 30")
-    for name, v in (("--width", width), ("--height", height)):
-        if v is not None and not 0 < v <= 16384:
-            raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
-
-
-def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
-    """Every output file usable, none the same as another, the source, an input file or a source folder's frame
-    (shared by dt run and dt serve)."""
-    for label, paths in outputs.items():   # '-' is stdout for --jsonl only (filtered out before this check)
-        if any(str(o) == "-" for o in paths):
-            raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
-                             "stdout: --jsonl -)")
-    found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
-    parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
-    if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
-        found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
-                  for paths in (*outputs.values(), *parts.values()) for o in paths]
-    check_outputs(outputs, found)
-    others = [(lab, o) for lab, paths in outputs.items() for o in paths]
-    for label, paths in parts.items():
-        for out, part in zip(outputs[label], paths):
-            src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
-            if src is not None:
-                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
-                                 f"'{src}'; pass another output path")
-            other = next((lab for lab, o in others if same_file(part, o)), None)
-            if other is not None:
-                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
-                                 "give each output its own path")
-            if part.is_file() and part.stat().st_size > 0:   # a killed run's results: never truncated
-                raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
-                                 "it to keep it (or delete it), then run again")
-
-
-def temp_path(label: str, path) -> Path:
-    """The file an output streams into until the run ends (`sinks.part_path`, `sinks.video_part_path`)."""
-    return video_part_path(path) if label == "--save" else part_path(path)
 
 
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:

@@ -22,6 +22,7 @@ from droptrack.serve.session import Session
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
+HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
 DESCRIPTION = """Live view and control of a running tracker.
 
@@ -29,7 +30,8 @@ Draw or POST a box to start a target; records of every frame (the same as `dt ru
 on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any text message after each frame to
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
 `Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
-line."""
+line (`ApiError`): besides each operation's own, any request may get 401 (token missing or wrong), 403 (Host or
+Origin refused) or 411/413 (a body of unknown length or over 64 KiB)."""
 
 
 class Box(BaseModel):
@@ -42,6 +44,24 @@ class Box(BaseModel):
 
     def values(self) -> list[float]:
         return [self.x, self.y, self.w, self.h]
+
+
+class ApiError(BaseModel):
+    """Every error answer of the API: one line naming the problem and the request that works."""
+
+    detail: str = Field(examples=["body.w: Field required; send JSON {\"x\": 60, \"y\": 20, \"w\": 50, \"h\": 60} "
+                                  "(image pixels) with Content-Type: application/json"])
+
+
+ENDED = "the source ended (restart dt serve to track again)"
+SLOW = "the tracking thread did not answer in time; nothing was changed"
+BAD_BOX = "a malformed body (naming the field), or a box outside the frame, empty or not finite"
+
+
+def errors(described: dict[int, str]) -> dict:
+    """The `responses` of an operation for its error statuses (status -> when): each an `ApiError`, as the API
+    answers them (FastAPI's default 422 schema is a list of error objects, which the API never sends)."""
+    return {code: {"model": ApiError, "description": why} for code, why in described.items()}
 
 
 def invalid_request_message(errors) -> str:
@@ -90,7 +110,8 @@ async def _until_disconnect(ws: WebSocket, sender, on_message=None) -> None:
 
 def answer_head(app):
     """ASGI wrapper: HEAD answered wherever GET is (curl -I, monitoring), with the GET response's status and
-    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405)."""
+    headers and no body; FastAPI's routes answer only the methods they declare (HEAD / was a 405). The GET's scope
+    carries `HEAD_ONLY`, so that a route whose body is costly (the PNG snapshot) can skip making it."""
     async def wrapped(scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             return await app(scope, receive, send)
@@ -98,15 +119,15 @@ def answer_head(app):
         async def headers_only(message) -> None:
             await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
 
-        await app({**scope, "method": "GET"}, receive, headers_only)
+        await app({**scope, "method": "GET", HEAD_ONLY: True}, receive, headers_only)
 
     return wrapped
 
 
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
-               origins: frozenset[str] = frozenset()):
+               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset()):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
-    ones, `auth.trusted_origins`), HEAD as GET."""
+    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -147,39 +168,52 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         """The live targets: id, box, score, lost flag, the frame they started on."""
         return session.targets()
 
-    @api.post("/targets", status_code=201)
+    @api.post("/targets", status_code=201, responses=errors({
+        409: f"over --max-targets, a box file of another run in the way, or {ENDED}", 422: BAD_BOX, 503: SLOW,
+        507: "the target's --output box file cannot be written"}))
     async def add_target(box: Box) -> dict:
         """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
         return await command(session.add_target, box.values())
 
-    @api.put("/targets/{target_id}")
+    @api.put("/targets/{target_id}", responses=errors({404: "no target with this id", 409: ENDED,
+                                                       422: f"{BAD_BOX}, or an id that is not an integer",
+                                                       503: SLOW}))
     async def reselect_target(target_id: int, box: Box) -> dict:
         """Re-select a target: new template from this box on the current frame; the id stays."""
         return await command(session.reselect_target, target_id, box.values())
 
-    @api.delete("/targets/{target_id}")
+    @api.delete("/targets/{target_id}", responses=errors({404: "no target with this id", 409: ENDED,
+                                                          422: "an id that is not an integer", 503: SLOW}))
     async def remove_target(target_id: int) -> dict:
         """Stop tracking a target (404 if there is none with this id)."""
         return await command(session.remove_target, target_id)
 
-    @api.post("/pause")
+    @api.post("/pause", responses=errors({409: ENDED, 503: SLOW}))
     async def pause() -> dict:
         """Hold the current frame (targets can still be drawn on it)."""
         return await command(session.set_paused, True)
 
-    @api.post("/resume")
+    @api.post("/resume", responses=errors({409: ENDED, 503: SLOW}))
     async def resume() -> dict:
         """Continue tracking."""
         return await command(session.set_paused, False)
 
-    @api.get("/snapshot.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    async def snapshot() -> Response:
-        """The current frame with its boxes as a PNG download."""
-        _, index, data = await run_in_threadpool(session.latest.encode, ".png")
-        if not data:
+    @api.get("/snapshot.png", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}, **errors({409: "no frame yet"})})
+    async def snapshot(request: Request) -> Response:
+        """The current frame with its boxes as a PNG download (HEAD: its headers without a Content-Length; nothing
+        is encoded)."""
+        if request.scope.get(HEAD_ONLY):
+            index, data = session.latest.newest_index(), None
+        else:
+            _, index, data = await run_in_threadpool(session.latest.encode, ".png")
+        if index is None or data == b"":
             raise CommandError(409, "no frame yet; try again in a moment")
-        return Response(data, media_type="image/png",
-                        headers={"Content-Disposition": f'attachment; filename="dt-frame-{index}.png"'})
+        response = Response(data, media_type="image/png",
+                            headers={"Content-Disposition": f'attachment; filename="dt-frame-{index}.png"'})
+        if data is None:   # the PNG's size is known only once it is encoded
+            del response.headers["content-length"]
+        return response
 
     @api.websocket("/ws/video")
     async def video(ws: WebSocket) -> None:
@@ -225,4 +259,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(api, token, loopback_only, origins))
+    return answer_head(AccessGuard(api, token, loopback_only, origins, frame_ancestors))

@@ -4,11 +4,13 @@ The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, 
 (the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` before it
 reloads without the token in its URL (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry
 it and other sites' requests do not; named after the token because browsers share cookies between the ports of
-a host, i.e. between servers). No other site may frame the page, and no URL leaves in a Referer.
+a host, i.e. between servers). No other site may frame the page (unless it was named with
+--allow-frame-ancestors: a dashboard that embeds it), and no URL leaves in a Referer.
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
 site in the user's browser cannot steer the tracker) unless that origin was trusted with --allow-origin (the
-public address of a reverse proxy that rewrites Host), and on a loopback bind only loopback Host names are
-answered (against DNS rebinding).
+public address of a reverse proxy), and on a loopback bind only loopback Host names, and the host names of those
+trusted origins (a proxy that passes the public Host on), are answered (against DNS rebinding: an attacker's
+name that resolves to 127.0.0.1 is none of them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import secrets
 from typing import Iterable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -27,8 +30,12 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' page
 SECURITY_HEADERS = [   # no page of another site may frame this one (clickjacking); no URL leaves in a Referer
     (b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+EXAMPLES = {"--allow-origin": "as the browser's address bar shows the proxy, e.g. https://tracker.example.org",
+            "--allow-frame-ancestors": "as the browser's address bar shows the dashboard that embeds the page, "
+                                       "e.g. https://grafana.example.org"}
 MAX_BODY = 64 * 1024   # bytes; the API's bodies are a few dozen bytes of JSON
 DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")   # as browsers send it in Origin (IDNs as xn--)
 
 
 def is_loopback(host: str) -> bool:
@@ -37,6 +44,14 @@ def is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
     except ValueError:
         return False
 
@@ -51,20 +66,39 @@ def _canonical_origin(value: str) -> str | None:
     scheme, host = parts.scheme.lower(), parts.hostname
     if scheme not in DEFAULT_PORTS or not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
         return None
+    if not (HOST_NAME.fullmatch(host) or ":" in host and _is_ip(host)):   # no space or ';' (it goes into a CSP)
+        return None
     host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
 
 
-def trusted_origins(values: Iterable[str]) -> frozenset[str]:
-    """The --allow-origin values, checked: each an origin (scheme://host[:port], no path), else a one-line error."""
+def trusted_origins(values: Iterable[str], option: str = "--allow-origin") -> frozenset[str]:
+    """The --allow-origin (or --allow-frame-ancestors) values, checked: each an origin (scheme://host[:port], no
+    path), else a one-line error."""
     origins = set()
     for value in values:
         origin = _canonical_origin(value)
         if origin is None:
-            raise InputError(f"--allow-origin '{value}' is not an origin; pass scheme://host[:port] without a path, "
-                             "as the browser's address bar shows the proxy, e.g. https://tracker.example.org")
+            raise InputError(f"{option} '{value}' is not an origin; pass scheme://host[:port] without a path, "
+                             + EXAMPLES[option])
         origins.add(origin)
     return frozenset(origins)
+
+
+def security_headers(frame_ancestors: frozenset[str] = frozenset()) -> list[tuple[bytes, bytes]]:
+    """The headers of every response: framing forbidden, or allowed to exactly `frame_ancestors` (then without
+    X-Frame-Options, which has no list of sites: browsers obey the CSP's)."""
+    if not frame_ancestors:
+        return SECURITY_HEADERS
+    csp = ("frame-ancestors " + " ".join(sorted(frame_ancestors))).encode("ascii")
+    return [(b"content-security-policy", csp),
+            *((k, v) for k, v in SECURITY_HEADERS if k not in (b"content-security-policy", b"x-frame-options"))]
+
+
+def _origin_host(origin: str) -> str:
+    """The host name of a canonical origin as `_host_name` gives it (IPv6 in brackets)."""
+    host = urlsplit(origin).hostname or ""
+    return f"[{host}]" if ":" in host else host
 
 
 def new_token() -> str:
@@ -126,22 +160,28 @@ def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
 
 
 class AccessGuard:
-    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins (but `origins`, trusted),
-    411/413 for bodies of unknown length or over MAX_BODY; no exceptions."""
+    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins (but `origins`, trusted, and
+    their host names), 411/413 for bodies of unknown length or over MAX_BODY; no exceptions. `frame_ancestors`: the
+    sites that may frame the page (none by default)."""
 
-    def __init__(self, app, token: str | None, loopback_only: bool, origins: frozenset[str] = frozenset()):
+    def __init__(self, app, token: str | None, loopback_only: bool, origins: frozenset[str] = frozenset(),
+                 frame_ancestors: frozenset[str] = frozenset()):
         self.app, self.token, self.loopback_only, self.origins = app, token, loopback_only, origins
         self.cookie = cookie_name(token) if token is not None else ""   # once, not per request
+        self.hosts = frozenset(_origin_host(o) for o in origins)   # a proxy's public Host, passed on
+        self.headers = security_headers(frame_ancestors)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = _headers(scope)
         if scope["type"] == "http":
-            send = _with_headers(send, SECURITY_HEADERS)
-        if self.loopback_only and not is_loopback(_host_name(headers.get("host", "localhost"))):
+            send = _with_headers(send, self.headers)
+        host = _host_name(headers.get("host", "localhost"))
+        if self.loopback_only and not is_loopback(host) and host not in self.hosts:
             return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
-                                    "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/")
+                                    "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
+                                    "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
         origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
         if (origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
                 and _canonical_origin(origin) not in self.origins):

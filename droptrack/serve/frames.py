@@ -43,6 +43,11 @@ class LatestFrame:
             self.seq += 1
             self._item = (self.seq, index, image, targets, fps)
 
+    def newest_index(self) -> int | None:
+        """The newest frame's index (None before the first); nothing is encoded."""
+        with self._lock:
+            return None if self._item is None else self._item[1]
+
     def encode(self, ext: str = ".jpg") -> tuple[int, int, bytes]:
         """(seq, frame index, bytes) of the newest frame with its boxes: JPEG (cached per frame) or PNG."""
         import cv2

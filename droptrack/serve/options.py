@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from droptrack.errors import SourceError
+from droptrack.errors import InputError, SourceError
+from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import BoxFileSink, TargetState, part_path
+
+MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
 
 @dataclass
@@ -43,6 +47,21 @@ class ServeOptions:
     def reconnect_policy(self) -> ReconnectPolicy:
         """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
         return ReconnectPolicy(self.reconnect, self.reconnect_timeout)
+
+
+def check_serve_options(opts: ServeOptions) -> None:
+    """dt serve's own numbers, then the checks dt run makes, in dt run's order (the same bad option gives the same
+    one-line error in both); before a model is loaded or the source opened."""
+    if opts.max_targets < 1:
+        raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
+    if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
+        raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
+                         "seconds")
+    output = opts.output
+    # a folder (existing, or named with a trailing slash) is refused as one (its targets' files would land beside it)
+    folder = bool(output) and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+    check_tracking_options(opts, [output] if folder else box_files_to_check(output) if output else [],
+                           earlier=[] if folder else earlier_box_files(output))
 
 
 class SourceTimeout(SourceError):
@@ -94,21 +113,15 @@ def box_files_to_check(output: str) -> list[Path]:
     return [first, *(box_file(output, i) for i in sorted(ids))]
 
 
-def check_no_earlier_results(opts: ServeOptions) -> None:
-    """--output / --jsonl / --save files that hold data (an earlier run's results) are refused unless --overwrite,
-    as in dt run; for --output every NAME_<id>.txt beside it counts (each run numbers its targets from 0)."""
-    if opts.overwrite:
-        return
-    from droptrack.paths import check_not_finished
-
-    boxes = []
-    if opts.output:
-        path = Path(opts.output)
-        head, tail = f"{path.stem}_", path.suffix
-        found = path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if path.parent.is_dir() else []
-        boxes = sorted(p for p in found if re.fullmatch(r"0|[1-9][0-9]*", p.name[len(head): len(p.name) - len(tail)]))
-    check_not_finished({"--output": boxes, "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl],
-                        "--save": [opts.save] if opts.save else []})
+def earlier_box_files(output: str | None) -> list[Path]:
+    """The --output files an earlier dt serve may have finished: every NAME_<id>.txt beside NAME.txt (each run numbers
+    its targets from 0, so any of them would be written again)."""
+    if not output:
+        return []
+    path = Path(output)
+    head, tail = f"{path.stem}_", path.suffix
+    found = path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if path.parent.is_dir() else []
+    return sorted(p for p in found if re.fullmatch(r"0|[1-9][0-9]*", p.name[len(head): len(p.name) - len(tail)]))
 
 
 def open_box_file(output: str, target_id: int) -> BoxFileSink:

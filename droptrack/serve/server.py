@@ -85,10 +85,12 @@ def stop_on_sigterm():
 
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
-          echo: Callable[[str], None] = print, allow_origins: Iterable[str] = ()) -> Session:
-    """Serve the page and API until Ctrl-C / SIGTERM; the outputs are closed on the way out (a Ctrl-C before the
+          echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
+          allow_frame_ancestors: Iterable[str] = ()) -> Session:
+    """Serve the page and API until Ctrl-C / SIGTERM, or until the reader of `--jsonl -` goes away
+    (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
     server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
-    proxy's public address)."""
+    proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard)."""
     web_modules()
     import uvicorn
 
@@ -96,14 +98,17 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
 
     given, token = token, resolve_token(host, token)
     origins = trusted_origins(allow_origins)
+    ancestors = trusted_origins(allow_frame_ancestors, "--allow-frame-ancestors")
     sock = bind_socket(host, port)
     session = None
     try:
         session = Session(opts)
-        session.start()
-        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins)
+        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                                                lifespan="off"))
+        # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
+        session.on_reader_gone = lambda: setattr(server, "should_exit", True)
+        session.start()
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""

@@ -10,8 +10,6 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
-import collections
-import os
 import queue
 import threading
 import time
@@ -19,51 +17,25 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from droptrack.errors import DropTrackError, InputError, SourceError
 from droptrack.runtime import readers, sources
-from droptrack.runtime.extensions import check_keys
-from droptrack.runtime.loop import STAGES, check_finite
-from droptrack.runtime.run import (build_tracker, check_artifact, check_model_options, check_numbers,
-                                   check_output_paths, resolve_device)
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, check_video_path, frame_record
+from droptrack.runtime.loop import check_finite
+from droptrack.runtime.run import build_tracker, resolve_device
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, box_files_to_check,
-                                    check_no_earlier_results, open_box_file)
+from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
+                                    open_box_file)
+from droptrack.serve.stats import LiveStats
 
-STATS_WINDOW = 300          # frames behind the live latency numbers
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
-MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
 
 class Session:
     """One source and one tracker, driven by a thread; thread-safe commands and read-only views."""
 
     def __init__(self, opts: ServeOptions):
-        if opts.max_targets < 1:
-            raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
-        if opts.max_frames is not None and opts.max_frames < 1:
-            raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
-        if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
-            raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
-                             "seconds")
-        check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
-        sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
-        if opts.save:
-            check_video_path(opts.save)
-        check_artifact(opts.artifact)
-        check_model_options(opts.artifact, opts.config)
-        check_keys(opts.ext, option_names=True)
+        check_serve_options(opts)
         self._policy = opts.reconnect_policy()
-        # a folder (existing, or named with a trailing slash): its targets' files would land beside it as FOLDER_<id>
-        if opts.output and (Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep))):
-            raise InputError(f"--output '{opts.output}' is a folder; pass a file name in it, e.g. "
-                             f"'{Path(opts.output) / 'boxes.txt'}' (each target writes boxes_<id>.txt)")
-        check_output_paths(opts.source, (opts.artifact, opts.config), {
-            "--output": box_files_to_check(opts.output) if opts.output else [],
-            "--jsonl": [] if opts.jsonl in (None, "-") else [opts.jsonl], "--save": [opts.save] if opts.save else []})
-        check_no_earlier_results(opts)
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
@@ -86,9 +58,11 @@ class Session:
         except OSError as exc:
             raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
                              "--jsonl/--output paths") from None
-        self._times = {s: collections.deque(maxlen=STATS_WINDOW) for s in STAGES}
-        self._stamps: collections.deque = collections.deque(maxlen=31)
+        self.live_stats = LiveStats()
         self._frames_done = 0
+        self.frames_written = 0                   # frames whose record reached every output
+        self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
+        self.on_reader_gone: Callable[[], None] | None = None   # called then (from the tracking thread)
         self.state = "starting"
         self.error: str | None = None
         self.source_name, self.live = opts.source, False
@@ -145,6 +119,8 @@ class Session:
         self._ready.set()
         try:
             self._loop()
+        except ReaderGone:   # `| head` read enough: the frame it refused is in no output (the jsonl sink is first)
+            self._reader_left()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
             self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
         finally:
@@ -153,6 +129,8 @@ class Session:
     def _shutdown(self) -> None:
         try:
             self._finish_frame()
+        except ReaderGone:
+            self._reader_left()
         finally:
             errors = []
             for s in [*self._sinks, *self._box_sinks.values()]:
@@ -177,6 +155,12 @@ class Session:
                 close()
             if self._source is not None:
                 self._source.close()
+
+    def _reader_left(self) -> None:
+        """The reader of --jsonl - went away: tracking stops (as dt run does); `on_reader_gone` ends the server."""
+        self.reader_gone = True
+        if self.on_reader_gone is not None:
+            self.on_reader_gone()
 
     def _ended_message(self) -> str:
         hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
@@ -219,10 +203,7 @@ class Session:
                     t.lost = t.score < self.opts.lost_threshold
                 self._frame, self._finished = frame, False
                 self._frames_done += 1
-                times["total"] = sum(times.values())
-                for k, v in times.items():
-                    self._times[k].append(v)
-                self._stamps.append(time.perf_counter())
+            self.live_stats.add(times)
             self._publish()
 
     def _finish_frame(self) -> float:
@@ -233,12 +214,13 @@ class Session:
                 return 0.0
             self._finished = True
             frame, states = self._frame, [t.state() for t in self._targets]
-        fps = self.fps()
+        fps = self.live_stats.fps()
         for s in self._sinks:
             s.write(frame, states, fps)
         for st in states:
             if st.id in self._box_sinks:
                 self._box_sinks[st.id].write(frame, [st], fps)
+        self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
             fn(rec)
@@ -247,7 +229,7 @@ class Session:
     def _publish(self) -> None:
         with self._lock:
             frame, states = self._frame, [t.state() for t in self._targets]
-        self.latest.publish(frame.index, frame.image, states, self.fps())
+        self.latest.publish(frame.index, frame.image, states, self.live_stats.fps())
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self, block: bool, timeout: float = 0.05) -> None:
@@ -358,27 +340,13 @@ class Session:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
         return [str(p) for _, sink in sorted(self._box_sinks.items()) for p in sink.paths]
 
-    def fps(self) -> float | None:
-        """Frames per second over the last 30 frames (wall clock, pacing included)."""
-        s = self._stamps
-        return (len(s) - 1) / (s[-1] - s[0]) if len(s) > 1 and s[-1] > s[0] else None
-
     def targets(self) -> list[dict]:
         with self._lock:
             return [t.to_dict() for t in self._targets]
 
-    def stage_times(self) -> dict[str, list[float]]:
-        """Per-frame times (ms) of each stage over the last STATS_WINDOW frames, oldest first."""
-        with self._lock:
-            return {k: list(v) for k, v in self._times.items()}
-
     def stats(self) -> dict:
         """State, frame, FPS, per-stage latency (mean / p99 over the last frames) and the targets."""
-        stages = {}
-        for k, v in self.stage_times().items():
-            a = np.asarray(v, dtype=np.float64)
-            stages[k] = {"mean_ms": round(float(a.mean()), 3) if a.size else None,
-                         "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None}
+        stages = self.live_stats.stages()
         with self._lock:
             frame = self._frame
             out = {"state": self.state, "error": self.error, "source": self.source_name,
@@ -387,6 +355,6 @@ class Session:
                    "backend": self.tracker.backend.name, "device": self.device,
                    "max_targets": self.opts.max_targets, "stages": stages,
                    "targets": [t.to_dict() for t in self._targets]}
-        fps = self.fps()
+        fps = self.live_stats.fps()
         out["fps"] = None if fps is None else round(fps, 2)
         return out

@@ -1,0 +1,155 @@
+"""dt serve over HTTP: embedding in a dashboard, a reverse proxy that passes its Host on, the schema of its errors,
+HEAD of the snapshot."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.errors import InputError
+
+pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
+
+from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.auth import trusted_origins  # noqa: E402
+from droptrack.serve.options import ServeOptions  # noqa: E402
+from droptrack.serve.session import Session  # noqa: E402
+
+WS = "ws://127.0.0.1"
+PROXY = "https://tracker.example.org"
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
+
+
+@pytest.fixture
+def session(tiny_ckpt, video, tmp_path):
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", max_targets=2, pace=False,
+                             max_frames=30))
+    s.start()
+    yield s
+    s.stop()
+
+
+def one_line_exit_2(args: list, words: str) -> None:
+    r = CliRunner().invoke(app, ["serve", *map(str, args)])
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.output
+
+
+def test_allow_frame_ancestors_lets_a_dashboard_embed_the_page(session, video):
+    """Every response forbade framing, so a Grafana or Home Assistant dashboard could not show the page in an
+    iframe. --allow-frame-ancestors URL (repeatable) allows exactly those sites in the CSP (and drops
+    X-Frame-Options, which cannot name sites); the default still forbids framing; a value that is not an origin
+    is a one-line error, as for --allow-origin."""
+    default = TestClient(create_app(session), base_url="http://127.0.0.1").get("/").headers
+    assert default["content-security-policy"] == "frame-ancestors 'none'" and default["x-frame-options"] == "DENY"
+    ancestors = trusted_origins(["https://Grafana.example.org:443", "http://ha.local:8123"], "--allow-frame-ancestors")
+    client = TestClient(create_app(session, frame_ancestors=ancestors), base_url="http://127.0.0.1")
+    for path in ("/", "/stats", "/nope"):
+        h = client.get(path).headers
+        assert h["content-security-policy"] == "frame-ancestors http://ha.local:8123 https://grafana.example.org"
+        assert "x-frame-options" not in h and h["referrer-policy"] == "no-referrer", path
+        assert h["x-content-type-options"] == "nosniff", path
+    assert client.post("/pause", headers={"Origin": "https://grafana.example.org"}).status_code == 403   # framing only
+    for bad in ("grafana.example.org", "https://grafana.example.org/d/abc", "*", "'self'", "https://a.org b.org",
+                "https://a.org;script-src"):   # a space or ';' would add sources or directives to the CSP
+        with pytest.raises(InputError, match=f"--allow-frame-ancestors '{re.escape(bad)}' is not an origin; pass "
+                                             r"scheme://host\[:port\] without a path, as .* the dashboard"):
+            trusted_origins([bad], "--allow-frame-ancestors")
+    one_line_exit_2([video, "--port", 0, "--allow-frame-ancestors", "https://grafana.example.org/d"],
+                    "--allow-frame-ancestors 'https://grafana.example.org/d' is not an origin")
+
+
+def test_a_proxy_that_passes_the_public_host_reaches_a_loopback_server(session):
+    """nginx's `proxy_set_header Host $host` (Caddy's default) passes the public Host to dt serve on 127.0.0.1: every
+    request was 403 (the DNS-rebinding check), even with the proxy declared by --allow-origin. The host names of
+    the declared origins are now answered too, with or without a port; any other name still gets 403 (a
+    rebinding attacker's name is none of them) and nothing but loopback is answered without --allow-origin."""
+    client = TestClient(create_app(session, origins=trusted_origins([PROXY, "http://[fd00::5]:8080"])),
+                        base_url="http://127.0.0.1")
+    for host in ("tracker.example.org", "Tracker.Example.org:443", "tracker.example.org:8443", "[fd00::5]:8080"):
+        assert client.get("/stats", headers={"Host": host}).status_code == 200, host
+    assert client.post("/pause", headers={"Host": "tracker.example.org", "Origin": PROXY}).json() == {
+        "state": "paused"}
+    with client.websocket_connect("ws://tracker.example.org/ws/video", headers={"Origin": PROXY}) as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    for host in ("attacker.example", "tracker.example.org.evil.example", "example.org", "fd00::5"):
+        r = client.get("/stats", headers={"Host": host})
+        assert r.status_code == 403 and "localhost only" in r.json()["detail"], host
+    r = client.post("/resume", headers={"Host": "tracker.example.org", "Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another origin" in r.json()["detail"]
+    strict = TestClient(create_app(session), base_url="http://127.0.0.1")
+    r = strict.get("/stats", headers={"Host": "tracker.example.org"})
+    assert r.status_code == 403 and "dt serve --allow-origin PROXY_URL" in r.json()["detail"]
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with strict.websocket_connect("ws://tracker.example.org/ws/video", headers={"Origin": PROXY}):
+            pass
+    assert denied.value.status_code == 403
+
+
+def conforms(value, schema: dict, components: dict) -> bool:
+    """Whether a JSON value has the shape an OpenAPI schema declares (the subset FastAPI emits: $ref, object with
+    required and properties, array, string, integer, number)."""
+    if "$ref" in schema:
+        return conforms(value, components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return (isinstance(value, dict) and all(k in value for k in schema.get("required", []))
+                and all(conforms(value[k], s, components) for k, s in props.items() if k in value))
+    if kind == "array":
+        return isinstance(value, list) and all(conforms(v, schema.get("items", {}), components) for v in value)
+    types = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
+    return isinstance(value, types[kind]) if kind in types else True
+
+
+def test_the_schema_declares_the_error_bodies_the_api_sends(session):
+    """/openapi.json declared FastAPI's default 422 body (`detail`: a list of error objects), but the API answers
+    a one-line string: a client generated from the schema failed to parse every 422. Each operation now declares
+    its errors as they are sent ({"detail": "one line"}); real answers are checked against the declared shape."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert "HTTPValidationError" not in components and "ValidationError" not in components
+    box = {"x": 60, "y": 20, "w": 50, "h": 60}
+    for method, path, route, body, status in (
+            ("POST", "/targets", "/targets", {"x": 60}, 422),
+            ("POST", "/targets", "/targets", {**box, "x": 500}, 422),            # outside the 176x144 frame
+            ("POST", "/targets", "/targets", {**box, "w": "wide"}, 422),
+            ("PUT", "/targets/abc", "/targets/{target_id}", box, 422),
+            ("PUT", "/targets/7", "/targets/{target_id}", {"x": 60}, 422),
+            ("PUT", "/targets/7", "/targets/{target_id}", box, 404),
+            ("DELETE", "/targets/abc", "/targets/{target_id}", None, 422),
+            ("DELETE", "/targets/7", "/targets/{target_id}", None, 404)):
+        r = client.request(method, path, json=body)
+        assert r.status_code == status, (method, path, r.text)
+        declared = schema["paths"][route][method.lower()]["responses"].get(str(status))
+        assert declared is not None, (method, route, status)
+        shape = declared["content"]["application/json"]["schema"]
+        assert conforms(r.json(), shape, components), (method, path, r.json(), shape)
+        assert not conforms({"detail": [{"loc": ["body", "x"], "msg": "m", "type": "t"}]}, shape, components)
+    page = client.get("/docs").text
+    assert "422 a malformed body (naming the field), or a box outside the frame" in page
+
+
+def test_head_of_the_snapshot_encodes_nothing(session):
+    """HEAD /snapshot.png (curl -I, a monitor's probe) encoded a full PNG to throw it away. It now answers the GET's
+    status and headers (the same Content-Type and file name) without encoding: no Content-Length, as the size is
+    known only once the PNG is made; GET still sends the PNG."""
+    calls = []
+    encode = session.latest.encode
+    session.latest.encode = lambda *a: calls.append(a) or encode(*a)
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    head = client.head("/snapshot.png")
+    assert head.status_code == 200 and head.content == b"" and calls == []
+    assert "content-length" not in head.headers and head.headers["content-type"] == "image/png"
+    got = client.get("/snapshot.png")
+    assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n" and calls == [(".png",)]
+    assert int(got.headers["content-length"]) == len(got.content)
+    assert {k: v for k, v in got.headers.items() if k != "content-length"} == dict(head.headers)
+    assert head.headers["content-disposition"] == 'attachment; filename="dt-frame-0.png"'
