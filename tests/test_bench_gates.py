@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import droptrack.eval as ev
-from droptrack.eval.bench_gates import (DEFAULT_MAX_DIVERGENCE, DeltaCI, ci_note, gate_text, paired_bootstrap_ci,
-                                        row_gates, sequences_for)
+from droptrack.eval.bench_gates import (DEFAULT_MAX_DIVERGENCE, DeltaCI, ci_note, divergence_note, divergence_spread,
+                                        gate_text, paired_bootstrap_ci, row_gates, sequences_for)
 
 
 def test_identical_results_give_a_zero_interval():
@@ -100,3 +100,31 @@ def test_bench_modules_import_one_way():
     assert "droptrack.eval.bench_report" in _imports(folder / "bench.py")
     gates = _imports(folder / "bench_gates.py")
     assert not {m for m in gates if m.startswith("droptrack.eval.bench")}
+
+
+def test_divergence_spread_and_note_by_hand():
+    # 4 sequences of 50 frames (200 in all); 12 diverged frames in one, 2 in another: rate 7 %, the largest alone 6 %
+    per = {"a": {"divergence": 12 / 50, "frames": 50}, "b": {"divergence": 2 / 50, "frames": 50},
+           "c": {"divergence": 0.0, "frames": 50}, "d": {"divergence": 0.0, "frames": 50}}
+    k, n, top = divergence_spread(per)
+    assert (k, n) == (2, 4) and top == pytest.approx(12 / 200)
+    note = divergence_note("model_fp16", per, 0.03)
+    assert note is not None and "2 of 4 sequences" in note and "6.0% of all frames" in note and "3.0%" in note
+    assert divergence_note("model_fp16", per, 0.07) is None          # the largest (6 %) is under this limit
+    # frames are weighted: the same 12 frames in a 100-frame sequence are 12 / 250 = 4.8 % of all frames
+    per["a"] = {"divergence": 12 / 100, "frames": 100}
+    assert divergence_spread(per)[2] == pytest.approx(12 / 250)
+    clean = {s: {"divergence": 0.0, "frames": 50} for s in "abcd"}
+    assert divergence_spread(clean) == (0, 4, 0.0) and divergence_note("x", clean, 0.01) is None
+
+
+def test_diverged_cell_names_the_sequences():
+    from types import SimpleNamespace
+
+    from droptrack.eval.bench_report import _diverged
+
+    p = SimpleNamespace(divergence=0.07, per_sequence={"a": {"divergence": 0.24, "frames": 50},
+                                                       "b": {"divergence": 0.04, "frames": 50},
+                                                       "c": {"divergence": 0.0, "frames": 50}})
+    assert _diverged(p) == "7.0% (2/3)"
+    assert _diverged(None) == "-" and _diverged(SimpleNamespace(divergence=None, per_sequence={})) == "-"

@@ -31,7 +31,7 @@ from typing import Any
 from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
-from droptrack.eval.bench_gates import ci_note, gate_text
+from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_options
 from droptrack.eval.bench_reference import Reference, parity, resolve_references
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_row, evaluate_row, gates, probe_row, resume_notes,
@@ -134,9 +134,11 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         row.parity = parity(row, ref, seqs)
         row.gates = gates(row, opts)
         auc_gate = next(g for g in row.gates if g.name == "max_auc_drop")
-        note = ci_note(row.name, row.parity.ci, auc_gate.threshold)
-        if note:
-            notes.append(note)
+        div_gate = next(g for g in row.gates if g.name == "max_divergence")
+        for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold),
+                     divergence_note(row.name, row.parity.per_sequence, div_gate.threshold)):
+            if note:
+                notes.append(note)
         failed = [g for g in row.gates if g.passed is False]
         if failed:
             row.status = "gate_failed"

@@ -9,7 +9,8 @@ the same sequences: paired), 10 000 times, percentile method. An artifact fails 
                   (DEFAULT_MAX_DIVERGENCE; FP16 1 %, INT8 3 %);
   min_fps         end-to-end FPS below --min-fps (only when given).
 When the interval is wider than the gate even for a tracker that is truly unchanged, the set is too small to
-prove the gate: `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)).
+prove the gate: `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
+sequence alone holds as many diverged frames as the limit allows, `divergence_note` says that one flip decides it.
 This module imports nothing from bench.py or bench_report.py (both import it).
 """
 
@@ -89,7 +90,27 @@ def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
             f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "
-            f"drop is within the gate; about {sequences_for(ci, gate)} sequences would be")
+            f"drop is within the gate; about {sequences_for(ci, gate)} sequences would narrow it to the gate")
+
+
+def divergence_spread(per_sequence: dict[str, dict]) -> tuple[int, int, float]:
+    """(sequences with a diverged frame, sequences, the largest share of all frames one sequence's diverged frames
+    make): how few sequences carry the diverged-frame rate."""
+    seqs = [v for v in per_sequence.values() if v.get("divergence") is not None]
+    frames = sum(v.get("frames", 1) for v in seqs) or 1
+    hit = [v["divergence"] * v.get("frames", 1) / frames for v in seqs if v["divergence"] > 0]
+    return len(hit), len(seqs), max(hit, default=0.0)
+
+
+def divergence_note(name: str, per_sequence: dict[str, dict], limit: float) -> str | None:
+    """A line when one sequence alone moves the diverged-frame rate by at least the limit (so the verdict rests on
+    whether that one sequence flips: a set of other sequences could pass or fail by chance), else None."""
+    k, n, top = divergence_spread(per_sequence)
+    if k == 0 or top < limit:
+        return None
+    return (f"{name}: the diverged frames come from {k} of {n} sequences, and the largest alone is {top:.1%} of all "
+            f"frames (the limit is {limit:.1%}): one sequence that flips decides this gate; judge it on more "
+            "sequences (several sets, or --sequences larger) before trusting it")
 
 
 def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps: float | None,

@@ -126,7 +126,8 @@ def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
         iou = box_iou(row.boxes[s.name][1:], ref.boxes[s.name][1:])
         all_iou.append(iou)
         per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
-                       "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None}
+                       "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,
+                       "frames": int(iou.size)}
     ious = np.concatenate(all_iou) if all_iou else np.zeros(0)
     a, b = row.accuracy.get("auc"), ref.accuracy.get("auc")
     delta = 100.0 * (a - b) if a is not None and b is not None else None

@@ -30,7 +30,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                           parity: {reference, reference_sha256, delta_auc_points, mean_iou, divergence, frames,
                                    delta_auc_ci: {delta, low, high, sequences, samples, level, method} | null
                                    (points; paired bootstrap over sequences),
-                                   per_sequence: {seq: {mean_iou, divergence, delta_auc_points}}} | null,
+                                   per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, wall_s} | null,
@@ -50,7 +50,7 @@ from typing import Any
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
 from droptrack.errors import DropTrackError
-from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
+from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 
 SCHEMA_VERSION = 1
 STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
@@ -125,6 +125,14 @@ def _ci(ci: Any) -> str:
     return "-" if ci is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
 
 
+def _diverged(p: Any) -> str:
+    """'2.4% (3/40)': the diverged-frame rate and in how many of the sequences it happened."""
+    if p is None or p.divergence is None:
+        return "-"
+    k, n, _ = divergence_spread(p.per_sequence)
+    return f"{p.divergence:.1%} ({k}/{n})" if n else f"{p.divergence:.1%}"
+
+
 def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
@@ -133,7 +141,7 @@ def row_cells(row: Any) -> list[str]:
             _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
             _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
             _fmt(p.mean_iou if p else None, ".3f"),
-            _fmt(p.divergence if p else None, ".1%"), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
+            _diverged(p), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
             _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f"),
             _fmt(mem.get("peak_rss_mb"), ".0f")]
 
@@ -226,7 +234,7 @@ def markdown(report: Any) -> str:
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
             "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "
             "per-frame IoU between the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5 "
-            "(gated: default FP16 1 %, INT8 3 %).\n\n"
+            "(gated: default FP16 1 %, INT8 3 %), and in how many of the sequences they are.\n\n"
             + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
