@@ -15,7 +15,9 @@
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
 #    fresh seeds). The hard set needs Debian's opencv-doc photos: where they are not installed (the device image),
 #    the photos carried in .gpu_data/opencv-doc are put in their place (copy them there first: only the image files
-#    of /usr/share/doc/opencv-doc/examples/data, no video);
+#    of /usr/share/doc/opencv-doc/examples/data, no video). A next run can add the opt-in `attached` attribute
+#    (targets that run on into the same texture outside their box) with a hard shard made by
+#    `dt data synth ... --attributes all,attached`; this script does not (its shards use `all`, unchanged);
 # 2. a two-epoch probe (GPU_TRAIN_PROBE_ITERS iterations each) measures iterations per second, and the epoch count
 #    (of SAMPLE_PER_EPOCH / GPU_TRAIN_BATCH iterations) is set so that training fits
 #    GPU_TRAIN_SECONDS (LR drop x0.1 at GPU_TRAIN_DROP of the epochs; 75 %, as version 4's 14 of 20);

@@ -23,7 +23,9 @@ def data_synth(
     gray: float = typer.Option(0.3, "--gray", help="train: probability that a photo is turned gray."),
     attributes: str = typer.Option("none", "--attributes", help="Hard attributes: none (default, the version-2 "
                                    "sets), all, or a comma-separated list; tags go to <seq>/attributes.txt. Needs "
-                                   "Debian's opencv-doc photos."),
+                                   "Debian's opencv-doc photos. Opt-in, never in 'all' (add it: all,attached): "
+                                   "attached = the target runs on seamlessly into more of its photo on one side "
+                                   "(a face into the neck), which the box leaves out."),
     aspect_max: Optional[float] = typer.Option(None, "--aspect-max", help="train: widest target aspect ratio (e.g. "
                                                "4 = 1:4..4:1; default: the version-2 range, about 1:1.65..1.65:1)."),
     difficulty: str = typer.Option("hard", "--difficulty", help="With --attributes: hard (default: each val/test "

@@ -11,6 +11,9 @@ A difficulty (DIFFICULTIES) sets how many attributes stack on one val/test seque
 p = min(0.25, 3/N) (about 4 of all 15, 1-5 in the shipped test sets), at full strength; `moderate` gives each
 sequence one main attribute, sometimes a second, at milder strengths (issue 11's held-out set: CSRT's AUC in the
 0.5-0.65 range).
+Opt-in attributes (OPT_IN) are left out of `all` so sets made with `all` keep their bytes: ask for them by name
+(`all,attached`, `attached`). attached = the target runs on seamlessly into an extension cut from the same photo,
+not part of the box (synth_attach).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from droptrack.data.synth_attach import attach_cut, extension_layer
 from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, _cut, _occluder, _path, _walk,
                                          background_canvas, load_photo, restyle)
 from droptrack.errors import InputError
@@ -27,6 +31,8 @@ from droptrack.errors import InputError
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
               "camera_shake", "rotation", "low_light", "noise", "blur", "fast_motion", "out_of_view",
               "aspect_ratio", "deformation")
+OPT_IN = ("attached",)  # named only: `all` stays ATTRIBUTES, so the sets made with it are unchanged byte for byte
+VOCABULARY = ATTRIBUTES + OPT_IN
 MIN_SIZE = (320, 180)
 MIN_FRAMES = 30
 TRAIN_P = 0.25  # training: each listed attribute is drawn independently with this probability
@@ -80,17 +86,24 @@ HARD_SOURCES = {
 
 
 def parse_attributes(text: str) -> tuple[str, ...]:
-    """'none' -> (), 'all' -> every attribute, 'a,b' -> (a, b) in vocabulary order; unknown names are an error."""
+    """'none' -> (), 'all' -> ATTRIBUTES, 'all,attached' -> ATTRIBUTES plus that opt-in one, 'a,b' -> (a, b) in
+    vocabulary order; unknown names, and 'all' or 'none' next to names they already cover, are errors."""
     names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
     if names in ([], ["none"]):
         return ()
-    if names == ["all"]:
-        return ATTRIBUTES
-    bad = [t for t in names if t not in ATTRIBUTES]
+    bad = [t for t in names if t not in VOCABULARY + ("all", "none")]
     if bad:
         raise InputError(f"unknown attribute {bad[0]!r}; use none, all or a comma-separated list of: "
-                         f"{', '.join(ATTRIBUTES)}")
-    return tuple(a for a in ATTRIBUTES if a in names)
+                         f"{', '.join(ATTRIBUTES)}, or the opt-in {', '.join(OPT_IN)} (e.g. all,{OPT_IN[0]})")
+    if "none" in names:
+        raise InputError(f"--attributes {text!r} mixes none with attributes; pass none alone, or only the list")
+    if "all" in names:
+        covered = [t for t in names if t in ATTRIBUTES]
+        if covered:
+            raise InputError(f"--attributes {text!r}: all already includes {covered[0]!r}; pass all alone or add "
+                             f"only opt-in attributes ({', '.join(OPT_IN)}), e.g. all,{OPT_IN[0]}")
+        names = list(ATTRIBUTES) + names
+    return tuple(a for a in VOCABULARY if a in names)
 
 
 def check_attributes(attributes: tuple[str, ...], size: tuple[int, int], frames: int) -> None:
@@ -116,7 +129,7 @@ def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], ind
             chosen.add(others[int(rng.integers(len(others)))])
         if "low_light" in chosen:
             chosen.add("noise")
-        return tuple(a for a in ATTRIBUTES if a in chosen)
+        return tuple(a for a in VOCABULARY if a in chosen)
     draws = rng.random(len(attributes))
     if split == "train":
         chosen = {a for a, u in zip(attributes, draws) if u < TRAIN_P}
@@ -125,7 +138,7 @@ def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], ind
         chosen = {attributes[index % len(attributes)]} | {a for a, u in zip(attributes, draws) if u < p}
     if "low_light" in chosen:
         chosen.add("noise")
-    return tuple(a for a in ATTRIBUTES if a in chosen)
+    return tuple(a for a in VOCABULARY if a in chosen)
 
 
 def _smooth_ramp(n: int, t0: int, dur: int) -> np.ndarray:
@@ -267,12 +280,15 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
         ramp = _smooth_ramp(n, int(rng.integers(n // 8, n // 2)), int(rng.integers(n // 4, n // 2)))
         zoom = 1.0 + (rng.uniform(*st.zoom) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
     target = _target(rng, n, W, H, looks["target"], a, aspect_log, st)
+    attachment = attach_cut(rng, looks["target"], target) if "attached" in a else None
     _camera_view(target, offsets - m, zoom, W, H)
     if "small_target" in a:
         _shrink_small(target, target.angle is not None)
     behind, front = _look_alikes(rng, n, W, target, st.look_alikes) if "distractors" in a else ([], [])
     if "out_of_view" in a:
         _exit_and_return(rng, n, W, H, target)
+    if attachment is not None:  # drawn last under the target, over any look-alike
+        behind.append(extension_layer(attachment, target))
     if "full_occlusion" in a:
         front.append(_full_occluder(rng, n, looks["occluder"], target))
     if "partial_occlusion" in a:
