@@ -117,7 +117,7 @@ def doctor(
         raise InputError("--config applies to a checkpoint ARTIFACT; pass one (dt doctor MODEL.safetensors --config "
                          "NAME) or drop --config")
     if artifact is not None:   # a folder (naming the models in it) or a file of another kind: as dt run says it
-        from droptrack.runtime.run import check_artifact as check_kind, check_model_options
+        from droptrack.runtime.checks import check_artifact as check_kind, check_model_options
 
         check_kind(str(artifact))
         check_model_options(str(artifact), config)

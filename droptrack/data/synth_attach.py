@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from droptrack.data.synth_render import Layer
+from droptrack.data.synth_render import Layer, most_textured
 
 SIDES = ("below", "above", "left", "right")
 LENGTH = (0.5, 1.5)  # extension length / the target's side along the attached direction
@@ -55,12 +55,7 @@ def attach_cut(rng: np.random.Generator, photo: np.ndarray, target: Layer) -> At
         xr, yr = (pad, pw - sw - pad), ((0, ph - sh - length) if side == "below" else (length, ph - sh))
     else:
         yr, xr = (pad, ph - sh - pad), ((0, pw - sw - length) if side == "right" else (length, pw - sw))
-    best, best_std = (xr[0], yr[0]), -1.0
-    for x, y in zip(rng.integers(xr[0], max(xr) + 1, 6), rng.integers(yr[0], max(yr) + 1, 6)):
-        std = float(photo[y:y + sh:4, x:x + sw:4].std())
-        if std > best_std:  # the most textured of 6 candidates, as synth_render._cut
-            best, best_std = (int(x), int(y)), std
-    x, y = best
+    x, y = most_textured(rng, photo, sh, sw, xr, yr)   # as synth_render._cut picks the target
     target.rgb = photo[y:y + sh, x:x + sw].astype(np.float32)
     x0, y0, x1, y1 = {"below": (x - pad, y, x + sw + pad, y + sh + length),
                       "above": (x - pad, y - length, x + sw + pad, y + sh),

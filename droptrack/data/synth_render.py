@@ -196,24 +196,30 @@ def _path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_fr
     return cs, vs
 
 
+def most_textured(rng: np.random.Generator, photo: np.ndarray, sh: int, sw: int, xs: tuple[int, int],
+                  ys: tuple[int, int]) -> tuple[int, int]:
+    """Top-left corner of the most textured sh x sw crop among 6 random corners in the ranges xs, ys (inclusive)."""
+    best, best_std = (xs[0], ys[0]), -1.0
+    for x, y in zip(rng.integers(xs[0], max(xs) + 1, 6), rng.integers(ys[0], max(ys) + 1, 6)):
+        std = float(photo[y:y + sh:4, x:x + sw:4].std())
+        if std > best_std:
+            best, best_std = (int(x), int(y)), std
+    return best
+
+
 def _cut(rng: np.random.Generator, photo: np.ndarray, aspect: float, ellipse: bool) -> tuple[np.ndarray, np.ndarray]:
     """An object-ish crop (the most textured of 6 candidates) and its alpha (ellipse or full rectangle)."""
     ph, pw = photo.shape[:2]
     sw = int(min(pw * rng.uniform(0.2, 0.45), ph * rng.uniform(0.2, 0.45) * aspect))
     sh = max(8, int(sw / aspect))
     sw = max(8, sw)
-    best, best_std = None, -1.0
-    for x, y in zip(rng.integers(0, pw - sw + 1, 6), rng.integers(0, ph - sh + 1, 6)):
-        crop = photo[y:y + sh, x:x + sw]
-        std = float(crop[::4, ::4].std())
-        if std > best_std:
-            best, best_std = crop, std
+    x, y = most_textured(rng, photo, sh, sw, (0, pw - sw), (0, ph - sh))
     alpha = np.ones((sh, sw), np.float32)
     if ellipse:
         m = np.zeros((sh, sw), np.uint8)
         cv2.ellipse(m, (sw // 2, sh // 2), (max(1, sw // 2), max(1, sh // 2)), 0, 0, 360, 255, -1)
         alpha = m.astype(np.float32) / 255.0
-    return best.astype(np.float32), alpha
+    return photo[y:y + sh, x:x + sw].astype(np.float32), alpha
 
 
 def _layer(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, base: float,

@@ -48,7 +48,7 @@ def check_options(opts: BenchOptions) -> None:
     from droptrack.config import load_config
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir
-    from droptrack.runtime.run import check_artifact
+    from droptrack.runtime.checks import check_artifact
 
     if not opts.artifacts and not opts.trackers:
         raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")

@@ -58,7 +58,7 @@ def _reason(exc: BaseException) -> str:
 
 def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
     """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row."""
-    from droptrack.runtime.run import check_artifact
+    from droptrack.runtime.checks import check_artifact
     from droptrack.runtime.tracker import load_backend
 
     row = BenchRow(name, str(artifact), artifact_format(artifact))

@@ -130,7 +130,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         raise InputError(f"--realtime-fps measures each frame's latency here, and {workers} workers would slow each "
                          "other down; use --workers 1, or give --latency-ms to simulate a fixed latency")
     if tracker is None:
-        from droptrack.runtime.run import check_artifact, check_model_options, resolve_device
+        from droptrack.runtime.checks import check_artifact, check_model_options
+        from droptrack.runtime.run import resolve_device
 
         check_artifact(None if artifact is None else str(artifact))   # a .txt or a folder: before the folder is made
         check_model_options(None if artifact is None else str(artifact), config)

@@ -17,7 +17,6 @@ from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime import readers, sources
 from droptrack.runtime.checks import check_tracking_options
-from droptrack.runtime.checks import check_artifact, check_model_options  # noqa: F401 - eval, deploy import them here
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy

@@ -100,28 +100,25 @@ def box_file(path: str | Path, target_id: int) -> Path:
     return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
 
 
+def _numbered(output: str, tail: str) -> dict[int, Path]:
+    """The files NAME_<id><tail> beside `output` (NAME<suffix>) that box_file could have named, by id."""
+    path = Path(output)
+    head, tail = f"{path.stem}_", f"{path.suffix}{tail}"
+    found = path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if path.parent.is_dir() else []
+    ids = {p: p.name[len(head): len(p.name) - len(tail)] for p in found}
+    return {int(i): p for p, i in ids.items() if re.fullmatch(r"0|[1-9][0-9]*", i)}
+
+
 def box_files_to_check(output: str) -> list[Path]:
     """The box files checked before serving: target 0's and every target's whose .part a killed dt serve left (ids
     are never reused, so any id may be written again; its .part holds that run's boxes and is never truncated)."""
-    first, path = box_file(output, 0), Path(output)
-    head, tail = f"{path.stem}_", f"{path.suffix}.part"
-    ids = set()
-    for part in first.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if first.parent.is_dir() else []:
-        mid = part.name[len(head): len(part.name) - len(tail)]
-        if re.fullmatch(r"[1-9][0-9]*", mid):   # the names box_file gives ids above 0
-            ids.add(int(mid))
-    return [first, *(box_file(output, i) for i in sorted(ids))]
+    return [box_file(output, 0), *(box_file(output, i) for i in sorted(_numbered(output, ".part")) if i > 0)]
 
 
 def earlier_box_files(output: str | None) -> list[Path]:
     """The --output files an earlier dt serve may have finished: every NAME_<id>.txt beside NAME.txt (each run numbers
     its targets from 0, so any of them would be written again)."""
-    if not output:
-        return []
-    path = Path(output)
-    head, tail = f"{path.stem}_", path.suffix
-    found = path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}") if path.parent.is_dir() else []
-    return sorted(p for p in found if re.fullmatch(r"0|[1-9][0-9]*", p.name[len(head): len(p.name) - len(tail)]))
+    return sorted(_numbered(output, "").values()) if output else []
 
 
 def open_box_file(output: str, target_id: int) -> BoxFileSink:
