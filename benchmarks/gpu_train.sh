@@ -9,15 +9,17 @@
 #                                       # GPU_TRAIN_INIT (--pretrained; default the packaged weights, "none" = from
 #                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75),
 #                                       # GPU_TRAIN_BATCH (32; an epoch is the config's SAMPLE_PER_EPOCH),
+#                                       # GPU_TRAIN_HARD_ATTRIBUTES (the hard shards' --attributes: all, or
+#                                       # all,attached to add the opt-in attribute),
 #                                       # GPU_TRAIN_WORK (/tmp/gpu_train, emptied first), PYTHON
 #
 # 1. training data, in GPU_TRAIN_JOBS parallel shards: plain (320x240, 80 frames) and hard (640x360, 60 frames,
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
 #    fresh seeds). The hard set needs Debian's opencv-doc photos: where they are not installed (the device image),
 #    the photos carried in .gpu_data/opencv-doc are put in their place (copy them there first: only the image files
-#    of /usr/share/doc/opencv-doc/examples/data, no video). A next run can add the opt-in `attached` attribute
-#    (targets that run on into the same texture outside their box) with a hard shard made by
-#    `dt data synth ... --attributes all,attached`; this script does not (its shards use `all`, unchanged);
+#    of /usr/share/doc/opencv-doc/examples/data, no video). GPU_TRAIN_HARD_ATTRIBUTES=all,attached adds the opt-in
+#    `attached` attribute (targets that run on into the same texture outside their box; drawn with p = 0.25 like
+#    the others); the default `all` makes the shards of versions 7-9;
 # 2. a two-epoch probe (GPU_TRAIN_PROBE_ITERS iterations each) measures iterations per second, and the epoch count
 #    (of SAMPLE_PER_EPOCH / GPU_TRAIN_BATCH iterations) is set so that training fits
 #    GPU_TRAIN_SECONDS (LR drop x0.1 at GPU_TRAIN_DROP of the epochs; 75 %, as version 4's 14 of 20);
@@ -30,7 +32,7 @@ PY="${PYTHON:-python3}"
 SECONDS_TRAIN="${GPU_TRAIN_SECONDS:-270}"; JOBS="${GPU_TRAIN_JOBS:-14}"; WORKERS="${GPU_TRAIN_WORKERS:-12}"
 PLAIN="${GPU_TRAIN_PLAIN:-560}"; HARD="${GPU_TRAIN_HARD:-210}"; SEED="${GPU_TRAIN_SEED:-700}"
 DEVICE="${GPU_TRAIN_DEVICE:-cuda}"; PROBE="${GPU_TRAIN_PROBE_ITERS:-100}"; DROP="${GPU_TRAIN_DROP:-0.75}"
-BATCH="${GPU_TRAIN_BATCH:-32}"
+BATCH="${GPU_TRAIN_BATCH:-32}"; HARD_ATTR="${GPU_TRAIN_HARD_ATTRIBUTES:-all}"
 CONFIG="${GPU_TRAIN_CONFIG:-benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml}"
 INIT="${GPU_TRAIN_INIT:-droptrack/weights/droptrack_tiny_synth.pt}"
 [ -f "$CONFIG" ] || { echo "GPU_TRAIN_CONFIG: $CONFIG is not a file; give a dt train YAML"; exit 2; }
@@ -38,6 +40,9 @@ INIT_ARGS=(--pretrained "$INIT"); [ "$INIT" = none ] && INIT_ARGS=()
 [ "$INIT" = none ] || [ -f "$INIT" ] || { echo "GPU_TRAIN_INIT: $INIT is not a file; give a checkpoint or none"; exit 2; }
 W="${GPU_TRAIN_WORK:-/tmp/gpu_train}"; DEST="${OUT:-out/gpu_train}"; DOC=/usr/share/doc/opencv-doc/examples/data
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1
+"$PY" -c "import sys; from droptrack.data.synth_hard import parse_attributes; parse_attributes(sys.argv[1])" \
+    "$HARD_ATTR" 2>/dev/null || { echo "GPU_TRAIN_HARD_ATTRIBUTES: $HARD_ATTR is not a dt data synth --attributes value; \
+give e.g. all or all,attached"; exit 2; }
 START=$SECONDS
 log() { echo "[gpu_train $(( SECONDS - START ))s] $*"; }
 rm -rf "$W"; mkdir -p "$W/merged" "$DEST"
@@ -52,7 +57,7 @@ half=$(( JOBS / 2 > 0 ? JOBS / 2 : 1 )); n=$(( PLAIN / half )); h=$(( HARD / hal
 for k in $(seq 1 "$half"); do
     timeout 150 "$PY" -m droptrack data synth "$W/plain_$k" --sequences "$n" --frames 80 --seed $(( SEED + k )) --split train \
         --aspect-max 4.5 > "$W/synth_plain_$k.log" 2>&1 &
-    [ "$h" -gt 0 ] && timeout 150 "$PY" -m droptrack data synth "$W/hard_$k" --split train --size 640x360 --attributes all --sequences "$h" \
+    [ "$h" -gt 0 ] && timeout 150 "$PY" -m droptrack data synth "$W/hard_$k" --split train --size 640x360 --attributes "$HARD_ATTR" --sequences "$h" \
         --frames 60 --seed $(( SEED + 100 + k )) --aspect-max 4.5 > "$W/synth_hard_$k.log" 2>&1 &
 done
 wait

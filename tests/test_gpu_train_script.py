@@ -41,3 +41,14 @@ def test_gpu_train_script_runs_on_cpu_and_returns_stripped_checkpoints(tmp_path)
     last = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
     assert "net" in last and "optimizer" not in last and "scheduler" not in last
     assert last["epoch"] == int(ckpts[-1].stem.split("ep")[-1])
+
+
+def test_gpu_train_script_refuses_unknown_hard_attributes_before_any_work(tmp_path):
+    work = tmp_path / "work"
+    env = {**os.environ, "PYTHON": sys.executable, "GPU_TRAIN_WORK": str(work), "OUT": str(tmp_path / "out"),
+           "GPU_TRAIN_HARD_ATTRIBUTES": "all,glued"}
+    run = subprocess.run(["bash", "benchmarks/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    assert "GPU_TRAIN_HARD_ATTRIBUTES: all,glued" in run.stdout and "all,attached" in run.stdout
+    assert not work.exists()  # nothing generated, nothing emptied
