@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 
 from droptrack.errors import InputError
@@ -65,6 +67,57 @@ def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, v
     assert r.status_code == 409 and f"'{other}' holds the boxes of another run" in r.json()["detail"], r.text
     assert {p: p.read_text() for p in kept} == kept and other.read_text() == "9\t9\t9\t9\n"
     assert [t["id"] for t in client.get("/targets").json()] == [0]
+
+
+def test_overwrite_replaces_a_killed_servers_part_files_but_never_an_input(video, tiny_ckpt, tmp_path):
+    """A killed dt serve's boxes_<id>.txt.part, NAME.jsonl.part and NAME.part.EXT were refused even with --overwrite.
+    Now --overwrite replaces them (a box file's when its target id is drawn again), a .part that appears while
+    serving still refuses its target (409), and one that is an input is never replaced; without --overwrite the
+    refusal names it as the fix."""
+    boxes, jsonl, save = tmp_path / "boxes.txt", tmp_path / "serve.jsonl", tmp_path / "video.avi"
+    parts = {tmp_path / "boxes_0.txt.part": "1\t2\t3\t4\n", tmp_path / "boxes_2.txt.part": "5\t6\t7\t8\n",
+             tmp_path / "serve.jsonl.part": '{"frame": 0}\n', tmp_path / "video.part.avi": "half a video"}
+    for part, text in parts.items():
+        part.write_text(text)
+    kw = dict(artifact=str(tiny_ckpt), device="cpu", pace=False, max_frames=5, output=str(boxes), jsonl=str(jsonl),
+              save=str(save))
+    with pytest.raises(InputError, match=re.escape(f"'{tmp_path / 'boxes_0.txt.part'}' holds the --output of a run "
+                                                   "that was killed before it finished") + ".*--overwrite"):
+        Session(ServeOptions(str(video), **kw))
+    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", jsonl), "serve.jsonl.part",
+                    "--overwrite")
+    model = tmp_path / "model.pt"   # target 2's .part is the model itself (a hard link): refused with --overwrite
+    shutil.copy(tiny_ckpt, model)
+    (tmp_path / "boxes_2.txt.part").unlink()
+    (tmp_path / "boxes_2.txt.part").hardlink_to(model)
+    with pytest.raises(InputError, match="boxes_2.txt.part' until the run ends, and that is the input"):
+        Session(ServeOptions(str(video), **{**kw, "artifact": str(model)}, overwrite=True))
+    assert model.read_bytes() == tiny_ckpt.read_bytes()
+    (tmp_path / "boxes_2.txt.part").unlink()
+    (tmp_path / "boxes_2.txt.part").write_text(parts[tmp_path / "boxes_2.txt.part"])
+    s = Session(ServeOptions(str(video), **kw, overwrite=True))
+    s.start()
+    try:
+        client = TestClient(create_app(s), base_url="http://127.0.0.1")
+        (tmp_path / "boxes_1.txt.part").write_text("9\t9\t9\t9\n")   # another run's, since serving began
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
+        r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+        assert r.status_code == 409 and "boxes_1.txt.part' holds the boxes of another run" in r.text, r.text
+        end = time.monotonic() + 60
+        while client.get("/stats").json()["state"] != "ended":
+            assert time.monotonic() < end, "timed out"
+            time.sleep(0.02)
+    finally:
+        s.stop()
+    assert (tmp_path / "boxes_0.txt").read_text().splitlines()[0] == "60\t20\t50\t60"
+    assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == 5
+    assert [json.loads(line)["frame"] for line in jsonl.read_text().splitlines()] == list(range(5))
+    cap = cv2.VideoCapture(str(save))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    cap.release()
+    assert not (tmp_path / "boxes_0.txt.part").exists() and not (tmp_path / "video.part.avi").exists()
+    assert (tmp_path / "boxes_1.txt.part").read_text() == "9\t9\t9\t9\n"   # not ours: kept
+    assert (tmp_path / "boxes_2.txt.part").read_text() == "5\t6\t7\t8\n"   # id 2 never drawn: kept
 
 
 def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):
