@@ -6,11 +6,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -136,6 +138,58 @@ def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_
     assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGTERM, 0)])
+def test_a_signal_stops_the_server_cleanly_with_dt_runs_exit_code(tiny_ckpt, video, tmp_path, signum, code):
+    """Ctrl-C shut dt serve down cleanly but it exited 0, as after a normal end, while dt run exits 130 (scripts
+    could not tell them apart); SIGHUP (a closed terminal) killed it with the outputs left as .part files. Now both
+    shut it down cleanly, one line on stderr, exit 128 + the signal as dt run; SIGTERM (systemd) stays a clean
+    exit 0. The box file, JSON lines and video are finalized and hold the same frames."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    boxes, jsonl, save = tmp_path / "boxes.txt", tmp_path / "frames.jsonl", tmp_path / "video.avi"
+    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
+                          "cpu", "--port", "0", "--output", str(boxes), "--jsonl", str(jsonl), "--save", str(save)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        url = None
+        while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
+            line = p.stdout.readline().decode()
+            assert line, "dt serve ended before serving: " + p.stderr.read().decode()
+            m = re.match(r"serving (http://\S+)", line)
+            url = m.group(1) if m else None
+        req = urllib.request.Request(url + "targets", data=json.dumps(dict(zip("xywh", FACE))).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 201
+        part = tmp_path / "frames.jsonl.part"
+        end = time.monotonic() + 120
+        while not (part.exists() and part.read_bytes().count(b"\n") >= 3):   # tracking, outputs open
+            assert time.monotonic() < end and p.poll() is None, "no frames tracked"
+            time.sleep(0.05)
+        p.send_signal(signum)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = err.decode()
+    name = signal.Signals(signum).name
+    assert p.returncode == code, err
+    assert "Traceback" not in err
+    if code:
+        assert err.strip().splitlines()[-1].startswith(f"{name}: stopped after "), err
+        n = int(re.search(r"stopped after (\d+) frames; outputs are complete up to there", err).group(1))
+    else:   # no line: the frame count is the video's
+        assert "stopped" not in err, err
+        n = len(jsonl.read_text().splitlines())
+    assert f"boxes: {tmp_path / 'boxes_0.txt'}" in out.decode()
+    assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == n >= 3
+    assert [json.loads(x)["frame"] for x in jsonl.read_text().splitlines()] == list(range(n))
+    cap = cv2.VideoCapture(str(save))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == n
+    cap.release()
+    assert not list(tmp_path.glob("*.part*"))
 
 
 def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):

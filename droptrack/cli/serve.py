@@ -66,8 +66,13 @@ def serve(
                                         "(video files, streams and pipelines keep their own: refused there)."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
-    """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""
+    """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API.
+
+    Ctrl-C, SIGTERM and SIGHUP shut the server down cleanly (every output closed and renamed from NAME.part);
+    Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
+    """
     import os
+    import signal
     import sys
 
     from droptrack.serve.server import serve as run_server
@@ -102,3 +107,5 @@ def serve(
         from droptrack.runtime.signals import SIGPIPE
 
         stopped(SIGPIPE, f"after {session.frames_written} frames; outputs are complete up to there")
+    if session.signal and session.signal != signal.SIGTERM:   # Ctrl-C, SIGHUP: exit 130 / 129 as dt run (not 0)
+        stopped(session.signal, f"after {session.frames_written} frames; outputs are complete up to there")

@@ -65,6 +65,7 @@ class Session:
         self.frames_written = 0                   # frames whose record reached every output
         self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
         self.on_reader_gone: Callable[[], None] | None = None   # called then (from the tracking thread)
+        self.signal: int | None = None            # the signal that stopped dt serve (SIGINT, SIGTERM, SIGHUP)
         self.state = "starting"
         self.error: str | None = None
         self.source_name, self.live = opts.source, False
