@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import cv2
 import pytest
 from helpers import cli, one_line_error
 
@@ -49,3 +50,36 @@ def test_empty_files_and_dev_null_are_not_results(tiny_ckpt, tmp_path):
     r = cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 2, "--output", empty, "--jsonl", "/dev/null")
     assert r.exit_code == 0, r.output
     assert len(empty.read_text().splitlines()) == 2
+
+
+def test_overwrite_replaces_a_killed_runs_part_files_but_never_an_input(tiny_ckpt, tmp_path):
+    """A killed run leaves NAME.part (boxes, JSON lines) and NAME.part.EXT (video): they were refused even with
+    --overwrite, so the fix the user asked for did not work. Without --overwrite they are still refused (the message
+    names --overwrite); with it they are replaced like NAME; a .part that is an input is never replaced."""
+    boxes, jsonl, video = tmp_path / "boxes.txt", tmp_path / "frames.jsonl", tmp_path / "video.avi"
+    parts = {tmp_path / "boxes.txt.part": b"1\t2\t3\t4\n", tmp_path / "frames.jsonl.part": b'{"frame": 0}\n',
+             tmp_path / "video.part.avi": b"half a video"}
+    for part, data in parts.items():
+        part.write_bytes(data)
+    named = {"--output": boxes, "--jsonl": jsonl, "--save": video}
+    for (option, out), part in zip(named.items(), parts):
+        line = one_line_error(cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 3, option, out))
+        assert f"'{part}' holds the {option} of a run that was killed" in line and "--overwrite" in line, line
+    outputs = [x for pair in named.items() for x in pair]
+    assert {p: p.read_bytes() for p in parts} == parts
+    model = tmp_path / "model.pt"   # the box file's .part is the model itself (a hard link): never replaced
+    model.write_bytes(tiny_ckpt.read_bytes())
+    (tmp_path / "boxes.txt.part").unlink()
+    (tmp_path / "boxes.txt.part").hardlink_to(model)
+    line = one_line_error(cli("run", VIDEO, "-m", model, *ARGS, "--max-frames", 3, *outputs, "--overwrite"))
+    assert f"is written as '{tmp_path / 'boxes.txt.part'}' until the run ends, and that is the input" in line, line
+    assert model.read_bytes() == tiny_ckpt.read_bytes()
+    (tmp_path / "boxes.txt.part").unlink()
+    (tmp_path / "boxes.txt.part").write_bytes(parts[tmp_path / "boxes.txt.part"])
+    r = cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 3, *outputs, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert len(boxes.read_text().splitlines()) == 3 and len(jsonl.read_text().splitlines()) == 3
+    assert not any(p.exists() for p in parts)
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()

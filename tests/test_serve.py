@@ -1,14 +1,9 @@
-"""dt serve: live target add/remove against single-target runs, the JSON API, access rules and bad input."""
+"""dt serve: live target add/remove against single-target runs, the JSON API and the tracking session."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from droptrack.cli import app
 from droptrack.errors import InputError
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.runtime.device_tracker import DeviceTracker
@@ -30,20 +23,11 @@ from helpers import mjpeg_camera
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
 from fastapi.testclient import TestClient  # noqa: E402
-from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
-from droptrack.serve.auth import trusted_origins  # noqa: E402
-from droptrack.serve.server import page_url, resolve_token, serve  # noqa: E402
-from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
+from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-
-runner = CliRunner()
-FACE = [60.0, 20.0, 50.0, 60.0]      # the caller's head in carphone_pristine.mp4 (176x144), frame 0
-SECOND = [10.0, 70.0, 40.0, 40.0]
-RESELECT = [12.0, 66.0, 44.0, 46.0]
-WS = "ws://127.0.0.1"                # TestClient's WebSockets default to the Host 'testserver' (not loopback)
-
+from serve_helpers import FACE, RESELECT, SECOND, WS, session, wait_for  # noqa: E402,F401 (session: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, frames, one_thread: conftest.py
 
@@ -88,22 +72,6 @@ def test_targets_added_and_removed_midstream_equal_single_runs(tiny_ckpt, frames
 
 
 # ---------------------------------------------------------------- the JSON API (in-process, no network)
-
-@pytest.fixture
-def session(tiny_ckpt, video, tmp_path):
-    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", max_targets=2, pace=False,
-                             jsonl=str(tmp_path / "serve.jsonl"), output=str(tmp_path / "boxes.txt"),
-                             max_frames=30))
-    s.start()
-    yield s
-    s.stop()
-
-
-def wait_for(cond, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
 
 
 def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
@@ -150,15 +118,6 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     box0 = (tmp_path / "boxes_0.txt").read_text().splitlines()
     assert len(box0) == 30 and box0[0] == "60\t20\t50\t60"
     assert len((tmp_path / "boxes_1.txt").read_text().splitlines()) < 30
-
-
-BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
-              ('{"x": "a", "y": 1, "w": 2, "h": 3}', "x: Input should be a valid number"),
-              ('{"x": 1, "y": 1, "w": 2}', "h: Field required"),
-              ('[60, 20, 50, 60]', "body: Input should be a valid dictionary"),
-              ('{"x": NaN, "y": 1, "w": 20, "h": 30}', "x: Input should be a finite number"),
-              ('{"x": 1, "y": 1, "w": Infinity, "h": 30}', "w: Input should be a finite number"),
-              ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
 
 
 def test_commands_on_a_slowly_paced_source_wait_for_no_frame(tiny_ckpt, frames, tmp_path):
@@ -274,44 +233,6 @@ def test_a_stream_that_drops_comes_back_with_reconnect(tiny_ckpt, tmp_path):
         Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", reconnect=-1))
 
 
-def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path):
-    """--output: a new target's box file that cannot be opened (here its .part path is a folder; a folder whose
-    permissions changed alike) was a 500, and the target was tracked anyway without its file. Now the file is
-    opened first: 507 with a one-line message, no target; once fixed, the same box starts the target."""
-    client = TestClient(create_app(session), base_url="http://127.0.0.1")
-    assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
-    (tmp_path / "boxes_1.txt.part").mkdir()
-    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
-    assert r.status_code == 507 and "cannot write the box file" in r.json()["detail"] and "boxes_1.txt" in r.text
-    assert [t["id"] for t in client.get("/targets").json()] == [0]
-    (tmp_path / "boxes_1.txt.part").rmdir()
-    assert client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"] == 1
-
-
-def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, video, tiny_ckpt, tmp_path):
-    """After a killed dt serve, boxes_<id>.txt.part holds each target's boxes; only target 0's was checked, and
-    drawing a second target truncated boxes_1.txt.part silently. Now every such .part with boxes in it is refused
-    before serving, as dt run refuses its own (one line naming the file and the fix), and a .part that appears
-    while serving refuses the target (409) instead of being truncated; both files keep their boxes."""
-    old = tmp_path / "old"
-    old.mkdir()
-    kept = {old / "boxes_3.txt.part": "1\t2\t3\t4\n5\t6\t7\t8\n", old / "boxes_1.txt.part": ""}   # empty: no boxes
-    for path, text in kept.items():
-        path.write_text(text)
-    (old / "boxes_x.txt.part").write_text("1\t2\t3\t4\n")            # not a target's file: not ours to judge
-    with pytest.raises(InputError, match=re.escape(f"'{old / 'boxes_3.txt.part'}' holds the --output of a run that "
-                                                   "was killed before it finished; rename it")):
-        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(old / "boxes.txt")))
-    client = TestClient(create_app(session), base_url="http://127.0.0.1")
-    assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
-    other = tmp_path / "boxes_1.txt.part"
-    other.write_text("9\t9\t9\t9\n")
-    r = client.post("/targets", json=dict(zip("xywh", SECOND)))
-    assert r.status_code == 409 and f"'{other}' holds the boxes of another run" in r.json()["detail"], r.text
-    assert {p: p.read_text() for p in kept} == kept and other.read_text() == "9\t9\t9\t9\n"
-    assert [t["id"] for t in client.get("/targets").json()] == [0]
-
-
 def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_path):
     """A broken model (here NaN weights; a broken fp16 engine alike) returned NaN boxes and scores: dt serve went
     on, drew and wrote clamped garbage boxes (0,0,10,10) flagged 'tracking' (NaN < threshold is false). Now, as
@@ -325,6 +246,15 @@ def test_a_model_that_returns_nan_stops_tracking_as_dt_run_does(session, tmp_pat
     assert "non-finite box or score (NaN/Inf) on frame 1" in client.get("/stats").json()["error"]
     assert (tmp_path / "boxes_0.txt").read_text().splitlines() == ["60\t20\t50\t60"]   # the drawn box only
     assert [json.loads(line)["frame"] for line in (tmp_path / "serve.jsonl").read_text().splitlines()] == [0]
+
+
+BAD_BODIES = [('{"x": 1,', "body: not valid JSON (Expecting property name"),
+              ('{"x": "a", "y": 1, "w": 2, "h": 3}', "x: Input should be a valid number"),
+              ('{"x": 1, "y": 1, "w": 2}', "h: Field required"),
+              ('[60, 20, 50, 60]', "body: Input should be a valid dictionary"),
+              ('{"x": NaN, "y": 1, "w": 20, "h": 30}', "x: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": Infinity, "h": 30}', "w: Input should be a finite number"),
+              ('{"x": 1, "y": 1, "w": 1e400, "h": 30}', "w: Input should be a finite number")]
 
 
 def test_bad_request_bodies_answer_one_line(session):
@@ -342,43 +272,6 @@ def test_bad_request_bodies_answer_one_line(session):
     r = client.delete("/targets/abc")
     assert r.status_code == 422 and r.json()["detail"] == "target_id: Input should be a valid integer, unable to " \
         "parse string as an integer"
-
-
-def test_printed_url_leaves_no_token_in_the_address_bar_and_the_page_cannot_be_framed(session):
-    """The printed URL (?token=) stayed in the address bar, the history and bookmarks; it now sets the cookie
-    and reloads the page without it. Every response forbids framing by other sites (a page of another site
-    could show the tracker in an invisible frame and have the user draw on it) and sending URLs in a Referer."""
-    client = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1:8080")
-    r = client.get("/?token=s3cret-token", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "./" and "HttpOnly" in r.headers["set-cookie"]
-    r = client.get("/?token=s3cret-token")
-    assert str(r.url) == "http://127.0.0.1:8080/" and r.status_code == 200 and "<title>dt serve" in r.text
-    for path in ("/", "/stats", "/nope", "/stats?token=wrong-token"):
-        h = client.get(path).headers
-        assert h["x-frame-options"] == "DENY" and h["content-security-policy"] == "frame-ancestors 'none'", path
-        assert h["referrer-policy"] == "no-referrer" and h["x-content-type-options"] == "nosniff", path
-    client.cookies.clear()
-    assert client.get("/stats?token=s3cret-token").status_code == 200   # API clients: no redirect
-
-
-def test_two_servers_on_one_host_keep_their_own_page_cookie(session):
-    """A browser sends a host's cookies to every port: opening the second server's page (port 8081) replaced the
-    first one's `dt_token` cookie, so the first page (port 8080) lost its access (401, its WebSocket never came
-    back). Each server's cookie now has its own name. A token with ';', spaces or non-ASCII characters made the
-    page itself fail (500: not a valid cookie value)."""
-    tokens = {8080: "first-token-1234", 8081: "sécond token; €"}
-    apps = {port: create_app(session, token=tok) for port, tok in tokens.items()}
-
-    async def host(scope, receive, send):   # one browser, two servers on 127.0.0.1
-        await apps[scope["server"][1]](scope, receive, send)
-
-    browser = TestClient(host, base_url="http://127.0.0.1:8080")
-    for port, tok in tokens.items():
-        assert browser.get(f"http://127.0.0.1:{port}/", params={"token": tok}).status_code == 200
-    for port in tokens:
-        assert browser.get(f"http://127.0.0.1:{port}/stats").status_code == 200, port
-    browser.cookies.clear()
-    assert browser.get("http://127.0.0.1:8081/stats").status_code == 401
 
 
 def test_huge_or_unsized_bodies_are_refused_unread(session):
@@ -452,250 +345,3 @@ def test_video_client_that_leaves_while_no_frame_comes_is_let_go(session):
         assert session.stats()["state"] == "waiting"               # no new frame will come
         ws.close()
         assert ended.wait(5), "the /ws/video handler outlived its client"
-
-
-def test_token_host_and_origin_rules(session):
-    client = TestClient(create_app(session, token="s3cret-token", loopback_only=True), base_url="http://127.0.0.1")
-    assert client.get("/stats").status_code == 401
-    r = client.get("/stats", headers={"Authorization": "Bearer wrong-token"})
-    assert r.status_code == 401 and "wrong token" in r.json()["detail"]
-    assert client.get("/stats", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
-    r = client.get("/?token=s3cret-token")                     # the printed URL sets an HttpOnly cookie
-    assert r.status_code == 200 and "HttpOnly" in r.history[0].headers["set-cookie"]
-    assert client.get("/app.js").status_code == 200            # ...that the page's own requests carry
-    client.cookies.clear()
-    for path in ("/app.js", "/docs", "/openapi.json", "/snapshot.png"):
-        assert client.get(path).status_code == 401, path
-    assert client.get("/../../etc/passwd?token=s3cret-token").status_code == 404
-    with pytest.raises(WebSocketDenialResponse) as denied:   # no token: the WebSocket handshake gets a 401
-        with client.websocket_connect(WS + "/ws/records"):
-            pass
-    assert denied.value.status_code == 401
-    r = client.get("/stats", headers={"Host": "attacker.example", "Authorization": "Bearer s3cret-token"})
-    assert r.status_code == 403                                # DNS rebinding onto a loopback bind
-    with client.websocket_connect(WS + "/ws/video?token=s3cret-token", headers={"Origin": "http://127.0.0.1"}) as ws:
-        assert ws.receive_bytes()[:2] == b"\xff\xd8"           # JPEG
-    with pytest.raises(WebSocketDenialResponse) as denied:   # another site's page may not open the stream
-        with client.websocket_connect(WS + "/ws/video?token=s3cret-token", headers={"Origin": "http://evil.example"}):
-            pass
-    assert denied.value.status_code == 403
-
-
-def test_other_sites_pages_cannot_steer_a_loopback_server(session):
-    """A page of another site open in the user's browser POSTs to http://127.0.0.1:PORT (no token on loopback):
-    pause, resume, targets and deletes were obeyed (a body-less POST needs no CORS preflight); now 403, state
-    unchanged. The page's own requests (same Origin) and clients without Origin (curl) still work, and a server
-    bound to another loopback address (127.0.0.2) answers its own Host name."""
-    client = TestClient(create_app(session), base_url="http://127.0.0.1:8080")
-    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
-        for method, path, body in (("POST", "/pause", None), ("POST", "/targets", dict(zip("xywh", FACE))),
-                                   ("DELETE", "/targets/0", None), ("PUT", "/targets/0", dict(zip("xywh", FACE)))):
-            r = client.request(method, path, json=body, headers={"Origin": origin})
-            assert r.status_code == 403 and "another origin" in r.json()["detail"], (method, path, r.text)
-        assert client.get("/stats", headers={"Origin": origin}).status_code == 200   # unreadable for that page
-    assert client.get("/stats").json()["state"] == "waiting" and client.get("/targets").json() == []
-    assert client.post("/pause", headers={"Origin": "http://127.0.0.1:8080"}).json() == {"state": "paused"}
-    assert client.post("/resume").json() == {"state": "running"}
-    assert client.get("/stats", headers={"Host": "127.0.0.2:8080"}).status_code == 200
-    assert client.get("/stats", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
-
-
-def test_allow_origin_trusts_a_reverse_proxys_address(session, video):
-    """Behind a reverse proxy that rewrites Host (here to 127.0.0.1), the page's Origin is the proxy's address: its
-    WebSockets and POST/PUT/DELETE were refused (403) with no way to allow them. --allow-origin URL trusts that
-    origin (written in any case, with or without the default port, as browsers send it); another scheme, port or
-    host stays refused, nothing is trusted by default, and a value that is not an origin is a one-line error."""
-    proxy = "https://tracker.example.org"
-    client = TestClient(create_app(session, origins=trusted_origins(["HTTPS://Tracker.Example.org:443",
-                                                                     "http://10.0.0.5:8080"])),
-                        base_url="http://127.0.0.1")
-    for origin in (proxy, "http://10.0.0.5:8080"):
-        assert client.post("/pause", headers={"Origin": origin}).json() == {"state": "paused"}, origin
-    with client.websocket_connect(WS + "/ws/video", headers={"Origin": proxy}) as ws:
-        assert ws.receive_bytes()[:2] == b"\xff\xd8"
-    for origin in ("http://tracker.example.org", "https://tracker.example.org:8443", "https://evil.example",
-                   "https://tracker.example.org.evil.example", "http://10.0.0.5", "null"):
-        r = client.post("/resume", headers={"Origin": origin})
-        assert r.status_code == 403 and "another origin" in r.json()["detail"], origin
-    with pytest.raises(WebSocketDenialResponse) as denied:
-        with client.websocket_connect(WS + "/ws/video", headers={"Origin": "https://evil.example"}):
-            pass
-    assert denied.value.status_code == 403 and client.get("/stats").json()["state"] == "paused"
-    strict = TestClient(create_app(session), base_url="http://127.0.0.1")
-    r = strict.post("/resume", headers={"Origin": proxy})
-    assert r.status_code == 403 and "(behind a reverse proxy) dt serve --allow-origin PROXY_URL" in r.json()["detail"]
-    for bad in ("tracker.example.org", f"{proxy}/dt", f"{proxy}/", "ftp://tracker.example.org", "https://",
-                f"{proxy}:99999", "https://user:pw@tracker.example.org", f"{proxy}?a=1", "*"):
-        with pytest.raises(InputError, match=f"--allow-origin '{re.escape(bad)}' is not an origin; pass "
-                                             r"scheme://host\[:port\] without a path"):
-            trusted_origins([bad])
-    one_line_exit_2(serve_cli(video, "--port", 0, "--allow-origin", proxy, "--allow-origin", f"{proxy}/dt"),
-                    f"--allow-origin '{proxy}/dt' is not an origin")
-
-
-def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_path):
-    """Ctrl-C while the model loads or the source opens: serve() swallowed it and returned as after a normal end
-    (dt serve then exited 0 without a word, or with an AttributeError traceback when the model was still loading);
-    now it goes on up (the CLI prints 'interrupted', exit 130), the tracking thread is stopped and the port freed."""
-    def ctrl_c(line: str) -> None:   # pressed while the first line is printed, before uvicorn runs
-        raise KeyboardInterrupt
-
-    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", jsonl=str(tmp_path / "x.jsonl"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(KeyboardInterrupt):
-        serve(opts, port=port, echo=ctrl_c)
-    assert not any(t.name == "dt-serve-tracking" for t in threading.enumerate())
-    with socket.socket() as again:
-        again.bind(("127.0.0.1", port))
-
-
-def test_a_token_of_ones_own_is_not_printed(tiny_ckpt, video):
-    """The 'serving URL' line went to the terminal, and so to journald or CI logs, with --token SECRET in it; a
-    token of one's own now stays out (the line says how to send it), a generated one (--token auto) is printed
-    as the only way to learn it."""
-    opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu")
-    for token in ("my-own-secret-123", "auto"):
-        lines: list[str] = []
-
-        def echo(line: str) -> None:
-            lines.append(line)
-            if line.startswith("serving "):   # stop before uvicorn runs
-                raise KeyboardInterrupt
-
-        with pytest.raises(KeyboardInterrupt):
-            serve(opts, port=0, token=token, echo=echo)
-        served = lines[-1]
-        if token == "auto":
-            assert re.search(r"^serving http://127\.0\.0\.1:\d+/\?token=[\w-]{22}  \(API docs", served), served
-        else:
-            assert token not in served and "open it with ?token=YOUR_TOKEN once" in served, served
-
-
-# ---------------------------------------------------------------- CLI bad input
-
-def serve_cli(*args):
-    return runner.invoke(app, ["serve", *map(str, args)])
-
-
-def one_line_exit_2(r, *words) -> None:
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.output
-    for w in words:
-        assert w in lines[0], r.output
-
-
-def test_token_auto_is_generated_and_printed_in_the_url():
-    token = resolve_token("0.0.0.0", "auto")
-    assert len(token) >= 16 and token != resolve_token("0.0.0.0", "auto")
-    assert page_url("127.0.0.1", 8080, token) == f"http://127.0.0.1:8080/?token={token}"
-    assert resolve_token("127.0.0.1", None) is None and resolve_token("::1", None) is None
-
-
-def test_cli_bad_input_one_line_exit_2(video, tiny_ckpt, tmp_path):
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        one_line_exit_2(serve_cli(video, "--port", port), f"port {port}", "in use", "--port")
-    one_line_exit_2(serve_cli(video, "--host", "0.0.0.0"), "--token")
-    one_line_exit_2(serve_cli(video, "--token", "short"), "8 characters")
-    one_line_exit_2(serve_cli(tmp_path / "nope.mp4", "--port", 0), "not found")
-    one_line_exit_2(serve_cli(video, "--port", 0, "--max-targets", 0), "--max-targets")
-    one_line_exit_2(serve_cli(video, "--port", 0, "--save", tmp_path / "x.gif"), "--save")
-    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--jsonl", "/proc/no/such.jsonl"), "--jsonl")
-    one_line_exit_2(serve_cli(video, "--port", 0, "-m", tiny_ckpt, "--crop-grid", "0.5"), "--crop-grid")
-
-
-def test_outputs_that_are_inputs_or_folders_are_refused_before_work(video, tiny_ckpt, tmp_path):
-    """--save over the source video or --jsonl over the model destroyed them (as dt run refuses): one line, exit 2,
-    both files untouched; a folder as --jsonl is refused up front, not when the outputs close, and a folder as
-    --output (it wrote FOLDER_<id> files beside it)."""
-    src, model = tmp_path / "clip.mp4", tmp_path / "model.pt"
-    shutil.copy(video, src)
-    shutil.copy(tiny_ckpt, model)
-    before = {p: p.read_bytes() for p in (src, model)}
-    for kw, words in (({"save": src}, "--save .* is the input"), ({"jsonl": model}, "--jsonl .* is the input"),
-                      ({"jsonl": tmp_path}, "--jsonl .* is a folder"),
-                      ({"output": tmp_path}, "--output .* is a folder"),
-                      ({"output": f"{tmp_path}/new/"}, "--output .* is a folder")):  # checked before the model loads
-        with pytest.raises(InputError, match=words):
-            Session(ServeOptions(str(src), artifact=str(model), device="cpu", **{k: str(v) for k, v in kw.items()}))
-    one_line_exit_2(serve_cli(src, "--port", 0, "-m", model, "--save", src), "--save", "is the input")
-    assert {p: p.read_bytes() for p in (src, model)} == before
-
-
-def test_an_earlier_runs_outputs_are_refused_before_the_model_loads_unless_overwrite(video, tiny_ckpt, tmp_path):
-    """A second dt serve with the same --output / --jsonl / --save replaced the first one's finished files (its
-    targets are numbered from 0 again); as in dt run they are refused now, before the model is read, unless
-    --overwrite; an empty file or another stem's files are no results of this --output."""
-    broken = tmp_path / "broken.pt"   # never read: a load would be a 'corrupt checkpoint' error
-    broken.write_bytes(b"not a checkpoint")
-    (tmp_path / "boxes_2.txt").write_text("1\t2\t3\t4\n")
-    (tmp_path / "boxes_0.txt").touch()
-    (tmp_path / "boxes_old.txt").write_text("5\t6\t7\t8\n")
-    (tmp_path / "frames.jsonl").write_text('{"frame": 0}\n')
-    for kw, path in (({"output": "boxes.txt"}, "boxes_2.txt"), ({"jsonl": "frames.jsonl"}, "frames.jsonl")):
-        kw = {k: str(tmp_path / v) for k, v in kw.items()}
-        opts = ServeOptions(str(video), artifact=str(broken), device="cpu", **kw)
-        with pytest.raises(InputError, match=re.escape(f"'{tmp_path / path}' already exists and holds data") + ".*"
-                           "--overwrite"):
-            Session(opts)
-    one_line_exit_2(serve_cli(video, "--port", 0, "-m", broken, "--output", tmp_path / "boxes.txt"), "--output",
-                    "--overwrite")
-    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
-                             jsonl=str(tmp_path / "frames.jsonl"), overwrite=True))
-    s.stop()
-    assert (tmp_path / "boxes_2.txt").read_text() == "1\t2\t3\t4\n"   # replaced only when its target is drawn
-
-
-@pytest.mark.parametrize("option, value", [("--connect-timeout", "inf"), ("--connect-timeout", "nan"),
-                                           ("--fps", "0"), ("--width", "0"), ("--lost-threshold", "nan")])
-def test_numbers_dt_run_refuses_are_refused(video, tiny_ckpt, option, value):
-    """dt run's range checks apply to dt serve (it served with --fps 0 or --width 0, and --connect-timeout inf was
-    an OverflowError traceback and an abort)."""
-    kw = {option[2:].replace("-", "_"): float(value)}
-    with pytest.raises(InputError, match=option):
-        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", **kw))
-
-
-def test_extension_options_reach_the_served_tracker(tiny_ckpt, video):
-    """dt serve tracks with dt run's extension options (here the crop grid and scale search, as TEST keys)."""
-    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False,
-                             ext={"CROP_GRID": "0.1", "SCALE_SEARCH": ["0.8"]}))
-    assert "crop grid 0.1" in s.tracker.ext.describe() and "scale search 0.8" in s.tracker.ext.describe()
-    assert Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu")).tracker.ext.describe() == (
-        "official procedure")
-
-
-def test_source_that_never_delivers_fails_within_the_timeout(tiny_ckpt):
-    """An HTTP stream whose server accepts the connection and never answers (OpenCV alone would wait 30 s)."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(4)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg"
-        session = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", connect_timeout=1.0))
-        t0 = time.monotonic()
-        with pytest.raises(SourceTimeout, match="no frame within 1 s"):
-            session.start()
-        assert time.monotonic() - t0 < 3
-        session.stop()
-
-
-@pytest.mark.slow
-def test_cli_source_that_never_delivers_exits_2(tiny_ckpt):
-    """The CLI: one line, exit 2, without waiting for the opener that OpenCV keeps blocked (a subprocess: the
-    process must exit cleanly while that thread is still inside FFmpeg)."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(4)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg"
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-        p = subprocess.run([sys.executable, "-m", "droptrack", "serve", url, "-m", str(tiny_ckpt), "--device", "cpu",
-                            "--port", "0", "--connect-timeout", "1"], capture_output=True, text=True, env=env,
-                           timeout=120)
-    assert p.returncode == 2, p.stderr
-    assert p.stderr.strip().splitlines() == [f"error: {url} delivered no frame within 1 s; check the device/URL, "
-                                             "or raise --connect-timeout"]

@@ -40,7 +40,8 @@ def serve(
                                         "target ids (file, or - for stdout; a reader that closes the pipe, e.g. "
                                         "| head, stops dt serve as it stops dt run: exit 141)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output (NAME_<id>.txt) / --jsonl / --save "
-                                   "files that already hold data (default: refused before serving, as dt run)."),
+                                   "files that already hold data, and a killed run's NAME.part (default: refused "
+                                   "before serving, as dt run)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
                                           "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
@@ -65,8 +66,13 @@ def serve(
                                         "(video files, streams and pipelines keep their own: refused there)."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
-    """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API."""
+    """Serve a page with the live tracked stream: draw boxes to start targets, read live stats, JSON API.
+
+    Ctrl-C, SIGTERM and SIGHUP shut the server down cleanly (every output closed and renamed from NAME.part);
+    Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
+    """
     import os
+    import signal
     import sys
 
     from droptrack.serve.server import serve as run_server
@@ -101,3 +107,5 @@ def serve(
         from droptrack.runtime.signals import SIGPIPE
 
         stopped(SIGPIPE, f"after {session.frames_written} frames; outputs are complete up to there")
+    if session.signal and session.signal != signal.SIGTERM:   # Ctrl-C, SIGHUP: exit 130 / 129 as dt run (not 0)
+        stopped(session.signal, f"after {session.frames_written} frames; outputs are complete up to there")

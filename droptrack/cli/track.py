@@ -35,7 +35,8 @@ def run(
                                          "targets: NAME_<k>.txt)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
-                                   "already hold data (default: refused before any work)."),
+                                   "already hold data, and a killed run's NAME.part (default: refused before any "
+                                   "work)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "

@@ -54,7 +54,7 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)   # checks --reconnect / --reconnect-timeout
     jsonl, save = [] if opts.jsonl in (None, "-") else [opts.jsonl], [opts.save] if opts.save else []
     check_output_paths(opts.source, (opts.artifact, opts.config), {"--output": box_files, "--jsonl": jsonl,
-                                                                   "--save": save})
+                                                                   "--save": save}, opts.overwrite)
     if not opts.overwrite:   # a finished run's results are replaced only when asked to
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
@@ -106,9 +106,11 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
             raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
 
 
-def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list]) -> None:
+def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list],
+                       overwrite: bool = False) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
-    (shared by dt run and dt serve)."""
+    (shared by dt run and dt serve); a killed run's NAME.part with data in it is refused unless `overwrite`
+    (--overwrite replaces it as it replaces NAME; never when it is an input)."""
     for label, paths in outputs.items():   # '-' is stdout for --jsonl only (filtered out before this check)
         if any(str(o) == "-" for o in paths):
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
@@ -130,9 +132,9 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             if other is not None:
                 raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                                  "give each output its own path")
-            if part.is_file() and part.stat().st_size > 0:   # a killed run's results: never truncated
+            if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
                 raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
-                                 "it to keep it (or delete it), then run again")
+                                 "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
 
 
 def temp_path(label: str, path) -> Path:

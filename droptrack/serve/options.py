@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,12 +122,19 @@ def earlier_box_files(output: str | None) -> list[Path]:
     return sorted(_numbered(output, "").values()) if output else []
 
 
-def open_box_file(output: str, target_id: int) -> BoxFileSink:
+def leftover_parts(output: str) -> set[str]:
+    """The names of the NAME_<id>.txt.part files beside `output` now (a killed dt serve's; --overwrite replaces
+    them when their target id is drawn again)."""
+    return {p.name for p in _numbered(output, ".part").values()}
+
+
+def open_box_file(output: str, target_id: int, replace: Collection[str] = ()) -> BoxFileSink:
     """A new target's --output file, opened before it starts: one that cannot be written refuses the target (507),
-    a .part with boxes in it (another run's, written since dt serve started) is never truncated (409)."""
+    a .part with boxes in it (another run's, written since dt serve started) is never truncated (409) unless its
+    name is in `replace` (a killed run's, there when dt serve --overwrite started)."""
     path = box_file(output, target_id)
     part = part_path(path)
-    if part.is_file() and part.stat().st_size > 0:
+    if part.name not in replace and part.is_file() and part.stat().st_size > 0:
         raise CommandError(409, f"'{part}' holds the boxes of another run; rename it to keep it (or delete it), "
                                 "then draw the box again")
     try:

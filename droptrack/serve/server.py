@@ -7,12 +7,16 @@ import errno
 import signal
 import socket
 import threading
-from typing import Callable, Iterable
+from types import FrameType
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from droptrack.errors import InputError
 from droptrack.serve.auth import is_loopback, new_token, trusted_origins
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def web_modules() -> None:
@@ -72,23 +76,37 @@ def page_url(host: str, port: int, token: str | None) -> str:
 
 
 @contextlib.contextmanager
-def stop_on_sigterm():
-    """SIGTERM acts like Ctrl-C (uvicorn shuts down, then the outputs are closed) instead of killing the process."""
+def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP end the server (uvicorn shuts down, then the outputs are closed) instead of
+    killing the process; `session.signal` says which came (the CLI exits 128 + it, as dt run does)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+    def reraised(signum: int, frame: FrameType | None) -> None:
+        session.signal = signum   # uvicorn re-raises the SIGINT / SIGTERM it shut down on, once it has
+        raise KeyboardInterrupt
+
+    def hangup(signum: int, frame: FrameType | None) -> None:
+        session.signal = signum   # uvicorn leaves SIGHUP (a closed terminal) alone: shut down as it does
+        server.should_exit = True
+
+    handlers = {s: reraised for s in (signal.SIGINT, signal.SIGTERM)}
+    if hasattr(signal, "SIGHUP"):
+        handlers[signal.SIGHUP] = hangup
+    old = {s: signal.signal(s, h) for s, h in handlers.items()}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
           allow_frame_ancestors: Iterable[str] = ()) -> Session:
-    """Serve the page and API until Ctrl-C / SIGTERM, or until the reader of `--jsonl -` goes away
-    (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
+    """Serve the page and API until Ctrl-C / SIGTERM / SIGHUP (`session.signal`), or until the reader of `--jsonl -`
+    goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
     server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
     proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard)."""
     web_modules()
@@ -113,10 +131,10 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""
         echo(f"serving {page_url(host, sock.getsockname()[1], shown)}  ({how}API docs: /docs; Ctrl-C stops)")
-        with stop_on_sigterm():
+        with stop_on_signals(server, session):
             try:
                 server.run(sockets=[sock])
-            except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C / SIGTERM it shut down on: a normal end
+            except KeyboardInterrupt:   # uvicorn re-raised the Ctrl-C / SIGTERM it shut down on (session.signal)
                 pass
     finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
         if session is not None:

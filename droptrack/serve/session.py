@@ -24,7 +24,7 @@ from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
-                                    open_box_file)
+                                    leftover_parts, open_box_file)
 from droptrack.serve.stats import LiveStats
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -35,6 +35,8 @@ class Session:
 
     def __init__(self, opts: ServeOptions):
         check_serve_options(opts)
+        # --overwrite: a killed run's NAME_<id>.txt.part is replaced when that id is drawn (checked just now)
+        self._replace = leftover_parts(opts.output) if opts.overwrite and opts.output else set()
         self._policy = opts.reconnect_policy()
         self.opts = opts
         self.latest = LatestFrame()
@@ -63,6 +65,7 @@ class Session:
         self.frames_written = 0                   # frames whose record reached every output
         self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
         self.on_reader_gone: Callable[[], None] | None = None   # called then (from the tracking thread)
+        self.signal: int | None = None            # the signal that stopped dt serve (SIGINT, SIGTERM, SIGHUP)
         self.state = "starting"
         self.error: str | None = None
         self.source_name, self.live = opts.source, False
@@ -284,7 +287,7 @@ class Session:
                     if len(self._targets) >= self.opts.max_targets:
                         raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
                                                 f"{self.opts.max_targets}); remove one first")
-                    sink = open_box_file(self.opts.output, self._next_id) if self.opts.output else None
+                    sink = open_box_file(self.opts.output, self._next_id, self._replace) if self.opts.output else None
                     try:
                         self.tracker.add_targets(frame.image, [box])
                     except BaseException:

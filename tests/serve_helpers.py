@@ -1,0 +1,47 @@
+"""Shared by the dt serve tests: the boxes drawn on carphone_pristine.mp4, a started session, waiting, the CLI."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.serve.options import ServeOptions
+from droptrack.serve.session import Session
+
+runner = CliRunner()
+FACE = [60.0, 20.0, 50.0, 60.0]      # the caller's head in carphone_pristine.mp4 (176x144), frame 0
+SECOND = [10.0, 70.0, 40.0, 40.0]
+RESELECT = [12.0, 66.0, 44.0, 46.0]
+WS = "ws://127.0.0.1"                # TestClient's WebSockets default to the Host 'testserver' (not loopback)
+
+
+@pytest.fixture
+def session(tiny_ckpt, video, tmp_path):
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", max_targets=2, pace=False,
+                             jsonl=str(tmp_path / "serve.jsonl"), output=str(tmp_path / "boxes.txt"),
+                             max_frames=30))
+    s.start()
+    yield s
+    s.stop()
+
+
+def wait_for(cond, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def serve_cli(*args):
+    return runner.invoke(app, ["serve", *map(str, args)])
+
+
+def one_line_exit_2(r, *words) -> None:
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.output
+    for w in words:
+        assert w in lines[0], r.output
