@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from droptrack.paths import writes_in_place
+
 SCHEMA_VERSION = 1
 
 
@@ -86,6 +88,9 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     """Call writer(tmp_path) then rename onto `path`: readers never see a half-written file."""
     path = Path(path)
+    if writes_in_place(path):   # /dev/null: renaming a file onto it would replace the device
+        writer(path)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

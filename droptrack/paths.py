@@ -62,6 +62,16 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return _real(a) == _real(b)
 
 
+def writes_in_place(path: PathLike) -> bool:
+    """An existing output that is not a regular file or folder (/dev/null): written directly, since a temporary file
+    renamed onto it would replace the device itself (as root, /dev/null becomes a regular file for the whole system)."""
+    try:
+        mode = os.stat(os.path.expanduser(str(path))).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
@@ -78,7 +88,8 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
                              "pass another output path")
     if p.exists() and not os.access(p, os.W_OK):
         raise InputError(f"{label} '{path}' exists and is read-only; pass another path or make it writable")
-    _check_folder_writable(label, p, p.parent)
+    if not writes_in_place(p):   # /dev/null is written in place: its folder need not be writable
+        _check_folder_writable(label, p, p.parent)
     return p
 
 

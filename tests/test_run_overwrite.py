@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import cv2
 import pytest
 from helpers import cli, one_line_error
 
+from droptrack.artifact import atomic_write
 from droptrack.data.media import bundled_video
+from droptrack.runtime.sinks import StreamFile, VideoSink
 
 VIDEO = bundled_video("carphone_pristine.mp4")
 ARGS = ["--device", "cpu", "--init", "60,40,40,50"]
@@ -44,12 +49,43 @@ def test_a_second_run_is_refused_and_overwrite_replaces_the_finished_outputs(tin
     assert boxes.read_text().splitlines()[:3] == first.splitlines()   # same tracker, same first frames
 
 
-def test_empty_files_and_dev_null_are_not_results(tiny_ckpt, tmp_path):
+def test_empty_files_and_dev_null_are_not_results_and_dev_null_stays_a_device(tiny_ckpt, tmp_path):
+    """--jsonl /dev/null discards; it streamed into /dev/null.part and renamed that onto /dev/null, which as root
+    replaced the system's /dev/null with a regular file holding the JSON lines (and the next run found it 'holds
+    data')."""
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.skip("/dev/null on this machine is not a character device (broken by an earlier process)")
     empty = tmp_path / "boxes.txt"   # e.g. made by mktemp: nothing in it to lose
     empty.touch()
-    r = cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 2, "--output", empty, "--jsonl", "/dev/null")
-    assert r.exit_code == 0, r.output
+    for _ in range(2):   # the second run must not find 'data' in /dev/null
+        r = cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 2, "--output", empty, "--jsonl", "/dev/null",
+                "--overwrite")
+        assert r.exit_code == 0, r.output
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and not os.path.lexists("/dev/null.part")
     assert len(empty.read_text().splitlines()) == 2
+
+
+def _device_node(path) -> None:
+    """A character device like /dev/null (1, 3) at `path`: needs root (skips otherwise)."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        pytest.skip("making a device node needs root")
+
+
+def test_sinks_and_atomic_writes_write_a_device_in_place_never_replace_it(tmp_path):
+    node = tmp_path / "null"
+    _device_node(node)
+    sink = StreamFile(node)
+    sink.write_line("a line")
+    sink.close()
+    atomic_write(node, lambda p: p.write_bytes(b"report"))
+    video = tmp_path / "null.avi"
+    _device_node(video)
+    VideoSink(video, 30.0).close()   # never opened: closes without touching it
+    for dev in (node, video):
+        assert stat.S_ISCHR(os.stat(dev).st_mode) and os.stat(dev).st_rdev == os.makedev(1, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "null.avi"]   # no .part, no temp file left
 
 
 def test_overwrite_replaces_a_killed_runs_part_files_but_never_an_input(tiny_ckpt, tmp_path):

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.errors import InputError
-from droptrack.paths import check_not_finished, check_outputs, same_file
+from droptrack.paths import check_not_finished, check_outputs, same_file, writes_in_place
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -116,14 +116,15 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
                              "stdout: --jsonl -)")
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
-    parts = {label: [temp_path(label, o) for o in paths] for label, paths in outputs.items()}
+    parts = {label: [temp_path(label, o) for o in paths if not writes_in_place(o)]   # /dev/null: no .part
+             for label, paths in outputs.items()}
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
                   for paths in (*outputs.values(), *parts.values()) for o in paths]
     check_outputs(outputs, found)
     others = [(lab, o) for lab, paths in outputs.items() for o in paths]
     for label, paths in parts.items():
-        for out, part in zip(outputs[label], paths):
+        for out, part in zip([o for o in outputs[label] if not writes_in_place(o)], paths):
             src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
             if src is not None:
                 raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "

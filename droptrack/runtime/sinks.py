@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.errors import InputError
+from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
 
@@ -74,7 +75,7 @@ class StreamFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.part = part_path(self.path)
+        self.part = self.path if writes_in_place(self.path) else part_path(self.path)   # /dev/null: in place
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(self.part, "w", encoding="utf-8")
         self.lines = 0
@@ -89,6 +90,9 @@ class StreamFile:
         """Flush to disk and move the completed file onto its final name (a run that wrote nothing replaces
         nothing: an earlier result at NAME is kept)."""
         if self.f.closed:
+            return
+        if self.part == self.path:   # written in place (/dev/null): nothing to sync or rename
+            self.f.close()
             return
         os.fsync(self.f.fileno())
         self.f.close()
@@ -248,7 +252,7 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, fps: float | None):
         check_video_path(path)
         self.path = Path(path)
-        self.part = video_part_path(self.path)
+        self.part = self.path if writes_in_place(self.path) else video_part_path(self.path)   # /dev/null: in place
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None
         self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
@@ -283,7 +287,7 @@ class VideoSink(Sink):
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-            if self.part.exists():
+            if self.part != self.path and self.part.exists():
                 os.replace(self.part, self.path)
 
 
