@@ -1,5 +1,5 @@
-"""Helpers shared by test files: `dt` in process, the one-line-error check, an ONNX graph's tensor types, a
-camera's HTTP MJPEG stream that drops (and a running one)."""
+"""Helpers shared by test files: `dt` in process, the one-line-error check, the needs-CUDA mark, an ONNX graph's
+tensor types, a camera's HTTP MJPEG stream that drops (and a running one)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import time
 
 import cv2
 import numpy as np
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
 
 runner = CliRunner()
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def cli(*args):
