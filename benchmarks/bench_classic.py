@@ -259,7 +259,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(args.model) if args.model else default_checkpoint()
     if args.tracker_keys is not None:   # the same weights re-saved with these TEST keys, under --workdir
-        from precision_targets import tracker_keys, with_tracker_keys
+        from tracker_keys_option import tracker_keys, with_tracker_keys
 
         ckpt = with_tracker_keys(ckpt, tracker_keys(ap, args.tracker_keys), work)
         args.model = str(ckpt)
