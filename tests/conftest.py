@@ -1,6 +1,6 @@
 """Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
 fixtures shared by the runtime and serve tests (a tiny random checkpoint, a real video) and by the export tests
-(the tiny model exported once per session)."""
+(the tiny model exported once per session); the data tests' empty DT_DATA* environment."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def isolated_threads_and_seeds():
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def no_data_env(monkeypatch):
+    """Tests never see the developer's dataset roots."""
+    import os
+
+    for k in [k for k in os.environ if k.startswith("DT_DATA")]:
+        monkeypatch.delenv(k)
 
 
 @pytest.fixture(scope="module")

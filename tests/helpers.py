@@ -1,5 +1,5 @@
-"""Helpers shared by test files: `dt` in process, the one-line-error check, an ONNX graph's tensor types, a
-camera's HTTP MJPEG stream that drops (and a running one)."""
+"""Helpers shared by test files: `dt` in process, the one-line-error check, the needs-CUDA mark, an ONNX graph's
+tensor types, a camera's HTTP MJPEG stream that drops (and a running one), a tiny image or text file."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ import http.server
 import socketserver
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
 
 runner = CliRunner()
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def cli(*args):
@@ -83,3 +87,15 @@ def mjpeg_camera():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def img(path: Path, color=(200, 30, 10), size=(16, 12)) -> None:
+    """A small solid RGB image (written as BGR by OpenCV)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((size[1], size[0], 3), color[::-1], np.uint8))
+
+
+def text(path: Path, body: str) -> None:
+    """Write a text file, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)

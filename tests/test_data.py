@@ -1,4 +1,5 @@
-"""Readers on tiny trees in the official layouts, root/error handling, and the synthetic benchmark generator."""
+"""Readers on tiny trees in the official layouts, and root/error handling. The synthetic benchmark generator:
+test_data_synth.py."""
 
 from __future__ import annotations
 
@@ -10,31 +11,11 @@ import numpy as np
 import pytest
 
 from droptrack.data import get_sequences, load_boxes
-from droptrack.data.synth import ensure_synth, generate_synth, synth_sequence
-from droptrack.data import synth_render
-from droptrack.data.synth_render import TRAIN_PHOTOS, VAL_PHOTOS, cover_label
-from droptrack.errors import DatasetError, InputError
+from droptrack.errors import DatasetError
+from helpers import img, text
 
 
-def img(path: Path, color=(200, 30, 10), size=(16, 12)) -> None:
-    """A small solid RGB image (written as BGR by OpenCV)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.full((size[1], size[0], 3), color[::-1], np.uint8))
-
-
-def text(path: Path, body: str) -> None:
-    """Write a text file, creating folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch):
-    """Tests never see the developer's dataset roots."""
-    import os
-
-    for k in [k for k in os.environ if k.startswith("DT_DATA")]:
-        monkeypatch.delenv(k)
+pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
 
 
 def test_load_boxes_mixed_delimiters_and_errors(tmp_path):
@@ -300,173 +281,3 @@ def test_roots_and_names(tmp_path, monkeypatch):
     monkeypatch.setenv("DT_DATA_OTB", str(tmp_path / "missing"))
     with pytest.raises(DatasetError, match="DT_DATA_OTB"):
         get_sequences("otb")
-
-
-def test_synth_determinism_and_layout(tmp_path):
-    a = generate_synth(tmp_path / "a", 2, 6, seed=3)
-    b = generate_synth(tmp_path / "b", 2, 6, seed=3)
-    c = generate_synth(tmp_path / "c", 2, 6, seed=4)
-    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
-    f1 = a / "synth_train_00001" / "00000003.jpg"
-    assert f1.read_bytes() != (c / "synth_train_00001" / "00000003.jpg").read_bytes()
-    assert (a / "list.txt").read_text().split() == ["synth_train_00001", "synth_train_00002"]
-    seqs = get_sequences("synth", a)
-    mem = synth_sequence(1, 6, 3)
-    np.testing.assert_allclose(seqs[1].boxes, mem.boxes, atol=1e-4)
-    assert seqs[1].cover.tolist() == mem.cover.tolist() and seqs[0].image_size == (320, 240)
-    assert seqs[0].visible[0] and ((mem.absence == 1) == (mem.cover == 0)).all()
-
-
-def test_killed_synth_run_resumes_after_the_sequences_it_finished(tmp_path, monkeypatch):
-    """A run killed after 2 of 4 sequences, started again with the same parameters, writes only the other 2 and
-    ends byte-identical to an uninterrupted run; with other parameters nothing is reused."""
-    from droptrack.data import synth
-
-    whole = generate_synth(tmp_path / "whole", 4, 5, seed=3)
-    real_write, made = synth._write_sequence, []
-
-    def killed_after_two(folder, seq, ext):
-        if len(made) == 2:
-            raise KeyboardInterrupt
-        made.append(folder.name)
-        real_write(folder, seq, ext)
-
-    monkeypatch.setattr(synth, "_write_sequence", killed_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        generate_synth(tmp_path / "cut", 4, 5, seed=3)
-    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext: (made.append(folder.name),
-                                                                            real_write(folder, seq, ext)))
-    made.clear()
-    cut = generate_synth(tmp_path / "cut", 4, 5, seed=3)
-    assert made == ["synth_train_00003", "synth_train_00004"]
-    files = sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(cut) for p in cut.rglob("*") if p.is_file())   # progress file gone
-    assert all((whole / f).read_bytes() == (cut / f).read_bytes() for f in files)
-    made.clear()
-    monkeypatch.setattr(synth, "_write_sequence", killed_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        generate_synth(tmp_path / "other", 4, 5, seed=3)
-    made.clear()
-    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext: (made.append(folder.name),
-                                                                            real_write(folder, seq, ext)))
-    generate_synth(tmp_path / "other", 4, 5, seed=4)                     # another seed: every sequence again
-    assert len(made) == 4
-
-
-def test_synth_box_matches_pixels():
-    seen_occlusion = seen_exit = False
-    for idx in range(6):
-        with_t = synth_sequence(idx, 24, seed=1, keep_masks=True)
-        without = synth_sequence(idx, 24, seed=1, draw_target=False)
-        for t, (fa, fb, box, m) in enumerate(zip(with_t.frames, without.frames, with_t.boxes, with_t.target_masks)):
-            if not m.any():
-                assert box.tolist() == [0, 0, 0, 0] and with_t.absence[t] == 1
-                seen_exit = True
-                continue
-            ys, xs = np.nonzero(m)
-            assert box.tolist() == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
-            diff = np.abs(fa.astype(int) - fb.astype(int)).max(axis=2) > 12
-            x, y, w, h = box.astype(int)
-            r = 1 + (with_t.blur[t] // 2 + 1 if with_t.blur[t] else 0)  # soft edge, plus motion-blur tails
-            near = np.zeros_like(diff)
-            near[max(0, y - r):y + h + r, max(0, x - r):x + w + r] = True
-            if not with_t.cut[t]:  # a target cut by the frame edge may smear in from outside; skip those
-                assert not (diff & ~near).any(), (idx, t, r)
-            if with_t.cover[t] == 8:  # fully visible: the target really is drawn over most of its mask
-                assert diff[m].mean() > 0.3
-            seen_occlusion |= bool(with_t.cover[t] < 8 and with_t.cut[t] == 0)
-    assert seen_occlusion and seen_exit
-    assert [cover_label(f) for f in (0.0, 0.1, 0.15, 0.5, 0.95, 1.0)] == [0, 1, 1, 4, 7, 8]
-
-
-def test_synth_val_split_photos_and_ensure(tmp_path):
-    assert not set(TRAIN_PHOTOS) & set(VAL_PHOTOS)
-    val = generate_synth(tmp_path / "val", 4, 3, seed=0, split="val", ext="png", size=(96, 64))
-    meta = json.loads((val / "synth.json").read_text())
-    used = {p for ph in meta["photos"].values() for p in ph.values()}
-    assert used <= set(VAL_PHOTOS) and (val / "synth_val_00001" / "00000001.png").is_file()
-    tr = json.loads((generate_synth(tmp_path / "tr", 4, 3, seed=0, size=(96, 64)) / "synth.json").read_text())
-    assert {p for ph in tr["photos"].values() for p in ph.values()} <= set(TRAIN_PHOTOS)
-    stamp = (val / "synth.json").stat().st_mtime_ns
-    ensure_synth(val, 4, 3, seed=0, split="val", ext="png", size=(96, 64))
-    assert (val / "synth.json").stat().st_mtime_ns == stamp
-    ensure_synth(val, 5, 3, seed=0, split="val", ext="png", size=(96, 64))
-    assert json.loads((val / "synth.json").read_text())["sequences"] == 5
-    with pytest.raises(InputError, match="--split"):
-        generate_synth(tmp_path / "x", 1, 3, split="test")
-
-
-def test_synth_never_writes_over_another_dataset_or_set(tmp_path):
-    """A GOT-10k folder given as OUT lost its list.txt to the generator, and dt bench --data synthetic --root SET
-    regenerated a set made with other parameters; both are refused, untouched. A set a killed run left without its
-    marker is still regenerated."""
-    from droptrack.eval.bench_data import load_bench_data
-
-    got = tmp_path / "got"
-    text(got / "list.txt", "seqA\n")
-    text(got / "seqA" / "groundtruth.txt", "1,1,5,5\n")
-    with pytest.raises(InputError, match="holds 'list.txt', which is not part of a synthetic set"):
-        generate_synth(got, 1, 2, size=(64, 64))
-    text(tmp_path / "notes" / "readme.txt", "keep\n")
-    with pytest.raises(InputError, match="holds 'readme.txt'"):
-        load_bench_data("synthetic", str(tmp_path / "notes"), tmp_path / "out", 1, 2)
-    assert sorted(p.name for p in got.rglob("*")) == ["groundtruth.txt", "list.txt", "seqA"]
-    assert (got / "list.txt").read_text() == "seqA\n"
-    mine = generate_synth(tmp_path / "mine", 1, 3, seed=5, split="val", size=(64, 64))
-    marker = (mine / "synth.json").read_text()
-    with pytest.raises(InputError, match=r"--root .* holds another synthetic set \(sequences 1, not 2\).*--data"):
-        load_bench_data("synthetic", str(mine), tmp_path / "out", 2, 3)
-    assert (mine / "synth.json").read_text() == marker and not (mine / "synth_val_00002").exists()
-    (got / "list.txt").write_bytes(b"\x9b\xff\x00seqA")       # binary garbage was a UnicodeDecodeError traceback
-    with pytest.raises(DatasetError, match="is missing"):
-        get_sequences("got10k", got, split="val")
-    (mine / "synth.json").unlink()      # as a killed generation leaves it: not read (it may mix two runs) ...
-    with pytest.raises(DatasetError, match="generation was interrupted"):
-        get_sequences("synth", mine, split="val")
-    assert ensure_synth(mine, 1, 3, seed=5, split="val", size=(64, 64)) == mine and (mine / "synth.json").is_file()
-    assert len(get_sequences("synth", mine, split="val")) == 1          # ... but made again
-
-
-def test_synth_restyle_and_video_stills(monkeypatch):
-    from droptrack.data.synth_render import load_photo, restyle
-
-    cache: dict = {}
-    still = load_photo("carphone_pristine.mp4@80", cache)
-    assert still.shape == (144, 176, 3) and still.dtype == np.uint8 and still.std() > 10
-    photo = load_photo("astronaut.png", cache)
-    looks = [restyle(np.random.default_rng(i), photo) for i in range(12)]
-    assert all(lk.shape == photo.shape and lk.dtype == np.uint8 for lk in looks)
-    assert any(np.array_equal(lk[..., 0], lk[..., 1]) for lk in looks)  # some become gray
-    assert len({lk.tobytes() for lk in looks}) == 12 and np.array_equal(cache["astronaut.png"], photo)
-    assert np.array_equal(restyle(np.random.default_rng(3), photo), looks[3])
-    n_gray = [sum(np.array_equal(lk[..., 0], lk[..., 2]) for lk in
-                  (restyle(np.random.default_rng(i), photo, gray=g) for i in range(40))) for g in (0.0, 0.7)]
-    assert n_gray[0] == 0 and n_gray[1] > 20
-    with pytest.raises(InputError, match="--gray"):
-        generate_synth("unused", 1, 3, split="val", gray=0.5)
-    # training sequences draw restyled looks; the val split never does, so held-out sets stay as they were
-    calls = []
-    real = synth_render.restyle
-    monkeypatch.setattr(synth_render, "restyle", lambda *a, **k: calls.append(1) or real(*a, **k))
-    tr = synth_sequence(0, 3, seed=5, size=(96, 64), split="train")
-    assert tr.photos["target"] in TRAIN_PHOTOS and len(calls) == 3
-    synth_sequence(0, 3, seed=5, size=(96, 64), split="val")
-    assert len(calls) == 3
-
-
-def test_cli_data_synth(tmp_path):
-    from typer.testing import CliRunner
-
-    from droptrack.cli import app
-
-    out = tmp_path / "cli"
-    res = CliRunner().invoke(app, ["data", "synth", str(out), "--sequences", "3", "--frames", "4", "--seed", "2",
-                                   "--size", "128x96"])
-    assert res.exit_code == 0, res.output
-    assert (out / "list.txt").read_text().split() == [f"synth_train_{i:05d}" for i in (1, 2, 3)]
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [f"synth_train_{i:05d}" for i in (1, 2, 3)]
-    assert cv2.imread(str(out / "synth_train_00001" / "00000004.jpg")).shape == (96, 128, 3)
-    bad = CliRunner().invoke(app, ["data", "synth", str(out), "--size", "big"])
-    assert bad.exit_code == 2 and "WxH" in bad.output

@@ -1,5 +1,5 @@
-"""The developers' guide's layout rules, checked on the source: files under ~400 lines, no two modules importing
-each other (imports inside functions count too)."""
+"""The developers' guide's layout rules, checked on the source: files under ~400 lines (the package, tests/ and
+benchmarks/), no two modules importing each other (imports inside functions count too)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import droptrack
 
 PACKAGE = Path(droptrack.__file__).parent
+ROOT = Path(__file__).resolve().parents[1]     # the repository: tests/ and benchmarks/ are at its root
 MAX_LINES = 400
 
 
@@ -33,10 +34,21 @@ def _imports(path: Path, mods: dict[str, Path]) -> set[str]:
     return found
 
 
+def _long_files(files: list[Path], root: Path) -> dict[str, int]:
+    """Path (relative to root) -> line count, for the files over MAX_LINES."""
+    return {str(p.relative_to(root)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
+
+
 def test_files_stay_under_400_lines():
-    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = _long_files(list(PACKAGE.rglob("*.py")), PACKAGE.parent)
     assert not long, f"split by concern: {long}"
+
+
+def test_test_and_benchmark_files_stay_under_400_lines():
+    files = sorted(ROOT.glob("tests/*.py")) + sorted(ROOT.glob("benchmarks/*.py"))
+    assert Path(__file__).resolve() in files and any(p.parent.name == "benchmarks" for p in files)   # both folders seen
+    long = _long_files(files, ROOT)
+    assert not long, f"split by concern (tests: move whole tests to a test_<name>_<concern>.py): {long}"
 
 
 def test_no_two_modules_import_each_other():

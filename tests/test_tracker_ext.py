@@ -1,5 +1,6 @@
-"""Opt-in tracker extensions (runtime/extensions.py): off = the official procedure bit for bit, hand-computed size
-updates, the re-acquisition crop switch on scripted scores, one-line errors, same boxes from torch and ONNX."""
+"""Opt-in tracker extensions (runtime/extensions.py): off = the official procedure bit for bit, the re-acquisition
+crop switch on scripted scores, same boxes from torch and ONNX, scale search and the crop grid. Settings, the
+hand-computed size update and one-line errors: test_tracker_ext_settings.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from droptrack.config import meta_from_config
-from droptrack.cli import app
 from droptrack.config import config_from_dict, config_to_dict, load_config
 from droptrack.engine.base import Backend
 from droptrack.engine.torch_backend import TorchBackend
-from droptrack.errors import ConfigError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, normalize, sample_target
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
-from droptrack.runtime.extensions import KEYS, TrackerExt, smooth_size
+from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.tracker import Tracker, tracker_ext
 
 
@@ -90,30 +88,6 @@ def test_keys_absent_or_official_values_give_the_official_boxes_bit_for_bit(tiny
         assert run(tracker, frames, init) == expected
 
 
-def test_extension_defaults_are_the_config_defaults():
-    """TrackerExt and the config's TEST section agree on every default (one set of keys, two places)."""
-    from droptrack.config import TestCfg
-
-    assert TrackerExt.from_keys({k: getattr(TestCfg(), k) for k in KEYS}) == TrackerExt()
-    assert not TrackerExt().active
-
-
-def test_size_update_hand_computed():
-    prev = [10.0, 20.0, 100.0, 50.0]
-    pred = [170.0, 120.0, 60.0, 60.0]                      # centre (200, 150)
-    # lr = 0.6 * 0.5 = 0.3: w = 100 + 0.3 * (60 - 100) = 88, h = 50 + 0.3 * (60 - 50) = 53, same centre
-    assert smooth_size(prev, pred, 0.5, TrackerExt(size_lr=0.6)) == pytest.approx([156.0, 123.5, 88.0, 53.0])
-    # aspect 2:1 -> 1:1, change 2: lr = 0.3 * exp(-1 * (2 - 1)) = 0.110364; w = 100 - 40 lr, h = 50 + 10 lr
-    got = smooth_size(prev, pred, 0.5, TrackerExt(size_lr=0.6, aspect_penalty=1.0))
-    assert got == pytest.approx([200 - 95.58545 / 2, 150 - 51.10364 / 2, 95.58545, 51.10364], abs=1e-4)
-    # the rate never exceeds 1: SIZE_LR 1 with score 1 takes the prediction
-    assert smooth_size(prev, pred, 1.0, TrackerExt(size_lr=1.0)) == pytest.approx(pred)
-    # SIZE_LR 2.5: a 0.5 score is confident enough (rate min(1, 1.25) = 1), a 0.2 score moves half way
-    assert smooth_size(prev, pred, 0.5, TrackerExt(size_lr=2.5)) == pytest.approx(pred)
-    assert smooth_size(prev, pred, 0.2, TrackerExt(size_lr=2.5)) == pytest.approx([160.0, 122.5, 80.0, 55.0])
-    assert smooth_size(prev, pred, 0.9, TrackerExt()) == pred   # off
-
-
 class ScriptedBackend(Backend):
     """Score maps whose windowed peak (centre cell, zero offset) is the next scripted score; size 0.25 x crop."""
 
@@ -160,25 +134,6 @@ def test_reacquisition_widens_the_crop_while_lost_and_returns_after_recovery(tin
     assert anchors[3] == confident and anchors[4] == confident
     assert crop_sides[3] == crop_sides[4] == side(confident, 6.0) != side(confident, sf)
     assert tracker.extensions.memory[0].history == [False, False, False, True, True, False]
-
-
-def test_bad_extension_values_are_one_line_errors():
-    runner = CliRunner()
-    cases = {("--size-lr", "0"): "--size-lr", ("--size-lr", "12"): "--size-lr",
-             ("--aspect-penalty", "-1"): "--aspect-penalty", ("--reacq-factor", "nan"): "--reacq-factor",
-             ("--reacq-factor", "0.5"): "--reacq-factor", ("--reacq-center", "middle"): "--reacq-center",
-             ("--reacq-frames", "0"): "--reacq-frames", ("--reacq-recover", "1.2"): "--reacq-recover"}
-    for (opt, value), word in cases.items():
-        r = runner.invoke(app, ["run", "missing.mp4", "--init", "1,2,3,4", opt, value])
-        lines = [line for line in r.output.splitlines() if line.strip()]
-        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0], \
-            (opt, value, r.output)
-    with pytest.raises(ConfigError, match="TEST.SIZE_LR"):
-        config_from_dict({"TEST": {"SIZE_LR": 20}})
-    with pytest.raises(ConfigError, match="REACQ_RECOVER"):
-        config_from_dict({"TEST": {"REACQ_THRESHOLD": 0.6, "REACQ_RECOVER": 0.5}})
-    with pytest.raises(ConfigError, match="did you mean 'TEST.SIZE_LR'"):
-        config_from_dict({"TEST": {"SIZE_LRR": 0.5}})
 
 
 def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(tiny, frames, tmp_path):
@@ -394,18 +349,6 @@ def test_crop_grid_forgets_a_state_error_below_a_step(tiny, frames):
             assert runs[0] == runs[1]
 
 
-def test_bad_scale_search_values_are_one_line_errors():
-    runner = CliRunner()
-    for opt, value in (("--scale-search", "x"), ("--scale-search", "9"), ("--scale-search", "0.8,"),
-                       ("--scale-penalty", "0"), ("--scale-penalty", "1.5")):
-        r = runner.invoke(app, ["run", "missing.mp4", "--init", "1,2,3,4", opt, value])
-        lines = [line for line in r.output.splitlines() if line.strip()]
-        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and opt in lines[0], \
-            (opt, value, r.output)
-    with pytest.raises(ConfigError, match="TEST.SCALE_SEARCH"):
-        config_from_dict({"TEST": {"SCALE_SEARCH": [0.1]}})
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("grid", [None, 0.1])
@@ -436,12 +379,3 @@ def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames, grid):
                 syncs.append(sum("synchroniz" in str(c.message) for c in caught))
     np.testing.assert_allclose(out["cuda"], out["cpu"], atol=1.0)
     assert max(syncs) <= 1, syncs
-
-
-def test_describe_says_what_runs():
-    assert TrackerExt().describe() == "official procedure"
-    assert TrackerExt(scale_search=[0.8], scale_penalty=0.97).describe() == \
-        "official + scale search 0.8 (penalty 0.97)"
-    assert TrackerExt(size_lr=1.5, aspect_penalty=0.5, reacq_factor=6.0).describe() == \
-        "official + size smoothing 1.5, aspect penalty 0.5; re-acquisition x6 (motion)"
-    assert TrackerExt(scale_search=[]).describe() == "official procedure"   # an empty list is off
