@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
+from droptrack.errors import run_script
 
 
 def average(paths: list[Path]):
@@ -40,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

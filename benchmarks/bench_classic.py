@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from droptrack.errors import InputError, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 # Named held-out sets (`dt data synth` arguments after the output folder); see benchmarks/default_model.md.
@@ -113,7 +114,7 @@ def dataset(spec: str, work: Path) -> tuple[Path, str]:
     if spec not in SETS:
         folder = Path(spec)
         if not (folder / "list.txt").is_file():
-            raise SystemExit(f"--data {spec}: no list.txt there; give a `dt data synth` folder or one of "
+            raise InputError(f"--data {spec}: no list.txt there; give a `dt data synth` folder or one of "
                              f"{', '.join(SETS)}")
         meta = folder / "synth.json"
         return folder, _command_of(json.loads(meta.read_text())) if meta.is_file() else "(unknown)"
@@ -243,7 +244,7 @@ def main() -> None:
     rows = [r.strip() for r in args.trackers.split(",") if r.strip()]
     bad = [r for r in rows if r not in ROWS]
     if bad or not rows:
-        raise SystemExit(f"--trackers: unknown row {bad[0] if bad else '(none)'!r}; choose from {', '.join(ROWS)}")
+        raise InputError(f"--trackers: unknown row {bad[0] if bad else '(none)'!r}; choose from {', '.join(ROWS)}")
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import cv2
 
@@ -327,4 +328,4 @@ def _relative_report(path: Path, work: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -25,6 +25,7 @@ from droptrack.data.synth import ensure_synth
 from droptrack.eval.report import analyze, write_report
 from droptrack.eval.results import write_result, write_times
 from droptrack.eval.run import evaluate
+from droptrack.errors import run_script
 
 # bikes.mp4 is a montage with hard cuts (frames 30, 76, 137, 187, 242); the second shot (frames 30-75) follows a
 # cyclist riding right. The box is his head and shoulders in frame 30 (x, y, w, h), picked by eye.
@@ -130,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

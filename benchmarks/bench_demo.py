@@ -24,6 +24,7 @@ from droptrack.eval.bench import BenchOptions, run_bench
 from droptrack.eval.bench_report import bench_table, summary_lines
 from droptrack.export.pipeline import export_all
 from droptrack.model.default import default_checkpoint
+from droptrack.errors import run_script
 
 
 def portable(text: str, work: Path) -> str:
@@ -75,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from droptrack.eval.machine import benchmark_machine
+from droptrack.errors import run_script
 
 CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}
 TARGETS = {"ort_fp32": 1.5, "ort_int8": 2.5}
@@ -175,4 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,6 +22,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_savez, atomic_write_json, atomic_write_text
 from droptrack.eval.machine import benchmark_machine
+from droptrack.errors import run_script
 
 OUT = Path(__file__).parent / "results"
 
@@ -149,4 +150,4 @@ def write(rows: dict, ctx: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

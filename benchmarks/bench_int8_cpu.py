@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from droptrack.eval.machine import benchmark_machine
+from droptrack.errors import run_script
 
 CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}
 TARGET = 1.6
@@ -220,4 +221,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

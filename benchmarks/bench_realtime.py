@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_classic import ROWS, dataset, exports, row_specs, run_rows, shown  # noqa: E402
+from droptrack.errors import run_script
 
 DEFAULT_ROWS = "onnx_fp32,onnx_int8,csrt,mil,kcf"
 
@@ -120,4 +121,4 @@ def write(out: Path, s: dict, rates: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -41,6 +41,7 @@ from droptrack.runtime.loop import track_frames
 from droptrack.runtime.readers import prefetch
 from droptrack.runtime.sources import open_source
 from droptrack.runtime.tracker import Tracker
+from droptrack.errors import run_script
 
 RESULTS = Path(__file__).parent / "results"
 STAGES = ("capture", "pre", "infer", "post", "output", "total")
@@ -223,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

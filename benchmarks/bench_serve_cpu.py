@@ -25,6 +25,7 @@ from droptrack.serve.app import create_app
 from droptrack.serve.server import bind_socket
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
+from droptrack.errors import run_script
 
 RESULTS = Path(__file__).parent / "results"
 INIT = [300.0, 18.0, 265.0, 182.0]   # the parked bike of bikes.mp4 (droptrack/demo.py), drawn on frame 0
@@ -113,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from droptrack.errors import run_script
 
 RESULTS = Path(__file__).parent / "results"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -144,4 +145,4 @@ def write_markdown(res: dict, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -21,6 +21,7 @@ from droptrack.config import load_config
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.model import build_model
 from droptrack.runtime.tracker import Tracker
+from droptrack.errors import run_script
 
 CONFIGS = ["vitb_384_mae_ce_32x4_ep300", "vitb_256_mae_ce_32x4_ep300", "droptrack_tiny_synth"]
 
@@ -73,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

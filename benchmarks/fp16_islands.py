@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.eval.machine import benchmark_machine  # noqa: E402
+from droptrack.errors import run_script
 
 OUT = Path(__file__).parent / "results" / "fp16_islands"
 VARIANTS = {   # name -> --keep-fp32 patterns (droptrack's ONNX node names)
@@ -144,4 +145,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from droptrack.errors import run_script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,4 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -34,6 +34,7 @@ from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
 from droptrack.runtime.tracker import Tracker, tracker_ext  # noqa: E402
 from precision_targets import tracker_keys  # noqa: E402
+from droptrack.errors import InputError, run_script
 
 MS_KEY = "_ms_per_frame_p50"   # stored beside the per-sequence boxes in boxes_<mode>.npz
 SETTINGS_KEY = "_settings"      # likewise: the model, set and tracker keys the boxes were tracked with
@@ -119,7 +120,7 @@ def read_saved(saved: Path, settings: str) -> tuple[dict, float | None]:
     boxes = dict(np.load(saved))
     old = boxes.pop(SETTINGS_KEY, None)
     if old is not None and str(old) != settings:
-        raise SystemExit(f"{saved} was tracked with other settings ({old}, now {settings}); pass another --out or "
+        raise InputError(f"{saved} was tracked with other settings ({old}, now {settings}); pass another --out or "
                          "delete it")
     return boxes, float(boxes.pop(MS_KEY)) if MS_KEY in boxes else None
 
@@ -142,7 +143,7 @@ def main() -> None:
     modes = args.modes.split(",")
     todo = [m for m in modes if not (args.out / f"boxes_{m}.npz").is_file()]
     if any(m.startswith("cuda") for m in todo) and not torch.cuda.is_available():
-        raise SystemExit("no CUDA device visible; run this on a GPU machine (or --modes cpu_fp32 for a smoke run)")
+        raise InputError("no CUDA device visible; run this on a GPU machine (or --modes cpu_fp32 for a smoke run)")
     torch.set_num_threads(args.threads)
     d = ensure_synth(args.data / f"heldout_s{args.seed}_{args.sequences}x{args.frames}", args.sequences, args.frames,
                      args.seed, (320, 240), split="val")
@@ -191,4 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -23,6 +23,7 @@ from droptrack.data.synth import synth_sequence
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import box_iou
 from droptrack.runtime.device_tracker import DeviceTracker
+from droptrack.errors import InputError, run_script
 
 
 def run(frames: int, device: str = "cuda") -> dict:
@@ -76,7 +77,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda", help="cuda (the check) or cpu (a smoke run of this script)")
     args = ap.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("no CUDA device visible; run this on a GPU machine")
+        raise InputError("no CUDA device visible; run this on a GPU machine")
     r = run(args.frames, args.device)
     if args.device.startswith("cuda"):  # again with TF32 off: does CUDA's TF32 convolution/matmul explain the gap?
         flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
@@ -108,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

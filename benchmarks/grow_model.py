@@ -16,6 +16,7 @@ import torch
 from droptrack.config import load_config
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 from droptrack.model.ostrack import build_model
+from droptrack.errors import InputError, run_script
 
 
 def grow(ckpt: Path, config: Path, seed: int = 0):
@@ -27,15 +28,15 @@ def grow(ckpt: Path, config: Path, seed: int = 0):
     own, src = new.state_dict(), old.state_dict()
     n_old = len(old.backbone.blocks)
     if len(new.backbone.blocks) <= n_old:
-        raise SystemExit(f"the config has {len(new.backbone.blocks)} blocks; it must have more than the {n_old} of {ckpt}")
+        raise InputError(f"the config has {len(new.backbone.blocks)} blocks; it must have more than the {n_old} of {ckpt}")
     missing = [k for k in own if k not in src]
     bad = [k for k in src if k not in own or own[k].shape != src[k].shape]
     if bad:
-        raise SystemExit(f"{len(bad)} weights of {ckpt} do not fit the grown config, e.g. {bad[0]}")
+        raise InputError(f"{len(bad)} weights of {ckpt} do not fit the grown config, e.g. {bad[0]}")
     own.update(src)
     for k in missing:
         if not k.startswith("backbone.blocks."):
-            raise SystemExit(f"unexpected new weight {k}: only blocks may be added")
+            raise InputError(f"unexpected new weight {k}: only blocks may be added")
         if k.endswith(("attn.proj.weight", "attn.proj.bias", "mlp.fc2.weight", "mlp.fc2.bias")):
             own[k] = torch.zeros_like(own[k])
     new.load_state_dict(own, strict=True)
@@ -69,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

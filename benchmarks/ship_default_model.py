@@ -20,6 +20,7 @@ from droptrack.config import config_to_dict, load_config
 from droptrack.config_rules import TRACKER_EXT_RULES
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 from droptrack.model.default import DEFAULT_CHECKPOINT
+from droptrack.errors import InputError, run_script
 
 CONFIG = "droptrack_tiny_synth"
 
@@ -72,7 +73,7 @@ def main() -> None:
     _, trained = load_tracking_checkpoint(args.checkpoints[-1])
     packaged = load_config(CONFIG)
     if _inference_sections(trained) != _inference_sections(packaged):
-        raise SystemExit(f"{args.checkpoints[-1]}: its MODEL/TEST sections differ from the packaged {CONFIG}")
+        raise InputError(f"{args.checkpoints[-1]}: its MODEL/TEST sections differ from the packaged {CONFIG}")
     model, cfg = load_tracking_checkpoint(args.checkpoints[-1], config=CONFIG)
     training = {"epochs": len(history), "selected_by": args.selected_by, "history": history,
                 "data": "; ".join(data + [args.data]), "commands": commands + list(args.command)}
@@ -82,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

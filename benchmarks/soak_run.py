@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from droptrack.errors import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -155,4 +156,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

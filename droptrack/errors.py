@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Callable
+
 
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
@@ -45,3 +48,12 @@ class GateError(DropTrackError):
     """A benchmark gate failed (exit code 1, so CI can use it)."""
 
     exit_code = 1
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """A benchmark script's entry point: bad input (a DropTrackError) is one line on stderr and exit code 2, as in dt."""
+    try:
+        main()
+    except DropTrackError as exc:
+        print("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -86,3 +86,18 @@ def test_generated_set_follows_its_definition(bench, tmp_path, monkeypatch):
     bench.dataset("tiny", tmp_path)
     assert json.loads((folder / "synth.json").read_text())["frames"] == 4
     assert (folder / "synth_val_00001" / "00000004.jpg").is_file()
+
+
+@pytest.mark.parametrize("args,expected", [(["--data", "{empty}"], "no list.txt there"),
+                                           (["--trackers", "csrt,nope"], "--trackers: unknown row 'nope'")])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, expected):
+    """Benchmark scripts follow dt's rule: bad input is one line on stderr and exit code 2, no traceback (it was a
+    bare SystemExit message: exit code 1)."""
+    import subprocess
+
+    args = [a.replace("{empty}", str(tmp_path)) for a in args]
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_classic.py"), *args, "--no-real"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], r.stderr

@@ -11,6 +11,7 @@ import onnx
 import pytest
 import torch
 
+from droptrack.errors import InputError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
 
@@ -51,7 +52,7 @@ def test_gpu_precision_check_reads_back_only_boxes_of_the_same_settings(tmp_path
     atomic_savez(saved, {"s1": np.ones((3, 4)), check.MS_KEY: np.float64(1.5), check.SETTINGS_KEY: np.str_(mine)})
     boxes, ms = check.read_saved(saved, mine)
     assert ms == 1.5 and list(boxes) == ["s1"]
-    with pytest.raises(SystemExit, match="tracked with other settings"):
+    with pytest.raises(InputError, match="tracked with other settings"):
         check.read_saved(saved, seed3)
 
 

@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from droptrack.config import config_to_dict, load_config
+from droptrack.errors import InputError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
 
@@ -56,7 +57,7 @@ def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_pat
 def test_grow_refuses_a_config_that_is_not_deeper(tmp_path):
     grow = _script("grow_model")
     src = _tiny(tmp_path, 0, "src.pt")
-    with pytest.raises(SystemExit, match="more than the 5"):
+    with pytest.raises(InputError, match="more than the 5"):
         grow.grow(src, ROOT / "droptrack" / "configs" / "droptrack_tiny_synth.yaml")
 
 
