@@ -77,7 +77,8 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
     static = {"static_qdq_per_channel": (QuantFormat.QDQ, True), "static_qdq_per_tensor": (QuantFormat.QDQ, False),
               "static_qoperator_per_channel": (QuantFormat.QOperator, True)}
     dynamic = {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}
-    names = set(wanted.split(",")) if wanted != "all" else {*static, *dynamic, "dynamic_attn_qk", "dynamic_head_conv"}
+    names = set(wanted.split(",")) if wanted != "all" else {*static, *dynamic, "dynamic_attn_qk", "dynamic_head_conv",
+                                                                "dynamic_head_im2col"}
     static = {k: v for k, v in static.items() if k in names}
     pairs = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)[0] if static else []
     out = {}
@@ -128,6 +129,18 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
                                                             nodes_to_exclude=skip, weight_type=QuantType.QInt8))
     if "dynamic_head_conv" in names:
         out["ort_int8_dynamic_head_conv"] = path
+    # the shipped recipe on a graph whose head 3x3 convs are im2col MatMuls (head_im2col.py): INT8 GEMMs there too
+    path = folder / "var_dynamic_head_im2col.onnx"
+    if "dynamic_head_im2col" in names and not path.is_file():
+        from head_im2col import rewrite_head_convs
+
+        from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+        rewritten = folder / "head_im2col.onnx"
+        atomic_write(rewritten, lambda tmp: rewrite_head_convs(folder / "model.onnx", tmp))
+        quantize_int8(rewritten, path, read_metadata(folder / "model.onnx"), [], "none (dynamic)", Int8Recipe("ort"))
+    if "dynamic_head_im2col" in names:
+        out["ort_int8_dynamic_head_im2col"] = path
     return out
 
 
@@ -152,10 +165,21 @@ def time_graphs(paths: dict[str, Path], pair, runs: int) -> dict[str, list[float
     return times
 
 
+def int8_isa() -> str:
+    """The CPU's INT8 instruction sets as ORT's MLAS uses them (the ratio depends on them more than on anything)."""
+    try:
+        flags = next((ln.split(":", 1)[1].split() for ln in open("/proc/cpuinfo") if ln.startswith("flags")), [])
+    except OSError:
+        return "instruction sets unknown"
+    vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
+            if flag in flags]
+    return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
+
+
 def markdown(res: dict) -> str:
     lines = ["# CPU INT8: ONNX Runtime INT8 graph vs its FP32 graph (ViT-B 256-CE / 384-CE)", "",
              f"Recorded {res['date']} by `{res['command']}`. Machine: {res['machine']['cpu']}, "
-             f"{res['machine']['cores']} cores (AVX2, no VNNI), onnxruntime {res['machine']['onnxruntime']}; "
+             f"{res['machine']['cores']} cores ({res.get('isa', 'AVX2, no VNNI')}), onnxruntime {res['machine']['onnxruntime']}; "
              "ORT 1 intra-op thread, graphs timed round-robin in one process (shared load), median of "
              f"{res['runs']} rounds after 2 warm-up rounds. Random weights. The 1-minute load average before/after "
              "each model is listed: other jobs shared these 2 cores, so compare ratios, not absolute times.", "",
@@ -173,11 +197,14 @@ def markdown(res: dict) -> str:
               "the alternatives tried for that recipe (static ones calibrated on 16 synthetic tracking pairs, U8 "
               "activations, patch embedding and head in FP32; `dynamic_attn_qk` = the shipped recipe plus attention's "
               "q @ k^T with both operands quantized per inference; `dynamic_head_conv` = the shipped recipe plus the "
-              "head's three first 3x3 convs as ConvInteger, slower than ORT's FP32 NCHWc convs).", "",
-              "Where the INT8 graph's time goes (ORT profiling, 256-CE, 1 thread): DynamicQuantizeMatMul 69.5 %, "
+              "head's three first 3x3 convs as ConvInteger, slower than ORT's FP32 NCHWc convs; `dynamic_head_im2col` = "
+              "the shipped recipe on a graph whose head 3x3 convs are im2col MatMuls, benchmarks/head_im2col.py, so "
+              "they run as INT8 GEMMs too).", "",
+              "On the AVX2 machine without VNNI (2026-11-29; ORT profiling, 256-CE, 1 thread) the INT8 graph's time "
+              "went to DynamicQuantizeMatMul 69.5 %, "
               "Conv (head) 10.4 %, attention MatMul + FusedMatMul 9.0 %, Gelu 2.6 %, Softmax 1.6 %, the rest "
-              "< 1.5 % each. Repeated quiet runs of the same graphs give 1.52-1.61 on 256-CE and 1.52-1.56 on "
-              "384-CE: the ratio sits at the target's edge, within run-to-run noise (about +-0.05).", "",
+              "< 1.5 % each; repeated quiet runs there gave 1.52-1.61 on 256-CE and 1.52-1.56 on 384-CE: the ratio "
+              "sat at the target's edge, within run-to-run noise (about +-0.05).", "",
               "Graph notes (parity vs PyTorch on real photo pairs):", ""]
     lines += [f"- {label}: {json.dumps(r['notes'])}" for label, r in res["models"].items() if r["notes"]]
     return "\n".join(lines) + "\n"
@@ -197,7 +224,7 @@ def main() -> None:
            "command": "nice -n 10 python benchmarks/bench_int8_cpu.py " + " ".join(
                [f"--runs {args.runs}", f"--models {args.models}"]
                + ([f"--variants {args.variants}"] if args.variants else [])),
-           "machine": benchmark_machine(ort_intra_op_threads=1), "models": {}}
+           "machine": benchmark_machine(ort_intra_op_threads=1), "isa": int8_isa(), "models": {}}
     for label in args.models.split(","):
         paths, pair, notes = build(label, args.work / label)
         if args.variants:
