@@ -1,0 +1,108 @@
+"""dt as an ordinary user: root (this machine, CI) bypasses file permissions, so these tests run the command in a
+forked child that drops to an unprivileged user (skipped when not root or when no such user exists)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+import typer
+
+from droptrack.cli.app import friendly
+from helpers import cli, one_line_error
+
+USER = "cloudsdk" if any(p.pw_name == "cloudsdk" for p in pwd.getpwall()) else "nobody"
+
+
+def as_user(fn: Callable[[], object]) -> object:
+    """fn()'s result, computed in a forked child running as USER (modules it needs must be imported already)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to another user")
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        pytest.skip(f"no user {USER}")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # child: never returns into pytest
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            payload = pickle.dumps(("ok", fn()))
+        except ModuleNotFoundError as exc:   # a lazy import from a Python the user may not read (under /root)
+            readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK)
+            payload = pickle.dumps(("raised" if readable else "skip", repr(exc)))
+        except BaseException as exc:   # noqa: BLE001 - reported to the parent
+            payload = pickle.dumps(("raised", repr(exc)))
+        with os.fdopen(w, "wb") as f:
+            f.write(payload)
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)
+    if kind == "skip":
+        pytest.skip(f"{USER} cannot read this Python's standard library: {value}")
+    assert kind == "ok", value
+    return value
+
+
+@pytest.fixture
+def shared_tmp():
+    """A scratch folder the unprivileged user may enter (pytest's tmp_path lies under root's 0700 folder)."""
+    path = Path(tempfile.mkdtemp(prefix="dt-nonroot-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def dt_as_user(*args) -> SimpleNamespace:
+    """`dt ARGS...` run as USER: its exit code and output (a traceback's exception appended)."""
+    import fractions  # noqa: F401 - imported here: the child may not read root's Python (pyenv under /root)
+    import zoneinfo  # noqa: F401
+    import colorsys  # noqa: F401
+
+    import droptrack.runtime.run  # noqa: F401
+
+    def child() -> dict:
+        result = cli(*args)
+        if isinstance(result.exception, ModuleNotFoundError):
+            raise result.exception
+        return {"exit_code": result.exit_code,
+                "output": result.output + (repr(result.exception) if result.exit_code == 1 else "")}
+
+    return SimpleNamespace(**as_user(child))
+
+
+def test_permission_error_is_one_line(capsys):
+    """Any PermissionError that escapes a command (a path under a folder the user may not enter) is one line,
+    exit 2, naming the path; it was a traceback (exit 1)."""
+
+    @friendly
+    def command():
+        raise PermissionError(13, "Permission denied", "/root/x.avi")
+
+    with pytest.raises(typer.Exit) as exc:
+        command()
+    assert exc.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: cannot access '/root/x.avi' (Permission denied)")
+
+
+def test_run_source_under_a_folder_the_user_cannot_enter(video, shared_tmp):
+    """dt run LOCKED/clip.mp4 as a user: Path.is_dir() raises PermissionError on Python 3.11 -> was a traceback."""
+    locked = shared_tmp / "locked"
+    locked.mkdir(mode=0o700)
+    shutil.copy(video, locked / "clip.mp4")
+    line = one_line_error(dt_as_user("run", locked / "clip.mp4", "--init", "10,10,20,20", "--device", "cpu"))
+    assert f"'{locked / 'clip.mp4'}' (Permission denied)" in line
