@@ -62,6 +62,15 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return _real(a) == _real(b)
 
 
+def check_readable(label: str, path: PathLike) -> None:
+    """An input file this user may read: root reads anything, so only a non-root user meets this (a 0600 file of
+    another user was reported as corrupt or undecodable)."""
+    p = os.path.expanduser(str(path))
+    if os.path.isfile(p) and not os.access(p, os.R_OK):
+        raise InputError(f"{label} '{path}' is not readable by this user (Permission denied); fix its permissions "
+                         "(e.g. chmod a+r) or pass a copy you can read")
+
+
 def writes_in_place(path: PathLike) -> bool:
     """An existing output that is not a regular file or folder (/dev/null): written directly, since a temporary file
     renamed onto it would replace the device itself (as root, /dev/null becomes a regular file for the whole system)."""

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
+import cv2
+import numpy as np
 import pytest
 import typer
 
@@ -70,6 +72,7 @@ def dt_as_user(*args) -> SimpleNamespace:
     """`dt ARGS...` run as USER: its exit code and output (a traceback's exception appended)."""
     import fractions  # noqa: F401 - imported here: the child may not read root's Python (pyenv under /root)
     import zoneinfo  # noqa: F401
+    import statistics  # noqa: F401
     import colorsys  # noqa: F401
 
     import droptrack.runtime.run  # noqa: F401
@@ -106,3 +109,29 @@ def test_run_source_under_a_folder_the_user_cannot_enter(video, shared_tmp):
     shutil.copy(video, locked / "clip.mp4")
     line = one_line_error(dt_as_user("run", locked / "clip.mp4", "--init", "10,10,20,20", "--device", "cpu"))
     assert f"'{locked / 'clip.mp4'}' (Permission denied)" in line
+
+
+def test_unreadable_inputs_are_named_not_called_corrupt(video, tiny_ckpt, shared_tmp):
+    """Another user's 0600 video, checkpoint or frame: each refused before work as 'not readable' (they were 'cannot
+    decode it; convert it with ffmpeg', 'corrupt or not a PyTorch file' and a mid-run 'cv2.imread failed')."""
+    import droptrack.export.options  # noqa: F401
+    import droptrack.runtime.sinks  # noqa: F401
+
+    secret_video, secret_ckpt, frames = shared_tmp / "secret.mp4", shared_tmp / "secret.pt", shared_tmp / "frames"
+    shutil.copy(video, secret_video)
+    shutil.copy(tiny_ckpt, secret_ckpt)
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:08d}.jpg"), np.full((48, 64, 3), 60 * i, np.uint8))
+    for path in (secret_video, secret_ckpt, frames / "00000001.jpg"):
+        os.chmod(path, 0o600)
+    init = ("--init", "10,10,20,20", "--device", "cpu", "--max-frames", "2")
+    cases = {("run", secret_video, *init): f"video '{secret_video}'",
+             ("run", video, "-m", secret_ckpt, *init): f"model '{secret_ckpt}'",
+             ("run", frames, *init): f"image '{frames / '00000001.jpg'}'",
+             ("export", secret_ckpt, "-o", shared_tmp / "export"): f"checkpoint '{secret_ckpt}'"}
+    for args, named in cases.items():
+        line = one_line_error(dt_as_user(*args))
+        assert line == f"error: {named} is not readable by this user (Permission denied); fix its permissions " \
+                       "(e.g. chmod a+r) or pass a copy you can read", args
+    assert not (shared_tmp / "export").exists()

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.errors import InputError
-from droptrack.paths import check_not_finished, check_outputs, same_file, writes_in_place
+from droptrack.paths import check_not_finished, check_outputs, check_readable, same_file, writes_in_place
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -79,6 +79,7 @@ def check_artifact(artifact: str | None) -> None:
         kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
+    check_readable("model", artifact)
 
 
 def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:

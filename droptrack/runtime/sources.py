@@ -26,6 +26,7 @@ import numpy as np
 
 from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import IMAGE_EXTS, sorted_images
+from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
 IMAGE_SUFFIXES = IMAGE_EXTS
@@ -75,6 +76,8 @@ class FolderSource(Source):
         if not self.files:
             raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
                               "point SOURCE to a folder of frames or a video file")
+        for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
+            check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
         self.name = f"folder {folder} ({len(self.files)} images)"
@@ -265,6 +268,7 @@ def _open_stream(url: str, width, height, fps, policy: ReconnectPolicy | None = 
 def _open_video(path: Path) -> Source:
     import cv2
 
+    check_readable("video", path)   # OpenCV would say 'cannot decode it'
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SourceError(f"video '{path}' could not be read (OpenCV FFMPEG cannot decode it); check the file or "
