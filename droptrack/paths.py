@@ -71,6 +71,23 @@ def check_readable(label: str, path: PathLike) -> None:
                          "(e.g. chmod a+r) or pass a copy you can read")
 
 
+def replace_denied(path: PathLike) -> str | None:
+    """Why this user may not replace the existing file `path` (outputs are written beside it and renamed onto it), or
+    None: it is read-only, or another user's file in a sticky folder such as /tmp (root may do both)."""
+    p = os.path.expanduser(str(path))
+    try:
+        st, folder_st = os.stat(p), os.stat(os.path.dirname(os.path.abspath(p)))
+    except OSError:
+        return None
+    if not os.access(p, os.W_OK):
+        return "is read-only; pass another path or make it writable"
+    if (stat.S_ISREG(st.st_mode) and folder_st.st_mode & stat.S_ISVTX
+            and os.geteuid() not in (0, st.st_uid, folder_st.st_uid)):
+        return (f"belongs to another user in the sticky folder '{os.path.dirname(os.path.abspath(p))}', where only "
+                "its owner may replace it; pass another path")
+    return None
+
+
 def writes_in_place(path: PathLike) -> bool:
     """An existing output that is not a regular file or folder (/dev/null): written directly, since a temporary file
     renamed onto it would replace the device itself (as root, /dev/null becomes a regular file for the whole system)."""
@@ -95,8 +112,9 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} '{path}' is the input '{src}'; writing it would destroy the input - "
                              "pass another output path")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise InputError(f"{label} '{path}' exists and is read-only; pass another path or make it writable")
+    why = replace_denied(p)
+    if why is not None:
+        raise InputError(f"{label} '{path}' exists and {why}")
     if not writes_in_place(p):   # /dev/null is written in place: its folder need not be writable
         _check_folder_writable(label, p, p.parent)
     return p

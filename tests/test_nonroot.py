@@ -23,14 +23,19 @@ from helpers import cli, one_line_error
 USER = "cloudsdk" if any(p.pw_name == "cloudsdk" for p in pwd.getpwall()) else "nobody"
 
 
-def as_user(fn: Callable[[], object]) -> object:
-    """fn()'s result, computed in a forked child running as USER (modules it needs must be imported already)."""
+def user() -> pwd.struct_passwd:
+    """USER's account (the test is skipped when not root, or when there is no such user)."""
     if os.geteuid() != 0:
         pytest.skip("needs root to drop to another user")
     try:
-        pw = pwd.getpwnam(USER)
+        return pwd.getpwnam(USER)
     except KeyError:
         pytest.skip(f"no user {USER}")
+
+
+def as_user(fn: Callable[[], object]) -> object:
+    """fn()'s result, computed in a forked child running as USER (modules it needs must be imported already)."""
+    pw = user()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # child: never returns into pytest
@@ -135,3 +140,28 @@ def test_unreadable_inputs_are_named_not_called_corrupt(video, tiny_ckpt, shared
         assert line == f"error: {named} is not readable by this user (Permission denied); fix its permissions " \
                        "(e.g. chmod a+r) or pass a copy you can read", args
     assert not (shared_tmp / "export").exists()
+
+
+def test_outputs_another_user_owns_are_refused_before_work(video, shared_tmp):
+    """Another user's 0666 box file in a sticky folder (as in /tmp) was tracked into and then failed at the final
+    rename ('Operation not permitted'); another user's 0644 NAME.part with --overwrite failed on opening it. Both are
+    now refused before any work, and nothing is written."""
+    pw = user()
+    sticky, own = shared_tmp / "sticky", shared_tmp / "own"
+    sticky.mkdir()
+    own.mkdir()
+    os.chmod(sticky, 0o1777)
+    (sticky / "boxes.txt").write_text("")
+    os.chmod(sticky / "boxes.txt", 0o666)
+    (own / "boxes.txt.part").write_text("1,2,3,4\n")
+    os.chown(own, pw.pw_uid, pw.pw_gid)
+    init = ("--init", "10,10,20,20", "--device", "cpu", "--max-frames", "2")
+    line = one_line_error(dt_as_user("run", video, *init, "--output", sticky / "boxes.txt"))
+    assert line == (f"error: --output '{sticky / 'boxes.txt'}' exists and belongs to another user in the sticky "
+                    f"folder '{sticky}', where only its owner may replace it; pass another path")
+    assert sorted(p.name for p in sticky.iterdir()) == ["boxes.txt"]
+    line = one_line_error(dt_as_user("run", video, *init, "--output", own / "boxes.txt", "--overwrite"))
+    assert line == (f"error: --output '{own / 'boxes.txt'}' is written as '{own / 'boxes.txt.part'}' until the run "
+                    "ends, and that file is read-only; pass another path or make it writable")
+    assert sorted(p.name for p in own.iterdir()) == ["boxes.txt.part"]
+    assert (own / "boxes.txt.part").read_text() == "1,2,3,4\n"

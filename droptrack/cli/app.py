@@ -33,8 +33,8 @@ def friendly(fn: Callable) -> Callable:
             raise typer.Exit(exc.exit_code) from None
         except PermissionError as exc:   # a path under a folder this user cannot enter or read (root never sees it)
             where = f" '{exc.filename}'" if exc.filename else ""
-            msg = (f"cannot access{where} ({exc.strerror or exc}): this user may not enter a folder above it or read "
-                   "it; fix the permissions or pass a path you can read and write")
+            msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, or the "
+                   "file is another user's; fix the permissions or pass a path you can read and write")
             typer.echo("error: " + msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
