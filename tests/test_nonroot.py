@@ -165,3 +165,20 @@ def test_outputs_another_user_owns_are_refused_before_work(video, shared_tmp):
                     "ends, and that file is read-only; pass another path or make it writable")
     assert sorted(p.name for p in own.iterdir()) == ["boxes.txt.part"]
     assert (own / "boxes.txt.part").read_text() == "1,2,3,4\n"
+
+
+def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp):
+    """dt export -o a sticky folder holding another user's writable model.onnx exported, verified, wrote parity.json
+    and then failed to rename its graph ('cannot access .../slim.onnx'); now refused before any work."""
+    import droptrack.export.pipeline  # noqa: F401
+
+    out = shared_tmp / "exports"
+    out.mkdir()
+    os.chmod(out, 0o1777)
+    (out / "model.onnx").write_bytes(b"old")
+    os.chmod(out / "model.onnx", 0o666)
+    shutil.copy(tiny_ckpt, shared_tmp / "tiny.pt")
+    line = one_line_error(dt_as_user("export", shared_tmp / "tiny.pt", "-o", out))
+    assert line == (f"error: --output '{out}' holds 'model.onnx', which this export replaces, and it belongs to "
+                    f"another user in the sticky folder '{out}', where only its owner may replace it; pass another path")
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx"] and (out / "model.onnx").read_bytes() == b"old"
