@@ -182,3 +182,25 @@ def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp):
     assert line == (f"error: --output '{out}' holds 'model.onnx', which this export replaces, and it belongs to "
                     f"another user in the sticky folder '{out}', where only its owner may replace it; pass another path")
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx"] and (out / "model.onnx").read_bytes() == b"old"
+
+
+def test_dataset_frame_the_user_cannot_read(shared_tmp):
+    """dt eval / bench on a dataset with another user's 0600 frame said 'cannot be decoded (corrupt or not an image);
+    re-download it'; it now says the frame is not readable and how to fix the permissions."""
+    from droptrack.data.sequence import read_rgb
+    from droptrack.errors import DatasetError
+
+    frame = shared_tmp / "00000001.jpg"
+    cv2.imwrite(str(frame), np.zeros((8, 8, 3), np.uint8))
+    os.chmod(frame, 0o600)
+
+    def read() -> str:
+        try:
+            read_rgb(frame)
+        except DatasetError as exc:
+            return str(exc)
+        return "read"
+
+    assert read() == "read"   # root reads it
+    assert as_user(read) == (f"frame {frame} is not readable by this user (Permission denied); fix the dataset's "
+                             "permissions, e.g. chmod -R a+rX ROOT")
