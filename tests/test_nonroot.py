@@ -130,8 +130,13 @@ def test_unreadable_inputs_are_named_not_called_corrupt(video, tiny_ckpt, shared
         cv2.imwrite(str(frames / f"{i:08d}.jpg"), np.full((48, 64, 3), 60 * i, np.uint8))
     for path in (secret_video, secret_ckpt, frames / "00000001.jpg"):
         os.chmod(path, 0o600)
+    secret_yaml = shared_tmp / "secret.yaml"
+    secret_yaml.write_text("MODEL: {}\n")
+    os.chmod(secret_yaml, 0o600)
     init = ("--init", "10,10,20,20", "--device", "cpu", "--max-frames", "2")
-    cases = {("run", secret_video, *init): f"video '{secret_video}'",
+    shutil.copy(tiny_ckpt, shared_tmp / "tiny.pt")
+    cases = {("run", video, "-m", shared_tmp / "tiny.pt", "--config", secret_yaml, *init): f"config file '{secret_yaml}'",
+             ("run", secret_video, *init): f"video '{secret_video}'",
              ("run", video, "-m", secret_ckpt, *init): f"model '{secret_ckpt}'",
              ("run", frames, *init): f"image '{frames / '00000001.jpg'}'",
              ("export", secret_ckpt, "-o", shared_tmp / "export"): f"checkpoint '{secret_ckpt}'"}
