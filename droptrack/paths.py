@@ -46,6 +46,17 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
                          "pass a path you can write to") from None
 
 
+def check_reachable(label: str, path: PathLike) -> None:
+    """A path whose folders this user may enter (pathlib's exists/is_dir raise PermissionError under e.g. /root)."""
+    try:
+        os.stat(os.path.expanduser(str(path)))
+    except PermissionError:
+        raise InputError(f"{label} '{path}': a folder above it is closed to this user (Permission denied); pass a "
+                         "path you can write to") from None
+    except (OSError, ValueError):   # missing (made later), or a name the checks below refuse
+        pass
+
+
 def _check_not_system(label: str, path: PathLike) -> str:
     real = _real(path)
     root = next((r for r in SYSTEM_ROOTS if _under(real, r)), None)
@@ -103,6 +114,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a file path")
+    check_reachable(label, p)
     _check_not_system(label, p)
     if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
         raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
@@ -141,6 +153,7 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a folder path")
+    check_reachable(label, p)
     _check_not_system(label, p)
     if os.path.lexists(p) and not p.is_dir():
         raise InputError(f"{label} '{path}' is a file, not a folder; pass a folder path")

@@ -209,3 +209,21 @@ def test_dataset_frame_the_user_cannot_read(shared_tmp):
     assert read() == "read"   # root reads it
     assert as_user(read) == (f"frame {frame} is not readable by this user (Permission denied); fix the dataset's "
                              "permissions, e.g. chmod -R a+rX ROOT")
+
+
+def test_output_under_a_folder_the_user_cannot_enter_names_the_option(video, shared_tmp):
+    """--output LOCKED/x (LOCKED: a folder the user may not enter) was a PermissionError from pathlib; the line now
+    names the option, for file outputs (dt run), folder outputs (dt data synth) and dt train's own check."""
+    import droptrack.data.synth  # noqa: F401
+    import droptrack.train.options  # noqa: F401
+
+    locked = shared_tmp / "locked"
+    locked.mkdir(mode=0o700)
+    cases = {("run", video, "--init", "10,10,20,20", "--output", locked / "boxes.txt"): ("--output", "boxes.txt"),
+             ("data", "synth", locked / "set"): ("OUT", "set"),
+             ("train", "-c", "droptrack_tiny_synth", "-o", locked / "train"): ("--output", "train")}
+    for args, (label, name) in cases.items():
+        line = one_line_error(dt_as_user(*args))
+        assert line == (f"error: {label} '{locked / name}': a folder above it is closed to this user (Permission "
+                        "denied); pass a path you can write to"), args
+    assert list(locked.iterdir()) == []
