@@ -18,6 +18,7 @@ import pytest
 import typer
 
 from droptrack.cli.app import friendly
+from droptrack.errors import InputError
 from helpers import cli, one_line_error
 
 USER = "cloudsdk" if any(p.pw_name == "cloudsdk" for p in pwd.getpwall()) else "nobody"
@@ -227,3 +228,29 @@ def test_output_under_a_folder_the_user_cannot_enter_names_the_option(video, sha
         assert line == (f"error: {label} '{locked / name}': a folder above it is closed to this user (Permission "
                         "denied); pass a path you can write to"), args
     assert list(locked.iterdir()) == []
+
+
+def test_bench_reads_a_complete_synthetic_set_it_may_not_write(shared_tmp):
+    """dt bench --data synthetic --root SHARED, where SHARED holds the very set (made by another user, read-only):
+    refused as 'not writable' though nothing is written; it is now read as it is. A set that must be made there
+    still needs a writable folder."""
+    from droptrack.data.synth import ensure_synth
+    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE, _read
+
+    shared = shared_tmp / "shared_synth"
+    ensure_synth(shared, 1, 3, SYNTH_SEED, SYNTH_SIZE, split="val")
+    before = sorted(p.relative_to(shared) for p in shared.rglob("*"))
+
+    def read(sequences: int, root: Path = shared) -> object:
+        try:
+            kind, tag, seqs = _read("synthetic", str(root), shared_tmp / "out", sequences, 3)
+        except InputError as exc:
+            return str(exc)
+        return kind, tag, [len(s) for s in seqs]
+
+    assert as_user(lambda: read(1)) == ("synthetic", "synth", [3])
+    assert as_user(lambda: read(2)).startswith(f"--root {shared} holds another synthetic set (sequences 1, not 2)")
+    assert as_user(lambda: read(1, shared_tmp / "new")) == (f"--root '{shared_tmp / 'new'}': folder '{shared_tmp}' "
+                                                           "is not writable (Permission denied); pass a path you "
+                                                           "can write to")
+    assert sorted(p.relative_to(shared) for p in shared.rglob("*")) == before
