@@ -254,3 +254,42 @@ def test_bench_reads_a_complete_synthetic_set_it_may_not_write(shared_tmp):
                                                            "is not writable (Permission denied); pass a path you "
                                                            "can write to")
     assert sorted(p.relative_to(shared) for p in shared.rglob("*")) == before
+
+
+def test_path_options_unreadable_to_the_user_are_one_line(tiny_ckpt, shared_tmp):
+    """typer checks that an existing Path option is readable (always true for root): a user got a boxed usage error
+    ('Invalid value for ARTIFACT: path ... is not readable'); the commands' own one-line errors now say it."""
+    import droptrack.cli.deploy  # noqa: F401
+    import droptrack.engine.doctor  # noqa: F401
+
+    secret = shared_tmp / "secret.pt"
+    shutil.copy(tiny_ckpt, secret)
+    os.chmod(secret, 0o600)
+    line = one_line_error(dt_as_user("doctor", secret))
+    assert line == (f"error: model '{secret}' is not readable by this user (Permission denied); fix its permissions "
+                    "(e.g. chmod a+r) or pass a copy you can read")
+    locked = shared_tmp / "locked_results"
+    locked.mkdir(mode=0o700)
+    out = shared_tmp / "analysis"
+    out.mkdir()
+    os.chown(out, user().pw_uid, user().pw_gid)
+    line = one_line_error(dt_as_user("analyze", locked, "--dataset", "got10k", "--root", shared_tmp / "data",
+                                     "--output", out))
+    assert line.startswith(f"error: got10k root {shared_tmp / 'data'} (from the given root) does not exist"), line
+
+
+def test_no_path_option_is_checked_for_readability_by_click():
+    """Every Path option and argument leaves readability to the command (a one-line error), not to click's boxed
+    usage error that only non-root users ever see."""
+    from typer.main import get_command
+
+    from droptrack.cli import app
+
+    def commands(cmd):
+        yield cmd
+        for sub in getattr(cmd, "commands", {}).values():
+            yield from commands(sub)
+
+    paths = [(c.name, p.name, p.type_descriptor.parameter_info.readable) for c in commands(get_command(app))
+             for p in c.params if "Path" in str(p.type_descriptor.annotation)]
+    assert len(paths) >= 16 and [p for p in paths if p[2]] == []
