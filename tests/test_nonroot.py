@@ -293,3 +293,21 @@ def test_no_path_option_is_checked_for_readability_by_click():
     paths = [(c.name, p.name, p.type_descriptor.parameter_info.readable) for c in commands(get_command(app))
              for p in c.params if "Path" in str(p.type_descriptor.annotation)]
     assert len(paths) >= 16 and [p for p in paths if p[2]] == []
+
+
+def test_camera_node_closed_to_the_user_says_which_group(shared_tmp):
+    """A /dev/videoN the user may not open (not in the 'video' group: the common case off root) was reported as
+    'exists but could not be opened (busy or not a capture node)'; it now names the group to join."""
+    import grp
+
+    from droptrack.runtime.sources import device_state
+
+    node = shared_tmp / "video0"
+    node.write_bytes(b"")
+    os.chmod(node, 0o660)
+    group = grp.getgrgid(os.stat(node).st_gid).gr_name
+    assert device_state(node) == "exists but could not be opened (busy or not a capture node)"   # root opens it
+    assert as_user(lambda: device_state(node)) == (
+        f"exists but this user may not open it (Permission denied): add the user to its group, e.g. sudo usermod "
+        f"-aG {group} $USER, then log in again")
+    assert as_user(lambda: device_state(shared_tmp / "video1")) == "missing"

@@ -179,9 +179,21 @@ def _quiet_opencv():
 def _camera_hint(index: int) -> str:
     if sys.platform.startswith("linux"):
         dev = Path(f"/dev/video{index}")
-        state = "exists but could not be opened (busy or not a capture node)" if dev.exists() else "missing"
-        return f"V4L2 {dev} {state}"
+        return f"V4L2 {dev} {device_state(dev)}"
     return "the OS camera backend refused it"
+
+
+def device_state(dev: Path) -> str:
+    """Why a V4L2 node did not open: missing, closed to this user (not in its group: root never is), or busy."""
+    if not os.path.exists(dev):
+        return "missing"
+    if not os.access(dev, os.R_OK | os.W_OK):
+        import grp
+
+        group = grp.getgrgid(os.stat(dev).st_gid).gr_name
+        return (f"exists but this user may not open it (Permission denied): add the user to its group, e.g. "
+                f"sudo usermod -aG {group} $USER, then log in again")
+    return "exists but could not be opened (busy or not a capture node)"
 
 
 def _set_props(cap, width: int | None, height: int | None, fps: float | None) -> None:
