@@ -18,6 +18,7 @@ import yaml
 
 from droptrack.config_rules import RULES, Rule, check_value
 from droptrack.errors import ConfigError
+from droptrack.paths import check_readable
 
 if TYPE_CHECKING:
     from droptrack.artifact import ArtifactMeta
@@ -238,6 +239,7 @@ def load_config(name_or_path: str | Path) -> Config:
         if not path.is_file():
             raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
                               f"{', '.join(available_configs())}")
+        check_readable("config file", path)
         try:
             text = path.read_text()
         except UnicodeDecodeError:   # e.g. a checkpoint passed as --config

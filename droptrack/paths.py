@@ -46,6 +46,17 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
                          "pass a path you can write to") from None
 
 
+def check_reachable(label: str, path: PathLike) -> None:
+    """A path whose folders this user may enter (pathlib's exists/is_dir raise PermissionError under e.g. /root)."""
+    try:
+        os.stat(os.path.expanduser(str(path)))
+    except PermissionError:
+        raise InputError(f"{label} '{path}': a folder above it is closed to this user (Permission denied); pass a "
+                         "path you can write to") from None
+    except (OSError, ValueError):   # missing (made later), or a name the checks below refuse
+        pass
+
+
 def _check_not_system(label: str, path: PathLike) -> str:
     real = _real(path)
     root = next((r for r in SYSTEM_ROOTS if _under(real, r)), None)
@@ -60,6 +71,32 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return _real(a) == _real(b)
+
+
+def check_readable(label: str, path: PathLike) -> None:
+    """An input file this user may read: root reads anything, so only a non-root user meets this (a 0600 file of
+    another user was reported as corrupt or undecodable)."""
+    p = os.path.expanduser(str(path))
+    if os.path.isfile(p) and not os.access(p, os.R_OK):
+        raise InputError(f"{label} '{path}' is not readable by this user (Permission denied); fix its permissions "
+                         "(e.g. chmod a+r) or pass a copy you can read")
+
+
+def replace_denied(path: PathLike) -> str | None:
+    """Why this user may not replace the existing file `path` (outputs are written beside it and renamed onto it), or
+    None: it is read-only, or another user's file in a sticky folder such as /tmp (root may do both)."""
+    p = os.path.expanduser(str(path))
+    try:
+        st, folder_st = os.stat(p), os.stat(os.path.dirname(os.path.abspath(p)))
+    except OSError:
+        return None
+    if not os.access(p, os.W_OK):
+        return "is read-only; pass another path or make it writable"
+    if (stat.S_ISREG(st.st_mode) and folder_st.st_mode & stat.S_ISVTX
+            and os.geteuid() not in (0, st.st_uid, folder_st.st_uid)):
+        return (f"belongs to another user in the sticky folder '{os.path.dirname(os.path.abspath(p))}', where only "
+                "its owner may replace it; pass another path")
+    return None
 
 
 def writes_in_place(path: PathLike) -> bool:
@@ -77,6 +114,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a file path")
+    check_reachable(label, p)
     _check_not_system(label, p)
     if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
         raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
@@ -86,8 +124,9 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} '{path}' is the input '{src}'; writing it would destroy the input - "
                              "pass another output path")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise InputError(f"{label} '{path}' exists and is read-only; pass another path or make it writable")
+    why = replace_denied(p)
+    if why is not None:
+        raise InputError(f"{label} '{path}' exists and {why}")
     if not writes_in_place(p):   # /dev/null is written in place: its folder need not be writable
         _check_folder_writable(label, p, p.parent)
     return p
@@ -114,6 +153,7 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a folder path")
+    check_reachable(label, p)
     _check_not_system(label, p)
     if os.path.lexists(p) and not p.is_dir():
         raise InputError(f"{label} '{path}' is a file, not a folder; pass a folder path")

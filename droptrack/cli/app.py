@@ -20,7 +20,8 @@ CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a ch
 
 
 def friendly(fn: Callable) -> Callable:
-    """Turn DropTrackError into a one-line message and its exit code (no traceback for user errors); FFmpeg quiet."""
+    """Turn DropTrackError (and PermissionError) into a one-line message and its exit code (no traceback for user
+    errors); FFmpeg quiet."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -30,6 +31,12 @@ def friendly(fn: Callable) -> Callable:
         except DropTrackError as exc:
             typer.echo("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), err=True)   # one line
             raise typer.Exit(exc.exit_code) from None
+        except PermissionError as exc:   # a path under a folder this user cannot enter or read (root never sees it)
+            where = f" '{exc.filename}'" if exc.filename else ""
+            msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, or the "
+                   "file is another user's; fix the permissions or pass a path you can read and write")
+            typer.echo("error: " + msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None

@@ -12,7 +12,8 @@ from droptrack.cli.app import app, data_app, friendly
 @data_app.command("synth")
 @friendly
 def data_synth(
-    out: Path = typer.Argument(..., help="Output folder (GOT-10k layout: list.txt, <seq>/00000001.jpg, ...)."),
+    out: Path = typer.Argument(..., help="Output folder (GOT-10k layout: list.txt, <seq>/00000001.jpg, ...).",
+                               readable=False),
     sequences: int = typer.Option(8, "--sequences", "-n", help="Number of sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical files)."),
@@ -46,11 +47,13 @@ def data_synth(
 @friendly
 def train(
     config: str = typer.Option(..., "--config", "-c", help="Config name or YAML path."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs).",
+                                readable=False),
     pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
-                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*')."),
+                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*').",
+                                              readable=False),
     data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
-    val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC."),
+    val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC.", readable=False),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
     batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
     samples_per_epoch: Optional[int] = typer.Option(None, help="Override DATA.TRAIN.SAMPLE_PER_EPOCH."),

@@ -21,7 +21,8 @@ def export_(
     opset: int = typer.Option(17, "--opset", help="ONNX opset: 17 (LayerNormalization) up to the newest the "
                                                   "installed torch exports."),
     output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder (not used with an .onnx "
-                                                                           "CHECKPOINT: its engine goes next to it)."),
+                                                                           "CHECKPOINT: its engine goes next to it).",
+                                                                           readable=False),
     fp16: bool = typer.Option(False, "--fp16", help="Also write model_fp16.onnx (FP32 islands, float32 I/O)."),
     int8: bool = typer.Option(False, "--int8", help="Also write the INT8 graphs: model_int8_trt.onnx (TensorRT: "
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
@@ -96,7 +97,7 @@ def export_(
 @friendly
 def doctor(
     artifact: Optional[Path] = typer.Argument(None, help="Checkpoint (.pt/.pth.tar/.safetensors), .onnx or .engine to "
-                                              "check against this machine."),
+                                              "check against this machine.", readable=False),
     config: Optional[str] = typer.Option(None, "--config", help="Config of a checkpoint that carries none (a "
                                          ".safetensors file; official ones are inferred), as dt run --config."),
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "

@@ -17,10 +17,12 @@ from droptrack.errors import InputError
 def eval_(
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
                                 "synth."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
+                                        readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar/"
-                                              ".safetensors), .onnx or .engine (default: the embedded model)."),
+                                              ".safetensors), .onnx or .engine (default: the embedded model).",
+                                              readable=False),
     tracker: Optional[str] = typer.Option(None, "--tracker", help="A classic OpenCV tracker instead of a model: "
                                           "csrt, kcf, mil, mosse or medianflow."),
     config: Optional[str] = CONFIG_OPTION,
@@ -30,7 +32,7 @@ def eval_(
                                           "never more than the cores)."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
-                                          "files go to OUTPUT/<tracker>/."),
+                                          "files go to OUTPUT/<tracker>/.", readable=False),
     name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's "
                                      "stem, 'default' for the embedded model or the --tracker name, + the "
                                      "extension and --realtime-fps settings, e.g. default+crop_grid=0.1)."),
@@ -78,17 +80,19 @@ def eval_(
 @app.command()
 @friendly
 def analyze(
-    result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files)."),
+    result_dirs: list[Path] = typer.Argument(..., help="One result folder per tracker (<seq>.txt files).",
+                                             readable=False),
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
+                                        readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
-                                          "(default: analysis/<dataset>)."),
+                                          "(default: analysis/<dataset>).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
     attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
                                               "(<seq>.txt: 14 or 12 comma-separated 0/1); default: the dataset's "
-                                              "own att/ folder."),
+                                              "own att/ folder.", readable=False),
 ) -> None:
     """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
     report.json, success, precision and per-attribute plots."""
@@ -128,7 +132,8 @@ def bench(
                                                    "whose box has IoU < 0.5 with the reference's (default 0.01 "
                                                    "FP32/FP16, 0.03 INT8)."),
     min_fps: Optional[float] = typer.Option(None, "--min-fps", help="Gate: smallest end-to-end FPS."),
-    output: Path = typer.Option(Path("out/bench"), "--output", "-o", help="Folder for bench.json, bench.md, plots."),
+    output: Path = typer.Option(Path("out/bench"), "--output", "-o", help="Folder for bench.json, bench.md, plots.",
+                                readable=False),
     sequences: Optional[int] = typer.Option(None, "--sequences", help="Use the first N sequences (synthetic: "
                                             "generate N; default 8)."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Use the first M frames of each sequence "

@@ -138,9 +138,9 @@ def stopped(signum: int | None, when: str) -> None:
 @friendly
 def demo(
     output: Path = typer.Option(Path("droptrack-demo"), "--output", "-o", help="Folder for everything the demo "
-                                "writes."),
+                                "writes.", readable=False),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
-                                              "embedded model)."),
+                                              "embedded model).", readable=False),
     config: Optional[str] = CONFIG_OPTION,
     sequences: int = typer.Option(6, "--sequences", help="Synthetic benchmark sequences."),
     frames: int = typer.Option(40, "--frames", help="Frames per synthetic sequence."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,9 @@ def read_rgb(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None and not os.access(path, os.R_OK):   # only a non-root user meets this
+        raise DatasetError(f"frame {path} is not readable by this user (Permission denied); fix the dataset's "
+                           "permissions, e.g. chmod -R a+rX ROOT")
     if bgr is None:
         raise DatasetError(f"frame {path} cannot be decoded (corrupt or not an image); re-download it")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

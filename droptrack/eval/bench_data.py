@@ -9,6 +9,7 @@ only on the first frame) is not scored (AUC not measured; parity with the refere
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,14 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
 
         n, m = sequences or 8, frames or 40
         folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
-        if root:
-            from droptrack.paths import check_output_dir
-
-            check_output_dir("--root", folder)   # the set is cached there: a folder, not a file
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
-        if why is not None and (folder / MARKER).is_file():   # a set made by other means: never replaced
+        if why is not None and os.path.isfile(folder / MARKER):   # a set made by other means: never replaced
             raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
                              f"{folder.absolute()}, or pass another --root to cache the {n}x{m} set in")
+        if why is not None:   # the set is made there: a writable folder (a complete one is only read)
+            from droptrack.paths import check_output_dir
+
+            check_output_dir("--root", folder)
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
     path, kind = Path(spec).expanduser(), data_kind(spec)

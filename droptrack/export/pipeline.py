@@ -126,9 +126,15 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
 
 def prepare_output_dir(output_dir: str | Path) -> Path:
     """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_output_dir, replace_denied
 
     out = check_output_dir("--output", output_dir)
+    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
+    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *(g.replace(".onnx", ".engine") for g in graphs),
+                        "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
+        why = replace_denied(out / name)
+        if why is not None:
+            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

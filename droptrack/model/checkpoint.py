@@ -27,6 +27,7 @@ import torch
 from droptrack.artifact import ArtifactMeta, atomic_torch_save, atomic_write
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError
+from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.vit import resize_pos_embed
 
@@ -134,6 +135,7 @@ def check_checkpoint_path(path: str | Path) -> None:
         raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar / .safetensors)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
+    check_readable("checkpoint", path)
 
 
 def read_file(path: str | Path, trust: bool = False) -> dict:

@@ -10,7 +10,8 @@ from typing import Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.errors import InputError
-from droptrack.paths import check_not_finished, check_outputs, same_file, writes_in_place
+from droptrack.paths import (check_not_finished, check_outputs, check_readable, replace_denied, same_file,
+                             writes_in_place)
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -79,6 +80,7 @@ def check_artifact(artifact: str | None) -> None:
         kind = "a folder" if path.is_dir() else f"a '{path.suffix or 'suffix-less'}' file"
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
+    check_readable("model", artifact)
 
 
 def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:
@@ -136,6 +138,9 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
                 raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
                                  "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
+            why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
+            if why is not None:
+                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that file {why}")
 
 
 def temp_path(label: str, path) -> Path:

@@ -26,6 +26,7 @@ import numpy as np
 
 from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import IMAGE_EXTS, sorted_images
+from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
 IMAGE_SUFFIXES = IMAGE_EXTS
@@ -75,6 +76,8 @@ class FolderSource(Source):
         if not self.files:
             raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
                               "point SOURCE to a folder of frames or a video file")
+        for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
+            check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
         self.name = f"folder {folder} ({len(self.files)} images)"
@@ -176,9 +179,21 @@ def _quiet_opencv():
 def _camera_hint(index: int) -> str:
     if sys.platform.startswith("linux"):
         dev = Path(f"/dev/video{index}")
-        state = "exists but could not be opened (busy or not a capture node)" if dev.exists() else "missing"
-        return f"V4L2 {dev} {state}"
+        return f"V4L2 {dev} {device_state(dev)}"
     return "the OS camera backend refused it"
+
+
+def device_state(dev: Path) -> str:
+    """Why a V4L2 node did not open: missing, closed to this user (not in its group: root never is), or busy."""
+    if not os.path.exists(dev):
+        return "missing"
+    if not os.access(dev, os.R_OK | os.W_OK):
+        import grp
+
+        group = grp.getgrgid(os.stat(dev).st_gid).gr_name
+        return (f"exists but this user may not open it (Permission denied): add the user to its group, e.g. "
+                f"sudo usermod -aG {group} $USER, then log in again")
+    return "exists but could not be opened (busy or not a capture node)"
 
 
 def _set_props(cap, width: int | None, height: int | None, fps: float | None) -> None:
@@ -265,6 +280,7 @@ def _open_stream(url: str, width, height, fps, policy: ReconnectPolicy | None = 
 def _open_video(path: Path) -> Source:
     import cv2
 
+    check_readable("video", path)   # OpenCV would say 'cannot decode it'
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SourceError(f"video '{path}' could not be read (OpenCV FFMPEG cannot decode it); check the file or "

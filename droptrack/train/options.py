@@ -10,7 +10,7 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
-from droptrack.paths import same_file
+from droptrack.paths import check_reachable, same_file
 from droptrack.train.data import check_data_names, parse_data_roots
 from droptrack.train.optim import reference_batch
 
@@ -71,6 +71,7 @@ def check_options(opts: TrainOptions) -> None:
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
         raise ConfigError(f"--device: {opts.device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
     out = Path(opts.output)
+    check_reachable("--output", out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
     done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
