@@ -136,7 +136,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         return EngineResult(engine_path, side, meta.precision, True, time.perf_counter() - t0, key)
     cached = cdir / f"{key}.engine"
     notes: list[str] = []
-    if not force and cached.is_file():
+    if not force and os.path.isfile(cached):
         atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
         reused = True
         log(f"  reusing cached engine {cached}")
@@ -184,7 +184,7 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     trt_compat.set_detailed_profiling(config, trt)
     notes = trt_compat.apply_precision(config, network, trt, precision, typing) + trt_compat.disable_tf32(config, trt)
     tc_path = cdir / f"timing-{timing_cache_key(env)}.cache"
-    timing = trt_compat.attach_timing_cache(config, tc_path.read_bytes() if tc_path.is_file() else None)
+    timing = trt_compat.attach_timing_cache(config, tc_path.read_bytes() if os.path.isfile(tc_path) else None)
     if timing == "reused":
         notes.append(f"timing cache reused: {tc_path}")
     elif timing == "refused":
