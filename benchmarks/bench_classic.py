@@ -124,7 +124,7 @@ def dataset(spec: str, work: Path) -> tuple[Path, str]:
     extra = {"attributes": parse_attributes(a.get("--attributes", "none")), "difficulty": a.get("--difficulty", "hard")}
     if synth_mismatch(folder, *params, **extra) is not None:   # missing, half-made, another SETS entry or version
         print(f"$ dt data synth <workdir>/{spec} {SETS[spec]}", flush=True)
-        generate_synth(folder, *params, progress=True, **extra)
+        generate_synth(folder, *params, progress=True, overwrite=True, **extra)
     return folder, f"dt data synth {spec} {SETS[spec]}"
 
 

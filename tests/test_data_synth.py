@@ -187,3 +187,29 @@ def test_cli_data_synth(tmp_path):
     assert cv2.imread(str(out / "synth_train_00001" / "00000004.jpg")).shape == (96, 128, 3)
     bad = CliRunner().invoke(app, ["data", "synth", str(out), "--size", "big"])
     assert bad.exit_code == 2 and "WxH" in bad.output
+
+
+def test_synth_keeps_the_same_set_and_refuses_another_unless_overwrite(tmp_path):
+    """`dt data synth OUT --seed 2` over a complete seed-1 set replaced it without a word (a validation set lost to
+    a typo), and the same command again rewrote every frame; now the same set is kept untouched, another is refused
+    (one line, exit 2) and --overwrite replaces it, removing the sequences the new set does not have."""
+    from typer.testing import CliRunner
+
+    from droptrack.cli import app
+
+    out = tmp_path / "set"
+    args = ["data", "synth", str(out), "--frames", "4", "--size", "96x64"]
+    assert CliRunner().invoke(app, [*args, "--sequences", "3", "--seed", "1"]).exit_code == 0
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    assert CliRunner().invoke(app, [*args, "--sequences", "3", "--seed", "1"]).exit_code == 0
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == before
+    bad = CliRunner().invoke(app, [*args, "--sequences", "2", "--seed", "2"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
+    assert "(sequences 3, not 2; seed 1, not 2)" in bad.output and "--overwrite" in bad.output
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == before
+    ok = CliRunner().invoke(app, [*args, "--sequences", "2", "--seed", "2", "--overwrite"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((out / "synth.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["synth_train_00001", "synth_train_00002"]
+    fresh = generate_synth(tmp_path / "fresh", 2, 4, seed=2, size=(96, 64))
+    assert all((out / f.relative_to(fresh)).read_bytes() == f.read_bytes() for f in fresh.rglob("*") if f.is_file())

@@ -33,13 +33,15 @@ def data_synth(
                                    "sequence takes one attribute in turn plus each other one with p = min(0.25, "
                                    "3/N), about 4 of 'all', at full strength) or moderate (one main attribute, "
                                    "sometimes a second, milder: small targets 22-32 px, zoom <= 1.5x, ...)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete set in OUT made with other "
+                                   "settings (refused without it; the same set is kept as it is)."),
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
 
     path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
                           attributes=attributes, aspect_max=aspect_max,
-                          difficulty=difficulty)
+                          difficulty=difficulty, overwrite=overwrite)
     typer.echo(f"synthetic set: {path}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import cv2
@@ -135,8 +136,10 @@ def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split
 def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                    size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
                    progress: bool = False, gray: float = DEFAULT_GRAY, attributes: str | tuple[str, ...] = (),
-                   aspect_max: float | None = None, difficulty: str = "hard") -> Path:
+                   aspect_max: float | None = None, difficulty: str = "hard", overwrite: bool = False) -> Path:
     """Write a synthetic set to `out` (GOT-10k layout) and return `out`; the marker file is written last.
+    The same complete set already there is kept as it is; a complete set made with other parameters is refused
+    unless `overwrite` (then replaced, its extra sequences removed).
     `attributes` ('none', 'all', 'a,b' or a tuple) selects the hard attributes; each sequence's tags go to
     <seq>/attributes.txt; `difficulty` ('hard' or 'moderate') how many stack per sequence and how strong.
     A run killed part-way resumes when started again with the same parameters (PROGRESS lists what it wrote)."""
@@ -149,10 +152,12 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
 
     out = check_output_dir("OUT", out)
     _check_own_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).unlink(missing_ok=True)
     params = _params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max, difficulty)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
+    if _kept_or_refused(out, params, overwrite):
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).unlink(missing_ok=True)
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
     cache: dict = {}
@@ -167,10 +172,30 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
                 journal.write(json.dumps([name, seq.photos]) + "\n")   # one line per finished sequence
                 journal.flush()
             bar.advance()
+    for extra in sorted(p for p in out.iterdir() if p.is_dir() and _OWN_NAME.fullmatch(p.name) and p.name not in names):
+        shutil.rmtree(extra)   # a replaced set's (or a killed run's) sequences beyond this set's
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
     atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
     (out / PROGRESS).unlink(missing_ok=True)
     return out
+
+
+def _kept_or_refused(out: Path, params: dict, overwrite: bool) -> bool:
+    """True when `out` already holds the complete set these parameters make (nothing to write); a complete set
+    made with other parameters is an InputError unless `overwrite`."""
+    try:
+        meta = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict):
+        return False
+    differ = [f"{k} {meta.get(k)}, not {v}" for k, v in params.items() if meta.get(k) != v]
+    if not differ:
+        return True
+    if not overwrite:
+        raise InputError(f"'{out}' holds a complete synthetic set made with other settings ({'; '.join(differ)}); "
+                         "pass another folder, or --overwrite to replace it")
+    return False
 
 
 def _resumable(out: Path, params: dict, names: list[str]) -> dict:
@@ -238,7 +263,7 @@ def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: in
     """Reuse the set in `out` when its marker matches these parameters, else (re)generate it."""
     if synth_mismatch(out, sequences, frames, seed, size, split, ext) is None:
         return Path(out)
-    return generate_synth(out, sequences, frames, seed, size, split, ext, progress)
+    return generate_synth(out, sequences, frames, seed, size, split, ext, progress, overwrite=True)
 
 
 class _Progress:

@@ -96,7 +96,7 @@ def _synth_sequences(folder: Path, n: int) -> list:
     from droptrack.data.synth import generate_synth
 
     n_seq = max(2, min(16, n // 2))
-    generate_synth(folder, n_seq, 12, 0, size=(320, 240), split="train")
+    generate_synth(folder, n_seq, 12, 0, size=(320, 240), split="train", overwrite=True)   # a cache folder
     return get_sequences("synth", folder, split="train")
 
 
