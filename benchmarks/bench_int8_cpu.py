@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from droptrack.eval.machine import benchmark_machine
+from droptrack.eval.machine import benchmark_machine, cpu_int8_isa
 from droptrack.errors import run_script
 
 CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}
@@ -165,17 +165,6 @@ def time_graphs(paths: dict[str, Path], pair, runs: int) -> dict[str, list[float
     return times
 
 
-def int8_isa() -> str:
-    """The CPU's INT8 instruction sets as ORT's MLAS uses them (the ratio depends on them more than on anything)."""
-    try:
-        flags = next((ln.split(":", 1)[1].split() for ln in open("/proc/cpuinfo") if ln.startswith("flags")), [])
-    except OSError:
-        return "instruction sets unknown"
-    vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
-            if flag in flags]
-    return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
-
-
 def markdown(res: dict) -> str:
     lines = ["# CPU INT8: ONNX Runtime INT8 graph vs its FP32 graph (ViT-B 256-CE / 384-CE)", "",
              f"Recorded {res['date']} by `{res['command']}`. Machine: {res['machine']['cpu']}, "
@@ -224,7 +213,7 @@ def main() -> None:
            "command": "nice -n 10 python benchmarks/bench_int8_cpu.py " + " ".join(
                [f"--runs {args.runs}", f"--models {args.models}"]
                + ([f"--variants {args.variants}"] if args.variants else [])),
-           "machine": benchmark_machine(ort_intra_op_threads=1), "isa": int8_isa(), "models": {}}
+           "machine": benchmark_machine(ort_intra_op_threads=1), "isa": cpu_int8_isa(), "models": {}}
     for label in args.models.split(","):
         paths, pair, notes = build(label, args.work / label)
         if args.variants:

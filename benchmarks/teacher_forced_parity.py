@@ -16,11 +16,8 @@ import json
 
 import numpy as np
 
+from droptrack.engine.base import to_numpy
 from droptrack.errors import InputError, run_script
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 def main() -> None:
@@ -55,10 +52,10 @@ def main() -> None:
         for tr in (lead, follow):
             search, factors = tr.preprocess(frame)
             out = tr.infer(search)
-            windowed = _np(tr.window) * _np(out["score_map"])
+            windowed = to_numpy(tr.window) * to_numpy(out["score_map"])
             peaks.append(windowed.reshape(windowed.shape[0], -1).max(1))
             outs.append((out, factors))
-        d_score = float(np.abs(_np(outs[0][0]["score_map"]) - _np(outs[1][0]["score_map"])).max())
+        d_score = float(np.abs(to_numpy(outs[0][0]["score_map"]) - to_numpy(outs[1][0]["score_map"])).max())
         boxes = [tr.postprocess(o, f, frame.shape[:2])[0].box for tr, (o, f) in zip((lead, follow), outs)]
         d_box = float(np.abs(np.subtract(*boxes)).max())
         worst = (max(worst[0], d_score), max(worst[1], d_box))

@@ -50,10 +50,15 @@ class GateError(DropTrackError):
     exit_code = 1
 
 
+def one_line(message: object) -> str:
+    """'error: MESSAGE' on one line (newlines escaped): what dt and the benchmark scripts print for a user error."""
+    return "error: " + str(message).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def run_script(main: Callable[[], object]) -> None:
     """A benchmark script's entry point: bad input (a DropTrackError) is one line on stderr and exit code 2, as in dt."""
     try:
         main()
     except DropTrackError as exc:
-        print("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
+        print(one_line(exc), file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

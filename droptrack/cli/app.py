@@ -8,7 +8,7 @@ from typing import Callable
 
 import typer
 
-from droptrack.errors import DropTrackError
+from droptrack.errors import DropTrackError, one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers.")
@@ -29,13 +29,13 @@ def friendly(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except DropTrackError as exc:
-            typer.echo("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), err=True)   # one line
+            typer.echo(one_line(exc), err=True)
             raise typer.Exit(exc.exit_code) from None
         except PermissionError as exc:   # a path under a folder this user cannot enter or read (root never sees it)
             where = f" '{exc.filename}'" if exc.filename else ""
             msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, or the "
                    "file is another user's; fix the permissions or pass a path you can read and write")
-            typer.echo("error: " + msg.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+            typer.echo(one_line(msg), err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)

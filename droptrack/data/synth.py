@@ -180,16 +180,24 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     return out
 
 
+def _marker_differences(out: str | Path, params: dict) -> list[str] | None:
+    """How the complete set in `out` differs from `params` ('seed 1, not 2', ...; [] = the same set), or None when
+    `out` holds no complete set (no readable marker)."""
+    try:
+        meta = json.loads((Path(out) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return [f"{k} {meta.get(k)}, not {v}" for k, v in params.items() if meta.get(k) != v]
+
+
 def _kept_or_refused(out: Path, params: dict, overwrite: bool) -> bool:
     """True when `out` already holds the complete set these parameters make (nothing to write); a complete set
     made with other parameters is an InputError unless `overwrite`."""
-    try:
-        meta = json.loads((out / MARKER).read_text())
-    except (OSError, ValueError):
+    differ = _marker_differences(out, params)
+    if differ is None:
         return False
-    if not isinstance(meta, dict):
-        return False
-    differ = [f"{k} {meta.get(k)}, not {v}" for k, v in params.items() if meta.get(k) != v]
     if not differ:
         return True
     if not overwrite:
@@ -246,15 +254,11 @@ def synth_mismatch(out: str | Path, sequences: int, frames: int, seed: int, size
                    ext: str = "jpg", attributes: tuple[str, ...] = (), difficulty: str = "hard") -> str | None:
     """Why the set in `out` is not the one these parameters make ('no complete synthetic set', 'frames 6, not 40'),
     or None (generator version included)."""
-    try:
-        meta = json.loads((Path(out) / MARKER).read_text())
-    except (OSError, ValueError):
-        meta = None
-    if not isinstance(meta, dict):
+    differ = _marker_differences(out, _params(sequences, frames, seed, size, split, ext, attributes=attributes,
+                                              difficulty=difficulty))
+    if differ is None:
         return "no complete synthetic set"
-    want = _params(sequences, frames, seed, size, split, ext, attributes=attributes, difficulty=difficulty)
-    key = next((k for k, v in want.items() if meta.get(k) != v), None)
-    return None if key is None else f"{key} {meta.get(key)}, not {want[key]}"
+    return differ[0] if differ else None
 
 
 def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,

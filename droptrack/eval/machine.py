@@ -47,6 +47,18 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_int8_isa() -> str:
+    """The CPU's INT8 instruction sets as ONNX Runtime's MLAS uses them (an INT8/FP32 speed ratio depends on them
+    more than on anything else): 'AVX-512 VNNI, AVX-VNNI, AMX', 'AVX2, no VNNI', ..."""
+    text = _read("/proc/cpuinfo")
+    if text is None:
+        return "instruction sets unknown"
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
+            if flag in flags]
+    return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
+
+
 def _mem_total_gb() -> float | None:
     for line in (_read("/proc/meminfo") or "").splitlines():
         if line.startswith("MemTotal:"):

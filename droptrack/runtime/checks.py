@@ -10,8 +10,7 @@ from typing import Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
 from droptrack.errors import InputError
-from droptrack.paths import (check_not_finished, check_outputs, check_readable, replace_denied, same_file,
-                             writes_in_place)
+from droptrack.paths import check_not_finished, check_outputs, check_readable, replace_denied, same_file
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -118,29 +117,28 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
                              "stdout: --jsonl -)")
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
-    parts = {label: [temp_path(label, o) for o in paths if not writes_in_place(o)]   # /dev/null: no .part
-             for label, paths in outputs.items()}
+    parts = [(label, o, part) for label, paths in outputs.items() for o in paths
+             if (part := temp_path(label, o)) != Path(o)]   # /dev/null is written in place: no NAME.part
+    others = [(lab, o) for lab, paths in outputs.items() for o in paths]
     if os.path.isdir(os.path.expanduser(source)):   # an image folder: its frames are inputs too
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
-                  for paths in (*outputs.values(), *parts.values()) for o in paths]
+                  for o in (*(o for _, o in others), *(part for _, _, part in parts))]
     check_outputs(outputs, found)
-    others = [(lab, o) for lab, paths in outputs.items() for o in paths]
-    for label, paths in parts.items():
-        for out, part in zip([o for o in outputs[label] if not writes_in_place(o)], paths):
-            src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
-            if src is not None:
-                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
-                                 f"'{src}'; pass another output path")
-            other = next((lab for lab, o in others if same_file(part, o)), None)
-            if other is not None:
-                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
-                                 "give each output its own path")
-            if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
-                raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
-                                 "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
-            why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
-            if why is not None:
-                raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that file {why}")
+    for label, out, part in parts:
+        src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
+        if src is not None:
+            raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is the input "
+                             f"'{src}'; pass another output path")
+        other = next((lab for lab, o in others if same_file(part, o)), None)
+        if other is not None:
+            raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
+                             "give each output its own path")
+        if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
+            raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
+                             "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
+        why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
+        if why is not None:
+            raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that file {why}")
 
 
 def temp_path(label: str, path) -> Path:

@@ -59,15 +59,17 @@ def format_box_line(box: list[float]) -> str:
 
 
 def part_path(path: str | Path) -> Path:
-    """Where a streamed file is written until the run ends (renamed onto `path` at close)."""
+    """Where a streamed file is written until the run ends (renamed onto `path` at close); `path` itself for a
+    device such as /dev/null (renaming a file onto it would replace the device)."""
     path = Path(path)
-    return path.with_name(path.name + ".part")
+    return path if writes_in_place(path) else path.with_name(path.name + ".part")
 
 
 def video_part_path(path: str | Path) -> Path:
-    """Where --save writes until the run ends: NAME.part.EXT (the container suffix stays last for OpenCV)."""
+    """Where --save writes until the run ends: NAME.part.EXT (the container suffix stays last for OpenCV); `path`
+    itself for a device, as `part_path`."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.part{path.suffix}")
+    return path if writes_in_place(path) else path.with_name(f"{path.stem}.part{path.suffix}")
 
 
 class StreamFile:
@@ -75,7 +77,7 @@ class StreamFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.part = self.path if writes_in_place(self.path) else part_path(self.path)   # /dev/null: in place
+        self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(self.part, "w", encoding="utf-8")
         self.lines = 0
@@ -252,7 +254,7 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, fps: float | None):
         check_video_path(path)
         self.path = Path(path)
-        self.part = self.path if writes_in_place(self.path) else video_part_path(self.path)   # /dev/null: in place
+        self.part = video_part_path(self.path)
         self.fps = fps if fps and fps > 0 else 30.0
         self.writer = None
         self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
