@@ -1,0 +1,84 @@
+"""benchmarks/int8_error_sources.py and int8_qad.py simulate ONNX Runtime's dynamic INT8 in PyTorch and fold
+SmoothQuant into the network; their conclusions hold only if the simulation is ORT's arithmetic and the fold keeps
+the FP32 function. Checked against ORT's own DynamicQuantizeLinear / MatMulInteger and hand-computed scales."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+from test_export_benchmarks import benchmark_script
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _ort_dynamic_quant(x: np.ndarray) -> np.ndarray:
+    """x through ORT's DynamicQuantizeLinear and back (the U8 values times the scale, zero point removed)."""
+    g = helper.make_graph(
+        [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])], "dq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x.shape))])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
+def test_simulated_activation_quantization_is_onnxruntimes():
+    ies = benchmark_script("int8_error_sources")
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(0, 2, (64, 48)).astype(np.float32),        # mixed signs
+              np.abs(rng.normal(1, 3, (32, 16))).astype(np.float32),  # all positive: 0 joins the range
+              (rng.normal(0, 1, (8, 16)) * np.r_[np.ones(15), 40.0]).astype(np.float32)):   # one outlier channel
+        ref = _ort_dynamic_quant(x)
+        sim = ies.quant_act(torch.from_numpy(x), per_token=False).numpy()
+        step = (max(x.max(), 0) - min(x.min(), 0)) / 255
+        assert np.abs(sim - ref).max() <= 1e-5 * step + 1e-7, "simulation differs from ORT's rounding"
+        assert np.abs(sim - x).max() <= 0.5 * step + 1e-6      # and it is a quantization (error <= half a step)
+
+
+def test_simulated_weight_quantization_is_symmetric_int8():
+    ies = benchmark_script("int8_error_sources")
+    w = torch.tensor([[0.5, -1.27, 0.004], [0.1, 0.2, -0.3]])
+    # per tensor: step 1.27 / 127 = 0.01 -> values rounded to hundredths
+    assert torch.allclose(ies.quant_weight(w, False), torch.tensor([[0.5, -1.27, 0.0], [0.1, 0.2, -0.3]]), atol=1e-6)
+    # per channel: row 2's step is 0.3 / 127, so 0.1 -> round(42.33) = 42 steps
+    assert abs(float(ies.quant_weight(w, True)[1, 0]) - 42 * 0.3 / 127) < 1e-7
+
+
+def test_smooth_scales_hand_computed():
+    ies = benchmark_script("int8_error_sources")
+    act = np.array([4.0, 1.0])
+    w = np.array([[1.0, 2.0], [0.5, 8.0]])     # column maxima 1 and 8
+    assert np.allclose(ies.smooth_scales(act, w, 0.5), [2.0, 1 / np.sqrt(8)])
+    assert np.allclose(ies.smooth_scales(act, w, 1.0), [4.0, 1.0])
+    assert np.allclose(ies.smooth_scales(act, w, 0.0), [1.0, 1 / 8])
+
+
+def test_smoothquant_fold_keeps_the_function_and_evens_the_ranges(tiny):
+    """alpha = 1 divides every input channel by its own range: afterwards each channel's range is exactly 1."""
+    from droptrack.export.calibration import photo_pairs
+    from droptrack.export.onnx import export_meta
+
+    ies = benchmark_script("int8_error_sources")
+    _, model, cfg = tiny
+    pairs = photo_pairs(export_meta(cfg, model, "fp32", "x"), 4)
+    ranges = ies.input_ranges(model, pairs)
+    assert any(v.max() / v.min() > 2 for v in ranges.values())        # uneven before
+    sm = ies.smoothed(model, ranges, 1.0)
+    for a, b in ((model, sm),):
+        with torch.no_grad():
+            for p in pairs:
+                z, x = torch.from_numpy(p.template), torch.from_numpy(p.search)
+                oa = a(z, x, ce_template_mask=a.template_index)
+                ob = b(z, x, ce_template_mask=b.template_index)
+                for k in ("score_map", "size_map", "offset_map"):
+                    assert torch.allclose(oa[k], ob[k], atol=2e-5), k
+    after = ies.input_ranges(sm, pairs)
+    for k, v in after.items():
+        assert np.allclose(v, 1.0, rtol=1e-4), k
+    assert not torch.equal(model.backbone.blocks[0].norm1.weight, sm.backbone.blocks[0].norm1.weight)
