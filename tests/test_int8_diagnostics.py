@@ -82,3 +82,25 @@ def test_smoothquant_fold_keeps_the_function_and_evens_the_ranges(tiny):
     for k, v in after.items():
         assert np.allclose(v, 1.0, rtol=1e-4), k
     assert not torch.equal(model.backbone.blocks[0].norm1.weight, sm.backbone.blocks[0].norm1.weight)
+
+
+def test_int8_qad_runs_end_to_end_and_changes_the_weights(tiny, tmp_path):
+    """A 3-step distillation on a tiny model: the student's weights move, and its INT8 graph is compared with the
+    teacher's FP32 graph like the plain INT8 graph is (the script's own numbers are in benchmarks/README.md)."""
+    import json
+
+    qad = benchmark_script("int8_qad")
+    out = tmp_path / "res"
+    qad.main(["--model", str(tiny[0]), "--steps", "3", "--batch", "4", "--pairs", "16", "--eval-pairs", "6",
+              "--train-sequences", "3,0", "--eval-sequences", "2", "--work", str(tmp_path / "w"), "--out", str(out)])
+    rep = json.loads((out / "report.json").read_text())
+    assert set(rep["eval"]) == {"teacher, plain ORT INT8", "student FP32", "student ORT INT8 (distilled)"}
+    assert rep["largest_weight_change"] > 0
+    assert all(v["pairs"] == 6 and v["score_err_median"] >= 0 for v in rep["eval"].values())
+
+
+def test_int8_qad_refuses_a_bad_train_set_size():
+    qad = benchmark_script("int8_qad")
+    with pytest.raises(SystemExit) as e:
+        qad.parse(["--train-sequences", "240"])
+    assert e.value.code == 2
