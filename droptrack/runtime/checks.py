@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
+from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
 from droptrack.paths import check_not_finished, check_outputs, check_readable, replace_denied, same_file
 from droptrack.runtime import sources
@@ -80,6 +80,9 @@ def check_artifact(artifact: str | None) -> None:
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
     check_readable("model", artifact)
+    problem = content_problem(path)   # a text file renamed .onnx: before dt bench runs its reference (exit 1 after)
+    if problem:
+        raise InputError(f"model {problem}")
 
 
 def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:
