@@ -45,3 +45,19 @@ def test_validation_folder_without_images_is_refused_before_the_export(tiny_ckpt
     line = error_line(["export", tiny_ckpt, "--int8", "--auto-precision", "--val", tmp_path / "empty", "--output", out])
     assert f"no images under {tmp_path / 'empty'}" in line
     assert not out.exists()
+
+
+def test_corrupt_checkpoint_leaves_no_output_folder(tmp_path):
+    broken = tmp_path / "cut.pt"
+    broken.write_bytes(b"PK\x03\x04 cut short")   # starts as a checkpoint: only loading it tells it is broken
+    out = tmp_path / "out"
+    assert f"checkpoint '{broken}' is corrupt" in error_line(["export", broken, "--output", out])
+    assert not out.exists()   # it was made (empty) before the checkpoint was read
+
+
+def test_output_that_is_a_file_is_refused_before_the_checkpoint_loads(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    broken = tmp_path / "cut.pt"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    assert "is a file, not a folder" in error_line(["export", broken, "--output", tmp_path / "notes.txt"])
+    assert (tmp_path / "notes.txt").read_text() == "keep me\n"
