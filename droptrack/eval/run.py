@@ -182,8 +182,10 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
     from droptrack.data import get_sequences
 
+    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+
+    check_dataset_name(dataset)   # before results/<dataset> is made from it
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    from droptrack.data.registry import check_output_outside_root, check_split
 
     check_output_outside_root(output_dir, dataset, root)
     check_split(dataset, root, split)
