@@ -76,6 +76,56 @@ def artifact_format(path: str | Path | None) -> str:
     return {".onnx": "onnx", ".engine": "engine"}.get(suffix, "torch")
 
 
+def _holds(head: bytes) -> str:
+    """What the first bytes of a model file look like: 'torch' (zip, pickle or tar archive), 'safetensors', 'onnx'
+    (a protobuf whose first field is ONNX's ir_version), 'empty' or 'other'."""
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80" or head[257:262] == b"ustar":
+        return "torch"
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
+        return "safetensors"
+    return "onnx" if head[:1] == b"\x08" else "other"
+
+
+def _parses_as_onnx(path: Path) -> bool:
+    """Whether the whole file parses as an ONNX model (only asked when its first bytes are unusual)."""
+    try:
+        import onnx
+
+        onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any parse failure: not an ONNX model
+        return False
+    return True
+
+
+def content_problem(path: str | Path) -> str | None:
+    """Why a model file's bytes are not the kind its suffix names (a text file renamed .pt or .onnx, an ONNX graph
+    named .pt, a checkpoint named .onnx, an empty download), or None; reads the file's first 512 bytes (and parses an
+    .onnx file whose first byte is unusual). TensorRT engines are not checked (their format is TensorRT's)."""
+    path = Path(path)
+    suffix, kind = path.suffix.lower(), artifact_format(path)
+    if kind == "engine" or not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        head = f.read(512)
+    found = _holds(head)
+    want = "safetensors" if suffix == ".safetensors" else kind
+    if found == want or (found == "other" and kind == "onnx" and _parses_as_onnx(path)):
+        return None
+    names = {"torch": "a PyTorch checkpoint", "safetensors": "a .safetensors checkpoint", "onnx": "an ONNX graph"}
+    if found == "empty":
+        return f"'{path}' is empty (0 bytes), not {names[want]}: an interrupted download or copy; fetch or export it again"
+    if found == "onnx" and kind == "torch" and _parses_as_onnx(path):
+        return (f"'{path}' is named {suffix} but holds an ONNX graph, not {names[want]}; rename it to .onnx (where a "
+                "checkpoint is needed, pass the checkpoint it was exported from)")
+    if found in ("torch", "safetensors") and found != want:
+        return (f"'{path}' is named {suffix} but holds {names[found]}, not {names[want]}; rename it to "
+                f"{'.pt' if found == 'torch' else '.safetensors'} (or pass the file you meant)")
+    return (f"'{path}' is corrupt or not {names[want]} (a text file or another kind of file renamed {suffix}?); pass "
+            "the real model file, e.g. one written by `dt export` or `dt train`")
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

@@ -8,6 +8,7 @@ train, export and runtime alike. Numbers follow `lib/train/data/processing_utils
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -184,3 +185,17 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
     return np.where((a == b).all(axis=1), 1.0, iou)
+
+
+def parse_box(text: str) -> list[float]:
+    """'x,y,w,h' (commas and/or spaces or tabs, as a ground-truth line is copied) -> four floats; range checks happen
+    against the first frame."""
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"--init {text!r} is not four numbers; pass --init x,y,w,h") from None
+    if len(vals) != 4:
+        raise InputError(f"--init {text!r} has {len(vals)} number{'' if len(vals) == 1 else 's'}, not 4; pass --init "
+                         "x,y,w,h")
+    return vals

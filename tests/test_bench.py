@@ -51,7 +51,7 @@ def assets(tmp_path_factory):
         model.box_head.conv5_size.bias -= 20.0
     degraded = save_checkpoint(d / "degraded.pt", model, cfg)
     broken = d / "broken.onnx"
-    broken.write_bytes(b"this is not an ONNX graph")
+    broken.write_bytes(b"\x08\x07 a cut-off ONNX graph")   # starts as one; only loading it fails (a text file: exit 2)
     synth = generate_synth(d / "synth", sequences=2, frames=10, seed=0, size=(160, 120), split="val")
     return {"ckpt": ckpt, "degraded": degraded, "broken": broken, "synth": synth, "dir": d}
 

@@ -239,7 +239,7 @@ def test_another_runs_results_are_refused_before_the_model_loads(assets, referen
         (tmp_path / "tiny" / name).unlink()
     broken = tmp_path / "other" / "tiny.pt"   # the same folder name, other bytes; loading it would fail
     broken.parent.mkdir()
-    broken.write_bytes(b"not a checkpoint")
+    broken.write_bytes(b"PK\x03\x04 not a checkpoint")   # a zip's first bytes: only loading it tells it is broken
     line = one_line_error(dt_eval(root, broken, tmp_path, "--workers", "2"))
     assert f"{tmp_path / 'tiny'} holds results of another run (artifact_sha256" in line
     for name in NAMES[1:]:

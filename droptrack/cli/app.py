@@ -31,6 +31,12 @@ def friendly(fn: Callable) -> Callable:
         except DropTrackError as exc:
             typer.echo(one_line(exc), err=True)
             raise typer.Exit(exc.exit_code) from None
+        except IsADirectoryError as exc:   # a folder where an output file goes (OUTPUT/model.onnx/, boxes.txt.part/)
+            where = exc.filename2 or exc.filename   # os.replace names the temporary file first
+            msg = (f"'{where}' is a folder where dt writes a file (nothing was put in it); move or rename that "
+                   "folder, or pass another output path")
+            typer.echo(one_line(msg), err=True)
+            raise typer.Exit(2) from None
         except PermissionError as exc:   # a path under a folder this user cannot enter or read (root never sees it)
             where = f" '{exc.filename}'" if exc.filename else ""
             msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, or the "

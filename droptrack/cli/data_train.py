@@ -99,7 +99,14 @@ def train(
                 continue
             args.append(a)
         raise typer.Exit(run_launcher(nproc, args))
-    final = run(opts)
+    try:
+        final = run(opts)
+    except KeyboardInterrupt:   # Ctrl-C: say how to go on (the shared handler says only 'interrupted')
+        from droptrack.train.state import resume_hint
+
+        if os.environ.get("RANK", "0") == "0":
+            typer.echo(f"interrupted; {resume_hint(output)}", err=True)
+        raise typer.Exit(130) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":

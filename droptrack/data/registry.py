@@ -65,6 +65,20 @@ def canonical(dataset: str) -> tuple[str, str | None]:
     raise DatasetError(f"unknown dataset {dataset!r}; valid names: {', '.join(ranked)}")
 
 
+def check_dataset_name(dataset: str) -> None:
+    """A known dataset name; a path given as --dataset (dt eval, dt analyze) -> one line naming --root (the default
+    output results/<path> was the path itself: '--output VIDEO is a file')."""
+    try:
+        canonical(dataset)
+    except DatasetError:
+        path = Path(os.path.expanduser(dataset))
+        if not path.exists():
+            raise
+        kind = "folder" if path.is_dir() else "video"
+        raise DatasetError(f"--dataset takes a dataset name, and '{dataset}' is a {'folder' if path.is_dir() else 'file'}"
+                           f": pass --dataset {kind} --root {dataset}") from None
+
+
 def resolve_root(dataset: str, root: str | Path | None = None) -> Path:
     """Root from the argument, else DT_DATA_<NAME>, else $DT_DATA/<dir>; missing -> DatasetError naming the fix."""
     info = DATASETS[dataset]

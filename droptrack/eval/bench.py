@@ -32,10 +32,10 @@ from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
-from droptrack.eval.bench_options import BenchOptions, check_options
+from droptrack.eval.bench_options import BenchOptions, check_options, row_names
 from droptrack.eval.bench_reference import Reference, parity, resolve_references
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_row, evaluate_row, gates, probe_row, resume_notes,
-                                       row_names, sequence_auc)
+                                       sequence_auc)
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
 

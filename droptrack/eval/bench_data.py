@@ -59,9 +59,11 @@ def _truncate(seq: Any, frames: int | None) -> Any:
 
 
 def _parse_box(text: str) -> list[float]:
+    from droptrack.geometry import parse_box
+
     try:
-        vals = [float(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
+        vals = parse_box(text)   # as dt run reads --init: commas and/or spaces
+    except InputError:
         vals = []
     if len(vals) != 4 or vals[2] <= 0 or vals[3] <= 0:
         raise InputError(f"--init {text!r} is not a box; pass --init x,y,w,h with w, h > 0")

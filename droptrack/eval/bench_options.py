@@ -70,6 +70,7 @@ def check_options(opts: BenchOptions) -> None:
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
+    check_row_folders(opts)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
@@ -94,3 +95,27 @@ def check_options(opts: BenchOptions) -> None:
         from droptrack.runtime.run import resolve_device
 
         opts.device = resolve_device(opts.device, None)
+
+
+def check_row_folders(opts: BenchOptions) -> None:
+    """OUTPUT/results and each row's folder in it are folders (or not there yet): a file there failed the row after
+    the reference had run (a FileExistsError, exit 1)."""
+    import os
+
+    results = Path(opts.output_dir) / "results"
+    names = [*row_names([str(a) for a in opts.artifacts]), *opts.trackers, *(f"opencv_{t}" for t in opts.trackers)]
+    for path in (results, *(results / n for n in names)):
+        if os.path.lexists(path) and not path.is_dir():
+            raise InputError(f"'{path}' (where dt bench keeps its per-row results) is a file; move it away, or pass "
+                             "another --output")
+
+
+def row_names(artifacts: list[str]) -> list[str]:
+    """Result-folder names: the artifact's stem, made unique with an index."""
+    from droptrack.eval.run import tracker_name
+
+    names: list[str] = []
+    for a in artifacts:
+        base = tracker_name(a)
+        names.append(base if base not in names else f"{base}_{len(names)}")
+    return names

@@ -77,17 +77,6 @@ def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
     return row
 
 
-def row_names(artifacts: list[str]) -> list[str]:
-    """Result-folder names: the artifact's stem, made unique with an index."""
-    from droptrack.eval.run import tracker_name
-
-    names: list[str] = []
-    for a in artifacts:
-        base = tracker_name(a)
-        names.append(base if base not in names else f"{base}_{len(names)}")
-    return names
-
-
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
               tracker: str | None = None) -> Any:
     """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with

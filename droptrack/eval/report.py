@@ -223,9 +223,10 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
                     protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import check_output_outside_root, check_split
+    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
     from droptrack.paths import check_not_results, check_output_dir
 
+    check_dataset_name(dataset)   # a path: before the default output analysis/<path> (the path itself) is checked
     check_split(dataset, root, split)
     if output_dir is not None:
         check_output_outside_root(output_dir, dataset, root)

@@ -15,6 +15,7 @@ so an interrupted run (Ctrl-C, kill) is resumed by running the same command agai
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_name("--name", name)   # results stay inside output_dir
     suffix = ext_suffix(overrides) + (realtime.suffix() if realtime is not None else "")
     out = Path(output_dir) / (name or (tracker + suffix if tracker else tracker_name(artifact) + suffix))
+    if os.path.lexists(out) and not out.is_dir():   # it was a FileExistsError traceback when the folder was made
+        raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
+                         "another --output or --name")
     plan = plan_threads(threads, artifact, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
                        ext=ext or None, realtime=realtime)
@@ -178,8 +182,10 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
     from droptrack.data import get_sequences
 
+    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+
+    check_dataset_name(dataset)   # before results/<dataset> is made from it
     output_dir = output_dir if output_dir is not None else Path("results") / dataset
-    from droptrack.data.registry import check_output_outside_root, check_split
 
     check_output_outside_root(output_dir, dataset, root)
     check_split(dataset, root, split)

@@ -72,9 +72,11 @@ class Int8Options:
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
         if self.auto_precision and self.val is not None:
-            from droptrack.eval.bench_data import data_kind
+            from droptrack.eval.bench_data import data_kind, load_bench_data
 
-            data_kind(self.val, "--val")
+            if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
+                data = load_bench_data(self.val, None, Path("."), None, self.val_frames)
+                check_val_size(len(data.sequences), self.max_divergence)
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:

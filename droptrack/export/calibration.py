@@ -101,13 +101,29 @@ def _synth_sequences(folder: Path, n: int) -> list:
 
 
 def check_calib_source(source: str | None) -> None:
-    """--calib is photos, synth or NAME[:ROOT] of a known dataset whose root exists (checked before any export)."""
+    """--calib is photos, synth or NAME[:ROOT] of a known dataset whose root exists and lists sequences where
+    calibration reads them (checked before any export: an empty or mis-split root failed after the FP32 export)."""
     src = (source or "synth").strip()
     if src not in ("photos", "synth"):
         from droptrack.data.registry import canonical, resolve_root
 
         name, _, root = src.partition(":")
         resolve_root(canonical(name)[0], root or None)
+        if not _dataset_sequences(src):
+            raise ExportError(f"--calib {src} has no sequences; point it at a dataset root with frames, or use "
+                              "--calib synth (the default)")
+
+
+def _dataset_sequences(src: str) -> list:
+    """The sequences of --calib NAME[:ROOT] (GOT-10k, LaSOT and synth: their train split, or the split folder named)."""
+    from droptrack.data import get_sequences
+    from droptrack.data.got10k import folder_split
+
+    name, _, root = src.partition(":")
+    split = "train" if name in ("got10k", "lasot", "synth") else None
+    if name == "got10k" and root and folder_split(Path(root).expanduser(), "train"):
+        split = None   # NAME:ROOT names a split folder (got10k/val): calibrate on it as it is
+    return get_sequences(name, root or None, split=split)
 
 
 def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int = 0) -> tuple[list[InputPair], str]:
@@ -123,15 +139,7 @@ def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int 
         except ImportError:  # the synthetic generator is not installed: same photos, cropped directly
             pairs, used = photo_pairs(meta, n, seed), "scikit-image photo crops (droptrack.data.synth unavailable)"
     else:
-        from droptrack.data import get_sequences
-        from droptrack.data.got10k import folder_split
-
-        name, _, root = src.partition(":")
-        split = "train" if name in ("got10k", "lasot", "synth") else None
-        if name == "got10k" and root and folder_split(Path(root).expanduser(), "train"):
-            split = None   # NAME:ROOT names a split folder (got10k/val): calibrate on it as it is
-        seqs = get_sequences(name, root or None, split=split)
-        pairs, used = sequence_pairs(seqs, meta, n, seed), f"dataset {src}"
+        pairs, used = sequence_pairs(_dataset_sequences(src), meta, n, seed), f"dataset {src}"
     if len(pairs) < n:
         raise ExportError(f"--calib {src} gave only {len(pairs)} calibration pairs, {n} requested; use a larger "
                           f"dataset or lower --calib-pairs (minimum {MIN_CALIB_PAIRS})")

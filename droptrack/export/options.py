@@ -23,6 +23,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.precision import check_keep_patterns
     from droptrack.export.tensorrt import check_engine_options
     from droptrack.model.checkpoint import check_checkpoint_path
+    from droptrack.paths import check_output_dir
 
     check_opset(opset)
     check_engine_options(workspace_gb, typing)
@@ -51,3 +52,5 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
     elif checkpoint is not None and not in_memory:
         check_checkpoint_path(checkpoint)
+    if checkpoint is None or not str(checkpoint).endswith(".onnx"):   # made once the checkpoint has loaded
+        check_output_dir("--output", output_dir)

@@ -310,9 +310,9 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                          int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
     if checkpoint is not None and str(checkpoint).endswith(".onnx"):
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
+    src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
     report = ExportReport(out)
-    src = load_source(checkpoint, config, model, cfg, trust=trust)
     log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
         "real photo pairs")
     if safetensors:

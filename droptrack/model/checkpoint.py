@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from droptrack.artifact import ArtifactMeta, atomic_torch_save, atomic_write
+from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError
 from droptrack.paths import check_readable
@@ -145,6 +145,13 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     """
     path = Path(path)
     check_checkpoint_path(path)
+    if artifact_format(path) != "torch":   # e.g. dt train --pretrained model.onnx
+        raise CheckpointError(f"'{path}' is {'an ONNX graph' if path.suffix.lower() == '.onnx' else 'a TensorRT engine'}"
+                              ", not a checkpoint; pass the PyTorch checkpoint (.pt / .pth.tar / .safetensors) it "
+                              "was exported from")
+    problem = content_problem(path)   # an ONNX graph or a text file named .pt: say so, not 'UnpicklingError'
+    if problem:
+        raise CheckpointError(f"checkpoint {problem}")
     if path.suffix.lower() == ".safetensors":   # tensors only: nothing in it can run code
         return _read_safetensors(path)
     try:

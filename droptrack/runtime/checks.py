@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format
+from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
 from droptrack.paths import check_not_finished, check_outputs, check_readable, replace_denied, same_file
 from droptrack.runtime import sources
@@ -48,7 +48,7 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
     sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
-    check_artifact(opts.artifact)
+    check_artifact(opts.artifact, content=False)   # its bytes are read after the outputs are checked
     check_model_options(opts.artifact, opts.config, trust)
     check_keys(opts.ext, option_names=True)
     ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)   # checks --reconnect / --reconnect-timeout
@@ -59,10 +59,12 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
         check_video_path(opts.save)
+    check_content(opts.artifact)
 
 
-def check_artifact(artifact: str | None) -> None:
-    """One-line errors for a missing artifact or one of the wrong kind (e.g. a .txt file)."""
+def check_artifact(artifact: str | None, content: bool = True) -> None:
+    """One-line errors for a missing artifact or one of the wrong kind (e.g. a .txt file); with `content`, also
+    for one whose bytes are not that kind (a text file renamed .onnx: `check_content`)."""
     if artifact is None:
         return
     path = Path(artifact)
@@ -80,6 +82,16 @@ def check_artifact(artifact: str | None) -> None:
         raise InputError(f"model '{artifact}' is {kind}, not a model; pass a checkpoint (.pt/.pth/.pth.tar/.safetensors), "
                          "an ONNX model (.onnx) or a TensorRT engine (.engine)")
     check_readable("model", artifact)
+    if content:
+        check_content(artifact)
+
+
+def check_content(artifact: str | None) -> None:
+    """A model file whose first bytes are not the kind its suffix names -> one line (dt bench ran its reference
+    first and failed the row, exit 1; dt run printed ONNX Runtime's 'Protobuf parsing failed')."""
+    problem = None if artifact is None else content_problem(artifact)
+    if problem:
+        raise InputError(f"model {problem}")
 
 
 def check_model_options(artifact: str | None, config: str | None, trust: bool = False) -> None:

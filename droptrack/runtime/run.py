@@ -14,7 +14,7 @@ from typing import Callable
 from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
-from droptrack.geometry import sample_target, validate_init_box
+from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.runtime import readers, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
@@ -51,18 +51,6 @@ class RunOptions:
     ext: dict = field(default_factory=dict)   # tracker-extension overrides, TEST-style keys (runtime/extensions)
     every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
     overwrite: bool = False     # replace output files that already hold data (else refused before any work)
-
-
-def parse_box(text: str) -> list[float]:
-    """'x,y,w,h' -> four floats (range checks happen against the first frame)."""
-    parts = [p for p in str(text).replace(" ", "").split(",") if p]
-    try:
-        vals = [float(p) for p in parts]
-    except ValueError:
-        raise InputError(f"--init {text!r} is not four numbers; pass --init x,y,w,h") from None
-    if len(vals) != 4:
-        raise InputError(f"--init {text!r} has {len(vals)} values; pass --init x,y,w,h")
-    return vals
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:

@@ -103,6 +103,15 @@ def resume_candidates(output: Path) -> list[Path]:
     return ([last] if last.exists() else []) + epochs
 
 
+def resume_hint(output: Path) -> str:
+    """What to do after an interrupted `dt train`: --resume from the newest checkpoint in `output`, or start again."""
+    found = resume_candidates(Path(output))
+    if not found:
+        return "no checkpoint was written yet; run the same command again to start over"
+    return (f"run the same command with --resume to continue from {found[0]} (saved at each epoch's end, and every "
+            "N iterations with --save-interval N)")
+
+
 def _load_into(path: Path, model, opt, sched, scaler) -> dict:
     obj = read_file(path)
     model.load_state_dict(obj["net"])

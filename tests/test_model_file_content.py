@@ -1,0 +1,80 @@
+"""A model file whose bytes are not the kind its suffix names (a text file renamed .onnx, a checkpoint named .onnx, an
+ONNX graph named .pt, an empty download): one line naming what it holds and the fix, exit 2, before any work."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from typer.testing import CliRunner
+
+from droptrack.artifact import content_problem
+from droptrack.cli import app
+from droptrack.errors import CheckpointError
+from droptrack.model.checkpoint import read_file
+
+runner = CliRunner()
+
+
+def tiny_onnx(path: Path) -> Path:
+    """A valid one-node ONNX model (not a tracker): its bytes are an ONNX graph."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])), path)
+    return path
+
+
+def error_line(result) -> str:
+    """The one stderr line of a refused command (no traceback, nothing else)."""
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_real_files_of_each_kind_pass(tiny_ckpt, tmp_path):
+    assert content_problem(tiny_ckpt) is None
+    assert content_problem(tiny_onnx(tmp_path / "m.onnx")) is None
+    assert content_problem(tiny_onnx(tmp_path / "M.ONNX")) is None
+
+
+def test_bench_of_a_text_file_named_onnx_is_refused_before_any_row_runs(tiny_ckpt, tmp_path):
+    fake = tmp_path / "model.onnx"
+    fake.write_text("hello\n")
+    out = tmp_path / "bench"
+    line = error_line(runner.invoke(app, ["bench", str(fake), "--output", str(out), "--sequences", "1",
+                                          "--frames", "3"]))
+    assert "'" + str(fake) + "' is corrupt or not an ONNX graph" in line and "renamed .onnx" in line
+    assert not (out / "bench.json").exists()   # before the fix: a 'failed' row, a report and exit 1
+
+
+def test_checkpoint_named_onnx_says_rename_it(tiny_ckpt, tmp_path, video):
+    renamed = tmp_path / "model.onnx"
+    shutil.copy(tiny_ckpt, renamed)
+    line = error_line(runner.invoke(app, ["run", str(video), "-m", str(renamed), "--device", "cpu",
+                                          "--init", "60,40,40,50", "--max-frames", "2"]))
+    assert "holds a PyTorch checkpoint, not an ONNX graph" in line and "rename it to .pt" in line
+
+
+def test_onnx_graph_named_pt_says_rename_it(tmp_path):
+    renamed = tmp_path / "weights.pt"
+    tiny_onnx(tmp_path / "g.onnx").rename(renamed)
+    line = error_line(runner.invoke(app, ["export", str(renamed), "--output", str(tmp_path / "exp")]))
+    assert "holds an ONNX graph, not a PyTorch checkpoint" in line and "rename it to .onnx" in line
+
+
+@pytest.mark.parametrize("name, kind", [("empty.pt", "a PyTorch checkpoint"), ("empty.onnx", "an ONNX graph"),
+                                        ("empty.safetensors", "a .safetensors checkpoint")])
+def test_empty_model_file_is_an_interrupted_download(tmp_path, name, kind):
+    (tmp_path / name).write_bytes(b"")
+    assert content_problem(tmp_path / name) == (f"'{tmp_path / name}' is empty (0 bytes), not {kind}: an interrupted "
+                                                "download or copy; fetch or export it again")
+
+
+def test_pretrained_onnx_graph_is_not_a_checkpoint(tmp_path):
+    graph = tiny_onnx(tmp_path / "model.onnx")
+    with pytest.raises(CheckpointError, match="is an ONNX graph, not a checkpoint; pass the PyTorch checkpoint"):
+        read_file(graph)   # dt train --pretrained model.onnx said 'corrupt or not a PyTorch file (UnpicklingError)'

@@ -1,0 +1,57 @@
+"""Ctrl-C in `dt train` printed a bare 'interrupted'; it now says how to go on: --resume from the checkpoint the run
+wrote (named), or, before the first checkpoint, the same command again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.data.synth import generate_synth
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
+
+
+def dt_train(out: Path, synth: Path, *extra: str):
+    return runner.invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data", str(synth),
+                               "--epochs", "3", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0",
+                               "--device", "cpu", *extra])
+
+
+def interrupted_line(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 130 and "Traceback" not in result.output, result.output
+    return lines[-1]
+
+
+def test_interrupt_after_a_checkpoint_names_it_and_resume(synth, tmp_path, monkeypatch):
+    import droptrack.train.trainer as trainer
+
+    out = tmp_path / "run"
+    assert dt_train(out, synth, "--stop-after", "2").exit_code == 0   # a real run that wrote last.pt
+
+    def ctrl_c(opts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", ctrl_c)
+    line = interrupted_line(dt_train(out, synth, "--resume"))
+    assert line == (f"interrupted; run the same command with --resume to continue from {out / 'last.pt'} (saved at "
+                    "each epoch's end, and every N iterations with --save-interval N)")
+
+
+def test_interrupt_before_any_checkpoint_says_start_again(synth, tmp_path, monkeypatch):
+    import droptrack.train.trainer as trainer
+
+    def ctrl_c(opts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", ctrl_c)
+    line = interrupted_line(dt_train(tmp_path / "fresh", synth))
+    assert line == "interrupted; no checkpoint was written yet; run the same command again to start over"
