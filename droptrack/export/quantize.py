@@ -261,6 +261,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
                           kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32)
+    meta.precision = "int8"   # whatever the caller passed (often the FP32 graph's metadata): dt bench gates by it
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
     atomic_write(dst, lambda p: onnx.save(model, str(p)))   # callers may cache it by name: never half-written
