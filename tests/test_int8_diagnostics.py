@@ -104,3 +104,29 @@ def test_int8_qad_refuses_a_bad_train_set_size():
     with pytest.raises(SystemExit) as e:
         qad.parse(["--train-sequences", "240"])
     assert e.value.code == 2
+
+
+def test_pooled_delta_auc_hand_computed(tmp_path):
+    """Reference = ground truth; the candidate loses the target (box moved far away) on 3 frames of one sequence:
+    3 diverged frames of the 2 x 9 compared, and a negative ΔAUC; a copy of the reference gives exactly 0."""
+    from droptrack.data import get_sequences
+    from droptrack.data.synth import generate_synth
+
+    pooled = benchmark_script("pooled_delta_auc")
+    data = tmp_path / "set"
+    generate_synth(data, 2, 10, 3, size=(160, 120), split="val")
+    seqs = get_sequences("synth", data)
+    ref = {q.name: np.asarray(q.boxes, np.float64) for q in seqs}
+    cand = {k: v.copy() for k, v in ref.items()}
+    first = seqs[0].name
+    cand[first][4:7, 0] += 1000.0          # far outside: IoU 0 with the reference and the ground truth
+    np.savez(tmp_path / "ref.npz", **ref)
+    np.savez(tmp_path / "cand.npz", **cand)
+    spec = f"{data},{tmp_path / 'ref.npz'},{tmp_path / 'cand.npz'}"
+    res = pooled.main(["--set", spec])
+    assert res["sequences"] == 2 and res["divergence"] == pytest.approx(3 / 18)
+    # AUC of a sequence = mean success (IoU > t, strictly) over 21 thresholds 0..1 of its 10 frames: IoU 1 passes 20
+    # of them (not t = 1), IoU 0 none; 3 such frames: -3/10 x 20/21 x 100 points in that sequence, 0 in the other
+    assert res["delta"] == pytest.approx(-0.3 * 20 / 21 * 100 / 2, abs=1e-6)
+    same = pooled.main(["--set", f"{data},{tmp_path / 'ref.npz'},{tmp_path / 'ref.npz'}"])
+    assert same["delta"] == same["low"] == same["high"] == 0 and same["divergence"] == 0
