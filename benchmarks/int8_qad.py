@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import subprocess
 import sys
 import time
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
            "largest_weight_change": changed,
            "eval": compare(fp32, graphs, eval_pairs), "eval_set": f"{len(eval_pairs)} crops of the val split seed 1",
            "wall_s": round(time.perf_counter() - t0), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "command": "OMP_NUM_THREADS=2 nice -n 10 python benchmarks/int8_qad.py"
+           "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')} python benchmarks/int8_qad.py"
            + (f" --model {a.model}" if a.model else "")
            + (f" --tracker-keys '{json.dumps(a.keys)}'" if a.keys is not None else "")
            + f" --steps {a.steps} --lr {a.lr:g} --batch {a.batch} --pairs {a.pairs}"
