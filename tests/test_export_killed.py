@@ -59,3 +59,29 @@ def test_a_second_export_into_a_folder_being_written_is_refused_and_removes_noth
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert "another dt export is writing to" in lines[0] and str(out) in lines[0]
     assert all(p.exists() for p in made) and not (out / "model.onnx").exists()
+
+
+def test_a_damaged_saved_reference_is_tracked_again_not_a_traceback(tiny_ckpt, tmp_path):
+    """The search keeps the FP32 graph's validation boxes in `.auto_precision/reference_*.npz`; one cut short (a
+    full disk, a copy of the folder stopped halfway) was a zipfile.BadZipFile traceback on every rerun, while a
+    damaged journal already meant 'measure those trials again'. Now the boxes are tracked again and saved whole."""
+    import json
+
+    import numpy as np
+
+    out = tmp_path / "deploy"
+    args = ("export", tiny_ckpt, "--int8", "--int8-target", "ort", "--calib-pairs", 8, "--auto-precision",
+            "--val-sequences", 4, "--val-frames", 5, "--max-divergence", 0.25, "--group-by", "kind", "-o", out)
+    res = dt(*args)
+    assert res.exit_code == 0, res.output
+    first = json.loads((out / "auto_precision_ort.json").read_text())
+    [saved] = (out / ".auto_precision").glob("reference_*.npz")
+    with np.load(saved) as z:
+        boxes = {k: z[k] for k in z.files}
+    saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    res = dt(*args)
+    assert res.exit_code == 0, res.output
+    again = json.loads((out / "auto_precision_ort.json").read_text())
+    assert (again["kept"], again["divergence"]) == (first["kept"], first["divergence"])
+    with np.load(saved) as z:
+        assert sorted(z.files) == sorted(boxes) and all(np.array_equal(z[k], boxes[k]) for k in boxes)
