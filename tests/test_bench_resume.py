@@ -69,3 +69,19 @@ def test_the_original_command_then_resumes_and_scores_as_the_whole_bench(killed)
     assert evals["a"]["resumed"] == 1 and evals["a"]["tracked"] == 1
     assert evals["b"]["resumed"] == 0 and evals["b"]["tracked"] == 2
     assert [r["accuracy"] for r in js["rows"]] == [r["accuracy"] for r in whole["rows"]]
+
+
+def test_opencv_rows_of_a_gpu_bench_run_on_the_cpu(tmp_path):
+    """`dt bench model.engine --device cuda --tracker kcf`: the kcf row was always 'failed' ('--device apply to a
+    model; --tracker kcf is an OpenCV tracker'), as dt eval refuses --device for a classic tracker; with --resume the
+    bench was refused outright. OpenCV's trackers run on the CPU whatever --device the models use."""
+    from droptrack.data import get_sequences
+    from droptrack.eval.bench_options import BenchOptions
+    from droptrack.eval.bench_rows import baseline_row, check_resume
+
+    data = generate_synth(tmp_path / "synth", sequences=1, frames=6, seed=0, size=(96, 72), split="val")
+    seqs = get_sequences("synth", data, split="val")
+    opts = BenchOptions([], output_dir=tmp_path / "out", device="cuda", threads=1, progress=False, resume=True)
+    row = baseline_row("kcf", "kcf", seqs, "synth", opts)   # the options as check_options leaves them on a GPU
+    assert row.status == "passed" and row.reason == "" and row.result.sequences == [seqs[0].name]
+    check_resume([], [], [("kcf", "kcf")], seqs, "synth", opts)   # its folder is this run's: no refusal

@@ -88,8 +88,8 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
     if fresh and not opts.resume and not check_only and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
     try:
-        return evaluate(artifact, seqs, results, workers=1, device=opts.device, tag=tag, name=name,
-                        config=None if tracker else opts.config_for(artifact), threads=opts.threads,
+        return evaluate(artifact, seqs, results, workers=1, device="cpu" if tracker else opts.device, tag=tag,
+                        name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
                         check_only=check_only)
     except InputError as exc:
