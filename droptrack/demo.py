@@ -184,7 +184,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     from droptrack.data.synth import ensure_synth
     from droptrack.eval.bench import BenchOptions, run_bench
     from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
-    from droptrack.export.pipeline import prepare_output_dir
+    from droptrack.export.workdir import prepare_output_dir
     from droptrack.model.default import default_checkpoint
 
     check_demo_options(checkpoint, sequences, frames, video_frames, threads, config)

@@ -246,7 +246,7 @@ def test_opencv_baseline_rows(assets, tmp_path):
 
 def test_resume_keeps_finished_sequences_and_refuses_other_settings(bench_run, assets, tmp_path):
     """An interrupted bench (one of two sequences finished) continued with --resume: the finished sequence is kept,
-    the other tracked, the scores equal the uninterrupted bench's; --resume with other settings is refused per row."""
+    the other tracked, the scores equal the uninterrupted bench's; --resume with other settings is refused before any work."""
     import shutil
 
     _, out0, js0 = bench_run
@@ -266,10 +266,11 @@ def test_resume_keeps_finished_sequences_and_refuses_other_settings(bench_run, a
     assert (row_dir / f"{gone}.txt").read_text() == want
     assert js["rows"][0]["accuracy"] == js0["rows"][0]["accuracy"]
     assert any("1 of 2 sequences resumed" in n for n in js["notes"]), js["notes"]
+    before = (out / "bench.json").read_bytes()
     res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out, "--resume", "--crop-grid", "0.1")
-    js = json.loads((out / "bench.json").read_text())
-    assert res.exit_code == 1 and js["rows"][0]["status"] == "failed", res.output
-    assert "drop --resume" in js["rows"][0]["reason"] and (row_dir / f"{gone}.txt").read_text() == want
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]   # refused before any work: one line, exit 2
+    assert res.exit_code == 2 and len(lines) == 1 and "drop --resume" in lines[0], res.output
+    assert (out / "bench.json").read_bytes() == before and (row_dir / f"{gone}.txt").read_text() == want
     res = dt("bench", assets["ckpt"], "--data", assets["synth"], "--output", out)   # no --resume: starts over
     js = json.loads((out / "bench.json").read_text())
     assert res.exit_code == 0 and js["rows"][0]["eval"]["resumed"] == 0 and js["rows"][0]["eval"]["tracked"] == 2

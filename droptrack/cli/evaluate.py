@@ -145,8 +145,8 @@ def bench(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: OMP_NUM_THREADS if set, "
                                           "else 1 for small models, else all usable cores)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "
-                                "row keeps the sequences it finished (dt eval checks they come from the same "
-                                "artifact, settings and frames); latency is measured again."),
+                                "row keeps the sequences it finished (checked before any row runs: they must come "
+                                "from the same artifact, settings and frames); latency is measured again."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""

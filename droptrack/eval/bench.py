@@ -34,8 +34,8 @@ from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_options, row_names
 from droptrack.eval.bench_reference import Reference, parity, resolve_references
-from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_row, evaluate_row, gates, probe_row, resume_notes,
-                                       sequence_auc)
+from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_resume, evaluate_row,
+                                       gates, probe_row, resume_notes, sequence_auc)
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
 
@@ -118,6 +118,8 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "
                          "(a test split), so AUC is not measured; drop it (IoU vs the reference is still reported) "
                          "or bench on a split with ground truth")
+    baselines = baseline_names(rows, opts.trackers)
+    check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
     _time_rows(rows, data, opts)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = []
@@ -143,10 +145,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
         if failed:
             row.status = "gate_failed"
             row.reason = "; ".join(gate_text(g) for g in failed)
-    taken = [r.name for r in rows]
-    for key in opts.trackers:
-        name = key if key not in taken else f"opencv_{key}"
-        taken.append(name)
+    for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed

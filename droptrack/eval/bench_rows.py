@@ -78,22 +78,49 @@ def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
 
 
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
-              tracker: str | None = None) -> Any:
+              tracker: str | None = None, check_only: bool = False) -> Any:
     """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
-    `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results)."""
+    `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
+    `check_only`: only that refusal, nothing is tracked or written)."""
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
-    if fresh and not opts.resume and (results / name / "eval.json").is_file():
+    if fresh and not opts.resume and not check_only and (results / name / "eval.json").is_file():
         shutil.rmtree(results / name)
     try:
-        return evaluate(artifact, seqs, results, workers=1, device=opts.device, tag=tag, name=name,
-                        config=None if tracker else opts.config_for(artifact), threads=opts.threads,
-                        progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None)
+        return evaluate(artifact, seqs, results, workers=1, device="cpu" if tracker else opts.device, tag=tag,
+                        name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
+                        progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
+                        check_only=check_only)
     except InputError as exc:
         if opts.resume:
             raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
         raise
+
+
+def check_resume(rows: list[BenchRow], refs: list[Any], baselines: list[tuple[str, str]], seqs: list[Any], tag: str,
+                 opts: BenchOptions) -> None:
+    """With --resume, refuse (one line, exit 2) before any row is timed or tracked when a row's results folder holds
+    another artifact's, settings' or frames' results: checked per row after the work, the other rows' folders got
+    results of the changed settings and a rerun of the original command no longer resumed."""
+    if not opts.resume:
+        return
+    targets = [(r.artifact, r.name, None) for r in rows if r.ok]
+    targets += [(ref.artifact, ref.name, None) for ref in refs if ref.row is None]
+    targets += [(None, name, key) for key, name in baselines]
+    for artifact, name, tracker in targets:
+        if (Path(opts.output_dir) / "results" / name).is_dir():
+            evaluate_row(artifact, seqs, name, tag, opts, tracker=tracker, check_only=True)
+
+
+def baseline_names(rows: list[BenchRow], trackers: list[str]) -> list[tuple[str, str]]:
+    """(tracker key, row name) of each OpenCV baseline: its key, or opencv_<key> when an artifact row has that name."""
+    taken, names = [r.name for r in rows], []
+    for key in trackers:
+        name = key if key not in taken else f"opencv_{key}"
+        taken.append(name)
+        names.append((key, name))
+    return names
 
 
 def resume_notes(rows: list[BenchRow]) -> list[str]:

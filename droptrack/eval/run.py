@@ -86,7 +86,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
              threads: int | None = None, progress: bool = True,
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
-             ext: dict | None = None, realtime: RealTime | None = None) -> EvalResult:
+             ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -108,6 +108,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             them; {'CROP_GRID': None} turns one off); the default folder name says which.
         realtime: latency-aware evaluation (droptrack.eval.realtime: frames arrive at its rate, the tracker skips
             those that come while it is busy, each frame is scored with the newest finished box); in the folder name.
+        check_only: only the checks that refuse this run (options, another run's results in the folder); nothing is
+            loaded, tracked or written, returns None (`dt bench --resume` checks every row before any work).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -154,6 +156,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     inputs = {s.name: fingerprint(s) for s in seqs}
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
         check_manifest(out, ident, spec.device, inputs, write=False)
+    if check_only:
+        return None
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs

@@ -135,9 +135,9 @@ class Evaluator:
         from droptrack.artifact import atomic_savez
 
         if path is not None and path.is_file():
-            with np.load(path) as z:
-                if set(z.files) == {s.name for s in self.seqs}:
-                    return {k: z[k] for k in z.files}
+            saved = _read_reference(path, {s.name for s in self.seqs})
+            if saved is not None:
+                return saved
         ref = track_boxes(self.fp32, self.seqs)
         if path is not None:
             atomic_savez(path, ref)
@@ -199,6 +199,19 @@ class Evaluator:
         d = self._record("<fp16 base>", divergence(track_boxes(path, self.seqs), self.reference))
         self._tick("<fp16 base>")
         return d
+
+
+def _read_reference(path: Path, names: set[str]) -> dict[str, np.ndarray] | None:
+    """Saved FP32 reference boxes (None when they are for other sequences, or the file is damaged, e.g. truncated
+    by a full disk or a cut-off copy: they are tracked again, as an unreadable journal's trials are measured again)."""
+    import zipfile
+    import zlib
+
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files} if set(z.files) == names else None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
+        return None
 
 
 def _read_journal(path: Path) -> dict[str, float]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from droptrack.errors import ExportError
 
 DEFAULT_OUTPUT = Path("out/export")
+SAFETENSORS = "model.safetensors"   # what --safetensors writes into the output folder
 
 
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
@@ -23,7 +24,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.precision import check_keep_patterns
     from droptrack.export.tensorrt import check_engine_options
     from droptrack.model.checkpoint import check_checkpoint_path
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_output_dir, same_file
 
     check_opset(opset)
     check_engine_options(workspace_gb, typing)
@@ -54,3 +55,8 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)
+    if safetensors and checkpoint is not None and not in_memory and same_file(Path(output_dir) / SAFETENSORS,
+                                                                              checkpoint):
+        raise ExportError(f"--safetensors writes {SAFETENSORS} into --output '{output_dir}', which is the input "
+                          f"checkpoint '{checkpoint}' (its graphs would name a checkpoint that no longer exists); "
+                          "drop --safetensors (the input is one already) or pass another --output")

@@ -2,7 +2,8 @@
 
 Every artifact is written to a hidden temp file in the output folder, verified against PyTorch on real
 input pairs, then renamed: to its final name when parity passes, to `<name>.failed` (kept for inspection)
-when it does not. A failed export never leaves a file under the final name.
+when it does not. A failed export never leaves a file under the final name; the output folder's file names,
+checks and lock (a killed export's temp files are removed by the next one) are in droptrack.export.workdir.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, exclusive, prepare_output_dir
 
-FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
-INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
 
@@ -124,24 +124,6 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
     return Source(model, cfg, path, sha, pairs, reference, ranks)
 
 
-def prepare_output_dir(output_dir: str | Path) -> Path:
-    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
-    from droptrack.paths import check_output_dir, replace_denied
-
-    out = check_output_dir("--output", output_dir)
-    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
-    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *(g.replace(".onnx", ".engine") for g in graphs),
-                        "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
-        why = replace_denied(out / name)
-        if why is not None:
-            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"cannot create output folder '{out}' ({exc.strerror}); pass a writable --output DIR")
-    return out
-
-
 def _publish(tmp: Path, final: Path, report: ParityReport, out: Path) -> str:
     """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail: an earlier graph under the
     final name is removed); write parity.json."""
@@ -165,34 +147,36 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
     log = log or (lambda s: None)
     check_opset(opset)
     out = prepare_output_dir(output_dir)
-    t0 = time.perf_counter()
-    src = source or load_source(checkpoint, config, model, cfg)
-    name = FILENAMES["fp32"]
-    meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
-    names = OUTPUT_NAMES
-    with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir:
-        raw, slim = Path(tmpdir) / "raw.onnx", Path(tmpdir) / "slim.onnx"
-        torch_to_onnx(ExportWrapper(src.model), example_inputs(meta), raw, opset, names)
-        tool = ""
-        if simplify_graph:
-            ref = ort_outputs(raw, src.pairs[:1], names)
+    with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
+        t0 = time.perf_counter()
+        src = source or load_source(checkpoint, config, model, cfg)
+        name = FILENAMES["fp32"]
+        meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
+        names = OUTPUT_NAMES
+        with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir:
+            raw, slim = Path(tmpdir) / "raw.onnx", Path(tmpdir) / "slim.onnx"
+            torch_to_onnx(ExportWrapper(src.model), example_inputs(meta), raw, opset, names)
+            tool = ""
+            if simplify_graph:
+                ref = ort_outputs(raw, src.pairs[:1], names)
 
-            def unchanged(p: Path) -> bool:
-                got = ort_outputs(p, src.pairs[:1], names)
-                return all(abs(got[0][k].astype("float64") - ref[0][k]).max() <= SIMPLIFY_ATOL for k in names)
+                def unchanged(p: Path) -> bool:
+                    got = ort_outputs(p, src.pairs[:1], names)
+                    return all(abs(got[0][k].astype("float64") - ref[0][k]).max() <= SIMPLIFY_ATOL for k in names)
 
-            tool = simplify(raw, slim, unchanged)
-        chosen = slim if tool else raw
-        meta.extra["simplifier"] = tool or "none"
-        graph = finalize_model(chosen, meta)
-        if not graph.clean:
-            raise ExportError(f"exported graph is not static (TopK constant K: {graph.topk_constant_k}, dynamic "
-                              f"tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install onnxslim)")
-        report = _parity(chosen, src, meta, name)
-        status = _publish(chosen, out / name, report, out)
-    result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
-                          time.perf_counter() - t0, report, meta, graph,
-                          [f"exporter {EXPORTER}, opset {opset}, simplifier {tool or 'none'}"])
+                tool = simplify(raw, slim, unchanged)
+            chosen = slim if tool else raw
+            meta.extra["simplifier"] = tool or "none"
+            graph = finalize_model(chosen, meta)
+            if not graph.clean:
+                raise ExportError(f"exported graph is not static (TopK constant K: {graph.topk_constant_k}, "
+                                  f"dynamic tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install "
+                                  "onnxslim)")
+            report = _parity(chosen, src, meta, name)
+            status = _publish(chosen, out / name, report, out)
+        result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
+                              time.perf_counter() - t0, report, meta, graph,
+                              [f"exporter {EXPORTER}, opset {opset}, simplifier {tool or 'none'}"])
     log(f"  {result.name}: {status} ({result.seconds:.1f} s; {result.notes[0]})")
     return result
 
@@ -312,27 +296,28 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
-    report = ExportReport(out)
-    log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
-        "real photo pairs")
-    if safetensors:
-        from droptrack.model.checkpoint import save_safetensors
+    with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
+        report = ExportReport(out)
+        log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
+            "real photo pairs")
+        if safetensors:
+            from droptrack.model.checkpoint import save_safetensors
 
-        t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
-        report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-    fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
-    report.results.append(fp32)
-    if fp32.ok:
-        if "fp16" in precs:
-            report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
-        if "int8" in precs:
-            report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
-                                                 tuple(keep_fp32))
-    if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
-        wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
-                  and r.name != INT8_FILENAMES["ort"]]
-        for r in wanted:
-            report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
+            t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
+            report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
+        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
+        report.results.append(fp32)
+        if fp32.ok:
+            if "fp16" in precs:
+                report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
+            if "int8" in precs:
+                report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
+                                                     tuple(keep_fp32))
+        if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
+            wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
+                      and r.name != INT8_FILENAMES["ort"]]
+            for r in wanted:
+                report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
     if strict and report.failures:
         names = ", ".join(f"{r.name} ({'; '.join(r.parity.failures[:2]) if r.parity else 'failed'})"

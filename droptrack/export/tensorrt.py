@@ -136,6 +136,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         return EngineResult(engine_path, side, meta.precision, True, time.perf_counter() - t0, key)
     cached = cdir / f"{key}.engine"
     notes: list[str] = []
+    side.unlink(missing_ok=True)   # killed before the new sidecar: none (refused, rebuilt), never the old plan's
     if not force and os.path.isfile(cached):
         atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
         reused = True

@@ -1,0 +1,90 @@
+"""`dt export`'s output folder: the file names it writes, its checks, and one export at a time in it.
+
+A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
+`.dt-fp16-*`, `.dt-int8-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
+files of atomic writes (`.<name>.<random>.tmp`); none is ever read as a model, and the next export into the folder
+removes them. It may do so safely because an export holds the folder's lock (`.dt-export.lock`, removed when it
+ends) while it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from droptrack.errors import ExportError
+
+FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
+INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
+LOCK = ".dt-export.lock"
+TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile prefixes of the pipeline's steps
+ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
+_held: set[str] = set()   # folders this process holds the lock of (export_all -> export_onnx is one export)
+
+
+def prepare_output_dir(output_dir: str | Path) -> Path:
+    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
+    from droptrack.paths import check_output_dir, replace_denied
+
+    out = check_output_dir("--output", output_dir)
+    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
+    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *(g.replace(".onnx", ".engine") for g in graphs),
+                        "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
+        why = replace_denied(out / name)
+        if why is not None:
+            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create output folder '{out}' ({exc.strerror}); pass a writable --output DIR")
+    return out
+
+
+def remove_stale_temp(out: Path) -> list[Path]:
+    """Delete what a killed export left in `out` (its temp folders and atomic-write temp files); returns them."""
+    gone = []
+    for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *out.glob(".auto_precision/.*.tmp")]):
+        if p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
+            shutil.rmtree(p, ignore_errors=True)
+        elif ATOMIC_TEMP.match(p.name) and (p.is_file() or p.is_symlink()):
+            p.unlink(missing_ok=True)
+        else:
+            continue
+        gone.append(p)
+    return gone
+
+
+@contextlib.contextmanager
+def exclusive(out: Path) -> Iterator[None]:
+    """Hold `out`'s export lock (released by the OS if the process is killed) and remove a killed export's
+    leftovers; another export writing there is a one-line error. Re-entered in the same process, a no-op."""
+    key = os.path.realpath(out)
+    if key in _held:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = out / LOCK
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino != os.fstat(fh.fileno()).st_ino:   # its holder finished and removed it
+                raise OSError
+        except OSError:
+            raise ExportError(f"another dt export is writing to '{out}'; wait for it to finish or pass another "
+                              "--output") from None
+        _held.add(key)
+        try:
+            remove_stale_temp(out)
+            yield
+        finally:
+            _held.discard(key)
+            path.unlink(missing_ok=True)   # still held: a finished export leaves no hidden file behind
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,0 +1,87 @@
+"""`dt bench --resume` after a killed bench of several artifacts: a changed setting is refused before any row is
+timed or tracked, so no row's folder gets results of the changed settings and the original command still resumes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.config import load_config
+from droptrack.data import generate_synth
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+
+
+def dt(*args) -> object:
+    """`dt` in-process with one thread."""
+    return CliRunner().invoke(app, [str(a) for a in args] + ["--threads", "1"])
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """Two checkpoints benched on 2x8 frames, then the state a kill -9 leaves when the first row had tracked one
+    sequence and the second none: (first ckpt, second ckpt, data, output, the complete bench's bench.json)."""
+    d = tmp_path_factory.mktemp("bench_resume")
+    cfg = load_config("tiny_ce_test")
+    ckpts = []
+    for seed, name in ((0, "a.pt"), (1, "b.pt")):
+        torch.manual_seed(seed)
+        ckpts.append(save_checkpoint(d / name, build_model(cfg).eval(), cfg))
+    data = generate_synth(d / "synth", sequences=2, frames=8, seed=0, size=(96, 72), split="val")
+    out = d / "out"
+    res = dt("bench", *ckpts, "--data", data, "--output", out, "--tracker", "kcf")
+    assert res.exit_code == 0, res.output
+    whole = json.loads((out / "bench.json").read_text())
+    shutil.rmtree(out / "results" / "b")
+    shutil.rmtree(out / "results" / "kcf")
+    for f in (out / "results" / "a").glob("synth_val_00002*"):
+        f.unlink()
+    return ckpts[0], ckpts[1], data, out, whole
+
+
+@pytest.mark.parametrize("changed", [["--frames", "5"], ["--size-lr", "0.5"]])
+def test_resume_with_a_changed_setting_is_refused_before_any_row_runs(killed, changed):
+    a, b, data, out, _ = killed
+    before = (out / "bench.json").read_bytes()
+    res = dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume", *changed)
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert str(out / "results" / "a") in lines[0] and "drop --resume" in lines[0]
+    # the rows without results were not tracked with the changed setting, and the report is the earlier one
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["a"]
+    assert (out / "bench.json").read_bytes() == before
+
+
+def test_the_original_command_then_resumes_and_scores_as_the_whole_bench(killed):
+    a, b, data, out, whole = killed
+    for changed in (["--frames", "5"], ["--size-lr", "0.5"]):   # the refused attempts first, whatever the order
+        assert dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume",
+                  *changed).exit_code == 2
+    res = dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume")
+    assert res.exit_code == 0, res.output
+    js = json.loads((out / "bench.json").read_text())
+    evals = {r["name"]: r["eval"] for r in js["rows"]}
+    assert evals["a"]["resumed"] == 1 and evals["a"]["tracked"] == 1
+    assert evals["b"]["resumed"] == 0 and evals["b"]["tracked"] == 2
+    assert [r["accuracy"] for r in js["rows"]] == [r["accuracy"] for r in whole["rows"]]
+
+
+def test_opencv_rows_of_a_gpu_bench_run_on_the_cpu(tmp_path):
+    """`dt bench model.engine --device cuda --tracker kcf`: the kcf row was always 'failed' ('--device apply to a
+    model; --tracker kcf is an OpenCV tracker'), as dt eval refuses --device for a classic tracker; with --resume the
+    bench was refused outright. OpenCV's trackers run on the CPU whatever --device the models use."""
+    from droptrack.data import get_sequences
+    from droptrack.eval.bench_options import BenchOptions
+    from droptrack.eval.bench_rows import baseline_row, check_resume
+
+    data = generate_synth(tmp_path / "synth", sequences=1, frames=6, seed=0, size=(96, 72), split="val")
+    seqs = get_sequences("synth", data, split="val")
+    opts = BenchOptions([], output_dir=tmp_path / "out", device="cuda", threads=1, progress=False, resume=True)
+    row = baseline_row("kcf", "kcf", seqs, "synth", opts)   # the options as check_options leaves them on a GPU
+    assert row.status == "passed" and row.reason == "" and row.result.sequences == [seqs[0].name]
+    check_resume([], [], [("kcf", "kcf")], seqs, "synth", opts)   # its folder is this run's: no refusal
