@@ -8,6 +8,7 @@ checks and lock (a killed export's temp files are removed by the next one) are i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -142,12 +143,13 @@ def _parity(path: Path, src: Source, meta: ArtifactMeta, name: str) -> ParityRep
 
 def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET, *, model=None, cfg=None,
-                source: Source | None = None, simplify_graph: bool = True, log: Log | None = None) -> ExportResult:
-    """Export, simplify, check and verify the FP32 graph `model.onnx`."""
+                source: Source | None = None, simplify_graph: bool = True, log: Log | None = None,
+                locked: bool = False) -> ExportResult:
+    """Export, simplify, check and verify the FP32 graph `model.onnx` (`locked`: the caller holds the folder)."""
     log = log or (lambda s: None)
     check_opset(opset)
     out = prepare_output_dir(output_dir)
-    with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
+    with contextlib.nullcontext() if locked else exclusive(out):   # one export at a time in the folder
         t0 = time.perf_counter()
         src = source or load_source(checkpoint, config, model, cfg)
         name = FILENAMES["fp32"]
@@ -305,7 +307,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
             t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
             report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log)
+        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True)
         report.results.append(fp32)
         if fp32.ok:
             if "fp16" in precs:

@@ -23,7 +23,6 @@ INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   
 LOCK = ".dt-export.lock"
 TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile prefixes of the pipeline's steps
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
-_held: set[str] = set()   # folders this process holds the lock of (export_all -> export_onnx is one export)
 
 
 def prepare_output_dir(output_dir: str | Path) -> Path:
@@ -61,11 +60,7 @@ def remove_stale_temp(out: Path) -> list[Path]:
 @contextlib.contextmanager
 def exclusive(out: Path) -> Iterator[None]:
     """Hold `out`'s export lock (released by the OS if the process is killed) and remove a killed export's
-    leftovers; another export writing there is a one-line error. Re-entered in the same process, a no-op."""
-    key = os.path.realpath(out)
-    if key in _held:
-        yield
-        return
+    leftovers; another export writing there is a one-line error (a caller that holds it passes `locked` on)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -80,11 +75,9 @@ def exclusive(out: Path) -> Iterator[None]:
         except OSError:
             raise ExportError(f"another dt export is writing to '{out}'; wait for it to finish or pass another "
                               "--output") from None
-        _held.add(key)
         try:
             remove_stale_temp(out)
             yield
         finally:
-            _held.discard(key)
             path.unlink(missing_ok=True)   # still held: a finished export leaves no hidden file behind
             fcntl.flock(fh, fcntl.LOCK_UN)
