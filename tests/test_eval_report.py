@@ -156,3 +156,25 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "does not exist" in bad.output
     bad = CliRunner().invoke(app, ["analyze", str(out / "report.json"), "--dataset", "lasot", "--output", str(out)])
     assert bad.exit_code == 2 and "report.json is a file; pass the folder" in bad.output     # was 'does not exist'
+
+
+def test_dt_analyze_prints_which_sequences_were_left_out_and_why(tmp_path, monkeypatch):
+    """Two trackers covering different sequences: the console named only an error count ('Errors 1', '2/3
+    sequences'); now each left-out sequence is printed with its reason, on one unbroken line."""
+    from droptrack.cli import app
+
+    seqs = make_seqs("otb")
+    fake = types.ModuleType("droptrack.data")
+    fake.get_sequences = lambda dataset, root=None, split=None, names=None: seqs
+    monkeypatch.setitem(sys.modules, "droptrack.data", fake)
+    a = write_tracker(tmp_path / "A", seqs, 0.0)
+    b = write_tracker(tmp_path / "B", seqs[:2], 8.0)                     # B never ran on seq2
+    (a / "seq0.txt").write_text("")                                     # A's seq0 is empty
+    res = CliRunner().invoke(app, ["analyze", str(a), str(b), "--dataset", "otb", "--output", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert f"A: seq0 left out of every tracker's averages: {a / 'seq0.txt'}: the file is empty; re-run the tracker " \
+           "on this sequence" in lines
+    assert f"B: seq2 left out of every tracker's averages: no result file for seq2 in {b} (looked for seq2.txt and " \
+           "seq2/seq2_001.txt); run the tracker on this sequence" in lines
+    assert sum("left out of every" in ln for ln in lines) == 2

@@ -283,10 +283,11 @@ def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
 
 
 def attribute_lines(report: Report) -> list[Any]:
-    """What `dt analyze` prints after the main table: per-attribute table (or the note) and the largest gaps."""
+    """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
+    note) and the largest gaps."""
     from droptrack.eval.attributes_view import attribute_table, difference_table
 
-    lines: list[Any] = []
+    lines: list[Any] = error_lines(report)
     ar = report.attributes
     if ar is not None and ar.scores:
         lines.append(attribute_table(ar))
@@ -295,6 +296,17 @@ def attribute_lines(report: Report) -> list[Any]:
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
         lines.append(difference_table(report.differences, first, second, ar.keys[0] if ar and ar.keys else "auc"))
+    return lines
+
+
+def error_lines(report: Report, most: int = 5) -> list[str]:
+    """One line per sequence a tracker could not be scored on (at most `most` each): why, and that it is left out."""
+    lines = []
+    for t in report.trackers:
+        for seq, message in list(t.errors.items())[:most]:
+            lines.append(f"{t.name}: {seq} left out of every tracker's averages: {message}")
+        if len(t.errors) > most:
+            lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
     return lines
 
 
