@@ -120,3 +120,21 @@ def test_uav123_attribute_files_in_the_benchmark_layout(tmp_path):
     assert report.attributes.scores["Full Occlusion"]["good"]["auc"] == pytest.approx(20 / 21)
     assert report.attributes.scores["Fast Motion"]["good"]["auc"] == pytest.approx(10 / 21)
     assert report.attributes.source.startswith("UAV123")
+
+
+def test_damaged_flag_file_is_an_error_not_a_tag(tmp_path):
+    """A LaSOT flag line cut to 13 values (or holding junk) was read as one tag named '1,0,0,...', which then
+    showed up as an attribute row of the table; now it is bad input naming the file."""
+    from droptrack.errors import InputError
+
+    (tmp_path / "cut.txt").write_text("0,1,0,0,0,0,0,0,0,1,0,0,0\n")
+    with pytest.raises(InputError, match=r"cut.txt holds 13 comma-separated values, not LaSOT's 14 or UAV123's 12"):
+        parse_attribute_file(tmp_path / "cut.txt")
+    (tmp_path / "junk.txt").write_text("1,0,x\n")
+    with pytest.raises(InputError, match="junk.txt holds 3 comma-separated values"):
+        parse_attribute_file(tmp_path / "junk.txt")
+    (tmp_path / "two.txt").write_text("0,0,0,0,2,0,0,0,0,0,0,1\n")          # 12 values, one not a 0/1 flag
+    with pytest.raises(InputError, match="two.txt holds 12 comma-separated values"):
+        parse_attribute_file(tmp_path / "two.txt")
+    (tmp_path / "empty.txt").write_text("")
+    assert parse_attribute_file(tmp_path / "empty.txt") == []                 # a synthetic sequence without tags

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from droptrack.errors import InputError
+
 # The LaSOT toolkit's 14 attributes, in the order of the att/<seq>.txt columns (short name, long name).
 LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion"), ("DEF", "Deformation"),
                     ("MB", "Motion Blur"), ("CM", "Camera Motion"), ("ROT", "Rotation"),
@@ -55,6 +57,9 @@ def parse_attribute_file(path: Path) -> list[str]:
     cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
     if len(cells) in FLAG_FILES and all(c in ("0", "1") for c in cells):
         return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
+    if "," in text:   # a damaged flag line, not tags (one per line, never with commas)
+        raise InputError(f"attribute file {path} holds {len(cells)} comma-separated values, not LaSOT's 14 or "
+                         "UAV123's 12 0/1 flags; fix it from the toolkit's att/ files, or remove it")
     return sorted({ln.strip() for ln in text.splitlines() if ln.strip()})
 
 
