@@ -178,3 +178,26 @@ def test_dt_analyze_prints_which_sequences_were_left_out_and_why(tmp_path, monke
     assert f"B: seq2 left out of every tracker's averages: no result file for seq2 in {b} (looked for seq2.txt and " \
            "seq2/seq2_001.txt); run the tracker on this sequence" in lines
     assert sum("left out of every" in ln for ln in lines) == 2
+
+
+def test_damaged_time_file_costs_the_fps_not_the_scores(tmp_path):
+    """A junk or empty `_time.txt` (timing is optional) left the sequence out of every tracker's accuracy averages;
+    now it is scored and only left out of the FPS, with the reason recorded and printed."""
+    from droptrack.eval.report import error_lines
+
+    seqs = make_seqs()
+    a = write_tracker(tmp_path / "A", seqs, 0.0)
+    R.write_times(a / "seq1_time.txt", np.full(12, 0.02))                  # 50 FPS on seq1, 100 elsewhere
+    (a / "seq0_time.txt").write_text("abc\n")
+    (a / "seq2_time.txt").write_text("")
+    rep = analyze([a], seqs, output_dir=tmp_path / "out")
+    t = rep.trackers[0]
+    assert rep.sequences == ["seq0", "seq1", "seq2"] and t.errors == {}
+    assert t.result.auc == pytest.approx(20 / 21)
+    assert t.fps == pytest.approx(50.0)                                      # seq1 only
+    assert "not a table of numbers" in t.timing_errors["seq0"] and "write_times" in t.timing_errors["seq0"]
+    assert "the file is empty" in t.timing_errors["seq2"]
+    assert error_lines(rep) == [f"A: seq0 scored, but left out of FPS: {t.timing_errors['seq0']}",
+                                f"A: seq2 scored, but left out of FPS: {t.timing_errors['seq2']}"]
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert set(data["trackers"][0]["timing_errors"]) == {"seq0", "seq2"}
