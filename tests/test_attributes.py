@@ -138,3 +138,25 @@ def test_damaged_flag_file_is_an_error_not_a_tag(tmp_path):
         parse_attribute_file(tmp_path / "two.txt")
     (tmp_path / "empty.txt").write_text("")
     assert parse_attribute_file(tmp_path / "empty.txt") == []                 # a synthetic sequence without tags
+
+
+def test_attributes_folder_without_any_sequence_file_is_an_error(tmp_path):
+    """`dt analyze --attributes WRONG_DIR` silently fell back to the dataset's own files (or to none): the table
+    did not come from the folder the user named; now a folder holding none of the sequences' files is bad input."""
+    from droptrack.errors import InputError
+
+    root = tmp_path / "lasot"
+    (root / "att").mkdir(parents=True)
+    (root / "att" / "cat-1.txt").write_text("0,1,0,0,0,0,0,0,0,1,0,0,0,1\n")
+    img = root / "cat" / "cat-1" / "img"
+    seqs = [Sequence("cat-1", "lasot", [img / "00000001.jpg", img / "00000002.jpg"], None, GT)]
+    d = tmp_path / "trk"
+    write_result(d / "cat-1.txt", GT)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "dog-1.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    with pytest.raises(InputError, match=r"--attributes .*wrong holds no attribute file of the scored sequences "
+                                         r"\(looked for cat-1.txt"):
+        analyze([d], seqs, attributes_dir=wrong)
+    (wrong / "cat-1.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    assert list(analyze([d], seqs, attributes_dir=wrong).attributes.counts) == ["Illumination Variation"]

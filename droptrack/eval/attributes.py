@@ -141,6 +141,19 @@ def sequence_attributes(seq: Any, att_dir: str | Path | None = None) -> list[str
     return None
 
 
+def _check_att_dir(sequences: Sequence[Any], att_dir: str | Path | None) -> None:
+    """A given --attributes folder must hold the file of at least one scored sequence (else it is the wrong one)."""
+    if att_dir is None or not sequences:
+        return
+    att = Path(att_dir)
+    for seq in sequences:
+        folder = _sequence_dir(seq)
+        if folder is not None and any(p.parent == att and p.is_file() for p in _candidates(seq, folder, att)):
+            return
+    raise InputError(f"--attributes {att_dir} holds no attribute file of the scored sequences (looked for "
+                     f"{sequences[0].name}.txt and the others); pass the toolkit's att/ folder, or drop --attributes")
+
+
 @dataclass
 class AttributeReport:
     """Per-attribute scores of every tracker: {attribute: {tracker: {score: value}}} and sequence counts."""
@@ -181,6 +194,7 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     """Scores per attribute over the report's common sequences (a note, no numbers, when no sequence has tags)."""
     keys = SCORE_KEYS.get("ope" if report.protocol.endswith("-ope") else report.protocol, ())
     by_name = {s.name: s for s in sequences}
+    _check_att_dir([by_name[n] for n in report.sequences if n in by_name], att_dir)
     tags = {n: sequence_attributes(by_name[n], att_dir) for n in report.sequences if n in by_name}
     known = {n: t for n, t in tags.items() if t is not None}
     source = {"got10k": "GOT-10k labels + ground truth (derived)", "lasot": "LaSOT att/<seq>.txt",
