@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 import zipfile
@@ -201,3 +202,18 @@ def test_damaged_time_file_costs_the_fps_not_the_scores(tmp_path):
                                 f"A: seq2 scored, but left out of FPS: {t.timing_errors['seq2']}"]
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert set(data["trackers"][0]["timing_errors"]) == {"seq0", "seq2"}
+
+
+def test_dt_eval_output_folder_instead_of_tracker_folders(tmp_path):
+    """`dt analyze results/otb` (dt eval's --output, which holds one folder per tracker) said 'no result file ...;
+    run the tracker on this sequence'; now it names the tracker folders to pass."""
+    seqs = make_seqs()
+    write_tracker(tmp_path / "res" / "kcf", seqs, 0.0)
+    write_tracker(tmp_path / "res" / "mosse", seqs, 5.0)
+    (tmp_path / "res" / "empty").mkdir()
+    res = tmp_path / "res"
+    with pytest.raises(InputError, match=re.escape(f"{res} holds tracker folders (kcf, mosse), not result files; "
+                                                   f"pass those folders, e.g. dt analyze {res / 'kcf'} {res / 'mosse'}")):
+        analyze([res], seqs)
+    with pytest.raises(InputError, match="no sequence could be scored"):                # a truly empty folder
+        analyze([res / "empty"], seqs)

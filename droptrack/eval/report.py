@@ -155,6 +155,16 @@ def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
     return M.ope_aggregate(seqs, tag, "pytracking" if protocol == "pytracking-ope" else "ostrack")
 
 
+def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
+    """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass."""
+    if any(find_result(result_dir, q.name) for q in sequences):
+        return
+    subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and any(find_result(p, q.name) for q in sequences))
+    if subs:
+        raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
+                         f"pass those folders, e.g. dt analyze {' '.join(str(p) for p in subs[:2])} ...")
+
+
 def _names(result_dirs: Sequence[Path]) -> list[str]:
     """Display names: folder names, made unique with their parent folder or an index."""
     names = [p.name or str(p) for p in result_dirs]
@@ -183,6 +193,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
         if not d.is_dir():
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
+        _check_not_a_parent(d, sequences)
     names = list(names) if names is not None else _names(dirs)
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]
