@@ -213,7 +213,7 @@ def test_dt_eval_output_folder_instead_of_tracker_folders(tmp_path):
     (tmp_path / "res" / "empty").mkdir()
     res = tmp_path / "res"
     with pytest.raises(InputError, match=re.escape(f"{res} holds tracker folders (kcf, mosse), not result files; "
-                                                   f"pass those folders, e.g. dt analyze {res / 'kcf'} {res / 'mosse'}")):
+                                                   f"pass those folders: dt analyze {res / 'kcf'} {res / 'mosse'}") + "$"):
         analyze([res], seqs)
     with pytest.raises(InputError, match="no sequence could be scored"):                # a truly empty folder
         analyze([res / "empty"], seqs)

@@ -161,8 +161,9 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
         return
     subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and any(find_result(p, q.name) for q in sequences))
     if subs:
+        more = " ..." if len(subs) > 3 else ""
         raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
-                         f"pass those folders, e.g. dt analyze {' '.join(str(p) for p in subs[:2])} ...")
+                         f"pass those folders: dt analyze {' '.join(str(p) for p in subs[:3])}{more}")
 
 
 def _names(result_dirs: Sequence[Path]) -> list[str]:
