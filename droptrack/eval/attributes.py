@@ -202,8 +202,12 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
               "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
     out = AttributeReport(source, tuple(keys), len(known))
     if not known or not keys:
-        why = "no attribute files found" if not known else f"protocol {report.protocol} has no attribute scores"
-        out.note = f"per-attribute analysis skipped: {why} ({len(tags)} sequences; see droptrack.eval.attributes)"
+        if not known:
+            why = (f"no attribute files for the {len(tags)} sequences; pass --attributes DIR (the LaSOT or UAV123 "
+                   "toolkit's att/ folder), or make a synthetic set with dt data synth --attributes all")
+        else:
+            why = f"protocol {report.protocol} has no attribute scores; use --protocol ostrack-ope for them"
+        out.note = f"per-attribute analysis skipped: {why}"
         return out
     attrs = sorted({a for t in known.values() for a in t})
     for a in attrs:
