@@ -57,6 +57,9 @@ def test_results_without_attribute_files_are_skipped_with_a_note(tmp_path):
     seqs = [_seq(tmp_path / "data", "a", None)]
     report = analyze([_results(tmp_path, "t", {"a": HIT})], seqs, tag="synth", output_dir=tmp_path / "an")
     assert not report.attributes.scores and "skipped" in report.attributes.note
+    assert report.attributes.note == ("per-attribute analysis skipped: no attribute files for the 1 sequences; pass "
+                                      "--attributes DIR (the LaSOT or UAV123 toolkit's att/ folder), or make a "
+                                      "synthetic set with dt data synth --attributes all")   # was 'see <module>'
     assert "attributes" not in report.plots
 
 
@@ -120,3 +123,43 @@ def test_uav123_attribute_files_in_the_benchmark_layout(tmp_path):
     assert report.attributes.scores["Full Occlusion"]["good"]["auc"] == pytest.approx(20 / 21)
     assert report.attributes.scores["Fast Motion"]["good"]["auc"] == pytest.approx(10 / 21)
     assert report.attributes.source.startswith("UAV123")
+
+
+def test_damaged_flag_file_is_an_error_not_a_tag(tmp_path):
+    """A LaSOT flag line cut to 13 values (or holding junk) was read as one tag named '1,0,0,...', which then
+    showed up as an attribute row of the table; now it is bad input naming the file."""
+    from droptrack.errors import InputError
+
+    (tmp_path / "cut.txt").write_text("0,1,0,0,0,0,0,0,0,1,0,0,0\n")
+    with pytest.raises(InputError, match=r"cut.txt holds 13 comma-separated values, not LaSOT's 14 or UAV123's 12"):
+        parse_attribute_file(tmp_path / "cut.txt")
+    (tmp_path / "junk.txt").write_text("1,0,x\n")
+    with pytest.raises(InputError, match="junk.txt holds 3 comma-separated values"):
+        parse_attribute_file(tmp_path / "junk.txt")
+    (tmp_path / "two.txt").write_text("0,0,0,0,2,0,0,0,0,0,0,1\n")          # 12 values, one not a 0/1 flag
+    with pytest.raises(InputError, match="two.txt holds 12 comma-separated values"):
+        parse_attribute_file(tmp_path / "two.txt")
+    (tmp_path / "empty.txt").write_text("")
+    assert parse_attribute_file(tmp_path / "empty.txt") == []                 # a synthetic sequence without tags
+
+
+def test_attributes_folder_without_any_sequence_file_is_an_error(tmp_path):
+    """`dt analyze --attributes WRONG_DIR` silently fell back to the dataset's own files (or to none): the table
+    did not come from the folder the user named; now a folder holding none of the sequences' files is bad input."""
+    from droptrack.errors import InputError
+
+    root = tmp_path / "lasot"
+    (root / "att").mkdir(parents=True)
+    (root / "att" / "cat-1.txt").write_text("0,1,0,0,0,0,0,0,0,1,0,0,0,1\n")
+    img = root / "cat" / "cat-1" / "img"
+    seqs = [Sequence("cat-1", "lasot", [img / "00000001.jpg", img / "00000002.jpg"], None, GT)]
+    d = tmp_path / "trk"
+    write_result(d / "cat-1.txt", GT)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "dog-1.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    with pytest.raises(InputError, match=r"--attributes .*wrong holds no attribute file of the scored sequences "
+                                         r"\(looked for cat-1.txt"):
+        analyze([d], seqs, attributes_dir=wrong)
+    (wrong / "cat-1.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0")
+    assert list(analyze([d], seqs, attributes_dir=wrong).attributes.counts) == ["Illumination Variation"]

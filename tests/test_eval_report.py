@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 import zipfile
@@ -156,3 +157,63 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "does not exist" in bad.output
     bad = CliRunner().invoke(app, ["analyze", str(out / "report.json"), "--dataset", "lasot", "--output", str(out)])
     assert bad.exit_code == 2 and "report.json is a file; pass the folder" in bad.output     # was 'does not exist'
+
+
+def test_dt_analyze_prints_which_sequences_were_left_out_and_why(tmp_path, monkeypatch):
+    """Two trackers covering different sequences: the console named only an error count ('Errors 1', '2/3
+    sequences'); now each left-out sequence is printed with its reason, on one unbroken line."""
+    from droptrack.cli import app
+
+    seqs = make_seqs("otb")
+    fake = types.ModuleType("droptrack.data")
+    fake.get_sequences = lambda dataset, root=None, split=None, names=None: seqs
+    monkeypatch.setitem(sys.modules, "droptrack.data", fake)
+    a = write_tracker(tmp_path / "A", seqs, 0.0)
+    b = write_tracker(tmp_path / "B", seqs[:2], 8.0)                     # B never ran on seq2
+    (a / "seq0.txt").write_text("")                                     # A's seq0 is empty
+    res = CliRunner().invoke(app, ["analyze", str(a), str(b), "--dataset", "otb", "--output", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert f"A: seq0 left out of every tracker's averages: {a / 'seq0.txt'}: the file is empty; re-run the tracker " \
+           "on this sequence" in lines
+    assert f"B: seq2 left out of every tracker's averages: no result file for seq2 in {b} (looked for seq2.txt and " \
+           "seq2/seq2_001.txt); run the tracker on this sequence" in lines
+    assert sum("left out of every" in ln for ln in lines) == 2
+
+
+def test_damaged_time_file_costs_the_fps_not_the_scores(tmp_path):
+    """A junk or empty `_time.txt` (timing is optional) left the sequence out of every tracker's accuracy averages;
+    now it is scored and only left out of the FPS, with the reason recorded and printed."""
+    from droptrack.eval.report import error_lines
+
+    seqs = make_seqs()
+    a = write_tracker(tmp_path / "A", seqs, 0.0)
+    R.write_times(a / "seq1_time.txt", np.full(12, 0.02))                  # 50 FPS on seq1, 100 elsewhere
+    (a / "seq0_time.txt").write_text("abc\n")
+    (a / "seq2_time.txt").write_text("")
+    rep = analyze([a], seqs, output_dir=tmp_path / "out")
+    t = rep.trackers[0]
+    assert rep.sequences == ["seq0", "seq1", "seq2"] and t.errors == {}
+    assert t.result.auc == pytest.approx(20 / 21)
+    assert t.fps == pytest.approx(50.0)                                      # seq1 only
+    assert "not a table of numbers" in t.timing_errors["seq0"] and "write_times" in t.timing_errors["seq0"]
+    assert "the file is empty" in t.timing_errors["seq2"]
+    assert error_lines(rep) == [f"A: seq0 scored, but left out of FPS: {t.timing_errors['seq0']}",
+                                f"A: seq2 scored, but left out of FPS: {t.timing_errors['seq2']}"]
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert set(data["trackers"][0]["timing_errors"]) == {"seq0", "seq2"}
+
+
+def test_dt_eval_output_folder_instead_of_tracker_folders(tmp_path):
+    """`dt analyze results/otb` (dt eval's --output, which holds one folder per tracker) said 'no result file ...;
+    run the tracker on this sequence'; now it names the tracker folders to pass."""
+    seqs = make_seqs()
+    write_tracker(tmp_path / "res" / "kcf", seqs, 0.0)
+    write_tracker(tmp_path / "res" / "mosse", seqs, 5.0)
+    (tmp_path / "res" / "empty").mkdir()
+    res = tmp_path / "res"
+    with pytest.raises(InputError, match=re.escape(f"{res} holds tracker folders (kcf, mosse), not result files; "
+                                                   f"pass those folders: dt analyze {res / 'kcf'} {res / 'mosse'}") + "$"):
+        analyze([res], seqs)
+    with pytest.raises(InputError, match="no sequence could be scored"):                # a truly empty folder
+        analyze([res / "empty"], seqs)

@@ -83,3 +83,17 @@ def test_run_applies_threads_for_the_run_only(tiny_ckpt, monkeypatch):
         run(opts, on_start=lambda total: seen.append(torch.get_num_threads()))
         assert torch.get_num_threads() == before
     assert seen == [1, 2]   # a small checkpoint defaults to 1 thread
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2"])
+def test_doctor_warns_about_an_invalid_omp_num_threads(value):
+    """OMP_NUM_THREADS=abc/0/-2 is ignored by OpenMP (all cores in use) while dt doctor printed only 'ok'."""
+    from droptrack.engine.doctor import environment_checks
+
+    checks = environment_checks({"omp_num_threads": value, "usable_cores": 4}, workers=2)
+    assert [(c.level, c.message) for c in checks if "OMP_NUM_THREADS" in c.message] == [
+        ("warn", f"OMP_NUM_THREADS='{value}' is not a positive whole number: OpenMP ignores it (libgomp prints "
+                 "'Invalid value') and it limits no threads; export OMP_NUM_THREADS=2")]
+    for fine in ("3", "4,2", ""):
+        assert not [c for c in environment_checks({"omp_num_threads": fine, "usable_cores": 4}, workers=1)
+                    if "OMP_NUM_THREADS" in c.message]

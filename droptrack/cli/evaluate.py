@@ -108,7 +108,7 @@ def analyze(
     console = Console()
     console.print(report_table(report))
     for line in attribute_lines(report):
-        console.print(line, markup=False) if isinstance(line, str) else console.print(line)
+        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from droptrack.artifact import artifact_format
-from droptrack.engine.threads import oversubscription, usable_cores
+from droptrack.engine.threads import env_threads, oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 
@@ -88,6 +88,11 @@ def environment_checks(env: dict, workers: int = 1) -> list[Check]:
     problem = oversubscription(workers, {"OMP_NUM_THREADS": omp} if omp else {}, env.get("usable_cores"))
     if problem:
         out.append(Check("warn", problem))
+    if omp.strip() and env_threads({"OMP_NUM_THREADS": omp}) is None:
+        n = max(1, (env.get("usable_cores") or usable_cores()) // max(1, workers))
+        out.append(Check("warn", f"OMP_NUM_THREADS={omp!r} is not a positive whole number: OpenMP ignores it (libgomp "
+                                 "prints 'Invalid value') and it limits no threads; export "
+                                 f"OMP_NUM_THREADS={n}"))
     if len(env.get("onnxruntime_dists", [])) > 1:
         out.append(Check("error", "both onnxruntime and onnxruntime-gpu are installed and overwrite each other; "
                                   "pip uninstall -y onnxruntime onnxruntime-gpu, then install one of them"))

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from droptrack.errors import InputError
+
 # The LaSOT toolkit's 14 attributes, in the order of the att/<seq>.txt columns (short name, long name).
 LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion"), ("DEF", "Deformation"),
                     ("MB", "Motion Blur"), ("CM", "Camera Motion"), ("ROT", "Rotation"),
@@ -55,6 +57,9 @@ def parse_attribute_file(path: Path) -> list[str]:
     cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
     if len(cells) in FLAG_FILES and all(c in ("0", "1") for c in cells):
         return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
+    if "," in text:   # a damaged flag line, not tags (one per line, never with commas)
+        raise InputError(f"attribute file {path} holds {len(cells)} comma-separated values, not LaSOT's 14 or "
+                         "UAV123's 12 0/1 flags; fix it from the toolkit's att/ files, or remove it")
     return sorted({ln.strip() for ln in text.splitlines() if ln.strip()})
 
 
@@ -136,6 +141,19 @@ def sequence_attributes(seq: Any, att_dir: str | Path | None = None) -> list[str
     return None
 
 
+def _check_att_dir(sequences: Sequence[Any], att_dir: str | Path | None) -> None:
+    """A given --attributes folder must hold the file of at least one scored sequence (else it is the wrong one)."""
+    if att_dir is None or not sequences:
+        return
+    att = Path(att_dir)
+    for seq in sequences:
+        folder = _sequence_dir(seq)
+        if folder is not None and any(p.parent == att and p.is_file() for p in _candidates(seq, folder, att)):
+            return
+    raise InputError(f"--attributes {att_dir} holds no attribute file of the scored sequences (looked for "
+                     f"{sequences[0].name}.txt and the others); pass the toolkit's att/ folder, or drop --attributes")
+
+
 @dataclass
 class AttributeReport:
     """Per-attribute scores of every tracker: {attribute: {tracker: {score: value}}} and sequence counts."""
@@ -176,6 +194,7 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     """Scores per attribute over the report's common sequences (a note, no numbers, when no sequence has tags)."""
     keys = SCORE_KEYS.get("ope" if report.protocol.endswith("-ope") else report.protocol, ())
     by_name = {s.name: s for s in sequences}
+    _check_att_dir([by_name[n] for n in report.sequences if n in by_name], att_dir)
     tags = {n: sequence_attributes(by_name[n], att_dir) for n in report.sequences if n in by_name}
     known = {n: t for n, t in tags.items() if t is not None}
     source = {"got10k": "GOT-10k labels + ground truth (derived)", "lasot": "LaSOT att/<seq>.txt",
@@ -183,8 +202,12 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
               "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
     out = AttributeReport(source, tuple(keys), len(known))
     if not known or not keys:
-        why = "no attribute files found" if not known else f"protocol {report.protocol} has no attribute scores"
-        out.note = f"per-attribute analysis skipped: {why} ({len(tags)} sequences; see droptrack.eval.attributes)"
+        if not known:
+            why = (f"no attribute files for the {len(tags)} sequences; pass --attributes DIR (the LaSOT or UAV123 "
+                   "toolkit's att/ folder), or make a synthetic set with dt data synth --attributes all")
+        else:
+            why = f"protocol {report.protocol} has no attribute scores; use --protocol ostrack-ope for them"
+        out.note = f"per-attribute analysis skipped: {why}"
         return out
     attrs = sorted({a for t in known.values() for a in t})
     for a in attrs:

@@ -14,6 +14,7 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                                                   norm_precision, precision_at_20px, coverage),
                       fps: float|null  (frames / seconds over the `_time.txt` files of the scored sequences),
                       n_scored: int, errors: {sequence: message},
+                      timing_errors: {sequence: message}  (damaged _time.txt: scored, but left out of fps),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
     plots           {success|precision|attributes: file name next to report.json}
@@ -60,12 +61,14 @@ class TrackerReport:
     result: Any                      # OPEResult | GOT10kResult | TrackingNetResult
     errors: dict[str, str] = field(default_factory=dict)
     fps: float | None = None
+    timing_errors: dict[str, str] = field(default_factory=dict)   # damaged _time.txt: scored, left out of fps
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see the module docstring)."""
         curves = {k: {"thresholds": x.tolist(), "values": y.tolist()} for k, (x, y) in self.result.curves().items()}
         return {"name": self.name, "result_dir": self.result_dir, "scores": self.result.scores(), "fps": self.fps,
-                "n_scored": len(self.result.names), "errors": self.errors, "curves": curves,
+                "n_scored": len(self.result.names), "errors": self.errors,
+                "timing_errors": self.timing_errors, "curves": curves,
                 "per_sequence": self.result.per_sequence()}
 
 
@@ -111,15 +114,19 @@ def _columns(protocol: str) -> list[tuple[str, str]]:
     return COLUMNS["ope" if protocol.endswith("-ope") else protocol]
 
 
-def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tuple[Any, np.ndarray | None]:
-    """Read one sequence's result file(s) strictly and score it; returns (per-sequence object, times)."""
+def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tuple[Any, np.ndarray | str | None]:
+    """Read one sequence's result file(s) strictly and score it; returns (per-sequence object, times or why the
+    time file could not be read)."""
     files = find_result(result_dir, seq.name)
     if not files:
         raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
                          f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
     n = len(seq.boxes)
     times_file = find_times(files[0], seq.name)
-    times = read_times(times_file) if times_file is not None else None
+    try:   # timing is optional: a damaged time file costs the FPS of this sequence, not its scores
+        times: np.ndarray | str | None = read_times(times_file) if times_file is not None else None
+    except InputError as exc:
+        times = str(exc)
     if protocol == "got10k-toolkit":
         reps = [read_result(f, n) for f in files]
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
@@ -146,6 +153,17 @@ def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
     if protocol == "trackingnet-devkit":
         return M.trackingnet_aggregate(seqs)
     return M.ope_aggregate(seqs, tag, "pytracking" if protocol == "pytracking-ope" else "ostrack")
+
+
+def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
+    """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass."""
+    if any(find_result(result_dir, q.name) for q in sequences):
+        return
+    subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and any(find_result(p, q.name) for q in sequences))
+    if subs:
+        more = " ..." if len(subs) > 3 else ""
+        raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
+                         f"pass those folders: dt analyze {' '.join(str(p) for p in subs[:3])}{more}")
 
 
 def _names(result_dirs: Sequence[Path]) -> list[str]:
@@ -176,6 +194,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
         if not d.is_dir():
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
+        _check_not_a_parent(d, sequences)
     names = list(names) if names is not None else _names(dirs)
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]
@@ -192,8 +211,9 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
         raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result files")
     trackers = []
     for d, n, s, e, t in zip(dirs, names, scored, errors, times):
+        bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
-                                      _fps([t[q] for q in common])))
+                                      _fps([t[q] for q in common if q not in bad_times]), bad_times))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
     _add_attributes(report, sequences, attributes_dir)
     if output_dir is not None:
@@ -283,10 +303,11 @@ def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
 
 
 def attribute_lines(report: Report) -> list[Any]:
-    """What `dt analyze` prints after the main table: per-attribute table (or the note) and the largest gaps."""
+    """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
+    note) and the largest gaps."""
     from droptrack.eval.attributes_view import attribute_table, difference_table
 
-    lines: list[Any] = []
+    lines: list[Any] = error_lines(report)
     ar = report.attributes
     if ar is not None and ar.scores:
         lines.append(attribute_table(ar))
@@ -295,6 +316,19 @@ def attribute_lines(report: Report) -> list[Any]:
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
         lines.append(difference_table(report.differences, first, second, ar.keys[0] if ar and ar.keys else "auc"))
+    return lines
+
+
+def error_lines(report: Report, most: int = 5) -> list[str]:
+    """One line per sequence a tracker could not be scored on (at most `most` each): why, and that it is left out."""
+    lines = []
+    for t in report.trackers:
+        for seq, message in list(t.errors.items())[:most]:
+            lines.append(f"{t.name}: {seq} left out of every tracker's averages: {message}")
+        if len(t.errors) > most:
+            lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
+        for seq, message in list(t.timing_errors.items())[:most]:
+            lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
     return lines
 
 

@@ -45,7 +45,7 @@ def write_times(path: str | Path, times: np.ndarray | Sequence[float]) -> Path:
     return atomic_write_text(path, "".join(f"{t:f}\n" for t in np.asarray(times, dtype=np.float64).reshape(-1)))
 
 
-def _parse(text: str, path: str | Path) -> np.ndarray:
+def _parse(text: str, path: str | Path, writer: str = "write_result") -> np.ndarray:
     """Numbers separated by tabs, commas or spaces -> float64 array (2-D)."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
@@ -55,7 +55,7 @@ def _parse(text: str, path: str | Path) -> np.ndarray:
         return np.array(rows, dtype=np.float64)
     except ValueError:
         raise InputError(f"{path}: not a table of numbers (rows of different length or text); "
-                         "re-write it with droptrack.eval.results.write_result") from None
+                         f"re-write it with droptrack.eval.results.{writer}") from None
 
 
 def read_result(path: str | Path, n_frames: int | None = None) -> np.ndarray:
@@ -80,7 +80,7 @@ def read_times(path: str | Path) -> np.ndarray:
     """All numbers of a `_time.txt` file (seconds, one or more columns) as a flat float64 array."""
     path = Path(path)
     try:
-        return _parse(path.read_text(errors="replace"), path).reshape(-1)
+        return _parse(path.read_text(errors="replace"), path, "write_times").reshape(-1)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
 
