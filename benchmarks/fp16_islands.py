@@ -41,17 +41,16 @@ VARIANTS = {   # name -> --keep-fp32 patterns (droptrack's ONNX node names)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    from precision_targets import tracker_keys
+    from tracker_keys_option import add_model_options, parsed_keys
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
-    ap.add_argument("--tracker-keys", default=None, help="JSON TEST keys set on the checkpoint before export.")
+    add_model_options(ap)
     ap.add_argument("--val-sequences", type=int, default=80)
     ap.add_argument("--val-frames", type=int, default=60)
     ap.add_argument("--work", type=Path, default=Path("out/precision_targets"))
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
-    a.keys = tracker_keys(ap, a.tracker_keys) if a.tracker_keys is not None else None
+    a.keys = parsed_keys(ap, a)
     return a
 
 
@@ -112,19 +111,16 @@ def markdown(res: dict) -> str:
 def main() -> None:
     from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.export.auto_precision import Int8Options, validation_sequences
-    from droptrack.export.onnx import checkpoint_hash, read_metadata
-    from droptrack.model.default import default_checkpoint
+    from droptrack.export.onnx import read_metadata
 
-    from precision_targets import with_tracker_keys
+    from tracker_keys_option import keyed_checkpoint, model_args
 
     a = parse()
     t0 = time.perf_counter()
-    ckpt = Path(a.model) if a.model else default_checkpoint()
+    ckpt, work = keyed_checkpoint(a)
     name, source = a.model or "embedded default model", a.model
     if a.keys is not None:
-        ckpt = with_tracker_keys(ckpt, a.keys, a.work)
         source, name = str(ckpt), name + f" with {json.dumps(a.keys)}"
-    work = a.work / checkpoint_hash(ckpt)[:12]
     work.mkdir(parents=True, exist_ok=True)
     paths = graphs(work, source)
     opts = Int8Options(val_sequences=a.val_sequences, val_frames=a.val_frames, auto_precision=True)
@@ -135,9 +131,7 @@ def main() -> None:
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "wall_s": round(time.perf_counter() - t0),
            "loadavg_end": [round(x, 2) for x in os.getloadavg()], "machine": benchmark_machine(ort_intra_op_threads=1),
            "command": "OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fp16_islands.py"
-           + (f" --model {a.model}" if a.model else "")
-           + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else "")
-           + f" --val-sequences {a.val_sequences} --val-frames {a.val_frames}"}
+           + model_args(a) + f" --val-sequences {a.val_sequences} --val-frames {a.val_frames}"}
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(a.out / "report.json", res)
     atomic_write_text(a.out / "table.md", markdown(res))

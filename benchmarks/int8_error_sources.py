@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling scripts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.errors import run_script  # noqa: E402
-from tracker_keys_option import tracker_keys, with_tracker_keys  # noqa: E402  (sibling module)
+from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "int8_error_sources"
 GEMMS = ("qkv", "proj", "fc1", "fc2")
@@ -36,8 +36,7 @@ GEMMS = ("qkv", "proj", "fc1", "fc2")
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
-    ap.add_argument("--tracker-keys", default=None, help="JSON TEST keys set on the checkpoint before export.")
+    add_model_options(ap)
     ap.add_argument("--alphas", default="0.5,0.8", help="SmoothQuant migration strengths to try.")
     ap.add_argument("--pairs", type=int, default=64, help="Tracking-crop pairs for ranges and the decomposition.")
     ap.add_argument("--val-sequences", type=int, default=40)
@@ -45,7 +44,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--work", type=Path, default=Path("out/int8_error_sources"))
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
-    a.keys = tracker_keys(ap, a.tracker_keys) if a.tracker_keys is not None else None
+    a.keys = parsed_keys(ap, a)
     a.alpha_list = [float(x) for x in a.alphas.split(",") if x.strip()]
     if any(not 0 <= x <= 1 for x in a.alpha_list):
         ap.error(f"--alphas {a.alphas}: each must be in [0, 1], e.g. 0.5,0.8")
@@ -59,14 +58,13 @@ def quant_weight(w, per_channel: bool):
     return (w / s).round().clamp(-127, 127) * s
 
 
-def quant_act(x, per_token: bool):
-    """Asymmetric U8 with the range widened to include 0 (DynamicQuantizeLinear), per tensor or per token."""
+def quant_act(x, over: str = "tensor"):
+    """Asymmetric U8 with the range widened to include 0 (DynamicQuantizeLinear), the range taken per tensor,
+    per token (last axis) or per sample (all axes but the first: one inference's crops)."""
     import torch
 
-    if per_token:
-        lo, hi = x.amin(-1, keepdim=True).clamp(max=0), x.amax(-1, keepdim=True).clamp(min=0)
-    else:
-        lo, hi = x.min().clamp(max=0), x.max().clamp(min=0)
+    dims = {"tensor": tuple(range(x.ndim)), "token": (-1,), "sample": tuple(range(1, x.ndim))}[over]
+    lo, hi = x.amin(dims, keepdim=True).clamp(max=0), x.amax(dims, keepdim=True).clamp(min=0)
     s = ((hi - lo) / 255).clamp(min=1e-12)
     z = torch.round(-lo / s)
     return (torch.clamp(torch.round(x / s) + z, 0, 255) - z) * s
@@ -84,7 +82,7 @@ def simulated(model, weights: str | None, acts: str | None):
             if weights:
                 lin.weight.data = quant_weight(lin.weight.data, weights == "channel")
             if acts:
-                lin.register_forward_pre_hook(lambda _m, inp, t=acts == "token": (quant_act(inp[0], t),))
+                lin.register_forward_pre_hook(lambda _m, inp, over=acts: (quant_act(inp[0], over),))
     return m
 
 
@@ -165,22 +163,16 @@ def int8_graph(fp32: Path, dst: Path, pairs, desc: str, per_channel: bool) -> Pa
 
 
 def main() -> None:
-    import json
-
     from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.export.auto_precision import Int8Options, validation_sequences
     from droptrack.export.calibration import calibration_pairs
-    from droptrack.export.onnx import checkpoint_hash, read_metadata
+    from droptrack.export.onnx import read_metadata
     from droptrack.export.pipeline import export_onnx, load_source
-    from droptrack.model.default import default_checkpoint
     from precision_targets import crop_differences
 
     a = parse()
     t0 = time.perf_counter()
-    ckpt = Path(a.model) if a.model else default_checkpoint()
-    if a.keys is not None:
-        ckpt = with_tracker_keys(ckpt, a.keys, a.work)
-    work = a.work / checkpoint_hash(ckpt)[:12]
+    ckpt, work = keyed_checkpoint(a)
     src = load_source(ckpt)
     fp32 = work / "fp32" / "model.onnx"
     if not fp32.is_file():
@@ -215,8 +207,7 @@ def main() -> None:
               "graphs": {k: str(p) for k, p in graphs.items()}, "wall_s": round(time.perf_counter() - t0),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "OMP_NUM_THREADS=1 nice -n 10 python benchmarks/int8_error_sources.py"
-              + (f" --model {a.model}" if a.model else "")
-              + (f" --tracker-keys '{json.dumps(a.keys)}'" if a.keys is not None else "")}
+              + model_args(a)}
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(a.out / "report.json", report)
     atomic_write_text(a.out / "table.md", markdown(report))

@@ -29,16 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling scripts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.errors import run_script  # noqa: E402
-from int8_error_sources import int8_graph, quant_weight  # noqa: E402  (sibling)
-from tracker_keys_option import tracker_keys, with_tracker_keys  # noqa: E402
+from int8_error_sources import int8_graph, quant_act, quant_weight  # noqa: E402  (sibling)
+from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "int8_qad"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
-    ap.add_argument("--tracker-keys", default=None, help="JSON TEST keys set on the checkpoint before export.")
+    add_model_options(ap)
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -50,7 +49,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--work", type=Path, default=Path("out/int8_qad"))
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
-    a.keys = tracker_keys(ap, a.tracker_keys) if a.tracker_keys is not None else None
+    a.keys = parsed_keys(ap, a)
     if a.steps < 1 or a.batch < 1 or a.pairs < a.batch:
         ap.error("--steps and --batch must be >= 1 and --pairs >= --batch")
     try:
@@ -69,11 +68,7 @@ def student_of(teacher):
         """ORT dynamic INT8: U8 activations, range per sample (one frame's crops per inference), S8 weights."""
 
         def forward(self, x):
-            d = tuple(range(1, x.ndim))
-            lo, hi = x.detach().amin(d, keepdim=True).clamp(max=0), x.detach().amax(d, keepdim=True).clamp(min=0)
-            s = ((hi - lo) / 255).clamp(min=1e-12)
-            z = (-lo / s).round()
-            xq = x + (((x / s).round() + z).clamp(0, 255).sub(z).mul(s) - x).detach()
+            xq = x + (quant_act(x.detach(), "sample") - x).detach()
             w = self.weight + (quant_weight(self.weight.detach(), False) - self.weight).detach()
             return F.linear(xq, w, self.bias)
 
@@ -164,22 +159,16 @@ def compare(reference: Path, graphs: dict[str, Path], pairs) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import json
-
     from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
     from droptrack.export.calibration import calibration_pairs, sequence_pairs
-    from droptrack.export.onnx import checkpoint_hash, read_metadata
+    from droptrack.export.onnx import read_metadata
     from droptrack.export.pipeline import export_onnx, load_source
-    from droptrack.model.default import default_checkpoint
 
     a = parse(argv)
     t0 = time.perf_counter()
-    ckpt = Path(a.model) if a.model else default_checkpoint()
-    if a.keys is not None:
-        ckpt = with_tracker_keys(ckpt, a.keys, a.work)
-    work = a.work / checkpoint_hash(ckpt)[:12]
+    ckpt, work = keyed_checkpoint(a)
     src = load_source(ckpt)
     fp32 = work / "teacher" / "model.onnx"
     if not fp32.is_file():
@@ -204,8 +193,7 @@ def main(argv: list[str] | None = None) -> None:
            "eval": compare(fp32, graphs, eval_pairs), "eval_set": f"{len(eval_pairs)} crops of the val split seed 1",
            "wall_s": round(time.perf_counter() - t0), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')} python benchmarks/int8_qad.py"
-           + (f" --model {a.model}" if a.model else "")
-           + (f" --tracker-keys '{json.dumps(a.keys)}'" if a.keys is not None else "")
+           + model_args(a)
            + f" --steps {a.steps} --lr {a.lr:g} --batch {a.batch} --pairs {a.pairs}"
            + f" --train-sequences {a.train_sequences}"}
     a.out.mkdir(parents=True, exist_ok=True)

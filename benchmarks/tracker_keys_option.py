@@ -1,5 +1,6 @@
-"""The benchmarks' --tracker-keys option (precision_targets.py, bench_classic.py): the JSON TEST keys checked, and
-the checkpoint re-saved with them (same weights, reused so caches keyed on its hash resume)."""
+"""The benchmarks' --model / --tracker-keys options (precision_targets.py, bench_classic.py, fp16_islands.py,
+int8_error_sources.py, int8_qad.py): the JSON TEST keys checked, and the checkpoint re-saved with them (same
+weights, reused so caches keyed on its hash resume)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,32 @@ def with_tracker_keys(ckpt: Path, keys: dict, work: Path) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, model, cfg, extra={"training": extra} if extra is not None else None)
     return out
+
+
+def add_model_options(ap: argparse.ArgumentParser) -> None:
+    """--model CKPT and --tracker-keys JSON, as the export benchmarks take them."""
+    ap.add_argument("--model", default=None, help="Checkpoint (default: the embedded default model).")
+    ap.add_argument("--tracker-keys", default=None, help="JSON TEST keys set on the checkpoint before export.")
+
+
+def parsed_keys(ap: argparse.ArgumentParser, a: argparse.Namespace) -> dict | None:
+    """The checked --tracker-keys of parsed arguments (None when not given)."""
+    return tracker_keys(ap, a.tracker_keys) if a.tracker_keys is not None else None
+
+
+def keyed_checkpoint(a: argparse.Namespace) -> tuple[Path, Path]:
+    """(checkpoint to export: --model or the embedded default, re-saved with a.keys when given; its cache folder
+    a.work/<sha256[:12]>)."""
+    from droptrack.export.onnx import checkpoint_hash
+    from droptrack.model.default import default_checkpoint
+
+    ckpt = Path(a.model) if a.model else default_checkpoint()
+    if a.keys is not None:
+        ckpt = with_tracker_keys(ckpt, a.keys, a.work)
+    return ckpt, a.work / checkpoint_hash(ckpt)[:12]
+
+
+def model_args(a: argparse.Namespace) -> str:
+    """The --model / --tracker-keys part of a recorded command line."""
+    return ((f" --model {a.model}" if a.model else "")
+            + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else ""))

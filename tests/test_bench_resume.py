@@ -8,18 +8,17 @@ import shutil
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from droptrack.cli import app
 from droptrack.config import load_config
 from droptrack.data import generate_synth
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
+from helpers import cli
 
 
 def dt(*args) -> object:
     """`dt` in-process with one thread."""
-    return CliRunner().invoke(app, [str(a) for a in args] + ["--threads", "1"])
+    return cli(*args, "--threads", "1")
 
 
 @pytest.fixture(scope="module")

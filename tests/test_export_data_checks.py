@@ -4,27 +4,14 @@ calibration, minutes on a large model)."""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from droptrack.cli import app
 from droptrack.data.synth import generate_synth
-
-runner = CliRunner()
-
-
-def error_line(args: list) -> str:
-    """The one output line of a refused dt command (exit 2, no traceback, no progress lines before it)."""
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
+from helpers import cli, one_line_error
 
 
 def test_empty_calibration_root_is_refused_before_the_export(tiny_ckpt, tmp_path):
     (tmp_path / "empty").mkdir()
     out = tmp_path / "out"
-    line = error_line(["export", tiny_ckpt, "--int8", "--calib", f"synth:{tmp_path / 'empty'}", "--output", out])
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--calib", f"synth:{tmp_path / 'empty'}", "--output", out))
     assert line == (f"error: --calib synth:{tmp_path / 'empty'} has no sequences; point it at a dataset root with "
                     "frames, or use --calib synth (the default)")
     assert not out.exists()
@@ -33,8 +20,8 @@ def test_empty_calibration_root_is_refused_before_the_export(tiny_ckpt, tmp_path
 def test_too_few_validation_sequences_are_refused_before_the_export(tiny_ckpt, tmp_path):
     val = generate_synth(tmp_path / "val", sequences=2, frames=4, seed=0, size=(96, 64), split="val")
     out = tmp_path / "out"
-    line = error_line(["export", tiny_ckpt, "--int8", "--auto-precision", "--val", val, "--max-divergence", "0.2",
-                       "--output", out])
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val", val, "--max-divergence",
+                              "0.2", "--output", out))
     assert "needs at least" in line and "got 2" in line   # 2 sequences: one lost is 50 %, over a 20 % limit
     assert not out.exists()
 
@@ -42,7 +29,8 @@ def test_too_few_validation_sequences_are_refused_before_the_export(tiny_ckpt, t
 def test_validation_folder_without_images_is_refused_before_the_export(tiny_ckpt, tmp_path):
     (tmp_path / "empty").mkdir()
     out = tmp_path / "out"
-    line = error_line(["export", tiny_ckpt, "--int8", "--auto-precision", "--val", tmp_path / "empty", "--output", out])
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val", tmp_path / "empty",
+                              "--output", out))
     assert f"no images under {tmp_path / 'empty'}" in line
     assert not out.exists()
 
@@ -51,7 +39,7 @@ def test_corrupt_checkpoint_leaves_no_output_folder(tmp_path):
     broken = tmp_path / "cut.pt"
     broken.write_bytes(b"PK\x03\x04 cut short")   # starts as a checkpoint: only loading it tells it is broken
     out = tmp_path / "out"
-    assert f"checkpoint '{broken}' is corrupt" in error_line(["export", broken, "--output", out])
+    assert f"checkpoint '{broken}' is corrupt" in one_line_error(cli("export", broken, "--output", out))
     assert not out.exists()   # it was made (empty) before the checkpoint was read
 
 
@@ -59,5 +47,5 @@ def test_output_that_is_a_file_is_refused_before_the_checkpoint_loads(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me\n")
     broken = tmp_path / "cut.pt"
     broken.write_bytes(b"PK\x03\x04 cut short")
-    assert "is a file, not a folder" in error_line(["export", broken, "--output", tmp_path / "notes.txt"])
+    assert "is a file, not a folder" in one_line_error(cli("export", broken, "--output", tmp_path / "notes.txt"))
     assert (tmp_path / "notes.txt").read_text() == "keep me\n"

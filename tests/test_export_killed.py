@@ -8,14 +8,8 @@ from __future__ import annotations
 import fcntl
 
 import onnx
-from typer.testing import CliRunner
 
-from droptrack.cli import app
-
-
-def dt(*args) -> object:
-    """`dt` in-process."""
-    return CliRunner().invoke(app, [str(a) for a in args])
+from helpers import cli as dt
 
 
 def leftovers(out):

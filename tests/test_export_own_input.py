@@ -4,14 +4,7 @@ work, through a symlinked path too; without --safetensors, or into another folde
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from droptrack.cli import app
-
-
-def dt(*args) -> object:
-    """`dt` in-process."""
-    return CliRunner().invoke(app, [str(a) for a in args])
+from helpers import cli as dt
 
 
 def test_safetensors_output_that_is_the_input_checkpoint_is_refused(tiny_ckpt, tmp_path):

@@ -35,7 +35,7 @@ def test_simulated_activation_quantization_is_onnxruntimes():
               np.abs(rng.normal(1, 3, (32, 16))).astype(np.float32),  # all positive: 0 joins the range
               (rng.normal(0, 1, (8, 16)) * np.r_[np.ones(15), 40.0]).astype(np.float32)):   # one outlier channel
         ref = _ort_dynamic_quant(x)
-        sim = ies.quant_act(torch.from_numpy(x), per_token=False).numpy()
+        sim = ies.quant_act(torch.from_numpy(x), "tensor").numpy()
         step = (max(x.max(), 0) - min(x.min(), 0)) / 255
         assert np.abs(sim - ref).max() <= 1e-5 * step + 1e-7, "simulation differs from ORT's rounding"
         assert np.abs(sim - x).max() <= 0.5 * step + 1e-6      # and it is a quantization (error <= half a step)

@@ -15,6 +15,7 @@ from droptrack.artifact import content_problem
 from droptrack.cli import app
 from droptrack.errors import CheckpointError
 from droptrack.model.checkpoint import read_file
+from helpers import one_line_error
 
 runner = CliRunner()
 
@@ -27,14 +28,6 @@ def tiny_onnx(path: Path) -> Path:
     return path
 
 
-def error_line(result) -> str:
-    """The one stderr line of a refused command (no traceback, nothing else)."""
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
-
-
 def test_real_files_of_each_kind_pass(tiny_ckpt, tmp_path):
     assert content_problem(tiny_ckpt) is None
     assert content_problem(tiny_onnx(tmp_path / "m.onnx")) is None
@@ -45,7 +38,7 @@ def test_bench_of_a_text_file_named_onnx_is_refused_before_any_row_runs(tiny_ckp
     fake = tmp_path / "model.onnx"
     fake.write_text("hello\n")
     out = tmp_path / "bench"
-    line = error_line(runner.invoke(app, ["bench", str(fake), "--output", str(out), "--sequences", "1",
+    line = one_line_error(runner.invoke(app, ["bench", str(fake), "--output", str(out), "--sequences", "1",
                                           "--frames", "3"]))
     assert "'" + str(fake) + "' is corrupt or not an ONNX graph" in line and "renamed .onnx" in line
     assert not (out / "bench.json").exists()   # before the fix: a 'failed' row, a report and exit 1
@@ -54,7 +47,7 @@ def test_bench_of_a_text_file_named_onnx_is_refused_before_any_row_runs(tiny_ckp
 def test_checkpoint_named_onnx_says_rename_it(tiny_ckpt, tmp_path, video):
     renamed = tmp_path / "model.onnx"
     shutil.copy(tiny_ckpt, renamed)
-    line = error_line(runner.invoke(app, ["run", str(video), "-m", str(renamed), "--device", "cpu",
+    line = one_line_error(runner.invoke(app, ["run", str(video), "-m", str(renamed), "--device", "cpu",
                                           "--init", "60,40,40,50", "--max-frames", "2"]))
     assert "holds a PyTorch checkpoint, not an ONNX graph" in line and "rename it to .pt" in line
 
@@ -62,7 +55,7 @@ def test_checkpoint_named_onnx_says_rename_it(tiny_ckpt, tmp_path, video):
 def test_onnx_graph_named_pt_says_rename_it(tmp_path):
     renamed = tmp_path / "weights.pt"
     tiny_onnx(tmp_path / "g.onnx").rename(renamed)
-    line = error_line(runner.invoke(app, ["export", str(renamed), "--output", str(tmp_path / "exp")]))
+    line = one_line_error(runner.invoke(app, ["export", str(renamed), "--output", str(tmp_path / "exp")]))
     assert "holds an ONNX graph, not a PyTorch checkpoint" in line and "rename it to .onnx" in line
 
 

@@ -7,12 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from droptrack.cli import app
 from droptrack.data.synth import generate_synth
-
-runner = CliRunner()
+from helpers import cli, one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -21,20 +17,12 @@ def synth(tmp_path_factory) -> Path:
                           split="val")
 
 
-def error_line(args: list) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
-    return lines[0]
-
-
 def test_eval_results_folder_that_is_a_file(tiny_ckpt, synth, tmp_path):
     out = tmp_path / "ev"
     out.mkdir()
     (out / "tiny").write_text("my notes\n")   # dt eval's folder for tiny.pt is OUTPUT/tiny
-    line = error_line(["eval", "--dataset", "synth", "--root", synth, "--split", "val", "-m", tiny_ckpt,
-                       "--output", out])
+    line = one_line_error(cli("eval", "--dataset", "synth", "--root", synth, "--split", "val", "-m", tiny_ckpt,
+                              "--output", out))
     assert line == (f"error: '{out / 'tiny'}' (this tracker's results folder in --output) is a file; move it away, or "
                     "pass another --output or --name")
     assert (out / "tiny").read_text() == "my notes\n"
@@ -45,7 +33,7 @@ def test_bench_row_folder_that_is_a_file(tiny_ckpt, synth, tmp_path, where):
     out = tmp_path / "b"
     (out / where).parent.mkdir(parents=True, exist_ok=True)
     (out / where).write_text("my notes\n")
-    line = error_line(["bench", tiny_ckpt, "--data", synth, "--output", out])
+    line = one_line_error(cli("bench", tiny_ckpt, "--data", synth, "--output", out))
     assert line == (f"error: '{out / where}' (where dt bench keeps its per-row results) is a file; move it away, or "
                     "pass another --output")
     assert (out / where).read_text() == "my notes\n" and not (out / "bench.json").exists()
