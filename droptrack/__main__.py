@@ -2,4 +2,4 @@
 
 from droptrack.cli import app
 
-app()
+app(prog_name="dt")   # its usage errors name `dt ...`, the command users know

@@ -24,7 +24,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 
 def cli(*args):
     """`dt ARGS...` in process (every argument as a string)."""
-    return runner.invoke(app, [str(a) for a in args])
+    return runner.invoke(app, [str(a) for a in args], prog_name="dt")
 
 
 def one_line_error(result) -> str:

@@ -4,13 +4,47 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Callable
+import sys
+from typing import Any, Callable
 
 import typer
+from typer.core import TyperGroup
+
+try:   # typer >= 0.2x carries its own copy of Click
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:   # older typer runs on Click itself
+    from click.exceptions import ClickException, UsageError
 
 from droptrack.errors import DropTrackError, one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class OneLineUsageErrors(TyperGroup):
+    """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
+    names the fix (exit 2), like every other bad input, instead of Click's usage box."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "dt"
+            message = exc.format_message().strip().removesuffix(".")
+            typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
+            sys.exit(exc.exit_code)
+        except ClickException as exc:   # e.g. a file option that cannot be opened
+            typer.echo(one_line(exc.format_message()), err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:                   # Ctrl-C or end of input at a prompt
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
+
+
+app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation.")
 app.add_typer(data_app, name="data")
