@@ -84,3 +84,22 @@ def test_opencv_rows_of_a_gpu_bench_run_on_the_cpu(tmp_path):
     row = baseline_row("kcf", "kcf", seqs, "synth", opts)   # the options as check_options leaves them on a GPU
     assert row.status == "passed" and row.reason == "" and row.result.sequences == [seqs[0].name]
     check_resume([], [], [("kcf", "kcf")], seqs, "synth", opts)   # its folder is this run's: no refusal
+
+
+def test_a_second_bench_into_the_folder_is_refused_and_stale_temp_files_go(killed):
+    """A bench killed mid-write left `.bench.json.<random>.tmp` in its folder for good, and two benches into one
+    folder both wrote its report; now the folder is locked while a bench runs and the next bench removes the debris."""
+    import fcntl
+
+    a, b, data, out, _ = killed
+    stale = out / ".bench.json.k3x9_q2z.tmp"
+    stale.write_text('{"half": ')
+    with open(out / ".lock", "w") as fh:   # what a running bench holds
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        res = dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume")
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert res.exit_code == 2 and len(lines) == 1 and "is writing to" in lines[0], res.output
+        assert stale.exists()   # may be the running bench's own file: untouched
+    res = dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume")
+    assert res.exit_code == 0, res.output
+    assert not stale.exists() and json.loads((out / "bench.json").read_text())["rows"]

@@ -34,6 +34,7 @@ from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_options, row_names
 from droptrack.eval.bench_reference import Reference, parity, resolve_references
+from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_resume, evaluate_row,
                                        gates, probe_row, resume_notes, sequence_auc)
 
@@ -104,13 +105,20 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
 
 def run_bench(opts: BenchOptions) -> BenchReport:
     """Measure every artifact (see the module docstring), write the reports, return them; gates are not raised."""
-    from droptrack.eval.bench_report import write_bench
-    from droptrack.eval.machine import describe_machine
-
     t0 = time.perf_counter()
     check_options(opts)
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
+        remove_stale_temp(out)
+        return _run_bench(opts, out, t0)
+
+
+def _run_bench(opts: BenchOptions, out: Path, t0: float) -> BenchReport:
+    """run_bench's work, under the output folder's lock."""
+    from droptrack.eval.bench_report import write_bench
+    from droptrack.eval.machine import describe_machine
+
     rows = [probe_row(a, n, opts) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
     refs = resolve_references(rows, opts)   # a missing or unloadable reference: before the data is made or read
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)

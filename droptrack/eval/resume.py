@@ -97,7 +97,7 @@ def locked(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise InputError(f"another dt eval is writing to {out}; wait for it to finish or pass another "
+            raise InputError(f"another dt eval or dt bench is writing to {out}; wait for it to finish or pass another "
                              "--output") from None
         try:
             yield
