@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from droptrack.errors import OutputFull, disk_full, full_message
 from droptrack.paths import writes_in_place
 
 SCHEMA_VERSION = 1
@@ -148,8 +149,10 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     try:
         writer(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if disk_full(exc):   # name the file: a write on an open file does not
+            raise OutputFull(full_message(exc, path)) from None
         raise
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Callable
 
@@ -42,6 +43,27 @@ class BackendError(DropTrackError):
 
 class TrainingError(DropTrackError):
     """Training cannot start or continue (NaN loss, empty dataset, bad resume)."""
+
+
+class OutputFull(DropTrackError):
+    """An output's disk is full (or the file hit the file system's or ulimit's size limit)."""
+
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)   # disk full, quota, file too big (FAT32's 4 GiB, ulimit -f)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True for an OSError that means 'no room for this write' rather than a bad path."""
+    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
+
+
+def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
+    """One line for a write that found no room: which file, why, what to do, and what was kept."""
+    where = where or exc.filename
+    what = f"writing '{where}'" if where else "writing an output"
+    kept = kept or "files written before are complete and kept, the unfinished one was not moved into place"
+    return (f"no room left {what} ({exc.strerror or exc}): free space on that disk (or raise the size limit) or "
+            f"pass an output on another disk; {kept}")
 
 
 class GateError(DropTrackError):

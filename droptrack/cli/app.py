@@ -15,7 +15,7 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import DropTrackError, one_line
+from droptrack.errors import DropTrackError, disk_full, full_message, one_line
 
 
 class OneLineUsageErrors(TyperGroup):
@@ -71,10 +71,15 @@ def friendly(fn: Callable) -> Callable:
                    "folder, or pass another output path")
             typer.echo(one_line(msg), err=True)
             raise typer.Exit(2) from None
-        except PermissionError as exc:   # a path under a folder this user cannot enter or read (root never sees it)
-            where = f" '{exc.filename}'" if exc.filename else ""
-            msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, or the "
-                   "file is another user's; fix the permissions or pass a path you can read and write")
+        except OSError as exc:
+            if isinstance(exc, PermissionError):
+                where = f" '{exc.filename}'" if exc.filename else ""
+                msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, "
+                       "or the file is another user's; fix the permissions or pass a path you can read and write")
+            elif disk_full(exc):   # outputs are written atomically or streamed: what is complete stays valid
+                msg = full_message(exc)
+            else:
+                raise
             typer.echo(one_line(msg), err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from torch import nn
 
 from droptrack.artifact import ArtifactMeta, sha256_file
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
-from droptrack.errors import ExportError
+from droptrack.errors import ExportError, OutputFull, disk_full, full_message
 
 MIN_OPSET = 17          # LayerNormalization is an ONNX op from opset 17 on
 DEFAULT_OPSET = 17
@@ -71,10 +71,15 @@ def torch_to_onnx(wrapper: nn.Module, inputs: tuple[torch.Tensor, ...], path: Pa
     kw = dict(input_names=list(INPUT_NAMES), output_names=list(output_names), opset_version=opset)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        if EXPORTER == "dynamo":
-            torch.onnx.export(wrapper, inputs, str(path), dynamo=True, **kw)
-        else:
-            torch.onnx.export(wrapper, inputs, str(path), dynamo=False, do_constant_folding=True, **kw)
+        try:
+            if EXPORTER == "dynamo":
+                torch.onnx.export(wrapper, inputs, str(path), dynamo=True, **kw)
+            else:
+                torch.onnx.export(wrapper, inputs, str(path), dynamo=False, do_constant_folding=True, **kw)
+        except OSError as exc:
+            if disk_full(exc):   # the exporter's own file write does not name the file
+                raise OutputFull(full_message(exc, path)) from None
+            raise
     return EXPORTER
 
 

@@ -10,6 +10,7 @@ written, players and OpenCV can read it).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, OutputFull, disk_full, full_message
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -73,31 +74,57 @@ def video_part_path(path: str | Path) -> Path:
 
 
 class StreamFile:
-    """Line-oriented text file streamed into NAME.part (each line flushed) and renamed onto NAME at close."""
+    """Line-oriented text file streamed into NAME.part (each line one write to the OS) and renamed onto NAME at
+    close. When the disk fills up, the file is cut back to its last whole line, closed and renamed like an
+    interrupted run's, and `write_line` raises OutputFull."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.part, "w", encoding="utf-8")
+        self.fd: int | None = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self.lines = 0
+        self.size = 0   # bytes of whole lines written
 
     def write_line(self, line: str) -> None:
-        """Append one line and flush it to the OS (survives the process being killed)."""
-        self.f.write(line + "\n")
-        self.f.flush()
+        """Append one line straight to the OS (no buffer: it survives the process being killed)."""
+        data = (line + "\n").encode("utf-8")
+        try:
+            done = 0
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            self._cut()
+            kept = (f"{self.path} keeps the {self.lines} whole lines written before (the run stops as if "
+                    "interrupted)")
+            raise OutputFull(full_message(exc, self.part, kept)) from None
+        self.size += len(data)
         self.lines += 1
 
+    def _cut(self) -> None:
+        """Drop a partly written last line (a full disk took only part of it)."""
+        if self.part != self.path:
+            os.ftruncate(self.fd, self.size)
+
     def close(self) -> None:
-        """Flush to disk and move the completed file onto its final name (a run that wrote nothing replaces
-        nothing: an earlier result at NAME is kept)."""
-        if self.f.closed:
+        """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
+        earlier result at NAME is kept)."""
+        if self.fd is None:
             return
+        fd, self.fd = self.fd, None
         if self.part == self.path:   # written in place (/dev/null): nothing to sync or rename
-            self.f.close()
+            os.close(fd)
             return
-        os.fsync(self.f.fileno())
-        self.f.close()
+        try:
+            os.fsync(fd)
+        except OSError as exc:   # a file system that reports a full disk only now (delayed allocation, NFS)
+            os.close(fd)
+            if disk_full(exc):
+                raise OutputFull(full_message(exc, self.part)) from None
+            raise
+        os.close(fd)
         if self.lines:
             os.replace(self.part, self.path)
         else:
@@ -260,6 +287,7 @@ class VideoSink(Sink):
         self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
         self.scale = 1
         self.resized = 0
+        self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
 
     def _open(self, w: int, h: int) -> None:
         import cv2
@@ -284,13 +312,24 @@ class VideoSink(Sink):
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
         self.writer.write(image)
+        if self.part != self.path and no_room(self.part.parent):   # OpenCV only logs a failed write
+            self.full = True
+            raise OutputFull(full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), self.part))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-            if self.part != self.path and self.part.exists():
+            if self.part != self.path and self.part.exists() and not self.full:
                 os.replace(self.part, self.path)
+
+
+def no_room(folder: Path) -> bool:
+    """The disk holding `folder` has no block left for an ordinary user's write."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def display_problem() -> str | None:

@@ -1,0 +1,95 @@
+"""A full disk (ENOSPC), a quota or a file-size limit (EFBIG: FAT32, `ulimit -f`) is one 'error: no room left
+writing FILE' line with exit 2, not a traceback; streamed outputs keep their whole lines under their final name, and
+an unfinished atomic file is never moved into place. The limit is real: the child process runs under RLIMIT_FSIZE
+(or on a tiny tmpfs, where the test may mount one)."""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from droptrack.runtime.sinks import VideoSink
+from droptrack.runtime.sources import Frame
+
+
+def dt_limited(args: list[str], limit_bytes: int, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m droptrack ARGS` where no file may grow past `limit_bytes` (writes beyond fail with EFBIG)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.run([sys.executable, "-B", "-m", "droptrack", *args], capture_output=True, text=True,
+                          preexec_fn=limit, cwd=cwd, timeout=300, env=_env())
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def test_jsonl_stream_keeps_its_whole_lines(tiny_ckpt, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    import cv2
+
+    for i in range(40):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), rng.integers(0, 255, (72, 96, 3), dtype=np.uint8))
+    out = tmp_path / "out" / "boxes.jsonl"
+    p = dt_limited(["run", str(frames), "--checkpoint", str(tiny_ckpt), "--init", "30,20,24,18", "--jsonl", str(out),
+                    "--threads", "1"], 2500, tmp_path)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2, p.stderr
+    assert lines[-1].startswith("error: no room left writing") and "Traceback" not in p.stderr, p.stderr
+    kept = int(re.search(r"keeps the (\d+) whole lines", lines[-1]).group(1))
+    records = [json.loads(ln) for ln in out.read_text().splitlines()]   # every line whole: none cut mid-record
+    assert 0 < kept == len(records) < 40
+    assert [r["frame"] for r in records] == list(range(kept))
+    assert out.stat().st_size <= 2500 and not out.with_name("boxes.jsonl.part").exists()
+
+
+def test_atomic_output_names_the_file_and_is_not_moved_into_place(tmp_path):
+    p = dt_limited(["data", "synth", str(tmp_path / "set"), "--sequences", "1", "--frames", "3", "--ext", "png"],
+                   2000, tmp_path)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert re.match(r"error: no room left writing '.*set/synth_train_00001/00000001\.png' \(File too large\)",
+                    lines[-1]), lines[-1]
+    assert not (tmp_path / "set" / "synth_train_00001" / "00000001.png").exists()   # no half image under its name
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A 16 KiB tmpfs (needs root and a mount-capable container; skipped elsewhere)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)],
+                                                       capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_video_on_a_full_disk_stops_and_keeps_no_broken_video(full_tmpfs):
+    """OpenCV's writer only logs failed writes: the sink itself notices the disk is full and stops the run."""
+    from droptrack.errors import OutputFull
+    from droptrack.runtime.sinks import TargetState
+
+    sink = VideoSink(full_tmpfs / "out.avi", fps=10)
+    rng = np.random.default_rng(0)
+    with pytest.raises(OutputFull, match="no room left writing .*out.part.avi"):
+        for i in range(200):   # 200 noisy MJPG frames of 160x120 are far more than 16 KiB
+            sink.write(Frame(i, float(i), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)),
+                       [TargetState([10, 10, 20, 20], 0.9, False)])
+    sink.close()
+    assert not (full_tmpfs / "out.avi").exists() and (full_tmpfs / "out.part.avi").exists()
