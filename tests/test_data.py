@@ -187,6 +187,39 @@ def test_otb_irregular(tmp_path):
     assert seqs["Jogging_2"].boxes[0, 0] == 2 and seqs["Jogging_1"].frames[0].parent.parent.name == "Jogging"
 
 
+def test_official_layout_quirks(tmp_path):
+    """Facts of the official downloads the readers must keep (got10k toolkit / pytracking): OTB's Human4 ships an
+    empty groundtruth_rect.1.txt (only Human4_2 is a sequence); BlurCar1's images start at 0247.jpg; TrackingNet
+    frames are 0.jpg .. N.jpg in numeric order (10.jpg after 9.jpg); NfS 30/ files one row longer than the
+    images are trimmed, two rows longer is an error."""
+    otb = tmp_path / "otb"
+    text(otb / "Human4" / "groundtruth_rect.1.txt", "")
+    text(otb / "Human4" / "groundtruth_rect.2.txt", "1,2,3,4\n5,6,7,8\n")
+    text(otb / "BlurCar1" / "groundtruth_rect.txt", "9\t8\t7\t6\n5\t4\t3\t2\n")
+    for i in (1, 2):
+        img(otb / "Human4" / "img" / f"{i:04d}.jpg")
+    for i in (1, 247, 248):
+        img(otb / "BlurCar1" / "img" / f"{i:04d}.jpg")
+    car, human = get_sequences("otb", otb)
+    assert human.name == "Human4_2" and human.boxes[1].tolist() == [5, 6, 7, 8]
+    assert [p.name for p in car.frames] == ["0247.jpg", "0248.jpg"] and car.boxes[0].tolist() == [9, 8, 7, 6]
+    tn = tmp_path / "trackingnet"
+    for i in range(12):
+        img(tn / "TEST" / "frames" / "vid_0" / f"{i}.jpg")
+    text(tn / "TEST" / "anno" / "vid_0.txt", "1.5,2,30,40\n")
+    (t,) = get_sequences("trackingnet", tn)
+    assert len(t) == 12 and t.frames[2].name == "2.jpg" and t.frames[10].name == "10.jpg"
+    nfs = tmp_path / "nfs"
+    for i in (1, 2):
+        img(nfs / "ball" / "30" / "ball" / f"{i:05d}.jpg")
+    text(nfs / "ball" / "30" / "ball.txt", "".join(f"1 {i} 5 {i + 10} 25 {i} 0 0 0 \"ball\"\n" for i in range(3)))
+    (n,) = get_sequences("nfs", nfs)
+    assert len(n) == 2 and n.boxes.tolist() == [[0, 5, 10, 20], [1, 5, 10, 20]]
+    text(nfs / "ball" / "30" / "ball.txt", "1 0 5 10 25 0 0 0 0 \"ball\"\n" * 4)
+    with pytest.raises(DatasetError, match=r"ball\.txt: 4 boxes for 2 images"):
+        get_sequences("nfs", nfs)
+
+
 def test_uav_nfs_tnl2k(tmp_path):
     uav = tmp_path / "uav"
     text(uav / "anno" / "UAV123" / "bird1_2.txt", "1,2,3,4\nNaN,NaN,NaN,NaN\n")
