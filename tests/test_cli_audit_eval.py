@@ -179,6 +179,9 @@ def test_split_that_selects_nothing_is_refused(tmp_path):
         line = one_line_error(cli(*command, "--dataset", "folder", "--root", data / "synth_val_00001", "--split",
                                   "test"))
         assert "--dataset folder" in line and "has no splits; drop --split" in line
+    for name in ("otb", "uav123", "nfs", "tnl2k"):   # one set each: --split was silently ignored
+        line = one_line_error(cli("eval", "--dataset", name, "--root", data, "--split", "test", "-o", out))
+        assert "--split test" in line and "has no splits" in line and "drop --split" in line
     assert not out.exists() and not (tmp_path / "an").exists()
     res = cli("eval", "--dataset", "synth", "--root", data, "--split", "val", "-o", out)
     assert res.exit_code == 0 and "1 tracked" in res.output, res.output

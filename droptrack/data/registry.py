@@ -127,6 +127,9 @@ def check_split(dataset: str, root: str | Path | None, split: str | None) -> Non
         return
     if tag in ("folder", "video"):
         raise InputError(f"--split {split}: --dataset {tag} reads its root as it is and has no splits; drop --split")
+    if tag in ("otb", "uav", "nfs", "tnl2k"):   # one set each (TNL2K's test set is its own download)
+        raise InputError(f"--split {split}: --dataset {tag} has no splits (its root holds one set of sequences); "
+                         "drop --split")
     if tag == "got10k":
         from droptrack.data.got10k import folder_split
 
