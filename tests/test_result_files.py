@@ -115,3 +115,17 @@ def test_split_without_ground_truth_is_refused(tmp_path, monkeypatch):
     rep = analyze([d], seqs)
     assert rep.sequences == ["b"] and "a has no ground truth after the first frame" in rep.trackers[0].errors["a"]
     assert rep.trackers[0].result.success == pytest.approx(1.0)               # the devkit's perfect score
+
+
+def test_nan_rows_fail_under_the_trackingnet_devkit_and_are_refused_under_ostrack(tmp_path):
+    """The TrackingNet devkit scores a NaN row as a missed frame (IoU and distances NaN pass no threshold); dt
+    analyze left the whole sequence out. OSTrack/pytracking raise on NaN, so the OPE protocols still refuse it."""
+    seq = Seq("a", "trackingnet", np.array([G] * 4))
+    d = tmp_path / "trk"
+    d.mkdir()
+    (d / "a.txt").write_text("10,10,20,20\nnan,nan,nan,nan\n10,10,20,20\n10,10,20,20\n")
+    r = analyze([d], [seq]).trackers[0].result
+    assert r.success_curve.tolist() == [0.75] * 21 and r.success == pytest.approx(0.75)   # 3 of 4 frames hit
+    assert r.precision == pytest.approx(0.75) and r.precision_at_20px == 0.75 and r.coverage == 0.75
+    with pytest.raises(InputError, match=r"a\.txt:2: NaN in the box"):
+        analyze([d], [seq], protocol="ostrack-ope")

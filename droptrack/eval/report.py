@@ -22,8 +22,9 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
-NaN and inf are written as null. A sequence that fails for any tracker (missing file, wrong row count, NaN) is left
-out of every tracker's averages, as pytracking's skip_missing_seq does, and listed in that tracker's errors.
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, fewer rows than frames, NaN but
+under the TrackingNet devkit, which scores a NaN row as a miss, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's skip_missing_seq does, and listed
+in that tracker's errors. Rows past the ground truth are ignored (OSTrack, TrackingNet devkit; not GOT-10k: an error).
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def _score_sequence(result_dir: Path, seq: Any, protocol: str,
         reps = [read_result(f, n) for f in files]
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
                                  seq.name), times, None
-    pred = read_result(files[0], n, extra_rows=True)   # both toolkits drop rows past the GT (LaSOT monkey-17)
+    # both toolkits drop rows past the GT (LaSOT monkey-17); the devkit scores a NaN row as a miss, OSTrack refuses it
+    pred = read_result(files[0], n, extra_rows=True, allow_nan=protocol == "trackingnet-devkit")
     note = None
     if len(pred) > n:
         toolkit = "the TrackingNet devkit" if protocol == "trackingnet-devkit" else "OSTrack's analysis"

@@ -62,11 +62,13 @@ def _rows(text: str, path: str | Path, writer: str = "write_result") -> list[tup
     return rows
 
 
-def read_result(path: str | Path, n_frames: int | None = None, extra_rows: bool = False) -> np.ndarray:
+def read_result(path: str | Path, n_frames: int | None = None, extra_rows: bool = False,
+                allow_nan: bool = False) -> np.ndarray:
     """Read an (N, 4) float64 result file (tab, comma or space separated); strict on shape and NaN.
 
     With extra_rows, a file longer than n_frames is accepted (the caller truncates it, as OSTrack's analysis does for
-    LaSOT monkey-17); a shorter one is always an error. Errors name the file and its 1-based line.
+    LaSOT monkey-17); a shorter one is always an error. allow_nan keeps NaN rows (the TrackingNet devkit scores them
+    as misses). Errors name the file and its 1-based line.
     """
     path = Path(path)
     try:
@@ -79,7 +81,7 @@ def read_result(path: str | Path, n_frames: int | None = None, extra_rows: bool 
                          "droptrack.eval.results.write_result")
     arr = np.array([r for _, r in rows], dtype=np.float64)
     nan = np.isnan(arr).any(1)
-    if nan.any():
+    if nan.any() and not allow_nan:
         raise InputError(f"{path}:{rows[int(np.argmax(nan))][0]}: NaN in the box (OSTrack/pytracking refuse such "
                          "results); fix the tracker output and re-run this sequence")
     if n_frames is not None and (len(arr) < n_frames or (len(arr) > n_frames and not extra_rows)):
