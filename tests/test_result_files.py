@@ -82,6 +82,11 @@ def test_rows_past_the_ground_truth_are_ignored_as_ostrack_does(tmp_path):
     assert t.notes == {"monkey-17": note} and error_lines(rep) == [f"r6: monkey-17 scored: {note}"]
     tn = analyze([d6], seqs, protocol="trackingnet-devkit").trackers[0]
     assert tn.errors == {} and "as the TrackingNet devkit does" in tn.notes["monkey-17"]
+    many = [Seq(f"s{i}", "lasot", np.array([G] * 4), visible=np.ones(4, bool)) for i in range(7)]
+    for s in many:
+        R.write_result(tmp_path / "many" / f"{s.name}.txt", [G] * 5)
+    lines = error_lines(analyze([tmp_path / "many"], many))
+    assert len(lines) == 6 and lines[-1] == "many: 2 more sequences scored the same way (report.json: notes)"
     _, d4 = _lasot(tmp_path, 4)
     assert analyze([d4], seqs).trackers[0].result.auc == t.result.auc and not analyze([d4], seqs).trackers[0].notes
     # the GOT-10k toolkit asserts identical shapes, and a short file is never padded silently

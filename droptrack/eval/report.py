@@ -367,6 +367,8 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
             lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
         for seq, message in list(t.notes.items())[:most]:
             lines.append(f"{t.name}: {seq} scored: {message}")
+        if len(t.notes) > most:
+            lines.append(f"{t.name}: {len(t.notes) - most} more sequences scored the same way (report.json: notes)")
     return lines
 
 
