@@ -134,3 +134,24 @@ def test_nan_rows_fail_under_the_trackingnet_devkit_and_are_refused_under_ostrac
     assert r.precision == pytest.approx(0.75) and r.precision_at_20px == 0.75 and r.coverage == 0.75
     with pytest.raises(InputError, match=r"a\.txt:2: NaN in the box"):
         analyze([d], [seq], protocol="ostrack-ope")
+
+
+def test_got10k_val_scores_from_annotations_alone_with_meta_resolution(tmp_path):
+    """The GOT-10k toolkit clips boxes to meta_info.ini's `resolution`; dt analyze read the first image instead, so
+    a GOT-10k val copy with annotations but no images (a laptop comparing downloaded results) failed every
+    sequence. Now the stated resolution is the bound: a box 20 px out on the left is shifted in (IoU 1)."""
+    from droptrack.data.got10k import read
+
+    seq_dir = tmp_path / "val" / "GOT-10k_Val_000001"
+    seq_dir.mkdir(parents=True)
+    (tmp_path / "val" / "list.txt").write_text("GOT-10k_Val_000001\n")
+    (seq_dir / "groundtruth.txt").write_text("0,5,40,20\n0,5,40,20\n0,5,40,20\n")
+    (seq_dir / "cover.label").write_text("8\n8\n8\n")
+    (seq_dir / "meta_info.ini").write_text("[METAINFO]\nobject_class: cat\nresolution: (640, 480)\n")
+    seqs = read(tmp_path, "val", None)
+    assert seqs[0].image_size == (640, 480) and seqs[0].object_class == "cat"
+    d = tmp_path / "trk"
+    R.write_result(d / "GOT-10k_Val_000001.txt", [[0, 5, 40, 20], [-20, 5, 40, 20], [20, 5, 40, 20]])
+    r = analyze([d], seqs).trackers[0].result
+    assert r.protocol == "got10k-toolkit" and r.seq_frames.tolist() == [2]
+    assert r.ao == pytest.approx((1.0 + 20 * 20 / (2 * 800 - 400)) / 2)        # 1 (clipped), then 1/3
