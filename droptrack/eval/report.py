@@ -22,9 +22,10 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
-NaN and inf are written as null. A sequence that fails for any tracker (missing file, fewer rows than frames, NaN but
-under the TrackingNet devkit, which scores a NaN row as a miss, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's skip_missing_seq does, and listed
-in that tracker's errors. Rows past the ground truth are ignored (OSTrack, TrackingNet devkit; not GOT-10k: an error).
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, fewer rows than frames, a NaN
+row, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's skip_missing_seq does,
+and listed in that tracker's errors. As the toolkits do, rows past the ground truth are ignored (OSTrack, TrackingNet
+devkit; GOT-10k: an error) and the TrackingNet devkit scores a NaN row as a miss.
 """
 
 from __future__ import annotations
