@@ -34,8 +34,9 @@ def test_reads_every_official_writer(tmp_path):
     """OSTrack/pytracking (tab, ints), the GOT-10k toolkit (comma, %.3f), CRLF, no final newline, blank lines and a
     UTF-8 BOM all give the same boxes."""
     want = [[1.0, 2.0, 30.0, 40.0], [5.0, 6.0, 7.5, 8.0]]
-    for i, text in enumerate(["1\t2\t30\t40\n5\t6\t7.5\t8\n", "1.000,2.000,30.000,40.000\n5.000,6.000,7.500,8.000\n",
-                              "1,2,30,40\r\n5,6,7.5,8", "\n1 2 30 40\n\n5 6 7.5 8\n\n", "\ufeff1,2,30,40\n5,6,7.5,8\n"]):
+    texts = ["1\t2\t30\t40\n5\t6\t7.5\t8\n", "1.000,2.000,30.000,40.000\n5.000,6.000,7.500,8.000\n",
+             "1,2,30,40\r\n5,6,7.5,8", "\n1 2 30 40\n\n5 6 7.5 8\n\n", "\ufeff1,2,30,40\n5,6,7.5,8\n"]
+    for i, text in enumerate(texts):
         (tmp_path / f"{i}.txt").write_text(text, encoding="utf-8", newline="")
         assert R.read_result(tmp_path / f"{i}.txt", 2).tolist() == want
 
