@@ -67,10 +67,10 @@ def test_read_result_rejects_wrong_rows_nan_and_junk(tmp_path):
     with pytest.raises(InputError, match="3 rows for a sequence of 5 frames"):
         R.read_result(p, 5)
     (tmp_path / "n.txt").write_text("1\t2\t3\t4\nnan\t2\t3\t4\n")
-    with pytest.raises(InputError, match="NaN in row 1"):
+    with pytest.raises(InputError, match="n.txt:2: NaN"):                # the file's own line number
         R.read_result(tmp_path / "n.txt")
     (tmp_path / "j.txt").write_text("1\t2\t3\n1\t2\t3\t4\n")
-    with pytest.raises(InputError, match="not a table"):
+    with pytest.raises(InputError, match="j.txt:1: 3 numbers, expected 4"):
         R.read_result(tmp_path / "j.txt")
     with pytest.raises(InputError, match="NaN or inf"):
         R.write_result(tmp_path / "x.txt", [[np.nan, 1, 2, 3]])
@@ -140,7 +140,7 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "droptrack.data", fake)
     a = write_tracker(tmp_path / "A", seqs, 0.0)
     b = write_tracker(tmp_path / "B", seqs, 8.0)
-    (b / "seq1.txt").write_text((b / "seq1.txt").read_text() + "1\t2\t3\t4\n")
+    (b / "seq1.txt").write_text("".join((b / "seq1.txt").read_text().splitlines(True)[:11]))   # stopped early
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["analyze", str(a), str(b), "--dataset", "lasot", "--output", str(out)])
     assert res.exit_code == 0, res.output
@@ -148,7 +148,7 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
     data = json.loads((out / "report.json").read_text())
     assert data["schema_version"] == 1 and data["protocol"] == "ostrack-ope" and data["tag"] == "lasot"
     assert [t["name"] for t in data["trackers"]] == ["A", "B"]
-    assert "13 rows" in data["trackers"][1]["errors"]["seq1"] and data["sequences"] == ["seq0", "seq2"]
+    assert "11 rows" in data["trackers"][1]["errors"]["seq1"] and data["sequences"] == ["seq0", "seq2"]
     assert set(data["trackers"][0]["scores"]) == {"auc", "precision", "norm_precision", "op50", "op75"}
     assert len(data["trackers"][0]["curves"]["success"]["values"]) == 21
     for png in ("success.png", "precision.png"):

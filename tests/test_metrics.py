@@ -119,7 +119,7 @@ def test_bad_predictions_and_tags_are_rejected():
     gt = rows(G, G)
     with pytest.raises(InputError, match="NaN"):
         M.ope_sequence(rows(G, [1, 2, np.nan, 4]), gt, "otb")
-    with pytest.raises(InputError, match="negative"):
+    with pytest.raises(InputError, match=r"frame 1 \(line 2 of a result file\) has NaN or a negative"):
         M.ope_sequence(rows(G, [1, 2, -3, 4]), gt, "otb")
     with pytest.raises(InputError, match="unknown dataset tag"):
         M.ope_sequence(gt, gt, "LaSOT")

@@ -6,6 +6,7 @@ The synthetic benchmark (`droptrack.data.synth`) is written in the same layout a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
@@ -68,19 +69,24 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         visible = absence == 0
         if cover is not None:
             visible &= cover > 0
+    meta = _meta_info(folder / "meta_info.ini")
     return Sequence(name=folder.name, dataset=dataset, frames=frames, video=None, boxes=pad_boxes(gt, n),
-                    visible=visible, cover=cover, object_class=_object_class(folder / "meta_info.ini"))
+                    visible=visible, cover=cover, object_class=meta.get("object_class") or None,
+                    resolution=_resolution(meta.get("resolution", "")))
 
 
-def _object_class(meta: Path) -> str | None:
-    """`object_class` from meta_info.ini, if present."""
+def _meta_info(meta: Path) -> dict[str, str]:
+    """`key: value` lines of meta_info.ini (empty when the file is absent)."""
     if not meta.is_file():
-        return None
-    for ln in meta.read_text(errors="replace").splitlines():
-        key, _, val = ln.partition(":")
-        if key.strip() == "object_class":
-            return val.strip() or None
-    return None
+        return {}
+    pairs = (ln.partition(":") for ln in meta.read_text(errors="replace").splitlines())
+    return {key.strip(): val.strip() for key, sep, val in pairs if sep}
+
+
+def _resolution(text: str) -> tuple[int, int] | None:
+    """(W, H) of meta_info.ini's `resolution: (1920, 1080)`, the image bound the GOT-10k toolkit clips boxes to."""
+    m = re.fullmatch(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)", text)
+    return (int(m.group(1)), int(m.group(2))) if m and int(m.group(1)) > 0 and int(m.group(2)) > 0 else None
 
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:

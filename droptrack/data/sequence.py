@@ -35,6 +35,7 @@ class Sequence:
     visible: np.ndarray | None = None
     cover: np.ndarray | None = None
     object_class: str | None = None
+    resolution: tuple[int, int] | None = None   # (W, H) the dataset states (GOT-10k meta_info.ini), else read
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,7 +62,10 @@ class Sequence:
 
     @property
     def image_size(self) -> tuple[int, int]:
-        """(W, H) of the frames, read lazily from the first frame (or the video header)."""
+        """(W, H) of the frames: the dataset's stated resolution, else read lazily from the first frame (or the video
+        header)."""
+        if self._size is None and self.resolution is not None:
+            self._size = (int(self.resolution[0]), int(self.resolution[1]))
         if self._size is None:
             if self.frames is not None:
                 h, w = self.frame(0).shape[:2]

@@ -120,8 +120,10 @@ def ope_sequence(pred: Any, gt: Any, tag: str = "generic", visible: Any = None, 
         raise DatasetError(f"{name}: the ground truth has no frames; check the dataset's annotation file")
     bad = np.isnan(pred).any(1) | (pred[:, 2:] < 0.0).any(1)
     if bad.any():
-        raise InputError(f"{name}: prediction row {int(np.argmax(bad))} has NaN or a negative width/height "
-                         "(OSTrack/pytracking reject such results); fix the tracker output and re-run the sequence")
+        i = int(np.argmax(bad))
+        raise InputError(f"{name}: the prediction for frame {i} (line {i + 1} of a result file) has NaN or a negative "
+                         "width/height (OSTrack/pytracking reject such results); fix the tracker output and re-run "
+                         "the sequence")
     gt_nan = np.isnan(gt).any(1)
     if gt_nan.any() and tag != "uav":
         raise DatasetError(f"{name}: ground-truth row {int(np.argmax(gt_nan))} has NaN (only tag 'uav' allows it); "

@@ -15,14 +15,17 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       fps: float|null  (frames / seconds over the `_time.txt` files of the scored sequences),
                       n_scored: int, errors: {sequence: message},
                       timing_errors: {sequence: message}  (damaged _time.txt: scored, but left out of fps),
+                      notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
     plots           {success|precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
-NaN and inf are written as null. A sequence that fails for any tracker (missing file, wrong row count, NaN) is left
-out of every tracker's averages, as pytracking's skip_missing_seq does, and listed in that tracker's errors.
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, fewer rows than frames, a NaN
+row, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's skip_missing_seq does,
+and listed in that tracker's errors. As the toolkits do, rows past the ground truth are ignored (OSTrack, TrackingNet
+devkit; GOT-10k: an error) and the TrackingNet devkit scores a NaN row as a miss.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result, find_times, read_result, read_times
 
@@ -62,13 +65,14 @@ class TrackerReport:
     errors: dict[str, str] = field(default_factory=dict)
     fps: float | None = None
     timing_errors: dict[str, str] = field(default_factory=dict)   # damaged _time.txt: scored, left out of fps
+    notes: dict[str, str] = field(default_factory=dict)           # scored, with a remark (extra rows ignored)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see the module docstring)."""
         curves = {k: {"thresholds": x.tolist(), "values": y.tolist()} for k, (x, y) in self.result.curves().items()}
         return {"name": self.name, "result_dir": self.result_dir, "scores": self.result.scores(), "fps": self.fps,
                 "n_scored": len(self.result.names), "errors": self.errors,
-                "timing_errors": self.timing_errors, "curves": curves,
+                "timing_errors": self.timing_errors, "notes": self.notes, "curves": curves,
                 "per_sequence": self.result.per_sequence()}
 
 
@@ -114,9 +118,30 @@ def _columns(protocol: str) -> list[tuple[str, str]]:
     return COLUMNS["ope" if protocol.endswith("-ope") else protocol]
 
 
-def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tuple[Any, np.ndarray | str | None]:
+def _has_gt(seq: Any) -> bool:
+    """Ground truth after the first frame (test splits of GOT-10k and TrackingNet publish only the init box)."""
+    boxes = np.asarray(seq.boxes, dtype=np.float64)
+    return len(boxes) > 1 and bool(np.isfinite(boxes[1:]).all(axis=1).any())
+
+
+def _check_ground_truth(sequences: Sequence[Any], dataset: str) -> None:
+    """Refuse a split without ground truth (it used to score every frame as a miss: TrackingNet test gave 20.0)."""
+    if any(_has_gt(q) for q in sequences):
+        return
+    zips = {"got10k": " (got10k_submit.zip)", "trackingnet": " (trackingnet_submit.zip)"}
+    where = next((z for k, z in zips.items() if dataset.startswith(k)), "")
+    raise InputError(f"{dataset}: none of the {len(sequences)} sequences has ground truth after the first frame (a "
+                     f"test split): score it on the benchmark's server with the submission dt eval wrote{where}, "
+                     "or analyze a split with annotations (--split val or train)")
+
+
+def _score_sequence(result_dir: Path, seq: Any, protocol: str,
+                    tag: str) -> tuple[Any, np.ndarray | str | None, str | None]:
     """Read one sequence's result file(s) strictly and score it; returns (per-sequence object, times or why the
-    time file could not be read)."""
+    time file could not be read, a note on how the file was read or None)."""
+    if not _has_gt(seq):
+        raise DatasetError(f"{seq.name} has no ground truth after the first frame (test split); it cannot be scored "
+                           "here")
     files = find_result(result_dir, seq.name)
     if not files:
         raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
@@ -130,12 +155,18 @@ def _score_sequence(result_dir: Path, seq: Any, protocol: str, tag: str) -> tupl
     if protocol == "got10k-toolkit":
         reps = [read_result(f, n) for f in files]
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
-                                 seq.name), times
-    pred = read_result(files[0], n)
+                                 seq.name), times, None
+    # both toolkits drop rows past the GT (LaSOT monkey-17); the devkit scores a NaN row as a miss, OSTrack refuses it
+    pred = read_result(files[0], n, extra_rows=True, allow_nan=protocol == "trackingnet-devkit")
+    note = None
+    if len(pred) > n:
+        toolkit = "the TrackingNet devkit" if protocol == "trackingnet-devkit" else "OSTrack's analysis"
+        note = (f"{files[0]}: {len(pred)} rows for {n} frames; the last {len(pred) - n} are ignored, as {toolkit} "
+                "does")
     if protocol == "trackingnet-devkit":
-        return M.trackingnet_sequence(pred, seq.boxes, seq.name), times
+        return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
-    return M.ope_sequence(pred, seq.boxes, tag, _ope_visible(seq), seq.name, validity), times
+    return M.ope_sequence(pred, seq.boxes, tag, _ope_visible(seq), seq.name, validity), times, note
 
 
 def _ope_visible(seq: Any) -> np.ndarray | None:
@@ -195,25 +226,31 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
         _check_not_a_parent(d, sequences)
+    _check_ground_truth(sequences, dataset or tag)
     names = list(names) if names is not None else _names(dirs)
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]
     errors: list[dict[str, str]] = [{} for _ in dirs]
-    for d, s, t, e in zip(dirs, scored, times, errors):
+    notes: list[dict[str, str]] = [{} for _ in dirs]
+    for d, s, t, e, o in zip(dirs, scored, times, errors, notes):
         for seq in sequences:
             try:
-                s[seq.name], t[seq.name] = _score_sequence(d, seq, protocol, tag)
+                s[seq.name], t[seq.name], note = _score_sequence(d, seq, protocol, tag)
             except DropTrackError as exc:
                 e[seq.name] = str(exc)
+                continue
+            if note is not None:
+                o[seq.name] = note
     common = [q.name for q in sequences if all(q.name in s for s in scored)]
     if not common:
         first = "; ".join(f"{n}: {next(iter(e.values()))}" for n, e in zip(names, errors) if e)
         raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result files")
     trackers = []
-    for d, n, s, e, t in zip(dirs, names, scored, errors, times):
+    for d, n, s, e, t, o in zip(dirs, names, scored, errors, times, notes):
         bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
-                                      _fps([t[q] for q in common if q not in bad_times]), bad_times))
+                                      _fps([t[q] for q in common if q not in bad_times]), bad_times,
+                                      {q: o[q] for q in common if q in o}))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
     _add_attributes(report, sequences, attributes_dir)
     if output_dir is not None:
@@ -329,6 +366,10 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
             lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
         for seq, message in list(t.timing_errors.items())[:most]:
             lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
+        for seq, message in list(t.notes.items())[:most]:
+            lines.append(f"{t.name}: {seq} scored: {message}")
+        if len(t.notes) > most:
+            lines.append(f"{t.name}: {len(t.notes) - most} more sequences scored the same way (report.json: notes)")
     return lines
 
 

@@ -45,34 +45,48 @@ def write_times(path: str | Path, times: np.ndarray | Sequence[float]) -> Path:
     return atomic_write_text(path, "".join(f"{t:f}\n" for t in np.asarray(times, dtype=np.float64).reshape(-1)))
 
 
-def _parse(text: str, path: str | Path, writer: str = "write_result") -> np.ndarray:
-    """Numbers separated by tabs, commas or spaces -> float64 array (2-D)."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
+def _rows(text: str, path: str | Path, writer: str = "write_result") -> list[tuple[int, list[float]]]:
+    """(line number, numbers) of every non-blank line; numbers separated by tabs, commas or spaces (a UTF-8 BOM,
+    as Windows editors write, is ignored)."""
+    rows = []
+    for no, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((no, [float(v) for v in re.split(r"[,\s]+", line.strip())]))
+        except ValueError:
+            raise InputError(f"{path}:{no}: not a table of numbers (got {line.strip()[:40]!r}); "
+                             f"re-write it with droptrack.eval.results.{writer}") from None
+    if not rows:
         raise InputError(f"{path}: the file is empty; re-run the tracker on this sequence")
-    try:
-        rows = [[float(v) for v in re.split(r"[,\s]+", ln.strip())] for ln in lines]
-        return np.array(rows, dtype=np.float64)
-    except ValueError:
-        raise InputError(f"{path}: not a table of numbers (rows of different length or text); "
-                         f"re-write it with droptrack.eval.results.{writer}") from None
+    return rows
 
 
-def read_result(path: str | Path, n_frames: int | None = None) -> np.ndarray:
-    """Read an (N, 4) float64 result file (tab, comma or space separated); strict on shape and NaN."""
+def read_result(path: str | Path, n_frames: int | None = None, extra_rows: bool = False,
+                allow_nan: bool = False) -> np.ndarray:
+    """Read an (N, 4) float64 result file (tab, comma or space separated); strict on shape and NaN.
+
+    With extra_rows, a file longer than n_frames is accepted (the caller truncates it, as OSTrack's analysis does for
+    LaSOT monkey-17); a shorter one is always an error. allow_nan keeps NaN rows (the TrackingNet devkit scores them
+    as misses). Errors name the file and its 1-based line.
+    """
     path = Path(path)
     try:
-        arr = _parse(path.read_text(errors="replace"), path)   # binary garbage: 'not a table of numbers'
+        rows = _rows(path.read_text(errors="replace"), path)   # binary garbage: 'not a table of numbers'
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}); check the result folder") from None
-    if arr.shape[1] != 4:
-        raise InputError(f"{path}: {arr.shape[1]} numbers per row, expected 4 (x, y, w, h)")
-    if n_frames is not None and len(arr) != n_frames:
+    short = next(((no, len(r)) for no, r in rows if len(r) != 4), None)
+    if short is not None:
+        raise InputError(f"{path}:{short[0]}: {short[1]} numbers, expected 4 (x, y, w, h); re-write it with "
+                         "droptrack.eval.results.write_result")
+    arr = np.array([r for _, r in rows], dtype=np.float64)
+    nan = np.isnan(arr).any(1)
+    if nan.any() and not allow_nan:
+        raise InputError(f"{path}:{rows[int(np.argmax(nan))][0]}: NaN in the box (OSTrack/pytracking refuse such "
+                         "results); fix the tracker output and re-run this sequence")
+    if n_frames is not None and (len(arr) < n_frames or (len(arr) > n_frames and not extra_rows)):
         raise InputError(f"{path}: {len(arr)} rows for a sequence of {n_frames} frames; the tracker stopped early "
                          "or ran on another sequence; re-run it on this sequence")
-    if np.isnan(arr).any():
-        row = int(np.argmax(np.isnan(arr).any(1)))
-        raise InputError(f"{path}: NaN in row {row}; fix the tracker output and re-run this sequence")
     return arr
 
 
@@ -80,9 +94,10 @@ def read_times(path: str | Path) -> np.ndarray:
     """All numbers of a `_time.txt` file (seconds, one or more columns) as a flat float64 array."""
     path = Path(path)
     try:
-        return _parse(path.read_text(errors="replace"), path, "write_times").reshape(-1)
+        rows = _rows(path.read_text(errors="replace"), path, "write_times")
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    return np.array([v for _, r in rows for v in r], dtype=np.float64)
 
 
 def find_result(result_dir: str | Path, seq: str) -> list[Path]:
