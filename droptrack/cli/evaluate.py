@@ -86,7 +86,7 @@ def analyze(
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Folder for report.json and plots "
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for report.json and plots "
                                           "(default: analysis/<dataset>).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),

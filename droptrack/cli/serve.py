@@ -34,7 +34,7 @@ def serve(
         "may frame it. With --token the dashboard must be on the same site (the page's cookie is SameSite=Strict)."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
-    output: Optional[str] = typer.Option(None, "--output", help="Official box files, one per target: "
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Official box files, one per target: "
                                          "NAME_<id>.txt, from the frame the target was drawn on."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
                                         "target ids (file, or - for stdout; a reader that closes the pipe, e.g. "

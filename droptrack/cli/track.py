@@ -31,12 +31,16 @@ def run(
                                    "several targets in one batch). Without it: interactive selection."),
     show: bool = typer.Option(False, "--show", help="Window with boxes, scores and FPS (q / Esc stops)."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
-    output: Optional[str] = typer.Option(None, "--output", help="Boxes in the official format (several "
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Boxes in the official format (several "
                                          "targets: NAME_<k>.txt)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
                                    "already hold data, and a killed run's NAME.part (default: refused before any "
                                    "work)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed or interrupted run over a video file "
+                                "or image folder: the same command plus --resume appends to its --output / --jsonl "
+                                "files the boxes an uninterrupted run writes (NAME.resume.json, beside them, "
+                                "records where it stopped)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
@@ -83,7 +87,8 @@ def run(
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
-                      threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite)
+                      threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite,
+                      resume=resume)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
@@ -115,8 +120,11 @@ def run(
     if summary.resized:
         typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
                    err=True)
+    if summary.resumed:
+        typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
     if summary.interrupted:
-        stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there")
+        more = f"; continue with the same command and --resume" if summary.journal else ""
+        stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
 
 
 def stopped(signum: int | None, when: str) -> None:

@@ -125,6 +125,11 @@ class DeviceTracker(Tracker):
             self.states = self.states_t.tolist()
             self._keep_memory(old_memory)
 
+    def restore(self, snap: dict, templates: np.ndarray | None = None) -> None:
+        """`Tracker.restore`, with the states also on the device."""
+        super().restore(snap, templates)
+        self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
+
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index`; the others keep their states."""
         super().remove_target(index)

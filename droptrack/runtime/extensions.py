@@ -158,6 +158,17 @@ class TargetMemory:
     refreshed: int = 0       # frames since the template was (re)cropped
     history: list[bool] = field(default_factory=list)   # wide flag of each tracked frame (tests, reports)
 
+    def to_dict(self) -> dict:
+        """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal."""
+        return {"confident": [float(v) for v in self.confident], "velocity": [float(v) for v in self.velocity],
+                "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TargetMemory":
+        """The memory `to_dict` wrote."""
+        return cls([float(v) for v in d["confident"]], tuple(float(v) for v in d["velocity"]), int(d["since"]),
+                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]))
+
 
 def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[float]:
     """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of

@@ -47,6 +47,8 @@ class RunSummary:
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
     expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
+    resumed: int = 0   # frames a resumed run found already written (dt run --resume)
+    journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -98,6 +100,17 @@ def _close_all(sinks: Sequence[Sink]) -> None:
         raise errors[0]
 
 
+def _skip(it, frames: int) -> int:
+    """Read past the frames a resumed run's outputs already hold (the first one was read): returns `frames`."""
+    from droptrack.errors import InputError
+
+    for done in range(1, frames):
+        if next(it, None) is None:
+            raise InputError(f"--resume: the source now ends after {done} frames, but the outputs already hold "
+                             f"{frames}; drop --resume and pass --overwrite to start over")
+    return frames
+
+
 def check_finite(results, frame: Frame) -> None:
     """Non-finite model outputs stop the run (a broken model; never written out)."""
     for r in results:
@@ -116,7 +129,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                  sinks: Sequence[Sink] = (), max_frames: int | None = None,
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
                  on_frame: Callable[[RunSummary], None] | None = None, stop: StopFlag | None = None,
-                 record_times: bool = False) -> RunSummary:
+                 record_times: bool = False, resume=None,
+                 checkpoint: Callable[[int], None] | None = None) -> RunSummary:
     """Initialise on the first frame, track the rest, write every frame to the sinks.
 
     Args:
@@ -129,6 +143,9 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         on_frame: called after every frame (progress).
         stop: checked after every frame; once set (by a signal handler) the loop ends cleanly.
         record_times: also keep every frame's stage times in `times_ms` (bounded benchmarks only).
+        resume: a `runtime.resume.ResumePoint`: initialise on the first frame, restore its state, skip the frames
+            the outputs already hold (nothing is written for them), then track on.
+        checkpoint: called with the number of frames written after every frame's outputs (the resume journal).
     """
     summary = RunSummary()
     it = iter(frames)
@@ -145,10 +162,16 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _sync(tracker)
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
-        H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
-        _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
-                             for b in tracker.states], None)
-        summary.frames = 1
+        if resume is not None:
+            tracker.restore(resume.snapshot, resume.templates)
+            summary.frames = _skip(it, resume.frames)
+        else:
+            H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
+            _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
+                                 for b in tracker.states], None)
+            summary.frames = 1
+            if checkpoint:
+                checkpoint(summary.frames)
         if on_frame:
             on_frame(summary)
         while (max_frames is None or summary.frames < max_frames) and not stop.is_set:
@@ -178,6 +201,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             summary.lost_count += any(t.lost for t in targets)
             summary.skipped += getattr(frame, "skipped", 0)
             summary.frames += 1
+            if checkpoint:
+                checkpoint(summary.frames)
             if on_frame:
                 on_frame(summary)
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
-from droptrack.runtime import readers, sources
+from droptrack.runtime import readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -51,6 +51,7 @@ class RunOptions:
     ext: dict = field(default_factory=dict)   # tracker-extension overrides, TEST-style keys (runtime/extensions)
     every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
     overwrite: bool = False     # replace output files that already hold data (else refused before any work)
+    resume: bool = False        # continue a killed or interrupted run's --output / --jsonl (runtime.resume)
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
@@ -127,6 +128,24 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
 def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
+    if opts.resume:
+        if opts.overwrite:
+            raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
+        if opts.save:
+            raise InputError("--resume cannot continue a video (a killed run's is unfinished); drop --save, or "
+                             "start over with --overwrite")
+        if not (opts.output or (opts.jsonl and opts.jsonl != "-")):
+            raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
+        kind = sources.source_kind(opts.source)
+        if opts.loop or kind not in ("video", "folder"):
+            what = "--loop replays it without end" if opts.loop else f"'{opts.source}' is a {kind}"
+            raise InputError(f"--resume continues a run over a video file or image folder; {what}: drop --resume")
+    elif not opts.overwrite:   # an interrupted run's files: say how to continue them
+        outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)
+        journal = resume.journal_path(outputs)
+        if resume.unfinished(journal, outputs):
+            raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with the same "
+                             "command and --resume, or pass --overwrite to start over")
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
 
 
@@ -191,12 +210,18 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
         if opts.output and len(boxes) != max(1, len(opts.init)):
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
+        outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
+        ident = resume.identity(opts, boxes, tracker, outputs)
+        point = resume.load(resume.journal_path(outputs), ident) if opts.resume else None
+        if point is not None:
+            resume.cut_outputs(outputs, point.frames)
+        lines = None if point is None else point.frames
         sinks = []
         try:
             if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
-                sinks.append(JsonlSink(opts.jsonl))
+                sinks.append(JsonlSink(opts.jsonl, lines))
             if opts.output:
-                sinks.append(BoxFileSink(opts.output, len(boxes)))
+                sinks.append(BoxFileSink(opts.output, len(boxes), lines))
             if opts.save:
                 sinks.append(VideoSink(opts.save, src.fps))
             if opts.show:
@@ -208,15 +233,30 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
         if on_start:
             on_start(total)
+        if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
+            resume.remove_journal(resume.journal_path(outputs))
+        journal = None
+        if outputs and not getattr(src, "live", False) and not opts.loop:   # a file source: resumable
+            journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
+                                     None if point is None else point.template_version)
         try:
-            summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
-                                   opts.lost_threshold, on_frame, stop=stop)
+            try:
+                summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
+                                       opts.lost_threshold, on_frame, stop=stop, resume=point,
+                                       checkpoint=journal.write if journal else None)
+            finally:
+                if journal is not None:   # the last frame every output holds (an error: the one before it)
+                    journal.flush()
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
             if not files:
                 raise
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
+        if journal is not None and not (summary.interrupted or summary.stopped):
+            journal.finish()   # the source is done: nothing left to resume
+        summary.resumed = 0 if point is None else point.frames
+        summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total
         summary.procedure = tracker.ext.describe()

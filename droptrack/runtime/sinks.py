@@ -78,13 +78,16 @@ class StreamFile:
     close. When the disk fills up, the file is cut back to its last whole line, closed and renamed like an
     interrupted run's, and `write_line` raises OutputFull."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, resume_lines: int | None = None):
         self.path = Path(path)
         self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd: int | None = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self.lines = 0
-        self.size = 0   # bytes of whole lines written
+        if resume_lines is None:
+            self.fd: int | None = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        else:   # dt run --resume: NAME.part already holds the first `resume_lines` lines (runtime.resume)
+            self.fd = os.open(self.part, os.O_WRONLY | os.O_APPEND)
+        self.lines = resume_lines or 0
+        self.size = os.fstat(self.fd).st_size   # bytes of whole lines written
 
     def write_line(self, line: str) -> None:
         """Append one line straight to the OS (no buffer: it survives the process being killed)."""
@@ -134,12 +137,12 @@ class StreamFile:
 class BoxFileSink(Sink):
     """Official result files (spec 6.2): one line per frame, first line = the init box; streamed (see module)."""
 
-    def __init__(self, path: str | Path, num_targets: int):
+    def __init__(self, path: str | Path, num_targets: int, resume_lines: int | None = None):
         self.paths = box_paths(path, num_targets)
         self.files: list[StreamFile] = []
         try:
             for p in self.paths:
-                self.files.append(StreamFile(p))
+                self.files.append(StreamFile(p, resume_lines))
         except BaseException:
             self.close()
             raise
@@ -196,9 +199,9 @@ class JsonlSink(Sink):
     goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, resume_lines: int | None = None):
         self.to_stdout = str(path) == "-"
-        self.out = None if self.to_stdout else StreamFile(path)
+        self.out = None if self.to_stdout else StreamFile(path, resume_lines)
 
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         line = json.dumps(frame_record(frame, targets), allow_nan=False)

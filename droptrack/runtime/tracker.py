@@ -16,7 +16,7 @@ import numpy as np
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
-from droptrack.runtime.extensions import Extensions, TrackerExt, merge_overrides
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Normalizer, crop_resize
 
 
@@ -45,6 +45,7 @@ class Tracker:
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
         self._frame = None                      # the frame being tracked (template refresh)
+        self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
 
     @property
     def num_targets(self) -> int:
@@ -153,6 +154,7 @@ class Tracker:
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
+                self.template_version += 1
             results.append(TrackResult(list(self.states[i]), float(peaks[c])))
         return results
 
@@ -160,6 +162,34 @@ class Tracker:
         """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""
         m = self.meta
         self.templates[index] = self._crops(self._frame, [box], m.template_factor, m.template_size)[0][0]
+
+    def snapshot(self) -> dict:
+        """What tracking the next frame depends on besides the templates, JSON-safe: the states (exact floats)
+        and the extensions' per-target memory (`dt run --resume`)."""
+        memory = None if self.extensions is None else [m.to_dict() for m in self.extensions.memory]
+        return {"states": [[float(v) for v in s] for s in self.states], "memory": memory}
+
+    def host_templates(self) -> np.ndarray:
+        """The templates as a host array (to save them)."""
+        t = self.templates
+        return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+    def restore(self, snap: dict, templates: np.ndarray | None = None) -> None:
+        """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
+        `templates`: refreshed templates saved with it."""
+        if len(snap["states"]) != self.num_targets:
+            raise ValueError(f"snapshot of {len(snap['states'])} targets for {self.num_targets}")
+        self.states = [[float(v) for v in s] for s in snap["states"]]
+        if self.extensions is not None:
+            self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
+        if templates is not None:
+            t = self.templates
+            if hasattr(t, "detach"):   # a DeviceTracker's templates for a torch or TensorRT backend
+                import torch
+
+                self.templates = torch.from_numpy(templates).to(t.device, t.dtype)
+            else:
+                self.templates = templates.astype(t.dtype)
 
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
         """Track every target in `frame` with one batched backend call."""

@@ -1,0 +1,195 @@
+"""`dt run --resume`: a killed or interrupted run over a video file or image folder continues where it stopped and
+writes the boxes an uninterrupted run writes.
+
+After every frame's lines are out, `NAME.resume.json` beside the first streamed output (--jsonl, else --output)
+records the run's identity (source, model, init boxes, tracker settings, outputs), how many frames every output
+holds and the tracker's state (exact floats; templates refreshed by TEMPLATE_REFRESH in `NAME.resume.<n>.npz`).
+`--resume` checks the identity, cuts every output back to that many lines (a kill can leave one frame more in
+some), initialises on the first frame as before, restores the state, skips the frames already written and tracks
+on. The journal goes when the source is finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from glob import escape as glob_escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.artifact import atomic_savez, atomic_write_text
+from droptrack.errors import InputError
+from droptrack.paths import writes_in_place
+from droptrack.runtime.sinks import box_paths, part_path
+
+FORMAT = 1
+START_OVER = "drop --resume and pass --overwrite to start over"
+
+
+def streamed_outputs(jsonl: str | None, output: str | None, num_targets: int) -> list[Path]:
+    """The files a run streams line by line (--jsonl first, then the box files); devices and stdout excluded."""
+    paths = [Path(jsonl)] if jsonl and jsonl != "-" else []
+    paths += box_paths(output, max(1, num_targets)) if output else []
+    return [p for p in paths if not writes_in_place(p)]
+
+
+def journal_path(outputs: list[Path]) -> Path | None:
+    """`NAME.resume.json` of the first streamed output (None: nothing to resume)."""
+    return outputs[0].with_name(outputs[0].name + ".resume.json") if outputs else None
+
+
+def _file_id(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    p = Path(os.path.expanduser(path))
+    if not p.exists():
+        return {"path": str(path)}   # a camera, pipeline or URL (refused by --resume) or the embedded model
+    st = p.stat()
+    return {"path": str(p.resolve()), "size": st.st_size if p.is_file() else None, "mtime_ns": st.st_mtime_ns}
+
+
+def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
+    """What must be the same for a run to continue another: source, model, init boxes, settings, outputs."""
+    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact), "config": opts.config,
+            "init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
+            "lost_threshold": opts.lost_threshold, "fps": opts.fps,
+            "outputs": [str(p.resolve()) for p in outputs]})
+
+
+def _json_safe(obj: dict) -> dict:
+    """`obj` as the journal reads it back (tuples become lists), so that the two compare equal."""
+    return json.loads(json.dumps(obj))
+
+
+class Journal:
+    """The journal of a run: `write` after every frame keeps the newest consistent state and puts it on disk at
+    most every `every_s` seconds (a `kill -9` re-tracks at most that much); `flush` when the run stops; `finish`
+    when the source is done (removed)."""
+
+    def __init__(self, path: Path, ident: dict, tracker: Any, template_version: int | None = None,
+                 every_s: float = 0.5):
+        self.path, self.ident, self.tracker, self.every_s = path, ident, tracker, every_s
+        self.on_disk = template_version   # the refreshed templates' version the journal on disk names
+        self.saved = {template_version} - {None}   # versions saved as .npz
+        self.pending: dict | None = None
+        self.last = -math.inf
+
+    def _templates_file(self, version: int) -> Path:
+        return self.path.with_name(f"{self.path.name.removesuffix('.json')}.{version}.npz")
+
+    def write(self, frames: int) -> None:
+        """Every output holds `frames` lines (the init frame's included) and the tracker state is the one after
+        them: keep it (the refreshed templates are saved at once), on disk if `every_s` has passed."""
+        t = self.tracker
+        version = t.template_version if t.ext.template_refresh is not None and t.template_version else None
+        if version is not None and version not in self.saved:
+            atomic_savez(self._templates_file(version), {"templates": t.host_templates()})
+            self.saved.add(version)
+        self.pending = {"format": FORMAT, "identity": self.ident, "frames": frames, "template_version": version,
+                        **t.snapshot()}
+        if time.monotonic() - self.last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Put the newest kept state on disk (the run stops, or `every_s` passed)."""
+        if self.pending is None:
+            return
+        atomic_write_text(self.path, json.dumps(self.pending, separators=(",", ":")) + "\n")
+        self.on_disk = self.pending["template_version"]
+        for v in self.saved - {self.on_disk}:   # templates no journal names any more
+            self._templates_file(v).unlink(missing_ok=True)
+        self.saved &= {self.on_disk}
+        self.pending, self.last = None, time.monotonic()
+
+    def finish(self) -> None:
+        """The run is complete: nothing left to resume (a killed run's later templates go too)."""
+        remove_journal(self.path)
+        self.saved = set()
+
+
+def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
+    """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
+    the paths cannot be read (the output checks that follow say why)."""
+    try:
+        return journal is not None and journal.is_file() and any(
+            p.is_file() and p.stat().st_size > 0 for o in outputs for p in (o, part_path(o)))
+    except OSError:
+        return False
+
+
+def remove_journal(path: Path | None) -> None:
+    """Delete a journal and its saved templates (a run that starts over)."""
+    if path is not None:
+        for p in path.parent.glob(f"{glob_escape(path.name.removesuffix('.json'))}.*.npz"):
+            p.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
+@dataclasses.dataclass
+class ResumePoint:
+    """Where a run continues: frames every output holds, the tracker state, refreshed templates (or None)."""
+
+    frames: int
+    snapshot: dict
+    templates: np.ndarray | None
+    template_version: int | None
+
+
+def load(path: Path | None, ident: dict) -> ResumePoint:
+    """The journal at `path`, checked against this run's identity (one-line errors naming what differs)."""
+    if path is None:
+        raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"--resume: there is no journal {path}, so no unfinished run writes these outputs (it "
+                         f"finished, or never started); {START_OVER}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--resume: the journal {path} cannot be read ({exc}); {START_OVER}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "identity" not in data:
+        raise InputError(f"--resume: {path} is not a dt run journal of this version; {START_OVER}")
+    differ = [k for k in ident if data["identity"].get(k) != ident[k]]
+    if differ:
+        names = {"source": "the source (or its file changed)", "model": "the model (or its file changed)",
+                 "init": "--init", "tracker": "the tracker settings", "outputs": "the output paths"}
+        what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
+        raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
+                         f"--resume, or {START_OVER}")
+    version = data.get("template_version")
+    templates = None
+    if version is not None:
+        npz = Journal(path, ident, None)._templates_file(int(version))
+        try:
+            with np.load(npz, allow_pickle=False) as z:
+                templates = z["templates"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"--resume: the refreshed templates {npz} cannot be read ({exc}); {START_OVER}") from None
+    return ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, templates,
+                       version)
+
+
+def cut_outputs(outputs: list[Path], frames: int) -> None:
+    """Every output back to its first `frames` lines, as NAME.part (where the run streams on): a killed run's
+    NAME.part, or the NAME an interrupted run renamed it to."""
+    for out in outputs:
+        part = part_path(out)
+        src = part if part.is_file() and part.stat().st_size else out if out.is_file() else None
+        if src is None:
+            raise InputError(f"--resume: neither {part} nor {out} holds the killed run's lines; {START_OVER}")
+        data = src.read_bytes()
+        end, lines = 0, 0
+        while lines < frames:
+            nl = data.find(b"\n", end)
+            if nl < 0:
+                raise InputError(f"--resume: {src} holds {lines} whole lines, fewer than the {frames} frames its "
+                                 f"journal says were written (edited or replaced?); {START_OVER}")
+            end, lines = nl + 1, lines + 1
+        if src != part:
+            part.unlink(missing_ok=True)   # an empty one a later attempt left
+            os.replace(src, part)
+        os.truncate(part, end)

@@ -1,0 +1,128 @@
+"""`dt run --resume`: a run over an image folder that was killed (kill -9) or interrupted (SIGINT) continues, and its
+files end up byte-identical to those of the same run left alone; what cannot be continued is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import cli, one_line_error
+
+ROOT = Path(__file__).resolve().parents[1]
+INIT = "30,22,26,20"
+REFRESH = ["--template-refresh", "0", "--template-refresh-every", "3", "--scale-search", "0.8"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """600 frames of a textured square drifting over noise (96x72 PNGs)."""
+    d = tmp_path_factory.mktemp("clip")
+    rng = np.random.default_rng(0)
+    bg = rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)
+    patch = rng.integers(0, 255, (20, 26, 3), dtype=np.uint8)
+    for i in range(600):
+        img = bg.copy()
+        x, y = 30 + int(12 * np.sin(i / 15)), 22 + int(8 * np.cos(i / 20))
+        img[y:y + 20, x:x + 26] = patch
+        cv2.imwrite(str(d / f"{i:05d}.png"), img)
+    return d
+
+
+def args(clip: Path, ckpt: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", str(clip), "-m", str(ckpt), "--device", "cpu", "--threads", "1", "--init", INIT,
+            "-o", str(out / "b.txt"), "--jsonl", str(out / "b.jsonl"), *extra]
+
+
+@pytest.fixture(scope="module")
+def reference(clip, tiny_ckpt, tmp_path_factory):
+    """The uninterrupted runs' files: {settings: (boxes, jsonl)}."""
+    refs = {}
+    for name, extra in (("official", []), ("refresh", REFRESH)):
+        out = tmp_path_factory.mktemp(f"ref_{name}")
+        res = cli(*args(clip, tiny_ckpt, out, *extra))
+        assert res.exit_code == 0, res.output
+        refs[name] = ((out / "b.txt").read_bytes(), (out / "b.jsonl").read_bytes())
+        assert not list(out.glob("*.resume*"))   # a finished run leaves no journal
+    return refs
+
+
+@pytest.mark.parametrize("name, extra", [("official", []), ("refresh", REFRESH)])
+def test_kill_9_then_resume_writes_the_uninterrupted_files(clip, tiny_ckpt, reference, tmp_path, name, extra):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "droptrack", *args(clip, tiny_ckpt, tmp_path, *extra)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    part, t0 = tmp_path / "b.txt.part", time.time()
+    while not (part.exists() and part.read_bytes().count(b"\n") >= 150):
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t0 < 240
+        time.sleep(0.005)
+    proc.kill()
+    proc.communicate(timeout=60)
+    journal = json.loads((tmp_path / "b.jsonl.resume.json").read_text())
+    assert 1 <= journal["frames"] <= part.read_bytes().count(b"\n") < 600
+    if name == "refresh":   # the refreshed templates were saved with it
+        assert journal["template_version"] and (tmp_path / f"b.jsonl.resume.{journal['template_version']}.npz").exists()
+    refused = one_line_error(cli(*args(clip, tiny_ckpt, tmp_path, *extra)))   # without --resume: told how
+    assert "--resume" in refused
+    res = cli(*args(clip, tiny_ckpt, tmp_path, *extra, "--resume"))
+    assert res.exit_code == 0, res.output
+    assert f"resumed after the {journal['frames']} frames" in res.output
+    boxes, jsonl = reference[name]
+    assert (tmp_path / "b.txt").read_bytes() == boxes and (tmp_path / "b.jsonl").read_bytes() == jsonl
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "b.txt"]   # no journal, .part or templates
+
+
+def test_sigint_then_resume_twice(clip, tiny_ckpt, reference, tmp_path):
+    """Interrupted runs rename their files to NAME and keep the journal; a resumed run can be interrupted again."""
+    from droptrack.runtime.run import RunOptions, run
+
+    def opts(**kw) -> RunOptions:
+        return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], output=str(tmp_path / "b.txt"),
+                          jsonl=str(tmp_path / "b.jsonl"), device="cpu", threads=1, **kw)
+
+    def interrupt_at(n: int):
+        return lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == n else None
+
+    first = run(opts(), on_frame=interrupt_at(40))
+    assert first.interrupted and first.frames == 40 and first.journal is not None
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 40
+    second = run(opts(resume=True), on_frame=interrupt_at(333))
+    assert second.interrupted and second.resumed == 40 and second.frames == 333
+    third = run(opts(resume=True))
+    assert not third.interrupted and third.resumed == 333 and third.frames == 600 and third.journal is None
+    boxes, jsonl = reference["official"]
+    assert (tmp_path / "b.txt").read_bytes() == boxes and (tmp_path / "b.jsonl").read_bytes() == jsonl
+
+
+def test_what_cannot_be_resumed_is_refused(clip, tiny_ckpt, tmp_path):
+    base = args(clip, tiny_ckpt, tmp_path)
+    assert "there is no journal" in one_line_error(cli(*base, "--resume"))
+    assert "--overwrite would replace" in one_line_error(cli(*base, "--resume", "--overwrite"))
+    assert "cannot continue a video" in one_line_error(cli(*base, "--resume", "--save", tmp_path / "v.mp4"))
+    assert "--loop" in one_line_error(cli(*base, "--resume", "--loop"))
+    assert "pass them as before" in one_line_error(cli("run", clip, "-m", tiny_ckpt, "--init", INIT, "--resume"))
+    stopped = cli(*base, "--max-frames", "5")   # a finished run (--max-frames) leaves no journal either
+    assert stopped.exit_code == 0 and not (tmp_path / "b.jsonl.resume.json").exists()
+    # a run interrupted by a journal-writing process, then resumed with another --init
+    (tmp_path / "b.txt").unlink()
+    (tmp_path / "b.jsonl").unlink()
+    from droptrack.runtime.run import RunOptions, run
+
+    run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], output=str(tmp_path / "b.txt"),
+                   jsonl=str(tmp_path / "b.jsonl"), device="cpu", threads=1),
+        on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 10 else None)
+    other = args(clip, tiny_ckpt, tmp_path)
+    other[other.index(INIT)] = "31,22,26,20"
+    line = one_line_error(cli(*other, "--resume"))
+    assert "--init differ" in line and "--overwrite to start over" in line
+    (tmp_path / "b.txt").write_text("1\t2\t3\t4\n")   # cut by hand: fewer lines than the journal says
+    assert "fewer than the 10 frames" in one_line_error(cli(*base, "--resume"))
