@@ -379,3 +379,16 @@ def test_scale_search_on_cuda_device_tracker_equals_the_cpu(tiny, frames, grid):
                 syncs.append(sum("synchroniz" in str(c.message) for c in caught))
     np.testing.assert_allclose(out["cuda"], out["cpu"], atol=1.0)
     assert max(syncs) <= 1, syncs
+
+
+def test_memory_history_stays_bounded_on_an_endless_run():
+    """Every tracked frame appended a flag to TargetMemory.history: the default model (scale search) grew by one
+    list entry per frame and target for as long as a camera ran. It keeps the last HISTORY frames now."""
+    from droptrack.runtime.extensions import HISTORY, Extensions, TrackerExt
+
+    ext = Extensions(TrackerExt(scale_search=(0.8,)), 4.0)
+    ext.reset([[10.0, 10.0, 20.0, 20.0]])
+    for i in range(5 * HISTORY + 7):
+        ext.update(0, [10.0, 10.0, 20.0, 20.0], [10.0 + i % 3, 10.0, 20.0, 20.0], 0.9, (200, 200))
+    h = ext.memory[0].history
+    assert HISTORY <= len(h) <= 2 * HISTORY and h[-1] is False

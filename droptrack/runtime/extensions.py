@@ -146,6 +146,9 @@ def smooth_size(prev: list[float], pred: list[float], score: float, ext: Tracker
     return [cx - 0.5 * nw, cy - 0.5 * nh, nw, nh]
 
 
+HISTORY = 1024   # frames of TargetMemory.history kept (at most twice that between trims)
+
+
 @dataclass
 class TargetMemory:
     """What re-acquisition remembers of one target: the last confident box, its velocity, the lost count."""
@@ -156,7 +159,7 @@ class TargetMemory:
     low: int = 0             # consecutive frames under the threshold
     wide: bool = False       # searching with REACQ_FACTOR
     refreshed: int = 0       # frames since the template was (re)cropped
-    history: list[bool] = field(default_factory=list)   # wide flag of each tracked frame (tests, reports)
+    history: list[bool] = field(default_factory=list)   # wide flag of the last HISTORY tracked frames (tests)
 
     def to_dict(self) -> dict:
         """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal."""
@@ -257,6 +260,8 @@ class Extensions:
         ext, mem = self.ext, self.memory[index]
         state = clip_box(smooth_size(prev, pred, score, ext), *image_hw, margin=10)
         mem.history.append(mem.wide)
+        if len(mem.history) > 2 * HISTORY:   # bounded: an endless camera run must not grow with every frame
+            del mem.history[:-HISTORY]
         mem.since += 1
         mem.refreshed += 1
         if score >= ext.reacq_recover:
