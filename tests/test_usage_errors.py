@@ -19,6 +19,8 @@ from helpers import cli, one_line_error
     (["run"], ["dt run: Missing argument 'source'"]),
     (["run", "camera0", "--threads", "abc"], ["Invalid value for '--threads'", "see 'dt run --help'"]),
     (["data", "synth", "--nope"], ["dt data synth: No such option: --nope"]),
+    (["run", "camera0", "--threads"], ["dt run: Option '--threads' requires an argument", "see 'dt run --help'"]),
+    (["data", "synth", "x", "--seed"], ["dt data synth: Option '--seed' requires an argument"]),
 ])
 def test_usage_error_is_one_line(args, expected):
     line = one_line_error(cli(*args))

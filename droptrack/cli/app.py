@@ -31,7 +31,7 @@ class OneLineUsageErrors(TyperGroup):
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
-            where = exc.ctx.command_path if exc.ctx is not None else "dt"
+            where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
             message = exc.format_message().strip().removesuffix(".")
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
@@ -42,6 +42,17 @@ class OneLineUsageErrors(TyperGroup):
             typer.echo("aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
+
+    def _path(self, args: Any, prog_name: str | None) -> str:
+        """'dt run' for `dt run camera0 --threads` (an error the parser raises without naming its command)."""
+        words, group = [prog_name or "dt"], self
+        for token in (sys.argv[1:] if args is None else list(args)):
+            cmd = group.commands.get(token) if hasattr(group, "commands") else None
+            if cmd is None:
+                break
+            words.append(token)
+            group = cmd
+        return " ".join(words)
 
 
 app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
