@@ -6,6 +6,7 @@ of workers or DDP ranks, and a resumed run sees exactly the samples an uninterru
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,35 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
         root = roots.get(name) or roots.get(reader)
         out.append(get_sequences(reader, root=root, split=split))
     return out
+
+
+# what a training root holds, per reader (named when a root yields no sequence)
+LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundtruth.txt + 00000001.jpg ...",
+           "synth": "list.txt and <seq>/groundtruth.txt + 00000001.jpg ... (dt data synth writes it)",
+           "lasot": "<class>/<class>-N/groundtruth.txt + img/00000001.jpg ...",
+           "trackingnet": "TRAIN_k/anno/<seq>.txt + TRAIN_k/frames/<seq>/0.jpg ...",
+           "coco": "annotations/instances_train2017.json + train2017/"}
+
+
+def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str], datasets: list[list]) -> None:
+    """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
+    from), the layout expected there, and a sequence folder given as the root."""
+    from droptrack.data.registry import env_var, resolve_root
+
+    for name, ratio, seqs in zip(names, ratios, datasets):
+        if ratio <= 0 or seqs:
+            continue
+        reader = DATASET_READERS[name][0]
+        given = roots.get(name) or roots.get(reader)
+        root = resolve_root(reader, given)
+        origin = f"--data {name}={given}" if given else env_var(reader) if os.environ.get(env_var(reader)) \
+            else "DT_DATA"
+        if (root / "groundtruth.txt").is_file():
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
+                                "folder above it (the one holding the sequence folders)")
+        raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}); it should hold "
+                            f"{LAYOUTS.get(reader, 'the dataset in its official layout')}; fix the path or "
+                            "remove the name from DATA.TRAIN.DATASETS_NAME")
 
 
 class PairDataset(Dataset):

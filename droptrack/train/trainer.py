@@ -15,7 +15,8 @@ from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
-from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots, unwrap_worker_errors
+from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
+                                  unwrap_worker_errors)
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
@@ -107,6 +108,7 @@ def run_training(opts: TrainOptions) -> Path:
                             "raise --samples-per-epoch or lower --batch-size")
     roots = parse_data_roots(opts.data)
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
+    check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
