@@ -118,7 +118,7 @@ def run_training(opts: TrainOptions) -> Path:
     model = build_model(cfg, training=True)
     if opts.pretrained:
         rep = load_pretrained(model, opts.pretrained)
-        say(f"pretrained: {len(rep.missing)} missing, {len(rep.dropped)} dropped, {len(rep.unexpected)} unexpected keys")
+        say(f"pretrained: {rep.summary()}")
     elif not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
             if cfg.MODEL.PRETRAIN_FILE else ""
