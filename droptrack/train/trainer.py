@@ -22,9 +22,10 @@ from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
+from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
-                                   remove_stale_temps, restore_rng, resume, run_settings)
+                                   remove_stale_temps, restore_rng, resume, resume_candidates, run_settings)
 
 __all__ = ["TrainOptions", "train"]
 
@@ -130,6 +131,7 @@ def run_training(opts: TrainOptions) -> Path:
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
+    ckpt_size = checkpoint_bytes(model)
     pos = Position()
     found = resume(output, model, opt, sched, scaler, iterations, say,
                    run_settings(config_to_dict(cfg), options_record(opts))) if opts.resume else None
@@ -144,6 +146,8 @@ def run_training(opts: TrainOptions) -> Path:
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
         save_config(cfg, output / "config.yaml")
+        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
@@ -156,12 +160,22 @@ def run_training(opts: TrainOptions) -> Path:
     steps = 0  # iterations run by this process (for --stop-after)
     last = output / "last.pt"
 
+    def write(path: Path, extra: dict) -> None:
+        try:
+            save_checkpoint(path, model, cfg, extra)
+        except (OSError, RuntimeError) as exc:   # a full disk: torch.save says 'unexpected pos' (zip writer)
+            found = resume_candidates(output)
+            err = write_failed(path, exc, ckpt_size, found[0] if found else None)
+            if err is None:
+                raise
+            raise err from None
+
     def save(path_list: list[Path]) -> None:
         rng = gather_rng(dev, dist.world)  # collective: every rank calls save
         if dist.main:
             extra = checkpoint_state(opt, sched, scaler, pos, rng, lr, record)
             for path in path_list:
-                save_checkpoint(path, model, cfg, extra)
+                write(path, extra)
 
     def on_step(it: int, sums: dict) -> bool:
         nonlocal steps
@@ -213,7 +227,7 @@ def run_training(opts: TrainOptions) -> Path:
         writer.close()
     if dist.main:
         final = output / "final.pt"
-        save_checkpoint(final, model, cfg, {"history": pos.history})
+        write(final, {"history": pos.history})
         return final
     return last
 
