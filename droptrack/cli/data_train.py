@@ -101,12 +101,14 @@ def train(
         raise typer.Exit(run_launcher(nproc, args))
     try:
         final = run(opts)
-    except KeyboardInterrupt:   # Ctrl-C: say how to go on (the shared handler says only 'interrupted')
+    except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP: say how to go on (not only 'interrupted')
         from droptrack.train.state import resume_hint
 
+        signum = getattr(exc, "signum", 2)
         if os.environ.get("RANK", "0") == "0":
-            typer.echo(f"interrupted; {resume_hint(output)}", err=True)
-        raise typer.Exit(130) from None
+            what = f"stopped by {exc}" if signum != 2 else "interrupted"
+            typer.echo(f"{what}; {resume_hint(output)}", err=True)
+        raise typer.Exit(128 + signum) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":

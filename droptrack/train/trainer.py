@@ -3,7 +3,10 @@ resume and validation AUC."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -27,7 +30,7 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
                                    remove_stale_temps, restore_rng, resume, resume_candidates, run_settings)
 
-__all__ = ["TrainOptions", "train"]
+__all__ = ["Stopped", "TrainOptions", "train"]
 
 
 @dataclass
@@ -232,13 +235,39 @@ def run_training(opts: TrainOptions) -> Path:
     return last
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped training."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
+    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays."""
+    def stop(signum: int, _frame) -> None:
+        raise Stopped(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def train(opts: TrainOptions) -> Path:
-    """Run (or resume) training; returns the path of the final checkpoint.
+    """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped.
 
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
     process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
     """
-    result = run_training(opts)
+    with stop_signals():
+        result = run_training(opts)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
