@@ -6,6 +6,7 @@ another shape are named."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -138,6 +139,37 @@ def test_a_failed_save_with_space_left_is_not_reported_as_a_full_disk(tmp_path, 
     assert isinstance(result.exception, OSError) and result.exception.errno == errno.EIO
 
 
+def test_ctrl_c_inside_torch_save_is_an_interrupt_not_a_zip_writer_traceback(tmp_path, synth, monkeypatch):
+    import droptrack.train.trainer as trainer
+
+    real, calls = trainer.save_checkpoint, []
+
+    class Interrupted(io.FileIO):
+        """A file whose 5th write is interrupted by Ctrl-C, as a signal that arrives while torch.save writes."""
+
+        writes = 0
+
+        def write(self, b):
+            Interrupted.writes += 1
+            if Interrupted.writes == 5:
+                raise KeyboardInterrupt
+            return super().write(b)
+
+    def save(path, *args, **kw):
+        calls.append(path)
+        if len(calls) == 1:
+            return real(path, *args, **kw)
+        with Interrupted(str(tmp_path / "partial.pt"), "wb") as f:   # torch's zip writer then fails as it closes
+            torch.save({"a": torch.zeros(100000)}, f)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", save)
+    out = tmp_path / "run"
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2")
+    assert result.exit_code == 130 and "Traceback" not in result.output, (result.exception, result.output)
+    assert result.output.splitlines()[-1].startswith(f"interrupted; run the same command with --resume to continue "
+                                                     f"from {out / 'last.pt'}"), result.output
+
+
 def test_progress_line_keeps_bar_count_and_time_left_at_80_columns():
     from rich.console import Console
 
@@ -172,24 +204,27 @@ def test_pretrained_tracking_checkpoint_of_another_shape_is_named(tmp_path, synt
                                   "(1, 100, 64))")
 
 
-def test_sigterm_stops_training_with_the_resume_hint(tmp_path, synth):
+def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_path, synth):
+    """SIGTERM to dt and its DataLoader worker (systemd's control group, `kill -- -PGID`): it killed dt without a
+    word, and a worker that died first ended the run in a 'DataLoader worker is killed' traceback (exit 1)."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "droptrack", "train", "-c", "tiny_ce_test", "-o", str(out), "--data", str(synth),
-           "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "100000", "--workers", "0", "--device", "cpu",
+           "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "100000", "--workers", "1", "--device", "cpu",
            "--save-interval", "1"]
     log = tmp_path / "dt.txt"
     with open(log, "w") as f:
         dt = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                              preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (out / "last.pt").is_file():   # one iteration done and saved
             assert dt.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        dt.send_signal(signal.SIGTERM)
+        os.killpg(dt.pid, signal.SIGTERM)
         code = dt.wait(timeout=120)
     finally:
-        dt.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dt.pid, signal.SIGKILL)
         dt.wait()
     lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
     assert code == 143 and "Traceback" not in log.read_text(), log.read_text()

@@ -74,13 +74,36 @@ def _tensorboard(output: Path):
     return SummaryWriter(str(output / "tb"))
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / Stopped that `exc` was raised while handling (torch.save's writer fails as it closes), if any."""
+    seen = exc.__context__
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__context__
+    return seen
+
+
+def _worker_quit(_signum: int, _frame) -> None:
+    raise KeyboardInterrupt   # torch's worker loop ends quietly on it, as on a terminal's Ctrl-C
+
+
+def _worker_init(_worker_id: int) -> None:
+    """DataLoader workers end quietly on SIGTERM and SIGHUP, as on SIGINT: sent to the whole process group (systemd,
+    a closed terminal, `kill -- -PGID`), they killed the workers by signal first and the run ended in a 'DataLoader
+    worker is killed' traceback instead of the training process's own stop message. (Ignoring them instead hangs
+    the exit: multiprocessing stops leftover workers with SIGTERM.)"""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _worker_quit)
+
+
 def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
     """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
     worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
     loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
                                                                  dist.world, start=start),
-                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
+                        worker_init_fn=_worker_init)
     return unwrap_worker_errors(loader)
 
 
@@ -167,6 +190,9 @@ def run_training(opts: TrainOptions) -> Path:
         try:
             save_checkpoint(path, model, cfg, extra)
         except (OSError, RuntimeError) as exc:   # a full disk: torch.save says 'unexpected pos' (zip writer)
+            stop = interrupt_behind(exc)
+            if stop is not None:   # Ctrl-C / SIGTERM inside torch.save: its zip writer then fails on closing
+                raise stop from None
             found = resume_candidates(output)
             err = write_failed(path, exc, ckpt_size, found[0] if found else None)
             if err is None:
