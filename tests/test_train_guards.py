@@ -61,6 +61,17 @@ def test_resume_with_another_architecture_names_the_key_and_keeps_the_checkpoint
     assert (out / "last.pt").read_bytes() == before
 
 
+def test_a_config_inside_the_output_folder_given_as_config_is_kept_as_written(tmp_path, synth):
+    out = tmp_path / "run"
+    out.mkdir()
+    text = "# my fine-tuning recipe\n" + (resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text()
+    (out / "config.yaml").write_text(text)
+    assert cli("train", "-c", out / "config.yaml", "-o", out, "--data", synth, *TINY).exit_code == 0
+    assert (out / "config.yaml").read_text() == text and (out / "final.pt").is_file()
+    result = cli("train", "-c", out / "config.yaml", "-o", out, "--data", synth, *TINY, "--epochs", "2", "--resume")
+    assert result.exit_code == 0 and (out / "config.yaml").read_text() == text, result.output
+
+
 def test_empty_wrong_layout_and_sequence_folder_roots_name_the_root(tmp_path, synth, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

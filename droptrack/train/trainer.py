@@ -18,6 +18,7 @@ from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
+from droptrack.paths import same_file
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   unwrap_worker_errors)
 from droptrack.train.loop import EpochSetup, train_epoch
@@ -171,7 +172,8 @@ def run_training(opts: TrainOptions) -> Path:
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
-        save_config(cfg, output / "config.yaml")
+        if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
+            save_config(cfg, output / "config.yaml")
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
         check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
     net = model
