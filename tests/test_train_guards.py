@@ -242,3 +242,9 @@ def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_pa
     assert lines[-1] == (f"stopped by SIGTERM; run the same command with --resume to continue from {out / 'last.pt'}"
                          " (saved at each epoch's end, and every N iterations with --save-interval N)"), lines[-1]
     assert torch.load(out / "last.pt", weights_only=True)["iteration"] >= 1
+
+
+def test_train_help_names_the_dataset_root_variables():
+    result = cli("train", "--help")
+    assert result.exit_code == 0 and "DT_DATA_LASOT" in result.output and "$DT_DATA/<name>" in result.output, \
+        result.output

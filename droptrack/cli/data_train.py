@@ -54,7 +54,9 @@ def train(
     pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
                                               "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*').",
                                               readable=False),
-    data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
+    data: list[str] = typer.Option([], "--data", help="NAME=PATH root of a dataset the config trains on (repeatable); a "
+                                          "bare PATH is SYNTH. Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or "
+                                          "$DT_DATA/<name>."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC.", readable=False),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
     batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
