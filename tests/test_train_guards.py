@@ -97,6 +97,21 @@ def test_ce_blocks_past_depth_and_indivisible_heads_are_refused_before_the_outpu
     assert not out.exists()
 
 
+def test_an_unknown_training_dataset_name_is_a_config_error_with_the_closest_name(tmp_path, synth):
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    for wrong, close in (("SYNTHH", "SYNTH"), ("got10k_vottrain", "GOT10K_vottrain"), ("IMAGENET", None)):
+        data["DATA"]["TRAIN"]["DATASETS_NAME"] = [wrong]
+        (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(data))
+        line = one_line_error(cli("train", "-c", tmp_path / "cfg.yaml", "-o", tmp_path / "out", "--data", synth, *TINY))
+        assert line.startswith(f"error: DATA.TRAIN.DATASETS_NAME: '{wrong}' is not a training dataset droptrack "
+                               "reads; " + (f"did you mean '{close}'?" if close else "valid: LASOT,")), line
+    data["DATA"]["TRAIN"]["DATASETS_NAME"] = "SYNTH"   # a string where the list goes
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(data))
+    line = one_line_error(cli("train", "-c", tmp_path / "cfg.yaml", "-o", tmp_path / "out", "--data", synth, *TINY))
+    assert line == "error: DATA.TRAIN.DATASETS_NAME: 'SYNTH' is not a list; allowed: a list of strings", line
+    assert not (tmp_path / "out").exists()
+
+
 def test_checkpoint_size_estimate_matches_a_written_checkpoint(tmp_path, synth):
     from droptrack.config import load_config
     from droptrack.model import build_model

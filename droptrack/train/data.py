@@ -6,6 +6,7 @@ of workers or DDP ranks, and a resumed run sees exactly the samples an uninterru
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from droptrack.errors import DropTrackError, TrainingError
+from droptrack.errors import ConfigError, DropTrackError, TrainingError
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
@@ -131,7 +132,15 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
 
 
 def check_data_names(roots: dict[str, str], names: list[str]) -> None:
-    """Every --data NAME is one of the config's training datasets or their reader (another one would be ignored)."""
+    """Every config training dataset is one droptrack reads (ConfigError naming the closest), and every --data NAME
+    is one of them or their reader (another one would be ignored)."""
+    for name in names:
+        if name not in DATASET_READERS:
+            lower = {n.lower(): n for n in DATASET_READERS}
+            close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)]
+            hint = f"did you mean '{close[0]}'? (valid: " if close else "valid: "
+            raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
+                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:
