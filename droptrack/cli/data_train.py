@@ -15,7 +15,8 @@ def data_synth(
     out: Path = typer.Argument(..., help="Output folder (GOT-10k layout: list.txt, <seq>/00000001.jpg, ...).",
                                readable=False),
     sequences: int = typer.Option(8, "--sequences", "-n", help="Number of sequences."),
-    frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
+    frames: int = typer.Option(40, "--frames", help="Frames per sequence (dt train samples pairs only from "
+                                                  "sequences of >= 20 frames)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical files)."),
     size: str = typer.Option("320x240", "--size", help="Frame size WxH."),
     split: str = typer.Option("train", "--split", help="train | val | test (val and test use photos disjoint from "
