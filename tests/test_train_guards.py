@@ -72,6 +72,26 @@ def test_a_config_inside_the_output_folder_given_as_config_is_kept_as_written(tm
     assert result.exit_code == 0 and (out / "config.yaml").read_text() == text, result.output
 
 
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, synth):
+    import fcntl
+
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--stop-after", "1").exit_code == 0
+    assert not (out / ".dt-train.lock").exists()   # a finished run leaves no lock file
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    half = out / ".last.pt.abc123.tmp"   # the running run's checkpoint being written
+    half.write_bytes(b"partial")
+    with open(out / ".dt-train.lock", "a") as other:   # the running run holds the folder's lock
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume"))
+    assert line == (f"error: another dt train is writing to '{out}'; wait for it to finish (or stop it) and then run "
+                    "again with --resume, or pass another --output"), line
+    assert half.read_bytes() == b"partial"   # not removed as a killed run's leftover
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p != half and p.name != ".dt-train.lock"} == before
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume")   # lock released
+    assert result.exit_code == 0 and not half.exists() and (out / "final.pt").is_file(), result.output
+
+
 def test_empty_wrong_layout_and_sequence_folder_roots_name_the_root(tmp_path, synth, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

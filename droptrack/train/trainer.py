@@ -21,6 +21,7 @@ from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   unwrap_worker_errors)
+from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
@@ -108,12 +109,15 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
     return unwrap_worker_errors(loader)
 
 
-def run_training(opts: TrainOptions) -> Path:
-    """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output."""
+def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
+    """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
+    `lock` on it from before the first write)."""
     cfg = prepare(opts)
     amp = amp_mode(opts, cfg)
     dev = _device(opts.device)
     dist = setup_dist(str(dev))
+    if lock is not None and dist.main:
+        lock.take(Path(opts.output))
     if dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(dev)
@@ -294,8 +298,8 @@ def train(opts: TrainOptions) -> Path:
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
     process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
     """
-    with stop_signals():
-        result = run_training(opts)
+    with stop_signals(), OutputLock() as lock:
+        result = run_training(opts, lock)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
