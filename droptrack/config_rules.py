@@ -39,7 +39,7 @@ class Rule:
         if self.kind is list:
             n = f"{self.length} " if self.length is not None else ""
             text = f"a list of {n}" + (self.item.describe().replace("a finite number", "finite numbers")
-                                       .replace("an integer", "integers") if self.item else "values")
+                                       .replace("an integer", "integers").replace("a string", "strings") if self.item else "values")
         else:
             text = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}[self.kind]
             lo = None if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"

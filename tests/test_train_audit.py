@@ -71,8 +71,9 @@ def test_a_configured_dataset_without_usable_sequences_is_refused_before_trainin
     (tmp_path / "lasot").mkdir()   # empty root: the mix would silently train on GOT-10k alone
     r = dt_train(tmp_path, cfg, tmp_path / "out", "--data", f"GOT10K_train_full={got10k}",
                  "--data", f"LASOT={tmp_path / 'lasot'}")
-    assert r.exit_code == 2 and r.output.startswith("error: training dataset LASOT has no usable sequence (0 read"), \
-        r.output
+    lasot = tmp_path / "lasot"
+    assert r.exit_code == 2 and r.output.startswith(f"error: training dataset LASOT: no sequences under '{lasot}' "
+                                                    f"(from --data LASOT={lasot}); it should hold <class>/"), r.output
     for d in (got10k / "train").glob("GOT*"):
         (d / "absence.label").write_text("1\n" * 20)   # target absent in every frame
     r = dt_train(tmp_path, config(tmp_path, ["GOT10K_train_full"]), tmp_path / "out2",

@@ -15,7 +15,8 @@ def data_synth(
     out: Path = typer.Argument(..., help="Output folder (GOT-10k layout: list.txt, <seq>/00000001.jpg, ...).",
                                readable=False),
     sequences: int = typer.Option(8, "--sequences", "-n", help="Number of sequences."),
-    frames: int = typer.Option(40, "--frames", help="Frames per sequence."),
+    frames: int = typer.Option(40, "--frames", help="Frames per sequence (dt train samples pairs only from "
+                                                  "sequences of >= 20 frames)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> identical files)."),
     size: str = typer.Option("320x240", "--size", help="Frame size WxH."),
     split: str = typer.Option("train", "--split", help="train | val | test (val and test use photos disjoint from "
@@ -54,7 +55,9 @@ def train(
     pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
                                               "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*').",
                                               readable=False),
-    data: list[str] = typer.Option([], "--data", help="NAME=PATH dataset root (repeatable); a bare PATH is SYNTH."),
+    data: list[str] = typer.Option([], "--data", help="NAME=PATH root of a dataset the config trains on (repeatable); a "
+                                          "bare PATH is SYNTH. Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or "
+                                          "$DT_DATA/<name>."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC.", readable=False),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
     batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
@@ -101,12 +104,14 @@ def train(
         raise typer.Exit(run_launcher(nproc, args))
     try:
         final = run(opts)
-    except KeyboardInterrupt:   # Ctrl-C: say how to go on (the shared handler says only 'interrupted')
+    except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP: say how to go on (not only 'interrupted')
         from droptrack.train.state import resume_hint
 
+        signum = getattr(exc, "signum", 2)
         if os.environ.get("RANK", "0") == "0":
-            typer.echo(f"interrupted; {resume_hint(output)}", err=True)
-        raise typer.Exit(130) from None
+            what = f"stopped by {exc}" if signum != 2 else "interrupted"
+            typer.echo(f"{what}; {resume_hint(output)}", err=True)
+        raise typer.Exit(128 + signum) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":

@@ -42,6 +42,17 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    wrong_shape: list[str] = field(default_factory=list)   # 'key (file shape) vs (model shape)': not loaded
+
+    def summary(self) -> str:
+        """'N missing (first keys), ...': what was not loaded, named, for the training log."""
+        def named(keys: list[str]) -> str:
+            return f" ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})" if keys else ""
+
+        text = ", ".join(f"{len(keys)} {name}{named(keys)}" for name, keys in (
+            ("missing", self.missing), ("dropped", self.dropped), ("unexpected", self.unexpected))) + " keys"
+        return text + (f"; {len(self.wrong_shape)} not loaded, of another shape{named(self.wrong_shape)}"
+                       if self.wrong_shape else "")
 
 
 class OfficialRecord:
@@ -283,12 +294,18 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
     own = model.state_dict()
     fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in net.items()
+             if k in own and k not in fits]
     check_finite(fits, path)
     if not any(k.startswith("backbone.blocks.") for k in fits):
+        example = f"; e.g. {wrong[0]} in this config" if wrong else ""
         raise CheckpointError(f"tracking checkpoint '{path}' does not fit this config (no matching backbone "
-                              "weights); pass a checkpoint of the same architecture or MAE/DropMAE weights")
+                              f"weights: {len(wrong)} of its tensors have another shape{example}); pass the config it "
+                              "was trained with (another width or depth), a checkpoint of this architecture, or "
+                              "MAE/DropMAE weights")
     model.load_state_dict(fits, strict=False)
-    return LoadReport(missing=[k for k in own if k not in fits], unexpected=[k for k in net if k not in fits])
+    return LoadReport(missing=[k for k in own if k not in fits], unexpected=[k for k in net if k not in own],
+                      wrong_shape=wrong)
 
 
 def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:

@@ -36,5 +36,10 @@ def backbone_spec(cfg) -> BackboneSpec:
     dim = bb.EMBED_DIM or s.embed_dim
     heads = bb.NUM_HEADS or s.num_heads
     if dim % heads:
-        raise ConfigError(f"EMBED_DIM={dim} is not divisible by NUM_HEADS={heads}")
-    return BackboneSpec(dim, bb.DEPTH or s.depth, heads, s.ce and bool(bb.CE_LOC))
+        raise ConfigError(f"MODEL.BACKBONE.EMBED_DIM={dim} is not divisible by NUM_HEADS={heads}; pick a NUM_HEADS "
+                          f"that divides it (e.g. {max(h for h in range(1, min(heads, dim) + 1) if dim % h == 0)})")
+    depth = bb.DEPTH or s.depth
+    if s.ce and any(i >= depth for i in bb.CE_LOC):   # the official loop skips them: CE would silently not happen
+        raise ConfigError(f"MODEL.BACKBONE.CE_LOC {list(bb.CE_LOC)} names blocks the {depth}-block backbone lacks "
+                          f"(DEPTH {depth}: blocks 0..{depth - 1}); use block indices below DEPTH")
+    return BackboneSpec(dim, depth, heads, s.ce and bool(bb.CE_LOC))

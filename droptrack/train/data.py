@@ -6,13 +6,15 @@ of workers or DDP ranks, and a resumed run sees exactly the samples an uninterru
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from droptrack.errors import DropTrackError, TrainingError
+from droptrack.errors import ConfigError, DropTrackError, TrainingError
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
@@ -37,6 +39,35 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
         root = roots.get(name) or roots.get(reader)
         out.append(get_sequences(reader, root=root, split=split))
     return out
+
+
+# what a training root holds, per reader (named when a root yields no sequence)
+LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundtruth.txt + 00000001.jpg ...",
+           "synth": "list.txt and <seq>/groundtruth.txt + 00000001.jpg ... (dt data synth writes it)",
+           "lasot": "<class>/<class>-N/groundtruth.txt + img/00000001.jpg ...",
+           "trackingnet": "TRAIN_k/anno/<seq>.txt + TRAIN_k/frames/<seq>/0.jpg ...",
+           "coco": "annotations/instances_train2017.json + train2017/"}
+
+
+def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str], datasets: list[list]) -> None:
+    """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
+    from), the layout expected there, and a sequence folder given as the root."""
+    from droptrack.data.registry import env_var, resolve_root
+
+    for name, ratio, seqs in zip(names, ratios, datasets):
+        if ratio <= 0 or seqs:
+            continue
+        reader = DATASET_READERS[name][0]
+        given = roots.get(name) or roots.get(reader)
+        root = resolve_root(reader, given)
+        origin = f"--data {name}={given}" if given else env_var(reader) if os.environ.get(env_var(reader)) \
+            else "DT_DATA"
+        if (root / "groundtruth.txt").is_file():
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
+                                "folder above it (the one holding the sequence folders)")
+        raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}); it should hold "
+                            f"{LAYOUTS.get(reader, 'the dataset in its official layout')}; fix the path or "
+                            "remove the name from DATA.TRAIN.DATASETS_NAME")
 
 
 class PairDataset(Dataset):
@@ -101,7 +132,15 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
 
 
 def check_data_names(roots: dict[str, str], names: list[str]) -> None:
-    """Every --data NAME is one of the config's training datasets or their reader (another one would be ignored)."""
+    """Every config training dataset is one droptrack reads (ConfigError naming the closest), and every --data NAME
+    is one of them or their reader (another one would be ignored)."""
+    for name in names:
+        if name not in DATASET_READERS:
+            lower = {n.lower(): n for n in DATASET_READERS}
+            close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)]
+            hint = f"did you mean '{close[0]}'? (valid: " if close else "valid: "
+            raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
+                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:

@@ -37,6 +37,19 @@ def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: fl
     return f"[epoch {setup.epoch}: {it}/{total}] {terms} lr {lr:.3e} {rate:.2f} it/s"
 
 
+def progress_bar(epoch: int, epochs: int, show: bool = True, console=None):
+    """The epoch's progress line: the epoch, a bar, iterations done/total and the time left come first and keep
+    their width; the loss terms fill the rest of the line, cut with '...' on a narrow terminal (at 80 columns rich
+    dropped the bar, the count and the time left instead)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Column
+
+    return Progress(TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+                    disable=not show, transient=False, expand=True, console=console)
+
+
 def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup, start: int = 0,
                 sums: dict | None = None, on_step: Callable[[int, dict], bool] | None = None) -> tuple[dict, float]:
     """Run iterations start+1..total of one epoch (`batches` yields exactly those); returns the epoch's loss sums
@@ -44,8 +57,6 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
 
     `sums` carries the sums of iterations 1..start (a resumed epoch); `on_step(it, sums)` runs after every
     iteration (checkpoints) and returns True to stop early."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     cfg = setup.cfg
     net.train()
     if setup.freeze_bn:
@@ -56,9 +67,7 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
     sums = dict(sums or {})
     done = 0
     t0 = time.perf_counter()
-    progress = Progress(TextColumn(f"epoch {setup.epoch}/{cfg.TRAIN.EPOCH}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not setup.show,
-                        transient=False)
+    progress = progress_bar(setup.epoch, cfg.TRAIN.EPOCH, setup.show)
     log = open(setup.log, "a") if setup.log else None
     try:
         with progress:

@@ -10,6 +10,7 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.model.registry import backbone_spec
 from droptrack.paths import check_reachable, same_file
 from droptrack.train.data import check_data_names, parse_data_roots
 from droptrack.train.optim import reference_batch
@@ -107,6 +108,7 @@ def prepare(opts: TrainOptions) -> Config:
     """The checked config with the checked command-line overrides applied (the reference batch is kept for LR
     scaling)."""
     cfg: Config = load_config(opts.config)
+    backbone_spec(cfg)   # width, heads and CE blocks fit together: refused before the output folder is made
     check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
     check_options(opts)   # makes the output folder
     if opts.epochs is not None:

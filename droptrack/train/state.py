@@ -112,14 +112,12 @@ def resume_hint(output: Path) -> str:
             "N iterations with --save-interval N)")
 
 
-def _load_into(path: Path, model, opt, sched, scaler) -> dict:
-    obj = read_file(path)
+def _load_into(obj: dict, model, opt, sched, scaler) -> None:
     model.load_state_dict(obj["net"])
     opt.load_state_dict(obj["optimizer"])
     sched.load_state_dict(obj["scheduler"])
     if scaler is not None and obj.get("scaler"):
         scaler.load_state_dict(obj["scaler"])
-    return obj
 
 
 # config entries a resumed run may change: they do not shape the samples, the loss or the optimizer
@@ -150,6 +148,10 @@ def run_settings(config: dict, options: dict) -> dict[str, Any]:
             "--freeze-bn": options.get("freeze_bn"), "--amp": amp}
 
 
+class OtherRunError(TrainingError):
+    """A checkpoint trained with other settings than this run (refused, never skipped as unreadable)."""
+
+
 def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
     """TrainingError naming the first setting the checkpoint was trained with that this run changes."""
     if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("options"), dict):
@@ -157,7 +159,7 @@ def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
     old = run_settings(obj["config"], obj["options"])
     diff = next((k for k, v in settings.items() if k in old and old[k] != v), None)
     if diff is not None:
-        raise TrainingError(f"cannot resume from {path}: it was trained with {diff} {str(old[diff])[:60]}, this run "
+        raise OtherRunError(f"cannot resume from {path}: it was trained with {diff} {str(old[diff])[:60]}, this run "
                             f"has {str(settings[diff])[:60]}; resume with the same config and options (only --epochs, "
                             "workers, printing, validation and TEST settings may change) or pass another --output")
 
@@ -179,10 +181,15 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     failures = []
     for path in candidates:
         try:
-            obj = _load_into(path, model, opt, sched, scaler)
+            obj = read_file(path)
+            if settings is not None:   # before the weights: another config is named, not reported as unreadable
+                _check_same_run(path, obj, settings)
+            _load_into(obj, model, opt, sched, scaler)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             failures.append(f"{path.name} ({exc.__class__.__name__}: {str(exc)[:60]})")
         except DropTrackError as exc:  # a missing or corrupt file: its message names it
+            if isinstance(exc, OtherRunError):
+                raise
             failures.append(f"{path.name} ({str(exc)[:80]})")
         else:
             if failures:
@@ -191,8 +198,6 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     else:
         raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "
                             "them to start over or pass another --output")
-    if settings is not None:
-        _check_same_run(path, obj, settings)
     epoch, it = int(obj["epoch"]), int(obj.get("iteration") or iterations)
     pos = Position(epoch + 1, 0, {}, list(obj.get("history", [])))
     if it < iterations:  # a mid-epoch (interval) checkpoint

@@ -3,7 +3,10 @@ resume and validation AUC."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,17 +18,21 @@ from droptrack.config import config_to_dict, save_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
-from droptrack.train.data import EpochBatchSampler, PairDataset, load_datasets, parse_data_roots, unwrap_worker_errors
+from droptrack.paths import same_file
+from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
+                                  unwrap_worker_errors)
+from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
+from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
-                                   remove_stale_temps, restore_rng, resume, run_settings)
+                                   remove_stale_temps, restore_rng, resume, resume_candidates, run_settings)
 
-__all__ = ["TrainOptions", "train"]
+__all__ = ["Stopped", "TrainOptions", "train"]
 
 
 @dataclass
@@ -69,22 +76,48 @@ def _tensorboard(output: Path):
     return SummaryWriter(str(output / "tb"))
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / Stopped that `exc` was raised while handling (torch.save's writer fails as it closes), if any."""
+    seen = exc.__context__
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__context__
+    return seen
+
+
+def _worker_quit(_signum: int, _frame) -> None:
+    raise KeyboardInterrupt   # torch's worker loop ends quietly on it, as on a terminal's Ctrl-C
+
+
+def _worker_init(_worker_id: int) -> None:
+    """DataLoader workers end quietly on SIGTERM and SIGHUP, as on SIGINT: sent to the whole process group (systemd,
+    a closed terminal, `kill -- -PGID`), they killed the workers by signal first and the run ended in a 'DataLoader
+    worker is killed' traceback instead of the training process's own stop message. (Ignoring them instead hangs
+    the exit: multiprocessing stops leftover workers with SIGTERM.)"""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _worker_quit)
+
+
 def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
     """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
     worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
     loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
                                                                  dist.world, start=start),
-                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen)
+                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
+                        worker_init_fn=_worker_init)
     return unwrap_worker_errors(loader)
 
 
-def run_training(opts: TrainOptions) -> Path:
-    """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output."""
+def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
+    """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
+    `lock` on it from before the first write)."""
     cfg = prepare(opts)
     amp = amp_mode(opts, cfg)
     dev = _device(opts.device)
     dist = setup_dist(str(dev))
+    if lock is not None and dist.main:
+        lock.take(Path(opts.output))
     if dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(dev)
@@ -107,6 +140,7 @@ def run_training(opts: TrainOptions) -> Path:
                             "raise --samples-per-epoch or lower --batch-size")
     roots = parse_data_roots(opts.data)
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
+    check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
@@ -116,7 +150,7 @@ def run_training(opts: TrainOptions) -> Path:
     model = build_model(cfg, training=True)
     if opts.pretrained:
         rep = load_pretrained(model, opts.pretrained)
-        say(f"pretrained: {len(rep.missing)} missing, {len(rep.dropped)} dropped, {len(rep.unexpected)} unexpected keys")
+        say(f"pretrained: {rep.summary()}")
     elif not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
             if cfg.MODEL.PRETRAIN_FILE else ""
@@ -128,6 +162,7 @@ def run_training(opts: TrainOptions) -> Path:
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
+    ckpt_size = checkpoint_bytes(model)
     pos = Position()
     found = resume(output, model, opt, sched, scaler, iterations, say,
                    run_settings(config_to_dict(cfg), options_record(opts))) if opts.resume else None
@@ -141,7 +176,10 @@ def run_training(opts: TrainOptions) -> Path:
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
-        save_config(cfg, output / "config.yaml")
+        if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
+            save_config(cfg, output / "config.yaml")
+        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
@@ -154,12 +192,25 @@ def run_training(opts: TrainOptions) -> Path:
     steps = 0  # iterations run by this process (for --stop-after)
     last = output / "last.pt"
 
+    def write(path: Path, extra: dict) -> None:
+        try:
+            save_checkpoint(path, model, cfg, extra)
+        except (OSError, RuntimeError) as exc:   # a full disk: torch.save says 'unexpected pos' (zip writer)
+            stop = interrupt_behind(exc)
+            if stop is not None:   # Ctrl-C / SIGTERM inside torch.save: its zip writer then fails on closing
+                raise stop from None
+            found = resume_candidates(output)
+            err = write_failed(path, exc, ckpt_size, found[0] if found else None)
+            if err is None:
+                raise
+            raise err from None
+
     def save(path_list: list[Path]) -> None:
         rng = gather_rng(dev, dist.world)  # collective: every rank calls save
         if dist.main:
             extra = checkpoint_state(opt, sched, scaler, pos, rng, lr, record)
             for path in path_list:
-                save_checkpoint(path, model, cfg, extra)
+                write(path, extra)
 
     def on_step(it: int, sums: dict) -> bool:
         nonlocal steps
@@ -211,18 +262,44 @@ def run_training(opts: TrainOptions) -> Path:
         writer.close()
     if dist.main:
         final = output / "final.pt"
-        save_checkpoint(final, model, cfg, {"history": pos.history})
+        write(final, {"history": pos.history})
         return final
     return last
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped training."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
+    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays."""
+    def stop(signum: int, _frame) -> None:
+        raise Stopped(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def train(opts: TrainOptions) -> Path:
-    """Run (or resume) training; returns the path of the final checkpoint.
+    """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped.
 
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
     process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
     """
-    result = run_training(opts)
+    with stop_signals(), OutputLock() as lock:
+        result = run_training(opts, lock)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -1,0 +1,53 @@
+"""Disk space for `dt train`'s checkpoints: checked before the first iteration, and a full disk while one is written
+is a one-line error naming the checkpoint to resume from (torch.save reports it as an obscure zip-writer error)."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from droptrack.errors import TrainingError
+
+MB = 1 << 20
+
+
+def checkpoint_bytes(model: torch.nn.Module) -> int:
+    """About the size of a resumable checkpoint: the weights and buffers, plus AdamW's two moments per parameter."""
+    state = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    params = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return state + 2 * params
+
+
+def free_bytes(folder: Path) -> int:
+    """Free bytes for this user on the file system of `folder`."""
+    return shutil.disk_usage(folder).free
+
+
+def check_space(output: Path, size: int, keep: int, say: Callable[[str], None]) -> None:
+    """Refuse a run whose first epoch's checkpoints (last.pt and checkpoint_ep0001.pt) cannot fit in `output`; warn
+    when the steady state (`keep` epoch checkpoints, last.pt and the file being written) may not fit."""
+    free = free_bytes(output)
+    if free < 2 * size:
+        raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and the first epoch writes 2 "
+                            f"checkpoints of about {size / MB:.1f} MB each (last.pt, checkpoint_ep0001.pt); free "
+                            "space there or pass another --output")
+    if free < (keep + 3) * size:
+        say(f"[yellow]--output '{output}' has {free / MB:.1f} MB free; {keep} epoch checkpoints (--keep-last), last.pt "
+            f"and the one being written need about {(keep + 3) * size / MB:.1f} MB[/]")
+
+
+def write_failed(path: Path, exc: BaseException, size: int, resume_from: Path | None) -> TrainingError | None:
+    """The one-line error for a checkpoint write that failed on a full disk (None: another failure, re-raise it)."""
+    free = free_bytes(path.parent)
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or free < size
+    if not full:
+        return None
+    then = (f"then run the same command with --resume to continue from {resume_from}" if resume_from is not None
+            else "then run the same command again")
+    return TrainingError(f"no space left to write checkpoint {path.name} in '{path.parent}' ({free / MB:.1f} MB free, "
+                         f"a checkpoint takes about {size / MB:.1f} MB; nothing was overwritten): free space there, "
+                         f"{then}")
