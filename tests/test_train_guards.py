@@ -293,3 +293,13 @@ def test_train_help_names_the_dataset_root_variables():
     assert "Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or $DT_DATA/<name>." in help_text("train")
     # shorter sequences are never sampled (sampler.usable)
     assert "dt train samples pairs only from sequences of >= 20 frames" in help_text("data", "synth")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_leaves_no_output_folder(synth, tmp_path):
+    """--device cuda where there is none was refused after the output folder had been made (an empty folder left)."""
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "--data", f"SYNTH={synth}", "-o", out,
+                              *TINY[:-2], "--device", "cuda"))
+    assert "CUDA is not available" in line and "--device cpu" in line
+    assert not out.exists()

@@ -115,6 +115,6 @@ def train(
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":
-        typer.echo(f"checkpoint: {final}\nnext: dt export {final}")
+        typer.echo(f"checkpoint: {final}\nnext: dt export {final}   (or score it: dt eval --dataset NAME -m {final})")
     else:
         typer.echo(f"checkpoint: {final}\nnext: dt train ... --resume")

@@ -112,9 +112,9 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
 def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
     `lock` on it from before the first write)."""
+    dev = _device(opts.device)   # before `prepare` makes the output folder: an unusable device leaves none
     cfg = prepare(opts)
     amp = amp_mode(opts, cfg)
-    dev = _device(opts.device)
     dist = setup_dist(str(dev))
     if lock is not None and dist.main:
         lock.take(Path(opts.output))
