@@ -15,6 +15,7 @@ from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
+from droptrack.paths import writes_in_place
 from droptrack.runtime import readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
@@ -211,9 +212,15 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         if opts.output and len(boxes) != max(1, len(opts.init)):
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
+        video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
+        stack.enter_context(resume.locked(outputs + video))   # a second run onto these files is refused
         ident = resume.identity(opts, boxes, tracker, outputs)
         point = resume.load(resume.journal_path(outputs), ident) if opts.resume else None
         if point is not None:
+            if opts.max_frames is not None and opts.max_frames < point.frames:
+                raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
+                                 f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
+                                 f"continue, or {resume.START_OVER}")
             resume.cut_outputs(outputs, point.frames)
         lines = None if point is None else point.frames
         sinks = []
