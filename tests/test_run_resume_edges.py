@@ -166,3 +166,19 @@ def test_a_damaged_journal_is_one_line(clip, tiny_ckpt, tmp_path):
     line = one_line_error(cli("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "-o",
                               tmp_path / "b.txt", "--jsonl", tmp_path / "b.jsonl", "--resume"))
     assert "is damaged" in line and "--overwrite" in line
+
+
+def test_a_run_stopped_by_a_full_disk_says_how_to_resume_and_resumes(clip, tiny_ckpt, reference, tmp_path):
+    """A file-size limit (as a full disk) stops the run with its whole lines kept; with room again, --resume
+    finishes the files as an uninterrupted run writes them."""
+    from test_disk_full import dt_limited
+
+    base = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--threads", "1", "--init", INIT, "-o",
+            str(tmp_path / "b.txt"), "--jsonl", str(tmp_path / "b.jsonl"), "--template-refresh", "0",
+            "--template-refresh-every", "3", "--scale-search", "0.8", "--pre", "host"]
+    p = dt_limited(base, 6000, tmp_path)
+    line = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 2 and line.startswith("error: no room left writing"), p.stderr
+    assert line.endswith("once there is room, continue with the same command and --resume")
+    assert cli(*base, "--resume").exit_code == 0
+    assert files(tmp_path) == reference["host"]

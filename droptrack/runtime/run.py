@@ -13,7 +13,7 @@ from typing import Callable
 
 from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, InputError, SourceError
+from droptrack.errors import BackendError, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import writes_in_place
 from droptrack.runtime import readers, resume, sources
@@ -254,6 +254,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.flush()
+        except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
+            if journal is None or not journal.path.exists():
+                raise
+            raise OutputFull(f"{exc}; once there is room, continue with the same command and --resume") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
