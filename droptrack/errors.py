@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class DropTrackError(Exception):
@@ -64,6 +66,31 @@ def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     kept = kept or "files written before are complete and kept, the unfinished one was not moved into place"
     return (f"no room left {what} ({exc.strerror or exc}): free space on that disk (or raise the size limit) or "
             f"pass an output on another disk; {kept}")
+
+
+def no_room(folder: object) -> bool:
+    """The disk holding `folder` has no block left for an ordinary user's write."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def room_checked(folder: object, what: object) -> Iterator[None]:
+    """Writers that do not report a full disk (OpenCV, ONNX's C++ shape inference: they leave a cut file that a
+    later step fails to read) or whose callers swallow the error: a failure while the disk holding `folder` has no
+    room left is the one 'no room left writing WHAT' line."""
+    try:
+        yield
+    except OutputFull:
+        raise
+    except Exception as exc:
+        if disk_full(exc):
+            raise OutputFull(full_message(exc, what)) from None
+        if no_room(folder):
+            raise OutputFull(full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), what)) from None
+        raise
 
 
 class GateError(DropTrackError):

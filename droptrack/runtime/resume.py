@@ -230,6 +230,7 @@ def locked(paths: list[Path]) -> Iterator[None]:
     try:
         for path in paths:
             lock = path.with_name(f".{path.name}.lock")
+            lock.parent.mkdir(parents=True, exist_ok=True)   # the outputs' folder is made when they are opened
             fh = open(lock, "a")
             held.append((lock, fh))
             try:
