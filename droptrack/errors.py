@@ -59,6 +59,16 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
 
 
+def full_error(exc: BaseException | None) -> OSError | None:
+    """The disk-full OSError behind `exc`: itself, or one it was raised while handling (torch.save turns EFBIG and
+    ENOSPC into a RuntimeError 'unexpected pos' whose context is the OSError); None if there is none."""
+    for _ in range(8):
+        if exc is None or disk_full(exc):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     """One line for a write that found no room: which file, why, what to do, and what was kept."""
     where = where or exc.filename
@@ -86,8 +96,8 @@ def room_checked(folder: object, what: object) -> Iterator[None]:
     except OutputFull:
         raise
     except Exception as exc:
-        if disk_full(exc):
-            raise OutputFull(full_message(exc, what)) from None
+        if full_error(exc) is not None:
+            raise OutputFull(full_message(full_error(exc), what)) from None
         if no_room(folder):
             raise OutputFull(full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), what)) from None
         raise

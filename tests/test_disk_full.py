@@ -120,3 +120,18 @@ def test_export_int8_on_a_full_disk_is_one_line(tiny_ckpt, small_tmpfs):
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert lines[-1].startswith(f"error: no room left writing '{out}/") and "(No space left on device)" in lines[-1]
     assert not [p.name for p in out.iterdir() if p.name.startswith(".dt-")]   # temp folders removed
+
+
+def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path):
+    """torch.save reports a full disk or a size limit as RuntimeError 'unexpected pos' (the OSError is only its
+    context): it was a traceback, exit 1."""
+    from droptrack.data.synth import generate_synth
+
+    data = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
+    p = dt_limited(["train", "--config", "tiny_ce_test", "--output", str(tmp_path / "run"), "--data", f"synth={data}",
+                    "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "2", "--workers", "0",
+                    "--device", "cpu"], 1_000_000, tmp_path)   # the tiny model's last.pt is 4 MB
+    last = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert last.startswith(f"error: no room left writing '{tmp_path / 'run' / 'last.pt'}' (File too large)"), last
+    assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
