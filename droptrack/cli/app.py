@@ -31,7 +31,7 @@ class OneLineUsageErrors(TyperGroup):
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
-            where = exc.ctx.command_path if exc.ctx is not None else "dt"
+            where = exc.ctx.command_path if exc.ctx is not None else self.command_path(args, prog_name)
             message = exc.format_message().strip().removesuffix(".")
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
@@ -42,6 +42,18 @@ class OneLineUsageErrors(TyperGroup):
             typer.echo("aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
+
+    def command_path(self, args: Any, prog_name: str | None) -> str:
+        """'dt export' for `dt export --precision` (Click gives an option that lacks its value no context, and the
+        line said 'dt: ...' and 'see dt --help'): the (sub)commands named in `args`."""
+        words, group = [prog_name or "dt"], self
+        for arg in sys.argv[1:] if args is None else list(args):
+            command = getattr(group, "commands", {}).get(arg)
+            if command is None:
+                break
+            words.append(arg)
+            group = command
+        return " ".join(words)
 
 
 app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
