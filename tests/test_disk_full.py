@@ -122,16 +122,19 @@ def test_export_int8_on_a_full_disk_is_one_line(tiny_ckpt, small_tmpfs):
     assert not [p.name for p in out.iterdir() if p.name.startswith(".dt-")]   # temp folders removed
 
 
-def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path):
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     """torch.save reports a full disk or a size limit as RuntimeError 'unexpected pos' (the OSError is only its
-    context): it was a traceback, exit 1."""
+    context): it was a traceback, exit 1; under --nproc 2 the other rank's collective then failed with a traceback
+    of its own (connection closed by peer)."""
     from droptrack.data.synth import generate_synth
 
     data = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
     p = dt_limited(["train", "--config", "tiny_ce_test", "--output", str(tmp_path / "run"), "--data", f"synth={data}",
-                    "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "2", "--workers", "0",
-                    "--device", "cpu"], 1_000_000, tmp_path)   # the tiny model's last.pt is 4 MB
-    last = p.stderr.strip().splitlines()[-1]
+                    "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0",
+                    "--device", "cpu", "--nproc", str(nproc)], 1_000_000, tmp_path)   # the tiny model's last.pt: 4 MB
+    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error: ")]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-    assert last.startswith(f"error: no room left writing '{tmp_path / 'run' / 'last.pt'}' (File too large)"), last
+    assert errors[0].startswith(f"error: no room left writing '{tmp_path / 'run' / 'last.pt'}' (File too large)")
+    assert errors[1:] == ["error: rank 1 stopped: another process of this run failed (its error is above)"][:nproc - 1]
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
