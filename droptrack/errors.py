@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import sys
 from typing import Callable, Iterator
 
@@ -61,10 +62,14 @@ def disk_full(exc: BaseException) -> bool:
 
 def full_error(exc: BaseException | None) -> OSError | None:
     """The disk-full OSError behind `exc`: itself, or one it was raised while handling (torch.save turns EFBIG and
-    ENOSPC into a RuntimeError 'unexpected pos' whose context is the OSError); None if there is none."""
+    ENOSPC into a RuntimeError 'unexpected pos' whose context is the OSError; Rust writers name it as '(os error
+    28)' in their message); None if there is none."""
     for _ in range(8):
         if exc is None or disk_full(exc):
             return exc
+        code = re.search(r"\(os error (\d+)\)", str(exc))   # a Rust io::Error (safetensors: SafetensorError)
+        if code and int(code.group(1)) in FULL_ERRNOS:
+            return OSError(int(code.group(1)), os.strerror(int(code.group(1))))
         exc = exc.__cause__ or exc.__context__
     return None
 

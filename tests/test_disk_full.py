@@ -138,3 +138,12 @@ def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     assert errors[0].startswith(f"error: no room left writing '{tmp_path / 'run' / 'last.pt'}' (File too large)")
     assert errors[1:] == ["error: rank 1 stopped: another process of this run failed (its error is above)"][:nproc - 1]
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
+
+
+def test_safetensors_past_a_size_limit_is_one_line(tiny_ckpt, tmp_path):
+    """safetensors (Rust) raises SafetensorError '... (os error 27)' and removes its file: it was a traceback."""
+    p = dt_limited(["export", str(tiny_ckpt), "--safetensors", "-o", str(tmp_path / "exp")], 1_000_000, tmp_path)
+    last = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert last.startswith(f"error: no room left writing '{tmp_path / 'exp' / 'model.safetensors'}' (File too large)")
+    assert not list((tmp_path / "exp").iterdir())
