@@ -182,3 +182,25 @@ def test_a_run_stopped_by_a_full_disk_says_how_to_resume_and_resumes(clip, tiny_
     assert line.endswith("once there is room, continue with the same command and --resume")
     assert cli(*base, "--resume").exit_code == 0
     assert files(tmp_path) == reference["host"]
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_real_video_two_targets_default_model(video, tmp_path, pre):
+    """A real video (decoded ahead, skipped frame by frame on resume), two targets, the default model (its scale
+    search) with re-acquisition and template refresh, interrupted twice: the files of an uninterrupted run."""
+    ext = {"REACQ_FACTOR": 6.0, "REACQ_FRAMES": 1, "REACQ_THRESHOLD": 0.9, "REACQ_RECOVER": 0.95,
+           "TEMPLATE_REFRESH": 0.3}
+
+    def opts(out: Path, **kw) -> RunOptions:
+        return RunOptions(source=str(video), init=["60,40,40,50", "100,60,30,30"], output=str(out / "b.txt"),
+                          jsonl=str(out / "b.jsonl"), device="cpu", threads=1, ext=ext, pre=pre, **kw)
+
+    ref = tmp_path / "ref"
+    assert run(opts(ref)).frames == 120
+    out = tmp_path / "out"
+    run(opts(out), on_frame=interrupt_at(30))
+    run(opts(out, resume=True), on_frame=interrupt_at(31))
+    assert run(opts(out, resume=True)).resumed == 31
+    for name in ("b_0.txt", "b_1.txt", "b.jsonl"):
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+    assert sorted(p.name for p in out.iterdir()) == ["b.jsonl", "b_0.txt", "b_1.txt"]
