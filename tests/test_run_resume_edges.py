@@ -204,3 +204,16 @@ def test_real_video_two_targets_default_model(video, tmp_path, pre):
     for name in ("b_0.txt", "b_1.txt", "b.jsonl"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     assert sorted(p.name for p in out.iterdir()) == ["b.jsonl", "b_0.txt", "b_1.txt"]
+
+
+def test_an_output_edited_since_is_refused(clip, tiny_ckpt, tmp_path):
+    """A box file whose lines were changed (same count: a box retyped, CRLF line ends) would not end as the
+    uninterrupted run's; refused, nothing touched."""
+    run(options(clip, tiny_ckpt, tmp_path), on_frame=interrupt_at(20))
+    boxes = tmp_path / "b.txt"
+    boxes.write_bytes(boxes.read_bytes().replace(b"\n", b"\r\n", 3))
+    before = files(tmp_path)
+    line = one_line_error(cli("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "-o", boxes,
+                              "--jsonl", tmp_path / "b.jsonl", "--resume"))
+    assert f"the first 20 lines of {boxes} are" in line and "edited since?" in line
+    assert files(tmp_path) == before

@@ -19,7 +19,7 @@ import os
 import time
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -83,8 +83,9 @@ class Journal:
     when the source is done (removed)."""
 
     def __init__(self, path: Path, ident: dict, tracker: Any, template_version: int | None = None,
-                 every_s: float = 0.5):
+                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None):
         self.path, self.ident, self.tracker, self.every_s = path, ident, tracker, every_s
+        self.sizes = sizes   # the bytes every output holds (in `outputs` order), checked by `cut_outputs`
         self.on_disk = template_version   # the refreshed templates' version the journal on disk names
         self.saved = {template_version} - {None}   # versions saved as .npz
         self.pending: dict | None = None
@@ -102,7 +103,7 @@ class Journal:
         if version is not None and version not in self.saved and (self.held is None or self.held[0] != version):
             self.held = (version, _copy(t.templates))   # refreshed in place later: copied, saved at the flush
         self.pending = {"format": FORMAT, "identity": self.ident, "frames": frames, "template_version": version,
-                        **t.snapshot()}
+                        **t.snapshot(), "sizes": self.sizes() if self.sizes else None}
         if time.monotonic() - self.last >= self.every_s:
             self.flush()
 
@@ -158,6 +159,7 @@ class ResumePoint:
     snapshot: dict
     templates: np.ndarray | None
     template_version: int | None
+    sizes: list[int] | None = None   # the bytes of those lines in every output
 
 
 def load(path: Path | None, ident: dict) -> ResumePoint:
@@ -182,7 +184,8 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
                          f"--resume, or {START_OVER}")
     try:
         version = None if data.get("template_version") is None else int(data["template_version"])
-        point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version)
+        point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
+                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); {START_OVER}") from None
     if version is not None:
@@ -195,11 +198,12 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
     return point
 
 
-def cut_outputs(outputs: list[Path], frames: int) -> None:
+def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None) -> None:
     """Every output back to its first `frames` lines, as NAME.part (where the run streams on): a killed run's
-    NAME.part, or the NAME an interrupted run renamed it to. All are checked before any is changed."""
+    NAME.part, or the NAME an interrupted run renamed it to; those lines must be `sizes` bytes (the journal's: not
+    edited since). All are checked before any is changed."""
     cuts = []
-    for out in outputs:
+    for k, out in enumerate(outputs):
         part = part_path(out)
         src = part if part.is_file() and part.stat().st_size else out if out.is_file() else None
         if src is None:
@@ -212,6 +216,9 @@ def cut_outputs(outputs: list[Path], frames: int) -> None:
                 raise InputError(f"--resume: {src} holds {lines} whole lines, fewer than the {frames} frames its "
                                  f"journal says were written (edited or replaced?); {START_OVER}")
             end, lines = nl + 1, lines + 1
+        if sizes is not None and len(sizes) == len(outputs) and end != sizes[k]:
+            raise InputError(f"--resume: the first {frames} lines of {src} are {end} bytes, not the {sizes[k]} the "
+                             f"killed run wrote (edited since?); {START_OVER}")
         cuts.append((src, part, end))
     for src, part, end in cuts:
         if src != part:

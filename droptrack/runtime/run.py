@@ -157,6 +157,12 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
     return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
 
 
+def _streams(sinks: list) -> list:
+    """The StreamFiles of --jsonl and --output in `resume.streamed_outputs` order (stdout and devices left out)."""
+    files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) else getattr(s, "files", []))]
+    return [f for f in files if f is not None and f.part != f.path]
+
+
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
     """The source of `opts`; with --loop a video file or folder that starts over at its end."""
     def once() -> sources.Source:
@@ -221,7 +227,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
-            resume.cut_outputs(outputs, point.frames)
+            resume.cut_outputs(outputs, point.frames, point.sizes)
         lines = None if point is None else point.frames
         sinks = []
         try:
@@ -244,8 +250,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if outputs and not getattr(src, "live", False) and not opts.loop:   # a file source: resumable
+            streams = _streams(sinks)
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version)
+                                     None if point is None else point.template_version,
+                                     sizes=(lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
