@@ -18,6 +18,7 @@ from droptrack.runtime import resume
 from droptrack.runtime.run import RunOptions, run
 from helpers import cli, one_line_error
 
+ROOT = Path(__file__).resolve().parents[1]
 INIT = "30,22,26,20"
 REFRESH = {"TEMPLATE_REFRESH": 0.0, "TEMPLATE_REFRESH_EVERY": 3, "SCALE_SEARCH": [0.8]}
 
@@ -217,3 +218,22 @@ def test_an_output_edited_since_is_refused(clip, tiny_ckpt, tmp_path):
                               "--jsonl", tmp_path / "b.jsonl", "--resume"))
     assert f"the first 20 lines of {boxes} are" in line and "edited since?" in line
     assert files(tmp_path) == before
+
+
+def test_config_file_named_another_way_resumes(clip, tiny_ckpt, tmp_path, monkeypatch):
+    """--config as an absolute path, then relative from its folder: the same file (it was refused as another
+    --config); a config file changed since is refused."""
+    import shutil
+
+    cfg = tmp_path / "cfg" / "tiny.yaml"
+    cfg.parent.mkdir()
+    shutil.copy(ROOT / "droptrack" / "configs" / "tiny_ce_test.yaml", cfg)
+    run(options(clip, tiny_ckpt, tmp_path, config=str(cfg)), on_frame=interrupt_at(20))
+    monkeypatch.chdir(cfg.parent)
+    base = ["run", clip, "-m", tiny_ckpt, "--device", "cpu", "--threads", "1", "--init", INIT, "-o", tmp_path / "b.txt",
+            "--jsonl", tmp_path / "b.jsonl", "--resume", "--config", "tiny.yaml"]
+    os.utime(cfg, ns=(0, 0))
+    assert "--config (or its file changed) differ" in one_line_error(cli(*base))
+    os.utime(cfg, ns=(json.loads((tmp_path / "b.jsonl.resume.json").read_text())["identity"]["config"]["mtime_ns"],) * 2)
+    assert cli(*base).exit_code == 0
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 120

@@ -56,7 +56,7 @@ def _file_id(path: str | None) -> dict | None:
 
 def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """What must be the same for a run to continue another: source, model, init boxes, settings, outputs."""
-    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact), "config": opts.config,
+    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact), "config": _file_id(opts.config),
             "init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
             "lost_threshold": opts.lost_threshold, "fps": opts.fps,
             "outputs": [str(p.resolve()) for p in outputs]})
@@ -178,6 +178,7 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
     differ = [k for k in ident if data["identity"].get(k) != ident[k]]
     if differ:
         names = {"source": "the source (or its file changed)", "model": "the model (or its file changed)",
+                 "config": "--config (or its file changed)",
                  "init": "--init", "tracker": "the tracker settings", "outputs": "the output paths"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
