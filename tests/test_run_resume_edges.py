@@ -234,6 +234,7 @@ def test_config_file_named_another_way_resumes(clip, tiny_ckpt, tmp_path, monkey
             "--jsonl", tmp_path / "b.jsonl", "--resume", "--config", "tiny.yaml"]
     os.utime(cfg, ns=(0, 0))
     assert "--config (or its file changed) differ" in one_line_error(cli(*base))
-    os.utime(cfg, ns=(json.loads((tmp_path / "b.jsonl.resume.json").read_text())["identity"]["config"]["mtime_ns"],) * 2)
+    recorded = json.loads((tmp_path / "b.jsonl.resume.json").read_text())["identity"]["config"]["mtime_ns"]
+    os.utime(cfg, ns=(recorded, recorded))
     assert cli(*base).exit_code == 0
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 120

@@ -56,7 +56,8 @@ def _file_id(path: str | None) -> dict | None:
 
 def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """What must be the same for a run to continue another: source, model, init boxes, settings, outputs."""
-    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact), "config": _file_id(opts.config),
+    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact),
+            "config": _file_id(opts.config),
             "init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
             "lost_threshold": opts.lost_threshold, "fps": opts.fps,
             "outputs": [str(p.resolve()) for p in outputs]})
@@ -188,7 +189,8 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
         point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
                             None if data.get("sizes") is None else [int(n) for n in data["sizes"]])
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); {START_OVER}") from None
+        raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); "
+                         f"{START_OVER}") from None
     if version is not None:
         npz = Journal(path, ident, None)._templates_file(version)
         try:

@@ -251,9 +251,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         journal = None
         if outputs and not getattr(src, "live", False) and not opts.loop:   # a file source: resumable
             streams = _streams(sinks)
+            sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version,
-                                     sizes=(lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None)
+                                     None if point is None else point.template_version, sizes=sizes)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
