@@ -238,3 +238,16 @@ def test_config_file_named_another_way_resumes(clip, tiny_ckpt, tmp_path, monkey
     os.utime(cfg, ns=(recorded, recorded))
     assert cli(*base).exit_code == 0
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 120
+
+
+def test_a_file_system_without_locks_still_runs(clip, tiny_ckpt, tmp_path, monkeypatch):
+    """flock failing with ENOLCK (an NFS mount without a lock daemon) is no 'another dt run is writing'."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert run(options(clip, tiny_ckpt, tmp_path, max_frames=5)).frames == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "b.txt"]

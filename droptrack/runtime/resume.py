@@ -245,13 +245,16 @@ def locked(paths: list[Path]) -> Iterator[None]:
             held.append((lock, fh))
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if os.fstat(fh.fileno()).st_ino != os.stat(lock).st_ino:   # removed by a run that just ended
-                    raise OSError
-            except OSError:
+                busy = os.fstat(fh.fileno()).st_ino != os.stat(lock).st_ino   # removed by a run that just ended
+            except (BlockingIOError, FileNotFoundError):
+                busy = True
+            except OSError:   # a file system without locks (some NFS and FUSE mounts): run unlocked
+                busy = False
+            if busy:
                 held.pop()
                 fh.close()
                 raise InputError(f"another dt run is writing {path}; wait for it to finish (or stop it), or pass "
-                                 "other output paths") from None
+                                 "other output paths")
         yield
     finally:
         for lock, fh in reversed(held):
