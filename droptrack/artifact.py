@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.errors import OutputFull, disk_full, full_message
+from droptrack.errors import DropTrackError, OutputFull, full_error, full_message, no_room
 from droptrack.paths import writes_in_place
 
 SCHEMA_VERSION = 1
@@ -150,9 +151,12 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
         writer(Path(tmp))
         os.replace(tmp, path)
     except BaseException as exc:
+        # torch.save reports a full disk as a RuntimeError ('unexpected pos'): checked before the temp file goes
+        why = full_error(exc) or (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if isinstance(exc, Exception)
+                                  and not isinstance(exc, DropTrackError) and no_room(path.parent) else None)
         Path(tmp).unlink(missing_ok=True)
-        if disk_full(exc):   # name the file: a write on an open file does not
-            raise OutputFull(full_message(exc, path)) from None
+        if why is not None:   # name the file: a write on an open file does not
+            raise OutputFull(full_message(why, path)) from None
         raise
     return path
 

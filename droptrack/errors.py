@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
+import re
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class DropTrackError(Exception):
@@ -57,6 +60,20 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
 
 
+def full_error(exc: BaseException | None) -> OSError | None:
+    """The disk-full OSError behind `exc`: itself, or one it was raised while handling (torch.save turns EFBIG and
+    ENOSPC into a RuntimeError 'unexpected pos' whose context is the OSError; Rust writers name it as '(os error
+    28)' in their message); None if there is none."""
+    for _ in range(8):
+        if exc is None or disk_full(exc):
+            return exc
+        code = re.search(r"\(os error (\d+)\)", str(exc))   # a Rust io::Error (safetensors: SafetensorError)
+        if code and int(code.group(1)) in FULL_ERRNOS:
+            return OSError(int(code.group(1)), os.strerror(int(code.group(1))))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     """One line for a write that found no room: which file, why, what to do, and what was kept."""
     where = where or exc.filename
@@ -64,6 +81,31 @@ def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     kept = kept or "files written before are complete and kept, the unfinished one was not moved into place"
     return (f"no room left {what} ({exc.strerror or exc}): free space on that disk (or raise the size limit) or "
             f"pass an output on another disk; {kept}")
+
+
+def no_room(folder: object) -> bool:
+    """The disk holding `folder` has no block left for an ordinary user's write."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def room_checked(folder: object, what: object) -> Iterator[None]:
+    """Writers that do not report a full disk (OpenCV, ONNX's C++ shape inference: they leave a cut file that a
+    later step fails to read) or whose callers swallow the error: a failure while the disk holding `folder` has no
+    room left is the one 'no room left writing WHAT' line."""
+    try:
+        yield
+    except OutputFull:
+        raise
+    except Exception as exc:
+        if full_error(exc) is not None:
+            raise OutputFull(full_message(full_error(exc), what)) from None
+        if no_room(folder):
+            raise OutputFull(full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), what)) from None
+        raise
 
 
 class GateError(DropTrackError):

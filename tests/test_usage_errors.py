@@ -20,7 +20,11 @@ from helpers import cli, one_line_error
     (["run", "camera0", "--threads", "abc"], ["Invalid value for '--threads'", "see 'dt run --help'"]),
     (["data", "synth", "--nope"], ["dt data synth: No such option: --nope"]),
     (["run", "camera0", "--threads"], ["dt run: Option '--threads' requires an argument", "see 'dt run --help'"]),
-    (["data", "synth", "x", "--seed"], ["dt data synth: Option '--seed' requires an argument"]),
+    # an option without its value: Click gives no context, the line named 'dt' and 'dt --help'
+    (["export", "--precision"], ["dt export: Option '--precision' requires an argument", "see 'dt export --help'"]),
+    (["data", "synth", "out", "--frames"], ["dt data synth: Option '--frames' requires an argument",
+                                            "see 'dt data synth --help'"]),
+    (["train", "--resume=maybe"], ["dt train: Option '--resume' does not take a value", "see 'dt train --help'"]),
 ])
 def test_usage_error_is_one_line(args, expected):
     line = one_line_error(cli(*args))

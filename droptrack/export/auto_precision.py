@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from droptrack.errors import ExportError
+from droptrack.errors import ExportError, room_checked
 from droptrack.export.divergence import Evaluator
 from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, Int8Recipe
 
@@ -227,7 +227,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     frames = sum(len(s) - 1 for s in seqs)
     total = [0]   # known once the groups are
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir, \
-            bar(f"auto-precision ({base.target}) trials", progress) as update:
+            room_checked(fp32.parent, fp32.parent), bar(f"auto-precision ({base.target}) trials", progress) as update:
         ev = Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference, fp32.parent / ".auto_precision", desc,
                        on_trial=lambda done: update(done, max(done, total[0])))
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)

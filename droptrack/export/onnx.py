@@ -174,9 +174,13 @@ def simplify(src: Path, dst: Path, check: Callable[[Path], bool]) -> str:
         try:
             _fold_with_onnxruntime(src, dst)
             tool = "onnxruntime basic folding"
-        except Exception:  # noqa: BLE001 - simplification is optional
+        except Exception as exc:  # noqa: BLE001 - simplification is optional; a full disk is not
+            if disk_full(exc):
+                raise OutputFull(full_message(exc, dst)) from None
             tool = ""
-    except Exception:  # noqa: BLE001 - a simplifier crash must not fail the export
+    except Exception as exc:  # noqa: BLE001 - a simplifier crash must not fail the export; a full disk does
+        if disk_full(exc):
+            raise OutputFull(full_message(exc, dst)) from None
         tool = ""
     if tool and dst.is_file() and check(dst):
         return tool

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError
+from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
@@ -155,7 +155,7 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
         name = FILENAMES["fp32"]
         meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
         names = OUTPUT_NAMES
-        with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir:
+        with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as tmpdir, room_checked(out, out):
             raw, slim = Path(tmpdir) / "raw.onnx", Path(tmpdir) / "slim.onnx"
             torch_to_onnx(ExportWrapper(src.model), example_inputs(meta), raw, opset, names)
             tool = ""
@@ -193,7 +193,7 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp
     out, name = fp32_path.parent, FILENAMES["fp16"]
     meta = read_metadata(fp32_path)
     meta.precision = "fp16"
-    with tempfile.TemporaryDirectory(prefix=".dt-fp16-", dir=out) as tmpdir:
+    with tempfile.TemporaryDirectory(prefix=".dt-fp16-", dir=out) as tmpdir, room_checked(out, out):
         tmp = Path(tmpdir) / name
         convert_fp16(fp32_path, tmp, meta, keep_fp32)
         graph = finalize_model(tmp, meta)
@@ -223,7 +223,7 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
     if pairs is None:
         pairs = calibration_pairs(meta, calib, calib_pairs)
         log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]}")
-    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir:
+    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir, room_checked(out, out):
         tmp = Path(tmpdir) / name
         details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe)
         graph = finalize_model(tmp, meta)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from droptrack.artifact import ArtifactMeta, atomic_write
-from droptrack.errors import ExportError
+from droptrack.errors import ExportError, room_checked
 from droptrack.export.onnx import set_metadata
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
@@ -239,7 +239,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
 
     if recipe.target not in INT8_TARGETS:
         raise ExportError(f"unknown INT8 target '{recipe.target}'; choose from {', '.join(INT8_TARGETS)}")
-    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp, room_checked(tmp, dst):
         q = Path(tmp) / "q.onnx"
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
         groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)

@@ -55,9 +55,7 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     jsonl, save = [] if opts.jsonl in (None, "-") else [opts.jsonl], [opts.save] if opts.save else []
     resume = getattr(opts, "resume", False)   # dt run --resume: the killed run's files are what it continues
     check_output_paths(opts.source, (opts.artifact, opts.config), {"--output": box_files, "--jsonl": jsonl,
-                                                                   "--save": save}, opts.overwrite or resume,
-                       resumable=hasattr(opts, "resume") and not opts.loop
-                       and sources.source_kind(opts.source) in ("video", "folder"))
+                                                                   "--save": save}, opts.overwrite or resume)
     if not (opts.overwrite or resume):   # a finished run's results are replaced only when asked to
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
@@ -123,7 +121,7 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
 
 
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list],
-                       overwrite: bool = False, resumable: bool = False) -> None:
+                       overwrite: bool = False) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve); a killed run's NAME.part with data in it is refused unless `overwrite`
     (--overwrite replaces it as it replaces NAME; never when it is an input)."""
@@ -149,8 +147,7 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                              "give each output its own path")
         if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
-            how = "continue it with the same command and --resume, or " if resumable and label != "--save" else ""
-            raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; {how}rename "
+            raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
                              "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
         why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
         if why is not None:

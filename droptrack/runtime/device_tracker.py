@@ -125,9 +125,9 @@ class DeviceTracker(Tracker):
             self.states = self.states_t.tolist()
             self._keep_memory(old_memory)
 
-    def restore(self, snap: dict, templates: np.ndarray | None = None) -> None:
+    def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """`Tracker.restore`, with the states also on the device."""
-        super().restore(snap, templates)
+        super().restore(snap, templates, template_version)
         self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
 
     def remove_target(self, index: int) -> None:

@@ -163,7 +163,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
         if resume is not None:
-            tracker.restore(resume.snapshot, resume.templates)
+            tracker.restore(resume.snapshot, resume.templates, resume.template_version)
             summary.frames = _skip(it, resume.frames)
         else:
             H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)

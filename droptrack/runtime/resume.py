@@ -11,6 +11,7 @@ on. The journal goes when the source is finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -18,7 +19,7 @@ import os
 import time
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -55,7 +56,8 @@ def _file_id(path: str | None) -> dict | None:
 
 def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """What must be the same for a run to continue another: source, model, init boxes, settings, outputs."""
-    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact), "config": opts.config,
+    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact),
+            "config": _file_id(opts.config),
             "init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
             "lost_threshold": opts.lost_threshold, "fps": opts.fps,
             "outputs": [str(p.resolve()) for p in outputs]})
@@ -66,17 +68,29 @@ def _json_safe(obj: dict) -> dict:
     return json.loads(json.dumps(obj))
 
 
+def _copy(templates: Any) -> Any:
+    """A copy of the template batch where it lives (a torch tensor stays on its device: no sync per refresh)."""
+    return templates.detach().clone() if hasattr(templates, "detach") else np.array(templates)
+
+
+def _host(templates: Any) -> np.ndarray:
+    """The template batch as a host array (to save it)."""
+    return templates.cpu().numpy() if hasattr(templates, "cpu") else np.asarray(templates)
+
+
 class Journal:
     """The journal of a run: `write` after every frame keeps the newest consistent state and puts it on disk at
     most every `every_s` seconds (a `kill -9` re-tracks at most that much); `flush` when the run stops; `finish`
     when the source is done (removed)."""
 
     def __init__(self, path: Path, ident: dict, tracker: Any, template_version: int | None = None,
-                 every_s: float = 0.5):
+                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None):
         self.path, self.ident, self.tracker, self.every_s = path, ident, tracker, every_s
+        self.sizes = sizes   # the bytes every output holds (in `outputs` order), checked by `cut_outputs`
         self.on_disk = template_version   # the refreshed templates' version the journal on disk names
         self.saved = {template_version} - {None}   # versions saved as .npz
         self.pending: dict | None = None
+        self.held: tuple[int, Any] | None = None   # (version, copy) of templates refreshed since the last flush
         self.last = -math.inf
 
     def _templates_file(self, version: int) -> Path:
@@ -84,23 +98,28 @@ class Journal:
 
     def write(self, frames: int) -> None:
         """Every output holds `frames` lines (the init frame's included) and the tracker state is the one after
-        them: keep it (the refreshed templates are saved at once), on disk if `every_s` has passed."""
+        them: keep it (refreshed templates as an in-memory copy), on disk if `every_s` has passed."""
         t = self.tracker
         version = t.template_version if t.ext.template_refresh is not None and t.template_version else None
-        if version is not None and version not in self.saved:
-            atomic_savez(self._templates_file(version), {"templates": t.host_templates()})
-            self.saved.add(version)
+        if version is not None and version not in self.saved and (self.held is None or self.held[0] != version):
+            self.held = (version, _copy(t.templates))   # refreshed in place later: copied, saved at the flush
         self.pending = {"format": FORMAT, "identity": self.ident, "frames": frames, "template_version": version,
-                        **t.snapshot()}
+                        **t.snapshot(), "sizes": self.sizes() if self.sizes else None}
         if time.monotonic() - self.last >= self.every_s:
             self.flush()
 
     def flush(self) -> None:
-        """Put the newest kept state on disk (the run stops, or `every_s` passed)."""
+        """Put the newest kept state on disk, with the templates it names (the run stops, or `every_s` passed):
+        at most one JSON file and one .npz per `every_s`, however often the templates are refreshed."""
         if self.pending is None:
             return
+        version = self.pending["template_version"]
+        if version is not None and version not in self.saved:   # `held` is that version's copy (see `write`)
+            atomic_savez(self._templates_file(version), {"templates": _host(self.held[1])})
+            self.saved.add(version)
+        self.held = None
         atomic_write_text(self.path, json.dumps(self.pending, separators=(",", ":")) + "\n")
-        self.on_disk = self.pending["template_version"]
+        self.on_disk = version
         for v in self.saved - {self.on_disk}:   # templates no journal names any more
             self._templates_file(v).unlink(missing_ok=True)
         self.saved &= {self.on_disk}
@@ -123,11 +142,14 @@ def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
 
 
 def remove_journal(path: Path | None) -> None:
-    """Delete a journal and its saved templates (a run that starts over)."""
+    """Delete a journal, then its saved templates and the temporary files of a journal write a kill interrupted
+    (the journal first: a kill in between leaves no journal naming templates that are gone)."""
     if path is not None:
-        for p in path.parent.glob(f"{glob_escape(path.name.removesuffix('.json'))}.*.npz"):
-            p.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
+        stem = glob_escape(path.name.removesuffix(".json"))
+        for pattern in (f"{stem}.*.npz", f".{stem}.json.*.tmp", f".{stem}.*.npz.*.tmp"):
+            for p in path.parent.glob(pattern):
+                p.unlink(missing_ok=True)
 
 
 @dataclasses.dataclass
@@ -138,6 +160,7 @@ class ResumePoint:
     snapshot: dict
     templates: np.ndarray | None
     template_version: int | None
+    sizes: list[int] | None = None   # the bytes of those lines in every output
 
 
 def load(path: Path | None, ident: dict) -> ResumePoint:
@@ -156,27 +179,34 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
     differ = [k for k in ident if data["identity"].get(k) != ident[k]]
     if differ:
         names = {"source": "the source (or its file changed)", "model": "the model (or its file changed)",
+                 "config": "--config (or its file changed)",
                  "init": "--init", "tracker": "the tracker settings", "outputs": "the output paths"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
                          f"--resume, or {START_OVER}")
-    version = data.get("template_version")
-    templates = None
+    try:
+        version = None if data.get("template_version") is None else int(data["template_version"])
+        point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
+                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); "
+                         f"{START_OVER}") from None
     if version is not None:
-        npz = Journal(path, ident, None)._templates_file(int(version))
+        npz = Journal(path, ident, None)._templates_file(version)
         try:
             with np.load(npz, allow_pickle=False) as z:
-                templates = z["templates"]
+                point.templates = z["templates"]
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"--resume: the refreshed templates {npz} cannot be read ({exc}); {START_OVER}") from None
-    return ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, templates,
-                       version)
+    return point
 
 
-def cut_outputs(outputs: list[Path], frames: int) -> None:
+def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None) -> None:
     """Every output back to its first `frames` lines, as NAME.part (where the run streams on): a killed run's
-    NAME.part, or the NAME an interrupted run renamed it to."""
-    for out in outputs:
+    NAME.part, or the NAME an interrupted run renamed it to; those lines must be `sizes` bytes (the journal's: not
+    edited since). All are checked before any is changed."""
+    cuts = []
+    for k, out in enumerate(outputs):
         part = part_path(out)
         src = part if part.is_file() and part.stat().st_size else out if out.is_file() else None
         if src is None:
@@ -189,7 +219,44 @@ def cut_outputs(outputs: list[Path], frames: int) -> None:
                 raise InputError(f"--resume: {src} holds {lines} whole lines, fewer than the {frames} frames its "
                                  f"journal says were written (edited or replaced?); {START_OVER}")
             end, lines = nl + 1, lines + 1
+        if sizes is not None and len(sizes) == len(outputs) and end != sizes[k]:
+            raise InputError(f"--resume: the first {frames} lines of {src} are {end} bytes, not the {sizes[k]} the "
+                             f"killed run wrote (edited since?); {START_OVER}")
+        cuts.append((src, part, end))
+    for src, part, end in cuts:
         if src != part:
             part.unlink(missing_ok=True)   # an empty one a later attempt left
             os.replace(src, part)
         os.truncate(part, end)
+
+
+@contextlib.contextmanager
+def locked(paths: list[Path]) -> Iterator[None]:
+    """Exclusive locks on the outputs of a run (`.NAME.lock` beside each, removed at the end; the OS releases them
+    if the process is killed): a second `dt run` onto the same files, --resume or not, is refused."""
+    import fcntl
+
+    held = []
+    try:
+        for path in paths:
+            lock = path.with_name(f".{path.name}.lock")
+            lock.parent.mkdir(parents=True, exist_ok=True)   # the outputs' folder is made when they are opened
+            fh = open(lock, "a")
+            held.append((lock, fh))
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                busy = os.fstat(fh.fileno()).st_ino != os.stat(lock).st_ino   # removed by a run that just ended
+            except (BlockingIOError, FileNotFoundError):
+                busy = True
+            except OSError:   # a file system without locks (some NFS and FUSE mounts): run unlocked
+                busy = False
+            if busy:
+                held.pop()
+                fh.close()
+                raise InputError(f"another dt run is writing {path}; wait for it to finish (or stop it), or pass "
+                                 "other output paths")
+        yield
+    finally:
+        for lock, fh in reversed(held):
+            lock.unlink(missing_ok=True)
+            fh.close()

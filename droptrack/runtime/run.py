@@ -13,8 +13,9 @@ from typing import Callable
 
 from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, InputError, SourceError
+from droptrack.errors import BackendError, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
+from droptrack.paths import writes_in_place
 from droptrack.runtime import readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
@@ -156,6 +157,12 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
     return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
 
 
+def _streams(sinks: list) -> list:
+    """The StreamFiles of --jsonl and --output in `resume.streamed_outputs` order (stdout and devices left out)."""
+    files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) else getattr(s, "files", []))]
+    return [f for f in files if f is not None and f.part != f.path]
+
+
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
     """The source of `opts`; with --loop a video file or folder that starts over at its end."""
     def once() -> sources.Source:
@@ -211,10 +218,16 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         if opts.output and len(boxes) != max(1, len(opts.init)):
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
+        video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
+        stack.enter_context(resume.locked(outputs + video))   # a second run onto these files is refused
         ident = resume.identity(opts, boxes, tracker, outputs)
         point = resume.load(resume.journal_path(outputs), ident) if opts.resume else None
         if point is not None:
-            resume.cut_outputs(outputs, point.frames)
+            if opts.max_frames is not None and opts.max_frames < point.frames:
+                raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
+                                 f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
+                                 f"continue, or {resume.START_OVER}")
+            resume.cut_outputs(outputs, point.frames, point.sizes)
         lines = None if point is None else point.frames
         sinks = []
         try:
@@ -237,8 +250,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if outputs and not getattr(src, "live", False) and not opts.loop:   # a file source: resumable
+            streams = _streams(sinks)
+            sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version)
+                                     None if point is None else point.template_version, sizes=sizes)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
@@ -247,6 +262,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.flush()
+        except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
+            if journal is None or not journal.path.exists():
+                raise
+            raise OutputFull(f"{exc}; once there is room, continue with the same command and --resume") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]

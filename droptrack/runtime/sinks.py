@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError, OutputFull, disk_full, full_message
+from droptrack.errors import InputError, OutputFull, disk_full, full_message, no_room
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -325,14 +325,6 @@ class VideoSink(Sink):
             self.writer = None
             if self.part != self.path and self.part.exists() and not self.full:
                 os.replace(self.part, self.path)
-
-
-def no_room(folder: Path) -> bool:
-    """The disk holding `folder` has no block left for an ordinary user's write."""
-    try:
-        return os.statvfs(folder).f_bavail == 0
-    except OSError:
-        return False
 
 
 def display_problem() -> str | None:

@@ -169,20 +169,17 @@ class Tracker:
         memory = None if self.extensions is None else [m.to_dict() for m in self.extensions.memory]
         return {"states": [[float(v) for v in s] for s in self.states], "memory": memory}
 
-    def host_templates(self) -> np.ndarray:
-        """The templates as a host array (to save them)."""
-        t = self.templates
-        return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-    def restore(self, snap: dict, templates: np.ndarray | None = None) -> None:
+    def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
-        `templates`: refreshed templates saved with it."""
+        `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
+        of a run resumed again must name them until the next refresh)."""
         if len(snap["states"]) != self.num_targets:
             raise ValueError(f"snapshot of {len(snap['states'])} targets for {self.num_targets}")
         self.states = [[float(v) for v in s] for s in snap["states"]]
         if self.extensions is not None:
             self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
         if templates is not None:
+            self.template_version = int(template_version or 0)
             t = self.templates
             if hasattr(t, "detach"):   # a DeviceTracker's templates for a torch or TensorRT backend
                 import torch
