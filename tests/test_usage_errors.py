@@ -46,3 +46,14 @@ def test_usage_error_from_the_real_entry_point():
     assert p.returncode == 2 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: dt bench: No such option: --no-such-flag"), p.stderr
+
+
+def test_short_help_and_version_flag():
+    """`dt -h`, `dt run -h` and `dt --version` were 'No such option' errors; they are what people type first."""
+    from droptrack import __version__
+
+    for args in (["-h"], ["run", "-h"], ["data", "synth", "-h"]):
+        res = cli(*args)
+        assert res.exit_code == 0 and "Usage:" in res.output, (args, res.output)
+    res = cli("--version")
+    assert res.exit_code == 0 and res.output.strip() == __version__

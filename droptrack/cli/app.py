@@ -56,7 +56,22 @@ class OneLineUsageErrors(TyperGroup):
 
 
 app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},   # every command: -h as well
                   help="DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from droptrack import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the droptrack version and exit.")) -> None:
+    """DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers."""
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation.")
 app.add_typer(data_app, name="data")
 # shared by dt run, serve, eval and bench (here: importing a command module would reorder the help)
