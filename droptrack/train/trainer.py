@@ -298,15 +298,10 @@ def train(opts: TrainOptions) -> Path:
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
     process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
     """
-<<<<<<< HEAD
-    with stop_signals(), OutputLock() as lock:
-        result = run_training(opts, lock)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-=======
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
-        result = run_training(opts)
+        with stop_signals(), OutputLock() as lock:
+            result = run_training(opts, lock)
         if distributed():
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
@@ -315,7 +310,6 @@ def train(opts: TrainOptions) -> Path:
         raise TrainingError(f"rank {torch.distributed.get_rank()} stopped: another process of this run failed "
                             "(its error is above)") from None
     if distributed():
->>>>>>> resumereview
         torch.distributed.destroy_process_group()
     return result
 
