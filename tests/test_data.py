@@ -167,9 +167,9 @@ def test_trackingnet(tmp_path):
 def test_otb_irregular(tmp_path):
     text(tmp_path / "Basketball" / "groundtruth_rect.txt", "1,2,3,4\n1\t2\t3\t4\n")
     img(tmp_path / "Basketball" / "img" / "0001.jpg")
-    text(tmp_path / "Tiger1" / "groundtruth_rect.txt", "".join(f"{i},1,5,5\n" for i in range(8)))
+    text(tmp_path / "Tiger1" / "groundtruth_rect.txt", "".join(f"{i},1,5,5\n" for i in range(354)))   # official rows
     img(tmp_path / "Tiger1" / "img" / "0006.jpg")
-    text(tmp_path / "David" / "groundtruth_rect.txt", "1 2 3 4\n1 2 3 4\n")
+    text(tmp_path / "David" / "groundtruth_rect.txt", "".join(f"{i} 2 3 4\n" for i in range(471)))   # 300..770
     img(tmp_path / "David" / "img" / "0300.jpg")
     text(tmp_path / "Board" / "groundtruth_rect.txt", "1,2,3,4\n")
     img(tmp_path / "Board" / "img" / "00001.jpg")
@@ -181,10 +181,31 @@ def test_otb_irregular(tmp_path):
     seqs = {s.name: s for s in get_sequences("otb", tmp_path)}
     assert sorted(seqs) == ["Basketball", "Board", "David", "Jogging_1", "Jogging_2", "KiteSurf", "Tiger1"]
     tiger = seqs["Tiger1"]
-    assert len(tiger) == 3 and tiger.frames[0].name == "0006.jpg" and tiger.boxes[0, 0] == 5
-    assert [p.name for p in seqs["David"].frames] == ["0300.jpg", "0301.jpg"]
+    assert len(tiger) == 349 and tiger.frames[0].name == "0006.jpg" and tiger.boxes[0, 0] == 5
+    assert tiger.frames[-1].name == "0354.jpg" and tiger.boxes[-1, 0] == 353
+    david = seqs["David"]
+    assert [p.name for p in david.frames[:2]] == ["0300.jpg", "0301.jpg"] and david.frames[-1].name == "0770.jpg"
+    assert len(david) == 471 and david.boxes[-1, 0] == 470
     assert seqs["Board"].frames[0].name == "00001.jpg" and seqs["KiteSurf"].frames[0].suffix == ".png"
     assert seqs["Jogging_2"].boxes[0, 0] == 2 and seqs["Jogging_1"].frames[0].parent.parent.name == "Jogging"
+
+
+@pytest.mark.parametrize("name, rows, expected, first, last", [
+    ("Tiger1", 349, 354, "0001", "0354"),    # pysot's Tiger1 (first 5 rows left out) written as groundtruth_rect.txt
+    ("David", 470, 471, "0300", "0770"), ("BlurCar1", 743, 742, "0247", "0988"), ("BlurCar3", 3, 357, "0003", "0359"),
+    ("BlurCar4", 378, 380, "0018", "0397")])
+def test_otb_shifted_sequence_with_other_row_count_is_refused(tmp_path, name, rows, expected, first, last):
+    """Boxes of a shifted sequence pair with images by position from its first image: a file with other rows than
+    the official one was read with the shorter length and paired boxes with the wrong images (Tiger1 from pysot's
+    349 rows: image 0006 got the box of image 0011)."""
+    text(tmp_path / name / "groundtruth_rect.txt", "".join(f"{i},1,5,5\n" for i in range(rows)))
+    img(tmp_path / name / "img" / f"{int(first) + (5 if name == 'Tiger1' else 0):04d}.jpg")
+    gt = tmp_path / name / "groundtruth_rect.txt"
+    with pytest.raises(DatasetError) as err:
+        get_sequences("otb", tmp_path)
+    assert str(err.value) == (f"OTB {name}: {gt} has {rows} rows, the official file has {expected} (one per image "
+                              f"{first}..{last}), so its boxes would not line up with the images; put back the "
+                              f"official OTB-2015 groundtruth_rect.txt of {name}")
 
 
 def test_official_layout_quirks(tmp_path):
@@ -195,14 +216,14 @@ def test_official_layout_quirks(tmp_path):
     otb = tmp_path / "otb"
     text(otb / "Human4" / "groundtruth_rect.1.txt", "")
     text(otb / "Human4" / "groundtruth_rect.2.txt", "1,2,3,4\n5,6,7,8\n")
-    text(otb / "BlurCar1" / "groundtruth_rect.txt", "9\t8\t7\t6\n5\t4\t3\t2\n")
+    text(otb / "BlurCar1" / "groundtruth_rect.txt", "9\t8\t7\t6\n5\t4\t3\t2\n" * 371)   # 742 rows: 247..988
     for i in (1, 2):
         img(otb / "Human4" / "img" / f"{i:04d}.jpg")
     for i in (1, 247, 248):
         img(otb / "BlurCar1" / "img" / f"{i:04d}.jpg")
     car, human = get_sequences("otb", otb)
     assert human.name == "Human4_2" and human.boxes[1].tolist() == [5, 6, 7, 8]
-    assert [p.name for p in car.frames] == ["0247.jpg", "0248.jpg"] and car.boxes[0].tolist() == [9, 8, 7, 6]
+    assert [p.name for p in car.frames[:2]] == ["0247.jpg", "0248.jpg"] and car.boxes[0].tolist() == [9, 8, 7, 6]
     tn = tmp_path / "trackingnet"
     for i in range(12):
         img(tn / "TEST" / "frames" / "vid_0" / f"{i}.jpg")

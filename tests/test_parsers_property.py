@@ -22,7 +22,7 @@ from droptrack.errors import ConfigError, DropTrackError, InputError, TrainingEr
 from droptrack.geometry import validate_init_box
 from droptrack.runtime.run import parse_box
 from droptrack.train.data import parse_data_roots
-from droptrack.train.options import TrainOptions, check_options
+from droptrack.train.options import TrainOptions, check_options, make_output
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -133,6 +133,7 @@ def test_size_parser_returns_two_ints_or_a_user_error(text):
 @FAST
 @given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20))
 def test_output_folder_is_made_or_refused_with_a_user_error(name):
+    """The checks make nothing (a run refused later leaves no folder); a folder they pass can be made."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / name
         try:
@@ -140,6 +141,8 @@ def test_output_folder_is_made_or_refused_with_a_user_error(name):
         except DropTrackError as exc:
             assert "\n" not in str(exc)
             return
+        assert not any(Path(tmp).iterdir()) or out.resolve() == Path(tmp).resolve()
+        make_output(out)
         assert out.is_dir()
 
 

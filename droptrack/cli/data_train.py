@@ -59,7 +59,8 @@ def train(
                                           "bare PATH is SYNTH. Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or "
                                           "$DT_DATA/<name>."),
     val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC.", readable=False),
-    epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1)."),
+    epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1; with --resume at least the epochs "
+                                         "done)."),
     batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
     samples_per_epoch: Optional[int] = typer.Option(None, help="Override DATA.TRAIN.SAMPLE_PER_EPOCH."),
     workers: Optional[int] = typer.Option(None, help="DataLoader workers (>= 0; default TRAIN.NUM_WORKER)."),

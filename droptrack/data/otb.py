@@ -59,10 +59,25 @@ def _image_name(folder: Path, number: int, digits: int) -> tuple[int, str]:
     raise DatasetError(f"OTB image {folder / f'{number:0{digits}d}.jpg'} is missing; re-extract the sequence")
 
 
+def check_rows(name: str, gt_path: Path, found: int, rng: _Range) -> None:
+    """A sequence whose boxes do not start at image 1 (David, BlurCar1/3/4, Tiger1) has exactly the official file's
+    rows (one per image start..end): with another count (a file rebuilt from pysot's annotation, which leaves out
+    Tiger1's first 5 rows) its boxes would be paired with the wrong images."""
+    if (rng.start == 1 and not rng.init_omit) or rng.end is None:
+        return
+    expected = rng.end - rng.start + 1
+    if found != expected:
+        raise DatasetError(f"OTB {name}: {gt_path} has {found} rows, the official file has {expected} (one per image "
+                           f"{rng.start:04d}..{rng.end:04d}), so its boxes would not line up with the images; put "
+                           f"back the official OTB-2015 groundtruth_rect.txt of {name}")
+
+
 def read_sequence(name: str, gt_path: Path) -> Sequence:
     """One OTB sequence with its irregular frame range applied."""
     rng = IRREGULAR.get(name, _Range())
-    gt = load_boxes(gt_path)[rng.init_omit:]
+    rows = load_boxes(gt_path)
+    check_rows(name, gt_path, len(rows), rng)
+    gt = rows[rng.init_omit:]
     first = rng.start + rng.init_omit
     n = len(gt) if rng.end is None else min(len(gt), rng.end - first + 1)
     folder = gt_path.parent / "img"

@@ -41,6 +41,18 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
     return out
 
 
+def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
+    """Real path of each config dataset's root, however it was given (--data NAME=PATH or the reader's name,
+    DT_DATA_<NAME>, $DT_DATA/<dir>), as load_datasets reads it: what a resumed run compares."""
+    from droptrack.data.registry import resolve_root
+
+    out = {}
+    for name in names:
+        reader = DATASET_READERS[name][0]
+        out[name] = os.path.realpath(resolve_root(reader, roots.get(name) or roots.get(reader)))
+    return out
+
+
 # what a training root holds, per reader (named when a root yields no sequence)
 LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundtruth.txt + 00000001.jpg ...",
            "synth": "list.txt and <seq>/groundtruth.txt + 00000001.jpg ... (dt data synth writes it)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field, fields
@@ -84,17 +85,43 @@ def check_options(opts: TrainOptions) -> None:
         if src is not None and out.exists() and same_file(out, src):
             raise InputError(f"--output {str(out)!r} is the dataset folder '{src}'; pass another directory for the "
                              "checkpoints, config and logs")
-    try:  # made and probed now, not after the first epoch
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
-            pass
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        why = getattr(exc, "strerror", None) or str(exc)
-        raise InputError(f"--output {str(out)!r} is not writable ({why}); pass a directory you can write to") from None
+    probe_output(out)
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
             raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path")
+
+
+def _output_failed(out: Path, exc: BaseException) -> InputError:
+    why = getattr(exc, "strerror", None) or str(exc)
+    return InputError(f"--output {str(out)!r} is not writable ({why}); pass a directory you can write to")
+
+
+def probe_output(out: Path) -> None:
+    """InputError unless `out` can be made and written; a missing one is made inside a throwaway folder beside it
+    (removed at once), so a run refused later leaves nothing behind (make_output makes it once all checks pass)."""
+    try:   # ValueError: a NUL byte in the path
+        if out.is_dir():
+            with tempfile.NamedTemporaryFile(dir=out, prefix=".dt-write-probe"):
+                return
+        above = out.absolute()
+        while not os.path.lexists(above):   # a dangling symlink is not a folder: refused below, as mkdir would
+            above = above.parent
+        with tempfile.TemporaryDirectory(dir=above, prefix=".dt-write-probe") as tmp:
+            probe = Path(tmp) / out.absolute().relative_to(above)
+            probe.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=probe, prefix=".dt-write-probe"):
+                pass
+    except (OSError, ValueError) as exc:
+        raise _output_failed(out, exc) from None
+
+
+def make_output(out: Path) -> None:
+    """Make the output folder (probed by check_options): only once every check of the run has passed."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        raise _output_failed(Path(out), exc) from None
 
 
 def amp_mode(opts: TrainOptions, cfg: Config) -> str:
@@ -110,7 +137,7 @@ def prepare(opts: TrainOptions) -> Config:
     cfg: Config = load_config(opts.config)
     backbone_spec(cfg)   # width, heads and CE blocks fit together: refused before the output folder is made
     check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
-    check_options(opts)   # makes the output folder
+    check_options(opts)   # probes the output folder; the trainer makes it once the run's inputs are checked
     if opts.epochs is not None:
         cfg.TRAIN.EPOCH = opts.epochs
     ref = reference_batch(cfg)  # of the config as written, before any batch override

@@ -95,6 +95,19 @@ def remove_stale_temps(output: Path) -> list[str]:
     return [p.name for p in stale]
 
 
+def keep_old_log(output: Path) -> str | None:
+    """A fresh run's train.log starts empty: one an earlier run left (killed before its first checkpoint, so not
+    resumed) is renamed to the first free train.log.N, never overwritten; its new name, or None."""
+    log = output / "train.log"
+    if not log.is_file() or log.stat().st_size == 0:
+        return None
+    n = 1
+    while os.path.lexists(output / f"train.log.{n}"):
+        n += 1
+    log.rename(output / f"train.log.{n}")
+    return f"train.log.{n}"
+
+
 def resume_candidates(output: Path) -> list[Path]:
     """last.pt, then the epoch checkpoints newest first."""
     epochs = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),
@@ -136,13 +149,16 @@ def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
 
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
-    the data roots (real paths), the per-epoch iteration cap, the BatchNorm mode and the mixed-precision mode."""
+    the data roots (real paths as read: `data_roots`; an older checkpoint's --data ones), the per-epoch iteration
+    cap, the BatchNorm mode and the mixed-precision mode."""
     flat = {k: v for k, v in _flatten(config).items() if k.split(".")[0] not in FREE_SECTIONS
             and not any(k == f or k.startswith(f + ".") for f in FREE_KEYS)}
-    roots = {}
-    for item in options.get("data") or []:
-        name, sep, path = str(item).partition("=")
-        roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
+    roots = options.get("data_roots")   # where the data was read from, however given (--data, DT_DATA*)
+    if roots is None:   # a checkpoint written before they were recorded: the --data roots as given
+        roots = {}
+        for item in options.get("data") or []:
+            name, sep, path = str(item).partition("=")
+            roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
     amp = options.get("amp") or ("fp16" if (config.get("TRAIN") or {}).get("AMP") else "off")   # as amp_mode
     return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
             "--freeze-bn": options.get("freeze_bn"), "--amp": amp}
@@ -152,25 +168,49 @@ class OtherRunError(TrainingError):
     """A checkpoint trained with other settings than this run (refused, never skipped as unreadable)."""
 
 
-def _check_same_run(path: Path, obj: dict, settings: dict[str, Any]) -> None:
-    """TrainingError naming the first setting the checkpoint was trained with that this run changes."""
+def _check_same_run(path: Path, obj: dict, current: tuple[dict, dict]) -> None:
+    """TrainingError naming the first setting the checkpoint was trained with that this run changes (`current`:
+    this run's config and options record)."""
     if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("options"), dict):
         return   # not written by dt train's loop: nothing to compare
+    config, options = current
+    if "data_roots" not in obj["options"]:   # an older checkpoint: compared by the --data roots as given
+        options = {k: v for k, v in options.items() if k != "data_roots"}
+    settings = run_settings(config, options)
     old = run_settings(obj["config"], obj["options"])
     diff = next((k for k, v in settings.items() if k in old and old[k] != v), None)
     if diff is not None:
-        raise OtherRunError(f"cannot resume from {path}: it was trained with {diff} {str(old[diff])[:60]}, this run "
-                            f"has {str(settings[diff])[:60]}; resume with the same config and options (only --epochs, "
+        was, now = str(old[diff])[:60], str(settings[diff])[:60]
+        if diff == "--data":   # the one root that differs, whole (however given: --data, DT_DATA_<NAME>, DT_DATA)
+            name = next(n for n in sorted({*old[diff], *settings[diff]}) if old[diff].get(n) != settings[diff].get(n))
+            was, now = (f"{name}={side[diff].get(name) or '(none)'}" for side in (old, settings))
+        raise OtherRunError(f"cannot resume from {path}: it was trained with {diff} {was}, this run "
+                            f"has {now}; resume with the same config and options (only --epochs, "
                             "workers, printing, validation and TEST settings may change) or pass another --output")
 
 
+def check_epochs(path: Path, pos: Position, epochs: int, flag: str) -> None:
+    """TrainingError when the checkpoint at `pos` is past the run's last epoch (`flag`: '--epochs' or the config's
+    'TRAIN.EPOCH'): final.pt would hold more training than its config says."""
+    done = pos.epoch - 1
+    if done < epochs or (done == epochs and not pos.iteration):
+        return
+    part = f" and {pos.iteration} iterations of epoch {pos.epoch}" if pos.iteration else ""
+    least = done + 1 if pos.iteration else done
+    finish = "" if pos.iteration else f" ({least} writes final.pt from it as it is)"
+    raise TrainingError(f"cannot resume from {path} with {flag} {epochs}: it has {done} epochs done{part}; pass "
+                        f"--epochs {least} or more{finish}, or another --output to start anew")
+
+
 def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None],
-           settings: dict[str, Any] | None = None) -> tuple[Position, list[dict]] | None:
+           current: tuple[dict, dict] | None = None,
+           epochs: tuple[int, str] | None = None) -> tuple[Position, list[dict]] | None:
     """Load the newest intact checkpoint under `output` into model/optimizer/scheduler/scaler.
 
     Returns the position to continue from and the saved per-rank RNG states, or None when there is none.
-    A file that cannot be read is skipped with a message; if none can be read, TrainingError. `settings`
-    (run_settings of this run): a checkpoint trained with other ones is refused (TrainingError)."""
+    A file that cannot be read is skipped with a message; if none can be read, TrainingError. `current` (this
+    run's config and options record): a checkpoint trained with other settings is refused (TrainingError), and
+    so is one past `epochs` (the run's last epoch and the flag or key that set it)."""
     candidates = resume_candidates(output)
     if not candidates and (output / "final.pt").exists():   # starting fresh would write over it
         raise TrainingError(f"cannot resume: '{output}' holds only final.pt (a finished run, no last.pt or "
@@ -182,8 +222,8 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     for path in candidates:
         try:
             obj = read_file(path)
-            if settings is not None:   # before the weights: another config is named, not reported as unreadable
-                _check_same_run(path, obj, settings)
+            if current is not None:   # before the weights: another config is named, not reported as unreadable
+                _check_same_run(path, obj, current)
             _load_into(obj, model, opt, sched, scaler)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             failures.append(f"{path.name} ({exc.__class__.__name__}: {str(exc)[:60]})")
@@ -202,6 +242,8 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     pos = Position(epoch + 1, 0, {}, list(obj.get("history", [])))
     if it < iterations:  # a mid-epoch (interval) checkpoint
         pos = Position(epoch, it, dict(obj.get("epoch_sums") or {}), pos.history)
+    if epochs is not None:
+        check_epochs(path, pos, *epochs)
     rng = obj.get("rng")
     if rng is None and "torch_rng" in obj:  # checkpoints written before per-rank states
         rng = [{"cpu": obj["torch_rng"]}]

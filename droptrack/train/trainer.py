@@ -20,17 +20,17 @@ from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
-                                  unwrap_worker_errors)
+                                  resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
-from droptrack.train.options import TrainOptions, amp_mode, prepare
+from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
 from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune,
-                                   remove_stale_temps, restore_rng, resume, resume_candidates, run_settings)
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, options_record, prune,
+                                   remove_stale_temps, restore_rng, resume, resume_candidates)
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -112,12 +112,10 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
 def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
     `lock` on it from before the first write)."""
-    dev = _device(opts.device)   # before `prepare` makes the output folder: an unusable device leaves none
-    cfg = prepare(opts)
+    cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
+    dev = _device(opts.device)
     amp = amp_mode(opts, cfg)
     dist = setup_dist(str(dev))
-    if lock is not None and dist.main:
-        lock.take(Path(opts.output))
     if dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(dev)
@@ -164,15 +162,23 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     ckpt_size = checkpoint_bytes(model)
     pos = Position()
-    found = resume(output, model, opt, sched, scaler, iterations, say,
-                   run_settings(config_to_dict(cfg), options_record(opts))) if opts.resume else None
+    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)}
+    last_epoch = (cfg.TRAIN.EPOCH, "--epochs" if opts.epochs is not None else "TRAIN.EPOCH")
+    found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
+                   last_epoch) if opts.resume else None
     if found is not None:
         pos, rng = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
-    if dist.main:
-        output.mkdir(parents=True, exist_ok=True)
+    if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume) left no folder
+        make_output(output)
+        if lock is not None:
+            lock.take(output)
+        kept = keep_old_log(output) if found is None else None
+        if kept is not None:
+            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this run logs "
+                "to a new train.log")
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
@@ -188,7 +194,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
-    record = options_record(opts)
     steps = 0  # iterations run by this process (for --stop-after)
     last = output / "last.pt"
 

@@ -1,0 +1,139 @@
+"""`dt train` leftovers: a refused run (bad --pretrained) makes no output folder; --resume with fewer --epochs than
+are done is refused; a fresh run keeps an earlier run's train.log apart; resume compares the data roots as read
+(--data, DT_DATA_<NAME> or DT_DATA), not as typed."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import torch
+
+from droptrack.data.synth import generate_synth
+from helpers import cli
+
+TINY = ["--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]   # 2 iterations/epoch
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
+
+
+def error_line(result) -> str:
+    """The last line of a refused run: exit 2, no traceback, the only 'error: ' line (notes may come before)."""
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert [ln for ln in lines if ln.startswith("error: ")] == lines[-1:], result.output
+    return lines[-1]
+
+
+def test_a_run_refused_for_its_pretrained_file_creates_no_output_folder(tmp_path, synth):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_text("not a checkpoint\n")
+    wider = resources.files("droptrack") / "weights" / "droptrack_tiny_synth.pt"   # width 128; tiny_ce_test: 64
+    for weights, said in ((tmp_path / "missing.pt", "not found"), (corrupt, "is corrupt"),
+                          (wider, "backbone.cls_token (1, 1, 128) vs (1, 1, 64)")):
+        out = tmp_path / "runs" / "a"
+        line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1",
+                              "--pretrained", weights))
+        assert said in line, line
+        assert not (tmp_path / "runs").exists()   # neither the folder nor the parent it would have made
+    empty = tmp_path / "empty"   # the same for a data root without sequences (refused after the options)
+    empty.mkdir()
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", tmp_path / "runs" / "a", "--data", empty, *TINY))
+    assert "no sequences under" in line and not (tmp_path / "runs").exists(), line
+    out = tmp_path / "runs" / "a"   # the same run with usable weights makes it
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1").exit_code == 0
+    assert (out / "final.pt").is_file()
+
+
+def test_an_unwritable_output_is_still_refused_before_any_work(tmp_path, synth):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", blocker / "run", "--data", synth, *TINY))
+    assert line.startswith(f"error: --output '{blocker / 'run'}' is not writable (Not a directory)"), line
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused(tmp_path, synth):
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2").exit_code == 0
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1",
+                          "--resume"))
+    assert line == (f"error: cannot resume from {out / 'last.pt'} with --epochs 1: it has 2 epochs done; pass "
+                    "--epochs 2 or more (2 writes final.pt from it as it is), or another --output to start anew"), line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files   # final.pt not rewritten with 2 epochs
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2", "--resume")
+    assert result.exit_code == 0, result.output
+    final = torch.load(out / "final.pt", weights_only=True)
+    assert final["config"]["TRAIN"]["EPOCH"] == 2 and len(final["history"]) == 2
+
+
+def test_resume_mid_epoch_past_the_config_epochs_is_refused(tmp_path, synth):
+    out = tmp_path / "run"
+    run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]
+    assert cli(*run, "--epochs", "3", "--stop-after", "3").exit_code == 0   # epoch 1, and 1 iteration of epoch 2
+    line = error_line(cli(*run, "--epochs", "1", "--resume"))
+    assert line == (f"error: cannot resume from {out / 'last.pt'} with --epochs 1: it has 1 epochs done and 1 "
+                    "iterations of epoch 2; pass --epochs 2 or more, or another --output to start anew"), line
+    assert not (out / "final.pt").exists()
+    cfg = tmp_path / "one.yaml"   # TRAIN.EPOCH of the config (no --epochs) is named as such
+    cfg.write_text((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text()
+                   .replace("  EPOCH: 4\n", "  EPOCH: 1\n"))
+    line = error_line(cli("train", "-c", cfg, "-o", out, "--data", synth, *TINY, "--resume"))
+    assert f"with TRAIN.EPOCH 1: it has 1 epochs done and 1 iterations of epoch 2; pass --epochs 2" in line, line
+
+
+def test_a_fresh_run_keeps_an_earlier_runs_log_apart(tmp_path, synth):
+    out = tmp_path / "run"
+    out.mkdir()
+    old = "[epoch 1: 1/100] loss 9.00000 of a run killed before its first checkpoint\n"
+    (out / "train.log").write_text(old)
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "train.log of an earlier run (stopped before its first checkpoint) kept as train.log.1" in result.output
+    assert (out / "train.log.1").read_text() == old
+    new = (out / "train.log").read_text().splitlines()
+    assert new and old.strip() not in new and new[-1].startswith("[epoch 1: 2/2] loss ")
+    # a resumed run continues its own log; a second leftover goes to the next free name
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
+               "--resume").exit_code == 0
+    both = (out / "train.log").read_text().splitlines()
+    assert both[:len(new)] == new and both[-1].startswith("[epoch 2: 2/2] loss ")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "train.log").write_text("second\n")
+    (other / "train.log.1").write_text("first\n")
+    assert cli("train", "-c", "tiny_ce_test", "-o", other, "--data", synth, *TINY, "--epochs", "1",
+               "--resume").exit_code == 0   # --resume with no checkpoint yet starts fresh: the same
+    assert (other / "train.log.1").read_text() == "first\n" and (other / "train.log.2").read_text() == "second\n"
+
+
+def test_resume_compares_the_data_roots_as_read_not_as_given(tmp_path, synth, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(synth, data / "synth")   # $DT_DATA/synth is the SYNTH root
+    moved = tmp_path / "moved"
+    shutil.copytree(synth, moved)
+    out = tmp_path / "run"
+    run = ["train", "-c", "tiny_ce_test", "-o", out, *TINY, "--epochs", "2"]
+    assert cli(*run, "--data", f"SYNTH={data / 'synth'}", "--stop-after", "1").exit_code == 0
+    monkeypatch.setenv("DT_DATA", str(data))   # the same root from the environment: the same data
+    result = cli(*run, "--resume", "--stop-after", "1")
+    assert result.exit_code == 0 and "resumed from" in result.output, result.output
+    monkeypatch.setenv("DT_DATA_SYNTH", str(moved))   # another root from the environment: other data
+    before = (out / "last.pt").read_bytes()
+    line = error_line(cli(*run, "--resume"))
+    assert (f"cannot resume from {out / 'last.pt'}: it was trained with --data SYNTH={data / 'synth'}, this run has "
+            f"SYNTH={moved}; resume with the same config") in line, line
+    assert (out / "last.pt").read_bytes() == before
+    result = cli(*run, "--resume", "--data", str(data / "synth"))   # --data wins over the environment
+    assert result.exit_code == 0 and (out / "final.pt").is_file(), result.output
+    env_only = ["train", "-c", "tiny_ce_test", "-o", tmp_path / "env", *TINY, "--epochs", "2"]
+    assert cli(*env_only, "--stop-after", "1").exit_code == 0   # DT_DATA_SYNTH=moved, no --data
+    monkeypatch.setenv("DT_DATA_SYNTH", str(data / "synth"))   # changed between the runs: was resumed silently
+    line = error_line(cli(*env_only, "--resume"))
+    assert f"it was trained with --data SYNTH={moved}, this run has SYNTH={data / 'synth'};" in line, line
