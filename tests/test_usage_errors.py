@@ -48,6 +48,16 @@ def test_usage_error_from_the_real_entry_point():
     assert len(lines) == 1 and lines[0].startswith("error: dt bench: No such option: --no-such-flag"), p.stderr
 
 
+def test_usage_error_of_torchrun_entry_point_names_dt_train():
+    """`torchrun ... -m droptrack.train` takes dt train's options; its errors pointed at 'droptrack.train train
+    --help', which is no command."""
+    p = subprocess.run([sys.executable, "-m", "droptrack.train", "--no-such-flag"], capture_output=True, text=True,
+                       timeout=120)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert lines[0] == "error: dt train: No such option: --no-such-flag (see 'dt train --help')", lines[0]
+
+
 def test_short_help_and_version_flag():
     """`dt -h`, `dt run -h` and `dt --version` were 'No such option' errors; they are what people type first."""
     from droptrack import __version__

@@ -8,4 +8,4 @@ if __name__ == "__main__":
     except KeyboardInterrupt:   # stopped while still importing (dt train --nproc passes SIGINT on): no traceback
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    app(["train", *sys.argv[1:]], prog_name="droptrack.train")
+    app(["train", *sys.argv[1:]], prog_name="dt")   # usage errors name `dt train --help`, a command that exists
