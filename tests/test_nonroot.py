@@ -11,6 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
@@ -127,6 +128,35 @@ def dt_result(*args) -> dict:
 def dt_as_user(*commands: tuple) -> list[SimpleNamespace]:
     """Each `dt ARGS...` of commands run as USER, in turn, in one child process: the exit code and output of each."""
     return [SimpleNamespace(**r) for r in as_user(each, dt_result, commands)]
+
+
+HELD = threading.Lock()   # held by another thread of pytest during test_the_child_shares_no_lock_with_pytest
+
+
+def child_state() -> tuple[int, bool]:
+    """The child's user id, and whether it could take HELD within 5 s."""
+    return os.getuid(), HELD.acquire(timeout=5)
+
+
+def test_the_child_shares_no_lock_with_pytest():
+    """as_user's child was forked from pytest, with the locks that pytest's other threads (torch/OpenMP pools,
+    earlier tests' prefetchers) held at that moment and never release there: it hung in mixed runs. It is now a
+    new process, with locks of its own, running as USER."""
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with HELD:
+            taken.set()
+            done.wait()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    taken.wait()
+    try:
+        assert as_user(child_state) == (user().pw_uid, True)
+    finally:
+        done.set()
+        thread.join()
 
 
 def test_permission_error_is_one_line(capsys):
