@@ -1,5 +1,5 @@
 """dt as an ordinary user: root (this machine, CI) bypasses file permissions, so these tests run the command in a
-forked child that drops to an unprivileged user (skipped when not root or when no such user exists)."""
+fresh Python process that drops to an unprivileged user (skipped when not root or when no such user exists)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import os
 import pickle
 import pwd
 import shutil
+import subprocess
+import sys
+import sysconfig
 import tempfile
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
@@ -22,6 +26,34 @@ from droptrack.errors import InputError
 from helpers import cli, one_line_error
 
 USER = "nobody"   # any unprivileged account works; this one exists almost everywhere
+TIMEOUT_S = 180   # one child takes ~3 s on 2 loaded cores: a hung one fails its test instead of stalling CI
+# imported as root before the child drops to USER, who may not read this Python (a pyenv under /root), besides the
+# standard library this process has loaded: what the commands import lazily, and the commands' own modules
+PRELOAD = ("fractions", "zoneinfo", "statistics", "colorsys", "secrets", "hmac", "importlib.readers",
+           "droptrack.runtime.run", "droptrack.runtime.sinks", "droptrack.export.options", "droptrack.export.pipeline",
+           "droptrack.data.synth", "droptrack.train.options", "droptrack.cli.deploy", "droptrack.engine.doctor")
+CHILD = """
+import importlib, os, pickle, sys
+with os.fdopen(int(sys.argv[1]), "wb") as report:
+    uid, gid, preload, call = pickle.load(sys.stdin.buffer)
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:   # one this process had but that does not import alone: the command may not need it
+            pass
+    fn, args = pickle.loads(call)   # imports fn's module, still as root
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    try:
+        result = pickle.dumps(("ok", fn(*args)))
+    except ModuleNotFoundError as exc:   # a lazy import from a Python the user may not read (under /root)
+        readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK)
+        result = pickle.dumps(("raised" if readable else "skip", repr(exc)))
+    except BaseException as exc:
+        result = pickle.dumps(("raised", repr(exc)))
+    report.write(result)
+"""
 
 
 def user() -> pwd.struct_passwd:
@@ -34,30 +66,35 @@ def user() -> pwd.struct_passwd:
         pytest.skip(f"no user {USER}")
 
 
-def as_user(fn: Callable[[], object]) -> object:
-    """fn()'s result, computed in a forked child running as USER (modules it needs must be imported already)."""
+def preload() -> list[str]:
+    """The modules a child imports before it drops to USER: the standard library this process has loaded (a forked
+    child had them), then PRELOAD."""
+    std = Path(sysconfig.get_paths()["stdlib"])
+    files = {name: Path(getattr(module, "__file__", None) or "/") for name, module in list(sys.modules.items())}
+    loaded = [name for name, f in files.items()
+              if std in f.parents and not {"site-packages", "dist-packages"} & set(f.parts)]
+    return loaded + list(PRELOAD)
+
+
+def as_user(fn: Callable, *args) -> object:
+    """fn(*args), computed as USER in a new Python process: never a fork of this one, whose threads (torch,
+    OpenMP, ONNX Runtime, earlier tests' prefetchers) may hold locks a forked child then waits on forever. fn is a
+    module-level function (it travels pickled); the child resolves imports with this process's sys.path."""
     pw = user()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # child: never returns into pytest
-        os.close(r)
+    call = pickle.dumps((fn, args))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PYTHONDONTWRITEBYTECODE": "1"}
+    with tempfile.TemporaryFile() as report:   # the child inherits it open, so it writes there as USER
         try:
-            os.setgroups([])
-            os.setgid(pw.pw_gid)
-            os.setuid(pw.pw_uid)
-            payload = pickle.dumps(("ok", fn()))
-        except ModuleNotFoundError as exc:   # a lazy import from a Python the user may not read (under /root)
-            readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK)
-            payload = pickle.dumps(("raised" if readable else "skip", repr(exc)))
-        except BaseException as exc:   # noqa: BLE001 - reported to the parent
-            payload = pickle.dumps(("raised", repr(exc)))
-        with os.fdopen(w, "wb") as f:
-            f.write(payload)
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
+            child = subprocess.run([sys.executable, "-c", CHILD, str(report.fileno())], capture_output=True,
+                                   input=pickle.dumps((pw.pw_uid, pw.pw_gid, preload(), call)), env=env,
+                                   pass_fds=(report.fileno(),), timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"{fn.__name__}{args!r} as {USER} still ran after {TIMEOUT_S} s (killed): "
+                        f"{(exc.stderr or b'').decode(errors='replace')[-3000:]}")
+        report.seek(0)
+        data = report.read()
+    assert data, f"{fn.__name__}{args!r} as {USER} reported nothing (exit {child.returncode}): " \
+                 f"{child.stderr.decode(errors='replace')[-3000:]}"
     kind, value = pickle.loads(data)
     if kind == "skip":
         pytest.skip(f"{USER} cannot read this Python's standard library: {value}")
@@ -74,23 +111,52 @@ def shared_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def dt_as_user(*args) -> SimpleNamespace:
-    """`dt ARGS...` run as USER: its exit code and output (a traceback's exception appended)."""
-    import fractions  # noqa: F401 - imported here: the child may not read root's Python (pyenv under /root)
-    import zoneinfo  # noqa: F401
-    import statistics  # noqa: F401
-    import colorsys  # noqa: F401
+def each(fn: Callable, calls: list[tuple]) -> list:
+    """fn(*args) for each args of calls, in turn (several calls in one child process)."""
+    return [fn(*args) for args in calls]
 
-    import droptrack.runtime.run  # noqa: F401
 
-    def child() -> dict:
-        result = cli(*args)
-        if isinstance(result.exception, ModuleNotFoundError):
-            raise result.exception
-        return {"exit_code": result.exit_code,
-                "output": result.output + (repr(result.exception) if result.exit_code == 1 else "")}
+def dt_result(*args) -> dict:
+    """`dt ARGS...` in this process: its exit code and output (a traceback's exception appended)."""
+    result = cli(*args)
+    if isinstance(result.exception, ModuleNotFoundError):
+        raise result.exception
+    return {"exit_code": result.exit_code,
+            "output": result.output + (repr(result.exception) if result.exit_code == 1 else "")}
 
-    return SimpleNamespace(**as_user(child))
+
+def dt_as_user(*commands: tuple) -> list[SimpleNamespace]:
+    """Each `dt ARGS...` of commands run as USER, in turn, in one child process: the exit code and output of each."""
+    return [SimpleNamespace(**r) for r in as_user(each, dt_result, commands)]
+
+
+HELD = threading.Lock()   # held by another thread of pytest during test_the_child_shares_no_lock_with_pytest
+
+
+def child_state() -> tuple[int, bool]:
+    """The child's user id, and whether it could take HELD within 5 s."""
+    return os.getuid(), HELD.acquire(timeout=5)
+
+
+def test_the_child_shares_no_lock_with_pytest():
+    """as_user's child was forked from pytest, with the locks that pytest's other threads (torch/OpenMP pools,
+    earlier tests' prefetchers) held at that moment and never release there: it hung in mixed runs. It is now a
+    new process, with locks of its own, running as USER."""
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with HELD:
+            taken.set()
+            done.wait()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    taken.wait()
+    try:
+        assert as_user(child_state) == (user().pw_uid, True)
+    finally:
+        done.set()
+        thread.join()
 
 
 def test_permission_error_is_one_line(capsys):
@@ -113,16 +179,14 @@ def test_run_source_under_a_folder_the_user_cannot_enter(video, shared_tmp):
     locked = shared_tmp / "locked"
     locked.mkdir(mode=0o700)
     shutil.copy(video, locked / "clip.mp4")
-    line = one_line_error(dt_as_user("run", locked / "clip.mp4", "--init", "10,10,20,20", "--device", "cpu"))
+    [result] = dt_as_user(("run", locked / "clip.mp4", "--init", "10,10,20,20", "--device", "cpu"))
+    line = one_line_error(result)
     assert f"'{locked / 'clip.mp4'}' (Permission denied)" in line
 
 
 def test_unreadable_inputs_are_named_not_called_corrupt(video, tiny_ckpt, shared_tmp):
     """Another user's 0600 video, checkpoint or frame: each refused before work as 'not readable' (they were 'cannot
     decode it; convert it with ffmpeg', 'corrupt or not a PyTorch file' and a mid-run 'cv2.imread failed')."""
-    import droptrack.export.options  # noqa: F401
-    import droptrack.runtime.sinks  # noqa: F401
-
     secret_video, secret_ckpt, frames = shared_tmp / "secret.mp4", shared_tmp / "secret.pt", shared_tmp / "frames"
     shutil.copy(video, secret_video)
     shutil.copy(tiny_ckpt, secret_ckpt)
@@ -141,8 +205,8 @@ def test_unreadable_inputs_are_named_not_called_corrupt(video, tiny_ckpt, shared
              ("run", video, "-m", secret_ckpt, *init): f"model '{secret_ckpt}'",
              ("run", frames, *init): f"image '{frames / '00000001.jpg'}'",
              ("export", secret_ckpt, "-o", shared_tmp / "export"): f"checkpoint '{secret_ckpt}'"}
-    for args, named in cases.items():
-        line = one_line_error(dt_as_user(*args))
+    for (args, named), result in zip(cases.items(), dt_as_user(*cases)):
+        line = one_line_error(result)
         assert line == f"error: {named} is not readable by this user (Permission denied); fix its permissions " \
                        "(e.g. chmod a+r) or pass a copy you can read", args
     assert not (shared_tmp / "export").exists()
@@ -162,12 +226,13 @@ def test_outputs_another_user_owns_are_refused_before_work(video, shared_tmp):
     (own / "boxes.txt.part").write_text("1,2,3,4\n")
     os.chown(own, pw.pw_uid, pw.pw_gid)
     init = ("--init", "10,10,20,20", "--device", "cpu", "--max-frames", "2")
-    line = one_line_error(dt_as_user("run", video, *init, "--output", sticky / "boxes.txt"))
-    assert line == (f"error: --output '{sticky / 'boxes.txt'}' exists and belongs to another user in the sticky "
-                    f"folder '{sticky}', where only its owner may replace it; pass another path")
+    in_sticky, in_own = dt_as_user(("run", video, *init, "--output", sticky / "boxes.txt"),
+                                   ("run", video, *init, "--output", own / "boxes.txt", "--overwrite"))
+    assert one_line_error(in_sticky) == (f"error: --output '{sticky / 'boxes.txt'}' exists and belongs to another "
+                                         f"user in the sticky folder '{sticky}', where only its owner may replace "
+                                         "it; pass another path")
     assert sorted(p.name for p in sticky.iterdir()) == ["boxes.txt"]
-    line = one_line_error(dt_as_user("run", video, *init, "--output", own / "boxes.txt", "--overwrite"))
-    assert line == (f"error: --output '{own / 'boxes.txt'}' is written as '{own / 'boxes.txt.part'}' until the run "
+    assert one_line_error(in_own) == (f"error: --output '{own / 'boxes.txt'}' is written as '{own / 'boxes.txt.part'}' until the run "
                     "ends, and that file is read-only; pass another path or make it writable")
     assert sorted(p.name for p in own.iterdir()) == ["boxes.txt.part"]
     assert (own / "boxes.txt.part").read_text() == "1,2,3,4\n"
@@ -176,15 +241,14 @@ def test_outputs_another_user_owns_are_refused_before_work(video, shared_tmp):
 def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp):
     """dt export -o a sticky folder holding another user's writable model.onnx exported, verified, wrote parity.json
     and then failed to rename its graph ('cannot access .../slim.onnx'); now refused before any work."""
-    import droptrack.export.pipeline  # noqa: F401
-
     out = shared_tmp / "exports"
     out.mkdir()
     os.chmod(out, 0o1777)
     (out / "model.onnx").write_bytes(b"old")
     os.chmod(out / "model.onnx", 0o666)
     shutil.copy(tiny_ckpt, shared_tmp / "tiny.pt")
-    line = one_line_error(dt_as_user("export", shared_tmp / "tiny.pt", "-o", out))
+    [result] = dt_as_user(("export", shared_tmp / "tiny.pt", "-o", out))
+    line = one_line_error(result)
     assert line == (f"error: --output '{out}' holds 'model.onnx', which this export replaces, and it belongs to "
                     f"another user in the sticky folder '{out}', where only its owner may replace it; pass another path")
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx"] and (out / "model.onnx").read_bytes() == b"old"
@@ -193,38 +257,36 @@ def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp):
 def test_dataset_frame_the_user_cannot_read(shared_tmp):
     """dt eval / bench on a dataset with another user's 0600 frame said 'cannot be decoded (corrupt or not an image);
     re-download it'; it now says the frame is not readable and how to fix the permissions."""
-    from droptrack.data.sequence import read_rgb
-    from droptrack.errors import DatasetError
-
     frame = shared_tmp / "00000001.jpg"
     cv2.imwrite(str(frame), np.zeros((8, 8, 3), np.uint8))
     os.chmod(frame, 0o600)
+    assert read_frame(frame) == "read"   # root reads it
+    assert as_user(read_frame, frame) == (f"frame {frame} is not readable by this user (Permission denied); fix the dataset's "
+                                          "permissions, e.g. chmod -R a+rX ROOT")
 
-    def read() -> str:
-        try:
-            read_rgb(frame)
-        except DatasetError as exc:
-            return str(exc)
-        return "read"
 
-    assert read() == "read"   # root reads it
-    assert as_user(read) == (f"frame {frame} is not readable by this user (Permission denied); fix the dataset's "
-                             "permissions, e.g. chmod -R a+rX ROOT")
+def read_frame(frame: Path) -> str:
+    """'read', or why the dataset frame could not be read."""
+    from droptrack.data.sequence import read_rgb
+    from droptrack.errors import DatasetError
+
+    try:
+        read_rgb(frame)
+    except DatasetError as exc:
+        return str(exc)
+    return "read"
 
 
 def test_output_under_a_folder_the_user_cannot_enter_names_the_option(video, shared_tmp):
     """--output LOCKED/x (LOCKED: a folder the user may not enter) was a PermissionError from pathlib; the line now
     names the option, for file outputs (dt run), folder outputs (dt data synth) and dt train's own check."""
-    import droptrack.data.synth  # noqa: F401
-    import droptrack.train.options  # noqa: F401
-
     locked = shared_tmp / "locked"
     locked.mkdir(mode=0o700)
     cases = {("run", video, "--init", "10,10,20,20", "--output", locked / "boxes.txt"): ("--output", "boxes.txt"),
              ("data", "synth", locked / "set"): ("OUT", "set"),
              ("train", "-c", "droptrack_tiny_synth", "-o", locked / "train"): ("--output", "train")}
-    for args, (label, name) in cases.items():
-        line = one_line_error(dt_as_user(*args))
+    for (args, (label, name)), result in zip(cases.items(), dt_as_user(*cases)):
+        line = one_line_error(result)
         assert line == (f"error: {label} '{locked / name}': a folder above it is closed to this user (Permission "
                         "denied); pass a path you can write to"), args
     assert list(locked.iterdir()) == []
@@ -235,46 +297,48 @@ def test_bench_reads_a_complete_synthetic_set_it_may_not_write(shared_tmp):
     refused as 'not writable' though nothing is written; it is now read as it is. A set that must be made there
     still needs a writable folder."""
     from droptrack.data.synth import ensure_synth
-    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE, _read
+    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
 
     shared = shared_tmp / "shared_synth"
     ensure_synth(shared, 1, 3, SYNTH_SEED, SYNTH_SIZE, split="val")
     before = sorted(p.relative_to(shared) for p in shared.rglob("*"))
-
-    def read(sequences: int, root: Path = shared) -> object:
-        try:
-            kind, tag, seqs = _read("synthetic", str(root), shared_tmp / "out", sequences, 3)
-        except InputError as exc:
-            return str(exc)
-        return kind, tag, [len(s) for s in seqs]
-
-    assert as_user(lambda: read(1)) == ("synthetic", "synth", [3])
-    assert as_user(lambda: read(2)).startswith(f"--root {shared} holds another synthetic set (sequences 1, not 2)")
-    assert as_user(lambda: read(1, shared_tmp / "new")) == (f"--root '{shared_tmp / 'new'}': folder '{shared_tmp}' "
-                                                           "is not writable (Permission denied); pass a path you "
-                                                           "can write to")
+    out = shared_tmp / "out"
+    whole, more, new = as_user(each, read_synthetic, [(shared, out, 1), (shared, out, 2), (shared_tmp / "new", out, 1)])
+    assert whole == ("synthetic", "synth", [3])
+    assert more.startswith(f"--root {shared} holds another synthetic set (sequences 1, not 2)")
+    assert new == (f"--root '{shared_tmp / 'new'}': folder '{shared_tmp}' is not writable (Permission denied); pass "
+                   "a path you can write to")
     assert sorted(p.relative_to(shared) for p in shared.rglob("*")) == before
+
+
+def read_synthetic(root: Path, out: Path, sequences: int) -> object:
+    """dt bench's synthetic set read from root (kind, tag and each sequence's length), or why it was refused."""
+    from droptrack.eval.bench_data import _read
+
+    try:
+        kind, tag, seqs = _read("synthetic", str(root), out, sequences, 3)
+    except InputError as exc:
+        return str(exc)
+    return kind, tag, [len(s) for s in seqs]
 
 
 def test_path_options_unreadable_to_the_user_are_one_line(tiny_ckpt, shared_tmp):
     """typer checks that an existing Path option is readable (always true for root): a user got a boxed usage error
     ('Invalid value for ARTIFACT: path ... is not readable'); the commands' own one-line errors now say it."""
-    import droptrack.cli.deploy  # noqa: F401
-    import droptrack.engine.doctor  # noqa: F401
-
     secret = shared_tmp / "secret.pt"
     shutil.copy(tiny_ckpt, secret)
     os.chmod(secret, 0o600)
-    line = one_line_error(dt_as_user("doctor", secret))
-    assert line == (f"error: model '{secret}' is not readable by this user (Permission denied); fix its permissions "
-                    "(e.g. chmod a+r) or pass a copy you can read")
     locked = shared_tmp / "locked_results"
     locked.mkdir(mode=0o700)
     out = shared_tmp / "analysis"
     out.mkdir()
     os.chown(out, user().pw_uid, user().pw_gid)
-    line = one_line_error(dt_as_user("analyze", locked, "--dataset", "got10k", "--root", shared_tmp / "data",
-                                     "--output", out))
+    doctor, analyze = dt_as_user(("doctor", secret), ("analyze", locked, "--dataset", "got10k", "--root",
+                                                      shared_tmp / "data", "--output", out))
+    line = one_line_error(doctor)
+    assert line == (f"error: model '{secret}' is not readable by this user (Permission denied); fix its permissions "
+                    "(e.g. chmod a+r) or pass a copy you can read")
+    line = one_line_error(analyze)
     assert line.startswith(f"error: got10k root {shared_tmp / 'data'} (from the given root) does not exist"), line
 
 
@@ -307,7 +371,7 @@ def test_camera_node_closed_to_the_user_says_which_group(shared_tmp):
     os.chmod(node, 0o660)
     group = grp.getgrgid(os.stat(node).st_gid).gr_name
     assert device_state(node) == "exists but could not be opened (busy or not a capture node)"   # root opens it
-    assert as_user(lambda: device_state(node)) == (
-        f"exists but this user may not open it (Permission denied): add the user to its group, e.g. sudo usermod "
-        f"-aG {group} $USER, then log in again")
-    assert as_user(lambda: device_state(shared_tmp / "video1")) == "missing"
+    closed, missing = as_user(each, device_state, [(node,), (shared_tmp / "video1",)])
+    assert closed == (f"exists but this user may not open it (Permission denied): add the user to its group, e.g. "
+                      f"sudo usermod -aG {group} $USER, then log in again")
+    assert missing == "missing"
