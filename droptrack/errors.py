@@ -91,6 +91,20 @@ def no_room(folder: object) -> bool:
         return False
 
 
+def at_size_limit(path: object) -> bool:
+    """`path` has grown to the process's file-size limit (`ulimit -f`): writes past it fail with EFBIG, which
+    writers such as OpenCV's only log."""
+    try:
+        import resource
+    except ImportError:   # Windows: no such limit
+        return False
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    try:
+        return soft != resource.RLIM_INFINITY and os.stat(path).st_size >= soft
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def room_checked(folder: object, what: object) -> Iterator[None]:
     """Writers that do not report a full disk (OpenCV, ONNX's C++ shape inference: they leave a cut file that a

@@ -134,9 +134,9 @@ def test_a_second_run_onto_the_same_files_is_refused(clip, tiny_ckpt, tmp_path):
     run(options(clip, tiny_ckpt, tmp_path), on_frame=interrupt_at(20))
     before = files(tmp_path)
     with resume.locked([tmp_path / "b.jsonl"]):   # as a run still writing them holds it
-        with pytest.raises(Exception, match="another dt run is writing .*b.jsonl; wait for it"):
+        with pytest.raises(Exception, match="another dt run or dt serve is writing .*b.jsonl; wait for it"):
             run(options(clip, tiny_ckpt, tmp_path, resume=True))
-        with pytest.raises(Exception, match="another dt run is writing"):
+        with pytest.raises(Exception, match="another dt run or dt serve is writing"):
             run(options(clip, tiny_ckpt, tmp_path, overwrite=True))
     assert files(tmp_path) == before
     assert run(options(clip, tiny_ckpt, tmp_path, resume=True)).frames == 120

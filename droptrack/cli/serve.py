@@ -90,7 +90,7 @@ def serve(
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
                              allow_frame_ancestors=allow_frame_ancestors or (),
-                             echo=lambda s: typer.echo(s, err=jsonl == "-"))
+                             echo=lambda s: typer.echo(s, err=jsonl == "-"), warn=lambda s: typer.echo(s, err=True))
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
         typer.echo(f"error: {exc}", err=True)
@@ -98,11 +98,10 @@ def serve(
         sys.stderr.flush()
         os._exit(exc.exit_code)
     boxes = (", ".join(session.box_files()) or "none written (no target was added)") if output else None
-    for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+    outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
+    for label, path in outputs:
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
-    if session.error:
-        typer.echo(f"tracking stopped: {session.error}", err=True)
     if session.reader_gone:   # `| head` read enough: the server ended, as dt run does (exit 141)
         from droptrack.runtime.signals import SIGPIPE
 

@@ -233,7 +233,7 @@ def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None
 @contextlib.contextmanager
 def locked(paths: list[Path]) -> Iterator[None]:
     """Exclusive locks on the outputs of a run (`.NAME.lock` beside each, removed at the end; the OS releases them
-    if the process is killed): a second `dt run` onto the same files, --resume or not, is refused."""
+    if the process is killed): a second `dt run` or `dt serve` onto the same files, --resume or not, is refused."""
     import fcntl
 
     held = []
@@ -253,8 +253,8 @@ def locked(paths: list[Path]) -> Iterator[None]:
             if busy:
                 held.pop()
                 fh.close()
-                raise InputError(f"another dt run is writing {path}; wait for it to finish (or stop it), or pass "
-                                 "other output paths")
+                raise InputError(f"another dt run or dt serve is writing {path}; wait for it to finish (or stop "
+                                 "it), or pass other output paths")
         yield
     finally:
         for lock, fh in reversed(held):

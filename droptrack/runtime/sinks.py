@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError, OutputFull, disk_full, full_message, no_room
+from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -315,9 +315,12 @@ class VideoSink(Sink):
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
         self.writer.write(image)
-        if self.part != self.path and no_room(self.part.parent):   # OpenCV only logs a failed write
+        if self.part == self.path:
+            return
+        code = errno.ENOSPC if no_room(self.part.parent) else errno.EFBIG if at_size_limit(self.part) else None
+        if code is not None:   # OpenCV only logs a failed write
             self.full = True
-            raise OutputFull(full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), self.part))
+            raise OutputFull(full_message(OSError(code, os.strerror(code)), self.part))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError, SourceError
+from droptrack.paths import writes_in_place
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -120,6 +121,16 @@ def earlier_box_files(output: str | None) -> list[Path]:
     """The --output files an earlier dt serve may have finished: every NAME_<id>.txt beside NAME.txt (each run numbers
     its targets from 0, so any of them would be written again)."""
     return sorted(_numbered(output, "").values()) if output else []
+
+
+def locked_outputs(opts: ServeOptions) -> list[Path]:
+    """The files locked while serving (as dt run locks its own): --jsonl, --save, and for --output both NAME.txt
+    (what a one-target dt run writes) and NAME_0.txt (the first file of dt serve and of a dt run with several
+    targets), so that any two of dt serve / dt run writing the same files are refused, whoever came first."""
+    paths = [Path(opts.jsonl)] if opts.jsonl and opts.jsonl != "-" else []
+    paths += [Path(opts.output), box_file(opts.output, 0)] if opts.output else []
+    paths += [Path(opts.save)] if opts.save else []
+    return [p for p in paths if not writes_in_place(p)]
 
 
 def leftover_parts(output: str) -> set[str]:

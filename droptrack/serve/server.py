@@ -6,6 +6,7 @@ import contextlib
 import errno
 import signal
 import socket
+import sys
 import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -104,11 +105,12 @@ def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
 
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
-          allow_frame_ancestors: Iterable[str] = ()) -> Session:
+          allow_frame_ancestors: Iterable[str] = (), warn: Callable[[str], None] | None = None) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM / SIGHUP (`session.signal`), or until the reader of `--jsonl -`
     goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
     server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
-    proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard)."""
+    proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard); `warn`
+    (default: stderr) gets the one line saying why tracking stopped, when it stops on an error (a full disk)."""
     web_modules()
     import uvicorn
 
@@ -126,6 +128,9 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
                                                lifespan="off"))
         # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
         session.on_reader_gone = lambda: setattr(server, "should_exit", True)
+        # an error that stops tracking (a full disk, a broken source) is logged when it happens; the page shows it
+        say = warn or (lambda line: print(line, file=sys.stderr, flush=True))
+        session.on_stopped = lambda why: say(f"tracking stopped: {why}")
         session.start()
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)

@@ -10,6 +10,7 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -17,14 +18,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.errors import DropTrackError, InputError, SourceError
-from droptrack.runtime import readers, sources
+from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
+from droptrack.runtime import readers, resume, sources
 from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
-                                    leftover_parts, open_box_file)
+                                    leftover_parts, locked_outputs, open_box_file)
 from droptrack.serve.stats import LiveStats
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -34,7 +35,21 @@ class Session:
     """One source and one tracker, driven by a thread; thread-safe commands and read-only views."""
 
     def __init__(self, opts: ServeOptions):
-        check_serve_options(opts)
+        # a dt run or another dt serve writing these files is refused first (not named as a killed run's NAME.part);
+        # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind
+        paths = locked_outputs(opts)
+        here = [p for p in paths if p.parent.is_dir()]
+        self._locks = contextlib.ExitStack()
+        try:
+            self._locks.enter_context(resume.locked(here))
+            check_serve_options(opts)
+            self._locks.enter_context(resume.locked([p for p in paths if p not in here]))
+            self._setup(opts)
+        except BaseException:
+            self._locks.close()
+            raise
+
+    def _setup(self, opts: ServeOptions) -> None:
         # --overwrite: a killed run's NAME_<id>.txt.part is replaced when that id is drawn (checked just now)
         self._replace = leftover_parts(opts.output) if opts.overwrite and opts.output else set()
         self._policy = opts.reconnect_policy()
@@ -53,6 +68,7 @@ class Session:
         self._frame: sources.Frame | None = None
         self._finished = True                     # the current frame's record was written
         self._box_sinks: dict[int, BoxFileSink] = {}
+        self._video: VideoSink | None = None      # --save, written after the line files (see _finish_frame)
         try:   # outputs are checked before any work starts (the video writer opens on the first frame)
             self._sinks: list = [JsonlSink(opts.jsonl)] if opts.jsonl else []
             if opts.output:
@@ -68,6 +84,8 @@ class Session:
         self.signal: int | None = None            # the signal that stopped dt serve (SIGINT, SIGTERM, SIGHUP)
         self.state = "starting"
         self.error: str | None = None
+        self.output_full = False                  # an output found no room: tracking stopped, the files kept whole
+        self.on_stopped: Callable[[str], None] | None = None   # told why, when tracking stops on an error
         self.source_name, self.live = opts.source, False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
@@ -89,6 +107,8 @@ class Session:
         self._stop.set()
         if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
             self._thread.join(timeout)
+        if not self._thread.is_alive():   # never started, or done: its outputs are closed (else the OS unlocks)
+            self._locks.close()
 
     def _open(self) -> None:
         o = self.opts
@@ -104,7 +124,7 @@ class Session:
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
         if o.save:
-            self._sinks.append(VideoSink(o.save, self._source.fps))
+            self._video = VideoSink(o.save, self._source.fps)
         self._frame, self._finished, self._frames_done = first, False, 1
         self.state = "running" if self.live else "waiting"   # files wait on their first frame for a target
         self._publish()
@@ -125,9 +145,12 @@ class Session:
         except ReaderGone:   # `| head` read enough: the frame it refused is in no output (the jsonl sink is first)
             self._reader_left()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
+            self.output_full = isinstance(exc, OutputFull)   # the streamed files were cut back to whole lines
             self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
         finally:
             self._shutdown()
+            if self.error is not None and self.on_stopped is not None:   # the log learns it now, not at Ctrl-C
+                self.on_stopped(self.error)
 
     def _shutdown(self) -> None:
         try:
@@ -136,7 +159,8 @@ class Session:
             self._reader_left()
         finally:
             errors = []
-            for s in [*self._sinks, *self._box_sinks.values()]:
+            video = [self._video] if self._video is not None else []
+            for s in [*self._sinks, *self._box_sinks.values(), *video]:
                 try:
                     s.close()
                 except Exception as exc:  # noqa: BLE001 - close the others first
@@ -158,6 +182,7 @@ class Session:
                 close()
             if self._source is not None:
                 self._source.close()
+            self._locks.close()   # every output is closed: another run may write them now
 
     def _reader_left(self) -> None:
         """The reader of --jsonl - went away: tracking stops (as dt run does); `on_reader_gone` ends the server."""
@@ -166,6 +191,8 @@ class Session:
             self.on_reader_gone()
 
     def _ended_message(self) -> str:
+        if self.output_full:
+            return f"tracking stopped: {self.error}; restart dt serve to track again"
         hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
         return f"the source ended{f' ({self.error})' if self.error else ''}; restart dt serve to track again{hint}"
 
@@ -223,6 +250,8 @@ class Session:
         for st in states:
             if st.id in self._box_sinks:
                 self._box_sinks[st.id].write(frame, [st], fps)
+        if self._video is not None:   # last: a video that finds no room leaves the line files agreeing on the frames
+            self._video.write(frame, states, fps)
         self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
@@ -342,6 +371,12 @@ class Session:
     def box_files(self) -> list[str]:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
         return [str(p) for _, sink in sorted(self._box_sinks.items()) for p in sink.paths]
+
+    def video_file(self) -> str | None:
+        """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""
+        if self._video is not None and self._video.full:
+            return f"{self._video.part} (unfinished: no room left)"
+        return self.opts.save
 
     def targets(self) -> list[dict]:
         with self._lock:

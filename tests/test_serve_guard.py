@@ -1,0 +1,208 @@
+"""dt serve's outputs against other writers and a full disk: the output lock dt run takes (a second dt serve, or a
+dt serve and a dt run, onto the same files is refused in one line before serving), and a disk that fills up while
+serving (one line in the log when it happens, the page's state and its commands say it, whole lines kept)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from droptrack.errors import InputError
+from droptrack.runtime import resume
+from droptrack.runtime.sinks import box_paths
+
+pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from droptrack.serve.app import create_app  # noqa: E402
+from droptrack.serve.options import ServeOptions  # noqa: E402
+from droptrack.serve.session import Session  # noqa: E402
+from helpers import cli  # noqa: E402
+from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
+BUSY = "another dt run or dt serve is writing"
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+
+
+def test_a_second_server_or_a_run_onto_the_files_being_served_is_refused(video, tiny_ckpt, tmp_path):
+    """Two dt serve (or a dt serve and a dt run) onto the same --jsonl / --output files interleaved their lines;
+    a second one was only refused for the first one's NAME.part as 'a killed run's', and with --overwrite not at
+    all. Now it is one line naming the file another process is writing, exit 2, before serving; the first one's
+    files are untouched."""
+    jsonl, boxes = tmp_path / "serve.jsonl", tmp_path / "boxes.txt"
+    first = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=True, jsonl=str(jsonl),
+                                 output=str(boxes)))
+    first.start()
+    try:
+        client = TestClient(create_app(first), base_url="http://127.0.0.1")
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        wait_for(lambda: first.frames_written >= 3)
+        assert client.post("/pause").json() == {"state": "paused"}   # serving, its files open and holding lines
+        served = {p: p.read_bytes() for p in (part(jsonl), part(box_paths(boxes, 2)[0]))}
+        assert all(served.values())
+        for given in ({"jsonl": str(jsonl)}, {"output": str(boxes)}):   # a second server, even with --overwrite
+            with pytest.raises(InputError, match=f"^{BUSY} {re.escape(next(iter(given.values())))};"):
+                Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True, **given))
+        p = subprocess.run([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--port", "0",
+                            "--jsonl", str(jsonl)], capture_output=True, text=True, timeout=120, env=ENV)
+        assert p.returncode == 2 and p.stderr.splitlines() == [f"error: {BUSY} {jsonl}; wait for it to finish (or "
+                                                              "stop it), or pass other output paths"], p.stderr
+        # dt run onto them: one target writes boxes.txt, several boxes_0.txt, ... (dt serve's first target's file)
+        run = ["run", video, "-m", tiny_ckpt, "--device", "cpu", "--overwrite", "--init", "60,20,50,60"]
+        one_line_exit_2(cli(*run, "-o", boxes), BUSY, str(boxes))
+        one_line_exit_2(cli(*run, "--init", "10,70,40,40", "-o", boxes), BUSY, str(box_paths(boxes, 2)[0]))
+        one_line_exit_2(cli(*run, "--jsonl", jsonl), BUSY, str(jsonl))
+        assert {p: p.read_bytes() for p in served} == served
+    finally:
+        first.stop()
+    assert not list(tmp_path.glob(".*.lock"))   # released with the outputs
+    assert len(jsonl.read_text().splitlines()) == first.frames_written
+
+
+def part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+@pytest.mark.parametrize("held", [["boxes.txt"], ["boxes_0.txt", "boxes_1.txt"], ["frames.jsonl"], ["video.avi"]])
+def test_dt_serve_onto_the_files_a_dt_run_writes_is_refused(video, tiny_ckpt, tmp_path, held):
+    """dt run locks its outputs (boxes.txt for one target, boxes_0.txt ... for several, --jsonl, --save): dt serve
+    onto them is refused naming the file, before the model loads, and nothing of the run's is changed."""
+    with resume.locked([tmp_path / name for name in held]):   # as a dt run writing these files holds them
+        with pytest.raises(InputError, match=f"^{BUSY} {re.escape(str(tmp_path / held[0]))};"):
+            Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
+                                 jsonl=str(tmp_path / "frames.jsonl"), save=str(tmp_path / "video.avi")))
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f".{name}.lock" for name in held)
+
+
+def test_a_refused_server_leaves_no_output_folder(video, tiny_ckpt, tmp_path):
+    """The lock files go beside the outputs; a folder that is not there yet is made only once the checks pass."""
+    with pytest.raises(InputError, match="--max-targets 0"):
+        Session(ServeOptions(str(video), artifact=str(tiny_ckpt), output=str(tmp_path / "new" / "boxes.txt"),
+                             max_targets=0))
+    assert not (tmp_path / "new").exists() and not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- a disk that fills up while serving
+
+def _limited(limit_bytes: int):
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return limit
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 64 KiB tmpfs (needs root and a mount-capable container; skipped elsewhere)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                                                       capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save: bool) -> tuple[int, str, str]:
+    """dt serve with --jsonl, --output (and --save) in `out` (under a file-size `limit`): draw a target, wait for
+    the log's 'tracking stopped' line while the server still runs, check the page's state and a new target's
+    answer, then SIGTERM; returns (exit code, stdout, stderr)."""
+    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu",
+                          "--port", "0", "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
+                          *(["--save", str(out / "v.avi")] if save else [])], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV, text=True, preexec_fn=_limited(limit) if limit else None)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
+    reader.start()
+    try:
+        url = None
+        while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
+            line = p.stdout.readline()
+            assert line, "dt serve ended before serving: " + "".join(err)
+            m = re.match(r"serving (http://\S+)", line)
+            url = m.group(1) if m else None
+        assert post(url, FACE)[0] == 201
+        end = time.monotonic() + 120
+        while not any(ln.startswith("tracking stopped: ") for ln in err):   # logged when it happens
+            assert time.monotonic() < end and p.poll() is None, "".join(err)
+            time.sleep(0.05)
+        assert p.poll() is None   # the page stays up and says why
+        with urllib.request.urlopen(url + "stats", timeout=30) as r:
+            stats = json.load(r)
+        assert stats["state"] == "ended" and stats["error"].startswith("no room left writing '"), stats
+        status, body = post(url, SECOND)
+        assert status == 409 and body["detail"].startswith("tracking stopped: no room left writing"), body
+        p.send_signal(signal.SIGTERM)
+        out_text, _ = p.communicate(timeout=60)
+        reader.join(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, out_text, "".join(err)
+
+
+def post(url: str, box: list[float]) -> tuple[int, dict]:
+    req = urllib.request.Request(url + "targets", data=json.dumps(dict(zip("xywh", box))).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def check_line_files(out: Path, frames: int) -> None:
+    """--jsonl and the box file hold the same `frames` whole lines, frames 0.. in order, under their final names."""
+    records = [json.loads(ln) for ln in (out / "f.jsonl").read_text().splitlines()]   # every line whole
+    assert [r["frame"] for r in records] == list(range(frames))
+    boxes = (out / "boxes_0.txt").read_text().splitlines()
+    assert len(boxes) == frames and all(len(b.split("\t")) == 4 for b in boxes)
+    assert not list(out.glob("*.txt.part")) and not list(out.glob("*.jsonl.part"))
+
+
+def test_a_size_limit_while_serving_stops_tracking_with_one_line_and_keeps_whole_lines(video, tiny_ckpt, tmp_path):
+    """A full disk while serving was written to the page's state only: the log (journald) said nothing until the
+    server was stopped, and a new target was answered 'the source ended'. Now the log has the one line when it
+    happens, the server stays up, a new target is refused naming the full disk, SIGTERM still ends it cleanly."""
+    code, out, err = serve_until_full(video, tiny_ckpt, tmp_path, 3000, save=False)
+    assert code == 0 and "Traceback" not in err, err
+    full = [ln for ln in err.splitlines() if "no room left" in ln]
+    assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{tmp_path / 'f.jsonl'}")
+    kept = int(re.search(r"keeps the (\d+) whole lines", full[0]).group(1))
+    assert (tmp_path / "f.jsonl").stat().st_size <= 3000 and 0 < kept < 120   # the clip has 120 frames
+    check_line_files(tmp_path, kept)
+
+
+@pytest.mark.parametrize("where", ["size limit", "full tmpfs"])
+def test_a_video_that_finds_no_room_is_named_unfinished(video, tiny_ckpt, tmp_path, where, request):
+    """OpenCV only logs the video writes that fail: under a file-size limit (ulimit -f, EFBIG) the cut video was
+    moved into place as NAME and printed as the result, with nothing said; on a full disk the last line said
+    'video: NAME', a file that is not there. Now both stop tracking with the one line, leave NAME.part.EXT and
+    name it as unfinished; the line files agree on their frames (the video is written last)."""
+    out = request.getfixturevalue("small_tmpfs") if where == "full tmpfs" else tmp_path
+    code, stdout, err = serve_until_full(video, tiny_ckpt, out, 60000 if where == "size limit" else None, save=True)
+    assert code == 0 and "Traceback" not in err, err
+    why = "(File too large)" if where == "size limit" else "(No space left on device)"
+    full = [ln for ln in err.splitlines() if "no room left" in ln]
+    assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{out / 'v.part.avi'}' {why}")
+    assert f"video: {out / 'v.part.avi'} (unfinished: no room left)" in stdout
+    assert not (out / "v.avi").exists() and (out / "v.part.avi").stat().st_size > 0
+    frames = len((out / "f.jsonl").read_text().splitlines())
+    assert 0 < frames < 120
+    check_line_files(out, frames)
