@@ -251,3 +251,16 @@ def test_a_file_system_without_locks_still_runs(clip, tiny_ckpt, tmp_path, monke
     monkeypatch.setattr(fcntl, "flock", no_locks)
     assert run(options(clip, tiny_ckpt, tmp_path, max_frames=5)).frames == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jsonl", "b.txt"]
+
+
+def test_a_run_onto_files_a_running_one_writes_is_not_called_killed(clip, tiny_ckpt, tmp_path):
+    """Without --overwrite / --resume, a dt run onto a running dt run's (or dt serve's) NAME.part was refused as 'a
+    run that was killed before it finished', which invites deleting the file of a live run."""
+    part = tmp_path / "b.jsonl.part"
+    part.write_text('{"frame": 0}\n')
+    cmd = ("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--jsonl", tmp_path / "b.jsonl")
+    with resume.locked([tmp_path / "b.jsonl"]):   # as a running writer holds it
+        line = one_line_error(cli(*cmd))
+        assert "another dt run or dt serve is writing" in line and "killed" not in line
+    assert "killed before it finished" in one_line_error(cli(*cmd))   # no writer any more: a killed run's
+    assert part.read_text() == '{"frame": 0}\n'

@@ -14,6 +14,7 @@ from droptrack.paths import check_not_finished, check_outputs, check_readable, r
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
+from droptrack.runtime.resume import writer_alive
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
 
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -55,7 +56,8 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     jsonl, save = [] if opts.jsonl in (None, "-") else [opts.jsonl], [opts.save] if opts.save else []
     resume = getattr(opts, "resume", False)   # dt run --resume: the killed run's files are what it continues
     check_output_paths(opts.source, (opts.artifact, opts.config), {"--output": box_files, "--jsonl": jsonl,
-                                                                   "--save": save}, opts.overwrite or resume)
+                                                                   "--save": save}, opts.overwrite or resume,
+                       unlocked=hasattr(opts, "resume"))   # dt run locks after these checks; dt serve before
     if not (opts.overwrite or resume):   # a finished run's results are replaced only when asked to
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
@@ -121,10 +123,11 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
 
 
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list],
-                       overwrite: bool = False) -> None:
+                       overwrite: bool = False, unlocked: bool = False) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
     (shared by dt run and dt serve); a killed run's NAME.part with data in it is refused unless `overwrite`
-    (--overwrite replaces it as it replaces NAME; never when it is an input)."""
+    (--overwrite replaces it as it replaces NAME; never when it is an input). `unlocked`: the caller (dt run) does not
+    hold its outputs' locks yet, so a held one is a running writer's, named as such rather than as a killed run."""
     for label, paths in outputs.items():   # '-' is stdout for --jsonl only (filtered out before this check)
         if any(str(o) == "-" for o in paths):
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
@@ -147,6 +150,9 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                              "give each output its own path")
         if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
+            if unlocked and writer_alive(out):   # a running one's: not 'killed'
+                raise InputError(f"another dt run or dt serve is writing {out}; wait for it to finish (or stop it), "
+                                 "or pass other output paths")
             raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
                              "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
         why = replace_denied(part)   # another user's killed run: opening it would fail after the checks

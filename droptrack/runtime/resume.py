@@ -230,6 +230,23 @@ def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None
         os.truncate(part, end)
 
 
+def writer_alive(path: str | Path) -> bool:
+    """Whether a running `dt run` / `dt serve` holds `path`'s lock (`locked`); nothing is created or taken."""
+    import fcntl
+
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    try:
+        with open(lock) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:   # no lock file (no run), or a file system without locks
+        return False
+    return False
+
+
 @contextlib.contextmanager
 def locked(paths: list[Path]) -> Iterator[None]:
     """Exclusive locks on the outputs of a run (`.NAME.lock` beside each, removed at the end; the OS releases them
