@@ -109,11 +109,10 @@ def markdown(res: dict) -> str:
 
 
 def main() -> None:
-    from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.export.auto_precision import Int8Options, validation_sequences
     from droptrack.export.onnx import read_metadata
 
-    from tracker_keys_option import keyed_checkpoint, model_args
+    from tracker_keys_option import keyed_checkpoint, model_args, write_report
 
     a = parse()
     t0 = time.perf_counter()
@@ -132,10 +131,7 @@ def main() -> None:
            "loadavg_end": [round(x, 2) for x in os.getloadavg()], "machine": benchmark_machine(ort_intra_op_threads=1),
            "command": "OMP_NUM_THREADS=1 nice -n 10 python benchmarks/fp16_islands.py"
            + model_args(a) + f" --val-sequences {a.val_sequences} --val-frames {a.val_frames}"}
-    a.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(a.out / "report.json", res)
-    atomic_write_text(a.out / "table.md", markdown(res))
-    print(markdown(res))
+    write_report(a.out, res, markdown)
 
 
 if __name__ == "__main__":

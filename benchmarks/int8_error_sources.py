@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling scripts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.errors import run_script  # noqa: E402
-from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys  # noqa: E402
+from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys, write_report  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "int8_error_sources"
 GEMMS = ("qkv", "proj", "fc1", "fc2")
@@ -163,7 +163,6 @@ def int8_graph(fp32: Path, dst: Path, pairs, desc: str, per_channel: bool) -> Pa
 
 
 def main() -> None:
-    from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.export.auto_precision import Int8Options, validation_sequences
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
@@ -208,10 +207,7 @@ def main() -> None:
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "OMP_NUM_THREADS=1 nice -n 10 python benchmarks/int8_error_sources.py"
               + model_args(a)}
-    a.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(a.out / "report.json", report)
-    atomic_write_text(a.out / "table.md", markdown(report))
-    print(markdown(report))
+    write_report(a.out, report, markdown)
 
 
 def markdown(r: dict) -> str:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.errors import run_script  # noqa: E402
 from int8_error_sources import int8_graph, quant_act, quant_weight  # noqa: E402  (sibling)
-from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys  # noqa: E402
+from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys, write_report  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "int8_qad"
 
@@ -159,7 +159,6 @@ def compare(reference: Path, graphs: dict[str, Path], pairs) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from droptrack.artifact import atomic_write_json, atomic_write_text
     from droptrack.data import get_sequences
     from droptrack.data.synth import ensure_synth
     from droptrack.export.calibration import calibration_pairs, sequence_pairs
@@ -196,10 +195,7 @@ def main(argv: list[str] | None = None) -> None:
            + model_args(a)
            + f" --steps {a.steps} --lr {a.lr:g} --batch {a.batch} --pairs {a.pairs}"
            + f" --train-sequences {a.train_sequences}"}
-    a.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(a.out / "report.json", res)
-    atomic_write_text(a.out / "table.md", markdown(res))
-    print(markdown(res))
+    write_report(a.out, res, markdown)
 
 
 def markdown(r: dict) -> str:

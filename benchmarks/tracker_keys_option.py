@@ -1,6 +1,6 @@
 """The benchmarks' --model / --tracker-keys options (precision_targets.py, bench_classic.py, fp16_islands.py,
 int8_error_sources.py, int8_qad.py): the JSON TEST keys checked, and the checkpoint re-saved with them (same
-weights, reused so caches keyed on its hash resume)."""
+weights, reused so caches keyed on its hash resume); and their report.json / table.md writer."""
 
 from __future__ import annotations
 
@@ -72,3 +72,14 @@ def model_args(a: argparse.Namespace) -> str:
     """The --model / --tracker-keys part of a recorded command line."""
     return ((f" --model {a.model}" if a.model else "")
             + (f" --tracker-keys '{a.tracker_keys}'" if a.tracker_keys is not None else ""))
+
+
+def write_report(out: Path, report: dict, markdown) -> None:
+    """OUT/report.json and OUT/table.md (markdown(report)), written atomically; the table is printed too."""
+    from droptrack.artifact import atomic_write_json, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "report.json", report)
+    text = markdown(report)
+    atomic_write_text(out / "table.md", text)
+    print(text)

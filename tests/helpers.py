@@ -1,5 +1,6 @@
 """Helpers shared by test files: `dt` in process, the one-line-error check, the needs-CUDA mark, an ONNX graph's
-tensor types, a camera's HTTP MJPEG stream that drops (and a running one), a tiny image or text file."""
+tensor types, a camera's HTTP MJPEG stream that drops (and a running one), a tiny image or text file, an image
+folder of a drifting square."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import http.server
 import socketserver
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -99,3 +101,28 @@ def text(path: Path, body: str) -> None:
     """Write a text file, creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
+
+
+def drifting_clip(folder: Path, frames: int) -> Path:
+    """`frames` 96x72 PNGs of a textured 26x20 square drifting over noise (starts at 30,22): an image-folder source."""
+    rng = np.random.default_rng(0)
+    bg = rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)
+    patch = rng.integers(0, 255, (20, 26, 3), dtype=np.uint8)
+    for i in range(frames):
+        image = bg.copy()
+        x, y = 30 + int(12 * np.sin(i / 15)), 22 + int(8 * np.cos(i / 20))
+        image[y:y + 20, x:x + 26] = patch
+        cv2.imwrite(str(folder / f"{i:05d}.png"), image)
+    return folder
+
+
+@dataclass
+class FakeSeq:
+    """Stand-in for droptrack.data's sequence objects (what the metrics and dt analyze read of them)."""
+
+    name: str
+    dataset: str
+    boxes: np.ndarray
+    visible: np.ndarray | None = None
+    cover: np.ndarray | None = None
+    image_size: tuple[int, int] = (320, 240)

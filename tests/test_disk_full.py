@@ -7,34 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import resource
-import shutil
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from droptrack.runtime.sinks import VideoSink
 from droptrack.runtime.sources import Frame
-
-
-def dt_limited(args: list[str], limit_bytes: int, cwd: Path) -> subprocess.CompletedProcess:
-    """`python -m droptrack ARGS` where no file may grow past `limit_bytes` (writes beyond fail with EFBIG)."""
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.run([sys.executable, "-B", "-m", "droptrack", *args], capture_output=True, text=True,
-                          preexec_fn=limit, cwd=cwd, timeout=300, env=_env())
-
-
-def _env() -> dict:
-    import os
-
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+from disk_limits import dt_limited, tmpfs
 
 
 def test_jsonl_stream_keeps_its_whole_lines(tiny_ckpt, tmp_path):
@@ -71,13 +50,8 @@ def test_atomic_output_names_the_file_and_is_not_moved_into_place(tmp_path):
 @pytest.fixture
 def full_tmpfs(tmp_path):
     """A 16 KiB tmpfs (needs root and a mount-capable container; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)],
-                                                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    with tmpfs(tmp_path / "mnt", "16k") as mnt:
+        yield mnt
 
 
 def test_video_on_a_full_disk_stops_and_keeps_no_broken_video(full_tmpfs):
@@ -98,13 +72,8 @@ def test_video_on_a_full_disk_stops_and_keeps_no_broken_video(full_tmpfs):
 @pytest.fixture
 def small_tmpfs(tmp_path, request):
     """A tmpfs of request.param bytes (needs root and a mount-capable container; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={request.param}", "tmpfs",
-                                                        str(mnt)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    with tmpfs(tmp_path / "mnt", request.param) as mnt:
+        yield mnt
 
 
 # the tiny model's model.onnx is 1.4 MB: 2 MB runs out in the simplifier (its error was swallowed and the export

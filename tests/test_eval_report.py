@@ -7,7 +7,6 @@ import re
 import sys
 import types
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +16,7 @@ from typer.testing import CliRunner
 from droptrack.errors import InputError
 from droptrack.eval import results as R
 from droptrack.eval.report import analyze, report_table
-
-
-@dataclass
-class FakeSeq:
-    """Stand-in for droptrack.data's sequence objects."""
-
-    name: str
-    dataset: str
-    boxes: np.ndarray
-    visible: np.ndarray | None = None
-    cover: np.ndarray | None = None
-    image_size: tuple[int, int] = (320, 240)
+from helpers import FakeSeq
 
 
 def make_seqs(tag: str = "otb", n: int = 3, frames: int = 12) -> list[FakeSeq]:

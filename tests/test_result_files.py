@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import types
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -13,21 +12,9 @@ import pytest
 from droptrack.errors import InputError
 from droptrack.eval import results as R
 from droptrack.eval.report import analyze, error_lines
-from helpers import cli, one_line_error
+from helpers import FakeSeq, cli, one_line_error
 
 G = [10.0, 10.0, 20.0, 20.0]
-
-
-@dataclass
-class Seq:
-    """Stand-in for droptrack.data's sequence objects."""
-
-    name: str
-    dataset: str
-    boxes: np.ndarray
-    visible: np.ndarray | None = None
-    cover: np.ndarray | None = None
-    image_size: tuple[int, int] = (320, 240)
 
 
 def test_reads_every_official_writer(tmp_path):
@@ -58,9 +45,9 @@ def test_errors_name_the_files_own_line(tmp_path):
         R.read_times(tmp_path / "t.txt")
 
 
-def _lasot(tmp_path, rows: int) -> tuple[list[Seq], object]:
+def _lasot(tmp_path, rows: int) -> tuple[list[FakeSeq], object]:
     """One 4-frame LaSOT sequence and a tracker folder whose file has `rows` rows (IoU 1, 2/3, 1, 1, then junk)."""
-    seq = Seq("monkey-17", "lasot", np.array([G] * 4), visible=np.ones(4, bool))
+    seq = FakeSeq("monkey-17", "lasot", np.array([G] * 4), visible=np.ones(4, bool))
     boxes = np.array([G, [14, 10, 20, 20], G, G, [500, 500, 5, 5], [0, 0, 0, 0]])[:rows]
     d = tmp_path / f"r{rows}"
     R.write_result(d / "monkey-17.txt", boxes)
@@ -83,7 +70,7 @@ def test_rows_past_the_ground_truth_are_ignored_as_ostrack_does(tmp_path):
     assert t.notes == {"monkey-17": note} and error_lines(rep) == [f"r6: monkey-17 scored: {note}"]
     tn = analyze([d6], seqs, protocol="trackingnet-devkit").trackers[0]
     assert tn.errors == {} and "as the TrackingNet devkit does" in tn.notes["monkey-17"]
-    many = [Seq(f"s{i}", "lasot", np.array([G] * 4), visible=np.ones(4, bool)) for i in range(7)]
+    many = [FakeSeq(f"s{i}", "lasot", np.array([G] * 4), visible=np.ones(4, bool)) for i in range(7)]
     for s in many:
         R.write_result(tmp_path / "many" / f"{s.name}.txt", [G] * 5)
     lines = error_lines(analyze([tmp_path / "many"], many))
@@ -104,7 +91,7 @@ def test_split_without_ground_truth_is_refused(tmp_path, monkeypatch):
     one line saying where such a split is scored. A sequence without GT among annotated ones is left out."""
     first = np.full((5, 4), np.nan)
     first[0] = G
-    seqs = [Seq("a", "trackingnet", first.copy()), Seq("b", "trackingnet", first.copy())]
+    seqs = [FakeSeq("a", "trackingnet", first.copy()), FakeSeq("b", "trackingnet", first.copy())]
     d = tmp_path / "trk"
     for s in seqs:
         R.write_result(d / f"{s.name}.txt", np.array([G] * 5))
@@ -126,7 +113,7 @@ def test_split_without_ground_truth_is_refused(tmp_path, monkeypatch):
 def test_nan_rows_fail_under_the_trackingnet_devkit_and_are_refused_under_ostrack(tmp_path):
     """The TrackingNet devkit scores a NaN row as a missed frame (IoU and distances NaN pass no threshold); dt
     analyze left the whole sequence out. OSTrack/pytracking raise on NaN, so the OPE protocols still refuse it."""
-    seq = Seq("a", "trackingnet", np.array([G] * 4))
+    seq = FakeSeq("a", "trackingnet", np.array([G] * 4))
     d = tmp_path / "trk"
     d.mkdir()
     (d / "a.txt").write_text("10,10,20,20\nnan,nan,nan,nan\n10,10,20,20\n10,10,20,20\n")

@@ -11,11 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from helpers import cli, one_line_error
+from helpers import cli, drifting_clip, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 INIT = "30,22,26,20"
@@ -25,16 +23,7 @@ REFRESH = ["--template-refresh", "0", "--template-refresh-every", "3", "--scale-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """600 frames of a textured square drifting over noise (96x72 PNGs)."""
-    d = tmp_path_factory.mktemp("clip")
-    rng = np.random.default_rng(0)
-    bg = rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)
-    patch = rng.integers(0, 255, (20, 26, 3), dtype=np.uint8)
-    for i in range(600):
-        img = bg.copy()
-        x, y = 30 + int(12 * np.sin(i / 15)), 22 + int(8 * np.cos(i / 20))
-        img[y:y + 20, x:x + 26] = patch
-        cv2.imwrite(str(d / f"{i:05d}.png"), img)
-    return d
+    return drifting_clip(tmp_path_factory.mktemp("clip"), 600)
 
 
 def args(clip: Path, ckpt: Path, out: Path, *extra: str) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from droptrack.runtime import resume
 from droptrack.runtime.run import RunOptions, run
-from helpers import cli, one_line_error
+from helpers import cli, drifting_clip, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 INIT = "30,22,26,20"
@@ -26,16 +26,7 @@ REFRESH = {"TEMPLATE_REFRESH": 0.0, "TEMPLATE_REFRESH_EVERY": 3, "SCALE_SEARCH":
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """120 frames of a textured square drifting over noise (96x72 PNGs)."""
-    d = tmp_path_factory.mktemp("clip")
-    rng = np.random.default_rng(0)
-    bg = rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)
-    patch = rng.integers(0, 255, (20, 26, 3), dtype=np.uint8)
-    for i in range(120):
-        img = bg.copy()
-        x, y = 30 + int(12 * np.sin(i / 15)), 22 + int(8 * np.cos(i / 20))
-        img[y:y + 20, x:x + 26] = patch
-        cv2.imwrite(str(d / f"{i:05d}.png"), img)
-    return d
+    return drifting_clip(tmp_path_factory.mktemp("clip"), 120)
 
 
 def options(clip: Path, ckpt: Path, out: Path, **kw) -> RunOptions:
@@ -172,7 +163,7 @@ def test_a_damaged_journal_is_one_line(clip, tiny_ckpt, tmp_path):
 def test_a_run_stopped_by_a_full_disk_says_how_to_resume_and_resumes(clip, tiny_ckpt, reference, tmp_path):
     """A file-size limit (as a full disk) stops the run with its whole lines kept; with room again, --resume
     finishes the files as an uninterrupted run writes them."""
-    from test_disk_full import dt_limited
+    from disk_limits import dt_limited
 
     base = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--threads", "1", "--init", INIT, "-o",
             str(tmp_path / "b.txt"), "--jsonl", str(tmp_path / "b.jsonl"), "--template-refresh", "0",

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
+from disk_limits import file_size_limit, tmpfs  # noqa: E402
 from helpers import cli  # noqa: E402
 from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
 
@@ -99,23 +98,11 @@ def test_a_refused_server_leaves_no_output_folder(video, tiny_ckpt, tmp_path):
 
 # ---------------------------------------------------------------- a disk that fills up while serving
 
-def _limited(limit_bytes: int):
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    return limit
-
-
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 64 KiB tmpfs (needs root and a mount-capable container; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                                                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    with tmpfs(tmp_path / "mnt", "64k") as mnt:
+        yield mnt
 
 
 def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save: bool) -> tuple[int, str, str]:
@@ -125,7 +112,7 @@ def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu",
                           "--port", "0", "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
                           *(["--save", str(out / "v.avi")] if save else [])], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=ENV, text=True, preexec_fn=_limited(limit) if limit else None)
+                         stderr=subprocess.PIPE, env=ENV, text=True, preexec_fn=file_size_limit(limit) if limit else None)
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
     reader.start()
