@@ -46,12 +46,18 @@ class Sink:
         """Flush and release; called once, also after errors or Ctrl-C."""
 
 
+def numbered_path(path: str | Path, k: int) -> Path:
+    """`boxes.txt` -> `boxes_<k>.txt`: target k's file where there are several (dt run) or they come and go
+    (dt serve, where k is the target's id)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
 def box_paths(path: str | Path, num_targets: int) -> list[Path]:
     """`boxes.txt` for one target; `boxes_0.txt`, `boxes_1.txt`, ... (in --init order) for several."""
-    path = Path(path)
     if num_targets == 1:
-        return [path]
-    return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(num_targets)]
+        return [Path(path)]
+    return [numbered_path(path, k) for k in range(num_targets)]
 
 
 def format_box_line(box: list[float]) -> str:

@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.runtime import resume
+from droptrack.runtime import outlocks
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -21,14 +21,17 @@ class Outputs:
     def __init__(self, opts: ServeOptions):
         """Lock the outputs and check the options (refused: nothing locked, nothing made)."""
         # a dt run or another dt serve writing these files is refused first (not named as a killed run's NAME.part);
-        # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind
+        # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind;
+        # every NAME_<id>.txt a target may get is locked for the whole time (ids grow as targets are drawn)
         paths = locked_outputs(opts)
+        serving = [Path(opts.output)] if opts.output else []
         here = [p for p in paths if p.parent.is_dir()]
         self._locks = contextlib.ExitStack()
         try:
-            self._locks.enter_context(resume.locked(here))
+            self._locks.enter_context(outlocks.locked(here, [o for o in serving if o.parent.is_dir()]))
             check_serve_options(opts)
-            self._locks.enter_context(resume.locked([p for p in paths if p not in here]))
+            self._locks.enter_context(outlocks.locked([p for p in paths if p not in here],
+                                                      [o for o in serving if not o.parent.is_dir()]))
         except BaseException:
             self._locks.close()
             raise
