@@ -124,22 +124,31 @@ class Session:
         except ReaderGone:   # `| head` read enough: the frame it refused is in no output (the jsonl sink is first)
             self._reader_left()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
-            self.output_full = isinstance(exc, OutputFull)   # the streamed files were cut back to whole lines
-            self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
+            self._failed(exc)
         finally:
             self._shutdown()
             if self.error is not None and self.on_stopped is not None:   # the log learns it now, not at Ctrl-C
                 self.on_stopped(self.error)
 
+    def _failed(self, exc: Exception) -> None:
+        """Tracking stopped on `exc` (the first error is the one shown); a full disk's streamed files were cut back
+        to whole lines, and dt serve exits 2 once stopped, as dt run after a full disk."""
+        self.output_full = self.output_full or isinstance(exc, OutputFull)
+        if self.error is None:
+            self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
+
     def _shutdown(self) -> None:
         try:
-            self._finish_frame()
+            self._finish_frame()   # the frame held last (paused, or the stop came): it may find the disk full now
         except ReaderGone:
             self._reader_left()
+        except Exception as exc:  # noqa: BLE001 - logged by _run as one line, never a thread's traceback
+            self._failed(exc)
         finally:
             errors = self.outputs.close()
-            if errors and self.error is None:
-                self.error = f"closing the outputs failed: {errors[0]}"
+            full = next((e for e in errors if isinstance(e, OutputFull)), None)
+            if errors:   # a full disk found only at close (fsync, the video's index) is a full disk too
+                self._failed(full or DropTrackError(f"closing the outputs failed: {errors[0]}"))
             with self._lock:   # 'ended' once the outputs are complete: a client that sees it may read them
                 if self.state != "failed":
                     self.state = "ended"
