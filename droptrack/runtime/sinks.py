@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room
+from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room, refused_block
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -297,6 +297,7 @@ class VideoSink(Sink):
         self.scale = 1
         self.resized = 0
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
+        self._size = -1     # NAME.part.EXT's size at the last check
 
     def _open(self, w: int, h: int) -> None:
         import cv2
@@ -321,18 +322,31 @@ class VideoSink(Sink):
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
         self.writer.write(image)
-        if self.part == self.path:
-            return
+        if self.part != self.path:
+            self._check_room(always=False)
+
+    def _check_room(self, always: bool) -> None:
+        """OpenCV only logs a failed write: raise OutputFull (the video stays NAME.part.EXT) when the disk is full,
+        the file at the size limit, or the quota used up (asked of the file system each time the file did not grow,
+        or `always`: a write that got through needs no asking)."""
+        try:
+            size = os.stat(self.part).st_size
+        except OSError:
+            size = -1
+        grew, self._size = size != self._size, size
         code = errno.ENOSPC if no_room(self.part.parent) else errno.EFBIG if at_size_limit(self.part) else None
-        if code is not None:   # OpenCV only logs a failed write
+        if code is None and (always or not grew):
+            code = refused_block(self.part.parent)
+        if code is not None:
             self.full = True
             raise OutputFull(full_message(OSError(code, os.strerror(code)), self.part))
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.release()
+            self.writer.release()   # writes the index: a cut one leaves a video that does not play
             self.writer = None
             if self.part != self.path and self.part.exists() and not self.full:
+                self._check_room(always=True)
                 os.replace(self.part, self.path)
 
 
