@@ -62,6 +62,22 @@ def test_dt_eval_summary_uses_and_names_the_same_definition(tmp_path):
         summary_lines(otb)[1]
 
 
+def test_fps_edge_cases_follow_each_definition(tmp_path):
+    """GOT-10k keeps +inf (1/inf = 0 in its mean) and pools every repetition column of `<seq>_time.txt`;
+    frames / seconds leaves inf out; nothing timed gives None under both."""
+    from droptrack.eval.speed import tracker_fps
+
+    assert tracker_fps([np.array([0.5, np.inf])], "got10k-toolkit") == pytest.approx((2 + 0) / 2)
+    assert tracker_fps([np.array([0.5, np.inf])], "ostrack-ope") == pytest.approx(1 / 0.5)
+    assert tracker_fps([np.array([0.0, np.nan]), None], "got10k-toolkit") is None
+    assert tracker_fps([None], "ostrack-ope") is None
+    seq = FakeSeq("a", "got10k", np.array([G] * 3), cover=np.ones(3, int))
+    R.write_got10k_submission(tmp_path / "trk", {"a": [np.array([G] * 3)] * 2})
+    (tmp_path / "trk" / "a" / "a_time.txt").write_text("0.5,0.25\n0.1,nan\n0.1,0.05\n")   # 2 repetitions
+    # pooled 0.5, 0.25, 0.1, 0.1, 0.05: mean of 2, 4, 10, 10, 20
+    assert analyze([tmp_path / "trk"], [seq]).trackers[0].fps == pytest.approx(GOT10K_FPS)
+
+
 def test_time_files_in_the_got10k_toolkits_times_folder(tmp_path):
     """The GOT-10k toolkit's OTB/LaSOT experiments write `<seq>.txt` and `times/<seq>_time.txt`; dt analyze looked
     only next to the result file and reported no FPS for such folders."""

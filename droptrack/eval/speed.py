@@ -29,12 +29,12 @@ def fps_definition(protocol: str) -> str:
 
 def tracker_fps(times: Sequence[np.ndarray | None], protocol: str) -> float | None:
     """FPS of the sequences that have times (None entries: no time file), or None when no frame was timed."""
-    if protocol == "got10k-toolkit":   # the toolkit keeps +inf (1/inf = 0 lowers the mean); only NaN and t <= 0 go
-        t = np.concatenate([np.asarray(x, np.float64).reshape(-1) for x in times if x is not None] or [np.zeros(0)])
-        with np.errstate(invalid="ignore"):
-            t = t[~np.isnan(t) & (t > 0)]
+    flat = [np.asarray(x, np.float64).reshape(-1) for x in times if x is not None]
+    if protocol == "got10k-toolkit":   # the toolkit drops only NaN and t <= 0 (+inf stays: 1/inf = 0 in the mean)
+        t = np.concatenate(flat) if flat else np.zeros(0)
+        t = t[~np.isnan(t)]
+        t = t[t > 0]
         return float(np.mean(1.0 / t)) if len(t) else None
-    kept = [x[np.isfinite(x) & (x > 0)] for x in (np.asarray(x, np.float64).reshape(-1)
-                                                     for x in times if x is not None)]
+    kept = [x[np.isfinite(x) & (x > 0)] for x in flat]
     frames, seconds = sum(len(x) for x in kept), sum(float(x.sum()) for x in kept)
     return frames / seconds if frames and seconds > 0 else None
