@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from droptrack.artifact import artifact_format
+from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
+from droptrack.errors import InputError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Normalizer, crop_resize
-from droptrack.runtime.inputs import BoxesLike, BoxLike, as_box, as_boxes, as_frame, no_boxes, target_index
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_device, check_threads,
+                                        no_boxes, target_index)
 
 
 @dataclass
@@ -250,7 +252,13 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     """
-    kind = artifact_format(artifact)
+    device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
+    if config is not None and kind != "torch":
+        raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
+                         "was exported with: drop config")
+    problem = None if artifact is None else content_problem(artifact)
+    if problem:
+        raise InputError(f"model {problem}")
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
