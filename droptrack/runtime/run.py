@@ -18,6 +18,7 @@ from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import writes_in_place
 from droptrack.runtime import readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
+from droptrack.runtime.inputs import check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -83,6 +84,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     before any work starts)."""
     from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
+    device = check_device(device)   # 'CUDA' must not pick the host Tracker for a CUDA backend
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
