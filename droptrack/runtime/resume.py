@@ -11,7 +11,6 @@ on. The journal goes when the source is finished.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -19,7 +18,7 @@ import os
 import time
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -228,52 +227,3 @@ def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None
             part.unlink(missing_ok=True)   # an empty one a later attempt left
             os.replace(src, part)
         os.truncate(part, end)
-
-
-def writer_alive(path: str | Path) -> bool:
-    """Whether a running `dt run` / `dt serve` holds `path`'s lock (`locked`); nothing is created or taken."""
-    import fcntl
-
-    lock = Path(path).with_name(f".{Path(path).name}.lock")
-    try:
-        with open(lock) as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    except OSError:   # no lock file (no run), or a file system without locks
-        return False
-    return False
-
-
-@contextlib.contextmanager
-def locked(paths: list[Path]) -> Iterator[None]:
-    """Exclusive locks on the outputs of a run (`.NAME.lock` beside each, removed at the end; the OS releases them
-    if the process is killed): a second `dt run` or `dt serve` onto the same files, --resume or not, is refused."""
-    import fcntl
-
-    held = []
-    try:
-        for path in paths:
-            lock = path.with_name(f".{path.name}.lock")
-            lock.parent.mkdir(parents=True, exist_ok=True)   # the outputs' folder is made when they are opened
-            fh = open(lock, "a")
-            held.append((lock, fh))
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                busy = os.fstat(fh.fileno()).st_ino != os.stat(lock).st_ino   # removed by a run that just ended
-            except (BlockingIOError, FileNotFoundError):
-                busy = True
-            except OSError:   # a file system without locks (some NFS and FUSE mounts): run unlocked
-                busy = False
-            if busy:
-                held.pop()
-                fh.close()
-                raise InputError(f"another dt run or dt serve is writing {path}; wait for it to finish (or stop "
-                                 "it), or pass other output paths")
-        yield
-    finally:
-        for lock, fh in reversed(held):
-            lock.unlink(missing_ok=True)
-            fh.close()

@@ -16,7 +16,7 @@ from droptrack.engine.threads import apply_threads, plan_threads, restore_thread
 from droptrack.errors import BackendError, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import writes_in_place
-from droptrack.runtime import readers, resume, sources
+from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -219,7 +219,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
-        stack.enter_context(resume.locked(outputs + video))   # a second run onto these files is refused
+        stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
         ident = resume.identity(opts, boxes, tracker, outputs)
         point = resume.load(resume.journal_path(outputs), ident) if opts.resume else None
         if point is not None:
