@@ -14,8 +14,7 @@ WHOLE_UP_TO = 4 * CHUNK  # files up to this size are hashed whole
 
 
 def sampled_sha256(path: Path) -> str:
-    """sha256 of the size and of the whole file up to 4 MiB, else of 1 MiB at 0, 1/3, 2/3 and the end: cheap on
-    videos of any length; a re-encode, cut or append changes it, a same-size edit outside those chunks does not."""
+    """sha256 of size + the whole file up to 4 MiB, else of 1 MiB at 0, 1/3, 2/3 and the end (blind to edits between)."""
     size = path.stat().st_size
     h = hashlib.sha256(f"{size}\n".encode())
     with open(path, "rb") as f:
@@ -29,8 +28,7 @@ def sampled_sha256(path: Path) -> str:
 
 
 def folder_sha256(frames: list[Path]) -> str:
-    """sha256 of every frame's name and size in reading order, and of the first, middle and last frame's content
-    (`sampled_sha256`): a frame added, removed, renamed or resized changes it, as does any change to those three."""
+    """sha256 of every frame's name and size, in reading order, and of the first, middle and last frame's content."""
     h = hashlib.sha256()
     for p in frames:
         h.update(f"{p.name}\t{p.stat().st_size}\n".encode())
