@@ -14,7 +14,7 @@ WHOLE_UP_TO = 4 * CHUNK  # files up to this size are hashed whole
 
 
 def sampled_sha256(path: Path) -> str:
-    """sha256 of size + the whole file up to 4 MiB, else of 1 MiB at 0, 1/3, 2/3 and the end (blind to edits between)."""
+    """sha256 of size + the whole file up to 4 MiB, else of 1 MiB at 0, 1/3, 2/3 and the end (blind to edits between)"""
     size = path.stat().st_size
     h = hashlib.sha256(f"{size}\n".encode())
     with open(path, "rb") as f:
