@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from droptrack.errors import InputError
-from droptrack.runtime import resume
+from droptrack.runtime import outlock
 from droptrack.runtime.sinks import box_paths
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
@@ -81,7 +81,7 @@ def part(path: Path) -> Path:
 def test_dt_serve_onto_the_files_a_dt_run_writes_is_refused(video, tiny_ckpt, tmp_path, held):
     """dt run locks its outputs (boxes.txt for one target, boxes_0.txt ... for several, --jsonl, --save): dt serve
     onto them is refused naming the file, before the model loads, and nothing of the run's is changed."""
-    with resume.locked([tmp_path / name for name in held]):   # as a dt run writing these files holds them
+    with outlock.locked([tmp_path / name for name in held]):   # as a dt run writing these files holds them
         with pytest.raises(InputError, match=f"^{BUSY} {re.escape(str(tmp_path / held[0]))};"):
             Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
                                  jsonl=str(tmp_path / "frames.jsonl"), save=str(tmp_path / "video.avi")))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
-from droptrack.runtime import readers, resume, sources
+from droptrack.runtime import outlock, readers, sources
 from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
@@ -41,9 +41,9 @@ class Session:
         here = [p for p in paths if p.parent.is_dir()]
         self._locks = contextlib.ExitStack()
         try:
-            self._locks.enter_context(resume.locked(here))
+            self._locks.enter_context(outlock.locked(here))
             check_serve_options(opts)
-            self._locks.enter_context(resume.locked([p for p in paths if p not in here]))
+            self._locks.enter_context(outlock.locked([p for p in paths if p not in here]))
             self._setup(opts)
         except BaseException:
             self._locks.close()
