@@ -146,11 +146,18 @@ def test_checkpoint_size_estimate_matches_a_written_checkpoint(tmp_path, synth):
 def test_too_little_free_space_is_refused_before_the_first_iteration(tmp_path, synth, monkeypatch):
     import droptrack.train.space as space
 
-    monkeypatch.setattr(space, "free_bytes", lambda folder: 3 << 20)   # 3 MB: a tiny_ce_test checkpoint is ~4 MB
-    out = tmp_path / "run"
+    asked = []
+    monkeypatch.setattr(space, "free_bytes", lambda folder: asked.append(folder) or 3 << 20)   # a checkpoint: ~4 MB
+    out = tmp_path / "new" / "run"
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
     assert f"--output '{out}' has 3.0 MB free, and the first epoch writes 2 checkpoints" in line, line
-    assert not list(out.glob("*.pt")) and not (out / "train.log").exists()
+    assert asked == [tmp_path] and list(tmp_path.iterdir()) == [], list(tmp_path.rglob("*"))   # no folder, no probe
+    # into a folder a killed run left (its log kept as it is: not renamed, no config.yaml written, no lock file)
+    out.mkdir(parents=True)
+    (out / "train.log").write_text("epoch 1 ...\n")
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
+    assert f"--output '{out}' has 3.0 MB free" in line and asked[-1] == out, line
+    assert [p.name for p in out.iterdir()] == ["train.log"] and (out / "train.log").read_text() == "epoch 1 ...\n"
 
 
 def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):

@@ -171,7 +171,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
-    if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume) left no folder
+    if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
+        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
         make_output(output)
         if lock is not None:
             lock.take(output)
@@ -184,8 +186,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
-        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
