@@ -1,6 +1,6 @@
 """`dt train` leftovers: a refused run (bad --pretrained) makes no output folder; --resume with fewer --epochs than
-are done is refused; a fresh run keeps an earlier run's train.log and TensorBoard folder apart; resume compares the data roots as read
-(--data, DT_DATA_<NAME> or DT_DATA), not as typed."""
+are done is refused; a fresh run keeps an earlier run's train.log and TensorBoard folder apart; resume compares the
+data roots as read (--data, DT_DATA_<NAME> or DT_DATA), not as typed."""
 
 from __future__ import annotations
 
