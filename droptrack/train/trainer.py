@@ -19,6 +19,7 @@ from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
+from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
@@ -118,6 +119,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
     dev = _device(opts.device)
     amp = amp_mode(opts, cfg)
+    amp_note = check_amp(amp, dev)   # a device that cannot do it is refused before any work
     dist = setup_dist(str(dev))
     if dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
@@ -129,6 +131,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
             Console(stderr=True, soft_wrap=True).print(msg)
 
+    if amp_note:
+        say(amp_note)
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
