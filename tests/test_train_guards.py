@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from droptrack.data.synth import generate_synth
+from exec_with import exec_with
 from helpers import cli
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
@@ -266,8 +267,8 @@ def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_pa
            "--save-interval", "1"]
     log = tmp_path / "dt.txt"
     with open(log, "w") as f:
-        dt = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+        dt = subprocess.Popen(exec_with(cmd, default_signals=("TERM",)), stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / "last.pt").is_file():   # one iteration done and saved
