@@ -29,7 +29,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from disk_limits import file_size_limit, tmpfs  # noqa: E402
+from disk_limits import tmpfs  # noqa: E402
+from exec_with import exec_with  # noqa: E402
 from helpers import cli  # noqa: E402
 from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
 
@@ -109,10 +110,11 @@ def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save
     """dt serve with --jsonl, --output (and --save) in `out` (under a file-size `limit`): draw a target, wait for
     the log's 'tracking stopped' line while the server still runs, check the page's state and a new target's
     answer, then SIGTERM; returns (exit code, stdout, stderr)."""
-    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu",
-                          "--port", "0", "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
-                          *(["--save", str(out / "v.avi")] if save else [])], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=ENV, text=True, preexec_fn=file_size_limit(limit) if limit else None)
+    cmd = [sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu", "--port", "0",
+           "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
+           *(["--save", str(out / "v.avi")] if save else [])]
+    p = subprocess.Popen(exec_with(cmd, file_size=limit) if limit else cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV, text=True)
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
     reader.start()
