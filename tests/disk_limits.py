@@ -1,33 +1,26 @@
-"""Real write limits for tests: a file-size limit (RLIMIT_FSIZE) on a child process, and a tiny tmpfs."""
+"""Real write limits for tests: a file-size limit (RLIMIT_FSIZE) on a child process (tests/exec_with.py), and a
+tiny tmpfs."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
-
-def file_size_limit(limit_bytes: int) -> Callable[[], None]:
-    """A `preexec_fn`: no file the child writes may grow past `limit_bytes` (writes beyond fail with EFBIG)."""
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    return limit
+from exec_with import exec_with
 
 
 def dt_limited(args: list[str], limit_bytes: int, cwd: Path) -> subprocess.CompletedProcess:
-    """`python -m droptrack ARGS` under `file_size_limit(limit_bytes)`."""
+    """`python -m droptrack ARGS`: no file it writes may grow past `limit_bytes` (writes beyond fail with EFBIG)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-B", "-m", "droptrack", *args], capture_output=True, text=True,
-                          preexec_fn=file_size_limit(limit_bytes), cwd=cwd, timeout=300, env=env)
+    return subprocess.run(exec_with([sys.executable, "-B", "-m", "droptrack", *args], file_size=limit_bytes),
+                          capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
 
 
 @contextlib.contextmanager

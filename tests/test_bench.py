@@ -93,6 +93,8 @@ def test_json_schema_is_stable(bench_run):
     assert set(row["parity"]) == PARITY_KEYS
     assert set(row["memory"]) == {"peak_rss_mb", "rss_increase_mb", "cuda_max_allocated_mb", "scope"}
     assert set(row["gates"][0]) == {"name", "threshold", "value", "passed", "explicit"}
+    # synth is scored with OSTrack's analysis: FPS = frames / total seconds, and bench.json says so
+    assert row["eval"]["fps_definition"] == "frames / total tracker seconds (OSTrack/pytracking runner)"
     assert set(js["plots"]) >= {"success", "latency"}
     assert js["settings"]["tracker_overrides"] is None and js["rows"][0]["procedure"] == "official procedure"
 

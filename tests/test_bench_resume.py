@@ -88,7 +88,8 @@ def test_opencv_rows_of_a_gpu_bench_run_on_the_cpu(tmp_path):
 
 def test_a_second_bench_into_the_folder_is_refused_and_stale_temp_files_go(killed):
     """A bench killed mid-write left `.bench.json.<random>.tmp` in its folder for good, and two benches into one
-    folder both wrote its report; now the folder is locked while a bench runs and the next bench removes the debris."""
+    folder both wrote its report; now the folder is locked while a bench runs and the next bench removes the debris
+(the lock file included: a bench that ends leaves none)."""
     import fcntl
 
     a, b, data, out, _ = killed
@@ -103,3 +104,4 @@ def test_a_second_bench_into_the_folder_is_refused_and_stale_temp_files_go(kille
     res = dt("bench", a, b, "--data", data, "--output", out, "--tracker", "kcf", "--resume")
     assert res.exit_code == 0, res.output
     assert not stale.exists() and json.loads((out / "bench.json").read_text())["rows"]
+    assert not list(out.rglob(".lock"))   # the lock file the killed bench left is reused and removed, and so are its own

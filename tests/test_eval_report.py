@@ -82,10 +82,10 @@ def test_analyze_records_per_sequence_errors_and_excludes_them(tmp_path):
     seqs = make_seqs()
     a = write_tracker(tmp_path / "good", seqs, 0.0)
     b = write_tracker(tmp_path / "worse", seqs, 15.0)
-    R.write_result(b / "seq2.txt", seqs[2].boxes[:5])             # wrong row count
+    (b / "seq2.txt").write_text("20\t30\t40\n" * 12)                # 3 numbers a row
     rep = analyze([a, b], seqs, output_dir=tmp_path / "out")
     assert rep.protocol == "ostrack-ope" and rep.sequences == ["seq0", "seq1"]
-    assert "5 rows for a sequence of 12 frames" in rep.trackers[1].errors["seq2"]
+    assert "seq2.txt:1: 3 numbers, expected 4" in rep.trackers[1].errors["seq2"]
     assert rep.trackers[0].result.auc == pytest.approx(20 / 21)
     assert rep.trackers[0].fps == pytest.approx(100.0)
     assert rep.trackers[1].result.auc < rep.trackers[0].result.auc

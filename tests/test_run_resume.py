@@ -56,6 +56,7 @@ def test_kill_9_then_resume_writes_the_uninterrupted_files(clip, tiny_ckpt, refe
         time.sleep(0.005)
     proc.kill()
     proc.communicate(timeout=60)
+    assert sorted(p.name for p in tmp_path.glob(".*.lock")) == [".b.jsonl.lock", ".b.txt.lock"]   # reused below
     journal = json.loads((tmp_path / "b.jsonl.resume.json").read_text())
     assert 1 <= journal["frames"] <= part.read_bytes().count(b"\n") < 600
     if name == "refresh":   # the refreshed templates were saved with it

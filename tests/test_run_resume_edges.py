@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from droptrack.runtime import outlocks, resume
+from droptrack.runtime import outlock, resume
 from droptrack.runtime.run import RunOptions, run
 from helpers import cli, drifting_clip, one_line_error
 
@@ -124,7 +124,7 @@ def test_a_second_run_onto_the_same_files_is_refused(clip, tiny_ckpt, tmp_path):
     """Two `dt run --resume` at once appended the same frames twice (1082 lines for 600 frames)."""
     run(options(clip, tiny_ckpt, tmp_path), on_frame=interrupt_at(20))
     before = files(tmp_path)
-    with outlocks.locked([tmp_path / "b.jsonl"]):   # as a run still writing them holds it
+    with outlock.locked([tmp_path / "b.jsonl"]):   # as a run still writing them holds it
         with pytest.raises(Exception, match="another dt run or dt serve is writing .*b.jsonl; wait for it"):
             run(options(clip, tiny_ckpt, tmp_path, resume=True))
         with pytest.raises(Exception, match="another dt run or dt serve is writing"):
@@ -213,7 +213,7 @@ def test_an_output_edited_since_is_refused(clip, tiny_ckpt, tmp_path):
 
 def test_config_file_named_another_way_resumes(clip, tiny_ckpt, tmp_path, monkeypatch):
     """--config as an absolute path, then relative from its folder: the same file (it was refused as another
-    --config); a config file changed since is refused."""
+    --config); a config file whose content changed since is refused, the same content with a new mtime is not."""
     import shutil
 
     cfg = tmp_path / "cfg" / "tiny.yaml"
@@ -223,10 +223,11 @@ def test_config_file_named_another_way_resumes(clip, tiny_ckpt, tmp_path, monkey
     monkeypatch.chdir(cfg.parent)
     base = ["run", clip, "-m", tiny_ckpt, "--device", "cpu", "--threads", "1", "--init", INIT, "-o", tmp_path / "b.txt",
             "--jsonl", tmp_path / "b.jsonl", "--resume", "--config", "tiny.yaml"]
-    os.utime(cfg, ns=(0, 0))
-    assert "--config (or its file changed) differ" in one_line_error(cli(*base))
-    recorded = json.loads((tmp_path / "b.jsonl.resume.json").read_text())["identity"]["config"]["mtime_ns"]
-    os.utime(cfg, ns=(recorded, recorded))
+    text = cfg.read_bytes()
+    cfg.write_bytes(text + b"# edited\n")
+    assert "--config (its content changed) differ" in one_line_error(cli(*base))
+    cfg.write_bytes(text)
+    os.utime(cfg, ns=(0, 0))   # the same bytes, another mtime (a copy, a restore from backup)
     assert cli(*base).exit_code == 0
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 120
 
@@ -250,7 +251,7 @@ def test_a_run_onto_files_a_running_one_writes_is_not_called_killed(clip, tiny_c
     part = tmp_path / "b.jsonl.part"
     part.write_text('{"frame": 0}\n')
     cmd = ("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--jsonl", tmp_path / "b.jsonl")
-    with outlocks.locked([tmp_path / "b.jsonl"]):   # as a running writer holds it
+    with outlock.locked([tmp_path / "b.jsonl"]):   # as a running writer holds it
         line = one_line_error(cli(*cmd))
         assert "another dt run or dt serve is writing" in line and "killed" not in line
     assert "killed before it finished" in one_line_error(cli(*cmd))   # no writer any more: a killed run's

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from droptrack.errors import InputError
-from droptrack.runtime import outlocks
+from droptrack.runtime import outlock
 from droptrack.runtime.sinks import box_paths
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
@@ -30,7 +30,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from disk_limits import file_size_limit, tmpfs  # noqa: E402
+from disk_limits import tmpfs  # noqa: E402
+from exec_with import exec_with  # noqa: E402
 from helpers import cli  # noqa: E402
 from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
 
@@ -82,7 +83,7 @@ def part(path: Path) -> Path:
 def test_dt_serve_onto_the_files_a_dt_run_writes_is_refused(video, tiny_ckpt, tmp_path, held):
     """dt run locks its outputs (boxes.txt for one target, boxes_0.txt ... for several, --jsonl, --save): dt serve
     onto them is refused naming the file, before the model loads, and nothing of the run's is changed."""
-    with outlocks.locked([tmp_path / name for name in held]):   # as a dt run writing these files holds them
+    with outlock.locked([tmp_path / name for name in held]):   # as a dt run writing these files holds them
         with pytest.raises(InputError, match=f"^{BUSY} {re.escape(str(tmp_path / held[0]))};"):
             Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
                                  jsonl=str(tmp_path / "frames.jsonl"), save=str(tmp_path / "video.avi")))
@@ -111,10 +112,11 @@ def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save
     """dt serve with --jsonl, --output (and --save) in `out` (under a file-size `limit`): draw a target, wait for
     the log's 'tracking stopped' line while the server still runs, check the page's state and a new target's
     answer, then SIGTERM; returns (exit code, stdout, stderr)."""
-    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu",
-                          "--port", "0", "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
-                          *(["--save", str(out / "v.avi")] if save else [])], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=ENV, text=True, preexec_fn=file_size_limit(limit) if limit else None)
+    cmd = [sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu", "--port", "0",
+           "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
+           *(["--save", str(out / "v.avi")] if save else [])]
+    p = subprocess.Popen(exec_with(cmd, file_size=limit) if limit else cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV, text=True)
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
     reader.start()
@@ -203,10 +205,10 @@ def test_a_limit_reached_while_paused_is_the_one_line_and_exit_2_at_any_stop(vid
     the tracking thread (a traceback, no 'tracking stopped' line) and Ctrl-C said 'outputs are complete up to
     there', exit 130. Now it is the one line, the line files keep the same whole frames, and the exit code is 2.
     (The file-size limit is lowered on the running server, to the size its --jsonl has: as a disk that fills up.)"""
-    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
-                          "cpu", "--port", "0", "-o", str(tmp_path / "boxes.txt"), "--jsonl", str(tmp_path / "f.jsonl")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
+    cmd = [sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device", "cpu", "--port",
+           "0", "-o", str(tmp_path / "boxes.txt"), "--jsonl", str(tmp_path / "f.jsonl")]
+    p = subprocess.Popen(exec_with(cmd, file_size=resource.RLIM_INFINITY), stdout=subprocess.PIPE,   # SIGXFSZ ignored
+                         stderr=subprocess.PIPE, env=ENV, text=True)
     try:
         url = None
         while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'

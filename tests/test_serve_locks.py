@@ -4,6 +4,8 @@ and a dt run writing any file of that family holds that lock shared (two real pr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from droptrack.errors import InputError
-from droptrack.runtime import outlocks
+from droptrack.runtime import outlock
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 
@@ -34,7 +36,7 @@ SERVED = "a dt serve is writing boxes_<id>.txt (a box file per target it tracks)
 
 def test_serve_outputs_writing_inverts_the_target_file_names():
     """The family a file belongs to is found from its name alone, for any suffix and ids that look alike."""
-    family = outlocks.serve_outputs_writing
+    family = outlock.serve_outputs_writing
     assert family(Path("d/boxes_3.txt")) == [Path("d/boxes.txt")]
     assert family(Path("d/boxes_10")) == [Path("d/boxes")]
     assert family(Path("a_1_2.txt")) == [Path("a_1.txt")]            # boxes of target 2 of a_1.txt
@@ -45,17 +47,58 @@ def test_serve_outputs_writing_inverts_the_target_file_names():
 
 def test_runs_onto_different_ids_go_side_by_side_and_a_server_of_their_family_is_refused(tmp_path):
     one, two = tmp_path / "cam_1.txt", tmp_path / "cam_2.txt"
-    with outlocks.locked([one]), outlocks.locked([two]):   # two dt runs, one camera each
+    with outlock.locked([one]), outlock.locked([two]):   # two dt runs, one camera each
         with pytest.raises(InputError, match=f"^another dt run or dt serve is writing {re.escape(str(one))};"):
-            with outlocks.locked([], serving=[tmp_path / "cam.txt"]):
+            with outlock.locked([], serving=[tmp_path / "cam.txt"]):
                 pass
-        assert outlocks.writer_alive(one) and not outlocks.writer_alive(tmp_path / "cam_3.txt")
-    with outlocks.locked([], serving=[tmp_path / "cam.txt"]):
-        assert outlocks.writer_alive(tmp_path / "cam_3.txt")   # what dt serve may write is a live writer's
+        assert outlock.writer_alive(one) and not outlock.writer_alive(tmp_path / "cam_3.txt")
+    with outlock.locked([], serving=[tmp_path / "cam.txt"]):
+        assert outlock.writer_alive(tmp_path / "cam_3.txt")   # what dt serve may write is a live writer's
         with pytest.raises(InputError, match=re.escape(SERVED.replace("boxes", "cam").format(one))):
-            with outlocks.locked([one]):
+            with outlock.locked([one]):
                 pass
     assert not list(tmp_path.iterdir())   # every lock file went with its last holder
+
+
+def test_the_family_lock_goes_with_its_last_shared_holder(tmp_path):
+    """Two dt runs onto cam_1.txt and cam_2.txt share .cam_<id>.txt.lock: the first to end leaves it (the other
+    still writes, and a dt serve of cam.txt is still refused), the last removes it."""
+    family = tmp_path / ".cam_<id>.txt.lock"
+    second = contextlib.ExitStack()
+    with outlock.locked([tmp_path / "cam_1.txt"]):
+        second.enter_context(outlock.locked([tmp_path / "cam_2.txt"]))
+    assert family.exists() and outlock.writer_alive(tmp_path / "cam_5.txt") is False   # shared: no server
+    with pytest.raises(InputError, match=f"writing {re.escape(str(tmp_path / 'cam_2.txt'))};"):
+        with outlock.locked([], serving=[tmp_path / "cam.txt"]):
+            pass
+    second.close()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_family_lock_removed_by_its_last_holder_is_taken_again(tmp_path, monkeypatch):
+    """A dt run opens .cam_<id>.txt.lock just as the last run sharing it ends and removes it: its shared flock then
+    holds a file no longer at the path, which a dt serve would not see; it locks the file at the path instead."""
+    first = contextlib.ExitStack()
+    first.enter_context(outlock.locked([tmp_path / "cam_1.txt"]))
+    family = tmp_path / ".cam_<id>.txt.lock"
+    real, calls = fcntl.flock, []
+
+    def flock(fd, op):
+        calls.append(op)
+        if len(calls) == 2 and op & fcntl.LOCK_SH:   # the family lock, opened: the other run ends now
+            first.close()
+            assert not family.exists()
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with outlock.locked([tmp_path / "cam_2.txt"]):
+        monkeypatch.setattr(fcntl, "flock", real)
+        ex, sh = fcntl.LOCK_EX | fcntl.LOCK_NB, fcntl.LOCK_SH | fcntl.LOCK_NB   # .cam_2.txt.lock, the family's,
+        assert calls == [ex, sh, ex, sh] and family.exists()   # the ending run's last-holder check, the new file
+        with pytest.raises(InputError, match=f"writing {re.escape(str(tmp_path / 'cam_2.txt'))};"):
+            with outlock.locked([], serving=[tmp_path / "cam.txt"]):
+                pass
+    assert not list(tmp_path.iterdir())
 
 
 def serve_process(video: Path, ckpt: Path, out: Path) -> tuple[subprocess.Popen, str]:

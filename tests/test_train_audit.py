@@ -138,9 +138,10 @@ class NprocRun:
 
     def __init__(self, tmp: Path, got10k: Path, samples: int, print_interval: int = 50):
         import os
-        import signal
         import subprocess
         import sys
+
+        from exec_with import exec_with
 
         cfg = config(tmp, ["GOT10K_train_full"])
         data = yaml.safe_load(cfg.read_text())
@@ -150,15 +151,12 @@ class NprocRun:
         cmd = [sys.executable, "-m", "droptrack", "train", "-c", str(cfg), "-o", str(self.out), "--epochs", "1",
                "--batch-size", "1", "--samples-per-epoch", str(samples), "--device", "cpu", "--workers", "0",
                "--nproc", "2", "--data", f"GOT10K_train_full={got10k}"]
-        def default_signals() -> None:
-            # pytest started from a background job of a script (`cmd &`, as a CI runner may) inherits SIGINT
-            # ignored, and dt rightly keeps an ignored SIGINT ignored: the tests are about a dt that can hear it
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
+        # pytest started from a background job of a script (`cmd &`, as a CI runner may) inherits SIGINT ignored,
+        # and dt rightly keeps an ignored SIGINT ignored: the tests are about a dt that can hear it
         with open(self.log, "w") as f:
-            self.dt = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=default_signals)
+            self.dt = subprocess.Popen(exec_with(cmd, default_signals=("INT", "TERM")), stdout=f,
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       env={**os.environ, "OMP_NUM_THREADS": "1"})
 
     def processes(self) -> dict[tuple[int, str], list[str]]:
         """{(pid, start time): argv} of the live processes of this run (dt, the launcher, the ranks)."""

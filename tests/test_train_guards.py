@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from droptrack.data.synth import generate_synth
+from exec_with import exec_with
 from helpers import cli
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
@@ -146,11 +147,18 @@ def test_checkpoint_size_estimate_matches_a_written_checkpoint(tmp_path, synth):
 def test_too_little_free_space_is_refused_before_the_first_iteration(tmp_path, synth, monkeypatch):
     import droptrack.train.space as space
 
-    monkeypatch.setattr(space, "free_bytes", lambda folder: 3 << 20)   # 3 MB: a tiny_ce_test checkpoint is ~4 MB
-    out = tmp_path / "run"
+    asked = []
+    monkeypatch.setattr(space, "free_bytes", lambda folder: asked.append(folder) or 3 << 20)   # a checkpoint: ~4 MB
+    out = tmp_path / "new" / "run"
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
     assert f"--output '{out}' has 3.0 MB free, and the first epoch writes 2 checkpoints" in line, line
-    assert not list(out.glob("*.pt")) and not (out / "train.log").exists()
+    assert asked == [tmp_path] and list(tmp_path.iterdir()) == [], list(tmp_path.rglob("*"))   # no folder, no probe
+    # into a folder a killed run left (its log kept as it is: not renamed, no config.yaml written, no lock file)
+    out.mkdir(parents=True)
+    (out / "train.log").write_text("epoch 1 ...\n")
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
+    assert f"--output '{out}' has 3.0 MB free" in line and asked[-1] == out, line
+    assert [p.name for p in out.iterdir()] == ["train.log"] and (out / "train.log").read_text() == "epoch 1 ...\n"
 
 
 def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):
@@ -259,8 +267,8 @@ def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_pa
            "--save-interval", "1"]
     log = tmp_path / "dt.txt"
     with open(log, "w") as f:
-        dt = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+        dt = subprocess.Popen(exec_with(cmd, default_signals=("TERM",)), stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / "last.pt").is_file():   # one iteration done and saved

@@ -1,6 +1,6 @@
 """`dt train` leftovers: a refused run (bad --pretrained) makes no output folder; --resume with fewer --epochs than
-are done is refused; a fresh run keeps an earlier run's train.log apart; resume compares the data roots as read
-(--data, DT_DATA_<NAME> or DT_DATA), not as typed."""
+are done is refused; a fresh run keeps an earlier run's train.log and TensorBoard folder apart; resume compares the
+data roots as read (--data, DT_DATA_<NAME> or DT_DATA), not as typed."""
 
 from __future__ import annotations
 
@@ -137,3 +137,43 @@ def test_resume_compares_the_data_roots_as_read_not_as_given(tmp_path, synth, mo
     monkeypatch.setenv("DT_DATA_SYNTH", str(data / "synth"))   # changed between the runs: was resumed silently
     line = error_line(cli(*env_only, "--resume"))
     assert f"it was trained with --data SYNTH={moved}, this run has SYNTH={data / 'synth'};" in line, line
+
+
+def test_a_fresh_run_keeps_an_earlier_runs_tensorboard_folder_apart(tmp_path, synth):
+    """A run started anew into a folder with an earlier run's tb/ (killed before its first checkpoint, or its
+    checkpoints deleted to start over) wrote its curves into the same tb/: TensorBoard drew both runs as one."""
+    out = tmp_path / "run"
+    (out / "tb").mkdir(parents=True)
+    (out / "tb.1").mkdir()   # an even earlier run's, set aside before: kept as it is
+    (out / "tb.1" / "events.out.tfevents.1.host.1.0").write_bytes(b"first run")
+    (out / "tb" / "events.out.tfevents.2.host.2.0").write_bytes(b"second run")
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "TensorBoard folder tb/ of an earlier run kept as tb.2; this run's curves go to a new tb/" in result.output
+    assert (out / "tb.2" / "events.out.tfevents.2.host.2.0").read_bytes() == b"second run"
+    assert (out / "tb.1" / "events.out.tfevents.1.host.1.0").read_bytes() == b"first run"
+    assert not (out / "tb" / "events.out.tfevents.2.host.2.0").exists()
+    # a resumed run continues its own tb/: nothing is set aside
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2", "--resume")
+    assert result.exit_code == 0 and "TensorBoard folder" not in result.output, result.output
+    assert sorted(p.name for p in out.glob("tb*")) == (["tb", "tb.1", "tb.2"] if (out / "tb").exists()
+                                                      else ["tb.1", "tb.2"])   # tb/: only with tensorboard
+
+
+def test_a_resumed_run_that_falls_back_draws_each_epoch_once_in_tensorboard(tmp_path, synth):
+    """A corrupt last.pt falls back to an older checkpoint: the epochs after it were drawn twice (old and new)."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2").exit_code == 0
+    for name in ("last.pt", "checkpoint_ep0002.pt"):
+        (out / name).write_bytes(b"cut short")
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2", "--resume")
+    assert result.exit_code == 0 and "falling back to checkpoint_ep0001.pt" in result.output, result.output
+    curves = EventAccumulator(str(out / "tb"))
+    curves.Reload()
+    history = torch.load(out / "final.pt", weights_only=True)["history"]
+    points = [(e.step, e.value) for e in curves.Scalars("train/loss")]
+    assert [step for step, _ in points] == [1, 2], points   # without the purge step: [1, 2, 2]
+    assert [value for _, value in points] == pytest.approx([h["loss"] for h in history], rel=1e-6)

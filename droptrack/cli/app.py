@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import stat
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import typer
 from typer.core import TyperGroup
@@ -18,9 +20,70 @@ except ImportError:   # older typer runs on Click itself
 from droptrack.errors import DropTrackError, disk_full, full_message, one_line
 
 
+class StdoutClosed(Exception):
+    """The reader of stdout closed the pipe (`dt --help | head -1`) while dt wrote to it."""
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll reports an error on the writing end)."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)   # POLLERR is reported whatever is asked for
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll (Windows), no descriptor (a test runner's stdout)
+        return False
+
+
+def _stdout_stat() -> os.stat_result | None:
+    try:
+        return os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def closed_stdout_stops() -> Iterator[None]:
+    """A write to a stdout whose reader went away raises StdoutClosed (Click made it a silent exit 1, and so does
+    rich, which prints the help: it points stdout at /dev/null and exits 1); any other broken pipe stays as it is."""
+    before = _stdout_stat()
+    try:
+        yield
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise
+        raise StdoutClosed from None
+    except SystemExit as exc:
+        now, null = _stdout_stat(), os.stat(os.devnull)
+        piped = before is not None and (stat.S_ISFIFO(before.st_mode) or stat.S_ISSOCK(before.st_mode))
+        if exc.code == 1 and piped and now is not None and os.path.samestat(now, null):   # rich's on_broken_pipe
+            raise StdoutClosed from None
+        raise
+
+
+def _detach_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: the interpreter's exit flush would hit the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
-    names the fix (exit 2), like every other bad input, instead of Click's usage box."""
+    names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
+    whose reader closes the pipe (`dt --help | head -1`) ends quietly with exit 141 (128 + SIGPIPE, what a shell
+    reports for a tool a pipe stopped, as `dt run --jsonl - | head` does)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with closed_stdout_stops():   # `dt --help`, `dt --version`: written while the options are parsed
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with closed_stdout_stops():   # `dt run --help`, `dt version`, a command's own output
+            return super().invoke(ctx)
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -41,6 +104,11 @@ class OneLineUsageErrors(TyperGroup):
         except typer.Abort:                   # Ctrl-C or end of input at a prompt
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except StdoutClosed:
+            import signal
+
+            _detach_stdout()
+            sys.exit(128 + getattr(signal, "SIGPIPE", 13))
         sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
 
     def _path(self, args: Any, prog_name: str | None) -> str:

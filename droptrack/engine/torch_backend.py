@@ -19,7 +19,8 @@ class TorchBackend(Backend):
 
     def __init__(self, model, cfg: Config, device: str = "cpu", checkpoint_sha256: str = ""):
         if device.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError("--device cuda requested but CUDA is not available; use --device cpu")
+            raise BackendError(f"device '{device}' requested but CUDA is not available here; use the CPU (dt: "
+                               "--device cpu; Python: device='cpu')")
         super().__init__(meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256))
         self.cfg = cfg
         self.model = model.eval().to(device)

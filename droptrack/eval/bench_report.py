@@ -33,7 +33,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
-                          eval: {result_dir, fps, wall_s} | null,
+                          eval: {result_dir, fps, fps_definition, wall_s} | null,
                           procedure: str | null (the tracker's settings in words, e.g. its scale search)}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
@@ -69,7 +69,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
     p = row.parity
     ev = None
     if row.result is not None:
-        ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps, "wall_s": row.result.wall_s,
+        ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps,
+              "fps_definition": row.result.fps_definition, "wall_s": row.result.wall_s,
               "tracked": len(row.result.tracked), "resumed": len(row.result.resumed)}
     return {"name": row.name, "artifact": row.artifact, "format": row.format, "precision": row.precision,
             "status": row.status, "reason": row.reason, "size_mb": row.size_mb, "sha256": row.sha256,

@@ -56,7 +56,19 @@ def cpu_int8_isa() -> str:
     flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
     vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
             if flag in flags]
+    if vnni and _cpuid_hides_avx512():
+        return "AVX2, no VNNI (AVX-512, VNNI and AMX hidden from CPUID on a CPU that has them)"
     return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
+
+
+def _cpuid_hides_avx512() -> bool:
+    """True when this process's CPUID hides the AVX-512 /proc/cpuinfo lists (benchmarks/avx2_dispatch.sh): NumPy
+    reads CPUID itself, as ONNX Runtime's MLAS does."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as seen
+    except ImportError:
+        return False
+    return seen.get("AVX512F") is False
 
 
 def _mem_total_gb() -> float | None:

@@ -59,7 +59,24 @@ def got10k_sequence(preds: Any, gt: Any, cover: Any = None, image_size: tuple[fl
         keep = cover[1:] > 0
     bound = None if image_size is None else (float(image_size[0]), float(image_size[1]))
     ious = [rect_iou_got10k(p[1:], gt[1:], bound)[keep] for p in reps]
+    _check_nan(reps, gt, keep, name)
     return GOT10kSequence(name, np.concatenate(ious) if ious else np.zeros(0), len(reps))
+
+
+def _check_nan(reps: list[np.ndarray], gt: np.ndarray, keep: np.ndarray, name: str) -> None:
+    """A NaN box on a frame the toolkit scores makes its AO NaN: refuse it naming the frame; NaN on frame 0 or on a
+    cover-0 frame is ignored, as the toolkit never reads those rows."""
+    used = np.flatnonzero(keep) + 1
+    bad_gt = used[np.isnan(gt[used]).any(1)]
+    if len(bad_gt):
+        raise DatasetError(f"{name}: ground-truth row {bad_gt[0]} has NaN on a frame with cover > 0 (the GOT-10k "
+                           "toolkit's AO would be NaN); fix groundtruth.txt or set that frame's cover label to 0")
+    for r, p in enumerate(reps, 1):
+        bad = used[np.isnan(p[used]).any(1)]
+        if len(bad):
+            raise InputError(f"{name}: repetition {r} has NaN in the box of frame {bad[0]} (line {bad[0] + 1}), a "
+                             "frame the GOT-10k toolkit scores (its AO would be NaN); fix the tracker output and "
+                             "re-run this sequence")
 
 
 @dataclass

@@ -5,6 +5,7 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
     dataset         str: the dataset name given to `dt analyze`
     tag             str: the sequences' dataset tag (it selects the per-dataset rules)
     protocol        str: 'ostrack-ope' | 'pytracking-ope' | 'got10k-toolkit' | 'trackingnet-devkit'
+    fps_definition  str: how every tracker's fps is defined under the protocol (droptrack.eval.speed)
     score_units     'fraction': every score is in [0, 1] (tables print x100)
     n_sequences     int: sequences in the dataset
     sequences       [str]: sequences scored for every tracker; every average uses exactly these
@@ -12,7 +13,8 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       scores: {str: float|null}  (ope: auc, precision, norm_precision, op50, op75;
                                                   got10k: ao, sr50, sr75; trackingnet: success, precision,
                                                   norm_precision, precision_at_20px, coverage),
-                      fps: float|null  (frames / seconds over the `_time.txt` files of the scored sequences),
+                      fps: float|null  (from the `_time.txt` files of the scored sequences, as fps_definition
+                                        says: GOT-10k toolkit mean of 1/t over frames, else frames / seconds),
                       n_scored: int, errors: {sequence: message},
                       timing_errors: {sequence: message}  (damaged _time.txt: scored, but left out of fps),
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
@@ -22,10 +24,12 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
-NaN and inf are written as null. A sequence that fails for any tracker (missing file, fewer rows than frames, a NaN
-row, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's skip_missing_seq does,
-and listed in that tracker's errors. As the toolkits do, rows past the ground truth are ignored (OSTrack, TrackingNet
-devkit; GOT-10k: an error) and the TrackingNet devkit scores a NaN row as a miss.
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, a row count its toolkit
+refuses, a NaN row, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's
+skip_missing_seq does, and listed in that tracker's errors. Row counts follow the toolkit (droptrack.eval.score_files,
+the rule named in the note): rows past the ground truth are ignored (OSTrack, TrackingNet devkit), missing rows score
+as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN rows), GOT-10k needs one row per frame; the
+TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit ignores one on a frame it does not score.
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_bytes, atomic_write_json
-from droptrack.errors import DatasetError, DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
-from droptrack.eval.results import find_result, find_times, read_result, read_times
+from droptrack.eval.results import find_result
+from droptrack.eval.score_files import has_gt, score_sequence
+from droptrack.eval.speed import fps_definition, tracker_fps
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
@@ -94,7 +100,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with NaN/inf as None (the report.json schema)."""
         return _clean({"schema_version": SCHEMA_VERSION, "dataset": self.dataset, "tag": self.tag,
-                       "protocol": self.protocol, "score_units": "fraction", "n_sequences": self.n_sequences,
+                       "protocol": self.protocol, "fps_definition": fps_definition(self.protocol),
+                       "score_units": "fraction", "n_sequences": self.n_sequences,
                        "sequences": self.sequences, "trackers": [t.to_dict() for t in self.trackers],
                        "plots": self.plots, "differences": self.differences,
                        "attributes": self.attributes.to_dict() if self.attributes is not None else None})
@@ -118,63 +125,15 @@ def _columns(protocol: str) -> list[tuple[str, str]]:
     return COLUMNS["ope" if protocol.endswith("-ope") else protocol]
 
 
-def _has_gt(seq: Any) -> bool:
-    """Ground truth after the first frame (test splits of GOT-10k and TrackingNet publish only the init box)."""
-    boxes = np.asarray(seq.boxes, dtype=np.float64)
-    return len(boxes) > 1 and bool(np.isfinite(boxes[1:]).all(axis=1).any())
-
-
 def _check_ground_truth(sequences: Sequence[Any], dataset: str) -> None:
     """Refuse a split without ground truth (it used to score every frame as a miss: TrackingNet test gave 20.0)."""
-    if any(_has_gt(q) for q in sequences):
+    if any(has_gt(q) for q in sequences):
         return
     zips = {"got10k": " (got10k_submit.zip)", "trackingnet": " (trackingnet_submit.zip)"}
     where = next((z for k, z in zips.items() if dataset.startswith(k)), "")
     raise InputError(f"{dataset}: none of the {len(sequences)} sequences has ground truth after the first frame (a "
                      f"test split): score it on the benchmark's server with the submission dt eval wrote{where}, "
                      "or analyze a split with annotations (--split val or train)")
-
-
-def _score_sequence(result_dir: Path, seq: Any, protocol: str,
-                    tag: str) -> tuple[Any, np.ndarray | str | None, str | None]:
-    """Read one sequence's result file(s) strictly and score it; returns (per-sequence object, times or why the
-    time file could not be read, a note on how the file was read or None)."""
-    if not _has_gt(seq):
-        raise DatasetError(f"{seq.name} has no ground truth after the first frame (test split); it cannot be scored "
-                           "here")
-    files = find_result(result_dir, seq.name)
-    if not files:
-        raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
-                         f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
-    n = len(seq.boxes)
-    times_file = find_times(files[0], seq.name)
-    try:   # timing is optional: a damaged time file costs the FPS of this sequence, not its scores
-        times: np.ndarray | str | None = read_times(times_file) if times_file is not None else None
-    except InputError as exc:
-        times = str(exc)
-    if protocol == "got10k-toolkit":
-        reps = [read_result(f, n) for f in files]
-        return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
-                                 seq.name), times, None
-    # both toolkits drop rows past the GT (LaSOT monkey-17); the devkit scores a NaN row as a miss, OSTrack refuses it
-    pred = read_result(files[0], n, extra_rows=True, allow_nan=protocol == "trackingnet-devkit")
-    note = None
-    if len(pred) > n:
-        toolkit = "the TrackingNet devkit" if protocol == "trackingnet-devkit" else "OSTrack's analysis"
-        note = (f"{files[0]}: {len(pred)} rows for {n} frames; the last {len(pred) - n} are ignored, as {toolkit} "
-                "does")
-    if protocol == "trackingnet-devkit":
-        return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
-    validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
-    return M.ope_sequence(pred, seq.boxes, tag, _ope_visible(seq), seq.name, validity), times, note
-
-
-def _ope_visible(seq: Any) -> np.ndarray | None:
-    """Visibility flags for the OPE path: the dataset's own, except GOT-10k's absence/cover labels, which
-    pytracking/OSTrack's GOT-10k loader does not read (no target_visible: every frame with w, h > 0 is scored)."""
-    if str(getattr(seq, "dataset", "")).startswith("got10k"):
-        return None
-    return getattr(seq, "visible", None)
 
 
 def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
@@ -235,7 +194,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     for d, s, t, e, o in zip(dirs, scored, times, errors, notes):
         for seq in sequences:
             try:
-                s[seq.name], t[seq.name], note = _score_sequence(d, seq, protocol, tag)
+                s[seq.name], t[seq.name], note = score_sequence(d, seq, protocol, tag)
             except DropTrackError as exc:
                 e[seq.name] = str(exc)
                 continue
@@ -249,7 +208,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     for d, n, s, e, t, o in zip(dirs, names, scored, errors, times, notes):
         bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
-                                      _fps([t[q] for q in common if q not in bad_times]), bad_times,
+                                      tracker_fps([t[q] for q in common if q not in bad_times], protocol), bad_times,
                                       {q: o[q] for q in common if q in o}))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
     _add_attributes(report, sequences, attributes_dir)
@@ -265,14 +224,6 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
     report.attributes = per_attribute(report, sequences, attributes_dir)
     if len(report.trackers) >= 2:
         report.differences = largest_differences(report, report.trackers[0].name, report.trackers[1].name)
-
-
-def _fps(times: list[np.ndarray | None]) -> float | None:
-    """Processed frames / total seconds over the sequences that have a time file (None without any); a 0 s frame
-    was skipped (`dt eval --realtime-fps`), not processed."""
-    t = [x[np.isfinite(x) & (x > 0)] for x in times if x is not None]
-    frames, seconds = sum(len(x) for x in t), sum(float(x.sum()) for x in t)
-    return frames / seconds if frames and seconds > 0 else None
 
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
@@ -390,4 +341,5 @@ def report_table(report: Report) -> Any:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
         table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+    table.caption = f"FPS: {fps_definition(report.protocol)}"
     return table

@@ -114,9 +114,12 @@ def find_result(result_dir: str | Path, seq: str) -> list[Path]:
 
 
 def find_times(result_file: Path, seq: str) -> Path | None:
-    """The `<seq>_time.txt` next to a result file, if any."""
-    p = result_file.parent / f"{seq}_time.txt"
-    return p if p.is_file() else None
+    """The `<seq>_time.txt` next to a result file, or in `times/` beside it (the GOT-10k toolkit's OTB/LaSOT
+    layout), if any."""
+    for p in (result_file.parent / f"{seq}_time.txt", result_file.parent / "times" / f"{seq}_time.txt"):
+        if p.is_file():
+            return p
+    return None
 
 
 def _write_zip(zip_path: str | Path, files: Mapping[str, str]) -> Path:

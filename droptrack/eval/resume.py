@@ -13,12 +13,14 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
 
 MANIFEST = "eval.json"
+LOCK = ".lock"
 
 
 def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
@@ -86,23 +88,12 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
 
 @contextlib.contextmanager
 def locked(out: Path) -> Iterator[None]:
-    """An exclusive lock on the results folder (released by the OS even if the process is killed)."""
+    """An exclusive lock on the results folder, `.lock` in it (released by the OS even if the process is killed;
+    removed when the run ends, and a killed run's is reused and removed by the next run: droptrack.filelock)."""
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
+    with filelock.held(out / LOCK, f"another dt eval or dt bench is writing to {out}; wait for it to finish or pass "
+                                   "another --output"):
         yield
-        return
-    with open(out / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise InputError(f"another dt eval or dt bench is writing to {out}; wait for it to finish or pass another "
-                             "--output") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def remove_stale_temp(out: Path) -> None:

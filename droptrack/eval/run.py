@@ -29,6 +29,7 @@ from droptrack.errors import DatasetError, InputError
 from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
                                     write_trackingnet_submission)
 from droptrack.eval.realtime import RealTime
+from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, complete, fingerprint, identity, locked, remove_stale_temp,
                                    result_paths)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
@@ -64,11 +65,22 @@ class EvalResult:
         return next(iter(self.reports.values()), None)
 
     @property
+    def protocol(self) -> str:
+        """The toolkit of the dataset's own report (the dataset tag's default when nothing was scored)."""
+        if self.report is not None:
+            return self.report.protocol
+        return "got10k-toolkit" if self.dataset.startswith("got10k") else "ostrack-ope"
+
+    @property
     def fps(self) -> float:
-        """Processed frames per second of tracker time over all sequences (as `dt analyze` computes it)."""
-        seconds = sum(float(t.sum()) for t in self.times.values())
-        frames = sum(int(np.count_nonzero(t > 0)) for t in self.times.values())
-        return frames / seconds if seconds > 0 else float("nan")
+        """Tracker FPS over all sequences, as `dt analyze` defines it for the protocol (`fps_definition`)."""
+        fps = tracker_fps(list(self.times.values()), self.protocol)
+        return float("nan") if fps is None else fps
+
+    @property
+    def fps_definition(self) -> str:
+        """How `fps` is defined (GOT-10k toolkit: mean of 1/t over frames; else frames / total seconds)."""
+        return fps_definition(self.protocol)
 
 
 def tracker_name(artifact: str | Path | None) -> str:
@@ -342,8 +354,8 @@ def summary_lines(result: EvalResult) -> list[Any]:
     if result.report is None:
         lines.append("no ground truth beyond the first frame (test split): submit the files below to the "
                      "benchmark's server")
-    lines.append(f"{len(result.tracked)} tracked, {len(result.resumed)} resumed; {result.fps:.1f} FPS tracker time, "
-                 f"{result.wall_s:.1f} s wall")
+    lines.append(f"{len(result.tracked)} tracked, {len(result.resumed)} resumed; {result.fps:.1f} FPS tracker time "
+                 f"({result.fps_definition}), {result.wall_s:.1f} s wall")
     if result.procedures:
         lines.append(f"tracker: {'; '.join(sorted(result.procedures))}")
     if result.threads_note:

@@ -236,7 +236,9 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
                         f"{details.calib_source}; {high} kept: {', '.join(details.kept_groups) or 'nothing'} "
                         f"({len(details.excluded_nodes)} nodes)"
                         + (f"; {details.fp32_kept_nodes} nodes kept in FP32 by --keep-fp32"
-                           if details.fp32_kept_patterns else "")])
+                           if details.fp32_kept_patterns else "")
+                        + (f"; {details.fused_attention} attention blocks run as one fused node each"
+                           if details.fused_attention else "")])
     log(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Sequence
 from droptrack.artifact import ArtifactMeta, atomic_write
 from droptrack.errors import ExportError, room_checked
 from droptrack.export.onnx import set_metadata
+from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class OrtSettings:
     op_types: tuple[str, ...] = ("MatMul", "Gemm")
     per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
     reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see int8_calibration.md
+    fuse_attention: bool = True        # plain attention blocks as QAttention (export/ort_attention.py)
 
 
 ORT_SETTINGS = OrtSettings()
@@ -94,6 +96,7 @@ class Int8Details:
     per_channel: bool = True
     fp32_kept_patterns: tuple[str, ...] = ()
     fp32_kept_nodes: int = 0
+    fused_attention: int = 0           # ORT graph: attention blocks run as one QAttention / Attention node
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
@@ -108,6 +111,8 @@ class Int8Details:
                 + ("channel" if self.per_channel else "tensor"),
                 "float_base": "fp16" if trt else "fp32",
                 "source_precision": "fp32"}
+        if self.fused_attention:
+            out["fused_attention_blocks"] = self.fused_attention
         if self.fp32_kept_patterns:
             out.update(fp32_kept_patterns=list(self.fp32_kept_patterns), fp32_kept_nodes=self.fp32_kept_nodes)
         return out
@@ -189,7 +194,8 @@ def preprocess(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str]) -> None:
+def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str]) -> int:
+    """Quantize `pre` into `dst`; returns how many attention blocks the ORT graph runs fused."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
@@ -198,10 +204,14 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
             # ORT's dynamic quantizer first splits each Gemm `X` into MatMul `X_MatMul` + Add and then matches
             # nodes_to_exclude against the MatMul's name: name both, or a kept Gemm is quantized anyway
             excluded = excluded + [f"{n}_MatMul" for n in excluded]
-            quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(ort.op_types),
+            src, types, fused = pre, list(ort.op_types), 0
+            if ort.fuse_attention:   # a fused node keeps its qkv projection's name, so `excluded` still applies
+                fused = fuse_attention_file(pre, dst.with_name("fused.onnx"))
+                src, types = (dst.with_name("fused.onnx"), types + ["Attention"]) if fused else (pre, types)
+            quantize_dynamic(str(src), str(dst), op_types_to_quantize=types,
                              per_channel=recipe.weights_per_channel(),
                              reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
-            return
+            return fused
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
             extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
@@ -211,6 +221,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
                         activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=_method(recipe.method), extra_options=extra,
                         calibration_providers=["CPUExecutionProvider"])
+    return 0
 
 
 def prune_opsets(model) -> None:
@@ -244,7 +255,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
         groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)
         excluded = kept_nodes(groups, recipe.kept())
-        _quantize(pre, q, pairs, recipe, excluded)
+        fused = _quantize(pre, q, pairs, recipe, excluded)
         model = onnx.load(str(q))
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
@@ -260,7 +271,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
-                          kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32)
+                          kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused)
     meta.precision = "int8"   # whatever the caller passed (often the FP32 graph's metadata): dt bench gates by it
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)

@@ -14,7 +14,7 @@ from droptrack.paths import check_not_finished, check_outputs, check_readable, r
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
-from droptrack.runtime.outlocks import writer_alive
+from droptrack.runtime.outlock import writer_alive
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
 
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")

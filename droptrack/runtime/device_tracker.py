@@ -22,6 +22,7 @@ from droptrack.engine.base import Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
+from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, no_boxes, target_index
 from droptrack.runtime.tracker import TrackResult, Tracker
 
 TORCH_IO_BACKENDS = ("torch", "tensorrt")
@@ -87,9 +88,9 @@ class DeviceTracker(Tracker):
 
     def upload(self, frame: np.ndarray) -> torch.Tensor:
         """(H,W,3) uint8 host frame -> tensor on the device (CPU: a view, CUDA: pinned + non-blocking copy)."""
-        frame = np.ascontiguousarray(frame)
-        if self._uploader is None:
-            return torch.from_numpy(frame)
+        frame = np.ascontiguousarray(as_frame(frame))
+        if self._uploader is None:   # torch warns on read-only arrays (it never writes to this one): a copy
+            return torch.from_numpy(frame if frame.flags.writeable else frame.copy())
         with torch.cuda.device(self.device):
             return self._uploader(frame)
 
@@ -99,10 +100,11 @@ class DeviceTracker(Tracker):
     def _from_backend(self, x) -> torch.Tensor:
         return torch.as_tensor(x).to(self.device, non_blocking=True)
 
-    def initialize_many(self, frame: np.ndarray, boxes) -> None:
-        """Validate the init boxes (one-line errors), crop and normalise the templates on the device."""
+    def initialize_many(self, frame: np.ndarray, boxes: BoxesLike) -> None:
+        """Validate the init boxes (x,y,w,h pixels; one-line errors), crop and normalise the templates on the device."""
         m = self.meta
-        states = [validate_init_box(b, frame.shape[:2]) for b in boxes]
+        frame = as_frame(frame)
+        states = [validate_init_box(b, frame.shape[:2]) for b in as_boxes(boxes)]
         for s in states:  # host check of the crop (empty crops, boxes only touching the discarded border)
             sample_target(frame, s, m.template_factor, 1)
         self.states_t = torch.tensor(states, dtype=torch.float64, device=self.device)
@@ -110,11 +112,15 @@ class DeviceTracker(Tracker):
                                self.quantize)
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
+        self._started = True
         if self.extensions is not None:
             self.extensions.reset(states)
 
-    def add_targets(self, frame: np.ndarray, boxes) -> None:
+    def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
+        if no_boxes(boxes):
+            as_frame(frame)
+            return
         old_templates, old_states = self.templates, self.states_t
         old_memory = self.extensions.memory if self.extensions is not None else []
         self.initialize_many(frame, boxes)
@@ -131,7 +137,8 @@ class DeviceTracker(Tracker):
         self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
 
     def remove_target(self, index: int) -> None:
-        """Stop tracking target `index`; the others keep their states."""
+        """Stop tracking target `index` (-1: the last); the others keep their states."""
+        index = target_index(index, self.num_targets)
         super().remove_target(index)
         keep = [i for i in range(len(self.states_t)) if i != index]
         self.states_t = self.states_t[keep] if keep else None
@@ -140,6 +147,7 @@ class DeviceTracker(Tracker):
         """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
+        frame = as_frame(frame)
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])

@@ -2,7 +2,8 @@
 writes the boxes an uninterrupted run writes.
 
 After every frame's lines are out, `NAME.resume.json` beside the first streamed output (--jsonl, else --output)
-records the run's identity (source, model, init boxes, tracker settings, outputs), how many frames every output
+records the run's identity (source and model weights by content, `runtime.fingerprint`; init boxes, tracker
+settings, outputs and the --jsonl / --output that name them), how many frames every output
 holds and the tracker's state (exact floats; templates refreshed by TEMPLATE_REFRESH in `NAME.resume.<n>.npz`).
 `--resume` checks the identity, cuts every output back to that many lines (a kill can leave one frame more in
 some), initialises on the first frame as before, restores the state, skips the frames already written and tracks
@@ -25,9 +26,10 @@ import numpy as np
 from droptrack.artifact import atomic_savez, atomic_write_text
 from droptrack.errors import InputError
 from droptrack.paths import writes_in_place
+from droptrack.runtime import fingerprint
 from droptrack.runtime.sinks import box_paths, part_path
 
-FORMAT = 1
+FORMAT = 2   # 1: files identified by path, size and mtime (still resumed where they match)
 START_OVER = "drop --resume and pass --overwrite to start over"
 
 
@@ -43,23 +45,32 @@ def journal_path(outputs: list[Path]) -> Path | None:
     return outputs[0].with_name(outputs[0].name + ".resume.json") if outputs else None
 
 
-def _file_id(path: str | None) -> dict | None:
-    if path is None:
-        return None
-    p = Path(os.path.expanduser(path))
-    if not p.exists():
-        return {"path": str(path)}   # a camera, pipeline or URL (refused by --resume) or the embedded model
-    st = p.stat()
-    return {"path": str(p.resolve()), "size": st.st_size if p.is_file() else None, "mtime_ns": st.st_mtime_ns}
-
-
 def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
-    """What must be the same for a run to continue another: source, model, init boxes, settings, outputs."""
-    return _json_safe({"source": _file_id(opts.source), "model": _file_id(opts.artifact),
-            "config": _file_id(opts.config),
-            "init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
-            "lost_threshold": opts.lost_threshold, "fps": opts.fps,
-            "outputs": [str(p.resolve()) for p in outputs]})
+    """What must be the same for a run to continue another: source and model (by content: `fingerprint`), init
+    boxes, settings, outputs."""
+    return _json_safe({"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
+            "config": fingerprint.file_id(opts.config), **_settings(opts, boxes, tracker, outputs)})
+
+
+def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
+    """This run's identity as a format-1 journal recorded it (files by path, size and mtime)."""
+    settings = _settings(opts, boxes, tracker, outputs)
+    del settings["streams"]
+    return _json_safe({"source": fingerprint.stat_id(opts.source), "model": fingerprint.stat_id(opts.artifact),
+            "config": fingerprint.stat_id(opts.config), **settings})
+
+
+def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
+    """The init boxes, tracker settings and outputs of a run (the identity beyond its files)."""
+    return {"init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
+            "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],
+            "streams": {"--jsonl": _streamed(opts.jsonl if opts.jsonl != "-" else None),
+                        "--output": _streamed(opts.output)}}
+
+
+def _streamed(path: str | None) -> str | None:
+    """The absolute path of a streamed --jsonl / --output (None: not given, stdout or a device)."""
+    return None if not path or writes_in_place(Path(path)) else str(Path(path).resolve())
 
 
 def _json_safe(obj: dict) -> dict:
@@ -162,27 +173,29 @@ class ResumePoint:
     sizes: list[int] | None = None   # the bytes of those lines in every output
 
 
-def load(path: Path | None, ident: dict) -> ResumePoint:
-    """The journal at `path`, checked against this run's identity (one-line errors naming what differs)."""
+def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePoint:
+    """The journal at `path`, checked against this run's identity, or a format-1 journal against `legacy` (the same
+    run's `legacy_identity`): one-line errors naming what differs."""
     if path is None:
         raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
+        other = _journal_of(ident["outputs"])
+        if other is not None:   # an output of this run is one of an interrupted run with other output options
+            raise InputError(_outputs_differ(*other)) from None
         raise InputError(f"--resume: there is no journal {path}, so no unfinished run writes these outputs (it "
                          f"finished, or never started); {START_OVER}") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"--resume: the journal {path} cannot be read ({exc}); {START_OVER}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or "identity" not in data:
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if fmt not in (1, FORMAT) or not isinstance(data.get("identity"), dict) or (fmt == 1 and legacy is None):
         raise InputError(f"--resume: {path} is not a dt run journal of this version; {START_OVER}")
-    differ = [k for k in ident if data["identity"].get(k) != ident[k]]
-    if differ:
-        names = {"source": "the source (or its file changed)", "model": "the model (or its file changed)",
-                 "config": "--config (or its file changed)",
-                 "init": "--init", "tracker": "the tracker settings", "outputs": "the output paths"}
-        what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
-        raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
-                         f"--resume, or {START_OVER}")
+    _check_identity(path, data["identity"], ident if fmt == FORMAT else legacy)
+    if fmt == 1 and data["identity"].get("model") is None:
+        raise InputError(f"--resume: {path} was written by an earlier droptrack, which did not record the built-in "
+                         "default model's weights (an upgrade may have changed them); rerun without --resume and "
+                         "with --overwrite to start over")
     try:
         version = None if data.get("template_version") is None else int(data["template_version"])
         point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
@@ -198,6 +211,60 @@ def load(path: Path | None, ident: dict) -> ResumePoint:
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"--resume: the refreshed templates {npz} cannot be read ({exc}); {START_OVER}") from None
     return point
+
+
+def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
+    """A one-line error naming what differs between the killed run's identity and this run's (nothing: returns)."""
+    differ = [k for k in ident if recorded.get(k) != ident[k]]
+    if "outputs" in differ or "streams" in differ:
+        raise InputError(_outputs_differ(path, recorded))
+    if "model" in differ and isinstance(recorded.get("model"), dict) and "sha256" in recorded["model"]:
+        raise InputError(f"--resume: {_model_change(recorded['model'], ident['model'])}: its boxes and this model's "
+                         "would mix in one file; pass the weights it used, or rerun without --resume and with "
+                         "--overwrite to start over")
+    if differ:
+        content = "sha256" in str(ident.get("source"))   # format 2: files by content, else by size and mtime
+        change = "its content changed" if content else "or its file changed"
+        names = {"source": f"the source ({change})", "model": f"the model ({change})",
+                 "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings"}
+        what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
+        raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
+                         f"--resume, or {START_OVER}")
+
+
+def _model_change(then: dict, now: dict) -> str:
+    """What changed about the model: its weights' sha256 then and now, and whether either is the built-in one."""
+    shas = f"(sha256 {str(then.get('sha256'))[:12]}... then, {now['sha256'][:12]}... now)"
+    if then.get("builtin") and now["builtin"]:
+        return f"the built-in default model's weights changed since the killed run (droptrack upgraded?) {shas}"
+    if then.get("builtin") != now["builtin"]:
+        kinds = ("the built-in default model", "a --model file")
+        return (f"the killed run tracked with {kinds[not then.get('builtin')]}, this one with "
+                f"{kinds[not now['builtin']]} {shas}")
+    return f"the --model file holds other weights than the killed run tracked with (replaced since?) {shas}"
+
+
+def _journal_of(outputs: list[str]) -> tuple[Path, dict] | None:
+    """The journal (path, identity) of an unfinished run that wrote one of `outputs` (searched beside them)."""
+    for folder in dict.fromkeys(Path(o).parent for o in outputs):
+        for journal in sorted(folder.glob("*.resume.json")):
+            try:
+                recorded = json.loads(journal.read_text())["identity"]
+                if set(recorded["outputs"]) & set(outputs):
+                    return journal, recorded
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
+def _outputs_differ(journal: Path, recorded: dict) -> str:
+    """The one-line error for a --resume whose --jsonl / --output are not those of the run it would continue."""
+    wrote = " and ".join(str(p) for p in recorded.get("outputs") or [])
+    streams = recorded.get("streams")
+    given = " ".join(f"{k} {v}" for k, v in streams.items() if v) if isinstance(streams, dict) else ""
+    how = f"exactly {given}" if given else "the --jsonl / --output it had"
+    return (f"--resume: the interrupted run wrote {wrote} (journal {journal}), not the outputs given now; resume "
+            f"with the same output options ({how}), or {START_OVER}")
 
 
 def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None) -> None:

@@ -16,8 +16,9 @@ from droptrack.engine.threads import apply_threads, plan_threads, restore_thread
 from droptrack.errors import BackendError, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import writes_in_place
-from droptrack.runtime import outlocks, readers, resume, sources
+from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
+from droptrack.runtime.inputs import check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -84,6 +85,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     before any work starts)."""
     from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
+    device = check_device(device)   # 'CUDA' must not pick the host Tracker for a CUDA backend
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
@@ -220,9 +222,13 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             check_options(opts, len(boxes))   # interactive selection: NAME_<k>.txt paths
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
-        stack.enter_context(outlocks.locked(outputs + video))   # a second run onto these files is refused
-        ident = resume.identity(opts, boxes, tracker, outputs)
-        point = resume.load(resume.journal_path(outputs), ident) if opts.resume else None
+        stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
+        resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
+        ident = resume.identity(opts, boxes, tracker, outputs) if resumable or opts.resume else {}   # hashes files
+        point = None
+        if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
+            legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
+            point = resume.load(resume.journal_path(outputs), ident, legacy)
         if point is not None:
             if opts.max_frames is not None and opts.max_frames < point.frames:
                 raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
@@ -250,7 +256,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
-        if outputs and not getattr(src, "live", False) and not opts.loop:   # a file source: resumable
+        if resumable:
             streams = _streams(sinks)
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from droptrack.artifact import artifact_format
+from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
+from droptrack.errors import InputError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Normalizer, crop_resize
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_device, check_threads,
+                                        no_boxes, target_index)
 
 
 @dataclass
@@ -31,6 +34,9 @@ class TrackResult:
 class Tracker:
     """`initialize(frame, box)` once, then `track(frame)` per frame; template never updated (official).
 
+    Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
+    x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
+    a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
     `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official)."""
 
     def __init__(self, backend: Backend, ext: TrackerExt | None = None):
@@ -46,26 +52,34 @@ class Tracker:
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
         self._frame = None                      # the frame being tracked (template refresh)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
+        self._started = False                   # initialised once (removing every target leaves it started)
 
     @property
     def num_targets(self) -> int:
         return len(self.states)
 
-    def initialize(self, frame: np.ndarray, box) -> None:
-        """Crop the template (factor TEMPLATE_FACTOR) around the init box."""
-        self.initialize_many(frame, [box])
+    def initialize(self, frame: np.ndarray, box: BoxLike) -> None:
+        """Start tracking one target: `frame` RGB uint8 (H,W,3), `box` x,y,w,h in pixels; forgets earlier targets."""
+        self.initialize_many(frame, [as_box(box)])
 
-    def initialize_many(self, frame: np.ndarray, boxes) -> None:
-        """Initialise several targets in the same frame (tracked together in one batch)."""
+    def initialize_many(self, frame: np.ndarray, boxes: BoxesLike) -> None:
+        """Start tracking several targets in one RGB uint8 (H,W,3) frame (a list or (N,4) array of x,y,w,h boxes in
+        pixels), tracked together in one batch; forgets earlier targets."""
         m = self.meta
-        states = [validate_init_box(box, frame.shape[:2]) for box in boxes]
+        frame = as_frame(frame)
+        states = [validate_init_box(box, frame.shape[:2]) for box in as_boxes(boxes)]
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
+        self._started = True
         if self.extensions is not None:
             self.extensions.reset(states)
 
-    def add_targets(self, frame: np.ndarray, boxes) -> None:
-        """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
+    def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
+        """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
+        and states (live selection); no boxes: nothing changes."""
+        if no_boxes(boxes):
+            as_frame(frame)
+            return
         old_templates, old_states = self.templates, self.states
         old_memory = self.extensions.memory if self.extensions is not None else []
         self.initialize_many(frame, boxes)
@@ -80,7 +94,9 @@ class Tracker:
             self.extensions.memory = old_memory + self.extensions.memory
 
     def remove_target(self, index: int) -> None:
-        """Stop tracking target `index` (0-based, in initialisation order); the others keep their states."""
+        """Stop tracking target `index` (0-based, in initialisation order; -1: the last); the others keep their
+        states."""
+        index = target_index(index, self.num_targets)
         keep = [i for i in range(self.num_targets) if i != index]
         self.states = [self.states[i] for i in keep]
         self.templates = self.templates[keep] if keep else None
@@ -93,6 +109,9 @@ class Tracker:
     def track_timed(self, frame: np.ndarray) -> tuple[list[TrackResult], dict[str, float]]:
         """`track_many` plus the pre / infer / post times in ms (synced after each stage), for live stats."""
         t0 = time.perf_counter()
+        frame = as_frame(frame)
+        if not self._ready():
+            return [], {"pre": 0.0, "infer": 0.0, "post": 0.0}
         search, aux = self.preprocess(frame)
         self.sync()
         t1 = time.perf_counter()
@@ -117,6 +136,7 @@ class Tracker:
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
+        frame = as_frame(frame)
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -188,10 +208,18 @@ class Tracker:
             else:
                 self.templates = templates.astype(t.dtype)
 
+    def _ready(self) -> bool:
+        """Whether there are targets to track; RuntimeError before the first `initialize`."""
+        if not self._started:
+            raise RuntimeError("call initialize(frame, box) (or initialize_many) before track()")
+        return self.num_targets > 0
+
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
-        """Track every target in `frame` with one batched backend call."""
-        if self.templates is None:
-            raise RuntimeError("call initialize() before track()")
+        """Track every target in RGB uint8 (H,W,3) `frame` with one batched backend call: one TrackResult (box
+        x,y,w,h in pixels, score) per target in initialisation order; [] once every target was removed."""
+        frame = as_frame(frame)
+        if not self._ready():
+            return []
         search, factors = self.preprocess(frame)
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
@@ -210,8 +238,11 @@ class Tracker:
         return self.backend.infer(self.search_templates(), search)
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
-        """Track the (first) target: (x,y,w,h) box and its score."""
-        r = self.track_many(frame)[0]
+        """Track the (first) target in RGB uint8 (H,W,3) `frame`: its box (x,y,w,h floats, pixels) and peak score."""
+        results = self.track_many(frame)
+        if not results:
+            raise RuntimeError("no target left to track (all were removed); call initialize(frame, box) again")
+        r = results[0]
         return r.box, r.score
 
 
@@ -221,7 +252,13 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     """
-    kind = artifact_format(artifact)
+    device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
+    if config is not None and kind != "torch":
+        raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
+                         "was exported with: drop config")
+    problem = None if artifact is None else content_problem(artifact)
+    if problem:
+        raise InputError(f"model {problem}")
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
@@ -242,7 +279,8 @@ def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
 
 def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0,
                  ext: dict | None = None) -> Tracker:
-    """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model); `ext` overrides the
-    artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it off)."""
+    """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
+    'cuda[:N]'; frames RGB uint8 (H,W,3), boxes x,y,w,h in pixels. `ext` overrides the artifact's tracker-extension
+    keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it off)."""
     backend = load_backend(artifact, config, device, threads)
     return Tracker(backend, tracker_ext(backend, ext))

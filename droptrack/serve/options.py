@@ -126,7 +126,7 @@ def locked_outputs(opts: ServeOptions) -> list[Path]:
     """The files locked while serving (as dt run locks its own): --jsonl, --save, and for --output both NAME.txt
     (what a one-target dt run writes) and NAME_0.txt (the first file of dt serve and of a dt run with several
     targets), so that any two of dt serve / dt run writing the same files are refused, whoever came first; every
-    other NAME_<id>.txt is covered by the per-target lock (`outlocks.locked`'s `serving`)."""
+    other NAME_<id>.txt is covered by the per-target lock (`outlock.locked`'s `serving`)."""
     paths = [Path(opts.jsonl)] if opts.jsonl and opts.jsonl != "-" else []
     paths += [Path(opts.output), box_file(opts.output, 0)] if opts.output else []
     paths += [Path(opts.save)] if opts.save else []

@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.runtime import outlocks
+from droptrack.runtime import outlock
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -28,9 +28,9 @@ class Outputs:
         here = [p for p in paths if p.parent.is_dir()]
         self._locks = contextlib.ExitStack()
         try:
-            self._locks.enter_context(outlocks.locked(here, [o for o in serving if o.parent.is_dir()]))
+            self._locks.enter_context(outlock.locked(here, [o for o in serving if o.parent.is_dir()]))
             check_serve_options(opts)
-            self._locks.enter_context(outlocks.locked([p for p in paths if p not in here],
+            self._locks.enter_context(outlock.locked([p for p in paths if p not in here],
                                                       [o for o in serving if not o.parent.is_dir()]))
         except BaseException:
             self._locks.close()

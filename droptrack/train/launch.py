@@ -4,7 +4,8 @@ failing rank has already printed its own one-line `error: ...`, and the exit cod
 Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose torchrun agent passes it to the ranks
 and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
 while it is spawning them) is killed when the launcher returns, so no rank outlives it. SIGKILL of `dt` (no handler
-runs) reaches the launcher as SIGTERM on Linux (PR_SET_PDEATHSIG), which then stops its ranks the same way.
+runs) reaches the launcher as SIGTERM on Linux (PR_SET_PDEATHSIG, which the launcher sets at its start-up), which then
+stops its ranks the same way.
 """
 
 from __future__ import annotations
@@ -78,18 +79,23 @@ def launch(nproc: int, args: list[str]) -> int:
 
 
 PR_SET_PDEATHSIG = 1   # linux/prctl.h
+PARENT_ENV = "DROPTRACK_LAUNCHER_PARENT"   # run_launcher's pid, for the launcher to die with
 
 
-def die_with(parent: int) -> None:
-    """preexec_fn: this child gets SIGTERM when `parent` dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG; a
-    no-op where prctl is missing). A parent that died before the call is not waited for: SIGTERM now."""
+def die_with_parent() -> None:
+    """At the launcher's start-up: get SIGTERM when the process that started it (its pid in PARENT_ENV) dies, even by
+    SIGKILL (Linux prctl PR_SET_PDEATHSIG; a no-op where prctl is missing or the variable is unset). A parent that
+    died before the prctl call is not waited for: SIGTERM now (the parent pid is checked after setting it)."""
     import ctypes
 
+    parent = os.environ.pop(PARENT_ENV, "")   # the ranks do not inherit it
+    if not parent.isdigit():
+        return
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):   # not Linux, or no libc symbol
         return
-    if prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0 and os.getppid() != parent:
+    if prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0 and os.getppid() != int(parent):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -109,11 +115,11 @@ def run_launcher(nproc: int, args: list[str]) -> int:
     previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS
                 if signal.getsignal(s) is not signal.SIG_IGN}   # ignored (a `&` job of a script): stays so
     try:
-        parent = os.getpid()   # SIGKILL of dt (no handler runs) still stops the launcher, which stops its ranks
-        linux = sys.platform.startswith("linux")
-        child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args],
-                                      start_new_session=True,   # a terminal's Ctrl-C reaches it once: from here
-                                      preexec_fn=(lambda: die_with(parent)) if linux else None))
+        # SIGKILL of dt (no handler runs) still stops the launcher, which stops its ranks: the launcher arranges
+        # that itself at start-up (die_with_parent; no preexec_fn, which is unsafe in a process with threads)
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
+        child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args], env=env,
+                                      start_new_session=True))   # a terminal's Ctrl-C reaches it once: from here
         for s in pending:
             child[0].send_signal(s)
         return exit_code(child[0].wait())
@@ -123,4 +129,5 @@ def run_launcher(nproc: int, args: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    die_with_parent()   # first: before torch is imported
     sys.exit(launch(int(sys.argv[1]), sys.argv[2:]))

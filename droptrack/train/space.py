@@ -27,10 +27,19 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
+def existing_folder(path: Path) -> Path:
+    """`path`, or the nearest folder above it that exists (where a missing output folder would be made)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_space(output: Path, size: int, keep: int, say: Callable[[str], None]) -> None:
     """Refuse a run whose first epoch's checkpoints (last.pt and checkpoint_ep0001.pt) cannot fit in `output`; warn
-    when the steady state (`keep` epoch checkpoints, last.pt and the file being written) may not fit."""
-    free = free_bytes(output)
+    when the steady state (`keep` epoch checkpoints, last.pt and the file being written) may not fit. Checked
+    before the output folder is made (on the folder above it, then), so a refused run leaves nothing behind."""
+    free = free_bytes(existing_folder(output))
     if free < 2 * size:
         raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and the first epoch writes 2 "
                             f"checkpoints of about {size / MB:.1f} MB each (last.pt, checkpoint_ep0001.pt); free "

@@ -95,17 +95,32 @@ def remove_stale_temps(output: Path) -> list[str]:
     return [p.name for p in stale]
 
 
+def _set_aside(path: Path) -> str:
+    """Rename `path` to the first free NAME.N beside it (never over anything); the new name."""
+    n = 1
+    while os.path.lexists(f"{path}.{n}"):
+        n += 1
+    path.rename(f"{path}.{n}")
+    return f"{path.name}.{n}"
+
+
 def keep_old_log(output: Path) -> str | None:
     """A fresh run's train.log starts empty: one an earlier run left (killed before its first checkpoint, so not
     resumed) is renamed to the first free train.log.N, never overwritten; its new name, or None."""
     log = output / "train.log"
     if not log.is_file() or log.stat().st_size == 0:
         return None
-    n = 1
-    while os.path.lexists(output / f"train.log.{n}"):
-        n += 1
-    log.rename(output / f"train.log.{n}")
-    return f"train.log.{n}"
+    return _set_aside(log)
+
+
+def keep_old_tensorboard(output: Path) -> str | None:
+    """A fresh run's TensorBoard curves start in an empty tb/: one an earlier run left (killed before its first
+    checkpoint, or its checkpoints deleted to start over) is renamed whole to the first free tb.N, so the two runs'
+    curves are not drawn as one and nothing is deleted; its new name, or None."""
+    tb = output / "tb"
+    if tb.is_symlink() or not tb.is_dir() or not any(tb.iterdir()):
+        return None
+    return _set_aside(tb)
 
 
 def resume_candidates(output: Path) -> list[Path]:

@@ -19,6 +19,7 @@ from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
+from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
@@ -29,8 +30,8 @@ from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
 from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, options_record, prune,
-                                   remove_stale_temps, restore_rng, resume, resume_candidates)
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
+                                   options_record, prune, remove_stale_temps, restore_rng, resume, resume_candidates)
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -68,12 +69,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _tensorboard(output: Path):
+def _tensorboard(output: Path, purge_step: int | None):
+    """The writer of OUTPUT/tb (None without tensorboard, which is optional). A resumed run passes the epoch it
+    starts at: TensorBoard then hides the earlier run's points from that epoch on (written after the checkpoint it
+    resumed from, e.g. when a corrupt last.pt fell back to an older one), so no epoch is drawn twice."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except Exception:  # tensorboard is optional
         return None
-    return SummaryWriter(str(output / "tb"))
+    return SummaryWriter(str(output / "tb"), purge_step=purge_step)
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -115,6 +119,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
     dev = _device(opts.device)
     amp = amp_mode(opts, cfg)
+    amp_note = check_amp(amp, dev)   # a device that cannot do it is refused before any work
     dist = setup_dist(str(dev))
     if dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
@@ -126,6 +131,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
             Console(stderr=True, soft_wrap=True).print(msg)
 
+    if amp_note:
+        say(amp_note)
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -171,7 +178,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
-    if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume) left no folder
+    if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
+        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
         make_output(output)
         if lock is not None:
             lock.take(output)
@@ -179,18 +188,19 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         if kept is not None:
             say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this run logs "
                 "to a new train.log")
+        kept = keep_old_tensorboard(output) if found is None else None
+        if kept is not None:
+            say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new tb/")
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
-        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
                                                         device_ids=[dev.index] if dev.type == "cuda" else None)
-    writer = _tensorboard(output) if dist.main else None
+    writer = _tensorboard(output, pos.epoch if found is not None else None) if dist.main else None
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
@@ -259,6 +269,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
                 for k, v in stats.items():
                     if isinstance(v, (int, float)) and v is not None:
                         writer.add_scalar(f"train/{k}", v, epoch)
+                writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
         pos.epoch, pos.iteration = epoch + 1, 0
         if opts.stop_after is not None and steps >= opts.stop_after:
             say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")

@@ -1,0 +1,94 @@
+"""Read one sequence's result files from a tracker folder and score it under the chosen toolkit's rules.
+
+Where a result file's row count differs from the ground truth, each toolkit has its own rule, applied here and
+stated in the note (or error) that `dt analyze` prints:
+* more rows: OSTrack/pytracking and the TrackingNet devkit ignore the extra ones (LaSOT monkey-17);
+* fewer rows: OSTrack/pytracking pad with zero boxes, which score as misses (IoU 0, centre far off), except on
+  LaSOT (tag 'lasot'), where they refuse the file; the TrackingNet devkit reads the missing rows as NaN, which pass
+  no threshold and lower the coverage;
+* the GOT-10k toolkit asserts one row per frame either way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.errors import DatasetError, InputError
+from droptrack.eval import metrics as M
+from droptrack.eval.results import find_result, find_times, read_result, read_times
+
+TOOLKITS = {"ostrack-ope": "OSTrack's analysis", "pytracking-ope": "pytracking's analysis",
+            "got10k-toolkit": "the GOT-10k toolkit", "trackingnet-devkit": "the TrackingNet devkit"}
+
+
+def has_gt(seq: Any) -> bool:
+    """Ground truth after the first frame (test splits of GOT-10k and TrackingNet publish only the init box)."""
+    boxes = np.asarray(seq.boxes, dtype=np.float64)
+    return len(boxes) > 1 and bool(np.isfinite(boxes[1:]).all(axis=1).any())
+
+
+def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> str | None:
+    """How the toolkit treats `rows` result rows for `n` frames: None (equal), a note (scored), or InputError."""
+    if rows == n:
+        return None
+    toolkit = TOOLKITS[protocol]
+    refused = protocol == "got10k-toolkit" or (rows < n and protocol.endswith("-ope") and tag == "lasot")
+    if refused:
+        why = "requires one row per frame" if protocol == "got10k-toolkit" else "refuses a short LaSOT result"
+        raise InputError(f"{path}: {rows} rows for a sequence of {n} frames ({toolkit} {why}); the tracker stopped "
+                         "early or ran on another sequence; re-run it on this sequence")
+    if rows > n:
+        return f"{path}: {rows} rows for {n} frames; the last {rows - n} are ignored, as {toolkit} does"
+    how = ("NaN rows: they pass no threshold and lower the coverage" if protocol == "trackingnet-devkit"
+           else "zero boxes: IoU 0, centre far off")
+    return (f"{path}: {rows} rows for {n} frames; the missing {n - rows} frames are scored as misses ({how}), as "
+            f"{toolkit} does")
+
+
+def _read_times(result_file: Path, seq: str) -> np.ndarray | str | None:
+    """The sequence's times, None without a time file, or why a damaged one could not be read (it costs the FPS
+    of this sequence, not its scores)."""
+    times_file = find_times(result_file, seq)
+    try:
+        return read_times(times_file) if times_file is not None else None
+    except InputError as exc:
+        return str(exc)
+
+
+def score_sequence(result_dir: Path, seq: Any, protocol: str,
+                   tag: str) -> tuple[Any, np.ndarray | str | None, str | None]:
+    """Read one sequence's result file(s) and score it; returns (per-sequence object, times or why the time file
+    could not be read, a note on how the file was read or None)."""
+    if not has_gt(seq):
+        raise DatasetError(f"{seq.name} has no ground truth after the first frame (test split); it cannot be scored "
+                           "here")
+    files = find_result(result_dir, seq.name)
+    if not files:
+        raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
+                         f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
+    n = len(seq.boxes)
+    times = _read_times(files[0], seq.name)
+    if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
+        reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
+        for f, r in zip(files, reps):
+            row_count_note(f, len(r), n, protocol, tag)
+        return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
+                                 seq.name), times, None
+    # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
+    pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
+    note = row_count_note(files[0], len(pred), n, protocol, tag)
+    if protocol == "trackingnet-devkit":
+        return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
+    validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
+    return M.ope_sequence(pred, seq.boxes, tag, ope_visible(seq), seq.name, validity), times, note
+
+
+def ope_visible(seq: Any) -> np.ndarray | None:
+    """Visibility flags for the OPE path: the dataset's own, except GOT-10k's absence/cover labels, which
+    pytracking/OSTrack's GOT-10k loader does not read (no target_visible: every frame with w, h > 0 is scored)."""
+    if str(getattr(seq, "dataset", "")).startswith("got10k"):
+        return None
+    return getattr(seq, "visible", None)

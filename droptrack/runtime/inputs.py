@@ -1,0 +1,162 @@
+"""What the Python API takes from callers' code, checked and converted once at its entry points.
+
+Frames: RGB uint8 arrays of shape (H, W, 3) (OpenCV's BGR flipped with `bgr[:, :, ::-1]`). Also taken, converted
+without guessing: grayscale (H, W) or (H, W, 1) (the channel repeated), RGBA (H, W, 4) (alpha dropped), PIL images
+(`.convert('RGB')`), torch tensors (H, W, C) on any device; any strides, read-only or not. Everything else (float,
+16-bit, bool, channels-first, a batch, a list) is one InputError naming the problem and the conversion to use.
+Boxes: four numbers x, y, w, h in pixels (top-left corner, width, height) as a list, tuple, NumPy array or tensor;
+xyxy boxes cannot be told apart from xywh ones, so they are not guessed at.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import re
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from droptrack.errors import InputError
+
+BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
+BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
+FRAME = "an RGB uint8 array of shape (H, W, 3)"
+BOX = "four numbers x, y, w, h in pixels (top-left corner, width, height)"
+MIN_SIDE = 2   # the official crop drops the frame's last row and column where its window passes them
+PIL_MODES_WIDE = ("I", "F")   # 32-bit int / float PIL images (and 'I;16...'): no 8-bit reading of theirs is obvious
+
+
+def _from_tensor(frame) -> np.ndarray:
+    """A torch tensor -> NumPy on the host (a view for CPU tensors)."""
+    return frame.detach().cpu().numpy()
+
+
+def _from_pil(frame) -> np.ndarray:
+    """A PIL image -> (H, W, 3) uint8 RGB through PIL's own conversion (palette, L, LA, RGBA, CMYK, YCbCr...)."""
+    mode = str(frame.mode)
+    if mode in PIL_MODES_WIDE or mode.startswith("I;"):
+        raise InputError(f"frame is a PIL image of mode '{mode}' (more than 8 bits per pixel); scale it to 8 bits "
+                         "first, e.g. Image.fromarray((np.asarray(img) >> 8).astype(np.uint8)) for 16-bit data")
+    return np.asarray(frame.convert("RGB"))
+
+
+def _dtype_fix(dtype: np.dtype) -> str:
+    """How to turn a frame of `dtype` into uint8 (the fix part of the error)."""
+    if dtype.kind == "f":
+        return ("scale it yourself: (frame * 255).round().astype(np.uint8) for values in [0, 1], "
+                "frame.clip(0, 255).round().astype(np.uint8) for values in [0, 255]")
+    if dtype.kind == "b":
+        return "a bool mask is not an image; pass the video frame itself"
+    if dtype == np.uint16:
+        return "scale it to 8 bits, e.g. (frame >> 8).astype(np.uint8) for 16-bit data ((frame >> 4) for 12-bit)"
+    return "convert it to 8 bits (values 0..255), e.g. frame.clip(0, 255).astype(np.uint8) if they already are"
+
+
+def as_frame(frame: np.ndarray | Any) -> np.ndarray:
+    """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise."""
+    kind = type(frame).__module__.split(".")[0]
+    if kind == "torch" and hasattr(frame, "detach"):
+        frame = _from_tensor(frame)
+    elif kind == "PIL" and hasattr(frame, "convert"):
+        frame = _from_pil(frame)
+    if not isinstance(frame, np.ndarray):
+        raise InputError(f"frame is a {type(frame).__name__}, not an image; pass {FRAME} (np.asarray(img) for a "
+                         "PIL image, cv2.imread(...)[:, :, ::-1] for a file)")
+    shape = tuple(frame.shape)
+    if frame.dtype != np.uint8:
+        raise InputError(f"frame has dtype {frame.dtype}; the tracker takes {FRAME} with values 0..255: "
+                         f"{_dtype_fix(frame.dtype)}")
+    if frame.ndim == 3 and shape[2] not in (1, 3, 4) and shape[0] in (1, 3, 4):
+        raise InputError(f"frame of shape {shape} is channels-first (C, H, W); pass (H, W, C): "
+                         "frame.transpose(1, 2, 0) for an array, tensor.permute(1, 2, 0) for a tensor")
+    if frame.ndim == 4 and shape[0] == 1:
+        raise InputError(f"frame of shape {shape} is a batch of one; pass the frame itself (batch[0])")
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and shape[2] not in (1, 3, 4)):
+        raise InputError(f"frame of shape {shape} is not an image; pass {FRAME} (grayscale (H, W) and RGBA "
+                         "(H, W, 4) are converted)")
+    if min(shape[:2]) < MIN_SIDE:
+        raise InputError(f"frame of {shape[1]}x{shape[0]} pixels is too small to track in; frames need at least "
+                         f"{MIN_SIDE}x{MIN_SIDE} pixels")
+    if frame.ndim == 2:
+        return np.repeat(frame[:, :, None], 3, axis=2)
+    if shape[2] == 1:
+        return np.repeat(frame, 3, axis=2)
+    return frame[:, :, :3] if shape[2] == 4 else frame
+
+
+def as_box(box: BoxLike) -> list[float]:
+    """One box -> four finite floats (x, y, w, h in pixels); its place in the frame is checked by
+    `geometry.validate_init_box`."""
+    if isinstance(box, (str, bytes)):
+        raise InputError(f"box {box!r} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
+    shape = getattr(box, "shape", None)
+    if shape is not None and len(shape) != 1:
+        raise InputError(f"box has shape {tuple(shape)}; pass one box of {BOX} (several: initialize_many with a list "
+                         "of boxes)")
+    try:
+        vals = [float(v) for v in box]
+    except (TypeError, ValueError):
+        raise InputError(f"box {box!r} is not {BOX}") from None
+    if len(vals) != 4:
+        raise InputError(f"box {vals} has {len(vals)} number{'' if len(vals) == 1 else 's'}; pass {BOX}")
+    if not all(math.isfinite(v) for v in vals):
+        raise InputError(f"box {vals} is not finite (nan or inf); pass {BOX}")
+    return vals
+
+
+def _is_number(v: Any) -> bool:
+    """A Python or NumPy number, or a 0-d array or tensor."""
+    return isinstance(v, numbers.Number) or (getattr(v, "shape", None) is not None and len(v.shape) == 0)
+
+
+def as_boxes(boxes: BoxesLike) -> list[list[float]]:
+    """Several boxes (a list of boxes or an (N, 4) array) -> lists of four floats; a lone box or none is an error."""
+    shape = getattr(boxes, "shape", None)
+    if isinstance(boxes, (str, bytes)) or (shape is not None and len(shape) != 2):
+        what = "one box" if shape is not None and tuple(shape) == (4,) else f"{boxes!r}"[:80]
+        raise InputError(f"boxes {what} is not a list of boxes; pass [box, ...] or an (N, 4) array of {BOX} "
+                         "(one target: initialize(frame, box))")
+    try:
+        boxes = list(boxes)
+    except TypeError:
+        raise InputError(f"boxes {boxes!r} is not a list of boxes; pass [box, ...], each {BOX}") from None
+    if len(boxes) == 4 and all(_is_number(v) for v in boxes):
+        raise InputError(f"boxes {boxes} is one box, not a list of boxes; pass [box] (or initialize(frame, box))")
+    if not boxes:
+        raise InputError(f"no boxes given; pass at least one box of {BOX}")
+    return [as_box(b) for b in boxes]
+
+
+def no_boxes(boxes: BoxesLike) -> bool:
+    """An empty list, tuple or (0, 4) array of boxes (`add_targets` with nothing to add)."""
+    shape = getattr(boxes, "shape", None)
+    return bool(shape) and shape[0] == 0 if shape is not None else isinstance(boxes, (list, tuple)) and not boxes
+
+
+def target_index(index: int, count: int) -> int:
+    """`index` (0-based in initialisation order; negative counts from the end, as for lists) -> 0..count-1."""
+    try:
+        i = operator.index(index)
+    except TypeError:
+        raise TypeError(f"target index {index!r} must be an int (0-based, in initialisation order)") from None
+    if not -count <= i < count:
+        raise IndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
+                         f"(0..{count - 1})" if count else f"target index {i}: no targets are tracked")
+    return i % count
+
+
+def check_device(device: str) -> str:
+    """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too) -> its lower-case form; one-line InputError otherwise."""
+    text = str(device).strip().lower() if isinstance(device, str) else None
+    if text is None or not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
+        raise InputError(f"device {device!r} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")
+    return "cpu" if text.startswith("cpu") else text
+
+
+def check_threads(threads: int) -> int:
+    """ONNX Runtime's thread count: an int >= 0 (0 = its default)."""
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
+        raise InputError(f"threads={threads!r} must be an int >= 0 (0 = ONNX Runtime's default)")
+    return int(threads)

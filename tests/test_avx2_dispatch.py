@@ -1,0 +1,42 @@
+"""benchmarks/avx2_dispatch.sh: CPUID hides AVX-512 / VNNI / AMX from a process, and the INT8 benchmark says so."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = (Path("/proc/cpuinfo").read_text().split("flags", 1)[-1].split("\n", 1)[0].split()
+         if Path("/proc/cpuinfo").is_file() else [])
+needs = pytest.mark.skipif("cpuid_fault" not in FLAGS or "avx512f" not in FLAGS or shutil.which("cc") is None,
+                           reason="needs an AVX-512 CPU with CPUID faulting and a C compiler")
+
+PROBE = ("from numpy._core._multiarray_umath import __cpu_features__ as f; "
+         "from droptrack.eval.machine import cpu_int8_isa; "
+         "print(f['AVX2'], f['FMA3'], f['AVX512F'], f['AVX512VNNI'], '|', cpu_int8_isa())")
+
+
+def _probe(wrapped: bool) -> str:
+    cmd = [sys.executable, "-c", PROBE]
+    if wrapped:
+        cmd = ["bash", str(ROOT / "benchmarks" / "avx2_dispatch.sh"), *cmd]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@needs
+def test_cpuid_hides_avx512_and_vnni_only_under_the_wrapper() -> None:
+    plain, masked = _probe(False), _probe(True)
+    assert plain.startswith("True True True True |") and "hidden" not in plain
+    assert masked.startswith("True True False False |")   # AVX2 and FMA stay, AVX-512 and VNNI go
+    assert "AVX2, no VNNI (AVX-512, VNNI and AMX hidden from CPUID" in masked
+
+
+def test_wrapper_without_a_command_is_one_line_exit_2() -> None:
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "avx2_dispatch.sh")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "usage" in done.stderr

@@ -1,0 +1,140 @@
+"""`dt analyze` / `dt eval` follow the chosen toolkit where toolkits differ: the FPS definition, result files
+shorter than the ground truth, NaN boxes on frames the GOT-10k toolkit does not score, the toolkit's time-file
+layout. Every expected value is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from droptrack.errors import InputError
+from droptrack.eval import results as R
+from droptrack.eval.report import analyze, error_lines, report_table
+from droptrack.eval.run import EvalResult, summary_lines
+from helpers import FakeSeq
+
+G = [100.0, 100.0, 20.0, 20.0]
+# frame times in seconds; NaN, 0 and negative entries are dropped by both definitions
+TIMES = {"a": "0.5\n0.25\nnan\n0\n", "b": "0.1\n0.1\n0.05\n-1\n"}
+# kept: a 0.5, 0.25; b 0.1, 0.1, 0.05
+GOT10K_FPS = (2 + 4 + 10 + 10 + 20) / 5        # mean of 1/t over the 5 kept frames = 9.2
+FRAMES_FPS = 5 / (0.5 + 0.25 + 0.1 + 0.1 + 0.05)   # 5 frames / 1.0 s = 5.0
+
+
+def _tracker(d: Path, times_dir: str = "") -> tuple[list[FakeSeq], Path]:
+    """Two perfect 4-frame results with the TIMES files (in `d/times_dir`)."""
+    seqs = [FakeSeq(n, "otb", np.array([G] * 4), cover=np.ones(4, int)) for n in TIMES]
+    for s in seqs:
+        R.write_result(d / f"{s.name}.txt", s.boxes)
+        (d / times_dir).mkdir(parents=True, exist_ok=True)
+        (d / times_dir / f"{s.name}_time.txt").write_text(TIMES[s.name])
+    return seqs, d
+
+
+def test_fps_is_defined_as_the_chosen_toolkit_defines_it(tmp_path):
+    """The GOT-10k toolkit (and its server) report the mean over frames of 1/t; dt analyze reported frames / total
+    seconds under every protocol, 5.0 here where the toolkit says 9.2. Now each protocol uses its toolkit's
+    definition and the output names it."""
+    seqs, d = _tracker(tmp_path / "trk")
+    got = analyze([d], seqs, protocol="got10k-toolkit", output_dir=tmp_path / "g")
+    ope = analyze([d], seqs, protocol="ostrack-ope")
+    tn = analyze([d], seqs, protocol="trackingnet-devkit")
+    assert got.trackers[0].fps == pytest.approx(GOT10K_FPS) and GOT10K_FPS == pytest.approx(9.2)
+    assert ope.trackers[0].fps == pytest.approx(FRAMES_FPS) and FRAMES_FPS == pytest.approx(5.0)
+    assert tn.trackers[0].fps == pytest.approx(FRAMES_FPS)
+    assert got.to_dict()["fps_definition"] == "mean of 1/t over frames (GOT-10k toolkit)"
+    assert ope.to_dict()["fps_definition"] == "frames / total tracker seconds (OSTrack/pytracking runner)"
+    assert report_table(got).caption == "FPS: mean of 1/t over frames (GOT-10k toolkit)"
+    assert (tmp_path / "g" / "report.json").read_text().count('"fps_definition": "mean of 1/t') == 1
+
+
+def test_dt_eval_summary_uses_and_names_the_same_definition(tmp_path):
+    """dt eval printed 'N FPS tracker time' as frames / total seconds even on GOT-10k, next to a table that a
+    GOT-10k user compares with the leaderboard's speed; now it follows the dataset's toolkit and says which."""
+    times = {"a": np.array([0.5, 0.25, np.nan, 0.0]), "b": np.array([0.1, 0.1, 0.05, -1.0])}
+    got = EvalResult(tmp_path, "trk", "got10k", ["a", "b"], {}, times)
+    otb = EvalResult(tmp_path, "trk", "otb", ["a", "b"], {}, times)
+    assert got.fps == pytest.approx(GOT10K_FPS) and otb.fps == pytest.approx(FRAMES_FPS)
+    assert "9.2 FPS tracker time (mean of 1/t over frames (GOT-10k toolkit))" in summary_lines(got)[1]
+    assert "5.0 FPS tracker time (frames / total tracker seconds (OSTrack/pytracking runner))" in \
+        summary_lines(otb)[1]
+
+
+def test_fps_edge_cases_follow_each_definition(tmp_path):
+    """GOT-10k keeps +inf (1/inf = 0 in its mean) and pools every repetition column of `<seq>_time.txt`;
+    frames / seconds leaves inf out; nothing timed gives None under both."""
+    from droptrack.eval.speed import tracker_fps
+
+    assert tracker_fps([np.array([0.5, np.inf])], "got10k-toolkit") == pytest.approx((2 + 0) / 2)
+    assert tracker_fps([np.array([0.5, np.inf])], "ostrack-ope") == pytest.approx(1 / 0.5)
+    assert tracker_fps([np.array([0.0, np.nan]), None], "got10k-toolkit") is None
+    assert tracker_fps([None], "ostrack-ope") is None
+    seq = FakeSeq("a", "got10k", np.array([G] * 3), cover=np.ones(3, int))
+    R.write_got10k_submission(tmp_path / "trk", {"a": [np.array([G] * 3)] * 2})
+    (tmp_path / "trk" / "a" / "a_time.txt").write_text("0.5,0.25\n0.1,nan\n0.1,0.05\n")   # 2 repetitions
+    # pooled 0.5, 0.25, 0.1, 0.1, 0.05: mean of 2, 4, 10, 10, 20
+    assert analyze([tmp_path / "trk"], [seq]).trackers[0].fps == pytest.approx(GOT10K_FPS)
+
+
+def test_time_files_in_the_got10k_toolkits_times_folder(tmp_path):
+    """The GOT-10k toolkit's OTB/LaSOT experiments write `<seq>.txt` and `times/<seq>_time.txt`; dt analyze looked
+    only next to the result file and reported no FPS for such folders."""
+    seqs, d = _tracker(tmp_path / "trk", "times")
+    assert analyze([d], seqs).trackers[0].fps == pytest.approx(FRAMES_FPS)
+
+
+def _short(tmp_path: Path, tag: str) -> tuple[list[FakeSeq], Path]:
+    """A 4-frame sequence whose result file stops after 2 (perfect) rows."""
+    seq = FakeSeq("a", tag, np.array([G] * 4), visible=np.ones(4, bool), cover=np.ones(4, int))
+    d = tmp_path / tag
+    R.write_result(d / "a.txt", [G, G])
+    return [seq], d
+
+
+def test_short_result_scored_as_the_toolkit_does(tmp_path):
+    """A result file shorter than the ground truth was left out of every tracker's averages under every protocol.
+    OSTrack pads it with zero boxes (misses) except on LaSOT, the TrackingNet devkit reads NaN rows (misses), the
+    GOT-10k toolkit asserts; dt analyze now does the same and names the rule."""
+    seqs, d = _short(tmp_path, "otb")
+    t = analyze([d], seqs).trackers[0]
+    # IoU per frame 1, 1, 0, 0: frames 0-1 pass the 20 thresholds 0 ... 0.95, frames 2-3 none
+    assert t.result.auc == pytest.approx(2 * 20 / 21 / 4) and t.result.op50 == 0.5
+    # zero box centre (-0.5, -0.5) vs (109.5, 109.5): 155.6 px, normalized 5.5; both over every threshold
+    assert t.result.precision == 0.5 and t.result.norm_precision == 0.5 and t.result.precision_curve[-1] == 0.5
+    note = (f"{d / 'a.txt'}: 2 rows for 4 frames; the missing 2 frames are scored as misses (zero boxes: IoU 0, "
+            "centre far off), as OSTrack's analysis does")
+    assert t.errors == {} and t.notes == {"a": note} and error_lines(analyze([d], seqs)) == [f"otb: a scored: {note}"]
+    py = analyze([d], seqs, protocol="pytracking-ope").trackers[0]
+    assert py.result.auc == t.result.auc and "as pytracking's analysis does" in py.notes["a"]
+    tn = analyze([d], seqs, protocol="trackingnet-devkit").trackers[0]
+    # NaN rows 2-3 pass no threshold: every curve point is 2/4, trapezoid area 0.5; coverage 2 of 4 frames
+    assert tn.result.success_curve.tolist() == [0.5] * 21 and tn.result.success == pytest.approx(0.5)
+    assert tn.result.coverage == 0.5 and "NaN rows: they pass no threshold" in tn.notes["a"]
+    assert "as the TrackingNet devkit does" in tn.notes["a"]
+    with pytest.raises(InputError, match=r"2 rows for a sequence of 4 frames \(the GOT-10k toolkit requires one "
+                                         r"row per frame\)"):
+        analyze([d], seqs, protocol="got10k-toolkit")
+    seqs, d = _short(tmp_path, "lasot")
+    with pytest.raises(InputError, match=r"2 rows for a sequence of 4 frames \(OSTrack's analysis refuses a short "
+                                         r"LaSOT result\)"):
+        analyze([d], seqs)
+
+
+def test_got10k_nan_only_where_the_toolkit_scores_it(tmp_path):
+    """The GOT-10k toolkit never reads frame 0 or a cover-0 frame, so a NaN box there does not change AO; dt
+    analyze refused the whole sequence. A NaN on a scored frame (the toolkit's AO would be NaN) is still refused,
+    naming the frame."""
+    seq = FakeSeq("a", "got10k", np.array([G] * 4), cover=np.array([1, 1, 0, 1]))
+    d = tmp_path / "trk"
+    d.mkdir()
+    (d / "a.txt").write_text("nan,nan,nan,nan\n100,100,20,20\nnan,nan,nan,nan\n110,100,20,20\n")
+    r = analyze([d], [seq]).trackers[0].result
+    # used frames 1 and 3: IoU 1, and 10x20 overlap / (400 + 400 - 200) = 1/3
+    assert r.seq_frames.tolist() == [2] and r.ao == pytest.approx((1 + 1 / 3) / 2) and r.sr50 == 0.5
+    (d / "a.txt").write_text("100,100,20,20\n100,100,20,20\n100,100,20,20\nnan,1,2,3\n")
+    with pytest.raises(InputError, match=r"a: repetition 1 has NaN in the box of frame 3 \(line 4\)"):
+        analyze([d], [seq])
+    with pytest.raises(InputError, match=r"a\.txt:4: NaN in the box"):      # OSTrack refuses NaN anywhere
+        analyze([d], [seq], protocol="ostrack-ope")

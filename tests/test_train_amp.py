@@ -1,0 +1,58 @@
+"""`dt train --amp` on a device that cannot do it: one line naming the mode, the device and the fix, exit 2, before
+any work (a GPU without bfloat16 failed at the first iteration with torch's RuntimeError traceback, after the
+output folder and its config.yaml were made)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from droptrack.data.synth import generate_synth
+from droptrack.train.amp import _autocast_refusal, check_amp
+from helpers import cli, one_line_error
+
+TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
+
+
+@pytest.fixture
+def old_gpu(monkeypatch):
+    """The CUDA facts torch reads on a GPU without bfloat16 (a Kepler card: not even emulated); torch's own
+    autocast check then runs as it does there."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla K80")
+
+
+def test_bf16_on_a_gpu_without_it_is_one_line_naming_the_fix_before_any_work(tmp_path, synth, old_gpu):
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--device", "cuda",
+                              "--amp", "bf16"))
+    assert line == ("error: --amp bf16: cuda (Tesla K80) cannot train in bfloat16 (Current CUDA Device does not "
+                    "support bfloat16); pass --amp fp16 (or --amp off)"), line
+    assert list(tmp_path.iterdir()) == []   # no output folder
+
+
+def test_a_dtype_torch_will_not_autocast_to_is_named_in_torchs_words():
+    # torch warns and trains in FP32 instead (autocast disabled); dt refuses it
+    assert _autocast_refusal(torch.device("cpu"), torch.float32).startswith(
+        "In CPU autocast, but the target dtype is not supported")
+    assert _autocast_refusal(torch.device("cpu"), torch.bfloat16) is None
+    assert check_amp("bf16", torch.device("cpu")) is None and check_amp("fp16", torch.device("cpu")) is None
+    assert check_amp("off", torch.device("cpu")) is None
+
+
+def test_emulated_bf16_is_a_note_not_a_refusal(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    assert check_amp("bf16", torch.device("cuda")) == (
+        "[yellow]--amp bf16: cuda (Tesla V100) has no native bfloat16 (compute capability below 8.0), so it is "
+        "emulated and slower than --amp fp16[/]")
+    assert check_amp("fp16", torch.device("cuda")) is None

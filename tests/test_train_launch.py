@@ -1,0 +1,110 @@
+"""`dt train --nproc N`'s launcher process dies with the `dt` that started it (SIGKILL included), arranged by the
+launcher itself at start-up rather than by a subprocess `preexec_fn` (Python run between fork and exec in `dt`, which
+can deadlock once `dt` has threads). The whole `--nproc 2` run under SIGKILL: tests/test_train_audit.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from droptrack.train import launch
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+ROOT = Path(__file__).resolve().parents[1]
+ARMED = "from droptrack.train.launch import die_with_parent; die_with_parent(); import os; "
+
+
+def python(code: str) -> list[str]:
+    """`python -c CODE` with this checkout importable."""
+    return [sys.executable, "-c", code]
+
+
+def env(**extra: str) -> dict[str, str]:
+    """This environment with the checkout on PYTHONPATH, plus `extra`."""
+    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **extra}
+
+
+def gone(pid: int, deadline_s: float) -> bool:
+    """Whether process `pid` (not our child) has exited (or is a zombie) within `deadline_s` seconds."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_launcher_dies_with_the_process_that_started_it(tmp_path):
+    """A middle process (as `dt`) starts a launcher with its pid in the environment and is SIGKILLed once the
+    launcher is armed: the launcher gets SIGTERM (it would sleep for 10 minutes otherwise)."""
+    log = tmp_path / "launcher.txt"
+    child = python(ARMED + f"open({str(log)!r}, 'w').write(str(os.getpid())); import time; time.sleep(600)")
+    middle = python("import os, subprocess, sys, time; "
+                    f"subprocess.Popen({child!r}, env={{**os.environ, {launch.PARENT_ENV!r}: str(os.getpid())}}); "
+                    "time.sleep(600)")
+    proc = subprocess.Popen(middle, env=env())
+    try:
+        end = time.monotonic() + 120
+        while not (log.is_file() and log.read_text()):
+            assert proc.poll() is None and time.monotonic() < end
+            time.sleep(0.05)
+        pid = int(log.read_text())
+        proc.kill()   # SIGKILL: no handler of the parent runs
+        proc.wait()
+        assert gone(pid, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if log.is_file() and log.read_text() and not gone(int(log.read_text()), 0):
+            os.kill(int(log.read_text()), signal.SIGKILL)
+
+
+def test_a_launcher_whose_parent_already_died_stops_at_once():
+    """The parent died between starting the launcher and its prctl call (the launcher was reparented): SIGTERM now."""
+    dead = subprocess.run(python("import os; print(os.getpid())"), capture_output=True, text=True).stdout.strip()
+    res = subprocess.run(python(ARMED + "import time; time.sleep(600)"), env=env(**{launch.PARENT_ENV: dead}),
+                         timeout=300)
+    assert res.returncode == -signal.SIGTERM
+
+
+def test_a_launcher_whose_parent_lives_runs_and_does_not_pass_the_pid_on():
+    code = ARMED + f"print(os.environ.get({launch.PARENT_ENV!r}))"
+    res = subprocess.run(python(code), env=env(**{launch.PARENT_ENV: str(os.getpid())}), capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr   # the ranks do not inherit it
+    res = subprocess.run(python(code), env=env(), capture_output=True, text=True, timeout=300)   # unset: no-op
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr
+
+
+class Started(Exception):
+    """Raised by the spy in place of starting the launcher."""
+
+
+def test_run_launcher_passes_its_pid_and_no_preexec_fn(monkeypatch):
+    """What run_launcher hands subprocess.Popen: no preexec_fn, and its own pid for the launcher to die with."""
+    seen: list[tuple[list[str], dict]] = []
+
+    def spy(cmd, **kwargs):
+        seen.append((cmd, kwargs))
+        raise Started
+
+    before = {s: signal.getsignal(s) for s in launch.STOP_SIGNALS}
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    with pytest.raises(Started):
+        launch.run_launcher(2, ["-c", "cfg.yaml"])
+    (cmd, kwargs), = seen
+    assert cmd == [sys.executable, "-m", "droptrack.train.launch", "2", "-c", "cfg.yaml"]
+    assert kwargs.get("preexec_fn") is None and kwargs["start_new_session"] is True
+    assert kwargs["env"][launch.PARENT_ENV] == str(os.getpid())
+    assert launch.PARENT_ENV not in os.environ   # dt's own environment is left alone
+    assert {s: signal.getsignal(s) for s in launch.STOP_SIGNALS} == before
