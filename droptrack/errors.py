@@ -91,6 +91,26 @@ def no_room(folder: object) -> bool:
         return False
 
 
+def refused_block(folder: object) -> int | None:
+    """The errno (EDQUOT, ENOSPC) with which the file system holding `folder` refuses this process one more block,
+    asked with an unnamed file (O_TMPFILE, gone when closed): a used-up disk quota, which `statvfs` does not show;
+    None when the block is granted or the question cannot be asked (no O_TMPFILE: not Linux, some NFS mounts)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY, 0o600)
+    except OSError as exc:   # an inode quota refuses the file itself
+        return exc.errno if exc.errno in (errno.EDQUOT, errno.ENOSPC) else None
+    try:
+        os.posix_fallocate(fd, 0, 1)
+    except OSError as exc:
+        return exc.errno if exc.errno in (errno.EDQUOT, errno.ENOSPC) else None
+    finally:
+        os.close(fd)
+    return None
+
+
 def at_size_limit(path: object) -> bool:
     """`path` has grown to the process's file-size limit (`ulimit -f`): writes past it fail with EFBIG, which
     writers such as OpenCV's only log."""

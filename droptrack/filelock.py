@@ -5,7 +5,8 @@ A lock file is held with flock (the OS releases it when the process dies, even b
 only while it still holds it, so a normal exit leaves no file behind and a killed run's file is reused (and then
 removed) by the next one. An acquirer that opened the file just before its holder removed it would lock a file no
 longer at the path: it checks, after locking, that the path still names the file it locked, and otherwise opens the
-path again.
+path again. A lock held shared (by several processes at once) is removed by the last of them: each converts its lock to
+an exclusive one at the end, which only the last holder gets.
 """
 
 from __future__ import annotations
@@ -27,10 +28,31 @@ def same_file(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
 
 
-def take(lock: Path, busy: str) -> tuple[int, bool]:
-    """Lock `lock` (made if missing: a killed run's is reused): (its fd, whether flock holds it); another holder is a
-    one-line InputError with the message `busy`. A lock file its holder removed after we opened it is opened again
-    (whoever locks the file the path names holds the lock; files are unlinked only by their holder)."""
+def in_use(lock: Path, shared: bool = False) -> bool:
+    """Whether another process holds `lock` so that taking it (shared or exclusive) would be refused; nothing is made
+    or taken (no lock file, or a file system without locks: False)."""
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)   # releases a lock taken just now
+    return False
+
+
+def take(lock: Path, busy: str, shared: bool = False) -> tuple[int, bool]:
+    """Lock `lock` (made if missing: a killed run's is reused), exclusively or `shared`: (its fd, whether flock holds
+    it); a holder that excludes this kind is a one-line InputError with the message `busy`. A lock file its holder
+    removed after we opened it is opened again (whoever locks the file the path names holds the lock; files are
+    unlinked only by their holder)."""
     import fcntl
 
     while True:
@@ -42,7 +64,7 @@ def take(lock: Path, busy: str) -> tuple[int, bool]:
             except OSError:
                 raise denied from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise InputError(busy) from None
@@ -53,15 +75,31 @@ def take(lock: Path, busy: str) -> tuple[int, bool]:
         os.close(fd)   # removed by a run that just ended: lock the file at the path now
 
 
-def release(lock: Path, fd: int) -> None:
-    """Remove a lock file we hold (while holding it, so that a run that opened it meanwhile tries again), release."""
+def release(lock: Path, fd: int, shared: bool = False) -> None:
+    """Remove a lock file we hold (while holding it, so that a run that opened it meanwhile tries again), release; one
+    held `shared` is removed only by its last holder (the others' locks keep it from becoming exclusive)."""
     try:
+        if shared and not _sole_holder(fd):
+            return
         if same_file(fd, lock):
             lock.unlink()
     except OSError:
         pass
     finally:
         os.close(fd)   # releases the flock
+
+
+def _sole_holder(fd: int) -> bool:
+    """Whether our shared lock on `fd` is the only one: converted to exclusive if so (else it may be dropped)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:   # other processes still hold it: theirs to remove
+        return False
+    except OSError:   # a file system without locks: as an exclusive holder
+        pass
+    return True
 
 
 @contextlib.contextmanager

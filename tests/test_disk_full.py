@@ -6,6 +6,7 @@ an unfinished atomic file is never moved into place. The limit is real: the chil
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -116,3 +117,65 @@ def test_safetensors_past_a_size_limit_is_one_line(tiny_ckpt, tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert last.startswith(f"error: no room left writing '{tmp_path / 'exp' / 'model.safetensors'}' (File too large)")
     assert not list((tmp_path / "exp").iterdir())
+
+
+QUOTA_CHILD = """
+import json, os, sys
+from pathlib import Path
+import numpy as np
+from disk_limits import refuse_writes
+from droptrack.errors import OutputFull
+from droptrack.runtime.sinks import TargetState, VideoSink
+from droptrack.runtime.sources import Frame
+
+out, when = Path(sys.argv[1]), sys.argv[2]
+sink, rng, frames, error = VideoSink(out / "v.avi", fps=10), np.random.default_rng(0), 0, None
+box = [TargetState([10, 10, 20, 20], 0.9, False)]
+try:
+    for i in range(40):
+        if i == 10:   # the quota is used up: every write to the video and every new block are refused from now on
+            fd = next(int(f) for f in os.listdir("/proc/self/fd") if os.readlink(f"/proc/self/fd/{f}") == str(sink.part))
+            if not refuse_writes(fd, 122):   # EDQUOT
+                print(json.dumps({"skip": True}))
+                sys.exit()
+            if when == "closing":
+                break
+        sink.write(Frame(i, float(i), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)), box)
+        frames += 1
+except OutputFull as exc:
+    error = str(exc)
+try:
+    sink.close()
+except OutputFull as exc:
+    error = error or str(exc)
+print(json.dumps({"frames": frames, "error": error, "files": sorted(os.listdir(out))}))
+"""
+
+
+@pytest.mark.parametrize("when", ["writing", "closing"])
+def test_video_whose_disk_quota_runs_out_stops_and_keeps_no_broken_video(tmp_path, when):
+    """A used-up disk quota (EDQUOT) leaves the disk's free space (statvfs) as it was, and OpenCV only logs the
+    writes it refuses: the video went on 'writing' frames that never reached the disk, and the cut file (no index,
+    as when the quota ran out while the writer was closing) was moved into place as NAME. Now the sink asks the file
+    system for a block with an unnamed file when the video did not grow (and at close): EDQUOT stops it with the
+    one line, and the video stays NAME.part.EXT. Real quotas need root, quota tools and a file system with quotas
+    (this kernel's tmpfs has none): a seccomp filter makes the kernel refuse the video's writes and any new block
+    with EDQUOT, as a used-up quota does."""
+    import errno
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    assert errno.EDQUOT == 122   # the child's refuse_writes(fd, 122)
+    tests = Path(__file__).resolve().parent
+    env = {"PYTHONPATH": f"{tests.parent}{os.pathsep}{tests}", "OMP_NUM_THREADS": "1", "PATH": os.environ["PATH"]}
+    p = subprocess.run([sys.executable, "-c", QUOTA_CHILD, str(tmp_path), when], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout.splitlines()[-1])
+    if got.get("skip"):
+        pytest.skip("no seccomp filter here (not Linux x86_64/aarch64, or refused)")
+    assert got["frames"] == 10   # the quota ran out after frame 10: the next one stopped (when writing)
+    assert got["error"] and got["error"].startswith(f"no room left writing '{tmp_path / 'v.part.avi'}' (Disk quota "
+                                                    "exceeded)"), got
+    assert got["files"] == ["v.part.avi"]   # never moved into place as v.avi

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -86,7 +87,8 @@ def test_dt_serve_onto_the_files_a_dt_run_writes_is_refused(video, tiny_ckpt, tm
         with pytest.raises(InputError, match=f"^{BUSY} {re.escape(str(tmp_path / held[0]))};"):
             Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(tmp_path / "boxes.txt"),
                                  jsonl=str(tmp_path / "frames.jsonl"), save=str(tmp_path / "video.avi")))
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f".{name}.lock" for name in held)
+        family = [".boxes_<id>.txt.lock"] if held[0].startswith("boxes_") else []   # held shared by such a run
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".{name}.lock" for name in held] + family)
 
 
 def test_a_refused_server_leaves_no_output_folder(video, tiny_ckpt, tmp_path):
@@ -168,9 +170,10 @@ def check_line_files(out: Path, frames: int) -> None:
 def test_a_size_limit_while_serving_stops_tracking_with_one_line_and_keeps_whole_lines(video, tiny_ckpt, tmp_path):
     """A full disk while serving was written to the page's state only: the log (journald) said nothing until the
     server was stopped, and a new target was answered 'the source ended'. Now the log has the one line when it
-    happens, the server stays up, a new target is refused naming the full disk, SIGTERM still ends it cleanly."""
+    happens, the server stays up, a new target is refused naming the full disk, SIGTERM still ends it cleanly, with
+    exit 2 as dt run after a full disk (it was 0, as if every frame had been written)."""
     code, out, err = serve_until_full(video, tiny_ckpt, tmp_path, 3000, save=False)
-    assert code == 0 and "Traceback" not in err, err
+    assert code == 2 and "Traceback" not in err, err
     full = [ln for ln in err.splitlines() if "no room left" in ln]
     assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{tmp_path / 'f.jsonl'}")
     kept = int(re.search(r"keeps the (\d+) whole lines", full[0]).group(1))
@@ -186,7 +189,7 @@ def test_a_video_that_finds_no_room_is_named_unfinished(video, tiny_ckpt, tmp_pa
     name it as unfinished; the line files agree on their frames (the video is written last)."""
     out = request.getfixturevalue("small_tmpfs") if where == "full tmpfs" else tmp_path
     code, stdout, err = serve_until_full(video, tiny_ckpt, out, 60000 if where == "size limit" else None, save=True)
-    assert code == 0 and "Traceback" not in err, err
+    assert code == 2 and "Traceback" not in err, err
     why = "(File too large)" if where == "size limit" else "(No space left on device)"
     full = [ln for ln in err.splitlines() if "no room left" in ln]
     assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{out / 'v.part.avi'}' {why}")
@@ -195,3 +198,38 @@ def test_a_video_that_finds_no_room_is_named_unfinished(video, tiny_ckpt, tmp_pa
     frames = len((out / "f.jsonl").read_text().splitlines())
     assert 0 < frames < 120
     check_line_files(out, frames)
+
+
+def test_a_limit_reached_while_paused_is_the_one_line_and_exit_2_at_any_stop(video, tiny_ckpt, tmp_path):
+    """A paused server writes the frame it holds when it stops: an output that found no room then raised out of
+    the tracking thread (a traceback, no 'tracking stopped' line) and Ctrl-C said 'outputs are complete up to
+    there', exit 130. Now it is the one line, the line files keep the same whole frames, and the exit code is 2.
+    (The file-size limit is lowered on the running server, to the size its --jsonl has: as a disk that fills up.)"""
+    cmd = [sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device", "cpu", "--port",
+           "0", "-o", str(tmp_path / "boxes.txt"), "--jsonl", str(tmp_path / "f.jsonl")]
+    p = subprocess.Popen(exec_with(cmd, file_size=resource.RLIM_INFINITY), stdout=subprocess.PIPE,   # SIGXFSZ ignored
+                         stderr=subprocess.PIPE, env=ENV, text=True)
+    try:
+        url = None
+        while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
+            line = p.stdout.readline()
+            assert line, "dt serve ended before serving"
+            m = re.match(r"serving (http://\S+)", line)
+            url = m.group(1) if m else None
+        assert post(url, FACE)[0] == 201
+        wait_for(lambda: (tmp_path / "f.jsonl.part").read_bytes().count(b"\n") >= 3, 120)
+        with urllib.request.urlopen(urllib.request.Request(url + "pause", method="POST"), timeout=30) as r:
+            assert json.load(r) == {"state": "paused"}
+        size = (tmp_path / "f.jsonl.part").stat().st_size
+        resource.prlimit(p.pid, resource.RLIMIT_FSIZE, (size, size))   # its next --jsonl line finds no room
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 2 and "Traceback" not in err and "SIGINT" not in err, err
+    full = [ln for ln in err.splitlines() if "no room left" in ln]
+    assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{tmp_path / 'f.jsonl.part'}'")
+    assert (tmp_path / "f.jsonl").stat().st_size == size
+    check_line_files(tmp_path, len((tmp_path / "f.jsonl").read_text().splitlines()))

@@ -88,7 +88,7 @@ def test_a_reader_that_leaves_on_the_last_frame_ends_tracking_cleanly(tiny_ckpt,
                              output=str(tmp_path / "boxes.txt")))
     gone = threading.Event()
     s.on_reader_gone = gone.set
-    s._sinks.insert(0, GoneAfter(3))   # first, as the JsonlSink is
+    s.outputs.sinks.insert(0, GoneAfter(3))   # first, as the JsonlSink is
     s.start()
     s.add_target(list(FACE.values()))
     assert gone.wait(60) and s.reader_gone

@@ -70,6 +70,7 @@ def serve(
 
     Ctrl-C, SIGTERM and SIGHUP shut the server down cleanly (every output closed and renamed from NAME.part);
     Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
+    After a full disk stopped tracking (its one line logged then) any stop exits 2, as dt run after a full disk.
     """
     import os
     import signal
@@ -102,6 +103,10 @@ def serve(
     for label, path in outputs:
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
+    if session.output_full:   # outputs incomplete (its one line is in the log): exit 2, as dt run after a full disk
+        from droptrack.errors import OutputFull
+
+        raise typer.Exit(OutputFull.exit_code)
     if session.reader_gone:   # `| head` read enough: the server ended, as dt run does (exit 141)
         from droptrack.runtime.signals import SIGPIPE
 

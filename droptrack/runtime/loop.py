@@ -22,7 +22,8 @@ from droptrack.errors import BackendError
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.signals import SIGPIPE, StopFlag
-from droptrack.runtime.sinks import ReaderGone, Sink, StopRequested, TargetState
+from droptrack.runtime.sinks import ReaderGone, Sink, TargetState
+from droptrack.runtime.window import StopRequested
 from droptrack.runtime.sources import Frame
 
 STAGES = ("capture", "pre", "infer", "post", "output", "total")

@@ -23,7 +23,8 @@ from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_fra
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, WindowSink, box_paths, display_problem
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.window import WindowSink, display_problem
 
 
 @dataclass

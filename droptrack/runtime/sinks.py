@@ -1,4 +1,4 @@
-"""Where tracking results go: official box files, JSON lines, annotated video, a window.
+"""Where tracking results go: official box files, JSON lines, annotated video (the --show window: window.py).
 
 Each sink has `write(frame, results)` and `close()`; `close()` is always called (the loop's `finally`), so an
 interrupted run leaves valid files. Box files and JSON lines are streamed: every frame's line is written and
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room
+from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room, refused_block
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -46,12 +46,18 @@ class Sink:
         """Flush and release; called once, also after errors or Ctrl-C."""
 
 
+def numbered_path(path: str | Path, k: int) -> Path:
+    """`boxes.txt` -> `boxes_<k>.txt`: target k's file where there are several (dt run) or they come and go
+    (dt serve, where k is the target's id)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
 def box_paths(path: str | Path, num_targets: int) -> list[Path]:
     """`boxes.txt` for one target; `boxes_0.txt`, `boxes_1.txt`, ... (in --init order) for several."""
-    path = Path(path)
     if num_targets == 1:
-        return [path]
-    return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(num_targets)]
+        return [Path(path)]
+    return [numbered_path(path, k) for k in range(num_targets)]
 
 
 def format_box_line(box: list[float]) -> str:
@@ -291,6 +297,7 @@ class VideoSink(Sink):
         self.scale = 1
         self.resized = 0
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
+        self._size = -1     # NAME.part.EXT's size at the last check
 
     def _open(self, w: int, h: int) -> None:
         import cv2
@@ -315,63 +322,29 @@ class VideoSink(Sink):
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
         self.writer.write(image)
-        if self.part == self.path:
-            return
+        if self.part != self.path:
+            self._check_room(always=False)
+
+    def _check_room(self, always: bool) -> None:
+        """OpenCV only logs a failed write: raise OutputFull (the video stays NAME.part.EXT) when the disk is full,
+        the file at the size limit, or the quota used up (asked of the file system each time the file did not grow,
+        or `always`: a write that got through needs no asking)."""
+        try:
+            size = os.stat(self.part).st_size
+        except OSError:
+            size = -1
+        grew, self._size = size != self._size, size
         code = errno.ENOSPC if no_room(self.part.parent) else errno.EFBIG if at_size_limit(self.part) else None
-        if code is not None:   # OpenCV only logs a failed write
+        if code is None and (always or not grew):
+            code = refused_block(self.part.parent)
+        if code is not None:
             self.full = True
             raise OutputFull(full_message(OSError(code, os.strerror(code)), self.part))
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.release()
+            self.writer.release()   # writes the index: a cut one leaves a video that does not play
             self.writer = None
             if self.part != self.path and self.part.exists() and not self.full:
+                self._check_room(always=True)
                 os.replace(self.part, self.path)
-
-
-def display_problem() -> str | None:
-    """Why no window can be shown here (None if it can)."""
-    import cv2
-
-    info = cv2.getBuildInformation()
-    gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
-    if gui.upper() == "NONE":
-        return "this OpenCV build has no GUI (cv2 highgui unavailable, e.g. opencv-python-headless); " \
-               "install opencv-python"
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "DISPLAY is not set (headless machine); run under X11/Wayland or use ssh -X"
-    return None
-
-
-class StopRequested(Exception):
-    """The user closed the window or pressed q/Esc."""
-
-
-class WindowSink(Sink):
-    """A cv2 window with boxes, scores and FPS; q or Esc stops the run."""
-
-    WINDOW = "dt run"
-
-    def __init__(self):
-        problem = display_problem()
-        if problem:
-            raise InputError(f"--show needs a display: {problem}; or drop --show and use --save out.mp4")
-        import cv2
-
-        cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
-
-    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
-        import cv2
-
-        cv2.imshow(self.WINDOW, annotate(frame.image, targets, fps))
-        if (cv2.waitKey(1) & 0xFF) in (ord("q"), 27):
-            raise StopRequested
-
-    def close(self) -> None:
-        import cv2
-
-        try:
-            cv2.destroyWindow(self.WINDOW)
-        except cv2.error:
-            pass

@@ -14,7 +14,7 @@ from droptrack.paths import writes_in_place
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.reconnect import ReconnectPolicy
-from droptrack.runtime.sinks import BoxFileSink, TargetState, part_path
+from droptrack.runtime.sinks import BoxFileSink, TargetState, numbered_path, part_path
 
 MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
@@ -98,8 +98,7 @@ class Target:
 
 def box_file(path: str | Path, target_id: int) -> Path:
     """`--output boxes.txt` -> boxes_<id>.txt: one official box file per target (targets come and go)."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}_{target_id}{path.suffix}")
+    return numbered_path(path, target_id)
 
 
 def _numbered(output: str, tail: str) -> dict[int, Path]:
@@ -126,7 +125,8 @@ def earlier_box_files(output: str | None) -> list[Path]:
 def locked_outputs(opts: ServeOptions) -> list[Path]:
     """The files locked while serving (as dt run locks its own): --jsonl, --save, and for --output both NAME.txt
     (what a one-target dt run writes) and NAME_0.txt (the first file of dt serve and of a dt run with several
-    targets), so that any two of dt serve / dt run writing the same files are refused, whoever came first."""
+    targets), so that any two of dt serve / dt run writing the same files are refused, whoever came first; every
+    other NAME_<id>.txt is covered by the per-target lock (`outlock.locked`'s `serving`)."""
     paths = [Path(opts.jsonl)] if opts.jsonl and opts.jsonl != "-" else []
     paths += [Path(opts.output), box_file(opts.output, 0)] if opts.output else []
     paths += [Path(opts.save)] if opts.save else []

@@ -10,22 +10,19 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
-from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
-from droptrack.runtime import outlock, readers, sources
+from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, ReaderGone, VideoSink, frame_record
+from droptrack.runtime.sinks import ReaderGone, frame_record
+from droptrack.serve.commands import Mailbox, answer
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import (CommandError, ServeOptions, SourceTimeout, Target, check_serve_options,
-                                    leftover_parts, locked_outputs, open_box_file)
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target
+from droptrack.serve.outputs import Outputs
 from droptrack.serve.stats import LiveStats
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
@@ -35,29 +32,20 @@ class Session:
     """One source and one tracker, driven by a thread; thread-safe commands and read-only views."""
 
     def __init__(self, opts: ServeOptions):
-        # a dt run or another dt serve writing these files is refused first (not named as a killed run's NAME.part);
-        # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind
-        paths = locked_outputs(opts)
-        here = [p for p in paths if p.parent.is_dir()]
-        self._locks = contextlib.ExitStack()
+        self.outputs = Outputs(opts)   # locked and checked first: refused before the model loads
         try:
-            self._locks.enter_context(outlock.locked(here))
-            check_serve_options(opts)
-            self._locks.enter_context(outlock.locked([p for p in paths if p not in here]))
             self._setup(opts)
         except BaseException:
-            self._locks.close()
+            self.outputs.release()
             raise
 
     def _setup(self, opts: ServeOptions) -> None:
-        # --overwrite: a killed run's NAME_<id>.txt.part is replaced when that id is drawn (checked just now)
-        self._replace = leftover_parts(opts.output) if opts.overwrite and opts.output else set()
         self._policy = opts.reconnect_policy()
         self.opts = opts
         self.latest = LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
-        self._commands: queue.Queue = queue.Queue()
+        self._commands = Mailbox()
         self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -67,15 +55,7 @@ class Session:
         self._next_id = 0
         self._frame: sources.Frame | None = None
         self._finished = True                     # the current frame's record was written
-        self._box_sinks: dict[int, BoxFileSink] = {}
-        self._video: VideoSink | None = None      # --save, written after the line files (see _finish_frame)
-        try:   # outputs are checked before any work starts (the video writer opens on the first frame)
-            self._sinks: list = [JsonlSink(opts.jsonl)] if opts.jsonl else []
-            if opts.output:
-                Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
-                             "--jsonl/--output paths") from None
+        self.outputs.open()
         self.live_stats = LiveStats()
         self._frames_done = 0
         self.frames_written = 0                   # frames whose record reached every output
@@ -108,7 +88,7 @@ class Session:
         if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
             self._thread.join(timeout)
         if not self._thread.is_alive():   # never started, or done: its outputs are closed (else the OS unlocks)
-            self._locks.close()
+            self.outputs.release()
 
     def _open(self) -> None:
         o = self.opts
@@ -123,8 +103,7 @@ class Session:
             self._frames = readers.newest(self._frames)
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
-        if o.save:
-            self._video = VideoSink(o.save, self._source.fps)
+        self.outputs.open_video(self._source.fps)
         self._frame, self._finished, self._frames_done = first, False, 1
         self.state = "running" if self.live else "waiting"   # files wait on their first frame for a target
         self._publish()
@@ -145,44 +124,41 @@ class Session:
         except ReaderGone:   # `| head` read enough: the frame it refused is in no output (the jsonl sink is first)
             self._reader_left()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server stays up
-            self.output_full = isinstance(exc, OutputFull)   # the streamed files were cut back to whole lines
-            self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
+            self._failed(exc)
         finally:
             self._shutdown()
             if self.error is not None and self.on_stopped is not None:   # the log learns it now, not at Ctrl-C
                 self.on_stopped(self.error)
 
+    def _failed(self, exc: Exception) -> None:
+        """Tracking stopped on `exc` (the first error is the one shown); a full disk's streamed files were cut back
+        to whole lines, and dt serve exits 2 once stopped, as dt run after a full disk."""
+        self.output_full = self.output_full or isinstance(exc, OutputFull)
+        if self.error is None:
+            self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
+
     def _shutdown(self) -> None:
         try:
-            self._finish_frame()
+            self._finish_frame()   # the frame held last (paused, or the stop came): it may find the disk full now
         except ReaderGone:
             self._reader_left()
+        except Exception as exc:  # noqa: BLE001 - logged by _run as one line, never a thread's traceback
+            self._failed(exc)
         finally:
-            errors = []
-            video = [self._video] if self._video is not None else []
-            for s in [*self._sinks, *self._box_sinks.values(), *video]:
-                try:
-                    s.close()
-                except Exception as exc:  # noqa: BLE001 - close the others first
-                    errors.append(exc)
-            if errors and self.error is None:
-                self.error = f"closing the outputs failed: {errors[0]}"
+            errors = self.outputs.close()
+            full = next((e for e in errors if isinstance(e, OutputFull)), None)
+            if errors:   # a full disk found only at close (fsync, the video's index) is a full disk too
+                self._failed(full or DropTrackError(f"closing the outputs failed: {errors[0]}"))
             with self._lock:   # 'ended' once the outputs are complete: a client that sees it may read them
                 if self.state != "failed":
                     self.state = "ended"
-            while True:   # commands queued while the thread ended
-                try:
-                    _, fut = self._commands.get_nowait()
-                except queue.Empty:
-                    break
-                if fut.set_running_or_notify_cancel():
-                    fut.set_exception(CommandError(409, self._ended_message()))
+            self._commands.refuse_pending(lambda: CommandError(409, self._ended_message()))   # queued meanwhile
             close = getattr(self._frames, "close", None)
             if close is not None:   # stop a background reader before the source goes
                 close()
             if self._source is not None:
                 self._source.close()
-            self._locks.close()   # every output is closed: another run may write them now
+            self.outputs.release()   # every output is closed: another run may write them now
 
     def _reader_left(self) -> None:
         """The reader of --jsonl - went away: tracking stops (as dt run does); `on_reader_gone` ends the server."""
@@ -244,14 +220,7 @@ class Session:
                 return 0.0
             self._finished = True
             frame, states = self._frame, [t.state() for t in self._targets]
-        fps = self.live_stats.fps()
-        for s in self._sinks:
-            s.write(frame, states, fps)
-        for st in states:
-            if st.id in self._box_sinks:
-                self._box_sinks[st.id].write(frame, [st], fps)
-        if self._video is not None:   # last: a video that finds no room leaves the line files agreeing on the frames
-            self._video.write(frame, states, fps)
+        self.outputs.write(frame, states, self.live_stats.fps())
         self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
@@ -265,36 +234,15 @@ class Session:
 
     # ------------------------------------------------------------------ commands
     def _apply_commands(self, block: bool, timeout: float = 0.05) -> None:
-        try:
-            item = self._commands.get(timeout=timeout) if block else self._commands.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            fn, fut = item
-            if fut.set_running_or_notify_cancel():   # not one its caller gave up on (503)
-                try:
-                    fut.set_result(fn())
-                except Exception as exc:  # noqa: BLE001 - handed to the caller
-                    fut.set_exception(exc)
-            try:
-                item = self._commands.get_nowait()
-            except queue.Empty:
-                break
-        self._publish()
+        if self._commands.run_pending(block, timeout):
+            self._publish()
 
     def _submit(self, fn: Callable[[], object]) -> object:
-        fut: Future = Future()
-        with self._lock:
+        with self._lock:   # not queued once the thread ended (it refuses what was queued before)
             if self.state in ("ended", "failed"):
                 raise CommandError(409, self._ended_message())
-            self._commands.put((fn, fut))
-        try:
-            return fut.result(self.command_timeout)
-        except TimeoutError:
-            if not fut.cancel():   # being applied right now: its answer is moments away
-                return fut.result()
-            raise CommandError(503, f"the tracking thread did not answer within {self.command_timeout:g} s "
-                                    "(source stalled?); nothing was changed, try again") from None
+            fut = self._commands.post(fn)
+        return answer(fut, self.command_timeout)
 
     def _index(self, target_id: int) -> int:
         for i, t in enumerate(self._targets):
@@ -316,7 +264,7 @@ class Session:
                     if len(self._targets) >= self.opts.max_targets:
                         raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
                                                 f"{self.opts.max_targets}); remove one first")
-                    sink = open_box_file(self.opts.output, self._next_id, self._replace) if self.opts.output else None
+                    sink = self.outputs.open_box_file(self._next_id)
                     try:
                         self.tracker.add_targets(frame.image, [box])
                     except BaseException:
@@ -326,7 +274,7 @@ class Session:
                     t = Target(self._next_id, list(self.tracker.states[-1]), None, False, frame.index)
                     self._next_id += 1
                     if sink is not None:
-                        self._box_sinks[t.id] = sink
+                        self.outputs.box_sinks[t.id] = sink
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             self._targets.append(t)
@@ -370,13 +318,11 @@ class Session:
 
     def box_files(self) -> list[str]:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
-        return [str(p) for _, sink in sorted(self._box_sinks.items()) for p in sink.paths]
+        return self.outputs.box_files()
 
     def video_file(self) -> str | None:
         """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""
-        if self._video is not None and self._video.full:
-            return f"{self._video.part} (unfinished: no room left)"
-        return self.opts.save
+        return self.outputs.video_file()
 
     def targets(self) -> list[dict]:
         with self._lock:

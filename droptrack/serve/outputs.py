@@ -1,0 +1,96 @@
+"""The files one `dt serve` writes: --jsonl, one --output box file per target, --save; locked against other writers
+(dt run, another dt serve) from before the checks until every one is closed."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from droptrack.errors import InputError
+from droptrack.runtime import outlock
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
+from droptrack.runtime.sources import Frame
+from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
+
+
+class Outputs:
+    """The sinks a frame's record goes to, in order: --jsonl (first: a closed `-` pipe stops before any other
+    output has the frame), the targets' box files, the video (last: a video that finds no room leaves the line
+    files agreeing on their frames)."""
+
+    def __init__(self, opts: ServeOptions):
+        """Lock the outputs and check the options (refused: nothing locked, nothing made)."""
+        # a dt run or another dt serve writing these files is refused first (not named as a killed run's NAME.part);
+        # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind;
+        # every NAME_<id>.txt a target may get is locked for the whole time (ids grow as targets are drawn)
+        paths = locked_outputs(opts)
+        serving = [Path(opts.output)] if opts.output else []
+        here = [p for p in paths if p.parent.is_dir()]
+        self._locks = contextlib.ExitStack()
+        try:
+            self._locks.enter_context(outlock.locked(here, [o for o in serving if o.parent.is_dir()]))
+            check_serve_options(opts)
+            self._locks.enter_context(outlock.locked([p for p in paths if p not in here],
+                                                      [o for o in serving if not o.parent.is_dir()]))
+        except BaseException:
+            self._locks.close()
+            raise
+        self.opts = opts
+        # --overwrite: a killed run's NAME_<id>.txt.part is replaced when that id is drawn (checked just now)
+        self._replace = leftover_parts(opts.output) if opts.overwrite and opts.output else set()
+        self.sinks: list[Sink] = []
+        self.box_sinks: dict[int, BoxFileSink] = {}
+        self.video: VideoSink | None = None   # --save, opened with the source (its frame rate)
+
+    def open(self) -> None:
+        """Open --jsonl and make --output's folder: checked before any work starts (the video opens on a frame)."""
+        try:
+            self.sinks = [JsonlSink(self.opts.jsonl)] if self.opts.jsonl else []
+            if self.opts.output:
+                Path(self.opts.output).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
+                             "--jsonl/--output paths") from None
+
+    def open_video(self, fps: float | None) -> None:
+        """--save's writer, at the source's frame rate."""
+        if self.opts.save:
+            self.video = VideoSink(self.opts.save, fps)
+
+    def open_box_file(self, target_id: int) -> BoxFileSink | None:
+        """A new target's box file (None without --output); CommandError 507 / 409 if it cannot be written."""
+        return open_box_file(self.opts.output, target_id, self._replace) if self.opts.output else None
+
+    def write(self, frame: Frame, states: list[TargetState], fps: float | None) -> None:
+        """One frame's record to every output (a target's box file gets that target's line)."""
+        for s in self.sinks:
+            s.write(frame, states, fps)
+        for st in states:
+            if st.id in self.box_sinks:
+                self.box_sinks[st.id].write(frame, [st], fps)
+        if self.video is not None:
+            self.video.write(frame, states, fps)
+
+    def close(self) -> list[Exception]:
+        """Close every output (each one even when another fails); returns what failed."""
+        errors = []
+        for s in [*self.sinks, *self.box_sinks.values(), *([self.video] if self.video is not None else [])]:
+            try:
+                s.close()
+            except Exception as exc:  # noqa: BLE001 - close the others first
+                errors.append(exc)
+        return errors
+
+    def release(self) -> None:
+        """Drop the locks (every output is closed, or the process ends): another run may write the files now."""
+        self._locks.close()
+
+    def box_files(self) -> list[str]:
+        """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
+        return [str(p) for _, sink in sorted(self.box_sinks.items()) for p in sink.paths]
+
+    def video_file(self) -> str | None:
+        """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""
+        if self.video is not None and self.video.full:
+            return f"{self.video.part} (unfinished: no room left)"
+        return self.opts.save
