@@ -10,7 +10,8 @@ ort  `model_int8_ort.onnx`: what ONNX Runtime's CPU kernels run fastest on x86 w
      chosen in benchmarks/results/int8_cpu.md): dynamic quantization, i.e. S8 weights stored in the graph and U8
      activations quantized per inference from their own range (DynamicQuantizeLinear -> MatMulInteger, U8S8), so
      no calibration; MatMul/Gemm only (ORT's integer Conv is slower than its FP32 Conv); an FP32 base, because
-     ORT CPU has no FP16 GEMMs.
+     ORT CPU has no FP16 GEMMs. Attention blocks without candidate elimination run as one QAttention node each
+     (export/ort_attention.py), which lifts the AVX2 speed-up (benchmarks/results/int8_cpu_avx2_dispatch).
 
 Layer groups (`layer_groups`) name the quantizable nodes per transformer block (qkv, attn = the two attention
 MatMuls, proj, mlp) plus patch_embed and head; a recipe keeps some groups in high precision (FP16 on trt, FP32 on
