@@ -1,12 +1,14 @@
-"""Lock files that are removed when their holder ends, shared by `dt run` / `dt serve` (runtime.outlock) and `dt eval`
-/ `dt bench` (eval.resume).
+"""Lock files that are removed when their holder ends, shared by `dt run` / `dt serve` (runtime.outlock), `dt eval` /
+`dt bench` (eval.resume), `dt train` (train.lock) and `dt export` (export.workdir).
 
 A lock file is held with flock (the OS releases it when the process dies, even by SIGKILL) and unlinked by its holder
 only while it still holds it, so a normal exit leaves no file behind and a killed run's file is reused (and then
 removed) by the next one. An acquirer that opened the file just before its holder removed it would lock a file no
 longer at the path: it checks, after locking, that the path still names the file it locked, and otherwise opens the
 path again. A lock held shared (by several processes at once) is removed by the last of them: each converts its lock to
-an exclusive one at the end, which only the last holder gets.
+an exclusive one at the end, which only the last holder gets. A lock file this user may not write (another user's) is
+locked read-only, and on a file system without working locks (flock fails other than 'held': some NFS and FUSE mounts)
+the run goes on unlocked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from droptrack.errors import InputError
+from droptrack.errors import DropTrackError, InputError
 
 
 def same_file(fd: int, path: Path) -> bool:
@@ -48,9 +50,9 @@ def in_use(lock: Path, shared: bool = False) -> bool:
     return False
 
 
-def take(lock: Path, busy: str, shared: bool = False) -> tuple[int, bool]:
+def take(lock: Path, busy: str, shared: bool = False, error: type[DropTrackError] = InputError) -> tuple[int, bool]:
     """Lock `lock` (made if missing: a killed run's is reused), exclusively or `shared`: (its fd, whether flock holds
-    it); a holder that excludes this kind is a one-line InputError with the message `busy`. A lock file its holder
+    it); a holder that excludes this kind is a one-line `error` with the message `busy`. A lock file its holder
     removed after we opened it is opened again (whoever locks the file the path names holds the lock; files are
     unlinked only by their holder)."""
     import fcntl
@@ -67,7 +69,7 @@ def take(lock: Path, busy: str, shared: bool = False) -> tuple[int, bool]:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise InputError(busy) from None
+            raise error(busy) from None
         except OSError:   # a file system without locks (some NFS and FUSE mounts): run unlocked
             return fd, False
         if same_file(fd, lock):
@@ -103,14 +105,14 @@ def _sole_holder(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def held(lock: Path, busy: str) -> Iterator[None]:
-    """Hold `lock` for the block (see the module docstring) and remove it at the end; a holder is InputError(busy)."""
+def held(lock: Path, busy: str, error: type[DropTrackError] = InputError) -> Iterator[None]:
+    """Hold `lock` for the block (see the module docstring) and remove it at the end; a holder is `error(busy)`."""
     try:
         import fcntl  # noqa: F401
     except ImportError:  # pragma: no cover - not POSIX: run unlocked
         yield
         return
-    fd, _ = take(lock, busy)
+    fd, _ = take(lock, busy, error=error)
     try:
         yield
     finally:

@@ -10,12 +10,12 @@ ends) while it writes.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Iterator
 
+from droptrack import filelock
 from droptrack.errors import ExportError
 
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
@@ -59,25 +59,10 @@ def remove_stale_temp(out: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def exclusive(out: Path) -> Iterator[None]:
-    """Hold `out`'s export lock (released by the OS if the process is killed) and remove a killed export's
-    leftovers; another export writing there is a one-line error (a caller that holds it passes `locked` on)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
+    """Hold `out`'s export lock and remove a killed export's leftovers; another export writing there is a one-line
+    error (a caller that holds it passes `locked` on). The lock file is removed at the end, a killed export's is
+    reused and removed, and a file system without working locks exports unlocked (droptrack.filelock)."""
+    with filelock.held(out / LOCK, f"another dt export is writing to '{out}'; wait for it to finish or pass another "
+                                   "--output", ExportError):
+        remove_stale_temp(out)
         yield
-        return
-    path = out / LOCK
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.stat(path).st_ino != os.fstat(fh.fileno()).st_ino:   # its holder finished and removed it
-                raise OSError
-        except OSError:
-            raise ExportError(f"another dt export is writing to '{out}'; wait for it to finish or pass another "
-                              "--output") from None
-        try:
-            remove_stale_temp(out)
-            yield
-        finally:
-            path.unlink(missing_ok=True)   # still held: a finished export leaves no hidden file behind
-            fcntl.flock(fh, fcntl.LOCK_UN)
