@@ -196,3 +196,21 @@ def test_other_output_options_name_what_the_run_wrote(clip, tiny_ckpt, tmp_path,
                      if o in first)
     assert f"resume with the same output options (exactly {given})" in line, line
     assert files(tmp_path) == before
+
+
+def test_a_shipped_config_name_is_pinned_by_its_text(clip, tiny_ckpt, tmp_path):
+    """`--config NAME` (a shipped config, not a file; needed with .safetensors weights) crashed every resumable run
+    with FileNotFoundError: the journal hashed NAME as a path. Now it resumes byte-identically."""
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in torch.load(tiny_ckpt, weights_only=True)["net"].items()}, str(weights))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    assert run(options(clip, weights, ref, config="tiny_ce_test")).frames == 60
+    run(options(clip, weights, out, config="tiny_ce_test"), on_frame=interrupt_at(20))
+    journal = json.loads(next(out.glob("*.resume.json")).read_text())
+    assert json.dumps(journal).count("tiny_ce_test") >= 1
+    res = cli("run", clip, "-m", weights, "--config", "tiny_ce_test", "--device", "cpu", "--threads", "1", "--init",
+              INIT, "-o", out / "b.txt", "--jsonl", out / "b.jsonl", "--resume")
+    assert res.exit_code == 0, res.output
+    assert files(out) == files(ref)

@@ -61,6 +61,21 @@ def file_id(path: str | None) -> dict | None:
     return None if path is None else {"sha256": sha256_file(Path(os.path.expanduser(path)))}
 
 
+def config_id(value: str | None) -> dict | None:
+    """--config's identity: a YAML file's sha256, or a shipped config's name and the sha256 of its text (resolved as
+    droptrack.config.load_config resolves it, so a package upgrade that changes the config is noticed)."""
+    import hashlib
+    from importlib import resources
+
+    if value is None:
+        return None
+    path = Path(os.path.expanduser(value))
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return file_id(value)
+    text = (resources.files("droptrack") / "configs" / f"{value}.yaml").read_bytes()
+    return {"name": str(value), "sha256": hashlib.sha256(text).hexdigest()}
+
+
 def stat_id(path: str | None) -> dict | None:
     """What a format-1 journal recorded of a file (path, size, mtime), to check a journal an earlier droptrack wrote."""
     if path is None:

@@ -49,7 +49,7 @@ def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """What must be the same for a run to continue another: source and model (by content: `fingerprint`), init
     boxes, settings, outputs."""
     return _json_safe({"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
-            "config": fingerprint.file_id(opts.config), **_settings(opts, boxes, tracker, outputs)})
+            "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)})
 
 
 def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
