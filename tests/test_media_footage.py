@@ -252,3 +252,28 @@ def test_frame_count_header_that_lies_changes_no_output(tiny_ckpt, tmp_path, cou
     assert r.exit_code == 0, r.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == lines
     assert "ended after" not in r.output, r.output
+
+
+def test_resume_past_an_unreadable_frame_writes_the_uninterrupted_files(tiny_ckpt, tmp_path):
+    """Interrupted after a damaged frame, --resume counts it as the first run did: the files end identical."""
+    from droptrack.runtime.run import RunOptions, run as run_tracking
+
+    clip = mjpg_avi(tmp_path / "cam.avi", damaged=(3,))
+
+    def opts(out: Path, **kw) -> RunOptions:
+        return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=["10,10,20,20"], device="cpu",
+                          output=str(out / "b.txt"), jsonl=str(out / "b.jsonl"), **kw)
+
+    def stop_at_6(summary) -> None:
+        if summary.frames == 6:
+            raise KeyboardInterrupt
+
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert run_tracking(opts(whole)).unreadable == [3]
+    first = run_tracking(opts(part), on_frame=stop_at_6)
+    assert first.interrupted and first.frames == 6 and first.journal is not None
+    second = run_tracking(opts(part, resume=True))
+    assert second.resumed == 6 and second.frames == 10 and not second.interrupted
+    for name in ("b.txt", "b.jsonl"):
+        assert (part / name).read_bytes() == (whole / name).read_bytes(), name
+    assert (whole / "b.txt").read_text().splitlines()[3] == "nan\tnan\tnan\tnan"
