@@ -277,3 +277,26 @@ def test_resume_past_an_unreadable_frame_writes_the_uninterrupted_files(tiny_ckp
     for name in ("b.txt", "b.jsonl"):
         assert (part / name).read_bytes() == (whole / name).read_bytes(), name
     assert (whole / "b.txt").read_text().splitlines()[3] == "nan\tnan\tnan\tnan"
+
+
+def test_serve_writes_a_damaged_frames_line_and_keeps_the_others_aligned(tiny_ckpt, tmp_path):
+    """dt serve over the same file: the damaged frame gets its nan line and `unreadable` record, the rest align."""
+    from droptrack.serve.options import ServeOptions
+    from droptrack.serve.session import Session
+    from serve_helpers import wait_for
+
+    clip = mjpg_avi(tmp_path / "cam.avi", damaged=(4,))
+    s = Session(ServeOptions(str(clip), artifact=str(tiny_ckpt), device="cpu", pace=False,
+                             jsonl=str(tmp_path / "s.jsonl"), output=str(tmp_path / "boxes.txt")))
+    s.start()
+    try:
+        s.add_target([10.0, 10.0, 20.0, 20.0])
+        wait_for(lambda: s.state == "ended")
+        assert s.error is None
+    finally:
+        s.stop()
+    lines = (tmp_path / "boxes_0.txt").read_text().splitlines()
+    assert len(lines) == 10 and lines[0] == "10\t10\t20\t20" and lines[4] == "nan\tnan\tnan\tnan"
+    recs = [json.loads(ln) for ln in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in recs] == list(range(10)) and recs[4]["unreadable"] and recs[4]["boxes"] == [None]
+    assert [k for k, r in enumerate(recs) if r.get("unreadable")] == [4]
