@@ -300,3 +300,12 @@ def test_serve_writes_a_damaged_frames_line_and_keeps_the_others_aligned(tiny_ck
     recs = [json.loads(ln) for ln in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in recs] == list(range(10)) and recs[4]["unreadable"] and recs[4]["boxes"] == [None]
     assert [k for k, r in enumerate(recs) if r.get("unreadable")] == [4]
+
+
+@pytest.mark.parametrize("extra, shown", [([], "5/?"), (["--max-frames", "4"], "4/4")])
+def test_progress_past_a_too_low_header_count_shows_an_unknown_end(tiny_ckpt, tmp_path, extra, shown):
+    """The bar said '5/2' when the header announced 2 frames of 5; past the count the end is unknown."""
+    r = run(tiny_ckpt, mjpg_avi(tmp_path / "cam.avi", frames=5, count=2), "--init", "10,10,20,20", *extra)
+    assert r.exit_code == 0 and r.output.startswith("tracking"), r.output
+    bar = r.output.splitlines()[0]
+    assert f" {shown} " in bar and "/2 " not in bar, bar

@@ -98,10 +98,14 @@ def run(
         progress.update(task, total=total, visible=True)
         progress.start()
 
+    def frame_done(s) -> None:   # past a header's too-low frame count the end is unknown ('7/?', not '7/5')
+        bar = progress.tasks[0]
+        if bar.total is not None and s.frames > bar.total:
+            bar.total = max_frames   # rich's update() cannot set None
+        progress.update(task, completed=s.frames, fps=s.fps if s.fps == s.fps else 0.0)
+
     try:
-        summary = run_tracking(opts, on_start=start,
-                               on_frame=lambda s: progress.update(task, completed=s.frames,
-                                                                  fps=s.fps if s.fps == s.fps else 0.0))
+        summary = run_tracking(opts, on_start=start, on_frame=frame_done)
     finally:
         if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
             progress.stop()
