@@ -309,3 +309,12 @@ def test_progress_past_a_too_low_header_count_shows_an_unknown_end(tiny_ckpt, tm
     assert r.exit_code == 0 and r.output.startswith("tracking"), r.output
     bar = r.output.splitlines()[0]
     assert f" {shown} " in bar and "/2 " not in bar, bar
+
+
+def test_dataset_reader_names_a_damaged_video_frame_not_a_short_file(tmp_path):
+    """dt eval --dataset video said the file 'decodes only 4 of the 10 frames its header announces (truncated)'."""
+    from droptrack.errors import DatasetError
+
+    (seq,) = get_sequences("video", mjpg_avi(tmp_path / "cam.avi", damaged=(4,)))
+    with pytest.raises(DatasetError, match="frame 4 of .*cam.avi cannot be decoded \\(a damaged frame"):
+        list(seq.iter_frames())

@@ -109,6 +109,10 @@ class Sequence:
         try:
             for i in range(len(self)):
                 ok, bgr = cap.read()
+                if not ok and cap.read()[0]:   # frames follow: this one is damaged, the file is not short
+                    raise DatasetError(f"frame {i} of {self.video} cannot be decoded (a damaged frame; later ones "
+                                       "decode); dt run skips such frames, a benchmark needs every one: repair or "
+                                       "re-record the video")
                 if not ok:
                     raise DatasetError(_short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
