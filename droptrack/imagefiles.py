@@ -22,3 +22,25 @@ def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
     """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name."""
     images = (p for p in folder.iterdir() if is_image_file(p))
     return sorted(images, key=lambda p: numeric_key(p.name)) if natural else sorted(images)
+
+
+LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
+
+
+def read_bgr(path: Path):
+    """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
+    palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
+    decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)   # same orientation and channels
+    if img is None or img.dtype.itemsize == 1:
+        return img
+    if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
+        return None
+    top = int(img.max())
+    if top < LOW_16BIT:
+        raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
+                         "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
+                         "-evaluate multiply 16 -depth 8 *.png` in a copy)")
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)   # OpenCV's own 16 -> 8 bit conversion, exactly

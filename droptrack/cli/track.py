@@ -80,7 +80,7 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, run as run_tracking,
-                                       summary_line, summary_table)
+                                       summary_line, summary_table, unreadable_note)
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -98,10 +98,14 @@ def run(
         progress.update(task, total=total, visible=True)
         progress.start()
 
+    def frame_done(s) -> None:   # past a header's too-low frame count the end is unknown ('7/?', not '7/5')
+        bar = progress.tasks[0]
+        if bar.total is not None and s.frames > bar.total:
+            bar.total = max_frames   # rich's update() cannot set None
+        progress.update(task, completed=s.frames, fps=s.fps if s.fps == s.fps else 0.0)
+
     try:
-        summary = run_tracking(opts, on_start=start,
-                               on_frame=lambda s: progress.update(task, completed=s.frames,
-                                                                  fps=s.fps if s.fps == s.fps else 0.0))
+        summary = run_tracking(opts, on_start=start, on_frame=frame_done)
     finally:
         if progress.live.is_started:   # stopping a never-started bar prints an empty line before the error
             progress.stop()
@@ -114,7 +118,7 @@ def run(
     for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
-    for note in (ended_early_note(summary), ground_truth_note(source, output)):
+    for note in (unreadable_note(summary), ended_early_note(summary), ground_truth_note(source, output)):
         if note:
             typer.echo(f"note: {note}", err=True)
     if summary.resized:

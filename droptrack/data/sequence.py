@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from droptrack.errors import DatasetError
-from droptrack.imagefiles import IMAGE_EXTS, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
+from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -109,6 +109,10 @@ class Sequence:
         try:
             for i in range(len(self)):
                 ok, bgr = cap.read()
+                if not ok and cap.read()[0]:   # frames follow: this one is damaged, the file is not short
+                    raise DatasetError(f"frame {i} of {self.video} cannot be decoded (a damaged frame; later ones "
+                                       "decode); dt run skips such frames, a benchmark needs every one: repair or "
+                                       "re-record the video")
                 if not ok:
                     raise DatasetError(_short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -135,7 +139,10 @@ def read_rgb(path: Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        bgr = read_bgr(path)   # cv2.imread as `dt run` and the official toolkits read frames
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
     if bgr is None and not os.access(path, os.R_OK):   # only a non-root user meets this
         raise DatasetError(f"frame {path} is not readable by this user (Permission denied); fix the dataset's "
                            "permissions, e.g. chmod -R a+rX ROOT")

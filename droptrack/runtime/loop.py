@@ -50,6 +50,7 @@ class RunSummary:
     expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
+    unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -180,6 +181,15 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             frame = next(it, None)
             if frame is None:
                 break
+            if frame.image is None:   # a damaged frame of a file: no box in any output, the tracker waits
+                _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
+                summary.unreadable.append(frame.index)
+                summary.frames += 1
+                if checkpoint:
+                    checkpoint(summary.frames)
+                if on_frame:
+                    on_frame(summary)
+                continue
             t1 = time.perf_counter()
             search, aux = tracker.preprocess(frame.image)
             _sync(tracker)

@@ -169,7 +169,9 @@ def _streams(sinks: list) -> list:
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
     """The source of `opts`; with --loop a video file or folder that starts over at its end."""
     def once() -> sources.Source:
-        return sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy)
+        src = sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy)
+        src.keep_missing = True   # a damaged frame keeps its line in every output (`unreadable_note`)
+        return src
 
     return LoopedSource(once) if opts.loop else once()
 
@@ -309,6 +311,16 @@ def ended_early_note(summary: RunSummary) -> str | None:
         return None
     return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
             "(a truncated or damaged file?); the outputs hold those frames")
+
+
+def unreadable_note(summary: RunSummary) -> str | None:
+    """A note naming the frames of the file that could not be decoded (skipped, no box), else None."""
+    bad = summary.unreadable
+    if not bad:
+        return None
+    shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    return (f"{len(bad)} frame(s) could not be decoded and have no box: {shown} (0-based); their lines read nan in "
+            "the box files, \"unreadable\": true in --jsonl, a gray frame in --save")
 
 
 def summary_table(summary: RunSummary):

@@ -61,8 +61,9 @@ def box_paths(path: str | Path, num_targets: int) -> list[Path]:
 
 
 def format_box_line(box: list[float]) -> str:
-    """Official result line: x, y, w, h truncated toward zero (numpy astype(int)), tab-separated."""
-    return "\t".join(str(int(v)) for v in box)
+    """Official result line: x, y, w, h truncated toward zero (numpy astype(int)), tab-separated; a frame that
+    could not be decoded has no box: nan nan nan nan."""
+    return "\t".join(str(int(v)) if math.isfinite(v) else "nan" for v in box)
 
 
 def part_path(path: str | Path) -> Path:
@@ -169,7 +170,8 @@ def _finite_or_none(v: float | None, digits: int) -> float | None:
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
     `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
-    source's N stale frames were dropped before it); strict JSON: a non-finite number becomes null."""
+    source's N stale frames were dropped before it; `unreadable` true and null boxes for a frame of a file that
+    could not be decoded); strict JSON: a non-finite number becomes null."""
     rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
            "boxes": [[_finite_or_none(v, 3) for v in t.box] for t in targets],
            "scores": [_finite_or_none(t.score, 5) for t in targets],
@@ -181,6 +183,9 @@ def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
         rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
     if getattr(frame, "skipped", 0):   # a live source's stale frames dropped while the tracker was busy
         rec["skipped"] = frame.skipped
+    if frame.image is None:   # a damaged frame of a file: no box
+        rec["boxes"] = [None] * len(targets)
+        rec["unreadable"] = True
     return rec
 
 
@@ -255,6 +260,17 @@ def annotate(image: np.ndarray, targets: list[TargetState], fps: float | None = 
     return out
 
 
+def unreadable_frame(frame: Frame, size: tuple[int, int]) -> np.ndarray:
+    """A gray BGR frame of `size` (w, h) saying that the source's frame could not be decoded (videos keep one frame
+    per source frame)."""
+    import cv2
+
+    out = np.full((size[1], size[0], 3), 96, np.uint8)
+    cv2.putText(out, f"frame {frame.index}: unreadable", (4, max(12, size[1] // 2)), cv2.FONT_HERSHEY_SIMPLEX,
+                max(0.3, min(size) / 600.0), (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 MIN_VIDEO_SIDE = 32   # smaller frames are scaled up by a whole factor (OpenCV's MJPG writer corrupts memory at 5x4)
 
@@ -315,7 +331,7 @@ class VideoSink(Sink):
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         if self.writer is None:
             self._open(frame.image.shape[1], frame.image.shape[0])
-        image = annotate(frame.image, targets, fps)
+        image = annotate(frame.image, targets, fps) if frame.image is not None else unreadable_frame(frame, self.size)
         if image.shape[1::-1] != self.size:
             image = letterbox(image, *self.size)
             self.resized += 1

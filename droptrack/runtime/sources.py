@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, sorted_images
+from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 
@@ -34,25 +34,33 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
 STREAM_TIMEOUT_S = 5.0   # FFmpeg open/read timeout of reconnecting streams (OpenCV's default is 30 s)
+DAMAGED_RUN = 50   # failed reads in a row that end a video file (fewer, then a good frame: damaged frames)
+FPS_RANGE = (0.1, 1000.0)   # a container's frame rate outside it is a time base or a broken header, not a rate
 
 
 @dataclass
 class Frame:
-    """One RGB uint8 (H,W,3) image, its 0-based index and timestamp (seconds); `gap` after a reconnect."""
+    """One RGB uint8 (H,W,3) image, its 0-based index and timestamp (seconds); `gap` after a reconnect. `image` is
+    None for a frame of a file that could not be decoded (only from sources with `keep_missing`)."""
 
     index: int
     timestamp: float
-    image: np.ndarray
+    image: np.ndarray | None
     gap: Outage | None = None
     skipped: int = 0     # frames of a live source dropped just before this one (`newest`): the tracker was busy
 
 
 class Source:
-    """Iterable of Frames; `name` says what it is; use as a context manager or call close()."""
+    """Iterable of Frames; `name` says what it is; use as a context manager or call close().
+
+    A frame of a video file or image folder that cannot be decoded (a damaged packet, a broken JPEG) keeps its
+    index: the next frame's index counts it. With `keep_missing` it is handed out as a Frame whose image is None.
+    """
 
     name = "source"
     fps: float | None = None
     num_frames: int | None = None
+    keep_missing = False
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -87,11 +95,17 @@ class FolderSource(Source):
 
         for i, path in enumerate(self.files):
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
-                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if img is None:
-                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); "
-                                  "remove or replace the file")
-            yield Frame(i, i / self.fps, cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+                try:
+                    img = read_bgr(path)   # cv2.imread's convention, as the dataset readers and the toolkits
+                except ValueError as exc:
+                    raise SourceError(str(exc)) from None
+            if img is None and i == 0:   # the targets are set on the first frame
+                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file, or "
+                                  "move it out of the folder if it is the first frame")
+            if img is not None:
+                yield Frame(i, i / self.fps, cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            elif self.keep_missing:
+                yield Frame(i, i / self.fps, None)
 
 
 class CaptureSource(Source):
@@ -103,10 +117,9 @@ class CaptureSource(Source):
 
         self.cap, self.name, self.live = cap, name, live
         self.opener, self.policy, self.hint = opener, policy or ReconnectPolicy(), hint
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and fps > 0 and np.isfinite(fps) else None
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.num_frames = n if (n > 0 and not live) else None
+        self.fps = plausible_fps(cap.get(cv2.CAP_PROP_FPS))
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)   # a header's word: the frames may end earlier or go on
+        self.num_frames = int(n) if (np.isfinite(n) and 0 < n < 2**31 and not live) else None
 
     @property
     def reconnects(self) -> bool:
@@ -116,12 +129,15 @@ class CaptureSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        i, misses = 0, 0
+        i, misses, damaged = 0, 0, 0   # damaged: failed reads of a file since its last good frame
         outage_start, attempts = None, 0            # the outage in progress (None: frames are flowing)
         last_good = time.monotonic()
         while True:
             ok, img = self.cap.read()
             if not ok or img is None:
+                if not self.live and damaged < DAMAGED_RUN:   # a damaged frame, or the end of the file
+                    damaged += 1
+                    continue
                 if self.live and i > 0 and misses < LIVE_RETRIES:
                     misses += 1
                     time.sleep(0.01 * misses)
@@ -143,6 +159,16 @@ class CaptureSource(Source):
                                       f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
                                       "pass --reconnect N / --reconnect-timeout S")
                 return
+            if damaged:   # the decoder refused frames between good ones: indices stay the file's
+                if i == 0:
+                    raise SourceError(f"{self.name}: its first {damaged} frame(s) could not be decoded (damaged); the "
+                                      "targets are set on the first frame: cut them off, e.g. `ffmpeg -ss 1 -i IN "
+                                      "-c:v mpeg4 OUT.mp4`")
+                for _ in range(damaged):
+                    if self.keep_missing:
+                        yield Frame(i, float("nan"), None)
+                    i += 1
+                damaged = 0
             misses = 0
             now = time.monotonic()
             gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)
@@ -157,6 +183,12 @@ class CaptureSource(Source):
 
     def close(self) -> None:
         self.cap.release()
+
+
+def plausible_fps(fps: float | None) -> float | None:
+    """A container's frame rate, or None when it is no rate (0, NaN, a 90 kHz time base, 0.001 from a broken
+    header): the video writer, `--loop` and dt serve's pacing then use 30."""
+    return float(fps) if fps and np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1] else None
 
 
 @contextlib.contextmanager

@@ -44,7 +44,8 @@ class WindowSink(Sink):
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         import cv2
 
-        cv2.imshow(self.WINDOW, annotate(frame.image, targets, fps))
+        if frame.image is not None:   # a frame the source could not decode: the last one stays on screen
+            cv2.imshow(self.WINDOW, annotate(frame.image, targets, fps))
         if (cv2.waitKey(1) & 0xFF) in (ord("q"), 27):
             raise StopRequested
 

@@ -10,6 +10,8 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 import time
 from typing import Any, Callable
@@ -93,6 +95,7 @@ class Session:
     def _open(self) -> None:
         o = self.opts
         self._source = sources.open_source(o.source, o.width, o.height, o.fps, self._policy)
+        self._source.keep_missing = True   # a file's damaged frame keeps its line in every output
         self.source_name = self._source.name
         self._frames = iter(self._source)
         first = next(self._frames, None)
@@ -196,6 +199,9 @@ class Session:
             t1 = time.perf_counter()
             if frame is None:
                 return
+            if frame.image is None:
+                self._unreadable(frame)
+                continue
             output_ms = self._finish_frame()
             times = {"capture": (t1 - t0) * 1e3, "pre": 0.0, "infer": 0.0, "post": 0.0, "output": output_ms}
             # only this thread changes the tracker and the target list, so readers wait for the update, not
@@ -226,6 +232,20 @@ class Session:
         for fn in list(self._listeners):
             fn(rec)
         return (time.perf_counter() - t0) * 1e3
+
+    def _unreadable(self, frame) -> None:
+        """A frame of a file that could not be decoded: after the held frame's record, its own (no boxes,
+        `unreadable`); the held frame stays on view, the targets wait for the next frame."""
+        self._finish_frame()
+        with self._lock:
+            states = [dataclasses.replace(t.state(), box=[math.nan] * 4, score=None, lost=False)
+                      for t in self._targets]
+            self._frames_done += 1
+        self.outputs.write(frame, states, None)
+        self.frames_written += 1
+        rec = frame_record(frame, states)
+        for fn in list(self._listeners):
+            fn(rec)
 
     def _publish(self) -> None:
         with self._lock:
