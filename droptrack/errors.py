@@ -142,6 +142,16 @@ def room_checked(folder: object, what: object) -> Iterator[None]:
         raise
 
 
+def detach_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: the interpreter's exit flush would hit the closed pipe again
+    (a reader of `dt ... | head` went away)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
 class GateError(DropTrackError):
     """A benchmark gate failed (exit code 1, so CI can use it)."""
 

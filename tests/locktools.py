@@ -82,3 +82,19 @@ def refused(take: Callable[[], ContextManager], error: type[Exception], message:
         assert str(exc) == message, str(exc)
     else:
         raise AssertionError("a second writer was let in")
+
+
+def refuse_write_opens(monkeypatch) -> Callable[[], None]:
+    """Make os.open refuse read-write opens (EACCES), as for another user's lock file (root ignores permissions, so
+    the refusal is simulated); returns a function that restores the real os.open."""
+    import errno
+
+    real = os.open
+
+    def no_write(path, flags, *mode):
+        if flags & os.O_RDWR:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", no_write)
+    return lambda: monkeypatch.setattr(os, "open", real)

@@ -5,7 +5,6 @@ the file at the path instead of going on unlocked or being refused."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 
 import pytest
 
@@ -13,6 +12,7 @@ from droptrack.data import generate_synth, get_sequences
 from droptrack.errors import InputError
 from droptrack.eval import resume
 from droptrack.eval.run import evaluate
+from locktools import end_between_open_and_lock
 
 
 def test_eval_removes_its_lock_and_a_killed_runs(tmp_path):
@@ -46,19 +46,10 @@ def test_a_lock_removed_by_a_run_that_just_ended_is_taken_again(tmp_path, monkey
     lock = tmp_path / ".lock"
     first = contextlib.ExitStack()
     first.enter_context(resume.locked(tmp_path))   # run A
-    real, calls = fcntl.flock, []
-
-    def flock(fd, op):
-        calls.append(op)
-        if len(calls) == 1:   # B holds the file A locked open: A ends now
-            first.close()
-            assert not lock.exists()
-        return real(fd, op)
-
-    monkeypatch.setattr(fcntl, "flock", flock)
+    calls = end_between_open_and_lock(first, lock, monkeypatch)
     with resume.locked(tmp_path):   # run B
         assert lock.exists() and len(calls) == 2   # the second flock: on the file B made at the path
-        monkeypatch.setattr(fcntl, "flock", real)
+        monkeypatch.undo()   # the real flock again
         with pytest.raises(InputError, match="another dt eval or dt bench is writing"):   # B holds it: C is refused
             with resume.locked(tmp_path):
                 pass

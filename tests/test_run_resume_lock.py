@@ -5,15 +5,13 @@ and removed by the next run."""
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import os
 
 import pytest
 
 from droptrack.runtime import outlock
 from droptrack.runtime.run import RunOptions, run
 from helpers import drifting_clip
+from locktools import end_between_open_and_lock, refuse_write_opens
 
 
 def test_a_lock_removed_by_a_run_that_just_ended_is_taken_again(tmp_path, monkeypatch):
@@ -23,19 +21,10 @@ def test_a_lock_removed_by_a_run_that_just_ended_is_taken_again(tmp_path, monkey
     lock = tmp_path / ".b.jsonl.lock"
     first = contextlib.ExitStack()
     first.enter_context(outlock.locked([out]))   # run A
-    real, calls = fcntl.flock, []
-
-    def flock(fd, op):
-        calls.append(op)
-        if len(calls) == 1:   # B holds the file A locked open: A ends now
-            first.close()
-            assert not lock.exists()
-        return real(fd, op)
-
-    monkeypatch.setattr(fcntl, "flock", flock)
+    calls = end_between_open_and_lock(first, lock, monkeypatch)
     with outlock.locked([out]):   # run B
         assert lock.exists() and len(calls) == 2   # the second flock: on the file B made at the path
-        monkeypatch.setattr(fcntl, "flock", real)
+        monkeypatch.undo()   # the real flock again
         with pytest.raises(Exception, match="another dt run or dt serve is writing .*b.jsonl"):   # B holds it
             with outlock.locked([out]):
                 pass
@@ -63,16 +52,9 @@ def test_a_lock_file_it_may_not_write_is_locked_read_only(tmp_path, monkeypatch)
     out = tmp_path / "b.txt"
     lock = tmp_path / ".b.txt.lock"
     lock.write_bytes(b"")
-    real = os.open
-
-    def no_write(path, flags, *mode):
-        if flags & os.O_RDWR:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-        return real(path, flags, *mode)
-
-    monkeypatch.setattr(os, "open", no_write)
+    restore = refuse_write_opens(monkeypatch)
     with outlock.locked([out]):
-        monkeypatch.setattr(os, "open", real)
+        restore()
         with pytest.raises(Exception, match="another dt run or dt serve is writing"):
             with outlock.locked([out]):
                 pass

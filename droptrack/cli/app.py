@@ -17,7 +17,7 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import DropTrackError, disk_full, full_message, one_line
+from droptrack.errors import DropTrackError, detach_stdout, disk_full, full_message, one_line
 
 
 class StdoutClosed(Exception):
@@ -62,15 +62,6 @@ def closed_stdout_stops() -> Iterator[None]:
         raise
 
 
-def _detach_stdout() -> None:
-    """Point stdout's descriptor at /dev/null: the interpreter's exit flush would hit the closed pipe again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
-
-
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
@@ -107,7 +98,7 @@ class OneLineUsageErrors(TyperGroup):
         except StdoutClosed:
             import signal
 
-            _detach_stdout()
+            detach_stdout()
             sys.exit(128 + getattr(signal, "SIGPIPE", 13))
         sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
 

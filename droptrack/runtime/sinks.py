@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.errors import InputError, OutputFull, at_size_limit, disk_full, full_message, no_room, refused_block
+from droptrack.errors import (InputError, OutputFull, at_size_limit, detach_stdout, disk_full, full_message, no_room,
+                              refused_block)
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sources import Frame
 
@@ -193,15 +194,6 @@ class ReaderGone(BrokenPipeError):
     """The reader of `--jsonl -` closed stdout (`dt run ... | head`): the run stops like on a signal."""
 
 
-def _detach_stdout() -> None:
-    """Point stdout's descriptor at /dev/null: the interpreter's exit flush would hit the closed pipe again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
-
-
 class JsonlSink(Sink):
     """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
     first frame after a live source came back); `-` = stdout; streamed (see module).
@@ -221,7 +213,7 @@ class JsonlSink(Sink):
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
             except BrokenPipeError:
-                _detach_stdout()
+                detach_stdout()
                 raise ReaderGone("the reader of --jsonl - closed the pipe") from None
         else:
             self.out.write_line(line)
@@ -231,7 +223,7 @@ class JsonlSink(Sink):
             try:
                 sys.stdout.flush()
             except BrokenPipeError:
-                _detach_stdout()
+                detach_stdout()
         else:
             self.out.close()
 
