@@ -94,7 +94,7 @@ class Target:
         return TargetState(list(self.box), self.score, self.lost, self.id)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "box": [round(v, 3) for v in self.box], "score": self.score, "lost": self.lost,
+        return {"id": self.id, "box": [round(float(v), 3) for v in self.box], "score": self.score, "lost": self.lost,
                 "since": self.since}
 
 
