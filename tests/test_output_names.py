@@ -40,6 +40,26 @@ def test_serve_refuses_jsonl_or_save_named_like_a_target_box_file_at_start(video
     assert not list(tmp_path.iterdir())
 
 
+def test_serve_refuses_an_output_whose_target_files_include_an_input(video, tmp_path):
+    """`dt serve clip_2.mp4 -o clip.mp4` (or -o frames/img.png over a folder holding img_1.png) started, and the
+    box file of target 2 (1) replaced the input when it closed: now refused before serving, the inputs kept."""
+    clip = tmp_path / "clip_2.mp4"
+    clip.write_bytes(video.read_bytes())
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in ("img_1.png", "img_2.png"):
+        (frames / name).write_bytes(b"frame")
+    for source, out, named in ((clip, tmp_path / "clip.mp4", "target 2's boxes over the input '{}'"),
+                               (frames, frames / "img.png", "target 1's boxes over the input '{}'")):
+        target = clip if source == clip else frames / "img_1.png"
+        with pytest.raises(InputError) as err:
+            Outputs(ServeOptions(str(source), device="cpu", output=str(out)))
+        assert str(err.value) == (f"--output '{out}' would write {named.format(target)} (one file per target: "
+                                  f"{out.stem}_<id>{out.suffix}); pass another --output path")
+    assert clip.read_bytes() == video.read_bytes() and (frames / "img_1.png").read_bytes() == b"frame"
+    Outputs(ServeOptions(str(frames), device="cpu", output=str(tmp_path / "img.png"))).release()   # elsewhere: fine
+
+
 def test_serve_with_jsonl_and_save_the_same_file_names_the_clash(video, tmp_path):
     """The two locks of one file refused each other first: 'another dt run or dt serve is writing x.avi'."""
     with pytest.raises(InputError, match=r"^--save '.*x\.avi' is the same file as --jsonl; give each output"):

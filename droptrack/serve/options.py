@@ -155,6 +155,16 @@ def check_target_file_names(opts: ServeOptions) -> None:
                 how = "is" if path == Path(given) else f"is written as '{path}' while serving, and that is"
                 raise InputError(f"{label} '{given}' {how} {what} (one file per target: {out.stem}_<id>{out.suffix}); "
                                  "give each output its own path")
+    source = Path(os.path.expanduser(opts.source))
+    inputs = [Path(os.path.expanduser(p)) for p in (opts.source, opts.artifact, opts.config) if p]
+    inputs += sorted(source.iterdir()) if source.is_dir() and same_file(out.parent, source) else []   # its frames
+    for given in inputs:
+        found = _target_file(out, given) if os.path.lexists(given) else None
+        if found is not None:
+            target_id, part = found
+            raise InputError(f"--output '{opts.output}' would write target {target_id}'s boxes "
+                             f"{'into' if part else 'over'} the input '{given}' (one file per target: "
+                             f"{out.stem}_<id>{out.suffix}); pass another --output path")
 
 
 def _target_file(output: Path, path: Path) -> tuple[int, bool] | None:
