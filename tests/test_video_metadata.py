@@ -112,3 +112,19 @@ def test_an_absurd_header_frame_count_is_unknown(tmp_path):
     clip = mjpg_avi(tmp_path / "two.avi", frames=3, count=2_000_000_000)
     with open_source(clip) as src:
         assert src.num_frames is None and len(list(src)) == 3
+
+
+def test_dt_run_prints_the_rotation_warning_as_one_line(tiny_ckpt, tmp_path, monkeypatch):
+    """dt run over a rotated video on a backend that cannot rotate: one 'warning: ...' line (not Python's
+    file:line format with a source line), the run goes on in the stored picture."""
+    from helpers import cli
+
+    clip = rotated_mp4(tmp_path / "portrait.mp4")
+    capture(monkeypatch, auto_default=0.0, supported=False)
+    r = cli("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", "30,10,20,20", "-o", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if "rotated" in ln]
+    assert lines == [f"warning: video '{clip}' is stored rotated by 90 degrees (its display matrix) and OpenCV's "
+                     "FFMPEG backend does not turn it upright: frames, --init and the boxes are in the stored picture; "
+                     "rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the rotation)"], r.output
+    assert (tmp_path / "b.txt").read_text().count("\n") == 4
