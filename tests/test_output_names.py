@@ -4,6 +4,11 @@ never writes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from droptrack.errors import InputError
@@ -37,6 +42,19 @@ def test_serve_refuses_jsonl_or_save_named_like_a_target_box_file_at_start(video
                              **{k: str(tmp_path / v) for k, v in opts.items()}))
     assert str(err.value) == f"{clash.format(d=tmp_path)} (one file per target: " \
                              f"{opts['output'].replace('.', '_<id>.')}); give each output its own path"
+    assert not list(tmp_path.iterdir())
+
+
+def test_dt_serve_names_both_options_in_one_line_exit_2(video, tiny_ckpt, tmp_path):
+    """The command line: one 'error: ' line on stderr, exit 2, no server started (a timeout fails, not hangs)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--port", "0",
+                        "--jsonl", str(tmp_path / "boxes_5.txt"), "-o", str(tmp_path / "boxes.txt")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 2 and p.stdout == "", (p.stdout, p.stderr)
+    assert p.stderr.splitlines() == [f"error: --jsonl '{tmp_path / 'boxes_5.txt'}' is target 5's box file of "
+                                     f"--output '{tmp_path / 'boxes.txt'}' (one file per target: boxes_<id>.txt); "
+                                     "give each output its own path"]
     assert not list(tmp_path.iterdir())
 
 
