@@ -122,7 +122,8 @@ def map_box_back(pred_box_px: list[float], prev_state: list[float], search_size:
 
 
 def clip_box(box: list[float], H: int, W: int, margin: int = 10) -> list[float]:
-    """Official clip: keep at least `margin` px of the box inside the image (frames under `margin` px: all of it)."""
+    """Official clip: keep at least `margin` px of the box inside the image (frames under `margin` px: all of it);
+    floats always (a clipped side would otherwise be the int bound, e.g. 0 or W - 10)."""
     x1, y1, w, h = box
     x2, y2 = x1 + w, y1 + h
     mx, my = min(margin, W), min(margin, H)   # the official code assumes frames of >= margin px
@@ -130,7 +131,7 @@ def clip_box(box: list[float], H: int, W: int, margin: int = 10) -> list[float]:
     x2 = min(max(mx, x2), W)
     y1 = min(max(0, y1), H - my)
     y2 = min(max(my, y2), H)
-    return [x1, y1, max(mx, x2 - x1), max(my, y2 - y1)]
+    return [float(x1), float(y1), float(max(mx, x2 - x1)), float(max(my, y2 - y1))]
 
 
 def box_in_crop(box_in, box_extract, resize_factor: float, crop_out_sz: int,

@@ -7,6 +7,7 @@ import functools
 import os
 import stat
 import sys
+import warnings
 from typing import Any, Callable, Iterator
 
 import typer
@@ -18,6 +19,7 @@ except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
 from droptrack.errors import DropTrackError, detach_stdout, disk_full, full_message, one_line
+from droptrack.videofiles import RotationWarning
 
 
 class StdoutClosed(Exception):
@@ -138,6 +140,14 @@ CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a ch
                              "inferred when omitted; a .safetensors file (weights only) of another model needs it.")
 
 
+def _one_line_warning(show: Callable, message: Any, category: type, *rest: Any) -> None:
+    """A droptrack warning (RotationWarning) as one 'warning: ...' line on stderr; others as `show` shows them."""
+    if issubclass(category, RotationWarning):
+        typer.echo("warning: " + str(message).replace("\r", "\\r").replace("\n", "\\n"), err=True)
+    else:
+        show(message, category, *rest)
+
+
 def friendly(fn: Callable) -> Callable:
     """Turn DropTrackError (and PermissionError) into a one-line message and its exit code (no traceback for user
     errors); FFmpeg quiet."""
@@ -146,7 +156,9 @@ def friendly(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():   # ours as one 'warning: ...' line, not Python's file:line format
+                warnings.showwarning = functools.partial(_one_line_warning, warnings.showwarning)
+                return fn(*args, **kwargs)
         except DropTrackError as exc:
             typer.echo(one_line(exc), err=True)
             raise typer.Exit(exc.exit_code) from None

@@ -17,6 +17,7 @@ import numpy as np
 from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import is_image_file
+from droptrack.videofiles import plausible_frame_count
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
@@ -79,10 +80,12 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         cap.release()
-        if n <= 0:
-            raise DatasetError(f"{path} reports no frame count; add {gt_file.name} with one box per frame")
+        n = plausible_frame_count(reported)   # NaN, negative or absurd: no count
+        if n is None:
+            raise DatasetError(f"{path} reports no usable frame count ({reported:g}); add {gt_file.name} with one "
+                               "box per frame")
         boxes = np.full((n, 4), np.nan)
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
+from droptrack.videofiles import apply_rotation
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -156,6 +157,7 @@ def _open_video(path: Path | None) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
+    apply_rotation(cap, f"video '{path}'")   # upright as displayed, as dt run reads it
     return cap
 
 

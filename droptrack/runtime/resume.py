@@ -13,6 +13,7 @@ on. The journal goes when the source is finished.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import math
 import os
@@ -25,7 +26,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_savez, atomic_write_text
 from droptrack.errors import InputError
-from droptrack.paths import writes_in_place
+from droptrack.paths import same_file, writes_in_place
 from droptrack.runtime import fingerprint
 from droptrack.runtime.sinks import box_paths, part_path
 
@@ -43,6 +44,24 @@ def streamed_outputs(jsonl: str | None, output: str | None, num_targets: int) ->
 def journal_path(outputs: list[Path]) -> Path | None:
     """`NAME.resume.json` of the first streamed output (None: nothing to resume)."""
     return outputs[0].with_name(outputs[0].name + ".resume.json") if outputs else None
+
+
+def check_not_journal(jsonl: str | None, output: str | None, save: str | None, num_targets: int) -> None:
+    """No output named as this run's journal (`NAME.resume.json`) or its saved templates (`NAME.resume.<n>.npz`):
+    the run writes them while it goes and deletes them at its end, the output with them."""
+    journal = journal_path(streamed_outputs(jsonl, output, num_targets))
+    if journal is None or (output or "").endswith(("/", os.sep)):   # 'out/' is refused as a folder
+        return
+    named = [("--jsonl", jsonl)] if jsonl and jsonl != "-" else []
+    named += [("--output", str(p)) for p in box_paths(output, max(1, num_targets))] if output else []
+    named += [("--save", save)] if save else []
+    stem = journal.name.removesuffix(".json")
+    for label, path in named:
+        p = Path(path)
+        ours = p.name == journal.name or fnmatch.fnmatchcase(p.name, f"{glob_escape(stem)}.*.npz")
+        if ours and same_file(p.parent, journal.parent):
+            raise InputError(f"{label} '{path}' is where this run keeps its resume journal ({journal.name} beside "
+                             f"the first --jsonl/--output file, deleted when the run ends); pass another output path")
 
 
 def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:

@@ -28,6 +28,7 @@ from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
+from droptrack.videofiles import apply_rotation, plausible_frame_count
 
 IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -118,8 +119,8 @@ class CaptureSource(Source):
         self.cap, self.name, self.live = cap, name, live
         self.opener, self.policy, self.hint = opener, policy or ReconnectPolicy(), hint
         self.fps = plausible_fps(cap.get(cv2.CAP_PROP_FPS))
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)   # a header's word: the frames may end earlier or go on
-        self.num_frames = int(n) if (np.isfinite(n) and 0 < n < 2**31 and not live) else None
+        # a header's word: the frames may end earlier or go on (NaN, negative or absurd: unknown)
+        self.num_frames = None if live else plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
 
     @property
     def reconnects(self) -> bool:
@@ -317,6 +318,7 @@ def _open_video(path: Path) -> Source:
     if not cap.isOpened():
         raise SourceError(f"video '{path}' could not be read (OpenCV FFMPEG cannot decode it); check the file or "
                           "convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
+    apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     return CaptureSource(cap, f"video {path}", live=False)
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError, SourceError
-from droptrack.paths import writes_in_place
-from droptrack.runtime.checks import check_tracking_options
+from droptrack.paths import same_file, writes_in_place
+from droptrack.runtime.checks import check_tracking_options, temp_path
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
+from droptrack.runtime.outlock import TARGET_ID
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import BoxFileSink, TargetState, numbered_path, part_path
 
@@ -62,6 +63,7 @@ def check_serve_options(opts: ServeOptions) -> None:
     output = opts.output
     # a folder (existing, or named with a trailing slash) is refused as one (its targets' files would land beside it)
     folder = bool(output) and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+    check_target_file_names(opts)
     check_tracking_options(opts, [output] if folder else box_files_to_check(output) if output else [],
                            earlier=[] if folder else earlier_box_files(output))
 
@@ -92,7 +94,7 @@ class Target:
         return TargetState(list(self.box), self.score, self.lost, self.id)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "box": [round(v, 3) for v in self.box], "score": self.score, "lost": self.lost,
+        return {"id": self.id, "box": [round(float(v), 3) for v in self.box], "score": self.score, "lost": self.lost,
                 "since": self.since}
 
 
@@ -123,14 +125,57 @@ def earlier_box_files(output: str | None) -> list[Path]:
 
 
 def locked_outputs(opts: ServeOptions) -> list[Path]:
-    """The files locked while serving (as dt run locks its own): --jsonl, --save, and for --output both NAME.txt
-    (what a one-target dt run writes) and NAME_0.txt (the first file of dt serve and of a dt run with several
-    targets), so that any two of dt serve / dt run writing the same files are refused, whoever came first; every
-    other NAME_<id>.txt is covered by the per-target lock (`outlock.locked`'s `serving`)."""
+    """The files locked while serving (as dt run locks its own), each once: --jsonl, --save, and for --output
+    NAME_0.txt (the first file of dt serve and of a dt run with several targets); every other NAME_<id>.txt is
+    covered by the per-target lock (`outlock.locked`'s `serving`). NAME.txt itself is not locked: dt serve never
+    writes it, so a one-target `dt run -o NAME.txt` (which writes only NAME.txt and its journal) goes on beside it."""
     paths = [Path(opts.jsonl)] if opts.jsonl and opts.jsonl != "-" else []
-    paths += [Path(opts.output), box_file(opts.output, 0)] if opts.output else []
+    paths += [box_file(opts.output, 0)] if opts.output else []
     paths += [Path(opts.save)] if opts.save else []
-    return [p for p in paths if not writes_in_place(p)]
+    unique: list[Path] = []   # --jsonl named as --save: one lock, and the checks name the clash
+    for p in paths:
+        if not writes_in_place(p) and not any(same_file(p, q) for q in unique):
+            unique.append(p)
+    return unique
+
+
+def check_target_file_names(opts: ServeOptions) -> None:
+    """--jsonl / --save named like a box file (or its NAME.part) that --output gets when a target is drawn: refused
+    before serving, not when that target's id comes up (a 409 then)."""
+    if not opts.output or Path(opts.output).is_dir() or opts.output.endswith(("/", os.sep)):
+        return
+    out = Path(opts.output)
+    for label, given in (("--jsonl", opts.jsonl if opts.jsonl != "-" else None), ("--save", opts.save)):
+        for path in dict.fromkeys([Path(given), temp_path(label, given)] if given else []):
+            found = _target_file(out, path)
+            if found is not None:
+                target_id, part = found
+                what = f"target {target_id}'s box file of --output '{opts.output}'"
+                what = f"where {what} is written until it is closed" if part else what
+                how = "is" if path == Path(given) else f"is written as '{path}' while serving, and that is"
+                raise InputError(f"{label} '{given}' {how} {what} (one file per target: {out.stem}_<id>{out.suffix}); "
+                                 "give each output its own path")
+    source = Path(os.path.expanduser(opts.source))
+    inputs = [Path(os.path.expanduser(p)) for p in (opts.source, opts.artifact, opts.config) if p]
+    inputs += sorted(source.iterdir()) if source.is_dir() and same_file(out.parent, source) else []   # its frames
+    for given in inputs:
+        found = _target_file(out, given) if os.path.lexists(given) else None
+        if found is not None:
+            target_id, part = found
+            raise InputError(f"--output '{opts.output}' would write target {target_id}'s boxes "
+                             f"{'into' if part else 'over'} the input '{given}' (one file per target: "
+                             f"{out.stem}_<id>{out.suffix}); pass another --output path")
+
+
+def _target_file(output: Path, path: Path) -> tuple[int, bool] | None:
+    """Whether `path` is a box file of `output` (NAME_<id>.EXT, or its NAME_<id>.EXT.part): (its id, a .part)."""
+    names = [(path, False)] + ([(path.with_name(path.name[:-len(".part")]), True)]
+                               if path.name.endswith(".part") else [])
+    for name, part in names:
+        for m in TARGET_ID.finditer(name.name):
+            if same_file(box_file(output, int(m.group(1))), name):
+                return int(m.group(1)), part
+    return None
 
 
 def leftover_parts(output: str) -> set[str]:

@@ -1,0 +1,41 @@
+"""What OpenCV says about a video file, checked before it is believed: the header's frame count, and the display
+rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot apply it."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+MAX_FRAME_COUNT = 1e9   # more frames than a year of 30 FPS video: a broken header, not a count
+
+
+class RotationWarning(UserWarning):
+    """A video's display rotation that the OpenCV backend reading it does not apply (its frames come sideways)."""
+
+
+def plausible_frame_count(n: float | None) -> int | None:
+    """A header's frame count, or None when it is no count (NaN, inf, 0 or negative, over MAX_FRAME_COUNT)."""
+    if n is None or not math.isfinite(n) or n < 1 or n > MAX_FRAME_COUNT:
+        return None
+    return int(n)
+
+
+def apply_rotation(cap: Any, name: str) -> bool:
+    """Ask OpenCV to turn the frames of an opened video upright by its display matrix (CAP_PROP_ORIENTATION_AUTO,
+    off by default in some builds and backends); returns whether it does. Where it cannot (GStreamer, older OpenCV)
+    and the file is rotated (CAP_PROP_ORIENTATION_META), one RotationWarning says so: the frames, --init and the
+    boxes are then in the stored, sideways picture."""
+    import cv2
+
+    auto = getattr(cv2, "CAP_PROP_ORIENTATION_AUTO", None)
+    applied = auto is not None and bool(cap.set(auto, 1)) and cap.get(auto) != 0
+    meta = getattr(cv2, "CAP_PROP_ORIENTATION_META", None)
+    degrees = cap.get(meta) if meta is not None else 0.0
+    if not applied and math.isfinite(degrees) and round(degrees) % 360 != 0:
+        backend = cap.getBackendName() if hasattr(cap, "getBackendName") else "this"
+        warnings.warn(f"{name} is stored rotated by {round(degrees) % 360} degrees (its display matrix) and OpenCV's "
+                      f"{backend} backend does not turn it upright: frames, --init and the boxes are in the stored "
+                      "picture; rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the "
+                      "rotation)", RotationWarning, stacklevel=2)
+    return applied
