@@ -87,7 +87,7 @@ def main() -> None:
         """Tracked boxes, cached next to the graphs (the runs are long on a shared machine)."""
         cache = work / f"boxes_{name}_s{args.seed}_{args.sequences}x{args.frames}.npz"
         if cache.is_file():
-            return dict(np.load(cache))
+            return dict(np.load(cache, allow_pickle=False))
         boxes = track_boxes(path, seqs)
         atomic_savez(cache, boxes)
         return boxes

@@ -112,7 +112,7 @@ def ort_reference(onnx: Path, frames: list[np.ndarray], boxes: list[list[float]]
 
     cache = onnx.with_name(f"{onnx.name}.{sha256_file(onnx)[:12]}.ref{len(frames)}x{len(boxes)}.npz")
     if cache.is_file():
-        return np.load(cache)["boxes"]
+        return np.load(cache, allow_pickle=False)["boxes"]
     tracker = Tracker(OrtBackend(onnx, device="cpu"))
     tracker.initialize_many(frames[0], boxes)
     ref = np.asarray([[r.box for r in tracker.track_many(f)] for f in frames[1:]], np.float64)

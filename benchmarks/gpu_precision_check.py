@@ -117,7 +117,7 @@ def run_settings(seed: int, sequences: int, frames: int, keys: dict | None) -> s
 def read_saved(saved: Path, settings: str) -> tuple[dict, float | None]:
     """(boxes, ms per frame) of an earlier run; files of other settings stop the run (they were read back as they
     were: another --seed, --tracker-keys or model reused old boxes); files written before settings were kept pass."""
-    boxes = dict(np.load(saved))
+    boxes = dict(np.load(saved, allow_pickle=False))
     old = boxes.pop(SETTINGS_KEY, None)
     if old is not None and str(old) != settings:
         raise InputError(f"{saved} was tracked with other settings ({old}, now {settings}); pass another --out or "

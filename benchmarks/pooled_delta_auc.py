@@ -39,7 +39,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def boxes_of(source: Path):
     """name -> (N, 4) boxes from a dt bench row folder or a .npz."""
     if source.suffix == ".npz":
-        z = np.load(source)
+        z = np.load(source, allow_pickle=False)
         return lambda name: z[name]
     return lambda name: np.loadtxt(source / "got10k_submit" / name / f"{name}_001.txt", delimiter=",", ndmin=2)
 

@@ -103,7 +103,7 @@ class Run:
 
         cache = self.work / f"boxes_{name}_{tag}.npz"
         if cache.is_file():
-            return dict(np.load(cache))
+            return dict(np.load(cache, allow_pickle=False))
         t = time.perf_counter()
         out = track_boxes(graph, seqs, jitter_px=jitter)
         atomic_savez(cache, out)

@@ -6,13 +6,14 @@ import dataclasses
 import errno
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.errors import DropTrackError, OutputFull, full_error, full_message, no_room
+from droptrack.errors import DropTrackError, MetadataError, OutputFull, full_error, full_message, no_room
 from droptrack.paths import writes_in_place
 
 SCHEMA_VERSION = 1
@@ -52,9 +53,22 @@ class ArtifactMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ArtifactMeta":
-        """Inverse of to_dict; ignores derived and unknown fields."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Inverse of to_dict; ignores derived and unknown fields; a missing or malformed field -> MetadataError."""
+        if not isinstance(d, dict):
+            raise MetadataError(f"has a {type(d).__name__} as its metadata, not a JSON object; {REEXPORT}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        missing = [n for n, f in fields.items() if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING and n not in d]
+        if missing:
+            raise MetadataError(f"has metadata without {', '.join(missing)}; {REEXPORT}")
+        values = {k: v for k, v in d.items() if k in fields}
+        for name, value in values.items():
+            problem = _field_problem(name, value)
+            if problem:
+                raise MetadataError(f"has metadata '{name}' = {_shown(value)}, {problem}; {REEXPORT}")
+        if values["stride"] > min(values["template_size"], values["search_size"]):
+            raise MetadataError(f"has metadata 'stride' = {values['stride']}, larger than its crop sizes; {REEXPORT}")
+        return cls(**values)
 
     def to_strings(self) -> dict[str, str]:
         """Flat str->str mapping for ONNX metadata_props (values JSON-encoded)."""
@@ -62,9 +76,48 @@ class ArtifactMeta:
 
     @classmethod
     def from_strings(cls, props: dict[str, str]) -> "ArtifactMeta":
-        """Inverse of to_strings."""
-        d = {k[len("droptrack."):]: json.loads(v) for k, v in props.items() if k.startswith("droptrack.")}
+        """Inverse of to_strings; a value that is not JSON -> MetadataError."""
+        d = {}
+        for k, v in props.items():
+            if k.startswith("droptrack."):
+                try:
+                    d[k[len("droptrack."):]] = json.loads(v)
+                except (ValueError, RecursionError):
+                    raise MetadataError(f"has metadata '{k}' = {_shown(v)}, which is not JSON; {REEXPORT}") from None
         return cls.from_dict(d)
+
+
+REEXPORT = "re-export the model with `dt export CHECKPOINT` (or re-download it from its source)"
+MAX_SIZE = 4096          # px: a crop side beyond any tracker's
+MAX_FACTOR = 100.0       # crop side / target side
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _field_problem(name: str, v: Any) -> str:
+    """Why metadata field `name` cannot be `v` ('' when it can): types and ranges the runtime relies on."""
+    if name in ("template_size", "search_size", "stride"):
+        ok = isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIZE
+        return "" if ok else f"expected a whole number of pixels from 1 to {MAX_SIZE}"
+    if name in ("template_factor", "search_factor"):
+        return "" if _number(v) and 0 < v <= MAX_FACTOR else f"expected a number above 0, at most {MAX_FACTOR:g}"
+    if name in ("mean", "std"):
+        ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(x) for x in v)
+        ok = ok and (name == "mean" or all(x > 0 for x in v))
+        return "" if ok else f"expected 3 finite numbers{' above 0' if name == 'std' else ''} (R, G, B)"
+    if name == "ce":
+        return "" if isinstance(v, bool) else "expected true or false"
+    if name in ("extra", "tracker"):
+        return "" if isinstance(v, dict) and all(isinstance(k, str) for k in v) else "expected a JSON object"
+    return "" if isinstance(v, str) and len(v) <= 256 else "expected a short text"
+
+
+def _shown(v: Any) -> str:
+    """A hostile value, shortened for an error line."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # checkpoint files dt run, serve, eval, bench and doctor accept (.safetensors: weights only, never code; any case)

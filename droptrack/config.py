@@ -221,8 +221,30 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
+MAX_DEPTH = 32
+
+
+def check_size(data: Any, what: str) -> None:
+    """A config's values counted as written out (aliases expanded), without expanding them: too many or too deeply
+    nested -> one-line ConfigError (a 'billion laughs' file would otherwise hang while it is read or reported)."""
+    count, stack = 0, [(data, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES or depth > MAX_DEPTH:
+            raise ConfigError(f"config '{what}' holds more than {MAX_VALUES} values or is nested more than "
+                              f"{MAX_DEPTH} levels deep (YAML aliases count each time they are used); this is not "
+                              "a tracker config: fix the file or start from a shipped config")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, depth + 1) for v in obj)
+
+
 def config_from_dict(data: dict, name: str = "") -> Config:
     """Build a Config from a (possibly partial) nested dict in the official schema."""
+    check_size(data, name or "from the model file")
     cfg = Config()
     data = dict(data or {})
     data.pop("NAME", None)
@@ -256,8 +278,11 @@ def load_config(name_or_path: str | Path) -> Config:
         name = str(name_or_path)
     try:
         data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:   # ValueError: an integer of more than 4300 digits
         raise ConfigError(f"config '{name_or_path}' is not valid YAML ({exc.__class__.__name__}); fix the file") from None
+    except RecursionError:
+        raise ConfigError(f"config '{name_or_path}' is nested too deeply to read (more than {MAX_DEPTH} levels); "
+                          "fix the file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config '{name_or_path}' must be a YAML mapping")
     return config_from_dict(data, name=name)

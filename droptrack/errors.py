@@ -44,6 +44,10 @@ class BackendError(DropTrackError):
     """An artifact cannot be run by the selected backend."""
 
 
+class MetadataError(DropTrackError):
+    """A model file's own description (ONNX metadata_props, engine sidecar, checkpoint meta) is malformed."""
+
+
 class TrainingError(DropTrackError):
     """Training cannot start or continue (NaN loss, empty dataset, bad resume)."""
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
-from droptrack.errors import BackendError
+from droptrack.errors import BackendError, MetadataError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -59,7 +59,10 @@ def _meta_from_session(sess, path: Path) -> ArtifactMeta:
     if "droptrack.arch" not in props:
         raise BackendError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
                            "`dt export CHECKPOINT`")
-    return ArtifactMeta.from_strings(props)
+    try:
+        return ArtifactMeta.from_strings(props)
+    except MetadataError as exc:
+        raise BackendError(f"model '{path}' {exc}") from None
 
 
 class OrtBackend(Backend):
@@ -76,7 +79,10 @@ class OrtBackend(Backend):
         self.path = Path(path)
         if not self.path.is_file():
             raise BackendError(f"model '{self.path}' not found; export one with `dt export`")
+        from droptrack.engine.onnx_files import check_external_data
         from droptrack.engine.trt_compat import import_tensorrt
+
+        check_external_data(self.path, BackendError)   # weights outside the model's folder: refused, never read
 
         providers = choose_providers(device, ort.get_available_providers(),
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.artifact import ArtifactMeta
+from droptrack.artifact import REEXPORT, ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, DeviceTiming
-from droptrack.errors import BackendError
+from droptrack.errors import BackendError, MetadataError
 
 ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned device addresses
 
@@ -77,7 +77,7 @@ def read_sidecar(path: Path) -> dict:
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
     try:
         info = json.loads(side.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
         raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
     kind = type(info).__name__
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
@@ -87,8 +87,8 @@ def read_sidecar(path: Path) -> dict:
                            f"objects); {rebuild}")
     try:
         ArtifactMeta.from_dict(info["meta"])
-    except TypeError:
-        raise BackendError(f"sidecar {side} has an incomplete 'meta' (model sizes missing); {rebuild}") from None
+    except MetadataError as exc:
+        raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, rebuild)) from None
     return info
 
 

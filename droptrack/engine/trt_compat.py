@@ -265,12 +265,17 @@ def io_tensors(engine, trt) -> list[TensorInfo]:
 
 
 def deserialize(trt, plan: bytes, logger):
-    """Runtime engine from a plan; None -> BackendError."""
+    """Runtime engine from a plan; None -> BackendError. An engine file never runs its own code: the runtime is told
+    not to (`engine_host_code_allowed = False`, TensorRT's default, set here so no caller can inherit another), so a
+    version-compatible plan's embedded lean runtime or serialized plugin libraries are refused, and no plugin library
+    is loaded on an engine's or its sidecar's say."""
     runtime = trt.Runtime(logger)
+    if hasattr(runtime, "engine_host_code_allowed"):   # TensorRT >= 8.6
+        runtime.engine_host_code_allowed = False
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
         raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
-                           "another GPU); rebuild it with `dt export MODEL.onnx --engine`")
+                           "another GPU, or a version-compatible engine that carries code, which is not run); rebuild it with `dt export MODEL.onnx --engine`")
     return runtime, engine
 
 

@@ -208,7 +208,7 @@ def _read_reference(path: Path, names: set[str]) -> dict[str, np.ndarray] | None
     import zlib
 
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files} if set(z.files) == names else None
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
         return None

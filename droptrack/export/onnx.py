@@ -20,7 +20,8 @@ from torch import nn
 
 from droptrack.artifact import ArtifactMeta, sha256_file
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
-from droptrack.errors import ExportError, OutputFull, disk_full, full_message
+from droptrack.engine.onnx_files import external_data_problem
+from droptrack.errors import ExportError, MetadataError, OutputFull, disk_full, full_message
 
 MIN_OPSET = 17          # LayerNormalization is an ONNX op from opset 17 on
 DEFAULT_OPSET = 17
@@ -139,11 +140,17 @@ def read_metadata(path: str | Path) -> ArtifactMeta:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"'{path}' is not a readable ONNX file ({exc.__class__.__name__}); re-export it") from None
+    problem = external_data_problem(model, path)   # before TensorRT's parser or onnx.load reads the weights
+    if problem:
+        raise ExportError(problem)
     props = {p.key: p.value for p in model.metadata_props}
     if "droptrack.arch" not in props:
         raise ExportError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
                           "`dt export CHECKPOINT`")
-    return ArtifactMeta.from_strings(props)
+    try:
+        return ArtifactMeta.from_strings(props)
+    except MetadataError as exc:
+        raise ExportError(f"'{path}' {exc}") from None
 
 
 def _fold_with_onnxruntime(src: Path, dst: Path) -> None:

@@ -26,7 +26,7 @@ import torch
 
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
-from droptrack.errors import CheckpointError
+from droptrack.errors import CheckpointError, ConfigError, MetadataError
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.vit import resize_pos_embed
@@ -196,7 +196,7 @@ def _read_safetensors(path: Path) -> dict:
         config, info = json.loads(meta["config"]), json.loads(meta["meta"])
         if not isinstance(config, dict) or not isinstance(info, dict):
             raise ValueError("not a JSON object")
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint '{path}': its droptrack metadata is damaged ({exc.__class__.__name__}: "
                               f"{exc}); re-download it or export it again (dt export CKPT --safetensors)") from None
     return {"format": FORMAT, "config_name": meta.get("config_name", ""), "config": config, "meta": info,
@@ -265,7 +265,11 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
     obj = read_file(path, trust)
     if obj.get("format") == FORMAT:
-        cfg = config_from_dict(obj["config"], name=obj.get("config_name", ""))
+        _check_layout(obj, path)
+        try:
+            cfg = config_from_dict(obj["config"], name=obj.get("config_name", ""))
+        except ConfigError as exc:
+            raise CheckpointError(f"checkpoint '{path}' carries a config that cannot be used ({exc})") from None
         if config is not None:
             cfg = config if isinstance(config, Config) else load_config(config)
         state = obj["net"]
@@ -277,6 +281,10 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         if config is None:
             config = guess_config_name(state)
         cfg = config if isinstance(config, Config) else load_config(config)
+    wrong = next((k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if wrong is not None:
+        raise CheckpointError(f"checkpoint '{path}': weight {str(wrong)[:60]!r} is not a named tensor; re-download "
+                              "the file or point to the right one")
     check_finite(state, path)
     variant = detect_variant(state)
     model = build_model(cfg, variant=variant)
@@ -287,6 +295,16 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         raise CheckpointError(_mismatch_message(model, state, cfg)) from None
     cfg.MODEL.VARIANT = variant
     return model.eval(), cfg
+
+
+def _check_layout(obj: dict, path: str | Path) -> None:
+    """A droptrack-format checkpoint's parts have the types save_checkpoint writes (a file from elsewhere may not)."""
+    want = {"config": dict, "net": dict, "config_name": str, "variant": str}
+    for key, kind in want.items():
+        if key in obj and not isinstance(obj[key], kind) or key in ("config", "net") and key not in obj:
+            raise CheckpointError(f"checkpoint '{path}' has {type(obj.get(key)).__name__} '{key}', expected a "
+                                  f"{'mapping' if kind is dict else 'text'}; it is damaged or not written by "
+                                  "droptrack: re-download it or point to the right file")
 
 
 def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadReport:
@@ -369,6 +387,9 @@ def read_meta(path: str | Path) -> ArtifactMeta:
     """ArtifactMeta of a checkpoint (ours carries it; official ones get it from the inferred config)."""
     obj = read_file(path)
     if obj.get("format") == FORMAT:
-        return ArtifactMeta.from_dict(obj["meta"])
+        try:
+            return ArtifactMeta.from_dict(obj["meta"])
+        except MetadataError as exc:
+            raise CheckpointError(f"checkpoint '{path}' {exc}") from None
     state = obj.get("net", obj)
     return meta_from_config(load_config(guess_config_name(state)), arch=detect_variant(state))

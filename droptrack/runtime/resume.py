@@ -205,7 +205,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
             raise InputError(_outputs_differ(*other)) from None
         raise InputError(f"--resume: there is no journal {path}, so no unfinished run writes these outputs (it "
                          f"finished, or never started); {START_OVER}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"--resume: the journal {path} cannot be read ({exc}); {START_OVER}") from None
     fmt = data.get("format") if isinstance(data, dict) else None
     if fmt not in (1, FORMAT) or not isinstance(data.get("identity"), dict) or (fmt == 1 and legacy is None):

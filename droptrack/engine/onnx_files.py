@@ -1,0 +1,96 @@
+"""ONNX files from elsewhere: the weights a graph keeps in external data files must lie inside the model's folder.
+
+An .onnx file may say that a tensor's bytes are in another file (`external_data` 'location'). A downloaded model
+whose location is absolute ('/etc/passwd'), climbs out ('../../.ssh/id_rsa') or goes through a symlink that leads
+out would make whatever loads it read that file into the model. Whether onnx, ONNX Runtime or TensorRT's parser
+refuses that depends on their versions, so droptrack checks every tensor itself before any of them reads the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Iterator
+
+FIX = "keep the .onnx and its weight files in one folder, with relative names (onnx.save(..., location='NAME'))"
+
+
+def _graph_tensors(graph) -> Iterator:
+    """Every TensorProto of a graph: initializers, sparse ones, and node attributes, in subgraphs too."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        yield from _node_tensors(node)
+
+
+def _node_tensors(node) -> Iterator:
+    for attr in node.attribute:
+        if attr.HasField("t"):
+            yield attr.t
+        yield from attr.tensors
+        if attr.HasField("sparse_tensor"):
+            yield attr.sparse_tensor.values
+            yield attr.sparse_tensor.indices
+        for sub in [attr.g] * attr.HasField("g") + list(attr.graphs):
+            yield from _graph_tensors(sub)
+
+
+def model_tensors(model) -> Iterator:
+    """Every TensorProto of an onnx.ModelProto, its functions' constants included."""
+    yield from _graph_tensors(model.graph)
+    for func in model.functions:
+        for node in func.node:
+            yield from _node_tensors(node)
+
+
+def location_problem(location: str, folder: Path) -> str:
+    """Why an external-data `location` may not be read for a model in `folder` ('' when it may)."""
+    if not location:
+        return "names no file"
+    if "\0" in location:
+        return "holds a NUL byte"
+    if PurePosixPath(location).is_absolute() or PureWindowsPath(location).is_absolute() or \
+            PureWindowsPath(location).drive or location.startswith(("\\", "/")):
+        return "is an absolute path"
+    parts = PureWindowsPath(location).parts   # splits on '/' and '\'
+    if ".." in parts:
+        return "climbs out of the model's folder ('..')"
+    real_folder = os.path.realpath(folder)
+    target = os.path.realpath(os.path.join(real_folder, *parts))
+    if os.path.commonpath([real_folder, target]) != real_folder:
+        return "leads out of the model's folder through a symbolic link"
+    return ""
+
+
+def external_data_problem(model, path: str | Path) -> str:
+    """Why the external data of `model` (loaded from `path` without it) must not be read ('' when it may)."""
+    from onnx import TensorProto
+
+    folder = Path(path).resolve().parent
+    for tensor in model_tensors(model):
+        if tensor.data_location != TensorProto.EXTERNAL:
+            continue
+        entries = {e.key: e.value for e in tensor.external_data}
+        location = entries.get("location", "")
+        problem = location_problem(location, folder)
+        if problem:
+            shown = location if len(location) <= 80 else location[:77] + "..."
+            return (f"model '{path}' keeps tensor '{tensor.name[:80]}' in external file {shown!r}, which {problem}; "
+                    f"it was not loaded (a model file must not read files outside its folder); {FIX}")
+    return ""
+
+
+def check_external_data(path: str | Path, error: type[Exception]) -> None:
+    """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder; the weights are not
+    read. A file that does not parse is left to the loader that follows, which names that problem."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - corrupt files get their own message from the loader
+        return
+    problem = external_data_problem(model, path)
+    if problem:
+        raise error(problem)

@@ -1,0 +1,181 @@
+"""Hostile metadata and text files from someone else: an .onnx file's metadata_props, an engine's sidecar, a
+checkpoint's config and parts, a .safetensors header, YAML configs (aliases that expand to billions of values,
+deep nesting, python tags) and JSON journals. Each gives one line (exit 2), never a traceback or a hang.
+(tests/test_untrusted_files.py: code in pickles, ONNX external data, TensorRT engines.)"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from droptrack.artifact import ArtifactMeta
+from droptrack.config import load_config
+from droptrack.engine.tensorrt_backend import read_sidecar
+from droptrack.errors import BackendError, CheckpointError, ConfigError, InputError, MetadataError
+from droptrack.runtime import resume
+from helpers import cli, one_line_error
+
+INIT = "60,40,40,50"
+DEEP = 100_000
+
+
+def laughs(levels: int) -> str:
+    """A YAML flow sequence of 9**levels ones written in a few hundred bytes (each anchor uses the last 9 times)."""
+    parts = ["&l0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    parts += [f"&l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "[" + ", ".join(parts) + "]"
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx")
+    r = cli("export", tiny_ckpt, "-o", out)
+    assert r.exit_code == 0, r.output
+    return out / "model.onnx"
+
+
+def with_metadata(src: Path, dst: Path, key: str, value: str | None) -> Path:
+    """A copy of `src` whose metadata `key` is `value` (None: removed)."""
+    model = onnx.load(str(src))
+    props = [(p.key, p.value) for p in model.metadata_props if p.key != key]
+    del model.metadata_props[:]
+    for k, v in props + ([(key, value)] if value is not None else []):
+        model.metadata_props.add(key=k, value=v)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dst))
+    return dst
+
+
+@pytest.mark.parametrize("key,value,named", [
+    ("stride", "0", "'stride' = 0"), ("search_size", "not json", "not JSON"), ("stride", None, "without stride"),
+    ("search_factor", "NaN", "'search_factor' = nan"), ("template_factor", "-4", "'template_factor' = -4"),
+    ("mean", "[1]", "'mean' = [1]"), ("std", "[0.2, 0, 0.2]", "'std'"), ("tracker", "[1, 2]", "'tracker'"),
+    ("search_size", "1e308", "'search_size'"), ("search_size", "99999999999", "'search_size'"),
+    ("stride", "true", "'stride' = True"), ("ce", '"yes"', "'ce'"), ("config_name", '{"a": 1}', "'config_name'"),
+    ("search_size", "[" * DEEP + "]" * DEEP, "not JSON")])
+def test_onnx_with_hostile_metadata_is_one_line(onnx_model, tmp_path, video, key, value, named):
+    path = with_metadata(onnx_model, tmp_path / "m" / "model.onnx", f"droptrack.{key}", value)
+    for argv in (["run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output", tmp_path / "b.txt"],
+                 ["export", path, "--engine"]):
+        line = one_line_error(cli(*argv))
+        assert named in line and "model.onnx" in line and len(line) < 400, line
+    assert not (tmp_path / "b.txt").exists()
+
+
+def test_metadata_from_dict_checks_types_and_ranges():
+    good = ArtifactMeta("droptrack", "x", 128, 256, 2.0, 4.0, 16).to_dict()
+    assert ArtifactMeta.from_dict(good).search_size == 256
+    for key, bad in (("stride", 512), ("search_size", 2.5), ("mean", ["a", 1, 2]), ("extra", {1: 2}),
+                     ("precision", "x" * 1000)):
+        with pytest.raises(MetadataError, match=key):
+            ArtifactMeta.from_dict({**good, key: bad})
+    with pytest.raises(MetadataError, match="list"):
+        ArtifactMeta.from_dict([1, 2])
+
+
+@pytest.mark.parametrize("text,named", [('{"meta": ' + "[" * DEEP + "]" * DEEP + ', "env": {}}', "unreadable"),
+                                        ('{"meta": {"arch": "droptrack"}, "env": {}}', "without"),
+                                        ('{"meta": {"arch": "droptrack", "config_name": "x", "template_size": 128, '
+                                         '"search_size": 256, "template_factor": 2, "search_factor": 4, '
+                                         '"stride": 0}, "env": {}}', "'stride' = 0")])
+def test_engine_sidecar_with_hostile_content_is_one_line(tmp_path, text, named):
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    (tmp_path / "model.engine.json").write_text(text)
+    with pytest.raises(BackendError) as err:
+        read_sidecar(tmp_path / "model.engine")
+    assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+# ----- configs -----
+
+@pytest.mark.parametrize("text,named", [
+    ("MODEL: !!python/object/apply:os.system ['touch MARKER']\n", "not valid YAML"),
+    ("MODEL: !!python/name:os.system\n", "not valid YAML"),
+    ("DATA:\n  MEAN: " + "[" * DEEP + "]" * DEEP + "\n", "nested too deeply"),
+    ("MODEL:\n" + "".join("  " * (i + 1) + f"K{i}:\n" for i in range(2000)), "nested too deeply"),
+    ("DATA:\n  MEAN: " + laughs(7) + "\n", "more than 10000 values"),
+    ("DATA:\n  SEARCH:\n    SIZE: " + laughs(7) + "\n", "more than 10000 values"),
+    ("DATA:\n  SEARCH:\n    SIZE: " + "9" * 5000 + "\n", "not valid YAML")])
+def test_hostile_yaml_config_is_one_line(tmp_path, text, named):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text.replace("MARKER", str(tmp_path / "yaml_ran_code")))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
+    assert not (tmp_path / "yaml_ran_code").exists()
+
+
+def test_dt_run_with_a_billion_laughs_config_is_one_line(tmp_path, video, tiny_ckpt):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("DATA:\n  MEAN: " + laughs(9) + "\n")   # 387 million values once expanded
+    line = one_line_error(cli("run", video, "-m", tiny_ckpt, "--config", path, "--device", "cpu", "--init", INIT,
+                              "--output", tmp_path / "b.txt"))
+    assert "more than 10000 values" in line
+
+
+# ----- checkpoints: config and parts of a droptrack-format file -----
+
+def bomb(levels: int) -> list:
+    """9**levels values sharing one list per level: a pickle keeps the sharing, so the file stays small."""
+    a: list = [1.0] * 9
+    for _ in range(levels):
+        a = [a] * 9
+    return a
+
+
+@pytest.mark.parametrize("change,named", [
+    (lambda o: o["config"]["DATA"].__setitem__("MEAN", bomb(8)), "more than 10000 values"),
+    (lambda o: o.__setitem__("config", "abc"), "str 'config'"),
+    (lambda o: o.__setitem__("config", None), "NoneType 'config'"),
+    (lambda o: o.__setitem__("net", [1]), "list 'net'"),
+    (lambda o: o.__setitem__("config_name", 5), "int 'config_name'"),
+    (lambda o: o.__setitem__("variant", 7), "int 'variant'"),
+    (lambda o: o["net"].__setitem__("backbone.pos_embed", [1.0]), "backbone.pos_embed")])
+def test_checkpoint_with_hostile_parts_is_one_line(tiny_ckpt, tmp_path, video, change, named):
+    obj = copy.deepcopy(torch.load(tiny_ckpt, weights_only=True))
+    change(obj)
+    path = tmp_path / "model.pt"
+    torch.save(obj, path)
+    for argv in (["run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output", tmp_path / "b.txt"],
+                 ["export", path, "-o", tmp_path / "out"]):
+        line = one_line_error(cli(*argv))
+        assert named in line and "model.pt" in line and len(line) < 500, line
+    assert not (tmp_path / "b.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_safetensors_with_hostile_header_metadata_is_one_line(tiny_ckpt, tmp_path, video):
+    from safetensors.torch import save_file
+
+    net = torch.load(tiny_ckpt, weights_only=True)["net"]
+    for i, config in enumerate(("[" * DEEP + "]" * DEEP, json.dumps({"DATA": {"MEAN": [[1.0] * 100] * 200}}))):
+        path = tmp_path / f"m{i}.safetensors"
+        save_file({k: v.contiguous() for k, v in net.items()}, str(path),
+                  metadata={"format": "droptrack", "config": config, "meta": "{}"})
+        line = one_line_error(cli("run", video, "-m", path, "--device", "cpu", "--init", INIT,
+                                  "--output", tmp_path / "b.txt"))
+        assert path.name in line and ("damaged" in line or "more than 10000 values" in line), line
+
+
+# ----- JSON journals -----
+
+def test_resume_journal_nested_too_deeply_is_one_line(tmp_path):
+    journal = tmp_path / "b.txt.resume.json"
+    journal.write_text('{"format": 2, "identity": ' + "[" * DEEP + "]" * DEEP + "}")
+    with pytest.raises(InputError) as err:
+        resume.load(journal, {})
+    assert "cannot be read" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_checkpoint_errors_from_metadata_name_the_file(tiny_ckpt, tmp_path):
+    from droptrack.model.checkpoint import read_meta
+
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    obj["meta"]["search_factor"] = float("inf")
+    torch.save(obj, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match=r"m\.pt' has metadata 'search_factor' = inf"):
+        read_meta(tmp_path / "m.pt")
