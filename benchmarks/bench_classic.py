@@ -265,6 +265,7 @@ def main() -> None:
         ckpt = with_tracker_keys(ckpt, tracker_keys(ap, args.tracker_keys), work)
         args.model = str(ckpt)
     sha = sha256_file(ckpt)
+    sets = [dataset(spec, work) for spec in args.data or ["issue11_test"]]   # bad --data stops before any export
     onnx = exports(args.model, work) if {"onnx_fp32", "onnx_int8"} & set(rows) else {}
     real = None if args.no_real or "torch" not in rows else real_video(args.model, out, args.threads)
     keyframe_iou = {c: list(r["iou"]["droptrack"].values()) for c, r in real.items()} if real else None
@@ -273,8 +274,7 @@ def main() -> None:
     summary = {"command": shlex.join(["python", shown(sys.argv[0], work), *_shown_args(sys.argv[1:], work)]),
                "model": shown(ckpt, work), "model_sha256": sha, "threads": args.threads,
                "machine": benchmark_machine(), "sets": {}, "real_video": real}
-    for spec in args.data or ["issue11_test"]:
-        folder, command = dataset(spec, work)
+    for folder, command in sets:
         label = folder.name
         seqs = get_sequences("synth", root=folder)[: args.sequences]
         dirs, fps = run_rows(rows, args.model, onnx, seqs, work / f"results_{label}_{sha[:12]}", args.threads)

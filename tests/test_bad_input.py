@@ -236,7 +236,8 @@ def test_engine_sidecar_that_is_not_an_engine_description(tmp_path):
 
     engine = tmp_path / "model.engine"
     engine.write_bytes(b"plan")
-    for text, word in (("{}", "without 'meta'"), ("[1, 2]", "JSON list"), ('{"meta": {}, "env": {}}', "incomplete")):
+    cases = (("{}", "without 'meta'"), ("[1, 2]", "JSON list"), ('{"meta": {}, "env": {}}', "metadata without arch"))
+    for text, word in cases:
         (tmp_path / "model.engine.json").write_text(text)
         with pytest.raises(BackendError, match=word):
             read_sidecar(engine)
