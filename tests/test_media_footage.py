@@ -203,6 +203,25 @@ def test_twelve_bit_data_in_16_bit_pngs_is_refused_in_one_line(tiny_ckpt, tmp_pa
         seq.frame(0)
 
 
+def test_a_dark_frame_of_full_range_16_bit_footage_is_read_not_refused_as_12_bit(tiny_ckpt, tmp_path):
+    """Full-range 16-bit frames with one dark frame (all values < 4096: lights off) are not 12-bit data: that frame
+    is read as cv2.imread reads it. It stopped dt run there with '16-bit with values only up to 3000 (12-bit or less
+    data)', and failed the dataset reader."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), ramp if i != 1 else ramp // 22)   # frame 1: values up to 2978
+    r = run(tiny_ckpt, folder, "--init", "10,10,20,20", "--output", str(tmp_path / "b.txt"))
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 3 and "nan" not in (tmp_path / "b.txt").read_text()
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    (seq,) = get_sequences("folder", folder)
+    want = cv2.imread(str(folder / "1.png"), cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert want.max() == 2978 >> 8 and np.array_equal(seq.frame(1), want)
+    assert np.array_equal(list(seq.iter_frames())[1], want)
+
+
 def test_image_formats_of_a_folder_read_as_8_bit_rgb_like_cv2_imread(tiny_ckpt, tmp_path):
     """Full-range 16-bit, grayscale, palette, RGBA, 1-bit and CMYK frames: 8-bit RGB, the same in every reader,
     and what cv2.imread (the official toolkits) gives."""
