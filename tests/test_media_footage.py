@@ -321,6 +321,40 @@ def test_serve_writes_a_damaged_frames_line_and_keeps_the_others_aligned(tiny_ck
     assert [k for k, r in enumerate(recs) if r.get("unreadable")] == [4]
 
 
+def test_serve_target_drawn_on_the_frame_held_over_a_damaged_one_starts_its_file_there(tiny_ckpt, tmp_path):
+    """Paused just after a damaged frame, the page still shows the frame before it, whose record is already out. A
+    target drawn there has its box file start on that frame: the init box, then the damaged frame's nan line, as
+    the first target's file has (its file was empty: the init line was never written, and later lines would have
+    sat two frames early)."""
+    import threading
+
+    from droptrack.serve.options import ServeOptions
+    from droptrack.serve.session import Session
+    from serve_helpers import wait_for
+
+    clip = mjpg_avi(tmp_path / "cam.avi", frames=4, damaged=(1,), rate=(2, 1))   # 0.5 FPS: 2 s between frames
+    s = Session(ServeOptions(str(clip), artifact=str(tiny_ckpt), device="cpu", pace=True,
+                             jsonl=str(tmp_path / "s.jsonl"), output=str(tmp_path / "boxes.txt")))
+    damaged = threading.Event()
+    s.listen(lambda rec: damaged.set() if rec.get("unreadable") else None)
+    s.start()
+    try:
+        s.add_target([10.0, 10.0, 20.0, 20.0])
+        assert damaged.wait(20)
+        s.set_paused(True)            # within the 2 s before frame 2 is due
+        s.add_target([30.0, 20.0, 16.0, 16.0])
+        s.set_paused(False)
+        wait_for(lambda: s.stats()["frame"] == 2)   # tracked on frame 2, written at the stop
+    finally:
+        s.stop()
+    first = (tmp_path / "boxes_0.txt").read_text().splitlines()
+    second = (tmp_path / "boxes_1.txt").read_text().splitlines()
+    assert first[:2] == ["10\t10\t20\t20", "nan\tnan\tnan\tnan"] and len(first) == 3, first
+    assert second[:2] == ["30\t20\t16\t16", "nan\tnan\tnan\tnan"] and len(second) == 3, second
+    recs = [json.loads(ln) for ln in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [(r["frame"], r["ids"]) for r in recs] == [(0, [0]), (1, [0]), (2, [0, 1])], recs
+
+
 @pytest.mark.parametrize("extra, shown", [([], "5/?"), (["--max-frames", "4"], "4/4")])
 def test_progress_past_a_too_low_header_count_shows_an_unknown_end(tiny_ckpt, tmp_path, extra, shown):
     """The bar said '5/2' when the header announced 2 frames of 5; past the count the end is unknown."""
