@@ -27,19 +27,27 @@ def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
 LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
 
 
-def read_bgr(path: Path):
+def _low_16bit(img) -> bool:
+    """A decoded 16-bit frame whose values all stay below LOW_16BIT (12-bit data, or a dark frame)."""
+    return img is not None and img.dtype.name == "uint16" and int(img.max()) < LOW_16BIT
+
+
+def read_bgr(path: Path, first: Path | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
-    decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black."""
+    decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
+    `first` (the folder's first frame), a later frame is judged by it: a dark frame of full-range 16-bit footage
+    is read as cv2.imread reads it."""
     import cv2
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)   # same orientation and channels
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH   # same orientation and channels
+    img = cv2.imread(str(path), flags)
     if img is None or img.dtype.itemsize == 1:
         return img
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
         return None
     top = int(img.max())
-    if top < LOW_16BIT:
+    if top < LOW_16BIT and (first is None or Path(first) == Path(path) or _low_16bit(cv2.imread(str(first), flags))):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
                          "-evaluate multiply 16 -depth 8 *.png` in a copy)")

@@ -16,6 +16,7 @@ from droptrack.errors import InputError
 PathLike = str | os.PathLike
 SYSTEM_ROOTS = ("/proc", "/sys")
 DEVICE_OK = ("/dev/null",)
+DEVICE_FOLDERS = ("/dev", "/dev/fd")   # outputs there are devices or links to open files
 
 
 def _real(path: PathLike) -> str:
@@ -120,6 +121,11 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
         raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
         raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")
+    folder = os.path.dirname(os.path.abspath(p))
+    if folder in DEVICE_FOLDERS and _real(p) not in DEVICE_OK:   # /dev/stdout: a link, not the file behind it
+        raise InputError(f"{label} '{path}' is in {folder}, the device folder (a file made there, or renamed onto "
+                         "a link such as /dev/stdout, replaces it for the whole system); pass a file path, e.g. the "
+                         "file stdout is redirected to")
     for src in inputs:
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} '{path}' is the input '{src}'; writing it would destroy the input - "

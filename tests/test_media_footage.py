@@ -203,6 +203,25 @@ def test_twelve_bit_data_in_16_bit_pngs_is_refused_in_one_line(tiny_ckpt, tmp_pa
         seq.frame(0)
 
 
+def test_a_dark_frame_of_full_range_16_bit_footage_is_read_not_refused_as_12_bit(tiny_ckpt, tmp_path):
+    """Full-range 16-bit frames with one dark frame (all values < 4096: lights off) are not 12-bit data: that frame
+    is read as cv2.imread reads it. It stopped dt run there with '16-bit with values only up to 3000 (12-bit or less
+    data)', and failed the dataset reader."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), ramp if i != 1 else ramp // 22)   # frame 1: values up to 2978
+    r = run(tiny_ckpt, folder, "--init", "10,10,20,20", "--output", str(tmp_path / "b.txt"))
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 3 and "nan" not in (tmp_path / "b.txt").read_text()
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    (seq,) = get_sequences("folder", folder)
+    want = cv2.imread(str(folder / "1.png"), cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert want.max() == 2978 >> 8 and np.array_equal(seq.frame(1), want)
+    assert np.array_equal(list(seq.iter_frames())[1], want)
+
+
 def test_image_formats_of_a_folder_read_as_8_bit_rgb_like_cv2_imread(tiny_ckpt, tmp_path):
     """Full-range 16-bit, grayscale, palette, RGBA, 1-bit and CMYK frames: 8-bit RGB, the same in every reader,
     and what cv2.imread (the official toolkits) gives."""
@@ -300,6 +319,40 @@ def test_serve_writes_a_damaged_frames_line_and_keeps_the_others_aligned(tiny_ck
     recs = [json.loads(ln) for ln in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in recs] == list(range(10)) and recs[4]["unreadable"] and recs[4]["boxes"] == [None]
     assert [k for k, r in enumerate(recs) if r.get("unreadable")] == [4]
+
+
+def test_serve_target_drawn_on_the_frame_held_over_a_damaged_one_starts_its_file_there(tiny_ckpt, tmp_path):
+    """Paused just after a damaged frame, the page still shows the frame before it, whose record is already out. A
+    target drawn there has its box file start on that frame: the init box, then the damaged frame's nan line, as
+    the first target's file has (its file was empty: the init line was never written, and later lines would have
+    sat two frames early)."""
+    import threading
+
+    from droptrack.serve.options import ServeOptions
+    from droptrack.serve.session import Session
+    from serve_helpers import wait_for
+
+    clip = mjpg_avi(tmp_path / "cam.avi", frames=4, damaged=(1,), rate=(2, 1))   # 0.5 FPS: 2 s between frames
+    s = Session(ServeOptions(str(clip), artifact=str(tiny_ckpt), device="cpu", pace=True,
+                             jsonl=str(tmp_path / "s.jsonl"), output=str(tmp_path / "boxes.txt")))
+    damaged = threading.Event()
+    s.listen(lambda rec: damaged.set() if rec.get("unreadable") else None)
+    s.start()
+    try:
+        s.add_target([10.0, 10.0, 20.0, 20.0])
+        assert damaged.wait(20)
+        s.set_paused(True)            # within the 2 s before frame 2 is due
+        s.add_target([30.0, 20.0, 16.0, 16.0])
+        s.set_paused(False)
+        wait_for(lambda: s.stats()["frame"] == 2)   # tracked on frame 2, written at the stop
+    finally:
+        s.stop()
+    first = (tmp_path / "boxes_0.txt").read_text().splitlines()
+    second = (tmp_path / "boxes_1.txt").read_text().splitlines()
+    assert first[:2] == ["10\t10\t20\t20", "nan\tnan\tnan\tnan"] and len(first) == 3, first
+    assert second[:2] == ["30\t20\t16\t16", "nan\tnan\tnan\tnan"] and len(second) == 3, second
+    recs = [json.loads(ln) for ln in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [(r["frame"], r["ids"]) for r in recs] == [(0, [0]), (1, [0]), (2, [0, 1])], recs
 
 
 @pytest.mark.parametrize("extra, shown", [([], "5/?"), (["--max-frames", "4"], "4/4")])

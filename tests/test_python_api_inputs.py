@@ -149,6 +149,27 @@ def test_frames_that_change_size_keep_the_box_in_pixels_and_inside_the_new_frame
     assert all(np.isfinite(tracker.track(big)[0]))
 
 
+def test_a_frame_the_search_window_misses_is_tracked_as_padding_not_refused(tracker, clip):
+    """A frame too small to reach the box's search window (a 60x30 thumbnail after 160x120 frames; the box at x 120,
+    y 80, its 120 px window from x 75, y 35): the window is all zero padding, as the device crop reads it, and the
+    box is clipped into the frame. The host crop raised 'box ... lies outside the 60x30 image; give a box inside the
+    frame', naming an input the caller never gave."""
+    corner = (120, 80, 30, 30)
+    tracker.initialize(clip[0], corner)
+    box, score = tracker.track(clip[1][:30, :60])
+    x, y, w, h = box
+    assert 0 <= x <= 60 - 10 and 0 <= y <= 30 - 10 and x + w <= 60 and y + h <= 30, box
+    assert np.isfinite(score)
+    from droptrack.runtime.device_tracker import DeviceTracker
+    from droptrack.runtime.tracker import Tracker
+
+    host = type(tracker).__name__ == "Tracker"   # the other path is the reference
+    other = DeviceTracker(tracker.backend, device="cpu") if host else Tracker(tracker.backend)
+    other.initialize(clip[0], corner)
+    assert box_iou(other.track(clip[1][:30, :60])[0], box)[0] > 0.99
+    assert all(np.isfinite(tracker.track(clip[2])[0]))   # and back to the full frame
+
+
 def test_a_huge_frame_tracks_like_the_frame_it_contains(tracker):
     """A 400x400 frame whose search window (160 px around a 40 px box in its middle) and every box the head can
     predict lie inside it, embedded in a 3000x4000 frame: same pixels in every crop, same clip, same boxes."""

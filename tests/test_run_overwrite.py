@@ -65,6 +65,28 @@ def test_empty_files_and_dev_null_are_not_results_and_dev_null_stays_a_device(ti
     assert len(empty.read_text().splitlines()) == 2
 
 
+def test_outputs_in_dev_other_than_dev_null_are_refused_before_anything_is_made(tmp_path):
+    """`dt run ... -o /dev/stdout > boxes.txt`: /dev/stdout resolves to a regular file, so the run streamed into
+    /dev/stdout.part and renamed it onto /dev/stdout, which as root replaced the system's link with a regular file
+    (boxes.txt got nothing); with several targets it made /dev/stdout_0, /dev/stdout_1. The model here is not
+    a checkpoint: an accepted path fails on it before any output is made."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    redirected = tmp_path / "boxes.txt"
+    with open(redirected, "w") as stdout:
+        p = subprocess.run([sys.executable, "-m", "droptrack", "run", str(VIDEO), "-m", str(broken), *ARGS,
+                            "--output", "/dev/stdout"], stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 2 and "'/dev/stdout' is in /dev" in p.stderr, p.stderr
+    assert redirected.read_text() == "" and os.path.islink("/dev/stdout")
+    for option, path in (("--output", "/dev/droptrack-test-boxes.txt"), ("--jsonl", "/dev/droptrack-test.jsonl")):
+        line = one_line_error(cli("run", VIDEO, "-m", broken, *ARGS, option, path))
+        assert f"{option} '{path}' is in /dev" in line, line
+        assert not os.path.lexists(path)
+
+
 def _device_node(path) -> None:
     """A character device like /dev/null (1, 3) at `path`: needs root (skips otherwise)."""
     try:

@@ -97,6 +97,57 @@ def test_an_upgraded_built_in_model_is_refused(clip, tiny_ckpt, other_ckpt, tmp_
     assert "\n" not in str(exc.value) and files(out) == before
 
 
+@pytest.fixture(scope="module")
+def external_onnx(tiny_ckpt, tmp_path_factory) -> Path:
+    """The tiny model exported to ONNX and saved with its large tensors in an external data file beside it."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path_factory.mktemp("onnx")
+    r = cli("export", tiny_ckpt, "-o", folder)
+    assert r.exit_code == 0, r.output
+    onnx.save_model(onnx.load(str(folder / "model.onnx")), str(folder / "ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.onnx.data", size_threshold=4096)
+    return folder / "ext.onnx"
+
+
+def halve_first_external_weight(graph: Path) -> None:
+    """Halve the first float tensor the graph keeps in its external data file (the .onnx file stays as it is)."""
+    import numpy as np
+    import onnx
+
+    data_file = graph.with_name("ext.onnx.data")
+    data = bytearray(data_file.read_bytes())
+    for t in onnx.load(str(graph), load_external_data=False).graph.initializer:
+        entries = {e.key: e.value for e in t.external_data}
+        if t.data_type == onnx.TensorProto.FLOAT and "length" in entries:
+            start, end = int(entries.get("offset", 0)), int(entries.get("offset", 0)) + int(entries["length"])
+            data[start:end] = (np.frombuffer(bytes(data[start:end]), np.float32) * 0.5).tobytes()
+            data_file.write_bytes(bytes(data))
+            return
+    raise AssertionError("no external float tensor")
+
+
+def test_other_weights_in_an_onnx_graphs_external_data_are_refused(clip, external_onnx, tmp_path):
+    """An ONNX --model whose external data file got other weights (the .onnx graph unchanged) resumed with them."""
+    model = tmp_path / "m" / "ext.onnx"
+    model.parent.mkdir()
+    for f in (external_onnx, external_onnx.with_name("ext.onnx.data")):
+        shutil.copy(f, model.parent / f.name)
+    out = tmp_path / "out"
+    run(options(clip, model, out), on_frame=interrupt_at(20))
+    before, graph, data = files(out), model.read_bytes(), model.with_name("ext.onnx.data").read_bytes()
+    halve_first_external_weight(model)
+    assert model.read_bytes() == graph
+    base = ["run", clip, "-m", model, "--device", "cpu", "--threads", "1", "--init", INIT, "-o", out / "b.txt",
+            "--jsonl", out / "b.jsonl", "--resume"]
+    line = one_line_error(cli(*base))
+    assert "external data (ext.onnx.data) holds other weights than the killed run tracked with" in line, line
+    assert files(out) == before
+    model.with_name("ext.onnx.data").write_bytes(data)   # the weights it tracked with: it resumes
+    res = cli(*base)
+    assert res.exit_code == 0, res.output
+
+
 def test_touched_and_copied_source_and_model_resume(clip, tiny_ckpt, tmp_path):
     """The same frames and weights with new mtimes (`touch`, a copy put back, a restore from backup) were refused as
     changed files; frames whose content changed still are."""

@@ -62,6 +62,10 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container
         check_video_path(opts.save)
+        low = sources.FPS_RANGE[0]
+        if opts.fps is not None and opts.fps < low:   # OpenCV's writers fail near 0.001 as 'could not open'
+            raise InputError(f"--save writes videos of {low:g} to {sources.FPS_RANGE[1]:g} FPS, not --fps {opts.fps:g} "
+                             f"(a time-lapse); pass --fps {low:g} or more with --save, or drop --save")
     check_content(opts.artifact)
 
 

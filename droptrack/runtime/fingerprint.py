@@ -49,11 +49,30 @@ def source_id(source: str) -> dict | None:
 
 
 def model_id(artifact: str | None) -> dict:
-    """The sha256 of the model's weight file: --checkpoint / --model, or the built-in default model (None)."""
+    """The sha256 of the model's weight file: --checkpoint / --model, or the built-in default model (None); an ONNX
+    graph that keeps its weights in external data files adds each one's sha256 (the .onnx alone may not change)."""
     from droptrack.model.default import default_checkpoint
 
     path = default_checkpoint() if artifact is None else Path(os.path.expanduser(artifact))
-    return {"builtin": artifact is None, "sha256": sha256_file(path)}
+    ident = {"builtin": artifact is None, "sha256": sha256_file(path)}
+    data = external_data_files(path)
+    if data:
+        ident["external_data"] = {name: sha256_file(path.parent / name) for name in data}
+    return ident
+
+
+def external_data_files(path: Path) -> list[str]:
+    """The external data files (locations beside it) an .onnx graph reads its tensors from; none for other files."""
+    if path.suffix.lower() != ".onnx":
+        return []
+    import onnx
+    from onnx import TensorProto
+
+    from droptrack.engine.onnx_files import model_tensors
+
+    model = onnx.load(str(path), load_external_data=False)
+    return sorted({e.value for t in model_tensors(model) if t.data_location == TensorProto.EXTERNAL
+                   for e in t.external_data if e.key == "location"})
 
 
 def file_id(path: str | None) -> dict | None:

@@ -16,11 +16,17 @@ import cv2
 import numpy as np
 
 from droptrack.errors import InputError
-from droptrack.geometry import crop_view, normalize
+from droptrack.geometry import crop_params, crop_view, normalize
 
 
 def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
-    """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed."""
+    """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed. A window
+    that misses the frame (a smaller frame than the one the box was tracked in) is all zero padding, as the device
+    crop (`device_ops.crop_resize`) reads it; the reference raises there."""
+    p = crop_params(box, factor, image.shape[:2])
+    H, W = image.shape[:2]
+    if max(p.x1, 0) >= min(p.x1 + p.crop_sz, W - 1) or max(p.y1, 0) >= min(p.y1 + p.crop_sz, H - 1):
+        return np.zeros((output_sz, output_sz) + image.shape[2:], image.dtype), output_sz / p.crop_sz
     patch, p = crop_view(image, box, factor)
     if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
         patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)

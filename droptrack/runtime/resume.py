@@ -260,6 +260,9 @@ def _model_change(then: dict, now: dict) -> str:
         kinds = ("the built-in default model", "a --model file")
         return (f"the killed run tracked with {kinds[not then.get('builtin')]}, this one with "
                 f"{kinds[not now['builtin']]} {shas}")
+    if then.get("sha256") == now["sha256"]:   # the graph is the same: its external data files differ
+        return (f"the --model graph's external data ({', '.join(now.get('external_data') or {})}) holds other "
+                "weights than the killed run tracked with (replaced since?)")
     return f"the --model file holds other weights than the killed run tracked with (replaced since?) {shas}"
 
 

@@ -97,7 +97,7 @@ class FolderSource(Source):
         for i, path in enumerate(self.files):
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
-                    img = read_bgr(path)   # cv2.imread's convention, as the dataset readers and the toolkits
+                    img = read_bgr(path, self.files[0])   # cv2.imread's convention, as the dataset readers
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame

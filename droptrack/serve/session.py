@@ -57,6 +57,7 @@ class Session:
         self._next_id = 0
         self._frame: sources.Frame | None = None
         self._finished = True                     # the current frame's record was written
+        self._unread: list[sources.Frame] = []    # damaged frames written since (the current frame stays on view)
         self.outputs.open()
         self.live_stats = LiveStats()
         self._frames_done = 0
@@ -213,7 +214,7 @@ class Session:
                 for t, r in zip(self._targets, results):
                     t.box, t.score = list(r.box), float(r.score)
                     t.lost = t.score < self.opts.lost_threshold
-                self._frame, self._finished = frame, False
+                self._frame, self._finished, self._unread = frame, False, []
                 self._frames_done += 1
             self.live_stats.add(times)
             self._publish()
@@ -241,11 +242,19 @@ class Session:
             states = [dataclasses.replace(t.state(), box=[math.nan] * 4, score=None, lost=False)
                       for t in self._targets]
             self._frames_done += 1
+            self._unread.append(frame)
         self.outputs.write(frame, states, None)
         self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
             fn(rec)
+
+    def _catch_up(self, sink, target: Target) -> None:
+        """Start a new target's box file on the frame it was drawn on when that frame's record is already written
+        (the frame stays on view after damaged ones): its init line, then those frames' nan lines."""
+        sink.write(self._frame, [target.state()], None)
+        for frame in self._unread:
+            sink.write(frame, [dataclasses.replace(target.state(), box=[math.nan] * 4, score=None)], None)
 
     def _publish(self) -> None:
         with self._lock:
@@ -295,6 +304,8 @@ class Session:
                     self._next_id += 1
                     if sink is not None:
                         self.outputs.box_sinks[t.id] = sink
+                        if self._finished:   # drawn on a frame whose record is out (damaged frames came after it)
+                            self._catch_up(sink, t)
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             self._targets.append(t)
