@@ -28,7 +28,7 @@ ROW_KEYS = {"name", "artifact", "format", "precision", "status", "reason", "size
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}
-MACHINE_KEYS = {"cpu", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu", "jetson", "versions"}
+MACHINE_KEYS = {"cpu", "cpu_int8", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu", "jetson", "versions"}
 
 
 def dt(*args: str):
@@ -73,6 +73,28 @@ def test_failed_artifact_is_a_row_and_others_run(bench_run):
     assert "failed" in res.output and "tiny" in res.output
     for f in ("bench.md", "success.png", "latency.png", "report.json"):
         assert (out / f).is_file(), f
+
+
+def test_bench_names_the_cpus_int8_instruction_sets(bench_run):
+    """INT8 speed (and, without VNNI, its rounding) depends on the CPU's INT8 instructions, so the report names them:
+    read here from /proc/cpuinfo's flags, not from droptrack's own helper."""
+    _, out, js = bench_run
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), None)
+    if flags is None:
+        pytest.skip("no x86 flags line")
+    if "avx512_vnni" in flags:
+        want = "AVX-512 VNNI"
+    else:
+        want = "AVX2, no VNNI" if "avx2" in flags and "avx_vnni" not in flags else None
+    if want is None:
+        pytest.skip("a CPU this check does not describe")
+    assert want in js["machine"]["cpu_int8"]
+    machine_line = next(ln for ln in (out / "bench.md").read_text().splitlines() if ln.startswith("Machine: "))
+    assert f"[{js['machine']['cpu_int8']}]" in machine_line
 
 
 def test_json_schema_is_stable(bench_run):

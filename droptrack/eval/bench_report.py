@@ -6,8 +6,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     created             str, ISO 8601 UTC;  wall_s: float, the whole bench
     command             str: the command line ('' when called as a library)
     passed              bool: every row has status 'passed'
-    machine             droptrack.eval.machine.describe_machine(): cpu, cores, usable_cores, memory_gb, os, python,
-                        loadavg_1m, gpu {name, capability, memory_gb, count, cuda, driver} | null,
+    machine             droptrack.eval.machine.describe_machine(): cpu, cpu_int8 (the INT8 instruction sets: INT8
+                        speed depends on them, and without VNNI U8S8 GEMMs can saturate), cores, usable_cores,
+                        memory_gb, os, python, loadavg_1m, gpu {name, capability, memory_gb, count, cuda, driver} | null,
                         jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack, torch,
                         onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
@@ -224,13 +225,14 @@ def markdown(report: Any) -> str:
     gpu = m["gpu"]["name"] if m.get("gpu") else "none"
     jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    isa = f" [{m['cpu_int8']}]" if m.get("cpu_int8") else ""   # INT8 speed and numerics depend on it
     return (f"# dt bench\n\n{'PASSED' if report.passed else 'FAILED'} - {report.created}, {report.wall_s:.0f} s\n\n"
             + (f"Command: `{o.command}`\n\n" if o.command else "")
             + f"Data: {d.name} ({d.kind}, tag {d.tag}), {len(d.sequences)} sequences, {d.n_frames} frames, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
             f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
-            f"Machine: {m['cpu']} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
+            f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
             f"load {m['loadavg_1m']}; {versions}.\n\n" + head + rows
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
             "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "

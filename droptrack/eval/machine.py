@@ -143,7 +143,8 @@ def describe_machine() -> dict[str, Any]:
         load = None
     versions = {k: _version(v) for k, v in PACKAGES.items() if k != "tensorrt"}
     versions["tensorrt"] = _tensorrt_version()
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": usable, "memory_gb": _mem_total_gb(),
+    return {"cpu": _cpu_model(), "cpu_int8": cpu_int8_isa(), "cores": os.cpu_count(), "usable_cores": usable,
+            "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
             "gpu": _gpu(), "jetson": _jetson(), "versions": versions}
 
