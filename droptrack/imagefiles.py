@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
+# unreadable frame that keeps its index, never a frame silently left out of the sequence)
+IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
+              ".pnm", ".pbm", ".jp2", ".avif")
 
 
 def numeric_key(name: str) -> tuple:
