@@ -47,3 +47,35 @@ def test_run_over_mixed_formats_writes_one_line_per_frame(tiny_ckpt, tmp_path):
                             "-o", str(tmp_path / "b.txt")])
     assert r.exit_code == 0, r.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == len(FORMATS)
+
+
+def mjpg(path: Path, frames: int = 3) -> Path:
+    """A small MJPG AVI (its container is only a name here: OpenCV writes the same codec under .mkv too)."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(frames):
+        w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    w.release()
+    return path
+
+
+def test_eval_refuses_videos_that_share_a_name_instead_of_dropping_one(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    for name in ("clip.avi", "clip.mkv", "other.avi"):
+        mjpg(root / name)
+    (root / "clip.txt").write_text("10,10,20,20\n" * 3)
+    (root / "other.txt").write_text("10,10,20,20\n" * 3)
+    r = runner.invoke(app, ["eval", "--dataset", "video", "--root", str(root), "--output", str(tmp_path / "res")])
+    assert r.exit_code == 2, r.output
+    assert "clip.avi and clip.mkv" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "res").exists()
+
+
+def test_videos_sharing_a_name_do_not_stop_a_selection_of_others(tmp_path):
+    from droptrack.data import get_sequences
+
+    for name in ("clip.avi", "clip.mkv", "other.avi"):
+        mjpg(tmp_path / name)
+    (tmp_path / "other.txt").write_text("10,10,20,20\n" * 3)
+    (seq,) = get_sequences("video", tmp_path, names=["other"])
+    assert seq.video.name == "other.avi"

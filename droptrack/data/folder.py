@@ -102,5 +102,12 @@ def read_video(root: Path, split: str | None, names: list[str] | None) -> list[S
     vids = sorted(p for p in root.iterdir() if is_video_file(p))
     if not vids:
         raise DatasetError(f"no video file ({', '.join(VIDEO_EXTS)}) in {root}; pass a video path or its folder")
-    by_name = {p.stem: p for p in vids}
-    return [_video_sequence(by_name[nm], len(vids) == 1) for nm in select(list(by_name), names, "video")]
+    by_name: dict[str, list[Path]] = {}
+    for p in vids:   # results (<stem>.txt) and ground truth (<stem>.txt) are named by the stem
+        by_name.setdefault(p.stem, []).append(p)
+    chosen = select(list(by_name), names, "video")
+    for nm in chosen:
+        if len(by_name[nm]) > 1:
+            raise DatasetError(f"videos {' and '.join(p.name for p in by_name[nm])} in {root} share the name '{nm}' "
+                               f"(its ground truth and results are {nm}.txt); rename one or move it out")
+    return [_video_sequence(by_name[nm][0], len(vids) == 1) for nm in chosen]
