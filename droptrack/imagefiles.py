@@ -17,8 +17,10 @@ def numeric_key(name: str) -> tuple:
 
 
 def is_image_file(path: Path) -> bool:
-    """An image suffix, not hidden (macOS '._0001.jpg' resource forks, '.DS_Store') and not a folder."""
-    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".") and path.is_file()
+    """An image suffix, not hidden (macOS '._0001.jpg' resource forks, '.DS_Store') and not a folder; a link whose
+    target is gone counts (it is a frame that cannot be read, not one to leave out of the order)."""
+    return (path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
+            and (path.is_file() or (path.is_symlink() and not path.exists())))
 
 
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:

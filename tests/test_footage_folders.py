@@ -79,3 +79,43 @@ def test_videos_sharing_a_name_do_not_stop_a_selection_of_others(tmp_path):
     (tmp_path / "other.txt").write_text("10,10,20,20\n" * 3)
     (seq,) = get_sequences("video", tmp_path, names=["other"])
     assert seq.video.name == "other.avi"
+
+
+def png_folder(folder: Path, count: int) -> Path:
+    """Frames 1.png .. count.png of gray level 20 * number."""
+    folder.mkdir()
+    for i in range(1, count + 1):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 20 * i, np.uint8))
+    return folder
+
+
+def test_frame_that_is_a_broken_link_is_refused_not_left_out(tiny_ckpt, tmp_path):
+    folder = png_folder(tmp_path / "frames", 4)
+    (folder / "3.png").unlink()
+    try:
+        (folder / "3.png").symlink_to(tmp_path / "unmounted" / "3.png")
+    except OSError:
+        pytest.skip("no symbolic links here")
+    out = tmp_path / "b.txt"
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "3.png" in r.output and "missing" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists() and not Path(f"{out}.part").exists()
+
+
+def test_dataset_reader_keeps_a_broken_link_frame_in_its_place(tmp_path):
+    from droptrack.data import get_sequences
+    from droptrack.errors import DatasetError
+
+    folder = png_folder(tmp_path / "frames", 4)
+    (folder / "3.png").unlink()
+    try:
+        (folder / "3.png").symlink_to(tmp_path / "unmounted" / "3.png")
+    except OSError:
+        pytest.skip("no symbolic links here")
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 4)
+    (seq,) = get_sequences("folder", folder)
+    assert [p.name for p in seq.frames] == ["1.png", "2.png", "3.png", "4.png"]
+    with pytest.raises(DatasetError, match="3.png is missing"):
+        seq.frame(2)

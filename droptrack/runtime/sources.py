@@ -86,6 +86,9 @@ class FolderSource(Source):
             raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
                               "point SOURCE to a folder of frames or a video file")
         for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
+            if not path.exists():
+                raise SourceError(f"image '{path}' is a link to '{os.readlink(path)}', which is missing; restore "
+                                  "its target (a drive not mounted?) or remove the link")
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
