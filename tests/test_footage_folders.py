@@ -119,3 +119,20 @@ def test_dataset_reader_keeps_a_broken_link_frame_in_its_place(tmp_path):
     assert [p.name for p in seq.frames] == ["1.png", "2.png", "3.png", "4.png"]
     with pytest.raises(DatasetError, match="3.png is missing"):
         seq.frame(2)
+
+
+def test_single_channel_float_tiffs_give_no_opencv_error_lines(tiny_ckpt, tmp_path, capfd):
+    folder = png_folder(tmp_path / "frames", 3)   # a thermal camera's 1-channel 32-bit float frame in the middle
+    (folder / "2.png").unlink()
+    cv2.imwrite(str(folder / "2.tiff"), np.full((48, 64), 0.5, np.float32))
+    capfd.readouterr()
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "-o", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b.txt").read_text().splitlines()[1] == "nan\tnan\tnan\tnan"
+    assert "imread" not in capfd.readouterr().err
+    (folder / "1.png").unlink()   # now it is the first frame: one error line and nothing else
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
+    err = capfd.readouterr().err
+    assert r.exit_code == 2 and r.output.startswith("error: image") and "2.tiff" in r.output, r.output
+    assert "imread" not in err, err

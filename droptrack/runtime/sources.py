@@ -197,7 +197,8 @@ def plausible_fps(fps: float | None) -> float | None:
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """Silence OpenCV's own warnings while probing (our SourceError says what failed)."""
+    """Silence OpenCV's own log while probing and reading files (our SourceError, or a frame's nan line, says what
+    failed; its reader errors, such as the TIFF reader's on a 1-channel float image, would be lines before it)."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
@@ -205,7 +206,7 @@ def _quiet_opencv():
         yield
         return
     old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
     try:
         yield
     finally:
