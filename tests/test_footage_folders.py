@@ -136,3 +136,26 @@ def test_single_channel_float_tiffs_give_no_opencv_error_lines(tiny_ckpt, tmp_pa
     err = capfd.readouterr().err
     assert r.exit_code == 2 and r.output.startswith("error: image") and "2.tiff" in r.output, r.output
     assert "imread" not in err, err
+
+
+def camcorder_clip(path: Path) -> Path:
+    """A 10-frame MPEG-4 clip in an MPEG transport stream (.mts, as AVCHD camcorders name theirs; FFmpeg needs a few
+    packets to recognise one)."""
+    written = path.with_suffix(".mts")   # OpenCV picks the container by the lower-case suffix
+    w = cv2.VideoWriter(str(written), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    if not w.isOpened():
+        pytest.skip("this OpenCV build cannot write MPEG-TS")
+    for i in range(10):
+        w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    w.release()
+    return written.rename(path)
+
+
+def test_camcorder_and_recorder_containers_are_videos_for_eval_and_bench(tmp_path):
+    from droptrack.data import get_sequences
+    from droptrack.eval.bench_data import data_kind
+
+    mjpg(tmp_path / "phone.avi")
+    camcorder_clip(tmp_path / "00001.MTS")
+    assert [s.name for s in get_sequences("video", tmp_path)] == ["00001", "phone"]
+    assert data_kind(str(tmp_path / "00001.MTS")) == "video"

@@ -17,9 +17,8 @@ import numpy as np
 from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import is_image_file
-from droptrack.videofiles import plausible_frame_count
+from droptrack.videofiles import VIDEO_EXTS, plausible_frame_count
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
 
