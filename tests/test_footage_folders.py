@@ -159,3 +159,27 @@ def test_camcorder_and_recorder_containers_are_videos_for_eval_and_bench(tmp_pat
     camcorder_clip(tmp_path / "00001.MTS")
     assert [s.name for s in get_sequences("video", tmp_path)] == ["00001", "phone"]
     assert data_kind(str(tmp_path / "00001.MTS")) == "video"
+
+
+def test_bench_takes_a_video_whose_header_has_no_frame_count(tmp_path):
+    """A recording stopped before its header was written (a browser's or OBS's webm/mkv) reports no count: dt bench
+    --data rec --init refused it, asking for a ground-truth file with one box per frame."""
+    from droptrack.eval.bench_data import load_bench_data
+    from test_media_footage import mjpg_avi
+
+    clip = mjpg_avi(tmp_path / "rec.avi", frames=10, count=0)
+    assert cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT) == 0
+    data = load_bench_data(str(clip), None, tmp_path / "out", init="1,1,8,8")
+    (seq,) = data.sequences
+    assert len(seq) == 10 and [round(f[0, 0, 0] / 20) for f in seq.iter_frames()] == list(range(10))
+
+
+def test_counted_frames_of_a_video_without_count_keep_a_damaged_one_in_its_place(tmp_path):
+    from droptrack.data import get_sequences
+    from droptrack.errors import DatasetError
+    from test_media_footage import mjpg_avi
+
+    (seq,) = get_sequences("video", mjpg_avi(tmp_path / "cam.avi", frames=10, count=0, damaged=(4,)))
+    assert len(seq) == 10
+    with pytest.raises(DatasetError, match="frame 4 of .*cam.avi cannot be decoded"):
+        list(seq.iter_frames())

@@ -3,7 +3,8 @@
 folder: root is one sequence (images directly in it, or in img/ or imgs/) or a folder of such sequences; the GT is
 <seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
 `clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
-Without a GT file the boxes are NaN (one row per image / per frame the container reports). Images are in natural
+Without a GT file the boxes are NaN (one row per image / per frame the container reports, or decodes when it
+reports no count). Images are in natural
 order (2.jpg before 10.jpg), so unpadded frame numbers (TrackingNet's 0.jpg, 1.jpg, ...) stay in frame order.
 """
 
@@ -68,8 +69,24 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
 
 
+DAMAGED_RUN = 50   # failed reads in a row that end a video (fewer, then a good frame: damaged frames), as dt run
+
+
+def _decoded_frames(cap: cv2.VideoCapture) -> int:
+    """Frames an opened video holds, up to its last one that decodes (damaged ones between count: iter_frames then
+    names them)."""
+    n, failed = 0, 0
+    while failed < DAMAGED_RUN:
+        if cap.grab():
+            n, failed = n + failed + 1, 0
+        else:
+            failed += 1
+    return n
+
+
 def _video_sequence(path: Path, single: bool) -> Sequence:
-    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per reported frame."""
+    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per frame its header
+    reports (counted by decoding when it reports none)."""
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
@@ -79,12 +96,10 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
-        reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        cap.release()
-        n = plausible_frame_count(reported)   # NaN, negative or absurd: no count
-        if n is None:
-            raise DatasetError(f"{path} reports no usable frame count ({reported:g}); add {gt_file.name} with one "
-                               "box per frame")
+        try:   # NaN, negative or absurd (a recording stopped before its header was written): count the frames
+            n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or _decoded_frames(cap)
+        finally:
+            cap.release()
         boxes = np.full((n, 4), np.nan)
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 
