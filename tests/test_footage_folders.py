@@ -183,3 +183,42 @@ def test_counted_frames_of_a_video_without_count_keep_a_damaged_one_in_its_place
     assert len(seq) == 10
     with pytest.raises(DatasetError, match="frame 4 of .*cam.avi cannot be decoded"):
         list(seq.iter_frames())
+
+
+def with_null_frames(path: Path, repeat: int) -> Path:
+    """Rewrite an OpenCV MJPG AVI so that each frame is followed by `repeat` empty chunks, as capture programs store
+    a repeated frame: the header counts every chunk, the decoder gives only the stored frames, at their times."""
+    import struct
+
+    data = path.read_bytes()
+    movi, idx = data.find(b"movi") - 8, data.find(b"idx1")
+    chunks = []
+    for k in range(struct.unpack("<I", data[idx + 4:idx + 8])[0] // 16):
+        _, flags, off, size = struct.unpack("<4sIII", data[idx + 8 + 16 * k:idx + 24 + 16 * k])
+        chunks.append((flags, data[movi + 16 + off:movi + 16 + off + size]))
+    body, index = bytearray(b"movi"), bytearray()
+    for flags, payload in chunks:
+        for f, p in [(flags, payload)] + [(0, b"")] * repeat:
+            index += struct.pack("<4sIII", b"00dc", f, len(body), len(p))
+            body += b"00dc" + struct.pack("<I", len(p)) + p + b"\0" * (len(p) & 1)
+    out = bytearray(data[:movi]) + b"LIST" + struct.pack("<I", len(body)) + body
+    out += b"idx1" + struct.pack("<I", len(index)) + index
+    total = struct.pack("<I", len(chunks) * (1 + repeat))
+    avih, strh = out.find(b"avih"), out.find(b"strh")
+    out[avih + 24:avih + 28], out[strh + 40:strh + 44] = total, total
+    out[4:8] = struct.pack("<I", len(out) - 8)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_video_storing_repeated_frames_once_is_not_called_truncated(tiny_ckpt, tmp_path):
+    clip = with_null_frames(mjpg(tmp_path / "capture.avi", frames=4), repeat=2)   # 12 frames' time at 10 FPS
+    cap = cv2.VideoCapture(str(clip))
+    if cap.get(cv2.CAP_PROP_FRAME_COUNT) != 12:
+        pytest.skip("this OpenCV build counts an AVI's frames otherwise")
+    r = runner.invoke(app, ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "-o", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    n = len((tmp_path / "b.txt").read_text().splitlines())
+    assert n == 4 and "truncated" not in r.output, r.output
+    assert "the source gave 4 frames, not the 12 its header counts, but they span 0.9 s" in r.output, r.output
