@@ -10,6 +10,9 @@ from pathlib import Path
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
               ".pnm", ".pbm", ".jp2", ".avif")
 
+# photo formats cv2.imread cannot decode (phones' HEIC, camera raw): refused in a folder of frames, never left out
+UNDECODABLE_EXTS = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2")
+
 
 def numeric_key(name: str) -> tuple:
     """Sort key: the integers in a file name, then the name ('img2' < 'img10'; zero-padded names keep their order)."""
@@ -21,6 +24,18 @@ def is_image_file(path: Path) -> bool:
     target is gone counts (it is a frame that cannot be read, not one to leave out of the order)."""
     return (path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
             and (path.is_file() or (path.is_symlink() and not path.exists())))
+
+
+def undecodable_photos(folder: Path) -> str | None:
+    """Why a folder's frames cannot be read in order: photos in a format cv2.imread cannot decode (left out, every
+    later frame's index would shift), or None."""
+    bad = sorted((p for p in folder.iterdir() if p.suffix.lower() in UNDECODABLE_EXTS and not p.name.startswith(".")
+                  and p.is_file()), key=lambda p: numeric_key(p.name))
+    if not bad:
+        return None
+    shown = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+    return (f"folder '{folder}' holds {len(bad)} photo(s) in a format OpenCV cannot decode ({shown}); convert them "
+            f"to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
 
 
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:

@@ -222,3 +222,19 @@ def test_video_storing_repeated_frames_once_is_not_called_truncated(tiny_ckpt, t
     n = len((tmp_path / "b.txt").read_text().splitlines())
     assert n == 4 and "truncated" not in r.output, r.output
     assert "the source gave 4 frames, not the 12 its header counts, but they span 0.9 s" in r.output, r.output
+
+
+def test_folder_with_phone_photos_opencv_cannot_decode_is_refused_not_shifted(tiny_ckpt, tmp_path):
+    from droptrack.data import get_sequences
+    from droptrack.errors import DatasetError
+
+    folder = png_folder(tmp_path / "burst", 4)
+    (folder / "3.png").unlink()
+    (folder / "3.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")   # an iPhone photo's start
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "-o", str(tmp_path / "b.txt")])
+    assert r.exit_code == 2 and "3.HEIC" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "b.txt").exists()
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    with pytest.raises(DatasetError, match="3.HEIC"):
+        get_sequences("folder", folder)
