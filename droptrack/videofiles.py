@@ -1,5 +1,5 @@
-"""Which files are videos, and what OpenCV says about one, checked before it is believed: the header's frame count, and the display
-rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot apply it."""
+"""Which files are videos, and what OpenCV says about one, checked before it is believed: the header's frame count,
+and the display rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot."""
 
 from __future__ import annotations
 

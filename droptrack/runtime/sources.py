@@ -200,8 +200,7 @@ def plausible_fps(fps: float | None) -> float | None:
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """Silence OpenCV's own log while probing and reading files (our SourceError, or a frame's nan line, says what
-    failed; its reader errors, such as the TIFF reader's on a 1-channel float image, would be lines before it)."""
+    """Silence OpenCV's own log, errors too, while probing and reading (our SourceError or a nan line says why)."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
