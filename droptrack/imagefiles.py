@@ -38,6 +38,15 @@ def undecodable_photos(folder: Path) -> str | None:
             f"to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
 
 
+def no_frames_message(folder: Path) -> str:
+    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/)."""
+    subs = (d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith("."))
+    sub = next((d for d in subs if any(is_image_file(p) for p in d.iterdir())), None)
+    hint = (f"its subfolder '{sub.name}' holds frames: pass '{sub}'" if sub is not None
+            else "point SOURCE to a folder of frames or a video file")
+    return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
+
+
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
     """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name."""
     images = (p for p in folder.iterdir() if is_image_file(p))

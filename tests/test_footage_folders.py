@@ -238,3 +238,13 @@ def test_folder_with_phone_photos_opencv_cannot_decode_is_refused_not_shifted(ti
     (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
     with pytest.raises(DatasetError, match="3.HEIC"):
         get_sequences("folder", folder)
+
+
+def test_run_on_a_benchmark_sequence_folder_names_its_img_subfolder(tiny_ckpt, tmp_path):
+    seq = tmp_path / "airplane-1"
+    seq.mkdir()
+    png_folder(seq / "img", 2)
+    (seq / "groundtruth.txt").write_text("10,10,20,20\n" * 2)
+    r = runner.invoke(app, ["run", str(seq), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"pass '{seq / 'img'}'" in r.output, r.output

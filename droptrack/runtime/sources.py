@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images, undecodable_photos
+from droptrack.imagefiles import IMAGE_EXTS, no_frames_message, read_bgr, sorted_images, undecodable_photos
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import apply_rotation, plausible_frame_count
@@ -86,8 +86,7 @@ class FolderSource(Source):
             raise SourceError(why)
         self.files = sorted_images(folder)
         if not self.files:
-            raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
-                              "point SOURCE to a folder of frames or a video file")
+            raise SourceError(no_frames_message(folder))
         for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
             if not path.exists():
                 raise SourceError(f"image '{path}' is a link to '{os.readlink(path)}', which is missing; restore "
