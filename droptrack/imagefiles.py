@@ -26,16 +26,23 @@ def is_image_file(path: Path) -> bool:
             and (path.is_file() or (path.is_symlink() and not path.exists())))
 
 
-def undecodable_photos(folder: Path) -> str | None:
-    """Why a folder's frames cannot be read in order: photos in a format cv2.imread cannot decode (left out, every
-    later frame's index would shift), or None."""
+def frames_problem(folder: Path) -> str | None:
+    """Why a folder's frames cannot be read as one sequence, or None: photos cv2.imread cannot decode (left out,
+    every later frame's index would shift), or a frame in two formats (a converted copy beside its original: every
+    frame would be tracked twice)."""
     bad = sorted((p for p in folder.iterdir() if p.suffix.lower() in UNDECODABLE_EXTS and not p.name.startswith(".")
                   and p.is_file()), key=lambda p: numeric_key(p.name))
-    if not bad:
-        return None
-    shown = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
-    return (f"folder '{folder}' holds {len(bad)} photo(s) in a format OpenCV cannot decode ({shown}); convert them "
-            f"to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
+    if bad:
+        shown = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        return (f"folder '{folder}' holds {len(bad)} photo(s) in a format OpenCV cannot decode ({shown}); convert "
+                f"them to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
+    seen: dict[str, Path] = {}
+    for p in sorted(p for p in folder.iterdir() if is_image_file(p)):
+        first = seen.setdefault(p.stem, p)
+        if first is not p:
+            return (f"folder '{folder}' holds frame '{p.stem}' twice ({first.name}, {p.name}: a converted copy beside "
+                    "its original?); every frame would be tracked twice: keep one format, move the others out")
+    return None
 
 
 def no_frames_message(folder: Path) -> str:

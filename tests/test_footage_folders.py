@@ -248,3 +248,13 @@ def test_run_on_a_benchmark_sequence_folder_names_its_img_subfolder(tiny_ckpt, t
     r = runner.invoke(app, ["run", str(seq), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
     assert f"pass '{seq / 'img'}'" in r.output, r.output
+
+
+def test_folder_holding_each_frame_in_two_formats_is_refused_not_tracked_twice(tiny_ckpt, tmp_path):
+    folder = png_folder(tmp_path / "frames", 3)
+    for i in range(1, 4):   # `mogrify -format jpg *.png` run in place: the PNGs stay beside the JPEGs
+        cv2.imwrite(str(folder / f"{i}.jpg"), cv2.imread(str(folder / f"{i}.png")))
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "-o", str(tmp_path / "b.txt")])
+    assert r.exit_code == 2 and "1.jpg, 1.png" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "b.txt").exists()

@@ -17,7 +17,7 @@ import numpy as np
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
-from droptrack.imagefiles import is_image_file, undecodable_photos
+from droptrack.imagefiles import frames_problem, is_image_file
 from droptrack.videofiles import VIDEO_EXTS, plausible_frame_count
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
@@ -47,7 +47,7 @@ def _gt(d: Path) -> np.ndarray | None:
 
 def _image_sequence(d: Path) -> Sequence:
     """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
-    why = undecodable_photos(_image_dir(d) or d)
+    why = frames_problem(_image_dir(d) or d)
     if why is not None:
         raise DatasetError(why)
     frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order

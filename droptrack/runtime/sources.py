@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, no_frames_message, read_bgr, sorted_images, undecodable_photos
+from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import apply_rotation, plausible_frame_count
@@ -81,7 +81,7 @@ class FolderSource(Source):
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
-        why = undecodable_photos(folder)
+        why = frames_problem(folder)
         if why is not None:
             raise SourceError(why)
         self.files = sorted_images(folder)
