@@ -258,3 +258,11 @@ def test_folder_holding_each_frame_in_two_formats_is_refused_not_tracked_twice(t
                             "-o", str(tmp_path / "b.txt")])
     assert r.exit_code == 2 and "1.jpg, 1.png" in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "b.txt").exists()
+
+
+def test_shell_expanded_frames_pattern_is_one_short_line_naming_the_folder(tmp_path):
+    folder = png_folder(tmp_path / "frames", 12)
+    files = [str(p) for p in sorted(folder.iterdir())]   # what `dt run frames/*.png` hands over
+    r = runner.invoke(app, ["run", *files, "--init", "10,10,20,20"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"pass the folder of frames: '{folder}'" in r.output and r.output.count(".png") == 1, r.output
