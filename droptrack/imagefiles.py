@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
+# unreadable frame that keeps its index, never a frame silently left out of the sequence)
+IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
+              ".pnm", ".pbm", ".jp2", ".avif")
+
+# photo formats cv2.imread cannot decode (phones' HEIC, camera raw): refused in a folder of frames, never left out
+UNDECODABLE_EXTS = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2")
 
 
 def numeric_key(name: str) -> tuple:
@@ -14,8 +20,38 @@ def numeric_key(name: str) -> tuple:
 
 
 def is_image_file(path: Path) -> bool:
-    """An image suffix, not hidden (macOS '._0001.jpg' resource forks, '.DS_Store') and not a folder."""
-    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".") and path.is_file()
+    """An image suffix, not hidden (macOS '._0001.jpg' resource forks, '.DS_Store') and not a folder; a link whose
+    target is gone counts (it is a frame that cannot be read, not one to leave out of the order)."""
+    return (path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
+            and (path.is_file() or (path.is_symlink() and not path.exists())))
+
+
+def frames_problem(folder: Path) -> str | None:
+    """Why a folder's frames cannot be read as one sequence, or None: photos cv2.imread cannot decode (left out,
+    every later frame's index would shift), or a frame in two formats (a converted copy beside its original: every
+    frame would be tracked twice)."""
+    bad = sorted((p for p in folder.iterdir() if p.suffix.lower() in UNDECODABLE_EXTS and not p.name.startswith(".")
+                  and p.is_file()), key=lambda p: numeric_key(p.name))
+    if bad:
+        shown = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        return (f"folder '{folder}' holds {len(bad)} photo(s) in a format OpenCV cannot decode ({shown}); convert "
+                f"them to jpg or png (e.g. `mogrify -format jpg *{bad[0].suffix}` in a copy) or move them out")
+    seen: dict[str, Path] = {}
+    for p in sorted(p for p in folder.iterdir() if is_image_file(p)):
+        first = seen.setdefault(p.stem, p)
+        if first is not p:
+            return (f"folder '{folder}' holds frame '{p.stem}' twice ({first.name}, {p.name}: a converted copy beside "
+                    "its original?); every frame would be tracked twice: keep one format, move the others out")
+    return None
+
+
+def no_frames_message(folder: Path) -> str:
+    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/)."""
+    subs = (d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith("."))
+    sub = next((d for d in subs if any(is_image_file(p) for p in d.iterdir())), None)
+    hint = (f"its subfolder '{sub.name}' holds frames: pass '{sub}'" if sub is not None
+            else "point SOURCE to a folder of frames or a video file")
+    return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:

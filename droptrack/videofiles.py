@@ -1,5 +1,5 @@
-"""What OpenCV says about a video file, checked before it is believed: the header's frame count, and the display
-rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot apply it."""
+"""Which files are videos, and what OpenCV says about one, checked before it is believed: the header's frame count,
+and the display rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import math
 import warnings
 from typing import Any
 
+# containers that dataset folders and --data take as videos (dt run opens any file OpenCV's FFmpeg reads): phones,
+# camcorders (AVCHD .mts/.m2ts), IP cameras and recorders (.ts), older cameras and screen captures (.3gp, .wmv, .flv)
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".mts", ".m2ts", ".ts", ".3gp",
+              ".wmv", ".asf", ".flv", ".vob", ".ogv", ".y4m")
 MAX_FRAME_COUNT = 1e9   # more frames than a year of 30 FPS video: a broken header, not a count
 
 

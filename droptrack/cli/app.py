@@ -64,6 +64,21 @@ def closed_stdout_stops() -> Iterator[None]:
         raise
 
 
+def expanded_pattern(exc: Any) -> str | None:
+    """The error for `dt run frames/*.jpg` (the shell expanded the pattern into a SOURCE and one extra argument per
+    frame: listing them all made a line of thousands of names), or None for any other usage error."""
+    from pathlib import Path
+
+    from droptrack.imagefiles import is_image_file
+
+    source = (getattr(exc.ctx, "params", None) or {}).get("source")
+    if not source or "unexpected extra argument" not in exc.format_message() or not is_image_file(Path(source)):
+        return None
+    folder, suffix = Path(source).parent, Path(source).suffix
+    return (f"SOURCE is one image folder or video, but several image files were given (a shell pattern such as "
+            f"{folder / '*'}{suffix} expands to one name per file); pass the folder of frames: '{folder}'")
+
+
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
@@ -88,7 +103,7 @@ class OneLineUsageErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
-            message = exc.format_message().strip().removesuffix(".")
+            message = expanded_pattern(exc) or exc.format_message().strip().removesuffix(".")
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
         except ClickException as exc:   # e.g. a file option that cannot be opened

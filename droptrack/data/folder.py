@@ -3,7 +3,8 @@
 folder: root is one sequence (images directly in it, or in img/ or imgs/) or a folder of such sequences; the GT is
 <seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
 `clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
-Without a GT file the boxes are NaN (one row per image / per frame the container reports). Images are in natural
+Without a GT file the boxes are NaN (one row per image / per frame the container reports, or decodes when it
+reports no count). Images are in natural
 order (2.jpg before 10.jpg), so unpadded frame numbers (TrackingNet's 0.jpg, 1.jpg, ...) stay in frame order.
 """
 
@@ -16,10 +17,9 @@ import numpy as np
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
-from droptrack.imagefiles import is_image_file
-from droptrack.videofiles import plausible_frame_count
+from droptrack.imagefiles import frames_problem, is_image_file
+from droptrack.videofiles import VIDEO_EXTS, plausible_frame_count
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
 
@@ -47,6 +47,9 @@ def _gt(d: Path) -> np.ndarray | None:
 
 def _image_sequence(d: Path) -> Sequence:
     """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
+    why = frames_problem(_image_dir(d) or d)
+    if why is not None:
+        raise DatasetError(why)
     frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
     gt = _gt(d)
     if gt is None:
@@ -69,8 +72,24 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
 
 
+DAMAGED_RUN = 50   # failed reads in a row that end a video (fewer, then a good frame: damaged frames), as dt run
+
+
+def _decoded_frames(cap: cv2.VideoCapture) -> int:
+    """Frames an opened video holds, up to its last one that decodes (damaged ones between count: iter_frames then
+    names them)."""
+    n, failed = 0, 0
+    while failed < DAMAGED_RUN:
+        if cap.grab():
+            n, failed = n + failed + 1, 0
+        else:
+            failed += 1
+    return n
+
+
 def _video_sequence(path: Path, single: bool) -> Sequence:
-    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per reported frame."""
+    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per frame its header
+    reports (counted by decoding when it reports none)."""
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
@@ -80,12 +99,10 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
-        reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        cap.release()
-        n = plausible_frame_count(reported)   # NaN, negative or absurd: no count
-        if n is None:
-            raise DatasetError(f"{path} reports no usable frame count ({reported:g}); add {gt_file.name} with one "
-                               "box per frame")
+        try:   # NaN, negative or absurd (a recording stopped before its header was written): count the frames
+            n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or _decoded_frames(cap)
+        finally:
+            cap.release()
         boxes = np.full((n, 4), np.nan)
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 
@@ -102,5 +119,12 @@ def read_video(root: Path, split: str | None, names: list[str] | None) -> list[S
     vids = sorted(p for p in root.iterdir() if is_video_file(p))
     if not vids:
         raise DatasetError(f"no video file ({', '.join(VIDEO_EXTS)}) in {root}; pass a video path or its folder")
-    by_name = {p.stem: p for p in vids}
-    return [_video_sequence(by_name[nm], len(vids) == 1) for nm in select(list(by_name), names, "video")]
+    by_name: dict[str, list[Path]] = {}
+    for p in vids:   # results (<stem>.txt) and ground truth (<stem>.txt) are named by the stem
+        by_name.setdefault(p.stem, []).append(p)
+    chosen = select(list(by_name), names, "video")
+    for nm in chosen:
+        if len(by_name[nm]) > 1:
+            raise DatasetError(f"videos {' and '.join(p.name for p in by_name[nm])} in {root} share the name '{nm}' "
+                               f"(its ground truth and results are {nm}.txt); rename one or move it out")
+    return [_video_sequence(by_name[nm][0], len(vids) == 1) for nm in chosen]

@@ -18,13 +18,14 @@ import numpy as np
 
 from droptrack.data.sequence import has_gt
 from droptrack.errors import DatasetError, InputError
+from droptrack.videofiles import VIDEO_EXTS
 
 SYNTHETIC = ("synthetic", "synth")
 SYNTH_SIZE = (320, 240)
 SYNTH_SEED = 0
 SYNTH_MAX_SEQUENCES = 200   # GOT-10k's val split has 180
 SYNTH_MAX_FRAMES = 1000     # 200 x 1000 frames of 320x240 are ~3 GB of JPEGs
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+VIDEO_SUFFIXES = VIDEO_EXTS
 
 
 @dataclass

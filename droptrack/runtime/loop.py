@@ -48,6 +48,8 @@ class RunSummary:
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
     expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
+    source_fps: float | None = None   # a file source's frame rate (its header's)
+    last_timestamp: float = math.nan   # the source time of the last decoded frame (seconds)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
@@ -164,6 +166,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _sync(tracker)
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
+        summary.last_timestamp = first.timestamp
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)
             summary.frames = _skip(it, resume.frames)
@@ -210,6 +213,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                     summary.times_ms[name].append((b - a) * 1000.0)
             recent.append((t5 - t0) * 1000.0)
             summary.lost_count += any(t.lost for t in targets)
+            summary.last_timestamp = frame.timestamp
             summary.skipped += getattr(frame, "skipped", 0)
             summary.frames += 1
             if checkpoint:

@@ -287,7 +287,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed = 0 if point is None else point.frames
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
-        summary.expected = total
+        summary.expected, summary.source_fps = total, src.fps
         summary.procedure = tracker.ext.describe()
         return summary
 
@@ -307,9 +307,16 @@ def ground_truth_note(source: str, output: str | None) -> str | None:
 
 
 def ended_early_note(summary: RunSummary) -> str | None:
-    """A note when a file source gave fewer frames than its header announced (truncated or damaged), else None."""
+    """A note when a file source gave fewer frames than its header announced, else None: truncated or damaged, or
+    (its frames' times run on to where the count would end) fewer frames stored than its rate says."""
     if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
         return None
+    fps, last = summary.source_fps, summary.last_timestamp
+    if fps and math.isfinite(last) and last * fps > summary.frames - 0.5:   # times ran ahead of the frames
+        return (f"the source gave {summary.frames} frames, not the {summary.expected} its header counts, but they "
+                f"span {last:.1f} s, as {round(last * fps) + 1} frames at {fps:.4g} FPS would: the file stores fewer "
+                "frames than its rate (a variable frame rate, or repeated frames stored once); the outputs hold one "
+                "line per stored frame (--jsonl gives each one's time)")
     return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
             "(a truncated or damaged file?); the outputs hold those frames")
 

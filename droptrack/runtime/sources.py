@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images
+from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import apply_rotation, plausible_frame_count
@@ -81,11 +81,16 @@ class FolderSource(Source):
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
+        why = frames_problem(folder)
+        if why is not None:
+            raise SourceError(why)
         self.files = sorted_images(folder)
         if not self.files:
-            raise SourceError(f"folder '{folder}' has no images ({', '.join(IMAGE_SUFFIXES)}); "
-                              "point SOURCE to a folder of frames or a video file")
+            raise SourceError(no_frames_message(folder))
         for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
+            if not path.exists():
+                raise SourceError(f"image '{path}' is a link to '{os.readlink(path)}', which is missing; restore "
+                                  "its target (a drive not mounted?) or remove the link")
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
@@ -194,7 +199,7 @@ def plausible_fps(fps: float | None) -> float | None:
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """Silence OpenCV's own warnings while probing (our SourceError says what failed)."""
+    """Silence OpenCV's own log, errors too, while probing and reading (our SourceError or a nan line says why)."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
@@ -202,7 +207,7 @@ def _quiet_opencv():
         yield
         return
     old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
     try:
         yield
     finally:
