@@ -1,0 +1,87 @@
+"""PyTorch files from elsewhere, bounded in memory: checked before torch.load reads them and after, before any
+tensor is used.
+
+A .pt / .pth.tar file is a zip archive. torch.load reads each entry whole, at the size the archive's directory
+declares, and inflates compressed ones (torch.save never compresses), so a small file could declare gigabytes:
+deflated zeros, or many entries over the same bytes. A tensor in the file may also be a view with stride 0 over one
+number, which holds billions of elements in a few bytes; the first operation on it (the NaN check) would allocate
+them all. Both are refused in one line before that memory is taken, as are state dicts whose entries are not
+tensors under text keys and droptrack-format files whose parts have other types than droptrack writes.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from droptrack.errors import CheckpointError
+
+SLACK = 64 << 20   # bytes an archive may declare beyond its own size (small compressed entries; never weights)
+
+
+def archive_problem(path: str | Path) -> str:
+    """Why a zip checkpoint must not be handed to torch.load ('' when it may, or when it is not a zip): its entries
+    declare more bytes than the file holds (a compression or overlap bomb)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            declared = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return ""   # not a zip (a legacy pickle), or a damaged one: torch.load names that
+    size = os.path.getsize(path)
+    if declared <= size + SLACK:
+        return ""
+    return (f"declares {declared / 2**20:.0f} MiB of entries in a file of {size / 2**20:.0f} MiB (compressed or "
+            "overlapping entries, which torch.save never writes), so it was not read; re-download it or re-save "
+            "the weights with torch.save")
+
+
+def _tensors(obj: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    """(key, tensor) of every tensor in nested dicts, lists and tuples, each container visited once."""
+    seen, stack = set(), [("", obj)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            yield key, item
+        elif isinstance(item, (dict, list, tuple)) and id(item) not in seen:
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((str(k) if not key else f"{key}.{k}", v) for k, v in pairs)
+
+
+def tensor_problem(obj: Any) -> str:
+    """Why a loaded checkpoint's tensors must not be used ('' when they may): one is not a plain dense tensor, or
+    holds more elements than its storage has room for (a stride-0 view that any operation would expand)."""
+    for key, t in _tensors(obj):
+        if t.layout != torch.strided:
+            return f"tensor {key[:60]!r} is {str(t.layout).removeprefix('torch.')}, not a dense tensor"
+        try:
+            room = t.untyped_storage().nbytes()
+        except (RuntimeError, NotImplementedError):
+            return f"tensor {key[:60]!r} has no plain storage"
+        if t.numel() * t.element_size() > room:
+            shape = "x".join(str(d) for d in t.shape)
+            return (f"tensor {key[:60]!r} claims {shape} elements over {room} bytes of data (a repeated view that "
+                    "would take that much memory)")
+    return ""
+
+
+def check_named(state: dict, path: str | Path) -> None:
+    """Every entry of a state dict is a tensor under a text key (a file from elsewhere may hold anything)."""
+    wrong = next((k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if wrong is not None:
+        raise CheckpointError(f"checkpoint '{path}': weight {str(wrong)[:60]!r} is not a named tensor; re-download "
+                              "the file or point to the right one")
+
+
+def check_layout(obj: dict, path: str | Path) -> None:
+    """A droptrack-format checkpoint's parts have the types save_checkpoint writes (a file from elsewhere may not)."""
+    want = {"config": dict, "net": dict, "config_name": str, "variant": str}
+    for key, kind in want.items():
+        if key in obj and not isinstance(obj[key], kind) or key in ("config", "net") and key not in obj:
+            raise CheckpointError(f"checkpoint '{path}' has {type(obj.get(key)).__name__} '{key}', expected a "
+                                  f"{'mapping' if kind is dict else 'text'}; it is damaged or not written by "
+                                  "droptrack: re-download it or point to the right file")
