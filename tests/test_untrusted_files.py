@@ -168,6 +168,25 @@ def test_onnx_with_external_weights_inside_its_folder_still_runs(onnx_model, tmp
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 3
 
 
+def test_a_symlinked_model_is_checked_against_the_folder_its_loaders_read_from(onnx_model, tmp_path, video):
+    """ONNX Runtime and onnx join a location to the folder of the path they are given, not to where a symlinked
+    .onnx file leads: top/model.onnx -> real/model.onnx reads top/w.bin, which here leads to a file outside."""
+    with_external(onnx_model, tmp_path / "real", "w.bin")   # real/ holds no w.bin: that check alone passes
+    (tmp_path / "top").mkdir()
+    os.symlink(tmp_path / "real" / "model.onnx", tmp_path / "top" / "model.onnx")
+    os.symlink(tmp_path / "secret.bin", tmp_path / "top" / "w.bin")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "top" / "model.onnx", "--device", "cpu", "--init", INIT,
+                              "--output", tmp_path / "b.txt"))
+    assert "'w.bin'" in line and "symbolic link" in line, line
+    assert not (tmp_path / "b.txt").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_external_data_that_is_a_pipe_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "w.bin")   # a loader opening it would wait for a writer forever
+    assert "not a regular file" in location_problem("w.bin", tmp_path)
+
+
 @pytest.mark.parametrize("location,why", [("../x.bin", "climbs out"), ("a/../../x.bin", "climbs out"),
                                           ("..\\x.bin", "climbs out"), ("/etc/passwd", "absolute"),
                                           ("C:\\Windows\\x.bin", "absolute"), ("\\\\server\\x.bin", "absolute"),

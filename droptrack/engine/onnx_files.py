@@ -61,6 +61,8 @@ def location_problem(location: str, folder: Path) -> str:
     target = os.path.realpath(os.path.join(real_folder, *parts))
     if os.path.commonpath([real_folder, target]) != real_folder:
         return "leads out of the model's folder through a symbolic link"
+    if os.path.exists(target) and not os.path.isfile(target):
+        return "is not a regular file (a pipe or device would block or never end)"
     return ""
 
 
@@ -68,7 +70,7 @@ def external_data_problem(model, path: str | Path) -> str:
     """Why the external data of `model` (loaded from `path` without it) must not be read ('' when it may)."""
     from onnx import TensorProto
 
-    folder = Path(path).resolve().parent
+    folder = Path(os.path.dirname(str(path)) or ".")   # the folder as loaders join it: not the model's symlink target
     for tensor in model_tensors(model):
         if tensor.data_location != TensorProto.EXTERNAL:
             continue
@@ -77,7 +79,7 @@ def external_data_problem(model, path: str | Path) -> str:
         problem = location_problem(location, folder)
         if problem:
             shown = location if len(location) <= 80 else location[:77] + "..."
-            return (f"model '{path}' keeps tensor '{tensor.name[:80]}' in external file {shown!r}, which {problem}; "
+            return (f"model '{path}' keeps tensor {tensor.name[:80]!r} in external file {shown!r}, which {problem}; "
                     f"it was not loaded (a model file must not read files outside its folder); {FIX}")
     return ""
 
