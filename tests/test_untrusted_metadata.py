@@ -91,6 +91,43 @@ def test_engine_sidecar_with_hostile_content_is_one_line(tmp_path, text, named):
     assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
 
 
+META = {"arch": "droptrack", "config_name": "x", "template_size": 128, "search_size": 256, "template_factor": 2,
+        "search_factor": 4, "stride": 16}
+
+
+@pytest.mark.parametrize("extra,named", [
+    ({"rebuild_command": "dt export m.onnx --engine\n\x1b[2Jrm -rf ~"}, "'rebuild_command' = 'dt export"),
+    ({"precision": "fp16" * 200}, "'precision' = 'fp16fp16"),
+    ({"env": {"gpu": "Orin\x1b]0;owned\x07", "tensorrt": "10.3.0"}}, "'env.gpu' = 'Orin\\x1b"),
+    ({"env": {"tensorrt": ["10.3.0"] * 10_000}}, "'env.tensorrt' = ['10.3.0'")])
+def test_sidecar_text_that_messages_would_print_is_checked(tmp_path, extra, named):
+    """Sidecar fields that dt run and dt doctor print must be a short line of printable text: no newline, no
+    terminal escape, no screenful of JSON in an error line."""
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    (tmp_path / "model.engine.json").write_text(json.dumps({"meta": META, "env": {}, **extra}))
+    with pytest.raises(BackendError) as err:
+        read_sidecar(tmp_path / "model.engine")
+    msg = str(err.value)
+    assert named in msg and "not a short line of text" in msg and msg.isprintable() and len(msg) < 400, msg
+
+
+def test_sidecar_of_many_megabytes_is_refused_unread(tmp_path):
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    with open(tmp_path / "model.engine.json", "wb") as f:
+        f.truncate(64 << 20)   # sparse: takes no disk
+    with pytest.raises(BackendError, match=r"model\.engine\.json is 64 MiB, not an engine description"):
+        read_sidecar(tmp_path / "model.engine")
+
+
+def test_a_real_sidecar_still_reads(tmp_path):
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4.0", "gpu": "NVIDIA GeForce RTX 4090",
+           "compute_capability": "8.9"}
+    (tmp_path / "model.engine.json").write_text(json.dumps(
+        {"meta": META, "env": env, "precision": "fp16", "rebuild_command": "dt export m.onnx --engine --workspace 4"}))
+    assert read_sidecar(tmp_path / "model.engine")["env"] == env
+
+
 # ----- configs -----
 
 @pytest.mark.parametrize("text,named", [
