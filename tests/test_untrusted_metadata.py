@@ -216,3 +216,12 @@ def test_checkpoint_errors_from_metadata_name_the_file(tiny_ckpt, tmp_path):
     torch.save(obj, tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match=r"m\.pt' has metadata 'search_factor' = inf"):
         read_meta(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP, '{"cache_key": "abc"'])
+def test_an_existing_sidecar_that_is_not_ours_means_rebuild(tmp_path, text):
+    """dt export --engine into a folder holding someone else's model.engine.json rebuilds instead of crashing."""
+    from droptrack.export.tensorrt import _read_key
+
+    (tmp_path / "model.engine.json").write_text(text)
+    assert _read_key(tmp_path / "model.engine.json") == ""
