@@ -103,3 +103,12 @@ def test_droptrack_checkpoint_without_meta_is_one_line(tiny_ckpt, tmp_path):
     torch.save(obj, tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match=r"m\.pt' has a NoneType as its metadata"):
         read_meta(tmp_path / "m.pt")
+
+
+def test_names_from_a_file_cannot_drive_the_terminal(tmp_path, video):
+    """A weight named with a terminal escape (clear screen, set title) and a newline is shown escaped, on one line."""
+    name = "backbone.pos_embed_x\x1b[2J\x1b]0;owned\x07\nerror: fake"
+    net = {"backbone.pos_embed_x": torch.zeros(1, 576, 768), name: torch.tensor([float("nan")])}
+    torch.save(official_like(net), tmp_path / "model.pth.tar")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "model.pth.tar", "--device", "cpu", "--init", INIT))
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\nerror: fake" in line and line.isprintable(), repr(line)

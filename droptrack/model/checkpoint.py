@@ -26,7 +26,7 @@ import torch
 
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
-from droptrack.errors import CheckpointError, ConfigError, MetadataError
+from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.torch_files import archive_problem, check_layout, check_named, tensor_problem
@@ -128,7 +128,7 @@ def _load(path: Path, trust: bool):
                               "re-save it with a current torch.save from code you trust") from None
     logging.getLogger("droptrack").warning(
         "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called", path,
-        ", ".join(names))
+        printable(", ".join(names)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
             return torch.load(path, map_location="cpu", weights_only=True)
