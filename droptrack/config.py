@@ -223,6 +223,7 @@ def available_configs() -> list[str]:
 
 MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
 MAX_DEPTH = 32
+MAX_BYTES = 256 << 10   # a YAML config file; the shipped ones are under 5 KB
 
 
 def check_size(data: Any, what: str) -> None:
@@ -262,6 +263,10 @@ def load_config(name_or_path: str | Path) -> Config:
             raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
                               f"{', '.join(available_configs())}")
         check_readable("config file", path)
+        if path.stat().st_size > MAX_BYTES:   # PyYAML parses about 150 KB/s: a big file would hang first
+            raise ConfigError(f"config '{path}' is {path.stat().st_size >> 10} KiB, larger than a tracker config "
+                              f"can be ({MAX_BYTES >> 10} KiB at most; a shipped one is a few KB); pass the config "
+                              "YAML, or start from a shipped config")
         try:
             text = path.read_text()
         except UnicodeDecodeError:   # e.g. a checkpoint passed as --config

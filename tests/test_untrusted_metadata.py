@@ -134,7 +134,7 @@ def test_a_real_sidecar_still_reads(tmp_path):
     ("MODEL: !!python/object/apply:os.system ['touch MARKER']\n", "not valid YAML"),
     ("MODEL: !!python/name:os.system\n", "not valid YAML"),
     ("DATA:\n  MEAN: " + "[" * DEEP + "]" * DEEP + "\n", "nested too deeply"),
-    ("MODEL:\n" + "".join("  " * (i + 1) + f"K{i}:\n" for i in range(2000)), "nested too deeply"),
+    ("MODEL:\n" + "".join("  " * (i + 1) + f"K{i}:\n" for i in range(400)), "nested"),   # 2000 levels: too big
     ("DATA:\n  MEAN: " + laughs(7) + "\n", "more than 10000 values"),
     ("DATA:\n  SEARCH:\n    SIZE: " + laughs(7) + "\n", "more than 10000 values"),
     ("DATA:\n  SEARCH:\n    SIZE: " + "9" * 5000 + "\n", "not valid YAML")])
@@ -145,6 +145,24 @@ def test_hostile_yaml_config_is_one_line(tmp_path, text, named):
         load_config(path)
     assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
     assert not (tmp_path / "yaml_ran_code").exists()
+
+
+def test_a_config_file_of_megabytes_is_refused_before_parsing(tmp_path):
+    """PyYAML reads about 150 KB/s: a config of hundreds of MB would hang for minutes before any check."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text("DATA:\n  MEAN: [" + ", ".join(["0.5"] * 60_000) + "]\n")
+    with pytest.raises(ConfigError, match=r"cfg\.yaml' is 292 KiB, larger than a tracker config can be"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("name", ["vitb_384_mae_ce_32x4_ep300", "vitb_256_mae_32x4_ep300", "tiny_ce_test",
+                                  "droptrack_tiny_synth_hard"])
+def test_shipped_configs_load_from_their_files_too(tmp_path, name):
+    from importlib import resources
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text((resources.files("droptrack") / "configs" / f"{name}.yaml").read_text())
+    assert load_config(path) == load_config(name)
 
 
 def test_dt_run_with_a_billion_laughs_config_is_one_line(tmp_path, video, tiny_ckpt):
