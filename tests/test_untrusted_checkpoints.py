@@ -112,3 +112,15 @@ def test_names_from_a_file_cannot_drive_the_terminal(tmp_path, video):
     torch.save(official_like(net), tmp_path / "model.pth.tar")
     line = one_line_error(cli("run", video, "-m", tmp_path / "model.pth.tar", "--device", "cpu", "--init", INIT))
     assert "\\x1b[2J\\x1b]0;owned\\x07\\nerror: fake" in line and line.isprintable(), repr(line)
+
+
+def test_a_safetensors_header_of_many_megabytes_is_not_parsed(tmp_path):
+    """A header the safetensors library would accept (under 100 MB) but no model has: 200k empty tensors."""
+    import json
+    import struct
+
+    header = json.dumps({f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(200_000)})
+    path = tmp_path / "many.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode())
+    with pytest.raises(CheckpointError, match=r"many\.safetensors' has a header of 13 MiB, larger than a model's"):
+        read_file(path)

@@ -29,7 +29,7 @@ from droptrack.config import Config, config_from_dict, config_to_dict, load_conf
 from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
-from droptrack.model.torch_files import archive_problem, check_layout, check_named, tensor_problem
+from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
 from droptrack.model.vit import resize_pos_embed
 
 FORMAT = "droptrack"
@@ -192,6 +192,8 @@ def _read_safetensors(path: Path) -> dict:
         from safetensors import safe_open
     except ImportError:
         raise CheckpointError("reading .safetensors needs the 'safetensors' package; pip install safetensors") from None
+    if header_problem(path):
+        raise CheckpointError(f"checkpoint '{path}' {header_problem(path)}; re-download it or point to the right file")
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}

@@ -21,6 +21,18 @@ import torch
 from droptrack.errors import CheckpointError
 
 SLACK = 64 << 20   # bytes an archive may declare beyond its own size (small compressed entries; never weights)
+MAX_HEADER = 4 << 20   # bytes of a .safetensors JSON header: a tracker's few hundred tensors take tens of KB
+
+
+def header_problem(path: str | Path) -> str:
+    """Why a .safetensors file's header must not be parsed ('' when it may): it declares more than MAX_HEADER bytes
+    (the safetensors library allows 100 MB: a million empty tensors, 16 s and 2 GB before any check here)."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+    if size <= MAX_HEADER:
+        return ""
+    return (f"has a header of {size / 2**20:.0f} MiB, larger than a model's can be ({MAX_HEADER >> 20} MiB at most; "
+            "a tracker's is tens of KB), so it was not read")
 
 
 def archive_problem(path: str | Path) -> str:
