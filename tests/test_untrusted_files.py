@@ -181,6 +181,16 @@ def test_a_symlinked_model_is_checked_against_the_folder_its_loaders_read_from(o
     assert not (tmp_path / "b.txt").exists()
 
 
+def test_an_onnx_file_onnx_cannot_parse_is_refused_not_handed_on(tmp_path):
+    """Its external data cannot be checked, so no other parser (ONNX Runtime's, TensorRT's) gets to read it."""
+    from droptrack.engine.onnx_files import check_external_data
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"\x08\x07\x12\xff\xff\xff\xff\x0fgraph")   # ir_version 7, then a string field past the end
+    with pytest.raises(BackendError, match=r"m\.onnx' is not a readable ONNX file \(DecodeError\)"):
+        check_external_data(path, BackendError)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_external_data_that_is_a_pipe_is_refused_without_opening_it(tmp_path):
     os.mkfifo(tmp_path / "w.bin")   # a loader opening it would wait for a writer forever

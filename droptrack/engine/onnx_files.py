@@ -86,13 +86,15 @@ def external_data_problem(model, path: str | Path) -> str:
 
 def check_external_data(path: str | Path, error: type[Exception]) -> None:
     """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder; the weights are not
-    read. A file that does not parse is left to the loader that follows, which names that problem."""
+    read. A file that onnx cannot parse is refused too: its external data cannot be checked, and another parser
+    (ONNX Runtime's, TensorRT's) might still read it."""
     import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - corrupt files get their own message from the loader
-        return
+    except Exception as exc:  # noqa: BLE001 - whatever the parser's reason, the file is not a usable model
+        raise error(f"model '{path}' is not a readable ONNX file ({exc.__class__.__name__}), so what it reads "
+                    "could not be checked; re-export it with `dt export CHECKPOINT` or re-download it") from None
     problem = external_data_problem(model, path)
     if problem:
         raise error(problem)
