@@ -9,6 +9,7 @@ refused in one line instead, naming the file (and the line).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 MAX_BYTES = 32 << 20   # the longest benchmark sequences' tables (tens of thousands of rows) take a few MB
@@ -16,9 +17,13 @@ MAX_ROW = 1024         # characters in one row of box or time numbers (4 numbers
 
 
 def read_table(path: str | os.PathLike, error: type[Exception], fix: str) -> str:
-    """The text of a table file, or `error` (one line, ending with `fix`) when it is larger than MAX_BYTES; OSError
-    from reading passes through, for the caller's message."""
-    size = os.stat(path).st_size
+    """The text of a table file, or `error` (one line, ending with `fix`) when it is larger than MAX_BYTES or not a
+    regular file (a named pipe in an unpacked result folder would block the read forever); OSError from reading
+    passes through, for the caller's message."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):   # a folder: the read names it
+        raise error(f"{path}: not a regular file (a named pipe or device, which would never end); {fix}")
+    size = st.st_size
     if size > MAX_BYTES:
         raise error(f"{path}: {size / 2**20:.0f} MiB, larger than a table of any benchmark sequence "
                     f"({MAX_BYTES >> 20} MiB at most); {fix}")

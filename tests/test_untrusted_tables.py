@@ -5,6 +5,7 @@ included, still read."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from droptrack.data.sequence import load_boxes, load_flags
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval.attributes import parse_attribute_file
-from droptrack.eval.results import read_result, read_times
+from droptrack.eval.results import find_result, read_result, read_times
 from droptrack.textfiles import MAX_BYTES
 
 READERS = [(read_result, InputError), (read_times, InputError), (load_boxes, DatasetError),
@@ -43,6 +44,17 @@ def test_one_line_of_a_million_numbers_is_refused_before_it_is_split(tmp_path, r
     with pytest.raises(error) as err:
         read(path)
     assert f"{path}:2: a line of 1999999 characters" in str(err.value), str(err.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_in_a_result_folder_is_refused_without_reading_it(tmp_path):
+    """find_result globs `<seq>/<seq>_NNN.txt` (GOT-10k repetitions) without asking for regular files; reading a pipe
+    nobody writes would wait forever."""
+    (tmp_path / "seq").mkdir()
+    os.mkfifo(tmp_path / "seq" / "seq_001.txt")
+    [path] = find_result(tmp_path, "seq")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_result(path)
 
 
 def test_real_tables_still_read(tmp_path):
