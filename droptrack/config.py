@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from droptrack.config_rules import RULES, Rule, check_value
+from droptrack.config_rules import RULES, Rule, check_value, shown
 from droptrack.errors import ConfigError
 from droptrack.paths import check_readable
 
@@ -162,13 +162,13 @@ def _merge(obj: Any, data: dict, where: str) -> None:
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            close = difflib.get_close_matches(str(key)[:100], names, n=1, cutoff=0.5)
             hint = f"; did you mean '{where}{close[0]}'?" if close else f"; valid keys: {', '.join(names)}"
-            raise ConfigError(f"unknown config key '{where}{key}'{hint}")
+            raise ConfigError(f"unknown config key '{where}{str(key)[:60]}'{hint}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"config key '{where}{key}' must be a mapping, got {value!r}")
+                raise ConfigError(f"config key '{where}{key}' must be a mapping, got {shown(value)}")
             _merge(current, value, f"{where}{key}.")
         else:
             setattr(obj, key, value)

@@ -203,6 +203,15 @@ def test_checkpoint_with_hostile_parts_is_one_line(tiny_ckpt, tmp_path, video, c
     assert not (tmp_path / "b.txt").exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("key,value", [("SIZE", "x" * 100_000), ("X" * 100_000, 1)])
+def test_a_huge_config_value_or_key_is_cut_in_the_error_line(tiny_ckpt, tmp_path, video, key, value):
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    obj["config"]["DATA"]["SEARCH"][key] = value
+    torch.save(obj, tmp_path / "model.pt")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "model.pt", "--device", "cpu", "--init", INIT))
+    assert "model.pt" in line and "DATA.SEARCH." in line and len(line) < 600, line[:300]
+
+
 def test_safetensors_with_hostile_header_metadata_is_one_line(tiny_ckpt, tmp_path, video):
     from safetensors.torch import save_file
 
