@@ -124,3 +124,15 @@ def test_a_safetensors_header_of_many_megabytes_is_not_parsed(tmp_path):
     path.write_bytes(struct.pack("<Q", len(header)) + header.encode())
     with pytest.raises(CheckpointError, match=r"many\.safetensors' has a header of 13 MiB, larger than a model's"):
         read_file(path)
+
+
+@pytest.mark.parametrize("change", [lambda o: o.__setitem__("config_name", "n" * 100_000),
+                                    lambda o: o["net"].__setitem__("k" * 100_000, torch.zeros(1)),
+                                    lambda o: o["net"].__setitem__("backbone.pos_embed", torch.full((1,), float("nan")))
+                                    or o["net"].__setitem__("backbone." + "k" * 100_000, o["net"].pop("backbone.pos_embed"))])
+def test_names_of_megabytes_from_a_checkpoint_are_cut_in_the_error_line(tiny_ckpt, tmp_path, video, change):
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    change(obj)
+    torch.save(obj, tmp_path / "model.pt")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "model.pt", "--device", "cpu", "--init", INIT))
+    assert ("model.pt" in line or "does not fit" in line) and len(line) < 700, line[:300]

@@ -231,7 +231,7 @@ def check_finite(state: dict, path: str | Path) -> None:
     for k, v in state.items():
         if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
             bad = int((~torch.isfinite(v)).sum())
-            raise CheckpointError(f"checkpoint '{path}': tensor '{k}' has {bad} NaN/Inf value(s); the model is "
+            raise CheckpointError(f"checkpoint '{path}': tensor '{k[:80]}' has {bad} NaN/Inf value(s); the model is "
                                   "broken (diverged training or a damaged file) - use an earlier checkpoint")
 
 
@@ -263,7 +263,7 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
         cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
     elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
         cause = "its width/depth differs from the config (another architecture)"
-    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {[k[:80] for k in unexpected[:3]]}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
     return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "

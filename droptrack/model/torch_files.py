@@ -97,3 +97,6 @@ def check_layout(obj: dict, path: str | Path) -> None:
             raise CheckpointError(f"checkpoint '{path}' has {type(obj.get(key)).__name__} '{key}', expected a "
                                   f"{'mapping' if kind is dict else 'text'}; it is damaged or not written by "
                                   "droptrack: re-download it or point to the right file")
+        if kind is str and len(obj.get(key, "")) > 256:   # printed in messages and logs
+            raise CheckpointError(f"checkpoint '{path}' has a '{key}' of {len(obj[key])} characters, not a name; it "
+                                  "is damaged or not written by droptrack: re-download it or point to the right file")
