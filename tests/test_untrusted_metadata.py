@@ -235,6 +235,25 @@ def test_resume_journal_nested_too_deeply_is_one_line(tmp_path):
     assert "cannot be read" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_resume_templates_whose_header_claims_terabytes_are_one_line(tmp_path):
+    """An .npz array header is trusted for the allocation: (10**13,) float32 in a file of a few hundred bytes."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    journal = tmp_path / "b.txt.resume.json"
+    journal.write_text(json.dumps({"format": 2, "identity": {}, "frames": 3, "states": [], "memory": [],
+                                   "template_version": 0}))
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (10**13,)})
+    with zipfile.ZipFile(tmp_path / "b.txt.resume.0.npz", "w") as z:
+        z.writestr("templates.npy", npy.getvalue() + b"\0" * 64)
+    with pytest.raises(InputError) as err:
+        resume.load(journal, {})
+    assert "b.txt.resume.0.npz cannot be read" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_checkpoint_errors_from_metadata_name_the_file(tiny_ckpt, tmp_path):
     from droptrack.model.checkpoint import read_meta
 

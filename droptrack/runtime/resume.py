@@ -227,7 +227,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
         try:
             with np.load(npz, allow_pickle=False) as z:
                 point.templates = z["templates"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, MemoryError) as exc:   # MemoryError: a header claiming terabytes
             raise InputError(f"--resume: the refreshed templates {npz} cannot be read ({exc}); {START_OVER}") from None
     return point
 
