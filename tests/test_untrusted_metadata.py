@@ -271,3 +271,21 @@ def test_an_existing_sidecar_that_is_not_ours_means_rebuild(tmp_path, text):
 
     (tmp_path / "model.engine.json").write_text(text)
     assert _read_key(tmp_path / "model.engine.json") == ""
+
+
+def test_dataset_json_nested_too_deeply_is_one_line_or_ignored(tmp_path):
+    """A dataset from elsewhere: COCO's annotation file is refused in one line; a synthetic set's synth.json that
+    cannot be read is treated as absent, as an unreadable one already was."""
+    from droptrack.data import coco
+    from droptrack.data.registry import check_split
+    from droptrack.data.synth import _marker_differences
+    from droptrack.errors import DatasetError
+
+    deep = "[" * DEEP + "]" * DEEP
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "instances_val2017.json").write_text(deep)
+    with pytest.raises(DatasetError, match="not a COCO instances file"):
+        coco.read(tmp_path, "val", None)
+    (tmp_path / "synth.json").write_text(deep)
+    assert check_split("synth", tmp_path, "val") is None
+    assert _marker_differences(tmp_path, {"seed": 1}) is None
