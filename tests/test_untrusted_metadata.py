@@ -289,3 +289,22 @@ def test_dataset_json_nested_too_deeply_is_one_line_or_ignored(tmp_path):
     (tmp_path / "synth.json").write_text(deep)
     assert check_split("synth", tmp_path, "val") is None
     assert _marker_differences(tmp_path, {"seed": 1}) is None
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP, '{"inputs": [1], "dataset": "' + "d" * 10**5 + '"}'])
+def test_output_folder_json_of_someone_else_is_one_line_or_replaced(tmp_path, text):
+    """dt eval's eval.json and dt export's parity.json in an --output folder copied from elsewhere."""
+    from droptrack.eval.resume import check_manifest
+    from droptrack.export.parity import write_parity_json
+
+    (tmp_path / "eval.json").write_text(text)
+    (tmp_path / "seq1.txt").write_text("1\t2\t3\t4\n")
+    ident = {"artifact": "m.pt", "artifact_sha256": "ab", "config": None, "dataset": "synth",
+             "tracker_overrides": {}, "realtime": None}
+    with pytest.raises(InputError, match="holds results of another run") as err:
+        check_manifest(tmp_path, ident, "cpu", {"seq1": "f1"})
+    assert len(str(err.value)) < 400
+    (tmp_path / "parity.json").write_text(text)
+    write_parity_json(tmp_path, [], {"note": 1})
+    merged = json.loads((tmp_path / "parity.json").read_text())
+    assert merged["artifacts"] == {} and merged["note"] == 1
