@@ -235,6 +235,13 @@ def test_resume_journal_nested_too_deeply_is_one_line(tmp_path):
     assert "cannot be read" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_other_resume_journals_nested_too_deeply_are_skipped(tmp_path):
+    """--resume without its own journal looks at the other *.resume.json files beside the outputs."""
+    (tmp_path / "x.txt.resume.json").write_text('{"identity": ' + "[" * DEEP + "]" * DEEP + "}")
+    with pytest.raises(InputError, match="there is no journal"):
+        resume.load(tmp_path / "b.txt.resume.json", {"outputs": [str(tmp_path / "b.txt")]})
+
+
 def test_resume_templates_whose_header_claims_terabytes_are_one_line(tmp_path):
     """An .npz array header is trusted for the allocation: (10**13,) float32 in a file of a few hundred bytes."""
     import io

@@ -271,7 +271,7 @@ def _journal_of(outputs: list[str]) -> tuple[Path, dict] | None:
                 recorded = json.loads(journal.read_text())["identity"]
                 if set(recorded["outputs"]) & set(outputs):
                     return journal, recorded
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):   # not a journal of ours
                 continue
     return None
 
