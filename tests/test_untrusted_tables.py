@@ -65,3 +65,14 @@ def test_real_tables_still_read(tmp_path):
     flags = [i % 2 for i in range(20_000)]   # LaSOT: one comma-separated line for the whole sequence
     (tmp_path / "full_occlusion.txt").write_text(",".join(map(str, flags)))
     assert np.array_equal(load_flags(tmp_path / "full_occlusion.txt", 20_000), flags)
+
+
+def test_got10k_list_and_meta_info_of_many_megabytes_are_refused_unread(tmp_path):
+    from droptrack.data.got10k import _meta_info, sequence_names
+
+    sparse(tmp_path / "list.txt", 40 << 20)
+    with pytest.raises(DatasetError, match=r"list\.txt: 40 MiB, larger than a table"):
+        sequence_names(tmp_path)
+    sparse(tmp_path / "meta_info.ini", 40 << 20)
+    with pytest.raises(DatasetError, match=r"meta_info\.ini: 40 MiB"):
+        _meta_info(tmp_path / "meta_info.ini")
