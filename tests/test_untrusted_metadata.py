@@ -298,7 +298,8 @@ def test_dataset_json_nested_too_deeply_is_one_line_or_ignored(tmp_path):
     assert _marker_differences(tmp_path, {"seed": 1}) is None
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP, '{"inputs": [1], "dataset": "' + "d" * 10**5 + '"}'])
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP,
+                                  '{"inputs": [1], "dataset": "' + "d" * 10**5 + '"}'])
 def test_output_folder_json_of_someone_else_is_one_line_or_replaced(tmp_path, text):
     """dt eval's eval.json and dt export's parity.json in an --output folder copied from elsewhere."""
     from droptrack.eval.resume import check_manifest

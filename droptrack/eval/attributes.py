@@ -90,7 +90,8 @@ def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
         p = folder / name
         if not p.is_file():
             return None
-        return np.array([int(float(v)) for v in read_table(p, InputError, "re-download the sequence").split()], dtype=np.int64)
+        text = read_table(p, InputError, "re-download the sequence")
+        return np.array([int(float(v)) for v in text.split()], dtype=np.int64)
 
     tags = set()
     absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")

@@ -70,7 +70,8 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
-            raise InputError(f"{out} holds results of another run ({diff}: {repr(old.get(diff))[:80]}, now {ident[diff]!r}, "
+            was = repr(old.get(diff))[:80]
+            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident[diff]!r}, "
                              f"from {old.get('artifact')}); pass another --output or delete that folder")
         seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
         seen = seen if isinstance(seen, dict) else {}

@@ -263,7 +263,8 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
         cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
     elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
         cause = "its width/depth differs from the config (another architecture)"
-    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {[k[:80] for k in unexpected[:3]]}" if unexpected else "",
+    shown = [k[:80] for k in unexpected[:3]]   # names from the file: a key may be megabytes long
+    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {shown}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
     return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
