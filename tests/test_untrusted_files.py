@@ -191,6 +191,29 @@ def test_an_onnx_file_onnx_cannot_parse_is_refused_not_handed_on(tmp_path):
         check_external_data(path, BackendError)
 
 
+def test_a_hugging_face_cache_download_with_external_weights_still_runs(onnx_model, tmp_path, video):
+    """huggingface_hub keeps repo/snapshots/REV/NAME as links to repo/blobs/HASH: the graph and its weights file
+    both lead out of the snapshot folder, into the repository's own blobs/ (any other link out is refused)."""
+    built = with_external(onnx_model, tmp_path / "built", "model.onnx_data")
+    repo = tmp_path / "models--someone--tracker"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / "0123abc").mkdir(parents=True)
+    shutil.move(built, repo / "blobs" / "aaa")
+    shutil.move(tmp_path / "secret.bin", repo / "blobs" / "bbb")
+    os.symlink("../../blobs/aaa", repo / "snapshots" / "0123abc" / "model.onnx")
+    os.symlink("../../blobs/bbb", repo / "snapshots" / "0123abc" / "model.onnx_data")
+    r = cli("run", video, "-m", repo / "snapshots" / "0123abc" / "model.onnx", "--device", "cpu", "--init", INIT,
+            "--max-frames", 3, "--output", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 3
+    os.symlink(tmp_path / "elsewhere.bin", repo / "snapshots" / "0123abc" / "w.bin")
+    assert "symbolic link" in location_problem("w.bin", repo / "snapshots" / "0123abc")
+    (tmp_path / "other" / "blobs").mkdir(parents=True)
+    (tmp_path / "other" / "blobs" / "ccc").write_bytes(b"x")
+    os.symlink(tmp_path / "other" / "blobs" / "ccc", repo / "snapshots" / "0123abc" / "v.bin")   # another repo's
+    assert "symbolic link" in location_problem("v.bin", repo / "snapshots" / "0123abc")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_external_data_that_is_a_pipe_is_refused_without_opening_it(tmp_path):
     os.mkfifo(tmp_path / "w.bin")   # a loader opening it would wait for a writer forever

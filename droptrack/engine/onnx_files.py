@@ -45,6 +45,14 @@ def model_tensors(model) -> Iterator:
             yield from _node_tensors(node)
 
 
+def _hub_blob(real_folder: str, target: str) -> bool:
+    """Whether `target` is a file of the Hugging Face cache repository whose snapshot `real_folder` is: a download
+    keeps repo/snapshots/REVISION/NAME as links to repo/blobs/HASH, which lie outside the snapshot folder."""
+    snapshots = os.path.dirname(real_folder)
+    return os.path.basename(snapshots) == "snapshots" and \
+        os.path.dirname(target) == os.path.join(os.path.dirname(snapshots), "blobs")
+
+
 def location_problem(location: str, folder: Path) -> str:
     """Why an external-data `location` may not be read for a model in `folder` ('' when it may)."""
     if not location:
@@ -59,7 +67,7 @@ def location_problem(location: str, folder: Path) -> str:
         return "climbs out of the model's folder ('..')"
     real_folder = os.path.realpath(folder)
     target = os.path.realpath(os.path.join(real_folder, *parts))
-    if os.path.commonpath([real_folder, target]) != real_folder:
+    if os.path.commonpath([real_folder, target]) != real_folder and not _hub_blob(real_folder, target):
         return "leads out of the model's folder through a symbolic link"
     if os.path.exists(target) and not os.path.isfile(target):
         return "is not a regular file (a pipe or device would block or never end)"
