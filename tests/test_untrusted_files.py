@@ -208,6 +208,9 @@ def test_a_hugging_face_cache_download_with_external_weights_still_runs(onnx_mod
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 3
     os.symlink(tmp_path / "elsewhere.bin", repo / "snapshots" / "0123abc" / "w.bin")
     assert "symbolic link" in location_problem("w.bin", repo / "snapshots" / "0123abc")
+    (repo / "snapshots" / "0123abc" / "onnx").mkdir()   # a model kept in a folder of the repository
+    os.symlink("../../../blobs/bbb", repo / "snapshots" / "0123abc" / "onnx" / "model.onnx_data")
+    assert location_problem("model.onnx_data", repo / "snapshots" / "0123abc" / "onnx") == ""
     (tmp_path / "other" / "blobs").mkdir(parents=True)
     (tmp_path / "other" / "blobs" / "ccc").write_bytes(b"x")
     os.symlink(tmp_path / "other" / "blobs" / "ccc", repo / "snapshots" / "0123abc" / "v.bin")   # another repo's

@@ -46,11 +46,11 @@ def model_tensors(model) -> Iterator:
 
 
 def _hub_blob(real_folder: str, target: str) -> bool:
-    """Whether `target` is a file of the Hugging Face cache repository whose snapshot `real_folder` is: a download
-    keeps repo/snapshots/REVISION/NAME as links to repo/blobs/HASH, which lie outside the snapshot folder."""
-    snapshots = os.path.dirname(real_folder)
-    return os.path.basename(snapshots) == "snapshots" and \
-        os.path.dirname(target) == os.path.join(os.path.dirname(snapshots), "blobs")
+    """Whether `target` is a file of the Hugging Face cache repository that `real_folder` is a snapshot (or a folder
+    of one) of: a download keeps repo/snapshots/REVISION/[DIR/]NAME as links to repo/blobs/HASH, outside it."""
+    parts = Path(real_folder).parts
+    tops = [i for i in range(len(parts) - 1) if parts[i] == "snapshots"]
+    return bool(tops) and os.path.dirname(target) == os.path.join(*parts[:tops[-1]], "blobs")
 
 
 def location_problem(location: str, folder: Path) -> str:
