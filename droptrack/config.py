@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from droptrack.config_rules import RULES, Rule, check_value
+from droptrack.config_rules import RULES, Rule, check_value, shown
 from droptrack.errors import ConfigError
 from droptrack.paths import check_readable
 
@@ -162,13 +162,13 @@ def _merge(obj: Any, data: dict, where: str) -> None:
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            close = difflib.get_close_matches(str(key)[:100], names, n=1, cutoff=0.5)
             hint = f"; did you mean '{where}{close[0]}'?" if close else f"; valid keys: {', '.join(names)}"
-            raise ConfigError(f"unknown config key '{where}{key}'{hint}")
+            raise ConfigError(f"unknown config key '{where}{str(key)[:60]}'{hint}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"config key '{where}{key}' must be a mapping, got {value!r}")
+                raise ConfigError(f"config key '{where}{key}' must be a mapping, got {shown(value)}")
             _merge(current, value, f"{where}{key}.")
         else:
             setattr(obj, key, value)
@@ -223,6 +223,7 @@ def available_configs() -> list[str]:
 
 MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
 MAX_DEPTH = 32
+MAX_BYTES = 256 << 10   # a YAML config file; the shipped ones are under 5 KB
 
 
 def check_size(data: Any, what: str) -> None:
@@ -262,6 +263,10 @@ def load_config(name_or_path: str | Path) -> Config:
             raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
                               f"{', '.join(available_configs())}")
         check_readable("config file", path)
+        if path.stat().st_size > MAX_BYTES:   # PyYAML parses about 150 KB/s: a big file would hang first
+            raise ConfigError(f"config '{path}' is {path.stat().st_size >> 10} KiB, larger than a tracker config "
+                              f"can be ({MAX_BYTES >> 10} KiB at most; a shipped one is a few KB); pass the config "
+                              "YAML, or start from a shipped config")
         try:
             text = path.read_text()
         except UnicodeDecodeError:   # e.g. a checkpoint passed as --config

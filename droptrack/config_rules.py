@@ -101,15 +101,22 @@ def _in_range(value: Any, rule: Rule) -> bool:
     return rule.hi is None or not (value > rule.hi or (rule.hi_open and value == rule.hi))
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """repr of a config value or key for an error line, cut to `limit` characters (a file from elsewhere may hold a
+    value of megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def check_value(name: str, value: Any, rule: Rule) -> Any:
     """`value` of config key or option `name`, converted to the rule's type; ConfigError naming key, value, range."""
     try:
         out = _coerce(value, rule)
     except ValueError as exc:
-        raise ConfigError(f"{name}: {value!r} {exc}; allowed: {rule.describe()}") from None
+        raise ConfigError(f"{name}: {shown(value)} {exc}; allowed: {rule.describe()}") from None
     if not _in_range(out, rule):
         what = "is not supported" if rule.choices else "is out of range"
-        raise ConfigError(f"{name}: {value!r} {what}; allowed: {rule.describe()}")
+        raise ConfigError(f"{name}: {shown(value)} {what}; allowed: {rule.describe()}")
     return out
 
 

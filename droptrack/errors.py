@@ -162,9 +162,20 @@ class GateError(DropTrackError):
     exit_code = 1
 
 
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # all but tab and newline (escaped on their own)
+
+
+def printable(text: object) -> str:
+    """`text` on one line without control characters (\\n, \\r, \\xNN instead): names and contents of files from
+    elsewhere cannot split a message into lines or send escape sequences to the terminal."""
+    text = str(text).replace("\r", "\\r").replace("\n", "\\n")
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def one_line(message: object) -> str:
-    """'error: MESSAGE' on one line (newlines escaped): what dt and the benchmark scripts print for a user error."""
-    return "error: " + str(message).replace("\r", "\\r").replace("\n", "\\n")
+    """'error: MESSAGE' on one line (newlines and other control characters escaped): what dt and the benchmark
+    scripts print for a user error."""
+    return "error: " + printable(message)
 
 
 def run_script(main: Callable[[], object]) -> None:

@@ -168,6 +168,61 @@ def test_onnx_with_external_weights_inside_its_folder_still_runs(onnx_model, tmp
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 3
 
 
+def test_a_symlinked_model_is_checked_against_the_folder_its_loaders_read_from(onnx_model, tmp_path, video):
+    """ONNX Runtime and onnx join a location to the folder of the path they are given, not to where a symlinked
+    .onnx file leads: top/model.onnx -> real/model.onnx reads top/w.bin, which here leads to a file outside."""
+    with_external(onnx_model, tmp_path / "real", "w.bin")   # real/ holds no w.bin: that check alone passes
+    (tmp_path / "top").mkdir()
+    os.symlink(tmp_path / "real" / "model.onnx", tmp_path / "top" / "model.onnx")
+    os.symlink(tmp_path / "secret.bin", tmp_path / "top" / "w.bin")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "top" / "model.onnx", "--device", "cpu", "--init", INIT,
+                              "--output", tmp_path / "b.txt"))
+    assert "'w.bin'" in line and "symbolic link" in line, line
+    assert not (tmp_path / "b.txt").exists()
+
+
+def test_an_onnx_file_onnx_cannot_parse_is_refused_not_handed_on(tmp_path):
+    """Its external data cannot be checked, so no other parser (ONNX Runtime's, TensorRT's) gets to read it."""
+    from droptrack.engine.onnx_files import check_external_data
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"\x08\x07\x12\xff\xff\xff\xff\x0fgraph")   # ir_version 7, then a string field past the end
+    with pytest.raises(BackendError, match=r"m\.onnx' is not a readable ONNX file \(DecodeError\)"):
+        check_external_data(path, BackendError)
+
+
+def test_a_hugging_face_cache_download_with_external_weights_still_runs(onnx_model, tmp_path, video):
+    """huggingface_hub keeps repo/snapshots/REV/NAME as links to repo/blobs/HASH: the graph and its weights file
+    both lead out of the snapshot folder, into the repository's own blobs/ (any other link out is refused)."""
+    built = with_external(onnx_model, tmp_path / "built", "model.onnx_data")
+    repo = tmp_path / "models--someone--tracker"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / "0123abc").mkdir(parents=True)
+    shutil.move(built, repo / "blobs" / "aaa")
+    shutil.move(tmp_path / "secret.bin", repo / "blobs" / "bbb")
+    os.symlink("../../blobs/aaa", repo / "snapshots" / "0123abc" / "model.onnx")
+    os.symlink("../../blobs/bbb", repo / "snapshots" / "0123abc" / "model.onnx_data")
+    r = cli("run", video, "-m", repo / "snapshots" / "0123abc" / "model.onnx", "--device", "cpu", "--init", INIT,
+            "--max-frames", 3, "--output", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 3
+    os.symlink(tmp_path / "elsewhere.bin", repo / "snapshots" / "0123abc" / "w.bin")
+    assert "symbolic link" in location_problem("w.bin", repo / "snapshots" / "0123abc")
+    (repo / "snapshots" / "0123abc" / "onnx").mkdir()   # a model kept in a folder of the repository
+    os.symlink("../../../blobs/bbb", repo / "snapshots" / "0123abc" / "onnx" / "model.onnx_data")
+    assert location_problem("model.onnx_data", repo / "snapshots" / "0123abc" / "onnx") == ""
+    (tmp_path / "other" / "blobs").mkdir(parents=True)
+    (tmp_path / "other" / "blobs" / "ccc").write_bytes(b"x")
+    os.symlink(tmp_path / "other" / "blobs" / "ccc", repo / "snapshots" / "0123abc" / "v.bin")   # another repo's
+    assert "symbolic link" in location_problem("v.bin", repo / "snapshots" / "0123abc")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_external_data_that_is_a_pipe_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "w.bin")   # a loader opening it would wait for a writer forever
+    assert "not a regular file" in location_problem("w.bin", tmp_path)
+
+
 @pytest.mark.parametrize("location,why", [("../x.bin", "climbs out"), ("a/../../x.bin", "climbs out"),
                                           ("..\\x.bin", "climbs out"), ("/etc/passwd", "absolute"),
                                           ("C:\\Windows\\x.bin", "absolute"), ("\\\\server\\x.bin", "absolute"),

@@ -91,13 +91,50 @@ def test_engine_sidecar_with_hostile_content_is_one_line(tmp_path, text, named):
     assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
 
 
+META = {"arch": "droptrack", "config_name": "x", "template_size": 128, "search_size": 256, "template_factor": 2,
+        "search_factor": 4, "stride": 16}
+
+
+@pytest.mark.parametrize("extra,named", [
+    ({"rebuild_command": "dt export m.onnx --engine\n\x1b[2Jrm -rf ~"}, "'rebuild_command' = 'dt export"),
+    ({"precision": "fp16" * 200}, "'precision' = 'fp16fp16"),
+    ({"env": {"gpu": "Orin\x1b]0;owned\x07", "tensorrt": "10.3.0"}}, "'env.gpu' = 'Orin\\x1b"),
+    ({"env": {"tensorrt": ["10.3.0"] * 10_000}}, "'env.tensorrt' = ['10.3.0'")])
+def test_sidecar_text_that_messages_would_print_is_checked(tmp_path, extra, named):
+    """Sidecar fields that dt run and dt doctor print must be a short line of printable text: no newline, no
+    terminal escape, no screenful of JSON in an error line."""
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    (tmp_path / "model.engine.json").write_text(json.dumps({"meta": META, "env": {}, **extra}))
+    with pytest.raises(BackendError) as err:
+        read_sidecar(tmp_path / "model.engine")
+    msg = str(err.value)
+    assert named in msg and "not a short line of text" in msg and msg.isprintable() and len(msg) < 400, msg
+
+
+def test_sidecar_of_many_megabytes_is_refused_unread(tmp_path):
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    with open(tmp_path / "model.engine.json", "wb") as f:
+        f.truncate(64 << 20)   # sparse: takes no disk
+    with pytest.raises(BackendError, match=r"model\.engine\.json is 64 MiB, not an engine description"):
+        read_sidecar(tmp_path / "model.engine")
+
+
+def test_a_real_sidecar_still_reads(tmp_path):
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4.0", "gpu": "NVIDIA GeForce RTX 4090",
+           "compute_capability": "8.9"}
+    (tmp_path / "model.engine.json").write_text(json.dumps(
+        {"meta": META, "env": env, "precision": "fp16", "rebuild_command": "dt export m.onnx --engine --workspace 4"}))
+    assert read_sidecar(tmp_path / "model.engine")["env"] == env
+
+
 # ----- configs -----
 
 @pytest.mark.parametrize("text,named", [
     ("MODEL: !!python/object/apply:os.system ['touch MARKER']\n", "not valid YAML"),
     ("MODEL: !!python/name:os.system\n", "not valid YAML"),
     ("DATA:\n  MEAN: " + "[" * DEEP + "]" * DEEP + "\n", "nested too deeply"),
-    ("MODEL:\n" + "".join("  " * (i + 1) + f"K{i}:\n" for i in range(2000)), "nested too deeply"),
+    ("MODEL:\n" + "".join("  " * (i + 1) + f"K{i}:\n" for i in range(400)), "nested"),   # 2000 levels: too big
     ("DATA:\n  MEAN: " + laughs(7) + "\n", "more than 10000 values"),
     ("DATA:\n  SEARCH:\n    SIZE: " + laughs(7) + "\n", "more than 10000 values"),
     ("DATA:\n  SEARCH:\n    SIZE: " + "9" * 5000 + "\n", "not valid YAML")])
@@ -108,6 +145,24 @@ def test_hostile_yaml_config_is_one_line(tmp_path, text, named):
         load_config(path)
     assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
     assert not (tmp_path / "yaml_ran_code").exists()
+
+
+def test_a_config_file_of_megabytes_is_refused_before_parsing(tmp_path):
+    """PyYAML reads about 150 KB/s: a config of hundreds of MB would hang for minutes before any check."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text("DATA:\n  MEAN: [" + ", ".join(["0.5"] * 60_000) + "]\n")
+    with pytest.raises(ConfigError, match=r"cfg\.yaml' is 292 KiB, larger than a tracker config can be"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("name", ["vitb_384_mae_ce_32x4_ep300", "vitb_256_mae_32x4_ep300", "tiny_ce_test",
+                                  "droptrack_tiny_synth_hard"])
+def test_shipped_configs_load_from_their_files_too(tmp_path, name):
+    from importlib import resources
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text((resources.files("droptrack") / "configs" / f"{name}.yaml").read_text())
+    assert load_config(path) == load_config(name)
 
 
 def test_dt_run_with_a_billion_laughs_config_is_one_line(tmp_path, video, tiny_ckpt):
@@ -148,6 +203,15 @@ def test_checkpoint_with_hostile_parts_is_one_line(tiny_ckpt, tmp_path, video, c
     assert not (tmp_path / "b.txt").exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("key,value", [("SIZE", "x" * 100_000), ("X" * 100_000, 1)])
+def test_a_huge_config_value_or_key_is_cut_in_the_error_line(tiny_ckpt, tmp_path, video, key, value):
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    obj["config"]["DATA"]["SEARCH"][key] = value
+    torch.save(obj, tmp_path / "model.pt")
+    line = one_line_error(cli("run", video, "-m", tmp_path / "model.pt", "--device", "cpu", "--init", INIT))
+    assert "model.pt" in line and "DATA.SEARCH." in line and len(line) < 600, line[:300]
+
+
 def test_safetensors_with_hostile_header_metadata_is_one_line(tiny_ckpt, tmp_path, video):
     from safetensors.torch import save_file
 
@@ -171,6 +235,32 @@ def test_resume_journal_nested_too_deeply_is_one_line(tmp_path):
     assert "cannot be read" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_other_resume_journals_nested_too_deeply_are_skipped(tmp_path):
+    """--resume without its own journal looks at the other *.resume.json files beside the outputs."""
+    (tmp_path / "x.txt.resume.json").write_text('{"identity": ' + "[" * DEEP + "]" * DEEP + "}")
+    with pytest.raises(InputError, match="there is no journal"):
+        resume.load(tmp_path / "b.txt.resume.json", {"outputs": [str(tmp_path / "b.txt")]})
+
+
+def test_resume_templates_whose_header_claims_terabytes_are_one_line(tmp_path):
+    """An .npz array header is trusted for the allocation: (10**13,) float32 in a file of a few hundred bytes."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    journal = tmp_path / "b.txt.resume.json"
+    journal.write_text(json.dumps({"format": 2, "identity": {}, "frames": 3, "states": [], "memory": [],
+                                   "template_version": 0}))
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (10**13,)})
+    with zipfile.ZipFile(tmp_path / "b.txt.resume.0.npz", "w") as z:
+        z.writestr("templates.npy", npy.getvalue() + b"\0" * 64)
+    with pytest.raises(InputError) as err:
+        resume.load(journal, {})
+    assert "b.txt.resume.0.npz cannot be read" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_checkpoint_errors_from_metadata_name_the_file(tiny_ckpt, tmp_path):
     from droptrack.model.checkpoint import read_meta
 
@@ -179,3 +269,50 @@ def test_checkpoint_errors_from_metadata_name_the_file(tiny_ckpt, tmp_path):
     torch.save(obj, tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match=r"m\.pt' has metadata 'search_factor' = inf"):
         read_meta(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP, '{"cache_key": "abc"'])
+def test_an_existing_sidecar_that_is_not_ours_means_rebuild(tmp_path, text):
+    """dt export --engine into a folder holding someone else's model.engine.json rebuilds instead of crashing."""
+    from droptrack.export.tensorrt import _read_key
+
+    (tmp_path / "model.engine.json").write_text(text)
+    assert _read_key(tmp_path / "model.engine.json") == ""
+
+
+def test_dataset_json_nested_too_deeply_is_one_line_or_ignored(tmp_path):
+    """A dataset from elsewhere: COCO's annotation file is refused in one line; a synthetic set's synth.json that
+    cannot be read is treated as absent, as an unreadable one already was."""
+    from droptrack.data import coco
+    from droptrack.data.registry import check_split
+    from droptrack.data.synth import _marker_differences
+    from droptrack.errors import DatasetError
+
+    deep = "[" * DEEP + "]" * DEEP
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "instances_val2017.json").write_text(deep)
+    with pytest.raises(DatasetError, match="not a COCO instances file"):
+        coco.read(tmp_path, "val", None)
+    (tmp_path / "synth.json").write_text(deep)
+    assert check_split("synth", tmp_path, "val") is None
+    assert _marker_differences(tmp_path, {"seed": 1}) is None
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * DEEP + "]" * DEEP,
+                                  '{"inputs": [1], "dataset": "' + "d" * 10**5 + '"}'])
+def test_output_folder_json_of_someone_else_is_one_line_or_replaced(tmp_path, text):
+    """dt eval's eval.json and dt export's parity.json in an --output folder copied from elsewhere."""
+    from droptrack.eval.resume import check_manifest
+    from droptrack.export.parity import write_parity_json
+
+    (tmp_path / "eval.json").write_text(text)
+    (tmp_path / "seq1.txt").write_text("1\t2\t3\t4\n")
+    ident = {"artifact": "m.pt", "artifact_sha256": "ab", "config": None, "dataset": "synth",
+             "tracker_overrides": {}, "realtime": None}
+    with pytest.raises(InputError, match="holds results of another run") as err:
+        check_manifest(tmp_path, ident, "cpu", {"seq1": "f1"})
+    assert len(str(err.value)) < 400
+    (tmp_path / "parity.json").write_text(text)
+    write_parity_json(tmp_path, [], {"note": 1})
+    merged = json.loads((tmp_path / "parity.json").read_text())
+    assert merged["artifacts"] == {} and merged["note"] == 1

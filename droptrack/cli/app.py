@@ -18,7 +18,7 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import DropTrackError, detach_stdout, disk_full, full_message, one_line
+from droptrack.errors import DropTrackError, detach_stdout, disk_full, full_message, one_line, printable
 from droptrack.videofiles import RotationWarning
 
 
@@ -158,7 +158,7 @@ CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a ch
 def _one_line_warning(show: Callable, message: Any, category: type, *rest: Any) -> None:
     """A droptrack warning (RotationWarning) as one 'warning: ...' line on stderr; others as `show` shows them."""
     if issubclass(category, RotationWarning):
-        typer.echo("warning: " + str(message).replace("\r", "\\r").replace("\n", "\\n"), err=True)
+        typer.echo("warning: " + printable(message), err=True)
     else:
         show(message, category, *rest)
 

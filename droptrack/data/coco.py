@@ -34,7 +34,7 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         by_name = {f"coco_{a['id']}": a for a in anns}
         chosen = select(list(by_name), names, "coco")
         return [_sequence(nm, by_name[nm], files, cats, img_dir) for nm in chosen]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"{ann_path} is not a COCO instances file ({type(exc).__name__}: {exc}); "
                            "re-download annotations_trainval2017.zip") from None
 

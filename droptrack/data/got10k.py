@@ -11,6 +11,7 @@ from pathlib import Path
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
 from droptrack.errors import DatasetError
+from droptrack.textfiles import read_table
 
 SPLITS = ("train", "val", "test")
 
@@ -43,7 +44,8 @@ def sequence_names(folder: Path) -> list[str]:
     """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent."""
     lst = folder / "list.txt"
     if lst.is_file():
-        return [ln.strip() for ln in lst.read_text(errors="replace").splitlines() if ln.strip()]   # garbage: no folder
+        text = read_table(lst, DatasetError, "re-download or re-extract the dataset")
+        return [ln.strip() for ln in text.splitlines() if ln.strip()]   # garbage: no folder
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
@@ -79,7 +81,7 @@ def _meta_info(meta: Path) -> dict[str, str]:
     """`key: value` lines of meta_info.ini (empty when the file is absent)."""
     if not meta.is_file():
         return {}
-    pairs = (ln.partition(":") for ln in meta.read_text(errors="replace").splitlines())
+    pairs = (ln.partition(":") for ln in read_table(meta, DatasetError, "re-download the sequence").splitlines())
     return {key.strip(): val.strip() for key, sep, val in pairs if sep}
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, select
+from droptrack.data.sequence import REDOWNLOAD, Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
+from droptrack.textfiles import read_table
 
 
 def _nfs_official_boxes(path: Path) -> np.ndarray:
@@ -22,7 +23,7 @@ def _nfs_official_boxes(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"NfS annotation {path} is missing; re-extract the sequence's 30/ folder")
     rows = []
-    for no, ln in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for no, ln in enumerate(read_table(path, DatasetError, REDOWNLOAD).splitlines(), 1):
         parts = ln.split()
         if not parts:
             continue

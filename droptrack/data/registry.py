@@ -145,7 +145,7 @@ def check_split(dataset: str, root: str | Path | None, split: str | None) -> Non
 
     try:
         made = json.loads((path / "synth.json").read_text()).get("split")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):   # RecursionError: JSON nested too deeply
         return
     if made and made != split.lower():
         raise InputError(f"--split {split}: {path} is one synthetic set, of the {made} split (its synth.json); drop "

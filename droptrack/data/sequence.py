@@ -13,10 +13,12 @@ import cv2
 import numpy as np
 
 from droptrack.errors import DatasetError
+from droptrack.textfiles import read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
 from droptrack.videofiles import apply_rotation
 
 _SPLIT = re.compile(r"[\s,;]+")
+REDOWNLOAD = "re-download or re-extract the annotation file"
 
 
 @dataclass(eq=False)
@@ -167,7 +169,10 @@ def load_boxes(path: str | Path, allow_empty: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"annotation file {path} is missing; re-download or re-extract the dataset")
-    lines = [(no, ln.strip()) for no, ln in enumerate(path.read_text(errors="replace").splitlines(), 1)]
+    lines = [(no, ln.strip()) for no, ln in enumerate(read_table(path, DatasetError, REDOWNLOAD).splitlines(), 1)]
+    long = next(((no, row_problem(ln)) for no, ln in lines if row_problem(ln)), None)
+    if long:
+        raise DatasetError(f"{path}:{long[0]}: {long[1]}; {REDOWNLOAD}")
     fields = [(no, [v for v in _SPLIT.split(ln) if v]) for no, ln in lines if ln]
     if all(len(f) == 4 for _, f in fields):
         try:  # fast path: one conversion for the whole file
@@ -197,7 +202,7 @@ def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"label file {path} is missing; re-download or re-extract the dataset")
-    text = path.read_text(errors="replace").strip()
+    text = read_table(path, DatasetError, REDOWNLOAD).strip()
     try:
         vals = np.array([int(float(v)) for v in _SPLIT.split(text)] if text else [], dtype=np.int64)
     except ValueError:

@@ -185,7 +185,7 @@ def _marker_differences(out: str | Path, params: dict) -> list[str] | None:
     `out` holds no complete set (no readable marker)."""
     try:
         meta = json.loads((Path(out) / MARKER).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(meta, dict):
         return None

@@ -45,6 +45,14 @@ def model_tensors(model) -> Iterator:
             yield from _node_tensors(node)
 
 
+def _hub_blob(real_folder: str, target: str) -> bool:
+    """Whether `target` is a file of the Hugging Face cache repository that `real_folder` is a snapshot (or a folder
+    of one) of: a download keeps repo/snapshots/REVISION/[DIR/]NAME as links to repo/blobs/HASH, outside it."""
+    parts = Path(real_folder).parts
+    tops = [i for i in range(len(parts) - 1) if parts[i] == "snapshots"]
+    return bool(tops) and os.path.dirname(target) == os.path.join(*parts[:tops[-1]], "blobs")
+
+
 def location_problem(location: str, folder: Path) -> str:
     """Why an external-data `location` may not be read for a model in `folder` ('' when it may)."""
     if not location:
@@ -59,8 +67,10 @@ def location_problem(location: str, folder: Path) -> str:
         return "climbs out of the model's folder ('..')"
     real_folder = os.path.realpath(folder)
     target = os.path.realpath(os.path.join(real_folder, *parts))
-    if os.path.commonpath([real_folder, target]) != real_folder:
+    if os.path.commonpath([real_folder, target]) != real_folder and not _hub_blob(real_folder, target):
         return "leads out of the model's folder through a symbolic link"
+    if os.path.exists(target) and not os.path.isfile(target):
+        return "is not a regular file (a pipe or device would block or never end)"
     return ""
 
 
@@ -68,7 +78,7 @@ def external_data_problem(model, path: str | Path) -> str:
     """Why the external data of `model` (loaded from `path` without it) must not be read ('' when it may)."""
     from onnx import TensorProto
 
-    folder = Path(path).resolve().parent
+    folder = Path(os.path.dirname(str(path)) or ".")   # the folder as loaders join it: not the model's symlink target
     for tensor in model_tensors(model):
         if tensor.data_location != TensorProto.EXTERNAL:
             continue
@@ -77,20 +87,22 @@ def external_data_problem(model, path: str | Path) -> str:
         problem = location_problem(location, folder)
         if problem:
             shown = location if len(location) <= 80 else location[:77] + "..."
-            return (f"model '{path}' keeps tensor '{tensor.name[:80]}' in external file {shown!r}, which {problem}; "
+            return (f"model '{path}' keeps tensor {tensor.name[:80]!r} in external file {shown!r}, which {problem}; "
                     f"it was not loaded (a model file must not read files outside its folder); {FIX}")
     return ""
 
 
 def check_external_data(path: str | Path, error: type[Exception]) -> None:
     """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder; the weights are not
-    read. A file that does not parse is left to the loader that follows, which names that problem."""
+    read. A file that onnx cannot parse is refused too: its external data cannot be checked, and another parser
+    (ONNX Runtime's, TensorRT's) might still read it."""
     import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - corrupt files get their own message from the loader
-        return
+    except Exception as exc:  # noqa: BLE001 - whatever the parser's reason, the file is not a usable model
+        raise error(f"model '{path}' is not a readable ONNX file ({exc.__class__.__name__}), so what it reads "
+                    "could not be checked; re-export it with `dt export CHECKPOINT` or re-download it") from None
     problem = external_data_problem(model, path)
     if problem:
         raise error(problem)

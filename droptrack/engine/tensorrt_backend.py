@@ -23,6 +23,8 @@ ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned de
 
 # fields of the sidecar env that must match for a plan to load (CUDA/driver differences are reported only)
 MUST_MATCH = ("tensorrt", "gpu", "compute_capability")
+MAX_SIDECAR = 1 << 20   # bytes: a sidecar is a few KB of JSON
+SHOWN = ("precision", "rebuild_command", *(f"env.{k}" for k in (*MUST_MATCH, "cuda", "driver")))   # in messages
 
 
 def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
@@ -76,6 +78,9 @@ def read_sidecar(path: Path) -> dict:
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
     try:
+        if side.stat().st_size > MAX_SIDECAR:   # read whole, it would take that much memory first
+            raise BackendError(f"sidecar {side} is {side.stat().st_size / 2**20:.0f} MiB, not an engine description "
+                               f"(a few KB); {rebuild}")
         info = json.loads(side.read_text())
     except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
         raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
@@ -89,6 +94,12 @@ def read_sidecar(path: Path) -> dict:
         ArtifactMeta.from_dict(info["meta"])
     except MetadataError as exc:
         raise BackendError(f"sidecar {side} {exc}".replace(REEXPORT, rebuild)) from None
+    for name in SHOWN:   # printed in dt run's and dt doctor's lines: no control characters, no screenfuls
+        part, _, key = name.rpartition(".")
+        value = (info[part] if part else info).get(key, "")
+        if not isinstance(value, str) or len(value) > 300 or not value.isprintable():
+            raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
+                               f"{rebuild}")
     return info
 
 

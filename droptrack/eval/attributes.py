@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.errors import InputError
+from droptrack.textfiles import read_table
 
 # The LaSOT toolkit's 14 attributes, in the order of the att/<seq>.txt columns (short name, long name).
 LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion"), ("DEF", "Deformation"),
@@ -53,7 +54,7 @@ SCORE_KEYS = {"ope": ("auc", "precision", "norm_precision"), "got10k-toolkit": (
 
 def parse_attribute_file(path: Path) -> list[str]:
     """Tags of one file: LaSOT's 14 or UAV123's 12 comma-separated 0/1 flags, or one tag per line."""
-    text = path.read_text(errors="replace").strip()
+    text = read_table(path, InputError, "fix it from the toolkit's att/ files, or remove it").strip()
     cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
     if len(cells) in FLAG_FILES and all(c in ("0", "1") for c in cells):
         return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
@@ -89,7 +90,8 @@ def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
         p = folder / name
         if not p.is_file():
             return None
-        return np.array([int(float(v)) for v in p.read_text().split()], dtype=np.int64)
+        text = read_table(p, InputError, "re-download the sequence")
+        return np.array([int(float(v)) for v in text.split()], dtype=np.int64)
 
     tags = set()
     absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")

@@ -15,6 +15,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_write, atomic_write_text
 from droptrack.errors import InputError
+from droptrack.textfiles import read_table, row_problem
 
 RESULT_SUBDIRS = ("got10k", "trackingnet")  # OSTrack writes these benchmarks one folder deeper
 
@@ -45,6 +46,9 @@ def write_times(path: str | Path, times: np.ndarray | Sequence[float]) -> Path:
     return atomic_write_text(path, "".join(f"{t:f}\n" for t in np.asarray(times, dtype=np.float64).reshape(-1)))
 
 
+_REWRITE = "it is not a tracker's result for one sequence: re-run the tracker on it"
+
+
 def _rows(text: str, path: str | Path, writer: str = "write_result") -> list[tuple[int, list[float]]]:
     """(line number, numbers) of every non-blank line; numbers separated by tabs, commas or spaces (a UTF-8 BOM,
     as Windows editors write, is ignored)."""
@@ -52,6 +56,8 @@ def _rows(text: str, path: str | Path, writer: str = "write_result") -> list[tup
     for no, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
         if not line.strip():
             continue
+        if row_problem(line):
+            raise InputError(f"{path}:{no}: {row_problem(line)}; re-write it with droptrack.eval.results.{writer}")
         try:
             rows.append((no, [float(v) for v in re.split(r"[,\s]+", line.strip())]))
         except ValueError:
@@ -72,7 +78,7 @@ def read_result(path: str | Path, n_frames: int | None = None, extra_rows: bool 
     """
     path = Path(path)
     try:
-        rows = _rows(path.read_text(errors="replace"), path)   # binary garbage: 'not a table of numbers'
+        rows = _rows(read_table(path, InputError, _REWRITE), path)   # binary garbage: 'not a table of numbers'
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}); check the result folder") from None
     short = next(((no, len(r)) for no, r in rows if len(r) != 4), None)
@@ -94,7 +100,7 @@ def read_times(path: str | Path) -> np.ndarray:
     """All numbers of a `_time.txt` file (seconds, one or more columns) as a flat float64 array."""
     path = Path(path)
     try:
-        rows = _rows(path.read_text(errors="replace"), path, "write_times")
+        rows = _rows(read_table(path, InputError, _REWRITE), path, "write_times")
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     return np.array([v for _, r in rows for v in r], dtype=np.float64)

@@ -64,14 +64,17 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
     if path.is_file():
         try:
             old = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             old = {}
+        old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
         keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
-            raise InputError(f"{out} holds results of another run ({diff}: {old.get(diff)!r}, now {ident[diff]!r}, "
+            was = repr(old.get(diff))[:80]
+            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident[diff]!r}, "
                              f"from {old.get('artifact')}); pass another --output or delete that folder")
         seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
+        seen = seen if isinstance(seen, dict) else {}
     else:
         stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
         if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it

@@ -205,8 +205,10 @@ def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict
     if path.is_file():
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):   # not ours: replaced
+        data = {}
     data.setdefault("artifacts", {})
     for r in reports:
         data["artifacts"][r.artifact] = r.to_dict()

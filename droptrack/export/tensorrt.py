@@ -161,10 +161,14 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
 
 
 def _read_key(side: Path) -> str:
+    """The cache key of an existing sidecar; '' (rebuild) for one that is not a droptrack sidecar."""
+    from droptrack.engine.tensorrt_backend import MAX_SIDECAR
+
     try:
-        return str(json.loads(side.read_text()).get("cache_key", ""))
-    except (OSError, ValueError):
+        info = json.loads(side.read_text()) if side.stat().st_size <= MAX_SIDECAR else {}
+    except (OSError, ValueError, RecursionError):
         return ""
+    return str(info.get("cache_key", "")) if isinstance(info, dict) else ""
 
 
 def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: int, cdir: Path,

@@ -26,9 +26,10 @@ import torch
 
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
-from droptrack.errors import CheckpointError, ConfigError, MetadataError
+from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
+from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
 from droptrack.model.vit import resize_pos_embed
 
 FORMAT = "droptrack"
@@ -127,7 +128,7 @@ def _load(path: Path, trust: bool):
                               "re-save it with a current torch.save from code you trust") from None
     logging.getLogger("droptrack").warning(
         "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called", path,
-        ", ".join(names))
+        printable(", ".join(names)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -165,6 +166,9 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
         raise CheckpointError(f"checkpoint {problem}")
     if path.suffix.lower() == ".safetensors":   # tensors only: nothing in it can run code
         return _read_safetensors(path)
+    problem = archive_problem(path)   # entries that would inflate to more than the file holds: not read at all
+    if problem:
+        raise CheckpointError(f"checkpoint '{path}' {problem}")
     try:
         obj = _load(path, trust)
     except CheckpointError:
@@ -174,6 +178,10 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
                               "re-download it or point to the right file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
+    problem = tensor_problem(obj)   # before the NaN check or anything else touches the elements
+    if problem:
+        raise CheckpointError(f"checkpoint '{path}': {problem}; it is damaged or hostile: re-download it or point "
+                              "to the right file")
     return obj
 
 
@@ -184,6 +192,8 @@ def _read_safetensors(path: Path) -> dict:
         from safetensors import safe_open
     except ImportError:
         raise CheckpointError("reading .safetensors needs the 'safetensors' package; pip install safetensors") from None
+    if header_problem(path):
+        raise CheckpointError(f"checkpoint '{path}' {header_problem(path)}; re-download it or point to the right file")
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
@@ -221,7 +231,7 @@ def check_finite(state: dict, path: str | Path) -> None:
     for k, v in state.items():
         if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
             bad = int((~torch.isfinite(v)).sum())
-            raise CheckpointError(f"checkpoint '{path}': tensor '{k}' has {bad} NaN/Inf value(s); the model is "
+            raise CheckpointError(f"checkpoint '{path}': tensor '{k[:80]}' has {bad} NaN/Inf value(s); the model is "
                                   "broken (diverged training or a damaged file) - use an earlier checkpoint")
 
 
@@ -253,7 +263,8 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
         cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
     elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
         cause = "its width/depth differs from the config (another architecture)"
-    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+    shown = [k[:80] for k in unexpected[:3]]   # names from the file: a key may be megabytes long
+    parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {shown}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
     return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
@@ -265,7 +276,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
     obj = read_file(path, trust)
     if obj.get("format") == FORMAT:
-        _check_layout(obj, path)
+        check_layout(obj, path)
         try:
             cfg = config_from_dict(obj["config"], name=obj.get("config_name", ""))
         except ConfigError as exc:
@@ -278,13 +289,11 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         if not isinstance(state, dict) or not any(str(k).startswith("backbone.") for k in state):
             raise CheckpointError(f"'{path}' is not a tracking checkpoint (no 'net' with backbone.* keys); "
                                   "for MAE/DropMAE weights use `dt train --pretrained`")
+        check_named(state, path)   # before guess_config_name reads a shape
         if config is None:
             config = guess_config_name(state)
         cfg = config if isinstance(config, Config) else load_config(config)
-    wrong = next((k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
-    if wrong is not None:
-        raise CheckpointError(f"checkpoint '{path}': weight {str(wrong)[:60]!r} is not a named tensor; re-download "
-                              "the file or point to the right one")
+    check_named(state, path)
     check_finite(state, path)
     variant = detect_variant(state)
     model = build_model(cfg, variant=variant)
@@ -297,18 +306,9 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     return model.eval(), cfg
 
 
-def _check_layout(obj: dict, path: str | Path) -> None:
-    """A droptrack-format checkpoint's parts have the types save_checkpoint writes (a file from elsewhere may not)."""
-    want = {"config": dict, "net": dict, "config_name": str, "variant": str}
-    for key, kind in want.items():
-        if key in obj and not isinstance(obj[key], kind) or key in ("config", "net") and key not in obj:
-            raise CheckpointError(f"checkpoint '{path}' has {type(obj.get(key)).__name__} '{key}', expected a "
-                                  f"{'mapping' if kind is dict else 'text'}; it is damaged or not written by "
-                                  "droptrack: re-download it or point to the right file")
-
-
 def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadReport:
     """A whole tracking checkpoint as initialisation (official PRETRAIN_FILE 'OSTrack*': `net`, strict=False)."""
+    check_named(net, path)
     own = model.state_dict()
     fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
@@ -333,8 +333,8 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
     if "net" in obj and isinstance(obj["net"], dict):
         return load_tracking_init(model, obj["net"], path)
     state = obj.get("model", obj.get("state_dict", obj))
-    state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()
-             if isinstance(v, torch.Tensor)}
+    state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in
+             (state.items() if isinstance(state, dict) else ()) if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if "patch_embed.proj.weight" not in state or "blocks.0.attn.qkv.weight" not in state:
         raise CheckpointError(f"'{path}' is not a ViT checkpoint (no patch_embed.proj / blocks.*.attn.qkv weights); "
                               "pass MAE, DropMAE or timm ViT weights")
@@ -388,7 +388,7 @@ def read_meta(path: str | Path) -> ArtifactMeta:
     obj = read_file(path)
     if obj.get("format") == FORMAT:
         try:
-            return ArtifactMeta.from_dict(obj["meta"])
+            return ArtifactMeta.from_dict(obj.get("meta"))
         except MetadataError as exc:
             raise CheckpointError(f"checkpoint '{path}' {exc}") from None
     state = obj.get("net", obj)

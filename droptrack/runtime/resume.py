@@ -227,7 +227,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
         try:
             with np.load(npz, allow_pickle=False) as z:
                 point.templates = z["templates"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, MemoryError) as exc:   # MemoryError: a header claiming terabytes
             raise InputError(f"--resume: the refreshed templates {npz} cannot be read ({exc}); {START_OVER}") from None
     return point
 
@@ -274,7 +274,7 @@ def _journal_of(outputs: list[str]) -> tuple[Path, dict] | None:
                 recorded = json.loads(journal.read_text())["identity"]
                 if set(recorded["outputs"]) & set(outputs):
                     return journal, recorded
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):   # not a journal of ours
                 continue
     return None
 

@@ -1,0 +1,37 @@
+"""Text tables from elsewhere (result, time, annotation, label and attribute files), bounded before they are read.
+
+A result folder or a dataset from someone else may hold a file of gigabytes, or one line of hundreds of megabytes:
+read whole and split into numbers, it would take tens of times its size in memory and minutes of CPU before any
+check saw it. A table larger than any benchmark sequence's, or a box row longer than a row of numbers can be, is
+refused in one line instead, naming the file (and the line).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+MAX_BYTES = 32 << 20   # the longest benchmark sequences' tables (tens of thousands of rows) take a few MB
+MAX_ROW = 1024         # characters in one row of box or time numbers (4 numbers take under 100)
+
+
+def read_table(path: str | os.PathLike, error: type[Exception], fix: str) -> str:
+    """The text of a table file, or `error` (one line, ending with `fix`) when it is larger than MAX_BYTES or not a
+    regular file (a named pipe in an unpacked result folder would block the read forever); OSError from reading
+    passes through, for the caller's message."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):   # a folder: the read names it
+        raise error(f"{path}: not a regular file (a named pipe or device, which would never end); {fix}")
+    size = st.st_size
+    if size > MAX_BYTES:
+        raise error(f"{path}: {size / 2**20:.0f} MiB, larger than a table of any benchmark sequence "
+                    f"({MAX_BYTES >> 20} MiB at most); {fix}")
+    return Path(path).read_text(errors="replace")
+
+
+def row_problem(line: str) -> str:
+    """Why one line of a box or time table is not a row of numbers by its length alone ('' when it may be)."""
+    if len(line) <= MAX_ROW:
+        return ""
+    return f"a line of {len(line)} characters, longer than a row of numbers can be ({MAX_ROW} at most)"
