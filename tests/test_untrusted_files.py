@@ -117,13 +117,6 @@ def test_package_reads_every_pickle_and_npy_weights_only():
 
 # ----- ONNX: external data must stay inside the model's folder -----
 
-@pytest.fixture(scope="module")
-def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("onnx")
-    r = cli("export", tiny_ckpt, "-o", out)
-    assert r.exit_code == 0, r.output
-    return out / "model.onnx"
-
 
 def with_external(src: Path, folder: Path, location: str) -> Path:
     """A copy of `src` in `folder` whose largest initializer is read from `location` (the bytes are also written to

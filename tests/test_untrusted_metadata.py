@@ -31,13 +31,6 @@ def laughs(levels: int) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("onnx")
-    r = cli("export", tiny_ckpt, "-o", out)
-    assert r.exit_code == 0, r.output
-    return out / "model.onnx"
-
 
 def with_metadata(src: Path, dst: Path, key: str, value: str | None) -> Path:
     """A copy of `src` whose metadata `key` is `value` (None: removed)."""
