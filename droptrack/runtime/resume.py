@@ -164,21 +164,45 @@ def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""
     try:
-        return journal is not None and journal.is_file() and any(
+        return journal is not None and journal.is_file() and is_journal(journal) and any(
             p.is_file() and p.stat().st_size > 0 for o in outputs for p in (o, part_path(o)))
     except OSError:
         return False
 
 
+def is_journal(path: Path) -> bool:
+    """Whether `path` is a dt run journal of outputs named as ours (a journal is named after its first output, so a
+    moved folder's still is): only such a file is trusted, removed or replaced, never a user's or another run's file
+    that happens to bear the name."""
+    try:
+        data = json.loads(path.read_text())
+        outputs = data["identity"]["outputs"]
+        return data["format"] in (1, FORMAT) and Path(outputs[0]).name + ".resume.json" == path.name
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, IndexError):
+        return False
+
+
+def check_journal_path(journal: Path | None) -> None:
+    """A file at the journal's name that is not one of our journals is refused: the run would replace it while it
+    goes and delete it at its end (another run's output, a user's file)."""
+    if journal is not None and os.path.lexists(journal) and not is_journal(journal):
+        raise InputError(f"{journal} is where this run keeps its resume journal, and it holds something else (not a "
+                         "dt run journal of these outputs); move that file away, or pass other --output/--jsonl paths")
+
+
 def remove_journal(path: Path | None) -> None:
-    """Delete a journal, then its saved templates and the temporary files of a journal write a kill interrupted
-    (the journal first: a kill in between leaves no journal naming templates that are gone)."""
+    """Delete our journal (`is_journal`), then its saved templates and the temporary files of a journal write a kill
+    interrupted (the journal first: a kill in between leaves no journal naming templates that are gone)."""
     if path is not None:
-        path.unlink(missing_ok=True)
-        stem = glob_escape(path.name.removesuffix(".json"))
-        for pattern in (f"{stem}.*.npz", f".{stem}.json.*.tmp", f".{stem}.*.npz.*.tmp"):
+        if path.is_file() and is_journal(path):
+            path.unlink(missing_ok=True)
+        stem = path.name.removesuffix(".json")
+        for pattern in (f"{glob_escape(stem)}.*.npz", f".{glob_escape(stem)}.json.*.tmp",
+                        f".{glob_escape(stem)}.*.npz.*.tmp"):
             for p in path.parent.glob(pattern):
-                p.unlink(missing_ok=True)
+                version = p.name[len(stem) + 1 + p.name.startswith("."):].split(".")[0]
+                if version.isdigit() or pattern.endswith(".json.*.tmp"):   # templates are `NAME.resume.<n>.npz`
+                    p.unlink(missing_ok=True)
 
 
 @dataclasses.dataclass

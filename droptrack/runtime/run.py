@@ -133,6 +133,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
+    resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
