@@ -64,11 +64,13 @@ def check_not_journal(jsonl: str | None, output: str | None, save: str | None, n
                              f"the first --jsonl/--output file, deleted when the run ends); pass another output path")
 
 
-def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
+def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path], compute: dict | None = None) -> dict:
     """What must be the same for a run to continue another: source and model (by content: `fingerprint`), init
-    boxes, settings, outputs."""
-    return _json_safe({"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
-            "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)})
+    boxes, settings, outputs, and where it computes (`compute`: the device and --pre it used; another device's
+    numbers differ in the last bits)."""
+    ident = {"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
+             "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)}
+    return _json_safe({**ident, "compute": compute} if compute is not None else ident)
 
 
 def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
@@ -258,9 +260,14 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
 
 def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     """A one-line error naming what differs between the killed run's identity and this run's (nothing: returns)."""
-    differ = [k for k in ident if recorded.get(k) != ident[k]]
-    if "outputs" in differ or "streams" in differ:
+    differ = [k for k in ident if recorded.get(k) != ident[k] and (k != "compute" or "compute" in recorded)]
+    if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
         raise InputError(_outputs_differ(path, recorded))
+    if differ == ["compute"] and isinstance(recorded["compute"], dict):
+        then, now = (f"--device {c.get('device')} --pre {c.get('pre')}"
+                     for c in (recorded["compute"], ident["compute"]))
+        raise InputError(f"--resume: the killed run tracked with {then}, this one with {now}: their boxes would mix "
+                         f"in one file; resume with {then}, or {START_OVER}")
     if "model" in differ and isinstance(recorded.get("model"), dict) and "sha256" in recorded["model"]:
         raise InputError(f"--resume: {_model_change(recorded['model'], ident['model'])}: its boxes and this model's "
                          "would mix in one file; pass the weights it used, or rerun without --resume and with "
@@ -269,7 +276,8 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         content = "sha256" in str(ident.get("source"))   # format 2: files by content, else by size and mtime
         change = "its content changed" if content else "or its file changed"
         names = {"source": f"the source ({change})", "model": f"the model ({change})",
-                 "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings"}
+                 "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings",
+                 "compute": "--device / --pre"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
                          f"--resume, or {START_OVER}")

@@ -106,6 +106,13 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     return DeviceTracker(backend, device=device, ext=settings)
 
 
+def _pre_used(tracker) -> str:
+    """Where `tracker` pre-processes: 'device' (DeviceTracker) or 'host' (what --pre auto resolved to)."""
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    return "device" if isinstance(tracker, DeviceTracker) else "host"
+
+
 def select_targets(image) -> list[list[float]]:
     """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
     import cv2
@@ -228,7 +235,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
         stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
-        ident = resume.identity(opts, boxes, tracker, outputs) if resumable or opts.resume else {}   # hashes files
+        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": _pre_used(tracker)}
+        ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
         point = None
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
