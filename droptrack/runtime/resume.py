@@ -260,7 +260,8 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
 
 def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     """A one-line error naming what differs between the killed run's identity and this run's (nothing: returns)."""
-    differ = [k for k in ident if recorded.get(k) != ident[k] and (k != "compute" or "compute" in recorded)]
+    differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
+              and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
         raise InputError(_outputs_differ(path, recorded))
     if differ == ["compute"] and isinstance(recorded["compute"], dict):
@@ -281,6 +282,14 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
                          f"--resume, or {START_OVER}")
+
+
+def _by_content(key: str, value: Any) -> Any:
+    """An identity entry as compared: the model by its bytes alone (the built-in weights passed as --model are the
+    same model)."""
+    if key == "model" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "builtin"}
+    return value
 
 
 def _model_change(then: dict, now: dict) -> str:
