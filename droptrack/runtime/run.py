@@ -255,7 +255,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             if opts.output:
                 sinks.append(BoxFileSink(opts.output, len(boxes), lines))
             if opts.save:
-                sinks.append(VideoSink(opts.save, src.fps))
+                sinks.append(VideoSink(opts.save, src.fps, timed=not getattr(src, "live", False)))
             if opts.show:
                 sinks.append(WindowSink())
         except BaseException:
