@@ -45,3 +45,10 @@ def test_overwrite_removes_a_killed_runs_journal_but_not_a_users_npz(clip, tiny_
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "b.txt.resume.notes.npz"]
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 12
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_at_the_journals_name_is_refused_without_reading_it(clip, tiny_ckpt, tmp_path):
+    os.mkfifo(tmp_path / "b.txt.resume.json")   # reading it would wait for a writer forever
+    line = one_line_error(dt_run(clip, tiny_ckpt, tmp_path, "--overwrite"))
+    assert "not a dt run journal" in line and (tmp_path / "b.txt.resume.json").is_fifo()

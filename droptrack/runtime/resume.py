@@ -177,6 +177,8 @@ def is_journal(path: Path) -> bool:
     moved folder's still is): only such a file is trusted, removed or replaced, never a user's or another run's file
     that happens to bear the name."""
     try:
+        if not path.is_file():   # a folder, a named pipe (reading it would wait for a writer)
+            return False
         data = json.loads(path.read_text())
         outputs = data["identity"]["outputs"]
         return data["format"] in (1, FORMAT) and Path(outputs[0]).name + ".resume.json" == path.name
