@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from droptrack.errors import InputError
+from droptrack.errors import CheckpointError, InputError
 from droptrack.eval.resume import check_manifest, identity
 from droptrack.eval.workers import TrackerSpec
 
 
-def graph_with_external_weights(folder: Path) -> Path:
-    """y = x + w with w (64 floats) stored in `w.bin` beside the graph."""
+def graph_with_external_weights(folder: Path, location: str = "w.bin") -> Path:
+    """y = x + w with w (64 floats) stored in `location` (beside the graph: `w.bin`)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -26,7 +26,11 @@ def graph_with_external_weights(folder: Path) -> Path:
     path = folder / "m.onnx"
     onnx.save_model(helper.make_model(graph), str(path), save_as_external_data=True, location="w.bin",
                     size_threshold=0)
-    assert (folder / "w.bin").is_file()
+    if location != "w.bin":   # the graph names another file (the bytes stay in w.bin)
+        model = onnx.load(str(path), load_external_data=False)
+        for e in model.graph.initializer[0].external_data:
+            e.value = location if e.key == "location" else e.value
+        onnx.save_model(model, str(path))
     return path
 
 
@@ -45,3 +49,11 @@ def test_other_weights_in_the_external_data_file_are_refused(tmp_path):
     with pytest.raises(InputError, match="holds results of another run"):
         check_manifest(out, again, "cpu", {"seq1": "f1", "seq2": "f2"}, write=False)
     check_manifest(out, ident, "cpu", {"seq1": "f1", "seq2": "f2"}, write=False)   # the same bytes resume
+
+
+def test_weights_outside_the_graphs_folder_are_refused_unread(tmp_path):
+    """The identity hashed every location the graph names, before the loader's check that they lie in its folder:
+    `/dev/zero` was read without end."""
+    model = graph_with_external_weights(tmp_path, "/dev/zero")
+    with pytest.raises(CheckpointError, match="external file '/dev/zero'.*it was not loaded"):
+        identity(TrackerSpec(str(model), None, "cpu"), "synth")

@@ -16,6 +16,7 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
+from droptrack.engine.onnx_files import check_external_data
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
 from droptrack.runtime.fingerprint import external_data_files
@@ -40,7 +41,9 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         if not path.is_file():
             raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
                                   ".engine file")
-    data = external_data_files(path)   # an ONNX graph's weights may live in files beside it: pinned too
+    if path.suffix.lower() == ".onnx":   # its weights may live in files beside it: pinned too, once checked to be
+        check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero, ../secret)
+    data = external_data_files(path)
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),
             "external_data": {n: sha256_file(path.parent / n) for n in data} if data else None,
             "config": spec.config, "dataset": tag}
