@@ -4,8 +4,11 @@ and the display rotation (a phone's portrait video) applied explicitly, or a war
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from typing import Any
+
+from droptrack.errors import printable
 
 # containers that dataset folders and --data take as videos (dt run opens any file OpenCV's FFmpeg reads): phones,
 # camcorders (AVCHD .mts/.m2ts), IP cameras and recorders (.ts), older cameras and screen captures (.3gp, .wmv, .flv)
@@ -16,6 +19,16 @@ MAX_FRAME_COUNT = 1e9   # more frames than a year of 30 FPS video: a broken head
 
 class RotationWarning(UserWarning):
     """A video's display rotation that the OpenCV backend reading it does not apply (its frames come sideways)."""
+
+
+def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
+    """A droptrack warning (RotationWarning) as one 'warning: ...' line on stderr, as dt prints them (the CLI, and
+    dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows them."""
+    if issubclass(category, RotationWarning):
+        sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
+        sys.stderr.flush()
+    else:
+        show(message, category, *rest)
 
 
 def plausible_frame_count(n: float | None) -> int | None:

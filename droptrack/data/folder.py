@@ -73,6 +73,7 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
 
 
 DAMAGED_RUN = 50   # failed reads in a row that end a video (fewer, then a good frame: damaged frames), as dt run
+MIN_FRAME_BYTES = 4   # no container stores a frame in fewer bytes (an AVI chunk header alone is 8, an MP4 sample 4+)
 
 
 def _decoded_frames(cap: cv2.VideoCapture) -> int:
@@ -89,7 +90,7 @@ def _decoded_frames(cap: cv2.VideoCapture) -> int:
 
 def _video_sequence(path: Path, single: bool) -> Sequence:
     """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per frame its header
-    reports (counted by decoding when it reports none)."""
+    reports (counted by decoding when it reports none, or more than the file's size can hold)."""
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
@@ -99,8 +100,11 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
-        try:   # NaN, negative or absurd (a recording stopped before its header was written): count the frames
-            n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or _decoded_frames(cap)
+        try:   # NaN, negative or absurd (a recording stopped before its header was written, or more frames than
+            # the file has room for: a row each would take gigabytes): count the frames
+            n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            if n is None or n > path.stat().st_size // MIN_FRAME_BYTES:
+                n = _decoded_frames(cap)
         finally:
             cap.release()
         boxes = np.full((n, 4), np.nan)

@@ -16,19 +16,22 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
+from droptrack.engine.onnx_files import check_external_data
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
+from droptrack.runtime.fingerprint import external_data_files
 
 MANIFEST = "eval.json"
 LOCK = ".lock"
 
 
 def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
-    """What must match for results in a folder to be resumed: artifact bytes (sha256), config, dataset tag."""
+    """What must match for results in a folder to be resumed: artifact bytes (sha256, and an ONNX graph's external
+    data files'), config, dataset tag."""
     if spec.baseline is not None:
         from droptrack.eval.baselines import identity
 
-        return {**identity(spec.baseline), "config": None, "dataset": tag}
+        return {**identity(spec.baseline), "external_data": None, "config": None, "dataset": tag}
     if spec.artifact is None:
         from droptrack.model.default import default_checkpoint
 
@@ -38,7 +41,12 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         if not path.is_file():
             raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
                                   ".engine file")
-    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "config": spec.config, "dataset": tag}
+    if path.suffix.lower() == ".onnx":   # its weights may live in files beside it: pinned too, once checked to be
+        check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero, ../secret)
+    data = external_data_files(path)
+    return {"artifact": str(path), "artifact_sha256": sha256_file(path),
+            "external_data": {n: sha256_file(path.parent / n) for n in data} if data else None,
+            "config": spec.config, "dataset": tag}
 
 
 def fingerprint(seq: Any) -> str:
@@ -67,7 +75,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         except (OSError, ValueError, RecursionError):
             old = {}
         old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
-        keys = ("artifact_sha256", "config", "dataset", "tracker_overrides", "realtime")
+        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
             was = repr(old.get(diff))[:80]

@@ -7,11 +7,13 @@ return each sequence's boxes and times; only the parent writes files.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue as queue_mod
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,6 +22,7 @@ import numpy as np
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.realtime import RealTime, Schedule
+from droptrack.videofiles import one_line_warning
 
 ProgressFn = Callable[[str, int, int], None]   # (sequence, frames done, frames total)
 PROGRESS_PERIOD_S = 0.1
@@ -120,6 +123,7 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
     """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
     because a raising initializer makes the pool respawn workers forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)   # as the parent shows ours
     _WORKER.update(queue=progress_queue, tracker=None, error=None, realtime=spec.realtime)
     try:
         if spec.threads:

@@ -14,7 +14,7 @@ from droptrack.paths import check_not_finished, check_outputs, check_readable, r
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
-from droptrack.runtime.outlock import writer_alive
+from droptrack.runtime.outlock import streamed_as, writer_alive
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
 
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
@@ -58,6 +58,12 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     check_output_paths(opts.source, (opts.artifact, opts.config), {"--output": box_files, "--jsonl": jsonl,
                                                                    "--save": save}, opts.overwrite or resume,
                        unlocked=hasattr(opts, "resume"))   # dt run locks after these checks; dt serve before
+    if hasattr(opts, "resume"):   # dt run, not locked yet: a running writer's unfinished file is not 'data'
+        live = next(((o, w) for o in (*box_files, *jsonl, *save) for w in streamed_as(Path(o)) if writer_alive(w)),
+                    None)
+        if live is not None:
+            raise InputError(f"'{live[0]}' is the unfinished file of a running dt run or dt serve (it writes "
+                             f"{live[1]}); wait for it to finish (or stop it), or pass other output paths")
     if not (opts.overwrite or resume):   # a finished run's results are replaced only when asked to
         check_not_finished({"--output": box_files if earlier is None else earlier, "--jsonl": jsonl, "--save": save})
     if opts.save:   # after the path checks: 'out/' is a folder before it is a name without a container

@@ -43,12 +43,24 @@ def serve_outputs_writing(path: Path) -> list[Path]:
     return found
 
 
+def streamed_as(path: Path) -> list[Path]:
+    """The outputs a run writes as `path` until it ends (`sinks.part_path`: NAME.part, `sinks.video_part_path`:
+    NAME.part.EXT): writing `path` would replace a running writer's unfinished file."""
+    name, stem = path.name, path.stem
+    found = [path.with_name(name[:-len(".part")])] if name.endswith(".part") and name != ".part" else []
+    if stem.endswith(".part") and stem != ".part" and path.suffix:
+        found.append(path.with_name(stem[:-len(".part")] + path.suffix))
+    return found
+
+
 def writer_alive(path: str | Path) -> bool:
     """Whether a running `dt run` / `dt serve` holds `path`'s lock (`locked`), or a running dt serve may write it
-    (a target's file of its --output); nothing is created or taken."""
+    (a target's file of its --output), or `path` is a running writer's unfinished file (`streamed_as`); nothing is
+    created or taken."""
     path = Path(path)
     return filelock.in_use(lock_path(path)) or any(
-        filelock.in_use(targets_lock_path(o), shared=True) for o in serve_outputs_writing(path))
+        filelock.in_use(targets_lock_path(o), shared=True) for o in serve_outputs_writing(path)) or any(
+        writer_alive(o) for o in streamed_as(path))
 
 
 def _busy(target: Path) -> str:
@@ -74,11 +86,17 @@ def locked(paths: list[Path], serving: list[Path] = ()) -> Iterator[None]:
     `serving`; shared locks on the per-target families `paths` belong to. A second `dt run` or `dt serve` onto the
     same files, --resume or not, is refused in one line (droptrack.filelock: the race with an ending run)."""
     held: list[tuple[Path, int, bool]] = []
+    # a file that is another output's unfinished NAME.part takes that output's locks too (its writer's, if running)
+    files = [(path, _busy(path)) for path in paths] + [
+        (owner, f"another dt run or dt serve is writing {owner}, as {path} until it ends; wait for it to finish (or "
+                "stop it), or pass other output paths") for path in paths for owner in streamed_as(path)]
     try:
-        for path in paths:
+        for path, busy_msg in files:
             lock = lock_path(path)
             lock.parent.mkdir(parents=True, exist_ok=True)   # the outputs' folder is made when they are opened
-            held.append((lock, filelock.take(lock, _busy(path))[0], False))
+            if any(lock == h[0] for h in held):
+                continue
+            held.append((lock, filelock.take(lock, busy_msg)[0], False))
             for output in serve_outputs_writing(path):
                 lock = targets_lock_path(output)
                 if output in serving or any(lock == h[0] for h in held):

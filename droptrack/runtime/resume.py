@@ -64,11 +64,13 @@ def check_not_journal(jsonl: str | None, output: str | None, save: str | None, n
                              f"the first --jsonl/--output file, deleted when the run ends); pass another output path")
 
 
-def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
+def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path], compute: dict | None = None) -> dict:
     """What must be the same for a run to continue another: source and model (by content: `fingerprint`), init
-    boxes, settings, outputs."""
-    return _json_safe({"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
-            "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)})
+    boxes, settings, outputs, and where it computes (`compute`: the device and --pre it used; another device's
+    numbers differ in the last bits)."""
+    ident = {"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
+             "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)}
+    return _json_safe({**ident, "compute": compute} if compute is not None else ident)
 
 
 def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
@@ -164,21 +166,47 @@ def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""
     try:
-        return journal is not None and journal.is_file() and any(
+        return journal is not None and journal.is_file() and is_journal(journal) and any(
             p.is_file() and p.stat().st_size > 0 for o in outputs for p in (o, part_path(o)))
     except OSError:
         return False
 
 
+def is_journal(path: Path) -> bool:
+    """Whether `path` is a dt run journal of outputs named as ours (a journal is named after its first output, so a
+    moved folder's still is): only such a file is trusted, removed or replaced, never a user's or another run's file
+    that happens to bear the name."""
+    try:
+        if not path.is_file():   # a folder, a named pipe (reading it would wait for a writer)
+            return False
+        data = json.loads(path.read_text())
+        outputs = data["identity"]["outputs"]
+        return data["format"] in (1, FORMAT) and Path(outputs[0]).name + ".resume.json" == path.name
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, IndexError):
+        return False
+
+
+def check_journal_path(journal: Path | None) -> None:
+    """A file at the journal's name that is not one of our journals is refused: the run would replace it while it
+    goes and delete it at its end (another run's output, a user's file)."""
+    if journal is not None and os.path.lexists(journal) and not is_journal(journal):
+        raise InputError(f"{journal} is where this run keeps its resume journal, and it holds something else (not a "
+                         "dt run journal of these outputs); move that file away, or pass other --output/--jsonl paths")
+
+
 def remove_journal(path: Path | None) -> None:
-    """Delete a journal, then its saved templates and the temporary files of a journal write a kill interrupted
-    (the journal first: a kill in between leaves no journal naming templates that are gone)."""
+    """Delete our journal (`is_journal`), then its saved templates and the temporary files of a journal write a kill
+    interrupted (the journal first: a kill in between leaves no journal naming templates that are gone)."""
     if path is not None:
-        path.unlink(missing_ok=True)
-        stem = glob_escape(path.name.removesuffix(".json"))
-        for pattern in (f"{stem}.*.npz", f".{stem}.json.*.tmp", f".{stem}.*.npz.*.tmp"):
+        if path.is_file() and is_journal(path):
+            path.unlink(missing_ok=True)
+        stem = path.name.removesuffix(".json")
+        for pattern in (f"{glob_escape(stem)}.*.npz", f".{glob_escape(stem)}.json.*.tmp",
+                        f".{glob_escape(stem)}.*.npz.*.tmp"):
             for p in path.parent.glob(pattern):
-                p.unlink(missing_ok=True)
+                version = p.name[len(stem) + 1 + p.name.startswith("."):].split(".")[0]
+                if version.isdigit() or pattern.endswith(".json.*.tmp"):   # templates are `NAME.resume.<n>.npz`
+                    p.unlink(missing_ok=True)
 
 
 @dataclasses.dataclass
@@ -234,9 +262,15 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
 
 def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     """A one-line error naming what differs between the killed run's identity and this run's (nothing: returns)."""
-    differ = [k for k in ident if recorded.get(k) != ident[k]]
-    if "outputs" in differ or "streams" in differ:
+    differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
+              and (k != "compute" or "compute" in recorded)]
+    if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
         raise InputError(_outputs_differ(path, recorded))
+    if differ == ["compute"] and isinstance(recorded["compute"], dict):
+        then, now = (f"--device {c.get('device')} --pre {c.get('pre')}"
+                     for c in (recorded["compute"], ident["compute"]))
+        raise InputError(f"--resume: the killed run tracked with {then}, this one with {now}: their boxes would mix "
+                         f"in one file; resume with {then}, or {START_OVER}")
     if "model" in differ and isinstance(recorded.get("model"), dict) and "sha256" in recorded["model"]:
         raise InputError(f"--resume: {_model_change(recorded['model'], ident['model'])}: its boxes and this model's "
                          "would mix in one file; pass the weights it used, or rerun without --resume and with "
@@ -245,10 +279,19 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         content = "sha256" in str(ident.get("source"))   # format 2: files by content, else by size and mtime
         change = "its content changed" if content else "or its file changed"
         names = {"source": f"the source ({change})", "model": f"the model ({change})",
-                 "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings"}
+                 "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings",
+                 "compute": "--device / --pre"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
                          f"--resume, or {START_OVER}")
+
+
+def _by_content(key: str, value: Any) -> Any:
+    """An identity entry as compared: the model by its bytes alone (the built-in weights passed as --model are the
+    same model)."""
+    if key == "model" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "builtin"}
+    return value
 
 
 def _model_change(then: dict, now: dict) -> str:

@@ -106,6 +106,13 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     return DeviceTracker(backend, device=device, ext=settings)
 
 
+def _pre_used(tracker) -> str:
+    """Where `tracker` pre-processes: 'device' (DeviceTracker) or 'host' (what --pre auto resolved to)."""
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    return "device" if isinstance(tracker, DeviceTracker) else "host"
+
+
 def select_targets(image) -> list[list[float]]:
     """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
     import cv2
@@ -133,6 +140,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
+    resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
@@ -227,7 +235,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
         stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
-        ident = resume.identity(opts, boxes, tracker, outputs) if resumable or opts.resume else {}   # hashes files
+        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": _pre_used(tracker)}
+        ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
         point = None
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
@@ -246,7 +255,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             if opts.output:
                 sinks.append(BoxFileSink(opts.output, len(boxes), lines))
             if opts.save:
-                sinks.append(VideoSink(opts.save, src.fps))
+                sinks.append(VideoSink(opts.save, src.fps, timed=not getattr(src, "live", False)))
             if opts.show:
                 sinks.append(WindowSink())
         except BaseException:

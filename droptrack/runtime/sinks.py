@@ -287,6 +287,9 @@ def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:
     return out
 
 
+MAX_HELD_S = 60.0   # --save holds a frame at most this long to reach the next one's time (more: a broken time)
+
+
 class VideoSink(Sink):
     """Annotated video (mp4v for .mp4; MJPG for .avi/.mkv); opened on the first frame, released at close.
 
@@ -295,11 +298,16 @@ class VideoSink(Sink):
     by the suffix) and renamed onto NAME at close, like the box files: a killed run leaves an earlier video whole.
     """
 
-    def __init__(self, path: str | Path, fps: float | None):
+    def __init__(self, path: str | Path, fps: float | None, timed: bool = False):
+        """`timed`: the frames carry media times (a video file): a frame shown longer than one frame period (a
+        variable frame rate, repeated frames stored once) is written again until the next one's time, so the video
+        plays as long as the source; otherwise one video frame per frame."""
         check_video_path(path)
         self.path = Path(path)
         self.part = video_part_path(self.path)
         self.fps = fps if fps and fps > 0 else 30.0
+        self.timed, self.start, self.written = timed, None, 0
+        self.last: np.ndarray | None = None   # the last frame written (repeated to fill a gap in the times)
         self.writer = None
         self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
         self.scale = 1
@@ -329,7 +337,14 @@ class VideoSink(Sink):
             self.resized += 1
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
+        if self.timed and math.isfinite(frame.timestamp):
+            self.start = frame.timestamp if self.start is None else self.start
+            due = round((frame.timestamp - self.start) * self.fps)   # this frame's place at the video's rate
+            for _ in range(min(due - self.written, round(MAX_HELD_S * self.fps))):   # a broken time: not forever
+                self.writer.write(self.last)
+                self.written += 1
         self.writer.write(image)
+        self.last, self.written = image, self.written + 1
         if self.part != self.path:
             self._check_room(always=False)
 

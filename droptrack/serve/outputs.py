@@ -52,10 +52,10 @@ class Outputs:
             raise InputError(f"cannot write the outputs ({exc.strerror}: {exc.filename}); pass writable "
                              "--jsonl/--output paths") from None
 
-    def open_video(self, fps: float | None) -> None:
-        """--save's writer, at the source's frame rate."""
+    def open_video(self, fps: float | None, timed: bool = False) -> None:
+        """--save's writer, at the source's frame rate (`timed`: by the frames' media times, `VideoSink`)."""
         if self.opts.save:
-            self.video = VideoSink(self.opts.save, fps)
+            self.video = VideoSink(self.opts.save, fps, timed)
 
     def open_box_file(self, target_id: int) -> BoxFileSink | None:
         """A new target's box file (None without --output); CommandError 507 / 409 if it cannot be written."""

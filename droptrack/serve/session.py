@@ -107,7 +107,7 @@ class Session:
             self._frames = readers.newest(self._frames)
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
-        self.outputs.open_video(self._source.fps)
+        self.outputs.open_video(self._source.fps, timed=not self.live)
         self._frame, self._finished, self._frames_done = first, False, 1
         self.state = "running" if self.live else "waiting"   # files wait on their first frame for a target
         self._publish()
