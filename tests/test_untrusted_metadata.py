@@ -121,6 +121,20 @@ def test_a_real_sidecar_still_reads(tmp_path):
     assert read_sidecar(tmp_path / "model.engine")["env"] == env
 
 
+def test_a_sidecar_built_from_a_deep_onnx_path_still_reads(tmp_path):
+    """dt export writes rebuild_command = 'dt export ONNX_PATH --engine --workspace N': a path of a few hundred
+    characters (a deep project folder) is a real sidecar, not a screenful; refusing it asked to rebuild forever."""
+    from droptrack.export.tensorrt import rebuild_command
+
+    onnx_path = Path("/data") / "/".join(["a_fairly_long_folder_name_for_experiments"] * 8) / "model.onnx"
+    command = rebuild_command(onnx_path, 4.0, "strong")
+    assert len(command) > 300
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    (tmp_path / "model.engine.json").write_text(json.dumps(
+        {"meta": META, "env": {}, "precision": "fp16", "rebuild_command": command}))
+    assert read_sidecar(tmp_path / "model.engine")["rebuild_command"] == command
+
+
 # ----- configs -----
 
 @pytest.mark.parametrize("text,named", [

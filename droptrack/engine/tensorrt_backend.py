@@ -97,7 +97,8 @@ def read_sidecar(path: Path) -> dict:
     for name in SHOWN:   # printed in dt run's and dt doctor's lines: no control characters, no screenfuls
         part, _, key = name.rpartition(".")
         value = (info[part] if part else info).get(key, "")
-        if not isinstance(value, str) or len(value) > 300 or not value.isprintable():
+        longest = 300 + (4096 if key == "rebuild_command" else 0)   # the command names the .onnx path (PATH_MAX)
+        if not isinstance(value, str) or len(value) > longest or not value.isprintable():
             raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
                                f"{rebuild}")
     return info
