@@ -57,7 +57,11 @@ def cpu_int8_isa() -> str:
 def int8_isa(cpuinfo: str, avx512_hidden: bool) -> str:
     """`cpu_int8_isa` from the text of /proc/cpuinfo and whether this process's CPUID hides AVX-512 (a CPU that
     has AVX-VNNI but no AVX-512, e.g. Alder Lake, hides nothing)."""
-    flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), [])
+    flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), None)
+    if flags is None:   # Arm (a Jetson, Graviton): 'Features', where MLAS's INT8 kernels use SDOT and SMMLA
+        arm = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("Features")), [])
+        found = [name for flag, name in (("asimddp", "dot product (SDOT)"), ("i8mm", "I8MM")) if flag in arm]
+        return ", ".join(found) if found else ("Arm, no dot product" if arm else "instruction sets unknown")
     vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
             if flag in flags]
     if vnni and "avx512f" in flags and avx512_hidden:
