@@ -11,6 +11,7 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,19 @@ def sidecar_path(engine_path: str | Path) -> Path:
     """`model.engine` -> `model.engine.json`."""
     p = Path(engine_path)
     return p.with_name(p.name + ".json")
+
+
+def sidecar_fields(side: Path) -> dict:
+    """An existing sidecar's JSON object for a lookup (cache key, checkpoint sha256): {} when it is missing, not a
+    regular file, over MAX_SIDECAR, not JSON or not an object (not a droptrack sidecar: nothing to look up)."""
+    try:
+        st = side.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SIDECAR:   # a pipe would block, a huge file fill memory
+            return {}
+        info = json.loads(side.read_text())
+    except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def read_sidecar(path: Path) -> dict:
