@@ -76,3 +76,16 @@ def test_got10k_list_and_meta_info_of_many_megabytes_are_refused_unread(tmp_path
     sparse(tmp_path / "meta_info.ini", 40 << 20)
     with pytest.raises(DatasetError, match=r"meta_info\.ini: 40 MiB"):
         _meta_info(tmp_path / "meta_info.ini")
+
+
+@pytest.mark.parametrize("text", ["0\n1\ninf\n", "0\n1e30\n", "0\nabsent\n"])
+def test_got10k_labels_that_are_not_integers_are_one_line(tmp_path, text):
+    """GOT-10k's absence/cover/cut_by_image.label hold one integer per line; 'inf' or a number beyond 64 bits was an
+    OverflowError traceback from the dataset reader, and any non-number one from the attribute tags (ValueError)."""
+    from droptrack.eval.attributes import derived_got10k
+
+    (tmp_path / "absence.label").write_text(text)
+    with pytest.raises(DatasetError, match=r"absence\.label: labels must be integers"):
+        load_flags(tmp_path / "absence.label", 2)
+    with pytest.raises(DatasetError, match=r"absence\.label: labels must be integers"):
+        derived_got10k(tmp_path, np.array([[1.0, 1.0, 5.0, 5.0]] * 2))
