@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.errors import DropTrackError, MetadataError, OutputFull, full_error, full_message, no_room
+from droptrack.errors import DropTrackError, MetadataError, OutputFull, full_error, full_message, no_room, shown
 from droptrack.paths import writes_in_place
 
 SCHEMA_VERSION = 1
@@ -65,7 +65,7 @@ class ArtifactMeta:
         for name, value in values.items():
             problem = _field_problem(name, value)
             if problem:
-                raise MetadataError(f"has metadata '{name}' = {_shown(value)}, {problem}; {REEXPORT}")
+                raise MetadataError(f"has metadata '{name}' = {shown(value, 60)}, {problem}; {REEXPORT}")
         if values["stride"] > min(values["template_size"], values["search_size"]):
             raise MetadataError(f"has metadata 'stride' = {values['stride']}, larger than its crop sizes; {REEXPORT}")
         return cls(**values)
@@ -83,7 +83,7 @@ class ArtifactMeta:
                 try:
                     d[k[len("droptrack."):]] = json.loads(v)
                 except (ValueError, RecursionError):
-                    raise MetadataError(f"has metadata '{k}' = {_shown(v)}, which is not JSON; {REEXPORT}") from None
+                    raise MetadataError(f"has metadata '{k}' = {shown(v, 60)}, which is not JSON; {REEXPORT}") from None
         return cls.from_dict(d)
 
 
@@ -112,12 +112,6 @@ def _field_problem(name: str, v: Any) -> str:
     if name in ("extra", "tracker"):
         return "" if isinstance(v, dict) and all(isinstance(k, str) for k in v) else "expected a JSON object"
     return "" if isinstance(v, str) and len(v) <= 256 else "expected a short text"
-
-
-def _shown(v: Any) -> str:
-    """A hostile value, shortened for an error line."""
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # checkpoint files dt run, serve, eval, bench and doctor accept (.safetensors: weights only, never code; any case)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from droptrack.errors import ConfigError
+from droptrack.errors import ConfigError, shown
 
 VARIANTS = ("droptrack", "ostrack")
 
@@ -99,13 +99,6 @@ def _in_range(value: Any, rule: Rule) -> bool:
     if rule.lo is not None and (value < rule.lo or (rule.lo_open and value == rule.lo)):
         return False
     return rule.hi is None or not (value > rule.hi or (rule.hi_open and value == rule.hi))
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """repr of a config value or key for an error line, cut to `limit` characters (a file from elsewhere may hold a
-    value of megabytes)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def check_value(name: str, value: Any, rule: Rule) -> Any:

@@ -7,7 +7,7 @@ import errno
 import os
 import re
 import sys
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 
 class DropTrackError(Exception):
@@ -170,6 +170,13 @@ def printable(text: object) -> str:
     elsewhere cannot split a message into lines or send escape sequences to the terminal."""
     text = str(text).replace("\r", "\\r").replace("\n", "\\n")
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """repr of a value from a file for an error line, cut to `limit` characters (a file from elsewhere may hold a
+    value of megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def one_line(message: object) -> str:

@@ -40,3 +40,31 @@ def test_cpuid_hides_avx512_and_vnni_only_under_the_wrapper() -> None:
 def test_wrapper_without_a_command_is_one_line_exit_2() -> None:
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "avx2_dispatch.sh")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "usage" in done.stderr
+
+
+# /proc/cpuinfo flag lines as the kernel prints them (abridged): an Alder Lake core has AVX-VNNI and no AVX-512,
+# so NumPy's AVX512F is False there without anything being hidden
+ALDER_LAKE = "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma avx_vnni sha_ni\n"
+SAPPHIRE_RAPIDS = "flags\t\t: avx2 avx512f avx512bw avx512_vnni avx_vnni amx_tile amx_int8\n"
+
+
+def test_avx_vnni_without_avx512_is_not_called_hidden() -> None:
+    from droptrack.eval.machine import int8_isa
+
+    assert int8_isa(ALDER_LAKE, avx512_hidden=True) == "AVX-VNNI"
+    assert int8_isa(ALDER_LAKE, avx512_hidden=False) == "AVX-VNNI"
+    assert int8_isa(SAPPHIRE_RAPIDS, avx512_hidden=False) == "AVX-512 VNNI, AVX-VNNI, AMX"
+    assert int8_isa(SAPPHIRE_RAPIDS, avx512_hidden=True).startswith("AVX2, no VNNI (AVX-512, VNNI and AMX hidden")
+
+
+def test_arm_cpus_are_named_by_their_int8_dot_product_instructions() -> None:
+    """Arm's /proc/cpuinfo has a 'Features' line and no 'flags': a Jetson Orin (Cortex-A78AE) is not 'no AVX2'."""
+    from droptrack.eval.machine import int8_isa
+
+    orin = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics asimdrdm lrcpc asimddp\n"
+    graviton3 = "Features\t: fp asimd asimddp sve i8mm bf16 svei8mm\n"
+    nano = "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"   # Cortex-A57: no SDOT
+    assert int8_isa(orin, avx512_hidden=False) == "dot product (SDOT)"
+    assert int8_isa(graviton3, avx512_hidden=False) == "dot product (SDOT), I8MM"
+    assert int8_isa(nano, avx512_hidden=False) == "Arm, no dot product"
+    assert int8_isa("processor\t: 0\n", avx512_hidden=False) == "instruction sets unknown"

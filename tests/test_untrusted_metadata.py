@@ -121,6 +121,44 @@ def test_a_real_sidecar_still_reads(tmp_path):
     assert read_sidecar(tmp_path / "model.engine")["env"] == env
 
 
+def test_stale_engine_note_skips_sidecars_that_are_not_ours(tmp_path):
+    """dt export names engines of another checkpoint left in its --output folder by their sidecar's
+    meta.checkpoint_sha256; a sidecar with a number there, a JSON list or a named pipe is not ours: skipped (a number
+    was a TypeError traceback after the export, a pipe blocked it)."""
+    import os
+
+    from droptrack.export.pipeline import ExportReport, ExportResult
+    from droptrack.export.report import stale_artifacts
+
+    meta = ArtifactMeta("droptrack", "x", 128, 256, 2.0, 4.0, 16, checkpoint_sha256="a" * 64)
+    report = ExportReport(tmp_path, [ExportResult("model.onnx", tmp_path / "model.onnx", "fp32", "ok", 0.0, meta=meta)])
+    sidecars = {"old": {"meta": {"checkpoint_sha256": "b" * 64}}, "number": {"meta": {"checkpoint_sha256": 5}},
+                "list": [1, 2], "flat": {"meta": "text"}}
+    for name, content in sidecars.items():
+        (tmp_path / f"{name}.engine").write_bytes(b"plan")
+        (tmp_path / f"{name}.engine.json").write_text(json.dumps(content))
+    if hasattr(os, "mkfifo"):
+        (tmp_path / "pipe.engine").write_bytes(b"plan")
+        os.mkfifo(tmp_path / "pipe.engine.json")
+    (line,) = stale_artifacts(report)
+    assert line.endswith("not rewritten by this export: old.engine (checkpoint bbbbbbbbbbbb); re-export those "
+                         "precisions or move them away before dt bench / dt run"), line
+
+
+def test_a_sidecar_built_from_a_deep_onnx_path_still_reads(tmp_path):
+    """dt export writes rebuild_command = 'dt export ONNX_PATH --engine --workspace N': a path of a few hundred
+    characters (a deep project folder) is a real sidecar, not a screenful; refusing it asked to rebuild forever."""
+    from droptrack.export.tensorrt import rebuild_command
+
+    onnx_path = Path("/data") / "/".join(["a_fairly_long_folder_name_for_experiments"] * 8) / "model.onnx"
+    command = rebuild_command(onnx_path, 4.0, "strong")
+    assert len(command) > 300
+    (tmp_path / "model.engine").write_bytes(b"plan")
+    (tmp_path / "model.engine.json").write_text(json.dumps(
+        {"meta": META, "env": {}, "precision": "fp16", "rebuild_command": command}))
+    assert read_sidecar(tmp_path / "model.engine")["rebuild_command"] == command
+
+
 # ----- configs -----
 
 @pytest.mark.parametrize("text,named", [

@@ -76,3 +76,30 @@ def test_got10k_list_and_meta_info_of_many_megabytes_are_refused_unread(tmp_path
     sparse(tmp_path / "meta_info.ini", 40 << 20)
     with pytest.raises(DatasetError, match=r"meta_info\.ini: 40 MiB"):
         _meta_info(tmp_path / "meta_info.ini")
+
+
+@pytest.mark.parametrize("text", ["0\n1\ninf\n", "0\n1e30\n", "0\nabsent\n"])
+def test_got10k_labels_that_are_not_integers_are_one_line(tmp_path, text):
+    """GOT-10k's absence/cover/cut_by_image.label hold one integer per line; 'inf' or a number beyond 64 bits was an
+    OverflowError traceback from the dataset reader, and any non-number one from the attribute tags (ValueError)."""
+    from droptrack.eval.attributes import derived_got10k
+
+    (tmp_path / "absence.label").write_text(text)
+    with pytest.raises(DatasetError, match=r"absence\.label: labels must be integers"):
+        load_flags(tmp_path / "absence.label", 2)
+    with pytest.raises(DatasetError, match=r"absence\.label: labels must be integers"):
+        derived_got10k(tmp_path, np.array([[1.0, 1.0, 5.0, 5.0]] * 2))
+
+
+def test_an_nfs_annotation_line_of_a_million_fields_is_refused_before_it_is_split(tmp_path):
+    """NfS's official 30/<seq>.txt rows ('id xmin ymin xmax ymax frame lost occluded generated label') are checked
+    like every other box table: a line longer than a row can be is one line naming it, not split into a million
+    strings."""
+    from droptrack.data.nfs_tnl2k import _nfs_official_boxes
+
+    path = tmp_path / "Gymnastics.txt"
+    path.write_text('1 10 20 50 80 1 0 0 0 "person"\n' + "0 " * 600_000 + "\n")
+    with pytest.raises(DatasetError, match=r"Gymnastics\.txt:2: a line of 1200000 characters"):
+        _nfs_official_boxes(path)
+    path.write_text('1 10 20 50 80 1 0 0 0 "person"\n')
+    assert _nfs_official_boxes(path).tolist() == [[10.0, 20.0, 40.0, 60.0]]

@@ -15,7 +15,7 @@ import numpy as np
 
 from droptrack.data.sequence import REDOWNLOAD, Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
-from droptrack.textfiles import read_table
+from droptrack.textfiles import read_table, row_problem
 
 
 def _nfs_official_boxes(path: Path) -> np.ndarray:
@@ -24,6 +24,8 @@ def _nfs_official_boxes(path: Path) -> np.ndarray:
         raise DatasetError(f"NfS annotation {path} is missing; re-extract the sequence's 30/ folder")
     rows = []
     for no, ln in enumerate(read_table(path, DatasetError, REDOWNLOAD).splitlines(), 1):
+        if row_problem(ln):   # before it is split: a line of millions of fields takes gigabytes
+            raise DatasetError(f"{path}:{no}: {row_problem(ln)}; {REDOWNLOAD}")
         parts = ln.split()
         if not parts:
             continue

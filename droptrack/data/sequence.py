@@ -205,7 +205,7 @@ def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
     text = read_table(path, DatasetError, REDOWNLOAD).strip()
     try:
         vals = np.array([int(float(v)) for v in _SPLIT.split(text)] if text else [], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):   # OverflowError: 'inf', or a number beyond int64
         raise DatasetError(f"{path}: labels must be integers; re-download the file") from None
     if n is not None and len(vals) != n:
         raise DatasetError(f"{path}: {len(vals)} labels for {n} annotated frames; re-download the sequence")

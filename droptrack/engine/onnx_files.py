@@ -74,16 +74,20 @@ def location_problem(location: str, folder: Path) -> str:
     return ""
 
 
-def external_data_problem(model, path: str | Path) -> str:
-    """Why the external data of `model` (loaded from `path` without it) must not be read ('' when it may)."""
+def external_tensors(model) -> Iterator[tuple]:
+    """(tensor, location) of every tensor of an onnx.ModelProto kept in an external data file ('' when it names
+    none)."""
     from onnx import TensorProto
 
-    folder = Path(os.path.dirname(str(path)) or ".")   # the folder as loaders join it: not the model's symlink target
     for tensor in model_tensors(model):
-        if tensor.data_location != TensorProto.EXTERNAL:
-            continue
-        entries = {e.key: e.value for e in tensor.external_data}
-        location = entries.get("location", "")
+        if tensor.data_location == TensorProto.EXTERNAL:
+            yield tensor, next((e.value for e in tensor.external_data if e.key == "location"), "")
+
+
+def external_data_problem(model, path: str | Path) -> str:
+    """Why the external data of `model` (loaded from `path` without it) must not be read ('' when it may)."""
+    folder = Path(os.path.dirname(str(path)) or ".")   # the folder as loaders join it: not the model's symlink target
+    for tensor, location in external_tensors(model):
         problem = location_problem(location, folder)
         if problem:
             shown = location if len(location) <= 80 else location[:77] + "..."

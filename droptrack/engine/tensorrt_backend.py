@@ -11,6 +11,7 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,19 @@ def sidecar_path(engine_path: str | Path) -> Path:
     return p.with_name(p.name + ".json")
 
 
+def sidecar_fields(side: Path) -> dict:
+    """An existing sidecar's JSON object for a lookup (cache key, checkpoint sha256): {} when it is missing, not a
+    regular file, over MAX_SIDECAR, not JSON or not an object (not a droptrack sidecar: nothing to look up)."""
+    try:
+        st = side.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SIDECAR:   # a pipe would block, a huge file fill memory
+            return {}
+        info = json.loads(side.read_text())
+    except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def read_sidecar(path: Path) -> dict:
     """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
     side = sidecar_path(path)
@@ -97,7 +111,8 @@ def read_sidecar(path: Path) -> dict:
     for name in SHOWN:   # printed in dt run's and dt doctor's lines: no control characters, no screenfuls
         part, _, key = name.rpartition(".")
         value = (info[part] if part else info).get(key, "")
-        if not isinstance(value, str) or len(value) > 300 or not value.isprintable():
+        longest = 300 + (4096 if key == "rebuild_command" else 0)   # the command names the .onnx path (PATH_MAX)
+        if not isinstance(value, str) or len(value) > longest or not value.isprintable():
             raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
                                f"{rebuild}")
     return info

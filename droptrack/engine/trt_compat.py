@@ -275,7 +275,8 @@ def deserialize(trt, plan: bytes, logger):
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
         raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
-                           "another GPU, or a version-compatible engine that carries code, which is not run); rebuild it with `dt export MODEL.onnx --engine`")
+                           "another GPU, or a version-compatible engine that carries code, which is not run); "
+                           "rebuild it with `dt export MODEL.onnx --engine`")
     return runtime, engine
 
 

@@ -86,12 +86,10 @@ def _candidates(seq: Any, folder: Path, att_dir: Path | None) -> list[Path]:
 
 def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
     """GOT10K_DERIVED tags of a GOT-10k sequence folder and its (N,4) ground truth."""
+    from droptrack.data.sequence import load_flags
+
     def flags(name: str) -> np.ndarray | None:
-        p = folder / name
-        if not p.is_file():
-            return None
-        text = read_table(p, InputError, "re-download the sequence")
-        return np.array([int(float(v)) for v in text.split()], dtype=np.int64)
+        return load_flags(folder / name) if (folder / name).is_file() else None
 
     tags = set()
     absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")

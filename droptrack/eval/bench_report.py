@@ -8,9 +8,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     passed              bool: every row has status 'passed'
     machine             droptrack.eval.machine.describe_machine(): cpu, cpu_int8 (the INT8 instruction sets: INT8
                         speed depends on them, and without VNNI U8S8 GEMMs can saturate), cores, usable_cores,
-                        memory_gb, os, python, loadavg_1m, gpu {name, capability, memory_gb, count, cuda, driver} | null,
-                        jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack, torch,
-                        onnxruntime, onnx, tensorrt, opencv, numpy}
+                        memory_gb, os, python, loadavg_1m, gpu {name, capability, memory_gb, count, cuda,
+                        driver} | null, jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack,
+                        torch, onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
                          n_sequences, n_frames, sequences: {name: frames}}
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
@@ -232,7 +232,8 @@ def markdown(report: Any) -> str:
             f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
             f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
-            f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), GPU {gpu}{jetson}; "
+            f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), "
+            f"GPU {gpu}{jetson}; "
             f"load {m['loadavg_1m']}; {versions}.\n\n" + head + rows
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
             "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "

@@ -51,12 +51,20 @@ def cpu_int8_isa() -> str:
     """The CPU's INT8 instruction sets as ONNX Runtime's MLAS uses them (an INT8/FP32 speed ratio depends on them
     more than on anything else): 'AVX-512 VNNI, AVX-VNNI, AMX', 'AVX2, no VNNI', ..."""
     text = _read("/proc/cpuinfo")
-    if text is None:
-        return "instruction sets unknown"
-    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return "instruction sets unknown" if text is None else int8_isa(text, _cpuid_hides_avx512())
+
+
+def int8_isa(cpuinfo: str, avx512_hidden: bool) -> str:
+    """`cpu_int8_isa` from the text of /proc/cpuinfo and whether this process's CPUID hides AVX-512 (a CPU that
+    has AVX-VNNI but no AVX-512, e.g. Alder Lake, hides nothing)."""
+    flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), None)
+    if flags is None:   # Arm (a Jetson, Graviton): 'Features', where MLAS's INT8 kernels use SDOT and SMMLA
+        arm = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("Features")), [])
+        found = [name for flag, name in (("asimddp", "dot product (SDOT)"), ("i8mm", "I8MM")) if flag in arm]
+        return ", ".join(found) if found else ("Arm, no dot product" if arm else "instruction sets unknown")
     vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
             if flag in flags]
-    if vnni and _cpuid_hides_avx512():
+    if vnni and "avx512f" in flags and avx512_hidden:
         return "AVX2, no VNNI (AVX-512, VNNI and AMX hidden from CPUID on a CPU that has them)"
     return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
 

@@ -36,9 +36,7 @@ def summary_table(report: ExportReport):
 def stale_artifacts(report: ExportReport) -> list[str]:
     """Graphs and engines left in the output folder by an export of another checkpoint (not rewritten by this one):
     named, never deleted, so nobody benchmarks or deploys them as this checkpoint's."""
-    import json
-
-    from droptrack.engine.tensorrt_backend import sidecar_path
+    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path
     from droptrack.export.onnx import read_metadata
 
     fp32 = next((r for r in report.results if r.precision == "fp32" and r.meta is not None), None)
@@ -54,10 +52,11 @@ def stale_artifacts(report: ExportReport) -> list[str]:
             if path.suffix == ".onnx":
                 other = read_metadata(path).checkpoint_sha256
             else:
-                other = json.loads(sidecar_path(path).read_text()).get("meta", {}).get("checkpoint_sha256", "")
+                meta = sidecar_fields(sidecar_path(path)).get("meta")
+                other = meta.get("checkpoint_sha256", "") if isinstance(meta, dict) else ""
         except Exception:  # noqa: BLE001 - not a droptrack artifact (or unreadable): not ours to judge
             continue
-        if other and other != sha:
+        if isinstance(other, str) and other and other != sha:   # a number there: not a sidecar of ours
             stale.append(f"{path.name} (checkpoint {other[:12]})")
     if not stale:
         return []

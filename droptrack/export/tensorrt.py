@@ -162,13 +162,9 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
 
 def _read_key(side: Path) -> str:
     """The cache key of an existing sidecar; '' (rebuild) for one that is not a droptrack sidecar."""
-    from droptrack.engine.tensorrt_backend import MAX_SIDECAR
+    from droptrack.engine.tensorrt_backend import sidecar_fields
 
-    try:
-        info = json.loads(side.read_text()) if side.stat().st_size <= MAX_SIDECAR else {}
-    except (OSError, ValueError, RecursionError):
-        return ""
-    return str(info.get("cache_key", "")) if isinstance(info, dict) else ""
+    return str(sidecar_fields(side).get("cache_key", ""))
 
 
 def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: int, cdir: Path,

@@ -66,13 +66,11 @@ def external_data_files(path: Path) -> list[str]:
     if path.suffix.lower() != ".onnx":
         return []
     import onnx
-    from onnx import TensorProto
 
-    from droptrack.engine.onnx_files import model_tensors
+    from droptrack.engine.onnx_files import external_tensors
 
     model = onnx.load(str(path), load_external_data=False)
-    return sorted({e.value for t in model_tensors(model) if t.data_location == TensorProto.EXTERNAL
-                   for e in t.external_data if e.key == "location"})
+    return sorted({location for _, location in external_tensors(model) if location})
 
 
 def file_id(path: str | None) -> dict | None:
