@@ -15,6 +15,7 @@ from droptrack.errors import printable
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".mts", ".m2ts", ".ts", ".3gp",
               ".wmv", ".asf", ".flv", ".vob", ".ogv", ".y4m")
 MAX_FRAME_COUNT = 1e9   # more frames than a year of 30 FPS video: a broken header, not a count
+DAMAGED_RUN = 50        # failed reads in a row that end a video file (fewer, then a good frame: damaged frames)
 
 
 class RotationWarning(UserWarning):

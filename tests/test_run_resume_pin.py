@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from droptrack.artifact import sha256_file
 from droptrack.runtime.fingerprint import CHUNK, sampled_sha256
 from droptrack.runtime.run import RunOptions, run
 from helpers import cli, drifting_clip, one_line_error
@@ -146,6 +147,27 @@ def test_other_weights_in_an_onnx_graphs_external_data_are_refused(clip, externa
     model.with_name("ext.onnx.data").write_bytes(data)   # the weights it tracked with: it resumes
     res = cli(*base)
     assert res.exit_code == 0, res.output
+
+
+def test_a_journal_from_before_external_data_was_pinned_still_resumes(clip, external_onnx, tmp_path):
+    """A journal written by an earlier droptrack holds the graph's sha256 only: an unchanged ONNX model with external
+    data resumes from it (comparing the new external-data entry with nothing refused it as 'other weights')."""
+    model = tmp_path / "m" / "ext.onnx"
+    model.parent.mkdir()
+    for f in (external_onnx, external_onnx.with_name("ext.onnx.data")):
+        shutil.copy(f, model.parent / f.name)
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    run(options(clip, model, ref))
+    run(options(clip, model, out), on_frame=interrupt_at(20))
+    (journal,) = out.glob("*.resume.json")
+    data = json.loads(journal.read_text())
+    pinned = data["identity"]["model"].pop("external_data")
+    assert pinned == {"ext.onnx.data": sha256_file(model.parent / "ext.onnx.data")}
+    journal.write_text(json.dumps(data))
+    res = cli("run", clip, "-m", model, "--device", "cpu", "--threads", "1", "--init", INIT, "-o", out / "b.txt",
+              "--jsonl", out / "b.jsonl", "--resume")
+    assert res.exit_code == 0, res.output
+    assert files(out) == files(ref)
 
 
 def test_touched_and_copied_source_and_model_resume(clip, tiny_ckpt, tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 from droptrack.data.sequence import Sequence, list_images, load_boxes, select
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import frames_problem, is_image_file
-from droptrack.videofiles import VIDEO_EXTS, plausible_frame_count
+from droptrack.videofiles import DAMAGED_RUN, VIDEO_EXTS, plausible_frame_count
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
@@ -72,7 +72,6 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
 
 
-DAMAGED_RUN = 50   # failed reads in a row that end a video (fewer, then a good frame: damaged frames), as dt run
 MIN_FRAME_BYTES = 4   # no container stores a frame in fewer bytes (an AVI chunk header alone is 8, an MP4 sample 4+)
 
 

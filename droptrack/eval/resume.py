@@ -19,7 +19,7 @@ from droptrack.errors import CheckpointError, DropTrackError, InputError
 from droptrack.engine.onnx_files import check_external_data
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
-from droptrack.runtime.fingerprint import external_data_files
+from droptrack.runtime.fingerprint import external_data_sha256
 
 MANIFEST = "eval.json"
 LOCK = ".lock"
@@ -43,9 +43,7 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
                                   ".engine file")
     if path.suffix.lower() == ".onnx":   # its weights may live in files beside it: pinned too, once checked to be
         check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero, ../secret)
-    data = external_data_files(path)
-    return {"artifact": str(path), "artifact_sha256": sha256_file(path),
-            "external_data": {n: sha256_file(path.parent / n) for n in data} if data else None,
+    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "external_data": external_data_sha256(path),
             "config": spec.config, "dataset": tag}
 
 

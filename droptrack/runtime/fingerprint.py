@@ -55,10 +55,15 @@ def model_id(artifact: str | None) -> dict:
 
     path = default_checkpoint() if artifact is None else Path(os.path.expanduser(artifact))
     ident = {"builtin": artifact is None, "sha256": sha256_file(path)}
-    data = external_data_files(path)
+    data = external_data_sha256(path)
     if data:
-        ident["external_data"] = {name: sha256_file(path.parent / name) for name in data}
+        ident["external_data"] = data
     return ident
+
+
+def external_data_sha256(path: Path) -> dict[str, str] | None:
+    """{location: sha256} of the external data files an .onnx graph reads (None: none, or not an .onnx file)."""
+    return {name: sha256_file(path.parent / name) for name in external_data_files(path)} or None
 
 
 def external_data_files(path: Path) -> list[str]:

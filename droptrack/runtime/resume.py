@@ -262,6 +262,10 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
 
 def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     """A one-line error naming what differs between the killed run's identity and this run's (nothing: returns)."""
+    model = recorded.get("model")
+    if isinstance(model, dict) and "external_data" not in model and "external_data" in ident.get("model", {}):
+        # an earlier droptrack's journal did not pin external data: the graph's own sha256 is all it can compare
+        ident = {**ident, "model": {k: v for k, v in ident["model"].items() if k != "external_data"}}
     differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
               and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)

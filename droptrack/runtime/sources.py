@@ -28,14 +28,13 @@ from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import apply_rotation, plausible_frame_count
+from droptrack.videofiles import DAMAGED_RUN, apply_rotation, plausible_frame_count
 
 IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
 STREAM_TIMEOUT_S = 5.0   # FFmpeg open/read timeout of reconnecting streams (OpenCV's default is 30 s)
-DAMAGED_RUN = 50   # failed reads in a row that end a video file (fewer, then a good frame: damaged frames)
 FPS_RANGE = (0.1, 1000.0)   # a container's frame rate outside it is a time base or a broken header, not a rate
 
 
