@@ -36,3 +36,16 @@ def test_power_mode_advice_names_this_modules_maxn_id():
     assert _power_warnings({**jet, "power_mode": "NV Power Mode: MAXN_SUPER 2", "maxn_mode": "2"}) == []
     [unknown] = _power_warnings(jet)   # nvpmodel.conf unreadable: point at it rather than guess an ID
     assert "/etc/nvpmodel.conf" in unknown
+
+
+def test_jetpack_6_0_tensorrt_is_refused_with_the_upgrade_that_fixes_it(monkeypatch):
+    """JetPack 6.0 ships TensorRT 8.6, which droptrack cannot build with (name-based API, strong typing need 10):
+    the reason said only 'not supported', not what to install."""
+    import sys
+    from types import SimpleNamespace
+
+    from droptrack.engine import trt_compat
+
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="8.6.2"))
+    reason = trt_compat.unavailable_reason()
+    assert reason.startswith("TensorRT 8.6.2 is not supported") and "JetPack 6.1" in reason
