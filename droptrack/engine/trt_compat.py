@@ -1,8 +1,8 @@
 """The only module that branches on the TensorRT version (builder flags and runtime tensor API).
 
 TensorRT 10 (JetPack 6.1/6.2 ship 10.3; JetPack 6.0's 8.6 is refused): strongly typed networks (flag) or weak
-typing with FP16/INT8 builder flags and layer precision constraints. TensorRT 11: strongly typed only (no FP16/INT8/OBEY flags), so the
-precision comes from the ONNX graph (casts, Q/DQ). Both share the name-based I/O API
+typing with FP16/INT8 builder flags and layer precision constraints. TensorRT 11: strongly typed only (no
+FP16/INT8/OBEY flags), so the precision comes from the ONNX graph (casts, Q/DQ). Both share the name-based I/O API
 (`num_io_tensors`, `get_tensor_*`, `set_tensor_address`, `execute_async_v3`). Everything imports lazily.
 """
 
