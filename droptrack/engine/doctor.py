@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from droptrack.artifact import artifact_format
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
+NVPMODEL_CONF = Path("/etc/nvpmodel.conf")
+_POWER_MODEL = re.compile(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=([^\s>]+)")
 
 
 @dataclass
@@ -32,8 +35,14 @@ def _version(dist: str) -> str:
         return ""
 
 
+def maxn_mode(conf: str) -> str:
+    """The ID of the first MAXN power mode in an nvpmodel.conf text ('' when there is none): what `nvpmodel -m` takes
+    for MAXN differs from module to module, and some modules have no MAXN mode."""
+    return next((m.group(1) for m in _POWER_MODEL.finditer(conf) if "MAXN" in m.group(2).upper()), "")
+
+
 def jetson_info() -> dict[str, str]:
-    """Jetson model, L4T release and nvpmodel power mode ({} when not a Jetson)."""
+    """Jetson model, L4T release, nvpmodel power mode and the MAXN mode's ID ({} when not a Jetson)."""
     if not TEGRA_RELEASE.is_file():
         return {}
     info = {"l4t": TEGRA_RELEASE.read_text(errors="replace").splitlines()[0].strip("# ").strip()}
@@ -46,6 +55,10 @@ def jetson_info() -> dict[str, str]:
             info["power_mode"] = " ".join(line.strip() for line in out.splitlines() if line.strip())[:120]
         except (OSError, subprocess.SubprocessError):
             info["power_mode"] = "unknown (nvpmodel -q failed)"
+    try:
+        info["maxn_mode"] = maxn_mode(NVPMODEL_CONF.read_text(errors="replace"))
+    except OSError:
+        pass   # unknown: the warning names the file to look in
     return info
 
 
@@ -99,9 +112,10 @@ def environment_checks(env: dict, workers: int = 1) -> list[Check]:
     if not env.get("onnxruntime"):
         out.append(Check("warn", "onnxruntime is not importable: .onnx models cannot run (pip install 'droptrack[cpu]')"))
     jet = env.get("jetson") or {}
-    if jet and "MAXN" not in str(jet.get("power_mode", "")):
+    maxn = jet.get("maxn_mode", "<MAXN's ID in /etc/nvpmodel.conf>")
+    if jet and maxn and "MAXN" not in str(jet.get("power_mode", "")):   # a module without MAXN: nothing to advise
         out.append(Check("warn", f"Jetson power mode is '{jet.get('power_mode', '?')}', not MAXN: benchmarks will be "
-                                 "slower (sudo nvpmodel -m 0; sudo jetson_clocks)"))
+                                 f"slower (sudo nvpmodel -m {maxn}; sudo jetson_clocks)"))
     return out
 
 

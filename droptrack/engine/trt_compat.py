@@ -1,8 +1,8 @@
 """The only module that branches on the TensorRT version (builder flags and runtime tensor API).
 
-TensorRT 10 (JetPack 6 ships 10.3): strongly typed networks (flag) or weak typing with FP16/INT8 builder
-flags and layer precision constraints. TensorRT 11: strongly typed only (no FP16/INT8/OBEY flags), so the
-precision comes from the ONNX graph (casts, Q/DQ). Both share the name-based I/O API
+TensorRT 10 (JetPack 6.1/6.2 ship 10.3; JetPack 6.0's 8.6 is refused): strongly typed networks (flag) or weak
+typing with FP16/INT8 builder flags and layer precision constraints. TensorRT 11: strongly typed only (no
+FP16/INT8/OBEY flags), so the precision comes from the ONNX graph (casts, Q/DQ). Both share the name-based I/O API
 (`num_io_tensors`, `get_tensor_*`, `set_tensor_address`, `execute_async_v3`). Everything imports lazily.
 """
 
@@ -53,7 +53,8 @@ def unavailable_reason() -> str:
         return ("TensorRT is not installed here (pip install tensorrt-cu12 on x86, JetPack's python3-libnvinfer "
                 "on Jetson)")
     if major(trt) not in SUPPORTED_MAJORS:
-        return f"TensorRT {trt.__version__} is not supported; droptrack builds with TensorRT 10 or 11"
+        return (f"TensorRT {trt.__version__} is not supported; droptrack builds with TensorRT 10 or 11 (on a Jetson: "
+                "JetPack 6.1 or 6.2, which ship TensorRT 10.3)")
     try:
         import torch
 
