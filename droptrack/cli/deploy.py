@@ -52,7 +52,8 @@ def export_(
                                 "of the FP16 and TensorRT INT8 graphs, of model.onnx only when neither is asked."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
-                                   "and 11) or flags (TensorRT 10 builder flags)."),
+                                   "and 11) or flags (TensorRT 10 builder flags; weak typing, deprecated since "
+                                   "TensorRT 10.12, removed in 11)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
     safetensors: bool = typer.Option(False, "--safetensors", help="Also write model.safetensors: the FP32 weights "

@@ -42,7 +42,7 @@ def serve(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output (NAME_<id>.txt) / --jsonl / --save "
                                    "files that already hold data, and a killed run's NAME.part (default: refused "
                                    "before serving, as dt run)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda when available)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
                                           "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
                                           "models, else the usable cores)."),

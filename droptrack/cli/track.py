@@ -41,7 +41,7 @@ def run(
                                 "or image folder: the same command plus --resume appends to its --output / --jsonl "
                                 "files the boxes an uninterrupted run writes (NAME.resume.json, beside them, "
                                 "records where it stopped)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
                                          "flagged lost (its box is still reported); 0 disables."),
