@@ -91,6 +91,14 @@ def _resolution(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m and int(m.group(1)) > 0 and int(m.group(2)) > 0 else None
 
 
+def _synth_made(folder: Path, names: list[str]) -> bool:
+    """Whether a folder without synth.json (the generator writes it last) is a `dt data synth` set: its progress
+    journal or its sequence names; any other GOT-10k-layout folder (one's own footage) is read as it is."""
+    from droptrack.data.synth import PROGRESS, is_synth_sequence_name
+
+    return (folder / PROGRESS).is_file() or any(is_synth_sequence_name(nm) for nm in names)
+
+
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
     """Sequences of one GOT-10k split (default 'val'; 'test' has only the first GT row, the rest NaN)."""
     if split is None and dataset != "synth":   # a split folder given as the root is read as the split it is
@@ -100,7 +108,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)
     chosen = select(sequence_names(folder), names, f"{dataset} {split}")
-    if dataset == "synth" and chosen and not (folder / "synth.json").is_file():   # written last by the generator
+    if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")
     return [read_sequence(folder / nm, dataset) for nm in chosen]

@@ -1,0 +1,42 @@
+"""One's own footage in the GOT-10k layout (list.txt, <seq>/groundtruth.txt + frames): what `dt train --data PATH`
+(a bare PATH is SYNTH) and `dt eval --dataset synth --root PATH` read, with no `dt data synth` marker."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from droptrack.data import get_sequences
+from droptrack.data.synth import PROGRESS
+from droptrack.errors import DatasetError
+from helpers import text
+
+pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
+
+
+def _own_set(root, names=("porch_cam", "yard_cam")):
+    """Two 3-frame sequences named as a user names them, boxes written by hand."""
+    for nm in names:
+        (root / nm).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(root / nm / f"{i + 1:08d}.jpg"), np.full((24, 32, 3), 40 * i, np.uint8))
+        text(root / nm / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
+    text(root / "list.txt", "".join(f"{nm}\n" for nm in names))
+    return root
+
+
+def test_own_got10k_layout_folder_is_read_without_a_synth_marker(tmp_path):
+    seqs = get_sequences("synth", _own_set(tmp_path / "mine"))   # was 'its generation was interrupted; run dt data synth'
+    assert [s.name for s in seqs] == ["porch_cam", "yard_cam"]
+    assert seqs[1].boxes.tolist() == [[1, 2, 10, 8], [2, 3, 10, 8], [3, 4, 10, 8]] and len(seqs[1].frames) == 3
+
+
+def test_a_killed_synth_generation_is_still_refused(tmp_path):
+    mine = _own_set(tmp_path / "mine")
+    text(mine / PROGRESS, "{}\n")                              # the generator's journal: a run was cut short
+    with pytest.raises(DatasetError, match="generation was interrupted"):
+        get_sequences("synth", mine)
+    named = _own_set(tmp_path / "named", names=("synth_train_00001",))
+    with pytest.raises(DatasetError, match="generation was interrupted"):
+        get_sequences("synth", named)
