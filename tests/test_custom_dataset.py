@@ -9,7 +9,7 @@ import pytest
 
 from droptrack.data import get_sequences
 from droptrack.data.synth import PROGRESS
-from droptrack.errors import DatasetError
+from droptrack.errors import DatasetError, InputError
 from helpers import text
 
 pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
@@ -40,3 +40,20 @@ def test_a_killed_synth_generation_is_still_refused(tmp_path):
     named = _own_set(tmp_path / "named", names=("synth_train_00001",))
     with pytest.raises(DatasetError, match="generation was interrupted"):
         get_sequences("synth", named)
+
+
+def test_a_second_final_pt_names_the_name_option(tmp_path):
+    """Every dt train run ends in final.pt, so two fine-tunes scored into one results folder share the default
+    tracker name 'final': the refusal named only another --output or deleting the first model's results."""
+    import json
+
+    from droptrack.eval.resume import check_manifest
+
+    ident = {"artifact": "a/final.pt", "artifact_sha256": "aa", "external_data": None, "config": "c",
+             "dataset": "synth", "tracker_overrides": None, "realtime": None}
+    (tmp_path / "eval.json").write_text(json.dumps({**ident, "inputs": {"porch_cam": "f"}}))
+    text(tmp_path / "porch_cam.txt", "1\t2\t10\t8\n")
+    with pytest.raises(InputError, match="holds results of another run.*--name") as err:
+        check_manifest(tmp_path, {**ident, "artifact": "b/final.pt", "artifact_sha256": "bb"}, "cpu", {})
+    assert "\n" not in str(err.value)
+    assert (tmp_path / "porch_cam.txt").read_text() == "1\t2\t10\t8\n"
