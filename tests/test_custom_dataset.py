@@ -57,3 +57,15 @@ def test_a_second_final_pt_names_the_name_option(tmp_path):
         check_manifest(tmp_path, {**ident, "artifact": "b/final.pt", "artifact_sha256": "bb"}, "cpu", {})
     assert "\n" not in str(err.value)
     assert (tmp_path / "porch_cam.txt").read_text() == "1\t2\t10\t8\n"
+
+
+def test_a_root_with_train_and_val_folders_is_scored_on_val_and_trained_on_train(tmp_path):
+    """dt eval --dataset synth --root MINE, MINE holding train/ and val/ (GOT-10k's layout), scored the training
+    sequences as if held out; GOT-10k's reader scores val there, and dt train still trains on train/."""
+    from droptrack.train.data import load_datasets
+
+    _own_set(tmp_path / "train", names=("porch_cam", "yard_cam"))
+    _own_set(tmp_path / "val", names=("gate_cam",))
+    assert [s.name for s in get_sequences("synth", tmp_path)] == ["gate_cam"]
+    assert [s.name for s in get_sequences("synth", tmp_path, split="train")] == ["porch_cam", "yard_cam"]
+    assert [s.name for s in load_datasets(["SYNTH"], {"SYNTH": str(tmp_path)})[0]] == ["porch_cam", "yard_cam"]

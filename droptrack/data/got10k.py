@@ -103,7 +103,9 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
     """Sequences of one GOT-10k split (default 'val'; 'test' has only the first GT row, the rest NaN)."""
     if split is None and dataset != "synth":   # a split folder given as the root is read as the split it is
         split = folder_split(root, "val")
-    split = (split or ("train" if dataset == "synth" else "val")).lower()
+    if split is None and dataset == "synth":   # training names its split; scoring a root with val/ in it scores val
+        split = "val" if (root / "val").is_dir() and not (root / "list.txt").is_file() else "train"
+    split = (split or "val").lower()
     if split not in SPLITS:
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)

@@ -23,7 +23,7 @@ DATASET_READERS = {
     "LASOT": ("lasot", "train"), "GOT10K_vottrain": ("got10k", "train"), "GOT10K_votval": ("got10k", "val"),
     "GOT10K_train_full": ("got10k", "train"), "GOT10K_official_val": ("got10k", "val"),
     "COCO17": ("coco", "train"), "TRACKINGNET": ("trackingnet", "train"),
-    "SYNTH": ("synth", None), "SYNTH_val": ("synth", None),
+    "SYNTH": ("synth", "train"), "SYNTH_val": ("synth", None),
 }
 
 
