@@ -69,3 +69,16 @@ def test_a_root_with_train_and_val_folders_is_scored_on_val_and_trained_on_train
     assert [s.name for s in get_sequences("synth", tmp_path)] == ["gate_cam"]
     assert [s.name for s in get_sequences("synth", tmp_path, split="train")] == ["porch_cam", "yard_cam"]
     assert [s.name for s in load_datasets(["SYNTH"], {"SYNTH": str(tmp_path)})[0]] == ["porch_cam", "yard_cam"]
+
+
+def test_a_folder_of_videos_as_training_root_says_training_reads_frames(tmp_path):
+    """dt eval reads a folder of videos with box files (--dataset video); dt train does not, and said only that the
+    folder should hold list.txt and sequence folders."""
+    from droptrack.errors import TrainingError
+    from droptrack.train.data import check_nonempty, load_datasets
+
+    (tmp_path / "porch.mp4").write_bytes(b"\x00" * 64)
+    text(tmp_path / "porch.txt", "1,2,10,8\n")
+    roots = {"SYNTH": str(tmp_path)}
+    with pytest.raises(TrainingError, match=r"holds video files, and training reads frames: .*<seq>/00000001\.jpg"):
+        check_nonempty(["SYNTH"], [1.0], roots, load_datasets(["SYNTH"], roots))
