@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,18 @@ from droptrack.errors import DatasetError, InputError
 from helpers import text
 
 pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
+
+
+def tiny_yaml(folder, model: dict):
+    """tiny_ce_test.yaml with these MODEL keys set, written to folder/tiny.yaml."""
+    import yaml
+
+    import droptrack
+
+    cfg = yaml.safe_load((Path(droptrack.__file__).parent / "configs" / "tiny_ce_test.yaml").read_text())
+    cfg["MODEL"].update(model)
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    return folder / "tiny.yaml"
 
 
 def _own_set(root, names=("porch_cam", "yard_cam")):
@@ -82,3 +96,23 @@ def test_a_folder_of_videos_as_training_root_says_training_reads_frames(tmp_path
     roots = {"SYNTH": str(tmp_path)}
     with pytest.raises(TrainingError, match=r"holds video files, and training reads frames: .*<seq>/00000001\.jpg"):
         check_nonempty(["SYNTH"], [1.0], roots, load_datasets(["SYNTH"], roots))
+
+
+def test_a_pretrain_file_that_exists_is_not_silently_ignored(tmp_path):
+    """The official trainer loads MODEL.PRETRAIN_FILE; dt train takes --pretrained only, and a config naming an
+    existing file trained from scratch after a yellow line."""
+    from droptrack.config import load_config
+    from droptrack.errors import ConfigError
+    from droptrack.model import build_model
+    from droptrack.model.checkpoint import save_checkpoint
+    from droptrack.train.options import TrainOptions, prepare
+
+    cfg = load_config("tiny_ce_test")
+    weights = save_checkpoint(tmp_path / "OSTrack_mine.pt", build_model(cfg), cfg)
+    config = tiny_yaml(tmp_path, {"PRETRAIN_FILE": str(weights)})
+    with pytest.raises(ConfigError, match=rf"PRETRAIN_FILE names the file '{weights}'.*--pretrained {weights}"):
+        prepare(TrainOptions(config=str(config), output=tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    prepare(TrainOptions(config=str(config), output=tmp_path / "out", pretrained=weights))   # as told: accepted
+    prepare(TrainOptions(config=str(tiny_yaml(tmp_path, {"PRETRAIN_FILE": "mae_pretrain_vit_base.pth"})),
+                         output=tmp_path / "out"))                      # only a name, as in the official configs
