@@ -116,3 +116,13 @@ def test_a_pretrain_file_that_exists_is_not_silently_ignored(tmp_path):
     prepare(TrainOptions(config=str(config), output=tmp_path / "out", pretrained=weights))   # as told: accepted
     prepare(TrainOptions(config=str(tiny_yaml(tmp_path, {"PRETRAIN_FILE": "mae_pretrain_vit_base.pth"})),
                          output=tmp_path / "out"))                      # only a name, as in the official configs
+
+
+def test_a_dataset_name_of_ones_own_names_the_name_that_reads_it():
+    """OSTrack's way is a new dataset class and name; droptrack has no such hook, and the refusal of a name of one's
+    own listed the official datasets only."""
+    from droptrack.errors import ConfigError
+    from droptrack.train.data import check_data_names
+
+    with pytest.raises(ConfigError, match=r"'MYCAM' is not a training dataset .*own footage .* is SYNTH"):
+        check_data_names({}, ["MYCAM"])

@@ -159,7 +159,8 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
             close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)]
             hint = f"did you mean '{close[0]}'? (valid: " if close else "valid: "
             raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
-                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}")
+                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}; one's own footage in the "
+                              "GOT-10k layout (<seq>/groundtruth.txt + frames) is SYNTH")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:
