@@ -126,3 +126,17 @@ def test_a_dataset_name_of_ones_own_names_the_name_that_reads_it():
 
     with pytest.raises(ConfigError, match=r"'MYCAM' is not a training dataset .*own footage .* is SYNTH"):
         check_data_names({}, ["MYCAM"])
+
+
+def test_own_frames_named_otherwise_than_got10k_are_read_in_natural_order(tmp_path):
+    """ffmpeg's frame_%d.jpg or %04d.png: the reader looked for 00000001.jpg and told to re-download the sequence."""
+    seq = tmp_path / "porch_cam"
+    seq.mkdir()
+    for i in (1, 2, 10):                                    # 10 after 2: natural order, not by name
+        cv2.imwrite(str(seq / f"frame_{i}.png"), np.full((24, 32, 3), 20 * i, np.uint8))
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n")
+    (s,) = get_sequences("synth", tmp_path)
+    assert [p.name for p in s.frames] == ["frame_1.png", "frame_2.png"] and len(s.boxes) == 2
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n4,5,10,8\n")
+    with pytest.raises(DatasetError, match="has 4 GT rows but 3 images"):
+        get_sequences("synth", tmp_path)

@@ -49,6 +49,21 @@ def sequence_names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
+def _own_frames(folder: Path, n: int) -> list[Path]:
+    """The first n images of one's own sequence whose frames are not named 00000001.jpg ... (frame_1.jpg,
+    0001.png: natural order, as the image-folder reader); fewer images than GT rows is a DatasetError."""
+    from droptrack.imagefiles import frames_problem
+
+    why = frames_problem(folder)
+    if why is not None:
+        raise DatasetError(why)
+    frames = list_images(folder, natural=True)
+    if len(frames) < n:
+        raise DatasetError(f"{folder} has {n} GT rows but {len(frames)} images; add the missing frames or trim "
+                           "groundtruth.txt")
+    return frames[:n]
+
+
 def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     """One GOT-10k-layout sequence; labels are optional (the test split has none)."""
     if not folder.is_dir():
@@ -56,7 +71,10 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
                            "or remove the name from list.txt")
     gt = load_boxes(folder / "groundtruth.txt")
     ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
-    if len(gt) > 1:
+    if len(gt) > 1 and dataset == "synth" and not (folder / f"00000001{ext}").is_file():
+        n = len(gt)
+        frames = _own_frames(folder, n)
+    elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
     else:  # test split: only the first row is published; count the images
