@@ -140,3 +140,11 @@ def test_own_frames_named_otherwise_than_got10k_are_read_in_natural_order(tmp_pa
     text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n4,5,10,8\n")
     with pytest.raises(DatasetError, match="has 4 GT rows but 3 images"):
         get_sequences("synth", tmp_path)
+
+
+def test_a_missing_frame_of_ones_own_sequence_is_named_when_the_set_is_read(tmp_path):
+    """One GT row too many: dt train failed at the epoch that first sampled the frame, telling to re-download."""
+    mine = _own_set(tmp_path / "mine")
+    (mine / "yard_cam" / "00000003.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"yard_cam has 3 GT rows but no frame 00000003\.jpg; add the missing"):
+        get_sequences("synth", mine)

@@ -77,6 +77,10 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
+        gap = next((f for f in frames if not f.is_file()), None) if dataset == "synth" else None   # small sets
+        if gap is not None:   # found now, not when training first samples it
+            raise DatasetError(f"{folder} has {n} GT rows but no frame {gap.name}; add the missing frames or trim "
+                               "groundtruth.txt")
     else:  # test split: only the first row is published; count the images
         frames = list_images(folder)
         n = len(frames)
