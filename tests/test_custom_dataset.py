@@ -148,3 +148,16 @@ def test_a_missing_frame_of_ones_own_sequence_is_named_when_the_set_is_read(tmp_
     (mine / "yard_cam" / "00000003.jpg").unlink()
     with pytest.raises(DatasetError, match=r"yard_cam has 3 GT rows but no frame 00000003\.jpg; add the missing"):
         get_sequences("synth", mine)
+
+
+def test_val_data_reads_held_out_footage_as_dt_eval_does(tmp_path):
+    """--val-data without list.txt was 'got10k split folder .../val is missing; point the root at the folder that
+    contains train/val/test', while dt eval --dataset synth and dt train --data read the same folder."""
+    from droptrack.train.validate import val_sequences
+
+    held = _own_set(tmp_path / "held")
+    (held / "list.txt").unlink()
+    assert [s.name for s in val_sequences(held)] == ["porch_cam", "yard_cam"]
+    _own_set(tmp_path / "both" / "train", names=("porch_cam",))
+    _own_set(tmp_path / "both" / "val", names=("gate_cam",))
+    assert [s.name for s in val_sequences(tmp_path / "both")] == ["gate_cam"]
