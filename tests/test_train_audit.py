@@ -126,7 +126,7 @@ def test_val_data_is_checked_before_training_and_real_got10k_val_works(tmp_path,
     lasot.mkdir(parents=True)
     (lasot / "groundtruth.txt").write_text("1,1,5,5\n")
     r = dt_train(tmp_path, cfg, tmp_path / "bad", *data, "--val-data", str(tmp_path / "lasot"))
-    assert r.exit_code == 2 and r.output.startswith("error: got10k split folder"), r.output
+    assert r.exit_code == 2 and r.output.startswith(f"error: --val-data '{tmp_path / 'lasot'}' has no annotated"), r.output
     assert not (tmp_path / "bad" / "config.yaml").exists()   # failed before training, not after the epoch
     r = dt_train(tmp_path, cfg, tmp_path / "ok", *data, "--val-data", str(got10k / "train"))   # no synth.json
     assert r.exit_code == 0 and "validation AUC" in r.output, r.output

@@ -98,7 +98,7 @@ def test_empty_wrong_layout_and_sequence_folder_roots_name_the_root(tmp_path, sy
     empty.mkdir()
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", tmp_path / "a", "--data", empty, *TINY))
     assert f"training dataset SYNTH: no sequences under '{empty}' (from --data SYNTH={empty})" in line, line
-    assert "list.txt and <seq>/groundtruth.txt" in line, line
+    assert "<seq>/groundtruth.txt + 00000001.jpg" in line and "list.txt optional" in line, line
     seq = synth / "synth_train_00001"
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", tmp_path / "b", "--data", f"SYNTH={seq}", *TINY))
     assert f"'{seq}' (from --data SYNTH={seq}) is one sequence folder; pass the folder above it" in line, line

@@ -49,6 +49,21 @@ def sequence_names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
+def _own_frames(folder: Path, n: int) -> list[Path]:
+    """The first n images of one's own sequence whose frames are not named 00000001.jpg ... (frame_1.jpg,
+    0001.png: natural order, as the image-folder reader); fewer images than GT rows is a DatasetError."""
+    from droptrack.imagefiles import frames_problem
+
+    why = frames_problem(folder)
+    if why is not None:
+        raise DatasetError(why)
+    frames = list_images(folder, natural=True)
+    if len(frames) < n:
+        raise DatasetError(f"{folder} has {n} GT rows but {len(frames)} images; add the missing frames or trim "
+                           "groundtruth.txt")
+    return frames[:n]
+
+
 def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     """One GOT-10k-layout sequence; labels are optional (the test split has none)."""
     if not folder.is_dir():
@@ -56,9 +71,16 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
                            "or remove the name from list.txt")
     gt = load_boxes(folder / "groundtruth.txt")
     ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
-    if len(gt) > 1:
+    if len(gt) > 1 and dataset == "synth" and not (folder / f"00000001{ext}").is_file():
+        n = len(gt)
+        frames = _own_frames(folder, n)
+    elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
+        gap = next((f for f in frames if not f.is_file()), None) if dataset == "synth" else None   # small sets
+        if gap is not None:   # found now, not when training first samples it
+            raise DatasetError(f"{folder} has {n} GT rows but no frame {gap.name}; add the missing frames or trim "
+                               "groundtruth.txt")
     else:  # test split: only the first row is published; count the images
         frames = list_images(folder)
         n = len(frames)
@@ -91,16 +113,26 @@ def _resolution(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m and int(m.group(1)) > 0 and int(m.group(2)) > 0 else None
 
 
+def _synth_made(folder: Path, names: list[str]) -> bool:
+    """Whether a folder without synth.json (the generator writes it last) is a `dt data synth` set: its progress
+    journal or its sequence names; any other GOT-10k-layout folder (one's own footage) is read as it is."""
+    from droptrack.data.synth import PROGRESS, is_synth_sequence_name
+
+    return (folder / PROGRESS).is_file() or any(is_synth_sequence_name(nm) for nm in names)
+
+
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
     """Sequences of one GOT-10k split (default 'val'; 'test' has only the first GT row, the rest NaN)."""
     if split is None and dataset != "synth":   # a split folder given as the root is read as the split it is
         split = folder_split(root, "val")
-    split = (split or ("train" if dataset == "synth" else "val")).lower()
+    if split is None and dataset == "synth":   # training names its split; scoring a root with val/ in it scores val
+        split = "val" if (root / "val").is_dir() and not (root / "list.txt").is_file() else "train"
+    split = (split or "val").lower()
     if split not in SPLITS:
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)
     chosen = select(sequence_names(folder), names, f"{dataset} {split}")
-    if dataset == "synth" and chosen and not (folder / "synth.json").is_file():   # written last by the generator
+    if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")
     return [read_sequence(folder / nm, dataset) for nm in chosen]

@@ -133,6 +133,11 @@ def _params(sequences: int, frames: int, seed: int, size: tuple[int, int], split
     return {**out, "gray": gray} if split == "train" else out
 
 
+def is_synth_sequence_name(name: str) -> bool:
+    """Whether `name` is a sequence folder name the generator writes (synth_<split>_NNNNN)."""
+    return _OWN_NAME.fullmatch(name) is not None
+
+
 def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: int = 0,
                    size: tuple[int, int] = (320, 240), split: str = "train", ext: str = "jpg",
                    progress: bool = False, gray: float = DEFAULT_GRAY, attributes: str | tuple[str, ...] = (),

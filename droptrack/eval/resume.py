@@ -78,7 +78,8 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
             diff = next(k for k in keys if old.get(k) != ident[k])
             was = repr(old.get(diff))[:80]
             raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident[diff]!r}, "
-                             f"from {old.get('artifact')}); pass another --output or delete that folder")
+                             f"from {old.get('artifact')}); name this run with --name (or pass another --output), or "
+                             "delete that folder")
         seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
         seen = seen if isinstance(seen, dict) else {}
     else:

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from droptrack.errors import ConfigError, DropTrackError, TrainingError
+from droptrack.videofiles import VIDEO_EXTS
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
@@ -23,7 +24,7 @@ DATASET_READERS = {
     "LASOT": ("lasot", "train"), "GOT10K_vottrain": ("got10k", "train"), "GOT10K_votval": ("got10k", "val"),
     "GOT10K_train_full": ("got10k", "train"), "GOT10K_official_val": ("got10k", "val"),
     "COCO17": ("coco", "train"), "TRACKINGNET": ("trackingnet", "train"),
-    "SYNTH": ("synth", None), "SYNTH_val": ("synth", None),
+    "SYNTH": ("synth", "train"), "SYNTH_val": ("synth", None),
 }
 
 
@@ -55,7 +56,8 @@ def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
 
 # what a training root holds, per reader (named when a root yields no sequence)
 LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundtruth.txt + 00000001.jpg ...",
-           "synth": "list.txt and <seq>/groundtruth.txt + 00000001.jpg ... (dt data synth writes it)",
+           "synth": "<seq>/groundtruth.txt + 00000001.jpg ... (list.txt optional; one's own footage, or what dt data "
+                    "synth writes)",
            "lasot": "<class>/<class>-N/groundtruth.txt + img/00000001.jpg ...",
            "trackingnet": "TRAIN_k/anno/<seq>.txt + TRAIN_k/frames/<seq>/0.jpg ...",
            "coco": "annotations/instances_train2017.json + train2017/"}
@@ -77,6 +79,11 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root / "groundtruth.txt").is_file():
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
                                 "folder above it (the one holding the sequence folders)")
+        videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
+        if videos:
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
+                                "reads frames: write each video's frames to <seq>/00000001.jpg ... beside its boxes "
+                                "as <seq>/groundtruth.txt (dt eval --dataset video reads the videos as they are)")
         raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}); it should hold "
                             f"{LAYOUTS.get(reader, 'the dataset in its official layout')}; fix the path or "
                             "remove the name from DATA.TRAIN.DATASETS_NAME")
@@ -152,7 +159,8 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
             close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)]
             hint = f"did you mean '{close[0]}'? (valid: " if close else "valid: "
             raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
-                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}")
+                              f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}; one's own footage in the "
+                              "GOT-10k layout (<seq>/groundtruth.txt + frames) is SYNTH")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:

@@ -137,6 +137,11 @@ def prepare(opts: TrainOptions) -> Config:
     cfg: Config = load_config(opts.config)
     backbone_spec(cfg)   # width, heads and CE blocks fit together: refused before the output folder is made
     check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
+    named = cfg.MODEL.PRETRAIN_FILE
+    if opts.pretrained is None and not opts.resume and named and Path(named).is_file():   # else: trained from scratch
+        raise ConfigError(f"MODEL.PRETRAIN_FILE names the file '{named}', which dt train does not load from the "
+                          f"config; pass it with --pretrained {named} (or set MODEL.PRETRAIN_FILE to '' to train "
+                          "from scratch)")
     check_options(opts)   # probes the output folder; the trainer makes it once the run's inputs are checked
     if opts.epochs is not None:
         cfg.TRAIN.EPOCH = opts.epochs

@@ -17,12 +17,12 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
     from droptrack.data import get_sequences
     from droptrack.data.sequence import has_gt
 
-    tag = "synth" if (Path(val_root) / "synth.json").is_file() else "got10k"
-    split = "val" if tag == "synth" else None   # GOT-10k: val/ in it, else the split folder it is, as it is
-    seqs = [s for s in get_sequences(tag, root=val_root, split=split) if has_gt(s)][:max_sequences]
+    # read as dt eval --dataset synth reads it: a root holding val/ gives val/, a split folder itself, list.txt or not
+    seqs = [s for s in get_sequences("synth", root=val_root) if has_gt(s)][:max_sequences]
     if not seqs:
         raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
-                         "<seq>/groundtruth.txt): a GOT-10k val split or a `dt data synth --split val` set")
+                         "<seq>/groundtruth.txt): a GOT-10k val split, one's own held-out footage or a `dt data synth "
+                         "--split val` set")
     return seqs
 
 
