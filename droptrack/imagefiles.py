@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
@@ -55,10 +56,19 @@ def no_frames_message(folder: Path) -> str:
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
+DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25
+
+
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
-    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name."""
-    images = (p for p in folder.iterdir() if is_image_file(p))
-    return sorted(images, key=lambda p: numeric_key(p.name)) if natural else sorted(images)
+    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name. In natural order,
+    names that are all plain decimal numbers (timestamps with varying digits after the point: 1700000000.5,
+    1700000000.25) are ordered by their value."""
+    images = [p for p in folder.iterdir() if is_image_file(p)]
+    if not natural:
+        return sorted(images)
+    if images and all(DECIMAL.fullmatch(p.stem) for p in images):
+        return sorted(images, key=lambda p: (Decimal(p.stem), p.name))
+    return sorted(images, key=lambda p: numeric_key(p.name))
 
 
 LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
