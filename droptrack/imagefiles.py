@@ -96,8 +96,8 @@ def read_bgr(path: Path, probes: Path | Sequence[Path] | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
     decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
-    `probes` (frames of its folder, `probe_frames`), a dark frame is refused only when no probe holds full-range 16-bit data: a
-    dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
+    `probes` (frames of its folder, `probe_frames`), a dark frame is refused only when no probe holds full-range
+    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
     import cv2
 
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH   # same orientation and channels
@@ -107,7 +107,8 @@ def read_bgr(path: Path, probes: Path | Sequence[Path] | None = None):
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
         return None
     top = int(img.max())
-    others = [Path(p) for p in ((probes,) if isinstance(probes, (str, Path)) else probes or ())]
+    probes = (probes,) if isinstance(probes, (str, Path)) else probes or ()
+    others = [Path(p) for p in probes]
     if top < LOW_16BIT and not any(p != Path(path) and _full_16bit(p) for p in others):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "

@@ -14,7 +14,7 @@ import numpy as np
 
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
-from droptrack.imagefiles import IMAGE_EXTS, probe_frames, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
+from droptrack.imagefiles import IMAGE_EXTS, probe_frames, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
 from droptrack.videofiles import apply_rotation
 
 _SPLIT = re.compile(r"[\s,;]+")
