@@ -6,7 +6,8 @@ only while it still holds it, so a normal exit leaves no file behind and a kille
 removed) by the next one. An acquirer that opened the file just before its holder removed it would lock a file no
 longer at the path: it checks, after locking, that the path still names the file it locked, and otherwise opens the
 path again. A lock held shared (by several processes at once) is removed by the last of them: each converts its lock to
-an exclusive one at the end, which only the last holder gets. A lock file this user may not write (another user's) is
+an exclusive one at the end, which only the last holder gets; a shared lock refused is tried again briefly, so that
+such a release is not taken for an exclusive holder. A lock file this user may not write (another user's) is
 locked read-only, and on a file system without working locks (flock fails other than 'held': some NFS and FUSE mounts)
 the run goes on unlocked.
 """
@@ -57,6 +58,7 @@ def take(lock: Path, busy: str, shared: bool = False, error: type[DropTrackError
     unlinked only by their holder)."""
     import fcntl
 
+    retries = SHARED_RETRIES if shared else 0
     while True:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
@@ -68,13 +70,30 @@ def take(lock: Path, busy: str, shared: bool = False, error: type[DropTrackError
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
+            removed = not same_file(fd, lock)
             os.close(fd)
+            if removed:   # its holder removed it just now: lock the file at the path now
+                continue
+            if retries > 0:   # a shared lock's last holder holds it exclusively while it removes it: not a writer
+                retries -= 1
+                _pause()
+                continue
             raise error(busy) from None
         except OSError:   # a file system without locks (some NFS and FUSE mounts): run unlocked
             return fd, False
         if same_file(fd, lock):
             return fd, True
         os.close(fd)   # removed by a run that just ended: lock the file at the path now
+
+
+SHARED_RETRIES = 20   # a shared lock refused: tried again this often, _pause() apart, before it is a live writer's
+
+
+def _pause() -> None:
+    """The wait between tries of a refused shared lock (its last holder's release takes microseconds)."""
+    import time
+
+    time.sleep(0.01)
 
 
 def release(lock: Path, fd: int, shared: bool = False) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
@@ -54,26 +56,48 @@ def no_frames_message(folder: Path) -> str:
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
+DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25
+
+
 def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
-    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name."""
-    images = (p for p in folder.iterdir() if is_image_file(p))
-    return sorted(images, key=lambda p: numeric_key(p.name)) if natural else sorted(images)
+    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name. In natural order,
+    names that are all plain decimal numbers (timestamps with varying digits after the point: 1700000000.5,
+    1700000000.25) are ordered by their value."""
+    images = [p for p in folder.iterdir() if is_image_file(p)]
+    if not natural:
+        return sorted(images)
+    if images and all(DECIMAL.fullmatch(p.stem) for p in images):
+        return sorted(images, key=lambda p: (Decimal(p.stem), p.name))
+    return sorted(images, key=lambda p: numeric_key(p.name))
 
 
 LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
 
 
-def _low_16bit(img) -> bool:
-    """A decoded 16-bit frame whose values all stay below LOW_16BIT (12-bit data, or a dark frame)."""
-    return img is not None and img.dtype.name == "uint16" and int(img.max()) < LOW_16BIT
+def _full_16bit(path: Path) -> bool:
+    """A frame that decodes as 16 bits with values reaching LOW_16BIT or more (full-range 16-bit data)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    return img is not None and img.dtype.name == "uint16" and int(img.max()) >= LOW_16BIT
 
 
-def read_bgr(path: Path, first: Path | None = None):
+def probe_frames(files: Sequence[Path], count: int = 5) -> tuple[Path, ...]:
+    """Up to `count` frames spread evenly over a folder, first and last included: the frames that decide whether
+    its 16-bit frames hold 12-bit data (one dark first frame of full-range footage must not decide it)."""
+    if not files:
+        return ()
+    n = min(count, len(files))
+    picks = sorted({round(i * (len(files) - 1) / max(n - 1, 1)) for i in range(n)})
+    return tuple(files[i] for i in picks)
+
+
+def read_bgr(path: Path, probes: Path | Sequence[Path] | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
     decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
-    `first` (the folder's first frame), a later frame is judged by it: a dark frame of full-range 16-bit footage
-    is read as cv2.imread reads it."""
+    `probes` (frames of its folder, `probe_frames`), a dark frame is refused only when no probe holds full-range
+    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
     import cv2
 
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH   # same orientation and channels
@@ -83,7 +107,9 @@ def read_bgr(path: Path, first: Path | None = None):
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
         return None
     top = int(img.max())
-    if top < LOW_16BIT and (first is None or Path(first) == Path(path) or _low_16bit(cv2.imread(str(first), flags))):
+    probes = (probes,) if isinstance(probes, (str, Path)) else probes or ()
+    others = [Path(p) for p in probes]
+    if top < LOW_16BIT and not any(p != Path(path) and _full_16bit(p) for p in others):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
                          "-evaluate multiply 16 -depth 8 *.png` in a copy)")

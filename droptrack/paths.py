@@ -122,6 +122,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
         raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")
     folder = os.path.dirname(os.path.abspath(p))
+    folder = folder if folder in DEVICE_FOLDERS else os.path.realpath(folder)   # '/tmp/x -> /dev': /tmp/x/stdout
     if folder in DEVICE_FOLDERS and _real(p) not in DEVICE_OK:   # /dev/stdout: a link, not the file behind it
         raise InputError(f"{label} '{path}' is in {folder}, the device folder (a file made there, or renamed onto "
                          "a link such as /dev/stdout, replaces it for the whole system); pass a file path, e.g. the "

@@ -68,6 +68,26 @@ def test_eval_folder_reads_frames_in_the_same_natural_order_as_run(tmp_path):
     assert [int(f[0, 0, 0]) for f in seq.iter_frames()] == [10, 20, 30, 100]
 
 
+def test_frames_named_by_decimal_timestamps_are_read_in_time_order(tmp_path):
+    """Timestamps with varying digits after the point: 1700000000.25 comes before 1700000000.5 (the integers in
+    the names put .5 first, as 5 < 25); names that are not all plain numbers keep the natural order."""
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    names = ["1700000000.5.png", "1700000001.png", "1700000000.25.png", "1700000000.75.png"]
+    for value, n in zip((20, 40, 10, 30), names):   # the value is the frame's rank in time
+        cv2.imwrite(str(folder / n), np.full((48, 64, 3), value, np.uint8))
+    with open_source(folder) as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [10, 20, 30, 40]
+    (folder / "groundtruth.txt").write_text("1,2,3,4\n" * 4)
+    (seq,) = get_sequences("folder", folder)
+    assert [p.name for p in seq.frames] == ["1700000000.25.png", "1700000000.5.png", "1700000000.75.png",
+                                            "1700000001.png"]
+    other = frames_folder(tmp_path / "clip", ["1.png", "2.png", "10.png"])
+    cv2.imwrite(str(other / "img_1.5.png"), np.zeros((48, 64, 3), np.uint8))   # not a plain number: natural order
+    with open_source(other) as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [10, 0, 20, 100]   # img_1.5: (1, 5), after 1 and before 2
+
+
 def test_eval_dataset_folder_scores_a_folder_of_frames(tiny_ckpt, tmp_path):
     folder = frames_folder(tmp_path / "clip", ["1.png", "2.png", "10.png"])
     (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 3)

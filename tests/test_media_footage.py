@@ -222,6 +222,22 @@ def test_a_dark_frame_of_full_range_16_bit_footage_is_read_not_refused_as_12_bit
     assert np.array_equal(list(seq.iter_frames())[1], want)
 
 
+def test_full_range_16_bit_footage_whose_first_frame_is_dark_is_read_not_refused_as_12_bit(tiny_ckpt, tmp_path):
+    """A dark FIRST frame (values < 4096) of full-range 16-bit footage: the folder was judged 12-bit by that frame
+    alone and dt run refused it; the brightest of frames spread over the folder decides."""
+    folder = tmp_path / "dawn"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)
+    for i in range(4):
+        cv2.imwrite(str(folder / f"{i}.png"), ramp // 22 if i == 0 else ramp)   # frame 0: values up to 2978
+    r = run(tiny_ckpt, folder, "--init", "10,10,20,20", "--output", str(tmp_path / "b.txt"))
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 4
+    (folder / "groundtruth.txt").write_text("10,10,20,20\n" * 4)
+    (seq,) = get_sequences("folder", folder)
+    assert seq.frame(0).max() == 2978 >> 8   # cv2.imread's high byte, as the frame is
+
+
 def test_image_formats_of_a_folder_read_as_8_bit_rgb_like_cv2_imread(tiny_ckpt, tmp_path):
     """Full-range 16-bit, grayscale, palette, RGBA, 1-bit and CMYK frames: 8-bit RGB, the same in every reader,
     and what cv2.imread (the official toolkits) gives."""

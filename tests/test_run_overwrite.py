@@ -87,6 +87,21 @@ def test_outputs_in_dev_other_than_dev_null_are_refused_before_anything_is_made(
         assert not os.path.lexists(path)
 
 
+def test_an_output_in_dev_through_a_linked_folder_is_refused_before_anything_is_made(tmp_path):
+    """`ln -s /dev /tmp/x; dt run ... -o /tmp/x/boxes.txt`: the device folder was judged by the path as written,
+    so a file was made in /dev through the link. The model is not a checkpoint: an accepted path fails on it."""
+    if not os.path.isdir("/dev"):
+        pytest.skip("no /dev here")
+    linked = tmp_path / "devlink"
+    linked.symlink_to("/dev")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    path = linked / "droptrack-test-linked.txt"
+    line = one_line_error(cli("run", VIDEO, "-m", broken, *ARGS, "--output", path))
+    assert "is in /dev" in line, line
+    assert not os.path.lexists("/dev/droptrack-test-linked.txt")
+
+
 def _device_node(path) -> None:
     """A character device like /dev/null (1, 3) at `path`: needs root (skips otherwise)."""
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
-from droptrack.imagefiles import IMAGE_EXTS, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers import it here)
+from droptrack.imagefiles import IMAGE_EXTS, probe_frames, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
 from droptrack.videofiles import apply_rotation
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -90,7 +90,7 @@ class Sequence:
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} out of range for {self.name!r} ({len(self)} frames)")
         if self.frames is not None:
-            return read_rgb(self.frames[i], self.frames[0])
+            return read_rgb(self.frames[i], probe_frames(self.frames))
         cap = _open_video(self.video)
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, i)
@@ -106,7 +106,7 @@ class Sequence:
         """Yield every frame in order (videos are decoded sequentially, not seeked)."""
         if self.frames is not None:
             for i in range(len(self)):
-                yield read_rgb(self.frames[i], self.frames[0])
+                yield read_rgb(self.frames[i], probe_frames(self.frames))
             return
         cap = _open_video(self.video)
         try:
@@ -137,14 +137,14 @@ def has_gt(seq: Sequence) -> bool:
     return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
 
 
-def read_rgb(path: Path, first: Path | None = None) -> np.ndarray:
-    """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`first`: the
-    sequence's first frame, which decides whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`)."""
+def read_rgb(path: Path, probes: tuple[Path, ...] = ()) -> np.ndarray:
+    """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`probes`: frames
+    of the sequence, which decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
     try:
-        bgr = read_bgr(path, first)   # cv2.imread as `dt run` and the official toolkits read frames
+        bgr = read_bgr(path, probes)   # cv2.imread as `dt run` and the official toolkits read frames
     except ValueError as exc:
         raise DatasetError(str(exc)) from None
     if bgr is None and not os.access(path, os.R_OK):   # only a non-root user meets this

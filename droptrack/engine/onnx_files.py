@@ -96,10 +96,16 @@ def external_data_problem(model, path: str | Path) -> str:
     return ""
 
 
-def check_external_data(path: str | Path, error: type[Exception]) -> None:
+def external_locations(model) -> list[str]:
+    """The external data files (locations) the tensors of an onnx.ModelProto name, sorted, each once."""
+    return sorted({location for _, location in external_tensors(model) if location})
+
+
+def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder; the weights are not
     read. A file that onnx cannot parse is refused too: its external data cannot be checked, and another parser
-    (ONNX Runtime's, TensorRT's) might still read it."""
+    (ONNX Runtime's, TensorRT's) might still read it. Returns its external data files (`external_locations`), so
+    that the graph is parsed once (a large one costs hundreds of MB on a Jetson)."""
     import onnx
 
     try:
@@ -110,3 +116,4 @@ def check_external_data(path: str | Path, error: type[Exception]) -> None:
     problem = external_data_problem(model, path)
     if problem:
         raise error(problem)
+    return external_locations(model)

@@ -82,7 +82,8 @@ class OrtBackend(Backend):
         from droptrack.engine.onnx_files import check_external_data
         from droptrack.engine.trt_compat import import_tensorrt
 
-        check_external_data(self.path, BackendError)   # weights outside the model's folder: refused, never read
+        # weights outside the model's folder: refused, never read; the files it reads, for the resume fingerprint
+        self.external_data: list[str] = check_external_data(self.path, BackendError)
 
         providers = choose_providers(device, ort.get_available_providers(),
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)

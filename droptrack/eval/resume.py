@@ -41,9 +41,11 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         if not path.is_file():
             raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
                                   ".engine file")
+    locations = None
     if path.suffix.lower() == ".onnx":   # its weights may live in files beside it: pinned too, once checked to be
-        check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero, ../secret)
-    return {"artifact": str(path), "artifact_sha256": sha256_file(path), "external_data": external_data_sha256(path),
+        locations = check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero)
+    return {"artifact": str(path), "artifact_sha256": sha256_file(path),
+            "external_data": external_data_sha256(path, locations),
             "config": spec.config, "dataset": tag}
 
 

@@ -48,22 +48,25 @@ def source_id(source: str) -> dict | None:
     return {"sha256": sampled_sha256(path)} if path.is_file() else None
 
 
-def model_id(artifact: str | None) -> dict:
+def model_id(artifact: str | None, locations: list[str] | None = None) -> dict:
     """The sha256 of the model's weight file: --checkpoint / --model, or the built-in default model (None); an ONNX
-    graph that keeps its weights in external data files adds each one's sha256 (the .onnx alone may not change)."""
+    graph that keeps its weights in external data files adds each one's sha256 (the .onnx alone may not change;
+    `locations`: those files, where the loader already parsed the graph)."""
     from droptrack.model.default import default_checkpoint
 
     path = default_checkpoint() if artifact is None else Path(os.path.expanduser(artifact))
     ident = {"builtin": artifact is None, "sha256": sha256_file(path)}
-    data = external_data_sha256(path)
+    data = external_data_sha256(path, locations)
     if data:
         ident["external_data"] = data
     return ident
 
 
-def external_data_sha256(path: Path) -> dict[str, str] | None:
-    """{location: sha256} of the external data files an .onnx graph reads (None: none, or not an .onnx file)."""
-    return {name: sha256_file(path.parent / name) for name in external_data_files(path)} or None
+def external_data_sha256(path: Path, locations: list[str] | None = None) -> dict[str, str] | None:
+    """{location: sha256} of the external data files an .onnx graph reads (None: none, or not an .onnx file);
+    `locations`: those files as `onnx_files.check_external_data` found them (the graph is not parsed again)."""
+    names = external_data_files(path) if locations is None else locations
+    return {name: sha256_file(path.parent / name) for name in names} or None
 
 
 def external_data_files(path: Path) -> list[str]:
@@ -72,10 +75,9 @@ def external_data_files(path: Path) -> list[str]:
         return []
     import onnx
 
-    from droptrack.engine.onnx_files import external_tensors
+    from droptrack.engine.onnx_files import external_locations
 
-    model = onnx.load(str(path), load_external_data=False)
-    return sorted({location for _, location in external_tensors(model) if location})
+    return external_locations(onnx.load(str(path), load_external_data=False))
 
 
 def file_id(path: str | None) -> dict | None:

@@ -68,7 +68,8 @@ def identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path], compute:
     """What must be the same for a run to continue another: source and model (by content: `fingerprint`), init
     boxes, settings, outputs, and where it computes (`compute`: the device and --pre it used; another device's
     numbers differ in the last bits)."""
-    ident = {"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact),
+    locations = getattr(getattr(tracker, "backend", None), "external_data", None)   # an .onnx graph, parsed once
+    ident = {"source": fingerprint.source_id(opts.source), "model": fingerprint.model_id(opts.artifact, locations),
              "config": fingerprint.config_id(opts.config), **_settings(opts, boxes, tracker, outputs)}
     return _json_safe({**ident, "compute": compute} if compute is not None else ident)
 

@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, read_bgr, sorted_images
+from droptrack.imagefiles import (IMAGE_EXTS, frames_problem, no_frames_message, probe_frames, read_bgr,
+                                  sorted_images)
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import DAMAGED_RUN, apply_rotation, plausible_frame_count
@@ -98,10 +99,11 @@ class FolderSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
+        probes = probe_frames(self.files)
         for i, path in enumerate(self.files):
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
-                    img = read_bgr(path, self.files[0])   # cv2.imread's convention, as the dataset readers
+                    img = read_bgr(path, probes)   # cv2.imread's convention, as the dataset readers
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame

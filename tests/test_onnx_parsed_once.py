@@ -1,0 +1,46 @@
+"""An .onnx model is parsed by onnx once per load: the external-data check's parse also gives the files the resume
+fingerprint pins (each parse of a large graph costs hundreds of MB on a Jetson; `dt run` parsed it twice besides
+ONNX Runtime's own, dt eval's identity twice)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from helpers import cli
+from test_eval_external_data import graph_with_external_weights
+
+from droptrack.eval.resume import identity
+from droptrack.eval.workers import TrackerSpec
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+def _count_loads(monkeypatch) -> list[str]:
+    """Every onnx.load call from here on (the path it parses)."""
+    real, calls = onnx.load, []
+
+    def counting(f, *args, **kwargs):
+        calls.append(str(f))
+        return real(f, *args, **kwargs)
+
+    monkeypatch.setattr(onnx, "load", counting)
+    return calls
+
+
+def test_dt_run_parses_an_onnx_model_once(onnx_model, video, tmp_path, monkeypatch):
+    """A run that can resume (a --output file: its journal pins the model) on a real `dt export` graph."""
+    calls = _count_loads(monkeypatch)
+    r = cli("run", video, "-m", onnx_model, "--init", "60,40,30,30", "--max-frames", "2", "-o", tmp_path / "b.txt")
+    assert r.exit_code == 0, r.output
+    assert calls == [str(onnx_model)]
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 2
+
+
+def test_eval_identity_parses_once_and_still_pins_the_external_weights(tmp_path, monkeypatch):
+    model = graph_with_external_weights(tmp_path)
+    calls = _count_loads(monkeypatch)
+    ident = identity(TrackerSpec(str(model), None, "cpu"), "synth")
+    assert len(calls) == 1
+    assert ident["external_data"] == {"w.bin": hashlib.sha256((tmp_path / "w.bin").read_bytes()).hexdigest()}
