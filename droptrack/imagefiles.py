@@ -92,11 +92,26 @@ def probe_frames(files: Sequence[Path], count: int = 5) -> tuple[Path, ...]:
     return tuple(files[i] for i in picks)
 
 
-def read_bgr(path: Path, probes: Path | Sequence[Path] | None = None):
+class Probes:
+    """A folder's `probe_frames`, decoded once, at its first dark 16-bit frame: whether any holds full-range 16-bit
+    data decides for every frame of the folder (a dark frame is not full-range itself)."""
+
+    def __init__(self, files: Sequence[Path]):
+        self.paths = probe_frames(files)
+        self._full: bool | None = None
+
+    def full_range(self) -> bool:
+        """Whether a probe frame holds 16-bit values of LOW_16BIT or more."""
+        if self._full is None:
+            self._full = any(_full_16bit(p) for p in self.paths)
+        return self._full
+
+
+def read_bgr(path: Path, probes: Probes | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
     decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
-    `probes` (frames of its folder, `probe_frames`), a dark frame is refused only when no probe holds full-range
+    `probes` (its folder's `Probes`), a dark frame is refused only when no probe holds full-range
     16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
     import cv2
 
@@ -107,9 +122,7 @@ def read_bgr(path: Path, probes: Path | Sequence[Path] | None = None):
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
         return None
     top = int(img.max())
-    probes = (probes,) if isinstance(probes, (str, Path)) else probes or ()
-    others = [Path(p) for p in probes]
-    if top < LOW_16BIT and not any(p != Path(path) and _full_16bit(p) for p in others):
+    if top < LOW_16BIT and not (probes is not None and probes.full_range()):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
                          "-evaluate multiply 16 -depth 8 *.png` in a copy)")

@@ -14,7 +14,7 @@ import numpy as np
 
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
-from droptrack.imagefiles import IMAGE_EXTS, probe_frames, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
+from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
 from droptrack.videofiles import apply_rotation
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -40,6 +40,7 @@ class Sequence:
     object_class: str | None = None
     resolution: tuple[int, int] | None = None   # (W, H) the dataset states (GOT-10k meta_info.ini), else read
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
+    _probe_set: Probes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Normalise dtypes and check that every per-frame array has one entry per frame."""
@@ -85,12 +86,18 @@ class Sequence:
         ok = np.isfinite(b).all(axis=1) & (np.nan_to_num(b[:, 2]) > 0) & (np.nan_to_num(b[:, 3]) > 0)
         return ok & self.visible if self.visible is not None else ok
 
+    def _probes(self) -> Probes:
+        """The frames that decide whether this sequence's 16-bit frames hold 12-bit data (decoded once, if ever)."""
+        if self._probe_set is None:
+            self._probe_set = Probes(self.frames or [])
+        return self._probe_set
+
     def frame(self, i: int) -> np.ndarray:
         """Frame i as an HxWx3 RGB uint8 array (videos: seek, then decode one frame)."""
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} out of range for {self.name!r} ({len(self)} frames)")
         if self.frames is not None:
-            return read_rgb(self.frames[i], probe_frames(self.frames))
+            return read_rgb(self.frames[i], self._probes())
         cap = _open_video(self.video)
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, i)
@@ -106,7 +113,7 @@ class Sequence:
         """Yield every frame in order (videos are decoded sequentially, not seeked)."""
         if self.frames is not None:
             for i in range(len(self)):
-                yield read_rgb(self.frames[i], probe_frames(self.frames))
+                yield read_rgb(self.frames[i], self._probes())
             return
         cap = _open_video(self.video)
         try:
@@ -137,9 +144,9 @@ def has_gt(seq: Sequence) -> bool:
     return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
 
 
-def read_rgb(path: Path, probes: tuple[Path, ...] = ()) -> np.ndarray:
-    """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`probes`: frames
-    of the sequence, which decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`)."""
+def read_rgb(path: Path, probes: Probes | None = None) -> np.ndarray:
+    """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`probes`: the
+    sequence's frames that decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import (IMAGE_EXTS, frames_problem, no_frames_message, probe_frames, read_bgr,
+from droptrack.imagefiles import (IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr,
                                   sorted_images)
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
@@ -99,7 +99,7 @@ class FolderSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        probes = probe_frames(self.files)
+        probes = Probes(self.files)
         for i, path in enumerate(self.files):
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
