@@ -129,20 +129,28 @@ def set_metadata(model, meta: ArtifactMeta) -> None:
         p.key, p.value = k, v
 
 
-def read_metadata(path: str | Path) -> ArtifactMeta:
-    """ArtifactMeta stored in an ONNX file's metadata_props (weights are not loaded)."""
+def load_graph(path: Path, unreadable: str):
+    """An .onnx file's graph without its weights, its external data checked to lie in its folder (before TensorRT's
+    parser or onnx.load reads them); a file that does not parse -> ExportError `unreadable`, '{error}' in it replaced
+    by the parser's exception class."""
     import onnx
 
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not a usable ONNX model
+        raise ExportError(unreadable.replace("{error}", exc.__class__.__name__)) from None
+    problem = external_data_problem(model, path)
+    if problem:
+        raise ExportError(problem)
+    return model
+
+
+def read_metadata(path: str | Path) -> ArtifactMeta:
+    """ArtifactMeta stored in an ONNX file's metadata_props (weights are not loaded)."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"ONNX file '{path}' not found; export it with `dt export`")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"'{path}' is not a readable ONNX file ({exc.__class__.__name__}); re-export it") from None
-    problem = external_data_problem(model, path)   # before TensorRT's parser or onnx.load reads the weights
-    if problem:
-        raise ExportError(problem)
+    model = load_graph(path, f"'{path}' is not a readable ONNX file ({{error}}); re-export it")
     props = {p.key: p.value for p in model.metadata_props}
     if "droptrack.arch" not in props:
         raise ExportError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "

@@ -333,18 +333,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
 def check_onnx_file(onnx_path: Path) -> None:
     """A parseable ONNX model (not truncated, not another file renamed to .onnx), else a one-line ExportError."""
-    import onnx
+    from droptrack.export.onnx import load_graph
 
-    from droptrack.engine.onnx_files import external_data_problem
-
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not a usable ONNX model
-        raise ExportError(f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {exc.__class__.__name__}); "
-                          "export it again with `dt export CHECKPOINT`") from None
-    problem = external_data_problem(model, onnx_path)   # weights outside its folder: refused before TensorRT reads them
-    if problem:
-        raise ExportError(problem)
+    load_graph(onnx_path, f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {{error}}); export it "
+                          "again with `dt export CHECKPOINT`")
 
 
 def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
