@@ -190,8 +190,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
         notes.append(f"timing cache reused: {tc_path}")
     elif timing == "refused":
         notes.append(f"timing cache {tc_path} not accepted by TensorRT (see its log); a new one replaces it")
-    trt_compat.attach_progress(config, trt, log)
-    plan = builder.build_serialized_network(network, config)
+    monitor = trt_compat.attach_progress(config, trt, log)
+    with trt_compat.interruptible_build(monitor):   # Ctrl-C: KeyboardInterrupt, not a failed or finished build
+        plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above); "
                           "try a larger --workspace")

@@ -1,0 +1,50 @@
+"""The engine build (`export.tensorrt._build_plan`) and engine loading against a stand-in `tensorrt` module
+(tests/fake_tensorrt.py: TensorRT 10's Python names and two behaviours of its bindings), on CPU."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import pytest
+
+from droptrack.errors import BackendError, ExportError
+from fake_tensorrt import FakeTRT
+
+ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+def _build(monkeypatch, tmp_path, fake: FakeTRT, typing: str = "strong", logged: list | None = None):
+    from droptrack.export.tensorrt import _build_plan
+
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    log = (logged.append if logged is not None else lambda s: None)
+    return _build_plan(tmp_path / "model_fp16.onnx", "fp16", typing, 1 << 30, tmp_path / "cache", ENV, log)
+
+
+def test_build_strongly_typed_with_workspace_no_tf32_and_a_timing_cache_reused(monkeypatch, tmp_path):
+    fake, logged = FakeTRT(), []
+    plan, notes = _build(monkeypatch, tmp_path, fake, logged=logged)
+    assert plan == b"PLAN" and logged == ["  TensorRT: Building engine (3 steps)"]
+    flags, pools, builder_flags = fake.built[0]
+    assert flags == 1 << 1 and pools == {"WORKSPACE": 1 << 30} and "TF32" not in builder_flags
+    assert "TF32 off: FP32 layers compute in full FP32" in notes
+    cache = list((tmp_path / "cache").glob("timing-*.cache"))
+    assert [c.read_bytes() for c in cache] == [b"+timed"]                # the empty cache, after the build
+    _, notes = _build(monkeypatch, tmp_path, fake)
+    assert any(n.startswith("timing cache reused") for n in notes) and cache[0].read_bytes() == b"+timed+timed"
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
+@pytest.mark.parametrize("where", ["phase_start", "step_complete"])
+def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, where):
+    """A KeyboardInterrupt raised in a monitor callback is dropped by TensorRT's binding: the build went on
+    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT has another handler in this process")
+    fake = FakeTRT(sigint_in=where)
+    with pytest.raises(KeyboardInterrupt):
+        _build(monkeypatch, tmp_path, fake)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not list((tmp_path / "cache").glob("timing-*.cache"))        # nothing saved from a stopped build
