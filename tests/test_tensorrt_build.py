@@ -48,3 +48,19 @@ def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, whe
         _build(monkeypatch, tmp_path, fake)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not list((tmp_path / "cache").glob("timing-*.cache"))        # nothing saved from a stopped build
+
+
+def test_tensorrt_that_cannot_initialise_cuda_is_a_one_line_error(monkeypatch, tmp_path):
+    """trt.Builder / trt.Runtime raise TypeError('... factory function returned nullptr') when TensorRT cannot
+    initialise CUDA: a traceback before; now the export and the engine load fail in one line naming what to check."""
+    from droptrack.engine import trt_compat
+
+    with pytest.raises(ExportError, match=r"could not create its builder .*nvidia-smi") as exc:
+        _build(monkeypatch, tmp_path, FakeTRT(no_cuda=True))
+    assert "\n" not in str(exc.value)
+    trt = FakeTRT(no_cuda=True).module()
+    with pytest.raises(BackendError, match="could not create its runtime") as exc:
+        trt_compat.deserialize(trt, b"PLAN", trt.Logger())
+    assert "\n" not in str(exc.value)
+    with pytest.raises(TypeError, match="positional argument"):   # other TypeErrors stay what they are
+        trt_compat.created(trt.Logger, "not", "a severity", what="logger")

@@ -108,6 +108,23 @@ def runtime_env(device: int = 0, with_driver: bool = True) -> dict[str, str]:
     return env
 
 
+NULLPTR_HINT = "factory function returned nullptr"   # pybind11's TypeError when TensorRT returns no object
+
+
+def created(factory: Callable[..., Any], *args: Any, what: str, error: type[Exception] = BackendError) -> Any:
+    """`factory(*args)` (trt.Builder, trt.Runtime, trt.OnnxParser), or a one-line `error`: TensorRT's binding raises
+    TypeError('pybind11::init(): factory function returned nullptr') when TensorRT cannot make the object, most
+    often because CUDA failed to initialise for it (its log above names the CUDA error)."""
+    try:
+        return factory(*args)
+    except TypeError as exc:
+        if NULLPTR_HINT not in str(exc):
+            raise
+    raise error(f"TensorRT could not create its {what} (the TensorRT log above has the reason, usually a CUDA error: "
+                "a driver older than the CUDA this TensorRT was built for, or a GPU without free memory); check "
+                "`nvidia-smi` and that the tensorrt wheel's CUDA (tensorrt-cu12 / -cu13) fits the driver")
+
+
 def create_network(builder, trt, strongly_typed: bool = True):
     """An explicit-batch network definition, strongly typed when asked (always on TensorRT 11)."""
     m = major(trt)
@@ -299,7 +316,7 @@ def deserialize(trt, plan: bytes, logger):
     not to (`engine_host_code_allowed = False`, TensorRT's default, set here so no caller can inherit another), so a
     version-compatible plan's embedded lean runtime or serialized plugin libraries are refused, and no plugin library
     is loaded on an engine's or its sidecar's say."""
-    runtime = trt.Runtime(logger)
+    runtime = created(trt.Runtime, logger, what="runtime")
     if hasattr(runtime, "engine_host_code_allowed"):   # TensorRT >= 8.6
         runtime.engine_host_code_allowed = False
     engine = runtime.deserialize_cuda_engine(plan)

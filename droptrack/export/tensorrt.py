@@ -174,9 +174,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
 
     trt = trt_compat.import_tensorrt()
     logger = trt_compat.logger(trt)
-    builder = trt.Builder(logger)
+    builder = trt_compat.created(trt.Builder, logger, what="builder", error=ExportError)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
-    parser = trt.OnnxParser(network, logger)
+    parser = trt_compat.created(trt.OnnxParser, network, logger, what="ONNX parser", error=ExportError)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errors[:300]}")
