@@ -64,3 +64,34 @@ def test_tensorrt_that_cannot_initialise_cuda_is_a_one_line_error(monkeypatch, t
     assert "\n" not in str(exc.value)
     with pytest.raises(TypeError, match="positional argument"):   # other TypeErrors stay what they are
         trt_compat.created(trt.Logger, "not", "a severity", what="logger")
+
+
+def test_graph_with_a_dynamic_size_is_refused_before_the_build(monkeypatch, tmp_path):
+    """No optimization profile is made, so TensorRT would fail the build after parsing ('try a larger --workspace')."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from droptrack.config import load_config, meta_from_config
+    from droptrack.engine import trt_compat
+    from droptrack.export.onnx import set_metadata
+    from droptrack.export.tensorrt import build_engine
+
+    def io(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    names = [("template", "score_map"), ("search", "size_map"), ("search", "offset_map")]
+    graph = helper.make_graph([helper.make_node("Identity", [a], [b]) for a, b in names], "g",
+                              [io("template", ["batch", 3, 64, 64]), io("search", [1, 3, 128, 128])],
+                              [io("score_map", ["batch", 3, 64, 64]), io("size_map", [1, 3, 128, 128]),
+                               io("offset_map", [1, 3, 128, 128])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    set_metadata(model, meta_from_config(load_config("tiny_ce_test"), arch="droptrack"))
+    path = tmp_path / "model.onnx"
+    onnx.save(model, str(path))
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
+    with pytest.raises(ExportError, match=r"input 'template' of model.onnx has a dynamic size \['batch', 3, 64, 64\]"):
+        build_engine(path, cache=tmp_path / "cache")
+    assert fake.built == [] and not (tmp_path / "model.engine").exists()
