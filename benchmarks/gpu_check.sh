@@ -56,7 +56,10 @@ for model in $MODELS; do
             src=("$WORK/vitb256ce_random.pt") ; limit=200 ;;
         *) log "unknown model '$model' in GPU_CHECK_MODELS (default, vitb256ce)"; continue ;;
     esac
-    log "export $model (FP32, FP16, INT8 graphs and engines) in the background"
+    left=$(( BUDGET - (SECONDS - START) ))   # a fixed limit alone let the exports run past the budget
+    (( left < limit )) && limit=$left
+    (( limit < 10 )) && limit=10
+    log "export $model (FP32, FP16, INT8 graphs and engines) in the background, at most ${limit}s"
     (   # with --fp16/--int8, --engine builds only those graphs' engines: the FP32 one is built from model.onnx after
         step run "$WORK" --name "export_$model" --timeout "$limit" -- \
             "$PY" -m droptrack export ${src[@]+"${src[@]}"} --fp16 --int8 --calib-pairs "$CALIB" --engine -o "$WORK/$model"

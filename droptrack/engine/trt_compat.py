@@ -9,9 +9,12 @@ FP16/INT8/OBEY flags), so the precision comes from the ONNX graph (casts, Q/DQ).
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from droptrack.errors import BackendError, ExportError
 
@@ -103,6 +106,23 @@ def runtime_env(device: int = 0, with_driver: bool = True) -> dict[str, str]:
     except ImportError:
         pass
     return env
+
+
+NULLPTR_HINT = "factory function returned nullptr"   # pybind11's TypeError when TensorRT returns no object
+
+
+def created(factory: Callable[..., Any], *args: Any, what: str, error: type[Exception] = BackendError) -> Any:
+    """`factory(*args)` (trt.Builder, trt.Runtime, trt.OnnxParser), or a one-line `error`: TensorRT's binding raises
+    TypeError('pybind11::init(): factory function returned nullptr') when TensorRT cannot make the object, most
+    often because CUDA failed to initialise for it (its log above names the CUDA error)."""
+    try:
+        return factory(*args)
+    except TypeError as exc:
+        if NULLPTR_HINT not in str(exc):
+            raise
+    raise error(f"TensorRT could not create its {what} (the TensorRT log above has the reason, usually a CUDA error: "
+                "a driver older than the CUDA this TensorRT was built for, or a GPU without free memory); check "
+                "`nvidia-smi` and that the tensorrt wheel's CUDA (tensorrt-cu12 / -cu13) fits the driver")
 
 
 def create_network(builder, trt, strongly_typed: bool = True):
@@ -216,21 +236,22 @@ def serialize_timing_cache(config) -> bytes:
 
 
 def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
-    """Report top-level build phases through `log` (IProgressMonitor, TensorRT >= 10)."""
+    """Report top-level build phases through `log` (IProgressMonitor, TensorRT >= 10). The monitor's `stopped`,
+    once set (`interruptible_build`), makes its step_complete return False, which asks TensorRT to end the build."""
     if not hasattr(trt, "IProgressMonitor"):
         return None
 
     class Monitor(trt.IProgressMonitor):
         def __init__(self):
             trt.IProgressMonitor.__init__(self)
-            self.depth = 0
+            self.stopped = False
 
         def phase_start(self, phase_name, parent_phase, num_steps):
             if parent_phase is None:
                 log(f"  TensorRT: {phase_name} ({num_steps} steps)")
 
         def step_complete(self, phase_name, step):
-            return True
+            return not self.stopped
 
         def phase_finish(self, phase_name):
             pass
@@ -238,6 +259,31 @@ def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
     monitor = Monitor()
     config.progress_monitor = monitor
     return monitor
+
+
+@contextmanager
+def interruptible_build(monitor: Any) -> Iterator[None]:
+    """Ctrl-C during `build_serialized_network` ends the build and raises KeyboardInterrupt once it has returned.
+
+    The builder runs in C++, so Python raises the KeyboardInterrupt in the first Python code that runs next: a
+    progress monitor callback, where TensorRT's binding prints and drops it (the build went on, or, dropped in
+    step_complete, ended as a failed build). Here SIGINT only sets the monitor's `stopped` (main thread, default
+    handler only; anywhere else nothing changes)."""
+    if (monitor is None or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def stop(signum, frame) -> None:
+        monitor.stopped = True
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if monitor.stopped:
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -270,7 +316,7 @@ def deserialize(trt, plan: bytes, logger):
     not to (`engine_host_code_allowed = False`, TensorRT's default, set here so no caller can inherit another), so a
     version-compatible plan's embedded lean runtime or serialized plugin libraries are refused, and no plugin library
     is loaded on an engine's or its sidecar's say."""
-    runtime = trt.Runtime(logger)
+    runtime = created(trt.Runtime, logger, what="runtime")
     if hasattr(runtime, "engine_host_code_allowed"):   # TensorRT >= 8.6
         runtime.engine_host_code_allowed = False
     engine = runtime.deserialize_cuda_engine(plan)

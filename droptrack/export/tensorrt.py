@@ -71,6 +71,18 @@ def onnx_io_shapes(onnx_path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_fixed_sizes(onnx_path: Path, io_shapes: dict[str, dict[str, Any]]) -> None:
+    """Refuse a graph with a dynamic dimension before the builder runs: engines are built without optimization
+    profiles (TensorRT then fails after its parse with 'no optimization profile has been defined') and the backend
+    binds fixed-size buffers; `dt export CHECKPOINT` writes fixed sizes."""
+    for name, io in io_shapes.items():
+        dynamic = [d for d in io["shape"] if not (isinstance(d, int) and d > 0)]
+        if dynamic:
+            raise ExportError(f"{io['kind']} '{name}' of {onnx_path.name} has a dynamic size {io['shape']}; TensorRT "
+                              "engines here are built for fixed sizes: export the graph again with `dt export "
+                              "CHECKPOINT`, which writes them")
+
+
 def check_engine_options(workspace_gb: float, typing: str) -> None:
     """--workspace and --trt-typing in range before any work (they were first read after the ONNX exports)."""
     from droptrack.engine.trt_compat import TYPINGS
@@ -125,6 +137,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     engine_path = Path(engine_path) if engine_path else onnx_path.with_suffix(".engine")
     env = trt_compat.runtime_env()
     io_shapes = onnx_io_shapes(onnx_path)
+    check_fixed_sizes(onnx_path, io_shapes)
     onnx_sha = sha256_file(onnx_path)
     workspace_bytes = int(workspace_gb * (1 << 30))
     key = engine_cache_key(onnx_sha, meta.precision, env, io_shapes, meta.to_dict(), workspace_bytes, typing)
@@ -174,9 +187,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
 
     trt = trt_compat.import_tensorrt()
     logger = trt_compat.logger(trt)
-    builder = trt.Builder(logger)
+    builder = trt_compat.created(trt.Builder, logger, what="builder", error=ExportError)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
-    parser = trt.OnnxParser(network, logger)
+    parser = trt_compat.created(trt.OnnxParser, network, logger, what="ONNX parser", error=ExportError)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errors[:300]}")
@@ -190,8 +203,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
         notes.append(f"timing cache reused: {tc_path}")
     elif timing == "refused":
         notes.append(f"timing cache {tc_path} not accepted by TensorRT (see its log); a new one replaces it")
-    trt_compat.attach_progress(config, trt, log)
-    plan = builder.build_serialized_network(network, config)
+    monitor = trt_compat.attach_progress(config, trt, log)
+    with trt_compat.interruptible_build(monitor):   # Ctrl-C: KeyboardInterrupt, not a failed or finished build
+        plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above); "
                           "try a larger --workspace")

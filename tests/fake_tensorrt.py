@@ -1,0 +1,140 @@
+"""A stand-in `tensorrt` module for CPU tests of the engine build: the TensorRT 10 Python names droptrack uses, with
+the argument names of TensorRT's bindings (python/src/infer/pyCore.cpp, parsers/pyOnnx.cpp), so a call with a wrong
+name or keyword fails here as it would there. Two behaviours of the bindings are copied on purpose:
+
+* a constructor whose C++ factory returns nullptr (Builder, Runtime, OnnxParser when CUDA cannot be initialised)
+  raises TypeError('pybind11::init(): factory function returned nullptr');
+* an exception raised in an IProgressMonitor callback is printed and dropped by the binding's trampoline, and one
+  raised in step_complete ends the build as if step_complete had returned False (build_serialized_network: None).
+
+`sigint_in` names the monitor callback before which the build receives SIGINT (as the first Python code to run after
+a Ctrl-C that arrived while the builder ran in C++).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import ModuleType, SimpleNamespace
+
+NULLPTR = "pybind11::init(): factory function returned nullptr"
+
+
+class Logger:
+    WARNING = 2
+
+    def __init__(self, min_severity=WARNING):
+        self.min_severity = min_severity
+
+
+class IProgressMonitor:
+    def __init__(self):
+        pass
+
+
+class TimingCache:
+    def __init__(self, data: bytes):
+        self.data = bytes(data)
+
+    def serialize(self) -> bytes:
+        return self.data + b"+timed"
+
+
+class BuilderConfig:
+    def __init__(self):
+        self.flags, self.pools, self.cache = set(), {}, None
+        self.progress_monitor = self.profiling_verbosity = None
+
+    def set_memory_pool_limit(self, pool, pool_size):
+        self.pools[pool] = pool_size
+
+    def set_flag(self, flag):
+        self.flags.add(flag)
+
+    def clear_flag(self, flag):
+        self.flags.discard(flag)
+
+    def create_timing_cache(self, serialized_timing_cache):
+        return TimingCache(serialized_timing_cache)
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        self.cache = cache
+        return True
+
+    def get_timing_cache(self):
+        return self.cache
+
+
+class Network:
+    def __init__(self, flags):
+        self.flags, self.num_layers, self.num_outputs = flags, 0, 0
+
+
+class FakeTRT:
+    """Settings of one fake module: version, what fails, where SIGINT arrives; `built` records the builds."""
+
+    def __init__(self, version: str = "10.3.0", no_cuda: bool = False, sigint_in: str = ""):
+        self.version, self.no_cuda, self.sigint_in, self.built = version, no_cuda, sigint_in, []
+
+    def module(self) -> ModuleType:
+        """The `tensorrt` module (put it in sys.modules['tensorrt'])."""
+        fake = self
+        trt = ModuleType("tensorrt")
+        trt.__version__ = self.version
+        trt.Logger, trt.IProgressMonitor = Logger, IProgressMonitor
+        trt.NetworkDefinitionCreationFlag = SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
+        trt.MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
+        trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
+        trt.BuilderFlag = SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32", OBEY_PRECISION_CONSTRAINTS="OBEY")
+
+        class Builder:
+            def __init__(self, logger):
+                if fake.no_cuda:
+                    raise TypeError(NULLPTR)
+
+            def create_network(self, flags=0):
+                return Network(flags)
+
+            def create_builder_config(self):
+                return BuilderConfig()
+
+            def build_serialized_network(self, network, config):
+                fake.built.append((network.flags, dict(config.pools), set(config.flags)))
+                return fake.build(config.progress_monitor)
+
+        class OnnxParser:
+            def __init__(self, network, logger):
+                self.num_errors = 0
+
+            def parse_from_file(self, model):
+                return True
+
+        class Runtime:
+            def __init__(self, logger):
+                if fake.no_cuda:
+                    raise TypeError(NULLPTR)
+
+        trt.Builder, trt.OnnxParser, trt.Runtime = Builder, OnnxParser, Runtime
+        return trt
+
+    def _callback(self, monitor, name: str, *args, failed=None):
+        """One monitor callback as the binding's trampoline makes it: exceptions printed and dropped."""
+        try:
+            if name == self.sigint_in:
+                self.sigint_in = ""
+                signal.raise_signal(signal.SIGINT)   # its Python handler runs here, before the callback's code
+            return getattr(monitor, name)(*args)
+        except BaseException as exc:   # noqa: BLE001 - pybind11 turns any Python error into error_already_set
+            print(f"[ERROR] Exception caught in {name}(): {exc!r}", file=sys.stderr)
+            return failed
+
+    def build(self, monitor):
+        """Three steps of one top-level phase; a step_complete that is not True ends the build (None)."""
+        if monitor is not None:
+            self._callback(monitor, "phase_start", "Building engine", None, 3)
+            for step in range(3):
+                if self._callback(monitor, "step_complete", "Building engine", step, failed=False) is not True:
+                    self._callback(monitor, "phase_finish", "Building engine")
+                    return None
+            self._callback(monitor, "phase_finish", "Building engine")
+        return b"PLAN"

@@ -1,0 +1,97 @@
+"""The engine build (`export.tensorrt._build_plan`) and engine loading against a stand-in `tensorrt` module
+(tests/fake_tensorrt.py: TensorRT 10's Python names and two behaviours of its bindings), on CPU."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import pytest
+
+from droptrack.errors import BackendError, ExportError
+from fake_tensorrt import FakeTRT
+
+ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+def _build(monkeypatch, tmp_path, fake: FakeTRT, typing: str = "strong", logged: list | None = None):
+    from droptrack.export.tensorrt import _build_plan
+
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    log = (logged.append if logged is not None else lambda s: None)
+    return _build_plan(tmp_path / "model_fp16.onnx", "fp16", typing, 1 << 30, tmp_path / "cache", ENV, log)
+
+
+def test_build_strongly_typed_with_workspace_no_tf32_and_a_timing_cache_reused(monkeypatch, tmp_path):
+    fake, logged = FakeTRT(), []
+    plan, notes = _build(monkeypatch, tmp_path, fake, logged=logged)
+    assert plan == b"PLAN" and logged == ["  TensorRT: Building engine (3 steps)"]
+    flags, pools, builder_flags = fake.built[0]
+    assert flags == 1 << 1 and pools == {"WORKSPACE": 1 << 30} and "TF32" not in builder_flags
+    assert "TF32 off: FP32 layers compute in full FP32" in notes
+    cache = list((tmp_path / "cache").glob("timing-*.cache"))
+    assert [c.read_bytes() for c in cache] == [b"+timed"]                # the empty cache, after the build
+    _, notes = _build(monkeypatch, tmp_path, fake)
+    assert any(n.startswith("timing cache reused") for n in notes) and cache[0].read_bytes() == b"+timed+timed"
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
+@pytest.mark.parametrize("where", ["phase_start", "step_complete"])
+def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, where):
+    """A KeyboardInterrupt raised in a monitor callback is dropped by TensorRT's binding: the build went on
+    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT has another handler in this process")
+    fake = FakeTRT(sigint_in=where)
+    with pytest.raises(KeyboardInterrupt):
+        _build(monkeypatch, tmp_path, fake)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not list((tmp_path / "cache").glob("timing-*.cache"))        # nothing saved from a stopped build
+
+
+def test_tensorrt_that_cannot_initialise_cuda_is_a_one_line_error(monkeypatch, tmp_path):
+    """trt.Builder / trt.Runtime raise TypeError('... factory function returned nullptr') when TensorRT cannot
+    initialise CUDA: a traceback before; now the export and the engine load fail in one line naming what to check."""
+    from droptrack.engine import trt_compat
+
+    with pytest.raises(ExportError, match=r"could not create its builder .*nvidia-smi") as exc:
+        _build(monkeypatch, tmp_path, FakeTRT(no_cuda=True))
+    assert "\n" not in str(exc.value)
+    trt = FakeTRT(no_cuda=True).module()
+    with pytest.raises(BackendError, match="could not create its runtime") as exc:
+        trt_compat.deserialize(trt, b"PLAN", trt.Logger())
+    assert "\n" not in str(exc.value)
+    with pytest.raises(TypeError, match="positional argument"):   # other TypeErrors stay what they are
+        trt_compat.created(trt.Logger, "not", "a severity", what="logger")
+
+
+def test_graph_with_a_dynamic_size_is_refused_before_the_build(monkeypatch, tmp_path):
+    """No optimization profile is made, so TensorRT would fail the build after parsing ('try a larger --workspace')."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from droptrack.config import load_config, meta_from_config
+    from droptrack.engine import trt_compat
+    from droptrack.export.onnx import set_metadata
+    from droptrack.export.tensorrt import build_engine
+
+    def io(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    names = [("template", "score_map"), ("search", "size_map"), ("search", "offset_map")]
+    graph = helper.make_graph([helper.make_node("Identity", [a], [b]) for a, b in names], "g",
+                              [io("template", ["batch", 3, 64, 64]), io("search", [1, 3, 128, 128])],
+                              [io("score_map", ["batch", 3, 64, 64]), io("size_map", [1, 3, 128, 128]),
+                               io("offset_map", [1, 3, 128, 128])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    set_metadata(model, meta_from_config(load_config("tiny_ce_test"), arch="droptrack"))
+    path = tmp_path / "model.onnx"
+    onnx.save(model, str(path))
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
+    with pytest.raises(ExportError, match=r"input 'template' of model.onnx has a dynamic size \['batch', 3, 64, 64\]"):
+        build_engine(path, cache=tmp_path / "cache")
+    assert fake.built == [] and not (tmp_path / "model.engine").exists()
