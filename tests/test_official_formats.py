@@ -49,3 +49,74 @@ def test_got10k_and_lasot_files_saved_with_a_bom_and_crlf_read_as_the_plain_ones
     (uav / "data_seq" / "UAV123" / "bike1").mkdir(parents=True)
     (u,) = get_sequences("uav", uav)
     assert np.isnan(u.boxes[0]).all() and u.boxes[1].tolist() == [1, 2, 3, 4]
+
+
+def _official_run():
+    """The official tracker's boxes written as its runner writes them (np.array(...).astype(int), tab, %d) and the
+    sequence's ground truth."""
+    from official_weights import REF
+
+    boxes = np.loadtxt(REF / "track_ostrack256ce.txt", delimiter=",")
+    gt = np.loadtxt(REF / "seq" / "groundtruth.txt", delimiter=",")
+    return boxes, gt
+
+
+def _pixel_masks(boxes: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) bool: the pixels each integer box covers (x .. x+w-1), cropped to the canvas."""
+    h, w = canvas
+    out = np.zeros((len(boxes), h, w), bool)
+    for m, (x, y, bw, bh) in zip(out, boxes.astype(int)):
+        m[max(y, 0):max(y + bh, 0), max(x, 0):max(x + bw, 0)] = True
+    return out
+
+
+def test_official_tracker_output_is_written_byte_for_byte_as_the_official_runner_writes_it(tmp_path):
+    """The official runner casts the tracker state with astype(int) and saves it tab-separated with %d; its
+    `_time.txt` with %f; transform_got10k re-saves the boxes comma-separated with %d as <seq>/<seq>_001.txt."""
+    from droptrack.eval import results as R
+
+    boxes, _ = _official_run()
+    ref = tmp_path / "ref.txt"
+    np.savetxt(ref, np.array(boxes).astype(int), delimiter="\t", fmt="%d")
+    ours = R.write_result(tmp_path / "seq.txt", boxes)
+    assert ours.read_bytes() == ref.read_bytes()
+    times = np.linspace(0.5, 0.0123456789, len(boxes))
+    np.savetxt(tmp_path / "ref_time.txt", times, delimiter="\t", fmt="%f")
+    assert R.write_times(tmp_path / "seq_time.txt", times).read_bytes() == (tmp_path / "ref_time.txt").read_bytes()
+    np.savetxt(tmp_path / "ref_001.txt", np.loadtxt(ref, dtype=int, delimiter="\t"), fmt="%d", delimiter=",")
+    R.write_got10k_submission(tmp_path / "sub", {"seq": R.read_result(ours)}, {"seq": R.read_times(ours.with_name(
+        "seq_time.txt"))})
+    assert (tmp_path / "sub" / "seq" / "seq_001.txt").read_bytes() == (tmp_path / "ref_001.txt").read_bytes()
+    assert (tmp_path / "sub" / "seq" / "seq_time.txt").read_bytes() == (tmp_path / "ref_time.txt").read_bytes()
+
+
+def test_official_tracker_output_scored_against_pixel_counts(tmp_path):
+    """OSTrack's OPE and the GOT-10k toolkit on the official tracker's 40 frames, against IoUs and centres counted
+    pixel by pixel on the written integer boxes (a box covers pixels x .. x+w-1; its centre is their mean)."""
+    from droptrack.eval import metrics as M
+    from droptrack.eval import results as R
+
+    boxes, gt = _official_run()
+    pred = R.read_result(R.write_result(tmp_path / "seq.txt", boxes), len(gt))
+    canvas = (400, 520)                       # every box lies inside the 480x360 frame, so the canvas crops nothing
+    pm, gm = _pixel_masks(pred, canvas), _pixel_masks(gt, canvas)
+    inter = (pm & gm).sum((1, 2))
+    iou = inter / (pm | gm).sum((1, 2))
+    iou[0] = 1.0                              # OPE: frame 0 is scored as the GT itself
+    ys, xs = np.mgrid[:canvas[0], :canvas[1]]
+    centre = lambda m: np.array([[xs[k].mean(), ys[k].mean()] for k in m])   # noqa: E731
+    pc, gc = centre(pm), centre(gm)
+    pc[0] = gc[0]
+    err = np.linalg.norm(pc - gc, axis=1)
+    nerr = np.linalg.norm((pc - gc) / gt[:, 2:], axis=1)
+    res = M.ope_metrics([pred], [gt], tag="otb")
+    thresholds = np.arange(21) / 20
+    assert res.auc == pytest.approx(np.mean([(iou > t).mean() for t in thresholds]), abs=1e-12)
+    assert res.op50 == pytest.approx((iou > 0.5).mean(), abs=1e-12)
+    assert res.precision == pytest.approx((err <= 20).mean(), abs=1e-12)
+    assert res.norm_precision == pytest.approx((nerr <= 0.2).mean(), abs=1e-12)
+    assert res.seq_avg_overlap[0] == pytest.approx(iou.mean(), abs=1e-12)
+    got = M.got10k_metrics([pred], [gt], covers=[np.ones(len(gt))], image_sizes=[(480, 360)])
+    assert got.ao == pytest.approx(iou[1:].mean(), abs=1e-12)    # frame 0 is not scored
+    assert got.sr50 == pytest.approx((iou[1:] > 0.5).mean(), abs=1e-12)
+    assert got.sr75 == pytest.approx((iou[1:] > 0.75).mean(), abs=1e-12)
