@@ -120,3 +120,39 @@ def test_official_tracker_output_scored_against_pixel_counts(tmp_path):
     assert got.ao == pytest.approx(iou[1:].mean(), abs=1e-12)    # frame 0 is not scored
     assert got.sr50 == pytest.approx((iou[1:] > 0.5).mean(), abs=1e-12)
     assert got.sr75 == pytest.approx((iou[1:] > 0.75).mean(), abs=1e-12)
+
+
+def test_result_files_named_as_the_got10k_toolkit_and_pysot_name_these_sequences(tmp_path):
+    """pytracking/OSTrack name the two-target OTB sequences Jogging_1 and Human4_2, UAV123 uav_bird1_2 and NfS
+    nfs_Bee; the GOT-10k toolkit's OTB experiment writes Jogging.1.txt and Human4.txt (it drops Human4's empty
+    first file and numbers only repeated folders), pysot-toolkit Jogging-1.txt, Human4.txt, bird1_2.txt, Bee.txt.
+    Such folders were refused ('no result file for Jogging_1'); they are read under those names, timings too."""
+    from droptrack.eval import results as R
+    from droptrack.eval.report import analyze
+    from helpers import FakeSeq
+
+    g = np.array([[10.0, 10.0, 20.0, 20.0]] * 3)
+    half = np.array([g[0], [20, 10, 20, 20], [20, 10, 20, 20]])    # IoU 1, 1/3, 1/3
+
+    def score(dataset, names, files):
+        seqs = [FakeSeq(n, dataset, g) for n in names]
+        d = tmp_path / "_".join(files)
+        for f in files:
+            R.write_result(d / f"{f}.txt", half)
+            (d / "times").mkdir(parents=True, exist_ok=True)
+            (d / "times" / f"{f}_time.txt").write_text("0.5\n0.5\n0.5\n")
+        t = analyze([d], seqs).trackers[0]
+        assert t.errors == {}, t.errors
+        return t
+
+    # 21 thresholds: frame 0 passes 20 (IoU 1), frames 1-2 pass 7 (0 ... 0.30 < 1/3)
+    auc = (20 + 7 + 7) / 21 / 3
+    got = score("otb", ["Jogging_1", "Jogging_2", "Human4_2", "Basketball"],
+                ["Jogging.1", "Jogging.2", "Human4", "Basketball"])
+    assert got.result.auc == pytest.approx(auc) and got.fps == pytest.approx(2.0)
+    pysot = score("otb", ["Skating2_1", "Human4_2"], ["Skating2-1", "Human4"])
+    assert pysot.result.names == ["Skating2_1", "Human4_2"] and pysot.result.auc == pytest.approx(auc)
+    assert score("uav", ["uav_bird1_2"], ["bird1_2"]).result.auc == pytest.approx(auc)
+    assert score("nfs", ["nfs_Bee"], ["Bee"]).result.auc == pytest.approx(auc)
+    own = score("otb", ["Jogging_1"], ["Jogging_1", "Jogging.1"])     # pytracking's own name comes first
+    assert own.notes == {}
