@@ -1,11 +1,13 @@
 """Parity with the official OSTrack ViT-B 256-CE inside the backbone, on the reference outputs test_tracker.py does
-not read: every block's per-token channel sums in the official internal token order, each CE block's scores and
-kept indices (in its order), and backbone channels 0..7 after the final LayerNorm and the raster restoration.
-When the maps or boxes differ from the official ones, these say at which block the difference starts."""
+not read: every block's per-token channel sums in the official internal token order, each CE block's scores, kept
+indices (in its order) and relative score gap at its decision, and backbone channels 0..7 after the final LayerNorm
+and the raster restoration. When the maps or boxes differ from the official ones, these say at which block the
+difference starts."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from droptrack.model.vit import ce_score
@@ -45,6 +47,11 @@ def test_block_outputs_ce_scores_and_backbone_channels_equal_the_official_model(
         for stage, s in enumerate(scores):      # over the search tokens present at that block, in its order
             np.testing.assert_allclose(s, inner[f"ce_score_stage{stage}"][i], rtol=1e-4, atol=1e-7,
                                        err_msg=f"CE score stage {stage} pair {i}")
+            # the gap between the last kept and the first dropped score (ceil(0.7 n) kept), relative to the kept one
+            ranked = np.sort(s)[::-1]
+            keep = -(-7 * len(s) // 10)
+            gap = (ranked[keep - 1] - ranked[keep]) / ranked[keep - 1]
+            assert gap == pytest.approx(inner[f"ce_rel_gap_stage{stage}"][i], rel=1e-2), f"stage {stage} pair {i}"
         kept = [ref[f"kept_index_stage{k}"][i] for k in range(3)]
         assert [len(k) for k in kept] == [180, 126, 89]
         removed = [r[0].numpy() for r in out["removed_indexes_s"]]
