@@ -147,9 +147,12 @@ def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
 
 def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
     """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass."""
-    if any(find_result(result_dir, q.name) for q in sequences):
+    def found(folder: Path) -> bool:
+        return any(find_result(folder, q.name, getattr(q, "dataset", None)) for q in sequences)
+
+    if found(result_dir):
         return
-    subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and any(find_result(p, q.name) for q in sequences))
+    subs = sorted(p for p in result_dir.iterdir() if p.is_dir() and found(p))
     if subs:
         more = " ..." if len(subs) > 3 else ""
         raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "

@@ -6,6 +6,7 @@ the report can record a per-sequence error instead of crashing or scoring a wron
 
 from __future__ import annotations
 
+import glob
 import re
 import zipfile
 from pathlib import Path
@@ -106,25 +107,47 @@ def read_times(path: str | Path) -> np.ndarray:
     return np.array([v for _, r in rows for v in r], dtype=np.float64)
 
 
-def find_result(result_dir: str | Path, seq: str) -> list[Path]:
-    """Result files of `seq` (several = GOT-10k repetitions): `<seq>.txt`, `<seq>/<seq>_NNN.txt`, or `got10k/...`."""
+_OTB_PART = re.compile(r"(.+)_(\d+)")
+# Human4's first annotation file is empty, so toolkits that number only repeated folders name Human4_2 'Human4'
+_OTB_SINGLE = {"Human4_2": "Human4"}
+
+
+def result_names(seq: str, dataset: str | None = None) -> list[str]:
+    """Names a sequence's result file has, pytracking/OSTrack's own first, then those the GOT-10k toolkit and
+    pysot-toolkit give it: OTB Jogging_1 -> Jogging.1 / Jogging-1, Human4_2 -> Human4; UAV123 uav_bird1_2 ->
+    bird1_2; NfS nfs_Bee -> Bee."""
+    names = [seq]
+    m = _OTB_PART.fullmatch(seq) if dataset == "otb" else None
+    if m:
+        names += [_OTB_SINGLE.get(seq, f"{m.group(1)}.{m.group(2)}"), f"{m.group(1)}-{m.group(2)}"]
+    for tag, prefix in (("uav", "uav_"), ("nfs", "nfs_")):
+        if dataset == tag and seq.startswith(prefix) and len(seq) > len(prefix):
+            names.append(seq[len(prefix):])
+    return list(dict.fromkeys(names))
+
+
+def find_result(result_dir: str | Path, seq: str, dataset: str | None = None) -> list[Path]:
+    """Result files of `seq` (several = GOT-10k repetitions): `<seq>.txt`, `<seq>/<seq>_NNN.txt`, or `got10k/...`,
+    under any of its `result_names` (the dataset's tag decides which)."""
     result_dir = Path(result_dir)
-    for base in (result_dir, *(result_dir / s for s in RESULT_SUBDIRS)):
-        if (base / f"{seq}.txt").is_file():
-            return [base / f"{seq}.txt"]
-        pattern = re.compile(rf"{re.escape(seq)}_\d+\.txt")
-        reps = sorted(p for p in (base / seq).glob(f"{seq}_*.txt") if pattern.fullmatch(p.name))
-        if reps:
-            return reps
+    for name in result_names(seq, dataset):
+        for base in (result_dir, *(result_dir / s for s in RESULT_SUBDIRS)):
+            if (base / f"{name}.txt").is_file():
+                return [base / f"{name}.txt"]
+            pattern = re.compile(rf"{re.escape(name)}_\d+\.txt")
+            reps = sorted(p for p in (base / name).glob(f"{glob.escape(name)}_*.txt") if pattern.fullmatch(p.name))
+            if reps:
+                return reps
     return []
 
 
-def find_times(result_file: Path, seq: str) -> Path | None:
+def find_times(result_file: Path, seq: str, dataset: str | None = None) -> Path | None:
     """The `<seq>_time.txt` next to a result file, or in `times/` beside it (the GOT-10k toolkit's OTB/LaSOT
-    layout), if any."""
-    for p in (result_file.parent / f"{seq}_time.txt", result_file.parent / "times" / f"{seq}_time.txt"):
-        if p.is_file():
-            return p
+    layout), if any, under any of the sequence's `result_names`."""
+    for name in result_names(seq, dataset):
+        for p in (result_file.parent / f"{name}_time.txt", result_file.parent / "times" / f"{name}_time.txt"):
+            if p.is_file():
+                return p
     return None
 
 

@@ -48,10 +48,10 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
             f"{toolkit} does")
 
 
-def _read_times(result_file: Path, seq: str) -> np.ndarray | str | None:
+def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:
     """The sequence's times, None without a time file, or why a damaged one could not be read (it costs the FPS
     of this sequence, not its scores)."""
-    times_file = find_times(result_file, seq)
+    times_file = find_times(result_file, seq, dataset)
     try:
         return read_times(times_file) if times_file is not None else None
     except InputError as exc:
@@ -65,12 +65,13 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     if not has_gt(seq):
         raise DatasetError(f"{seq.name} has no ground truth after the first frame (test split); it cannot be scored "
                            "here")
-    files = find_result(result_dir, seq.name)
+    dataset = getattr(seq, "dataset", None)
+    files = find_result(result_dir, seq.name, dataset)
     if not files:
         raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
                          f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
     n = len(seq.boxes)
-    times = _read_times(files[0], seq.name)
+    times = _read_times(files[0], seq.name, dataset)
     if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
         for f, r in zip(files, reps):
