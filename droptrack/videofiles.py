@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from droptrack.errors import printable
@@ -16,6 +17,9 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
               ".wmv", ".asf", ".flv", ".vob", ".ogv", ".y4m")
 MAX_FRAME_COUNT = 1e9   # more frames than a year of 30 FPS video: a broken header, not a count
 DAMAGED_RUN = 50        # failed reads in a row that end a video file (fewer, then a good frame: damaged frames)
+# top-level boxes an MP4/MOV file may start with (ISO/IEC 14496-12, QuickTime): how a cut-off one is recognised
+MP4_FIRST_BOXES = {b"ftyp", b"wide", b"free", b"skip", b"mdat", b"moov", b"pnot", b"uuid", b"styp"}
+MAX_BOXES = 10_000      # top-level boxes walked before giving up (a real file has a handful)
 
 
 class RotationWarning(UserWarning):
@@ -57,3 +61,45 @@ def apply_rotation(cap: Any, name: str) -> bool:
                       "picture; rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the "
                       "rotation)", RotationWarning, stacklevel=2)
     return applied
+
+
+def _top_level_boxes(path: Path) -> list[bytes] | None:
+    """The types of an MP4/MOV file's top-level boxes, up to the end of the file or the first box the file ends
+    inside; None when the file does not start like one."""
+    size = path.stat().st_size
+    types: list[bytes] = []
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size and len(types) < MAX_BOXES:
+            f.seek(offset)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if length == 1 and len(head) == 16:   # a 64-bit size follows the type
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:   # the box runs to the end of the file
+                length = size - offset
+            if not types and kind not in MP4_FIRST_BOXES:
+                return None
+            types.append(kind)
+            if length < 8:   # no box is shorter than its header: not (or no longer) a box structure
+                break
+            offset += length
+    return types or None
+
+
+def unopened_reason(path: str | Path | None) -> str | None:
+    """Why a video file that OpenCV could not open is unreadable to any tool, where its bytes say so (else None): an
+    MP4/MOV file without its index, the 'moov' box that cameras, phones and OpenCV write when a recording ends (the
+    usual cut-off file); the generic advice to convert it would fail too."""
+    if path is None or not Path(path).is_file():   # a pipe would block the read
+        return None
+    try:
+        boxes = _top_level_boxes(Path(path))
+    except OSError:
+        return None
+    if boxes is None or b"moov" in boxes or b"moof" in boxes:
+        return None
+    return (f"video '{path}' is an MP4/MOV file whose index (the 'moov' box) is missing or damaged: a recording "
+            "stopped before it was finished, or a copy or download that was cut off; no player or converter reads it "
+            "as it is: copy it again from its source, or rebuild the index with a repair tool (e.g. untrunc, given a "
+            "good file from the same camera)")

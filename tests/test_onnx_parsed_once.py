@@ -44,3 +44,15 @@ def test_eval_identity_parses_once_and_still_pins_the_external_weights(tmp_path,
     ident = identity(TrackerSpec(str(model), None, "cpu"), "synth")
     assert len(calls) == 1
     assert ident["external_data"] == {"w.bin": hashlib.sha256((tmp_path / "w.bin").read_bytes()).hexdigest()}
+
+
+def test_dt_export_engine_from_a_graph_parses_it_once(onnx_model, tmp_path, monkeypatch):
+    """`dt export GRAPH.onnx --engine` parsed the graph three times before TensorRT's parser (four with TensorRT):
+    the validity check, the metadata for the report, the metadata and I/O shapes for the build."""
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(onnx_model.read_bytes())   # the engine is written beside its graph
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    calls = _count_loads(monkeypatch)
+    r = cli("export", graph, "--engine")
+    assert r.exit_code == 0 or "no engine built" in r.output, r.output   # built, or no TensorRT / GPU here
+    assert calls == [str(graph)]

@@ -15,7 +15,7 @@ import numpy as np
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
-from droptrack.videofiles import apply_rotation
+from droptrack.videofiles import apply_rotation, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")
 REDOWNLOAD = "re-download or re-extract the annotation file"
@@ -166,7 +166,8 @@ def _open_video(path: Path | None) -> cv2.VideoCapture:
     """Open a video file or raise DatasetError naming it."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise DatasetError(f"cannot open video {path}; check the path or re-encode it as H.264 mp4")
+        raise DatasetError(unopened_reason(path) or f"cannot open video {path}; check the path or re-encode it as "
+                           "H.264 mp4")
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, as dt run reads it
     return cap
 

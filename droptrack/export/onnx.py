@@ -147,10 +147,19 @@ def load_graph(path: Path, unreadable: str):
 
 def read_metadata(path: str | Path) -> ArtifactMeta:
     """ArtifactMeta stored in an ONNX file's metadata_props (weights are not loaded)."""
+    return graph_metadata(read_graph(path), path)
+
+
+def read_graph(path: str | Path):
+    """An exported .onnx file's graph without its external weights (`load_graph`), or a one-line ExportError."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"ONNX file '{path}' not found; export it with `dt export`")
-    model = load_graph(path, f"'{path}' is not a readable ONNX file ({{error}}); re-export it")
+    return load_graph(path, f"'{path}' is not a readable ONNX file ({{error}}); re-export it")
+
+
+def graph_metadata(model, path: str | Path) -> ArtifactMeta:
+    """ArtifactMeta stored in the metadata_props of an onnx.ModelProto read from `path` (named in the errors)."""
     props = {p.key: p.value for p in model.metadata_props}
     if "droptrack.arch" not in props:
         raise ExportError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError, room_checked
@@ -24,6 +24,7 @@ from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, Graph
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
+from droptrack.export.tensorrt import GraphFacts
 from droptrack.export.parity import ParityReport, compare, write_parity_json
 from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, exclusive, prepare_output_dir
 
@@ -244,16 +245,17 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
 
 
 def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
-                  log: Log | None = None) -> ExportResult:
-    """TensorRT engine for one verified graph; on a machine without TensorRT/GPU: status 'skipped' + reason."""
-    from droptrack.export.onnx import read_metadata
-    from droptrack.export.tensorrt import TensorRTUnavailable, build_engine
+                  log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
+    """TensorRT engine for one verified graph; on a machine without TensorRT/GPU: status 'skipped' + reason.
+    `facts`: the graph's, where the caller has parsed it (the graph is parsed once)."""
+    from droptrack.export.tensorrt import TensorRTUnavailable, build_engine, graph_facts
 
     t0 = time.perf_counter()
-    meta = read_metadata(onnx_path)
+    facts = graph_facts(onnx_path) if facts is None else facts
+    meta = facts.meta
     engine = onnx_path.with_suffix(".engine")
     try:
-        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log)
+        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
     except TensorRTUnavailable as exc:
         return ExportResult(engine.name, engine, meta.precision, "skipped", time.perf_counter() - t0, None, meta,
                             notes=[str(exc)])
@@ -331,25 +333,29 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     return report
 
 
-def check_onnx_file(onnx_path: Path) -> None:
-    """A parseable ONNX model (not truncated, not another file renamed to .onnx), else a one-line ExportError."""
+def check_onnx_file(onnx_path: Path) -> Any:
+    """A parseable ONNX model (not truncated, not another file renamed to .onnx): its graph without the weights of
+    external data files, else a one-line ExportError."""
     from droptrack.export.onnx import load_graph
 
-    load_graph(onnx_path, f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {{error}}); export it "
-                          "again with `dt export CHECKPOINT`")
+    return load_graph(onnx_path, f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {{error}}); "
+                                 "export it again with `dt export CHECKPOINT`")
 
 
 def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
                  strict: bool) -> ExportReport:
-    if onnx_path.is_file():
-        check_onnx_file(onnx_path)
+    from droptrack.export.tensorrt import graph_facts
+
+    graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
     if not engine:
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
     report = ExportReport(onnx_path.parent)
-    result = export_engine(onnx_path, None, workspace_gb, typing, log)
+    facts = graph_facts(onnx_path, graph)
+    del graph   # not kept through the build: TensorRT parses the file itself
+    result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
     if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
         reason = result.notes[0] if result.notes else "TensorRT is unavailable"
         raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.artifact import atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
+from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
 from droptrack.errors import ExportError, InputError
 
 SIDECAR_FORMAT = "droptrack-engine"
@@ -56,11 +56,10 @@ def cache_dir(path: str | Path | None = None) -> Path:
     return Path(root) / "tensorrt"
 
 
-def onnx_io_shapes(onnx_path: Path) -> dict[str, dict[str, Any]]:
-    """Static I/O shapes and element types of an ONNX graph (weights not loaded)."""
+def onnx_io_shapes(model) -> dict[str, dict[str, Any]]:
+    """Static I/O shapes and element types of an onnx.ModelProto."""
     import onnx
 
-    model = onnx.load(str(onnx_path), load_external_data=False)
     out = {}
     for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
         for v in values:
@@ -81,6 +80,23 @@ def check_fixed_sizes(onnx_path: Path, io_shapes: dict[str, dict[str, Any]]) -> 
             raise ExportError(f"{io['kind']} '{name}' of {onnx_path.name} has a dynamic size {io['shape']}; TensorRT "
                               "engines here are built for fixed sizes: export the graph again with `dt export "
                               "CHECKPOINT`, which writes them")
+
+
+@dataclass
+class GraphFacts:
+    """What an engine build reads of its ONNX graph, from one parse of it (a large graph's parse costs hundreds of MB
+    and seconds; the parsed graph itself is dropped before TensorRT parses the file for the build)."""
+
+    meta: ArtifactMeta
+    io_shapes: dict[str, dict[str, Any]]
+
+
+def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
+    """The GraphFacts of an exported graph: of `graph` (the file's onnx.ModelProto, already parsed) or parsed now."""
+    from droptrack.export.onnx import graph_metadata, read_graph
+
+    graph = read_graph(onnx_path) if graph is None else graph
+    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph))
 
 
 def check_engine_options(workspace_gb: float, typing: str) -> None:
@@ -122,21 +138,23 @@ class EngineResult:
 
 def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
                  workspace_gb: float = DEFAULT_WORKSPACE_GB, typing: str = "strong", force: bool = False,
-                 cache: str | Path | None = None, log: Callable[[str], None] | None = None) -> EngineResult:
-    """Build (or reuse) a TensorRT engine for `onnx_path`; the precision is the graph's (its metadata)."""
+                 cache: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 facts: GraphFacts | None = None) -> EngineResult:
+    """Build (or reuse) a TensorRT engine for `onnx_path`; the precision is the graph's (its metadata). `facts`: the
+    graph's GraphFacts where the caller has parsed it (not parsed again)."""
     from droptrack.engine import trt_compat
     from droptrack.engine.tensorrt_backend import sidecar_path
-    from droptrack.export.onnx import read_metadata
 
     log = log or (lambda s: None)
     onnx_path = Path(onnx_path)
-    meta = read_metadata(onnx_path)
+    facts = graph_facts(onnx_path) if facts is None else facts
+    meta = facts.meta
     reason = trt_compat.unavailable_reason()
     if reason:
         raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")
     engine_path = Path(engine_path) if engine_path else onnx_path.with_suffix(".engine")
     env = trt_compat.runtime_env()
-    io_shapes = onnx_io_shapes(onnx_path)
+    io_shapes = facts.io_shapes
     check_fixed_sizes(onnx_path, io_shapes)
     onnx_sha = sha256_file(onnx_path)
     workspace_bytes = int(workspace_gb * (1 << 30))

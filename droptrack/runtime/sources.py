@@ -29,7 +29,7 @@ from droptrack.imagefiles import (IMAGE_EXTS, frames_problem, no_frames_message,
                                   sorted_images)
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import DAMAGED_RUN, apply_rotation, plausible_frame_count
+from droptrack.videofiles import DAMAGED_RUN, apply_rotation, plausible_frame_count, unopened_reason
 
 IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -322,8 +322,8 @@ def _open_video(path: Path) -> Source:
     check_readable("video", path)   # OpenCV would say 'cannot decode it'
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise SourceError(f"video '{path}' could not be read (OpenCV FFMPEG cannot decode it); check the file or "
-                          "convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
+        raise SourceError(unopened_reason(path) or f"video '{path}' could not be read (OpenCV FFMPEG cannot decode "
+                          "it); check the file or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     return CaptureSource(cap, f"video {path}", live=False)
 
