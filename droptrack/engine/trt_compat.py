@@ -35,12 +35,14 @@ _LOGGER: dict = {}
 
 
 def logger(trt):
-    """The process's one TensorRT logger (WARNING). TensorRT holds a single logger pointer while any builder,
-    runtime or refitter exists (a different logger passed later is ignored, with a warning, in favour of the first),
-    and a logger must stay valid until every object created with it is released; a logger per builder/runtime
-    could then be freed while another object still logs through it."""
+    """The process's one TensorRT logger (WARNING and worse, recorded: `trt_log`). TensorRT holds a single logger
+    pointer while any builder, runtime or refitter exists (a different logger passed later is ignored, with a
+    warning, in favour of the first), and a logger must stay valid until every object created with it is released;
+    a logger per builder/runtime could then be freed while another object still logs through it."""
     if _LOGGER.get("module") is not trt:
-        _LOGGER.update(module=trt, logger=trt.Logger(trt.Logger.WARNING))
+        from droptrack.engine.trt_log import recording_logger
+
+        _LOGGER.update(module=trt, logger=recording_logger(trt))
     return _LOGGER["logger"]
 
 
