@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,48 @@ def test_gpu_check_script_keeps_every_step_within_its_budget(tmp_path):
     limits = {m.group(1): float(m.group(2)) for m in re.finditer(r"--name (\S+) --timeout (\S+)", calls.read_text())}
     assert set(limits) == {"export_default", "export_vitb256ce", "engine_fp32_default", "engine_fp32_vitb256ce"}
     assert all(10 <= s <= 60 for s in limits.values()), limits
+
+
+def _run_with_stand_in(tmp_path, **env_extra) -> tuple[subprocess.CompletedProcess, list[str], Path]:
+    """gpu_check.sh with tests/gpu_check_stand_in.py as its python, in a process group of its own (the stand-in may
+    kill that group); returns the run, the stand-in's call log and the work folder."""
+    if not shutil.which("bash"):
+        pytest.skip("needs bash")
+    calls, work = tmp_path / "calls.txt", tmp_path / "work"
+    fake = tmp_path / "python"
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "gpu_check_stand_in.py"}" "$@"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    env.update(PYTHON=str(fake), FAKE_CALLS=str(calls), GPU_CHECK_BUDGET_S="120", GPU_CHECK_MODELS="default vitb256ce",
+               **env_extra)
+    run = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(work)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120, start_new_session=True)
+    return run, calls.read_text().splitlines(), work
+
+
+def test_a_run_cut_off_during_the_vitb_export_leaves_the_default_models_report(tmp_path):
+    """Both exports ran first and the engine checks only after all of them, with the report at the very end: a run
+    cut off in the ViT-B export (a device machine's time limit) had no default-model checks and no report. Now the
+    default model is checked completely first, and the report is rewritten after every step."""
+    run, calls, work = _run_with_stand_in(tmp_path, FAKE_KILL_AT="export_vitb256ce")
+    assert "killed at export_vitb256ce" in calls, run.stdout + run.stderr
+    report = (work / "gpu_no_gpu.md").read_text()
+    for engine in ("model.engine", "model_fp16.engine", "model_int8_trt.engine"):
+        assert f"| {engine} | default | 100 x 2 | 1.0000 | 1.0000 | 0.0% | 0 |" in report
+    assert "vitb256ce |" not in report.split("## DeviceTracker")[1] and "**Unfinished" in report
+
+
+def test_engine_builds_never_run_at_the_same_time(tmp_path):
+    """The two exports (each building engines) ran side by side on one GPU, which disturbs TensorRT's kernel timing;
+    now every build starts after the one before it ended, and the finished report covers both models."""
+    run, calls, work = _run_with_stand_in(tmp_path, FAKE_WAIT_S="1.5")
+    assert not [c for c in calls if c.startswith("overlap")], calls
+    builds = [c for c in calls if c.startswith(("start ", "end "))]
+    assert builds == [f"{e} {n}_{m}" for m in ("default", "vitb256ce") for n in ("export", "engine_fp32")
+                      for e in ("start", "end")], builds
+    report = (work / "gpu_no_gpu.md").read_text()
+    assert "| model_int8_trt.engine | vitb256ce | 100 x 2 |" in report and "Unfinished" not in report
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
