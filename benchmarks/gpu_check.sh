@@ -9,7 +9,8 @@
 # One model after the other, one step at a time: the default model first and completely (export with its FP16 /
 # INT8 engines, the FP32 engine, then each engine's inspect / track / latency), then the ViT-B model, so a run cut
 # short still has the default model's results, and no engine is built beside other GPU work (TensorRT times its
-# kernel choices on the GPU). The report is rewritten after every step (marked unfinished until the end).
+# kernel choices on the GPU), with a timing cache of this run's own (WORK_DIR/trt_cache, emptied first; the engines
+# in WORK_DIR are rebuilt). The report is rewritten after every step (marked unfinished until the end).
 #
 # Every step logs and writes WORK_DIR/*.json; a failing step is recorded and the others still run. A time budget
 # (GPU_CHECK_BUDGET_S, default 270 s, counted from the start) caps each step's time limit; a step with under 10 s of
@@ -29,7 +30,12 @@ MIN_S=10
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-8}" MPLBACKEND=Agg
 START=$SECONDS
 mkdir -p "$WORK"
-rm -f "$WORK"/*.json "$WORK"/*.log   # this run's steps only
+rm -f "$WORK"/*.json "$WORK"/*.log "$WORK"/*/*.engine*   # this run's steps and engines only
+# TensorRT's engine and timing caches of this run alone, emptied first: no kernel choice timed in an earlier run
+# (perhaps beside other GPU work) is reused, and the user's cache (~/.cache/droptrack/tensorrt) is left untouched
+DT_CACHE_DIR="$(cd "$WORK" && pwd)/trt_cache"
+rm -rf "$DT_CACHE_DIR"
+export DT_CACHE_DIR
 REPORT="$WORK/gpu_check.md"   # until the GPU's name is known
 
 log() { echo "[gpu_check $(( SECONDS - START ))s] $*"; }

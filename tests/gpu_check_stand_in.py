@@ -4,7 +4,9 @@ Each call is appended to $FAKE_CALLS. The steps act as their real counterparts w
 and `models` write their JSON, `run --name export_M` makes WORK/M's graphs and FP16 / INT8 engines, `run --name
 engine_fp32_M` makes WORK/M/model.engine, `engine` writes the engine's track and latency results, `report` is the
 real one, and `-c` (the GPU's name) prints no_gpu. An engine build (export_M, engine_fp32_M) records `start NAME`
-and `end NAME`, and `overlap NAME` when it starts while another build is running; the first build waits up to
+and `end NAME`, `overlap NAME` when it starts while another build is running, and `cache NAME DIR timing=FILES
+old_engines=FILES`: its $DT_CACHE_DIR, the files in it, and the engines under WORK that hold b"old" (it saves a
+timing cache into DT_CACHE_DIR/tensorrt as a build does); the first build waits up to
 $FAKE_WAIT_S seconds for another to start. At the build named $FAKE_KILL_AT the whole script is killed (SIGKILL to
 its process group), as a device machine's time limit does.
 """
@@ -40,6 +42,10 @@ def build(work: Path, name: str) -> None:
         record(f"overlap {name}")
     (running / name).touch()
     record(f"start {name}")
+    cache = Path(os.environ.get("DT_CACHE_DIR") or "-")
+    kept = sorted(p.name for p in cache.rglob("*") if p.is_file()) if cache.is_dir() else []
+    old = sorted(p.name for p in work.glob("*/*.engine") if p.read_bytes() == b"old")
+    record(f"cache {name} {cache} timing={','.join(kept)} old_engines={','.join(old)}")
     deadline = time.monotonic() + (float(os.environ.get("FAKE_WAIT_S", "0")) if first else 0.0)
     while time.monotonic() < deadline and len(list(running.iterdir())) < 2:
         time.sleep(0.05)
@@ -50,6 +56,9 @@ def build(work: Path, name: str) -> None:
                                                                       "model_int8_trt.engine"]
     for f in made:
         (folder / f).write_bytes(b"stand-in")
+    if cache.name != "-":   # a build saves its timing cache there (export.tensorrt)
+        (cache / "tensorrt").mkdir(parents=True, exist_ok=True)
+        (cache / "tensorrt" / "timing-stand-in.cache").write_bytes(b"timed")
     (work / f"02_{name}.json").write_text(json.dumps({"step": "run", "model": name, "ok": True, "seconds": 0.0}))
     (work / ".built_once").touch()
     (running / name).unlink()

@@ -77,6 +77,24 @@ def test_engine_builds_never_run_at_the_same_time(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_builds_use_a_timing_cache_of_the_run_alone(tmp_path):
+    """The builds shared the user's timing cache (~/.cache/droptrack/tensorrt), so kernel choices timed in an earlier
+    run (one with builds side by side) were reused, as were that run's engines in the work folder; now the check has
+    its own cache folder, emptied first, and rebuilds its engines."""
+    work = tmp_path / "work"
+    (work / "trt_cache" / "tensorrt").mkdir(parents=True)
+    (work / "trt_cache" / "tensorrt" / "timing-earlier.cache").write_bytes(b"timed beside another build")
+    (work / "default").mkdir()
+    (work / "default" / "model_fp16.engine").write_bytes(b"old")
+    run, calls, work = _run_with_stand_in(tmp_path)
+    caches = [c.split(" ", 3) for c in calls if c.startswith("cache ")]
+    assert [c[1] for c in caches] == ["export_default", "engine_fp32_default", "export_vitb256ce",
+                                      "engine_fp32_vitb256ce"], run.stdout + run.stderr
+    assert {c[2] for c in caches} == {str(work.resolve() / "trt_cache")}
+    assert caches[0][3] == "timing= old_engines="                        # nothing of the earlier run
+    assert caches[1][3] == "timing=timing-stand-in.cache old_engines="   # this run's own timings are kept
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_shell_scripts_parse_and_pass_shellcheck(script):
     """`bash -n`, then ShellCheck at warning level (skipped where it is not installed): gpu_no_trt_check.sh and
