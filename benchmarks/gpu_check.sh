@@ -15,8 +15,9 @@
 # Every step logs and writes WORK_DIR/*.json; a failing step is recorded and the others still run. A time budget
 # (GPU_CHECK_BUDGET_S, default 270 s, counted from the start) caps each step's time limit; a step with under 10 s of
 # it left is skipped and recorded as such. One engine's checks get at most GPU_CHECK_STEP_S (default 150 s), a hang
-# is recorded as a failed step. When $OUT is set (device machines), the step files and the report are copied there
-# after every step (a run cut off by its time limit still returns them). Worst case about BUDGET + 10 s.
+# is recorded as a failed step. When $OUT is set (device machines), the report and $OUT/gpu_check.tgz (the step
+# files, logs and layer dumps) are written there after every step (a run cut off by its time limit still returns
+# them). Worst case about BUDGET + 10 s.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,16 +51,15 @@ skipped() {   # MODEL WHAT: a step not started for want of time, recorded as fai
     printf '{"step": "skipped", "model": "%s", "ok": false, "error": "%s not run: the %s s budget was spent"}\n' \
         "$1" "$2" "$BUDGET" > "$WORK/${1}_${2}_skipped.json"
 }
-save() {   # the step files so far into $OUT (nothing else under it comes back from a device machine)
+save() {   # the step files so far as one $OUT/gpu_check.tgz, and the report (a device machine returns 8 files at most)
     [ -n "${OUT:-}" ] || return 0
-    mkdir -p "$OUT/gpu_check"
-    cp "$WORK"/*.json "$WORK"/*.log "$OUT/gpu_check/" 2>/dev/null || true
-    for model in $MODELS; do
-        for f in "$WORK/$model"/*.layers.json "$WORK/$model/parity.json"; do
-            if [ -f "$f" ]; then cp "$f" "$OUT/gpu_check/${model}_$(basename "$f")" || true; fi
-        done
-    done
-    if [ -f "$REPORT" ]; then cp "$REPORT" "$OUT/" || true; fi
+    local dest
+    dest=$(mkdir -p "$OUT" && cd "$OUT" && pwd) || return 0
+    if (cd "$WORK" && shopt -s nullglob && tar czf "$dest/.gpu_check.tgz.part" ./*.json ./*.log ./*/*.layers.json \
+            ./*/parity.json); then
+        mv -f "$dest/.gpu_check.tgz.part" "$dest/gpu_check.tgz"
+    fi
+    if [ -f "$REPORT" ]; then cp "$REPORT" "$dest/" || true; fi
     return 0
 }
 report() {   # the report of what finished so far ("$@": --partial until the end), then everything into $OUT

@@ -95,6 +95,22 @@ def test_builds_use_a_timing_cache_of_the_run_alone(tmp_path):
     assert caches[1][3] == "timing=timing-stand-in.cache old_engines="   # this run's own timings are kept
 
 
+def test_what_comes_back_from_a_device_machine_fits_its_eight_files(tmp_path):
+    """A device machine returns at most 8 files from $OUT; every step file was copied there one by one (a dozen and
+    more for two models), so the report could be among those left out. Now $OUT holds the report and one tgz."""
+    import tarfile
+
+    out = tmp_path / "out"
+    run, calls, work = _run_with_stand_in(tmp_path, OUT=str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["gpu_check.tgz", "gpu_no_gpu.md"]
+    assert (out / "gpu_no_gpu.md").read_text() == (work / "gpu_no_gpu.md").read_text()
+    with tarfile.open(out / "gpu_check.tgz") as tgz:
+        names = set(tgz.getnames())
+    assert {"./00_env.json", "./default_model_fp16_track.json", "./vitb256ce_model_track.json"} <= names
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_shell_scripts_parse_and_pass_shellcheck(script):
     """`bash -n`, then ShellCheck at warning level (skipped where it is not installed): gpu_no_trt_check.sh and
