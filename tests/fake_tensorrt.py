@@ -6,10 +6,11 @@ name or keyword fails here as it would there. Behaviours of the bindings copied 
   raises TypeError('pybind11::init(): factory function returned nullptr');
 * an exception raised in an IProgressMonitor callback is printed and dropped by the binding's trampoline, and one
   raised in step_complete ends the build as if step_complete had returned False (build_serialized_network: None);
-* the builder logs through the logger it was made with, every severity (a Python ILogger filters for itself).
+* the builder and the ONNX parser log through the logger they were made with, every severity (a Python ILogger
+  filters for itself), and the log trampoline drops exceptions as the monitor's does.
 
-`sigint_in` names the monitor callback before which the build receives SIGINT (as the first Python code to run after
-a Ctrl-C that arrived while the builder ran in C++).
+`sigint_in` names the callback (a monitor's, or the logger's `log`) before which the process receives SIGINT (as the
+first Python code to run after a Ctrl-C that arrived while TensorRT ran in C++).
 """
 
 from __future__ import annotations
@@ -127,18 +128,17 @@ class FakeTRT:
             def build_serialized_network(self, network, config):
                 fake.built.append((network.flags, dict(config.pools), set(config.flags)))
                 for severity, msg in fake.build_log:
-                    try:   # the trampoline of a noexcept C++ callback: errors printed and dropped
-                        self.logger.log(ILogger.Severity(severity), msg)
-                    except Exception as exc:  # noqa: BLE001
-                        print(f"[ERROR] Exception caught in log(): {exc!r}", file=sys.stderr)
+                    fake._callback(self.logger, "log", ILogger.Severity(severity), msg)
                 plan = fake.build(config.progress_monitor)
                 return None if fake.fails else plan
 
         class OnnxParser:
             def __init__(self, network, logger):
-                self.num_errors = 0
+                self.num_errors, self.logger = 0, logger
 
             def parse_from_file(self, model):
+                for node in ("/patch_embed/Conv", "/blocks.0/attn/MatMul"):
+                    fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, f"Parsing node: {node}")
                 return True
 
         class Runtime:
@@ -150,7 +150,8 @@ class FakeTRT:
         return trt
 
     def _callback(self, monitor, name: str, *args, failed=None):
-        """One monitor callback as the binding's trampoline makes it: exceptions printed and dropped."""
+        """One callback (a monitor's, a logger's `log`) as the binding's trampoline makes it: exceptions printed and
+        dropped."""
         try:
             if name == self.sigint_in:
                 self.sigint_in = ""

@@ -37,10 +37,11 @@ def test_build_strongly_typed_with_workspace_no_tf32_and_a_timing_cache_reused(m
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
-@pytest.mark.parametrize("where", ["phase_start", "step_complete"])
+@pytest.mark.parametrize("where", ["phase_start", "step_complete", "log"])
 def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, where):
     """A KeyboardInterrupt raised in a monitor callback is dropped by TensorRT's binding: the build went on
-    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised."""
+    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised.
+    The same in a `log` call of the ONNX parser (the logger is Python now): raised after the parse, no build."""
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT has another handler in this process")
     fake = FakeTRT(sigint_in=where)
@@ -48,6 +49,7 @@ def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, whe
         _build(monkeypatch, tmp_path, fake)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not list((tmp_path / "cache").glob("timing-*.cache"))        # nothing saved from a stopped build
+    assert len(fake.built) == (where != "log")
 
 
 def test_tensorrt_that_cannot_initialise_cuda_is_a_one_line_error(monkeypatch, tmp_path):

@@ -219,7 +219,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     builder = trt_compat.created(trt.Builder, logger, what="builder", error=ExportError)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
     parser = trt_compat.created(trt.OnnxParser, network, logger, what="ONNX parser", error=ExportError)
-    if not parser.parse_from_file(str(onnx_path)):
+    with trt_compat.sigint_deferred():   # the parser logs every node: a Ctrl-C raised in a log call would be dropped
+        parsed = parser.parse_from_file(str(onnx_path))
+    if not parsed:
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errors[:300]}")
     config = builder.create_builder_config()
