@@ -143,3 +143,20 @@ def test_workspace_is_suggested_only_when_tensorrt_logged_a_memory_shortage(monk
     with pytest.raises(ExportError) as exc:
         _build(monkeypatch, tmp_path, fake, module=trt)   # same module, same logger: the earlier errors are kept
     assert "--workspace" not in str(exc.value) and "reported 1 error(s)" in str(exc.value)
+
+
+def test_the_logger_keeps_a_message_it_cannot_print():
+    """TensorRT's log is kept before it is printed: with stderr closed (`dt ... 2>&-`) the print fails (the binding
+    drops that error) and the build's failure message would have lost what TensorRT reported."""
+    import io
+
+    from droptrack.engine.trt_log import recording_logger
+
+    closed = io.StringIO()
+    closed.close()
+    logger = recording_logger(FakeTRT().module(), stream=closed)
+    mark = logger.mark()
+    with pytest.raises(ValueError):
+        logger.log(1, "Error Code 1: Cuda Runtime (out of memory)")
+    logger.log(4, "Parsing node: /patch_embed/Conv")   # VERBOSE: neither printed nor kept
+    assert logger.since(mark) == [(1, "Error Code 1: Cuda Runtime (out of memory)")]

@@ -34,10 +34,10 @@ def recording_logger(trt, stream: TextIO | None = None, kept: int = KEPT) -> Any
             level = int(severity)
             if level > WARNING:
                 return
-            print(f"[TRT] [{TAGS.get(level, 'E')}] {msg}", file=stream or sys.stderr, flush=True)
-            with self._lock:
+            with self._lock:   # kept first: a closed stderr must not lose it
                 self._count += 1
                 self._recent.append((self._count, level, str(msg)))
+            print(f"[TRT] [{TAGS.get(level, 'E')}] {msg}", file=stream or sys.stderr, flush=True)
 
         def mark(self) -> int:
             """The number of messages kept so far (pass it to `since`)."""
