@@ -10,7 +10,7 @@ and `report` run without a GPU.
     python benchmarks/gpu_check.py engine ENGINE --onnx FP32.onnx --model NAME --out DIR
         # DIR/NAME_<engine>_{inspect,track,latency}.json; the ORT CPU boxes of FP32.onnx are cached next to it
     python benchmarks/gpu_check.py run DIR --name NAME --timeout S -- CMD ...   # any command as a logged step
-    python benchmarks/gpu_check.py report DIR --out benchmarks/results/gpu_NAME.md
+    python benchmarks/gpu_check.py report DIR --out benchmarks/results/gpu_NAME.md [--partial]
 """
 
 from __future__ import annotations
@@ -210,14 +210,18 @@ def _fmt(v, spec: str = ".3f") -> str:
                                                                                                 else "-")
 
 
-def build_report(folder: Path) -> str:
-    """Markdown report from the step JSON files in `folder` (failed steps listed with their error)."""
+def build_report(folder: Path, partial: bool = False) -> str:
+    """Markdown report from the step JSON files in `folder` (failed steps listed with their error); `partial`: written
+    while the check runs (gpu_check.sh rewrites it after every step), so it says that more may follow."""
     steps = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
     env = next((s for s in steps if s.get("step") == "env"), {})
     lines = [f"# GPU check: {env.get('gpu', 'unknown GPU')}", "",
              f"Command: `{env.get('command', 'bash benchmarks/gpu_check.sh')}`; date {env.get('date', '?')}; "
              f"TensorRT {env.get('tensorrt', '?')}, torch {env.get('torch', '?')}, CUDA {env.get('cuda', '?')}, "
              f"driver {env.get('driver', '?')}.", ""]
+    if partial:
+        lines += ["**Unfinished: the steps below are those done when this was written; the run went on, or was cut "
+                  "off by its time limit, after them.**", ""]
     if env.get("unavailable"):
         lines += [f"**No engine can be built on this machine: {env['unavailable']}.** The export steps still ran "
                   "(ONNX FP32/FP16/INT8 graphs and their CPU parity); every engine step below failed for that reason.",
@@ -309,13 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--name", default="command")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--partial", action="store_true", help="report: written while the check still runs")
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = argv[argv.index("--") + 1:] if "--" in argv else []      # for `run`: -- CMD ...
     a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     if a.command == "report":
         out = a.out or Path("benchmarks/results/gpu_check.md")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(build_report(a.path))
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(build_report(a.path, a.partial))
+        tmp.replace(out)   # rewritten after every step: a run killed while writing keeps the previous report
         print(f"wrote {out}")
         return 0
     if a.command == "env":

@@ -9,7 +9,7 @@
 # past its limit loses nothing before it.
 #   bash benchmarks/gpu_no_trt_check.sh      # PYTHON=... to pick python
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 PY="${PYTHON:-python3}"
 R=/tmp/gpu_no_trt; DEST="${OUT:-out}"; mkdir -p "$R" "$DEST"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -27,7 +27,7 @@
 #    8 checkpoints kept (every epochs/8), then copied with the log to $OUT (or out/gpu_train).
 # Nothing here chooses a model: the checkpoints are scored on validation sets afterwards (benchmarks/default_model.md).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 PY="${PYTHON:-python3}"
 SECONDS_TRAIN="${GPU_TRAIN_SECONDS:-270}"; JOBS="${GPU_TRAIN_JOBS:-14}"; WORKERS="${GPU_TRAIN_WORKERS:-12}"
 PLAIN="${GPU_TRAIN_PLAIN:-560}"; HARD="${GPU_TRAIN_HARD:-210}"; SEED="${GPU_TRAIN_SEED:-700}"

@@ -1,30 +1,54 @@
 """A stand-in `tensorrt` module for CPU tests of the engine build: the TensorRT 10 Python names droptrack uses, with
 the argument names of TensorRT's bindings (python/src/infer/pyCore.cpp, parsers/pyOnnx.cpp), so a call with a wrong
-name or keyword fails here as it would there. Two behaviours of the bindings are copied on purpose:
+name or keyword fails here as it would there. Behaviours of the bindings copied on purpose:
 
 * a constructor whose C++ factory returns nullptr (Builder, Runtime, OnnxParser when CUDA cannot be initialised)
   raises TypeError('pybind11::init(): factory function returned nullptr');
 * an exception raised in an IProgressMonitor callback is printed and dropped by the binding's trampoline, and one
-  raised in step_complete ends the build as if step_complete had returned False (build_serialized_network: None).
+  raised in step_complete ends the build as if step_complete had returned False (build_serialized_network: None);
+* the builder and the ONNX parser log through the logger they were made with, every severity (a Python ILogger
+  filters for itself), and the log trampoline drops exceptions as the monitor's does.
 
-`sigint_in` names the monitor callback before which the build receives SIGINT (as the first Python code to run after
-a Ctrl-C that arrived while the builder ran in C++).
+`sigint_in` names the callback (a monitor's, or the logger's `log`) before which the process receives SIGINT (as the
+first Python code to run after a Ctrl-C that arrived while TensorRT ran in C++).
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from enum import IntEnum
 from types import ModuleType, SimpleNamespace
 
 NULLPTR = "pybind11::init(): factory function returned nullptr"
 
 
-class Logger:
-    WARNING = 2
+class ILogger:
+    """The binding's abstract logger: a subclass calls ILogger.__init__(self) and overrides log(severity, msg)."""
 
-    def __init__(self, min_severity=WARNING):
+    class Severity(IntEnum):
+        INTERNAL_ERROR = 0
+        ERROR = 1
+        WARNING = 2
+        INFO = 3
+        VERBOSE = 4
+
+    INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = Severity   # export_values(): trt.ILogger.ERROR, ...
+
+    def __init__(self):
+        pass
+
+    def log(self, severity, msg):
+        raise RuntimeError("pure virtual ILogger.log called")
+
+
+class Logger(ILogger):
+    def __init__(self, min_severity=ILogger.WARNING):
         self.min_severity = min_severity
+
+    def log(self, severity, msg):
+        if severity <= self.min_severity:
+            print(f"[TRT] [{'FEWIV'[severity]}] {msg}")
 
 
 class IProgressMonitor:
@@ -73,15 +97,17 @@ class Network:
 class FakeTRT:
     """Settings of one fake module: version, what fails, where SIGINT arrives; `built` records the builds."""
 
-    def __init__(self, version: str = "10.3.0", no_cuda: bool = False, sigint_in: str = ""):
+    def __init__(self, version: str = "10.3.0", no_cuda: bool = False, sigint_in: str = "",
+                 build_log: tuple[tuple[int, str], ...] = (), fails: bool = False):
         self.version, self.no_cuda, self.sigint_in, self.built = version, no_cuda, sigint_in, []
+        self.build_log, self.fails = build_log, fails   # what a build logs (severity, message); whether it fails
 
     def module(self) -> ModuleType:
         """The `tensorrt` module (put it in sys.modules['tensorrt'])."""
         fake = self
         trt = ModuleType("tensorrt")
         trt.__version__ = self.version
-        trt.Logger, trt.IProgressMonitor = Logger, IProgressMonitor
+        trt.ILogger, trt.Logger, trt.IProgressMonitor = ILogger, Logger, IProgressMonitor
         trt.NetworkDefinitionCreationFlag = SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
         trt.MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
         trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
@@ -91,6 +117,7 @@ class FakeTRT:
             def __init__(self, logger):
                 if fake.no_cuda:
                     raise TypeError(NULLPTR)
+                self.logger = logger
 
             def create_network(self, flags=0):
                 return Network(flags)
@@ -100,13 +127,18 @@ class FakeTRT:
 
             def build_serialized_network(self, network, config):
                 fake.built.append((network.flags, dict(config.pools), set(config.flags)))
-                return fake.build(config.progress_monitor)
+                for severity, msg in fake.build_log:
+                    fake._callback(self.logger, "log", ILogger.Severity(severity), msg)
+                plan = fake.build(config.progress_monitor)
+                return None if fake.fails else plan
 
         class OnnxParser:
             def __init__(self, network, logger):
-                self.num_errors = 0
+                self.num_errors, self.logger = 0, logger
 
             def parse_from_file(self, model):
+                for node in ("/patch_embed/Conv", "/blocks.0/attn/MatMul"):
+                    fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, f"Parsing node: {node}")
                 return True
 
         class Runtime:
@@ -118,7 +150,8 @@ class FakeTRT:
         return trt
 
     def _callback(self, monitor, name: str, *args, failed=None):
-        """One monitor callback as the binding's trampoline makes it: exceptions printed and dropped."""
+        """One callback (a monitor's, a logger's `log`) as the binding's trampoline makes it: exceptions printed and
+        dropped."""
         try:
             if name == self.sigint_in:
                 self.sigint_in = ""

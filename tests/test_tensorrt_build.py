@@ -15,10 +15,10 @@ from fake_tensorrt import FakeTRT
 ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "gpu": "Orin", "compute_capability": "8.7"}
 
 
-def _build(monkeypatch, tmp_path, fake: FakeTRT, typing: str = "strong", logged: list | None = None):
+def _build(monkeypatch, tmp_path, fake: FakeTRT, typing: str = "strong", logged: list | None = None, module=None):
     from droptrack.export.tensorrt import _build_plan
 
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setitem(sys.modules, "tensorrt", module or fake.module())
     log = (logged.append if logged is not None else lambda s: None)
     return _build_plan(tmp_path / "model_fp16.onnx", "fp16", typing, 1 << 30, tmp_path / "cache", ENV, log)
 
@@ -37,10 +37,11 @@ def test_build_strongly_typed_with_workspace_no_tf32_and_a_timing_cache_reused(m
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
-@pytest.mark.parametrize("where", ["phase_start", "step_complete"])
+@pytest.mark.parametrize("where", ["phase_start", "step_complete", "log"])
 def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, where):
     """A KeyboardInterrupt raised in a monitor callback is dropped by TensorRT's binding: the build went on
-    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised."""
+    (phase_start) or ended as a failed build, 'try a larger --workspace' (step_complete); now it stops and is raised.
+    The same in a `log` call of the ONNX parser (the logger is Python now): raised after the parse, no build."""
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT has another handler in this process")
     fake = FakeTRT(sigint_in=where)
@@ -48,6 +49,7 @@ def test_ctrl_c_during_a_build_stops_it_and_is_raised(monkeypatch, tmp_path, whe
         _build(monkeypatch, tmp_path, fake)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not list((tmp_path / "cache").glob("timing-*.cache"))        # nothing saved from a stopped build
+    assert len(fake.built) == (where != "log")
 
 
 def test_tensorrt_that_cannot_initialise_cuda_is_a_one_line_error(monkeypatch, tmp_path):
@@ -95,3 +97,66 @@ def test_graph_with_a_dynamic_size_is_refused_before_the_build(monkeypatch, tmp_
     with pytest.raises(ExportError, match=r"input 'template' of model.onnx has a dynamic size \['batch', 3, 64, 64\]"):
         build_engine(path, cache=tmp_path / "cache")
     assert fake.built == [] and not (tmp_path / "model.engine").exists()
+
+
+# what TensorRT logs (severity, message) in three failed builds: an unsupported node (TensorRT 10), GPU memory
+# gone (TensorRT 10.3, NVIDIA/TensorRT#4258), tactics short of workspace (TensorRT 8.6, NVIDIA/TensorRT#3046)
+NO_KERNEL = ((3, "Local timing cache in use."), (2, "Unused Input: extra"),
+             (1, "IBuilder::buildSerializedNetwork: Error Code 10: Internal Error (Could not find any implementation "
+                 "for node /blocks.0/attn/MatMul.)"))
+GPU_OOM = ((1, "[defaultAllocator.cpp::allocate::31] Error Code 1: Cuda Runtime (out of memory)"),
+           (2, "Requested amount of GPU memory (15485030400 bytes) could not be allocated. There may not be enough "
+               "free memory for allocation to succeed."),
+           (1, "IBuilder::buildSerializedNetwork: Error Code 10: Internal Error (Could not find any implementation "
+               "for node {ForeignNode[/blocks.0/norm1...]}.)"))
+SHORT_WORKSPACE = ((1, "[optimizer.cpp::computeCosts::3867] Error Code 4: Internal Error (Could not find any "
+                       "implementation for node /patch_embed/Conv due to insufficient workspace. See verbose log for "
+                       "requested sizes.)"),)
+
+
+def test_a_failed_build_says_what_tensorrt_logged_not_try_a_larger_workspace(monkeypatch, tmp_path, capsys):
+    """Every failed build said 'try a larger --workspace', which rarely helps; now the error names TensorRT's first
+    error, and the build's warnings and errors are printed ([TRT] lines) and kept by the process's logger."""
+    with pytest.raises(ExportError) as exc:
+        _build(monkeypatch, tmp_path, FakeTRT(build_log=NO_KERNEL, fails=True))
+    msg = str(exc.value)
+    assert "from model_fp16.onnx: TensorRT reported 1 error(s), the first: IBuilder::buildSerializedNetwork: Error " \
+           "Code 10: Internal Error (Could not find any implementation for node /blocks.0/attn/MatMul.)" in msg
+    assert "--workspace" not in msg and "TensorRT log" in msg and "\n" not in msg
+    err = capsys.readouterr().err
+    assert "[TRT] [W] Unused Input: extra" in err and "[TRT] [E] IBuilder::buildSerializedNetwork" in err
+    assert "Local timing cache" not in err   # INFO and VERBOSE stay out, as with trt.Logger(WARNING)
+
+
+@pytest.mark.parametrize("logged, hint", [(GPU_OOM, "free GPU memory (nvidia-smi lists what holds it) or try a "
+                                                    "smaller --workspace (now 1 GB)"),
+                                          (SHORT_WORKSPACE, "try a larger --workspace (now 1 GB)")])
+def test_workspace_is_suggested_only_when_tensorrt_logged_a_memory_shortage(monkeypatch, tmp_path, logged, hint):
+    """GPU memory gone: a larger workspace makes it worse (TensorRT itself says to decrease it); tactics short of
+    workspace: a larger one. A later build of the same process is judged on its own messages only."""
+    fake = FakeTRT(build_log=logged, fails=True)
+    trt = fake.module()
+    with pytest.raises(ExportError) as exc:
+        _build(monkeypatch, tmp_path, fake, module=trt)
+    assert str(exc.value).endswith(hint) and f"the first: {logged[0][1]}" in str(exc.value)
+    fake.build_log = NO_KERNEL
+    with pytest.raises(ExportError) as exc:
+        _build(monkeypatch, tmp_path, fake, module=trt)   # same module, same logger: the earlier errors are kept
+    assert "--workspace" not in str(exc.value) and "reported 1 error(s)" in str(exc.value)
+
+
+def test_the_logger_keeps_a_message_it_cannot_print():
+    """TensorRT's log is kept before it is printed: with stderr closed (`dt ... 2>&-`) the print fails (the binding
+    drops that error) and the build's failure message would have lost what TensorRT reported."""
+    import io
+
+    from droptrack.engine.trt_log import recording_logger
+
+    closed = io.StringIO()
+    closed.close()
+    logger = recording_logger(FakeTRT().module(), stream=closed)
+    mark = logger.mark()
+    with pytest.raises(ValueError):
+        logger.log(1, "Error Code 1: Cuda Runtime (out of memory)")
+    logger.log(4, "Parsing node: /patch_embed/Conv")   # VERBOSE: neither printed nor kept
+    assert logger.since(mark) == [(1, "Error Code 1: Cuda Runtime (out of memory)")]

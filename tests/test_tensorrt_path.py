@@ -136,18 +136,10 @@ def test_engines_are_built_without_tf32():
 
 def test_one_tensorrt_logger_per_process():
     """Builder, runtime and inspector share one logger: TensorRT keeps only the first while any of them lives."""
-    from types import SimpleNamespace
+    from fake_tensorrt import FakeTRT
 
-    made = []
-
-    class Logger:
-        WARNING = 2
-
-        def __init__(self, severity):
-            made.append(severity)
-
-    trt = SimpleNamespace(Logger=Logger)
-    assert trt_compat.logger(trt) is trt_compat.logger(trt) and made == [2]
+    trt = FakeTRT().module()
+    assert trt_compat.logger(trt) is trt_compat.logger(trt) and isinstance(trt_compat.logger(trt), trt.ILogger)
 
 
 def test_engine_io_the_backend_cannot_bind_is_named():

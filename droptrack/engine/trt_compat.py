@@ -35,12 +35,14 @@ _LOGGER: dict = {}
 
 
 def logger(trt):
-    """The process's one TensorRT logger (WARNING). TensorRT holds a single logger pointer while any builder,
-    runtime or refitter exists (a different logger passed later is ignored, with a warning, in favour of the first),
-    and a logger must stay valid until every object created with it is released; a logger per builder/runtime
-    could then be freed while another object still logs through it."""
+    """The process's one TensorRT logger (WARNING and worse, recorded: `trt_log`). TensorRT holds a single logger
+    pointer while any builder, runtime or refitter exists (a different logger passed later is ignored, with a
+    warning, in favour of the first), and a logger must stay valid until every object created with it is released;
+    a logger per builder/runtime could then be freed while another object still logs through it."""
     if _LOGGER.get("module") is not trt:
-        _LOGGER.update(module=trt, logger=trt.Logger(trt.Logger.WARNING))
+        from droptrack.engine.trt_log import recording_logger
+
+        _LOGGER.update(module=trt, logger=recording_logger(trt))
     return _LOGGER["logger"]
 
 
@@ -262,28 +264,41 @@ def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
 
 
 @contextmanager
-def interruptible_build(monitor: Any) -> Iterator[None]:
-    """Ctrl-C during `build_serialized_network` ends the build and raises KeyboardInterrupt once it has returned.
-
-    The builder runs in C++, so Python raises the KeyboardInterrupt in the first Python code that runs next: a
-    progress monitor callback, where TensorRT's binding prints and drops it (the build went on, or, dropped in
-    step_complete, ended as a failed build). Here SIGINT only sets the monitor's `stopped` (main thread, default
-    handler only; anywhere else nothing changes)."""
-    if (monitor is None or threading.current_thread() is not threading.main_thread()
+def sigint_deferred(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
+    """Ctrl-C while TensorRT works raises KeyboardInterrupt once the block has ended, not lost: TensorRT calls Python
+    back in this thread (the logger, for every message; a progress monitor), Python raises the KeyboardInterrupt in
+    the first Python code that runs, such a callback, and the binding prints and drops it there. Here SIGINT is only
+    noted (and `on_signal` called) until the block ends (main thread, default handler only; elsewhere nothing
+    changes)."""
+    if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield
         return
+    noted = []
 
-    def stop(signum, frame) -> None:
-        monitor.stopped = True
+    def note(signum, frame) -> None:
+        noted.append(signum)
+        if on_signal is not None:
+            on_signal()
 
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, note)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if monitor.stopped:
+    if noted:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible_build(monitor: Any) -> Iterator[None]:
+    """Ctrl-C during `build_serialized_network` ends the build and raises KeyboardInterrupt once it has returned:
+    SIGINT sets the monitor's `stopped` (`sigint_deferred`), so its next step_complete asks TensorRT to stop."""
+    def stop() -> None:
+        monitor.stopped = True
+
+    with sigint_deferred(stop if monitor is not None else None):
+        yield
 
 
 @dataclass(frozen=True)
@@ -319,7 +334,8 @@ def deserialize(trt, plan: bytes, logger):
     runtime = created(trt.Runtime, logger, what="runtime")
     if hasattr(runtime, "engine_host_code_allowed"):   # TensorRT >= 8.6
         runtime.engine_host_code_allowed = False
-    engine = runtime.deserialize_cuda_engine(plan)
+    with sigint_deferred():   # its log calls: a Ctrl-C raised in one would be dropped
+        engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
         raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
                            "another GPU, or a version-compatible engine that carries code, which is not run); "

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -198,6 +199,34 @@ def _read_key(side: Path) -> str:
     return str(sidecar_fields(side).get("cache_key", ""))
 
 
+# what TensorRT logs when memory ran short during a build (TensorRT 8.6-10.x wording)
+_GPU_MEMORY = re.compile(r"out of memory|outofmemory|could not be allocated|failed to allocate|allocator error|"
+                         r"decreasing the workspace", re.I)
+_WORKSPACE = re.compile(r"insufficient workspace|insufficient memory|memory is insufficient", re.I)
+
+
+def build_failure(onnx_name: str, messages: list[tuple[int, str]], workspace_gb: float) -> str:
+    """One line for a build that gave no plan, from what TensorRT logged during it ((severity, message), `trt_log`):
+    its first error, and a --workspace hint only when the log says memory ran short (GPU memory gone: a smaller
+    workspace or a freer GPU; tactics without enough workspace: a larger one). Most failures are something else
+    (an unsupported layer, a bad graph), where a larger workspace changes nothing."""
+    from droptrack.engine.trt_log import ERROR
+
+    errors = [" ".join(m.split()) for level, m in messages if level <= ERROR]
+    texts = [m for _, m in messages]
+    if errors:
+        what = f"TensorRT reported {len(errors)} error(s), the first: {errors[0][:240]}"
+    else:
+        what = "TensorRT logged no error (its warnings, if any, are above)"
+    line = f"TensorRT failed to build an engine from {onnx_name}: {what}"
+    if any(_GPU_MEMORY.search(t) for t in texts):
+        return (f"{line}; the GPU ran out of memory: free GPU memory (nvidia-smi lists what holds it) or try a "
+                f"smaller --workspace (now {workspace_gb:g} GB)")
+    if any(_WORKSPACE.search(t) for t in texts):
+        return f"{line}; its tactics lacked memory: try a larger --workspace (now {workspace_gb:g} GB)"
+    return f"{line} (the whole TensorRT log, [TRT] lines, is above)"
+
+
 def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: int, cdir: Path,
                 env: dict[str, str], log: Callable[[str], None]) -> tuple[bytes, list[str]]:
     """Parse the ONNX graph and build a serialized plan (timing cache loaded and saved)."""
@@ -208,7 +237,9 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     builder = trt_compat.created(trt.Builder, logger, what="builder", error=ExportError)
     network = trt_compat.create_network(builder, trt, strongly_typed=typing == "strong")
     parser = trt_compat.created(trt.OnnxParser, network, logger, what="ONNX parser", error=ExportError)
-    if not parser.parse_from_file(str(onnx_path)):
+    with trt_compat.sigint_deferred():   # the parser logs every node: a Ctrl-C raised in a log call would be dropped
+        parsed = parser.parse_from_file(str(onnx_path))
+    if not parsed:
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT could not parse {onnx_path.name}: {errors[:300]}")
     config = builder.create_builder_config()
@@ -222,11 +253,11 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     elif timing == "refused":
         notes.append(f"timing cache {tc_path} not accepted by TensorRT (see its log); a new one replaces it")
     monitor = trt_compat.attach_progress(config, trt, log)
+    mark = logger.mark()
     with trt_compat.interruptible_build(monitor):   # Ctrl-C: KeyboardInterrupt, not a failed or finished build
         plan = builder.build_serialized_network(network, config)
     if plan is None:
-        raise ExportError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above); "
-                          "try a larger --workspace")
+        raise ExportError(build_failure(onnx_path.name, logger.since(mark), workspace_bytes / (1 << 30)))
     try:
         if timing != "none":
             atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
