@@ -30,7 +30,12 @@ MODELS="${GPU_CHECK_MODELS:-default vitb256ce}"   # a subset (e.g. "default") fo
 MIN_S=10
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-8}" MPLBACKEND=Agg
 START=$SECONDS
+if [ -d "$WORK" ] && [ -n "$(ls -A "$WORK")" ] && [ ! -e "$WORK/.gpu_check_work" ]; then
+    echo "gpu_check: $WORK holds files this script did not write; name an empty or new folder" >&2
+    exit 2
+fi
 mkdir -p "$WORK"
+touch "$WORK/.gpu_check_work"   # marks the folder as this script's, whose files a later run may replace
 rm -f "$WORK"/*.json "$WORK"/*.log "$WORK"/*/*.engine*   # this run's steps and engines only
 # TensorRT's engine and timing caches of this run alone, emptied first: no kernel choice timed in an earlier run
 # (perhaps beside other GPU work) is reused, and the user's cache (~/.cache/droptrack/tensorrt) is left untouched

@@ -86,6 +86,7 @@ def test_builds_use_a_timing_cache_of_the_run_alone(tmp_path):
     (work / "trt_cache" / "tensorrt" / "timing-earlier.cache").write_bytes(b"timed beside another build")
     (work / "default").mkdir()
     (work / "default" / "model_fp16.engine").write_bytes(b"old")
+    (work / ".gpu_check_work").touch()   # an earlier run of the script wrote this folder
     run, calls, work = _run_with_stand_in(tmp_path)
     caches = [c.split(" ", 3) for c in calls if c.startswith("cache ")]
     assert [c[1] for c in caches] == ["export_default", "engine_fp32_default", "export_vitb256ce",
@@ -124,3 +125,29 @@ def test_shell_scripts_parse_and_pass_shellcheck(script):
     checked = subprocess.run(["shellcheck", "--severity=warning", str(script)], capture_output=True, text=True,
                              timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_work_folder_holding_other_files_is_refused_before_anything_is_removed(tmp_path):
+    """The script empties its work folder's steps, logs and engines: a folder it did not write (a user's) is refused
+    with exit 2 and keeps its files; a second run into the script's own folder goes ahead."""
+    if not shutil.which("bash"):
+        pytest.skip("needs bash")
+    work = tmp_path / "mine"
+    (work / "sub").mkdir(parents=True)
+    keep = [work / "results.json", work / "notes.log", work / "sub" / "model.engine"]
+    for f in keep:
+        f.write_text("a user's file")
+    fake = tmp_path / "python"
+    fake.write_text('#!/usr/bin/env bash\n[ "$1" = -c ] && echo no_gpu\nexit 0\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    env.update(PYTHON=str(fake), GPU_CHECK_BUDGET_S="30", GPU_CHECK_MODELS="default")
+    run = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(work)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "did not write" in run.stderr, run.stdout + run.stderr
+    assert all(f.read_text() == "a user's file" for f in keep)
+    again = tmp_path / "ours"
+    for _ in range(2):   # the second run finds its own marker and is not refused
+        run = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(again)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode != 2 or "did not write" not in run.stderr, run.stdout + run.stderr
