@@ -1,5 +1,6 @@
 """Which files are videos, and what OpenCV says about one, checked before it is believed: the header's frame count,
-and the display rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot."""
+and the display rotation (a phone's portrait video) applied explicitly, or a warning where the backend cannot; the
+note for non-square pixels, which OpenCV reads as stored and players stretch."""
 
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ class RotationWarning(UserWarning):
     """A video's display rotation that the OpenCV backend reading it does not apply (its frames come sideways)."""
 
 
+class PixelAspectWarning(UserWarning):
+    """A video whose pixels are not square (sample aspect ratio not 1:1): OpenCV reads it as stored, players stretch
+    it, so boxes read off a player and --save's square-pixel output differ from what players show."""
+
+
 def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
-    """A droptrack warning (RotationWarning) as one 'warning: ...' line on stderr, as dt prints them (the CLI, and
-    dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows them."""
-    if issubclass(category, RotationWarning):
+    """A droptrack warning (RotationWarning, PixelAspectWarning) as one 'warning: ...' line on stderr, as dt prints
+    them (the CLI, and dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows
+    them."""
+    if issubclass(category, (RotationWarning, PixelAspectWarning)):
         sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
         sys.stderr.flush()
     else:
@@ -61,6 +68,47 @@ def apply_rotation(cap: Any, name: str) -> bool:
                       "picture; rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the "
                       "rotation)", RotationWarning, stacklevel=2)
     return applied
+
+
+def sample_aspect(cap: Any) -> tuple[int, int] | None:
+    """An opened video's sample aspect ratio (displayed width : stored width of a pixel) as reduced (num, den), or
+    None when it is square or unknown (OpenCV's FFMPEG backend says 0/1 then; other backends have no property)."""
+    import cv2
+
+    props = getattr(cv2, "CAP_PROP_SAR_NUM", None), getattr(cv2, "CAP_PROP_SAR_DEN", None)
+    if None in props:
+        return None
+    num, den = (cap.get(prop) for prop in props)
+    if not (math.isfinite(num) and math.isfinite(den) and num >= 1 and den >= 1):
+        return None
+    num, den = round(num), round(den)
+    g = math.gcd(num, den)
+    return None if num == den else (num // g, den // g)
+
+
+def pixel_aspect_note(cap: Any, name: str) -> str | None:
+    """For an opened video with non-square pixels, the PixelAspectWarning that dt run and dt serve give once tracking
+    starts (else None): frames, --init and boxes stay in the decoded pixels; it names the displayed size, the factor
+    a box measured on a player's picture needs, and that --save cannot keep the ratio (cv2.VideoWriter has no
+    property for it). Dataset readers give none: annotation tools label the decoded pixels too."""
+    import cv2
+
+    sar = sample_aspect(cap)
+    if sar is None:
+        return None
+    num, den = sar
+    w, h = round(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), round(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    auto, meta = getattr(cv2, "CAP_PROP_ORIENTATION_AUTO", None), getattr(cv2, "CAP_PROP_ORIENTATION_META", None)
+    degrees = cap.get(meta) if meta is not None else 0.0
+    turned = (auto is not None and cap.get(auto) != 0 and math.isfinite(degrees)   # upright: stored x is now y
+              and round(degrees) % 180 == 90)
+    shown, axis = ((w, round(h * num / den)), "y and height") if turned else ((round(w * num / den), h), "x and width")
+    kind = "upright" if turned else "stored"
+    return (f"{name} has non-square pixels (sample aspect ratio {num}:{den}): frames, --init and the boxes are in its "
+            f"{kind} {w}x{h} pixels, while players show it {shown[0]}x{shown[1]}; multiply the {axis} of a box "
+            f"measured on the displayed picture by {den}/{num} (or draw it in dt run's window), and --save plays at "
+            f"{w}x{h} (OpenCV's VideoWriter cannot store the ratio); a square-pixel copy: `ffmpeg -i IN -vf "
+            "'scale=trunc(iw*sar/2)*2:ih,setsar=1' OUT.mp4`")
 
 
 def _top_level_boxes(path: Path) -> list[bytes] | None:

@@ -20,6 +20,7 @@ class LoopedSource(Source):
                              "pipeline) never ends - drop --loop")
         self.name = f"{self.current.name}, looped"
         self.fps = self.current.fps
+        self.aspect_note = getattr(self.current, "aspect_note", None)   # said once, not at every reopening
         self.num_frames = None
 
     def __iter__(self) -> Iterator[Frame]:

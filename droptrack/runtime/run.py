@@ -6,6 +6,7 @@ import itertools
 import math
 import os
 import re
+import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem
+from droptrack.videofiles import PixelAspectWarning
 
 
 @dataclass
@@ -262,6 +264,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             for s in sinks:
                 s.close()
             raise
+        note = getattr(src, "aspect_note", None)   # said once every check passed: an error stays the only line
+        if note:
+            warnings.warn(note, PixelAspectWarning, stacklevel=2)
         total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
         if on_start:
             on_start(total)

@@ -25,11 +25,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import (IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr,
-                                  sorted_images)
+from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr, sorted_images
 from droptrack.paths import check_readable
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import DAMAGED_RUN, apply_rotation, plausible_frame_count, unopened_reason
+from droptrack.videofiles import DAMAGED_RUN, apply_rotation, pixel_aspect_note, plausible_frame_count, unopened_reason
 
 IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -62,6 +61,7 @@ class Source:
     fps: float | None = None
     num_frames: int | None = None
     keep_missing = False
+    aspect_note: str | None = None   # a video file's non-square pixels (videofiles.pixel_aspect_note)
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -181,10 +181,7 @@ class CaptureSource(Source):
             gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)
             outage_start, attempts, last_good = None, 0, now
             ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if img.ndim == 2:
-                img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-            else:
-                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
             yield Frame(i, ts, img, gap)
             i += 1
 
@@ -325,7 +322,9 @@ def _open_video(path: Path) -> Source:
         raise SourceError(unopened_reason(path) or f"video '{path}' could not be read (OpenCV FFMPEG cannot decode "
                           "it); check the file or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
-    return CaptureSource(cap, f"video {path}", live=False)
+    src = CaptureSource(cap, f"video {path}", live=False)
+    src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
+    return src
 
 
 def source_kind(spec: str | int | Path) -> str:

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import threading
 import time
+import warnings
 from typing import Any, Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
@@ -26,6 +27,7 @@ from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target
 from droptrack.serve.outputs import Outputs
 from droptrack.serve.stats import LiveStats
+from droptrack.videofiles import PixelAspectWarning
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
 
@@ -102,6 +104,9 @@ class Session:
         first = next(self._frames, None)
         if first is None:
             raise SourceError(f"{self._source.name} has no frames")
+        note = getattr(self._source, "aspect_note", None)   # boxes posted from a player's picture need its factor
+        if note:
+            warnings.warn(note, PixelAspectWarning, stacklevel=2)
         self.live = bool(getattr(self._source, "live", False))
         if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
             self._frames = readers.newest(self._frames)
