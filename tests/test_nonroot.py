@@ -29,7 +29,7 @@ USER = "nobody"   # any unprivileged account works; this one exists almost every
 TIMEOUT_S = 180   # one child takes ~3 s on 2 loaded cores: a hung one fails its test instead of stalling CI
 # imported as root before the child drops to USER, who may not read this Python (a pyenv under /root), besides the
 # standard library this process has loaded: what the commands import lazily, and the commands' own modules
-PRELOAD = ("fractions", "zoneinfo", "statistics", "colorsys", "secrets", "hmac", "importlib.readers",
+PRELOAD = ("encodings.utf_8_sig", "fractions", "zoneinfo", "statistics", "colorsys", "secrets", "hmac", "importlib.readers",
            "droptrack.runtime.run", "droptrack.runtime.sinks", "droptrack.export.options", "droptrack.export.pipeline",
            "droptrack.data.synth", "droptrack.train.options", "droptrack.cli.deploy", "droptrack.engine.doctor")
 CHILD = """
