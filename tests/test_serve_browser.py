@@ -170,6 +170,34 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
         shutil.copyfile(tmp_path / "serve.png", docs)
 
 
+
+def test_a_box_drawn_while_the_next_frame_loads_starts_a_target(server):
+    """The page swaps its image for every frame; while the new one loads, Chromium reports naturalWidth 0. A box
+    drawn then was dropped without a word (no request, no hint): on a live stream, or on a paused frame right after
+    the pause (whose frame arrives with it), the user's drag did nothing. Here the next frame never arrives."""
+    url, _ = server
+    base = url.split("?")[0]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            page.set_default_timeout(90_000)
+            page.route("**/never-loads.jpg", lambda route: None)   # held: the image stays in its loading state
+            assert page.goto(url).status == 200
+            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+            state_is(page, "waiting")
+            page.evaluate("document.getElementById('frame').src = 'never-loads.jpg'")
+            assert page.evaluate("[document.getElementById('frame').naturalWidth, "
+                                 "document.getElementById('frame').complete]") == [0, False]
+            with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
+                draw(page, FACE)
+            assert resp.value.status == 201, resp.value.text()
+            assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
+            page.wait_for_selector("#targets tr[data-id='0']")
+        finally:
+            browser.close()
+
+
 class Dashboard(socketserver.TCPServer):
     """A dashboard page on another port of 127.0.0.1 (the same site, another origin) that frames `src`."""
 
