@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from droptrack.cli import app
+from droptrack.runtime.sources import open_source
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright for Python")
@@ -39,18 +40,33 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TOKEN = "browser-test-token"
 FRAMES = 40
+FPS = 5   # the file plays on while the page acts: at the video's 30 FPS it ended ~1 s after the first target, so a
+          # page stalled that long under load paused too late (409: the source ended)
 FACE = (60, 20, 50, 60)        # the caller's head in carphone_pristine.mp4 (176x144)
 HAND = (8, 60, 45, 50)
 
 
 @pytest.fixture
-def server(video, tmp_path):
-    """`dt serve VIDEO` in a subprocess (the embedded model, CPU, 1 thread); yields (page URL, jsonl path)."""
+def clip(video, tmp_path) -> Path:
+    """The video's first FRAMES frames as a PNG folder (lossless: dt run reads the same pixels), played at FPS."""
+    import cv2
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    with open_source(video) as src:
+        for f, _ in zip(src, range(FRAMES)):
+            assert cv2.imwrite(str(folder / f"{f.index + 1:08d}.png"), cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.fixture
+def server(clip, tmp_path):
+    """`dt serve CLIP --fps FPS` in a subprocess (the embedded model, CPU, 1 thread); yields (page URL, jsonl)."""
     jsonl = tmp_path / "serve.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "--port", "0", "--device",
-                             "cpu", "--threads", "1", "--token", TOKEN, "--max-targets", "2", "--max-frames",
-                             str(FRAMES), "--jsonl", str(jsonl)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--fps", str(FPS), "--port",
+                             "0", "--device", "cpu", "--threads", "1", "--token", TOKEN, "--max-targets", "2",
+                             "--max-frames", str(FRAMES), "--jsonl", str(jsonl)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -94,7 +110,7 @@ def state_is(page, *states: str) -> None:
                            timeout=90_000)
 
 
-def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
+def test_browser_draws_targets_and_matches_dt_run(server, clip, tmp_path):
     url, jsonl = server
     base = url.split("?")[0]
     with sync_api.sync_playwright() as pw:
@@ -151,7 +167,7 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
     assert len(both) >= 3 and served[-1]["ids"] == [0]
 
     ref = tmp_path / "run.jsonl"                                     # 1 torch thread, as the server
-    r = CliRunner().invoke(app, ["run", str(video), "--init", ",".join(map(str, init)), "--device", "cpu",
+    r = CliRunner().invoke(app, ["run", str(clip), "--init", ",".join(map(str, init)), "--device", "cpu",
                                  "--threads", "1", "--max-frames", str(FRAMES), "--jsonl", str(ref)])
     assert r.exit_code == 0, r.output
     expected = [json.loads(line) for line in ref.read_text().splitlines()]
@@ -168,6 +184,34 @@ def test_browser_draws_targets_and_matches_dt_run(server, video, tmp_path):
     docs = os.environ.get("DT_SERVE_SCREENSHOT")
     if docs:   # refresh the README's picture: DT_SERVE_SCREENSHOT=docs/serve.png pytest tests/test_serve_browser.py
         shutil.copyfile(tmp_path / "serve.png", docs)
+
+
+
+def test_a_box_drawn_while_the_next_frame_loads_starts_a_target(server):
+    """The page swaps its image for every frame; while the new one loads, Chromium reports naturalWidth 0. A box
+    drawn then was dropped without a word (no request, no hint): on a live stream, or on a paused frame right after
+    the pause (whose frame arrives with it), the user's drag did nothing. Here the next frame never arrives."""
+    url, _ = server
+    base = url.split("?")[0]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            page.set_default_timeout(90_000)
+            page.route("**/never-loads.jpg", lambda route: None)   # held: the image stays in its loading state
+            assert page.goto(url).status == 200
+            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+            state_is(page, "waiting")
+            page.evaluate("document.getElementById('frame').src = 'never-loads.jpg'")
+            assert page.evaluate("[document.getElementById('frame').naturalWidth, "
+                                 "document.getElementById('frame').complete]") == [0, False]
+            with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
+                draw(page, FACE)
+            assert resp.value.status == 201, resp.value.text()
+            assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
+            page.wait_for_selector("#targets tr[data-id='0']")
+        finally:
+            browser.close()
 
 
 class Dashboard(socketserver.TCPServer):

@@ -44,7 +44,8 @@ function point(ev) {
 }
 
 stage.addEventListener("mousedown", (ev) => {
-  if (!img.naturalWidth || !frameWidth) return;
+  // a frame was shown (not img.naturalWidth: it is 0 while the next frame loads, the last one staying on view)
+  if (!received || !frameWidth) return;
   drag = point(ev);
   Object.assign(rubber.style, {left: drag.x + "px", top: drag.y + "px", width: "0px", height: "0px", display: "block"});
   ev.preventDefault();
