@@ -79,8 +79,8 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, run as run_tracking,
-                                       summary_line, summary_table, unreadable_note)
+    from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
+                                       run as run_tracking, summary_line, summary_table, unreadable_note)
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -127,7 +127,7 @@ def run(
     if summary.resumed:
         typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
     if summary.interrupted:
-        more = f"; continue with the same command and --resume" if summary.journal else ""
+        more = f"; continue with {resume_advice(save)}" if summary.journal else ""
         stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
 
 

@@ -157,9 +157,15 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)
         journal = resume.journal_path(outputs)
         if resume.unfinished(journal, outputs):
-            raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with the same "
-                             "command and --resume, or pass --overwrite to start over")
+            raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with "
+                             f"{resume_advice(opts.save)}, or pass --overwrite to start over")
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
+
+
+def resume_advice(save: str | None) -> str:
+    """How an interrupted run goes on, for its messages: the same command plus --resume, and without --save when it
+    had one (a video cannot be continued, so the command as it was is refused)."""
+    return "the same command and --resume" + (" but without --save (a video cannot be continued)" if save else "")
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
@@ -284,7 +290,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
             if journal is None or not journal.path.exists():
                 raise
-            raise OutputFull(f"{exc}; once there is room, continue with the same command and --resume") from None
+            raise OutputFull(f"{exc}; once there is room, continue with {resume_advice(opts.save)}") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
