@@ -128,3 +128,11 @@ def test_diverged_cell_names_the_sequences():
                                                        "c": {"divergence": 0.0, "frames": 50}})
     assert _diverged(p) == "7.0% (2/3)"
     assert _diverged(None) == "-" and _diverged(SimpleNamespace(divergence=None, per_sequence={})) == "-"
+
+
+def test_interval_wholly_beyond_the_gate_is_not_called_too_small():
+    # dt bench on 3 sequences gave INT8 [-4.60, -1.90] against a 1-point gate: every value in it is a drop larger than
+    # the gate, so the set already shows the failure; 'too small to show the drop is within the gate' misled
+    assert ci_note("model_int8_ort", DeltaCI(-3.17, -4.60, -1.90, 3), 1.0) is None
+    note = ci_note("model_int8_ort", DeltaCI(-1.5, -4.60, 0.2, 3), 1.0)   # straddles -1: too small to tell
+    assert note and "too small" in note

@@ -85,8 +85,9 @@ def sequences_for(ci: DeltaCI, gate: float) -> int:
 
 
 def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
-    """A line when the set is too small for the interval to be narrower than the gate, else None."""
-    if ci is None or ci.half_width <= gate:
+    """A line when the set is too small for the interval to be narrower than the gate, else None (also when the whole
+    interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that)."""
+    if ci is None or ci.half_width <= gate or ci.high < -gate:
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
             f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "
