@@ -302,7 +302,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed = 0 if point is None else point.frames
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
-        summary.expected, summary.source_fps = total, src.fps
+        summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave
+        summary.source_fps = src.fps
         summary.procedure = tracker.ext.describe()
         return summary
 
