@@ -364,7 +364,10 @@ def summary_line(summary: RunSummary) -> str:
     speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
              f"{100 * summary.overhead:.1f} %" if summary.tracked else
              f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
-    return (f"{summary.frames} frames, {summary.num_targets} target(s), {speed}, "
-            f"{summary.lost_count} frames with a lost target"
+    new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
+    return (f"{summary.frames} frames" + (f" ({new} tracked after resuming at frame {summary.resumed})"
+                                          if summary.resumed else "")
+            + f", {summary.num_targets} target(s), {speed}, {summary.lost_count} frames with a lost target"
+            + (f" among those {new}" if summary.resumed else "")
             + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
             + f"; tracker: {summary.procedure}")
