@@ -25,3 +25,14 @@ def test_folder_hint_is_a_path_that_works(tiny_ckpt, tmp_path, option):
     res = cli(*base, option, example)
     assert res.exit_code == 0, res.output
     assert (folder / example.rsplit("/", 1)[1]).stat().st_size > 0
+
+
+def test_several_targets_with_a_folder_as_output_are_refused(tiny_ckpt, tmp_path):
+    """With two targets, `-o outdir` wrote 'outdir_0' and 'outdir_1' beside the folder (one target: refused)."""
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 4)
+    (tmp_path / "outdir").mkdir()
+    line = one_line_error(cli("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--threads", "1", "--init", INIT,
+                              "--init", "10,10,20,20", "-o", tmp_path / "outdir"))
+    assert "is a folder" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "outdir"]

@@ -169,10 +169,12 @@ def resume_advice(save: str | None) -> str:
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
-    """The box files of --output; 'out/' is kept as given, so that it is refused as a folder (not written as 'out')."""
+    """The box files of --output; 'out/' or an existing folder is kept as given, so that it is refused as a folder
+    (not written as 'out', or, with several targets, as 'out_0', 'out_1' beside it)."""
     if not output:
         return []
-    return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
+    folder = output.endswith(("/", os.sep)) or os.path.isdir(os.path.expanduser(output))
+    return [output] if folder else box_paths(output, max(1, num_targets))
 
 
 def _streams(sinks: list) -> list:
