@@ -1,0 +1,26 @@
+"""The `next:` lines `dt train` prints name commands that work when pasted, also when the output folder has a space
+in its name (it printed `next: dt export runs a/final.pt`, two arguments)."""
+
+from __future__ import annotations
+
+import shlex
+from importlib import resources
+
+import yaml
+
+from helpers import cli
+
+
+def test_train_next_line_runs_when_pasted(tmp_path):
+    data = tmp_path / "my data"
+    assert cli("data", "synth", data, "-n", "1", "--frames", "20").exit_code == 0
+    cfg = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    cfg["DATA"]["TRAIN"].update(DATASETS_NAME=["SYNTH"], DATASETS_RATIO=[1])
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "runs a"
+    res = cli("train", "-c", tmp_path / "cfg.yaml", "-o", out, "--data", data, "--epochs", "1", "--batch-size", "2",
+              "--samples-per-epoch", "2", "--device", "cpu", "--workers", "0")
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
+    words = shlex.split(line.removeprefix("next: ").split("   (")[0])
+    assert words == ["dt", "export", str(out / "final.pt")] and (out / "final.pt").is_file(), line
