@@ -176,6 +176,15 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
             "(benchmarks/README.md, 'INT8 and FP16')")
 
 
+def bench_hint(artifacts: list[str], config: str | None = None) -> str:
+    """The dt bench command for the demo's artifacts on one's own video (VIDEO and the box are for the user to fill
+    in), quoted so that it pastes as it reads when a path holds a space."""
+    import shlex
+
+    return (shlex.join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
+            + (f" --config {shlex.quote(config)}" if config else ""))
+
+
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
              progress: bool = True, log: Log | None = None, threads: int | None = None,

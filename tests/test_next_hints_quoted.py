@@ -24,3 +24,12 @@ def test_train_next_line_runs_when_pasted(tmp_path):
     line = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
     words = shlex.split(line.removeprefix("next: ").split("   (")[0])
     assert words == ["dt", "export", str(out / "final.pt")] and (out / "final.pt").is_file(), line
+
+
+def test_demo_next_line_quotes_its_artifacts():
+    from droptrack.demo import bench_hint
+
+    line = bench_hint(["w/tiny.pt", "my demo/export/model.onnx"], "my cfg.yaml")
+    assert shlex.split(line) == ["dt", "bench", "w/tiny.pt", "my demo/export/model.onnx", "--data", "VIDEO",
+                                 "--init", "x,y,w,h", "--config", "my cfg.yaml"]
+    assert bench_hint(["a.pt"]) == "dt bench a.pt --data VIDEO --init x,y,w,h"
