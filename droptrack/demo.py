@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,8 +180,6 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
 def bench_hint(artifacts: list[str], config: str | None = None) -> str:
     """The dt bench command for the demo's artifacts on one's own video (VIDEO and the box are for the user to fill
     in), quoted so that it pastes as it reads when a path holds a space."""
-    import shlex
-
     return (shlex.join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
             + (f" --config {shlex.quote(config)}" if config else ""))
 
@@ -222,9 +221,12 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
                                     output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
                                     threads=threads, config=config,
-                                    command=f"dt bench {' '.join(artifacts)} --data synthetic --root {synth} "
-                                            f"--reference {ckpt} --output {out / 'bench'}"
-                                            + (f" --config {config}" if config else "")))
+                                    command=shlex.join(["dt", "bench", *artifacts, "--data", "synthetic", "--root",
+                                                        str(synth), "--reference", str(ckpt), "--output",
+                                                        str(out / "bench"), "--sequences", str(sequences),
+                                                        "--frames", str(frames),
+                                                        *(["--threads", str(threads)] if threads else []),
+                                                        *(["--config", config] if config else [])])))
     timings["bench"] = time.perf_counter() - t0
 
     note = divergence_note(report.rows, embedded=checkpoint is None)
