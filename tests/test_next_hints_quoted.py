@@ -33,3 +33,15 @@ def test_demo_next_line_quotes_its_artifacts():
     assert shlex.split(line) == ["dt", "bench", "w/tiny.pt", "my demo/export/model.onnx", "--data", "VIDEO",
                                  "--init", "x,y,w,h", "--config", "my cfg.yaml"]
     assert bench_hint(["a.pt"]) == "dt bench a.pt --data VIDEO --init x,y,w,h"
+
+
+def test_bench_other_synth_set_hint_pastes(tmp_path):
+    """dt bench --data synthetic --root SET, SET another size of set: the advised `--data PATH` is one argument."""
+    from helpers import one_line_error
+
+    root = tmp_path / "my set"
+    assert cli("data", "synth", root, "-n", "1", "--frames", "3", "--split", "val").exit_code == 0
+    line = one_line_error(cli("bench", "--tracker", "kcf", "--data", "synthetic", "--root", root, "-o",
+                              tmp_path / "b"))
+    advised = shlex.split(line.split("bench it as it is with ")[1].split(", or pass")[0])
+    assert advised == ["--data", str(root)], line
