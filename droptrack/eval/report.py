@@ -188,8 +188,8 @@ def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str]) -> str | 
     if tracked[seq.name] == fingerprint(seq):
         return None
     return (f"{result_dir / seq.name}.txt was tracked on other frames than this dataset's {seq.name} (length, first "
-            f"box or first frame differ, by its {MANIFEST}): another dataset root or a regenerated set; pass the root "
-            "it was tracked on")
+            f"box or first frame differ, by its {MANIFEST}): another dataset root, a regenerated set or the first "
+            "frames only (dt bench --frames); pass the root it was tracked on")
 
 
 def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: str | None = None,
