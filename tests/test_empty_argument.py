@@ -28,5 +28,6 @@ def test_empty_argument_is_refused_before_any_work(tiny_ckpt, tmp_path, monkeypa
 
 
 def test_ordinary_arguments_pass():
-    assert empty_argument(["run", "clip.mp4", "--init", "1,2,3,4", "--jsonl", "-", "--overwrite", "-o", "b.txt"]) is None
+    args = ["run", "clip.mp4", "--init", "1,2,3,4", "--jsonl", "-", "--overwrite", "-o", "b.txt"]
+    assert empty_argument(args) is None
     assert empty_argument(["bench", "m.onnx", "--data=synthetic"]) is None
