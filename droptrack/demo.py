@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +177,13 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
             "(benchmarks/README.md, 'INT8 and FP16')")
 
 
+def bench_hint(artifacts: list[str], config: str | None = None) -> str:
+    """The dt bench command for the demo's artifacts on one's own video (VIDEO and the box are for the user to fill
+    in), quoted so that it pastes as it reads when a path holds a space."""
+    return (shlex.join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
+            + (f" --config {shlex.quote(config)}" if config else ""))
+
+
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
              progress: bool = True, log: Log | None = None, threads: int | None = None,
@@ -213,9 +221,12 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
                                     output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
                                     threads=threads, config=config,
-                                    command=f"dt bench {' '.join(artifacts)} --data synthetic --root {synth} "
-                                            f"--reference {ckpt} --output {out / 'bench'}"
-                                            + (f" --config {config}" if config else "")))
+                                    command=shlex.join(["dt", "bench", *artifacts, "--data", "synthetic", "--root",
+                                                        str(synth), "--reference", str(ckpt), "--output",
+                                                        str(out / "bench"), "--sequences", str(sequences),
+                                                        "--frames", str(frames),
+                                                        *(["--threads", str(threads)] if threads else []),
+                                                        *(["--config", config] if config else [])])))
     timings["bench"] = time.perf_counter() - t0
 
     note = divergence_note(report.rows, embedded=checkpoint is None)

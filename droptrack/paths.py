@@ -110,6 +110,9 @@ def writes_in_place(path: PathLike) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+EXAMPLE_NAMES = {"--save": "out.mp4", "--jsonl": "out.jsonl", "--output": "out.txt"}   # a name each option takes
+
+
 def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
@@ -118,7 +121,8 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     check_reachable(label, p)
     _check_not_system(label, p)
     if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
-        raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. '{p / 'out'}'")
+        raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. "
+                         f"'{p / EXAMPLE_NAMES.get(label, 'out')}'")
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
         raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")
     folder = os.path.dirname(os.path.abspath(p))

@@ -128,3 +128,22 @@ def test_diverged_cell_names_the_sequences():
                                                        "c": {"divergence": 0.0, "frames": 50}})
     assert _diverged(p) == "7.0% (2/3)"
     assert _diverged(None) == "-" and _diverged(SimpleNamespace(divergence=None, per_sequence={})) == "-"
+
+
+def test_interval_wholly_beyond_the_gate_is_not_called_too_small():
+    # dt bench on 3 sequences gave INT8 [-4.60, -1.90] against a 1-point gate: every value in it is a drop larger than
+    # the gate, so the set already shows the failure; 'too small to show the drop is within the gate' misled
+    assert ci_note("model_int8_ort", DeltaCI(-3.17, -4.60, -1.90, 3), 1.0) is None
+    note = ci_note("model_int8_ort", DeltaCI(-1.5, -4.60, 0.2, 3), 1.0)   # straddles -1: too small to tell
+    assert note and "too small" in note
+
+
+def test_divergence_note_only_when_that_one_sequence_decides():
+    # 3 sequences of 30 frames (90): 17, 3 and 3 diverged frames, rate 23/90 = 25.6 %, the largest alone 18.9 %; with a
+    # 3 % limit the other two still give 6/90 = 6.7 % > 3 %: the gate fails whether or not the largest flips
+    per = {"a": {"divergence": 17 / 30, "frames": 30}, "b": {"divergence": 3 / 30, "frames": 30},
+           "c": {"divergence": 3 / 30, "frames": 30}}
+    assert divergence_note("model_int8_trt", per, 0.03) is None
+    # with a 7 % limit the other two (6.7 %) pass: the largest sequence alone decides the verdict
+    note = divergence_note("model_int8_trt", per, 0.07)
+    assert note and "one sequence that flips decides this gate" in note

@@ -79,6 +79,21 @@ def expanded_pattern(exc: Any) -> str | None:
             f"{folder / '*'}{suffix} expands to one name per file); pass the folder of frames: '{folder}'")
 
 
+def empty_argument(args: list[str]) -> str | None:
+    """Why an empty argument is refused, or None: '' (an unset shell variable, `dt run "$VIDEO"`) reached every path
+    as '.', so dt tracked, benched or wrote into the current folder instead of saying a value was missing."""
+    for i, token in enumerate(args):
+        option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if value.strip() or (token.startswith("-") and not eq):
+            continue
+        option = option or (args[i - 1] if i and args[i - 1].startswith("-") and args[i - 1] != "-" else "")
+        if option:
+            return (f"{option} is given an empty value (an unset shell variable?); pass its value, or leave "
+                    f"{option} out")
+        return f"argument {i + 1} is empty (an unset shell variable?); pass its value"
+    return None
+
+
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
@@ -97,6 +112,10 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        empty = empty_argument(sys.argv[1:] if args is None else list(args))
+        if empty is not None:
+            typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
+            sys.exit(2)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except UsageError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -116,6 +117,7 @@ def train(
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":
-        typer.echo(f"checkpoint: {final}\nnext: dt export {final}   (or score it: dt eval --dataset NAME -m {final})")
+        q = shlex.quote(str(final))   # a folder with a space in it: the line is still a command to paste
+        typer.echo(f"checkpoint: {final}\nnext: dt export {q}   (or score it: dt eval --dataset NAME -m {q})")
     else:
         typer.echo(f"checkpoint: {final}\nnext: dt train ... --resume")

@@ -79,8 +79,8 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, run as run_tracking,
-                                       summary_line, summary_table, unreadable_note)
+    from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
+                                       run as run_tracking, summary_line, summary_table, unreadable_note)
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -127,7 +127,7 @@ def run(
     if summary.resumed:
         typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
     if summary.interrupted:
-        more = f"; continue with the same command and --resume" if summary.journal else ""
+        more = f"; continue with {resume_advice(save)}" if summary.journal else ""
         stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
 
 
@@ -165,7 +165,7 @@ def demo(
     """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video."""
     from rich.console import Console
 
-    from droptrack.demo import run_demo
+    from droptrack.demo import bench_hint, run_demo
     from droptrack.eval.bench_report import bench_table
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
@@ -181,7 +181,6 @@ def demo(
         lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
                   f"strip: {res.strip}  boxes: {res.boxes}"]
     lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
-    lines.append(f"next: dt bench {' '.join(r.artifact for r in res.bench.rows)} --data VIDEO --init x,y,w,h"
-                 + (f" --config {config}" if config else ""))
+    lines.append(f"next: {bench_hint([r.artifact for r in res.bench.rows], config)}")
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)

@@ -131,7 +131,8 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
     if split not in SPLITS:
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)
-    chosen = select(sequence_names(folder), names, f"{dataset} {split}")
+    own = dataset == "synth" and folder == root   # a set given as the root: 'train' above is a default, not its split
+    chosen = select(sequence_names(folder), names, f"the synthetic set {folder}" if own else f"{dataset} {split}")
     if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,9 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
         if why is not None and os.path.isfile(folder / MARKER):   # a set made by other means: never replaced
+            data = shlex.quote(str(folder.absolute()))
             raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
-                             f"{folder.absolute()}, or pass another --root to cache the {n}x{m} set in")
+                             f"{data}, or pass another --root to cache the {n}x{m} set in")
         if why is not None:   # the set is made there: a writable folder (a complete one is only read)
             from droptrack.paths import check_output_dir
 

@@ -10,7 +10,8 @@ the same sequences: paired), 10 000 times, percentile method. An artifact fails 
   min_fps         end-to-end FPS below --min-fps (only when given).
 When the interval is wider than the gate even for a tracker that is truly unchanged, the set is too small to
 prove the gate: `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
-sequence alone holds as many diverged frames as the limit allows, `divergence_note` says that one flip decides it.
+sequence alone holds as many diverged frames as the limit allows and the others stay within it, `divergence_note`
+says that one flip decides it.
 This module imports nothing from bench.py or bench_report.py (both import it).
 """
 
@@ -85,8 +86,9 @@ def sequences_for(ci: DeltaCI, gate: float) -> int:
 
 
 def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
-    """A line when the set is too small for the interval to be narrower than the gate, else None."""
-    if ci is None or ci.half_width <= gate:
+    """A line when the set is too small for the interval to be narrower than the gate, else None (also when the whole
+    interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that)."""
+    if ci is None or ci.half_width <= gate or ci.high < -gate:
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
             f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "
@@ -103,10 +105,14 @@ def divergence_spread(per_sequence: dict[str, dict]) -> tuple[int, int, float]:
 
 
 def divergence_note(name: str, per_sequence: dict[str, dict], limit: float) -> str | None:
-    """A line when one sequence alone moves the diverged-frame rate by at least the limit (so the verdict rests on
-    whether that one sequence flips: a set of other sequences could pass or fail by chance), else None."""
+    """A line when one sequence alone moves the diverged-frame rate by at least the limit and the others stay within
+    it (so the verdict rests on whether that one sequence flips: a set of other sequences could pass or fail by
+    chance), else None; the rate comes from divergence_spread's frame weights."""
     k, n, top = divergence_spread(per_sequence)
-    if k == 0 or top < limit:
+    seqs = [v for v in per_sequence.values() if v.get("divergence") is not None]
+    frames = sum(v.get("frames", 1) for v in seqs) or 1
+    rate = sum(v["divergence"] * v.get("frames", 1) for v in seqs) / frames
+    if k == 0 or top < limit or rate - top > limit:   # without it the gate fails all the same: it decides nothing
         return None
     return (f"{name}: the diverged frames come from {k} of {n} sequences, and the largest alone is {top:.1%} of all "
             f"frames (the limit is {limit:.1%}): one sequence that flips decides this gate; judge it on more "

@@ -25,7 +25,8 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
 NaN and inf are written as null. A sequence that fails for any tracker (missing file, a row count its toolkit
-refuses, a NaN row, no ground truth after frame 0) is left out of every tracker's averages, as pytracking's
+refuses, a NaN row, no ground truth after frame 0, a dt eval result whose eval.json says it was tracked on other
+frames) is left out of every tracker's averages, as pytracking's
 skip_missing_seq does, and listed in that tracker's errors. Row counts follow the toolkit (droptrack.eval.score_files,
 the rule named in the note): rows past the ground truth are ignored (OSTrack, TrackingNet devkit), missing rows score
 as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN rows), GOT-10k needs one row per frame; the
@@ -167,6 +168,33 @@ def _names(result_dirs: Sequence[Path]) -> list[str]:
     return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
 
 
+def _tracked_inputs(result_dir: Path) -> dict[str, str]:
+    """{sequence: fingerprint of the frames it was tracked on} from a dt eval folder's eval.json ({} without one)."""
+    import json
+
+    from droptrack.eval.resume import MANIFEST
+
+    try:
+        inputs = json.loads((result_dir / MANIFEST).read_text()).get("inputs")
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return {}
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str]) -> str | None:
+    """Why a dt eval result cannot be scored on this sequence: it was tracked on other frames under the same name
+    (another root, a regenerated set), so its boxes would be scored against a ground truth they never saw; else None."""
+    if seq.name not in tracked:
+        return None
+    from droptrack.eval.resume import MANIFEST, fingerprint
+
+    if tracked[seq.name] == fingerprint(seq):
+        return None
+    return (f"{result_dir / seq.name}.txt was tracked on other frames than this dataset's {seq.name} (length, first "
+            f"box or first frame differ, by its {MANIFEST}): another dataset root, a regenerated set or the first "
+            "frames only (dt bench --frames); pass the root it was tracked on")
+
+
 def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: str | None = None,
             output_dir: str | Path | None = None, names: Sequence[str] | None = None,
             protocol: str | None = None, dataset: str | None = None,
@@ -195,7 +223,12 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     errors: list[dict[str, str]] = [{} for _ in dirs]
     notes: list[dict[str, str]] = [{} for _ in dirs]
     for d, s, t, e, o in zip(dirs, scored, times, errors, notes):
+        tracked = _tracked_inputs(d)
         for seq in sequences:
+            other = _other_frames(d, seq, tracked)
+            if other is not None:
+                e[seq.name] = other
+                continue
             try:
                 s[seq.name], t[seq.name], note = score_sequence(d, seq, protocol, tag)
             except DropTrackError as exc:

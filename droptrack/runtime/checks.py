@@ -39,6 +39,17 @@ class TrackingOptions(Protocol):
     overwrite: bool
 
 
+def _embedded() -> str | None:
+    """The embedded default model's file (the model of a run without --model), or None when it is missing."""
+    from droptrack.errors import CheckpointError
+    from droptrack.model.default import default_checkpoint
+
+    try:
+        return str(default_checkpoint())
+    except CheckpointError:   # loading it says so, after the other checks
+        return None
+
+
 def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool = False,
                            earlier: list | None = None) -> None:
     """Numbers in range, the model and extension keys valid, every output usable (and none an input) and, without
@@ -55,7 +66,8 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     ReconnectPolicy(opts.reconnect, opts.reconnect_timeout)   # checks --reconnect / --reconnect-timeout
     jsonl, save = [] if opts.jsonl in (None, "-") else [opts.jsonl], [opts.save] if opts.save else []
     resume = getattr(opts, "resume", False)   # dt run --resume: the killed run's files are what it continues
-    check_output_paths(opts.source, (opts.artifact, opts.config), {"--output": box_files, "--jsonl": jsonl,
+    model = opts.artifact if opts.artifact is not None else _embedded()   # the built-in model is an input too
+    check_output_paths(opts.source, (model, opts.config), {"--output": box_files, "--jsonl": jsonl,
                                                                    "--save": save}, opts.overwrite or resume,
                        unlocked=hasattr(opts, "resume"))   # dt run locks after these checks; dt serve before
     if hasattr(opts, "resume"):   # dt run, not locked yet: a running writer's unfinished file is not 'data'

@@ -159,16 +159,24 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)
         journal = resume.journal_path(outputs)
         if resume.unfinished(journal, outputs):
-            raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with the same "
-                             "command and --resume, or pass --overwrite to start over")
+            raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with "
+                             f"{resume_advice(opts.save)}, or pass --overwrite to start over")
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
 
 
+def resume_advice(save: str | None) -> str:
+    """How an interrupted run goes on, for its messages: the same command plus --resume, and without --save when it
+    had one (a video cannot be continued, so the command as it was is refused)."""
+    return "the same command and --resume" + (" but without --save (a video cannot be continued)" if save else "")
+
+
 def _box_outputs(output: str | None, num_targets: int) -> list:
-    """The box files of --output; 'out/' is kept as given, so that it is refused as a folder (not written as 'out')."""
+    """The box files of --output; 'out/' or an existing folder is kept as given, so that it is refused as a folder
+    (not written as 'out', or, with several targets, as 'out_0', 'out_1' beside it)."""
     if not output:
         return []
-    return [output] if output.endswith(("/", os.sep)) else box_paths(output, max(1, num_targets))
+    folder = output.endswith(("/", os.sep)) or os.path.isdir(os.path.expanduser(output))
+    return [output] if folder else box_paths(output, max(1, num_targets))
 
 
 def _streams(sinks: list) -> list:
@@ -289,7 +297,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
             if journal is None or not journal.path.exists():
                 raise
-            raise OutputFull(f"{exc}; once there is room, continue with the same command and --resume") from None
+            raise OutputFull(f"{exc}; once there is room, continue with {resume_advice(opts.save)}") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
@@ -301,7 +309,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed = 0 if point is None else point.frames
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
-        summary.expected, summary.source_fps = total, src.fps
+        summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave
+        summary.source_fps = src.fps
         summary.procedure = tracker.ext.describe()
         return summary
 
@@ -362,7 +371,10 @@ def summary_line(summary: RunSummary) -> str:
     speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
              f"{100 * summary.overhead:.1f} %" if summary.tracked else
              f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
-    return (f"{summary.frames} frames, {summary.num_targets} target(s), {speed}, "
-            f"{summary.lost_count} frames with a lost target"
+    new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
+    return (f"{summary.frames} frames" + (f" ({new} tracked after resuming at frame {summary.resumed})"
+                                          if summary.resumed else "")
+            + f", {summary.num_targets} target(s), {speed}, {summary.lost_count} frames with a lost target"
+            + (f" among those {new}" if summary.resumed else "")
             + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
             + f"; tracker: {summary.procedure}")

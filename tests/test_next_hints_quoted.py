@@ -1,0 +1,47 @@
+"""The `next:` lines `dt train` prints name commands that work when pasted, also when the output folder has a space
+in its name (it printed `next: dt export runs a/final.pt`, two arguments)."""
+
+from __future__ import annotations
+
+import shlex
+from importlib import resources
+
+import yaml
+
+from helpers import cli
+
+
+def test_train_next_line_runs_when_pasted(tmp_path):
+    data = tmp_path / "my data"
+    assert cli("data", "synth", data, "-n", "1", "--frames", "20").exit_code == 0
+    cfg = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    cfg["DATA"]["TRAIN"].update(DATASETS_NAME=["SYNTH"], DATASETS_RATIO=[1])
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "runs a"
+    res = cli("train", "-c", tmp_path / "cfg.yaml", "-o", out, "--data", data, "--epochs", "1", "--batch-size", "2",
+              "--samples-per-epoch", "2", "--device", "cpu", "--workers", "0")
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
+    words = shlex.split(line.removeprefix("next: ").split("   (")[0])
+    assert words == ["dt", "export", str(out / "final.pt")] and (out / "final.pt").is_file(), line
+
+
+def test_demo_next_line_quotes_its_artifacts():
+    from droptrack.demo import bench_hint
+
+    line = bench_hint(["w/tiny.pt", "my demo/export/model.onnx"], "my cfg.yaml")
+    assert shlex.split(line) == ["dt", "bench", "w/tiny.pt", "my demo/export/model.onnx", "--data", "VIDEO",
+                                 "--init", "x,y,w,h", "--config", "my cfg.yaml"]
+    assert bench_hint(["a.pt"]) == "dt bench a.pt --data VIDEO --init x,y,w,h"
+
+
+def test_bench_other_synth_set_hint_pastes(tmp_path):
+    """dt bench --data synthetic --root SET, SET another size of set: the advised `--data PATH` is one argument."""
+    from helpers import one_line_error
+
+    root = tmp_path / "my set"
+    assert cli("data", "synth", root, "-n", "1", "--frames", "3", "--split", "val").exit_code == 0
+    line = one_line_error(cli("bench", "--tracker", "kcf", "--data", "synthetic", "--root", root, "-o",
+                              tmp_path / "b"))
+    advised = shlex.split(line.split("bench it as it is with ")[1].split(", or pass")[0])
+    assert advised == ["--data", str(root)], line

@@ -1,0 +1,35 @@
+"""The summary line of a resumed `dt run`: it counts every frame the outputs hold, and says that its lost-frame
+count (and speed) covers only the frames this run tracked (it read '120 frames, ..., 100 frames with a lost target'
+for a run where all 119 tracked frames were lost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from droptrack.runtime.run import RunOptions, run, summary_line
+from helpers import drifting_clip
+
+INIT = "30,22,26,20"
+
+
+def test_resumed_summary_names_what_it_counts(tiny_ckpt, tmp_path):
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 60)
+
+    def opts(**kw) -> RunOptions:   # every tracked frame is lost: scores are below 1
+        return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], jsonl=str(tmp_path / "b.jsonl"),
+                          device="cpu", threads=1, lost_threshold=1.0, **kw)
+
+    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
+    assert first.interrupted
+    done = first.frames
+    second = run(opts(resume=True))
+    records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert len(records) == second.frames == 60
+    lost_here = sum(any(r["lost"]) for r in records[done:])   # the frames this run tracked
+    assert lost_here == 60 - done == second.lost_count
+    line = summary_line(second)
+    assert line.startswith(f"60 frames ({60 - done} tracked after resuming at frame {done})"), line
+    assert f"{lost_here} frames with a lost target among those {60 - done}" in line, line
