@@ -12,10 +12,12 @@ from helpers import mjpeg_camera
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 pytest.importorskip("httpx", reason="the API tests use Starlette's TestClient (httpx)")
 from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
+from serve_helpers import WS, session  # noqa: E402,F401 (session: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 SECRET = "s3cr3t-pw"
@@ -39,3 +41,23 @@ def test_a_cameras_password_in_its_url_stays_out_of_the_page_the_api_and_the_log
     with pytest.raises(SourceError) as refused:   # nothing listens on port 9
         open_source(f"rtsp://admin:{SECRET}@127.0.0.1:9/cam")
     assert SECRET not in str(refused.value) and "rtsp://admin:***@127.0.0.1:9/cam" in str(refused.value)
+
+
+def test_websocket_clients_are_capped_and_a_freed_place_is_taken_again(session):
+    """Every /ws/video and /ws/records client was accepted: each costs a task polling for frames 100 times a
+    second and a call from the tracking thread per frame, so a script (or a few hundred tabs) opening thousands
+    starved the event loop and the tracker. Over `max_clients` at once the handshake is now refused (503, one
+    line); a client that leaves frees its place."""
+    client = TestClient(create_app(session, max_clients=2), base_url="http://127.0.0.1")
+    with client.websocket_connect(WS + "/ws/video") as first, client.websocket_connect(WS + "/ws/records"):
+        assert first.receive_bytes()[:2] == b"\xff\xd8"
+        for path in ("/ws/video", "/ws/records"):
+            with pytest.raises(WebSocketDenialResponse) as denied:
+                with client.websocket_connect(WS + path):
+                    pass
+            assert denied.value.status_code == 503, path
+            detail = denied.value.json()["detail"]
+            assert "2 live-view/record clients" in detail and "close one" in detail, detail
+    with client.websocket_connect(WS + "/ws/video") as again:   # both left: their places are free
+        assert again.receive_bytes()[:2] == b"\xff\xd8"
+    assert client.get("/stats").status_code == 200

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from droptrack import __version__
-from droptrack.serve.auth import AccessGuard
+from droptrack.serve.auth import AccessGuard, refuse
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
@@ -22,6 +22,7 @@ from droptrack.serve.session import Session
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
+MAX_CLIENTS = 32         # WebSocket clients at once (live views and record streams); more are refused with 503
 HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
 DESCRIPTION = """Live view and control of a running tracker.
@@ -31,7 +32,7 @@ on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any t
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
 `Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
 line (`ApiError`): besides each operation's own, any request may get 401 (token missing or wrong), 403 (Host or
-Origin refused) or 411/413 (a body of unknown length or over 64 KiB)."""
+Origin refused) or 411/413 (a body of unknown length or over 64 KiB); a WebSocket over 32 at once gets 503."""
 
 
 class Box(BaseModel):
@@ -124,10 +125,32 @@ def answer_head(app):
     return wrapped
 
 
+def limit_websockets(app, most: int):
+    """ASGI wrapper: at most `most` WebSockets at once (each costs a task and a call per frame from the tracking
+    thread); the handshake of one more is refused with 503 until one leaves."""
+    open_now = [0]   # this app's own count (the event loop runs one handler step at a time)
+
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return await app(scope, receive, send)
+        if open_now[0] >= most:
+            return await refuse(scope, receive, send, 503, f"already {most} live-view/record clients; close one "
+                                "(another page or script of this server) and try again")
+        open_now[0] += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            open_now[0] -= 1
+
+    return wrapped
+
+
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
-               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset()):
+               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset(),
+               max_clients: int = MAX_CLIENTS):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
-    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET."""
+    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET; at most
+    `max_clients` WebSockets at once."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -259,4 +282,5 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(api, token, loopback_only, origins, frame_ancestors))
+    return answer_head(AccessGuard(limit_websockets(api, max_clients), token, loopback_only, origins,
+                                   frame_ancestors))

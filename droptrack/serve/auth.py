@@ -179,26 +179,26 @@ class AccessGuard:
             send = _with_headers(send, self.headers)
         host = _host_name(headers.get("host", "localhost"))
         if self.loopback_only and not is_loopback(host) and host not in self.hosts:
-            return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
-                                    "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
-                                    "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
+            return await refuse(scope, receive, send, 403, "this server answers on localhost only "
+                                "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
+                                "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
         origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
         if (origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
                 and _canonical_origin(origin) not in self.origins):
             what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
             if what not in SAFE_METHODS:
-                return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
-                                        "refused; use the page that dt serve serves, a client without Origin, or "
-                                        "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
+                return await refuse(scope, receive, send, 403, f"{what} from another origin ({origin}) "
+                                    "refused; use the page that dt serve serves, a client without Origin, or "
+                                    "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
         if scope["type"] == "http" and (refused := _body_refused(headers)):
-            return await self._deny(scope, receive, send, *refused)
+            return await refuse(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
         given, in_query = _given_token(scope, headers, self.cookie)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             what = "missing" if given is None else "wrong"
-            return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
-                                    "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
+            return await refuse(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
+                                "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
         if in_query and scope["type"] == "http" and scope["path"] == "/":
             return await self._enter(send)
         return await self.app(scope, receive, send)
@@ -213,18 +213,20 @@ class AccessGuard:
             (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _deny(scope, receive, send, status: int, message: str) -> None:
-        body = json.dumps({"detail": message}).encode()
-        start = {"status": status, "headers": [(b"content-type", b"application/json"),
-                                               (b"content-length", str(len(body)).encode())]}
-        if scope["type"] == "http":
-            await send({"type": "http.response.start", **start})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await receive()   # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send({"type": "websocket.http.response.start", **start})
-            await send({"type": "websocket.http.response.body", "body": body})
-        else:
-            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+
+async def refuse(scope, receive, send, status: int, message: str) -> None:
+    """Answer a request, or refuse a WebSocket's handshake, with `status` and {"detail": message} (a server without
+    the denial-response extension closes the WebSocket with 1008 and the message instead)."""
+    body = json.dumps({"detail": message}).encode()
+    start = {"status": status, "headers": [(b"content-type", b"application/json"),
+                                           (b"content-length", str(len(body)).encode())]}
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", **start})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await receive()   # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", **start})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
