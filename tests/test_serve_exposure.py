@@ -61,3 +61,20 @@ def test_websocket_clients_are_capped_and_a_freed_place_is_taken_again(session):
     with client.websocket_connect(WS + "/ws/video") as again:   # both left: their places are free
         assert again.receive_bytes()[:2] == b"\xff\xd8"
     assert client.get("/stats").status_code == 200
+
+
+def test_live_answers_are_never_stored_by_a_cache(session):
+    """Only the page said Cache-Control: no-store: the snapshot PNG, /stats and /targets (the live frame, the
+    source and the targets) had none, so a browser's disk cache or a caching proxy in front of a --token server
+    could keep them and give them out after the token is gone. Every answer now says no-store, once (the page's
+    own header is not doubled), also refusals and the printed URL's redirect."""
+    token = "s3cret-token"
+    client = TestClient(create_app(session, token=token), base_url="http://127.0.0.1")
+    auth = {"Authorization": f"Bearer {token}"}
+    answers = [client.get(path, headers=auth) for path in ("/", "/stats", "/targets", "/snapshot.png", "/app.js",
+                                                            "/openapi.json", "/docs", "/nope")]
+    answers += [client.get("/stats"), client.get(f"/?token={token}", follow_redirects=False),
+                client.post("/targets", json={"x": 1}, headers=auth)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 200, 200, 200, 404, 401, 303, 422]
+    for r in answers:
+        assert r.headers.get_list("cache-control") == ["no-store"], (r.request.url, r.headers)

@@ -140,10 +140,14 @@ def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | Non
 
 
 def _with_headers(send, extra: list[tuple[bytes, bytes]]):
-    """`send` that adds `extra` to the response's headers."""
+    """`send` that adds `extra` to the response's headers, and Cache-Control: no-store where the response has no
+    Cache-Control of its own (live frames, stats and targets kept by no browser or proxy cache)."""
     async def wrapped(message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
+            headers = [*message.get("headers", []), *extra]
+            if not any(k.lower() == b"cache-control" for k, _ in headers):
+                headers.append((b"cache-control", b"no-store"))
+            message = {**message, "headers": headers}
         await send(message)
 
     return wrapped
