@@ -78,3 +78,28 @@ def test_live_answers_are_never_stored_by_a_cache(session):
     assert [r.status_code for r in answers] == [200, 200, 200, 200, 200, 200, 200, 404, 401, 303, 422]
     for r in answers:
         assert r.headers.get_list("cache-control") == ["no-store"], (r.request.url, r.headers)
+
+
+def test_other_sites_pages_cannot_load_the_servers_answers_as_resources(session):
+    """GETs were answered to any site: a page of another site open in the user's browser could put
+    <img src="http://127.0.0.1:8080/snapshot.png"> in a loop (a PNG encoded per request, in up to 40 threads
+    beside the tracker, on a loopback server without a token) or load /stats as a script. Requests that a browser
+    marks as coming from another site or origin (Sec-Fetch-Site), other than opening or framing a page, are now
+    refused (403) before any work; the page's own requests, navigations (a link, a dashboard's frame) and
+    clients without Fetch Metadata (curl, scripts, older browsers) are answered."""
+    calls = []
+    encode = session.latest.encode
+    session.latest.encode = lambda *a: calls.append(a) or encode(*a)
+    client = TestClient(create_app(session), base_url="http://127.0.0.1:8080")
+    for site in ("cross-site", "same-site"):
+        for dest, path in (("image", "/snapshot.png"), ("script", "/stats"), ("empty", "/targets")):
+            fetch = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": dest}
+            r = client.get(path, headers=fetch)
+            assert r.status_code == 403 and "another site" in r.json()["detail"], (site, path, r.text)
+    assert calls == []
+    for fetch in ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"},
+                  {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+                  {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
+                  {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, {}):
+        assert client.get("/snapshot.png", headers=fetch).status_code == 200, fetch
+    assert client.get("/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}).status_code == 200

@@ -11,6 +11,8 @@ site in the user's browser cannot steer the tracker) unless that origin was trus
 public address of a reverse proxy), and on a loopback bind only loopback Host names, and the host names of those
 trusted origins (a proxy that passes the public Host on), are answered (against DNS rebinding: an attacker's
 name that resolves to 127.0.0.1 is none of them).
+Other sites' pages may open or frame the page, but not load its answers as resources (an <img> of the snapshot:
+the browser's Sec-Fetch-Site says where a request comes from).
 """
 
 from __future__ import annotations
@@ -153,6 +155,14 @@ def _with_headers(send, extra: list[tuple[bytes, bytes]]):
     return wrapped
 
 
+def _from_another_site(headers: dict[str, str]) -> bool:
+    """Whether a browser marks the request as made by a page of another site or origin, other than opening or
+    framing a page (Fetch Metadata): an <img>, script or fetch of another site's page (no work is done for it)."""
+    if headers.get("sec-fetch-site", "same-origin") not in ("cross-site", "same-site"):
+        return False   # the page's own requests, a typed URL or bookmark ('none'), or no Fetch Metadata (curl)
+    return headers.get("sec-fetch-mode") != "navigate" or headers.get("sec-fetch-dest") in ("object", "embed")
+
+
 def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
     """(status, message) for a body the API would have to read whole into memory: too long, or of unknown length."""
     length = headers.get("content-length")
@@ -194,6 +204,10 @@ class AccessGuard:
                 return await refuse(scope, receive, send, 403, f"{what} from another origin ({origin}) "
                                     "refused; use the page that dt serve serves, a client without Origin, or "
                                     "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
+        trusted = origin is not None and _canonical_origin(origin) in self.origins
+        if scope["type"] == "http" and _from_another_site(headers) and not trusted:
+            return await refuse(scope, receive, send, 403, "a resource load from another site's page refused (the "
+                                "browser's Sec-Fetch-Site); open the page itself, or use a client without it (curl)")
         if scope["type"] == "http" and (refused := _body_refused(headers)):
             return await refuse(scope, receive, send, *refused)
         if self.token is None:
