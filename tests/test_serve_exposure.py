@@ -3,6 +3,8 @@ may hold of the server (WebSocket clients, their messages, cached responses)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from droptrack.errors import SourceError
@@ -17,7 +19,7 @@ from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from serve_helpers import WS, session  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import WS, session, wait_for  # noqa: E402,F401 (session: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 SECRET = "s3cr3t-pw"
@@ -103,3 +105,35 @@ def test_other_sites_pages_cannot_load_the_servers_answers_as_resources(session)
                   {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, {}):
         assert client.get("/snapshot.png", headers=fetch).status_code == 200, fetch
     assert client.get("/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}).status_code == 200
+
+
+def test_a_websocket_message_over_the_body_limit_closes_that_connection(session):
+    """The WebSockets' clients send only 'next' (a few bytes), but uvicorn read messages of up to 16 MiB into
+    memory, per client. A message over 64 KiB (the HTTP body limit) now closes that connection (1009, message
+    too big); the server goes on. A real uvicorn server, configured as dt serve configures it."""
+    import uvicorn
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from droptrack.serve.server import bind_socket, server_config
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(server_config(create_app(session)))
+    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    runner_thread.start()
+    url = f"ws://127.0.0.1:{sock.getsockname()[1]}/ws/video"
+    try:
+        wait_for(lambda: server.started)
+        with connect(url) as ws:
+            assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
+            ws.send("n" * (64 * 1024 + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=30)   # no new frame comes (the file waits for a target): only the close
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
+        with connect(url) as ws:
+            assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
+            ws.send("next")
+    finally:
+        server.should_exit = True
+        runner_thread.join(10)
+        sock.close()
