@@ -137,3 +137,21 @@ def test_a_websocket_message_over_the_body_limit_closes_that_connection(session)
         server.should_exit = True
         runner_thread.join(10)
         sock.close()
+
+
+def test_bodies_json_cannot_read_answer_one_line_naming_why(session):
+    """A body nested thousands deep, with a number of thousands of digits, or not UTF-8 got FastAPI's 400 'There was
+    an error parsing the body': no reason, no fix, a status the schema does not declare. It is now the 422 of any
+    malformed body, one line saying why and the request that works; nothing is started."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    for body, why in (("[" * 5000 + "]" * 5000, "nested too deeply"),
+                      ('{"x": ' + "9" * 5000 + ', "y": 1, "w": 2, "h": 3}', "a number of more than 4300 digits"),
+                      (b'{"x": 60, "y": 20, "w": 50, "h": 60, "n": "\xff"}', "not UTF-8")):
+        r = client.post("/targets", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == (f"body: not valid JSON ({why}); send JSON {{\"x\": 60, \"y\": 20, \"w\": 50, "
+                                      '"h": 60} (image pixels) with Content-Type: application/json'), r.text
+    assert client.get("/targets").json() == []
+    r = client.post("/stats")   # FastAPI's own answers keep their status, detail and headers
+    assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"} and r.headers["allow"] == "GET"
+    assert client.get("/nope").json() == {"detail": "Not Found"}

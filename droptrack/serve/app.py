@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from droptrack import __version__
 from droptrack.serve.auth import AccessGuard, refuse
@@ -79,6 +80,17 @@ def invalid_request_message(errors) -> str:
     hint = ('; send JSON {"x": 60, "y": 20, "w": 50, "h": 60} (image pixels) with Content-Type: application/json'
             if body else "")
     return "; ".join(parts) + hint
+
+
+def unreadable_json(cause: BaseException | None) -> str | None:
+    """Why json could not read a body (FastAPI answers it with a bare 400), or None for another 400."""
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(cause, ValueError) and "digits" in str(cause):   # int() of a long number (sys.int_info)
+        return "a number of more than 4300 digits"
+    return None
 
 
 def _asset(name: str) -> str:
@@ -167,6 +179,16 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": invalid_request_message(exc.errors())}, status_code=422)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """FastAPI's own answers as they were (404, 405 with Allow), but a body json cannot read: the 422 of any
+        malformed body, saying why."""
+        why = unreadable_json(exc.__cause__) if exc.status_code == 400 else None
+        if why is not None:
+            error = {"type": "json_invalid", "loc": ("body",), "ctx": {"error": why}}
+            return JSONResponse({"detail": invalid_request_message([error])}, status_code=422)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
