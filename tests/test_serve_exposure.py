@@ -19,7 +19,7 @@ from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from serve_helpers import WS, session, wait_for  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import WS, one_line_exit_2, serve_cli, session, wait_for  # noqa: E402,F401 (session: a fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 SECRET = "s3cr3t-pw"
@@ -155,3 +155,14 @@ def test_bodies_json_cannot_read_answer_one_line_naming_why(session):
     r = client.post("/stats")   # FastAPI's own answers keep their status, detail and headers
     assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"} and r.headers["allow"] == "GET"
     assert client.get("/nope").json() == {"detail": "Not Found"}
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "0", "myhost.local"])
+def test_a_bind_beyond_loopback_needs_a_token(video, host):
+    """The one rule that keeps the tracker off the network by default: any --host but a loopback address or
+    'localhost' is refused without --token (and with a token under 8 characters), in one line, before anything
+    is bound or loaded."""
+    one_line_exit_2(serve_cli(video, "--port", 0, "--host", host), f"--host {host} exposes the tracker to the "
+                    "network; pass --token SECRET or --token auto")
+    one_line_exit_2(serve_cli(video, "--port", 0, "--host", host, "--token", "1234567"),
+                    "--token must have at least 8 characters")
