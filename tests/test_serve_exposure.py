@@ -4,6 +4,8 @@ may hold of the server (WebSocket clients, their messages, cached responses)."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -166,3 +168,50 @@ def test_a_bind_beyond_loopback_needs_a_token(video, host):
                     "network; pass --token SECRET or --token auto")
     one_line_exit_2(serve_cli(video, "--port", 0, "--host", host, "--token", "1234567"),
                     "--token must have at least 8 characters")
+
+
+def test_snapshots_are_encoded_two_at_a_time(session):
+    """Every GET /snapshot.png encoded its own PNG (an annotated copy of the frame and the PNG: ~40 MB for a 4K
+    frame) in the shared pool of 40 threads: a script or a few pages asking at once held 40 of them in memory and
+    took the cores from the tracker. Encodes now run two at a time; the others wait their turn, and all are
+    answered. A real uvicorn server (the test client runs each request on an event loop of its own)."""
+    import httpx
+    import uvicorn
+
+    from droptrack.serve.server import bind_socket, server_config
+
+    running, most, gate, lock = [0], [0], threading.Event(), threading.Lock()
+    encode = session.latest.encode
+
+    def held_encode(*args):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        gate.wait(30)
+        try:
+            return encode(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    session.latest.encode = held_encode
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(server_config(create_app(session)))
+    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    runner_thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/snapshot.png"
+    try:
+        wait_for(lambda: server.started)
+        with ThreadPoolExecutor(8) as pool:
+            pending = [pool.submit(httpx.get, url, timeout=60) for _ in range(8)]
+            wait_for(lambda: running[0] == 2)
+            time.sleep(0.3)   # the others reach the server meanwhile
+            assert httpx.get(url.replace("snapshot.png", "stats"), timeout=60).status_code == 200
+            gate.set()
+            assert [f.result().status_code for f in pending] == [200] * 8
+        assert most[0] == 2
+    finally:
+        gate.set()
+        server.should_exit = True
+        runner_thread.join(10)
+        sock.close()

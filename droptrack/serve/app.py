@@ -23,6 +23,7 @@ from droptrack.serve.session import Session
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
+SNAPSHOT_ENCODES = 2     # PNG snapshots encoded at once (each an annotated copy of the frame); others wait
 MAX_CLIENTS = 32         # WebSocket clients at once (live views and record streams); more are refused with 503
 HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
@@ -166,6 +167,7 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
+    snapshots = anyio.CapacityLimiter(SNAPSHOT_ENCODES)   # memory and cores stay the tracker's
 
     async def command(fn, *args):
         """A command waits for the tracking thread in a thread of the commands' own few: however many wait (a
@@ -251,7 +253,7 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         if request.scope.get(HEAD_ONLY):
             index, data = session.latest.newest_index(), None
         else:
-            _, index, data = await run_in_threadpool(session.latest.encode, ".png")
+            _, index, data = await anyio.to_thread.run_sync(session.latest.encode, ".png", limiter=snapshots)
         if index is None or data == b"":
             raise CommandError(409, "no frame yet; try again in a moment")
         response = Response(data, media_type="image/png",
