@@ -215,3 +215,13 @@ def test_snapshots_are_encoded_two_at_a_time(session):
         server.should_exit = True
         runner_thread.join(10)
         sock.close()
+
+
+def test_a_non_ascii_token_works_in_a_header_too(session):
+    """A --token with non-ASCII characters worked in the URL and the page's cookie, but never in a header (curl -H
+    'Authorization: Bearer ...' sends UTF-8, which was compared as Latin-1): always 401. A wrong one is still 401."""
+    token = "sécret-tökén-€"
+    client = TestClient(create_app(session, token=token), base_url="http://127.0.0.1")
+    for name, value in (("Authorization", b"Bearer " + token.encode()), ("X-DT-Token", token.encode())):
+        assert client.get("/stats", headers={name: value}).status_code == 200, name
+        assert client.get("/stats", headers={name: value.replace("€".encode(), b"E")}).status_code == 401, name

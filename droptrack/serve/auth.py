@@ -124,13 +124,18 @@ def cookie_name(token: str) -> str:
     return "dt_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+def _utf8(value: str) -> str:
+    """A header value (bytes read as Latin-1) as the UTF-8 text clients send (a non-ASCII token)."""
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
 def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, bool]:
     """The token a request carries and whether it came in the query string."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip(), False
+        return _utf8(auth[7:].strip()), False
     if "x-dt-token" in headers:
-        return headers["x-dt-token"], False
+        return _utf8(headers["x-dt-token"]), False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if "token" in query:
         return query["token"][0], True
