@@ -225,3 +225,14 @@ def test_a_non_ascii_token_works_in_a_header_too(session):
     for name, value in (("Authorization", b"Bearer " + token.encode()), ("X-DT-Token", token.encode())):
         assert client.get("/stats", headers={name: value}).status_code == 200, name
         assert client.get("/stats", headers={name: value.replace("€".encode(), b"E")}).status_code == 401, name
+
+
+def test_the_page_cookie_is_secure_when_the_page_came_over_https(session):
+    """Behind a TLS proxy (uvicorn takes the scheme from the proxy's X-Forwarded-Proto) the page's token cookie
+    had no Secure flag, so the browser also sent it over plain http to that host (any port: a cookie is not bound
+    to one), where anyone on the network could read it. Over https it is now Secure; over http it cannot be."""
+    token = "s3cret-token"
+    for scheme, secure in (("https", True), ("http", False)):
+        client = TestClient(create_app(session, token=token), base_url=f"{scheme}://127.0.0.1")
+        cookie = client.get(f"/?token={token}", follow_redirects=False).headers["set-cookie"]
+        assert ("; Secure" in cookie) == secure and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie

@@ -223,14 +223,16 @@ class AccessGuard:
             return await refuse(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
                                 "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
         if in_query and scope["type"] == "http" and scope["path"] == "/":
-            return await self._enter(send)
+            return await self._enter(send, secure=scope.get("scheme") == "https")
         return await self.app(scope, receive, send)
 
-    async def _enter(self, send) -> None:
+    async def _enter(self, send, secure: bool) -> None:
         """The printed URL: set the cookie that the page's requests carry and reload the page without the token
-        (out of the address bar, the history and bookmarks)."""
+        (out of the address bar, the history and bookmarks); `secure`: the page came over https (a TLS proxy), so
+        the cookie is never sent over plain http."""
         value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
-        cookie = f"{self.cookie}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
+        flags = "; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+        cookie = f"{self.cookie}={value}; Path=/{flags}".encode("ascii")
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
             (b"content-length", b"0")]})
