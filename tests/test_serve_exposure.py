@@ -236,3 +236,22 @@ def test_the_page_cookie_is_secure_when_the_page_came_over_https(session):
         client = TestClient(create_app(session, token=token), base_url=f"{scheme}://127.0.0.1")
         cookie = client.get(f"/?token={token}", follow_redirects=False).headers["set-cookie"]
         assert ("; Secure" in cookie) == secure and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+
+
+def test_a_malformed_origin_is_another_origin_not_a_server_error(session):
+    """An Origin header that is no URL (`http://[`, a broken IPv6 address) raised inside the access check: a 500 and
+    a traceback in the server's log per request, for anyone who can reach the port (before the token is looked
+    at). It is now an origin like any other that is not the page's: refused where another origin is, and the
+    token still decides the rest."""
+    for token in (None, "s3cret-token"):
+        client = TestClient(create_app(session, token=token), base_url="http://127.0.0.1")
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        for origin in ("http://[", "http://[::1", "http://[::1]x:80"):
+            r = client.post("/pause", headers={"Origin": origin, **auth})
+            assert r.status_code == 403 and "another origin" in r.json()["detail"], (origin, r.text)
+            assert client.get("/stats", headers={"Origin": origin, **auth}).status_code == 200, origin
+            assert client.get("/stats", headers={"Origin": origin}).status_code == (401 if token else 200)
+            with pytest.raises(WebSocketDenialResponse) as denied:
+                with client.websocket_connect(WS + "/ws/video", headers={"Origin": origin, **auth}):
+                    pass
+            assert denied.value.status_code == 403, origin

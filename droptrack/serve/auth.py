@@ -97,6 +97,14 @@ def security_headers(frame_ancestors: frozenset[str] = frozenset()) -> list[tupl
             *((k, v) for k, v in SECURITY_HEADERS if k not in (b"content-security-policy", b"x-frame-options"))]
 
 
+def _netloc(origin: str) -> str | None:
+    """host[:port] of an Origin header, lower case; None for one that is no URL (a broken IPv6 address)."""
+    try:
+        return urlsplit(origin).netloc.lower()
+    except ValueError:
+        return None
+
+
 def _origin_host(origin: str) -> str:
     """The host name of a canonical origin as `_host_name` gives it (IPv6 in brackets)."""
     host = urlsplit(origin).hostname or ""
@@ -202,7 +210,7 @@ class AccessGuard:
                                 "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
                                 "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
         origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
-        if (origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+        if (origin is not None and _netloc(origin) != headers.get("host", "").lower()
                 and _canonical_origin(origin) not in self.origins):
             what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
             if what not in SAFE_METHODS:
