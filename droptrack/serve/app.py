@@ -12,9 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from droptrack import __version__
-from droptrack.serve.auth import AccessGuard
+from droptrack.serve.auth import AccessGuard, refuse
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
@@ -22,6 +23,8 @@ from droptrack.serve.session import Session
 RECORD_QUEUE = 1000      # records buffered per /ws/records client before the oldest are dropped
 POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
+SNAPSHOT_ENCODES = 2     # PNG snapshots encoded at once (each an annotated copy of the frame); others wait
+MAX_CLIENTS = 32         # WebSocket clients at once (live views and record streams); more are refused with 503
 HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
 DESCRIPTION = """Live view and control of a running tracker.
@@ -31,7 +34,7 @@ on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any t
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
 `Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
 line (`ApiError`): besides each operation's own, any request may get 401 (token missing or wrong), 403 (Host or
-Origin refused) or 411/413 (a body of unknown length or over 64 KiB)."""
+Origin refused) or 411/413 (a body of unknown length or over 64 KiB); a WebSocket over 32 at once gets 503."""
 
 
 class Box(BaseModel):
@@ -80,6 +83,17 @@ def invalid_request_message(errors) -> str:
     return "; ".join(parts) + hint
 
 
+def unreadable_json(cause: BaseException | None) -> str | None:
+    """Why json could not read a body (FastAPI answers it with a bare 400), or None for another 400."""
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(cause, ValueError) and "digits" in str(cause):   # int() of a long number (sys.int_info)
+        return "a number of more than 4300 digits"
+    return None
+
+
 def _asset(name: str) -> str:
     return resources.files("droptrack.serve").joinpath("static", name).read_text(encoding="utf-8")
 
@@ -124,13 +138,36 @@ def answer_head(app):
     return wrapped
 
 
+def limit_websockets(app, most: int):
+    """ASGI wrapper: at most `most` WebSockets at once (each costs a task and a call per frame from the tracking
+    thread); the handshake of one more is refused with 503 until one leaves."""
+    open_now = [0]   # this app's own count (the event loop runs one handler step at a time)
+
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            return await app(scope, receive, send)
+        if open_now[0] >= most:
+            return await refuse(scope, receive, send, 503, f"already {most} live-view/record clients; close one "
+                                "(another page or script of this server) and try again")
+        open_now[0] += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            open_now[0] -= 1
+
+    return wrapped
+
+
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
-               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset()):
+               origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset(),
+               max_clients: int = MAX_CLIENTS):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
-    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET."""
+    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET; at most
+    `max_clients` WebSockets at once."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
+    snapshots = anyio.CapacityLimiter(SNAPSHOT_ENCODES)   # memory and cores stay the tracker's
 
     async def command(fn, *args):
         """A command waits for the tracking thread in a thread of the commands' own few: however many wait (a
@@ -144,6 +181,16 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": invalid_request_message(exc.errors())}, status_code=422)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """FastAPI's own answers as they were (404, 405 with Allow), but a body json cannot read: the 422 of any
+        malformed body, saying why."""
+        why = unreadable_json(exc.__cause__) if exc.status_code == 400 else None
+        if why is not None:
+            error = {"type": "json_invalid", "loc": ("body",), "ctx": {"error": why}}
+            return JSONResponse({"detail": invalid_request_message([error])}, status_code=422)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
@@ -206,7 +253,7 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         if request.scope.get(HEAD_ONLY):
             index, data = session.latest.newest_index(), None
         else:
-            _, index, data = await run_in_threadpool(session.latest.encode, ".png")
+            _, index, data = await anyio.to_thread.run_sync(session.latest.encode, ".png", limiter=snapshots)
         if index is None or data == b"":
             raise CommandError(409, "no frame yet; try again in a moment")
         response = Response(data, media_type="image/png",
@@ -259,4 +306,5 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(api, token, loopback_only, origins, frame_ancestors))
+    return answer_head(AccessGuard(limit_websockets(api, max_clients), token, loopback_only, origins,
+                                   frame_ancestors))

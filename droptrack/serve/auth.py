@@ -11,6 +11,8 @@ site in the user's browser cannot steer the tracker) unless that origin was trus
 public address of a reverse proxy), and on a loopback bind only loopback Host names, and the host names of those
 trusted origins (a proxy that passes the public Host on), are answered (against DNS rebinding: an attacker's
 name that resolves to 127.0.0.1 is none of them).
+Other sites' pages may open or frame the page, but not load its answers as resources (an <img> of the snapshot:
+the browser's Sec-Fetch-Site says where a request comes from).
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ def security_headers(frame_ancestors: frozenset[str] = frozenset()) -> list[tupl
             *((k, v) for k, v in SECURITY_HEADERS if k not in (b"content-security-policy", b"x-frame-options"))]
 
 
+def _netloc(origin: str) -> str | None:
+    """host[:port] of an Origin header, lower case; None for one that is no URL (a broken IPv6 address)."""
+    try:
+        return urlsplit(origin).netloc.lower()
+    except ValueError:
+        return None
+
+
 def _origin_host(origin: str) -> str:
     """The host name of a canonical origin as `_host_name` gives it (IPv6 in brackets)."""
     host = urlsplit(origin).hostname or ""
@@ -122,13 +132,18 @@ def cookie_name(token: str) -> str:
     return "dt_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+def _utf8(value: str) -> str:
+    """A header value (bytes read as Latin-1) as the UTF-8 text clients send (a non-ASCII token)."""
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
 def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, bool]:
     """The token a request carries and whether it came in the query string."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip(), False
+        return _utf8(auth[7:].strip()), False
     if "x-dt-token" in headers:
-        return headers["x-dt-token"], False
+        return _utf8(headers["x-dt-token"]), False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if "token" in query:
         return query["token"][0], True
@@ -140,13 +155,25 @@ def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | Non
 
 
 def _with_headers(send, extra: list[tuple[bytes, bytes]]):
-    """`send` that adds `extra` to the response's headers."""
+    """`send` that adds `extra` to the response's headers, and Cache-Control: no-store where the response has no
+    Cache-Control of its own (live frames, stats and targets kept by no browser or proxy cache)."""
     async def wrapped(message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
+            headers = [*message.get("headers", []), *extra]
+            if not any(k.lower() == b"cache-control" for k, _ in headers):
+                headers.append((b"cache-control", b"no-store"))
+            message = {**message, "headers": headers}
         await send(message)
 
     return wrapped
+
+
+def _from_another_site(headers: dict[str, str]) -> bool:
+    """Whether a browser marks the request as made by a page of another site or origin, other than opening or
+    framing a page (Fetch Metadata): an <img>, script or fetch of another site's page (no work is done for it)."""
+    if headers.get("sec-fetch-site", "same-origin") not in ("cross-site", "same-site"):
+        return False   # the page's own requests, a typed URL or bookmark ('none'), or no Fetch Metadata (curl)
+    return headers.get("sec-fetch-mode") != "navigate" or headers.get("sec-fetch-dest") in ("object", "embed")
 
 
 def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
@@ -179,52 +206,60 @@ class AccessGuard:
             send = _with_headers(send, self.headers)
         host = _host_name(headers.get("host", "localhost"))
         if self.loopback_only and not is_loopback(host) and host not in self.hosts:
-            return await self._deny(scope, receive, send, 403, "this server answers on localhost only "
-                                    "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
-                                    "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
+            return await refuse(scope, receive, send, 403, "this server answers on localhost only "
+                                "(dt serve --host 127.0.0.1); use http://127.0.0.1:PORT/, or (behind a reverse "
+                                "proxy that passes its public Host on) dt serve --allow-origin PROXY_URL")
         origin = headers.get("origin")   # browsers send it with every WebSocket and every POST/PUT/DELETE
-        if (origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+        if (origin is not None and _netloc(origin) != headers.get("host", "").lower()
                 and _canonical_origin(origin) not in self.origins):
             what = "WebSocket" if scope["type"] == "websocket" else scope["method"]
             if what not in SAFE_METHODS:
-                return await self._deny(scope, receive, send, 403, f"{what} from another origin ({origin}) "
-                                        "refused; use the page that dt serve serves, a client without Origin, or "
-                                        "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
+                return await refuse(scope, receive, send, 403, f"{what} from another origin ({origin}) "
+                                    "refused; use the page that dt serve serves, a client without Origin, or "
+                                    "(behind a reverse proxy) dt serve --allow-origin PROXY_URL")
+        trusted = origin is not None and _canonical_origin(origin) in self.origins
+        if scope["type"] == "http" and _from_another_site(headers) and not trusted:
+            return await refuse(scope, receive, send, 403, "a resource load from another site's page refused (the "
+                                "browser's Sec-Fetch-Site); open the page itself, or use a client without it (curl)")
         if scope["type"] == "http" and (refused := _body_refused(headers)):
-            return await self._deny(scope, receive, send, *refused)
+            return await refuse(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
         given, in_query = _given_token(scope, headers, self.cookie)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
             what = "missing" if given is None else "wrong"
-            return await self._deny(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
-                                    "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
+            return await refuse(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
+                                "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
         if in_query and scope["type"] == "http" and scope["path"] == "/":
-            return await self._enter(send)
+            return await self._enter(send, secure=scope.get("scheme") == "https")
         return await self.app(scope, receive, send)
 
-    async def _enter(self, send) -> None:
+    async def _enter(self, send, secure: bool) -> None:
         """The printed URL: set the cookie that the page's requests carry and reload the page without the token
-        (out of the address bar, the history and bookmarks)."""
+        (out of the address bar, the history and bookmarks); `secure`: the page came over https (a TLS proxy), so
+        the cookie is never sent over plain http."""
         value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
-        cookie = f"{self.cookie}={value}; Path=/; HttpOnly; SameSite=Strict".encode("ascii")
+        flags = "; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+        cookie = f"{self.cookie}={value}; Path=/{flags}".encode("ascii")
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
             (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
-    @staticmethod
-    async def _deny(scope, receive, send, status: int, message: str) -> None:
-        body = json.dumps({"detail": message}).encode()
-        start = {"status": status, "headers": [(b"content-type", b"application/json"),
-                                               (b"content-length", str(len(body)).encode())]}
-        if scope["type"] == "http":
-            await send({"type": "http.response.start", **start})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await receive()   # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send({"type": "websocket.http.response.start", **start})
-            await send({"type": "websocket.http.response.body", "body": body})
-        else:
-            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+
+async def refuse(scope, receive, send, status: int, message: str) -> None:
+    """Answer a request, or refuse a WebSocket's handshake, with `status` and {"detail": message} (a server without
+    the denial-response extension closes the WebSocket with 1008 and the message instead)."""
+    body = json.dumps({"detail": message}).encode()
+    start = {"status": status, "headers": [(b"content-type", b"application/json"),
+                                           (b"content-length", str(len(body)).encode())]}
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", **start})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await receive()   # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", **start})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})

@@ -76,6 +76,17 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{name}:{port}/" + (f"?token={token}" if token else "")
 
 
+def server_config(app) -> uvicorn.Config:
+    """uvicorn's settings for dt serve: no access log (a ?token= would be in it), a WebSocket message at most as large
+    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message)."""
+    import uvicorn
+
+    from droptrack.serve.auth import MAX_BODY
+
+    return uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
+                          ws_max_size=MAX_BODY)
+
+
 @contextlib.contextmanager
 def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP end the server (uvicorn shuts down, then the outputs are closed) instead of
@@ -124,8 +135,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
     try:
         session = Session(opts)
         app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
-                                               lifespan="off"))
+        server = uvicorn.Server(server_config(app))
         # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
         session.on_reader_gone = lambda: setattr(server, "should_exit", True)
         # an error that stops tracking (a full disk, a broken source) is logged when it happens; the page shows it

@@ -71,7 +71,7 @@ class Session:
         self.error: str | None = None
         self.output_full = False                  # an output found no room: tracking stopped, the files kept whole
         self.on_stopped: Callable[[str], None] | None = None   # told why, when tracking stops on an error
-        self.source_name, self.live = opts.source, False
+        self.source_name, self.live = sources.shown(opts.source), False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
         self._frames: Any = None
@@ -82,7 +82,7 @@ class Session:
         self._thread.start()
         if not self._ready.wait(self.opts.connect_timeout):
             self._stop.set()
-            raise SourceTimeout(f"{self.opts.source} delivered no frame within {self.opts.connect_timeout:g} s; "
+            raise SourceTimeout(f"{self.source_name} delivered no frame within {self.opts.connect_timeout:g} s; "
                               "check the device/URL, or raise --connect-timeout")
         if self.error is not None and self.state == "failed":
             raise self._open_error
@@ -122,7 +122,7 @@ class Session:
             self._open()
         except BaseException as exc:  # noqa: BLE001 - handed to start()
             self._open_error = exc if isinstance(exc, DropTrackError) else SourceError(
-                f"{self.opts.source} could not be opened: {type(exc).__name__}: {exc}")
+                f"{self.source_name} could not be opened: {type(exc).__name__}: {exc}")
             self.state, self.error = "failed", str(exc)
             self._ready.set()
             self._shutdown()
