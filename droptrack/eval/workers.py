@@ -123,6 +123,7 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
     """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
     because a raising initializer makes the pool respawn workers forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)   # as the parent shows ours
     _WORKER.update(queue=progress_queue, tracker=None, error=None, realtime=spec.realtime)
     try:
@@ -132,6 +133,24 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
         _WORKER["tracker"] = load(spec)
     except Exception as exc:  # noqa: BLE001 - reported by the first task instead
         _WORKER["error"] = exc
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as the parent is gone (kill -9, OOM killer): an orphan would go on tracking its
+    sequence, possibly for minutes, for results nobody writes, and slow down or starve the rerun that resumes them."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])   # readable only once the parent has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker_progress(name: str, done: int, total: int) -> None:
