@@ -30,8 +30,19 @@ def test_lines_when_not_a_terminal(monkeypatch) -> None:
     assert re.fullmatch(r"\[1/3 seq, 6/14 frames, [\d.]+ FPS, ETA (\d\d:\d\d:\d\d|\?)\] running: long 6/10", lines[0])
     assert re.fullmatch(r"\[2/3 seq, 10/14 frames, [\d.]+ FPS, ETA (\d\d:\d\d:\d\d|\?)\] done long \(10 frames\)",
                         lines[1])
-    assert re.fullmatch(r"\[2/3 seq, 1 failed, 14/14 frames, [\d.]+ FPS, ETA (00:00:00|\?)\] failed short \(4 frames\)",
+    assert re.fullmatch(r"\[2/3 seq, 1 failed, 10/10 frames, [\d.]+ FPS, ETA (00:00:00|\?)\] failed short \(4 frames\)",
                         lines[2])
+
+
+def test_a_failed_sequence_counts_only_its_tracked_frames() -> None:
+    out = io.StringIO()
+    with EvalProgress([_Seq("a", 100), _Seq("b", 50)], resumed=0, stream=out) as display:
+        display.update("a", 20, 100)   # frames 21.. are missing: it fails after 20
+        display.finish("a", 100, failed=True)
+        assert display.total_frames == 70   # 20 tracked + b's 50; the 80 never tracked are not to do either
+        display.update("b", 50, 50)
+        display.finish("b", 50)
+    assert re.search(r"\[1/2 seq, 1 failed, 70/70 frames, ", out.getvalue().splitlines()[-1])
 
 
 def test_disabled_prints_nothing() -> None:

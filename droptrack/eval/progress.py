@@ -75,8 +75,10 @@ class EvalProgress:
     def finish(self, name: str, total: int, failed: bool = False) -> None:
         """A sequence is written (or failed): drop its bar, count it in the overall one."""
         self._finished.add(name)
-        self._frames.pop(name, None)
-        self._finished_frames += total
+        so_far = self._frames.pop(name, 0)
+        tracked = so_far if failed else total
+        self._finished_frames += tracked
+        self.total_frames -= total - tracked   # a failed sequence's untracked frames are neither done nor to do
         self.done_seqs += not failed
         self.failed += failed
         if self._lines is not None:
@@ -113,4 +115,5 @@ class EvalProgress:
 
     def _refresh(self) -> None:
         self._progress.update(self._overall, completed=self._finished_frames + sum(self._frames.values()),
+                              total=self.total_frames,
                               description=self._title(), info=f"{self.fps:.1f} FPS")
