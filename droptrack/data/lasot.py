@@ -44,14 +44,20 @@ def _seq_dir(root: Path, name: str) -> Path:
     return nested if nested.is_dir() or not (root / name).is_dir() else root / name
 
 
+def _is_sequence(folder: Path) -> bool:
+    """A sequence folder: groundtruth.txt or img/ in it (one missing its groundtruth.txt is read, and refused naming
+    the file, rather than silently left out of the scores)."""
+    return (folder / "groundtruth.txt").is_file() or (folder / "img").is_dir()
+
+
 def _present(root: Path) -> list[str]:
     """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        if (d / "groundtruth.txt").is_file():
+        if _is_sequence(d):
             out.append(d.name)
         else:
-            out.extend(s.name for s in sorted(d.iterdir()) if (s / "groundtruth.txt").is_file())
+            out.extend(s.name for s in sorted(d.iterdir()) if s.is_dir() and _is_sequence(s))
     return out
 
 

@@ -225,6 +225,22 @@ def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str)
     return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
 
 
+def first_missing_frame(frames: list[Path]) -> Path | None:
+    """The first of `frames` that is not in its folder (each folder listed once: a LaSOT sequence's 11,000 frames are
+    checked in milliseconds), or None; a benchmark sequence missing a frame is then refused before it is tracked."""
+    listed: dict[Path, set[str]] = {}
+    for f in frames:
+        parent = Path(f).parent
+        if parent not in listed:
+            try:
+                listed[parent] = set(os.listdir(parent))
+            except OSError:
+                return Path(f)
+        if Path(f).name not in listed[parent]:
+            return Path(f)
+    return None
+
+
 def list_images(folder: Path, natural: bool = False) -> list[Path]:
     """Image files of a folder (hidden files skipped), sorted by name as the official loaders sort them, or in
     natural order (`natural`: unpadded 1.jpg .. 10.jpg); raises DatasetError if the folder is missing."""

@@ -1,16 +1,21 @@
-"""The `dt eval` progress display: one bar per running sequence and an overall bar with throughput (FPS)."""
+"""The `dt eval` progress display: one bar per running sequence and an overall bar with throughput (FPS) on a
+terminal; elsewhere (a log file, nohup, CI) one line per finished sequence and a line a minute while one runs."""
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Sequence, TextIO
+
+LOG_PERIOD_S = 60.0   # a line at least this often while a long sequence runs (lines mode)
 
 
 class EvalProgress:
     """rich Progress on stderr (a no-op when disabled); `update`/`finish` are called from the main process."""
 
-    def __init__(self, todo: Sequence[Any], resumed: int, enabled: bool = True):
+    def __init__(self, todo: Sequence[Any], resumed: int, enabled: bool = True, stream: TextIO | None = None):
         self.enabled = enabled
+        self._stream = stream   # None: stderr
         self.total_frames = sum(len(s) for s in todo)
         self.total_seqs = len(todo) + resumed
         self.done_seqs = resumed
@@ -18,18 +23,26 @@ class EvalProgress:
         self._frames: dict[str, int] = {}
         self._finished_frames = 0
         self._tasks: dict[str, Any] = {}
+        self._totals: dict[str, int] = {}
         self._finished: set[str] = set()
         self._t0: float | None = None   # first progress message: worker start-up is not tracking time
         self._progress: Any = None
+        self._lines: TextIO | None = None   # not a terminal: plain lines here (rich would show nothing until the end)
+        self._last_line = 0.0
 
     def __enter__(self) -> "EvalProgress":
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+            console = Console(stderr=True) if self._stream is None else Console(file=self._stream)
+            if not console.is_terminal:
+                self._lines = self._stream or sys.stderr
+                self._last_line = time.monotonic()
+                return self
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                      console=Console(stderr=True), transient=False)
+                                      console=console, transient=False)
             self._progress.start()
             self._overall = self._progress.add_task(self._title(), total=self.total_frames, info="")
         return self
@@ -49,6 +62,9 @@ class EvalProgress:
         if self._t0 is None:
             self._t0 = time.perf_counter()
         self._frames[name] = done
+        self._totals[name] = total
+        if self._lines is not None and time.monotonic() - self._last_line >= LOG_PERIOD_S:
+            self._line("running: " + ", ".join(f"{n} {f}/{self._totals[n]}" for n, f in self._frames.items()))
         if self._progress is None:
             return
         if name not in self._tasks:
@@ -59,16 +75,37 @@ class EvalProgress:
     def finish(self, name: str, total: int, failed: bool = False) -> None:
         """A sequence is written (or failed): drop its bar, count it in the overall one."""
         self._finished.add(name)
-        self._frames.pop(name, None)
-        self._finished_frames += total
+        so_far = self._frames.pop(name, 0)
+        tracked = so_far if failed else total
+        self._finished_frames += tracked
+        self.total_frames -= total - tracked   # a failed sequence's untracked frames are neither done nor to do
         self.done_seqs += not failed
         self.failed += failed
+        if self._lines is not None:
+            self._line(f"{'failed' if failed else 'done'} {name} ({total} frames)")
         if self._progress is None:
             return
         task = self._tasks.pop(name, None)
         if task is not None:
             self._progress.remove_task(task)
         self._refresh()
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the throughput so far (None before any frame is tracked)."""
+        fps = self.fps
+        done = self._finished_frames + sum(self._frames.values())
+        return max(self.total_frames - done, 0) / fps if fps > 0 else None
+
+    def _line(self, what: str) -> None:
+        """One plain progress line: what happened, sequences and frames so far, FPS and time left."""
+        eta = self.eta_s()
+        left = "?" if eta is None else f"{eta / 3600:.0f} h" if eta >= 86400 else time.strftime("%H:%M:%S",
+                                                                                               time.gmtime(eta))
+        done = self._finished_frames + sum(self._frames.values())
+        failed = f", {self.failed} failed" if self.failed else ""
+        print(f"[{self.done_seqs}/{self.total_seqs} seq{failed}, {done}/{self.total_frames} frames, "
+              f"{self.fps:.1f} FPS, ETA {left}] {what}", file=self._lines, flush=True)
+        self._last_line = time.monotonic()
 
     @property
     def fps(self) -> float:
@@ -78,4 +115,5 @@ class EvalProgress:
 
     def _refresh(self) -> None:
         self._progress.update(self._overall, completed=self._finished_frames + sum(self._frames.values()),
+                              total=self.total_frames,
                               description=self._title(), info=f"{self.fps:.1f} FPS")

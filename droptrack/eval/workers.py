@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from droptrack.data.sequence import first_missing_frame
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.realtime import RealTime, Schedule
@@ -61,6 +62,9 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
     """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls.
     With `realtime`, frames arrive at its rate and the tracker skips those that come while it is busy."""
     n = len(seq)
+    missing = first_missing_frame(seq.frames) if getattr(seq, "frames", None) is not None else None
+    if missing is not None:   # found before tracking, not after the frames before it (minutes on a long sequence)
+        raise DatasetError(f"frame {missing} is missing; re-download or re-extract this sequence")
     schedule = Schedule(realtime) if realtime is not None else None
     boxes = np.zeros((n, 4), dtype=np.float64)
     times = np.zeros(n, dtype=np.float64)     # a frame the stream skipped costs 0 s
@@ -123,6 +127,7 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
     """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
     because a raising initializer makes the pool respawn workers forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)   # as the parent shows ours
     _WORKER.update(queue=progress_queue, tracker=None, error=None, realtime=spec.realtime)
     try:
@@ -132,6 +137,24 @@ def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
         _WORKER["tracker"] = load(spec)
     except Exception as exc:  # noqa: BLE001 - reported by the first task instead
         _WORKER["error"] = exc
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as the parent is gone (kill -9, OOM killer): an orphan would go on tracking its
+    sequence, possibly for minutes, for results nobody writes, and slow down or starve the rerun that resumes them."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])   # readable only once the parent has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker_progress(name: str, done: int, total: int) -> None:
