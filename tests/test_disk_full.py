@@ -179,3 +179,38 @@ def test_video_whose_disk_quota_runs_out_stops_and_keeps_no_broken_video(tmp_pat
     assert got["error"] and got["error"].startswith(f"no room left writing '{tmp_path / 'v.part.avi'}' (Disk quota "
                                                     "exceeded)"), got
     assert got["files"] == ["v.part.avi"]   # never moved into place as v.avi
+
+
+class _BufferingWriter:
+    """A video writer that puts its bytes into the file only every `every` frames (as OpenCV's mp4v writer buffers
+    a static scene's small frames), until `stop` frames: then none reach the file (refused writes)."""
+
+    def __init__(self, path, every: int, stop: int):
+        self.path, self.every, self.stop, self.frames = path, every, stop, 0
+
+    def write(self, image) -> None:
+        self.frames += 1
+        if self.frames < self.stop and self.frames % self.every == 1:
+            with open(self.path, "ab") as f:
+                f.write(b"x" * 100)
+
+    def release(self) -> None:
+        pass
+
+
+def test_video_asks_for_a_block_only_when_it_stays_flat_longer_than_its_writer_buffers(tmp_path, monkeypatch):
+    """Asking the file system for a block (the quota check) allocates and frees one: about 3 ms of journal wait on
+    ext4, which --save paid on almost every frame, since OpenCV's mp4v writer puts a static scene's frames into the
+    file only every few frames. Now it asks while the video stays flat longer than it ever did before growing."""
+    import droptrack.runtime.sinks as sinks
+
+    asked: list[int] = []
+    monkeypatch.setattr(sinks, "refused_block", lambda folder: asked.append(writer.frames) or None)
+    sink = VideoSink(tmp_path / "v.avi", fps=10)
+    writer = _BufferingWriter(sink.part, every=4, stop=22)   # grows at frames 1, 5, 9, 13, 17, 21; never after
+    sink.writer, sink.size = writer, (64, 48)
+    for i in range(28):
+        sink.write(Frame(i, float(i), np.zeros((48, 64, 3), np.uint8)), [])
+    # frames 2-4: flat longer than ever (it never was); 6-8, ..., 18-20: 3 flat, as before; from 22 on it stays
+    # flat: frames 22-24 as before, then from 25 on longer than ever
+    assert asked == [2, 3, 4, 25, 26, 27, 28]

@@ -314,6 +314,8 @@ class VideoSink(Sink):
         self.resized = 0
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
         self._size = -1     # NAME.part.EXT's size at the last check
+        self._flat = 0      # checks since NAME.part.EXT last grew
+        self._longest = 0   # the most checks it stayed flat before growing again (the writer's own buffering)
 
     def _open(self, w: int, h: int) -> None:
         import cv2
@@ -350,15 +352,21 @@ class VideoSink(Sink):
 
     def _check_room(self, always: bool) -> None:
         """OpenCV only logs a failed write: raise OutputFull (the video stays NAME.part.EXT) when the disk is full,
-        the file at the size limit, or the quota used up (asked of the file system each time the file did not grow,
-        or `always`: a write that got through needs no asking)."""
+        the file at the size limit, or the quota used up. The quota is asked of the file system (a block allocated
+        and freed: milliseconds of journal wait on ext4) at `always`, and when the file has stayed flat for more
+        checks than it ever did before growing: the writer's own buffering keeps it flat for a few frames, a refused
+        write for good (a write that got through needs no asking)."""
         try:
             size = os.stat(self.part).st_size
         except OSError:
             size = -1
         grew, self._size = size != self._size, size
+        if grew:
+            self._longest, self._flat = max(self._longest, self._flat), 0
+        else:
+            self._flat += 1
         code = errno.ENOSPC if no_room(self.part.parent) else errno.EFBIG if at_size_limit(self.part) else None
-        if code is None and (always or not grew):
+        if code is None and (always or self._flat > self._longest):
             code = refused_block(self.part.parent)
         if code is not None:
             self.full = True
