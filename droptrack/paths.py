@@ -6,6 +6,7 @@ output. Every problem is a one-line InputError naming the option, the path and t
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -215,3 +216,11 @@ def check_not_finished(outputs: Mapping[str, Iterable[PathLike]], flag: str = "-
             if p.is_file() and p.stat().st_size > 0:
                 raise InputError(f"{label} '{path}' already exists and holds data that this run would replace; pass "
                                  f"{flag} to replace it, or another {label} path")
+
+
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/\s]*@", re.I)   # scheme://user:PASSWORD@
+
+
+def masked(spec: str | int | Path) -> str:
+    """A source as logs, errors and dt serve's page show it: a URL's password (user:PASSWORD@) as ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", str(spec))

@@ -16,7 +16,7 @@ from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
-from droptrack.paths import writes_in_place
+from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.checks import check_tracking_options
 from droptrack.runtime.inputs import check_device
@@ -153,7 +153,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
             raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
         kind = sources.source_kind(opts.source)
         if opts.loop or kind not in ("video", "folder"):
-            what = "--loop replays it without end" if opts.loop else f"'{sources.shown(opts.source)}' is a {kind}"
+            what = "--loop replays it without end" if opts.loop else f"'{masked(opts.source)}' is a {kind}"
             raise InputError(f"--resume continues a run over a video file or image folder; {what}: drop --resume")
     elif not opts.overwrite:   # an interrupted run's files: say how to continue them
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)

@@ -25,23 +25,16 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr, sorted_images
-from droptrack.paths import check_readable
+from droptrack.imagefiles import frames_problem, no_frames_message, Probes, read_bgr, sorted_images
+from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import DAMAGED_RUN, apply_rotation, pixel_aspect_note, plausible_frame_count, unopened_reason
 
-IMAGE_SUFFIXES = IMAGE_EXTS
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
 STREAM_TIMEOUT_S = 5.0   # FFmpeg open/read timeout of reconnecting streams (OpenCV's default is 30 s)
 FPS_RANGE = (0.1, 1000.0)   # a container's frame rate outside it is a time base or a broken header, not a rate
-_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/\s]*@", re.I)   # scheme://user:PASSWORD@
-
-
-def shown(spec: str | int | Path) -> str:
-    """A source as logs, errors and dt serve's page show it: a URL's password (user:PASSWORD@) as ***."""
-    return _URL_PASSWORD.sub(r"\1:***@", str(spec))
 
 
 @dataclass
@@ -315,7 +308,7 @@ def _open_stream(url: str, width, height, fps, policy: ReconnectPolicy | None = 
             _set_props(cap, width, height, fps)
         return cap
 
-    return _open_live(opener, f"stream {shown(url)}", "tried OpenCV FFMPEG",
+    return _open_live(opener, f"stream {masked(url)}", "tried OpenCV FFMPEG",
                       "check the URL, network and credentials, e.g. with `ffprobe URL`", policy)
 
 
@@ -366,7 +359,7 @@ def check_capture_options(spec: str | int | Path, width: int | None, height: int
     given = [f"--{name}" for name, v in (("width", width), ("height", height), ("fps", fps))
              if v is not None and name in fixed]
     if given:
-        raise InputError(f"{' / '.join(given)} {'does' if len(given) == 1 else 'do'} nothing for '{shown(spec)}': "
+        raise InputError(f"{' / '.join(given)} {'does' if len(given) == 1 else 'do'} nothing for '{masked(spec)}': "
                          f"{why}; drop {' and '.join(given)}")
 
 
@@ -401,5 +394,5 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     if kind == "video":
         with _quiet_opencv():
             return _open_video(path)
-    raise SourceError(f"source '{shown(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
+    raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
                       "http://) or GStreamer pipeline (contains '!')")

@@ -18,6 +18,7 @@ import warnings
 from typing import Any, Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
+from droptrack.paths import masked
 from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
@@ -71,7 +72,7 @@ class Session:
         self.error: str | None = None
         self.output_full = False                  # an output found no room: tracking stopped, the files kept whole
         self.on_stopped: Callable[[str], None] | None = None   # told why, when tracking stops on an error
-        self.source_name, self.live = sources.shown(opts.source), False
+        self.source_name, self.live = masked(opts.source), False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
         self._source = None
         self._frames: Any = None
