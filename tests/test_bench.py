@@ -23,8 +23,8 @@ from droptrack.model.checkpoint import save_checkpoint
 
 TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
             "settings", "gates", "score_units", "references", "rows", "plots", "files", "notes"}
-ROW_KEYS = {"name", "artifact", "format", "precision", "status", "reason", "size_mb", "sha256", "checkpoint_sha256",
-            "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure"}
+ROW_KEYS = {"name", "artifact", "format", "precision", "status", "gated", "reason", "size_mb", "sha256",
+            "checkpoint_sha256", "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}
@@ -259,6 +259,7 @@ def test_opencv_baseline_rows(assets, tmp_path):
     assert res.exit_code == 0, res.output
     row = json.loads((out / "bench.json").read_text())["rows"][0]
     assert (row["name"], row["format"], row["status"], row["parity"]) == ("kcf", "opencv", "passed", None)
+    assert row["gated"] is False and "baseline, no gates" in (out / "bench.md").read_text()
     ev = evaluate(None, get_sequences("synth", root=assets["synth"]), tmp_path / "eval", threads=1, progress=False,
                   tracker="kcf")
     assert row["accuracy"]["auc"] == pytest.approx(ev.report.trackers[0].result.auc)

@@ -147,3 +147,18 @@ def test_divergence_note_only_when_that_one_sequence_decides():
     # with a 7 % limit the other two (6.7 %) pass: the largest sequence alone decides the verdict
     note = divergence_note("model_int8_trt", per, 0.07)
     assert note and "one sequence that flips decides this gate" in note
+
+
+def test_baseline_row_without_gates_reads_as_not_gated():
+    # an OpenCV baseline has no reference and, without --min-fps, no gate: its Status cell said '✅ passed'
+    from droptrack.eval.bench_gates import Gate
+    from droptrack.eval.bench_report import _row_dict, row_cells
+    from droptrack.eval.bench_rows import BenchRow
+
+    base = BenchRow("csrt", "opencv:csrt", "opencv", precision="-")
+    assert row_cells(base)[3] == "— (baseline, no gates)"
+    assert (_row_dict(base)["status"], _row_dict(base)["gated"]) == ("passed", False)   # status kept for old readers
+    base.gates = [Gate("min_fps", 20.0, 31.0, True, True)]
+    assert row_cells(base)[3] == "✅ passed" and _row_dict(base)["gated"] is True
+    base.gates, base.status = [Gate("min_fps", 40.0, 31.0, False, True)], "gate_failed"
+    assert row_cells(base)[3] == "❎ gate failed"

@@ -230,3 +230,21 @@ def test_bench_notes_oversubscription_and_prints_a_next_command(tiny_ckpt, tmp_p
         "--scale-search", "off", "--size-lr", "0.6", "--reacq-frames", "3"]
     assert option_args({"SCALE_SEARCH": [0.8, 1.25], "CROP_GRID": None}) == ["--scale-search", "0.8,1.25",
                                                                              "--crop-grid", "off"]
+
+
+def test_export_and_synth_interrupts_say_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
+    """Ctrl-C in dt export and dt data synth printed a bare 'interrupted', though the same command run again resumes
+    (the precision search from its journal, the synthetic set after its finished sequences), as dt eval's says."""
+    import droptrack.data.synth as synth
+    import droptrack.export.pipeline as pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "export_all", interrupted)
+    monkeypatch.setattr(synth, "generate_synth", interrupted)
+    for args in (("export", tiny_ckpt, "-o", tmp_path / "e"), ("data", "synth", tmp_path / "s")):
+        res = cli(*args)
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert res.exit_code == 130 and len(lines) == 1, res.output
+        assert lines[0].startswith("interrupted") and "run the same command to resume" in lines[0]

@@ -335,3 +335,21 @@ def test_roots_and_names(tmp_path, monkeypatch):
     monkeypatch.setenv("DT_DATA_OTB", str(tmp_path / "missing"))
     with pytest.raises(DatasetError, match="DT_DATA_OTB"):
         get_sequences("otb")
+
+
+def test_no_root_error_names_the_option_and_variable(no_data_env, tiny_ckpt, tmp_path):
+    """'no root for lasot: pass the dataset root' did not say how: each command names its own way to give one, and
+    the environment variable the registry reads (DT_DATA_LASOT); dt export --val takes no root, so only the variable."""
+    from droptrack.export.calibration import check_calib_source
+    from droptrack.train.data import load_datasets
+    from helpers import cli, one_line_error
+
+    line = one_line_error(cli("eval", "--dataset", "lasot", "-m", tiny_ckpt, "-o", tmp_path / "r"))
+    assert "no root for lasot: pass --root DIR, or set the environment variable DT_DATA_LASOT=DIR" in line
+    with pytest.raises(DatasetError, match="pass --calib lasot:DIR, or set the environment variable DT_DATA_LASOT"):
+        check_calib_source("lasot")
+    with pytest.raises(DatasetError, match="pass --data LASOT=DIR, or set the environment variable DT_DATA_LASOT"):
+        load_datasets(["LASOT"], {})
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val", "lasot",
+                              "-o", tmp_path / "e"))
+    assert "no root for lasot: set the environment variable DT_DATA_LASOT=DIR" in line and "--root" not in line

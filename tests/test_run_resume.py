@@ -116,3 +116,13 @@ def test_what_cannot_be_resumed_is_refused(clip, tiny_ckpt, tmp_path):
     assert "--init differ" in line and "--overwrite to start over" in line
     (tmp_path / "b.txt").write_text("1\t2\t3\t4\n")   # cut by hand: fewer lines than the journal says
     assert "fewer than the 10 frames" in one_line_error(cli(*base, "--resume"))
+
+
+def test_resume_with_no_earlier_run_says_drop_resume(clip, tiny_ckpt, tmp_path):
+    """--resume with no journal and no outputs advised --overwrite, which a first run does not need."""
+    line = one_line_error(cli(*args(clip, tiny_ckpt, tmp_path, "--resume")))
+    assert "nothing to resume" in line and "drop --resume" in line and "--overwrite" not in line
+    assert not (tmp_path / "b.txt").exists()
+    (tmp_path / "b.txt").write_text("1,2,3,4\n")   # a finished run's boxes: replacing them does need --overwrite
+    line = one_line_error(cli(*args(clip, tiny_ckpt, tmp_path, "--resume")))
+    assert "there is no journal" in line and "--overwrite" in line

@@ -41,9 +41,13 @@ def data_synth(
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
 
-    path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
-                          attributes=attributes, aspect_max=aspect_max,
-                          difficulty=difficulty, overwrite=overwrite)
+    try:
+        path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
+                              attributes=attributes, aspect_max=aspect_max,
+                              difficulty=difficulty, overwrite=overwrite)
+    except KeyboardInterrupt:   # finished sequences are journalled: the same command keeps them and goes on
+        typer.echo(f"interrupted: finished sequences are saved in {out}; run the same command to resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"synthetic set: {path}")
 
 

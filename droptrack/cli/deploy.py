@@ -83,6 +83,10 @@ def export_(
         if exc.report is None:
             raise
         report, failed = exc.report, exc
+    except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
+        typer.echo("interrupted: the files written so far are complete; run the same command to resume (an "
+                   "--auto-precision search continues from its journal)", err=True)
+        raise typer.Exit(130) from None
     for r in report.results:
         if r.parity is not None:
             out.print(parity_table(r.parity))

@@ -79,8 +79,9 @@ def check_dataset_name(dataset: str) -> None:
                            f": pass --dataset {kind} --root {dataset}") from None
 
 
-def resolve_root(dataset: str, root: str | Path | None = None) -> Path:
-    """Root from the argument, else DT_DATA_<NAME>, else $DT_DATA/<dir>; missing -> DatasetError naming the fix."""
+def resolve_root(dataset: str, root: str | Path | None = None, how: str | None = "--root DIR") -> Path:
+    """Root from the argument, else DT_DATA_<NAME>, else $DT_DATA/<dir>; missing -> DatasetError naming the fix:
+    `how` the calling command takes a root (None: it takes none, only the environment variables)."""
     info = DATASETS[dataset]
     var = env_var(dataset)
     if root is not None:
@@ -90,8 +91,9 @@ def resolve_root(dataset: str, root: str | Path | None = None) -> Path:
     elif os.environ.get("DT_DATA") and info.dirname:
         path, origin = Path(os.environ["DT_DATA"]).expanduser() / info.dirname, "DT_DATA"
     else:
-        where = f" or DT_DATA (to a folder holding {info.dirname}/)" if info.dirname else ""
-        raise DatasetError(f"no root for {dataset}: pass the dataset root, or set {var}{where}")
+        where = f" (or DT_DATA=DIR, a folder holding {info.dirname}/)" if info.dirname else ""
+        given = f"pass {how}, or set" if how else "set"
+        raise DatasetError(f"no root for {dataset}: {given} the environment variable {var}=DIR{where}")
     if not path.exists():
         raise DatasetError(f"{dataset} root {path} (from {origin}) does not exist; fix the path or set {var} "
                            "to the folder that holds the dataset")
@@ -153,10 +155,11 @@ def check_split(dataset: str, root: str | Path | None, split: str | None) -> Non
 
 
 def get_sequences(dataset: str, root: str | Path | None = None, split: str | None = None,
-                  names: list[str] | None = None) -> list[Sequence]:
-    """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded."""
+                  names: list[str] | None = None, how: str | None = "--root DIR") -> list[Sequence]:
+    """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded (`how`:
+    the caller's way to give a root, named when there is none)."""
     tag, implied = canonical(dataset)
-    path = resolve_root(tag, root)
+    path = resolve_root(tag, root, how)
     if tag not in ("video",) and not path.is_dir():
         raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder")
     module, func = DATASETS[tag].reader.split(":")

@@ -92,7 +92,7 @@ def _apply_init(seqs: list[Any], init: str | None) -> list[Any]:
 
 
 def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
-          frames: int | None) -> tuple[str, str, list[Any]]:
+          frames: int | None, how: str | None = "--root DIR") -> tuple[str, str, list[Any]]:
     """(kind, tag, sequences) for the --data spec."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import canonical
@@ -122,7 +122,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         if (path / "list.txt").is_file():
             return "folder", "got10k", get_sequences("got10k", path)   # a split folder: read as the split it is
         return "folder", "folder", get_sequences("folder", path)
-    return "dataset", canonical(spec)[0], get_sequences(spec, root=root)
+    return "dataset", canonical(spec)[0], get_sequences(spec, root=root, how=how)
 
 
 def check_synth_size(sequences: int | None, frames: int | None) -> None:
@@ -170,12 +170,13 @@ def check_output_outside_data(output_dir: str | Path, spec: str, root: str | Non
 
 
 def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,
-                    frames: int | None = None, init: str | None = None) -> BenchData:
-    """Read, cut (--sequences / --frames) and check the benchmark frames."""
+                    frames: int | None = None, init: str | None = None, how: str | None = "--root DIR") -> BenchData:
+    """Read, cut (--sequences / --frames) and check the benchmark frames (`how`: the caller's way to give a
+    dataset's root, named when there is none; None where it has none, as dt export --val)."""
     for opt, v in (("--sequences", sequences), ("--frames", frames)):
         if v is not None and v < (1 if opt == "--sequences" else 2):
             raise InputError(f"{opt} {v} is too small; use at least {1 if opt == '--sequences' else 2}")
-    kind, tag, seqs = _read(spec, root, output_dir, sequences, frames)
+    kind, tag, seqs = _read(spec, root, output_dir, sequences, frames, how)
     seqs = [_truncate(s, frames) for s in (seqs[:sequences] if sequences else seqs)]
     if not seqs:
         raise DatasetError(f"--data {spec}: no sequences found; check the path/root and split")

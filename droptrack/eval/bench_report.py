@@ -21,7 +21,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
-                          gate_failed|failed, reason, size_mb, sha256, checkpoint_sha256,
+                          gate_failed|failed, gated: bool (some gate was checked; false for an OpenCV baseline
+                          without --min-fps, whose 'passed' means only that it ran), reason, size_mb, sha256,
+                          checkpoint_sha256,
                           accuracy: {auc, precision, norm_precision, op50, op75, ao, sr50, sr75} (null = not measured),
                           latency: {model_ms, e2e_ms: {mean, p50, p90, p99}, stages_ms: {decode, pre, infer, post}
                                     (means), fps (1000 / mean e2e), frames, warmup_frames, init_ms} | null,
@@ -74,7 +76,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
               "fps_definition": row.result.fps_definition, "wall_s": row.result.wall_s,
               "tracked": len(row.result.tracked), "resumed": len(row.result.resumed)}
     return {"name": row.name, "artifact": row.artifact, "format": row.format, "precision": row.precision,
-            "status": row.status, "reason": row.reason, "size_mb": row.size_mb, "sha256": row.sha256,
+            "status": row.status, "gated": gated(row), "reason": row.reason, "size_mb": row.size_mb,
+            "sha256": row.sha256,
             "checkpoint_sha256": row.checkpoint_sha256, "accuracy": row.accuracy or None,
             "latency": row.latency.to_dict() if row.latency is not None else None, "memory": row.memory,
             "parity": None if p is None else {
@@ -135,11 +138,23 @@ def _diverged(p: Any) -> str:
     return f"{p.divergence:.1%} ({k}/{n})" if n else f"{p.divergence:.1%}"
 
 
+def gated(row: Any) -> bool:
+    """Whether any gate was checked on the row (an OpenCV baseline has none unless --min-fps is given)."""
+    return any(g.passed is not None for g in row.gates)
+
+
+def status_cell(row: Any) -> str:
+    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed."""
+    if row.status == "passed" and not gated(row):
+        return "— (baseline, no gates)" if row.format == "opencv" else "— (no gates)"
+    return f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}"
+
+
 def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
     e2e = lat.e2e_ms if lat else {}
-    return [row.name, row.format, row.precision, f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}",
+    return [row.name, row.format, row.precision, status_cell(row),
             _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
             _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
             _fmt(p.mean_iou if p else None, ".3f"),

@@ -75,7 +75,7 @@ class Int8Options:
             from droptrack.eval.bench_data import data_kind, load_bench_data
 
             if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
-                data = load_bench_data(self.val, None, Path("."), None, self.val_frames)
+                data = load_bench_data(self.val, None, Path("."), None, self.val_frames, how=None)
                 check_val_size(len(data.sequences), self.max_divergence)
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
@@ -178,7 +178,7 @@ def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
         return get_sequences("synth", folder, split="val"), f"synthetic val split, seed {VAL_SEED}, {n}x{m} frames"
     from droptrack.eval.bench_data import load_bench_data
 
-    data = load_bench_data(options.val, None, cache, None, options.val_frames)
+    data = load_bench_data(options.val, None, cache, None, options.val_frames, how=None)
     check_val_size(len(data.sequences), options.max_divergence)
     return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
 

@@ -108,7 +108,7 @@ def check_calib_source(source: str | None) -> None:
         from droptrack.data.registry import canonical, resolve_root
 
         name, _, root = src.partition(":")
-        resolve_root(canonical(name)[0], root or None)
+        resolve_root(canonical(name)[0], root or None, f"--calib {name}:DIR")
         if not _dataset_sequences(src):
             raise ExportError(f"--calib {src} has no sequences; point it at a dataset root with frames, or use "
                               "--calib synth (the default)")
@@ -123,7 +123,7 @@ def _dataset_sequences(src: str) -> list:
     split = "train" if name in ("got10k", "lasot", "synth") else None
     if name == "got10k" and root and folder_split(Path(root).expanduser(), "train"):
         split = None   # NAME:ROOT names a split folder (got10k/val): calibrate on it as it is
-    return get_sequences(name, root or None, split=split)
+    return get_sequences(name, root or None, split=split, how=f"--calib {name}:DIR")
 
 
 def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int = 0) -> tuple[list[InputPair], str]:

@@ -163,6 +163,14 @@ class Journal:
         self.saved = set()
 
 
+def _hold_data(outputs: list[str]) -> bool:
+    """Whether an output or its NAME.part holds data (True where one cannot be read: --overwrite may be needed)."""
+    try:
+        return any(p.is_file() and p.stat().st_size > 0 for o in outputs for p in (Path(o), part_path(Path(o))))
+    except OSError:
+        return True
+
+
 def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""
@@ -232,6 +240,9 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
         other = _journal_of(ident["outputs"])
         if other is not None:   # an output of this run is one of an interrupted run with other output options
             raise InputError(_outputs_differ(*other)) from None
+        if not _hold_data(ident["outputs"]):   # no earlier run at all: a plain run writes them, no --overwrite
+            raise InputError(f"--resume: there is no journal {path} and the outputs hold nothing yet, so there is "
+                             "nothing to resume; drop --resume") from None
         raise InputError(f"--resume: there is no journal {path}, so no unfinished run writes these outputs (it "
                          f"finished, or never started); {START_OVER}") from None
     except (OSError, ValueError, RecursionError) as exc:

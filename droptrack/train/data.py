@@ -38,7 +38,7 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
             raise TrainingError(f"unknown training dataset '{name}'; valid: {', '.join(DATASET_READERS)}")
         reader, split = DATASET_READERS[name]
         root = roots.get(name) or roots.get(reader)
-        out.append(get_sequences(reader, root=root, split=split))
+        out.append(get_sequences(reader, root=root, split=split, how=f"--data {name}=DIR"))
     return out
 
 
