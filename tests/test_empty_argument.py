@@ -16,6 +16,10 @@ from helpers import cli, drifting_clip, one_line_error
     (["bench", "{ckpt}", "--data", "", "--init", "30,22,26,20"], "--data is given an empty value"),
     (["bench", "{ckpt}", "--data=", "--init", "30,22,26,20"], "--data is given an empty value"),
     (["run", "{clip}", "--init", "30,22,26,20", "-o", ""], "-o is given an empty value"),
+    # after an option that takes no value, '' is the argument (`dt export --fp16 "$CKPT"`), not that option's value
+    (["export", "--fp16", ""], "argument 3 is empty"),
+    (["run", "--show", "", "--init", "30,22,26,20"], "argument 3 is empty"),
+    (["bench", "--data=synthetic", ""], "argument 3 is empty"),
 ])
 def test_empty_argument_is_refused_before_any_work(tiny_ckpt, tmp_path, monkeypatch, args, names):
     drifting_clip(tmp_path, 3)   # the current folder holds frames: '.' would be a source

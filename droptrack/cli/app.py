@@ -79,14 +79,18 @@ def expanded_pattern(exc: Any) -> str | None:
             f"{folder / '*'}{suffix} expands to one name per file); pass the folder of frames: '{folder}'")
 
 
-def empty_argument(args: list[str]) -> str | None:
+def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str | None:
     """Why an empty argument is refused, or None: '' (an unset shell variable, `dt run "$VIDEO"`) reached every path
-    as '.', so dt tracked, benched or wrote into the current folder instead of saying a value was missing."""
+    as '.', so dt tracked, benched or wrote into the current folder instead of saying a value was missing. `flags`:
+    the command's options that take no value (after `--fp16`, '' is an argument, not that option's value)."""
+    def takes_value(token: str) -> bool:
+        return token.startswith("-") and token != "-" and "=" not in token and token not in flags
+
     for i, token in enumerate(args):
         option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
         if value.strip() or (token.startswith("-") and not eq):
             continue
-        option = option or (args[i - 1] if i and args[i - 1].startswith("-") and args[i - 1] != "-" else "")
+        option = option or (args[i - 1] if i and takes_value(args[i - 1]) else "")
         if option:
             return (f"{option} is given an empty value (an unset shell variable?); pass its value, or leave "
                     f"{option} out")
@@ -112,7 +116,7 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        empty = empty_argument(sys.argv[1:] if args is None else list(args))
+        empty = empty_argument(sys.argv[1:] if args is None else list(args), self._flags(args))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
@@ -138,16 +142,27 @@ class OneLineUsageErrors(TyperGroup):
             sys.exit(128 + getattr(signal, "SIGPIPE", 13))
         sys.exit(rv if isinstance(rv, int) else 0)   # non-standalone returns an explicit Exit's code
 
-    def _path(self, args: Any, prog_name: str | None) -> str:
-        """'dt run' for `dt run camera0 --threads` (an error the parser raises without naming its command)."""
-        words, group = [prog_name or "dt"], self
+    def _command(self, args: Any) -> tuple[list[str], Any]:
+        """The command names that `args` start with and the (sub)command they lead to (`dt data synth`: synth)."""
+        words, group = [], self
         for token in (sys.argv[1:] if args is None else list(args)):
             cmd = group.commands.get(token) if hasattr(group, "commands") else None
             if cmd is None:
                 break
             words.append(token)
             group = cmd
-        return " ".join(words)
+        return words, group
+
+    def _path(self, args: Any, prog_name: str | None) -> str:
+        """'dt run' for `dt run camera0 --threads` (an error the parser raises without naming its command)."""
+        return " ".join([prog_name or "dt", *self._command(args)[0]])
+
+    def _flags(self, args: Any) -> frozenset[str]:
+        """The names of the options that take no value (--fp16, --help) of the command `args` name."""
+        params = [*self._command(args)[1].params, *self.params]
+        return frozenset(["-h", "--help"]) | frozenset(
+            name for p in params if getattr(p, "is_flag", False) or getattr(p, "count", False)
+            for name in (*p.opts, *p.secondary_opts))
 
 
 app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,

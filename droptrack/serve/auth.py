@@ -12,7 +12,8 @@ public address of a reverse proxy), and on a loopback bind only loopback Host na
 trusted origins (a proxy that passes the public Host on), are answered (against DNS rebinding: an attacker's
 name that resolves to 127.0.0.1 is none of them).
 Other sites' pages may open or frame the page, but not load its answers as resources (an <img> of the snapshot:
-the browser's Sec-Fetch-Site says where a request comes from).
+the browser's Sec-Fetch-Site says where a request comes from); pages of the same site (another port of this host)
+may.
 """
 
 from __future__ import annotations
@@ -169,10 +170,11 @@ def _with_headers(send, extra: list[tuple[bytes, bytes]]):
 
 
 def _from_another_site(headers: dict[str, str]) -> bool:
-    """Whether a browser marks the request as made by a page of another site or origin, other than opening or
-    framing a page (Fetch Metadata): an <img>, script or fetch of another site's page (no work is done for it)."""
-    if headers.get("sec-fetch-site", "same-origin") not in ("cross-site", "same-site"):
-        return False   # the page's own requests, a typed URL or bookmark ('none'), or no Fetch Metadata (curl)
+    """Whether a browser marks the request as made by a page of another site, other than opening or framing a page
+    (Fetch Metadata): an <img>, script or fetch of another site's page (no work is done for it). Another port of the
+    same host is the same site (a dashboard's <img> of /snapshot.png on the user's own Grafana at :3000)."""
+    if headers.get("sec-fetch-site", "same-origin") != "cross-site":
+        return False   # the page's own, a same-site page's, a typed URL or bookmark ('none'), no Fetch Metadata (curl)
     return headers.get("sec-fetch-mode") != "navigate" or headers.get("sec-fetch-dest") in ("object", "embed")
 
 
