@@ -22,6 +22,7 @@ def test_lines_when_not_a_terminal(monkeypatch) -> None:
         display.update("long", 5, 10)
         assert out.getvalue() == ""   # no line before a minute has passed
         monkeypatch.setattr(progress, "LOG_PERIOD_S", 0.0)
+        monkeypatch.setattr(progress, "LINE_GAP_S", 0.0)
         display.update("long", 6, 10)
         display.finish("long", 10)
         display.finish("short", 4, failed=True)
@@ -34,7 +35,8 @@ def test_lines_when_not_a_terminal(monkeypatch) -> None:
                         lines[2])
 
 
-def test_a_failed_sequence_counts_only_its_tracked_frames() -> None:
+def test_a_failed_sequence_counts_only_its_tracked_frames(monkeypatch) -> None:
+    monkeypatch.setattr(progress, "LINE_GAP_S", 0.0)
     out = io.StringIO()
     with EvalProgress([_Seq("a", 100), _Seq("b", 50)], resumed=0, stream=out) as display:
         display.update("a", 20, 100)   # frames 21.. are missing: it fails after 20
@@ -50,4 +52,15 @@ def test_disabled_prints_nothing() -> None:
     with EvalProgress([_Seq("a", 3)], resumed=0, enabled=False, stream=out) as display:
         display.update("a", 3, 3)
         display.finish("a", 3)
+    assert out.getvalue() == ""
+
+
+def test_a_quick_run_stays_quiet() -> None:
+    """Sequences that finish (or fail) within LINE_GAP_S of the start print no line: a quick failure stays the one
+    error line dt eval ends with; a long run still logs (the tests above)."""
+    out = io.StringIO()
+    with EvalProgress([_Seq("a", 3), _Seq("b", 3)], resumed=0, stream=out) as display:
+        display.update("a", 3, 3)
+        display.finish("a", 3, failed=True)
+        display.finish("b", 3)
     assert out.getvalue() == ""

@@ -1,5 +1,6 @@
 """The `dt eval` progress display: one bar per running sequence and an overall bar with throughput (FPS) on a
-terminal; elsewhere (a log file, nohup, CI) one line per finished sequence and a line a minute while one runs."""
+terminal; elsewhere (a log file, nohup, CI) a line as a sequence finishes (at most one per LINE_GAP_S) and a line a minute while
+one runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from typing import Any, Sequence, TextIO
 
 LOG_PERIOD_S = 60.0   # a line at least this often while a long sequence runs (lines mode)
+LINE_GAP_S = 10.0   # lines mode: a finished sequence is a line only this long after the last line (or the start):
+#                   a run of short sequences logs at most every 10 s, and a quick run (or quick failure) stays quiet
 
 
 class EvalProgress:
@@ -81,7 +84,7 @@ class EvalProgress:
         self.total_frames -= total - tracked   # a failed sequence's untracked frames are neither done nor to do
         self.done_seqs += not failed
         self.failed += failed
-        if self._lines is not None:
+        if self._lines is not None and time.monotonic() - self._last_line >= LINE_GAP_S:
             self._line(f"{'failed' if failed else 'done'} {name} ({total} frames)")
         if self._progress is None:
             return
