@@ -45,3 +45,30 @@ def test_bench_other_synth_set_hint_pastes(tmp_path):
                               tmp_path / "b"))
     advised = shlex.split(line.split("bench it as it is with ")[1].split(", or pass")[0])
     assert advised == ["--data", str(root)], line
+
+
+def test_engine_rebuild_command_pastes_with_a_space_in_the_path(tmp_path):
+    """An engine's recorded rebuild command (sidecar, and the refusal that prints it) named the .onnx path unquoted."""
+    from pathlib import Path
+
+    from droptrack.export.tensorrt import rebuild_command
+
+    onnx = tmp_path / "my deploy" / "model fp16.onnx"
+    words = shlex.split(rebuild_command(onnx, 2.0, "flags"))
+    assert words == ["dt", "export", str(onnx), "--engine", "--workspace", "2", "--trt-typing", "flags"]
+    assert Path(words[2]) == onnx
+
+
+def test_analyze_parent_folder_hint_pastes(tmp_path):
+    """`dt analyze RUNS` where RUNS holds tracker folders suggests passing them: quoted when a name has a space."""
+    import re
+
+    data = tmp_path / "set"
+    assert cli("data", "synth", data, "-n", "1", "--frames", "12").exit_code == 0
+    runs = tmp_path / "my runs"   # dt eval writes its tracker folder inside: my runs/kcf
+    res = cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "--output", runs)
+    assert res.exit_code == 0, res.output
+    res = cli("analyze", runs, "--dataset", "synth", "--root", data)
+    assert res.exit_code == 2
+    hint = re.search(r"pass those folders: (.*)$", res.output.strip().splitlines()[-1]).group(1)
+    assert shlex.split(hint) == ["dt", "analyze", str(runs / "kcf")], hint

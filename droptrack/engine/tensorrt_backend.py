@@ -11,6 +11,7 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 from pathlib import Path
 
@@ -139,7 +140,7 @@ class TensorRTBackend(Backend):
         info = read_sidecar(self.path)
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
-        rebuild = info.get("rebuild_command", f"dt export {self.path.with_suffix('.onnx')} --engine")
+        rebuild = info.get("rebuild_command", f"dt export {shlex.quote(str(self.path.with_suffix('.onnx')))} --engine")
         reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import io
 import math
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -157,7 +158,7 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
     if subs:
         more = " ..." if len(subs) > 3 else ""
         raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
-                         f"pass those folders: dt analyze {' '.join(str(p) for p in subs[:3])}{more}")
+                         f"pass those folders: {shlex.join(['dt', 'analyze', *(str(p) for p in subs[:3])])}{more}")
 
 
 def _names(result_dirs: Sequence[Path]) -> list[str]:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
     """The exact `dt` command that rebuilds this engine on the current machine."""
-    cmd = f"dt export {onnx_path} --engine --workspace {workspace_gb:g}"
+    cmd = f"dt export {shlex.quote(str(onnx_path))} --engine --workspace {workspace_gb:g}"
     return cmd + (" --trt-typing flags" if typing == "flags" else "")
 
 
