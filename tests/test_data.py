@@ -284,7 +284,7 @@ def test_uav_nfs_tnl2k(tmp_path):
 
 def test_tnl2k_known_damaged_frame_says_how_to_fix_it(tmp_path):
     """Older TNL2K downloads hold an undecodable test_015_Sord_video_Q01_done/imgs/00000492.png: the error said only
-    're-download it'; now it names the known damage and its fixes. Any other undecodable frame keeps the generic error."""
+    're-download it'; now it names the known damage and its fixes. Other undecodable frames keep the generic error."""
     tn = tmp_path / "tnl2k"
     for seq in ("test_015_Sord_video_Q01_done", "Cartoon_1"):
         text(tn / seq / "groundtruth.txt", "1,2,3,4\n" * 2)
