@@ -143,3 +143,43 @@ def test_flags_typing_on_tensorrt_11_is_refused_before_any_work(tiny, tmp_path, 
     check_engine_options(4.0, "strong")                            # strong typing is TensorRT 11's way
     monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="10.16.0"))
     check_engine_options(4.0, "flags")
+
+
+def test_a_failed_engine_build_does_not_stop_the_others(tiny, tmp_path, monkeypatch):
+    """`dt export --fp16 --int8 --engine`: the FP16 build failing (an ExportError) ended the export before the INT8
+    engine was tried; now every engine is tried, the failure is a FAILED row with its reason, and the command ends
+    with one error line (exit 2) naming the failed engine. The graphs stay."""
+    import sys
+
+    from droptrack.engine import trt_compat
+    from droptrack.engine import tensorrt_backend as trt_backend
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from fake_tensorrt import FakeTRT
+
+    class FirstBuildFails(FakeTRT):
+        def build(self, monitor):
+            plan = super().build(monitor)
+            return None if len(self.built) == 1 else plan
+
+    def graph_as_engine(path, *a, **k):   # a built 'engine' answers as the verified FP32 graph (no GPU here)
+        return OrtBackend(path.parent / "model.onnx")
+
+    fake = FirstBuildFails()
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
+    monkeypatch.setattr(trt_backend, "TensorRTBackend", graph_as_engine)
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    r = cli("export", tiny[0], "--fp16", "--int8", "--calib-pairs", 16, "--engine", "-o", out)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert len(fake.built) == 2                                        # the INT8 engine was still built
+    assert (out / "model_int8_trt.engine").read_bytes() == b"PLAN" and not (out / "model_fp16.engine").exists()
+    assert all((out / n).is_file() for n in ("model.onnx", "model_fp16.onnx", "model_int8_trt.onnx"))
+    rows = {ln.split()[1]: ln for ln in r.output.splitlines() if ".engine" in ln and ln.startswith("│")}
+    assert "FAILED" in rows["model_fp16.engine"] and " ok " in rows["model_int8_trt.engine"], r.output
+    assert any(ln.startswith("note: model_fp16.engine: build failed: ") for ln in r.output.splitlines()), r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "engine build failed: model_fp16.engine (" in errors[0], r.output
+    assert "model_int8_trt.engine" not in errors[0]

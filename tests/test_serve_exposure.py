@@ -251,6 +251,25 @@ def test_the_page_cookie_is_secure_when_the_page_came_over_https(session):
         assert ("; Secure" in cookie) == secure and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
 
 
+def test_a_tls_proxy_on_another_host_gets_a_secure_cookie_when_forwarded_allow_ips_names_it(session, monkeypatch):
+    """The README's serve section: uvicorn takes X-Forwarded-Proto only from $FORWARDED_ALLOW_IPS (default: loopback),
+    which dt serve's uvicorn settings leave in force; from a proxy that it names, the cookie is Secure."""
+    from droptrack.serve.server import server_config
+
+    token = "s3cret-token"
+    for allowed, secure in ((None, False), ("10.1.2.3", True), ("10.9.9.9", False)):
+        if allowed is None:
+            monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+        else:
+            monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+        config = server_config(create_app(session, token=token))
+        config.load()
+        client = TestClient(config.loaded_app, base_url="http://127.0.0.1", client=("10.1.2.3", 40000))
+        cookie = client.get(f"/?token={token}", headers={"X-Forwarded-Proto": "https"},
+                            follow_redirects=False).headers["set-cookie"]
+        assert ("; Secure" in cookie) == secure, (allowed, cookie)
+
+
 def test_a_malformed_origin_is_another_origin_not_a_server_error(session):
     """An Origin header that is no URL (`http://[`, a broken IPv6 address) raised inside the access check: a 500 and
     a traceback in the server's log per request, for anyone who can reach the port (before the token is looked

@@ -73,6 +73,16 @@ def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Seq
     return seqs
 
 
+# TNL2K frames damaged in older downloads (sequence, image file) and their fix. The TNL2K authors published a fixed
+# 00000492.png of test_015_Sord_video_Q01_done in their evaluation toolkit repository on 2022-04-17; OSTrack's and
+# pytracking's TNL2K loaders note that they replaced it with a copy of 00000491.png.
+TNL2K_DAMAGED = {("test_015_Sord_video_Q01_done", "00000492.png"):
+                 "this is TNL2K's known damaged frame (older downloads of the dataset); replace it with the fixed "
+                 "00000492.png the TNL2K authors published on 2022-04-17 "
+                 "(https://github.com/wangxiao5791509/TNL2K_evaluation_toolkit), or with a copy of 00000491.png of "
+                 "the same folder as OSTrack's TNL2K loader notes"}
+
+
 def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/.
 
@@ -87,5 +97,6 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
                                f"{root / nm / 'imgs'}; re-extract the sequence")
         frames = frames[:len(gt)]
-        seqs.append(Sequence(name=nm, dataset="tnl2k", frames=frames, video=None, boxes=gt))
+        damage = {i: TNL2K_DAMAGED[(nm, f.name)] for i, f in enumerate(frames) if (nm, f.name) in TNL2K_DAMAGED}
+        seqs.append(Sequence(name=nm, dataset="tnl2k", frames=frames, video=None, boxes=gt, known_damage=damage))
     return seqs

@@ -39,6 +39,7 @@ class Sequence:
     cover: np.ndarray | None = None
     object_class: str | None = None
     resolution: tuple[int, int] | None = None   # (W, H) the dataset states (GOT-10k meta_info.ini), else read
+    known_damage: dict[int, str] = field(default_factory=dict)   # frame index -> the fix of a known damaged file
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
     _probe_set: Probes | None = field(default=None, init=False, repr=False)
 
@@ -97,7 +98,7 @@ class Sequence:
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} out of range for {self.name!r} ({len(self)} frames)")
         if self.frames is not None:
-            return read_rgb(self.frames[i], self._probes())
+            return read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""))
         cap = _open_video(self.video)
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, i)
@@ -113,7 +114,7 @@ class Sequence:
         """Yield every frame in order (videos are decoded sequentially, not seeked)."""
         if self.frames is not None:
             for i in range(len(self)):
-                yield read_rgb(self.frames[i], self._probes())
+                yield read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""))
             return
         cap = _open_video(self.video)
         try:
@@ -144,9 +145,10 @@ def has_gt(seq: Sequence) -> bool:
     return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
 
 
-def read_rgb(path: Path, probes: Probes | None = None) -> np.ndarray:
+def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "") -> np.ndarray:
     """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`probes`: the
-    sequence's frames that decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`)."""
+    sequence's frames that decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`; `damaged`: what
+    is known about this file being damaged in some copies of the dataset, and its fix, said when it does not decode)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
@@ -158,7 +160,8 @@ def read_rgb(path: Path, probes: Probes | None = None) -> np.ndarray:
         raise DatasetError(f"frame {path} is not readable by this user (Permission denied); fix the dataset's "
                            "permissions, e.g. chmod -R a+rX ROOT")
     if bgr is None:
-        raise DatasetError(f"frame {path} cannot be decoded (corrupt or not an image); re-download it")
+        raise DatasetError(f"frame {path} cannot be decoded: {damaged}" if damaged else
+                           f"frame {path} cannot be decoded (corrupt or not an image); re-download it")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

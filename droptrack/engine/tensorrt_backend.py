@@ -49,15 +49,22 @@ def cuda_index(device: int | str | None) -> int:
 
 
 def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]]) -> list[str]:
-    """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it passes float32
-    inputs of the artifact's crop sizes and allocates fixed-size outputs, so a dynamic (-1) dimension, another input
-    type or size, or an output type torch lacks would make TensorRT read or write the wrong bytes."""
+    """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
+    the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
+    batch, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size, or an output type torch
+    lacks would make TensorRT read or write the wrong bytes (or refuse to run)."""
     import torch
 
     out = []
+    batch = tensors["template"].shape[0] if "template" in tensors else None
     for name, t in tensors.items():
+        if name not in INPUT_NAMES + OUTPUT_NAMES:
+            out.append(f"extra {'input' if t.is_input else 'output'} '{name}' that the tracker does not bind")
+            continue
         if any(int(d) < 0 for d in t.shape):
             out.append(f"'{name}' has a dynamic shape {tuple(t.shape)}")
+        elif batch is not None and batch >= 0 and (not t.shape or t.shape[0] != batch):
+            out.append(f"'{name}' is {tuple(t.shape)}, not batch {batch} as 'template'")
         elif name in expected and tuple(t.shape[1:]) != tuple(expected[name][1:]):
             out.append(f"'{name}' is {tuple(t.shape)}, the artifact's sizes give {expected[name]}")
         if name in expected and t.dtype != "float32":
@@ -164,7 +171,7 @@ class TensorRTBackend(Backend):
         missing = [n for n in INPUT_NAMES + OUTPUT_NAMES if n not in self.tensors]
         if missing:
             raise BackendError(f"engine '{self.path.name}' lacks tensors {missing}; rebuild it: {rebuild}")
-        problems = io_problems({n: self.tensors[n] for n in INPUT_NAMES + OUTPUT_NAMES}, self.input_shapes(1))
+        problems = io_problems(self.tensors, self.input_shapes(1))
         if problems:
             raise BackendError(f"engine '{self.path.name}' has I/O this backend cannot bind ({'; '.join(problems)}); "
                                f"rebuild it from the exported graph: {rebuild}")

@@ -259,6 +259,9 @@ def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, t
     except TensorRTUnavailable as exc:
         return ExportResult(engine.name, engine, meta.precision, "skipped", time.perf_counter() - t0, None, meta,
                             notes=[str(exc)])
+    except ExportError as exc:   # this build failed; the other graphs' engines are still built
+        return ExportResult(engine.name, engine, meta.precision, "failed", time.perf_counter() - t0, None, meta,
+                            notes=[str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__])
     report = None
     if source is not None:
         from droptrack.engine.tensorrt_backend import TensorRTBackend
@@ -325,11 +328,16 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    unbuilt = [r for r in report.failures if r.parity is None and r.name.endswith(".engine")]   # build failed
+    report.notes += [f"{r.name}: build failed: {r.notes[0]}" for r in unbuilt]
     if strict and report.failures:
         names = ", ".join(f"{r.name} ({'; '.join(r.parity.failures[:2]) if r.parity else 'failed'})"
-                          for r in report.failures)
-        raise ParityError(f"parity out of tolerance: {names}; kept for inspection as *.failed in {out} "
-                          f"(details in {out / 'parity.json'})", report)
+                          for r in report.failures if all(r is not u for u in unbuilt))
+        parts = [f"parity out of tolerance: {names}; kept for inspection as *.failed in {out} "
+                 f"(details in {out / 'parity.json'})"] if names else []
+        parts += [f"engine build failed: {', '.join(f'{r.name} ({r.notes[0]})' for r in unbuilt)}; the ONNX graphs "
+                  f"are in {out}: rebuild with `dt export GRAPH.onnx --engine`"] if unbuilt else []
+        raise ParityError("; ".join(parts), report)
     return report
 
 
@@ -356,6 +364,8 @@ def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
     result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+    if result.status == "failed" and result.parity is None:   # the build failed: its reason, as the error
+        raise ExportError(result.notes[0])
     if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
         reason = result.notes[0] if result.notes else "TensorRT is unavailable"
         raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")

@@ -163,20 +163,20 @@ class Journal:
         self.saved = set()
 
 
-def _hold_data(outputs: list[str]) -> bool:
-    """Whether an output or its NAME.part holds data (True where one cannot be read: --overwrite may be needed)."""
+def _hold_data(outputs: list[str] | list[Path], unreadable: bool = True) -> bool:
+    """Whether an output or its NAME.part holds data (`unreadable` where one cannot be read: by default True, as
+    --overwrite may be needed)."""
     try:
         return any(p.is_file() and p.stat().st_size > 0 for o in outputs for p in (Path(o), part_path(Path(o))))
     except OSError:
-        return True
+        return unreadable
 
 
 def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""
     try:
-        return journal is not None and journal.is_file() and is_journal(journal) and any(
-            p.is_file() and p.stat().st_size > 0 for o in outputs for p in (o, part_path(o)))
+        return journal is not None and journal.is_file() and is_journal(journal) and _hold_data(outputs, False)
     except OSError:
         return False
 
