@@ -13,7 +13,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -143,6 +143,13 @@ def load_graph(path: Path, unreadable: str):
     if problem:
         raise ExportError(problem)
     return model
+
+
+def check_onnx_file(onnx_path: Path) -> Any:
+    """A parseable ONNX model (not truncated, not another file renamed to .onnx): its graph without the weights of
+    external data files, else a one-line ExportError."""
+    return load_graph(onnx_path, f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {{error}}); "
+                                 "export it again with `dt export CHECKPOINT`")
 
 
 def read_metadata(path: str | Path) -> ArtifactMeta:

@@ -14,13 +14,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_opset, checkpoint_hash,
-                                   example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
+from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_onnx_file, check_opset,
+                                   checkpoint_hash, example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
@@ -339,15 +339,6 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                   f"are in {out}: rebuild with `dt export GRAPH.onnx --engine`"] if unbuilt else []
         raise ParityError("; ".join(parts), report)
     return report
-
-
-def check_onnx_file(onnx_path: Path) -> Any:
-    """A parseable ONNX model (not truncated, not another file renamed to .onnx): its graph without the weights of
-    external data files, else a one-line ExportError."""
-    from droptrack.export.onnx import load_graph
-
-    return load_graph(onnx_path, f"'{onnx_path}' is not a valid ONNX model (corrupt or truncated: {{error}}); "
-                                 "export it again with `dt export CHECKPOINT`")
 
 
 def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,

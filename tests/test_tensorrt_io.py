@@ -1,0 +1,44 @@
+"""What TensorRTBackend refuses to bind in an engine's I/O (no TensorRT needed: `io_problems` reads TensorInfo)."""
+
+from __future__ import annotations
+
+from droptrack.engine import trt_compat
+
+
+def test_engine_io_the_backend_cannot_bind_is_named():
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    T = trt_compat.TensorInfo
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    good = {"template": T("template", True, (1, 3, 64, 64), "float32"),
+            "search": T("search", True, (1, 3, 128, 128), "float32"),
+            "score_map": T("score_map", False, (1, 1, 8, 8), "float16")}
+    assert io_problems(good, want) == []
+    bad = {"template": T("template", True, (-1, 3, 64, 64), "float32"),
+           "search": T("search", True, (1, 3, 96, 96), "float16"),
+           "score_map": T("score_map", False, (1, 1, 8, 8), "fp8")}
+    assert io_problems(bad, want) == ["'template' has a dynamic shape (-1, 3, 64, 64)",
+                                      "'search' is (1, 3, 96, 96), the artifact's sizes give (1, 3, 128, 128)",
+                                      "input 'search' is float16, not float32", "output 'score_map' is fp8"]
+
+
+def test_engine_io_of_another_batch_or_beyond_the_trackers_is_named():
+    """The backend binds template, search and the three maps, all of template's batch: an engine with a search or an
+    output of another batch, or with an I/O tensor it does not bind, was loaded and would run on wrong bytes."""
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    T = trt_compat.TensorInfo
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    tensors = {"template": T("template", True, (1, 3, 64, 64), "float32"),
+               "search": T("search", True, (2, 3, 128, 128), "float32"),
+               "score_map": T("score_map", False, (1, 1, 8, 8), "float32"),
+               "size_map": T("size_map", False, (2, 2, 8, 8), "float32"),
+               "offset_map": T("offset_map", False, (1, 2, 8, 8), "float32"),
+               "mask": T("mask", True, (1, 64), "float32"),
+               "attn": T("attn", False, (1, 4, 64, 64), "float32")}
+    assert io_problems(tensors, want) == ["'search' is (2, 3, 128, 128), not batch 1 as 'template'",
+                                          "'size_map' is (2, 2, 8, 8), not batch 1 as 'template'",
+                                          "extra input 'mask' that the tracker does not bind",
+                                          "extra output 'attn' that the tracker does not bind"]
+    two = {n: T(n, t.is_input, (2, *t.shape[1:]), t.dtype) for n, t in tensors.items() if n not in ("mask", "attn")}
+    assert io_problems(two, want) == []                                  # batch 2 throughout binds (two at a time)
