@@ -162,8 +162,8 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     if checkpoint is not None and artifact_format(checkpoint) != "torch":
         kind = "an ONNX graph" if artifact_format(checkpoint) == "onnx" else "a TensorRT engine"
         raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
-                         f"(.pt / .pth.tar): pass the one it came from, or bench it: `dt bench {shlex.quote(str(checkpoint))} --data "
-                         "synthetic`")
+                         "(.pt / .pth.tar): pass the one it came from, or bench it: "
+                         f"`dt bench {shlex.quote(str(checkpoint))} --data synthetic`")
     if config is not None:
         load_config(config)   # an unknown name or a bad YAML
     if checkpoint is not None:

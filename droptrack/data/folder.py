@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, select
+from droptrack.data.sequence import Sequence, list_images, load_boxes, select, unopened_video
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import frames_problem, is_image_file
-from droptrack.videofiles import DAMAGED_RUN, VIDEO_EXTS, plausible_frame_count, unopened_reason
+from droptrack.videofiles import DAMAGED_RUN, VIDEO_EXTS, plausible_frame_count
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
@@ -98,8 +98,7 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     else:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
-            raise DatasetError(unopened_reason(path) or f"cannot open video {path}; check the path or re-encode it "
-                               "as H.264 mp4")
+            raise unopened_video(path)
         try:   # NaN, negative or absurd (a recording stopped before its header was written, or more frames than
             # the file has room for: a row each would take gigabytes): count the frames
             n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))

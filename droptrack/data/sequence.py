@@ -151,7 +151,7 @@ def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "") -> np.
     is known about this file being damaged in some copies of the dataset, and its fix, said when it does not decode)."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
+        raise missing_frame(path)
     try:
         bgr = read_bgr(path, probes)   # cv2.imread as `dt run` and the official toolkits read frames
     except ValueError as exc:
@@ -165,12 +165,22 @@ def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "") -> np.
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def missing_frame(path: Path) -> DatasetError:
+    """The error for a sequence frame that is not on disk (read, or found missing before tracking)."""
+    return DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
+
+
+def unopened_video(path: Path | None) -> DatasetError:
+    """The error for a dataset video OpenCV cannot open: why, where its bytes say (`unopened_reason`), else advice."""
+    return DatasetError(unopened_reason(path) or f"cannot open video {path}; check the path or re-encode it as "
+                        "H.264 mp4")
+
+
 def _open_video(path: Path | None) -> cv2.VideoCapture:
     """Open a video file or raise DatasetError naming it."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise DatasetError(unopened_reason(path) or f"cannot open video {path}; check the path or re-encode it as "
-                           "H.264 mp4")
+        raise unopened_video(path)
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, as dt run reads it
     return cap
 

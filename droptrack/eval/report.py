@@ -182,14 +182,17 @@ def _tracked_inputs(result_dir: Path) -> dict[str, str]:
     return inputs if isinstance(inputs, dict) else {}
 
 
-def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str]) -> str | None:
+def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str], prints: dict[str, str]) -> str | None:
     """Why a dt eval result cannot be scored on this sequence: it was tracked on other frames under the same name
-    (another root, a regenerated set), so its boxes would be scored against a ground truth they never saw; else None."""
+    (another root, a regenerated set), so its boxes would be scored against a ground truth they never saw; else None.
+    `prints`: the sequences' fingerprints so far, shared by the result folders (each first frame read once)."""
     if seq.name not in tracked:
         return None
     from droptrack.eval.resume import MANIFEST, fingerprint
 
-    if tracked[seq.name] == fingerprint(seq):
+    if seq.name not in prints:
+        prints[seq.name] = fingerprint(seq)
+    if tracked[seq.name] == prints[seq.name]:
         return None
     return (f"{result_dir / seq.name}.txt was tracked on other frames than this dataset's {seq.name} (length, first "
             f"box or first frame differ, by its {MANIFEST}): another dataset root, a regenerated set or the first "
@@ -223,10 +226,11 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     times: list[dict[str, Any]] = [{} for _ in dirs]
     errors: list[dict[str, str]] = [{} for _ in dirs]
     notes: list[dict[str, str]] = [{} for _ in dirs]
+    prints: dict[str, str] = {}
     for d, s, t, e, o in zip(dirs, scored, times, errors, notes):
         tracked = _tracked_inputs(d)
         for seq in sequences:
-            other = _other_frames(d, seq, tracked)
+            other = _other_frames(d, seq, tracked, prints)
             if other is not None:
                 e[seq.name] = other
                 continue

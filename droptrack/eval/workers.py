@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from droptrack.data.sequence import first_missing_frame
+from droptrack.data.sequence import first_missing_frame, missing_frame
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.realtime import RealTime, Schedule
@@ -64,7 +64,7 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
     n = len(seq)
     missing = first_missing_frame(seq.frames) if getattr(seq, "frames", None) is not None else None
     if missing is not None:   # found before tracking, not after the frames before it (minutes on a long sequence)
-        raise DatasetError(f"frame {missing} is missing; re-download or re-extract this sequence")
+        raise missing_frame(missing)
     schedule = Schedule(realtime) if realtime is not None else None
     boxes = np.zeros((n, 4), dtype=np.float64)
     times = np.zeros(n, dtype=np.float64)     # a frame the stream skipped costs 0 s

@@ -175,10 +175,7 @@ def _hold_data(outputs: list[str] | list[Path], unreadable: bool = True) -> bool
 def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""
-    try:
-        return journal is not None and journal.is_file() and is_journal(journal) and _hold_data(outputs, False)
-    except OSError:
-        return False
+    return journal is not None and is_journal(journal) and _hold_data(outputs, False)
 
 
 def is_journal(path: Path) -> bool:
