@@ -12,6 +12,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from droptrack.data.frames import NumberedFrames, compact
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
@@ -32,7 +33,7 @@ class Sequence:
 
     name: str
     dataset: str
-    frames: list[Path] | None
+    frames: list[Path] | NumberedFrames | None   # NumberedFrames: numbered files, paths made as they are read
     video: Path | None
     boxes: np.ndarray
     visible: np.ndarray | None = None
@@ -233,9 +234,10 @@ def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
     return vals
 
 
-def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str) -> list[Path]:
-    """Paths folder/<first..first+count-1 zero-padded to `digits`><ext>, without touching the disk."""
-    return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
+def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str) -> NumberedFrames:
+    """Paths folder/<first..first+count-1 zero-padded to `digits`><ext>, without touching the disk (a rule, not a
+    list: its memory does not grow with the sequence)."""
+    return NumberedFrames(folder, first, count, digits, ext)
 
 
 def first_missing_frame(frames: list[Path]) -> Path | None:
@@ -254,12 +256,13 @@ def first_missing_frame(frames: list[Path]) -> Path | None:
     return None
 
 
-def list_images(folder: Path, natural: bool = False) -> list[Path]:
+def list_images(folder: Path, natural: bool = False) -> list[Path] | NumberedFrames:
     """Image files of a folder (hidden files skipped), sorted by name as the official loaders sort them, or in
-    natural order (`natural`: unpadded 1.jpg .. 10.jpg); raises DatasetError if the folder is missing."""
+    natural order (`natural`: unpadded 1.jpg .. 10.jpg), kept as a NumberedFrames when they are numbered one by one;
+    raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return sorted_images(folder, natural)
+    return compact(sorted_images(folder, natural))
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
