@@ -242,13 +242,17 @@ def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str)
 
 def first_missing_frame(frames: list[Path]) -> Path | None:
     """The first of `frames` that is not in its folder (each folder listed once: a LaSOT sequence's 11,000 frames are
-    checked in milliseconds), or None; a benchmark sequence missing a frame is then refused before it is tracked."""
+    checked in milliseconds), or None; a benchmark sequence missing a frame is then refused before it is tracked. A
+    folder this user may not list raises DatasetError (its frames are there: 'missing, re-download' was wrong)."""
     listed: dict[Path, set[str]] = {}
     for f in frames:
         parent = Path(f).parent
         if parent not in listed:
             try:
                 listed[parent] = set(os.listdir(parent))
+            except PermissionError:
+                raise DatasetError(f"frame folder {parent} is not readable by this user (Permission denied); fix the "
+                                   "dataset's permissions, e.g. chmod -R a+rX ROOT") from None
             except OSError:
                 return Path(f)
         if Path(f).name not in listed[parent]:
