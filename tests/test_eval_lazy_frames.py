@@ -124,3 +124,31 @@ def test_frames_option_cuts_a_rule(tmp_path: Path) -> None:
     seq_dir = _lasot_sequence(tmp_path, "bird-2", 30)
     cut = _truncate(get_sequences("lasot", tmp_path, split="all")[0], 7)
     assert len(cut) == 7 and cut.frames == [seq_dir / "img" / f"{i:08d}.jpg" for i in range(1, 8)]
+
+
+def test_counting_a_test_split_folder_stats_no_frame(tmp_path: Path) -> None:
+    """TrackingNet's test split is counted from its frame folders: from the listing, not one stat per frame (each a
+    round trip on a network disk), with the same frames: hidden files, folders and other suffixes are not frames, a
+    link whose target is gone is."""
+    folder = tmp_path / "TEST" / "frames" / "seqA"
+    folder.mkdir(parents=True)
+    (tmp_path / "TEST" / "anno").mkdir()
+    (tmp_path / "TEST" / "anno" / "seqA.txt").write_text("1,2,3,4\n")
+    for i in range(5):
+        (folder / f"{i}.jpg").write_bytes(b"")
+    (folder / "5.jpg").symlink_to(tmp_path / "gone.jpg")
+    (folder / "._6.jpg").write_bytes(b"")
+    (folder / "7.jpg").mkdir()
+    (folder / "notes.txt").write_text("")
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def stat(path: str | os.PathLike, *args: object, **kwargs: object) -> os.stat_result:
+        stats.append(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "stat", stat)
+        seq = get_sequences("trackingnet", tmp_path)[0]
+    assert len(seq) == 6 and list(seq.frames) == [folder / f"{i}.jpg" for i in range(6)]
+    assert [p for p in stats if Path(p).parent == folder and Path(p).name != "5.jpg"] == []
