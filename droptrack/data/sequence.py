@@ -299,7 +299,8 @@ def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
 
 
 def select(available: list[str], names: list[str] | None, dataset: str) -> list[str]:
-    """Keep `names` (in the given order) or all; an unknown name raises DatasetError with close matches."""
+    """Keep `names` (in the given order, each once: a name given twice is one sequence, not two of one name) or all;
+    an unknown name raises DatasetError with close matches."""
     if names is None:
         return list(available)
     known = set(available)
@@ -308,4 +309,4 @@ def select(available: list[str], names: list[str] | None, dataset: str) -> list[
             close = difflib.get_close_matches(nm, available, n=3)
             hint = f"did you mean {', '.join(close)}?" if close else "list the dataset to see its names"
             raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
-    return list(names)
+    return list(dict.fromkeys(names))
