@@ -30,6 +30,20 @@ def test_a_name_given_twice_is_one_sequence(tmp_path: Path) -> None:
     assert [s.name for s in seqs] == ["bird-3", "bird-2"]
 
 
+def test_a_training_sequence_on_the_test_split_names_the_split(tmp_path: Path) -> None:
+    root = _lasot(tmp_path / "lasot", "bird-1", "bird-2")   # LaSOT's test split holds bird-2, 3, 15, 17
+    with pytest.raises(DatasetError, match=r"'bird-1' is a LaSOT training sequence.*--split train"):
+        get_sequences("lasot", root, names=["bird-2", "bird-1"])
+    assert [s.name for s in get_sequences("lasot", root, split="train", names=["bird-1"])] == ["bird-1"]
+
+
+def test_a_root_one_level_above_the_sequences_is_named_once(tmp_path: Path) -> None:
+    _lasot(tmp_path / "LaSOTBenchmark", "bird-2")
+    with pytest.raises(DatasetError, match=r"no LaSOT test sequence under .*point the root at the folder"):
+        get_sequences("lasot", tmp_path)
+    assert [s.name for s in get_sequences("lasot", tmp_path / "LaSOTBenchmark", names=["bird-2"])] == ["bird-2"]
+
+
 def test_a_symlinked_root_reads_as_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = _lasot(tmp_path / "disk" / "LaSOT", "bird-2")
     (tmp_path / "data").mkdir()
