@@ -44,6 +44,15 @@ def test_a_root_one_level_above_the_sequences_is_named_once(tmp_path: Path) -> N
     assert [s.name for s in get_sequences("lasot", tmp_path / "LaSOTBenchmark", names=["bird-2"])] == ["bird-2"]
 
 
+def test_dt_data_holding_the_official_spelling_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "GOT-10k" / "val").mkdir(parents=True)
+    monkeypatch.setenv("DT_DATA", str(tmp_path))
+    with pytest.raises(DatasetError, match=rf"{tmp_path / 'got10k'} \(from DT_DATA\) does not exist, but "
+                                           rf"{tmp_path / 'GOT-10k'} does; rename it to got10k, or set "
+                                           rf"DT_DATA_GOT10K={tmp_path / 'GOT-10k'}"):
+        get_sequences("got10k")
+
+
 def test_a_symlinked_root_reads_as_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = _lasot(tmp_path / "disk" / "LaSOT", "bird-2")
     (tmp_path / "data").mkdir()
