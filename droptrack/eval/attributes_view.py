@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
 
-from droptrack.artifact import atomic_write_bytes
+
+def attribute_plot(path: Path, ar: Any, title: str, colors: dict[str, Any] | None = None,
+                   order: list[str] | None = None) -> Path:
+    """attributes.png: attribute_figure, written atomically."""
+    from droptrack.eval.plot_style import save_png
+
+    return save_png(attribute_figure(ar, title, colors, order), path)
 
 
-def attribute_plot(path: Path, ar: Any, title: str) -> Path:
-    """Grouped horizontal bars: the headline score (x100) of every tracker per attribute, with sequence counts."""
+def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
+                     order: list[str] | None = None) -> Any:
+    """Grouped horizontal bars: the headline score (x100) of every tracker per attribute, with sequence counts;
+    trackers in `order` (dt analyze: best overall first, top of each group) in their `colors` of the other plots."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from droptrack.eval.plot_style import place_legend, tracker_colors
+
     attrs = list(ar.scores)[::-1]
-    trackers = list(next(iter(ar.scores.values())))
+    trackers = order or list(next(iter(ar.scores.values())))
+    colors = colors or tracker_colors(trackers)
     key = ar.keys[0]
     fig = Figure(figsize=(7.5, 0.32 * len(attrs) * max(1, len(trackers)) / 1.6 + 1.8))
     FigureCanvasAgg(fig)
@@ -25,14 +35,12 @@ def attribute_plot(path: Path, ar: Any, title: str) -> Path:
     for j, t in enumerate(trackers):
         vals = [100 * (ar.scores[a][t].get(key) or 0.0) for a in attrs]
         ys = [i + 0.4 - height * (j + 0.5) for i in range(len(attrs))]   # first tracker on top
-        ax.barh(ys, vals, height=height * 0.95, label=t)
+        ax.barh(ys, vals, height=height * 0.95, label=t, color=colors[t])
     ax.set_yticks(range(len(attrs)), [f"{a} ({ar.counts[a]})" for a in attrs], fontsize=8)
-    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), title=title)
+    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=title)
     ax.grid(True, axis="x", linestyle="--")
-    ax.legend(loc="lower right", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    place_legend(ax, len(trackers), None)   # inside, it would hide the bottom bars
+    return fig
 
 
 def attribute_table(ar: Any) -> Any:

@@ -35,7 +35,6 @@ TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit ignores one o
 
 from __future__ import annotations
 
-import io
 import math
 import shlex
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_bytes, atomic_write_json
+from droptrack.artifact import atomic_write_json
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
@@ -287,48 +286,13 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
 
 
 def write_report(report: Report, output_dir: str | Path) -> Path:
-    """Write report.json plus success.png (and precision.png when the protocol has one); returns report.json."""
-    out = Path(output_dir)
-    cols = _columns(report.protocol)
-    titles = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
-              "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]")}
-    for i, kind in enumerate(("success", "precision")):
-        if i >= len(cols) or kind not in report.trackers[0].result.curves():
-            continue
-        series = [(t.name, *t.result.curves()[kind], t.result.scores()[cols[i][1]]) for t in report.trackers]
-        title, xlabel, ylabel = titles[kind]
-        label = LEGEND_TITLES.get((report.protocol.endswith("-ope"), cols[i][1]), cols[i][0])
-        _plot(out / f"{kind}.png", f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series)
-        report.plots[kind] = f"{kind}.png"
-    if report.attributes is not None and report.attributes.scores:
-        from droptrack.eval.attributes_view import attribute_plot
+    """Write the plots (droptrack.eval.report_plots) and then report.json, which names them; returns report.json."""
+    from droptrack.eval.report_plots import write_plots
 
-        attribute_plot(out / "attributes.png", report.attributes, f"Per attribute on {report.dataset}")
-        report.plots["attributes"] = "attributes.png"
+    out = Path(output_dir)
+    write_plots(report, out, _columns(report.protocol), LEGEND_TITLES)
     report.output_dir = out
     return atomic_write_json(out / "report.json", report.to_dict())
-
-
-def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
-          series: list[tuple[str, np.ndarray, np.ndarray, float]]) -> Path:
-    """One curve per tracker, best first, legend 'name [score]' (x100) as in pytracking's plots."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.8))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
-    for i, (name, x, y, score) in enumerate(order):
-        ax.plot(x, 100.0 * y, linewidth=2, linestyle=("-", "--", "-.")[i // 10 % 3],
-                label=f"{name} [{100 * score:.1f}]")
-    xs = series[0][1]
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
-    ax.grid(True, linestyle="--")
-    ax.legend(loc="lower left" if "Success" in title else "lower right", title=score_name, fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def attribute_lines(report: Report) -> list[Any]:

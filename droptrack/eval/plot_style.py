@@ -1,0 +1,40 @@
+"""What every dt analyze plot shares: one colour per tracker, legend placement, atomic PNG writing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+from droptrack.artifact import atomic_write_bytes
+
+INSIDE_LEGEND_MAX = 4
+
+
+def tracker_colors(names: Sequence[str]) -> dict[str, Any]:
+    """{name: colour} by position: matplotlib's tab10 for up to 10 trackers, tab20 beyond (repeats after 20)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def line_style(position: int, n: int) -> str:
+    """Solid lines while the colours are distinct; dashed, then dash-dotted, once they repeat."""
+    per = 10 if n <= 10 else 20
+    return ("-", "--", "-.")[position // per % 3]
+
+
+def place_legend(ax: Any, n: int, inside: str | None, title: str | None = None) -> Any:
+    """The legend at `inside` for a few entries, else (or with no `inside`) right of the axes, top-aligned, where it
+    hides no data."""
+    if inside is not None and n <= INSIDE_LEGEND_MAX:
+        return ax.legend(loc=inside, title=title, fontsize=8)
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, fontsize=8, borderaxespad=0.0)
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """The figure as a PNG (tight box: outside legends and long labels are not cut), written atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,64 @@
+"""dt analyze's plots: success and precision curves (pytracking style) and per-attribute bars.
+
+Every tracker keeps one colour in every plot (its place in the order the folders were given), so a curve can be
+matched across success.png, precision.png and attributes.png whatever each plot's ranking. Legends list the trackers
+best first; with more than a few trackers (plot_style.INSIDE_LEGEND_MAX) the legend goes right of the axes, where it covers no data.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.eval.plot_style import line_style, place_legend, save_png, tracker_colors
+
+PLOT_FILES = {"success": "success.png", "precision": "precision.png", "attributes": "attributes.png"}
+TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
+          "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]")}
+
+
+def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
+                 series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
+    """One curve per (name, x, y, score), best score first in the legend, labelled 'name [score x100]'."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    position = {n: i for i, n in enumerate(colors)}
+    order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
+    for name, x, y, score in order:
+        ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], linestyle=line_style(position[name], len(colors)),
+                label=f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
+    xs = series[0][1]
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
+    ax.grid(True, linestyle="--")
+    place_legend(ax, len(series), "lower left" if "Success" in title else "lower right", score_name)
+    return fig
+
+
+def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
+    """success.png, precision.png (when the protocol has them) and attributes.png into `out`, named in
+    report.plots."""
+    from droptrack.eval.attributes_view import attribute_plot
+
+    colors = tracker_colors([t.name for t in report.trackers])
+    for i, kind in enumerate(("success", "precision")):
+        if i >= len(columns) or kind not in report.trackers[0].result.curves():
+            continue
+        series = [(t.name, *t.result.curves()[kind], t.result.scores()[columns[i][1]]) for t in report.trackers]
+        title, xlabel, ylabel = TITLES[kind]
+        label = legend_titles.get((report.protocol.endswith("-ope"), columns[i][1]), columns[i][0])
+        fig = curve_figure(f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series, colors)
+        save_png(fig, out / PLOT_FILES[kind])
+        report.plots[kind] = PLOT_FILES[kind]
+    if report.attributes is not None and report.attributes.scores:
+        headline = {t.name: t.result.scores()[columns[0][1]] for t in report.trackers}
+        order = sorted(headline, key=lambda n: -headline[n] if math.isfinite(headline[n]) else math.inf)
+        attribute_plot(out / PLOT_FILES["attributes"], report.attributes, f"Per attribute on {report.dataset}",
+                       colors, order)
+        report.plots["attributes"] = PLOT_FILES["attributes"]

@@ -1,0 +1,72 @@
+"""dt analyze's plots as a person reads them: one colour per tracker in every plot, legends that hide no data."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import to_rgba
+
+from droptrack.eval.attributes import AttributeReport
+from droptrack.eval.attributes_view import attribute_figure
+from droptrack.eval.report_plots import curve_figure
+
+LONG = ["OSTrack-256-baseline", "droptrack_vitb384_ce_fp16_tensorrt", "droptrack-tiny-int8-onnxruntime", "kcf",
+        "csrt_opencv_4.10_default_settings", "mosse", "MixFormerV2-S", "SeqTrack-L384 (official raw results)"]
+
+
+def _colours(fig) -> dict[str, tuple]:
+    """{tracker name: RGBA} of a curve figure's lines (label 'name [score]')."""
+    return {ln.get_label().rsplit(" [", 1)[0]: to_rgba(ln.get_color()) for ln in fig.axes[0].get_lines()}
+
+
+def test_a_tracker_has_the_same_colour_in_the_success_and_the_precision_plot():
+    """Colours went by rank in each plot: A (best AUC, worst precision) was blue on success.png and green on
+    precision.png, so curves were matched to the wrong tracker across the two plots."""
+    x = np.linspace(0, 1, 3)
+    success = [("A", x, x, 0.9), ("B", x, x, 0.5), ("C", x, x, 0.1)]
+    precision = [("A", x, x, 0.1), ("B", x, x, 0.5), ("C", x, x, 0.9)]
+    colors = {"A": to_rgba("red"), "B": to_rgba("green"), "C": to_rgba("blue")}
+    first = curve_figure("Success plot", "x", "y", "AUC", success, colors)
+    second = curve_figure("Precision plot", "x", "y", "P", precision, colors)
+    assert _colours(first) == _colours(second) == colors
+    assert [ln.get_label() for ln in first.axes[0].get_lines()] == ["A [90.0]", "B [50.0]", "C [10.0]"]
+    assert [ln.get_label() for ln in second.axes[0].get_lines()] == ["C [90.0]", "B [50.0]", "A [10.0]"]
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_with_eight_trackers_the_legend_covers_no_curve():
+    """With 8 long-named trackers the legend sat inside the axes, over the lower curves."""
+    x = np.linspace(0, 1, 21)
+    series = [(n, x, np.clip(1.2 - x - 0.1 * i, 0, 1), 0.8 - 0.1 * i) for i, n in enumerate(LONG)]
+    colors = {n: to_rgba(f"C{i}") for i, n in enumerate(LONG)}
+    fig = curve_figure("Success plot", "Overlap threshold", "OP [%]", "AUC", series, colors)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()][-1] == "SeqTrack-L384 (official raw results) [10.0]"
+    assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+    few = curve_figure("Success plot", "x", "y", "AUC", series[:2], colors)   # a few: inside, as pytracking
+    lg = few.axes[0].get_legend()
+    assert _overlap(lg.get_window_extent(few.canvas.get_renderer()), few.axes[0].get_window_extent())
+
+
+def test_attribute_bars_share_the_curves_colours_and_keep_the_legend_off_the_bars():
+    """The bars took matplotlib's default cycle in the folders' order, not the curves' colours and ranking, and the
+    legend sat at the lower right, over the longest bars of the last attribute."""
+    scores = {a: {n: {"auc": 0.9 - 0.1 * i} for i, n in enumerate(LONG)} for a in ("Fast Motion", "Rotation")}
+    ar = AttributeReport("test", ("auc",), 3, counts={"Fast Motion": 2, "Rotation": 3}, scores=scores)
+    colors = {n: to_rgba(f"C{(i + 3) % 10}") for i, n in enumerate(LONG)}
+    order = LONG[::-1]                                       # say, the overall ranking
+    fig = attribute_figure(ar, "Per attribute", colors, order)
+    ax = fig.axes[0]
+    bars = {c.get_label(): c for c in ax.containers}
+    assert {n: to_rgba(c.patches[0].get_facecolor()) for n, c in bars.items()} == colors
+    tops = [bars[n].patches[-1].get_y() for n in order]      # the first in `order` on top of each group
+    assert tops == sorted(tops, reverse=True)
+    renderer = fig.canvas.get_renderer()
+    assert not _overlap(ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer))
+    two = attribute_figure(ar, "t", colors, LONG[:2]).axes[0]   # even for two trackers
+    renderer = two.figure.canvas.get_renderer()
+    assert not _overlap(two.get_legend().get_window_extent(renderer), two.get_window_extent(renderer))
