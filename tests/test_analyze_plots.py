@@ -70,3 +70,25 @@ def test_attribute_bars_share_the_curves_colours_and_keep_the_legend_off_the_bar
     two = attribute_figure(ar, "t", colors, LONG[:2]).axes[0]   # even for two trackers
     renderer = two.figure.canvas.get_renderer()
     assert not _overlap(two.get_legend().get_window_extent(renderer), two.get_window_extent(renderer))
+
+
+def test_rerun_into_the_same_folder_leaves_no_stale_plot(tmp_path):
+    """A GOT-10k analysis (success + attributes) followed by an OTB one in the same --output left the GOT-10k
+    attributes.png next to the OTB report.json, which does not name it; a file that is not dt analyze's stays."""
+    import json
+
+    from droptrack.eval import results as R
+    from droptrack.eval.report import analyze
+    from helpers import FakeSeq
+
+    seqs = [FakeSeq("s0", "otb", np.array([[20.0 + 3 * i, 30.0, 40.0, 30.0] for i in range(10)]))]
+    R.write_result(tmp_path / "A" / "s0.txt", seqs[0].boxes)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "attributes.png").write_bytes(b"earlier run")
+    (out / "notes.png").write_bytes(b"mine")
+    analyze([tmp_path / "A"], seqs, output_dir=out)                 # no report.json yet: not a dt analyze folder
+    assert (out / "attributes.png").read_bytes() == b"earlier run"
+    analyze([tmp_path / "A"], seqs, output_dir=out)                 # the rerun: its report.json names every plot
+    assert set(json.loads((out / "report.json").read_text())["plots"].values()) == {"success.png", "precision.png"}
+    assert sorted(p.name for p in out.iterdir()) == ["notes.png", "precision.png", "report.json", "success.png"]

@@ -43,9 +43,11 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
 
 def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
     """success.png, precision.png (when the protocol has them) and attributes.png into `out`, named in
-    report.plots."""
+    report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
+    sit, stale, next to the new report.json)."""
     from droptrack.eval.attributes_view import attribute_plot
 
+    earlier = (out / "report.json").is_file()
     colors = tracker_colors([t.name for t in report.trackers])
     for i, kind in enumerate(("success", "precision")):
         if i >= len(columns) or kind not in report.trackers[0].result.curves():
@@ -62,3 +64,6 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
         attribute_plot(out / PLOT_FILES["attributes"], report.attributes, f"Per attribute on {report.dataset}",
                        colors, order)
         report.plots["attributes"] = PLOT_FILES["attributes"]
+    for kind, name in PLOT_FILES.items():
+        if earlier and kind not in report.plots and (out / name).is_file():
+            (out / name).unlink()
