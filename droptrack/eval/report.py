@@ -334,17 +334,20 @@ def report_table(report: Report) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
+    from droptrack.eval.attributes_view import longest_word, number_column
+
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
     table = Table(title=f"{report.dataset}: {report.protocol}, {n} sequences")
-    table.add_column("Tracker")
+    table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))
     for header, _ in cols:
-        table.add_column(header, justify="right")
+        number_column(table, header, "100.00")
     for header in ("FPS", "Errors"):
-        table.add_column(header, justify="right")
+        number_column(table, header, "100.0")
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
         table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
-    table.caption = f"FPS: {fps_definition(report.protocol)}"
+    order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
+    table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
     return table

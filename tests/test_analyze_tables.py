@@ -1,0 +1,44 @@
+"""dt analyze's console tables with many long-named trackers, as a pipe (80 columns) or a narrow terminal shows them."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+from rich.console import Console
+
+from droptrack.eval import results as R
+from droptrack.eval.attributes import AttributeReport
+from droptrack.eval.attributes_view import print_items
+from droptrack.eval.report import analyze, attribute_lines, report_table
+from helpers import FakeSeq
+
+NAMES = ["OSTrack-256-baseline", "droptrack_vitb384_ce_fp16_tensorrt", "droptrack_vitb384_ce_fp32_tensorrt", "kcf",
+         "csrt_opencv_4.10_default_settings", "mosse", "MixFormerV2-S", "SeqTrack-L384 (official raw results)"]
+
+
+def test_eight_long_names_are_printed_whole_and_no_number_is_cut(tmp_path):
+    """At 80 columns rich cut the names to 'droptrack_vitb384…' (the fp16 and fp32 rows looked the same) and, in the
+    per-attribute table, names to 'dro…' and the difference column's numbers to '+21…'."""
+    seqs = [FakeSeq(f"s{k}", "otb", np.array([[20.0 + 3 * i, 30.0, 40.0, 30.0] for i in range(10)])) for k in range(2)]
+    for j, name in enumerate(NAMES):
+        for s in seqs:
+            p = s.boxes.copy()
+            p[1:, 0] += 2 * j
+            R.write_result(tmp_path / name / f"{s.name}.txt", p)
+    rep = analyze([tmp_path / n for n in NAMES], seqs)
+    scores = {"Illumination Variation": {n: {"auc": 0.8 - 0.05 * i} for i, n in enumerate(NAMES)}}
+    rep.attributes = AttributeReport("test", ("auc",), 2, counts={"Illumination Variation": 2}, scores=scores)
+    buf = io.StringIO()
+    print_items(Console(file=buf, width=80), [report_table(rep), *attribute_lines(rep)])
+    out = buf.getvalue()
+    assert "…" not in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("│")]
+    for i, name in enumerate(NAMES[:-1]):                          # the main table: one row per tracker, whole
+        assert any(re.match(rf"│ {re.escape(name)} +│ +\d", ln) for ln in rows), (name, out)
+    flat = " ".join(out.split())
+    assert "SeqTrack-L384 (official raw results)" in flat and "rows in the order the folders were given" in flat
+    for i, name in enumerate(NAMES, 1):                            # the per-attribute table's column key
+        assert f"T{i}: {name}" in [ln.rstrip() for ln in out.splitlines()]
+    assert re.search(r"│ Illumination Variation +│ +2 +│ +80\.0 +│ +75\.0 .*│ +\+5\.0 │", out), out
