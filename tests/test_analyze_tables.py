@@ -42,3 +42,25 @@ def test_eight_long_names_are_printed_whole_and_no_number_is_cut(tmp_path):
     for i, name in enumerate(NAMES, 1):                            # the per-attribute table's column key
         assert f"T{i}: {name}" in [ln.rstrip() for ln in out.splitlines()]
     assert re.search(r"│ Illumination Variation +│ +2 +│ +80\.0 +│ +75\.0 .*│ +\+5\.0 │", out), out
+
+
+def test_a_submission_zip_says_how_to_unpack_it(tmp_path):
+    """dt eval writes got10k_submit.zip / trackingnet_submit.zip; passed to dt analyze it said only 'is a file; pass
+    the folder', as for any stray file."""
+    import zipfile
+
+    import pytest
+
+    from droptrack.errors import InputError
+
+    seqs = [FakeSeq("s0", "got10k", np.array([[20.0 + 3 * i, 30.0, 40.0, 30.0] for i in range(10)]))]
+    R.write_got10k_submission(tmp_path / "unused", {"s0": seqs[0].boxes}, zip_path=tmp_path / "got10k_submit.zip")
+    assert zipfile.is_zipfile(tmp_path / "got10k_submit.zip")
+    with pytest.raises(InputError) as err:
+        analyze([tmp_path / "got10k_submit.zip"], seqs)
+    assert str(err.value) == (f"{tmp_path / 'got10k_submit.zip'} is a zip archive, not a result folder; unpack it "
+                              f"and pass the folder: unzip -d {tmp_path / 'got10k_submit'} "
+                              f"{tmp_path / 'got10k_submit.zip'}, then dt analyze {tmp_path / 'got10k_submit'} ...")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match="notes.txt is a file; pass the folder"):
+        analyze([tmp_path / "notes.txt"], seqs)

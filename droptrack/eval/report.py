@@ -160,6 +160,17 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
                          f"pass those folders: {shlex.join(['dt', 'analyze', *(str(p) for p in subs[:3])])}{more}")
 
 
+def _check_archive(path: Path) -> None:
+    """A submission zip (GOT-10k, TrackingNet) given as a result folder: say how to unpack it."""
+    import zipfile
+
+    if path.is_file() and zipfile.is_zipfile(path):
+        folder = path.with_suffix("") if path.suffix else path.with_name(f"{path.name}_files")
+        raise InputError(f"{path} is a zip archive, not a result folder; unpack it and pass the folder: "
+                         f"{shlex.join(['unzip', '-d', str(folder), str(path)])}, then "
+                         f"{shlex.join(['dt', 'analyze', str(folder)])} ...")
+
+
 def _names(result_dirs: Sequence[Path]) -> list[str]:
     """Display names: folder names, made unique with their parent folder or an index."""
     names = [p.name or str(p) for p in result_dirs]
@@ -216,6 +227,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     dirs = [Path(d) for d in result_dirs]
     for d in dirs:
         if not d.is_dir():
+            _check_archive(d)
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
         _check_not_a_parent(d, sequences)
