@@ -310,6 +310,7 @@ def write_report(report: Report, output_dir: str | Path) -> Path:
 def attribute_lines(report: Report) -> list[Any]:
     """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
     note) and the largest gaps."""
+    from droptrack.eval.attributes import headline_key
     from droptrack.eval.attributes_view import attribute_table, difference_table
 
     lines: list[Any] = error_lines(report)
@@ -320,7 +321,7 @@ def attribute_lines(report: Report) -> list[Any]:
         lines.append(ar.note)
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
-        lines.append(difference_table(report.differences, first, second, ar.keys[0] if ar and ar.keys else "auc"))
+        lines.append(difference_table(report.differences, first, second, headline_key(report.protocol)))
     return lines
 
 
