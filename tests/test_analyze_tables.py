@@ -85,3 +85,20 @@ def test_trackingnet_devkit_lists_where_two_trackers_differ_most(tmp_path):
     buf = io.StringIO()
     print_items(Console(file=buf, width=100), attribute_lines(rep))
     assert "Largest per-sequence SUCCESS differences: A vs B" in " ".join(buf.getvalue().split())
+
+
+def test_ties_are_not_listed_as_differences(tmp_path):
+    """Two trackers equal on some sequences: the 'largest differences' table filled up with +0.0 rows, and for two
+    identical result folders it was a table of zeros; now ties are left out and identical scores said in a line."""
+    seqs = [FakeSeq(f"s{k}", "otb", np.array([[20.0, 30.0, 40.0, 30.0]] * 11)) for k in range(3)]
+    for name, shifts in (("A", (0, 0, 0)), ("B", (0, 0, 20)), ("C", (0, 0, 0))):
+        for s, dx in zip(seqs, shifts):
+            p = s.boxes.copy()
+            p[1:, 0] += dx
+            R.write_result(tmp_path / name / f"{s.name}.txt", p)
+    rep = analyze([tmp_path / "A", tmp_path / "B"], seqs)
+    assert [d["sequence"] for d in rep.differences] == ["s2"]
+    assert rep.differences[0]["diff"] == pytest.approx((20 - 7) / 21 * 10 / 11)   # IoU 1/3 on frames 1-10
+    same = analyze([tmp_path / "A", tmp_path / "C"], seqs)
+    assert same.differences == []
+    assert attribute_lines(same)[-1] == "A and C have the same AUC on every sequence"

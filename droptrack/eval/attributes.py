@@ -230,7 +230,8 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
 
 
 def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:
-    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]."""
+    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]; a tie is no
+    difference and is left out."""
     key = headline_key(report.protocol)   # 'auc' under the TrackingNet devkit, which has none, gave no rows
     rows = {t.name: t.result.per_sequence() for t in report.trackers}
     if first not in rows or second not in rows:
@@ -238,6 +239,6 @@ def largest_differences(report: Any, first: str, second: str, top: int = 10) -> 
     out = []
     for n in report.sequences:
         a, b = rows[first][n].get(key), rows[second][n].get(key)
-        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b) and a != b:
             out.append({"sequence": n, first: a, second: b, "diff": a - b})
     return sorted(out, key=lambda r: -abs(r["diff"]))[:top]

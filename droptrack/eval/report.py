@@ -322,6 +322,9 @@ def attribute_lines(report: Report) -> list[Any]:
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
         lines.append(difference_table(report.differences, first, second, headline_key(report.protocol)))
+    elif len(report.trackers) >= 2:
+        lines.append(f"{report.trackers[0].name} and {report.trackers[1].name} have the same "
+                     f"{headline_key(report.protocol).upper()} on every sequence")
     return lines
 
 
