@@ -25,3 +25,12 @@ def test_baseline_rows_read_plainly_and_the_legend_names_only_stages_drawn():
     ax = latency_figure(model).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pre", "infer", "post", "tracker"]
     assert ax.get_yticklabels()[-1].get_text() == "tiny (onnx fp16)"
+
+
+def test_bench_md_states_the_divergence_gate_the_rows_were_held_to():
+    """bench.md's footnote said 'gated: default FP16 1 %, INT8 3 %' whatever the run: FP32 rows are gated at 1 %
+    too, and --max-divergence replaces the defaults."""
+    from droptrack.eval.bench_report import divergence_gate
+
+    assert divergence_gate(None) == "gated by default at FP32 1.0%, FP16 1.0%, INT8 3.0%"
+    assert divergence_gate(0.05) == "gated at 5.0%, --max-divergence"
