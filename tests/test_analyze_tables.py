@@ -102,3 +102,16 @@ def test_ties_are_not_listed_as_differences(tmp_path):
     same = analyze([tmp_path / "A", tmp_path / "C"], seqs)
     assert same.differences == []
     assert attribute_lines(same)[-1] == "A and C have the same AUC on every sequence"
+
+
+def test_one_row_too_many_or_too_few_reads_in_the_singular(tmp_path):
+    """'the last 1 are ignored' and 'the missing 1 frames are scored as misses'."""
+    seqs = [FakeSeq(f"s{k}", "otb", np.array([[20.0, 30.0, 40.0, 30.0]] * 4)) for k in range(2)]
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "s0.txt").write_text("20,30,40,30\n" * 5)
+    (tmp_path / "A" / "s1.txt").write_text("20,30,40,30\n" * 3)
+    notes = analyze([tmp_path / "A"], seqs).trackers[0].notes
+    assert notes["s0"] == f"{tmp_path / 'A' / 's0.txt'}: 5 rows for 4 frames; the last row is ignored, as OSTrack's " \
+                          "analysis does"
+    assert notes["s1"] == f"{tmp_path / 'A' / 's1.txt'}: 3 rows for 4 frames; the missing frame is scored as a miss " \
+                          "(zero boxes: IoU 0, centre far off), as OSTrack's analysis does"
