@@ -13,9 +13,15 @@ LONG = ["OSTrack-256-baseline", "droptrack_vitb384_ce_fp16_tensorrt", "droptrack
         "csrt_opencv_4.10_default_settings", "mosse", "MixFormerV2-S", "SeqTrack-L384 (official raw results)"]
 
 
+def _legend(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
 def _colours(fig) -> dict[str, tuple]:
-    """{tracker name: RGBA} of a curve figure's lines (label 'name [score]')."""
-    return {ln.get_label().rsplit(" [", 1)[0]: to_rgba(ln.get_color()) for ln in fig.axes[0].get_lines()}
+    """{tracker name: RGBA} of a curve figure's legend entries ('name [score]')."""
+    legend = fig.axes[0].get_legend()
+    return {t.get_text().rsplit(" [", 1)[0]: to_rgba(h.get_color()) for h, t in zip(legend.legend_handles,
+                                                                                      legend.get_texts())}
 
 
 def test_a_tracker_has_the_same_colour_in_the_success_and_the_precision_plot():
@@ -28,8 +34,8 @@ def test_a_tracker_has_the_same_colour_in_the_success_and_the_precision_plot():
     first = curve_figure("Success plot", "x", "y", "AUC", success, colors)
     second = curve_figure("Precision plot", "x", "y", "P", precision, colors)
     assert _colours(first) == _colours(second) == colors
-    assert [ln.get_label() for ln in first.axes[0].get_lines()] == ["A [90.0]", "B [50.0]", "C [10.0]"]
-    assert [ln.get_label() for ln in second.axes[0].get_lines()] == ["C [90.0]", "B [50.0]", "A [10.0]"]
+    assert _legend(first) == ["A [90.0]", "B [50.0]", "C [10.0]"] and _legend(second) == ["C [90.0]", "B [50.0]",
+                                                                                           "A [10.0]"]
 
 
 def _overlap(a, b) -> bool:
@@ -92,3 +98,18 @@ def test_rerun_into_the_same_folder_leaves_no_stale_plot(tmp_path):
     analyze([tmp_path / "A"], seqs, output_dir=out)                 # the rerun: its report.json names every plot
     assert set(json.loads((out / "report.json").read_text())["plots"].values()) == {"success.png", "precision.png"}
     assert sorted(p.name for p in out.iterdir()) == ["notes.png", "precision.png", "report.json", "success.png"]
+
+
+def test_names_with_dollar_signs_or_a_leading_underscore_are_shown_as_written():
+    """A tracker folder named _baseline had no legend entry (matplotlib drops labels starting with '_'), and
+    run_$1$_x was typeset as maths ('run_1_x' in italics)."""
+    x = np.linspace(0, 1, 3)
+    names = ["_baseline", "run_$1$_x"]
+    fig = curve_figure("Success plot on a$b", "x", "y", "AUC", [(n, x, x, 0.5) for n in names],
+                       {n: to_rgba("C0") for n in names})
+    assert _legend(fig) == ["_baseline [50.0]", r"run_\$1\$_x [50.0]"]    # '\$' is matplotlib's literal dollar
+    assert fig.axes[0].get_title() == r"Success plot on a\$b"
+    ar = AttributeReport("test", ("auc",), 1, counts={"Fast Motion": 1},
+                         scores={"Fast Motion": {"_baseline": {"auc": 0.5}, "run_$1$_x": {"auc": 0.4}}})
+    bars = attribute_figure(ar, "t", None, names)
+    assert _legend(bars) == ["_baseline", r"run_\$1\$_x"]

@@ -22,7 +22,7 @@ def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from droptrack.eval.plot_style import place_legend, tracker_colors
+    from droptrack.eval.plot_style import place_legend, plain, tracker_colors
 
     attrs = list(ar.scores)[::-1]
     trackers = order or list(next(iter(ar.scores.values())))
@@ -32,14 +32,15 @@ def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     height = 0.8 / max(1, len(trackers))
+    bars = []
     for j, t in enumerate(trackers):
         vals = [100 * (ar.scores[a][t].get(key) or 0.0) for a in attrs]
         ys = [i + 0.4 - height * (j + 0.5) for i in range(len(attrs))]   # first tracker on top
-        ax.barh(ys, vals, height=height * 0.95, label=t, color=colors[t])
-    ax.set_yticks(range(len(attrs)), [f"{a} ({ar.counts[a]})" for a in attrs], fontsize=8)
-    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=title)
+        bars.append(ax.barh(ys, vals, height=height * 0.95, label=t, color=colors[t]))
+    ax.set_yticks(range(len(attrs)), [plain(f"{a} ({ar.counts[a]})") for a in attrs], fontsize=8)
+    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=plain(title))
     ax.grid(True, axis="x", linestyle="--")
-    place_legend(ax, len(trackers), None)   # inside, it would hide the bottom bars
+    place_legend(ax, bars, trackers, None)   # inside, it would hide the bottom bars
     return fig
 
 

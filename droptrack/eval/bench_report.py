@@ -291,10 +291,13 @@ def latency_figure(rows: list[Any]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from droptrack.eval.plot_style import plain
+
     fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    names = [f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})" for r in timed][::-1]
+    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})")
+             for r in timed][::-1]
     left = [0.0] * len(timed)
     stages = [(s, c) for s, c in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868"),
                                   ("tracker", "#8c8c8c")) if any(r.latency.stages_ms.get(s) for r in timed)]

@@ -25,12 +25,21 @@ def line_style(position: int, n: int) -> str:
     return ("-", "--", "-.")[position // per % 3]
 
 
-def place_legend(ax: Any, n: int, inside: str | None, title: str | None = None) -> Any:
-    """The legend at `inside` for a few entries, else (or with no `inside`) right of the axes, top-aligned, where it
-    hides no data."""
-    if inside is not None and n <= INSIDE_LEGEND_MAX:
-        return ax.legend(loc=inside, title=title, fontsize=8)
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, fontsize=8, borderaxespad=0.0)
+def plain(text: str) -> str:
+    """Text that matplotlib shows as written: '$' escaped (a name like run_$1$_x was typeset as maths)."""
+    return text.replace("$", r"\$")
+
+
+def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | None,
+                 title: str | None = None) -> Any:
+    """The legend of these handles at `inside` for a few entries, else (or with no `inside`) right of the axes,
+    top-aligned, where it hides no data. Handles and labels are passed, not collected: matplotlib leaves out a
+    label starting with '_' (a tracker folder named _baseline had no legend entry)."""
+    labels = [plain(x) for x in labels]
+    if inside is not None and len(handles) <= INSIDE_LEGEND_MAX:
+        return ax.legend(handles, labels, loc=inside, title=title, fontsize=8)
+    return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, fontsize=8,
+                     borderaxespad=0.0)
 
 
 def save_png(fig: Any, path: Path) -> Path:

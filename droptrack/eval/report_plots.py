@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.eval.plot_style import line_style, place_legend, save_png, tracker_colors
+from droptrack.eval.plot_style import line_style, place_legend, plain, save_png, tracker_colors
 
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "attributes": "attributes.png"}
 TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
@@ -31,13 +31,15 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     ax = fig.add_subplot()
     position = {n: i for i, n in enumerate(colors)}
     order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
+    handles, labels = [], []
     for name, x, y, score in order:
-        ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], linestyle=line_style(position[name], len(colors)),
-                label=f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
+        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name],
+                           linestyle=line_style(position[name], len(colors)))
+        labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
     xs = series[0][1]
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
+    ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
     ax.grid(True, linestyle="--")
-    place_legend(ax, len(series), "lower left" if "Success" in title else "lower right", score_name)
+    place_legend(ax, handles, labels, "lower left" if "Success" in title else "lower right", score_name)
     return fig
 
 
