@@ -115,3 +115,22 @@ def test_one_row_too_many_or_too_few_reads_in_the_singular(tmp_path):
                           "analysis does"
     assert notes["s1"] == f"{tmp_path / 'A' / 's1.txt'}: 3 rows for 4 frames; the missing frame is scored as a miss " \
                           "(zero boxes: IoU 0, centre far off), as OSTrack's analysis does"
+
+
+def test_fps_from_a_few_timed_sequences_says_so(tmp_path):
+    """A folder with _time.txt for 1 of 3 sequences got an FPS from that one, printed like any other tracker's."""
+    import json
+
+    from droptrack.eval.report import error_lines
+
+    seqs = [FakeSeq(f"s{k}", "otb", np.array([[20.0, 30.0, 40.0, 30.0]] * 4)) for k in range(3)]
+    for name in ("A", "B"):
+        for s in seqs:
+            R.write_result(tmp_path / name / f"{s.name}.txt", s.boxes)
+            if name == "B" or s.name == "s1":
+                R.write_times(tmp_path / name / f"{s.name}_time.txt", [0.02, 0.01, 0.01, 0.01])
+    rep = analyze([tmp_path / "A", tmp_path / "B"], seqs, output_dir=tmp_path / "out")
+    assert [t.fps for t in rep.trackers] == [pytest.approx(4 / 0.05), pytest.approx(12 / 0.15)]
+    assert error_lines(rep) == ["A: FPS from 1 of 3 sequences (2 have no _time.txt)"]
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [t["fps_sequences"] for t in data["trackers"]] == [1, 3]

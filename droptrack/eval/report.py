@@ -17,6 +17,7 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                                         says: GOT-10k toolkit mean of 1/t over frames, else frames / seconds),
                       n_scored: int, errors: {sequence: message},
                       timing_errors: {sequence: message}  (damaged _time.txt: scored, but left out of fps),
+                      fps_sequences: int  (scored sequences whose _time.txt makes the fps),
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
@@ -73,13 +74,15 @@ class TrackerReport:
     fps: float | None = None
     timing_errors: dict[str, str] = field(default_factory=dict)   # damaged _time.txt: scored, left out of fps
     notes: dict[str, str] = field(default_factory=dict)           # scored, with a remark (extra rows ignored)
+    fps_sequences: int = 0                                        # scored sequences whose times make the fps
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see the module docstring)."""
         curves = {k: {"thresholds": x.tolist(), "values": y.tolist()} for k, (x, y) in self.result.curves().items()}
         return {"name": self.name, "result_dir": self.result_dir, "scores": self.result.scores(), "fps": self.fps,
                 "n_scored": len(self.result.names), "errors": self.errors,
-                "timing_errors": self.timing_errors, "notes": self.notes, "curves": curves,
+                "timing_errors": self.timing_errors, "notes": self.notes, "fps_sequences": self.fps_sequences,
+                "curves": curves,
                 "per_sequence": self.result.per_sequence()}
 
 
@@ -259,9 +262,10 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     trackers = []
     for d, n, s, e, t, o in zip(dirs, names, scored, errors, times, notes):
         bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
+        timed = [t[q] for q in common if q not in bad_times and t[q] is not None]
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
-                                      tracker_fps([t[q] for q in common if q not in bad_times], protocol), bad_times,
-                                      {q: o[q] for q in common if q in o}))
+                                      tracker_fps(timed, protocol), bad_times, {q: o[q] for q in common if q in o},
+                                      len(timed)))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
     _add_attributes(report, sequences, attributes_dir)
     if output_dir is not None:
@@ -338,6 +342,10 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
             lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
         for seq, message in list(t.timing_errors.items())[:most]:
             lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
+        untimed = len(report.sequences) - t.fps_sequences - len(t.timing_errors)
+        if t.fps_sequences and untimed:
+            lines.append(f"{t.name}: FPS from {t.fps_sequences} of {len(report.sequences)} sequences ({untimed} have "
+                         "no _time.txt)")
         for seq, message in list(t.notes.items())[:most]:
             lines.append(f"{t.name}: {seq} scored: {message}")
         if len(t.notes) > most:
