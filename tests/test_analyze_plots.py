@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from matplotlib.colors import to_rgba
 
 from droptrack.eval.attributes import AttributeReport
@@ -96,8 +97,10 @@ def test_rerun_into_the_same_folder_leaves_no_stale_plot(tmp_path):
     analyze([tmp_path / "A"], seqs, output_dir=out)                 # no report.json yet: not a dt analyze folder
     assert (out / "attributes.png").read_bytes() == b"earlier run"
     analyze([tmp_path / "A"], seqs, output_dir=out)                 # the rerun: its report.json names every plot
-    assert set(json.loads((out / "report.json").read_text())["plots"].values()) == {"success.png", "precision.png"}
-    assert sorted(p.name for p in out.iterdir()) == ["notes.png", "precision.png", "report.json", "success.png"]
+    assert set(json.loads((out / "report.json").read_text())["plots"].values()) == {"success.png", "precision.png",
+                                                                                     "norm_precision.png"}
+    assert sorted(p.name for p in out.iterdir()) == ["norm_precision.png", "notes.png", "precision.png",
+                                                     "report.json", "success.png"]
 
 
 def test_names_with_dollar_signs_or_a_leading_underscore_are_shown_as_written():
@@ -113,3 +116,25 @@ def test_names_with_dollar_signs_or_a_leading_underscore_are_shown_as_written():
                          scores={"Fast Motion": {"_baseline": {"auc": 0.5}, "run_$1$_x": {"auc": 0.4}}})
     bars = attribute_figure(ar, "t", None, names)
     assert _legend(bars) == ["_baseline", r"run_\$1\$_x"]
+
+
+def test_the_normalized_precision_plot_is_drawn_as_ostracks_analysis_does(tmp_path):
+    """OSTrack's analysis plots success, norm_prec and prec; dt analyze printed NP but drew no plot of it."""
+    import json
+
+    from matplotlib import image
+
+    from droptrack.eval import results as R
+    from droptrack.eval.report import analyze
+    from helpers import FakeSeq
+
+    seqs = [FakeSeq("s0", "lasot", np.array([[20.0, 30.0, 40.0, 30.0]] * 5))]
+    p = seqs[0].boxes.copy()
+    p[1:3, 0] += 10                     # centre 10 px off on a 40 px wide box: normalized error 0.25 on 2 frames
+    R.write_result(tmp_path / "A" / "s0.txt", p)
+    rep = analyze([tmp_path / "A"], seqs, output_dir=tmp_path / "out")
+    assert rep.trackers[0].result.norm_precision == pytest.approx(3 / 5)
+    assert rep.plots["norm_precision"] == "norm_precision.png"
+    assert image.imread(tmp_path / "out" / "norm_precision.png").shape[1] > 300
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert data["plots"]["norm_precision"] == "norm_precision.png"

@@ -21,7 +21,7 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
-    plots           {success|precision|attributes: file name next to report.json}
+    plots           {success|precision|norm_precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
@@ -53,14 +53,15 @@ from droptrack.eval.speed import fps_definition, tracker_fps
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
-# (table header, score key) per protocol; the first key is the success-plot legend, the second the precision one
+# (table header, score key) per protocol; the first three name the success, precision and norm. precision plots
 COLUMNS = {"ope": [("AUC", "auc"), ("P", "precision"), ("NP", "norm_precision"), ("OP50", "op50"), ("OP75", "op75")],
            "got10k-toolkit": [("AO", "ao"), ("SR0.5", "sr50"), ("SR0.75", "sr75")],
            "trackingnet-devkit": [("Success", "success"), ("Precision", "precision"), ("Norm P", "norm_precision"),
                                   ("P@20px", "precision_at_20px")]}
 
-LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (False, "success"): "Success (area)",
-                 (False, "precision"): "Precision (area)"}
+LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (True, "norm_precision"): "Norm. precision @0.2",
+                 (False, "success"): "Success (area)", (False, "precision"): "Precision (area)",
+                 (False, "norm_precision"): "Norm. precision (area)"}
 
 
 @dataclass

@@ -15,9 +15,12 @@ import numpy as np
 
 from droptrack.eval.plot_style import line_style, place_legend, plain, save_png, tracker_colors
 
-PLOT_FILES = {"success": "success.png", "precision": "precision.png", "attributes": "attributes.png"}
+PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
+              "attributes": "attributes.png"}
 TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
-          "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]")}
+          "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]"),
+          "norm_precision": ("Normalized precision plot", "Normalized location error threshold",
+                             "Distance Precision [%]")}
 
 
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
@@ -44,19 +47,20 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
 
 
 def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
-    """success.png, precision.png (when the protocol has them) and attributes.png into `out`, named in
+    """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
+    curves) and attributes.png into `out`, named in
     report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
     sit, stale, next to the new report.json)."""
     from droptrack.eval.attributes_view import attribute_plot
 
     earlier = (out / "report.json").is_file()
     colors = tracker_colors([t.name for t in report.trackers])
-    for i, kind in enumerate(("success", "precision")):
-        if i >= len(columns) or kind not in report.trackers[0].result.curves():
+    for kind, (header, key) in zip(TITLES, columns):   # the first columns: success, precision, norm. precision
+        if kind not in report.trackers[0].result.curves():
             continue
-        series = [(t.name, *t.result.curves()[kind], t.result.scores()[columns[i][1]]) for t in report.trackers]
+        series = [(t.name, *t.result.curves()[kind], t.result.scores()[key]) for t in report.trackers]
         title, xlabel, ylabel = TITLES[kind]
-        label = legend_titles.get((report.protocol.endswith("-ope"), columns[i][1]), columns[i][0])
+        label = legend_titles.get((report.protocol.endswith("-ope"), key), header)
         fig = curve_figure(f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series, colors)
         save_png(fig, out / PLOT_FILES[kind])
         report.plots[kind] = PLOT_FILES[kind]
