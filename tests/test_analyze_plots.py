@@ -54,7 +54,8 @@ def test_with_eight_trackers_the_legend_covers_no_curve():
     legend = ax.get_legend()
     assert [t.get_text() for t in legend.get_texts()][-1] == "SeqTrack-L384 (official raw results) [10.0]"
     assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
-    few = curve_figure("Success plot", "x", "y", "AUC", series[:2], colors)   # a few: inside, as pytracking
+    short = [(n, *rest) for n, (_, *rest) in zip(("kcf", "mosse"), series)]
+    few = curve_figure("Success plot", "x", "y", "AUC", short, {"kcf": "C0", "mosse": "C1"})   # inside, as pytracking
     lg = few.axes[0].get_legend()
     assert _overlap(lg.get_window_extent(few.canvas.get_renderer()), few.axes[0].get_window_extent())
 
@@ -138,3 +139,14 @@ def test_the_normalized_precision_plot_is_drawn_as_ostracks_analysis_does(tmp_pa
     assert image.imread(tmp_path / "out" / "norm_precision.png").shape[1] > 300
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert data["plots"]["norm_precision"] == "norm_precision.png"
+
+
+def test_two_trackers_with_long_names_get_their_legend_beside_the_axes():
+    """Two 60-character names made the inside legend span most of the axes, over the curves."""
+    x = np.linspace(0, 1, 21)
+    names = ["droptrack_vitb384_ce_fp16_tensorrt_sm87_jetson_orin_maxn_run2", "ostrack_vitb384_ce_official_raw_result"]
+    series = [(n, x, np.clip(1.1 - x - 0.2 * i, 0, 1), 0.5 - 0.1 * i) for i, n in enumerate(names)]
+    fig = curve_figure("Success plot", "x", "y", "AUC", series, {n: to_rgba(f"C{i}") for i, n in enumerate(names)})
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    assert not _overlap(ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer))

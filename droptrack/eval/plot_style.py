@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 from droptrack.artifact import atomic_write_bytes
 
-INSIDE_LEGEND_MAX = 4
+INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
+INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
 
 
 def tracker_colors(names: Sequence[str]) -> dict[str, Any]:
@@ -32,11 +33,12 @@ def plain(text: str) -> str:
 
 def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | None,
                  title: str | None = None) -> Any:
-    """The legend of these handles at `inside` for a few entries, else (or with no `inside`) right of the axes,
+    """The legend of these handles at `inside` for a few short entries, else (or with no `inside`) right of the axes,
     top-aligned, where it hides no data. Handles and labels are passed, not collected: matplotlib leaves out a
     label starting with '_' (a tracker folder named _baseline had no legend entry)."""
     labels = [plain(x) for x in labels]
-    if inside is not None and len(handles) <= INSIDE_LEGEND_MAX:
+    few = len(handles) <= INSIDE_LEGEND_MAX and max(map(len, labels), default=0) <= INSIDE_LABEL_MAX
+    if inside is not None and few:
         return ax.legend(handles, labels, loc=inside, title=title, fontsize=8)
     return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, fontsize=8,
                      borderaxespad=0.0)
