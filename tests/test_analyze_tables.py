@@ -134,3 +134,25 @@ def test_fps_from_a_few_timed_sequences_says_so(tmp_path):
     assert error_lines(rep) == ["A: FPS from 1 of 3 sequences (2 have no _time.txt)"]
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [t["fps_sequences"] for t in data["trackers"]] == [1, 3]
+
+
+def test_output_folder_may_not_be_the_attributes_folder(tmp_path):
+    """--attributes DIR is an input too: `-o DIR` wrote report.json and the plots into the toolkit's att/ folder."""
+    import cv2
+
+    from helpers import cli, one_line_error
+
+    seq = tmp_path / "otb" / "Alpha"
+    (seq / "img").mkdir(parents=True)
+    for i in range(1, 4):
+        cv2.imwrite(str(seq / "img" / f"{i:04d}.jpg"), np.zeros((60, 80, 3), np.uint8))
+    (seq / "groundtruth_rect.txt").write_text("10,10,10,10\n" * 3)
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "Alpha.txt").write_text("10,10,10,10\n" * 3)
+    att = tmp_path / "att"
+    att.mkdir()
+    (att / "Alpha.txt").write_text("1,0,0,0,0,0,0,0,0,0,0,0,0,0\n")
+    line = one_line_error(cli("analyze", tmp_path / "A", "--dataset", "otb", "--root", tmp_path / "otb",
+                              "--attributes", att, "-o", att))
+    assert line == f"error: --output '{att}' is the input '{att}'; pass another output folder"
+    assert sorted(p.name for p in att.iterdir()) == ["Alpha.txt"]

@@ -295,7 +295,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     check_split(dataset, root, split)
     if output_dir is not None:
         check_output_outside_root(output_dir, dataset, root)
-        check_output_dir("--output", output_dir, [root, *result_dirs])
+        check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))
     return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
