@@ -150,3 +150,14 @@ def test_two_trackers_with_long_names_get_their_legend_beside_the_axes():
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     assert not _overlap(ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer))
+
+
+def test_the_best_curve_is_drawn_on_top_where_curves_overlap():
+    """The best tracker was drawn first, so a weaker one's curve hid it wherever they coincide (GOT-10k's flat
+    success curves of a few sequences)."""
+    x = np.linspace(0, 1, 5)
+    series = [("weak", x, np.full(5, 0.5), 0.3), ("best", x, np.full(5, 0.5), 0.9), ("mid", x, np.full(5, 0.5), 0.6)]
+    fig = curve_figure("Success plot", "x", "y", "AUC", series, {"weak": "C0", "best": "C1", "mid": "C2"})
+    lines = {to_rgba(ln.get_color()): ln.get_zorder() for ln in fig.axes[0].get_lines()}
+    assert lines[to_rgba("C1")] > lines[to_rgba("C2")] > lines[to_rgba("C0")]
+    assert _legend(fig) == ["best [90.0]", "mid [60.0]", "weak [30.0]"]

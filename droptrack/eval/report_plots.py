@@ -25,7 +25,8 @@ TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%
 
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                  series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
-    """One curve per (name, x, y, score), best score first in the legend, labelled 'name [score x100]'."""
+    """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
+    'name [score x100]'."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -35,8 +36,8 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     position = {n: i for i, n in enumerate(colors)}
     order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
     handles, labels = [], []
-    for name, x, y, score in order:
-        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name],
+    for rank, (name, x, y, score) in enumerate(order):   # the best on top where curves overlap
+        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
                            linestyle=line_style(position[name], len(colors)))
         labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
     xs = series[0][1]
