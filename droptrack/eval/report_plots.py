@@ -1,8 +1,8 @@
-"""dt analyze's plots: success and precision curves (pytracking style) and per-attribute bars.
+"""dt analyze's plots: success, precision and normalized precision curves (pytracking style), per-attribute bars.
 
 Every tracker keeps one colour in every plot (its place in the order the folders were given), so a curve can be
-matched across success.png, precision.png and attributes.png whatever each plot's ranking. Legends list the trackers
-best first; with more than a few trackers (plot_style.INSIDE_LEGEND_MAX) the legend goes right of the axes, where it covers no data.
+matched across the plots whatever each one's ranking. Legends list the trackers best first; with more than a few
+trackers or a long name (plot_style.place_legend) the legend goes right of the axes, where it covers no data.
 """
 
 from __future__ import annotations
