@@ -95,7 +95,7 @@ def analyze(
                                               "own att/ folder.", readable=False),
 ) -> None:
     """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
-    report.json, success, precision and per-attribute plots."""
+    report.json, success, precision, normalized-precision and per-attribute plots."""
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
