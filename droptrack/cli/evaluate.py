@@ -95,9 +95,10 @@ def analyze(
                                               "own att/ folder.", readable=False),
 ) -> None:
     """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
-    report.json, success, precision and per-attribute plots."""
+    report.json, success, precision, normalized-precision and per-attribute plots."""
     from rich.console import Console
 
+    from droptrack.eval.attributes_view import print_items
     from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
     if attributes is not None and not attributes.is_dir():
@@ -105,10 +106,7 @@ def analyze(
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
                              output_dir=output or Path("analysis") / dataset, protocol=protocol,
                              attributes_dir=attributes)
-    console = Console()
-    console.print(report_table(report))
-    for line in attribute_lines(report):
-        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
+    print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
