@@ -307,6 +307,9 @@ def select(available: list[str], names: list[str] | None, dataset: str) -> list[
     for nm in names:
         if nm not in known:
             close = difflib.get_close_matches(nm, available, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else "list the dataset to see its names"
+            some = ", ".join(available[:3]) + (", ..." if len(available) > 3 else "")
+            hint = (f"did you mean {', '.join(close)}?" if close
+                    else f"its {len(available)} sequences are named like {some}" if available
+                    else "it holds no sequence")
             raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
     return list(dict.fromkeys(names))
