@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Any, Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +17,7 @@ TREE = command_tree()
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def leaf(path: str):
+def leaf(path: str) -> Any:
     """The command that `path` ('run', 'data synth') names."""
     cmd = TREE
     for word in path.split():
@@ -24,16 +25,17 @@ def leaf(path: str):
     return cmd
 
 
-def option(path: str, name: str):
+def option(path: str, name: str) -> Any:
     """The parameter behind option `name` of command `path`."""
     return next(p for p in leaf(path).params if name in (*p.opts, *p.secondary_opts))
 
 
 def option_names(path: str) -> set[str]:
+    """Every option name (long, short, secondary) of command `path`."""
     return {n for p in leaf(path).params for n in (*p.opts, *p.secondary_opts)}
 
 
-def leaves(cmd=TREE, path=()):
+def leaves(cmd: Any = TREE, path: tuple[str, ...] = ()) -> Iterator[str]:
     """Every command (not group) of `dt`, as its path."""
     for name, sub in cmd.commands.items():
         if hasattr(sub, "commands"):
@@ -53,7 +55,8 @@ def test_doc_command_lines_are_valid_for_the_cli(name):
 def test_the_check_finds_stale_lines_in_fenced_blocks_and_inline_code():
     doc = ("Run `dt run clip.mp4 --int 1,2,3,4` or `dt bench ARTIFACT... [--trackr csrt]`.\n\n"
            "```bash\n# a comment: dt run --bogus\nDT_DATA=/d dt eval --dataset lasott \\\n    --workers N\n"
-           "dt export m.pt --precision fp8 && dt runn x\ntorchrun --nproc_per_node 2 -m droptrack.train --epoch 3\n```\n")
+           "dt export m.pt --precision fp8 && dt runn x\n"
+           "torchrun --nproc_per_node 2 -m droptrack.train --epoch 3\n```\n")
     found: dict[str, list[str]] = {}
     for c in doc_commands(doc, "x.md"):
         found.setdefault(c.where, []).extend(problems(c.words, TREE))
@@ -146,14 +149,16 @@ def test_readme_serve_section_names_only_serve_options():
     assert len(named) > 10 and named <= option_names("serve"), named - option_names("serve")
 
 
-def default(path: str, name: str):
+def default(path: str, name: str) -> Any:
+    """The default value of option `name` of command `path`."""
     return option(path, name).default
 
 
-def readme_number(pattern: str) -> float:
+def readme_number(pattern: str, group: int = 1) -> float:
+    """The number that `pattern` captures in the README (line breaks read as spaces)."""
     match = re.search(pattern, " ".join(README.split()))
     assert match, f"README no longer says {pattern!r}"
-    return float(match.group(1))
+    return float(match.group(group))
 
 
 def test_readme_defaults_are_the_code_defaults():
@@ -172,8 +177,9 @@ def test_readme_defaults_are_the_code_defaults():
 def test_readme_and_bench_help_gate_defaults_are_the_code_defaults():
     from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE
 
-    assert readme_number(r"`--max-divergence`, default FP16 (\d+) %") == 100 * DEFAULT_MAX_DIVERGENCE["fp16"]
-    assert readme_number(r"`--max-divergence`, default FP16 \d+ %, INT8 (\d+) %") == 100 * DEFAULT_MAX_DIVERGENCE["int8"]
+    stated = r"`--max-divergence`, default FP16 (\d+) %, INT8 (\d+) %"
+    assert readme_number(stated) == 100 * DEFAULT_MAX_DIVERGENCE["fp16"]
+    assert readme_number(stated, group=2) == 100 * DEFAULT_MAX_DIVERGENCE["int8"]
     auc = " ".join(option("bench", "--max-auc-drop").help.split())
     assert "(default 0.1 FP32, 0.5 FP16, 1.0 INT8)" in auc and DEFAULT_MAX_AUC_DROP == {"fp32": 0.1, "fp16": 0.5,
                                                                                           "int8": 1.0}
@@ -197,3 +203,12 @@ def test_readme_thread_defaults_are_what_the_planner_does(tmp_path):
     assert plan_threads(None, str(big), workers=2, usable=8, env={}).threads == 4      # 8 cores / 2 workers
     assert plan_threads(None, None, workers=2, usable=8, env={"OMP_NUM_THREADS": "3"}).threads == 3
     assert plan_threads(None, str(big), workers=2, usable=8, env={"OMP_NUM_THREADS": "16"}).threads == 4  # capped
+
+
+def test_docs_install_only_extras_the_package_has():
+    import tomllib
+
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {e for name in DOC_FILES for group in re.findall(r"\.\[([a-z0-9,-]+)\]", (ROOT / name).read_text())
+             for e in group.split(",")}
+    assert {"cpu", "gpu", "dev", "web"} <= named <= extras, named - extras
