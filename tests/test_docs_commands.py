@@ -212,3 +212,20 @@ def test_docs_install_only_extras_the_package_has():
     named = {e for name in DOC_FILES for group in re.findall(r"\.\[([a-z0-9,-]+)\]", (ROOT / name).read_text())
              for e in group.split(",")}
     assert {"cpu", "gpu", "dev", "web"} <= named <= extras, named - extras
+
+
+def test_docs_link_and_name_only_files_that_exist():
+    # a script the docs name as merged into benchmarks/bench_classic.py, in the record of how version 3 was measured
+    gone = {"benchmarks/bench_hard_default.py"}
+    missing = []
+    for name in DOC_FILES:
+        doc = ROOT / name
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):   # Markdown links, relative to the doc
+            target = target.split("#")[0]
+            if target and not re.match(r"[a-z]+:", target) and not (doc.parent / target).exists():
+                missing.append(f"{name}: link {target}")
+        for path in re.findall(r"(?<![\w/.-])((?:benchmarks|tests|droptrack|docs)/[\w./-]*\w/?)", text):
+            if path not in gone and not (ROOT / path).exists():   # repository paths, from its root
+                missing.append(f"{name}: {path}")
+    assert not missing, missing
