@@ -229,3 +229,22 @@ def test_docs_link_and_name_only_files_that_exist():
             if path not in gone and not (ROOT / path).exists():   # repository paths, from its root
                 missing.append(f"{name}: {path}")
     assert not missing, missing
+
+
+def test_readme_and_help_tracker_extension_defaults_are_the_config_defaults():
+    from droptrack.config import TestCfg
+    from droptrack.runtime.reconnect import ReconnectPolicy
+
+    assert readme_number(r"`REACQ_FRAMES` \((\d+)\)") == TestCfg.REACQ_FRAMES
+    assert readme_number(r"`REACQ_THRESHOLD` \(([\d.]+)\)") == TestCfg.REACQ_THRESHOLD
+    assert readme_number(r"`REACQ_RECOVER` \(([\d.]+),") == TestCfg.REACQ_RECOVER
+    assert readme_number(r"`TEMPLATE_REFRESH_EVERY` \((\d+)\)") == TestCfg.TEMPLATE_REFRESH_EVERY
+    assert readme_number(r"`SCALE_PENALTY` \(\(0, 1\], ([\d.]+)\)") == TestCfg.SCALE_PENALTY
+    assert "prediction (`motion`, default)" in " ".join(README.split()) and TestCfg.REACQ_CENTER == "motion"
+    for name, value in (("--reacq-threshold", TestCfg.REACQ_THRESHOLD), ("--reacq-frames", TestCfg.REACQ_FRAMES),
+                        ("--reacq-recover", TestCfg.REACQ_RECOVER), ("--scale-penalty", TestCfg.SCALE_PENALTY),
+                        ("--template-refresh-every", TestCfg.TEMPLATE_REFRESH_EVERY)):
+        assert f"default {value})" in " ".join(option("run", name).help.split()), name
+    policy = ReconnectPolicy()
+    assert readme_number(r"exponential backoff \(([\d.]+) s doubling") == policy.backoff_s
+    assert readme_number(r"exponential backoff \([\d.]+ s doubling to ([\d.]+) s\)") == policy.max_backoff_s
