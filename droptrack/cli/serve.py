@@ -71,6 +71,10 @@ def serve(
     Ctrl-C, SIGTERM and SIGHUP shut the server down cleanly (every output closed and renamed from NAME.part);
     Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
     After a full disk stopped tracking (its one line logged then) any stop exits 2, as dt run after a full disk.
+
+    Examples:
+      dt serve camera0
+      dt serve rtsp://camera/stream -m model.onnx --host 0.0.0.0 --token auto -o boxes.txt
     """
     import os
     import signal
