@@ -78,13 +78,14 @@ def page_url(host: str, port: int, token: str | None) -> str:
 
 def server_config(app) -> uvicorn.Config:
     """uvicorn's settings for dt serve: no access log (a ?token= would be in it), a WebSocket message at most as large
-    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message)."""
+    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message), and no Server
+    header (it named uvicorn, which tells a scanner what to try)."""
     import uvicorn
 
     from droptrack.serve.auth import MAX_BODY
 
     return uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
-                          ws_max_size=MAX_BODY)
+                          ws_max_size=MAX_BODY, server_header=False)
 
 
 @contextlib.contextmanager
