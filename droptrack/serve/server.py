@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from droptrack.errors import InputError
-from droptrack.serve.auth import is_loopback, new_token, trusted_origins
+from droptrack.serve.auth import cookie_name, is_loopback, new_token, trusted_origins
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
 
@@ -135,7 +135,9 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
     session = None
     try:
         session = Session(opts)
-        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors)
+        bound = sock.getsockname()[1]
+        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors,
+                         cookie=cookie_name(bound))
         server = uvicorn.Server(server_config(app))
         # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
         session.on_reader_gone = lambda: setattr(server, "should_exit", True)
@@ -146,7 +148,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""
-        echo(f"serving {page_url(host, sock.getsockname()[1], shown)}  ({how}API docs: /docs; Ctrl-C stops)")
+        echo(f"serving {page_url(host, bound, shown)}  ({how}API docs: /docs; Ctrl-C stops)")
         with stop_on_signals(server, session):
             try:
                 server.run(sockets=[sock])
