@@ -4,15 +4,22 @@
 const $ = (id) => document.getElementById(id);
 const img = $("frame"), stage = $("stage"), rubber = $("rubber");
 let received = 0, reselect = null, drag = null, lastTargets = "", frameWidth = 0;   // frame size from /stats
+// the server refused this page's cookie (restarted with another token): no more requests, each would count as a
+// wrong token against this address; `holdUntil`: told to wait (429) until then
+let refused = false, holdUntil = 0;
+const asking = () => !refused && Date.now() >= holdUntil;
 
 function say(text) { $("message").textContent = text || ""; }
 
+// every URL relative to the page's: behind a reverse proxy the page may live under a path (/tracker/)
 async function api(method, path, body) {
   const res = await fetch(path, {
     method, headers: body ? {"Content-Type": "application/json"} : {},
     body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
   });
   const data = await res.json().catch(() => ({}));
+  if (res.status === 401) refused = true;
+  if (res.status === 429) holdUntil = Date.now() + 1000 * (Number(res.headers.get("Retry-After")) || 1);
   if (!res.ok) {
     const d = data.detail;
     throw new Error(typeof d === "string" ? d : JSON.stringify(d || res.statusText));
@@ -22,7 +29,9 @@ async function api(method, path, body) {
 
 // ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing
 function connectVideo() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/video");
+  const url = new URL("ws/video", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url.href);
   ws.binaryType = "blob";
   ws.onmessage = (ev) => {
     const url = URL.createObjectURL(ev.data);
@@ -34,7 +43,13 @@ function connectVideo() {
     };
     img.src = url;
   };
-  ws.onclose = () => setTimeout(connectVideo, 1000);
+  // a closed stream (a restart, a network drop) is opened again unless the server refuses the page (the stats
+  // request says why: a WebSocket's refusal is not shown to the page)
+  ws.onclose = () => setTimeout(async () => {
+    await refresh();
+    if (refused) return;
+    setTimeout(connectVideo, Math.max(0, holdUntil - Date.now()));
+  }, 1000);
 }
 
 // ---- drawing a box: page pixels -> image pixels (the image may be shown scaled)
@@ -123,6 +138,7 @@ function render(s) {
 }
 
 async function refresh() {
+  if (!asking()) return;
   try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
 }
 
