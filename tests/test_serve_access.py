@@ -182,6 +182,7 @@ def test_a_token_in_the_url_is_taken_by_the_page_only(session):
             with client.websocket_connect(WS + path + "?token=s3cret-token"):
                 pass
         assert denied.value.status_code == 401, path
+    assert client.post("/?token=s3cret-token", follow_redirects=False).status_code == 401   # opening it only
     assert client.get("/?token=s3cret-token", follow_redirects=False).status_code == 303
     assert client.get("/stats").status_code == 200                      # the cookie
     with client.websocket_connect(WS + "/ws/video") as ws:              # the page's WebSocket: the cookie too

@@ -164,7 +164,7 @@ def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | Non
         return _utf8(auth[7:].strip()), "header"
     if "x-dt-token" in headers:
         return _utf8(headers["x-dt-token"]), "header"
-    if scope["type"] == "http" and route_path(scope) == "/":   # the printed URL; nowhere else (logs, Referer)
+    if scope["type"] == "http" and scope["method"] == "GET" and route_path(scope) == "/":   # the printed URL only
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "token" in query:
             return query["token"][0], "query"
