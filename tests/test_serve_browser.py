@@ -214,6 +214,35 @@ def test_a_box_drawn_while_the_next_frame_loads_starts_a_target(server):
             browser.close()
 
 
+def test_a_finger_draws_a_box_on_a_tablet(server):
+    """The page drew boxes from mouse events only: on a tablet or phone (the screen at hand beside a headless box)
+    a finger's drag scrolled the page and started no target. It now follows pointer events, and the image takes
+    the touch gesture (no scrolling or zooming under it). Chromium's touch input, through the DevTools protocol."""
+    url, _ = server
+    base = url.split("?")[0]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 1000}, has_touch=True, is_mobile=True)
+            page.set_default_timeout(90_000)
+            assert page.goto(url).status == 200
+            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+            state_is(page, "waiting")
+            r = page.locator("#frame").bounding_box()
+            s = r["width"] / 176.0
+            x0, y0 = r["x"] + FACE[0] * s, r["y"] + FACE[1] * s
+            path = [(x0 + FACE[2] * s * k / 4, y0 + FACE[3] * s * k / 4) for k in range(5)]
+            cdp = page.context.new_cdp_session(page)
+            with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
+                for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 4, path):
+                    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            assert resp.value.status == 201, resp.value.text()
+            assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
+        finally:
+            browser.close()
+
+
 class Dashboard(socketserver.TCPServer):
     """A dashboard page on another port of 127.0.0.1 (the same site, another origin) that frames `src`."""
 

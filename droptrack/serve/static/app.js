@@ -58,20 +58,26 @@ function point(ev) {
   return {x: Math.min(Math.max(ev.clientX - r.left, 0), r.width), y: Math.min(Math.max(ev.clientY - r.top, 0), r.height)};
 }
 
-stage.addEventListener("mousedown", (ev) => {
+// pointer events: a mouse, a finger on a tablet or phone, a pen (the stage neither scrolls nor zooms under them)
+stage.addEventListener("pointerdown", (ev) => {
   // a frame was shown (not img.naturalWidth: it is 0 while the next frame loads, the last one staying on view)
-  if (!received || !frameWidth) return;
+  if (!received || !frameWidth || !ev.isPrimary || ev.button > 0) return;
   drag = point(ev);
+  stage.setPointerCapture(ev.pointerId);   // the drag's moves and its end come here even off the stage
   Object.assign(rubber.style, {left: drag.x + "px", top: drag.y + "px", width: "0px", height: "0px", display: "block"});
   ev.preventDefault();
 });
-window.addEventListener("mousemove", (ev) => {
+stage.addEventListener("pointermove", (ev) => {
   if (!drag) return;
   const p = point(ev);
   Object.assign(rubber.style, {left: Math.min(p.x, drag.x) + "px", top: Math.min(p.y, drag.y) + "px",
                                width: Math.abs(p.x - drag.x) + "px", height: Math.abs(p.y - drag.y) + "px"});
 });
-window.addEventListener("mouseup", async (ev) => {
+stage.addEventListener("pointercancel", () => {   // the browser took the gesture over: no box
+  drag = null;
+  rubber.style.display = "none";
+});
+stage.addEventListener("pointerup", async (ev) => {
   if (!drag) return;
   const p = point(ev), start = drag;
   drag = null;
