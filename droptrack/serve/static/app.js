@@ -27,7 +27,10 @@ async function api(method, path, body) {
   return data;
 }
 
-// ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing
+// ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing.
+// A hidden page (a tab in the background) asks for none until it is shown again: no frames, no polling for it.
+let askNext = null;   // sends the request for the next frame, held while the page is hidden
+
 function connectVideo() {
   const url = new URL("ws/video", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
@@ -39,7 +42,8 @@ function connectVideo() {
       URL.revokeObjectURL(url);
       received += 1;
       $("received").textContent = received;
-      ws.send("next");
+      askNext = () => { if (ws.readyState === WebSocket.OPEN) ws.send("next"); };
+      if (!document.hidden) { askNext(); askNext = null; }
     };
     img.src = url;
   };
@@ -144,9 +148,15 @@ function render(s) {
 }
 
 async function refresh() {
-  if (!asking()) return;
+  if (!asking() || document.hidden) return;
   try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
 }
+
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) return;
+  if (askNext) { askNext(); askNext = null; }
+  refresh();
+});
 
 connectVideo();
 refresh();
