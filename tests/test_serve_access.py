@@ -206,7 +206,7 @@ def test_one_servers_cookie_never_opens_another_with_the_same_token(session):
         browser = TestClient(host, base_url="http://127.0.0.1:8080")
         entered = browser.get("http://127.0.0.1:8080/", params={"token": token}, follow_redirects=False)
         name, _, value = entered.headers["set-cookie"].partition(";")[0].partition("=")
-        assert token not in value and (cookies[8080] is None or name == "dt_serve_8080"), entered.headers
+        assert token not in value and (cookies[8080] is None or name.startswith("dt_serve_8080_")), entered.headers
         assert browser.get("http://127.0.0.1:8080/stats").status_code == 200
         assert browser.get("http://127.0.0.1:8081/stats").status_code == 401
         assert browser.get("http://127.0.0.1:8081/", params={"token": token}).status_code == 200
@@ -248,3 +248,22 @@ def test_wrong_tokens_make_their_client_wait(session):
     wrong_cookie = {"Cookie": "dt_serve_1=0123"}   # any cookie name but this server's is no credential
     assert guesser.get("/stats", headers=wrong_cookie).status_code == 401
     assert guesser.get("/stats", headers=right).status_code == 200
+
+
+def test_servers_of_two_machines_behind_one_proxy_keep_their_own_cookie(session):
+    """Behind one reverse proxy (https://proxy/a/ and /b/: one host name for the browser), dt serve on two machines
+    on the same port named their cookies alike: opening one's page logged the other's out. The name now also
+    depends on the machine."""
+    token = "same-token-on-both"
+    apps = {p: create_app(session, token=token, cookie=cookie_name(8080, host)) for p, host in (("/a", "edge-a"),
+                                                                                               ("/b", "edge-b"))}
+
+    async def proxy(scope, receive, send):   # strips /a or /b, as nginx's proxy_pass with a URI does
+        prefix = scope["path"][:2]
+        await apps[prefix](dict(scope, path=scope["path"][2:] or "/"), receive, send)
+
+    browser = TestClient(proxy, base_url="http://127.0.0.1")
+    assert browser.get("/a/", params={"token": token}).status_code == 200
+    assert browser.get("/b/stats").status_code == 401
+    assert browser.get("/b/", params={"token": token}).status_code == 200
+    assert browser.get("/a/stats").status_code == 200 and browser.get("/b/stats").status_code == 200

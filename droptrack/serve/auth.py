@@ -4,10 +4,10 @@ The token is accepted as `Authorization: Bearer TOKEN` or an `X-DT-Token` header
 (`?token=`, the printed one) only by the page itself, which answers it with the server's cookie and a reload
 without the token in its URL (out of logs, the history and Referer headers; `?token=` elsewhere is ignored). The
 cookie (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do
-not) is named after the server's port and holds a value derived from the token and that name: browsers send a
-host's cookies to all its ports, so two servers on one machine keep their own, and one's cookie never lets a
-browser into the other, even with the same token. Wrong tokens make their client wait (`backoff`).
-No other site may frame the page (unless it was named with
+not) is named after the server's port and machine and holds a value derived from the token and that name:
+browsers send a host's cookies to all its ports (and a proxy may show several machines under one name), so two
+servers keep their own, and one's cookie never lets a browser into the other, even with the same token. Wrong
+tokens make their client wait (`backoff`). No other site may frame the page (unless it was named with
 --allow-frame-ancestors: a dashboard that embeds it), and no URL leaves in a Referer.
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
 site in the user's browser cannot steer the tracker) unless that origin was trusted with --allow-origin (the
@@ -27,6 +27,7 @@ import ipaddress
 import json
 import re
 import secrets
+import socket
 import time
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
@@ -134,10 +135,13 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def cookie_name(port: int | None = None) -> str:
-    """The page's cookie name: one per port (a browser sends a host's cookies to all its ports), or, without a
-    port, one per server instance."""
-    return f"dt_serve_{port}" if port is not None else "dt_serve_" + secrets.token_hex(6)
+def cookie_name(port: int | None = None, host: str | None = None) -> str:
+    """The page's cookie name: one per port and machine (a browser sends a host's cookies to all its ports, and a
+    proxy may show servers of several machines under one host name), or, without a port, one per instance."""
+    if port is None:
+        return "dt_serve_" + secrets.token_hex(6)
+    machine = hashlib.sha256((host if host is not None else socket.gethostname()).encode()).hexdigest()[:8]
+    return f"dt_serve_{port}_{machine}"
 
 
 def cookie_value(token: str, name: str) -> str:
