@@ -267,3 +267,26 @@ def test_servers_of_two_machines_behind_one_proxy_keep_their_own_cookie(session)
     assert browser.get("/b/stats").status_code == 401
     assert browser.get("/b/", params={"token": token}).status_code == 200
     assert browser.get("/a/stats").status_code == 200 and browser.get("/b/stats").status_code == 200
+
+
+def test_the_page_cookie_stays_in_the_proxys_folder_of_the_page(session):
+    """The cookie had Path=/: behind a proxy that shows the page at /tracker/, the browser sent it to every other
+    site of that proxy too. Without a Path it stays in the page's folder (the whole server when served at /)."""
+    seen: list[str] = []
+    tracker = create_app(session, token="s3cret-token")
+
+    async def proxy(scope, receive, send):
+        if scope["path"].startswith("/tracker/"):
+            return await tracker(dict(scope, path=scope["path"][len("/tracker"):]), receive, send)
+        seen.append(dict(scope["headers"]).get(b"cookie", b"").decode())   # the proxy's other site
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    browser = TestClient(proxy, base_url="http://127.0.0.1")
+    r = browser.get("/tracker/?token=s3cret-token")
+    assert r.status_code == 200 and "path=" not in r.history[0].headers["set-cookie"].lower()
+    assert browser.get("/tracker/stats").status_code == 200
+    with browser.websocket_connect(WS + "/tracker/ws/video") as ws:
+        assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    browser.get("/grafana/")
+    assert seen == [""], seen

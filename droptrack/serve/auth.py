@@ -287,9 +287,10 @@ class AccessGuard:
     async def _enter(self, send, secure: bool) -> None:
         """The printed URL: set the cookie that the page's requests carry and reload the page without the token
         (out of the address bar, the history and bookmarks); `secure`: the page came over https (a TLS proxy), so
-        the cookie is never sent over plain http."""
+        the cookie is never sent over plain http. No Path: the browser keeps it to the page's folder, the whole
+        server, or only /tracker/ where a proxy shows it there (not the proxy's other sites)."""
         flags = "; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
-        cookie = f"{self.cookie}={self.cookie_value}; Path=/{flags}".encode("ascii")
+        cookie = f"{self.cookie}={self.cookie_value}{flags}".encode("ascii")
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
             (b"content-length", b"0")]})
