@@ -290,3 +290,15 @@ def test_the_page_cookie_stays_in_the_proxys_folder_of_the_page(session):
         assert ws.receive_bytes()[:2] == b"\xff\xd8"
     browser.get("/grafana/")
     assert seen == [""], seen
+
+
+def test_a_browser_opening_the_page_without_its_token_reads_a_page_not_json(session):
+    """A person whose browser opens http://host:port/ without ?token= reads what to do; API clients keep JSON."""
+    client = TestClient(create_app(session, token="s3cret-token"), base_url="http://127.0.0.1")
+    r = client.get("/", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
+    assert "open the URL that dt serve printed" in r.text and "<script" not in r.text
+    api = client.get("/stats", headers={"accept": "*/*"})
+    assert api.status_code == 401 and api.json()["detail"].startswith("missing token")
+    sneaky = client.get("/", params={"token": "<b>x</b>"}, headers={"accept": "text/html"})
+    assert sneaky.status_code == 401 and "<b>" not in sneaky.text

@@ -22,6 +22,7 @@ may.
 from __future__ import annotations
 
 import hashlib
+import html
 import hmac
 import ipaddress
 import json
@@ -308,8 +309,10 @@ async def _too_many(scope, receive, send, wait: float) -> bool:
 async def refuse(scope, receive, send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
     """Answer a request, or refuse a WebSocket's handshake, with `status`, {"detail": message} and `extra` headers (a
     server without the denial-response extension closes the WebSocket with 1008 and the message instead)."""
-    body = json.dumps({"detail": message}).encode()
-    start = {"status": status, "headers": [(b"content-type", b"application/json"),
+    body, kind = json.dumps({"detail": message}).encode(), b"application/json"
+    if scope["type"] == "http" and "text/html" in _headers(scope).get("accept", ""):   # a browser opening a URL
+        body, kind = _refusal_page(status, message), b"text/html; charset=utf-8"
+    start = {"status": status, "headers": [(b"content-type", kind),
                                            (b"content-length", str(len(body)).encode()), *extra]}
     if scope["type"] == "http":
         await send({"type": "http.response.start", **start})
@@ -321,3 +324,10 @@ async def refuse(scope, receive, send, status: int, message: str, extra: Iterabl
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+
+
+def _refusal_page(status: int, message: str) -> bytes:
+    """A refusal as a short HTML page, for a person whose browser opened the URL (JSON reads as noise there)."""
+    text = html.escape(message)
+    return (f"<!doctype html><meta charset=utf-8><title>dt serve: {status}</title>"
+            f"<p>dt serve refused this request ({status}).</p><p>{text}</p>").encode()
