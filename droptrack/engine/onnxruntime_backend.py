@@ -70,7 +70,10 @@ class OrtBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0):
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0,
+                 external_data: list[str] | tuple[str, ...] | None = None):
+        """`external_data`: the file's external data files as `onnx_files.check_external_data` returned them to the
+        caller, who has checked this file (it is then not parsed again: a large graph's parse costs hundreds of MB)."""
         try:
             import onnxruntime as ort
         except ImportError:
@@ -83,7 +86,8 @@ class OrtBackend(Backend):
         from droptrack.engine.trt_compat import import_tensorrt
 
         # weights outside the model's folder: refused, never read; the files it reads, for the resume fingerprint
-        self.external_data: list[str] = check_external_data(self.path, BackendError)
+        self.external_data: list[str] = (check_external_data(self.path, BackendError) if external_data is None
+                                         else list(external_data))
 
         providers = choose_providers(device, ort.get_available_providers(),
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)

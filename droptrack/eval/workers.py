@@ -51,6 +51,7 @@ class TrackerSpec:
     baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
     ext: dict | None = None       # tracker-extension overrides of the artifact's TEST keys (TEST-style keys)
     realtime: RealTime | None = None   # latency-aware evaluation (droptrack.eval.realtime); None: every frame
+    external_data: tuple[str, ...] | None = None   # an .onnx artifact's external data files, once checked (parsed once)
 
 
 class WorkerInitError(DropTrackError):
@@ -112,10 +113,11 @@ def load(spec: TrackerSpec) -> Any:
         from droptrack.eval.baselines import create
 
         return create(spec.baseline)
-    from droptrack.runtime.tracker import load_tracker
+    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
-    return load_tracker(spec.artifact, config=spec.config, device=spec.device, threads=spec.threads or 0,
-                        ext=spec.ext)
+    backend = load_backend(spec.artifact, spec.config, spec.device, spec.threads or 0,
+                           external_data=spec.external_data)
+    return Tracker(backend, tracker_ext(backend, spec.ext))
 
 
 # ---- worker process side ----------------------------------------------------------------------------------------
