@@ -148,6 +148,11 @@ class TensorRTBackend(Backend):
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
         rebuild = info.get("rebuild_command", f"dt export {shlex.quote(str(self.path.with_suffix('.onnx')))} --engine")
+        size, built = self.path.stat().st_size, info.get("plan_bytes")
+        if type(built) is int and size != built:   # TensorRT would only say it cannot deserialize it
+            raise BackendError(f"engine '{self.path.name}' is {size} bytes, but its build wrote {built} (its sidecar "
+                               f"says): cut short or changed since, e.g. a copy that did not finish; copy it again, "
+                               f"or rebuild it: {rebuild}")
         reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
-from droptrack.errors import ExportError, InputError
+from droptrack.errors import ExportError, InputError, OutputFull
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
@@ -202,14 +202,16 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         reused = False
         try:
             atomic_write_bytes(cached, plan)
-        except OSError:
-            notes.append(f"engine cache folder {cdir} is not writable")
+        except (OSError, OutputFull) as exc:   # the cache only saves a rebuild: its disk full fails nothing
+            notes.append(f"engine cache folder {cdir} is {'full' if isinstance(exc, OutputFull) else 'not writable'}"
+                         ": the engine is not cached")
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
         "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "io": io_shapes, "workspace_bytes": workspace_bytes,
         "meta": meta.to_dict(), "build_seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing)})
+        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
+        "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
     return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
 
 
@@ -282,6 +284,6 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     try:
         if timing != "none":
             atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
-    except OSError:
-        notes.append(f"timing cache not saved ({cdir} not writable)")
+    except (OSError, OutputFull) as exc:
+        notes.append(f"timing cache not saved ({cdir} {'full' if isinstance(exc, OutputFull) else 'not writable'})")
     return bytes(memoryview(plan)), notes
