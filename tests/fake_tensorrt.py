@@ -12,7 +12,7 @@ name or keyword fails here as it would there. Behaviours of the bindings copied 
 `sigint_in` names the callback (a monitor's, or the logger's `log`) before which the process receives SIGINT (as the
 first Python code to run after a Ctrl-C that arrived while TensorRT ran in C++); 'WHERE:log' names one log call of
 the constructors (Builder, Runtime, OnnxParser: CUDA starts there), of create_execution_context ('context') or of
-execute_async_v3 ('execute'), each logging one INFO line as TensorRT does.
+execute_async_v3 ('execute') or create_engine_inspector ('inspector'), each logging one line as TensorRT does.
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ class Engine:
                             "in IExecutionContext creation: CPU +0, GPU +4, now: CPU 0, GPU 8 (MiB)", where="context")
         return Context(self.fake, self.logger)
 
+    def create_engine_inspector(self):
+        self.fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, "Engine inspector created", where="inspector")
+        return SimpleNamespace(get_engine_information=lambda format: '{"Layers": [], "Bindings": []}')
+
 
 class Context:
     def __init__(self, fake: "FakeTRT", logger):
@@ -139,6 +143,7 @@ class FakeTRT:
         trt.NetworkDefinitionCreationFlag = SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
         trt.MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
         trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
+        trt.LayerInformationFormat = SimpleNamespace(JSON="JSON", ONELINE="ONELINE")
         trt.BuilderFlag = SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32", OBEY_PRECISION_CONSTRAINTS="OBEY")
 
         class Builder:

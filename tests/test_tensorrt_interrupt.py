@@ -48,6 +48,25 @@ def test_ctrl_c_while_an_engine_loads_or_runs_is_raised(where):
     assert fake.sigint_in == "" and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_while_the_engine_inspector_runs_is_raised(tmp_path, monkeypatch):
+    """benchmarks/gpu_check.py's inspector step (engine.inspect): its log calls dropped a Ctrl-C too."""
+    import contextlib
+
+    import torch
+
+    from droptrack.engine.inspect import engine_layer_info
+
+    fake = FakeTRT(sigint_in="inspector:log")
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(torch.cuda, "device", lambda index: contextlib.nullcontext())   # no GPU here
+    (tmp_path / "model.engine").write_bytes(b"PLAN")
+    with pytest.raises(KeyboardInterrupt):
+        engine_layer_info(tmp_path / "model.engine")
+    fake.sigint_in = ""
+    assert engine_layer_info(tmp_path / "model.engine") == {"Layers": [], "Bindings": []}
+
+
 def test_a_run_loops_own_handler_runs_after_an_enqueue_not_inside_it():
     """`dt run` installs a handler that stops after the current frame (and raises on a second Ctrl-C): it ran inside
     TensorRT's log call, where what it raises is dropped; now once the enqueue has returned."""
