@@ -43,7 +43,7 @@ def cuda_index(device: int | str | None) -> int:
     if isinstance(device, int):
         return device
     head, _, idx = str(device).partition(":")
-    if head != "cuda" or not idx.isdigit():
+    if head != "cuda" or not (idx.isascii() and idx.isdigit()):   # '²' is a digit to isdigit, not to int()
         raise BackendError(f"device '{device}' is not a CUDA device; TensorRT engines run on --device cuda[:N]")
     return int(idx)
 
