@@ -60,3 +60,15 @@ def test_a_full_engine_cache_disk_does_not_fail_the_build(onnx_model, tmp_path, 
     assert res.path.read_bytes() == b"PLAN" and json.loads(sidecar_path(res.path).read_text())["plan_bytes"] == 4
     assert f"engine cache folder {cache} is full: the engine is not cached" in res.notes
     assert f"timing cache not saved ({cache} full)" in res.notes
+
+
+def test_a_graph_named_in_capitals_gets_its_engine(onnx_model, tmp_path, tensorrt_here, monkeypatch):
+    """dt run takes MODEL.ONNX as a graph; dt export MODEL.ONNX --engine called it 'an ONNX graph, not a checkpoint'."""
+    from helpers import cli
+
+    graph = tmp_path / "MODEL.ONNX"
+    graph.write_bytes(onnx_model.read_bytes())
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    r = cli("export", graph, "--engine")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "MODEL.engine").read_bytes() == b"PLAN" and len(tensorrt_here.built) == 1

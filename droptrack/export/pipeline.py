@@ -202,7 +202,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
                          int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
-    if checkpoint is not None and str(checkpoint).endswith(".onnx"):
+    if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
