@@ -68,3 +68,21 @@ def test_dt_eval_parses_an_onnx_model_once(onnx_model, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert calls == [str(onnx_model)]
     assert (tmp_path / "r" / "model" / "synth_val_00001.txt").is_file()
+
+
+def test_a_graph_replaced_after_its_check_is_checked_again(tmp_path, monkeypatch):
+    """The loaders skip their own check only for the file that was checked: one whose external data was moved out
+    of its folder after the check (a race with whoever may write it) is refused, as without the earlier check."""
+    from droptrack.engine.onnx_files import check_graph
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.errors import BackendError, CheckpointError
+
+    model = graph_with_external_weights(tmp_path)
+    checked = check_graph(model, CheckpointError)
+    assert checked.locations == ("w.bin",) and checked.locations_for(model) == ["w.bin"]
+    assert graph_with_external_weights(tmp_path, "../outside.bin") == model   # rewritten in place
+    assert checked.locations_for(model) is None
+    calls = _count_loads(monkeypatch)
+    with pytest.raises(BackendError, match="climbs out of the model's folder"):
+        OrtBackend(model, checked=checked)
+    assert calls == [str(model)]

@@ -17,7 +17,7 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
-from droptrack.engine.onnx_files import check_external_data
+from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
 from droptrack.runtime.fingerprint import external_data_sha256
@@ -27,17 +27,17 @@ LOCK = ".lock"
 
 
 def checked(spec: TrackerSpec) -> TrackerSpec:
-    """`spec` with an .onnx artifact's external data files, refused where they lie outside its folder (the graph is
-    parsed here once, for `identity` and for the workers' loaders: a large graph's parse costs hundreds of MB)."""
+    """`spec` with its .onnx artifact's check (external data outside its folder refused): the graph is parsed here
+    once, for `identity` and for the loaders (`onnx_files.CheckedGraph`; a large graph's parse costs hundreds of MB)."""
     path = Path(spec.artifact) if spec.artifact is not None and spec.baseline is None else None
-    if path is None or path.suffix.lower() != ".onnx" or not path.is_file() or spec.external_data is not None:
+    if path is None or path.suffix.lower() != ".onnx" or not path.is_file() or spec.checked is not None:
         return spec
-    return dataclasses.replace(spec, external_data=tuple(check_external_data(path, CheckpointError)))
+    return dataclasses.replace(spec, checked=check_graph(path, CheckpointError))
 
 
 def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     """What must match for results in a folder to be resumed: artifact bytes (sha256, and an ONNX graph's external
-    data files', from `spec.external_data` where `checked` found them), config, dataset tag."""
+    data files', as `checked` found them), config, dataset tag."""
     if spec.baseline is not None:
         from droptrack.eval.baselines import identity
 
@@ -51,7 +51,7 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         if not path.is_file():
             raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
                                   ".engine file")
-    locations = None if spec.external_data is None else list(spec.external_data)
+    locations = None if spec.checked is None else list(spec.checked.locations)
     if path.suffix.lower() == ".onnx" and locations is None:   # its weights may live in files beside it: pinned too,
         locations = check_external_data(path, CheckpointError)   # once checked to be in its folder (never /dev/zero)
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),

@@ -247,12 +247,12 @@ class Tracker:
 
 
 def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False,
-                 external_data: list[str] | tuple[str, ...] | None = None) -> Backend:
+                 checked=None) -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
-    `external_data`: an .onnx file's external data files, where the caller has checked the file (`OrtBackend`).
+    `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
     """
     device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
     if config is not None and kind != "torch":
@@ -264,7 +264,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
-        return OrtBackend(artifact, device=device, threads=threads, external_data=external_data)
+        return OrtBackend(artifact, device=device, threads=threads, checked=checked)
     if kind == "engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 
