@@ -47,17 +47,35 @@ class Engine:
         return self.graph.infer(template, search)
 
 
-@pytest.mark.parametrize("step, reason", [("load", REFUSED), ("parity run", OOM)])
-def test_an_engine_that_cannot_be_checked_fails_alone_and_is_kept_aside(tiny, tmp_path, monkeypatch, step, reason):
+@pytest.fixture
+def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
+    """The stand-in TensorRT with a GPU, an engine cache in tmp_path, and engines loaded by `Engine`."""
     from droptrack.engine import tensorrt_backend, trt_compat
 
     fake = FakeTRT()
     monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
     monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
     monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
-    monkeypatch.setattr(Engine, "fails", step)
     monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", Engine)
     monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    return fake
+
+
+def test_safetensors_with_engine_builds_the_graphs_engine_only(tiny, tmp_path, tensorrt_here):
+    """`dt export --safetensors --engine` took model.safetensors for a graph to build an engine of: 'not a readable
+    ONNX file', exit 2, no engine."""
+    out = tmp_path / "out"
+    r = cli("export", tiny[0], "--safetensors", "--engine", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert (out / "model.engine").read_bytes() == b"PLAN" and len(tensorrt_here.built) == 1
+    assert (out / "model.safetensors").is_file() and not (out / "model.engine.failed").exists()
+
+
+@pytest.mark.parametrize("step, reason", [("load", REFUSED), ("parity run", OOM)])
+def test_an_engine_that_cannot_be_checked_fails_alone_and_is_kept_aside(tiny, tmp_path, monkeypatch, tensorrt_here,
+                                                                        step, reason):
+    fake = tensorrt_here
+    monkeypatch.setattr(Engine, "fails", step)
     out = tmp_path / "out"
     r = cli("export", tiny[0], "--fp16", "--int8", "--int8-target", "trt", "--calib-pairs", 8, "--engine", "-o", out)
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output

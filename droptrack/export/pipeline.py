@@ -223,9 +223,9 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             if "int8" in precs:
                 report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
                                                      tuple(keep_fp32))
-        if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
+        if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT, nor model.safetensors
             wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
-                      and r.name != INT8_FILENAMES["ort"]]
+                      and r.path.suffix == ".onnx" and r.name != INT8_FILENAMES["ort"]]
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
