@@ -291,7 +291,7 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     cmd = [sys.executable, "-c", "from droptrack.cli import app; app()", "eval", "--dataset", "synth", "--root", str(root),
            "--checkpoint", str(ckpt), "--output", str(tmp_path / "out"), "--workers", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    out, deadline, kids = tmp_path / "out" / "tiny", time.time() + 40, []
+    out, deadline, kids = tmp_path / "out" / "tiny", time.time() + 120, []
     while time.time() < deadline and proc.poll() is None and not list(out.glob("*_time.txt")):
         kids = _children(proc.pid) or kids
         time.sleep(0.01)
