@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from droptrack.decodelog import quiet_decoding
+
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
 # unreadable frame that keeps its index, never a frame silently left out of the sequence)
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
@@ -74,11 +76,23 @@ def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
 LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
 
 
+def _imread(path: Path, flags: int, said: list[str] | None = None):
+    """cv2.imread with the decoder's own stderr lines (libjpeg's 'Corrupt JPEG data: ...') appended to `said`
+    instead of printed."""
+    import cv2
+
+    with quiet_decoding() as lines:
+        img = cv2.imread(str(path), flags)
+    if said is not None:
+        said.extend(lines)
+    return img
+
+
 def _full_16bit(path: Path) -> bool:
     """A frame that decodes as 16 bits with values reaching LOW_16BIT or more (full-range 16-bit data)."""
     import cv2
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    img = _imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     return img is not None and img.dtype.name == "uint16" and int(img.max()) >= LOW_16BIT
 
 
@@ -107,16 +121,17 @@ class Probes:
         return self._full
 
 
-def read_bgr(path: Path, probes: Probes | None = None):
+def read_bgr(path: Path, probes: Probes | None = None, said: list[str] | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
     decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
     `probes` (its folder's `Probes`), a dark frame is refused only when no probe holds full-range
-    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
+    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it. What the decoder says
+    about a damaged file goes into `said` (never onto stderr: a line per frame would break the progress bars)."""
     import cv2
 
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH   # same orientation and channels
-    img = cv2.imread(str(path), flags)
+    img = _imread(path, flags, said)
     if img is None or img.dtype.itemsize == 1:
         return img
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
@@ -126,4 +141,4 @@ def read_bgr(path: Path, probes: Probes | None = None):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
                          "-evaluate multiply 16 -depth 8 *.png` in a copy)")
-    return cv2.imread(str(path), cv2.IMREAD_COLOR)   # OpenCV's own 16 -> 8 bit conversion, exactly
+    return _imread(path, cv2.IMREAD_COLOR)   # OpenCV's own 16 -> 8 bit conversion, exactly

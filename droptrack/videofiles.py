@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import printable
 
 # containers that dataset folders and --data take as videos (dt run opens any file OpenCV's FFmpeg reads): phones,
@@ -33,10 +34,10 @@ class PixelAspectWarning(UserWarning):
 
 
 def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
-    """A droptrack warning (RotationWarning, PixelAspectWarning) as one 'warning: ...' line on stderr, as dt prints
+    """A droptrack warning (rotation, pixel aspect, damaged images) as one 'warning: ...' line on stderr, as dt prints
     them (the CLI, and dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows
     them."""
-    if issubclass(category, (RotationWarning, PixelAspectWarning)):
+    if issubclass(category, (RotationWarning, PixelAspectWarning, DamagedImageWarning)):
         sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
         sys.stderr.flush()
     else:

@@ -118,6 +118,9 @@ def run(
     for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
+    damaged = summary.damaged.note(source)
+    if damaged:
+        typer.echo(f"warning: {damaged}", err=True)
     for note in (unreadable_note(summary), ended_early_note(summary), ground_truth_note(source, output)):
         if note:
             typer.echo(f"note: {note}", err=True)

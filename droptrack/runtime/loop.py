@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+from droptrack.decodelog import DamageLog
 from droptrack.errors import BackendError
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
@@ -53,6 +54,7 @@ class RunSummary:
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
+    damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -129,6 +131,13 @@ def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
     return [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
 
 
+def _count_damage(summary: RunSummary, frame: Frame) -> None:
+    """Count a file frame that decoded despite damage (one warning at the end names them)."""
+    damage = getattr(frame, "damage", None)
+    if damage:
+        summary.damaged.add(damage[0], [damage[1]])
+
+
 def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[Frame], list],
                  sinks: Sequence[Sink] = (), max_frames: int | None = None,
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
@@ -167,6 +176,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
         summary.last_timestamp = first.timestamp
+        _count_damage(summary, first)
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)
             summary.frames = _skip(it, resume.frames)
@@ -184,6 +194,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             frame = next(it, None)
             if frame is None:
                 break
+            _count_damage(summary, frame)
             if frame.image is None:   # a damaged frame of a file: no box in any output, the tracker waits
                 _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
                 summary.unreadable.append(frame.index)

@@ -47,6 +47,7 @@ class Frame:
     image: np.ndarray | None
     gap: Outage | None = None
     skipped: int = 0     # frames of a live source dropped just before this one (`newest`): the tracker was busy
+    damage: tuple[str, str] | None = None   # a file frame decoded despite damage: (file name, what its decoder said)
 
 
 class Source:
@@ -100,18 +101,18 @@ class FolderSource(Source):
 
         probes = Probes(self.files)
         for i, path in enumerate(self.files):
+            said: list[str] = []   # libjpeg's complaints about a damaged file: one warning at the end, not a line each
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
-                    img = read_bgr(path, probes)   # cv2.imread's convention, as the dataset readers
+                    img = read_bgr(path, probes, said)   # cv2.imread's convention, as the dataset readers
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame
                 raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file, or "
                                   "move it out of the folder if it is the first frame")
-            if img is not None:
-                yield Frame(i, i / self.fps, cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-            elif self.keep_missing:
-                yield Frame(i, i / self.fps, None)
+            if img is not None or self.keep_missing:
+                yield Frame(i, i / self.fps, None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                            damage=(path.name, said[0]) if said and img is not None else None)
 
 
 class CaptureSource(Source):

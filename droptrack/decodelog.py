@@ -1,0 +1,104 @@
+"""What image decoders print about damaged files, taken off stderr and said once per sequence.
+
+libjpeg (inside OpenCV) writes its first warning about each damaged JPEG straight to file descriptor 2 ('Corrupt
+JPEG data: 3 extraneous bytes before marker 0xd9', 'Premature end of JPEG file'), and libpng its errors: a folder of
+damaged frames would print a line per frame through `dt run`'s and `dt eval`'s progress bars. `quiet_decoding` takes
+fd 2 away for the length of one decode, keeps those lines and hands everything else written meanwhile (by other
+threads) back to stderr; `DamageLog` counts the frames that decoded despite them, for one warning per sequence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+# libjpeg-turbo's warning texts (jerror.h JWRN_*: the only messages OpenCV's JPEG decoder lets it print), libpng's
+# default error and warning lines, and OpenCV's own log lines from its image codecs
+DECODER_LINE = re.compile(
+    rb"(Corrupt JPEG data: [^\n]*|Premature end of JPEG file|Invalid SOS parameters for sequential JPEG"
+    rb"|Inconsistent progression sequence for component [^\n]*|Warning: unknown JFIF revision number [^\n]*"
+    rb"|Unknown Adobe color transform code [^\n]*|Application transferred too many scanlines"
+    rb"|libpng (?:error|warning): [^\n]*"
+    rb"|\[ ?[A-Z]+:\d+@[\d.]+\] global (?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp:\d+ [^\n]*\n?)\n")
+SHOWN = 5   # file names a warning lists before '...'
+
+# fd 2 belongs to the whole process: two threads swapping it at once would leave it pointing at a closed file
+_FD2 = threading.RLock()
+
+
+class DamagedImageWarning(UserWarning):
+    """Frames that decoded although their decoder reported damage (their pixels may be partly wrong)."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (os.write may write less than it was given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+@contextlib.contextmanager
+def quiet_decoding() -> Iterator[list[str]]:
+    """Around one decode: fd 2 goes to a temporary file; on exit the decoder's lines (DECODER_LINE) are in the
+    yielded list and every other byte written meanwhile is written to stderr, in order. Without an fd 2 it does
+    nothing."""
+    said: list[str] = []
+    with _FD2:
+        try:
+            saved = os.dup(2)
+        except OSError:   # no stderr at all: nothing to keep the lines off
+            yield said
+            return
+        try:
+            with tempfile.TemporaryFile() as tmp:
+                os.dup2(tmp.fileno(), 2)
+                try:
+                    yield said
+                finally:
+                    os.dup2(saved, 2)
+                    tmp.seek(0)
+                    text = tmp.read()
+                    if text:
+                        said.extend(_line(m.group(1)) for m in DECODER_LINE.finditer(text))
+                        _write_all(2, DECODER_LINE.sub(b"", text))
+        finally:
+            os.close(saved)
+
+
+def _line(raw: bytes) -> str:
+    """One decoder message as text, without OpenCV's log prefix."""
+    text = raw.decode("utf-8", "replace").strip()
+    return re.sub(r"^\[ ?[A-Z]+:\d+@[\d.]+\] global \S+ ", "", text)
+
+
+@dataclass
+class DamageLog:
+    """The frames of one sequence that decoded with decoder messages: how many, the first names, the first message
+    (bounded: an endless `dt run --loop` keeps only the count growing)."""
+
+    count: int = 0
+    names: list[str] = field(default_factory=list)
+    first: str = ""
+
+    def add(self, name: str, said: list[str]) -> None:
+        """Count frame `name` when its decoder said something (`said` from `quiet_decoding`)."""
+        if not said:
+            return
+        self.count += 1
+        if len(self.names) < SHOWN:
+            self.names.append(name)
+        self.first = self.first or said[0]
+
+    def note(self, where: str) -> str | None:
+        """One line about the damaged frames of `where` (None when there were none)."""
+        if not self.count:
+            return None
+        shown = ", ".join(self.names) + (", ..." if self.count > len(self.names) else "")
+        return (f"{self.count} frame(s) of {where} are damaged image files that decoded anyway ({shown}; the "
+                f"decoder said: {self.first}); they were tracked as decoded, parts of them may be gray or garbled: "
+                "replace them with good copies (re-download or re-extract) to track the true pixels")
