@@ -70,6 +70,23 @@ def quiet_decoding() -> Iterator[list[str]]:
             os.close(saved)
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own log, errors too, while probing and reading (our error or a nan line says why)."""
+    import cv2
+
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
+
+
 def _line(raw: bytes) -> str:
     """One decoder message as text, without OpenCV's log prefix."""
     text = raw.decode("utf-8", "replace").strip()

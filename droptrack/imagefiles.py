@@ -14,6 +14,9 @@ from droptrack.decodelog import quiet_decoding
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
               ".pnm", ".pbm", ".jp2", ".avif")
 
+# of those, the ones a single file of which is often an animation: `dt run FILE` reads it with FFmpeg, as a video
+ANIMATION_EXTS = (".gif",)
+
 # photo formats cv2.imread cannot decode (phones' HEIC, camera raw): refused in a folder of frames, never left out
 UNDECODABLE_EXTS = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2")
 

@@ -13,7 +13,6 @@ Reading ahead in a background thread (files) and handing out a live source's new
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -24,8 +23,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from droptrack.decodelog import quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import frames_problem, no_frames_message, Probes, read_bgr, sorted_images
+from droptrack.imagefiles import (ANIMATION_EXTS, IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr,
+                                  sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import DAMAGED_RUN, apply_rotation, pixel_aspect_note, plausible_frame_count, unopened_reason
@@ -77,14 +78,15 @@ class Source:
 
 
 class FolderSource(Source):
-    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names."""
+    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names; or one still image
+    file, a one-frame source decoded as a folder's frames are (FFmpeg's image readers skip EXIF orientation)."""
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
-        why = frames_problem(folder)
+        why = None if folder.is_file() else frames_problem(folder)
         if why is not None:
             raise SourceError(why)
-        self.files = sorted_images(folder)
+        self.files = [folder] if folder.is_file() else sorted_images(folder)
         if not self.files:
             raise SourceError(no_frames_message(folder))
         for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
@@ -94,7 +96,7 @@ class FolderSource(Source):
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
-        self.name = f"folder {folder} ({len(self.files)} images)"
+        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({len(self.files)} images)"
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
@@ -108,8 +110,9 @@ class FolderSource(Source):
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame
-                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file, or "
-                                  "move it out of the folder if it is the first frame")
+                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file"
+                                  + ("" if self.folder.is_file() else ", or move it out of the folder if it is the "
+                                     "first frame"))
             if img is not None or self.keep_missing:
                 yield Frame(i, i / self.fps, None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
                             damage=(path.name, said[0]) if said and img is not None else None)
@@ -193,23 +196,6 @@ def plausible_fps(fps: float | None) -> float | None:
     """A container's frame rate, or None when it is no rate (0, NaN, a 90 kHz time base, 0.001 from a broken
     header): the video writer, `--loop` and dt serve's pacing then use 30."""
     return float(fps) if fps and np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1] else None
-
-
-@contextlib.contextmanager
-def _quiet_opencv():
-    """Silence OpenCV's own log, errors too, while probing and reading (our SourceError or a nan line says why)."""
-    import cv2
-
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        log.setLogLevel(old)
 
 
 def _camera_hint(index: int) -> str:
@@ -390,7 +376,8 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         with _quiet_opencv():
             return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
-    if kind == "folder":
+    if kind == "folder" or (kind == "video" and path.suffix.lower() in IMAGE_EXTS
+                            and path.suffix.lower() not in ANIMATION_EXTS):   # a photo: EXIF orientation applied
         return FolderSource(path, fps)
     if kind == "video":
         with _quiet_opencv():

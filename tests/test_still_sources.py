@@ -1,0 +1,61 @@
+"""Single files and odd stills given to `dt run` as SOURCE: a phone photo reads as its viewers show it, decoded as the
+same photo in a folder of frames is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.runtime.sources import open_source
+
+runner = CliRunner()
+
+
+def phone_photo(path: Path) -> Path:
+    """A JPEG stored 64x48 with a red 16x8 block top-left and EXIF orientation 6 (viewers show it 48x64, turned a
+    quarter clockwise: the block top-right)."""
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:8, :16] = (255, 0, 0)   # RGB
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(img).save(path, exif=exif, quality=95)
+    return path
+
+
+def test_a_single_exif_rotated_photo_is_tracked_upright_as_viewers_show_it(tiny_ckpt, tmp_path):
+    photo = phone_photo(tmp_path / "IMG_0001.jpg")
+    with open_source(photo) as src:
+        (frame,) = list(src)
+    assert frame.image.shape == (64, 48, 3)
+    assert frame.image[4, 44, 0] > 200 and frame.image[4, 4, 0] < 60   # the block is top-right, as viewers show it
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "0.jpg").write_bytes(photo.read_bytes())
+    with open_source(folder) as src:
+        assert np.array_equal(next(iter(src)).image, frame.image)   # the same pixels as in a folder of frames
+    r = runner.invoke(app, ["run", str(photo), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "30,40,30,30",
+                            "--output", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "b.txt").read_text().splitlines() == ["30\t40\t18\t24"]   # clipped to 48 wide, 64 high
+
+
+def test_an_animated_gif_file_is_still_read_as_a_video_of_all_its_frames(tmp_path):
+    frames = [Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(5)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with open_source(tmp_path / "anim.gif") as src:
+        images = [f.image for f in src]
+    assert len(images) == 5 and [int(im[0, 0, 0]) for im in images] == [0, 40, 80, 120, 160]
+
+
+def test_an_unreadable_single_photo_is_one_line_without_folder_advice(tiny_ckpt, tmp_path):
+    bad = tmp_path / "photo.png"
+    cv2.imwrite(str(bad), np.zeros((24, 32, 3), np.uint8))
+    bad.write_bytes(bad.read_bytes()[:30])
+    r = runner.invoke(app, ["run", str(bad), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "photo.png" in r.output, r.output
+    assert "folder" not in r.output, r.output
