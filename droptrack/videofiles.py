@@ -71,6 +71,19 @@ def apply_rotation(cap: Any, name: str) -> bool:
     return applied
 
 
+def no_frame_reason(cap: Any) -> str:
+    """Why an opened video file gave no frame at all, with its codec's FourCC where the container names one
+    (AV1 and other codecs that OpenCV's bundled FFmpeg has no decoder for open fine and then decode nothing)."""
+    import cv2
+
+    code = int(cap.get(cv2.CAP_PROP_FOURCC)) if math.isfinite(cap.get(cv2.CAP_PROP_FOURCC)) else 0
+    tag = code.to_bytes(4, "little", signed=False).decode("latin-1") if 0 < code < 1 << 32 else ""
+    codec = f"its codec ({tag.strip()})" if tag.strip().isprintable() and tag.strip() else "its codec"
+    return (f"no frame of it decodes: this OpenCV build has no decoder for {codec}, or the file holds no whole "
+            "frame (cut short, or cut before its first keyframe); convert it with `ffmpeg -i IN -c:v mpeg4 -q:v 2 "
+            "OUT.mp4` (ffmpeg says which)")
+
+
 def sample_aspect(cap: Any) -> tuple[int, int] | None:
     """An opened video's sample aspect ratio (displayed width : stored width of a pixel) as reduced (num, den), or
     None when it is square or unknown (OpenCV's FFMPEG backend says 0/1 then; other backends have no property)."""

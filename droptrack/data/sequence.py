@@ -16,7 +16,7 @@ from droptrack.decodelog import DamageLog
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
-from droptrack.videofiles import apply_rotation, unopened_reason
+from droptrack.videofiles import apply_rotation, no_frame_reason, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")
 REDOWNLOAD = "re-download or re-extract the annotation file"
@@ -131,7 +131,8 @@ class Sequence:
                                        "decode); dt run skips such frames, a benchmark needs every one: repair or "
                                        "re-record the video")
                 if not ok:
-                    raise DatasetError(_short_video_message(self, i))
+                    raise DatasetError(f"{self.video} opened but {no_frame_reason(cap)}" if i == 0 else
+                                       _short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()

@@ -29,7 +29,8 @@ from droptrack.imagefiles import (ANIMATION_EXTS, IMAGE_EXTS, frames_problem, no
                                   sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import DAMAGED_RUN, apply_rotation, pixel_aspect_note, plausible_frame_count, unopened_reason
+from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, no_frame_reason, pixel_aspect_note,
+                                  plausible_frame_count, unopened_reason)
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
@@ -160,10 +161,9 @@ class CaptureSource(Source):
                     misses = 0
                     continue
                 if i == 0:
-                    raise SourceError(f"{self.name} opened but delivered no frame; "
-                                      + ("check the device/stream is streaming" if self.live
-                                         else "the file is empty or its codec is unsupported; convert it "
-                                              "with ffmpeg -i IN -c:v mpeg4 OUT.mp4"))
+                    why = ("delivered no frame; check the device/stream is streaming" if self.live
+                           else no_frame_reason(self.cap))
+                    raise SourceError(f"{self.name} opened but {why}")
                 if self.live:
                     raise SourceError(f"{self.name} stopped delivering frames after {i} frames "
                                       f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
