@@ -71,6 +71,15 @@ def apply_rotation(cap: Any, name: str) -> bool:
     return applied
 
 
+def frames_lost(fps: float | None, before: float | None, now: float, failed: int) -> int:
+    """Frames of a video file lost before a good one at `now` s that came after `failed` failed reads: those, or more
+    where the decoder also dropped, without a failed read, the frames that depend on a damaged keyframe (the time
+    since the good frame at `before` s, or since the start, at the file's `fps`; never fewer than `failed`)."""
+    if fps is None or not math.isfinite(now) or (before is not None and not now > before):
+        return failed
+    return max(failed, round((now - (before if before is not None else -1.0 / fps)) * fps) - 1)
+
+
 def no_frame_reason(cap: Any) -> str:
     """Why an opened video file gave no frame at all, with its codec's FourCC where the container names one
     (AV1 and other codecs that OpenCV's bundled FFmpeg has no decoder for open fine and then decode nothing)."""

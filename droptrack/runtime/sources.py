@@ -29,7 +29,7 @@ from droptrack.imagefiles import (ANIMATION_EXTS, IMAGE_EXTS, frames_problem, no
                                   sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, no_frame_reason, pixel_aspect_note,
+from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -141,7 +141,7 @@ class CaptureSource(Source):
         import cv2
 
         i, misses, damaged = 0, 0, 0   # damaged: failed reads of a file since its last good frame
-        outage_start, attempts = None, 0            # the outage in progress (None: frames are flowing)
+        outage_start, attempts, last_ts = None, 0, None   # the outage in progress; the file's last good frame time
         last_good = time.monotonic()
         while True:
             ok, img = self.cap.read()
@@ -169,11 +169,14 @@ class CaptureSource(Source):
                                       f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
                                       "pass --reconnect N / --reconnect-timeout S")
                 return
+            ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if damaged:   # the decoder refused frames between good ones: indices stay the file's
+                damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
                 if i == 0:
+                    cut = f"{ts:.3f}".rstrip("0").rstrip(".") if 0 < ts < float("inf") else "1"
                     raise SourceError(f"{self.name}: its first {damaged} frame(s) could not be decoded (damaged); the "
-                                      "targets are set on the first frame: cut them off, e.g. `ffmpeg -ss 1 -i IN "
-                                      "-c:v mpeg4 OUT.mp4`")
+                                      f"targets are set on the first frame: cut them off, e.g. `ffmpeg -ss {cut} -i "
+                                      "IN -c:v mpeg4 -q:v 2 OUT.mp4`")
                 for _ in range(damaged):
                     if self.keep_missing:
                         yield Frame(i, float("nan"), None)
@@ -182,8 +185,7 @@ class CaptureSource(Source):
             misses = 0
             now = time.monotonic()
             gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)
-            outage_start, attempts, last_good = None, 0, now
-            ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            outage_start, attempts, last_good, last_ts = None, 0, now, ts
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
             yield Frame(i, ts, img, gap)
             i += 1
