@@ -1,5 +1,5 @@
 """Single files and odd stills given to `dt run` as SOURCE: a phone photo reads as its viewers show it, decoded as the
-same photo in a folder of frames is."""
+same photo in a folder of frames is; a folder whose frames change size says so."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ def test_an_unreadable_single_photo_is_one_line_without_folder_advice(tiny_ckpt,
     r = runner.invoke(app, ["run", str(bad), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "photo.png" in r.output, r.output
     assert "folder" not in r.output, r.output
+
+
+def test_a_folder_mixing_frame_sizes_is_noted_once_naming_the_first_odd_frame(tiny_ckpt, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (w, h) in enumerate([(64, 48), (64, 48), (128, 96), (64, 48), (48, 64)]):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((h, w, 3), 30 * i, np.uint8))
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20",
+                            "--output", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0 and len((tmp_path / "b.txt").read_text().splitlines()) == 5, r.output
+    notes = [ln for ln in r.output.splitlines() if "differ in size" in ln]
+    assert len(notes) == 1 and notes[0].startswith("note: 2 frame(s)"), r.output
+    assert "first frame (64x48)" in notes[0] and "frame 2 (128x96, 0-based)" in notes[0], notes
+    same = tmp_path / "same"
+    same.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(same / f"{i}.png"), np.full((48, 64, 3), 30 * i, np.uint8))
+    r = runner.invoke(app, ["run", str(same), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
+    assert r.exit_code == 0 and "differ in size" not in r.output, r.output
