@@ -138,6 +138,9 @@ def read_bgr(path: Path, probes: Probes | None = None, said: list[str] | None = 
     if img is None or img.dtype.itemsize == 1:
         return img
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
+        if said is not None:
+            said.append(f"{img.dtype.name} samples, which OpenCV reads as no 8-bit picture: convert the frames to "
+                        "8 or 16 bits")
         return None
     top = int(img.max())
     if top < LOW_16BIT and not (probes is not None and probes.full_range()):

@@ -112,3 +112,18 @@ def test_a_dataset_frame_that_does_not_decode_is_one_error_without_libpng_lines(
     with pytest.raises(DatasetError, match="cannot be decoded"):
         read_rgb(path)
     assert "libpng" not in capfd.readouterr().err
+
+
+def test_a_first_frame_that_does_not_decode_names_why(tiny_ckpt, tmp_path, capfd):
+    folder = frames(tmp_path / "clip", count=2)
+    data = cv2.imencode(".png", cv2.imread(str(folder / "0000.jpg")))[1].tobytes()
+    (folder / "0000.jpg").unlink()
+    (folder / "0000.png").write_bytes(data[:len(data) // 2])
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "20,20,30,30"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "0000.png" in r.output, r.output
+    assert "(libpng error: " in r.output and "libpng" not in capfd.readouterr().err, r.output
+    (folder / "0000.png").unlink()   # a thermal camera's 32-bit float frame: no 8-bit reading of it
+    cv2.imwrite(str(folder / "0000.tiff"), np.full((96, 128, 3), 0.5, np.float32))
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "20,20,30,30"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "float32 samples" in r.output and "convert the frames to 8 or 16 bits" in r.output, r.output

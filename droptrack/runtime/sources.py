@@ -111,7 +111,8 @@ class FolderSource(Source):
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame
-                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file"
+                raise SourceError(f"image '{path}' could not be read ({said[0] if said else 'cv2.imread failed'}); "
+                                  "replace the file"
                                   + ("" if self.folder.is_file() else ", or move it out of the folder if it is the "
                                      "first frame"))
             if img is not None or self.keep_missing:
