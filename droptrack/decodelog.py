@@ -42,32 +42,55 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _scratch_file() -> int:
+    """A file descriptor to an empty scratch file: in memory where the OS has memfd (Linux), else in the temp dir."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("droptrack-decoder-lines", getattr(os, "MFD_CLOEXEC", 0))
+    fd, name = tempfile.mkstemp(prefix="droptrack-decoder-lines-")
+    os.unlink(name)
+    return fd
+
+
 @contextlib.contextmanager
 def quiet_decoding() -> Iterator[list[str]]:
-    """Around one decode: fd 2 goes to a temporary file; on exit the decoder's lines (DECODER_LINE) are in the
-    yielded list and every other byte written meanwhile is written to stderr, in order. Without an fd 2 it does
-    nothing."""
+    """Around one decode: fd 2 goes to a scratch file; on exit the decoder's lines (DECODER_LINE) are in the
+    yielded list and every other byte written meanwhile is written to stderr, in order. Without an fd 2 (or a
+    scratch file) it leaves stderr alone."""
     said: list[str] = []
-    with _FD2:
+    with _FD2, contextlib.ExitStack() as stack:
         try:
+            scratch = _scratch_file()
+            stack.callback(os.close, scratch)
             saved = os.dup(2)
-        except OSError:   # no stderr at all: nothing to keep the lines off
+            stack.callback(os.close, saved)
+        except OSError:   # no stderr, or no scratch file: the decoder's lines stay on stderr
+            scratch = -1
+        if scratch < 0:
             yield said
             return
+        os.dup2(scratch, 2)
         try:
-            with tempfile.TemporaryFile() as tmp:
-                os.dup2(tmp.fileno(), 2)
-                try:
-                    yield said
-                finally:
-                    os.dup2(saved, 2)
-                    tmp.seek(0)
-                    text = tmp.read()
-                    if text:
-                        said.extend(_line(m.group(1)) for m in DECODER_LINE.finditer(text))
-                        _write_all(2, DECODER_LINE.sub(b"", text))
+            yield said
         finally:
-            os.close(saved)
+            text = _read_from(scratch, 0)   # handed on while fd 2 still points here: other threads' order is kept
+            _pass_on(saved, text, said)
+            os.dup2(saved, 2)
+            _pass_on(saved, _read_from(scratch, len(text)), said)   # what came in just before fd 2 was back
+
+
+def _read_from(fd: int, offset: int) -> bytes:
+    """All of a scratch file from `offset` on."""
+    text = b""
+    while chunk := os.pread(fd, 1 << 16, offset + len(text)):
+        text += chunk
+    return text
+
+
+def _pass_on(fd: int, text: bytes, said: list[str]) -> None:
+    """The decoder's lines in `text` into `said`, every other byte to `fd` (stderr)."""
+    if text:
+        said.extend(_line(m.group(1)) for m in DECODER_LINE.finditer(text))
+        _write_all(fd, DECODER_LINE.sub(b"", text))
 
 
 @contextlib.contextmanager
