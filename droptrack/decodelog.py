@@ -24,7 +24,7 @@ DECODER_LINE = re.compile(
     rb"|Inconsistent progression sequence for component [^\n]*|Warning: unknown JFIF revision number [^\n]*"
     rb"|Unknown Adobe color transform code [^\n]*|Application transferred too many scanlines"
     rb"|libpng (?:error|warning): [^\n]*"
-    rb"|\[ ?[A-Z]+:\d+@[\d.]+\] global (?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp:\d+ [^\n]*\n?)\n")
+    rb"|\[ ?[A-Z]+:\d+@[\d.]+\] global (?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp:\d+ [^\n]*(?:\n>[^\n]*)*\n?)\n")
 SHOWN = 5   # file names a warning lists before '...'
 
 # fd 2 belongs to the whole process: two threads swapping it at once would leave it pointing at a closed file

@@ -86,6 +86,10 @@ def _imread(path: Path, flags: int, said: list[str] | None = None):
 
     with quiet_decoding() as lines:
         img = cv2.imread(str(path), flags)
+    if img is None and path.suffix.lower() in (".tif", ".tiff"):
+        with quiet_decoding() as lines:   # OpenCV 5's imread refuses a TIFF whose orientation (5-8) transposes it;
+            ok, pages = cv2.imreadmulti(str(path), flags=flags)   # its page reader turns it upright
+        img = pages[0] if ok and pages else None
     if said is not None:
         said.extend(lines)
     return img

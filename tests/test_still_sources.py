@@ -78,3 +78,22 @@ def test_a_folder_mixing_frame_sizes_is_noted_once_naming_the_first_odd_frame(ti
         cv2.imwrite(str(same / f"{i}.png"), np.full((48, 64, 3), 30 * i, np.uint8))
     r = runner.invoke(app, ["run", str(same), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,20,20"])
     assert r.exit_code == 0 and "differ in size" not in r.output, r.output
+
+
+def test_tiffs_turned_by_their_orientation_tag_read_upright_as_viewers_show_them(tmp_path):
+    """All eight TIFF orientations; 5-8 transpose the picture, which OpenCV 5's imread refuses outright."""
+    from PIL import ImageOps
+
+    img = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(img).save(folder / f"{orientation}.tif", exif=exif)
+    with open_source(folder) as src:
+        frames = list(src)
+    assert len(frames) == 8 and all(f.image is not None for f in frames)
+    for f in frames:
+        with Image.open(folder / f"{f.index + 1}.tif") as shown:
+            assert np.array_equal(f.image, np.asarray(ImageOps.exif_transpose(shown).convert("RGB"))), f.index
