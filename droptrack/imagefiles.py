@@ -14,7 +14,7 @@ from droptrack.decodelog import quiet_decoding
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
               ".pnm", ".pbm", ".jp2", ".avif")
 
-# of those, the ones a single file of which is often an animation: `dt run FILE` reads it with FFmpeg, as a video
+# of those, the ones a single file of which is often an animation (where OpenCV cannot count its images)
 ANIMATION_EXTS = (".gif",)
 
 # photo formats cv2.imread cannot decode (phones' HEIC, camera raw): refused in a folder of frames, never left out
@@ -31,6 +31,23 @@ def is_image_file(path: Path) -> bool:
     target is gone counts (it is a frame that cannot be read, not one to leave out of the order)."""
     return (path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
             and (path.is_file() or (path.is_symlink() and not path.exists())))
+
+
+def is_still_image(path: Path) -> bool:
+    """A single image file holding one picture (a photo: `dt run` reads it as a folder's frames are read, EXIF
+    orientation applied), not an animation (GIF, APNG) or a multi-page file, which FFmpeg reads as a video."""
+    import cv2
+
+    if path.suffix.lower() not in IMAGE_EXTS:
+        return False
+    count = getattr(cv2, "imcount", None)
+    if count is None:
+        return path.suffix.lower() not in ANIMATION_EXTS
+    with quiet_decoding():
+        try:
+            return count(str(path)) == 1
+        except cv2.error:
+            return True   # not countable: cv2.imread's own error names it
 
 
 def frames_problem(folder: Path) -> str | None:

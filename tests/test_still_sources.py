@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -44,10 +45,11 @@ def test_a_single_exif_rotated_photo_is_tracked_upright_as_viewers_show_it(tiny_
     assert (tmp_path / "b.txt").read_text().splitlines() == ["30\t40\t18\t24"]   # clipped to 48 wide, 64 high
 
 
-def test_an_animated_gif_file_is_still_read_as_a_video_of_all_its_frames(tmp_path):
+@pytest.mark.parametrize("name", ["anim.gif", "anim.png"])   # GIF, and APNG: a PNG file holding an animation
+def test_an_animated_image_file_is_still_read_as_a_video_of_all_its_frames(tmp_path, name):
     frames = [Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(5)]
-    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    with open_source(tmp_path / "anim.gif") as src:
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with open_source(tmp_path / name) as src:
         images = [f.image for f in src]
     assert len(images) == 5 and [int(im[0, 0, 0]) for im in images] == [0, 40, 80, 120, 160]
 

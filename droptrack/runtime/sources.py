@@ -25,7 +25,7 @@ import numpy as np
 
 from droptrack.decodelog import quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import (ANIMATION_EXTS, IMAGE_EXTS, frames_problem, no_frames_message, Probes, read_bgr,
+from droptrack.imagefiles import (frames_problem, is_still_image, no_frames_message, Probes, read_bgr,
                                   sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
@@ -379,8 +379,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         with _quiet_opencv():
             return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
-    if kind == "folder" or (kind == "video" and path.suffix.lower() in IMAGE_EXTS
-                            and path.suffix.lower() not in ANIMATION_EXTS):   # a photo: EXIF orientation applied
+    if kind == "folder" or (kind == "video" and is_still_image(path)):   # a photo: EXIF orientation applied
         return FolderSource(path, fps)
     if kind == "video":
         with _quiet_opencv():
