@@ -25,6 +25,8 @@ DECODER_LINE = re.compile(
     rb"|Unknown Adobe color transform code [^\n]*|Application transferred too many scanlines"
     rb"|libpng (?:error|warning): [^\n]*"
     rb"|\[ ?[A-Z]+:\d+@[\d.]+\] global (?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp:\d+ [^\n]*(?:\n>[^\n]*)*\n?)\n")
+# of those, the ones that mean the picture itself is damaged (not metadata: an odd ICC profile, an unknown TIFF tag)
+DAMAGE = re.compile(r"Corrupt JPEG data|Premature end of JPEG file|libpng warning: IDAT")
 SHOWN = 5   # file names a warning lists before '...'
 
 # fd 2 belongs to the whole process: two threads swapping it at once would leave it pointing at a closed file
@@ -116,6 +118,12 @@ def _line(raw: bytes) -> str:
     return re.sub(r"^\[ ?[A-Z]+:\d+@[\d.]+\] global \S+ ", "", text)
 
 
+def first_damage(said: list[str]) -> str | None:
+    """The first of a decoder's lines that says the picture is damaged (DAMAGE), or None: metadata warnings are
+    kept off stderr but are no damage."""
+    return next((line for line in said if DAMAGE.match(line)), None)
+
+
 @dataclass
 class DamageLog:
     """The frames of one sequence that decoded with decoder messages: how many, the first names, the first message
@@ -126,13 +134,14 @@ class DamageLog:
     first: str = ""
 
     def add(self, name: str, said: list[str]) -> None:
-        """Count frame `name` when its decoder said something (`said` from `quiet_decoding`)."""
-        if not said:
+        """Count frame `name` when its decoder said its picture is damaged (`said` from `quiet_decoding`)."""
+        damage = first_damage(said)
+        if damage is None:
             return
         self.count += 1
         if len(self.names) < SHOWN:
             self.names.append(name)
-        self.first = self.first or said[0]
+        self.first = self.first or damage
 
     def note(self, where: str) -> str | None:
         """One line about the damaged frames of `where` (None when there were none)."""

@@ -129,3 +129,23 @@ def test_a_first_frame_that_does_not_decode_names_why(tiny_ckpt, tmp_path, capfd
     r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "20,20,30,30"])
     assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
     assert "float32 samples" in r.output and "convert the frames to 8 or 16 bits" in r.output, r.output
+
+
+def test_metadata_warnings_of_intact_frames_are_kept_off_stderr_and_are_no_damage(tiny_ckpt, tmp_path, capfd):
+    """A PNG whose ICC profile libpng finds too short, a TIFF with a private tag libtiff does not know: the
+    pictures are whole, so nothing is printed and nothing is called damaged."""
+    from PIL import Image, TiffImagePlugin
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    photo = cv2.imread(str(photo_dir() / "astronaut.png"))[:96, :128, ::-1]
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[65000] = "scanner settings"
+    for i in range(2):
+        Image.fromarray(photo).save(folder / f"{2 * i}.png", icc_profile=b"not a profile")
+        Image.fromarray(photo).save(folder / f"{2 * i + 1}.tif", tiffinfo=tags)
+    r = runner.invoke(app, ["run", str(folder), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "20,20,30,30"])
+    err = capfd.readouterr().err
+    assert r.exit_code == 0, r.output
+    assert "libpng" not in err and "TIFF" not in err, err
+    assert "damaged" not in r.output and "warning" not in r.output, r.output

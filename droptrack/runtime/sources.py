@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from droptrack.decodelog import quiet_opencv as _quiet_opencv
+from droptrack.decodelog import first_damage, quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import (frames_problem, is_still_image, no_frames_message, Probes, read_bgr,
                                   sorted_images)
@@ -117,7 +117,7 @@ class FolderSource(Source):
                                      "first frame"))
             if img is not None or self.keep_missing:
                 yield Frame(i, i / self.fps, None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
-                            damage=(path.name, said[0]) if said and img is not None else None)
+                            damage=(path.name, first_damage(said)) if first_damage(said) and img is not None else None)
 
 
 class CaptureSource(Source):
