@@ -24,7 +24,8 @@ DECODER_LINE = re.compile(
     rb"|Inconsistent progression sequence for component [^\n]*|Warning: unknown JFIF revision number [^\n]*"
     rb"|Unknown Adobe color transform code [^\n]*|Application transferred too many scanlines"
     rb"|libpng (?:error|warning): [^\n]*"
-    rb"|\[ ?[A-Z]+:\d+@[\d.]+\] global (?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp:\d+ [^\n]*(?:\n>[^\n]*)*\n?)\n")
+    rb"|\[ ?[A-Z]+:\d+(?:@[\d.]+)?\] global \S*?(?:loadsave|grfmt_\w+|bitstrm|exif)\.cpp(?::\d+| \(\d+\)) [^\n]*"
+    rb"(?:\n>[^\n]*)*\n?)\n")
 # of those, the ones that mean the picture itself is damaged (not metadata: an odd ICC profile, an unknown TIFF tag)
 DAMAGE = re.compile(r"Corrupt JPEG data|Premature end of JPEG file|libpng warning: IDAT")
 SHOWN = 5   # file names a warning lists before '...'
@@ -115,7 +116,7 @@ def quiet_opencv() -> Iterator[None]:
 def _line(raw: bytes) -> str:
     """One decoder message as text, without OpenCV's log prefix."""
     text = raw.decode("utf-8", "replace").strip()
-    return re.sub(r"^\[ ?[A-Z]+:\d+@[\d.]+\] global \S+ ", "", text)
+    return re.sub(r"^\[ ?[A-Z]+:\d+(?:@[\d.]+)?\] global \S+(?: \(\d+\))? ", "", text)
 
 
 def first_damage(said: list[str]) -> str | None:
