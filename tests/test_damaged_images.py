@@ -149,3 +149,23 @@ def test_metadata_warnings_of_intact_frames_are_kept_off_stderr_and_are_no_damag
     assert r.exit_code == 0, r.output
     assert "libpng" not in err and "TIFF" not in err, err
     assert "damaged" not in r.output and "warning" not in r.output, r.output
+
+
+@pytest.mark.parametrize("raw, said", [
+    (b"Premature end of JPEG file\n", "Premature end of JPEG file"),
+    (b"libpng error: Read Error\n", "libpng error: Read Error"),
+    (b"[ WARN:0@0.029] global grfmt_tiff.cpp:123 TIFF_Warning TIFFReadDirectory: Unknown field\n",   # OpenCV 4.6+
+     "TIFF_Warning TIFFReadDirectory: Unknown field"),
+    (b"[ WARN:0] global /src/opencv/modules/imgcodecs/src/loadsave.cpp (239) findDecoder imread_('a.png'): can't "
+     b"open\n", "findDecoder imread_('a.png'): can't open"),                                          # OpenCV 4.5
+    (b"[ERROR:0@0.06] global loadsave.cpp:612 imread_ imread_('a.tif'): can't read data\n> Internal imread issue:\n"
+     b">     'ok' must be 'true'\n\n", "imread_ imread_('a.tif'): can't read data\n> Internal imread issue:\n>     "
+                                   "'ok' must be 'true'"),
+])
+def test_decoder_lines_written_to_fd_2_are_taken_and_other_text_passed_on(capfd, raw, said):
+    from droptrack.decodelog import quiet_decoding
+
+    with quiet_decoding() as lines:
+        os.write(2, b"before\n" + raw + b"after, no newline")
+    assert lines == [said]
+    assert capfd.readouterr().err == "before\nafter, no newline"
