@@ -72,6 +72,17 @@ def test_gate_text():
     g = row_gates("int8", DeltaCI(-1.0, -1.52, 0.1, 20), 0.041, None)
     assert gate_text(g[0]) == "AUC drop up to 1.52 > 1.00 points (95% CI)"
     assert gate_text(g[1]) == "diverged 4.1% > 3.0%"
+    ok = row_gates("fp16", DeltaCI(0.1, -0.2, 0.3, 20), 0.0, 45.04, min_fps=30)
+    assert [gate_text(x) for x in ok] == ["AUC drop up to 0.20 <= 0.50 points (95% CI)", "diverged 0.0% <= 1.0%",
+                                          "FPS 45.0 >= 30"]
+
+
+def test_gate_text_of_an_unchecked_gate_does_not_read_as_a_failure():
+    """A gate with no value (no reference to compare with, no latency) read 'AUC drop up to n/a > 0.50 points' and
+    'FPS n/a < 30' in bench.md, as if it had failed."""
+    g = row_gates("fp16", None, None, None, min_fps=30)
+    assert [gate_text(x) for x in g] == ["AUC drop n/a (not checked; limit 0.50 points)",
+                                         "diverged n/a (not checked; limit 1.0%)", "FPS n/a (not checked; limit 30)"]
 
 
 def test_too_small_set_is_named():

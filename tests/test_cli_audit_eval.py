@@ -146,8 +146,18 @@ def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkey
               tmp_path / "an")
     assert ana.exit_code == 0, ana.output
     tables = ana.output[ana.output.index("per attribute"):]
-    assert "runs[old]/tiny[f" in tables, ana.output          # the per-attribute table's (narrow) column headers
-    assert "┃ runs[old]/tiny[fp16]#0 ┃ runs[old]/tiny[fp16]#1 ┃" in tables, ana.output
+    assert "┃   runs[old]/tiny[fp16]#0 ┃   runs[old]/tiny[fp16]#1 ┃" in tables, ana.output   # per-attribute headers
+    # the same folder twice: no per-sequence differences, said in a line that names them as they are
+    assert "runs[old]/tiny[fp16]#0 and runs[old]/tiny[fp16]#1 have the same AUC on every sequence" in tables
+    from rich.console import Console
+
+    from droptrack.eval.attributes_view import difference_table
+
+    console = Console(width=120, record=True)
+    console.print(difference_table([{"sequence": "s[1]", "a[x]": 0.5, "b[y]": 0.25, "diff": 0.25}], "a[x]", "b[y]",
+                                   "auc"))
+    text = console.export_text()
+    assert "┃ Sequence ┃ a[x] ┃ b[y] ┃" in text and "│ s[1]     │" in text and "Diff = a[x] - b[y]" in text
 
 
 def test_eval_tracker_refuses_model_options(tmp_path):

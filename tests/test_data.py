@@ -373,3 +373,13 @@ def test_no_root_error_names_the_option_and_variable(no_data_env, tiny_ckpt, tmp
     line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val", "lasot",
                               "-o", tmp_path / "e"))
     assert "no root for lasot: set the environment variable DT_DATA_LASOT=DIR" in line and "--root" not in line
+
+
+def test_an_unknown_sequence_with_no_close_name_is_answered_with_names_that_exist():
+    """The hint shows how the dataset's names look, not a command that does not exist."""
+    from droptrack.data.sequence import select
+
+    with pytest.raises(DatasetError, match=r"its 4 sequences are named like car-1, car-2, dog-1, \.\.\.$"):
+        select(["car-1", "car-2", "dog-1", "dog-2"], ["zzzzzzzz"], "lasot")
+    with pytest.raises(DatasetError, match="holds no sequence"):
+        select([], ["car-1"], "lasot")

@@ -153,3 +153,41 @@ def test_head_of_the_snapshot_encodes_nothing(session):
     assert int(got.headers["content-length"]) == len(got.content)
     assert {k: v for k, v in got.headers.items() if k != "content-length"} == dict(head.headers)
     assert head.headers["content-disposition"] == 'attachment; filename="dt-frame-0.png"'
+
+
+def test_no_answer_names_the_server_software(session):
+    """uvicorn's `Server: uvicorn` header went out with every answer and WebSocket handshake, telling a scanner what
+    to try; dt serve's uvicorn settings now leave it out. A real uvicorn server, configured as dt serve does it."""
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+    from websockets.sync.client import connect
+
+    from droptrack.serve.server import bind_socket, server_config
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(server_config(create_app(session)))
+    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    runner_thread.start()
+    port = sock.getsockname()[1]
+    try:
+        end = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < end, "uvicorn did not start"
+            time.sleep(0.02)
+        for path in ("/", "/stats", "/nope"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            conn.close()
+            assert r.status in (200, 404) and r.getheader("server") is None, (path, r.getheaders())
+        with connect(f"ws://127.0.0.1:{port}/ws/video") as ws:
+            assert ws.response.headers.get("server") is None, ws.response.headers
+            assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
+    finally:
+        server.should_exit = True
+        runner_thread.join(10)
+        sock.close()

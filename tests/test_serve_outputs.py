@@ -140,6 +140,40 @@ def test_ctrl_c_before_the_server_runs_is_an_interruption(tiny_ckpt, video, tmp_
         again.bind(("127.0.0.1", port))
 
 
+def test_a_stop_while_the_source_hangs_closes_the_outputs(tiny_ckpt, video, tmp_path):
+    """A live stream that stops delivering (a camera unplugged mid-stream: no end, no error) held the tracking
+    thread in its read, where it never saw the stop: Ctrl-C waited 10 s and left every output unfinished (NAME.part,
+    which the next start refuses), though it said 'outputs are complete'. stop() now closes them itself, with the
+    held frame's record; the thread, once the source answers again, writes nothing more."""
+    jsonl, boxes = tmp_path / "live.jsonl", tmp_path / "boxes.txt"
+    s = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False, jsonl=str(jsonl),
+                             output=str(boxes)))
+    s.start()
+    frames, hung, gate = s._frames, threading.Event(), threading.Event()
+
+    def stream():   # three more frames, then nothing until the gate opens (after the stop)
+        for _ in range(3):
+            yield next(frames)
+        hung.set()
+        gate.wait()
+        yield from frames
+
+    s._frames = stream()   # the file waits on its first frame for a target: the thread is not reading yet
+    try:
+        assert TestClient(create_app(s), base_url="http://127.0.0.1").post(
+            "/targets", json=dict(zip("xywh", FACE))).status_code == 201
+        assert hung.wait(60)
+        s.stop()
+        lines = {f: f.read_text() for f in (jsonl, tmp_path / "boxes_0.txt")}
+        assert [json.loads(x)["frame"] for x in lines[jsonl].splitlines()] == [0, 1, 2, 3]
+        assert len(lines[tmp_path / "boxes_0.txt"].splitlines()) == 4 and s.frames_written == 4
+        assert not list(tmp_path.glob("*.part")) and s.stats()["state"] == "ended"
+    finally:
+        gate.set()
+    s._thread.join(30)
+    assert not s._thread.is_alive() and {f: f.read_text() for f in lines} == lines
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGTERM, 0)])
 def test_a_signal_stops_the_server_cleanly_with_dt_runs_exit_code(tiny_ckpt, video, tmp_path, signum, code):
     """Ctrl-C shut dt serve down cleanly but it exited 0, as after a normal end, while dt run exits 130 (scripts

@@ -38,7 +38,12 @@ def data_synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete set in OUT made with other "
                                    "settings (refused without it; the same set is kept as it is)."),
 ) -> None:
-    """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
+    """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image.
+
+    Examples:
+      dt data synth synth_val --split val --sequences 16 --frames 60 --seed 1
+      dt data synth hard_test --split test --size 640x360 --attributes all --seed 12
+    """
     from droptrack.data.synth import generate_synth, parse_size
 
     try:
@@ -85,7 +90,13 @@ def train(
     freeze_bn: bool = typer.Option(False, help="Head BatchNorm in eval mode (DDP then equals one process)."),
     threads: Optional[int] = typer.Option(None, help="torch threads in the training process (CPU)."),
 ) -> None:
-    """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun."""
+    """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun.
+
+    Examples:
+      dt train -c droptrack_tiny_synth --pretrained droptrack/weights/droptrack_tiny_synth.pt --data MINE -o ft
+      dt train -c droptrack_tiny_synth --pretrained droptrack/weights/droptrack_tiny_synth.pt --data MINE -o ft --resume
+      DT_DATA=/data dt train -c vitb_384_mae_ce_32x4_ep300 --pretrained dropmae_k700.pth -o runs/dt --nproc 4
+    """
     import os
     import sys
 

@@ -60,7 +60,13 @@ def export_(
                                      "(tensors only, never code) with the config in the file's metadata, so it "
                                      "loads wherever a checkpoint does without --config."),
 ) -> None:
-    """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch."""
+    """Export verified ONNX graphs (FP32, FP16, INT8) and TensorRT engines, with parity against PyTorch.
+
+    Examples:
+      dt export runs/mine/final.pt --fp16 --int8 -o deploy/
+      dt export deploy/model_fp16.onnx --engine
+      dt export --safetensors -o emb
+    """
     from rich.console import Console
 
     from droptrack.export.parity import parity_table
@@ -109,8 +115,14 @@ def doctor(
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
                                 "when OMP_NUM_THREADS x workers exceeds the usable cores."),
 ) -> None:
-    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it
-    (without one: which kinds of model this machine runs, on which devices)."""
+    """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it.
+
+    Without an artifact: which kinds of model this machine runs, on which devices.
+
+    Examples:
+      dt doctor
+      dt doctor deploy/model_fp16.engine --workers 4
+    """
     from rich.console import Console
     from rich.table import Table
 

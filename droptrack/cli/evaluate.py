@@ -48,7 +48,12 @@ def eval_(
                                  "frame's time at the constant velocity of the last two processed boxes."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
-    """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores."""
+    """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores.
+
+    Examples:
+      dt eval --dataset lasot --root /data/lasot -m model.onnx --workers 4
+      dt eval --dataset synth --root HELDOUT/ --tracker csrt
+    """
     from rich.console import Console
 
     from droptrack.eval.realtime import RealTime
@@ -94,10 +99,16 @@ def analyze(
                                               "(<seq>.txt: 14 or 12 comma-separated 0/1); default: the dataset's "
                                               "own att/ folder.", readable=False),
 ) -> None:
-    """Score trackers' result folders against a dataset: tables (overall, per attribute, largest per-sequence gaps),
-    report.json, success, precision and per-attribute plots."""
+    """Score trackers' result folders against a dataset: tables, report.json and plots.
+
+    Tables: overall, per attribute and the largest per-sequence gaps; plots: success, precision, normalized precision, per attribute.
+
+    Examples:
+      dt analyze results/lasot/model results/lasot/csrt --dataset lasot --root /data/lasot
+    """
     from rich.console import Console
 
+    from droptrack.eval.attributes_view import print_items
     from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
     if attributes is not None and not attributes.is_dir():
@@ -105,10 +116,7 @@ def analyze(
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
                              output_dir=output or Path("analysis") / dataset, protocol=protocol,
                              attributes_dir=attributes)
-    console = Console()
-    console.print(report_table(report))
-    for line in attribute_lines(report):
-        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
+    print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
 
 
@@ -149,7 +157,12 @@ def bench(
                                 "from the same artifact, settings and frames); latency is measured again."),
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
-    """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails."""
+    """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails.
+
+    Examples:
+      dt bench deploy/model.onnx deploy/model_fp16.onnx deploy/model_int8_ort.onnx --tracker csrt
+      dt bench model.onnx --reference final.pt --data got10k_val --root /data/got10k --max-auc-drop 0.5
+    """
     import shlex
     import sys
 

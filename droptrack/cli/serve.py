@@ -22,7 +22,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one; the URL is printed)."),
     token: Optional[str] = typer.Option(None, "--token", help="Secret every request must carry (header "
-                                        "Authorization: Bearer, or ?token=); 'auto' generates and prints one."),
+                                        "Authorization: Bearer; the page takes it once as ?token= and sets a "
+                                        "cookie); 'auto' generates and prints one."),
     allow_origin: Optional[list[str]] = typer.Option(
         None, "--allow-origin", metavar="URL", help="Also accept the page's WebSockets and POST/PUT/DELETE from this "
         "origin (scheme://host[:port], e.g. https://tracker.example.org): the address of a reverse proxy; on a "
@@ -71,6 +72,10 @@ def serve(
     Ctrl-C, SIGTERM and SIGHUP shut the server down cleanly (every output closed and renamed from NAME.part);
     Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
     After a full disk stopped tracking (its one line logged then) any stop exits 2, as dt run after a full disk.
+
+    Examples:
+      dt serve camera0
+      dt serve rtsp://camera/stream -m model.onnx --host 0.0.0.0 --token auto -o boxes.txt
     """
     import os
     import signal

@@ -74,6 +74,11 @@ def run(
     the current frame, close every output and exit 130 / 143 / 129 (before the first frame, e.g. while a stream
     connects, they stop at once). A reader of --jsonl - that closes the pipe
     (| head) stops the run the same way: every output holds the frames it was sent, exit 141 (as for SIGPIPE).
+
+    Examples:
+      dt run clip.mp4 --init 320,180,60,90 -o boxes.txt --save out.mp4
+      dt run camera0 -m model_fp16.engine --device cuda --show
+      dt run clip.mp4 --init 320,180,60,90 -o boxes.txt --resume
     """
 
     from rich.console import Console
@@ -169,7 +174,12 @@ def demo(
                                           "bench: OMP_NUM_THREADS if set, else 1 for small models like the "
                                           "embedded one, else all usable cores)."),
 ) -> None:
-    """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video."""
+    """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video.
+
+    Examples:
+      dt demo
+      dt demo -o demo2 --threads 2
+    """
     from rich.console import Console
 
     from droptrack.demo import bench_hint, run_demo

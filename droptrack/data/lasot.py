@@ -74,6 +74,20 @@ def read_sequence(folder: Path, dataset: str = "lasot") -> Sequence:
                     object_class=folder.name.rsplit("-", 1)[0])
 
 
+def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> None:
+    """Names asked for on the test split: a training sequence present under root is named as one (it was 'not in
+    lasot; did you mean ...' listing test sequences), and a root holding no test sequence at all is named once (it
+    was the first of 280 folders 'missing')."""
+    other = next((nm for nm in names or [] if nm not in test and _seq_dir(root, nm).is_dir()), None)
+    if other is not None:
+        raise DatasetError(f"sequence {other!r} is a LaSOT training sequence, not one of the 280 of the test split; "
+                           "pass --split train (or --split all) to evaluate it")
+    wanted = [nm for nm in names or test if nm in test]
+    if wanted and not any(_seq_dir(root, nm).is_dir() for nm in wanted):
+        raise DatasetError(f"no LaSOT test sequence under {root} (it should hold <class>/<class>-<n>/ folders such as "
+                           "airplane/airplane-1/, or <class>-<n>/ ones); point the root at the folder that holds them")
+
+
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "lasot") -> list[Sequence]:
     """LaSOT split 'test' (default, the 280 list), 'train' (every other sequence present) or 'all';
     LaSOT-extension: every sequence present."""
@@ -83,6 +97,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
         split = (split or "test").lower()
         if split == "test":
             available = test_names()
+            _check_test_names(root, names, set(available))
         elif split in ("train", "all"):
             test = set(test_names())
             available = [s for s in _present(root) if split == "all" or s not in test]

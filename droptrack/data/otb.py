@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, select
+from droptrack.data.sequence import Sequence, load_boxes, numbered_frames, select
 from droptrack.errors import DatasetError
 
 
@@ -82,7 +82,7 @@ def read_sequence(name: str, gt_path: Path) -> Sequence:
     n = len(gt) if rng.end is None else min(len(gt), rng.end - first + 1)
     folder = gt_path.parent / "img"
     digits, ext = _image_name(folder, first, rng.digits)
-    frames = [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + n)]
+    frames = numbered_frames(folder, first, n, digits, ext)
     return Sequence(name=name, dataset="otb", frames=frames, video=None, boxes=gt[:n])
 
 

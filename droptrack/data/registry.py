@@ -95,9 +95,24 @@ def resolve_root(dataset: str, root: str | Path | None = None, how: str | None =
         given = f"pass {how}, or set" if how else "set"
         raise DatasetError(f"no root for {dataset}: {given} the environment variable {var}=DIR{where}")
     if not path.exists():
+        near = _spelt_otherwise(path) if origin == "DT_DATA" else None
+        if near is not None:   # $DT_DATA/GOT-10k, $DT_DATA/LaSOT: the dataset is there under its own spelling
+            raise DatasetError(f"{dataset} root {path} (from DT_DATA) does not exist, but {near} does; rename it "
+                               f"to {path.name}, or set {var}={near}")
         raise DatasetError(f"{dataset} root {path} (from {origin}) does not exist; fix the path or set {var} "
                            "to the folder that holds the dataset")
     return path
+
+
+def _spelt_otherwise(path: Path) -> Path | None:
+    """A folder beside `path` whose name is path's name in other case or punctuation (GOT-10k for got10k), or None."""
+    def key(name: str) -> str:
+        return "".join(c for c in name.lower() if c.isalnum())
+
+    try:
+        return next((p for p in sorted(path.parent.iterdir()) if key(p.name) == key(path.name) and p.is_dir()), None)
+    except OSError:
+        return None
 
 
 def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | Path | None = None) -> None:

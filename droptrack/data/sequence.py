@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -12,13 +13,15 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from droptrack.data.frames import NumberedFrames, compact
 from droptrack.decodelog import DamageLog
 from droptrack.errors import DatasetError
-from droptrack.textfiles import read_table, row_problem
+from droptrack.textfiles import MAX_ROW, read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
 from droptrack.videofiles import apply_rotation, no_frame_reason, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")
+_PLAIN = re.compile(r"[0-9.,+\-eEnNaA\n]*")   # only comma-separated numbers (and UAV123's NaN rows), '\n' line ends
 REDOWNLOAD = "re-download or re-extract the annotation file"
 
 
@@ -33,7 +36,7 @@ class Sequence:
 
     name: str
     dataset: str
-    frames: list[Path] | None
+    frames: list[Path] | NumberedFrames | None   # NumberedFrames: numbered files, paths made as they are read
     video: Path | None
     boxes: np.ndarray
     visible: np.ndarray | None = None
@@ -199,7 +202,11 @@ def load_boxes(path: str | Path, allow_empty: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"annotation file {path} is missing; re-download or re-extract the dataset")
-    lines = [(no, ln.strip()) for no, ln in enumerate(read_table(path, DatasetError, REDOWNLOAD).splitlines(), 1)]
+    text = read_table(path, DatasetError, REDOWNLOAD)
+    plain = _plain_boxes(text)
+    if plain is not None:
+        return plain
+    lines = [(no, ln.strip()) for no, ln in enumerate(text.splitlines(), 1)]
     long = next(((no, row_problem(ln)) for no, ln in lines if row_problem(ln)), None)
     if long:
         raise DatasetError(f"{path}:{long[0]}: {long[1]}; {REDOWNLOAD}")
@@ -220,6 +227,19 @@ def load_boxes(path: str | Path, allow_empty: bool = False) -> np.ndarray:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _plain_boxes(text: str) -> np.ndarray | None:
+    """The rows of a plain comma-separated table of 4 numbers a line (LaSOT, GOT-10k, TrackingNet), parsed by NumPy's
+    C reader, numbers as float() reads them (a LaSOT-sized test set's 685,000 rows: seconds less before the first
+    frame), or None for any other text, which `load_boxes` reads line by line to name a bad line."""
+    if not text.strip() or not _PLAIN.fullmatch(text) or max(map(len, text.split("\n"))) > MAX_ROW:
+        return None
+    try:
+        rows = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError:
+        return None
+    return rows if rows.shape[1] == 4 else None
+
+
 def _check_empty(boxes: np.ndarray, path: Path, allow_empty: bool) -> np.ndarray:
     """Reject an annotation file without rows."""
     if len(boxes) == 0 and not allow_empty:
@@ -233,29 +253,37 @@ def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"label file {path} is missing; re-download or re-extract the dataset")
     text = read_table(path, DatasetError, REDOWNLOAD).strip()
-    try:
-        vals = np.array([int(float(v)) for v in _SPLIT.split(text)] if text else [], dtype=np.int64)
-    except (ValueError, OverflowError):   # OverflowError: 'inf', or a number beyond int64
+    try:   # as int(float(v)) for each: truncated toward zero; NaN, inf or beyond int64 refused
+        floats = np.array(_SPLIT.split(text) if text else [], dtype=np.float64)
+        if not ((floats >= -2.0 ** 63) & (floats < 2.0 ** 63)).all():
+            raise ValueError
+        vals = floats.astype(np.int64)
+    except ValueError:
         raise DatasetError(f"{path}: labels must be integers; re-download the file") from None
     if n is not None and len(vals) != n:
         raise DatasetError(f"{path}: {len(vals)} labels for {n} annotated frames; re-download the sequence")
     return vals
 
 
-def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str) -> list[Path]:
-    """Paths folder/<first..first+count-1 zero-padded to `digits`><ext>, without touching the disk."""
-    return [folder / f"{i:0{digits}d}{ext}" for i in range(first, first + count)]
+def numbered_frames(folder: Path, first: int, count: int, digits: int, ext: str) -> NumberedFrames:
+    """Paths folder/<first..first+count-1 zero-padded to `digits`><ext>, without touching the disk (a rule, not a
+    list: its memory does not grow with the sequence)."""
+    return NumberedFrames(folder, first, count, digits, ext)
 
 
 def first_missing_frame(frames: list[Path]) -> Path | None:
     """The first of `frames` that is not in its folder (each folder listed once: a LaSOT sequence's 11,000 frames are
-    checked in milliseconds), or None; a benchmark sequence missing a frame is then refused before it is tracked."""
+    checked in milliseconds), or None; a benchmark sequence missing a frame is then refused before it is tracked. A
+    folder this user may not list raises DatasetError (its frames are there: 'missing, re-download' was wrong)."""
     listed: dict[Path, set[str]] = {}
     for f in frames:
         parent = Path(f).parent
         if parent not in listed:
             try:
                 listed[parent] = set(os.listdir(parent))
+            except PermissionError:
+                raise DatasetError(f"frame folder {parent} is not readable by this user (Permission denied); fix the "
+                                   "dataset's permissions, e.g. chmod -R a+rX ROOT") from None
             except OSError:
                 return Path(f)
         if Path(f).name not in listed[parent]:
@@ -263,12 +291,13 @@ def first_missing_frame(frames: list[Path]) -> Path | None:
     return None
 
 
-def list_images(folder: Path, natural: bool = False) -> list[Path]:
+def list_images(folder: Path, natural: bool = False) -> list[Path] | NumberedFrames:
     """Image files of a folder (hidden files skipped), sorted by name as the official loaders sort them, or in
-    natural order (`natural`: unpadded 1.jpg .. 10.jpg); raises DatasetError if the folder is missing."""
+    natural order (`natural`: unpadded 1.jpg .. 10.jpg), kept as a NumberedFrames when they are numbered one by one;
+    raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return sorted_images(folder, natural)
+    return compact(sorted_images(folder, natural))
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
@@ -279,13 +308,17 @@ def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
 
 
 def select(available: list[str], names: list[str] | None, dataset: str) -> list[str]:
-    """Keep `names` (in the given order) or all; an unknown name raises DatasetError with close matches."""
+    """Keep `names` (in the given order, each once: a name given twice is one sequence, not two of one name) or all;
+    an unknown name raises DatasetError with close matches."""
     if names is None:
         return list(available)
     known = set(available)
     for nm in names:
         if nm not in known:
             close = difflib.get_close_matches(nm, available, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else "list the dataset to see its names"
+            some = ", ".join(available[:3]) + (", ..." if len(available) > 3 else "")
+            hint = (f"did you mean {', '.join(close)}?" if close
+                    else f"its {len(available)} sequences are named like {some}" if available
+                    else "it holds no sequence")
             raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
-    return list(names)
+    return list(dict.fromkeys(names))

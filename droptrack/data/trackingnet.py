@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select
+from droptrack.data.sequence import Sequence, list_images, load_boxes, numbered_frames, pad_boxes, select
 from droptrack.errors import DatasetError
 
 
@@ -32,12 +32,12 @@ def read_sequence(chunk: Path, name: str) -> Sequence:
     gt = load_boxes(chunk / "anno" / f"{name}.txt")
     folder = chunk / "frames" / name
     if len(gt) > 1:
-        frames = [folder / f"{i}.jpg" for i in range(len(gt))]
+        frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
     else:
         n = len(list_images(folder))
         if n == 0:
             raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
-        frames = [folder / f"{i}.jpg" for i in range(n)]
+        frames = numbered_frames(folder, 0, n, 0, ".jpg")
     return Sequence(name=name, dataset="trackingnet", frames=frames, video=None, boxes=pad_boxes(gt, len(frames)))
 
 

@@ -50,6 +50,12 @@ GOT10K_DERIVED = {
     "fast_motion": "centre moves more than the box size between two frames (LaSOT FM)",
 }
 SCORE_KEYS = {"ope": ("auc", "precision", "norm_precision"), "got10k-toolkit": ("ao", "sr50", "sr75")}
+HEADLINE = {"ope": "auc", "got10k-toolkit": "ao", "trackingnet-devkit": "success"}
+
+
+def headline_key(protocol: str) -> str:
+    """The per-sequence score that ranks trackers under a protocol (the first column of dt analyze's table)."""
+    return HEADLINE["ope" if protocol.endswith("-ope") else protocol]
 
 
 def parse_attribute_file(path: Path) -> list[str]:
@@ -224,14 +230,15 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
 
 
 def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:
-    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]."""
-    keys = SCORE_KEYS.get("ope" if report.protocol.endswith("-ope") else report.protocol, ("auc",))
+    """The sequences where two trackers' headline scores differ most: [{sequence, first, second, diff}]; a tie is no
+    difference and is left out."""
+    key = headline_key(report.protocol)   # 'auc' under the TrackingNet devkit, which has none, gave no rows
     rows = {t.name: t.result.per_sequence() for t in report.trackers}
     if first not in rows or second not in rows:
         return []
     out = []
     for n in report.sequences:
-        a, b = rows[first][n].get(keys[0]), rows[second][n].get(keys[0])
-        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+        a, b = rows[first][n].get(key), rows[second][n].get(key)
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b) and a != b:
             out.append({"sequence": n, first: a, second: b, "diff": a - b})
     return sorted(out, key=lambda r: -abs(r["diff"]))[:top]

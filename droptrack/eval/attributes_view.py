@@ -2,53 +2,65 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
 
-from droptrack.artifact import atomic_write_bytes
+
+def attribute_plot(path: Path, ar: Any, title: str, colors: dict[str, Any] | None = None,
+                   order: list[str] | None = None) -> Path:
+    """attributes.png: attribute_figure, written atomically."""
+    from droptrack.eval.plot_style import save_png
+
+    return save_png(attribute_figure(ar, title, colors, order), path)
 
 
-def attribute_plot(path: Path, ar: Any, title: str) -> Path:
-    """Grouped horizontal bars: the headline score (x100) of every tracker per attribute, with sequence counts."""
+def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
+                     order: list[str] | None = None) -> Any:
+    """Grouped horizontal bars: the headline score (x100) of every tracker per attribute, with sequence counts;
+    trackers in `order` (dt analyze: best overall first, top of each group) in their `colors` of the other plots."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from droptrack.eval.plot_style import place_legend, plain, tracker_colors
+
     attrs = list(ar.scores)[::-1]
-    trackers = list(next(iter(ar.scores.values())))
+    trackers = order or list(next(iter(ar.scores.values())))
+    colors = colors or tracker_colors(trackers)
     key = ar.keys[0]
     fig = Figure(figsize=(7.5, 0.32 * len(attrs) * max(1, len(trackers)) / 1.6 + 1.8))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     height = 0.8 / max(1, len(trackers))
+    bars = []
     for j, t in enumerate(trackers):
         vals = [100 * (ar.scores[a][t].get(key) or 0.0) for a in attrs]
         ys = [i + 0.4 - height * (j + 0.5) for i in range(len(attrs))]   # first tracker on top
-        ax.barh(ys, vals, height=height * 0.95, label=t)
-    ax.set_yticks(range(len(attrs)), [f"{a} ({ar.counts[a]})" for a in attrs], fontsize=8)
-    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), title=title)
+        bars.append(ax.barh(ys, vals, height=height * 0.95, label=t, color=colors[t]))
+    ax.set_yticks(range(len(attrs)), [plain(f"{a} ({ar.counts[a]})") for a in attrs], fontsize=8)
+    ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=plain(title))
     ax.grid(True, axis="x", linestyle="--")
-    ax.legend(loc="lower right", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    place_legend(ax, bars, trackers, None)   # inside, it would hide the bottom bars
+    return fig
 
 
 def attribute_table(ar: Any) -> Any:
-    """A rich Table: one row per attribute (sequence count), one headline-score column per tracker (x100)."""
+    """A rich Table: one row per attribute (sequence count), one headline-score column per tracker (x100), in the
+    order the folders were given; with more than two trackers the columns are T1, T2, ... and the caption names
+    them (full names did not fit an 80-column terminal and were cut to 'dro…')."""
     from rich.markup import escape
     from rich.table import Table
 
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
+    heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
     table = Table(title=escape(f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)"))
-    table.add_column("Attribute")
-    table.add_column("Seqs", justify="right")
-    for t in trackers:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
-        table.add_column(escape(t), justify="right")
+    table.add_column("Attribute", min_width=longest_word(ar.scores))
+    number_column(table, "Seqs")
+    for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
+        number_column(table, escape(h), "100.0")
     if len(trackers) >= 2:
-        table.add_column(escape(f"{trackers[0]} - {trackers[1]}"), justify="right")
+        number_column(table, escape(f"{heads[0]} - {heads[1]}"), "+100.0")
     for a, per in ar.scores.items():
         vals = [per[t].get(key) for t in trackers]
         cells = [_pct(v) for v in vals]
@@ -56,20 +68,56 @@ def attribute_table(ar: Any) -> Any:
             ok = all(v is not None and math.isfinite(v) for v in vals[:2])
             cells.append(f"{100 * (vals[0] - vals[1]):+.1f}" if ok else "-")
         table.add_row(escape(a), str(ar.counts[a]), *cells)
+    if heads != trackers:
+        table.caption = escape("\n".join(f"{h}: {t}" for h, t in zip(heads, trackers)))
+        table.caption_justify = "left"
     return table
+
+
+def number_column(table: Any, header: str, widest: str = "") -> None:
+    """A right-aligned column at least as wide as its widest number and its header's longest word, so that a narrow
+    terminal never cuts a number to '+21…' (other columns wrap first)."""
+    table.add_column(header, justify="right", min_width=max(len(widest), longest_word([header])))
 
 
 def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: str) -> Any:
-    """A rich Table of the sequences where two trackers differ most (headline score x100)."""
+    """A rich Table of the sequences where two trackers differ most (headline score x100), largest |diff| first."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"))
-    for h in ("Sequence", first, second, "Diff"):
-        table.add_column(escape(h), justify="left" if h == "Sequence" else "right")
+    table = Table(title=escape(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
+                  caption=escape(f"Diff = {first} - {second}; largest difference either way first"))
+    table.add_column("Sequence", min_width=longest_word(r["sequence"] for r in rows))
+    for h in (first, second):
+        table.add_column(escape(h), justify="right")
+    number_column(table, "Diff", "+100.0")
     for r in rows:
         table.add_row(escape(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
     return table
+
+
+def longest_word(texts: Any) -> int:
+    """The longest word of the texts: a column's width below which rich cuts a word to '…'."""
+    return max((len(w) for t in texts for w in str(t).split()), default=1)
+
+
+def print_items(console: Any, items: list[Any]) -> None:
+    """Print dt analyze's tables and lines. A table that the console cannot fit without cutting a cell is printed
+    at its natural width instead (a pipe is 80 columns wide and 8 trackers' columns do not fit: rich cut names and
+    numbers to '…'); a narrower terminal wraps such lines itself, which loses nothing. Lines are printed as they are
+    (paths are not rich markup)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    for item in items:
+        if isinstance(item, str):
+            console.print(item, markup=False, soft_wrap=True)
+            continue
+        need = Measurement.get(console, console.options.update_width(10_000), item)
+        wide = console if need.minimum < console.width else Console(width=need.maximum, file=console.file,
+                                                                     color_system=console.color_system,
+                                                                     force_terminal=console.is_terminal)
+        wide.print(item)
 
 
 def _pct(v: float | None) -> str:

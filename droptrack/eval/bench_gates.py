@@ -135,12 +135,16 @@ def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps:
 
 
 def gate_text(g: Gate) -> str:
-    """'AUC drop up to 1.52 > 1.00 points (95 % CI)' / 'diverged 4.1% > 3.0%' / 'FPS 12.3 < 30'."""
+    """'AUC drop up to 1.52 > 1.00 points (95% CI)' / 'diverged 4.1% > 3.0%' / 'FPS 12.3 < 30'; a gate that could
+    not be checked reads 'AUC drop n/a (not checked; limit 1.00 points)', not as a failure ('n/a > 1.00')."""
     if g.name == "max_auc_drop":
-        v = "n/a" if g.value is None else f"{g.value:.2f}"
-        return f"AUC drop up to {v} {'<=' if g.passed else '>'} {g.threshold:.2f} points (95% CI)"
-    if g.name == "max_divergence":
-        v = "n/a" if g.value is None else f"{g.value:.1%}"
-        return f"diverged {v} {'<=' if g.passed else '>'} {g.threshold:.1%}"
-    v = "n/a" if g.value is None else f"{g.value:.1f}"
-    return f"FPS {v} {'>=' if g.passed else '<'} {g.threshold:g}"
+        what, value, limit, tail = "AUC drop", g.value is not None and f"up to {g.value:.2f}", f"{g.threshold:.2f} " \
+            "points", " (95% CI)"
+    elif g.name == "max_divergence":
+        what, value, limit, tail = "diverged", g.value is not None and f"{g.value:.1%}", f"{g.threshold:.1%}", ""
+    else:
+        what, value, limit, tail = "FPS", g.value is not None and f"{g.value:.1f}", f"{g.threshold:g}", ""
+    if not value or g.passed is None:
+        return f"{what} n/a (not checked; limit {limit})"
+    sign = (">=" if g.passed else "<") if g.name == "min_fps" else ("<=" if g.passed else ">")
+    return f"{what} {value} {sign} {limit}{tail}"

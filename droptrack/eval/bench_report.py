@@ -46,12 +46,11 @@ Imports go one way: bench.py -> bench_report.py -> bench_gates.py.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
 
-from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
+from droptrack.artifact import atomic_write_json, atomic_write_text
 from droptrack.errors import DropTrackError
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 
@@ -253,10 +252,17 @@ def markdown(report: Any) -> str:
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
             "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "
             "per-frame IoU between the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5 "
-            "(gated: default FP16 1 %, INT8 3 %), and in how many of the sequences they are.\n\n"
+            f"({divergence_gate(o.max_divergence)}), and in how many of the sequences they are.\n\n"
             + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
+
+
+def divergence_gate(given: float | None) -> str:
+    """The diverged-frame gate in words, from the thresholds the gates use (bench.md said FP16 and INT8 only)."""
+    if given is not None:
+        return f"gated at {given:.1%}, --max-divergence"
+    return "gated by default at " + ", ".join(f"{k.upper()} {v:.1%}" for k, v in DEFAULT_MAX_DIVERGENCE.items())
 
 
 def _gate_value(g: Any) -> str:
@@ -264,33 +270,50 @@ def _gate_value(g: Any) -> str:
 
 
 def latency_plot(path: Path, rows: list[Any]) -> Path | None:
-    """Stacked horizontal bars of the mean pre / infer / post ms per row (one 'tracker' bar for OpenCV baselines)."""
+    """latency.png: latency_figure, written atomically (None when no row was timed)."""
+    from droptrack.eval.plot_style import save_png
+
+    fig = latency_figure(rows)
+    return None if fig is None else save_png(fig, path)
+
+
+def _ms(v: float) -> str:
+    """A latency to two significant decimals below 1 ms (MOSSE's 0.03 ms read '0.0 ms')."""
+    return f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+
+
+def latency_figure(rows: list[Any]) -> Any:
+    """Stacked horizontal bars of the mean pre / infer / post ms per row (one 'tracker' bar for OpenCV baselines);
+    the legend names only the stages some row has. None when no row was timed."""
     timed = [r for r in rows if r.latency is not None and r.latency.frames]
     if not timed:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from droptrack.eval.plot_style import plain
+
     fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    names = [f"{r.name} ({r.format} {r.precision})" for r in timed][::-1]
+    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})")
+             for r in timed][::-1]
     left = [0.0] * len(timed)
-    stages = [("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868")]
-    if any("tracker" in r.latency.stages_ms for r in timed):
-        stages.append(("tracker", "#8c8c8c"))
+    stages = [(s, c) for s, c in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868"),
+                                  ("tracker", "#8c8c8c")) if any(r.latency.stages_ms.get(s) for r in timed)]
     for stage, color in stages:
         vals = [(r.latency.stages_ms.get(stage) or 0.0) for r in timed][::-1]
         ax.barh(names, vals, left=left, color=color, label=stage)
         left = [a + b for a, b in zip(left, vals)]
     for y, (total, r) in enumerate(zip(left, timed[::-1])):
-        ax.text(total, y, f" {total:.1f} ms ({r.latency.fps or 0:.0f} FPS)", va="center", fontsize=8)
-    ax.set(xlabel="mean latency per frame [ms]", title="End-to-end latency by stage", xlim=(0, max(left) * 1.35))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=len(stages), fontsize=8)
+        ax.text(total, y, f" {_ms(total)} ms ({r.latency.fps or 0:.0f} FPS)", va="center", fontsize=8)
+    ax.set(xlabel="mean latency per frame [ms]", title="End-to-end latency by stage",
+           xlim=(0, max(max(left), 1e-3) * 1.35))
+    if stages:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=len(stages),
+                  fontsize=8)
     ax.grid(True, axis="x", linestyle="--")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    return fig
 
 
 def _curves(report: Any, seqs: list[Any]) -> None:

@@ -17,10 +17,11 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                                         says: GOT-10k toolkit mean of 1/t over frames, else frames / seconds),
                       n_scored: int, errors: {sequence: message},
                       timing_errors: {sequence: message}  (damaged _time.txt: scored, but left out of fps),
+                      fps_sequences: int  (scored sequences whose _time.txt makes the fps),
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
                       per_sequence: {sequence: {str: float|null}}}]
-    plots           {success|precision|attributes: file name next to report.json}
+    plots           {success|precision|norm_precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
@@ -35,7 +36,6 @@ TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit ignores one o
 
 from __future__ import annotations
 
-import io
 import math
 import shlex
 from dataclasses import dataclass, field
@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_bytes, atomic_write_json
+from droptrack.artifact import atomic_write_json
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
@@ -53,14 +53,15 @@ from droptrack.eval.speed import fps_definition, tracker_fps
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
-# (table header, score key) per protocol; the first key is the success-plot legend, the second the precision one
+# (table header, score key) per protocol; the first three name the success, precision and norm. precision plots
 COLUMNS = {"ope": [("AUC", "auc"), ("P", "precision"), ("NP", "norm_precision"), ("OP50", "op50"), ("OP75", "op75")],
            "got10k-toolkit": [("AO", "ao"), ("SR0.5", "sr50"), ("SR0.75", "sr75")],
            "trackingnet-devkit": [("Success", "success"), ("Precision", "precision"), ("Norm P", "norm_precision"),
                                   ("P@20px", "precision_at_20px")]}
 
-LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (False, "success"): "Success (area)",
-                 (False, "precision"): "Precision (area)"}
+LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (True, "norm_precision"): "Norm. precision @0.2",
+                 (False, "success"): "Success (area)", (False, "precision"): "Precision (area)",
+                 (False, "norm_precision"): "Norm. precision (area)"}
 
 
 @dataclass
@@ -74,13 +75,15 @@ class TrackerReport:
     fps: float | None = None
     timing_errors: dict[str, str] = field(default_factory=dict)   # damaged _time.txt: scored, left out of fps
     notes: dict[str, str] = field(default_factory=dict)           # scored, with a remark (extra rows ignored)
+    fps_sequences: int = 0                                        # scored sequences whose times make the fps
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see the module docstring)."""
         curves = {k: {"thresholds": x.tolist(), "values": y.tolist()} for k, (x, y) in self.result.curves().items()}
         return {"name": self.name, "result_dir": self.result_dir, "scores": self.result.scores(), "fps": self.fps,
                 "n_scored": len(self.result.names), "errors": self.errors,
-                "timing_errors": self.timing_errors, "notes": self.notes, "curves": curves,
+                "timing_errors": self.timing_errors, "notes": self.notes, "fps_sequences": self.fps_sequences,
+                "curves": curves,
                 "per_sequence": self.result.per_sequence()}
 
 
@@ -161,6 +164,17 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
                          f"pass those folders: {shlex.join(['dt', 'analyze', *(str(p) for p in subs[:3])])}{more}")
 
 
+def _check_archive(path: Path) -> None:
+    """A submission zip (GOT-10k, TrackingNet) given as a result folder: say how to unpack it."""
+    import zipfile
+
+    if path.is_file() and zipfile.is_zipfile(path):
+        folder = path.with_suffix("") if path.suffix else path.with_name(f"{path.name}_files")
+        raise InputError(f"{path} is a zip archive, not a result folder; unpack it and pass the folder: "
+                         f"{shlex.join(['unzip', '-d', str(folder), str(path)])}, then "
+                         f"{shlex.join(['dt', 'analyze', str(folder)])} ...")
+
+
 def _names(result_dirs: Sequence[Path]) -> list[str]:
     """Display names: folder names, made unique with their parent folder or an index."""
     names = [p.name or str(p) for p in result_dirs]
@@ -217,6 +231,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     dirs = [Path(d) for d in result_dirs]
     for d in dirs:
         if not d.is_dir():
+            _check_archive(d)
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
         _check_not_a_parent(d, sequences)
@@ -248,9 +263,10 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     trackers = []
     for d, n, s, e, t, o in zip(dirs, names, scored, errors, times, notes):
         bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
+        timed = [t[q] for q in common if q not in bad_times and t[q] is not None]
         trackers.append(TrackerReport(n, str(d), _aggregate(protocol, [s[q] for q in common], tag), e,
-                                      tracker_fps([t[q] for q in common if q not in bad_times], protocol), bad_times,
-                                      {q: o[q] for q in common if q in o}))
+                                      tracker_fps(timed, protocol), bad_times, {q: o[q] for q in common if q in o},
+                                      len(timed)))
     report = Report(dataset or tag, tag, protocol, len(sequences), common, trackers)
     _add_attributes(report, sequences, attributes_dir)
     if output_dir is not None:
@@ -279,7 +295,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     check_split(dataset, root, split)
     if output_dir is not None:
         check_output_outside_root(output_dir, dataset, root)
-        check_output_dir("--output", output_dir, [root, *result_dirs])
+        check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))
     return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
@@ -287,53 +303,19 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
 
 
 def write_report(report: Report, output_dir: str | Path) -> Path:
-    """Write report.json plus success.png (and precision.png when the protocol has one); returns report.json."""
-    out = Path(output_dir)
-    cols = _columns(report.protocol)
-    titles = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
-              "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]")}
-    for i, kind in enumerate(("success", "precision")):
-        if i >= len(cols) or kind not in report.trackers[0].result.curves():
-            continue
-        series = [(t.name, *t.result.curves()[kind], t.result.scores()[cols[i][1]]) for t in report.trackers]
-        title, xlabel, ylabel = titles[kind]
-        label = LEGEND_TITLES.get((report.protocol.endswith("-ope"), cols[i][1]), cols[i][0])
-        _plot(out / f"{kind}.png", f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series)
-        report.plots[kind] = f"{kind}.png"
-    if report.attributes is not None and report.attributes.scores:
-        from droptrack.eval.attributes_view import attribute_plot
+    """Write the plots (droptrack.eval.report_plots) and then report.json, which names them; returns report.json."""
+    from droptrack.eval.report_plots import write_plots
 
-        attribute_plot(out / "attributes.png", report.attributes, f"Per attribute on {report.dataset}")
-        report.plots["attributes"] = "attributes.png"
+    out = Path(output_dir)
+    write_plots(report, out, _columns(report.protocol), LEGEND_TITLES)
     report.output_dir = out
     return atomic_write_json(out / "report.json", report.to_dict())
-
-
-def _plot(path: Path, title: str, xlabel: str, ylabel: str, score_name: str,
-          series: list[tuple[str, np.ndarray, np.ndarray, float]]) -> Path:
-    """One curve per tracker, best first, legend 'name [score]' (x100) as in pytracking's plots."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.8))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
-    for i, (name, x, y, score) in enumerate(order):
-        ax.plot(x, 100.0 * y, linewidth=2, linestyle=("-", "--", "-.")[i // 10 % 3],
-                label=f"{name} [{100 * score:.1f}]")
-    xs = series[0][1]
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
-    ax.grid(True, linestyle="--")
-    ax.legend(loc="lower left" if "Success" in title else "lower right", title=score_name, fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def attribute_lines(report: Report) -> list[Any]:
     """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
     note) and the largest gaps."""
+    from droptrack.eval.attributes import headline_key
     from droptrack.eval.attributes_view import attribute_table, difference_table
 
     lines: list[Any] = error_lines(report)
@@ -344,7 +326,10 @@ def attribute_lines(report: Report) -> list[Any]:
         lines.append(ar.note)
     if report.differences:
         first, second = report.trackers[0].name, report.trackers[1].name
-        lines.append(difference_table(report.differences, first, second, ar.keys[0] if ar and ar.keys else "auc"))
+        lines.append(difference_table(report.differences, first, second, headline_key(report.protocol)))
+    elif len(report.trackers) >= 2:
+        lines.append(f"{report.trackers[0].name} and {report.trackers[1].name} have the same "
+                     f"{headline_key(report.protocol).upper()} on every sequence")
     return lines
 
 
@@ -358,6 +343,10 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
             lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
         for seq, message in list(t.timing_errors.items())[:most]:
             lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
+        untimed = len(report.sequences) - t.fps_sequences - len(t.timing_errors)
+        if t.fps_sequences and untimed:
+            lines.append(f"{t.name}: FPS from {t.fps_sequences} of {len(report.sequences)} sequences ({untimed} have "
+                         "no _time.txt)")
         for seq, message in list(t.notes.items())[:most]:
             lines.append(f"{t.name}: {seq} scored: {message}")
         if len(t.notes) > most:
@@ -370,17 +359,20 @@ def report_table(report: Report) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
+    from droptrack.eval.attributes_view import longest_word, number_column
+
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
     table = Table(title=f"{report.dataset}: {report.protocol}, {n} sequences")
-    table.add_column("Tracker")
+    table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))
     for header, _ in cols:
-        table.add_column(header, justify="right")
+        number_column(table, header, "100.00")
     for header in ("FPS", "Errors"):
-        table.add_column(header, justify="right")
+        number_column(table, header, "100.0")
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
         table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
-    table.caption = f"FPS: {fps_definition(report.protocol)}"
+    order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
+    table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
     return table

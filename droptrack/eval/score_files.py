@@ -41,11 +41,13 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
         raise InputError(f"{path}: {rows} rows for a sequence of {n} frames ({toolkit} {why}); the tracker stopped "
                          "early or ran on another sequence; re-run it on this sequence")
     if rows > n:
-        return f"{path}: {rows} rows for {n} frames; the last {rows - n} are ignored, as {toolkit} does"
+        extra = "the last row is" if rows - n == 1 else f"the last {rows - n} are"
+        return f"{path}: {rows} rows for {n} frames; {extra} ignored, as {toolkit} does"
     how = ("NaN rows: they pass no threshold and lower the coverage" if protocol == "trackingnet-devkit"
            else "zero boxes: IoU 0, centre far off")
-    return (f"{path}: {rows} rows for {n} frames; the missing {n - rows} frames are scored as misses ({how}), as "
-            f"{toolkit} does")
+    missing = "the missing frame is scored as a miss" if n - rows == 1 else \
+        f"the missing {n - rows} frames are scored as misses"
+    return f"{path}: {rows} rows for {n} frames; {missing} ({how}), as {toolkit} does"
 
 
 def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:

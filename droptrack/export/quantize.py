@@ -56,7 +56,7 @@ class OrtSettings:
     mode: str = "dynamic"              # 'dynamic' (no calibration) | 'static' (calibrated QDQ)
     op_types: tuple[str, ...] = ("MatMul", "Gemm")
     per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
-    reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see int8_calibration.md
+    reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see benchmarks/results/int8_val_s1.md
     fuse_attention: bool = True        # plain attention blocks as QAttention (export/ort_attention.py)
 
 

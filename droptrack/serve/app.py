@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from importlib import resources
+from typing import Callable
 
 import anyio
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -32,9 +34,11 @@ DESCRIPTION = """Live view and control of a running tracker.
 Draw or POST a box to start a target; records of every frame (the same as `dt run --jsonl`, plus `ids`) stream
 on the WebSocket `/ws/records`; annotated JPEG frames on `/ws/video` (send any text message after each frame to
 get the next one: a slow client skips frames, the tracker never waits). With `--token`, send
-`Authorization: Bearer TOKEN` (or `?token=TOKEN`) on every request. A bad request is a 4xx whose `detail` is one
-line (`ApiError`): besides each operation's own, any request may get 401 (token missing or wrong), 403 (Host or
-Origin refused) or 411/413 (a body of unknown length or over 64 KiB); a WebSocket over 32 at once gets 503."""
+`Authorization: Bearer TOKEN` on every request and WebSocket (`?token=TOKEN` is taken by the page `/` only, which
+sets the page's cookie). A bad request is a 4xx whose `detail` is one line (`ApiError`): besides each operation's
+own, any request may get 401 (token missing or wrong), 429 (too many wrong tokens from this address: wait for its
+Retry-After), 403 (Host or Origin refused) or 411/413 (a body of unknown length or over 64 KiB); a WebSocket over
+32 at once gets 503."""
 
 
 class Box(BaseModel):
@@ -160,10 +164,12 @@ def limit_websockets(app, most: int):
 
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
                origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset(),
-               max_clients: int = MAX_CLIENTS):
+               max_clients: int = MAX_CLIENTS, cookie: str | None = None,
+               clock: Callable[[], float] = time.monotonic):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
-    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page), HEAD as GET; at most
-    `max_clients` WebSockets at once."""
+    ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page; `cookie`: the page cookie's
+    name, `auth.cookie_name`; `clock`: the wrong-token back-off's), HEAD as GET; at most `max_clients` WebSockets
+    at once."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -307,4 +313,4 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
             unsubscribe()
 
     return answer_head(AccessGuard(limit_websockets(api, max_clients), token, loopback_only, origins,
-                                   frame_ancestors))
+                                   frame_ancestors, cookie, clock))

@@ -1,10 +1,13 @@
 """Access rules of `dt serve`: loopback by default, a token for anything else, checked on every request.
 
-The token is accepted as `Authorization: Bearer TOKEN`, an `X-DT-Token` header, a `?token=` query parameter
-(the printed URL) or the `dt_token_<hash>` cookie that the page sets when opened with `?token=` before it
-reloads without the token in its URL (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry
-it and other sites' requests do not; named after the token because browsers share cookies between the ports of
-a host, i.e. between servers). No other site may frame the page (unless it was named with
+The token is accepted as `Authorization: Bearer TOKEN` or an `X-DT-Token` header on every request; in the URL
+(`?token=`, the printed one) only by the page itself, which answers it with the server's cookie and a reload
+without the token in its URL (out of logs, the history and Referer headers; `?token=` elsewhere is ignored). The
+cookie (HttpOnly, SameSite=Strict, so the page's own requests and WebSockets carry it and other sites' requests do
+not) is named after the server's port and machine and holds a value derived from the token and that name:
+browsers send a host's cookies to all its ports (and a proxy may show several machines under one name), so two
+servers keep their own, and one's cookie never lets a browser into the other, even with the same token. Wrong
+tokens make their client wait (`backoff`). No other site may frame the page (unless it was named with
 --allow-frame-ancestors: a dashboard that embeds it), and no URL leaves in a Referer.
 WebSockets and state-changing requests (POST, PUT, DELETE) from another origin are refused (a page of another
 site in the user's browser cannot steer the tracker) unless that origin was trusted with --allow-origin (the
@@ -19,14 +22,19 @@ may.
 from __future__ import annotations
 
 import hashlib
+import html
+import hmac
 import ipaddress
 import json
 import re
 import secrets
-from typing import Iterable
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+import socket
+import time
+from typing import Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
 
 from droptrack.errors import InputError
+from droptrack.serve.backoff import Backoff, client_key, retry_after
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")   # no side effects: other sites' pages may send them, never read them
@@ -128,9 +136,25 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def cookie_name(token: str) -> str:
-    """The page's cookie for this token: one per server (a browser sends a host's cookies to all its ports)."""
-    return "dt_token_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+def cookie_name(port: int | None = None, host: str | None = None) -> str:
+    """The page's cookie name: one per port and machine (a browser sends a host's cookies to all its ports, and a
+    proxy may show servers of several machines under one host name), or, without a port, one per instance."""
+    if port is None:
+        return "dt_serve_" + secrets.token_hex(6)
+    machine = hashlib.sha256((host if host is not None else socket.gethostname()).encode()).hexdigest()[:8]
+    return f"dt_serve_{port}_{machine}"
+
+
+def cookie_value(token: str, name: str) -> str:
+    """The cookie's value: the token's HMAC over the cookie's name (never the token itself; another server's
+    cookie, of another name, is not this one's even where both have the same token)."""
+    return hmac.new(token.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
+def route_path(scope) -> str:
+    """The request's path inside the app: without the root path a proxy put in front (ASGI's `root_path`)."""
+    path, root = scope.get("path", "/"), scope.get("root_path", "")
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
 
 
 def _utf8(value: str) -> str:
@@ -138,21 +162,22 @@ def _utf8(value: str) -> str:
     return value.encode("latin-1").decode("utf-8", "replace")
 
 
-def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, bool]:
-    """The token a request carries and whether it came in the query string."""
+def _given_token(scope, headers: dict[str, str], cookie: str) -> tuple[str | None, str]:
+    """The credential a request carries and where: 'header', 'query' (the page's own URL only) or 'cookie'."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return _utf8(auth[7:].strip()), False
+        return _utf8(auth[7:].strip()), "header"
     if "x-dt-token" in headers:
-        return _utf8(headers["x-dt-token"]), False
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    if "token" in query:
-        return query["token"][0], True
+        return _utf8(headers["x-dt-token"]), "header"
+    if scope["type"] == "http" and scope["method"] == "GET" and route_path(scope) == "/":   # the printed URL only
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if "token" in query:
+            return query["token"][0], "query"
     for part in headers.get("cookie", "").split(";"):
         name, _, value = part.strip().partition("=")
         if name == cookie:
-            return unquote(value), False
-    return None, False
+            return value, "cookie"
+    return None, ""
 
 
 def _with_headers(send, extra: list[tuple[bytes, bytes]]):
@@ -189,14 +214,18 @@ def _body_refused(headers: dict[str, str]) -> tuple[int, str] | None:
 
 
 class AccessGuard:
-    """ASGI middleware: 401 JSON without the right token, 403 for foreign Hosts/Origins (but `origins`, trusted, and
-    their host names), 411/413 for bodies of unknown length or over MAX_BODY; no exceptions. `frame_ancestors`: the
-    sites that may frame the page (none by default)."""
+    """ASGI middleware: 401 JSON without the right token (429 while its client waits after wrong ones), 403 for
+    foreign Hosts/Origins (but `origins`, trusted, and their host names), 411/413 for bodies of unknown length or
+    over MAX_BODY; no exceptions. `frame_ancestors`: the sites that may frame the page (none by default); `cookie`:
+    the page cookie's name (`cookie_name`); `clock`: the back-off's."""
 
     def __init__(self, app, token: str | None, loopback_only: bool, origins: frozenset[str] = frozenset(),
-                 frame_ancestors: frozenset[str] = frozenset()):
+                 frame_ancestors: frozenset[str] = frozenset(), cookie: str | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.app, self.token, self.loopback_only, self.origins = app, token, loopback_only, origins
-        self.cookie = cookie_name(token) if token is not None else ""   # once, not per request
+        self.cookie = cookie or cookie_name()
+        self.cookie_value = cookie_value(token, self.cookie) if token is not None else ""   # once, not per request
+        self.backoff = Backoff(clock)   # this server's own count of wrong tokens per client
         self.hosts = frozenset(_origin_host(o) for o in origins)   # a proxy's public Host, passed on
         self.headers = security_headers(frame_ancestors)
 
@@ -227,34 +256,64 @@ class AccessGuard:
             return await refuse(scope, receive, send, *refused)
         if self.token is None:
             return await self.app(scope, receive, send)
-        given, in_query = _given_token(scope, headers, self.cookie)
-        if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
-            what = "missing" if given is None else "wrong"
-            return await refuse(scope, receive, send, 401, f"{what} token; open the URL that dt serve printed "
-                                "(…/?token=TOKEN) or send the header Authorization: Bearer TOKEN")
-        if in_query and scope["type"] == "http" and scope["path"] == "/":
-            return await self._enter(send, secure=scope.get("scheme") == "https")
+        if not await self._authorized(scope, receive, send, headers):
+            return None
         return await self.app(scope, receive, send)
+
+    async def _authorized(self, scope, receive, send, headers: dict[str, str]) -> bool:
+        """Whether the request carries the token (or the page's cookie); else it is answered here: 401, or 429 while
+        its client waits after too many wrong tokens (unchecked: a right guess looks like a wrong one), or, for the
+        printed URL, the cookie and a reload without the token."""
+        client = client_key(scope)
+        if wait := self.backoff.wait_s(client):
+            return await _too_many(scope, receive, send, wait)
+        given, where = _given_token(scope, headers, self.cookie)
+        expected = self.cookie_value if where == "cookie" else self.token
+        if given is not None and secrets.compare_digest(given.encode(), expected.encode()):
+            if where == "query":
+                await self._enter(send, secure=scope.get("scheme") == "https")
+                return False
+            return True
+        if given is not None and (wait := self.backoff.failed(client)):
+            return await _too_many(scope, receive, send, wait)
+        if given is None:
+            in_url = "token" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            why = "a token in the URL is taken by the page (/?token=) only" if in_url else "missing token"
+        else:
+            why = "wrong token" if where != "cookie" else "the page's cookie is of another token (restarted?)"
+        await refuse(scope, receive, send, 401, f"{why}; open the URL that dt serve printed (…/?token=TOKEN) "
+                     "or send the header Authorization: Bearer TOKEN")
+        return False
 
     async def _enter(self, send, secure: bool) -> None:
         """The printed URL: set the cookie that the page's requests carry and reload the page without the token
         (out of the address bar, the history and bookmarks); `secure`: the page came over https (a TLS proxy), so
-        the cookie is never sent over plain http."""
-        value = quote(self.token, safe="")   # any token (';', spaces, non-ASCII) as a valid cookie value
+        the cookie is never sent over plain http. No Path: the browser keeps it to the page's folder, the whole
+        server, or only /tracker/ where a proxy shows it there (not the proxy's other sites)."""
         flags = "; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
-        cookie = f"{self.cookie}={value}; Path=/{flags}".encode("ascii")
+        cookie = f"{self.cookie}={self.cookie_value}{flags}".encode("ascii")
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", b"./"), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
             (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
 
-async def refuse(scope, receive, send, status: int, message: str) -> None:
-    """Answer a request, or refuse a WebSocket's handshake, with `status` and {"detail": message} (a server without
-    the denial-response extension closes the WebSocket with 1008 and the message instead)."""
-    body = json.dumps({"detail": message}).encode()
-    start = {"status": status, "headers": [(b"content-type", b"application/json"),
-                                           (b"content-length", str(len(body)).encode())]}
+async def _too_many(scope, receive, send, wait: float) -> bool:
+    """429 with Retry-After for a client that sent too many wrong tokens; False (the request is answered)."""
+    seconds = retry_after(wait)
+    await refuse(scope, receive, send, 429, f"too many wrong tokens from this address; try again in {seconds} s",
+                 [(b"retry-after", seconds.encode())])
+    return False
+
+
+async def refuse(scope, receive, send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """Answer a request, or refuse a WebSocket's handshake, with `status`, {"detail": message} and `extra` headers (a
+    server without the denial-response extension closes the WebSocket with 1008 and the message instead)."""
+    body, kind = json.dumps({"detail": message}).encode(), b"application/json"
+    if scope["type"] == "http" and "text/html" in _headers(scope).get("accept", ""):   # a browser opening a URL
+        body, kind = _refusal_page(status, message), b"text/html; charset=utf-8"
+    start = {"status": status, "headers": [(b"content-type", kind),
+                                           (b"content-length", str(len(body)).encode()), *extra]}
     if scope["type"] == "http":
         await send({"type": "http.response.start", **start})
         await send({"type": "http.response.body", "body": body})
@@ -265,3 +324,10 @@ async def refuse(scope, receive, send, status: int, message: str) -> None:
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+
+
+def _refusal_page(status: int, message: str) -> bytes:
+    """A refusal as a short HTML page, for a person whose browser opened the URL (JSON reads as noise there)."""
+    text = html.escape(message)
+    return (f"<!doctype html><meta charset=utf-8><title>dt serve: {status}</title>"
+            f"<p>dt serve refused this request ({status}).</p><p>{text}</p>").encode()

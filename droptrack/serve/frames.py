@@ -28,11 +28,12 @@ class LatestFrame:
     """Holds only the newest frame: a viewer that is busy when frames arrive skips them (frame dropping).
 
     The tracking thread `publish`es a reference (no copy, no encoding); the first viewer that asks for a new
-    frame encodes it to JPEG and the others reuse those bytes.
+    frame encodes it to JPEG and the others, also those that ask meanwhile, reuse those bytes.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._jpeg_lock = threading.Lock()   # one JPEG encode at a time: viewers asking together wait for its bytes
         self.seq = 0
         self._item: tuple | None = None
         self._jpeg: tuple[int, bytes] = (0, b"")
@@ -50,6 +51,12 @@ class LatestFrame:
 
     def encode(self, ext: str = ".jpg") -> tuple[int, int, bytes]:
         """(seq, frame index, bytes) of the newest frame with its boxes: JPEG (cached per frame) or PNG."""
+        if ext != ".jpg":
+            return self._encode(ext)
+        with self._jpeg_lock:   # two tabs (or 32 viewers) asking for a new frame at once encode it once
+            return self._encode(ext)
+
+    def _encode(self, ext: str) -> tuple[int, int, bytes]:
         import cv2
 
         with self._lock:

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from droptrack.errors import InputError
-from droptrack.serve.auth import is_loopback, new_token, trusted_origins
+from droptrack.serve.auth import cookie_name, is_loopback, new_token, trusted_origins
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
 
@@ -78,13 +78,14 @@ def page_url(host: str, port: int, token: str | None) -> str:
 
 def server_config(app) -> uvicorn.Config:
     """uvicorn's settings for dt serve: no access log (a ?token= would be in it), a WebSocket message at most as large
-    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message)."""
+    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message), and no Server
+    header (it named uvicorn, which tells a scanner what to try)."""
     import uvicorn
 
     from droptrack.serve.auth import MAX_BODY
 
     return uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
-                          ws_max_size=MAX_BODY)
+                          ws_max_size=MAX_BODY, server_header=False)
 
 
 @contextlib.contextmanager
@@ -134,7 +135,9 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
     session = None
     try:
         session = Session(opts)
-        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors)
+        bound = sock.getsockname()[1]
+        app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors,
+                         cookie=cookie_name(bound))
         server = uvicorn.Server(server_config(app))
         # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
         session.on_reader_gone = lambda: setattr(server, "should_exit", True)
@@ -145,7 +148,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""
-        echo(f"serving {page_url(host, sock.getsockname()[1], shown)}  ({how}API docs: /docs; Ctrl-C stops)")
+        echo(f"serving {page_url(host, bound, shown)}  ({how}API docs: /docs; Ctrl-C stops)")
         with stop_on_signals(server, session):
             try:
                 server.run(sockets=[sock])

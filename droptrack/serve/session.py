@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
 from droptrack.paths import masked
@@ -31,6 +31,7 @@ from droptrack.serve.stats import LiveStats
 from droptrack.videofiles import PixelAspectWarning
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
+STALL_S = 1.0               # stop(): a thread still waiting on the source after this is stopped without it
 
 
 class Session:
@@ -45,37 +46,33 @@ class Session:
             raise
 
     def _setup(self, opts: ServeOptions) -> None:
-        self._policy = opts.reconnect_policy()
-        self.opts = opts
-        self.latest = LatestFrame()
+        self._policy, self.opts, self.latest = opts.reconnect_policy(), opts, LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
         self._commands = Mailbox()
         self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
+        self._io = threading.Lock()               # guards _reading / _taken_over (stop() vs a hung source)
+        self._reading = self._taken_over = False  # waiting on the source; stop() closed the outputs meanwhile
+        self._stop, self._ready = threading.Event(), threading.Event()
         self._listeners: list[Callable[[dict], None]] = []
         self._targets: list[Target] = []          # in the tracker's order
-        self._next_id = 0
+        self._next_id, self._frames_done = 0, 0
         self._frame: sources.Frame | None = None
         self._finished = True                     # the current frame's record was written
         self._unread: list[sources.Frame] = []    # damaged frames written since (the current frame stays on view)
         self.outputs.open()
         self.live_stats = LiveStats()
-        self._frames_done = 0
         self.frames_written = 0                   # frames whose record reached every output
         self.reader_gone = False                  # the reader of --jsonl - closed the pipe: tracking stopped
         self.on_reader_gone: Callable[[], None] | None = None   # called then (from the tracking thread)
         self.signal: int | None = None            # the signal that stopped dt serve (SIGINT, SIGTERM, SIGHUP)
-        self.state = "starting"
-        self.error: str | None = None
+        self.state, self.error = "starting", None
         self.output_full = False                  # an output found no room: tracking stopped, the files kept whole
         self.on_stopped: Callable[[str], None] | None = None   # told why, when tracking stops on an error
         self.source_name, self.live = masked(opts.source), False
         self._thread = threading.Thread(target=self._run, name="dt-serve-tracking", daemon=True)
-        self._source = None
-        self._frames: Any = None
+        self._source, self._frames = None, None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -89,10 +86,17 @@ class Session:
             raise self._open_error
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End the thread: the current frame's record is written and every output closed."""
+        """End the thread: the current frame's record is written and every output closed, here if the thread
+        waits on a source that delivers nothing (a hung stream: it would never see the stop)."""
         self._stop.set()
         if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
-            self._thread.join(timeout)
+            self._thread.join(STALL_S)
+            with self._io:   # the thread writes nothing more once it is back from the source
+                self._taken_over = self._thread.is_alive() and self._reading
+            if self._taken_over:
+                self._close_outputs()
+            else:
+                self._thread.join(timeout)
         if not self._thread.is_alive():   # never started, or done: its outputs are closed (else the OS unlocks)
             self.outputs.release()
 
@@ -147,7 +151,26 @@ class Session:
         if self.error is None:
             self.error = str(exc) if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {exc}"
 
+    def _read(self) -> sources.Frame | None:
+        """The source's next frame; None at its end, or when stop() closed the outputs while this waited."""
+        with self._io:
+            self._reading = True
+        frame = next(self._frames, None)
+        with self._io:
+            self._reading = False
+            return None if self._taken_over else frame
+
     def _shutdown(self) -> None:
+        if not self._taken_over:   # else stop() closed the outputs while this thread waited on the source
+            self._close_outputs()
+        close = getattr(self._frames, "close", None)
+        if close is not None:   # stop a background reader before the source goes
+            close()
+        if self._source is not None:
+            self._source.close()
+
+    def _close_outputs(self) -> None:
+        """Write the held frame's record and close every output; state 'ended' (unless failed)."""
         try:
             self._finish_frame()   # the frame held last (paused, or the stop came): it may find the disk full now
         except ReaderGone:
@@ -163,11 +186,6 @@ class Session:
                 if self.state != "failed":
                     self.state = "ended"
             self._commands.refuse_pending(lambda: CommandError(409, self._ended_message()))   # queued meanwhile
-            close = getattr(self._frames, "close", None)
-            if close is not None:   # stop a background reader before the source goes
-                close()
-            if self._source is not None:
-                self._source.close()
             self.outputs.release()   # every output is closed: another run may write them now
 
     def _reader_left(self) -> None:
@@ -202,7 +220,7 @@ class Session:
                     continue
                 due += self._period
             t0 = time.perf_counter()
-            frame = next(self._frames, None)
+            frame = self._read()
             t1 = time.perf_counter()
             if frame is None:
                 return

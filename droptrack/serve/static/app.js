@@ -4,15 +4,22 @@
 const $ = (id) => document.getElementById(id);
 const img = $("frame"), stage = $("stage"), rubber = $("rubber");
 let received = 0, reselect = null, drag = null, lastTargets = "", frameWidth = 0;   // frame size from /stats
+// the server refused this page's cookie (restarted with another token): no more requests, each would count as a
+// wrong token against this address; `holdUntil`: told to wait (429) until then
+let refused = false, holdUntil = 0;
+const asking = () => !refused && Date.now() >= holdUntil;
 
 function say(text) { $("message").textContent = text || ""; }
 
+// every URL relative to the page's: behind a reverse proxy the page may live under a path (/tracker/)
 async function api(method, path, body) {
   const res = await fetch(path, {
     method, headers: body ? {"Content-Type": "application/json"} : {},
     body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
   });
   const data = await res.json().catch(() => ({}));
+  if (res.status === 401) refused = true;
+  if (res.status === 429) holdUntil = Date.now() + 1000 * (Number(res.headers.get("Retry-After")) || 1);
   if (!res.ok) {
     const d = data.detail;
     throw new Error(typeof d === "string" ? d : JSON.stringify(d || res.statusText));
@@ -20,9 +27,14 @@ async function api(method, path, body) {
   return data;
 }
 
-// ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing
+// ---- frames: one JPEG per message; asking for the next one only after drawing keeps a slow page from queueing.
+// A hidden page (a tab in the background) asks for none until it is shown again: no frames, no polling for it.
+let askNext = null;   // sends the request for the next frame, held while the page is hidden
+
 function connectVideo() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/video");
+  const url = new URL("ws/video", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url.href);
   ws.binaryType = "blob";
   ws.onmessage = (ev) => {
     const url = URL.createObjectURL(ev.data);
@@ -30,11 +42,18 @@ function connectVideo() {
       URL.revokeObjectURL(url);
       received += 1;
       $("received").textContent = received;
-      ws.send("next");
+      askNext = () => { if (ws.readyState === WebSocket.OPEN) ws.send("next"); };
+      if (!document.hidden) { askNext(); askNext = null; }
     };
     img.src = url;
   };
-  ws.onclose = () => setTimeout(connectVideo, 1000);
+  // a closed stream (a restart, a network drop) is opened again unless the server refuses the page (the stats
+  // request says why: a WebSocket's refusal is not shown to the page)
+  ws.onclose = () => setTimeout(async () => {
+    await refresh();
+    if (refused) return;
+    setTimeout(connectVideo, Math.max(0, holdUntil - Date.now()));
+  }, 1000);
 }
 
 // ---- drawing a box: page pixels -> image pixels (the image may be shown scaled)
@@ -43,20 +62,26 @@ function point(ev) {
   return {x: Math.min(Math.max(ev.clientX - r.left, 0), r.width), y: Math.min(Math.max(ev.clientY - r.top, 0), r.height)};
 }
 
-stage.addEventListener("mousedown", (ev) => {
+// pointer events: a mouse, a finger on a tablet or phone, a pen (the stage neither scrolls nor zooms under them)
+stage.addEventListener("pointerdown", (ev) => {
   // a frame was shown (not img.naturalWidth: it is 0 while the next frame loads, the last one staying on view)
-  if (!received || !frameWidth) return;
+  if (!received || !frameWidth || !ev.isPrimary || ev.button > 0) return;
   drag = point(ev);
+  stage.setPointerCapture(ev.pointerId);   // the drag's moves and its end come here even off the stage
   Object.assign(rubber.style, {left: drag.x + "px", top: drag.y + "px", width: "0px", height: "0px", display: "block"});
   ev.preventDefault();
 });
-window.addEventListener("mousemove", (ev) => {
+stage.addEventListener("pointermove", (ev) => {
   if (!drag) return;
   const p = point(ev);
   Object.assign(rubber.style, {left: Math.min(p.x, drag.x) + "px", top: Math.min(p.y, drag.y) + "px",
                                width: Math.abs(p.x - drag.x) + "px", height: Math.abs(p.y - drag.y) + "px"});
 });
-window.addEventListener("mouseup", async (ev) => {
+stage.addEventListener("pointercancel", () => {   // the browser took the gesture over: no box
+  drag = null;
+  rubber.style.display = "none";
+});
+stage.addEventListener("pointerup", async (ev) => {
   if (!drag) return;
   const p = point(ev), start = drag;
   drag = null;
@@ -123,8 +148,15 @@ function render(s) {
 }
 
 async function refresh() {
+  if (!asking() || document.hidden) return;
   try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
 }
+
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) return;
+  if (askNext) { askNext(); askNext = null; }
+  refresh();
+});
 
 connectVideo();
 refresh();

@@ -1,0 +1,95 @@
+"""`NumberedFrames`: a sequence's frame paths as a rule (folder, first number, count, digits, suffix), not a list.
+
+A benchmark's frames are numbered files (LaSOT img/00000001.jpg, TrackingNet 0.jpg, ...). Held as a list, LaSOT's
+test set alone is 685,000 Path objects (about 150 MiB) before the first frame is tracked, and each one is pickled to
+a worker with its sequence; held as a rule, a sequence costs the same at 10 frames or 10 million, and its paths are
+made as they are read.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Iterator, overload
+
+_NUMBERED = re.compile(r"(\d+)(\.[^.]+)")
+
+
+class NumberedFrames(Sequence):
+    """folder/<first .. first+count-1, zero-padded to `digits`><ext> (digits 0: unpadded), an immutable sequence of
+    Paths equal to the list of the same paths."""
+
+    __slots__ = ("folder", "first", "count", "digits", "ext")
+
+    def __init__(self, folder: Path, first: int, count: int, digits: int, ext: str):
+        self.folder, self.first, self.count, self.digits, self.ext = Path(folder), first, max(0, count), digits, ext
+
+    def __len__(self) -> int:
+        """Number of frames."""
+        return self.count
+
+    @overload
+    def __getitem__(self, i: int) -> Path: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence: ...
+
+    def __getitem__(self, i: Any) -> Any:
+        """One frame's path; a slice is again a NumberedFrames (a list when it has a step)."""
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self.count)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            return NumberedFrames(self.folder, self.first + start, stop - start, self.digits, self.ext)
+        k = operator.index(i)
+        if k < 0:
+            k += self.count
+        if not 0 <= k < self.count:
+            raise IndexError(f"frame {i} out of range ({self.count} frames)")
+        return self.folder / self.name(k)
+
+    def __iter__(self) -> Iterator[Path]:
+        """The paths in order."""
+        return (self.folder / self.name(k) for k in range(self.count))
+
+    def _rule(self) -> tuple:
+        """What the paths are made from (equal rules: equal paths)."""
+        return self.folder, self.first, self.count, self.digits, self.ext
+
+    def name(self, k: int) -> str:
+        """File name of frame k (no bounds check)."""
+        return f"{self.first + k:0{self.digits}d}{self.ext}"
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence (list, tuple, NumberedFrames) of the same paths in the same order."""
+        if isinstance(other, NumberedFrames) and self._rule() == other._rule():
+            return True
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(self) == len(other) and all(a == Path(b) for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None   # type: ignore[assignment]   # equal to lists, which are unhashable
+
+    def __repr__(self) -> str:
+        """The folder, first and last name and the count (not 11,000 paths)."""
+        last = self.name(self.count - 1) if self.count else "-"
+        return f"NumberedFrames('{self.folder}', {self.name(0)} .. {last}, {self.count} frames)"
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its rule (a few hundred bytes to a worker process, whatever the length)."""
+        return NumberedFrames, self._rule()
+
+
+def compact(frames: list[Path]) -> Sequence:
+    """`frames` as a NumberedFrames when they are one folder's files numbered one by one with a fixed width (or
+    unpadded) and one suffix, else the list unchanged: a listed folder of numbered frames then costs no memory."""
+    if not frames:
+        return frames
+    m = _NUMBERED.fullmatch(frames[0].name)
+    if m is None:
+        return frames
+    digits = len(m.group(1)) if m.group(1).startswith("0") or len(frames[-1].name) == len(frames[0].name) else 0
+    rule = NumberedFrames(frames[0].parent, int(m.group(1)), len(frames), digits, m.group(2))
+    return rule if rule == frames else frames

@@ -1,0 +1,51 @@
+"""What every dt analyze plot shares: one colour per tracker, legend placement, atomic PNG writing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+from droptrack.artifact import atomic_write_bytes
+
+INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
+INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
+
+
+def tracker_colors(names: Sequence[str]) -> dict[str, Any]:
+    """{name: colour} by position: matplotlib's tab10 for up to 10 trackers, tab20 beyond (repeats after 20)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def line_style(position: int, n: int) -> str:
+    """Solid lines while the colours are distinct; dashed, then dash-dotted, once they repeat."""
+    per = 10 if n <= 10 else 20
+    return ("-", "--", "-.")[position // per % 3]
+
+
+def plain(text: str) -> str:
+    """Text that matplotlib shows as written: '$' escaped (a name like run_$1$_x was typeset as maths)."""
+    return text.replace("$", r"\$")
+
+
+def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | None,
+                 title: str | None = None) -> Any:
+    """The legend of these handles at `inside` for a few short entries, else (or with no `inside`) right of the axes,
+    top-aligned, where it hides no data. Handles and labels are passed, not collected: matplotlib leaves out a
+    label starting with '_' (a tracker folder named _baseline had no legend entry)."""
+    labels = [plain(x) for x in labels]
+    few = len(handles) <= INSIDE_LEGEND_MAX and max(map(len, labels), default=0) <= INSIDE_LABEL_MAX
+    if inside is not None and few:
+        return ax.legend(handles, labels, loc=inside, title=title, fontsize=8)
+    return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title, fontsize=8,
+                     borderaxespad=0.0)
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """The figure as a PNG (tight box: outside legends and long labels are not cut), written atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,76 @@
+"""dt analyze's plots: success, precision and normalized precision curves (pytracking style), per-attribute bars.
+
+Every tracker keeps one colour in every plot (its place in the order the folders were given), so a curve can be
+matched across the plots whatever each one's ranking. Legends list the trackers best first; with more than a few
+trackers or a long name (plot_style.place_legend) the legend goes right of the axes, where it covers no data.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from droptrack.eval.plot_style import line_style, place_legend, plain, save_png, tracker_colors
+
+PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
+              "attributes": "attributes.png"}
+TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
+          "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]"),
+          "norm_precision": ("Normalized precision plot", "Normalized location error threshold",
+                             "Distance Precision [%]")}
+
+
+def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
+                 series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
+    """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
+    'name [score x100]'."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    position = {n: i for i, n in enumerate(colors)}
+    order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
+    handles, labels = [], []
+    for rank, (name, x, y, score) in enumerate(order):   # the best on top where curves overlap
+        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
+                           linestyle=line_style(position[name], len(colors)))
+        labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
+    xs = series[0][1]
+    ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
+    ax.grid(True, linestyle="--")
+    place_legend(ax, handles, labels, "lower left" if "Success" in title else "lower right", score_name)
+    return fig
+
+
+def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
+    """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
+    curves) and attributes.png into `out`, named in
+    report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
+    sit, stale, next to the new report.json)."""
+    from droptrack.eval.attributes_view import attribute_plot
+
+    earlier = (out / "report.json").is_file()
+    colors = tracker_colors([t.name for t in report.trackers])
+    for kind, (header, key) in zip(TITLES, columns):   # the first columns: success, precision, norm. precision
+        if kind not in report.trackers[0].result.curves():
+            continue
+        series = [(t.name, *t.result.curves()[kind], t.result.scores()[key]) for t in report.trackers]
+        title, xlabel, ylabel = TITLES[kind]
+        label = legend_titles.get((report.protocol.endswith("-ope"), key), header)
+        fig = curve_figure(f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series, colors)
+        save_png(fig, out / PLOT_FILES[kind])
+        report.plots[kind] = PLOT_FILES[kind]
+    if report.attributes is not None and report.attributes.scores:
+        headline = {t.name: t.result.scores()[columns[0][1]] for t in report.trackers}
+        order = sorted(headline, key=lambda n: -headline[n] if math.isfinite(headline[n]) else math.inf)
+        attribute_plot(out / PLOT_FILES["attributes"], report.attributes, f"Per attribute on {report.dataset}",
+                       colors, order)
+        report.plots["attributes"] = PLOT_FILES["attributes"]
+    for kind, name in PLOT_FILES.items():
+        if earlier and kind not in report.plots and (out / name).is_file():
+            (out / name).unlink()

@@ -1,0 +1,53 @@
+"""Plain comma-separated GT tables (LaSOT, GOT-10k, TrackingNet, UAV123's NaN rows) are read in one go; every table
+reads to the same boxes and the same errors as line by line: the values here are written out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from droptrack.data.sequence import load_boxes, load_flags
+from droptrack.errors import DatasetError
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("text, rows", [
+    ("1,2,3,4\n5.5,6e1,-7,.5\n", [[1, 2, 3, 4], [5.5, 60, -7, 0.5]]),
+    ("1,2,3,4", [[1, 2, 3, 4]]),                                   # no final line end
+    ("\n1,2,3,4\n\n\n5,6,7,8\n\n", [[1, 2, 3, 4], [5, 6, 7, 8]]),   # blank lines
+    ("NaN,NaN,NaN,NaN\n1,2,3,4\n", [[NAN] * 4, [1, 2, 3, 4]]),      # UAV123: target out of view
+    ("1,,2,3,4\n", [[1, 2, 3, 4]]),                                 # a doubled separator counts once
+    (",1,2,3,4,\n", [[1, 2, 3, 4]]),                                # leading and trailing separators
+    ("1,2,3,4\r\n5,6,7,8\r\n", [[1, 2, 3, 4], [5, 6, 7, 8]]),       # Windows line ends
+    ("1.000000000000000055511151231257827,2,3,4\n", [[1.0000000000000000555, 2, 3, 4]]),
+])
+def test_tables_read_to_these_boxes(tmp_path: Path, text: str, rows: list) -> None:
+    (tmp_path / "groundtruth.txt").write_text(text)
+    assert np.array_equal(load_boxes(tmp_path / "groundtruth.txt"), np.array(rows, dtype=np.float64), equal_nan=True)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("1,2,3,4\n1,2,3\n", 2), ("1,2,3,4\n1,2,3,4,5\n", 2), ("1,2,3,4\n1e,2,3,4\n", 2), ("1,2,3,4\n--1,2,3,4\n", 2),
+    ("1,2,3,4\n\n1,2,3," + "1" * 1100 + "\n", 3),   # four numbers, but a row longer than a row of numbers can be
+])
+def test_bad_rows_are_named_by_line(tmp_path: Path, text: str, line: int) -> None:
+    (tmp_path / "groundtruth.txt").write_text(text)
+    with pytest.raises(DatasetError, match=rf"groundtruth\.txt:{line}: "):
+        load_boxes(tmp_path / "groundtruth.txt")
+
+
+@pytest.mark.parametrize("text, flags", [("0,1,0,1\n", [0, 1, 0, 1]), ("1.9\n-1.9\n0\n", [1, -1, 0]),
+                                         ("-9223372036854775808,0", [-2 ** 63, 0])])
+def test_labels_truncate_as_integers(tmp_path: Path, text: str, flags: list) -> None:
+    (tmp_path / "full_occlusion.txt").write_text(text)
+    assert load_flags(tmp_path / "full_occlusion.txt").tolist() == flags
+
+
+@pytest.mark.parametrize("text", ["0,nan\n", "0,-inf\n", "9223372036854775808\n", "0,x\n"])
+def test_labels_that_are_no_int64_are_refused(tmp_path: Path, text: str) -> None:
+    (tmp_path / "out_of_view.txt").write_text(text)
+    with pytest.raises(DatasetError, match=r"out_of_view\.txt: labels must be integers"):
+        load_flags(tmp_path / "out_of_view.txt")
