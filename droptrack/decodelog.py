@@ -62,6 +62,8 @@ def quiet_decoding() -> Iterator[list[str]]:
     said: list[str] = []
     with _FD2, contextlib.ExitStack() as stack:
         try:
+            if not hasattr(os, "pread"):   # Windows: no pread, the lines stay on stderr there
+                raise OSError("no pread")
             scratch = _scratch_file()
             stack.callback(os.close, scratch)
             saved = os.dup(2)
