@@ -59,6 +59,16 @@ def is_still_image(path: Path) -> bool:
             return True   # not countable: cv2.imread's own error names it
 
 
+def animation_problem(path: Path) -> str | None:
+    """Why an image file holding several pictures cannot be tracked as a video, or None: an animated WebP, of which
+    cv2.imread reads the first picture only and OpenCV's FFmpeg none."""
+    if path.suffix.lower() != ".webp" or is_still_image(path):
+        return None
+    return (f"'{path}' is an animated WebP, which OpenCV reads no video from; split it into a folder of frames and "
+            "track that: `mkdir frames && python -c \"from PIL import Image, ImageSequence as S; [f.convert('RGB')"
+            f".save(f'frames/{{i:04d}}.png') for i, f in enumerate(S.Iterator(Image.open('{path.name}')))]\"`")
+
+
 def frames_problem(folder: Path) -> str | None:
     """Why a folder's frames cannot be read as one sequence, or None: photos cv2.imread cannot decode (left out,
     every later frame's index would shift), or a frame in two formats (a converted copy beside its original: every

@@ -99,3 +99,18 @@ def test_tiffs_turned_by_their_orientation_tag_read_upright_as_viewers_show_them
     for f in frames:
         with Image.open(folder / f"{f.index + 1}.tif") as shown:
             assert np.array_equal(f.image, np.asarray(ImageOps.exif_transpose(shown).convert("RGB"))), f.index
+
+
+def test_an_animated_webp_is_one_line_whose_command_splits_it_into_trackable_frames(tiny_ckpt, tmp_path):
+    import subprocess
+    import sys
+
+    frames = [Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(4)]
+    frames[0].save(tmp_path / "clip.webp", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    r = runner.invoke(app, ["run", str(tmp_path / "clip.webp"), "-m", str(tiny_ckpt), "--device", "cpu",
+                            "--init", "1,1,8,8"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "animated WebP" in r.output, r.output
+    command = r.output.split("`")[1].replace("python -c", f"'{sys.executable}' -c")
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True, timeout=60)
+    with open_source(tmp_path / "frames") as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [0, 40, 80, 120]

@@ -25,8 +25,8 @@ import numpy as np
 
 from droptrack.decodelog import first_damage, quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import (frames_problem, is_still_image, no_frames_message, Probes, read_bgr,
-                                  sorted_images)
+from droptrack.imagefiles import (animation_problem, frames_problem, is_still_image, no_frames_message, Probes,
+                                  read_bgr, sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
@@ -382,6 +382,9 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     if kind == "folder" or (kind == "video" and is_still_image(path)):   # a photo: EXIF orientation applied
         return FolderSource(path, fps)
     if kind == "video":
+        why = animation_problem(path)
+        if why is not None:
+            raise SourceError(why)
         with _quiet_opencv():
             return _open_video(path)
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
