@@ -10,7 +10,9 @@ name or keyword fails here as it would there. Behaviours of the bindings copied 
   filters for itself), and the log trampoline drops exceptions as the monitor's does.
 
 `sigint_in` names the callback (a monitor's, or the logger's `log`) before which the process receives SIGINT (as the
-first Python code to run after a Ctrl-C that arrived while TensorRT ran in C++).
+first Python code to run after a Ctrl-C that arrived while TensorRT ran in C++); 'WHERE:log' names one log call of
+the constructors (Builder, Runtime, OnnxParser: CUDA starts there), of create_execution_context ('context') or of
+execute_async_v3 ('execute') or create_engine_inspector ('inspector'), each logging one line as TensorRT does.
 """
 
 from __future__ import annotations
@@ -89,6 +91,36 @@ class BuilderConfig:
         return self.cache
 
 
+class Engine:
+    """A deserialized engine: its execution context logs its memory use; an enqueue logs one line."""
+
+    def __init__(self, fake: "FakeTRT", logger):
+        self.fake, self.logger = fake, logger
+
+    def create_execution_context(self):
+        self.fake._callback(self.logger, "log", ILogger.Severity.INFO, "[MemUsageChange] TensorRT-managed allocation "
+                            "in IExecutionContext creation: CPU +0, GPU +4, now: CPU 0, GPU 8 (MiB)", where="context")
+        return Context(self.fake, self.logger)
+
+    def create_engine_inspector(self):
+        self.fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, "Engine inspector created", where="inspector")
+        return SimpleNamespace(get_engine_information=lambda format: '{"Layers": [], "Bindings": []}')
+
+
+class Context:
+    def __init__(self, fake: "FakeTRT", logger):
+        self.fake, self.logger, self.ran = fake, logger, 0
+
+    def set_tensor_address(self, name, memory):
+        return True
+
+    def execute_async_v3(self, stream_handle):
+        self.fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, "Total per-runner device persistent "
+                            "memory is 0", where="execute")
+        self.ran += 1
+        return True
+
+
 class Network:
     def __init__(self, flags):
         self.flags, self.num_layers, self.num_outputs = flags, 0, 0
@@ -111,12 +143,12 @@ class FakeTRT:
         trt.NetworkDefinitionCreationFlag = SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
         trt.MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
         trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
+        trt.LayerInformationFormat = SimpleNamespace(JSON="JSON", ONELINE="ONELINE")
         trt.BuilderFlag = SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32", OBEY_PRECISION_CONSTRAINTS="OBEY")
 
         class Builder:
             def __init__(self, logger):
-                if fake.no_cuda:
-                    raise TypeError(NULLPTR)
+                fake._init_cuda(logger, "Builder")
                 self.logger = logger
 
             def create_network(self, flags=0):
@@ -134,6 +166,8 @@ class FakeTRT:
 
         class OnnxParser:
             def __init__(self, network, logger):
+                fake._callback(logger, "log", ILogger.Severity.INFO, "----------------------------------------------",
+                               where="OnnxParser")
                 self.num_errors, self.logger = 0, logger
 
             def parse_from_file(self, model):
@@ -143,17 +177,27 @@ class FakeTRT:
 
         class Runtime:
             def __init__(self, logger):
-                if fake.no_cuda:
-                    raise TypeError(NULLPTR)
+                fake._init_cuda(logger, "Runtime")
+                self.logger = logger
+
+            def deserialize_cuda_engine(self, serialized_engine):
+                return Engine(fake, self.logger) if bytes(serialized_engine) == b"PLAN" else None
 
         trt.Builder, trt.OnnxParser, trt.Runtime = Builder, OnnxParser, Runtime
         return trt
 
-    def _callback(self, monitor, name: str, *args, failed=None):
+    def _init_cuda(self, logger, where: str) -> None:
+        """What a constructor does first: start CUDA, logging it (INFO), or fail as TensorRT's factory then does."""
+        self._callback(logger, "log", ILogger.Severity.INFO, "[MemUsageChange] Init CUDA: CPU +2, GPU +0, now: CPU 31, "
+                       "GPU 410 (MiB)", where=where)
+        if self.no_cuda:
+            raise TypeError(NULLPTR)
+
+    def _callback(self, monitor, name: str, *args, failed=None, where: str = ""):
         """One callback (a monitor's, a logger's `log`) as the binding's trampoline makes it: exceptions printed and
-        dropped."""
+        dropped. `where`: the constructor or call whose log this is ('' for the parse and the build)."""
         try:
-            if name == self.sigint_in:
+            if self.sigint_in == (f"{where}:{name}" if where else name):
                 self.sigint_in = ""
                 signal.raise_signal(signal.SIGINT)   # its Python handler runs here, before the callback's code
             return getattr(monitor, name)(*args)

@@ -238,20 +238,23 @@ def test_outputs_another_user_owns_are_refused_before_work(video, shared_tmp):
     assert (own / "boxes.txt.part").read_text() == "1,2,3,4\n"
 
 
-def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp):
+@pytest.mark.parametrize("name, options", [("model.onnx", ()), ("model.engine.json", ("--engine",)),
+                                           ("model.engine.failed", ("--engine",))])
+def test_export_refuses_another_users_graph_before_work(tiny_ckpt, shared_tmp, name, options):
     """dt export -o a sticky folder holding another user's writable model.onnx exported, verified, wrote parity.json
-    and then failed to rename its graph ('cannot access .../slim.onnx'); now refused before any work."""
+    and then failed to rename its graph ('cannot access .../slim.onnx'); now refused before any work. The same for
+    an engine's sidecar (removed before its build) and the name an unverified engine is kept under."""
     out = shared_tmp / "exports"
     out.mkdir()
     os.chmod(out, 0o1777)
-    (out / "model.onnx").write_bytes(b"old")
-    os.chmod(out / "model.onnx", 0o666)
+    (out / name).write_bytes(b"old")
+    os.chmod(out / name, 0o666)
     shutil.copy(tiny_ckpt, shared_tmp / "tiny.pt")
-    [result] = dt_as_user(("export", shared_tmp / "tiny.pt", "-o", out))
+    [result] = dt_as_user(("export", shared_tmp / "tiny.pt", "-o", out, *options))
     line = one_line_error(result)
-    assert line == (f"error: --output '{out}' holds 'model.onnx', which this export replaces, and it belongs to "
+    assert line == (f"error: --output '{out}' holds '{name}', which this export replaces, and it belongs to "
                     f"another user in the sticky folder '{out}', where only its owner may replace it; pass another path")
-    assert sorted(p.name for p in out.iterdir()) == ["model.onnx"] and (out / "model.onnx").read_bytes() == b"old"
+    assert sorted(p.name for p in out.iterdir()) == [name] and (out / name).read_bytes() == b"old"
 
 
 def test_dataset_frame_the_user_cannot_read(shared_tmp):

@@ -56,3 +56,33 @@ def test_dt_export_engine_from_a_graph_parses_it_once(onnx_model, tmp_path, monk
     r = cli("export", graph, "--engine")
     assert r.exit_code == 0 or "no engine built" in r.output, r.output   # built, or no TensorRT / GPU here
     assert calls == [str(graph)]
+
+
+def test_dt_eval_parses_an_onnx_model_once(onnx_model, tmp_path, monkeypatch):
+    """`dt eval --model GRAPH.onnx` parsed it for the results folder's identity, then again in the loader (and once
+    more in every worker process): the identity's check now goes with the tracker spec to the loaders."""
+    data = tmp_path / "synth"
+    assert cli("data", "synth", data, "-n", "1", "--frames", "4", "--split", "val").exit_code == 0
+    calls = _count_loads(monkeypatch)
+    r = cli("eval", "--dataset", "synth", "--root", data, "-m", onnx_model, "-o", tmp_path / "r")
+    assert r.exit_code == 0, r.output
+    assert calls == [str(onnx_model)]
+    assert (tmp_path / "r" / "model" / "synth_val_00001.txt").is_file()
+
+
+def test_a_graph_replaced_after_its_check_is_checked_again(tmp_path, monkeypatch):
+    """The loaders skip their own check only for the file that was checked: one whose external data was moved out
+    of its folder after the check (a race with whoever may write it) is refused, as without the earlier check."""
+    from droptrack.engine.onnx_files import check_graph
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.errors import BackendError, CheckpointError
+
+    model = graph_with_external_weights(tmp_path)
+    checked = check_graph(model, CheckpointError)
+    assert checked.locations == ("w.bin",) and checked.locations_for(model) == ["w.bin"]
+    assert graph_with_external_weights(tmp_path, "../outside.bin") == model   # rewritten in place
+    assert checked.locations_for(model) is None
+    calls = _count_loads(monkeypatch)
+    with pytest.raises(BackendError, match="climbs out of the model's folder"):
+        OrtBackend(model, checked=checked)
+    assert calls == [str(model)]

@@ -160,3 +160,36 @@ def test_the_logger_keeps_a_message_it_cannot_print():
         logger.log(1, "Error Code 1: Cuda Runtime (out of memory)")
     logger.log(4, "Parsing node: /patch_embed/Conv")   # VERBOSE: neither printed nor kept
     assert logger.since(mark) == [(1, "Error Code 1: Cuda Runtime (out of memory)")]
+
+
+@pytest.mark.parametrize("outputs, search, problem", [
+    (("y",), [1, 3, 128, 128], "inputs ['search', 'template'] and outputs ['y'], not ['template', 'search'] and "
+                               "['score_map', 'size_map', 'offset_map']"),
+    (("score_map", "size_map", "offset_map"), [1, 3, 96, 96],
+     "input 'search' is float32 [1, 3, 96, 96], its metadata gives float32 [N, 3, 128, 128]")])
+def test_a_graph_that_is_not_the_trackers_is_refused_before_the_build(monkeypatch, tmp_path, outputs, search, problem):
+    """An .onnx with droptrack metadata but other I/O got an engine built (minutes on a real model) and 'next: dt run'
+    printed, and every dt command then refused that engine; now the graph is refused first, TensorRT or not."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from droptrack.config import load_config, meta_from_config
+    from droptrack.export.onnx import set_metadata
+    from helpers import cli, one_line_error
+
+    def io(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    nodes = [helper.make_node("Identity", ["search"], [name]) for name in outputs]
+    graph = helper.make_graph(nodes, "g", [io("template", [1, 3, 64, 64]), io("search", search)],
+                              [io(name, search) for name in outputs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    set_metadata(model, meta_from_config(load_config("tiny_ce_test"), arch="droptrack"))   # crops 64 and 128
+    onnx.save(model, str(tmp_path / "other.onnx"))
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    line = one_line_error(cli("export", tmp_path / "other.onnx", "--engine"))
+    assert line == f"error: other.onnx is not a tracker graph that droptrack runs ({problem}); export the tracker " \
+                   "with `dt export CHECKPOINT`"
+    assert fake.built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["other.onnx"]

@@ -59,7 +59,7 @@ def test_pinned_upload_waits_for_the_copy_that_last_read_a_buffer():
 
 def test_cuda_index_parsing():
     assert [cuda_index(d) for d in (None, "cuda", "cuda:0", "cuda:3", 2)] == [0, 0, 0, 3, 2]
-    for bad in ("cpu", "cuda:x", "gpu:1"):
+    for bad in ("cpu", "cuda:x", "gpu:1", "cuda:", "cuda:-1", "cuda:²", "cuda:1 "):
         with pytest.raises(BackendError, match="--device cuda"):
             cuda_index(bad)
 

@@ -93,9 +93,10 @@ def engine_layer_info(path: str | Path, device: int = 0) -> dict:
     logger = trt_compat.logger(trt)
     with torch.cuda.device(device):
         _runtime, engine = trt_compat.deserialize(trt, Path(path).read_bytes(), logger)
-        inspector = engine.create_engine_inspector()
+        with trt_compat.sigint_deferred():   # both may log: a Ctrl-C raised in a log call would be dropped
+            inspector = engine.create_engine_inspector()
+            text = None if inspector is None else inspector.get_engine_information(trt.LayerInformationFormat.JSON)
         if inspector is None:
             raise BackendError(f"TensorRT could not create an engine inspector for '{Path(path).name}' (see the "
                                "TensorRT log above)")
-        text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
     return json.loads(text)

@@ -9,6 +9,7 @@ refuses that depends on their versions, so droptrack checks every tensor itself 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
@@ -117,3 +118,31 @@ def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     if problem:
         raise error(problem)
     return external_locations(model)
+
+
+def _stamp(path: str | Path) -> tuple[int, ...]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class CheckedGraph:
+    """An .onnx file's external data files as `check_external_data` found them, with the file's identity (device,
+    inode, size, mtime) just before: a loader given it skips its own check, a second parse of the graph, only while
+    the file is still that one (a file replaced since is checked again)."""
+
+    locations: tuple[str, ...]
+    stamp: tuple[int, ...]
+
+    def locations_for(self, path: str | Path) -> list[str] | None:
+        """The checked locations when `path` is still the file that was checked, else None (check it again)."""
+        try:
+            return list(self.locations) if _stamp(path) == self.stamp else None
+        except OSError:
+            return None
+
+
+def check_graph(path: str | Path, error: type[Exception]) -> CheckedGraph:
+    """`check_external_data` of `path`, kept with the file's identity for the loaders (`CheckedGraph`)."""
+    stamp = _stamp(path)
+    return CheckedGraph(tuple(check_external_data(path, error)), stamp)

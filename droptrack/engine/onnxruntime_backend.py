@@ -12,6 +12,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
+from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.errors import BackendError, MetadataError
 
 CPU = "CPUExecutionProvider"
@@ -70,7 +71,9 @@ class OrtBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0):
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, checked: CheckedGraph | None = None):
+        """`checked`: the caller's check of this file (`onnx_files.check_graph`): while the file is unchanged it is
+        not parsed again (a large graph's parse costs hundreds of MB)."""
         try:
             import onnxruntime as ort
         except ImportError:
@@ -83,7 +86,8 @@ class OrtBackend(Backend):
         from droptrack.engine.trt_compat import import_tensorrt
 
         # weights outside the model's folder: refused, never read; the files it reads, for the resume fingerprint
-        self.external_data: list[str] = check_external_data(self.path, BackendError)
+        known = checked.locations_for(self.path) if checked is not None else None
+        self.external_data: list[str] = check_external_data(self.path, BackendError) if known is None else known
 
         providers = choose_providers(device, ort.get_available_providers(),
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)

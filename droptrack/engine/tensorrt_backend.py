@@ -43,7 +43,7 @@ def cuda_index(device: int | str | None) -> int:
     if isinstance(device, int):
         return device
     head, _, idx = str(device).partition(":")
-    if head != "cuda" or not idx.isdigit():
+    if head != "cuda" or not (idx.isascii() and idx.isdigit()):   # '²' is a digit to isdigit, not to int()
         raise BackendError(f"device '{device}' is not a CUDA device; TensorRT engines run on --device cuda[:N]")
     return int(idx)
 
@@ -148,6 +148,11 @@ class TensorRTBackend(Backend):
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
         rebuild = info.get("rebuild_command", f"dt export {shlex.quote(str(self.path.with_suffix('.onnx')))} --engine")
+        size, built = self.path.stat().st_size, info.get("plan_bytes")
+        if type(built) is int and size != built:   # TensorRT would only say it cannot deserialize it
+            raise BackendError(f"engine '{self.path.name}' is {size} bytes, but its build wrote {built} (its sidecar "
+                               f"says): cut short or changed since, e.g. a copy that did not finish; copy it again, "
+                               f"or rebuild it: {rebuild}")
         reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")

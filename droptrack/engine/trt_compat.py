@@ -118,7 +118,8 @@ def created(factory: Callable[..., Any], *args: Any, what: str, error: type[Exce
     TypeError('pybind11::init(): factory function returned nullptr') when TensorRT cannot make the object, most
     often because CUDA failed to initialise for it (its log above names the CUDA error)."""
     try:
-        return factory(*args)
+        with sigint_deferred():   # CUDA starts up here, logging through the Python logger
+            return factory(*args)
     except TypeError as exc:
         if NULLPTR_HINT not in str(exc):
             raise
@@ -265,16 +266,17 @@ def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
 
 @contextmanager
 def sigint_deferred(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
-    """Ctrl-C while TensorRT works raises KeyboardInterrupt once the block has ended, not lost: TensorRT calls Python
-    back in this thread (the logger, for every message; a progress monitor), Python raises the KeyboardInterrupt in
-    the first Python code that runs, such a callback, and the binding prints and drops it there. Here SIGINT is only
-    noted (and `on_signal` called) until the block ends (main thread, default handler only; elsewhere nothing
-    changes)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    """Ctrl-C while TensorRT works reaches Python's SIGINT handler once the block has ended, not lost: TensorRT calls
+    Python back in this thread (the logger, for every message; a progress monitor), Python runs the handler, and its
+    KeyboardInterrupt, in the first Python code that runs, such a callback, where the binding prints and drops it.
+    Here SIGINT is only noted (and `on_signal` called) until the block ends, then the handler that was in place runs
+    (the default one raises KeyboardInterrupt; `dt run`'s stops after the frame), also after an error in the block.
+    Main thread and a Python handler only (SIG_IGN: nothing runs for it); elsewhere nothing changes."""
+    before = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(before):
         yield
         return
-    noted = []
+    noted: list[int] = []
 
     def note(signum, frame) -> None:
         noted.append(signum)
@@ -284,10 +286,10 @@ def sigint_deferred(on_signal: Callable[[], None] | None = None) -> Iterator[Non
     signal.signal(signal.SIGINT, note)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if noted:
-        raise KeyboardInterrupt
+    finally:   # also when the block failed: a Ctrl-C the user gave wins over the error it met
+        signal.signal(signal.SIGINT, before)
+        for signum in noted:
+            before(signum, None)
 
 
 @contextmanager
@@ -346,7 +348,8 @@ def deserialize(trt, plan: bytes, logger):
 def execution_context(engine):
     """An execution context of `engine` (its activation memory allocated on the current device); TensorRT returns
     None when that fails (the reason is in the TensorRT log) -> BackendError."""
-    context = engine.create_execution_context()
+    with sigint_deferred():   # it logs its memory use: a Ctrl-C raised in that log call would be dropped
+        context = engine.create_execution_context()
     if context is None:
         raise BackendError("TensorRT could not create an execution context for the engine (see the TensorRT log "
                            "above; often too little free GPU memory for its activations)")
@@ -364,5 +367,7 @@ def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
             raise BackendError(f"TensorRT refused the device address of tensor '{name}' (0x{ptr:x}, "
                                f"{ptr % 256} bytes past 256-byte alignment, or a name the engine lacks); "
                                "pass contiguous tensors or rebuild the engine with `dt export MODEL.onnx --engine`")
-    if not context.execute_async_v3(stream_handle):
+    with sigint_deferred():   # TensorRT may log during the enqueue: a Ctrl-C raised there would be dropped
+        enqueued = context.execute_async_v3(stream_handle)
+    if not enqueued:
         raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")

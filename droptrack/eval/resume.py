@@ -8,6 +8,7 @@ folder's lock, temp files of a killed run are removed, and a sequence is done wh
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +17,7 @@ import numpy as np
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
-from droptrack.engine.onnx_files import check_external_data
+from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
 from droptrack.runtime.fingerprint import external_data_sha256
@@ -25,9 +26,18 @@ MANIFEST = "eval.json"
 LOCK = ".lock"
 
 
+def checked(spec: TrackerSpec) -> TrackerSpec:
+    """`spec` with its .onnx artifact's check (external data outside its folder refused): the graph is parsed here
+    once, for `identity` and for the loaders (`onnx_files.CheckedGraph`; a large graph's parse costs hundreds of MB)."""
+    path = Path(spec.artifact) if spec.artifact is not None and spec.baseline is None else None
+    if path is None or path.suffix.lower() != ".onnx" or not path.is_file() or spec.checked is not None:
+        return spec
+    return dataclasses.replace(spec, checked=check_graph(path, CheckpointError))
+
+
 def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     """What must match for results in a folder to be resumed: artifact bytes (sha256, and an ONNX graph's external
-    data files'), config, dataset tag."""
+    data files', as `checked` found them), config, dataset tag."""
     if spec.baseline is not None:
         from droptrack.eval.baselines import identity
 
@@ -41,9 +51,9 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         if not path.is_file():
             raise CheckpointError(f"artifact {path} does not exist or is not a file; pass a checkpoint, .onnx or "
                                   ".engine file")
-    locations = None
-    if path.suffix.lower() == ".onnx":   # its weights may live in files beside it: pinned too, once checked to be
-        locations = check_external_data(path, CheckpointError)   # in its folder (never read elsewhere: /dev/zero)
+    locations = None if spec.checked is None else list(spec.checked.locations)
+    if path.suffix.lower() == ".onnx" and locations is None:   # its weights may live in files beside it: pinned too,
+        locations = check_external_data(path, CheckpointError)   # once checked to be in its folder (never /dev/zero)
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),
             "external_data": external_data_sha256(path, locations),
             "config": spec.config, "dataset": tag}

@@ -32,7 +32,7 @@ from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, w
                                     write_trackingnet_submission)
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
-from droptrack.eval.resume import (check_manifest, complete, fingerprint, identity, locked, remove_stale_temp,
+from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
                                    result_paths)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
@@ -165,6 +165,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     plan = plan_threads(threads, artifact, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
                        ext=ext or None, realtime=realtime)
+    spec = checked(spec)   # an .onnx graph: parsed once, here
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     inputs = {s.name: fingerprint(s) for s in seqs}

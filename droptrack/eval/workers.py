@@ -21,6 +21,7 @@ import numpy as np
 
 from droptrack.data.sequence import Sequence, first_missing_frame, missing_frame
 from droptrack.decodelog import DamageLog
+from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DatasetError, DropTrackError, InputError
 from droptrack.eval.realtime import RealTime, Schedule
@@ -53,6 +54,7 @@ class TrackerSpec:
     baseline: str | None = None   # a classic OpenCV tracker (droptrack.eval.baselines) instead of an artifact
     ext: dict | None = None       # tracker-extension overrides of the artifact's TEST keys (TEST-style keys)
     realtime: RealTime | None = None   # latency-aware evaluation (droptrack.eval.realtime); None: every frame
+    checked: CheckedGraph | None = None   # an .onnx artifact's check (eval.resume.checked): no second parse to load
 
 
 class WorkerInitError(DropTrackError):
@@ -116,10 +118,10 @@ def load(spec: TrackerSpec) -> Any:
         from droptrack.eval.baselines import create
 
         return create(spec.baseline)
-    from droptrack.runtime.tracker import load_tracker
+    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
-    return load_tracker(spec.artifact, config=spec.config, device=spec.device, threads=spec.threads or 0,
-                        ext=spec.ext)
+    backend = load_backend(spec.artifact, spec.config, spec.device, spec.threads or 0, checked=spec.checked)
+    return Tracker(backend, tracker_ext(backend, spec.ext))
 
 
 # ---- worker process side ----------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         check_calib_source(calib)
         if int8_options is not None:
             int8_options.check()
-    if checkpoint is not None and str(checkpoint).endswith(".onnx"):   # options of a checkpoint export: refused
+    if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # a checkpoint export's options: refused
         given = [o for o, on in (("--fp16/--int8", len(precs) > 1), ("--keep-fp32", keep_fp32), ("--calib", calib),
                                  ("--safetensors", safetensors), ("--output", Path(output_dir) != DEFAULT_OUTPUT))
                  if on]
@@ -53,7 +53,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
     elif checkpoint is not None and not in_memory:
         check_checkpoint_path(checkpoint)
-    if checkpoint is None or not str(checkpoint).endswith(".onnx"):   # made once the checkpoint has loaded
+    if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)
     if safetensors and checkpoint is not None and not in_memory and same_file(Path(output_dir) / SAFETENSORS,
                                                                               checkpoint):

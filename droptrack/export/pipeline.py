@@ -3,7 +3,8 @@
 Every artifact is written to a hidden temp file in the output folder, verified against PyTorch on real
 input pairs, then renamed: to its final name when parity passes, to `<name>.failed` (kept for inspection)
 when it does not. A failed export never leaves a file under the final name; the output folder's file names,
-checks and lock (a killed export's temp files are removed by the next one) are in droptrack.export.workdir.
+checks and lock (a killed export's temp files are removed by the next one) are in droptrack.export.workdir;
+the engines (built, then checked, each on its own) in droptrack.export.engines.
 """
 
 from __future__ import annotations
@@ -12,89 +13,24 @@ import contextlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import ArtifactMeta
-from droptrack.errors import BackendError, CheckpointError, DropTrackError, ExportError, room_checked
+from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, GraphReport, check_onnx_file, check_opset,
-                                   checkpoint_hash, example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
+from droptrack.export.engines import engine_failures, engine_only, export_engine
+from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
+                                   example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
-from droptrack.export.tensorrt import GraphFacts
-from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.export.parity import ParityReport, write_parity_json
+from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
 from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, exclusive, prepare_output_dir
 
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
-
-
-class ParityError(ExportError):
-    """An artifact failed its parity check (it is kept as `<name>.failed`); `.report` holds everything."""
-
-    def __init__(self, message: str, report: "ExportReport | None" = None):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass
-class ExportResult:
-    """One artifact of an export."""
-
-    name: str
-    path: Path
-    precision: str
-    status: str                      # 'ok' | 'failed' | 'skipped'
-    seconds: float
-    parity: ParityReport | None = None
-    meta: ArtifactMeta | None = None
-    graph: GraphReport | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def size_mb(self) -> float:
-        return self.path.stat().st_size / 1e6 if self.path.is_file() else 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass
-class ExportReport:
-    """All artifacts of one `dt export` run."""
-
-    output_dir: Path
-    results: list[ExportResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[ExportResult]:
-        return [r for r in self.results if r.status == "failed"]
-
-    def get(self, precision: str, kind: str = "onnx") -> ExportResult | None:
-        """The result for a precision ('onnx' graph or 'engine')."""
-        suffix = ".onnx" if kind == "onnx" else ".engine"
-        for r in self.results:
-            if r.precision == precision and r.name.endswith(suffix):
-                return r
-        return None
-
-
-@dataclass
-class Source:
-    """The PyTorch model being exported, its config, checkpoint hash and reference outputs on real pairs."""
-
-    model: object
-    cfg: object
-    checkpoint: Path | None
-    sha256: str
-    pairs: list[InputPair]
-    reference: list[dict]
-    ranks: list[list]          # PyTorch's CE rankings per pair (one array per CE block)
 
 
 def load_source(checkpoint: str | Path | None = None, config: str | None = None, model=None, cfg=None,
@@ -244,41 +180,6 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
     return res
 
 
-def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
-                  log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
-    """TensorRT engine for one verified graph; on a machine without TensorRT/GPU: status 'skipped' + reason.
-    `facts`: the graph's, where the caller has parsed it (the graph is parsed once)."""
-    from droptrack.export.tensorrt import TensorRTUnavailable, build_engine, graph_facts
-
-    t0 = time.perf_counter()
-    facts = graph_facts(onnx_path) if facts is None else facts
-    meta = facts.meta
-    engine = onnx_path.with_suffix(".engine")
-    try:
-        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
-    except TensorRTUnavailable as exc:
-        return ExportResult(engine.name, engine, meta.precision, "skipped", time.perf_counter() - t0, None, meta,
-                            notes=[str(exc)])
-    except ExportError as exc:   # this build failed; the other graphs' engines are still built
-        return ExportResult(engine.name, engine, meta.precision, "failed", time.perf_counter() - t0, None, meta,
-                            notes=[str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__])
-    report = None
-    if source is not None:
-        from droptrack.engine.tensorrt_backend import TensorRTBackend
-
-        with TensorRTBackend(engine) as be:
-            outs = [be.infer(p.template, p.search) for p in source.pairs]
-        report = compare(outs, source.reference, source.pairs, meta, engine.name, meta.precision,
-                         gate_tensors=False)
-        write_parity_json(onnx_path.parent, [report])
-    status = "ok" if report is None or report.passed else "failed"
-    if status == "failed":
-        os.replace(engine, engine.with_name(engine.name + ".failed"))
-    notes = (["reused from cache"] if res.reused else []) + res.notes
-    return ExportResult(engine.name, engine, meta.precision, status, time.perf_counter() - t0, report, meta,
-                        notes=notes)
-
-
 def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET,
                precisions: list[str] | tuple[str, ...] | str = ("fp32",), calib: str | None = None,
@@ -301,8 +202,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
                          int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
-    if checkpoint is not None and str(checkpoint).endswith(".onnx"):
-        return _engine_only(Path(checkpoint), engine, workspace_gb, typing, log, strict)
+    if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
+        return engine_only(Path(checkpoint), engine, workspace_gb, typing, log)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
     with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
@@ -322,45 +223,19 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             if "int8" in precs:
                 report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
                                                      tuple(keep_fp32))
-        if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT
+        if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT, nor model.safetensors
             wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
-                      and r.name != INT8_FILENAMES["ort"]]
+                      and r.path.suffix == ".onnx" and r.name != INT8_FILENAMES["ort"]]
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
-    unbuilt = [r for r in report.failures if r.parity is None and r.name.endswith(".engine")]   # build failed
-    report.notes += [f"{r.name}: build failed: {r.notes[0]}" for r in unbuilt]
+    report.notes += [f"{r.name}: {r.step} failed: {r.error}" for r in report.failures if r.step]
     if strict and report.failures:
         names = ", ".join(f"{r.name} ({'; '.join(r.parity.failures[:2]) if r.parity else 'failed'})"
-                          for r in report.failures if all(r is not u for u in unbuilt))
+                          for r in report.failures if not r.step)
         parts = [f"parity out of tolerance: {names}; kept for inspection as *.failed in {out} "
                  f"(details in {out / 'parity.json'})"] if names else []
-        parts += [f"engine build failed: {', '.join(f'{r.name} ({r.notes[0]})' for r in unbuilt)}; the ONNX graphs "
-                  f"are in {out}: rebuild with `dt export GRAPH.onnx --engine`"] if unbuilt else []
-        raise ParityError("; ".join(parts), report)
-    return report
-
-
-def _engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
-                 strict: bool) -> ExportReport:
-    from droptrack.export.tensorrt import graph_facts
-
-    graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
-    if not engine:
-        raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
-                          "or pass a checkpoint to export")
-    if not onnx_path.is_file():
-        raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
-    report = ExportReport(onnx_path.parent)
-    facts = graph_facts(onnx_path, graph)
-    del graph   # not kept through the build: TensorRT parses the file itself
-    result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
-    if result.status == "failed" and result.parity is None:   # the build failed: its reason, as the error
-        raise ExportError(result.notes[0])
-    if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
-        reason = result.notes[0] if result.notes else "TensorRT is unavailable"
-        raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")
-    report.results.append(result)
+        raise ParityError("; ".join(parts + engine_failures(report)), report)
     return report
 
 

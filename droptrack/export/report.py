@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droptrack.export.pipeline import ExportReport
+from droptrack.export.results import ExportReport
 
 _STATUS = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
 
@@ -19,14 +19,15 @@ def summary_table(report: ExportReport):
     for col, just in (("artifact", "left"), ("precision", "left"), ("status", "left"), ("size MB", "right"),
                       ("max error", "right"), ("cosine", "right"), ("box agreement", "right"), ("e2e boxes", "right"),
                       ("CE tokens", "right"), ("time s", "right")):
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just, no_wrap=col in ("artifact", "status"))   # names whole: they are files
     for r in report.results:
         p = r.parity
         tokens = "-"
         if p is not None and p.tokens:
             tokens = f"{p.token_agreement:.0%}"
         size = f"{r.size_mb:.1f}" if r.path.is_file() else "-"
-        t.add_row(r.path.name, r.precision, _STATUS.get(r.status, r.status), size,
+        status = _STATUS.get(r.status, r.status) + (f" ({r.step})" if r.step else "")   # the step that failed
+        t.add_row(r.path.name, r.precision, status, size,
                   f"{p.max_abs:.1e}" if p else "-", f"{p.cosine:.6f}" if p else "-",
                   f"{p.box_agreement:.0%}" if p else "-", f"{p.e2e_box_agreement:.0%}" if p else "-", tokens,
                   f"{r.seconds:.1f}")

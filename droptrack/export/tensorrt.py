@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
-from droptrack.errors import ExportError, InputError
+from droptrack.errors import ExportError, InputError, OutputFull
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
@@ -82,6 +82,26 @@ def check_fixed_sizes(onnx_path: Path, io_shapes: dict[str, dict[str, Any]]) -> 
             raise ExportError(f"{io['kind']} '{name}' of {onnx_path.name} has a dynamic size {io['shape']}; TensorRT "
                               "engines here are built for fixed sizes: export the graph again with `dt export "
                               "CHECKPOINT`, which writes them")
+
+
+def check_tracker_io(onnx_path: Path, io_shapes: dict[str, dict[str, Any]], meta: ArtifactMeta) -> None:
+    """Refuse, before the builder runs, a graph whose I/O is not the tracker's (float32 template and search crops of
+    its metadata's sizes in, the three maps out): every dt command refuses its engine (`TensorRTBackend`), after a
+    build of minutes."""
+    from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
+
+    names = {kind: sorted(n for n, io in io_shapes.items() if io["kind"] == kind) for kind in ("input", "output")}
+    if names["input"] != sorted(INPUT_NAMES) or names["output"] != sorted(OUTPUT_NAMES):
+        problems = [f"inputs {names['input']} and outputs {names['output']}, not {list(INPUT_NAMES)} and "
+                    f"{list(OUTPUT_NAMES)}"]
+    else:
+        sizes = {"template": meta.template_size, "search": meta.search_size}
+        problems = [f"input '{n}' is {io_shapes[n]['dtype']} {io_shapes[n]['shape']}, its metadata gives float32 "
+                    f"[N, 3, {size}, {size}]" for n, size in sizes.items()
+                    if io_shapes[n]["dtype"] != "float32" or list(io_shapes[n]["shape"][1:]) != [3, size, size]]
+    if problems:
+        raise ExportError(f"{onnx_path.name} is not a tracker graph that droptrack runs ({'; '.join(problems)}); "
+                          "export the tracker with `dt export CHECKPOINT`")
 
 
 @dataclass
@@ -150,14 +170,14 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     log = log or (lambda s: None)
     onnx_path = Path(onnx_path)
     facts = graph_facts(onnx_path) if facts is None else facts
-    meta = facts.meta
+    meta, io_shapes = facts.meta, facts.io_shapes
+    check_fixed_sizes(onnx_path, io_shapes)   # the graph first: refused on any machine, with or without TensorRT
+    check_tracker_io(onnx_path, io_shapes, meta)
     reason = trt_compat.unavailable_reason()
     if reason:
         raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")
     engine_path = Path(engine_path) if engine_path else onnx_path.with_suffix(".engine")
     env = trt_compat.runtime_env()
-    io_shapes = facts.io_shapes
-    check_fixed_sizes(onnx_path, io_shapes)
     onnx_sha = sha256_file(onnx_path)
     workspace_bytes = int(workspace_gb * (1 << 30))
     key = engine_cache_key(onnx_sha, meta.precision, env, io_shapes, meta.to_dict(), workspace_bytes, typing)
@@ -182,14 +202,16 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         reused = False
         try:
             atomic_write_bytes(cached, plan)
-        except OSError:
-            notes.append(f"engine cache folder {cdir} is not writable")
+        except (OSError, OutputFull) as exc:   # the cache only saves a rebuild: its disk full fails nothing
+            notes.append(f"engine cache folder {cdir} is {'full' if isinstance(exc, OutputFull) else 'not writable'}"
+                         ": the engine is not cached")
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
         "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "io": io_shapes, "workspace_bytes": workspace_bytes,
         "meta": meta.to_dict(), "build_seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing)})
+        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
+        "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
     return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
 
 
@@ -262,6 +284,6 @@ def _build_plan(onnx_path: Path, precision: str, typing: str, workspace_bytes: i
     try:
         if timing != "none":
             atomic_write_bytes(tc_path, trt_compat.serialize_timing_cache(config))
-    except OSError:
-        notes.append(f"timing cache not saved ({cdir} not writable)")
+    except (OSError, OutputFull) as exc:
+        notes.append(f"timing cache not saved ({cdir} {'full' if isinstance(exc, OutputFull) else 'not writable'})")
     return bytes(memoryview(plan)), notes

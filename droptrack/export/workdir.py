@@ -31,7 +31,8 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
 
     out = check_output_dir("--output", output_dir)
     graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
-    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *(g.replace(".onnx", ".engine") for g in graphs),
+    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ("", ".json", ".failed", ".failed.json")}
+    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *engines,
                         "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
         why = replace_denied(out / name)
         if why is not None:

@@ -246,11 +246,13 @@ class Tracker:
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False) -> Backend:
+def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False,
+                 checked=None) -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
+    `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
     """
     device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
     if config is not None and kind != "torch":
@@ -262,7 +264,7 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
     if kind == "onnx":
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
-        return OrtBackend(artifact, device=device, threads=threads)
+        return OrtBackend(artifact, device=device, threads=threads, checked=checked)
     if kind == "engine":
         from droptrack.engine.tensorrt_backend import TensorRTBackend
 

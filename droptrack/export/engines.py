@@ -1,0 +1,129 @@
+"""`dt export --engine`: one TensorRT engine per verified graph, checked against PyTorch, each on its own.
+
+A step of one engine that fails (its build, loading it for the parity check, the parity run) fails that engine
+only: it is a FAILED row naming the step, with its one-line reason, and the other graphs and engines are still
+exported; the command ends with one error line (exit 2). An engine that was built but not verified, or that failed
+its parity check, is kept as `<name>.failed` with its sidecar (`<name>.failed.json`), never under the final name;
+its plan also stays in the engine cache, so the same command reuses it instead of building it again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from droptrack.errors import BackendError, DropTrackError, ExportError, printable
+from droptrack.export.onnx import check_onnx_file
+from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.export.results import ExportReport, ExportResult, Source
+from droptrack.export.tensorrt import GraphFacts
+
+Log = Callable[[str], None]
+CHECK_STEPS = ("load", "parity run")   # the steps after a build (`build` is the first)
+
+
+class _CheckFailed(Exception):
+    """A step after the build failed: `step` ('load' | 'parity run') and the one-line reason."""
+
+    def __init__(self, step: str, reason: str):
+        super().__init__(reason)
+        self.step = step
+
+
+def _check(engine: Path, source: Source, meta) -> ParityReport:
+    """The engine's outputs on the source's pairs against PyTorch's. Loading or running it may fail for reasons of
+    its own (a plan TensorRT refuses, GPU memory taken, a CUDA error): _CheckFailed naming the step."""
+    from droptrack.engine.tensorrt_backend import TensorRTBackend
+
+    step = "load"
+    try:
+        with TensorRTBackend(engine) as be:
+            step = "parity run"
+            outs = [be.infer(p.template, p.search) for p in source.pairs]
+    except (DropTrackError, RuntimeError) as exc:   # RuntimeError: torch's CUDA errors (out of memory, ...)
+        raise _CheckFailed(step, printable(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)) from None
+    return compare(outs, source.reference, source.pairs, meta, engine.name, meta.precision, gate_tensors=False)
+
+
+def set_aside(engine: Path) -> Path:
+    """Rename an engine that is not verified, and its sidecar, to `<name>.failed` (and `<name>.failed.json`): kept
+    for inspection, never taken for a verified engine; an earlier export's sidecar would describe another plan."""
+    from droptrack.engine.tensorrt_backend import sidecar_path
+
+    failed = engine.with_name(engine.name + ".failed")
+    os.replace(engine, failed)
+    if sidecar_path(engine).is_file():
+        os.replace(sidecar_path(engine), sidecar_path(failed))
+    return failed
+
+
+def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
+                  log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
+    """TensorRT engine for one verified graph, checked against `source` (None: not checked); on a machine without
+    TensorRT/GPU: status 'skipped' + reason. `facts`: the graph's, where the caller has parsed it (parsed once)."""
+    from droptrack.export.tensorrt import TensorRTUnavailable, build_engine, graph_facts
+
+    t0 = time.perf_counter()
+    facts = graph_facts(onnx_path) if facts is None else facts
+    meta = facts.meta
+    engine = onnx_path.with_suffix(".engine")
+
+    def result(status: str, path: Path = engine, **kw) -> ExportResult:
+        return ExportResult(engine.name, path, meta.precision, status, time.perf_counter() - t0, meta=meta, **kw)
+
+    try:
+        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
+    except TensorRTUnavailable as exc:
+        return result("skipped", notes=[str(exc)])
+    except ExportError as exc:   # this build failed; the other graphs' engines are still built
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        return result("failed", notes=[reason], step="build", error=reason)
+    notes = (["reused from cache"] if res.reused else []) + res.notes
+    if source is None:
+        return result("ok", notes=notes)
+    try:
+        report = _check(engine, source, meta)
+    except _CheckFailed as exc:
+        return result("failed", set_aside(engine), notes=notes, step=exc.step, error=str(exc))
+    write_parity_json(onnx_path.parent, [report])
+    if not report.passed:
+        return result("failed", set_aside(engine), parity=report, notes=notes)
+    return result("ok", parity=report, notes=notes)
+
+
+def engine_failures(report: ExportReport) -> list[str]:
+    """The error-line parts for engines whose build or check failed before a parity report."""
+    out = report.output_dir
+    built = [r for r in report.failures if r.step == "build"]
+    unchecked = [r for r in report.failures if r.step in CHECK_STEPS]
+    parts = [f"engine build failed: {', '.join(f'{r.name} ({r.error})' for r in built)}; the ONNX graphs are in "
+             f"{out}: rebuild with `dt export GRAPH.onnx --engine`"] if built else []
+    parts += [f"engine check failed: {', '.join(f'{r.name} ({r.step} failed: {r.error})' for r in unchecked)}; kept "
+              f"unverified as *.engine.failed in {out}; run the same command again to check it (the build is reused "
+              "from the engine cache)"] if unchecked else []
+    return parts
+
+
+def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
+    """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
+    from droptrack.export.tensorrt import graph_facts
+
+    graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
+    if not engine:
+        raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
+                          "or pass a checkpoint to export")
+    if not onnx_path.is_file():
+        raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
+    report = ExportReport(onnx_path.parent)
+    facts = graph_facts(onnx_path, graph)
+    del graph   # not kept through the build: TensorRT parses the file itself
+    result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+    if result.step == "build":   # the build failed: its reason, as the error
+        raise ExportError(result.error)
+    if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error
+        reason = result.notes[0] if result.notes else "TensorRT is unavailable"
+        raise BackendError(f"no engine built for '{onnx_path}': {reason}; run it on a machine with TensorRT and a GPU")
+    report.results.append(result)
+    return report
