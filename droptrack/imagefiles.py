@@ -8,10 +8,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from droptrack.decodelog import quiet_decoding
+
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
 # unreadable frame that keeps its index, never a frame silently left out of the sequence)
 IMAGE_EXTS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm",
               ".pnm", ".pbm", ".jp2", ".avif")
+
+# of those, the ones a single file of which is often an animation (where OpenCV cannot count its images)
+ANIMATION_EXTS = (".gif",)
 
 # photo formats cv2.imread cannot decode (phones' HEIC, camera raw): refused in a folder of frames, never left out
 UNDECODABLE_EXTS = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2")
@@ -35,6 +40,33 @@ def listed_images(folder: Path) -> list[Path]:
     with os.scandir(folder) as entries:
         return [Path(e.path) for e in entries if e.name[:1] != "." and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS
                 and (e.is_file() or (e.is_symlink() and not os.path.exists(e.path)))]
+
+
+def is_still_image(path: Path) -> bool:
+    """A single image file holding one picture (a photo: `dt run` reads it as a folder's frames are read, EXIF
+    orientation applied), not an animation (GIF, APNG) or a multi-page file, which FFmpeg reads as a video."""
+    import cv2
+
+    if path.suffix.lower() not in IMAGE_EXTS:
+        return False
+    count = getattr(cv2, "imcount", None)
+    if count is None:
+        return path.suffix.lower() not in ANIMATION_EXTS
+    with quiet_decoding():
+        try:
+            return count(str(path)) == 1
+        except cv2.error:
+            return True   # not countable: cv2.imread's own error names it
+
+
+def animation_problem(path: Path) -> str | None:
+    """Why an image file holding several pictures cannot be tracked as a video, or None: an animated WebP, of which
+    cv2.imread reads the first picture only and OpenCV's FFmpeg none."""
+    if path.suffix.lower() != ".webp" or is_still_image(path):
+        return None
+    return (f"'{path}' is an animated WebP, which OpenCV reads no video from; split it into a folder of frames and "
+            "track that: `mkdir frames && python -c \"from PIL import Image, ImageSequence as S; [f.convert('RGB')"
+            f".save(f'frames/{{i:04d}}.png') for i, f in enumerate(S.Iterator(Image.open('{path.name}')))]\"`")
 
 
 def frames_problem(folder: Path) -> str | None:
@@ -83,11 +115,27 @@ def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
 LOW_16BIT = 4096   # a 16-bit frame whose values all stay below this (12-bit sensor data) is nearly black as 8 bits
 
 
+def _imread(path: Path, flags: int, said: list[str] | None = None):
+    """cv2.imread with the decoder's own stderr lines (libjpeg's 'Corrupt JPEG data: ...') appended to `said`
+    instead of printed."""
+    import cv2
+
+    with quiet_decoding() as lines:
+        img = cv2.imread(str(path), flags)
+    if img is None and path.suffix.lower() in (".tif", ".tiff"):
+        with quiet_decoding() as lines:   # OpenCV 5's imread refuses a TIFF whose orientation (5-8) transposes it;
+            ok, pages = cv2.imreadmulti(str(path), flags=flags)   # its page reader turns it upright
+        img = pages[0] if ok and pages else None
+    if said is not None:
+        said.extend(lines)
+    return img
+
+
 def _full_16bit(path: Path) -> bool:
     """A frame that decodes as 16 bits with values reaching LOW_16BIT or more (full-range 16-bit data)."""
     import cv2
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    img = _imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     return img is not None and img.dtype.name == "uint16" and int(img.max()) >= LOW_16BIT
 
 
@@ -116,23 +164,27 @@ class Probes:
         return self._full
 
 
-def read_bgr(path: Path, probes: Probes | None = None):
+def read_bgr(path: Path, probes: Probes | None = None, said: list[str] | None = None):
     """Decode a frame as the official toolkits do (cv2.imread, IMREAD_COLOR): EXIF orientation applied, grayscale,
     palette, RGBA and CMYK to 3-channel 8-bit BGR, 16 bits to 8 as OpenCV converts them; None when it cannot be
     decoded. A 16-bit frame of 12-bit data (all values < 4096) raises ValueError: as 8 bits it would be black. With
     `probes` (its folder's `Probes`), a dark frame is refused only when no probe holds full-range
-    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it."""
+    16-bit data: a dark frame of full-range 16-bit footage is read as cv2.imread reads it. What the decoder says
+    about a damaged file goes into `said` (never onto stderr: a line per frame would break the progress bars)."""
     import cv2
 
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH   # same orientation and channels
-    img = cv2.imread(str(path), flags)
+    img = _imread(path, flags, said)
     if img is None or img.dtype.itemsize == 1:
         return img
     if img.dtype.name != "uint16":   # 32-bit float or int TIFFs: cv2.imread has no 8-bit reading of them
+        if said is not None:
+            said.append(f"{img.dtype.name} samples, which OpenCV reads as no 8-bit picture: convert the frames to "
+                        "8 or 16 bits")
         return None
     top = int(img.max())
     if top < LOW_16BIT and not (probes is not None and probes.full_range()):
         raise ValueError(f"image '{path}' is 16-bit with values only up to {top} (12-bit or less data): as 8 bits "
                          "it is nearly black; scale the frames to 8 bits first (12-bit data: times 16, e.g. `mogrify "
                          "-evaluate multiply 16 -depth 8 *.png` in a copy)")
-    return cv2.imread(str(path), cv2.IMREAD_COLOR)   # OpenCV's own 16 -> 8 bit conversion, exactly
+    return _imread(path, cv2.IMREAD_COLOR)   # OpenCV's own 16 -> 8 bit conversion, exactly

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import printable
 
 # containers that dataset folders and --data take as videos (dt run opens any file OpenCV's FFmpeg reads): phones,
@@ -33,10 +34,10 @@ class PixelAspectWarning(UserWarning):
 
 
 def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
-    """A droptrack warning (RotationWarning, PixelAspectWarning) as one 'warning: ...' line on stderr, as dt prints
+    """A droptrack warning (rotation, pixel aspect, damaged images) as one 'warning: ...' line on stderr, as dt prints
     them (the CLI, and dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows
     them."""
-    if issubclass(category, (RotationWarning, PixelAspectWarning)):
+    if issubclass(category, (RotationWarning, PixelAspectWarning, DamagedImageWarning)):
         sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
         sys.stderr.flush()
     else:
@@ -68,6 +69,28 @@ def apply_rotation(cap: Any, name: str) -> bool:
                       "picture; rotate the file with `ffmpeg -i IN -c:v libx264 OUT.mp4` (ffmpeg applies the "
                       "rotation)", RotationWarning, stacklevel=2)
     return applied
+
+
+def frames_lost(fps: float | None, before: float | None, now: float, failed: int) -> int:
+    """Frames of a video file lost before a good one at `now` s that came after `failed` failed reads: those, or more
+    where the decoder also dropped, without a failed read, the frames that depend on a damaged keyframe (the time
+    since the good frame at `before` s, or since the start, at the file's `fps`; never fewer than `failed`)."""
+    if fps is None or not math.isfinite(now) or (before is not None and not now > before):
+        return failed
+    return max(failed, round((now - (before if before is not None else -1.0 / fps)) * fps) - 1)
+
+
+def no_frame_reason(cap: Any) -> str:
+    """Why an opened video file gave no frame at all, with its codec's FourCC where the container names one
+    (AV1 and other codecs that OpenCV's bundled FFmpeg has no decoder for open fine and then decode nothing)."""
+    import cv2
+
+    code = int(cap.get(cv2.CAP_PROP_FOURCC)) if math.isfinite(cap.get(cv2.CAP_PROP_FOURCC)) else 0
+    tag = code.to_bytes(4, "little", signed=False).decode("latin-1") if 0 < code < 1 << 32 else ""
+    codec = f"its codec ({tag.strip()})" if tag.strip().isprintable() and tag.strip() else "its codec"
+    return (f"no frame of it decodes: this OpenCV build has no decoder for {codec}, or the file holds no whole "
+            "frame (cut short, or cut before its first keyframe); convert it with `ffmpeg -i IN -c:v mpeg4 -q:v 2 "
+            "OUT.mp4` (ffmpeg says which)")
 
 
 def sample_aspect(cap: Any) -> tuple[int, int] | None:

@@ -125,6 +125,13 @@ def test_pil_images_of_more_than_8_bits_are_refused(tracker):
         tracker.initialize(img, (5, 5, 10, 10))
 
 
+def test_a_pil_mode_without_an_rgb_conversion_is_one_input_error(tracker):
+    Image = pytest.importorskip("PIL.Image")
+    img = Image.fromarray(np.zeros((40, 50, 2), np.uint8)).convert("La")   # premultiplied alpha
+    with pytest.raises(InputError, match=r"mode 'La'.*cannot convert to RGB"):
+        tracker.initialize(img, (5, 5, 10, 10))
+
+
 def test_a_frame_smaller_than_the_crop_gives_the_whole_frame(tracker):
     """Search crop 4 x 4 px = 16 px on an 8x8 frame: zero padding, and the official clip (at least 10 px, or the
     whole side of a smaller frame) leaves exactly the frame."""

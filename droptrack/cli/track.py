@@ -85,7 +85,8 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
-                                       run as run_tracking, summary_line, summary_table, unreadable_note)
+                                       run as run_tracking, size_note, summary_line, summary_table,
+                                       unreadable_note)
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -123,7 +124,11 @@ def run(
     for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {path}", err=jsonl == "-")
-    for note in (unreadable_note(summary), ended_early_note(summary), ground_truth_note(source, output)):
+    damaged = summary.damaged.note(source)
+    if damaged:
+        typer.echo(f"warning: {damaged}", err=True)
+    for note in (unreadable_note(summary), size_note(summary), ended_early_note(summary),
+                 ground_truth_note(source, output)):
         if note:
             typer.echo(f"note: {note}", err=True)
     if summary.resized:

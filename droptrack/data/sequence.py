@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 
 from droptrack.data.frames import NumberedFrames, compact
+from droptrack.decodelog import DamageLog
 from droptrack.errors import DatasetError
 from droptrack.textfiles import MAX_ROW, read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
-from droptrack.videofiles import apply_rotation, unopened_reason
+from droptrack.videofiles import apply_rotation, no_frame_reason, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")
 _PLAIN = re.compile(r"[0-9.,+\-eEnNaA\n]*")   # only comma-separated numbers (and UAV123's NaN rows), '\n' line ends
@@ -113,11 +114,16 @@ class Sequence:
                                "annotation or corrupt: re-encode it or trim groundtruth.txt")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
-    def iter_frames(self) -> Iterator[np.ndarray]:
-        """Yield every frame in order (videos are decoded sequentially, not seeked)."""
+    def iter_frames(self, damage: DamageLog | None = None) -> Iterator[np.ndarray]:
+        """Yield every frame in order (videos are decoded sequentially, not seeked); image files that decode despite
+        damage are counted in `damage` (their decoder's lines never reach stderr)."""
         if self.frames is not None:
             for i in range(len(self)):
-                yield read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""))
+                said: list[str] = []
+                rgb = read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""), said)
+                if damage is not None:
+                    damage.add(self.frames[i].name, said)
+                yield rgb
             return
         cap = _open_video(self.video)
         try:
@@ -128,7 +134,8 @@ class Sequence:
                                        "decode); dt run skips such frames, a benchmark needs every one: repair or "
                                        "re-record the video")
                 if not ok:
-                    raise DatasetError(_short_video_message(self, i))
+                    raise DatasetError(f"{self.video} opened but {no_frame_reason(cap)}" if i == 0 else
+                                       _short_video_message(self, i))
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
@@ -148,15 +155,17 @@ def has_gt(seq: Sequence) -> bool:
     return len(seq) > 1 and bool(np.isfinite(seq.boxes[1:]).all(axis=1).any())
 
 
-def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "") -> np.ndarray:
+def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "",
+             said: list[str] | None = None) -> np.ndarray:
     """Decode an image file to RGB uint8; a missing or corrupt file raises DatasetError naming it (`probes`: the
     sequence's frames that decide whether 16-bit frames hold 12-bit data: `imagefiles.read_bgr`; `damaged`: what
-    is known about this file being damaged in some copies of the dataset, and its fix, said when it does not decode)."""
+    is known about this file being damaged in some copies of the dataset, and its fix, said when it does not decode;
+    `said`: gets the decoder's complaints about a file that decodes despite damage)."""
     path = Path(path)
     if not path.is_file():
         raise missing_frame(path)
     try:
-        bgr = read_bgr(path, probes)   # cv2.imread as `dt run` and the official toolkits read frames
+        bgr = read_bgr(path, probes, said)   # cv2.imread as `dt run` and the official toolkits read frames
     except ValueError as exc:
         raise DatasetError(str(exc)) from None
     if bgr is None and not os.access(path, os.R_OK):   # only a non-root user meets this

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 
 from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
+from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
                                     write_trackingnet_submission)
@@ -286,6 +288,8 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
             errors[seq.name] = str(exc)
             display.finish(seq.name, len(seq), failed=True)
             return
+        if res.damage_note:   # one line per sequence, above the progress bars
+            warnings.warn(res.damage_note, DamagedImageWarning, stacklevel=2)
         res_path, time_path = result_paths(out, res.name)
         write_times(time_path, res.times)
         write_result(res_path, res.boxes)   # written last: its presence marks the sequence done

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from droptrack.data.sequence import first_missing_frame, missing_frame
+from droptrack.data.sequence import Sequence, first_missing_frame, missing_frame
+from droptrack.decodelog import DamageLog
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DatasetError, DropTrackError, InputError
@@ -39,6 +40,7 @@ class TrackedSequence:
     times: np.ndarray
     procedure: str = ""   # the tracker's settings in words (`TrackerExt.describe`; "" for OpenCV baselines)
     processed: int = -1   # frames the tracker ran on (real-time evaluation skips some); -1: all of them
+    damage_note: str | None = None   # frames that decoded despite damage (`DamageLog.note`), said by the parent
 
 
 @dataclass
@@ -71,7 +73,8 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
     boxes = np.zeros((n, 4), dtype=np.float64)
     times = np.zeros(n, dtype=np.float64)     # a frame the stream skipped costs 0 s
     last = time.monotonic()
-    for i, frame in enumerate(seq.iter_frames()):
+    damage = DamageLog()
+    for i, frame in enumerate(seq.iter_frames(damage) if isinstance(seq, Sequence) else seq.iter_frames()):
         if schedule is None or schedule.runs(i):
             t0 = time.perf_counter()
             if i == 0:
@@ -86,10 +89,11 @@ def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
         if progress is not None and (i == n - 1 or time.monotonic() - last >= PROGRESS_PERIOD_S):
             progress(seq.name, i + 1, n)
             last = time.monotonic()
+    note = damage.note(f"sequence {seq.name}")
     if schedule is not None:
         return TrackedSequence(seq.name, schedule.scored(boxes, seq.boxes[0]), times, _describe(tracker),
-                               len(schedule.frames))
-    return TrackedSequence(seq.name, boxes, times, _describe(tracker))
+                               len(schedule.frames), note)
+    return TrackedSequence(seq.name, boxes, times, _describe(tracker), damage_note=note)
 
 
 def _initialize(tracker: Any, frame: np.ndarray, seq: Any) -> None:

@@ -39,7 +39,11 @@ def _from_pil(frame) -> np.ndarray:
     if mode in PIL_MODES_WIDE or mode.startswith("I;"):
         raise InputError(f"frame is a PIL image of mode '{mode}' (more than 8 bits per pixel); scale it to 8 bits "
                          "first, e.g. Image.fromarray((np.asarray(img) >> 8).astype(np.uint8)) for 16-bit data")
-    return np.asarray(frame.convert("RGB"))
+    try:
+        return np.asarray(frame.convert("RGB"))
+    except ValueError:   # a mode Pillow has no RGB conversion for (premultiplied 'La', ...)
+        raise InputError(f"frame is a PIL image of mode '{mode}', which Pillow cannot convert to RGB; convert it "
+                         "yourself first (e.g. img.convert('LA') for 'La')") from None
 
 
 def _dtype_fix(dtype: np.dtype) -> str:

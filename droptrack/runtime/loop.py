@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+from droptrack.decodelog import DamageLog
 from droptrack.errors import BackendError
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
@@ -53,6 +54,10 @@ class RunSummary:
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
+    damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)
+    first_size: tuple[int, int] | None = None   # (W, H) of the first frame
+    other_sizes: int = 0   # frames of another size than the first (an image folder mixing sizes)
+    other_example: tuple[int, int, int] | None = None   # the first of them: (index, W, H)
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -129,6 +134,22 @@ def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
     return [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
 
 
+def _count_frame(summary: RunSummary, frame: Frame) -> None:
+    """Count a file frame that decoded despite damage, or whose size is not the first frame's (a note at the end
+    names them)."""
+    damage = getattr(frame, "damage", None)
+    if damage:
+        summary.damaged.add(damage[0], [damage[1]])
+    if frame.image is None:
+        return
+    size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+    if summary.first_size is None:
+        summary.first_size = size
+    elif size != summary.first_size:
+        summary.other_sizes += 1
+        summary.other_example = summary.other_example or (frame.index, *size)
+
+
 def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[Frame], list],
                  sinks: Sequence[Sink] = (), max_frames: int | None = None,
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
@@ -167,6 +188,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
         summary.last_timestamp = first.timestamp
+        _count_frame(summary, first)
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)
             summary.frames = _skip(it, resume.frames)
@@ -184,6 +206,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             frame = next(it, None)
             if frame is None:
                 break
+            _count_frame(summary, frame)
             if frame.image is None:   # a damaged frame of a file: no box in any output, the tracker waits
                 _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
                 summary.unreadable.append(frame.index)

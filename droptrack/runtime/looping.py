@@ -29,7 +29,7 @@ class LoopedSource(Source):
         while True:
             n, last = 0, 0.0
             for f in self.current:
-                yield Frame(index, offset + f.timestamp, f.image)
+                yield Frame(index, offset + f.timestamp, f.image, damage=f.damage)
                 index, n, last = index + 1, n + 1, f.timestamp
             if n == 0:
                 return

@@ -354,6 +354,17 @@ def unreadable_note(summary: RunSummary) -> str | None:
             "the box files, \"unreadable\": true in --jsonl, a gray frame in --save")
 
 
+def size_note(summary: RunSummary) -> str | None:
+    """A note when frames differ in size from the first (an image folder mixing sizes), else None."""
+    if not summary.other_sizes or summary.first_size is None or summary.other_example is None:
+        return None
+    (w, h), (index, w2, h2) = summary.first_size, summary.other_example
+    return (f"{summary.other_sizes} frame(s) differ in size from the first frame ({w}x{h}), the first of them frame "
+            f"{index} ({w2}x{h2}, 0-based): each box is in its own frame's pixels, and the tracker does not rescale "
+            "its target between sizes (a stray thumbnail, or frames of two cameras?): move such frames out, or resize "
+            "them all to one size")
+
+
 def summary_table(summary: RunSummary):
     """Rich table of the per-stage mean and p99 latency (tracked frames; the init frame excluded)."""
     from rich.table import Table

@@ -13,7 +13,6 @@ Reading ahead in a background thread (files) and handing out a live source's new
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -24,11 +23,14 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from droptrack.decodelog import first_damage, quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
-from droptrack.imagefiles import frames_problem, no_frames_message, Probes, read_bgr, sorted_images
+from droptrack.imagefiles import (animation_problem, frames_problem, is_still_image, no_frames_message, Probes,
+                                  read_bgr, sorted_images)
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.videofiles import DAMAGED_RUN, apply_rotation, pixel_aspect_note, plausible_frame_count, unopened_reason
+from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
+                                  plausible_frame_count, unopened_reason)
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
@@ -47,6 +49,7 @@ class Frame:
     image: np.ndarray | None
     gap: Outage | None = None
     skipped: int = 0     # frames of a live source dropped just before this one (`newest`): the tracker was busy
+    damage: tuple[str, str] | None = None   # a file frame decoded despite damage: (file name, what its decoder said)
 
 
 class Source:
@@ -76,14 +79,15 @@ class Source:
 
 
 class FolderSource(Source):
-    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names."""
+    """Images of a folder (hidden files skipped), sorted numerically by the digits in their names; or one still image
+    file, a one-frame source decoded as a folder's frames are (FFmpeg's image readers skip EXIF orientation)."""
 
     def __init__(self, folder: Path, fps: float | None = None):
         self.folder = folder
-        why = frames_problem(folder)
+        why = None if folder.is_file() else frames_problem(folder)
         if why is not None:
             raise SourceError(why)
-        self.files = sorted_images(folder)
+        self.files = [folder] if folder.is_file() else sorted_images(folder)
         if not self.files:
             raise SourceError(no_frames_message(folder))
         for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
@@ -93,25 +97,27 @@ class FolderSource(Source):
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
-        self.name = f"folder {folder} ({len(self.files)} images)"
+        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({len(self.files)} images)"
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
         probes = Probes(self.files)
         for i, path in enumerate(self.files):
+            said: list[str] = []   # libjpeg's complaints about a damaged file: one warning at the end, not a line each
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
-                    img = read_bgr(path, probes)   # cv2.imread's convention, as the dataset readers
+                    img = read_bgr(path, probes, said)   # cv2.imread's convention, as the dataset readers
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame
-                raise SourceError(f"image '{path}' could not be read (cv2.imread failed); replace the file, or "
-                                  "move it out of the folder if it is the first frame")
-            if img is not None:
-                yield Frame(i, i / self.fps, cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-            elif self.keep_missing:
-                yield Frame(i, i / self.fps, None)
+                raise SourceError(f"image '{path}' could not be read ({said[0] if said else 'cv2.imread failed'}); "
+                                  "replace the file"
+                                  + ("" if self.folder.is_file() else ", or move it out of the folder if it is the "
+                                     "first frame"))
+            if img is not None or self.keep_missing:
+                yield Frame(i, i / self.fps, None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
+                            damage=(path.name, first_damage(said)) if first_damage(said) and img is not None else None)
 
 
 class CaptureSource(Source):
@@ -136,7 +142,7 @@ class CaptureSource(Source):
         import cv2
 
         i, misses, damaged = 0, 0, 0   # damaged: failed reads of a file since its last good frame
-        outage_start, attempts = None, 0            # the outage in progress (None: frames are flowing)
+        outage_start, attempts, last_ts = None, 0, None   # the outage in progress; the file's last good frame time
         last_good = time.monotonic()
         while True:
             ok, img = self.cap.read()
@@ -156,20 +162,22 @@ class CaptureSource(Source):
                     misses = 0
                     continue
                 if i == 0:
-                    raise SourceError(f"{self.name} opened but delivered no frame; "
-                                      + ("check the device/stream is streaming" if self.live
-                                         else "the file is empty or its codec is unsupported; convert it "
-                                              "with ffmpeg -i IN -c:v mpeg4 OUT.mp4"))
+                    why = ("delivered no frame; check the device/stream is streaming" if self.live
+                           else no_frame_reason(self.cap))
+                    raise SourceError(f"{self.name} opened but {why}")
                 if self.live:
                     raise SourceError(f"{self.name} stopped delivering frames after {i} frames "
                                       f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
                                       "pass --reconnect N / --reconnect-timeout S")
                 return
+            ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if damaged:   # the decoder refused frames between good ones: indices stay the file's
+                damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
                 if i == 0:
+                    cut = f"{ts:.3f}".rstrip("0").rstrip(".") if 0 < ts < float("inf") else "1"
                     raise SourceError(f"{self.name}: its first {damaged} frame(s) could not be decoded (damaged); the "
-                                      "targets are set on the first frame: cut them off, e.g. `ffmpeg -ss 1 -i IN "
-                                      "-c:v mpeg4 OUT.mp4`")
+                                      f"targets are set on the first frame: cut them off, e.g. `ffmpeg -ss {cut} -i "
+                                      "IN -c:v mpeg4 -q:v 2 OUT.mp4`")
                 for _ in range(damaged):
                     if self.keep_missing:
                         yield Frame(i, float("nan"), None)
@@ -178,8 +186,7 @@ class CaptureSource(Source):
             misses = 0
             now = time.monotonic()
             gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)
-            outage_start, attempts, last_good = None, 0, now
-            ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            outage_start, attempts, last_good, last_ts = None, 0, now, ts
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
             yield Frame(i, ts, img, gap)
             i += 1
@@ -192,23 +199,6 @@ def plausible_fps(fps: float | None) -> float | None:
     """A container's frame rate, or None when it is no rate (0, NaN, a 90 kHz time base, 0.001 from a broken
     header): the video writer, `--loop` and dt serve's pacing then use 30."""
     return float(fps) if fps and np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1] else None
-
-
-@contextlib.contextmanager
-def _quiet_opencv():
-    """Silence OpenCV's own log, errors too, while probing and reading (our SourceError or a nan line says why)."""
-    import cv2
-
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        log.setLogLevel(old)
 
 
 def _camera_hint(index: int) -> str:
@@ -389,9 +379,12 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         with _quiet_opencv():
             return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
-    if kind == "folder":
+    if kind == "folder" or (kind == "video" and is_still_image(path)):   # a photo: EXIF orientation applied
         return FolderSource(path, fps)
     if kind == "video":
+        why = animation_problem(path)
+        if why is not None:
+            raise SourceError(why)
         with _quiet_opencv():
             return _open_video(path)
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "

@@ -1,0 +1,109 @@
+"""Compressed videos that decode only in part. Whose codec this OpenCV build cannot decode (AV1 without a software
+decoder in the bundled FFmpeg) open, then give no frame: `dt run` and the dataset readers name the codec instead of
+an empty file or a short annotation. An H.264 keyframe that is damaged takes the frames that depend on it along,
+which FFmpeg drops without a failed read: `dt run` keeps every later frame at its index. Made with the ffmpeg
+command line; skipped where it (or its encoder) is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.data import get_sequences
+from droptrack.errors import DatasetError
+from droptrack.videofiles import frames_lost
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def av1_clip(tmp_path_factory) -> Path:
+    """A 10-frame AV1 mp4, when ffmpeg can write one and OpenCV cannot decode it."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    path = tmp_path_factory.mktemp("av1") / "clip.mp4"
+    for encoder in ("libsvtav1", "libaom-av1"):
+        args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                "testsrc=size=64x48:rate=10:duration=1", "-c:v", encoder, "-pix_fmt", "yuv420p", str(path)]
+        if subprocess.run(args + (["-cpu-used", "8"] if encoder == "libaom-av1" else []),
+                          capture_output=True, timeout=120).returncode == 0:
+            break
+    else:
+        pytest.skip("ffmpeg has no AV1 encoder")
+    cap = cv2.VideoCapture(str(path))
+    opened, decodes = cap.isOpened(), cap.read()[0]
+    cap.release()
+    if not opened or decodes:
+        pytest.skip("this OpenCV build decodes AV1 (or cannot open it at all)")
+    return path
+
+
+def test_run_names_the_codec_of_a_video_that_opens_but_never_decodes(tiny_ckpt, av1_clip, tmp_path):
+    r = runner.invoke(app, ["run", str(av1_clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "codec (AV01)" in r.output and "ffmpeg -i IN" in r.output and "empty" not in r.output, r.output
+
+
+def test_dataset_reader_names_the_codec_not_a_too_long_annotation(av1_clip):
+    av1_clip.with_suffix(".txt").write_text("1,1,8,8\n" * 10)
+    (seq,) = get_sequences("video", av1_clip)
+    with pytest.raises(DatasetError, match=r"codec \(AV01\)") as err:
+        next(seq.iter_frames())
+    assert "groundtruth" not in str(err.value) and "annotation" not in str(err.value)
+
+
+@pytest.mark.parametrize("fps, before, now, failed, lost", [
+    (25.0, None, 0.4, 1, 10),    # the first keyframe damaged: frames 0..9 lost, the first good one is frame 10
+    (25.0, 0.36, 0.76, 1, 9),    # frame 10 damaged after frame 9: 10..18 lost, the good one is frame 19
+    (10.0, 0.2, 0.4, 1, 1),      # an intra-only (MJPEG) frame: just the one that failed
+    (25.0, 0.36, 0.40, 2, 2),    # never fewer than the failed reads (timestamps of a variable frame rate)
+    (None, 0.36, 0.76, 1, 1),    # no frame rate: the failed reads
+])
+def test_frames_lost_counts_those_dropped_after_a_damaged_keyframe(fps, before, now, failed, lost):
+    assert frames_lost(fps, before, now, failed) == lost
+
+
+def h264_with_damaged_keyframe(folder: Path, keyframe: int) -> Path:
+    """A 25-frame 25 FPS H.264 mp4 with a keyframe every 10 frames, the packet of keyframe `keyframe` zeroed."""
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        pytest.skip("ffmpeg is not installed")
+    path = folder / f"key{keyframe}.mp4"
+    made = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                           "testsrc=size=96x64:rate=25:duration=1", "-c:v", "libx264", "-bf", "0", "-g", "10",
+                           "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(path)], capture_output=True, timeout=120)
+    if made.returncode != 0:
+        pytest.skip("ffmpeg has no libx264")
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=pos,size,flags", "-of", "json",
+                            str(path)], capture_output=True, text=True, timeout=60)
+    packets = json.loads(probe.stdout)["packets"]
+    assert [i for i, p in enumerate(packets) if p["flags"].startswith("K")] == [0, 10, 20]
+    data = bytearray(path.read_bytes())
+    pos, size = int(packets[keyframe]["pos"]), int(packets[keyframe]["size"])
+    data[pos:pos + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_frames_after_a_damaged_keyframe_keep_their_index(tiny_ckpt, tmp_path):
+    clip = h264_with_damaged_keyframe(tmp_path, 10)
+    r = runner.invoke(app, ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,30,30",
+                            "--output", str(tmp_path / "b.txt"), "--jsonl", str(tmp_path / "r.jsonl")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "b.txt").read_text().splitlines()
+    assert len(lines) == 25 and [i for i, ln in enumerate(lines) if "nan" in ln] == list(range(10, 19)), lines
+    recs = [json.loads(ln) for ln in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert recs[19]["frame"] == 19 and recs[19]["timestamp"] == pytest.approx(19 / 25)   # where its time says
+
+
+def test_a_damaged_first_keyframe_names_every_frame_lost_and_where_to_cut(tiny_ckpt, tmp_path):
+    clip = h264_with_damaged_keyframe(tmp_path, 0)
+    r = runner.invoke(app, ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,30,30"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "its first 10 frame(s) could not be decoded" in r.output and "ffmpeg -ss 0.4 -i IN" in r.output, r.output
