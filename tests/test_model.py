@@ -180,6 +180,26 @@ def test_mae_pretrain_into_ostrack_and_bad_pretrained(tmp_path):
         load_pretrained(model, tmp_path / "narrow.pth")
 
 
+@pytest.mark.parametrize("pos, ok", [((1, 198, 64), True), ((1, 197, 32), False), ((197, 64), False),
+                                      ((1, 201, 64), False)])
+def test_pretrained_pos_embed_with_two_class_tokens_loads_and_other_layouts_are_one_line(tmp_path, pos, ok):
+    """DeiT-distilled ViTs lead the grid with a class and a distillation token (198 = 2 + 14*14); a pos_embed of
+    another width, rank or a non-square grid is named, where it was a traceback from the resize."""
+    model = build_model(load_config("tiny_ce_test"), variant="ostrack", training=True)
+    sd = _mae_like(64, 4, heads_keys=False)
+    sd["pos_embed"] = torch.randn(*pos)
+    torch.save({"model": sd}, tmp_path / "vit.pth")
+    if not ok:
+        with pytest.raises(CheckpointError, match="pos_embed has") as err:
+            load_pretrained(model, tmp_path / "vit.pth")
+        assert "vit.pth" in str(err.value) and "\n" not in str(err.value)
+        return
+    load_pretrained(model, tmp_path / "vit.pth")
+    grid = sd["pos_embed"][:, 2:].reshape(1, 14, 14, 64).permute(0, 3, 1, 2)
+    ref_x = torch.nn.functional.interpolate(grid, size=(8, 8), mode="bicubic", align_corners=False)
+    assert torch.allclose(model.backbone.pos_embed_x, ref_x.flatten(2).transpose(1, 2))
+
+
 def test_config_errors_name_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'vitb_384_mae_ce_32x4_ep300'"):
         load_config("vitb_384_mae_ce_32x4_ep30")

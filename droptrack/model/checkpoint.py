@@ -30,7 +30,7 @@ from droptrack.errors import CheckpointError, ConfigError, MetadataError, printa
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
-from droptrack.model.vit import resize_pos_embed
+from droptrack.model.vit import pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
 FORMAT_VERSION = 1
@@ -354,6 +354,10 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
         else:
             keep[k] = v
     pos = keep.pop("pos_embed", None)
+    try:   # before any weight is loaded
+        grid = None if pos is None else pos_embed_grid(pos, bb.embed_dim)
+    except ValueError as exc:
+        raise CheckpointError(f"'{path}': {exc}; pass ViT weights with a square patch grid") from None
     own = bb.state_dict()
     report.unexpected = [k for k in keep if k not in own or own[k].shape != keep[k].shape]
     loadable = {k: v.float() for k, v in keep.items() if k not in report.unexpected}
@@ -361,7 +365,6 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
     bb.load_state_dict(loadable, strict=False)
     with torch.no_grad():
         if pos is not None:
-            grid = pos[:, 1:] if int((pos.shape[1] - 1) ** 0.5) ** 2 == pos.shape[1] - 1 else pos
             if bb.pos_embed.shape == pos.shape:
                 bb.pos_embed.copy_(pos)
             bb.pos_embed_z.copy_(resize_pos_embed(grid.float(), bb.grid_z))

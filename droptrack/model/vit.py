@@ -260,6 +260,18 @@ class VisionTransformerCE(nn.Module):
                                           "ce_ranks": ranks}
 
 
+def pos_embed_grid(pos: torch.Tensor, width: int) -> torch.Tensor:
+    """The square patch grid (1, g*g, width) of a pretrained pos_embed, after its 0-2 leading class / distillation
+    tokens (MAE and timm ViT: 1; DeiT distilled: 2); ValueError naming the shape it has instead."""
+    n = pos.shape[1] if pos.dim() == 3 else 0
+    if pos.dim() != 3 or pos.shape[0] != 1 or pos.shape[2] != width:
+        raise ValueError(f"pos_embed has shape {tuple(pos.shape)}, not (1, tokens, {width})")
+    for lead in (1, 0, 2):   # unambiguous: no two of n, n-1, n-2 are both squares of a positive grid
+        if n > lead and math.isqrt(n - lead) ** 2 == n - lead:
+            return pos[:, lead:]
+    raise ValueError(f"pos_embed has {n} tokens: no square patch grid after 0-2 class tokens")
+
+
 def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:
     """(1, g*g, C) row-major grid -> (1, new*new, C) by bicubic, align_corners=False, no antialias."""
     n, C = grid_tokens.shape[1], grid_tokens.shape[2]
