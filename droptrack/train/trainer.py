@@ -321,6 +321,12 @@ def train(opts: TrainOptions) -> Path:
         if distributed():
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
+        if worker_died(exc):
+            from droptrack.train.state import resume_hint
+
+            raise TrainingError(f"a data-loading worker process died ({str(exc).strip()[:90]}); the usual cause is "
+                                "memory running out: lower --workers or --batch-size (--workers 0 loads in the "
+                                f"training process), then {resume_hint(opts.output)}") from None
         if not (distributed() and peer_gone(exc)):
             raise
         raise TrainingError(f"rank {torch.distributed.get_rank()} stopped: another process of this run failed "
@@ -328,6 +334,12 @@ def train(opts: TrainOptions) -> Path:
     if distributed():
         torch.distributed.destroy_process_group()
     return result
+
+
+def worker_died(exc: RuntimeError) -> bool:
+    """Whether torch raised `exc` because a DataLoader worker process was killed (the kernel's out-of-memory killer,
+    kill -9) or exited without a word (a crash in a decoder)."""
+    return str(exc).lstrip().startswith("DataLoader worker (pid")
 
 
 def peer_gone(exc: RuntimeError) -> bool:

@@ -1,0 +1,50 @@
+"""DataLoader workers in `dt train`: one killed (the out-of-memory killer, kill -9) ends the run with one line that
+says why and how to go on, not torch's traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from droptrack.cli import app
+from droptrack.data.synth import generate_synth
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
+
+
+def dt_train(out: Path, synth: Path, *extra: str):
+    return runner.invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data", str(synth),
+                               "--epochs", "2", "--batch-size", "4", "--samples-per-epoch", "8", "--device", "cpu",
+                               *extra])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers inherit the patched class by fork")
+def test_a_killed_worker_is_one_line_naming_memory_workers_and_resume(tmp_path, synth, monkeypatch):
+    from torch.utils.data import get_worker_info
+
+    import droptrack.train.data as data
+
+    real = data.PairDataset.__getitem__
+
+    def die_in_epoch_2(self, key):
+        if get_worker_info() is not None and key[0] == 2:   # only inside a worker process
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, key)
+
+    monkeypatch.setattr(data.PairDataset, "__getitem__", die_in_epoch_2)
+    out = tmp_path / "run"
+    result = dt_train(out, synth, "--workers", "1")
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert lines[-1].startswith("error: a data-loading worker process died (DataLoader worker (pid"), lines[-1]
+    assert "--workers" in lines[-1] and f"--resume to continue from {out / 'last.pt'}" in lines[-1], lines[-1]
