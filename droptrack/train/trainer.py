@@ -330,7 +330,7 @@ def train(opts: TrainOptions) -> Path:
         if not (distributed() and peer_gone(exc)):
             raise
         raise TrainingError(f"rank {torch.distributed.get_rank()} stopped: another process of this run failed "
-                            "(its error is above)") from None
+                            "(its error is printed too)") from None
     if distributed():
         torch.distributed.destroy_process_group()
     return result
