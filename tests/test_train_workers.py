@@ -48,3 +48,16 @@ def test_a_killed_worker_is_one_line_naming_memory_workers_and_resume(tmp_path, 
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert lines[-1].startswith("error: a data-loading worker process died (DataLoader worker (pid"), lines[-1]
     assert "--workers" in lines[-1] and f"--resume to continue from {out / 'last.pt'}" in lines[-1], lines[-1]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the core count is read from the affinity mask")
+def test_more_workers_than_cores_is_one_note_not_torchs_warnings(tmp_path, synth, monkeypatch, recwarn):
+    """On a 1-core machine --workers 2 trains; torch's two multi-line UserWarnings (with its source line) are one
+    note naming the flag and a count that fits."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    result = dt_train(tmp_path / "run", synth, "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert not [w for w in recwarn if "This DataLoader will create" in str(w.message)]
+    notes = [ln for ln in result.output.splitlines() if ln.startswith("--workers 2:")]
+    assert notes == ["--workers 2: more data-loading workers than the 1 CPU core(s) this process may use only cost "
+                     "memory and start-up time; --workers 1 is enough"], result.output

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -106,11 +107,19 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
     """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
     worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-    loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
-                                                                 dist.world, start=start),
-                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
-                        worker_init_fn=_worker_init)
-    return unwrap_worker_errors(loader)
+    with warnings.catch_warnings():   # more workers than cores: said once by run_training, in dt's words
+        warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
+        loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE,
+                                                                     dist.rank, dist.world, start=start),
+                            num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
+                            worker_init_fn=_worker_init)
+        batches = iter(loader)   # torch says it again as its workers start
+    return unwrap_worker_errors(batches)
+
+
+def cpu_cores() -> int:
+    """The CPUs this process may run on (its affinity mask: taskset, cgroup cpusets), as torch's DataLoader counts."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
@@ -133,6 +142,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
     if amp_note:
         say(amp_note)
+    workers, cores = cfg.TRAIN.NUM_WORKER, cpu_cores()
+    if workers > cores:
+        flag = "--workers" if opts.workers is not None else "TRAIN.NUM_WORKER"
+        say(f"[yellow]{flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process may use "
+            f"only cost memory and start-up time; --workers {cores} is enough[/]")
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
