@@ -182,6 +182,25 @@ def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
 
 
+def test_a_full_disk_inside_torch_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):
+    """The disk fills while torch.save writes epoch 2's last.pt (below save_checkpoint: the write that atomic_write
+    turns into its own one-line error); the line still says how to go on once there is room."""
+    real = torch.save
+
+    def save(obj, f, *args, **kw):
+        if obj.get("epoch") == 2:
+            f.write(b"PK partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(obj, f, *args, **kw)
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2"))
+    assert line.startswith(f"error: no room left writing '{out / 'last.pt'}'"), line
+    assert line.endswith(f"once there is room, run the same command with --resume to continue from {out / 'last.pt'}")
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1 and not list(out.glob(".*.tmp"))
+
+
 def test_a_failed_save_with_space_left_is_not_reported_as_a_full_disk(tmp_path, synth, monkeypatch):
     import droptrack.train.trainer as trainer
 

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from droptrack.config import config_to_dict, save_config
-from droptrack.errors import TrainingError
+from droptrack.errors import OutputFull, TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
@@ -224,6 +224,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     def write(path: Path, extra: dict) -> None:
         try:
             save_checkpoint(path, model, cfg, extra)
+        except OutputFull as exc:   # atomic_write named the file and the cause (full, quota, size limit)
+            found = resume_candidates(output)
+            then = f"run the same command with --resume to continue from {found[0]}" if found else \
+                "run the same command again"
+            raise OutputFull(f"{exc}; once there is room, {then}") from None
         except (OSError, RuntimeError) as exc:   # a full disk: torch.save says 'unexpected pos' (zip writer)
             stop = interrupt_behind(exc)
             if stop is not None:   # Ctrl-C / SIGTERM inside torch.save: its zip writer then fails on closing
