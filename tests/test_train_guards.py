@@ -161,6 +161,18 @@ def test_too_little_free_space_is_refused_before_the_first_iteration(tmp_path, s
     assert [p.name for p in out.iterdir()] == ["train.log"] and (out / "train.log").read_text() == "epoch 1 ...\n"
 
 
+def test_too_little_free_space_on_resume_names_the_epoch_it_resumes_at(tmp_path, synth, monkeypatch):
+    import droptrack.train.space as space
+
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY).exit_code == 0
+    monkeypatch.setattr(space, "free_bytes", lambda folder: 3 << 20)
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
+                              "--resume"))
+    assert "has 3.0 MB free, and the next epoch writes 2 checkpoints" in line, line
+    assert "(last.pt, checkpoint_ep0002.pt)" in line, line
+
+
 def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):
     import droptrack.train.space as space
     import droptrack.train.trainer as trainer

@@ -194,7 +194,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
         make_output(output)
         if lock is not None:
             lock.take(output)
