@@ -73,6 +73,24 @@ def test_resume_with_fewer_epochs_than_done_is_refused(tmp_path, synth):
     assert final["config"]["TRAIN"]["EPOCH"] == 2 and len(final["history"]) == 2
 
 
+def test_resume_with_another_process_count_is_refused(tmp_path, synth):
+    """A 2-process run's epoch ends at iteration 1 of 2-process batches; a 1-process resume read that as iteration 1
+    of 2 and trained half of the finished epoch again (and ran the LR schedule one epoch ahead). The count is now
+    recorded (the ranks' own --nproc is 1) and compared like the other settings."""
+    out = tmp_path / "run"
+    run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]
+    assert cli(*run, "--epochs", "1").exit_code == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["options"]["world"] == 1
+    last["options"]["world"], last["iteration"] = 2, 1   # as `--nproc 2` writes it: 8 samples = 1 global batch
+    torch.save(last, out / "last.pt")
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    line = error_line(cli(*run, "--epochs", "2", "--resume"))
+    assert line.startswith(f"error: cannot resume from {out / 'last.pt'}: it was trained with --nproc 2, this run "
+                           "has 1; resume with the same config and options"), line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+
+
 def test_resume_mid_epoch_past_the_config_epochs_is_refused(tmp_path, synth):
     out = tmp_path / "run"
     run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]

@@ -165,7 +165,7 @@ def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
     the data roots (real paths as read: `data_roots`; an older checkpoint's --data ones), the per-epoch iteration
-    cap, the BatchNorm mode and the mixed-precision mode."""
+    cap, the BatchNorm mode, the mixed-precision mode and the process count (recorded since it was compared)."""
     flat = {k: v for k, v in _flatten(config).items() if k.split(".")[0] not in FREE_SECTIONS
             and not any(k == f or k.startswith(f + ".") for f in FREE_KEYS)}
     roots = options.get("data_roots")   # where the data was read from, however given (--data, DT_DATA*)
@@ -175,8 +175,9 @@ def run_settings(config: dict, options: dict) -> dict[str, Any]:
             name, sep, path = str(item).partition("=")
             roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
     amp = options.get("amp") or ("fp16" if (config.get("TRAIN") or {}).get("AMP") else "off")   # as amp_mode
+    world = {"--nproc": options["world"]} if "world" in options else {}   # the global batch, iterations per epoch
     return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
-            "--freeze-bn": options.get("freeze_bn"), "--amp": amp}
+            "--freeze-bn": options.get("freeze_bn"), "--amp": amp, **world}
 
 
 class OtherRunError(TrainingError):

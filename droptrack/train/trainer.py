@@ -183,7 +183,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     ckpt_size = checkpoint_bytes(model)
     pos = Position()
-    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)}
+    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots),
+              "world": dist.world}   # the process count: the ranks' own --nproc is 1
     last_epoch = (cfg.TRAIN.EPOCH, "--epochs" if opts.epochs is not None else "TRAIN.EPOCH")
     found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
                    last_epoch) if opts.resume else None
