@@ -55,3 +55,25 @@ def test_interrupt_before_any_checkpoint_says_start_again(synth, tmp_path, monke
     monkeypatch.setattr(trainer, "train", ctrl_c)
     line = interrupted_line(dt_train(tmp_path / "fresh", synth))
     assert line == "interrupted; no checkpoint was written yet; run the same command again to start over"
+
+
+def test_interrupt_during_validation_keeps_the_finished_epoch(synth, tmp_path, monkeypatch):
+    """Validation runs after an epoch's last iteration and can take minutes; Ctrl-C there lost the whole epoch (its
+    checkpoint came after validation). The epoch is saved first, and the resumed run goes on from the next one."""
+    import torch
+
+    import droptrack.train.validate as validate
+
+    def ctrl_c(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "validation_auc", ctrl_c)
+    out = tmp_path / "run"
+    line = interrupted_line(dt_train(out, synth, "--epochs", "1", "--val-data", str(synth)))
+    assert line.endswith(f"--resume to continue from {out / 'last.pt'} (saved at each epoch's end, and every N "
+                         "iterations with --save-interval N)"), line
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert (last["epoch"], last["iteration"], len(last["history"])) == (1, 2, 1)
+    monkeypatch.setattr(validate, "validation_auc", lambda *args, **kw: 0.5)
+    result = dt_train(out, synth, "--epochs", "2", "--val-data", str(synth), "--resume")
+    assert result.exit_code == 0 and "resumed from" in result.output and "at epoch 2" in result.output, result.output

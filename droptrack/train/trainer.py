@@ -270,16 +270,18 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         sched.step()
         stats = {k: v / iterations for k, v in sums.items()}
         stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
-        if dist.main and (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
-            from droptrack.train.validate import validation_auc
-
-            stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
-            model.train()
-            say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
         pos.history.append(stats)
+        pos.iteration, pos.sums = iterations, {}
+        if (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
+            save([last])   # the epoch's training is kept before validation (minutes): stopped there, it resumes after
+            if dist.main:
+                from droptrack.train.validate import validation_auc
+
+                stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
+                model.train()
+                say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
         say(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
             f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch"))
-        pos.iteration, pos.sums = iterations, {}
         keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
         save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
         if dist.main:
