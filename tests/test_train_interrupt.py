@@ -77,3 +77,21 @@ def test_interrupt_during_validation_keeps_the_finished_epoch(synth, tmp_path, m
     monkeypatch.setattr(validate, "validation_auc", lambda *args, **kw: 0.5)
     result = dt_train(out, synth, "--epochs", "2", "--val-data", str(synth), "--resume")
     assert result.exit_code == 0 and "resumed from" in result.output and "at epoch 2" in result.output, result.output
+
+
+def test_a_resumed_run_writes_the_epoch_checkpoint_the_stopped_one_did_not(synth, tmp_path):
+    """Stopped after last.pt and before checkpoint_ep0002.pt (while validating, or between the two writes): the
+    resumed run restores that kept epoch from last.pt instead of leaving a hole in the epoch checkpoints."""
+    import torch
+
+    out = tmp_path / "run"
+    assert dt_train(out, synth, "--epochs", "2").exit_code == 0
+    (out / "final.pt").unlink()
+    (out / "checkpoint_ep0002.pt").unlink()
+    held = (out / "last.pt").read_bytes()
+    result = dt_train(out, synth, "--epochs", "3", "--resume")
+    assert result.exit_code == 0, result.output
+    assert "checkpoint_ep0002.pt (the earlier run stopped before writing it) restored from last.pt" in result.output
+    assert (out / "checkpoint_ep0002.pt").read_bytes() == held
+    assert sorted(p.name for p in out.glob("checkpoint_ep*.pt")) == [f"checkpoint_ep000{i}.pt" for i in (1, 2, 3)]
+    assert torch.load(out / "checkpoint_ep0002.pt", weights_only=True)["epoch"] == 2

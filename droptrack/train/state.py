@@ -95,6 +95,21 @@ def remove_stale_temps(output: Path) -> list[str]:
     return [p.name for p in stale]
 
 
+def restore_epoch_file(output: Path, done: int, keep: bool) -> str | None:
+    """A run resumed at the end of epoch `done`, whose checkpoint_epNNNN.pt (`keep`: one --save-every keeps) is
+    missing: the earlier run stopped after last.pt and before it (while validating, or between the two writes), so
+    last.pt holds that epoch: copied to the missing name, so no kept epoch is lost; its name, or None."""
+    path = output / f"checkpoint_ep{done:04d}.pt"
+    if not keep or done < 1 or path.exists() or not (output / "last.pt").is_file():
+        return None
+    import shutil
+
+    from droptrack.artifact import atomic_write
+
+    atomic_write(path, lambda tmp: shutil.copyfile(output / "last.pt", tmp))
+    return path.name
+
+
 def _set_aside(path: Path) -> str:
     """Rename `path` to the first free NAME.N beside it (never over anything); the new name."""
     n = 1

@@ -32,7 +32,8 @@ from droptrack.train.sampler import check_usable
 from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
-                                   options_record, prune, remove_stale_temps, restore_rng, resume, resume_candidates)
+                                   options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
+                                   resume_candidates)
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -209,6 +210,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
+        done = pos.epoch - 1 if found is not None and not pos.iteration else 0
+        restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
+        if restored:
+            say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
+            prune(output, opts.keep_last)
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
     net = model
