@@ -283,10 +283,12 @@ def test_pretrained_tracking_checkpoint_of_another_shape_is_named(tmp_path, synt
     small = build_model(load_config("tiny_ce_test"), training=True).state_dict()
     big = load_config("tiny_ce_test")
     big.DATA.SEARCH.SIZE = big.TEST.SEARCH_SIZE = 160           # 10 x 10 search tokens instead of 8 x 8
+    small["box_head.conv5_ctr.bias"] = torch.zeros(2)   # another shape that cannot be resized: named, not loaded
     rep = load_tracking_init(build_model(big, training=True), small, "small.pt")
-    assert rep.wrong_shape == ["backbone.pos_embed_x (1, 64, 64) vs (1, 100, 64)"] and rep.unexpected == []
-    assert rep.summary().endswith("; 1 not loaded, of another shape (backbone.pos_embed_x (1, 64, 64) vs "
-                                  "(1, 100, 64))")
+    assert rep.wrong_shape == ["box_head.conv5_ctr.bias (2,) vs (1,)"] and rep.unexpected == []
+    assert rep.resized == ["backbone.pos_embed_x"]   # the search grid of another crop size: resized (test_model.py)
+    assert rep.summary().endswith("; 1 not loaded, of another shape (box_head.conv5_ctr.bias (2,) vs (1,)); "
+                                  "resized to this crop size (backbone.pos_embed_x)")
 
 
 def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_path, synth):
