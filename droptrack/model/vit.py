@@ -267,13 +267,13 @@ def pos_embed_grid(pos: torch.Tensor, width: int, path: object) -> torch.Tensor:
     class / distillation tokens (MAE and timm ViT: 1; DeiT distilled: 2); CheckpointError naming what it has."""
     n = pos.shape[1] if pos.dim() == 3 else 0
     if pos.dim() != 3 or pos.shape[0] != 1 or pos.shape[2] != width:
-        why = f"pos_embed has shape {tuple(pos.shape)}, not (1, tokens, {width})"
+        why = f"pos_embed has shape {tuple(pos.shape)}, not (1, tokens, {width}) as its patch embedding"
     else:
         for lead in (1, 0, 2):   # unambiguous: no two of n, n-1, n-2 are both squares of a positive grid
             if n > lead and math.isqrt(n - lead) ** 2 == n - lead:
                 return pos[:, lead:]
         why = f"pos_embed has {n} tokens: no square patch grid after 0-2 class tokens"
-    raise CheckpointError(f"'{path}': {why}; pass ViT weights with a square patch grid")
+    raise CheckpointError(f"'{path}': {why}; pass intact ViT weights (MAE, DropMAE, timm) with a square patch grid")
 
 
 def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:
