@@ -37,6 +37,16 @@ def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: fl
     return f"[epoch {setup.epoch}: {it}/{total}] {terms} lr {lr:.3e} {rate:.2f} it/s"
 
 
+def diverged(setup: EpochSetup, it: int, what: str) -> TrainingError:
+    """The one-line error for a run that diverged at iteration `it`: the last good checkpoint where there is one, and
+    how to go on (a resume refuses another TRAIN.LR, so: a new run, from scratch or from that checkpoint)."""
+    last = setup.last if setup.last is not None and setup.last.is_file() else None
+    keep = f"; or keep its weights: --pretrained {last} with another --output" if last else ""
+    good = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+    return TrainingError(f"{what} at epoch {setup.epoch} iteration {it}; {good}; lower TRAIN.LR (or check the data) "
+                         f"and start again{keep}")
+
+
 def progress_bar(epoch: int, epochs: int, show: bool = True, console=None):
     """The epoch's progress line: the epoch, a bar, iterations done/total and the time left come first and keep
     their width; the loss terms fill the rest of the line, cut with '...' on a narrow terminal (at 80 columns rich
@@ -78,11 +88,13 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                 with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     out = net(z, x, ce_template_mask=model.template_index, ce_keep_rate=setup.keep_rate)
                 out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
-                loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
-                                         cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+                try:
+                    loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
+                                             cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+                except FloatingPointError:   # NaN boxes: the official code stops there too
+                    raise diverged(setup, it, "the network outputs NaN boxes") from None
                 if not math.isfinite(loss.item()):
-                    raise TrainingError(f"loss is {loss.item()} at epoch {setup.epoch} iteration {it}; the last good "
-                                        f"checkpoint is {setup.last}; lower the LR or check the data")
+                    raise diverged(setup, it, f"loss is {loss.item()}")
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

@@ -1,0 +1,61 @@
+"""A run that diverges (NaN boxes from the network, as official OSTrack stops on) ends with one line naming the
+last good checkpoint only where one was written, and a way on that `--resume` (which refuses another TRAIN.LR)
+would not refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from droptrack.data.synth import generate_synth
+from helpers import cli
+
+TINY = ["--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu", "--epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
+
+
+def nan_after(monkeypatch, good_calls: int) -> None:
+    """The network's boxes turn NaN after `good_calls` forward passes (2 per epoch here)."""
+    from droptrack.model.ostrack import OSTrack
+
+    real, calls = OSTrack.forward, []
+
+    def forward(self, *args, **kw):
+        out = real(self, *args, **kw)
+        calls.append(1)
+        if len(calls) > good_calls:
+            out["pred_boxes"] = out["pred_boxes"] * float("nan")
+        return out
+
+    monkeypatch.setattr(OSTrack, "forward", forward)
+
+
+def error_line(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and "Traceback" not in result.output, (result.exception, result.output)
+    return lines[-1]
+
+
+def test_nan_boxes_after_a_checkpoint_name_it_and_how_to_go_on(tmp_path, synth, monkeypatch):
+    nan_after(monkeypatch, 2)
+    out = tmp_path / "run"
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
+    assert line == (f"error: the network outputs NaN boxes at epoch 2 iteration 1; the last good checkpoint is "
+                    f"{out / 'last.pt'}; lower TRAIN.LR (or check the data) and start again; or keep its weights: "
+                    f"--pretrained {out / 'last.pt'} with another --output"), line
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1
+
+
+def test_nan_boxes_before_any_checkpoint_name_none(tmp_path, synth, monkeypatch):
+    nan_after(monkeypatch, 0)
+    out = tmp_path / "run"
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
+    assert line == ("error: the network outputs NaN boxes at epoch 1 iteration 1; no checkpoint was written yet; "
+                    "lower TRAIN.LR (or check the data) and start again"), line
+    assert not (out / "last.pt").exists()
