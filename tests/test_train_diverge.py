@@ -59,3 +59,28 @@ def test_nan_boxes_before_any_checkpoint_name_none(tmp_path, synth, monkeypatch)
     assert line == ("error: the network outputs NaN boxes at epoch 1 iteration 1; no checkpoint was written yet; "
                     "lower TRAIN.LR (or check the data) and start again"), line
     assert not (out / "last.pt").exists()
+
+
+def test_nan_weights_at_an_epoch_end_are_not_saved_over_the_good_checkpoint(tmp_path, synth, monkeypatch):
+    """Infinite gradients of the epoch's last step turn the weights NaN (clipping multiplies them by 0) while that
+    step's loss was finite: the epoch-end save wrote them as last.pt and final.pt, exit 0. Now the run stops, naming
+    the tensor, and last.pt stays the good epoch 1."""
+    real, calls = torch.nn.utils.clip_grad_norm_, []
+
+    def clip(params, max_norm, *args, **kw):
+        params = list(params)
+        calls.append(1)
+        if len(calls) == 4:   # epoch 2, iteration 2 (the last)
+            for p in params:
+                if p.grad is not None:
+                    p.grad.fill_(float("inf"))
+        return real(params, max_norm, *args, **kw)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+    out = tmp_path / "run"
+    line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY))
+    assert line.startswith("error: the weights hold NaN/Inf (") and " at epoch 2 iteration 2; " in line, line
+    assert f"the last good checkpoint is {out / 'last.pt'}; " in line, line
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["epoch"] == 1 and all(v.isfinite().all() for v in last["net"].values() if v.is_floating_point())
+    assert not (out / "final.pt").exists() and not (out / "checkpoint_ep0002.pt").exists()

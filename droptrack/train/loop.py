@@ -37,14 +37,14 @@ def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: fl
     return f"[epoch {setup.epoch}: {it}/{total}] {terms} lr {lr:.3e} {rate:.2f} it/s"
 
 
-def diverged(setup: EpochSetup, it: int, what: str) -> TrainingError:
-    """The one-line error for a run that diverged at iteration `it`: the last good checkpoint where there is one, and
-    how to go on (a resume refuses another TRAIN.LR, so: a new run, from scratch or from that checkpoint)."""
-    last = setup.last if setup.last is not None and setup.last.is_file() else None
+def diverged(what: str, epoch: int, it: int, last: Path | None) -> TrainingError:
+    """The one-line error for a run that diverged at iteration `it` of `epoch`: the last good checkpoint where there
+    is one, and how to go on (a resume refuses another TRAIN.LR, so: a new run, from scratch or from that one)."""
+    last = last if last is not None and last.is_file() else None
     keep = f"; or keep its weights: --pretrained {last} with another --output" if last else ""
     good = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-    return TrainingError(f"{what} at epoch {setup.epoch} iteration {it}; {good}; lower TRAIN.LR (or check the data) "
-                         f"and start again{keep}")
+    return TrainingError(f"{what} at epoch {epoch} iteration {it}; {good}; lower TRAIN.LR (or check the data) and "
+                         f"start again{keep}")
 
 
 def progress_bar(epoch: int, epochs: int, show: bool = True, console=None):
@@ -92,9 +92,9 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                     loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
                                              cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
                 except FloatingPointError:   # NaN boxes: the official code stops there too
-                    raise diverged(setup, it, "the network outputs NaN boxes") from None
+                    raise diverged("the network outputs NaN boxes", setup.epoch, it, setup.last) from None
                 if not math.isfinite(loss.item()):
-                    raise diverged(setup, it, f"loss is {loss.item()}")
+                    raise diverged(f"loss is {loss.item()}", setup.epoch, it, setup.last)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

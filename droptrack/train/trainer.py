@@ -24,7 +24,7 @@ from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
-from droptrack.train.loop import EpochSetup, train_epoch
+from droptrack.train.loop import EpochSetup, diverged, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
@@ -247,6 +247,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
             raise err from None
 
     def save(path_list: list[Path]) -> None:
+        bad = next((k for k, v in model.state_dict().items() if v.is_floating_point() and not v.isfinite().all()), 0)
+        if bad:   # every rank (same weights) stops here, before the collective; the good checkpoint stays
+            raise diverged(f"the weights hold NaN/Inf ({bad[:60]})", pos.epoch, pos.iteration, last)
         rng = gather_rng(dev, dist.world)  # collective: every rank calls save
         if dist.main:
             extra = checkpoint_state(opt, sched, scaler, pos, rng, lr, record)
