@@ -61,3 +61,19 @@ def test_more_workers_than_cores_is_one_note_not_torchs_warnings(tmp_path, synth
     notes = [ln for ln in result.output.splitlines() if ln.startswith("--workers 2:")]
     assert notes == ["--workers 2: more data-loading workers than the 1 CPU core(s) this process may use only cost "
                      "memory and start-up time; --workers 1 is enough"], result.output
+
+
+def test_epoch_summary_says_how_long_the_rest_of_the_run_takes(tmp_path, synth):
+    """The bar's time left is the epoch's; a 300-epoch run also needs the run's: each epoch's summary line ends with
+    the epochs to go and the time they take at the pace so far (none after the last epoch)."""
+    import re
+
+    from droptrack.train.loop import time_left
+
+    assert time_left(100.0, 10, 25, 10) == "; 3 more epochs, about 0:04:10 left"   # 10 s/iteration x 25 iterations
+    assert time_left(7.0, 2, 2, 2) == "; 1 more epoch, about 0:00:07 left" and time_left(5.0, 4, 0, 2) == ""
+    result = dt_train(tmp_path / "run", synth, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if re.match(r"epoch \d/2: loss ", ln)]
+    assert len(lines) == 2 and re.search(r"; 1 more epoch, about \d+:\d\d:\d\d left$", lines[0]), lines
+    assert lines[1].endswith(" keep_rate 0.85"), lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +46,15 @@ def diverged(what: str, epoch: int, it: int, last: Path | None) -> TrainingError
     good = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
     return TrainingError(f"{what} at epoch {epoch} iteration {it}; {good}; lower TRAIN.LR (or check the data) and "
                          f"start again{keep}")
+
+
+def time_left(elapsed: float, steps: int, remaining: int, per_epoch: int) -> str:
+    """'; N more epochs, about H:MM:SS left' for the epoch summary: the run's pace so far (iterations, checkpoints,
+    validation) over the iterations still to run; '' after the last epoch. (The bar shows the epoch's own.)"""
+    if remaining <= 0 or steps <= 0:
+        return ""
+    n, left = -(-remaining // per_epoch), datetime.timedelta(seconds=round(elapsed / steps * remaining))
+    return f"; {n} more epoch{'s' * (n > 1)}, about {left} left"
 
 
 def progress_bar(epoch: int, epochs: int, show: bool = True, console=None):

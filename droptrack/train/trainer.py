@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
-from droptrack.train.loop import EpochSetup, diverged, train_epoch
+from droptrack.train.loop import EpochSetup, diverged, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
@@ -225,7 +226,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
-    steps = 0  # iterations run by this process (for --stop-after)
+    steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
     last = output / "last.pt"
 
     def write(path: Path, extra: dict) -> None:
@@ -290,7 +291,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
                 model.train()
                 say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
         say(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
-            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch"))
+            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
+            + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
         keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
         save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
         if dist.main:
