@@ -1,5 +1,6 @@
-"""Ctrl-C in `dt train` printed a bare 'interrupted'; it now says how to go on: --resume from the checkpoint the run
-wrote (named), or, before the first checkpoint, the same command again."""
+"""Stopping `dt train` and going on: Ctrl-C names the checkpoint to --resume from (or says to start again), a stop
+while validating keeps the finished epoch, a resumed run fills in the epoch checkpoint the stopped one did not write,
+and train.log marks where the resumed run continues."""
 
 from __future__ import annotations
 
@@ -95,3 +96,19 @@ def test_a_resumed_run_writes_the_epoch_checkpoint_the_stopped_one_did_not(synth
     assert (out / "checkpoint_ep0002.pt").read_bytes() == held
     assert sorted(p.name for p in out.glob("checkpoint_ep*.pt")) == [f"checkpoint_ep000{i}.pt" for i in (1, 2, 3)]
     assert torch.load(out / "checkpoint_ep0002.pt", weights_only=True)["epoch"] == 2
+
+
+def test_train_log_marks_where_a_resumed_run_continues_and_keeps_validation(synth, tmp_path, monkeypatch):
+    """train.log held only the iteration lines: a run resumed mid-epoch logged the earlier run's last lines again
+    with nothing to say so, and the epoch summaries and validation AUC were only on the terminal."""
+    import droptrack.train.validate as validate
+
+    monkeypatch.setattr(validate, "validation_auc", lambda *args, **kw: 0.625)
+    out = tmp_path / "run"
+    common = ["--epochs", "2", "--val-data", str(synth)]
+    assert dt_train(out, synth, *common, "--stop-after", "3").exit_code == 0   # epoch 2, iteration 1
+    assert dt_train(out, synth, *common, "--resume").exit_code == 0
+    lines = [ln.split(" loss ")[0] for ln in (out / "train.log").read_text().splitlines()]
+    assert lines == ["[epoch 1: 2/2]", "epoch 1/2:",   # PRINT_INTERVAL 50: an epoch's last iteration only
+                     f"resumed from {out / 'last.pt'} at epoch 2, iteration 2", "[epoch 2: 2/2]",
+                     "epoch 2: validation AUC 0.625", "epoch 2/2:"], lines

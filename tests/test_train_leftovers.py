@@ -116,12 +116,14 @@ def test_a_fresh_run_keeps_an_earlier_runs_log_apart(tmp_path, synth):
     assert "train.log of an earlier run (stopped before its first checkpoint) kept as train.log.1" in result.output
     assert (out / "train.log.1").read_text() == old
     new = (out / "train.log").read_text().splitlines()
-    assert new and old.strip() not in new and new[-1].startswith("[epoch 1: 2/2] loss ")
+    assert new and old.strip() not in new and new[-2].startswith("[epoch 1: 2/2] loss ")
+    assert new[-1].startswith("epoch 1/1: loss ")   # the epoch's summary line, as printed
     # a resumed run continues its own log; a second leftover goes to the next free name
     assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
                "--resume").exit_code == 0
     both = (out / "train.log").read_text().splitlines()
-    assert both[:len(new)] == new and both[-1].startswith("[epoch 2: 2/2] loss ")
+    assert both[:len(new)] == new and both[len(new)] == f"resumed from {out / 'last.pt'} at epoch 2"
+    assert both[-2].startswith("[epoch 2: 2/2] loss ") and both[-1].startswith("epoch 2/2: loss ")
     other = tmp_path / "other"
     other.mkdir()
     (other / "train.log").write_text("second\n")

@@ -1,5 +1,5 @@
-"""DataLoader workers in `dt train`: one killed (the out-of-memory killer, kill -9) ends the run with one line that
-says why and how to go on, not torch's traceback."""
+"""`dt train` as it runs: a killed DataLoader worker ends the run with one line that says why and how to go on (not
+torch's traceback), more workers than cores is one note, and each epoch's summary says how long the rest takes."""
 
 from __future__ import annotations
 

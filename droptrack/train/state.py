@@ -235,10 +235,10 @@ def check_epochs(path: Path, pos: Position, epochs: int, flag: str) -> None:
 
 def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None],
            current: tuple[dict, dict] | None = None,
-           epochs: tuple[int, str] | None = None) -> tuple[Position, list[dict]] | None:
+           epochs: tuple[int, str] | None = None) -> tuple[Position, list[dict], Path] | None:
     """Load the newest intact checkpoint under `output` into model/optimizer/scheduler/scaler.
 
-    Returns the position to continue from and the saved per-rank RNG states, or None when there is none.
+    Returns the position to continue from, the saved per-rank RNG states and the file, or None when there is none.
     A file that cannot be read is skipped with a message; if none can be read, TrainingError. `current` (this
     run's config and options record): a checkpoint trained with other settings is refused (TrainingError), and
     so is one past `epochs` (the run's last epoch and the flag or key that set it)."""
@@ -278,5 +278,4 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     rng = obj.get("rng")
     if rng is None and "torch_rng" in obj:  # checkpoints written before per-rank states
         rng = [{"cpu": obj["torch_rng"]}]
-    say(f"resumed from {path} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration else ""))
-    return pos, rng or []
+    return pos, rng or [], path

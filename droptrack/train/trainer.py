@@ -191,7 +191,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
                    last_epoch) if opts.resume else None
     if found is not None:
-        pos, rng = found
+        pos, rng, found_in = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
@@ -226,6 +226,15 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
+    def tell(msg: str) -> None:   # said, and kept in train.log with the iteration lines
+        say(msg)
+        if dist.main:
+            with open(output / "train.log", "a") as f:
+                f.write(msg + "\n")
+
+    if found is not None:   # the earlier run's lines after this point are run (and logged) again below
+        tell(f"resumed from {found_in} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration
+                                                                  else ""))
     steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
     last = output / "last.pt"
 
@@ -289,8 +298,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
                 stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
                 model.train()
-                say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
-        say(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+                tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
+        tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
             f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
             + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
         keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
