@@ -107,6 +107,29 @@ def test_empty_wrong_layout_and_sequence_folder_roots_name_the_root(tmp_path, sy
     assert f"no sequences under '{empty}' (from DT_DATA_SYNTH)" in line, line
 
 
+def test_a_lasot_root_of_test_split_sequences_only_says_so(tmp_path, synth):
+    """cat-1 and cat-3 are LaSOT test sequences, which training leaves out: 'no sequences under ROOT; it should hold
+    <class>/<class>-N/...' described the very layout the root had."""
+    import shutil
+
+    root = tmp_path / "lasot"
+    for n, src in ((1, "synth_train_00001"), (3, "synth_train_00002")):
+        seq = root / "cat" / f"cat-{n}"
+        shutil.copytree(synth / src, seq / "img", ignore=shutil.ignore_patterns("*.txt", "*.label", "*.ini"))
+        shutil.copy(synth / src / "groundtruth.txt", seq / "groundtruth.txt")
+        rows = len((seq / "groundtruth.txt").read_text().split())
+        for flags in ("full_occlusion.txt", "out_of_view.txt"):
+            (seq / flags).write_text(",".join(["0"] * rows))
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"]["DATASETS_NAME"] = ["LASOT"]
+    (tmp_path / "lasot.yaml").write_text(yaml.safe_dump(data))
+    line = one_line_error(cli("train", "-c", tmp_path / "lasot.yaml", "-o", tmp_path / "a", "--data",
+                              f"LASOT={root}", *TINY))
+    assert line == (f"error: training dataset LASOT: the 2 sequence(s) under '{root}' (from --data LASOT={root}) are "
+                    "all in LaSOT's 280-sequence test split, which training leaves out as the official recipe does; "
+                    "add training sequences (the other <class>-N) or remove LASOT from DATA.TRAIN.DATASETS_NAME"), line
+
+
 def test_ce_blocks_past_depth_and_indivisible_heads_are_refused_before_the_output_exists(tmp_path, synth):
     out = tmp_path / "out"
     line = one_line_error(cli("train", "-c", tiny_config(tmp_path, "ce", CE_LOC=[1, 9]), "-o", out, "--data", synth,

@@ -66,6 +66,7 @@ LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundt
 def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str], datasets: list[list]) -> None:
     """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
     from), the layout expected there, and a sequence folder given as the root."""
+    from droptrack.data import get_sequences
     from droptrack.data.registry import env_var, resolve_root
 
     for name, ratio, seqs in zip(names, ratios, datasets):
@@ -79,6 +80,12 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root / "groundtruth.txt").is_file():
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
                                 "folder above it (the one holding the sequence folders)")
+        held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
+        if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
+            raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
+                                "all in LaSOT's 280-sequence test split, which training leaves out as the official recipe "
+                                "does; add training sequences (the other <class>-N) or remove LASOT from "
+                                "DATA.TRAIN.DATASETS_NAME")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
