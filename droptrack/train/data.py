@@ -153,6 +153,9 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
             name, path = "SYNTH", item
         if not Path(path).exists():
             raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
+        if name in roots:   # the first was silently dropped: a dataset reads one root
+            raise TrainingError(f"--data {name} is given twice ('{roots[name]}' and '{path}'); a dataset has one "
+                                "root: put the sequences under one folder (or the folders under one root) and pass it")
         roots[name] = path
     return roots
 
@@ -168,6 +171,11 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
             raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
                               f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}; one's own footage in the "
                               "GOT-10k layout (<seq>/groundtruth.txt + frames) is SYNTH")
+    both = next((n for n in names if n in roots and DATASET_READERS[n][0] in roots), None)
+    if both is not None:   # the reader's name (--data synth=...) was ignored beside the dataset's
+        reader = DATASET_READERS[both][0]
+        raise TrainingError(f"--data {both}={roots[both]} and --data {reader}={roots[reader]} both give the root of "
+                            f"{both}; pass one of them")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:
