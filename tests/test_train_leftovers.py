@@ -91,6 +91,15 @@ def test_resume_with_another_process_count_is_refused(tmp_path, synth):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
+def test_stop_after_that_ends_the_last_epoch_finishes_the_run(tmp_path, synth):
+    """--stop-after reached exactly at the last epoch's end said 'continue with --resume' and wrote no final.pt:
+    a resume had nothing left to train."""
+    out = tmp_path / "run"
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1", "--stop-after", "2")
+    assert result.exit_code == 0 and (out / "final.pt").is_file(), result.output
+    assert "continue with --resume" not in result.output and f"next: dt export {out / 'final.pt'}" in result.output
+
+
 def test_resume_mid_epoch_past_the_config_epochs_is_refused(tmp_path, synth):
     out = tmp_path / "run"
     run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]

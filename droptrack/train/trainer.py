@@ -313,7 +313,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
                         writer.add_scalar(f"train/{k}", v, epoch)
                 writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
         pos.epoch, pos.iteration = epoch + 1, 0
-        if opts.stop_after is not None and steps >= opts.stop_after:
+        if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
             say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
             return last
     if writer:
