@@ -83,8 +83,8 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
         if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
             raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
-                                "all in LaSOT's 280-sequence test split, which training leaves out as the official recipe "
-                                "does; add training sequences (the other <class>-N) or remove LASOT from "
+                                "all in LaSOT's 280-sequence test split, which training leaves out as the official "
+                                "recipe does; add training sequences (the other <class>-N) or remove LASOT from "
                                 "DATA.TRAIN.DATASETS_NAME")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
