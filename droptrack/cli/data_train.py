@@ -98,9 +98,10 @@ def train(
                         val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
                         stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
     if nproc > 1:
-        from droptrack.train.launch import run_launcher
+        from droptrack.train.launch import check_gpus, run_launcher
 
         prepare(opts)  # bad options and config values fail here, before the processes start
+        check_gpus(nproc, device)
         args, skip = [], False
         for a in sys.argv[2:]:
             if skip or a.startswith("--nproc"):

@@ -53,6 +53,23 @@ def kill_leftover_ranks() -> list[int]:
     return pids
 
 
+def check_gpus(nproc: int, device: str) -> None:
+    """Before `nproc` ranks start: a CUDA device is there for each (rank r trains on GPU r), else one TrainingError
+    (each rank said it on its own line, or failed on a GPU index past the last)."""
+    if device == "cpu":
+        return
+    import torch
+
+    from droptrack.errors import TrainingError
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0 and device != "auto":   # auto without CUDA: gloo on the CPU
+        raise TrainingError(f"--device {device} requested but CUDA is not available; use --device cpu")
+    if 0 < count < nproc:
+        raise TrainingError(f"--nproc {nproc}: each process trains on a GPU of its own and this machine has {count}; "
+                            f"pass --nproc {count} (or --device cpu)")
+
+
 def output_arg(args: list[str]) -> Path | None:
     """The --output / -o folder among `dt train` arguments, or None."""
     for i, a in enumerate(args):
