@@ -1,6 +1,6 @@
-"""A run that diverges (NaN boxes from the network, as official OSTrack stops on) ends with one line naming the
-last good checkpoint only where one was written, and a way on that `--resume` (which refuses another TRAIN.LR)
-would not refuse."""
+"""A run that diverges (NaN boxes from the network, as official OSTrack stops on; NaN weights never saved) ends with
+one line naming the last good checkpoint only where one was written, and a way on that `--resume` (which refuses
+another TRAIN.LR) would not refuse; and training runs with the official cuDNN flags, so a resume repeats a run."""
 
 from __future__ import annotations
 
@@ -84,3 +84,23 @@ def test_nan_weights_at_an_epoch_end_are_not_saved_over_the_good_checkpoint(tmp_
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["epoch"] == 1 and all(v.isfinite().all() for v in last["net"].values() if v.is_floating_point())
     assert not (out / "final.pt").exists() and not (out / "checkpoint_ep0002.pt").exists()
+
+
+def test_training_runs_with_the_official_cudnn_flags_and_puts_them_back(tmp_path, synth, monkeypatch):
+    """The official trainer sets cuDNN deterministic and turns its autotuner off (ostrack_spec.md 5.4): without them
+    a resumed GPU run does not repeat the uninterrupted one. Seen from inside the forward pass; restored after."""
+    from droptrack.model.ostrack import OSTrack
+
+    real, seen = OSTrack.forward, []
+
+    def forward(self, *args, **kw):
+        seen.append((torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark))
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(OSTrack, "forward", forward)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    result = cli("train", "-c", "tiny_ce_test", "-o", tmp_path / "run", "--data", synth, *TINY)
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {(True, False)}, seen
+    assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) == (False, True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -36,6 +37,19 @@ class EpochSetup:
 def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: float, rate: float) -> str:
     terms = " ".join(f"{k} {v / max(n, 1):.5f}" for k, v in sums.items())
     return f"[epoch {setup.epoch}: {it}/{total}] {terms} lr {lr:.3e} {rate:.2f} it/s"
+
+
+@contextlib.contextmanager
+def official_cudnn() -> Iterator[None]:
+    """cuDNN as the official training sets it (deterministic algorithms, no autotuner: ostrack_spec.md 5.4), so a
+    resumed run on a GPU repeats the uninterrupted one; the caller's settings come back afterwards."""
+    cudnn = torch.backends.cudnn
+    old = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = old
 
 
 def diverged(what: str, epoch: int, it: int, last: Path | None) -> TrainingError:

@@ -25,7 +25,7 @@ from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
-from droptrack.train.loop import EpochSetup, diverged, time_left, train_epoch
+from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
@@ -358,7 +358,7 @@ def train(opts: TrainOptions) -> Path:
     """
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
-        with stop_signals(), OutputLock() as lock:
+        with stop_signals(), official_cudnn(), OutputLock() as lock:
             result = run_training(opts, lock)
         if distributed():
             torch.distributed.barrier()
