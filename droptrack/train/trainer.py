@@ -226,6 +226,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
+
     def tell(msg: str) -> None:   # said, and kept in train.log with the iteration lines
         say(msg)
         if dist.main:
