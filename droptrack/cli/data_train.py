@@ -40,14 +40,18 @@ def data_synth(
 ) -> None:
     """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image."""
     from droptrack.data.synth import generate_synth, parse_size
+    from droptrack.train.stops import stop_signals
 
     try:
-        path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
-                              attributes=attributes, aspect_max=aspect_max,
-                              difficulty=difficulty, overwrite=overwrite)
-    except KeyboardInterrupt:   # finished sequences are journalled: the same command keeps them and goes on
-        typer.echo(f"interrupted: finished sequences are saved in {out}; run the same command to resume", err=True)
-        raise typer.Exit(130) from None
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit
+            path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True,
+                                  gray=gray, attributes=attributes, aspect_max=aspect_max,
+                                  difficulty=difficulty, overwrite=overwrite)
+    except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
+        signum = getattr(exc, "signum", 2)
+        what = f"stopped by {exc}" if signum != 2 else "interrupted"
+        typer.echo(f"{what}: finished sequences are saved in {out}; run the same command to resume", err=True)
+        raise typer.Exit(128 + signum) from None
     typer.echo(f"synthetic set: {path}")
 
 

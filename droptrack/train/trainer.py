@@ -3,10 +3,8 @@ resume and validation AUC."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates)
+from droptrack.train.stops import Stopped, stop_signals
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -324,31 +323,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         write(final, {"history": pos.history})
         return final
     return last
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped training."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_signals():
-    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
-    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays."""
-    def stop(signum: int, _frame) -> None:
-        raise Stopped(signum)
-
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
-    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
 
 
 def train(opts: TrainOptions) -> Path:
