@@ -222,6 +222,17 @@ def test_tracking_checkpoint_of_another_crop_size_resizes_its_search_and_templat
     assert torch.equal(model.backbone.blocks[1].attn.qkv.weight, net["backbone.blocks.1.attn.qkv.weight"])
 
 
+def test_config_keys_in_lower_case_name_the_key_they_meant(tmp_path):
+    """YAML written in lower case ('train:', 'lr_drop_epochs:') listed every valid key instead of naming the one."""
+    bad = tmp_path / "lower.yaml"
+    bad.write_text("train:\n  epoch: 2\n")
+    with pytest.raises(ConfigError, match=r"^unknown config key 'train'; did you mean 'TRAIN'\?$"):
+        load_config(str(bad))
+    bad.write_text("TRAIN:\n  lr_drop_epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"'TRAIN.lr_drop_epochs'; did you mean 'TRAIN.LR_DROP_EPOCH'\?$"):
+        load_config(str(bad))
+
+
 def test_config_errors_name_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'vitb_384_mae_ce_32x4_ep300'"):
         load_config("vitb_384_mae_ce_32x4_ep30")
