@@ -162,7 +162,8 @@ def _merge(obj: Any, data: dict, where: str) -> None:
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key)[:100], names, n=1, cutoff=0.5)
+            upper = {n.upper(): n for n in names}   # 'train:' or 'lr_drop_epoch:' is the key in another case
+            close = [upper[c] for c in difflib.get_close_matches(str(key)[:100].upper(), list(upper), n=1, cutoff=0.5)]
             hint = f"; did you mean '{where}{close[0]}'?" if close else f"; valid keys: {', '.join(names)}"
             raise ConfigError(f"unknown config key '{where}{str(key)[:60]}'{hint}")
         current = getattr(obj, key)

@@ -213,3 +213,35 @@ def test_synth_keeps_the_same_set_and_refuses_another_unless_overwrite(tmp_path)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["synth_train_00001", "synth_train_00002"]
     fresh = generate_synth(tmp_path / "fresh", 2, 4, seed=2, size=(96, 64))
     assert all((out / f.relative_to(fresh)).read_bytes() == f.read_bytes() for f in fresh.rglob("*") if f.is_file())
+
+
+SIGTERM_AFTER_ONE = """
+import os, signal, sys
+from droptrack.data import synth
+real = synth._write_sequence
+def write(folder, seq, ext):
+    real(folder, seq, ext)
+    os.kill(os.getpid(), signal.SIGTERM)   # as `timeout` or a scheduler, once one sequence is done
+synth._write_sequence = write
+from droptrack.cli import app
+app(["data", "synth", sys.argv[1], "-n", "3", "--frames", "5"], prog_name="dt")
+"""
+
+
+def test_sigterm_stops_dt_data_synth_with_how_to_resume(tmp_path):
+    """SIGTERM killed `dt data synth` without a word (exit -15, as for a crash); it now says what Ctrl-C says."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "set"
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run([sys.executable, "-c", SIGTERM_AFTER_ONE, str(out)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr.strip().splitlines()[-1] == (f"stopped by SIGTERM: finished sequences are saved in {out}; run "
+                                                    "the same command to resume"), proc.stderr
+    assert (out / "synth_train_00001").is_dir()

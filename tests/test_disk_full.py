@@ -106,7 +106,7 @@ def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error: ")]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert errors[0].startswith(f"error: no room left writing '{tmp_path / 'run' / 'last.pt'}' (File too large)")
-    assert errors[1:] == ["error: rank 1 stopped: another process of this run failed (its error is above)"][:nproc - 1]
+    assert errors[1:] == ["error: rank 1 stopped: another process of this run failed (its error is printed too)"][:nproc - 1]
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
 
 

@@ -180,6 +180,59 @@ def test_mae_pretrain_into_ostrack_and_bad_pretrained(tmp_path):
         load_pretrained(model, tmp_path / "narrow.pth")
 
 
+@pytest.mark.parametrize("pos, ok", [((1, 198, 64), True), ((1, 197, 32), False), ((197, 64), False),
+                                      ((1, 201, 64), False)])
+def test_pretrained_pos_embed_with_two_class_tokens_loads_and_other_layouts_are_one_line(tmp_path, pos, ok):
+    """DeiT-distilled ViTs lead the grid with a class and a distillation token (198 = 2 + 14*14); a pos_embed of
+    another width, rank or a non-square grid is named, where it was a traceback from the resize."""
+    model = build_model(load_config("tiny_ce_test"), variant="ostrack", training=True)
+    sd = _mae_like(64, 4, heads_keys=False)
+    sd["pos_embed"] = torch.randn(*pos)
+    torch.save({"model": sd}, tmp_path / "vit.pth")
+    if not ok:
+        with pytest.raises(CheckpointError, match="pos_embed has") as err:
+            load_pretrained(model, tmp_path / "vit.pth")
+        assert "vit.pth" in str(err.value) and "\n" not in str(err.value)
+        return
+    load_pretrained(model, tmp_path / "vit.pth")
+    grid = sd["pos_embed"][:, 2:].reshape(1, 14, 14, 64).permute(0, 3, 1, 2)
+    ref_x = torch.nn.functional.interpolate(grid, size=(8, 8), mode="bicubic", align_corners=False)
+    assert torch.allclose(model.backbone.pos_embed_x, ref_x.flatten(2).transpose(1, 2))
+
+
+def test_tracking_checkpoint_of_another_crop_size_resizes_its_search_and_template_grids(tmp_path):
+    """A released 256 model given as --pretrained to a 384 config (here: tiny 160 -> 128 search, 64 -> 80 template):
+    its pos_embed_x / pos_embed_z were left at their random init (reported only); they are resized bicubically, as
+    from MAE weights."""
+    from droptrack.config import config_from_dict, config_to_dict
+
+    base = config_to_dict(load_config("tiny_ce_test"))
+    base["DATA"]["SEARCH"]["SIZE"], base["DATA"]["TEMPLATE"]["SIZE"] = 160, 80
+    base["TEST"]["SEARCH_SIZE"], base["TEST"]["TEMPLATE_SIZE"] = 160, 80
+    src = build_model(config_from_dict(base), training=True)
+    net = src.state_dict()
+    torch.save({"net": net, "epoch": 300}, tmp_path / "OSTrack_ep0300.pth.tar")
+    model = build_model(load_config("tiny_ce_test"), training=True)
+    rep = load_pretrained(model, tmp_path / "OSTrack_ep0300.pth.tar")
+    assert rep.missing == [] and rep.wrong_shape == [] and "resized to this crop size" in rep.summary()
+    for key, old, new in (("pos_embed_x", 10, 8), ("pos_embed_z", 5, 4)):
+        grid = net[f"backbone.{key}"].reshape(1, old, old, 64).permute(0, 3, 1, 2)
+        ref = torch.nn.functional.interpolate(grid, size=(new, new), mode="bicubic", align_corners=False)
+        assert torch.allclose(getattr(model.backbone, key), ref.flatten(2).transpose(1, 2))
+    assert torch.equal(model.backbone.blocks[1].attn.qkv.weight, net["backbone.blocks.1.attn.qkv.weight"])
+
+
+def test_config_keys_in_lower_case_name_the_key_they_meant(tmp_path):
+    """YAML written in lower case ('train:', 'lr_drop_epochs:') listed every valid key instead of naming the one."""
+    bad = tmp_path / "lower.yaml"
+    bad.write_text("train:\n  epoch: 2\n")
+    with pytest.raises(ConfigError, match=r"^unknown config key 'train'; did you mean 'TRAIN'\?$"):
+        load_config(str(bad))
+    bad.write_text("TRAIN:\n  lr_drop_epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"'TRAIN.lr_drop_epochs'; did you mean 'TRAIN.LR_DROP_EPOCH'\?$"):
+        load_config(str(bad))
+
+
 def test_config_errors_name_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'vitb_384_mae_ce_32x4_ep300'"):
         load_config("vitb_384_mae_ce_32x4_ep30")

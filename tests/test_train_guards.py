@@ -107,6 +107,29 @@ def test_empty_wrong_layout_and_sequence_folder_roots_name_the_root(tmp_path, sy
     assert f"no sequences under '{empty}' (from DT_DATA_SYNTH)" in line, line
 
 
+def test_a_lasot_root_of_test_split_sequences_only_says_so(tmp_path, synth):
+    """cat-1 and cat-3 are LaSOT test sequences, which training leaves out: 'no sequences under ROOT; it should hold
+    <class>/<class>-N/...' described the very layout the root had."""
+    import shutil
+
+    root = tmp_path / "lasot"
+    for n, src in ((1, "synth_train_00001"), (3, "synth_train_00002")):
+        seq = root / "cat" / f"cat-{n}"
+        shutil.copytree(synth / src, seq / "img", ignore=shutil.ignore_patterns("*.txt", "*.label", "*.ini"))
+        shutil.copy(synth / src / "groundtruth.txt", seq / "groundtruth.txt")
+        rows = len((seq / "groundtruth.txt").read_text().split())
+        for flags in ("full_occlusion.txt", "out_of_view.txt"):
+            (seq / flags).write_text(",".join(["0"] * rows))
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"]["DATASETS_NAME"] = ["LASOT"]
+    (tmp_path / "lasot.yaml").write_text(yaml.safe_dump(data))
+    line = one_line_error(cli("train", "-c", tmp_path / "lasot.yaml", "-o", tmp_path / "a", "--data",
+                              f"LASOT={root}", *TINY))
+    assert line == (f"error: training dataset LASOT: the 2 sequence(s) under '{root}' (from --data LASOT={root}) are "
+                    "all in LaSOT's 280-sequence test split, which training leaves out as the official recipe does; "
+                    "add training sequences (the other <class>-N) or remove LASOT from DATA.TRAIN.DATASETS_NAME"), line
+
+
 def test_ce_blocks_past_depth_and_indivisible_heads_are_refused_before_the_output_exists(tmp_path, synth):
     out = tmp_path / "out"
     line = one_line_error(cli("train", "-c", tiny_config(tmp_path, "ce", CE_LOC=[1, 9]), "-o", out, "--data", synth,
@@ -161,6 +184,18 @@ def test_too_little_free_space_is_refused_before_the_first_iteration(tmp_path, s
     assert [p.name for p in out.iterdir()] == ["train.log"] and (out / "train.log").read_text() == "epoch 1 ...\n"
 
 
+def test_too_little_free_space_on_resume_names_the_epoch_it_resumes_at(tmp_path, synth, monkeypatch):
+    import droptrack.train.space as space
+
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY).exit_code == 0
+    monkeypatch.setattr(space, "free_bytes", lambda folder: 3 << 20)
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
+                              "--resume"))
+    assert "has 3.0 MB free, and the next epoch writes 2 checkpoints" in line, line
+    assert "(last.pt, checkpoint_ep0002.pt)" in line, line
+
+
 def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):
     import droptrack.train.space as space
     import droptrack.train.trainer as trainer
@@ -180,6 +215,25 @@ def test_a_disk_that_fills_during_a_save_names_the_checkpoint_to_resume_from(tmp
     assert line.startswith(f"error: no space left to write checkpoint checkpoint_ep0002.pt in '{out}' (1.0 MB free")
     assert line.endswith(f"then run the same command with --resume to continue from {out / 'last.pt'}"), line
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_a_full_disk_inside_torch_save_names_the_checkpoint_to_resume_from(tmp_path, synth, monkeypatch):
+    """The disk fills while torch.save writes epoch 2's last.pt (below save_checkpoint: the write that atomic_write
+    turns into its own one-line error); the line still says how to go on once there is room."""
+    real = torch.save
+
+    def save(obj, f, *args, **kw):
+        if obj.get("epoch") == 2:
+            f.write(b"PK partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(obj, f, *args, **kw)
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2"))
+    assert line.startswith(f"error: no room left writing '{out / 'last.pt'}'"), line
+    assert line.endswith(f"once there is room, run the same command with --resume to continue from {out / 'last.pt'}")
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1 and not list(out.glob(".*.tmp"))
 
 
 def test_a_failed_save_with_space_left_is_not_reported_as_a_full_disk(tmp_path, synth, monkeypatch):
@@ -252,10 +306,12 @@ def test_pretrained_tracking_checkpoint_of_another_shape_is_named(tmp_path, synt
     small = build_model(load_config("tiny_ce_test"), training=True).state_dict()
     big = load_config("tiny_ce_test")
     big.DATA.SEARCH.SIZE = big.TEST.SEARCH_SIZE = 160           # 10 x 10 search tokens instead of 8 x 8
+    small["box_head.conv5_ctr.bias"] = torch.zeros(2)   # another shape that cannot be resized: named, not loaded
     rep = load_tracking_init(build_model(big, training=True), small, "small.pt")
-    assert rep.wrong_shape == ["backbone.pos_embed_x (1, 64, 64) vs (1, 100, 64)"] and rep.unexpected == []
-    assert rep.summary().endswith("; 1 not loaded, of another shape (backbone.pos_embed_x (1, 64, 64) vs "
-                                  "(1, 100, 64))")
+    assert rep.wrong_shape == ["box_head.conv5_ctr.bias (2,) vs (1,)"] and rep.unexpected == []
+    assert rep.resized == ["backbone.pos_embed_x"]   # the search grid of another crop size: resized (test_model.py)
+    assert rep.summary().endswith("; 1 not loaded, of another shape (box_head.conv5_ctr.bias (2,) vs (1,)); "
+                                  "resized to this crop size (backbone.pos_embed_x)")
 
 
 def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_path, synth):

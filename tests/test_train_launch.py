@@ -108,3 +108,55 @@ def test_run_launcher_passes_its_pid_and_no_preexec_fn(monkeypatch):
     assert kwargs["env"][launch.PARENT_ENV] == str(os.getpid())
     assert launch.PARENT_ENV not in os.environ   # dt's own environment is left alone
     assert {s: signal.getsignal(s) for s in launch.STOP_SIGNALS} == before
+
+
+KILLED_RANK = """
+import sys
+import torch.distributed.run as run
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+def killed(_args):
+    raise ChildFailedError("droptrack.train", {1: ProcessFailure(local_rank=1, pid=4321, exitcode=-9, error_file="")})
+run.run = killed
+from droptrack.train.launch import launch
+sys.exit(launch(2, sys.argv[1:]))
+"""
+
+
+def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
+    """A rank killed by SIGKILL (the out-of-memory killer) prints nothing itself; the other rank only says that
+    another one failed. The launcher names it, the likely cause and the checkpoint to resume from."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"")
+    proc = subprocess.run(python(KILLED_RANK) + ["-c", "tiny_ce_test", "--output", str(out)], env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: rank 1 (pid 4321) was killed by SIGKILL, often the system's out-of-memory killer: lower --batch-size "
+        f"or --workers, then run the same command with --resume to continue from {out / 'last.pt'} (saved at each "
+        "epoch's end, and every N iterations with --save-interval N)"), proc.stderr
+
+
+@pytest.mark.parametrize("gpus, device, line", [
+    (1, "cuda", "error: --nproc 2: each process trains on a GPU of its own and this machine has 1; pass --nproc 1 (or "
+                "--device cpu)"),
+    (1, "auto", "error: --nproc 2: each process trains on a GPU of its own and this machine has 1; pass --nproc 1 (or "
+                "--device cpu)"),
+    (0, "cuda", "error: --device cuda requested but CUDA is not available; use --device cpu")])
+def test_nproc_past_the_gpus_is_one_line_before_any_process_starts(tmp_path, monkeypatch, gpus, device, line):
+    """Each rank takes GPU local_rank: with fewer GPUs the ranks failed one by one (a line each, or an invalid device
+    ordinal); now dt says it once and starts nothing."""
+    import torch
+    from typer.testing import CliRunner
+
+    from droptrack.cli import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    started = []
+    monkeypatch.setattr(launch, "run_launcher", lambda *a: started.append(a) or 0)
+    data = tmp_path / "data"
+    data.mkdir()
+    result = CliRunner().invoke(app, ["train", "-c", "tiny_ce_test", "-o", str(tmp_path / "run"), "--data", str(data),
+                                      "--device", device, "--nproc", "2"])
+    assert result.exit_code == 2 and result.output.strip() == line and not started, result.output

@@ -73,6 +73,33 @@ def test_resume_with_fewer_epochs_than_done_is_refused(tmp_path, synth):
     assert final["config"]["TRAIN"]["EPOCH"] == 2 and len(final["history"]) == 2
 
 
+def test_resume_with_another_process_count_is_refused(tmp_path, synth):
+    """A 2-process run's epoch ends at iteration 1 of 2-process batches; a 1-process resume read that as iteration 1
+    of 2 and trained half of the finished epoch again (and ran the LR schedule one epoch ahead). The count is now
+    recorded (the ranks' own --nproc is 1) and compared like the other settings."""
+    out = tmp_path / "run"
+    run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]
+    assert cli(*run, "--epochs", "1").exit_code == 0
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["options"]["world"] == 1
+    last["options"]["world"], last["iteration"] = 2, 1   # as `--nproc 2` writes it: 8 samples = 1 global batch
+    torch.save(last, out / "last.pt")
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    line = error_line(cli(*run, "--epochs", "2", "--resume"))
+    assert line.startswith(f"error: cannot resume from {out / 'last.pt'}: it was trained with --nproc 2, this run "
+                           "has 1; resume with the same config and options"), line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+
+
+def test_stop_after_that_ends_the_last_epoch_finishes_the_run(tmp_path, synth):
+    """--stop-after reached exactly at the last epoch's end said 'continue with --resume' and wrote no final.pt:
+    a resume had nothing left to train."""
+    out = tmp_path / "run"
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1", "--stop-after", "2")
+    assert result.exit_code == 0 and (out / "final.pt").is_file(), result.output
+    assert "continue with --resume" not in result.output and f"next: dt export {out / 'final.pt'}" in result.output
+
+
 def test_resume_mid_epoch_past_the_config_epochs_is_refused(tmp_path, synth):
     out = tmp_path / "run"
     run = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY]
@@ -98,12 +125,14 @@ def test_a_fresh_run_keeps_an_earlier_runs_log_apart(tmp_path, synth):
     assert "train.log of an earlier run (stopped before its first checkpoint) kept as train.log.1" in result.output
     assert (out / "train.log.1").read_text() == old
     new = (out / "train.log").read_text().splitlines()
-    assert new and old.strip() not in new and new[-1].startswith("[epoch 1: 2/2] loss ")
+    assert new and old.strip() not in new and new[-2].startswith("[epoch 1: 2/2] loss ")
+    assert new[-1].startswith("epoch 1/1: loss ")   # the epoch's summary line, as printed
     # a resumed run continues its own log; a second leftover goes to the next free name
     assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
                "--resume").exit_code == 0
     both = (out / "train.log").read_text().splitlines()
-    assert both[:len(new)] == new and both[-1].startswith("[epoch 2: 2/2] loss ")
+    assert both[:len(new)] == new and both[len(new)] == f"resumed from {out / 'last.pt'} at epoch 2"
+    assert both[-2].startswith("[epoch 2: 2/2] loss ") and both[-1].startswith("epoch 2/2: loss ")
     other = tmp_path / "other"
     other.mkdir()
     (other / "train.log").write_text("second\n")

@@ -45,7 +45,7 @@ def test_nproc_2_is_refused_by_rank_0_while_the_folder_is_held_and_locks_it_once
     errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error: ")]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert errors[0] == f"error: {busy(out)}", p.stderr
-    assert errors[1:] in ([], ["error: rank 1 stopped: another process of this run failed (its error is above)"])
+    assert errors[1:] in ([], ["error: rank 1 stopped: another process of this run failed (its error is printed too)"])
     assert list(out.iterdir()) == []   # nothing written; the lock file was removed by its holder (this test)
     p = dt(*args)
     assert p.returncode == 0, p.stderr

@@ -84,6 +84,21 @@ def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth
     assert result.exit_code == 2 and result.output.startswith("error: --data GOT10K=") and not (tmp_path / "c").exists()
 
 
+def test_a_dataset_root_given_twice_is_refused_not_silently_dropped(tmp_path, synth):
+    """`--data A --data B` trained on B alone (A was overwritten in the mapping), as did SYNTH=A with synth=B."""
+    from droptrack.train.options import prepare
+
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(TrainingError) as err:
+        prepare(opts(tmp_path / "a", synth, data=[str(synth), str(other)]))
+    assert str(err.value) == (f"--data SYNTH is given twice ('{synth}' and '{other}'); a dataset has one root: put "
+                              "the sequences under one folder (or the folders under one root) and pass it")
+    with pytest.raises(TrainingError, match=f"--data SYNTH={synth} and --data synth={other} both give the root"):
+        prepare(opts(tmp_path / "a", synth, data=[f"SYNTH={synth}", f"synth={other}"]))
+    assert not (tmp_path / "a").exists()
+
+
 def test_resume_with_other_settings_is_refused(tmp_path, synth):
     """--resume with another seed, batch or data root continued silently, one checkpoint mixing two runs, and a run
     without --resume overwrote the folder's checkpoints; both are refused now, the checkpoint left as it was;

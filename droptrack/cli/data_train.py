@@ -45,14 +45,18 @@ def data_synth(
       dt data synth hard_test --split test --size 640x360 --attributes all --seed 12
     """
     from droptrack.data.synth import generate_synth, parse_size
+    from droptrack.train.stops import stop_signals
 
     try:
-        path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True, gray=gray,
-                              attributes=attributes, aspect_max=aspect_max,
-                              difficulty=difficulty, overwrite=overwrite)
-    except KeyboardInterrupt:   # finished sequences are journalled: the same command keeps them and goes on
-        typer.echo(f"interrupted: finished sequences are saved in {out}; run the same command to resume", err=True)
-        raise typer.Exit(130) from None
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit
+            path = generate_synth(out, sequences, frames, seed, parse_size(size), split, ext, progress=True,
+                                  gray=gray, attributes=attributes, aspect_max=aspect_max,
+                                  difficulty=difficulty, overwrite=overwrite)
+    except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
+        signum = getattr(exc, "signum", 2)
+        what = f"stopped by {exc}" if signum != 2 else "interrupted"
+        typer.echo(f"{what}: finished sequences are saved in {out}; run the same command to resume", err=True)
+        raise typer.Exit(128 + signum) from None
     typer.echo(f"synthetic set: {path}")
 
 
@@ -109,9 +113,10 @@ def train(
                         val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
                         stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
     if nproc > 1:
-        from droptrack.train.launch import run_launcher
+        from droptrack.train.launch import check_gpus, run_launcher
 
         prepare(opts)  # bad options and config values fail here, before the processes start
+        check_gpus(nproc, device)
         args, skip = [], False
         for a in sys.argv[2:]:
             if skip or a.startswith("--nproc"):

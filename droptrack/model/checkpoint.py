@@ -30,7 +30,7 @@ from droptrack.errors import CheckpointError, ConfigError, MetadataError, printa
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
-from droptrack.model.vit import resize_pos_embed
+from droptrack.model.vit import fit_pos_embeds, pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
 FORMAT_VERSION = 1
@@ -44,6 +44,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     wrong_shape: list[str] = field(default_factory=list)   # 'key (file shape) vs (model shape)': not loaded
+    resized: list[str] = field(default_factory=list)   # pos_embed_z/x of another crop size, resized to this one
 
     def summary(self) -> str:
         """'N missing (first keys), ...': what was not loaded, named, for the training log."""
@@ -52,8 +53,9 @@ class LoadReport:
 
         text = ", ".join(f"{len(keys)} {name}{named(keys)}" for name, keys in (
             ("missing", self.missing), ("dropped", self.dropped), ("unexpected", self.unexpected))) + " keys"
-        return text + (f"; {len(self.wrong_shape)} not loaded, of another shape{named(self.wrong_shape)}"
-                       if self.wrong_shape else "")
+        return text + "".join(f"; {what}{named(keys)}" for what, keys in (
+            (f"{len(self.wrong_shape)} not loaded, of another shape", self.wrong_shape),
+            ("resized to this crop size", self.resized)) if keys)
 
 
 class OfficialRecord:
@@ -312,6 +314,8 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
     own = model.state_dict()
     fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    resized = fit_pos_embeds(net, own)
+    fits.update(resized)
     wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in net.items()
              if k in own and k not in fits]
     check_finite(fits, path)
@@ -323,7 +327,7 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
                               "MAE/DropMAE weights")
     model.load_state_dict(fits, strict=False)
     return LoadReport(missing=[k for k in own if k not in fits], unexpected=[k for k in net if k not in own],
-                      wrong_shape=wrong)
+                      wrong_shape=wrong, resized=list(resized))
 
 
 def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
@@ -354,6 +358,7 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
         else:
             keep[k] = v
     pos = keep.pop("pos_embed", None)
+    grid = None if pos is None else pos_embed_grid(pos, bb.embed_dim, path)   # checked before any weight is loaded
     own = bb.state_dict()
     report.unexpected = [k for k in keep if k not in own or own[k].shape != keep[k].shape]
     loadable = {k: v.float() for k, v in keep.items() if k not in report.unexpected}
@@ -361,7 +366,6 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
     bb.load_state_dict(loadable, strict=False)
     with torch.no_grad():
         if pos is not None:
-            grid = pos[:, 1:] if int((pos.shape[1] - 1) ** 0.5) ** 2 == pos.shape[1] - 1 else pos
             if bb.pos_embed.shape == pos.shape:
                 bb.pos_embed.copy_(pos)
             bb.pos_embed_z.copy_(resize_pos_embed(grid.float(), bb.grid_z))

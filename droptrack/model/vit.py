@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from droptrack.errors import CheckpointError
+
 
 class DropPath(nn.Module):
     """Per-sample stochastic depth (timm semantics): survivors scaled by 1/keep_prob."""
@@ -260,6 +262,20 @@ class VisionTransformerCE(nn.Module):
                                           "ce_ranks": ranks}
 
 
+def pos_embed_grid(pos: torch.Tensor, width: int, path: object) -> torch.Tensor:
+    """The square patch grid (1, g*g, width) of the pos_embed in pretrained weights `path`, after its 0-2 leading
+    class / distillation tokens (MAE and timm ViT: 1; DeiT distilled: 2); CheckpointError naming what it has."""
+    n = pos.shape[1] if pos.dim() == 3 else 0
+    if pos.dim() != 3 or pos.shape[0] != 1 or pos.shape[2] != width:
+        why = f"pos_embed has shape {tuple(pos.shape)}, not (1, tokens, {width}) as its patch embedding"
+    else:
+        for lead in (1, 0, 2):   # unambiguous: no two of n, n-1, n-2 are both squares of a positive grid
+            if n > lead and math.isqrt(n - lead) ** 2 == n - lead:
+                return pos[:, lead:]
+        why = f"pos_embed has {n} tokens: no square patch grid after 0-2 class tokens"
+    raise CheckpointError(f"'{path}': {why}; pass intact ViT weights (MAE, DropMAE, timm) with a square patch grid")
+
+
 def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:
     """(1, g*g, C) row-major grid -> (1, new*new, C) by bicubic, align_corners=False, no antialias."""
     n, C = grid_tokens.shape[1], grid_tokens.shape[2]
@@ -270,3 +286,18 @@ def resize_pos_embed(grid_tokens: torch.Tensor, new_grid: int) -> torch.Tensor:
     if g != new_grid:
         img = F.interpolate(img, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
     return img.flatten(2).transpose(1, 2)
+
+
+def fit_pos_embeds(net: dict, own: dict) -> dict[str, torch.Tensor]:
+    """A tracking checkpoint's pos_embed_z / pos_embed_x of another crop size (a 256 model into a 384 config)
+    resized bicubically to this model's grids, as they are derived from pretraining weights; {} where none differs
+    (or one is not a square grid of the same width)."""
+    out = {}
+    for k in ("backbone.pos_embed_z", "backbone.pos_embed_x"):
+        src, dst = net.get(k), own.get(k)
+        if src is None or dst is None or src.shape == dst.shape or src.dim() != 3 or src.shape[2] != dst.shape[2]:
+            continue
+        g, h = math.isqrt(src.shape[1]), math.isqrt(dst.shape[1])
+        if g * g == src.shape[1] and h * h == dst.shape[1] and src.is_floating_point():
+            out[k] = resize_pos_embed(src.float(), h)
+    return out

@@ -66,6 +66,7 @@ LAYOUTS = {"got10k": "train/ (or a split folder) with list.txt and <seq>/groundt
 def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str], datasets: list[list]) -> None:
     """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
     from), the layout expected there, and a sequence folder given as the root."""
+    from droptrack.data import get_sequences
     from droptrack.data.registry import env_var, resolve_root
 
     for name, ratio, seqs in zip(names, ratios, datasets):
@@ -79,6 +80,12 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root / "groundtruth.txt").is_file():
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
                                 "folder above it (the one holding the sequence folders)")
+        held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
+        if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
+            raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
+                                "all in LaSOT's 280-sequence test split, which training leaves out as the official "
+                                "recipe does; add training sequences (the other <class>-N) or remove LASOT from "
+                                "DATA.TRAIN.DATASETS_NAME")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
@@ -146,6 +153,9 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
             name, path = "SYNTH", item
         if not Path(path).exists():
             raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
+        if name in roots:   # the first was silently dropped: a dataset reads one root
+            raise TrainingError(f"--data {name} is given twice ('{roots[name]}' and '{path}'); a dataset has one "
+                                "root: put the sequences under one folder (or the folders under one root) and pass it")
         roots[name] = path
     return roots
 
@@ -161,6 +171,11 @@ def check_data_names(roots: dict[str, str], names: list[str]) -> None:
             raise ConfigError(f"DATA.TRAIN.DATASETS_NAME: '{name}' is not a training dataset droptrack reads; "
                               f"{hint}{', '.join(DATASET_READERS)}{')' if close else ''}; one's own footage in the "
                               "GOT-10k layout (<seq>/groundtruth.txt + frames) is SYNTH")
+    both = next((n for n in names if n in roots and DATASET_READERS[n][0] in roots), None)
+    if both is not None:   # the reader's name (--data synth=...) was ignored beside the dataset's
+        reader = DATASET_READERS[both][0]
+        raise TrainingError(f"--data {both}={roots[both]} and --data {reader}={roots[reader]} both give the root of "
+                            f"{both}; pass one of them")
     used = set(names) | {DATASET_READERS[n][0] for n in names if n in DATASET_READERS}
     unused = next((n for n in roots if n not in used), None)
     if unused is not None:

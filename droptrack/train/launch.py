@@ -53,6 +53,50 @@ def kill_leftover_ranks() -> list[int]:
     return pids
 
 
+def check_gpus(nproc: int, device: str) -> None:
+    """Before `nproc` ranks start: a CUDA device is there for each (rank r trains on GPU r), else one TrainingError
+    (each rank said it on its own line, or failed on a GPU index past the last)."""
+    if device == "cpu":
+        return
+    import torch
+
+    from droptrack.errors import TrainingError
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0 and device != "auto":   # auto without CUDA: gloo on the CPU
+        raise TrainingError(f"--device {device} requested but CUDA is not available; use --device cpu")
+    if 0 < count < nproc:
+        raise TrainingError(f"--nproc {nproc}: each process trains on a GPU of its own and this machine has {count}; "
+                            f"pass --nproc {count} (or --device cpu)")
+
+
+def output_arg(args: list[str]) -> Path | None:
+    """The --output / -o folder among `dt train` arguments, or None."""
+    for i, a in enumerate(args):
+        if a in ("--output", "-o") and i + 1 < len(args):
+            return Path(args[i + 1])
+        if a.startswith("--output="):
+            return Path(a.split("=", 1)[1])
+        if a.startswith("-o") and len(a) > 2 and not a.startswith("--"):
+            return Path(a[2:])
+    return None
+
+
+def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str:
+    """The error line for a rank killed by signal -`exitcode` (the out-of-memory killer, kill -9), which printed
+    nothing itself: which rank, by what, and how to go on from the run's newest checkpoint."""
+    from droptrack.train.state import resume_hint
+
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    out = output_arg(args)
+    then = resume_hint(out) if out is not None else "run the same command with --resume"
+    return (f"error: rank {rank} (pid {pid}) was killed by {name}, often the system's out-of-memory killer: lower "
+            f"--batch-size or --workers, then {then}")
+
+
 def launch(nproc: int, args: list[str]) -> int:
     """Run `python -m droptrack.train ARGS` in `nproc` processes; the exit code of the first rank that failed
     (128 + S when stopped by signal S)."""
@@ -66,7 +110,10 @@ def launch(nproc: int, args: list[str]) -> int:
         try:
             run(parse_args(["--standalone", f"--nproc_per_node={nproc}", "-m", "droptrack.train", *args]))
         except ChildFailedError as exc:
-            return exit_code(exc.get_first_failure()[1].exitcode)
+            rank, failure = exc.get_first_failure()
+            if failure.exitcode < 0:   # killed from outside: the rank could not say why itself
+                print(killed_rank_line(rank, failure.pid, failure.exitcode, args), file=sys.stderr, flush=True)
+            return exit_code(failure.exitcode)
         except SignalException as exc:            # torchrun has stopped the ranks it knew of (they say so)
             return 128 + int(exc.sigval)
         return 0

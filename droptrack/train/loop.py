@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -35,6 +37,38 @@ class EpochSetup:
 def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: float, rate: float) -> str:
     terms = " ".join(f"{k} {v / max(n, 1):.5f}" for k, v in sums.items())
     return f"[epoch {setup.epoch}: {it}/{total}] {terms} lr {lr:.3e} {rate:.2f} it/s"
+
+
+@contextlib.contextmanager
+def official_cudnn() -> Iterator[None]:
+    """cuDNN as the official training sets it (deterministic algorithms, no autotuner: ostrack_spec.md 5.4), so a
+    resumed run on a GPU repeats the uninterrupted one; the caller's settings come back afterwards."""
+    cudnn = torch.backends.cudnn
+    old = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = old
+
+
+def diverged(what: str, epoch: int, it: int, last: Path | None) -> TrainingError:
+    """The one-line error for a run that diverged at iteration `it` of `epoch`: the last good checkpoint where there
+    is one, and how to go on (a resume refuses another TRAIN.LR, so: a new run, from scratch or from that one)."""
+    last = last if last is not None and last.is_file() else None
+    keep = f"; or keep its weights: --pretrained {last} with another --output" if last else ""
+    good = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+    return TrainingError(f"{what} at epoch {epoch} iteration {it}; {good}; lower TRAIN.LR (or check the data) and "
+                         f"start again{keep}")
+
+
+def time_left(elapsed: float, steps: int, remaining: int, per_epoch: int) -> str:
+    """'; N more epochs, about H:MM:SS left' for the epoch summary: the run's pace so far (iterations, checkpoints,
+    validation) over the iterations still to run; '' after the last epoch. (The bar shows the epoch's own.)"""
+    if remaining <= 0 or steps <= 0:
+        return ""
+    n, left = -(-remaining // per_epoch), datetime.timedelta(seconds=round(elapsed / steps * remaining))
+    return f"; {n} more epoch{'s' * (n > 1)}, about {left} left"
 
 
 def progress_bar(epoch: int, epochs: int, show: bool = True, console=None):
@@ -78,11 +112,13 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                 with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     out = net(z, x, ce_template_mask=model.template_index, ce_keep_rate=setup.keep_rate)
                 out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
-                loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
-                                         cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+                try:
+                    loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
+                                             cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+                except FloatingPointError:   # NaN boxes: the official code stops there too
+                    raise diverged("the network outputs NaN boxes", setup.epoch, it, setup.last) from None
                 if not math.isfinite(loss.item()):
-                    raise TrainingError(f"loss is {loss.item()} at epoch {setup.epoch} iteration {it}; the last good "
-                                        f"checkpoint is {setup.last}; lower the LR or check the data")
+                    raise diverged(f"loss is {loss.item()}", setup.epoch, it, setup.last)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

@@ -35,15 +35,17 @@ def existing_folder(path: Path) -> Path:
     return path
 
 
-def check_space(output: Path, size: int, keep: int, say: Callable[[str], None]) -> None:
-    """Refuse a run whose first epoch's checkpoints (last.pt and checkpoint_ep0001.pt) cannot fit in `output`; warn
-    when the steady state (`keep` epoch checkpoints, last.pt and the file being written) may not fit. Checked
-    before the output folder is made (on the folder above it, then), so a refused run leaves nothing behind."""
+def check_space(output: Path, size: int, keep: int, say: Callable[[str], None], epoch: int = 1) -> None:
+    """Refuse a run whose first epoch's checkpoints (last.pt and checkpoint_epNNNN.pt of `epoch`, where it starts or
+    resumes) cannot fit in `output`; warn when the steady state (`keep` epoch checkpoints, last.pt and the file
+    being written) may not fit. Checked before the output folder is made (on the folder above it, then), so a
+    refused run leaves nothing behind."""
     free = free_bytes(existing_folder(output))
     if free < 2 * size:
-        raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and the first epoch writes 2 "
-                            f"checkpoints of about {size / MB:.1f} MB each (last.pt, checkpoint_ep0001.pt); free "
-                            "space there or pass another --output")
+        which = "first" if epoch == 1 else "next"
+        raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and the {which} epoch writes 2 "
+                            f"checkpoints of about {size / MB:.1f} MB each (last.pt, "
+                            f"checkpoint_ep{epoch:04d}.pt); free space there or pass another --output")
     if free < (keep + 3) * size:
         say(f"[yellow]--output '{output}' has {free / MB:.1f} MB free; {keep} epoch checkpoints (--keep-last), last.pt "
             f"and the one being written need about {(keep + 3) * size / MB:.1f} MB[/]")

@@ -95,6 +95,21 @@ def remove_stale_temps(output: Path) -> list[str]:
     return [p.name for p in stale]
 
 
+def restore_epoch_file(output: Path, done: int, keep: bool) -> str | None:
+    """A run resumed at the end of epoch `done`, whose checkpoint_epNNNN.pt (`keep`: one --save-every keeps) is
+    missing: the earlier run stopped after last.pt and before it (while validating, or between the two writes), so
+    last.pt holds that epoch: copied to the missing name, so no kept epoch is lost; its name, or None."""
+    path = output / f"checkpoint_ep{done:04d}.pt"
+    if not keep or done < 1 or path.exists() or not (output / "last.pt").is_file():
+        return None
+    import shutil
+
+    from droptrack.artifact import atomic_write
+
+    atomic_write(path, lambda tmp: shutil.copyfile(output / "last.pt", tmp))
+    return path.name
+
+
 def _set_aside(path: Path) -> str:
     """Rename `path` to the first free NAME.N beside it (never over anything); the new name."""
     n = 1
@@ -165,7 +180,7 @@ def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
 def run_settings(config: dict, options: dict) -> dict[str, Any]:
     """What a resumed run must share with its checkpoint: the config (but FREE_SECTIONS / FREE_KEYS), the seed,
     the data roots (real paths as read: `data_roots`; an older checkpoint's --data ones), the per-epoch iteration
-    cap, the BatchNorm mode and the mixed-precision mode."""
+    cap, the BatchNorm mode, the mixed-precision mode and the process count (recorded since it was compared)."""
     flat = {k: v for k, v in _flatten(config).items() if k.split(".")[0] not in FREE_SECTIONS
             and not any(k == f or k.startswith(f + ".") for f in FREE_KEYS)}
     roots = options.get("data_roots")   # where the data was read from, however given (--data, DT_DATA*)
@@ -175,8 +190,9 @@ def run_settings(config: dict, options: dict) -> dict[str, Any]:
             name, sep, path = str(item).partition("=")
             roots[name if sep else "SYNTH"] = os.path.realpath(path if sep else item)
     amp = options.get("amp") or ("fp16" if (config.get("TRAIN") or {}).get("AMP") else "off")   # as amp_mode
+    world = {"--nproc": options["world"]} if "world" in options else {}   # the global batch, iterations per epoch
     return {**flat, "--seed": options.get("seed"), "--data": roots, "--max-iters": options.get("max_iters"),
-            "--freeze-bn": options.get("freeze_bn"), "--amp": amp}
+            "--freeze-bn": options.get("freeze_bn"), "--amp": amp, **world}
 
 
 class OtherRunError(TrainingError):
@@ -219,10 +235,10 @@ def check_epochs(path: Path, pos: Position, epochs: int, flag: str) -> None:
 
 def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callable[[str], None],
            current: tuple[dict, dict] | None = None,
-           epochs: tuple[int, str] | None = None) -> tuple[Position, list[dict]] | None:
+           epochs: tuple[int, str] | None = None) -> tuple[Position, list[dict], Path] | None:
     """Load the newest intact checkpoint under `output` into model/optimizer/scheduler/scaler.
 
-    Returns the position to continue from and the saved per-rank RNG states, or None when there is none.
+    Returns the position to continue from, the saved per-rank RNG states and the file, or None when there is none.
     A file that cannot be read is skipped with a message; if none can be read, TrainingError. `current` (this
     run's config and options record): a checkpoint trained with other settings is refused (TrainingError), and
     so is one past `epochs` (the run's last epoch and the flag or key that set it)."""
@@ -262,5 +278,4 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     rng = obj.get("rng")
     if rng is None and "torch_rng" in obj:  # checkpoints written before per-rank states
         rng = [{"cpu": obj["torch_rng"]}]
-    say(f"resumed from {path} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration else ""))
-    return pos, rng or []
+    return pos, rng or [], path

@@ -3,10 +3,10 @@ resume and validation AUC."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import threading
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from droptrack.config import config_to_dict, save_config
-from droptrack.errors import TrainingError
+from droptrack.errors import OutputFull, TrainingError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
@@ -23,7 +23,7 @@ from droptrack.train.amp import check_amp
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
                                   resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
-from droptrack.train.loop import EpochSetup, train_epoch
+from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
@@ -31,7 +31,9 @@ from droptrack.train.sampler import check_usable
 from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
-                                   options_record, prune, remove_stale_temps, restore_rng, resume, resume_candidates)
+                                   options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
+                                   resume_candidates)
+from droptrack.train.stops import Stopped, stop_signals
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -106,11 +108,19 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
     """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
     worker errors keep their one-line message."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-    loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE, dist.rank,
-                                                                 dist.world, start=start),
-                        num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
-                        worker_init_fn=_worker_init)
-    return unwrap_worker_errors(loader)
+    with warnings.catch_warnings():   # more workers than cores: said once by run_training, in dt's words
+        warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
+        loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE,
+                                                                     dist.rank, dist.world, start=start),
+                            num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
+                            worker_init_fn=_worker_init)
+        batches = iter(loader)   # torch says it again as its workers start
+    return unwrap_worker_errors(batches)
+
+
+def cpu_cores() -> int:
+    """The CPUs this process may run on (its affinity mask: taskset, cgroup cpusets), as torch's DataLoader counts."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
@@ -133,6 +143,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
     if amp_note:
         say(amp_note)
+    workers, cores = cfg.TRAIN.NUM_WORKER, cpu_cores()
+    if workers > cores:
+        flag = "--workers" if opts.workers is not None else "TRAIN.NUM_WORKER"
+        say(f"[yellow]{flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process may use "
+            f"only cost memory and start-up time; --workers {cores} is enough[/]")
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -169,18 +184,19 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     ckpt_size = checkpoint_bytes(model)
     pos = Position()
-    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)}
+    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots),
+              "world": dist.world}   # the process count: the ranks' own --nproc is 1
     last_epoch = (cfg.TRAIN.EPOCH, "--epochs" if opts.epochs is not None else "TRAIN.EPOCH")
     found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
                    last_epoch) if opts.resume else None
     if found is not None:
-        pos, rng = found
+        pos, rng, found_in = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
         make_output(output)
         if lock is not None:
             lock.take(output)
@@ -194,6 +210,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
+        done = pos.epoch - 1 if found is not None and not pos.iteration else 0
+        restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
+        if restored:
+            say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
+            prune(output, opts.keep_last)
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
     net = model
@@ -204,12 +225,27 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
-    steps = 0  # iterations run by this process (for --stop-after)
+
+    def tell(msg: str) -> None:   # said, and kept in train.log with the iteration lines
+        say(msg)
+        if dist.main:
+            with open(output / "train.log", "a") as f:
+                f.write(msg + "\n")
+
+    if found is not None:   # the earlier run's lines after this point are run (and logged) again below
+        tell(f"resumed from {found_in} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration
+                                                                  else ""))
+    steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
     last = output / "last.pt"
 
     def write(path: Path, extra: dict) -> None:
         try:
             save_checkpoint(path, model, cfg, extra)
+        except OutputFull as exc:   # atomic_write named the file and the cause (full, quota, size limit)
+            found = resume_candidates(output)
+            then = f"run the same command with --resume to continue from {found[0]}" if found else \
+                "run the same command again"
+            raise OutputFull(f"{exc}; once there is room, {then}") from None
         except (OSError, RuntimeError) as exc:   # a full disk: torch.save says 'unexpected pos' (zip writer)
             stop = interrupt_behind(exc)
             if stop is not None:   # Ctrl-C / SIGTERM inside torch.save: its zip writer then fails on closing
@@ -221,6 +257,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
             raise err from None
 
     def save(path_list: list[Path]) -> None:
+        bad = next((k for k, v in model.state_dict().items() if v.is_floating_point() and not v.isfinite().all()), 0)
+        if bad:   # every rank (same weights) stops here, before the collective; the good checkpoint stays
+            raise diverged(f"the weights hold NaN/Inf ({bad[:60]})", pos.epoch, pos.iteration, last)
         rng = gather_rng(dev, dist.world)  # collective: every rank calls save
         if dist.main:
             extra = checkpoint_state(opt, sched, scaler, pos, rng, lr, record)
@@ -250,16 +289,19 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         sched.step()
         stats = {k: v / iterations for k, v in sums.items()}
         stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
-        if dist.main and (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
-            from droptrack.train.validate import validation_auc
-
-            stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
-            model.train()
-            say(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
         pos.history.append(stats)
-        say(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
-            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch"))
         pos.iteration, pos.sums = iterations, {}
+        if (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
+            save([last])   # the epoch's training is kept before validation (minutes): stopped there, it resumes after
+            if dist.main:
+                from droptrack.train.validate import validation_auc
+
+                stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
+                model.train()
+                tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
+        tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
+            + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
         keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
         save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
         if dist.main:
@@ -271,7 +313,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
                         writer.add_scalar(f"train/{k}", v, epoch)
                 writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
         pos.epoch, pos.iteration = epoch + 1, 0
-        if opts.stop_after is not None and steps >= opts.stop_after:
+        if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
             say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
             return last
     if writer:
@@ -283,31 +325,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
     return last
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped training."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stop_signals():
-    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
-    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays."""
-    def stop(signum: int, _frame) -> None:
-        raise Stopped(signum)
-
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
-    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
 def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped.
 
@@ -316,18 +333,30 @@ def train(opts: TrainOptions) -> Path:
     """
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
-        with stop_signals(), OutputLock() as lock:
+        with stop_signals(), official_cudnn(), OutputLock() as lock:
             result = run_training(opts, lock)
         if distributed():
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
+        if worker_died(exc):
+            from droptrack.train.state import resume_hint
+
+            raise TrainingError(f"a data-loading worker process died ({str(exc).strip()[:90]}); the usual cause is "
+                                "memory running out: lower --workers or --batch-size (--workers 0 loads in the "
+                                f"training process), then {resume_hint(opts.output)}") from None
         if not (distributed() and peer_gone(exc)):
             raise
         raise TrainingError(f"rank {torch.distributed.get_rank()} stopped: another process of this run failed "
-                            "(its error is above)") from None
+                            "(its error is printed too)") from None
     if distributed():
         torch.distributed.destroy_process_group()
     return result
+
+
+def worker_died(exc: RuntimeError) -> bool:
+    """Whether torch raised `exc` because a DataLoader worker process was killed (the kernel's out-of-memory killer,
+    kill -9) or exited without a word (a crash in a decoder)."""
+    return str(exc).lstrip().startswith("DataLoader worker (pid")
 
 
 def peer_gone(exc: RuntimeError) -> bool:
