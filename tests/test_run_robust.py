@@ -31,14 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def start_run(ckpt: Path, out: Path) -> subprocess.Popen:
-    """`dt run` on a looped real video with all three file outputs, in its own process."""
+def start_run(ckpt: Path, out: Path, sighup=signal.SIG_DFL) -> subprocess.Popen:
+    """`dt run` on a looped real video with all three file outputs, in its own process; `sighup`: the SIGHUP
+    disposition it inherits (default, whatever the test runner's is: pytest itself may run under nohup)."""
     video = bundled_video("carphone_pristine.mp4")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "droptrack", "run", str(video), "--loop", "-m", str(ckpt), "--device", "cpu",
            "--init", "60,40,40,50", "--output", str(out / "b.txt"), "--jsonl", str(out / "b.jsonl"),
            "--save", str(out / "v.mp4")]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, sighup))
 
 
 def wait_for_lines(proc: subprocess.Popen, part: Path, n: int, timeout: float = 180.0) -> None:
@@ -75,6 +77,19 @@ def test_sigterm_sighup_finish_frame_and_close_outputs(tiny_ckpt, tmp_path, sig,
     assert [r["frame"] for r in records] == list(range(len(boxes)))
     assert all(len(line.split("\t")) == 4 for line in boxes)
     assert video_frames(tmp_path / "v.mp4") == len(boxes)   # closed properly: OpenCV reads every frame
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_nohup_dt_run_outlives_its_terminal(tiny_ckpt, tmp_path):
+    """Under `nohup` (SIGHUP ignored) a closed terminal does not stop the run; SIGTERM still does, cleanly."""
+    proc = start_run(tiny_ckpt, tmp_path, sighup=signal.SIG_IGN)
+    wait_for_lines(proc, tmp_path / "b.txt.part", 5)
+    proc.send_signal(signal.SIGHUP)
+    seen = (tmp_path / "b.txt.part").read_bytes().count(b"\n")
+    wait_for_lines(proc, tmp_path / "b.txt.part", seen + 10)   # still tracking (asserts the process is alive)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "SIGHUP" not in err, err
     assert not list(tmp_path.glob("*.part"))
 
 

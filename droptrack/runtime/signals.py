@@ -1,6 +1,7 @@
 """Graceful stop on SIGINT, SIGTERM and SIGHUP: finish the current frame, then end the loop cleanly.
 
-`timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP. Once the tracking loop runs
+`timeout`, systemd and `docker stop` send SIGTERM; a closed terminal sends SIGHUP (unless it is ignored, as
+`nohup` does: then it stays ignored). Once the tracking loop runs
 (`StopFlag.armed`), the first signal only sets a flag that the loop reads after each frame (and says so on
 stderr), so the frame in flight is written to every output and the outputs are closed properly (the video gets
 its index, box files are completed). A second signal raises KeyboardInterrupt at once (for a source that blocks
@@ -58,6 +59,8 @@ class graceful_signals:
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for s in HANDLED:
+                if s == getattr(signal, "SIGHUP", None) and signal.getsignal(s) == signal.SIG_IGN:
+                    continue   # `nohup dt run`: the run must outlive its terminal, as nohup asked
                 self._old[s] = signal.signal(s, self._handle)
         return self.flag
 
