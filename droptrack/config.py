@@ -283,15 +283,39 @@ def load_config(name_or_path: str | Path) -> Config:
         text = (resources.files("droptrack") / "configs" / f"{name_or_path}.yaml").read_text()
         name = str(name_or_path)
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except DuplicateKey as exc:
+        raise ConfigError(f"config '{name_or_path}' sets {exc} twice; keep one of them") from None
     except (yaml.YAMLError, ValueError) as exc:   # ValueError: an integer of more than 4300 digits
         raise ConfigError(f"config '{name_or_path}' is not valid YAML ({exc.__class__.__name__}); fix the file") from None
     except RecursionError:
         raise ConfigError(f"config '{name_or_path}' is nested too deeply to read (more than {MAX_DEPTH} levels); "
                           "fix the file") from None
+    if data is None:   # an empty or comments-only file would silently mean every default
+        raise ConfigError(f"config '{name_or_path}' is empty; pass a config with its MODEL/TRAIN/TEST sections (or a "
+                          f"shipped config name: {', '.join(available_configs())})")
     if not isinstance(data, dict):
         raise ConfigError(f"config '{name_or_path}' must be a YAML mapping")
     return config_from_dict(data, name=name)
+
+
+class DuplicateKey(Exception):
+    """A YAML mapping that sets one key twice (PyYAML keeps the last value without a word)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key set twice in one mapping (named with its line)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                continue
+            if key in seen:
+                raise DuplicateKey(f"'{key}' (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -54,6 +54,9 @@ CONFIG_CASES = [
     ("section-scalar", "TRAIN: 5\n", ["TRAIN", "mapping"]),
     ("not-a-mapping", "- 1\n- 2\n", ["YAML mapping"]),
     ("bad-yaml", "TRAIN: {LR: [\n", ["not valid YAML"]),
+    ("empty", "# only a comment\n", ["is empty", "tiny_ce_test"]),
+    ("key-twice", "TRAIN:\n  LR: 0.001\n  EPOCH: 3\n  LR: 0.1\n", ["'LR' (line 4) twice"]),
+    ("section-twice", "TRAIN:\n  LR: 0.001\nTEST:\n  EPOCH: 3\nTRAIN:\n  EPOCH: 2\n", ["'TRAIN' (line 5) twice"]),
 ]
 
 # (case id, extra `dt train` arguments, words the message must contain)

@@ -143,10 +143,14 @@ def engine_cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
 
     from droptrack.config import meta_from_config
 
-    onnx = a["d"] / "identity.onnx"   # a valid graph with droptrack metadata: the engine build is what fails
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx = a["d"] / "identity.onnx"   # a graph with the tracker's I/O and metadata: the engine build is what fails
+    meta = meta_from_config(load_config("tiny_ce_test"))
+    crops = {"template": meta.template_size, "search": meta.search_size}
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [src], [dst]) for src, dst in
+         (("search", "score_map"), ("search", "size_map"), ("template", "offset_map"))], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, s, s]) for n, s in crops.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("score_map", "size_map", "offset_map")])
     model = helper.make_model(graph)
     for k, v in meta_from_config(load_config("tiny_ce_test")).to_strings().items():
         model.metadata_props.add(key=k, value=v)
