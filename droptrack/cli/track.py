@@ -43,6 +43,9 @@ def run(
                                 "records where it stopped)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    start: int = typer.Option(0, "--start", help="Video files and image folders: the frame (0-based) the --init "
+                              "boxes are on and tracking starts from; earlier ones are skipped (a fade-in, a "
+                              "black first frame). Box files begin at it; --jsonl keeps the file's frame numbers."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
                                          "flagged lost (its box is still reported); 0 disables."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
@@ -88,7 +91,7 @@ def run(
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
                       threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite,
-                      resume=resume)
+                      resume=resume, start=start)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)

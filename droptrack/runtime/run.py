@@ -57,6 +57,7 @@ class RunOptions:
     every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
     overwrite: bool = False     # replace output files that already hold data (else refused before any work)
     resume: bool = False        # continue a killed or interrupted run's --output / --jsonl (runtime.resume)
+    start: int = 0              # video files / image folders: the frame the targets are set on (those before: skipped)
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
@@ -143,6 +144,10 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
+    if opts.start < 0 or (opts.start and (opts.loop or sources.source_kind(opts.source) not in ("video", "folder"))):
+        what = "--loop replays it from frame 0" if opts.loop else f"'{masked(opts.source)}' is live or missing"
+        raise InputError(f"--start {opts.start}: use a frame number >= 0" if opts.start < 0 else
+                         f"--start picks a frame of a video file or image folder; {what}: drop --start")
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
@@ -235,7 +240,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
-        first = next(frames, None)
+        first = readers.first_at(frames, opts.start, src.name)
         if first is None:
             raise InputError(f"{src.name} has no frames")
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
@@ -275,7 +280,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         note = getattr(src, "aspect_note", None)   # said once every check passed: an error stays the only line
         if note:
             warnings.warn(note, PixelAspectWarning, stacklevel=2)
-        total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
+        count = src.num_frames and max(1, src.num_frames - opts.start)   # frames from the init frame on
+        total = count if opts.max_frames is None else min(opts.max_frames, count or opts.max_frames)
         if on_start:
             on_start(total)
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
