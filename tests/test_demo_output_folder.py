@@ -121,3 +121,15 @@ def test_a_synthetic_set_the_demo_does_not_make_there_is_no_sign(tmp_path, chang
     _put(tmp_path, "export/model.onnx")
     with pytest.raises(InputError, match="not a dt demo folder"):
         check_demo_folder(tmp_path, 6, 40)
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path, monkeypatch):
+    import droptrack.demo
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.demo, "run_demo", stopped)   # Ctrl-C during a step
+    res = cli("demo", "-o", tmp_path / "d")
+    assert res.exit_code == 130
+    assert f"run the same command again to continue in '{tmp_path / 'd'}'" in res.output

@@ -185,8 +185,13 @@ def demo(
     from droptrack.eval.bench_report import bench_table
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
-    res = run_demo(output, checkpoint, sequences, frames, video_frames,
-                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
+    try:
+        res = run_demo(output, checkpoint, sequences, frames, video_frames,
+                       log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; run the same command again to continue in '{output}': its synthetic data is kept, "
+                   "the other steps run again", err=True)
+        raise typer.Exit(130) from None
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
     lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
