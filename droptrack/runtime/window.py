@@ -17,11 +17,31 @@ def display_problem() -> str | None:
     info = cv2.getBuildInformation()
     gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
     if gui.upper() == "NONE":
-        return "this OpenCV build has no GUI (cv2 highgui unavailable, e.g. opencv-python-headless); " \
-               "install opencv-python"
+        return f"this OpenCV build has no GUI (cv2 highgui unavailable); {gui_advice(_cv2_distributions())}"
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "DISPLAY is not set (headless machine); run under X11/Wayland or use ssh -X"
     return None
+
+
+def _cv2_distributions() -> list[str]:
+    """The installed packages that provide cv2 (droptrack's own: opencv-contrib-python-headless)."""
+    from importlib.metadata import packages_distributions
+
+    try:
+        return list(packages_distributions().get("cv2", []))
+    except Exception:  # noqa: BLE001 - a broken metadata entry: advise without names
+        return []
+
+
+def gui_advice(dists: list[str]) -> str:
+    """How to get OpenCV's GUI in place of the headless build that provides cv2 (`dists`): its GUI twin, which keeps
+    the same cv2 modules (the contrib trackers of --tracker csrt included); opencv-python beside it would break cv2."""
+    headless = [d for d in dists if d.lower().endswith("-headless")]
+    if len(headless) != 1 or len(dists) != 1:
+        return "install an OpenCV build with a GUI in place of this one (one of them only, e.g. opencv-contrib-python)"
+    name = headless[0]
+    return (f"replace {name} with its GUI build: pip uninstall -y {name} && pip install "
+            f"{name[:-len('-headless')]}")
 
 
 class StopRequested(Exception):
