@@ -20,16 +20,7 @@ RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, stre
                                 "has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end.")
 RECONNECT_TIMEOUT_OPTION = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a source that "
                                         "never connects) after S seconds.")
-RUN_EXAMPLES = ("Examples:\n\n"
-                "dt run clip.mp4 --init 320,180,60,90 -o boxes.txt --save tracked.mp4   (one target; box on frame 0)\n\n"
-                "dt run clip.mp4 --init 10,20,30,40 --init 200,80,50,50 --jsonl -   (two targets, JSON lines to stdout)"
-                "\n\n"
-                "dt run frames/ --start 12 --init 50,60,40,40 -o boxes.txt   (an image folder, targets set on frame 12)"
-                "\n\n"
-                "dt run camera0 --model model_fp16.onnx --show   (draw the targets in the window)")
-
-
-@app.command(epilog=RUN_EXAMPLES)
+@app.command()
 @friendly
 @extension_options
 def run(
@@ -158,9 +149,7 @@ def stopped(signum: int | None, when: str) -> None:
     raise typer.Exit(128 + (signum or signal.SIGINT))
 
 
-@app.command(epilog="Examples:\n\ndt demo   (everything into droptrack-demo/; about a minute on 2 CPU cores)\n\n"
-             "dt demo -o /tmp/demo --sequences 2 --frames 20   (a quicker, smaller benchmark)\n\n"
-             "dt demo --checkpoint runs/mine/final.pt   (your own fine-tuned checkpoint)")
+@app.command()
 @friendly
 def demo(
     output: Path = typer.Option(Path("droptrack-demo"), "--output", "-o", help="Folder for everything the demo "
