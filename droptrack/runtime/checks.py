@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
-from droptrack.paths import check_not_finished, check_outputs, check_readable, replace_denied, same_file
+from droptrack.paths import check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -185,6 +185,15 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
 def temp_path(label: str, path) -> Path:
     """The file an output streams into until the run ends (`sinks.part_path`, `sinks.video_part_path`)."""
     return video_part_path(path) if label == "--save" else part_path(path)
+
+
+def check_start(start: int, source: str, loop: bool) -> None:
+    """dt run --start: a frame number >= 0 of a video file or image folder that is read once (not --loop)."""
+    if start < 0:
+        raise InputError(f"--start {start}: use a frame number >= 0")
+    if start and (loop or sources.source_kind(source) not in ("video", "folder")):
+        what = "--loop replays it from frame 0" if loop else f"'{masked(source)}' is live or missing"
+        raise InputError(f"--start picks a frame of a video file or image folder; {what}: drop --start")
 
 
 def flat_target_note(image: Any, boxes: list, index: int) -> str | None:

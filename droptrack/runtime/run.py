@@ -18,7 +18,7 @@ from droptrack.errors import BackendError, FlatTargetWarning, InputError, Output
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import check_tracking_options, flat_target_note
+from droptrack.runtime.checks import check_start, check_tracking_options, flat_target_note
 from droptrack.runtime.inputs import check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -144,10 +144,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
-    if opts.start < 0 or (opts.start and (opts.loop or sources.source_kind(opts.source) not in ("video", "folder"))):
-        what = "--loop replays it from frame 0" if opts.loop else f"'{masked(opts.source)}' is live or missing"
-        raise InputError(f"--start {opts.start}: use a frame number >= 0" if opts.start < 0 else
-                         f"--start picks a frame of a video file or image folder; {what}: drop --start")
+    check_start(opts.start, opts.source, opts.loop)
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
