@@ -74,3 +74,11 @@ def test_resume_with_another_start_is_refused(tmp_path, then, now, refused):
             _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
     else:
         _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
+
+
+def test_start_on_a_damaged_frame_names_the_next_one(tiny_ckpt, tmp_path):
+    (tmp_path / "f").mkdir()
+    folder = drifting_clip(tmp_path / "f", 4)
+    (folder / "00001.png").write_bytes(b"not a picture")
+    line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
+    assert "--start 1: frame 1 of" in line and "could not be decoded" in line and "pass --start 2" in line
