@@ -211,4 +211,3 @@ def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
                     f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
                     "to follow; set the box on a frame that shows it (video files, image folders: --start N)")
     return None
-

@@ -118,12 +118,12 @@ def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
     from droptrack.errors import InputError
 
     first = next(frames, None)
-    for _ in range(start):
+    for read in range(1, start + 1):
         if first is None:
             break
         first = next(frames, None)
         if first is None:
-            raise InputError(f"--start {start}: {name} has {_ + 1} frames; pass --start {_} or less")
+            raise InputError(f"--start {start}: {name} has {read} frames; pass --start {read - 1} or less")
     if start and first is not None and first.image is None:
         raise InputError(f"--start {start}: frame {first.index} of {name} could not be decoded (damaged); the "
                          f"targets are set on it: pass --start {start + 1}")
