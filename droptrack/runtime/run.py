@@ -25,7 +25,7 @@ from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
-from droptrack.runtime.window import WindowSink, display_problem
+from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
 
 
@@ -114,19 +114,6 @@ def _pre_used(tracker) -> str:
     from droptrack.runtime.device_tracker import DeviceTracker
 
     return "device" if isinstance(tracker, DeviceTracker) else "host"
-
-
-def select_targets(image) -> list[list[float]]:
-    """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
-    import cv2
-
-    rois = cv2.selectROIs("dt run: draw targets, Enter after each, Esc to start", image[:, :, ::-1].copy(),
-                          showCrosshair=True)
-    cv2.destroyAllWindows()
-    boxes = [list(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
-    if not boxes:
-        raise InputError("no target selected; draw a box (Enter to confirm) or pass --init x,y,w,h")
-    return boxes
 
 
 def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:

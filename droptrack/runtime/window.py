@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Iterator
 
 from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
@@ -42,6 +44,38 @@ def gui_advice(dists: list[str]) -> str:
     name = headless[0]
     return (f"replace {name} with its GUI build: pip uninstall -y {name} && pip install "
             f"{name[:-len('-headless')]}")
+
+
+@contextlib.contextmanager
+def prompts_to_stderr() -> Iterator[None]:
+    """OpenCV's selectROIs prints its prompts ('Select a ROI and then press SPACE or ENTER button!') on stdout, where
+    they went ahead of `--jsonl -`'s records; while it runs, file descriptor 1 points at stderr."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:   # no stdout to move
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def select_targets(image) -> list[list[float]]:
+    """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
+    import cv2
+
+    with prompts_to_stderr():   # stdout may be --jsonl -
+        rois = cv2.selectROIs("dt run: draw targets, Enter after each, Esc to start", image[:, :, ::-1].copy(),
+                              showCrosshair=True)
+    cv2.destroyAllWindows()
+    boxes = [list(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
+    if not boxes:
+        raise InputError("no target selected; draw a box (Enter to confirm) or pass --init x,y,w,h")
+    return boxes
 
 
 class StopRequested(Exception):
