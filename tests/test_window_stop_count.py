@@ -46,3 +46,18 @@ def test_the_frame_shown_when_q_is_pressed_is_counted(tiny_ckpt, at, damaged):
     assert summary.stopped
     assert lines.frames == list(range(at + 1))
     assert summary.frames == at + 1 and saved[-1] == at + 1
+
+
+def test_dt_run_says_how_to_continue_after_q(tmp_path, monkeypatch):
+    import droptrack.runtime.run as run_module
+    from droptrack.runtime.loop import RunSummary
+    from helpers import cli
+
+    def stopped_by_q(opts, on_start=None, on_frame=None):   # the run as a q on frame 4 of a file leaves it
+        return RunSummary(frames=5, num_targets=1, stopped=True, journal=tmp_path / "b.txt.resume.json")
+
+    monkeypatch.setattr(run_module, "run", stopped_by_q)
+    res = cli("run", tmp_path, "--init", "1,2,3,4", "-o", tmp_path / "b.txt", "--save", tmp_path / "v.mp4")
+    assert res.exit_code == 0, res.output
+    assert ("note: stopped from the window after 5 frames; continue with the same command and --resume but without "
+            "--save") in res.output

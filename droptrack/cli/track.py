@@ -129,6 +129,9 @@ def run(
                    err=True)
     if summary.resumed:
         typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
+    if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
+        typer.echo(f"note: stopped from the window after {summary.frames} frames; continue with "
+                   f"{resume_advice(save)}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save)}" if summary.journal else ""
         stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
