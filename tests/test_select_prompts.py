@@ -26,3 +26,12 @@ def test_opencv_prompts_go_to_stderr_and_the_boxes_come_back(capfd, monkeypatch)
     assert boxes == [[4.0, 5.0, 20.0, 10.0]]
     assert out == 'before\n{"frame": 0}\n'
     assert "Select a ROI" in err
+
+
+def test_a_box_confirmed_twice_is_one_target(monkeypatch):
+    # selectROIs appends the current box on every Enter: Enter pressed again after a box gave two identical targets
+    # (boxes_0.txt and boxes_1.txt holding the same track)
+    rois = np.array([[4, 5, 20, 10], [4, 5, 20, 10], [30, 8, 12, 12], [4, 5, 20, 10]])
+    monkeypatch.setattr(cv2, "selectROIs", lambda title, image, showCrosshair=True: rois)
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    assert window.select_targets(np.zeros((40, 60, 3), np.uint8)) == [[4.0, 5.0, 20.0, 10.0], [30.0, 8.0, 12.0, 12.0]]

@@ -72,7 +72,8 @@ def select_targets(image) -> list[list[float]]:
         rois = cv2.selectROIs("dt run: draw targets, Enter after each, Esc to start", image[:, :, ::-1].copy(),
                               showCrosshair=True)
     cv2.destroyAllWindows()
-    boxes = [list(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
+    drawn = [tuple(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
+    boxes = [list(b) for b in dict.fromkeys(drawn)]   # Enter pressed twice adds the same box again: one target
     if not boxes:
         raise InputError("no target selected; draw a box (Enter to confirm) or pass --init x,y,w,h")
     return boxes
