@@ -207,9 +207,23 @@ def is_demo_bench_command(command: str) -> bool:
     return old is not None and _demo_layout(old.group(1), old.group(2))
 
 
+def is_demo_synth(folder: Path) -> bool:
+    """Whether `folder` (DIR/data/synth_val_NxM) holds the synthetic set dt demo makes there, complete or cut short:
+    an earlier version's demo, stopped before its bench, left no other sign."""
+    from droptrack.data.synth import synth_settings
+    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
+
+    size = re.fullmatch(r"synth_val_(\d+)x(\d+)", folder.name)
+    meta = synth_settings(folder) if size and folder.is_dir() and not folder.is_symlink() else None
+    want = {"sequences": int(size[1]), "frames": int(size[2]), "seed": SYNTH_SEED, "size": list(SYNTH_SIZE),
+            "split": "val", "ext": "jpg"} if size else {}
+    return meta is not None and "attributes" not in meta and all(meta.get(k) == v for k, v in want.items())
+
+
 def is_demo_folder(out: Path) -> bool:
-    """A folder dt demo wrote: its marker, or (earlier versions wrote none) a bench.json of the demo's dt bench."""
-    if (out / MARKER).is_file():
+    """A folder dt demo wrote: its marker, or (earlier versions wrote none) a bench.json of the demo's dt bench or,
+    when one was stopped before it, the demo's synthetic set in data/."""
+    if (out / MARKER).is_file() or any(is_demo_synth(p) for p in sorted((out / "data").glob("synth_val_*x*"))):
         return True
     bench = out / "bench" / "bench.json"
     try:

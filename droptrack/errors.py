@@ -10,6 +10,10 @@ import sys
 from typing import Any, Callable, Iterator
 
 
+class FlatTargetWarning(UserWarning):
+    """A target box set on pixels of one colour (a black or fading-in first frame): there is nothing to track."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

@@ -97,3 +97,39 @@ def test_dt_demo_refuses_before_any_work_and_keeps_the_users_model(tmp_path):
     assert f"'{mine}'" in line and "not a dt demo folder" in line
     assert mine.read_bytes() == b"my own model"
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["export", "export/model.onnx"]
+
+
+DEMO_SET = {"version": 2, "sequences": 6, "frames": 40, "seed": 0, "size": [320, 240], "split": "val", "ext": "jpg"}
+
+
+@pytest.mark.parametrize("name, where", [("synth.json", "complete"), (".synth_progress.jsonl", "cut short")])
+def test_an_earlier_demo_stopped_before_its_bench_is_recognised_by_its_synthetic_set(tmp_path, name, where):
+    # versions without the marker wrote bench.json last: a Ctrl-C during the export or the bench left the data set
+    # (complete, or cut short with its journal), the graphs and a partial bench/ and the rerun was refused
+    text = json.dumps(DEMO_SET) + ("\n" + json.dumps(["synth_val_00001", {}]) + "\n" if where == "cut short" else "")
+    _put(tmp_path, f"data/synth_val_6x40/{name}", text.encode())
+    _put(tmp_path, "export/model.onnx")
+    _put(tmp_path, "bench/results/model/eval.json")
+    check_demo_folder(tmp_path, 6, 40)
+    check_demo_folder(tmp_path, 2, 5)   # a rerun with other sizes: still the demo's folder
+
+
+@pytest.mark.parametrize("change", [{"seed": 3}, {"split": "train"}, {"frames": 41}, {"size": [640, 480]},
+                                    {"attributes": ["occlusion"]}])
+def test_a_synthetic_set_the_demo_does_not_make_there_is_no_sign(tmp_path, change):
+    _put(tmp_path, "data/synth_val_6x40/synth.json", json.dumps({**DEMO_SET, **change}).encode())
+    _put(tmp_path, "export/model.onnx")
+    with pytest.raises(InputError, match="not a dt demo folder"):
+        check_demo_folder(tmp_path, 6, 40)
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path, monkeypatch):
+    import droptrack.demo
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.demo, "run_demo", stopped)   # Ctrl-C during a step
+    res = cli("demo", "-o", tmp_path / "d")
+    assert res.exit_code == 130
+    assert f"run the same command again to continue in '{tmp_path / 'd'}'" in res.output

@@ -375,8 +375,9 @@ def test_serve_target_drawn_on_the_frame_held_over_a_damaged_one_starts_its_file
 def test_progress_past_a_too_low_header_count_shows_an_unknown_end(tiny_ckpt, tmp_path, extra, shown):
     """The bar said '5/2' when the header announced 2 frames of 5; past the count the end is unknown."""
     r = run(tiny_ckpt, mjpg_avi(tmp_path / "cam.avi", frames=5, count=2), "--init", "10,10,20,20", *extra)
-    assert r.exit_code == 0 and r.output.startswith("tracking"), r.output
-    bar = r.output.splitlines()[0]
+    lines = [ln for ln in r.output.splitlines() if not ln.startswith("warning:")]   # its frames are flat
+    assert r.exit_code == 0 and lines[0].startswith("tracking"), r.output
+    bar = lines[0]
     assert f" {shown} " in bar and "/2 " not in bar, bar
 
 

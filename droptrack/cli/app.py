@@ -18,7 +18,8 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import DropTrackError, detach_stdout, disk_full, full_message, one_line
+from droptrack.errors import (DropTrackError, FlatTargetWarning, detach_stdout, disk_full, full_message, one_line,
+                              printable)
 from droptrack.videofiles import one_line_warning
 
 
@@ -189,6 +190,14 @@ CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a ch
                              "inferred when omitted; a .safetensors file (weights only) of another model needs it.")
 
 
+def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
+    """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), FlatTargetWarning included."""
+    if issubclass(category, FlatTargetWarning):
+        typer.echo(f"warning: {printable(message)}", err=True)
+    else:
+        one_line_warning(show, message, category, *rest)
+
+
 def friendly(fn: Callable) -> Callable:
     """Turn DropTrackError (and PermissionError) into a one-line message and its exit code (no traceback for user
     errors); FFmpeg quiet."""
@@ -198,7 +207,7 @@ def friendly(fn: Callable) -> Callable:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's own log lines; our errors say what failed
         try:
             with warnings.catch_warnings():   # ours as one 'warning: ...' line, not Python's file:line format
-                warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)
+                warnings.showwarning = functools.partial(_one_line_warning, warnings.showwarning)
                 return fn(*args, **kwargs)
         except DropTrackError as exc:
             typer.echo(one_line(exc), err=True)

@@ -43,6 +43,9 @@ def run(
                                 "records where it stopped)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda when available)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    start: int = typer.Option(0, "--start", help="Video files and image folders: the frame (0-based) the --init "
+                              "boxes are on and tracking starts from; earlier ones are skipped (a fade-in, a "
+                              "black first frame). Box files begin at it; --jsonl keeps the file's frame numbers."),
     lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
                                          "flagged lost (its box is still reported); 0 disables."),
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
@@ -94,7 +97,7 @@ def run(
                       lost_threshold=lost_threshold, pre=pre, width=width, height=height, fps=fps, loop=loop,
                       trust_checkpoint=trust_checkpoint, reconnect=reconnect, reconnect_timeout=reconnect_timeout,
                       threads=threads, every_frame=every_frame, ext=ext, overwrite=overwrite,
-                      resume=resume)
+                      resume=resume, start=start)
     err = Console(stderr=True)
     progress = Progress(TextColumn("tracking"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=err)
@@ -136,6 +139,9 @@ def run(
                    err=True)
     if summary.resumed:
         typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
+    if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
+        typer.echo(f"note: stopped from the window after {summary.frames} frames; continue with "
+                   f"{resume_advice(save)}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save)}" if summary.journal else ""
         stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
@@ -186,8 +192,13 @@ def demo(
     from droptrack.eval.bench_report import bench_table
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
-    res = run_demo(output, checkpoint, sequences, frames, video_frames,
-                   log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
+    try:
+        res = run_demo(output, checkpoint, sequences, frames, video_frames,
+                       log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; run the same command again to continue in '{output}': its synthetic data is kept, "
+                   "the other steps run again", err=True)
+        raise typer.Exit(130) from None
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
     lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),

@@ -255,6 +255,20 @@ def _check_own_folder(out: Path) -> None:
                              "there would overwrite its files; pass an empty or new folder")
 
 
+def synth_settings(out: str | Path) -> dict | None:
+    """The settings of the set in `out`, complete (its marker) or part-written by a killed run (its journal's first
+    line); None when `out` holds neither (tells a set the generator wrote from other folders)."""
+    for name, first_line in ((MARKER, False), (PROGRESS, True)):
+        try:
+            text = (Path(out) / name).read_text(encoding="utf-8")
+            meta = json.loads(text.split("\n", 1)[0] if first_line else text)
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(meta, dict):
+            return meta
+    return None
+
+
 def synth_mismatch(out: str | Path, sequences: int, frames: int, seed: int, size: tuple[int, int], split: str,
                    ext: str = "jpg", attributes: tuple[str, ...] = (), difficulty: str = "hard") -> str | None:
     """Why the set in `out` is not the one these parameters make ('no complete synthetic set', 'frames 6, not 40'),

@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
-from droptrack.paths import check_not_finished, check_outputs, check_readable, replace_denied, same_file
+from droptrack.paths import check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -185,3 +185,29 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
 def temp_path(label: str, path) -> Path:
     """The file an output streams into until the run ends (`sinks.part_path`, `sinks.video_part_path`)."""
     return video_part_path(path) if label == "--save" else part_path(path)
+
+
+def check_start(start: int, source: str, loop: bool) -> None:
+    """dt run --start: a frame number >= 0 of a video file or image folder that is read once (not --loop)."""
+    if start < 0:
+        raise InputError(f"--start {start}: use a frame number >= 0")
+    if start and (loop or sources.source_kind(source) not in ("video", "folder")):
+        what = "--loop replays it from frame 0" if loop else f"'{masked(source)}' is live or missing"
+        raise InputError(f"--start picks a frame of a video file or image folder; {what}: drop --start")
+
+
+def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
+    """Why the boxes set on `image` (frame `index`) hold no target: the first one of at least 64 px whose pixels
+    are all one colour (within 4 levels: a black, blank or fading-in frame), or None."""
+    import numpy as np
+
+    h, w = image.shape[:2]
+    for k, (x, y, bw, bh) in enumerate(boxes):
+        x0, y0 = max(0, int(x)), max(0, int(y))
+        region = image[y0:min(h, int(np.ceil(y + bh))), x0:min(w, int(np.ceil(x + bw)))]
+        if region.size >= 64 * region.shape[-1] and int(np.ptp(region)) <= 4:
+            which = f"target {k} " if len(boxes) > 1 else ""
+            return (f"the {which}box {','.join(f'{v:g}' for v in (x, y, bw, bh))} on frame {index} is all one colour "
+                    f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
+                    "to follow; set the box on a frame that shows it (video files, image folders: --start N)")
+    return None

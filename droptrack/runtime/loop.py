@@ -93,9 +93,16 @@ def _sync(tracker) -> None:
         sync()
 
 
-def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: float | None) -> None:
+def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: float | None) -> bool:
+    """Write the frame to every sink; True when one asked to stop (the window's q / Esc): the frame is in all of
+    them, so the caller counts it before it stops."""
+    asked = False
     for s in sinks:
-        s.write(frame, targets, fps)
+        try:
+            s.write(frame, targets, fps)
+        except StopRequested:
+            asked = True
+    return asked
 
 
 def _close_all(sinks: Sequence[Sink]) -> None:
@@ -194,11 +201,13 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             summary.frames = _skip(it, resume.frames)
         else:
             H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
-            _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
-                                 for b in tracker.states], None)
+            asked = _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
+                                         for b in tracker.states], None)
             summary.frames = 1
             if checkpoint:
                 checkpoint(summary.frames)
+            if asked:
+                raise StopRequested
         if on_frame:
             on_frame(summary)
         while (max_frames is None or summary.frames < max_frames) and not stop.is_set:
@@ -208,13 +217,15 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 break
             _count_frame(summary, frame)
             if frame.image is None:   # a damaged frame of a file: no box in any output, the tracker waits
-                _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
+                asked = _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
                 summary.unreadable.append(frame.index)
                 summary.frames += 1
                 if checkpoint:
                     checkpoint(summary.frames)
                 if on_frame:
                     on_frame(summary)
+                if asked:
+                    raise StopRequested
                 continue
             t1 = time.perf_counter()
             search, aux = tracker.preprocess(frame.image)
@@ -227,7 +238,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             t4 = time.perf_counter()
             targets = _targets(results, frame, lost_threshold)
             fps = 1000.0 * len(recent) / sum(recent) if recent else None
-            _emit(sinks, frame, targets, fps)
+            asked = _emit(sinks, frame, targets, fps)
             t5 = time.perf_counter()
             for name, a, b in (("capture", t0, t1), ("pre", t1, t2), ("infer", t2, t3), ("post", t3, t4),
                                ("output", t4, t5), ("total", t0, t5)):
@@ -243,6 +254,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 checkpoint(summary.frames)
             if on_frame:
                 on_frame(summary)
+            if asked:
+                raise StopRequested
     except KeyboardInterrupt:
         summary.interrupted = True
     except ReaderGone:   # `| head` read enough: the frame that did not reach it is in no output (jsonl sink first)

@@ -87,7 +87,8 @@ def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict
     return {"init": [[float(v) for v in b] for b in boxes], "tracker": dataclasses.asdict(tracker.ext),
             "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],
             "streams": {"--jsonl": _streamed(opts.jsonl if opts.jsonl != "-" else None),
-                        "--output": _streamed(opts.output)}}
+                        "--output": _streamed(opts.output)},
+            **({"start": opts.start} if getattr(opts, "start", 0) else {})}   # absent at 0: earlier journals match
 
 
 def _streamed(path: str | None) -> str | None:
@@ -275,6 +276,7 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
     if isinstance(model, dict) and "external_data" not in model and "external_data" in ident.get("model", {}):
         # an earlier droptrack's journal did not pin external data: the graph's own sha256 is all it can compare
         ident = {**ident, "model": {k: v for k, v in ident["model"].items() if k != "external_data"}}
+    recorded, ident = {"start": 0, **recorded}, {"start": 0, **ident}   # --start is recorded when not 0
     differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
               and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)

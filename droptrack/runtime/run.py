@@ -14,18 +14,18 @@ from typing import Callable
 
 from droptrack.artifact import artifact_format
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, InputError, OutputFull, SourceError
+from droptrack.errors import BackendError, FlatTargetWarning, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import check_tracking_options
+from droptrack.runtime.checks import check_start, check_tracking_options, flat_target_note
 from droptrack.runtime.inputs import check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
-from droptrack.runtime.window import WindowSink, display_problem
+from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
 
 
@@ -57,6 +57,7 @@ class RunOptions:
     every_frame: bool = False   # live sources: track every frame in order (queued) instead of the newest one
     overwrite: bool = False     # replace output files that already hold data (else refused before any work)
     resume: bool = False        # continue a killed or interrupted run's --output / --jsonl (runtime.resume)
+    start: int = 0              # video files / image folders: the frame the targets are set on (those before: skipped)
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
@@ -115,19 +116,6 @@ def _pre_used(tracker) -> str:
     return "device" if isinstance(tracker, DeviceTracker) else "host"
 
 
-def select_targets(image) -> list[list[float]]:
-    """Interactive cv2.selectROIs on an RGB frame (Enter/Space after each box, Esc to finish)."""
-    import cv2
-
-    rois = cv2.selectROIs("dt run: draw targets, Enter after each, Esc to start", image[:, :, ::-1].copy(),
-                          showCrosshair=True)
-    cv2.destroyAllWindows()
-    boxes = [list(map(float, r)) for r in (rois if rois is not None else []) if r[2] > 0 and r[3] > 0]
-    if not boxes:
-        raise InputError("no target selected; draw a box (Enter to confirm) or pass --init x,y,w,h")
-    return boxes
-
-
 def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:
     """Validate the boxes on the first frame (before any output file is created)."""
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
@@ -143,6 +131,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
+    check_start(opts.start, opts.source, opts.loop)
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
@@ -235,7 +224,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
-        first = next(frames, None)
+        first = readers.first_at(frames, opts.start, src.name)
         if first is None:
             raise InputError(f"{src.name} has no frames")
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
@@ -275,7 +264,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         note = getattr(src, "aspect_note", None)   # said once every check passed: an error stays the only line
         if note:
             warnings.warn(note, PixelAspectWarning, stacklevel=2)
-        total = src.num_frames if opts.max_frames is None else min(opts.max_frames, src.num_frames or opts.max_frames)
+        flat = flat_target_note(first.image, boxes, first.index)
+        if flat:
+            warnings.warn(flat, FlatTargetWarning, stacklevel=2)
+        count = src.num_frames and max(1, src.num_frames - opts.start)   # frames from the init frame on
+        total = count if opts.max_frames is None else min(opts.max_frames, count or opts.max_frames)
         if on_start:
             on_start(total)
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies

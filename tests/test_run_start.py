@@ -1,0 +1,84 @@
+"""`dt run --start N`: a clip whose first frame shows no target (Megamind.avi opens on a black frame, others fade in)
+had no way to set the targets on a later frame; the damaged-first-frame error could only point to ffmpeg. --start N
+sets them on frame N of a video file or image folder: the run equals a run over a folder that begins at that frame,
+and --jsonl keeps the file's frame numbers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from helpers import cli, drifting_clip, one_line_error
+
+INIT = "30,22,26,20"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return drifting_clip(tmp_path_factory.mktemp("clip"), 8)
+
+
+def _run(source, ckpt, out, *extra):
+    res = cli("run", source, "-m", ckpt, "--device", "cpu", "--threads", 1, "-o", out / "b.txt", "--jsonl",
+              out / "b.jsonl", *extra)
+    assert res.exit_code == 0, res.output
+    return (out / "b.txt").read_text().splitlines(), [json.loads(x) for x in (out / "b.jsonl").read_text().split("\n")
+                                                      if x]
+
+
+def test_start_equals_a_run_over_the_frames_from_there(clip, tiny_ckpt, tmp_path):
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for p in sorted(clip.iterdir())[3:]:   # frames 3..7, by hand
+        shutil.copy(p, cut / p.name)
+    init = "33,27,26,20"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    boxes, records = _run(clip, tiny_ckpt, tmp_path / "a", "--start", 3, "--init", init)
+    ref_boxes, ref_records = _run(cut, tiny_ckpt, tmp_path / "b", "--init", init)
+    assert len(boxes) == 5 and boxes[0].split() == ["33", "27", "26", "20"]
+    assert boxes == ref_boxes
+    assert [r["frame"] for r in records] == [3, 4, 5, 6, 7]
+    assert [r["boxes"] for r in records] == [r["boxes"] for r in ref_records]
+
+
+@pytest.mark.parametrize("extra, says", [(["--start", 8], "--start 8: folder"),
+                                         (["--start", -1], "frame number >= 0"),
+                                         (["--start", 2, "--loop"], "--loop replays it from frame 0")])
+def test_start_outside_the_file_or_with_loop_is_one_line(clip, tiny_ckpt, tmp_path, extra, says):
+    line = one_line_error(cli("run", clip, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "-o",
+                              tmp_path / "b.txt", *extra))
+    assert says in line
+    if extra[1] == 8:
+        assert "has 8 frames; pass --start 7 or less" in line
+    assert not (tmp_path / "b.txt").exists()
+
+
+def test_start_on_a_camera_is_refused(tiny_ckpt, tmp_path):
+    line = one_line_error(cli("run", "camera0", "-m", tiny_ckpt, "--init", INIT, "--start", 5))
+    assert "--start picks a frame of a video file or image folder" in line
+
+
+@pytest.mark.parametrize("then, now, refused", [({"start": 5}, {}, True), ({}, {"start": 5}, True),
+                                                ({"start": 5}, {"start": 6}, True), ({"start": 5}, {"start": 5}, False),
+                                                ({}, {}, False)])   # a journal of a run without --start has no key
+def test_resume_with_another_start_is_refused(tmp_path, then, now, refused):
+    from droptrack.errors import InputError
+    from droptrack.runtime.resume import _check_identity
+
+    base = {"source": {"sha256": "ab"}, "init": [[1.0, 2.0, 3.0, 4.0]]}
+    if refused:
+        with pytest.raises(InputError, match="--start differ"):
+            _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
+    else:
+        _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
+
+
+def test_start_on_a_damaged_frame_names_the_next_one(tiny_ckpt, tmp_path):
+    (tmp_path / "f").mkdir()
+    folder = drifting_clip(tmp_path / "f", 4)
+    (folder / "00001.png").write_bytes(b"not a picture")
+    line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
+    assert "--start 1: frame 1 of" in line and "could not be decoded" in line and "pass --start 2" in line
