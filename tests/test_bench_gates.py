@@ -173,3 +173,12 @@ def test_baseline_row_without_gates_reads_as_not_gated():
     assert row_cells(base)[3] == "✅ passed" and _row_dict(base)["gated"] is True
     base.gates, base.status = [Gate("min_fps", 40.0, 31.0, False, True)], "gate_failed"
     assert row_cells(base)[3] == "❎ gate failed"
+
+
+def test_a_delta_auc_of_one_sequence_is_said_to_judge_that_sequence_only():
+    # dt bench on one real clip: FP32 ONNX parted from PyTorch by 2 px at frame 78, ΔAUC -1.55 with the "interval"
+    # [-1.55, -1.55]: resampling one sequence returns it, so the width (0) said nothing about another set
+    note = ci_note("model", DeltaCI(-1.55, -1.55, -1.55, 1), 0.1)
+    assert note and "1 sequence" in note and "-1.55" in note and "20 or more" in note
+    assert ci_note("model", DeltaCI(0.0, 0.0, 0.0, 1), 0.1)   # also when it passes: one sequence proves nothing
+    assert ci_note("model", DeltaCI(0.0, -0.05, 0.05, 2), 0.1) is None

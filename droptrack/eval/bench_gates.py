@@ -88,6 +88,10 @@ def sequences_for(ci: DeltaCI, gate: float) -> int:
 def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
     """A line when the set is too small for the interval to be narrower than the gate, else None (also when the whole
     interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that)."""
+    if ci is not None and ci.sequences == 1:   # resampling one sequence gives it back: no spread, whatever it is
+        return (f"{name}: ΔAUC {ci.delta:+.2f} points comes from 1 sequence, so its interval is that one value and "
+                f"the {gate:.2f}-point AUC gate judges one sequence, not the artifact; bench 20 or more sequences "
+                "(--data with a dataset, or --sequences) before trusting it")
     if ci is None or ci.half_width <= gate or ci.high < -gate:
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
