@@ -37,7 +37,7 @@ def test_cli_export_writes_verified_graphs_and_summary(exported):
         assert (out / name).is_file(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
     assert "dt export ->" in r.output and "box agreement" in r.output
-    assert f"next: dt run VIDEO --model {out / 'model.onnx'}" in r.output
+    assert f"next: dt run VIDEO --model {out / 'model.onnx'} --init X,Y,W,H" in r.output
     assert (f"next: dt bench {out / 'model.onnx'} {out / 'model_fp16.onnx'} {out / 'model_int8_trt.onnx'} "
             f"{out / 'model_int8_ort.onnx'}") in r.output
     data = json.loads((out / "parity.json").read_text())["artifacts"]

@@ -93,9 +93,9 @@ def next_commands(report: ExportReport) -> list[str]:
     cmds = []
     if onnx:
         fp32 = next((r for r in onnx if r.precision == "fp32"), onnx[0])
-        cmds.append(f"dt run VIDEO --model {paths([fp32])}")
+        cmds.append(f"dt run VIDEO --model {paths([fp32])} --init X,Y,W,H")
         cmds.append("dt bench " + paths(onnx))
     if engines:
-        cmds.append(f"dt run VIDEO --model {paths(engines[:1])} --device cuda")
+        cmds.append(f"dt run VIDEO --model {paths(engines[:1])} --device cuda --init X,Y,W,H")
         cmds.append("dt bench " + paths(engines) + " --device cuda")
     return cmds
