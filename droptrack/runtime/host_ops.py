@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from droptrack.errors import InputError
-from droptrack.geometry import CropParams, crop_params, crop_view, normalize
+from droptrack.geometry import CropParams, crop_params, normalize
 
 
 def _misses(p: CropParams, H: int, W: int) -> bool:
@@ -31,10 +31,15 @@ def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[
     """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed. A window
     that misses the frame (a smaller frame than the one the box was tracked in) is all zero padding, as the device
     crop (`device_ops.crop_resize`) reads it; the reference raises there."""
-    p = crop_params(box, factor, image.shape[:2])
+    return _crop_window(image, crop_params(box, factor, image.shape[:2]), output_sz)
+
+
+def _crop_window(image: np.ndarray, p: CropParams, output_sz: int) -> tuple[np.ndarray, float]:
+    """`crop_resize` of the window `p` (`geometry.crop_view`'s part of the frame, padded by copyMakeBorder)."""
     if _misses(p, *image.shape[:2]):
         return np.zeros((output_sz, output_sz) + image.shape[2:], image.dtype), output_sz / p.crop_sz
-    patch, p = crop_view(image, box, factor)
+    x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
+    patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]   # not empty: the window meets it
     if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
         patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
     return cv2.resize(patch, (output_sz, output_sz)), output_sz / p.crop_sz
@@ -57,6 +62,7 @@ def resize_rows(crop_sz: int, output_sz: int, slack: float = 0.01) -> np.ndarray
 
 
 CANVAS_BYTES = 64 << 20   # the largest canvas a Cropper keeps (a bigger window goes through copyMakeBorder)
+MIN_SCALE = 3   # windows under 3x the output side read most of their rows: copyMakeBorder is as fast there
 
 
 class Cropper:
@@ -80,8 +86,9 @@ class Cropper:
         p = crop_params(box, factor, (H, W))
         S = p.crop_sz
         padded = p.pad_t or p.pad_b or p.pad_l or p.pad_r
-        if not padded or _misses(p, H, W) or image.ndim != 3 or S * S * image.shape[2] > self.max_bytes:
-            return crop_resize(image, box, factor, output_sz)
+        if (not padded or S < MIN_SCALE * output_sz or _misses(p, H, W) or image.ndim != 3
+                or S * S * image.shape[2] > self.max_bytes):
+            return _crop_window(image, p, output_sz)
         canvas = self._canvas(S, image.shape[2], image.dtype)
         rows = self._rows_read(S, output_sz)
         rows = rows[(rows >= p.pad_t) & (rows < S - p.pad_b)]            # those that hold frame pixels
