@@ -87,7 +87,7 @@ class Cropper:
         S = p.crop_sz
         padded = p.pad_t or p.pad_b or p.pad_l or p.pad_r
         if (not padded or S < MIN_SCALE * output_sz or _misses(p, H, W) or image.ndim != 3
-                or S * S * image.shape[2] > self.max_bytes):
+                or S * S * image.shape[2] * image.itemsize > self.max_bytes):
             return _crop_window(image, p, output_sz)
         canvas = self._canvas(S, image.shape[2], image.dtype)
         rows = self._rows_read(S, output_sz)
@@ -98,10 +98,13 @@ class Cropper:
         return cv2.resize(canvas, (output_sz, output_sz)), output_sz / S
 
     def _canvas(self, side: int, channels: int, dtype) -> np.ndarray:
-        """A (side, side, channels) all-zero C-contiguous view of the canvas memory (grown when too small)."""
+        """A (side, side, channels) all-zero C-contiguous view of the canvas memory (grown by half when too small, so
+        that a box growing a little every frame does not reallocate it every frame; never past `max_bytes`)."""
         n = side * side * channels
         if self._flat is None or self._flat.size < n or self._flat.dtype != dtype:
-            self._flat, self._dirty = np.zeros(n, dtype), None
+            grown = 0 if self._flat is None or self._flat.dtype != dtype else self._flat.size * 3 // 2
+            self._flat = np.zeros(max(n, min(grown, self.max_bytes // np.dtype(dtype).itemsize)), dtype)
+            self._dirty = None
         elif self._dirty is not None:
             view, rows, c0, c1 = self._dirty
             view[rows, c0:c1] = 0
@@ -109,6 +112,7 @@ class Cropper:
         return self._flat[:n].reshape(side, side, channels)
 
     def _rows_read(self, crop_sz: int, output_sz: int) -> np.ndarray:
+        """`resize_rows`, remembered for the last few dozen sizes (a steady box keeps its window size)."""
         key = (crop_sz, output_sz)
         rows = self._rows.get(key)
         if rows is None:
