@@ -8,7 +8,9 @@ model load, the first frame). The `loop:` cases call `droptrack.runtime.run.run`
 `dt run`) in a child process and record every frame's wall interval (between consecutive `on_frame` calls: decode,
 pre, infer, post, sinks, resume journal) and its inference time, so `outside` = interval - infer is the per-frame time
 outside the model; `cpu_ms` is the process's CPU time over the same interval (all threads: the decode-ahead one
-too), which holds on a loaded machine. Reports medians over rounds (per-frame cases: over all frames of all rounds) and HEAD / old.
+too), which holds on a loaded machine. The `loop: eval` cases do the same for `dt eval`'s tracking loop
+(`eval.workers.track_sequence`: read a frame file, track it) over a small `dt data synth` set. Reports medians over
+rounds (per-frame cases: over all frames of all rounds) and HEAD / old.
 Writes benchmarks/results/run_versions_cpu.{json,md}. Usage (the older tree: `git worktree add --detach DIR COMMIT`):
     nice -n 10 python benchmarks/bench_run_versions.py --old DIR --video VIDEO [--rounds 5] [--cases a,b]
 """
@@ -60,14 +62,67 @@ CASES = {
     "loop: video torch --save": ("loop", "video torch save"),
     "loop: video torch --jsonl": ("loop", "video torch jsonl"),
     "loop: folder torch --output": ("loop", "folder torch output"),
+    "loop: eval synth torch": ("loop", "eval torch -"),
+    "loop: eval synth onnx": ("loop", "eval onnx -"),
 }
 
 
+class _Stamped:
+    """A tracker that calls `stamp` at each `track` (dt eval's per-frame loop: the frame read, then `track`)."""
+
+    def __init__(self, tracker, stamp):
+        self.tracker, self.stamp, self.ext = tracker, stamp, tracker.ext
+
+    def initialize(self, frame, box) -> None:
+        self.tracker.initialize(frame, box)
+
+    def track(self, frame):
+        self.stamp()
+        return self.tracker.track(frame)
+
+
+def eval_child(model: str | None, synth: str) -> dict:
+    """dt eval's tracking loop (`eval.workers.track_sequence`: frame files read and tracked) over every synth
+    sequence, 1 thread: per-frame wall and process CPU intervals between `track` calls (within a sequence: one
+    frame's tracking and the next one's read; the last frame's `track` alone) and inference times."""
+    import torch
+
+    from droptrack.data import get_sequences
+    from droptrack.eval.workers import track_sequence
+    from droptrack.runtime.tracker import load_tracker
+
+    torch.set_num_threads(1)
+    tracker = load_tracker(model, threads=1)
+    latencies = tracker.backend.latencies_ms
+    res: dict = {"interval_ms": [], "cpu_ms": [], "infer_ms": [], "frames": 0}
+    for seq in get_sequences("synth", root=synth):
+        stamps: list[tuple[float, float, int]] = []
+
+        def stamp() -> None:
+            stamps.append((time.perf_counter(), time.process_time(), len(latencies)))
+
+        latencies.clear()
+        track_sequence(_Stamped(tracker, stamp), seq)
+        stamp()
+        wall, cpu, n = (np.asarray(v) for v in zip(*stamps))
+        res["interval_ms"] += (np.diff(wall) * 1000.0).tolist()
+        res["cpu_ms"] += (np.diff(cpu) * 1000.0).tolist()
+        res["infer_ms"] += [float(sum(latencies[i:j])) for i, j in zip(n[:-1], n[1:])]
+        res["frames"] += len(seq)
+    return res
+
+
 def child(args) -> None:
-    """Run dt run's library function once; print per-frame intervals and inference times (ms) as JSON."""
+    """Run dt run's library function (or dt eval's loop) once; print per-frame intervals and inference times (ms)
+    as JSON."""
+    import droptrack
     from droptrack.runtime.run import RunOptions, run
 
     source, model, sink = args.child.split()
+    if source == "eval":
+        print(json.dumps({**eval_child(args.onnx if model == "onnx" else None, args.synth),
+                          "package": str(Path(droptrack.__file__).parent)}))
+        return
     d = Path(args.dir)
     opts = RunOptions(source=args.video if source == "video" else args.folder, init=[INIT], device="cpu", threads=1,
                       artifact=args.onnx if model == "onnx" else None,
@@ -84,8 +139,6 @@ def child(args) -> None:
         infer.append(s.stats["infer"].total)
 
     summary = run(opts, on_frame=on_frame)
-    import droptrack
-
     print(json.dumps({"interval_ms": (np.diff(stamps) * 1000.0).tolist(), "cpu_ms": (np.diff(cpu) * 1000.0).tolist(),
                       "infer_ms": np.diff(infer).tolist(), "frames": summary.frames,
                       "package": str(Path(droptrack.__file__).parent)}))
@@ -108,7 +161,7 @@ def run_once(tree: Path, kind: str, spec: str, paths: dict, work: Path) -> dict:
     try:
         if kind == "loop":
             cmd = [sys.executable, __file__, "--child", spec, "--dir", str(d), "--video", paths["video"],
-                   "--folder", paths["folder"], "--onnx", paths["onnx"]]
+                   "--folder", paths["folder"], "--onnx", paths["onnx"], "--synth", paths["synth"]]
         else:
             cmd = [sys.executable, "-m", "droptrack"] + spec.format(d=d, init=INIT, **paths).split()
         cpu0, t0 = _cpu_children(), time.perf_counter()
@@ -131,7 +184,7 @@ def run_once(tree: Path, kind: str, spec: str, paths: dict, work: Path) -> dict:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def prepare(args, work: Path) -> dict:
+def prepare(args, work: Path, synth_needed: bool) -> dict:
     """Video, image folder (the video's first --folder-frames frames as JPEG) and an ONNX export (by this tree)."""
     import cv2
 
@@ -150,7 +203,13 @@ def prepare(args, work: Path) -> dict:
         subprocess.run([sys.executable, "-m", "droptrack", "export", "--output", str(work / "onnx")], cwd=work,
                        env=_env(TREE), check=True, capture_output=True)
         onnx = str(work / "onnx" / "model.onnx")
-    return {"video": str(Path(args.video).resolve()), "folder": str(folder.resolve()), "onnx": str(Path(onnx).resolve())}
+    synth = args.synth or ""
+    if synth_needed and not synth:   # dt eval's cases: a small synthetic set (made by this tree, read by both)
+        synth = str(work / "synth")
+        subprocess.run([sys.executable, "-m", "droptrack", "data", "synth", synth, "--split", "val", "--sequences", "4",
+                        "--frames", "60", "--seed", "1"], cwd=work, env=_env(TREE), check=True, capture_output=True)
+    return {"video": str(Path(args.video).resolve()), "folder": str(folder.resolve()),
+            "onnx": str(Path(onnx).resolve()), "synth": str(Path(synth).resolve()) if synth else ""}
 
 
 def _med(v) -> float | None:
@@ -217,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folder", help="an image folder (default: the video's first --folder-frames frames)")
     p.add_argument("--folder-frames", type=int, default=150)
     p.add_argument("--onnx", help="an exported model.onnx (default: dt export of the embedded model by this tree)")
+    p.add_argument("--synth", help="a `dt data synth` set for the eval cases (default: 4 x 60 frames, seed 1, made "
+                   "here)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--cases", help="comma-separated case names (default: all); a name may be a prefix")
     p.add_argument("--out", default=str(RESULTS / "run_versions_cpu"), help="results path without suffix")
@@ -235,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        paths = prepare(args, work)
+        paths = prepare(args, work, any(spec.startswith("eval ") for _, spec in cases.values()))
         runs = {name: {"old": [], "new": []} for name in cases}
         for rnd in range(args.rounds):
             for name, (kind, spec) in cases.items():

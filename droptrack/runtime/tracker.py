@@ -18,7 +18,7 @@ from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
-from droptrack.runtime.host_ops import Normalizer, crop_resize
+from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_device, check_threads,
                                         no_boxes, target_index)
 
@@ -45,6 +45,7 @@ class Tracker:
         self.meta = m
         self.window = hann2d(m.feat_size)
         self.normalizer = Normalizer(m.mean, m.std)
+        self.cropper = Cropper()                # crop_resize with a reused canvas for padded windows
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
@@ -129,7 +130,7 @@ class Tracker:
         out = np.empty((len(states), 3, size, size), dtype=np.float32)
         factors = []
         for i, state in enumerate(states):
-            patch, rf = crop_resize(frame, state, factor[i] if isinstance(factor, list) else factor, size)
+            patch, rf = self.cropper(frame, state, factor[i] if isinstance(factor, list) else factor, size)
             self.normalizer(patch, out[i])
             factors.append(rf)
         return out, factors
