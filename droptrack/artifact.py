@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,8 @@ def _field_problem(name: str, v: Any) -> str:
         return "" if isinstance(v, bool) else "expected true or false"
     if name in ("extra", "tracker"):
         return "" if isinstance(v, dict) and all(isinstance(k, str) for k in v) else "expected a JSON object"
+    if isinstance(v, str) and re.search("[\x00-\x1f\x7f-\x9f]", v):   # printed in lines and tables: no escapes
+        return "expected a short text without control characters"
     return "" if isinstance(v, str) and len(v) <= 256 else "expected a short text"
 
 

@@ -1,8 +1,10 @@
-"""Names and text from files of someone else that dt prints or turns into paths: a checkpoint's config name in
-`dt doctor`'s lines (rich markup, terminal escape sequences), a GOT-10k list.txt naming folders outside its split.
+"""Names and text from files of someone else that dt prints or turns into paths: a checkpoint's or ONNX
+graph's config name (rich markup, terminal escape sequences), file names in `dt doctor`'s lines, a GOT-10k list.txt naming folders outside its split.
 (tests/test_untrusted_metadata.py: metadata values; tests/test_untrusted_files.py: code and external data.)"""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -11,19 +13,42 @@ from droptrack.data import got10k
 from droptrack.errors import DatasetError, printable
 from helpers import cli, one_line_error
 
-HOSTILE = "[link=http://evil.example]click[/link]\x1b]0;owned\x07\x1b[2J"
+MARKUP = "[link=http://evil.example]click[/link] [bold red]x"
+ESCAPES = "\x1b]0;owned\x07\x1b[2J"
+INIT = "60,40,40,50"
 
 
-def test_doctor_prints_a_checkpoints_config_name_as_plain_escaped_text(tiny_ckpt, tmp_path):
+def test_doctor_prints_names_and_messages_as_plain_escaped_text(tiny_ckpt, tmp_path):
     obj = torch.load(tiny_ckpt, weights_only=True)
-    obj["config_name"] = HOSTILE
+    obj["config_name"] = MARKUP
     torch.save(obj, tmp_path / "named.pt")
     r = cli("doctor", tmp_path / "named.pt")
     assert r.exit_code == 0, r.output
-    assert "\x1b" not in r.output and "\x07" not in r.output
     line = next(ln for ln in r.output.splitlines() if ln.startswith("ok: checkpoint "))
-    # the markup is shown as the text it is, the escape sequences as \\xNN
-    assert "[link=http://evil.example]click[/link]\\x1b]0;owned\\x07\\x1b[2J" in line, line
+    assert MARKUP in line, line   # shown as the text it is, not as a link and a style
+    bad = tmp_path / f"m{ESCAPES}.pt"
+    torch.save([1.0], bad)   # a PyTorch file, but not a model: the check names it
+    r = cli("doctor", bad)
+    assert r.exit_code == 1 and "\x1b" not in r.output and "\x07" not in r.output, r.output
+    assert "m\\x1b]0;owned\\x07\\x1b[2J.pt" in r.output.replace("\n", ""), r.output
+
+
+def test_names_with_control_characters_in_model_files_are_one_line(tiny_ckpt, onnx_model, tmp_path, video):
+    import onnx
+
+    obj = torch.load(tiny_ckpt, weights_only=True)
+    obj["config_name"] = "tiny" + ESCAPES
+    torch.save(obj, tmp_path / "model.pt")
+    model = onnx.load(str(onnx_model))
+    for p in model.metadata_props:
+        if p.key == "droptrack.config_name":
+            p.value = json.dumps("tiny" + ESCAPES)
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    for name in ("model.pt", "model.onnx"):
+        line = one_line_error(cli("run", video, "-m", tmp_path / name, "--device", "cpu", "--init", INIT,
+                                  "--output", tmp_path / "b.txt"))
+        assert "config_name" in line and "control characters" in line and name in line, line
+    assert not (tmp_path / "b.txt").exists()
 
 
 def _sequence(folder, n: int = 3) -> None:
