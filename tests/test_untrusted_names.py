@@ -51,6 +51,22 @@ def test_names_with_control_characters_in_model_files_are_one_line(tiny_ckpt, on
     assert not (tmp_path / "b.txt").exists()
 
 
+
+@pytest.mark.parametrize("precision", ["[/]", "[link=http://evil.example]fp16", "fp64"])
+def test_onnx_precision_other_than_what_export_writes_is_one_line(onnx_model, tmp_path, video, precision):
+    import onnx
+
+    model = onnx.load(str(onnx_model))
+    for p in model.metadata_props:
+        if p.key == "droptrack.precision":
+            p.value = json.dumps(precision)
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    for argv in (["run", video, "-m", tmp_path / "model.onnx", "--device", "cpu", "--init", INIT,
+                  "--output", tmp_path / "b.txt"], ["export", tmp_path / "model.onnx", "--engine"]):
+        line = one_line_error(cli(*argv))   # dt bench shows it in a rich table and picks its gates by it
+        assert "'precision'" in line and "fp32, fp16, int8" in line and "model.onnx" in line, line
+    assert not (tmp_path / "b.txt").exists()
+
 def _sequence(folder, n: int = 3) -> None:
     """A GOT-10k sequence folder of n black frames and a box per frame."""
     import cv2
