@@ -67,6 +67,36 @@ def test_onnx_precision_other_than_what_export_writes_is_one_line(onnx_model, tm
         assert "'precision'" in line and "fp32, fp16, int8" in line and "model.onnx" in line, line
     assert not (tmp_path / "b.txt").exists()
 
+
+def test_a_pickle_naming_hundreds_of_long_class_names_gives_short_lines(tmp_path, caplog):
+    """300 classes of 1000-character names: the refusal and the --trust-checkpoint warning name a few, cut."""
+    import sys
+    import types
+
+    from droptrack.errors import CheckpointError
+    from droptrack.model.checkpoint import read_file
+
+    module = types.ModuleType("faraway_trainer")
+    classes = []
+    for i in range(300):
+        name = f"Meter{i:03d}" + "x" * 1000
+        cls = type(name, (), {"__module__": module.__name__, "__qualname__": name})
+        setattr(module, name, cls)
+        classes.append(cls)
+    sys.modules[module.__name__] = module
+    try:
+        torch.save({"net": {"backbone.x": torch.zeros(2)}, "stats": [c() for c in classes]}, tmp_path / "m.pth.tar")
+    finally:
+        del sys.modules[module.__name__]
+    with pytest.raises(CheckpointError) as exc:
+        read_file(tmp_path / "m.pth.tar")
+    assert "faraway_trainer.Meter" in str(exc.value) and len(str(exc.value)) < 600, str(exc.value)[:300]
+    with caplog.at_level("WARNING", logger="droptrack"):
+        obj = read_file(tmp_path / "m.pth.tar", trust=True)
+    assert len(obj["stats"]) == 300   # read as inert records, each naming its class
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "--trust-checkpoint" in warning and "more" in warning and len(warning) < 1200, warning[:300]
+
 def _sequence(folder, n: int = 3) -> None:
     """A GOT-10k sequence folder of n black frames and a box per frame."""
     import cv2
