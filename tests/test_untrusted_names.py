@@ -5,6 +5,7 @@ graph's config name (rich markup, terminal escape sequences), file names in `dt 
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -130,3 +131,22 @@ def test_got10k_list_of_plain_names_still_reads(tmp_path):
     _sequence(tmp_path / "val" / "GOT-10k_Val_000001")
     (tmp_path / "val" / "list.txt").write_text("GOT-10k_Val_000001\n")
     assert [s.name for s in got10k.read(tmp_path, "val", None)] == ["GOT-10k_Val_000001"]
+
+
+def test_analyze_shows_tracker_and_sequence_names_escaped(tmp_path):
+    """A result folder and a sequence folder named with terminal escapes (set title, clear screen)."""
+    seqs, trackers = ["GOT-10k_Val_000001", "seq" + ESCAPES], ["t1", "t2" + ESCAPES]
+    for name in seqs:
+        _sequence(tmp_path / "root" / "val" / name)
+    for tracker, shift in zip(trackers, (0, 5)):
+        (tmp_path / tracker).mkdir()
+        for name in seqs:   # t2 is off by 5 px on the second sequence: the two differ there
+            x = 10 + (shift if name != seqs[0] else 0)
+            (tmp_path / tracker / f"{name}.txt").write_text(f"{x}\t10\t20\t20\n" * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # matplotlib: 'Glyph 27 missing from font' when a label holds ESC
+        r = cli("analyze", *(tmp_path / t for t in trackers), "--dataset", "got10k", "--root", tmp_path / "root",
+                "--split", "val", "-o", tmp_path / "report")
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output, r.output
+    assert printable("t2" + ESCAPES) in r.output and printable("seq" + ESCAPES) in r.output, r.output
