@@ -150,3 +150,12 @@ def test_analyze_shows_tracker_and_sequence_names_escaped(tmp_path):
     assert r.exit_code == 0, r.output
     assert "\x1b" not in r.output and "\x07" not in r.output, r.output
     assert printable("t2" + ESCAPES) in r.output and printable("seq" + ESCAPES) in r.output, r.output
+
+
+def test_bench_shows_an_artifact_named_with_escapes_escaped(tmp_path):
+    """A checkpoint whose file name holds terminal escapes (and that is no model: its row fails, naming it)."""
+    path = tmp_path / f"m{ESCAPES}.pt"
+    torch.save([1.0], path)
+    r = cli("bench", path, "--data", "synthetic", "--sequences", "1", "--frames", "4", "-o", tmp_path / "bench")
+    assert "\x1b" not in r.output and "\x07" not in r.output, r.output
+    assert printable(path.stem) in r.output and "Traceback" not in r.output, r.output
