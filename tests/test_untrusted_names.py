@@ -4,6 +4,7 @@ graph's config name (rich markup, terminal escape sequences), file names in `dt 
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 
@@ -159,3 +160,26 @@ def test_bench_shows_an_artifact_named_with_escapes_escaped(tmp_path):
     r = cli("bench", path, "--data", "synthetic", "--sequences", "1", "--frames", "4", "-o", tmp_path / "bench")
     assert "\x1b" not in r.output and "\x07" not in r.output, r.output
     assert printable(path.stem) in r.output and "Traceback" not in r.output, r.output
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal: rich draws its progress bars into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [_Terminal, io.StringIO])
+def test_eval_progress_shows_a_sequence_name_as_plain_escaped_text(monkeypatch, stream):
+    """A dataset's sequence folder named with markup and escapes, in dt eval's bars (terminal) and lines (a log)."""
+    from droptrack.eval import progress
+
+    monkeypatch.setattr(progress, "LINE_GAP_S", -1.0)   # lines mode: every finished sequence is a line
+    name = "seq[link=http://evil.example]" + ESCAPES
+    out = stream()
+    with progress.EvalProgress([[0] * 4], resumed=0, stream=out) as shown:
+        shown.update(name, 2, 4)
+        shown.finish(name, 4)
+    text = out.getvalue()
+    assert printable(name) in text and "\x07" not in text, text
+    assert "\x1b]0;owned" not in text and "\x1b[2J" not in text, text
