@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 import warnings
 
 import pytest
@@ -183,3 +185,24 @@ def test_eval_progress_shows_a_sequence_name_as_plain_escaped_text(monkeypatch, 
     text = out.getvalue()
     assert printable(name) in text and "\x07" not in text, text
     assert "\x1b]0;owned" not in text and "\x1b[2J" not in text, text
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_analyze_does_not_read_a_named_pipe_as_a_result_folders_eval_json(tmp_path):
+    """Unread, it is no manifest; read, it waits for a writer (here a thread that writes one, so nothing hangs)."""
+    from droptrack.eval.report import _tracked_inputs
+
+    os.mkfifo(tmp_path / "eval.json")
+
+    def write() -> None:
+        with open(tmp_path / "eval.json", "w") as f:   # blocks until a reader opens the pipe
+            f.write('{"inputs": {"seq": "read from a pipe"}}')
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        assert _tracked_inputs(tmp_path) == {}
+    finally:   # let the writer finish if nobody read
+        fd = os.open(tmp_path / "eval.json", os.O_RDONLY | os.O_NONBLOCK)
+        writer.join(10)
+        os.close(fd)

@@ -188,9 +188,10 @@ def _tracked_inputs(result_dir: Path) -> dict[str, str]:
     import json
 
     from droptrack.eval.resume import MANIFEST
+    from droptrack.textfiles import read_table
 
-    try:
-        inputs = json.loads((result_dir / MANIFEST).read_text()).get("inputs")
+    try:   # bounded, regular files only: a named pipe in a folder from elsewhere would block the read forever
+        inputs = json.loads(read_table(result_dir / MANIFEST, ValueError, "")).get("inputs")
     except (OSError, ValueError, RecursionError, AttributeError):
         return {}
     return inputs if isinstance(inputs, dict) else {}
