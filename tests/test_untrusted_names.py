@@ -1,5 +1,7 @@
-"""Names and text from files of someone else that dt prints or turns into paths: a checkpoint's or ONNX
-graph's config name (rich markup, terminal escape sequences), file names in `dt doctor`'s lines, a GOT-10k list.txt naming folders outside its split.
+"""Names and text from files of someone else that dt prints or reads by: a checkpoint's or ONNX graph's config
+name and precision (rich markup, terminal escape sequences), file, tracker and sequence names in `dt doctor`,
+`dt bench`, `dt analyze` and `dt eval`, class names a pickle gives, a GOT-10k list.txt naming folders outside its
+split, a named pipe as a result folder's eval.json.
 (tests/test_untrusted_metadata.py: metadata values; tests/test_untrusted_files.py: code and external data.)"""
 
 from __future__ import annotations

@@ -200,9 +200,10 @@ def model_problem(model, path: str | Path) -> str:
 
 def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder, or whose graph has a
-    loop or a tensor of gigabytes (`model_problem`); the weights are not read. A file that onnx cannot parse is refused too: its external data cannot be checked, and another parser
-    (ONNX Runtime's, TensorRT's) might still read it. Returns its external data files (`external_locations`), so
-    that the graph is parsed once (a large one costs hundreds of MB on a Jetson)."""
+    loop or a tensor of gigabytes (`model_problem`); the weights are not read. A file that onnx cannot parse is
+    refused too: its external data cannot be checked, and another parser (ONNX Runtime's, TensorRT's) might still
+    read it. Returns its external data files (`external_locations`), so that the graph is parsed once (a large one
+    costs hundreds of MB on a Jetson)."""
     import onnx
 
     try:

@@ -131,8 +131,8 @@ def set_metadata(model, meta: ArtifactMeta) -> None:
 
 def load_graph(path: Path, unreadable: str):
     """An .onnx file's graph without its weights, its external data checked to lie in its folder and its graph to
-    hold no loop or tensor of gigabytes (before TensorRT's parser or onnx.load reads them); a file that does not parse -> ExportError `unreadable`, '{error}' in it replaced
-    by the parser's exception class."""
+    hold no loop or tensor of gigabytes (before TensorRT's parser or onnx.load reads them); a file that does not
+    parse -> ExportError `unreadable`, '{error}' in it replaced by the parser's exception class."""
     import onnx
 
     try:
