@@ -82,7 +82,7 @@ def tensor_problem(obj: Any) -> str:
     return ""
 
 
-def listed(names: list[str], most: int) -> str:
+def few(names: list[str], most: int) -> str:
     """The first `most` of the class and function names a pickle gives, each cut to 80 characters, and how many
     more: a file from elsewhere may name thousands, each of megabytes, and the line is printed."""
     cut = [n if len(n) <= 80 else n[:77] + "..." for n in names[:most]]
