@@ -82,13 +82,6 @@ def tensor_problem(obj: Any) -> str:
     return ""
 
 
-def few(names: list[str], most: int) -> str:
-    """The first `most` of the class and function names a pickle gives, each cut to 80 characters, and how many
-    more: a file from elsewhere may name thousands, each of megabytes, and the line is printed."""
-    cut = [n if len(n) <= 80 else n[:77] + "..." for n in names[:most]]
-    return ", ".join(cut) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
 def check_named(state: dict, path: str | Path) -> None:
     """Every entry of a state dict is a tensor under a text key (a file from elsewhere may hold anything)."""
     wrong = next((k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
