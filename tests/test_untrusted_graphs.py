@@ -1,5 +1,6 @@
 """ONNX graphs built to exhaust the machine that loads them: a loop that never ends, a tensor of gigabytes from a
-file of a few hundred bytes. Refused in one line before ONNX Runtime or TensorRT's parser gets the file.
+file of a few hundred bytes. Refused in one line before ONNX Runtime or TensorRT's parser gets the file. A graph
+whose maps have other shapes than its metadata says is one line too, not a traceback from the box decoding.
 (tests/test_untrusted_files.py: external data; tests/test_untrusted_metadata.py: metadata values.)"""
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ def _inputs() -> list:
             helper.make_tensor_value_info("search", TensorProto.FLOAT, [1, 3, 128, 128])]
 
 
-def hostile(onnx_model, path, nodes: list, inits: list) -> None:
+def hostile(onnx_model, path, nodes: list, inits: list, declared: bool = False) -> None:
     """A graph of `nodes` ending in 'y', given as each of a tracker's outputs, with the exported model's droptrack
-    metadata: what the runtimes check before the first frame is all in order, only the body is hostile."""
-    names = ("score_map", "size_map", "offset_map")
-    nodes = nodes + [helper.make_node("Identity", ["y"], [name]) for name in names]
-    graph = helper.make_graph(nodes, "g", _inputs(),
-                              [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in names], inits)
+    metadata: what the runtimes check before the first frame is all in order, only the body is hostile.
+    `declared`: the outputs say they are the maps of the tiny test config (else their shapes are left open)."""
+    maps = {"score_map": [1, 1, 8, 8], "size_map": [1, 2, 8, 8], "offset_map": [1, 2, 8, 8]}
+    nodes = nodes + [helper.make_node("Identity", ["y"], [name]) for name in maps]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape if declared else None)
+               for name, shape in maps.items()]
+    graph = helper.make_graph(nodes, "g", _inputs(), outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     for p in onnx.load(str(onnx_model), load_external_data=False).metadata_props:
         model.metadata_props.add(key=p.key, value=p.value)
@@ -71,3 +74,24 @@ def test_exported_graphs_have_no_loop_or_giant_tensor(onnx_model):
     from droptrack.engine.onnx_files import graph_problem
 
     assert graph_problem(onnx.load(str(onnx_model), load_external_data=False)) == ""
+
+
+def _other_maps(declared: bool) -> tuple[list, list, bool]:
+    """Maps of the search crop's shape (1, 3, 128, 128) under the tracker's output names; `declared`: the graph
+    says they are the (1, 1|2, 8, 8) maps of its metadata (and returns the others)."""
+    return [helper.make_node("Relu", ["search"], ["y"])], [], declared
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_graph_whose_maps_have_other_shapes_than_its_metadata_is_refused(onnx_model, tmp_path, video, declared):
+    path = tmp_path / "model.onnx"
+    hostile(onnx_model, path, *_other_maps(declared))
+    r = cli("run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output", tmp_path / "b.txt")
+    if not declared:   # the shapes ONNX Runtime infers differ: refused before the first frame
+        line = one_line_error(r)
+        assert "output 'score_map'" in line and "[1, 3, 128, 128]" in line and "8, 8" in line, line
+        assert not (tmp_path / "b.txt").exists()
+    else:   # found when the maps come back: named at the first frame, not a traceback from the decoding
+        last = r.output.strip().splitlines()[-1]
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        assert last.startswith("error: output 'score_map'") and "(1, 3, 128, 128)" in last, last
