@@ -59,7 +59,19 @@ def _gigabytes() -> tuple[list, list]:
     return nodes, [numpy_helper.from_array(np.array([40000, 40000], np.int64), "shape")]
 
 
-@pytest.mark.parametrize("build,named", [(_never_ending_loop, "Loop node 'spin'"), (_gigabytes, "'big' of 6 GiB")])
+def _integer_blowup() -> tuple[list, list]:
+    """Shape(search) concatenated with itself 23 times (256 MiB of int64), then copied 5 times: each under 1 GiB,
+    1.2 GiB together, all of it computed by ONNX Runtime while it loads the graph (its shape data propagation)."""
+    nodes = [helper.make_node("Shape", ["search"], ["s0"])]
+    nodes += [helper.make_node("Concat", [f"s{i}", f"s{i}"], [f"s{i + 1}"], axis=0) for i in range(23)]
+    nodes += [helper.make_node("Concat", ["s23", "none"], [f"c{k}"], axis=0) for k in range(5)]
+    nodes += [helper.make_node("Concat", [f"c{k}" for k in range(5)], ["all"], axis=0),
+              helper.make_node("Cast", ["all"], ["y"], to=TensorProto.FLOAT)]
+    return nodes, [numpy_helper.from_array(np.zeros(0, np.int64), "none")]
+
+
+@pytest.mark.parametrize("build,named", [(_never_ending_loop, "Loop node 'spin'"), (_gigabytes, "'big' of 6 GiB"),
+                                         (_integer_blowup, "integer tensors of 1.2 GiB")])
 def test_a_graph_built_to_exhaust_the_machine_is_one_line(onnx_model, tmp_path, video, build, named):
     path = tmp_path / "model.onnx"
     hostile(onnx_model, path, *build())

@@ -132,8 +132,9 @@ def _static_bytes(tensor_type) -> int:
 
 
 def graph_problem(model) -> str:
-    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, or a tensor whose
-    static shape (as ONNX's shape inference computes it, constants propagated) exceeds MAX_TENSOR."""
+    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a tensor whose static
+    shape (as ONNX's shape inference computes it, without propagating values: that alone can take gigabytes) exceeds
+    MAX_TENSOR, or integer tensors that together do (ONNX Runtime propagates their values as it loads)."""
     import onnx
 
     graphs = [model.graph, *model.functions]
@@ -142,15 +143,20 @@ def graph_problem(model) -> str:
         return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
                 "has none)")
     try:
-        graph = onnx.shape_inference.infer_shapes(_without_weights(model), data_prop=True).graph
+        graph = onnx.shape_inference.infer_shapes(_without_weights(model)).graph
     except Exception as exc:  # noqa: BLE001 - shapes that cannot be computed cannot be bounded
         return f"has shapes ONNX's shape inference cannot compute ({exc.__class__.__name__})"
     typed = [(v.name, v.type.tensor_type) for v in [*graph.input, *graph.value_info, *graph.output]]
+    integers = 0   # ONNX Runtime computes integer (shape) tensors while it loads the graph: their total is bounded
     for name, tensor_type in typed:
         size = _static_bytes(tensor_type)
         if size > MAX_TENSOR:
             return (f"has a tensor {name[:60]!r} of {size / 2**30:.0f} GiB, more memory than a tracker's largest "
                     f"takes ({MAX_TENSOR >> 30} GiB at most)")
+        integers += size if tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) else 0
+        if integers > MAX_TENSOR:
+            return (f"has integer tensors of {integers / 2**30:.1f} GiB up to {name[:60]!r}, which ONNX Runtime "
+                    f"would compute while loading it (a tracker's take a few MB)")
     big = next((t for t in graph.initializer if _initializer_bytes(t) > MAX_TENSOR), None)
     if big is not None:
         return f"has a weight {big.name[:60]!r} of {_initializer_bytes(big) / 2**30:.0f} GiB, beyond any tracker's"
