@@ -4,9 +4,10 @@ An .onnx file may say that a tensor's bytes are in another file (`external_data`
 whose location is absolute ('/etc/passwd'), climbs out ('../../.ssh/id_rsa') or goes through a symlink that leads
 out would make whatever loads it read that file into the model. Whether onnx, ONNX Runtime or TensorRT's parser
 refuses that depends on their versions, so droptrack checks every tensor itself before any of them reads the file.
-A graph may also be built to exhaust the machine: a loop node that never ends, or a tensor of a static shape that
-takes gigabytes (ConstantOfShape [40000, 40000]: 6.4 GB from a 200-byte file). Both are refused before a session
-exists; a tracker's graph has no loop and no tensor near MAX_TENSOR.
+A graph may also be built to exhaust the machine: a loop node that never ends, a tensor of a static shape that
+takes gigabytes (ConstantOfShape [40000, 40000]: 6.4 GB from a 200-byte file), or integer tensors that ONNX Runtime
+computes while it loads the graph (Shape concatenated with itself). They are refused before a session exists; a
+tracker's graph has no loop and no tensor near MAX_TENSOR.
 """
 
 from __future__ import annotations
@@ -165,8 +166,8 @@ def graph_problem(model) -> str:
 
 def _without_weights(model):
     """A copy of an onnx.ModelProto whose large initializers are typed graph inputs: shape inference serialises
-    the model it is given, and a ViT-B graph's weights are hundreds of MB; the small ones (shapes, axes) stay, for
-    the constants it propagates."""
+    the model it is given, and a ViT-B graph's weights are hundreds of MB; the small ones (shapes, axes) stay: it
+    reads them (a Reshape's target, a ConstantOfShape's shape)."""
     import onnx
     from onnx import helper
 
