@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ class ArtifactMeta:
 REEXPORT = "re-export the model with `dt export CHECKPOINT` (or re-download it from its source)"
 MAX_SIZE = 4096          # px: a crop side beyond any tracker's
 MAX_FACTOR = 100.0       # crop side / target side
+PRECISIONS = ("fp32", "fp16", "int8")   # what dt export writes
 
 
 def _number(v: Any) -> bool:
@@ -111,6 +113,10 @@ def _field_problem(name: str, v: Any) -> str:
         return "" if isinstance(v, bool) else "expected true or false"
     if name in ("extra", "tracker"):
         return "" if isinstance(v, dict) and all(isinstance(k, str) for k in v) else "expected a JSON object"
+    if name == "precision":   # dt bench picks its gates by it and shows it in a rich table
+        return "" if v in PRECISIONS else f"expected one of {', '.join(PRECISIONS)}"
+    if isinstance(v, str) and re.search("[\x00-\x1f\x7f-\x9f]", v):   # printed in lines and tables: no escapes
+        return "expected a short text without control characters"
     return "" if isinstance(v, str) and len(v) <= 256 else "expected a short text"
 
 

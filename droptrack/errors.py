@@ -183,6 +183,13 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def few_names(names: list[str], most: int) -> str:
+    """The first `most` names (classes and functions a pickle gives), each cut to 80 characters, and how many more:
+    a file from elsewhere may name thousands, each of megabytes, and the line is printed."""
+    cut = [n if len(n) <= 80 else n[:77] + "..." for n in names[:most]]
+    return ", ".join(cut) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def one_line(message: object) -> str:
     """'error: MESSAGE' on one line (newlines and other control characters escaped): what dt and the benchmark
     scripts print for a user error."""

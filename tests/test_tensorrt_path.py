@@ -154,7 +154,9 @@ class TimedBackend(Backend):
     def _infer(self, template, search):
         if self.device_timed:
             self._device_timing = DeviceTiming(FakeEvent(self.log), FakeEvent(self.log, elapsed=7.5))
-        return {}
+        f = self.meta.feat_size   # the maps a real backend returns (infer checks their shapes)
+        return {"score_map": np.zeros((1, 1, f, f)), "size_map": np.zeros((1, 2, f, f)),
+                "offset_map": np.zeros((1, 2, f, f))}
 
 
 def test_device_timed_latency_is_resolved_from_events_when_read():

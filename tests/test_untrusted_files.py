@@ -250,12 +250,12 @@ def test_no_custom_op_or_plugin_library_is_ever_loaded():
     for py in (ROOT / "droptrack").rglob("*.py"):
         for node in ast.walk(ast.parse(py.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in calls:
-                found.append(f"{py.relative_to(ROOT)}:{node.lineno} {node.attr}")
+                found.append(f"{py.relative_to(ROOT)} {node.attr}")   # no line number: edits above move it
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr ==
                                                     "engine_host_code_allowed" for t in node.targets):
                 assert isinstance(node.value, ast.Constant) and node.value.value is False, py
     # the one ctypes use: prctl(PR_SET_PDEATHSIG) from libc for training workers, no library from a file
-    assert found == ["droptrack/train/launch.py:95 CDLL"], found
+    assert found == ["droptrack/train/launch.py CDLL"], found
 
 
 class FakeRuntime:

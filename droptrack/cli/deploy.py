@@ -125,8 +125,9 @@ def doctor(
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    from droptrack.errors import InputError
+    from droptrack.errors import InputError, printable
 
     if workers < 1:
         raise InputError(f"--workers {workers}: use 1 or more")
@@ -153,13 +154,14 @@ def doctor(
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = ", ".join(map(str, value)) or "-"
-        table.add_row(key, str(value) if value not in ("", None) else "-")
+        table.add_row(key, Text(printable(value) if value not in ("", None) else "-"))
     console = Console()
     console.print(table)
     verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
     checks = environment_checks(env, workers) + verdict
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:
-        console.print(f"[{colour[c.level]}]{c.level}[/]: {c.message}", soft_wrap=True)
+        # messages name files and their metadata: plain text (no rich markup), control characters escaped
+        console.print(Text.assemble((c.level, colour[c.level]), ": " + printable(c.message)), soft_wrap=True)
     if any(c.level == "error" for c in checks):
         raise typer.Exit(1)

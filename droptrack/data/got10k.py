@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
-from droptrack.errors import DatasetError
+from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
 
 SPLITS = ("train", "val", "test")
@@ -41,11 +41,17 @@ def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
 
 
 def sequence_names(folder: Path) -> list[str]:
-    """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent."""
+    """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent. A name
+    in list.txt is one folder of the split: a path (`../x`, `/home/x`) would read a sequence from elsewhere."""
     lst = folder / "list.txt"
     if lst.is_file():
         text = read_table(lst, DatasetError, "re-download or re-extract the dataset")
-        return [ln.strip() for ln in text.splitlines() if ln.strip()]   # garbage: no folder
+        names = [ln.strip() for ln in text.splitlines() if ln.strip()]   # garbage: no folder
+        bad = next((nm for nm in names if nm in (".", "..") or "/" in nm or "\\" in nm or CONTROL.search(nm)), None)
+        if bad is not None:
+            raise DatasetError(f"{lst} names {shown(bad, 60)}, which is not a sequence folder of that split (a path "
+                               "or control characters); re-download or re-extract the dataset, or remove that line")
+        return names
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 

@@ -71,7 +71,19 @@ class Backend(ABC):
         self._latencies.append(self._device_timing or (time.perf_counter() - t0) * 1000.0)
         if len(self._latencies) > 2 * LATENCY_WINDOW:   # bounded: a backend may run for weeks
             del self._latencies[:-LATENCY_WINDOW]
+        self._check_outputs(out, template.shape[0])
         return out
+
+    def _check_outputs(self, out: dict, batch: int) -> None:
+        """The maps a graph or engine from elsewhere returns have the shapes its metadata promises (a graph may
+        declare them and return others): else the box decoding fails with a traceback, or reads a wrong map."""
+        f = self.meta.feat_size
+        for name, channels in zip(OUTPUT_NAMES, (1, 2, 2)):
+            got = tuple(getattr(out.get(name), "shape", ()))
+            if got != (batch, channels, f, f):
+                raise BackendError(f"output '{name}' of the {self.name} model has shape {got}, but its metadata "
+                                   f"({self.meta.search_size} px search, stride {self.meta.stride}) needs "
+                                   f"{(batch, channels, f, f)}; re-export it with `dt export CHECKPOINT`")
 
     @abstractmethod
     def _infer(self, template, search) -> dict:

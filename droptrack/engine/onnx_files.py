@@ -4,6 +4,10 @@ An .onnx file may say that a tensor's bytes are in another file (`external_data`
 whose location is absolute ('/etc/passwd'), climbs out ('../../.ssh/id_rsa') or goes through a symlink that leads
 out would make whatever loads it read that file into the model. Whether onnx, ONNX Runtime or TensorRT's parser
 refuses that depends on their versions, so droptrack checks every tensor itself before any of them reads the file.
+A graph may also be built to exhaust the machine: a loop node that never ends, a tensor of a static shape that
+takes gigabytes (ConstantOfShape [40000, 40000]: 6.4 GB from a 200-byte file), or integer tensors that ONNX Runtime
+computes while it loads the graph (Shape concatenated with itself). They are refused before a session exists; a
+tracker's graph has no loop and no tensor near MAX_TENSOR.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
+MAX_TENSOR = 1 << 30   # bytes of one tensor: ViT-B/384's largest (its attention map) takes 25 MB
+LOOPS = {"Loop", "Scan", "BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch"}   # ONNX's and ORT's
 FIX = "keep the .onnx and its weight files in one folder, with relative names (onnx.save(..., location='NAME'))"
 
 
@@ -102,11 +108,110 @@ def external_locations(model) -> list[str]:
     return sorted({location for _, location in external_tensors(model) if location})
 
 
+def _nodes(graph) -> Iterator:
+    """Every node of a graph, those of its subgraphs (If branches, loop bodies) too."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in [attr.g] * attr.HasField("g") + list(attr.graphs):
+                yield from _nodes(sub)
+
+
+def _static_bytes(tensor_type) -> int:
+    """Bytes of a tensor type whose shape is fully known (0 when a dimension is not)."""
+    from onnx import helper
+
+    dims = tensor_type.shape.dim if tensor_type.HasField("shape") else None
+    if dims is None or any(not d.HasField("dim_value") for d in dims):
+        return 0
+    try:
+        size = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).itemsize
+    except (KeyError, TypeError, ValueError):   # undefined or string element type
+        size = 1
+    for d in dims:
+        size *= max(d.dim_value, 0)
+    return size
+
+
+def graph_problem(model) -> str:
+    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a tensor whose static
+    shape (as ONNX's shape inference computes it, without propagating values: that alone can take gigabytes) exceeds
+    MAX_TENSOR, or integer tensors that together do (ONNX Runtime propagates their values as it loads)."""
+    import onnx
+
+    graphs = [model.graph, *model.functions]
+    node = next((n for g in graphs for n in _nodes(g) if n.op_type in LOOPS), None)
+    if node is not None:
+        return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
+                "has none)")
+    try:
+        graph = onnx.shape_inference.infer_shapes(_without_weights(model)).graph
+    except Exception as exc:  # noqa: BLE001 - shapes that cannot be computed cannot be bounded
+        return f"has shapes ONNX's shape inference cannot compute ({exc.__class__.__name__})"
+    typed = [(v.name, v.type.tensor_type) for v in [*graph.input, *graph.value_info, *graph.output]]
+    integers = 0   # ONNX Runtime computes integer (shape) tensors while it loads the graph: their total is bounded
+    for name, tensor_type in typed:
+        size = _static_bytes(tensor_type)
+        if size > MAX_TENSOR:
+            return (f"has a tensor {name[:60]!r} of {size / 2**30:.0f} GiB, more memory than a tracker's largest "
+                    f"takes ({MAX_TENSOR >> 30} GiB at most)")
+        integers += size if tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) else 0
+        if integers > MAX_TENSOR:
+            return (f"has integer tensors of {integers / 2**30:.1f} GiB up to {name[:60]!r}, which ONNX Runtime "
+                    f"would compute while loading it (a tracker's take a few MB)")
+    big = next((t for t in graph.initializer if _initializer_bytes(t) > MAX_TENSOR), None)
+    if big is not None:
+        return f"has a weight {big.name[:60]!r} of {_initializer_bytes(big) / 2**30:.0f} GiB, beyond any tracker's"
+    return ""
+
+
+def _without_weights(model):
+    """A copy of an onnx.ModelProto whose large initializers are typed graph inputs: shape inference serialises
+    the model it is given, and a ViT-B graph's weights are hundreds of MB; the small ones (shapes, axes) stay: it
+    reads them (a Reshape's target, a ConstantOfShape's shape)."""
+    import onnx
+    from onnx import helper
+
+    light = onnx.ModelProto()
+    for field in ("ir_version", "producer_name", "domain", "model_version"):
+        setattr(light, field, getattr(model, field))
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    graph = light.graph
+    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(graph, field).extend(getattr(model.graph, field))
+    for t in model.graph.initializer:
+        if len(t.raw_data) > 4096 or len(t.float_data) + len(t.int64_data) + len(t.int32_data) > 1024:
+            graph.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            graph.initializer.append(t)
+    return light
+
+
+def _initializer_bytes(tensor) -> int:
+    """Bytes an initializer's declared shape takes (4 per element: the check needs the order, not the type)."""
+    size = 4
+    for d in tensor.dims:
+        size *= max(d, 0)
+    return size
+
+
+def model_problem(model, path: str | Path) -> str:
+    """Why an .onnx file's model must not be given to a runtime ('' when it may): external data outside its folder
+    (`external_data_problem`) or a graph built to exhaust the machine (`graph_problem`)."""
+    problem = external_data_problem(model, path)
+    if problem:
+        return problem
+    problem = graph_problem(model)
+    return f"model '{path}' {problem}; it was not loaded: re-export it with `dt export CHECKPOINT`" if problem else ""
+
+
 def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
-    """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder; the weights are not
-    read. A file that onnx cannot parse is refused too: its external data cannot be checked, and another parser
-    (ONNX Runtime's, TensorRT's) might still read it. Returns its external data files (`external_locations`), so
-    that the graph is parsed once (a large one costs hundreds of MB on a Jetson)."""
+    """Refuse (as `error`, one line) an .onnx file whose external data lies outside its folder, or whose graph has a
+    loop or a tensor of gigabytes (`model_problem`); the weights are not read. A file that onnx cannot parse is
+    refused too: its external data cannot be checked, and another parser (ONNX Runtime's, TensorRT's) might still
+    read it. Returns its external data files (`external_locations`), so that the graph is parsed once (a large one
+    costs hundreds of MB on a Jetson)."""
     import onnx
 
     try:
@@ -114,7 +219,7 @@ def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - whatever the parser's reason, the file is not a usable model
         raise error(f"model '{path}' is not a readable ONNX file ({exc.__class__.__name__}), so what it reads "
                     "could not be checked; re-export it with `dt export CHECKPOINT` or re-download it") from None
-    problem = external_data_problem(model, path)
+    problem = model_problem(model, path)
     if problem:
         raise error(problem)
     return external_locations(model)

@@ -120,10 +120,16 @@ class OrtBackend(Backend):
                 raise BackendError(f"input '{name}' of '{self.path.name}' has shape {i.shape} but its metadata "
                                    f"says {exp[name]}; re-export the model")
             batch = shape[0]
-        outputs = {o.name for o in self.session.get_outputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
         missing = [o for o in OUTPUT_NAMES if o not in outputs]
         if missing:
             raise BackendError(f"'{self.path.name}' lacks outputs {missing}; re-export it with `dt export`")
+        f = self.meta.feat_size   # maps of other shapes would fail the box decoding at the first frame
+        for name, channels in zip(OUTPUT_NAMES, (1, 2, 2)):
+            shape = [d if isinstance(d, int) else None for d in outputs[name].shape or []]
+            if len(shape) != 4 or any(s is not None and s != e for s, e in zip(shape[1:], (channels, f, f))):
+                raise BackendError(f"output '{name}' of '{self.path.name}' has shape {outputs[name].shape} but its "
+                                   f"metadata says (batch, {channels}, {f}, {f}); re-export the model")
         return batch
 
     @property

@@ -48,28 +48,27 @@ def attribute_table(ar: Any) -> Any:
     """A rich Table: one row per attribute (sequence count), one headline-score column per tracker (x100), in the
     order the folders were given; with more than two trackers the columns are T1, T2, ... and the caption names
     them (full names did not fit an 80-column terminal and were cut to 'dro…')."""
-    from rich.markup import escape
     from rich.table import Table
 
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
-    table = Table(title=escape(f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)"))
+    table = Table(title=cell(f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)"))
     table.add_column("Attribute", min_width=longest_word(ar.scores))
     number_column(table, "Seqs")
     for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
-        number_column(table, escape(h), "100.0")
+        number_column(table, cell(h), "100.0")
     if len(trackers) >= 2:
-        number_column(table, escape(f"{heads[0]} - {heads[1]}"), "+100.0")
+        number_column(table, cell(f"{heads[0]} - {heads[1]}"), "+100.0")
     for a, per in ar.scores.items():
         vals = [per[t].get(key) for t in trackers]
         cells = [_pct(v) for v in vals]
         if len(trackers) >= 2:
             ok = all(v is not None and math.isfinite(v) for v in vals[:2])
             cells.append(f"{100 * (vals[0] - vals[1]):+.1f}" if ok else "-")
-        table.add_row(escape(a), str(ar.counts[a]), *cells)
+        table.add_row(cell(a), str(ar.counts[a]), *cells)
     if heads != trackers:
-        table.caption = escape("\n".join(f"{h}: {t}" for h, t in zip(heads, trackers)))
+        table.caption = "\n".join(cell(f"{h}: {t}") for h, t in zip(heads, trackers))
         table.caption_justify = "left"
     return table
 
@@ -82,18 +81,27 @@ def number_column(table: Any, header: str, widest: str = "") -> None:
 
 def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: str) -> Any:
     """A rich Table of the sequences where two trackers differ most (headline score x100), largest |diff| first."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
-                  caption=escape(f"Diff = {first} - {second}; largest difference either way first"))
+    table = Table(title=cell(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
+                  caption=cell(f"Diff = {first} - {second}; largest difference either way first"))
     table.add_column("Sequence", min_width=longest_word(r["sequence"] for r in rows))
     for h in (first, second):
-        table.add_column(escape(h), justify="right")
+        table.add_column(cell(h), justify="right")
     number_column(table, "Diff", "+100.0")
     for r in rows:
-        table.add_row(escape(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
+        table.add_row(cell(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
     return table
+
+
+def cell(text: object) -> str:
+    """Text from files (tracker, sequence and attribute names) for a rich table: not read as markup ('tiny[fp16]'),
+    control characters escaped (a name could hold terminal escape sequences)."""
+    from rich.markup import escape
+
+    from droptrack.errors import printable
+
+    return escape(printable(text))
 
 
 def longest_word(texts: Any) -> int:
@@ -105,13 +113,15 @@ def print_items(console: Any, items: list[Any]) -> None:
     """Print dt analyze's tables and lines. A table that the console cannot fit without cutting a cell is printed
     at its natural width instead (a pipe is 80 columns wide and 8 trackers' columns do not fit: rich cut names and
     numbers to '…'); a narrower terminal wraps such lines itself, which loses nothing. Lines are printed as they are
-    (paths are not rich markup)."""
+    (paths are not rich markup), control characters escaped."""
     from rich.console import Console
     from rich.measure import Measurement
 
+    from droptrack.errors import printable
+
     for item in items:
-        if isinstance(item, str):
-            console.print(item, markup=False, soft_wrap=True)
+        if isinstance(item, str):   # names files and sequences: control characters escaped
+            console.print(printable(item), markup=False, soft_wrap=True)
             continue
         need = Measurement.get(console, console.options.update_width(10_000), item)
         wide = console if need.minimum < console.width else Console(width=need.maximum, file=console.file,

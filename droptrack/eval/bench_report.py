@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError
+from droptrack.errors import DropTrackError, printable
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 
 SCHEMA_VERSION = 1
@@ -175,14 +175,14 @@ def bench_table(report: Any) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(title(report)))
+    table = Table(title=escape(printable(title(report))))
     rows = [row_cells(row) for row in report.rows]
     for h in HEADERS:   # the name folds only past 24 characters (the other columns left it 5 at 160 columns)
         table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
                          no_wrap=h != "Artifact", overflow="fold",
                          min_width=min(24, max((len(c[0]) for c in rows), default=8)) if h == "Artifact" else None)
     for cells in rows:
-        table.add_row(escape(cells[0]), *cells[1:])   # a name like model[fp16] is not rich markup
+        table.add_row(escape(printable(cells[0])), *cells[1:])   # a name like model[fp16] is not rich markup
     return table
 
 
@@ -197,7 +197,7 @@ def summary_lines(report: Any) -> list[str]:
     out = report.output_dir
     lines.append(f"report: {out / 'bench.md'}  json: {out / 'bench.json'}")
     lines.append("plots: " + "  ".join(str(out / p) for p in report.plots.values()))
-    return lines
+    return [printable(line) for line in lines]   # file names from elsewhere: no terminal escape sequences
 
 
 def next_command(report: Any) -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from droptrack.artifact import atomic_write_bytes
+from droptrack.errors import printable
 
 INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
 INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
@@ -27,8 +28,9 @@ def line_style(position: int, n: int) -> str:
 
 
 def plain(text: str) -> str:
-    """Text that matplotlib shows as written: '$' escaped (a name like run_$1$_x was typeset as maths)."""
-    return text.replace("$", r"\$")
+    """Text that matplotlib shows as written: '$' escaped (a name like run_$1$_x was typeset as maths), control
+    characters as \\xNN (a name from elsewhere may hold them; fonts have no glyph for them)."""
+    return printable(text).replace("$", r"\$")
 
 
 def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | None,

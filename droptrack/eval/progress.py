@@ -8,9 +8,18 @@ import sys
 import time
 from typing import Any, Sequence, TextIO
 
+from droptrack.errors import printable
+
 LOG_PERIOD_S = 60.0   # a line at least this often while a long sequence runs (lines mode)
 LINE_GAP_S = 10.0   # lines mode: a finished sequence is a line only this long after the last line (or the start):
 #                   a run of short sequences logs at most every 10 s, and a quick run (or quick failure) stays quiet
+
+
+def _shown(name: str) -> str:
+    """A sequence name (a dataset's folder name) for a rich bar: not markup, control characters escaped."""
+    from rich.markup import escape
+
+    return escape(printable(name))
 
 
 class EvalProgress:
@@ -71,7 +80,7 @@ class EvalProgress:
         if self._progress is None:
             return
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(f"  {name}", total=total, info="")
+            self._tasks[name] = self._progress.add_task(f"  {_shown(name)}", total=total, info="")
         self._progress.update(self._tasks[name], completed=done)
         self._refresh()
 
@@ -107,7 +116,7 @@ class EvalProgress:
         done = self._finished_frames + sum(self._frames.values())
         failed = f", {self.failed} failed" if self.failed else ""
         print(f"[{self.done_seqs}/{self.total_seqs} seq{failed}, {done}/{self.total_frames} frames, "
-              f"{self.fps:.1f} FPS, ETA {left}] {what}", file=self._lines, flush=True)
+              f"{self.fps:.1f} FPS, ETA {left}] {printable(what)}", file=self._lines, flush=True)
         self._last_line = time.monotonic()
 
     @property

@@ -188,9 +188,10 @@ def _tracked_inputs(result_dir: Path) -> dict[str, str]:
     import json
 
     from droptrack.eval.resume import MANIFEST
+    from droptrack.textfiles import read_table
 
-    try:
-        inputs = json.loads((result_dir / MANIFEST).read_text()).get("inputs")
+    try:   # bounded, regular files only: a named pipe in a folder from elsewhere would block the read forever
+        inputs = json.loads(read_table(result_dir / MANIFEST, ValueError, "")).get("inputs")
     except (OSError, ValueError, RecursionError, AttributeError):
         return {}
     return inputs if isinstance(inputs, dict) else {}
@@ -356,10 +357,9 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
 
 def report_table(report: Report) -> Any:
     """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
-    from rich.markup import escape
     from rich.table import Table
 
-    from droptrack.eval.attributes_view import longest_word, number_column
+    from droptrack.eval.attributes_view import cell, longest_word, number_column
 
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
@@ -372,7 +372,7 @@ def report_table(report: Report) -> Any:
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(escape(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+        table.add_row(cell(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
     order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
     table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
     return table

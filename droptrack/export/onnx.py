@@ -20,7 +20,7 @@ from torch import nn
 
 from droptrack.artifact import ArtifactMeta, sha256_file
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
-from droptrack.engine.onnx_files import external_data_problem
+from droptrack.engine.onnx_files import model_problem
 from droptrack.errors import ExportError, MetadataError, OutputFull, disk_full, full_message
 
 MIN_OPSET = 17          # LayerNormalization is an ONNX op from opset 17 on
@@ -130,16 +130,16 @@ def set_metadata(model, meta: ArtifactMeta) -> None:
 
 
 def load_graph(path: Path, unreadable: str):
-    """An .onnx file's graph without its weights, its external data checked to lie in its folder (before TensorRT's
-    parser or onnx.load reads them); a file that does not parse -> ExportError `unreadable`, '{error}' in it replaced
-    by the parser's exception class."""
+    """An .onnx file's graph without its weights, its external data checked to lie in its folder and its graph to
+    hold no loop or tensor of gigabytes (before TensorRT's parser or onnx.load reads them); a file that does not
+    parse -> ExportError `unreadable`, '{error}' in it replaced by the parser's exception class."""
     import onnx
 
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure means the file is not a usable ONNX model
         raise ExportError(unreadable.replace("{error}", exc.__class__.__name__)) from None
-    problem = external_data_problem(model, path)
+    problem = model_problem(model, path)
     if problem:
         raise ExportError(problem)
     return model

@@ -26,7 +26,7 @@ import torch
 
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
-from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
+from droptrack.errors import CheckpointError, ConfigError, MetadataError, few_names, printable
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
@@ -121,23 +121,23 @@ def _load(path: Path, trust: bool):
             raise
         names = _unsafe_globals(path)
         if not trust:
-            listed = ", ".join(names[:3]) if names else "objects other than tensors"
+            shown = few_names(names, 3) if names else "objects other than tensors"
             raise CheckpointError(f"checkpoint '{path}' is a legacy pickle that holds code-bearing objects "
-                                  f"({listed}); it was not loaded because a model file must not run code. To read "
+                                  f"({shown}); it was not loaded because a model file must not run code. To read "
                                   "them as plain data (nothing is run), pass --trust-checkpoint") from None
     if not names:
         raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
                               "re-save it with a current torch.save from code you trust") from None
     logging.getLogger("droptrack").warning(
-        "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called", path,
-        printable(", ".join(names)))
+        "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
+        printable(path), printable(few_names(names, 8)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "blocked" not in str(exc):
             raise
-        raise CheckpointError(f"checkpoint '{path}' calls into {', '.join(names[:3])}, which torch refuses to load "
+        raise CheckpointError(f"checkpoint '{path}' calls into {few_names(names, 3)}, which torch refuses to load "
                               "even as plain records (a blocked module such as os or subprocess): this is not a "
                               "model file; re-save the weights from code you trust") from None
 

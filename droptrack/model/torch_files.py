@@ -12,6 +12,7 @@ tensors under text keys and droptrack-format files whose parts have other types 
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -100,3 +101,6 @@ def check_layout(obj: dict, path: str | Path) -> None:
         if kind is str and len(obj.get(key, "")) > 256:   # printed in messages and logs
             raise CheckpointError(f"checkpoint '{path}' has a '{key}' of {len(obj[key])} characters, not a name; it "
                                   "is damaged or not written by droptrack: re-download it or point to the right file")
+        if kind is str and re.search("[\x00-\x1f\x7f-\x9f]", obj.get(key, "")):   # terminal escape sequences
+            raise CheckpointError(f"checkpoint '{path}' has a '{key}' with control characters, not a name; it is "
+                                  "damaged or not written by droptrack: re-download it or point to the right file")
