@@ -42,3 +42,24 @@ def test_engine_io_of_another_batch_or_beyond_the_trackers_is_named():
                                           "extra output 'attn' that the tracker does not bind"]
     two = {n: T(n, t.is_input, (2, *t.shape[1:]), t.dtype) for n, t in tensors.items() if n not in ("mask", "attn")}
     assert io_problems(two, want) == []                                  # batch 2 throughout binds (two at a time)
+
+
+def test_engine_maps_of_another_size_than_the_artifact_are_named_before_allocation():
+    """An engine that declares maps of another size than its metadata (e.g. (1, 1, 40000, 40000): 6.4 GB) got its
+    output buffers allocated at load; only the per-frame check caught it afterwards."""
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    T = trt_compat.TensorInfo
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    io = {"template": T("template", True, (1, 3, 64, 64), "float32"),
+          "search": T("search", True, (1, 3, 128, 128), "float32"),
+          "score_map": T("score_map", False, (1, 1, 40000, 40000), "float32"),
+          "size_map": T("size_map", False, (1, 2, 8, 8), "float32"),
+          "offset_map": T("offset_map", False, (1, 1, 8, 8), "float16")}
+    assert io_problems(io, want, feat=8) == ["output 'score_map' is (1, 1, 40000, 40000), the artifact's sizes give "
+                                             "(N, 1, 8, 8)",
+                                             "output 'offset_map' is (1, 1, 8, 8), the artifact's sizes give "
+                                             "(N, 2, 8, 8)"]
+    io["score_map"] = T("score_map", False, (1, 1, 8, 8), "float32")
+    io["offset_map"] = T("offset_map", False, (1, 2, 8, 8), "float16")
+    assert io_problems(io, want, feat=8) == []

@@ -48,11 +48,15 @@ def cuda_index(device: int | str | None) -> int:
     return int(idx)
 
 
-def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]]) -> list[str]:
+MAP_CHANNELS = {"score_map": 1, "size_map": 2, "offset_map": 2}   # the head's maps: (N, channels, feat, feat)
+
+
+def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int | None = None) -> list[str]:
     """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
     the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
     batch, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size, or an output type torch
-    lacks would make TensorRT read or write the wrong bytes (or refuse to run)."""
+    lacks would make TensorRT read or write the wrong bytes (or refuse to run); `feat`: the maps' side, which the
+    outputs must have (an engine from elsewhere may declare huge ones, allocated at load)."""
     import torch
 
     out = []
@@ -67,6 +71,9 @@ def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]]) -> list[str
             out.append(f"'{name}' is {tuple(t.shape)}, not batch {batch} as 'template'")
         elif name in expected and tuple(t.shape[1:]) != tuple(expected[name][1:]):
             out.append(f"'{name}' is {tuple(t.shape)}, the artifact's sizes give {expected[name]}")
+        elif feat is not None and name in MAP_CHANNELS and tuple(t.shape[1:]) != (MAP_CHANNELS[name], feat, feat):
+            out.append(f"output '{name}' is {tuple(t.shape)}, the artifact's sizes give "
+                       f"(N, {MAP_CHANNELS[name]}, {feat}, {feat})")   # checked before its buffer is allocated
         if name in expected and t.dtype != "float32":
             out.append(f"input '{name}' is {t.dtype}, not float32")
         elif name not in expected and not isinstance(getattr(torch, t.dtype, None), torch.dtype):
@@ -176,7 +183,7 @@ class TensorRTBackend(Backend):
         missing = [n for n in INPUT_NAMES + OUTPUT_NAMES if n not in self.tensors]
         if missing:
             raise BackendError(f"engine '{self.path.name}' lacks tensors {missing}; rebuild it: {rebuild}")
-        problems = io_problems(self.tensors, self.input_shapes(1))
+        problems = io_problems(self.tensors, self.input_shapes(1), self.meta.feat_size)
         if problems:
             raise BackendError(f"engine '{self.path.name}' has I/O this backend cannot bind ({'; '.join(problems)}); "
                                f"rebuild it from the exported graph: {rebuild}")
