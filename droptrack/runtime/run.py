@@ -61,13 +61,15 @@ class RunOptions:
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
-    """cpu / cuda[:N]; None = cuda when available (always for .engine), else cpu."""
+    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
     import torch
 
     if device is None:
         return "cuda" if (torch.cuda.is_available() or artifact_format(artifact) == "engine") else "cpu"
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+    text = device.strip().lower()   # any case, as the Python API's check_device takes it
+    if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
+    device = "cpu" if text.startswith("cpu") else text
     if device.startswith("cuda") and not torch.cuda.is_available():
         if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
             from droptrack.engine.tensorrt_backend import onnx_instead
