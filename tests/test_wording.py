@@ -81,3 +81,25 @@ def test_test_split_message(n, words):
     with pytest.raises(InputError) as err:
         _check_ground_truth(seqs, "x")
     assert str(err.value).startswith(words)
+
+
+@pytest.mark.parametrize("n, words", [(1, ("1 frame, 1 target,", "1 frame with a lost target")),
+                                      (2, ("2 frames, 2 targets,", "2 frames with a lost target"))])
+def test_run_summary_line(n, words):
+    from droptrack.runtime.loop import RunSummary
+    from droptrack.runtime.run import summary_line
+
+    line = summary_line(RunSummary(frames=n, num_targets=n, lost_count=n))
+    assert line.startswith(words[0]) and words[1] in line, line
+
+
+@pytest.mark.parametrize("n, words", [(1, "(1 image)"), (2, "(2 images)")])
+def test_image_folder_name(tmp_path, n, words):
+    import cv2
+    import numpy as np
+
+    from droptrack.runtime.sources import FolderSource
+
+    for i in range(n):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((32, 32, 3), np.uint8))
+    assert FolderSource(tmp_path).name == f"folder {tmp_path} {words}"

@@ -31,6 +31,7 @@ from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
+from droptrack.wording import counted
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
@@ -97,7 +98,7 @@ class FolderSource(Source):
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
-        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({len(self.files)} images)"
+        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
