@@ -103,3 +103,11 @@ def test_image_folder_name(tmp_path, n, words):
     for i in range(n):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((32, 32, 3), np.uint8))
     assert FolderSource(tmp_path).name == f"folder {tmp_path} {words}"
+
+
+@pytest.mark.parametrize("rows, words", [(1, ": 1 row for 4 frames; the missing 3 frames"),
+                                         (2, ": 2 rows for 4 frames; the missing 2 frames")])
+def test_short_result_note(tmp_path, rows, words):
+    from droptrack.eval.score_files import row_count_note
+
+    assert words in row_count_note(tmp_path / "s.txt", rows, 4, "ostrack-ope", "otb")
