@@ -111,3 +111,30 @@ def test_short_result_note(tmp_path, rows, words):
     from droptrack.eval.score_files import row_count_note
 
     assert words in row_count_note(tmp_path / "s.txt", rows, 4, "ostrack-ope", "otb")
+
+
+@pytest.mark.parametrize("n, words", [(1, "1 prediction array for 2 sequences"),
+                                      (3, "3 prediction arrays for 2 sequences")])
+def test_ope_prediction_count_message(n, words):
+    import numpy as np
+
+    from droptrack.errors import InputError
+    from droptrack.eval.metrics import ope_metrics
+
+    gts = [np.full((3, 4), 10.0)] * 2
+    with pytest.raises(InputError, match=words):
+        ope_metrics([np.full((3, 4), 10.0)] * n, gts)
+
+
+@pytest.mark.parametrize("module, fn", [("metrics_got10k", "got10k_metrics"),
+                                        ("metrics_trackingnet", "trackingnet_metrics")])
+def test_toolkit_prediction_count_message(module, fn):
+    import importlib
+
+    import numpy as np
+
+    from droptrack.errors import InputError
+
+    score = getattr(importlib.import_module(f"droptrack.eval.{module}"), fn)
+    with pytest.raises(InputError, match="1 prediction entry for 2 sequences"):
+        score([np.full((3, 4), 10.0)], [np.full((3, 4), 10.0)] * 2)
