@@ -29,6 +29,7 @@ from droptrack.data.media import bundled_video
 from droptrack.errors import InputError
 from droptrack.runtime.sinks import Sink, TargetState, annotate
 from droptrack.runtime.sources import Frame
+from droptrack.wording import counted
 
 DEFAULT_OUTPUT = Path("droptrack-demo")
 DEFAULT_SEQUENCES, DEFAULT_FRAMES = 6, 40
@@ -297,7 +298,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    log(f"[1/4] synthetic benchmark: {sequences} sequences x {frames} frames, held-out photos (val split)")
+    log(f"[1/4] synthetic benchmark: {counted(sequences, 'sequence')} x {frames} frames, held-out photos (val split)")
     synth = ensure_synth(out / "data" / f"synth_val_{sequences}x{frames}", sequences, frames, SYNTH_SEED, SYNTH_SIZE,
                          split="val", progress=progress)
     timings["synthetic data"] = time.perf_counter() - t0

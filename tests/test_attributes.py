@@ -57,7 +57,7 @@ def test_results_without_attribute_files_are_skipped_with_a_note(tmp_path):
     seqs = [_seq(tmp_path / "data", "a", None)]
     report = analyze([_results(tmp_path, "t", {"a": HIT})], seqs, tag="synth", output_dir=tmp_path / "an")
     assert not report.attributes.scores and "skipped" in report.attributes.note
-    assert report.attributes.note == ("per-attribute analysis skipped: no attribute files for the 1 sequences; pass "
+    assert report.attributes.note == ("per-attribute analysis skipped: no attribute files for the sequence; pass "
                                       "--attributes DIR (the LaSOT or UAV123 toolkit's att/ folder), or make a "
                                       "synthetic set with dt data synth --attributes all")   # was 'see <module>'
     assert "attributes" not in report.plots

@@ -52,6 +52,19 @@ def test_capture_options_that_would_do_nothing_are_refused(tmp_path, source, opt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
 
 
+@pytest.mark.parametrize("option, value", [("--fps", 10), ("--width", 64)])
+def test_capture_options_for_a_photo_speak_of_a_photo(tmp_path, option, value):
+    import cv2
+    import numpy as np
+
+    photo = tmp_path / "PHOTO.jpg"
+    cv2.imwrite(str(photo), np.full((48, 64, 3), 90, np.uint8))
+    line = one_line_error(cli("run", photo, "--init", "1,1,4,4", option, value, "--output", tmp_path / "b.txt"))
+    assert f"{option} does nothing" in line and "a single photo is one still frame" in line
+    assert "video" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["PHOTO.jpg"]
+
+
 def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()

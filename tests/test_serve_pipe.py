@@ -57,9 +57,9 @@ def test_a_closed_jsonl_pipe_stops_the_server_like_dt_run(tiny_ckpt, video, tmp_
     lines = err.strip().splitlines()
     assert "Traceback" not in err and lines[-1].startswith("SIGPIPE: the reader of --jsonl - closed the pipe; "
                                                           "stopped after "), err
-    assert re.fullmatch(r"SIGPIPE: .*stopped after \d+ frames; outputs are complete up to there", lines[-1]), err
+    assert re.fullmatch(r"SIGPIPE: .*stopped after \d+ frames?; outputs are complete up to there", lines[-1]), err
     boxes = (tmp_path / "boxes_0.txt").read_text().splitlines()
-    n = int(re.search(r"after (\d+) frames", lines[-1]).group(1))
+    n = int(re.search(r"after (\d+) frames?;", lines[-1]).group(1))
     assert n >= 1 and len(boxes) == n and not list(tmp_path.glob("*.part")), (n, len(boxes))
 
 

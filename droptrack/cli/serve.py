@@ -8,6 +8,7 @@ import typer
 
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
+from droptrack.wording import counted
 from droptrack.cli.track import (CONFIG_OPTION, MODEL_OPTION, RECONNECT_OPTION, RECONNECT_TIMEOUT_OPTION,
                                  SOURCE_ARG, stopped)
 
@@ -115,6 +116,6 @@ def serve(
     if session.reader_gone:   # `| head` read enough: the server ended, as dt run does (exit 141)
         from droptrack.runtime.signals import SIGPIPE
 
-        stopped(SIGPIPE, f"after {session.frames_written} frames; outputs are complete up to there")
+        stopped(SIGPIPE, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")
     if session.signal and session.signal != signal.SIGTERM:   # Ctrl-C, SIGHUP: exit 130 / 129 as dt run (not 0)
-        stopped(session.signal, f"after {session.frames_written} frames; outputs are complete up to there")
+        stopped(session.signal, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")

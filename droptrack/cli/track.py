@@ -9,6 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
+from droptrack.wording import counted
 
 # shared by dt run and dt serve
 SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... ! appsink'), a video file, an image "
@@ -135,16 +136,17 @@ def run(
         if note:
             typer.echo(f"note: {note}", err=True)
     if summary.resized:
-        typer.echo(f"note: {summary.resized} frames of another size than the first were letterboxed into the video",
+        typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
+                   f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
                    err=True)
     if summary.resumed:
-        typer.echo(f"note: resumed after the {summary.resumed} frames the outputs held", err=True)
+        typer.echo(f"note: resumed after the {counted(summary.resumed, 'frame')} the outputs held", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
-        typer.echo(f"note: stopped from the window after {summary.frames} frames; continue with "
+        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}; continue with "
                    f"{resume_advice(save)}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save)}" if summary.journal else ""
-        stopped(summary.signal, f"after {summary.frames} frames; outputs are complete up to there{more}")
+        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}; outputs are complete up to there{more}")
 
 
 def stopped(signum: int | None, when: str) -> None:

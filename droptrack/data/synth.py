@@ -290,7 +290,8 @@ def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: in
 
 
 class _Progress:
-    """A rich progress bar on stderr when enabled, a no-op otherwise."""
+    """A rich progress bar on stderr when enabled and stderr is a terminal, a no-op otherwise (a transient bar on a
+    pipe or log file shows nothing but the blank line rich ends it with)."""
 
     def __init__(self, enabled: bool, total: int, label: str) -> None:
         """Remember the options; the bar starts on __enter__."""
@@ -302,7 +303,10 @@ class _Progress:
             from rich.console import Console
             from rich.progress import Progress
 
-            self._bar = Progress(console=Console(stderr=True), transient=True)
+            console = Console(stderr=True)
+            if not console.is_terminal:
+                return self
+            self._bar = Progress(console=console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self

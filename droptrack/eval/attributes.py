@@ -26,6 +26,7 @@ import numpy as np
 
 from droptrack.errors import InputError
 from droptrack.textfiles import read_table
+from droptrack.wording import counted
 
 # The LaSOT toolkit's 14 attributes, in the order of the att/<seq>.txt columns (short name, long name).
 LASOT_ATTRIBUTES = (("IV", "Illumination Variation"), ("POC", "Partial Occlusion"), ("DEF", "Deformation"),
@@ -209,7 +210,8 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     out = AttributeReport(source, tuple(keys), len(known))
     if not known or not keys:
         if not known:
-            why = (f"no attribute files for the {len(tags)} sequences; pass --attributes DIR (the LaSOT or UAV123 "
+            what = "the sequence" if len(tags) == 1 else f"the {len(tags)} sequences"
+            why = (f"no attribute files for {what}; pass --attributes DIR (the LaSOT or UAV123 "
                    "toolkit's att/ folder), or make a synthetic set with dt data synth --attributes all")
         else:
             why = f"protocol {report.protocol} has no attribute scores; use --protocol ostrack-ope for them"
@@ -225,7 +227,9 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
         out.counts["(none)"] = len(untagged)
         out.scores["(none)"] = {t.name: subset_scores(t.result, untagged, keys) for t in report.trackers}
     if len(known) < len(tags):
-        out.note = f"{len(tags) - len(known)} of {len(tags)} sequences have no attribute information (left out)"
+        left = len(tags) - len(known)
+        out.note = (f"{left} of {counted(len(tags), 'sequence')} {'has' if left == 1 else 'have'} no attribute "
+                    "information (left out)")
     return out
 
 

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from droptrack.wording import counted
+
 
 def attribute_plot(path: Path, ar: Any, title: str, colors: dict[str, Any] | None = None,
                    order: list[str] | None = None) -> Path:
@@ -53,7 +55,8 @@ def attribute_table(ar: Any) -> Any:
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
-    table = Table(title=cell(f"{key.upper()} per attribute ({ar.source}; {ar.n_with_info} sequences with tags)"))
+    tagged = counted(ar.n_with_info, "sequence")
+    table = Table(title=cell(f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)"))
     table.add_column("Attribute", min_width=longest_word(ar.scores))
     number_column(table, "Seqs")
     for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')

@@ -37,6 +37,7 @@ from droptrack.eval.bench_reference import Reference, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_resume, evaluate_row,
                                        gates, probe_row, resume_notes, sequence_auc)
+from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
 
@@ -177,5 +178,5 @@ def check_gates(report: BenchReport) -> None:
     bad = [r for r in report.rows if r.status != "passed"]
     if bad:
         what = "; ".join(f"{r.name} {r.status.replace('_', ' ')}: {r.reason}" for r in bad)
-        raise GateError(f"{len(bad)} of {len(report.rows)} artifacts did not pass ({what}); "
+        raise GateError(f"{len(bad)} of {counted(len(report.rows), 'artifact')} did not pass ({what}); "
                         f"report: {report.output_dir / 'bench.md'}")

@@ -53,6 +53,7 @@ from typing import Any
 from droptrack.artifact import atomic_write_json, atomic_write_text
 from droptrack.errors import DropTrackError, printable
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
+from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
 STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
@@ -166,7 +167,8 @@ def title(report: Any) -> str:
     from droptrack.eval.machine import machine_line
 
     d = report.data
-    return (f"dt bench: {d.name} ({len(d.sequences)} sequences, {d.n_frames} frames, ground truth: {d.ground_truth}) "
+    size = f"{counted(len(d.sequences), 'sequence')}, {counted(d.n_frames, 'frame')}"
+    return (f"dt bench: {d.name} ({size}, ground truth: {d.ground_truth}) "
             f"on {report.options.device}; {machine_line(report.machine)}; {report.wall_s:.0f} s")
 
 
@@ -242,7 +244,8 @@ def markdown(report: Any) -> str:
     isa = f" [{m['cpu_int8']}]" if m.get("cpu_int8") else ""   # INT8 speed and numerics depend on it
     return (f"# dt bench\n\n{'PASSED' if report.passed else 'FAILED'} - {report.created}, {report.wall_s:.0f} s\n\n"
             + (f"Command: `{o.command}`\n\n" if o.command else "")
-            + f"Data: {d.name} ({d.kind}, tag {d.tag}), {len(d.sequences)} sequences, {d.n_frames} frames, ground "
+            + f"Data: {d.name} ({d.kind}, tag {d.tag}), {counted(len(d.sequences), 'sequence')}, "
+            f"{counted(d.n_frames, 'frame')}, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
             f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"

@@ -15,6 +15,7 @@ from droptrack.eval.bench_gates import Gate, gate_text, row_gates
 from droptrack.eval.bench_options import BenchOptions
 from droptrack.eval.bench_reference import Parity, Reference
 from droptrack.eval.bench_timing import Latency
+from droptrack.wording import counted
 
 ACCURACY_KEYS = ("auc", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75")
 
@@ -129,7 +130,7 @@ def resume_notes(rows: list[BenchRow]) -> list[str]:
     for row in rows:
         res = row.result
         if res is not None and res.resumed:
-            notes.append(f"{row.name}: {len(res.resumed)} of {len(res.sequences)} sequences resumed from "
+            notes.append(f"{row.name}: {len(res.resumed)} of {counted(len(res.sequences), 'sequence')} resumed from "
                          f"{res.output_dir} (their boxes are read back from the result files, whole pixels); "
                          "latency was measured again")
     return notes

@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from droptrack.wording import counted
+
 # package name(s) whose installed version is reported under each key (first one found wins)
 PACKAGES = {"droptrack": ("droptrack",), "torch": ("torch",), "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
             "onnx": ("onnx",), "tensorrt": ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11"),
@@ -169,7 +171,7 @@ def benchmark_machine(**extra: Any) -> dict[str, Any]:
 
 def machine_line(m: dict[str, Any]) -> str:
     """One-line summary for table titles."""
-    parts = [f"{m.get('cpu')} ({m.get('usable_cores')} cores)"]
+    parts = [f"{m.get('cpu')} ({counted(m.get('usable_cores'), 'core')})"]
     if m.get("gpu"):
         parts.append(m["gpu"]["name"])
     if m.get("jetson"):

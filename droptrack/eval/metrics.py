@@ -18,6 +18,7 @@ from droptrack.eval.metrics_got10k import (GOT10kResult, GOT10kSequence, got10k_
                                            got10k_sequence, rect_iou_got10k)
 from droptrack.eval.metrics_trackingnet import (TrackingNetResult, TrackingNetSequence, trackingnet_aggregate,
                                                 trackingnet_metrics, trackingnet_sequence)
+from droptrack.wording import counted
 
 __all__ = ["OPEResult", "OPESequence", "ope_sequence", "ope_aggregate", "ope_metrics", "iou_pixel", "center_error",
            "replace_zero_size", "GOT10kResult", "GOT10kSequence", "got10k_sequence", "got10k_aggregate",
@@ -133,7 +134,8 @@ def ope_sequence(pred: Any, gt: Any, tag: str = "generic", visible: Any = None, 
         pred = pred[:n]
     elif len(pred) < n:
         if tag == "lasot":
-            raise InputError(f"{name}: {len(pred)} predictions for {n} frames (tag 'lasot' requires every frame); "
+            raise InputError(f"{name}: {counted(len(pred), 'prediction')} for {counted(n, 'frame')} (tag 'lasot' "
+                             "requires every frame); "
                              "re-run the tracker on the whole sequence")
         pred = np.vstack([pred, np.zeros((n - len(pred), 4))])
     pred[0] = gt[0]
@@ -228,7 +230,8 @@ def ope_metrics(preds: Sequence[Any], gts: Sequence[Any], tag: str = "generic",
                 validity: str = "ostrack") -> OPEResult:
     """OSTrack's OPE analysis of one tracker over sequences (lists aligned by index)."""
     if len(preds) != len(gts):
-        raise InputError(f"{len(preds)} prediction arrays for {len(gts)} sequences; pass one per sequence")
+        raise InputError(f"{counted(len(preds), 'prediction array')} for {counted(len(gts), 'sequence')}; "
+                         "pass one per sequence")
     names = list(names) if names is not None else [f"seq{i}" for i in range(len(gts))]
     vis = list(visible) if visible is not None else [None] * len(gts)
     seqs = [ope_sequence(p, g, tag, v, n, validity) for p, g, v, n in zip(preds, gts, vis, names)]

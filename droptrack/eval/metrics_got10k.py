@@ -9,6 +9,7 @@ import numpy as np
 
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval.boxes import as_boxes, mean_or_nan
+from droptrack.wording import counted
 
 GOT10K_THRESHOLDS = np.linspace(0, 1, 101)
 
@@ -49,7 +50,8 @@ def got10k_sequence(preds: Any, gt: Any, cover: Any = None, image_size: tuple[fl
     reps = [as_boxes(p, "predictions", name) for p in reps]
     for p in reps:
         if p.shape != gt.shape:
-            raise InputError(f"{name}: predictions have {len(p)} rows for {len(gt)} frames (the GOT-10k toolkit "
+            raise InputError(f"{name}: predictions have {counted(len(p), 'row')} for {counted(len(gt), 'frame')} "
+                             "(the GOT-10k toolkit "
                              "requires identical shapes); re-run the tracker on the whole sequence")
     keep = np.ones(max(len(gt) - 1, 0), bool)
     if cover is not None:
@@ -130,7 +132,8 @@ def got10k_metrics(preds: Sequence[Any], gts: Sequence[Any], covers: Sequence[An
                    names: Sequence[str] | None = None) -> GOT10kResult:
     """GOT-10k toolkit AO / SR0.50 / SR0.75 (preds[i]: an (N, 4) array or a list of repetitions)."""
     if len(preds) != len(gts):
-        raise InputError(f"{len(preds)} prediction entries for {len(gts)} sequences; pass one per sequence")
+        raise InputError(f"{counted(len(preds), 'prediction entry', 'prediction entries')} for "
+                         f"{counted(len(gts), 'sequence')}; pass one per sequence")
     n = len(gts)
     names = list(names) if names is not None else [f"seq{i}" for i in range(n)]
     covers = list(covers) if covers is not None else [None] * n

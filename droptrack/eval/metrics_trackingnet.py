@@ -13,6 +13,7 @@ import numpy as np
 
 from droptrack.errors import InputError
 from droptrack.eval.boxes import as_boxes
+from droptrack.wording import counted
 
 TN_SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)           # IoU >= t
 TN_PRECISION_THRESHOLDS = np.linspace(0, 50, 21)        # pixels, error <= t; index 8 is 20 px
@@ -127,6 +128,7 @@ def trackingnet_metrics(preds: Sequence[Any], gts: Sequence[Any],
                         names: Sequence[str] | None = None) -> TrackingNetResult:
     """TrackingNet devkit scores of one tracker (preds[i] None = missing result file, scored as zeros)."""
     if len(preds) != len(gts):
-        raise InputError(f"{len(preds)} prediction entries for {len(gts)} sequences; pass one per sequence")
+        raise InputError(f"{counted(len(preds), 'prediction entry', 'prediction entries')} for "
+                         f"{counted(len(gts), 'sequence')}; pass one per sequence")
     names = list(names) if names is not None else [f"seq{i}" for i in range(len(gts))]
     return trackingnet_aggregate([trackingnet_sequence(p, g, n) for p, g, n in zip(preds, gts, names)])

@@ -50,6 +50,7 @@ from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
 from droptrack.eval.speed import fps_definition, tracker_fps
+from droptrack.wording import counted, noun
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
@@ -136,7 +137,8 @@ def _check_ground_truth(sequences: Sequence[Any], dataset: str) -> None:
         return
     zips = {"got10k": " (got10k_submit.zip)", "trackingnet": " (trackingnet_submit.zip)"}
     where = next((z for k, z in zips.items() if dataset.startswith(k)), "")
-    raise InputError(f"{dataset}: none of the {len(sequences)} sequences has ground truth after the first frame (a "
+    which = "its only sequence has no" if len(sequences) == 1 else f"none of the {len(sequences)} sequences has"
+    raise InputError(f"{dataset}: {which} ground truth after the first frame (a "
                      f"test split): score it on the benchmark's server with the submission dt eval wrote{where}, "
                      "or analyze a split with annotations (--split val or train)")
 
@@ -346,12 +348,13 @@ def error_lines(report: Report, most: int = 5) -> list[str]:
             lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
         untimed = len(report.sequences) - t.fps_sequences - len(t.timing_errors)
         if t.fps_sequences and untimed:
-            lines.append(f"{t.name}: FPS from {t.fps_sequences} of {len(report.sequences)} sequences ({untimed} have "
-                         "no _time.txt)")
+            lines.append(f"{t.name}: FPS from {t.fps_sequences} of {counted(len(report.sequences), 'sequence')} "
+                         f"({untimed} {'has' if untimed == 1 else 'have'} no _time.txt)")
         for seq, message in list(t.notes.items())[:most]:
             lines.append(f"{t.name}: {seq} scored: {message}")
         if len(t.notes) > most:
-            lines.append(f"{t.name}: {len(t.notes) - most} more sequences scored the same way (report.json: notes)")
+            lines.append(f"{t.name}: {counted(len(t.notes) - most, 'more sequence', 'more sequences')} scored the "
+                         "same way (report.json: notes)")
     return lines
 
 
@@ -363,7 +366,7 @@ def report_table(report: Report) -> Any:
 
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
-    table = Table(title=f"{report.dataset}: {report.protocol}, {n} sequences")
+    table = Table(title=f"{report.dataset}: {report.protocol}, {n} {noun(report.n_sequences, 'sequence')}")
     table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))
     for header, _ in cols:
         number_column(table, header, "100.00")

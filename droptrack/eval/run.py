@@ -37,6 +37,7 @@ from droptrack.eval.resume import (check_manifest, checked, complete, fingerprin
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
+from droptrack.wording import counted
 
 GOT10K_STYLE = ("got10k", "synth")
 
@@ -305,7 +306,8 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
-        raise DatasetError(f"{len(errors)} of {len(todo)} sequences failed (first: {first[0]}: {first[1]}); the "
+        raise DatasetError(f"{len(errors)} of {counted(len(todo), 'sequence')} failed (first: {first[0]}: "
+                           f"{first[1]}); the "
                            f"other results are saved in {out}; fix the input and run the same command to resume")
 
 
@@ -368,7 +370,7 @@ def summary_lines(result: EvalResult) -> list[Any]:
     if result.realtime is not None:
         ran = sum(int(np.count_nonzero(t > 0)) for t in result.times.values())
         total = sum(len(t) for t in result.times.values())
-        lines.append(f"{result.realtime.describe()}: the tracker ran on {ran} of {total} frames "
+        lines.append(f"{result.realtime.describe()}: the tracker ran on {ran} of {counted(total, 'frame')} "
                      f"({ran / max(total, 1):.0%})")
     lines.append(f"results: {result.output_dir}")
     if result.submission is not None:

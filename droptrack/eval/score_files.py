@@ -19,6 +19,7 @@ import numpy as np
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result, find_times, read_result, read_times
+from droptrack.wording import counted
 
 TOOLKITS = {"ostrack-ope": "OSTrack's analysis", "pytracking-ope": "pytracking's analysis",
             "got10k-toolkit": "the GOT-10k toolkit", "trackingnet-devkit": "the TrackingNet devkit"}
@@ -38,16 +39,16 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
     refused = protocol == "got10k-toolkit" or (rows < n and protocol.endswith("-ope") and tag == "lasot")
     if refused:
         why = "requires one row per frame" if protocol == "got10k-toolkit" else "refuses a short LaSOT result"
-        raise InputError(f"{path}: {rows} rows for a sequence of {n} frames ({toolkit} {why}); the tracker stopped "
-                         "early or ran on another sequence; re-run it on this sequence")
+        raise InputError(f"{path}: {counted(rows, 'row')} for a sequence of {counted(n, 'frame')} ({toolkit} "
+                         f"{why}); the tracker stopped early or ran on another sequence; re-run it on this sequence")
     if rows > n:
         extra = "the last row is" if rows - n == 1 else f"the last {rows - n} are"
-        return f"{path}: {rows} rows for {n} frames; {extra} ignored, as {toolkit} does"
+        return f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}; {extra} ignored, as {toolkit} does"
     how = ("NaN rows: they pass no threshold and lower the coverage" if protocol == "trackingnet-devkit"
            else "zero boxes: IoU 0, centre far off")
     missing = "the missing frame is scored as a miss" if n - rows == 1 else \
         f"the missing {n - rows} frames are scored as misses"
-    return f"{path}: {rows} rows for {n} frames; {missing} ({how}), as {toolkit} does"
+    return f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}; {missing} ({how}), as {toolkit} does"
 
 
 def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:

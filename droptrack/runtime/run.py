@@ -27,6 +27,7 @@ from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
+from droptrack.wording import counted
 
 
 @dataclass
@@ -61,13 +62,15 @@ class RunOptions:
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
-    """cpu / cuda[:N]; None = cuda when available (always for .engine), else cpu."""
+    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
     import torch
 
     if device is None:
         return "cuda" if (torch.cuda.is_available() or artifact_format(artifact) == "engine") else "cpu"
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+    text = device.strip().lower()   # any case, as the Python API's check_device takes it
+    if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
+    device = "cpu" if text.startswith("cpu") else text
     if device.startswith("cuda") and not torch.cuda.is_available():
         if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
             from droptrack.engine.tensorrt_backend import onnx_instead
@@ -376,9 +379,10 @@ def summary_line(summary: RunSummary) -> str:
              f"{100 * summary.overhead:.1f} %" if summary.tracked else
              f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
     new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
-    return (f"{summary.frames} frames" + (f" ({new} tracked after resuming at frame {summary.resumed})"
+    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {summary.resumed})"
                                           if summary.resumed else "")
-            + f", {summary.num_targets} target(s), {speed}, {summary.lost_count} frames with a lost target"
+            + f", {counted(summary.num_targets, 'target')}, {speed}, {counted(summary.lost_count, 'frame')} with a "
+            "lost target"
             + (f" among those {new}" if summary.resumed else "")
             + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
             + f"; tracker: {summary.procedure}")

@@ -31,6 +31,7 @@ from droptrack.paths import check_readable, masked
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
+from droptrack.wording import counted
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
@@ -97,7 +98,7 @@ class FolderSource(Source):
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
-        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({len(self.files)} images)"
+        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
@@ -334,6 +335,8 @@ _FIXED_CAPTURE = {
     "video": ("a video file is tracked at its own size and frame rate (resize it with `ffmpeg -i IN -vf "
               "scale=W:H OUT.mp4`)", ("width", "height", "fps")),
     "folder": ("an image folder's frames keep their size (--fps sets its timestamp rate)", ("width", "height")),
+    "image": ("a single photo is one still frame, tracked at its own size, with no frame rate (resize it with `ffmpeg "
+              "-i IN.jpg -vf scale=W:H OUT.jpg`)", ("width", "height", "fps")),
     "pipeline": ("a GStreamer pipeline's size and rate are set in its caps (video/x-raw,width=W,height=H,"
                  "framerate=N/1)", ("width", "height", "fps")),
     "stream": ("OpenCV's FFmpeg reader cannot change a stream's size or rate; the server sets them (e.g. the "
@@ -345,7 +348,10 @@ def check_capture_options(spec: str | int | Path, width: int | None, height: int
                           fps: float | None) -> None:
     """--width/--height/--fps only for sources they change (cameras; a folder's --fps); else a one-line error
     (they would be ignored without a word)."""
-    why, fixed = _FIXED_CAPTURE.get(source_kind(spec), ("", ()))
+    kind = source_kind(spec)
+    if kind == "video" and is_still_image(Path(os.path.expanduser(str(spec).strip()))):
+        kind = "image"   # a photo is opened as a one-image folder, but has no rate to set
+    why, fixed = _FIXED_CAPTURE.get(kind, ("", ()))
     given = [f"--{name}" for name, v in (("width", width), ("height", height), ("fps", fps))
              if v is not None and name in fixed]
     if given:
