@@ -28,3 +28,13 @@ def test_cli_and_api_refuse_the_same_words(spelling):
         resolve_device(spelling, None)
     with pytest.raises(InputError, match="is not supported"):
         check_device(spelling)
+
+
+@pytest.mark.parametrize("spelling, expected", [("CPU", "cpu"), (" Cuda:1 ", "cuda:1"), ("AUTO", "auto")])
+def test_dt_train_takes_the_same_spellings(tmp_path, spelling, expected):
+    """dt train refused --device CUDA, which dt run / eval / bench / serve and the Python API take."""
+    from droptrack.train.options import TrainOptions, check_options
+
+    opts = TrainOptions(config="tiny_ce_test", output=tmp_path / "out", device=spelling)
+    check_options(opts)
+    assert opts.device == expected

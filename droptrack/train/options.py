@@ -70,6 +70,8 @@ def check_options(opts: TrainOptions) -> None:
     for f in fields(opts):
         if f.name in OPTION_RULES:
             setattr(opts, f.name, check_value(_flag(f.name), getattr(opts, f.name), OPTION_RULES[f.name]))
+    if isinstance(opts.device, str):   # any case and spacing, as dt run / eval / bench / serve take it
+        opts.device = opts.device.strip().lower()
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
         raise ConfigError(f"--device: {opts.device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
     out = Path(opts.output)
