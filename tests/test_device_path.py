@@ -1,0 +1,57 @@
+"""The device tracker's frame path on a device whose values the host cannot read ('meta'): every tensor stays on
+the tracker's device and nothing in pre-processing reads a value back (a host sync on CUDA); the steady-state
+functions hold no blocking host<->device copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from droptrack.config import load_config
+from droptrack.engine.torch_backend import TorchBackend
+from droptrack.model.ostrack import build_model
+from droptrack.runtime import device_ops
+from droptrack.runtime.device_tracker import DeviceTracker
+from droptrack.runtime.tracker import tracker_ext
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+META = torch.device("meta")
+
+
+@pytest.fixture(scope="module")
+def backend() -> TorchBackend:
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    return TorchBackend(build_model(cfg).eval(), cfg, "cpu")
+
+
+def frame() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("ext", [{}, {"SCALE_SEARCH": [0.9, 1.1], "SIZE_LR": 0.5}])
+def test_preprocess_runs_on_the_trackers_device_without_reading_values(backend, ext):
+    """The frame upload and the extensions' crop rows went to the CPU whatever the device (only CUDA moved them)."""
+    tracker = DeviceTracker(backend, device="meta", ext=tracker_ext(backend, ext))
+    tracker.initialize_many(frame(), [[40.0, 30.0, 30.0, 40.0], [90.0, 50.0, 20.0, 24.0]])
+    assert tracker.templates.device == META and tracker.states_t.device == META
+    search, factors = tracker.preprocess(frame())
+    crops = 2 * (1 + len(ext.get("SCALE_SEARCH", [])))
+    assert search.device == META and tuple(search.shape) == (crops, 3, 128, 128) and search.dtype == torch.float32
+    assert factors.device == META and factors.dtype == torch.float64
+    if ext:   # TEMPLATE_REFRESH's crop, from the frame being tracked
+        tracker.refresh_template(1, [88.0, 52.0, 22.0, 25.0])
+        assert tracker.templates.device == META
+
+
+def test_device_post_ops_read_no_values():
+    """Window, decode, map-back and clip: no value-dependent host control flow (meta tensors have no values)."""
+    n, f = 3, 8
+    score = torch.empty(n, 1, f, f, device=META)
+    boxes, peaks = device_ops.decode(device_ops.hann2d_t(f, META) * score, torch.empty(n, 2, f, f, device=META),
+                                     torch.empty(n, 2, f, f, device=META))
+    states = torch.empty(n, 4, dtype=torch.float64, device=META)
+    out = device_ops.map_back_clip(boxes, states, torch.empty(n, dtype=torch.float64, device=META), 128, (120, 160))
+    assert out.device == META and tuple(out.shape) == (n, 4) and out.dtype == torch.float64
+    assert peaks.device == META and tuple(peaks.shape) == (n,)
