@@ -4,15 +4,20 @@ functions hold no blocking host<->device copies."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 import numpy as np
 import pytest
 import torch
 
 from droptrack.config import load_config
+from droptrack.engine.tensorrt_backend import TensorRTBackend
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.model.ostrack import build_model
 from droptrack.runtime import device_ops
-from droptrack.runtime.device_tracker import DeviceTracker
+from droptrack.runtime.device_tracker import DeviceTracker, PinnedUploader
 from droptrack.runtime.tracker import tracker_ext
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -55,3 +60,27 @@ def test_device_post_ops_read_no_values():
     out = device_ops.map_back_clip(boxes, states, torch.empty(n, dtype=torch.float64, device=META), 128, (120, 160))
     assert out.device == META and tuple(out.shape) == (n, 4) and out.dtype == torch.float64
     assert peaks.device == META and tuple(peaks.shape) == (n,)
+
+
+STEADY = [DeviceTracker.preprocess, DeviceTracker.refresh_template, DeviceTracker._send, DeviceTracker.upload,
+          PinnedUploader.__call__, device_ops.crop_resize, device_ops.crop_windows, device_ops._sample_points,
+          device_ops.decode, device_ops.map_back_clip, device_ops.Normalizer.__call__, TensorRTBackend._run_one]
+READ_BACK = {"item", "tolist", "cpu", "synchronize"}
+
+
+@pytest.mark.parametrize("fn", STEADY, ids=lambda f: f.__qualname__)
+def test_steady_state_functions_hold_no_blocking_copy(fn):
+    """A value read back (.item/.tolist/.cpu) or `torch.tensor(..., device=...)` (a blocking upload from pageable
+    memory) is a host sync per frame that `torch.cuda.set_sync_debug_mode('warn')` reports; the only wanted one is
+    postprocess's final copy (the uploader's event wait is for its pinned buffer only)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name = node.func.attr
+        if name in READ_BACK and not (fn is PinnedUploader.__call__ and name == "synchronize"):
+            bad.append(f".{name}()")
+        if name == "tensor" and any(k.arg == "device" for k in node.keywords):
+            bad.append("torch.tensor(..., device=...)")
+    assert not bad, bad

@@ -185,7 +185,7 @@ class DeviceTracker(Tracker):
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
         m = self.meta
-        state = torch.tensor([box], dtype=torch.float64, device=self.device)
+        state = self._send([list(box)])   # a blocking upload would be a host sync in the frame loop
         crop, _ = crop_resize(self._frame, state, m.template_factor, m.template_size, self.quantize)
         self.templates[index] = self._to_backend(self._norm_z(crop, reuse=False))[0]
 
