@@ -1,6 +1,6 @@
 """The device tracker's frame path on a device whose values the host cannot read ('meta'): every tensor stays on
 the tracker's device and nothing in pre-processing reads a value back (a host sync on CUDA); the steady-state
-functions hold no blocking host<->device copies."""
+functions hold no blocking host<->device copies; a torch backend on an indexed device names its index."""
 
 from __future__ import annotations
 
@@ -84,3 +84,12 @@ def test_steady_state_functions_hold_no_blocking_copy(fn):
         if name == "tensor" and any(k.arg == "device" for k in node.keywords):
             bad.append("torch.tensor(..., device=...)")
     assert not bad, bad
+
+
+def test_torch_backend_device_names_its_index(backend):
+    """It said 'cuda' for cuda:1, so DeviceTracker(backend) worked on the current GPU, not the model's."""
+    cfg = load_config("tiny_ce_test")
+    indexed = TorchBackend(build_model(cfg).eval(), cfg, "cpu:0")
+    assert torch.device(indexed.device) == torch.device("cpu", 0)
+    assert DeviceTracker(indexed).device == torch.device("cpu", 0)
+    assert backend.device == "cpu"
