@@ -50,6 +50,19 @@ def test_preprocess_runs_on_the_trackers_device_without_reading_values(backend, 
         assert tracker.templates.device == META
 
 
+def test_pre_and_model_run_on_the_backends_device_without_reading_values():
+    """DeviceTracker(backend) takes the model's device; the templates (repeated for the scale search's crops) and
+    the search crops meet in the model there, with no value read on the way (a sync per frame on CUDA)."""
+    cfg = load_config("tiny_ce_test")
+    meta_backend = TorchBackend(build_model(cfg).eval(), cfg, "meta")
+    tracker = DeviceTracker(meta_backend, ext=tracker_ext(meta_backend, {"SCALE_SEARCH": [0.8]}))
+    assert tracker.device == META
+    tracker.initialize_many(frame(), [[40.0, 30.0, 30.0, 40.0]])
+    out = tracker.infer(tracker.preprocess(frame())[0])
+    assert {k: (v.device, tuple(v.shape)) for k, v in out.items()} == {
+        "score_map": (META, (2, 1, 8, 8)), "size_map": (META, (2, 2, 8, 8)), "offset_map": (META, (2, 2, 8, 8))}
+
+
 def test_device_post_ops_read_no_values():
     """Window, decode, map-back and clip: no value-dependent host control flow (meta tensors have no values)."""
     n, f = 3, 8
