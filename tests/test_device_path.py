@@ -106,3 +106,34 @@ def test_torch_backend_device_names_its_index(backend):
     assert torch.device(indexed.device) == torch.device("cpu", 0)
     assert DeviceTracker(indexed).device == torch.device("cpu", 0)
     assert backend.device == "cpu"
+
+
+class LoggedStream:
+    """Stand-in for torch.cuda.Stream: logs wait_stream calls into a shared list."""
+
+    def __init__(self, name: str, log: list):
+        self.name, self.log, self.cuda_stream = name, log, id(self)
+
+    def wait_stream(self, other: "LoggedStream") -> None:
+        self.log.append(f"{self.name} waits {other.name}")
+
+
+def test_tensorrt_call_orders_its_stream_between_the_producer_and_the_reader():
+    """The engine's stream waits for the crops queued on the caller's stream, the caller's stream waits for the
+    engine before anything reads the outputs, and the caller gets copies (the next call rewrites the bindings)."""
+    from types import SimpleNamespace
+
+    log: list = []
+    current = LoggedStream("current", log)
+    trt = object.__new__(TensorRTBackend)
+    trt._torch = SimpleNamespace(cuda=SimpleNamespace(current_stream=lambda dev: current))
+    trt._dev, trt.context, trt.stream = torch.device("cpu"), object(), LoggedStream("engine", log)
+    trt._outputs = {n: torch.full((1, c, 2, 2), float(c)) for n, c in (("score_map", 1), ("size_map", 2),
+                                                                      ("offset_map", 3))}
+    trt._enqueue = lambda ctx, bindings, stream: log.append(("enqueue", stream, sorted(bindings)))
+    out = trt._run_one(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 8, 8))
+    assert log == ["engine waits current",
+                   ("enqueue", trt.stream.cuda_stream, ["offset_map", "score_map", "search", "size_map", "template"]),
+                   "current waits engine"]
+    for name, t in out.items():
+        assert t.data_ptr() != trt._outputs[name].data_ptr() and torch.equal(t, trt._outputs[name])
