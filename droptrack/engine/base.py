@@ -92,7 +92,7 @@ class Backend(ABC):
 
     @property
     def device(self) -> str:
-        """Where the model runs ('cpu' or 'cuda')."""
+        """Where the model runs ('cpu', 'cuda' or 'cuda:N')."""
         return "cpu"
 
     def close(self) -> None:

@@ -39,7 +39,8 @@ class TorchBackend(Backend):
 
     @property
     def device(self) -> str:
-        return self._device.type
+        """The model's device with its index ('cpu', 'cuda:1'): a DeviceTracker built on it works on that GPU."""
+        return str(self._device)
 
     @torch.inference_mode()
     def _infer(self, template, search) -> dict:

@@ -87,10 +87,11 @@ class DeviceTracker(Tracker):
         self._torch_io = backend.name in TORCH_IO_BACKENDS
 
     def upload(self, frame: np.ndarray) -> torch.Tensor:
-        """(H,W,3) uint8 host frame -> tensor on the device (CPU: a view, CUDA: pinned + non-blocking copy)."""
+        """(H,W,3) uint8 host frame -> tensor on the device (CPU: a view, CUDA: pinned + non-blocking copy, other
+        devices: a plain copy there)."""
         frame = np.ascontiguousarray(as_frame(frame))
         if self._uploader is None:   # torch warns on read-only arrays (it never writes to this one): a copy
-            return torch.from_numpy(frame if frame.flags.writeable else frame.copy())
+            return torch.from_numpy(frame if frame.flags.writeable else frame.copy()).to(self.device)
         with torch.cuda.device(self.device):
             return self._uploader(frame)
 
@@ -178,13 +179,13 @@ class DeviceTracker(Tracker):
         caching host allocator keeps the staging block until the copy has run)."""
         t = torch.tensor(rows, dtype=torch.float64)
         if self.device.type != "cuda":
-            return t
+            return t.to(self.device)
         return t.pin_memory().to(self.device, non_blocking=True)
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
         m = self.meta
-        state = torch.tensor([box], dtype=torch.float64, device=self.device)
+        state = self._send([list(box)])   # a blocking upload would be a host sync in the frame loop
         crop, _ = crop_resize(self._frame, state, m.template_factor, m.template_size, self.quantize)
         self.templates[index] = self._to_backend(self._norm_z(crop, reuse=False))[0]
 
