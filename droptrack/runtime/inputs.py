@@ -18,7 +18,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from droptrack.errors import InputError
+from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
 BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
@@ -144,9 +144,10 @@ def target_index(index: int, count: int) -> int:
     try:
         i = operator.index(index)
     except TypeError:
-        raise TypeError(f"target index {index!r} must be an int (0-based, in initialisation order)") from None
+        raise ArgumentTypeError(f"target index {index!r} must be an int (0-based, in initialisation order)"
+                                ) from None
     if not -count <= i < count:
-        raise IndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
+        raise TargetIndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
                          f"(0..{count - 1})" if count else f"target index {i}: no targets are tracked")
     return i % count
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
-from droptrack.errors import InputError
+from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
@@ -194,8 +194,11 @@ class Tracker:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
         `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
         of a run resumed again must name them until the next refresh)."""
+        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
+            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
         if len(snap["states"]) != self.num_targets:
-            raise ValueError(f"snapshot of {len(snap['states'])} targets for {self.num_targets}")
+            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
+                                    "initialize_many with the snapshot's init boxes first")
         self.states = [[float(v) for v in s] for s in snap["states"]]
         if self.extensions is not None:
             self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
@@ -210,9 +213,9 @@ class Tracker:
                 self.templates = templates.astype(t.dtype)
 
     def _ready(self) -> bool:
-        """Whether there are targets to track; RuntimeError before the first `initialize`."""
+        """Whether there are targets to track; TrackerStateError before the first `initialize`."""
         if not self._started:
-            raise RuntimeError("call initialize(frame, box) (or initialize_many) before track()")
+            raise TrackerStateError("call initialize(frame, box) (or initialize_many) before track()")
         return self.num_targets > 0
 
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
@@ -242,7 +245,7 @@ class Tracker:
         """Track the (first) target in RGB uint8 (H,W,3) `frame`: its box (x,y,w,h floats, pixels) and peak score."""
         results = self.track_many(frame)
         if not results:
-            raise RuntimeError("no target left to track (all were removed); call initialize(frame, box) again")
+            raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
         r = results[0]
         return r.box, r.score
 

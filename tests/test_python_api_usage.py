@@ -1,0 +1,55 @@
+"""The Python API as an application embeds it: misuse (call order, target indexes, snapshots, argument types) is
+one DropTrackError with a one-line message (still the builtin type older callers caught), trackers close and work
+as context managers, and BGR frames can be declared instead of flipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from droptrack.errors import DropTrackError
+from droptrack.runtime.run import build_tracker
+from test_python_api_inputs import BOX, clip, tracker  # noqa: F401 - shared fixtures
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    """The exception's message, checked to be one line of the project's own type."""
+    assert isinstance(err.value, DropTrackError), type(err.value).__mro__
+    text = str(err.value)
+    assert text and "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_track_before_initialize_is_a_droptrack_error(tiny_ckpt, clip, pre):
+    fresh = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    with pytest.raises(RuntimeError) as err:                           # still what older callers caught
+        fresh.track(clip[0])
+    assert "before track" in one_line(err)
+
+
+@pytest.mark.parametrize("index, builtin", [(2, IndexError), (-3, IndexError), ("0", TypeError), (0.0, TypeError)])
+def test_bad_target_indexes_are_droptrack_errors(tracker, clip, index, builtin):
+    tracker.initialize_many(clip[0], [BOX, (10, 10, 24, 20)])
+    with pytest.raises(builtin) as err:
+        tracker.remove_target(index)
+    assert "target index" in one_line(err)
+    assert tracker.num_targets == 2
+
+
+def test_tracking_after_removing_every_target_is_a_droptrack_error(tracker, clip):
+    tracker.initialize(clip[0], BOX)
+    tracker.remove_target(0)
+    assert tracker.track_many(clip[1]) == []
+    with pytest.raises(RuntimeError) as err:
+        tracker.track(clip[1])
+    assert "initialize(frame, box) again" in one_line(err)
+
+
+@pytest.mark.parametrize("snap", [{"states": []}, {}, None, {"states": "x"}])
+def test_a_foreign_snapshot_is_a_droptrack_error_and_changes_nothing(tracker, clip, snap):
+    tracker.initialize(clip[0], BOX)
+    before = tracker.snapshot()
+    with pytest.raises(DropTrackError) as err:
+        tracker.restore(snap)
+    assert "snapshot" in one_line(err)
+    assert tracker.snapshot() == before
