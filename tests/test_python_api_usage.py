@@ -53,3 +53,10 @@ def test_a_foreign_snapshot_is_a_droptrack_error_and_changes_nothing(tracker, cl
         tracker.restore(snap)
     assert "snapshot" in one_line(err)
     assert tracker.snapshot() == before
+
+
+@pytest.mark.parametrize("ext", [["SIZE_LR", 0.6], "SIZE_LR=0.6", 0.6])
+def test_extension_overrides_that_are_not_a_dict_are_a_droptrack_error(tiny_ckpt, ext):
+    with pytest.raises(DropTrackError) as err:
+        build_tracker(str(tiny_ckpt), None, "cpu", pre="host", ext=ext)
+    assert "must be a dict" in one_line(err)

@@ -9,6 +9,7 @@ the crops and the state update only when the artifact's TEST keys or the caller'
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -280,6 +281,9 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
 
 def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
     """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InputError(f"ext={overrides!r:.60} must be a dict of tracker-extension keys, e.g. {{'SIZE_LR': 0.6}} "
+                         "(or None: the model's own)")
     return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
 
 
