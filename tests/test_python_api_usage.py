@@ -60,3 +60,18 @@ def test_extension_overrides_that_are_not_a_dict_are_a_droptrack_error(tiny_ckpt
     with pytest.raises(DropTrackError) as err:
         build_tracker(str(tiny_ckpt), None, "cpu", pre="host", ext=ext)
     assert "must be a dict" in one_line(err)
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_a_tracker_is_a_context_manager_that_closes_its_backend(tiny_ckpt, clip, pre):
+    closed = []
+    with build_tracker(str(tiny_ckpt), None, "cpu", pre=pre) as t:
+        t.backend.close = lambda: closed.append(True)                 # observe the release (torch's is a no-op)
+        t.initialize(clip[0], BOX)
+        box, _ = t.track(clip[1])
+        assert len(box) == 4
+    assert closed == [True] and t.num_targets == 0 and t.templates is None
+    for call in (lambda: t.track(clip[2]), lambda: t.initialize(clip[0], BOX), lambda: t.track_timed(clip[2])):
+        with pytest.raises(DropTrackError) as err:
+            call()
+        assert "closed" in one_line(err)

@@ -103,7 +103,7 @@ class DeviceTracker(Tracker):
     def initialize_many(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Validate the init boxes (x,y,w,h pixels; one-line errors), crop and normalise the templates on the device."""
         m = self.meta
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         states = [validate_init_box(b, frame.shape[:2]) for b in as_boxes(boxes)]
         for s in states:  # host check of the crop (empty crops, boxes only touching the discarded border)
             sample_target(frame, s, m.template_factor, 1)
@@ -119,7 +119,7 @@ class DeviceTracker(Tracker):
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
         if no_boxes(boxes):
-            as_frame(frame)
+            self.frame_in(frame)
             return
         old_templates, old_states = self.templates, self.states_t
         old_memory = self.extensions.memory if self.extensions is not None else []
@@ -130,6 +130,11 @@ class DeviceTracker(Tracker):
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
             self._keep_memory(old_memory)
+
+    def close(self) -> None:
+        """`Tracker.close`, the states on the device too."""
+        self.states_t = None
+        super().close()
 
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """`Tracker.restore`, with the states also on the device."""

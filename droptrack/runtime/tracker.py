@@ -55,6 +55,27 @@ class Tracker:
         self._frame = None                      # the frame being tracked (template refresh)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
         self._started = False                   # initialised once (removing every target leaves it started)
+        self._closed = False                    # close(): the backend is released, frames are refused
+
+    def close(self) -> None:
+        """Forget the targets and release the backend (its ONNX Runtime session or TensorRT engine); calls with a
+        frame afterwards are a TrackerStateError. A backend shared with other trackers is closed for them too."""
+        self.templates, self.states, self._frame, self._closed = None, [], None, True
+        if self.extensions is not None:
+            self.extensions.reset([])
+        self.backend.close()
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def frame_in(self, frame: np.ndarray) -> np.ndarray:
+        """The caller's frame as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`); a TrackerStateError once closed."""
+        if self._closed:
+            raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
+        return as_frame(frame)
 
     @property
     def num_targets(self) -> int:
@@ -68,7 +89,7 @@ class Tracker:
         """Start tracking several targets in one RGB uint8 (H,W,3) frame (a list or (N,4) array of x,y,w,h boxes in
         pixels), tracked together in one batch; forgets earlier targets."""
         m = self.meta
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         states = [validate_init_box(box, frame.shape[:2]) for box in as_boxes(boxes)]
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
@@ -80,7 +101,7 @@ class Tracker:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
         and states (live selection); no boxes: nothing changes."""
         if no_boxes(boxes):
-            as_frame(frame)
+            self.frame_in(frame)
             return
         old_templates, old_states = self.templates, self.states
         old_memory = self.extensions.memory if self.extensions is not None else []
@@ -111,7 +132,7 @@ class Tracker:
     def track_timed(self, frame: np.ndarray) -> tuple[list[TrackResult], dict[str, float]]:
         """`track_many` plus the pre / infer / post times in ms (synced after each stage), for live stats."""
         t0 = time.perf_counter()
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         if not self._ready():
             return [], {"pre": 0.0, "infer": 0.0, "post": 0.0}
         search, aux = self.preprocess(frame)
@@ -222,7 +243,7 @@ class Tracker:
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
         """Track every target in RGB uint8 (H,W,3) `frame` with one batched backend call: one TrackResult (box
         x,y,w,h in pixels, score) per target in initialisation order; [] once every target was removed."""
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         if not self._ready():
             return []
         search, factors = self.preprocess(frame)
