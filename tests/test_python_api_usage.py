@@ -4,11 +4,13 @@ as context managers, and BGR frames can be declared instead of flipped."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
 from droptrack.errors import DropTrackError
 from droptrack.runtime.run import build_tracker
-from test_python_api_inputs import BOX, clip, tracker  # noqa: F401 - shared fixtures
+from test_python_api_inputs import BOX, clip, run, tracker  # noqa: F401 - shared fixtures
 
 
 def one_line(err: pytest.ExceptionInfo) -> str:
@@ -75,3 +77,31 @@ def test_a_tracker_is_a_context_manager_that_closes_its_backend(tiny_ckpt, clip,
         with pytest.raises(DropTrackError) as err:
             call()
         assert "closed" in one_line(err)
+
+
+def test_bgr_frames_declared_with_channels_track_as_their_rgb_flip(tiny_ckpt, clip):
+    from PIL import Image
+
+    for pre in ("host", "device"):                                  # the DeviceTracker's own reference: its crops
+        rgb = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)   # are torch ops, not bit-equal to OpenCV's
+        expected = run(rgb, clip)
+        bgr = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre, channels="BGR")
+        as_read = [np.ascontiguousarray(f[:, :, ::-1]) for f in clip]               # what cv2 hands over
+        assert run(bgr, as_read) == expected
+        alpha = np.full(clip[0].shape[:2] + (1,), 255, np.uint8)
+        assert run(bgr, [np.concatenate([f, alpha], -1) for f in as_read]) == expected   # BGRA
+        assert run(bgr, [torch.from_numpy(f) for f in as_read]) == expected
+        assert run(bgr, [Image.fromarray(f) for f in clip]) == expected               # PIL stays RGB
+        gray = [f[:, :, 1].copy() for f in clip]
+        assert run(bgr, gray) == run(rgb, gray)
+
+
+@pytest.mark.parametrize("channels", ["rbg", "", None, 3])
+def test_an_unknown_channel_order_is_a_droptrack_error(tiny_ckpt, channels):
+    from droptrack import load_tracker
+
+    for make in (lambda: load_tracker(str(tiny_ckpt), channels=channels),
+                 lambda: build_tracker(str(tiny_ckpt), None, "cpu", channels=channels)):
+        with pytest.raises(DropTrackError) as err:
+            make()
+        assert "must be 'rgb' or 'bgr'" in one_line(err)

@@ -75,8 +75,8 @@ class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
-                 ext: TrackerExt | None = None):
-        super().__init__(backend, ext)
+                 ext: TrackerExt | None = None, channels: str = "rgb"):
+        super().__init__(backend, ext, channels)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = hann2d_t(self.meta.feat_size, self.device)

@@ -1,6 +1,7 @@
 """What the Python API takes from callers' code, checked and converted once at its entry points.
 
-Frames: RGB uint8 arrays of shape (H, W, 3) (OpenCV's BGR flipped with `bgr[:, :, ::-1]`). Also taken, converted
+Frames: RGB uint8 arrays of shape (H, W, 3) (OpenCV's BGR flipped with `bgr[:, :, ::-1]`, or declared with the
+tracker's `channels='bgr'`). Also taken, converted
 without guessing: grayscale (H, W) or (H, W, 1) (the channel repeated), RGBA (H, W, 4) (alpha dropped), PIL images
 (`.convert('RGB')`), torch tensors (H, W, C) on any device; any strides, read-only or not. Everything else (float,
 16-bit, bool, channels-first, a batch, a list) is one InputError naming the problem and the conversion to use.
@@ -58,13 +59,22 @@ def _dtype_fix(dtype: np.dtype) -> str:
     return "convert it to 8 bits (values 0..255), e.g. frame.clip(0, 255).astype(np.uint8) if they already are"
 
 
-def as_frame(frame: np.ndarray | Any) -> np.ndarray:
-    """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise."""
+def check_channels(channels: str) -> bool:
+    """The channel order of the caller's arrays and tensors, 'rgb' or 'bgr' (OpenCV's) -> whether it is BGR."""
+    text = channels.strip().lower() if isinstance(channels, str) else None
+    if text not in ("rgb", "bgr"):
+        raise InputError(f"channels={channels!r} must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture order)")
+    return text == "bgr"
+
+
+def as_frame(frame: np.ndarray | Any, bgr: bool = False) -> np.ndarray:
+    """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise. `bgr`: arrays
+    and tensors hold BGR / BGRA (OpenCV's order; a view flips them); PIL images are RGB whatever it says."""
     kind = type(frame).__module__.split(".")[0]
     if kind == "torch" and hasattr(frame, "detach"):
         frame = _from_tensor(frame)
     elif kind == "PIL" and hasattr(frame, "convert"):
-        frame = _from_pil(frame)
+        frame, bgr = _from_pil(frame), False
     if not isinstance(frame, np.ndarray):
         raise InputError(f"frame is a {type(frame).__name__}, not an image; pass {FRAME} (np.asarray(img) for a "
                          "PIL image, cv2.imread(...)[:, :, ::-1] for a file)")
@@ -87,6 +97,8 @@ def as_frame(frame: np.ndarray | Any) -> np.ndarray:
         return np.repeat(frame[:, :, None], 3, axis=2)
     if shape[2] == 1:
         return np.repeat(frame, 3, axis=2)
+    if bgr:
+        return frame[:, :, 2::-1]
     return frame[:, :, :3] if shape[2] == 4 else frame
 
 

@@ -20,8 +20,8 @@ from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
-from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_device, check_threads,
-                                        no_boxes, target_index)
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
+                                        check_threads, no_boxes, target_index)
 
 
 @dataclass
@@ -38,9 +38,11 @@ class Tracker:
     Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
     x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
     a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
-    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official)."""
+    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official).
+    `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
 
-    def __init__(self, backend: Backend, ext: TrackerExt | None = None):
+    def __init__(self, backend: Backend, ext: TrackerExt | None = None, channels: str = "rgb"):
+        self.bgr = check_channels(channels)     # frames arrive in OpenCV's BGR order (flipped by a view)
         self.backend = backend
         m = backend.meta
         self.meta = m
@@ -72,10 +74,11 @@ class Tracker:
         self.close()
 
     def frame_in(self, frame: np.ndarray) -> np.ndarray:
-        """The caller's frame as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`); a TrackerStateError once closed."""
+        """The caller's frame (in the tracker's `channels` order) as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`);
+        a TrackerStateError once closed."""
         if self._closed:
             raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
-        return as_frame(frame)
+        return as_frame(frame, self.bgr)
 
     @property
     def num_targets(self) -> int:
@@ -309,9 +312,11 @@ def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
 
 
 def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0,
-                 ext: dict | None = None) -> Tracker:
+                 ext: dict | None = None, channels: str = "rgb") -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
-    'cuda[:N]'; frames RGB uint8 (H,W,3), boxes x,y,w,h in pixels. `ext` overrides the artifact's tracker-extension
-    keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it off)."""
+    'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
+    overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
+    off)."""
+    check_channels(channels)
     backend = load_backend(artifact, config, device, threads)
-    return Tracker(backend, tracker_ext(backend, ext))
+    return Tracker(backend, tracker_ext(backend, ext), channels)
