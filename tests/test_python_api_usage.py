@@ -105,3 +105,21 @@ def test_an_unknown_channel_order_is_a_droptrack_error(tiny_ckpt, channels):
         with pytest.raises(DropTrackError) as err:
             make()
         assert "must be 'rgb' or 'bgr'" in one_line(err)
+
+
+def test_public_names_have_type_hints_and_docstrings():
+    import inspect
+    import typing
+
+    import droptrack
+    from droptrack.runtime.tracker import Tracker
+
+    names = [getattr(droptrack, n) for n in droptrack.__all__ if callable(getattr(droptrack, n))]
+    methods = [m for n, m in vars(Tracker).items() if not n.startswith("_") and callable(m) or isinstance(m, property)]
+    for obj in names + methods:
+        func = obj.fget if isinstance(obj, property) else obj
+        assert inspect.getdoc(func), func
+        if inspect.isfunction(func):
+            hints = typing.get_type_hints(func)
+            params = [p for p in inspect.signature(func).parameters if p not in ("self", "args", "kwargs")]
+            assert set(params) | {"return"} <= set(hints), (func.__qualname__, set(params) - set(hints))

@@ -25,6 +25,7 @@ from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
 
@@ -79,15 +80,13 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
-                  trust: bool = False, ext: dict | None = None, channels: str = "rgb"):
+                  trust: bool = False, ext: dict | None = None, channels: str = "rgb") -> Tracker:
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
     before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames."""
-    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
-
     device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")

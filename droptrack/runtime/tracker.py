@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from os import PathLike
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +84,7 @@ class Tracker:
 
     @property
     def num_targets(self) -> int:
+        """How many targets are tracked (0 before `initialize` and once every one was removed)."""
         return len(self.states)
 
     def initialize(self, frame: np.ndarray, box: BoxLike) -> None:
@@ -253,7 +256,7 @@ class Tracker:
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
 
-    def search_templates(self):
+    def search_templates(self) -> np.ndarray | Any:
         """The template batch that goes with the search crops: each target's repeated for its crops (scale search)."""
         n = 1 if self.extensions is None else self.extensions.per_target
         if n == 1:
@@ -262,7 +265,7 @@ class Tracker:
             return self.templates.repeat_interleave(n, 0)
         return np.repeat(self.templates, n, axis=0)
 
-    def infer(self, search) -> dict:
+    def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
         return self.backend.infer(self.search_templates(), search)
 
@@ -275,8 +278,8 @@ class Tracker:
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False,
-                 checked=None) -> Backend:
+def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
+                 threads: int = 0, trust: bool = False, checked: object | None = None) -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
@@ -311,8 +314,8 @@ def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
     return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
 
 
-def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0,
-                 ext: dict | None = None, channels: str = "rgb") -> Tracker:
+def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
+                 threads: int = 0, ext: dict | None = None, channels: str = "rgb") -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
     'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
     overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
