@@ -123,3 +123,28 @@ def test_public_names_have_type_hints_and_docstrings():
             hints = typing.get_type_hints(func)
             params = [p for p in inspect.signature(func).parameters if p not in ("self", "args", "kwargs")]
             assert set(params) | {"return"} <= set(hints), (func.__qualname__, set(params) - set(hints))
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, f: t.initialize(f, [np.zeros((10, 10)), 1, 2, 3]),                   # an array where a number belongs
+    lambda t, f: t.initialize(f, {"box": np.zeros((6, 6))}),
+    lambda t, f: t.initialize(f, list(range(1000))),
+    lambda t, f: t.initialize_many(f, np.zeros((3, 3, 3))),
+    lambda t, f: t.initialize_many(f, [[np.zeros((5, 5)), 1, 2, 3]]),
+    lambda t, f: t.remove_target(np.zeros((4, 4))),
+])
+def test_errors_about_big_values_stay_one_short_line(tracker, clip, call):
+    tracker.initialize(clip[0], BOX)
+    with pytest.raises(DropTrackError) as err:
+        call(tracker, clip[0])
+    assert len(one_line(err)) < 300
+
+
+@pytest.mark.parametrize("bad", [np.zeros((5, 5)), "x" * 500])
+def test_bad_settings_are_one_short_line(tiny_ckpt, bad):
+    from droptrack import load_tracker
+
+    for kwargs in ({"device": bad}, {"threads": bad}, {"channels": bad}, {"ext": bad}):
+        with pytest.raises(DropTrackError) as err:
+            load_tracker(str(tiny_ckpt), **kwargs)
+        assert len(one_line(err)) < 300, kwargs

@@ -29,6 +29,13 @@ MIN_SIDE = 2   # the official crop drops the frame's last row and column where i
 PIL_MODES_WIDE = ("I", "F")   # 32-bit int / float PIL images (and 'I;16...'): no 8-bit reading of theirs is obvious
 
 
+def _brief(value: Any) -> str:
+    """repr of a caller's value on one line, cut to 80 characters (a NumPy array's repr spans lines, a list may be
+    long)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _from_tensor(frame) -> np.ndarray:
     """A torch tensor -> NumPy on the host (a view for CPU tensors)."""
     return frame.detach().cpu().numpy()
@@ -63,7 +70,8 @@ def check_channels(channels: str) -> bool:
     """The channel order of the caller's arrays and tensors, 'rgb' or 'bgr' (OpenCV's) -> whether it is BGR."""
     text = channels.strip().lower() if isinstance(channels, str) else None
     if text not in ("rgb", "bgr"):
-        raise InputError(f"channels={channels!r} must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture order)")
+        raise InputError(f"channels={_brief(channels)} must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture "
+                         "order)")
     return text == "bgr"
 
 
@@ -106,7 +114,7 @@ def as_box(box: BoxLike) -> list[float]:
     """One box -> four finite floats (x, y, w, h in pixels); its place in the frame is checked by
     `geometry.validate_init_box`."""
     if isinstance(box, (str, bytes)):
-        raise InputError(f"box {box!r} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
+        raise InputError(f"box {_brief(box)} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
     shape = getattr(box, "shape", None)
     if shape is not None and len(shape) != 1:
         raise InputError(f"box has shape {tuple(shape)}; pass one box of {BOX} (several: initialize_many with a list "
@@ -114,9 +122,9 @@ def as_box(box: BoxLike) -> list[float]:
     try:
         vals = [float(v) for v in box]
     except (TypeError, ValueError):
-        raise InputError(f"box {box!r} is not {BOX}") from None
+        raise InputError(f"box {_brief(box)} is not {BOX}") from None
     if len(vals) != 4:
-        raise InputError(f"box {vals} has {len(vals)} number{'' if len(vals) == 1 else 's'}; pass {BOX}")
+        raise InputError(f"box {_brief(vals)} has {len(vals)} number{'' if len(vals) == 1 else 's'}; pass {BOX}")
     if not all(math.isfinite(v) for v in vals):
         raise InputError(f"box {vals} is not finite (nan or inf); pass {BOX}")
     return vals
@@ -131,15 +139,16 @@ def as_boxes(boxes: BoxesLike) -> list[list[float]]:
     """Several boxes (a list of boxes or an (N, 4) array) -> lists of four floats; a lone box or none is an error."""
     shape = getattr(boxes, "shape", None)
     if isinstance(boxes, (str, bytes)) or (shape is not None and len(shape) != 2):
-        what = "one box" if shape is not None and tuple(shape) == (4,) else f"{boxes!r}"[:80]
+        what = "one box" if shape is not None and tuple(shape) == (4,) else _brief(boxes)
         raise InputError(f"boxes {what} is not a list of boxes; pass [box, ...] or an (N, 4) array of {BOX} "
                          "(one target: initialize(frame, box))")
     try:
         boxes = list(boxes)
     except TypeError:
-        raise InputError(f"boxes {boxes!r} is not a list of boxes; pass [box, ...], each {BOX}") from None
+        raise InputError(f"boxes {_brief(boxes)} is not a list of boxes; pass [box, ...], each {BOX}") from None
     if len(boxes) == 4 and all(_is_number(v) for v in boxes):
-        raise InputError(f"boxes {boxes} is one box, not a list of boxes; pass [box] (or initialize(frame, box))")
+        raise InputError(f"boxes {_brief(boxes)} is one box, not a list of boxes; pass [box] (or "
+                         "initialize(frame, box))")
     if not boxes:
         raise InputError(f"no boxes given; pass at least one box of {BOX}")
     return [as_box(b) for b in boxes]
@@ -156,7 +165,7 @@ def target_index(index: int, count: int) -> int:
     try:
         i = operator.index(index)
     except TypeError:
-        raise ArgumentTypeError(f"target index {index!r} must be an int (0-based, in initialisation order)"
+        raise ArgumentTypeError(f"target index {_brief(index)} must be an int (0-based, in initialisation order)"
                                 ) from None
     if not -count <= i < count:
         raise TargetIndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
@@ -168,12 +177,12 @@ def check_device(device: str) -> str:
     """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too) -> its lower-case form; one-line InputError otherwise."""
     text = str(device).strip().lower() if isinstance(device, str) else None
     if text is None or not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
-        raise InputError(f"device {device!r} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")
+        raise InputError(f"device {_brief(device)} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")
     return "cpu" if text.startswith("cpu") else text
 
 
 def check_threads(threads: int) -> int:
     """ONNX Runtime's thread count: an int >= 0 (0 = its default)."""
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-        raise InputError(f"threads={threads!r} must be an int >= 0 (0 = ONNX Runtime's default)")
+        raise InputError(f"threads={_brief(threads)} must be an int >= 0 (0 = ONNX Runtime's default)")
     return int(threads)

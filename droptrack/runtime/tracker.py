@@ -309,8 +309,8 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
 def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
     """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
     if overrides is not None and not isinstance(overrides, Mapping):
-        raise InputError(f"ext={overrides!r:.60} must be a dict of tracker-extension keys, e.g. {{'SIZE_LR': 0.6}} "
-                         "(or None: the model's own)")
+        raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
+                         "{'SIZE_LR': 0.6} (or None: the model's own)")
     return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
 
 
