@@ -148,3 +148,24 @@ def test_bad_settings_are_one_short_line(tiny_ckpt, bad):
         with pytest.raises(DropTrackError) as err:
             load_tracker(str(tiny_ckpt), **kwargs)
         assert len(one_line(err)) < 300, kwargs
+
+
+@pytest.mark.parametrize("make", [lambda p: __import__("droptrack").Tracker(p),
+                                  lambda p: __import__("droptrack").DeviceTracker(str(p)),
+                                  lambda p: __import__("droptrack").Tracker(None)])
+def test_a_tracker_built_on_a_path_instead_of_a_backend_points_to_load_tracker(tiny_ckpt, make):
+    with pytest.raises(DropTrackError) as err:
+        make(tiny_ckpt)
+    assert "load_tracker(path)" in one_line(err)
+
+
+def test_trackers_sharing_one_backend_keep_their_own_targets(tiny_ckpt, clip):
+    from droptrack import Tracker
+
+    alone = [run(build_tracker(str(tiny_ckpt), None, "cpu", pre="host"), clip, b) for b in (BOX, (10, 10, 24, 20))]
+    first = build_tracker(str(tiny_ckpt), None, "cpu", pre="host")
+    second = Tracker(first.backend)                                 # the README's way to share loaded weights
+    first.initialize(clip[0], BOX)
+    second.initialize(clip[0], (10, 10, 24, 20))
+    got = [[[*b, s] for b, s in (t.track(f),)][0] for f in clip[1:] for t in (first, second)]
+    assert got[0::2] == alone[0] and got[1::2] == alone[1]

@@ -44,6 +44,9 @@ class Tracker:
     `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
 
     def __init__(self, backend: Backend, ext: TrackerExt | None = None, channels: str = "rgb"):
+        if not isinstance(backend, Backend):
+            raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
+                             "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
         self.bgr = check_channels(channels)     # frames arrive in OpenCV's BGR order (flipped by a view)
         self.backend = backend
         m = backend.meta
