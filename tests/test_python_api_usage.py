@@ -169,3 +169,12 @@ def test_trackers_sharing_one_backend_keep_their_own_targets(tiny_ckpt, clip):
     second.initialize(clip[0], (10, 10, 24, 20))
     got = [[[*b, s] for b, s in (t.track(f),)][0] for f in clip[1:] for t in (first, second)]
     assert got[0::2] == alone[0] and got[1::2] == alone[1]
+
+
+@pytest.mark.parametrize("box", [(159.5, 119.5, 1, 1), (159.99, 10, 0.01, 5)])
+def test_a_box_on_the_frames_discarded_last_column_is_refused_on_host_and_device_alike(tiny_ckpt, clip, box):
+    for pre in ("host", "device"):                                  # dt run picks one or the other by machine
+        t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+        with pytest.raises(DropTrackError) as err:
+            t.initialize(clip[0], box)                              # its template would be zero padding only
+        assert "lies outside the 160x120 image" in one_line(err), pre

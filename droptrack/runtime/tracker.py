@@ -19,7 +19,7 @@ import numpy as np
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
-from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
+from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
@@ -100,6 +100,8 @@ class Tracker:
         m = self.meta
         frame = self.frame_in(frame)
         states = [validate_init_box(box, frame.shape[:2]) for box in as_boxes(boxes)]
+        for state in states:   # a template window on the discarded last row / column only: InputError, as on device
+            crop_view(frame, state, m.template_factor)
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
         self._started = True
