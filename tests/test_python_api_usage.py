@@ -178,3 +178,22 @@ def test_a_box_on_the_frames_discarded_last_column_is_refused_on_host_and_device
         with pytest.raises(DropTrackError) as err:
             t.initialize(clip[0], box)                              # its template would be zero padding only
         assert "lies outside the 160x120 image" in one_line(err), pre
+
+
+@pytest.mark.parametrize("kwargs", [{"artifact": 123}, {"artifact": b"model.onnx"}, {"artifact": ""},
+                                    {"config": {"MODEL": {}}}, {"config": 3}])
+def test_a_model_or_config_that_is_not_a_path_is_a_droptrack_error(kwargs):
+    from droptrack import load_tracker
+
+    with pytest.raises(DropTrackError) as err:
+        load_tracker(**kwargs)
+    assert "is not a file path" in one_line(err)
+
+
+def test_a_torch_device_is_taken_where_a_device_name_is(tiny_ckpt, clip):
+    from droptrack import load_tracker
+
+    named = run(load_tracker(str(tiny_ckpt), device="cpu"), clip)
+    assert run(load_tracker(str(tiny_ckpt), device=torch.device("cpu")), clip) == named
+    assert run(build_tracker(str(tiny_ckpt), None, torch.device("cpu"), pre="device"), clip) == \
+        run(build_tracker(str(tiny_ckpt), None, "cpu", pre="device"), clip)

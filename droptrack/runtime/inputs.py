@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 import re
 from typing import Any, Sequence, Union
 
@@ -173,8 +174,20 @@ def target_index(index: int, count: int) -> int:
     return i % count
 
 
+def check_path(value: str | os.PathLike | None, what: str, none: str) -> str | os.PathLike | None:
+    """A model or config given as a path (str or os.PathLike, not empty) or None (`none` says what None means);
+    a one-line InputError for anything else (an int, bytes, a dict: os.fspath's TypeError from deep inside)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if value is None or (isinstance(text, str) and text.strip()):
+        return value
+    raise InputError(f"{what}={_brief(value)} is not a file path; pass a str or pathlib.Path ({none})")
+
+
 def check_device(device: str) -> str:
-    """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too) -> its lower-case form; one-line InputError otherwise."""
+    """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too, or a torch.device) -> its lower-case form; one-line
+    InputError otherwise."""
+    if type(device).__module__.split(".")[0] == "torch":   # torch.device('cuda', 0) reads 'cuda:0'
+        device = str(device)
     text = str(device).strip().lower() if isinstance(device, str) else None
     if text is None or not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
         raise InputError(f"device {_brief(device)} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")

@@ -23,7 +23,7 @@ from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
-                                        check_threads, no_boxes, target_index)
+                                        check_path, check_threads, no_boxes, target_index)
 
 
 @dataclass
@@ -291,6 +291,8 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
     """
+    check_path(artifact, "artifact", "None: the embedded model")
+    check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
     device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
     if config is not None and kind != "torch":
         raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
