@@ -32,6 +32,18 @@ class InputError(DropTrackError):
     """Bad user input: init box, source, options."""
 
 
+class TrackerStateError(InputError, RuntimeError):
+    """A tracker call made out of order (track before initialize, every target removed, a foreign snapshot)."""
+
+
+class TargetIndexError(InputError, IndexError):
+    """A target index outside the tracked targets (`remove_target`)."""
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """A Python API argument of the wrong type (a float or text where an int index belongs, ...)."""
+
+
 class SourceError(DropTrackError):
     """A frame source that cannot be opened or stops delivering."""
 

@@ -75,8 +75,8 @@ class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
-                 ext: TrackerExt | None = None):
-        super().__init__(backend, ext)
+                 ext: TrackerExt | None = None, channels: str = "rgb"):
+        super().__init__(backend, ext, channels)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = hann2d_t(self.meta.feat_size, self.device)
@@ -104,7 +104,7 @@ class DeviceTracker(Tracker):
     def initialize_many(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Validate the init boxes (x,y,w,h pixels; one-line errors), crop and normalise the templates on the device."""
         m = self.meta
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         states = [validate_init_box(b, frame.shape[:2]) for b in as_boxes(boxes)]
         for s in states:  # host check of the crop (empty crops, boxes only touching the discarded border)
             sample_target(frame, s, m.template_factor, 1)
@@ -120,7 +120,7 @@ class DeviceTracker(Tracker):
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
         if no_boxes(boxes):
-            as_frame(frame)
+            self.frame_in(frame)
             return
         old_templates, old_states = self.templates, self.states_t
         old_memory = self.extensions.memory if self.extensions is not None else []
@@ -131,6 +131,11 @@ class DeviceTracker(Tracker):
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
             self._keep_memory(old_memory)
+
+    def close(self) -> None:
+        """`Tracker.close`, the states on the device too."""
+        self.states_t = None
+        super().close()
 
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """`Tracker.restore`, with the states also on the device."""

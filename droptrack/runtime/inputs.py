@@ -1,6 +1,7 @@
 """What the Python API takes from callers' code, checked and converted once at its entry points.
 
-Frames: RGB uint8 arrays of shape (H, W, 3) (OpenCV's BGR flipped with `bgr[:, :, ::-1]`). Also taken, converted
+Frames: RGB uint8 arrays of shape (H, W, 3) (OpenCV's BGR flipped with `bgr[:, :, ::-1]`, or declared with the
+tracker's `channels='bgr'`). Also taken, converted
 without guessing: grayscale (H, W) or (H, W, 1) (the channel repeated), RGBA (H, W, 4) (alpha dropped), PIL images
 (`.convert('RGB')`), torch tensors (H, W, C) on any device; any strides, read-only or not. Everything else (float,
 16-bit, bool, channels-first, a batch, a list) is one InputError naming the problem and the conversion to use.
@@ -13,12 +14,13 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 import re
 from typing import Any, Sequence, Union
 
 import numpy as np
 
-from droptrack.errors import InputError
+from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
 BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
@@ -26,6 +28,13 @@ FRAME = "an RGB uint8 array of shape (H, W, 3)"
 BOX = "four numbers x, y, w, h in pixels (top-left corner, width, height)"
 MIN_SIDE = 2   # the official crop drops the frame's last row and column where its window passes them
 PIL_MODES_WIDE = ("I", "F")   # 32-bit int / float PIL images (and 'I;16...'): no 8-bit reading of theirs is obvious
+
+
+def _brief(value: Any) -> str:
+    """repr of a caller's value on one line, cut to 80 characters (a NumPy array's repr spans lines, a list may be
+    long)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _from_tensor(frame) -> np.ndarray:
@@ -58,13 +67,23 @@ def _dtype_fix(dtype: np.dtype) -> str:
     return "convert it to 8 bits (values 0..255), e.g. frame.clip(0, 255).astype(np.uint8) if they already are"
 
 
-def as_frame(frame: np.ndarray | Any) -> np.ndarray:
-    """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise."""
+def check_channels(channels: str) -> bool:
+    """The channel order of the caller's arrays and tensors, 'rgb' or 'bgr' (OpenCV's) -> whether it is BGR."""
+    text = channels.strip().lower() if isinstance(channels, str) else None
+    if text not in ("rgb", "bgr"):
+        raise InputError(f"channels={_brief(channels)} must be 'rgb' or 'bgr' (OpenCV's cv2.imread / VideoCapture "
+                         "order)")
+    return text == "bgr"
+
+
+def as_frame(frame: np.ndarray | Any, bgr: bool = False) -> np.ndarray:
+    """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise. `bgr`: arrays
+    and tensors hold BGR / BGRA (OpenCV's order; a view flips them); PIL images are RGB whatever it says."""
     kind = type(frame).__module__.split(".")[0]
     if kind == "torch" and hasattr(frame, "detach"):
         frame = _from_tensor(frame)
     elif kind == "PIL" and hasattr(frame, "convert"):
-        frame = _from_pil(frame)
+        frame, bgr = _from_pil(frame), False
     if not isinstance(frame, np.ndarray):
         raise InputError(f"frame is a {type(frame).__name__}, not an image; pass {FRAME} (np.asarray(img) for a "
                          "PIL image, cv2.imread(...)[:, :, ::-1] for a file)")
@@ -87,6 +106,8 @@ def as_frame(frame: np.ndarray | Any) -> np.ndarray:
         return np.repeat(frame[:, :, None], 3, axis=2)
     if shape[2] == 1:
         return np.repeat(frame, 3, axis=2)
+    if bgr:
+        return frame[:, :, 2::-1]
     return frame[:, :, :3] if shape[2] == 4 else frame
 
 
@@ -94,7 +115,7 @@ def as_box(box: BoxLike) -> list[float]:
     """One box -> four finite floats (x, y, w, h in pixels); its place in the frame is checked by
     `geometry.validate_init_box`."""
     if isinstance(box, (str, bytes)):
-        raise InputError(f"box {box!r} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
+        raise InputError(f"box {_brief(box)} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
     shape = getattr(box, "shape", None)
     if shape is not None and len(shape) != 1:
         raise InputError(f"box has shape {tuple(shape)}; pass one box of {BOX} (several: initialize_many with a list "
@@ -102,9 +123,9 @@ def as_box(box: BoxLike) -> list[float]:
     try:
         vals = [float(v) for v in box]
     except (TypeError, ValueError):
-        raise InputError(f"box {box!r} is not {BOX}") from None
+        raise InputError(f"box {_brief(box)} is not {BOX}") from None
     if len(vals) != 4:
-        raise InputError(f"box {vals} has {len(vals)} number{'' if len(vals) == 1 else 's'}; pass {BOX}")
+        raise InputError(f"box {_brief(vals)} has {len(vals)} number{'' if len(vals) == 1 else 's'}; pass {BOX}")
     if not all(math.isfinite(v) for v in vals):
         raise InputError(f"box {vals} is not finite (nan or inf); pass {BOX}")
     return vals
@@ -119,15 +140,16 @@ def as_boxes(boxes: BoxesLike) -> list[list[float]]:
     """Several boxes (a list of boxes or an (N, 4) array) -> lists of four floats; a lone box or none is an error."""
     shape = getattr(boxes, "shape", None)
     if isinstance(boxes, (str, bytes)) or (shape is not None and len(shape) != 2):
-        what = "one box" if shape is not None and tuple(shape) == (4,) else f"{boxes!r}"[:80]
+        what = "one box" if shape is not None and tuple(shape) == (4,) else _brief(boxes)
         raise InputError(f"boxes {what} is not a list of boxes; pass [box, ...] or an (N, 4) array of {BOX} "
                          "(one target: initialize(frame, box))")
     try:
         boxes = list(boxes)
     except TypeError:
-        raise InputError(f"boxes {boxes!r} is not a list of boxes; pass [box, ...], each {BOX}") from None
+        raise InputError(f"boxes {_brief(boxes)} is not a list of boxes; pass [box, ...], each {BOX}") from None
     if len(boxes) == 4 and all(_is_number(v) for v in boxes):
-        raise InputError(f"boxes {boxes} is one box, not a list of boxes; pass [box] (or initialize(frame, box))")
+        raise InputError(f"boxes {_brief(boxes)} is one box, not a list of boxes; pass [box] (or "
+                         "initialize(frame, box))")
     if not boxes:
         raise InputError(f"no boxes given; pass at least one box of {BOX}")
     return [as_box(b) for b in boxes]
@@ -144,23 +166,36 @@ def target_index(index: int, count: int) -> int:
     try:
         i = operator.index(index)
     except TypeError:
-        raise TypeError(f"target index {index!r} must be an int (0-based, in initialisation order)") from None
+        raise ArgumentTypeError(f"target index {_brief(index)} must be an int (0-based, in initialisation order)"
+                                ) from None
     if not -count <= i < count:
-        raise IndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
+        raise TargetIndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
                          f"(0..{count - 1})" if count else f"target index {i}: no targets are tracked")
     return i % count
 
 
+def check_path(value: str | os.PathLike | None, what: str, none: str) -> str | os.PathLike | None:
+    """A model or config given as a path (str or os.PathLike, not empty) or None (`none` says what None means);
+    a one-line InputError for anything else (an int, bytes, a dict: os.fspath's TypeError from deep inside)."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if value is None or (isinstance(text, str) and text.strip()):
+        return value
+    raise InputError(f"{what}={_brief(value)} is not a file path; pass a str or pathlib.Path ({none})")
+
+
 def check_device(device: str) -> str:
-    """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too) -> its lower-case form; one-line InputError otherwise."""
+    """'cpu', 'cuda' or 'cuda:N' (any case, 'cpu:0' too, or a torch.device) -> its lower-case form; one-line
+    InputError otherwise."""
+    if type(device).__module__.split(".")[0] == "torch":   # torch.device('cuda', 0) reads 'cuda:0'
+        device = str(device)
     text = str(device).strip().lower() if isinstance(device, str) else None
     if text is None or not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
-        raise InputError(f"device {device!r} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")
+        raise InputError(f"device {_brief(device)} is not supported; pass device='cpu' or device='cuda' (or 'cuda:N')")
     return "cpu" if text.startswith("cpu") else text
 
 
 def check_threads(threads: int) -> int:
     """ONNX Runtime's thread count: an int >= 0 (0 = its default)."""
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-        raise InputError(f"threads={threads!r} must be an int >= 0 (0 = ONNX Runtime's default)")
+        raise InputError(f"threads={_brief(threads)} must be an int >= 0 (0 = ONNX Runtime's default)")
     return int(threads)

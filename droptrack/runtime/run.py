@@ -19,12 +19,13 @@ from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.checks import check_start, check_tracking_options, flat_target_note
-from droptrack.runtime.inputs import check_device
+from droptrack.runtime.inputs import check_channels, check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
 from droptrack.wording import counted
@@ -82,16 +83,14 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
-                  trust: bool = False, ext: dict | None = None):
+                  trust: bool = False, ext: dict | None = None, channels: str = "rgb") -> Tracker:
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
-    before any work starts)."""
-    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
-
-    device = check_device(device)   # 'CUDA' must not pick the host Tracker for a CUDA backend
+    before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames."""
+    device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
@@ -107,9 +106,9 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
 
     settings = tracker_ext(backend, ext)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend, settings)
+        return Tracker(backend, settings, channels)
 
-    return DeviceTracker(backend, device=device, ext=settings)
+    return DeviceTracker(backend, device=device, ext=settings, channels=channels)
 
 
 def _pre_used(tracker) -> str:

@@ -9,18 +9,21 @@ the crops and the state update only when the artifact's TEST keys or the caller'
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from os import PathLike
+from typing import Any
 
 import numpy as np
 
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
-from droptrack.errors import InputError
-from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, validate_init_box
+from droptrack.errors import InputError, TrackerStateError
+from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
-from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_device, check_threads,
-                                        no_boxes, target_index)
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
+                                        check_path, check_threads, no_boxes, target_index)
 
 
 @dataclass
@@ -37,9 +40,14 @@ class Tracker:
     Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
     x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
     a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
-    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official)."""
+    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official).
+    `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
 
-    def __init__(self, backend: Backend, ext: TrackerExt | None = None):
+    def __init__(self, backend: Backend, ext: TrackerExt | None = None, channels: str = "rgb"):
+        if not isinstance(backend, Backend):
+            raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
+                             "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
+        self.bgr = check_channels(channels)     # frames arrive in OpenCV's BGR order (flipped by a view)
         self.backend = backend
         m = backend.meta
         self.meta = m
@@ -54,9 +62,32 @@ class Tracker:
         self._frame = None                      # the frame being tracked (template refresh)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
         self._started = False                   # initialised once (removing every target leaves it started)
+        self._closed = False                    # close(): the backend is released, frames are refused
+
+    def close(self) -> None:
+        """Forget the targets and release the backend (its ONNX Runtime session or TensorRT engine); calls with a
+        frame afterwards are a TrackerStateError. A backend shared with other trackers is closed for them too."""
+        self.templates, self.states, self._frame, self._closed = None, [], None, True
+        if self.extensions is not None:
+            self.extensions.reset([])
+        self.backend.close()
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def frame_in(self, frame: np.ndarray) -> np.ndarray:
+        """The caller's frame (in the tracker's `channels` order) as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`);
+        a TrackerStateError once closed."""
+        if self._closed:
+            raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
+        return as_frame(frame, self.bgr)
 
     @property
     def num_targets(self) -> int:
+        """How many targets are tracked (0 before `initialize` and once every one was removed)."""
         return len(self.states)
 
     def initialize(self, frame: np.ndarray, box: BoxLike) -> None:
@@ -67,8 +98,10 @@ class Tracker:
         """Start tracking several targets in one RGB uint8 (H,W,3) frame (a list or (N,4) array of x,y,w,h boxes in
         pixels), tracked together in one batch; forgets earlier targets."""
         m = self.meta
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         states = [validate_init_box(box, frame.shape[:2]) for box in as_boxes(boxes)]
+        for state in states:   # a template window on the discarded last row / column only: InputError, as on device
+            crop_view(frame, state, m.template_factor)
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
         self._started = True
@@ -79,7 +112,7 @@ class Tracker:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
         and states (live selection); no boxes: nothing changes."""
         if no_boxes(boxes):
-            as_frame(frame)
+            self.frame_in(frame)
             return
         old_templates, old_states = self.templates, self.states
         old_memory = self.extensions.memory if self.extensions is not None else []
@@ -110,7 +143,7 @@ class Tracker:
     def track_timed(self, frame: np.ndarray) -> tuple[list[TrackResult], dict[str, float]]:
         """`track_many` plus the pre / infer / post times in ms (synced after each stage), for live stats."""
         t0 = time.perf_counter()
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         if not self._ready():
             return [], {"pre": 0.0, "infer": 0.0, "post": 0.0}
         search, aux = self.preprocess(frame)
@@ -194,8 +227,11 @@ class Tracker:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
         `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
         of a run resumed again must name them until the next refresh)."""
+        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
+            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
         if len(snap["states"]) != self.num_targets:
-            raise ValueError(f"snapshot of {len(snap['states'])} targets for {self.num_targets}")
+            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
+                                    "initialize_many with the snapshot's init boxes first")
         self.states = [[float(v) for v in s] for s in snap["states"]]
         if self.extensions is not None:
             self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
@@ -210,22 +246,22 @@ class Tracker:
                 self.templates = templates.astype(t.dtype)
 
     def _ready(self) -> bool:
-        """Whether there are targets to track; RuntimeError before the first `initialize`."""
+        """Whether there are targets to track; TrackerStateError before the first `initialize`."""
         if not self._started:
-            raise RuntimeError("call initialize(frame, box) (or initialize_many) before track()")
+            raise TrackerStateError("call initialize(frame, box) (or initialize_many) before track()")
         return self.num_targets > 0
 
     def track_many(self, frame: np.ndarray) -> list[TrackResult]:
         """Track every target in RGB uint8 (H,W,3) `frame` with one batched backend call: one TrackResult (box
         x,y,w,h in pixels, score) per target in initialisation order; [] once every target was removed."""
-        frame = as_frame(frame)
+        frame = self.frame_in(frame)
         if not self._ready():
             return []
         search, factors = self.preprocess(frame)
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
 
-    def search_templates(self):
+    def search_templates(self) -> np.ndarray | Any:
         """The template batch that goes with the search crops: each target's repeated for its crops (scale search)."""
         n = 1 if self.extensions is None else self.extensions.per_target
         if n == 1:
@@ -234,7 +270,7 @@ class Tracker:
             return self.templates.repeat_interleave(n, 0)
         return np.repeat(self.templates, n, axis=0)
 
-    def infer(self, search) -> dict:
+    def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
         return self.backend.infer(self.search_templates(), search)
 
@@ -242,19 +278,21 @@ class Tracker:
         """Track the (first) target in RGB uint8 (H,W,3) `frame`: its box (x,y,w,h floats, pixels) and peak score."""
         results = self.track_many(frame)
         if not results:
-            raise RuntimeError("no target left to track (all were removed); call initialize(frame, box) again")
+            raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
         r = results[0]
         return r.box, r.score
 
 
-def load_backend(artifact=None, config=None, device: str = "cpu", threads: int = 0, trust: bool = False,
-                 checked=None) -> Backend:
+def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
+                 threads: int = 0, trust: bool = False, checked: object | None = None) -> Backend:
     """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
     `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
     `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
     """
+    check_path(artifact, "artifact", "None: the embedded model")
+    check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
     device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
     if config is not None and kind != "torch":
         raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
@@ -277,13 +315,18 @@ def load_backend(artifact=None, config=None, device: str = "cpu", threads: int =
 
 def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
     """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
+                         "{'SIZE_LR': 0.6} (or None: the model's own)")
     return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
 
 
-def load_tracker(artifact=None, config=None, device: str = "cpu", threads: int = 0,
-                 ext: dict | None = None) -> Tracker:
+def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
+                 threads: int = 0, ext: dict | None = None, channels: str = "rgb") -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
-    'cuda[:N]'; frames RGB uint8 (H,W,3), boxes x,y,w,h in pixels. `ext` overrides the artifact's tracker-extension
-    keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it off)."""
+    'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
+    overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
+    off)."""
+    check_channels(channels)
     backend = load_backend(artifact, config, device, threads)
-    return Tracker(backend, tracker_ext(backend, ext))
+    return Tracker(backend, tracker_ext(backend, ext), channels)
