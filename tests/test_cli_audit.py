@@ -64,7 +64,7 @@ def test_export_next_commands_quote_paths(tmp_path):
     results = [ExportResult(n, out / n, p, "ok", 0.0) for n, p in (("model.onnx", "fp32"), ("model_fp16.onnx", "fp16"),
                                                                    ("model_fp16.engine", "fp16"))]
     run, bench, run_trt, bench_trt = (shlex.split(c) for c in next_commands(ExportReport(out, results)))
-    assert run == ["dt", "run", "VIDEO", "--model", str(out / "model.onnx")]
+    assert run == ["dt", "run", "VIDEO", "--model", str(out / "model.onnx"), "--init", "X,Y,W,H"]
     assert bench == ["dt", "bench", str(out / "model.onnx"), str(out / "model_fp16.onnx")]
     assert run_trt[4] == str(out / "model_fp16.engine") and bench_trt[2:] == [str(out / "model_fp16.engine"),
                                                                                "--device", "cuda"]

@@ -137,7 +137,7 @@ def test_synth_never_writes_over_another_dataset_or_set(tmp_path):
         load_bench_data("synthetic", str(mine), tmp_path / "out", 2, 3)
     assert (mine / "synth.json").read_text() == marker and not (mine / "synth_val_00002").exists()
     (got / "list.txt").write_bytes(b"\x9b\xff\x00seqA")       # binary garbage was a UnicodeDecodeError traceback
-    with pytest.raises(DatasetError, match="is missing"):
+    with pytest.raises(DatasetError, match="which is not a sequence folder of that split"):   # one line, named
         get_sequences("got10k", got, split="val")
     (mine / "synth.json").unlink()      # as a killed generation leaves it: not read (it may mix two runs) ...
     with pytest.raises(DatasetError, match="generation was interrupted"):
