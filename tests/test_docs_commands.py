@@ -14,7 +14,8 @@ from doc_commands import CHOICES, DOC_FILES, ROOT, _dt_words, command_tree, doc_
 from droptrack.cli import app
 
 TREE = command_tree()
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+SERVE_DOC = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")   # the README's dt serve section continues there
+README = (ROOT / "README.md").read_text(encoding="utf-8") + "\n" + SERVE_DOC
 
 
 def leaf(path: str) -> Any:
@@ -142,7 +143,7 @@ def test_readme_command_table_names_only_options_of_its_row():
 
 
 def test_readme_serve_section_names_only_serve_options():
-    section = README.split("## Watch and steer")[1].split("\n## ")[0]
+    section = README.split("## Watch and steer")[1].split("\n## ")[0] + SERVE_DOC
     section = re.sub(r"```.*?```", "", section, flags=re.S)
     spans = [s for s in re.findall(r"`([^`]+)`", section) if not re.match(r"(dt|ssh)\b", s)]
     named = {n for s in spans for n in re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", s)}

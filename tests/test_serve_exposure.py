@@ -252,7 +252,7 @@ def test_the_page_cookie_is_secure_when_the_page_came_over_https(session):
 
 
 def test_a_tls_proxy_on_another_host_gets_a_secure_cookie_when_forwarded_allow_ips_names_it(session, monkeypatch):
-    """The README's serve section: uvicorn takes X-Forwarded-Proto only from $FORWARDED_ALLOW_IPS (default: loopback),
+    """docs/serve.md: uvicorn takes X-Forwarded-Proto only from $FORWARDED_ALLOW_IPS (default: loopback),
     which dt serve's uvicorn settings leave in force; from a proxy that it names, the cookie is Secure."""
     from droptrack.serve.server import server_config
 
