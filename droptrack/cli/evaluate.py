@@ -68,9 +68,11 @@ def eval_(
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
                                   workers=workers, threads=threads, device=device, config=config, name=name,
                                   tracker=tracker, ext=ext, realtime=realtime)
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished sequences are saved; run the same command to resume", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
+        signum = getattr(exc, "signum", 2)
+        what = f"stopped by {exc}" if signum != 2 else "interrupted"
+        typer.echo(f"{what}: finished sequences are saved; run the same command to resume", err=True)
+        raise typer.Exit(128 + signum) from None
     console = Console()
     for line in summary_lines(result):   # paths (runs[old]/...) are neither rich markup nor wrapped
         console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
@@ -171,18 +173,23 @@ def bench(
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
     from droptrack.eval.bench_report import bench_table, next_command, summary_lines
 
+    from droptrack.train.stops import stop_signals
+
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
     try:
-        report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data, root=root,
-                                        reference=reference, max_auc_drop=max_auc_drop,
-                                        max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
-                                        sequences=sequences, frames=frames, device=device, config=config, init=init,
-                                        threads=threads, command=shlex.join(["dt", *sys.argv[1:]]), ext=ext,
-                                        resume=resume))
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: finished sequences are saved in {output}; run the same command with --resume to "
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit that keeps .lock
+            report = run_bench(BenchOptions(artifacts=list(artifacts or []), trackers=trackers, data=data,
+                                            root=root, reference=reference, max_auc_drop=max_auc_drop,
+                                            max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
+                                            sequences=sequences, frames=frames, device=device, config=config,
+                                            init=init, threads=threads, command=shlex.join(["dt", *sys.argv[1:]]),
+                                            ext=ext, resume=resume))
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        what = f"stopped by {exc}" if signum != 2 else "interrupted"
+        typer.echo(f"{what}: finished sequences are saved in {output}; run the same command with --resume to "
                    "continue", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + signum) from None
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     console.print(bench_table(report))
     for line in summary_lines(report):

@@ -9,6 +9,8 @@ tracked frames run before timing starts and are not counted.
 
 from __future__ import annotations
 
+import signal
+
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -70,8 +72,10 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
         base = done
         s = track_frames(_frames(seq, n), tracker, [list(seq.boxes[0])], max_frames=n, lost_threshold=0.0,
                          on_frame=lambda sm: on_frame(base + max(sm.frames - 1, 0)), record_times=True)
-        if s.interrupted:
-            raise KeyboardInterrupt
+        if s.interrupted:   # a SIGTERM stays one (dt bench exits 143 with its line, not 130)
+            from droptrack.train.stops import Stopped
+
+            raise Stopped(s.signal) if s.signal not in (None, signal.SIGINT) else KeyboardInterrupt
         done += s.tracked
         summaries.append(s)
     return summaries

@@ -293,7 +293,9 @@ class sigterm_as_interrupt:
 
     @staticmethod
     def _handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        from droptrack.train.stops import Stopped
+
+        raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143, not 130
 
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
