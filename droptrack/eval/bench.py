@@ -33,7 +33,7 @@ from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_options, row_names
-from droptrack.eval.bench_reference import Reference, parity, resolve_references
+from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_resume, evaluate_row,
                                        gates, probe_row, resume_notes, sequence_auc)
@@ -131,7 +131,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float) -> BenchReport:
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
     _time_rows(rows, data, opts)
     seqs = _track_references(refs, rows, data, opts)
-    notes: list[str] = []
+    notes: list[str] = mismatch_notes(rows)
     for row in (r for r in rows if r.ok):
         ref = row.reference
         try:

@@ -118,6 +118,20 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
     return list(refs.values())
 
 
+def mismatch_notes(rows: list[Any]) -> list[str]:
+    """One note per ONNX/engine row compared with a --reference other than the checkpoint its metadata names: its
+    ΔAUC and divergence then measure two different models, not the export."""
+    notes = []
+    for row in rows:
+        ref, sha = row.reference, row.checkpoint_sha256
+        if ref is not None and sha and row.format != "torch" and sha != ref.sha256:
+            notes.append(f"{row.name}: exported from another checkpoint (sha256 {sha[:12]}...) than the reference "
+                         f"{Path(ref.artifact).name} (sha256 {ref.sha256[:12]}...): its ΔAUC and divergence compare two "
+                         "models, not the export; pass the checkpoint it was exported from as --reference, or drop "
+                         "--reference")
+    return notes
+
+
 def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
     """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
     against its reference's."""
