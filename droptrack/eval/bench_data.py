@@ -135,6 +135,13 @@ def check_synth_size(sequences: int | None, frames: int | None) -> None:
             check_value(option, value, Rule(int, hi=hi))
 
 
+def check_cut(sequences: int | None, frames: int | None) -> None:
+    """--sequences N >= 1 and --frames M >= 2 (init + one tracked frame), for every kind of data (None: not given)."""
+    for opt, v, lo in (("--sequences", sequences, 1), ("--frames", frames, 2)):
+        if v is not None and v < lo:
+            raise InputError(f"{opt} {v} is too small; use at least {lo}")
+
+
 def data_kind(spec: str, option: str = "--data") -> str:
     """'synthetic', 'video', 'folder' or 'dataset' for a --data spec (nothing is read); anything else is a one-line
     error naming `option`."""
@@ -173,9 +180,7 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
                     frames: int | None = None, init: str | None = None, how: str | None = "--root DIR") -> BenchData:
     """Read, cut (--sequences / --frames) and check the benchmark frames (`how`: the caller's way to give a
     dataset's root, named when there is none; None where it has none, as dt export --val)."""
-    for opt, v in (("--sequences", sequences), ("--frames", frames)):
-        if v is not None and v < (1 if opt == "--sequences" else 2):
-            raise InputError(f"{opt} {v} is too small; use at least {1 if opt == '--sequences' else 2}")
+    check_cut(sequences, frames)
     kind, tag, seqs = _read(spec, root, output_dir, sequences, frames, how)
     seqs = [_truncate(s, frames) for s in (seqs[:sequences] if sequences else seqs)]
     if not seqs:
