@@ -68,6 +68,7 @@ def check_options(opts: BenchOptions) -> None:
                          f"{opts.data} is a {kind} and is read as it is: drop --root")
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
         check_artifact(str(artifact))
+    check_distinct(opts.artifacts)
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
@@ -96,6 +97,18 @@ def check_options(opts: BenchOptions) -> None:
         from droptrack.runtime.run import resolve_device
 
         opts.device = resolve_device(opts.device, None)
+
+
+def check_distinct(artifacts: list[str]) -> None:
+    """Each artifact once: the same file twice (also by another path or a link) was loaded, timed and tracked twice,
+    as two rows with the same numbers."""
+    from droptrack.paths import same_file
+
+    for i, a in enumerate(artifacts):
+        twin = next((b for b in artifacts[:i] if same_file(a, b)), None)
+        if twin is not None:
+            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same file)"
+            raise InputError(f"{shown} is given twice; pass each artifact once")
 
 
 def check_row_folders(opts: BenchOptions) -> None:
