@@ -204,7 +204,7 @@ def summary_lines(report: Any) -> list[str]:
 
 def next_command(report: Any) -> str | None:
     """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
-    (else VIDEO), with the bench's device, config, threads (unless oversubscribed) and tracker-extension options;
+    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed) and tracker-extension options;
     None when no artifact passed."""
     import shlex
 
@@ -216,9 +216,10 @@ def next_command(report: Any) -> str | None:
         return None
     best, o = max(ok, key=lambda r: r.latency.fps), report.options
     threads = o.threads if o.threads and not plan_threads(o.threads).oversubscribed else None
-    video = report.data.kind == "video"   # its first box too; else dt run asks for one
+    video = report.data.kind == "video"   # its first box too; else placeholders for both (as dt export's): without
+    # --init, dt run on a machine without a display stops at the box
     source = [report.data.name, "--init", ",".join(f"{v:g}" for v in report.data.sequences[0].boxes[0])] if video \
-        else ["VIDEO"]
+        else ["VIDEO", "--init", "X,Y,W,H"]
     argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
             *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
             *option_args(o.ext)]

@@ -1,0 +1,20 @@
+"""dt bench's closing `next: dt run ...` line on data that is not one video names --init X,Y,W,H next to VIDEO, as
+dt export's does: without --init, dt run on a machine without a display stops at the box."""
+
+from __future__ import annotations
+
+import shlex
+
+from helpers import cli
+
+from droptrack.data import generate_synth
+
+
+def test_next_command_after_a_synthetic_bench_names_init(tiny_ckpt, tmp_path):
+    synth = generate_synth(tmp_path / "my synth", sequences=1, frames=4, seed=0, size=(160, 120), split="val")
+    res = cli("bench", tiny_ckpt, "--data", synth, "--threads", "1", "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1, res.output
+    assert shlex.split(nxt[0][len("next: "):]) == ["dt", "run", "VIDEO", "--init", "X,Y,W,H", "--model",
+                                                   str(tiny_ckpt), "--device", "cpu", "--threads", "1"]
