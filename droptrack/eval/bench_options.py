@@ -113,10 +113,18 @@ def check_distinct(artifacts: list[str]) -> None:
 
 def check_row_folders(opts: BenchOptions) -> None:
     """OUTPUT/results and each row's folder in it are folders (or not there yet): a file there failed the row after
-    the reference had run (a FileExistsError, exit 1)."""
+    the reference had run (a FileExistsError, exit 1); no input lies in OUTPUT/results (a row folder is deleted when
+    a bench is run again)."""
     import os
 
     results = Path(opts.output_dir) / "results"
+    real = os.path.realpath(os.path.expanduser(str(results)))
+    for label, src in [*(("artifact", a) for a in opts.artifacts), ("--reference", opts.reference),
+                       ("--data", opts.data), ("--root", opts.root)]:
+        where = os.path.realpath(os.path.expanduser(str(src))) if src is not None else ""
+        if src is not None and os.path.exists(where) and (where + os.sep).startswith(real + os.sep):
+            raise InputError(f"{label} '{src}' is inside '{results}', whose row folders dt bench replaces on the "
+                             "next run; move it out of there, or pass another --output")
     names = [*row_names([str(a) for a in opts.artifacts]), *opts.trackers, *(f"opencv_{t}" for t in opts.trackers)]
     for path in (results, *(results / n for n in names)):
         if os.path.lexists(path) and not path.is_dir():
