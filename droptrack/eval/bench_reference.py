@@ -126,9 +126,9 @@ def mismatch_notes(rows: list[Any]) -> list[str]:
         ref, sha = row.reference, row.checkpoint_sha256
         if ref is not None and sha and row.format != "torch" and sha != ref.sha256:
             notes.append(f"{row.name}: exported from another checkpoint (sha256 {sha[:12]}...) than the reference "
-                         f"{Path(ref.artifact).name} (sha256 {ref.sha256[:12]}...): its ΔAUC and divergence compare two "
-                         "models, not the export; pass the checkpoint it was exported from as --reference, or drop "
-                         "--reference")
+                         f"{Path(ref.artifact).name} (sha256 {ref.sha256[:12]}...): its ΔAUC and divergence compare "
+                         "two models, not the export; pass the checkpoint it was exported from as --reference, or "
+                         "drop --reference")
     return notes
 
 

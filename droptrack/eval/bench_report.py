@@ -204,8 +204,8 @@ def summary_lines(report: Any) -> list[str]:
 
 def next_command(report: Any) -> str | None:
     """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
-    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed) and tracker-extension options;
-    None when no artifact passed."""
+    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed) and
+    tracker-extension options; None when no artifact passed."""
     import shlex
 
     from droptrack.engine.threads import plan_threads
