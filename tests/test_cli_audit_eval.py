@@ -113,7 +113,7 @@ def test_eval_prints_a_next_command_that_runs(tiny_ckpt, tmp_path, monkeypatch):
     argv = shlex.split(nxt[0][len("next: "):])
     assert argv[:2] == ["dt", "analyze"]
     again = runner.invoke(app, argv[1:])
-    assert again.exit_code == 0 and "1/1 sequences" in again.output, again.output
+    assert again.exit_code == 0 and "1/1 sequence" in again.output and "1/1 sequences" not in again.output, again.output
 
 
 def test_eval_video_without_ground_truth(tiny_ckpt, tmp_path, video):
