@@ -58,7 +58,9 @@ def _scratch_file() -> int:
 def quiet_decoding() -> Iterator[list[str]]:
     """Around one decode: fd 2 goes to a scratch file; on exit the decoder's lines (DECODER_LINE) are in the
     yielded list and every other byte written meanwhile is written to stderr, in order. Without an fd 2 (or a
-    scratch file) it leaves stderr alone."""
+    scratch file) it leaves stderr alone. Not covered: another thread's write whose system call began before fd 2
+    is given back and ends after the scratch file's last read is lost (a window of microseconds per decode; a
+    progress bar's refresh at worst)."""
     said: list[str] = []
     with _FD2, contextlib.ExitStack() as stack:
         try:
