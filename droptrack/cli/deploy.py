@@ -28,8 +28,9 @@ def export_(
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
     precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
                                         "(same as --fp16 / --int8)."),
-    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos or "
-                                        "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k)."),
+    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos, "
+                                        "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k), or a folder of frames / "
+                                        "a video with its ground truth."),
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
     calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
                                      "entropy."),
