@@ -293,7 +293,7 @@ def _bisect(order: list[str], ev: Evaluator, res: SearchResult) -> list[str]:
 
 def kept_cost(cost_ms: dict[str, float], group: str) -> str:
     """'+0.12 ms' for a timed kept group; 'not timed' past the first COSTS_TIMED (each costs a graph and a timing)."""
-    return f"{cost_ms[group]:+.2f} ms" if group in cost_ms else "not timed"
+    return f"{round(cost_ms[group], 2) + 0.0:+.2f} ms" if group in cost_ms else "not timed"   # no '-0.00 ms'
 
 
 def _costs(res: SearchResult, ev: Evaluator, kept: list[str], final: Path) -> None:
@@ -303,4 +303,4 @@ def _costs(res: SearchResult, ev: Evaluator, kept: list[str], final: Path) -> No
         paths[g] = ev.path([o for o in kept if o != g])
     med = time_graphs(paths, ev.pairs[0][0])
     res.latency_ms = {k: round(med[k], 3) for k in ("fp32", "int8_all", "result")}
-    res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:COSTS_TIMED]}
+    res.cost_ms = {g: round(med["result"] - med[g], 3) + 0.0 for g in kept[:COSTS_TIMED]}   # + 0.0: no -0.0
