@@ -32,8 +32,8 @@ def export_(
                                         "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k), or a folder of frames / "
                                         "a video with its ground truth."),
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
-    calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
-                                     "entropy."),
+    calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration of the TensorRT graph: "
+                                     "minmax | percentile | entropy (ONNX Runtime's graph is dynamic, uncalibrated)."),
     int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
                                         "tracking diverge in FP16/FP32, chosen on validation sequences."),

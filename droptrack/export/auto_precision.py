@@ -30,7 +30,7 @@ import numpy as np
 
 from droptrack.errors import ExportError, room_checked
 from droptrack.export.divergence import Evaluator
-from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, Int8Recipe
+from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, ORT_SETTINGS, Int8Recipe
 
 DEFAULT_MAX_DIVERGENCE = 0.03
 VAL_SEED = 1                  # the synthetic validation set; dt bench's set is seed 0, reports use held-out seeds
@@ -102,6 +102,13 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
                                        ("--auto-precision", o.auto_precision)) if on]
         if given:
             raise ExportError(f"{', '.join(given)} only used with --int8; add --int8 or drop them")
+    elif "trt" not in o.targets and ORT_SETTINGS.mode == "dynamic":   # ORT's graph takes its ranges per inference
+        given = [flag for flag, on in (("--calib", calib is not None and not o.auto_precision),   # search: timing
+                                       ("--calib-method", o.method != d.method)) if on]
+        if given:
+            raise ExportError(f"{', '.join(given)} calibrate the TensorRT INT8 graph; --int8-target ort writes ONNX "
+                              "Runtime's dynamic INT8 graph (ranges per inference, no calibration): drop them or add "
+                              "trt to --int8-target")
     if search and not o.auto_precision:
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
 
