@@ -71,12 +71,15 @@ class Int8Options:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
+        if self.auto_precision and self.val is not None and self.val_sequences != VAL_SEQUENCES:
+            raise ExportError(f"--val-sequences sizes the synthetic validation set, and --val {self.val} is used as "
+                              "it is; drop --val-sequences (or --val)")
         if self.auto_precision and self.val is not None:
             from droptrack.eval.bench_data import data_kind, load_bench_data
 
             if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
                 data = load_bench_data(self.val, None, Path("."), None, self.val_frames, how=None)
-                check_val_size(len(data.sequences), self.max_divergence)
+                check_val_size(len(data.sequences), self.max_divergence, self.val)
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:
@@ -113,14 +116,16 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
 
 
-def check_val_size(n: int, max_divergence: float) -> None:
-    """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed."""
+def check_val_size(n: int, max_divergence: float, val: str | None = None) -> None:
+    """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed (`val`:
+    the --val set they came from; None: the synthetic one, sized by --val-sequences)."""
     need = needed_sequences(max_divergence)
     if n < need:
         share = f" (one lost sequence would be {1 / n:.1%})" if n > 0 else ""
+        fix = f"pass --val-sequences {need}" if val is None else f"give --val a set of {need}+ sequences"
         raise ExportError(f"--auto-precision needs at least {need} validation sequences to measure a "
-                          f"{max_divergence:.1%} divergence limit{share}; "
-                          f"got {n}: pass --val-sequences {need} or a larger --val set")
+                          f"{max_divergence:.1%} divergence limit{share}; got {n}"
+                          f"{'' if val is None else f' in --val {val}'}: {fix} or raise --max-divergence")
 
 
 @dataclass
@@ -186,7 +191,7 @@ def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
     from droptrack.eval.bench_data import load_bench_data
 
     data = load_bench_data(options.val, None, cache, None, options.val_frames, how=None)
-    check_val_size(len(data.sequences), options.max_divergence)
+    check_val_size(len(data.sequences), options.max_divergence, options.val)
     return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
 
 
