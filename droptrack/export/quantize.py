@@ -241,6 +241,8 @@ def to_trt_base(model, keep_fp32: Sequence[str] = ()):
     prune_opsets(model)
     if next(o.version for o in model.opset_import if (o.domain or "") == "") < TRT_OPSET:
         model = version_converter.convert_version(model, TRT_OPSET)
+    else:   # the quantizer's value_info, which the converter rewrites, misleads the FP16 cast placement
+        del model.graph.value_info[:]
     return fp16_model(model, keep_fp32=keep_fp32)
 
 
