@@ -20,3 +20,16 @@ def test_int8_trt_graph_at_opset_19(tiny, tmp_path, opset):
     graph = onnx.load(str(out / "model_int8_trt.onnx"))
     assert next(o.version for o in graph.opset_import if (o.domain or "") == "") == opset
     assert any(n.op_type == "QuantizeLinear" for n in graph.graph.node)
+
+
+@pytest.mark.parametrize("opset", [21, 23])
+def test_int8_trt_past_opset_20_refused_before_export(tmp_path, opset):
+    from helpers import cli, one_line_error
+
+    from droptrack.export.onnx import max_opset
+
+    if max_opset() < opset:
+        pytest.skip(f"this torch exports at most opset {max_opset()}")
+    out = tmp_path / "deploy"
+    line = one_line_error(cli("export", "--opset", opset, "--int8", "-o", out))
+    assert f"works up to --opset 20, got {opset}" in line and not out.exists()
