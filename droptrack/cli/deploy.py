@@ -19,7 +19,7 @@ def export_(
                                          "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
                                          "TEST keys such as CROP_GRID for the graphs' metadata)."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset: 17 (LayerNormalization) up to the newest the "
-                                                  "installed torch exports."),
+                                                  "installed torch exports (at most 20 with --int8's trt target)."),
     output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder (not used with an .onnx "
                                                                            "CHECKPOINT: its engine goes next to it).",
                                                                            readable=False),
