@@ -19,7 +19,7 @@ def export_(
                                          "checkpoint; for a dt train checkpoint it replaces the saved one (e.g. "
                                          "TEST keys such as CROP_GRID for the graphs' metadata)."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset: 17 (LayerNormalization) up to the newest the "
-                                                  "installed torch exports."),
+                                                  "installed torch exports (at most 20 with --int8's trt target)."),
     output: Path = typer.Option(Path("out/export"), "--output", "-o", help="Output folder (not used with an .onnx "
                                                                            "CHECKPOINT: its engine goes next to it).",
                                                                            readable=False),
@@ -28,11 +28,12 @@ def export_(
                               "symmetric Q/DQ on FP16) and model_int8_ort.onnx (ONNX Runtime CPU: U8S8)."),
     precision: list[str] = typer.Option([], "--precision", help="fp32 | fp16 | int8, comma-separated or repeated "
                                         "(same as --fp16 / --int8)."),
-    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos or "
-                                        "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k)."),
+    calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos, "
+                                        "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k), or a folder of frames / "
+                                        "a video with its ground truth."),
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
-    calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration: minmax | percentile | "
-                                     "entropy."),
+    calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration of the TensorRT graph: "
+                                     "minmax | percentile | entropy (ONNX Runtime's graph is dynamic, uncalibrated)."),
     int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
                                         "tracking diverge in FP16/FP32, chosen on validation sequences."),

@@ -30,7 +30,7 @@ import numpy as np
 
 from droptrack.errors import ExportError, room_checked
 from droptrack.export.divergence import Evaluator
-from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, Int8Recipe
+from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, ORT_SETTINGS, Int8Recipe
 
 DEFAULT_MAX_DIVERGENCE = 0.03
 VAL_SEED = 1                  # the synthetic validation set; dt bench's set is seed 0, reports use held-out seeds
@@ -71,12 +71,15 @@ class Int8Options:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
+        if self.auto_precision and self.val is not None and self.val_sequences != VAL_SEQUENCES:
+            raise ExportError(f"--val-sequences sizes the synthetic validation set, and --val {self.val} is used as "
+                              "it is; drop --val-sequences (or --val)")
         if self.auto_precision and self.val is not None:
             from droptrack.eval.bench_data import data_kind, load_bench_data
 
             if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
                 data = load_bench_data(self.val, None, Path("."), None, self.val_frames, how=None)
-                check_val_size(len(data.sequences), self.max_divergence)
+                check_val_size(len(data.sequences), self.max_divergence, self.val)
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:
@@ -102,18 +105,27 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
                                        ("--auto-precision", o.auto_precision)) if on]
         if given:
             raise ExportError(f"{', '.join(given)} only used with --int8; add --int8 or drop them")
+    elif "trt" not in o.targets and ORT_SETTINGS.mode == "dynamic":   # ORT's graph takes its ranges per inference
+        given = [flag for flag, on in (("--calib", calib is not None and not o.auto_precision),   # search: timing
+                                       ("--calib-method", o.method != d.method)) if on]
+        if given:
+            raise ExportError(f"{', '.join(given)} calibrate the TensorRT INT8 graph; --int8-target ort writes ONNX "
+                              "Runtime's dynamic INT8 graph (ranges per inference, no calibration): drop them or add "
+                              "trt to --int8-target")
     if search and not o.auto_precision:
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
 
 
-def check_val_size(n: int, max_divergence: float) -> None:
-    """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed."""
+def check_val_size(n: int, max_divergence: float, val: str | None = None) -> None:
+    """Too few validation sequences to measure the limit -> one-line ExportError saying how many are needed (`val`:
+    the --val set they came from; None: the synthetic one, sized by --val-sequences)."""
     need = needed_sequences(max_divergence)
     if n < need:
         share = f" (one lost sequence would be {1 / n:.1%})" if n > 0 else ""
+        fix = f"pass --val-sequences {need}" if val is None else f"give --val a set of {need}+ sequences"
         raise ExportError(f"--auto-precision needs at least {need} validation sequences to measure a "
-                          f"{max_divergence:.1%} divergence limit{share}; "
-                          f"got {n}: pass --val-sequences {need} or a larger --val set")
+                          f"{max_divergence:.1%} divergence limit{share}; got {n}"
+                          f"{'' if val is None else f' in --val {val}'}: {fix} or raise --max-divergence")
 
 
 @dataclass
@@ -179,7 +191,7 @@ def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
     from droptrack.eval.bench_data import load_bench_data
 
     data = load_bench_data(options.val, None, cache, None, options.val_frames, how=None)
-    check_val_size(len(data.sequences), options.max_divergence)
+    check_val_size(len(data.sequences), options.max_divergence, options.val)
     return data.sequences, f"{options.val}, {len(data.sequences)} sequences"
 
 
@@ -293,7 +305,7 @@ def _bisect(order: list[str], ev: Evaluator, res: SearchResult) -> list[str]:
 
 def kept_cost(cost_ms: dict[str, float], group: str) -> str:
     """'+0.12 ms' for a timed kept group; 'not timed' past the first COSTS_TIMED (each costs a graph and a timing)."""
-    return f"{cost_ms[group]:+.2f} ms" if group in cost_ms else "not timed"
+    return f"{round(cost_ms[group], 2) + 0.0:+.2f} ms" if group in cost_ms else "not timed"   # no '-0.00 ms'
 
 
 def _costs(res: SearchResult, ev: Evaluator, kept: list[str], final: Path) -> None:
@@ -303,4 +315,4 @@ def _costs(res: SearchResult, ev: Evaluator, kept: list[str], final: Path) -> No
         paths[g] = ev.path([o for o in kept if o != g])
     med = time_graphs(paths, ev.pairs[0][0])
     res.latency_ms = {k: round(med[k], 3) for k in ("fp32", "int8_all", "result")}
-    res.cost_ms = {g: round(med["result"] - med[g], 3) for g in kept[:COSTS_TIMED]}
+    res.cost_ms = {g: round(med["result"] - med[g], 3) + 0.0 for g in kept[:COSTS_TIMED]}   # + 0.0: no -0.0

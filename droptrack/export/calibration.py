@@ -4,6 +4,7 @@ Sources (`--calib DATA`):
   synth          (default) a small synthetic real-photo set from droptrack.data.synth, generated in a temp folder
   photos         crops of scikit-image's bundled photos with random boxes and motion (no dataset needed)
   NAME[:ROOT]    a dataset known to droptrack.data.get_sequences (root from ROOT or DT_DATA_<NAME>)
+  PATH           a folder of frames or a video with its ground truth: read as folder:PATH or video:PATH
 A pair is what the tracker sees: the template around the box of a sequence's first frame and the search region of
 a later frame j cropped around a jittered box of frame j-1 (the tracker's previous state, near the target).
 """
@@ -100,18 +101,43 @@ def _synth_sequences(folder: Path, n: int) -> list:
     return get_sequences("synth", folder, split="train")
 
 
-def check_calib_source(source: str | None) -> None:
-    """--calib is photos, synth or NAME[:ROOT] of a known dataset whose root exists and lists sequences where
-    calibration reads them (checked before any export: an empty or mis-split root failed after the FP32 export)."""
+def calib_spec(source: str | None) -> str:
+    """The --calib spec as NAME[:ROOT]: an existing folder or video path is read as folder:PATH or video:PATH (as a
+    dataset name it was 'unknown dataset'); a path that does not exist -> one-line ExportError."""
+    from droptrack.data.registry import DATASETS
+
     src = (source or "synth").strip()
+    if src in ("photos", "synth") or src.partition(":")[0].strip().lower().replace("-", "") in DATASETS:
+        return src
+    path = Path(src).expanduser()
+    if path.is_dir():
+        return f"folder:{src}"
+    if path.is_file():
+        return f"video:{src}"
+    if "/" in src or "\\" in src or src.startswith((".", "~")):
+        raise ExportError(f"--calib {src}: no such file or folder; pass an existing folder of frames, a video, a "
+                          "dataset NAME[:ROOT], photos or synth")
+    return src
+
+
+def check_calib_source(source: str | None) -> None:
+    """--calib is photos, synth, a folder / video, or NAME[:ROOT] of a known dataset whose root exists and lists
+    sequences with ground truth where calibration reads them (checked before any export: an empty or mis-split
+    root, or a video without boxes, failed after the FP32 export)."""
+    src = calib_spec(source)
     if src not in ("photos", "synth"):
         from droptrack.data.registry import canonical, resolve_root
 
         name, _, root = src.partition(":")
         resolve_root(canonical(name)[0], root or None, f"--calib {name}:DIR")
-        if not _dataset_sequences(src):
+        seqs = _dataset_sequences(src)
+        if not seqs:
             raise ExportError(f"--calib {src} has no sequences; point it at a dataset root with frames, or use "
                               "--calib synth (the default)")
+        if not any(len(s) >= 2 and int(s.valid().sum()) >= 2 for s in seqs):
+            raise ExportError(f"--calib {src} has no sequence with ground-truth boxes on 2+ frames (calibration "
+                              "crops around the target); add its ground truth (e.g. clip.txt beside clip.mp4, one "
+                              "x,y,w,h line per frame) or use --calib synth (the default)")
 
 
 def _dataset_sequences(src: str) -> list:
@@ -129,7 +155,7 @@ def _dataset_sequences(src: str) -> list:
 def calibration_pairs(meta: ArtifactMeta, source: str | None, n: int, seed: int = 0) -> tuple[list[InputPair], str]:
     """(pairs, description of the source actually used); too few pairs -> ExportError."""
     check_pair_count(n)
-    src = (source or "synth").strip()
+    src = calib_spec(source)
     if src == "photos":
         pairs, used = photo_pairs(meta, n, seed), "scikit-image photo crops"
     elif src == "synth":

@@ -22,6 +22,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.calibration import check_calib_source, check_pair_count
     from droptrack.export.onnx import check_opset
     from droptrack.export.precision import check_keep_patterns
+    from droptrack.export.quantize import TRT_INT8_MAX_OPSET
     from droptrack.export.tensorrt import check_engine_options
     from droptrack.model.checkpoint import check_checkpoint_path
     from droptrack.paths import check_output_dir, same_file
@@ -36,6 +37,10 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError("--keep-fp32 applies to the FP16 graph and the TensorRT INT8 graph's FP16 base; add --fp16 "
                           "or --int8 (with the trt target)")
     check_unused_int8_options(precs, calib, calib_pairs, int8_options)
+    if trt_int8 and opset > TRT_INT8_MAX_OPSET:
+        raise ExportError(f"--int8 (trt target) works up to --opset {TRT_INT8_MAX_OPSET}, got {opset} (the quantizer's "
+                          "zero points do not fit opset 21's QuantizeLinear); pass --opset 17 (the default), or "
+                          "--int8-target ort")
     if engine and "int8" in precs and "fp16" not in precs and not trt_int8:   # else it built nothing, silently
         raise ExportError("--engine builds TensorRT engines, and --int8-target ort writes only ONNX Runtime's CPU "
                           "graph; add trt to --int8-target (or --fp16), or drop --engine")

@@ -256,12 +256,14 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     results = []
     for target in options.targets:
         recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
-        notes = []
+        notes, report = [], fp32_path.parent / f"auto_precision_{target}.json"
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)
             notes = search.notes()
-            atomic_write_json(fp32_path.parent / f"auto_precision_{target}.json", search.to_dict())
+            atomic_write_json(report, search.to_dict())
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)
+        if not options.auto_precision:   # an earlier search's kept groups are not this graph's
+            report.unlink(missing_ok=True)
         res.notes += notes
         results.append(res)
     return results

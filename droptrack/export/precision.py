@@ -123,6 +123,17 @@ def check_keep_patterns(patterns: Sequence[str]) -> None:
                               "'/box_head/' or --keep-fp32 'blocks\\.0/'") from None
 
 
+def closest_part(pattern: str, names: Sequence[str]) -> str | None:
+    """The '/'-separated part of a node name nearest a pattern that matched nothing (a misspelt 'box_haed' ->
+    'box_head'), read as plain text without its slashes and escapes; None when nothing is close."""
+    import difflib
+
+    core = pattern.replace("\\", "").strip("/^$")
+    parts = sorted({part for n in names for part in n.split("/") if part})
+    near = difflib.get_close_matches(core, parts, n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
 def fp32_nodes(model, patterns: Sequence[str]) -> list[str]:
     """Nodes whose name a `--keep-fp32` pattern (a regular expression, searched) matches; a pattern that matches
     no node -> one-line ExportError naming what node names look like."""
@@ -135,7 +146,10 @@ def fp32_nodes(model, patterns: Sequence[str]) -> list[str]:
         hit = {n for n in names if re.search(p, n)}
         if not hit:
             example = next((n for n in names if "/blocks." in n), names[0] if names else "")
-            raise ExportError(f"--keep-fp32 {p!r} matches no node of the graph; node names look like {example!r}")
+            near = closest_part(p, names)
+            hint = f"did you mean --keep-fp32 '/{re.escape(near)}/'? " if near else ""
+            raise ExportError(f"--keep-fp32 {p!r} matches no node of the graph; {hint}node names look like "
+                              f"{example!r}")
         out |= hit
     return sorted(out)
 

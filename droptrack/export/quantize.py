@@ -45,6 +45,7 @@ CALIB_METHODS = ("minmax", "percentile", "entropy")
 # quantizes only MatMul/Gemm (the convs stay FP32 anyway) and takes each activation's range per inference.
 DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
 TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
+TRT_INT8_MAX_OPSET = 20   # from 21 QuantizeLinear's output_dtype clashes with the quantizer's zero points (ORT fails)
 PERCENTILE = 99.99
 _BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
 
@@ -241,6 +242,8 @@ def to_trt_base(model, keep_fp32: Sequence[str] = ()):
     prune_opsets(model)
     if next(o.version for o in model.opset_import if (o.domain or "") == "") < TRT_OPSET:
         model = version_converter.convert_version(model, TRT_OPSET)
+    else:   # the quantizer's value_info, which the converter rewrites, misleads the FP16 cast placement
+        del model.graph.value_info[:]
     return fp16_model(model, keep_fp32=keep_fp32)
 
 
