@@ -17,7 +17,6 @@ from droptrack.cli import app
 from droptrack.data.media import photo_dir
 from droptrack.data.sequence import read_rgb
 from droptrack.errors import DatasetError
-from droptrack.imagefiles import read_bgr
 from droptrack.runtime.sources import open_source
 
 runner = CliRunner()
