@@ -188,18 +188,29 @@ def printable(text: object) -> str:
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def markup_safe(text: object) -> str:
+    """Text from files (tracker, sequence, artifact and attribute names) for a rich table, bar or line: not read as
+    markup ('tiny[fp16]'), control characters escaped (a name could hold terminal escape sequences)."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
+def cut(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters, '...' marking the cut (a value from elsewhere may be megabytes long)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def shown(value: Any, limit: int = 80) -> str:
     """repr of a value from a file for an error line, cut to `limit` characters (a file from elsewhere may hold a
     value of megabytes)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return cut(repr(value), limit)
 
 
 def few_names(names: list[str], most: int) -> str:
     """The first `most` names (classes and functions a pickle gives), each cut to 80 characters, and how many more:
     a file from elsewhere may name thousands, each of megabytes, and the line is printed."""
-    cut = [n if len(n) <= 80 else n[:77] + "..." for n in names[:most]]
-    return ", ".join(cut) + (f" and {len(names) - most} more" if len(names) > most else "")
+    return ", ".join(cut(n) for n in names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def one_line(message: object) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
 
+from droptrack.errors import cut
+
 MAX_TENSOR = 1 << 30   # bytes of one tensor: ViT-B/384's largest (its attention map) takes 25 MB
 LOOPS = {"Loop", "Scan", "BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch"}   # ONNX's and ORT's
 FIX = "keep the .onnx and its weight files in one folder, with relative names (onnx.save(..., location='NAME'))"
@@ -97,7 +99,7 @@ def external_data_problem(model, path: str | Path) -> str:
     for tensor, location in external_tensors(model):
         problem = location_problem(location, folder)
         if problem:
-            shown = location if len(location) <= 80 else location[:77] + "..."
+            shown = cut(location)
             return (f"model '{path}' keeps tensor {tensor.name[:80]!r} in external file {shown!r}, which {problem}; "
                     f"it was not loaded (a model file must not read files outside its folder); {FIX}")
     return ""

@@ -8,18 +8,11 @@ import sys
 import time
 from typing import Any, Sequence, TextIO
 
-from droptrack.errors import printable
+from droptrack.errors import markup_safe, printable
 
 LOG_PERIOD_S = 60.0   # a line at least this often while a long sequence runs (lines mode)
 LINE_GAP_S = 10.0   # lines mode: a finished sequence is a line only this long after the last line (or the start):
 #                   a run of short sequences logs at most every 10 s, and a quick run (or quick failure) stays quiet
-
-
-def _shown(name: str) -> str:
-    """A sequence name (a dataset's folder name) for a rich bar: not markup, control characters escaped."""
-    from rich.markup import escape
-
-    return escape(printable(name))
 
 
 class EvalProgress:
@@ -80,7 +73,7 @@ class EvalProgress:
         if self._progress is None:
             return
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(f"  {_shown(name)}", total=total, info="")
+            self._tasks[name] = self._progress.add_task(f"  {markup_safe(name)}", total=total, info="")
         self._progress.update(self._tasks[name], completed=done)
         self._refresh()
 

@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError, markup_safe
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
@@ -362,7 +362,7 @@ def report_table(report: Report) -> Any:
     """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
     from rich.table import Table
 
-    from droptrack.eval.attributes_view import cell, longest_word, number_column
+    from droptrack.eval.attributes_view import longest_word, number_column
 
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
@@ -375,7 +375,7 @@ def report_table(report: Report) -> Any:
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(cell(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+        table.add_row(markup_safe(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
     order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
     table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
     return table

@@ -20,7 +20,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError
+from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError, cut
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
 BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
@@ -33,8 +33,7 @@ PIL_MODES_WIDE = ("I", "F")   # 32-bit int / float PIL images (and 'I;16...'): n
 def _brief(value: Any) -> str:
     """repr of a caller's value on one line, cut to 80 characters (a NumPy array's repr spans lines, a list may be
     long)."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."
+    return cut(" ".join(repr(value).split()))
 
 
 def _from_tensor(frame) -> np.ndarray:
