@@ -145,6 +145,7 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     nothing written)."""
     from droptrack.config import load_config
     from droptrack.model.checkpoint import FORMAT, guess_config_name, read_file
+    from droptrack.model.torch_files import net_state
 
     if threads is not None and threads < 1:
         raise InputError(f"--threads {threads}: use 1 or more")
@@ -170,7 +171,7 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     if checkpoint is not None:
         obj = read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
         if config is None and obj.get("format") != FORMAT:   # weights without their config and not an official one
-            guess_config_name(obj.get("net", obj))
+            guess_config_name(net_state(obj))
 
 
 def demo_paths(sequences: int, frames: int) -> list[str]:

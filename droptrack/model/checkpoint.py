@@ -29,7 +29,8 @@ from droptrack.config import Config, config_from_dict, config_to_dict, load_conf
 from droptrack.errors import CheckpointError, ConfigError, MetadataError, few_names, printable
 from droptrack.paths import check_readable
 from droptrack.model.ostrack import OSTrack, build_model
-from droptrack.model.torch_files import archive_problem, check_layout, check_named, header_problem, tensor_problem
+from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
+                                         tensor_problem)
 from droptrack.model.vit import fit_pos_embeds, pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
@@ -287,7 +288,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
             cfg = config if isinstance(config, Config) else load_config(config)
         state = obj["net"]
     else:
-        state = obj.get("net", obj)
+        state = net_state(obj)
         if not isinstance(state, dict) or not any(str(k).startswith("backbone.") for k in state):
             raise CheckpointError(f"'{path}' is not a tracking checkpoint (no 'net' with backbone.* keys); "
                                   "for MAE/DropMAE weights use `dt train --pretrained`")
@@ -335,7 +336,7 @@ def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
     whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does."""
     obj = read_file(path)
     if "net" in obj and isinstance(obj["net"], dict):
-        return load_tracking_init(model, obj["net"], path)
+        return load_tracking_init(model, net_state(obj), path)
     state = obj.get("model", obj.get("state_dict", obj))
     state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in
              (state.items() if isinstance(state, dict) else ()) if isinstance(k, str) and isinstance(v, torch.Tensor)}
@@ -395,5 +396,5 @@ def read_meta(path: str | Path) -> ArtifactMeta:
             return ArtifactMeta.from_dict(obj.get("meta"))
         except MetadataError as exc:
             raise CheckpointError(f"checkpoint '{path}' {exc}") from None
-    state = obj.get("net", obj)
+    state = net_state(obj)
     return meta_from_config(load_config(guess_config_name(state)), arch=detect_variant(state))

@@ -104,3 +104,17 @@ def check_layout(obj: dict, path: str | Path) -> None:
         if kind is str and re.search("[\x00-\x1f\x7f-\x9f]", obj.get(key, "")):   # terminal escape sequences
             raise CheckpointError(f"checkpoint '{path}' has a '{key}' with control characters, not a name; it is "
                                   "damaged or not written by droptrack: re-download it or point to the right file")
+
+
+DDP_PREFIX = "module."
+
+
+def net_state(obj: dict) -> Any:
+    """The weights of an official-layout file: its `net` (the whole dict when it has none), without the `module.`
+    prefix a DistributedDataParallel-wrapped model's state_dict puts on every key (the official trainer saves the
+    unwrapped net, but fine-tuning scripts often save the wrapper)."""
+    state = obj.get("net", obj)
+    if (isinstance(state, dict) and state and all(isinstance(k, str) and k.startswith(DDP_PREFIX) for k in state)
+            and any(k.startswith(DDP_PREFIX + "backbone.") for k in state)):
+        return {k[len(DDP_PREFIX):]: v for k, v in state.items()}
+    return state
