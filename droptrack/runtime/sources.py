@@ -376,9 +376,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
         reconnect: how cameras, pipelines and streams are (re)opened after a drop (default: not at all);
             video files and folders ignore it.
-        start: the first frame wanted (dt run --start) of a video file or image folder: a folder's iteration begins
-            there (the files before it are not read); a video is decoded from its start (exact where a seek may
-            land on a keyframe), but damaged frames before `start` are handed out as missing, not refused.
+        start: dt run --start of a folder (read from there) or video (decoded from 0, damage before it passed over).
     """
     s = str(spec).strip()
     kind = source_kind(s)
@@ -400,7 +398,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             raise SourceError(why)
         with _quiet_opencv():
             src = _open_video(path)
-        src.start = start
+        src.start = start   # decoded from frame 0 (a seek may land on a keyframe): `readers.first_at` drops those
         return src
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
                       "http://) or GStreamer pipeline (contains '!')")
