@@ -116,3 +116,13 @@ def test_tnl2k_gap_before_extra_images_is_not_shifted_onto_the_boxes(tmp_path: P
     (root / "Movie_2" / "imgs" / "00000004.png").unlink()
     with pytest.raises(DatasetError, match="has 3 boxes for 2 images"):
         get_sequences("tnl2k", root)
+
+
+@pytest.mark.parametrize("frames", [0, 1, 2, 3, 7, 8, 9, 33])
+def test_counting_numbered_frames_with_file_checks(tmp_path: Path, frames: int) -> None:
+    from droptrack.data.frames import count_numbered
+
+    for i in range(1, frames + 1):
+        (tmp_path / f"{i:05d}.jpg").write_bytes(b"")
+    (tmp_path / f"{frames + 1:06d}.jpg").write_bytes(b"")   # another width: not one of them
+    assert count_numbered(tmp_path, 1, 5, ".jpg") == frames

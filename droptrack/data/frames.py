@@ -96,9 +96,10 @@ def compact(frames: list[Path]) -> Sequence:
 
 
 def count_numbered(folder: Path, first: int, digits: int, ext: str) -> int:
-    """How many frames folder/<first>, <first+1>, ... run without a gap, found with about 2*log2(count) file checks
-    instead of a listing (a split that publishes only the first box, GOT-10k or TrackingNet test, has its frame
-    count on disk only); 0 when the first is absent."""
+    """How many frames folder/<first>, <first+1>, ... there are, found with about 2*log2(count) file checks instead
+    of a listing (NfS's official 30/ folders: their annotation is at another rate); 0 when the first is absent.
+    Exact when they run without a gap; with one, a count the annotation disagrees with, or a frame named missing
+    when it is read."""
     rule = NumberedFrames(folder, first, 0, digits, ext)
 
     def there(k: int) -> bool:
