@@ -25,8 +25,12 @@ def _video(path, frames: int = 6) -> None:
 
 def test_existing_paths_become_dataset_specs(tmp_path):
     _video(tmp_path / "clip.avi")
-    assert calib_spec(str(tmp_path)) == f"folder:{tmp_path}"
     assert calib_spec(str(tmp_path / "clip.avi")) == f"video:{tmp_path / 'clip.avi'}"
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "1.jpg"), np.full((48, 64, 3), 90, np.uint8))
+    assert calib_spec(str(frames)) == f"folder:{frames}"
+    assert calib_spec(str(tmp_path)) == f"folder:{tmp_path}"   # a sub-folder of frames: image sequences win
     assert calib_spec("got10k:/data/got10k") == "got10k:/data/got10k"
     assert calib_spec(None) == "synth" and calib_spec("photos") == "photos"
 
@@ -46,3 +50,20 @@ def test_video_with_ground_truth_accepted(tmp_path):
     _video(tmp_path / "clip.avi")
     (tmp_path / "clip.txt").write_text("".join(f"{10 + i},10,20,20\n" for i in range(6)))
     check_calib_source(str(tmp_path / "clip.avi"))
+
+
+def test_folder_of_videos_is_read_as_videos(tmp_path):
+    """--calib DIR of clips (no images) said 'no images under DIR'; their frames and clip.txt boxes are used."""
+    from droptrack.config import load_config, meta_from_config
+    from droptrack.export.calibration import calibration_pairs
+
+    for name in ("a", "b"):
+        _video(tmp_path / f"{name}.avi")
+    assert calib_spec(str(tmp_path)) == f"video:{tmp_path}"
+    with pytest.raises(ExportError, match=r"ground-truth boxes .*clip\.txt beside clip\.mp4"):
+        check_calib_source(str(tmp_path))
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text("".join(f"{10 + i},10,20,20\n" for i in range(6)))
+    check_calib_source(str(tmp_path))
+    pairs, used = calibration_pairs(meta_from_config(load_config("tiny_ce_test"), arch="droptrack"), str(tmp_path), 8)
+    assert len(pairs) == 8 and {p.name.split(":")[0] for p in pairs} == {"a", "b"}

@@ -82,3 +82,36 @@ def test_start_on_a_damaged_frame_names_the_next_one(tiny_ckpt, tmp_path):
     (folder / "00001.png").write_bytes(b"not a picture")
     line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
     assert "--start 1: frame 1 of" in line and "could not be decoded" in line and "pass --start 2" in line
+
+
+def test_start_after_a_damaged_first_image_never_reads_it(clip, tiny_ckpt, tmp_path):
+    """A folder whose first frame is damaged could not be run at all: --start 1 still decoded frame 0 and stopped
+    on it. The frames before --start are not read: the run equals one over the folder without them."""
+    folder, cut = tmp_path / "damaged", tmp_path / "cut"
+    shutil.copytree(clip, folder)
+    first = sorted(folder.iterdir())[0]
+    first.write_bytes(b"\xff\xd8 not a picture")
+    shutil.copytree(folder, cut)
+    (cut / first.name).unlink()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    boxes, records = _run(folder, tiny_ckpt, tmp_path / "a", "--start", 1, "--init", INIT)
+    ref_boxes, ref_records = _run(cut, tiny_ckpt, tmp_path / "b", "--init", INIT)
+    assert len(boxes) == 7 and boxes == ref_boxes
+    assert [r["frame"] for r in records] == list(range(1, 8))
+    assert [r["boxes"] for r in records] == [r["boxes"] for r in ref_records]
+
+
+def test_start_after_damaged_first_video_frames_runs(tiny_ckpt, tmp_path):
+    """A video whose first frames the decoder refuses: --start past them tracks from there (it was the 'first 2
+    frame(s) could not be decoded' error whatever --start said); a --start on a damaged frame names the next one."""
+    from test_media_footage import mjpg_avi
+
+    video = mjpg_avi(tmp_path / "cam.avi", damaged=(0, 1))
+    (tmp_path / "a").mkdir()
+    boxes, records = _run(video, tiny_ckpt, tmp_path / "a", "--start", 2, "--init", "10,10,20,20")
+    assert len(boxes) == 8 and boxes[0].split() == ["10", "10", "20", "20"]
+    assert [r["frame"] for r in records] == list(range(2, 10))
+    line = one_line_error(cli("run", video, "-m", tiny_ckpt, "--device", "cpu", "--init", "10,10,20,20", "--start",
+                              1, "-o", tmp_path / "c.txt"))
+    assert "--start 1: frame 1 of" in line and "pass --start 2" in line

@@ -30,7 +30,8 @@ def export_(
                                         "(same as --fp16 / --int8)."),
     calib: Optional[str] = typer.Option(None, "--calib", help="INT8 calibration data: synth (default), photos, "
                                         "NAME[:ROOT] of a dataset (e.g. got10k:/data/got10k), or a folder of frames / "
-                                        "a video with its ground truth."),
+                                        "a video / a folder of videos with its ground truth (clip.txt beside "
+                                        "clip.mp4)."),
     calib_pairs: int = typer.Option(32, "--calib-pairs", help="Template/search pairs for INT8 calibration."),
     calib_method: str = typer.Option("minmax", "--calib-method", help="INT8 calibration of the TensorRT graph: "
                                      "minmax | percentile | entropy (ONNX Runtime's graph is dynamic, uncalibrated)."),

@@ -60,6 +60,17 @@ def _image_sequence(d: Path) -> Sequence:
     return Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
 
 
+def holds_image_sequences(root: Path) -> bool:
+    """Whether `read_folder` finds a sequence in root: images in it (or its img/, imgs/), or in a sub-folder."""
+    return _image_dir(root) is not None or any(d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None
+                                               for d in root.iterdir())
+
+
+def holds_videos(root: Path) -> bool:
+    """Whether `read_video` finds a video file in the folder root."""
+    return any(is_video_file(p) for p in root.iterdir())
+
+
 def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """root as one sequence, or each sub-folder with images as a sequence."""
     if _image_dir(root) is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
@@ -94,9 +96,11 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
-    visible = None
-    if absence is not None:
-        visible = absence == 0
+    visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
+    if absence is not None or cover is not None:
+        visible = np.ones(n, dtype=bool)
+        if absence is not None:
+            visible &= absence == 0
         if cover is not None:
             visible &= cover > 0
     meta = _meta_info(folder / "meta_info.ini")

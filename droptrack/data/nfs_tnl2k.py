@@ -1,10 +1,12 @@
 """NfS (30 fps) and TNL2K readers.
 
-NfS, pytracking layout (spec table): root/sequences/<name>/%05d.jpg and root/anno/nfs_<name>.txt (tab separated
-x,y,w,h). NfS, official layout: root/<name>/30/<name>/*.jpg and root/<name>/30/<name>.txt with rows
+NfS, pytracking layout (spec table): root/sequences/<name>/%05d.jpg from 1, one per row of root/anno/nfs_<name>.txt
+(tab separated x,y,w,h). NfS, official layout: root/<name>/30/<name>/*.jpg (00001.jpg ... counted with a few file
+checks; other names: listed) and root/<name>/30/<name>.txt with rows
 `id xmin ymin xmax ymax frame lost occluded generated label`; rows are annotated at 240 fps, so when there are about
 8x more rows than images every 8th row is kept, and a one-frame length mismatch is trimmed. Sequence names are
-`nfs_<name>` in both layouts. TNL2K: root/<seq>/{imgs/* (sorted listing), groundtruth.txt}.
+`nfs_<name>` in both layouts. TNL2K: root/<seq>/{imgs/* (sorted listing), groundtruth.txt}; frames numbered from 0 or 1
+(00000001.png, 00001.jpg, ...) are that listing's first rows found with a few file checks, not a listing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.sequence import REDOWNLOAD, Sequence, list_images, load_boxes, select
+from droptrack.data.frames import count_numbered, probe_numbered
+from droptrack.data.sequence import REDOWNLOAD, Sequence, list_images, load_boxes, numbered_frames, select
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
 
@@ -44,7 +47,9 @@ def _nfs_official(root: Path, names: list[str] | None) -> list[Sequence]:
     seqs = []
     for nm in select(avail, names, "nfs"):
         base = nm[4:]
-        frames = list_images(root / base / "30" / base)
+        folder = root / base / "30" / base
+        count = count_numbered(folder, 1, 5, ".jpg")   # 00001.jpg, ...: file checks; other names: the listing
+        frames = numbered_frames(folder, 1, count, 5, ".jpg") if count else list_images(folder)
         gt = _nfs_official_boxes(root / base / "30" / f"{base}.txt")
         if frames and abs(len(gt) / len(frames) - 8) < 1:
             gt = gt[::8]
@@ -64,12 +69,9 @@ def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Seq
     avail = sorted(f.stem for f in anno.glob("nfs_*.txt"))
     seqs = []
     for nm in select(avail, names, "nfs"):
-        gt = load_boxes(anno / f"{nm}.txt")
-        frames = list_images(root / "sequences" / nm[4:])
-        if len(frames) < len(gt):
-            raise DatasetError(f"{anno / f'{nm}.txt'} has {len(gt)} boxes but {root / 'sequences' / nm[4:]} only "
-                               f"{len(frames)} images; re-extract the sequence")
-        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames[: len(gt)], video=None, boxes=gt))
+        gt = load_boxes(anno / f"{nm}.txt")   # frames sequences/<name>/%05d.jpg from 1, one per box (pytracking)
+        frames = numbered_frames(root / "sequences" / nm[4:], 1, len(gt), 5, ".jpg")
+        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames, video=None, boxes=gt))
     return seqs
 
 
@@ -84,7 +86,8 @@ TNL2K_DAMAGED = {("test_015_Sord_video_Q01_done", "00000492.png"):
 
 
 def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
-    """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/.
+    """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/ (numbered from 0 or 1:
+    a rule, the folder listed only when its last frame is absent; a gap is named when its frame is read).
 
     Images past the last box are dropped: OSTrack tracks them, and its analysis truncates the predictions to the
     boxes, so they are never scored (some TNL2K folders hold extra images). Fewer images than boxes is an error."""
@@ -92,11 +95,14 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
     seqs = []
     for nm in select(avail, names, "tnl2k"):
         gt = load_boxes(root / nm / "groundtruth.txt")
-        frames = list_images(root / nm / "imgs")
+        rule = probe_numbered(root / nm / "imgs", len(gt))
+        whole = rule is not None and rule[-1].is_file()   # its first and last frame there: no listing
+        frames = rule if whole else list_images(root / nm / "imgs")
         if len(frames) < len(gt):
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
                                f"{root / nm / 'imgs'}; re-extract the sequence")
-        frames = frames[:len(gt)]
-        damage = {i: TNL2K_DAMAGED[(nm, f.name)] for i, f in enumerate(frames) if (nm, f.name) in TNL2K_DAMAGED}
+        frames = rule if rule is not None else frames[:len(gt)]   # a gap: named when that frame is read
+        known = {f: fix for (seq, f), fix in TNL2K_DAMAGED.items() if seq == nm}   # frames named only if needed
+        damage = {i: known[f.name] for i, f in enumerate(frames) if f.name in known} if known else {}
         seqs.append(Sequence(name=nm, dataset="tnl2k", frames=frames, video=None, boxes=gt, known_damage=damage))
     return seqs

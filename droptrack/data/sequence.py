@@ -6,6 +6,7 @@ import difflib
 import io
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -309,10 +310,13 @@ def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:
 
 def select(available: list[str], names: list[str] | None, dataset: str) -> list[str]:
     """Keep `names` (in the given order, each once: a name given twice is one sequence, not two of one name) or all;
-    an unknown name raises DatasetError with close matches."""
+    a name matches in either Unicode form (é as one code point or e + accent); an unknown name raises DatasetError
+    with close matches."""
     if names is None:
         return list(available)
     known = set(available)
+    spelled = {unicodedata.normalize("NFC", nm): nm for nm in available}   # a name copied from macOS is NFD
+    names = [nm if nm in known else spelled.get(unicodedata.normalize("NFC", nm), nm) for nm in names]
     for nm in names:
         if nm not in known:
             close = difflib.get_close_matches(nm, available, n=3)

@@ -4,7 +4,7 @@ Sources (`--calib DATA`):
   synth          (default) a small synthetic real-photo set from droptrack.data.synth, generated in a temp folder
   photos         crops of scikit-image's bundled photos with random boxes and motion (no dataset needed)
   NAME[:ROOT]    a dataset known to droptrack.data.get_sequences (root from ROOT or DT_DATA_<NAME>)
-  PATH           a folder of frames or a video with its ground truth: read as folder:PATH or video:PATH
+  PATH           a folder of frames, a video, or a folder of videos, with ground truth: folder:PATH or video:PATH
 A pair is what the tracker sees: the template around the box of a sequence's first frame and the search region of
 a later frame j cropped around a jittered box of frame j-1 (the tracker's previous state, near the target).
 """
@@ -103,7 +103,8 @@ def _synth_sequences(folder: Path, n: int) -> list:
 
 def calib_spec(source: str | None) -> str:
     """The --calib spec as NAME[:ROOT]: an existing folder or video path is read as folder:PATH or video:PATH (as a
-    dataset name it was 'unknown dataset'); a path that does not exist -> one-line ExportError."""
+    dataset name it was 'unknown dataset'; a folder of videos and no images is video:PATH: it was 'no images');
+    a path that does not exist -> one-line ExportError."""
     from droptrack.data.registry import DATASETS
 
     src = (source or "synth").strip()
@@ -111,7 +112,10 @@ def calib_spec(source: str | None) -> str:
         return src
     path = Path(src).expanduser()
     if path.is_dir():
-        return f"folder:{src}"
+        from droptrack.data.folder import holds_image_sequences, holds_videos
+
+        videos = not holds_image_sequences(path) and holds_videos(path)   # a folder of clips: their frames
+        return f"{'video' if videos else 'folder'}:{src}"
     if path.is_file():
         return f"video:{src}"
     if "/" in src or "\\" in src or src.startswith((".", "~")):

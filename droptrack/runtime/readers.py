@@ -112,18 +112,17 @@ def newest(frames: Iterable[Frame], join_s: float = 5.0) -> Iterator[Frame]:
 
 
 def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
-    """The frame at index `start` of a file source (the ones before it are read and dropped: decoding is exact where
-    a seek may land on a keyframe); None when the source has no frames. --start past the end, or onto a frame that
-    cannot be decoded, is one error naming a --start that works."""
+    """The frame at index `start` of a file source (a folder begins there; a video's frames before it are read and
+    dropped: decoding is exact where a seek may land on a keyframe); None when the source has no frames. --start
+    past the end, or onto a frame that cannot be decoded, is one error naming a --start that works."""
     from droptrack.errors import InputError
 
-    first = next(frames, None)
-    for read in range(1, start + 1):
-        if first is None:
-            break
+    first, seen = next(frames, None), 0
+    while first is not None and first.index < start:
+        seen = first.index + 1
         first = next(frames, None)
-        if first is None:
-            raise InputError(f"--start {start}: {name} has {read} frames; pass --start {read - 1} or less")
+    if start and first is None:
+        raise InputError(f"--start {start}: {name} has {seen} frames; pass --start {seen - 1} or less")
     if start and first is not None and first.image is None:
         raise InputError(f"--start {start}: frame {first.index} of {name} could not be decoded (damaged); the "
                          f"targets are set on it: pass --start {start + 1}")

@@ -179,7 +179,7 @@ def _streams(sinks: list) -> list:
 def _open_source(opts: RunOptions, policy: ReconnectPolicy) -> sources.Source:
     """The source of `opts`; with --loop a video file or folder that starts over at its end."""
     def once() -> sources.Source:
-        src = sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy)
+        src = sources.open_source(opts.source, opts.width, opts.height, opts.fps, policy, start=opts.start)
         src.keep_missing = True   # a damaged frame keeps its line in every output (`unreadable_note`)
         return src
 

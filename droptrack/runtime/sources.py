@@ -64,6 +64,7 @@ class Source:
     fps: float | None = None
     num_frames: int | None = None
     keep_missing = False
+    start = 0   # dt run --start: the frame the targets are set on; damaged frames before it do not stop a file source
     aspect_note: str | None = None   # a video file's non-square pixels (videofiles.pixel_aspect_note)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -83,35 +84,38 @@ class FolderSource(Source):
     """Images of a folder (hidden files skipped), sorted numerically by the digits in their names; or one still image
     file, a one-frame source decoded as a folder's frames are (FFmpeg's image readers skip EXIF orientation)."""
 
-    def __init__(self, folder: Path, fps: float | None = None):
-        self.folder = folder
+    def __init__(self, folder: Path, fps: float | None = None, start: int = 0):
+        self.folder, self.start = folder, start
         why = None if folder.is_file() else frames_problem(folder)
         if why is not None:
             raise SourceError(why)
         self.files = [folder] if folder.is_file() else sorted_images(folder)
         if not self.files:
             raise SourceError(no_frames_message(folder))
-        for path in self.files:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
+        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
+        if start >= len(self.files):
+            raise InputError(f"--start {start}: {self.name} has {len(self.files)} frames; pass --start "
+                             f"{len(self.files) - 1} or less")
+        for path in self.files[start:]:   # before the first frame: cv2.imread would fail mid-run as 'could not be read'
             if not path.exists():
                 raise SourceError(f"image '{path}' is a link to '{os.readlink(path)}', which is missing; restore "
                                   "its target (a drive not mounted?) or remove the link")
             check_readable("image", path)
         self.fps = fps or 30.0
         self.num_frames = len(self.files)
-        self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        probes = Probes(self.files)
-        for i, path in enumerate(self.files):
+        probes = Probes(self.files[self.start:])   # the frames before --start are not read: damaged ones do not stop it
+        for i, path in enumerate(self.files[self.start:], self.start):
             said: list[str] = []   # libjpeg's complaints about a damaged file: one warning at the end, not a line each
             with _quiet_opencv():   # OpenCV's own warning would be a second line before our error
                 try:
                     img = read_bgr(path, probes, said)   # cv2.imread's convention, as the dataset readers
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
-            if img is None and i == 0:   # the targets are set on the first frame
+            if img is None and i == 0:   # the targets are set on the first frame (--start N: `readers.first_at`)
                 raise SourceError(f"image '{path}' could not be read ({said[0] if said else 'cv2.imread failed'}); "
                                   "replace the file"
                                   + ("" if self.folder.is_file() else ", or move it out of the folder if it is the "
@@ -174,7 +178,7 @@ class CaptureSource(Source):
             ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if damaged:   # the decoder refused frames between good ones: indices stay the file's
                 damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
-                if i == 0:
+                if i == 0 and not self.start:
                     cut = f"{ts:.3f}".rstrip("0").rstrip(".") if 0 < ts < float("inf") else "1"
                     raise SourceError(f"{self.name}: its first {damaged} frame(s) could not be decoded (damaged); the "
                                       f"targets are set on the first frame: cut them off, e.g. `ffmpeg -ss {cut} -i "
@@ -360,7 +364,7 @@ def check_capture_options(spec: str | int | Path, width: int | None, height: int
 
 
 def open_source(spec: str | int | Path, width: int | None = None, height: int | None = None,
-                fps: float | None = None, reconnect: ReconnectPolicy | None = None) -> Source:
+                fps: float | None = None, reconnect: ReconnectPolicy | None = None, start: int = 0) -> Source:
     """Open a frame source.
 
     Args:
@@ -372,6 +376,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
         reconnect: how cameras, pipelines and streams are (re)opened after a drop (default: not at all);
             video files and folders ignore it.
+        start: dt run --start of a folder (read from there) or video (decoded from 0, damage before it passed over).
     """
     s = str(spec).strip()
     kind = source_kind(s)
@@ -386,12 +391,14 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             return _open_stream(s, width, height, fps, reconnect)
     path = Path(os.path.expanduser(s))
     if kind == "folder" or (kind == "video" and is_still_image(path)):   # a photo: EXIF orientation applied
-        return FolderSource(path, fps)
+        return FolderSource(path, fps, start)
     if kind == "video":
         why = animation_problem(path)
         if why is not None:
             raise SourceError(why)
         with _quiet_opencv():
-            return _open_video(path)
+            src = _open_video(path)
+        src.start = start   # decoded from frame 0 (a seek may land on a keyframe): `readers.first_at` drops those
+        return src
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
                       "http://) or GStreamer pipeline (contains '!')")
