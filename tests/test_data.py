@@ -384,18 +384,3 @@ def test_an_unknown_sequence_with_no_close_name_is_answered_with_names_that_exis
     with pytest.raises(DatasetError, match="holds no sequence"):
         select([], ["car-1"], "lasot")
 
-
-def test_got10k_cover_label_without_absence_label_still_hides_covered_frames(tmp_path):
-    """Visibility is 'not absent and cover > 0' (pytracking's GOT-10k loader): a sequence with cover.label but no
-    absence.label had no flags at all, so training sampled its fully covered frames (cover 0) as visible."""
-    seq = tmp_path / "train" / "GOT-10k_Train_000001"
-    for i in range(1, 4):
-        img(seq / f"{i:08d}.jpg")
-    text(seq / "groundtruth.txt", "1,2,5,6\n2,3,5,6\n3,4,5,6\n")
-    text(seq / "cover.label", "8\n0\n3\n")
-    text(tmp_path / "train" / "list.txt", "GOT-10k_Train_000001\n")
-    (s,) = get_sequences("got10k", tmp_path, split="train")
-    assert s.visible.tolist() == [True, False, True] and s.cover.tolist() == [8, 0, 3]
-    text(seq / "absence.label", "0\n0\n1\n")
-    (s,) = get_sequences("got10k", tmp_path, split="train")
-    assert s.visible.tolist() == [True, False, False]

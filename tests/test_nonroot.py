@@ -367,7 +367,7 @@ def test_camera_node_closed_to_the_user_says_which_group(shared_tmp):
     'exists but could not be opened (busy or not a capture node)'; it now names the group to join."""
     import grp
 
-    from droptrack.runtime.sources import device_state
+    from droptrack.runtime.devices import device_state
 
     node = shared_tmp / "video0"
     node.write_bytes(b"")

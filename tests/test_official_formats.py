@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from droptrack.data import get_sequences
-from helpers import img
+from helpers import img, text
 
 
 pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
@@ -156,3 +156,19 @@ def test_result_files_named_as_the_got10k_toolkit_and_pysot_name_these_sequences
     assert score("nfs", ["nfs_Bee"], ["Bee"]).result.auc == pytest.approx(auc)
     own = score("otb", ["Jogging_1"], ["Jogging_1", "Jogging.1"])     # pytracking's own name comes first
     assert own.notes == {}
+
+
+def test_got10k_cover_label_without_absence_label_still_hides_covered_frames(tmp_path):
+    """Visibility is 'not absent and cover > 0' (pytracking's GOT-10k loader): a sequence with cover.label but no
+    absence.label had no flags at all, so training sampled its fully covered frames (cover 0) as visible."""
+    seq = tmp_path / "train" / "GOT-10k_Train_000001"
+    for i in range(1, 4):
+        img(seq / f"{i:08d}.jpg")
+    text(seq / "groundtruth.txt", "1,2,5,6\n2,3,5,6\n3,4,5,6\n")
+    text(seq / "cover.label", "8\n0\n3\n")
+    text(tmp_path / "train" / "list.txt", "GOT-10k_Train_000001\n")
+    (s,) = get_sequences("got10k", tmp_path, split="train")
+    assert s.visible.tolist() == [True, False, True] and s.cover.tolist() == [8, 0, 3]
+    text(seq / "absence.label", "0\n0\n1\n")
+    (s,) = get_sequences("got10k", tmp_path, split="train")
+    assert s.visible.tolist() == [True, False, False]

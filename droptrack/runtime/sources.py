@@ -28,6 +28,7 @@ from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import (animation_problem, frames_problem, is_still_image, no_frames_message, Probes,
                                   read_bgr, sorted_images)
 from droptrack.paths import check_readable, masked
+from droptrack.runtime.devices import camera_hint, gstreamer_available
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
@@ -206,26 +207,6 @@ def plausible_fps(fps: float | None) -> float | None:
     return float(fps) if fps and np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1] else None
 
 
-def _camera_hint(index: int) -> str:
-    if sys.platform.startswith("linux"):
-        dev = Path(f"/dev/video{index}")
-        return f"V4L2 {dev} {device_state(dev)}"
-    return "the OS camera backend refused it"
-
-
-def device_state(dev: Path) -> str:
-    """Why a V4L2 node did not open: missing, closed to this user (not in its group: root never is), or busy."""
-    if not os.path.exists(dev):
-        return "missing"
-    if not os.access(dev, os.R_OK | os.W_OK):
-        import grp
-
-        group = grp.getgrgid(os.stat(dev).st_gid).gr_name
-        return (f"exists but this user may not open it (Permission denied): add the user to its group, e.g. "
-                f"sudo usermod -aG {group} $USER, then log in again")
-    return "exists but could not be opened (busy or not a capture node)"
-
-
 def _set_props(cap, width: int | None, height: int | None, fps: float | None) -> None:
     import cv2
 
@@ -233,15 +214,6 @@ def _set_props(cap, width: int | None, height: int | None, fps: float | None) ->
                         (cv2.CAP_PROP_FPS, fps)):
         if value:
             cap.set(prop, float(value))
-
-
-def gstreamer_available() -> bool:
-    """Whether this OpenCV build can open GStreamer pipelines."""
-    import cv2
-
-    info = cv2.getBuildInformation()
-    m = re.search(r"GStreamer:\s*(\S+)", info)
-    return bool(m) and m.group(1).upper() != "NO"
 
 
 def _open_live(opener: Callable[[], Any], name: str, tried: str, remedy: str,
@@ -273,7 +245,7 @@ def _open_camera(index: int, width, height, fps, policy: ReconnectPolicy | None 
             _set_props(cap, width, height, fps)
         return cap
 
-    return _open_live(opener, f"camera {index}", f"{_camera_hint(index)}; tried OpenCV V4L2 and default backends",
+    return _open_live(opener, f"camera {index}", f"{camera_hint(index)}; tried OpenCV V4L2 and default backends",
                       "check the index with `v4l2-ctl --list-devices` or pass a video file", policy)
 
 
