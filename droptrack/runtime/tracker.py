@@ -226,24 +226,52 @@ class Tracker:
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
         `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
-        of a run resumed again must name them until the next refresh)."""
-        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
-            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
-        if len(snap["states"]) != self.num_targets:
-            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
-                                    "initialize_many with the snapshot's init boxes first")
-        self.states = [[float(v) for v in s] for s in snap["states"]]
+        of a run resumed again must name them until the next refresh). A snapshot without "memory" (None, or one
+        saved without extensions) starts each target's extension memory afresh at its restored state, as
+        `initialize_many` does; anything malformed is a TrackerStateError and changes nothing."""
+        states, memory = self._checked_snapshot(snap)
+        if templates is not None:
+            want = None if self.templates is None else tuple(self.templates.shape)
+            got = getattr(templates, "shape", None)
+            if got is None or tuple(got) != want:
+                raise TrackerStateError(f"templates of shape {type(templates).__name__ if got is None else tuple(got)}"
+                                        f" for templates of shape {want}; pass the array saved with the snapshot, "
+                                        "or None")
+        self.states = states
         if self.extensions is not None:
-            self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
+            self.extensions.memory = memory
         if templates is not None:
             self.template_version = int(template_version or 0)
             t = self.templates
             if hasattr(t, "detach"):   # a DeviceTracker's templates for a torch or TensorRT backend
                 import torch
 
-                self.templates = torch.from_numpy(templates).to(t.device, t.dtype)
+                self.templates = torch.from_numpy(np.asarray(templates)).to(t.device, t.dtype)
             else:
-                self.templates = templates.astype(t.dtype)
+                self.templates = np.asarray(templates).astype(t.dtype)
+
+    def _checked_snapshot(self, snap: dict) -> tuple[list[list[float]], list[TargetMemory]]:
+        """`restore`'s states and extension memory read from `snap`, or one TrackerStateError naming what is wrong."""
+        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
+            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
+        if len(snap["states"]) != self.num_targets:
+            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
+                                    "initialize_many with the snapshot's init boxes first")
+        try:
+            states = [as_box(s) for s in snap["states"]]
+        except InputError as exc:
+            raise TrackerStateError(f"snapshot state: {exc}; pass what snapshot() returned") from None
+        saved = snap.get("memory")
+        if self.extensions is None or saved is None:
+            return states, [TargetMemory(list(s)) for s in states]
+        try:
+            if len(saved) != len(states):
+                raise ValueError
+            return states, [TargetMemory.from_dict(d) for d in saved]
+        except (KeyError, TypeError, ValueError):
+            raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
+                                    "pass what snapshot() returned (or drop its 'memory' entry to start afresh)"
+                                    ) from None
 
     def _ready(self) -> bool:
         """Whether there are targets to track; TrackerStateError before the first `initialize`."""
