@@ -149,11 +149,11 @@ class DeviceTracker(Tracker):
         keep = [i for i in range(len(self.states_t)) if i != index]
         self.states_t = self.states_t[keep] if keep else None
 
-    def preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
-        """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
+    def _preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
+        """Search crops of every target of an RGB uint8 frame, normalised into the preallocated input buffer; and
+        resize factors (`preprocess` reads the caller's frame first)."""
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
-        frame = as_frame(frame)
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])

@@ -146,7 +146,7 @@ class Tracker:
         frame = self.frame_in(frame)
         if not self._ready():
             return [], {"pre": 0.0, "infer": 0.0, "post": 0.0}
-        search, aux = self.preprocess(frame)
+        search, aux = self._preprocess(frame)
         self.sync()
         t1 = time.perf_counter()
         out = self.infer(search)
@@ -169,8 +169,14 @@ class Tracker:
         return out, factors
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
-        """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
-        frame = as_frame(frame)
+        """Search crops around every previous state of the caller's `frame` (in the tracker's `channels` order):
+        (N,3,X,X) float32 and the resize factors; a TrackerStateError before `initialize`."""
+        frame = self.frame_in(frame)
+        self._ready()
+        return self._preprocess(frame)
+
+    def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """`preprocess` of a frame already read by `frame_in` (RGB uint8 (H,W,3))."""
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -285,7 +291,7 @@ class Tracker:
         frame = self.frame_in(frame)
         if not self._ready():
             return []
-        search, factors = self.preprocess(frame)
+        search, factors = self._preprocess(frame)
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
 
