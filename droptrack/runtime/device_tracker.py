@@ -15,6 +15,8 @@ code as the host path); the new states go back up as one small (N,4) copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
@@ -75,7 +77,7 @@ class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
-                 ext: TrackerExt | None = None, channels: str = "rgb"):
+                 ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
         super().__init__(backend, ext, channels)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize

@@ -40,10 +40,11 @@ class Tracker:
     Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
     x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
     a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
-    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official).
+    `ext`: the extension settings, a TrackerExt or a dict of TEST-style keys as `load_tracker` takes (None = the
+    artifact's own TEST keys, `meta.tracker`; none = official).
     `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
 
-    def __init__(self, backend: Backend, ext: TrackerExt | None = None, channels: str = "rgb"):
+    def __init__(self, backend: Backend, ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
         if not isinstance(backend, Backend):
             raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
                              "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
@@ -56,6 +57,11 @@ class Tracker:
         self.cropper = Cropper()                # crop_resize with a reused canvas for padded windows
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
+        if isinstance(ext, Mapping):            # the keys load_tracker(ext=...) takes
+            ext = tracker_ext(backend, ext)
+        elif ext is not None and not isinstance(ext, TrackerExt):
+            raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
+                             "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)

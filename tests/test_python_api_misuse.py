@@ -1,0 +1,32 @@
+"""The Python API's remaining misuse paths a demanding caller hits: the extension settings given to Tracker as the
+dict load_tracker takes, postprocess of something infer() did not return, infer on a closed tracker, and a model
+shared by a closed tracker: each is one DropTrackError line (or works), never a KeyError / AttributeError from
+inside."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from droptrack.errors import DropTrackError
+from droptrack.runtime.run import build_tracker
+from test_python_api_inputs import BOX, clip, run  # noqa: F401 - shared fixtures
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    assert isinstance(err.value, DropTrackError), type(err.value).__mro__
+    text = str(err.value)
+    assert text and "\n" not in text
+    return text
+
+
+def test_tracker_takes_the_extension_dict_load_tracker_takes(tiny_ckpt, clip):
+    from droptrack import Tracker, load_tracker
+
+    loaded = load_tracker(str(tiny_ckpt), ext={"SIZE_LR": 0.6})
+    direct = Tracker(loaded.backend, ext={"SIZE_LR": 0.6})
+    assert direct.ext == loaded.ext and direct.ext.size_lr == 0.6
+    assert run(direct, clip) == run(load_tracker(str(tiny_ckpt), ext={"SIZE_LR": 0.6}), clip)
+    with pytest.raises(DropTrackError) as err:
+        Tracker(loaded.backend, ext=["SIZE_LR", 0.6])
+    assert "dict of tracker-extension keys" in one_line(err)
