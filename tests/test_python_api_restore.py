@@ -40,13 +40,14 @@ def test_a_snapshot_without_memory_restores_with_fresh_memory_at_its_states(ext_
     {"states": [STATE], "memory": "x"},
     {"states": [["a", 1, 2, 3]]},                                       # a state that is not four numbers
     {"states": [[1, 2, 3]]},
+    {"states": [[float("nan")] * 4]},
 ])
 def test_a_malformed_snapshot_is_one_tracker_state_error_and_changes_nothing(ext_tracker, snap):
     before = ext_tracker.snapshot()
     with pytest.raises(TrackerStateError) as err:
         ext_tracker.restore(snap)
     text = str(err.value)
-    assert "snapshot" in text and "\n" not in text
+    assert "snapshot() returned" in text and "\n" not in text and text.count("; pass") == 1
     assert ext_tracker.snapshot() == before
 
 

@@ -271,8 +271,9 @@ class Tracker:
                                     "initialize_many with the snapshot's init boxes first")
         try:
             states = [as_box(s) for s in snap["states"]]
-        except InputError as exc:
-            raise TrackerStateError(f"snapshot state: {exc}; pass what snapshot() returned") from None
+        except InputError:
+            raise TrackerStateError("snapshot states are not four finite numbers x, y, w, h each; pass what "
+                                    "snapshot() returned") from None
         saved = snap.get("memory")
         if self.extensions is None or saved is None:
             return states, [TargetMemory(list(s)) for s in states]
