@@ -30,3 +30,16 @@ def test_tracker_takes_the_extension_dict_load_tracker_takes(tiny_ckpt, clip):
     with pytest.raises(DropTrackError) as err:
         Tracker(loaded.backend, ext=["SIZE_LR", 0.6])
     assert "dict of tracker-extension keys" in one_line(err)
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+@pytest.mark.parametrize("out", [{}, {"score_map": np.zeros((1, 1, 8, 8), np.float32)}, None, [1, 2, 3]])
+def test_postprocess_of_something_infer_did_not_return_is_one_line(tiny_ckpt, clip, pre, out):
+    t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    t.initialize(clip[0], BOX)
+    before = t.snapshot()
+    _, factors = t.preprocess(clip[1])
+    with pytest.raises(DropTrackError) as err:
+        t.postprocess(out, factors, clip[1].shape[:2])
+    assert "the dict infer() returned" in one_line(err)
+    assert t.snapshot() == before

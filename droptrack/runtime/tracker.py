@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.artifact import artifact_format, content_problem
-from droptrack.engine.base import Backend, to_numpy
+from droptrack.engine.base import OUTPUT_NAMES, Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
@@ -191,9 +191,19 @@ class Tracker:
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
+        out = self._maps(out)
         score = to_numpy(out["score_map"])
         boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
         return self.update_states(boxes, peaks, factors, image_hw)
+
+    def _maps(self, out: dict) -> dict:
+        """`infer`'s output checked before decoding: a dict holding the score, size and offset maps (else one
+        InputError naming what is missing)."""
+        missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
+        if missing:
+            what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
+            raise InputError(f"postprocess takes the dict infer() returned; got {what}: pass tracker.infer(search)")
+        return out
 
     def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
                       image_hw: tuple[int, int]) -> list[TrackResult]:
