@@ -43,3 +43,28 @@ def test_postprocess_of_something_infer_did_not_return_is_one_line(tiny_ckpt, cl
         t.postprocess(out, factors, clip[1].shape[:2])
     assert "the dict infer() returned" in one_line(err)
     assert t.snapshot() == before
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_infer_on_a_closed_tracker_is_one_line(tiny_ckpt, clip, pre):
+    t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    t.initialize(clip[0], BOX)
+    search, _ = t.preprocess(clip[1])
+    t.close()
+    with pytest.raises(DropTrackError) as err:
+        t.infer(search)
+    assert "closed" in one_line(err)
+
+
+def test_a_tracker_on_a_model_another_tracker_closed_says_so(onnx_model, clip):
+    pytest.importorskip("onnxruntime")
+    from droptrack import Tracker, load_tracker
+
+    with load_tracker(str(onnx_model)) as first:
+        first.initialize(clip[0], BOX)
+        first.track(clip[1])
+    second = Tracker(first.backend)                                 # the README's way to share loaded weights
+    second.initialize(clip[0], BOX)
+    with pytest.raises(DropTrackError) as err:
+        second.track(clip[1])
+    assert "model was closed" in one_line(err)

@@ -56,6 +56,9 @@ class Backend(ABC):
 
     def infer(self, template, search) -> dict:
         """Check names, shapes and dtypes, run, record latency; returns score_map, size_map, offset_map."""
+        if self.released:
+            raise BackendError(f"the {self.name} model was closed (tracker.close() or the end of a with block); "
+                               "load it again (load_tracker(...)) to run it")
         exp = self.input_shapes(template.shape[0])
         for name, arr in (("template", template), ("search", search)):
             if tuple(arr.shape) != exp[name]:
@@ -94,6 +97,11 @@ class Backend(ABC):
     def device(self) -> str:
         """Where the model runs ('cpu', 'cuda' or 'cuda:N')."""
         return "cpu"
+
+    @property
+    def released(self) -> bool:
+        """Whether `close` released what `infer` runs on (an ONNX Runtime session, a TensorRT engine)."""
+        return False
 
     def close(self) -> None:
         """Release resources."""

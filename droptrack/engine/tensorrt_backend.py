@@ -238,6 +238,12 @@ class TensorRTBackend(Backend):
             self._device_timing = DeviceTiming(start, end)
         return out
 
+    @property
+    def released(self) -> bool:
+        """Whether `close` dropped the engine."""
+        return getattr(self, "engine", None) is None
+
     def close(self) -> None:
+        """Drop the execution context and engine."""
         self.context = None
         self.engine = None

@@ -87,9 +87,13 @@ class Tracker:
     def frame_in(self, frame: np.ndarray) -> np.ndarray:
         """The caller's frame (in the tracker's `channels` order) as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`);
         a TrackerStateError once closed."""
+        self._check_open()
+        return as_frame(frame, self.bgr)
+
+    def _check_open(self) -> None:
+        """A TrackerStateError once `close` released the backend."""
         if self._closed:
             raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
-        return as_frame(frame, self.bgr)
 
     @property
     def num_targets(self) -> int:
@@ -323,6 +327,10 @@ class Tracker:
 
     def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
+        self._check_open()
+        if self.templates is None:
+            self._ready()
+            raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
         return self.backend.infer(self.search_templates(), search)
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
