@@ -68,3 +68,26 @@ def test_a_tracker_on_a_model_another_tracker_closed_says_so(onnx_model, clip):
     with pytest.raises(DropTrackError) as err:
         second.track(clip[1])
     assert "model was closed" in one_line(err)
+
+
+def test_every_public_method_a_caller_reaches_has_type_hints_and_a_docstring():
+    import inspect
+    import typing
+
+    from droptrack import DeviceTracker, Tracker, TrackResult
+    from droptrack.engine.base import Backend, to_numpy
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from droptrack.engine.tensorrt_backend import TensorRTBackend
+    from droptrack.engine.torch_backend import TorchBackend
+
+    found = [to_numpy]
+    for cls in (Tracker, DeviceTracker, TrackResult, Backend, OrtBackend, TensorRTBackend, TorchBackend):
+        assert inspect.getdoc(cls), cls
+        found += [m for n, m in vars(cls).items() if not n.startswith("_") and (inspect.isfunction(m)
+                                                                               or isinstance(m, property))]
+    for obj in found:
+        func = obj.fget if isinstance(obj, property) else obj
+        assert func.__doc__ and func.__doc__.strip(), func.__qualname__
+        hints = typing.get_type_hints(func)
+        params = [p for p in inspect.signature(func).parameters if p not in ("self", "args", "kwargs")]
+        assert set(params) | {"return"} <= set(hints), (func.__qualname__, set(params) - set(hints))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class Backend(ABC):
         z, x = self.meta.template_size, self.meta.search_size
         return {"template": (batch, 3, z, z), "search": (batch, 3, x, x)}
 
-    def infer(self, template, search) -> dict:
+    def infer(self, template: np.ndarray | Any, search: np.ndarray | Any) -> dict:
         """Check names, shapes and dtypes, run, record latency; returns score_map, size_map, offset_map."""
         if self.released:
             raise BackendError(f"the {self.name} model was closed (tracker.close() or the end of a with block); "
@@ -113,7 +114,7 @@ class Backend(ABC):
         self.close()
 
 
-def to_numpy(x) -> np.ndarray:
+def to_numpy(x: np.ndarray | Any) -> np.ndarray:
     """Tensor or array -> numpy (host copy when needed)."""
     if isinstance(x, np.ndarray):
         return x

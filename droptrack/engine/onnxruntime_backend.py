@@ -134,6 +134,7 @@ class OrtBackend(Backend):
 
     @property
     def device(self) -> str:
+        """Where the session runs ('cpu', 'cuda' or 'cuda:N')."""
         return self._device
 
     @property

@@ -195,6 +195,7 @@ class TensorRTBackend(Backend):
 
     @property
     def device(self) -> str:
+        """The GPU the engine runs on ('cuda:N')."""
         return str(self._dev)
 
     def _to_device(self, arr):
