@@ -17,6 +17,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.errors import BackendError
 
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
+TORCH_IO_BACKENDS = ("torch", "tensorrt")   # backends that take and return torch tensors (the DeviceTracker's)
 INPUT_NAMES = ("template", "search")
 LATENCY_WINDOW = 10_000   # infer() times kept at least (benchmarks time a few hundred); at most twice that
 

@@ -20,14 +20,12 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from droptrack.engine.base import Backend
+from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, no_boxes, target_index
 from droptrack.runtime.tracker import TrackResult, Tracker
-
-TORCH_IO_BACKENDS = ("torch", "tensorrt")
 
 
 class PinnedUploader:
