@@ -91,3 +91,23 @@ def test_every_public_method_a_caller_reaches_has_type_hints_and_a_docstring():
         hints = typing.get_type_hints(func)
         params = [p for p in inspect.signature(func).parameters if p not in ("self", "args", "kwargs")]
         assert set(params) | {"return"} <= set(hints), (func.__qualname__, set(params) - set(hints))
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+@pytest.mark.parametrize("factors, image_hw, words", [
+    ([], (120, 160), "one resize factor per crop (1)"),              # host: silently updated no target
+    (None, (120, 160), "one resize factor per crop (1)"),
+    ("keep", None, "image_hw None is not the frame's (height, width)"),
+    ("keep", (120,), "is not the frame's (height, width)"),
+    ("keep", (0, 160), "is not the frame's (height, width)"),
+])
+def test_postprocess_with_other_factors_or_frame_size_than_preprocess_gave_is_one_line(tiny_ckpt, clip, pre, factors,
+                                                                                       image_hw, words):
+    t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    t.initialize(clip[0], BOX)
+    before = t.snapshot()
+    search, got = t.preprocess(clip[1])
+    with pytest.raises(DropTrackError) as err:
+        t.postprocess(t.infer(search), got if factors == "keep" else factors, image_hw)
+    assert words in one_line(err)
+    assert t.snapshot() == before

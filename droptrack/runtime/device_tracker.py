@@ -165,7 +165,7 @@ class DeviceTracker(Tracker):
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
-        out = self._maps(out)
+        out = self._post_args(out, factors, image_hw)
         score = self._from_backend(out["score_map"])
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))

@@ -8,6 +8,7 @@ the crops and the state update only when the artifact's TEST keys or the caller'
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import OUTPUT_NAMES, Backend, to_numpy
-from droptrack.errors import InputError, TrackerStateError
+from droptrack.errors import InputError, TrackerStateError, cut
 from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
@@ -195,18 +196,29 @@ class Tracker:
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
-        out = self._maps(out)
+        out = self._post_args(out, factors, image_hw)
         score = to_numpy(out["score_map"])
         boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
         return self.update_states(boxes, peaks, factors, image_hw)
 
-    def _maps(self, out: dict) -> dict:
-        """`infer`'s output checked before decoding: a dict holding the score, size and offset maps (else one
-        InputError naming what is missing)."""
+    def _post_args(self, out: dict, factors: Any, image_hw: tuple[int, int]) -> dict:
+        """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one
+        resize factor per crop (`preprocess`'s) and the frame's (H, W); else one InputError naming the fix."""
         missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
         if missing:
             what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
             raise InputError(f"postprocess takes the dict infer() returned; got {what}: pass tracker.infer(search)")
+        crops = len(out["score_map"])
+        if getattr(factors, "__len__", None) is None or len(factors) != crops:
+            raise InputError(f"postprocess needs one resize factor per crop ({crops}); pass the factors preprocess() "
+                             "returned with the search crops")
+        try:
+            hw = [operator.index(v) for v in image_hw]
+        except TypeError:
+            hw = []
+        if len(hw) != 2 or min(hw) < 1:
+            raise InputError(f"image_hw {cut(repr(image_hw))} is not the frame's (height, width); pass "
+                             "frame.shape[:2]")
         return out
 
     def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
