@@ -111,3 +111,21 @@ def test_postprocess_with_other_factors_or_frame_size_than_preprocess_gave_is_on
         t.postprocess(t.infer(search), got if factors == "keep" else factors, image_hw)
     assert words in one_line(err)
     assert t.snapshot() == before
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_refresh_template_without_a_frame_being_tracked_or_with_a_bad_index_is_one_line(tiny_ckpt, clip, pre):
+    official = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    official.initialize(clip[0], BOX)
+    official.track(clip[1])                                         # the official path keeps no frame
+    with pytest.raises(DropTrackError) as err:
+        official.refresh_template(0, BOX)
+    assert "frame being tracked" in one_line(err)
+    refresh = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre, ext={"TEMPLATE_REFRESH": 0.99})
+    refresh.initialize(clip[0], BOX)
+    refresh.track(clip[1])
+    for index, box in ((1, BOX), ("0", BOX), (0, (1, 2, 3))):
+        with pytest.raises(DropTrackError) as err:
+            refresh.refresh_template(index, box)
+        one_line(err)
+    refresh.refresh_template(-1, BOX)                               # what the extension does, by the caller

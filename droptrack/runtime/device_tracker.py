@@ -190,6 +190,7 @@ class DeviceTracker(Tracker):
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
+        index, box = self._refresh_args(index, box)
         m = self.meta
         state = self._send([list(box)])   # a blocking upload would be a host sync in the frame loop
         crop, _ = crop_resize(self._frame, state, m.template_factor, m.template_size, self.quantize)

@@ -252,8 +252,18 @@ class Tracker:
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""
+        index, box = self._refresh_args(index, box)
         m = self.meta
         self.templates[index] = self._crops(self._frame, [box], m.template_factor, m.template_size)[0][0]
+
+    def _refresh_args(self, index: int, box: BoxLike) -> tuple[int, list[float]]:
+        """`refresh_template`'s target index and box, checked; a TrackerStateError when no frame is being tracked."""
+        index, box = target_index(index, self.num_targets), as_box(box)
+        if self._frame is None:
+            raise TrackerStateError("refresh_template crops from the frame being tracked, which only a tracker with "
+                                    "extensions keeps; call it after track() on one (e.g. ext={'TEMPLATE_REFRESH': "
+                                    "0.5})")
+        return index, box
 
     def snapshot(self) -> dict:
         """What tracking the next frame depends on besides the templates, JSON-safe: the states (exact floats)
