@@ -24,7 +24,7 @@ from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
-from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, no_boxes, target_index
+from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
 from droptrack.runtime.tracker import TrackResult, Tracker
 
 
@@ -165,7 +165,7 @@ class DeviceTracker(Tracker):
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
-        out = self._post_args(out, factors, image_hw)
+        out = check_post_args(out, factors, image_hw)
         score = self._from_backend(out["score_map"])
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))

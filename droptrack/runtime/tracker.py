@@ -8,7 +8,6 @@ the crops and the state update only when the artifact's TEST keys or the caller'
 
 from __future__ import annotations
 
-import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,13 +17,14 @@ from typing import Any
 import numpy as np
 
 from droptrack.artifact import artifact_format, content_problem
-from droptrack.engine.base import OUTPUT_NAMES, Backend, to_numpy
-from droptrack.errors import InputError, TrackerStateError, cut
+from droptrack.engine.base import Backend, to_numpy
+from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
-                                        check_path, check_threads, no_boxes, target_index)
+                                        check_path, check_post_args, check_snapshot, check_threads, no_boxes,
+                                        target_index)
 
 
 @dataclass
@@ -196,30 +196,10 @@ class Tracker:
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
-        out = self._post_args(out, factors, image_hw)
+        out = check_post_args(out, factors, image_hw)
         score = to_numpy(out["score_map"])
         boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
         return self.update_states(boxes, peaks, factors, image_hw)
-
-    def _post_args(self, out: dict, factors: Any, image_hw: tuple[int, int]) -> dict:
-        """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one
-        resize factor per crop (`preprocess`'s) and the frame's (H, W); else one InputError naming the fix."""
-        missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
-        if missing:
-            what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
-            raise InputError(f"postprocess takes the dict infer() returned; got {what}: pass tracker.infer(search)")
-        crops = len(out["score_map"])
-        if getattr(factors, "__len__", None) is None or len(factors) != crops:
-            raise InputError(f"postprocess needs one resize factor per crop ({crops}); pass the factors preprocess() "
-                             "returned with the search crops")
-        try:
-            hw = [operator.index(v) for v in image_hw]
-        except TypeError:
-            hw = []
-        if len(hw) != 2 or min(hw) < 1:
-            raise InputError(f"image_hw {cut(repr(image_hw))} is not the frame's (height, width); pass "
-                             "frame.shape[:2]")
-        return out
 
     def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
                       image_hw: tuple[int, int]) -> list[TrackResult]:
@@ -277,7 +257,8 @@ class Tracker:
         of a run resumed again must name them until the next refresh). A snapshot without "memory" (None, or one
         saved without extensions) starts each target's extension memory afresh at its restored state, as
         `initialize_many` does; anything malformed is a TrackerStateError and changes nothing."""
-        states, memory = self._checked_snapshot(snap)
+        states, saved = check_snapshot(snap, self.num_targets, self.extensions is not None)
+        memory = [TargetMemory(list(st)) for st in states] if saved is None else saved
         if templates is not None:
             want = None if self.templates is None else tuple(self.templates.shape)
             got = getattr(templates, "shape", None)
@@ -297,30 +278,6 @@ class Tracker:
                 self.templates = torch.from_numpy(np.asarray(templates)).to(t.device, t.dtype)
             else:
                 self.templates = np.asarray(templates).astype(t.dtype)
-
-    def _checked_snapshot(self, snap: dict) -> tuple[list[list[float]], list[TargetMemory]]:
-        """`restore`'s states and extension memory read from `snap`, or one TrackerStateError naming what is wrong."""
-        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
-            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
-        if len(snap["states"]) != self.num_targets:
-            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
-                                    "initialize_many with the snapshot's init boxes first")
-        try:
-            states = [as_box(s) for s in snap["states"]]
-        except InputError:
-            raise TrackerStateError("snapshot states are not four finite numbers x, y, w, h each; pass what "
-                                    "snapshot() returned") from None
-        saved = snap.get("memory")
-        if self.extensions is None or saved is None:
-            return states, [TargetMemory(list(s)) for s in states]
-        try:
-            if len(saved) != len(states):
-                raise ValueError
-            return states, [TargetMemory.from_dict(d) for d in saved]
-        except (KeyError, TypeError, ValueError):
-            raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
-                                    "pass what snapshot() returned (or drop its 'memory' entry to start afresh)"
-                                    ) from None
 
     def _ready(self) -> bool:
         """Whether there are targets to track; TrackerStateError before the first `initialize`."""
