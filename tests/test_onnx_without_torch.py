@@ -55,3 +55,21 @@ def test_build_tracker_on_an_onnx_model_runs_without_torch(onnx_model):
                "print(type(t).__name__)", block_torch=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "Tracker"
+
+
+def test_the_python_api_on_an_onnx_model_leaves_torch_unimported(onnx_model):
+    pytest.importorskip("onnxruntime")
+    code = f"""
+import sys
+import numpy as np
+from droptrack import load_tracker
+frame = np.zeros((120, 160, 3), np.uint8)
+frame[40:70, 60:90] = 200
+with load_tracker({str(onnx_model)!r}) as t:
+    t.initialize(frame, (60, 40, 30, 30))
+    t.track(frame)
+print('torch' in sys.modules)
+"""
+    r = python(code, block_torch=False)                            # torch installed: still never imported
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"
