@@ -1,6 +1,6 @@
 """Crop, normalisation, Hann window, box decoding, map-back and clip: the official tracker geometry.
 
-Pure numpy/OpenCV (plus torch for the Hann window, computed exactly as the official code does), importable by
+Pure numpy/OpenCV (the Hann window bit-identical to the official torch one without importing torch), importable by
 train, export and runtime alike. Numbers follow `lib/train/data/processing_utils.py` and
 `lib/test/tracker/ostrack.py` bit for bit (see ostrack_spec.md section 4).
 """
@@ -8,6 +8,7 @@ train, export and runtime alike. Numbers follow `lib/train/data/processing_utils
 from __future__ import annotations
 
 import math
+import operator
 import re
 from dataclasses import dataclass
 
@@ -85,13 +86,53 @@ def normalize(patch: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.nda
     return np.ascontiguousarray((t - m) / s)
 
 
-def hann2d(size: int) -> np.ndarray:
-    """Official cosine window (1,1,F,F) float32: outer product of 0.5(1-cos(2*pi*k/(F+1))), k=1..F."""
-    import torch
+# PyTorch's float32 cos (the official hann2d's, x86 builds) differs from the correctly rounded cosine in a few places
+# by one unit in the last place: per window size F, "k+" / "k-" means cos(a_k)'s float32 bit pattern is one above /
+# below the correctly rounded one's (recorded from torch's own hann2d for F = 1..HANN_RECORDED; others are equal).
+HANN_COS_ULPS: dict[int, str] = {
+    4: "2-", 9: "4-", 12: "8-", 14: "6-", 16: "15-", 19: "8-", 21: "9-", 22: "4+ 15+", 24: "8+ 10- 14+",
+    25: "3- 15- 16-", 27: "27+", 28: "8+ 17- 26-", 29: "12-", 30: "14+", 31: "1+", 32: "16-", 33: "30-", 34: "14-",
+    36: "25+", 38: "32+", 39: "16- 27+ 33+", 43: "18- 29+", 44: "18- 22- 43+", 45: "8+ 19- 30+",
+    46: "21+ 22+ 26+ 33+", 47: "47-", 48: "8+ 24-", 49: "11+ 16+ 20- 28+", 50: "45-", 51: "3+ 6- 21- 29+ 30- 32-",
+    52: "18+ 29+ 47-", 53: "51+ 53-", 54: "38+ 53+", 55: "47+ 54+", 56: "39+ 47+", 57: "16+ 34- 52-", 58: "29- 56+",
+    59: "24-", 60: "3+ 5-", 61: "1- 28+ 43+", 62: "3+ 4+ 20+ 31- 43+", 63: "2+ 21+", 64: "22+ 26-",
+}
+HANN_RECORDED = 64
 
-    k = torch.arange(1, size + 1).float()
-    w = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * k))
-    return (w.reshape(1, 1, -1, 1) * w.reshape(1, 1, 1, -1)).numpy()
+
+def hann1d(size: int) -> np.ndarray:
+    """Official 1-D cosine window (F,) float32, 0.5(1-cos(2*pi*k/(F+1))), k=1..F, in torch's float32 steps, bit for
+    bit without torch (sizes over HANN_RECORDED use torch's cos where torch is installed)."""
+    try:
+        n = operator.index(size)
+    except TypeError:
+        n = 0
+    if n < 1:
+        raise InputError(f"window size {size!r} must be an int >= 1 (the score map's side)")
+    size = n
+    angles = np.float32(2 * math.pi / (size + 1)) * np.arange(1, size + 1, dtype=np.float32)   # float32, as torch
+    cos = np.array([math.cos(float(a)) for a in angles], dtype=np.float64).astype(np.float32)   # rounded once
+    bits = cos.view(np.int32)
+    for item in HANN_COS_ULPS.get(size, "").split():
+        bits[int(item[:-1]) - 1] += 1 if item[-1] == "+" else -1
+    if size > HANN_RECORDED:
+        cos = _torch_cos(angles, cos)
+    return np.float32(0.5) * (np.float32(1) - cos)
+
+
+def _torch_cos(angles: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """torch's float32 cos of `angles` (a window larger than the recorded ones); `fallback` without torch."""
+    try:
+        import torch
+    except ImportError:
+        return fallback
+    return torch.cos(torch.from_numpy(angles)).numpy()
+
+
+def hann2d(size: int) -> np.ndarray:
+    """Official cosine window (1,1,F,F) float32: the outer product of `hann1d` with itself (torch's hann2d)."""
+    w = hann1d(size)
+    return w.reshape(1, 1, -1, 1) * w.reshape(1, 1, 1, -1)
 
 
 def decode_box(score_map: np.ndarray, size_map: np.ndarray, offset_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.errors import BackendError
 
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
+TORCH_IO_BACKENDS = ("torch", "tensorrt")   # backends that take and return torch tensors (the DeviceTracker's)
 INPUT_NAMES = ("template", "search")
 LATENCY_WINDOW = 10_000   # infer() times kept at least (benchmarks time a few hundred); at most twice that
 
@@ -54,8 +56,11 @@ class Backend(ABC):
         z, x = self.meta.template_size, self.meta.search_size
         return {"template": (batch, 3, z, z), "search": (batch, 3, x, x)}
 
-    def infer(self, template, search) -> dict:
+    def infer(self, template: np.ndarray | Any, search: np.ndarray | Any) -> dict:
         """Check names, shapes and dtypes, run, record latency; returns score_map, size_map, offset_map."""
+        if self.released:
+            raise BackendError(f"the {self.name} model was closed (tracker.close() or the end of a with block); "
+                               "load it again (load_tracker(...)) to run it")
         exp = self.input_shapes(template.shape[0])
         for name, arr in (("template", template), ("search", search)):
             if tuple(arr.shape) != exp[name]:
@@ -95,6 +100,11 @@ class Backend(ABC):
         """Where the model runs ('cpu', 'cuda' or 'cuda:N')."""
         return "cpu"
 
+    @property
+    def released(self) -> bool:
+        """Whether `close` released what `infer` runs on (an ONNX Runtime session, a TensorRT engine)."""
+        return False
+
     def close(self) -> None:
         """Release resources."""
 
@@ -105,7 +115,7 @@ class Backend(ABC):
         self.close()
 
 
-def to_numpy(x) -> np.ndarray:
+def to_numpy(x: np.ndarray | Any) -> np.ndarray:
     """Tensor or array -> numpy (host copy when needed)."""
     if isinstance(x, np.ndarray):
         return x

@@ -134,6 +134,7 @@ class OrtBackend(Backend):
 
     @property
     def device(self) -> str:
+        """Where the session runs ('cpu', 'cuda' or 'cuda:N')."""
         return self._device
 
     @property
@@ -151,5 +152,11 @@ class OrtBackend(Backend):
         return {k: np.concatenate([p[j] for p in parts], axis=0) if len(parts) > 1 else parts[0][j]
                 for j, k in enumerate(OUTPUT_NAMES)}
 
+    @property
+    def released(self) -> bool:
+        """Whether `close` dropped the session."""
+        return getattr(self, "session", None) is None
+
     def close(self) -> None:
+        """Drop the ONNX Runtime session (its memory is freed once no other reference holds it)."""
         self.session = None

@@ -195,6 +195,7 @@ class TensorRTBackend(Backend):
 
     @property
     def device(self) -> str:
+        """The GPU the engine runs on ('cuda:N')."""
         return str(self._dev)
 
     def _to_device(self, arr):
@@ -238,6 +239,12 @@ class TensorRTBackend(Backend):
             self._device_timing = DeviceTiming(start, end)
         return out
 
+    @property
+    def released(self) -> bool:
+        """Whether `close` dropped the engine."""
+        return getattr(self, "engine", None) is None
+
     def close(self) -> None:
+        """Drop the execution context and engine."""
         self.context = None
         self.engine = None

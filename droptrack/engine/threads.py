@@ -82,25 +82,37 @@ def plan_threads(requested: int | None, artifact: str | Path | None = None, work
     return ThreadPlan(share, f"{usable} usable cores / {workers} worker(s)")
 
 
-def apply_threads(n: int) -> tuple[int, int]:
-    """Set torch intra-op and OpenCV threads to `n`; returns the previous (torch, cv2) counts.
+def _torch():
+    """The torch module, or None where it is not installed (the ONNX Runtime path runs without it)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def apply_threads(n: int) -> tuple[int | None, int]:
+    """Set torch intra-op (where torch is installed) and OpenCV threads to `n`; returns the previous (torch, cv2)
+    counts (torch's None without torch).
 
     ONNX Runtime takes its count per session (`load_backend(..., threads=n)`)."""
     import cv2
-    import torch
 
-    old = (torch.get_num_threads(), cv2.getNumThreads())
-    torch.set_num_threads(n)
+    torch = _torch()
+    old = (None if torch is None else torch.get_num_threads(), cv2.getNumThreads())
+    if torch is not None:
+        torch.set_num_threads(n)
     cv2.setNumThreads(n)
     return old
 
 
-def restore_threads(old: tuple[int, int]) -> None:
+def restore_threads(old: tuple[int | None, int]) -> None:
     """Undo `apply_threads`."""
     import cv2
-    import torch
 
-    torch.set_num_threads(old[0])
+    torch = _torch() if old[0] is not None else None
+    if torch is not None:
+        torch.set_num_threads(old[0])
     cv2.setNumThreads(old[1])
 
 

@@ -15,17 +15,17 @@ code as the host path); the new states go back up as one small (N,4) copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
-from droptrack.engine.base import Backend
+from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
-from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, no_boxes, target_index
+from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
 from droptrack.runtime.tracker import TrackResult, Tracker
-
-TORCH_IO_BACKENDS = ("torch", "tensorrt")
 
 
 class PinnedUploader:
@@ -75,7 +75,7 @@ class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
-                 ext: TrackerExt | None = None, channels: str = "rgb"):
+                 ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
         super().__init__(backend, ext, channels)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
@@ -149,11 +149,11 @@ class DeviceTracker(Tracker):
         keep = [i for i in range(len(self.states_t)) if i != index]
         self.states_t = self.states_t[keep] if keep else None
 
-    def preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
-        """Search crops of every target, normalised into the preallocated input buffer; and resize factors."""
+    def _preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
+        """Search crops of every target of an RGB uint8 frame, normalised into the preallocated input buffer; and
+        resize factors (`preprocess` reads the caller's frame first)."""
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
-        frame = as_frame(frame)
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -165,6 +165,7 @@ class DeviceTracker(Tracker):
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
+        out = check_post_args(out, factors, image_hw)
         score = self._from_backend(out["score_map"])
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
@@ -189,6 +190,7 @@ class DeviceTracker(Tracker):
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` on the device (TEMPLATE_REFRESH)."""
+        index, box = self._refresh_args(index, box)
         m = self.meta
         state = self._send([list(box)])   # a blocking upload would be a host sync in the frame loop
         crop, _ = crop_resize(self._frame, state, m.template_factor, m.template_size, self.quantize)

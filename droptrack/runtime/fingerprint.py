@@ -52,9 +52,12 @@ def model_id(artifact: str | None, locations: list[str] | None = None) -> dict:
     """The sha256 of the model's weight file: --checkpoint / --model, or the built-in default model (None); an ONNX
     graph that keeps its weights in external data files adds each one's sha256 (the .onnx alone may not change;
     `locations`: those files, where the loader already parsed the graph)."""
-    from droptrack.model.default import default_checkpoint
+    if artifact is None:
+        from droptrack.model.default import default_checkpoint   # (droptrack.model imports torch)
 
-    path = default_checkpoint() if artifact is None else Path(os.path.expanduser(artifact))
+        path = default_checkpoint()
+    else:
+        path = Path(os.path.expanduser(artifact))
     ident = {"builtin": artifact is None, "sha256": sha256_file(path)}
     data = external_data_sha256(path, locations)
     if data:

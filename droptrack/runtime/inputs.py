@@ -16,11 +16,14 @@ import numbers
 import operator
 import os
 import re
+from collections.abc import Mapping
 from typing import Any, Sequence, Union
 
 import numpy as np
 
-from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError, cut
+from droptrack.engine.base import OUTPUT_NAMES
+from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError, TrackerStateError, cut
+from droptrack.runtime.extensions import TargetMemory
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
 BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
@@ -198,3 +201,49 @@ def check_threads(threads: int) -> int:
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
         raise InputError(f"threads={_brief(threads)} must be an int >= 0 (0 = ONNX Runtime's default)")
     return int(threads)
+
+
+def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int]) -> Mapping:
+    """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one resize
+    factor per crop (`preprocess`'s) and the frame's (H, W); else one InputError naming the fix."""
+    missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
+    if missing:
+        what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
+        raise InputError(f"postprocess takes the dict infer() returned; got {what}: pass tracker.infer(search)")
+    crops = len(out["score_map"])
+    if getattr(factors, "__len__", None) is None or len(factors) != crops:
+        raise InputError(f"postprocess needs one resize factor per crop ({crops}); pass the factors preprocess() "
+                         "returned with the search crops")
+    try:
+        hw = [operator.index(v) for v in image_hw]
+    except TypeError:
+        hw = []
+    if len(hw) != 2 or min(hw) < 1:
+        raise InputError(f"image_hw {_brief(image_hw)} is not the frame's (height, width); pass frame.shape[:2]")
+    return out
+
+
+def check_snapshot(snap: dict, count: int,
+                   with_memory: bool) -> tuple[list[list[float]], list[TargetMemory] | None]:
+    """`Tracker.restore`'s snapshot of `count` targets -> its states and, `with_memory` (extensions on), the
+    extensions' memory (None where the snapshot has none: fresh memory); one TrackerStateError otherwise."""
+    if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
+        raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
+    if len(snap["states"]) != count:
+        raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {count} tracked; "
+                                "initialize_many with the snapshot's init boxes first")
+    try:
+        states = [as_box(s) for s in snap["states"]]
+    except InputError:
+        raise TrackerStateError("snapshot states are not four finite numbers x, y, w, h each; pass what "
+                                "snapshot() returned") from None
+    saved = snap.get("memory")
+    if not with_memory or saved is None:
+        return states, None
+    try:
+        if len(saved) != len(states):
+            raise ValueError
+        return states, [TargetMemory.from_dict(d) for d in saved]
+    except (KeyError, TypeError, ValueError):
+        raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
+                                "pass what snapshot() returned (or drop its 'memory' entry to start afresh)") from None

@@ -6,6 +6,7 @@ import itertools
 import math
 import os
 import re
+import sys
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import artifact_format
+from droptrack.engine.base import TORCH_IO_BACKENDS
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import BackendError, FlatTargetWarning, InputError, OutputFull, SourceError
 from droptrack.geometry import parse_box, sample_target, validate_init_box
@@ -62,17 +64,25 @@ class RunOptions:
     start: int = 0              # video files / image folders: the frame the targets are set on (those before: skipped)
 
 
+def _cuda_available() -> bool:
+    """Whether torch sees a CUDA device (False without torch: an ONNX model then runs on the CPU, torch-free)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
 def resolve_device(device: str | None, artifact: str | None) -> str:
     """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
-    import torch
-
+    cuda = _cuda_available()
     if device is None:
-        return "cuda" if (torch.cuda.is_available() or artifact_format(artifact) == "engine") else "cpu"
+        return "cuda" if (cuda or artifact_format(artifact) == "engine") else "cpu"
     text = device.strip().lower()   # any case, as the Python API's check_device takes it
     if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     device = "cpu" if text.startswith("cpu") else text
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device.startswith("cuda") and not cuda:
         if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
             from droptrack.engine.tensorrt_backend import onnx_instead
 
@@ -102,20 +112,18 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
         hint = next((v for k, v in what.items() if k in str(exc.name)), f"module {exc.name}")
         raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
-    from droptrack.runtime.device_tracker import TORCH_IO_BACKENDS, DeviceTracker
-
     settings = tracker_ext(backend, ext)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend, settings, channels)
+        return Tracker(backend, settings, channels)   # (the host path: an ONNX model then needs no torch)
+    from droptrack.runtime.device_tracker import DeviceTracker
 
     return DeviceTracker(backend, device=device, ext=settings, channels=channels)
 
 
 def _pre_used(tracker) -> str:
     """Where `tracker` pre-processes: 'device' (DeviceTracker) or 'host' (what --pre auto resolved to)."""
-    from droptrack.runtime.device_tracker import DeviceTracker
-
-    return "device" if isinstance(tracker, DeviceTracker) else "host"
+    dev = sys.modules.get("droptrack.runtime.device_tracker")   # not imported: no DeviceTracker exists (nor torch)
+    return "device" if dev is not None and isinstance(tracker, dev.DeviceTracker) else "host"
 
 
 def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:

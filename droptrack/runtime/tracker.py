@@ -23,7 +23,8 @@ from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
-                                        check_path, check_threads, no_boxes, target_index)
+                                        check_path, check_post_args, check_snapshot, check_threads, no_boxes,
+                                        target_index)
 
 
 @dataclass
@@ -40,10 +41,11 @@ class Tracker:
     Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
     x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
     a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
-    `ext`: the extension settings (None = the artifact's own TEST keys, `meta.tracker`; none = official).
+    `ext`: the extension settings, a TrackerExt or a dict of TEST-style keys as `load_tracker` takes (None = the
+    artifact's own TEST keys, `meta.tracker`; none = official).
     `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
 
-    def __init__(self, backend: Backend, ext: TrackerExt | None = None, channels: str = "rgb"):
+    def __init__(self, backend: Backend, ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
         if not isinstance(backend, Backend):
             raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
                              "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
@@ -56,6 +58,11 @@ class Tracker:
         self.cropper = Cropper()                # crop_resize with a reused canvas for padded windows
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
+        if isinstance(ext, Mapping):            # the keys load_tracker(ext=...) takes
+            ext = tracker_ext(backend, ext)
+        elif ext is not None and not isinstance(ext, TrackerExt):
+            raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
+                             "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
@@ -81,9 +88,13 @@ class Tracker:
     def frame_in(self, frame: np.ndarray) -> np.ndarray:
         """The caller's frame (in the tracker's `channels` order) as RGB uint8 (H,W,3) (`runtime.inputs.as_frame`);
         a TrackerStateError once closed."""
+        self._check_open()
+        return as_frame(frame, self.bgr)
+
+    def _check_open(self) -> None:
+        """A TrackerStateError once `close` released the backend."""
         if self._closed:
             raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
-        return as_frame(frame, self.bgr)
 
     @property
     def num_targets(self) -> int:
@@ -146,7 +157,7 @@ class Tracker:
         frame = self.frame_in(frame)
         if not self._ready():
             return [], {"pre": 0.0, "infer": 0.0, "post": 0.0}
-        search, aux = self.preprocess(frame)
+        search, aux = self._preprocess(frame)
         self.sync()
         t1 = time.perf_counter()
         out = self.infer(search)
@@ -169,8 +180,14 @@ class Tracker:
         return out, factors
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
-        """Search crops around every previous state: (N,3,X,X) float32 and the resize factors."""
-        frame = as_frame(frame)
+        """Search crops around every previous state of the caller's `frame` (in the tracker's `channels` order):
+        (N,3,X,X) float32 and the resize factors; a TrackerStateError before `initialize`."""
+        frame = self.frame_in(frame)
+        self._ready()
+        return self._preprocess(frame)
+
+    def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """`preprocess` of a frame already read by `frame_in` (RGB uint8 (H,W,3))."""
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -179,6 +196,7 @@ class Tracker:
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
+        out = check_post_args(out, factors, image_hw)
         score = to_numpy(out["score_map"])
         boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
         return self.update_states(boxes, peaks, factors, image_hw)
@@ -214,8 +232,18 @@ class Tracker:
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""
+        index, box = self._refresh_args(index, box)
         m = self.meta
         self.templates[index] = self._crops(self._frame, [box], m.template_factor, m.template_size)[0][0]
+
+    def _refresh_args(self, index: int, box: BoxLike) -> tuple[int, list[float]]:
+        """`refresh_template`'s target index and box, checked; a TrackerStateError when no frame is being tracked."""
+        index, box = target_index(index, self.num_targets), as_box(box)
+        if self._frame is None:
+            raise TrackerStateError("refresh_template crops from the frame being tracked, which only a tracker with "
+                                    "extensions keeps; call it after track() on one (e.g. ext={'TEMPLATE_REFRESH': "
+                                    "0.5})")
+        return index, box
 
     def snapshot(self) -> dict:
         """What tracking the next frame depends on besides the templates, JSON-safe: the states (exact floats)
@@ -226,24 +254,30 @@ class Tracker:
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
         `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
-        of a run resumed again must name them until the next refresh)."""
-        if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
-            raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
-        if len(snap["states"]) != self.num_targets:
-            raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {self.num_targets} tracked; "
-                                    "initialize_many with the snapshot's init boxes first")
-        self.states = [[float(v) for v in s] for s in snap["states"]]
+        of a run resumed again must name them until the next refresh). A snapshot without "memory" (None, or one
+        saved without extensions) starts each target's extension memory afresh at its restored state, as
+        `initialize_many` does; anything malformed is a TrackerStateError and changes nothing."""
+        states, saved = check_snapshot(snap, self.num_targets, self.extensions is not None)
+        memory = [TargetMemory(list(st)) for st in states] if saved is None else saved
+        if templates is not None:
+            want = None if self.templates is None else tuple(self.templates.shape)
+            got = getattr(templates, "shape", None)
+            if got is None or tuple(got) != want:
+                raise TrackerStateError(f"templates of shape {type(templates).__name__ if got is None else tuple(got)}"
+                                        f" for templates of shape {want}; pass the array saved with the snapshot, "
+                                        "or None")
+        self.states = states
         if self.extensions is not None:
-            self.extensions.memory = [TargetMemory.from_dict(d) for d in snap["memory"]]
+            self.extensions.memory = memory
         if templates is not None:
             self.template_version = int(template_version or 0)
             t = self.templates
             if hasattr(t, "detach"):   # a DeviceTracker's templates for a torch or TensorRT backend
                 import torch
 
-                self.templates = torch.from_numpy(templates).to(t.device, t.dtype)
+                self.templates = torch.from_numpy(np.asarray(templates)).to(t.device, t.dtype)
             else:
-                self.templates = templates.astype(t.dtype)
+                self.templates = np.asarray(templates).astype(t.dtype)
 
     def _ready(self) -> bool:
         """Whether there are targets to track; TrackerStateError before the first `initialize`."""
@@ -257,7 +291,7 @@ class Tracker:
         frame = self.frame_in(frame)
         if not self._ready():
             return []
-        search, factors = self.preprocess(frame)
+        search, factors = self._preprocess(frame)
         out = self.infer(search)
         return self.postprocess(out, factors, frame.shape[:2])
 
@@ -272,6 +306,10 @@ class Tracker:
 
     def infer(self, search: np.ndarray | Any) -> dict:
         """One backend call on the search crops (`preprocess`'s), with `search_templates`."""
+        self._check_open()
+        if self.templates is None:
+            self._ready()
+            raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
         return self.backend.infer(self.search_templates(), search)
 
     def track(self, frame: np.ndarray) -> tuple[list[float], float]:
