@@ -52,7 +52,10 @@ class graceful_signals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.flag.closing:   # the loop is over: let the outputs be closed (and renamed) whole
-            sys.stderr.write(f"{signal.Signals(signum).name}: closing the outputs, a moment\n")
+            try:
+                sys.stderr.write(f"{signal.Signals(signum).name}: closing the outputs, a moment\n")
+            except (OSError, ValueError):   # a terminal that went away (SIGHUP): the closing goes on all the same
+                pass
             return
         if self.flag.is_set:
             raise KeyboardInterrupt   # second signal: stop now

@@ -142,6 +142,30 @@ def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
             signal.signal(s, h)
 
 
+@contextlib.contextmanager
+def signals_noted() -> Iterator[None]:
+    """While the outputs close (after the server stopped), SIGINT, SIGTERM and SIGHUP are only acknowledged: one more
+    Ctrl-C (or a SIGTERM after it) ended the process there, with NAME.part files unrenamed and a video without its
+    index. SIGKILL still ends it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        try:
+            print(f"{signal.Signals(signum).name}: closing the outputs, a moment", file=sys.stderr, flush=True)
+        except (OSError, ValueError):   # a terminal that went away (SIGHUP)
+            pass
+
+    handled = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, note) for s in handled}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
           allow_frame_ancestors: Iterable[str] = (), warn: Callable[[str], None] | None = None,
@@ -186,6 +210,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
                 pass
     finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
         if session is not None:
-            session.stop()
+            with signals_noted():   # the outputs are closed whole, whatever signal comes meanwhile
+                session.stop()
         sock.close()
     return session
