@@ -89,6 +89,12 @@ class Session:
         """End the thread: the current frame's record is written and every output closed, here if the thread
         waits on a source that delivers nothing (a hung stream: it would never see the stop)."""
         self._stop.set()
+        if self._thread.is_alive() and not self._ready.is_set():   # blocked opening the source (--connect-timeout)
+            with self._io:   # it writes nothing from now on: its files are closed here (empty ones leave nothing)
+                self._taken_over = True
+            self.outputs.close()
+            self.outputs.release()
+            return
         if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
             self._thread.join(STALL_S)
             with self._io:   # the thread writes nothing more once it is back from the source
@@ -112,6 +118,9 @@ class Session:
         note = getattr(self._source, "aspect_note", None)   # boxes posted from a player's picture need its factor
         if note:
             warnings.warn(note, PixelAspectWarning, stacklevel=2)
+        with self._io:
+            if self._taken_over:   # stop() gave up on this opener and closed the outputs meanwhile
+                raise SourceError(f"{self._source.name} opened after dt serve stopped waiting for it")
         self.live = bool(getattr(self._source, "live", False))
         if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
             self._frames = readers.newest(self._frames)
