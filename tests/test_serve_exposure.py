@@ -279,7 +279,8 @@ def test_forwarded_headers_count_only_from_the_named_trusted_proxy(session, monk
     token = "s3cret-token"
     for proxies, peer, believed in (((), "127.0.0.1", False), (("10.1.2.3",), "10.1.2.3", True),
                                     (("10.1.2.0/24",), "10.1.2.3", True), (("10.9.9.9",), "10.1.2.3", False),
-                                    (("127.0.0.1",), "127.0.0.1", True)):
+                                    (("127.0.0.1",), "127.0.0.1", True), (("10.1.2.3",), "::ffff:10.1.2.3", True),
+                                    (("10.1.2.0/24",), "::ffff:10.1.2.9", True)):   # a dual-stack bind (--host ::)
         client = _behind(session, token, proxies, client=(peer, 40000))
         cookie = client.get(f"/?token={token}", headers={"X-Forwarded-Proto": "https"},
                             follow_redirects=False).headers["set-cookie"]

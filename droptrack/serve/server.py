@@ -96,6 +96,9 @@ def trusted_proxies(values: Iterable[str]) -> list[str]:
                              "reverse proxy connects from, e.g. 127.0.0.1 or 10.0.0.0/24") from None
         one = network.num_addresses == 1
         proxies.append(str(network.network_address) if one else str(network))
+        if network.version == 4:   # as a dual-stack bind (--host ::) sees an IPv4 peer: ::ffff:a.b.c.d
+            mapped = f"::ffff:{network.network_address}"
+            proxies.append(mapped if one else f"{mapped}/{96 + network.prefixlen}")
     return proxies
 
 
