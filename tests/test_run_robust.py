@@ -237,3 +237,36 @@ def test_run_that_writes_nothing_keeps_an_earlier_result(tmp_path):
         track_frames(frames(3), Failing(), [[1, 1, 4, 4]], [BoxFileSink(earlier, 1), JsonlSink(tmp_path / "j")])
     assert earlier.read_text() == "1\t2\t3\t4\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt"]
+
+
+def test_signals_while_the_outputs_close_let_them_close(tmp_path, capsys):
+    """Ctrl-C pressed three times (or `timeout`'s SIGTERM after two): the second stops the loop at once, and a third
+    that landed while the outputs were being closed raised KeyboardInterrupt inside that closing: the outputs after
+    it kept their NAME.part (the box file was never renamed), the video had no index, and dt run said 'nothing was
+    written'. Once the loop has ended a signal is now only acknowledged: every output is closed whole."""
+    from droptrack.runtime.signals import StopFlag, graceful_signals
+    from droptrack.runtime.sinks import BoxFileSink, Sink, VideoSink
+
+    class SignalledWhileClosing(Sink):
+        def write(self, frame, targets, fps=None) -> None:
+            pass
+
+        def close(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)   # the third Ctrl-C
+            time.sleep(0.2)
+
+    def two_ctrl_c(summary) -> None:
+        if summary.frames == 4:
+            os.kill(os.getpid(), signal.SIGINT)   # stop after this frame
+            os.kill(os.getpid(), signal.SIGINT)   # stop at once
+            time.sleep(0.2)
+
+    image = np.full((48, 64, 3), 90, np.uint8)
+    sinks = [SignalledWhileClosing(), BoxFileSink(tmp_path / "b.txt", 1), VideoSink(tmp_path / "v.avi", 30.0)]
+    with graceful_signals(StopFlag()) as stop:
+        summary = track_frames((Frame(i, i / 30, image) for i in range(50)), FakeTracker(), [[1, 1, 4, 4]], sinks,
+                               on_frame=two_ctrl_c, stop=stop)
+    assert summary.interrupted and summary.signal == signal.SIGINT and summary.frames == 4
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 4 and not (tmp_path / "b.txt.part").exists()
+    assert video_frames(tmp_path / "v.avi") == 4 and not (tmp_path / "v.part.avi").exists()
+    assert "SIGINT: closing the outputs" in capsys.readouterr().err

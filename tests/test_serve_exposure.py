@@ -251,23 +251,55 @@ def test_the_page_cookie_is_secure_when_the_page_came_over_https(session):
         assert ("; Secure" in cookie) == secure and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
 
 
-def test_a_tls_proxy_on_another_host_gets_a_secure_cookie_when_forwarded_allow_ips_names_it(session, monkeypatch):
-    """docs/serve.md: uvicorn takes X-Forwarded-Proto only from $FORWARDED_ALLOW_IPS (default: loopback),
-    which dt serve's uvicorn settings leave in force; from a proxy that it names, the cookie is Secure."""
-    from droptrack.serve.server import server_config
+def _behind(session, token: str, proxies=(), client=("127.0.0.1", 40000)) -> TestClient:
+    """A TestClient through dt serve's own uvicorn settings (its proxy-header rules), from `client`'s address."""
+    from droptrack.serve.server import server_config, trusted_proxies
 
+    config = server_config(create_app(session, token=token), trusted_proxies(proxies))
+    config.load()
+    return TestClient(config.loaded_app, base_url="http://127.0.0.1", client=client)
+
+
+def test_a_local_process_cannot_pose_as_other_clients_by_x_forwarded_for(session, monkeypatch):
+    """uvicorn believed X-Forwarded-For from any loopback address by default, so any process on the machine could
+    send each wrong token as another client (a new X-Forwarded-For each time) and never wait: the back-off counted
+    nothing. Without --trusted-proxy the header is now ignored: the 11th wrong token (10 are free) gets 429."""
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    client = _behind(session, "s3cret-token")
+    codes = [client.get("/stats", headers={"Authorization": "Bearer wrong-guess", "X-Forwarded-For": f"10.0.0.{i}"})
+             .status_code for i in range(11)]
+    assert codes == [401] * 10 + [429], codes
+
+
+def test_forwarded_headers_count_only_from_the_named_trusted_proxy(session, monkeypatch):
+    """docs/serve.md: X-Forwarded-For and X-Forwarded-Proto are believed from a --trusted-proxy only: from it, each
+    forwarded client gets its own count of wrong tokens and https makes the cookie Secure; from loopback without
+    the option, or from another address, neither."""
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
     token = "s3cret-token"
-    for allowed, secure in ((None, False), ("10.1.2.3", True), ("10.9.9.9", False)):
-        if allowed is None:
-            monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
-        else:
-            monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
-        config = server_config(create_app(session, token=token))
-        config.load()
-        client = TestClient(config.loaded_app, base_url="http://127.0.0.1", client=("10.1.2.3", 40000))
+    for proxies, peer, believed in (((), "127.0.0.1", False), (("10.1.2.3",), "10.1.2.3", True),
+                                    (("10.1.2.0/24",), "10.1.2.3", True), (("10.9.9.9",), "10.1.2.3", False),
+                                    (("127.0.0.1",), "127.0.0.1", True), (("10.1.2.3",), "::ffff:10.1.2.3", True),
+                                    (("10.1.2.0/24",), "::ffff:10.1.2.9", True)):   # a dual-stack bind (--host ::)
+        client = _behind(session, token, proxies, client=(peer, 40000))
         cookie = client.get(f"/?token={token}", headers={"X-Forwarded-Proto": "https"},
                             follow_redirects=False).headers["set-cookie"]
-        assert ("; Secure" in cookie) == secure, (allowed, cookie)
+        assert ("; Secure" in cookie) == believed, (proxies, peer, cookie)
+        codes = [client.get("/stats", headers={"Authorization": "Bearer wrong-guess",
+                                               "X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(11)]
+        assert codes[-1] == (401 if believed else 429), (proxies, peer, codes)
+
+
+def test_a_trusted_proxy_must_be_an_address_and_forwarded_allow_ips_is_not_dropped_silently(video, monkeypatch):
+    """--trusted-proxy takes IP addresses and networks (uvicorn compares addresses: a host name or '*' would trust
+    nothing or everyone); FORWARDED_ALLOW_IPS, which the docs once named and uvicorn reads, is refused without it
+    rather than ignored (a TLS proxy's cookie would silently lose its Secure flag). One line, exit 2."""
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    for bad in ("proxy.example.org", "*", "10.0.0.0/33"):
+        one_line_exit_2(serve_cli(video, "--port", 0, "--trusted-proxy", bad),
+                        f"--trusted-proxy '{bad}' is not an IP address or network")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.1.2.3")
+    one_line_exit_2(serve_cli(video, "--port", 0), "FORWARDED_ALLOW_IPS", "--trusted-proxy")
 
 
 def test_a_malformed_origin_is_another_origin_not_a_server_error(session):

@@ -233,3 +233,26 @@ def test_a_limit_reached_while_paused_is_the_one_line_and_exit_2_at_any_stop(vid
     assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{tmp_path / 'f.jsonl.part'}'")
     assert (tmp_path / "f.jsonl").stat().st_size == size
     check_line_files(tmp_path, len((tmp_path / "f.jsonl").read_text().splitlines()))
+
+
+def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ckpt, tmp_path, capsys):
+    """After the server stopped, dt serve closed its outputs with the default handlers back: one more Ctrl-C there
+    raised KeyboardInterrupt out of the closing, a SIGTERM killed the process, leaving boxes_0.txt.part, f.jsonl.part
+    and a video without its index. While they close, a signal is now only acknowledged (as dt run does)."""
+    from droptrack.serve.server import signals_noted
+
+    session = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False, max_frames=12,
+                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt"),
+                                   save=str(tmp_path / "v.avi")))
+    session.start()
+    session.add_target(FACE)
+    wait_for(lambda: session.frames_written >= 11)
+    with signals_noted():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            os.kill(os.getpid(), sig)
+        time.sleep(0.1)
+        session.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boxes_0.txt", "f.jsonl", "v.avi"]
+    assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == 12
+    assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 12
+    assert capsys.readouterr().err.count("closing the outputs, a moment") == 3

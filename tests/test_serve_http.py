@@ -191,3 +191,65 @@ def test_no_answer_names_the_server_software(session):
         server.should_exit = True
         runner_thread.join(10)
         sock.close()
+
+
+def _posted_but_stalled(port: int):
+    """A socket that sent a POST's headers and the first byte of its 50-byte body, then nothing."""
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"POST /targets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 50\r\n\r\n{")
+    return s
+
+
+def _answer(sock) -> tuple[bytes, bytes]:
+    """The status line and headers, and the body (by its Content-Length), of the answer read from `sock`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096) or pytest.fail(f"connection closed after {data!r}")
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        body += sock.recv(4096) or pytest.fail(f"connection closed after {data!r}")
+    return head, body
+
+
+def test_a_stalled_body_is_answered_408_and_a_stop_meanwhile_logs_no_traceback(session, caplog):
+    """A client that sent half a body and stalled held its request until the server stopped; the stop then
+    cancelled it and uvicorn logged 'Exception in ASGI application' with a CancelledError traceback. A body must
+    now arrive whole in time (408 naming why), and one still arriving when the server stops gets a 503."""
+    import json
+    import logging
+    import threading
+    import time
+
+    import uvicorn
+
+    from droptrack.serve.server import bind_socket, server_config
+
+    caplog.set_level(logging.ERROR, logger="uvicorn.error")
+    for body_timeout, status in ((0.5, b"408"), (60.0, b"503")):
+        sock = bind_socket("127.0.0.1", 0)
+        server = uvicorn.Server(server_config(create_app(session, body_timeout=body_timeout)))
+        runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        runner_thread.start()
+        try:
+            end = time.monotonic() + 20
+            while not server.started:
+                assert time.monotonic() < end, "uvicorn did not start"
+                time.sleep(0.02)
+            stalled = _posted_but_stalled(sock.getsockname()[1])
+            if status == b"503":
+                time.sleep(0.3)   # the request is in; then the server is told to stop (2 s of grace, as dt serve)
+                server.should_exit = True
+            head, body = _answer(stalled)
+            stalled.close()
+            assert head.startswith(b"HTTP/1.1 " + status), head
+            detail = json.loads(body)["detail"]
+            assert ("did not arrive within 0.5 s" if status == b"408" else "shutting down") in detail, detail
+        finally:
+            server.should_exit = True
+            runner_thread.join(10)
+            sock.close()
+    assert not [r for r in caplog.records if r.exc_info or "Exception in ASGI" in r.getMessage()], caplog.text

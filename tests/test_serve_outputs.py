@@ -302,18 +302,23 @@ def test_extension_options_reach_the_served_tracker(tiny_ckpt, video):
         "official procedure")
 
 
-def test_source_that_never_delivers_fails_within_the_timeout(tiny_ckpt):
-    """An HTTP stream whose server accepts the connection and never answers (OpenCV alone would wait 30 s)."""
+def test_source_that_never_delivers_fails_within_the_timeout_and_leaves_no_files(tiny_ckpt, tmp_path):
+    """An HTTP stream whose server accepts the connection and never answers (OpenCV alone would wait 30 s). Its
+    outputs were left open and locked (the opener thread never came back), so the refused dt serve left an empty
+    NAME.part and its .NAME.lock files behind; stop() now closes them: nothing is left."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/live.mjpg"
-        session = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", connect_timeout=1.0))
+        session = Session(ServeOptions(url, artifact=str(tiny_ckpt), device="cpu", connect_timeout=1.0,
+                                       jsonl=str(tmp_path / "r.jsonl"), output=str(tmp_path / "b.txt"),
+                                       save=str(tmp_path / "v.avi")))
         t0 = time.monotonic()
         with pytest.raises(SourceTimeout, match="no frame within 1 s"):
             session.start()
         assert time.monotonic() - t0 < 3
         session.stop()
+        assert sorted(os.listdir(tmp_path)) == []
 
 
 @pytest.mark.slow

@@ -34,6 +34,11 @@ def serve(
         None, "--allow-frame-ancestors", metavar="URL", help="Let pages of this origin embed the page in a frame "
         "(scheme://host[:port] of a dashboard, e.g. https://grafana.example.org); repeatable. Default: no site "
         "may frame it. With --token the dashboard must be on the same site (the page's cookie is SameSite=Strict)."),
+    trusted_proxy: Optional[list[str]] = typer.Option(
+        None, "--trusted-proxy", metavar="ADDRESS", help="Believe X-Forwarded-For (the client's address) and "
+        "X-Forwarded-Proto (https) from this address or network (CIDR) only: the reverse proxy's, as it connects "
+        "to dt serve, e.g. 127.0.0.1; repeatable. Default: no one's (any local process could claim another "
+        "client's address)."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Official box files, one per target: "
@@ -96,7 +101,7 @@ def serve(
                         reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite)
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
-                             allow_frame_ancestors=allow_frame_ancestors or (),
+                             allow_frame_ancestors=allow_frame_ancestors or (), trusted_proxy=trusted_proxy or (),
                              echo=lambda s: typer.echo(s, err=jsonl == "-"), warn=lambda s: typer.echo(s, err=True))
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it

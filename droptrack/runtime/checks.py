@@ -162,6 +162,11 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         found += [os.path.join(os.path.expanduser(source), os.path.basename(str(o)))
                   for o in (*(o for _, o in others), *(part for _, _, part in parts))]
     check_outputs(outputs, found)
+    inside = next(((lab, o) for lab, o in others if in_folder(o, source)), None) if os.path.isdir(
+        os.path.expanduser(source)) else None
+    if inside is not None:   # its files would sit among the frames (and could replace its groundtruth.txt)
+        raise InputError(f"{inside[0]} '{inside[1]}' is inside the input frame folder '{masked(source)}'; pass an "
+                         "output path outside that folder")
     for label, out, part in parts:
         src = next((f for f in found if os.path.lexists(f) and same_file(part, f)), None)
         if src is not None:
@@ -180,6 +185,16 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
         if why is not None:
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that file {why}")
+
+
+def in_folder(path, folder: str) -> bool:
+    """Whether the output `path` lies in `folder` or below it (by its existing parent folders: links and bind mounts
+    of the folder count)."""
+    parent = Path(os.path.abspath(os.path.expanduser(str(path)))).parent
+    for up in (parent, *parent.parents):
+        if os.path.isdir(up) and same_file(up, os.path.expanduser(folder)):
+            return True
+    return False
 
 
 def temp_path(label: str, path) -> Path:

@@ -263,6 +263,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
     except StopRequested:
         summary.stopped = True
     finally:
+        stop.closing = True   # from here a signal no longer interrupts: every output is closed whole
         close = getattr(it, "close", None)
         _close_all(sinks)
         if close is not None:

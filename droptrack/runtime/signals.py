@@ -6,9 +6,12 @@
 stderr), so the frame in flight is written to every output and the outputs are closed properly (the video gets
 its index, box files are completed). A second signal raises KeyboardInterrupt at once (for a source that blocks
 and never delivers the next frame). Before the loop (a camera or stream still connecting, the model loading) no frame is in flight: the first
-signal raises KeyboardInterrupt at once too. The CLI exits with 128 + the signal number (130, 143, 129). A reader
-of `--jsonl -` that closes the pipe (`| head`) stops the run the same way, as SIGPIPE (141); no signal is involved
-(Python ignores SIGPIPE: the write fails instead, see `sinks.ReaderGone`).
+signal raises KeyboardInterrupt at once too. Once the loop has ended (`StopFlag.closing`) the outputs are being
+closed: a signal then is only acknowledged, since cutting that short would leave a `.part` file unrenamed and a
+video without its index (a third Ctrl-C, `timeout`'s SIGTERM after a Ctrl-C; SIGKILL still ends it). The CLI
+exits with 128 + the signal number (130, 143, 129). A reader of `--jsonl -` that closes the pipe (`| head`) stops
+the run the same way, as SIGPIPE (141); no signal is involved (Python ignores SIGPIPE: the write fails instead,
+see `sinks.ReaderGone`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class StopFlag:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.armed = False   # set by the tracking loop: from then on a first signal waits for the current frame
+        self.closing = False   # set by the tracking loop when it ends: no signal cuts the closing of the outputs
 
     @property
     def is_set(self) -> bool:
@@ -47,6 +51,12 @@ class graceful_signals:
         self._old: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.flag.closing:   # the loop is over: let the outputs be closed (and renamed) whole
+            try:
+                sys.stderr.write(f"{signal.Signals(signum).name}: closing the outputs, a moment\n")
+            except (OSError, ValueError):   # a terminal that went away (SIGHUP): the closing goes on all the same
+                pass
+            return
         if self.flag.is_set:
             raise KeyboardInterrupt   # second signal: stop now
         self.flag.set(signum)

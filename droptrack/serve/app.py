@@ -27,6 +27,7 @@ POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
 SNAPSHOT_ENCODES = 2     # PNG snapshots encoded at once (each an annotated copy of the frame); others wait
 MAX_CLIENTS = 32         # WebSocket clients at once (live views and record streams); more are refused with 503
+BODY_TIMEOUT_S = 10.0    # a request body (a few dozen bytes, at most 64 KiB) must arrive whole within this
 HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
 DESCRIPTION = """Live view and control of a running tracker.
@@ -162,14 +163,45 @@ def limit_websockets(app, most: int):
     return wrapped
 
 
+def whole_bodies(app, timeout: float):
+    """ASGI wrapper: a POST/PUT/DELETE body is read whole before the route runs, within `timeout` s, else 408; a
+    stalled body held its task until the server stopped, which then cancelled it with a traceback in the log (now
+    503, one answer). The access guard has capped its size (MAX_BODY) before."""
+    async def wrapped(scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await app(scope, receive, send)
+        messages: list[dict] = []
+
+        async def read_all() -> None:
+            while True:
+                messages.append(await receive())
+                if messages[-1]["type"] != "http.request" or not messages[-1].get("more_body", False):
+                    return
+
+        try:
+            await asyncio.wait_for(read_all(), timeout)
+        except asyncio.TimeoutError:
+            return await refuse(scope, receive, send, 408, f"the request body did not arrive within {timeout:g} s; "
+                                "send it whole, with its Content-Length")
+        except asyncio.CancelledError:   # the server stops (its grace period is over): answer, do not raise
+            return await refuse(scope, receive, send, 503, "dt serve is shutting down; the request was not applied")
+
+        async def replay() -> dict:
+            return messages.pop(0) if messages else await receive()
+
+        await app(scope, replay, send)
+
+    return wrapped
+
+
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
                origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset(),
                max_clients: int = MAX_CLIENTS, cookie: str | None = None,
-               clock: Callable[[], float] = time.monotonic):
+               clock: Callable[[], float] = time.monotonic, body_timeout: float = BODY_TIMEOUT_S):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
     ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page; `cookie`: the page cookie's
     name, `auth.cookie_name`; `clock`: the wrong-token back-off's), HEAD as GET; at most `max_clients` WebSockets
-    at once."""
+    at once; a request body read whole within `body_timeout` s (`whole_bodies`)."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -312,5 +344,5 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    return answer_head(AccessGuard(limit_websockets(api, max_clients), token, loopback_only, origins,
-                                   frame_ancestors, cookie, clock))
+    routes = whole_bodies(limit_websockets(api, max_clients), body_timeout)
+    return answer_head(AccessGuard(routes, token, loopback_only, origins, frame_ancestors, cookie, clock))

@@ -22,8 +22,8 @@ CLIENTS = 4096       # clients remembered at most (the oldest go first): memory 
 
 
 def client_key(scope) -> str:
-    """Who a request comes from: its address (uvicorn puts a trusted proxy's X-Forwarded-For there), an IPv6 one by
-    its /64 network (one machine or home gets a whole /64, so counting single addresses would count nothing)."""
+    """Who a request comes from: its address (X-Forwarded-For's, from a --trusted-proxy only), an IPv6 one by its
+    /64 network (one machine or home gets a whole /64, so counting single addresses would count nothing)."""
     host = (scope.get("client") or ("", 0))[0] or ""
     try:
         address = ipaddress.ip_address(host)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 from pathlib import Path
 
 from droptrack.errors import InputError
@@ -94,3 +96,11 @@ class Outputs:
         if self.video is not None and self.video.full:
             return f"{self.video.part} (unfinished: no room left)"
         return self.opts.save
+
+
+def catch_up(sink: BoxFileSink, frame: Frame, unread: list[Frame], state: TargetState) -> None:
+    """Start a new target's box file on the frame it was drawn on when that frame's record is already written
+    (the frame stays on view after damaged ones, `unread`): its init line, then those frames' nan lines."""
+    sink.write(frame, [state], None)
+    for damaged in unread:
+        sink.write(damaged, [dataclasses.replace(state, box=[math.nan] * 4, score=None)], None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
+import os
 import signal
 import socket
 import sys
@@ -76,16 +78,44 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{name}:{port}/" + (f"?token={token}" if token else "")
 
 
-def server_config(app) -> uvicorn.Config:
+def trusted_proxies(values: Iterable[str]) -> list[str]:
+    """The --trusted-proxy values, checked: each an IP address or network (CIDR) a reverse proxy connects from (its
+    X-Forwarded-For and X-Forwarded-Proto are believed from there only), else a one-line error. FORWARDED_ALLOW_IPS
+    in the environment (which uvicorn would read) without the option is refused too, so that it is never dropped
+    silently (the page's cookie would lose its Secure flag)."""
+    values = list(values)
+    if not values and os.environ.get("FORWARDED_ALLOW_IPS", "").strip():
+        raise InputError("dt serve does not read FORWARDED_ALLOW_IPS; name the reverse proxy with --trusted-proxy "
+                         "ADDRESS (repeatable) instead, or unset FORWARDED_ALLOW_IPS")
+    proxies = []
+    for value in values:
+        try:
+            network = ipaddress.ip_network(value.strip().strip("[]"), strict=False)
+        except ValueError:
+            raise InputError(f"--trusted-proxy '{value}' is not an IP address or network; pass the address the "
+                             "reverse proxy connects from, e.g. 127.0.0.1 or 10.0.0.0/24") from None
+        one = network.num_addresses == 1
+        proxies.append(str(network.network_address) if one else str(network))
+        if network.version == 4:   # as a dual-stack bind (--host ::) sees an IPv4 peer: ::ffff:a.b.c.d
+            mapped = f"::ffff:{network.network_address}"
+            proxies.append(mapped if one else f"{mapped}/{96 + network.prefixlen}")
+    return proxies
+
+
+def server_config(app, proxies: Iterable[str] = ()) -> uvicorn.Config:
     """uvicorn's settings for dt serve: no access log (a ?token= would be in it), a WebSocket message at most as large
-    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message), and no Server
-    header (it named uvicorn, which tells a scanner what to try)."""
+    as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message), no Server
+    header (it named uvicorn, which tells a scanner what to try), and X-Forwarded-For / -Proto believed only from
+    `proxies` (checked by `trusted_proxies`): uvicorn's default believed them from any loopback process, which could
+    so pose as any client (its own count of wrong tokens) or claim https."""
     import uvicorn
 
     from droptrack.serve.auth import MAX_BODY
 
+    proxies = list(proxies)
     return uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
-                          ws_max_size=MAX_BODY, server_header=False)
+                          ws_max_size=MAX_BODY, server_header=False, proxy_headers=bool(proxies),
+                          forwarded_allow_ips=proxies)
 
 
 @contextlib.contextmanager
@@ -115,14 +145,40 @@ def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
             signal.signal(s, h)
 
 
+@contextlib.contextmanager
+def signals_noted() -> Iterator[None]:
+    """While the outputs close (after the server stopped), SIGINT, SIGTERM and SIGHUP are only acknowledged: one more
+    Ctrl-C (or a SIGTERM after it) ended the process there, with NAME.part files unrenamed and a video without its
+    index. SIGKILL still ends it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        try:
+            print(f"{signal.Signals(signum).name}: closing the outputs, a moment", file=sys.stderr, flush=True)
+        except (OSError, ValueError):   # a terminal that went away (SIGHUP)
+            pass
+
+    handled = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, note) for s in handled}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
-          allow_frame_ancestors: Iterable[str] = (), warn: Callable[[str], None] | None = None) -> Session:
+          allow_frame_ancestors: Iterable[str] = (), warn: Callable[[str], None] | None = None,
+          trusted_proxy: Iterable[str] = ()) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM / SIGHUP (`session.signal`), or until the reader of `--jsonl -`
     goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
     server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
     proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard); `warn`
-    (default: stderr) gets the one line saying why tracking stopped, when it stops on an error (a full disk)."""
+    (default: stderr) gets the one line saying why tracking stopped, when it stops on an error (a full disk);
+    `trusted_proxy`: addresses or networks whose X-Forwarded-For / -Proto are believed (none by default)."""
     web_modules()
     import uvicorn
 
@@ -131,6 +187,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
     given, token = token, resolve_token(host, token)
     origins = trusted_origins(allow_origins)
     ancestors = trusted_origins(allow_frame_ancestors, "--allow-frame-ancestors")
+    proxies = trusted_proxies(trusted_proxy)
     sock = bind_socket(host, port)
     session = None
     try:
@@ -138,7 +195,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         bound = sock.getsockname()[1]
         app = create_app(session, token, loopback_only=is_loopback(host), origins=origins, frame_ancestors=ancestors,
                          cookie=cookie_name(bound))
-        server = uvicorn.Server(server_config(app))
+        server = uvicorn.Server(server_config(app, proxies))
         # `dt serve --jsonl - | head`: when the reader goes away the server ends too (as dt run does)
         session.on_reader_gone = lambda: setattr(server, "should_exit", True)
         # an error that stops tracking (a full disk, a broken source) is logged when it happens; the page shows it
@@ -156,6 +213,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
                 pass
     finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
         if session is not None:
-            session.stop()
+            with signals_noted():   # the outputs are closed whole, whatever signal comes meanwhile
+                session.stop()
         sock.close()
     return session

@@ -26,7 +26,7 @@ from droptrack.runtime.sinks import ReaderGone, frame_record
 from droptrack.serve.commands import Mailbox, answer
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target
-from droptrack.serve.outputs import Outputs
+from droptrack.serve.outputs import Outputs, catch_up
 from droptrack.serve.stats import LiveStats
 from droptrack.videofiles import PixelAspectWarning
 
@@ -89,6 +89,11 @@ class Session:
         """End the thread: the current frame's record is written and every output closed, here if the thread
         waits on a source that delivers nothing (a hung stream: it would never see the stop)."""
         self._stop.set()
+        if self._thread.is_alive() and not self._ready.is_set():   # blocked opening the source (--connect-timeout)
+            with self._io:   # it opens and writes nothing from now on: its files are closed (empty: removed) here
+                self._taken_over = True
+            self.outputs.close()
+            return self.outputs.release()
         if self._thread.is_alive() and self._ready.is_set():   # not a thread still blocked opening the source
             self._thread.join(STALL_S)
             with self._io:   # the thread writes nothing more once it is back from the source
@@ -117,7 +122,10 @@ class Session:
             self._frames = readers.newest(self._frames)
         pace = (not self.live) if o.pace is None else o.pace
         self._period = 1.0 / (self._source.fps or 30.0) if pace else 0.0
-        self.outputs.open_video(self._source.fps, timed=not self.live)
+        with self._io:   # stop() may have given up on this opener and closed the outputs: open nothing more
+            if self._taken_over:
+                raise SourceError(f"{self._source.name} opened after dt serve stopped waiting for it")
+            self.outputs.open_video(self._source.fps, timed=not self.live)
         self._frame, self._finished, self._frames_done = first, False, 1
         self.state = "running" if self.live else "waiting"   # files wait on their first frame for a target
         self._publish()
@@ -273,13 +281,6 @@ class Session:
         for fn in list(self._listeners):
             fn(rec)
 
-    def _catch_up(self, sink, target: Target) -> None:
-        """Start a new target's box file on the frame it was drawn on when that frame's record is already written
-        (the frame stays on view after damaged ones): its init line, then those frames' nan lines."""
-        sink.write(self._frame, [target.state()], None)
-        for frame in self._unread:
-            sink.write(frame, [dataclasses.replace(target.state(), box=[math.nan] * 4, score=None)], None)
-
     def _publish(self) -> None:
         with self._lock:
             frame, states = self._frame, [t.state() for t in self._targets]
@@ -329,7 +330,7 @@ class Session:
                     if sink is not None:
                         self.outputs.box_sinks[t.id] = sink
                         if self._finished:   # drawn on a frame whose record is out (damaged frames came after it)
-                            self._catch_up(sink, t)
+                            catch_up(sink, self._frame, self._unread, t.state())
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             self._targets.append(t)
