@@ -108,7 +108,9 @@ def engine_failures(report: ExportReport) -> list[str]:
 
 def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
     """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
+    from droptrack.engine.tensorrt_backend import sidecar_path
     from droptrack.export.tensorrt import graph_facts
+    from droptrack.export.workdir import exclusive
 
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
     if not engine:
@@ -119,7 +121,9 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
     report = ExportReport(onnx_path.parent)
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
-    result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+    engine_file = onnx_path.with_suffix(".engine")
+    with exclusive(onnx_path.parent, (engine_file.name, sidecar_path(engine_file).name)):   # as a checkpoint export
+        result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
     if result.step == "build":   # the build failed: its reason, as the error
         raise ExportError(result.error)
     if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error

@@ -44,11 +44,18 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
     return out
 
 
-def remove_stale_temp(out: Path) -> list[Path]:
-    """Delete what a killed export left in `out` (its temp folders and atomic-write temp files); returns them."""
+def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Delete what a killed export left in `out` (its temp folders and atomic-write temp files); returns them.
+    `names`: only the atomic-write temp files of these files (a folder that is not an export's own: other files'
+    temp names are not ours to judge)."""
     gone = []
     for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *out.glob(".auto_precision/.*.tmp")]):
-        if p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
+        if names is not None:
+            if not (p.parent == out and ATOMIC_TEMP.match(p.name) and p.name.rsplit(".", 2)[0][1:] in names
+                    and (p.is_file() or p.is_symlink())):
+                continue
+            p.unlink(missing_ok=True)
+        elif p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
             shutil.rmtree(p, ignore_errors=True)
         elif ATOMIC_TEMP.match(p.name) and (p.is_file() or p.is_symlink()):
             p.unlink(missing_ok=True)
@@ -59,11 +66,13 @@ def remove_stale_temp(out: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def exclusive(out: Path) -> Iterator[None]:
+def exclusive(out: Path, names: tuple[str, ...] | None = None) -> Iterator[None]:
     """Hold `out`'s export lock and remove a killed export's leftovers; another export writing there is a one-line
     error (a caller that holds it passes `locked` on). The lock file is removed at the end, a killed export's is
-    reused and removed, and a file system without working locks exports unlocked (droptrack.filelock)."""
-    with filelock.held(out / LOCK, f"another dt export is writing to '{out}'; wait for it to finish or pass another "
-                                   "--output", ExportError):
-        remove_stale_temp(out)
+    reused and removed, and a file system without working locks exports unlocked (droptrack.filelock).
+    `names` (`dt export GRAPH.onnx --engine`, in the graph's own folder): only these files' temp files are removed."""
+    fix = ("wait for it to finish or pass another --output" if names is None
+           else "wait for it to finish, then run this again")
+    with filelock.held(out / LOCK, f"another dt export is writing to '{out}'; {fix}", ExportError):
+        remove_stale_temp(out, names)
         yield

@@ -1,0 +1,49 @@
+"""`dt export ... --engine` guards: the folder lock of `dt export GRAPH.onnx --engine`, the machine checked before any
+work, and an engine whose parity check was interrupted. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from fake_tensorrt import FakeTRT
+from helpers import cli, one_line_error
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+@pytest.fixture
+def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
+    """The stand-in TensorRT with a GPU and an engine cache in tmp_path."""
+    from droptrack.engine import trt_compat
+
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    return fake
+
+
+def test_engine_from_a_graph_takes_the_folder_lock(onnx_model, tmp_path, tensorrt_here):
+    """`dt export GRAPH.onnx --engine` wrote the engine with no lock: an export writing that folder at the same time
+    could replace it under the other's sidecar. It now holds the export lock; only its own files' temp files are
+    removed (the graph's folder is the user's, not an export's own)."""
+    from droptrack.export.workdir import LOCK, exclusive
+
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    with exclusive(tmp_path):   # another export holds the folder
+        line = one_line_error(cli("export", graph, "--engine"))
+    assert f"another dt export is writing to '{tmp_path}'" in line and "--output" not in line, line
+    assert tensorrt_here.built == [] and not (tmp_path / "model.engine").exists()
+    killed = tmp_path / ".model.engine.q9zab1_x.tmp"          # a killed build's atomic-write temp file
+    other = tmp_path / ".notes.txt.k2v8m0pa.tmp"              # not ours
+    killed.write_bytes(b"PL")
+    other.write_text("mine")
+    r = cli("export", graph, "--engine")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "model.engine").read_bytes() == b"PLAN" and len(tensorrt_here.built) == 1
+    assert not killed.exists() and other.read_text() == "mine" and not (tmp_path / LOCK).exists()
