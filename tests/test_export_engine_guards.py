@@ -47,3 +47,32 @@ def test_engine_from_a_graph_takes_the_folder_lock(onnx_model, tmp_path, tensorr
     assert r.exit_code == 0, r.output
     assert (tmp_path / "model.engine").read_bytes() == b"PLAN" and len(tensorrt_here.built) == 1
     assert not killed.exists() and other.read_text() == "mine" and not (tmp_path / LOCK).exists()
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["checkpoint", "graph"])
+def test_engine_on_a_machine_without_cuda_is_refused_before_any_work(tiny, onnx_model, tmp_path, monkeypatch, graph):
+    """TensorRT installed, no CUDA GPU: `dt export CKPT --engine` exported every graph, then showed the engine as a
+    skipped row (exit 0). Now one line naming the reason and the fix, exit 2, before anything is loaded or made."""
+    import torch
+
+    monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT().module())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "out"
+    if graph:
+        src = tmp_path / "model.onnx"
+        src.write_bytes(onnx_model.read_bytes())
+        line = one_line_error(cli("export", src, "--engine"))
+        assert "drop --engine" not in line and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    else:
+        line = one_line_error(cli("export", tiny[0], "--engine", "-o", out))
+        assert line.endswith("or drop --engine (the ONNX graphs need neither)") and not out.exists()
+    assert line.startswith("error: --engine: no engine can be built on this machine: no CUDA GPU is visible"), line
+
+
+def test_tensorrt_that_cannot_start_cuda_is_refused_before_any_work(tiny, tmp_path, tensorrt_here, monkeypatch):
+    """torch sees the GPU but TensorRT cannot initialise CUDA (its builder is nullptr: a driver older than the
+    wheel's CUDA): that was a FAILED row after the exports; now one line before them."""
+    monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT(no_cuda=True).module())
+    line = one_line_error(cli("export", tiny[0], "--fp16", "--engine", "-o", tmp_path / "out"))
+    assert "TensorRT could not create its builder" in line and "nvidia-smi" in line
+    assert not (tmp_path / "out").exists()

@@ -109,7 +109,7 @@ def engine_failures(report: ExportReport) -> list[str]:
 def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
     """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
     from droptrack.engine.tensorrt_backend import sidecar_path
-    from droptrack.export.tensorrt import graph_facts
+    from droptrack.export.tensorrt import check_engine_machine, graph_facts
     from droptrack.export.workdir import exclusive
 
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
@@ -118,6 +118,7 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
+    check_engine_machine(graph=True)   # the graph first, then the machine: both before any work
     report = ExportReport(onnx_path.parent)
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself

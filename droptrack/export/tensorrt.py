@@ -139,6 +139,21 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
                              "FP16/INT8 builder flags); drop it to build the strongly typed way")
 
 
+def check_engine_machine(graph: bool) -> None:
+    """`--engine` where no engine can be built (no TensorRT or an unsupported one, no CUDA GPU, or CUDA that TensorRT
+    cannot start): one InputError line before any work, not a skipped or FAILED row after the exports. `graph`: the
+    command builds from an exported .onnx (no --engine to drop)."""
+    from droptrack.engine import trt_compat
+
+    fix = ("run it on the machine that will run the engine, with TensorRT 10 or 11 and a CUDA GPU" if graph else
+           "run it on a machine with TensorRT 10 or 11 and a CUDA GPU, or drop --engine (the ONNX graphs need neither)")
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        raise InputError(f"--engine: no engine can be built on this machine: {reason}; {fix}")
+    trt = trt_compat.import_tensorrt()   # CUDA starts here as in the build: a driver TensorRT cannot use fails now
+    trt_compat.created(trt.Builder, trt_compat.logger(trt), what="builder", error=InputError)
+
+
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
     """The exact `dt` command that rebuilds this engine on the current machine."""
     cmd = f"dt export {shlex.quote(str(onnx_path))} --engine --workspace {workspace_gb:g}"

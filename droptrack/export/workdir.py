@@ -25,11 +25,12 @@ TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile 
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
 
 
-def prepare_output_dir(output_dir: str | Path) -> Path:
-    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
-    from droptrack.paths import check_output_dir, replace_denied
+def check_replaceable(output_dir: str | Path) -> None:
+    """Every file of the folder that an export replaces may be replaced by this user; else a one-line error (checked
+    with the other options, before any work)."""
+    from droptrack.paths import replace_denied
 
-    out = check_output_dir("--output", output_dir)
+    out = Path(output_dir).expanduser()
     graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
     engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ("", ".json", ".failed", ".failed.json")}
     for name in sorted({*graphs, *(g + ".failed" for g in graphs), *engines,
@@ -37,6 +38,14 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
         why = replace_denied(out / name)
         if why is not None:
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
+
+
+def prepare_output_dir(output_dir: str | Path) -> Path:
+    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("--output", output_dir)
+    check_replaceable(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
