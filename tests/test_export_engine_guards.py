@@ -76,3 +76,50 @@ def test_tensorrt_that_cannot_start_cuda_is_refused_before_any_work(tiny, tmp_pa
     line = one_line_error(cli("export", tiny[0], "--fp16", "--engine", "-o", tmp_path / "out"))
     assert "TensorRT could not create its builder" in line and "nvidia-smi" in line
     assert not (tmp_path / "out").exists()
+
+
+class CheckedEngine:
+    """Stands in for TensorRTBackend in the parity check: answers as the FP32 graph beside it; Ctrl-C on the first
+    inference while `interrupt` is set. `runs` counts the inferences (the checks made)."""
+
+    interrupt, runs = False, 0
+
+    def __init__(self, path, *a, **k):
+        from droptrack.engine.onnxruntime_backend import OrtBackend
+
+        self.graph = OrtBackend(path.parent / "model.onnx")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def infer(self, template, search):
+        if CheckedEngine.interrupt:
+            CheckedEngine.interrupt = False
+            raise KeyboardInterrupt
+        CheckedEngine.runs += 1
+        return self.graph.infer(template, search)
+
+
+def test_ctrl_c_in_the_engine_check_leaves_no_engine_that_looks_verified(tiny, tmp_path, tensorrt_here, monkeypatch):
+    """Ctrl-C during the parity check of `dt export CKPT --engine` left model.engine and its sidecar under their final
+    names: taken for a verified engine by dt run / dt bench, and by the rerun's cache check. It is now kept as
+    model.engine.unchecked (exit 130, one line); the rerun reuses that build, checks it, then gives it its name."""
+    from droptrack.engine import tensorrt_backend
+
+    monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", CheckedEngine)
+    monkeypatch.setattr(CheckedEngine, "interrupt", True)
+    monkeypatch.setattr(CheckedEngine, "runs", 0)
+    out = tmp_path / "out"
+    r = cli("export", tiny[0], "--engine", "-o", out)
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 130 and "Traceback" not in r.output and lines[-1].startswith("interrupted"), r.output
+    assert not (out / "model.engine").exists() and not (out / "model.engine.json").exists()
+    assert (out / "model.engine.unchecked").read_bytes() == b"PLAN" and (out / "model.engine.unchecked.json").is_file()
+    r = cli("export", tiny[0], "--engine", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert CheckedEngine.runs > 0 and len(tensorrt_here.built) == 1              # checked; the build was reused
+    assert (out / "model.engine").read_bytes() == b"PLAN" and (out / "model.engine.json").is_file()
+    assert not list(out.glob("*.unchecked*"))

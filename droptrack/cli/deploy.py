@@ -49,9 +49,9 @@ def export_(
                                         "base: also keep the nodes whose name matches this regular expression in FP32 "
                                         "(repeatable; e.g. '/box_head/' or 'blocks\\.0/'), as Polygraphy's "
                                         "--layer-precisions by name."),
-    engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT 10 or 11 and a CUDA GPU, "
-                                "else refused before any work): of the FP16 and TensorRT INT8 graphs, of model.onnx "
-                                "only when neither is asked."),
+    engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT 10 or 11 and a CUDA "
+                                "GPU, else refused before any work): of the FP16 and TensorRT INT8 graphs, of "
+                                "model.onnx only when neither is asked."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
                                    "and 11) or flags (TensorRT 10 builder flags; weak typing, deprecated since "
@@ -92,7 +92,8 @@ def export_(
             raise
         report, failed = exc.report, exc
     except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
-        typer.echo("interrupted: the files written so far are complete; run the same command to resume (an "
+        typer.echo("interrupted: the files written so far are complete (an engine whose check did not finish is left "
+                   "as NAME.engine.unchecked); run the same command to resume (it checks that engine, and an "
                    "--auto-precision search continues from its journal)", err=True)
         raise typer.Exit(130) from None
     for r in report.results:

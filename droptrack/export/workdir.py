@@ -32,7 +32,8 @@ def check_replaceable(output_dir: str | Path) -> None:
 
     out = Path(output_dir).expanduser()
     graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
-    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ("", ".json", ".failed", ".failed.json")}
+    ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
+    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
     for name in sorted({*graphs, *(g + ".failed" for g in graphs), *engines,
                         "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
         why = replace_denied(out / name)
