@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from droptrack.artifact import sha256_file
 from droptrack.errors import BackendError, DropTrackError, ExportError, printable
 from droptrack.export.onnx import check_onnx_file
 from droptrack.export.parity import ParityReport, compare, write_parity_json
@@ -108,6 +109,7 @@ def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, t
         report = _check(built, source, meta, engine.name)
     except _CheckFailed as exc:
         return result("failed", set_aside(built, engine), notes=notes, step=exc.step, error=str(exc))
+    report.sha256, report.checkpoint_sha256 = sha256_file(built), source.sha256
     write_parity_json(onnx_path.parent, [report])
     if not report.passed:
         return result("failed", set_aside(built, engine), parity=report, notes=notes)
