@@ -36,7 +36,8 @@ def export_(
                                      "minmax | percentile | entropy (ONNX Runtime's graph is dynamic, uncalibrated)."),
     int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
-                                        "tracking diverge in FP16/FP32, chosen on validation sequences."),
+                                        "tracking diverge in FP16/FP32, chosen on validation sequences; a choice "
+                                        "whose graph fails the parity check is not taken (a note names it)."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "
                                       "synthetic val split, seed 1; or a dataset / folder as in dt bench --data)."),
     val_sequences: int = typer.Option(40, "--val-sequences", help="Synthetic validation sequences."),

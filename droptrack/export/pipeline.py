@@ -266,7 +266,9 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
         recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
         notes, report = [], fp32_path.parent / f"auto_precision_{target}.json"
         if options.auto_precision:
-            recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)
+            recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,
+                                           parity=lambda path: _parity(path, source, read_metadata(path),
+                                                                       path.name).failures)
             notes = search.notes()
             atomic_write_json(report, search.to_dict())
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)
