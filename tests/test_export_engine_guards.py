@@ -123,3 +123,19 @@ def test_ctrl_c_in_the_engine_check_leaves_no_engine_that_looks_verified(tiny, t
     assert CheckedEngine.runs > 0 and len(tensorrt_here.built) == 1              # checked; the build was reused
     assert (out / "model.engine").read_bytes() == b"PLAN" and (out / "model.engine.json").is_file()
     assert not list(out.glob("*.unchecked*"))
+
+
+def test_engine_of_a_graph_on_a_read_only_mount_is_one_line(onnx_model, tmp_path, tensorrt_here):
+    """The engine goes beside its graph: on a read-only mount the build ran, then writing the plan was a traceback
+    (EROFS is no PermissionError). Now one line before any work (needs root to mount; skipped elsewhere)."""
+    import subprocess
+
+    from disk_limits import tmpfs
+
+    with tmpfs(tmp_path / "ro", "4m") as mnt:
+        (mnt / "model.onnx").write_bytes(onnx_model.read_bytes())
+        if subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        line = one_line_error(cli("export", mnt / "model.onnx", "--engine"))
+        assert f"and '{mnt}' is not writable (Read-only file system); copy the graph" in line, line
+        assert tensorrt_here.built == [] and sorted(p.name for p in mnt.iterdir()) == ["model.onnx"]

@@ -129,6 +129,27 @@ def engine_failures(report: ExportReport) -> list[str]:
     return parts
 
 
+def check_engine_folder(onnx_path: Path) -> None:
+    """The folder of `dt export GRAPH.onnx --engine`, where the engine and its sidecar are written: writable (a
+    read-only mount was a traceback after the build), and those two files this user's to replace."""
+    import tempfile
+
+    from droptrack.engine.tensorrt_backend import sidecar_path
+    from droptrack.paths import replace_denied
+
+    folder, engine = onnx_path.parent, onnx_path.with_suffix(".engine")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ExportError(f"the engine of '{onnx_path}' is written beside it, and '{folder}' is not writable "
+                          f"({exc.strerror}); copy the graph into a folder you can write and build it there") from None
+    for path in (engine, sidecar_path(engine)):
+        why = replace_denied(path)
+        if why is not None:
+            raise ExportError(f"'{path}', which the engine build replaces, {why}")
+
+
 def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
     """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
     from droptrack.engine.tensorrt_backend import sidecar_path
@@ -141,7 +162,8 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
-    check_engine_machine(graph=True)   # the graph first, then the machine: both before any work
+    check_engine_folder(onnx_path)
+    check_engine_machine(graph=True)   # the graph first, then its folder and the machine: all before any work
     report = ExportReport(onnx_path.parent)
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
