@@ -139,3 +139,11 @@ def test_engine_of_a_graph_on_a_read_only_mount_is_one_line(onnx_model, tmp_path
         line = one_line_error(cli("export", mnt / "model.onnx", "--engine"))
         assert f"and '{mnt}' is not writable (Read-only file system); copy the graph" in line, line
         assert tensorrt_here.built == [] and sorted(p.name for p in mnt.iterdir()) == ["model.onnx"]
+
+
+def test_a_workspace_larger_than_tensorrt_takes_is_one_line(tiny, tmp_path, tensorrt_here):
+    """--workspace 1e12 (GB) is 2**70 bytes: TensorRT's binding refuses a size_t that large with a TypeError after the
+    exports (the stand-in takes it); now one line before any work."""
+    line = one_line_error(cli("export", tiny[0], "--engine", "--workspace", "1e12", "-o", tmp_path / "out"))
+    assert "--workspace 1e+12 GB is more than TensorRT can take" in line and not (tmp_path / "out").exists()
+    assert one_line_error(cli("export", tiny[0], "--engine", "--workspace", "8.6e9", "-o", tmp_path / "out"))

@@ -128,6 +128,9 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
     if not (math.isfinite(workspace_gb) and workspace_gb > 0):
         raise InputError(f"--workspace {workspace_gb:g} must be a TensorRT workspace limit in GB > 0, e.g. "
                          f"--workspace {DEFAULT_WORKSPACE_GB:g}")
+    if workspace_gb * (1 << 30) >= 1 << 63:   # TensorRT's pool limit is a 64-bit size: a larger one was a TypeError
+        raise InputError(f"--workspace {workspace_gb:g} GB is more than TensorRT can take (a 64-bit byte count); pass "
+                         f"at most the GPU's memory, e.g. --workspace {DEFAULT_WORKSPACE_GB:g}")
     if typing not in TYPINGS:
         raise InputError(f"--trt-typing {typing} is unknown; choose {' or '.join(TYPINGS)}")
     if typing == "flags":   # TensorRT 11 removed the FP16/INT8 builder flags: refused before the exports, not after
