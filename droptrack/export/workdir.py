@@ -2,8 +2,8 @@
 
 A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
 `.dt-fp16-*`, `.dt-int8-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
-files of atomic writes (`.<name>.<random>.tmp`); none is ever read as a model, and the next export into the folder
-removes them. It may do so safely because an export holds the folder's lock (`.dt-export.lock`, removed when it
+files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the next
+export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely because an export holds the folder's lock (`.dt-export.lock`, removed when it
 ends) while it writes.
 """
 
@@ -25,17 +25,23 @@ TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile 
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
 
 
+def written_names() -> set[str]:
+    """Every file an export writes into its folder: the graphs and their `.failed` forms, the engines with their
+    sidecars (also as `.failed` / `.unchecked`), parity.json, the precision-search reports and model.safetensors."""
+    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}
+    ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
+    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
+    reports = {"parity.json", "model.safetensors", *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
+    return {*graphs, *(g + ".failed" for g in graphs), *engines, *reports}
+
+
 def check_replaceable(output_dir: str | Path) -> None:
     """Every file of the folder that an export replaces may be replaced by this user; else a one-line error (checked
     with the other options, before any work)."""
     from droptrack.paths import replace_denied
 
     out = Path(output_dir).expanduser()
-    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
-    ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
-    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
-    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *engines,
-                        "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
+    for name in sorted(written_names()):   # one this user may not replace: before any work
         why = replace_denied(out / name)
         if why is not None:
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
@@ -55,19 +61,17 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
 
 
 def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:
-    """Delete what a killed export left in `out` (its temp folders and atomic-write temp files); returns them.
-    `names`: only the atomic-write temp files of these files (a folder that is not an export's own: other files'
-    temp names are not ours to judge)."""
+    """Delete what a killed export left in `out` (its temp folders and the atomic-write temp files of the files it
+    writes, `written_names`); returns them. Another file's temp name in the folder is the user's, kept. `names`
+    (a folder that is not an export's own): only these files' temp files, no folder."""
+    own = names is None
+    wanted = written_names() if own else set(names)
     gone = []
-    for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *out.glob(".auto_precision/.*.tmp")]):
-        if names is not None:
-            if not (p.parent == out and ATOMIC_TEMP.match(p.name) and p.name.rsplit(".", 2)[0][1:] in names
-                    and (p.is_file() or p.is_symlink())):
-                continue
-            p.unlink(missing_ok=True)
-        elif p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
+    for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *(out.glob(".auto_precision/.*.tmp") if own else [])]):
+        atomic = ATOMIC_TEMP.match(p.name) is not None and (p.is_file() or p.is_symlink())
+        if own and p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
             shutil.rmtree(p, ignore_errors=True)
-        elif ATOMIC_TEMP.match(p.name) and (p.is_file() or p.is_symlink()):
+        elif atomic and (p.parent != out or p.name[1:].rsplit(".", 2)[0] in wanted):   # .auto_precision/: all ours
             p.unlink(missing_ok=True)
         else:
             continue
