@@ -3,8 +3,8 @@
 A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
 `.dt-fp16-*`, `.dt-int8-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
 files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the next
-export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely because an export holds the folder's lock (`.dt-export.lock`, removed when it
-ends) while it writes.
+export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely
+because an export holds the folder's lock (`.dt-export.lock`, removed when it ends) while it writes.
 """
 
 from __future__ import annotations
