@@ -158,8 +158,8 @@ class SearchResult:
     seconds: float = 0.0
     base_divergence: float = 0.0       # the high-precision base alone (trt: the FP16 graph; ort: FP32, exactly 0)
     trials: int = 0                    # candidate graphs whose divergence the search used
-    parity_failed: dict[str, str] = field(default_factory=dict)   # kept set ('a,b'; '' all INT8) -> its first failure
     measured: int = 0                  # of them, measured in this run (the others came from the journal)
+    parity_failed: dict[str, str] = field(default_factory=dict)   # kept set ('a,b'; '' all INT8) -> its first failure
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""
