@@ -153,7 +153,7 @@ def check_engine_folder(onnx_path: Path) -> None:
 def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
     """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
     from droptrack.engine.tensorrt_backend import sidecar_path
-    from droptrack.export.tensorrt import check_engine_machine, graph_facts
+    from droptrack.export.tensorrt import check_engine_machine, check_tracker_graph, graph_facts
     from droptrack.export.workdir import exclusive
 
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
@@ -162,11 +162,12 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
-    check_engine_folder(onnx_path)
-    check_engine_machine(graph=True)   # the graph first, then its folder and the machine: all before any work
-    report = ExportReport(onnx_path.parent)
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
+    check_tracker_graph(onnx_path, facts)   # the graph first (refused on any machine), then its folder, the machine
+    check_engine_folder(onnx_path)
+    check_engine_machine(graph=True)
+    report = ExportReport(onnx_path.parent)
     engine_file = onnx_path.with_suffix(".engine")
     with exclusive(onnx_path.parent, (engine_file.name, sidecar_path(engine_file).name)):   # as a checkpoint export
         result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)

@@ -113,6 +113,12 @@ class GraphFacts:
     io_shapes: dict[str, dict[str, Any]]
 
 
+def check_tracker_graph(onnx_path: Path, facts: GraphFacts) -> None:
+    """A graph TensorRT can build for droptrack (fixed sizes, the tracker's I/O), or a one-line ExportError."""
+    check_fixed_sizes(onnx_path, facts.io_shapes)
+    check_tracker_io(onnx_path, facts.io_shapes, facts.meta)
+
+
 def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
     """The GraphFacts of an exported graph: of `graph` (the file's onnx.ModelProto, already parsed) or parsed now."""
     from droptrack.export.onnx import graph_metadata, read_graph
@@ -189,8 +195,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     onnx_path = Path(onnx_path)
     facts = graph_facts(onnx_path) if facts is None else facts
     meta, io_shapes = facts.meta, facts.io_shapes
-    check_fixed_sizes(onnx_path, io_shapes)   # the graph first: refused on any machine, with or without TensorRT
-    check_tracker_io(onnx_path, io_shapes, meta)
+    check_tracker_graph(onnx_path, facts)   # the graph first: refused on any machine, with or without TensorRT
     reason = trt_compat.unavailable_reason()
     if reason:
         raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")
