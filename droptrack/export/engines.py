@@ -19,7 +19,7 @@ from typing import Callable
 from droptrack.artifact import sha256_file
 from droptrack.errors import BackendError, DropTrackError, ExportError, printable
 from droptrack.export.onnx import check_onnx_file
-from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.export.parity import ParityReport, compare, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, Source
 from droptrack.export.tensorrt import GraphFacts
 
@@ -171,6 +171,7 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
     engine_file = onnx_path.with_suffix(".engine")
     with exclusive(onnx_path.parent, (engine_file.name, sidecar_path(engine_file).name)):   # as a checkpoint export
         result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+        prune_parity_json(onnx_path.parent, None, (engine_file.name,))   # a rebuilt engine is not the one checked
     if result.step == "build":   # the build failed: its reason, as the error
         raise ExportError(result.error)
     if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error

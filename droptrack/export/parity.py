@@ -243,16 +243,26 @@ def _describes(output_dir: Path, name: object, row: object, checkpoint_sha256: s
         return False
 
 
-def prune_parity_json(output_dir: Path, checkpoint_sha256: str) -> list[str]:
+def prune_parity_json(output_dir: Path, checkpoint_sha256: str | None,
+                      names: tuple[str, ...] | None = None) -> list[str]:
     """Drop the rows of `output_dir/parity.json` that an export of `checkpoint_sha256` must not present as its own:
     rows of another checkpoint's export, of a file replaced or removed since, and rows without the file's sha256
-    (older droptrack). Called once an export holds the folder; returns the names dropped."""
-    path = Path(output_dir) / "parity.json"
+    (older droptrack). Called once an export holds the folder; returns the names dropped. `checkpoint_sha256` None:
+    a row of any checkpoint is kept while its file is unchanged; `names`: only these rows are judged."""
+    out = Path(output_dir)
+    path = out / "parity.json"
     if not path.is_file():
         return []
     data = _read_parity_json(path)
     rows = data["artifacts"]
-    gone = [n for n, row in rows.items() if not _describes(Path(output_dir), n, row, checkpoint_sha256)]
+
+    def stale(name: str, row: object) -> bool:
+        if names is not None and name not in names:
+            return False
+        own = row.get("checkpoint_sha256") if isinstance(row, dict) else None
+        return not _describes(out, name, row, own if checkpoint_sha256 is None else checkpoint_sha256)
+
+    gone = [n for n, row in rows.items() if stale(n, row)]
     if gone:
         data["artifacts"] = {n: row for n, row in rows.items() if n not in gone}
         atomic_write_json(path, data)
