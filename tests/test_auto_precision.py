@@ -22,8 +22,12 @@ from droptrack.model.checkpoint import save_checkpoint
 class FakeEvaluator:
     """Divergence = sum of the quantized groups' (hand-set) contributions; records every probe."""
 
-    def __init__(self, contrib: dict[str, float], base: float = 0.0):
-        self.contrib, self.probes, self.base = contrib, [], base
+    def __init__(self, contrib: dict[str, float], base: float = 0.0, needs: frozenset = frozenset()):
+        self.contrib, self.probes, self.base, self.needs = contrib, [], base, needs   # needs: kept for parity
+
+    def parity(self, kept):
+        missing = sorted(self.needs - set(kept))
+        return [f"decoded boxes need {', '.join(missing)} kept"] if missing else []
 
     def base_divergence(self):
         self.probes.append("base")
@@ -157,3 +161,46 @@ def test_interrupted_search_resumes_from_its_journal(tmp_path):
     assert trials == 1 and third["kept"] == first["kept"]
     export(frames=6)
     assert len(list((out / ".auto_precision").glob("trials_ort_*.json"))) == 2
+
+
+def test_a_kept_set_whose_graph_fails_the_parity_check_is_not_taken():
+    """At a loose limit all-INT8 held the divergence and was chosen, then its graph failed `dt export`'s parity check
+    (kept as .failed) while the search said 'gate holds'. A kept set is now taken only when its graph passes the
+    parity check too; the rejected sets are named in the notes."""
+    from droptrack.export.auto_precision import _choose
+
+    contrib = {"a": 0.10, "b": 0.04, "c": 0.02}
+    ev = FakeEvaluator(contrib, needs=frozenset({"a", "b"}))           # parity holds only with a and b kept
+    res = SearchResult("ort", 0.2, "hand", 40, 1000, 0.16)            # all INT8 (16 %) holds the 20 % limit
+    assert _choose(list(contrib), ev, res, lambda s: None) == ["a", "b"]
+    assert set(res.parity_failed) == {"", "a"}                         # all INT8 and a alone were within the limit
+    assert any("2 kept set(s) within the divergence limit failed the parity check and were not taken: all INT8 ("
+               in line for line in res.notes())
+    ev = FakeEvaluator(contrib, needs=frozenset({"a", "b", "c"}))      # no set keeping < all groups passes
+    res = SearchResult("ort", 0.2, "hand", 40, 1000, 0.16)
+    assert _choose(list(contrib), ev, res, lambda s: None) == ["a", "b"]   # the largest set tried, reported as failing
+    assert "a,b" in res.parity_failed
+
+
+@pytest.mark.slow
+def test_search_takes_the_export_parity_check_into_account(tmp_path, monkeypatch):
+    """`dt export --auto-precision` passes its parity check to the search: with an INT8 tolerance no graph can meet
+    (cosine > 1), every kept set within the divergence limit is rejected by it, and the search reports its gate as not
+    reached instead of 'gate holds' beside a FAILED graph."""
+    from droptrack.export import parity as par
+
+    monkeypatch.setitem(par.TOLERANCES, "int8", par.Tolerance(max_abs=None, min_cosine=1.1, min_iou=0.7,
+                                                               min_agreement=0.75))
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cfg = load_config("tiny_ce_test")
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "export"
+    r = CliRunner().invoke(app, [str(a) for a in ("export", ckpt, "--int8", "--int8-target", "ort", "--calib-pairs",
+                                                  8, "--auto-precision", "--val-sequences", 4, "--val-frames", 5,
+                                                  "--max-divergence", 0.25, "--group-by", "kind", "-o", out)])
+    assert r.exit_code == 2 and (out / "model_int8_ort.onnx.failed").is_file(), r.output
+    res = json.loads((out / "auto_precision_ort.json").read_text())
+    assert res["parity_failed"] and not res["passed"]
+    assert all("cosine" in why for why in res["parity_failed"].values())
+    assert "GATE NOT REACHED" in r.output and "gate holds" not in r.output and "failed the parity check" in r.output

@@ -1,7 +1,7 @@
 """Export: verified FP32 / FP16 ONNX graphs, CE token parity, metadata, ORT backend, stale artifacts, bad input.
 
 The tiny model is exported once per session through `dt export` (fixture `exported` in conftest.py: all three
-precisions, `--engine`); the tests inspect those files. INT8 graphs: test_export_int8.py; engines:
+precisions, `--engine` on a GPU machine); the tests inspect those files. INT8 graphs: test_export_int8.py; engines:
 test_export_engine.py; the benchmark scripts' caches: test_export_benchmarks.py.
 """
 
@@ -45,14 +45,17 @@ def test_cli_export_writes_verified_graphs_and_summary(exported):
                                            "model_int8_ort.onnx"))
 
 
-def test_engine_on_cpu_is_one_line_and_onnx_still_written(exported):
+def test_engine_on_cpu_is_one_line_before_any_work(exported, tiny, tmp_path):
+    """`--engine` where no engine can be built was a skipped row after the ONNX exports (exit 0); now it is refused
+    in one line (exit 2) before any work: nothing is loaded, no folder made."""
     out, r = exported
     from droptrack.engine.trt_compat import unavailable_reason
 
-    if unavailable_reason():
-        notes = [ln for ln in r.output.splitlines() if "engines not built" in ln]
-        assert len(notes) == 1, r.output
-        assert not list(out.glob("*.engine"))
+    reason = unavailable_reason()
+    if reason:
+        line = one_line_error(cli("export", tiny[0], "--engine", "-o", tmp_path / "e"))
+        assert f"--engine: no engine can be built on this machine: {reason}; " in line and "drop --engine" in line
+        assert not (tmp_path / "e").exists()
     else:  # GPU machine: the engines were built next to the graphs
         assert (out / "model_fp16.engine").is_file() and (out / "model_fp16.engine.json").is_file()
 

@@ -30,7 +30,7 @@ class Engine:
     def __init__(self, path, *a, **k):
         from droptrack.engine.onnxruntime_backend import OrtBackend
 
-        self.fp16 = path.name == "model_fp16.engine"
+        self.fp16 = path.name.startswith("model_fp16.engine")   # built as model_fp16.engine.unchecked
         if self.fp16 and self.fails == "load":
             raise BackendError(REFUSED)
         self.graph = OrtBackend(path.parent / "model.onnx")

@@ -31,9 +31,11 @@ def test_rerun_after_a_kill_removes_the_killed_exports_temp_files_only(tiny_ckpt
     out = tmp_path / "deploy"
     out.mkdir()
     made = leftovers(out)
-    mine = [out / ".dt-notes", out / ".notes.tmp", out / ".auto_precision" / "trials_ort_1.json"]
+    mine = [out / ".dt-notes", out / ".notes.tmp", out / ".auto_precision" / "trials_ort_1.json",
+            out / ".notes.txt.k2v8m0pa.tmp"]
     mine[0].mkdir()                                   # not an export's temp folder: a user's, kept
     mine[1].write_text("a user's hidden file")
+    mine[3].write_text("another tool's temp file")    # a temp name of a file no export writes: a user's, kept
     mine[2].write_text('{"trials": {}}')              # the search journal itself is what a rerun resumes from
     res = dt("export", tiny_ckpt, "--output", out)
     assert res.exit_code == 0, res.output

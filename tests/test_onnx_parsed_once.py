@@ -54,8 +54,8 @@ def test_dt_export_engine_from_a_graph_parses_it_once(onnx_model, tmp_path, monk
     monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
     calls = _count_loads(monkeypatch)
     r = cli("export", graph, "--engine")
-    assert r.exit_code == 0 or "no engine built" in r.output, r.output   # built, or no TensorRT / GPU here
-    assert calls == [str(graph)]
+    assert r.exit_code == 0 or "no engine can be built" in r.output, r.output   # built, or no TensorRT / GPU here
+    assert calls == [str(graph)]   # no TensorRT: the graph is still checked (once) before the machine
 
 
 def test_dt_eval_parses_an_onnx_model_once(onnx_model, tmp_path, monkeypatch):

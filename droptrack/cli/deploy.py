@@ -37,7 +37,8 @@ def export_(
                                      "minmax | percentile | entropy (ONNX Runtime's graph is dynamic, uncalibrated)."),
     int8_target: str = typer.Option("trt,ort", "--int8-target", help="INT8 graphs to write: trt, ort or trt,ort (both)."),
     auto_precision: bool = typer.Option(False, "--auto-precision", help="INT8: keep the layer groups that make "
-                                        "tracking diverge in FP16/FP32, chosen on validation sequences."),
+                                        "tracking diverge in FP16/FP32, chosen on validation sequences; a choice "
+                                        "whose graph fails the parity check is not taken (a note names it)."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation data for --auto-precision (default: a "
                                       "synthetic val split, seed 1; or a dataset / folder as in dt bench --data)."),
     val_sequences: int = typer.Option(40, "--val-sequences", help="Synthetic validation sequences."),
@@ -50,8 +51,9 @@ def export_(
                                         "base: also keep the nodes whose name matches this regular expression in FP32 "
                                         "(repeatable; e.g. '/box_head/' or 'blocks\\.0/'), as Polygraphy's "
                                         "--layer-precisions by name."),
-    engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT 10 or 11 and a GPU): "
-                                "of the FP16 and TensorRT INT8 graphs, of model.onnx only when neither is asked."),
+    engine: bool = typer.Option(False, "--engine", help="Build TensorRT engines (needs TensorRT 10 or 11 and a CUDA "
+                                "GPU, else refused before any work): of the FP16 and TensorRT INT8 graphs, of "
+                                "model.onnx only when neither is asked."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit in GB."),
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
                                    "and 11) or flags (TensorRT 10 builder flags; weak typing, deprecated since "
@@ -92,7 +94,8 @@ def export_(
             raise
         report, failed = exc.report, exc
     except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
-        typer.echo("interrupted: the files written so far are complete; run the same command to resume (an "
+        typer.echo("interrupted: the files written so far are complete (an engine whose check did not finish is left "
+                   "as NAME.engine.unchecked); run the same command to resume (it checks that engine, and an "
                    "--auto-precision search continues from its journal)", err=True)
         raise typer.Exit(130) from None
     for r in report.results:

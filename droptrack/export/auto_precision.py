@@ -8,7 +8,9 @@ through the crop loop. The search here measures it directly on validation sequen
   3. (TensorRT) the FP16 base alone is measured first: keeping groups cannot go below it, so when it fails the
      limit the search stops there and the default kept groups are used;
   4. the most sensitive groups are kept in high precision, fewest first (bisection on the sorted list, checked
-     at every step), until the divergence is at most the limit;
+     at every step), until the divergence is at most the limit; a candidate within the limit is accepted only when
+     its graph also passes the export's parity check (decoded boxes vs PyTorch on real pairs), so the graph the
+     search picks is never the one `dt export` then keeps as `.failed`;
   5. for each kept group, the graph with that group quantized as well is timed against the result (ONNX Runtime,
      1 thread, interleaved medians): the speed the group costs.
 A validation set must have at least ceil(1 / limit) sequences, so that one sequence lost from the first frame on
@@ -157,6 +159,7 @@ class SearchResult:
     base_divergence: float = 0.0       # the high-precision base alone (trt: the FP16 graph; ort: FP32, exactly 0)
     trials: int = 0                    # candidate graphs whose divergence the search used
     measured: int = 0                  # of them, measured in this run (the others came from the journal)
+    parity_failed: dict[str, str] = field(default_factory=dict)   # kept set ('a,b'; '' all INT8) -> its first failure
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""
@@ -167,6 +170,10 @@ class SearchResult:
         out = [head, f"auto-precision ({self.target}): kept in high precision: {kept}; {self.trials} trial{'s' if self.trials != 1 else ''} "
                      f"({self.measured} measured, {self.trials - self.measured} from the journal); "
                      f"{self.seconds:.0f} s"]
+        if self.parity_failed:
+            shown = ", ".join(f"{k or 'all INT8'} ({v})" for k, v in list(self.parity_failed.items())[:2])
+            out.append(f"auto-precision ({self.target}): {len(self.parity_failed)} kept set(s) within the divergence "
+                       f"limit failed the parity check and were not taken: {shown}")
         if self.base_divergence > self.max_divergence:
             out.append(f"auto-precision ({self.target}): unreachable by keeping groups: the FP16 base alone diverges "
                        f"{self.base_divergence:.1%}; the default kept groups were used")
@@ -222,12 +229,13 @@ def most_trials(groups: int, target: str) -> int:
 
 
 def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Options, log: Log | None = None,
-                  reference: dict[str, np.ndarray] | None = None,
-                  progress: bool = True) -> tuple[Int8Recipe, SearchResult]:
+                  reference: dict[str, np.ndarray] | None = None, progress: bool = True,
+                  parity: Callable[[Path], list[str]] | None = None) -> tuple[Int8Recipe, SearchResult]:
     """The recipe whose kept groups hold the divergence limit on the validation set (see the module docstring);
     a rich progress bar counts the trials (`progress`), `log` gets one line per decision.
 
-    `reference`: the FP32 graph's boxes on that set when already tracked (`track_boxes`), to skip tracking them."""
+    `reference`: the FP32 graph's boxes on that set when already tracked (`track_boxes`), to skip tracking them.
+    `parity`: a candidate graph's parity-check failures ([] = passes), as `dt export` judges the graph it writes."""
     import onnx
 
     from droptrack.eval.bench_timing import bar
@@ -241,7 +249,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
     with tempfile.TemporaryDirectory(prefix=".dt-auto-", dir=fp32.parent) as tmpdir, \
             room_checked(fp32.parent, fp32.parent), bar(f"auto-precision ({base.target}) trials", progress) as update:
         ev = Evaluator(fp32, base, pairs, seqs, Path(tmpdir), log, reference, fp32.parent / ".auto_precision", desc,
-                       on_trial=lambda done: update(done, max(done, total[0])))
+                       on_trial=lambda done: update(done, max(done, total[0])), parity=parity)
         layers = [g for g in layer_groups(onnx.load(str(ev.pre), load_external_data=False), base.target)
                   if g != "other"]
         groups = layers if options.group_by == "layer" else list(dict.fromkeys(g.split(".")[-1] for g in layers))
@@ -253,7 +261,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
         kept = _choose(groups, ev, res, log)
         res.kept = kept
         res.divergence, final = ev.graph(kept)[0], ev.path(kept)
-        res.passed = res.divergence <= limit
+        res.passed = res.divergence <= limit and not _parity_fails(ev, kept, res)
         res.trials, res.measured = len(ev.done), ev.measured
         update(res.trials, res.trials)
         _costs(res, ev, kept, final)
@@ -268,7 +276,7 @@ def _choose(groups: list[str], ev: Evaluator, res: SearchResult, log: Log) -> li
     (FP16 for TensorRT) fails it, since keeping groups cannot go below the base; else sensitivity + bisection."""
     from droptrack.export.quantize import DEFAULT_KEPT
 
-    if res.all_quantized <= res.max_divergence:
+    if res.all_quantized <= res.max_divergence and not _parity_fails(ev, [], res):
         return []
     res.base_divergence = ev.base_divergence()
     if res.base_divergence > res.max_divergence:
@@ -289,7 +297,7 @@ def _bisect(order: list[str], ev: Evaluator, res: SearchResult) -> list[str]:
     def ok(k: int) -> bool:
         d = ev.graph(order[:k])[0]
         res.steps.append(Step(order[:k], d))
-        return d <= res.max_divergence
+        return d <= res.max_divergence and not _parity_fails(ev, order[:k], res)
 
     lo, hi = 0, len(order) - 1
     if hi <= lo or not ok(hi):
@@ -301,6 +309,14 @@ def _bisect(order: list[str], ev: Evaluator, res: SearchResult) -> list[str]:
         else:
             lo = mid
     return order[:hi]
+
+
+def _parity_fails(ev: Evaluator, kept: list[str], res: SearchResult) -> bool:
+    """Whether the graph keeping `kept` fails the export's parity check (recorded in `res.parity_failed`)."""
+    failures = ev.parity(kept)
+    if failures:
+        res.parity_failed[",".join(sorted(kept))] = failures[0]
+    return bool(failures)
 
 
 def kept_cost(cost_ms: dict[str, float], group: str) -> str:

@@ -108,11 +108,13 @@ class Evaluator:
 
     def __init__(self, fp32: Path, base: Int8Recipe, pairs: tuple, seqs: list, tmp: Path, log: Log,
                  reference: dict[str, np.ndarray] | None = None, journal_dir: Path | None = None, desc: str = "",
-                 on_trial: Callable[[int], None] | None = None):
+                 on_trial: Callable[[int], None] | None = None, parity: Callable[[Path], list[str]] | None = None):
         from droptrack.export.quantize import preprocess
 
         self.fp32, self.base, self.pairs, self.seqs, self.tmp, self.log = fp32, base, pairs, seqs, tmp, log
         self.on_trial = on_trial or (lambda done: None)   # called with the trials done so far (measured or journaled)
+        self.check = parity                               # a candidate graph's parity failures (None: not checked)
+        self.checked: dict[tuple[str, ...], list[str]] = {}
         self.done: set[str] = set()
         self.measured = 0                                 # trials measured in this run (not read from the journal)
         self.pre = preprocess(fp32, tmp / "pre.onnx")
@@ -179,6 +181,15 @@ class Evaluator:
             self._record(name, divergence(track_boxes(self.path(kept), self.seqs), self.reference))
         self._tick(name)
         return self.trials[name], self.paths.get(key)
+
+    def parity(self, kept: list[str]) -> list[str]:
+        """The parity-check failures of the graph keeping `kept` ([]: it passes, or no check was given); once each."""
+        key = tuple(sorted(kept))
+        if self.check is None:
+            return []
+        if key not in self.checked:
+            self.checked[key] = list(self.check(self.path(kept)))
+        return self.checked[key]
 
     def base_divergence(self) -> float:
         """Divergence of the graph every group falls back to: FP16 (TensorRT's base) or FP32 (ORT's, exactly 0)."""

@@ -4,7 +4,9 @@ A step of one engine that fails (its build, loading it for the parity check, the
 only: it is a FAILED row naming the step, with its one-line reason, and the other graphs and engines are still
 exported; the command ends with one error line (exit 2). An engine that was built but not verified, or that failed
 its parity check, is kept as `<name>.failed` with its sidecar (`<name>.failed.json`), never under the final name;
-its plan also stays in the engine cache, so the same command reuses it instead of building it again.
+its plan also stays in the engine cache, so the same command reuses it instead of building it again. An engine is
+built as `<name>.unchecked` and takes its final name only once its check passed: one whose check was interrupted
+(Ctrl-C, a kill) stays `<name>.unchecked`, and the rerun reuses and checks it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from droptrack.artifact import sha256_file
 from droptrack.errors import BackendError, DropTrackError, ExportError, printable
 from droptrack.export.onnx import check_onnx_file
-from droptrack.export.parity import ParityReport, compare, write_parity_json
+from droptrack.export.parity import ParityReport, compare, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, Source
 from droptrack.export.tensorrt import GraphFacts
 
 Log = Callable[[str], None]
 CHECK_STEPS = ("load", "parity run")   # the steps after a build (`build` is the first)
+UNCHECKED = ".unchecked"   # suffix of an engine built but not yet checked
 
 
 class _CheckFailed(Exception):
@@ -32,9 +36,10 @@ class _CheckFailed(Exception):
         self.step = step
 
 
-def _check(engine: Path, source: Source, meta) -> ParityReport:
-    """The engine's outputs on the source's pairs against PyTorch's. Loading or running it may fail for reasons of
-    its own (a plan TensorRT refuses, GPU memory taken, a CUDA error): _CheckFailed naming the step."""
+def _check(engine: Path, source: Source, meta, name: str) -> ParityReport:
+    """The engine's outputs on the source's pairs against PyTorch's (`name`: the artifact's in the report). Loading or
+    running it may fail for reasons of its own (a plan TensorRT refuses, GPU memory taken, a CUDA error): _CheckFailed
+    naming the step."""
     from droptrack.engine.tensorrt_backend import TensorRTBackend
 
     step = "load"
@@ -44,37 +49,54 @@ def _check(engine: Path, source: Source, meta) -> ParityReport:
             outs = [be.infer(p.template, p.search) for p in source.pairs]
     except (DropTrackError, RuntimeError) as exc:   # RuntimeError: torch's CUDA errors (out of memory, ...)
         raise _CheckFailed(step, printable(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)) from None
-    return compare(outs, source.reference, source.pairs, meta, engine.name, meta.precision, gate_tensors=False)
+    return compare(outs, source.reference, source.pairs, meta, name, meta.precision, gate_tensors=False)
 
 
-def set_aside(engine: Path) -> Path:
-    """Rename an engine that is not verified, and its sidecar, to `<name>.failed` (and `<name>.failed.json`): kept
-    for inspection, never taken for a verified engine; an earlier export's sidecar would describe another plan."""
+def unchecked(engine: Path) -> Path:
+    """Where an engine is built before its check passed: `<name>.unchecked` (never taken for a verified engine)."""
+    return engine.with_name(engine.name + UNCHECKED)
+
+
+def _move(built: Path, final: Path) -> Path:
+    """Rename `built` and its sidecar to `final`; the sidecar under `final` goes first, so that a kill in between
+    leaves the new plan without a sidecar (refused: 'rebuild'), never beside another plan's."""
     from droptrack.engine.tensorrt_backend import sidecar_path
 
-    failed = engine.with_name(engine.name + ".failed")
-    os.replace(engine, failed)
-    if sidecar_path(engine).is_file():
-        os.replace(sidecar_path(engine), sidecar_path(failed))
-    return failed
+    sidecar_path(final).unlink(missing_ok=True)
+    os.replace(built, final)
+    if sidecar_path(built).is_file():
+        os.replace(sidecar_path(built), sidecar_path(final))
+    return final
+
+
+def set_aside(built: Path, engine: Path) -> Path:
+    """Keep an engine that is not verified as `<engine>.failed` (sidecar `<engine>.failed.json`) for inspection; an
+    earlier engine under the final name is removed, since it would pass for this graph's."""
+    from droptrack.engine.tensorrt_backend import sidecar_path
+
+    engine.unlink(missing_ok=True)
+    sidecar_path(engine).unlink(missing_ok=True)
+    return _move(built, engine.with_name(engine.name + ".failed"))
 
 
 def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
                   log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
-    """TensorRT engine for one verified graph, checked against `source` (None: not checked); on a machine without
-    TensorRT/GPU: status 'skipped' + reason. `facts`: the graph's, where the caller has parsed it (parsed once)."""
+    """TensorRT engine for one verified graph, checked against `source` (None: not checked, built under its final
+    name); on a machine without TensorRT/GPU: status 'skipped' + reason. `facts`: the graph's, where the caller has
+    parsed it (parsed once)."""
     from droptrack.export.tensorrt import TensorRTUnavailable, build_engine, graph_facts
 
     t0 = time.perf_counter()
     facts = graph_facts(onnx_path) if facts is None else facts
     meta = facts.meta
     engine = onnx_path.with_suffix(".engine")
+    built = engine if source is None else unchecked(engine)   # final name only once checked
 
     def result(status: str, path: Path = engine, **kw) -> ExportResult:
         return ExportResult(engine.name, path, meta.precision, status, time.perf_counter() - t0, meta=meta, **kw)
 
     try:
-        res = build_engine(onnx_path, engine, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
+        res = build_engine(onnx_path, built, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
     except TensorRTUnavailable as exc:
         return result("skipped", notes=[str(exc)])
     except ExportError as exc:   # this build failed; the other graphs' engines are still built
@@ -84,13 +106,14 @@ def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, t
     if source is None:
         return result("ok", notes=notes)
     try:
-        report = _check(engine, source, meta)
+        report = _check(built, source, meta, engine.name)
     except _CheckFailed as exc:
-        return result("failed", set_aside(engine), notes=notes, step=exc.step, error=str(exc))
+        return result("failed", set_aside(built, engine), notes=notes, step=exc.step, error=str(exc))
+    report.sha256, report.checkpoint_sha256 = sha256_file(built), source.sha256
     write_parity_json(onnx_path.parent, [report])
     if not report.passed:
-        return result("failed", set_aside(engine), parity=report, notes=notes)
-    return result("ok", parity=report, notes=notes)
+        return result("failed", set_aside(built, engine), parity=report, notes=notes)
+    return result("ok", _move(built, engine), parity=report, notes=notes)
 
 
 def engine_failures(report: ExportReport) -> list[str]:
@@ -106,9 +129,32 @@ def engine_failures(report: ExportReport) -> list[str]:
     return parts
 
 
+def check_engine_folder(onnx_path: Path) -> None:
+    """The folder of `dt export GRAPH.onnx --engine`, where the engine and its sidecar are written: writable (a
+    read-only mount was a traceback after the build), and those two files this user's to replace."""
+    import tempfile
+
+    from droptrack.engine.tensorrt_backend import sidecar_path
+    from droptrack.paths import replace_denied
+
+    folder, engine = onnx_path.parent, onnx_path.with_suffix(".engine")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ExportError(f"the engine of '{onnx_path}' is written beside it, and '{folder}' is not writable "
+                          f"({exc.strerror}); copy the graph into a folder you can write and build it there") from None
+    for path in (engine, sidecar_path(engine)):
+        why = replace_denied(path)
+        if why is not None:
+            raise ExportError(f"'{path}', which the engine build replaces, {why}")
+
+
 def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
     """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
-    from droptrack.export.tensorrt import graph_facts
+    from droptrack.engine.tensorrt_backend import sidecar_path
+    from droptrack.export.tensorrt import check_engine_machine, check_tracker_graph, graph_facts
+    from droptrack.export.workdir import exclusive
 
     graph = check_onnx_file(onnx_path) if onnx_path.is_file() else None
     if not engine:
@@ -116,10 +162,16 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
         raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
-    report = ExportReport(onnx_path.parent)
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
-    result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+    check_tracker_graph(onnx_path, facts)   # the graph first (refused on any machine), then its folder, the machine
+    check_engine_folder(onnx_path)
+    check_engine_machine(graph=True)
+    report = ExportReport(onnx_path.parent)
+    engine_file = onnx_path.with_suffix(".engine")
+    with exclusive(onnx_path.parent, (engine_file.name, sidecar_path(engine_file).name)):   # as a checkpoint export
+        result = export_engine(onnx_path, None, workspace_gb, typing, log, facts)
+        prune_parity_json(onnx_path.parent, None, (engine_file.name,))   # a rebuilt engine is not the one checked
     if result.step == "build":   # the build failed: its reason, as the error
         raise ExportError(result.error)
     if result.status == "skipped":   # the engine was the only thing asked for: nothing done is an error

@@ -23,7 +23,8 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.onnx import check_opset
     from droptrack.export.precision import check_keep_patterns
     from droptrack.export.quantize import TRT_INT8_MAX_OPSET
-    from droptrack.export.tensorrt import check_engine_options
+    from droptrack.export.tensorrt import check_engine_machine, check_engine_options
+    from droptrack.export.workdir import check_replaceable
     from droptrack.model.checkpoint import check_checkpoint_path
     from droptrack.paths import check_output_dir, same_file
 
@@ -60,8 +61,11 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)
+        check_replaceable(output_dir)
     if safetensors and checkpoint is not None and not in_memory and same_file(Path(output_dir) / SAFETENSORS,
                                                                               checkpoint):
         raise ExportError(f"--safetensors writes {SAFETENSORS} into --output '{output_dir}', which is the input "
                           f"checkpoint '{checkpoint}' (its graphs would name a checkpoint that no longer exists); "
                           "drop --safetensors (the input is one already) or pass another --output")
+    if engine and (checkpoint is None or not str(checkpoint).lower().endswith(".onnx")):
+        check_engine_machine(graph=False)   # last; an .onnx CHECKPOINT's graph is checked first (engines.engine_only)

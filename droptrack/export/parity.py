@@ -85,6 +85,8 @@ class ParityReport:
     e2e_boxes: list[BoxStats] = field(default_factory=list)
     aligned: bool = False
     failures: list[str] = field(default_factory=list)
+    sha256: str = ""                 # of the file this report describes (parity.json keeps a row while it is there)
+    checkpoint_sha256: str = ""      # of the checkpoint it was exported from
 
     @property
     def passed(self) -> bool:
@@ -127,7 +129,8 @@ class ParityReport:
                 "e2e_box_agreement": self.e2e_box_agreement, "mean_iou": self.mean_iou,
                 "ce_token_agreement": self.tokens, "aligned_to_graph_ce_choices": self.aligned,
                 "outputs": [asdict(o) for o in self.outputs], "boxes": [asdict(b) for b in self.boxes],
-                "e2e_boxes": [asdict(b) for b in self.e2e_boxes]}
+                "e2e_boxes": [asdict(b) for b in self.e2e_boxes], "sha256": self.sha256,
+                "checkpoint_sha256": self.checkpoint_sha256}
 
 
 def _iou_cxcywh(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,9 +202,8 @@ def compare(outputs: list[dict], reference: list[dict], pairs: list[InputPair], 
     return rep
 
 
-def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict | None = None) -> Path:
-    """Merge reports into `output_dir/parity.json` (one entry per artifact)."""
-    path = Path(output_dir) / "parity.json"
+def _read_parity_json(path: Path) -> dict:
+    """parity.json's object ({} when missing, unreadable or not ours: it is then replaced)."""
     data: dict = {}
     if path.is_file():
         try:
@@ -211,10 +213,60 @@ def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict
     if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):   # not ours: replaced
         data = {}
     data.setdefault("artifacts", {})
+    return data
+
+
+def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict | None = None) -> Path:
+    """Merge reports into `output_dir/parity.json` (one entry per artifact)."""
+    path = Path(output_dir) / "parity.json"
+    data = _read_parity_json(path)
     for r in reports:
         data["artifacts"][r.artifact] = r.to_dict()
     data.update(extra or {})
     return atomic_write_json(path, data)
+
+
+def _describes(output_dir: Path, name: object, row: object, checkpoint_sha256: str) -> bool:
+    """Whether a parity.json row still describes a file of `output_dir` exported from this checkpoint: the file it
+    names (`<name>.failed` for a failed check) is there with the sha256 the row recorded."""
+    from droptrack.artifact import sha256_file
+
+    if not (isinstance(name, str) and isinstance(row, dict) and name and Path(name).name == name):
+        return False
+    sha = row.get("sha256")
+    if not isinstance(sha, str) or not sha or row.get("checkpoint_sha256") != checkpoint_sha256:
+        return False
+    file = Path(output_dir) / (name if row.get("passed") is True else name + ".failed")
+    try:
+        return file.is_file() and sha256_file(file) == sha
+    except OSError:
+        return False
+
+
+def prune_parity_json(output_dir: Path, checkpoint_sha256: str | None,
+                      names: tuple[str, ...] | None = None) -> list[str]:
+    """Drop the rows of `output_dir/parity.json` that an export of `checkpoint_sha256` must not present as its own:
+    rows of another checkpoint's export, of a file replaced or removed since, and rows without the file's sha256
+    (older droptrack). Called once an export holds the folder; returns the names dropped. `checkpoint_sha256` None:
+    a row of any checkpoint is kept while its file is unchanged; `names`: only these rows are judged."""
+    out = Path(output_dir)
+    path = out / "parity.json"
+    if not path.is_file():
+        return []
+    data = _read_parity_json(path)
+    rows = data["artifacts"]
+
+    def stale(name: str, row: object) -> bool:
+        if names is not None and name not in names:
+            return False
+        own = row.get("checkpoint_sha256") if isinstance(row, dict) else None
+        return not _describes(out, name, row, own if checkpoint_sha256 is None else checkpoint_sha256)
+
+    gone = [n for n, row in rows.items() if stale(n, row)]
+    if gone:
+        data["artifacts"] = {n: row for n, row in rows.items() if n not in gone}
+        atomic_write_json(path, data)
+    return gone
 
 
 def parity_table(report: ParityReport):

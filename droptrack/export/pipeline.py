@@ -4,7 +4,9 @@ Every artifact is written to a hidden temp file in the output folder, verified a
 input pairs, then renamed: to its final name when parity passes, to `<name>.failed` (kept for inspection)
 when it does not. A failed export never leaves a file under the final name; the output folder's file names,
 checks and lock (a killed export's temp files are removed by the next one) are in droptrack.export.workdir;
-the engines (built, then checked, each on its own) in droptrack.export.engines.
+the engines (built, then checked, each on its own) in droptrack.export.engines. parity.json has one row per
+artifact, naming the sha256 of its file and of the checkpoint: when an export starts, rows of another checkpoint's
+export and rows whose file was replaced or removed since are dropped, so every row describes a file in the folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
-from droptrack.export.parity import ParityReport, write_parity_json
+from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
 from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, exclusive, prepare_output_dir
 
@@ -62,9 +64,12 @@ def load_source(checkpoint: str | Path | None = None, config: str | None = None,
     return Source(model, cfg, path, sha, pairs, reference, ranks)
 
 
-def _publish(tmp: Path, final: Path, report: ParityReport, out: Path) -> str:
+def _publish(tmp: Path, final: Path, report: ParityReport, out: Path, checkpoint_sha256: str) -> str:
     """Rename a verified temp file to its final name (pass) or to `<final>.failed` (fail: an earlier graph under the
-    final name is removed); write parity.json."""
+    final name is removed); write parity.json, its row naming the file's sha256 and the checkpoint's."""
+    from droptrack.artifact import sha256_file
+
+    report.sha256, report.checkpoint_sha256 = sha256_file(tmp), checkpoint_sha256
     write_parity_json(out, [report])
     if report.passed:
         os.replace(tmp, final)
@@ -89,6 +94,8 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
     with contextlib.nullcontext() if locked else exclusive(out):   # one export at a time in the folder
         t0 = time.perf_counter()
         src = source or load_source(checkpoint, config, model, cfg)
+        if not locked:   # export_all prunes it once for all its artifacts
+            prune_parity_json(out, src.sha256)
         name = FILENAMES["fp32"]
         meta = export_meta(src.cfg, src.model, "fp32", src.sha256, opset=opset, exporter=EXPORTER)
         names = OUTPUT_NAMES
@@ -112,7 +119,7 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                                   f"dynamic tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install "
                                   "onnxslim)")
             report = _parity(chosen, src, meta, name)
-            status = _publish(chosen, out / name, report, out)
+            status = _publish(chosen, out / name, report, out, src.sha256)
         result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
                               time.perf_counter() - t0, report, meta, graph,
                               [f"exporter {EXPORTER}, opset {opset}, simplifier {tool or 'none'}"])
@@ -135,7 +142,7 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp
         convert_fp16(fp32_path, tmp, meta, keep_fp32)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
-        status = _publish(tmp, out / name, report, out)
+        status = _publish(tmp, out / name, report, out, source.sha256)
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "fp16", status,
                        time.perf_counter() - t0, report, meta, graph, [f"FP32 ops: {', '.join(meta.extra['fp32_ops'])}"]
                        + ([f"{meta.extra['fp32_kept_nodes']} nodes kept in FP32 by --keep-fp32"] if keep_fp32 else []))
@@ -165,7 +172,7 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
         details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
-        status = _publish(tmp, out / name, report, out)
+        status = _publish(tmp, out / name, report, out, source.sha256)
     high = "FP16" if recipe.target == "trt" else "FP32"
     res = ExportResult(name, out / (name if status == "ok" else name + ".failed"), "int8", status,
                        time.perf_counter() - t0, report, meta, graph,
@@ -207,6 +214,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
     with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
+        prune_parity_json(out, src.sha256)   # no row of another export's file is shown as this one's
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
             "real photo pairs")
@@ -258,7 +266,9 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
         recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
         notes, report = [], fp32_path.parent / f"auto_precision_{target}.json"
         if options.auto_precision:
-            recipe, search = search_recipe(fp32_path, recipe, pairs, options, log)
+            recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,
+                                           parity=lambda path: _parity(path, source, read_metadata(path),
+                                                                       path.name).failures)
             notes = search.notes()
             atomic_write_json(report, search.to_dict())
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)

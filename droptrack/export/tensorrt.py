@@ -113,6 +113,12 @@ class GraphFacts:
     io_shapes: dict[str, dict[str, Any]]
 
 
+def check_tracker_graph(onnx_path: Path, facts: GraphFacts) -> None:
+    """A graph TensorRT can build for droptrack (fixed sizes, the tracker's I/O), or a one-line ExportError."""
+    check_fixed_sizes(onnx_path, facts.io_shapes)
+    check_tracker_io(onnx_path, facts.io_shapes, facts.meta)
+
+
 def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
     """The GraphFacts of an exported graph: of `graph` (the file's onnx.ModelProto, already parsed) or parsed now."""
     from droptrack.export.onnx import graph_metadata, read_graph
@@ -128,6 +134,9 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
     if not (math.isfinite(workspace_gb) and workspace_gb > 0):
         raise InputError(f"--workspace {workspace_gb:g} must be a TensorRT workspace limit in GB > 0, e.g. "
                          f"--workspace {DEFAULT_WORKSPACE_GB:g}")
+    if workspace_gb * (1 << 30) >= 1 << 63:   # TensorRT's pool limit is a 64-bit size: a larger one was a TypeError
+        raise InputError(f"--workspace {workspace_gb:g} GB is more than TensorRT can take (a 64-bit byte count); pass "
+                         f"at most the GPU's memory, e.g. --workspace {DEFAULT_WORKSPACE_GB:g}")
     if typing not in TYPINGS:
         raise InputError(f"--trt-typing {typing} is unknown; choose {' or '.join(TYPINGS)}")
     if typing == "flags":   # TensorRT 11 removed the FP16/INT8 builder flags: refused before the exports, not after
@@ -137,6 +146,21 @@ def check_engine_options(workspace_gb: float, typing: str) -> None:
         if trt is not None and trt_compat.major(trt) >= 11:
             raise InputError(f"--trt-typing flags needs TensorRT 10 (this is TensorRT {trt.__version__}, which has no "
                              "FP16/INT8 builder flags); drop it to build the strongly typed way")
+
+
+def check_engine_machine(graph: bool) -> None:
+    """`--engine` where no engine can be built (no TensorRT or an unsupported one, no CUDA GPU, or CUDA that TensorRT
+    cannot start): one InputError line before any work, not a skipped or FAILED row after the exports. `graph`: the
+    command builds from an exported .onnx (no --engine to drop)."""
+    from droptrack.engine import trt_compat
+
+    fix = ("run it on the machine that will run the engine, with TensorRT 10 or 11 and a CUDA GPU" if graph else
+           "run it on a machine with TensorRT 10 or 11 and a CUDA GPU, or drop --engine (the ONNX graphs need neither)")
+    reason = trt_compat.unavailable_reason()
+    if reason:
+        raise InputError(f"--engine: no engine can be built on this machine: {reason}; {fix}")
+    trt = trt_compat.import_tensorrt()   # CUDA starts here as in the build: a driver TensorRT cannot use fails now
+    trt_compat.created(trt.Builder, trt_compat.logger(trt), what="builder", error=InputError)
 
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
@@ -171,8 +195,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     onnx_path = Path(onnx_path)
     facts = graph_facts(onnx_path) if facts is None else facts
     meta, io_shapes = facts.meta, facts.io_shapes
-    check_fixed_sizes(onnx_path, io_shapes)   # the graph first: refused on any machine, with or without TensorRT
-    check_tracker_io(onnx_path, io_shapes, meta)
+    check_tracker_graph(onnx_path, facts)   # the graph first: refused on any machine, with or without TensorRT
     reason = trt_compat.unavailable_reason()
     if reason:
         raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")

@@ -2,9 +2,9 @@
 
 A killed export (kill -9, a lost SSH session, the OOM killer) leaves its hidden temp folders (`.dt-export-*`,
 `.dt-fp16-*`, `.dt-int8-*`, `.dt-auto-*`: every precision-search candidate, about one graph each) and the temp
-files of atomic writes (`.<name>.<random>.tmp`); none is ever read as a model, and the next export into the folder
-removes them. It may do so safely because an export holds the folder's lock (`.dt-export.lock`, removed when it
-ends) while it writes.
+files of atomic writes (`.<name>.<random>.tmp`, for the names it writes); none is ever read as a model, and the next
+export into the folder removes them (another file's temp name there is the user's, kept). It may do so safely
+because an export holds the folder's lock (`.dt-export.lock`, removed when it ends) while it writes.
 """
 
 from __future__ import annotations
@@ -25,18 +25,34 @@ TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile 
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
 
 
-def prepare_output_dir(output_dir: str | Path) -> Path:
-    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
-    from droptrack.paths import check_output_dir, replace_denied
+def written_names() -> set[str]:
+    """Every file an export writes into its folder: the graphs and their `.failed` forms, the engines with their
+    sidecars (also as `.failed` / `.unchecked`), parity.json, the precision-search reports and model.safetensors."""
+    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}
+    ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
+    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
+    reports = {"parity.json", "model.safetensors", *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
+    return {*graphs, *(g + ".failed" for g in graphs), *engines, *reports}
 
-    out = check_output_dir("--output", output_dir)
-    graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}   # and their .failed / .engine forms, the reports:
-    engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ("", ".json", ".failed", ".failed.json")}
-    for name in sorted({*graphs, *(g + ".failed" for g in graphs), *engines,
-                        "parity.json", "model.safetensors"}):   # one this user may not replace: before any work
+
+def check_replaceable(output_dir: str | Path) -> None:
+    """Every file of the folder that an export replaces may be replaced by this user; else a one-line error (checked
+    with the other options, before any work)."""
+    from droptrack.paths import replace_denied
+
+    out = Path(output_dir).expanduser()
+    for name in sorted(written_names()):   # one this user may not replace: before any work
         why = replace_denied(out / name)
         if why is not None:
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
+
+
+def prepare_output_dir(output_dir: str | Path) -> Path:
+    """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
+    from droptrack.paths import check_output_dir
+
+    out = check_output_dir("--output", output_dir)
+    check_replaceable(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -44,13 +60,18 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
     return out
 
 
-def remove_stale_temp(out: Path) -> list[Path]:
-    """Delete what a killed export left in `out` (its temp folders and atomic-write temp files); returns them."""
+def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Delete what a killed export left in `out` (its temp folders and the atomic-write temp files of the files it
+    writes, `written_names`); returns them. Another file's temp name in the folder is the user's, kept. `names`
+    (a folder that is not an export's own): only these files' temp files, no folder."""
+    own = names is None
+    wanted = written_names() if own else set(names)
     gone = []
-    for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *out.glob(".auto_precision/.*.tmp")]):
-        if p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
+    for p in sorted([*out.glob(".dt-*"), *out.glob(".*.tmp"), *(out.glob(".auto_precision/.*.tmp") if own else [])]):
+        atomic = ATOMIC_TEMP.match(p.name) is not None and (p.is_file() or p.is_symlink())
+        if own and p.is_dir() and not p.is_symlink() and p.name.startswith(TEMP_DIRS):
             shutil.rmtree(p, ignore_errors=True)
-        elif ATOMIC_TEMP.match(p.name) and (p.is_file() or p.is_symlink()):
+        elif atomic and (p.parent != out or p.name[1:].rsplit(".", 2)[0] in wanted):   # .auto_precision/: all ours
             p.unlink(missing_ok=True)
         else:
             continue
@@ -59,11 +80,13 @@ def remove_stale_temp(out: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def exclusive(out: Path) -> Iterator[None]:
+def exclusive(out: Path, names: tuple[str, ...] | None = None) -> Iterator[None]:
     """Hold `out`'s export lock and remove a killed export's leftovers; another export writing there is a one-line
     error (a caller that holds it passes `locked` on). The lock file is removed at the end, a killed export's is
-    reused and removed, and a file system without working locks exports unlocked (droptrack.filelock)."""
-    with filelock.held(out / LOCK, f"another dt export is writing to '{out}'; wait for it to finish or pass another "
-                                   "--output", ExportError):
-        remove_stale_temp(out)
+    reused and removed, and a file system without working locks exports unlocked (droptrack.filelock).
+    `names` (`dt export GRAPH.onnx --engine`, in the graph's own folder): only these files' temp files are removed."""
+    fix = ("wait for it to finish or pass another --output" if names is None
+           else "wait for it to finish, then run this again")
+    with filelock.held(out / LOCK, f"another dt export is writing to '{out}'; {fix}", ExportError):
+        remove_stale_temp(out, names)
         yield

@@ -1,0 +1,108 @@
+"""parity.json merged its rows across exports into one folder: after `dt export CKPT1 --fp16` then `dt export CKPT2`,
+it still showed CKPT1's FP16 row beside CKPT2's FP32 one, as if this export had verified it. A row now names the
+sha256 of its file and of the checkpoint, and an export drops the rows that do not describe a file of the folder
+exported from its checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from droptrack.artifact import sha256_file
+from droptrack.config import load_config
+from droptrack.model import build_model
+from droptrack.model.checkpoint import save_checkpoint
+from helpers import cli
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _rows(out) -> dict:
+    return json.loads((out / "parity.json").read_text())["artifacts"]
+
+
+def test_parity_json_holds_only_rows_of_files_there_from_this_checkpoint(tiny_ckpt, tmp_path):
+    torch.manual_seed(1)
+    cfg = load_config("tiny_ce_test")
+    other = save_checkpoint(tmp_path / "other.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "out"
+    assert cli("export", tiny_ckpt, "--fp16", "-o", out).exit_code == 0
+    rows = _rows(out)
+    assert set(rows) == {"model.onnx", "model_fp16.onnx"}
+    for name, row in rows.items():
+        assert row["sha256"] == sha256_file(out / name) and row["checkpoint_sha256"] == sha256_file(tiny_ckpt)
+    assert cli("export", tiny_ckpt, "-o", out).exit_code == 0      # same checkpoint: the FP16 graph is still its own
+    assert set(_rows(out)) == {"model.onnx", "model_fp16.onnx"}
+    r = cli("export", other, "-o", out)                            # another checkpoint: its FP16 row is not this one's
+    assert r.exit_code == 0, r.output
+    rows = _rows(out)
+    assert set(rows) == {"model.onnx"} and rows["model.onnx"]["checkpoint_sha256"] == sha256_file(other)
+    assert (out / "model_fp16.onnx").is_file()                     # the file itself is left (named as stale)
+    assert cli("export", other, "--fp16", "-o", out).exit_code == 0
+    (out / "model_fp16.onnx").write_bytes((out / "model.onnx").read_bytes())   # replaced after its check
+    assert cli("export", other, "-o", out).exit_code == 0
+    assert set(_rows(out)) == {"model.onnx"}
+
+
+def test_rows_of_a_parity_json_from_elsewhere_are_dropped_not_followed(tmp_path):
+    """Rows written by an older droptrack (no sha256) or naming paths outside the folder are dropped; nothing is read
+    outside it."""
+    from droptrack.export.parity import prune_parity_json
+
+    (tmp_path / "model.onnx").write_bytes(b"graph")
+    sha = sha256_file(tmp_path / "model.onnx")
+    kept = {"passed": True, "sha256": sha, "checkpoint_sha256": "c"}
+    rows = {"model.onnx": kept, "old.onnx": {"passed": True}, "../model.onnx": kept, "x": 3,
+            "model_fp16.onnx": {"passed": False, "sha256": sha, "checkpoint_sha256": "c"}}   # no .failed file
+    (tmp_path / "parity.json").write_text(json.dumps({"artifacts": rows, "note": 1}))
+    assert sorted(prune_parity_json(tmp_path, "c")) == sorted(set(rows) - {"model.onnx"})
+    assert json.loads((tmp_path / "parity.json").read_text()) == {"artifacts": {"model.onnx": kept}, "note": 1}
+    assert prune_parity_json(tmp_path, "another") == ["model.onnx"]
+
+
+class GraphAsEngine:
+    """Stands in for TensorRTBackend in the engine check (no GPU here): answers as the FP32 graph beside it."""
+
+    def __init__(self, path, *a, **k):
+        from droptrack.engine.onnxruntime_backend import OrtBackend
+
+        self.graph = OrtBackend(path.parent / "model.onnx")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def infer(self, template, search):
+        return self.graph.infer(template, search)
+
+
+def test_an_engine_rebuilt_from_its_graph_loses_its_checked_row(tiny_ckpt, tmp_path, monkeypatch):
+    """`dt export GRAPH.onnx --engine` (no check) replaced model.engine and left the checked row of the engine before
+    it in parity.json."""
+    import sys
+
+    from droptrack.engine import tensorrt_backend, trt_compat
+    from fake_tensorrt import FakeTRT
+
+    class OtherPlan(FakeTRT):
+        def build(self, monitor):
+            return b"PLAN-2"
+
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+    monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT().module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
+    monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", GraphAsEngine)
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    r = cli("export", tiny_ckpt, "--engine", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert _rows(out)["model.engine"]["sha256"] == sha256_file(out / "model.engine")
+    monkeypatch.setitem(sys.modules, "tensorrt", OtherPlan().module())
+    r = cli("export", out / "model.onnx", "--engine", "--workspace", 2)   # another build: another plan, unchecked
+    assert r.exit_code == 0, r.output
+    assert (out / "model.engine").read_bytes() == b"PLAN-2" and set(_rows(out)) == {"model.onnx"}
