@@ -97,6 +97,38 @@ def no_frames_message(folder: Path) -> str:
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
+def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
+    """Where to point --root when a GOT-10k-layout root (sequence folders side by side, each with its frames and
+    groundtruth.txt) holds no sequence, or None: `root` is itself one sequence (the folder above holds it), or a
+    folder up to two levels below it holds the set (`dt eval --root` on a folder that a set was made inside)."""
+    import shlex
+
+    if not root.is_dir():
+        return None
+
+    def holds_set(d: Path) -> bool:
+        return (d / "list.txt").is_file() or any((s / "groundtruth.txt").is_file() for s in _subfolders(d, limit))
+
+    for sub in _subfolders(root, limit):
+        for cand in (sub, *_subfolders(sub, limit)):
+            if holds_set(cand):
+                return f"its subfolder '{cand.relative_to(root)}' holds sequences: pass --root {shlex.quote(str(cand))}"
+    if (root / "groundtruth.txt").is_file() and listed_images(root):
+        return (f"'{root}' is one sequence (its frames and groundtruth.txt lie in it): pass the folder that holds it "
+                f"beside the other sequences, --root {shlex.quote(str(root.parent))}")
+    return None
+
+
+def _subfolders(folder: Path, limit: int) -> list[Path]:
+    """Up to `limit` visible subfolders of `folder`, by name (none when it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted(Path(e.path) for e in entries if e.name[:1] != "." and e.is_dir())
+    except OSError:
+        return []
+    return found[:limit]
+
+
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25
 
 
