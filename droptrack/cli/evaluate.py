@@ -120,6 +120,8 @@ def analyze(
                              attributes_dir=attributes)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
+    if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
+        typer.echo("plots: " + "  ".join(str(report.output_dir / name) for name in report.plots.values()))
 
 
 @app.command()
