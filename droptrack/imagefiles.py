@@ -119,6 +119,25 @@ def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
     return None
 
 
+def lone_frame_note(source: str) -> str | None:
+    """A note when SOURCE is one photo of a folder of numbered frames (`frames/00000001.jpg` for `frames/`): it is
+    tracked as a one-frame source, so nothing but the --init box comes out; None for any other source."""
+    import shlex
+
+    path = Path(os.path.expanduser(source))
+    if path.suffix.lower() not in IMAGE_EXTS or not path.is_file() or not re.search(r"\d", path.stem):
+        return None
+
+    def pattern(p: Path) -> str:   # frame_12.jpg -> frame_#.jpg: the frames of one sequence share it
+        return re.sub(r"\d+", "#", p.name.lower())
+
+    frames = sum(pattern(p) == pattern(path) for p in listed_images(path.parent))
+    if frames < 2:
+        return None
+    return (f"'{path.name}' is one photo, tracked as a single frame; its folder holds {frames} frames: to track "
+            f"them, pass the folder as SOURCE: dt run {shlex.quote(str(path.parent))} ...")
+
+
 def _subfolders(folder: Path, limit: int) -> list[Path]:
     """Up to `limit` visible subfolders of `folder`, by name (none when it cannot be listed)."""
     try:
