@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import stat
 import sys
@@ -99,11 +100,31 @@ def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str 
     return None
 
 
+def reflowed(text: str | None) -> str | None:
+    """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
+    keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
+    (`Examples:` and its command lines) keeps its lines."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("Examples:") else " ".join(ln.strip() for ln in p.splitlines())
+                       for p in paragraphs)
+
+
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
     whose reader closes the pipe (`dt --help | head -1`) ends quietly with exit 141 (128 + SIGPIPE, what a shell
     reports for a tool a pipe stopped, as `dt run --jsonl - | head` does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The group, with every command's help prose reflowed (`reflowed`)."""
+        super().__init__(*args, **kwargs)
+        todo = list(self.commands.values())
+        while todo:
+            cmd = todo.pop()
+            cmd.help = reflowed(cmd.help)
+            todo.extend(getattr(cmd, "commands", {}).values())   # `dt data synth`
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with closed_stdout_stops():   # `dt --help`, `dt --version`: written while the options are parsed
