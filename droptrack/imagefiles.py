@@ -89,11 +89,22 @@ def frames_problem(folder: Path) -> str | None:
 
 
 def no_frames_message(folder: Path) -> str:
-    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/)."""
+    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/),
+    or the video it holds (a folder given where its video was meant)."""
+    from droptrack.videofiles import VIDEO_EXTS
+
     subs = (d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith("."))
     sub = next((d for d in subs if any(is_image_file(p) for p in d.iterdir())), None)
-    hint = (f"its subfolder '{sub.name}' holds frames: pass '{sub}'" if sub is not None
-            else "point SOURCE to a folder of frames or a video file")
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and not p.name.startswith(".")
+                    and p.is_file())
+    if sub is not None:
+        hint = f"its subfolder '{sub.name}' holds frames: pass '{sub}'"
+    elif len(videos) == 1:
+        hint = f"it holds a video: pass the video file as SOURCE, '{videos[0]}'"
+    elif videos:
+        hint = f"it holds {len(videos)} videos: pass one video file as SOURCE, e.g. '{videos[0]}'"
+    else:
+        hint = "point SOURCE to a folder of frames or a video file"
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
