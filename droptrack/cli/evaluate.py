@@ -56,6 +56,7 @@ def eval_(
     """
     from rich.console import Console
 
+    from droptrack.eval.attributes_view import print_items
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
@@ -74,8 +75,7 @@ def eval_(
         typer.echo(f"{what}: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(128 + signum) from None
     console = Console()
-    for line in summary_lines(result):   # paths (runs[old]/...) are neither rich markup nor wrapped
-        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
+    print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
