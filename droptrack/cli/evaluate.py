@@ -116,7 +116,7 @@ def analyze(
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset, protocol=protocol,
+                             output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
                              attributes_dir=attributes)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")

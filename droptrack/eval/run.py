@@ -205,7 +205,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
-    output_dir = output_dir if output_dir is not None else Path("results") / dataset
+    # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over
+    output_dir = output_dir if output_dir is not None else Path("results") / dataset.strip().lower()
 
     check_output_outside_root(output_dir, dataset, root)
     check_split(dataset, root, split)
