@@ -81,6 +81,22 @@ def expanded_pattern(exc: Any) -> str | None:
             f"{folder / '*'}{suffix} expands to one name per file); pass the folder of frames: '{folder}'")
 
 
+# commands that resume when the same command runs again: `--resume` (dt run's, dt bench's, dt train's) is not theirs
+RESUMED_BY_RERUN = {"dt eval": "finished sequences are kept", "dt data synth": "finished sequences are kept",
+                    "dt demo": "its synthetic data is kept"}
+
+
+def resumed_by_rerun(exc: Any, where: str) -> str | None:
+    """The error for `--resume` given to a command that resumes by itself (dt eval, dt data synth, dt demo), or None:
+    Click said only 'No such option' (with 'Possible options: --frames'), not how to continue."""
+    import re
+
+    kept = RESUMED_BY_RERUN.get(where)
+    if kept is None or not re.search(r"No such option: --resume(?![\w-])", exc.format_message()):
+        return None
+    return f"no --resume option: it resumes when the same command runs again without it ({kept})"
+
+
 def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str | None:
     """Why an empty argument is refused, or None: '' (an unset shell variable, `dt run "$VIDEO"`) reached every path
     as '.', so dt tracked, benched or wrote into the current folder instead of saying a value was missing. `flags`:
@@ -148,7 +164,8 @@ class OneLineUsageErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
-            message = expanded_pattern(exc) or exc.format_message().strip().removesuffix(".")
+            message = (expanded_pattern(exc) or resumed_by_rerun(exc, where)
+                       or exc.format_message().strip().removesuffix("."))
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
         except ClickException as exc:   # e.g. a file option that cannot be opened
