@@ -16,7 +16,8 @@ from droptrack.errors import InputError
 @extension_options
 def eval_(
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
-                                "synth."),
+                                "synth; video or folder: --root is a clip (boxes in CLIP.txt beside it) or a frame "
+                                "folder (boxes in its groundtruth.txt), or a folder of them."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
