@@ -11,7 +11,7 @@ from droptrack.cli import app
 
 
 def help_lines(*verb: str, columns: int) -> list[str]:
-    res = CliRunner().invoke(app, [*verb, "--help"], env={"COLUMNS": str(columns), "TERMINAL_WIDTH": str(columns)})
+    res = CliRunner().invoke(app, [*verb, "--help"], env={"COLUMNS": str(columns)})
     assert res.exit_code == 0, res.output
     return [ln.strip() for ln in res.output.splitlines()]
 
