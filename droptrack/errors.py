@@ -14,6 +14,10 @@ class FlatTargetWarning(UserWarning):
     """A target box set on pixels of one colour (a black or fading-in first frame): there is nothing to track."""
 
 
+class CornerBoxWarning(FlatTargetWarning):
+    """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

@@ -89,12 +89,74 @@ def frames_problem(folder: Path) -> str | None:
 
 
 def no_frames_message(folder: Path) -> str:
-    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/)."""
+    """The error for a folder without frames, naming a subfolder that has them (a GOT-10k or LaSOT sequence's img/),
+    or the video it holds (a folder given where its video was meant)."""
+    from droptrack.videofiles import VIDEO_EXTS
+
     subs = (d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith("."))
     sub = next((d for d in subs if any(is_image_file(p) for p in d.iterdir())), None)
-    hint = (f"its subfolder '{sub.name}' holds frames: pass '{sub}'" if sub is not None
-            else "point SOURCE to a folder of frames or a video file")
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and not p.name.startswith(".")
+                    and p.is_file())
+    if sub is not None:
+        hint = f"its subfolder '{sub.name}' holds frames: pass '{sub}'"
+    elif len(videos) == 1:
+        hint = f"it holds a video: pass the video file as SOURCE, '{videos[0]}'"
+    elif videos:
+        hint = f"it holds {len(videos)} videos: pass one video file as SOURCE, e.g. '{videos[0]}'"
+    else:
+        hint = "point SOURCE to a folder of frames or a video file"
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
+
+
+def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
+    """Where to point --root when a GOT-10k-layout root (sequence folders side by side, each with its frames and
+    groundtruth.txt) holds no sequence, or None: `root` is itself one sequence (the folder above holds it), or a
+    folder up to two levels below it holds the set (`dt eval --root` on a folder that a set was made inside)."""
+    import shlex
+
+    if not root.is_dir():
+        return None
+
+    def holds_set(d: Path) -> bool:
+        return (d / "list.txt").is_file() or any((s / "groundtruth.txt").is_file() for s in _subfolders(d, limit))
+
+    for sub in _subfolders(root, limit):
+        for cand in (sub, *_subfolders(sub, limit)):
+            if holds_set(cand):
+                return f"its subfolder '{cand.relative_to(root)}' holds sequences: pass --root {shlex.quote(str(cand))}"
+    if (root / "groundtruth.txt").is_file() and listed_images(root):
+        return (f"'{root}' is one sequence (its frames and groundtruth.txt lie in it): pass the folder that holds it "
+                f"beside the other sequences, --root {shlex.quote(str(root.parent))}")
+    return None
+
+
+def lone_frame_note(source: str) -> str | None:
+    """A note when SOURCE is one photo of a folder of numbered frames (`frames/00000001.jpg` for `frames/`): it is
+    tracked as a one-frame source, so nothing but the --init box comes out; None for any other source."""
+    import shlex
+
+    path = Path(os.path.expanduser(source))
+    if path.suffix.lower() not in IMAGE_EXTS or not path.is_file() or not re.search(r"\d", path.stem):
+        return None
+
+    def pattern(p: Path) -> str:   # frame_12.jpg -> frame_#.jpg: the frames of one sequence share it
+        return re.sub(r"\d+", "#", p.name.lower())
+
+    frames = sum(pattern(p) == pattern(path) for p in listed_images(path.parent))
+    if frames < 2:
+        return None
+    return (f"'{path.name}' is one photo, tracked as a single frame; its folder holds {frames} frames: to track "
+            f"them, pass the folder as SOURCE: dt run {shlex.quote(str(path.parent))} ...")
+
+
+def _subfolders(folder: Path, limit: int) -> list[Path]:
+    """Up to `limit` visible subfolders of `folder`, by name (none when it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted(Path(e.path) for e in entries if e.name[:1] != "." and e.is_dir())
+    except OSError:
+        return []
+    return found[:limit]
 
 
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import stat
 import sys
@@ -80,6 +81,22 @@ def expanded_pattern(exc: Any) -> str | None:
             f"{folder / '*'}{suffix} expands to one name per file); pass the folder of frames: '{folder}'")
 
 
+# commands that resume when the same command runs again: `--resume` (dt run's, dt bench's, dt train's) is not theirs
+RESUMED_BY_RERUN = {"dt eval": "finished sequences are kept", "dt data synth": "finished sequences are kept",
+                    "dt demo": "its synthetic data is kept"}
+
+
+def resumed_by_rerun(exc: Any, where: str) -> str | None:
+    """The error for `--resume` given to a command that resumes by itself (dt eval, dt data synth, dt demo), or None:
+    Click said only 'No such option' (with 'Possible options: --frames'), not how to continue."""
+    import re
+
+    kept = RESUMED_BY_RERUN.get(where)
+    if kept is None or not re.search(r"No such option: --resume(?![\w-])", exc.format_message()):
+        return None
+    return f"no --resume option: it resumes when the same command runs again without it ({kept})"
+
+
 def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str | None:
     """Why an empty argument is refused, or None: '' (an unset shell variable, `dt run "$VIDEO"`) reached every path
     as '.', so dt tracked, benched or wrote into the current folder instead of saying a value was missing. `flags`:
@@ -99,11 +116,31 @@ def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str 
     return None
 
 
+def reflowed(text: str | None) -> str | None:
+    """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
+    keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
+    (`Examples:` and its command lines) keeps its lines."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("Examples:") else " ".join(ln.strip() for ln in p.splitlines())
+                       for p in paragraphs)
+
+
 class OneLineUsageErrors(TyperGroup):
     """`dt`'s command group: a mistyped option or command, a missing or invalid value is one 'error: ...' line that
     names the fix (exit 2), like every other bad input, instead of Click's usage box. Help, version or any output
     whose reader closes the pipe (`dt --help | head -1`) ends quietly with exit 141 (128 + SIGPIPE, what a shell
     reports for a tool a pipe stopped, as `dt run --jsonl - | head` does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The group, with every command's help prose reflowed (`reflowed`)."""
+        super().__init__(*args, **kwargs)
+        todo = list(self.commands.values())
+        while todo:
+            cmd = todo.pop()
+            cmd.help = reflowed(cmd.help)
+            todo.extend(getattr(cmd, "commands", {}).values())   # `dt data synth`
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with closed_stdout_stops():   # `dt --help`, `dt --version`: written while the options are parsed
@@ -127,7 +164,8 @@ class OneLineUsageErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
-            message = expanded_pattern(exc) or exc.format_message().strip().removesuffix(".")
+            message = (expanded_pattern(exc) or resumed_by_rerun(exc, where)
+                       or exc.format_message().strip().removesuffix("."))
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)
             sys.exit(exc.exit_code)
         except ClickException as exc:   # e.g. a file option that cannot be opened

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, data_app, friendly
+from droptrack.wording import counted
 
 @data_app.command("synth")
 @friendly
@@ -57,7 +58,19 @@ def data_synth(
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
         typer.echo(f"{what}: finished sequences are saved in {out}; run the same command to resume", err=True)
         raise typer.Exit(128 + signum) from None
-    typer.echo(f"synthetic set: {path}")
+    typer.echo(f"synthetic set: {path} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
+    typer.echo(f"next: {synth_next_command(path, split)}")
+
+
+def synth_next_command(path: Path, split: str) -> str:
+    """What to do with a new synthetic set, as a line that pastes: fine-tune the embedded model on a train set, score
+    it on a val or test set (dt eval reads the split from the set's synth.json)."""
+    if split != "train":
+        return shlex.join(["dt", "eval", "--dataset", "synth", "--root", str(path)])
+    from droptrack.model.default import default_checkpoint
+
+    return shlex.join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
+                       "--data", str(path), "--output", "runs/synth"])
 
 
 @app.command()

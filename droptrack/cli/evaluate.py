@@ -16,7 +16,8 @@ from droptrack.errors import InputError
 @extension_options
 def eval_(
     dataset: str = typer.Option(..., "--dataset", help="Dataset name, e.g. lasot, otb, uav, got10k_val, trackingnet, "
-                                "synth."),
+                                "synth; video or folder: --root is a clip (boxes in CLIP.txt beside it) or a frame "
+                                "folder (boxes in its groundtruth.txt), or a folder of them."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
@@ -56,6 +57,7 @@ def eval_(
     """
     from rich.console import Console
 
+    from droptrack.eval.attributes_view import print_items
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
@@ -74,8 +76,7 @@ def eval_(
         typer.echo(f"{what}: finished sequences are saved; run the same command to resume", err=True)
         raise typer.Exit(128 + signum) from None
     console = Console()
-    for line in summary_lines(result):   # paths (runs[old]/...) are neither rich markup nor wrapped
-        console.print(line, markup=False, soft_wrap=True) if isinstance(line, str) else console.print(line)
+    print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
@@ -116,10 +117,12 @@ def analyze(
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset, protocol=protocol,
+                             output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
                              attributes_dir=attributes)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
+    if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
+        typer.echo("plots: " + "  ".join(str(report.output_dir / name) for name in report.plots.values()))
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 import typer
 
-EXT_PANEL = "Tracker extensions (opt-in, beyond the official procedure; default: the model's TEST keys)"
+EXT_PANEL = "Tracker extensions (opt-in; default: the model's)"   # a title wider than the terminal is cut
 
 
 def ext_overrides(official: bool, **values) -> dict:

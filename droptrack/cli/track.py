@@ -91,6 +91,7 @@ def run(
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
                                        run as run_tracking, size_note, summary_line, summary_table,
                                        unreadable_note)
+    from droptrack.imagefiles import lone_frame_note
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -132,7 +133,7 @@ def run(
     if damaged:
         typer.echo(f"warning: {damaged}", err=True)
     for note in (unreadable_note(summary), size_note(summary), ended_early_note(summary),
-                 ground_truth_note(source, output)):
+                 ground_truth_note(source, output), lone_frame_note(source)):
         if note:
             typer.echo(f"note: {note}", err=True)
     if summary.resized:

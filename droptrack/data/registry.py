@@ -176,7 +176,12 @@ def get_sequences(dataset: str, root: str | Path | None = None, split: str | Non
     tag, implied = canonical(dataset)
     path = resolve_root(tag, root, how)
     if tag not in ("video",) and not path.is_dir():
-        raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder")
+        from droptrack.videofiles import VIDEO_EXTS
+
+        video = path.is_file() and path.suffix.lower() in VIDEO_EXTS   # one clip, where a dataset's folder goes
+        raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder" + (
+            f", or score this video with --dataset video (its x,y,w,h boxes in {path.stem}.txt beside it)"
+            if video else ""))
     module, func = DATASETS[tag].reader.split(":")
     reader = getattr(importlib.import_module(module), func)
     if tag in _TAKES_TAG:

@@ -205,7 +205,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
-    output_dir = output_dir if output_dir is not None else Path("results") / dataset
+    # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over
+    output_dir = output_dir if output_dir is not None else Path("results") / dataset.strip().lower()
 
     check_output_outside_root(output_dir, dataset, root)
     check_split(dataset, root, split)
@@ -216,9 +217,19 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
         raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     seqs = get_sequences(dataset, root=root, split=split, names=list(names) if names else None)
     if not seqs:
-        raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; check the root "
-                           "(its list.txt / annotation folder) or pick another split")
+        hint = _root_hint(dataset, root) if split is None else None
+        raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; " + (
+            hint or "check the root (its list.txt / annotation folder) or pick another split"))
     return evaluate(artifact, seqs, output_dir, **kwargs)
+
+
+def _root_hint(dataset: str, root: str | Path | None) -> str | None:
+    """Where a synthetic (GOT-10k-layout) root that holds no sequence should point (`sequence_root_hint`), or None."""
+    from droptrack.data.registry import canonical, resolve_root
+    from droptrack.imagefiles import sequence_root_hint
+
+    tag = canonical(dataset)[0]
+    return sequence_root_hint(resolve_root(tag, root)) if tag == "synth" else None
 
 
 def _check_ext(ext: dict | None, baseline: str | None) -> dict:

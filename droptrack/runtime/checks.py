@@ -226,3 +226,17 @@ def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
                     f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
                     "to follow; set the box on a frame that shows it (video files, image folders: --start N)")
     return None
+
+
+def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
+    """A note for the first init box that runs past the frame's edge while its numbers, read as corners x1,y1,x2,y2,
+    make a box inside the frame (the usual mix-up with --init's x,y,w,h), or None. A box past the edge is allowed
+    (a target cut by the frame), so this is a warning, not an error."""
+    H, W = image_hw
+    for k, (x, y, w, h) in enumerate(boxes):
+        if (x + w > W or y + h > H) and 0 <= x < w <= W and 0 <= y < h <= H:
+            which = f"target {k}'s " if len(boxes) > 1 else ""
+            return (f"{which}--init box {x:g},{y:g},{w:g},{h:g} runs past the {W}x{H} frame (to {x + w:g},{y + h:g}); "
+                    f"--init takes x,y,w,h: if these are corners x1,y1,x2,y2, pass --init {x:g},{y:g},{w - x:g},"
+                    f"{h - y:g}")
+    return None

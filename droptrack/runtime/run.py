@@ -16,11 +16,12 @@ from typing import Callable
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import TORCH_IO_BACKENDS
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import BackendError, FlatTargetWarning, InputError, OutputFull, SourceError
+from droptrack.errors import (BackendError, CornerBoxWarning, FlatTargetWarning, InputError, OutputFull,
+                              SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import check_start, check_tracking_options, flat_target_note
+from droptrack.runtime.checks import check_start, check_tracking_options, corner_box_note, flat_target_note
 from droptrack.runtime.inputs import check_channels, check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -277,6 +278,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         flat = flat_target_note(first.image, boxes, first.index)
         if flat:
             warnings.warn(flat, FlatTargetWarning, stacklevel=2)
+        corners = corner_box_note(boxes, first.image.shape[:2])
+        if corners:
+            warnings.warn(corners, CornerBoxWarning, stacklevel=2)
         count = src.num_frames and max(1, src.num_frames - opts.start)   # frames from the init frame on
         total = count if opts.max_frames is None else min(opts.max_frames, count or opts.max_frames)
         if on_start:

@@ -1,0 +1,34 @@
+"""`dt run --init x1,y1,x2,y2` (corners, where --init takes x,y,w,h) tracked a box that ran past the frame without
+a word. A box past the edge is allowed (a target cut by the frame), so it is a warning, and only when the numbers,
+read as corners, make a box inside the frame; it gives the x,y,w,h to pass."""
+
+from __future__ import annotations
+
+from droptrack.runtime.checks import corner_box_note
+from helpers import cli
+
+
+def warnings_of(result) -> list[str]:
+    """The warnings about the --init box (carphone also gets its pixel-aspect warning)."""
+    assert result.exit_code == 0, result.output
+    return [ln for ln in result.output.splitlines() if ln.startswith("warning: --init box")]
+
+
+def test_corners_given_as_a_box_are_pointed_out(video):   # carphone_pristine.mp4: 176x144
+    found = warnings_of(cli("run", video, "--init", "120,40,160,100", "--max-frames", "2"))
+    assert found == ["warning: --init box 120,40,160,100 runs past the 176x144 frame (to 280,140); --init takes "
+                     "x,y,w,h: if these are corners x1,y1,x2,y2, pass --init 120,40,40,60"]
+
+
+def test_a_target_cut_by_the_edge_is_not_flagged(video):
+    assert warnings_of(cli("run", video, "--init", "150,100,40,60", "--max-frames", "2")) == []
+
+
+def test_which_boxes_read_as_corners():
+    hw = (144, 176)
+    assert corner_box_note([[10, 10, 30, 30]], hw) is None                     # inside the frame
+    assert corner_box_note([[150, 100, 40, 60]], hw) is None                   # past the edge, w < x: not corners
+    assert corner_box_note([[-5, 10, 190, 40]], hw) is None                    # x2 = 190 > 176: not corners either
+    assert corner_box_note([[10, 10, 20, 20], [100, 20, 170, 140]], hw) == (
+        "target 1's --init box 100,20,170,140 runs past the 176x144 frame (to 270,160); --init takes x,y,w,h: if these "
+        "are corners x1,y1,x2,y2, pass --init 100,20,70,120")
