@@ -1,5 +1,5 @@
 """The same artifact passed twice to `dt bench` (by the same path or another one) is refused before any work:
-it was loaded, timed and tracked twice, as two rows ('model', 'model_1') with the same numbers."""
+it was loaded, timed and tracked twice, as two rows ('model' and another name) with the same numbers."""
 
 from __future__ import annotations
 

@@ -133,11 +133,28 @@ def check_row_folders(opts: BenchOptions) -> None:
 
 
 def row_names(artifacts: list[str]) -> list[str]:
-    """Result-folder names: the artifact's stem, made unique with an index."""
+    """Result-folder names, each the key of its row in bench.json, report.json and the tables: the artifact's stem;
+    stems that two artifacts share (two model.onnx from different folders) are named by their folders too
+    ('deploy_a_model', 'deploy_b_model'; an index where that is not enough)."""
+    import os
+
     from droptrack.eval.run import tracker_name
 
+    stems = [tracker_name(a) for a in artifacts]
+    taken = {s for s in stems if stems.count(s) == 1}   # no qualified name takes another artifact's plain one
     names: list[str] = []
-    for a in artifacts:
-        base = tracker_name(a)
-        names.append(base if base not in names else f"{base}_{len(names)}")
+    for a, stem in zip(artifacts, stems):
+        if stems.count(stem) > 1:
+            parent = Path(os.path.abspath(os.path.expanduser(str(a)))).parent.name
+            stem = unique_name(f"{parent}_{stem}" if parent else stem, taken)
+        taken.add(stem)
+        names.append(stem)
     return names
+
+
+def unique_name(base: str, taken: set[str] | list[str]) -> str:
+    """`base`, or `base_1`, `base_2`, ... whichever is first not in `taken` (row and reference folder names)."""
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    return name

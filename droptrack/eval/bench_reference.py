@@ -108,13 +108,16 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
         if ref.row is None and row.format == "torch" and row.sha256 == ref.sha256:
             ref.row = row
         row.reference = ref
+    from droptrack.eval.bench_options import unique_name
+
     names = {r.name for r in rows}
     for i, ref in enumerate(refs.values()):
         if ref.row is not None:
             ref.name = ref.row.name
         else:
             base = "reference" if len(refs) == 1 else f"reference_{i}"
-            ref.name = base if base not in names else f"{base}_ref"
+            ref.name = base if base not in names else unique_name(f"{base}_ref", names)
+        names.add(ref.name)
     return list(refs.values())
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from droptrack.artifact import artifact_format, sha256_file
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
-from droptrack.eval.bench_options import BenchOptions
+from droptrack.eval.bench_options import BenchOptions, unique_name
 from droptrack.eval.bench_reference import Parity, Reference
 from droptrack.eval.bench_timing import Latency
 from droptrack.wording import counted
@@ -140,7 +140,7 @@ def baseline_names(rows: list[BenchRow], trackers: list[str]) -> list[tuple[str,
     """(tracker key, row name) of each OpenCV baseline: its key, or opencv_<key> when an artifact row has that name."""
     taken, names = [r.name for r in rows], []
     for key in trackers:
-        name = key if key not in taken else f"opencv_{key}"
+        name = key if key not in taken else unique_name(f"opencv_{key}", taken)
         taken.append(name)
         names.append((key, name))
     return names

@@ -24,7 +24,8 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
     plots           {success|precision|norm_precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
-    differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
+    differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most (tracker
+                    names are unique and never 'sequence' or 'diff': one given twice, or one of those, gets '#<i>')
 NaN and inf are written as null. A sequence that fails for any tracker (missing file, a row count its toolkit
 refuses, a NaN row, no ground truth after frame 0, a dt eval result whose eval.json says it was tracked on other
 frames) is left out of every tracker's averages, as pytracking's
@@ -182,7 +183,23 @@ def _names(result_dirs: Sequence[Path]) -> list[str]:
     names = [p.name or str(p) for p in result_dirs]
     if len(set(names)) < len(names):
         names = [f"{p.parent.name}/{p.name}" for p in result_dirs]
-    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+    return names
+
+
+RESERVED = ("sequence", "diff")   # the other keys of a `differences` row, whose tracker keys are the names
+
+
+def _distinct(names: Sequence[str]) -> list[str]:
+    """Each tracker's key in report.json, the tables and plots: a name given twice or that is a `differences` row's
+    own key gets '#<position>' (two rows of one name collided: one tracker's scores overwrote the other's)."""
+    out: list[str] = []
+    for i, n in enumerate(names):
+        if n in RESERVED or list(names).count(n) > 1:
+            n = f"{n}#{i}"
+        while n in out or n in names[i + 1:]:
+            n += "'"
+        out.append(n)
+    return out
 
 
 def _tracked_inputs(result_dir: Path) -> dict[str, str]:
@@ -239,7 +256,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
                              "holding <sequence>.txt files")
         _check_not_a_parent(d, sequences)
     _check_ground_truth(sequences, dataset or tag)
-    names = list(names) if names is not None else _names(dirs)
+    names = _distinct(list(names) if names is not None else _names(dirs))
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]
     errors: list[dict[str, str]] = [{} for _ in dirs]
