@@ -32,7 +32,7 @@ from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
-from droptrack.eval.bench_options import BenchOptions, check_options, row_names
+from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
@@ -110,6 +110,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     t0 = time.perf_counter()
     check_options(opts)
     graphs = check_graphs(opts.artifacts)   # each .onnx graph parsed once, for every loader
+    check_inputs_kept(opts, graphs)         # its external data too
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed

@@ -132,6 +132,45 @@ def check_row_folders(opts: BenchOptions) -> None:
                              "another --output")
 
 
+REPORT_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "norm_precision.png",
+                "attributes.png", "latency.png", ".lock")   # what dt bench writes (or removes) in its output folder
+
+
+def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:
+    """No input file where dt bench writes or deletes (one line, before any work): its report files in the output
+    folder, OUTPUT/results (row folders are replaced on the next run) and the synthetic set it makes there (another
+    set's sequence folders are removed). An .onnx artifact's external data files (`graphs`: check_graphs) and an
+    engine's sidecar are inputs too."""
+    import os
+
+    from droptrack.eval.bench_data import synth_cache
+
+    def real(path: object) -> str:
+        return os.path.realpath(os.path.expanduser(str(path)))
+
+    out = real(opts.output_dir)
+    files = {os.path.join(out, f): f"its {f}" for f in REPORT_FILES}
+    trees = {os.path.join(out, "results"): "its per-row results (replaced on the next run)"}
+    if data_kind(opts.data) == "synthetic" and opts.root is None:
+        trees[real(synth_cache(out, opts.sequences, opts.frames))] = "the synthetic set it makes"
+    inputs: list[tuple[str, object]] = []
+    for a in opts.artifacts:
+        inputs.append(("artifact", a))
+        locations = getattr(graphs.get(str(a)), "locations", ())
+        inputs += [(f"the external data of '{a}'", Path(real(a)).parent / loc) for loc in locations]
+        inputs += [(f"the sidecar of '{a}'", f"{a}.json")] if str(a).lower().endswith(".engine") else []
+    data = None if data_kind(opts.data) == "synthetic" else opts.data   # a name, not a path
+    inputs += [("--reference", opts.reference), ("--data", data), ("--root", opts.root)]
+    for label, src in inputs:
+        if src is None or not os.path.lexists(os.path.expanduser(str(src))):
+            continue
+        where = real(src)
+        what = files.get(where) or next((w for t, w in trees.items() if (where + os.sep).startswith(t + os.sep)), "")
+        if what:
+            raise InputError(f"{label} '{src}' is where dt bench writes {what} in --output '{opts.output_dir}', so it "
+                             "would be replaced or deleted; move it, or pass another --output")
+
+
 def row_names(artifacts: list[str]) -> list[str]:
     """Result-folder names, each the key of its row in bench.json, report.json and the tables: the artifact's stem;
     stems that two artifacts share (two model.onnx from different folders) are named by their folders too
