@@ -137,10 +137,12 @@ def mismatch_notes(rows: list[Any]) -> list[str]:
 
 def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
     """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
-    against its reference's."""
+    against its reference's, both as the result files hold them (whole pixels, truncated as pytracking writes
+    them): a resumed sequence's boxes are read back from those files, so the numbers do not depend on where an
+    interrupted bench stopped."""
     per, all_iou = {}, []
     for s in seqs:
-        iou = box_iou(row.boxes[s.name][1:], ref.boxes[s.name][1:])
+        iou = box_iou(np.trunc(row.boxes[s.name][1:]), np.trunc(ref.boxes[s.name][1:]))
         all_iou.append(iou)
         per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
                        "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,

@@ -147,14 +147,13 @@ def baseline_names(rows: list[BenchRow], trackers: list[str]) -> list[tuple[str,
 
 
 def resume_notes(rows: list[BenchRow]) -> list[str]:
-    """One note per row whose accuracy pass continued an interrupted bench (its resumed boxes are whole pixels)."""
+    """One note per row whose accuracy pass continued an interrupted bench."""
     notes = []
     for row in rows:
         res = row.result
         if res is not None and res.resumed:
             notes.append(f"{row.name}: {len(res.resumed)} of {counted(len(res.sequences), 'sequence')} resumed from "
-                         f"{res.output_dir} (their boxes are read back from the result files, whole pixels); "
-                         "latency was measured again")
+                         f"{res.output_dir}; latency was measured again")
     return notes
 
 
