@@ -305,7 +305,7 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         if on_sequence is not None:
             on_sequence(res.name)
 
-    with EvalProgress(todo, len(result.resumed), enabled=show) as display:
+    with EvalProgress(todo, len(result.resumed), enabled=show, label=out.name) as display:
         trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
