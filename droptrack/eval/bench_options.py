@@ -102,13 +102,9 @@ def check_options(opts: BenchOptions) -> None:
 def check_distinct(artifacts: list[str]) -> None:
     """Each artifact once: the same file twice (also by another path or a link) was loaded, timed and tracked twice,
     as two rows with the same numbers."""
-    from droptrack.paths import same_file
+    from droptrack.paths import check_distinct as distinct
 
-    for i, a in enumerate(artifacts):
-        twin = next((b for b in artifacts[:i] if same_file(a, b)), None)
-        if twin is not None:
-            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same file)"
-            raise InputError(f"{shown} is given twice; pass each artifact once")
+    distinct(artifacts, "artifact")
 
 
 def check_row_folders(opts: BenchOptions) -> None:

@@ -309,8 +309,9 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
-    from droptrack.paths import check_not_results, check_output_dir
+    from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
+    check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
     check_dataset_name(dataset)   # a path: before the default output analysis/<path> (the path itself) is checked
     check_split(dataset, root, split)
     if output_dir is not None:
