@@ -20,7 +20,8 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       fps_sequences: int  (scored sequences whose _time.txt makes the fps),
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
-                      per_sequence: {sequence: {str: float|null}}}]
+                      per_sequence: {sequence: {str: float|null}}  (the protocol's scores of one sequence;
+                                                                   ope: also avg_overlap_valid_frames)}]
     plots           {success|precision|norm_precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
