@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def check_options(opts: BenchOptions) -> None:
         raise InputError(f"--root is for synthetic data (where the set is cached) and dataset names; --data "
                          f"{opts.data} is a {kind} and is read as it is: drop --root")
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
+        if not os.path.lexists(os.path.expanduser(str(artifact))):   # it named --checkpoint/--model, dt run's options
+            raise InputError(f"artifact '{artifact}' not found; pass existing checkpoint, .onnx or .engine files")
         check_artifact(str(artifact))
     check_distinct(opts.artifacts)
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
@@ -111,7 +114,6 @@ def check_row_folders(opts: BenchOptions) -> None:
     """OUTPUT/results and each row's folder in it are folders (or not there yet): a file there failed the row after
     the reference had run (a FileExistsError, exit 1); no input lies in OUTPUT/results (a row folder is deleted when
     a bench is run again)."""
-    import os
 
     results = Path(opts.output_dir) / "results"
     real = os.path.realpath(os.path.expanduser(str(results)))
@@ -137,7 +139,6 @@ def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:
     folder, OUTPUT/results (row folders are replaced on the next run) and the synthetic set it makes there (another
     set's sequence folders are removed). An .onnx artifact's external data files (`graphs`: check_graphs) and an
     engine's sidecar are inputs too."""
-    import os
 
     from droptrack.eval.bench_data import synth_cache
 
@@ -171,7 +172,6 @@ def row_names(artifacts: list[str]) -> list[str]:
     """Result-folder names, each the key of its row in bench.json, report.json and the tables: the artifact's stem;
     stems that two artifacts share (two model.onnx from different folders) are named by their folders too
     ('deploy_a_model', 'deploy_b_model'; an index where that is not enough)."""
-    import os
 
     from droptrack.eval.run import tracker_name
 
