@@ -60,6 +60,17 @@ def _truncate(seq: Any, frames: int | None) -> Any:
     return dataclasses.replace(seq, **cut)
 
 
+def check_init(text: str | None, spec: str) -> None:
+    """--init checked before any model loads: a box, and refused outright for the synthetic set, whose sequences
+    all have their first-frame box (both were refused only after every artifact had loaded)."""
+    if text is None:
+        return
+    _parse_box(text)
+    if data_kind(spec) == "synthetic":
+        raise InputError(f"--data {spec} has its own first-frame boxes; drop --init (it is only for a video or "
+                         "folder without ground truth)")
+
+
 def _parse_box(text: str) -> list[float]:
     from droptrack.geometry import parse_box
 

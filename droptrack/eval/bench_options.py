@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.eval.bench_data import check_cut, check_output_outside_data, check_synth_size, data_kind
+from droptrack.eval.bench_data import (check_cut, check_init, check_output_outside_data, check_synth_size,
+                                       data_kind)
 
 
 @dataclass
@@ -61,6 +62,7 @@ def check_options(opts: BenchOptions) -> None:
             raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
                              "(OpenCV) have none: pass an artifact to bench too, or drop them")
     check_cut(opts.sequences, opts.frames)   # else refused only after every model was loaded, output folder made
+    check_init(opts.init, opts.data)
     kind = data_kind(opts.data)
     if kind == "synthetic":   # generated: N x M frames are written (elsewhere they are the first N / M)
         check_synth_size(opts.sequences, opts.frames)
