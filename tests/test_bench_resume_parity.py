@@ -25,3 +25,17 @@ def test_resumed_parity_equals_the_uninterrupted_one(onnx_model, tiny_ckpt, tmp_
     row = json.loads((stopped / "bench.json").read_text())["rows"][0]
     assert (row["eval"]["resumed"], row["eval"]["tracked"]) == (1, 1)
     assert row["parity"] == whole["parity"] and row["accuracy"] == whole["accuracy"]
+
+
+def test_the_resume_note_of_an_opencv_row_says_where_its_latency_comes_from():
+    """An OpenCV row's latency is its per-frame tracking times, which a resumed sequence keeps from the interrupted
+    run: the note said 'latency was measured again' for it too."""
+    from types import SimpleNamespace
+
+    from droptrack.eval.bench_rows import BenchRow, resume_notes
+
+    res = SimpleNamespace(resumed=["s1"], sequences=["s1", "s2"], output_dir="out/results/x")
+    rows = [BenchRow("kcf", "opencv:kcf", "opencv", result=res), BenchRow("model", "m.onnx", "onnx", result=res)]
+    assert resume_notes(rows) == [
+        "kcf: 1 of 2 sequences resumed from out/results/x; its latency is from both runs' per-frame times",
+        "model: 1 of 2 sequences resumed from out/results/x; latency was measured again"]

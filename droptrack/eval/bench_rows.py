@@ -151,9 +151,11 @@ def resume_notes(rows: list[BenchRow]) -> list[str]:
     notes = []
     for row in rows:
         res = row.result
-        if res is not None and res.resumed:
+        if res is not None and res.resumed:   # an OpenCV row's latency is its tracking times, kept with its results
+            timing = ("its latency is from both runs' per-frame times" if row.format == "opencv"
+                      else "latency was measured again")
             notes.append(f"{row.name}: {len(res.resumed)} of {counted(len(res.sequences), 'sequence')} resumed from "
-                         f"{res.output_dir}; latency was measured again")
+                         f"{res.output_dir}; {timing}")
     return notes
 
 
