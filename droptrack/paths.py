@@ -82,7 +82,8 @@ def check_distinct(paths: Iterable[PathLike], what: str) -> None:
     for a in paths:
         twin = next((b for b in seen if same_file(a, b)), None)
         if twin is not None:
-            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same {'folder' if os.path.isdir(a) else 'file'})"
+            kind = "folder" if os.path.isdir(a) else "file"
+            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same {kind})"
             raise InputError(f"{shown} is given twice; pass each {what} once")
         seen.append(a)
 
