@@ -77,6 +77,7 @@ def check_options(opts: BenchOptions) -> None:
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
+    check_not_analysis(opts.output_dir)
     check_row_folders(opts)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
@@ -102,6 +103,28 @@ def check_options(opts: BenchOptions) -> None:
         from droptrack.runtime.run import resolve_device
 
         opts.device = resolve_device(opts.device, None)
+
+
+def check_not_analysis(output_dir: str | Path) -> None:
+    """--output holding a report.json that no dt bench wrote (dt analyze's: its trackers are not OUTPUT/results
+    folders) is refused: dt bench replaced it, and that analysis's plots, with its own. One of a bench killed before
+    its bench.json was written is dt bench's to replace."""
+    import json
+
+    from droptrack.textfiles import read_table
+
+    folder = Path(os.path.expanduser(str(output_dir)))
+    if not (folder / "report.json").is_file() or (folder / "bench.json").is_file():
+        return
+    try:   # its rows' folders, results/<row>, by name: a bench folder copied or moved elsewhere is still ours
+        dirs = [Path(str(t["result_dir"])) for t in json.loads(read_table(folder / "report.json", ValueError,
+                                                                             "")).get("trackers")]
+        ours = bool(dirs) and all(d.parent.name == "results" and (folder / "results" / d.name).is_dir() for d in dirs)
+    except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError):
+        ours = False
+    if not ours:
+        raise InputError(f"--output '{output_dir}' holds a report.json that dt bench did not write (dt analyze's?), "
+                         "which it would replace with its plots; pass another folder")
 
 
 def check_distinct(artifacts: list[str]) -> None:
