@@ -139,7 +139,6 @@ def check_row_folders(opts: BenchOptions) -> None:
     """OUTPUT/results and each row's folder in it are folders (or not there yet): a file there failed the row after
     the reference had run (a FileExistsError, exit 1); no input lies in OUTPUT/results (a row folder is deleted when
     a bench is run again)."""
-
     results = Path(opts.output_dir) / "results"
     real = os.path.realpath(os.path.expanduser(str(results)))
     for label, src in [*(("artifact", a) for a in opts.artifacts), ("--reference", opts.reference),
@@ -164,7 +163,6 @@ def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:
     folder, OUTPUT/results (row folders are replaced on the next run) and the synthetic set it makes there (another
     set's sequence folders are removed). An .onnx artifact's external data files (`graphs`: check_graphs) and an
     engine's sidecar are inputs too."""
-
     from droptrack.eval.bench_data import synth_cache
 
     def real(path: object) -> str:
@@ -197,7 +195,6 @@ def row_names(artifacts: list[str]) -> list[str]:
     """Result-folder names, each the key of its row in bench.json, report.json and the tables: the artifact's stem;
     stems that two artifacts share (two model.onnx from different folders) are named by their folders too
     ('deploy_a_model', 'deploy_b_model'; an index where that is not enough)."""
-
     from droptrack.eval.run import tracker_name
 
     stems = [tracker_name(a) for a in artifacts]
