@@ -26,14 +26,14 @@ def test_an_artifact_in_the_synthetic_set_it_makes_is_refused_and_kept(tiny_ckpt
 def test_external_data_at_a_report_file_is_refused_and_kept(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    graph = graph_with_external_weights(out, "report.json")
-    (out / "w.bin").rename(out / "report.json")   # the graph's weights file, under the name of dt bench's report
-    weights = (out / "report.json").read_bytes()
+    graph = graph_with_external_weights(out, "latency.png")
+    (out / "w.bin").rename(out / "latency.png")   # the graph's weights file, under the name of dt bench's plot
+    weights = (out / "latency.png").read_bytes()
     res = cli("bench", graph, "--tracker", "kcf", "--sequences", "1", "--frames", "3", "--output", out)
     line = one_line_error(res)
-    assert line.startswith(f"error: the external data of '{graph}' '{out / 'report.json'}' is where dt bench writes "
-                           "its report.json"), line
-    assert (out / "report.json").read_bytes() == weights and not (out / "bench.json").exists()
+    assert line.startswith(f"error: the external data of '{graph}' '{out / 'latency.png'}' is where dt bench writes "
+                           "its latency.png"), line
+    assert (out / "latency.png").read_bytes() == weights and not (out / "bench.json").exists()
 
 
 def test_external_data_in_a_row_folder_is_refused(tmp_path):
