@@ -75,6 +75,19 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return _real(a) == _real(b)
 
 
+def check_distinct(paths: Iterable[PathLike], what: str) -> None:
+    """Each input once: the same file or folder twice (also by another path or a link) was read twice, as two rows
+    with the same numbers."""
+    seen: list[PathLike] = []
+    for a in paths:
+        twin = next((b for b in seen if same_file(a, b)), None)
+        if twin is not None:
+            kind = "folder" if os.path.isdir(a) else "file"
+            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same {kind})"
+            raise InputError(f"{shown} is given twice; pass each {what} once")
+        seen.append(a)
+
+
 def check_readable(label: str, path: PathLike) -> None:
     """An input file this user may read: root reads anything, so only a non-root user meets this (a 0600 file of
     another user was reported as corrupt or undecodable)."""

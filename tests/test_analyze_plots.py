@@ -161,3 +161,18 @@ def test_the_best_curve_is_drawn_on_top_where_curves_overlap():
     lines = {to_rgba(ln.get_color()): ln.get_zorder() for ln in fig.axes[0].get_lines()}
     assert lines[to_rgba("C1")] > lines[to_rgba("C2")] > lines[to_rgba("C0")]
     assert _legend(fig) == ["best [90.0]", "mid [60.0]", "weak [30.0]"]
+
+
+def test_identical_curves_both_show():
+    """An export and its PyTorch reference (dt bench) often have the very same curve: the one drawn beneath was hidden
+    whole, so the plot showed fewer curves than its legend named. Each colour is now seen along the curve."""
+    x = np.linspace(0, 1, 21)
+    y = np.clip(1.2 - x, 0, 1)
+    series = [("ref", x, y, 0.6), ("fp16", x, y, 0.6), ("int8", x, y, 0.6), ("other", x, y * 0.5, 0.3)]
+    colors = {"ref": "#1f77b4", "fp16": "#ff7f0e", "int8": "#2ca02c", "other": "#d62728"}
+    fig = curve_figure("Success plot", "x", "y", "AUC", series, colors)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].reshape(-1, 3).astype(int)
+    for name, colour in colors.items():
+        rgb = (np.array(to_rgba(colour)[:3]) * 255).round().astype(int)
+        assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 200, name

@@ -182,3 +182,14 @@ def test_a_delta_auc_of_one_sequence_is_said_to_judge_that_sequence_only():
     assert note and "1 sequence" in note and "-1.55" in note and "20 or more" in note
     assert ci_note("model", DeltaCI(0.0, 0.0, 0.0, 1), 0.1)   # also when it passes: one sequence proves nothing
     assert ci_note("model", DeltaCI(0.0, -0.05, 0.05, 2), 0.1) is None
+
+
+def test_a_zero_drop_reads_0_00_not_minus_0_00():
+    """An export whose per-sequence AUCs equal its reference's has the interval [0, 0]: bench.md and the gate line
+    read 'AUC drop up to -0.00' and bench.json held -0.0."""
+    import math
+
+    exact = row_gates("fp32", DeltaCI(0.0, 0.0, 0.0, 4), 0.0, None)[0]
+    assert math.copysign(1.0, exact.value) == 1.0
+    assert gate_text(exact) == "AUC drop up to 0.00 <= 0.10 points (95% CI)"
+    assert gate_text(row_gates("fp32", DeltaCI(0.01, 0.001, 0.02, 4), 0.0, None)[0]).startswith("AUC drop up to 0.00 ")

@@ -142,12 +142,15 @@ def test_paths_with_brackets_are_printed_as_they_are(tiny_ckpt, tmp_path, monkey
     assert shlex.split(nxt[len("next: "):])[2] == str(out / "tiny[fp16]")
     # dt analyze's per-attribute and difference tables name the tracker as it is too
     (data / "synth_val_00001" / "attributes.txt").write_text("camouflage\n")
-    ana = cli("analyze", out / "tiny[fp16]", out / "tiny[fp16]", "--dataset", "synth", "--root", data, "--output",
+    import shutil
+
+    twin = shutil.copytree(out, tmp_path / "copy" / out.name) / "tiny[fp16]"   # the same folder twice is refused
+    ana = cli("analyze", out / "tiny[fp16]", twin, "--dataset", "synth", "--root", data, "--output",
               tmp_path / "an")
     assert ana.exit_code == 0, ana.output
     tables = ana.output[ana.output.index("per attribute"):]
     assert "┃   runs[old]/tiny[fp16]#0 ┃   runs[old]/tiny[fp16]#1 ┃" in tables, ana.output   # per-attribute headers
-    # the same folder twice: no per-sequence differences, said in a line that names them as they are
+    # the same results twice: no per-sequence differences, said in a line that names them as they are
     assert "runs[old]/tiny[fp16]#0 and runs[old]/tiny[fp16]#1 have the same AUC on every sequence" in tables
     from rich.console import Console
 

@@ -5,6 +5,7 @@ ONNX Runtime's own, dt eval's identity twice)."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from helpers import cli
@@ -86,3 +87,16 @@ def test_a_graph_replaced_after_its_check_is_checked_again(tmp_path, monkeypatch
     with pytest.raises(BackendError, match="climbs out of the model's folder"):
         OrtBackend(model, checked=checked)
     assert calls == [str(model)]
+
+
+def test_dt_bench_parses_an_onnx_model_once(onnx_model, tiny_ckpt, tmp_path, monkeypatch):
+    """`dt bench GRAPH.onnx` parsed it three times: the probe for its metadata, the latency pass and dt eval's
+    identity; the check made before the output folder is made now goes to all three."""
+    calls = _count_loads(monkeypatch)
+    out = tmp_path / "bench"
+    r = cli("bench", onnx_model, "--reference", tiny_ckpt, "--sequences", "1", "--frames", "4", "--threads", "1",
+            "-o", out)
+    assert r.exit_code == 0, r.output
+    assert calls == [str(onnx_model)]
+    row = json.loads((out / "bench.json").read_text())["rows"][0]
+    assert row["status"] == "passed" and row["latency"]["frames"] > 0 and row["eval"]["tracked"] == 1

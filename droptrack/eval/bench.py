@@ -32,11 +32,11 @@ from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
 from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
-from droptrack.eval.bench_options import BenchOptions, check_options, row_names
+from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
-from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_resume, evaluate_row,
-                                       gates, probe_row, resume_notes, sequence_auc)
+from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
+                                       evaluate_row, gates, probe_row, resume_notes, sequence_auc)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -71,7 +71,8 @@ def _time_rows(rows: list[BenchRow], data: BenchData, opts: BenchOptions) -> Non
             try:
                 row.latency, row.memory, _ = measure_latency(row.artifact, data.sequences, opts.device,
                                                              opts.config_for(row.artifact), opts.warmup,
-                                                             opts.timed_frames, opts.threads, update, ext=opts.ext)
+                                                             opts.timed_frames, opts.threads, update, ext=opts.ext,
+                                                             graph=row.graph)
             except Exception as exc:  # noqa: BLE001 - a runtime failure is reported in the row
                 row.fail(exc)
 
@@ -108,19 +109,21 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     """Measure every artifact (see the module docstring), write the reports, return them; gates are not raised."""
     t0 = time.perf_counter()
     check_options(opts)
+    graphs = check_graphs(opts.artifacts)   # each .onnx graph parsed once, for every loader
+    check_inputs_kept(opts, graphs)         # its external data too
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
         remove_stale_temp(out)
-        return _run_bench(opts, out, t0)
+        return _run_bench(opts, out, t0, graphs)
 
 
-def _run_bench(opts: BenchOptions, out: Path, t0: float) -> BenchReport:
+def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any]) -> BenchReport:
     """run_bench's work, under the output folder's lock."""
     from droptrack.eval.bench_report import write_bench
     from droptrack.eval.machine import describe_machine
 
-    rows = [probe_row(a, n, opts) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
+    rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
     refs = resolve_references(rows, opts)   # a missing or unloadable reference: before the data is made or read
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:
@@ -135,7 +138,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float) -> BenchReport:
     for row in (r for r in rows if r.ok):
         ref = row.reference
         try:
-            row.result = ref.result if ref.row is row else evaluate_row(row.artifact, seqs, row.name, data.tag, opts)
+            row.result = ref.result if ref.row is row else evaluate_row(row.artifact, seqs, row.name, data.tag, opts,
+                                                                        graph=row.graph)
             row.boxes = ref.boxes if ref.row is row else row.result.boxes
             row.accuracy = accuracy(row.result, seqs, data.tag)
             row.seq_auc = sequence_auc(row.result, seqs, data.tag)

@@ -60,6 +60,17 @@ def _truncate(seq: Any, frames: int | None) -> Any:
     return dataclasses.replace(seq, **cut)
 
 
+def check_init(text: str | None, spec: str) -> None:
+    """--init checked before any model loads: a box, and refused outright for the synthetic set, whose sequences
+    all have their first-frame box (both were refused only after every artifact had loaded)."""
+    if text is None:
+        return
+    _parse_box(text)
+    if data_kind(spec) == "synthetic":
+        raise InputError(f"--data {spec} has its own first-frame boxes; drop --init (it is only for a video or "
+                         "folder without ground truth)")
+
+
 def _parse_box(text: str) -> list[float]:
     from droptrack.geometry import parse_box
 
@@ -101,7 +112,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         from droptrack.data.synth import MARKER, ensure_synth, synth_mismatch
 
         n, m = sequences or 8, frames or 40
-        folder = Path(root) if root else output_dir / f"synth_val_{n}x{m}"
+        folder = Path(root) if root else synth_cache(output_dir, sequences, frames)
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
         if why is not None and os.path.isfile(folder / MARKER):   # a set made by other means: never replaced
             data = shlex.quote(str(folder.absolute()))
@@ -123,6 +134,11 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
             return "folder", "got10k", get_sequences("got10k", path)   # a split folder: read as the split it is
         return "folder", "folder", get_sequences("folder", path)
     return "dataset", canonical(spec)[0], get_sequences(spec, root=root, how=how)
+
+
+def synth_cache(output_dir: str | Path, sequences: int | None, frames: int | None) -> Path:
+    """Where `--data synthetic` without --root makes its set: in the output folder, named by its size."""
+    return Path(output_dir) / f"synth_val_{sequences or 8}x{frames or 40}"
 
 
 def check_synth_size(sequences: int | None, frames: int | None) -> None:

@@ -128,7 +128,7 @@ def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps:
               min_fps: float | None = None) -> list[Gate]:
     """The gates of one row (explicit thresholds override the per-precision defaults)."""
     thr = max_auc_drop if max_auc_drop is not None else DEFAULT_MAX_AUC_DROP.get(precision, 0.1)
-    drop = None if ci is None else -ci.low
+    drop = None if ci is None else 0.0 - ci.low   # not -ci.low: an interval from 0 gave -0.0 ('-0.00' points)
     out = [Gate("max_auc_drop", thr, drop, None if drop is None else drop <= thr + 1e-9, max_auc_drop is not None)]
     lim = max_divergence if max_divergence is not None else DEFAULT_MAX_DIVERGENCE.get(precision, 0.01)
     out.append(Gate("max_divergence", lim, divergence, None if divergence is None else divergence <= lim + 1e-12,
@@ -142,8 +142,8 @@ def gate_text(g: Gate) -> str:
     """'AUC drop up to 1.52 > 1.00 points (95% CI)' / 'diverged 4.1% > 3.0%' / 'FPS 12.3 < 30'; a gate that could
     not be checked reads 'AUC drop n/a (not checked; limit 1.00 points)', not as a failure ('n/a > 1.00')."""
     if g.name == "max_auc_drop":
-        what, value, limit, tail = "AUC drop", g.value is not None and f"up to {g.value:.2f}", f"{g.threshold:.2f} " \
-            "points", " (95% CI)"
+        what, value, limit, tail = "AUC drop", g.value is not None and f"up to {round(g.value, 2) + 0.0:.2f}", \
+            f"{g.threshold:.2f} points", " (95% CI)"   # + 0.0: a drop within +-0.005 reads 0.00, not -0.00
     elif g.name == "max_divergence":
         what, value, limit, tail = "diverged", g.value is not None and f"{g.value:.1%}", f"{g.threshold:.1%}", ""
     else:

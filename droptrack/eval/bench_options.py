@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from droptrack.errors import InputError
-from droptrack.eval.bench_data import check_cut, check_output_outside_data, check_synth_size, data_kind
+from droptrack.eval.bench_data import (check_cut, check_init, check_output_outside_data, check_synth_size,
+                                       data_kind)
 
 
 @dataclass
@@ -60,6 +62,7 @@ def check_options(opts: BenchOptions) -> None:
             raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
                              "(OpenCV) have none: pass an artifact to bench too, or drop them")
     check_cut(opts.sequences, opts.frames)   # else refused only after every model was loaded, output folder made
+    check_init(opts.init, opts.data)
     kind = data_kind(opts.data)
     if kind == "synthetic":   # generated: N x M frames are written (elsewhere they are the first N / M)
         check_synth_size(opts.sequences, opts.frames)
@@ -67,11 +70,14 @@ def check_options(opts: BenchOptions) -> None:
         raise InputError(f"--root is for synthetic data (where the set is cached) and dataset names; --data "
                          f"{opts.data} is a {kind} and is read as it is: drop --root")
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
+        if not os.path.lexists(os.path.expanduser(str(artifact))):   # it named --checkpoint/--model, dt run's options
+            raise InputError(f"artifact '{artifact}' not found; pass existing checkpoint, .onnx or .engine files")
         check_artifact(str(artifact))
     check_distinct(opts.artifacts)
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
+    check_not_analysis(opts.output_dir)
     check_row_folders(opts)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
@@ -99,24 +105,40 @@ def check_options(opts: BenchOptions) -> None:
         opts.device = resolve_device(opts.device, None)
 
 
+def check_not_analysis(output_dir: str | Path) -> None:
+    """--output holding a report.json that no dt bench wrote (dt analyze's: its trackers are not OUTPUT/results
+    folders) is refused: dt bench replaced it, and that analysis's plots, with its own. One of a bench killed before
+    its bench.json was written is dt bench's to replace."""
+    import json
+
+    from droptrack.textfiles import read_table
+
+    folder = Path(os.path.expanduser(str(output_dir)))
+    if not (folder / "report.json").is_file() or (folder / "bench.json").is_file():
+        return
+    try:   # its rows' folders, results/<row>, by name: a bench folder copied or moved elsewhere is still ours
+        dirs = [Path(str(t["result_dir"])) for t in json.loads(read_table(folder / "report.json", ValueError,
+                                                                             "")).get("trackers")]
+        ours = bool(dirs) and all(d.parent.name == "results" and (folder / "results" / d.name).is_dir() for d in dirs)
+    except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError):
+        ours = False
+    if not ours:
+        raise InputError(f"--output '{output_dir}' holds a report.json that dt bench did not write (dt analyze's?), "
+                         "which it would replace with its plots; pass another folder")
+
+
 def check_distinct(artifacts: list[str]) -> None:
     """Each artifact once: the same file twice (also by another path or a link) was loaded, timed and tracked twice,
     as two rows with the same numbers."""
-    from droptrack.paths import same_file
+    from droptrack.paths import check_distinct as distinct
 
-    for i, a in enumerate(artifacts):
-        twin = next((b for b in artifacts[:i] if same_file(a, b)), None)
-        if twin is not None:
-            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same file)"
-            raise InputError(f"{shown} is given twice; pass each artifact once")
+    distinct(artifacts, "artifact")
 
 
 def check_row_folders(opts: BenchOptions) -> None:
     """OUTPUT/results and each row's folder in it are folders (or not there yet): a file there failed the row after
     the reference had run (a FileExistsError, exit 1); no input lies in OUTPUT/results (a row folder is deleted when
     a bench is run again)."""
-    import os
-
     results = Path(opts.output_dir) / "results"
     real = os.path.realpath(os.path.expanduser(str(results)))
     for label, src in [*(("artifact", a) for a in opts.artifacts), ("--reference", opts.reference),
@@ -132,12 +154,64 @@ def check_row_folders(opts: BenchOptions) -> None:
                              "another --output")
 
 
+REPORT_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "norm_precision.png",
+                "attributes.png", "latency.png", ".lock")   # what dt bench writes (or removes) in its output folder
+
+
+def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:
+    """No input file where dt bench writes or deletes (one line, before any work): its report files in the output
+    folder, OUTPUT/results (row folders are replaced on the next run) and the synthetic set it makes there (another
+    set's sequence folders are removed). An .onnx artifact's external data files (`graphs`: check_graphs) and an
+    engine's sidecar are inputs too."""
+    from droptrack.eval.bench_data import synth_cache
+
+    def real(path: object) -> str:
+        return os.path.realpath(os.path.expanduser(str(path)))
+
+    out = real(opts.output_dir)
+    files = {os.path.join(out, f): f"its {f}" for f in REPORT_FILES}
+    trees = {os.path.join(out, "results"): "its per-row results (replaced on the next run)"}
+    if data_kind(opts.data) == "synthetic" and opts.root is None:
+        trees[real(synth_cache(out, opts.sequences, opts.frames))] = "the synthetic set it makes"
+    inputs: list[tuple[str, object]] = []
+    for a in opts.artifacts:
+        inputs.append(("artifact", a))
+        locations = getattr(graphs.get(str(a)), "locations", ())
+        inputs += [(f"the external data of '{a}'", Path(real(a)).parent / loc) for loc in locations]
+        inputs += [(f"the sidecar of '{a}'", f"{a}.json")] if str(a).lower().endswith(".engine") else []
+    data = None if data_kind(opts.data) == "synthetic" else opts.data   # a name, not a path
+    inputs += [("--reference", opts.reference), ("--data", data), ("--root", opts.root)]
+    for label, src in inputs:
+        if src is None or not os.path.lexists(os.path.expanduser(str(src))):
+            continue
+        where = real(src)
+        what = files.get(where) or next((w for t, w in trees.items() if (where + os.sep).startswith(t + os.sep)), "")
+        if what:
+            raise InputError(f"{label} '{src}' is where dt bench writes {what} in --output '{opts.output_dir}', so it "
+                             "would be replaced or deleted; move it, or pass another --output")
+
+
 def row_names(artifacts: list[str]) -> list[str]:
-    """Result-folder names: the artifact's stem, made unique with an index."""
+    """Result-folder names, each the key of its row in bench.json, report.json and the tables: the artifact's stem;
+    stems that two artifacts share (two model.onnx from different folders) are named by their folders too
+    ('deploy_a_model', 'deploy_b_model'; an index where that is not enough)."""
     from droptrack.eval.run import tracker_name
 
+    stems = [tracker_name(a) for a in artifacts]
+    taken = {s for s in stems if stems.count(s) == 1}   # no qualified name takes another artifact's plain one
     names: list[str] = []
-    for a in artifacts:
-        base = tracker_name(a)
-        names.append(base if base not in names else f"{base}_{len(names)}")
+    for a, stem in zip(artifacts, stems):
+        if stems.count(stem) > 1:
+            parent = Path(os.path.abspath(os.path.expanduser(str(a)))).parent.name
+            stem = unique_name(f"{parent}_{stem}" if parent else stem, taken)
+        taken.add(stem)
+        names.append(stem)
     return names
+
+
+def unique_name(base: str, taken: set[str] | list[str]) -> str:
+    """`base`, or `base_1`, `base_2`, ... whichever is first not in `taken` (row and reference folder names)."""
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    return name

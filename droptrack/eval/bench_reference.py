@@ -108,13 +108,16 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
         if ref.row is None and row.format == "torch" and row.sha256 == ref.sha256:
             ref.row = row
         row.reference = ref
+    from droptrack.eval.bench_options import unique_name
+
     names = {r.name for r in rows}
     for i, ref in enumerate(refs.values()):
         if ref.row is not None:
             ref.name = ref.row.name
         else:
             base = "reference" if len(refs) == 1 else f"reference_{i}"
-            ref.name = base if base not in names else f"{base}_ref"
+            ref.name = base if base not in names else unique_name(f"{base}_ref", names)
+        names.add(ref.name)
     return list(refs.values())
 
 
@@ -134,10 +137,12 @@ def mismatch_notes(rows: list[Any]) -> list[str]:
 
 def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
     """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
-    against its reference's."""
+    against its reference's, both as the result files hold them (whole pixels, truncated as pytracking writes
+    them): a resumed sequence's boxes are read back from those files, so the numbers do not depend on where an
+    interrupted bench stopped."""
     per, all_iou = {}, []
     for s in seqs:
-        iou = box_iou(row.boxes[s.name][1:], ref.boxes[s.name][1:])
+        iou = box_iou(np.trunc(row.boxes[s.name][1:]), np.trunc(ref.boxes[s.name][1:]))
         all_iou.append(iou)
         per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
                        "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,

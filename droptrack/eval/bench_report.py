@@ -14,7 +14,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
                          n_sequences, n_frames, sequences: {name: frames}}
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
-                         tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row)}
+                         tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row),
+                         resume: bool (--resume given)}
     gates               {max_auc_drop: float|null (given; AUC points), max_auc_drop_defaults: {fp32, fp16, int8},
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
                          min_fps: float|null}
@@ -36,7 +37,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
-                          eval: {result_dir, fps, fps_definition, wall_s} | null,
+                          eval: {result_dir, fps, fps_definition, wall_s, tracked: int (sequences tracked in this
+                                 run), resumed: int (kept from an interrupted bench, --resume)} | null,
                           procedure: str | null (the tracker's settings in words, e.g. its scale search)}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}

@@ -12,7 +12,7 @@ import numpy as np
 from droptrack.artifact import artifact_format, sha256_file
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
-from droptrack.eval.bench_options import BenchOptions
+from droptrack.eval.bench_options import BenchOptions, unique_name
 from droptrack.eval.bench_reference import Parity, Reference
 from droptrack.eval.bench_timing import Latency
 from droptrack.wording import counted
@@ -40,6 +40,7 @@ class BenchRow:
     parity: Parity | None = None
     gates: list[Gate] = field(default_factory=list)
     reference: Reference | None = None
+    graph: Any = None                    # an .onnx artifact's check (onnx_files.CheckedGraph), for every loader
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
 
@@ -57,8 +58,26 @@ def _reason(exc: BaseException) -> str:
     return text if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {text}"[:300]
 
 
-def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
-    """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row."""
+def check_graphs(artifacts: list[str]) -> dict[str, Any]:
+    """{artifact: its `onnx_files.check_graph`, or the exception that refused it} of every .onnx artifact: each graph
+    is parsed here once, and the check goes to the probe, the latency pass and dt eval (a large graph's parse costs
+    hundreds of MB; each loader parsed it again)."""
+    from droptrack.engine.onnx_files import check_graph
+    from droptrack.errors import BackendError
+
+    graphs: dict[str, Any] = {}
+    for a in artifacts:
+        if artifact_format(a) == "onnx" and Path(a).is_file():
+            try:
+                graphs[str(a)] = check_graph(a, BackendError)
+            except BackendError as exc:   # the row fails with it; the other rows still run
+                graphs[str(a)] = exc
+    return graphs
+
+
+def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -> BenchRow:
+    """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row. `graph`: the
+    artifact's entry of `check_graphs`."""
     from droptrack.runtime.checks import check_artifact
     from droptrack.runtime.tracker import load_backend
 
@@ -66,10 +85,13 @@ def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
     try:
         if not Path(artifact).is_file():
             raise InputError(f"{artifact} not found; pass existing checkpoint, .onnx or .engine files")
+        if isinstance(graph, Exception):
+            raise graph
+        row.graph = graph
         check_artifact(str(artifact))
         row.size_mb = Path(artifact).stat().st_size / 1e6
         row.sha256 = sha256_file(artifact)
-        with load_backend(artifact, opts.config_for(artifact), opts.device) as backend:
+        with load_backend(artifact, opts.config_for(artifact), opts.device, checked=graph) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
@@ -79,10 +101,10 @@ def probe_row(artifact: str, name: str, opts: BenchOptions) -> BenchRow:
 
 
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
-              tracker: str | None = None, check_only: bool = False) -> Any:
+                 tracker: str | None = None, check_only: bool = False, graph: Any = None) -> Any:
     """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
     `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
-    `check_only`: only that refusal, nothing is tracked or written)."""
+    `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry)."""
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
@@ -92,7 +114,7 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
         return evaluate(artifact, seqs, results, workers=1, device="cpu" if tracker else opts.device, tag=tag,
                         name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
-                        check_only=check_only)
+                        check_only=check_only, graph=graph)
     except InputError as exc:
         if opts.resume:
             raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
@@ -106,33 +128,34 @@ def check_resume(rows: list[BenchRow], refs: list[Any], baselines: list[tuple[st
     results of the changed settings and a rerun of the original command no longer resumed."""
     if not opts.resume:
         return
-    targets = [(r.artifact, r.name, None) for r in rows if r.ok]
-    targets += [(ref.artifact, ref.name, None) for ref in refs if ref.row is None]
-    targets += [(None, name, key) for key, name in baselines]
-    for artifact, name, tracker in targets:
+    targets = [(r.artifact, r.name, None, r.graph) for r in rows if r.ok]
+    targets += [(ref.artifact, ref.name, None, None) for ref in refs if ref.row is None]
+    targets += [(None, name, key, None) for key, name in baselines]
+    for artifact, name, tracker, graph in targets:
         if (Path(opts.output_dir) / "results" / name).is_dir():
-            evaluate_row(artifact, seqs, name, tag, opts, tracker=tracker, check_only=True)
+            evaluate_row(artifact, seqs, name, tag, opts, tracker=tracker, check_only=True, graph=graph)
 
 
 def baseline_names(rows: list[BenchRow], trackers: list[str]) -> list[tuple[str, str]]:
     """(tracker key, row name) of each OpenCV baseline: its key, or opencv_<key> when an artifact row has that name."""
     taken, names = [r.name for r in rows], []
     for key in trackers:
-        name = key if key not in taken else f"opencv_{key}"
+        name = key if key not in taken else unique_name(f"opencv_{key}", taken)
         taken.append(name)
         names.append((key, name))
     return names
 
 
 def resume_notes(rows: list[BenchRow]) -> list[str]:
-    """One note per row whose accuracy pass continued an interrupted bench (its resumed boxes are whole pixels)."""
+    """One note per row whose accuracy pass continued an interrupted bench."""
     notes = []
     for row in rows:
         res = row.result
-        if res is not None and res.resumed:
+        if res is not None and res.resumed:   # an OpenCV row's latency is its tracking times, kept with its results
+            timing = ("its latency is from both runs' per-frame times" if row.format == "opencv"
+                      else "latency was measured again")
             notes.append(f"{row.name}: {len(res.resumed)} of {counted(len(res.sequences), 'sequence')} resumed from "
-                         f"{res.output_dir} (their boxes are read back from the result files, whole pixels); "
-                         "latency was measured again")
+                         f"{res.output_dir}; {timing}")
     return notes
 
 

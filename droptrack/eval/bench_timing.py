@@ -84,14 +84,15 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
 def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cpu", config: str | None = None,
                     warmup: int = 10, max_frames: int = 200, threads: int | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    ext: dict | None = None) -> tuple[Latency, dict[str, Any], Any]:
+                    ext: dict | None = None, graph: Any = None) -> tuple[Latency, dict[str, Any], Any]:
     """Load the artifact's tracker (`ext`: extension overrides), warm up, time up to `max_frames` tracked frames.
+    `graph`: the caller's `onnx_files.check_graph` of an .onnx artifact, so the graph is not parsed again.
 
     Returns (Latency, memory dict of PeakMemory over load + run, the backend's ArtifactMeta).
     Loading errors propagate (the caller turns them into a 'failed' row).
     """
     from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-    from droptrack.runtime.tracker import load_tracker
+    from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
     total = sum(len(s) - 1 for s in seqs)
     budget = max(1, min(max_frames, total))
@@ -101,7 +102,8 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     old = apply_threads(n)
     try:
         with PeakMemory(cuda=device.startswith("cuda")) as mem:
-            tracker = load_tracker(artifact, config=config, device=device, threads=n, ext=ext)
+            backend = load_backend(artifact, config, device, n, checked=graph)
+            tracker = Tracker(backend, tracker_ext(backend, ext))
             try:
                 if warm:
                     _track(tracker, seqs, warm, lambda k: report(k, warm + budget))

@@ -18,8 +18,12 @@ LINE_GAP_S = 10.0   # lines mode: a finished sequence is a line only this long a
 class EvalProgress:
     """rich Progress on stderr (a no-op when disabled); `update`/`finish` are called from the main process."""
 
-    def __init__(self, todo: Sequence[Any], resumed: int, enabled: bool = True, stream: TextIO | None = None):
+    def __init__(self, todo: Sequence[Any], resumed: int, enabled: bool = True, stream: TextIO | None = None,
+                 label: str = ""):
+        """`label`: the tracker's name, on the overall bar and every line (dt bench runs one tracker after
+        another: its bars and lines said only 'overall' and which sequence, not whose)."""
         self.enabled = enabled
+        self._label = printable(label)
         self._stream = stream   # None: stderr
         self.total_frames = sum(len(s) for s in todo)
         self.total_seqs = len(todo) + resumed
@@ -58,7 +62,7 @@ class EvalProgress:
 
     def _title(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"overall {self.done_seqs}/{self.total_seqs} seq{failed}"
+        return f"{markup_safe(self._label) or 'overall'} {self.done_seqs}/{self.total_seqs} seq{failed}"
 
     def update(self, name: str, done: int, total: int) -> None:
         """A sequence has `done` of `total` frames tracked (late messages of finished sequences are ignored)."""
@@ -108,7 +112,8 @@ class EvalProgress:
                                                                                                time.gmtime(eta))
         done = self._finished_frames + sum(self._frames.values())
         failed = f", {self.failed} failed" if self.failed else ""
-        print(f"[{self.done_seqs}/{self.total_seqs} seq{failed}, {done}/{self.total_frames} frames, "
+        label = f"{self._label} " if self._label else ""
+        print(f"[{label}{self.done_seqs}/{self.total_seqs} seq{failed}, {done}/{self.total_frames} frames, "
               f"{self.fps:.1f} FPS, ETA {left}] {printable(what)}", file=self._lines, flush=True)
         self._last_line = time.monotonic()
 

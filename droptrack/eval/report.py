@@ -20,11 +20,13 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                       fps_sequences: int  (scored sequences whose _time.txt makes the fps),
                       notes: {sequence: message}  (scored, e.g. extra result rows ignored as the toolkit does),
                       curves: {success|precision|norm_precision: {thresholds: [float], values: [float]}},
-                      per_sequence: {sequence: {str: float|null}}}]
+                      per_sequence: {sequence: {str: float|null}}  (the protocol's scores of one sequence;
+                                                                   ope: also avg_overlap_valid_frames)}]
     plots           {success|precision|norm_precision|attributes: file name next to report.json}
     attributes      per-attribute scores (droptrack.eval.attributes): {source, keys, n_sequences_with_tags,
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
-    differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most
+    differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most (tracker
+                    names are unique and never 'sequence' or 'diff': one given twice, or one of those, gets '#<i>')
 NaN and inf are written as null. A sequence that fails for any tracker (missing file, a row count its toolkit
 refuses, a NaN row, no ground truth after frame 0, a dt eval result whose eval.json says it was tracked on other
 frames) is left out of every tracker's averages, as pytracking's
@@ -182,7 +184,23 @@ def _names(result_dirs: Sequence[Path]) -> list[str]:
     names = [p.name or str(p) for p in result_dirs]
     if len(set(names)) < len(names):
         names = [f"{p.parent.name}/{p.name}" for p in result_dirs]
-    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+    return names
+
+
+RESERVED = ("sequence", "diff")   # the other keys of a `differences` row, whose tracker keys are the names
+
+
+def _distinct(names: Sequence[str]) -> list[str]:
+    """Each tracker's key in report.json, the tables and plots: a name given twice or that is a `differences` row's
+    own key gets '#<position>' (two rows of one name collided: one tracker's scores overwrote the other's)."""
+    out: list[str] = []
+    for i, n in enumerate(names):
+        if n in RESERVED or list(names).count(n) > 1:
+            n = f"{n}#{i}"
+        while n in out or n in names[i + 1:]:
+            n += "'"
+        out.append(n)
+    return out
 
 
 def _tracked_inputs(result_dir: Path) -> dict[str, str]:
@@ -239,7 +257,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
                              "holding <sequence>.txt files")
         _check_not_a_parent(d, sequences)
     _check_ground_truth(sequences, dataset or tag)
-    names = list(names) if names is not None else _names(dirs)
+    names = _distinct(list(names) if names is not None else _names(dirs))
     scored: list[dict[str, Any]] = [{} for _ in dirs]
     times: list[dict[str, Any]] = [{} for _ in dirs]
     errors: list[dict[str, str]] = [{} for _ in dirs]
@@ -292,8 +310,9 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
-    from droptrack.paths import check_not_results, check_output_dir
+    from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
+    check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
     check_dataset_name(dataset)   # a path: before the default output analysis/<path> (the path itself) is checked
     check_split(dataset, root, split)
     if output_dir is not None:

@@ -26,7 +26,8 @@ TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                  series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
     """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
-    'name [score x100]'."""
+    'name [score x100]'. Identical curves (an export and its reference in dt bench) are dashed over each other
+    so that every colour shows (the one beneath was hidden whole)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -37,8 +38,12 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
     handles, labels = [], []
     for rank, (name, x, y, score) in enumerate(order):   # the best on top where curves overlap
+        twins = [k for k, other in enumerate(order) if np.array_equal(other[2], y, equal_nan=True)]
+        j, m = twins.index(rank), len(twins) - 1
+        # over an identical curve: dashes whose gaps show the next ones in turn, the lowest-ranked one solid
+        style = (3 * j, (3, 3 * m)) if j < m else line_style(position[name], len(colors))
         handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
-                           linestyle=line_style(position[name], len(colors)))
+                           linestyle=style)
         labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
     xs = series[0][1]
     ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))

@@ -35,6 +35,7 @@ from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
                                    result_paths)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
+from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
 from droptrack.wording import counted
@@ -101,7 +102,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              device: str = "cpu", config: str | None = None, tag: str | None = None, name: str | None = None,
              threads: int | None = None, progress: bool = True,
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
-             ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False) -> EvalResult | None:
+             ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
+             graph: CheckedGraph | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -125,6 +127,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             those that come while it is busy, each frame is scored with the newest finished box); in the folder name.
         check_only: only the checks that refuse this run (options, another run's results in the folder); nothing is
             loaded, tracked or written, returns None (`dt bench --resume` checks every row before any work).
+        graph: the caller's `onnx_files.check_graph` of an .onnx artifact (`dt bench`): not parsed again.
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -165,8 +168,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                          "another --output or --name")
     plan = plan_threads(threads, artifact, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
-                       ext=ext or None, realtime=realtime)
-    spec = checked(spec)   # an .onnx graph: parsed once, here
+                       ext=ext or None, realtime=realtime, checked=graph)
+    spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
     ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     inputs = {s.name: fingerprint(s) for s in seqs}
@@ -313,7 +316,7 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         if on_sequence is not None:
             on_sequence(res.name)
 
-    with EvalProgress(todo, len(result.resumed), enabled=show) as display:
+    with EvalProgress(todo, len(result.resumed), enabled=show, label=out.name) as display:
         trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
