@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
 from droptrack.train.amp import check_amp
-from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
-                                  resolved_roots, unwrap_worker_errors)
+from droptrack.train.badframes import BadFrames
+from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, collate_pairs, load_datasets,
+                                  parse_data_roots, resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
@@ -32,7 +34,7 @@ from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
-                                   resume_candidates)
+                                   resume_candidates, resume_hint)
 from droptrack.train.stops import Stopped, stop_signals
 
 __all__ = ["Stopped", "TrainOptions", "train"]
@@ -113,7 +115,7 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
         loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE,
                                                                      dist.rank, dist.world, start=start),
                             num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
-                            worker_init_fn=_worker_init)
+                            worker_init_fn=_worker_init, collate_fn=collate_pairs)
         batches = iter(loader)   # torch says it again as its workers start
     return unwrap_worker_errors(batches)
 
@@ -236,6 +238,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         tell(f"resumed from {found_in} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration
                                                                   else ""))
     steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
+    bad = BadFrames(then=lambda: resume_hint(output))   # unreadable frames: skipped, named once, counted
+    warn = None if opts.quiet else lambda line: print(f"rank {dist.rank}: {line}", file=sys.stderr, flush=True)
     last = output / "last.pt"
 
     def write(path: Path, extra: dict) -> None:
@@ -280,11 +284,12 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
             if has_ce else None
         setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.main and not opts.quiet,
-                           log=output / "train.log" if dist.main else None, last=last)
+                           log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
         sums, rate = train_epoch(net, model, _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed),
                                  iterations, opt, scaler, setup, start=pos.iteration, sums=pos.sums, on_step=on_step)
         if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
             say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with --resume")
+            tell_skipped(bad, tell)
             return last
         sched.step()
         stats = {k: v / iterations for k, v in sums.items()}
@@ -315,14 +320,23 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         pos.epoch, pos.iteration = epoch + 1, 0
         if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
             say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
+            tell_skipped(bad, tell)
             return last
     if writer:
         writer.close()
+    tell_skipped(bad, tell)
     if dist.main:
         final = output / "final.pt"
         write(final, {"history": pos.history})
         return final
     return last
+
+
+def tell_skipped(bad: BadFrames, tell) -> None:
+    """At the end of a run that skipped unreadable frames: how many samples and frames, once (rank 0)."""
+    line = bad.summary()
+    if line is not None:
+        tell(line)
 
 
 def train(opts: TrainOptions) -> Path:
@@ -339,8 +353,6 @@ def train(opts: TrainOptions) -> Path:
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
         if worker_died(exc):
-            from droptrack.train.state import resume_hint
-
             raise TrainingError(f"a data-loading worker process died ({str(exc).strip()[:90]}); the usual cause is "
                                 "memory running out: lower --workers or --batch-size (--workers 0 loads in the "
                                 f"training process), then {resume_hint(opts.output)}") from None
