@@ -65,6 +65,28 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# TrainOptions fields `dt train` has no flag for (API only), and --nproc, which the launcher's ranks do not get
+_NOT_FLAGS = ("val_sequences", "quiet", "nproc")
+
+
+def rank_args(opts: TrainOptions) -> list[str]:
+    """The `dt train` arguments that give each rank of `--nproc` these parsed options (every flag as --name=value,
+    so a value with spaces, quotes or a leading '-' stays one value), whatever command line `dt` was started with
+    (`python -m droptrack`, `python -m droptrack.train`, an entry point, the Python API)."""
+    args: list[str] = []
+    for f in fields(opts):
+        value = getattr(opts, f.name)
+        if f.name in _NOT_FLAGS:
+            continue
+        if isinstance(value, bool):
+            args.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
+        elif isinstance(value, list):
+            args.extend(f"{_flag(f.name)}={v}" for v in value)
+        elif value is not None:
+            args.append(f"{_flag(f.name)}={value}")
+    return args
+
+
 def check_options(opts: TrainOptions) -> None:
     """Refuse out-of-range, wrong-type or unusable options with a one-line error naming the flag and the range."""
     for f in fields(opts):
