@@ -205,3 +205,22 @@ def test_nproc_2_under_python_m_droptrack_train_with_spaces_in_paths(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (out / "final.pt").is_file() and f"checkpoint: {out / 'final.pt'}" in proc.stdout
+
+
+def test_nproc_takes_device_in_any_case_as_one_process_does(tmp_path, monkeypatch):
+    """`--device CPU` trains in one process (any case and spacing); with --nproc 2 the GPU check read the flag as
+    typed and refused it: "--device CPU requested but CUDA is not available"."""
+    import torch
+    from typer.testing import CliRunner
+
+    from droptrack.cli import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch, "run_launcher", lambda n, args: started.append(args) or 0)
+    data = tmp_path / "data"
+    data.mkdir()
+    result = CliRunner().invoke(app, ["train", "-c", "tiny_ce_test", "-o", str(tmp_path / "run"), "--data", str(data),
+                                      "--device", " CPU", "--nproc", "2"])
+    assert result.exit_code == 0 and len(started) == 1, result.output
+    assert "--device=cpu" in started[0]

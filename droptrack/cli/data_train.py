@@ -116,7 +116,7 @@ def train(
         from droptrack.train.options import rank_args
 
         prepare(opts)  # bad options and config values fail here, before the processes start
-        check_gpus(nproc, device)
+        check_gpus(nproc, opts.device)   # as prepare spelled it: --device CPU is cpu
         raise typer.Exit(run_launcher(nproc, rank_args(opts)))   # the parsed options, not sys.argv re-cut
     try:
         final = run(opts)
