@@ -11,6 +11,7 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
 from droptrack.paths import check_reachable, same_file
 from droptrack.train.data import check_data_names, parse_data_roots
@@ -160,6 +161,7 @@ def prepare(opts: TrainOptions) -> Config:
     scaling)."""
     cfg: Config = load_config(opts.config)
     backbone_spec(cfg)   # width, heads and CE blocks fit together: refused before the output folder is made
+    check_crop_sizes(cfg)   # as build_model would, but before the datasets are listed
     check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
     named = cfg.MODEL.PRETRAIN_FILE
     if opts.pretrained is None and not opts.resume and named and Path(named).is_file():   # else: trained from scratch
