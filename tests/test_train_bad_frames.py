@@ -97,3 +97,33 @@ def test_more_different_bad_frames_than_the_limit_stop_the_run():
     assert str(err.value) == ("3 different training frames could not be read (the run stops past 2; the latest: frame "
                               "c.jpg is bad); repair or re-download the dataset (train.log names each file), then run "
                               "the same command with --resume")
+
+
+def test_a_corrupt_validation_frame_leaves_its_sequence_out_instead_of_ending_the_run(synth, tmp_path):
+    """--val-data with one corrupt frame stopped the run at its first validation (after a whole epoch); now that
+    sequence is left out, named once in the run, and each validation line says so."""
+    val = damaged_copy(synth, tmp_path / "val", ["synth_train_00002/00000007.jpg"])
+    out = tmp_path / "run"
+    result = dt_train(out, synth, "--val-data", str(val), "--val-every", "1", "--samples-per-epoch", "4")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    log = (out / "train.log").read_text().splitlines()
+    named = [ln for ln in log if ln.startswith("warning: validation leaves out")]
+    assert named == [f"warning: validation leaves out sequence synth_train_00002 (frame "
+                     f"{val / 'synth_train_00002/00000007.jpg'} cannot be decoded (corrupt or not an image); "
+                     "re-download it)"], log
+    aucs = [ln for ln in log if ": validation AUC " in ln]
+    assert len(aucs) == 2 and all(ln.endswith(" (1 unreadable sequence(s) left out)") for ln in aucs), aucs
+
+
+def test_validation_with_no_readable_sequence_is_one_line(synth, tmp_path):
+    from droptrack.config import load_config
+    from droptrack.model import build_model
+    from droptrack.train.validate import validation_auc
+
+    val = damaged_copy(synth, tmp_path / "val", [f"synth_train_0000{i}/00000001.jpg" for i in (1, 2, 3)])
+    cfg = load_config("tiny_ce_test")
+    left_out: list[str] = []
+    with pytest.raises(TrainingError, match=r"validation: no sequence of --val-data .* could be read \(the first: "
+                                            r"synth_train_00001 \(frame "):
+        validation_auc(build_model(cfg).eval(), cfg, val, 8, left_out)
+    assert [s.split(" ")[0] for s in left_out] == ["synth_train_00001", "synth_train_00002", "synth_train_00003"]

@@ -41,3 +41,9 @@ class BadFrames:
             return None
         return (f"{self.samples} training sample(s) drawn again because {len(self.problems)} frame(s) could not be "
                 "read (named in train.log); repair or re-download them")
+
+    def tell_summary(self, tell: Callable[[str], None]) -> None:
+        """Pass the end-of-run line to `tell` (the console and train.log), if any frame was skipped."""
+        line = self.summary()
+        if line is not None:
+            tell(line)

@@ -244,6 +244,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                                                                   else ""))
     steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
     bad = BadFrames(then=lambda: resume_hint(output))   # unreadable frames: skipped, named once, counted
+    val_named: set[str] = set()
     warn = None if opts.quiet else lambda line: print(f"rank {dist.rank}: {line}", file=sys.stderr, flush=True)
     last = output / "last.pt"
 
@@ -300,7 +301,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
                 say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with "
                     "--resume")
-                tell_skipped(bad, tell)
+                bad.tell_summary(tell)
                 return last
             sched.step()
             stats = {k: v / iterations for k, v in sums.items()}
@@ -312,10 +313,15 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                 if dist.main:
                     from droptrack.train.validate import validation_auc
 
+                    left_out: list[str] = []   # sequences with an unreadable frame: named once per run
                     with hold.released():   # a held stop now; one during validation at once
-                        stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
+                        stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences, left_out)
                     model.train()
-                    tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
+                    for seq in (s for s in left_out if s not in val_named):
+                        val_named.add(seq)
+                        tell(f"warning: validation leaves out sequence {seq}")
+                    tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}"
+                         + (f" ({len(left_out)} unreadable sequence(s) left out)" if left_out else ""))
             tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
                 f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
                 + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
@@ -333,23 +339,16 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             pos.epoch, pos.iteration = epoch + 1, 0
             if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
                 say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
-                tell_skipped(bad, tell)
+                bad.tell_summary(tell)
                 return last
     if writer:
         writer.close()
-    tell_skipped(bad, tell)
+    bad.tell_summary(tell)
     if dist.main:
         final = output / "final.pt"
         write(final, {"history": pos.history})
         return final
     return last
-
-
-def tell_skipped(bad: BadFrames, tell) -> None:
-    """At the end of a run that skipped unreadable frames: how many samples and frames, once (rank 0)."""
-    line = bad.summary()
-    if line is not None:
-        tell(line)
 
 
 def train(opts: TrainOptions) -> Path:
