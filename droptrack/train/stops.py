@@ -24,8 +24,9 @@ def stop_error(signum: int) -> KeyboardInterrupt:
 
 
 class StepHold:
-    """While `holding` (inside a training iteration), the first stop signal is kept in `pending` instead of raised, so
-    the run can save the iteration it finishes and then stop (`stop_if_asked`); a second one stops at once."""
+    """While `holding` (training, but not validation), the first stop signal is kept in `pending` instead of raised,
+    so the run can finish and save the iteration or checkpoint write in progress and then stop (`stop_if_asked`); a
+    second one stops at once."""
 
     NOTE = b"\nstopping once this iteration is done and saved; the same signal again (Ctrl-C) stops at once\n"
 
@@ -46,7 +47,7 @@ class StepHold:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """Hold stop signals within the block (an epoch's iterations); from then on they are raised again."""
+        """Hold stop signals within the block (the epochs); after it they are raised at once again."""
         self.holding = True
         try:
             yield
