@@ -240,13 +240,42 @@ def atomic_savez(path: str | Path, arrays: dict) -> Path:
     return atomic_write(path, write)
 
 
+def _sync(fd: int) -> None:
+    """fsync `fd`; a file that cannot be synced (/dev/null, a pipe, a file system without it) is left as it is."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EROFS, errno.ENOTSUP, errno.EBADF):
+            raise
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so a file just renamed into it keeps its name after a power loss (no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        _sync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:
     """torch.save atomically, through a file object: torch names the archive inside after a path it is given (here
-    the random temporary one), so saving by path made equal checkpoints differ byte for byte (and by sha256)."""
+    the random temporary one), so saving by path made equal checkpoints differ byte for byte (and by sha256). The
+    bytes are on disk before the rename, and the rename before it returns: after a power loss or a kernel crash the
+    name holds the old checkpoint or the new one, never a new name over missing data (a file system may put a
+    rename on disk before the data it renames)."""
     import torch
 
     def write(p: Path) -> None:
         with open(p, "wb") as f:
             torch.save(obj, f)
+            f.flush()
+            _sync(f.fileno())
 
-    return atomic_write(path, write)
+    done = atomic_write(path, write)
+    if not writes_in_place(done):
+        sync_folder(done.parent)
+    return done

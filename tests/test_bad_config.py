@@ -49,6 +49,8 @@ CONFIG_CASES = [
     ("ratio-length", _with("DATA.TRAIN", "DATASETS_RATIO", [1, 1]), ["DATASETS_RATIO", "one ratio per dataset"]),
     ("grad-clip", _with("TRAIN", "GRAD_CLIP_NORM", 0), ["TRAIN.GRAD_CLIP_NORM", "> 0"]),
     ("head-channels", _with("MODEL.HEAD", "NUM_CHANNELS", 4), ["MODEL.HEAD.NUM_CHANNELS", ">= 8"]),
+    ("search-size", _with("DATA.SEARCH", "SIZE", 64), ["DATA.SEARCH.SIZE 64 and TEST.SEARCH_SIZE 128 differ",
+                                                      "set both to the same value"]),
     ("search-number", _with("DATA.SEARCH", "NUMBER", 2), ["DATA.SEARCH.NUMBER", "1"]),
     ("unknown-key", _with("TRAIN", "LRR", 0.1), ["TRAIN.LRR", "did you mean"]),
     ("section-scalar", "TRAIN: 5\n", ["TRAIN", "mapping"]),

@@ -63,7 +63,8 @@ def test_corrupt_frame_in_a_worker_process_is_a_one_line_error(tmp_path, got10k)
                  "--data", f"GOT10K_train_full={got10k}")
     assert r.exit_code == 2, r.output
     last = r.output.strip().splitlines()[-1]
-    assert last.startswith("error: frame ") and "cannot be decoded" in last and "Traceback" not in last, last
+    assert last.startswith("error: 100 samples in a row at index 0 could not be used, 100 for an unreadable frame "
+                           "(the latest: frame ") and "cannot be decoded" in last and "Traceback" not in last, last
 
 
 def test_a_configured_dataset_without_usable_sequences_is_refused_before_training(tmp_path, got10k):
@@ -167,7 +168,7 @@ class NprocRun:
                 state, start = (d / "stat").read_text().rsplit(")", 1)[1].split()[0::19][:2]
             except (OSError, ValueError, IndexError):
                 continue
-            if str(self.out) in argv and state != "Z":
+            if (str(self.out) in argv or f"--output={self.out}" in argv) and state != "Z":   # dt; launcher, ranks
                 found[(int(d.name), start)] = argv
         return found
 
@@ -216,7 +217,8 @@ def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tm
     assert code == 2 and not left, (code, left, text[-3000:])
     assert "Traceback" not in text and "ChildFailedError" not in text and "exitcode" not in text, text[-3000:]
     errors = [ln for ln in text.splitlines() if "error" in ln.lower()]
-    assert errors and all(ln.startswith("error: frame ") and "cannot be decoded" in ln for ln in errors), text
+    assert errors and all(ln.startswith("error: 100 samples in a row at index ") and "cannot be decoded" in ln
+                          for ln in errors), text
 
 
 @pytest.mark.parametrize("sig, freeze_a_rank", [("SIGINT", False), ("SIGTERM", True)])

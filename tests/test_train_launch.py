@@ -160,3 +160,67 @@ def test_nproc_past_the_gpus_is_one_line_before_any_process_starts(tmp_path, mon
     result = CliRunner().invoke(app, ["train", "-c", "tiny_ce_test", "-o", str(tmp_path / "run"), "--data", str(data),
                                       "--device", device, "--nproc", "2"])
     assert result.exit_code == 2 and result.output.strip() == line and not started, result.output
+
+
+def test_ranks_get_the_parsed_options_not_a_recut_sys_argv(tmp_path, monkeypatch):
+    """The ranks' arguments were sys.argv[2:] less --nproc: under `python -m droptrack.train` (or the Python API, or
+    any other argv[0..1]) that cut off the first option. Now they are the parsed options: parsed again by `dt train`
+    they give the same options, and paths with spaces, quotes and a leading '-' stay whole."""
+    from dataclasses import asdict
+
+    from typer.testing import CliRunner
+
+    import droptrack.train.trainer as trainer
+    from droptrack.cli import app
+
+    data = tmp_path / "my data's \"set\""
+    data.mkdir()
+    out = tmp_path / "-out dir"
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch, "run_launcher", lambda n, args: started.append(args) or 0)
+    monkeypatch.setattr(sys, "argv", ["something", "else"])   # not what the ranks are built from
+    cli = ["train", "-c", "tiny_ce_test", f"--output={out}", "--data", f"SYNTH={data}", "--epochs", "2",
+           "--nproc", "2", "--resume", "--freeze-bn", "--amp", "bf16", "--device", "cpu", "--seed", "7"]
+    assert CliRunner().invoke(app, cli).exit_code == 0 and len(started) == 1
+    got: list = []
+    monkeypatch.setattr(trainer, "train", lambda opts: got.append(opts) or out / "last.pt")
+    assert CliRunner().invoke(app, ["train", *started[0]]).exit_code == 0
+    expected = dict(config="tiny_ce_test", output=out, pretrained=None, data=[f"SYNTH={data}"], val_data=None,
+                    epochs=2, batch_size=None, samples_per_epoch=None, workers=None, resume=True, save_every=1,
+                    save_interval=None, keep_last=3, val_every=None, val_sequences=8, seed=7, amp="bf16",
+                    device="cpu", max_iters=None, stop_after=None, freeze_bn=True, threads=None, nproc=1, quiet=False)
+    assert asdict(got[0]) == expected
+
+
+def test_nproc_2_under_python_m_droptrack_train_with_spaces_in_paths(tmp_path):
+    """The whole launch: `python -m droptrack.train ... --nproc 2` into and from folders with spaces in their names
+    (it failed with "Missing option '--config'": the ranks got the arguments less the first one)."""
+    from droptrack.data.synth import generate_synth
+
+    data = generate_synth(tmp_path / "da ta", sequences=1, frames=20, seed=0, size=(96, 72))
+    out = tmp_path / "r un"
+    proc = subprocess.run([sys.executable, "-m", "droptrack.train", "-c", "tiny_ce_test", "-o", str(out), "--data",
+                           str(data), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "2", "--workers",
+                           "0", "--device", "cpu", "--nproc", "2"], env=env(OMP_NUM_THREADS="1"), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "final.pt").is_file() and f"checkpoint: {out / 'final.pt'}" in proc.stdout
+
+
+def test_nproc_takes_device_in_any_case_as_one_process_does(tmp_path, monkeypatch):
+    """`--device CPU` trains in one process (any case and spacing); with --nproc 2 the GPU check read the flag as
+    typed and refused it: "--device CPU requested but CUDA is not available"."""
+    import torch
+    from typer.testing import CliRunner
+
+    from droptrack.cli import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch, "run_launcher", lambda n, args: started.append(args) or 0)
+    data = tmp_path / "data"
+    data.mkdir()
+    result = CliRunner().invoke(app, ["train", "-c", "tiny_ce_test", "-o", str(tmp_path / "run"), "--data", str(data),
+                                      "--device", " CPU", "--nproc", "2"])
+    assert result.exit_code == 0 and len(started) == 1, result.output
+    assert "--device=cpu" in started[0]

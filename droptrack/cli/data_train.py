@@ -115,7 +115,6 @@ def train(
       DT_DATA=/data dt train -c vitb_384_mae_ce_32x4_ep300 --pretrained dropmae_k700.pth -o runs/dt --nproc 4
     """
     import os
-    import sys
 
     from droptrack.train.options import prepare
     from droptrack.train.trainer import TrainOptions, train as run
@@ -127,16 +126,11 @@ def train(
                         stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
     if nproc > 1:
         from droptrack.train.launch import check_gpus, run_launcher
+        from droptrack.train.options import rank_args
 
         prepare(opts)  # bad options and config values fail here, before the processes start
-        check_gpus(nproc, device)
-        args, skip = [], False
-        for a in sys.argv[2:]:
-            if skip or a.startswith("--nproc"):
-                skip = a == "--nproc"
-                continue
-            args.append(a)
-        raise typer.Exit(run_launcher(nproc, args))
+        check_gpus(nproc, opts.device)   # as prepare spelled it: --device CPU is cpu
+        raise typer.Exit(run_launcher(nproc, rank_args(opts)))   # the parsed options, not sys.argv re-cut
     try:
         final = run(opts)
     except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP: say how to go on (not only 'interrupted')

@@ -73,14 +73,22 @@ def template_index_for(cfg: Config, grid_z: int) -> tuple[int, ...] | None:
                       "configs) or 'ALL'")
 
 
+def check_crop_sizes(cfg: Config) -> None:
+    """ConfigError naming the crop whose training and tracking sizes differ (the network has one size of each)."""
+    for part in ("SEARCH", "TEMPLATE"):
+        train_size, test_size = getattr(cfg.DATA, part).SIZE, getattr(cfg.TEST, f"{part}_SIZE")
+        if train_size != test_size:
+            raise ConfigError(f"DATA.{part}.SIZE {train_size} and TEST.{part}_SIZE {test_size} differ; the network "
+                              f"has one {part.lower()} size: set both to the same value")
+
+
 def build_model(cfg: Config, variant: str | None = None, training: bool = False) -> OSTrack:
     """Build the network of `cfg` (random init; DropTrack by default, OSTrack with variant='ostrack')."""
     spec = backbone_spec(cfg)
     bb_cfg = cfg.MODEL.BACKBONE
     if cfg.MODEL.HEAD.TYPE != "CENTER":
         raise ConfigError(f"MODEL.HEAD.TYPE={cfg.MODEL.HEAD.TYPE!r} is not supported; use 'CENTER'")
-    if cfg.DATA.SEARCH.SIZE != cfg.TEST.SEARCH_SIZE or cfg.DATA.TEMPLATE.SIZE != cfg.TEST.TEMPLATE_SIZE:
-        raise ConfigError("DATA.*.SIZE and TEST.*_SIZE differ; the network has one template and one search size")
+    check_crop_sizes(cfg)
     variant = variant or cfg.MODEL.VARIANT
     backbone = VisionTransformerCE(
         template_size=cfg.DATA.TEMPLATE.SIZE, search_size=cfg.DATA.SEARCH.SIZE, patch_size=bb_cfg.STRIDE,

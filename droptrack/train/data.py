@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from droptrack.errors import ConfigError, DropTrackError, TrainingError
+from droptrack.errors import ConfigError, DatasetError, DropTrackError, TrainingError
 from droptrack.videofiles import VIDEO_EXTS
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
@@ -109,20 +109,40 @@ class PairDataset(Dataset):
         return 1 << 30
 
     def __getitem__(self, key) -> dict:
+        """The sample; its "skipped" entry lists the errors of the unreadable frames (each named by its message)
+        that made it draw again, for the training process to count and name (see `collate_pairs`)."""
         epoch, index = key
         rng = np.random.default_rng([self.seed, epoch, index])
+        skipped: list[str] = []
         for _ in range(100):
             p = self.sampler.sample(rng)
             seq = self.datasets[p.dataset][p.sequence]
-            t_frame = seq.frame(p.template_frame)
-            s_frame = t_frame if p.search_frame == p.template_frame else seq.frame(p.search_frame)
+            try:   # a corrupt or missing frame: this pair is drawn again (the same draws on every run: resumable)
+                t_frame = seq.frame(p.template_frame)
+                s_frame = t_frame if p.search_frame == p.template_frame else seq.frame(p.search_frame)
+            except DatasetError as exc:
+                skipped.append(str(exc))
+                continue
             try:
                 sample = self.processing(rng, t_frame, seq.boxes[p.template_frame], s_frame,
                                          seq.boxes[p.search_frame])
             except InvalidSample:
                 continue
-            return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
+            return {**{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}, "skipped": skipped}
+        if skipped:
+            raise TrainingError(f"100 samples in a row at index {index} could not be used, {len(skipped)} for an "
+                                f"unreadable frame (the latest: {skipped[-1]}); repair or re-download the dataset")
         raise TrainingError(f"100 invalid samples in a row at index {index}; check the dataset's boxes")
+
+
+def collate_pairs(samples: list[dict]) -> dict:
+    """A batch of PairDataset samples: their tensors stacked, and "skipped": every sample's skipped-frame errors."""
+    from torch.utils.data import default_collate
+
+    skipped = [msg for s in samples for msg in s.get("skipped", ())]
+    batch = default_collate([{k: v for k, v in s.items() if k != "skipped"} for s in samples])
+    batch["skipped"] = skipped
+    return batch
 
 
 class EpochBatchSampler(Sampler):

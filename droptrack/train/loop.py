@@ -14,6 +14,7 @@ import torch
 
 from droptrack.config import Config
 from droptrack.errors import TrainingError
+from droptrack.train.badframes import BadFrames
 from droptrack.train.loss import tracking_loss
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -32,6 +33,8 @@ class EpochSetup:
     show: bool = True               # progress bar (rank 0, not quiet)
     log: Path | None = None         # TRAIN.PRINT_INTERVAL lines go here (rank 0)
     last: Path | None = None        # named by the NaN error
+    bad: BadFrames | None = None    # counts the batches' skipped unreadable frames (stops the run past its limit)
+    warn: Callable[[str], None] | None = None   # says a warning where no bar is shown (other ranks); None: silent
 
 
 def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: float, rate: float) -> str:
@@ -107,6 +110,16 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
         with progress:
             task = progress.add_task("train", total=total, completed=start, info="")
             for it, batch in enumerate(batches, start=start + 1):
+                skipped = batch.pop("skipped", None)
+                if skipped and setup.bad is not None:
+                    for line in setup.bad.add(skipped):   # each unreadable frame named once, above the bar
+                        if setup.show:
+                            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                        elif setup.warn is not None:
+                            setup.warn(line)
+                        if log:
+                            log.write(line + "\n")
+                            log.flush()
                 dev = setup.device
                 z, x = batch["template"].to(dev), batch["search"].to(dev)
                 with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):

@@ -11,6 +11,7 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
 from droptrack.paths import check_reachable, same_file
 from droptrack.train.data import check_data_names, parse_data_roots
@@ -63,6 +64,28 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+# TrainOptions fields `dt train` has no flag for (API only), and --nproc, which the launcher's ranks do not get
+_NOT_FLAGS = ("val_sequences", "quiet", "nproc")
+
+
+def rank_args(opts: TrainOptions) -> list[str]:
+    """The `dt train` arguments that give each rank of `--nproc` these parsed options (every flag as --name=value,
+    so a value with spaces, quotes or a leading '-' stays one value), whatever command line `dt` was started with
+    (`python -m droptrack`, `python -m droptrack.train`, an entry point, the Python API)."""
+    args: list[str] = []
+    for f in fields(opts):
+        value = getattr(opts, f.name)
+        if f.name in _NOT_FLAGS:
+            continue
+        if isinstance(value, bool):
+            args.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
+        elif isinstance(value, list):
+            args.extend(f"{_flag(f.name)}={v}" for v in value)
+        elif value is not None:
+            args.append(f"{_flag(f.name)}={value}")
+    return args
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -138,6 +161,7 @@ def prepare(opts: TrainOptions) -> Config:
     scaling)."""
     cfg: Config = load_config(opts.config)
     backbone_spec(cfg)   # width, heads and CE blocks fit together: refused before the output folder is made
+    check_crop_sizes(cfg)   # as build_model would, but before the datasets are listed
     check_data_names(parse_data_roots(opts.data), cfg.DATA.TRAIN.DATASETS_NAME)
     named = cfg.MODEL.PRETRAIN_FILE
     if opts.pretrained is None and not opts.resume and named and Path(named).is_file():   # else: trained from scratch

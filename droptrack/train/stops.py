@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+from typing import Iterator
 
 
 class Stopped(KeyboardInterrupt):
@@ -17,16 +18,73 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+def stop_error(signum: int) -> KeyboardInterrupt:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT (the CLI says 'interrupted'), else Stopped."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+class StepHold:
+    """While `holding` (training, but not validation), the first stop signal is kept in `pending` instead of raised,
+    so the run can finish and save the iteration or checkpoint write in progress and then stop (`stop_if_asked`); a
+    second one stops at once."""
+
+    NOTE = b"\nstopping once this iteration is done and saved; the same signal again (Ctrl-C) stops at once\n"
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+
+    def take(self, signum: int) -> bool:
+        """Whether the signal is held (the first while holding; it says so on stderr), else it is to be raised."""
+        if not self.holding or self.pending is not None:
+            return False
+        self.pending = signum
+        try:
+            os.write(2, self.NOTE)
+        except OSError:
+            pass
+        return True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold stop signals within the block (the epochs); after it they are raised at once again."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Within `held`, a block (validation: minutes) that a stop signal ends at once; a held one ends it first."""
+        self.stop_if_asked()
+        was, self.holding = self.holding, False
+        try:
+            yield
+        finally:
+            self.holding = was
+
+    def stop_if_asked(self) -> None:
+        """Raise the held signal's stop (after the caller saved its checkpoint), if one came."""
+        if self.pending is not None:
+            raise stop_error(self.pending)
+
+
 @contextlib.contextmanager
-def stop_signals():
+def stop_signals(hold: StepHold | None = None):
     """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
-    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays."""
+    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays.
+    With `hold`, SIGINT too (unless ignored or already handled), and a signal `hold` takes is not raised."""
     def stop(signum: int, _frame) -> None:
-        raise Stopped(signum)
+        if hold is not None and hold.take(signum):
+            return
+        raise stop_error(signum)
 
     wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
     single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
+    if hold is not None and single and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
     try:
         yield
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
 from droptrack.train.amp import check_amp
-from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, load_datasets, parse_data_roots,
-                                  resolved_roots, unwrap_worker_errors)
+from droptrack.train.badframes import BadFrames
+from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, collate_pairs, load_datasets,
+                                  parse_data_roots, resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
@@ -32,8 +34,8 @@ from droptrack.train.space import check_space, checkpoint_bytes, write_failed
 from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
-                                   resume_candidates)
-from droptrack.train.stops import Stopped, stop_signals
+                                   resume_candidates, resume_hint)
+from droptrack.train.stops import StepHold, Stopped, stop_signals
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -95,13 +97,16 @@ def _worker_quit(_signum: int, _frame) -> None:
 
 
 def _worker_init(_worker_id: int) -> None:
-    """DataLoader workers end quietly on SIGTERM and SIGHUP, as on SIGINT: sent to the whole process group (systemd,
-    a closed terminal, `kill -- -PGID`), they killed the workers by signal first and the run ended in a 'DataLoader
-    worker is killed' traceback instead of the training process's own stop message. (Ignoring them instead hangs
-    the exit: multiprocessing stops leftover workers with SIGTERM.)"""
+    """DataLoader workers end quietly on SIGTERM and SIGHUP: sent to the whole process group (systemd, a closed
+    terminal, `kill -- -PGID`), they killed the workers by signal first and the run ended in a 'DataLoader worker is
+    killed' traceback instead of the training process's own stop message. (Ignoring them instead hangs the exit:
+    multiprocessing stops leftover workers with SIGTERM.) A terminal's Ctrl-C, which reaches the workers too, is
+    ignored: the training process finishes and saves its iteration first (its batch may still be on its way), then
+    stops the workers as it ends."""
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _worker_quit)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
@@ -113,7 +118,7 @@ def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, s
         loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE,
                                                                      dist.rank, dist.world, start=start),
                             num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
-                            worker_init_fn=_worker_init)
+                            worker_init_fn=_worker_init, collate_fn=collate_pairs)
         batches = iter(loader)   # torch says it again as its workers start
     return unwrap_worker_errors(batches)
 
@@ -123,9 +128,11 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
+def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepHold | None = None) -> Path:
     """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
-    `lock` on it from before the first write)."""
+    `lock` on it from before the first write). A stop signal `hold` takes during an iteration is raised once that
+    iteration is done and saved in last.pt (at an epoch's end: once its checkpoints are written)."""
+    hold = hold if hold is not None else StepHold()
     cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
     dev = _device(opts.device)
     amp = amp_mode(opts, cfg)
@@ -236,6 +243,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         tell(f"resumed from {found_in} at epoch {pos.epoch}" + (f", iteration {pos.iteration + 1}" if pos.iteration
                                                                   else ""))
     steps, started = 0, time.monotonic()  # iterations run by this process (for --stop-after and the time left)
+    bad = BadFrames(then=lambda: resume_hint(output))   # unreadable frames: skipped, named once, counted
+    val_named: set[str] = set()
+    warn = None if opts.quiet else lambda line: print(f"rank {dist.rank}: {line}", file=sys.stderr, flush=True)
     last = output / "last.pt"
 
     def write(path: Path, extra: dict) -> None:
@@ -271,53 +281,69 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
         steps += 1
         pos.iteration, pos.sums = it, sums
         stop = opts.stop_after is not None and steps >= opts.stop_after
-        if it < iterations and (stop or (opts.save_interval and it % opts.save_interval == 0)):
+        asked = hold.pending is not None   # Ctrl-C / SIGTERM during this iteration: saved, then stopped
+        if it < iterations and (stop or asked or (opts.save_interval and it % opts.save_interval == 0)):
             save([last])
+        if it < iterations:   # the epoch's last iteration is saved with the epoch, below
+            hold.stop_if_asked()
         return stop
 
-    while pos.epoch <= cfg.TRAIN.EPOCH:
-        epoch = pos.epoch
-        keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
-            if has_ce else None
-        setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.main and not opts.quiet,
-                           log=output / "train.log" if dist.main else None, last=last)
-        sums, rate = train_epoch(net, model, _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed),
-                                 iterations, opt, scaler, setup, start=pos.iteration, sums=pos.sums, on_step=on_step)
-        if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
-            say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with --resume")
-            return last
-        sched.step()
-        stats = {k: v / iterations for k, v in sums.items()}
-        stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
-        pos.history.append(stats)
-        pos.iteration, pos.sums = iterations, {}
-        if (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
-            save([last])   # the epoch's training is kept before validation (minutes): stopped there, it resumes after
-            if dist.main:
-                from droptrack.train.validate import validation_auc
+    with hold.held():   # stop signals wait for the iteration or checkpoint in progress (StepHold)
+        while pos.epoch <= cfg.TRAIN.EPOCH:
+            epoch = pos.epoch
+            keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
+                if has_ce else None
+            setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.main and not opts.quiet,
+                               log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
+            batches = _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
+            sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
+                                     sums=pos.sums, on_step=on_step)
+            if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
+                say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with "
+                    "--resume")
+                bad.tell_summary(tell)
+                return last
+            sched.step()
+            stats = {k: v / iterations for k, v in sums.items()}
+            stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
+            pos.history.append(stats)
+            pos.iteration, pos.sums = iterations, {}
+            if (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
+                save([last])   # the epoch's training is kept before validation (minutes): stopped there, it resumes
+                if dist.main:
+                    from droptrack.train.validate import validation_auc
 
-                stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences)
-                model.train()
-                tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}")
-        tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
-            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
-            + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
-        keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
-        save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
-        if dist.main:
-            if keep_file:
-                prune(output, opts.keep_last)
-            if writer:
-                for k, v in stats.items():
-                    if isinstance(v, (int, float)) and v is not None:
-                        writer.add_scalar(f"train/{k}", v, epoch)
-                writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
-        pos.epoch, pos.iteration = epoch + 1, 0
-        if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
-            say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
-            return last
+                    left_out: list[str] = []   # sequences with an unreadable frame: named once per run
+                    with hold.released():   # a held stop now; one during validation at once
+                        stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences, left_out)
+                    model.train()
+                    for seq in (s for s in left_out if s not in val_named):
+                        val_named.add(seq)
+                        tell(f"warning: validation leaves out sequence {seq}")
+                    tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}"
+                         + (f" ({len(left_out)} unreadable sequence(s) left out)" if left_out else ""))
+            tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+                f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
+                + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
+            keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
+            save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
+            if dist.main:
+                if keep_file:
+                    prune(output, opts.keep_last)
+                if writer:
+                    for k, v in stats.items():
+                        if isinstance(v, (int, float)) and v is not None:
+                            writer.add_scalar(f"train/{k}", v, epoch)
+                    writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+            hold.stop_if_asked()
+            pos.epoch, pos.iteration = epoch + 1, 0
+            if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
+                say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
+                bad.tell_summary(tell)
+                return last
     if writer:
         writer.close()
+    bad.tell_summary(tell)
     if dist.main:
         final = output / "final.pt"
         write(final, {"history": pos.history})
@@ -326,21 +352,21 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None) -> Path:
 
 
 def train(opts: TrainOptions) -> Path:
-    """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped.
+    """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped and Ctrl-C
+    KeyboardInterrupt; in one process, one that comes during an iteration first lets it finish and saves last.pt.
 
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
     process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
     """
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
-        with stop_signals(), official_cudnn(), OutputLock() as lock:
-            result = run_training(opts, lock)
+        hold = StepHold()
+        with stop_signals(hold), official_cudnn(), OutputLock() as lock:
+            result = run_training(opts, lock, hold)
         if distributed():
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
         if worker_died(exc):
-            from droptrack.train.state import resume_hint
-
             raise TrainingError(f"a data-loading worker process died ({str(exc).strip()[:90]}); the usual cause is "
                                 "memory running out: lower --workers or --batch-size (--workers 0 loads in the "
                                 f"training process), then {resume_hint(opts.output)}") from None

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from droptrack.config import Config
-from droptrack.errors import InputError
+from droptrack.errors import DatasetError, InputError, TrainingError
 
 
 def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
@@ -26,8 +26,12 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
     return seqs
 
 
-def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8) -> float:
-    """Success AUC (OSTrack protocol, 0..1) of `model` on the first sequences of a GOT-10k-layout folder."""
+def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
+                   left_out: list[str] | None = None) -> float:
+    """Success AUC (OSTrack protocol, 0..1) of `model` on the first sequences of a GOT-10k-layout folder. With
+    `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left out and its error appended
+    there, so one bad file does not end a long run after an epoch (the same ones every epoch: AUCs stay comparable);
+    TrainingError when none is left."""
     from droptrack.engine.torch_backend import TorchBackend
     from droptrack.eval.metrics import ope_metrics
     from droptrack.eval.workers import track_sequence
@@ -35,7 +39,18 @@ def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int 
 
     seqs = val_sequences(val_root, max_sequences)
     tracker = Tracker(TorchBackend(copy.deepcopy(model), cfg))
+    preds, truths = [], []
     with torch.inference_mode():
-        preds = [track_sequence(tracker, s).boxes for s in seqs]
-    res = ope_metrics(preds, [s.boxes for s in seqs], tag="generic")
-    return float(res.auc)
+        for seq in seqs:
+            try:
+                preds.append(track_sequence(tracker, seq).boxes)
+            except DatasetError as exc:
+                if left_out is None:
+                    raise
+                left_out.append(f"{seq.name} ({exc})")
+                continue
+            truths.append(seq.boxes)
+    if not preds:
+        raise TrainingError(f"validation: no sequence of --val-data '{val_root}' could be read (the first: "
+                            f"{(left_out or ['?'])[0]}); repair the files or pass another --val-data")
+    return float(ope_metrics(preds, truths, tag="generic").auc)

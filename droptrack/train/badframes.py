@@ -1,0 +1,49 @@
+"""Training frames that cannot be read (a corrupt or missing image, a damaged video frame): the sample is drawn again,
+each frame is named once, and the run stops in one line only when more than MAX_BAD_FRAMES different ones fail."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from droptrack.errors import TrainingError
+
+# Different unreadable frames one run skips before it stops: a few damaged files of a large dataset pass, a broken
+# download or extraction (thousands of them) stops within the first few hundred samples.
+MAX_BAD_FRAMES = 50
+
+
+class BadFrames:
+    """The unreadable frames met so far in this process and the samples drawn again because of them."""
+
+    def __init__(self, limit: int = MAX_BAD_FRAMES, then: Callable[[], str] = lambda: "run the same command again"):
+        self.limit = limit
+        self.then = then   # how to go on once the dataset is repaired (the run's resume hint when it stops)
+        self.problems: dict[str, None] = {}   # each frame's error message (it names the file), in order met
+        self.samples = 0
+
+    def add(self, problems: list[str]) -> list[str]:
+        """Count the samples skipped for `problems` (one message each); the warning lines of frames not met before.
+        TrainingError once more than `limit` different frames have failed."""
+        self.samples += len(problems)
+        new = [p for p in dict.fromkeys(problems) if p not in self.problems]
+        for p in new:
+            self.problems[p] = None
+        if len(self.problems) > self.limit:
+            raise TrainingError(f"{len(self.problems)} different training frames could not be read (the run stops "
+                                f"past {self.limit}; the latest: {problems[-1]}); repair or re-download the dataset "
+                                f"(train.log names each file), then {self.then()}")
+        return [f"warning: skipped a training sample: {p} ({len(self.problems)} unreadable frame(s) so far; the run "
+                f"stops past {self.limit})" for p in new]
+
+    def summary(self) -> str | None:
+        """One line for the end of the run, or None when every frame was read."""
+        if not self.problems:
+            return None
+        return (f"{self.samples} training sample(s) drawn again because {len(self.problems)} frame(s) could not be "
+                "read (named in train.log); repair or re-download them")
+
+    def tell_summary(self, tell: Callable[[str], None]) -> None:
+        """Pass the end-of-run line to `tell` (the console and train.log), if any frame was skipped."""
+        line = self.summary()
+        if line is not None:
+            tell(line)
