@@ -73,3 +73,21 @@ print('torch' in sys.modules)
     r = python(code, block_torch=False)                            # torch installed: still never imported
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "False"
+
+
+def test_dt_run_on_an_onnx_model_leaves_an_installed_torch_unimported(onnx_model, folder, tmp_path):
+    """No --device on a machine without a GPU driver: the device choice and the thread setup learn what they need
+    without `import torch` (about 2 s of CPU, as much as the first 150 frames of a small model)."""
+    pytest.importorskip("onnxruntime")
+    from droptrack.engine.base import gpu_driver_present
+
+    if gpu_driver_present():
+        pytest.skip("a GPU driver is here: the device choice asks torch whether it sees the GPU")
+    args = ["dt", "run", str(folder), "--model", str(onnx_model), "--init", "60,40,30,30", "--output",
+            str(tmp_path / "boxes.txt"), "--threads", "1"]
+    code = (f"import sys\nsys.argv = {args!r}\nfrom droptrack.cli import app\ntry:\n    app()\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint('torch' in sys.modules)")
+    r = python(code, block_torch=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 5

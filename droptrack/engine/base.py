@@ -7,6 +7,8 @@ resolved when `latencies_ms` is read, so timing never adds a sync to the trackin
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import time
 from abc import ABC, abstractmethod
 from typing import Any
@@ -20,6 +22,33 @@ OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
 TORCH_IO_BACKENDS = ("torch", "tensorrt")   # backends that take and return torch tensors (the DeviceTracker's)
 INPUT_NAMES = ("template", "search")
 LATENCY_WINDOW = 10_000   # infer() times kept at least (benchmarks time a few hundred); at most twice that
+
+
+# the GPU driver libraries torch's CUDA (or ROCm's HIP, which torch also calls "cuda") loads at run time
+GPU_DRIVER_LIBS = ("nvcuda.dll", "amdhip64.dll") if sys.platform == "win32" else ("libcuda.so.1", "libamdhip64.so")
+
+
+def gpu_driver_present() -> bool:
+    """Whether a CUDA (or ROCm) driver library loads here: without one torch can see no GPU, so a CPU machine learns
+    that without importing torch (about 2 s of start-up for an ONNX model that runs torch-free)."""
+    for name in GPU_DRIVER_LIBS:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device; False without a GPU driver or without torch (torch not imported then)."""
+    if not gpu_driver_present():
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 class DeviceTiming:

@@ -10,6 +10,7 @@ here; OMP_NUM_THREADS, when set, is honoured as the default but still capped.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,14 +92,15 @@ def _torch():
     return torch
 
 
-def apply_threads(n: int) -> tuple[int | None, int]:
+def apply_threads(n: int, torch_too: bool = True) -> tuple[int | None, int]:
     """Set torch intra-op (where torch is installed) and OpenCV threads to `n`; returns the previous (torch, cv2)
     counts (torch's None without torch).
 
-    ONNX Runtime takes its count per session (`load_backend(..., threads=n)`)."""
+    ONNX Runtime takes its count per session (`load_backend(..., threads=n)`). `torch_too=False` (a run that never
+    loads torch) sets torch's count only where torch is already imported, and does not import it (~2 s)."""
     import cv2
 
-    torch = _torch()
+    torch = _torch() if torch_too else sys.modules.get("torch")
     old = (None if torch is None else torch.get_num_threads(), cv2.getNumThreads())
     if torch is not None:
         torch.set_num_threads(n)
@@ -110,7 +112,7 @@ def restore_threads(old: tuple[int | None, int]) -> None:
     """Undo `apply_threads`."""
     import cv2
 
-    torch = _torch() if old[0] is not None else None
+    torch = sys.modules.get("torch") if old[0] is not None else None   # set by apply_threads: imported
     if torch is not None:
         torch.set_num_threads(old[0])
     cv2.setNumThreads(old[1])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.artifact import artifact_format
-from droptrack.engine.base import TORCH_IO_BACKENDS
+from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import (BackendError, CornerBoxWarning, FlatTargetWarning, InputError, OutputFull,
                               SourceError)
@@ -65,18 +65,9 @@ class RunOptions:
     start: int = 0              # video files / image folders: the frame the targets are set on (those before: skipped)
 
 
-def _cuda_available() -> bool:
-    """Whether torch sees a CUDA device (False without torch: an ONNX model then runs on the CPU, torch-free)."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
-
-
 def resolve_device(device: str | None, artifact: str | None) -> str:
     """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
-    cuda = _cuda_available()
+    cuda = cuda_available()
     if device is None:
         return "cuda" if (cuda or artifact_format(artifact) == "engine") else "cpu"
     text = device.strip().lower()   # any case, as the Python API's check_device takes it
@@ -91,6 +82,11 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
                                f"{onnx_instead(artifact)}")
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
     return device
+
+
+def _needs_torch(artifact: str | None, device: str) -> bool:
+    """Whether this run loads torch: all but an ONNX model on the CPU (host Tracker + ONNX Runtime, torch-free)."""
+    return artifact_format(artifact) != "onnx" or device != "cpu"
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
@@ -226,7 +222,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        stack.callback(restore_threads, apply_threads(threads))
+        stack.callback(restore_threads, apply_threads(threads, torch_too=_needs_torch(opts.artifact, device)))
         src = stack.enter_context(_open_source(opts, policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
