@@ -246,7 +246,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
         compute = {"device": "cuda:0" if device == "cuda" else device, "pre": _pre_used(tracker)}
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
-        point = None
+        point, retracked = None, 0
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
             point = resume.load(resume.journal_path(outputs), ident, legacy)
@@ -255,7 +255,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
-            resume.cut_outputs(outputs, point.frames, point.sizes)
+            retracked = resume.cut_outputs(outputs, point.frames, point.sizes) - point.frames
         lines = None if point is None else point.frames
         sinks = []
         try:
@@ -309,7 +309,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
-        summary.resumed = 0 if point is None else point.frames
+        summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave
