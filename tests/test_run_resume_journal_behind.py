@@ -47,7 +47,10 @@ def test_resume_after_a_full_disk_says_what_it_cut(tiny_ckpt, tmp_path, monkeypa
     with monkeypatch.context() as m:
         m.setattr(resume, "atomic_write_text", journal)
         m.setattr(os, "write", write)
-        assert _run(clip, tiny_ckpt, out / "b.txt").exit_code == 2
+        full = _run(clip, tiny_ckpt, out / "b.txt")
+    # the box file's error, not the journal's (which the disk refused too, in the clean-up after it)
+    assert full.exit_code == 2 and "b.txt" in full.output.splitlines()[-1], full.output
+    assert "continue with the same command and --resume" in full.output, full.output
     assert len((out / "b.txt").read_text().splitlines()) == 20
     res = _run(clip, tiny_ckpt, out / "b.txt", "--resume")
     assert res.exit_code == 0, res.output
