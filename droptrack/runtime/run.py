@@ -20,7 +20,7 @@ from droptrack.errors import BackendError, FlatTargetWarning, InputError, Output
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import check_start, check_tracking_options, flat_target_note
+from droptrack.runtime.checks import check_source_options, check_start, check_tracking_options, flat_target_note
 from droptrack.runtime.inputs import check_channels, check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -142,6 +142,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     check_start(opts.start, opts.source, opts.loop)
+    check_source_options(opts.source, opts.loop, opts.reconnect, opts.reconnect_timeout, opts.every_frame)
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
