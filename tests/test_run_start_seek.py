@@ -12,6 +12,7 @@ import pytest
 from helpers import cli
 
 cv2 = pytest.importorskip("cv2")
+np = pytest.importorskip("numpy")
 DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 MEGAMIND, TREE = DATA / "Megamind.avi", DATA / "tree.avi"   # MPEG-4 part 2 (keyframes apart); dropped frames
 
@@ -123,3 +124,45 @@ def test_run_from_a_seek_equals_the_frames_decoded_from_0(tiny_ckpt, tmp_path):
     assert len(rows["seek"][0]) == 4 and rows["seek"][0] == rows["ref"][0]
     assert [r["frame"] for r in rows["seek"][1]] == [150, 151, 152, 153]
     assert [r["boxes"] for r in rows["seek"][1]] == [r["boxes"] for r in rows["ref"][1]]
+
+
+def _damaged_avi(path: Path, damaged: tuple[int, ...]) -> Path:
+    """A 40-frame MJPG AVI of flat frames (value 6 * index); `damaged` frames lose their JPEG header: the decoder
+    refuses them."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(40):
+        w.write(np.full((48, 64, 3), 6 * i, np.uint8))
+    w.release()
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    assert len(starts) == 40
+    for k in damaged:
+        data[starts[k]:starts[k] + 200] = bytes(200)
+    path.write_bytes(bytes(data))
+    return path
+
+
+
+@pytest.mark.parametrize("damaged, seeks", [((5, 6), True), ((0, 5), False)])   # frame 0's time: none, no seek
+def test_damaged_frames_before_start_do_not_stop_it(tmp_path, reads, damaged, seeks):
+    from droptrack.runtime import readers
+    from droptrack.runtime.sources import open_source
+
+    video = _damaged_avi(tmp_path / "d.avi", damaged)
+    cap, want = cv2.VideoCapture(str(video)), {}
+    for i in range(40):   # one read per stored frame, a refused one included
+        ok, img = cap.read()
+        if ok:
+            want[i] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    cap.release()
+    assert sorted(set(range(40)) - set(want)) == list(damaged)
+    reads.clear()
+    with open_source(video, start=34) as src:
+        src.keep_missing = True
+        frames = iter(src)
+        first = readers.first_at(frames, 34, src.name)
+        decoded = len(reads)
+        rest = list(frames)
+    assert (decoded < 10) == seeks, decoded
+    assert [first.index] + [f.index for f in rest] == list(range(34, 40))
+    assert all((f.image == want[f.index]).all() for f in [first, *rest])
