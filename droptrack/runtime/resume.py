@@ -158,6 +158,15 @@ class Journal:
         self.saved &= {self.on_disk}
         self.pending, self.last = None, time.monotonic()
 
+    def settle(self) -> None:
+        """The run stopped, an error included: the newest state on disk. A journal a full disk refuses stays at its
+        last update, still true of the outputs (--resume cuts them back to it), and the run's own error or end is
+        what is said, not this write's."""
+        try:
+            self.flush()
+        except OSError:
+            pass
+
     def finish(self) -> None:
         """The run is complete: nothing left to resume (a killed run's later templates go too)."""
         remove_journal(self.path)

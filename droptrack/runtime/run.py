@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import warnings
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -295,13 +295,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                        opts.lost_threshold, on_frame, stop=stop, resume=point,
                                        checkpoint=journal.write if journal else None)
-            except BaseException:
-                if journal is not None:   # the last frame every output holds: the one before the error
-                    with suppress(OSError):   # a full disk refuses the journal too: the error in flight says why
-                        journal.flush()
-                raise
-            if journal is not None:   # the last frame of the run
-                journal.flush()
+            finally:
+                if journal is not None:   # the last frame every output holds (an error: the one before it)
+                    journal.settle()
         except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
             if journal is None or not journal.path.exists():
                 raise
