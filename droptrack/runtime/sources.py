@@ -30,7 +30,7 @@ from droptrack.imagefiles import (animation_problem, frames_problem, is_still_im
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.devices import camera_hint, gstreamer_available
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.runtime.seek import land_on
+from droptrack.runtime.seek import SEEK_FROM, land_on
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
 from droptrack.wording import counted
@@ -293,14 +293,14 @@ def _open_video(path: Path, start: int = 0) -> Source:
                           "it); check the file or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     src = CaptureSource(cap, f"video {path}", live=False)
+    src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
     src.start = start
-    if start:   # --start N: one seek where it provably lands on N, else frames 0..N-1 are decoded and dropped
+    if start >= SEEK_FROM:   # --start N: one seek where its landing checks out, else frames 0..N-1 decoded, dropped
         src.landed = land_on(cap, path, start, src.fps)
-        if src.landed is None:   # frames were read or a seek tried: from frame 0 again
+        if src.landed is None:   # a frame was read or a seek tried: from frame 0 again
             cap.release()
             src.cap = cv2.VideoCapture(str(path))
             apply_rotation(src.cap, f"video '{path}'")
-    src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
     return src
 
 
