@@ -141,13 +141,24 @@ def run(
                    f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
                    err=True)
     if summary.resumed:
-        typer.echo(f"note: resumed after the {counted(summary.resumed, 'frame')} the outputs held", err=True)
+        typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
         typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}; continue with "
                    f"{resume_advice(save)}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save)}" if summary.journal else ""
         stopped(summary.signal, f"after {counted(summary.frames, 'frame')}; outputs are complete up to there{more}")
+
+
+def resumed_note(vouched: int, retracked: int) -> str:
+    """What --resume did with the outputs: went on after their frames, or, where the journal had fallen behind them
+    (a full disk refused its updates, a kill came between two), cut them back to its frames and tracked the rest
+    again."""
+    if not retracked:
+        return f"resumed after the {counted(vouched, 'frame')} the outputs held"
+    return (f"resumed after the {counted(vouched, 'frame')} the resume journal vouched for: the outputs held "
+            f"{vouched + retracked}, and the {retracked} after those were cut off and tracked again (the journal's "
+            "later updates were not written: a kill between two, or a full disk)")
 
 
 def stopped(signum: int | None, when: str) -> None:

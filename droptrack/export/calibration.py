@@ -124,6 +124,23 @@ def calib_spec(source: str | None) -> str:
     return src
 
 
+def mixed_folder_note(source: str | None) -> str | None:
+    """A note when --calib DIR holds image folders and videos both: the images are calibrated on and the videos
+    were left out without a word; None otherwise."""
+    from droptrack.data.folder import holds_image_sequences, is_video_file
+    from droptrack.wording import counted
+
+    src = (source or "").strip()
+    path = Path(src).expanduser()
+    if not src or calib_spec(src) != f"folder:{src}" or not path.is_dir():
+        return None
+    videos = sum(1 for p in path.iterdir() if is_video_file(p))
+    if not videos or not holds_image_sequences(path):
+        return None
+    return (f"--calib {src} holds image folders and {counted(videos, 'video')}: INT8 was calibrated on the image "
+            f"folders only (the videos were not read); pass --calib video:{src} to calibrate on the videos instead")
+
+
 def check_calib_source(source: str | None) -> None:
     """--calib is photos, synth, a folder / video, or NAME[:ROOT] of a known dataset whose root exists and lists
     sequences with ground truth where calibration reads them (checked before any export: an empty or mis-split

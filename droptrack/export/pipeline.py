@@ -202,6 +202,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
+    from droptrack.export.calibration import mixed_folder_note
     from droptrack.export.options import check_export_options
     from droptrack.export.precision import parse_precisions
 
@@ -231,6 +232,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             if "int8" in precs:
                 report.results += export_int8_graphs(fp32.path, src, calib, calib_pairs, log, int8_options,
                                                      tuple(keep_fp32))
+                report.notes += [n for n in [mixed_folder_note(calib)] if n]   # its videos left out: said
         if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT, nor model.safetensors
             wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
                       and r.path.suffix == ".onnx" and r.name != INT8_FILENAMES["ort"]]

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
+from droptrack.imagefiles import is_still_image
 from droptrack.paths import check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
@@ -206,9 +207,30 @@ def check_start(start: int, source: str, loop: bool) -> None:
     """dt run --start: a frame number >= 0 of a video file or image folder that is read once (not --loop)."""
     if start < 0:
         raise InputError(f"--start {start}: use a frame number >= 0")
+    if start and sources.source_kind(source) == "video" and is_still_image(Path(os.path.expanduser(source.strip()))):
+        raise InputError(f"--start {start}: '{masked(source)}' is a single photo, one frame: drop --start")
     if start and (loop or sources.source_kind(source) not in ("video", "folder")):
         what = "--loop replays it from frame 0" if loop else f"'{masked(source)}' is live or missing"
         raise InputError(f"--start picks a frame of a video file or image folder; {what}: drop --start")
+
+
+def check_source_options(source: str, loop: bool, reconnect: int, reconnect_timeout: float | None,
+                         every_frame: bool) -> None:
+    """dt run's options for one kind of source given another: --loop replays files; --reconnect,
+    --reconnect-timeout and --every-frame are for live sources (a file ends, and is read frame by frame): one line
+    each rather than an option silently ignored (a missing source is named by `sources.open_source`)."""
+    kind = sources.source_kind(source)
+    if loop and kind in ("camera", "pipeline", "stream"):
+        raise InputError(f"--loop replays a video file or image folder from its start; '{masked(source)}' is a live "
+                         f"{kind}: drop --loop (--reconnect N reopens it after a drop)")
+    if kind in ("video", "folder"):
+        given = [o for o, v in (("--reconnect", reconnect), ("--reconnect-timeout", reconnect_timeout is not None),
+                                ("--every-frame", every_frame)) if v]
+        if given:
+            what = "an image folder" if kind == "folder" else "a video file"
+            raise InputError(f"{' / '.join(given)} {'is' if len(given) == 1 else 'are'} for cameras, pipelines and "
+                             f"streams; '{masked(source)}' is {what}, read frame by frame until it ends: drop "
+                             f"{' and '.join(given)}")
 
 
 def flat_target_note(image: Any, boxes: list, index: int) -> str | None:

@@ -52,6 +52,7 @@ class RunSummary:
     source_fps: float | None = None   # a file source's frame rate (its header's)
     last_timestamp: float = math.nan   # the source time of the last decoded frame (seconds)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
+    retracked: int = 0   # frames the outputs held past the journal's word: cut off and tracked again (--resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
     damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)

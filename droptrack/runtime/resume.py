@@ -158,6 +158,15 @@ class Journal:
         self.saved &= {self.on_disk}
         self.pending, self.last = None, time.monotonic()
 
+    def settle(self) -> None:
+        """The run stopped, an error included: the newest state on disk. A journal a full disk refuses stays at its
+        last update, still true of the outputs (--resume cuts them back to it), and the run's own error or end is
+        what is said, not this write's."""
+        try:
+            self.flush()
+        except OSError:
+            pass
+
     def finish(self) -> None:
         """The run is complete: nothing left to resume (a killed run's later templates go too)."""
         remove_journal(self.path)
@@ -347,11 +356,12 @@ def _outputs_differ(journal: Path, recorded: dict) -> str:
             f"with the same output options ({how}), or {START_OVER}")
 
 
-def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None) -> None:
+def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None) -> int:
     """Every output back to its first `frames` lines, as NAME.part (where the run streams on): a killed run's
     NAME.part, or the NAME an interrupted run renamed it to; those lines must be `sizes` bytes (the journal's: not
-    edited since). All are checked before any is changed."""
-    cuts = []
+    edited since). All are checked before any is changed. Returns the most whole lines an output held: more than
+    `frames` where the journal fell behind (a kill between its updates, a full disk that refused them)."""
+    cuts, held = [], frames
     for k, out in enumerate(outputs):
         part = part_path(out)
         src = part if part.is_file() and part.stat().st_size else out if out.is_file() else None
@@ -369,8 +379,10 @@ def cut_outputs(outputs: list[Path], frames: int, sizes: list[int] | None = None
             raise InputError(f"--resume: the first {frames} lines of {src} are {end} bytes, not the {sizes[k]} the "
                              f"killed run wrote (edited since?); {START_OVER}")
         cuts.append((src, part, end))
+        held = max(held, frames + data.count(b"\n", end))
     for src, part, end in cuts:
         if src != part:
             part.unlink(missing_ok=True)   # an empty one a later attempt left
             os.replace(src, part)
         os.truncate(part, end)
+    return held

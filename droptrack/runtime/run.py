@@ -21,7 +21,8 @@ from droptrack.errors import (BackendError, CornerBoxWarning, FlatTargetWarning,
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import check_start, check_tracking_options, corner_box_note, flat_target_note
+from droptrack.runtime.checks import (check_source_options, check_start, check_tracking_options, corner_box_note,
+                                       flat_target_note)
 from droptrack.runtime.inputs import check_channels, check_device
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -139,6 +140,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     check_start(opts.start, opts.source, opts.loop)
+    check_source_options(opts.source, opts.loop, opts.reconnect, opts.reconnect_timeout, opts.every_frame)
     if opts.resume:
         if opts.overwrite:
             raise InputError("--resume continues the outputs that --overwrite would replace; pass one of them")
@@ -243,7 +245,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
         compute = {"device": "cuda:0" if device == "cuda" else device, "pre": _pre_used(tracker)}
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
-        point = None
+        point, retracked = None, 0
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
             point = resume.load(resume.journal_path(outputs), ident, legacy)
@@ -252,7 +254,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
-            resume.cut_outputs(outputs, point.frames, point.sizes)
+            retracked = resume.cut_outputs(outputs, point.frames, point.sizes) - point.frames
         lines = None if point is None else point.frames
         sinks = []
         try:
@@ -296,7 +298,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                                        checkpoint=journal.write if journal else None)
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
-                    journal.flush()
+                    journal.settle()
         except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
             if journal is None or not journal.path.exists():
                 raise
@@ -309,7 +311,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
-        summary.resumed = 0 if point is None else point.frames
+        summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave

@@ -30,6 +30,7 @@ from droptrack.imagefiles import (animation_problem, frames_problem, is_still_im
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.devices import camera_hint, gstreamer_available
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
+from droptrack.runtime.seek import SEEK_FROM, land_on
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
 from droptrack.wording import counted
@@ -66,6 +67,7 @@ class Source:
     num_frames: int | None = None
     keep_missing = False
     start = 0   # dt run --start: the frame the targets are set on; damaged frames before it do not stop a file source
+    landed: np.ndarray | None = None   # a video's frame `start` (BGR) when a verified seek reached it (`seek.land_on`)
     aspect_note: str | None = None   # a video file's non-square pixels (videofiles.pixel_aspect_note)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -147,11 +149,13 @@ class CaptureSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        i, misses, damaged = 0, 0, 0   # damaged: failed reads of a file since its last good frame
+        pending, self.landed = self.landed, None   # a seek read frame `start` already: the count goes on from it
+        i, misses, damaged = (0 if pending is None else self.start), 0, 0   # damaged: failed reads since a good frame
         outage_start, attempts, last_ts = None, 0, None   # the outage in progress; the file's last good frame time
         last_good = time.monotonic()
         while True:
-            ok, img = self.cap.read()
+            ok, img = (True, pending) if pending is not None else self.cap.read()
+            pending = None
             if not ok or img is None:
                 if not self.live and damaged < DAMAGED_RUN:   # a damaged frame, or the end of the file
                     damaged += 1
@@ -279,7 +283,7 @@ def _open_stream(url: str, width, height, fps, policy: ReconnectPolicy | None = 
                       "check the URL, network and credentials, e.g. with `ffprobe URL`", policy)
 
 
-def _open_video(path: Path) -> Source:
+def _open_video(path: Path, start: int = 0) -> Source:
     import cv2
 
     check_readable("video", path)   # OpenCV would say 'cannot decode it'
@@ -290,6 +294,13 @@ def _open_video(path: Path) -> Source:
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
+    src.start = start
+    if start >= SEEK_FROM:   # --start N: one seek where its landing checks out, else frames 0..N-1 decoded, dropped
+        src.landed = land_on(cap, path, start, src.fps)
+        if src.landed is None:   # a frame was read or a seek tried: from frame 0 again
+            cap.release()
+            src.cap = cv2.VideoCapture(str(path))
+            apply_rotation(src.cap, f"video '{path}'")
     return src
 
 
@@ -348,7 +359,8 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         fps: requested capture rate; for image folders the nominal rate of the timestamps (default 30).
         reconnect: how cameras, pipelines and streams are (re)opened after a drop (default: not at all);
             video files and folders ignore it.
-        start: dt run --start of a folder (read from there) or video (decoded from 0, damage before it passed over).
+        start: dt run --start of a folder (read from there) or video (a seek where `seek.land_on` proves it exact,
+            else decoded from 0 with damage before it passed over).
     """
     s = str(spec).strip()
     kind = source_kind(s)
@@ -369,8 +381,6 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         if why is not None:
             raise SourceError(why)
         with _quiet_opencv():
-            src = _open_video(path)
-        src.start = start   # decoded from frame 0 (a seek may land on a keyframe): `readers.first_at` drops those
-        return src
+            return _open_video(path, start)   # frames before --start: `readers.first_at` drops those decoded
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
                       "http://) or GStreamer pipeline (contains '!')")

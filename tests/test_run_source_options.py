@@ -1,0 +1,53 @@
+"""`dt run` options for one kind of source given another were ignored without a word (--reconnect,
+--reconnect-timeout and --every-frame on a video file or image folder), or failed on something else (--loop on a
+camera tried to open it; --start on a photo said it 'has 1 frames'): one line naming the option and the fix, exit 2,
+nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import cli, one_line_error
+
+from droptrack.data.media import bundled_video
+
+
+@pytest.fixture
+def sources(tmp_path):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.full((48, 64, 3), 90, np.uint8))
+    return {"folder": folder, "video": bundled_video("carphone_pristine.mp4"), "photo": photo,
+            "camera": "camera57", "stream": "rtsp://127.0.0.1:9/cam"}
+
+
+@pytest.mark.parametrize("kind, extra, says", [
+    ("folder", ["--reconnect", 3], "--reconnect is for cameras, pipelines and streams; "),
+    ("video", ["--reconnect-timeout", 5], "--reconnect-timeout is for cameras, pipelines and streams; "),
+    ("folder", ["--every-frame"], "--every-frame is for cameras, pipelines and streams; "),
+    ("video", ["--every-frame", "--reconnect", 2], "drop --reconnect and --every-frame"),
+    ("camera", ["--loop"], "--loop replays a video file or image folder from its start; 'camera57' is a live camera"),
+    ("stream", ["--loop"], "is a live stream: drop --loop"),
+    ("photo", ["--start", 1], "is a single photo, one frame: drop --start"),
+])
+def test_an_option_for_another_kind_of_source_is_one_line(sources, tmp_path, kind, extra, says):
+    out = tmp_path / "out"
+    line = one_line_error(cli("run", sources[kind], "--init", "1,1,4,4", "-o", out / "b.txt", *extra))
+    assert says in line
+    if kind in ("folder", "video") and "--loop" not in extra:
+        assert "read frame by frame until it ends: drop" in line
+    assert not out.exists()
+
+
+def test_live_options_on_live_sources_pass_the_check():
+    from droptrack.runtime.checks import check_source_options
+
+    check_source_options("camera0", False, 3, 5.0, True)
+    check_source_options("rtsp://127.0.0.1:9/cam", False, 0, None, True)
+    check_source_options("/no/such/clip.mp4", True, 2, None, False)   # missing: named when it is opened
