@@ -170,6 +170,8 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
             open(out / PROGRESS, "a") as journal:
         for i, name in enumerate(names):
             if name not in photos:
+                if (out / name).is_dir():   # an older set's or a killed run's: its frames beyond this set's would stay
+                    shutil.rmtree(out / name)
                 seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
                                      aspect_max=aspect_max, difficulty=difficulty)
                 _write_sequence(out / name, seq, ext)
