@@ -72,6 +72,21 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
     if ext not in ("jpg", "png"):
         raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
     check_attributes(attributes, size, frames)
+    need, have = frames * size[0] * size[1] * 3, _memory_bytes()
+    if have and need > have:   # a sequence is rendered whole in memory: the run would end killed for memory
+        raise InputError(f"one sequence of {frames} frames at {size[0]}x{size[1]} needs {need / 2**30:.1f} GiB of "
+                         f"memory while it is rendered, more than this machine's {have / 2**30:.1f} GiB; lower "
+                         "--frames or --size")
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory in bytes (0 where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
