@@ -314,22 +314,27 @@ def _drain(progress_queue: Any, progress: ProgressFn, started: dict[str, int] | 
 
 
 class sigterm_as_interrupt:
-    """Context manager: SIGTERM raises KeyboardInterrupt in the main thread, so `kill` cleans up like Ctrl-C."""
+    """Context manager: SIGTERM and SIGHUP (a closed terminal or ssh session) raise KeyboardInterrupt in the main
+    thread, so `kill` cleans up like Ctrl-C (a SIGHUP that nohup ignores stays ignored)."""
 
     def __enter__(self) -> "sigterm_as_interrupt":
-        self._old = None
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            pass
+        self._old: dict[int, Any] = {}
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None or (name == "SIGHUP" and signal.getsignal(signum) is not signal.SIG_DFL):
+                continue
+            try:
+                self._old[signum] = signal.signal(signum, self._handler)
+            except ValueError:  # not the main thread
+                break
         return self
 
     @staticmethod
     def _handler(signum: int, frame: Any) -> None:
         from droptrack.train.stops import Stopped
 
-        raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143, not 130
+        raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143 / 129, not 130
 
     def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for signum, old in self._old.items():
+            signal.signal(signum, old)
