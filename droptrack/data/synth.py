@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from droptrack import filelock
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
 from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
                                        parse_attributes, plan_hard)
@@ -23,6 +24,7 @@ from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Sy
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
+LOCK = ".synth.lock"   # held while a run writes the set (droptrack.filelock)
 PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
@@ -177,6 +179,18 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     if _kept_or_refused(out, params, overwrite):
         return out
     out.mkdir(parents=True, exist_ok=True)
+    with filelock.held(out / LOCK, f"another dt data synth is writing to '{out}'; wait for it to finish or pass "
+                                   "another folder"):
+        if not _kept_or_refused(out, params, overwrite):   # that other run may have just finished this very set
+            _write_set(out, params, names, sequences, frames, seed, size, split, ext, progress, gray, attributes,
+                       aspect_max, difficulty)
+    return out
+
+
+def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames: int, seed: int,
+               size: tuple[int, int], split: str, ext: str, progress: bool, gray: float, attributes: tuple[str, ...],
+               aspect_max: float | None, difficulty: str) -> None:
+    """Write the set's sequences (resuming a killed run's journal), then list.txt and, last, the marker."""
     (out / MARKER).unlink(missing_ok=True)
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
@@ -199,7 +213,6 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
     atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
     (out / PROGRESS).unlink(missing_ok=True)
-    return out
 
 
 def _marker_differences(out: str | Path, params: dict) -> list[str] | None:
