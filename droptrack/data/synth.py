@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from droptrack import filelock
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
 from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
                                        parse_attributes, plan_hard)
@@ -23,6 +24,7 @@ from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Sy
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
+LOCK = ".synth.lock"   # held while a run writes the set (droptrack.filelock)
 PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
@@ -72,6 +74,21 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
     if ext not in ("jpg", "png"):
         raise InputError(f"image extension {ext!r} unsupported; use --ext jpg or --ext png")
     check_attributes(attributes, size, frames)
+    need, have = frames * size[0] * size[1] * 3, _memory_bytes()
+    if have and need > have:   # a sequence is rendered whole in memory: the run would end killed for memory
+        raise InputError(f"one sequence of {frames} frames at {size[0]}x{size[1]} needs {need / 2**30:.1f} GiB of "
+                         f"memory while it is rendered, more than this machine's {have / 2**30:.1f} GiB; lower "
+                         "--frames or --size")
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory in bytes (0 where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (320, 240), split: str = "train",
@@ -162,6 +179,18 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     if _kept_or_refused(out, params, overwrite):
         return out
     out.mkdir(parents=True, exist_ok=True)
+    with filelock.held(out / LOCK, f"another dt data synth is writing to '{out}'; wait for it to finish or pass "
+                                   "another folder"):
+        if not _kept_or_refused(out, params, overwrite):   # that other run may have just finished this very set
+            _write_set(out, params, names, sequences, frames, seed, size, split, ext, progress, gray, attributes,
+                       aspect_max, difficulty)
+    return out
+
+
+def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames: int, seed: int,
+               size: tuple[int, int], split: str, ext: str, progress: bool, gray: float, attributes: tuple[str, ...],
+               aspect_max: float | None, difficulty: str) -> None:
+    """Write the set's sequences (resuming a killed run's journal), then list.txt and, last, the marker."""
     (out / MARKER).unlink(missing_ok=True)
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
@@ -170,6 +199,8 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
             open(out / PROGRESS, "a") as journal:
         for i, name in enumerate(names):
             if name not in photos:
+                if (out / name).is_dir():   # an older set's or a killed run's: its frames beyond this set's would stay
+                    shutil.rmtree(out / name)
                 seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
                                      aspect_max=aspect_max, difficulty=difficulty)
                 _write_sequence(out / name, seq, ext)
@@ -182,7 +213,6 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
     atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
     (out / PROGRESS).unlink(missing_ok=True)
-    return out
 
 
 def _marker_differences(out: str | Path, params: dict) -> list[str] | None:

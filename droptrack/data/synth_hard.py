@@ -89,7 +89,9 @@ def parse_attributes(text: str) -> tuple[str, ...]:
     """'none' -> (), 'all' -> ATTRIBUTES, 'all,attached' -> ATTRIBUTES plus that opt-in one, 'a,b' -> (a, b) in
     vocabulary order; unknown names, and 'all' or 'none' next to names they already cover, are errors."""
     names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
-    if names in ([], ["none"]):
+    if not names:   # '' or ',' (an empty shell variable) would silently make a set without any attribute
+        raise InputError(f"--attributes {text!r} names no attribute; pass none, all or a comma-separated list")
+    if names == ["none"]:
         return ()
     bad = [t for t in names if t not in VOCABULARY + ("all", "none")]
     if bad:

@@ -79,13 +79,16 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
 
     path = out / MANIFEST
     seen: dict[str, str] = {}
+    ident = {**ident, "device_type": device.split(":")[0]}   # CUDA's boxes differ from the CPU's in the last bits
     if path.is_file():
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError, RecursionError):
             old = {}
         old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
-        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime")
+        if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
+            old["device_type"] = old["device"].split(":")[0]
+        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime", "device_type")
         if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if old.get(k) != ident[k])
             was = repr(old.get(diff))[:80]
@@ -105,6 +108,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                          "frame differ: another dataset root or a regenerated set); pass another --output or delete "
                          "that folder")
     if write:
+        ident.pop("device_type")
         atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
 
 

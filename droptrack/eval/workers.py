@@ -61,6 +61,10 @@ class WorkerInitError(DropTrackError):
     """A worker could not load the tracker (the message is the loader's own)."""
 
 
+class WorkerDied(DropTrackError):
+    """The worker process tracking a sequence ended without a result (kill -9, the OOM killer, a crash)."""
+
+
 def track_sequence(tracker: Any, seq: Any, progress: ProgressFn | None = None,
                    realtime: RealTime | None = None) -> TrackedSequence:
     """Run OPE on one sequence: initialise on frame 0 with its GT, track the rest; time only the tracker calls.
@@ -187,7 +191,9 @@ def _probe() -> None:
 
 
 def _run_task(seq: Any) -> TrackedSequence:
-    """Pool task: track one sequence with this worker's tracker."""
+    """Pool task: track one sequence with this worker's tracker (first telling the parent which process tracks it,
+    so that it notices when this process dies: the pool would wait for the lost task forever)."""
+    _WORKER["queue"].put((seq.name, os.getpid()))
     return track_sequence(_loaded(), seq, _worker_progress, _WORKER["realtime"])
 
 
@@ -207,6 +213,7 @@ class LoadedTrackers:
         self._old_threads: Any = None
         self._pool: Any = None
         self._queue: Any = None
+        self._broken = False
 
     def __enter__(self) -> "LoadedTrackers":
         try:
@@ -243,8 +250,9 @@ class LoadedTrackers:
                 on_done(res, seq, None)
             return
         pending = {i: (seq, self._pool.apply_async(_run_task, (seq,))) for i, seq in enumerate(seqs)}
+        started: dict[str, int] = {}   # sequence -> the worker process tracking it
         while pending:
-            _drain(self._queue, progress)
+            _drain(self._queue, progress, started)
             for i in [i for i, (_, ar) in pending.items() if ar.ready()]:
                 seq, ar = pending.pop(i)
                 try:
@@ -255,6 +263,11 @@ class LoadedTrackers:
                     on_done(None, seq, exc)
                     continue
                 on_done(res, seq, None)
+            for i in _lost(pending, started):
+                seq, _ = pending.pop(i)
+                self._broken = True   # the pool keeps the lost task: closing would wait for it forever
+                on_done(None, seq, WorkerDied(f"its worker process (pid {started[seq.name]}) died without a result "
+                                              "(kill -9, out of memory, a crash)"))
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         """Restore thread counts; close the pool (terminate its workers after an error or Ctrl-C)."""
@@ -263,40 +276,65 @@ class LoadedTrackers:
             self._old_threads = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            pool.terminate() if exc_type is not None else pool.close()
+            pool.terminate() if exc_type is not None or self._broken else pool.close()
             pool.join()
             self._queue.cancel_join_thread()
             self._queue.close()
 
 
-def _drain(progress_queue: Any, progress: ProgressFn, wait_s: float = 0.05) -> None:
-    """Forward queued progress messages; waits up to wait_s for the first one."""
+def _lost(pending: dict[int, tuple[Any, Any]], started: dict[str, int]) -> list[int]:
+    """Keys of the pending tasks whose worker process has ended without their result."""
+    import multiprocessing as mp
+
+    running = {i: started[seq.name] for i, (seq, _) in pending.items() if seq.name in started}
+    if not running:
+        return []
+    alive = {p.pid for p in mp.active_children()}
+    gone = [i for i, pid in running.items() if pid not in alive]
+    for i in gone:   # a result sent just before the process ended still arrives: give it a moment
+        pending[i][1].wait(0.5)
+    return [i for i in gone if not pending[i][1].ready()]
+
+
+def _drain(progress_queue: Any, progress: ProgressFn, started: dict[str, int] | None = None,
+           wait_s: float = 0.05) -> None:
+    """Forward queued progress messages, noting (name, pid) start messages in `started`; waits up to wait_s for the
+    first one."""
     try:
         msg = progress_queue.get(timeout=wait_s)
         while True:
-            progress(*msg)
+            if len(msg) == 2:
+                if started is not None:
+                    started[msg[0]] = msg[1]
+            else:
+                progress(*msg)
             msg = progress_queue.get_nowait()
     except (queue_mod.Empty, EOFError, OSError):
         return
 
 
 class sigterm_as_interrupt:
-    """Context manager: SIGTERM raises KeyboardInterrupt in the main thread, so `kill` cleans up like Ctrl-C."""
+    """Context manager: SIGTERM and SIGHUP (a closed terminal or ssh session) raise KeyboardInterrupt in the main
+    thread, so `kill` cleans up like Ctrl-C (a SIGHUP that nohup ignores stays ignored)."""
 
     def __enter__(self) -> "sigterm_as_interrupt":
-        self._old = None
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            pass
+        self._old: dict[int, Any] = {}
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None or (name == "SIGHUP" and signal.getsignal(signum) is not signal.SIG_DFL):
+                continue
+            try:
+                self._old[signum] = signal.signal(signum, self._handler)
+            except ValueError:  # not the main thread
+                break
         return self
 
     @staticmethod
     def _handler(signum: int, frame: Any) -> None:
         from droptrack.train.stops import Stopped
 
-        raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143, not 130
+        raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143 / 129, not 130
 
     def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for signum, old in self._old.items():
+            signal.signal(signum, old)

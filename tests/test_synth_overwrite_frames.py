@@ -1,0 +1,18 @@
+"""`dt data synth --overwrite` over a set of longer sequences (or another --ext) left the old set's frames beside the
+new ones: a sequence folder whose frame count disagrees with its groundtruth.txt, or each frame in two formats."""
+
+from droptrack.data.synth import generate_synth
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_overwrite_leaves_exactly_the_new_sets_files(tmp_path):
+    out = tmp_path / "set"
+    generate_synth(out, 1, 6, seed=1, size=(96, 64))
+    generate_synth(out, 1, 3, seed=1, size=(96, 64), ext="png", overwrite=True)
+    fresh = generate_synth(tmp_path / "fresh", 1, 3, seed=1, size=(96, 64), ext="png")
+    assert sorted(p.name for p in (out / "synth_train_00001").glob("0*")) == [
+        "00000001.png", "00000002.png", "00000003.png"]
+    assert _files(out) == _files(fresh)
