@@ -91,3 +91,15 @@ def test_dt_run_on_an_onnx_model_leaves_an_installed_torch_unimported(onnx_model
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == "False"
     assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the device-node probe is Linux's")
+def test_the_gpu_probe_asks_torch_only_where_a_gpu_device_node_exists(tmp_path, monkeypatch):
+    """No node: no GPU, and torch is not asked; a node (here a stand-in file): torch decides."""
+    from droptrack.engine import base
+
+    node = tmp_path / "nvidiactl"
+    monkeypatch.setattr(base, "GPU_DEVICE_NODES", (str(node),))
+    assert base.gpu_driver_present() is False and base.cuda_available() is False
+    node.touch()
+    assert base.gpu_driver_present() is True

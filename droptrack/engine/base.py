@@ -7,7 +7,7 @@ resolved when `latencies_ms` is read, so timing never adds a sync to the trackin
 
 from __future__ import annotations
 
-import ctypes
+import os
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -24,20 +24,18 @@ INPUT_NAMES = ("template", "search")
 LATENCY_WINDOW = 10_000   # infer() times kept at least (benchmarks time a few hundred); at most twice that
 
 
-# the GPU driver libraries torch's CUDA (or ROCm's HIP, which torch also calls "cuda") loads at run time
-GPU_DRIVER_LIBS = ("nvcuda.dll", "amdhip64.dll") if sys.platform == "win32" else ("libcuda.so.1", "libamdhip64.so")
+# device nodes a CUDA (or ROCm, which torch also calls "cuda") GPU needs on Linux: NVIDIA's driver, WSL's GPU
+# paravirtualisation, Jetson's integrated GPU, AMD's compute driver
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/nvmap", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu",
+                    "/dev/kfd")
 
 
 def gpu_driver_present() -> bool:
-    """Whether a CUDA (or ROCm) driver library loads here: without one torch can see no GPU, so a CPU machine learns
-    that without importing torch (about 2 s of start-up for an ONNX model that runs torch-free)."""
-    for name in GPU_DRIVER_LIBS:
-        try:
-            ctypes.CDLL(name)
-        except OSError:
-            continue
+    """Whether a GPU driver may be here: on Linux, one of its device nodes exists; elsewhere assumed. Without one
+    torch can see no GPU, so a CPU machine learns that without importing torch (about 2 s of start-up)."""
+    if not sys.platform.startswith("linux"):
         return True
-    return False
+    return any(os.path.exists(node) for node in GPU_DEVICE_NODES)
 
 
 def cuda_available() -> bool:
