@@ -133,13 +133,13 @@ def load(spec: TrackerSpec) -> Any:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: TrackerSpec, progress_queue: Any) -> None:
+def _init_worker(spec: TrackerSpec, progress_queue: Any, starts: Any = None) -> None:
     """Pool initializer: ignore Ctrl-C, set thread counts, load the tracker once (errors are kept, not raised,
     because a raising initializer makes the pool respawn workers forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     warnings.showwarning = functools.partial(one_line_warning, warnings.showwarning)   # as the parent shows ours
-    _WORKER.update(queue=progress_queue, tracker=None, error=None, realtime=spec.realtime)
+    _WORKER.update(queue=progress_queue, starts=starts, tracker=None, error=None, realtime=spec.realtime)
     try:
         if spec.threads:
             os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
@@ -193,7 +193,8 @@ def _probe() -> None:
 def _run_task(seq: Any) -> TrackedSequence:
     """Pool task: track one sequence with this worker's tracker (first telling the parent which process tracks it,
     so that it notices when this process dies: the pool would wait for the lost task forever)."""
-    _WORKER["queue"].put((seq.name, os.getpid()))
+    _WORKER["starts"].put((seq.name, os.getpid()))   # a SimpleQueue: in the pipe before tracking starts (a Queue
+    # hands it to a feeder thread, which a kill -9 right after could take down with it: the loss went unnoticed)
     return track_sequence(_loaded(), seq, _worker_progress, _WORKER["realtime"])
 
 
@@ -213,6 +214,7 @@ class LoadedTrackers:
         self._old_threads: Any = None
         self._pool: Any = None
         self._queue: Any = None
+        self._starts: Any = None   # (sequence, worker pid) as each task starts
         self._broken = False
 
     def __enter__(self) -> "LoadedTrackers":
@@ -224,9 +226,9 @@ class LoadedTrackers:
                 import multiprocessing as mp
 
                 ctx = mp.get_context("spawn")
-                self._queue = ctx.Queue()
+                self._queue, self._starts = ctx.Queue(), ctx.SimpleQueue()
                 self._pool = ctx.Pool(max(1, min(self.workers, self.count)), initializer=_init_worker,
-                                      initargs=(self.spec, self._queue))
+                                      initargs=(self.spec, self._queue, self._starts))
                 probe = self._pool.apply_async(_probe)
                 while not probe.ready():
                     probe.wait(0.1)
@@ -252,7 +254,10 @@ class LoadedTrackers:
         pending = {i: (seq, self._pool.apply_async(_run_task, (seq,))) for i, seq in enumerate(seqs)}
         started: dict[str, int] = {}   # sequence -> the worker process tracking it
         while pending:
-            _drain(self._queue, progress, started)
+            _drain(self._queue, progress)
+            while not self._starts.empty():
+                name, pid = self._starts.get()
+                started[name] = pid
             for i in [i for i, (_, ar) in pending.items() if ar.ready()]:
                 seq, ar = pending.pop(i)
                 try:
@@ -280,6 +285,7 @@ class LoadedTrackers:
             pool.join()
             self._queue.cancel_join_thread()
             self._queue.close()
+            self._starts.close()
 
 
 def _lost(pending: dict[int, tuple[Any, Any]], started: dict[str, int]) -> list[int]:
@@ -296,18 +302,12 @@ def _lost(pending: dict[int, tuple[Any, Any]], started: dict[str, int]) -> list[
     return [i for i in gone if not pending[i][1].ready()]
 
 
-def _drain(progress_queue: Any, progress: ProgressFn, started: dict[str, int] | None = None,
-           wait_s: float = 0.05) -> None:
-    """Forward queued progress messages, noting (name, pid) start messages in `started`; waits up to wait_s for the
-    first one."""
+def _drain(progress_queue: Any, progress: ProgressFn, wait_s: float = 0.05) -> None:
+    """Forward queued progress messages; waits up to wait_s for the first one."""
     try:
         msg = progress_queue.get(timeout=wait_s)
         while True:
-            if len(msg) == 2:
-                if started is not None:
-                    started[msg[0]] = msg[1]
-            else:
-                progress(*msg)
+            progress(*msg)
             msg = progress_queue.get_nowait()
     except (queue_mod.Empty, EOFError, OSError):
         return
