@@ -36,7 +36,7 @@ from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
-                                       evaluate_row, gates, probe_row, resume_notes, sequence_auc)
+                                       evaluate_row, failure_lines, gates, probe_row, resume_notes, sequence_auc)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -181,6 +181,6 @@ def check_gates(report: BenchReport) -> None:
                                  f"drop {flag} or bench on data with ground truth")
     bad = [r for r in report.rows if r.status != "passed"]
     if bad:
-        what = "; ".join(f"{r.name} {r.status.replace('_', ' ')}: {r.reason}" for r in bad)
+        what = "; ".join(failure_lines(report.rows))
         raise GateError(f"{len(bad)} of {counted(len(report.rows), 'artifact')} did not pass ({what}); "
                         f"report: {report.output_dir / 'bench.md'}")
