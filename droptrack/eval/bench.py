@@ -120,7 +120,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
 
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any]) -> BenchReport:
     """run_bench's work, under the output folder's lock."""
-    from droptrack.eval.bench_report import write_bench
+    from droptrack.eval.bench_report import drop_old_report, write_bench
     from droptrack.eval.machine import describe_machine
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
@@ -133,6 +133,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
     _time_rows(rows, data, opts)
+    if not opts.resume:   # rows are replaced from here on: the old report would describe results that are gone
+        drop_old_report(out)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = mismatch_notes(rows)
     for row in (r for r in rows if r.ok):

@@ -345,6 +345,16 @@ def _curves(report: Any, seqs: list[Any]) -> None:
     report.plots.update(rep.plots)
 
 
+def drop_old_report(out: Path) -> None:
+    """Remove a previous bench's reports and plots before a fresh bench replaces its row folders: killed after that,
+    the folder held the old bench.json beside new results. bench.json goes first (one unlink each: the folder holds
+    either the old report with the old results still whole, or no report)."""
+    from droptrack.eval.report_plots import PLOT_FILES
+
+    for name in ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values()):
+        (out / name).unlink(missing_ok=True)
+
+
 def write_bench(report: Any, seqs: list[Any]) -> Path:
     """Plots, bench.json and bench.md in the output folder; returns bench.json."""
     out = report.output_dir
