@@ -101,6 +101,8 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         check_artifact(str(artifact))
         row.size_mb = Path(artifact).stat().st_size / 1e6
         row.sha256 = sha256_file(artifact)
+        # a session, not only the graph's metadata: it also proves the runtime loads the graph on this device and
+        # its I/O matches the metadata, so a graph that cannot run fails here, before its reference is looked up
         with load_backend(artifact, opts.config_for(artifact), opts.device, checked=graph) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"
