@@ -80,6 +80,18 @@ def frames_lost(fps: float | None, before: float | None, now: float, failed: int
     return max(failed, round((now - (before if before is not None else -1.0 / fps)) * fps) - 1)
 
 
+def fewer_frames_stored(what: str, frames: int, expected: int, fps: float | None, last_s: float) -> str | None:
+    """Why a video file gave fewer frames than its header counts when its frames' times run on to where the count
+    would end (`last_s`: the last frame's media time): it stores fewer frames than its rate says (variable frame
+    rate, repeated frames stored once), it is not cut short; None when the times stop early too (truncated or
+    damaged). Shared by dt run's note and the dataset reader's error, so both explain the same file alike."""
+    if not fps or not math.isfinite(fps) or fps <= 0 or not math.isfinite(last_s) or last_s * fps <= frames - 0.5:
+        return None
+    return (f"{what} gave {frames} frames, not the {expected} its header counts, but they span {last_s:.1f} s, as "
+            f"{round(last_s * fps) + 1} frames at {fps:.4g} FPS would: the file stores fewer frames than its rate "
+            "(a variable frame rate, or repeated frames stored once)")
+
+
 def no_frame_reason(cap: Any) -> str:
     """Why an opened video file gave no frame at all, with its codec's FourCC where the container names one
     (AV1 and other codecs that OpenCV's bundled FFmpeg has no decoder for open fine and then decode nothing)."""

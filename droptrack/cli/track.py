@@ -204,6 +204,7 @@ def demo(
 
     from droptrack.demo import bench_hint, run_demo
     from droptrack.eval.bench_report import bench_table
+    from droptrack.eval.bench_rows import failure_lines
 
     console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
     try:
@@ -215,9 +216,8 @@ def demo(
         raise typer.Exit(130) from None
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
-    lines = [*(f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in res.bench.rows if r.reason),
-             *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})",
-             "plots: " + "  ".join(str(b / p) for p in res.bench.plots.values())]
+    lines = [*failure_lines(res.bench.rows), *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})"]
+    lines += ["plots: " + "  ".join(str(b / p) for p in res.bench.plots.values())] if res.bench.plots else []
     if res.video is not None:
         s = res.video_summary
         lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import math
 import os
 import re
 import unicodedata
@@ -19,7 +20,7 @@ from droptrack.decodelog import DamageLog
 from droptrack.errors import DatasetError
 from droptrack.textfiles import MAX_ROW, read_table, row_problem
 from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
-from droptrack.videofiles import apply_rotation, no_frame_reason, unopened_reason
+from droptrack.videofiles import apply_rotation, fewer_frames_stored, no_frame_reason, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")
 _PLAIN = re.compile(r"[0-9.,+\-eEnNaA\n]*")   # only comma-separated numbers (and UAV123's NaN rows), '\n' line ends
@@ -126,7 +127,7 @@ class Sequence:
                     damage.add(self.frames[i].name, said)
                 yield rgb
             return
-        cap = _open_video(self.video)
+        cap, last_s = _open_video(self.video), math.nan
         try:
             for i in range(len(self)):
                 ok, bgr = cap.read()
@@ -136,17 +137,22 @@ class Sequence:
                                        "re-record the video")
                 if not ok:
                     raise DatasetError(f"{self.video} opened but {no_frame_reason(cap)}" if i == 0 else
-                                       _short_video_message(self, i))
+                                       _short_video_message(self, i, cap.get(cv2.CAP_PROP_FPS), last_s))
+                last_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0   # this frame's media time
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
 
 
-def _short_video_message(seq: Sequence, decoded: int) -> str:
-    """Why a video gave fewer frames than the sequence has: a too-long annotation, or (no GT) a wrong header count."""
+def _short_video_message(seq: Sequence, decoded: int, fps: float, last_s: float) -> str:
+    """Why a video gave fewer frames than the sequence has: a too-long annotation, or (no GT) a wrong header count:
+    fewer frames stored than its rate says (dt run's note, `fewer_frames_stored`), or a truncated or damaged file."""
     if has_gt(seq):
         return (f"{seq.video} ends after {decoded} frames but the annotation has {len(seq)}; re-encode the video or "
                 "trim groundtruth.txt")
+    stored = fewer_frames_stored(str(seq.video), decoded, len(seq), fps, last_s)
+    if stored is not None:   # nothing is missing: bench the frames it stores
+        return f"{stored}; pass --frames {decoded} to use the frames it stores"
     return (f"{seq.video} decodes only {decoded} of the {len(seq)} frames its header announces (truncated or "
             f"damaged); pass --frames {decoded} or re-encode it: ffmpeg -i IN -c:v mpeg4 OUT.mp4")
 

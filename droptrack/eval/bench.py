@@ -36,7 +36,7 @@ from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
-                                       evaluate_row, gates, probe_row, resume_notes, sequence_auc)
+                                       evaluate_row, failure_lines, gates, probe_row, resume_notes, sequence_auc)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -120,7 +120,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
 
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any]) -> BenchReport:
     """run_bench's work, under the output folder's lock."""
-    from droptrack.eval.bench_report import write_bench
+    from droptrack.eval.bench_report import drop_old_report, write_bench
     from droptrack.eval.machine import describe_machine
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
@@ -133,6 +133,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
     _time_rows(rows, data, opts)
+    if not opts.resume:   # rows are replaced from here on: the old report would describe results that are gone
+        drop_old_report(out)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = mismatch_notes(rows)
     for row in (r for r in rows if r.ok):
@@ -181,6 +183,6 @@ def check_gates(report: BenchReport) -> None:
                                  f"drop {flag} or bench on data with ground truth")
     bad = [r for r in report.rows if r.status != "passed"]
     if bad:
-        what = "; ".join(f"{r.name} {r.status.replace('_', ' ')}: {r.reason}" for r in bad)
+        what = "; ".join(failure_lines(report.rows))
         raise GateError(f"{len(bad)} of {counted(len(report.rows), 'artifact')} did not pass ({what}); "
                         f"report: {report.output_dir / 'bench.md'}")

@@ -169,6 +169,7 @@ def data_kind(spec: str, option: str = "--data") -> str:
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return "video"
     if path.is_dir():
+        check_not_output_folder(path, spec, option)
         return "folder"
     if path.exists():
         raise InputError(f"{option} {spec}: not a video ({', '.join(VIDEO_SUFFIXES)}), folder or dataset name")
@@ -178,6 +179,24 @@ def data_kind(spec: str, option: str = "--data") -> str:
         raise DatasetError(f"{option} {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
                            f"({', '.join(DATASETS)})") from None
     return "dataset"
+
+
+OUTPUT_MARKERS = ("bench.json", "eval.json", "report.json")   # what dt bench, dt eval and dt analyze write
+
+
+def check_not_output_folder(path: Path, spec: str, option: str = "--data") -> None:
+    """Refuse a folder that is droptrack's own output (a bench, eval results or analysis folder, or one holding such
+    folders, as OUTPUT/results): its PNG plots were read as frames (one line, the fix)."""
+    found = next((path / m for m in OUTPUT_MARKERS if (path / m).is_file()), None)
+    if found is None:
+        try:
+            subs = [d for d in sorted(path.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+        except OSError:   # an unreadable folder: the reader names it
+            subs = []
+        found = next((d / m for d in subs for m in OUTPUT_MARKERS if (d / m).is_file()), None)
+    if found is not None:
+        raise InputError(f"{option} {spec} is droptrack's own output ({found} is there), not frames to track; pass "
+                         "the video or frame folder it was made from")
 
 
 def check_output_outside_data(output_dir: str | Path, spec: str, root: str | None) -> None:

@@ -190,8 +190,10 @@ def bench_table(report: Any) -> Any:
 
 
 def summary_lines(report: Any) -> list[str]:
-    """Reasons of failed rows, the reference(s), and where the files are."""
-    lines = [f"{r.name}: {r.status.replace('_', ' ')}: {r.reason}" for r in report.rows if r.status != "passed"]
+    """Reasons of failed rows (each distinct one once), the reference(s), and where the files are (no empty line)."""
+    from droptrack.eval.bench_rows import failure_lines
+
+    lines = failure_lines(report.rows)
     lines += [f"reference: {r.artifact} (PyTorch FP32, AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})"
               for r in report.references]
     procs = sorted({p for p in map(procedure, report.rows) if p})
@@ -199,7 +201,7 @@ def summary_lines(report: Any) -> list[str]:
     lines += report.notes
     out = report.output_dir
     lines.append(f"report: {out / 'bench.md'}  json: {out / 'bench.json'}")
-    lines.append("plots: " + "  ".join(str(out / p) for p in report.plots.values()))
+    lines += ["plots: " + "  ".join(str(out / p) for p in report.plots.values())] if report.plots else []
     return [printable(line) for line in lines]   # file names from elsewhere: no terminal escape sequences
 
 
@@ -341,6 +343,16 @@ def _curves(report: Any, seqs: list[Any]) -> None:
         report.notes.append(f"no success plot: {exc}")
         return
     report.plots.update(rep.plots)
+
+
+def drop_old_report(out: Path) -> None:
+    """Remove a previous bench's reports and plots before a fresh bench replaces its row folders: killed after that,
+    the folder held the old bench.json beside new results. bench.json goes first (one unlink each: the folder holds
+    either the old report with the old results still whole, or no report)."""
+    from droptrack.eval.report_plots import PLOT_FILES
+
+    for name in ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values()):
+        (out / name).unlink(missing_ok=True)
 
 
 def write_bench(report: Any, seqs: list[Any]) -> Path:

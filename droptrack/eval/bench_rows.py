@@ -58,6 +58,16 @@ def _reason(exc: BaseException) -> str:
     return text if isinstance(exc, DropTrackError) else f"{type(exc).__name__}: {text}"[:300]
 
 
+def failure_lines(rows: list[BenchRow]) -> list[str]:
+    """'a, b failed: reason' per distinct (status, reason) of the rows that did not pass, in row order: a reason that
+    every row met (a video short of its header's count) is said once, not once per row."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if r.status != "passed":
+            groups.setdefault((r.status, r.reason), []).append(r.name)
+    return [f"{', '.join(names)} {status.replace('_', ' ')}: {reason}" for (status, reason), names in groups.items()]
+
+
 def check_graphs(artifacts: list[str]) -> dict[str, Any]:
     """{artifact: its `onnx_files.check_graph`, or the exception that refused it} of every .onnx artifact: each graph
     is parsed here once, and the check goes to the probe, the latency pass and dt eval (a large graph's parse costs
@@ -91,6 +101,8 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         check_artifact(str(artifact))
         row.size_mb = Path(artifact).stat().st_size / 1e6
         row.sha256 = sha256_file(artifact)
+        # a session, not only the graph's metadata: it also proves the runtime loads the graph on this device and
+        # its I/O matches the metadata, so a graph that cannot run fails here, before its reference is looked up
         with load_backend(artifact, opts.config_for(artifact), opts.device, checked=graph) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"

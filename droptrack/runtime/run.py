@@ -31,7 +31,7 @@ from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
-from droptrack.videofiles import PixelAspectWarning
+from droptrack.videofiles import PixelAspectWarning, fewer_frames_stored
 from droptrack.wording import counted
 
 
@@ -339,12 +339,10 @@ def ended_early_note(summary: RunSummary) -> str | None:
     (its frames' times run on to where the count would end) fewer frames stored than its rate says."""
     if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
         return None
-    fps, last = summary.source_fps, summary.last_timestamp
-    if fps and math.isfinite(last) and last * fps > summary.frames - 0.5:   # times ran ahead of the frames
-        return (f"the source gave {summary.frames} frames, not the {summary.expected} its header counts, but they "
-                f"span {last:.1f} s, as {round(last * fps) + 1} frames at {fps:.4g} FPS would: the file stores fewer "
-                "frames than its rate (a variable frame rate, or repeated frames stored once); the outputs hold one "
-                "line per stored frame (--jsonl gives each one's time)")
+    stored = fewer_frames_stored("the source", summary.frames, summary.expected, summary.source_fps,
+                                 summary.last_timestamp)
+    if stored is not None:   # times ran ahead of the frames
+        return f"{stored}; the outputs hold one line per stored frame (--jsonl gives each one's time)"
     return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
             "(a truncated or damaged file?); the outputs hold those frames")
 
