@@ -69,6 +69,7 @@ class Source:
     start = 0   # dt run --start: the frame the targets are set on; damaged frames before it do not stop a file source
     landed: np.ndarray | None = None   # a video's frame `start` (BGR) when a verified seek reached it (`seek.land_on`)
     aspect_note: str | None = None   # a video file's non-square pixels (videofiles.pixel_aspect_note)
+    path: Path | None = None   # a video file's path (a resumed run seeks in it afresh: `readers.seek_ahead`)
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -294,7 +295,7 @@ def _open_video(path: Path, start: int = 0) -> Source:
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
-    src.start = start
+    src.start, src.path = start, path
     if start >= SEEK_FROM:   # --start N: one seek where its landing checks out, else frames 0..N-1 decoded, dropped
         src.landed = land_on(cap, path, start, src.fps)
         if src.landed is None:   # a frame was read or a seek tried: from frame 0 again
