@@ -30,7 +30,7 @@ from droptrack.imagefiles import (animation_problem, frames_problem, is_still_im
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.devices import camera_hint, gstreamer_available
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.runtime.seek import SEEK_FROM, land_on
+from droptrack.runtime.seek import known_end, land_on, SEEK_FROM
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
 from droptrack.wording import counted
@@ -296,6 +296,10 @@ def _open_video(path: Path, start: int = 0) -> Source:
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
     src.start, src.path = start, path
+    end = known_end(path, start, src.num_frames) if start else None
+    if end is not None:
+        cap.release()
+        raise InputError(f"--start {start}: {src.name} has {end} frames; pass --start {end - 1} or less")
     if start >= SEEK_FROM:   # --start N: one seek where its landing checks out, else frames 0..N-1 decoded, dropped
         src.landed = land_on(cap, path, start, src.fps)
         if src.landed is None:   # a frame was read or a seek tried: from frame 0 again
