@@ -166,3 +166,43 @@ def test_damaged_frames_before_start_do_not_stop_it(tmp_path, reads, damaged, se
     assert (decoded < 10) == seeks, decoded
     assert [first.index] + [f.index for f in rest] == list(range(34, 40))
     assert all((f.image == want[f.index]).all() for f in [first, *rest])
+
+
+def test_start_past_the_end_is_refused_before_decoding(reads):
+    """Megamind.avi's header and packets both say 270 frames: --start 300 is refused without decoding them."""
+    if not MEGAMIND.is_file():
+        pytest.skip("opencv-doc's Megamind.avi is not installed")
+    from droptrack.errors import InputError
+    from droptrack.runtime import readers
+    from droptrack.runtime.sources import open_source
+
+    with pytest.raises(InputError, match=r"has 270 frames; pass --start 269 or less"):
+        open_source(MEGAMIND, start=300)
+    with pytest.raises(InputError, match=r"has 270 frames; pass --start 269 or less"):
+        open_source(MEGAMIND, start=270)
+    assert len(reads) == 0
+    with open_source(MEGAMIND, start=269) as src:   # the last frame is still a start
+        frames = iter(src)
+        assert readers.first_at(frames, 269, src.name).index == 269 and next(frames, None) is None
+
+
+def test_start_past_the_end_of_a_header_that_overcounts_decodes_to_the_end():
+    """tree.avi's header says 444 frames (its dropped ones counted); 68 decode: the count comes from decoding."""
+    if not TREE.is_file():
+        pytest.skip("opencv-doc's tree.avi is not installed")
+    from droptrack.errors import InputError
+    from droptrack.runtime import readers
+    from droptrack.runtime.sources import open_source
+
+    with open_source(TREE, start=100) as src, pytest.raises(InputError, match=r"has 68 frames; pass --start 67 "):
+        readers.first_at(iter(src), 100, src.name)
+
+
+def test_start_past_the_end_is_one_line(tiny_ckpt):
+    if not MEGAMIND.is_file():
+        pytest.skip("opencv-doc's Megamind.avi is not installed")
+    from helpers import one_line_error
+
+    line = one_line_error(cli("run", MEGAMIND, "-m", tiny_ckpt, "--device", "cpu", "--init", "300,180,90,90",
+                              "--start", 1000))
+    assert "--start 1000" in line and "has 270 frames" in line

@@ -163,7 +163,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
                  on_frame: Callable[[RunSummary], None] | None = None, stop: StopFlag | None = None,
                  record_times: bool = False, resume=None,
-                 checkpoint: Callable[[int], None] | None = None) -> RunSummary:
+                 checkpoint: Callable[[int], None] | None = None, skip: bool = True) -> RunSummary:
     """Initialise on the first frame, track the rest, write every frame to the sinks.
 
     Args:
@@ -179,6 +179,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         resume: a `runtime.resume.ResumePoint`: initialise on the first frame, restore its state, skip the frames
             the outputs already hold (nothing is written for them), then track on.
         checkpoint: called with the number of frames written after every frame's outputs (the resume journal).
+        skip: with `resume`, whether the frames after the first are still to be read past (False: a seek already
+            left the source on the frame after those the outputs hold).
     """
     summary = RunSummary()
     it = iter(frames)
@@ -199,7 +201,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _count_frame(summary, first)
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)
-            summary.frames = _skip(it, resume.frames)
+            summary.frames = _skip(it, resume.frames) if skip else resume.frames
         else:
             H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
             asked = _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)

@@ -7,9 +7,13 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
+import warnings
 from typing import Any, Iterable, Iterator
 
-from droptrack.runtime.sources import Frame
+from droptrack.decodelog import quiet_opencv
+from droptrack.runtime.seek import SEEK_FROM, land_on
+from droptrack.runtime.sources import CaptureSource, Frame, Source
+from droptrack.videofiles import apply_rotation
 
 
 def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
@@ -127,3 +131,27 @@ def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
         raise InputError(f"--start {start}: frame {first.index} of {name} could not be decoded (damaged); the "
                          f"targets are set on it: pass --start {start + 1}")
     return first
+
+
+def seek_ahead(src: Source, first: int, done: int) -> Source | None:
+    """For --resume from frame `first` of a video file whose outputs hold `done` frames: a second source on the file
+    that stands on frame first + done by a verified seek (`seek.land_on`), so those frames are not decoded again.
+    None where the seek cannot be proven exact, would save little, or `src` is no video file: `src` and its reader
+    were not touched, the caller reads on from them."""
+    import cv2
+
+    path, index = getattr(src, "path", None), first + done
+    if path is None or getattr(src, "live", True) or done < SEEK_FROM:
+        return None
+    with quiet_opencv(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # a rotation warning was given when `src` opened
+        cap, img = cv2.VideoCapture(str(path)), None
+        if cap.isOpened():
+            apply_rotation(cap, src.name)   # as `src` was opened: the same pictures
+            img = land_on(cap, path, index, src.fps)
+    if img is None:
+        cap.release()
+        return None
+    ahead = CaptureSource(cap, src.name, live=False)
+    ahead.path, ahead.start, ahead.landed, ahead.keep_missing = path, index, img, src.keep_missing
+    return ahead

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import warnings
-from contextlib import ExitStack
+from contextlib import closing, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -255,6 +255,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
             retracked = resume.cut_outputs(outputs, point.frames, point.sizes) - point.frames
+        ahead = point and readers.seek_ahead(src, first.index, point.frames)
+        if ahead:   # a seek past the frames the outputs hold: the reader before it stops first
+            frames.close()
+            frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
         sinks = []
         try:
@@ -295,7 +299,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                        opts.lost_threshold, on_frame, stop=stop, resume=point,
-                                       checkpoint=journal.write if journal else None)
+                                       checkpoint=journal.write if journal else None, skip=not ahead)
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.settle()

@@ -60,3 +60,13 @@ def land_on(cap: Any, path: Path, start: int, fps: float | None) -> np.ndarray |
     if not ok or img is None or abs(cap.get(cv2.CAP_PROP_POS_MSEC) - want) > SLACK * 1000.0 / fps:
         return None
     return img
+
+
+def known_end(path: Path, start: int, header: int | None) -> int | None:
+    """The frame count of `path` where it surely ends before frame `start` (--start past the end, refused before any
+    decoding): the container's header says so and its packets, demuxed without decoding, number the same. None
+    where it may go on or one of the two is missing or disagrees (a header counting dropped frames): decode on."""
+    if header is None or header > start:
+        return None
+    times = packet_times(path, start + 1)
+    return header if times is not None and len(times) == header else None

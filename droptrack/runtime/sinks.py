@@ -273,6 +273,12 @@ MIN_VIDEO_SIDE = 32   # smaller frames are scaled up by a whole factor (OpenCV's
 def check_video_path(path: str | Path) -> None:
     """--save's container is one the video writer supports (checked before any work; one-line error)."""
     suffix = Path(path).suffix
+    if not suffix and (writes_in_place(path) or str(path) == "-"):   # /dev/null, stdout: no name to pick it by
+        raise InputError(f"--save '{path}': the video's container is picked by the file's extension and a device or "
+                         "stdout has none; drop --save to write no video, or pass a file such as out.mp4")
+    if not suffix:
+        raise InputError(f"--save '{path}': the name has no extension to pick the video's container by; pass "
+                         f"'{path}.mp4' or '{path}.avi'")
     if suffix.lower() not in FOURCC:
         raise InputError(f"--save '{path}': unsupported container '{suffix}'; use .mp4 or .avi")
 

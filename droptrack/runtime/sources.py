@@ -30,7 +30,7 @@ from droptrack.imagefiles import (animation_problem, frames_problem, is_still_im
 from droptrack.paths import check_readable, masked
 from droptrack.runtime.devices import camera_hint, gstreamer_available
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.runtime.seek import SEEK_FROM, land_on
+from droptrack.runtime.seek import known_end, land_on, SEEK_FROM
 from droptrack.videofiles import (DAMAGED_RUN, apply_rotation, frames_lost, no_frame_reason, pixel_aspect_note,
                                   plausible_frame_count, unopened_reason)
 from droptrack.wording import counted
@@ -69,6 +69,7 @@ class Source:
     start = 0   # dt run --start: the frame the targets are set on; damaged frames before it do not stop a file source
     landed: np.ndarray | None = None   # a video's frame `start` (BGR) when a verified seek reached it (`seek.land_on`)
     aspect_note: str | None = None   # a video file's non-square pixels (videofiles.pixel_aspect_note)
+    path: Path | None = None   # a video file's path (a resumed run seeks in it afresh: `readers.seek_ahead`)
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -294,7 +295,11 @@ def _open_video(path: Path, start: int = 0) -> Source:
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
-    src.start = start
+    src.start, src.path = start, path
+    end = known_end(path, start, src.num_frames) if start else None
+    if end is not None:
+        cap.release()
+        raise InputError(f"--start {start}: {src.name} has {end} frames; pass --start {end - 1} or less")
     if start >= SEEK_FROM:   # --start N: one seek where its landing checks out, else frames 0..N-1 decoded, dropped
         src.landed = land_on(cap, path, start, src.fps)
         if src.landed is None:   # a frame was read or a seek tried: from frame 0 again
