@@ -179,6 +179,18 @@ def write_got10k_submission(out_dir: str | Path, boxes: Mapping[str, np.ndarray 
     return _write_zip(zip_path, files) if zip_path is not None else out_dir
 
 
+def remove_unlisted(folder: Path, names: set[str]) -> None:
+    """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
+    the folder holds what the zip holds; files that are not a submission's stay."""
+    for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
+        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
+        for f in seq.iterdir():
+            if own.fullmatch(f.name) and f.is_file():
+                f.unlink()
+        if not any(seq.iterdir()):
+            seq.rmdir()
+
+
 def write_trackingnet_submission(zip_path: str | Path, boxes: Mapping[str, np.ndarray]) -> Path:
     """Write the TrackingNet zip: `<seq>.txt` comma-separated ints at the archive root."""
     return _write_zip(zip_path, {f"{seq}.txt": _format(_int_boxes(b, f"{seq}.txt"), ",") for seq, b in boxes.items()})

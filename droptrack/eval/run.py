@@ -28,8 +28,8 @@ from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
-from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
-                                    write_trackingnet_submission)
+from droptrack.eval.results import (load_tracker_dir, remove_unlisted, write_got10k_submission, write_result,
+                                    write_times, write_trackingnet_submission)
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
@@ -339,22 +339,8 @@ def _write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
     boxes, times = load_tracker_dir(out, names)
     if tag == "trackingnet":
         return write_trackingnet_submission(out / "trackingnet_submit.zip", boxes)
-    _remove_unlisted(out / "got10k_submit", set(names))
+    remove_unlisted(out / "got10k_submit", set(names))
     return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
-
-
-def _remove_unlisted(folder: Path, names: set[str]) -> None:
-    """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
-    the folder holds what the zip holds; files that are not a submission's stay."""
-    import re
-
-    for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
-        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
-        for f in seq.iterdir():
-            if own.fullmatch(f.name) and f.is_file():
-                f.unlink()
-        if not any(seq.iterdir()):
-            seq.rmdir()
 
 
 def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
