@@ -30,7 +30,9 @@ def eval_(
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: "
                                           "OMP_NUM_THREADS if set, else 1 for small models, else cores / workers; "
-                                          "never more than the cores)."),
+                                          "never more than the cores). A resumed run keeps the count its results "
+                                          "were tracked with, whatever --workers (another count can change the last "
+                                          "bits of boxes); another --threads there is refused."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
                                           "files go to OUTPUT/<tracker>/.", readable=False),

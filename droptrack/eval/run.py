@@ -33,7 +33,7 @@ from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, w
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
-                                   result_paths)
+                                   result_paths, resume_threads)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -116,7 +116,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tag: dataset tag selecting the metric rules and submission format (default: the sequences' `.dataset`).
         name: tracker folder name (default: `tracker_name(artifact)`).
         threads: torch/ONNX Runtime/OpenCV threads per worker (default `engine.threads.plan_threads`: 1 for
-            small models, else usable cores // workers; threads x workers never exceeds the usable cores).
+            small models, else usable cores // workers; threads x workers never exceeds the usable cores). A resumed
+            run keeps the count eval.json records (it can change the last bits of boxes); another --threads is refused.
         progress: show a rich progress display on stderr.
         on_sequence: called with each sequence's name after its files are written.
         tracker: a classic OpenCV baseline by name (droptrack.eval.baselines: csrt, kcf, mil, ...) instead of an
@@ -167,10 +168,12 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
                          "another --output or --name")
     plan = plan_threads(threads, artifact, workers)
+    if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
+        plan = resume_threads(out, plan, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
                        ext=ext or None, realtime=realtime, checked=graph)
     spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
-    ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
+    ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     inputs = {s.name: fingerprint(s) for s in seqs}
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
