@@ -34,7 +34,7 @@ from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
                                    result_paths, resume_threads)
-from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
+from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
@@ -299,11 +299,11 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         return
     from droptrack.eval.progress import EvalProgress
 
-    errors: dict[str, str] = {}
+    errors: dict[str, Exception | None] = {}
 
     def on_done(res: TrackedSequence | None, seq: Any, exc: Exception | None) -> None:
         if res is None:
-            errors[seq.name] = str(exc)
+            errors[seq.name] = exc
             display.finish(seq.name, len(seq), failed=True)
             return
         if res.damage_note:   # one line per sequence, above the progress bars
@@ -323,9 +323,12 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
+        died = [isinstance(e, WorkerDied) for e in errors.values()]
+        fix = ("if memory ran out, pass fewer --workers" if all(died) else "fix the input" + (
+            " (a worker that died: fewer --workers if memory ran out)" if any(died) else ""))
         raise DatasetError(f"{len(errors)} of {counted(len(todo), 'sequence')} failed (first: {first[0]}: "
-                           f"{first[1]}); the "
-                           f"other results are saved in {out}; fix the input and run the same command to resume")
+                           f"{first[1]}); the other results are saved in {out}; {fix}, and run the same command "
+                           "to resume")
 
 
 def _load_resumed(out: Path, result: EvalResult) -> None:
