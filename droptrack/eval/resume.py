@@ -99,8 +99,8 @@ def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None
 
 
 def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
-    """Whether eval.json's `key` differs from this run's (a folder written before threads were recorded: unknown)."""
-    return old.get(key) != ident[key] and not (key == "threads" and old.get(key) is None)
+    """Whether eval.json's `key` differs from this run's (threads not recorded, by an older run: unknown)."""
+    return old.get(key) != ident.get(key) and not (key == "threads" and None in (old.get(key), ident.get(key)))
 
 
 def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str], write: bool = True) -> None:
@@ -129,7 +129,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
                                  "or name this run with --name (or pass another --output)")
-            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident[diff]!r}, "
+            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
                              f"from {old.get('artifact')}); name this run with --name (or pass another --output), or "
                              "delete that folder")
         seen = old.get("inputs") or {} if not any(_differs(old, ident, k) for k in keys) else {}
