@@ -208,13 +208,15 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
     from droptrack.data import get_sequences
 
-    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+    from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
+                                         check_split)
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
     # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over
     output_dir = output_dir if output_dir is not None else Path("results") / dataset.strip().lower()
 
     check_output_outside_root(output_dir, dataset, root)
+    check_output_outside_datasets("--output", output_dir)   # another set's folder (a sequence of another synth set)
     check_split(dataset, root, split)
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
