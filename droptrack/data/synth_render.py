@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -366,8 +367,9 @@ def cover_label(frac: float) -> int:
     return min(7, math.ceil(frac / 0.15 - 1e-9))
 
 
-def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
-    """Render a plan; `draw_target=False` gives the same frames without the target (for tests)."""
+def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_masks: bool = False,
+           on_frame: Callable[[int], None] | None = None) -> SynthSequence:
+    """Render a plan (`draw_target=False`: the same frames without the target, for tests; `on_frame`: progress)."""
     W, H = size
     n = len(plan.gain)
     frames, boxes, masks = [], np.zeros((n, 4)), []
@@ -396,4 +398,6 @@ def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_mas
             boxes[t] = (xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1)
         if keep_masks:
             masks.append(tmask)
+        if on_frame is not None:
+            on_frame(t + 1)
     return SynthSequence(frames, boxes, absence, cover, cut, blur, dict(plan.photos), masks if keep_masks else None)
