@@ -159,6 +159,31 @@ def locked(out: Path) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def saved_on_interrupt(out: Path, seqs: list[Any]) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, note on the exception how many of `seqs` are complete in `out` (`interrupted_line`)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        exc.saved = (sum(complete(out, s) for s in seqs) if out.is_dir() else 0, len(seqs), out)  # type: ignore
+        raise
+
+
+def interrupted_line(exc: KeyboardInterrupt) -> str:
+    """What `dt eval` says when stopped: how many sequences are saved (none: the rerun starts them all again)."""
+    from droptrack.wording import counted
+
+    signum = getattr(exc, "signum", 2)
+    what = f"stopped by {exc}" if signum != 2 else "interrupted"
+    saved = getattr(exc, "saved", None)
+    if saved is None:   # before tracking started
+        return f"{what} before any sequence was tracked: nothing saved; run the same command to start"
+    done, total, out = saved
+    if done == 0:
+        return f"{what}: no sequence had finished, none saved in {out}; run the same command to start again"
+    return f"{what}: {done} of {counted(total, 'sequence')} saved in {out}; run the same command to resume"
+
+
 def remove_stale_temp(out: Path) -> None:
     """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`)."""
     for pattern in (".*.tmp", "got10k_submit/*/.*.tmp"):

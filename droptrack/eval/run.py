@@ -33,7 +33,7 @@ from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, w
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
-                                   result_paths, resume_threads)
+                                   result_paths, resume_threads, saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -183,7 +183,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
-    with sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, locked(out):
+    with saved_on_interrupt(out, seqs), sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, \
+            locked(out):
         check_manifest(out, ident, spec.device, inputs)
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
