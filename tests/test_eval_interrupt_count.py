@@ -51,3 +51,8 @@ def test_none_saved(tmp_path, seqs):
     assert line == (f"interrupted: no sequence had finished, none saved in {tmp_path / 'out' / 'kcf'}; run the same "
                     "command to start again")
     assert "finished sequences are saved" not in line
+
+
+def test_stopped_before_the_folder_was_made():
+    assert interrupted_line(KeyboardInterrupt()) == ("interrupted before any sequence was tracked: nothing saved; run "
+                                                     "the same command to start")

@@ -165,7 +165,8 @@ def saved_on_interrupt(out: Path, seqs: list[Any]) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt as exc:
-        exc.saved = (sum(complete(out, s) for s in seqs) if out.is_dir() else 0, len(seqs), out)  # type: ignore
+        if out.is_dir():   # else stopped before the folder was made: nothing saved (`interrupted_line`)
+            exc.saved = (sum(complete(out, s) for s in seqs), len(seqs), out)  # type: ignore[attr-defined]
         raise
 
 
@@ -176,7 +177,7 @@ def interrupted_line(exc: KeyboardInterrupt) -> str:
     signum = getattr(exc, "signum", 2)
     what = f"stopped by {exc}" if signum != 2 else "interrupted"
     saved = getattr(exc, "saved", None)
-    if saved is None:   # before tracking started
+    if saved is None:   # before the results folder was made
         return f"{what} before any sequence was tracked: nothing saved; run the same command to start"
     done, total, out = saved
     if done == 0:
