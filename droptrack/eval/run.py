@@ -28,8 +28,7 @@ from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
-from droptrack.eval.results import (load_tracker_dir, write_got10k_submission, write_result, write_times,
-                                    write_trackingnet_submission)
+from droptrack.eval.results import load_tracker_dir, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
@@ -39,9 +38,6 @@ from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
 from droptrack.wording import counted
-
-GOT10K_STYLE = ("got10k", "synth")
-
 
 @dataclass
 class EvalResult:
@@ -197,7 +193,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         else:
             _track_all(trackers, todo, out, result, progress, on_sequence)
         _load_resumed(out, result)
-        result.submission = _write_submission(out, tag, result.sequences)
+        result.submission = write_submission(out, tag, result.sequences)
         result.reports = _analyze(out, seqs, tag)
     result.wall_s = time.perf_counter() - t_start
     return result
@@ -339,31 +335,6 @@ def _load_resumed(out: Path, result: EvalResult) -> None:
     boxes, times = load_tracker_dir(out, result.resumed)
     result.boxes.update(boxes)
     result.times.update(times)
-
-
-def _write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
-    """GOT-10k folder + zip (got10k, synth) or TrackingNet zip, from the files on disk (same bytes after resume)."""
-    if tag not in GOT10K_STYLE and tag != "trackingnet":
-        return None
-    boxes, times = load_tracker_dir(out, names)
-    if tag == "trackingnet":
-        return write_trackingnet_submission(out / "trackingnet_submit.zip", boxes)
-    _remove_unlisted(out / "got10k_submit", set(names))
-    return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
-
-
-def _remove_unlisted(folder: Path, names: set[str]) -> None:
-    """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
-    the folder holds what the zip holds; files that are not a submission's stay."""
-    import re
-
-    for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
-        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
-        for f in seq.iterdir():
-            if own.fullmatch(f.name) and f.is_file():
-                f.unlink()
-        if not any(seq.iterdir()):
-            seq.rmdir()
 
 
 def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
