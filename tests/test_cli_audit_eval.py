@@ -70,8 +70,8 @@ def test_eval_says_when_threads_oversubscribe(tiny_ckpt, tmp_path, monkeypatch):
     res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 2, "-o", tmp_path / "r")
     assert res.exit_code == 0, res.output
     assert "threads: --threads 2 x 1 worker(s) > 1 usable cores: oversubscribed" in res.output
-    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "-o", tmp_path / "r")
-    assert res.exit_code == 0 and "threads:" not in res.output
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "-o", tmp_path / "r2")
+    assert res.exit_code == 0 and "threads:" not in res.output   # another folder: r's results used 2 threads
 
 
 def test_eval_empty_sequences_list(tmp_path):

@@ -44,17 +44,17 @@ def test_killed_synth_run_resumes_after_the_sequences_it_finished(tmp_path, monk
     whole = generate_synth(tmp_path / "whole", 4, 5, seed=3)
     real_write, made = synth._write_sequence, []
 
-    def killed_after_two(folder, seq, ext):
+    def killed_after_two(folder, seq, ext, *progress):
         if len(made) == 2:
             raise KeyboardInterrupt
         made.append(folder.name)
-        real_write(folder, seq, ext)
+        real_write(folder, seq, ext, *progress)
 
     monkeypatch.setattr(synth, "_write_sequence", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         generate_synth(tmp_path / "cut", 4, 5, seed=3)
-    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext: (made.append(folder.name),
-                                                                            real_write(folder, seq, ext)))
+    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext, *p: (made.append(folder.name),
+                                                                                real_write(folder, seq, ext, *p)))
     made.clear()
     cut = generate_synth(tmp_path / "cut", 4, 5, seed=3)
     assert made == ["synth_train_00003", "synth_train_00004"]
@@ -66,8 +66,8 @@ def test_killed_synth_run_resumes_after_the_sequences_it_finished(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         generate_synth(tmp_path / "other", 4, 5, seed=3)
     made.clear()
-    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext: (made.append(folder.name),
-                                                                            real_write(folder, seq, ext)))
+    monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext, *p: (made.append(folder.name),
+                                                                                real_write(folder, seq, ext, *p)))
     generate_synth(tmp_path / "other", 4, 5, seed=4)                     # another seed: every sequence again
     assert len(made) == 4
 
@@ -219,8 +219,8 @@ SIGTERM_AFTER_ONE = """
 import os, signal, sys
 from droptrack.data import synth
 real = synth._write_sequence
-def write(folder, seq, ext):
-    real(folder, seq, ext)
+def write(folder, seq, ext, *progress):
+    real(folder, seq, ext, *progress)
     os.kill(os.getpid(), signal.SIGTERM)   # as `timeout` or a scheduler, once one sequence is done
 synth._write_sequence = write
 from droptrack.cli import app

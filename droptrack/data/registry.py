@@ -128,6 +128,42 @@ def check_output_outside_root(output_dir: str | Path, dataset: str, root: str | 
     check_not_inside("--output", output_dir, data_root, "dataset root")
 
 
+SEQUENCE_MARKERS = ("groundtruth.txt", "groundtruth_rect.txt")   # a sequence folder (GOT-10k, LaSOT, OTB, folder)
+SET_MARKERS = ("synth.json",)                                      # a `dt data synth` set
+
+
+def dataset_folder(path: str | Path) -> tuple[Path, str] | None:
+    """The nearest folder at or above `path` that a dataset reader would read as input, and the file that says so
+    (a sequence's groundtruth file, a synthetic set's marker, a list.txt naming a sequence folder), or None."""
+    import os
+
+    folder = Path(os.path.realpath(os.path.expanduser(str(path))))
+    for d in (folder, *folder.parents):
+        if not d.is_dir():
+            continue
+        mark = next((m for m in (*SEQUENCE_MARKERS, *SET_MARKERS) if (d / m).is_file()), None)
+        if mark is None and (d / "list.txt").is_file():   # a GOT-10k-style split: list.txt naming its sequences
+            try:
+                first = (d / "list.txt").read_text(errors="replace").split("\n", 1)[0].strip()
+            except OSError:
+                first = ""
+            mark = "list.txt" if first and any((d / first / m).is_file() for m in SEQUENCE_MARKERS) else None
+        if mark is not None:
+            return d, mark
+    return None
+
+
+def check_output_outside_datasets(label: str, output_dir: str | Path) -> None:
+    """--output not inside any dataset folder (another set's sequence or split, not only this run's --root):
+    results written there would be read as that dataset's input by the next run that reads it."""
+    from droptrack.errors import InputError
+
+    found = dataset_folder(output_dir)
+    if found is not None:
+        raise InputError(f"{label} '{output_dir}' is inside the dataset folder '{found[0]}' (it holds {found[1]}; "
+                         "results there would be read as its input); pass an output folder outside it")
+
+
 def check_split(dataset: str, root: str | Path | None, split: str | None) -> None:
     """A user's --split only where it selects something (it was silently ignored): a video or image folder has no
     splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names, a GOT-10k root

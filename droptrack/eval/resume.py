@@ -1,6 +1,6 @@
 """The results folder of `dt eval`: what may be resumed there and how it is kept safe.
 
-eval.json records which artifact, config, dataset and settings wrote the results and a fingerprint of each
+eval.json records which artifact, config, dataset, thread count and settings wrote the results and a fingerprint of each
 sequence's frames; results of another run are refused rather than mixed in. One dt eval at a time holds the
 folder's lock, temp files of a killed run are removed, and a sequence is done when both of its files are complete.
 """
@@ -18,6 +18,7 @@ from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError
 from droptrack.engine.onnx_files import check_external_data, check_graph
+from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
 from droptrack.runtime.fingerprint import external_data_sha256
@@ -71,10 +72,41 @@ def fingerprint(seq: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def recorded_threads(out: Path) -> int | None:
+    """The threads per worker that tracked the results in `out` (eval.json), or None: no results, or none recorded."""
+    import json
+
+    try:
+        old = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    threads = old.get("threads") if isinstance(old, dict) else None
+    if type(threads) is not int or threads < 1 or not any(out.glob("*.txt")):
+        return None
+    return threads
+
+
+def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None = None) -> ThreadPlan:
+    """`plan` (--threads not given) kept at the thread count of the results already in `out`: another count can
+    change the last bits of boxes, so a run resumed with other --workers must not mix the two."""
+    old = recorded_threads(out)
+    if old is None or old == plan.threads:
+        return plan
+    usable = usable or usable_cores()
+    over = old * workers > usable
+    return ThreadPlan(old, f"{old} per worker as the results in {out} were tracked" + (
+        f", x {workers} worker(s) > {usable} usable cores: oversubscribed, expect stalls" if over else ""), over)
+
+
+def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
+    """Whether eval.json's `key` differs from this run's (threads not recorded, by an older run: unknown)."""
+    return old.get(key) != ident.get(key) and not (key == "threads" and None in (old.get(key), ident.get(key)))
+
+
 def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str], write: bool = True) -> None:
-    """Refuse to mix results of another artifact/config/dataset, or of other frames under the same sequence names
-    (`inputs`: name -> fingerprint), into `out`; write eval.json for this run (`write=False`: only the checks, run
-    before the model loads so that a refusal costs nothing)."""
+    """Refuse to mix results of another artifact/config/dataset/thread count, or of other frames under the same
+    sequence names (`inputs`: name -> fingerprint), into `out`; write eval.json for this run (`write=False`: only the
+    checks, run before the model loads so that a refusal costs nothing)."""
     import json
 
     path = out / MANIFEST
@@ -88,14 +120,19 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
-        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime", "device_type")
-        if any(old.get(k) != ident[k] for k in keys) and any(out.glob("*.txt")):
-            diff = next(k for k in keys if old.get(k) != ident[k])
+        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime", "device_type",
+                "threads")
+        if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
+            diff = next(k for k in keys if _differs(old, ident, k))
             was = repr(old.get(diff))[:80]
-            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident[diff]!r}, "
+            if diff == "threads":   # boxes differ in the last bits with another thread count
+                raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
+                                 f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
+                                 "or name this run with --name (or pass another --output)")
+            raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
                              f"from {old.get('artifact')}); name this run with --name (or pass another --output), or "
                              "delete that folder")
-        seen = old.get("inputs") or {} if all(old.get(k) == ident[k] for k in keys) else {}
+        seen = old.get("inputs") or {} if not any(_differs(old, ident, k) for k in keys) else {}
         seen = seen if isinstance(seen, dict) else {}
     else:
         stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
@@ -120,6 +157,32 @@ def locked(out: Path) -> Iterator[None]:
     with filelock.held(out / LOCK, f"another dt eval or dt bench is writing to {out}; wait for it to finish or pass "
                                    "another --output"):
         yield
+
+
+@contextlib.contextmanager
+def saved_on_interrupt(out: Path, seqs: list[Any]) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, note on the exception how many of `seqs` are complete in `out` (`interrupted_line`)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if out.is_dir():   # else stopped before the folder was made: nothing saved (`interrupted_line`)
+            exc.saved = (sum(complete(out, s) for s in seqs), len(seqs), out)  # type: ignore[attr-defined]
+        raise
+
+
+def interrupted_line(exc: KeyboardInterrupt) -> str:
+    """What `dt eval` says when stopped: how many sequences are saved (none: the rerun starts them all again)."""
+    from droptrack.wording import counted
+
+    signum = getattr(exc, "signum", 2)
+    what = f"stopped by {exc}" if signum != 2 else "interrupted"
+    saved = getattr(exc, "saved", None)
+    if saved is None:   # before the results folder was made
+        return f"{what} before any sequence was tracked: nothing saved; run the same command to start"
+    done, total, out = saved
+    if done == 0:
+        return f"{what}: no sequence had finished, none saved in {out}; run the same command to start again"
+    return f"{what}: {done} of {counted(total, 'sequence')} saved in {out}; run the same command to resume"
 
 
 def remove_stale_temp(out: Path) -> None:

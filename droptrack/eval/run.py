@@ -28,20 +28,16 @@ from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
-from droptrack.eval.results import (load_tracker_dir, remove_unlisted, write_got10k_submission, write_result,
-                                    write_times, write_trackingnet_submission)
+from droptrack.eval.results import load_tracker_dir, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
-                                   result_paths)
-from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, sigterm_as_interrupt
+                                   result_paths, resume_threads, saved_on_interrupt)
+from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
 from droptrack.wording import counted
-
-GOT10K_STYLE = ("got10k", "synth")
-
 
 @dataclass
 class EvalResult:
@@ -116,7 +112,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tag: dataset tag selecting the metric rules and submission format (default: the sequences' `.dataset`).
         name: tracker folder name (default: `tracker_name(artifact)`).
         threads: torch/ONNX Runtime/OpenCV threads per worker (default `engine.threads.plan_threads`: 1 for
-            small models, else usable cores // workers; threads x workers never exceeds the usable cores).
+            small models, else usable cores // workers; threads x workers never exceeds the usable cores). A resumed
+            run keeps the count eval.json records (it can change the last bits of boxes); another --threads is refused.
         progress: show a rich progress display on stderr.
         on_sequence: called with each sequence's name after its files are written.
         tracker: a classic OpenCV baseline by name (droptrack.eval.baselines: csrt, kcf, mil, ...) instead of an
@@ -167,10 +164,12 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
                          "another --output or --name")
     plan = plan_threads(threads, artifact, workers)
+    if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
+        plan = resume_threads(out, plan, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
                        ext=ext or None, realtime=realtime, checked=graph)
     spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
-    ident = {**identity(spec, tag), "tracker_overrides": overrides or None,
+    ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}
     inputs = {s.name: fingerprint(s) for s in seqs}
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
@@ -180,7 +179,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
-    with sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, locked(out):
+    with saved_on_interrupt(out, seqs), sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, \
+            locked(out):
         check_manifest(out, ident, spec.device, inputs)
         remove_stale_temp(out)
         done = [s.name for s in seqs if complete(out, s)]
@@ -193,7 +193,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         else:
             _track_all(trackers, todo, out, result, progress, on_sequence)
         _load_resumed(out, result)
-        result.submission = _write_submission(out, tag, result.sequences)
+        result.submission = write_submission(out, tag, result.sequences)
         result.reports = _analyze(out, seqs, tag)
     result.wall_s = time.perf_counter() - t_start
     return result
@@ -205,13 +205,15 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
     from droptrack.data import get_sequences
 
-    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+    from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
+                                         check_split)
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
     # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over
     output_dir = output_dir if output_dir is not None else Path("results") / dataset.strip().lower()
 
     check_output_outside_root(output_dir, dataset, root)
+    check_output_outside_datasets("--output", output_dir)   # another set's folder (a sequence of another synth set)
     check_split(dataset, root, split)
     check_output_dir("--output", output_dir, [root, artifact])
     if kwargs.get("name") is not None:
@@ -296,11 +298,11 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         return
     from droptrack.eval.progress import EvalProgress
 
-    errors: dict[str, str] = {}
+    errors: dict[str, Exception | None] = {}
 
     def on_done(res: TrackedSequence | None, seq: Any, exc: Exception | None) -> None:
         if res is None:
-            errors[seq.name] = str(exc)
+            errors[seq.name] = exc
             display.finish(seq.name, len(seq), failed=True)
             return
         if res.damage_note:   # one line per sequence, above the progress bars
@@ -320,9 +322,12 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         trackers.run(todo, display.update, on_done)
     if errors:
         first = next(iter(errors.items()))
+        died = [isinstance(e, WorkerDied) for e in errors.values()]
+        fix = ("if memory ran out, pass fewer --workers" if all(died) else "fix the input" + (
+            " (a worker that died: fewer --workers if memory ran out)" if any(died) else ""))
         raise DatasetError(f"{len(errors)} of {counted(len(todo), 'sequence')} failed (first: {first[0]}: "
-                           f"{first[1]}); the "
-                           f"other results are saved in {out}; fix the input and run the same command to resume")
+                           f"{first[1]}); the other results are saved in {out}; {fix}, and run the same command "
+                           "to resume")
 
 
 def _load_resumed(out: Path, result: EvalResult) -> None:
@@ -330,17 +335,6 @@ def _load_resumed(out: Path, result: EvalResult) -> None:
     boxes, times = load_tracker_dir(out, result.resumed)
     result.boxes.update(boxes)
     result.times.update(times)
-
-
-def _write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
-    """GOT-10k folder + zip (got10k, synth) or TrackingNet zip, from the files on disk (same bytes after resume)."""
-    if tag not in GOT10K_STYLE and tag != "trackingnet":
-        return None
-    boxes, times = load_tracker_dir(out, names)
-    if tag == "trackingnet":
-        return write_trackingnet_submission(out / "trackingnet_submit.zip", boxes)
-    remove_unlisted(out / "got10k_submit", set(names))
-    return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
 
 
 def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:

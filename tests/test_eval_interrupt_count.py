@@ -1,0 +1,58 @@
+"""`dt eval` stopped by Ctrl-C said 'finished sequences are saved' even when none had finished. The line now says
+how many are saved, and that none are when none had finished."""
+
+import pytest
+
+from droptrack.data import get_sequences, generate_synth
+from droptrack.eval.resume import interrupted_line
+from droptrack.eval.run import evaluate
+from droptrack.train.stops import Stopped
+
+
+class Interrupting:
+    """A sequence whose frames stop with Ctrl-C after the first (as a user's Ctrl-C in the middle of it)."""
+
+    def __init__(self, seq):
+        self._seq = seq
+
+    def __getattr__(self, name):
+        return getattr(self._seq, name)
+
+    def __len__(self):
+        return len(self._seq)
+
+    def iter_frames(self):
+        for i, frame in enumerate(self._seq.iter_frames()):
+            if i == 1:
+                raise KeyboardInterrupt
+            yield frame
+
+
+@pytest.fixture
+def seqs(tmp_path):
+    return get_sequences("synth", root=generate_synth(tmp_path / "set", 3, 3, seed=0, size=(96, 64), split="val"))
+
+
+def test_one_of_three_saved(tmp_path, seqs):
+    def stop(name):
+        raise Stopped(15)
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        evaluate(None, seqs, tmp_path / "out", threads=1, progress=False, on_sequence=stop, tracker="kcf")
+    out = tmp_path / "out" / "kcf"
+    assert interrupted_line(info.value) == (f"stopped by SIGTERM: 1 of 3 sequences saved in {out}; run the same "
+                                            "command to resume")
+
+
+def test_none_saved(tmp_path, seqs):
+    with pytest.raises(KeyboardInterrupt) as info:
+        evaluate(None, [Interrupting(s) for s in seqs], tmp_path / "out", threads=1, progress=False, tracker="kcf")
+    line = interrupted_line(info.value)
+    assert line == (f"interrupted: no sequence had finished, none saved in {tmp_path / 'out' / 'kcf'}; run the same "
+                    "command to start again")
+    assert "finished sequences are saved" not in line
+
+
+def test_stopped_before_the_folder_was_made():
+    assert interrupted_line(KeyboardInterrupt()) == ("interrupted before any sequence was tracked: nothing saved; run "
+                                                     "the same command to start")
