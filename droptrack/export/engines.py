@@ -79,6 +79,16 @@ def set_aside(built: Path, engine: Path) -> Path:
     return _move(built, engine.with_name(engine.name + ".failed"))
 
 
+def drop_stale(engine: Path) -> None:
+    """Remove an earlier export's engine (and sidecar) under the final name whose graph beside it has changed since
+    its build: an interrupted check of the new one would leave it there, passing for the new graph's."""
+    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path, stale_graph
+
+    if engine.is_file() and stale_graph(engine, sidecar_fields(sidecar_path(engine))):
+        sidecar_path(engine).unlink(missing_ok=True)   # sidecar first: never a sidecar beside another plan
+        engine.unlink(missing_ok=True)
+
+
 def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
                   log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
     """TensorRT engine for one verified graph, checked against `source` (None: not checked, built under its final
@@ -95,6 +105,8 @@ def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, t
     def result(status: str, path: Path = engine, **kw) -> ExportResult:
         return ExportResult(engine.name, path, meta.precision, status, time.perf_counter() - t0, meta=meta, **kw)
 
+    if source is not None:
+        drop_stale(engine)
     try:
         res = build_engine(onnx_path, built, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
     except TensorRTUnavailable as exc:
