@@ -60,6 +60,9 @@ def export_(
                                    "TensorRT 10.12, removed in 11)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With an .onnx CHECKPOINT: replace an engine file of "
+                                   "the same name beside it that droptrack did not build from that graph (e.g. "
+                                   "trtexec's; else refused)."),
     safetensors: bool = typer.Option(False, "--safetensors", help="Also write model.safetensors: the FP32 weights "
                                      "(tensors only, never code) with the config in the file's metadata, so it "
                                      "loads wherever a checkpoint does without --config."),
@@ -88,7 +91,8 @@ def export_(
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
                             trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
-                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors)
+                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
+                            overwrite=overwrite)
     except ParityError as exc:
         if exc.report is None:
             raise

@@ -113,6 +113,8 @@ def read_sidecar(path: Path) -> dict:
         info = json.loads(side.read_text())
     except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
         raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
+    if isinstance(info, dict) and info.get("unfinished") is True:   # written before the plan, replaced after it
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; {rebuild}")
     kind = type(info).__name__
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
         missing = "meta" if isinstance(info, dict) and not isinstance(info.get("meta"), dict) else "env"

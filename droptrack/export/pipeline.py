@@ -193,12 +193,13 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
                int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = (),
-               safetensors: bool = False) -> ExportReport:
+               safetensors: bool = False, overwrite: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
     `safetensors`: also model.safetensors, the FP32 weights with their config in its metadata (no --config needed).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
+    `overwrite` (with an `.onnx` checkpoint): replace an engine beside it that droptrack did not build from it.
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
@@ -209,9 +210,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
-                         int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
+                         int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors,
+                         overwrite=overwrite)
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
-        return engine_only(Path(checkpoint), engine, workspace_gb, typing, log)
+        return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
     with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
