@@ -86,8 +86,10 @@ def _parity(path: Path, src: Source, meta: ArtifactMeta, name: str) -> ParityRep
 def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET, *, model=None, cfg=None,
                 source: Source | None = None, simplify_graph: bool = True, log: Log | None = None,
-                locked: bool = False) -> ExportResult:
-    """Export, simplify, check and verify the FP32 graph `model.onnx` (`locked`: the caller holds the folder)."""
+                locked: bool = False, keep_fp32: tuple[str, ...] = ()) -> ExportResult:
+    """Export, simplify, check and verify the FP32 graph `model.onnx` (`locked`: the caller holds the folder;
+    `keep_fp32`: the --keep-fp32 patterns of the graphs made from it, each checked to match one of its nodes as soon
+    as the graph is built, before its parity check and before any file is replaced)."""
     log = log or (lambda s: None)
     check_opset(opset)
     out = prepare_output_dir(output_dir)
@@ -118,6 +120,12 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 raise ExportError(f"exported graph is not static (TopK constant K: {graph.topk_constant_k}, "
                                   f"dynamic tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install "
                                   "onnxslim)")
+            if keep_fp32:   # a misspelt pattern: refused now, not after the FP32 graph, calibration and engines
+                import onnx
+
+                from droptrack.export.precision import fp32_nodes
+
+                fp32_nodes(onnx.load(str(chosen), load_external_data=False), keep_fp32)
             report = _parity(chosen, src, meta, name)
             status = _publish(chosen, out / name, report, out, src.sha256)
         result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
@@ -226,7 +234,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
             t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
             report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True)
+        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True, keep_fp32=tuple(keep_fp32))
         report.results.append(fp32)
         if fp32.ok:
             if "fp16" in precs:
