@@ -78,7 +78,7 @@ def export_(
 
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
-    from droptrack.export.report import next_commands, notes, summary_table
+    from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -98,9 +98,8 @@ def export_(
             raise
         report, failed = exc.report, exc
     except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
-        typer.echo("interrupted: the files written so far are complete (an engine whose check did not finish is left "
-                   "as NAME.engine.unchecked); run the same command to resume (it checks that engine, and an "
-                   "--auto-precision search continues from its journal)", err=True)
+        graph = checkpoint is not None and checkpoint.lower().endswith(".onnx")   # as export_all tells the paths
+        typer.echo(interrupted_line(graph, engine, auto_precision), err=True)
         raise typer.Exit(130) from None
     for r in report.results:
         if r.parity is not None:
