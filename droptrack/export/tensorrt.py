@@ -214,7 +214,8 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     notes: list[str] = []
     # killed before the new sidecar: an unfinished one (refused, rebuilt), never the old plan's; it names the graph,
     # so that the rerun knows the engine for droptrack's own (not another tool's file, which needs --overwrite)
-    atomic_write_bytes(side, json.dumps({"format": SIDECAR_FORMAT, "onnx": onnx_path.name, "unfinished": True}).encode())
+    unfinished = {"format": SIDECAR_FORMAT, "onnx": onnx_path.name, "unfinished": True}
+    atomic_write_bytes(side, json.dumps(unfinished).encode())
     if not force and os.path.isfile(cached):
         atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
         reused = True
