@@ -1,7 +1,8 @@
 """`dt export --engine` killed between writing a new engine and its sidecar (`model_fp16.engine.json`) left the
 new plan beside the previous build's sidecar, so `dt run` / `dt bench` would take the old build's metadata
-(checkpoint, precision, ONNX sha256) for the new plan. The old sidecar is now removed first: a killed build leaves
-an engine without one, refused by the runtime ('rebuild'), and the rerun rebuilds it. TensorRT is stood in for."""
+(checkpoint, precision, ONNX sha256) for the new plan. The old sidecar is now replaced first by an unfinished one:
+a killed build leaves an engine without a finished sidecar, refused by the runtime ('rebuild'), and the rerun
+rebuilds it. TensorRT is stood in for."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_engine_killed_before_its_sidecar_is_never_paired_with_the_old_one(tiny_
     with pytest.raises(Killed):
         trt.build_engine(graph, workspace_gb=2.0, cache=tmp_path / "cache")   # another build: another plan
     assert engine.read_bytes() == b"PLAN-2"
-    assert not side.exists()   # it was PLAN-1's sidecar, read as this plan's
+    assert "cache_key" not in json.loads(side.read_text())   # not PLAN-1's sidecar, read as this plan's
     with pytest.raises(BackendError, match="has no sidecar"):
         read_sidecar(engine)
     monkeypatch.setattr(trt, "atomic_write_json", write_json)

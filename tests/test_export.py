@@ -158,7 +158,7 @@ def test_keep_fp32_keeps_the_matched_nodes_in_fp32(exported, tiny, tmp_path):
     r = cli("export", tiny[0], "--fp16", "--keep-fp32", "no_such_node", "-o", tmp_path / "bad")
     last = [ln for ln in r.output.splitlines() if ln.strip()][-1]   # known once the FP32 graph exists
     assert r.exit_code == 2 and last.startswith("error: ") and "matches no node" in last and "Traceback" not in r.output
-    assert (tmp_path / "bad" / "model.onnx").is_file() and not (tmp_path / "bad" / "model_fp16.onnx").exists()
+    assert not (tmp_path / "bad" / "model.onnx").exists() and not (tmp_path / "bad" / "model_fp16.onnx").exists()
 
 
 def test_metadata_round_trips(exported, tiny):

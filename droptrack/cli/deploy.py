@@ -60,6 +60,9 @@ def export_(
                                    "TensorRT 10.12, removed in 11)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With an .onnx CHECKPOINT: replace an engine file of "
+                                   "the same name beside it that droptrack did not build from that graph (e.g. "
+                                   "trtexec's; else refused)."),
     safetensors: bool = typer.Option(False, "--safetensors", help="Also write model.safetensors: the FP32 weights "
                                      "(tensors only, never code) with the config in the file's metadata, so it "
                                      "loads wherever a checkpoint does without --config."),
@@ -75,7 +78,7 @@ def export_(
 
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
-    from droptrack.export.report import next_commands, notes, summary_table
+    from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -88,15 +91,15 @@ def export_(
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
                             trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
-                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors)
+                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
+                            overwrite=overwrite)
     except ParityError as exc:
         if exc.report is None:
             raise
         report, failed = exc.report, exc
     except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
-        typer.echo("interrupted: the files written so far are complete (an engine whose check did not finish is left "
-                   "as NAME.engine.unchecked); run the same command to resume (it checks that engine, and an "
-                   "--auto-precision search continues from its journal)", err=True)
+        graph = checkpoint is not None and checkpoint.lower().endswith(".onnx")   # as export_all tells the paths
+        typer.echo(interrupted_line(graph, engine, auto_precision), err=True)
         raise typer.Exit(130) from None
     for r in report.results:
         if r.parity is not None:

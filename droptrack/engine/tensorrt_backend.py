@@ -113,6 +113,8 @@ def read_sidecar(path: Path) -> dict:
         info = json.loads(side.read_text())
     except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
         raise BackendError(f"sidecar {side} is unreadable; {rebuild}") from None
+    if isinstance(info, dict) and info.get("unfinished") is True:   # written before the plan, replaced after it
+        raise BackendError(f"engine '{path}' has no sidecar {side.name} yet: its build did not finish; {rebuild}")
     kind = type(info).__name__
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict) or not isinstance(info.get("env"), dict):
         missing = "meta" if isinstance(info, dict) and not isinstance(info.get("meta"), dict) else "env"
@@ -131,6 +133,24 @@ def read_sidecar(path: Path) -> dict:
             raise BackendError(f"sidecar {side} has '{name}' = {repr(value)[:60]}, not a short line of text; "
                                f"{rebuild}")
     return info
+
+
+def stale_graph(engine: str | Path, info: dict) -> str | None:
+    """Why the ONNX graph beside an engine (the one its sidecar names, in the engine's folder) is no longer the one it
+    was built from (its sha256 at build time differs), e.g. an export interrupted during the engine's check left the
+    previous engine beside a new graph; None when it is the same, or absent, or the sidecar records none."""
+    from droptrack.artifact import sha256_file
+
+    name, recorded = info.get("onnx"), info.get("onnx_sha256")
+    if not isinstance(name, str) or not isinstance(recorded, str) or not name or Path(name).name != name:
+        return None
+    graph = Path(engine).parent / name
+    try:
+        if not graph.is_file() or sha256_file(graph) == recorded:
+            return None
+    except OSError:
+        return None
+    return f"'{graph.name}' beside it changed since the engine was built from it"
 
 
 def onnx_instead(path: str | Path) -> str:
@@ -160,6 +180,9 @@ class TensorRTBackend(Backend):
             raise BackendError(f"engine '{self.path.name}' is {size} bytes, but its build wrote {built} (its sidecar "
                                f"says): cut short or changed since, e.g. a copy that did not finish; copy it again, "
                                f"or rebuild it: {rebuild}")
+        stale = stale_graph(self.path, info)
+        if stale:   # a stale engine would track with other weights than the graph's
+            raise BackendError(f"engine '{self.path.name}' is stale: {stale}; rebuild it: {rebuild}")
         reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")

@@ -79,6 +79,16 @@ def set_aside(built: Path, engine: Path) -> Path:
     return _move(built, engine.with_name(engine.name + ".failed"))
 
 
+def drop_stale(engine: Path) -> None:
+    """Remove an earlier export's engine (and sidecar) under the final name whose graph beside it has changed since
+    its build: an interrupted check of the new one would leave it there, passing for the new graph's."""
+    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path, stale_graph
+
+    if engine.is_file() and stale_graph(engine, sidecar_fields(sidecar_path(engine))):
+        sidecar_path(engine).unlink(missing_ok=True)   # sidecar first: never a sidecar beside another plan
+        engine.unlink(missing_ok=True)
+
+
 def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, typing: str = "strong",
                   log: Log | None = None, facts: GraphFacts | None = None) -> ExportResult:
     """TensorRT engine for one verified graph, checked against `source` (None: not checked, built under its final
@@ -95,6 +105,8 @@ def export_engine(onnx_path: Path, source: Source | None, workspace_gb: float, t
     def result(status: str, path: Path = engine, **kw) -> ExportResult:
         return ExportResult(engine.name, path, meta.precision, status, time.perf_counter() - t0, meta=meta, **kw)
 
+    if source is not None:
+        drop_stale(engine)
     try:
         res = build_engine(onnx_path, built, workspace_gb=workspace_gb, typing=typing, log=log, facts=facts)
     except TensorRTUnavailable as exc:
@@ -129,9 +141,26 @@ def engine_failures(report: ExportReport) -> list[str]:
     return parts
 
 
-def check_engine_folder(onnx_path: Path) -> None:
+def foreign_engine(onnx_path: Path, engine: Path) -> str | None:
+    """Why an existing `engine` beside `onnx_path` is not droptrack's build of that graph (no droptrack sidecar, or
+    one naming another graph), so that replacing it loses someone's file; None when it is absent or droptrack's."""
+    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path
+    from droptrack.export.tensorrt import SIDECAR_FORMAT
+
+    if not (engine.exists() or engine.is_symlink()):
+        return None
+    info = sidecar_fields(sidecar_path(engine))
+    if info.get("format") != SIDECAR_FORMAT:
+        return "has no droptrack sidecar (built by another tool, e.g. trtexec)"
+    if info.get("onnx") != onnx_path.name:
+        return f"was built by droptrack from another graph ({str(info.get('onnx'))[:80]!r})"
+    return None
+
+
+def check_engine_folder(onnx_path: Path, overwrite: bool = False) -> None:
     """The folder of `dt export GRAPH.onnx --engine`, where the engine and its sidecar are written: writable (a
-    read-only mount was a traceback after the build), and those two files this user's to replace."""
+    read-only mount was a traceback after the build), those two files this user's to replace, and an engine there
+    that droptrack did not build from this graph replaced only with `overwrite` (--overwrite)."""
     import tempfile
 
     from droptrack.engine.tensorrt_backend import sidecar_path
@@ -148,10 +177,16 @@ def check_engine_folder(onnx_path: Path) -> None:
         why = replace_denied(path)
         if why is not None:
             raise ExportError(f"'{path}', which the engine build replaces, {why}")
+    why = None if overwrite else foreign_engine(onnx_path, engine)
+    if why is not None:
+        raise ExportError(f"'{engine}', which the engine build would replace, {why}; move it away, or pass "
+                          "--overwrite to replace it")
 
 
-def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log) -> ExportReport:
-    """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against)."""
+def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str, log: Log,
+                overwrite: bool = False) -> ExportReport:
+    """`dt export GRAPH.onnx --engine`: the graph's engine only (no PyTorch to check it against); `overwrite`: an
+    engine beside it that droptrack did not build from it is replaced (else refused)."""
     from droptrack.engine.tensorrt_backend import sidecar_path
     from droptrack.export.tensorrt import check_engine_machine, check_tracker_graph, graph_facts
     from droptrack.export.workdir import exclusive
@@ -165,7 +200,7 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
     check_tracker_graph(onnx_path, facts)   # the graph first (refused on any machine), then its folder, the machine
-    check_engine_folder(onnx_path)
+    check_engine_folder(onnx_path, overwrite)
     check_engine_machine(graph=True)
     report = ExportReport(onnx_path.parent)
     engine_file = onnx_path.with_suffix(".engine")

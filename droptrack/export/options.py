@@ -14,7 +14,7 @@ SAFETENSORS = "model.safetensors"   # what --safetensors writes into the output 
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
                          precs: list[str], calib: str | None, calib_pairs: int, workspace_gb: float, typing: str,
                          int8_options=None, keep_fp32: tuple[str, ...] = (), in_memory: bool = False,
-                         engine: bool = False, safetensors: bool = False) -> None:
+                         engine: bool = False, safetensors: bool = False, overwrite: bool = False) -> None:
     """Every export option usable together (one-line errors); `precs` already parsed; `in_memory`: the model was
     passed as an object, so there is no checkpoint file to check."""
     from droptrack.config import load_config
@@ -57,6 +57,9 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         if given:
             raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
+    elif overwrite:   # a checkpoint export's folder is its own: its files are replaced without it
+        raise ExportError("--overwrite applies to `dt export GRAPH.onnx --engine` (an engine file beside the graph "
+                          "that droptrack did not build from it); drop it")
     elif checkpoint is not None and not in_memory:
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded

@@ -86,8 +86,10 @@ def _parity(path: Path, src: Source, meta: ArtifactMeta, name: str) -> ParityRep
 def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 output_dir: str | Path = DEFAULT_OUTPUT, opset: int = DEFAULT_OPSET, *, model=None, cfg=None,
                 source: Source | None = None, simplify_graph: bool = True, log: Log | None = None,
-                locked: bool = False) -> ExportResult:
-    """Export, simplify, check and verify the FP32 graph `model.onnx` (`locked`: the caller holds the folder)."""
+                locked: bool = False, keep_fp32: tuple[str, ...] = ()) -> ExportResult:
+    """Export, simplify, check and verify the FP32 graph `model.onnx` (`locked`: the caller holds the folder;
+    `keep_fp32`: the --keep-fp32 patterns of the graphs made from it, each checked to match one of its nodes as soon
+    as the graph is built, before its parity check and before any file is replaced)."""
     log = log or (lambda s: None)
     check_opset(opset)
     out = prepare_output_dir(output_dir)
@@ -118,6 +120,12 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
                 raise ExportError(f"exported graph is not static (TopK constant K: {graph.topk_constant_k}, "
                                   f"dynamic tensors: {graph.dynamic_tensors[:3]}); install onnxslim (pip install "
                                   "onnxslim)")
+            if keep_fp32:   # a misspelt pattern: refused now, not after the FP32 graph, calibration and engines
+                import onnx
+
+                from droptrack.export.precision import fp32_nodes
+
+                fp32_nodes(onnx.load(str(chosen), load_external_data=False), keep_fp32)
             report = _parity(chosen, src, meta, name)
             status = _publish(chosen, out / name, report, out, src.sha256)
         result = ExportResult(name, out / name if status == "ok" else out / f"{name}.failed", "fp32", status,
@@ -193,12 +201,13 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                calib_pairs: int = 32, engine: bool = False, workspace_gb: float = 4.0, typing: str = "strong",
                *, model=None, cfg=None, log: Log | None = None, strict: bool = True,
                int8_options=None, trust: bool = False, keep_fp32: tuple[str, ...] = (),
-               safetensors: bool = False) -> ExportReport:
+               safetensors: bool = False, overwrite: bool = False) -> ExportReport:
     """FP32 graph plus the requested FP16 / INT8 graphs (and engines); raises ParityError if any failed (strict).
     `safetensors`: also model.safetensors, the FP32 weights with their config in its metadata (no --config needed).
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
+    `overwrite` (with an `.onnx` checkpoint): replace an engine beside it that droptrack did not build from it.
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
@@ -209,9 +218,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     log = log or (lambda s: None)
     precs = parse_precisions(precisions)
     check_export_options(checkpoint, config, output_dir, opset, precs, calib, calib_pairs, workspace_gb, typing,
-                         int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors)
+                         int8_options, keep_fp32, in_memory=model is not None, engine=engine, safetensors=safetensors,
+                         overwrite=overwrite)
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
-        return engine_only(Path(checkpoint), engine, workspace_gb, typing, log)
+        return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     out = prepare_output_dir(output_dir)
     with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
@@ -224,7 +234,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
             t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
             report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True)
+        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True, keep_fp32=tuple(keep_fp32))
         report.results.append(fp32)
         if fp32.ok:
             if "fp16" in precs:

@@ -99,3 +99,18 @@ def next_commands(report: ExportReport) -> list[str]:
         cmds.append(f"dt run VIDEO --model {paths(engines[:1])} --device cuda --init X,Y,W,H")
         cmds.append("dt bench " + paths(engines) + " --device cuda")
     return cmds
+
+
+def interrupted_line(graph: bool, engine: bool, auto_precision: bool) -> str:
+    """What an interrupted `dt export` left and how to go on, worded for its path: `graph` (`dt export GRAPH.onnx
+    --engine`: built under its final name, no parity check, so no `.unchecked`), `engine` and `auto_precision` (the
+    checkpoint export's --engine and --auto-precision)."""
+    if graph:
+        return ("interrupted: the engine build did not finish (an engine left beside the graph without its finished "
+                "sidecar is refused, never run); run the same command to build it (a plan already built is reused "
+                "from the engine cache)")
+    resumes = [what for what, on in (("checks that engine", engine),
+                                      ("continues an --auto-precision search from its journal", auto_precision)) if on]
+    return ("interrupted: the files written so far are complete"
+            + (" (an engine whose check did not finish is left as NAME.engine.unchecked)" if engine else "")
+            + "; run the same command to resume" + (f" (it {' and '.join(resumes)})" if resumes else ""))

@@ -212,7 +212,10 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         return EngineResult(engine_path, side, meta.precision, True, time.perf_counter() - t0, key)
     cached = cdir / f"{key}.engine"
     notes: list[str] = []
-    side.unlink(missing_ok=True)   # killed before the new sidecar: none (refused, rebuilt), never the old plan's
+    # killed before the new sidecar: an unfinished one (refused, rebuilt), never the old plan's; it names the graph,
+    # so that the rerun knows the engine for droptrack's own (not another tool's file, which needs --overwrite)
+    unfinished = {"format": SIDECAR_FORMAT, "onnx": onnx_path.name, "unfinished": True}
+    atomic_write_bytes(side, json.dumps(unfinished).encode())
     if not force and os.path.isfile(cached):
         atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
         reused = True

@@ -1,0 +1,82 @@
+"""An engine beside a graph that changed since its build (an export interrupted during the new engine's check left
+the previous engine under its name next to the new graph): refused where it is loaded, and removed by the export
+that replaces it. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from droptrack.engine import trt_compat
+from droptrack.engine.tensorrt_backend import TensorRTBackend, sidecar_path
+from droptrack.errors import BackendError
+from fake_tensorrt import FakeTRT
+from helpers import cli
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+@pytest.fixture
+def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    return fake
+
+
+def test_an_engine_whose_graph_changed_since_its_build_is_refused(onnx_model, tmp_path, tensorrt_here):
+    """Nothing compared the graph beside an engine with the one it was built from: dt run / bench / eval ran the
+    previous export's engine as the new graph's."""
+    import onnx
+
+    from droptrack.export.tensorrt import build_engine
+
+    graph = tmp_path / "model_fp16.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    engine = build_engine(graph, cache=tmp_path / "cache").path
+    model = onnx.load(str(graph))
+    model.doc_string = "a new export"
+    onnx.save(model, str(graph))
+    with pytest.raises(BackendError, match=r"engine 'model_fp16.engine' is stale: 'model_fp16.onnx' beside it changed "
+                                           r"since the engine was built from it; rebuild it: dt export .*model_fp16"
+                                           r".onnx --engine") as exc:
+        TensorRTBackend(engine)
+    assert "\n" not in str(exc.value)
+
+
+class Interrupted:
+    """Stands in for TensorRTBackend in the export's parity check: Ctrl-C on its first inference."""
+
+    def __init__(self, path, *a, **k):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def infer(self, template, search):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_check_leaves_no_stale_engine_beside_the_new_graph(tiny, tmp_path, tensorrt_here, monkeypatch):
+    """The earlier export's model.engine (built from another graph: its sidecar's sha256 differs from the new
+    model.onnx) stayed under its name when the new engine's check was interrupted."""
+    from droptrack.engine import tensorrt_backend
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.engine").write_bytes(b"OLDPLAN")
+    sidecar_path(out / "model.engine").write_text(json.dumps({"format": "droptrack-engine", "onnx": "model.onnx",
+                                                              "onnx_sha256": "0" * 64, "meta": {}, "env": ENV}))
+    monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", Interrupted)
+    r = cli("export", tiny[0], "--engine", "-o", out)
+    assert r.exit_code == 130, r.output
+    assert (out / "model.engine.unchecked").read_bytes() == b"PLAN"
+    assert not (out / "model.engine").exists() and not sidecar_path(out / "model.engine").exists()

@@ -1,0 +1,55 @@
+"""The line of an interrupted `dt export` named `NAME.engine.unchecked` on every path, also `dt export GRAPH.onnx
+--engine`, which builds under the final name with no parity check (no .unchecked file ever), and an export without
+--engine. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import pytest
+
+from droptrack.engine import trt_compat
+from fake_tensorrt import FakeTRT
+from helpers import cli
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+def _last(r) -> str:
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 130 and "Traceback" not in r.output, r.output
+    return lines[-1]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread()
+                    or signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+                    reason="signals: main thread with Python's own SIGINT handler only")
+def test_ctrl_c_in_the_build_from_a_graph_names_no_unchecked_file(onnx_model, tmp_path, monkeypatch):
+    fake = FakeTRT(sigint_in="step_complete")
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    line = _last(cli("export", graph, "--engine"))
+    assert line.startswith("interrupted: the engine build did not finish") and ".unchecked" not in line, line
+    assert "run the same command to build it" in line
+    assert not list(tmp_path.glob("*.unchecked*"))
+
+
+@pytest.mark.parametrize("engine", [False, True])
+def test_ctrl_c_in_a_checkpoint_export_names_unchecked_only_with_engine(tiny, tmp_path, monkeypatch, engine):
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    from droptrack.export import pipeline, tensorrt
+
+    monkeypatch.setattr(pipeline, "load_source", ctrl_c)   # Ctrl-C as the checkpoint loads
+    monkeypatch.setattr(tensorrt, "check_engine_machine", lambda graph: None)   # --engine: as if TensorRT were here
+    line = _last(cli("export", tiny[0], "-o", tmp_path / "out", *(["--engine"] if engine else [])))
+    assert line.startswith("interrupted: the files written so far are complete"), line
+    assert ("NAME.engine.unchecked" in line) == engine and "auto-precision" not in line, line

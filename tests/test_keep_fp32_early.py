@@ -1,0 +1,30 @@
+"""`dt export --keep-fp32 PATTERN` with a pattern that matches no node was refused only once the FP32 graph had
+replaced model.onnx (and the INT8 calibration had run); the patterns are now checked against the
+graph's node names as soon as it is built, before any file of the folder is replaced and before calibration."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import cli, one_line_error
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_a_pattern_matching_no_node_replaces_no_file_and_calibrates_nothing(tiny, tmp_path, monkeypatch):
+    from droptrack.export import calibration
+
+    def no_calibration(*a, **k):
+        raise AssertionError("calibrated before the --keep-fp32 patterns were checked")
+
+    monkeypatch.setattr(calibration, "calibration_pairs", no_calibration)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.onnx").write_bytes(b"an earlier export's")
+    r = cli("export", tiny[0], "--fp16", "--int8", "--int8-target", "trt", "--keep-fp32",
+            "/box_haed/", "-o", out)
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]   # after the log's 'loaded ...'
+    assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
+    assert "--keep-fp32 '/box_haed/' matches no node of the graph; did you mean --keep-fp32 '/box_head/'?" in lines[0]
+    assert (out / "model.onnx").read_bytes() == b"an earlier export's"
+    assert [p.name for p in out.iterdir()] == ["model.onnx"]
