@@ -215,3 +215,20 @@ class FakeTRT:
                     return None
             self._callback(monitor, "phase_finish", "Building engine")
         return b"PLAN"
+
+
+GPU_ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+def install(monkeypatch, cache=None) -> FakeTRT:
+    """Put the stand-in TensorRT in place, on a machine that reads as a GPU with it (GPU_ENV); engine cache under
+    `cache` when given. For the tests' `tensorrt_here` fixtures."""
+    from droptrack.engine import trt_compat
+
+    fake = FakeTRT()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(GPU_ENV))
+    if cache is not None:
+        monkeypatch.setenv("DT_CACHE_DIR", str(cache))
+    return fake

@@ -5,26 +5,19 @@ tests/fake_tensorrt.py, whose builds write the 4-byte plan b"PLAN"."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from droptrack.engine import trt_compat
 from droptrack.engine.tensorrt_backend import TensorRTBackend, sidecar_path
 from droptrack.errors import BackendError
 from disk_limits import tmpfs
-from fake_tensorrt import FakeTRT
+from fake_tensorrt import FakeTRT, install
 
-ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
 
 
 @pytest.fixture
 def tensorrt_here(monkeypatch) -> FakeTRT:
-    fake = FakeTRT()
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
-    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
-    return fake
+    return install(monkeypatch)
 
 
 def test_an_engine_cut_short_is_named_so(onnx_model, tmp_path, tensorrt_here):

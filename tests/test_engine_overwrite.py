@@ -5,27 +5,19 @@ engine (rebuilt, or left by a killed build) is still replaced. TensorRT is tests
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from droptrack.engine import trt_compat
 from droptrack.engine.tensorrt_backend import sidecar_path
-from fake_tensorrt import FakeTRT
+from fake_tensorrt import FakeTRT, install
 from helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
 
 
 @pytest.fixture
 def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
-    fake = FakeTRT()
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
-    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
-    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
-    return fake
+    return install(monkeypatch, tmp_path / "cache")
 
 
 def test_an_engine_of_another_tool_is_kept_unless_overwrite(onnx_model, tmp_path, tensorrt_here):

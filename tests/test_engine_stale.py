@@ -5,28 +5,20 @@ that replaces it. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from droptrack.engine import trt_compat
 from droptrack.engine.tensorrt_backend import TensorRTBackend, sidecar_path
 from droptrack.errors import BackendError
-from fake_tensorrt import FakeTRT
+from fake_tensorrt import GPU_ENV, FakeTRT, install
 from helpers import cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
 
 
 @pytest.fixture
 def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
-    fake = FakeTRT()
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
-    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
-    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
-    return fake
+    return install(monkeypatch, tmp_path / "cache")
 
 
 def test_an_engine_whose_graph_changed_since_its_build_is_refused(onnx_model, tmp_path, tensorrt_here):
@@ -74,7 +66,7 @@ def test_an_interrupted_check_leaves_no_stale_engine_beside_the_new_graph(tiny, 
     out.mkdir()
     (out / "model.engine").write_bytes(b"OLDPLAN")
     sidecar_path(out / "model.engine").write_text(json.dumps({"format": "droptrack-engine", "onnx": "model.onnx",
-                                                              "onnx_sha256": "0" * 64, "meta": {}, "env": ENV}))
+                                                              "onnx_sha256": "0" * 64, "meta": {}, "env": GPU_ENV}))
     monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", Interrupted)
     r = cli("export", tiny[0], "--engine", "-o", out)
     assert r.exit_code == 130, r.output

@@ -7,24 +7,15 @@ import sys
 
 import pytest
 
-from fake_tensorrt import FakeTRT
+from fake_tensorrt import FakeTRT, install
 from helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
 
 
 @pytest.fixture
 def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
-    """The stand-in TensorRT with a GPU and an engine cache in tmp_path."""
-    from droptrack.engine import trt_compat
-
-    fake = FakeTRT()
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module())
-    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(ENV))
-    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
-    return fake
+    return install(monkeypatch, tmp_path / "cache")
 
 
 def test_engine_from_a_graph_takes_the_folder_lock(onnx_model, tmp_path, tensorrt_here):
