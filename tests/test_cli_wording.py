@@ -30,3 +30,42 @@ def test_unknown_config_hint_skips_test_configs(typed, hinted):
         assert "choose one of:" in msg and "droptrack_tiny_synth" in msg and "tiny_ce_test" not in msg
     else:
         assert msg.endswith(f"did you mean '{hinted}'?")
+
+
+@pytest.mark.parametrize("extra, given", [(["--reconnect", 2], "--reconnect"),
+                                          (["--reconnect-timeout", 5], "--reconnect-timeout"),
+                                          (["--every-frame"], "--every-frame")])
+@pytest.mark.parametrize("kind", ["video", "folder"])
+def test_serve_refuses_live_source_options_on_files_as_run_does(video, tmp_path, extra, given, kind):
+    """dt serve took --reconnect / --reconnect-timeout / --every-frame on a video file or image folder without a
+    word (dt run refuses them); now both give the same one line, before the page is served."""
+    pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+    import cv2
+    import numpy as np
+
+    source = video
+    if kind == "folder":
+        source = tmp_path / "frames"
+        source.mkdir()
+        for i in range(2):
+            cv2.imwrite(str(source / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    late = ["--lost-threshold", 2]   # a bad option checked later: the old dt serve failed on it, not served
+    run = one_line_error(cli("run", source, "--init", "1,1,4,4", *extra, *late))
+    serve = one_line_error(cli("serve", source, "--port", 0, *extra, *late))
+    assert serve == run and f"{given} is for cameras, pipelines and streams" in serve
+
+
+def test_live_source_options_help_says_files_are_refused():
+    """The shared --reconnect help said 'Video files still end', although dt run (and now dt serve) refuses
+    --reconnect for them; each command's help now says it is refused for video files and image folders."""
+    from typer.main import get_command
+
+    from droptrack.cli import app
+
+    group = get_command(app)
+    for name in ("run", "serve"):
+        params = {p.name: " ".join((p.help or "").split()) for p in group.commands[name].params}
+        assert "still end" not in params["reconnect"]
+        for opt in ("reconnect", "reconnect_timeout", "every_frame"):
+            assert params[opt].startswith("Cameras, pipelines, streams"), (name, opt)
+        assert "Refused for video files and image folders" in params["reconnect"]
