@@ -69,3 +69,14 @@ def test_live_source_options_help_says_files_are_refused():
         for opt in ("reconnect", "reconnect_timeout", "every_frame"):
             assert params[opt].startswith("Cameras, pipelines, streams"), (name, opt)
         assert "Refused for video files and image folders" in params["reconnect"]
+
+
+def test_resume_hint_names_the_save_a_stop_makes(tmp_path):
+    """The hint after a stopped dt train named the epoch-end and --save-interval saves only, although a stop signal
+    (or Ctrl-C) also saves last.pt at the iteration it ended."""
+    from droptrack.train.state import resume_hint
+
+    (tmp_path / "last.pt").write_bytes(b"")
+    assert resume_hint(tmp_path) == (
+        f"run the same command with --resume to continue from {tmp_path / 'last.pt'} (saved at each epoch's end, at "
+        "the iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)")
