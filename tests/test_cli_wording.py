@@ -3,6 +3,8 @@ and the config check's bounds on the crop jitter/factor keys."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from droptrack.config import load_config
@@ -80,3 +82,35 @@ def test_resume_hint_names_the_save_a_stop_makes(tmp_path):
     assert resume_hint(tmp_path) == (
         f"run the same command with --resume to continue from {tmp_path / 'last.pt'} (saved at each epoch's end, at "
         "the iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)")
+
+
+def _leaves(group, path=()):
+    """Every command path of the `dt` group (`data synth` as ('data', 'synth'))."""
+    for name, cmd in group.commands.items():
+        yield from _leaves(cmd, (*path, name)) if hasattr(cmd, "commands") else [(*path, name)]
+
+
+def test_help_examples_are_indented_alike_in_every_command():
+    """typer took the indent off the example lines when 'Examples:' was the only paragraph after the first line
+    (dt train, eval, bench, demo, export, data synth) and kept it otherwise (dt run, serve, doctor, analyze)."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from droptrack.cli import app
+
+    indents = {}
+    for path in _leaves(get_command(app)):
+        out = CliRunner().invoke(app, [*path, "--help"], prog_name="dt", env={"COLUMNS": "100"}).output
+        lines = out.splitlines()
+        heads = [i for i, ln in enumerate(lines) if ln.strip() == "Examples:"]
+        if path == ("version",):
+            continue
+        assert heads, f"dt {' '.join(path)} --help has no examples"
+        head = lines[heads[0]]
+        margin = len(head) - len(head.lstrip())
+        block = lines[heads[0] + 1:]
+        block = block[:next((i for i, ln in enumerate(block) if not ln.strip()), len(block))]
+        starts = [ln for ln in block if re.match(r"(dt |[A-Z_]+=\S* dt )", ln.lstrip())]   # each command's line
+        assert starts, f"dt {' '.join(path)} --help: no command under Examples:"
+        indents[" ".join(path)] = {len(ln) - len(ln.lstrip()) - margin for ln in starts}
+    assert all(found == {2} for found in indents.values()), indents
