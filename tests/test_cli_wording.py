@@ -114,3 +114,33 @@ def test_help_examples_are_indented_alike_in_every_command():
         assert starts, f"dt {' '.join(path)} --help: no command under Examples:"
         indents[" ".join(path)] = {len(ln) - len(ln.lstrip()) - margin for ln in starts}
     assert all(found == {2} for found in indents.values()), indents
+
+
+@pytest.mark.parametrize("section, key, value, allowed", [
+    ("SEARCH", "SCALE_JITTER", 5, "[0, 1]"), ("TEMPLATE", "SCALE_JITTER", 1.5, "[0, 1]"),
+    ("SEARCH", "CENTER_JITTER", 45, "[0, 10]"), ("SEARCH", "FACTOR", 50, "(0, 10]"),
+    ("TEMPLATE", "FACTOR", 20.0, "(0, 10]"),
+])
+def test_crop_jitter_and_factor_keys_have_an_upper_bound(tmp_path, section, key, value, allowed):
+    """DATA.SEARCH.SCALE_JITTER 5 (a log-normal sigma: sizes drawn over a factor of e^5) and the other jitter and
+    factor keys had no upper bound; now a one-line error names the key and its range."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"DATA:\n  {section}:\n    {key}: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(bad))
+    msg = str(info.value)
+    assert f"DATA.{section}.{key}" in msg and allowed in msg and "\n" not in msg
+
+
+def test_official_crop_values_pass_the_bounds(tmp_path):
+    """The official values (spec: search FACTOR 5.0 / 4.0, CENTER_JITTER 4.5 / 3, SCALE_JITTER 0.5 / 0.25; template
+    FACTOR 2.0, jitter 0; TEST factors 2.0 / 5.0) are inside the ranges."""
+    good = tmp_path / "official.yaml"
+    good.write_text("DATA:\n  SEARCH: {FACTOR: 5.0, CENTER_JITTER: 4.5, SCALE_JITTER: 0.5}\n"
+                    "  TEMPLATE: {FACTOR: 2.0, CENTER_JITTER: 0, SCALE_JITTER: 0}\n"
+                    "TEST: {TEMPLATE_FACTOR: 2.0, SEARCH_FACTOR: 5.0}\n")
+    cfg = load_config(str(good))
+    assert (cfg.DATA.SEARCH.SCALE_JITTER, cfg.DATA.SEARCH.CENTER_JITTER, cfg.TEST.SEARCH_FACTOR) == (0.5, 4.5, 5.0)
+    with pytest.raises(ConfigError, match=r"TEST\.SEARCH_FACTOR"):
+        good.write_text("TEST: {SEARCH_FACTOR: 12}\n")
+        load_config(str(good))
