@@ -222,6 +222,34 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def is_internal(name: str) -> bool:
+    """A shipped config that exists for the test suite (e.g. 'tiny_ce_test'), not for users' models."""
+    return name.endswith("_test")
+
+
+def _network(cfg: Config) -> tuple:
+    """What decides a network's weights and shapes: backbone, head and crop sizes (not training settings)."""
+    return (config_to_dict(cfg)["MODEL"]["BACKBONE"], cfg.MODEL.HEAD.TYPE, cfg.MODEL.HEAD.NUM_CHANNELS,
+            cfg.DATA.SEARCH.SIZE, cfg.DATA.TEMPLATE.SIZE)
+
+
+def config_hint(typed: str, names: list[str], model: Config | None = None) -> str:
+    """'did you mean ...?' for an unknown config name: configs that build `model`'s network first, then the other
+    shipped ones; a test config only when the typed name is nearly its name."""
+    public = [n for n in names if not is_internal(n)]
+    fitting: list[str] = []
+    if model is not None:
+        net = _network(model)
+        fitting = [n for n in public if _network(load_config(n)) == net]
+    for pool, cutoff in ((names, 0.8), (fitting, 0.3), (public, 0.3)):   # a near-typo of any name: that name
+        close = difflib.get_close_matches(typed, pool, n=1, cutoff=cutoff)
+        if close:
+            return f"did you mean '{close[0]}'?"
+    if fitting:
+        return f"configs that fit this model: {', '.join(fitting)}"
+    return f"choose one of: {', '.join(public)}"
+
+
 MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
 MAX_DEPTH = 32
 MAX_BYTES = 256 << 10   # a YAML config file; the shipped ones are under 5 KB
@@ -256,8 +284,9 @@ def config_from_dict(data: dict, name: str = "") -> Config:
     return cfg
 
 
-def load_config(name_or_path: str | Path) -> Config:
-    """Load a shipped config by name (e.g. 'vitb_384_mae_ce_32x4_ep300') or a YAML file by path."""
+def load_config(name_or_path: str | Path, model: Config | None = None) -> Config:
+    """Load a shipped config by name (e.g. 'vitb_384_mae_ce_32x4_ep300') or a YAML file by path (`model`: the config
+    of the network being loaded, so that an unknown name's hint offers configs that build that network)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
@@ -277,9 +306,7 @@ def load_config(name_or_path: str | Path) -> Config:
     else:
         names = available_configs()
         if str(name_or_path) not in names:
-            close = difflib.get_close_matches(str(name_or_path), names, n=1, cutoff=0.3)
-            hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(names)}"
-            raise ConfigError(f"unknown config '{name_or_path}'; {hint}")
+            raise ConfigError(f"unknown config '{name_or_path}'; {config_hint(str(name_or_path), names, model)}")
         text = (resources.files("droptrack") / "configs" / f"{name_or_path}.yaml").read_text()
         name = str(name_or_path)
     try:

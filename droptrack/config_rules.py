@@ -121,6 +121,11 @@ def _only(*values: Any, why: str = "the only value droptrack implements") -> Rul
 _POS_INT = Rule(int, lo=1)
 _NONNEG = Rule(float, lo=0)
 _POS = Rule(float, lo=0, lo_open=True)
+# crops and their jitter, in target sizes (official: factors 2 template / 4-5 search, centre jitter 0 / 3-4.5, scale
+# jitter 0 / 0.25-0.5, a log-normal sigma); far past these the target leaves the crop or shrinks to a pixel
+_FACTOR = Rule(float, lo=0, hi=10, lo_open=True)
+_CENTER_JITTER = Rule(float, lo=0, hi=10)
+_SCALE_JITTER = Rule(float, lo=0, hi=1)
 # Rules beyond the field's type (the type of every other key comes from its dataclass annotation).
 RULES: dict[str, Rule] = {
     "MODEL.VARIANT": _only(*VARIANTS, why="droptrack adds temporal embeddings, ostrack does not"),
@@ -152,7 +157,7 @@ RULES: dict[str, Rule] = {
     "DATA.SAMPLER_MODE": _only("causal", why="the official OSTrack sampler"),
     "DATA.MEAN": Rule(list, item=Rule(float), length=3), "DATA.STD": Rule(list, item=_POS, length=3),
     "DATA.MAX_SAMPLE_INTERVAL": _POS_INT,
-    "TEST.TEMPLATE_FACTOR": _POS, "TEST.SEARCH_FACTOR": _POS, "TEST.TEMPLATE_SIZE": _POS_INT,
+    "TEST.TEMPLATE_FACTOR": _FACTOR, "TEST.SEARCH_FACTOR": _FACTOR, "TEST.TEMPLATE_SIZE": _POS_INT,
     "TEST.SEARCH_SIZE": _POS_INT, "TEST.EPOCH": _POS_INT,
 }
 # droptrack tracker extensions (runtime/extensions.py): TEST keys, also `dt run` options; null/absent = official
@@ -176,6 +181,6 @@ for _split in ("TRAIN", "VAL"):
     RULES[f"DATA.{_split}.DATASETS_RATIO"] = Rule(list, item=_NONNEG)
     RULES[f"DATA.{_split}.SAMPLE_PER_EPOCH"] = _POS_INT
 for _crop in ("SEARCH", "TEMPLATE"):
-    RULES.update({f"DATA.{_crop}.SIZE": _POS_INT, f"DATA.{_crop}.FACTOR": _POS,
-                  f"DATA.{_crop}.CENTER_JITTER": _NONNEG, f"DATA.{_crop}.SCALE_JITTER": _NONNEG,
+    RULES.update({f"DATA.{_crop}.SIZE": _POS_INT, f"DATA.{_crop}.FACTOR": _FACTOR,
+                  f"DATA.{_crop}.CENTER_JITTER": _CENTER_JITTER, f"DATA.{_crop}.SCALE_JITTER": _SCALE_JITTER,
                   f"DATA.{_crop}.NUMBER": _only(1, why="one template and one search frame, as the official configs")})

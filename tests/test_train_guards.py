@@ -339,7 +339,8 @@ def test_sigterm_to_the_process_group_stops_training_with_the_resume_hint(tmp_pa
     lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
     assert code == 143 and "Traceback" not in log.read_text(), log.read_text()
     assert lines[-1] == (f"stopped by SIGTERM; run the same command with --resume to continue from {out / 'last.pt'}"
-                         " (saved at each epoch's end, and every N iterations with --save-interval N)"), lines[-1]
+                         " (saved at each epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N"
+                         " iterations with --save-interval N)"), lines[-1]
     assert torch.load(out / "last.pt", weights_only=True)["iteration"] >= 1
 
 

@@ -44,7 +44,8 @@ def test_interrupt_after_a_checkpoint_names_it_and_resume(synth, tmp_path, monke
     monkeypatch.setattr(trainer, "train", ctrl_c)
     line = interrupted_line(dt_train(out, synth, "--resume"))
     assert line == (f"interrupted; run the same command with --resume to continue from {out / 'last.pt'} (saved at "
-                    "each epoch's end, and every N iterations with --save-interval N)")
+                    "each epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N iterations with "
+                    "--save-interval N)")
 
 
 def test_interrupt_before_any_checkpoint_says_start_again(synth, tmp_path, monkeypatch):
@@ -71,8 +72,9 @@ def test_interrupt_during_validation_keeps_the_finished_epoch(synth, tmp_path, m
     monkeypatch.setattr(validate, "validation_auc", ctrl_c)
     out = tmp_path / "run"
     line = interrupted_line(dt_train(out, synth, "--epochs", "1", "--val-data", str(synth)))
-    assert line.endswith(f"--resume to continue from {out / 'last.pt'} (saved at each epoch's end, and every N "
-                         "iterations with --save-interval N)"), line
+    assert line.endswith(f"--resume to continue from {out / 'last.pt'} (saved at each epoch's end, at the "
+                         "iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)"
+                         ), line
     last = torch.load(out / "last.pt", weights_only=True)
     assert (last["epoch"], last["iteration"], len(last["history"])) == (1, 2, 1)
     monkeypatch.setattr(validate, "validation_auc", lambda *args, **kw: 0.5)

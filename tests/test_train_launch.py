@@ -134,7 +134,8 @@ def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: rank 1 (pid 4321) was killed by SIGKILL, often the system's out-of-memory killer: lower --batch-size "
         f"or --workers, then run the same command with --resume to continue from {out / 'last.pt'} (saved at each "
-        "epoch's end, and every N iterations with --save-interval N)"), proc.stderr
+        "epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)"
+    ), proc.stderr
 
 
 @pytest.mark.parametrize("gpus, device, line", [

@@ -119,12 +119,16 @@ def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str 
 def reflowed(text: str | None) -> str | None:
     """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
     keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
-    (`Examples:` and its command lines) keeps its lines."""
+    (`Examples:` and its command lines) keeps its lines, indented under it in every command's help (typer dedents
+    the text after the first line as one docstring, which took the indent off when the examples came right after
+    it: a blank line before them keeps 'Examples:' from being that docstring's first line)."""
     if not text:
         return text
     paragraphs = inspect.cleandoc(text).split("\n\n")
-    return "\n\n".join(p if p.startswith("Examples:") else " ".join(ln.strip() for ln in p.splitlines())
-                       for p in paragraphs)
+    flowed = [p if p.startswith("Examples:") else " ".join(ln.strip() for ln in p.splitlines()) for p in paragraphs]
+    if len(flowed) > 1 and flowed[1].startswith("Examples:"):
+        flowed[1] = "\n" + flowed[1]
+    return "\n\n".join(flowed)
 
 
 class OneLineUsageErrors(TyperGroup):

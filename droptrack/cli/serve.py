@@ -64,8 +64,9 @@ def serve(
                                           "deliver its first frame."),
     reconnect: int = RECONNECT_OPTION,
     reconnect_timeout: Optional[float] = RECONNECT_TIMEOUT_OPTION,
-    every_frame: bool = typer.Option(False, "--every-frame", help="Live sources: every frame in arrival order "
-                                     "(queued) instead of the newest one (as dt run)."),
+    every_frame: bool = typer.Option(False, "--every-frame", help="Cameras, pipelines, streams: every frame in "
+                                     "arrival order (queued) instead of the newest one (as dt run; refused for video "
+                                     "files and image folders)."),
     width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
                                         "pipelines keep their own size: refused there)."),
     height: Optional[int] = typer.Option(None, help="Camera capture height (as --width)."),

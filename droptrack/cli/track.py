@@ -18,9 +18,10 @@ MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpo
                             ".safetensors), ONNX model or TensorRT engine (default: the embedded model).")
 RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per drop, "
                                 "with backoff (0 = off unless --reconnect-timeout); the first frame after a drop "
-                                "has \"reconnect\": {gap_s, attempts} in --jsonl. Video files still end.")
-RECONNECT_TIMEOUT_OPTION = typer.Option(None, "--reconnect-timeout", help="Give up on a drop (or a source that "
-                                        "never connects) after S seconds.")
+                                "has \"reconnect\": {gap_s, attempts} in --jsonl. Refused for video files and "
+                                "image folders (they end).")
+RECONNECT_TIMEOUT_OPTION = typer.Option(None, "--reconnect-timeout", help="Cameras, pipelines, streams: give up on "
+                                        "a drop (or a source that never connects) after S seconds.")
 @app.command()
 @friendly
 @extension_options

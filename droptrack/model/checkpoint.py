@@ -285,7 +285,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         except ConfigError as exc:
             raise CheckpointError(f"checkpoint '{path}' carries a config that cannot be used ({exc})") from None
         if config is not None:
-            cfg = config if isinstance(config, Config) else load_config(config)
+            cfg = config if isinstance(config, Config) else load_config(config, model=cfg)
         state = obj["net"]
     else:
         state = net_state(obj)

@@ -216,7 +216,7 @@ def check_start(start: int, source: str, loop: bool) -> None:
 
 def check_source_options(source: str, loop: bool, reconnect: int, reconnect_timeout: float | None,
                          every_frame: bool) -> None:
-    """dt run's options for one kind of source given another: --loop replays files; --reconnect,
+    """dt run's and dt serve's options for one kind of source given another: --loop (dt run) replays files; --reconnect,
     --reconnect-timeout and --every-frame are for live sources (a file ends, and is read frame by frame): one line
     each rather than an option silently ignored (a missing source is named by `sources.open_source`)."""
     kind = sources.source_kind(source)

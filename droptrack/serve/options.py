@@ -11,7 +11,7 @@ from pathlib import Path
 
 from droptrack.errors import InputError, SourceError
 from droptrack.paths import same_file, writes_in_place
-from droptrack.runtime.checks import check_tracking_options, temp_path
+from droptrack.runtime.checks import check_source_options, check_tracking_options, temp_path
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.outlock import TARGET_ID
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -64,6 +64,7 @@ def check_serve_options(opts: ServeOptions) -> None:
     # a folder (existing, or named with a trailing slash) is refused as one (its targets' files would land beside it)
     folder = bool(output) and (Path(output).is_dir() or output.endswith(("/", os.sep)))
     check_target_file_names(opts)
+    check_source_options(opts.source, False, opts.reconnect, opts.reconnect_timeout, opts.every_frame)
     check_tracking_options(opts, [output] if folder else box_files_to_check(output) if output else [],
                            earlier=[] if folder else earlier_box_files(output))
 

@@ -151,8 +151,8 @@ def resume_hint(output: Path) -> str:
     found = resume_candidates(Path(output))
     if not found:
         return "no checkpoint was written yet; run the same command again to start over"
-    return (f"run the same command with --resume to continue from {found[0]} (saved at each epoch's end, and every "
-            "N iterations with --save-interval N)")
+    return (f"run the same command with --resume to continue from {found[0]} (saved at each epoch's end, at the "
+            "iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)")
 
 
 def _load_into(obj: dict, model, opt, sched, scaler) -> None:
