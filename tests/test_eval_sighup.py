@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP
 
 
 def test_sighup_stops_eval_like_ctrl_c(tmp_path: Path) -> None:
-    root = generate_synth(tmp_path / "set", 3, 100, seed=0, size=(96, 64), split="val")
+    root = generate_synth(tmp_path / "set", 3, 400, seed=0, size=(96, 64), split="val")   # the rest outlasts the signal
     out = tmp_path / "out" / "default"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
                                                          os.environ.get("PYTHONPATH", "")])}

@@ -35,7 +35,7 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates, resume_hint)
-from droptrack.train.stops import StepHold, Stopped, stop_signals
+from droptrack.train.stops import StepHold, Stopped, stop_error, stop_signals
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -366,6 +366,8 @@ def train(opts: TrainOptions) -> Path:
         if distributed():
             torch.distributed.barrier()
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
+        if worker_died(exc) and hold.pending is not None:   # the stop signal reached the whole group (systemd, kill
+            raise stop_error(hold.pending) from None        # -- -PGID): the workers ended first, before the batch came
         if worker_died(exc):
             raise TrainingError(f"a data-loading worker process died ({str(exc).strip()[:90]}); the usual cause is "
                                 "memory running out: lower --workers or --batch-size (--workers 0 loads in the "
