@@ -16,13 +16,14 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP
 
 
 def test_sighup_stops_eval_like_ctrl_c(tmp_path: Path) -> None:
-    root = generate_synth(tmp_path / "set", 3, 400, seed=0, size=(96, 64), split="val")   # the rest outlasts the signal
+    root = generate_synth(tmp_path / "set", 3, 100, seed=0, size=(96, 64), split="val")
     out = tmp_path / "out" / "default"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
                                                          os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-c", "from droptrack.cli import app; app(prog_name='dt')", "eval", "--dataset", "synth",
            "--root", str(root), "--output", str(tmp_path / "out"), "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,   # pytest under
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))   # nohup: not ignored
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not list(out.glob("synth_*_time.txt")):
         time.sleep(0.01)
