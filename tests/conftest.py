@@ -144,3 +144,24 @@ def official_model():
     model = build_model(cfg, variant="ostrack").eval()
     model.load_state_dict(weights, strict=True)
     return model, cfg
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list:
+    """Counts the frames every cv2.VideoCapture decodes (one entry per read())."""
+    cv2 = pytest.importorskip("cv2")
+    real, count = cv2.VideoCapture, []
+
+    class Counting:
+        def __init__(self, *args):
+            self._cap = real(*args)
+
+        def read(self):
+            count.append(1)
+            return self._cap.read()
+
+        def __getattr__(self, name):
+            return getattr(self._cap, name)
+
+    monkeypatch.setattr(cv2, "VideoCapture", Counting)
+    return count

@@ -232,3 +232,22 @@ def install(monkeypatch, cache=None) -> FakeTRT:
     if cache is not None:
         monkeypatch.setenv("DT_CACHE_DIR", str(cache))
     return fake
+
+
+class GraphAsEngine:
+    """Stands in for TensorRTBackend (no GPU here): an engine at PATH answers as the FP32 graph beside it
+    (PATH's folder / model.onnx, on ONNX Runtime)."""
+
+    def __init__(self, path, *a, **k):
+        from droptrack.engine.onnxruntime_backend import OrtBackend
+
+        self.graph = OrtBackend(path.parent / "model.onnx")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def infer(self, template, search):
+        return self.graph.infer(template, search)

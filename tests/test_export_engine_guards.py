@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fake_tensorrt import FakeTRT, install
+from fake_tensorrt import FakeTRT, GraphAsEngine, install
 from helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -69,22 +69,11 @@ def test_tensorrt_that_cannot_start_cuda_is_refused_before_any_work(tiny, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-class CheckedEngine:
+class CheckedEngine(GraphAsEngine):
     """Stands in for TensorRTBackend in the parity check: answers as the FP32 graph beside it; Ctrl-C on the first
     inference while `interrupt` is set. `runs` counts the inferences (the checks made)."""
 
     interrupt, runs = False, 0
-
-    def __init__(self, path, *a, **k):
-        from droptrack.engine.onnxruntime_backend import OrtBackend
-
-        self.graph = OrtBackend(path.parent / "model.onnx")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
 
     def infer(self, template, search):
         if CheckedEngine.interrupt:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from droptrack.errors import BackendError
-from fake_tensorrt import FakeTRT
+from fake_tensorrt import FakeTRT, GraphAsEngine
 from helpers import cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -22,24 +22,16 @@ REFUSED = ("TensorRT could not deserialize the engine (built by another TensorRT
 OOM = "CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 7.44 GiB"
 
 
-class Engine:
+class Engine(GraphAsEngine):
     """Stands in for TensorRTBackend: the FP16 engine fails as `fails` says; another answers as the FP32 graph."""
 
     fails = ""
 
     def __init__(self, path, *a, **k):
-        from droptrack.engine.onnxruntime_backend import OrtBackend
-
         self.fp16 = path.name.startswith("model_fp16.engine")   # built as model_fp16.engine.unchecked
         if self.fp16 and self.fails == "load":
             raise BackendError(REFUSED)
-        self.graph = OrtBackend(path.parent / "model.onnx")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
+        super().__init__(path)
 
     def infer(self, template, search):
         if self.fp16 and self.fails == "parity run":

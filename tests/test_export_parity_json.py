@@ -62,40 +62,21 @@ def test_rows_of_a_parity_json_from_elsewhere_are_dropped_not_followed(tmp_path)
     assert prune_parity_json(tmp_path, "another") == ["model.onnx"]
 
 
-class GraphAsEngine:
-    """Stands in for TensorRTBackend in the engine check (no GPU here): answers as the FP32 graph beside it."""
-
-    def __init__(self, path, *a, **k):
-        from droptrack.engine.onnxruntime_backend import OrtBackend
-
-        self.graph = OrtBackend(path.parent / "model.onnx")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def infer(self, template, search):
-        return self.graph.infer(template, search)
-
-
 def test_an_engine_rebuilt_from_its_graph_loses_its_checked_row(tiny_ckpt, tmp_path, monkeypatch):
     """`dt export GRAPH.onnx --engine` (no check) replaced model.engine and left the checked row of the engine before
     it in parity.json."""
     import sys
 
     from droptrack.engine import tensorrt_backend, trt_compat
-    from fake_tensorrt import FakeTRT
+    from fake_tensorrt import GPU_ENV, FakeTRT, GraphAsEngine
 
     class OtherPlan(FakeTRT):
         def build(self, monitor):
             return b"PLAN-2"
 
-    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
     monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT().module())
     monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
-    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(GPU_ENV))
     monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", GraphAsEngine)
     monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"

@@ -14,26 +14,6 @@ MEGAMIND = Path("/usr/share/doc/opencv-doc/examples/data/Megamind.avi")   # 270 
 INIT = "300,180,90,90"
 
 
-@pytest.fixture
-def reads(monkeypatch):
-    """Counts the frames every cv2.VideoCapture decodes."""
-    real, count = cv2.VideoCapture, []
-
-    class Counting:
-        def __init__(self, *args):
-            self._cap = real(*args)
-
-        def read(self):
-            count.append(1)
-            return self._cap.read()
-
-        def __getattr__(self, name):
-            return getattr(self._cap, name)
-
-    monkeypatch.setattr(cv2, "VideoCapture", Counting)
-    return count
-
-
 def _opts(ckpt: Path, out: Path, **kw):
     from droptrack.runtime.run import RunOptions
 

@@ -28,26 +28,6 @@ def _decoded(path: Path, upto: int) -> list:
     return out
 
 
-@pytest.fixture
-def reads(monkeypatch):
-    """Counts the frames every cv2.VideoCapture decodes."""
-    real, count = cv2.VideoCapture, []
-
-    class Counting:
-        def __init__(self, *args):
-            self._cap = real(*args)
-
-        def read(self):
-            count.append(1)
-            return self._cap.read()
-
-        def __getattr__(self, name):
-            return getattr(self._cap, name)
-
-    monkeypatch.setattr(cv2, "VideoCapture", Counting)
-    return count
-
-
 def test_start_seeks_instead_of_decoding_the_frames_before(reads):
     if not MEGAMIND.is_file():
         pytest.skip("opencv-doc's Megamind.avi is not installed")
