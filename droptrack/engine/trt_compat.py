@@ -305,26 +305,38 @@ def interruptible_build(monitor: Any) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """One engine I/O tensor."""
+    """One engine I/O tensor: `layout` is TensorRT's TensorFormat name (LINEAR: row-major, as a torch tensor; the
+    vectorized ones pad channels), `location` its TensorLocation name (DEVICE or HOST)."""
 
     name: str
     is_input: bool
     shape: tuple[int, ...]
     dtype: str
+    layout: str = "LINEAR"
+    location: str = "DEVICE"
 
 
 _DTYPES = {"FLOAT": "float32", "HALF": "float16", "INT32": "int32", "INT64": "int64", "INT8": "int8",
            "UINT8": "uint8", "BOOL": "bool", "BF16": "bfloat16"}
 
 
+def _enum_name(value) -> str:
+    """A TensorRT enum value's member name ('FLOAT'): `.name` of a pybind11 (or Python) enum, else from its text."""
+    name = getattr(value, "name", None)
+    return name if isinstance(name, str) else str(value).split(".")[-1]
+
+
 def io_tensors(engine, trt) -> list[TensorInfo]:
-    """Name, direction, shape and dtype of every I/O tensor (name-based API of TensorRT 10 and 11)."""
+    """Name, direction, shape, dtype, layout and memory location of every I/O tensor (name-based API of TensorRT 10
+    and 11)."""
     out = []
     for i in range(engine.num_io_tensors):
         name = engine.get_tensor_name(i)
         is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-        dt = str(engine.get_tensor_dtype(name)).split(".")[-1]
-        out.append(TensorInfo(name, is_input, tuple(engine.get_tensor_shape(name)), _DTYPES.get(dt, dt.lower())))
+        dt = _enum_name(engine.get_tensor_dtype(name))
+        out.append(TensorInfo(name, is_input, tuple(engine.get_tensor_shape(name)), _DTYPES.get(dt, dt.lower()),
+                              _enum_name(engine.get_tensor_format(name)),
+                              _enum_name(engine.get_tensor_location(name))))
     return out
 
 
