@@ -99,6 +99,30 @@ def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
     assert "\n" not in str(exc.value)
 
 
+def test_close_waits_for_the_queued_inference_before_dropping_the_context():
+    """With torch inputs infer() returns before the engine ran on its stream; close() dropped the context (and left
+    the bound output buffers to be freed with the backend) without waiting. TensorRT's enqueueV3: memory bound to a
+    tensor must not be released before the stream is synchronised."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    log: list = []
+    be = object.__new__(TensorRTBackend)
+
+    class Stream:
+        def synchronize(self):
+            log.append(("sync", be.context is not None, bool(be._outputs)))
+
+    be._torch = SimpleNamespace(cuda=SimpleNamespace(device=lambda dev: nullcontext()))
+    be._dev, be.stream, be.context, be.engine, be._runtime = torch.device("cpu"), Stream(), object(), object(), object()
+    be._outputs = {"score_map": torch.zeros(1, 1, 2, 2)}
+    be.close()
+    assert log == [("sync", True, True)]                      # waited while the context and its buffers were alive
+    assert be.released and be.context is None and be._runtime is None and be._outputs == {}
+    be.close()
+    assert len(log) == 1                                       # closed once: nothing left to wait for
+
+
 class FakeBuilderConfig:
     """create_timing_cache: None for b"junk"; set_timing_cache: False for a cache made on another GPU."""
 

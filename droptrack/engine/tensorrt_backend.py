@@ -273,6 +273,16 @@ class TensorRTBackend(Backend):
         return getattr(self, "engine", None) is None
 
     def close(self) -> None:
-        """Drop the execution context and engine."""
+        """Wait for the inference queued on the engine's stream (a call with torch inputs returns before it has run;
+        TensorRT: memory bound to a tensor must not be released before its stream is synchronised), then drop the
+        execution context, engine, runtime and output buffers, in that order."""
+        if getattr(self, "context", None) is not None and getattr(self, "stream", None) is not None:
+            try:
+                with self._torch.cuda.device(self._dev):
+                    self.stream.synchronize()
+            except RuntimeError:   # a CUDA error already reported by the call that met it: nothing more runs
+                pass
         self.context = None
         self.engine = None
+        self._runtime = None
+        self._outputs = {}
