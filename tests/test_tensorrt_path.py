@@ -96,7 +96,18 @@ def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
     assert trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: ctx)) is ctx
     with pytest.raises(BackendError, match="could not create an execution context") as exc:
         trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: None))
-    assert "\n" not in str(exc.value)
+    assert "\n" not in str(exc.value) and "free GPU memory" in str(exc.value) and "--device cuda:N" in str(exc.value)
+
+
+def test_enqueue_that_tensorrt_refuses_is_a_one_line_error_naming_the_fix():
+    """execute_async_v3 returning False said only 'failed; see the log': no next step."""
+    class Refusing(FakeContext):
+        def execute_async_v3(self, stream: int) -> bool:
+            return False
+
+    with pytest.raises(BackendError, match="could not enqueue the engine") as exc:
+        trt_compat.enqueue(Refusing(), {"template": 512}, 0)
+    assert "\n" not in str(exc.value) and "dt export MODEL.onnx --engine" in str(exc.value)
 
 
 def test_close_waits_for_the_queued_inference_before_dropping_the_context():

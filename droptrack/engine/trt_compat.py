@@ -364,7 +364,8 @@ def execution_context(engine):
         context = engine.create_execution_context()
     if context is None:
         raise BackendError("TensorRT could not create an execution context for the engine (see the TensorRT log "
-                           "above; often too little free GPU memory for its activations)")
+                           "above; often too little free GPU memory for its activations): free GPU memory (other "
+                           "processes on it: `nvidia-smi`) or pick another GPU with --device cuda:N")
     return context
 
 
@@ -382,4 +383,6 @@ def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
     with sigint_deferred():   # TensorRT may log during the enqueue: a Ctrl-C raised there would be dropped
         enqueued = context.execute_async_v3(stream_handle)
     if not enqueued:
-        raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")
+        raise BackendError("TensorRT could not enqueue the engine (execute_async_v3 failed; the TensorRT log above "
+                           "has the reason, e.g. a CUDA error); run again, and if it fails again rebuild the engine "
+                           "here with `dt export MODEL.onnx --engine` or run its ONNX graph (--model MODEL.onnx)")
