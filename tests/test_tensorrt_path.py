@@ -99,6 +99,19 @@ def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
     assert "\n" not in str(exc.value) and "free GPU memory" in str(exc.value) and "--device cuda:N" in str(exc.value)
 
 
+def test_plan_tensorrt_does_not_deserialize_names_gpu_memory_too():
+    """deserialize_cuda_engine returns None also when the engine's weights do not fit in the free GPU memory; the
+    backend checks TensorRT version and GPU against the sidecar first, so the message named only causes already
+    ruled out there."""
+    from fake_tensorrt import FakeTRT
+
+    trt = FakeTRT().module()
+    with pytest.raises(BackendError, match="could not deserialize the engine") as exc:
+        trt_compat.deserialize(trt, b"not a plan", trt_compat.logger(trt))
+    text = str(exc.value)
+    assert "\n" not in text and "free GPU memory" in text and "dt export MODEL.onnx --engine" in text
+
+
 def test_enqueue_that_tensorrt_refuses_is_a_one_line_error_naming_the_fix():
     """execute_async_v3 returning False said only 'failed; see the log': no next step."""
     class Refusing(FakeContext):

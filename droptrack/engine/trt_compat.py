@@ -351,9 +351,10 @@ def deserialize(trt, plan: bytes, logger):
     with sigint_deferred():   # its log calls: a Ctrl-C raised in one would be dropped
         engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
-        raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
-                           "another GPU, or a version-compatible engine that carries code, which is not run); "
-                           "rebuild it with `dt export MODEL.onnx --engine`")
+        raise BackendError("TensorRT could not deserialize the engine (the TensorRT log above has the reason: built by "
+                           "another TensorRT version or for another GPU, a version-compatible engine that carries "
+                           "code, which is not run, or too little free GPU memory for its weights); rebuild it with "
+                           "`dt export MODEL.onnx --engine`, or free GPU memory (`nvidia-smi`)")
     return runtime, engine
 
 
