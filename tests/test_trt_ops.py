@@ -118,6 +118,26 @@ def test_the_plain_tracker_body_passes(exported, tmp_path):
     check_tracker_graph(path, graph_facts(path))
 
 
+def test_forms_the_parser_takes_are_not_refused(exported, tmp_path):
+    """A K computed from shapes only (a shape tensor), a Q/DQ pair without zero point (INT8 to TensorRT), axes and
+    scales from Constant nodes, per-channel weights with their axis written: none is refused."""
+    nodes = [helper.make_node("Shape", ["search"], ["shp"]),
+             helper.make_node("Gather", ["shp", "last"], ["k"], axis=0),
+             helper.make_node("Flatten", ["search"], ["flat"]),
+             helper.make_node("TopK", ["flat", "k"], ["v", "i"]),
+             helper.make_node("Constant", [], ["axes"], value=_ints("axes", [2, 3])),
+             helper.make_node("ReduceMean", ["search", "axes"], ["mean"], keepdims=0),
+             helper.make_node("Constant", [], ["cs"], value_float=0.05),
+             helper.make_node("QuantizeLinear", ["search", "cs"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "cs"], ["dq"]),
+             helper.make_node("DequantizeLinear", ["w", "s8", "z8"], ["wf"], axis=1)]
+    inits = [_ints("last", [3]), numpy_helper.from_array(np.ones((4, 8), np.int8), "w"), _scale("s8", (0.1,) * 8),
+             numpy_helper.from_array(np.zeros(8, np.int8), "z8")]
+    path = tmp_path / "taken.onnx"
+    tracker(exported, path, nodes, inits, opset=19)
+    check_tracker_graph(path, graph_facts(path))
+
+
 @pytest.mark.parametrize("case", list(VIOLATIONS))
 def test_a_node_the_parser_refuses_is_named_before_the_build(exported, tmp_path, case):
     nodes, inits, opset, said = VIOLATIONS[case]
@@ -140,3 +160,12 @@ def test_the_onnx_runtime_int8_graph_is_refused_for_an_engine_in_one_line(export
     line = one_line_error(r)
     assert "model_int8_ort.onnx is not a graph TensorRT 10's ONNX parser takes" in line, line
     assert "DynamicQuantizeLinear" in line and "more)" in line, line
+
+
+def test_engine_with_an_opset_beyond_the_parsers_is_refused_before_any_export(tiny, tmp_path):
+    """`--opset 21 --engine`: every graph was exported and checked, then each engine build refused (or, with no
+    TensorRT here, the machine was named instead); now one line before any work."""
+    r = cli("export", tiny[0], "--opset", 21, "--engine", "-o", tmp_path / "out")
+    assert r.exit_code == 2
+    assert "TensorRT 10's ONNX parser documents opsets up to 20, got --opset 21" in one_line_error(r)
+    assert not (tmp_path / "out").exists()
