@@ -89,10 +89,10 @@ def _element_types(model, consts: dict[str, Any]) -> dict[str, int]:
             out = [types.get(node.input[1], 0) if len(node.input) > 1 else 0]
         elif node.op_type == "ConstantOfShape":
             out = [attrs["value"].data_type if "value" in attrs else 1]
+        elif node.op_type == "TopK":
+            out = [first, 7]
         else:
             out = [9 if node.op_type in _BOOL_OUT else 7 if node.op_type in _INT64_OUT else first]
-        if node.op_type == "TopK":
-            out = [first, 7]
         for i, name in enumerate(node.output):
             if name and name not in types:
                 types[name] = out[min(i, len(out) - 1)]
@@ -188,8 +188,7 @@ def _node_problems(node, types: dict[str, int], consts: dict[str, Any], shapes: 
                         f"produce (it produces {', '.join(ANY + ('UINT8',))})")
     elif op == "LayerNormalization" and any(node.output[1:]):
         problems.append("it has its Mean/InvStdDev outputs (only the first output, Y, is supported)")
-    elif op == "Constant" and any(a.name != "value" and a.name.startswith(("sparse", "value_string"))
-                                  for a in node.attribute):
+    elif op == "Constant" and any(a.name.startswith(("sparse", "value_string")) for a in node.attribute):
         problems.append("it holds a sparse or string value (unsupported)")
     elif op == "ScatterND" and _text(attrs.get("reduction", "none")) != "none":
         problems.append(f"its reduction is '{_text(attrs['reduction'])}' (ScatterND supports no reduction)")
@@ -212,7 +211,7 @@ def _ints(tensor) -> list[int]:
 
 def trt_problems(model) -> list[str]:
     """Every node of `model` (an onnx.ModelProto) that TensorRT 10's ONNX parser would refuse, one line each:
-    'node NAME (OP): what; how to fix'. Empty: every node is one the parser documents as supported."""
+    "node 'NAME' (OP): what it breaks" (or the graph's opset). Empty: the parser documents every node as supported."""
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     opset = opsets.get("ai.onnx", 0)
     problems = []
