@@ -80,6 +80,9 @@ def serve(
     Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
     After a full disk stopped tracking (its one line logged then) any stop exits 2, as dt run after a full disk.
 
+    Slow or idle clients cannot hold the server: a request's headers, and its body, must each arrive within 10 s
+    (else 408 and the connection closes); at most 100 connections are open at once (more get 503).
+
     Examples:
       dt serve camera0
       dt serve rtsp://camera/stream -m model.onnx --host 0.0.0.0 --token auto -o boxes.txt
