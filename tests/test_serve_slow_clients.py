@@ -1,5 +1,5 @@
 """Clients that hold dt serve's connections (slowloris): headers sent a byte at a time or never, more connections than
-the cap. Real uvicorn servers on 127.0.0.1, configured as dt serve does."""
+the cap, one address taking every WebSocket place. Real uvicorn servers on 127.0.0.1, configured as dt serve does."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
-from serve_helpers import session, wait_for  # noqa: E402,F401
+from serve_helpers import WS, session, wait_for  # noqa: E402,F401
 
 HANG_S = 30   # a socket read that takes this long is the hang these tests look for
 
@@ -118,3 +120,21 @@ def test_connections_past_the_cap_are_answered_503_naming_it(session):
         wait_for(lambda: not server.server_state.connections)
         assert get(port).status == 200
 
+
+def test_one_address_cannot_take_every_websocket_place(session):
+    """Any one client could open all the server's WebSockets (32) and lock every other page out. Now one address
+    gets at most `max_per_client` (2 here); the next is refused with 503 naming why, and another address still
+    gets in."""
+    app = create_app(session, max_clients=5, max_per_client=2)
+    one = TestClient(app, base_url="http://127.0.0.1", client=("192.0.2.7", 50000))
+    other = TestClient(app, base_url="http://127.0.0.1", client=("192.0.2.8", 50000))
+    with one.websocket_connect(WS + "/ws/records"), one.websocket_connect(WS + "/ws/video"):
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with one.websocket_connect(WS + "/ws/records"):
+                pass
+        assert refused.value.status_code == 503
+        assert "2 live-view/record clients from this address" in refused.value.json()["detail"]
+        with other.websocket_connect(WS + "/ws/video") as ws:
+            assert ws.receive_bytes()[:2] == b"\xff\xd8"
+    with one.websocket_connect(WS + "/ws/records"):   # the first two left: the address gets in again
+        pass
