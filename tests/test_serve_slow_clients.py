@@ -106,8 +106,11 @@ def test_a_kept_alive_connection_gets_the_deadline_again_for_each_request(sessio
 
 def test_connections_past_the_cap_are_answered_503_naming_it(session):
     """Idle connections were never counted: any number of them held sockets and the event loop's attention. Past
-    the cap (3 here) a request gets a 503 naming the cap (JSON, Retry-After, the connection closed); once they close
-    the server answers again."""
+    the cap (3 here) a request or a WebSocket handshake gets a 503 naming the cap (JSON, Retry-After, the connection
+    closed); once they close the server answers again."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
     with running(session, head_timeout=60.0, max_connections=3) as (server, port):
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
         wait_for(lambda: len(server.server_state.connections) == 3)
@@ -115,6 +118,10 @@ def test_connections_past_the_cap_are_answered_503_naming_it(session):
         assert r.status == 503, (r.status, r.body)
         assert "already has 3 connections open" in json.loads(r.body)["detail"]
         assert r.getheader("retry-after") == "5" and r.getheader("connection") == "close"
+        with pytest.raises(InvalidStatus) as refused:   # a WebSocket's handshake too (uvicorn hands it over unasked)
+            connect(f"ws://127.0.0.1:{port}/ws/video", open_timeout=HANG_S)
+        assert refused.value.response.status_code == 503
+        assert "already has 3 connections open" in json.loads(refused.value.response.body)["detail"]
         for s in idle:
             s.close()
         wait_for(lambda: not server.server_state.connections)

@@ -23,12 +23,22 @@ HEAD_TIMEOUT_S = 10.0    # a request's headers (a few hundred bytes) must arrive
 MAX_CONNECTIONS = 100    # open connections at once (browsers open up to 6 per server, plus 2 WebSockets per page)
 
 
+def _closing_answer(status: bytes, message: str, extra: bytes = b"") -> bytes:
+    """A whole HTTP answer with {"detail": message} that closes the connection (written to the socket directly)."""
+    body = json.dumps({"detail": message}).encode()
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\nconnection: close\r\n" + extra
+            + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
 def late_head_answer(timeout: float) -> bytes:
     """The 408 sent (then the connection closed) when a request's headers did not arrive within `timeout` s."""
-    body = json.dumps({"detail": f"the request headers did not arrive within {timeout:g} s; send the request whole "
-                                 "(dt serve closes connections that stall)"}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return _closing_answer(b"408 Request Timeout", f"the request headers did not arrive within {timeout:g} s; send "
+                           "the request whole (dt serve closes connections that stall)")
+
+
+def busy_message(most: int) -> str:
+    """Why a connection past the cap is answered 503."""
+    return f"dt serve already has {most} connections open; close some (other pages, scripts) and try again"
 
 
 def bounded_h11(head_timeout: float = HEAD_TIMEOUT_S, most: int = MAX_CONNECTIONS) -> type[H11Protocol]:
@@ -38,8 +48,7 @@ def bounded_h11(head_timeout: float = HEAD_TIMEOUT_S, most: int = MAX_CONNECTION
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     async def busy(scope, receive, send) -> None:
-        await refuse(scope, receive, send, 503, f"dt serve already has {most} connections open; close some (other "
-                     "pages, scripts) and try again", [(b"connection", b"close"), (b"retry-after", b"5")])
+        await refuse(scope, receive, send, 503, busy_message(most), [(b"connection", b"close"), (b"retry-after", b"5")])
 
     class Bounded(H11Protocol):
         """H11Protocol whose request heads have a deadline and whose connections beyond `most` are answered 503."""
@@ -76,8 +85,13 @@ def bounded_h11(head_timeout: float = HEAD_TIMEOUT_S, most: int = MAX_CONNECTION
                 self._arm()
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
-            self._disarm()   # the WebSocket protocol takes the connection over
-            super().handle_websocket_upgrade(event)
+            self._disarm()
+            if self.app is busy:   # the WebSocket protocol would not ask the app: the handshake is refused here
+                self.transport.write(_closing_answer(b"503 Service Unavailable", busy_message(most),
+                                                     b"retry-after: 5\r\n"))
+                self.transport.close()
+                return
+            super().handle_websocket_upgrade(event)   # the WebSocket protocol takes the connection over
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
