@@ -80,6 +80,10 @@ def serve(
     Ctrl-C and SIGHUP exit 130 / 129 as dt run, SIGTERM (systemd, docker stop) 0, the clean stop of a service.
     After a full disk stopped tracking (its one line logged then) any stop exits 2, as dt run after a full disk.
 
+    Slow or idle clients cannot hold the server: a request's headers, and its body, must each arrive within 10 s
+    (else 408 and the connection closes); at most 100 connections are open at once, 32 live views and record
+    streams (WebSockets), 8 of them from one address (more get 503).
+
     Examples:
       dt serve camera0
       dt serve rtsp://camera/stream -m model.onnx --host 0.0.0.0 --token auto -o boxes.txt

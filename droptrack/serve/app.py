@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from droptrack import __version__
 from droptrack.serve.auth import AccessGuard, refuse
+from droptrack.serve.backoff import client_key
 from droptrack.serve.docs import reference_page
 from droptrack.serve.options import CommandError
 from droptrack.serve.session import Session
@@ -27,6 +28,7 @@ POLL_S = 0.01            # how often a viewer looks for a newer frame
 COMMAND_THREADS = 4      # threads for commands waiting on the tracking thread (it applies them one at a time)
 SNAPSHOT_ENCODES = 2     # PNG snapshots encoded at once (each an annotated copy of the frame); others wait
 MAX_CLIENTS = 32         # WebSocket clients at once (live views and record streams); more are refused with 503
+CLIENTS_PER_ADDRESS = 8  # of those from one client address (a page opens 2); more are refused with 503
 BODY_TIMEOUT_S = 10.0    # a request body (a few dozen bytes, at most 64 KiB) must arrive whole within this
 HEAD_ONLY = "droptrack.head"   # scope key: a GET that answers a HEAD (a route may skip making the body)
 
@@ -38,8 +40,9 @@ get the next one: a slow client skips frames, the tracker never waits). With `--
 `Authorization: Bearer TOKEN` on every request and WebSocket (`?token=TOKEN` is taken by the page `/` only, which
 sets the page's cookie). A bad request is a 4xx whose `detail` is one line (`ApiError`): besides each operation's
 own, any request may get 401 (token missing or wrong), 429 (too many wrong tokens from this address: wait for its
-Retry-After), 403 (Host or Origin refused) or 411/413 (a body of unknown length or over 64 KiB); a WebSocket over
-32 at once gets 503."""
+Retry-After), 403 (Host or Origin refused), 408 (headers or body not whole within 10 s), 411/413 (a body of unknown
+length or over 64 KiB) or 503 (over 100 connections open); a WebSocket over 32 at once, or over 8 from one address,
+gets 503."""
 
 
 class Box(BaseModel):
@@ -143,10 +146,12 @@ def answer_head(app):
     return wrapped
 
 
-def limit_websockets(app, most: int):
+def limit_websockets(app, most: int, per_client: int = CLIENTS_PER_ADDRESS):
     """ASGI wrapper: at most `most` WebSockets at once (each costs a task and a call per frame from the tracking
-    thread); the handshake of one more is refused with 503 until one leaves."""
-    open_now = [0]   # this app's own count (the event loop runs one handler step at a time)
+    thread), and at most `per_client` from one client (`backoff.client_key`: one script could take every place and
+    lock the page out); the handshake of one more is refused with 503 until one leaves."""
+    open_now = [0]   # this app's own counts (the event loop runs one handler step at a time)
+    by_client: dict[str, int] = {}
 
     async def wrapped(scope, receive, send) -> None:
         if scope["type"] != "websocket":
@@ -154,11 +159,19 @@ def limit_websockets(app, most: int):
         if open_now[0] >= most:
             return await refuse(scope, receive, send, 503, f"already {most} live-view/record clients; close one "
                                 "(another page or script of this server) and try again")
+        who = client_key(scope)
+        if by_client.get(who, 0) >= per_client:
+            return await refuse(scope, receive, send, 503, f"already {per_client} live-view/record clients from "
+                                "this address; close one (another tab or script) and try again")
         open_now[0] += 1
+        by_client[who] = by_client.get(who, 0) + 1
         try:
             await app(scope, receive, send)
         finally:
             open_now[0] -= 1
+            by_client[who] -= 1
+            if not by_client[who]:
+                del by_client[who]
 
     return wrapped
 
@@ -197,11 +210,12 @@ def whole_bodies(app, timeout: float):
 def create_app(session: Session, token: str | None = None, loopback_only: bool = True,
                origins: frozenset[str] = frozenset(), frame_ancestors: frozenset[str] = frozenset(),
                max_clients: int = MAX_CLIENTS, cookie: str | None = None,
-               clock: Callable[[], float] = time.monotonic, body_timeout: float = BODY_TIMEOUT_S):
+               clock: Callable[[], float] = time.monotonic, body_timeout: float = BODY_TIMEOUT_S,
+               max_per_client: int = CLIENTS_PER_ADDRESS):
     """The ASGI app: FastAPI routes wrapped in the access guard (token, Host and Origin checks; `origins`: trusted
     ones, `auth.trusted_origins`; `frame_ancestors`: sites that may frame the page; `cookie`: the page cookie's
     name, `auth.cookie_name`; `clock`: the wrong-token back-off's), HEAD as GET; at most `max_clients` WebSockets
-    at once; a request body read whole within `body_timeout` s (`whole_bodies`)."""
+    at once, `max_per_client` of them from one client; a request body read whole within `body_timeout` s."""
     api = FastAPI(title="dt serve", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     page, script = _asset("index.html"), _asset("app.js")
     limiter = anyio.CapacityLimiter(COMMAND_THREADS)
@@ -344,5 +358,5 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         finally:
             unsubscribe()
 
-    routes = whole_bodies(limit_websockets(api, max_clients), body_timeout)
+    routes = whole_bodies(limit_websockets(api, max_clients, max_per_client), body_timeout)
     return answer_head(AccessGuard(routes, token, loopback_only, origins, frame_ancestors, cookie, clock))

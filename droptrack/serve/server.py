@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from droptrack.errors import InputError
 from droptrack.serve.auth import cookie_name, is_loopback, new_token, trusted_origins
+from droptrack.serve.connections import HEAD_TIMEOUT_S, MAX_CONNECTIONS
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
 
@@ -102,20 +103,23 @@ def trusted_proxies(values: Iterable[str]) -> list[str]:
     return proxies
 
 
-def server_config(app, proxies: Iterable[str] = ()) -> uvicorn.Config:
+def server_config(app, proxies: Iterable[str] = (), head_timeout: float = HEAD_TIMEOUT_S,
+                  max_connections: int = MAX_CONNECTIONS) -> uvicorn.Config:
     """uvicorn's settings for dt serve: no access log (a ?token= would be in it), a WebSocket message at most as large
     as an HTTP body (the clients send a few bytes; uvicorn's default reads up to 16 MiB per message), no Server
     header (it named uvicorn, which tells a scanner what to try), and X-Forwarded-For / -Proto believed only from
     `proxies` (checked by `trusted_proxies`): uvicorn's default believed them from any loopback process, which could
-    so pose as any client (its own count of wrong tokens) or claim https."""
+    so pose as any client (its own count of wrong tokens) or claim https. Each request's headers must arrive within
+    `head_timeout` s and at most `max_connections` are open at once (`connections.bounded_h11`: against slowloris)."""
     import uvicorn
 
     from droptrack.serve.auth import MAX_BODY
+    from droptrack.serve.connections import bounded_h11
 
     proxies = list(proxies)
     return uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
                           ws_max_size=MAX_BODY, server_header=False, proxy_headers=bool(proxies),
-                          forwarded_allow_ips=proxies)
+                          forwarded_allow_ips=proxies, http=bounded_h11(head_timeout, max_connections))
 
 
 @contextlib.contextmanager

@@ -42,8 +42,29 @@ class BadFrames:
         return (f"{self.samples} training sample(s) drawn again because {len(self.problems)} frame(s) could not be "
                 "read (named in train.log); repair or re-download them")
 
+    def over_ranks(self) -> BadFrames:
+        """The frames and samples of every DDP rank together (each rank draws its own samples, so each met its own
+        frames); a collective that every rank calls. This one itself in a single process."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return self
+        gathered: list = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, (list(self.problems), self.samples))
+        total = BadFrames(self.limit, self.then)
+        for problems, samples in gathered:
+            total.problems.update(dict.fromkeys(problems))
+            total.samples += samples
+        return total
+
     def tell_summary(self, tell: Callable[[str], None]) -> None:
-        """Pass the end-of-run line to `tell` (the console and train.log), if any frame was skipped."""
-        line = self.summary()
+        """Pass the end-of-run lines to `tell` (rank 0's console and train.log), if any frame was skipped on any
+        rank: the frames only other ranks met (their warnings went to their own stderr), then the total over ranks.
+        Under DDP every rank calls it (a collective)."""
+        total = self.over_ranks()
+        for p in total.problems:
+            if p not in self.problems:
+                tell(f"warning: skipped a training sample in another process of this run: {p}")
+        line = total.summary()
         if line is not None:
             tell(line)
