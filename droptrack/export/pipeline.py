@@ -21,7 +21,7 @@ from typing import Callable
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.export.engines import engine_failures, engine_only, export_engine
+from droptrack.export.engines import engine_failures, engine_graphs, engine_only, export_engine
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
@@ -207,7 +207,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
-    `overwrite` (with an `.onnx` checkpoint): replace an engine beside it that droptrack did not build from it.
+    `overwrite` (with `engine`): replace an engine of a name it builds (beside an `.onnx` checkpoint, or in the
+    output folder) that droptrack did not build from that graph; else refused before any work.
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
@@ -244,8 +245,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                                                      tuple(keep_fp32))
                 report.notes += [n for n in [mixed_folder_note(calib)] if n]   # its videos left out: said
         if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT, nor model.safetensors
-            wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
-                      and r.path.suffix == ".onnx" and r.name != INT8_FILENAMES["ort"]]
+            from droptrack.export.auto_precision import Int8Options
+
+            graphs = engine_graphs(precs, (int8_options or Int8Options()).targets)
+            wanted = [r for r in report.results if r.ok and r.name in graphs and r.path.suffix == ".onnx"]
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
