@@ -125,7 +125,8 @@ def doctor(
 ) -> None:
     """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it.
 
-    Without an artifact: which kinds of model this machine runs, on which devices.
+    Without an artifact: which kinds of model this machine runs, on which devices. An engine, or the graph it was
+    built from, is also checked for a graph changed since the build (a stale engine) and an unchecked build beside it.
 
     Examples:
       dt doctor
