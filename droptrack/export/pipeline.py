@@ -12,6 +12,7 @@ export and rows whose file was replaced or removed since are dropped, so every r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -25,7 +26,7 @@ from droptrack.export.engines import engine_failures, engine_graphs, engine_only
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
-from droptrack.export.options import DEFAULT_OUTPUT
+from droptrack.export.options import DEFAULT_OUTPUT, SAFETENSORS
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
@@ -230,13 +231,16 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
             "real photo pairs")
-        if safetensors:
-            from droptrack.model.checkpoint import save_safetensors
-
-            t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
-            report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True, keep_fp32=tuple(keep_fp32))
-        report.results.append(fp32)
+        with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as work:
+            weights = _stage_safetensors(Path(work), out, src) if safetensors else None
+            fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True,
+                               keep_fp32=tuple(keep_fp32))
+            report.results.append(fp32)
+            if weights is not None and fp32.ok:   # published with the FP32 graph, never before it passed
+                os.replace(weights.path, out / SAFETENSORS)
+                report.results.append(dataclasses.replace(weights, path=out / SAFETENSORS))
+            elif weights is not None:
+                report.notes.append(f"{SAFETENSORS} not written: model.onnx failed its parity check")
         if fp32.ok:
             if "fp16" in precs:
                 report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
@@ -260,6 +264,17 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                  f"(details in {out / 'parity.json'})"] if names else []
         raise ParityError("; ".join(parts + engine_failures(report)), report)
     return report
+
+
+def _stage_safetensors(work: Path, out: Path, src: Source) -> ExportResult:
+    """--safetensors written into the export's work folder first (a full disk fails before the long exports),
+    named by its final path in a disk-full error; the caller publishes it once the FP32 graph passed."""
+    from droptrack.model.checkpoint import write_safetensors
+
+    t0, path = time.perf_counter(), work / SAFETENSORS
+    with room_checked(out, out / SAFETENSORS):
+        write_safetensors(path, src.model, src.cfg)
+    return ExportResult(SAFETENSORS, path, "fp32", "ok", time.perf_counter() - t0)
 
 
 def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib_pairs: int, log: Log,

@@ -126,9 +126,10 @@ def _read_safetensors(path: Path) -> dict:
             "variant": meta.get("variant", ""), "net": tensors}
 
 
-def save_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> Path:
+def write_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> None:
     """The model's fp32 weights as .safetensors (tensors only), with its config and ArtifactMeta as JSON strings in
-    the file's str -> str metadata, so that it loads without --config; written atomically."""
+    the file's str -> str metadata, so that it loads without --config; written in place (a work file, or through
+    `save_safetensors`)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().float().cpu().contiguous().clone() if v.is_floating_point() else v.detach().cpu().clone()
@@ -136,7 +137,12 @@ def save_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> Path:
     meta = meta_from_config(cfg, arch=model.variant)
     info = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config_name": cfg.NAME,
             "variant": model.variant, "config": json.dumps(config_to_dict(cfg)), "meta": json.dumps(meta.to_dict())}
-    return atomic_write(path, lambda p: save_file(state, str(p), metadata=info))
+    save_file(state, str(path), metadata=info)
+
+
+def save_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> Path:
+    """`write_safetensors`, written atomically at `path`."""
+    return atomic_write(path, lambda p: write_safetensors(p, model, cfg))
 
 
 def check_finite(state: dict, path: str | Path) -> None:
