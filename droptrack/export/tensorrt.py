@@ -236,8 +236,9 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
         "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp, "io": io_shapes,
-        "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
+        "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "notes": notes,
+        "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
         "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
     return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
 
