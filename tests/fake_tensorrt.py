@@ -91,11 +91,63 @@ class BuilderConfig:
         return self.cache
 
 
+class EnumValue:
+    """A value of a pybind11 enum as the bindings give it: `.name` 'FLOAT', str() 'DataType.FLOAT' (not an IntEnum,
+    whose str() is its number on Python 3.11+)."""
+
+    def __init__(self, kind: str, name: str, value: int):
+        self.kind, self.name, self.value = kind, name, value
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+    def __int__(self) -> int:
+        return self.value
+
+
+def pybind_enum(kind: str, *names: str) -> SimpleNamespace:
+    """An enum type of the bindings (trt.DataType, ...): members by name, each a singleton EnumValue."""
+    return SimpleNamespace(**{n: EnumValue(kind, n, i) for i, n in enumerate(names)})
+
+
+DataType = pybind_enum("DataType", "FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8", "FP8", "BF16", "INT64")
+TensorIOMode = pybind_enum("TensorIOMode", "NONE", "INPUT", "OUTPUT")
+TensorFormat = pybind_enum("TensorFormat", "LINEAR", "CHW2", "HWC8", "CHW4", "CHW16", "CHW32")
+TensorLocation = pybind_enum("TensorLocation", "DEVICE", "HOST")
+
+
+def io_spec(name: str, mode: str, shape: tuple[int, ...], dtype: str = "FLOAT", layout: str = "LINEAR",
+            location: str = "DEVICE") -> tuple:
+    """One I/O tensor of a fake engine (FakeTRT(io=...)): the enum member names the engine's getters return."""
+    return (name, mode, tuple(shape), dtype, layout, location)
+
+
 class Engine:
-    """A deserialized engine: its execution context logs its memory use; an enqueue logs one line."""
+    """A deserialized engine: its execution context logs its memory use; an enqueue logs one line. Its I/O tensors
+    (FakeTRT's `io`, `io_spec` rows) answer the name-based getters of ICudaEngine (num_io_tensors, get_tensor_*)."""
 
     def __init__(self, fake: "FakeTRT", logger):
         self.fake, self.logger = fake, logger
+        self._io = {row[0]: row for row in fake.io}
+        self.num_io_tensors = len(fake.io)
+
+    def get_tensor_name(self, index):
+        return self.fake.io[index][0]
+
+    def get_tensor_mode(self, name):
+        return getattr(TensorIOMode, self._io[name][1]) if name in self._io else TensorIOMode.NONE
+
+    def get_tensor_shape(self, name):
+        return self._io[name][2]
+
+    def get_tensor_dtype(self, name):
+        return getattr(DataType, self._io[name][3])
+
+    def get_tensor_format(self, name):
+        return getattr(TensorFormat, self._io[name][4])
+
+    def get_tensor_location(self, name):
+        return getattr(TensorLocation, self._io[name][5])
 
     def create_execution_context(self):
         self.fake._callback(self.logger, "log", ILogger.Severity.INFO, "[MemUsageChange] TensorRT-managed allocation "
@@ -130,9 +182,10 @@ class FakeTRT:
     """Settings of one fake module: version, what fails, where SIGINT arrives; `built` records the builds."""
 
     def __init__(self, version: str = "10.3.0", no_cuda: bool = False, sigint_in: str = "",
-                 build_log: tuple[tuple[int, str], ...] = (), fails: bool = False):
+                 build_log: tuple[tuple[int, str], ...] = (), fails: bool = False, io: tuple[tuple, ...] = ()):
         self.version, self.no_cuda, self.sigint_in, self.built = version, no_cuda, sigint_in, []
         self.build_log, self.fails = build_log, fails   # what a build logs (severity, message); whether it fails
+        self.io = io   # the deserialized engine's I/O tensors (`io_spec` rows)
 
     def module(self) -> ModuleType:
         """The `tensorrt` module (put it in sys.modules['tensorrt'])."""
@@ -145,6 +198,8 @@ class FakeTRT:
         trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
         trt.LayerInformationFormat = SimpleNamespace(JSON="JSON", ONELINE="ONELINE")
         trt.BuilderFlag = SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32", OBEY_PRECISION_CONSTRAINTS="OBEY")
+        trt.DataType, trt.TensorIOMode, trt.TensorFormat, trt.TensorLocation = (DataType, TensorIOMode, TensorFormat,
+                                                                                TensorLocation)
 
         class Builder:
             def __init__(self, logger):

@@ -63,3 +63,29 @@ def test_engine_maps_of_another_size_than_the_artifact_are_named_before_allocati
     io["score_map"] = T("score_map", False, (1, 1, 8, 8), "float32")
     io["offset_map"] = T("offset_map", False, (1, 2, 8, 8), "float16")
     assert io_problems(io, want, feat=8) == []
+
+
+def test_engine_io_in_a_vectorized_layout_or_host_memory_is_named():
+    """TensorRT's I/O tensors may be built in a vectorized layout (HWC8: [N][H][W][(C+7)/8*8], 8 values per pixel for
+    a one-channel map) or in host memory; the backend allocated row-major torch buffers on the GPU from the shape
+    alone, so TensorRT would have written past a score_map buffer. `io_tensors` reads layout and location from the
+    engine (ICudaEngine.get_tensor_format / get_tensor_location) and `io_problems` names them."""
+    from fake_tensorrt import FakeTRT, io_spec
+
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    io = (io_spec("template", "INPUT", (1, 3, 64, 64)), io_spec("search", "INPUT", (1, 3, 128, 128)),
+          io_spec("score_map", "OUTPUT", (1, 1, 8, 8), "HALF", layout="HWC8"),
+          io_spec("size_map", "OUTPUT", (1, 2, 8, 8), location="HOST"),
+          io_spec("offset_map", "OUTPUT", (1, 2, 8, 8), "BF16"))
+    trt = FakeTRT(io=io).module()
+    runtime, engine = trt_compat.deserialize(trt, b"PLAN", trt_compat.logger(trt))
+    tensors = {t.name: t for t in trt_compat.io_tensors(engine, trt)}
+    assert [(t.is_input, t.dtype, t.layout, t.location) for t in tensors.values()] == [
+        (True, "float32", "LINEAR", "DEVICE"), (True, "float32", "LINEAR", "DEVICE"),
+        (False, "float16", "HWC8", "DEVICE"), (False, "float32", "LINEAR", "HOST"),
+        (False, "bfloat16", "LINEAR", "DEVICE")]
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    assert io_problems(tensors, want, feat=8) == [
+        "'score_map' has TensorRT's HWC8 layout, not LINEAR (row-major, as torch tensors)",
+        "'size_map' is in host memory, not on the GPU"]

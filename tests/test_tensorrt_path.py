@@ -96,7 +96,7 @@ def test_execution_context_that_tensorrt_could_not_create_is_a_one_line_error():
     assert trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: ctx)) is ctx
     with pytest.raises(BackendError, match="could not create an execution context") as exc:
         trt_compat.execution_context(SimpleNamespace(create_execution_context=lambda: None))
-    assert "\n" not in str(exc.value)
+    assert "\n" not in str(exc.value) and "free GPU memory" in str(exc.value) and "--device cuda:N" in str(exc.value)
 
 
 class FakeBuilderConfig:

@@ -54,9 +54,10 @@ MAP_CHANNELS = {"score_map": 1, "size_map": 2, "offset_map": 2}   # the head's m
 def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int | None = None) -> list[str]:
     """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
     the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
-    batch, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size, or an output type torch
-    lacks would make TensorRT read or write the wrong bytes (or refuse to run); `feat`: the maps' side, which the
-    outputs must have (an engine from elsewhere may declare huge ones, allocated at load)."""
+    batch, row-major in GPU memory, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size,
+    a vectorized layout or host location, or an output type torch lacks would make TensorRT read or write the wrong
+    bytes (or refuse to run); `feat`: the maps' side, which the outputs must have (an engine from elsewhere may
+    declare huge ones, allocated at load)."""
     import torch
 
     out = []
@@ -74,6 +75,10 @@ def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int |
         elif feat is not None and name in MAP_CHANNELS and tuple(t.shape[1:]) != (MAP_CHANNELS[name], feat, feat):
             out.append(f"output '{name}' is {tuple(t.shape)}, the artifact's sizes give "
                        f"(N, {MAP_CHANNELS[name]}, {feat}, {feat})")   # checked before its buffer is allocated
+        if t.layout != "LINEAR":   # e.g. HWC8: channels padded to 8, more bytes than the torch buffer holds
+            out.append(f"'{name}' has TensorRT's {t.layout} layout, not LINEAR (row-major, as torch tensors)")
+        if t.location != "DEVICE":
+            out.append(f"'{name}' is in host memory, not on the GPU")
         if name in expected and t.dtype != "float32":
             out.append(f"input '{name}' is {t.dtype}, not float32")
         elif name not in expected and not isinstance(getattr(torch, t.dtype, None), torch.dtype):
@@ -269,6 +274,16 @@ class TensorRTBackend(Backend):
         return getattr(self, "engine", None) is None
 
     def close(self) -> None:
-        """Drop the execution context and engine."""
+        """Wait for the inference queued on the engine's stream (a call with torch inputs returns before it has run;
+        TensorRT: memory bound to a tensor must not be released before its stream is synchronised), then drop the
+        execution context, engine, runtime and output buffers, in that order."""
+        if getattr(self, "context", None) is not None and getattr(self, "stream", None) is not None:
+            try:
+                with self._torch.cuda.device(self._dev):
+                    self.stream.synchronize()
+            except RuntimeError:   # a CUDA error already reported by the call that met it: nothing more runs
+                pass
         self.context = None
         self.engine = None
+        self._runtime = None
+        self._outputs = {}

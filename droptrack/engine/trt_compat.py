@@ -305,26 +305,38 @@ def interruptible_build(monitor: Any) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """One engine I/O tensor."""
+    """One engine I/O tensor: `layout` is TensorRT's TensorFormat name (LINEAR: row-major, as a torch tensor; the
+    vectorized ones pad channels), `location` its TensorLocation name (DEVICE or HOST)."""
 
     name: str
     is_input: bool
     shape: tuple[int, ...]
     dtype: str
+    layout: str = "LINEAR"
+    location: str = "DEVICE"
 
 
 _DTYPES = {"FLOAT": "float32", "HALF": "float16", "INT32": "int32", "INT64": "int64", "INT8": "int8",
            "UINT8": "uint8", "BOOL": "bool", "BF16": "bfloat16"}
 
 
+def _enum_name(value) -> str:
+    """A TensorRT enum value's member name ('FLOAT'): `.name` of a pybind11 (or Python) enum, else from its text."""
+    name = getattr(value, "name", None)
+    return name if isinstance(name, str) else str(value).split(".")[-1]
+
+
 def io_tensors(engine, trt) -> list[TensorInfo]:
-    """Name, direction, shape and dtype of every I/O tensor (name-based API of TensorRT 10 and 11)."""
+    """Name, direction, shape, dtype, layout and memory location of every I/O tensor (name-based API of TensorRT 10
+    and 11)."""
     out = []
     for i in range(engine.num_io_tensors):
         name = engine.get_tensor_name(i)
         is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-        dt = str(engine.get_tensor_dtype(name)).split(".")[-1]
-        out.append(TensorInfo(name, is_input, tuple(engine.get_tensor_shape(name)), _DTYPES.get(dt, dt.lower())))
+        dt = _enum_name(engine.get_tensor_dtype(name))
+        out.append(TensorInfo(name, is_input, tuple(engine.get_tensor_shape(name)), _DTYPES.get(dt, dt.lower()),
+                              _enum_name(engine.get_tensor_format(name)),
+                              _enum_name(engine.get_tensor_location(name))))
     return out
 
 
@@ -339,9 +351,10 @@ def deserialize(trt, plan: bytes, logger):
     with sigint_deferred():   # its log calls: a Ctrl-C raised in one would be dropped
         engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
-        raise BackendError("TensorRT could not deserialize the engine (built by another TensorRT version or for "
-                           "another GPU, or a version-compatible engine that carries code, which is not run); "
-                           "rebuild it with `dt export MODEL.onnx --engine`")
+        raise BackendError("TensorRT could not deserialize the engine (the TensorRT log above has the reason: built by "
+                           "another TensorRT version or for another GPU, a version-compatible engine that carries "
+                           "code, which is not run, or too little free GPU memory for its weights); rebuild it with "
+                           "`dt export MODEL.onnx --engine`, or free GPU memory (`nvidia-smi`)")
     return runtime, engine
 
 
@@ -352,7 +365,8 @@ def execution_context(engine):
         context = engine.create_execution_context()
     if context is None:
         raise BackendError("TensorRT could not create an execution context for the engine (see the TensorRT log "
-                           "above; often too little free GPU memory for its activations)")
+                           "above; often too little free GPU memory for its activations): free GPU memory (other "
+                           "processes on it: `nvidia-smi`) or pick another GPU with --device cuda:N")
     return context
 
 
@@ -370,4 +384,6 @@ def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
     with sigint_deferred():   # TensorRT may log during the enqueue: a Ctrl-C raised there would be dropped
         enqueued = context.execute_async_v3(stream_handle)
     if not enqueued:
-        raise BackendError("TensorRT execute_async_v3 failed; see the TensorRT log above")
+        raise BackendError("TensorRT could not enqueue the engine (execute_async_v3 failed; the TensorRT log above "
+                           "has the reason, e.g. a CUDA error); run again, and if it fails again rebuild the engine "
+                           "here with `dt export MODEL.onnx --engine` or run its ONNX graph (--model MODEL.onnx)")

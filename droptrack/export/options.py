@@ -24,11 +24,15 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.precision import check_keep_patterns
     from droptrack.export.quantize import TRT_INT8_MAX_OPSET
     from droptrack.export.tensorrt import check_engine_machine, check_engine_options
+    from droptrack.export.trt_ops import OPSETS as PARSER_OPSETS
     from droptrack.export.workdir import check_replaceable
     from droptrack.model.checkpoint import check_checkpoint_path
     from droptrack.paths import check_output_dir, same_file
 
     check_opset(opset)
+    if engine and opset > PARSER_OPSETS[1]:   # the exports would run first, then every engine build fail or misparse
+        raise ExportError(f"--engine: TensorRT 10's ONNX parser documents opsets up to {PARSER_OPSETS[1]}, got --opset "
+                          f"{opset}; pass --opset 17 (the default), or drop --engine")
     check_engine_options(workspace_gb, typing)
     check_keep_patterns(keep_fp32)
     if config is not None:

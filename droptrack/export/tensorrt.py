@@ -111,20 +111,36 @@ class GraphFacts:
 
     meta: ArtifactMeta
     io_shapes: dict[str, dict[str, Any]]
+    parser_problems: list[str] = field(default_factory=list)   # export.trt_ops: what TensorRT's parser would refuse
+
+
+def check_parser_ops(onnx_path: Path, problems: list[str]) -> None:
+    """Refuse, before the builder runs, a graph with a node TensorRT 10's ONNX parser refuses (export.trt_ops): the
+    parse would fail after TensorRT's start-up, on a GPU machine."""
+    if problems:
+        from droptrack.export.trt_ops import DOC
+
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ExportError(f"{onnx_path.name} is not a graph TensorRT 10's ONNX parser takes ({DOC}): {problems[0]}"
+                          f"{more}; build engines from the graphs `dt export CHECKPOINT` writes for TensorRT "
+                          "(model.onnx, model_fp16.onnx, model_int8_trt.onnx)")
 
 
 def check_tracker_graph(onnx_path: Path, facts: GraphFacts) -> None:
-    """A graph TensorRT can build for droptrack (fixed sizes, the tracker's I/O), or a one-line ExportError."""
+    """A graph TensorRT can build for droptrack (fixed sizes, the tracker's I/O, ops its parser takes), or a one-line
+    ExportError."""
     check_fixed_sizes(onnx_path, facts.io_shapes)
     check_tracker_io(onnx_path, facts.io_shapes, facts.meta)
+    check_parser_ops(onnx_path, facts.parser_problems)
 
 
 def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
     """The GraphFacts of an exported graph: of `graph` (the file's onnx.ModelProto, already parsed) or parsed now."""
     from droptrack.export.onnx import graph_metadata, read_graph
+    from droptrack.export.trt_ops import trt_problems
 
     graph = read_graph(onnx_path) if graph is None else graph
-    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph))
+    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph), trt_problems(graph))
 
 
 def check_engine_options(workspace_gb: float, typing: str) -> None:
