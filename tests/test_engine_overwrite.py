@@ -63,7 +63,37 @@ def test_droptracks_own_engine_of_the_graph_is_replaced_without_overwrite(onnx_m
         "workspace_bytes"] == 3 << 30
 
 
-def test_overwrite_on_a_checkpoint_export_is_refused(tiny, tmp_path):
+def test_overwrite_without_engine_is_refused(tiny, tmp_path):
     line = one_line_error(cli("export", tiny[0], "--overwrite", "-o", tmp_path / "out"))
-    assert "--overwrite applies to `dt export GRAPH.onnx --engine`" in line, line
+    assert "--overwrite applies to --engine" in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_export_keeps_an_engine_of_another_tool_unless_overwrite(tiny, tmp_path, tensorrt_here,
+                                                                              monkeypatch):
+    """`dt export CKPT -o DIR --engine` replaced DIR/model.engine (trtexec's, no sidecar) without a word. Now refused
+    before any work, naming the file; an engine name this export does not build is no concern of it."""
+    from droptrack.engine import tensorrt_backend
+    from fake_tensorrt import GraphAsEngine
+
+    monkeypatch.setattr(tensorrt_backend, "TensorRTBackend", GraphAsEngine)
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = out / "model.engine"
+    theirs.write_bytes(b"TRTEXEC-PLAN")
+    line = one_line_error(cli("export", tiny[0], "--engine", "-o", out))
+    assert "holds 'model.engine', which this export's engine build would replace, and it has no droptrack " \
+           "sidecar" in line and "--overwrite" in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["model.engine"] and theirs.read_bytes() == b"TRTEXEC-PLAN"
+    (out / "model_fp16.engine").write_bytes(b"TRTEXEC-PLAN")
+    sidecar_path(out / "model_fp16.engine").write_text(json.dumps({"format": "droptrack-engine", "onnx": "x.onnx"}))
+    line = one_line_error(cli("export", tiny[0], "--fp16", "--engine", "-o", out))   # builds model_fp16.engine only
+    assert "holds 'model_fp16.engine', which this export's engine build would replace, and it was built by " \
+           "droptrack from another graph ('x.onnx')" in line, line
+    assert tensorrt_here.built == [] and not (out / "model.onnx").exists()
+    r = cli("export", tiny[0], "--engine", "-o", out, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert theirs.read_bytes() == b"PLAN" and json.loads(sidecar_path(theirs).read_text())["onnx"] == "model.onnx"
+    r = cli("export", tiny[0], "--engine", "-o", out)   # its own engine now: reused, no --overwrite needed
+    assert r.exit_code == 0, r.output
+    assert len(tensorrt_here.built) == 1 and theirs.read_bytes() == b"PLAN"

@@ -5,6 +5,7 @@ that replaces it. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,37 @@ def test_an_interrupted_check_leaves_no_stale_engine_beside_the_new_graph(tiny, 
     assert r.exit_code == 130, r.output
     assert (out / "model.engine.unchecked").read_bytes() == b"PLAN"
     assert not (out / "model.engine").exists() and not sidecar_path(out / "model.engine").exists()
+
+
+def test_an_untouched_graph_is_not_hashed_at_each_load_and_a_changed_one_still_is(onnx_model, tmp_path, tensorrt_here,
+                                                                                   monkeypatch):
+    """Every engine load hashed its graph (~350 MB for ViT-B: dt bench started 2-3x slower). Now the stamp recorded
+    at the build is trusted while the file has it; a touch, a copy or an edit is hashed, and an edit is still stale
+    even with its size and mtime set back (ctime cannot be)."""
+    import os
+    import shutil
+
+    from droptrack import artifact
+    from droptrack.engine.tensorrt_backend import sidecar_fields, stale_graph
+    from droptrack.export.tensorrt import build_engine
+
+    graph = tmp_path / "model_fp16.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    engine = build_engine(graph, cache=tmp_path / "cache").path
+    info = sidecar_fields(sidecar_path(engine))
+    hashed = []
+    real = artifact.sha256_file
+    monkeypatch.setattr(artifact, "sha256_file", lambda path, *a: hashed.append(Path(path).name) or real(path, *a))
+    assert stale_graph(engine, info) is None and hashed == []
+    st = graph.stat()
+    os.utime(graph, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))   # touched: same bytes, hashed once
+    assert stale_graph(engine, info) is None and hashed == ["model_fp16.onnx"]
+    shutil.copyfile(onnx_model, tmp_path / "copy.onnx")
+    os.replace(tmp_path / "copy.onnx", graph)   # the same bytes restored under another inode
+    assert stale_graph(engine, info) is None and len(hashed) == 2
+    data = bytearray(graph.read_bytes())
+    data[-1] ^= 0xFF   # an edit in place of one byte: same size, same inode, mtime set back to the build's
+    with open(graph, "r+b") as f:
+        f.write(bytes(data))
+    os.utime(graph, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert stale_graph(engine, info) == "'model_fp16.onnx' beside it changed since the engine was built from it"

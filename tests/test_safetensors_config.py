@@ -92,3 +92,12 @@ def test_demo_takes_config_for_weights_only_checkpoints(exported, tmp_path):
     assert "--config tiny_ce_test" in r.output.splitlines()[-1]   # the next command works as printed
     assert "unknown config 'tiny_ce'" in one_line_error(cli("demo", "--checkpoint", bare, "--config", "tiny_ce",
                                                             "-o", tmp_path / "d3", *small))
+
+
+def test_a_failing_export_publishes_no_safetensors(tiny_ckpt, tmp_path):
+    """model.safetensors was written before the FP32 graph was built and checked: an export refused there (a
+    --keep-fp32 pattern that matches no node) left it alone in the folder. Now it is published with model.onnx."""
+    out = tmp_path / "out"
+    r = cli("export", tiny_ckpt, "--fp16", "--keep-fp32", "no_such_node", "--safetensors", "-o", out)
+    assert r.exit_code == 2 and "error: --keep-fp32 'no_such_node' matches no node" in r.output, r.output
+    assert sorted(p.name for p in out.iterdir()) == []   # nor a work folder left behind

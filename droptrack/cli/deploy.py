@@ -60,9 +60,9 @@ def export_(
                                    "TensorRT 10.12, removed in 11)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
                                           "non-tensor objects as plain data records (nothing in the file is run)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="With an .onnx CHECKPOINT: replace an engine file of "
-                                   "the same name beside it that droptrack did not build from that graph (e.g. "
-                                   "trtexec's; else refused)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --engine: replace an engine file of a name it "
+                                   "builds (beside an .onnx CHECKPOINT, or in --output) that droptrack did not build "
+                                   "from that graph (e.g. trtexec's; else refused before any work)."),
     safetensors: bool = typer.Option(False, "--safetensors", help="Also write model.safetensors: the FP32 weights "
                                      "(tensors only, never code) with the config in the file's metadata, so it "
                                      "loads wherever a checkpoint does without --config."),
@@ -125,7 +125,8 @@ def doctor(
 ) -> None:
     """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it.
 
-    Without an artifact: which kinds of model this machine runs, on which devices.
+    Without an artifact: which kinds of model this machine runs, on which devices. An engine, or the graph it was
+    built from, is also checked for a graph changed since the build (a stale engine) and an unchecked build beside it.
 
     Examples:
       dt doctor

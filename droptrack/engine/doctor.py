@@ -1,5 +1,6 @@
 """`dt doctor`: what this machine can run (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and whether an
-artifact (checkpoint, .onnx, .engine) fits it."""
+artifact (checkpoint, .onnx, .engine) fits it; for an engine or its graph, also what `dt export --engine` left that
+no dt command runs (an engine older than the graph beside it, an unchecked build)."""
 
 from __future__ import annotations
 
@@ -166,11 +167,35 @@ def check_artifact(path: str | Path, env: dict, config: str | None = None) -> li
                         "runs with the torch backend")]
 
 
+def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
+    """What `dt export --engine` left at `engine` that no dt command runs: an engine built from an earlier graph than
+    the one beside it (stale: refused where it is loaded; `graph`: only when its sidecar names this graph), or
+    `NAME.engine.unchecked`, an engine whose parity check was interrupted (the rerun of that export checks it)."""
+    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path, stale_graph
+
+    info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
+    out = []
+    stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
+    if stale:
+        command = info.get("rebuild_command")
+        if not (isinstance(command, str) and command.isprintable() and len(command) < 4400):
+            command = f"dt export {engine.with_name(str(info.get('onnx')))} --engine"
+        out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
+                                  f"{command}"))
+    unchecked = engine.with_name(engine.name + ".unchecked")
+    if unchecked.is_file():
+        out.append(Check("warn", f"{unchecked.name} beside it: an engine whose parity check was interrupted (not "
+                                 "verified, run by no dt command); run that dt export again to check it (its build "
+                                 "is reused), or delete it"))
+    return out
+
+
 def _check_onnx(path: Path, env: dict) -> list[Check]:
     from droptrack.errors import DropTrackError
 
     if not env.get("onnxruntime"):
-        return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'")]
+        return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'"),
+                *engine_files(path.with_suffix(".engine"), path.name)]
     from droptrack.engine.onnxruntime_backend import OrtBackend
 
     out = []
@@ -182,17 +207,24 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
                                        f"{m.search_size} px, runs on ONNX Runtime {device} ({', '.join(be.providers)})"))
         except DropTrackError as exc:
             out.append(Check("error", f"{path.name} on {device}: {exc}"))
-    return out
+    return out + engine_files(path.with_suffix(".engine"), path.name)
 
 
 def _check_engine(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, read_sidecar
+    """The engine against this machine, then what is wrong beside it (a changed graph, an unchecked build)."""
     from droptrack.errors import DropTrackError
 
     try:
-        info = read_sidecar(path)
-    except DropTrackError as exc:
-        return [Check("error", str(exc))]
+        checks = _engine_fits(path, env)
+    except DropTrackError as exc:   # its sidecar: missing, damaged, unfinished
+        checks = [Check("error", str(exc))]
+    return checks + engine_files(path)
+
+
+def _engine_fits(path: Path, env: dict) -> list[Check]:
+    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, read_sidecar
+
+    info = read_sidecar(path)
     built = info.get("env", {})
     here = {"tensorrt": env.get("tensorrt", ""), "gpu": env.get("gpu", ""),
             "compute_capability": env.get("compute_capability", "")}

@@ -143,15 +143,16 @@ def read_sidecar(path: Path) -> dict:
 def stale_graph(engine: str | Path, info: dict) -> str | None:
     """Why the ONNX graph beside an engine (the one its sidecar names, in the engine's folder) is no longer the one it
     was built from (its sha256 at build time differs), e.g. an export interrupted during the engine's check left the
-    previous engine beside a new graph; None when it is the same, or absent, or the sidecar records none."""
-    from droptrack.artifact import sha256_file
+    previous engine beside a new graph; None when it is the same, or absent, or the sidecar records none. Hashed only
+    when the graph's file stamp differs from the one recorded with it (droptrack.engine.graph_stamp)."""
+    from droptrack.engine.graph_stamp import same_bytes
 
     name, recorded = info.get("onnx"), info.get("onnx_sha256")
     if not isinstance(name, str) or not isinstance(recorded, str) or not name or Path(name).name != name:
         return None
     graph = Path(engine).parent / name
     try:
-        if not graph.is_file() or sha256_file(graph) == recorded:
+        if not graph.is_file() or same_bytes(graph, recorded, info.get("onnx_stamp")):
             return None
     except OSError:
         return None

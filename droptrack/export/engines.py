@@ -157,6 +157,32 @@ def foreign_engine(onnx_path: Path, engine: Path) -> str | None:
     return None
 
 
+def engine_graphs(precs: list[str], int8_targets: tuple[str, ...]) -> list[str]:
+    """The graphs whose engines a checkpoint export with --engine builds: of the FP16 and TensorRT INT8 graphs, of
+    model.onnx only when neither is asked (the ORT INT8 graph's U8 activations are not for TensorRT)."""
+    from droptrack.export.workdir import FILENAMES, INT8_FILENAMES
+
+    if list(precs) == ["fp32"]:
+        return [FILENAMES["fp32"]]
+    return ([FILENAMES["fp16"]] if "fp16" in precs else []) + \
+        ([INT8_FILENAMES["trt"]] if "int8" in precs and "trt" in int8_targets else [])
+
+
+def check_export_engines(output_dir: Path, graphs: list[str], overwrite: bool = False) -> None:
+    """Before a checkpoint export's work: an engine in `output_dir` under a name its --engine builds that droptrack
+    did not build from that graph (trtexec's, a copy) is refused, unless `overwrite` (--overwrite); droptrack's own
+    engine of the graph is reused or rebuilt as usual."""
+    if overwrite:
+        return
+    for name in graphs:
+        graph = Path(output_dir) / name
+        why = foreign_engine(graph, graph.with_suffix(".engine"))
+        if why is not None:
+            raise ExportError(f"--output '{output_dir}' holds '{graph.with_suffix('.engine').name}', which this "
+                              f"export's engine build would replace, and it {why}; move it away, or pass --overwrite "
+                              "to replace it")
+
+
 def check_engine_folder(onnx_path: Path, overwrite: bool = False) -> None:
     """The folder of `dt export GRAPH.onnx --engine`, where the engine and its sidecar are written: writable (a
     read-only mount was a traceback after the build), those two files this user's to replace, and an engine there

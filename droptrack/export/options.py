@@ -61,9 +61,9 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         if given:
             raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
                               f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
-    elif overwrite:   # a checkpoint export's folder is its own: its files are replaced without it
-        raise ExportError("--overwrite applies to `dt export GRAPH.onnx --engine` (an engine file beside the graph "
-                          "that droptrack did not build from it); drop it")
+    elif overwrite and not engine:   # a checkpoint export's graphs are its own: replaced without it
+        raise ExportError("--overwrite applies to --engine (an engine file that droptrack did not build from its "
+                          "graph, beside it or in --output, is replaced); add --engine or drop --overwrite")
     elif checkpoint is not None and not in_memory:
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
@@ -75,4 +75,9 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
                           f"checkpoint '{checkpoint}' (its graphs would name a checkpoint that no longer exists); "
                           "drop --safetensors (the input is one already) or pass another --output")
     if engine and (checkpoint is None or not str(checkpoint).lower().endswith(".onnx")):
+        from droptrack.export.auto_precision import Int8Options
+        from droptrack.export.engines import check_export_engines, engine_graphs
+
+        targets = (int8_options or Int8Options()).targets
+        check_export_engines(Path(output_dir).expanduser(), engine_graphs(precs, targets), overwrite)
         check_engine_machine(graph=False)   # last; an .onnx CHECKPOINT's graph is checked first (engines.engine_only)

@@ -12,6 +12,7 @@ export and rows whose file was replaced or removed since are dropped, so every r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -21,11 +22,11 @@ from typing import Callable
 from droptrack.artifact import ArtifactMeta
 from droptrack.errors import CheckpointError, DropTrackError, ExportError, room_checked
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.export.engines import engine_failures, engine_only, export_engine
+from droptrack.export.engines import engine_failures, engine_graphs, engine_only, export_engine
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
-from droptrack.export.options import DEFAULT_OUTPUT
+from droptrack.export.options import DEFAULT_OUTPUT, SAFETENSORS
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
@@ -207,7 +208,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
 
     `checkpoint` may also be an exported `.onnx` graph: then only its engine is (re)built (needs `engine`).
     `int8_options` (droptrack.export.auto_precision.Int8Options): calibration method, targets, precision search.
-    `overwrite` (with an `.onnx` checkpoint): replace an engine beside it that droptrack did not build from it.
+    `overwrite` (with `engine`): replace an engine of a name it builds (beside an `.onnx` checkpoint, or in the
+    output folder) that droptrack did not build from that graph; else refused before any work.
     `keep_fp32`: node-name patterns kept in FP32 (Polygraphy's --layer-precisions, by name) in the FP16 graph and
     in the FP16 base of the TensorRT INT8 graph.
     """
@@ -229,13 +231,16 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
             "real photo pairs")
-        if safetensors:
-            from droptrack.model.checkpoint import save_safetensors
-
-            t0, path = time.perf_counter(), save_safetensors(out / "model.safetensors", src.model, src.cfg)
-            report.results.append(ExportResult(path.name, path, "fp32", "ok", time.perf_counter() - t0))
-        fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True, keep_fp32=tuple(keep_fp32))
-        report.results.append(fp32)
+        with tempfile.TemporaryDirectory(prefix=".dt-export-", dir=out) as work:
+            weights = _stage_safetensors(Path(work), out, src) if safetensors else None
+            fp32 = export_onnx(output_dir=out, opset=opset, source=src, log=log, locked=True,
+                               keep_fp32=tuple(keep_fp32))
+            report.results.append(fp32)
+            if weights is not None and fp32.ok:   # published with the FP32 graph, never before it passed
+                os.replace(weights.path, out / SAFETENSORS)
+                report.results.append(dataclasses.replace(weights, path=out / SAFETENSORS))
+            elif weights is not None:
+                report.notes.append(f"{SAFETENSORS} not written: model.onnx failed its parity check")
         if fp32.ok:
             if "fp16" in precs:
                 report.results.append(export_fp16(fp32.path, src, log, tuple(keep_fp32)))
@@ -244,8 +249,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                                                      tuple(keep_fp32))
                 report.notes += [n for n in [mixed_folder_note(calib)] if n]   # its videos left out: said
         if engine:   # the ORT CPU INT8 graph (U8 activations) is not for TensorRT, nor model.safetensors
-            wanted = [r for r in report.results if r.ok and (r.precision != "fp32" or len(precs) == 1)
-                      and r.path.suffix == ".onnx" and r.name != INT8_FILENAMES["ort"]]
+            from droptrack.export.auto_precision import Int8Options
+
+            graphs = engine_graphs(precs, (int8_options or Int8Options()).targets)
+            wanted = [r for r in report.results if r.ok and r.name in graphs and r.path.suffix == ".onnx"]
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
@@ -257,6 +264,17 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                  f"(details in {out / 'parity.json'})"] if names else []
         raise ParityError("; ".join(parts + engine_failures(report)), report)
     return report
+
+
+def _stage_safetensors(work: Path, out: Path, src: Source) -> ExportResult:
+    """--safetensors written into the export's work folder first (a full disk fails before the long exports),
+    named by its final path in a disk-full error; the caller publishes it once the FP32 graph passed."""
+    from droptrack.model.checkpoint import write_safetensors
+
+    t0, path = time.perf_counter(), work / SAFETENSORS
+    with room_checked(out, out / SAFETENSORS):
+        write_safetensors(path, src.model, src.cfg)
+    return ExportResult(SAFETENSORS, path, "fp32", "ok", time.perf_counter() - t0)
 
 
 def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib_pairs: int, log: Log,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json, sha256_file
+from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
 from droptrack.errors import ExportError, InputError, OutputFull
 
 SIDECAR_FORMAT = "droptrack-engine"
@@ -205,6 +205,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     """Build (or reuse) a TensorRT engine for `onnx_path`; the precision is the graph's (its metadata). `facts`: the
     graph's GraphFacts where the caller has parsed it (not parsed again)."""
     from droptrack.engine import trt_compat
+    from droptrack.engine.graph_stamp import hashed_with_stamp
     from droptrack.engine.tensorrt_backend import sidecar_path
 
     log = log or (lambda s: None)
@@ -217,7 +218,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         raise TensorRTUnavailable(f"{reason}: TensorRT engines not built; the ONNX graphs are ready")
     engine_path = Path(engine_path) if engine_path else onnx_path.with_suffix(".engine")
     env = trt_compat.runtime_env()
-    onnx_sha = sha256_file(onnx_path)
+    onnx_sha, onnx_stamp = hashed_with_stamp(onnx_path)   # a load trusts the stamp, hashes only a changed graph
     workspace_bytes = int(workspace_gb * (1 << 30))
     key = engine_cache_key(onnx_sha, meta.precision, env, io_shapes, meta.to_dict(), workspace_bytes, typing)
     side = sidecar_path(engine_path)
@@ -250,9 +251,10 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
-        "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "io": io_shapes, "workspace_bytes": workspace_bytes,
-        "meta": meta.to_dict(), "build_seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "notes": notes, "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
+        "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp, "io": io_shapes,
+        "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "notes": notes,
+        "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
         "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
     return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
 

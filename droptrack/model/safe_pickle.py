@@ -1,0 +1,107 @@
+"""Reading a PyTorch pickle checkpoint without running any of its code.
+
+Every file is read with `weights_only=True`. Official training checkpoints also pickle the trainer's `settings` (an
+EasyDict config, environment paths) and `stats` (loss meters); those few classes are read as inert `OfficialRecord`
+dicts (registered with `torch.serialization.safe_globals` under their official names), never by importing the
+official code. Anything else that is not plain data is refused unless the caller passes `trust=True`
+(`--trust-checkpoint`): then the file is still read weights-only, each foreign class or function it names is read as
+an inert `ForeignRecord` dict (its name and arguments), and a warning lists them; nothing in the file is imported or
+called.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+
+from droptrack.errors import CheckpointError, few_names, printable
+
+
+class OfficialRecord:
+    """Stands in for a class of the official training code (settings, meters, EasyDict) while unpickling.
+
+    It builds a plain OrderedDict: the pickle's items go into it and its attributes into the dict's __dict__
+    (what the weights-only unpickler allows for OrderedDict), so nothing of the official code is imported or run.
+    """
+
+    def __new__(cls, *args, **kwargs) -> OrderedDict:
+        return OrderedDict()
+
+
+def foreign_record(name: str) -> type:
+    """A stand-in for the class or function `name` of a legacy pickle: calling or instantiating it gives
+    OrderedDict(__global__=name, args=[...]), so what the pickle would have called is recorded, never run."""
+
+    def __new__(cls, *args, **kwargs) -> OrderedDict:
+        return OrderedDict([("__global__", name), ("args", list(args)), *kwargs.items()])
+
+    return type("ForeignRecord", (), {"__new__": __new__, "__doc__": f"inert stand-in for {name}"})
+
+
+# Classes the official OSTrack/DropTrack trainer pickles next to `net` (lib/train/admin/*, easydict).
+OFFICIAL_RECORD_CLASSES = ("lib.train.admin.settings.Settings", "lib.train.admin.local.EnvironmentSettings",
+                           "lib.train.admin.environment.EnvSettings", "lib.train.admin.stats.AverageMeter",
+                           "lib.train.admin.stats.StatValue", "easydict.EasyDict")
+
+
+def _numpy_globals() -> list:
+    """numpy scalars and arrays (meters and RNG states may hold them): rebuilt from bytes, no code."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    dtypes = [getattr(np.dtypes, n) for n in ("Float64DType", "Float32DType", "Int64DType", "Int32DType",
+                                               "UInt32DType", "BoolDType") if hasattr(getattr(np, "dtypes", None), n)]
+    names = ("numpy.core.multiarray", "numpy._core.multiarray")
+    return [np.dtype, np.ndarray, *dtypes,
+            *[(core.multiarray.scalar, f"{m}.scalar") for m in names],
+            *[(core.multiarray._reconstruct, f"{m}._reconstruct") for m in names]]
+
+
+def safe_globals() -> list:
+    """What a weights-only load may build besides tensors and containers."""
+    return [*((OfficialRecord, name) for name in OFFICIAL_RECORD_CLASSES), *_numpy_globals()]
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """The classes and functions a pickle names beyond what a weights-only load allows (zip checkpoints)."""
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - legacy non-zip files cannot be listed
+        return []
+
+
+def load_pickle(path: Path, trust: bool):
+    """torch.load of a pickle checkpoint, weights only: the official trainer's records as inert dicts, any other
+    foreign object refused, or with `trust` read as an inert ForeignRecord (a warning names them); never run."""
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
+            raise
+        names = _unsafe_globals(path)
+        if not trust:
+            shown = few_names(names, 3) if names else "objects other than tensors"
+            raise CheckpointError(f"checkpoint '{path}' is a legacy pickle that holds code-bearing objects "
+                                  f"({shown}); it was not loaded because a model file must not run code. To read "
+                                  "them as plain data (nothing is run), pass --trust-checkpoint") from None
+    if not names:
+        raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
+                              "re-save it with a current torch.save from code you trust") from None
+    logging.getLogger("droptrack").warning(
+        "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
+        printable(path), printable(few_names(names, 8)))
+    try:
+        with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "blocked" not in str(exc):
+            raise
+        raise CheckpointError(f"checkpoint '{path}' calls into {few_names(names, 3)}, which torch refuses to load "
+                              "even as plain records (a blocked module such as os or subprocess): this is not a "
+                              "model file; re-save the weights from code you trust") from None
