@@ -59,3 +59,16 @@ def test_window_a_whole_frame_left_of_it_stays_zero():
     for crop in (crop_resize, Cropper()):
         got, rf = crop(img, [-40.0, 1.0, 9.0, 1.0], 3.0, 3)
         assert not got.any() and rf == 3 / 9
+
+
+def test_ce_keep_ratios_follow_block_order_not_the_order_ce_loc_lists():
+    # Official VisionTransformerCE.__init__ walks i = 0 .. depth-1 and gives block i (when i is in CE_LOC) the next
+    # CE_KEEP_RATIO entry, so CE_LOC [2, 1] with ratios [0.5, 0.75] gives block 1 -> 0.5 and block 2 -> 0.75.
+    # Search 64 px / patch 16 -> 16 tokens; CEBlock keeps ceil(ratio * n): block 1 ceil(0.5 * 16) = 8, block 2
+    # ceil(0.75 * 8) = 6 (pairing CE_LOC with the ratios by position would give 12, then 6).
+    from droptrack.model.vit import VisionTransformerCE
+
+    vit = VisionTransformerCE(template_size=32, search_size=64, patch_size=16, embed_dim=8, depth=4, num_heads=2,
+                              ce_loc=[2, 1], ce_keep_ratio=[0.5, 0.75], temporal_embed=False, pretrain_img_size=32)
+    assert [b.keep_ratio_search for b in vit.blocks] == [1.0, 0.5, 0.75, 1.0]
+    assert vit.keep_counts() == [None, 8, 6, None]
