@@ -1,0 +1,67 @@
+"""Readers against the official toolkits' own reading of messy real downloads (GOT-10k toolkit / pytracking's
+GOT10KDataset, TrackingNet devkit + pytracking's TrackingNetDataset, LaSOT, UAV123): sequence membership and order,
+frame lists, and the stray files a download or a copy from macOS leaves. Expected values are written by hand from
+those tools' rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from droptrack.data import get_sequences
+from droptrack.errors import DatasetError
+from helpers import img, text
+
+pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
+
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "   # what macOS writes as ._<name>
+
+
+def _got10k_test_seq(folder: Path, frames: int) -> None:
+    for i in range(1, frames + 1):
+        img(folder / f"{i:08d}.jpg")
+    text(folder / "groundtruth.txt", "10.5,20,30,40\n")
+
+
+def test_got10k_test_split_is_list_txt_in_its_order_with_only_jpg_frames(tmp_path):
+    """The toolkit reads test/list.txt (in its order) and a sequence's *.jpg; a folder list.txt does not name, a
+    README or .DS_Store beside the sequences, macOS ._ files and a preview .png are none of them (the .png was
+    counted as a 4th frame)."""
+    test = tmp_path / "test"
+    _got10k_test_seq(test / "GOT-10k_Test_000002", 3)
+    _got10k_test_seq(test / "GOT-10k_Test_000001", 2)
+    _got10k_test_seq(test / "GOT-10k_Test_000003", 2)   # not in list.txt
+    text(test / "list.txt", "GOT-10k_Test_000002\nGOT-10k_Test_000001\n")
+    text(test / "README.txt", "GOT-10k test split\n")
+    (test / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (test / "GOT-10k_Test_000002" / "._00000001.jpg").write_bytes(APPLE_DOUBLE)
+    img(test / "GOT-10k_Test_000002" / "preview.png")
+    a, b = get_sequences("got10k_test", tmp_path)
+    assert [a.name, b.name] == ["GOT-10k_Test_000002", "GOT-10k_Test_000001"]
+    assert [p.name for p in a.frames] == ["00000001.jpg", "00000002.jpg", "00000003.jpg"]
+    assert a.boxes[0].tolist() == [10.5, 20, 30, 40] and np.isnan(a.boxes[1:]).all() and len(b) == 2
+
+
+def test_got10k_split_without_list_txt_is_refused_as_the_toolkit_refuses_it(tmp_path):
+    """GOT10k(root, subset) raises 'Dataset not found or corrupted' without <subset>/list.txt and pytracking cannot
+    open it: the folder was listed instead, so any folder lying there was scored as a test sequence."""
+    _got10k_test_seq(tmp_path / "test" / "GOT-10k_Test_000001", 2)
+    with pytest.raises(DatasetError) as err:
+        get_sequences("got10k", tmp_path, split="test")
+    msg = str(err.value)
+    assert "has no list.txt" in msg and str(tmp_path / "test") in msg and "re-extract" in msg and "\n" not in msg
+
+
+def test_got10k_sequences_listed_without_a_folder_are_named_together_before_any_is_read(tmp_path):
+    """Six of seven listed folders are missing: one line counts them and names the first five (it named only the
+    first, after reading the sequences before it)."""
+    _got10k_test_seq(tmp_path / "val" / "GOT-10k_Val_000001", 2)
+    listed = [f"GOT-10k_Val_{k:06d}" for k in range(1, 8)]
+    text(tmp_path / "val" / "list.txt", "\n".join(listed) + "\n")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("got10k_val", tmp_path)
+    assert str(err.value) == (f"6 of the 7 sequences listed in {tmp_path / 'val' / 'list.txt'} have no folder "
+                              "(GOT-10k_Val_000002, GOT-10k_Val_000003, GOT-10k_Val_000004, GOT-10k_Val_000005, "
+                              "GOT-10k_Val_000006, ...); re-extract the split, or remove them from list.txt")
