@@ -65,3 +65,44 @@ def test_got10k_sequences_listed_without_a_folder_are_named_together_before_any_
     assert str(err.value) == (f"6 of the 7 sequences listed in {tmp_path / 'val' / 'list.txt'} have no folder "
                               "(GOT-10k_Val_000002, GOT-10k_Val_000003, GOT-10k_Val_000004, GOT-10k_Val_000005, "
                               "GOT-10k_Val_000006, ...); re-extract the split, or remove them from list.txt")
+
+
+def _trackingnet_seq(chunk: Path, name: str, frames: int | None, rows: str = "1,2,30,40\n") -> None:
+    text(chunk / "anno" / f"{name}.txt", rows)
+    for i in range(frames or 0):
+        img(chunk / "frames" / name / f"{i}.jpg")
+
+
+def test_trackingnet_test_is_its_anno_files_and_jpg_frames_macos_leftovers_ignored(tmp_path):
+    """pytracking lists TEST/anno/*.txt and the .jpg files of frames/<seq>; a copy made on macOS holds ._<seq>.txt
+    beside every annotation (read as a sequence '._abc' and refused as a corrupt annotation), and frames/ may hold
+    a sequence without annotation and stray files (not frames)."""
+    chunk = tmp_path / "TEST"
+    _trackingnet_seq(chunk, "abc_0", 3)
+    _trackingnet_seq(chunk, "-Dz7OIf54b0_0", 12)
+    (chunk / "anno" / "._abc_0.txt").write_bytes(APPLE_DOUBLE)
+    (chunk / "anno" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    img(chunk / "frames" / "no_anno_0" / "0.jpg")
+    img(chunk / "frames" / "abc_0" / "thumb.png")
+    (chunk / "frames" / "abc_0" / "._0.jpg").write_bytes(APPLE_DOUBLE)
+    text(chunk / "zips" / "README", "leftover\n")
+    seqs = {s.name: s for s in get_sequences("trackingnet", tmp_path)}
+    assert sorted(seqs) == ["-Dz7OIf54b0_0", "abc_0"]
+    assert [p.name for p in seqs["abc_0"].frames] == ["0.jpg", "1.jpg", "2.jpg"]
+    long = seqs["-Dz7OIf54b0_0"]
+    assert len(long) == 12 and long.frames[10].name == "10.jpg" and long.boxes[0].tolist() == [1, 2, 30, 40]
+
+
+def test_trackingnet_annotations_without_frames_are_named_together_with_the_devkit_step(tmp_path):
+    """Downloaded but not extracted (zips/<seq>.zip, no frames/<seq>/): one line naming the count, the sequences and
+    the devkit's extraction command (it was 'image folder ... is missing' for the first one)."""
+    chunk = tmp_path / "TEST"
+    _trackingnet_seq(chunk, "a_0", 2)
+    for name in ("b_0", "c_0"):
+        _trackingnet_seq(chunk, name, None)
+        text(chunk / "zips" / f"{name}.zip", "zip")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("trackingnet", tmp_path)
+    assert str(err.value) == ("2 of the 3 TrackingNet sequences with an annotation in TEST/anno have no frames/<seq> "
+                              f"folder (b_0, c_0); extract them with the TrackingNet devkit: python extract_frame.py "
+                              f"--trackingnet_dir {tmp_path} --chunk Test")

@@ -28,13 +28,14 @@ def _chunks(root: Path, split: str) -> list[Path]:
 
 
 def read_sequence(chunk: Path, name: str) -> Sequence:
-    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN)."""
+    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN); a test sequence
+    has as many frames as .jpg files, what pytracking lists (another image lying there is not a frame)."""
     gt = load_boxes(chunk / "anno" / f"{name}.txt")
     folder = chunk / "frames" / name
     if len(gt) > 1:
         frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
     else:
-        n = len(list_images(folder))
+        n = sum(p.suffix == ".jpg" for p in list_images(folder))
         if n == 0:
             raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
         frames = numbered_frames(folder, 0, n, 0, ".jpg")
@@ -49,6 +50,24 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         if not anno.is_dir():
             raise DatasetError(f"TrackingNet annotation folder {anno} is missing; re-extract {chunk.name}")
         for f in sorted(anno.glob("*.txt")):
-            pairs.setdefault(f.stem, chunk)
+            if not f.name.startswith("."):   # macOS's ._<seq>.txt beside each file of a copied folder: no sequence
+                pairs.setdefault(f.stem, chunk)
     chosen = select(list(pairs), names, "trackingnet")
+    _check_frames(pairs, chosen)
     return [read_sequence(pairs[nm], nm) for nm in chosen]
+
+
+def _check_frames(pairs: dict[str, Path], chosen: list[str]) -> None:
+    """Every chosen annotation has its frames/<seq> folder, else one line naming how many and which are missing,
+    and the devkit's extraction step when their zips are there (downloaded, not extracted)."""
+    missing = [nm for nm in chosen if not (pairs[nm] / "frames" / nm).is_dir()]
+    if not missing:
+        return
+    some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    chunks = sorted({pairs[nm].name for nm in missing})
+    zipped = all((pairs[nm] / "zips" / f"{nm}.zip").is_file() for nm in missing)
+    which = ("Test" if chunks == ["TEST"] else "ALL" if "TEST" in chunks else ",".join(c[6:] for c in chunks))
+    fix = (f"extract them with the TrackingNet devkit: python extract_frame.py --trackingnet_dir "
+           f"{pairs[missing[0]].parent} --chunk {which}" if zipped else f"re-download and extract {', '.join(chunks)}")
+    raise DatasetError(f"{len(missing)} of the {len(chosen)} TrackingNet sequences with an annotation in "
+                       f"{', '.join(c + '/anno' for c in chunks)} have no frames/<seq> folder ({some}); {fix}")
