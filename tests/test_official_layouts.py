@@ -106,3 +106,42 @@ def test_trackingnet_annotations_without_frames_are_named_together_with_the_devk
     assert str(err.value) == ("2 of the 3 TrackingNet sequences with an annotation in TEST/anno have no frames/<seq> "
                               f"folder (b_0, c_0); extract them with the TrackingNet devkit: python extract_frame.py "
                               f"--trackingnet_dir {tmp_path} --chunk Test")
+
+
+def _lasot_seq(folder: Path, frames: int = 2) -> None:
+    for i in range(1, frames + 1):
+        img(folder / "img" / f"{i:08d}.jpg")
+    text(folder / "groundtruth.txt", "1,2,5,6\n" * frames)
+    text(folder / "full_occlusion.txt", ",".join("0" * frames) + "\n")
+    text(folder / "out_of_view.txt", ",".join("0" * frames) + "\n")
+
+
+def test_lasot_macos_zip_leftovers_are_no_second_copy_of_each_sequence(tmp_path):
+    """A class archive unpacked on macOS leaves __MACOSX/<class>/<class>-<n>/img/ (._ files): each sequence was found
+    twice, so LaSOT-ext and LaSOT train/all tracked and scored it twice; testing_set.txt and the archives beside
+    the classes are no sequences."""
+    _lasot_seq(tmp_path / "airplane" / "airplane-2")
+    (tmp_path / "__MACOSX" / "airplane" / "airplane-2" / "img").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "airplane" / "airplane-2" / "._groundtruth.txt").write_bytes(APPLE_DOUBLE)
+    (tmp_path / ".Trashes" / "airplane-3" / "img").mkdir(parents=True)
+    text(tmp_path / "testing_set.txt", "airplane-1\n")
+    (tmp_path / "airplane.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    assert [s.name for s in get_sequences("lasot", tmp_path, split="train")] == ["airplane-2"]
+    ext = tmp_path / "ext"
+    _lasot_seq(ext / "atv" / "atv-1")
+    (ext / "__MACOSX" / "atv-1" / "img").mkdir(parents=True)   # a flat archive's leftovers
+    assert [s.name for s in get_sequences("lasot_extension_subset", ext)] == ["atv-1"]
+
+
+def test_lasot_test_sequences_not_extracted_are_named_together(tmp_path):
+    """Three classes extracted of the 70 (12 of 280 sequences): one line counts the 268 missing, names the first 5
+    and the archives to extract (it named the first missing one after reading the sequences before it)."""
+    for cls, nums in (("airplane", (1, 9, 13, 15)), ("basketball", (1, 6, 7, 11)), ("zebra", (10, 14, 16, 17))):
+        for n in nums:
+            _lasot_seq(tmp_path / cls / f"{cls}-{n}")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("lasot", tmp_path)
+    assert str(err.value) == (f"268 of the 280 LaSOT test sequences are not under {tmp_path} (bear-2, bear-4, bear-6, "
+                              "bear-17, bicycle-2, ...); extract the class archives bear, bicycle, bird, boat, book, "
+                              "... there")
+    assert len(get_sequences("lasot", tmp_path, names=["zebra-10", "airplane-9"])) == 2

@@ -50,15 +50,33 @@ def _is_sequence(folder: Path) -> bool:
     return (folder / "groundtruth.txt").is_file() or (folder / "img").is_dir()
 
 
+def _listed_dirs(folder: Path) -> list[Path]:
+    """Sub-folders, sorted, without hidden ones and the __MACOSX folder a zip made on macOS unpacks (it mirrors the
+    sequence folders, img/ included, so every sequence was found twice)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
+
+
 def _present(root: Path) -> list[str]:
     """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
     out = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+    for d in _listed_dirs(root):
         if _is_sequence(d):
             out.append(d.name)
         else:
-            out.extend(s.name for s in sorted(d.iterdir()) if s.is_dir() and _is_sequence(s))
+            out.extend(s.name for s in _listed_dirs(d) if _is_sequence(s))
     return out
+
+
+def _check_present(root: Path, chosen: list[str]) -> None:
+    """Every chosen test sequence has its folder, else one line naming how many, which (the first 5) and the class
+    archives to extract, before any is read (it was the first missing one, after reading those before it)."""
+    missing = [nm for nm in chosen if not _seq_dir(root, nm).is_dir()]
+    if missing:
+        some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        classes = sorted({nm.rsplit("-", 1)[0] for nm in missing})
+        raise DatasetError(f"{len(missing)} of the {len(chosen)} LaSOT test sequences are not under {root} ({some}); "
+                           f"extract the class archive{'s' if len(classes) > 1 else ''} "
+                           f"{', '.join(classes[:5]) + (', ...' if len(classes) > 5 else '')} there")
 
 
 def read_sequence(folder: Path, dataset: str = "lasot") -> Sequence:
@@ -103,4 +121,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             available = [s for s in _present(root) if split == "all" or s not in test]
         else:
             raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
-    return [read_sequence(_seq_dir(root, nm), dataset) for nm in select(available, names, dataset)]
+    chosen = select(available, names, dataset)
+    if dataset == "lasot" and split == "test":
+        _check_present(root, chosen)
+    return [read_sequence(_seq_dir(root, nm), dataset) for nm in chosen]
