@@ -145,3 +145,21 @@ def test_lasot_test_sequences_not_extracted_are_named_together(tmp_path):
                               "bear-17, bicycle-2, ...); extract the class archives bear, bicycle, bird, boat, book, "
                               "... there")
     assert len(get_sequences("lasot", tmp_path, names=["zebra-10", "airplane-9"])) == 2
+
+
+def test_uav123_sub_sequences_from_one_folder_and_macos_leftovers(tmp_path):
+    """UAV123's bird1_1/_2/_3 are cut from data_seq/UAV123/bird1 (first images 1, 775, 1573 in the official table;
+    the part's length is its annotation's); a copy made on macOS holds ._<seq>.txt beside each annotation, which
+    was read as a sequence 'uav_._bird1_2' and refused as a corrupt annotation."""
+    anno = tmp_path / "anno" / "UAV123"
+    text(anno / "bird1_3.txt", "1,2,3,4\nNaN,NaN,NaN,NaN\n5,6,7,8\n")
+    text(anno / "person7_2.txt", "1,2,3,4\n")
+    (anno / "._bird1_3.txt").write_bytes(APPLE_DOUBLE)
+    (anno / "att").mkdir()
+    text(anno / "att" / "bird1_3.txt", "0,1,0,0,0,0,0,0,0,0,0,0\n")
+    for folder in ("bird1", "person7"):
+        (tmp_path / "data_seq" / "UAV123" / folder).mkdir(parents=True)
+    bird, person = get_sequences("uav", tmp_path)
+    assert bird.name == "uav_bird1_3" and [p.name for p in bird.frames] == ["001573.jpg", "001574.jpg", "001575.jpg"]
+    assert np.isnan(bird.boxes[1]).all() and bird.boxes[2].tolist() == [5, 6, 7, 8]
+    assert person.name == "uav_person7_2" and person.frames[0].name == "001249.jpg"

@@ -46,7 +46,7 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     anno, data = root / "anno" / "UAV123", root / "data_seq" / "UAV123"
     if not anno.is_dir():
         raise DatasetError(f"UAV123 annotation folder {anno} is missing; the root must hold anno/ and data_seq/")
-    stems = sorted(f.stem for f in anno.glob("*.txt"))
+    stems = sorted(f.stem for f in anno.glob("*.txt") if not f.name.startswith("."))   # macOS ._<seq>.txt: none
     wanted = None if names is None else [_official(nm, set(stems)) for nm in names]
     seqs = []
     for nm in select([PREFIX + st for st in stems], wanted, "uav"):
