@@ -163,3 +163,20 @@ def test_uav123_sub_sequences_from_one_folder_and_macos_leftovers(tmp_path):
     assert bird.name == "uav_bird1_3" and [p.name for p in bird.frames] == ["001573.jpg", "001574.jpg", "001575.jpg"]
     assert np.isnan(bird.boxes[1]).all() and bird.boxes[2].tolist() == [5, 6, 7, 8]
     assert person.name == "uav_person7_2" and person.frames[0].name == "001249.jpg"
+
+
+def test_lasot_test_split_is_read_in_the_official_lists_order(tmp_path):
+    """pytracking/OSTrack track and report LaSOT in their list's order: ... cattle-13, spider-14, ... coin-3 and
+    drone-13, drone-15, drone-2, drone-7 (the classes were read alphabetically, numbers ascending)."""
+    from droptrack.data.lasot import test_names
+
+    for name in test_names():   # annotations only: frames are a rule, not read here
+        folder = tmp_path / name.rsplit("-", 1)[0] / name
+        text(folder / "groundtruth.txt", "1,2,5,6\n")
+        text(folder / "full_occlusion.txt", "0\n")
+        text(folder / "out_of_view.txt", "0\n")
+    names = [s.name for s in get_sequences("lasot", tmp_path)]
+    assert len(names) == 280 and names[:5] == ["airplane-1", "airplane-9", "airplane-13", "airplane-15", "basketball-1"]
+    assert names[46:53] == ["cattle-12", "cattle-13", "spider-14", "spider-16", "spider-18", "spider-20", "coin-3"]
+    assert names[names.index("drone-13"):][:5] == ["drone-13", "drone-15", "drone-2", "drone-7", "pool-12"]
+    assert names[-5:] == ["squirrel-19", "volleyball-1", "volleyball-13", "volleyball-18", "volleyball-19"]
