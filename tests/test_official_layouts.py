@@ -67,6 +67,27 @@ def test_got10k_sequences_listed_without_a_folder_are_named_together_before_any_
                               "GOT-10k_Val_000006, ...); re-extract the split, or remove them from list.txt")
 
 
+def test_got10k_val_sequence_with_the_official_label_files(tmp_path):
+    """A val sequence as the archive ships it: pytracking's training visibility is not absent and cover > 0, the
+    toolkit scores frames with cover > 0 and clips to meta_info.ini's resolution; cut_by_image.label is only
+    metadata. Frames are 00000001.jpg .. one per GT row."""
+    seq = tmp_path / "val" / "GOT-10k_Val_000004"
+    for i in range(1, 5):
+        img(seq / f"{i:08d}.jpg")
+    text(seq / "groundtruth.txt", "1.0000,2.0000,30.0000,40.0000\n2,3,30,40\n3,4,30,40\n4,5,30,40\n")
+    text(seq / "absence.label", "0\n0\n1\n0\n")
+    text(seq / "cover.label", "8\n0\n0\n3\n")
+    text(seq / "cut_by_image.label", "0\n1\n0\n1\n")
+    text(seq / "meta_info.ini", "[METAINFO]\nurl: https://youtu.be/x\nbegin: 00:00:01\nend: 00:00:09\n"
+                                "anno_fps: 10Hz\nobject_class: ant\nmotion_class: crawling\nmajor_class: insect\n"
+                                "root_class: animal\nmotion_adverb: slowly\nresolution: (1280, 720)\n")
+    text(tmp_path / "val" / "list.txt", "GOT-10k_Val_000004\n")
+    (s,) = get_sequences("got10k_val", tmp_path)
+    assert s.visible.tolist() == [True, False, False, True] and s.cover.tolist() == [8, 0, 0, 3]
+    assert s.object_class == "ant" and s.image_size == (1280, 720) and s.boxes[0].tolist() == [1, 2, 30, 40]
+    assert [p.name for p in s.frames] == [f"{i:08d}.jpg" for i in range(1, 5)]
+
+
 def _trackingnet_seq(chunk: Path, name: str, frames: int | None, rows: str = "1,2,30,40\n") -> None:
     text(chunk / "anno" / f"{name}.txt", rows)
     for i in range(frames or 0):
