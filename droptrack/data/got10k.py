@@ -110,7 +110,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         n = len(frames)
         if n == 0:
-            raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
+            what = "no .jpg frames (GOT-10k's frames are 00000001.jpg, ...)" if dataset == "got10k" else "no images"
+            raise DatasetError(f"sequence folder {folder} has {what}; re-extract the split")
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
