@@ -136,6 +136,19 @@ def test_trackingnet_annotations_without_frames_are_named_together_with_the_devk
                               f"--trackingnet_dir {tmp_path} --chunk Test")
 
 
+def test_trackingnet_train_chunks_in_number_order_and_one_chunk_alone(tmp_path):
+    """TRAIN_0..TRAIN_11 as the devkit names them, read in chunk-number order (TRAIN_2 before TRAIN_10); one chunk by
+    its name; zips/ leftovers and other folders beside the chunks are not chunks. Train GT has every row."""
+    _trackingnet_seq(tmp_path / "TRAIN_10", "z_0", 2, "1,2,3,4\n5,6,7,8\n")
+    _trackingnet_seq(tmp_path / "TRAIN_2", "y_0", 2, "1,2,3,4\n5,6,7,8\n")
+    (tmp_path / "TRAIN_2" / "zips").mkdir()
+    _trackingnet_seq(tmp_path / "TRAIN_2_old", "x_0", 2, "1,2,3,4\n5,6,7,8\n")
+    (tmp_path / "TRAIN_3.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    assert [s.name for s in get_sequences("trackingnet", tmp_path, split="train")] == ["y_0", "z_0"]
+    (z,) = get_sequences("trackingnet", tmp_path, split="TRAIN_10")
+    assert z.boxes.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]] and [p.name for p in z.frames] == ["0.jpg", "1.jpg"]
+
+
 def _lasot_seq(folder: Path, frames: int = 2) -> None:
     for i in range(1, frames + 1):
         img(folder / "img" / f"{i:08d}.jpg")
