@@ -221,3 +221,16 @@ def test_lasot_test_split_is_read_in_the_official_lists_order(tmp_path):
     assert names[46:53] == ["cattle-12", "cattle-13", "spider-14", "spider-16", "spider-18", "spider-20", "coin-3"]
     assert names[names.index("drone-13"):][:5] == ["drone-13", "drone-15", "drone-2", "drone-7", "pool-12"]
     assert names[-5:] == ["squirrel-19", "volleyball-1", "volleyball-13", "volleyball-18", "volleyball-19"]
+
+
+def test_one_missing_sequence_is_said_in_the_singular_by_the_cli(tmp_path):
+    """`dt analyze` on a GOT-10k val root whose list.txt names a folder that is not there: exit 2, one line."""
+    from helpers import cli, one_line_error
+
+    _got10k_test_seq(tmp_path / "root" / "val" / "GOT-10k_Val_000001", 2)
+    text(tmp_path / "root" / "val" / "list.txt", "GOT-10k_Val_000001\nGOT-10k_Val_000002\n")
+    text(tmp_path / "res" / "GOT-10k_Val_000001.txt", "1\t2\t3\t4\n" * 2)
+    line = one_line_error(cli("analyze", tmp_path / "res", "--dataset", "got10k", "--root", tmp_path / "root",
+                              "--split", "val", "-o", tmp_path / "rep"))
+    assert line == (f"error: 1 of the 2 sequences listed in {tmp_path / 'root' / 'val' / 'list.txt'} has no folder "
+                    "(GOT-10k_Val_000002); re-extract the split, or remove it from list.txt")

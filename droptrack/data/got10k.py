@@ -70,8 +70,10 @@ def check_listed(folder: Path, names: list[str]) -> None:
     missing = [nm for nm in names if not (folder / nm).is_dir()]
     if missing:
         some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DatasetError(f"{len(missing)} of the {len(names)} sequences listed in {folder / 'list.txt'} have no "
-                           f"folder ({some}); re-extract the split, or remove them from list.txt")
+        one = len(missing) == 1
+        raise DatasetError(f"{len(missing)} of the {len(names)} sequences listed in {folder / 'list.txt'} "
+                           f"{'has' if one else 'have'} no folder ({some}); re-extract the split, or remove "
+                           f"{'it' if one else 'them'} from list.txt")
 
 
 def _own_frames(folder: Path, n: int) -> list[Path]:

@@ -75,7 +75,8 @@ def _check_present(root: Path, chosen: list[str]) -> None:
     if missing:
         some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         classes = sorted({nm.rsplit("-", 1)[0] for nm in missing})
-        raise DatasetError(f"{len(missing)} of the {len(chosen)} LaSOT test sequences are not under {root} ({some}); "
+        raise DatasetError(f"{len(missing)} of the {len(chosen)} LaSOT test sequences "
+                           f"{'is' if len(missing) == 1 else 'are'} not under {root} ({some}); "
                            f"extract the class archive{'s' if len(classes) > 1 else ''} "
                            f"{', '.join(classes[:5]) + (', ...' if len(classes) > 5 else '')} there")
 

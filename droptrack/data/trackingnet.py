@@ -70,4 +70,5 @@ def _check_frames(pairs: dict[str, Path], chosen: list[str]) -> None:
     fix = (f"extract them with the TrackingNet devkit: python extract_frame.py --trackingnet_dir "
            f"{pairs[missing[0]].parent} --chunk {which}" if zipped else f"re-download and extract {', '.join(chunks)}")
     raise DatasetError(f"{len(missing)} of the {len(chosen)} TrackingNet sequences with an annotation in "
-                       f"{', '.join(c + '/anno' for c in chunks)} have no frames/<seq> folder ({some}); {fix}")
+                       f"{', '.join(c + '/anno' for c in chunks)} {'has' if len(missing) == 1 else 'have'} no "
+                       f"frames/<seq> folder ({some}); {fix}")
