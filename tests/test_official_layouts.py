@@ -234,3 +234,28 @@ def test_one_missing_sequence_is_said_in_the_singular_by_the_cli(tmp_path):
                               "--split", "val", "-o", tmp_path / "rep"))
     assert line == (f"error: 1 of the 2 sequences listed in {tmp_path / 'root' / 'val' / 'list.txt'} has no folder "
                     "(GOT-10k_Val_000002); re-extract the split, or remove it from list.txt")
+
+
+def test_tnl2k_and_nfs_roots_one_folder_above_their_sequences_name_that_folder(tmp_path):
+    """TNL2K's archive unpacks into TNL2K_test_subset/ and NfS's per-sequence zips may sit in a folder of their own:
+    a root one level above the sequences gave an empty set, and dt analyze / dt eval said only 'no sequences to
+    score'. The reader now says where they are."""
+    tnl = tmp_path / "tnl2k"
+    text(tnl / "TNL2K_test_subset" / "Cartoon_1" / "groundtruth.txt", "1,2,3,4\n")
+    (tnl / "TNL2K_test_subset" / "Cartoon_1" / "imgs").mkdir()
+    text(tnl / "TNL2K_test_subset" / "Cartoon_1" / "language.txt", "the cartoon cat\n")
+    (tnl / "__MACOSX" / "Cartoon_1").mkdir(parents=True)
+    with pytest.raises(DatasetError) as err:
+        get_sequences("tnl2k", tnl)
+    assert str(err.value) == (f"no TNL2K sequence (a <seq>/ folder with groundtruth.txt and imgs/) under {tnl}; they "
+                              f"are one folder down: point the root at {tnl / 'TNL2K_test_subset'}")
+    nfs = tmp_path / "nfs"
+    text(nfs / "NfS" / "Bee" / "30" / "Bee.txt", "1 0 5 10 25 0 0 0 0 \"bee\"\n")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("nfs", nfs)
+    assert str(err.value).endswith(f"under {nfs}; they are one folder down: point the root at {nfs / 'NfS'}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match=r"no TNL2K sequence .*; point the root at the folder that holds the "
+                                           r"sequence folders$"):
+        get_sequences("tnl2k", empty)

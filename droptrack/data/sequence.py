@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -332,3 +332,15 @@ def select(available: list[str], names: list[str] | None, dataset: str) -> list[
                     else "it holds no sequence")
             raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
     return list(dict.fromkeys(names))
+
+
+def no_sequences(what: str, root: Path, holds: Callable[[Path], bool], fix: str) -> DatasetError:
+    """The error for a root holding none of a dataset's sequences (`what`: how one looks); when a sub-folder holds
+    them (an archive's own top folder, TNL2K_test_subset/), it names that folder as the root to give."""
+    try:
+        sub = next((d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith((".", "__MACOSX"))
+                    and holds(d)), None)
+    except OSError:
+        sub = None
+    where = f"they are one folder down: point the root at {sub}" if sub is not None else fix
+    return DatasetError(f"no {what} under {root}; {where}")
