@@ -259,3 +259,33 @@ def test_tnl2k_and_nfs_roots_one_folder_above_their_sequences_name_that_folder(t
     with pytest.raises(DatasetError, match=r"no TNL2K sequence .*; point the root at the folder that holds the "
                                            r"sequence folders$"):
         get_sequences("tnl2k", empty)
+
+
+def test_a_root_above_the_archives_own_top_folder_names_that_folder(tmp_path):
+    """GOT-10k's full_data/, TrackingNet/, UAV123's UAV123/ and LaSOTBenchmark/ folders: a root one level above them
+    was told the split folder / TEST / anno/UAV123 / test sequences are missing, with no word of where they are."""
+    got = tmp_path / "got"
+    _got10k_test_seq(got / "full_data" / "test" / "GOT-10k_Test_000001", 2)
+    text(got / "full_data" / "test" / "list.txt", "GOT-10k_Test_000001\n")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("got10k_test", got)
+    assert str(err.value) == (f"got10k split folder {got / 'test'} is missing, but {got / 'full_data' / 'test'} is "
+                              f"there; point the root at {got / 'full_data'}")
+    tn = tmp_path / "tn"
+    _trackingnet_seq(tn / "TrackingNet" / "TEST", "a_0", 1)
+    with pytest.raises(DatasetError) as err:
+        get_sequences("trackingnet", tn)
+    assert str(err.value) == (f"TrackingNet folder {tn / 'TEST'} is missing, but {tn / 'TrackingNet' / 'TEST'} is "
+                              f"there; point the root at {tn / 'TrackingNet'}")
+    uav = tmp_path / "uav"
+    text(uav / "UAV123" / "anno" / "UAV123" / "bike1.txt", "1,2,3,4\n")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("uav", uav)
+    assert str(err.value) == (f"UAV123 annotation folder {uav / 'anno' / 'UAV123'} is missing, but "
+                              f"{uav / 'UAV123' / 'anno' / 'UAV123'} is there; point the root at {uav / 'UAV123'}")
+    lasot = tmp_path / "lasot"
+    _lasot_seq(lasot / "LaSOTBenchmark" / "zebra" / "zebra-10")
+    with pytest.raises(DatasetError) as err:
+        get_sequences("lasot", lasot)
+    assert str(err.value) == (f"no LaSOT test sequence under {lasot}, but {lasot / 'LaSOTBenchmark'} holds them; "
+                              f"point the root at {lasot / 'LaSOTBenchmark'}")

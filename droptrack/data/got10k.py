@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.data.frames import NumberedFrames, compact
-from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
+from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
+                                     pad_boxes, select)
 from droptrack.imagefiles import sorted_images
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
@@ -40,6 +41,10 @@ def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
                            f"ask for the {own} split")
     if (root / "list.txt").is_file() or dataset == "synth":
         return root
+    sub = one_folder_down(root, lambda d: (d / split / "list.txt").is_file())
+    if sub is not None:   # full_data/ of GOT-10k's archive
+        raise DatasetError(f"{dataset} split folder {root / split} is missing, but {sub / split} is there; point the "
+                           f"root at {sub}")
     raise DatasetError(f"{dataset} split folder {root / split} is missing; point the root at the folder that "
                        f"contains {'/'.join(SPLITS)} (or at a split folder with list.txt)")
 

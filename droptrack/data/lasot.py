@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
 
 # The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers, in the order of
@@ -104,6 +104,9 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
                            "pass --split train (or --split all) to evaluate it")
     wanted = [nm for nm in names or test if nm in test]
     if wanted and not any(_seq_dir(root, nm).is_dir() for nm in wanted):
+        sub = one_folder_down(root, lambda d: any(_seq_dir(d, nm).is_dir() for nm in wanted))
+        if sub is not None:   # LaSOTBenchmark/ of the archive
+            raise DatasetError(f"no LaSOT test sequence under {root}, but {sub} holds them; point the root at {sub}")
         raise DatasetError(f"no LaSOT test sequence under {root} (it should hold <class>/<class>-<n>/ folders such as "
                            "airplane/airplane-1/, or <class>-<n>/ ones); point the root at the folder that holds them")
 

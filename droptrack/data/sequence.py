@@ -334,13 +334,19 @@ def select(available: list[str], names: list[str] | None, dataset: str) -> list[
     return list(dict.fromkeys(names))
 
 
+def one_folder_down(root: Path, holds: Callable[[Path], bool]) -> Path | None:
+    """The sub-folder of root that holds a dataset root does not (an archive's own top folder: GOT-10k's full_data/,
+    TNL2K_test_subset/, LaSOTBenchmark/), or None."""
+    try:
+        return next((d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith((".", "__MACOSX"))
+                     and holds(d)), None)
+    except OSError:
+        return None
+
+
 def no_sequences(what: str, root: Path, holds: Callable[[Path], bool], fix: str) -> DatasetError:
     """The error for a root holding none of a dataset's sequences (`what`: how one looks); when a sub-folder holds
-    them (an archive's own top folder, TNL2K_test_subset/), it names that folder as the root to give."""
-    try:
-        sub = next((d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith((".", "__MACOSX"))
-                    and holds(d)), None)
-    except OSError:
-        sub = None
+    them, it names that folder as the root to give."""
+    sub = one_folder_down(root, holds)
     where = f"they are one folder down: point the root at {sub}" if sub is not None else fix
     return DatasetError(f"no {what} under {root}; {where}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, numbered_frames, pad_boxes, select
+from droptrack.data.sequence import (Sequence, list_images, load_boxes, numbered_frames, one_folder_down, pad_boxes,
+                                     select)
 from droptrack.errors import DatasetError
 
 
@@ -23,6 +24,10 @@ def _chunks(root: Path, split: str) -> list[Path]:
         raise DatasetError(f"unknown TrackingNet split {split!r}; use test, train or TRAIN_0..TRAIN_11")
     if not chunks or not all(c.is_dir() for c in chunks):
         missing = chunks[0] if chunks else root / "TRAIN_0"
+        sub = one_folder_down(root, lambda d: (d / missing.name).is_dir())
+        if sub is not None:
+            raise DatasetError(f"TrackingNet folder {missing} is missing, but {sub / missing.name} is there; point "
+                               f"the root at {sub}")
         raise DatasetError(f"TrackingNet folder {missing} is missing; extract the {split} chunks under the root")
     return chunks
 
