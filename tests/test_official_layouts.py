@@ -289,3 +289,27 @@ def test_a_root_above_the_archives_own_top_folder_names_that_folder(tmp_path):
         get_sequences("lasot", lasot)
     assert str(err.value) == (f"no LaSOT test sequence under {lasot}, but {lasot / 'LaSOTBenchmark'} holds them; "
                               f"point the root at {lasot / 'LaSOTBenchmark'}")
+
+
+def test_submissions_hold_what_ostracks_transform_scripts_write(tmp_path):
+    """OSTrack's transform_got10k: <seq>/<seq>_001.txt = the tab file's rows comma-separated (%d) and <seq>_time.txt
+    copied, sequence folders at the zip's root; transform_trackingnet: <seq>.txt comma-separated at the root, no
+    time files. Written here from pytracking-style result files (truncated ints, %f seconds)."""
+    import zipfile
+
+    from droptrack.eval.results import write_result, write_submission, write_times
+
+    out = tmp_path / "trk"
+    write_result(out / "GOT-10k_Test_000002.txt", [[10.9, 20.2, 30.5, 40.99], [-3.7, -0.4, 12.0, 9.5]])
+    write_times(out / "GOT-10k_Test_000002_time.txt", [0.0125, 0.5])
+    assert (out / "GOT-10k_Test_000002.txt").read_text() == "10\t20\t30\t40\n-3\t0\t12\t9\n"
+    assert (out / "GOT-10k_Test_000002_time.txt").read_text() == "0.012500\n0.500000\n"
+    write_submission(out, "got10k", ["GOT-10k_Test_000002"])
+    with zipfile.ZipFile(out / "got10k_submit.zip") as zf:
+        got = {n: zf.read(n).decode() for n in zf.namelist()}
+    assert got == {"GOT-10k_Test_000002/GOT-10k_Test_000002_001.txt": "10,20,30,40\n-3,0,12,9\n",
+                   "GOT-10k_Test_000002/GOT-10k_Test_000002_time.txt": "0.012500\n0.500000\n"}
+    write_submission(out, "trackingnet", ["GOT-10k_Test_000002"])
+    with zipfile.ZipFile(out / "trackingnet_submit.zip") as zf:
+        tn = {n: zf.read(n).decode() for n in zf.namelist()}
+    assert tn == {"GOT-10k_Test_000002.txt": "10,20,30,40\n-3,0,12,9\n"}
