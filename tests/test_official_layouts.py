@@ -51,6 +51,15 @@ def test_got10k_test_split_is_list_txt_in_its_order_with_only_jpg_frames(tmp_pat
         get_sequences("got10k_test", tmp_path)
 
 
+def test_got10k_name_listed_twice_is_one_sequence(tmp_path):
+    """The toolkit and pytracking find a twice-listed sequence's results on the second pass and skip it: one
+    sequence (it was read twice, tracked twice into the same files and counted twice in the scores)."""
+    _got10k_test_seq(tmp_path / "val" / "GOT-10k_Val_000002", 2)
+    _got10k_test_seq(tmp_path / "val" / "GOT-10k_Val_000001", 2)
+    text(tmp_path / "val" / "list.txt", "GOT-10k_Val_000002\nGOT-10k_Val_000001\nGOT-10k_Val_000002\n")
+    assert [s.name for s in get_sequences("got10k_val", tmp_path)] == ["GOT-10k_Val_000002", "GOT-10k_Val_000001"]
+
+
 def test_got10k_split_without_list_txt_is_refused_as_the_toolkit_refuses_it(tmp_path):
     """GOT10k(root, subset) raises 'Dataset not found or corrupted' without <subset>/list.txt and pytracking cannot
     open it: the folder was listed instead, so any folder lying there was scored as a test sequence."""

@@ -65,7 +65,7 @@ def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
         if bad is not None:
             raise DatasetError(f"{lst} names {shown(bad, 60)}, which is not a sequence folder of that split (a path "
                                "or control characters); re-download or re-extract the dataset, or remove that line")
-        return names
+        return list(dict.fromkeys(names))   # a name listed twice is one sequence (the toolkits skip its rerun)
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
