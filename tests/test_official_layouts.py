@@ -143,6 +143,12 @@ def test_trackingnet_annotations_without_frames_are_named_together_with_the_devk
     assert str(err.value) == ("2 of the 3 TrackingNet sequences with an annotation in TEST/anno have no frames/<seq> "
                               f"folder (b_0, c_0); extract them with the TrackingNet devkit: python extract_frame.py "
                               f"--trackingnet_dir {tmp_path} --chunk Test")
+    (tmp_path / "TRAIN_4" / "zips").mkdir(parents=True)   # zips downloaded, annotations not
+    with pytest.raises(DatasetError) as err:
+        get_sequences("trackingnet", tmp_path, split="TRAIN_4")
+    assert str(err.value) == (f"TrackingNet annotation folder {tmp_path / 'TRAIN_4' / 'anno'} is missing; download "
+                              "it with the TrackingNet devkit: python download_TrackingNet.py --trackingnet_dir "
+                              f"{tmp_path} --chunk 4 --data anno")
 
 
 def test_trackingnet_train_chunks_in_number_order_and_one_chunk_alone(tmp_path):

@@ -53,7 +53,9 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     for chunk in _chunks(root, split or "test"):
         anno = chunk / "anno"
         if not anno.is_dir():
-            raise DatasetError(f"TrackingNet annotation folder {anno} is missing; re-extract {chunk.name}")
+            raise DatasetError(f"TrackingNet annotation folder {anno} is missing; download it with the TrackingNet "
+                               f"devkit: python download_TrackingNet.py --trackingnet_dir {root} --chunk "
+                               f"{_devkit_chunk([chunk.name])} --data anno")
         for f in sorted(anno.glob("*.txt")):
             if not f.name.startswith("."):   # macOS's ._<seq>.txt beside each file of a copied folder: no sequence
                 pairs.setdefault(f.stem, chunk)
@@ -71,9 +73,14 @@ def _check_frames(pairs: dict[str, Path], chosen: list[str]) -> None:
     some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
     chunks = sorted({pairs[nm].name for nm in missing})
     zipped = all((pairs[nm] / "zips" / f"{nm}.zip").is_file() for nm in missing)
-    which = ("Test" if chunks == ["TEST"] else "ALL" if "TEST" in chunks else ",".join(c[6:] for c in chunks))
     fix = (f"extract them with the TrackingNet devkit: python extract_frame.py --trackingnet_dir "
-           f"{pairs[missing[0]].parent} --chunk {which}" if zipped else f"re-download and extract {', '.join(chunks)}")
+           f"{pairs[missing[0]].parent} --chunk {_devkit_chunk(chunks)}" if zipped
+           else f"re-download and extract {', '.join(chunks)}")
     raise DatasetError(f"{len(missing)} of the {len(chosen)} TrackingNet sequences with an annotation in "
                        f"{', '.join(c + '/anno' for c in chunks)} {'has' if len(missing) == 1 else 'have'} no "
                        f"frames/<seq> folder ({some}); {fix}")
+
+
+def _devkit_chunk(chunks: list[str]) -> str:
+    """The devkit scripts' --chunk value for these chunk folders: Test, 0,2 (TRAIN_0, TRAIN_2) or ALL (both)."""
+    return "Test" if chunks == ["TEST"] else "ALL" if "TEST" in chunks else ",".join(c[6:] for c in chunks)
