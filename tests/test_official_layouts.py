@@ -42,13 +42,13 @@ def test_got10k_test_split_is_list_txt_in_its_order_with_only_jpg_frames(tmp_pat
     assert [a.name, b.name] == ["GOT-10k_Test_000002", "GOT-10k_Test_000001"]
     assert [p.name for p in a.frames] == ["00000001.jpg", "00000002.jpg", "00000003.jpg"]
     assert a.boxes[0].tolist() == [10.5, 20, 30, 40] and np.isnan(a.boxes[1:]).all() and len(b) == 2
-    png = test / "GOT-10k_Test_000009"   # frames converted to .png: none the toolkits track
-    img(png / "00000001.png")
+    png = test / "GOT-10k_Test_000009"   # one's own footage in PNG beside a list.txt (no .jpg at all): its images
+    for i in (1, 2):
+        img(png / f"{i:08d}.png")
     text(png / "groundtruth.txt", "1,2,3,4\n")
     text(test / "list.txt", "GOT-10k_Test_000009\n")
-    with pytest.raises(DatasetError, match=r"GOT-10k_Test_000009 has no \.jpg frames \(GOT-10k's frames are "
-                                           r"00000001\.jpg, \.\.\.\); re-extract the split"):
-        get_sequences("got10k_test", tmp_path)
+    (own,) = get_sequences("got10k_test", tmp_path)
+    assert [p.name for p in own.frames] == ["00000001.png", "00000002.png"]
 
 
 def test_got10k_name_listed_twice_is_one_sequence(tmp_path):

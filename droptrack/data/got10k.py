@@ -117,8 +117,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         n = len(frames)
         if n == 0:
-            what = "no .jpg frames (GOT-10k's frames are 00000001.jpg, ...)" if dataset == "got10k" else "no images"
-            raise DatasetError(f"sequence folder {folder} has {what}; re-extract the split")
+            raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
@@ -136,10 +135,14 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
 
 def _jpg_frames(folder: Path) -> list[Path] | NumberedFrames:
     """The .jpg files of a GOT-10k sequence folder in frame-number order, what the GOT-10k toolkit (glob *.jpg) and
-    pytracking (names ending .jpg) track: another image lying there (a preview .png) is not a frame."""
+    pytracking (names ending .jpg) track: another image lying there (a preview .png) is not a frame. A folder
+    without any .jpg (one's own footage in PNG beside a list.txt, read as GOT-10k by dt bench --data) keeps its
+    images."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return compact([p for p in sorted_images(folder, natural=True) if p.suffix == ".jpg"])
+    images = sorted_images(folder, natural=True)
+    jpgs = [p for p in images if p.suffix == ".jpg"]
+    return compact(jpgs or sorted(images))
 
 
 def _meta_info(meta: Path) -> dict[str, str]:
