@@ -57,7 +57,8 @@ def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
     lst = folder / "list.txt"
     if not lst.is_file() and dataset == "got10k":
         raise DatasetError(f"GOT-10k split folder {folder} has no list.txt (the split's own list of its sequences, "
-                           "which the official toolkits read); re-extract the split from its GOT-10k archive")
+                           "which the official toolkits read); re-extract the split from its GOT-10k archive (one's "
+                           "own sequences in this layout are read as the synth dataset)")
     if lst.is_file():
         text = read_table(lst, DatasetError, "re-download or re-extract the dataset")
         names = [ln.strip() for ln in text.splitlines() if ln.strip()]   # garbage: no folder
