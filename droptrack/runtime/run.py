@@ -68,6 +68,11 @@ class RunOptions:
 
 def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:
     """Validate the boxes on the first frame (before any output file is created)."""
+    h, w = frame.image.shape[:2]
+    if min(h, w) < 2:   # sample_target's crop ends before the last row/column it reaches: none is left of 1
+        raise InputError(f"frame {frame.index} is {w}x{h} pixels: the tracker's crops (as the official sample_target) "
+                         "leave out a frame's last row and column, so frames need at least 2 pixels each way; scale "
+                         "the source up, e.g. `ffmpeg -i IN -vf scale=iw*2:ih*2 -c:v mpeg4 -q:v 2 OUT.mp4`")
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
     for b in checked:
         if b[2] < 1 or b[3] < 1:   # the official result file would hold a 0-wide box; a target is >= 1 px
