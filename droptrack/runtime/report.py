@@ -31,11 +31,13 @@ def ended_early_note(summary: RunSummary) -> str | None:
     (its frames' times run on to where the count would end) fewer frames stored than its rate says."""
     if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
         return None
-    stored = fewer_frames_stored("the source", summary.frames, summary.expected, summary.source_fps,
-                                 summary.last_timestamp)
+    announced = summary.announced or summary.expected   # the header's count, not --max-frames
+    first = summary.first_timestamp if math.isfinite(summary.first_timestamp) else 0.0
+    stored = fewer_frames_stored("the source", summary.frames, announced, summary.source_fps,
+                                 summary.last_timestamp, first)
     if stored is not None:   # times ran ahead of the frames
         return f"{stored}; the outputs hold one line per stored frame (--jsonl gives each one's time)"
-    return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
+    return (f"the source ended after {summary.frames} of the {announced} frames its header announces "
             "(a truncated or damaged file?); the outputs hold those frames")
 
 

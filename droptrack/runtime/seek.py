@@ -6,8 +6,9 @@ variable frame times or dropped (null) frames. The check does not trust that ari
 read without decoding (OpenCV's raw mode, CAP_PROP_FORMAT -1), their times sorted into presentation order, and the
 frame the seek landed on must lie as far after frame 0 as the N-th of them lies after the first. Where frame 0 does
 not decode, the first frame that does stands in for it (the k-th, after k failed reads, its time saying no frame was
-dropped without one); OpenCV's seek then counts frames from it, so N - k is asked for. Anything else (no raw mode, packets without times, no decodable frame before N, a damaged frame N,
-another time) leaves the caller to decode forward from 0.
+dropped without one); OpenCV's seek then counts frames from it, so N - k is asked for. Anything else (no raw mode,
+packets without times, no decodable frame before N, a damaged frame N, another time) leaves the caller to decode
+forward from 0.
 """
 
 from __future__ import annotations
