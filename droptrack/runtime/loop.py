@@ -54,6 +54,7 @@ class RunSummary:
     last_timestamp: float = math.nan   # the source time of the last decoded frame (seconds)
     first_timestamp: float = math.nan   # the source time of the init frame (seconds)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
+    start: int = 0   # the index of the init frame (dt run --start): a resumed run goes on at start + resumed
     retracked: int = 0   # frames the outputs held past the journal's word: cut off and tracked again (--resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded

@@ -80,8 +80,9 @@ def summary_line(summary: RunSummary) -> str:
              f"{100 * summary.overhead:.1f} %" if summary.tracked else
              f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
     new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
-    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {summary.resumed})"
-                                          if summary.resumed else "")
+    at = summary.start + summary.resumed   # the file's frame number (--start N counts from N)
+    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {at})" if summary.resumed
+                                                else "")
             + f", {counted(summary.num_targets, 'target')}, {speed}, {counted(summary.lost_count, 'frame')} with a "
             "lost target"
             + (f" among those {new}" if summary.resumed else "")
