@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 from droptrack.errors import SourceError
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
-from droptrack.runtime.source_base import Frame, plausible_fps, Source
+from droptrack.runtime.source_base import FirstFrameDamaged, Frame, plausible_fps, Source
 from droptrack.videofiles import DAMAGED_RUN, frames_lost, no_frame_reason, plausible_frame_count
 
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
@@ -71,9 +71,9 @@ class CaptureSource(Source):
                 damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
                 if i == 0 and not self.start:
                     cut = f"{ts:.3f}".rstrip("0").rstrip(".") if 0 < ts < float("inf") else "1"
-                    raise SourceError(f"{self.name}: its first {damaged} frame(s) could not be decoded (damaged); the "
-                                      f"targets are set on the first frame: cut them off, e.g. `ffmpeg -ss {cut} -i "
-                                      "IN -c:v mpeg4 -q:v 2 OUT.mp4`")
+                    raise FirstFrameDamaged(f"{self.name}: its first {damaged} frame(s) could not be decoded "
+                                            "(damaged); the targets are set on the first frame: cut them off, e.g. "
+                                            f"`ffmpeg -ss {cut} -i IN -c:v mpeg4 -q:v 2 OUT.mp4`", damaged)
                 for _ in range(damaged):
                     if self.keep_missing:
                         yield Frame(i, float("nan"), None)

@@ -10,8 +10,11 @@ from droptrack.decodelog import first_damage, quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import frames_problem, no_frames_message, Probes, read_bgr, sorted_images
 from droptrack.paths import check_readable
-from droptrack.runtime.source_base import Frame, Source
+from droptrack.runtime.source_base import FirstFrameDamaged, Frame, Source
 from droptrack.wording import counted
+
+
+READABLE_LOOKAHEAD = 50   # frames after a damaged first one tried for one that decodes (an error's hint only)
 
 
 class FolderSource(Source):
@@ -50,10 +53,21 @@ class FolderSource(Source):
                 except ValueError as exc:
                     raise SourceError(str(exc)) from None
             if img is None and i == 0:   # the targets are set on the first frame (--start N: `readers.first_at`)
-                raise SourceError(f"image '{path}' could not be read ({said[0] if said else 'cv2.imread failed'}); "
-                                  "replace the file"
-                                  + ("" if self.folder.is_file() else ", or move it out of the folder if it is the "
-                                     "first frame"))
+                raise FirstFrameDamaged(f"image '{path}' could not be read ({said[0] if said else 'cv2.imread failed'})"
+                                        "; replace the file"
+                                        + ("" if self.folder.is_file() else ", or move it out of the folder if it is "
+                                           "the first frame"), self._readable_after(0, probes))
             if img is not None or self.keep_missing:
                 yield Frame(i, i / self.fps, None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
                             damage=(path.name, first_damage(said)) if first_damage(said) and img is not None else None)
+
+    def _readable_after(self, index: int, probes: Probes) -> int | None:
+        """The index of the first frame after `index` that decodes (None: none among the next READABLE_LOOKAHEAD)."""
+        for k in range(index + 1, min(len(self.files), index + 1 + READABLE_LOOKAHEAD)):
+            try:
+                with _quiet_opencv():
+                    if read_bgr(self.files[k], probes, []) is not None:
+                        return k
+            except ValueError:
+                return None
+        return None

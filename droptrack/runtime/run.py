@@ -26,6 +26,7 @@ from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_note, summary_line, summary_table,
                                       unreadable_note)
 from droptrack.runtime.signals import StopFlag, graceful_signals
+from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 from droptrack.videofiles import PixelAspectWarning
@@ -186,7 +187,13 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
-        first = readers.first_at(frames, opts.start, src.name)
+        try:
+            first = readers.first_at(frames, opts.start, src.name)
+        except FirstFrameDamaged as exc:   # --start skips it and keeps the file's frame numbers
+            if exc.readable is None or opts.loop:
+                raise
+            raise SourceError(f"{exc}; or pass --start {exc.readable} to set the targets on frame {exc.readable}, the "
+                              "first that decodes (the outputs keep the file's frame numbers)") from None
         if first is None:
             raise InputError(f"{src.name} has no frames")
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)

@@ -9,9 +9,19 @@ from typing import Iterator
 
 import numpy as np
 
+from droptrack.errors import SourceError
 from droptrack.runtime.reconnect import Outage
 
 FPS_RANGE = (0.1, 1000.0)   # a container's frame rate outside it is a time base or a broken header, not a rate
+
+
+class FirstFrameDamaged(SourceError):
+    """A file source's first frame does not decode (the targets are set on it); `readable`: the index of the first
+    frame that does, where one was found (dt run names `--start` with it)."""
+
+    def __init__(self, message: str, readable: int | None = None):
+        super().__init__(message)
+        self.readable = readable
 
 
 @dataclass
