@@ -33,6 +33,12 @@ def _ends_before(p: CropParams) -> bool:
     return p.x1 + p.crop_sz < 0 or p.y1 + p.crop_sz < 0
 
 
+def ends_before(box, factor: float, image_hw: tuple[int, int]) -> bool:
+    """Whether `box`'s crop window ends left of or above the frame (only an init box's can): the reference crops a real
+    part of the frame there, which the device crop's zero padding cannot reproduce (`DeviceTracker` crops it here)."""
+    return _ends_before(crop_params(box, factor, image_hw))
+
+
 def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
     """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed. A window
     that misses the frame (a smaller frame than the one the box was tracked in) is all zero padding, as the device
