@@ -358,7 +358,7 @@ def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
 
 def summary_lines(result: EvalResult) -> list[Any]:
     """What `dt eval` prints: the `dt analyze` table, the AO line for synth, and where the files are."""
-    from droptrack.eval.report import report_table
+    from droptrack.eval.report_view import report_table
 
     lines: list[Any] = []
     if result.report is not None:
