@@ -308,7 +308,8 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
                     protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
     """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+    from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
+                                         check_split)
     from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
     check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
@@ -316,6 +317,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     check_split(dataset, root, split)
     if output_dir is not None:
         check_output_outside_root(output_dir, dataset, root)
+        check_output_outside_datasets("--output", output_dir)   # another set's folder, as dt eval and dt bench
         check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split))
