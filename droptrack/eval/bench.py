@@ -136,8 +136,9 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
                          "or bench on a split with ground truth")
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
-    if not opts.resume:   # rows are replaced from here on: the old report would describe results that are gone
-        drop_old_report(out)
+    # rows are replaced or continued from here on: the old report would describe results that are gone (a fresh
+    # bench) or a run that is not this one (--resume: the interrupted run's); the new one is written at the end
+    drop_old_report(out)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = mismatch_notes(rows)
     for row in (r for r in rows if r.ok):

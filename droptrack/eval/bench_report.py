@@ -346,9 +346,10 @@ def _curves(report: Any, seqs: list[Any]) -> None:
 
 
 def drop_old_report(out: Path) -> None:
-    """Remove a previous bench's reports and plots before a fresh bench replaces its row folders: killed after that,
-    the folder held the old bench.json beside new results. bench.json goes first (one unlink each: the folder holds
-    either the old report with the old results still whole, or no report)."""
+    """Remove a previous bench's reports and plots before a bench replaces (or with --resume continues) its row
+    folders: killed after that, the folder held the old bench.json beside new results, and a resumed bench that drew
+    no success or latency plot left the old ones beside its own report. bench.json goes first (one unlink each: the
+    folder holds either the old report with the old results still whole, or no report)."""
     from droptrack.eval.report_plots import PLOT_FILES
 
     for name in ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values()):
