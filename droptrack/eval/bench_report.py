@@ -123,13 +123,18 @@ def bench_dict(report: Any) -> dict[str, Any]:
 
 
 def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
+    """A number as the table shows it; one that rounds to zero reads 0.00, not -0.00 (two AUCs equal but for the
+    order of their float sums differ by 1e-14: '-0.00' read as a drop)."""
     if v is None or not math.isfinite(v):
         return "-"
-    return format(v * scale, ("+" if signed else "") + spec)
+    x = v * scale
+    if float(format(x, spec)) == 0:
+        x = 0.0
+    return format(x, ("+" if signed else "") + spec)
 
 
 def _ci(ci: Any) -> str:
-    return "-" if ci is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
+    return "-" if ci is None else f"[{_fmt(ci.low, '.2f', signed=True)}, {_fmt(ci.high, '.2f', signed=True)}]"
 
 
 def _diverged(p: Any) -> str:
