@@ -97,6 +97,10 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
             if data.ground_truth == "reference":
                 seqs = with_reference_gt(data, ref.boxes)
                 ref.result = evaluate_row(ref.artifact, seqs, ref.name, data.tag, opts, fresh=False)  # resumed, scored
+                # ...of the pass that tracked them: this one only scored them (they read as resumed from a bench)
+                ref.result.tracked, ref.result.resumed = tracked.tracked, tracked.resumed
+                ref.result.procedures |= tracked.procedures
+                ref.result.wall_s += tracked.wall_s
             else:
                 ref.result = tracked
             ref.accuracy = accuracy(ref.result, seqs, data.tag)
