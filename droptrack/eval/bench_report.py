@@ -255,8 +255,9 @@ def markdown(report: Any) -> str:
             + (f"Command: `{o.command}`\n\n" if o.command else "")
             + f"Data: {d.name} ({d.kind}, tag {d.tag}), {counted(len(d.sequences), 'sequence')}, "
             f"{counted(d.n_frames, 'frame')}, ground "
-            f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
-            f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
+            f"truth: {d.ground_truth}. Device {o.device}; latency timed in the accuracy pass, over up to {o.timed_frames} "
+            f"tracked frames after its first {o.warmup} (warm-up; end-to-end = pre + infer + post, frame decoding "
+            "excluded)."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
             f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), "
             f"GPU {gpu}{jetson}; "
