@@ -18,7 +18,7 @@ from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
 ensure_synth('synth_4x30', 4, 30, SYNTH_SEED, SYNTH_SIZE, split='val', progress=False)"
 for r in $(seq 1 "$ROUNDS"); do
   for T in OLD NEW; do
-    TREE=${!T}
+    if [ "$T" = OLD ]; then TREE=$OLD; else TREE=$NEW; fi
     rm -rf "demo_${T}_$r" "bench_${T}_$r"
     /usr/bin/time -f "demo $T $r wall %e user %U sys %S" -a -o times.txt env PYTHONPATH="$TREE" nice -n 10 \
       python -m droptrack demo -o "demo_${T}_$r" > "demo_${T}_$r.log" 2>&1 || true
