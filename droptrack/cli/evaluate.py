@@ -114,7 +114,8 @@ def analyze(
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
-    from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
+    from droptrack.eval.report import analyze_dataset
+    from droptrack.eval.report_view import attribute_lines, report_table
 
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
