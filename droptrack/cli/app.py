@@ -116,6 +116,19 @@ def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str 
     return None
 
 
+SWITCH_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def switch_given_value(args: list[str], flags: frozenset[str]) -> str | None:
+    """Why `--fp16 true` is refused, or None: a switch takes no value, so 'true' became the next argument (`dt export
+    --fp16 true`: "checkpoint 'true' not found"; `dt run v.mp4 --show true`: 'unexpected extra argument')."""
+    for flag, value in zip(args, args[1:]):
+        if (flag in flags and flag not in ("-h", "--help") and value.strip().lower() in SWITCH_WORDS
+                and not os.path.lexists(value)):   # a file named 'on' is an argument
+            return f"{flag} takes no value: give it alone to turn it on, leave it out for off; drop '{value}'"
+    return None
+
+
 def reflowed(text: str | None) -> str | None:
     """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
     keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
@@ -140,11 +153,18 @@ class OneLineUsageErrors(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """The group, with every command's help prose reflowed (`reflowed`)."""
         super().__init__(*args, **kwargs)
-        todo = list(self.commands.values())
+        names = (self.context_settings or {}).get("help_option_names", ["--help"])
+        todo, seen = list(self.commands.values()), [self]
         while todo:
             cmd = todo.pop()
             cmd.help = reflowed(cmd.help)
+            seen.append(cmd)
             todo.extend(getattr(cmd, "commands", {}).values())   # `dt data synth`
+        for cmd in seen:   # a switch shows no type: typer's '<bool>' read as a value to give (`--fp16 true`)
+            helper = cmd.get_help_option(typer.Context(cmd, help_option_names=names))
+            for param in [*cmd.params, *([helper] if helper is not None else [])]:
+                if getattr(param, "is_flag", False) and param.metavar is None:
+                    param.metavar = ""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with closed_stdout_stops():   # `dt --help`, `dt --version`: written while the options are parsed
@@ -158,7 +178,8 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        empty = empty_argument(sys.argv[1:] if args is None else list(args), self._flags(args))
+        given = sys.argv[1:] if args is None else list(args)
+        empty = empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
