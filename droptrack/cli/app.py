@@ -129,6 +129,28 @@ def switch_given_value(args: list[str], flags: frozenset[str]) -> str | None:
     return None
 
 
+def spaced_box(args: list[str]) -> str | None:
+    """Why `--init 300 18 265 182` (or `--init 300, 18, 265, 182`) is refused, or None: the shell split the box into
+    four arguments, so dt run said 'unexpected extra argument(s) (18 265 182)' and dt bench took 18, 265 and 182 for
+    artifacts ("model '18' not found")."""
+    import re
+
+    number = re.compile(r"[-+]?(\d+\.?\d*|\.\d+),?$")
+    for i, token in enumerate(args):
+        if token != "--init":
+            continue
+        parts = []
+        for part in args[i + 1:i + 5]:
+            if not number.match(part.strip()):
+                break
+            parts.append(part.strip().rstrip(","))
+        if len(parts) == 4:
+            joined = ",".join(parts)
+            return (f"--init takes the box as one argument, its four numbers joined by commas without spaces: "
+                    f"--init {joined}")
+    return None
+
+
 def reflowed(text: str | None) -> str | None:
     """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
     keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
@@ -179,7 +201,8 @@ class OneLineUsageErrors(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         given = sys.argv[1:] if args is None else list(args)
-        empty = empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
+        empty = (empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
+                 or spaced_box(given))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
