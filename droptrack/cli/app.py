@@ -151,6 +151,20 @@ def spaced_box(args: list[str]) -> str | None:
     return None
 
 
+def home_expanded(args: list[str]) -> list[str]:
+    """The arguments with a leading '~' ('~', '~/...', or an option's '=~/...') as the home folder, as a shell
+    expands it unquoted: quoted, inputs were read from the home folder but outputs went into a folder named '~' in
+    the current one (`dt run '~/v.mp4' -o '~/b.txt'` wrote ./~/b.txt, and dt eval's next hint read that one)."""
+    def home(value: str) -> str:
+        return os.path.expanduser(value) if value == "~" or value.startswith("~/") else value
+
+    expanded = []
+    for token in args:
+        option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        expanded.append(option + eq + home(value) if eq else home(token))
+    return expanded
+
+
 def reflowed(text: str | None) -> str | None:
     """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
     keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
@@ -200,14 +214,14 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        given = sys.argv[1:] if args is None else list(args)
+        given = home_expanded(sys.argv[1:] if args is None else list(args))
         empty = (empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
                  or spaced_box(given))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(given, prog_name, complete_var, standalone_mode=False, **extra)
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
