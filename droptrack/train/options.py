@@ -11,6 +11,7 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.model.default import embedded_hint
 from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
 from droptrack.paths import check_reachable, check_separators, same_file
@@ -115,7 +116,7 @@ def check_options(opts: TrainOptions) -> None:
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
-            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path")
+            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}")
 
 
 def _output_failed(out: Path, exc: BaseException) -> InputError:
