@@ -82,8 +82,11 @@ def eval_(
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
-        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
-               *(["--split", split] if split else [])]
+        from droptrack.data.registry import canonical, resolve_root
+
+        where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
+        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
+               *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
         console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
 
 
@@ -103,6 +106,8 @@ def analyze(
     attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
                                               "(<seq>.txt: 14 or 12 comma-separated 0/1); default: the dataset's "
                                               "own att/ folder.", readable=False),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names: score only "
+                                            "those (as dt eval --sequences tracked them)."),
 ) -> None:
     """Score trackers' result folders against a dataset: tables, report.json and plots.
 
@@ -120,7 +125,8 @@ def analyze(
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
                              output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
-                             attributes_dir=attributes)
+                             attributes_dir=attributes,
+                             names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
