@@ -23,7 +23,7 @@ def test_the_embedded_models_path_from_another_folder_names_its_file(tmp_path, m
     (tmp_path / "MINE").mkdir()
     monkeypatch.chdir(tmp_path)
     line = one_line_error(cli(*args))
-    assert "not found" in line and line.endswith(f"the embedded model's file is '{EMBEDDED}'"), line
+    assert "not found" in line and f"the embedded model's file is '{EMBEDDED}'" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MINE"]
 
 

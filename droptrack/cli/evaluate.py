@@ -121,6 +121,13 @@ def analyze(
     from droptrack.eval.attributes_view import print_items
     from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
+    from droptrack.imagefiles import holds_sequences
+
+    swapped = next((d for d in result_dirs if holds_sequences(Path(d).expanduser())), None)
+    if swapped is not None:   # `dt analyze DATASET --root RESULTS` said only 'no sequences to score'
+        raise InputError(f"'{swapped}' holds a dataset (list.txt or sequence folders with groundtruth.txt), not a "
+                         "tracker's result files: swapped with --root? pass the result folder (<sequence>.txt files) "
+                         "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,

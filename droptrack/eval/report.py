@@ -305,11 +305,9 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
-                    split: str | None = None, output_dir: str | Path | None = None,
-                    protocol: str | None = None, attributes_dir: str | Path | None = None,
-                    names: Sequence[str] | None = None) -> Report:
-    """Load the dataset's sequences with droptrack.data.get_sequences (`names`: only those, as dt eval --sequences
-    tracked them), then analyze()."""
+                    split: str | None = None, output_dir: str | Path | None = None, protocol: str | None = None,
+                    attributes_dir: str | Path | None = None, names: Sequence[str] | None = None) -> Report:
+    """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
     from droptrack.paths import check_distinct, check_not_results, check_output_dir

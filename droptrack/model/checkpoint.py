@@ -28,7 +28,6 @@ from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save,
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError, few_names, printable
 from droptrack.paths import check_readable
-from droptrack.model.default import embedded_hint
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
                                          tensor_problem)
@@ -150,8 +149,7 @@ def check_checkpoint_path(path: str | Path) -> None:
     if path.is_dir():
         raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar / .safetensors)")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default "
-                              f"model){embedded_hint(path)}")
+        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
     check_readable("checkpoint", path)
 
 
