@@ -193,6 +193,10 @@ def bench(
 
     from droptrack.train.stops import stop_signals
 
+    from droptrack.geometry import placeholder_box
+
+    if init is not None and placeholder_box(init):   # dt demo's next line, pasted as it reads
+        raise InputError(placeholder_box(init))
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
     try:
         with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit that keeps .lock
