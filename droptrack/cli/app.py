@@ -214,14 +214,16 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        given = home_expanded(sys.argv[1:] if args is None else list(args))
+        raw = sys.argv[1:] if args is None else list(args)
+        given = home_expanded(raw)
         empty = (empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
                  or spaced_box(given))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
         try:
-            rv = super().main(given, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
+                              **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
