@@ -48,17 +48,35 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
                          "pass a path you can write to") from None
 
 
+def windows_form(path: PathLike) -> str | None:
+    """The '/' form of a path written with Windows' '\\' between folders (`C:\\out\\boxes.txt`: WSL's
+    '/mnt/c/out/boxes.txt'; `out\\export`: 'out/export') where '/' is the separator and no file of that name
+    exists, else None: there '\\' is a letter of a name, not a folder's end."""
+    text = str(path)
+    if os.sep != "/" or "\\" not in text or os.path.lexists(os.path.expanduser(text)):
+        return None
+    drive = re.match(r"[A-Za-z]:\\", text)
+    fix = f"/mnt/{text[0].lower()}/{text[3:]}" if drive else text   # a drive of WSL's Windows
+    return fix.replace("\\", "/")
+
+
+def windows_note(path: PathLike) -> str:
+    """'; it separates folders with '\\' as Windows does ...' for a missing input written the Windows way (its
+    not-found error then says why and gives the '/' form, as outputs' errors do), else ''."""
+    fix = windows_form(path)
+    if fix is None:
+        return ""
+    return f"; it separates folders with '\\' as Windows does; this system uses '/': e.g. '{fix}'"
+
+
 def check_separators(label: str, path: PathLike) -> None:
     """An output path with Windows' '\\' between folders (`-o C:\\out\\boxes.txt`, `-o out\\export`) where '/' is
     the separator: there '\\' is a letter of a name, so a file or folder named 'C:\\out\\boxes.txt' was made in
     the current folder. An existing path of that name is the user's and stays allowed."""
-    text = str(path)
-    if os.sep != "/" or "\\" not in text or os.path.lexists(os.path.expanduser(text)):
-        return
-    drive = re.match(r"[A-Za-z]:\\", text)
-    fix = f"/mnt/{text[0].lower()}/{text[3:]}" if drive else text   # a drive of WSL's Windows
-    raise InputError(f"{label} '{text}' separates folders with '\\' as Windows does; this system uses '/': pass e.g. "
-                     f"'{fix.replace(chr(92), '/')}'")
+    fix = windows_form(path)
+    if fix is not None:
+        raise InputError(f"{label} '{path}' separates folders with '\\' as Windows does; this system uses '/': pass "
+                         f"e.g. '{fix}'")
 
 
 def check_reachable(label: str, path: PathLike) -> None:

@@ -151,7 +151,10 @@ def doctor(
     if workers < 1:
         raise InputError(f"--workers {workers}: use 1 or more")
     if artifact is not None and not artifact.exists():   # bad input (exit 2), not a failed check (exit 1)
-        raise InputError(f"ARTIFACT '{artifact}' does not exist; pass a checkpoint, .onnx or .engine file")
+        from droptrack.runtime.checks import missing_note
+
+        raise InputError(f"ARTIFACT '{artifact}' does not exist; pass a checkpoint, .onnx or .engine file"
+                         f"{missing_note(artifact)}")
     if config is not None and artifact is None:
         raise InputError("--config applies to a checkpoint ARTIFACT; pass one (dt doctor MODEL.safetensors --config "
                          "NAME) or drop --config")

@@ -50,7 +50,7 @@ def check_options(opts: BenchOptions) -> None:
     from droptrack.config import load_config
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir
-    from droptrack.runtime.checks import check_artifact
+    from droptrack.runtime.checks import check_artifact, missing_note
 
     if not opts.artifacts and not opts.trackers:
         raise InputError("pass at least one artifact (a checkpoint, .onnx or .engine file) or --tracker NAME")
@@ -71,7 +71,8 @@ def check_options(opts: BenchOptions) -> None:
                          f"{opts.data} is a {kind} and is read as it is: drop --root")
     for artifact in opts.artifacts:   # a missing or wrong file is a user error (exit 2), not a failed row
         if not os.path.lexists(os.path.expanduser(str(artifact))):   # it named --checkpoint/--model, dt run's options
-            raise InputError(f"artifact '{artifact}' not found; pass existing checkpoint, .onnx or .engine files")
+            raise InputError(f"artifact '{artifact}' not found; pass existing checkpoint, .onnx or .engine files"
+                             f"{missing_note(artifact)}")
         check_artifact(str(artifact))
     check_distinct(opts.artifacts)
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])

@@ -72,11 +72,13 @@ def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
 
 def checked_reference(path: str, opts: Any) -> Reference:
     """--reference: an existing PyTorch checkpoint that loads (one-line errors otherwise)."""
+    from droptrack.runtime.checks import missing_note
     from droptrack.runtime.tracker import load_backend
 
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from")
+        raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from"
+                         f"{missing_note(path)}")
     if not _is_torch(path):
         raise InputError(f"--reference {path} is not a PyTorch checkpoint; the reference is the FP32 PyTorch model")
     try:

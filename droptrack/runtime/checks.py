@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError
 from droptrack.imagefiles import is_still_image
-from droptrack.paths import check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file
+from droptrack.paths import (check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file,
+                             windows_note)
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -88,6 +89,14 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     check_content(opts.artifact)
 
 
+def missing_note(path: str | os.PathLike) -> str:
+    """What a missing model path's error adds: where this install keeps the embedded model (README's
+    `droptrack/weights/...`, given from another folder) and the '/' form of a Windows-style path; '' for others."""
+    from droptrack.model.default import embedded_hint
+
+    return embedded_hint(path) + windows_note(path)
+
+
 def check_artifact(artifact: str | None, content: bool = True) -> None:
     """One-line errors for a missing artifact or one of the wrong kind (e.g. a .txt file); with `content`, also
     for one whose bytes are not that kind (a text file renamed .onnx: `check_content`)."""
@@ -95,7 +104,8 @@ def check_artifact(artifact: str | None, content: bool = True) -> None:
         return
     path = Path(artifact)
     if not path.exists():
-        raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file")
+        raise InputError(f"model '{artifact}' not found; pass an existing --checkpoint/--model file"
+                         f"{missing_note(artifact)}")
     inside = sorted((p.name for p in path.iterdir() if p.is_file() and p.name.lower().endswith(ARTIFACT_SUFFIXES)
                      and not p.name.startswith(".")),   # ONNX first: it runs everywhere
                     key=lambda n: (["onnx", "torch", "engine"].index(artifact_format(n)), n)) if path.is_dir() else []

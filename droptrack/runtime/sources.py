@@ -22,7 +22,7 @@ from pathlib import Path
 from droptrack.decodelog import quiet_opencv as _quiet_opencv
 from droptrack.errors import InputError, SourceError
 from droptrack.imagefiles import animation_problem, is_still_image
-from droptrack.paths import masked
+from droptrack.paths import masked, windows_note
 from droptrack.runtime.capture import CaptureSource, LIVE_RETRIES
 from droptrack.runtime.devices import gstreamer_available
 from droptrack.runtime.folder_source import FolderSource
@@ -118,4 +118,4 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
         with _quiet_opencv():
             return open_video(path, start)   # frames before --start: `readers.first_at` drops those decoded
     raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
-                      "http://) or GStreamer pipeline (contains '!')")
+                      f"http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")
