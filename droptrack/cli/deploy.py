@@ -170,6 +170,8 @@ def doctor(
     from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
+    # before the table: a checkpoint dt run refuses as bad input is one error line (exit 2) here too
+    verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
     table = Table(title="dt doctor", show_header=False)
     for key, value in env.items():
         if isinstance(value, dict):
@@ -179,7 +181,6 @@ def doctor(
         table.add_row(key, Text(printable(value) if value not in ("", None) else "-"))
     console = Console()
     console.print(table)
-    verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
     checks = environment_checks(env, workers) + verdict
     colour = {"ok": "green", "warn": "yellow", "error": "red"}
     for c in checks:

@@ -146,7 +146,8 @@ def machine_verdict(env: dict) -> Check:
 
 def check_artifact(path: str | Path, env: dict, config: str | None = None) -> list[Check]:
     """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines. `config`: a
-    checkpoint's config where the file carries none (--config)."""
+    checkpoint's config where the file carries none (--config). A checkpoint that does not build on the CPU (another
+    model family, a list, NaN weights) is bad input, raised as dt run raises it, not a finding about this machine."""
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
@@ -156,13 +157,10 @@ def check_artifact(path: str | Path, env: dict, config: str | None = None) -> li
     if kind == "engine":
         return _check_engine(path, env)
     from droptrack.engine.torch_backend import TorchBackend
-    from droptrack.errors import DropTrackError
 
-    try:   # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there
-        with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
-            m = be.meta
-    except DropTrackError as exc:
-        return [Check("error", str(exc))]
+    # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there (exit 2)
+    with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
+        m = be.meta
     return [Check("ok", f"checkpoint {m.config_name} ({m.arch}, {m.template_size}/{m.search_size} px) "
                         "runs with the torch backend")]
 
