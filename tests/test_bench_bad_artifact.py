@@ -18,7 +18,7 @@ def test_a_bad_init_is_refused_before_any_model_loads(tiny_ckpt, tmp_path):
     every artifact had been loaded and probed, the output folder made."""
     out = tmp_path / "out"
     assert one_line_error(cli("bench", tiny_ckpt, "--init", "1,2,3", "-o", out)) == (
-        "error: --init '1,2,3' is not a box; pass --init x,y,w,h with w, h > 0")
+        "error: --init '1,2,3' has 3 numbers, not 4; pass --init x,y,w,h")
     assert one_line_error(cli("bench", tiny_ckpt, "--init", "1,2,3,4", "-o", out)) == (
         "error: --data synthetic has its own first-frame boxes; drop --init (it is only for a video or folder "
         "without ground truth)")

@@ -72,14 +72,13 @@ def check_init(text: str | None, spec: str) -> None:
 
 
 def _parse_box(text: str) -> list[float]:
+    """--init as dt run reads it (commas and/or spaces; its errors say what is wrong: a count, a word), w and h > 0."""
     from droptrack.geometry import parse_box
 
-    try:
-        vals = parse_box(text)   # as dt run reads --init: commas and/or spaces
-    except InputError:
-        vals = []
-    if len(vals) != 4 or vals[2] <= 0 or vals[3] <= 0:
-        raise InputError(f"--init {text!r} is not a box; pass --init x,y,w,h with w, h > 0")
+    vals = parse_box(text)
+    if not (vals[2] > 0 and vals[3] > 0):   # NaN too
+        raise InputError(f"--init {text!r} has a width or height of {min(vals[2:], key=lambda v: v > 0):g}; pass "
+                         "--init x,y,w,h with w, h > 0")
     return vals
 
 
