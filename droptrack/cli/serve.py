@@ -9,8 +9,8 @@ import typer
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.wording import counted
-from droptrack.cli.track import (CONFIG_OPTION, MODEL_OPTION, RECONNECT_OPTION, RECONNECT_TIMEOUT_OPTION,
-                                 SOURCE_ARG, stopped)
+from droptrack.cli.track import (CONFIG_OPTION, LOST_THRESHOLD_OPTION, MODEL_OPTION, RECONNECT_OPTION,
+                                 RECONNECT_TIMEOUT_OPTION, SOURCE_ARG, stopped)
 
 
 @app.command()
@@ -53,8 +53,7 @@ def serve(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch / ONNX Runtime / "
                                           "OpenCV (default as dt run: OMP_NUM_THREADS if set, else 1 for small "
                                           "models, else the usable cores)."),
-    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score below which a target is "
-                                         "flagged lost."),
+    lost_threshold: float = LOST_THRESHOLD_OPTION,
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host, device or auto (as dt run)."),
     pace: Optional[bool] = typer.Option(None, "--pace/--no-pace", help="Play files and folders at their frame "
                                         "rate (default) or as fast as the tracker runs."),

@@ -16,6 +16,8 @@ SOURCE_ARG = typer.Argument(..., help="camera0 / 0, a GStreamer pipeline ('... !
                             "folder or an rtsp:// / http:// URL.")
 MODEL_OPTION = typer.Option(None, "--checkpoint", "--model", "-m", help="Checkpoint (.pt/.pth.tar/"
                             ".safetensors), ONNX model or TensorRT engine (default: the embedded model).")
+LOST_THRESHOLD_OPTION = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
+                                     "flagged lost (its box is still reported); 0 disables.")
 RECONNECT_OPTION = typer.Option(0, "--reconnect", help="Cameras, pipelines, streams: reopen up to N times per drop, "
                                 "with backoff (0 = off unless --reconnect-timeout); the first frame after a drop "
                                 "has \"reconnect\": {gap_s, attempts} in --jsonl. Refused for video files and "
@@ -48,8 +50,7 @@ def run(
     start: int = typer.Option(0, "--start", help="Video files and image folders: the frame (0-based) the --init "
                               "boxes are on and tracking starts from; earlier ones are skipped (a fade-in, a "
                               "black first frame). Box files begin at it; --jsonl keeps the file's frame numbers."),
-    lost_threshold: float = typer.Option(0.25, "--lost-threshold", help="Score (0 to 1) below which a target is "
-                                         "flagged lost (its box is still reported); 0 disables."),
+    lost_threshold: float = LOST_THRESHOLD_OPTION,
     pre: str = typer.Option("auto", "--pre", help="Pre/post-processing: host (numpy/OpenCV reference), device "
                             "(torch on the backend's device), auto (device on CUDA, host on CPU)."),
     width: Optional[int] = typer.Option(None, help="Camera capture width (video files, streams, folders and "
