@@ -56,7 +56,7 @@ def restore_rng(states: list[dict], rank: int, device: torch.device, say: Callab
     if not states:
         return
     if rank >= len(states):
-        say(f"[yellow]the checkpoint holds RNG states of {len(states)} processes; this run has more, so it is "
+        say(f"[yellow]warning: the checkpoint holds RNG states of {len(states)} processes; this run has more, so it is "
             "not bit-exact with the original[/]")
     st = states[rank % len(states)]
     torch.set_rng_state(st["cpu"])
@@ -264,7 +264,7 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
             failures.append(f"{path.name} ({str(exc)[:80]})")
         else:
             if failures:
-                say(f"[yellow]cannot resume from {'; '.join(failures)}; falling back to {path.name}[/]")
+                say(f"[yellow]warning: cannot resume from {'; '.join(failures)}; falling back to {path.name}[/]")
             break
     else:
         raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "

@@ -153,8 +153,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     workers, cores = cfg.TRAIN.NUM_WORKER, cpu_cores()
     if workers > cores:
         flag = "--workers" if opts.workers is not None else "TRAIN.NUM_WORKER"
-        say(f"[yellow]{flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process may use "
-            f"only cost memory and start-up time; --workers {cores} is enough[/]")
+        say(f"[yellow]warning: {flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process "
+            f"may use only cost memory and start-up time; --workers {cores} is enough[/]")
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -181,7 +181,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     elif not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
             if cfg.MODEL.PRETRAIN_FILE else ""
-        say(f"[yellow]no --pretrained weights: training from scratch{named}[/]")
+        say(f"[yellow]warning: no --pretrained weights: training from scratch{named}[/]")
     lr = scaled_lr(cfg, global_batch)
     if global_batch != reference_batch(cfg):
         say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
@@ -200,7 +200,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         pos, rng, found_in = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
-        say(f"[yellow]--resume: no checkpoint under {output} yet, starting fresh[/]")
+        say(f"[yellow]warning: --resume: no checkpoint under {output} yet, starting fresh[/]")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
         check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
