@@ -31,7 +31,7 @@ from typing import Any
 
 from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError
-from droptrack.eval.bench_data import BenchData, load_bench_data, with_reference_gt
+from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
@@ -159,8 +159,9 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
         row.gates = gates(row, opts)
         auc_gate = next(g for g in row.gates if g.name == "max_auc_drop")
         div_gate = next(g for g in row.gates if g.name == "max_divergence")
-        for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold),
-                     divergence_note(row.name, row.parity.per_sequence, div_gate.threshold)):
+        more = more_sequences(data, opts.sequences)   # a video is one sequence: --sequences adds none
+        for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold, more),
+                     divergence_note(row.name, row.parity.per_sequence, div_gate.threshold, more)):
             if note and ref.row is not row:   # the reference against itself: nothing for a note to qualify
                 notes.append(note)
         failed = [g for g in row.gates if g.passed is False]

@@ -140,6 +140,16 @@ def synth_cache(output_dir: str | Path, sequences: int | None, frames: int | Non
     return Path(output_dir) / f"synth_val_{sequences or 8}x{frames or 40}"
 
 
+def more_sequences(data: BenchData, sequences: int | None) -> str:
+    """How to bench more sequences, for the notes on a set too small for its gates: --sequences makes the synthetic
+    set larger and keeps more of a set it cut, but a video or one frame folder is one sequence whatever it says."""
+    if data.kind == "synthetic":
+        return "a larger --sequences"
+    if data.kind != "video" and sequences is not None and len(data.sequences) >= sequences:   # maybe cut by it
+        return "a larger --sequences where --data holds more, or --data with a dataset"
+    return "--data with a dataset, a folder of sequence folders, or synthetic"
+
+
 def check_synth_size(sequences: int | None, frames: int | None) -> None:
     """A synthetic set `dt bench` / `dt demo` would generate stays within sane limits (one-line error naming the
     option; None: not given)."""

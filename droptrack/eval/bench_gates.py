@@ -85,13 +85,17 @@ def sequences_for(ci: DeltaCI, gate: float) -> int:
     return int(math.ceil(ci.sequences * (ci.half_width / gate) ** 2))
 
 
-def ci_note(name: str, ci: DeltaCI | None, gate: float) -> str | None:
+MORE_SEQUENCES = "--data with a dataset, or a larger --sequences"   # how to bench more; bench_data.more_sequences
+
+
+def ci_note(name: str, ci: DeltaCI | None, gate: float, more: str = MORE_SEQUENCES) -> str | None:
     """A line when the set is too small for the interval to be narrower than the gate, else None (also when the whole
-    interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that)."""
+    interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that).
+    `more`: how to bench more sequences, for the data this bench ran on."""
     if ci is not None and ci.sequences == 1:   # resampling one sequence gives it back: no spread, whatever it is
         return (f"{name}: ΔAUC {ci.delta:+.2f} points comes from 1 sequence, so its interval is that one value and "
                 f"the {gate:.2f}-point AUC gate judges one sequence, not the artifact; bench 20 or more sequences "
-                "(--data with a dataset, or --sequences) before trusting it")
+                f"({more}) before trusting it")
     if ci is None or ci.half_width <= gate or ci.high < -gate:
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
@@ -108,10 +112,10 @@ def divergence_spread(per_sequence: dict[str, dict]) -> tuple[int, int, float]:
     return len(hit), len(seqs), max(hit, default=0.0)
 
 
-def divergence_note(name: str, per_sequence: dict[str, dict], limit: float) -> str | None:
+def divergence_note(name: str, per_sequence: dict[str, dict], limit: float, more: str = MORE_SEQUENCES) -> str | None:
     """A line when one sequence alone moves the diverged-frame rate by at least the limit and the others stay within
     it (so the verdict rests on whether that one sequence flips: a set of other sequences could pass or fail by
-    chance), else None; the rate comes from divergence_spread's frame weights."""
+    chance), else None; the rate comes from divergence_spread's frame weights. `more`: as ci_note's."""
     k, n, top = divergence_spread(per_sequence)
     seqs = [v for v in per_sequence.values() if v.get("divergence") is not None]
     frames = sum(v.get("frames", 1) for v in seqs) or 1
@@ -120,7 +124,7 @@ def divergence_note(name: str, per_sequence: dict[str, dict], limit: float) -> s
         return None
     return (f"{name}: the diverged frames come from {k} of {n} sequences, and the largest alone is {top:.1%} of all "
             f"frames (the limit is {limit:.1%}): one sequence that flips decides this gate; judge it on more "
-            "sequences (several sets, or --sequences larger) before trusting it")
+            f"sequences ({more}) before trusting it")
 
 
 def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps: float | None,
