@@ -83,7 +83,7 @@ def eval_(
         import shlex
 
         cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
-               *(["--split", split] if split else [])]
+               *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
         console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
 
 
@@ -96,6 +96,8 @@ def analyze(
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names (those a dt "
+                                            "eval --sequences run tracked; default: the whole split)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for report.json and plots "
                                           "(default: analysis/<dataset>).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
@@ -116,11 +118,14 @@ def analyze(
     from droptrack.eval.attributes_view import print_items
     from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
 
+    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
+    if names is not None and not names:   # '' or ',' (an empty shell variable): not 'every sequence'
+        raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     report = analyze_dataset(result_dirs, dataset, root=root, split=split,
                              output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
-                             attributes_dir=attributes)
+                             attributes_dir=attributes, names=names)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute

@@ -306,8 +306,9 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
                     split: str | None = None, output_dir: str | Path | None = None,
-                    protocol: str | None = None, attributes_dir: str | Path | None = None) -> Report:
-    """Load the dataset's sequences with droptrack.data.get_sequences, then analyze()."""
+                    protocol: str | None = None, attributes_dir: str | Path | None = None,
+                    names: Sequence[str] | None = None) -> Report:
+    """Load the dataset's sequences (`names` only: what a `dt eval --sequences` run tracked), then analyze()."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
     from droptrack.paths import check_distinct, check_not_results, check_output_dir
@@ -319,7 +320,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
         check_output_outside_root(output_dir, dataset, root)
         check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
-    sequences = list(get_sequences(dataset, root=root, split=split))
+    sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
     return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
                    attributes_dir=attributes_dir)
 
