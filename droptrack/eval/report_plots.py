@@ -30,6 +30,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     so that every colour shows (the one beneath was hidden whole)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(6.4, 4.8))
     FigureCanvasAgg(fig)
@@ -41,9 +42,11 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
         twins = [k for k, other in enumerate(order) if np.array_equal(other[2], y, equal_nan=True)]
         j, m = twins.index(rank), len(twins) - 1
         # over an identical curve: dashes whose gaps show the next ones in turn, the lowest-ranked one solid
-        style = (3 * j, (3, 3 * m)) if j < m else line_style(position[name], len(colors))
-        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
-                           linestyle=style)
+        own = line_style(position[name], len(colors))
+        ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
+                linestyle=(3 * j, (3, 3 * m)) if j < m else own)
+        # the legend's sample in the tracker's own style: the short sample of a sparse dash could be all gap
+        handles.append(Line2D([], [], linewidth=2, color=colors[name], linestyle=own))
         labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
     xs = series[0][1]
     ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
