@@ -117,14 +117,16 @@ def analyze(
 
     from droptrack.eval.attributes_view import print_items
     from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
+    from droptrack.eval.report_plots import check_analysis_folder
 
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
     if names is not None and not names:   # '' or ',' (an empty shell variable): not 'every sequence'
         raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
-    report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
+    output = output or Path("analysis") / dataset.strip().lower()
+    check_analysis_folder(output)
+    report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
                              attributes_dir=attributes, names=names)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")

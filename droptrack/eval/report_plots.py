@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.eval.plot_style import line_style, place_legend, plain, save_png, tracker_colors
+from droptrack.errors import InputError
+from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, save_png, tracker_colors
 
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
               "attributes": "attributes.png"}
@@ -82,3 +83,25 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
     for kind, name in PLOT_FILES.items():
         if earlier and kind not in report.plots and (out / name).is_file():
             (out / name).unlink()
+
+
+def check_analysis_folder(out: Path) -> None:
+    """dt analyze's --output: a report.json or plot of its names there that no dt analyze wrote (a user's figure, a
+    tool's report) is refused before any work, not replaced; its own earlier files (a rerun) are fine."""
+    import json
+
+    if any((out / n).is_file() for n in ("eval.json", "bench.json")):
+        return   # that command's folder: refused by name where the output is checked (paths.check_not_results)
+    report = out / "report.json"
+    ours = False
+    if report.is_file():
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        ours = isinstance(data, dict) and {"schema_version", "protocol", "trackers", "plots"} <= data.keys()
+    foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file() and not ours
+               and (n == "report.json" or not drawn_here(out / n))]
+    if foreign:
+        raise InputError(f"--output '{out}' holds {foreign[0]}, which dt analyze did not write; pass another "
+                         "--output, or move that file away")
