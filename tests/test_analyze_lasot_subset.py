@@ -56,6 +56,10 @@ def test_analyze_a_lasot_subset_scores_attributes_as_worked_out_by_hand(tmp_path
     assert att["scores"]["Illumination Variation"]["shift"]["auc"] == pytest.approx(67 / 84)
     assert att["scores"]["(none)"]["shift"]["auc"] == pytest.approx(80 / 84)
     assert "Full Occlusion" in res.output and "83.3" in res.output   # 5/6 in the printed table
+    # the other 12 of LaSOT's 14 are named, not silently missing from a table a reader expects 14 rows in
+    assert att["note"] == ("no scored sequence has Partial Occlusion, Deformation, Motion Blur, Camera Motion, "
+                           "Rotation, Background Clutter, Viewpoint Change, Scale Variation, Fast Motion, "
+                           "Out-of-View, Low Resolution, Aspect Ratio Change (no row)")
 
 
 def test_eval_of_a_lasot_subset_names_an_analyze_command_that_runs(tmp_path):
