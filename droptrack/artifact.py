@@ -177,6 +177,13 @@ def content_problem(path: str | Path) -> str | None:
     if found in ("torch", "safetensors") and found != want:
         return (f"'{path}' is named {suffix} but holds {names[found]}, not {names[want]}; rename it to "
                 f"{'.pt' if found == 'torch' else '.safetensors'} (or pass the file you meant)")
+    from droptrack.imagefiles import IMAGE_EXTS
+    from droptrack.videofiles import VIDEO_EXTS
+
+    media = "a video" if suffix in VIDEO_EXTS else "an image" if suffix in IMAGE_EXTS else None
+    if media:   # `dt export clip.mp4`: the clip where the model goes (it was 'a file renamed .mp4?')
+        return (f"'{path}' is {media} ({suffix}), not {names[want]}; pass the model file, e.g. one written by "
+                "`dt export` or `dt train`")
     return (f"'{path}' is corrupt or not {names[want]} (a text file or another kind of file renamed {suffix}?); pass "
             "the real model file, e.g. one written by `dt export` or `dt train`")
 

@@ -229,9 +229,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((a == b).all(axis=1), 1.0, iou)
 
 
+def placeholder_box(text: str) -> str | None:
+    """The error for `--init x,y,w,h` pasted from a hint (dt demo's and dt export's next lines) as it reads, or None:
+    it was told to 'pass --init x,y,w,h', the very text it had passed."""
+    if re.fullmatch(r"x[,\s]+y[,\s]+w[,\s]+h", str(text).strip(), re.I) is None:
+        return None
+    return (f"--init {text!r} is the placeholder of an example: replace it with the target's box on the first frame, "
+            "in pixels: left x, top y, width, height (e.g. --init 300,18,265,182)")
+
+
 def parse_box(text: str) -> list[float]:
     """'x,y,w,h' (commas and/or spaces or tabs, as a ground-truth line is copied) -> four floats; range checks happen
     against the first frame."""
+    if placeholder_box(text) is not None:
+        raise InputError(placeholder_box(text))
     parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
     try:
         vals = [float(p) for p in parts]

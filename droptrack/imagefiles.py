@@ -108,6 +108,12 @@ def no_frames_message(folder: Path) -> str:
     return f"folder '{folder}' has no images ({', '.join(IMAGE_EXTS)}); {hint}"
 
 
+def holds_sequences(folder: Path, limit: int = 200) -> bool:
+    """A GOT-10k-layout set: list.txt, or sequence folders holding groundtruth.txt (of the first `limit` folders)."""
+    return folder.is_dir() and ((folder / "list.txt").is_file()
+                                or any((s / "groundtruth.txt").is_file() for s in _subfolders(folder, limit)))
+
+
 def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
     """Where to point --root when a GOT-10k-layout root (sequence folders side by side, each with its frames and
     groundtruth.txt) holds no sequence, or None: `root` is itself one sequence (the folder above holds it), or a
@@ -116,13 +122,9 @@ def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
 
     if not root.is_dir():
         return None
-
-    def holds_set(d: Path) -> bool:
-        return (d / "list.txt").is_file() or any((s / "groundtruth.txt").is_file() for s in _subfolders(d, limit))
-
     for sub in _subfolders(root, limit):
         for cand in (sub, *_subfolders(sub, limit)):
-            if holds_set(cand):
+            if holds_sequences(cand, limit):
                 return f"its subfolder '{cand.relative_to(root)}' holds sequences: pass --root {shlex.quote(str(cand))}"
     if (root / "groundtruth.txt").is_file() and listed_images(root):
         return (f"'{root}' is one sequence (its frames and groundtruth.txt lie in it): pass the folder that holds it "

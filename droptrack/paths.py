@@ -48,6 +48,19 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
                          "pass a path you can write to") from None
 
 
+def check_separators(label: str, path: PathLike) -> None:
+    """An output path with Windows' '\\' between folders (`-o C:\\out\\boxes.txt`, `-o out\\export`) where '/' is
+    the separator: there '\\' is a letter of a name, so a file or folder named 'C:\\out\\boxes.txt' was made in
+    the current folder. An existing path of that name is the user's and stays allowed."""
+    text = str(path)
+    if os.sep != "/" or "\\" not in text or os.path.lexists(os.path.expanduser(text)):
+        return
+    drive = re.match(r"[A-Za-z]:\\", text)
+    fix = f"/mnt/{text[0].lower()}/{text[3:]}" if drive else text   # a drive of WSL's Windows
+    raise InputError(f"{label} '{text}' separates folders with '\\' as Windows does; this system uses '/': pass e.g. "
+                     f"'{fix.replace(chr(92), '/')}'")
+
+
 def check_reachable(label: str, path: PathLike) -> None:
     """A path whose folders this user may enter (pathlib's exists/is_dir raise PermissionError under e.g. /root)."""
     try:
@@ -132,6 +145,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a file path")
+    check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
     if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
@@ -178,6 +192,7 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a folder path")
+    check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
     if os.path.lexists(p) and not p.is_dir():

@@ -80,15 +80,21 @@ def frames_lost(fps: float | None, before: float | None, now: float, failed: int
     return max(failed, round((now - (before if before is not None else -1.0 / fps)) * fps) - 1)
 
 
-def fewer_frames_stored(what: str, frames: int, expected: int, fps: float | None, last_s: float) -> str | None:
-    """Why a video file gave fewer frames than its header counts when its frames' times run on to where the count
-    would end (`last_s`: the last frame's media time): it stores fewer frames than its rate says (variable frame
-    rate, repeated frames stored once), it is not cut short; None when the times stop early too (truncated or
-    damaged). Shared by dt run's note and the dataset reader's error, so both explain the same file alike."""
-    if not fps or not math.isfinite(fps) or fps <= 0 or not math.isfinite(last_s) or last_s * fps <= frames - 0.5:
+def fewer_frames_stored(what: str, frames: int, expected: int, fps: float | None, last_s: float,
+                        first_s: float = 0.0) -> str | None:
+    """Why a video file gave fewer frames than its header counts when its frames' times run on toward where the count
+    would end (`first_s`, `last_s`: the first and last frame's media times): it stores fewer frames than its rate
+    says (variable frame rate, repeated frames stored once), it is not cut short; None when the times stop early too
+    (truncated or damaged: the last time lies nearer where the frames would end than where the count would, a few
+    frames lost at the cut included). Shared by dt run's note and the dataset reader's error, so both explain the
+    same file alike."""
+    span = last_s - first_s
+    if not fps or not math.isfinite(fps) or fps <= 0 or not math.isfinite(span):
         return None
-    return (f"{what} gave {frames} frames, not the {expected} its header counts, but they span {last_s:.1f} s, as "
-            f"{round(last_s * fps) + 1} frames at {fps:.4g} FPS would: the file stores fewer frames than its rate "
+    if span * fps <= (frames + expected) / 2 - 1:   # the times stop nearer where the frames would end
+        return None
+    return (f"{what} gave {frames} frames, not the {expected} its header counts, but they span {span:.1f} s, as "
+            f"{round(span * fps) + 1} frames at {fps:.4g} FPS would: the file stores fewer frames than its rate "
             "(a variable frame rate, or repeated frames stored once)")
 
 

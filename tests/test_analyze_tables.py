@@ -12,7 +12,8 @@ from rich.console import Console
 from droptrack.eval import results as R
 from droptrack.eval.attributes import AttributeReport
 from droptrack.eval.attributes_view import print_items
-from droptrack.eval.report import analyze, attribute_lines, report_table
+from droptrack.eval.report import analyze
+from droptrack.eval.report_view import attribute_lines, report_table
 from helpers import FakeSeq
 
 NAMES = ["OSTrack-256-baseline", "droptrack_vitb384_ce_fp16_tensorrt", "droptrack_vitb384_ce_fp32_tensorrt", "kcf",
@@ -121,7 +122,7 @@ def test_fps_from_a_few_timed_sequences_says_so(tmp_path):
     """A folder with _time.txt for 1 of 3 sequences got an FPS from that one, printed like any other tracker's."""
     import json
 
-    from droptrack.eval.report import error_lines
+    from droptrack.eval.report_view import error_lines
 
     seqs = [FakeSeq(f"s{k}", "otb", np.array([[20.0, 30.0, 40.0, 30.0]] * 4)) for k in range(3)]
     for name in ("A", "B"):

@@ -32,3 +32,26 @@ def test_a_train_set_names_a_valid_train_command_on_it(tmp_path):
     assert words[:2] == ["dt", "train"] and not problems(words[1:])
     assert words[words.index("--data") + 1] == str(out) and words[words.index("--config") + 1] == "droptrack_tiny_synth"
     assert words[words.index("--pretrained") + 1].endswith("droptrack_tiny_synth.pt")
+
+
+def test_the_train_hint_is_a_trial_of_minutes_and_says_so(tmp_path):
+    """The advised `dt train` ran the config's 50 epochs of 4096 pairs: about four hours on a 2-core CPU, for a
+    line that reads as the next step; README's quick trial is --epochs 2 --samples-per-epoch 256."""
+    res = cli("data", "synth", tmp_path / "set", "-n", "1", "--frames", "2")
+    words = next_words(res)
+    assert words[words.index("--epochs") + 1] == "2" and words[words.index("--samples-per-epoch") + 1] == "256"
+    assert "drop --epochs and --samples-per-epoch" in res.output
+
+
+def test_a_finished_training_with_val_data_names_the_eval_that_scores_it(tmp_path, monkeypatch):
+    """It said `dt eval --dataset NAME -m final.pt`; with --val-data the held-out folder is known: the line runs."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("data", "synth", "mine", "-n", "1", "--frames", "20").exit_code == 0
+    assert cli("data", "synth", "held", "--split", "val", "-n", "1", "--frames", "3").exit_code == 0
+    res = cli("train", "-c", "tiny_ce_test", "--data", "mine", "--val-data", "held", "-o", "runs/trial", "--epochs",
+              "1", "--samples-per-epoch", "2", "--batch-size", "2", "--workers", "0")
+    assert res.exit_code == 0, res.output
+    score = res.output.splitlines()[-1].split("(or score it: ")[1].rstrip(")")
+    assert shlex.split(score) == ["dt", "eval", "--dataset", "synth", "--root", "held", "-m",
+                                  "runs/trial/final.pt", "--name", "trial"]
+    assert cli(*shlex.split(score)[1:]).exit_code == 0

@@ -39,7 +39,7 @@ def test_a_training_sequence_on_the_test_split_names_the_split(tmp_path: Path) -
 
 def test_a_root_one_level_above_the_sequences_is_named_once(tmp_path: Path) -> None:
     _lasot(tmp_path / "LaSOTBenchmark", "bird-2")
-    with pytest.raises(DatasetError, match=r"no LaSOT test sequence under .*point the root at the folder"):
+    with pytest.raises(DatasetError, match=r"no LaSOT test sequence under .*; point the root at .*LaSOTBenchmark$"):
         get_sequences("lasot", tmp_path)
     assert [s.name for s in get_sequences("lasot", tmp_path / "LaSOTBenchmark", names=["bird-2"])] == ["bird-2"]
 

@@ -202,7 +202,7 @@ def test_video_asks_for_a_block_only_when_it_stays_flat_longer_than_its_writer_b
     """Asking the file system for a block (the quota check) allocates and frees one: about 3 ms of journal wait on
     ext4, which --save paid on almost every frame, since OpenCV's mp4v writer puts a static scene's frames into the
     file only every few frames. Now it asks while the video stays flat longer than it ever did before growing."""
-    import droptrack.runtime.sinks as sinks
+    import droptrack.runtime.videosink as sinks
 
     asked: list[int] = []
     monkeypatch.setattr(sinks, "refused_block", lambda folder: asked.append(writer.frames) or None)

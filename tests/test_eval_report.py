@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from droptrack.errors import InputError
 from droptrack.eval import results as R
-from droptrack.eval.report import analyze, report_table
+from droptrack.eval.report import analyze
+from droptrack.eval.report_view import report_table
 from helpers import FakeSeq
 
 
@@ -172,7 +173,7 @@ def test_dt_analyze_prints_which_sequences_were_left_out_and_why(tmp_path, monke
 def test_damaged_time_file_costs_the_fps_not_the_scores(tmp_path):
     """A junk or empty `_time.txt` (timing is optional) left the sequence out of every tracker's accuracy averages;
     now it is scored and only left out of the FPS, with the reason recorded and printed."""
-    from droptrack.eval.report import error_lines
+    from droptrack.eval.report_view import error_lines
 
     seqs = make_seqs()
     a = write_tracker(tmp_path / "A", seqs, 0.0)

@@ -11,7 +11,8 @@ import pytest
 
 from droptrack.errors import InputError
 from droptrack.eval import results as R
-from droptrack.eval.report import analyze, error_lines, report_table
+from droptrack.eval.report import analyze
+from droptrack.eval.report_view import error_lines, report_table
 from droptrack.eval.run import EvalResult, summary_lines
 from helpers import FakeSeq
 

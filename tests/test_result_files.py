@@ -11,7 +11,8 @@ import pytest
 
 from droptrack.errors import InputError
 from droptrack.eval import results as R
-from droptrack.eval.report import analyze, error_lines
+from droptrack.eval.report import analyze
+from droptrack.eval.report_view import error_lines
 from helpers import FakeSeq, cli, one_line_error
 
 G = [10.0, 10.0, 20.0, 20.0]

@@ -33,3 +33,20 @@ def test_resumed_summary_names_what_it_counts(tiny_ckpt, tmp_path):
     line = summary_line(second)
     assert line.startswith(f"60 frames ({60 - done} tracked after resuming at frame {done})"), line
     assert f"{lost_here} frames with a lost target among those {60 - done}" in line, line
+
+
+def test_resumed_summary_names_the_files_frame_number_after_start(tiny_ckpt, tmp_path):
+    """With --start 25 the run went on at frame 25 + 20 of the file, not at 'frame 20'."""
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 60)
+
+    def opts(**kw) -> RunOptions:
+        return RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=[INIT], jsonl=str(tmp_path / "b.jsonl"),
+                          device="cpu", threads=1, start=25, **kw)
+
+    first = run(opts(), on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 20 else None)
+    assert first.interrupted and first.frames == 20
+    second = run(opts(resume=True))
+    records = [json.loads(ln) for ln in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert records[20]["frame"] == 45   # the first frame this run wrote
+    assert summary_line(second).startswith("35 frames (15 tracked after resuming at frame 45)"), summary_line(second)

@@ -115,3 +115,17 @@ def test_start_after_damaged_first_video_frames_runs(tiny_ckpt, tmp_path):
     line = one_line_error(cli("run", video, "-m", tiny_ckpt, "--device", "cpu", "--init", "10,10,20,20", "--start",
                               1, "-o", tmp_path / "c.txt"))
     assert "--start 1: frame 1 of" in line and "pass --start 2" in line
+
+
+def test_start_on_damaged_frames_in_a_row_names_the_first_that_decodes(tiny_ckpt, tmp_path):
+    """Frames 1 and 2 damaged: --start 1 said 'pass --start 2', which failed the same way; it names frame 3 now."""
+    (tmp_path / "f").mkdir()
+    folder = drifting_clip(tmp_path / "f", 5)
+    for name in ("00001.png", "00002.png"):
+        (folder / name).write_bytes(b"not a picture")
+    line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
+    assert "--start 1: frame 1 of" in line and "pass --start 3, the next frame that decodes" in line, line
+    (folder / "00003.png").write_bytes(b"not a picture")
+    (folder / "00004.png").write_bytes(b"not a picture")
+    line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
+    assert "none of the frames after it up to 4 decodes either" in line, line

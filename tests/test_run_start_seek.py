@@ -123,7 +123,7 @@ def _damaged_avi(path: Path, damaged: tuple[int, ...]) -> Path:
 
 
 
-@pytest.mark.parametrize("damaged, seeks", [((5, 6), True), ((0, 5), False)])   # frame 0's time: none, no seek
+@pytest.mark.parametrize("damaged, seeks", [((5, 6), True), ((0, 5), True), ((0, 1, 2), True), (tuple(range(34)), False)])
 def test_damaged_frames_before_start_do_not_stop_it(tmp_path, reads, damaged, seeks):
     from droptrack.runtime import readers
     from droptrack.runtime.sources import open_source

@@ -97,9 +97,9 @@ class FakeCapture:
 
 def test_live_source_that_stops_delivering_raises(monkeypatch):
     from droptrack.errors import SourceError
-    from droptrack.runtime import sources
+    from droptrack.runtime import capture
 
-    monkeypatch.setattr(sources.time, "sleep", lambda s: None)
+    monkeypatch.setattr(capture.time, "sleep", lambda s: None)
     with pytest.raises(SourceError, match="camera 3 stopped delivering frames after 4 frames"):
         list(CaptureSource(FakeCapture(4), "camera 3", live=True))
     with pytest.raises(SourceError, match="delivered no frame"):

@@ -65,7 +65,8 @@ def test_machine_line_cores(n, words):
 
 @pytest.mark.parametrize("n, words", [(1, "synth: ostrack-ope, 1/1 sequence"), (2, "synth: ostrack-ope, 2/2 sequences")])
 def test_eval_report_table_title(n, words):
-    from droptrack.eval.report import Report, report_table
+    from droptrack.eval.report import Report
+    from droptrack.eval.report_view import report_table
 
     rep = Report("synth", "synth", "ostrack-ope", n, [f"s{i}" for i in range(n)], [])
     assert str(report_table(rep).title) == words

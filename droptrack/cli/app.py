@@ -116,6 +116,55 @@ def empty_argument(args: list[str], flags: frozenset[str] = frozenset()) -> str 
     return None
 
 
+SWITCH_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def switch_given_value(args: list[str], flags: frozenset[str]) -> str | None:
+    """Why `--fp16 true` is refused, or None: a switch takes no value, so 'true' became the next argument (`dt export
+    --fp16 true`: "checkpoint 'true' not found"; `dt run v.mp4 --show true`: 'unexpected extra argument')."""
+    for flag, value in zip(args, args[1:]):
+        if (flag in flags and flag not in ("-h", "--help") and value.strip().lower() in SWITCH_WORDS
+                and not os.path.lexists(value)):   # a file named 'on' is an argument
+            return f"{flag} takes no value: give it alone to turn it on, leave it out for off; drop '{value}'"
+    return None
+
+
+def spaced_box(args: list[str]) -> str | None:
+    """Why `--init 300 18 265 182` (or `--init 300, 18, 265, 182`) is refused, or None: the shell split the box into
+    four arguments, so dt run said 'unexpected extra argument(s) (18 265 182)' and dt bench took 18, 265 and 182 for
+    artifacts ("model '18' not found")."""
+    import re
+
+    number = re.compile(r"[-+]?(\d+\.?\d*|\.\d+),?$")
+    for i, token in enumerate(args):
+        if token != "--init":
+            continue
+        parts = []
+        for part in args[i + 1:i + 5]:
+            if not number.match(part.strip()):
+                break
+            parts.append(part.strip().rstrip(","))
+        if len(parts) == 4:
+            joined = ",".join(parts)
+            return (f"--init takes the box as one argument, its four numbers joined by commas without spaces: "
+                    f"--init {joined}")
+    return None
+
+
+def home_expanded(args: list[str]) -> list[str]:
+    """The arguments with a leading '~' ('~', '~/...', or an option's '=~/...') as the home folder, as a shell
+    expands it unquoted: quoted, inputs were read from the home folder but outputs went into a folder named '~' in
+    the current one (`dt run '~/v.mp4' -o '~/b.txt'` wrote ./~/b.txt, and dt eval's next hint read that one)."""
+    def home(value: str) -> str:
+        return os.path.expanduser(value) if value == "~" or value.startswith("~/") else value
+
+    expanded = []
+    for token in args:
+        option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        expanded.append(option + eq + home(value) if eq else home(token))
+    return expanded
+
+
 def reflowed(text: str | None) -> str | None:
     """A docstring with each prose paragraph on one line, so that the help wraps it at the terminal's width (rich
     keeps single line breaks: a paragraph broke at its source lines too, mid-sentence); a paragraph of examples
@@ -140,11 +189,18 @@ class OneLineUsageErrors(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """The group, with every command's help prose reflowed (`reflowed`)."""
         super().__init__(*args, **kwargs)
-        todo = list(self.commands.values())
+        names = (self.context_settings or {}).get("help_option_names", ["--help"])
+        todo, seen = list(self.commands.values()), [self]
         while todo:
             cmd = todo.pop()
             cmd.help = reflowed(cmd.help)
+            seen.append(cmd)
             todo.extend(getattr(cmd, "commands", {}).values())   # `dt data synth`
+        for cmd in seen:   # a switch shows no type: typer's '<bool>' read as a value to give (`--fp16 true`)
+            helper = cmd.get_help_option(typer.Context(cmd, help_option_names=names))
+            for param in [*cmd.params, *([helper] if helper is not None else [])]:
+                if getattr(param, "is_flag", False) and param.metavar is None:
+                    param.metavar = ""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with closed_stdout_stops():   # `dt --help`, `dt --version`: written while the options are parsed
@@ -158,12 +214,16 @@ class OneLineUsageErrors(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        empty = empty_argument(sys.argv[1:] if args is None else list(args), self._flags(args))
+        raw = sys.argv[1:] if args is None else list(args)
+        given = home_expanded(raw)
+        empty = (empty_argument(given, self._flags(args)) or switch_given_value(given, self._flags(args))
+                 or spaced_box(given))
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
+                              **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)

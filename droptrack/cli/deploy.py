@@ -109,7 +109,17 @@ def export_(
         out.print(f"note: {line}", highlight=False, soft_wrap=True, markup=False)
     if failed is not None:
         raise failed
+    import shlex
+
+    from droptrack.paths import same_file
+
+    ref = []   # dt bench finds a graph's checkpoint beside it or embedded, not runs/mine/final.pt: name it
+    if checkpoint is not None and not checkpoint.lower().endswith(".onnx"):
+        if not same_file(Path(checkpoint).expanduser().parent, report.output_dir):
+            ref += ["--reference", checkpoint]
+        ref += ["--config", config] if config else []
     for cmd in next_commands(report):
+        cmd += "".join(f" {shlex.quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
         out.print(f"next: {cmd}", highlight=False, soft_wrap=True, markup=False)   # paths are not rich markup
 
 

@@ -82,7 +82,10 @@ def eval_(
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
-        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, *(["--root", str(root)] if root else []),
+        from droptrack.data.registry import canonical, resolve_root
+
+        where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
+        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
                *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
         console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
 
@@ -96,8 +99,6 @@ def analyze(
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset root (default: DT_DATA_<NAME> or DT_DATA).",
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
-    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names (those a dt "
-                                            "eval --sequences run tracked; default: the whole split)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for report.json and plots "
                                           "(default: analysis/<dataset>).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
@@ -105,6 +106,8 @@ def analyze(
     attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
                                               "(<seq>.txt: 14 or 12 comma-separated 0/1); default: the dataset's "
                                               "own att/ folder.", readable=False),
+    sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names: score only "
+                                            "those (as dt eval --sequences tracked them)."),
 ) -> None:
     """Score trackers' result folders against a dataset: tables, report.json and plots.
 
@@ -116,18 +119,24 @@ def analyze(
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
-    from droptrack.eval.report import analyze_dataset, attribute_lines, report_table
+    from droptrack.eval.report import analyze_dataset
     from droptrack.eval.report_plots import check_analysis_folder
+    from droptrack.eval.report_view import attribute_lines, report_table
 
-    names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
-    if names is not None and not names:   # '' or ',' (an empty shell variable): not 'every sequence'
-        raise InputError("--sequences names no sequence; pass comma-separated names, or leave it out for all")
+    from droptrack.imagefiles import holds_sequences
+
+    swapped = next((d for d in result_dirs if holds_sequences(Path(d).expanduser())), None)
+    if swapped is not None:   # `dt analyze DATASET --root RESULTS` said only 'no sequences to score'
+        raise InputError(f"'{swapped}' holds a dataset (list.txt or sequence folders with groundtruth.txt), not a "
+                         "tracker's result files: swapped with --root? pass the result folder (<sequence>.txt files) "
+                         "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
     output = output or Path("analysis") / dataset.strip().lower()
     check_analysis_folder(output)
     report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
-                             attributes_dir=attributes, names=names)
+                             attributes_dir=attributes,
+                             names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
     typer.echo(f"report: {report.output_dir / 'report.json'}")
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
@@ -187,6 +196,10 @@ def bench(
 
     from droptrack.train.stops import stop_signals
 
+    from droptrack.geometry import placeholder_box
+
+    if init is not None and placeholder_box(init):   # dt demo's next line, pasted as it reads
+        raise InputError(placeholder_box(init))
     trackers = [t.strip() for v in tracker or [] for t in v.split(",") if t.strip()]
     try:
         with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit that keeps .lock

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, load_flags, numbered_frames, pad_boxes, select
+from droptrack.data.frames import NumberedFrames, compact
+from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
+                                     pad_boxes, select)
+from droptrack.imagefiles import sorted_images
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
 
@@ -38,14 +41,24 @@ def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
                            f"ask for the {own} split")
     if (root / "list.txt").is_file() or dataset == "synth":
         return root
+    sub = one_folder_down(root, lambda d: (d / split / "list.txt").is_file())
+    if sub is not None:   # full_data/ of GOT-10k's archive
+        raise DatasetError(f"{dataset} split folder {root / split} is missing, but {sub / split} is there; point the "
+                           f"root at {sub}")
     raise DatasetError(f"{dataset} split folder {root / split} is missing; point the root at the folder that "
                        f"contains {'/'.join(SPLITS)} (or at a split folder with list.txt)")
 
 
-def sequence_names(folder: Path) -> list[str]:
-    """Names from list.txt, or the sorted sub-folders that hold a groundtruth.txt when list.txt is absent. A name
-    in list.txt is one folder of the split: a path (`../x`, `/home/x`) would read a sequence from elsewhere."""
+def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
+    """Names from list.txt, in its order, as the GOT-10k toolkit and pytracking read a split; a synthetic set (one's
+    own footage) without list.txt: its sorted sub-folders that hold a groundtruth.txt. GOT-10k itself without
+    list.txt is refused, as the official tools refuse it: a listing would add any folder lying there. A name in
+    list.txt is one folder of the split: a path (`../x`, `/home/x`) would read a sequence from elsewhere."""
     lst = folder / "list.txt"
+    if not lst.is_file() and dataset == "got10k":
+        raise DatasetError(f"GOT-10k split folder {folder} has no list.txt (the split's own list of its sequences, "
+                           "which the official toolkits read); re-extract the split from its GOT-10k archive (one's "
+                           "own sequences in this layout are read as the synth dataset)")
     if lst.is_file():
         text = read_table(lst, DatasetError, "re-download or re-extract the dataset")
         names = [ln.strip() for ln in text.splitlines() if ln.strip()]   # garbage: no folder
@@ -53,8 +66,20 @@ def sequence_names(folder: Path) -> list[str]:
         if bad is not None:
             raise DatasetError(f"{lst} names {shown(bad, 60)}, which is not a sequence folder of that split (a path "
                                "or control characters); re-download or re-extract the dataset, or remove that line")
-        return names
+        return list(dict.fromkeys(names))   # a name listed twice is one sequence (the toolkits skip its rerun)
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
+
+
+def check_listed(folder: Path, names: list[str]) -> None:
+    """Every sequence list.txt names has its folder, else one line naming how many and which are missing (the
+    first 5), found before any is read (it was the first missing one, after the ones before it were read)."""
+    missing = [nm for nm in names if not (folder / nm).is_dir()]
+    if missing:
+        some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        one = len(missing) == 1
+        raise DatasetError(f"{len(missing)} of the {len(names)} sequences listed in {folder / 'list.txt'} "
+                           f"{'has' if one else 'have'} no folder ({some}); re-extract the split, or remove "
+                           f"{'it' if one else 'them'} from list.txt")
 
 
 def _own_frames(folder: Path, n: int) -> list[Path]:
@@ -89,8 +114,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if gap is not None:   # found now, not when training first samples it
             raise DatasetError(f"{folder} has {n} GT rows but no frame {gap.name}; add the missing frames or trim "
                                "groundtruth.txt")
-    else:  # test split: only the first row is published; count the images
-        frames = list_images(folder)
+    else:  # test split: only the first row is published; count the images (GOT-10k: its .jpg files, as the
+        frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         n = len(frames)
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
@@ -107,6 +132,18 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     return Sequence(name=folder.name, dataset=dataset, frames=frames, video=None, boxes=pad_boxes(gt, n),
                     visible=visible, cover=cover, object_class=meta.get("object_class") or None,
                     resolution=_resolution(meta.get("resolution", "")))
+
+
+def _jpg_frames(folder: Path) -> list[Path] | NumberedFrames:
+    """The .jpg files of a GOT-10k sequence folder in frame-number order, what the GOT-10k toolkit (glob *.jpg) and
+    pytracking (names ending .jpg) track: another image lying there (a preview .png) is not a frame. A folder
+    without any .jpg (one's own footage in PNG beside a list.txt, read as GOT-10k by dt bench --data) keeps its
+    images."""
+    if not folder.is_dir():
+        raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
+    images = sorted_images(folder, natural=True)
+    jpgs = [p for p in images if p.suffix == ".jpg"]
+    return compact(jpgs or sorted(images))
 
 
 def _meta_info(meta: Path) -> dict[str, str]:
@@ -142,7 +179,10 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
     folder = split_dir(root, split, dataset)
     own = dataset == "synth" and folder == root   # a set given as the root: 'train' above is a default, not its split
-    chosen = select(sequence_names(folder), names, f"the synthetic set {folder}" if own else f"{dataset} {split}")
+    chosen = select(sequence_names(folder, dataset), names,
+                    f"the synthetic set {folder}" if own else f"{dataset} {split}")
+    if (folder / "list.txt").is_file():
+        check_listed(folder, chosen)
     if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")

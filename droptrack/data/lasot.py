@@ -5,35 +5,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
 
-# The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers.
-# Cross-checked name by name against the list published with the LaSOT evaluation code.
+# The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers, in the order of
+# pytracking's and OSTrack's LaSOT list, which they track and report in (not alphabetical: spider follows cattle,
+# drone-13 comes before drone-2).
 _TEST_NUMBERS: dict[str, tuple[int, ...]] = {
     "airplane": (1, 9, 13, 15), "basketball": (1, 6, 7, 11), "bear": (2, 4, 6, 17), "bicycle": (2, 7, 9, 18),
     "bird": (2, 3, 15, 17), "boat": (3, 4, 12, 17), "book": (3, 10, 11, 19), "bottle": (1, 12, 14, 18),
     "bus": (2, 5, 17, 19), "car": (2, 6, 9, 17), "cat": (1, 3, 18, 20), "cattle": (2, 7, 12, 13),
-    "chameleon": (3, 6, 11, 20), "coin": (3, 6, 7, 18), "crab": (3, 6, 12, 18), "crocodile": (3, 4, 10, 14),
-    "cup": (1, 4, 7, 17), "deer": (4, 8, 10, 14), "dog": (1, 7, 15, 19), "drone": (2, 7, 13, 15),
-    "electricfan": (1, 10, 18, 20), "elephant": (1, 12, 16, 18), "flag": (2, 3, 5, 9), "fox": (2, 3, 5, 20),
-    "frog": (3, 4, 9, 20), "gametarget": (1, 2, 7, 13), "gecko": (1, 5, 16, 19), "giraffe": (2, 10, 13, 15),
-    "goldfish": (3, 7, 8, 10), "gorilla": (4, 6, 9, 13), "guitar": (3, 8, 10, 16), "hand": (2, 3, 9, 16),
-    "hat": (1, 2, 5, 18), "helmet": (5, 11, 13, 19), "hippo": (1, 7, 9, 20), "horse": (1, 4, 12, 15),
-    "kangaroo": (2, 5, 11, 14), "kite": (4, 6, 10, 15), "leopard": (1, 7, 16, 20), "licenseplate": (6, 12, 13, 15),
+    "spider": (14, 16, 18, 20), "coin": (3, 6, 7, 18), "crab": (3, 6, 12, 18), "surfboard": (12, 4, 5, 8),
+    "cup": (1, 4, 7, 17), "deer": (4, 8, 10, 14), "dog": (1, 7, 15, 19), "guitar": (3, 8, 10, 16),
+    "person": (1, 5, 10, 12), "pig": (2, 10, 13, 18), "rubicCube": (1, 6, 14, 19), "swing": (10, 14, 17, 20),
+    "drone": (13, 15, 2, 7), "pool": (12, 15, 3, 7), "rabbit": (10, 13, 17, 19), "racing": (10, 15, 16, 20),
+    "robot": (1, 19, 5, 8), "sepia": (13, 16, 6, 8), "sheep": (3, 5, 7, 9), "skateboard": (16, 19, 3, 8),
+    "tank": (14, 16, 6, 9), "tiger": (12, 18, 4, 6), "train": (1, 11, 20, 7), "truck": (16, 3, 6, 7),
+    "turtle": (16, 5, 8, 9), "umbrella": (17, 19, 2, 9), "yoyo": (15, 17, 19, 7), "zebra": (10, 14, 16, 17),
+    "elephant": (1, 12, 16, 18), "goldfish": (3, 7, 8, 10), "hat": (1, 2, 5, 18), "kite": (4, 6, 10, 15),
+    "motorcycle": (1, 3, 9, 18), "mouse": (1, 8, 9, 17), "flag": (3, 9, 5, 2), "frog": (3, 4, 20, 9),
+    "gametarget": (1, 2, 7, 13), "hand": (2, 3, 9, 16), "helmet": (5, 11, 19, 13), "licenseplate": (6, 12, 13, 15),
+    "electricfan": (1, 10, 18, 20), "chameleon": (3, 6, 11, 20), "crocodile": (3, 4, 10, 14),
+    "gecko": (1, 5, 16, 19), "fox": (2, 3, 5, 20), "giraffe": (2, 10, 13, 15), "gorilla": (4, 6, 9, 13),
+    "hippo": (1, 7, 9, 20), "horse": (1, 4, 12, 15), "kangaroo": (2, 5, 11, 14), "leopard": (1, 7, 16, 20),
     "lion": (1, 5, 12, 20), "lizard": (1, 3, 6, 13), "microphone": (2, 6, 14, 16), "monkey": (3, 4, 9, 17),
-    "motorcycle": (1, 3, 9, 18), "mouse": (1, 8, 9, 17), "person": (1, 5, 10, 12), "pig": (2, 10, 13, 18),
-    "pool": (3, 7, 12, 15), "rabbit": (10, 13, 17, 19), "racing": (10, 15, 16, 20), "robot": (1, 5, 8, 19),
-    "rubicCube": (1, 6, 14, 19), "sepia": (6, 8, 13, 16), "shark": (2, 3, 5, 6), "sheep": (3, 5, 7, 9),
-    "skateboard": (3, 8, 16, 19), "spider": (14, 16, 18, 20), "squirrel": (8, 11, 13, 19),
-    "surfboard": (4, 5, 8, 12), "swing": (10, 14, 17, 20), "tank": (6, 9, 14, 16), "tiger": (4, 6, 12, 18),
-    "train": (1, 7, 11, 20), "truck": (3, 6, 7, 16), "turtle": (5, 8, 9, 16), "umbrella": (2, 9, 17, 19),
-    "volleyball": (1, 13, 18, 19), "yoyo": (7, 15, 17, 19), "zebra": (10, 14, 16, 17),
+    "shark": (2, 3, 5, 6), "squirrel": (8, 11, 13, 19), "volleyball": (1, 13, 18, 19),
 }
 
 
 def test_names() -> list[str]:
-    """The 280 official LaSOT test sequence names, grouped by class."""
+    """The 280 official LaSOT test sequence names, in the official list's order."""
     return [f"{cls}-{n}" for cls, nums in _TEST_NUMBERS.items() for n in nums]
 
 
@@ -50,15 +51,34 @@ def _is_sequence(folder: Path) -> bool:
     return (folder / "groundtruth.txt").is_file() or (folder / "img").is_dir()
 
 
+def _listed_dirs(folder: Path) -> list[Path]:
+    """Sub-folders, sorted, without hidden ones and the __MACOSX folder a zip made on macOS unpacks (it mirrors the
+    sequence folders, img/ included, so every sequence was found twice)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
+
+
 def _present(root: Path) -> list[str]:
     """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
     out = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+    for d in _listed_dirs(root):
         if _is_sequence(d):
             out.append(d.name)
         else:
-            out.extend(s.name for s in sorted(d.iterdir()) if s.is_dir() and _is_sequence(s))
+            out.extend(s.name for s in _listed_dirs(d) if _is_sequence(s))
     return out
+
+
+def _check_present(root: Path, chosen: list[str]) -> None:
+    """Every chosen test sequence has its folder, else one line naming how many, which (the first 5) and the class
+    archives to extract, before any is read (it was the first missing one, after reading those before it)."""
+    missing = [nm for nm in chosen if not _seq_dir(root, nm).is_dir()]
+    if missing:
+        some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        classes = sorted({nm.rsplit("-", 1)[0] for nm in missing})
+        raise DatasetError(f"{len(missing)} of the {len(chosen)} LaSOT test sequences "
+                           f"{'is' if len(missing) == 1 else 'are'} not under {root} ({some}); "
+                           f"extract the class archive{'s' if len(classes) > 1 else ''} "
+                           f"{', '.join(classes[:5]) + (', ...' if len(classes) > 5 else '')} there")
 
 
 def read_sequence(folder: Path, dataset: str = "lasot") -> Sequence:
@@ -84,6 +104,9 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
                            "pass --split train (or --split all) to evaluate it")
     wanted = [nm for nm in names or test if nm in test]
     if wanted and not any(_seq_dir(root, nm).is_dir() for nm in wanted):
+        sub = one_folder_down(root, lambda d: any(_seq_dir(d, nm).is_dir() for nm in wanted))
+        if sub is not None:   # LaSOTBenchmark/ of the archive
+            raise DatasetError(f"no LaSOT test sequence under {root}, but {sub} holds them; point the root at {sub}")
         raise DatasetError(f"no LaSOT test sequence under {root} (it should hold <class>/<class>-<n>/ folders such as "
                            "airplane/airplane-1/, or <class>-<n>/ ones); point the root at the folder that holds them")
 
@@ -103,4 +126,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             available = [s for s in _present(root) if split == "all" or s not in test]
         else:
             raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
-    return [read_sequence(_seq_dir(root, nm), dataset) for nm in select(available, names, dataset)]
+    chosen = select(available, names, dataset)
+    if dataset == "lasot" and split == "test":
+        _check_present(root, chosen)
+    return [read_sequence(_seq_dir(root, nm), dataset) for nm in chosen]

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.data.frames import count_numbered, probe_numbered
-from droptrack.data.sequence import REDOWNLOAD, Sequence, list_images, load_boxes, numbered_frames, select
+from droptrack.data.sequence import (REDOWNLOAD, Sequence, list_images, load_boxes, no_sequences, numbered_frames,
+                                     select)
 from droptrack.errors import DatasetError
 from droptrack.textfiles import read_table, row_problem
 
@@ -44,6 +45,10 @@ def _nfs_official_boxes(path: Path) -> np.ndarray:
 def _nfs_official(root: Path, names: list[str] | None) -> list[Sequence]:
     """NfS in the official per-sequence 30/ layout."""
     avail = sorted(f"nfs_{d.name}" for d in root.iterdir() if (d / "30").is_dir())
+    if not avail:
+        raise no_sequences("NfS sequence (<name>/30/<name>.txt with its frames, or anno/nfs_<name>.txt)", root,
+                           lambda d: (d / "anno").is_dir() or any((c / "30").is_dir() for c in d.iterdir()),
+                           "point the root at the folder that holds the sequence folders (or anno/ and sequences/)")
     seqs = []
     for nm in select(avail, names, "nfs"):
         base = nm[4:]
@@ -67,6 +72,9 @@ def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Seq
     if not anno.is_dir():
         return _nfs_official(root, names)
     avail = sorted(f.stem for f in anno.glob("nfs_*.txt"))
+    if not avail:
+        raise DatasetError(f"{anno} holds no nfs_<name>.txt annotation; re-extract the annotations (or remove anno/ "
+                           "to read the official <name>/30/ layout)")
     seqs = []
     for nm in select(avail, names, "nfs"):
         gt = load_boxes(anno / f"{nm}.txt")   # frames sequences/<name>/%05d.jpg from 1, one per box (pytracking)
@@ -92,6 +100,10 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
     Images past the last box are dropped: OSTrack tracks them, and its analysis truncates the predictions to the
     boxes, so they are never scored (some TNL2K folders hold extra images). Fewer images than boxes is an error."""
     avail = sorted(d.name for d in root.iterdir() if (d / "groundtruth.txt").is_file())
+    if not avail:
+        raise no_sequences("TNL2K sequence (a <seq>/ folder with groundtruth.txt and imgs/)", root,
+                           lambda d: any((c / "groundtruth.txt").is_file() for c in d.iterdir()),
+                           "point the root at the folder that holds the sequence folders")
     seqs = []
     for nm in select(avail, names, "tnl2k"):
         gt = load_boxes(root / nm / "groundtruth.txt")

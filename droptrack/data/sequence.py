@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -332,3 +332,21 @@ def select(available: list[str], names: list[str] | None, dataset: str) -> list[
                     else "it holds no sequence")
             raise DatasetError(f"sequence {nm!r} is not in {dataset}; {hint}")
     return list(dict.fromkeys(names))
+
+
+def one_folder_down(root: Path, holds: Callable[[Path], bool]) -> Path | None:
+    """The sub-folder of root that holds a dataset root does not (an archive's own top folder: GOT-10k's full_data/,
+    TNL2K_test_subset/, LaSOTBenchmark/), or None."""
+    try:
+        return next((d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith((".", "__MACOSX"))
+                     and holds(d)), None)
+    except OSError:
+        return None
+
+
+def no_sequences(what: str, root: Path, holds: Callable[[Path], bool], fix: str) -> DatasetError:
+    """The error for a root holding none of a dataset's sequences (`what`: how one looks); when a sub-folder holds
+    them, it names that folder as the root to give."""
+    sub = one_folder_down(root, holds)
+    where = f"they are one folder down: point the root at {sub}" if sub is not None else fix
+    return DatasetError(f"no {what} under {root}; {where}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, numbered_frames, pad_boxes, select
+from droptrack.data.sequence import (Sequence, list_images, load_boxes, numbered_frames, one_folder_down, pad_boxes,
+                                     select)
 from droptrack.errors import DatasetError
 
 
@@ -23,18 +24,23 @@ def _chunks(root: Path, split: str) -> list[Path]:
         raise DatasetError(f"unknown TrackingNet split {split!r}; use test, train or TRAIN_0..TRAIN_11")
     if not chunks or not all(c.is_dir() for c in chunks):
         missing = chunks[0] if chunks else root / "TRAIN_0"
+        sub = one_folder_down(root, lambda d: (d / missing.name).is_dir())
+        if sub is not None:
+            raise DatasetError(f"TrackingNet folder {missing} is missing, but {sub / missing.name} is there; point "
+                               f"the root at {sub}")
         raise DatasetError(f"TrackingNet folder {missing} is missing; extract the {split} chunks under the root")
     return chunks
 
 
 def read_sequence(chunk: Path, name: str) -> Sequence:
-    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN)."""
+    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN); a test sequence
+    has as many frames as .jpg files, what pytracking lists (another image lying there is not a frame)."""
     gt = load_boxes(chunk / "anno" / f"{name}.txt")
     folder = chunk / "frames" / name
     if len(gt) > 1:
         frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
     else:
-        n = len(list_images(folder))
+        n = sum(p.suffix == ".jpg" for p in list_images(folder))
         if n == 0:
             raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
         frames = numbered_frames(folder, 0, n, 0, ".jpg")
@@ -47,8 +53,34 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     for chunk in _chunks(root, split or "test"):
         anno = chunk / "anno"
         if not anno.is_dir():
-            raise DatasetError(f"TrackingNet annotation folder {anno} is missing; re-extract {chunk.name}")
+            raise DatasetError(f"TrackingNet annotation folder {anno} is missing; download it with the TrackingNet "
+                               f"devkit: python download_TrackingNet.py --trackingnet_dir {root} --chunk "
+                               f"{_devkit_chunk([chunk.name])} --data anno")
         for f in sorted(anno.glob("*.txt")):
-            pairs.setdefault(f.stem, chunk)
+            if not f.name.startswith("."):   # macOS's ._<seq>.txt beside each file of a copied folder: no sequence
+                pairs.setdefault(f.stem, chunk)
     chosen = select(list(pairs), names, "trackingnet")
+    _check_frames(pairs, chosen)
     return [read_sequence(pairs[nm], nm) for nm in chosen]
+
+
+def _check_frames(pairs: dict[str, Path], chosen: list[str]) -> None:
+    """Every chosen annotation has its frames/<seq> folder, else one line naming how many and which are missing,
+    and the devkit's extraction step when their zips are there (downloaded, not extracted)."""
+    missing = [nm for nm in chosen if not (pairs[nm] / "frames" / nm).is_dir()]
+    if not missing:
+        return
+    some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    chunks = sorted({pairs[nm].name for nm in missing})
+    zipped = all((pairs[nm] / "zips" / f"{nm}.zip").is_file() for nm in missing)
+    fix = (f"extract them with the TrackingNet devkit: python extract_frame.py --trackingnet_dir "
+           f"{pairs[missing[0]].parent} --chunk {_devkit_chunk(chunks)}" if zipped
+           else f"re-download and extract {', '.join(chunks)}")
+    raise DatasetError(f"{len(missing)} of the {len(chosen)} TrackingNet sequences with an annotation in "
+                       f"{', '.join(c + '/anno' for c in chunks)} {'has' if len(missing) == 1 else 'have'} no "
+                       f"frames/<seq> folder ({some}); {fix}")
+
+
+def _devkit_chunk(chunks: list[str]) -> str:
+    """The devkit scripts' --chunk value for these chunk folders: Test, 0,2 (TRAIN_0, TRAIN_2) or ALL (both)."""
+    return "Test" if chunks == ["TEST"] else "ALL" if "TEST" in chunks else ",".join(c[6:] for c in chunks)

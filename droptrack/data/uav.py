@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
 
 # folder -> first image number of parts _1, _2, ...
@@ -44,9 +44,13 @@ def _folder_and_start(data: Path, name: str) -> tuple[Path, int]:
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """Every sequence with an annotation in anno/UAV123 (123 for the full benchmark); NaN GT rows are kept."""
     anno, data = root / "anno" / "UAV123", root / "data_seq" / "UAV123"
+    sub = None if anno.is_dir() else one_folder_down(root, lambda d: (d / "anno" / "UAV123").is_dir())
+    if sub is not None:   # the UAV123/ folder of the archive
+        raise DatasetError(f"UAV123 annotation folder {anno} is missing, but {sub / 'anno' / 'UAV123'} is there; "
+                           f"point the root at {sub}")
     if not anno.is_dir():
         raise DatasetError(f"UAV123 annotation folder {anno} is missing; the root must hold anno/ and data_seq/")
-    stems = sorted(f.stem for f in anno.glob("*.txt"))
+    stems = sorted(f.stem for f in anno.glob("*.txt") if not f.name.startswith("."))   # macOS ._<seq>.txt: none
     wanted = None if names is None else [_official(nm, set(stems)) for nm in names]
     seqs = []
     for nm in select([PREFIX + st for st in stems], wanted, "uav"):

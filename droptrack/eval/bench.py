@@ -1,9 +1,10 @@
 """`dt bench`: speed and accuracy parity of deployment artifacts on the same frames, with pass/fail gates.
 
 For every artifact (checkpoint, ONNX FP32/FP16/INT8, TensorRT engine):
-  latency   warm-up, then model-only and end-to-end ms per frame (mean, p50, p90, p99), FPS, peak memory
-            (droptrack.eval.bench_timing, through the runtime loop);
   accuracy  `dt eval`'s `evaluate()` on the same sequences: AUC, P, NP (+ AO/SR on GOT-10k-style data);
+  latency   of that same pass, timed stage by stage as it tracks (each frame is tracked once): after the warm-up
+            frames, model-only and end-to-end ms per frame (mean, p50, p90, p99), FPS, peak memory
+            (droptrack.eval.bench_timing);
   parity    against the PyTorch FP32 reference: the artifact's own checkpoint (a checkpoint is its own reference;
             an ONNX/engine names its checkpoint by sha256 in its metadata, found among the artifacts, next to
             the file or as the embedded model; or --reference): delta AUC (points) with its paired bootstrap 95 %
@@ -62,19 +63,21 @@ class BenchReport:
         return all(r.status == "passed" for r in self.rows)
 
 
-def _time_rows(rows: list[BenchRow], data: BenchData, opts: BenchOptions) -> None:
-    """Latency pass of every loaded row (a failure makes the row 'failed')."""
-    from droptrack.eval.bench_timing import bar, measure_latency
+def _evaluate_timed(row: BenchRow, seqs: list[Any], data: BenchData, opts: BenchOptions) -> Any:
+    """The row's `dt eval` pass, timed stage by stage as it tracks (bench_timing.StageTimer: each frame is tracked
+    once); a row whose pass resumed some sequences from an interrupted bench is timed by a separate pass."""
+    from droptrack.eval.bench_timing import StageTimer, bar, measure_latency
 
-    for row in (r for r in rows if r.ok):
+    timer = StageTimer(sum(len(s) - 1 for s in seqs), opts.warmup, opts.timed_frames, opts.device.startswith("cuda"))
+    result = evaluate_row(row.artifact, seqs, row.name, data.tag, opts, graph=row.graph, wrap=timer.wrap)
+    row.latency, row.memory = timer.latency(), timer.memory.to_dict()
+    if result.resumed:
         with bar(f"latency {row.name}", opts.progress) as update:
-            try:
-                row.latency, row.memory, _ = measure_latency(row.artifact, data.sequences, opts.device,
-                                                             opts.config_for(row.artifact), opts.warmup,
-                                                             opts.timed_frames, opts.threads, update, ext=opts.ext,
-                                                             graph=row.graph)
-            except Exception as exc:  # noqa: BLE001 - a runtime failure is reported in the row
-                row.fail(exc)
+            row.latency, row.memory, _ = measure_latency(row.artifact, seqs, opts.device,
+                                                         opts.config_for(row.artifact), opts.warmup,
+                                                         opts.timed_frames, opts.threads, update, ext=opts.ext,
+                                                         graph=row.graph)
+    return result
 
 
 def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchData,
@@ -88,13 +91,18 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
                          f"the artifacts come from {len(refs)} checkpoints; pass --reference CHECKPOINT")
     for ref in refs:
         try:
+            tracked = (_evaluate_timed(ref.row, seqs, data, opts) if ref.row is not None
+                       else evaluate_row(ref.artifact, seqs, ref.name, data.tag, opts))
+            ref.boxes = tracked.boxes
             if data.ground_truth == "reference":
-                ref.boxes = evaluate_row(ref.artifact, seqs, ref.name, data.tag, opts).boxes
                 seqs = with_reference_gt(data, ref.boxes)
                 ref.result = evaluate_row(ref.artifact, seqs, ref.name, data.tag, opts, fresh=False)  # resumed, scored
+                # ...of the pass that tracked them: this one only scored them (they read as resumed from a bench)
+                ref.result.tracked, ref.result.resumed = tracked.tracked, tracked.resumed
+                ref.result.procedures |= tracked.procedures
+                ref.result.wall_s += tracked.wall_s
             else:
-                ref.result = evaluate_row(ref.artifact, seqs, ref.name, data.tag, opts)
-                ref.boxes = ref.result.boxes
+                ref.result = tracked
             ref.accuracy = accuracy(ref.result, seqs, data.tag)
             ref.seq_auc = sequence_auc(ref.result, seqs, data.tag)
         except Exception as exc:  # noqa: BLE001 - its rows report it
@@ -132,16 +140,15 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
                          "or bench on a split with ground truth")
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
-    _time_rows(rows, data, opts)
-    if not opts.resume:   # rows are replaced from here on: the old report would describe results that are gone
-        drop_old_report(out)
+    # rows are replaced or continued from here on: the old report would describe results that are gone (a fresh
+    # bench) or a run that is not this one (--resume: the interrupted run's); the new one is written at the end
+    drop_old_report(out)
     seqs = _track_references(refs, rows, data, opts)
     notes: list[str] = mismatch_notes(rows)
     for row in (r for r in rows if r.ok):
         ref = row.reference
         try:
-            row.result = ref.result if ref.row is row else evaluate_row(row.artifact, seqs, row.name, data.tag, opts,
-                                                                        graph=row.graph)
+            row.result = ref.result if ref.row is row else _evaluate_timed(row, seqs, data, opts)
             row.boxes = ref.boxes if ref.row is row else row.result.boxes
             row.accuracy = accuracy(row.result, seqs, data.tag)
             row.seq_auc = sequence_auc(row.result, seqs, data.tag)
@@ -154,7 +161,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
         div_gate = next(g for g in row.gates if g.name == "max_divergence")
         for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold),
                      divergence_note(row.name, row.parity.per_sequence, div_gate.threshold)):
-            if note:
+            if note and ref.row is not row:   # the reference against itself: nothing for a note to qualify
                 notes.append(note)
         failed = [g for g in row.gates if g.passed is False]
         if failed:

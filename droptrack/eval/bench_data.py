@@ -200,8 +200,9 @@ def check_not_output_folder(path: Path, spec: str, option: str = "--data") -> No
 
 
 def check_output_outside_data(output_dir: str | Path, spec: str, root: str | None) -> None:
-    """--output outside the --data folder or dataset root: its results and plots would be read as sequences."""
-    from droptrack.data.registry import check_output_outside_root
+    """--output outside the --data folder, the dataset or synthetic --root, and any other dataset folder (as dt
+    eval's): its results and plots would be read as sequences by the next run on that data."""
+    from droptrack.data.registry import check_output_outside_datasets, check_output_outside_root
     from droptrack.paths import check_not_inside
 
     kind = data_kind(spec)
@@ -209,6 +210,13 @@ def check_output_outside_data(output_dir: str | Path, spec: str, root: str | Non
         check_not_inside("--output", output_dir, spec, "--data folder")
     elif kind == "dataset":
         check_output_outside_root(output_dir, spec, root)
+    elif root is not None:   # synthetic: the set is made there (maybe not yet) or read from there
+        out, base = (Path(os.path.realpath(os.path.expanduser(str(p)))) for p in (output_dir, root))
+        if out == base or base in out.parents:
+            raise InputError(f"--output '{output_dir}' is inside the --root folder '{root}', which holds the "
+                             "synthetic set (results there would be read as its sequences); pass an output folder "
+                             "outside it")
+    check_output_outside_datasets("--output", output_dir)
 
 
 def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,

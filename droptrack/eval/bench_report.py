@@ -123,13 +123,18 @@ def bench_dict(report: Any) -> dict[str, Any]:
 
 
 def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
+    """A number as the table shows it; one that rounds to zero reads 0.00, not -0.00 (two AUCs equal but for the
+    order of their float sums differ by 1e-14: '-0.00' read as a drop)."""
     if v is None or not math.isfinite(v):
         return "-"
-    return format(v * scale, ("+" if signed else "") + spec)
+    x = v * scale
+    if float(format(x, spec)) == 0:
+        x = 0.0
+    return format(x, ("+" if signed else "") + spec)
 
 
 def _ci(ci: Any) -> str:
-    return "-" if ci is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
+    return "-" if ci is None else f"[{_fmt(ci.low, '.2f', signed=True)}, {_fmt(ci.high, '.2f', signed=True)}]"
 
 
 def _diverged(p: Any) -> str:
@@ -250,8 +255,9 @@ def markdown(report: Any) -> str:
             + (f"Command: `{o.command}`\n\n" if o.command else "")
             + f"Data: {d.name} ({d.kind}, tag {d.tag}), {counted(len(d.sequences), 'sequence')}, "
             f"{counted(d.n_frames, 'frame')}, ground "
-            f"truth: {d.ground_truth}. Device {o.device}; latency over up to {o.timed_frames} tracked frames after "
-            f"{o.warmup} warm-up frames (end-to-end = pre + infer + post, frame decoding excluded)."
+            f"truth: {d.ground_truth}. Device {o.device}; latency timed in the accuracy pass, over up to {o.timed_frames} "
+            f"tracked frames after its first {o.warmup} (warm-up; end-to-end = pre + infer + post, frame decoding "
+            "excluded)."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
             f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), "
             f"GPU {gpu}{jetson}; "
@@ -346,9 +352,10 @@ def _curves(report: Any, seqs: list[Any]) -> None:
 
 
 def drop_old_report(out: Path) -> None:
-    """Remove a previous bench's reports and plots before a fresh bench replaces its row folders: killed after that,
-    the folder held the old bench.json beside new results. bench.json goes first (one unlink each: the folder holds
-    either the old report with the old results still whole, or no report)."""
+    """Remove a previous bench's reports and plots before a bench replaces (or with --resume continues) its row
+    folders: killed after that, the folder held the old bench.json beside new results, and a resumed bench that drew
+    no success or latency plot left the old ones beside its own report. bench.json goes first (one unlink each: the
+    folder holds either the old report with the old results still whole, or no report)."""
     from droptrack.eval.report_plots import PLOT_FILES
 
     for name in ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values()):

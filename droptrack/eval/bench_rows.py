@@ -113,10 +113,11 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
 
 
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
-                 tracker: str | None = None, check_only: bool = False, graph: Any = None) -> Any:
+                 tracker: str | None = None, check_only: bool = False, graph: Any = None, wrap: Any = None) -> Any:
     """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
     `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
-    `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry)."""
+    `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry;
+    `wrap`: around the loaded tracker, as `StageTimer.wrap` times the pass)."""
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
@@ -126,7 +127,7 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
         return evaluate(artifact, seqs, results, workers=1, device="cpu" if tracker else opts.device, tag=tag,
                         name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
-                        check_only=check_only, graph=graph)
+                        check_only=check_only, graph=graph, wrap=wrap)
     except InputError as exc:
         if opts.resume:
             raise InputError(f"{exc} (or drop --resume to start this bench over)") from None

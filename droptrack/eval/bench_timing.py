@@ -1,16 +1,19 @@
-"""Latency of one artifact on the bench frames: warm-up, then per-frame stage times through the runtime loop.
+"""Latency of one artifact on the bench frames: per-frame stage times of its accuracy pass, after a warm-up.
 
-Each sequence is initialised on its first frame and tracked with `droptrack.runtime.loop.track_frames` (the
-`dt run` loop). Per tracked frame: model-only = the backend's own `latencies_ms` (the `infer()` call), end-to-end
-= pre + infer + post (crops and normalisation, inference, window/decode/map-back) - the tracker time that
-`dt eval` writes to its `_time.txt` files; frame decoding is excluded (reported as `decode`). The first `warmup`
-tracked frames run before timing starts and are not counted.
+`StageTimer` wraps the tracker of `dt eval`'s pass over the bench frames (the pass that scores the artifact), so
+every frame is tracked once and timed as it is tracked. Per tracked frame: model-only = the backend's own
+`latencies_ms` (the `infer()` call), end-to-end = pre + infer + post (crops and normalisation, inference,
+window/decode/map-back, the stages of the `dt run` loop, `droptrack.runtime.loop.track_frames`) - the tracker time
+that `dt eval` writes to its `_time.txt` files; frame decoding is excluded (reported as `decode`: the time from the
+end of one tracker call to the start of the next within a sequence). The first `warmup` tracked frames are tracked
+but not counted. `measure_latency` is the separate timing pass through `track_frames`, for a row whose accuracy pass
+tracked only part of the frames (the rest resumed from an interrupted bench).
 """
 
 from __future__ import annotations
 
 import signal
-
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -122,6 +125,92 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     init = [r.init_ms for r in runs]
     lat = Latency(_stats(model), _stats(e2e), stages, len(e2e), warm, float(np.mean(init)) if init else None)
     return lat, mem.to_dict(), meta
+
+
+class StageTimer:
+    """Per-stage times of a tracker while `dt eval` runs it (`wrap`), for `total` tracked frames ahead: the first
+    `warmup` (at most half of them) are not counted, then up to `max_frames` are; peak memory from before the model
+    loads to the last tracked frame. Boxes are those of the tracker alone: the same calls as `Tracker.track`."""
+
+    def __init__(self, total: int, warmup: int = 10, max_frames: int = 200, cuda: bool = False):
+        self.warm = min(warmup, max(0, total - 1) // 2) if total > 1 else 0
+        self.budget = max(1, min(max_frames, total - self.warm))
+        self.total, self.seen = total, 0
+        self.times: dict[str, list[float]] = {k: [] for k in ("capture", "pre", "infer", "post")}
+        self.model: list[float] = []
+        self.init: list[float] = []
+        self.tracker: Any = None
+        self._last: float | None = None
+        self.memory = PeakMemory(cuda=cuda).__enter__()
+        self._memory_open = True
+
+    def wrap(self, tracker: Any) -> "StageTimer":
+        """The object `dt eval` tracks with: this timer around `tracker`."""
+        self.tracker = tracker
+        return self
+
+    def __getattr__(self, name: str) -> Any:   # ext, backend, states, close ...: the tracker's own
+        if name == "tracker":
+            raise AttributeError(name)
+        return getattr(self.tracker, name)
+
+    def _sync(self) -> None:
+        sync = getattr(self.tracker, "sync", None)
+        if sync is not None:
+            sync()
+
+    def initialize(self, frame: Any, box: Any) -> None:
+        """The tracker's `initialize`, timed (`init_ms` counts those after the warm-up)."""
+        t0 = time.perf_counter()
+        self.tracker.initialize(frame, box)
+        self._sync()
+        self._last = time.perf_counter()
+        if self.seen >= self.warm:
+            self.init.append((self._last - t0) * 1000.0)
+
+    def track(self, frame: Any) -> tuple[list[float], float]:
+        """`Tracker.track` in its three stages (preprocess, infer, postprocess), each timed."""
+        from droptrack.errors import TrackerStateError
+
+        t0 = time.perf_counter()
+        tr = self.tracker
+        search, aux = tr.preprocess(frame)
+        self._sync()
+        t1 = time.perf_counter()
+        out = tr.infer(search)
+        self._sync()
+        t2 = time.perf_counter()
+        results = tr.postprocess(out, aux, frame.shape[:2])
+        t3 = time.perf_counter()
+        k, self.seen = self.seen, self.seen + 1
+        if self.warm <= k < self.warm + self.budget:
+            start = t0 if self._last is None else self._last
+            for name, a, b in (("capture", start, t0), ("pre", t0, t1), ("infer", t1, t2), ("post", t2, t3)):
+                self.times[name].append((b - a) * 1000.0)
+            self.model.append(tr.backend.latencies_ms[-1])
+        if self.seen >= self.total:
+            self.close_memory()
+        self._last = time.perf_counter()
+        if not results:
+            raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
+        return results[0].box, results[0].score
+
+    def close_memory(self) -> None:
+        """End the peak-memory window (at the last tracked frame, before dt eval writes its report)."""
+        if self._memory_open:
+            self._memory_open = False
+            self.memory.__exit__(None, None, None)
+
+    def latency(self) -> Latency | None:
+        """The timed frames' statistics (None when no frame was timed)."""
+        self.close_memory()
+        if not self.times["pre"]:
+            return None
+        cat = self.times
+        e2e = [a + b + c for a, b, c in zip(cat["pre"], cat["infer"], cat["post"])]
+        stages = {k: _stats(cat[k])["mean"] for k in ("pre", "infer", "post")}
+        return Latency(_stats(self.model), _stats(e2e), {"decode": _stats(cat["capture"])["mean"], **stages},
+                       len(e2e), self.warm, float(np.mean(self.init)) if self.init else None)
 
 
 def latency_from_times(times: Sequence[np.ndarray]) -> Latency:

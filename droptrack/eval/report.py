@@ -47,12 +47,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
-from droptrack.errors import DropTrackError, InputError, markup_safe
+from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
 from droptrack.eval.speed import fps_definition, tracker_fps
-from droptrack.wording import counted, noun
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
@@ -305,12 +304,12 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
-                    split: str | None = None, output_dir: str | Path | None = None,
-                    protocol: str | None = None, attributes_dir: str | Path | None = None,
-                    names: Sequence[str] | None = None) -> Report:
-    """Load the dataset's sequences (`names` only: what a `dt eval --sequences` run tracked), then analyze()."""
+                    split: str | None = None, output_dir: str | Path | None = None, protocol: str | None = None,
+                    attributes_dir: str | Path | None = None, names: Sequence[str] | None = None) -> Report:
+    """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze()."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import check_dataset_name, check_output_outside_root, check_split
+    from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
+                                         check_split)
     from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
     check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
@@ -318,6 +317,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     check_split(dataset, root, split)
     if output_dir is not None:
         check_output_outside_root(output_dir, dataset, root)
+        check_output_outside_datasets("--output", output_dir)   # another set's folder, as dt eval and dt bench
         check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
@@ -333,69 +333,3 @@ def write_report(report: Report, output_dir: str | Path) -> Path:
     write_plots(report, out, _columns(report.protocol), LEGEND_TITLES)
     report.output_dir = out
     return atomic_write_json(out / "report.json", report.to_dict())
-
-
-def attribute_lines(report: Report) -> list[Any]:
-    """What `dt analyze` prints after the main table: sequences left out and why, per-attribute table (or the
-    note) and the largest gaps."""
-    from droptrack.eval.attributes import headline_key
-    from droptrack.eval.attributes_view import attribute_table, difference_table
-
-    lines: list[Any] = error_lines(report)
-    ar = report.attributes
-    if ar is not None and ar.scores:
-        lines.append(attribute_table(ar))
-    if ar is not None and ar.note:
-        lines.append(ar.note)
-    if report.differences:
-        first, second = report.trackers[0].name, report.trackers[1].name
-        lines.append(difference_table(report.differences, first, second, headline_key(report.protocol)))
-    elif len(report.trackers) >= 2:
-        lines.append(f"{report.trackers[0].name} and {report.trackers[1].name} have the same "
-                     f"{headline_key(report.protocol).upper()} on every sequence")
-    return lines
-
-
-def error_lines(report: Report, most: int = 5) -> list[str]:
-    """One line per sequence a tracker could not be scored on (at most `most` each): why, and that it is left out."""
-    lines = []
-    for t in report.trackers:
-        for seq, message in list(t.errors.items())[:most]:
-            lines.append(f"{t.name}: {seq} left out of every tracker's averages: {message}")
-        if len(t.errors) > most:
-            lines.append(f"{t.name}: {len(t.errors) - most} more sequences left out (report.json: errors)")
-        for seq, message in list(t.timing_errors.items())[:most]:
-            lines.append(f"{t.name}: {seq} scored, but left out of FPS: {message}")
-        untimed = len(report.sequences) - t.fps_sequences - len(t.timing_errors)
-        if t.fps_sequences and untimed:
-            lines.append(f"{t.name}: FPS from {t.fps_sequences} of {counted(len(report.sequences), 'sequence')} "
-                         f"({untimed} {'has' if untimed == 1 else 'have'} no _time.txt)")
-        for seq, message in list(t.notes.items())[:most]:
-            lines.append(f"{t.name}: {seq} scored: {message}")
-        if len(t.notes) > most:
-            lines.append(f"{t.name}: {counted(len(t.notes) - most, 'more sequence', 'more sequences')} scored the "
-                         "same way (report.json: notes)")
-    return lines
-
-
-def report_table(report: Report) -> Any:
-    """A rich Table: one row per tracker with the protocol's scores (x100), FPS and scored/failed sequences."""
-    from rich.table import Table
-
-    from droptrack.eval.attributes_view import longest_word, number_column
-
-    cols = _columns(report.protocol)
-    n = f"{len(report.sequences)}/{report.n_sequences}"
-    table = Table(title=f"{report.dataset}: {report.protocol}, {n} {noun(report.n_sequences, 'sequence')}")
-    table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))
-    for header, _ in cols:
-        number_column(table, header, "100.00")
-    for header in ("FPS", "Errors"):
-        number_column(table, header, "100.0")
-    for t in report.trackers:
-        s = t.result.scores()
-        cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(markup_safe(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
-    order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
-    table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
-    return table

@@ -99,7 +99,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              threads: int | None = None, progress: bool = True,
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
-             graph: CheckedGraph | None = None) -> EvalResult | None:
+             graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -125,6 +125,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_only: only the checks that refuse this run (options, another run's results in the folder); nothing is
             loaded, tracked or written, returns None (`dt bench --resume` checks every row before any work).
         graph: the caller's `onnx_files.check_graph` of an .onnx artifact (`dt bench`): not parsed again.
+        wrap: with one worker, applied to the loaded tracker (`dt bench` times each stage of this pass with it).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -179,7 +180,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
-    with saved_on_interrupt(out, seqs), sigterm_as_interrupt(), _trackers(spec, workers, len(pending)) as trackers, \
+    with saved_on_interrupt(out, seqs), sigterm_as_interrupt(), _trackers(spec, workers, len(pending), wrap) as trackers, \
             locked(out):
         check_manifest(out, ident, spec.device, inputs)
         remove_stale_temp(out)
@@ -188,7 +189,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
                             threads_note=plan.reason if plan.oversubscribed else "")
         if todo and trackers is None:   # its files went missing since `pending` was read
-            with LoadedTrackers(spec, workers, len(todo)) as late:
+            with LoadedTrackers(spec, workers, len(todo), wrap) as late:
                 _track_all(late, todo, out, result, progress, on_sequence)
         else:
             _track_all(trackers, todo, out, result, progress, on_sequence)
@@ -284,11 +285,11 @@ def _check_sequences(sequences: Sequence[Any]) -> list[Any]:
     return seqs
 
 
-def _trackers(spec: TrackerSpec, workers: int, count: int) -> Any:
+def _trackers(spec: TrackerSpec, workers: int, count: int, wrap: Callable[[Any], Any] | None = None) -> Any:
     """`LoadedTrackers` for `count` sequences to track; none (a context giving None) when there are none."""
     import contextlib
 
-    return LoadedTrackers(spec, workers, count) if count else contextlib.nullcontext()
+    return LoadedTrackers(spec, workers, count, wrap) if count else contextlib.nullcontext()
 
 
 def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: EvalResult, show: bool,
@@ -357,7 +358,7 @@ def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
 
 def summary_lines(result: EvalResult) -> list[Any]:
     """What `dt eval` prints: the `dt analyze` table, the AO line for synth, and where the files are."""
-    from droptrack.eval.report import report_table
+    from droptrack.eval.report_view import report_table
 
     lines: list[Any] = []
     if result.report is not None:

@@ -65,6 +65,11 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError("--overwrite applies to --engine (an engine file that droptrack did not build from its "
                           "graph, beside it or in --output, is replaced); add --engine or drop --overwrite")
     elif checkpoint is not None and not in_memory:
+        from droptrack.model.default import embedded_hint
+
+        if not Path(checkpoint).exists() and embedded_hint(checkpoint):   # README's source-tree path, elsewhere
+            raise ExportError(f"checkpoint '{checkpoint}' not found{embedded_hint(checkpoint)}, or omit CHECKPOINT "
+                              "for the embedded model")
         check_checkpoint_path(checkpoint)
     if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # made once the checkpoint has loaded
         check_output_dir("--output", output_dir)

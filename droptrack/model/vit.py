@@ -150,6 +150,19 @@ class Block(nn.Module):
         return x, global_index_s, removed, rank
 
 
+def block_keep_ratios(depth: int, ce_loc: Sequence[int], ce_keep_ratio: Sequence[float]) -> list[float]:
+    """Each block's search keep ratio as the official VisionTransformerCE assigns them: blocks in `ce_loc` take the
+    ratios in increasing block order (whatever order CE_LOC lists them in), the others keep everything (1.0)."""
+    ratios, k = [], 0
+    for i in range(depth):
+        if i in ce_loc and k < len(ce_keep_ratio):
+            ratios.append(float(ce_keep_ratio[k]))
+            k += 1
+        else:
+            ratios.append(1.0)
+    return ratios
+
+
 class PatchEmbed(nn.Module):
     """Conv patchify shared by template and search; output (B, N, C) in row-major token order."""
 
@@ -183,10 +196,9 @@ class VisionTransformerCE(nn.Module):
         self.pos_embed_x = nn.Parameter(torch.zeros(1, self.lens_x, embed_dim))
         self.patch_embed = PatchEmbed(patch_size, embed_dim)
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
-        ratios = dict(zip(ce_loc, ce_keep_ratio))
         self.ce_loc = list(ce_loc)
-        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, dpr[i], ratios.get(i, 1.0))
-                                    for i in range(depth))
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, dpr[i], r)
+                                    for i, r in enumerate(block_keep_ratios(depth, ce_loc, ce_keep_ratio)))
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self._init_weights()
 

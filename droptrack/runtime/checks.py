@@ -145,6 +145,50 @@ def check_numbers(lost_threshold: float, fps: float | None, width: int | None, h
             raise InputError(f"{name} {v} must be a size in pixels between 1 and 16384")
 
 
+NAME_MAX = 255   # bytes in one file name (ext4, XFS, APFS, NTFS), where the file system does not say
+
+
+def _name_max(path: Path) -> int:
+    """The file system's limit on one name's bytes in `path`'s folder (its nearest existing one)."""
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.isdir(folder) and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX
+
+
+def check_name_length(label: str, path, beside: list[str] = ()) -> None:
+    """`path`'s name, and the `beside` names the run writes next to it (NAME.part, the resume journal), fit the file
+    system's limit; else one line naming the longest name that fits (opening would fail mid-run: 'File name too
+    long')."""
+    p = Path(os.path.expanduser(str(path)))
+    limit, own = _name_max(p), len(os.fsencode(p.name))
+    longest = max(len(os.fsencode(name)) for name in (p.name, *beside))
+    for name in (p.name, *beside):
+        size = len(os.fsencode(name))
+        if size > limit:
+            also = "" if name == p.name else f", and the run writes '{name}' ({size} bytes) beside it"
+            raise InputError(f"{label} '{path}': a file name holds at most {limit} bytes here and this one has {own}"
+                             f"{also}; pass a name of at most {limit - (longest - own)} bytes")
+
+
+def check_output_names(outputs: dict[str, list], journal_of: str | None = None) -> None:
+    """Every output's name, its NAME.part and (`journal_of`: the label of the output a resumable dt run journals
+    beside, the first of them) the journal's files fit the file system's limit on a name."""
+    first = True
+    for label, paths in outputs.items():
+        for o in paths:
+            beside = [temp_path(label, o).name]
+            if first and label == journal_of:   # NAME.resume.json, its templates, and their temporary files
+                name = Path(os.path.expanduser(str(o))).name
+                beside += [f"{name}.resume.json", f".{name}.resume.json.XXXXXXXX.tmp",
+                           f".{name}.resume.999999.npz.XXXXXXXX.tmp"]
+                first = False
+            check_name_length(label, o, beside)
+
+
 def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dict[str, list],
                        overwrite: bool = False, unlocked: bool = False) -> None:
     """Every output file usable, none the same as another, the source, an input file or a source folder's frame
@@ -155,6 +199,7 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
         if any(str(o) == "-" for o in paths):
             raise InputError(f"{label} - would write a file named '-'; {label} takes a file path (JSON lines to "
                              "stdout: --jsonl -)")
+    check_output_names(outputs)
     found = [p for p in (source, *inputs) if p and os.path.lexists(os.path.expanduser(p))]
     parts = [(label, o, part) for label, paths in outputs.items() for o in paths
              if (part := temp_path(label, o)) != Path(o)]   # /dev/null is written in place: no NAME.part

@@ -11,6 +11,9 @@ On CPU the same code runs on CPU tensors (the frame is wrapped, not copied).
 With tracker extensions on (`runtime.extensions`), the crops use the extensions' per-target centres and factors
 on the device, and the decoded (N,4) boxes + scores come back for the host `Tracker.update_states` (the same
 code as the host path); the new states go back up as one small (N,4) copy.
+A crop window that ends left of or above the frame (only an init box's: tracked states are clipped into the frame)
+is cropped on the host as the reference does (`host_ops.ends_before`): its template at init and its search crop on
+the first frame after, each uploaded like the other small host rows.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
+from droptrack.runtime.host_ops import crop_resize as host_crop
+from droptrack.runtime.host_ops import ends_before
 from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
 from droptrack.runtime.tracker import TrackResult, Tracker
 
@@ -83,6 +88,7 @@ class DeviceTracker(Tracker):
         self._norm_x = Normalizer(self.meta.mean, self.meta.std, self.device)
         self._norm_z = Normalizer(self.meta.mean, self.meta.std, self.device)
         self.states_t: torch.Tensor | None = None
+        self._fresh = False   # the states are init boxes (no postprocess since): check for windows before the frame
         self._uploader = PinnedUploader(self.device) if self.device.type == "cuda" else None
         self._torch_io = backend.name in TORCH_IO_BACKENDS
 
@@ -111,6 +117,8 @@ class DeviceTracker(Tracker):
         self.states_t = torch.tensor(states, dtype=torch.float64, device=self.device)
         crops, _ = crop_resize(self.upload(frame), self.states_t, m.template_factor, m.template_size,
                                self.quantize)
+        self._host_crops(crops, frame, states, [m.template_factor] * len(states), m.template_size)
+        self._fresh = True
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
         self._started = True
@@ -141,6 +149,7 @@ class DeviceTracker(Tracker):
         """`Tracker.restore`, with the states also on the device."""
         super().restore(snap, templates, template_version)
         self.states_t = torch.tensor(self.states, dtype=torch.float64, device=self.device)
+        self._fresh = True   # a snapshot taken right after init holds the init boxes
 
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index` (-1: the last); the others keep their states."""
@@ -154,18 +163,23 @@ class DeviceTracker(Tracker):
         resize factors (`preprocess` reads the caller's frame first)."""
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
+        rows, factors = self.states, [m.search_factor] * len(self.states)   # the same windows, as host lists
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
             sent = self._send([list(a) + [f] for a, f in zip(self._anchors, factors)])
             boxes, factor = sent[:, :4], sent[:, 4]
+            rows = self._anchors
             self._frame = image
         crops, resize = crop_resize(image, boxes, factor, m.search_size, self.quantize)
+        if self._fresh:   # tracked states lie in the frame: only the first search after init can need the host
+            self._host_crops(crops, frame, rows, factors, m.search_size)
         return self._to_backend(self._norm_x(crops)), resize
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
         out = check_post_args(out, factors, image_hw)
+        self._fresh = False
         score = self._from_backend(out["score_map"])
         boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
@@ -180,10 +194,22 @@ class DeviceTracker(Tracker):
         self.states = [row[:4] for row in host]
         return [TrackResult(row[:4], row[4]) for row in host]
 
+    def _host_crops(self, crops: torch.Tensor, frame: np.ndarray, boxes: list, factors: list[float], size: int
+                    ) -> None:
+        """Replace the crops whose window ends left of or above the frame by the host crop (the reference reads part
+        of the frame through numpy's negative slice end there; the device crop's zero padding reads nothing)."""
+        for i, (box, factor) in enumerate(zip(boxes, factors)):
+            if ends_before(box, factor, frame.shape[:2]):
+                patch, _ = host_crop(frame, box, factor, size)
+                crops[i] = self._put(torch.from_numpy(patch)).permute(2, 0, 1)
+
     def _send(self, rows: list) -> torch.Tensor:
-        """Host rows -> float64 tensor on the device without a host sync (pinned staging, non-blocking copy; the
-        caching host allocator keeps the staging block until the copy has run)."""
-        t = torch.tensor(rows, dtype=torch.float64)
+        """Host rows -> float64 tensor on the device without a host sync (`_put`)."""
+        return self._put(torch.tensor(rows, dtype=torch.float64))
+
+    def _put(self, t: torch.Tensor) -> torch.Tensor:
+        """A host tensor -> the device without a host sync (pinned staging, non-blocking copy; the caching host
+        allocator keeps the staging block until the copy has run)."""
         if self.device.type != "cuda":
             return t.to(self.device)
         return t.pin_memory().to(self.device, non_blocking=True)

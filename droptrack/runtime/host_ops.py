@@ -27,6 +27,18 @@ def _misses(p: CropParams, H: int, W: int) -> bool:
     return max(p.x1, 0) >= min(p.x1 + p.crop_sz, W - 1) or max(p.y1, 0) >= min(p.y1 + p.crop_sz, H - 1)
 
 
+def _ends_before(p: CropParams) -> bool:
+    """Whether the window ends left of or above the frame: the official slice `im[y1 + pad:y2]` then has a negative
+    end, which numpy counts from the frame's far side, so the reference crops a (non-square) part of the frame."""
+    return p.x1 + p.crop_sz < 0 or p.y1 + p.crop_sz < 0
+
+
+def ends_before(box, factor: float, image_hw: tuple[int, int]) -> bool:
+    """Whether `box`'s crop window ends left of or above the frame (only an init box's can): the reference crops a real
+    part of the frame there, which the device crop's zero padding cannot reproduce (`DeviceTracker` crops it here)."""
+    return _ends_before(crop_params(box, factor, image_hw))
+
+
 def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[np.ndarray, float]:
     """`geometry.sample_target` (same output bytes), resizing a view of the frame when no padding is needed. A window
     that misses the frame (a smaller frame than the one the box was tracked in) is all zero padding, as the device
@@ -36,10 +48,12 @@ def crop_resize(image: np.ndarray, box, factor: float, output_sz: int) -> tuple[
 
 def _crop_window(image: np.ndarray, p: CropParams, output_sz: int) -> tuple[np.ndarray, float]:
     """`crop_resize` of the window `p` (`geometry.crop_view`'s part of the frame, padded by copyMakeBorder)."""
-    if _misses(p, *image.shape[:2]):
+    if _misses(p, *image.shape[:2]) and not _ends_before(p):
         return np.zeros((output_sz, output_sz) + image.shape[2:], image.dtype), output_sz / p.crop_sz
     x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
-    patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]   # not empty: the window meets it
+    patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]   # the reference's slice
+    if patch.size == 0:   # a window ending a whole frame before it: the reference raises, the device crop reads 0
+        return np.zeros((output_sz, output_sz) + image.shape[2:], image.dtype), output_sz / p.crop_sz
     if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
         patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
     return cv2.resize(patch, (output_sz, output_sz)), output_sz / p.crop_sz
@@ -86,7 +100,7 @@ class Cropper:
         p = crop_params(box, factor, (H, W))
         S = p.crop_sz
         padded = p.pad_t or p.pad_b or p.pad_l or p.pad_r
-        if (not padded or S < MIN_SCALE * output_sz or _misses(p, H, W) or image.ndim != 3
+        if (not padded or S < MIN_SCALE * output_sz or _misses(p, H, W) or _ends_before(p) or image.ndim != 3
                 or S * S * image.shape[2] * image.itemsize > self.max_bytes):
             return _crop_window(image, p, output_sz)
         canvas = self._canvas(S, image.shape[2], image.dtype)

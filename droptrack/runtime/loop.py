@@ -48,10 +48,13 @@ class RunSummary:
     resized: int = 0   # video frames letterboxed to the first frame's size
     skipped: int = 0   # live frames dropped because the tracker was busy (readers.newest)
     procedure: str = "official procedure"   # the tracker settings (TrackerExt.describe)
-    expected: int | None = None   # frames the source announced (its header's count, capped by --max-frames)
+    expected: int | None = None   # frames the run was to see (the header's count from the init frame, --max-frames)
+    announced: int | None = None   # the header's count from the init frame on (--max-frames aside)
     source_fps: float | None = None   # a file source's frame rate (its header's)
     last_timestamp: float = math.nan   # the source time of the last decoded frame (seconds)
+    first_timestamp: float = math.nan   # the source time of the init frame (seconds)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
+    start: int = 0   # the index of the init frame (dt run --start): a resumed run goes on at start + resumed
     retracked: int = 0   # frames the outputs held past the journal's word: cut off and tracked again (--resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
@@ -197,7 +200,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         _sync(tracker)
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
-        summary.last_timestamp = first.timestamp
+        summary.last_timestamp = summary.first_timestamp = first.timestamp
         _count_frame(summary, first)
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)

@@ -5,6 +5,7 @@ further behind a queue)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import queue
 import threading
 import warnings
@@ -14,6 +15,8 @@ from droptrack.decodelog import quiet_opencv
 from droptrack.runtime.seek import SEEK_FROM, land_on
 from droptrack.runtime.sources import CaptureSource, Frame, Source
 from droptrack.videofiles import apply_rotation
+
+LOOKAHEAD = 50   # frames read past a damaged --start frame for one that decodes (the error's hint)
 
 
 def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
@@ -127,9 +130,17 @@ def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
         first = next(frames, None)
     if start and first is None:
         raise InputError(f"--start {start}: {name} has {seen} frames; pass --start {seen - 1} or less")
-    if start and first is not None and first.image is None:
+    if start and first is not None and first.image is None:   # name the next frame that decodes, not just N + 1
+        good, last = None, first.index
+        for f in itertools.islice(frames, LOOKAHEAD):
+            if f.image is not None:
+                good = f.index
+                break
+            last = f.index
+        fix = (f"pass --start {good}, the next frame that decodes" if good is not None else
+               f"none of the frames after it up to {last} decodes either: pass another --start")
         raise InputError(f"--start {start}: frame {first.index} of {name} could not be decoded (damaged); the "
-                         f"targets are set on it: pass --start {start + 1}")
+                         f"targets are set on it: {fix}")
     return first
 
 

@@ -1,38 +1,39 @@
-"""`dt run` as a library function: open the source, load the artifact, resolve the targets, loop, summarise."""
+"""`dt run` as a library function: open the source, load the artifact, resolve the targets, loop, summarise (the
+tracker it builds: `runtime.build`; what it says at the end: `runtime.report`)."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import os
-import re
-import sys
 import warnings
 from contextlib import closing, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from droptrack.artifact import artifact_format
-from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import (BackendError, CornerBoxWarning, FlatTargetWarning, InputError, OutputFull,
+from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OutputFull,
                               SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
-from droptrack.runtime.checks import (check_source_options, check_start, check_tracking_options, corner_box_note,
-                                       flat_target_note)
-from droptrack.runtime.inputs import check_channels, check_device
+from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
+from droptrack.runtime.checks import (check_output_names, check_source_options, check_start, check_tracking_options,
+                                       corner_box_note, flat_target_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
+from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_note, summary_line, summary_table,
+                                      unreadable_note)
 from droptrack.runtime.signals import StopFlag, graceful_signals
+from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
-from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
-from droptrack.videofiles import PixelAspectWarning, fewer_frames_stored
-from droptrack.wording import counted
+from droptrack.videofiles import PixelAspectWarning
+
+# dt run's names, those made in build.py and report.py included (importable from here as before)
+__all__ = ["build_tracker", "check_options", "ended_early_note", "ground_truth_note", "parse_box", "resolve_device",
+           "resume_advice", "run", "RunOptions", "size_note", "summary_line", "summary_table", "unreadable_note"]
 
 
 @dataclass
@@ -66,66 +67,13 @@ class RunOptions:
     start: int = 0              # video files / image folders: the frame the targets are set on (those before: skipped)
 
 
-def resolve_device(device: str | None, artifact: str | None) -> str:
-    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
-    cuda = cuda_available()
-    if device is None:
-        return "cuda" if (cuda or artifact_format(artifact) == "engine") else "cpu"
-    text = device.strip().lower()   # any case, as the Python API's check_device takes it
-    if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
-        raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
-    device = "cpu" if text.startswith("cpu") else text
-    if device.startswith("cuda") and not cuda:
-        if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
-            from droptrack.engine.tensorrt_backend import onnx_instead
-
-            raise BackendError(f"TensorRT engine '{artifact}' needs CUDA, which is not available here; "
-                               f"{onnx_instead(artifact)}")
-        raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
-    return device
-
-
-def _needs_torch(artifact: str | None, device: str) -> bool:
-    """Whether this run loads torch: all but an ONNX model on the CPU (host Tracker + ONNX Runtime, torch-free)."""
-    return artifact_format(artifact) != "onnx" or device != "cpu"
-
-
-def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
-                  trust: bool = False, ext: dict | None = None, channels: str = "rgb") -> Tracker:
-    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
-
-    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
-    and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
-    tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
-    before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames."""
-    device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
-    if pre not in ("auto", "host", "device"):
-        raise InputError(f"--pre '{pre}' must be auto, host or device")
-    if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
-        raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
-    try:
-        backend = load_backend(artifact, config, device, threads, trust=trust)
-    except ModuleNotFoundError as exc:
-        what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
-                "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
-        hint = next((v for k, v in what.items() if k in str(exc.name)), f"module {exc.name}")
-        raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
-    settings = tracker_ext(backend, ext)
-    if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend, settings, channels)   # (the host path: an ONNX model then needs no torch)
-    from droptrack.runtime.device_tracker import DeviceTracker
-
-    return DeviceTracker(backend, device=device, ext=settings, channels=channels)
-
-
-def _pre_used(tracker) -> str:
-    """Where `tracker` pre-processes: 'device' (DeviceTracker) or 'host' (what --pre auto resolved to)."""
-    dev = sys.modules.get("droptrack.runtime.device_tracker")   # not imported: no DeviceTracker exists (nor torch)
-    return "device" if dev is not None and isinstance(tracker, dev.DeviceTracker) else "host"
-
-
 def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float]]:
     """Validate the boxes on the first frame (before any output file is created)."""
+    h, w = frame.image.shape[:2]
+    if min(h, w) < 2:   # sample_target's crop ends before the last row/column it reaches: none is left of 1
+        raise InputError(f"frame {frame.index} is {w}x{h} pixels: the tracker's crops (as the official sample_target) "
+                         "leave out a frame's last row and column, so frames need at least 2 pixels each way; scale "
+                         "the source up, e.g. `ffmpeg -i IN -vf scale=iw*2:ih*2 -c:v mpeg4 -q:v 2 OUT.mp4`")
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
     for b in checked:
         if b[2] < 1 or b[3] < 1:   # the official result file would hold a 0-wide box; a target is >= 1 px
@@ -137,6 +85,12 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
 def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
+    jsonl = [opts.jsonl] if opts.jsonl and opts.jsonl != "-" else []
+    streamed = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)   # the journal is the first one's
+    journaled = bool(streamed) and not opts.loop and sources.source_kind(opts.source) in ("video", "folder")
+    first = "--jsonl" if jsonl and streamed and streamed[0] == Path(opts.jsonl) else "--output"
+    check_output_names({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
+                        "--save": [opts.save] if opts.save else []}, first if journaled else None)
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     check_start(opts.start, opts.source, opts.loop)
@@ -224,7 +178,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                              "pass --init x,y,w,h (repeatable)")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
-        stack.callback(restore_threads, apply_threads(threads, torch_too=_needs_torch(opts.artifact, device)))
+        stack.callback(restore_threads, apply_threads(threads, torch_too=needs_torch(opts.artifact, device)))
         src = stack.enter_context(_open_source(opts, policy))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
@@ -233,7 +187,13 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
-        first = readers.first_at(frames, opts.start, src.name)
+        try:
+            first = readers.first_at(frames, opts.start, src.name)
+        except FirstFrameDamaged as exc:   # --start skips it and keeps the file's frame numbers
+            if exc.readable is None or opts.loop:
+                raise
+            raise SourceError(f"{exc}; or pass --start {exc.readable} to set the targets on frame {exc.readable}, the "
+                              "first that decodes (the outputs keep the file's frame numbers)") from None
         if first is None:
             raise InputError(f"{src.name} has no frames")
         boxes = _first_frame_boxes(first, boxes or select_targets(first.image), tracker.meta)
@@ -243,7 +203,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
         stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
-        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": _pre_used(tracker)}
+        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker)}
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
         point, retracked = None, 0
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
@@ -316,84 +276,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
+        summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
         summary.expected = total if src.num_frames else None   # --max-frames alone is not a count the source gave
+        summary.announced = count or None
         summary.source_fps = src.fps
         summary.procedure = tracker.ext.describe()
         return summary
-
-
-def ground_truth_note(source: str, output: str | None) -> str | None:
-    """A note when --output is where dt eval / dt bench read the source's ground truth (`clip.txt` beside
-    `clip.mp4`, `groundtruth.txt` in a frame folder): they would score against these boxes."""
-    if not output:
-        return None
-    from droptrack.data.folder import ground_truth_files
-
-    src, out = Path(os.path.expanduser(source)), Path(os.path.expanduser(output))
-    if not src.exists() or not any(os.path.abspath(out) == os.path.abspath(p) for p in ground_truth_files(src)):
-        return None
-    return (f"{out} is where dt eval and dt bench read {src.name}'s ground truth: they will score trackers against "
-            "these boxes; name it otherwise if they are not ground truth")
-
-
-def ended_early_note(summary: RunSummary) -> str | None:
-    """A note when a file source gave fewer frames than its header announced, else None: truncated or damaged, or
-    (its frames' times run on to where the count would end) fewer frames stored than its rate says."""
-    if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
-        return None
-    stored = fewer_frames_stored("the source", summary.frames, summary.expected, summary.source_fps,
-                                 summary.last_timestamp)
-    if stored is not None:   # times ran ahead of the frames
-        return f"{stored}; the outputs hold one line per stored frame (--jsonl gives each one's time)"
-    return (f"the source ended after {summary.frames} of the {summary.expected} frames its header announces "
-            "(a truncated or damaged file?); the outputs hold those frames")
-
-
-def unreadable_note(summary: RunSummary) -> str | None:
-    """A note naming the frames of the file that could not be decoded (skipped, no box), else None."""
-    bad = summary.unreadable
-    if not bad:
-        return None
-    shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-    return (f"{len(bad)} frame(s) could not be decoded and have no box: {shown} (0-based); their lines read nan in "
-            "the box files, \"unreadable\": true in --jsonl, a gray frame in --save")
-
-
-def size_note(summary: RunSummary) -> str | None:
-    """A note when frames differ in size from the first (an image folder mixing sizes), else None."""
-    if not summary.other_sizes or summary.first_size is None or summary.other_example is None:
-        return None
-    (w, h), (index, w2, h2) = summary.first_size, summary.other_example
-    return (f"{summary.other_sizes} frame(s) differ in size from the first frame ({w}x{h}), the first of them frame "
-            f"{index} ({w2}x{h2}, 0-based): each box is in its own frame's pixels, and the tracker does not rescale "
-            "its target between sizes (a stray thumbnail, or frames of two cameras?): move such frames out, or resize "
-            "them all to one size")
-
-
-def summary_table(summary: RunSummary):
-    """Rich table of the per-stage mean and p99 latency (tracked frames; the init frame excluded)."""
-    from rich.table import Table
-
-    table = Table(title="latency per stage")
-    for col, just in (("stage", "left"), ("mean ms", "right"), ("p99 ms", "right")):
-        table.add_column(col, justify=just)
-    for stage, v in summary.stage_stats().items():   # "-": no tracked frame (a 1-frame source, --max-frames 1)
-        table.add_row(stage, *(f"{v[k]:.2f}" if math.isfinite(v[k]) else "-" for k in ("mean_ms", "p99_ms")))
-    return table
-
-
-def summary_line(summary: RunSummary) -> str:
-    """Frames, targets, FPS, loop overhead and lost frames in one line."""
-    speed = (f"{summary.fps:.1f} FPS, init {summary.init_ms:.1f} ms, overhead (total - infer) / infer "
-             f"{100 * summary.overhead:.1f} %" if summary.tracked else
-             f"init {summary.init_ms:.1f} ms, no frame tracked after the init frame (no FPS)")
-    new = summary.frames - summary.resumed   # a resumed run counts lost frames over the frames it tracked itself
-    return (counted(summary.frames, "frame") + (f" ({new} tracked after resuming at frame {summary.resumed})"
-                                          if summary.resumed else "")
-            + f", {counted(summary.num_targets, 'target')}, {speed}, {counted(summary.lost_count, 'frame')} with a "
-            "lost target"
-            + (f" among those {new}" if summary.resumed else "")
-            + (f", {summary.skipped} stale live frames skipped (--every-frame queues them)" if summary.skipped else "")
-            + f"; tracker: {summary.procedure}")

@@ -4,8 +4,11 @@ landing can be checked to be exact.
 OpenCV's CAP_PROP_POS_FRAMES seek turns N into a time at the container's nominal rate, so it misses in files with
 variable frame times or dropped (null) frames. The check does not trust that arithmetic: the container's packets are
 read without decoding (OpenCV's raw mode, CAP_PROP_FORMAT -1), their times sorted into presentation order, and the
-frame the seek landed on must lie as far after frame 0 as the N-th of them lies after the first. Anything else (no
-raw mode, packets without times, a damaged frame 0 or N, another time) leaves the caller to decode forward from 0.
+frame the seek landed on must lie as far after frame 0 as the N-th of them lies after the first. Where frame 0 does
+not decode, the first frame that does stands in for it (the k-th, after k failed reads, its time saying no frame was
+dropped without one); OpenCV's seek then counts frames from it, so N - k is asked for. Anything else (no raw mode,
+packets without times, no decodable frame before N, a damaged frame N, another time) leaves the caller to decode
+forward from 0.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from droptrack.videofiles import DAMAGED_RUN, frames_lost
 
 SEEK_FROM = 32     # below it, decoding the frames before --start costs about what a seek and its check cost
 REORDER = 16       # packets read past N: frames stored ahead of their display (B-frames) are all among them
@@ -44,17 +49,23 @@ def land_on(cap: Any, path: Path, start: int, fps: float | None) -> np.ndarray |
     if start < SEEK_FROM or fps is None:
         return None
     ok, img = cap.read()   # frame 0's time, as the frame-by-frame decode reports it (the decoder may lag packets)
-    if not ok or img is None:
-        return None
+    failed = 0   # frames before the first that decodes (a damaged frame 0: it stands in for frame 0)
+    while not ok or img is None:
+        failed += 1
+        if failed >= min(start, DAMAGED_RUN):   # as many as the decode forward passes over
+            return None
+        ok, img = cap.read()
     first = cap.get(cv2.CAP_PROP_POS_MSEC)
+    if failed and frames_lost(fps, None, first / 1000.0, failed) != failed:
+        return None   # its time says the decoder dropped frames without a failed read: which one it is is unknown
     times = packet_times(path, start + REORDER)
     if times is None or len(times) <= start:
         return None
     times.sort()
     if not all(b > a for a, b in zip(times, times[1:])):   # packets without times (or with one twice): unknown
         return None
-    want = first + times[start] - times[0]
-    if not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
+    want = first + times[start] - times[failed]
+    if not cap.set(cv2.CAP_PROP_POS_FRAMES, start - failed):   # OpenCV counts from the first frame it decoded
         return None
     ok, img = cap.read()
     if not ok or img is None or abs(cap.get(cv2.CAP_PROP_POS_MSEC) - want) > SLACK * 1000.0 / fps:

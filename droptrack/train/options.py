@@ -11,9 +11,10 @@ from pathlib import Path
 from droptrack.config import Config, load_config
 from droptrack.config_rules import Rule, check_value
 from droptrack.errors import ConfigError, InputError
+from droptrack.model.default import embedded_hint
 from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
-from droptrack.paths import check_reachable, same_file
+from droptrack.paths import check_reachable, check_separators, same_file
 from droptrack.train.data import check_data_names, parse_data_roots
 from droptrack.train.optim import reference_batch
 
@@ -98,6 +99,7 @@ def check_options(opts: TrainOptions) -> None:
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
         raise ConfigError(f"--device: {opts.device!r} is not supported; allowed: auto, cpu, cuda or cuda:N")
     out = Path(opts.output)
+    check_separators("--output", opts.output)
     check_reachable("--output", out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
@@ -114,7 +116,7 @@ def check_options(opts: TrainOptions) -> None:
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
-            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path")
+            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}")
 
 
 def _output_failed(out: Path, exc: BaseException) -> InputError:

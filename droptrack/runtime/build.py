@@ -1,0 +1,71 @@
+"""The tracker a run uses: `resolve_device` (cpu / cuda from --device and the artifact) and `build_tracker` (the
+backend by suffix, wrapped in the host Tracker or the DeviceTracker), shared by dt run, serve, eval and bench."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from droptrack.artifact import artifact_format
+from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available
+from droptrack.errors import BackendError, InputError
+from droptrack.runtime.inputs import check_channels, check_device
+from droptrack.runtime.tracker import load_backend, Tracker, tracker_ext
+
+
+def resolve_device(device: str | None, artifact: str | None) -> str:
+    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
+    cuda = cuda_available()
+    if device is None:
+        return "cuda" if (cuda or artifact_format(artifact) == "engine") else "cpu"
+    text = device.strip().lower()   # any case, as the Python API's check_device takes it
+    if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
+        raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
+    device = "cpu" if text.startswith("cpu") else text
+    if device.startswith("cuda") and not cuda:
+        if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
+            from droptrack.engine.tensorrt_backend import onnx_instead
+
+            raise BackendError(f"TensorRT engine '{artifact}' needs CUDA, which is not available here; "
+                               f"{onnx_instead(artifact)}")
+        raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
+    return device
+
+
+def needs_torch(artifact: str | None, device: str) -> bool:
+    """Whether this run loads torch: all but an ONNX model on the CPU (host Tracker + ONNX Runtime, torch-free)."""
+    return artifact_format(artifact) != "onnx" or device != "cpu"
+
+
+def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
+                  trust: bool = False, ext: dict | None = None, channels: str = "rgb") -> Tracker:
+    """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
+
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
+    and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
+    tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
+    before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames."""
+    device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
+    if pre not in ("auto", "host", "device"):
+        raise InputError(f"--pre '{pre}' must be auto, host or device")
+    if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
+        raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
+    try:
+        backend = load_backend(artifact, config, device, threads, trust=trust)
+    except ModuleNotFoundError as exc:
+        what = {"tensorrt": "TensorRT (pip install tensorrt, or JetPack's python3-libnvinfer)",
+                "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
+        hint = next((v for k, v in what.items() if k in str(exc.name)), f"module {exc.name}")
+        raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
+    settings = tracker_ext(backend, ext)
+    if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
+        return Tracker(backend, settings, channels)   # (the host path: an ONNX model then needs no torch)
+    from droptrack.runtime.device_tracker import DeviceTracker
+
+    return DeviceTracker(backend, device=device, ext=settings, channels=channels)
+
+
+def pre_used(tracker) -> str:
+    """Where `tracker` pre-processes: 'device' (DeviceTracker) or 'host' (what --pre auto resolved to)."""
+    dev = sys.modules.get("droptrack.runtime.device_tracker")   # not imported: no DeviceTracker exists (nor torch)
+    return "device" if dev is not None and isinstance(tracker, dev.DeviceTracker) else "host"

@@ -1,0 +1,59 @@
+"""What every sink is (`Sink`, fed `TargetState`s per frame) and where its files are named: one per target
+(`box_paths`), and the NAME.part files written until a run ends (`part_path`, `video_part_path`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from droptrack.paths import writes_in_place
+from droptrack.runtime.source_base import Frame
+
+
+@dataclass
+class TargetState:
+    """One target in one frame: box x,y,w,h (image pixels), score (None on its init frame), lost flag, and the
+    target's id where targets come and go (dt serve; None in dt run, where the index is the identity)."""
+
+    box: list[float]
+    score: float | None
+    lost: bool
+    id: int | None = None
+
+
+class Sink:
+    """Receives every frame with its target states."""
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; called once, also after errors or Ctrl-C."""
+
+
+def numbered_path(path: str | Path, k: int) -> Path:
+    """`boxes.txt` -> `boxes_<k>.txt`: target k's file where there are several (dt run) or they come and go
+    (dt serve, where k is the target's id)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
+def box_paths(path: str | Path, num_targets: int) -> list[Path]:
+    """`boxes.txt` for one target; `boxes_0.txt`, `boxes_1.txt`, ... (in --init order) for several."""
+    if num_targets == 1:
+        return [Path(path)]
+    return [numbered_path(path, k) for k in range(num_targets)]
+
+
+def part_path(path: str | Path) -> Path:
+    """Where a streamed file is written until the run ends (renamed onto `path` at close); `path` itself for a
+    device such as /dev/null (renaming a file onto it would replace the device)."""
+    path = Path(path)
+    return path if writes_in_place(path) else path.with_name(path.name + ".part")
+
+
+def video_part_path(path: str | Path) -> Path:
+    """Where --save writes until the run ends: NAME.part.EXT (the container suffix stays last for OpenCV); `path`
+    itself for a device, as `part_path`."""
+    path = Path(path)
+    return path if writes_in_place(path) else path.with_name(f"{path.stem}.part{path.suffix}")

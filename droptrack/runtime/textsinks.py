@@ -1,0 +1,167 @@
+"""Streamed text sinks: official box files and JSON lines, each line written to NAME.part as its frame is tracked
+and the file renamed onto NAME at close (`runtime.sinks` says why)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from droptrack.errors import detach_stdout, disk_full, full_message, OutputFull
+from droptrack.runtime.sink_base import box_paths, part_path, Sink, TargetState
+from droptrack.runtime.source_base import Frame
+
+
+def format_box_line(box: list[float]) -> str:
+    """Official result line: x, y, w, h truncated toward zero (numpy astype(int)), tab-separated; a frame that
+    could not be decoded has no box: nan nan nan nan."""
+    return "\t".join(str(int(v)) if math.isfinite(v) else "nan" for v in box)
+
+
+class StreamFile:
+    """Line-oriented text file streamed into NAME.part (each line one write to the OS) and renamed onto NAME at
+    close. When the disk fills up, the file is cut back to its last whole line, closed and renamed like an
+    interrupted run's, and `write_line` raises OutputFull."""
+
+    def __init__(self, path: str | Path, resume_lines: int | None = None):
+        self.path = Path(path)
+        self.part = part_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_lines is None:
+            self.fd: int | None = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        else:   # dt run --resume: NAME.part already holds the first `resume_lines` lines (runtime.resume)
+            self.fd = os.open(self.part, os.O_WRONLY | os.O_APPEND)
+        self.lines = resume_lines or 0
+        self.size = os.fstat(self.fd).st_size   # bytes of whole lines written
+
+    def write_line(self, line: str) -> None:
+        """Append one line straight to the OS (no buffer: it survives the process being killed)."""
+        data = (line + "\n").encode("utf-8")
+        try:
+            done = 0
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            self._cut()
+            kept = (f"{self.path} keeps the {self.lines} whole lines written before (the run stops as if "
+                    "interrupted)")
+            raise OutputFull(full_message(exc, self.part, kept)) from None
+        self.size += len(data)
+        self.lines += 1
+
+    def _cut(self) -> None:
+        """Drop a partly written last line (a full disk took only part of it)."""
+        if self.part != self.path:
+            os.ftruncate(self.fd, self.size)
+
+    def close(self) -> None:
+        """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
+        earlier result at NAME is kept)."""
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
+        if self.part == self.path:   # written in place (/dev/null): nothing to sync or rename
+            os.close(fd)
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:   # a file system that reports a full disk only now (delayed allocation, NFS)
+            os.close(fd)
+            if disk_full(exc):
+                raise OutputFull(full_message(exc, self.part)) from None
+            raise
+        os.close(fd)
+        if self.lines:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)
+
+
+class BoxFileSink(Sink):
+    """Official result files (spec 6.2): one line per frame, first line = the init box; streamed (see module)."""
+
+    def __init__(self, path: str | Path, num_targets: int, resume_lines: int | None = None):
+        self.paths = box_paths(path, num_targets)
+        self.files: list[StreamFile] = []
+        try:
+            for p in self.paths:
+                self.files.append(StreamFile(p, resume_lines))
+        except BaseException:
+            self.close()
+            raise
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        for f, t in zip(self.files, targets):
+            f.write_line(format_box_line(t.box))
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+
+def _finite_or_none(v: float | None, digits: int) -> float | None:
+    return round(float(v), digits) if v is not None and math.isfinite(v) else None
+
+
+def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
+    """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
+    source's N stale frames were dropped before it; `unreadable` true and null boxes for a frame of a file that
+    could not be decoded); strict JSON: a non-finite number becomes null."""
+    rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
+           "boxes": [[_finite_or_none(v, 3) for v in t.box] for t in targets],
+           "scores": [_finite_or_none(t.score, 5) for t in targets],
+           "lost": [bool(t.lost) for t in targets]}
+    if any(t.id is not None for t in targets):
+        rec["ids"] = [t.id for t in targets]
+    gap = getattr(frame, "gap", None)
+    if gap is not None:   # first frame after a live source came back
+        rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
+    if getattr(frame, "skipped", 0):   # a live source's stale frames dropped while the tracker was busy
+        rec["skipped"] = frame.skipped
+    if frame.image is None:   # a damaged frame of a file: no box
+        rec["boxes"] = [None] * len(targets)
+        rec["unreadable"] = True
+    return rec
+
+
+class ReaderGone(BrokenPipeError):
+    """The reader of `--jsonl -` closed stdout (`dt run ... | head`): the run stops like on a signal."""
+
+
+class JsonlSink(Sink):
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
+    first frame after a live source came back); `-` = stdout; streamed (see module).
+
+    Every line is strict JSON: a non-finite number is written as null, never as NaN. When the reader of stdout
+    goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).
+    """
+
+    def __init__(self, path: str | Path, resume_lines: int | None = None):
+        self.to_stdout = str(path) == "-"
+        self.out = None if self.to_stdout else StreamFile(path, resume_lines)
+
+    def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
+        line = json.dumps(frame_record(frame, targets), allow_nan=False)
+        if self.to_stdout:
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                detach_stdout()
+                raise ReaderGone("the reader of --jsonl - closed the pipe") from None
+        else:
+            self.out.write_line(line)
+
+    def close(self) -> None:
+        if self.to_stdout:
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                detach_stdout()
+        else:
+            self.out.close()

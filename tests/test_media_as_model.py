@@ -1,0 +1,28 @@
+"""A video or an image given where a checkpoint goes (`dt export clip.mp4`, the clip and the model swapped) is named
+as what it is; the error asked whether it was 'a text file or another kind of file renamed .mp4'."""
+
+from __future__ import annotations
+
+import pytest
+
+from droptrack.artifact import content_problem
+from helpers import cli, drifting_clip, one_line_error
+
+
+def test_a_video_as_the_checkpoint_is_named_a_video(video, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(cli("export", video, "-o", "ex"))
+    assert "is a video (.mp4), not a PyTorch checkpoint" in line and "renamed" not in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, kind", [("frame.png", "an image (.png)"), ("frame.JPG", "an image (.jpg)")])
+def test_an_image_as_the_checkpoint_is_named_an_image(tmp_path, name, kind):
+    drifting_clip(tmp_path, 1)
+    (tmp_path / "00000.png").rename(tmp_path / name)
+    assert f"is {kind}, not a PyTorch checkpoint" in content_problem(tmp_path / name)
+
+
+def test_other_bytes_keep_the_renamed_file_question(tmp_path):
+    (tmp_path / "notes.pt").write_text("hello\n")
+    assert "renamed .pt?" in content_problem(tmp_path / "notes.pt")

@@ -1,0 +1,69 @@
+"""Output names near the file system's limit on one name (255 bytes on ext4): `dt run -o NAME` with a name of 244
+bytes crashed with a traceback ('File name too long') at NAME.resume.json, the resume journal it keeps beside, after
+the model had loaded; a name over the limit crashed in the output checks, and --save's NAME.part.mp4 in the video
+writer. Each is one line now, before any work, naming the longest name that fits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import cli, one_line_error
+
+cv2 = pytest.importorskip("cv2")
+np = pytest.importorskip("numpy")
+
+# the journal's longest name: '.' NAME '.resume.' 6 digits '.npz.' 8 random characters '.tmp' (a template, written
+# atomically through mkstemp): NAME + 1 + 8 + 6 + 4 + 1 + 8 + 4 bytes
+JOURNAL_EXTRA = 32
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(4):
+        img = np.full((48, 64, 3), 40, np.uint8)
+        img[10:30, 10 + i:30 + i] = 220
+        writer.write(img)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def limit(tmp_path) -> int:
+    try:
+        return int(os.pathconf(tmp_path, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        pytest.skip("the file system does not say its limit on a name")
+
+
+def _run(clip: Path, ckpt: Path, *args):
+    return cli("run", clip, "-m", ckpt, "--device", "cpu", "--init", "10,10,20,20", *args)
+
+
+def test_a_box_file_whose_journal_name_is_too_long(clip, tiny_ckpt, tmp_path, limit):
+    out = tmp_path / ("b" * (limit - 15) + ".txt")   # fits; NAME.resume.json (12 bytes more) does not
+    line = one_line_error(_run(clip, tiny_ckpt, "-o", out))
+    assert f"'{out.name}.resume.json' ({limit + 1} bytes)" in line, line
+    assert f"pass a name of at most {limit - JOURNAL_EXTRA} bytes" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+    fits = tmp_path / ("b" * (limit - JOURNAL_EXTRA - 4) + ".txt")
+    res = _run(clip, tiny_ckpt, "-o", fits)
+    assert res.exit_code == 0, res.output
+    assert len(fits.read_text().splitlines()) == 4
+
+
+def test_a_name_over_the_limit(clip, tiny_ckpt, tmp_path, limit):
+    out = tmp_path / ("j" * (limit - 5) + ".jsonl")
+    line = one_line_error(_run(clip, tiny_ckpt, "--jsonl", out))
+    assert f"this one has {limit + 1}; pass a name of at most" in line, line
+
+
+def test_a_video_whose_part_name_is_too_long(clip, tiny_ckpt, tmp_path, limit):
+    out = tmp_path / ("v" * (limit - 4) + ".mp4")   # exactly the limit; NAME.part.mp4 is 5 bytes more
+    line = one_line_error(_run(clip, tiny_ckpt, "--save", out))
+    assert f".part.mp4' ({limit + 5} bytes)" in line and f"at most {limit - 5} bytes" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
