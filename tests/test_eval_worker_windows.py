@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from droptrack.errors import DropTrackError
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+
+
+class TwoArgs(DropTrackError):
+    """An error whose pickle cannot rebuild it (Exception pickles its one message, __init__ wants two)."""
+
+    def __init__(self, name: str, why: str):
+        super().__init__(f"{name}: {why}")
 
 HOOKS = '''
 import multiprocessing
@@ -107,3 +116,16 @@ def test_workers_all_killed_while_starting_is_an_error_not_a_wait(tmp_path: Path
     assert lines[-1] == "returned"
     assert lines[0].startswith("error WorkerDied")
     assert "--workers" in lines[0]
+
+
+def test_an_error_whose_class_cannot_be_rebuilt_still_fails_only_its_sequence():
+    """A worker's DropTrackError that pickles but cannot be unpickled (an __init__ with two arguments) made the
+    parent's read of the message raise, stopping the whole run; it now arrives as a plain DropTrackError."""
+    import multiprocessing as mp
+
+    from droptrack.eval.workers import _send
+
+    here, there = mp.Pipe()
+    _send(there, "failed", TwoArgs("seq", "bad frame"))
+    kind, exc = here.recv()
+    assert kind == "failed" and isinstance(exc, DropTrackError) and str(exc) == "seq: bad frame"

@@ -66,14 +66,19 @@ def _worker_main(spec: TrackerSpec, conn: Any) -> None:
 
 
 def _send(conn: Any, kind: str, payload: Any) -> None:
-    """Send a message; an exception that does not pickle goes as a RuntimeError of its text (pickled in full before
-    any byte is written, so a failure here leaves nothing half-sent)."""
-    try:
-        conn.send((kind, payload))
-    except (TypeError, AttributeError, ValueError, RuntimeError) as exc:
-        if not isinstance(payload, BaseException):
-            raise
-        conn.send((kind, RuntimeError(f"{type(payload).__name__}: {payload}" if payload else str(exc))))
+    """Send a message. An exception that would not come back whole in the parent (it does not pickle, or its class
+    cannot be rebuilt from its pickle) goes as the same family's plain error of its text: a DropTrackError still
+    fails only its sequence. Pickling happens in full before any byte is written: nothing is left half-sent."""
+    if isinstance(payload, BaseException):
+        import pickle
+
+        try:
+            pickle.loads(pickle.dumps(payload))
+        except Exception:  # noqa: BLE001 - any failure to round-trip
+            text = str(payload) or type(payload).__name__
+            payload = DropTrackError(text) if isinstance(payload, DropTrackError) else RuntimeError(
+                f"{type(payload).__name__}: {text}")
+    conn.send((kind, payload))
 
 
 def _exit_with_parent() -> None:
