@@ -30,7 +30,8 @@ def test_onnx_graph_counts_by_hand(tmp_path):
     inits = [_init("B", 8, 16), _init("W", 5, 3, 3, 3), _init("bias", 5), _init("G", 6, 8), _init("QKV", 8, 24),
              _init("qkv_b", 24)]
     graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
     onnx.save(model, tmp_path / "m.onnx")
     matmul = 2 * 4 * 16 * 8
     conv = 2 * (5 * 6 * 6) * (3 * 3 * 3)

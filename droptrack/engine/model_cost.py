@@ -14,6 +14,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 # op type -> (index of the input whose last dim is K / the weight, kind)
 _MATMULS = {"MatMul": 0, "MatMulInteger": 0, "QLinearMatMul": 0}
@@ -34,7 +38,7 @@ class ModelCost:
         return f"{self.params / 1e6:.3g} M params, {gflops} GFLOPs per frame"
 
 
-def torch_cost(model, template_size: int, search_size: int, **kwargs) -> ModelCost:
+def torch_cost(model: "torch.nn.Module", template_size: int, search_size: int, **kwargs: object) -> ModelCost:
     """A torch tracker network's parameters (all of them, as papers count) and the FLOPs of one forward on blank
     (1,3,T,T) / (1,3,S,S) crops; `kwargs` go to the forward call (e.g. ce_template_mask)."""
     import torch
