@@ -80,6 +80,19 @@ def test_gaussian_target_peaks_at_box_centre():
     assert (small > 0).sum() == 1  # radius 0 -> one positive cell
 
 
+def test_gaussian_target_of_a_centre_left_of_or_above_the_map_keeps_its_tail():
+    # official draw_gaussian clips the (2r+1)^2 window to the map on every side: a 4x4-cell box gives r = 1
+    # (r3 = (-11.2 + sqrt(179.2)) / 2 = 1.09), sigma = 3/6, so the cell one step from the centre holds exp(-2)
+    # and the diagonal one exp(-4); a centre one cell left of (or above) the 24x24 map leaves that column (row)
+    w = 4 / 24
+    left = gaussian_map([-1 / 24 - w / 2, 12 / 24 - w / 2, w, w], 24)   # centre cell (-1, 12)
+    assert left[12, 0] == pytest.approx(np.exp(-2.0)) and left[11, 0] == left[13, 0] == pytest.approx(np.exp(-4.0))
+    assert (left > 0).sum() == 3
+    top = gaussian_map([5 / 24 - w / 2, -1 / 24 - w / 2, w, w], 24)    # centre cell (5, -1)
+    assert top[0, 5] == pytest.approx(np.exp(-2.0)) and (top > 0).sum() == 3
+    assert not gaussian_map([-2 / 24 - w / 2, 0.5, w, w], 24).any()    # two cells out: nothing inside
+
+
 def test_lr_scaling_and_reference_batch():
     cfg = load_config("vitb_384_mae_ce_32x4_ep300")
     assert reference_batch(cfg) == 128
