@@ -13,6 +13,7 @@ from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.train.loss import tracking_loss
 from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.processing import Processing
 from droptrack.train.sampler import PairSampler
 from droptrack.train.targets import gaussian_map, gaussian_radius
 
@@ -91,6 +92,26 @@ def test_gaussian_target_of_a_centre_left_of_or_above_the_map_keeps_its_tail():
     top = gaussian_map([5 / 24 - w / 2, -1 / 24 - w / 2, w, w], 24)    # centre cell (5, -1)
     assert top[0, 5] == pytest.approx(np.exp(-2.0)) and (top > 0).sum() == 3
     assert not gaussian_map([-2 / 24 - w / 2, 0.5, w, w], 24).any()    # two cells out: nothing inside
+
+
+class _Draws:
+    """A stand-in RNG: a fixed brightness factor, and no flip."""
+
+    def uniform(self, lo, hi):
+        return 1.1
+
+    def random(self):
+        return 0.9
+
+
+def test_brightness_jitter_rounds_as_the_official_to_tensor_and_jitter():
+    # official: torch.from_numpy(img.transpose(2, 0, 1)).float().mul(f / 255.0).clamp(0, 1), then Normalize
+    proc = Processing.from_config(load_config("tiny_ce_test"))
+    patch = np.arange(256, dtype=np.uint8).reshape(16, 16)[..., None].repeat(3, axis=2)
+    out, _ = proc._finish(_Draws(), patch, np.array([0.1, 0.2, 0.3, 0.4], np.float32))
+    ref = torch.from_numpy(patch.transpose(2, 0, 1).copy()).float().mul(1.1 / 255.0).clamp(0.0, 1.0)
+    ref = (ref - torch.tensor(proc.mean)) / torch.tensor(proc.std)
+    assert np.array_equal(out, ref.numpy())
 
 
 def test_lr_scaling_and_reference_batch():
