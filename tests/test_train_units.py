@@ -48,6 +48,15 @@ def test_sampler_skips_absent_frames_and_short_sequences():
         assert p.search_frame > p.template_frame  # gap grows by 5 when the window holds no visible frame
 
 
+def test_sampler_keeps_the_dataset_ratio_when_a_dataset_has_unusable_sequences():
+    # official: a dataset is drawn by DATASETS_RATIO, then sequences are re-drawn within it until one has > 4
+    # visible frames and >= 20 frames, so a 1:1 mix stays 1:1 (re-drawing the dataset too gave 0.05 / 0.55 = 9 %)
+    sampler = PairSampler([[seq(30)] + [seq(10)] * 9, [seq(30)]], [1, 1], max_gap=5)
+    rng = np.random.default_rng(4)
+    first = sum(sampler.sample(rng).dataset == 0 for _ in range(2000)) / 2000
+    assert 0.45 < first < 0.55
+
+
 def test_sampler_zero_size_boxes_are_absent_and_stills_pair_with_themselves():
     boxes = np.tile([1.0, 1.0, 5.0, 5.0], (25, 1))
     boxes[::2, 2] = 0
