@@ -12,7 +12,7 @@ from droptrack.config import load_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.train.loss import tracking_loss
-from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import PairSampler
 from droptrack.train.targets import gaussian_map, gaussian_radius
@@ -128,6 +128,13 @@ def test_lr_scaling_and_reference_batch():
     assert reference_batch(cfg) == 128
     assert scaled_lr(cfg, 128) == pytest.approx(2.5e-4)
     assert scaled_lr(cfg, 32) == pytest.approx(2.5e-4 / 4)
+
+
+def test_iterations_per_epoch_as_the_official_distributed_loader():
+    # DistributedSampler: ceil(N / world) samples per rank, drop_last batches; 60000 on 4 x 32 -> 468 (DropTrack log)
+    assert epoch_iterations(60000, 4, 32) == 468 and epoch_iterations(60000, 1, 32) == 1875
+    assert epoch_iterations(10, 4, 1) == 3   # ceil(2.5) = 3 per rank (10 // 4 would be 2)
+    assert epoch_iterations(100, 3, 17) == 2   # 34 per rank: two batches of 17 (100 // 51 would be 1)
 
 
 def test_ce_keep_rate_schedule_matches_spec():

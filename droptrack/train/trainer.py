@@ -26,7 +26,7 @@ from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty
                                   parse_data_roots, resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
-from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
@@ -159,7 +159,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if opts.threads:
         torch.set_num_threads(opts.threads)
     global_batch = cfg.TRAIN.BATCH_SIZE * dist.world
-    iterations = cfg.DATA.TRAIN.SAMPLE_PER_EPOCH // global_batch
+    iterations = epoch_iterations(cfg.DATA.TRAIN.SAMPLE_PER_EPOCH, dist.world, cfg.TRAIN.BATCH_SIZE)
     if opts.max_iters:
         iterations = min(iterations, opts.max_iters)
     if iterations < 1:
