@@ -39,7 +39,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, fps_definition, wall_s, tracked: int (sequences tracked in this
                                  run), resumed: int (kept from an interrupted bench, --resume)} | null,
-                          procedure: str | null (the tracker's settings in words, e.g. its scale search)}]
+                          procedure: str | null (the tracker's settings in words, e.g. its scale search),
+                          is_reference: bool (the row is its own PyTorch FP32 reference: its parity and parity
+                                          gates compare it with itself; the table shows it as '— (reference)')}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
@@ -89,7 +91,7 @@ def _row_dict(row: Any) -> dict[str, Any]:
                 "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
-            "eval": ev, "procedure": procedure(row)}
+            "eval": ev, "procedure": procedure(row), "is_reference": row.is_reference}
 
 
 def procedure(row: Any) -> str | None:
@@ -151,7 +153,10 @@ def gated(row: Any) -> bool:
 
 
 def status_cell(row: Any) -> str:
-    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed."""
+    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed; the reference row
+    (its parity gates compare it with itself) reads as the reference."""
+    if row.status == "passed" and row.is_reference:
+        return "— (reference)"
     if row.status == "passed" and not gated(row):
         return "— (baseline, no gates)" if row.format == "opencv" else "— (no gates)"
     return f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}"
@@ -240,8 +245,8 @@ def markdown(report: Any) -> str:
     head = "| " + " | ".join(HEADERS) + " |\n|" + "|".join("---" for _ in HEADERS) + "|\n"
     rows = "".join("| " + " | ".join(c.replace("|", "/") for c in row_cells(r)) + " |\n" for r in report.rows)
     gates = "".join(f"- {r.name}: " + "; ".join(f"{g.name} {'pass' if g.passed else 'FAIL' if g.passed is False else 'n/a'}"
-                                              f" ({_gate_value(g)})" for g in r.gates) + "\n"
-                    for r in report.rows if r.gates)
+                                              f" ({_gate_value(g)})" for g in shown) + "\n"
+                    for r, shown in ((r, own_gates(r)) for r in report.rows) if shown)
     reasons = "".join(f"- {r.name}: {r.reason}\n" for r in report.rows if r.reason)
     refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})\n"
                    for r in report.references)
@@ -269,6 +274,12 @@ def markdown(report: Any) -> str:
             + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
+
+
+def own_gates(row: Any) -> list[Any]:
+    """The gates bench.md lists for a row: the reference's parity gates compare it with itself, so only its
+    --min-fps gate says something about it."""
+    return [g for g in row.gates if g.name == "min_fps"] if row.is_reference else list(row.gates)
 
 
 def divergence_gate(given: float | None) -> str:

@@ -48,6 +48,11 @@ class BenchRow:
     def ok(self) -> bool:
         return self.status != "failed"
 
+    @property
+    def is_reference(self) -> bool:
+        """Whether this row is its own PyTorch FP32 reference (its parity and gates compare it with itself)."""
+        return self.reference is not None and self.reference.row is self
+
     def fail(self, exc: BaseException) -> None:
         self.status = "failed"
         self.reason = _reason(exc)

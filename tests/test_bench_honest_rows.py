@@ -1,0 +1,54 @@
+"""`dt bench` says what its numbers are: the reference row is the reference (not a pass against itself), a graph made
+for TensorRT timed by ONNX Runtime is marked as not TensorRT's latency, and a synthetic train set is named as
+training photos."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from droptrack.data import generate_synth
+from droptrack.export.onnx import read_metadata, set_metadata
+from helpers import cli
+
+
+@pytest.fixture(scope="module")
+def bench(tiny_ckpt, tmp_path_factory):
+    """`dt bench tiny.pt model_int8_trt.onnx` on a 2x6 synthetic set of the train split (`dt data synth`'s default);
+    the graph is the FP32 export with the metadata dt export writes on its TensorRT INT8 graph (precision int8,
+    int8_target trt): what bench reads to know the graph's target."""
+    from droptrack.export.pipeline import export_onnx
+
+    d = tmp_path_factory.mktemp("honest")
+    fp32 = export_onnx(tiny_ckpt, output_dir=d / "deploy").path
+    model = onnx.load(str(fp32))
+    meta = read_metadata(fp32)
+    meta.precision, meta.extra["int8_target"] = "int8", "trt"
+    set_metadata(model, meta)
+    trt = d / "deploy" / "model_int8_trt.onnx"
+    onnx.save(model, str(trt))
+    train = cli("data", "synth", d / "train", "--sequences", 2, "--frames", 6, "--size", "160x120")
+    assert train.exit_code == 0, train.output
+    out = d / "out"
+    res = cli("bench", tiny_ckpt, trt, "--data", d / "train", "--output", out, "--threads", 1)
+    return res, out, json.loads((out / "bench.json").read_text()), (out / "bench.md").read_text()
+
+
+def _md_row(md: str, name: str) -> list[str]:
+    line = next(ln for ln in md.splitlines() if ln.startswith(f"| {name} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_reference_row_reads_as_the_reference_not_a_pass(bench):
+    res, _, js, md = bench
+    ref, trt = js["rows"]
+    assert "✅" not in _md_row(md, "tiny")[3]
+    assert _md_row(md, "tiny")[3] == "— (reference)"
+    assert ref["is_reference"] is True and trt["is_reference"] is False
+    assert ref["status"] == "passed" and ref["gates"]          # bench.json keeps its fields as they were
+    table_line = next(ln for ln in res.output.splitlines() if "│ tiny " in ln)
+    assert "reference" in table_line and "passed" not in table_line
+    gates = md.split("## Gates", 1)[1].split("##", 1)[0] if "## Gates" in md else ""
+    assert "- tiny:" not in gates                              # no gate checked against itself is listed
