@@ -101,7 +101,8 @@ def test_json_schema_is_stable(bench_run):
     _, _, js = bench_run
     assert set(js) == TOP_KEYS and js["schema_version"] == 1 and js["score_units"] == "fraction"
     assert set(js["machine"]) == MACHINE_KEYS
-    assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences"}
+    assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences",
+                               "split", "training_photos"}
     assert set(js["gates"]) == {"max_auc_drop", "max_auc_drop_defaults", "max_divergence", "max_divergence_defaults",
                                 "min_fps"}
     for row in js["rows"]:

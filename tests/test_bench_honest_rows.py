@@ -52,3 +52,17 @@ def test_reference_row_reads_as_the_reference_not_a_pass(bench):
     assert "reference" in table_line and "passed" not in table_line
     gates = md.split("## Gates", 1)[1].split("##", 1)[0] if "## Gates" in md else ""
     assert "- tiny:" not in gates                              # no gate checked against itself is listed
+
+
+def test_train_split_scores_are_named_training_photos(bench, tmp_path):
+    res, _, js, md = bench
+    assert "training photos" in md and "--split val" in " ".join(res.output.split())
+    assert js["data"]["split"] == "train" and js["data"]["training_photos"] is True
+
+
+def test_held_out_set_has_no_training_note(tiny_ckpt, tmp_path):
+    val = generate_synth(tmp_path / "val", sequences=1, frames=4, seed=0, size=(160, 120), split="val")
+    res = cli("bench", tiny_ckpt, "--data", val, "--output", tmp_path / "out", "--threads", 1)
+    js = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert "training photos" not in res.output
+    assert js["data"]["split"] == "val" and js["data"]["training_photos"] is False

@@ -169,6 +169,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
             row.reason = "; ".join(gate_text(g) for g in failed)
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
+    notes += [n for n in [data.split_note()] if n]
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
         notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")

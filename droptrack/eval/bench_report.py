@@ -12,7 +12,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                         driver} | null, jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack,
                         torch, onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
-                         n_sequences, n_frames, sequences: {name: frames}}
+                         n_sequences, n_frames, sequences: {name: frames}, split: str | null (a synthetic set's
+                         split, from its synth.json), training_photos: bool (a synthetic train set: droptrack's
+                         synthetic models, the default one too, learnt from its photos; a note says so)}
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
                          tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row),
                          resume: bool (--resume given)}
