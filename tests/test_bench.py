@@ -24,7 +24,8 @@ from droptrack.model.checkpoint import save_checkpoint
 TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
             "settings", "gates", "score_units", "references", "rows", "plots", "files", "notes"}
 ROW_KEYS = {"name", "artifact", "format", "precision", "status", "gated", "reason", "size_mb", "sha256",
-            "checkpoint_sha256", "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure", "is_reference"}
+            "checkpoint_sha256", "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure", "is_reference",
+            "runtime", "target_runtime", "latency_on_target"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}

@@ -54,6 +54,19 @@ def test_reference_row_reads_as_the_reference_not_a_pass(bench):
     assert "- tiny:" not in gates                              # no gate checked against itself is listed
 
 
+def test_tensorrt_graph_timed_by_onnxruntime_is_marked(bench):
+    res, _, js, md = bench
+    ref, trt = js["rows"]
+    cells = _md_row(md, "model_int8_trt")
+    assert all(c.endswith("*") for c in cells[10:14]), cells    # ms p50, ms p99, model p50, FPS
+    assert not any(c.endswith("*") for c in _md_row(md, "tiny"))
+    assert (trt["runtime"], trt["target_runtime"], trt["latency_on_target"]) == ("onnxruntime", "tensorrt", False)
+    assert (ref["runtime"], ref["latency_on_target"]) == ("pytorch", True)
+    note = next(n for n in js["notes"] if n.startswith("model_int8_trt:"))
+    assert "onnxruntime" in note and "tensorrt" in note and "--engine" in note
+    assert note in md and "model_int8_trt: * its latency" in " ".join(res.output.split())
+
+
 def test_train_split_scores_are_named_training_photos(bench, tmp_path):
     res, _, js, md = bench
     assert "training photos" in md and "--split val" in " ".join(res.output.split())
@@ -66,3 +79,14 @@ def test_held_out_set_has_no_training_note(tiny_ckpt, tmp_path):
     js = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert "training photos" not in res.output
     assert js["data"]["split"] == "val" and js["data"]["training_photos"] is False
+
+
+def test_target_runtime_from_metadata_or_old_graph_names():
+    from droptrack.eval.bench_rows import target_runtime
+
+    assert target_runtime("onnx", "int8", {"int8_target": "trt"}, "x.onnx") == "tensorrt"
+    assert target_runtime("onnx", "int8", {"int8_target": "ort"}, "model_int8_trt.onnx") == "onnxruntime"
+    assert target_runtime("onnx", "int8", {}, "d/model_int8_trt.onnx") == "tensorrt"   # exported before the key
+    assert target_runtime("onnx", "int8", {}, "quantized.onnx") is None
+    assert target_runtime("onnx", "fp16", {}, "model_fp16.onnx") is None
+    assert target_runtime("engine", "int8", {}, "model_int8_trt.engine") == "tensorrt"

@@ -43,7 +43,13 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                  run), resumed: int (kept from an interrupted bench, --resume)} | null,
                           procedure: str | null (the tracker's settings in words, e.g. its scale search),
                           is_reference: bool (the row is its own PyTorch FP32 reference: its parity and parity
-                                          gates compare it with itself; the table shows it as '— (reference)')}]
+                                          gates compare it with itself; the table shows it as '— (reference)'),
+                          runtime: pytorch|onnxruntime|tensorrt|opencv (what ran it here, so what the latency is of),
+                          target_runtime: str | null (what it was made for: an INT8 graph's dt export int8_target;
+                                          null for an FP32/FP16 graph, which names none),
+                          latency_on_target: bool | null (false: runtime emulated a graph made for
+                                          target_runtime, so the latency is not the target's; the table marks
+                                          its latency cells '*' and a note says so)}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
@@ -93,7 +99,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
                 "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
-            "eval": ev, "procedure": procedure(row), "is_reference": row.is_reference}
+            "eval": ev, "procedure": procedure(row), "is_reference": row.is_reference, "runtime": row.runtime,
+            "target_runtime": row.target_runtime, "latency_on_target": row.latency_on_target}
 
 
 def procedure(row: Any) -> str | None:
@@ -168,13 +175,15 @@ def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
     e2e = lat.e2e_ms if lat else {}
+    timed = [_fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
+             _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f")]
+    if row.latency_on_target is False:   # another runtime emulated the graph: the note under the table says which
+        timed = [t if t == "-" else t + "*" for t in timed]
     return [row.name, row.format, row.precision, status_cell(row),
             _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
             _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
             _fmt(p.mean_iou if p else None, ".3f"),
-            _diverged(p), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
-            _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f"),
-            _fmt(mem.get("peak_rss_mb"), ".0f")]
+            _diverged(p), *timed, _fmt(mem.get("peak_rss_mb"), ".0f")]
 
 
 def title(report: Any) -> str:
