@@ -90,3 +90,16 @@ def test_target_runtime_from_metadata_or_old_graph_names():
     assert target_runtime("onnx", "int8", {}, "quantized.onnx") is None
     assert target_runtime("onnx", "fp16", {}, "model_fp16.onnx") is None
     assert target_runtime("engine", "int8", {}, "model_int8_trt.engine") == "tensorrt"
+
+
+def test_eval_on_a_train_set_says_training_photos(tiny_ckpt, tmp_path):
+    """`dt data synth OUT` makes the train split; dt eval on it names the scores as training photos, on val not."""
+    for split in ("train", "val"):
+        made = cli("data", "synth", tmp_path / split, "--sequences", 1, "--frames", 4, "--size", "160x120",
+                   "--split", split)
+        assert made.exit_code == 0, made.output
+        res = cli("eval", "--dataset", "synth", "--root", tmp_path / split, "-m", tiny_ckpt, "--output",
+                  tmp_path / f"out_{split}", "--threads", 1)
+        assert res.exit_code == 0, res.output
+        text = " ".join(res.output.split())
+        assert ("training photos" in text and "--split val" in text) == (split == "train"), res.output

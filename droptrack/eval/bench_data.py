@@ -73,6 +73,25 @@ def synth_split(folder: str | Path) -> str | None:
     return split if isinstance(split, str) else None
 
 
+def eval_split_note(dataset: str, root: str | Path | None, split: str | None) -> str | None:
+    """train_split_note for `dt eval --dataset synth` when the set it reads (as the synth reader picks it: --split,
+    else val/ when the root has one, else the root's own set) is of the train split; None otherwise."""
+    from droptrack.data.registry import canonical, resolve_root
+    from droptrack.errors import DropTrackError
+
+    try:
+        tag, implied = canonical(dataset)
+        path = resolve_root(tag, root, None) if tag == "synth" else None
+    except DropTrackError:
+        return None
+    if path is None:
+        return None
+    split = (split or implied or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file()
+                                  else "train")).lower()
+    folder = path / split if (path / split / "synth.json").is_file() else path
+    return train_split_note(str(folder)) if synth_split(folder) == "train" else None
+
+
 def train_split_note(name: str) -> str:
     """The note for scores measured on a synthetic train set (`dt data synth` makes one by default)."""
     return (f"{name} is a synthetic set of the train split: the default model was trained on its photos, so these "
