@@ -103,3 +103,16 @@ def test_eval_on_a_train_set_says_training_photos(tiny_ckpt, tmp_path):
         assert res.exit_code == 0, res.output
         text = " ".join(res.output.split())
         assert ("training photos" in text and "--split val" in text) == (split == "train"), res.output
+
+
+def test_latency_plot_marks_a_graph_timed_off_its_target():
+    """latency.png is what gets shared: the TensorRT graph's bar timed by ONNX Runtime says so, the others not."""
+    from droptrack.eval.bench_report import latency_figure
+    from droptrack.eval.bench_rows import BenchRow
+    from droptrack.eval.bench_timing import Latency
+
+    lat = Latency({"p50": 5.0}, {"mean": 5.0, "p50": 5.0}, {"infer": 5.0}, frames=10, warmup_frames=2)
+    rows = [BenchRow("model", "model.onnx", "onnx", "fp32", latency=lat),
+            BenchRow("model_int8_trt", "model_int8_trt.onnx", "onnx", "int8", latency=lat, target_runtime="tensorrt")]
+    labels = [t.get_text() for t in latency_figure(rows).axes[0].get_yticklabels()]
+    assert labels == ["model_int8_trt (onnx int8) * onnxruntime, not tensorrt", "model (onnx fp32)"]

@@ -331,7 +331,8 @@ def latency_figure(rows: list[Any]) -> Any:
     fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})")
+    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})"
+                   + (f" * {r.runtime}, not {r.target_runtime}" if r.latency_on_target is False else ""))
              for r in timed][::-1]
     left = [0.0] * len(timed)
     stages = [(s, c) for s, c in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868"),

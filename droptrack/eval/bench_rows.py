@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,7 @@ def runtime_note(row: BenchRow, device: str) -> str | None:
     several times slower than FP32: that is ONNX Runtime emulating its Q/DQ nodes, not TensorRT's speed)."""
     if row.latency_on_target is not False or row.latency is None:
         return None
-    how = (f"; for its speed build an engine (dt export {Path(row.artifact).name} --engine) and bench that"
+    how = (f"; for its speed build an engine (dt export {shlex.quote(row.artifact)} --engine) and bench that"
            if row.target_runtime == "tensorrt" else "")
     return (f"{row.name}: * its latency is {row.runtime} on {device} running a graph made for {row.target_runtime}, "
             f"not {row.target_runtime}'s speed{how}")
