@@ -176,3 +176,24 @@ def test_identical_curves_both_show():
     for name, colour in colors.items():
         rgb = (np.array(to_rgba(colour)[:3]) * 255).round().astype(int)
         assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 200, name
+
+
+def test_every_legend_entry_shows_its_colour_over_identical_curves():
+    """Five trackers with the same curve (copies of one result folder, an export and its reference): the dash
+    pattern that lets each colour show along the curve left the legend's short sample of some of them blank, so
+    their entries named a tracker with no colour to find it by."""
+    x = np.linspace(0, 1, 21)
+    y = np.clip(1.2 - x, 0, 1)
+    names = [f"run_{i}" for i in range(5)]
+    colors = {n: to_rgba(f"C{i}") for i, n in enumerate(names)}
+    fig = curve_figure("Success plot", "x", "y", "AUC", [(n, x, y, 0.6) for n in names], colors)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    height = pixels.shape[0]
+    legend = fig.axes[0].get_legend()
+    for line, text in zip(legend.get_lines(), legend.get_texts()):
+        box = line.get_window_extent(fig.canvas.get_renderer())
+        rows = slice(max(0, int(height - box.y1) - 2), int(height - box.y0) + 3)
+        patch = pixels[rows, int(box.x0):int(box.x1) + 1].reshape(-1, 3)
+        rgb = (np.array(to_rgba(colors[text.get_text().rsplit(" [", 1)[0]])[:3]) * 255).round().astype(int)
+        assert (np.abs(patch - rgb).max(axis=1) <= 8).sum() > 5, text.get_text()

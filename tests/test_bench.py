@@ -24,7 +24,8 @@ from droptrack.model.checkpoint import save_checkpoint
 TOP_KEYS = {"schema_version", "droptrack_version", "created", "wall_s", "command", "passed", "machine", "data",
             "settings", "gates", "score_units", "references", "rows", "plots", "files", "notes"}
 ROW_KEYS = {"name", "artifact", "format", "precision", "status", "gated", "reason", "size_mb", "sha256",
-            "checkpoint_sha256", "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure"}
+            "checkpoint_sha256", "accuracy", "latency", "memory", "parity", "gates", "eval", "procedure", "is_reference",
+            "runtime", "target_runtime", "latency_on_target"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}
@@ -101,7 +102,8 @@ def test_json_schema_is_stable(bench_run):
     _, _, js = bench_run
     assert set(js) == TOP_KEYS and js["schema_version"] == 1 and js["score_units"] == "fraction"
     assert set(js["machine"]) == MACHINE_KEYS
-    assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences"}
+    assert set(js["data"]) == {"kind", "name", "root", "tag", "ground_truth", "n_sequences", "n_frames", "sequences",
+                               "split", "training_photos"}
     assert set(js["gates"]) == {"max_auc_drop", "max_auc_drop_defaults", "max_divergence", "max_divergence_defaults",
                                 "min_fps"}
     for row in js["rows"]:

@@ -167,7 +167,7 @@ def test_readme_defaults_are_the_code_defaults():
     assert str(default("demo", "--output")) == "droptrack-demo" and "-o" in option_names("demo")
     assert readme_number(r"\(`--max-targets`, default (\d+)\)") == default("serve", "--max-targets")
     assert readme_number(r"`--connect-timeout S` \(default (\d+)\)") == default("serve", "--connect-timeout")
-    assert readme_number(r"A score under ([\d.]+) is what `dt run` flags as lost") == default("run", "--lost-threshold")
+    assert readme_number(r"lost_threshold=([\d.]+)\)` \(`dt run`'s flag\)") == default("run", "--lost-threshold")
     assert re.search(r"binds 127\.0\.0\.1 ", README) and default("serve", "--host") == "127.0.0.1"
     assert "http://127.0.0.1:8080/" in README and default("serve", "--port") == 8080
     from droptrack.serve.stats import STATS_WINDOW

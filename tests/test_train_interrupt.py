@@ -114,3 +114,36 @@ def test_train_log_marks_where_a_resumed_run_continues_and_keeps_validation(synt
     assert lines == ["[epoch 1: 2/2]", "epoch 1/2:",   # PRINT_INTERVAL 50: an epoch's last iteration only
                      f"resumed from {out / 'last.pt'} at epoch 2, iteration 2", "[epoch 2: 2/2]",
                      "epoch 2: validation AUC 0.625", "epoch 2/2:"], lines
+
+
+def test_a_run_stopped_while_validating_validates_that_epoch_when_resumed(synth, tmp_path, monkeypatch):
+    """Stopped during epoch 1's validation, the resumed run went straight on to epoch 2: epoch 1 had no validation
+    AUC in the history, checkpoint_ep0001.pt or train.log. It validates epoch 1 first, as the uninterrupted run."""
+    import torch
+
+    import droptrack.train.validate as validate
+
+    args = ("--epochs", "2", "--val-data", str(synth), "--val-every", "1")
+    full = tmp_path / "full"
+    assert dt_train(full, synth, *args).exit_code == 0
+    real = validate.validation_auc
+
+    def ctrl_c(*a, **kw):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(validate, "validation_auc", ctrl_c)
+    interrupted_line(dt_train(out, synth, *args))
+    monkeypatch.setattr(validate, "validation_auc", real)
+    result = dt_train(out, synth, *args, "--resume")
+    assert result.exit_code == 0, result.output
+
+    def history(path: Path) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "it_per_s"}
+                for h in torch.load(path, weights_only=True)["history"]]
+
+    assert history(out / "final.pt") == history(full / "final.pt")
+    assert "val_auc" in history(out / "checkpoint_ep0001.pt")[0]
+    a, b = (torch.load(d / "final.pt", weights_only=True)["net"] for d in (full, out))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (out / "train.log").read_text().count("epoch 1: validation AUC") == 1

@@ -12,7 +12,8 @@ from droptrack.config import load_config
 from droptrack.errors import TrainingError
 from droptrack.model import build_model
 from droptrack.train.loss import tracking_loss
-from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
+from droptrack.train.processing import Processing
 from droptrack.train.sampler import PairSampler
 from droptrack.train.targets import gaussian_map, gaussian_radius
 
@@ -45,6 +46,15 @@ def test_sampler_skips_absent_frames_and_short_sequences():
         p = sampler.sample(rng)
         assert p.sequence == 0 and vis[p.template_frame] and vis[p.search_frame]
         assert p.search_frame > p.template_frame  # gap grows by 5 when the window holds no visible frame
+
+
+def test_sampler_keeps_the_dataset_ratio_when_a_dataset_has_unusable_sequences():
+    # official: a dataset is drawn by DATASETS_RATIO, then sequences are re-drawn within it until one has > 4
+    # visible frames and >= 20 frames, so a 1:1 mix stays 1:1 (re-drawing the dataset too gave 0.05 / 0.55 = 9 %)
+    sampler = PairSampler([[seq(30)] + [seq(10)] * 9, [seq(30)]], [1, 1], max_gap=5)
+    rng = np.random.default_rng(4)
+    first = sum(sampler.sample(rng).dataset == 0 for _ in range(2000)) / 2000
+    assert 0.45 < first < 0.55
 
 
 def test_sampler_zero_size_boxes_are_absent_and_stills_pair_with_themselves():
@@ -80,11 +90,51 @@ def test_gaussian_target_peaks_at_box_centre():
     assert (small > 0).sum() == 1  # radius 0 -> one positive cell
 
 
+def test_gaussian_target_of_a_centre_left_of_or_above_the_map_keeps_its_tail():
+    # official draw_gaussian clips the (2r+1)^2 window to the map on every side: a 4x4-cell box gives r = 1
+    # (r3 = (-11.2 + sqrt(179.2)) / 2 = 1.09), sigma = 3/6, so the cell one step from the centre holds exp(-2)
+    # and the diagonal one exp(-4); a centre one cell left of (or above) the 24x24 map leaves that column (row)
+    w = 4 / 24
+    left = gaussian_map([-1 / 24 - w / 2, 12 / 24 - w / 2, w, w], 24)   # centre cell (-1, 12)
+    assert left[12, 0] == pytest.approx(np.exp(-2.0)) and left[11, 0] == left[13, 0] == pytest.approx(np.exp(-4.0))
+    assert (left > 0).sum() == 3
+    top = gaussian_map([5 / 24 - w / 2, -1 / 24 - w / 2, w, w], 24)    # centre cell (5, -1)
+    assert top[0, 5] == pytest.approx(np.exp(-2.0)) and (top > 0).sum() == 3
+    assert not gaussian_map([-2 / 24 - w / 2, 0.5, w, w], 24).any()    # two cells out: nothing inside
+
+
+class _Draws:
+    """A stand-in RNG: a fixed brightness factor, and no flip."""
+
+    def uniform(self, lo, hi):
+        return 1.1
+
+    def random(self):
+        return 0.9
+
+
+def test_brightness_jitter_rounds_as_the_official_to_tensor_and_jitter():
+    # official: torch.from_numpy(img.transpose(2, 0, 1)).float().mul(f / 255.0).clamp(0, 1), then Normalize
+    proc = Processing.from_config(load_config("tiny_ce_test"))
+    patch = np.arange(256, dtype=np.uint8).reshape(16, 16)[..., None].repeat(3, axis=2)
+    out, _ = proc._finish(_Draws(), patch, np.array([0.1, 0.2, 0.3, 0.4], np.float32))
+    ref = torch.from_numpy(patch.transpose(2, 0, 1).copy()).float().mul(1.1 / 255.0).clamp(0.0, 1.0)
+    ref = (ref - torch.tensor(proc.mean)) / torch.tensor(proc.std)
+    assert np.array_equal(out, ref.numpy())
+
+
 def test_lr_scaling_and_reference_batch():
     cfg = load_config("vitb_384_mae_ce_32x4_ep300")
     assert reference_batch(cfg) == 128
     assert scaled_lr(cfg, 128) == pytest.approx(2.5e-4)
     assert scaled_lr(cfg, 32) == pytest.approx(2.5e-4 / 4)
+
+
+def test_iterations_per_epoch_as_the_official_distributed_loader():
+    # DistributedSampler: ceil(N / world) samples per rank, drop_last batches; 60000 on 4 x 32 -> 468 (DropTrack log)
+    assert epoch_iterations(60000, 4, 32) == 468 and epoch_iterations(60000, 1, 32) == 1875
+    assert epoch_iterations(10, 4, 1) == 3   # ceil(2.5) = 3 per rank (10 // 4 would be 2)
+    assert epoch_iterations(100, 3, 17) == 2   # 34 per rank: two batches of 17 (100 // 51 would be 1)
 
 
 def test_ce_keep_rate_schedule_matches_spec():

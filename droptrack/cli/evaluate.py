@@ -60,6 +60,7 @@ def eval_(
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
+    from droptrack.eval.bench_data import eval_split_note
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset, summary_lines
 
@@ -79,6 +80,9 @@ def eval_(
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
+    note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos
+    if note:
+        console.print(note, highlight=False, soft_wrap=True, markup=False)
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
@@ -119,7 +123,9 @@ def analyze(
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
+    from droptrack.eval.bench_data import eval_split_note
     from droptrack.eval.report import analyze_dataset
+    from droptrack.eval.report_plots import check_analysis_folder
     from droptrack.eval.report_view import attribute_lines, report_table
 
     from droptrack.imagefiles import holds_sequences
@@ -131,8 +137,9 @@ def analyze(
                          "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
-    report = analyze_dataset(result_dirs, dataset, root=root, split=split,
-                             output_dir=output or Path("analysis") / dataset.strip().lower(), protocol=protocol,
+    output = output or Path("analysis") / dataset.strip().lower()
+    check_analysis_folder(output)
+    report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
                              attributes_dir=attributes,
                              names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
     print_items(Console(), [report_table(report), *attribute_lines(report)])

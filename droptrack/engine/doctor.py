@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from droptrack.artifact import artifact_format
+from droptrack.engine.model_cost import ModelCost
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
@@ -156,13 +157,20 @@ def check_artifact(path: str | Path, env: dict, config: str | None = None) -> li
         return _check_onnx(path, env)
     if kind == "engine":
         return _check_engine(path, env)
+    from droptrack.engine.model_cost import torch_cost
     from droptrack.engine.torch_backend import TorchBackend
 
     # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there (exit 2)
     with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
         m = be.meta
+        cost = torch_cost(be.model, m.template_size, m.search_size, ce_template_mask=be.model.template_index)
     return [Check("ok", f"checkpoint {m.config_name} ({m.arch}, {m.template_size}/{m.search_size} px) "
-                        "runs with the torch backend")]
+                        "runs with the torch backend"), _cost_check(path, cost)]
+
+
+def _cost_check(path: Path, cost: ModelCost) -> Check:
+    """The size line papers compare trackers by: parameters and FLOPs for one target per frame."""
+    return Check("ok", f"{path.name}: {cost.text()} (one target: a template and a search crop)")
 
 
 def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
@@ -205,6 +213,10 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
                                        f"{m.search_size} px, runs on ONNX Runtime {device} ({', '.join(be.providers)})"))
         except DropTrackError as exc:
             out.append(Check("error", f"{path.name} on {device}: {exc}"))
+    if any(c.level == "ok" for c in out):   # a graph ONNX Runtime loaded: its size by shape inference
+        from droptrack.engine.model_cost import onnx_cost
+
+        out.append(_cost_check(path, onnx_cost(path)))
     return out + engine_files(path.with_suffix(".engine"), path.name)
 
 

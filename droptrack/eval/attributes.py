@@ -226,11 +226,24 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     if untagged:
         out.counts["(none)"] = len(untagged)
         out.scores["(none)"] = {t.name: subset_scores(t.result, untagged, keys) for t in report.trackers}
+    notes = []
     if len(known) < len(tags):
         left = len(tags) - len(known)
-        out.note = (f"{left} of {counted(len(tags), 'sequence')} {'has' if left == 1 else 'have'} no attribute "
-                    "information (left out)")
+        notes.append(f"{left} of {counted(len(tags), 'sequence')} {'has' if left == 1 else 'have'} no attribute "
+                     "information (left out)")
+    absent = _absent(report.tag, attrs)
+    if absent:   # a benchmark's attribute with no row was not there to read as 'none of these sequences'
+        notes.append(f"no scored sequence has {', '.join(absent)} (no row)")
+    out.note = "; ".join(notes)
     return out
+
+
+def _absent(tag: str, attrs: Sequence[str]) -> list[str]:
+    """The benchmark's own attributes (LaSOT's 14, UAV123's 12, GOT-10k's derived ones) that no scored sequence
+    has, when every tag found is one of them; [] for other tag sets (synthetic sets choose theirs)."""
+    every = {"lasot": [long for _, long in LASOT_ATTRIBUTES], "uav": [long for _, long in UAV123_ATTRIBUTES],
+             "got10k": list(GOT10K_DERIVED)}.get(tag.split("_extension")[0], [])
+    return [a for a in every if a not in attrs] if every and set(attrs) <= set(every) else []
 
 
 def largest_differences(report: Any, first: str, second: str, top: int = 10) -> list[dict[str, Any]]:

@@ -37,7 +37,8 @@ from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_
 from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
-                                       evaluate_row, failure_lines, gates, probe_row, resume_notes, sequence_auc)
+                                       evaluate_row, failure_lines, gates, probe_row, resume_notes, runtime_note,
+                                       sequence_auc)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -170,6 +171,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
             row.reason = "; ".join(gate_text(g) for g in failed)
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
+    notes += [n for n in (runtime_note(r, opts.device) for r in rows) if n]
+    notes += [n for n in [data.split_note()] if n]
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
         notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")

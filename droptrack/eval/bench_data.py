@@ -39,6 +39,16 @@ class BenchData:
     tag: str
     sequences: list[Any]
     ground_truth: str = "dataset"  # 'dataset' | 'reference' (the reference tracker's boxes) | 'none' (test split)
+    split: str | None = None       # a synthetic set's split (its synth.json); None for other data
+
+    @property
+    def training_photos(self) -> bool:
+        """Whether the frames are a synthetic train set: droptrack's synthetic models learnt from its photos."""
+        return self.split == "train"
+
+    def split_note(self) -> str | None:
+        """A line when the scores are on training photos, naming how to make a held-out set."""
+        return train_split_note(self.name) if self.training_photos else None
 
     @property
     def n_frames(self) -> int:
@@ -48,7 +58,45 @@ class BenchData:
         """JSON part of bench.json ('data')."""
         return {"kind": self.kind, "name": self.name, "root": self.root, "tag": self.tag,
                 "ground_truth": self.ground_truth, "n_sequences": len(self.sequences), "n_frames": self.n_frames,
-                "sequences": {s.name: len(s) for s in self.sequences}}
+                "sequences": {s.name: len(s) for s in self.sequences}, "split": self.split,
+                "training_photos": self.training_photos}
+
+
+def synth_split(folder: str | Path) -> str | None:
+    """The split a synthetic set was made for, from its synth.json (None: not a synthetic set, or unreadable)."""
+    import json
+
+    try:
+        split = json.loads((Path(folder) / "synth.json").read_text()).get("split")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return split if isinstance(split, str) else None
+
+
+def eval_split_note(dataset: str, root: str | Path | None, split: str | None) -> str | None:
+    """train_split_note for `dt eval --dataset synth` when the set it reads (as the synth reader picks it: --split,
+    else val/ when the root has one, else the root's own set) is of the train split; None otherwise."""
+    from droptrack.data.registry import canonical, resolve_root
+    from droptrack.errors import DropTrackError
+
+    try:
+        tag, implied = canonical(dataset)
+        path = resolve_root(tag, root, None) if tag == "synth" else None
+    except DropTrackError:
+        return None
+    if path is None:
+        return None
+    split = (split or implied or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file()
+                                  else "train")).lower()
+    folder = path / split if (path / split / "synth.json").is_file() else path
+    return train_split_note(str(folder)) if synth_split(folder) == "train" else None
+
+
+def train_split_note(name: str) -> str:
+    """The note for scores measured on a synthetic train set (`dt data synth` makes one by default)."""
+    return (f"{name} is a synthetic set of the train split: the default model was trained on its photos, so these "
+            "scores are on training photos, not held-out ones; for a held-out set run "
+            "dt data synth OUT --split val (or --split test with --attributes all)")
 
 
 def _truncate(seq: Any, frames: int | None) -> Any:
@@ -245,7 +293,8 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
         raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
     seqs = _apply_init(seqs, init)
     gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"
-    return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt)
+    split = "val" if kind == "synthetic" else synth_split(Path(spec).expanduser()) if tag == "synth" else None
+    return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt, split)
 
 
 def _scoring_tag(tag: str) -> str:

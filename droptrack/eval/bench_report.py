@@ -12,7 +12,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                         driver} | null, jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack,
                         torch, onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
-                         n_sequences, n_frames, sequences: {name: frames}}
+                         n_sequences, n_frames, sequences: {name: frames}, split: str | null (a synthetic set's
+                         split, from its synth.json), training_photos: bool (a synthetic train set: droptrack's
+                         synthetic models, the default one too, learnt from its photos; a note says so)}
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
                          tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row),
                          resume: bool (--resume given)}
@@ -39,7 +41,15 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, fps_definition, wall_s, tracked: int (sequences tracked in this
                                  run), resumed: int (kept from an interrupted bench, --resume)} | null,
-                          procedure: str | null (the tracker's settings in words, e.g. its scale search)}]
+                          procedure: str | null (the tracker's settings in words, e.g. its scale search),
+                          is_reference: bool (the row is its own PyTorch FP32 reference: its parity and parity
+                                          gates compare it with itself; the table shows it as '— (reference)'),
+                          runtime: pytorch|onnxruntime|tensorrt|opencv (what ran it here, so what the latency is of),
+                          target_runtime: str | null (what it was made for: an INT8 graph's dt export int8_target;
+                                          null for an FP32/FP16 graph, which names none),
+                          latency_on_target: bool | null (false: runtime emulated a graph made for
+                                          target_runtime, so the latency is not the target's; the table marks
+                                          its latency cells '*' and a note says so)}]
     plots               {success, precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
@@ -89,7 +99,8 @@ def _row_dict(row: Any) -> dict[str, Any]:
                 "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
-            "eval": ev, "procedure": procedure(row)}
+            "eval": ev, "procedure": procedure(row), "is_reference": row.is_reference, "runtime": row.runtime,
+            "target_runtime": row.target_runtime, "latency_on_target": row.latency_on_target}
 
 
 def procedure(row: Any) -> str | None:
@@ -151,7 +162,10 @@ def gated(row: Any) -> bool:
 
 
 def status_cell(row: Any) -> str:
-    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed."""
+    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed; the reference row
+    (its parity gates compare it with itself) reads as the reference."""
+    if row.status == "passed" and row.is_reference:
+        return "— (reference)"
     if row.status == "passed" and not gated(row):
         return "— (baseline, no gates)" if row.format == "opencv" else "— (no gates)"
     return f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}"
@@ -161,13 +175,15 @@ def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
     e2e = lat.e2e_ms if lat else {}
+    timed = [_fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
+             _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f")]
+    if row.latency_on_target is False:   # another runtime emulated the graph: the note under the table says which
+        timed = [t if t == "-" else t + "*" for t in timed]
     return [row.name, row.format, row.precision, status_cell(row),
             _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
             _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
             _fmt(p.mean_iou if p else None, ".3f"),
-            _diverged(p), _fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
-            _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f"),
-            _fmt(mem.get("peak_rss_mb"), ".0f")]
+            _diverged(p), *timed, _fmt(mem.get("peak_rss_mb"), ".0f")]
 
 
 def title(report: Any) -> str:
@@ -240,8 +256,8 @@ def markdown(report: Any) -> str:
     head = "| " + " | ".join(HEADERS) + " |\n|" + "|".join("---" for _ in HEADERS) + "|\n"
     rows = "".join("| " + " | ".join(c.replace("|", "/") for c in row_cells(r)) + " |\n" for r in report.rows)
     gates = "".join(f"- {r.name}: " + "; ".join(f"{g.name} {'pass' if g.passed else 'FAIL' if g.passed is False else 'n/a'}"
-                                              f" ({_gate_value(g)})" for g in r.gates) + "\n"
-                    for r in report.rows if r.gates)
+                                              f" ({_gate_value(g)})" for g in shown) + "\n"
+                    for r, shown in ((r, own_gates(r)) for r in report.rows) if shown)
     reasons = "".join(f"- {r.name}: {r.reason}\n" for r in report.rows if r.reason)
     refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})\n"
                    for r in report.references)
@@ -269,6 +285,12 @@ def markdown(report: Any) -> str:
             + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
+
+
+def own_gates(row: Any) -> list[Any]:
+    """The gates bench.md lists for a row: the reference's parity gates compare it with itself, so only its
+    --min-fps gate says something about it."""
+    return [g for g in row.gates if g.name == "min_fps"] if row.is_reference else list(row.gates)
 
 
 def divergence_gate(given: float | None) -> str:
@@ -309,7 +331,8 @@ def latency_figure(rows: list[Any]) -> Any:
     fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})")
+    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})"
+                   + (f" * {r.runtime}, not {r.target_runtime}" if r.latency_on_target is False else ""))
              for r in timed][::-1]
     left = [0.0] * len(timed)
     stages = [(s, c) for s, c in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868"),

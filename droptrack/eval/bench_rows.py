@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from droptrack.eval.bench_timing import Latency
 from droptrack.wording import counted
 
 ACCURACY_KEYS = ("auc", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75")
+RUNTIMES = {"torch": "pytorch", "onnx": "onnxruntime", "engine": "tensorrt", "opencv": "opencv"}   # what runs a format
+INT8_TARGET_RUNTIMES = {"trt": "tensorrt", "ort": "onnxruntime"}   # dt export's int8_target -> the runtime it is for
 
 
 @dataclass
@@ -40,6 +43,7 @@ class BenchRow:
     parity: Parity | None = None
     gates: list[Gate] = field(default_factory=list)
     reference: Reference | None = None
+    target_runtime: str | None = None    # the runtime the artifact was made for (None: not recorded)
     graph: Any = None                    # an .onnx artifact's check (onnx_files.CheckedGraph), for every loader
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
@@ -47,6 +51,21 @@ class BenchRow:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+    @property
+    def runtime(self) -> str:
+        """What ran the artifact here (so what its latency is of)."""
+        return RUNTIMES.get(self.format, self.format)
+
+    @property
+    def latency_on_target(self) -> bool | None:
+        """Whether the latency is the target runtime's; False: another runtime emulated its graph (None: no target)."""
+        return None if self.target_runtime is None else self.runtime == self.target_runtime
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether this row is its own PyTorch FP32 reference (its parity and gates compare it with itself)."""
+        return self.reference is not None and self.reference.row is self
 
     def fail(self, exc: BaseException) -> None:
         self.status = "failed"
@@ -106,10 +125,36 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         with load_backend(artifact, opts.config_for(artifact), opts.device, checked=graph) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"
+        row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
     except Exception as exc:  # noqa: BLE001 - any load failure is reported in the row
         row.fail(exc)
     return row
+
+
+def target_runtime(fmt: str, precision: str, extra: dict[str, Any], artifact: str | Path) -> str | None:
+    """The runtime an artifact was made for: an INT8 graph's from dt export's `int8_target` metadata (a graph exported
+    before it recorded one: from its file name, model_int8_trt.onnx / model_int8_ort.onnx), else its format's own
+    runtime; None for an FP32/FP16 graph, which names none."""
+    if fmt != "onnx":
+        return RUNTIMES.get(fmt)
+    if precision != "int8":
+        return None
+    target = extra.get("int8_target") if isinstance(extra, dict) else None
+    if target is None:
+        target = next((t for t in INT8_TARGET_RUNTIMES if Path(artifact).stem.endswith(f"int8_{t}")), None)
+    return INT8_TARGET_RUNTIMES.get(target) if isinstance(target, str) else None
+
+
+def runtime_note(row: BenchRow, device: str) -> str | None:
+    """A line when the row's latency is not its target runtime's (a TensorRT INT8 graph timed in ONNX Runtime reads
+    several times slower than FP32: that is ONNX Runtime emulating its Q/DQ nodes, not TensorRT's speed)."""
+    if row.latency_on_target is not False or row.latency is None:
+        return None
+    how = (f"; for its speed build an engine (dt export {shlex.quote(row.artifact)} --engine) and bench that"
+           if row.target_runtime == "tensorrt" else "")
+    return (f"{row.name}: * its latency is {row.runtime} on {device} running a graph made for {row.target_runtime}, "
+            f"not {row.target_runtime}'s speed{how}")
 
 
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,

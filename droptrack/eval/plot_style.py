@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from droptrack.artifact import atomic_write_bytes
 from droptrack.errors import printable
 
+MARK = b"droptrack"          # the PNG's Software text: a plot of this name that droptrack drew, not a user's file
 INSIDE_LEGEND_MAX = 4     # more entries than this, or a label longer than INSIDE_LABEL_MAX: the legend goes outside
 INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend span most of the axes
 
@@ -49,5 +50,22 @@ def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | N
 def save_png(fig: Any, path: Path) -> Path:
     """The figure as a PNG (tight box: outside legends and long labels are not cut), written atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": MARK.decode()})
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def drawn_here(path: Path) -> bool:
+    """Whether a PNG file carries save_png's mark (its tEXt chunks are read; the pixels are not decoded)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    pos = 8
+    while data.startswith(b"\x89PNG\r\n\x1a\n") and pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if kind == b"tEXt" and data[pos + 8:pos + 8 + size] == b"Software\0" + MARK:
+            return True
+        if kind in (b"IDAT", b"IEND"):   # text before the image data is all matplotlib writes
+            return False
+        pos += 12 + size
+    return False

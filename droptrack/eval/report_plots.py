@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.eval.plot_style import line_style, place_legend, plain, save_png, tracker_colors
+from droptrack.errors import InputError
+from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, save_png, tracker_colors
 
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
               "attributes": "attributes.png"}
@@ -30,6 +31,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     so that every colour shows (the one beneath was hidden whole)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(6.4, 4.8))
     FigureCanvasAgg(fig)
@@ -41,9 +43,11 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
         twins = [k for k, other in enumerate(order) if np.array_equal(other[2], y, equal_nan=True)]
         j, m = twins.index(rank), len(twins) - 1
         # over an identical curve: dashes whose gaps show the next ones in turn, the lowest-ranked one solid
-        style = (3 * j, (3, 3 * m)) if j < m else line_style(position[name], len(colors))
-        handles += ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
-                           linestyle=style)
+        own = line_style(position[name], len(colors))
+        ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
+                linestyle=(3 * j, (3, 3 * m)) if j < m else own)
+        # the legend's sample in the tracker's own style: the short sample of a sparse dash could be all gap
+        handles.append(Line2D([], [], linewidth=2, color=colors[name], linestyle=own))
         labels.append(f"{name} [{100 * score:.1f}]" if math.isfinite(score) else f"{name} [-]")
     xs = series[0][1]
     ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
@@ -79,3 +83,25 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
     for kind, name in PLOT_FILES.items():
         if earlier and kind not in report.plots and (out / name).is_file():
             (out / name).unlink()
+
+
+def check_analysis_folder(out: Path) -> None:
+    """dt analyze's --output: a report.json or plot of its names there that no dt analyze wrote (a user's figure, a
+    tool's report) is refused before any work, not replaced; its own earlier files (a rerun) are fine."""
+    import json
+
+    if any((out / n).is_file() for n in ("eval.json", "bench.json")):
+        return   # that command's folder: refused by name where the output is checked (paths.check_not_results)
+    report = out / "report.json"
+    ours = False
+    if report.is_file():
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        ours = isinstance(data, dict) and {"schema_version", "protocol", "trackers", "plots"} <= data.keys()
+    foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file() and not ours
+               and (n == "report.json" or not drawn_here(out / n))]
+    if foreign:
+        raise InputError(f"--output '{out}' holds {foreign[0]}, which dt analyze did not write; pass another "
+                         "--output, or move that file away")

@@ -192,7 +192,7 @@ class DeviceTracker(Tracker):
         self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
         host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
         self.states = [row[:4] for row in host]
-        return [TrackResult(row[:4], row[4]) for row in host]
+        return [self.result(row[:4], row[4]) for row in host]
 
     def _host_crops(self, crops: torch.Tensor, frame: np.ndarray, boxes: list, factors: list[float], size: int
                     ) -> None:

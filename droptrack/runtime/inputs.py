@@ -78,6 +78,15 @@ def check_channels(channels: str) -> bool:
     return text == "bgr"
 
 
+def check_lost_threshold(threshold: float) -> float:
+    """The score under which a result is flagged lost, a number in [0, 1] (scores are; 0 disables the flag)."""
+    ok = isinstance(threshold, (int, float, np.floating, np.integer)) and not isinstance(threshold, bool)
+    if not ok or not 0 <= threshold <= 1:   # NaN fails the range too; 25 (a percentage) would flag every frame
+        raise InputError(f"lost_threshold={_brief(threshold)} must be a score between 0 and 1, e.g. 0.25 (0 "
+                         "disables the lost flag)")
+    return float(threshold)
+
+
 def as_frame(frame: np.ndarray | Any, bgr: bool = False) -> np.ndarray:
     """The frame as (H, W, 3) uint8 RGB (a view when it already is one); one-line InputError otherwise. `bgr`: arrays
     and tensors hold BGR / BGRA (OpenCV's order; a view flips them); PIL images are RGB whatever it says."""

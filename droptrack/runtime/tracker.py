@@ -23,16 +23,21 @@ from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
-                                        check_path, check_post_args, check_snapshot, check_threads, no_boxes,
-                                        target_index)
+                                        check_lost_threshold, check_path, check_post_args, check_snapshot,
+                                        check_threads, no_boxes, target_index)
+
+
+LOST_THRESHOLD = 0.25   # a peak score under it flags the target lost (dt run --lost-threshold's default)
 
 
 @dataclass
 class TrackResult:
-    """One target's box (x,y,w,h floats, image pixels) and the peak of the windowed score map."""
+    """One target's box (x,y,w,h floats, image pixels), the peak of the windowed score map, and whether that peak is
+    under the tracker's `lost_threshold` (the box is still the prediction; callers decide what lost means to them)."""
 
     box: list[float]
     score: float
+    lost: bool = False
 
 
 class Tracker:
@@ -43,13 +48,16 @@ class Tracker:
     a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
     `ext`: the extension settings, a TrackerExt or a dict of TEST-style keys as `load_tracker` takes (None = the
     artifact's own TEST keys, `meta.tracker`; none = official).
-    `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB)."""
+    `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB).
+    `lost_threshold`: results whose score is under it have `lost=True` (0 disables; dt run's default 0.25)."""
 
-    def __init__(self, backend: Backend, ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
+    def __init__(self, backend: Backend, ext: TrackerExt | Mapping | None = None, channels: str = "rgb",
+                 lost_threshold: float = LOST_THRESHOLD):
         if not isinstance(backend, Backend):
             raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
                              "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
         self.bgr = check_channels(channels)     # frames arrive in OpenCV's BGR order (flipped by a view)
+        self.lost_threshold = check_lost_threshold(lost_threshold)
         self.backend = backend
         m = backend.meta
         self.meta = m
@@ -212,7 +220,7 @@ class Tracker:
         for i, rf in enumerate(factors):
             pred = (boxes[i] * m.search_size / rf).tolist()
             self.states[i] = clip_box(map_box_back(pred, self.states[i], m.search_size, rf), H, W, margin=10)
-            results.append(TrackResult(list(self.states[i]), float(peaks[i])))
+            results.append(self.result(self.states[i], float(peaks[i])))
         return results
 
     def _update_extended(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
@@ -227,8 +235,12 @@ class Tracker:
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
                 self.template_version += 1
-            results.append(TrackResult(list(self.states[i]), float(peaks[c])))
+            results.append(self.result(self.states[i], float(peaks[c])))
         return results
+
+    def result(self, box: list[float], score: float) -> TrackResult:
+        """One target's TrackResult, flagged lost when `score` is under `lost_threshold`."""
+        return TrackResult(list(box), float(score), float(score) < self.lost_threshold)
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""
@@ -360,11 +372,13 @@ def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
 
 
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
-                 threads: int = 0, ext: dict | None = None, channels: str = "rgb") -> Tracker:
+                 threads: int = 0, ext: dict | None = None, channels: str = "rgb",
+                 lost_threshold: float = LOST_THRESHOLD) -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
     'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
     overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
-    off)."""
+    off). Results whose score is under `lost_threshold` carry `lost=True` (0 disables)."""
     check_channels(channels)
+    check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads)
-    return Tracker(backend, tracker_ext(backend, ext), channels)
+    return Tracker(backend, tracker_ext(backend, ext), channels, lost_threshold)

@@ -34,6 +34,12 @@ def scaled_lr(cfg: Config, global_batch: int) -> float:
     return cfg.TRAIN.LR * global_batch / reference_batch(cfg)
 
 
+def epoch_iterations(samples: int, world: int, batch: int) -> int:
+    """Iterations per epoch as the official loader runs them: DistributedSampler gives each of `world` ranks
+    ceil(samples / world) samples, of which only whole batches are used (drop_last)."""
+    return -(-samples // world) // batch
+
+
 def ce_keep_rate(epoch: int, start: int, warm: int, base: float) -> float:
     """Per-epoch cosine keep ratio: 1 before `start`, `base` from start+warm (epoch is 1-based)."""
     if epoch < start:

@@ -64,7 +64,8 @@ class Processing:
     def _finish(self, rng, patch: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         img = patch.astype(np.float32).transpose(2, 0, 1)
         if self.augment:
-            img = np.clip(img * rng.uniform(0.8, 1.2) / 255.0, 0.0, 1.0)
+            # official ToTensorAndJitter: x * (f / 255) with the factor rounded once to float32, not (x * f) / 255
+            img = np.clip(img * np.float32(rng.uniform(0.8, 1.2) / 255.0), 0.0, 1.0)
             if rng.random() < 0.5:
                 img = img[:, :, ::-1]
                 box = box.copy()

@@ -51,6 +51,9 @@ class PairSampler:
                                 "dataset names in DATA.TRAIN.DATASETS_NAME")
         self.datasets = datasets
         self.visible = [[visible_mask(s) for s in d] for d in datasets]
+        # sequences the official sampler draws from (sample_seq_from_dataset): it re-draws a video with too few
+        # visible frames within the same dataset, so the dataset mix stays DATASETS_RATIO; stills are all taken
+        self.drawn = [np.flatnonzero([len(v) == 1 or (len(v) >= 20 and v.sum() > 4) for v in d]) for d in self.visible]
         p = np.array([r if len(d) else 0.0 for r, d in zip(ratios, datasets)], dtype=np.float64)
         self.probs = p / p.sum()
         self.max_gap = max_gap
@@ -66,14 +69,14 @@ class PairSampler:
         """Draw one pair (official rules: > 4 visible frames and >= 20 frames for videos; gap grows by 5)."""
         for _ in range(self.max_tries):
             d = int(rng.choice(len(self.datasets), p=self.probs))
-            s = int(rng.integers(len(self.datasets[d])))
+            if not len(self.drawn[d]):
+                continue
+            s = int(self.drawn[d][rng.integers(len(self.drawn[d]))])
             vis = self.visible[d][s]
             if len(vis) == 1:  # still image (COCO): template and search are the same frame
                 if vis[0]:
                     return PairSpec(d, s, 0, 0)
-                continue
-            if vis.sum() <= 4 or len(vis) < 20:
-                continue
+                continue   # official: its empty crop fails processing, and the next try draws a dataset again
             gap = 0
             while True:
                 t = self._choice(rng, vis, 0, len(vis) - 1)

@@ -90,3 +90,19 @@ def stop_signals(hold: StepHold | None = None):
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def worker_died(exc: RuntimeError) -> bool:
+    """Whether torch raised `exc` because a DataLoader worker process was killed (the kernel's out-of-memory killer,
+    kill -9) or exited without a word (a crash in a decoder)."""
+    return str(exc).lstrip().startswith("DataLoader worker (pid")
+
+
+def peer_gone(exc: RuntimeError) -> bool:
+    """Whether a collective failed because another rank went away (gloo: connection closed or reset; NCCL: the
+    communicator was aborted) rather than for a reason of this rank's own."""
+    import torch
+
+    text = str(exc)
+    return isinstance(exc, getattr(torch.distributed, "DistBackendError", ())) or any(
+        s in text for s in ("Connection closed by peer", "Connection reset by peer", "NCCL communicator was aborted"))

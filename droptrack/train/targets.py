@@ -37,13 +37,11 @@ def gaussian_map(box_norm, feat_sz: int) -> np.ndarray:
     radius = int(max(0.0, gaussian_radius(float(wh[0]), float(wh[1]))))
     fmap = np.zeros((feat_sz, feat_sz), dtype=np.float32)
     x, y = int(centre[0]), int(centre[1])
-    g = _gaussian(radius)
-    left, right = min(x, radius), min(feat_sz - x, radius + 1)
-    top, bottom = min(y, radius), min(feat_sz - y, radius + 1)
-    if min(right + left, bottom + top) <= 0 or x < 0 or y < 0:
-        return fmap
-    patch = g[radius - top:radius + bottom, radius - left:radius + right]
-    region = fmap[y - top:y + bottom, x - left:x + right]
-    if min(patch.shape) > 0 and min(region.shape) > 0:
-        fmap[y - top:y + bottom, x - left:x + right] = np.maximum(region, patch)
+    # the part of the (2r+1)^2 window inside the map, also for a centre off the map on any side (as the official
+    # draw_gaussian: a target whose centre lies just left of or above the search crop still gets its Gaussian tail)
+    x0, x1 = max(x - radius, 0), min(x + radius + 1, feat_sz)
+    y0, y1 = max(y - radius, 0), min(y + radius + 1, feat_sz)
+    if x1 > x0 and y1 > y0:
+        g = _gaussian(radius)
+        fmap[y0:y1, x0:x1] = g[y0 - y + radius:y1 - y + radius, x0 - x + radius:x1 - x + radius]
     return fmap

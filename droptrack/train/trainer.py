@@ -26,7 +26,7 @@ from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty
                                   parse_data_roots, resolved_roots, unwrap_worker_errors)
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
-from droptrack.train.optim import build_optimizer, ce_keep_rate, reference_batch, scaled_lr
+from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
@@ -35,7 +35,7 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates, resume_hint)
-from droptrack.train.stops import StepHold, Stopped, stop_error, stop_signals
+from droptrack.train.stops import StepHold, Stopped, peer_gone, stop_error, stop_signals, worker_died
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -159,7 +159,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if opts.threads:
         torch.set_num_threads(opts.threads)
     global_batch = cfg.TRAIN.BATCH_SIZE * dist.world
-    iterations = cfg.DATA.TRAIN.SAMPLE_PER_EPOCH // global_batch
+    iterations = epoch_iterations(cfg.DATA.TRAIN.SAMPLE_PER_EPOCH, dist.world, cfg.TRAIN.BATCH_SIZE)
     if opts.max_iters:
         iterations = min(iterations, opts.max_iters)
     if iterations < 1:
@@ -288,7 +288,46 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             hold.stop_if_asked()
         return stop
 
+    def due(epoch: int) -> bool:   # whether the run validates after `epoch`
+        return bool(opts.val_data) and (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH)
+
+    def validate(epoch: int, stats: dict) -> None:   # rank 0: the epoch's validation AUC into its stats
+        if not dist.main:
+            return
+        from droptrack.train.validate import validation_auc
+
+        left_out: list[str] = []   # sequences with an unreadable frame: named once per run
+        with hold.released():   # a held stop now; one during validation at once
+            stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences, left_out)
+        model.train()
+        for seq in (s for s in left_out if s not in val_named):
+            val_named.add(seq)
+            tell(f"warning: validation leaves out sequence {seq}")
+        tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}"
+             + (f" ({len(left_out)} unreadable sequence(s) left out)" if left_out else ""))
+
+    def close(epoch: int, stats: dict) -> None:   # the epoch's line, checkpoints and curves
+        tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
+            f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
+            + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
+        keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
+        save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
+        if dist.main:
+            if keep_file:
+                prune(output, opts.keep_last)
+            if writer:
+                for k, v in stats.items():
+                    if isinstance(v, (int, float)) and v is not None:
+                        writer.add_scalar(f"train/{k}", v, epoch)
+                writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+
     with hold.held():   # stop signals wait for the iteration or checkpoint in progress (StepHold)
+        done = pos.epoch - 1   # a run killed while validating epoch `done` (saved before it): validate it now
+        if found is not None and not pos.iteration and pos.history and due(done) and "val_auc" not in pos.history[-1]:
+            pos.epoch, pos.iteration = done, iterations   # as the uninterrupted run: validation, then the epoch's
+            validate(done, pos.history[-1])                  # line, checkpoints and curves
+            close(done, pos.history[-1])
+            pos.epoch, pos.iteration = done + 1, 0
         while pos.epoch <= cfg.TRAIN.EPOCH:
             epoch = pos.epoch
             keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
@@ -308,33 +347,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
             pos.history.append(stats)
             pos.iteration, pos.sums = iterations, {}
-            if (epoch % val_every == 0 or epoch == cfg.TRAIN.EPOCH) and opts.val_data:
+            if due(epoch):
                 save([last])   # the epoch's training is kept before validation (minutes): stopped there, it resumes
-                if dist.main:
-                    from droptrack.train.validate import validation_auc
-
-                    left_out: list[str] = []   # sequences with an unreadable frame: named once per run
-                    with hold.released():   # a held stop now; one during validation at once
-                        stats["val_auc"] = validation_auc(model, cfg, opts.val_data, opts.val_sequences, left_out)
-                    model.train()
-                    for seq in (s for s in left_out if s not in val_named):
-                        val_named.add(seq)
-                        tell(f"warning: validation leaves out sequence {seq}")
-                    tell(f"epoch {epoch}: validation AUC {stats['val_auc']:.3f}"
-                         + (f" ({len(left_out)} unreadable sequence(s) left out)" if left_out else ""))
-            tell(f"epoch {epoch}/{cfg.TRAIN.EPOCH}: " + " ".join(
-                f"{k} {v:.4g}" for k, v in stats.items() if isinstance(v, float) and k != "epoch")
-                + time_left(time.monotonic() - started, steps, (cfg.TRAIN.EPOCH - epoch) * iterations, iterations))
-            keep_file = epoch % opts.save_every == 0 or epoch == cfg.TRAIN.EPOCH
-            save([last] + ([output / f"checkpoint_ep{epoch:04d}.pt"] if keep_file else []))
-            if dist.main:
-                if keep_file:
-                    prune(output, opts.keep_last)
-                if writer:
-                    for k, v in stats.items():
-                        if isinstance(v, (int, float)) and v is not None:
-                            writer.add_scalar(f"train/{k}", v, epoch)
-                    writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+                validate(epoch, stats)
+            close(epoch, stats)
             hold.stop_if_asked()
             pos.epoch, pos.iteration = epoch + 1, 0
             if opts.stop_after is not None and steps >= opts.stop_after and epoch < cfg.TRAIN.EPOCH:   # else: done
@@ -380,16 +396,3 @@ def train(opts: TrainOptions) -> Path:
         torch.distributed.destroy_process_group()
     return result
 
-
-def worker_died(exc: RuntimeError) -> bool:
-    """Whether torch raised `exc` because a DataLoader worker process was killed (the kernel's out-of-memory killer,
-    kill -9) or exited without a word (a crash in a decoder)."""
-    return str(exc).lstrip().startswith("DataLoader worker (pid")
-
-
-def peer_gone(exc: RuntimeError) -> bool:
-    """Whether a collective failed because another rank went away (gloo: connection closed or reset; NCCL: the
-    communicator was aborted) rather than for a reason of this rank's own."""
-    text = str(exc)
-    return isinstance(exc, getattr(torch.distributed, "DistBackendError", ())) or any(
-        s in text for s in ("Connection closed by peer", "Connection reset by peer", "NCCL communicator was aborted"))
