@@ -9,6 +9,7 @@ reference's line count). Checked after the rerun: exit 0, the same set of files 
 part, lock or journal files, nothing missing), deterministic files byte-equal, inputs unchanged (sha256).
 
     nice -n 10 python benchmarks/chaos_kill.py --work /tmp/chaos --trials 5 [--only run_folder,eval]
+    nice -n 10 python benchmarks/chaos_kill.py --work /tmp/chaos --hooks 4   # SIGKILL at atomic-write renames
 """
 
 from __future__ import annotations
@@ -28,6 +29,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SIGNALS = {"KILL": signal.SIGKILL, "INT": signal.SIGINT, "TERM": signal.SIGTERM}
+# --hooks: a sitecustomize that SIGKILLs a process at its K-th os.replace (every atomic write ends with one), just
+# before or just after the rename (DT_CHAOS_REPLACE=K:before|after); DT_CHAOS_COUNT names a file each process appends
+# its number of os.replace calls to, so the reference run says which K exist.
+HOOK = """import atexit, os, signal
+_spec, _count = os.environ.get("DT_CHAOS_REPLACE"), os.environ.get("DT_CHAOS_COUNT")
+if _spec or _count:
+    _n, _real = [0], os.replace
+    _k, _when = (int(_spec.split(":")[0]), _spec.split(":")[1]) if _spec else (0, "")
+    def _replace(src, dst, *a, **kw):
+        _n[0] += 1
+        if _n[0] == _k and _when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = _real(src, dst, *a, **kw)
+        if _n[0] == _k and _when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+    os.replace = _replace
+    if _count:
+        atexit.register(lambda: open(_count, "a").write(f"{_n[0]}\\n"))
+"""
 
 
 @dataclass
@@ -40,6 +61,7 @@ class Case:
     exact: list[str] = field(default_factory=list)     # globs of files byte-equal to the reference
     loose: list[str] = field(default_factory=list)     # globs compared by line count / JSON parse only
     inputs: list[str] = field(default_factory=list)    # paths hashed before and after
+    streamed: list[str] = field(default_factory=list)  # globs of logs appended to as it runs (not checked at a kill)
 
 
 def sha_tree(paths: list[Path]) -> str:
@@ -151,7 +173,7 @@ def cases(inp: Path) -> list[Case]:
         Case("train", ["dt", "train", "--config", "tiny_ce_test", "--data", str(inp / "train"), "--epochs", "2",
                        "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--seed", "7",
                        "--device", "cpu", "--threads", "1", "--save-interval", "1", "--output", "OUT"], ["--resume"],
-             loose=["*.pt", "*.yaml", "*.log"], inputs=[str(inp / "train")]),
+             loose=["*.pt", "*.yaml", "*.log"], inputs=[str(inp / "train")], streamed=["train.log"]),
     ]
 
 
@@ -176,8 +198,8 @@ def prepare(inp: Path, env: dict) -> None:
 
 
 def trial(case: Case, out: Path, env: dict, ref: dict[str, bytes], kill_at: float | None, sig: int,
-          log: Path) -> list[str]:
-    """One killed run and its rerun; the violations found."""
+          log: Path, hook_env: dict | None = None) -> list[str]:
+    """One killed run and its rerun (under `hook_env` when given); the violations found."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     argv = [a.replace("OUT", str(out)) for a in case.argv]
@@ -186,8 +208,9 @@ def trial(case: Case, out: Path, env: dict, ref: dict[str, bytes], kill_at: floa
     if kill_at is not None:
         rc, _, tail, _ = run(argv, env, kill_at, sig, log)
         for name, data in listing(out).items():
-            if name in ref and (why := complete(name, data, ref[name], case)):
+            if name in ref and not match(name, case.streamed) and (why := complete(name, data, ref[name], case)):
                 bad.append(f"after kill (rc {rc}): {why}")
+    env = hook_env or env
     rc, _, tail, _ = run(argv + case.rerun_extra, env, None, sig, log)
     if rc != 0 and case.rerun_extra == ["--resume"]:  # nothing to resume (killed before the journal): a fresh run
         first = tail
@@ -217,8 +240,14 @@ def main() -> None:
     ap.add_argument("--soft-trials", type=int, default=2, help="SIGINT and SIGTERM trials per command")
     ap.add_argument("--only", default="")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hooks", type=int, default=0, help="instead of signals: SIGKILL at up to N os.replace calls "
+                    "(each before and after the rename), spread over the reference run's")
     args = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", COLUMNS="200")
+    if args.hooks:
+        (args.work / "hook").mkdir(parents=True, exist_ok=True)
+        (args.work / "hook" / "sitecustomize.py").write_text(HOOK)
+        env["PYTHONPATH"] = os.pathsep.join([str(args.work / "hook"), env.get("PYTHONPATH", "")])
     inp = args.work / "in"
     prepare(inp, env)
     rng = random.Random(args.seed)
@@ -232,10 +261,31 @@ def main() -> None:
         refdir = args.work / "ref" / case.name
         shutil.rmtree(refdir, ignore_errors=True)
         refdir.mkdir(parents=True)
-        rc, dur, tail, first = run([a.replace("OUT", str(refdir)) for a in case.argv], env, None, 0,
+        count = args.work / "replaces.txt"
+        count.unlink(missing_ok=True)
+        rc, dur, tail, first = run([a.replace("OUT", str(refdir)) for a in case.argv],
+                                   dict(env, DT_CHAOS_COUNT=str(count)) if args.hooks else env, None, 0,
                                    args.work / "ref.log", watch=refdir)
         assert rc == 0, f"{case.name} reference failed: {tail}"
         ref = listing(refdir)
+        if args.hooks:
+            total = max(int(x) for x in count.read_text().split()) if count.exists() else 0
+            points = sorted({round(1 + i * (total - 1) / max(args.hooks - 1, 1)) for i in range(args.hooks)}) \
+                if total else []
+            bad_trials = 0
+            for k in points:
+                for when in ("before", "after"):
+                    out = args.work / "trial" / case.name
+                    bad = trial(case, out, dict(env, DT_CHAOS_REPLACE=f"{k}:{when}"), ref, 1e9, signal.SIGKILL,
+                                args.work / "trial.log", hook_env=env)
+                    bad_trials += bool(bad)
+                    details.append({"case": case.name, "replace": f"{k}:{when}", "violations": bad})
+                    if bad:
+                        print(f"  {case.name} os.replace {k}/{total} {when}: {bad}", flush=True)
+            rows.append((case.name, "KILL@replace", 2 * len(points), bad_trials, dur))
+            print(f"{case.name:18s} SIGKILL at {2 * len(points)} os.replace points of {total}: violations "
+                  f"{bad_trials}", flush=True)
+            continue
         for sname, sig in SIGNALS.items():
             n = args.trials if sname == "KILL" else args.soft_trials
             bad_trials = 0
