@@ -182,15 +182,25 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     _check_own_folder(out)
     params = _params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max, difficulty)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
-    if _kept_or_refused(out, params, overwrite):
-        return out
+    if _kept_or_refused(out, params, overwrite) and (not _leftovers(out) or filelock.in_use(out / LOCK)):
+        return out   # (a run still holding the lock removes its own leftovers)
     out.mkdir(parents=True, exist_ok=True)
     with filelock.held(out / LOCK, f"another dt data synth is writing to '{out}'; wait for it to finish or pass "
                                    "another folder"):
+        for p in _leftovers(out):   # a killed run's temporaries; its journal only once its set is complete
+            if p.name != LOCK and (p.name != PROGRESS or _kept_or_refused(out, params, overwrite)):
+                p.unlink(missing_ok=True)
         if not _kept_or_refused(out, params, overwrite):   # that other run may have just finished this very set
             _write_set(out, params, names, sequences, frames, seed, size, split, ext, progress, gray, attributes,
                        aspect_max, difficulty)
     return out
+
+
+def _leftovers(out: Path) -> list[Path]:
+    """What a run killed in `out` leaves beside the set: its lock file, its journal and the temporaries of its atomic
+    writes (`.NAME.<random>.tmp`) of list.txt, the marker and the journal (a killed sequence's folder is redone)."""
+    temps = [p for name in ("list.txt", MARKER, PROGRESS) for p in out.glob(f".{name}.*.tmp")]
+    return [p for p in (out / LOCK, out / PROGRESS, *temps) if p.is_file()]
 
 
 def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames: int, seed: int,

@@ -60,10 +60,13 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
     """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
     curves) and attributes.png into `out`, named in
     report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
-    sit, stale, next to the new report.json)."""
+    sit, stale, next to the new report.json), and so are the temporaries (`.NAME.<random>.tmp`) a killed one left."""
     from droptrack.eval.attributes_view import attribute_plot
 
     earlier = (out / "report.json").is_file()
+    for name in ["report.json", *PLOT_FILES.values()]:   # a killed dt analyze's atomic-write temporaries
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
     colors = tracker_colors([t.name for t in report.trackers])
     for kind, (header, key) in zip(TITLES, columns):   # the first columns: success, precision, norm. precision
         if kind not in report.trackers[0].result.curves():

@@ -84,11 +84,12 @@ def prune(output: Path, keep_last: int) -> None:
         old.unlink(missing_ok=True)
 
 
-_TEMP_FILE = re.compile(r"^\.(last|final|checkpoint_ep\d+)\.pt\..+\.tmp$")
+_TEMP_FILE = re.compile(r"^\.((last|final|checkpoint_ep\d+)\.pt|config\.yaml)\..+\.tmp$")   # atomic writes' temporaries
 
 
 def remove_stale_temps(output: Path) -> list[str]:
-    """Delete the half-written checkpoint temporaries a killed run left in `output` (they are never read); names."""
+    """Delete the half-written checkpoint and config.yaml temporaries a killed run left in `output` (they are never
+    read); names."""
     stale = sorted(p for p in output.glob(".*.tmp") if _TEMP_FILE.match(p.name) and p.is_file())
     for p in stale:
         p.unlink(missing_ok=True)

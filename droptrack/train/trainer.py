@@ -216,7 +216,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new tb/")
         stale = remove_stale_temps(output)
         if stale:
-            say(f"removed {len(stale)} half-written checkpoint file(s) of a killed run: {', '.join(stale)[:120]}")
+            say(f"removed {len(stale)} half-written checkpoint or config file(s) of a killed run: "
+                f"{', '.join(stale)[:120]}")
         done = pos.epoch - 1 if found is not None and not pos.iteration else 0
         restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
         if restored:

@@ -1,0 +1,44 @@
+"""dt train killed by SIGKILL while it writes config.yaml (every run, resumed ones too, writes it first): the
+--resume rerun removes the killed run's `.config.yaml.<random>.tmp`, as it does a half-written checkpoint's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import droptrack
+from droptrack.data.synth import generate_synth
+from helpers import cli
+
+# The child kills itself at os.replace onto config.yaml, before the rename.
+CHILD = """
+import os, signal, sys
+real = os.replace
+def replace(src, dst):
+    if str(dst).endswith("config.yaml"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+os.replace = replace
+from droptrack.cli import app
+app(sys.argv[1:], prog_name="dt")
+"""
+
+
+def test_resume_after_a_kill_at_config_yaml_removes_its_temporary(tmp_path):
+    data = generate_synth(tmp_path / "train", sequences=2, frames=20, seed=0, size=(96, 96))
+    out = tmp_path / "run"
+    args = ["train", "--config", "tiny_ce_test", "--data", str(data), "--epochs", "1", "--samples-per-epoch", "4",
+            "--batch-size", "2", "--workers", "0", "--device", "cpu", "--threads", "1", "--output", str(out)]
+    r = cli(*args, "--stop-after", "1")
+    assert r.exit_code == 0, r.output
+    env = dict(os.environ, PYTHONPATH=str(Path(droptrack.__file__).parents[1]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", CHILD, *args, "--resume"], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert any(p.name.startswith(".config.yaml.") for p in out.iterdir()), "the hook did not fire where intended"
+    r = cli(*args, "--resume")
+    assert r.exit_code == 0, r.output
+    assert (out / "final.pt").is_file()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
