@@ -36,3 +36,15 @@ def test_load_tracker_takes_the_threshold_and_defaults_to_dt_runs():
 def test_a_threshold_that_is_not_a_score_is_one_input_error(bad):
     with pytest.raises(InputError, match="lost_threshold=.* must be a score between 0 and 1"):
         load_tracker(lost_threshold=bad)
+
+
+def test_build_tracker_and_device_tracker_take_the_threshold():
+    """The GPU path (build_tracker, DeviceTracker) flagged lost at 0.25 whatever the caller asked (no parameter)."""
+    from droptrack import build_tracker
+
+    tracker = build_tracker(None, None, "cpu", pre="device", lost_threshold=0.5)
+    assert type(tracker).__name__ == "DeviceTracker" and tracker.lost_threshold == 0.5
+    assert tracker.result([1.0, 2.0, 3.0, 4.0], 0.4).lost and not tracker.result([1.0, 2.0, 3.0, 4.0], 0.6).lost
+    assert build_tracker(None, None, "cpu", pre="host", lost_threshold=0.0).lost_threshold == 0.0
+    with pytest.raises(InputError, match="lost_threshold=.* must be a score"):
+        build_tracker(None, None, "cpu", lost_threshold=25)

@@ -9,8 +9,8 @@ import sys
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available
 from droptrack.errors import BackendError, InputError
-from droptrack.runtime.inputs import check_channels, check_device
-from droptrack.runtime.tracker import load_backend, Tracker, tracker_ext
+from droptrack.runtime.inputs import check_channels, check_device, check_lost_threshold
+from droptrack.runtime.tracker import LOST_THRESHOLD, load_backend, Tracker, tracker_ext
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
@@ -38,14 +38,17 @@ def needs_torch(artifact: str | None, device: str) -> bool:
 
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
-                  trust: bool = False, ext: dict | None = None, channels: str = "rgb") -> Tracker:
+                  trust: bool = False, ext: dict | None = None, channels: str = "rgb",
+                  lost_threshold: float = LOST_THRESHOLD) -> Tracker:
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
-    before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames."""
+    before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames. `lost_threshold`: as
+    `load_tracker`'s (results scored under it carry lost=True)."""
     device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
+    check_lost_threshold(lost_threshold)
     if pre not in ("auto", "host", "device"):
         raise InputError(f"--pre '{pre}' must be auto, host or device")
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
@@ -59,10 +62,11 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
         raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
     settings = tracker_ext(backend, ext)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend, settings, channels)   # (the host path: an ONNX model then needs no torch)
+        return Tracker(backend, settings, channels, lost_threshold)   # (host path: an ONNX model needs no torch)
     from droptrack.runtime.device_tracker import DeviceTracker
 
-    return DeviceTracker(backend, device=device, ext=settings, channels=channels)
+    return DeviceTracker(backend, device=device, ext=settings, channels=channels,
+                         lost_threshold=lost_threshold)
 
 
 def pre_used(tracker) -> str:

@@ -30,7 +30,7 @@ from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
 from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
-from droptrack.runtime.tracker import TrackResult, Tracker
+from droptrack.runtime.tracker import LOST_THRESHOLD, TrackResult, Tracker
 
 
 class PinnedUploader:
@@ -80,8 +80,9 @@ class DeviceTracker(Tracker):
     """Tracker whose states live on `device` as (N,4) float64 and whose pre/post never leave it."""
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
-                 ext: TrackerExt | Mapping | None = None, channels: str = "rgb"):
-        super().__init__(backend, ext, channels)
+                 ext: TrackerExt | Mapping | None = None, channels: str = "rgb",
+                 lost_threshold: float = LOST_THRESHOLD):
+        super().__init__(backend, ext, channels, lost_threshold)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = hann2d_t(self.meta.feat_size, self.device)
