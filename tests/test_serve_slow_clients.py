@@ -145,3 +145,17 @@ def test_one_address_cannot_take_every_websocket_place(session):
             assert ws.receive_bytes()[:2] == b"\xff\xd8"
     with one.websocket_connect(WS + "/ws/records"):   # the first two left: the address gets in again
         pass
+
+
+def test_loopback_clients_share_only_the_total_cap(session):
+    """Local browsers and SSH tunnels all arrive from 127.0.0.1: a per-address cap there would cap every local page
+    together (8 WebSockets = 4 pages). Loopback clients get the total (`max_clients`) only."""
+    app = create_app(session, max_clients=4, max_per_client=2)
+    local = TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
+    with local.websocket_connect(WS + "/ws/records"), local.websocket_connect(WS + "/ws/video"), \
+            local.websocket_connect(WS + "/ws/records"), local.websocket_connect(WS + "/ws/video"):
+        with pytest.raises(WebSocketDenialResponse) as refused:   # the total still holds
+            with local.websocket_connect(WS + "/ws/records"):
+                pass
+        assert refused.value.status_code == 503
+        assert "already 4 live-view/record clients;" in refused.value.json()["detail"]

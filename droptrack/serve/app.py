@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from importlib import resources
@@ -146,10 +147,19 @@ def answer_head(app):
     return wrapped
 
 
+def _loopback(key: str) -> bool:
+    """Whether a client key is this machine (a local browser, an SSH tunnel): every such client shares one address,
+    so a per-address cap there would be a cap on all of them; only the total applies."""
+    try:
+        return ipaddress.ip_address(key).is_loopback
+    except ValueError:
+        return False
+
+
 def limit_websockets(app, most: int, per_client: int = CLIENTS_PER_ADDRESS):
     """ASGI wrapper: at most `most` WebSockets at once (each costs a task and a call per frame from the tracking
     thread), and at most `per_client` from one client (`backoff.client_key`: one script could take every place and
-    lock the page out); the handshake of one more is refused with 503 until one leaves."""
+    lock the page out; not for loopback clients, who all share one address); the handshake of one more is refused with 503 until one leaves."""
     open_now = [0]   # this app's own counts (the event loop runs one handler step at a time)
     by_client: dict[str, int] = {}
 
@@ -160,7 +170,7 @@ def limit_websockets(app, most: int, per_client: int = CLIENTS_PER_ADDRESS):
             return await refuse(scope, receive, send, 503, f"already {most} live-view/record clients; close one "
                                 "(another page or script of this server) and try again")
         who = client_key(scope)
-        if by_client.get(who, 0) >= per_client:
+        if by_client.get(who, 0) >= per_client and not _loopback(who):
             return await refuse(scope, receive, send, 503, f"already {per_client} live-view/record clients from "
                                 "this address; close one (another tab or script) and try again")
         open_now[0] += 1
