@@ -47,7 +47,11 @@ def test_each_frame_goes_through_the_model_once(tiny, tmp_path, monkeypatch):
 
 def test_the_result_files_are_those_of_dt_eval_alone(tiny, tmp_path):
     ckpt, data = tiny
-    run_bench(BenchOptions([str(ckpt)], data=str(data), output_dir=tmp_path / "out", threads=1, progress=False))
+    report = run_bench(BenchOptions([str(ckpt)], data=str(data), output_dir=tmp_path / "out", threads=1,
+                                    progress=False))
+    # 10 tracked frames: the warm-up is cut to (10 - 1) // 2 = 4 of the default 10, and bench.md says 4
+    assert report.rows[0].latency.warmup_frames == 4
+    assert "after its first 4 (warm-up" in (tmp_path / "out" / "bench.md").read_text()
     ev = evaluate(str(ckpt), get_sequences("synth", root=data, split="val"), tmp_path / "eval", threads=1,
                   progress=False, name="tiny")
     names = sorted(p.name for p in ev.output_dir.glob("*.txt") if not p.name.endswith("_time.txt"))
