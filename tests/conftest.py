@@ -75,14 +75,36 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
-    """`dt export tiny_ckpt` (FP32 only): the graph the untrusted-file tests alter."""
+@pytest.fixture(scope="session")
+def tiny_fp32_export(tmp_path_factory) -> Path:
+    """`dt export` of the tiny checkpoint (FP32 only, 1 torch thread), once per session: the folder onnx_model
+    copies (the export gives the same bytes every time; it took seconds in each of ~20 modules)."""
     from helpers import cli
 
-    out = tmp_path_factory.mktemp("onnx")
-    r = cli("export", tiny_ckpt, "-o", out)
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    ckpt = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(ckpt, build_model(cfg).eval(), cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("onnx_once")
+        r = cli("export", ckpt, "-o", out)
+    finally:
+        torch.set_num_threads(threads)
     assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_ckpt, tiny_fp32_export, tmp_path_factory) -> Path:
+    """`dt export tiny_ckpt` (FP32 only): the graph the untrusted-file tests alter; a fresh copy per module (new
+    files, written after tiny_ckpt in the export's order) of the session's one export."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("onnx")
+    for f in sorted(tiny_fp32_export.iterdir(), key=lambda f: f.stat().st_mtime_ns):
+        shutil.copyfile(f, out / f.name)
     return out / "model.onnx"
 
 
