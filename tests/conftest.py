@@ -1,6 +1,7 @@
 """Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
-fixtures shared by the runtime and serve tests (a tiny random checkpoint, a real video) and by the export tests
-(the tiny model exported once per session); the data tests' empty DT_DATA* environment."""
+fixtures shared by the runtime and serve tests (a tiny random checkpoint and its FP32 graph, each made once per
+session and copied per module, a real video) and by the export tests (the tiny model exported once per session);
+the data tests' empty DT_DATA* environment."""
 
 from __future__ import annotations
 
@@ -66,23 +67,55 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
+@pytest.fixture(scope="session")
+def tiny_ckpt_once(tmp_path_factory) -> tuple[Path, torch.Tensor]:
+    """The tiny random checkpoint (seed 0), built once per session: (file, torch's RNG state right after the build)."""
     torch.manual_seed(0)
     cfg = load_config("tiny_ce_test")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    path = tmp_path_factory.mktemp("ckpt_once") / "tiny.pt"
     save_checkpoint(path, build_model(cfg).eval(), cfg)
+    return path, torch.get_rng_state()
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tiny_ckpt_once, tmp_path_factory) -> Path:
+    """A fresh copy of the session's tiny checkpoint per module (the same bytes a build with seed 0 saves), leaving
+    torch's RNG where that build left it."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    shutil.copyfile(tiny_ckpt_once[0], path)
+    torch.set_rng_state(tiny_ckpt_once[1])
     return path
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tiny_ckpt, tmp_path_factory) -> Path:
-    """`dt export tiny_ckpt` (FP32 only): the graph the untrusted-file tests alter."""
+@pytest.fixture(scope="session")
+def tiny_fp32_export(tiny_ckpt_once, tmp_path_factory) -> Path:
+    """`dt export` of the tiny checkpoint (FP32 only, 1 torch thread), once per session: the folder onnx_model
+    copies (the export gives the same bytes every time; it took seconds in each of ~20 modules)."""
     from helpers import cli
 
-    out = tmp_path_factory.mktemp("onnx")
-    r = cli("export", tiny_ckpt, "-o", out)
+    ckpt = tiny_ckpt_once[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("onnx_once")
+        r = cli("export", ckpt, "-o", out)
+    finally:
+        torch.set_num_threads(threads)
     assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_ckpt, tiny_fp32_export, tmp_path_factory) -> Path:
+    """`dt export tiny_ckpt` (FP32 only): the graph the untrusted-file tests alter; a fresh copy per module (new
+    files, written after tiny_ckpt in the export's order) of the session's one export."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("onnx")
+    for f in sorted(tiny_fp32_export.iterdir(), key=lambda f: f.stat().st_mtime_ns):
+        shutil.copyfile(f, out / f.name)
     return out / "model.onnx"
 
 

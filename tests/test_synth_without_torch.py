@@ -1,0 +1,38 @@
+"""`dt data synth` starts without torch: it only needs the default model's path for its next-command line, and
+droptrack.model imported torch (seconds per `dt data synth` process, several per benchmark and test run)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_data_synth_runs_with_torch_unimportable(tmp_path):
+    """The command's own next line names the embedded weights; `import torch` fails, as on an install without it."""
+    code = ("import sys\nsys.modules['torch'] = None\nfrom droptrack.cli import app\n"
+            f"app(['data', 'synth', {str(tmp_path / 's')!r}, '--sequences', '1', '--frames', '2'])")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "droptrack_tiny_synth.pt" in r.stdout.splitlines()[-1]
+    assert (tmp_path / "s" / "list.txt").read_text().split() == ["synth_train_00001"]
+
+
+def test_model_package_still_gives_its_names():
+    """`from droptrack.model import build_model, OSTrack` is what it was; unknown names are an AttributeError."""
+    import droptrack.model as model
+    from droptrack.model import OSTrack, build_model
+    from droptrack.model.ostrack import OSTrack as direct_cls
+    from droptrack.model.ostrack import build_model as direct_fn
+
+    assert (OSTrack, build_model) == (direct_cls, direct_fn)
+    try:
+        model.no_such_name
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("droptrack.model.no_such_name did not raise")
