@@ -123,11 +123,9 @@ def analyze(
     from rich.console import Console
 
     from droptrack.eval.attributes_view import print_items
-    from droptrack.eval.bench_data import eval_split_note
     from droptrack.eval.report import analyze_dataset
     from droptrack.eval.report_plots import check_analysis_folder
     from droptrack.eval.report_view import attribute_lines, report_table
-
     from droptrack.imagefiles import holds_sequences
 
     swapped = next((d for d in result_dirs if holds_sequences(Path(d).expanduser())), None)
