@@ -110,8 +110,11 @@ def no_frames_message(folder: Path) -> str:
 
 def holds_sequences(folder: Path, limit: int = 200) -> bool:
     """A GOT-10k-layout set: list.txt, or sequence folders holding groundtruth.txt (of the first `limit` folders)."""
-    return folder.is_dir() and ((folder / "list.txt").is_file()
-                                or any((s / "groundtruth.txt").is_file() for s in _subfolders(folder, limit)))
+    try:
+        return folder.is_dir() and ((folder / "list.txt").is_file()
+                                    or any((s / "groundtruth.txt").is_file() for s in _subfolders(folder, limit)))
+    except PermissionError:   # a folder closed to this user: the command's own read names that, in one line
+        return False
 
 
 def sequence_root_hint(root: Path, limit: int = 200) -> str | None:

@@ -72,8 +72,10 @@ def _send(conn: Any, kind: str, payload: Any) -> None:
     if isinstance(payload, BaseException):
         import pickle
 
-        try:
-            pickle.loads(pickle.dumps(payload))
+        try:   # what the parent's unpickling does, without unpickling: dump it, then call its own rebuild
+            pickle.dumps(payload)
+            rebuild, args = payload.__reduce_ex__(pickle.DEFAULT_PROTOCOL)[:2]
+            rebuild(*args)
         except Exception:  # noqa: BLE001 - any failure to round-trip
             text = str(payload) or type(payload).__name__
             payload = DropTrackError(text) if isinstance(payload, DropTrackError) else RuntimeError(
