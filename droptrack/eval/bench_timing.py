@@ -169,24 +169,17 @@ class StageTimer:
             self.init.append((self._last - t0) * 1000.0)
 
     def track(self, frame: Any) -> tuple[list[float], float]:
-        """`Tracker.track` in its three stages (preprocess, infer, postprocess), each timed."""
+        """`Tracker.track` through its `track_timed` (preprocess, infer, postprocess, each synced and timed)."""
         from droptrack.errors import TrackerStateError
 
         t0 = time.perf_counter()
         tr = self.tracker
-        search, aux = tr.preprocess(frame)
-        self._sync()
-        t1 = time.perf_counter()
-        out = tr.infer(search)
-        self._sync()
-        t2 = time.perf_counter()
-        results = tr.postprocess(out, aux, frame.shape[:2])
-        t3 = time.perf_counter()
+        results, ms = tr.track_timed(frame)
         k, self.seen = self.seen, self.seen + 1
         if self.warm <= k < self.warm + self.budget:
-            start = t0 if self._last is None else self._last
-            for name, a, b in (("capture", start, t0), ("pre", t0, t1), ("infer", t1, t2), ("post", t2, t3)):
-                self.times[name].append((b - a) * 1000.0)
+            self.times["capture"].append((t0 - (t0 if self._last is None else self._last)) * 1000.0)
+            for name in ("pre", "infer", "post"):
+                self.times[name].append(ms[name])
             self.model.append(tr.backend.latencies_ms[-1])
         if self.seen >= self.total:
             self.close_memory()
