@@ -126,3 +126,30 @@ class FakeSeq:
     visible: np.ndarray | None = None
     cover: np.ndarray | None = None
     image_size: tuple[int, int] = (320, 240)
+
+
+# A `dt` child that SIGKILLs itself at the os.replace onto a file whose name ends in sys.argv[1], before the rename
+_KILLED_AT_REPLACE = """
+import os, signal, sys
+suffix, real = sys.argv.pop(1), os.replace
+def replace(src, dst):
+    if str(dst).endswith(suffix):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+os.replace = replace
+from droptrack.cli import app
+app(sys.argv[1:], prog_name="dt")
+"""
+
+
+def dt_killed_at_replace(suffix: str, *args, timeout: float = 120, **env):
+    """Run `dt ARGS` in a child killed by SIGKILL just before its atomic rename onto `*suffix` (its temporary left)."""
+    import os
+    import subprocess
+    import sys
+
+    import droptrack
+
+    env = dict(os.environ, PYTHONPATH=str(Path(droptrack.__file__).parents[1]), **env)
+    return subprocess.run([sys.executable, "-c", _KILLED_AT_REPLACE, suffix, *map(str, args)], env=env,
+                          capture_output=True, timeout=timeout)

@@ -3,29 +3,13 @@ uninterrupted run writes (no `.report.json.<random>.tmp` of the killed run)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
-import droptrack
 from droptrack.data.synth import generate_synth
-from helpers import cli
+from helpers import cli, dt_killed_at_replace
 
-# The child kills itself at os.replace onto report.json (the last file dt analyze writes), before the rename.
-CHILD = """
-import os, signal, sys
-real = os.replace
-def replace(src, dst):
-    if str(dst).endswith("report.json"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    real(src, dst)
-os.replace = replace
-from droptrack.cli import app
-app(sys.argv[1:], prog_name="dt")
-"""
+# The child (helpers.dt_killed_at_replace) kills itself at os.replace onto report.json (the last file dt analyze writes), before the rename.
 
 
 def test_rerun_after_a_kill_at_report_json_leaves_no_temporary(tmp_path):
@@ -37,8 +21,7 @@ def test_rerun_after_a_kill_at_report_json_leaves_no_temporary(tmp_path):
     args = ["analyze", str(res), "--dataset", "synth", "--root", str(root), "-o"]
     assert cli(*args, tmp_path / "ref").exit_code == 0
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHONPATH=str(Path(droptrack.__file__).parents[1]), MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-c", CHILD, *args, str(out)], env=env, capture_output=True, timeout=120)
+    proc = dt_killed_at_replace("report.json", *args, out, MPLBACKEND="Agg")
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert any(p.name.startswith(".report.json.") for p in out.iterdir()), "the hook did not fire where intended"
     r = cli(*args, out)

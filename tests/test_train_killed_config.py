@@ -3,28 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
-import droptrack
 from droptrack.data.synth import generate_synth
-from helpers import cli
+from helpers import cli, dt_killed_at_replace
 
-# The child kills itself at os.replace onto config.yaml, before the rename.
-CHILD = """
-import os, signal, sys
-real = os.replace
-def replace(src, dst):
-    if str(dst).endswith("config.yaml"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    real(src, dst)
-os.replace = replace
-from droptrack.cli import app
-app(sys.argv[1:], prog_name="dt")
-"""
+# The child (helpers.dt_killed_at_replace) kills itself at os.replace onto config.yaml, before the rename.
 
 
 def test_resume_after_a_kill_at_config_yaml_removes_its_temporary(tmp_path):
@@ -34,8 +18,7 @@ def test_resume_after_a_kill_at_config_yaml_removes_its_temporary(tmp_path):
             "--batch-size", "2", "--workers", "0", "--device", "cpu", "--threads", "1", "--output", str(out)]
     r = cli(*args, "--stop-after", "1")
     assert r.exit_code == 0, r.output
-    env = dict(os.environ, PYTHONPATH=str(Path(droptrack.__file__).parents[1]), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", CHILD, *args, "--resume"], env=env, capture_output=True, timeout=300)
+    proc = dt_killed_at_replace("config.yaml", *args, "--resume", timeout=300, OMP_NUM_THREADS="1")
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert any(p.name.startswith(".config.yaml.") for p in out.iterdir()), "the hook did not fire where intended"
     r = cli(*args, "--resume")
