@@ -12,12 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, printable
 
 PathLike = str | os.PathLike
 SYSTEM_ROOTS = ("/proc", "/sys")
 DEVICE_OK = ("/dev/null",)
 DEVICE_FOLDERS = ("/dev", "/dev/fd")   # outputs there are devices or links to open files
+
+
+def _q(path: object) -> str:
+    """A path in an error line, quoted, control characters escaped (a name may hold a newline)."""
+    return f"'{printable(path)}'"
 
 
 def _real(path: PathLike) -> str:
@@ -39,12 +44,12 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
     """`folder` (the output's parent, maybe not yet made) can be made and written."""
     anc = _nearest_existing(folder)
     if not anc.is_dir():
-        raise InputError(f"{label} '{path}': '{anc}' is a file, not a folder; pass a path in an existing folder")
+        raise InputError(f"{label} {_q(path)}: {_q(anc)} is a file, not a folder; pass a path in an existing folder")
     try:
         with tempfile.TemporaryFile(dir=anc):
             pass
     except OSError as exc:
-        raise InputError(f"{label} '{path}': folder '{anc}' is not writable ({exc.strerror}); "
+        raise InputError(f"{label} {_q(path)}: folder {_q(anc)} is not writable ({exc.strerror}); "
                          "pass a path you can write to") from None
 
 
@@ -66,7 +71,7 @@ def windows_note(path: PathLike) -> str:
     fix = windows_form(path)
     if fix is None:
         return ""
-    return f"; it separates folders with '\\' as Windows does; this system uses '/': e.g. '{fix}'"
+    return f"; it separates folders with '\\' as Windows does; this system uses '/': e.g. {_q(fix)}"
 
 
 def check_separators(label: str, path: PathLike) -> None:
@@ -75,8 +80,8 @@ def check_separators(label: str, path: PathLike) -> None:
     the current folder. An existing path of that name is the user's and stays allowed."""
     fix = windows_form(path)
     if fix is not None:
-        raise InputError(f"{label} '{path}' separates folders with '\\' as Windows does; this system uses '/': pass "
-                         f"e.g. '{fix}'")
+        raise InputError(f"{label} {_q(path)} separates folders with '\\' as Windows does; this system uses '/': pass "
+                         f"e.g. {_q(fix)}")
 
 
 def check_reachable(label: str, path: PathLike) -> None:
@@ -84,7 +89,7 @@ def check_reachable(label: str, path: PathLike) -> None:
     try:
         os.stat(os.path.expanduser(str(path)))
     except PermissionError:
-        raise InputError(f"{label} '{path}': a folder above it is closed to this user (Permission denied); pass a "
+        raise InputError(f"{label} {_q(path)}: a folder above it is closed to this user (Permission denied); pass a "
                          "path you can write to") from None
     except (OSError, ValueError):   # missing (made later), or a name the checks below refuse
         pass
@@ -94,7 +99,7 @@ def _check_not_system(label: str, path: PathLike) -> str:
     real = _real(path)
     root = next((r for r in SYSTEM_ROOTS if _under(real, r)), None)
     if root is not None:
-        raise InputError(f"{label} '{path}' is under {root}, a kernel file system; pass a path in an ordinary folder")
+        raise InputError(f"{label} {_q(path)} is under {root}, a kernel file system; pass a path in an ordinary folder")
     return real
 
 
@@ -114,7 +119,7 @@ def check_distinct(paths: Iterable[PathLike], what: str) -> None:
         twin = next((b for b in seen if same_file(a, b)), None)
         if twin is not None:
             kind = "folder" if os.path.isdir(a) else "file"
-            shown = f"'{a}'" if str(a) == str(twin) else f"'{twin}' and '{a}' (the same {kind})"
+            shown = f"{_q(a)}" if str(a) == str(twin) else f"{_q(twin)} and {_q(a)} (the same {kind})"
             raise InputError(f"{shown} is given twice; pass each {what} once")
         seen.append(a)
 
@@ -124,7 +129,7 @@ def check_readable(label: str, path: PathLike) -> None:
     another user was reported as corrupt or undecodable)."""
     p = os.path.expanduser(str(path))
     if os.path.isfile(p) and not os.access(p, os.R_OK):
-        raise InputError(f"{label} '{path}' is not readable by this user (Permission denied); fix its permissions "
+        raise InputError(f"{label} {_q(path)} is not readable by this user (Permission denied); fix its permissions "
                          "(e.g. chmod a+r) or pass a copy you can read")
 
 
@@ -140,7 +145,7 @@ def replace_denied(path: PathLike) -> str | None:
         return "is read-only; pass another path or make it writable"
     if (stat.S_ISREG(st.st_mode) and folder_st.st_mode & stat.S_ISVTX
             and os.geteuid() not in (0, st.st_uid, folder_st.st_uid)):
-        return (f"belongs to another user in the sticky folder '{os.path.dirname(os.path.abspath(p))}', where only "
+        return (f"belongs to another user in the sticky folder {_q(os.path.dirname(os.path.abspath(p)))}, where only "
                 "its owner may replace it; pass another path")
     return None
 
@@ -163,27 +168,29 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a file path")
+    if "\x00" in str(path):   # the Python API only: argv cannot hold one
+        raise InputError(f"{label} {_q(path)} holds a NUL character, which no file name can; pass a file path")
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
     if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
-        raise InputError(f"{label} '{path}' is a folder; pass a file path inside it, e.g. "
-                         f"'{p / EXAMPLE_NAMES.get(label, 'out')}'")
+        raise InputError(f"{label} {_q(path)} is a folder; pass a file path inside it, e.g. "
+                         f"{_q(p / EXAMPLE_NAMES.get(label, 'out'))}")
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
-        raise InputError(f"{label} '{path}' is not a regular file (a device, pipe or socket); pass a file path")
+        raise InputError(f"{label} {_q(path)} is not a regular file (a device, pipe or socket); pass a file path")
     folder = os.path.dirname(os.path.abspath(p))
     folder = folder if folder in DEVICE_FOLDERS else os.path.realpath(folder)   # '/tmp/x -> /dev': /tmp/x/stdout
     if folder in DEVICE_FOLDERS and _real(p) not in DEVICE_OK:   # /dev/stdout: a link, not the file behind it
-        raise InputError(f"{label} '{path}' is in {folder}, the device folder (a file made there, or renamed onto "
+        raise InputError(f"{label} {_q(path)} is in {folder}, the device folder (a file made there, or renamed onto "
                          "a link such as /dev/stdout, replaces it for the whole system); pass a file path, e.g. the "
                          "file stdout is redirected to")
     for src in inputs:
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
-            raise InputError(f"{label} '{path}' is the input '{src}'; writing it would destroy the input - "
+            raise InputError(f"{label} {_q(path)} is the input {_q(src)}; writing it would destroy the input - "
                              "pass another output path")
     why = replace_denied(p)
     if why is not None:
-        raise InputError(f"{label} '{path}' exists and {why}")
+        raise InputError(f"{label} {_q(path)} exists and {why}")
     if not writes_in_place(p):   # /dev/null is written in place: its folder need not be writable
         _check_folder_writable(label, p, p.parent)
     return p
@@ -201,7 +208,7 @@ def check_outputs(outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
             check_output_file(label, path, inputs)
             other = next((lab for lab, q in seen if same_file(path, q) and _real(path) not in DEVICE_OK), None)
             if other is not None:
-                raise InputError(f"{label} '{path}' is the same file as {other}; give each output its own path")
+                raise InputError(f"{label} {_q(path)} is the same file as {other}; give each output its own path")
             seen.append((label, path))
 
 
@@ -210,14 +217,16 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     p = Path(os.path.expanduser(str(path)))
     if not str(path).strip():
         raise InputError(f"{label} is empty; pass a folder path")
+    if "\x00" in str(path):   # the Python API only: argv cannot hold one
+        raise InputError(f"{label} {_q(path)} holds a NUL character, which no file name can; pass a folder path")
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
     if os.path.lexists(p) and not p.is_dir():
-        raise InputError(f"{label} '{path}' is a file, not a folder; pass a folder path")
+        raise InputError(f"{label} {_q(path)} is a file, not a folder; pass a folder path")
     for src in inputs:
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
-            raise InputError(f"{label} '{path}' is the input '{src}'; pass another output folder")
+            raise InputError(f"{label} {_q(path)} is the input {_q(src)}; pass another output folder")
     _check_folder_writable(label, p, p)
     return p
 
@@ -229,7 +238,7 @@ def check_not_inside(label: str, path: PathLike, root: PathLike | None, what: st
         return
     out, base = Path(_real(path)), Path(_real(root))
     if out == base or base in out.parents:
-        raise InputError(f"{label} '{path}' is inside the {what} '{root}' (results there would be read as its "
+        raise InputError(f"{label} {_q(path)} is inside the {what} {_q(root)} (results there would be read as its "
                          "sequences); pass an output folder outside it")
 
 
@@ -249,8 +258,8 @@ def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> Non
     folder = Path(os.path.expanduser(str(path)))
     for marker in markers:
         if (folder / marker).is_file():
-            raise InputError(f"{label} '{path}' holds {RESULT_MARKERS[marker]}'s results ({marker}), whose report.json "
-                             "and plots would be overwritten; pass another folder")
+            raise InputError(f"{label} {_q(path)} holds {RESULT_MARKERS[marker]}'s results ({marker}), whose "
+                             "report.json and plots would be overwritten; pass another folder")
 
 
 def check_not_finished(outputs: Mapping[str, Iterable[PathLike]], flag: str = "--overwrite") -> None:
@@ -260,7 +269,7 @@ def check_not_finished(outputs: Mapping[str, Iterable[PathLike]], flag: str = "-
         for path in paths:
             p = Path(os.path.expanduser(str(path)))
             if p.is_file() and p.stat().st_size > 0:
-                raise InputError(f"{label} '{path}' already exists and holds data that this run would replace; pass "
+                raise InputError(f"{label} {_q(path)} already exists and holds data that this run would replace; pass "
                                  f"{flag} to replace it, or another {label} path")
 
 
