@@ -170,7 +170,7 @@ def doctor(
     from droptrack.engine.doctor import check_artifact, environment, environment_checks, machine_verdict
 
     env = environment()
-    # before the table: a checkpoint dt run refuses as bad input is one error line (exit 2) here too
+    # before the table: a checkpoint or graph dt run refuses as bad input is one error line (exit 2) here too
     verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
     table = Table(title="dt doctor", show_header=False)
     for key, value in env.items():

@@ -148,7 +148,8 @@ def machine_verdict(env: dict) -> Check:
 def check_artifact(path: str | Path, env: dict, config: str | None = None) -> list[Check]:
     """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines. `config`: a
     checkpoint's config where the file carries none (--config). A checkpoint that does not build on the CPU (another
-    model family, a list, NaN weights) is bad input, raised as dt run raises it, not a finding about this machine."""
+    model family, a list, NaN weights), or a graph without droptrack metadata, is bad input, raised as dt run raises
+    it, not a finding about this machine."""
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
@@ -197,7 +198,9 @@ def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
 
 
 def _check_onnx(path: Path, env: dict) -> list[Check]:
-    from droptrack.errors import DropTrackError
+    """The graph on each ONNX Runtime device here; a graph without droptrack metadata is bad input (MetadataError,
+    raised as dt run raises it), not a finding about this machine."""
+    from droptrack.errors import DropTrackError, MetadataError
 
     if not env.get("onnxruntime"):
         return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'"),
@@ -211,6 +214,8 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
                 m = be.meta
                 out.append(Check("ok", f"{path.name}: {m.precision} {m.config_name}, {m.template_size}/"
                                        f"{m.search_size} px, runs on ONNX Runtime {device} ({', '.join(be.providers)})"))
+        except MetadataError:
+            raise
         except DropTrackError as exc:
             out.append(Check("error", f"{path.name} on {device}: {exc}"))
     if any(c.level == "ok" for c in out):   # a graph ONNX Runtime loaded: its size by shape inference

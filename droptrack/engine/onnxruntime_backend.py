@@ -56,14 +56,16 @@ def session_options(ort, threads: int = 0):
 
 
 def _meta_from_session(sess, path: Path) -> ArtifactMeta:
+    """The graph's ArtifactMeta; a graph without it (not from `dt export`) or with a malformed one is a MetadataError,
+    a fault of the file on every device (dt doctor refuses it as bad input rather than as a finding of one device)."""
     props = dict(sess.get_modelmeta().custom_metadata_map)
     if "droptrack.arch" not in props:
-        raise BackendError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
-                           "`dt export CHECKPOINT`")
+        raise MetadataError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
+                            "`dt export CHECKPOINT`")
     try:
         return ArtifactMeta.from_strings(props)
     except MetadataError as exc:
-        raise BackendError(f"model '{path}' {exc}") from None
+        raise MetadataError(f"model '{path}' {exc}") from None
 
 
 class OrtBackend(Backend):
