@@ -75,6 +75,8 @@ def check_options(opts: BenchOptions) -> None:
                              f"{missing_note(artifact)}")
         check_artifact(str(artifact))
     check_distinct(opts.artifacts)
+    if opts.reference is not None:   # before the output folder is made (it was made, then the reference refused)
+        check_reference_file(opts.reference)
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
@@ -134,6 +136,22 @@ def check_distinct(artifacts: list[str]) -> None:
     from droptrack.paths import check_distinct as distinct
 
     distinct(artifacts, "artifact")
+
+
+def check_reference_file(path: str) -> None:
+    """--reference's file checks that build no model (missing, an .onnx/.engine, bytes of another kind), one line
+    each: check_options runs them before the output folder is made."""
+    from droptrack.artifact import content_problem
+    from droptrack.runtime.checks import missing_note
+
+    if not Path(path).is_file():
+        raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from"
+                         f"{missing_note(path)}")
+    if Path(path).suffix.lower() in (".onnx", ".engine"):
+        raise InputError(f"--reference {path} is not a PyTorch checkpoint; the reference is the FP32 PyTorch model")
+    problem = content_problem(path)
+    if problem:   # as loading it says it
+        raise InputError(f"--reference {path} cannot be loaded: model {problem}")
 
 
 def check_row_folders(opts: BenchOptions) -> None:

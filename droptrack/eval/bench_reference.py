@@ -72,15 +72,11 @@ def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
 
 def checked_reference(path: str, opts: Any) -> Reference:
     """--reference: an existing PyTorch checkpoint that loads (one-line errors otherwise)."""
-    from droptrack.runtime.checks import missing_note
+    from droptrack.eval.bench_options import check_reference_file
     from droptrack.runtime.tracker import load_backend
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--reference {path} not found; pass the PyTorch checkpoint the artifacts come from"
-                         f"{missing_note(path)}")
-    if not _is_torch(path):
-        raise InputError(f"--reference {path} is not a PyTorch checkpoint; the reference is the FP32 PyTorch model")
+    check_reference_file(path)
     try:
         load_backend(path, opts.config, opts.device).close()
     except DropTrackError as exc:
