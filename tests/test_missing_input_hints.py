@@ -1,7 +1,7 @@
 """A missing input's not-found error says what went wrong where it can tell: a path written with Windows' '\\'
 (`dt run C:\\v.mp4`, `-m C:\\m.onnx`) gets the '/' form, as outputs' errors do (tests/test_windows_paths.py), and
 README's `droptrack/weights/droptrack_tiny_synth.pt` given from another folder gets the embedded model's file, as
-dt train and dt export's errors do (tests/test_embedded_hint.py), for dt run, serve, eval, bench and doctor."""
+dt train and dt export's errors do (tests/test_embedded_hint.py), for dt run, serve, eval, bench, doctor and export."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def clip(tmp_path, monkeypatch):
     (["eval", "--dataset", "folder", "--root", "{clip}", "-m", "models\\m.onnx"], "'models/m.onnx'"),
     (["bench", "C:\\m.onnx", "--data", "{clip}", "-o", "b"], "'/mnt/c/m.onnx'"),
     (["doctor", "D:\\m.pt"], "'/mnt/d/m.pt'"),
+    (["export", "runs\\x\\last.pt"], "'runs/x/last.pt'"),
+    (["export", "deploy\\model.onnx", "--engine"], "'deploy/model.onnx'"),
 ])
 def test_a_missing_windows_style_input_gets_its_slash_form(clip, args, fix):
     line = one_line_error(cli(*(a.format(clip=clip) for a in args)))

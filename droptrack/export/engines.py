@@ -22,6 +22,7 @@ from droptrack.export.onnx import check_onnx_file
 from droptrack.export.parity import ParityReport, compare, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, Source
 from droptrack.export.tensorrt import GraphFacts
+from droptrack.paths import windows_note
 
 Log = Callable[[str], None]
 CHECK_STEPS = ("load", "parity run")   # the steps after a build (`build` is the first)
@@ -222,7 +223,8 @@ def engine_only(onnx_path: Path, engine: bool, workspace_gb: float, typing: str,
         raise ExportError(f"'{onnx_path}' is already an ONNX graph; add --engine to build its TensorRT engine, "
                           "or pass a checkpoint to export")
     if not onnx_path.is_file():
-        raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`")
+        raise ExportError(f"ONNX file '{onnx_path}' not found; export it with `dt export CHECKPOINT`"
+                          f"{windows_note(onnx_path)}")
     facts = graph_facts(onnx_path, graph)
     del graph   # not kept through the build: TensorRT parses the file itself
     check_tracker_graph(onnx_path, facts)   # the graph first (refused on any machine), then its folder, the machine

@@ -20,7 +20,7 @@ import torch
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError
-from droptrack.paths import check_readable
+from droptrack.paths import check_readable, windows_note
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
 from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
@@ -54,12 +54,14 @@ class LoadReport:
 
 
 def check_checkpoint_path(path: str | Path) -> None:
-    """An existing checkpoint file (a folder or a missing path -> one-line CheckpointError); nothing is read."""
+    """An existing checkpoint file (a folder or a missing path -> one-line CheckpointError); nothing is read. A
+    missing path written with Windows' '\\' between folders gets the '/' form, as other missing inputs do."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar / .safetensors)")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)")
+        raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)"
+                              f"{windows_note(path)}")
     check_readable("checkpoint", path)
 
 
