@@ -195,7 +195,7 @@ def bench(
     from rich.console import Console
 
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
-    from droptrack.eval.bench_report import bench_table, next_command, summary_lines
+    from droptrack.eval.bench_report import TABLE_WIDTH, bench_table, next_command, summary_lines
 
     from droptrack.train.stops import stop_signals
 
@@ -218,7 +218,7 @@ def bench(
         typer.echo(f"{what}: finished sequences are saved in {output}; run the same command with --resume to "
                    "continue", err=True)
         raise typer.Exit(128 + signum) from None
-    console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
+    console = Console(width=max(Console().width, TABLE_WIDTH))
     console.print(bench_table(report))
     for line in summary_lines(report):
         console.print(line, soft_wrap=True, highlight=False, markup=False)

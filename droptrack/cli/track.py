@@ -205,10 +205,10 @@ def demo(
     from rich.console import Console
 
     from droptrack.demo import bench_hint, run_demo
-    from droptrack.eval.bench_report import bench_table
+    from droptrack.eval.bench_report import TABLE_WIDTH, bench_table
     from droptrack.eval.bench_rows import failure_lines
 
-    console = Console(width=max(Console().width, 180))   # the bench table is about 177 columns wide
+    console = Console(width=max(Console().width, TABLE_WIDTH))
     try:
         res = run_demo(output, checkpoint, sequences, frames, video_frames,
                        log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)

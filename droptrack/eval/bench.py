@@ -3,7 +3,7 @@
 For every artifact (checkpoint, ONNX FP32/FP16/INT8, TensorRT engine):
   accuracy  `dt eval`'s `evaluate()` on the same sequences: AUC, P, NP (+ AO/SR on GOT-10k-style data);
   latency   of that same pass, timed stage by stage as it tracks (each frame is tracked once): after the warm-up
-            frames, model-only and end-to-end ms per frame (mean, p50, p90, p99), FPS, peak memory
+            frames, model-only and end-to-end ms per frame (mean, p50, p90, p95, p99), FPS, peak memory
             (droptrack.eval.bench_timing);
   parity    against the PyTorch FP32 reference: the artifact's own checkpoint (a checkpoint is its own reference;
             an ONNX/engine names its checkpoint by sha256 in its metadata, found among the artifacts, next to

@@ -28,7 +28,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                           without --min-fps, whose 'passed' means only that it ran), reason, size_mb, sha256,
                           checkpoint_sha256,
                           accuracy: {auc, precision, norm_precision, op50, op75, ao, sr50, sr75} (null = not measured),
-                          latency: {model_ms, e2e_ms: {mean, p50, p90, p99}, stages_ms: {decode, pre, infer, post}
+                          latency: {model_ms, e2e_ms: {mean, p50, p90, p95, p99}, stages_ms: {decode, pre, infer, post}
                                     (means), fps (1000 / mean e2e), frames, warmup_frames, init_ms} | null,
                           memory: {peak_rss_mb (process RSS high-water mark while the artifact was loaded and
                                    timed), rss_increase_mb (over the RSS before loading), cuda_max_allocated_mb
@@ -70,7 +70,8 @@ from droptrack.wording import counted
 SCHEMA_VERSION = 1
 STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
 HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "ΔAUC 95% CI", "IoU vs ref",
-           "Diverged", "ms p50", "ms p99", "model p50", "FPS", "RSS MB")
+           "Diverged", "ms p50", "ms p95", "ms p99", "model p50", "FPS", "RSS MB")
+TABLE_WIDTH = 190   # the terminal table is about 186 characters wide: a narrower console squeezes the names
 
 
 def _clean(obj: Any) -> Any:
@@ -175,7 +176,7 @@ def row_cells(row: Any) -> list[str]:
     """The table cells of one row (HEADERS order)."""
     lat, p, mem = row.latency, row.parity, row.memory or {}
     e2e = lat.e2e_ms if lat else {}
-    timed = [_fmt(e2e.get("p50"), ".2f"), _fmt(e2e.get("p99"), ".2f"),
+    timed = [*(_fmt(e2e.get(p), ".2f") for p in ("p50", "p95", "p99")),
              _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f")]
     if row.latency_on_target is False:   # another runtime emulated the graph: the note under the table says which
         timed = [t if t == "-" else t + "*" for t in timed]
