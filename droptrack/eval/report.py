@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError, printable
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
@@ -306,7 +306,9 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
                     split: str | None = None, output_dir: str | Path | None = None, protocol: str | None = None,
                     attributes_dir: str | Path | None = None, names: Sequence[str] | None = None) -> Report:
-    """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze()."""
+    """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze(); the
+    report is written under `output_dir`'s lock file, the one dt eval and dt bench hold there (droptrack.filelock),
+    so a second writer of that folder at the same time is refused in one line rather than mixing its files in."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
                                          check_split)
@@ -321,8 +323,17 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
         check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
-    return analyze(result_dirs, sequences, output_dir=output_dir, protocol=protocol, dataset=dataset,
-                   attributes_dir=attributes_dir)
+    report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset, attributes_dir=attributes_dir)
+    if output_dir is not None:   # made once there is a report to write
+        from droptrack import filelock
+        from droptrack.eval.resume import LOCK
+
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with filelock.held(out / LOCK, f"another dt analyze, dt eval or dt bench is writing to '{printable(out)}'; "
+                                       "wait for it to finish or pass another --output"):
+            write_report(report, out)
+    return report
 
 
 def write_report(report: Report, output_dir: str | Path) -> Path:
