@@ -1,7 +1,8 @@
 """A missing input's not-found error says what went wrong where it can tell: a path written with Windows' '\\'
 (`dt run C:\\v.mp4`, `-m C:\\m.onnx`) gets the '/' form, as outputs' errors do (tests/test_windows_paths.py), and
 README's `droptrack/weights/droptrack_tiny_synth.pt` given from another folder gets the embedded model's file, as
-dt train and dt export's errors do (tests/test_embedded_hint.py), for dt run, serve, eval, bench, doctor and export."""
+dt train and dt export's errors do (tests/test_embedded_hint.py), for dt run, serve, eval, bench, doctor, export and
+train --pretrained."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def clip(tmp_path, monkeypatch):
     (["doctor", "D:\\m.pt"], "'/mnt/d/m.pt'"),
     (["export", "runs\\x\\last.pt"], "'runs/x/last.pt'"),
     (["export", "deploy\\model.onnx", "--engine"], "'deploy/model.onnx'"),
+    (["train", "-c", "tiny_ce_test", "--data", "{clip}", "-o", "{clip}/../run", "--pretrained", "runs\\x\\last.pt"],
+     "'runs/x/last.pt'"),
 ])
 def test_a_missing_windows_style_input_gets_its_slash_form(clip, args, fix):
     line = one_line_error(cli(*(a.format(clip=clip) for a in args)))

@@ -14,7 +14,7 @@ from droptrack.errors import ConfigError, InputError
 from droptrack.model.default import embedded_hint
 from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
-from droptrack.paths import check_reachable, check_separators, same_file
+from droptrack.paths import check_reachable, check_separators, same_file, windows_note
 from droptrack.train.data import check_data_names, parse_data_roots
 from droptrack.train.optim import reference_batch
 
@@ -116,7 +116,8 @@ def check_options(opts: TrainOptions) -> None:
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
-            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}")
+            raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}"
+                             f"{windows_note(path)}")
 
 
 def _output_failed(out: Path, exc: BaseException) -> InputError:
