@@ -81,3 +81,16 @@ def test_a_folder_or_input_name_over_the_limit_is_one_line(clip, tiny_ckpt, tmp_
     line = one_line_error(cli(*args))
     assert "longer than this file system allows" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+
+
+def test_the_error_keeps_a_name_with_a_newline_on_one_line(tmp_path, limit):
+    """The exception's own text is one line (a script's name may hold a newline), as the output checks' are."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.checks import check_name_length
+
+    with pytest.raises(InputError) as err:
+        check_name_length("--output", tmp_path / ("a\nb" + "c" * limit), [])
+    assert "\n" not in str(err.value) and "a\\nb" in str(err.value), err.value
+    with pytest.raises(InputError) as err:
+        check_name_length("--output", tmp_path / "a\nb.txt", ["a\nb.txt" + "x" * limit])
+    assert "\n" not in str(err.value), err.value
