@@ -56,13 +56,21 @@ def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
 def windows_form(path: PathLike) -> str | None:
     """The '/' form of a path written with Windows' '\\' between folders (`C:\\out\\boxes.txt`: WSL's
     '/mnt/c/out/boxes.txt'; `out\\export`: 'out/export') where '/' is the separator and no file of that name
-    exists, else None: there '\\' is a letter of a name, not a folder's end."""
+    exists, else None: there '\\' is a letter of a name, not a folder's end. Only the part below the nearest existing
+    folder counts (`runs\\v2/boxes.txt` in an existing folder named 'runs\\v2' is the user's name)."""
     text = str(path)
-    if os.sep != "/" or "\\" not in text or os.path.lexists(os.path.expanduser(text)):
+    if os.sep != "/" or "\\" not in text:
         return None
-    drive = re.match(r"[A-Za-z]:\\", text)
-    fix = f"/mnt/{text[0].lower()}/{text[3:]}" if drive else text   # a drive of WSL's Windows
-    return fix.replace("\\", "/")
+    parts = text.split("/")
+    kept = len(parts)   # the leading parts that name an existing path
+    while kept and not os.path.lexists(os.path.expanduser("/".join(parts[:kept]) or "/")):
+        kept -= 1
+    rest = "/".join(parts[kept:])
+    if "\\" not in rest:
+        return None
+    if kept == 0 and re.match(r"[A-Za-z]:\\", text):   # a drive of WSL's Windows
+        return f"/mnt/{text[0].lower()}/{text[3:]}".replace("\\", "/")
+    return "/".join(parts[:kept] + [rest.replace("\\", "/")])
 
 
 def windows_note(path: PathLike) -> str:

@@ -67,3 +67,30 @@ def test_a_video_whose_part_name_is_too_long(clip, tiny_ckpt, tmp_path, limit):
     line = one_line_error(_run(clip, tiny_ckpt, "--save", out))
     assert f".part.mp4' ({limit + 5} bytes)" in line and f"at most {limit - 5} bytes" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+
+
+@pytest.mark.parametrize("where", ["source", "model", "output folder", "doctor"])
+def test_a_folder_or_input_name_over_the_limit_is_one_line(clip, tiny_ckpt, tmp_path, limit, where):
+    """A name over the limit anywhere else in a path (the source, the model, a folder of an output, dt doctor's
+    ARTIFACT) crashed with a traceback: 'OSError: [Errno 36] File name too long' from the first check that looked."""
+    long = tmp_path / ("n" * (limit + 10))
+    args = {"source": ("run", long, "--init", "10,10,20,20"),
+            "model": ("run", clip, "-m", f"{long}.onnx", "--init", "10,10,20,20"),
+            "output folder": ("run", clip, "-m", tiny_ckpt, "--init", "10,10,20,20", "-o", long / "b.txt"),
+            "doctor": ("doctor", f"{long}.onnx")}[where]
+    line = one_line_error(cli(*args))
+    assert "longer than this file system allows" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+
+
+def test_the_error_keeps_a_name_with_a_newline_on_one_line(tmp_path, limit):
+    """The exception's own text is one line (a script's name may hold a newline), as the output checks' are."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.checks import check_name_length
+
+    with pytest.raises(InputError) as err:
+        check_name_length("--output", tmp_path / ("a\nb" + "c" * limit), [])
+    assert "\n" not in str(err.value) and "a\\nb" in str(err.value), err.value
+    with pytest.raises(InputError) as err:
+        check_name_length("--output", tmp_path / "a\nb.txt", ["a\nb.txt" + "x" * limit])
+    assert "\n" not in str(err.value), err.value

@@ -129,3 +129,15 @@ def test_start_on_damaged_frames_in_a_row_names_the_first_that_decodes(tiny_ckpt
     (folder / "00004.png").write_bytes(b"not a picture")
     line = one_line_error(cli("run", folder, "-m", tiny_ckpt, "--device", "cpu", "--init", INIT, "--start", 1))
     assert "none of the frames after it up to 4 decodes either" in line, line
+
+
+def test_start_on_a_damaged_last_frame_says_it_is_the_last():
+    """No frame follows it: the error said 'none of the frames after it up to N decodes either', N the frame itself."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.readers import first_at
+    from droptrack.runtime.sources import Frame
+
+    frames = iter([Frame(0, 0.0, None), Frame(1, 0.1, None)])
+    with pytest.raises(InputError) as err:
+        first_at(frames, 1, "folder f (2 images)")
+    assert str(err.value).endswith("the targets are set on it: it is the last frame: pass an earlier --start"), err

@@ -159,3 +159,13 @@ def test_loopback_clients_share_only_the_total_cap(session):
                 pass
         assert refused.value.status_code == 503
         assert "already 4 live-view/record clients;" in refused.value.json()["detail"]
+
+
+def test_ipv6_loopback_clients_share_only_the_total_cap(session):
+    """`dt serve --host ::1` (or a 'localhost' that resolves to ::1) sees every local page from ::1, whose client key
+    is its /64 network ('::/64'): it was not taken for loopback, so all local pages shared the per-address cap."""
+    app = create_app(session, max_clients=4, max_per_client=2)
+    local = TestClient(app, base_url="http://127.0.0.1", client=("::1", 50000))
+    with local.websocket_connect(WS + "/ws/records"), local.websocket_connect(WS + "/ws/video"), \
+            local.websocket_connect(WS + "/ws/records") as ws:
+        assert ws is not None   # a third from ::1: past the per-address cap of 2, within the total of 4

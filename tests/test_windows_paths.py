@@ -39,3 +39,15 @@ def test_an_existing_name_with_a_backslash_is_the_users(tmp_path):
     with pytest.raises(InputError):
         check_separators("--output", tmp_path / "a\\c")
     check_separators("--output", tmp_path / "a" / "c")
+
+
+def test_a_new_file_in_an_existing_folder_with_a_backslash_is_the_users(tmp_path):
+    """Only the part below the nearest existing folder can be a Windows path: `-o 'runs\\v2/boxes.txt'` into an
+    existing folder named 'runs\\v2' was refused, its fix naming another folder ('runs/v2/boxes.txt')."""
+    from droptrack.paths import check_output_dir, check_output_file, windows_form
+
+    (tmp_path / "a\\b").mkdir()
+    check_output_file("--output", tmp_path / "a\\b" / "boxes.txt")
+    check_output_dir("--output", tmp_path / "a\\b" / "new")
+    assert windows_form(tmp_path / "a\\b" / "c\\d.txt") == f"{tmp_path}/a\\b/c/d.txt"
+    assert windows_form(f"{tmp_path}/x\\y/z.txt") == f"{tmp_path}/x/y/z.txt"

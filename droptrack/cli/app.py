@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import inspect
 import os
@@ -327,6 +328,9 @@ def friendly(fn: Callable) -> Callable:
                        "or the file is another user's; fix the permissions or pass a path you can read and write")
             elif disk_full(exc):   # outputs are written atomically or streamed: what is complete stays valid
                 msg = full_message(exc)
+            elif exc.errno == errno.ENAMETOOLONG:   # a name in a given path (a folder's too), found by any check
+                msg = (f"'{exc.filename}' holds a file or folder name longer than this file system allows (File name "
+                       "too long); pass a path with shorter names")
             else:
                 raise
             typer.echo(one_line(msg), err=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
-from droptrack.errors import InputError
+from droptrack.errors import InputError, printable
 from droptrack.imagefiles import is_still_image
 from droptrack.paths import (check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file,
                              windows_note)
@@ -179,9 +179,9 @@ def check_name_length(label: str, path, beside: list[str] = ()) -> None:
     for name in (p.name, *beside):
         size = len(os.fsencode(name))
         if size > limit:
-            also = "" if name == p.name else f", and the run writes '{name}' ({size} bytes) beside it"
-            raise InputError(f"{label} '{path}': a file name holds at most {limit} bytes here and this one has {own}"
-                             f"{also}; pass a name of at most {limit - (longest - own)} bytes")
+            also = "" if name == p.name else f", and the run writes '{printable(name)}' ({size} bytes) beside it"
+            raise InputError(f"{label} '{printable(path)}': a file name holds at most {limit} bytes here and this one "
+                             f"has {own}{also}; pass a name of at most {limit - (longest - own)} bytes")
 
 
 def check_output_names(outputs: dict[str, list], journal_of: str | None = None) -> None:

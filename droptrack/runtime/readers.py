@@ -138,6 +138,7 @@ def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
                 break
             last = f.index
         fix = (f"pass --start {good}, the next frame that decodes" if good is not None else
+               "it is the last frame: pass an earlier --start" if last == first.index else
                f"none of the frames after it up to {last} decodes either: pass another --start")
         raise InputError(f"--start {start}: frame {first.index} of {name} could not be decoded (damaged); the "
                          f"targets are set on it: {fix}")

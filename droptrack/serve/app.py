@@ -147,13 +147,15 @@ def answer_head(app):
     return wrapped
 
 
-def _loopback(key: str) -> bool:
-    """Whether a client key is this machine (a local browser, an SSH tunnel): every such client shares one address,
-    so a per-address cap there would be a cap on all of them; only the total applies."""
+def _loopback(scope) -> bool:
+    """Whether a client is this machine (a local browser, an SSH tunnel): every such client shares one address, so a
+    per-address cap there would be a cap on all of them; only the total applies. Its own address, not its
+    `client_key` (::1's is its /64 network, '::/64', no loopback address)."""
     try:
-        return ipaddress.ip_address(key).is_loopback
+        address = ipaddress.ip_address((scope.get("client") or ("", 0))[0] or "")
     except ValueError:
         return False
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
 
 
 def limit_websockets(app, most: int, per_client: int = CLIENTS_PER_ADDRESS):
@@ -170,7 +172,7 @@ def limit_websockets(app, most: int, per_client: int = CLIENTS_PER_ADDRESS):
             return await refuse(scope, receive, send, 503, f"already {most} live-view/record clients; close one "
                                 "(another page or script of this server) and try again")
         who = client_key(scope)
-        if by_client.get(who, 0) >= per_client and not _loopback(who):
+        if by_client.get(who, 0) >= per_client and not _loopback(scope):
             return await refuse(scope, receive, send, 503, f"already {per_client} live-view/record clients from "
                                 "this address; close one (another tab or script) and try again")
         open_now[0] += 1
