@@ -28,7 +28,8 @@ def _analyze(data, out):
 
 
 @pytest.mark.parametrize("name, content", [("success.png", b"\x89PNG\r\n\x1a\nmy own figure"),
-                                           ("report.json", b'{"experiment": "mine"}\n')])
+                                           ("report.json", b'{"experiment": "mine"}\n'),
+                                           ("report.json", b"[" * 100000)])   # nested past Python's recursion limit
 def test_a_file_dt_analyze_did_not_write_is_refused_and_kept(data, tmp_path, name, content):
     out = tmp_path / "figures"
     out.mkdir()

@@ -105,6 +105,15 @@ def test_eval_on_a_train_set_says_training_photos(tiny_ckpt, tmp_path):
         assert ("training photos" in text and "--split val" in text) == (split == "train"), res.output
 
 
+def test_eval_training_photos_note_escapes_a_newline_in_the_folder_name(tmp_path):
+    """The note names the set's folder: a newline in that name is shown as \\n, not printed as a line break."""
+    pytest.importorskip("cv2")
+    root = generate_synth(tmp_path / "a\nb", sequences=1, frames=4, seed=0, size=(96, 72), split="train")
+    res = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "kcf", "--output", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    note = next(line for line in res.output.splitlines() if "training photos" in line)
+    assert "a\\nb" in note and not note.startswith("b")
+
 def test_latency_plot_marks_a_graph_timed_off_its_target():
     """latency.png is what gets shared: the TensorRT graph's bar timed by ONNX Runtime says so, the others not."""
     from droptrack.eval.bench_report import latency_figure

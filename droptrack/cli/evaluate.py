@@ -81,8 +81,10 @@ def eval_(
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos
-    if note:
-        console.print(note, highlight=False, soft_wrap=True, markup=False)
+    if note:   # it names the set's folder: a name from elsewhere stays on its line
+        from droptrack.errors import printable
+
+        console.print(printable(note), highlight=False, soft_wrap=True, markup=False)
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 

@@ -100,7 +100,7 @@ def check_analysis_folder(out: Path) -> None:
     if report.is_file():
         try:
             data = json.loads(report.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
             data = None
         ours = isinstance(data, dict) and {"schema_version", "protocol", "trackers", "plots"} <= data.keys()
     foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file() and not ours
