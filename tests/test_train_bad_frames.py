@@ -99,10 +99,11 @@ def test_more_different_bad_frames_than_the_limit_stop_the_run():
                               "the same command with --resume")
 
 
-def test_a_corrupt_validation_frame_leaves_its_sequence_out_instead_of_ending_the_run(synth, tmp_path):
+@pytest.mark.parametrize("folder", ["val", "val[/x]"])   # a path is printed as text, never read as rich markup
+def test_a_corrupt_validation_frame_leaves_its_sequence_out_instead_of_ending_the_run(synth, tmp_path, folder):
     """--val-data with one corrupt frame stopped the run at its first validation (after a whole epoch); now that
     sequence is left out, named once in the run, and each validation line says so."""
-    val = damaged_copy(synth, tmp_path / "val", ["synth_train_00002/00000007.jpg"])
+    val = damaged_copy(synth, tmp_path / folder, ["synth_train_00002/00000007.jpg"])
     out = tmp_path / "run"
     result = dt_train(out, synth, "--val-data", str(val), "--val-every", "1", "--samples-per-epoch", "4")
     assert result.exit_code == 0 and "Traceback" not in result.output, result.output

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from droptrack.config import config_to_dict, save_config
-from droptrack.errors import OutputFull, TrainingError
+from droptrack.errors import OutputFull, TrainingError, printable
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
@@ -142,11 +142,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         dev = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(dev)
 
-    def say(msg: str) -> None:
+    def say(msg: str, markup: bool = True) -> None:
         if dist.main and not opts.quiet:
             from rich.console import Console
 
-            Console(stderr=True, soft_wrap=True).print(msg)
+            Console(stderr=True, soft_wrap=True).print(msg, markup=markup, highlight=markup)
 
     if amp_note:
         say(amp_note)
@@ -234,8 +234,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
 
-    def tell(msg: str) -> None:   # said, and kept in train.log with the iteration lines
-        say(msg)
+    def tell(msg: str) -> None:   # said, and kept in train.log: plain text (it names files and sequences)
+        msg = printable(msg)
+        say(msg, markup=False)
         if dist.main:
             with open(output / "train.log", "a") as f:
                 f.write(msg + "\n")
