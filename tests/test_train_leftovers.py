@@ -206,3 +206,12 @@ def test_a_resumed_run_that_falls_back_draws_each_epoch_once_in_tensorboard(tmp_
     points = [(e.step, e.value) for e in curves.Scalars("train/loss")]
     assert [step for step, _ in points] == [1, 2], points   # without the purge step: [1, 2, 2]
     assert [value for _, value in points] == pytest.approx([h["loss"] for h in history], rel=1e-6)
+
+
+def test_run_lines_print_an_output_path_as_text_not_rich_markup(tmp_path, synth):
+    """`--resume` into an output with no checkpoint yet says so naming the folder: a '[/x]' in that path is text
+    (rich read it as a closing tag and the run ended in a MarkupError traceback before training)."""
+    out = tmp_path / "run[" / "x]"
+    result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1", "--resume")
+    assert result.exit_code == 0 and (out / "final.pt").is_file(), result.output
+    assert f"--resume: no checkpoint under {out} yet, starting fresh" in " ".join(result.output.split()), result.output

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from droptrack.errors import DropTrackError, TrainingError
+from droptrack.errors import DropTrackError, TrainingError, markup_safe
 from droptrack.model.checkpoint import read_file
 
 _EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
@@ -265,7 +265,8 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
             failures.append(f"{path.name} ({str(exc)[:80]})")
         else:
             if failures:
-                say(f"[yellow]warning: cannot resume from {'; '.join(failures)}; falling back to {path.name}[/]")
+                say(f"[yellow]warning: cannot resume from {markup_safe('; '.join(failures))}; falling back to "
+                    f"{markup_safe(path.name)}[/]")
             break
     else:
         raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "

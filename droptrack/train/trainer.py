@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from droptrack.config import config_to_dict, save_config
-from droptrack.errors import OutputFull, TrainingError, printable
+from droptrack.errors import OutputFull, TrainingError, markup_safe, printable
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
@@ -145,7 +145,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     def say(msg: str, markup: bool = True) -> None:
         if dist.main and not opts.quiet:
             from rich.console import Console
-
             Console(stderr=True, soft_wrap=True).print(msg, markup=markup, highlight=markup)
 
     if amp_note:
@@ -200,7 +199,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         pos, rng, found_in = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
-        say(f"[yellow]warning: --resume: no checkpoint under {output} yet, starting fresh[/]")
+        say(f"[yellow]warning: --resume: no checkpoint under {markup_safe(output)} yet, starting fresh[/]")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
         check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
@@ -209,19 +208,20 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             lock.take(output)
         kept = keep_old_log(output) if found is None else None
         if kept is not None:
-            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this run logs "
-                "to a new train.log")
+            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {markup_safe(kept)}; this "
+                "run logs to a new train.log")
         kept = keep_old_tensorboard(output) if found is None else None
         if kept is not None:
-            say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new tb/")
+            say(f"TensorBoard folder tb/ of an earlier run kept as {markup_safe(kept)}; this run's curves go to a new "
+                "tb/")
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint or config file(s) of a killed run: "
-                f"{', '.join(stale)[:120]}")
+                f"{markup_safe(', '.join(stale)[:120])}")
         done = pos.epoch - 1 if found is not None and not pos.iteration else 0
         restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
         if restored:
-            say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
+            say(f"{markup_safe(restored)} (the earlier run stopped before writing it) restored from last.pt")
             prune(output, opts.keep_last)
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
