@@ -176,10 +176,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     model = build_model(cfg, training=True)
     if opts.pretrained:
         rep = load_pretrained(model, opts.pretrained)
-        say(f"pretrained: {rep.summary()}")
+        say(f"pretrained: {markup_safe(rep.summary())}")
     elif not opts.resume:
-        named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with --pretrained)" \
-            if cfg.MODEL.PRETRAIN_FILE else ""
+        named = f" (MODEL.PRETRAIN_FILE '{markup_safe(cfg.MODEL.PRETRAIN_FILE)}' is only a name; pass the file with " \
+            "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"[yellow]warning: no --pretrained weights: training from scratch{named}[/]")
     lr = scaled_lr(cfg, global_batch)
     if global_batch != reference_batch(cfg):
