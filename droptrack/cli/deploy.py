@@ -79,6 +79,7 @@ def export_(
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
+    from droptrack.errors import printable
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -90,7 +91,8 @@ def export_(
     failed = None
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
-                            trt_typing, log=lambda s: err.print(s, highlight=False), int8_options=int8_options,
+                            trt_typing, int8_options=int8_options,
+                            log=lambda s: err.print(printable(s), markup=False, highlight=False),   # paths: text
                             trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
                             overwrite=overwrite)
     except ParityError as exc:

@@ -19,6 +19,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta, atomic_write_json
 from droptrack.engine.base import OUTPUT_NAMES
+from droptrack.errors import markup_safe
 from droptrack.export.pairs import InputPair
 from droptrack.geometry import box_iou, decode_box, hann2d
 
@@ -275,7 +276,8 @@ def parity_table(report: ParityReport):
 
     mark = "[green]PASS[/]" if report.passed else "[red]FAIL[/]"
     ref = report.reference + (" (CE-aligned)" if report.aligned else "")
-    t = Table(title=f"parity {report.artifact} ({report.precision}) vs {ref}: {mark}")
+    t = Table(title=f"parity {markup_safe(report.artifact)} ({markup_safe(report.precision)}) vs {markup_safe(ref)}: "
+                    f"{mark}")   # file names are text, not rich markup
     for col in ("output / pair", "max abs", "max rel", "cosine", "box IoU", "centre err", "CE tokens", "e2e IoU"):
         t.add_column(col, justify="right")
     for o in report.outputs:

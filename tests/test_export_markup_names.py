@@ -1,0 +1,44 @@
+"""`dt export` prints its progress lines (the checkpoint's path, the calibration folder, node names of the graph) as
+plain text: a checkpoint under a folder named like rich markup ('[bold]a[' / 'x]') ended the export in a MarkupError
+traceback before any graph was written."""
+
+from __future__ import annotations
+
+import shutil
+
+from helpers import cli
+
+
+def test_a_checkpoint_path_that_reads_as_rich_markup_is_printed_as_it_is(tiny, tmp_path):
+    ckpt = tmp_path / "[bold]a[" / "x]" / "tiny.pt"   # the path reads '.../[bold]a[/x]/tiny.pt'
+    ckpt.parent.mkdir(parents=True)
+    shutil.copy(tiny[0], ckpt)
+    res = cli("export", ckpt, "-o", tmp_path / "out")
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    assert f"loaded{ckpt}(" in "".join(res.output.split()), res.output   # a long line may wrap anywhere
+    assert (tmp_path / "out" / "model.onnx").is_file()
+
+
+def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(onnx_model, tmp_path, monkeypatch):
+    """`dt export '[red]g.onnx' --engine` (TensorRT stood in for, no GPU here): the table row and the parity title read
+    'g.engine' in red, the '[red]' of the file's name swallowed."""
+    import sys
+
+    from droptrack.engine import tensorrt_backend as trt_backend
+    from droptrack.engine import trt_compat
+    from droptrack.engine.onnxruntime_backend import OrtBackend
+    from fake_tensorrt import FakeTRT
+
+    graph = tmp_path / "[red]g.onnx"
+    shutil.copy(onnx_model, graph)
+    env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
+    monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT().module())
+    monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
+    monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
+    monkeypatch.setattr(trt_backend, "TensorRTBackend", lambda *a, **k: OrtBackend(graph))   # as its graph
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
+    res = cli("export", graph, "--engine")
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    assert (tmp_path / "[red]g.engine").is_file()
+    rows = [ln for ln in res.output.splitlines() if ln.startswith("│") and ".engine" in ln]
+    assert rows and rows[-1].split()[1] == "[red]g.engine", res.output
