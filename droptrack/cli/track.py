@@ -208,10 +208,15 @@ def demo(
     from droptrack.eval.bench_report import TABLE_WIDTH, bench_table
     from droptrack.eval.bench_rows import failure_lines
 
+    from droptrack.errors import printable
+
     console = Console(width=max(Console().width, TABLE_WIDTH))
+
+    def say(line: str) -> None:   # lines name paths and files: plain text, not rich markup
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+
     try:
-        res = run_demo(output, checkpoint, sequences, frames, video_frames,
-                       log=lambda s: console.print(s, highlight=False, soft_wrap=True), threads=threads, config=config)
+        res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config)
     except KeyboardInterrupt:
         typer.echo(f"interrupted; run the same command again to continue in '{output}': its synthetic data is kept, "
                    "the other steps run again", err=True)
@@ -227,4 +232,4 @@ def demo(
     lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
     lines.append(f"next: {bench_hint([r.artifact for r in res.bench.rows], config)}")
     for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
+        say(line)
