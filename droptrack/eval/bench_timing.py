@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from droptrack.errors import markup_safe
 from droptrack.eval.machine import PeakMemory
 
 PERCENTILES = (50, 90, 95, 99)
@@ -220,7 +221,8 @@ class bar:
     """Context manager: a rich progress bar on stderr fed by update(done, total); a no-op when disabled."""
 
     def __init__(self, label: str, enabled: bool = True):
-        self.label, self.enabled, self._p, self._task = label, enabled, None, None
+        # rich reads a task's description as markup: a row or file name in it ('[red]b') is text
+        self.label, self.enabled, self._p, self._task = markup_safe(label), enabled, None, None
 
     def __enter__(self) -> Callable[[int, int], None]:
         if self.enabled:

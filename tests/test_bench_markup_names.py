@@ -1,0 +1,23 @@
+"""`dt bench` names its rows by the artifacts' file names; the bar of a resumed row's latency pass showed that name
+read as rich markup: for '[red]b.pt' it read 'latency b'."""
+
+from __future__ import annotations
+
+import shutil
+
+from droptrack.data import generate_synth
+from helpers import cli
+
+
+def test_the_latency_bar_of_a_resumed_row_shows_the_name_as_it_is(tiny_ckpt, tmp_path):
+    ckpt = tmp_path / "[red]b.pt"
+    shutil.copy(tiny_ckpt, ckpt)
+    data = generate_synth(tmp_path / "synth", sequences=2, frames=4, seed=0, size=(96, 72), split="val")
+    out = tmp_path / "out"
+    args = ("bench", ckpt, "--data", data, "--output", out, "--threads", 1)
+    assert cli(*args).exit_code == 0
+    for f in (out / "results" / "[red]b").glob("synth_val_00002*"):   # as a bench killed after one sequence
+        f.unlink()
+    res = cli(*args, "--resume")
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    assert any(ln.startswith("latency [red]b ") for ln in res.output.splitlines()), res.output
