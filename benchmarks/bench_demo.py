@@ -24,7 +24,7 @@ from droptrack.eval.bench import BenchOptions, run_bench
 from droptrack.eval.bench_report import bench_table, summary_lines
 from droptrack.export.pipeline import export_all
 from droptrack.model.default import default_checkpoint
-from droptrack.errors import run_script
+from droptrack.errors import printable, run_script
 
 
 def portable(text: str, work: Path) -> str:
@@ -45,11 +45,15 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args()
     console = Console(width=160)
+
+    def say(line: str) -> None:   # lines name paths and files: plain text, not rich markup
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     with tempfile.TemporaryDirectory(prefix="dt-bench-demo-") as tmp:
         work = Path(args.work or tmp)
         exported = export_all(ckpt, output_dir=work / "export", precisions=("fp32", "fp16", "int8"), strict=False,
-                              log=lambda s: console.print(s, highlight=False))
+                              log=say)
         artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
         names = " ".join(["dt bench", str(ckpt.name)] + [Path(a).name for a in artifacts[1:]])
         threads = f" --threads {args.threads}" if args.threads else ""
@@ -60,7 +64,7 @@ def main() -> None:
                                         device=args.device, threads=args.threads, command=command))
         console.print(bench_table(report))
         for line in summary_lines(report):
-            console.print(line, highlight=False, soft_wrap=True)
+            say(line)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"bench_default_{args.device.split(':')[0]}"
@@ -72,7 +76,7 @@ def main() -> None:
         for plot in ("success", "precision", "latency"):
             md = md.replace(f"]({plot}.png)", f"]({stem}_{plot}.png)")
         (out / f"{stem}.md").write_text(md.replace(f"![precision]({stem}_precision.png)\n", ""))
-        console.print(f"written: {out / stem}.md (.json, _success.png, _latency.png)")
+        say(f"written: {out / stem}.md (.json, _success.png, _latency.png)")
 
 
 if __name__ == "__main__":
