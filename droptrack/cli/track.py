@@ -9,6 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
+from droptrack.errors import printable
 from droptrack.wording import counted
 
 # shared by dt run and dt serve
@@ -127,17 +128,18 @@ def run(
     out = err if jsonl == "-" else Console()
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
+    # paths and the source's frame names: control characters escaped (a name from elsewhere may hold them)
     boxes = ", ".join(str(p) for p in box_paths(output, max(1, summary.num_targets))) if output else None
     for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
-            typer.echo(f"{label}: {path}", err=jsonl == "-")
+            typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
     damaged = summary.damaged.note(source)
     if damaged:
-        typer.echo(f"warning: {damaged}", err=True)
+        typer.echo(f"warning: {printable(damaged)}", err=True)
     for note in (unreadable_note(summary), size_note(summary), ended_early_note(summary),
                  ground_truth_note(source, output), lone_frame_note(source)):
         if note:
-            typer.echo(f"note: {note}", err=True)
+            typer.echo(f"note: {printable(note)}", err=True)
     if summary.resized:
         typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
                    f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
@@ -207,8 +209,6 @@ def demo(
     from droptrack.demo import bench_hint, run_demo
     from droptrack.eval.bench_report import TABLE_WIDTH, bench_table
     from droptrack.eval.bench_rows import failure_lines
-
-    from droptrack.errors import printable
 
     console = Console(width=max(Console().width, TABLE_WIDTH))
 
