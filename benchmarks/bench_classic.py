@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from droptrack.errors import InputError, run_script
+from droptrack.errors import InputError, markup_safe, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 # Named held-out sets (`dt data synth` arguments after the output folder); see benchmarks/default_model.md.
@@ -175,7 +175,8 @@ def run_rows(rows: list[str], model: str | None, onnx: dict[str, Path], seqs: li
     last = {}
     steps = list(range(min(chunk, len(seqs)), len(seqs) + chunk, chunk))
     with Progress(transient=True) as bar:
-        task = bar.add_task(f"{results.name}: {len(rows)} rows x {len(seqs)} sequences", total=len(steps) * len(rows))
+        task = bar.add_task(f"{markup_safe(results.name)}: {len(rows)} rows x {len(seqs)} sequences",   # a name
+                            total=len(steps) * len(rows))   # of a --data folder: text, not rich markup
         for k in steps:
             for row in rows:
                 artifact, tracker = spec[row]
