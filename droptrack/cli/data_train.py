@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, data_app, friendly
+from droptrack.errors import printable
 from droptrack.wording import counted
 
 @data_app.command("synth")
@@ -57,9 +58,10 @@ def data_synth(
     except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        typer.echo(f"{what}: finished sequences are saved in {out}; run the same command to resume", err=True)
+        typer.echo(f"{what}: finished sequences are saved in {printable(out)}; run the same command to resume",
+                   err=True)
         raise typer.Exit(128 + signum) from None
-    typer.echo(f"synthetic set: {path} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
+    typer.echo(f"synthetic set: {printable(path)} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
     typer.echo(f"next: {synth_next_command(path, split)}")
     if split == "train":   # the config's own length is hours on a CPU
         typer.echo("      (a trial of minutes on a CPU; for the config's 50 epochs of 4096 pairs, hours there, drop "

@@ -1,0 +1,16 @@
+"""`dt data synth OUT` names the set it wrote: an OUT holding control characters reached the terminal raw (an
+escape sequence that clears the screen, swallowed from the name where it is not a terminal); it is escaped now, as
+in every error line."""
+
+from __future__ import annotations
+
+from helpers import cli
+
+
+def test_the_set_is_named_with_its_control_characters_escaped(tmp_path):
+    out = tmp_path / "s\x1b[2Jx"
+    res = cli("data", "synth", out, "--split", "val", "--sequences", 1, "--frames", 3, "--size", "64x64")
+    assert res.exit_code == 0, res.output
+    assert (out / "list.txt").is_file()
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("synthetic set: "))
+    assert line.startswith(f"synthetic set: {tmp_path}/s\\x1b[2Jx (1 sequence x 3 frames, val split)"), res.output
