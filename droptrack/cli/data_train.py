@@ -145,7 +145,7 @@ def train(
         signum = getattr(exc, "signum", 2)
         if os.environ.get("RANK", "0") == "0":
             what = f"stopped by {exc}" if signum != 2 else "interrupted"
-            typer.echo(f"{what}; {resume_hint(output)}", err=True)
+            typer.echo(f"{what}; {printable(resume_hint(output))}", err=True)
         raise typer.Exit(128 + signum) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
@@ -154,6 +154,6 @@ def train(
         score = (shlex.join(["dt", "eval", "--dataset", "synth", "--root", str(val_data), "-m", str(final), "--name",
                              final.parent.name or "final"]) if val_data is not None   # as --val-data reads it
                  else f"dt eval --dataset NAME -m {q}")
-        typer.echo(f"checkpoint: {final}\nnext: dt export {q}   (or score it: {score})")
+        typer.echo(f"checkpoint: {printable(final)}\nnext: dt export {q}   (or score it: {score})")
     else:
-        typer.echo(f"checkpoint: {final}\nnext: dt train ... --resume")
+        typer.echo(f"checkpoint: {printable(final)}\nnext: dt train ... --resume")
