@@ -9,7 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.errors import InputError
+from droptrack.errors import InputError, printable
 
 @app.command("eval")
 @friendly
@@ -82,8 +82,6 @@ def eval_(
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos
     if note:   # it names the set's folder: a name from elsewhere stays on its line
-        from droptrack.errors import printable
-
         console.print(printable(note), highlight=False, soft_wrap=True, markup=False)
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
@@ -143,9 +141,9 @@ def analyze(
                              attributes_dir=attributes,
                              names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
     print_items(Console(), [report_table(report), *attribute_lines(report)])
-    typer.echo(f"report: {report.output_dir / 'report.json'}")
+    typer.echo(f"report: {printable(report.output_dir / 'report.json')}")   # control characters escaped
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
-        typer.echo("plots: " + "  ".join(str(report.output_dir / name) for name in report.plots.values()))
+        typer.echo("plots: " + "  ".join(printable(report.output_dir / name) for name in report.plots.values()))
 
 
 @app.command()
