@@ -8,6 +8,7 @@ import typer
 
 from droptrack.cli.app import app, friendly
 from droptrack.cli.ext_options import extension_options
+from droptrack.errors import one_line, printable
 from droptrack.wording import counted
 from droptrack.cli.track import (CONFIG_OPTION, LOST_THRESHOLD_OPTION, MODEL_OPTION, RECONNECT_OPTION,
                                  RECONNECT_TIMEOUT_OPTION, SOURCE_ARG, stopped)
@@ -106,10 +107,11 @@ def serve(
     try:
         session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
                              allow_frame_ancestors=allow_frame_ancestors or (), trusted_proxy=trusted_proxy or (),
-                             echo=lambda s: typer.echo(s, err=jsonl == "-"), warn=lambda s: typer.echo(s, err=True))
+                             echo=lambda s: typer.echo(printable(s), err=jsonl == "-"),   # names the source:
+                             warn=lambda s: typer.echo(printable(s), err=True))   # control characters escaped
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(one_line(exc), err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exc.exit_code)
@@ -117,7 +119,7 @@ def serve(
     outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
     for label, path in outputs:
         if path:
-            typer.echo(f"{label}: {path}", err=jsonl == "-")
+            typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
     if session.output_full:   # outputs incomplete (its one line is in the log): exit 2, as dt run after a full disk
         from droptrack.errors import OutputFull
 
