@@ -15,3 +15,18 @@ def test_the_checkpoint_is_named_with_its_control_characters_escaped(tmp_path):
               "--workers", 0, "--device", "cpu", "--epochs", 1)
     assert res.exit_code == 0 and (out / "final.pt").is_file(), res.output
     assert f"checkpoint: {tmp_path}/run\\x1b[2J/final.pt" in res.output.splitlines(), res.output
+
+
+def test_an_unreadable_frame_is_named_with_its_control_characters_escaped(tmp_path):
+    """The warning for a training frame that cannot be read names its path (a dataset from elsewhere) on the terminal
+    and in train.log: it went there raw."""
+    data = generate_synth(tmp_path / "d\x1b[2J", sequences=2, frames=20, seed=0, size=(96, 72))
+    for frame in sorted((data / "synth_train_00001").glob("*.jpg")):   # every frame of one sequence undecodable
+        frame.write_bytes(b"\0" * 64 + frame.read_bytes()[64:])
+    out = tmp_path / "run"
+    res = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", data, "--batch-size", 4, "--samples-per-epoch", 4,
+              "--workers", 0, "--device", "cpu", "--epochs", 1, "--seed", 3)
+    assert res.exit_code == 0, res.output
+    warned = [ln for ln in res.output.splitlines() if ln.startswith("warning: skipped a training sample")]
+    assert warned and all(f"frame {tmp_path}/d\\x1b[2J/synth_train_00001/" in ln for ln in warned), res.output
+    assert "\x1b" not in res.output and "\x1b" not in (out / "train.log").read_text(), res.output

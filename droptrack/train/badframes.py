@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from droptrack.errors import TrainingError
+from droptrack.errors import TrainingError, printable
 
 # Different unreadable frames one run skips before it stops: a few damaged files of a large dataset pass, a broken
 # download or extraction (thousands of them) stops within the first few hundred samples.
@@ -32,8 +32,8 @@ class BadFrames:
             raise TrainingError(f"{len(self.problems)} different training frames could not be read (the run stops "
                                 f"past {self.limit}; the latest: {problems[-1]}); repair or re-download the dataset "
                                 f"(train.log names each file), then {self.then()}")
-        return [f"warning: skipped a training sample: {p} ({len(self.problems)} unreadable frame(s) so far; the run "
-                f"stops past {self.limit})" for p in new]
+        return [f"warning: skipped a training sample: {printable(p)} ({len(self.problems)} unreadable frame(s) so "
+                f"far; the run stops past {self.limit})" for p in new]   # a path from elsewhere: no control characters
 
     def summary(self) -> str | None:
         """One line for the end of the run, or None when every frame was read."""
