@@ -42,3 +42,25 @@ def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(
     assert (tmp_path / "[red]g.engine").is_file()
     rows = [ln for ln in res.output.splitlines() if ln.startswith("│") and ".engine" in ln]
     assert rows and rows[-1].split()[1] == "[red]g.engine", res.output
+
+
+def test_a_stale_graph_in_the_output_is_named_with_its_control_characters_escaped(onnx_model, tmp_path):
+    """The note naming graphs of another checkpoint left in --output (files from elsewhere) sent their names to the
+    terminal raw."""
+    import torch
+
+    from droptrack.config import load_config
+    from droptrack.model import build_model
+    from droptrack.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(1)   # other weights than the graph's checkpoint (seed 0)
+    cfg = load_config("tiny_ce_test")
+    ckpt = save_checkpoint(tmp_path / "other.pt", build_model(cfg).eval(), cfg)
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(onnx_model, out / "old\x1b[2J.onnx")
+    res = cli("export", ckpt, "-o", out)
+    assert res.exit_code == 0, res.output
+    notes = [ln for ln in res.output.splitlines() if ln.startswith("note: ")]
+    assert any("old\\x1b[2J.onnx (checkpoint " in ln for ln in notes), res.output
+    assert "\x1b" not in res.output, res.output

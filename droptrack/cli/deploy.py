@@ -108,7 +108,7 @@ def export_(
             out.print(parity_table(r.parity))
     out.print(summary_table(report))
     for line in notes(report):
-        out.print(f"note: {line}", highlight=False, soft_wrap=True, markup=False)
+        out.print(f"note: {printable(line)}", highlight=False, soft_wrap=True, markup=False)   # names files there
     if failed is not None:
         raise failed
     import shlex
