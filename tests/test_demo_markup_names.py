@@ -19,3 +19,18 @@ def test_paths_that_read_as_rich_markup_are_printed_as_they_are(tiny_ckpt, tmp_p
     assert res.exit_code == 0 and "Traceback" not in res.output, res.output
     text = "".join(res.output.split())   # long lines may wrap anywhere
     assert f"loaded{ckpt}(" in text and f"report:{out / 'bench' / 'bench.md'}" in text, res.output
+
+
+def test_the_interrupted_line_names_the_output_with_control_characters_escaped(tmp_path, monkeypatch):
+    """Ctrl-C names the --output to continue in: its control characters went to the terminal raw."""
+    import droptrack.demo
+
+    def interrupted(*args, **kwargs):   # Ctrl-C during the demo's work
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.demo, "run_demo", interrupted)
+    out = tmp_path / "d\x1b[2J"
+    res = cli("demo", "-o", out)
+    assert res.exit_code == 130, res.output
+    assert res.output.startswith(f"interrupted; run the same command again to continue in '{tmp_path}/d\\x1b[2J': "), \
+        res.output

@@ -218,8 +218,8 @@ def demo(
     try:
         res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted; run the same command again to continue in '{output}': its synthetic data is kept, "
-                   "the other steps run again", err=True)
+        typer.echo(f"interrupted; run the same command again to continue in '{printable(output)}': its synthetic "
+                   "data is kept, the other steps run again", err=True)
         raise typer.Exit(130) from None
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
