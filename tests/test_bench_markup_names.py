@@ -21,3 +21,16 @@ def test_the_latency_bar_of_a_resumed_row_shows_the_name_as_it_is(tiny_ckpt, tmp
     res = cli(*args, "--resume")
     assert res.exit_code == 0 and "Traceback" not in res.output, res.output
     assert any(ln.startswith("latency [red]b ") for ln in res.output.splitlines()), res.output
+
+
+def test_the_interrupted_line_names_the_output_with_control_characters_escaped(tiny_ckpt, tmp_path, monkeypatch):
+    """Ctrl-C names the --output holding the finished sequences: its control characters went to the terminal raw."""
+    import droptrack.eval.bench
+
+    def interrupted(*args, **kwargs):   # Ctrl-C while the rows run
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.eval.bench, "run_bench", interrupted)
+    res = cli("bench", tiny_ckpt, "--output", tmp_path / "b\x1b[2J")
+    assert res.exit_code == 130, res.output
+    assert res.output.startswith(f"interrupted: finished sequences are saved in {tmp_path}/b\\x1b[2J; "), res.output

@@ -215,8 +215,8 @@ def bench(
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        typer.echo(f"{what}: finished sequences are saved in {output}; run the same command with --resume to "
-                   "continue", err=True)
+        typer.echo(f"{what}: finished sequences are saved in {printable(output)}; run the same command with "
+                   "--resume to continue", err=True)
         raise typer.Exit(128 + signum) from None
     console = Console(width=max(Console().width, TABLE_WIDTH))
     console.print(bench_table(report))
