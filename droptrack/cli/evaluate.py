@@ -76,7 +76,7 @@ def eval_(
     except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
         from droptrack.eval.resume import interrupted_line
 
-        typer.echo(interrupted_line(exc), err=True)   # how many sequences are saved
+        typer.echo(printable(interrupted_line(exc)), err=True)   # how many sequences are saved, and where
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
