@@ -14,3 +14,15 @@ def test_the_set_is_named_with_its_control_characters_escaped(tmp_path):
     assert (out / "list.txt").is_file()
     line = next(ln for ln in res.output.splitlines() if ln.startswith("synthetic set: "))
     assert line.startswith(f"synthetic set: {tmp_path}/s\\x1b[2Jx (1 sequence x 3 frames, val split)"), res.output
+
+
+def test_the_interrupted_line_names_the_folder_with_control_characters_escaped(tmp_path, monkeypatch):
+    import droptrack.data.synth
+
+    def interrupted(*args, **kwargs):   # Ctrl-C while the sequences are made
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.data.synth, "generate_synth", interrupted)
+    res = cli("data", "synth", tmp_path / "s\x1b[2Jx")
+    assert res.exit_code == 130, res.output
+    assert res.output.startswith(f"interrupted: finished sequences are saved in {tmp_path}/s\\x1b[2Jx; "), res.output
