@@ -30,3 +30,19 @@ def test_an_unreadable_frame_is_named_with_its_control_characters_escaped(tmp_pa
     warned = [ln for ln in res.output.splitlines() if ln.startswith("warning: skipped a training sample")]
     assert warned and all(f"frame {tmp_path}/d\\x1b[2J/synth_train_00001/" in ln for ln in warned), res.output
     assert "\x1b" not in res.output and "\x1b" not in (out / "train.log").read_text(), res.output
+
+
+def test_the_interrupted_line_names_the_output_with_control_characters_escaped(tmp_path, monkeypatch):
+    import droptrack.train.trainer
+
+    def interrupted(*args, **kwargs):   # Ctrl-C before the first checkpoint
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(droptrack.train.trainer, "train", interrupted)
+    data = generate_synth(tmp_path / "train", sequences=2, frames=20, seed=0, size=(96, 72))
+    out = tmp_path / "run\x1b[2J"
+    out.mkdir()
+    (out / "checkpoint_ep0001.pt").write_bytes(b"")   # named by the hint as the one to resume from
+    res = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", data, "--device", "cpu")
+    assert res.exit_code == 130, res.output
+    assert f"{tmp_path}/run\\x1b[2J/checkpoint_ep0001.pt" in res.output and "\x1b" not in res.output, res.output
