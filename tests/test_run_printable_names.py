@@ -5,7 +5,6 @@ recolours it, a newline that splits the warning); it is escaped now, as in every
 from __future__ import annotations
 
 import cv2
-import numpy as np
 
 from droptrack.data.media import photo_dir
 from helpers import cli
