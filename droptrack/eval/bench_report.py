@@ -264,7 +264,9 @@ def markdown(report: Any) -> str:
                    for r in report.references)
     plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
     procs = sorted({p for p in map(procedure, report.rows) if p})
-    warm = sorted({r.latency.warmup_frames for r in report.rows if r.latency is not None}) or [o.warmup]
+    timed = [r for r in report.rows if r.latency is not None]   # an OpenCV row: every frame's call, no warm-up
+    warm = sorted({r.latency.warmup_frames for r in timed if r.format != "opencv"}) or [o.warmup]
+    cv = "; OpenCV baselines: every tracked frame" if any(r.format == "opencv" for r in timed) else ""
     gpu = m["gpu"]["name"] if m.get("gpu") else "none"
     jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
@@ -275,7 +277,7 @@ def markdown(report: Any) -> str:
             f"{counted(d.n_frames, 'frame')}, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency timed in the accuracy pass, over up to {o.timed_frames} "
             f"tracked frames after its first {' or '.join(map(str, warm))} (warm-up, at most half of a short set; end-to-end = pre + infer + post, frame decoding "
-            "excluded)."
+            f"excluded{cv})."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
             f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), "
             f"GPU {gpu}{jetson}; "
