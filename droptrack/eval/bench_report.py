@@ -50,7 +50,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                           latency_on_target: bool | null (false: runtime emulated a graph made for
                                           target_runtime, so the latency is not the target's; the table marks
                                           its latency cells '*' and a note says so)}]
-    plots               {success, precision, latency: file names next to bench.json}
+    plots               {success, precision, norm_precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
 Imports go one way: bench.py -> bench_report.py -> bench_gates.py.
