@@ -58,3 +58,16 @@ def test_the_result_files_are_those_of_dt_eval_alone(tiny, tmp_path):
     assert len(names) == 2
     for name in names:
         assert (tmp_path / "out" / "results" / "tiny" / name).read_bytes() == (ev.output_dir / name).read_bytes()
+
+
+def test_bench_md_states_the_model_rows_warm_up_not_the_baselines(tiny, tmp_path):
+    """bench.md said 'after its first 0 or 4 (warm-up' when an OpenCV baseline was a row: the baseline's 0 (its
+    latency is every tracked frame's tracker call) read as a warm-up of the model rows. 10 tracked frames: the
+    model rows' warm-up is (10 - 1) // 2 = 4."""
+    ckpt, data = tiny
+    report = run_bench(BenchOptions([str(ckpt)], data=str(data), output_dir=tmp_path / "out", threads=1,
+                                    progress=False, trackers=["kcf"]))
+    assert [r.latency.warmup_frames for r in report.rows] == [4, 0]
+    text = (tmp_path / "out" / "bench.md").read_text()
+    assert "after its first 4 (warm-up" in text and "0 or 4" not in text
+    assert "OpenCV baselines: every tracked frame" in text

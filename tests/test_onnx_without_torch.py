@@ -103,3 +103,21 @@ def test_the_gpu_probe_asks_torch_only_where_a_gpu_device_node_exists(tmp_path, 
     assert base.gpu_driver_present() is False and base.cuda_available() is False
     node.touch()
     assert base.gpu_driver_present() is True
+
+
+def test_dt_run_device_cpu_leaves_torch_unimported_where_a_gpu_driver_is(onnx_model, folder, tmp_path):
+    """`--device cpu` with an ONNX model (the README: never imports torch) asked torch whether it saw a GPU first
+    wherever a GPU driver is installed, a choice the user had already made (about 2 s of start-up). The driver is a
+    stand-in device node here."""
+    pytest.importorskip("onnxruntime")
+    node = tmp_path / "nvidiactl"
+    node.touch()
+    args = ["dt", "run", str(folder), "--model", str(onnx_model), "--init", "60,40,30,30", "--output",
+            str(tmp_path / "boxes.txt"), "--threads", "1", "--device", "cpu"]
+    code = (f"import sys\nimport droptrack.engine.base as b\nb.GPU_DEVICE_NODES = ({str(node)!r},)\n"
+            f"assert b.gpu_driver_present()\nsys.argv = {args!r}\nfrom droptrack.cli import app\ntry:\n    app()\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\nprint('torch' in sys.modules)")
+    r = python(code, block_torch=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 5

@@ -50,7 +50,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                           latency_on_target: bool | null (false: runtime emulated a graph made for
                                           target_runtime, so the latency is not the target's; the table marks
                                           its latency cells '*' and a note says so)}]
-    plots               {success, precision, latency: file names next to bench.json}
+    plots               {success, precision, norm_precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
 Imports go one way: bench.py -> bench_report.py -> bench_gates.py.
@@ -264,7 +264,9 @@ def markdown(report: Any) -> str:
                    for r in report.references)
     plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
     procs = sorted({p for p in map(procedure, report.rows) if p})
-    warm = sorted({r.latency.warmup_frames for r in report.rows if r.latency is not None}) or [o.warmup]
+    timed = [r for r in report.rows if r.latency is not None]   # an OpenCV row: every frame's call, no warm-up
+    warm = sorted({r.latency.warmup_frames for r in timed if r.format != "opencv"}) or [o.warmup]
+    cv = "; OpenCV baselines: every tracked frame" if any(r.format == "opencv" for r in timed) else ""
     gpu = m["gpu"]["name"] if m.get("gpu") else "none"
     jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
@@ -275,7 +277,7 @@ def markdown(report: Any) -> str:
             f"{counted(d.n_frames, 'frame')}, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency timed in the accuracy pass, over up to {o.timed_frames} "
             f"tracked frames after its first {' or '.join(map(str, warm))} (warm-up, at most half of a short set; end-to-end = pre + infer + post, frame decoding "
-            "excluded)."
+            f"excluded{cv})."
             + (f" Tracker: {' / '.join(procs)}." if procs else "") + "\n\n"
             f"Machine: {m['cpu']}{isa} ({m['usable_cores']} of {m['cores']} cores, {m['memory_gb']} GB), "
             f"GPU {gpu}{jetson}; "

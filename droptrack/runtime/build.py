@@ -14,15 +14,15 @@ from droptrack.runtime.tracker import LOST_THRESHOLD, load_backend, Tracker, tra
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
-    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu."""
-    cuda = cuda_available()
+    """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu. CUDA is
+    probed only when it could be used: the probe imports torch wherever a GPU driver is, which --device cpu skips."""
     if device is None:
-        return "cuda" if (cuda or artifact_format(artifact) == "engine") else "cpu"
+        return "cuda" if (artifact_format(artifact) == "engine" or cuda_available()) else "cpu"
     text = device.strip().lower()   # any case, as the Python API's check_device takes it
     if not re.fullmatch(r"cpu(:0)?|cuda(:\d+)?", text):
         raise InputError(f"--device '{device}' is not cpu or cuda; pass --device cpu or --device cuda")
     device = "cpu" if text.startswith("cpu") else text
-    if device.startswith("cuda") and not cuda:
+    if device.startswith("cuda") and not cuda_available():
         if artifact_format(artifact) == "engine":   # --device cpu is no way out for an engine
             from droptrack.engine.tensorrt_backend import onnx_instead
 
