@@ -102,9 +102,11 @@ def test_overwrite_replaces_a_killed_servers_part_files_but_never_an_input(video
     try:
         client = TestClient(create_app(s), base_url="http://127.0.0.1")
         (tmp_path / "boxes_1.txt.part").write_text("9\t9\t9\t9\n")   # another run's, since serving began
-        assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
-        r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+        assert client.post("/pause").json() == {"state": "paused"}   # held on frame 0 while both are drawn: the
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0   # 5 frames could all be
+        r = client.post("/targets", json=dict(zip("xywh", SECOND)))   # tracked before the second came ('ended')
         assert r.status_code == 409 and "boxes_1.txt.part' holds the boxes of another run" in r.text, r.text
+        assert client.post("/resume").json() == {"state": "running"}
         end = time.monotonic() + 60
         while client.get("/stats").json()["state"] != "ended":
             assert time.monotonic() < end, "timed out"
