@@ -38,6 +38,7 @@ def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path)
     permissions changed alike) was a 500, and the target was tracked anyway without its file. Now the file is
     opened first: 507 with a one-line message, no target; once fixed, the same box starts the target."""
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/pause").json() == {"state": "paused"}   # its 30 frames could end before the last request
     assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
     (tmp_path / "boxes_1.txt.part").mkdir()
     r = client.post("/targets", json=dict(zip("xywh", SECOND)))
@@ -62,6 +63,7 @@ def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, v
                                                    "was killed before it finished; rename it")):
         Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(old / "boxes.txt")))
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/pause").json() == {"state": "paused"}   # its 30 frames could end before the next request
     assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
     other = tmp_path / "boxes_1.txt.part"
     other.write_text("9\t9\t9\t9\n")
