@@ -240,8 +240,11 @@ def test_a_stalled_body_is_answered_408_and_a_stop_meanwhile_logs_no_traceback(s
                 assert time.monotonic() < end, "uvicorn did not start"
                 time.sleep(0.02)
             stalled = _posted_but_stalled(sock.getsockname()[1])
-            if status == b"503":
-                time.sleep(0.3)   # the request is in; then the server is told to stop (2 s of grace, as dt serve)
+            if status == b"503":   # once the request is in (its task started), the server is told to stop (2 s of
+                end = time.monotonic() + 20   # grace, as dt serve); told before, it would close the connection unread
+                while not server.server_state.tasks:
+                    assert time.monotonic() < end, "the server did not take the request in"
+                    time.sleep(0.02)
                 server.should_exit = True
             head, body = _answer(stalled)
             stalled.close()

@@ -38,6 +38,7 @@ def test_a_box_file_that_cannot_be_written_refuses_the_target(session, tmp_path)
     permissions changed alike) was a 500, and the target was tracked anyway without its file. Now the file is
     opened first: 507 with a one-line message, no target; once fixed, the same box starts the target."""
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/pause").json() == {"state": "paused"}   # its 30 frames could end before the last request
     assert client.post("/targets", json=dict(zip("xywh", FACE))).status_code == 201
     (tmp_path / "boxes_1.txt.part").mkdir()
     r = client.post("/targets", json=dict(zip("xywh", SECOND)))
@@ -62,6 +63,7 @@ def test_a_killed_servers_box_files_of_any_target_are_never_truncated(session, v
                                                    "was killed before it finished; rename it")):
         Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", output=str(old / "boxes.txt")))
     client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/pause").json() == {"state": "paused"}   # its 30 frames could end before the next request
     assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
     other = tmp_path / "boxes_1.txt.part"
     other.write_text("9\t9\t9\t9\n")
@@ -102,9 +104,11 @@ def test_overwrite_replaces_a_killed_servers_part_files_but_never_an_input(video
     try:
         client = TestClient(create_app(s), base_url="http://127.0.0.1")
         (tmp_path / "boxes_1.txt.part").write_text("9\t9\t9\t9\n")   # another run's, since serving began
-        assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0
-        r = client.post("/targets", json=dict(zip("xywh", SECOND)))
+        assert client.post("/pause").json() == {"state": "paused"}   # held on frame 0 while both are drawn: the
+        assert client.post("/targets", json=dict(zip("xywh", FACE))).json()["id"] == 0   # 5 frames could all be
+        r = client.post("/targets", json=dict(zip("xywh", SECOND)))   # tracked before the second came ('ended')
         assert r.status_code == 409 and "boxes_1.txt.part' holds the boxes of another run" in r.text, r.text
+        assert client.post("/resume").json() == {"state": "running"}
         end = time.monotonic() + 60
         while client.get("/stats").json()["state"] != "ended":
             assert time.monotonic() < end, "timed out"
