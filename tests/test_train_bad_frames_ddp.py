@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from bad_frames_rank import run_rank
+from droptrack.cli import app
 from droptrack.train.badframes import BadFrames
-from test_train_bad_frames import damaged_copy, synth  # noqa: F401 (synth: a fixture)
+from test_train_bad_frames import damaged_copy, runner, synth  # noqa: F401 (synth: a fixture)
 
 
 def test_the_skipped_frames_line_is_one_total_over_two_gloo_ranks(tmp_path):
@@ -46,13 +47,13 @@ def test_a_two_process_run_says_the_same_total_as_one_process(synth, tmp_path): 
     common = ["--config", "tiny_ce_test", "--data", str(data), "--epochs", "2", "--samples-per-epoch", "16",
               "--workers", "0", "--seed", "3", "--device", "cpu"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    single = subprocess.run([sys.executable, "-m", "droptrack.train", *common, "--batch-size", "8", "--output",
-                             str(tmp_path / "single")], env=env, capture_output=True, text=True, timeout=300)
+    # the single process in this one (what `python -m droptrack.train` runs: dt train), sparing a torch start-up
+    single = runner.invoke(app, ["train", *common, "--batch-size", "8", "--output", str(tmp_path / "single")])
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
                           "droptrack.train", *common, "--batch-size", "4", "--output", str(tmp_path / "ddp")],
                          env=env, capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0 and ddp.returncode == 0, single.stderr[-2000:] + ddp.stderr[-2000:]
-    lines = [[ln for ln in r.stderr.splitlines() if "drawn again" in ln] for r in (single, ddp)]
+    assert single.exit_code == 0 and ddp.returncode == 0, single.output[-2000:] + ddp.stderr[-2000:]
+    lines = [[ln for ln in out.splitlines() if "drawn again" in ln] for out in (single.output, ddp.stderr)]
     assert len(lines[0]) == 1 and lines[1] == lines[0], lines
     log = (tmp_path / "ddp" / "train.log").read_text().splitlines()
     assert [ln for ln in log if "drawn again" in ln] == lines[0]

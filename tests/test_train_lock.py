@@ -4,12 +4,21 @@ folder lock once, in rank 0 (the lock itself, shared with dt export: tests/test_
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
+
+import pytest
 
 from droptrack.data.synth import generate_synth
 from droptrack.train.lock import LOCK, OutputLock
 from locktools import dt, dt_without_locks
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    """The 2-sequence training set both tests train on (dt train only reads it), made once."""
+    return generate_synth(tmp_path_factory.mktemp("synth") / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
 
 
 def busy(folder) -> str:
@@ -25,18 +34,16 @@ def held(folder) -> contextlib.ExitStack:
     return stack
 
 
-def test_dt_train_on_a_file_system_without_locks_trains_and_leaves_no_lock_file(tmp_path):
-    synth = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
+def test_dt_train_on_a_file_system_without_locks_trains_and_leaves_no_lock_file(tmp_path, synth):
     out = tmp_path / "run"
     p = dt_without_locks("ENOLCK", "train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY)
     assert p.returncode == 0, p.stdout + p.stderr
     assert (out / "final.pt").is_file() and not (out / LOCK).exists()
 
 
-def test_nproc_2_is_refused_by_rank_0_while_the_folder_is_held_and_locks_it_once_when_free(tmp_path):
+def test_nproc_2_is_refused_by_rank_0_while_the_folder_is_held_and_locks_it_once_when_free(tmp_path, synth):
     """Rank 0 alone writes the folder and takes its lock (a rank 1 taking it too would refuse its own run): a held
     folder is rank 0's one-line refusal (rank 1 only says it stopped); a free one trains and leaves no lock file."""
-    synth = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
     out = tmp_path / "run"
     out.mkdir()
     args = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--nproc", "2"]

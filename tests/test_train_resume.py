@@ -31,11 +31,22 @@ def drop_path_config(tmp_path_factory) -> Path:
     return path
 
 
-def _ddp(args: list[str]) -> None:
+def _ddp_start(args: list[str], log: Path) -> tuple[subprocess.Popen, Path]:
+    """A 2-process `dt train` started in the background, its stderr going to `log` (no pipe to fill up)."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "droptrack.train", *args], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                 "-m", "droptrack.train", *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    return proc, log
+
+
+def _ddp_wait(started: tuple[subprocess.Popen, Path]) -> None:
+    proc, log = started
+    assert proc.wait() == 0, log.read_text()[-2000:]
+
+
+def _ddp(args: list[str], log: Path) -> None:
+    _ddp_wait(_ddp_start(args, log))
 
 
 def _load(path: Path) -> dict:
@@ -47,12 +58,18 @@ def test_two_process_mid_epoch_resume_with_drop_path_is_bit_exact(tmp_path, synt
     common = ["--config", str(drop_path_config), "--data", str(synth), "--epochs", "2", "--samples-per-epoch", "24",
               "--batch-size", "4", "--workers", "0", "--seed", "7", "--device", "cpu", "--threads", "1"]
     full, part = tmp_path / "full", tmp_path / "part"
-    _ddp([*common, "--output", str(full)])
-    _ddp([*common, "--output", str(part), "--stop-after", "4"])  # 3 iterations/epoch: stops at epoch 2, it 1
+    # the uninterrupted run and the interrupted one are independent (own folders; the data is only read): both at
+    # once, as each spends much of its time starting up and waiting for its other process
+    runs = [_ddp_start([*common, "--output", str(full)], tmp_path / "full.err"),
+            _ddp_start([*common, "--output", str(part), "--stop-after", "4"], tmp_path / "part.err")]
+    for proc, _ in runs:   # both ended before either is judged (no run left behind)
+        proc.wait()
+    for run in runs:   # --stop-after 4 with 3 iterations/epoch: stops at epoch 2, it 1
+        _ddp_wait(run)
     mid = _load(part / "last.pt")
     assert (mid["epoch"], mid["iteration"]) == (2, 1) and not (part / "final.pt").exists()
     assert len(mid["rng"]) == 2 and not torch.equal(mid["rng"][0]["cpu"], mid["rng"][1]["cpu"])
-    _ddp([*common, "--output", str(part), "--resume"])
+    _ddp([*common, "--output", str(part), "--resume"], tmp_path / "resume.err")
     a, b = _load(full / "final.pt"), _load(part / "final.pt")
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert all(torch.equal(a["net"][k], b["net"][k]) for k in a["net"])
