@@ -1,5 +1,6 @@
 """dt analyze killed by SIGKILL while it writes report.json: the same command run again leaves exactly the files an
-uninterrupted run writes (no `.report.json.<random>.tmp` of the killed run)."""
+uninterrupted run writes (no `.report.json.<random>.tmp` of the killed run), and the killed run's `.lock` (held
+while it writes) neither refuses the rerun nor stays behind."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def test_rerun_after_a_kill_at_report_json_leaves_no_temporary(tmp_path):
     proc = dt_killed_at_replace("report.json", *args, out, MPLBACKEND="Agg")
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert any(p.name.startswith(".report.json.") for p in out.iterdir()), "the hook did not fire where intended"
+    assert (out / ".lock").exists(), "killed while it holds the output folder's lock: its lock file stays"
     r = cli(*args, out)
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "ref").iterdir())
