@@ -251,7 +251,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
             raise InputError(f"--resume: there is no journal {path} and the outputs hold nothing yet, so there is "
                              "nothing to resume; drop --resume") from None
         raise InputError(f"--resume: there is no journal {path}, so no unfinished run writes these outputs (it "
-                         f"finished, or never started); {START_OVER}") from None
+                         f"finished, or was stopped before it recorded a frame); {START_OVER}") from None
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"--resume: the journal {path} cannot be read ({exc}); {START_OVER}") from None
     fmt = data.get("format") if isinstance(data, dict) else None
