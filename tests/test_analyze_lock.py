@@ -7,29 +7,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
-from droptrack.data.synth import generate_synth
-from droptrack.eval.results import write_result
-from tests.helpers import cli, one_line_error
+from tests.helpers import one_line_error
+from tests.test_analyze_foreign_files import _analyze, data  # noqa: F401 (data: the fixture of a scored set)
 
 fcntl = pytest.importorskip("fcntl")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lock")
-    root = generate_synth(tmp / "set", sequences=2, frames=4, seed=1, size=(96, 72))
-    for seq in sorted(p for p in root.iterdir() if p.is_dir()):
-        gt = np.loadtxt(seq / "groundtruth.txt", delimiter=",")
-        write_result(tmp / "res" / "t" / f"{seq.name}.txt", gt)
-    return root, tmp / "res" / "t"
-
-
-def _analyze(data, out):
-    root, res = data
-    return cli("analyze", res, "--dataset", "synth", "--root", root, "-o", out)
 
 
 def test_a_folder_another_writer_holds_is_refused_in_one_line(data, tmp_path):
