@@ -23,12 +23,27 @@ class OutputLock:
 
     def take(self, folder: Path) -> None:
         """Hold `folder`'s lock, or a one-line TrainingError when another process holds it."""
-        busy = (f"another dt train is writing to '{folder}'; wait for it to finish (or stop it) and then run again "
-                "with --resume, or pass another --output")
-        self.stack.enter_context(filelock.held(Path(folder) / LOCK, busy, TrainingError))
+        self.stack.enter_context(filelock.held(Path(folder) / LOCK, busy_message(folder), TrainingError))
 
     def __enter__(self) -> OutputLock:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stack.close()
+
+
+def busy_message(folder: Path) -> str:
+    """The one line for a folder another dt train is writing."""
+    return (f"another dt train is writing to '{folder}'; wait for it to finish (or stop it) and then run again with "
+            "--resume, or pass another --output")
+
+
+def check_free(folder: Path) -> None:
+    """A TrainingError before any work when another dt train holds `folder`'s lock: a peek, as the run takes the lock
+    itself only once its inputs are checked (it may make the folder only then); not POSIX: nothing to peek at."""
+    try:
+        busy = Path(folder).is_dir() and filelock.in_use(Path(folder) / LOCK)
+    except ImportError:   # pragma: no cover - no fcntl: runs are unlocked
+        busy = False
+    if busy:
+        raise TrainingError(busy_message(folder))

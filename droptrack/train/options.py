@@ -16,6 +16,7 @@ from droptrack.model.ostrack import check_crop_sizes
 from droptrack.model.registry import backbone_spec
 from droptrack.paths import check_reachable, check_separators, same_file, windows_note
 from droptrack.train.data import check_data_names, parse_data_roots
+from droptrack.train.lock import check_free
 from droptrack.train.optim import reference_batch
 
 AMP_MODES = ("off", "bf16", "fp16")
@@ -103,6 +104,8 @@ def check_options(opts: TrainOptions) -> None:
     check_reachable("--output", out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
+    if "RANK" not in os.environ:   # one process, or dt's launcher before its ranks start (a rank's own rank 0 holds it)
+        check_free(out)
     done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
                  or p.name.startswith("checkpoint_ep")), None) if out.is_dir() else None
     if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
