@@ -21,10 +21,6 @@ from droptrack.geometry import box_iou
 DIVERGENCE_IOU = 0.5
 
 
-def _is_torch(path: str) -> bool:
-    return Path(path).suffix.lower() not in (".onnx", ".engine")
-
-
 @dataclass
 class Parity:
     """An artifact against its PyTorch reference on the same frames (init frames excluded)."""
