@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
-from droptrack.errors import DropTrackError, InputError, printable
+from droptrack.errors import DropTrackError, InputError
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
@@ -325,14 +325,10 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
     report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset, attributes_dir=attributes_dir)
     if output_dir is not None:   # made once there is a report to write
-        from droptrack import filelock
-        from droptrack.eval.resume import LOCK
+        from droptrack.eval.resume import locked
 
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with filelock.held(out / LOCK, f"another dt analyze, dt eval or dt bench is writing to '{printable(out)}'; "
-                                       "wait for it to finish or pass another --output"):
-            write_report(report, out)
+        with locked(Path(output_dir), "dt analyze, dt eval or dt bench"):
+            write_report(report, output_dir)
     return report
 
 

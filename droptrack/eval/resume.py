@@ -16,7 +16,7 @@ import numpy as np
 
 from droptrack import filelock
 from droptrack.artifact import atomic_write_json, sha256_file
-from droptrack.errors import CheckpointError, DropTrackError, InputError
+from droptrack.errors import CheckpointError, DropTrackError, InputError, printable
 from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.results import read_result, read_times
@@ -150,11 +150,12 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
 
 
 @contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
+def locked(out: Path, writers: str = "dt eval or dt bench") -> Iterator[None]:
     """An exclusive lock on the results folder, `.lock` in it (released by the OS even if the process is killed;
-    removed when the run ends, and a killed run's is reused and removed by the next run: droptrack.filelock)."""
+    removed when the run ends, and a killed run's is reused and removed by the next run: droptrack.filelock);
+    `writers`: the commands that take it, as the refusal names them."""
     out.mkdir(parents=True, exist_ok=True)
-    with filelock.held(out / LOCK, f"another dt eval or dt bench is writing to {out}; wait for it to finish or pass "
+    with filelock.held(out / LOCK, f"another {writers} is writing to {printable(out)}; wait for it to finish or pass "
                                    "another --output"):
         yield
 
