@@ -25,6 +25,14 @@ def _q(path: object) -> str:
     return f"'{printable(path)}'"
 
 
+def _check_given(label: str, path: PathLike, kind: str) -> None:
+    """A path was given: not empty, no NUL (the Python API only: argv cannot hold one)."""
+    if not str(path).strip():
+        raise InputError(f"{label} is empty; pass a {kind} path")
+    if "\x00" in str(path):
+        raise InputError(f"{label} {_q(path)} holds a NUL character, which no file name can; pass a {kind} path")
+
+
 def _real(path: PathLike) -> str:
     return os.path.realpath(os.path.expanduser(str(path)))
 
@@ -127,7 +135,7 @@ def check_distinct(paths: Iterable[PathLike], what: str) -> None:
         twin = next((b for b in seen if same_file(a, b)), None)
         if twin is not None:
             kind = "folder" if os.path.isdir(a) else "file"
-            shown = f"{_q(a)}" if str(a) == str(twin) else f"{_q(twin)} and {_q(a)} (the same {kind})"
+            shown = _q(a) if str(a) == str(twin) else f"{_q(twin)} and {_q(a)} (the same {kind})"
             raise InputError(f"{shown} is given twice; pass each {what} once")
         seen.append(a)
 
@@ -174,10 +182,7 @@ EXAMPLE_NAMES = {"--save": "out.mp4", "--jsonl": "out.jsonl", "--output": "out.t
 def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
-    if not str(path).strip():
-        raise InputError(f"{label} is empty; pass a file path")
-    if "\x00" in str(path):   # the Python API only: argv cannot hold one
-        raise InputError(f"{label} {_q(path)} holds a NUL character, which no file name can; pass a file path")
+    _check_given(label, path, "file")
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
@@ -223,10 +228,7 @@ def check_outputs(outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
 def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """An output folder: not a file, not a system path, can be made and written, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
-    if not str(path).strip():
-        raise InputError(f"{label} is empty; pass a folder path")
-    if "\x00" in str(path):   # the Python API only: argv cannot hold one
-        raise InputError(f"{label} {_q(path)} holds a NUL character, which no file name can; pass a folder path")
+    _check_given(label, path, "folder")
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
