@@ -33,8 +33,11 @@ def same_file(fd: int, path: Path) -> bool:
 
 def in_use(lock: Path, shared: bool = False) -> bool:
     """Whether another process holds `lock` so that taking it (shared or exclusive) would be refused; nothing is made
-    or taken (no lock file, or a file system without locks: False)."""
-    import fcntl
+    or taken (no lock file, a file system without locks, or no fcntl (not POSIX: runs are unlocked): False)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
 
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)

@@ -40,10 +40,6 @@ def busy_message(folder: Path) -> str:
 
 def check_free(folder: Path) -> None:
     """A TrainingError before any work when another dt train holds `folder`'s lock: a peek, as the run takes the lock
-    itself only once its inputs are checked (it may make the folder only then); not POSIX: nothing to peek at."""
-    try:
-        busy = Path(folder).is_dir() and filelock.in_use(Path(folder) / LOCK)
-    except ImportError:   # pragma: no cover - no fcntl: runs are unlocked
-        busy = False
-    if busy:
+    itself only once its inputs are checked (it may make the folder only then)."""
+    if Path(folder).is_dir() and filelock.in_use(Path(folder) / LOCK):
         raise TrainingError(busy_message(folder))
