@@ -9,6 +9,8 @@ import signal
 import threading
 from typing import Iterator
 
+from droptrack.errors import TrainingError
+
 
 class Stopped(KeyboardInterrupt):
     """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped the command."""
@@ -106,3 +108,8 @@ def peer_gone(exc: RuntimeError) -> bool:
     text = str(exc)
     return isinstance(exc, getattr(torch.distributed, "DistBackendError", ())) or any(
         s in text for s in ("Connection closed by peer", "Connection reset by peer", "NCCL communicator was aborted"))
+
+
+def peer_failed(rank: int) -> TrainingError:
+    """The one line of a rank whose collective failed because another rank failed: that rank prints the reason."""
+    return TrainingError(f"rank {rank} stopped: another process of this run failed (its error is printed too)")

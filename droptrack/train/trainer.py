@@ -35,7 +35,7 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates, resume_hint)
-from droptrack.train.stops import StepHold, Stopped, peer_gone, stop_error, stop_signals, worker_died
+from droptrack.train.stops import StepHold, Stopped, peer_failed, peer_gone, stop_error, stop_signals, worker_died
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -373,8 +373,8 @@ def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped and Ctrl-C
     KeyboardInterrupt; in one process, one that comes during an iteration first lets it finish and saves last.pt.
 
-    Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint) and then tears the
-    process group down explicitly: a rank that exits first and leaves teardown to interpreter shutdown can abort.
+    Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint), and tears the process
+    group down even when it fails: one left to interpreter shutdown can abort (exit 134, not its error's 2).
     """
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
@@ -392,9 +392,9 @@ def train(opts: TrainOptions) -> Path:
                                 f"training process), then {resume_hint(opts.output)}") from None
         if not (distributed() and peer_gone(exc)):
             raise
-        raise TrainingError(f"rank {torch.distributed.get_rank()} stopped: another process of this run failed "
-                            "(its error is printed too)") from None
-    if distributed():
-        torch.distributed.destroy_process_group()
+        raise peer_failed(torch.distributed.get_rank()) from None
+    finally:   # every rank, failed or not: a group left to interpreter shutdown can abort it (gloo: exit 134)
+        if distributed():
+            torch.distributed.destroy_process_group()
     return result
 
