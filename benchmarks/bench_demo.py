@@ -24,7 +24,7 @@ from droptrack.eval.bench import BenchOptions, run_bench
 from droptrack.eval.bench_report import bench_table, summary_lines
 from droptrack.export.pipeline import export_all
 from droptrack.model.default import default_checkpoint
-from droptrack.errors import printable, run_script
+from droptrack.errors import print_plain, run_script
 
 
 def portable(text: str, work: Path) -> str:
@@ -47,7 +47,7 @@ def main() -> None:
     console = Console(width=160)
 
     def say(line: str) -> None:   # lines name paths and files: plain text, not rich markup
-        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+        print_plain(console, line)
 
     ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     with tempfile.TemporaryDirectory(prefix="dt-bench-demo-") as tmp:

@@ -200,6 +200,12 @@ def markup_safe(text: object) -> str:
     return escape(printable(text))
 
 
+def print_plain(console: Any, text: object) -> None:
+    """One line of text that names paths or files (a user's, or from elsewhere) on a rich console as it reads: not
+    rich markup ('run[/x]'), not highlighted, control characters escaped, not wrapped into several lines."""
+    console.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+
+
 def cut(text: str, limit: int = 80) -> str:
     """`text` cut to `limit` characters, '...' marking the cut (a value from elsewhere may be megabytes long)."""
     return text if len(text) <= limit else text[:limit - 3] + "..."

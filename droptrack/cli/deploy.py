@@ -79,7 +79,7 @@ def export_(
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
-    from droptrack.errors import printable
+    from droptrack.errors import print_plain, printable
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -108,7 +108,7 @@ def export_(
             out.print(parity_table(r.parity))
     out.print(summary_table(report))
     for line in notes(report):
-        out.print(f"note: {printable(line)}", highlight=False, soft_wrap=True, markup=False)   # names files there
+        print_plain(out, f"note: {line}")   # names files there
     if failed is not None:
         raise failed
     import shlex
@@ -122,7 +122,7 @@ def export_(
         ref += ["--config", config] if config else []
     for cmd in next_commands(report):
         cmd += "".join(f" {shlex.quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
-        out.print(f"next: {cmd}", highlight=False, soft_wrap=True, markup=False)   # paths are not rich markup
+        print_plain(out, f"next: {cmd}")   # paths are not rich markup
 
 
 @app.command()

@@ -9,7 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.errors import InputError, printable
+from droptrack.errors import InputError, print_plain, printable
 
 @app.command("eval")
 @friendly
@@ -82,7 +82,7 @@ def eval_(
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos
     if note:   # it names the set's folder: a name from elsewhere stays on its line
-        console.print(printable(note), highlight=False, soft_wrap=True, markup=False)
+        print_plain(console, note)
     if result.report is not None:   # scored: compare it with other trackers' folders
         import shlex
 
@@ -91,7 +91,7 @@ def eval_(
         where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
         cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
                *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
-        console.print(f"next: {shlex.join(cmd)}", highlight=False, soft_wrap=True, markup=False)
+        print_plain(console, f"next: {shlex.join(cmd)}")
 
 
 @app.command()
@@ -221,8 +221,8 @@ def bench(
     console = Console(width=max(Console().width, TABLE_WIDTH))
     console.print(bench_table(report))
     for line in summary_lines(report):
-        console.print(line, soft_wrap=True, highlight=False, markup=False)
+        print_plain(console, line)
     nxt = next_command(report)
     if nxt is not None:
-        console.print(f"next: {nxt}", soft_wrap=True, highlight=False, markup=False)
+        print_plain(console, f"next: {nxt}")
     check_gates(report)

@@ -9,7 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.errors import printable
+from droptrack.errors import print_plain, printable
 from droptrack.wording import counted
 
 # shared by dt run and dt serve
@@ -213,7 +213,7 @@ def demo(
     console = Console(width=max(Console().width, TABLE_WIDTH))
 
     def say(line: str) -> None:   # lines name paths and files: plain text, not rich markup
-        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+        print_plain(console, line)
 
     try:
         res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config)

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import torch
 
 from droptrack.config import Config
-from droptrack.errors import TrainingError
+from droptrack.errors import TrainingError, print_plain
 from droptrack.train.badframes import BadFrames
 from droptrack.train.loss import tracking_loss
 
@@ -114,7 +114,7 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                 if skipped and setup.bad is not None:
                     for line in setup.bad.add(skipped):   # each unreadable frame named once, above the bar
                         if setup.show:
-                            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                            print_plain(progress.console, line)
                         elif setup.warn is not None:
                             setup.warn(line)
                         if log:
