@@ -64,3 +64,14 @@ def test_a_stale_graph_in_the_output_is_named_with_its_control_characters_escape
     notes = [ln for ln in res.output.splitlines() if ln.startswith("note: ")]
     assert any("old\\x1b[2J.onnx (checkpoint " in ln for ln in notes), res.output
     assert "\x1b" not in res.output, res.output
+
+
+def test_a_long_checkpoint_path_stays_on_its_line(tiny, tmp_path):
+    """The progress lines were wrapped at the console's width (80 columns in a pipe or a log): a long path was cut
+    into two lines, which neither reads nor copies as one path."""
+    ckpt = tmp_path / ("a long folder name " * 4).strip() / "tiny.pt"
+    ckpt.parent.mkdir()
+    shutil.copy(tiny[0], ckpt)
+    res = cli("export", ckpt, "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert any(ln.startswith(f"loaded {ckpt} (") for ln in res.output.splitlines()), res.output

@@ -79,7 +79,7 @@ def export_(
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
-    from droptrack.errors import print_plain, printable
+    from droptrack.errors import print_plain
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -92,7 +92,7 @@ def export_(
     try:
         report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
                             trt_typing, int8_options=int8_options,
-                            log=lambda s: err.print(printable(s), markup=False, highlight=False),   # paths: text
+                            log=lambda s: print_plain(err, s),   # paths: text, each line on one line
                             trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
                             overwrite=overwrite)
     except ParityError as exc:
