@@ -157,3 +157,12 @@ def test_output_folder_may_not_be_the_attributes_folder(tmp_path):
                               "--attributes", att, "-o", att))
     assert line == f"error: --output '{att}' is the input '{att}'; pass another output folder"
     assert sorted(p.name for p in att.iterdir()) == ["Alpha.txt"]
+
+
+def test_lines_reach_a_terminal_as_they_read():
+    """The lines under the tables (report and plot paths, notes) were coloured by rich's highlighter on a terminal:
+    escape sequences around the numbers and path parts of a name, unlike dt eval's and dt bench's other lines."""
+    buf = io.StringIO()
+    line = "report: /tmp/run 2/report.json (fps 31.5, 'x')"
+    print_items(Console(file=buf, width=200, force_terminal=True, color_system="standard"), [line])
+    assert buf.getvalue() == line + "\n"

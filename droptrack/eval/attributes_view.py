@@ -111,11 +111,11 @@ def print_items(console: Any, items: list[Any]) -> None:
     from rich.console import Console
     from rich.measure import Measurement
 
-    from droptrack.errors import printable
+    from droptrack.errors import print_plain
 
     for item in items:
         if isinstance(item, str):   # names files and sequences: control characters escaped
-            console.print(printable(item), markup=False, soft_wrap=True)
+            print_plain(console, item)
             continue
         need = Measurement.get(console, console.options.update_width(10_000), item)
         wide = console if need.minimum < console.width else Console(width=need.maximum, file=console.file,
