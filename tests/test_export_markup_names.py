@@ -66,6 +66,14 @@ def test_a_stale_graph_in_the_output_is_named_with_its_control_characters_escape
     assert "\x1b" not in res.output, res.output
 
 
+def test_the_summary_table_names_an_output_with_control_characters_escaped(tiny, tmp_path):
+    """The table's title 'dt export -> OUTPUT' sent the folder's control characters to the terminal raw."""
+    out = tmp_path / "o\x1b[2J"
+    res = cli("export", tiny[0], "-o", out)
+    assert res.exit_code == 0, res.output
+    assert f"dt export -> {tmp_path}/o\\x1b[2J" in res.output and "\x1b" not in res.output, res.output
+
+
 def test_a_long_checkpoint_path_stays_on_its_line(tiny, tmp_path):
     """The progress lines were wrapped at the console's width (80 columns in a pipe or a log): a long path was cut
     into two lines, which neither reads nor copies as one path."""

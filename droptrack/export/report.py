@@ -13,10 +13,9 @@ def summary_table(report: ExportReport):
 
     `box agreement` is the gated comparison (CE-aligned for FP16/INT8), `e2e boxes` against unconstrained PyTorch.
     """
-    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=escape(f"dt export -> {report.output_dir}"))
+    t = Table(title=markup_safe(f"dt export -> {report.output_dir}"))   # the user's folder, as text
     for col, just in (("artifact", "left"), ("precision", "left"), ("status", "left"), ("size MB", "right"),
                       ("max error", "right"), ("cosine", "right"), ("box agreement", "right"), ("e2e boxes", "right"),
                       ("CE tokens", "right"), ("time s", "right")):
