@@ -7,7 +7,7 @@ import errno
 import os
 import re
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 class FlatTargetWarning(UserWarning):
@@ -198,6 +198,36 @@ def markup_safe(text: object) -> str:
     from rich.markup import escape
 
     return escape(printable(text))
+
+
+def shell_quote(word: object) -> str:
+    """`word` as one bash word for a command line the user pastes: shlex's quoting, or, for a word holding control
+    characters (a name from elsewhere), bash's $'...' with them as \\xNN escapes, so the line prints as text on one
+    line and still names the same file."""
+    import shlex
+
+    text = str(word)
+    if not re.search("[\x00-\x1f\x7f-\x9f\udc80-\udcff]", text):
+        return shlex.quote(text)
+
+    def escaped(ch: str) -> str:
+        code = ord(ch)
+        if ch in "\\'":
+            return "\\" + ch
+        if code < 0x20 or code == 0x7f:
+            return f"\\x{code:02x}"
+        if 0x80 <= code <= 0x9f:   # a C1 control character: its UTF-8 bytes, not the byte of its number
+            return f"\\u{code:04x}"
+        if 0xdc80 <= code <= 0xdcff:   # a byte of a name that is not UTF-8 (os.fsdecode's surrogateescape)
+            return f"\\x{code - 0xdc00:02x}"
+        return ch
+
+    return "$'" + "".join(escaped(ch) for ch in text) + "'"
+
+
+def shell_join(words: Iterable[object]) -> str:
+    """A command line of `words`, each quoted by `shell_quote`: it pastes into bash as these words."""
+    return " ".join(shell_quote(w) for w in words)
 
 
 def print_plain(console: Any, text: object) -> None:

@@ -38,6 +38,20 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
+def pasted(line: str) -> list[str]:
+    """The words bash passes to `dt` for `line` pasted at its prompt (`dt` a function that prints them)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    script = "dt() { printf '%s\\0' \"$@\"; }\n" + line + "\n"
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, check=True,
+                         env={**os.environ, "LC_ALL": "C.UTF-8"}).stdout
+    return [os.fsdecode(w) for w in out.split(b"\0")[:-1]]
+
+
 def tensor_types(model) -> dict[str, int]:
     """Element type of every tensor of an ONNX graph (shape inference, plus the initializers)."""
     import onnx

@@ -1,5 +1,6 @@
-"""The `next:` lines `dt train` prints name commands that work when pasted, also when the output folder has a space
-in its name (it printed `next: dt export runs a/final.pt`, two arguments)."""
+"""The `next:` lines that end dt train, export, eval, bench, demo and data synth name commands that work when
+pasted into bash, also when a path has a space in its name (dt train printed `next: dt export runs a/final.pt`, two
+arguments) or control characters (an escape sequence reached the terminal raw)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from importlib import resources
 
 import yaml
 
-from helpers import cli
+from helpers import cli, pasted
 
 
 def test_train_next_line_runs_when_pasted(tmp_path):
@@ -72,3 +73,30 @@ def test_analyze_parent_folder_hint_pastes(tmp_path):
     assert res.exit_code == 2
     hint = re.search(r"pass those folders: (.*)$", res.output.strip().splitlines()[-1]).group(1)
     assert shlex.split(hint) == ["dt", "analyze", str(runs / "kcf")], hint
+
+
+def test_words_with_control_characters_paste_back_as_themselves():
+    """A path holding an escape sequence, a newline or a tab: quoted for bash ($'...'), the line is plain text on one
+    line and bash reads back the same words."""
+    from droptrack.errors import printable, shell_join
+
+    words = ["dt", "run[/x]", "r\x1b[2J", "it's", "a b", "t\tab", "new\nline", "back\\slash\x07", "c1\x85",
+             "raw\udcff", "", "plain"]
+    line = shell_join(words)
+    assert printable(line) == line and line.isascii(), line
+    assert line.startswith("dt 'run[/x]' $'r\\x1b[2J' 'it'\"'\"'s' 'a b' $'t\\x09ab' $'new\\x0aline' "), line
+    assert pasted(line) == words[1:]
+
+
+def test_export_next_lines_name_a_path_with_an_escape_sequence_as_text_that_pastes(tiny_ckpt, tmp_path):
+    """dt export -o 'e\\x1b[2J': its `next:` lines sent the escape sequence to the terminal raw."""
+    import shutil
+
+    ckpt = tmp_path / "c\x1b[2J" / "tiny.pt"
+    ckpt.parent.mkdir()
+    shutil.copy(tiny_ckpt, ckpt)
+    out = tmp_path / "e[/x]\x1b[2J"
+    res = cli("export", ckpt, "-o", out)
+    assert res.exit_code == 0 and "\x1b" not in res.output, res.output
+    bench = next(ln for ln in res.output.splitlines() if ln.startswith("next: dt bench "))
+    assert pasted(bench.removeprefix("next: ")) == ["bench", str(out / "model.onnx"), "--reference", str(ckpt)]

@@ -79,7 +79,7 @@ def export_(
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
-    from droptrack.errors import print_plain
+    from droptrack.errors import print_plain, shell_quote
 
     from droptrack.export.auto_precision import Int8Options
 
@@ -111,8 +111,6 @@ def export_(
         print_plain(out, f"note: {line}")   # names files there
     if failed is not None:
         raise failed
-    import shlex
-
     from droptrack.paths import same_file
 
     ref = []   # dt bench finds a graph's checkpoint beside it or embedded, not runs/mine/final.pt: name it
@@ -121,7 +119,7 @@ def export_(
             ref += ["--reference", checkpoint]
         ref += ["--config", config] if config else []
     for cmd in next_commands(report):
-        cmd += "".join(f" {shlex.quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
+        cmd += "".join(f" {shell_quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
         print_plain(out, f"next: {cmd}")   # paths are not rich markup
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droptrack.errors import markup_safe
+from droptrack.errors import markup_safe, shell_join
 from droptrack.export.results import ExportReport
 
 _STATUS = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
@@ -85,10 +85,8 @@ def next_commands(report: ExportReport) -> list[str]:
     ok = [r for r in report.results if r.ok]
     onnx = [r for r in ok if r.path.suffix == ".onnx"]
     engines = [r for r in ok if r.path.suffix == ".engine"]
-    import shlex
-
     def paths(rs: list) -> str:   # quoted: the line is copied into a shell
-        return " ".join(shlex.quote(str(r.path)) for r in rs)
+        return shell_join(r.path for r in rs)
 
     cmds = []
     if onnx:
