@@ -31,3 +31,17 @@ def test_the_analyze_hint_runs_as_printed_after_an_env_root_and_sequences(tmp_pa
     res = cli(*args)
     assert res.exit_code == 0, res.output
     assert "2/2 sequences" in res.output and "seq_c" not in res.output, res.output
+
+
+def test_the_analyze_hint_names_folders_with_an_escape_sequence_as_text_that_pastes(tmp_path):
+    """A root and --output holding an escape sequence: the hint sent it to the terminal raw; now the line is text and
+    bash reads back the folders (quoted as $'...')."""
+    from helpers import pasted
+
+    root = _root(tmp_path / "m\x1b[2J")
+    res = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "mil", "-o", tmp_path / "r[/x]\x1b[2J")
+    assert res.exit_code == 0 and "\x1b" not in res.output, res.output
+    hint = next(ln for ln in res.output.splitlines() if ln.startswith("next: dt analyze"))
+    args = pasted(hint.removeprefix("next: "))
+    assert args[args.index("--root") + 1] == str(root) and args[1].startswith(str(tmp_path / "r[/x]\x1b[2J")), hint
+    assert cli(*args).exit_code == 0

@@ -9,7 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.errors import InputError, print_plain, printable
+from droptrack.errors import InputError, print_plain, printable, shell_join
 
 @app.command("eval")
 @friendly
@@ -84,14 +84,12 @@ def eval_(
     if note:   # it names the set's folder: a name from elsewhere stays on its line
         print_plain(console, note)
     if result.report is not None:   # scored: compare it with other trackers' folders
-        import shlex
-
         from droptrack.data.registry import canonical, resolve_root
 
         where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
         cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
                *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
-        print_plain(console, f"next: {shlex.join(cmd)}")
+        print_plain(console, f"next: {shell_join(cmd)}")
 
 
 @app.command()
