@@ -18,3 +18,20 @@ def test_next_command_after_a_synthetic_bench_names_init(tiny_ckpt, tmp_path):
     assert len(nxt) == 1, res.output
     assert shlex.split(nxt[0][len("next: "):]) == ["dt", "run", "VIDEO", "--init", "X,Y,W,H", "--model",
                                                    str(tiny_ckpt), "--device", "cpu", "--threads", "1"]
+
+
+def test_next_command_names_an_artifact_with_an_escape_sequence_as_text_that_pastes(tiny_ckpt, tmp_path):
+    """The artifact's path went into the line with its escape sequence raw: now it is text, quoted as $'...', and
+    bash reads back the path."""
+    import shutil
+
+    from helpers import pasted
+
+    ckpt = tmp_path / "c[red]\x1b[2J.pt"
+    shutil.copy(tiny_ckpt, ckpt)
+    synth = generate_synth(tmp_path / "synth", sequences=1, frames=4, seed=0, size=(160, 120), split="val")
+    res = cli("bench", ckpt, "--data", synth, "--threads", "1", "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    assert len(nxt) == 1 and "\x1b" not in nxt[0], res.output
+    assert pasted(nxt[0].removeprefix("next: "))[5] == str(ckpt), nxt

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError, markup_safe, printable
+from droptrack.errors import DropTrackError, markup_safe, printable, shell_join
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 from droptrack.wording import counted
 
@@ -231,8 +231,6 @@ def next_command(report: Any) -> str | None:
     """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
     (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed) and
     tracker-extension options; None when no artifact passed."""
-    import shlex
-
     from droptrack.engine.threads import plan_threads
     from droptrack.runtime.extensions import option_args
 
@@ -248,7 +246,7 @@ def next_command(report: Any) -> str | None:
     argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
             *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
             *option_args(o.ext)]
-    return shlex.join(argv)
+    return shell_join(argv)   # a path with control characters as $'...': text that pastes
 
 
 def markdown(report: Any) -> str:
