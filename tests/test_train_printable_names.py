@@ -1,11 +1,11 @@
 """`dt train` names the checkpoint it wrote: an --output holding control characters reached the terminal raw (an
 escape sequence that clears the screen, swallowed from the name where it is not a terminal); it is escaped now, as
-in every error line."""
+in every error line, and the `next:` command quotes it for bash ($'...')."""
 
 from __future__ import annotations
 
 from droptrack.data.synth import generate_synth
-from helpers import cli
+from helpers import cli, pasted
 
 
 def test_the_checkpoint_is_named_with_its_control_characters_escaped(tmp_path):
@@ -15,6 +15,9 @@ def test_the_checkpoint_is_named_with_its_control_characters_escaped(tmp_path):
               "--workers", 0, "--device", "cpu", "--epochs", 1)
     assert res.exit_code == 0 and (out / "final.pt").is_file(), res.output
     assert f"checkpoint: {tmp_path}/run\\x1b[2J/final.pt" in res.output.splitlines(), res.output
+    nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))   # text, and pastes as that file
+    assert "\x1b" not in res.output and pasted(nxt.removeprefix("next: ").split("   (")[0]) == ["export",
+                                                                                             str(out / "final.pt")]
 
 
 def test_an_unreadable_frame_is_named_with_its_control_characters_escaped(tmp_path):

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, data_app, friendly
-from droptrack.errors import printable
+from droptrack.errors import printable, shell_join, shell_quote
 from droptrack.wording import counted
 
 @data_app.command("synth")
@@ -150,8 +150,8 @@ def train(
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":
-        q = shlex.quote(str(final))   # a folder with a space in it: the line is still a command to paste
-        score = (shlex.join(["dt", "eval", "--dataset", "synth", "--root", str(val_data), "-m", str(final), "--name",
+        q = shell_quote(final)   # a folder with a space in it: the line is still a command to paste
+        score = (shell_join(["dt", "eval", "--dataset", "synth", "--root", str(val_data), "-m", str(final), "--name",
                              final.parent.name or "final"]) if val_data is not None   # as --val-data reads it
                  else f"dt eval --dataset NAME -m {q}")
         typer.echo(f"checkpoint: {printable(final)}\nnext: dt export {q}   (or score it: {score})")
