@@ -1,10 +1,10 @@
 """`dt data synth OUT` names the set it wrote: an OUT holding control characters reached the terminal raw (an
 escape sequence that clears the screen, swallowed from the name where it is not a terminal); it is escaped now, as
-in every error line."""
+in every error line, and the `next:` command quotes it for bash ($'...')."""
 
 from __future__ import annotations
 
-from helpers import cli
+from helpers import cli, pasted
 
 
 def test_the_set_is_named_with_its_control_characters_escaped(tmp_path):
@@ -14,6 +14,8 @@ def test_the_set_is_named_with_its_control_characters_escaped(tmp_path):
     assert (out / "list.txt").is_file()
     line = next(ln for ln in res.output.splitlines() if ln.startswith("synthetic set: "))
     assert line.startswith(f"synthetic set: {tmp_path}/s\\x1b[2Jx (1 sequence x 3 frames, val split)"), res.output
+    nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))   # text, and pastes as that folder
+    assert "\x1b" not in res.output and pasted(nxt.removeprefix("next: "))[-1] == str(out), res.output
 
 
 def test_the_interrupted_line_names_the_folder_with_control_characters_escaped(tmp_path, monkeypatch):

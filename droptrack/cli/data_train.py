@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -72,10 +71,10 @@ def synth_next_command(path: Path, split: str) -> str:
     """What to do with a new synthetic set, as a line that pastes: fine-tune the embedded model on a train set, score
     it on a val or test set (dt eval reads the split from the set's synth.json)."""
     if split != "train":
-        return shlex.join(["dt", "eval", "--dataset", "synth", "--root", str(path)])
+        return shell_join(["dt", "eval", "--dataset", "synth", "--root", str(path)])
     from droptrack.model.default import default_checkpoint
 
-    return shlex.join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
+    return shell_join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
                        "--data", str(path), "--output", "runs/synth", "--epochs", "2", "--samples-per-epoch", "256"])
 
 
