@@ -26,7 +26,7 @@ import numpy as np
 
 from droptrack.artifact import artifact_format, atomic_write_bytes, atomic_write_text
 from droptrack.data.media import bundled_video
-from droptrack.errors import InputError
+from droptrack.errors import InputError, shell_join, shell_quote
 from droptrack.runtime.sinks import Sink, TargetState, annotate
 from droptrack.runtime.sources import Frame
 from droptrack.wording import counted
@@ -272,9 +272,9 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
 
 def bench_hint(artifacts: list[str], config: str | None = None) -> str:
     """The dt bench command for the demo's artifacts on one's own video (VIDEO and the box are for the user to fill
-    in), quoted so that it pastes as it reads when a path holds a space."""
-    return (shlex.join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
-            + (f" --config {shlex.quote(config)}" if config else ""))
+    in), quoted so that it pastes as it reads when a path holds a space or a control character ($'...')."""
+    return (shell_join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
+            + (f" --config {shell_quote(config)}" if config else ""))
 
 
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,

@@ -36,6 +36,17 @@ def test_demo_next_line_quotes_its_artifacts():
     assert bench_hint(["a.pt"]) == "dt bench a.pt --data VIDEO --init x,y,w,h"
 
 
+def test_demo_next_line_names_paths_with_an_escape_sequence_as_text_that_pastes():
+    """dt demo printed it through `printable`: '\\x1b' inside shlex's quotes, another path when pasted."""
+    from droptrack.demo import bench_hint
+    from droptrack.errors import printable
+
+    line = bench_hint(["d\x1b[2J/tiny.pt", "d\x1b[2J/export/model.onnx"], "c\x1b.yaml")
+    assert printable(line) == line, line   # dt demo prints it through printable: it must reach bash as it is
+    assert pasted(line) == ["bench", "d\x1b[2J/tiny.pt", "d\x1b[2J/export/model.onnx", "--data", "VIDEO", "--init",
+                            "x,y,w,h", "--config", "c\x1b.yaml"]
+
+
 def test_bench_other_synth_set_hint_pastes(tmp_path):
     """dt bench --data synthetic --root SET, SET another size of set: the advised `--data PATH` is one argument."""
     from helpers import one_line_error
