@@ -19,9 +19,8 @@ def test_a_checkpoint_path_that_reads_as_rich_markup_is_printed_as_it_is(tiny, t
     assert (tmp_path / "out" / "model.onnx").is_file()
 
 
-def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(onnx_model, tmp_path, monkeypatch):
-    """`dt export '[red]g.onnx' --engine` (TensorRT stood in for, no GPU here): the table row and the parity title read
-    'g.engine' in red, the '[red]' of the file's name swallowed."""
+def export_engine(graph, monkeypatch, tmp_path):
+    """`dt export GRAPH --engine` with TensorRT stood in for (no GPU here), the engine run as its graph."""
     import sys
 
     from droptrack.engine import tensorrt_backend as trt_backend
@@ -29,19 +28,40 @@ def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from fake_tensorrt import FakeTRT
 
-    graph = tmp_path / "[red]g.onnx"
-    shutil.copy(onnx_model, graph)
     env = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
     monkeypatch.setitem(sys.modules, "tensorrt", FakeTRT().module())
     monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
     monkeypatch.setattr(trt_compat, "runtime_env", lambda device=0, with_driver=True: dict(env))
     monkeypatch.setattr(trt_backend, "TensorRTBackend", lambda *a, **k: OrtBackend(graph))   # as its graph
     monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path / "cache"))
-    res = cli("export", graph, "--engine")
+    return cli("export", graph, "--engine")
+
+
+def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(onnx_model, tmp_path, monkeypatch):
+    """`dt export '[red]g.onnx' --engine`: the table row and the parity title read 'g.engine' in red, the '[red]' of
+    the file's name swallowed."""
+    graph = tmp_path / "[red]g.onnx"
+    shutil.copy(onnx_model, graph)
+    res = export_engine(graph, monkeypatch, tmp_path)
     assert res.exit_code == 0 and "Traceback" not in res.output, res.output
     assert (tmp_path / "[red]g.engine").is_file()
     rows = [ln for ln in res.output.splitlines() if ln.startswith("│") and ".engine" in ln]
     assert rows and rows[-1].split()[1] == "[red]g.engine", res.output
+
+
+def test_an_engine_built_from_a_graph_named_with_an_escape_sequence_loads_and_says_how_to_rebuild(onnx_model, tmp_path,
+                                                                                                 monkeypatch):
+    """Its sidecar's rebuild command held the escape sequence raw, inside shlex's quotes: every load refused the
+    sidecar as 'not a short line of text'. Quoted as $'...' now, it is text that pastes as the graph's path."""
+    from droptrack.engine.tensorrt_backend import read_sidecar
+    from helpers import pasted
+
+    graph = tmp_path / "g\x1b[2J.onnx"
+    shutil.copy(onnx_model, graph)
+    res = export_engine(graph, monkeypatch, tmp_path)
+    assert res.exit_code == 0 and "\x1b" not in res.output, res.output
+    command = read_sidecar(tmp_path / "g\x1b[2J.engine")["rebuild_command"]
+    assert pasted(command)[:3] == ["export", str(graph), "--engine"], command
 
 
 def test_a_stale_graph_in_the_output_is_named_with_its_control_characters_escaped(onnx_model, tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 from droptrack.artifact import artifact_format
 from droptrack.engine.model_cost import ModelCost
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
+from droptrack.errors import shell_quote
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 NVPMODEL_CONF = Path("/etc/nvpmodel.conf")
@@ -186,7 +187,7 @@ def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
     if stale:
         command = info.get("rebuild_command")
         if not (isinstance(command, str) and command.isprintable() and len(command) < 4400):
-            command = f"dt export {engine.with_name(str(info.get('onnx')))} --engine"
+            command = f"dt export {shell_quote(engine.with_name(str(info.get('onnx'))))} --engine"
         out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
                                   f"{command}"))
     unchecked = engine.with_name(engine.name + ".unchecked")

@@ -11,7 +11,6 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
-import shlex
 import stat
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from droptrack.artifact import REEXPORT, ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, DeviceTiming
-from droptrack.errors import BackendError, MetadataError
+from droptrack.errors import BackendError, MetadataError, shell_quote
 
 ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned device addresses
 
@@ -108,7 +107,7 @@ def sidecar_fields(side: Path) -> dict:
 def read_sidecar(path: Path) -> dict:
     """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
     side = sidecar_path(path)
-    rebuild = f"rebuild the engine with `dt export {Path(path).with_suffix('.onnx')} --engine`"
+    rebuild = f"rebuild the engine with `dt export {shell_quote(Path(path).with_suffix('.onnx'))} --engine`"
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
     try:
@@ -180,7 +179,7 @@ class TensorRTBackend(Backend):
         info = read_sidecar(self.path)
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
-        rebuild = info.get("rebuild_command", f"dt export {shlex.quote(str(self.path.with_suffix('.onnx')))} --engine")
+        rebuild = info.get("rebuild_command", f"dt export {shell_quote(self.path.with_suffix('.onnx'))} --engine")
         size, built = self.path.stat().st_size, info.get("plan_bytes")
         if type(built) is int and size != built:   # TensorRT would only say it cannot deserialize it
             raise BackendError(f"engine '{self.path.name}' is {size} bytes, but its build wrote {built} (its sidecar "

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
-from droptrack.errors import ExportError, InputError, OutputFull
+from droptrack.errors import ExportError, InputError, OutputFull, shell_quote
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
@@ -181,7 +180,7 @@ def check_engine_machine(graph: bool) -> None:
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
     """The exact `dt` command that rebuilds this engine on the current machine."""
-    cmd = f"dt export {shlex.quote(str(onnx_path))} --engine --workspace {workspace_gb:g}"
+    cmd = f"dt export {shell_quote(onnx_path)} --engine --workspace {workspace_gb:g}"
     return cmd + (" --trt-typing flags" if typing == "flags" else "")
 
 
