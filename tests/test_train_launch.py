@@ -122,10 +122,12 @@ sys.exit(launch(2, sys.argv[1:]))
 """
 
 
-def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
+@pytest.mark.parametrize("name, shown", [("run", "run"), ("r[b]\x1b[2J", "r[b]\\x1b[2J")])
+def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path, name, shown):
     """A rank killed by SIGKILL (the out-of-memory killer) prints nothing itself; the other rank only says that
-    another one failed. The launcher names it, the likely cause and the checkpoint to resume from."""
-    out = tmp_path / "run"
+    another one failed. The launcher names it, the likely cause and the checkpoint to resume from (an --output's
+    control characters escaped: they reached the terminal raw)."""
+    out = tmp_path / name
     out.mkdir()
     (out / "last.pt").write_bytes(b"")
     proc = subprocess.run(python(KILLED_RANK) + ["-c", "tiny_ce_test", "--output", str(out)], env=env(),
@@ -133,8 +135,9 @@ def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
     assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: rank 1 (pid 4321) was killed by SIGKILL, often the system's out-of-memory killer: lower --batch-size "
-        f"or --workers, then run the same command with --resume to continue from {out / 'last.pt'} (saved at each "
-        "epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)"
+        f"or --workers, then run the same command with --resume to continue from {tmp_path}/{shown}/last.pt (saved at "
+        "each epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval "
+        "N)"
     ), proc.stderr
 
 

@@ -84,7 +84,9 @@ def output_arg(args: list[str]) -> Path | None:
 
 def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str:
     """The error line for a rank killed by signal -`exitcode` (the out-of-memory killer, kill -9), which printed
-    nothing itself: which rank, by what, and how to go on from the run's newest checkpoint."""
+    nothing itself: which rank, by what, and how to go on from the run's newest checkpoint (control characters of
+    the --output it names escaped, as in every error line)."""
+    from droptrack.errors import one_line
     from droptrack.train.state import resume_hint
 
     try:
@@ -93,8 +95,8 @@ def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str
         name = f"signal {-exitcode}"
     out = output_arg(args)
     then = resume_hint(out) if out is not None else "run the same command with --resume"
-    return (f"error: rank {rank} (pid {pid}) was killed by {name}, often the system's out-of-memory killer: lower "
-            f"--batch-size or --workers, then {then}")
+    return one_line(f"rank {rank} (pid {pid}) was killed by {name}, often the system's out-of-memory killer: lower "
+                    f"--batch-size or --workers, then {then}")
 
 
 def launch(nproc: int, args: list[str]) -> int:
