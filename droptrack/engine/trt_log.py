@@ -13,6 +13,8 @@ import threading
 from collections import deque
 from typing import Any, TextIO
 
+from droptrack.errors import printable
+
 WARNING = 2                       # ILogger.Severity: INTERNAL_ERROR 0, ERROR 1, WARNING 2, INFO 3, VERBOSE 4
 ERROR = 1
 TAGS = {0: "F", 1: "E", 2: "W"}   # as trt.Logger prints them
@@ -20,8 +22,9 @@ KEPT = 200
 
 
 def recording_logger(trt, stream: TextIO | None = None, kept: int = KEPT) -> Any:
-    """A `trt.ILogger` that prints messages of WARNING or worse to `stream` (stderr) and keeps the last `kept` of
-    them numbered: `since(mark())` are the ones logged after the mark (TensorRT logs from its own threads: locked)."""
+    """A `trt.ILogger` that prints messages of WARNING or worse to `stream` (stderr; control characters escaped) and
+    keeps the last `kept` of them numbered: `since(mark())` are the ones logged after the mark (TensorRT logs from
+    its own threads: locked)."""
 
     class RecordingLogger(trt.ILogger):
         def __init__(self) -> None:
@@ -37,7 +40,8 @@ def recording_logger(trt, stream: TextIO | None = None, kept: int = KEPT) -> Any
             with self._lock:   # kept first: a closed stderr must not lose it
                 self._count += 1
                 self._recent.append((self._count, level, str(msg)))
-            print(f"[TRT] [{TAGS.get(level, 'E')}] {msg}", file=stream or sys.stderr, flush=True)
+            # one line of text: messages name the user's graph and its nodes (names from elsewhere)
+            print(f"[TRT] [{TAGS.get(level, 'E')}] {printable(msg)}", file=stream or sys.stderr, flush=True)
 
         def mark(self) -> int:
             """The number of messages kept so far (pass it to `since`)."""
