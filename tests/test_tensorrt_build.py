@@ -145,7 +145,7 @@ def test_workspace_is_suggested_only_when_tensorrt_logged_a_memory_shortage(monk
     assert "--workspace" not in str(exc.value) and "reported 1 error(s)" in str(exc.value)
 
 
-def test_tensorrt_messages_naming_the_graphs_nodes_reach_the_terminal_as_text_on_one_line(monkeypatch, tmp_path, capsys):
+def test_tensorrt_messages_naming_graph_nodes_reach_the_terminal_as_text_on_one_line(monkeypatch, tmp_path, capsys):
     """TensorRT's messages name the user's graph and its nodes (names from elsewhere): a node name with an escape
     sequence or a newline went to the terminal raw, a newline making a second line that read as a [TRT] line."""
     log = ((2, "Unused Input: x\x1b[2J\n[TRT] [E] forged"), (1, "Could not find any implementation for node n\x07."))
