@@ -165,7 +165,7 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
         kind = "an ONNX graph" if artifact_format(checkpoint) == "onnx" else "a TensorRT engine"
         raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
                          "(.pt / .pth.tar): pass the one it came from, or bench it: "
-                         f"`dt bench {shlex.quote(str(checkpoint))} --data synthetic`")
+                         f"`dt bench {shell_quote(checkpoint)} --data synthetic`")
     if config is not None:
         load_config(config)   # an unknown name or a bad YAML
     if checkpoint is not None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from droptrack.decodelog import quiet_decoding
+from droptrack.errors import shell_quote
 
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
 # unreadable frame that keeps its index, never a frame silently left out of the sequence)
@@ -121,25 +122,21 @@ def sequence_root_hint(root: Path, limit: int = 200) -> str | None:
     """Where to point --root when a GOT-10k-layout root (sequence folders side by side, each with its frames and
     groundtruth.txt) holds no sequence, or None: `root` is itself one sequence (the folder above holds it), or a
     folder up to two levels below it holds the set (`dt eval --root` on a folder that a set was made inside)."""
-    import shlex
-
     if not root.is_dir():
         return None
     for sub in _subfolders(root, limit):
         for cand in (sub, *_subfolders(sub, limit)):
             if holds_sequences(cand, limit):
-                return f"its subfolder '{cand.relative_to(root)}' holds sequences: pass --root {shlex.quote(str(cand))}"
+                return f"its subfolder '{cand.relative_to(root)}' holds sequences: pass --root {shell_quote(cand)}"
     if (root / "groundtruth.txt").is_file() and listed_images(root):
         return (f"'{root}' is one sequence (its frames and groundtruth.txt lie in it): pass the folder that holds it "
-                f"beside the other sequences, --root {shlex.quote(str(root.parent))}")
+                f"beside the other sequences, --root {shell_quote(root.parent)}")
     return None
 
 
 def lone_frame_note(source: str) -> str | None:
     """A note when SOURCE is one photo of a folder of numbered frames (`frames/00000001.jpg` for `frames/`): it is
     tracked as a one-frame source, so nothing but the --init box comes out; None for any other source."""
-    import shlex
-
     path = Path(os.path.expanduser(source))
     if path.suffix.lower() not in IMAGE_EXTS or not path.is_file() or not re.search(r"\d", path.stem):
         return None
@@ -151,7 +148,7 @@ def lone_frame_note(source: str) -> str | None:
     if frames < 2:
         return None
     return (f"'{path.name}' is one photo, tracked as a single frame; its folder holds {frames} frames: to track "
-            f"them, pass the folder as SOURCE: dt run {shlex.quote(str(path.parent))} ...")
+            f"them, pass the folder as SOURCE: dt run {shell_quote(path.parent)} ...")
 
 
 def _subfolders(folder: Path, limit: int) -> list[Path]:

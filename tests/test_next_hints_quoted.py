@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 from importlib import resources
 
+import pytest
 import yaml
 
 from helpers import cli, pasted
@@ -47,15 +48,17 @@ def test_demo_next_line_names_paths_with_an_escape_sequence_as_text_that_pastes(
                             "x,y,w,h", "--config", "c\x1b.yaml"]
 
 
-def test_bench_other_synth_set_hint_pastes(tmp_path):
-    """dt bench --data synthetic --root SET, SET another size of set: the advised `--data PATH` is one argument."""
+@pytest.mark.parametrize("name", ["my set", "s[b]\x1b[2J"])
+def test_bench_other_synth_set_hint_pastes(tmp_path, name):
+    """dt bench --data synthetic --root SET, SET another size of set: the advised `--data PATH` is one argument (a
+    name with an escape sequence: '\\x1b' inside shlex's quotes, another folder when pasted)."""
     from helpers import one_line_error
 
-    root = tmp_path / "my set"
+    root = tmp_path / name
     assert cli("data", "synth", root, "-n", "1", "--frames", "3", "--split", "val").exit_code == 0
     line = one_line_error(cli("bench", "--tracker", "kcf", "--data", "synthetic", "--root", root, "-o",
                               tmp_path / "b"))
-    advised = shlex.split(line.split("bench it as it is with ")[1].split(", or pass")[0])
+    advised = pasted("dt " + line.split("bench it as it is with ")[1].split(", or pass")[0])
     assert advised == ["--data", str(root)], line
 
 
@@ -71,19 +74,21 @@ def test_engine_rebuild_command_pastes_with_a_space_in_the_path(tmp_path):
     assert Path(words[2]) == onnx
 
 
-def test_analyze_parent_folder_hint_pastes(tmp_path):
-    """`dt analyze RUNS` where RUNS holds tracker folders suggests passing them: quoted when a name has a space."""
+@pytest.mark.parametrize("name", ["my runs", "r[b]\x1b[2J"])
+def test_analyze_parent_folder_hint_pastes(tmp_path, name):
+    """`dt analyze RUNS` where RUNS holds tracker folders suggests passing them: quoted when a name has a space or a
+    control character."""
     import re
 
     data = tmp_path / "set"
     assert cli("data", "synth", data, "-n", "1", "--frames", "12").exit_code == 0
-    runs = tmp_path / "my runs"   # dt eval writes its tracker folder inside: my runs/kcf
+    runs = tmp_path / name   # dt eval writes its tracker folder inside: my runs/kcf
     res = cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "--output", runs)
     assert res.exit_code == 0, res.output
     res = cli("analyze", runs, "--dataset", "synth", "--root", data)
     assert res.exit_code == 2
     hint = re.search(r"pass those folders: (.*)$", res.output.strip().splitlines()[-1]).group(1)
-    assert shlex.split(hint) == ["dt", "analyze", str(runs / "kcf")], hint
+    assert pasted(hint) == ["analyze", str(runs / "kcf")], hint
 
 
 def test_words_with_control_characters_paste_back_as_themselves():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.data.sequence import has_gt
-from droptrack.errors import DatasetError, InputError
+from droptrack.errors import DatasetError, InputError, shell_quote
 from droptrack.videofiles import VIDEO_EXTS
 
 SYNTHETIC = ("synthetic", "synth")
@@ -162,7 +161,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
         folder = Path(root) if root else synth_cache(output_dir, sequences, frames)
         why = synth_mismatch(folder, n, m, SYNTH_SEED, SYNTH_SIZE, "val") if root else None
         if why is not None and os.path.isfile(folder / MARKER):   # a set made by other means: never replaced
-            data = shlex.quote(str(folder.absolute()))
+            data = shell_quote(folder.absolute())
             raise InputError(f"--root {root} holds another synthetic set ({why}); bench it as it is with --data "
                              f"{data}, or pass another --root to cache the {n}x{m} set in")
         if why is not None:   # the set is made there: a writable folder (a complete one is only read)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.artifact import artifact_format, sha256_file
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError, shell_quote
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
 from droptrack.eval.bench_options import BenchOptions, unique_name
 from droptrack.eval.bench_reference import Parity, Reference
@@ -151,7 +150,7 @@ def runtime_note(row: BenchRow, device: str) -> str | None:
     several times slower than FP32: that is ONNX Runtime emulating its Q/DQ nodes, not TensorRT's speed)."""
     if row.latency_on_target is not False or row.latency is None:
         return None
-    how = (f"; for its speed build an engine (dt export {shlex.quote(row.artifact)} --engine) and bench that"
+    how = (f"; for its speed build an engine (dt export {shell_quote(row.artifact)} --engine) and bench that"
            if row.target_runtime == "tensorrt" else "")
     return (f"{row.name}: * its latency is {row.runtime} on {device} running a graph made for {row.target_runtime}, "
             f"not {row.target_runtime}'s speed{how}")

@@ -39,7 +39,6 @@ TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit ignores one o
 from __future__ import annotations
 
 import math
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -47,7 +46,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write_json
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError, shell_join
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
@@ -164,7 +163,7 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
     if subs:
         more = " ..." if len(subs) > 3 else ""
         raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
-                         f"pass those folders: {shlex.join(['dt', 'analyze', *(str(p) for p in subs[:3])])}{more}")
+                         f"pass those folders: {shell_join(['dt', 'analyze', *subs[:3]])}{more}")
 
 
 def _check_archive(path: Path) -> None:
@@ -174,8 +173,8 @@ def _check_archive(path: Path) -> None:
     if path.is_file() and zipfile.is_zipfile(path):
         folder = path.with_suffix("") if path.suffix else path.with_name(f"{path.name}_files")
         raise InputError(f"{path} is a zip archive, not a result folder; unpack it and pass the folder: "
-                         f"{shlex.join(['unzip', '-d', str(folder), str(path)])}, then "
-                         f"{shlex.join(['dt', 'analyze', str(folder)])} ...")
+                         f"{shell_join(['unzip', '-d', folder, path])}, then "
+                         f"{shell_join(['dt', 'analyze', folder])} ...")
 
 
 def _names(result_dirs: Sequence[Path]) -> list[str]:
