@@ -116,3 +116,18 @@ def test_export_next_lines_name_a_path_with_an_escape_sequence_as_text_that_past
     assert res.exit_code == 0 and "\x1b" not in res.output, res.output
     bench = next(ln for ln in res.output.splitlines() if ln.startswith("next: dt bench "))
     assert pasted(bench.removeprefix("next: ")) == ["bench", str(out / "model.onnx"), "--reference", str(ckpt)]
+
+
+@pytest.mark.parametrize("name", ["my deploy", "d\x1b[2J"])
+def test_the_onnx_graph_advised_instead_of_an_engine_pastes(tmp_path, name):
+    """An engine that cannot run here advises its graph, `--model PATH`: the path went in unquoted (two words with a
+    space, the escape sequence raw)."""
+    from droptrack.engine.tensorrt_backend import onnx_instead
+    from droptrack.errors import printable
+
+    graph = tmp_path / name / "model.onnx"
+    graph.parent.mkdir()
+    graph.write_bytes(b"")
+    line = onnx_instead(graph.with_suffix(".engine"))
+    assert printable(line) == line, line
+    assert pasted("dt " + line.split("(")[1].removesuffix(")")) == ["--model", str(graph)], line

@@ -161,7 +161,7 @@ def stale_graph(engine: str | Path, info: dict) -> str | None:
 def onnx_instead(path: str | Path) -> str:
     """What to run where an engine cannot: the ONNX graph beside it (`dt export` writes both), when it is there."""
     graph = Path(path).with_suffix(".onnx")
-    return f"run the ONNX graph instead (--model {graph})" if graph.is_file() else \
+    return f"run the ONNX graph instead (--model {shell_quote(graph)})" if graph.is_file() else \
         "run the ONNX graph it was built from instead (--model MODEL.onnx)"
 
 
