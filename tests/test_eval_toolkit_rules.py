@@ -165,3 +165,13 @@ def test_missing_result_file_is_an_all_zero_submission_under_the_trackingnet_dev
     (tmp_path / "empty").mkdir()                                          # a wrong folder is not all misses
     with pytest.raises(InputError, match=r"empty holds no result file of the 2 sequences \(looked for a\.txt"):
         analyze([tmp_path / "empty"], seqs, protocol="trackingnet-devkit")
+
+
+def test_trackingnet_devkit_table_prints_the_coverage(tmp_path):
+    """The devkit reports four numbers, Coverage first; dt analyze's table printed the other three (and P@20px), so
+    the coverage that missing rows or files lower was only in report.json."""
+    seqs, d = _short(tmp_path, "trackingnet")
+    table = report_table(analyze([d], seqs, protocol="trackingnet-devkit"))
+    # frames 0-1 perfect, 2-3 NaN rows: every curve point 2/4 (areas 0.5), coverage 2 of 4 frames; printed x100
+    assert [c.header for c in table.columns][1:6] == ["Success", "Precision", "Norm P", "P@20px", "Coverage"]
+    assert [next(iter(c.cells)) for c in table.columns][1:6] == ["50.00"] * 5

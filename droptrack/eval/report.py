@@ -61,7 +61,7 @@ PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-dev
 COLUMNS = {"ope": [("AUC", "auc"), ("P", "precision"), ("NP", "norm_precision"), ("OP50", "op50"), ("OP75", "op75")],
            "got10k-toolkit": [("AO", "ao"), ("SR0.5", "sr50"), ("SR0.75", "sr75")],
            "trackingnet-devkit": [("Success", "success"), ("Precision", "precision"), ("Norm P", "norm_precision"),
-                                  ("P@20px", "precision_at_20px")]}
+                                  ("P@20px", "precision_at_20px"), ("Coverage", "coverage")]}
 
 LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (True, "norm_precision"): "Norm. precision @0.2",
                  (False, "success"): "Success (area)", (False, "precision"): "Precision (area)",
