@@ -52,7 +52,7 @@ def test_two_attributes_draw_bars_but_no_radar_and_a_rerun_removes_the_stale_one
     assert not (out / "attributes_radar.png").exists()
     assert not (out / ".attributes_radar.png.x1y2.tmp").exists()
     assert "attributes_radar" not in json.loads((out / "report.json").read_text())["plots"]
-    report = _analyze(tmp_path / "third", out, [[], []])                 # only untagged sequences: one spoke
+    _analyze(tmp_path / "third", out, [[], []])                 # only untagged sequences: one spoke
     assert not (out / "attributes_radar.png").exists()
 
 
@@ -114,3 +114,17 @@ def test_nan_and_missing_scores_leave_gaps_without_a_crash(tmp_path):
     assert radar_plot(tmp_path / "r.png", ar, "radar") == tmp_path / "r.png"
     assert radar_plot(tmp_path / "two.png", _table({"A": {"t": 0.5}, "B": {"t": 0.4}}), "radar") is None
     assert not (tmp_path / "two.png").exists()
+
+
+def test_small_differences_are_not_blown_up_and_identical_polygons_both_show():
+    """The inner ring is at least 5 points below a spoke's best: 70.0 vs 69.0 is 0.2 + 0.8 * 4/5 = 0.84, not the
+    whole radius; an export scoring as its reference is dashed over it, so both colours show."""
+    ar = _table({"A": {"ref": 0.70, "fp16": 0.69}, "B": {"ref": 0.5, "fp16": 0.5}, "C": {"ref": 0.3, "fp16": 0.3}})
+    poly = _polygons(radar_figure(ar, "radar"))
+    np.testing.assert_allclose(poly["fp16"][1], [0.84, 1.0, 1.0, 0.84], atol=1e-12)
+    np.testing.assert_allclose(poly["ref"][1], [1.0, 1.0, 1.0, 1.0], atol=1e-12)
+    same = _table({"A": {"ref": 0.7, "fp16": 0.7}, "B": {"ref": 0.5, "fp16": 0.5}, "C": {"ref": 0.3, "fp16": 0.3}})
+    lines = {ln.get_gid(): ln for ln in radar_figure(same, "radar", order=["ref", "fp16"]).axes[0].lines
+             if ln.get_gid()}
+    assert lines["ref"].get_linestyle() != "-" and lines["fp16"].get_linestyle() == "-"
+    assert lines["ref"].get_zorder() > lines["fp16"].get_zorder()

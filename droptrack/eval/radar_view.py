@@ -1,8 +1,10 @@
 """attributes_radar.png: one closed polygon per tracker over the attributes (as pytracking's plot_attributes_radar).
 
-Scale (stated in the figure): with two or more trackers every spoke is scaled on its own, its worst score at the
-inner ring (INNER) and its best at the rim (1), linearly between, so that differences of a point or two show; the
-label of each spoke gives its best / worst score. Where every tracker scores the same on a spoke, all sit at the rim.
+Scale (stated in the figure): with two or more trackers every spoke is scaled on its own, its best score at the rim
+(1) and its worst at the inner ring (INNER), linearly between, so that differences of a point or two show; the label
+of each spoke gives its best / worst score. The inner ring stands for MIN_SPAN below the best at least, so that
+noise (an FP16 export 0.01 points off its FP32 reference in dt bench) is not blown up to the whole radius; where
+every tracker scores the same on a spoke, all sit at the rim.
 One tracker alone is drawn on the absolute scale (centre 0 %, rim 100 %). A missing or NaN score leaves a gap in
 that tracker's polygon; a spoke with no score at all is labelled '-'.
 """
@@ -14,9 +16,12 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 MIN_SPOKES = 3        # fewer attributes make no polygon: no radar is drawn (the bars still are)
 INNER = 0.2           # radius of each spoke's worst score (relative scale); not 0, where polygons would collapse
 RIM = 1.0             # radius of each spoke's best score
+MIN_SPAN = 0.05       # the inner ring is at least this far below the best score (5 points x100)
 LABEL_R = 1.14        # where the spoke labels start, outside the rim
 WRAP = 16             # characters per line of a spoke label
 
@@ -29,9 +34,8 @@ def spoke_radii(values: Sequence[float | None], absolute: bool) -> list[float]:
     finite = [v for v in vals if not math.isnan(v)]
     if not finite:
         return vals
-    lo, hi = min(finite), max(finite)
-    if hi == lo:
-        return [math.nan if math.isnan(v) else RIM for v in vals]
+    hi = max(finite)
+    lo = min(min(finite), hi - MIN_SPAN)
     return [INNER + (RIM - INNER) * (v - lo) / (hi - lo) for v in vals]
 
 
@@ -68,7 +72,7 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from droptrack.eval.plot_style import place_legend, plain, tracker_colors
+    from droptrack.eval.plot_style import line_style, place_legend, plain, tracker_colors
 
     attrs = list(ar.scores)
     if len(attrs) < MIN_SPOKES:
@@ -92,19 +96,26 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
     if absolute:
         ax.set_rgrids([0.25, 0.5, 0.75, 1.0], ["25", "50", "75", "100"], fontsize=7, color="0.4")
     else:
-        ax.set_rgrids([INNER, (INNER + RIM) / 2, RIM], ["worst", "", "best"], fontsize=7, color="0.4")
+        ax.set_rgrids([INNER, (INNER + RIM) / 2, RIM], ["", "", "best"], fontsize=7, color="0.4")
     ax.set_rlabel_position(180 / n)                                  # between the first two spokes
     ax.grid(True, linestyle="--", linewidth=0.6)
     ax.spines["polar"].set_visible(False)
 
-    for j in reversed(range(len(trackers))):                         # the best last, on top
-        t = trackers[j]
-        r = [radii[i][j] for i in range(n)]
+    position = {name: k for k, name in enumerate(colors)}
+    polygons = [np.array([radii[i][j] for i in range(n)]) for j in range(len(trackers))]
+    handles = []
+    for j, t in enumerate(trackers):
+        r = list(polygons[j])
+        # over an identical polygon (an export and its reference): dashes whose gaps show the ones beneath
+        twins = [k for k, other in enumerate(polygons) if np.array_equal(other, polygons[j], equal_nan=True)]
+        k, m = twins.index(j), len(twins) - 1
+        own = line_style(position.get(t, j), len(colors))
         ax.plot(theta + theta[:1], r + r[:1], color=colors[t], linewidth=1.8, marker="o", markersize=3.5,
-                zorder=3 + len(trackers) - j, clip_on=False, gid=t)
-        if all(math.isfinite(x) for x in r):
+                linestyle=(3 * k, (3, 3 * m)) if k < m else own, zorder=3 + len(trackers) - j, clip_on=False,
+                gid=t)   # the best on top
+        if len(trackers) <= 4 and all(math.isfinite(x) for x in r):   # more fills turn the middle to mud
             ax.fill(theta, r, color=colors[t], alpha=0.06, zorder=2)
-    handles = [Line2D([], [], color=colors[t], linewidth=1.8, marker="o", markersize=3.5) for t in trackers]
+        handles.append(Line2D([], [], color=colors[t], linewidth=1.8, marker="o", markersize=3.5, linestyle=own))
 
     labels = []
     for i, a in enumerate(attrs):
@@ -123,7 +134,8 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
     if absolute:
         rule = f"{key.upper()} [%]: centre 0, rim 100; under each attribute (sequences): its score"
     else:
-        rule = (f"{key.upper()} [%], each spoke scaled on its own: worst tracker at the inner ring, best at the rim; "
+        rule = (f"{key.upper()} [%], each spoke scaled on its own: its best score at the rim, its worst or "
+                f"{100 * MIN_SPAN:g} points below\nits best (the lower) at the inner ring; "
                 "under each attribute (sequences): best / worst")
     legend = place_legend(ax, handles, trackers, None)
     _place_around(fig, ax, labels, legend, plain(title), rule)
