@@ -33,13 +33,23 @@ def choose_providers(device: str, available: list[str], tensorrt_ok: bool = Fals
     return ([TRT] if tensorrt_ok and TRT in available else []) + [CUDA, CPU]
 
 
-def _provider_options(providers: list[str]) -> list[dict]:
+def gpu_index(device: str) -> int:
+    """The GPU of 'cuda' (0) or 'cuda:N' (N); both GPU providers take it as `device_id` (else they run on GPU 0)."""
+    _, _, index = str(device).partition(":")
+    return int(index) if index else 0
+
+
+def provider_options(providers: list[str], device: str = "cpu") -> list[dict]:
+    """Options of each provider: the GPU `device` names ('cuda:N') for the CUDA and TensorRT providers, and the
+    TensorRT provider's engine and timing caches."""
     opts = []
     for p in providers:
         if p == TRT:
             cache = Path.home() / ".cache" / "droptrack" / "ort-trt"
-            opts.append({"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
-                         "trt_timing_cache_enable": True})
+            opts.append({"device_id": gpu_index(device), "trt_engine_cache_enable": True,
+                         "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True})
+        elif p == CUDA:
+            opts.append({"device_id": gpu_index(device)})
         else:
             opts.append({})
     return opts
@@ -95,14 +105,14 @@ class OrtBackend(Backend):
                                      tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(ort, threads), providers=providers,
-                                                provider_options=_provider_options(providers))
+                                                provider_options=provider_options(providers, device))
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None
         if str(device).startswith("cuda") and CUDA not in self.session.get_providers():
             raise BackendError("onnxruntime fell back to CPU: the CUDA provider did not start (CUDA/cuDNN libraries "
                                "missing or mismatched); run `dt doctor` or use --device cpu")
         super().__init__(_meta_from_session(self.session, self.path))
-        self._device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self._device = str(device) if str(device).startswith("cuda") else "cpu"
         self._batch = self._check_io()
 
     def _check_io(self) -> int | None:
