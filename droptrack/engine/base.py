@@ -49,6 +49,20 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def missing_gpu(device: str) -> str | None:
+    """Why 'cuda:N' names no GPU of this machine (N past the CUDA devices torch sees), or None (any other device, or
+    a GPU that exists): torch and ONNX Runtime only fail on it later, torch with a traceback on the first copy."""
+    head, _, index = str(device).partition(":")
+    if head != "cuda" or not index.isdigit():
+        return None
+    import torch
+
+    count = torch.cuda.device_count()
+    if int(index) < count:
+        return None
+    return f"--device {device} does not exist here ({count} CUDA device(s)); pass --device cuda:0"
+
+
 class DeviceTiming:
     """A pending device-side latency: start/end events (torch.cuda.Event with timing) on one stream."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from droptrack.config import Config, meta_from_config
-from droptrack.engine.base import Backend
+from droptrack.engine.base import Backend, missing_gpu
 from droptrack.errors import BackendError
 
 
@@ -21,6 +21,9 @@ class TorchBackend(Backend):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendError(f"device '{device}' requested but CUDA is not available here; use the CPU (dt: "
                                "--device cpu; Python: device='cpu')")
+        problem = missing_gpu(device)
+        if problem:
+            raise BackendError(problem)
         super().__init__(meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256))
         self.cfg = cfg
         self.model = model.eval().to(device)
