@@ -39,3 +39,17 @@ def test_ort_backend_opens_its_session_on_the_named_gpu(onnx_model, monkeypatch)
     with ob.OrtBackend(onnx_model, device="cuda:1") as be:
         assert be.device == "cuda:1"
     assert seen == [{ob.CUDA: {"device_id": 1}, ob.CPU: {}}]
+
+
+def test_tensorrt_provider_cache_is_one_per_onnxruntime_and_tensorrt_version(tmp_path, monkeypatch):
+    """ONNX Runtime's TensorRT provider keeps engines and timing caches valid for the versions that wrote them only;
+    one shared folder made an upgrade load the old ones. The folder also follows $DT_CACHE_DIR like `dt export`'s."""
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path))
+
+    def folder(ort_version, trt_version):
+        opts = ob.provider_options(GPU_PROVIDERS, "cuda", {"onnxruntime": ort_version, "tensorrt": trt_version})[0]
+        return opts["trt_engine_cache_path"]
+
+    first = folder("1.22.0", "10.9.0.34")
+    assert first.startswith(str(tmp_path / "ort-trt")) and "1.22.0" in first and "10.9.0.34" in first
+    assert len({first, folder("1.23.0", "10.9.0.34"), folder("1.22.0", "10.11.0.33")}) == 3

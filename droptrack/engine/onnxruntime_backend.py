@@ -6,6 +6,7 @@ metadata_props, so no config file is needed. Inputs may be numpy arrays or torch
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,23 @@ def gpu_index(device: str) -> int:
     return int(index) if index else 0
 
 
-def provider_options(providers: list[str], device: str = "cpu") -> list[dict]:
+def ort_trt_cache(versions: dict[str, str]) -> Path:
+    """The TensorRT provider's engine and timing cache folder, one per ONNX Runtime + TensorRT version (`versions`):
+    its cached engines and timing caches are valid for the versions that wrote them only (ONNX Runtime's TensorRT
+    provider docs: clean the cache when either changes), and a plan of another version fails or crashes its load.
+    Under $DT_CACHE_DIR when set, as the engine cache of `dt export --engine`."""
+    root = Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")
+    tag = "_".join(f"{k}-{versions.get(k) or 'unknown'}" for k in ("onnxruntime", "tensorrt"))
+    return root / "ort-trt" / "".join(c if c.isalnum() or c in "._-" else "_" for c in tag)
+
+
+def provider_options(providers: list[str], device: str = "cpu", versions: dict[str, str] | None = None) -> list[dict]:
     """Options of each provider: the GPU `device` names ('cuda:N') for the CUDA and TensorRT providers, and the
-    TensorRT provider's engine and timing caches."""
+    TensorRT provider's engine and timing caches (`ort_trt_cache` of `versions`)."""
     opts = []
     for p in providers:
         if p == TRT:
-            cache = Path.home() / ".cache" / "droptrack" / "ort-trt"
+            cache = ort_trt_cache(versions or {})
             opts.append({"device_id": gpu_index(device), "trt_engine_cache_enable": True,
                          "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True})
         elif p == CUDA:
@@ -101,11 +112,12 @@ class OrtBackend(Backend):
         known = checked.locations_for(self.path) if checked is not None else None
         self.external_data: list[str] = check_external_data(self.path, BackendError) if known is None else known
 
-        providers = choose_providers(device, ort.get_available_providers(),
-                                     tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)
+        trt = import_tensorrt() if str(device).startswith("cuda") else None
+        providers = choose_providers(device, ort.get_available_providers(), tensorrt_ok=trt is not None)
+        versions = {"onnxruntime": ort.__version__, "tensorrt": getattr(trt, "__version__", "")}
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(ort, threads), providers=providers,
-                                                provider_options=provider_options(providers, device))
+                                                provider_options=provider_options(providers, device, versions))
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None
         if str(device).startswith("cuda") and CUDA not in self.session.get_providers():
