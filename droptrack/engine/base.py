@@ -1,7 +1,7 @@
 """Backend: validated `infer()` over `_infer()`, with per-call latency (Polygraphy runner style).
 
 Latency is host time around `_infer()`, except where a backend returns before its device work is done
-(TensorRT with torch CUDA inputs): there `_infer()` leaves a `DeviceTiming` (two CUDA events) that is
+(TensorRT with torch CUDA inputs, torch on CUDA): there `_infer()` leaves a `DeviceTiming` (two CUDA events) that is
 resolved when `latencies_ms` is read, so timing never adds a sync to the tracking loop.
 """
 
