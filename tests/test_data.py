@@ -308,6 +308,7 @@ def test_coco_folder_video(tmp_path):
            "annotations": [{"id": 11, "image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 0},
                            {"id": 12, "image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 1}]}
     text(coco / "annotations" / "instances_train2017.json", json.dumps(ann))
+    (coco / "train2017").mkdir()
     (s,) = get_sequences("coco", coco)
     assert s.name == "coco_11" and s.object_class == "dog" and s.frames[0].parent.name == "train2017"
     fold = tmp_path / "clip"

@@ -41,3 +41,19 @@ def test_doctor_reports_a_stale_engine_and_an_unchecked_one(onnx_model, tmp_path
         assert "warn: model_fp16.engine.unchecked beside it: an engine whose parity check was interrupted" in text, \
             r.output
     assert "ok: model_fp16.onnx: fp32" in " ".join(r.output.split())   # the graph itself still runs
+
+
+def test_doctor_reports_an_engine_cut_short(onnx_model, tmp_path, tensorrt_here):
+    """An engine whose size is not the one its build wrote (a copy that did not finish) is refused by every dt command
+    before TensorRT sees it; dt doctor read it as 'matches this machine', exit 0."""
+    from droptrack.export.tensorrt import build_engine
+
+    graph = tmp_path / "model_fp16.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    engine = build_engine(graph, cache=tmp_path / "cache").path
+    engine.write_bytes(b"PLA")   # the fake build writes the 4-byte plan b"PLAN"
+    r = cli("doctor", engine)
+    text = " ".join(r.output.split())
+    assert r.exit_code == 1, r.output
+    assert "error: engine 'model_fp16.engine' is 3 bytes, but its build wrote 4 (its sidecar says)" in text, r.output
+    assert "matches this machine" not in text, r.output

@@ -139,3 +139,39 @@ def test_got10k_nan_only_where_the_toolkit_scores_it(tmp_path):
         analyze([d], [seq])
     with pytest.raises(InputError, match=r"a\.txt:4: NaN in the box"):      # OSTrack refuses NaN anywhere
         analyze([d], [seq], protocol="ostrack-ope")
+
+
+def test_missing_result_file_is_an_all_zero_submission_under_the_trackingnet_devkit(tmp_path):
+    """metrics.md 3.2: the TrackingNet devkit scores a sequence without a result file as all-zero boxes (frame 0 set
+    to the ground truth) and lowers the coverage; dt analyze left that sequence out of the averages instead, so a
+    tracker that skipped sequences scored as if it had run only the ones it did."""
+    seqs = [FakeSeq(n, "trackingnet", np.array([G] * 4)) for n in ("a", "b")]
+    d = tmp_path / "trk"
+    R.write_result(d / "a.txt", seqs[0].boxes)                             # perfect on a, no file for b
+    t = analyze([d], seqs, protocol="trackingnet-devkit").trackers[0]
+    # a: IoU 1 on every frame, every curve 1. b: frame 0 = GT (IoU 1, 0 px); frames 1-3 box (0, 0, 0, 0): IoU 0,
+    # which passes t = 0 only (>=); centre 0 + 1/2 vs 100 + 21/2: 110 * sqrt(2) = 155.6 px, normalised 5.5: misses.
+    # success curve: t = 0 (1 + 1) / 2 = 1, t > 0 (1 + 1/4) / 2 = 0.625; trapezoid over [0, 1] with step 0.05:
+    # 0.05 * (1 / 2 + 19 * 0.625 + 0.625 / 2) = 0.634375
+    assert t.errors == {} and t.result.names == ["a", "b"]
+    assert t.result.success_curve[0] == 1.0 and t.result.success_curve[1:].tolist() == [0.625] * 20
+    assert t.result.success == pytest.approx(0.634375)
+    assert t.result.precision == pytest.approx(0.625) and t.result.precision_at_20px == 0.625
+    assert t.result.norm_precision == pytest.approx(0.625)
+    assert t.result.coverage == pytest.approx(5 / 8)                       # a: 4 frames; b: frame 0 only
+    assert "all-zero submission" in t.notes["b"] and "as the TrackingNet devkit does" in t.notes["b"]
+    ope = analyze([d], seqs, protocol="ostrack-ope").trackers[0]            # OSTrack: still left out, named
+    assert ope.result.names == ["a"] and "no result file for b" in ope.errors["b"]
+    (tmp_path / "empty").mkdir()                                          # a wrong folder is not all misses
+    with pytest.raises(InputError, match=r"empty holds no result file of the 2 sequences \(looked for a\.txt"):
+        analyze([tmp_path / "empty"], seqs, protocol="trackingnet-devkit")
+
+
+def test_trackingnet_devkit_table_prints_the_coverage(tmp_path):
+    """The devkit reports four numbers, Coverage first; dt analyze's table printed the other three (and P@20px), so
+    the coverage that missing rows or files lower was only in report.json."""
+    seqs, d = _short(tmp_path, "trackingnet")
+    table = report_table(analyze([d], seqs, protocol="trackingnet-devkit"))
+    # frames 0-1 perfect, 2-3 NaN rows: every curve point 2/4 (areas 0.5), coverage 2 of 4 frames; printed x100
+    assert [c.header for c in table.columns][1:6] == ["Success", "Precision", "Norm P", "P@20px", "Coverage"]
+    assert [next(iter(c.cells)) for c in table.columns][1:6] == ["50.00"] * 5

@@ -103,6 +103,17 @@ def test_trt_int8_graph_is_symmetric_qdq_on_fp16(exported):
     assert quantized == meta.extra["quantized_nodes"] > 0
 
 
+def test_trt_int8_graph_quantizes_the_inputs_of_its_gemms_only(exported):
+    """TensorRT's graph puts Q/DQ on the inputs of the quantized MatMul/Gemm/Conv, never on their outputs (TensorRT's
+    Q/DQ placement advice; ModelOpt's TensorRT settings exclude output quantization): a Q on the qkv projection's
+    output rounded q, k and v to INT8 before the attention that is kept in FP16, and fc1's output before GELU."""
+    model, _, producers = _int8_graph(exported, "trt")
+    fed = [(n.name, producers[n.input[0]].name) for n in model.graph.node if n.op_type == "QuantizeLinear"
+           and n.input[0] in producers and producers[n.input[0]].op_type in ("MatMul", "Gemm", "Conv")]
+    assert fed == []
+    assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)   # the inputs are still quantized
+
+
 def test_ort_int8_graph_is_dynamic_u8s8(exported):
     """ORT CPU: S8 weights in the graph, U8 activations quantized per inference (no calibration), FP32 base."""
     model, inits, producers = _int8_graph(exported, "ort")

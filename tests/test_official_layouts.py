@@ -328,3 +328,17 @@ def test_submissions_hold_what_ostracks_transform_scripts_write(tmp_path):
     with zipfile.ZipFile(out / "trackingnet_submit.zip") as zf:
         tn = {n: zf.read(n).decode() for n in zf.namelist()}
     assert tn == {"GOT-10k_Test_000002.txt": "10,20,30,40\n-3,0,12,9\n"}
+
+
+def test_otb_root_one_folder_above_its_sequences_names_that_folder(tmp_path):
+    """OTB unpacked into OTB100/ (or one zip per sequence unpacked into a folder of their own): a root one level
+    above said only to point at the folder that holds Basketball/, Biker/; it now names that folder, as the TNL2K,
+    NfS and LaSOT-extension readers do."""
+    text(tmp_path / "OTB100" / "Biker" / "groundtruth_rect.txt", "1,2,3,4\n")
+    (tmp_path / "OTB100" / "Biker" / "img").mkdir()
+    with pytest.raises(DatasetError) as err:
+        get_sequences("otb", tmp_path)
+    assert str(err.value) == (f"no OTB sequence (a <Seq>/groundtruth_rect.txt) under {tmp_path}; they are one folder "
+                              f"down: point the root at {tmp_path / 'OTB100'}")
+    with pytest.raises(DatasetError, match=r"under .*OTB100.Biker; point the root at the folder that holds Basketball/"):
+        get_sequences("otb", tmp_path / "OTB100" / "Biker")

@@ -35,7 +35,8 @@ def test_errors_name_the_files_own_line(tmp_path):
     cases = {"nan": ("1\t2\t3\t4\n\nnan\t2\t3\t4\n", ":3: NaN in the box"),
              "three": ("1,2,3,4\n1,2,3\n", ":2: 3 numbers, expected 4"),
              "junk": ("1,2,3,4\nabc,2,3,4\n", ":2: not a table of numbers (got 'abc,2,3,4')"),
-             "comma": ("1,2,3,4,\n", ":1: not a table of numbers")}
+             "comma": ("1,2,3,4,\n", ":1: not a table of numbers"),
+             "empty field": ("1,2,3,4\n1,,2,3,4\n", ":2: not a table of numbers")}   # was read as 1,2,3,4
     for name, (text, message) in cases.items():
         (tmp_path / f"{name}.txt").write_text(text)
         with pytest.raises(InputError) as exc:

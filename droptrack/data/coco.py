@@ -15,7 +15,8 @@ from droptrack.errors import DatasetError
 
 
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
-    """One-frame sequences from the instances file (default split 'train'); images are not opened."""
+    """One-frame sequences from the instances file (default split 'train'); images are not opened, their folder must
+    exist (DropTrack: <split>2017/, OSTrack: images/<split>2017/)."""
     split = (split or "train").lower()
     if split not in ("train", "val"):
         raise DatasetError(f"unknown COCO split {split!r}; use train or val")
@@ -33,10 +34,14 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         anns = [a for a in data["annotations"] if not a.get("iscrowd", 0)]
         by_name = {f"coco_{a['id']}": a for a in anns}
         chosen = select(list(by_name), names, "coco")
-        return [_sequence(nm, by_name[nm], files, cats, img_dir) for nm in chosen]
+        seqs = [_sequence(nm, by_name[nm], files, cats, img_dir) for nm in chosen]
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"{ann_path} is not a COCO instances file ({type(exc).__name__}: {exc}); "
                            "re-download annotations_trainval2017.zip") from None
+    if seqs and not img_dir.is_dir():   # every image would be 'missing' one by one, long after the start
+        raise DatasetError(f"COCO image folder {root / f'{split}2017'} (or {root / 'images' / f'{split}2017'}) is "
+                           f"missing; extract {split}2017.zip under the root")
+    return seqs
 
 
 def _sequence(name: str, ann: dict, files: dict, cats: dict, img_dir: Path) -> Sequence:

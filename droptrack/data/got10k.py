@@ -2,6 +2,9 @@
 cover.label, meta_info.ini}.
 
 The synthetic benchmark (`droptrack.data.synth`) is written in the same layout and read by this module as 'synth'.
+The training recipe's GOT10K_vottrain (7,086) and GOT10K_votval (1,249) are subsets of the 9,335-sequence train split
+that leave out sequences shared with VOT: splits/got10k_vot_{train,val}_split.txt are the official data_specs files
+of pytracking/OSTrack (0-based indices into train/list.txt, in their order, which sampling follows).
 """
 
 from __future__ import annotations
@@ -19,6 +22,21 @@ from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
 
 SPLITS = ("train", "val", "test")
+VOT_SPLITS = {"vottrain": "got10k_vot_train_split.txt", "votval": "got10k_vot_val_split.txt"}
+TRAIN_SEQUENCES = 9335   # the official train split, which the vot split files index
+
+
+def vot_split_names(root: Path, split: str) -> list[str]:
+    """The names of GOT10K_vottrain / GOT10K_votval: the official index file applied to train/list.txt, or one
+    DatasetError when that list is not the full official train split (the indices would pick other sequences)."""
+    folder = split_dir(root, "train")
+    names = sequence_names(folder, "got10k")
+    if len(names) != TRAIN_SEQUENCES:
+        raise DatasetError(f"GOT-10k {split} is a fixed subset of the official {TRAIN_SEQUENCES}-sequence train split "
+                           f"(indices into its list.txt), and {folder / 'list.txt'} lists {len(names)}; extract the "
+                           "whole train split, or train on GOT10K_train_full (every train sequence there)")
+    ids = (Path(__file__).parent / "splits" / VOT_SPLITS[split]).read_text().split()
+    return [names[int(i)] for i in ids]
 
 
 def folder_split(root: Path, split: str) -> str | None:
@@ -70,16 +88,17 @@ def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
 
 
-def check_listed(folder: Path, names: list[str]) -> None:
+def check_listed(folder: Path, names: list[str], removable: bool = True) -> None:
     """Every sequence list.txt names has its folder, else one line naming how many and which are missing (the
-    first 5), found before any is read (it was the first missing one, after the ones before it were read)."""
+    first 5), found before any is read (it was the first missing one, after the ones before it were read); not
+    `removable` where the names come from indices into list.txt (the vot splits)."""
     missing = [nm for nm in names if not (folder / nm).is_dir()]
     if missing:
         some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         one = len(missing) == 1
         raise DatasetError(f"{len(missing)} of the {len(names)} sequences listed in {folder / 'list.txt'} "
-                           f"{'has' if one else 'have'} no folder ({some}); re-extract the split, or remove "
-                           f"{'it' if one else 'them'} from list.txt")
+                           f"{'has' if one else 'have'} no folder ({some}); re-extract the split" + (
+                               f", or remove {'it' if one else 'them'} from list.txt" if removable else ""))
 
 
 def _own_frames(folder: Path, n: int) -> list[Path]:
@@ -175,8 +194,13 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
     if split is None and dataset == "synth":   # training names its split; scoring a root with val/ in it scores val
         split = "val" if (root / "val").is_dir() and not (root / "list.txt").is_file() else "train"
     split = (split or "val").lower()
+    if split in VOT_SPLITS and dataset == "got10k":   # the training recipe's subsets of train
+        chosen = select(vot_split_names(root, split), names, f"got10k {split}")
+        check_listed(split_dir(root, "train"), chosen, removable=False)   # indices: list.txt must stay whole
+        return [read_sequence(split_dir(root, "train") / nm) for nm in chosen]
     if split not in SPLITS:
-        raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}")
+        raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}"
+                           + (f" (or {', '.join(VOT_SPLITS)})" if dataset == "got10k" else ""))
     folder = split_dir(root, split, dataset)
     own = dataset == "synth" and folder == root   # a set given as the root: 'train' above is a default, not its split
     chosen = select(sequence_names(folder, dataset), names,

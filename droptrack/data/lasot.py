@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, load_flags, numbered_frames, one_folder_down, select
+from droptrack.data.sequence import (Sequence, load_boxes, load_flags, no_sequences, numbered_frames,
+                                     one_folder_down, select)
 from droptrack.errors import DatasetError
 
 # The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers, in the order of
@@ -116,6 +117,10 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
     LaSOT-extension: every sequence present."""
     if dataset == "lasot_extension_subset":
         available = _present(root)
+        if not available:   # it was 'has no sequences; check the root (its list.txt ...)': LaSOT has no list.txt
+            raise no_sequences("LaSOT-extension sequence (<class>/<class>-<n>/ with groundtruth.txt and img/, such as "
+                               "atv/atv-1/)", root, lambda d: bool(_present(d)),
+                               "point the root at the folder that holds the <class>/ folders")
     else:
         split = (split or "test").lower()
         if split == "test":

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError
 
 
@@ -90,6 +90,6 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
     """Every OTB sequence found under root (100 for the full benchmark); `split` is not used."""
     avail = _available(root)
     if not avail:
-        raise DatasetError(f"no OTB sequence (a <Seq>/groundtruth_rect.txt) under {root}; point the root at the "
-                           "folder that holds Basketball/, Biker/, ...")
+        raise no_sequences("OTB sequence (a <Seq>/groundtruth_rect.txt)", root, lambda d: bool(_available(d)),
+                           "point the root at the folder that holds Basketball/, Biker/, ...")
     return [read_sequence(nm, avail[nm]) for nm in select(list(avail), names, "otb")]

@@ -1,7 +1,7 @@
 """Backend: validated `infer()` over `_infer()`, with per-call latency (Polygraphy runner style).
 
 Latency is host time around `_infer()`, except where a backend returns before its device work is done
-(TensorRT with torch CUDA inputs): there `_infer()` leaves a `DeviceTiming` (two CUDA events) that is
+(TensorRT with torch CUDA inputs, torch on CUDA): there `_infer()` leaves a `DeviceTiming` (two CUDA events) that is
 resolved when `latencies_ms` is read, so timing never adds a sync to the tracking loop.
 """
 
@@ -47,6 +47,20 @@ def cuda_available() -> bool:
     except ImportError:
         return False
     return torch.cuda.is_available()
+
+
+def missing_gpu(device: str) -> str | None:
+    """Why 'cuda:N' names no GPU of this machine (N past the CUDA devices torch sees), or None (any other device, or
+    a GPU that exists): torch and ONNX Runtime only fail on it later, torch with a traceback on the first copy."""
+    head, _, index = str(device).partition(":")
+    if head != "cuda" or not index.isdigit():
+        return None
+    import torch
+
+    count = torch.cuda.device_count()
+    if int(index) < count:
+        return None
+    return f"--device {device} does not exist here ({count} CUDA device(s)); pass --device cuda:0"
 
 
 class DeviceTiming:

@@ -238,9 +238,13 @@ def _check_engine(path: Path, env: dict) -> list[Check]:
 
 
 def _engine_fits(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, read_sidecar
+    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, plan_size_problem, read_sidecar
 
     info = read_sidecar(path)
+    cut = plan_size_problem(path, info)
+    if cut:   # every dt command refuses it before TensorRT sees it
+        return [Check("error", f"{cut}; every dt command refuses it: copy it again, or rebuild it: "
+                               f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]
     built = info.get("env", {})
     here = {"tensorrt": env.get("tensorrt", ""), "gpu": env.get("gpu", ""),
             "compute_capability": env.get("compute_capability", "")}

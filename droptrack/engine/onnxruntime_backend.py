@@ -6,6 +6,7 @@ metadata_props, so no config file is needed. Inputs may be numpy arrays or torch
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +34,33 @@ def choose_providers(device: str, available: list[str], tensorrt_ok: bool = Fals
     return ([TRT] if tensorrt_ok and TRT in available else []) + [CUDA, CPU]
 
 
-def _provider_options(providers: list[str]) -> list[dict]:
+def gpu_index(device: str) -> int:
+    """The GPU of 'cuda' (0) or 'cuda:N' (N); both GPU providers take it as `device_id` (else they run on GPU 0)."""
+    _, _, index = str(device).partition(":")
+    return int(index) if index else 0
+
+
+def ort_trt_cache(versions: dict[str, str]) -> Path:
+    """The TensorRT provider's engine and timing cache folder, one per ONNX Runtime + TensorRT version (`versions`):
+    its cached engines and timing caches are valid for the versions that wrote them only (ONNX Runtime's TensorRT
+    provider docs: clean the cache when either changes), and a plan of another version fails or crashes its load.
+    Under $DT_CACHE_DIR when set, as the engine cache of `dt export --engine`."""
+    root = Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")
+    tag = "_".join(f"{k}-{versions.get(k) or 'unknown'}" for k in ("onnxruntime", "tensorrt"))
+    return root / "ort-trt" / "".join(c if c.isalnum() or c in "._-" else "_" for c in tag)
+
+
+def provider_options(providers: list[str], device: str = "cpu", versions: dict[str, str] | None = None) -> list[dict]:
+    """Options of each provider: the GPU `device` names ('cuda:N') for the CUDA and TensorRT providers, and the
+    TensorRT provider's engine and timing caches (`ort_trt_cache` of `versions`)."""
     opts = []
     for p in providers:
         if p == TRT:
-            cache = Path.home() / ".cache" / "droptrack" / "ort-trt"
-            opts.append({"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
-                         "trt_timing_cache_enable": True})
+            cache = ort_trt_cache(versions or {})
+            opts.append({"device_id": gpu_index(device), "trt_engine_cache_enable": True,
+                         "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True})
+        elif p == CUDA:
+            opts.append({"device_id": gpu_index(device)})
         else:
             opts.append({})
     return opts
@@ -91,18 +112,19 @@ class OrtBackend(Backend):
         known = checked.locations_for(self.path) if checked is not None else None
         self.external_data: list[str] = check_external_data(self.path, BackendError) if known is None else known
 
-        providers = choose_providers(device, ort.get_available_providers(),
-                                     tensorrt_ok=str(device).startswith("cuda") and import_tensorrt() is not None)
+        trt = import_tensorrt() if str(device).startswith("cuda") else None
+        providers = choose_providers(device, ort.get_available_providers(), tensorrt_ok=trt is not None)
+        versions = {"onnxruntime": ort.__version__, "tensorrt": getattr(trt, "__version__", "")}
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(ort, threads), providers=providers,
-                                                provider_options=_provider_options(providers))
+                                                provider_options=provider_options(providers, device, versions))
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None
         if str(device).startswith("cuda") and CUDA not in self.session.get_providers():
             raise BackendError("onnxruntime fell back to CPU: the CUDA provider did not start (CUDA/cuDNN libraries "
                                "missing or mismatched); run `dt doctor` or use --device cpu")
         super().__init__(_meta_from_session(self.session, self.path))
-        self._device = "cuda" if str(device).startswith("cuda") else "cpu"
+        self._device = str(device) if str(device).startswith("cuda") else "cpu"
         self._batch = self._check_io()
 
     def _check_io(self) -> int | None:

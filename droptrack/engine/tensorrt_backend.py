@@ -158,6 +158,16 @@ def stale_graph(engine: str | Path, info: dict) -> str | None:
     return f"'{graph.name}' beside it changed since the engine was built from it"
 
 
+def plan_size_problem(path: Path, info: dict) -> str | None:
+    """Why the plan at `path` is not the one its sidecar describes (its size differs from the `plan_bytes` its build
+    wrote: a copy cut short, a file replaced since), or None (same size, or a sidecar that records none)."""
+    size, built = path.stat().st_size, info.get("plan_bytes")
+    if type(built) is int and size != built:
+        return (f"engine '{path.name}' is {size} bytes, but its build wrote {built} (its sidecar says): cut short or "
+                "changed since, e.g. a copy that did not finish")
+    return None
+
+
 def onnx_instead(path: str | Path) -> str:
     """What to run where an engine cannot: the ONNX graph beside it (`dt export` writes both), when it is there."""
     graph = Path(path).with_suffix(".onnx")
@@ -180,11 +190,9 @@ class TensorRTBackend(Backend):
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
         rebuild = info.get("rebuild_command", f"dt export {shell_quote(self.path.with_suffix('.onnx'))} --engine")
-        size, built = self.path.stat().st_size, info.get("plan_bytes")
-        if type(built) is int and size != built:   # TensorRT would only say it cannot deserialize it
-            raise BackendError(f"engine '{self.path.name}' is {size} bytes, but its build wrote {built} (its sidecar "
-                               f"says): cut short or changed since, e.g. a copy that did not finish; copy it again, "
-                               f"or rebuild it: {rebuild}")
+        cut = plan_size_problem(self.path, info)
+        if cut:   # TensorRT would only say it cannot deserialize it
+            raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
         stale = stale_graph(self.path, info)
         if stale:   # a stale engine would track with other weights than the graph's
             raise BackendError(f"engine '{self.path.name}' is stale: {stale}; rebuild it: {rebuild}")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from droptrack.config import Config, meta_from_config
-from droptrack.engine.base import Backend
+from droptrack.engine.base import Backend, DeviceTiming, missing_gpu
 from droptrack.errors import BackendError
 
 
@@ -21,6 +21,9 @@ class TorchBackend(Backend):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendError(f"device '{device}' requested but CUDA is not available here; use the CPU (dt: "
                                "--device cpu; Python: device='cpu')")
+        problem = missing_gpu(device)
+        if problem:
+            raise BackendError(problem)
         super().__init__(meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256))
         self.cfg = cfg
         self.model = model.eval().to(device)
@@ -44,9 +47,20 @@ class TorchBackend(Backend):
 
     @torch.inference_mode()
     def _infer(self, template, search) -> dict:
+        """On CUDA the forward is queued and returns before the GPU has run it (it holds no host sync): its latency
+        is measured with CUDA events around the copies and the forward (`base.DeviceTiming`), as the TensorRT
+        backend's, not as the time to queue it."""
+        stream = torch.cuda.current_stream(self._device) if self._device.type == "cuda" else None
+        if stream is not None:
+            start = torch.cuda.Event(enable_timing=True)
+            start.record(stream)
         z = torch.as_tensor(template).to(self._device, non_blocking=True)
         x = torch.as_tensor(search).to(self._device, non_blocking=True)
         out = self.model(z, x, ce_template_mask=self.model.template_index)
+        if stream is not None:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record(stream)
+            self._device_timing = DeviceTiming(start, end)
         return {k: out[k] for k in ("score_map", "size_map", "offset_map")}
 
 

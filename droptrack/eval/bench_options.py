@@ -173,8 +173,9 @@ def check_row_folders(opts: BenchOptions) -> None:
                              "another --output")
 
 
+# what dt bench writes (or removes) in its output folder
 REPORT_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "norm_precision.png",
-                "attributes.png", "latency.png", ".lock")   # what dt bench writes (or removes) in its output folder
+                "attributes.png", "attributes_radar.png", "latency.png", ".lock")
 
 
 def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:

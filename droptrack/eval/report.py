@@ -27,13 +27,14 @@ report.json, schema_version 1 (keys are stable; new keys may be added without a 
                     counts: {attribute: n}, scores: {attribute: {tracker: {auc|precision|...: float}}}, note}
     differences     [{sequence, <tracker 1>, <tracker 2>, diff}]: where the first two trackers differ most (tracker
                     names are unique and never 'sequence' or 'diff': one given twice, or one of those, gets '#<i>')
-NaN and inf are written as null. A sequence that fails for any tracker (missing file, a row count its toolkit
-refuses, a NaN row, no ground truth after frame 0, a dt eval result whose eval.json says it was tracked on other
-frames) is left out of every tracker's averages, as pytracking's
-skip_missing_seq does, and listed in that tracker's errors. Row counts follow the toolkit (droptrack.eval.score_files,
-the rule named in the note): rows past the ground truth are ignored (OSTrack, TrackingNet devkit), missing rows score
-as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN rows), GOT-10k needs one row per frame; the
-TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit ignores one on a frame it does not score.
+NaN and inf are written as null. A sequence that fails for any tracker (missing file, except under the TrackingNet
+devkit, which scores it as an all-zero submission with a note; a row count its toolkit refuses, a NaN row, no
+ground truth after frame 0, a dt eval result whose eval.json says it was tracked on other frames) is left out of
+every tracker's averages, as pytracking's skip_missing_seq does, and listed in that tracker's errors. Row counts
+follow the toolkit (droptrack.eval.score_files, the rule named in the note): rows past the ground truth are ignored
+(OSTrack, TrackingNet devkit), missing rows score as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN
+rows), GOT-10k needs one row per frame; the TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit
+ignores one on a frame it does not score.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
 from droptrack.eval.score_files import has_gt, score_sequence
 from droptrack.eval.speed import fps_definition, tracker_fps
+from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
 PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-devkit")
@@ -58,7 +60,7 @@ PROTOCOLS = ("ostrack-ope", "pytracking-ope", "got10k-toolkit", "trackingnet-dev
 COLUMNS = {"ope": [("AUC", "auc"), ("P", "precision"), ("NP", "norm_precision"), ("OP50", "op50"), ("OP75", "op75")],
            "got10k-toolkit": [("AO", "ao"), ("SR0.5", "sr50"), ("SR0.75", "sr75")],
            "trackingnet-devkit": [("Success", "success"), ("Precision", "precision"), ("Norm P", "norm_precision"),
-                                  ("P@20px", "precision_at_20px")]}
+                                  ("P@20px", "precision_at_20px"), ("Coverage", "coverage")]}
 
 LEGEND_TITLES = {(True, "precision"): "Precision @20 px", (True, "norm_precision"): "Norm. precision @0.2",
                  (False, "success"): "Success (area)", (False, "precision"): "Precision (area)",
@@ -152,8 +154,10 @@ def _aggregate(protocol: str, seqs: list[Any], tag: str) -> Any:
     return M.ope_aggregate(seqs, tag, "pytracking" if protocol == "pytracking-ope" else "ostrack")
 
 
-def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
-    """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass."""
+def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any], protocol: str = "") -> None:
+    """A folder of tracker folders (dt eval's --output) passed instead of the tracker folders: say which to pass.
+    Under the TrackingNet devkit, which scores a missing file as misses, a folder without any is refused too (a wrong
+    folder would otherwise score as a tracker that missed everything)."""
     def found(folder: Path) -> bool:
         return any(find_result(folder, q.name, getattr(q, "dataset", None)) for q in sequences)
 
@@ -164,6 +168,10 @@ def _check_not_a_parent(result_dir: Path, sequences: Sequence[Any]) -> None:
         more = " ..." if len(subs) > 3 else ""
         raise InputError(f"{result_dir} holds tracker folders ({', '.join(p.name for p in subs)}), not result files; "
                          f"pass those folders: {shell_join(['dt', 'analyze', *subs[:3]])}{more}")
+    if protocol == "trackingnet-devkit":
+        raise InputError(f"{result_dir} holds no result file of the {counted(len(sequences), 'sequence')} (looked for "
+                         f"{sequences[0].name}.txt and the others); pass the folder holding the tracker's "
+                         "<sequence>.txt files")
 
 
 def _check_archive(path: Path) -> None:
@@ -253,7 +261,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
             _check_archive(d)
             raise InputError(f"result folder {d} {'is a file' if d.exists() else 'does not exist'}; pass the folder "
                              "holding <sequence>.txt files")
-        _check_not_a_parent(d, sequences)
+        _check_not_a_parent(d, sequences, protocol)
     _check_ground_truth(sequences, dataset or tag)
     names = _distinct(list(names) if names is not None else _names(dirs))
     scored: list[dict[str, Any]] = [{} for _ in dirs]

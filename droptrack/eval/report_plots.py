@@ -17,7 +17,7 @@ from droptrack.errors import InputError
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, save_png, tracker_colors
 
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
-              "attributes": "attributes.png"}
+              "attributes": "attributes.png", "attributes_radar": "attributes_radar.png"}
 TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
           "precision": ("Precision plot", "Location error threshold [pixels]", "Distance Precision [%]"),
           "norm_precision": ("Normalized precision plot", "Normalized location error threshold",
@@ -58,10 +58,11 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
 
 def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
     """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
-    curves) and attributes.png into `out`, named in
+    curves), attributes.png and, with 3 attributes or more, attributes_radar.png into `out`, named in
     report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
     sit, stale, next to the new report.json), and so are the temporaries (`.NAME.<random>.tmp`) a killed one left."""
     from droptrack.eval.attributes_view import attribute_plot
+    from droptrack.eval.radar_view import radar_plot
 
     earlier = (out / "report.json").is_file()
     for name in ["report.json", *PLOT_FILES.values()]:   # a killed dt analyze's atomic-write temporaries
@@ -83,6 +84,9 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
         attribute_plot(out / PLOT_FILES["attributes"], report.attributes, f"Per attribute on {report.dataset}",
                        colors, order)
         report.plots["attributes"] = PLOT_FILES["attributes"]
+        if radar_plot(out / PLOT_FILES["attributes_radar"], report.attributes, f"Per attribute on {report.dataset}",
+                      colors, order) is not None:   # same trackers, colours and order as the bars
+            report.plots["attributes_radar"] = PLOT_FILES["attributes_radar"]
     for kind, name in PLOT_FILES.items():
         if earlier and kind not in report.plots and (out / name).is_file():
             (out / name).unlink()

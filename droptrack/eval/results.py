@@ -47,6 +47,7 @@ def write_times(path: str | Path, times: np.ndarray | Sequence[float]) -> Path:
     return atomic_write_text(path, "".join(f"{t:f}\n" for t in np.asarray(times, dtype=np.float64).reshape(-1)))
 
 
+_FIELD_SEP = re.compile(r"\s*,\s*|\s+")   # one comma (spaces around it allowed) or a run of blanks, as loadtxt
 _REWRITE = "it is not a tracker's result for one sequence: re-run the tracker on it"
 
 
@@ -60,7 +61,7 @@ def _rows(text: str, path: str | Path, writer: str = "write_result") -> list[tup
         if row_problem(line):
             raise InputError(f"{path}:{no}: {row_problem(line)}; re-write it with droptrack.eval.results.{writer}")
         try:
-            rows.append((no, [float(v) for v in re.split(r"[,\s]+", line.strip())]))
+            rows.append((no, [float(v) for v in _FIELD_SEP.split(line.strip())]))   # '1,,2,3,4': an empty field
         except ValueError:
             raise InputError(f"{path}:{no}: not a table of numbers (got {line.strip()[:40]!r}); "
                              f"re-write it with droptrack.eval.results.{writer}") from None

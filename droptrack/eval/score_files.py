@@ -7,6 +7,8 @@ stated in the note (or error) that `dt analyze` prints:
   LaSOT (tag 'lasot'), where they refuse the file; the TrackingNet devkit reads the missing rows as NaN, which pass
   no threshold and lower the coverage;
 * the GOT-10k toolkit asserts one row per frame either way.
+A missing result file is an error (the sequence is left out, as pytracking's skip_missing_seq does), except under the
+TrackingNet devkit, which scores it as an all-zero submission: every frame after the first a miss, coverage lowered.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
                            "here")
     dataset = getattr(seq, "dataset", None)
     files = find_result(result_dir, seq.name, dataset)
+    if not files and protocol == "trackingnet-devkit":   # the devkit scores a missing file, it does not skip it
+        return M.trackingnet_sequence(None, seq.boxes, seq.name), None, (
+            f"no result file for {seq.name} in {result_dir}; scored as an all-zero submission (every frame after "
+            "the first a miss, coverage lowered), as the TrackingNet devkit does")
     if not files:
         raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
                          f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")

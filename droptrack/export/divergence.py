@@ -88,9 +88,10 @@ def _key(parts: list, arrays: list[np.ndarray] = ()) -> str:
 def journal_key(fp32_sha: str, base: Int8Recipe, pairs: tuple, seqs: list, desc: str) -> str:
     """What a trial's divergence depends on: the FP32 graph, the recipe, the calibration pairs, the validation
     frames, the quantizer; names the search's journal."""
-    from droptrack.export.quantize import ORT_SETTINGS
+    from droptrack.export.quantize import ORT_SETTINGS, TRT_QDQ_OPTIONS
 
-    return _key([fp32_sha, base.target, base.method, base.weights_per_channel(), repr(ORT_SETTINGS), desc,
+    settings = repr(ORT_SETTINGS) if base.target == "ort" else repr(ORT_SETTINGS) + repr(TRT_QDQ_OPTIONS)
+    return _key([fp32_sha, base.target, base.method, base.weights_per_channel(), settings, desc,
                  [len(s) for s in seqs], DIVERGENCE_IOU] + ([list(base.keep_fp32)] if base.keep_fp32 else []),
                 [a for p in pairs[0] for a in (p.template, p.search)])
 

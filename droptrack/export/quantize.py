@@ -47,6 +47,11 @@ DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
 TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
 TRT_INT8_MAX_OPSET = 20   # from 21 QuantizeLinear's output_dtype clashes with the quantizer's zero points (ORT fails)
 PERCENTILE = 99.99
+# TensorRT's graph: symmetric, and Q/DQ on the inputs of the quantized ops only (TensorRT's placement advice; ModelOpt's
+# TensorRT settings): a Q on a Gemm's output put q, k and v on the INT8 grid before the attention kept in FP16, and
+# fc1's output before GELU
+TRT_QDQ_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True,
+                   "OpTypesToExcludeOutputQuantization": list(INT8_OP_TYPES)}
 _BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
 
 
@@ -216,7 +221,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
             return fused
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
-            extra.update({"ActivationSymmetric": True, "WeightSymmetric": True})
+            extra.update(TRT_QDQ_OPTIONS)
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
                         per_channel=recipe.weights_per_channel(), reduce_range=not trt and ort.reduce_range,
                         op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,

@@ -4,11 +4,12 @@
 the TensorRT / CUDA / driver versions, GPU name and compute capability, precision, ONNX sha256, I/O shapes
 and the ArtifactMeta. A build is reused when `engine_cache_key` of the request equals the one stored in
 the sidecar (or in the user cache folder); any change rebuilds. A timing cache per device + TensorRT + CUDA
-is reused across builds.
+is reused across builds. The engine cache keeps at most CACHE_LIMIT_BYTES of engines (least recently used removed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -25,6 +26,7 @@ from droptrack.errors import ExportError, InputError, OutputFull, shell_quote
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
+CACHE_LIMIT_BYTES = 5 << 30   # the engine cache's size, as Torch-TensorRT's on-disk cache: least recently used go first
 
 
 class TensorRTUnavailable(ExportError):
@@ -236,6 +238,8 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         atomic_write(engine_path, lambda p: shutil.copyfile(cached, p))
         reused = True
         log(f"  reusing cached engine {cached}")
+        with contextlib.suppress(OSError):   # its use, for the least-recently-used pruning
+            os.utime(cached)
     else:
         log(f"  building {engine_path.name} with TensorRT {env['tensorrt']} on {env['gpu']} "
             f"({meta.precision}, {typing} typing, workspace {workspace_gb:g} GB); this can take minutes")
@@ -247,6 +251,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         except (OSError, OutputFull) as exc:   # the cache only saves a rebuild: its disk full fails nothing
             notes.append(f"engine cache folder {cdir} is {'full' if isinstance(exc, OutputFull) else 'not writable'}"
                          ": the engine is not cached")
+        notes += prune_cache(cdir, cached)
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
@@ -256,6 +261,29 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
         "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
     return EngineResult(engine_path, side, meta.precision, reused, seconds, key, notes)
+
+
+def prune_cache(cdir: Path, keep: Path, limit: int = CACHE_LIMIT_BYTES) -> list[str]:
+    """Remove the least recently used cached engines (`KEY.engine`, by mtime: written or reused) until the cache holds
+    at most `limit` bytes, never `keep` (the one just written): every rebuild (a new graph, driver or TensorRT) added
+    one of up to hundreds of MB, without end. Returns the build note ([] when nothing was removed)."""
+    entries = []
+    for path in cdir.glob("*.engine"):
+        with contextlib.suppress(OSError):   # another export's pruning may have removed it
+            st = path.stat()
+            entries.append((st.st_mtime_ns, st.st_size, path))
+    total, removed = sum(size for _, size, _ in entries), 0
+    for _, size, path in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+        total -= size
+    return [f"engine cache {cdir}: {removed} least recently used engine(s) removed to stay under "
+            f"{limit / (1 << 30):g} GB"] if removed else []
 
 
 def _read_key(side: Path) -> str:

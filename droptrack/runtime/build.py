@@ -7,7 +7,7 @@ import re
 import sys
 
 from droptrack.artifact import artifact_format
-from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available
+from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available, missing_gpu
 from droptrack.errors import BackendError, InputError
 from droptrack.runtime.inputs import check_channels, check_device, check_lost_threshold
 from droptrack.runtime.tracker import LOST_THRESHOLD, load_backend, Tracker, tracker_ext
@@ -29,6 +29,9 @@ def resolve_device(device: str | None, artifact: str | None) -> str:
             raise BackendError(f"TensorRT engine '{artifact}' needs CUDA, which is not available here; "
                                f"{onnx_instead(artifact)}")
         raise BackendError("--device cuda requested but CUDA is not available here; use --device cpu")
+    problem = missing_gpu(device)
+    if problem:
+        raise InputError(problem)
     return device
 
 

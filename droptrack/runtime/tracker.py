@@ -157,7 +157,14 @@ class Tracker:
             self.extensions.remove(index)
 
     def sync(self) -> None:
-        """Wait for queued device work (nothing to wait for on the host path)."""
+        """Wait for queued device work: a torch backend on CUDA returns before its forward has run (the host path
+        itself queues none), so `track_timed`'s infer time would be the time to queue it, and its post time the
+        rest."""
+        device = str(self.backend.device)
+        if self.backend.name == "torch" and device.startswith("cuda"):
+            import torch   # loaded: the backend is torch's
+
+            torch.cuda.synchronize(device)
 
     def track_timed(self, frame: np.ndarray) -> tuple[list[TrackResult], dict[str, float]]:
         """`track_many` plus the pre / infer / post times in ms (synced after each stage), for live stats."""

@@ -19,9 +19,9 @@ from droptrack.videofiles import VIDEO_EXTS
 from droptrack.train.processing import InvalidSample, Processing
 from droptrack.train.sampler import PairSampler
 
-# official dataset names -> (reader, split). GOT-10k vot splits are approximated by the train/val splits.
+# official dataset names -> (reader, split); the GOT-10k vot splits are the official subsets of train
 DATASET_READERS = {
-    "LASOT": ("lasot", "train"), "GOT10K_vottrain": ("got10k", "train"), "GOT10K_votval": ("got10k", "val"),
+    "LASOT": ("lasot", "train"), "GOT10K_vottrain": ("got10k", "vottrain"), "GOT10K_votval": ("got10k", "votval"),
     "GOT10K_train_full": ("got10k", "train"), "GOT10K_official_val": ("got10k", "val"),
     "COCO17": ("coco", "train"), "TRACKINGNET": ("trackingnet", "train"),
     "SYNTH": ("synth", "train"), "SYNTH_val": ("synth", None),

@@ -1,0 +1,53 @@
+"""The engine cache (~/.cache/droptrack/tensorrt or $DT_CACHE_DIR) grew by one engine per rebuild (a new graph,
+driver or TensorRT), hundreds of MB each for ViT-B, without end; it now keeps at most 5 GB, as Torch-TensorRT's
+cache, removing the least recently used first. TensorRT is tests/fake_tensorrt.py (no GPU here)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fake_tensorrt import FakeTRT, install
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture
+def tensorrt_here(monkeypatch, tmp_path) -> FakeTRT:
+    return install(monkeypatch, tmp_path / "cache")
+
+
+def _entry(folder, name: str, size: int, age_s: int):
+    path = folder / name
+    with open(path, "wb") as f:
+        f.truncate(size)   # sparse: the size counts, no disk is used
+    t = os.stat(path).st_mtime - age_s
+    os.utime(path, (t, t))
+    return path
+
+
+def test_a_build_removes_the_least_recently_used_engines_over_5_gb(onnx_model, tmp_path, tensorrt_here):
+    from droptrack.export.tensorrt import build_engine
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    oldest = _entry(cache, "a" * 64 + ".engine", 3 << 30, 300)
+    recent = _entry(cache, "b" * 64 + ".engine", 2 << 30, 100)
+    timing = _entry(cache, "timing-0123456789abcdef.cache", 1 << 30, 400)   # not an engine: kept
+    graph = tmp_path / "model_fp16.onnx"
+    graph.write_bytes(onnx_model.read_bytes())
+    res = build_engine(graph, cache=cache)
+    kept = sorted(p.name for p in cache.iterdir())
+    assert not oldest.exists() and recent.exists() and timing.exists(), kept   # 5 GB + 4 bytes -> 2 GB + 4 bytes
+    assert f"{res.key}.engine" in kept
+    assert any("1 least recently used engine(s) removed" in n for n in res.notes), res.notes
+
+
+def test_pruning_never_removes_the_engine_just_written(tmp_path):
+    from droptrack.export.tensorrt import prune_cache
+
+    new = _entry(tmp_path, "n.engine", 8, 500)   # oldest by mtime, but the one this build wrote
+    old = _entry(tmp_path, "o.engine", 8, 10)
+    assert prune_cache(tmp_path, new, limit=10) and new.exists() and not old.exists()
+    assert prune_cache(tmp_path, new, limit=10) == [] and new.exists()   # alone over the limit: kept
