@@ -9,7 +9,8 @@
   the last confident box (REACQ_CENTER 'last') or its constant-velocity prediction ('motion'); the normal crop
   around the current box returns once the score reaches REACQ_RECOVER (hysteresis).
 * Confidence-gated template refresh: when the peak score is at least TEMPLATE_REFRESH and the last refresh is
-  TEMPLATE_REFRESH_EVERY frames back or more, the template is cropped again around the new box.
+  TEMPLATE_REFRESH_EVERY frames back or more, the template is cropped again around the new box; never while
+  re-acquisition still searches wide (the target counts as lost there until REACQ_RECOVER).
 * Scale search (the SiamFC scale pyramid on top of OSTrack's box head): besides the normal crop, one crop per
   factor s in SCALE_SEARCH around the same centre with search factor * s (s < 1: the target is drawn larger);
   all go through the network in one batch and the crop with the highest peak score wins, a non-unit scale's
@@ -250,6 +251,8 @@ class Extensions:
         """Whether target `index` gets a new template on this frame (call once per frame, after `update`)."""
         ext, mem = self.ext, self.memory[index]
         if ext.template_refresh is None or score < ext.template_refresh or mem.refreshed < ext.template_refresh_every:
+            return False
+        if mem.wide:   # still lost for re-acquisition: a box found in the wide crop is not trusted as a template
             return False
         mem.refreshed = 0
         return True
