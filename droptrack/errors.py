@@ -232,8 +232,8 @@ def shell_join(words: Iterable[object]) -> str:
 
 def print_plain(console: Any, text: object) -> None:
     """One line of text that names paths or files (a user's, or from elsewhere) on a rich console as it reads: not
-    rich markup ('run[/x]'), not highlighted, control characters escaped, not wrapped into several lines."""
-    console.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+    rich markup ('run[/x]'), no emoji codes (':smile:'), not highlighted, control characters escaped, not wrapped."""
+    console.print(printable(text), markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def cut(text: str, limit: int = 80) -> str:

@@ -131,3 +131,18 @@ def test_the_onnx_graph_advised_instead_of_an_engine_pastes(tmp_path, name):
     line = onnx_instead(graph.with_suffix(".engine"))
     assert printable(line) == line, line
     assert pasted("dt " + line.split("(")[1].removesuffix(")")) == ["--model", str(graph)], line
+
+
+def test_plain_lines_keep_emoji_codes_in_paths_as_text():
+    """rich replaces ':smile:' by an emoji even with markup off: a `next:` line naming /data/run:smile:/ printed
+    another path, which did not paste."""
+    import io
+
+    from rich.console import Console
+
+    from droptrack.errors import print_plain, shell_join
+
+    buf = io.StringIO()
+    line = "next: " + shell_join(["dt", "run", "/data/run:smile:/clip:thumbs_up:.mp4"])
+    print_plain(Console(file=buf, width=30), line)
+    assert buf.getvalue() == "next: dt run /data/run:smile:/clip:thumbs_up:.mp4\n"
