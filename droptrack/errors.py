@@ -214,12 +214,10 @@ def shell_quote(word: object) -> str:
         code = ord(ch)
         if ch in "\\'":
             return "\\" + ch
-        if code < 0x20 or code == 0x7f:
-            return f"\\x{code:02x}"
-        if 0x80 <= code <= 0x9f:   # a C1 control character: its UTF-8 bytes, not the byte of its number
-            return f"\\u{code:04x}"
-        if 0xdc80 <= code <= 0xdcff:   # a byte of a name that is not UTF-8 (os.fsdecode's surrogateescape)
-            return f"\\x{code - 0xdc00:02x}"
+        if code < 0x20 or 0x7f <= code <= 0x9f or 0xdc80 <= code <= 0xdcff:
+            # the bytes the name has on disk, as \xNN: a C1 control its UTF-8 bytes (bash's \uNNNN is UTF-8 in a
+            # UTF-8 locale only), a byte that is not UTF-8 (os.fsdecode's surrogateescape) itself
+            return "".join(f"\\x{b:02x}" for b in os.fsencode(ch))
         return ch
 
     return "$'" + "".join(escaped(ch) for ch in text) + "'"
@@ -232,8 +230,8 @@ def shell_join(words: Iterable[object]) -> str:
 
 def print_plain(console: Any, text: object) -> None:
     """One line of text that names paths or files (a user's, or from elsewhere) on a rich console as it reads: not
-    rich markup ('run[/x]'), not highlighted, control characters escaped, not wrapped into several lines."""
-    console.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+    rich markup ('run[/x]'), no emoji codes (':smile:'), not highlighted, control characters escaped, not wrapped."""
+    console.print(printable(text), markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def cut(text: str, limit: int = 80) -> str:

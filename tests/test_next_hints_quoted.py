@@ -131,3 +131,38 @@ def test_the_onnx_graph_advised_instead_of_an_engine_pastes(tmp_path, name):
     line = onnx_instead(graph.with_suffix(".engine"))
     assert printable(line) == line, line
     assert pasted("dt " + line.split("(")[1].removesuffix(")")) == ["--model", str(graph)], line
+
+
+def test_plain_lines_keep_emoji_codes_in_paths_as_text():
+    """rich replaces ':smile:' by an emoji even with markup off: a `next:` line naming /data/run:smile:/ printed
+    another path, which did not paste."""
+    import io
+
+    from rich.console import Console
+
+    from droptrack.errors import print_plain, shell_join
+
+    buf = io.StringIO()
+    line = "next: " + shell_join(["dt", "run", "/data/run:smile:/clip:thumbs_up:.mp4"])
+    print_plain(Console(file=buf, width=30), line)
+    assert buf.getvalue() == "next: dt run /data/run:smile:/clip:thumbs_up:.mp4\n"
+
+
+def test_c1_control_characters_paste_as_the_same_bytes_in_the_c_locale():
+    """A C1 control character (U+0085) was written as bash's \\u0085, which bash turns into UTF-8 only in a UTF-8
+    locale: under LC_ALL=C (a bare container, cron) it stayed the six characters '\\u0085', another file's name.
+    The file's name on disk is UTF-8 bytes C2 85; the pasted word must be those bytes in any locale."""
+    import os
+    import shutil
+    import subprocess
+
+    from droptrack.errors import shell_join
+
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    line = shell_join(["dt", "c1\x85", "raw\udcff"])
+    script = "dt() { printf '%s\\0' \"$@\"; }\n" + line + "\n"
+    for locale in ("C", "C.UTF-8"):
+        out = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, check=True,
+                             env={**os.environ, "LC_ALL": locale}).stdout
+        assert out.split(b"\0")[:-1] == [b"c1\xc2\x85", b"raw\xff"], (locale, line)

@@ -53,3 +53,14 @@ def test_tensorrt_provider_cache_is_one_per_onnxruntime_and_tensorrt_version(tmp
     first = folder("1.22.0", "10.9.0.34")
     assert first.startswith(str(tmp_path / "ort-trt")) and "1.22.0" in first and "10.9.0.34" in first
     assert len({first, folder("1.23.0", "10.9.0.34"), folder("1.22.0", "10.11.0.33")}) == 3
+
+
+def test_tensorrt_provider_timing_cache_is_in_the_cache_folder_not_the_working_directory(tmp_path, monkeypatch):
+    """ONNX Runtime writes the TensorRT provider's timing cache to the working directory unless
+    trt_timing_cache_path names a folder: `dt run` on a graph left a TensorrtExecutionProvider_cache_*.timing file
+    wherever the user stood."""
+    monkeypatch.setenv("DT_CACHE_DIR", str(tmp_path))
+    trt = ob.provider_options(GPU_PROVIDERS, "cuda", {"onnxruntime": "1.22.0", "tensorrt": "10.9.0.34"})[0]
+    assert trt["trt_timing_cache_enable"] is True
+    assert trt["trt_timing_cache_path"] == trt["trt_engine_cache_path"]
+    assert trt["trt_timing_cache_path"].startswith(str(tmp_path / "ort-trt"))

@@ -49,3 +49,17 @@ def test_the_interrupted_line_names_the_output_with_control_characters_escaped(t
     res = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", data, "--device", "cpu")
     assert res.exit_code == 130, res.output
     assert f"{tmp_path}/run\\x1b[2J/checkpoint_ep0001.pt" in res.output and "\x1b" not in res.output, res.output
+
+
+def test_a_path_with_an_emoji_code_is_named_as_it_reads(tmp_path):
+    """rich turned ':smile:' in a name into an emoji in dt train's plain lines (markup off does not stop it): the
+    resume line named a checkpoint that does not exist."""
+    data = generate_synth(tmp_path / "train", sequences=2, frames=20, seed=0, size=(96, 72))
+    out = tmp_path / "run:smile:"
+    args = ["train", "-c", "tiny_ce_test", "-o", out, "--data", data, "--batch-size", 4, "--samples-per-epoch", 4,
+            "--workers", 0, "--device", "cpu"]
+    assert cli(*args, "--epochs", 1).exit_code == 0
+    res = cli(*args, "--epochs", 2, "--resume")
+    assert res.exit_code == 0, res.output
+    resumed = [ln for ln in res.output.splitlines() if ln.startswith("resumed from ")]
+    assert resumed and resumed[0].startswith(f"resumed from {out}/"), res.output

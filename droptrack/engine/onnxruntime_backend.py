@@ -58,7 +58,8 @@ def provider_options(providers: list[str], device: str = "cpu", versions: dict[s
         if p == TRT:
             cache = ort_trt_cache(versions or {})
             opts.append({"device_id": gpu_index(device), "trt_engine_cache_enable": True,
-                         "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True})
+                         "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True,
+                         "trt_timing_cache_path": str(cache)})   # unset, ORT writes it to the working directory
         elif p == CUDA:
             opts.append({"device_id": gpu_index(device)})
         else:

@@ -145,7 +145,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     def say(msg: str, markup: bool = True) -> None:
         if dist.main and not opts.quiet:
             from rich.console import Console
-            Console(stderr=True, soft_wrap=True).print(msg, markup=markup, highlight=markup)
+            Console(stderr=True, soft_wrap=True).print(msg, markup=markup, highlight=markup, emoji=markup)
 
     if amp_note:
         say(amp_note)
