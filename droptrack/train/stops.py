@@ -113,3 +113,13 @@ def peer_gone(exc: RuntimeError) -> bool:
 def peer_failed(rank: int) -> TrainingError:
     """The one line of a rank whose collective failed because another rank failed: that rank prints the reason."""
     return TrainingError(f"rank {rank} stopped: another process of this run failed (its error is printed too)")
+
+
+def teardown(failed: bool) -> None:
+    """Destroy this rank's process group, if any: after a run, and after a failure under gloo, whose group left to
+    interpreter shutdown now and then aborts the process (exit 134 instead of its error's 2). Not after a failure
+    under NCCL, whose destroy can wait forever for a rank that has crashed (NVIDIA's advice there is an abort)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and (not failed or dist.get_backend() == "gloo"):
+        dist.destroy_process_group()

@@ -35,7 +35,8 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates, resume_hint)
-from droptrack.train.stops import StepHold, Stopped, peer_failed, peer_gone, stop_error, stop_signals, worker_died
+from droptrack.train.stops import (StepHold, Stopped, peer_failed, peer_gone, stop_error, stop_signals, teardown,
+                                   worker_died)
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
@@ -373,8 +374,8 @@ def train(opts: TrainOptions) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped and Ctrl-C
     KeyboardInterrupt; in one process, one that comes during an iteration first lets it finish and saves last.pt.
 
-    Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint), and tears the process
-    group down even when it fails: one left to interpreter shutdown can abort (exit 134, not its error's 2).
+    Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint), then tears the process
+    group down, under gloo also when it fails (stops.teardown says why).
     """
     distributed = lambda: torch.distributed.is_available() and torch.distributed.is_initialized()   # noqa: E731
     try:
@@ -393,8 +394,7 @@ def train(opts: TrainOptions) -> Path:
         if not (distributed() and peer_gone(exc)):
             raise
         raise peer_failed(torch.distributed.get_rank()) from None
-    finally:   # every rank, failed or not: a group left to interpreter shutdown can abort it (gloo: exit 134)
-        if distributed():
-            torch.distributed.destroy_process_group()
+    finally:
+        teardown(failed=sys.exc_info()[0] is not None)   # in a finally: the exception that is leaving, if any
     return result
 
