@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.artifact import artifact_format, sha256_file
-from droptrack.errors import DropTrackError, InputError
+from droptrack.errors import DropTrackError, InputError, OutputFull
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
 from droptrack.eval.bench_options import BenchOptions, unique_name
 from droptrack.eval.bench_reference import Parity, Reference
@@ -229,6 +229,8 @@ def baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOpti
         row.boxes = row.result.boxes
         row.accuracy = accuracy(row.result, seqs, tag)
         row.latency = latency_from_times([row.result.times[s.name] for s in seqs])
+    except OutputFull:   # the disk, not the tracker: the whole bench stops
+        raise
     except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
         row.fail(exc)
         return row
