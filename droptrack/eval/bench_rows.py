@@ -163,6 +163,7 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
     `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
     `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry;
     `wrap`: around the loaded tracker, as `StageTimer.wrap` times the pass)."""
+    from droptrack.eval.resume import RENAME
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
@@ -174,8 +175,9 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
                         check_only=check_only, graph=graph, wrap=wrap)
     except InputError as exc:
-        if opts.resume:
-            raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
+        if opts.resume:   # dt eval's fix names its --name, which dt bench does not have
+            text = str(exc).replace(RENAME, "pass another --output")
+            raise InputError(f"{text} (or drop --resume to start this bench over)") from None
         raise
 
 

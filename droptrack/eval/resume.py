@@ -25,6 +25,7 @@ from droptrack.runtime.fingerprint import external_data_sha256
 
 MANIFEST = "eval.json"
 LOCK = ".lock"
+RENAME = "name this run with --name (or pass another --output)"   # dt eval's fix; dt bench has no --name
 
 
 def checked(spec: TrackerSpec) -> TrackerSpec:
@@ -128,9 +129,9 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
             if diff == "threads":   # boxes differ in the last bits with another thread count
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
-                                 "or name this run with --name (or pass another --output)")
+                                 f"or {RENAME}")
             raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
-                             f"from {old.get('artifact')}); name this run with --name (or pass another --output), or "
+                             f"from {old.get('artifact')}); {RENAME}, or "
                              "delete that folder")
         seen = old.get("inputs") or {} if not any(_differs(old, ident, k) for k in keys) else {}
         seen = seen if isinstance(seen, dict) else {}
