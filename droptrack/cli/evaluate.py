@@ -9,7 +9,7 @@ import typer
 
 from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
-from droptrack.errors import InputError, print_plain, printable, shell_join
+from droptrack.errors import InputError, OutputFull, print_plain, printable, shell_join
 
 @app.command("eval")
 @friendly
@@ -78,6 +78,8 @@ def eval_(
 
         typer.echo(printable(interrupted_line(exc)), err=True)   # how many sequences are saved, and where
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
+    except OutputFull as exc:   # the finished sequences are kept: say how to go on
+        raise OutputFull(f"{exc}; once there is room, run the same command to resume") from None
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
     note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos

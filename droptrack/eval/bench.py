@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.engine.threads import plan_threads
-from droptrack.errors import GateError, InputError
+from droptrack.errors import GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
@@ -106,6 +106,8 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
                 ref.result = tracked
             ref.accuracy = accuracy(ref.result, seqs, data.tag)
             ref.seq_auc = sequence_auc(ref.result, seqs, data.tag)
+        except OutputFull:   # the disk, not the reference: the whole bench stops (`run_bench`)
+            raise
         except Exception as exc:  # noqa: BLE001 - its rows report it
             for row in rows:
                 if row.reference is ref and row.ok:
@@ -124,7 +126,10 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
         remove_stale_temp(out)
-        return _run_bench(opts, out, t0, graphs)
+        try:
+            return _run_bench(opts, out, t0, graphs)
+        except OutputFull as exc:   # one line, exit 2: not a report that blames the artifacts for the disk
+            raise OutputFull(f"{exc}; once there is room, run the same command with --resume to continue") from None
 
 
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any]) -> BenchReport:
@@ -153,6 +158,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any])
             row.boxes = ref.boxes if ref.row is row else row.result.boxes
             row.accuracy = accuracy(row.result, seqs, data.tag)
             row.seq_auc = sequence_auc(row.result, seqs, data.tag)
+        except OutputFull:   # the disk, not the artifact: every other row would fail the same way
+            raise
         except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
             row.fail(exc)
             continue

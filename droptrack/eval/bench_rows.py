@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.artifact import artifact_format, sha256_file
-from droptrack.errors import DropTrackError, InputError, shell_quote
+from droptrack.errors import DropTrackError, InputError, OutputFull, shell_quote
 from droptrack.eval.bench_gates import Gate, gate_text, row_gates
 from droptrack.eval.bench_options import BenchOptions, unique_name
 from droptrack.eval.bench_reference import Parity, Reference
@@ -162,6 +162,7 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
     `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
     `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry;
     `wrap`: around the loaded tracker, as `StageTimer.wrap` times the pass)."""
+    from droptrack.eval.resume import RENAME
     from droptrack.eval.run import evaluate
 
     results = Path(opts.output_dir) / "results"
@@ -173,8 +174,9 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
                         check_only=check_only, graph=graph, wrap=wrap)
     except InputError as exc:
-        if opts.resume:
-            raise InputError(f"{exc} (or drop --resume to start this bench over)") from None
+        if opts.resume:   # dt eval's fix names its --name, which dt bench does not have
+            text = str(exc).replace(RENAME, "pass another --output")
+            raise InputError(f"{text} (or drop --resume to start this bench over)") from None
         raise
 
 
@@ -228,6 +230,8 @@ def baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOpti
         row.boxes = row.result.boxes
         row.accuracy = accuracy(row.result, seqs, tag)
         row.latency = latency_from_times([row.result.times[s.name] for s in seqs])
+    except OutputFull:   # the disk, not the tracker: the whole bench stops
+        raise
     except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
         row.fail(exc)
         return row

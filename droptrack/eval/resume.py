@@ -21,10 +21,11 @@ from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
-from droptrack.runtime.fingerprint import external_data_sha256
+from droptrack.runtime.fingerprint import config_id, external_data_sha256
 
 MANIFEST = "eval.json"
 LOCK = ".lock"
+RENAME = "name this run with --name (or pass another --output)"   # dt eval's fix; dt bench has no --name
 
 
 def checked(spec: TrackerSpec) -> TrackerSpec:
@@ -38,11 +39,12 @@ def checked(spec: TrackerSpec) -> TrackerSpec:
 
 def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
     """What must match for results in a folder to be resumed: artifact bytes (sha256, and an ONNX graph's external
-    data files', as `checked` found them), config, dataset tag."""
+    data files', as `checked` found them), config (its name and its text: a YAML file edited since is another
+    config), dataset tag."""
     if spec.baseline is not None:
         from droptrack.eval.baselines import identity
 
-        return {**identity(spec.baseline), "external_data": None, "config": None, "dataset": tag}
+        return {**identity(spec.baseline), "external_data": None, "config": None, "config_sha256": None, "dataset": tag}
     if spec.artifact is None:
         from droptrack.model.default import default_checkpoint
 
@@ -57,7 +59,7 @@ def identity(spec: TrackerSpec, tag: str) -> dict[str, Any]:
         locations = check_external_data(path, CheckpointError)   # once checked to be in its folder (never /dev/zero)
     return {"artifact": str(path), "artifact_sha256": sha256_file(path),
             "external_data": external_data_sha256(path, locations),
-            "config": spec.config, "dataset": tag}
+            "config": spec.config, "config_sha256": (config_id(spec.config) or {}).get("sha256"), "dataset": tag}
 
 
 def fingerprint(seq: Any) -> str:
@@ -99,8 +101,10 @@ def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None
 
 
 def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
-    """Whether eval.json's `key` differs from this run's (threads not recorded, by an older run: unknown)."""
-    return old.get(key) != ident.get(key) and not (key == "threads" and None in (old.get(key), ident.get(key)))
+    """Whether eval.json's `key` differs from this run's (threads or the config's text not recorded, by an older
+    run: unknown)."""
+    unknown = key == "threads" and None in (old.get(key), ident.get(key)) or key == "config_sha256" and key not in old
+    return old.get(key) != ident.get(key) and not unknown
 
 
 def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str], write: bool = True) -> None:
@@ -120,17 +124,21 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
-        keys = ("artifact_sha256", "external_data", "config", "dataset", "tracker_overrides", "realtime", "device_type",
-                "threads")
+        keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
+                "realtime", "device_type", "threads")
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
             was = repr(old.get(diff))[:80]
             if diff == "threads":   # boxes differ in the last bits with another thread count
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
-                                 "or name this run with --name (or pass another --output)")
+                                 f"or {RENAME}")
+            if diff == "config_sha256":   # the same --config, its text changed: another config under that name
+                raise InputError(f"{out} holds results tracked with --config {old.get('config')} as it read then; "
+                                 "its text has changed since, and results of two configs would mix; restore it to "
+                                 f"resume, or {RENAME}, or delete that folder")
             raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
-                             f"from {old.get('artifact')}); name this run with --name (or pass another --output), or "
+                             f"from {old.get('artifact')}); {RENAME}, or "
                              "delete that folder")
         seen = old.get("inputs") or {} if not any(_differs(old, ident, k) for k in keys) else {}
         seen = seen if isinstance(seen, dict) else {}

@@ -286,12 +286,18 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         # an earlier droptrack's journal did not pin external data: the graph's own sha256 is all it can compare
         ident = {**ident, "model": {k: v for k, v in ident["model"].items() if k != "external_data"}}
     recorded, ident = {"start": 0, **recorded}, {"start": 0, **ident}   # --start is recorded when not 0
+    then_compute, now_compute = recorded.get("compute"), ident.get("compute")
+    if isinstance(then_compute, dict) and isinstance(now_compute, dict) and "threads" not in then_compute:
+        ident["compute"] = {k: v for k, v in now_compute.items() if k != "threads"}   # not recorded by an earlier one
     differ = [k for k in ident if _by_content(k, recorded.get(k)) != _by_content(k, ident[k])
               and (k != "compute" or "compute" in recorded)]
     if "outputs" in differ or "streams" in differ:   # (an earlier droptrack's journal did not record `compute`)
         raise InputError(_outputs_differ(path, recorded))
     if differ == ["compute"] and isinstance(recorded["compute"], dict):
-        then, now = (f"--device {c.get('device')} --pre {c.get('pre')}"
+        counts = [c.get("threads") for c in (recorded["compute"], ident["compute"])]
+        threads = None not in counts and counts[0] != counts[1]   # named when both ran on the CPU, with other counts
+        then, now = (f"--device {c.get('device')} --pre {c.get('pre')}" + (
+                     f" --threads {c.get('threads')}" if threads else "")
                      for c in (recorded["compute"], ident["compute"]))
         raise InputError(f"--resume: the killed run tracked with {then}, this one with {now}: their boxes would mix "
                          f"in one file; resume with {then}, or {START_OVER}")
@@ -304,7 +310,7 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         change = "its content changed" if content else "or its file changed"
         names = {"source": f"the source ({change})", "model": f"the model ({change})",
                  "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings",
-                 "compute": "--device / --pre"}
+                 "compute": "--device / --pre / --threads"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
         raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
                          f"--resume, or {START_OVER}")

@@ -203,7 +203,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
         stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
-        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker)}
+        compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker),
+                   **({"threads": threads} if device == "cpu" else {})}   # CPU boxes differ in the last bits too
         ident = resume.identity(opts, boxes, tracker, outputs, compute) if resumable or opts.resume else {}   # hashes
         point, retracked = None, 0
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
