@@ -45,3 +45,15 @@ def test_a_frame_folder_with_only_its_init_box_is_tracked_to_its_end(tmp_path, t
     rows = result_rows(tmp_path / "out" / "tiny" / "walk.txt")
     assert len(rows) == FRAMES
     assert rows[0].split() == ["30", "22", "26", "20"]
+
+
+def test_the_summary_sends_no_own_footage_to_a_benchmark_server(tmp_path, tiny_ckpt):
+    seq = tmp_path / "mine" / "walk"
+    seq.mkdir(parents=True)
+    drifting_clip(seq, 3)
+    (seq / "groundtruth.txt").write_text("30,22,26,20\n")
+    r = cli("eval", "--dataset", "folder", "--root", seq.parent, "-m", tiny_ckpt, "--device", "cpu",
+            "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "server" not in r.output
+    assert "nothing to score" in r.output
