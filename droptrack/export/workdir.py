@@ -47,6 +47,29 @@ def check_replaceable(output_dir: str | Path) -> None:
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
 
 
+def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tuple[str, ...]) -> None:
+    """A graph in the folder under a name this export writes that no `dt export` wrote (no droptrack metadata: another
+    tool's export, a hand-edited graph, any other file) is refused before any work: it would be replaced unread."""
+    names = [FILENAMES["fp32"]] + [FILENAMES["fp16"]] * ("fp16" in precs) + \
+        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs]
+    out = Path(output_dir).expanduser()
+    for name in dict.fromkeys(names):
+        if (out / name).is_file() and not _droptrack_graph(out / name):
+            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export would replace, and no dt "
+                              "export wrote it (it has no droptrack metadata); move it away, or pass another --output")
+
+
+def _droptrack_graph(path: Path) -> bool:
+    """Whether an ONNX file carries the metadata `dt export` writes (its external weights are not read)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:   # not an ONNX file at all (protobuf's DecodeError, an OSError)
+        return False
+    return any(p.key == "droptrack.arch" for p in model.metadata_props)
+
+
 def prepare_output_dir(output_dir: str | Path) -> Path:
     """Create the output folder; a path that is a file, a system path or unwritable -> one-line error."""
     from droptrack.paths import check_output_dir
