@@ -44,3 +44,15 @@ def test_a_graph_only_asked_precisions_write_is_not_checked(tmp_path, tiny_ckpt,
     r = cli("export", tiny_ckpt, "-o", out)
     assert r.exit_code == 0, r.output
     assert (out / "model_fp16.onnx").read_bytes() == before
+
+
+def test_weights_no_dt_export_wrote_are_refused_and_kept(tmp_path, tiny_ckpt):
+    out = tmp_path / "deploy"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}              ")   # empty header
+    before = (out / "model.safetensors").read_bytes()
+    line = one_line_error(cli("export", tiny_ckpt, "--safetensors", "-o", out))
+    assert "holds 'model.safetensors'" in line and "no dt export wrote it" in line, line
+    assert (out / "model.safetensors").read_bytes() == before
+    assert cli("export", tiny_ckpt, "-o", out).exit_code == 0   # without --safetensors it is not written: kept
+    assert (out / "model.safetensors").read_bytes() == before
