@@ -332,3 +332,23 @@ def off_target_graph_note(artifact: str | None, meta: Any, device: str) -> str |
     return (f"'{Path(artifact).name}' is made for TensorRT: ONNX Runtime runs its INT8 (Q/DQ) nodes by emulation, "
             "at about FP32's speed or slower; on a CPU track with model_int8_ort.onnx, and for TensorRT's speed "
             f"build its engine: dt export {shlex.quote(str(artifact))} --engine")
+
+
+def ground_truth_init(source: str, start: int = 0) -> str | None:
+    """'--init x,y,w,h' from the box of frame `start` in the ground truth dt eval reads for this video file or frame
+    folder (`clip.txt` beside `clip.mp4`, `groundtruth.txt` in the folder), or None where there is none."""
+    from droptrack.data.folder import ground_truth_files
+    from droptrack.data.sequence import load_boxes
+    from droptrack.errors import DatasetError
+
+    src = Path(os.path.expanduser(source))
+    if not src.exists():
+        return None
+    for gt in ground_truth_files(src):
+        try:
+            rows = load_boxes(gt) if gt.is_file() else None
+        except DatasetError:
+            return None
+        if rows is not None and 0 <= start < len(rows) and math.isfinite(float(rows[start].sum())):
+            return f"--init {','.join(f'{v:g}' for v in rows[start])}"
+    return None
