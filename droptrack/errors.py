@@ -18,6 +18,10 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class OffTargetGraphWarning(UserWarning):
+    """A graph made for another runtime than the one running it (TensorRT's INT8 graph in ONNX Runtime)."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

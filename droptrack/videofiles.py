@@ -179,9 +179,17 @@ def _top_level_boxes(path: Path) -> list[bytes] | None:
 def unopened_reason(path: str | Path | None) -> str | None:
     """Why a video file that OpenCV could not open is unreadable to any tool, where its bytes say so (else None): an
     MP4/MOV file without its index, the 'moov' box that cameras, phones and OpenCV write when a recording ends (the
-    usual cut-off file); the generic advice to convert it would fail too."""
+    usual cut-off file), an empty file, or one of another kind (`.mp3`, `.txt`); the generic advice to convert it
+    would fail too."""
     if path is None or not Path(path).is_file():   # a pipe would block the read
         return None
+    suffix = Path(path).suffix
+    if Path(path).stat().st_size == 0:
+        return (f"cannot open video '{path}': it is empty (0 bytes), a copy, download or recording that wrote "
+                "nothing; copy it again from its source")
+    if suffix and suffix.lower() not in VIDEO_EXTS:   # an audio track, a box file, a model passed as the source
+        return (f"'{path}' is not a video OpenCV can read, and '{suffix}' is no video extension (an audio, text or "
+                "other file?); pass a video file (.mp4, .avi, ...), a folder of frames, a camera or a stream")
     try:
         boxes = _top_level_boxes(Path(path))
     except OSError:

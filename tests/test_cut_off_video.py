@@ -66,3 +66,14 @@ def test_only_a_file_without_its_index_is_called_cut_off(tmp_path):
     head = tmp_path / "head.mp4"   # its first 40 bytes: the 'ftyp' box and the start of the next
     head.write_bytes(full.read_bytes()[:40])
     assert unopened_reason(head) is not None
+
+
+def test_an_empty_file_or_one_of_another_kind_is_not_sent_to_ffmpeg(tmp_path, tiny_ckpt):
+    empty = tmp_path / "clip.mp4"
+    empty.write_bytes(b"")
+    line = one_line_error(cli("run", empty, "-m", tiny_ckpt, "--init", "10,10,20,20"))
+    assert "it is empty (0 bytes)" in line and "ffmpeg -i" not in line, line
+    notes = tmp_path / "groundtruth.txt"   # a box file passed where the video goes
+    notes.write_text("10,10,20,20\n")
+    line = one_line_error(cli("run", notes, "-m", tiny_ckpt, "--init", "10,10,20,20"))
+    assert "'.txt' is no video extension" in line and "ffmpeg -i" not in line, line

@@ -8,6 +8,7 @@ test_export_engine.py; the benchmark scripts' caches: test_export_benchmarks.py.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +246,7 @@ def read_meta_like() -> ArtifactMeta:
     return meta_from_config(load_config("tiny_ce_test"))
 
 
-def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch):
+def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch, tiny_fp32_export):
     from droptrack.export import onnx as onnx_mod
     from droptrack.export import pipeline
 
@@ -263,7 +264,7 @@ def test_failed_export_never_leaves_the_final_name(tiny, tmp_path, monkeypatch):
     strict = par.Tolerance(max_abs=0.0, min_cosine=1.1, min_iou=1.1)
     monkeypatch.setitem(par.TOLERANCES, "fp32", strict)
     monkeypatch.setattr("droptrack.model.default.default_checkpoint", lambda: tiny[0])   # no CHECKPOINT: default
-    (tmp_path / "model.onnx").write_bytes(b"an earlier export")   # was left under the final name
+    shutil.copyfile(tiny_fp32_export / "model.onnx", tmp_path / "model.onnx")   # an earlier export's, left there
     with pytest.raises(pipeline.ParityError, match="kept for inspection") as exc:
         pipeline.export_all(output_dir=tmp_path)
     assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.onnx.failed").is_file()

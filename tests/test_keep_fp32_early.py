@@ -11,7 +11,8 @@ from helpers import cli, one_line_error
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_a_pattern_matching_no_node_replaces_no_file_and_calibrates_nothing(tiny, tmp_path, monkeypatch):
+def test_a_pattern_matching_no_node_replaces_no_file_and_calibrates_nothing(tiny, tmp_path, monkeypatch,
+                                                                           tiny_fp32_export):
     from droptrack.export import calibration
 
     def no_calibration(*a, **k):
@@ -20,11 +21,12 @@ def test_a_pattern_matching_no_node_replaces_no_file_and_calibrates_nothing(tiny
     monkeypatch.setattr(calibration, "calibration_pairs", no_calibration)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "model.onnx").write_bytes(b"an earlier export's")
+    earlier = (tiny_fp32_export / "model.onnx").read_bytes()   # an earlier export's graph (another's is refused)
+    (out / "model.onnx").write_bytes(earlier)
     r = cli("export", tiny[0], "--fp16", "--int8", "--int8-target", "trt", "--keep-fp32",
             "/box_haed/", "-o", out)
     lines = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]   # after the log's 'loaded ...'
     assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
     assert "--keep-fp32 '/box_haed/' matches no node of the graph; did you mean --keep-fp32 '/box_head/'?" in lines[0]
-    assert (out / "model.onnx").read_bytes() == b"an earlier export's"
+    assert (out / "model.onnx").read_bytes() == earlier
     assert [p.name for p in out.iterdir()] == ["model.onnx"]

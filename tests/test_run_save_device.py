@@ -34,3 +34,8 @@ def test_save_without_extension_names_one(tmp_path, tiny_ckpt):
     line = _save(tmp_path, tiny_ckpt, tmp_path / "clip")
     assert "''" not in line and f"'{tmp_path / 'clip'}.mp4'" in line
     assert not (tmp_path / "clip").exists()
+
+
+def test_save_ending_in_a_dot_offers_names_with_one_dot(tmp_path, tiny_ckpt):
+    line = _save(tmp_path, tiny_ckpt, f"{tmp_path / 'clip'}.")
+    assert f"pass '{tmp_path / 'clip'}.mp4' or '{tmp_path / 'clip'}.avi'" in line

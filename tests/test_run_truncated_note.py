@@ -61,3 +61,16 @@ def test_stored_or_cut_short(frames, expected, fps, first_s, last_s, stored):
     from droptrack.videofiles import fewer_frames_stored
 
     assert (fewer_frames_stored("v", frames, expected, fps, last_s, first_s) is not None) == stored
+
+
+def test_a_file_storing_fewer_frames_is_called_so_from_a_late_start():
+    """opencv-doc's tree.avi (68 frames stored over 29.5 s, a header of 444 at 15 FPS) from --start 67: one frame
+    tracked at 29.47 s was called 'ended after 1 of the 377 frames ... (a truncated or damaged file?)'."""
+    from droptrack.runtime.loop import RunSummary
+    from droptrack.runtime.report import ended_early_note
+
+    s = RunSummary(frames=1, expected=377, announced=377, source_fps=15.0, first_timestamp=29.467,
+                   last_timestamp=29.467, start=67)
+    note = ended_early_note(s)
+    assert note is not None and "gave 68 frames, not the 444 its header counts" in note, note
+    assert "truncated" not in note

@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[1]
 def test_data_synth_runs_with_torch_unimportable(tmp_path):
     """The command's own next line names the embedded weights; `import torch` fails, as on an install without it."""
     code = ("import sys\nsys.modules['torch'] = None\nfrom droptrack.cli import app\n"
-            f"app(['data', 'synth', {str(tmp_path / 's')!r}, '--sequences', '1', '--frames', '2'])")
+            f"app(['data', 'synth', {str(tmp_path / 's')!r}, '--sequences', '1', '--frames', '20'])")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -36,3 +36,15 @@ def test_model_package_still_gives_its_names():
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("droptrack.model.no_such_name did not raise")
+
+
+def test_a_train_set_too_short_to_train_on_gets_no_train_hint(tmp_path):
+    """`dt data synth OUT --frames 5` offered `dt train ... --data OUT`, which fails: pairs come only from sequences
+    of 20+ frames (the official sampler's rule); it now says so and offers dt eval on the set."""
+    from helpers import cli
+
+    r = cli("data", "synth", tmp_path / "s", "--sequences", "1", "--frames", "5")
+    assert r.exit_code == 0, r.output
+    assert "next: dt train" not in r.output
+    assert f"next: dt eval --dataset synth --root {tmp_path / 's'}" in r.output
+    assert "--frames 20 or more" in r.output

@@ -61,16 +61,22 @@ def data_synth(
                    err=True)
         raise typer.Exit(128 + signum) from None
     typer.echo(f"synthetic set: {printable(path)} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
-    typer.echo(f"next: {synth_next_command(path, split)}")
-    if split == "train":   # the config's own length is hours on a CPU
+    from droptrack.train.sampler import MIN_VIDEO_FRAMES
+
+    if split == "train" and frames < MIN_VIDEO_FRAMES:   # dt train would find no sequence to draw pairs from
+        typer.echo(f"note: dt train draws pairs only from sequences of {MIN_VIDEO_FRAMES}+ frames; to train on a set, "
+                   f"make it with --frames {MIN_VIDEO_FRAMES} or more")
+    typer.echo(f"next: {synth_next_command(path, split, frames >= MIN_VIDEO_FRAMES)}")
+    if split == "train" and frames >= MIN_VIDEO_FRAMES:   # the config's own length is hours on a CPU
         typer.echo("      (a trial of minutes on a CPU; for the config's 50 epochs of 4096 pairs, hours there, drop "
                    "--epochs and --samples-per-epoch)")
 
 
-def synth_next_command(path: Path, split: str) -> str:
+def synth_next_command(path: Path, split: str, trainable: bool = True) -> str:
     """What to do with a new synthetic set, as a line that pastes: fine-tune the embedded model on a train set, score
-    it on a val or test set (dt eval reads the split from the set's synth.json)."""
-    if split != "train":
+    it on a val or test set, or on a train set too short to train on (dt eval reads the split from the set's
+    synth.json)."""
+    if split != "train" or not trainable:
         return shell_join(["dt", "eval", "--dataset", "synth", "--root", str(path)])
     from droptrack.model.default import default_checkpoint
 

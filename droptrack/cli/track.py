@@ -133,6 +133,8 @@ def run(
     for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
         if path:
             typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
+    if not (output or jsonl or save or show):   # where the files would be named: none was asked for
+        typer.echo("boxes: not kept (no --output, --jsonl or --save); pass -o boxes.txt to keep them")
     damaged = summary.damaged.note(source)
     if damaged:
         typer.echo(f"warning: {printable(damaged)}", err=True)

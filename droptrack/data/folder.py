@@ -3,8 +3,8 @@
 folder: root is one sequence (images directly in it, or in img/ or imgs/) or a folder of such sequences; the GT is
 <seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
 `clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
-Without a GT file the boxes are NaN (one row per image / per frame the container reports, or decodes when it
-reports no count). Images are in natural
+Without a GT file, or with only the first frame's box in it (a test split), the boxes after it are NaN (one row per
+image / per frame the container reports, or decodes when it reports no count). Images are in natural
 order (2.jpg before 10.jpg), so unpadded frame numbers (TrackingNet's 0.jpg, 1.jpg, ...) stay in frame order.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from droptrack.data.sequence import Sequence, list_images, load_boxes, select, unopened_video
+from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import frames_problem, is_image_file
 from droptrack.videofiles import DAMAGED_RUN, VIDEO_EXTS, plausible_frame_count
@@ -52,8 +52,8 @@ def _image_sequence(d: Path) -> Sequence:
         raise DatasetError(why)
     frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
     gt = _gt(d)
-    if gt is None:
-        gt = np.full((len(frames), 4), np.nan)
+    if gt is None or len(gt) == 1:   # none, or the init box only (a test split): track every frame
+        gt = pad_boxes(np.full((0, 4), np.nan) if gt is None else gt, len(frames))
     if len(gt) > len(frames):
         raise DatasetError(f"{d} has {len(gt)} GT rows but only {len(frames)} images; add the missing frames or "
                            "trim groundtruth.txt")
@@ -99,26 +99,33 @@ def _decoded_frames(cap: cv2.VideoCapture) -> int:
 
 
 def _video_sequence(path: Path, single: bool) -> Sequence:
-    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video), else NaN rows per frame its header
-    reports (counted by decoding when it reports none, or more than the file's size can hold)."""
+    """One video; GT from <stem>.txt (or groundtruth.txt for a lone video); without one, or with the init box
+    only, NaN rows up to the frames `_frame_count` finds (those it decodes after an init box)."""
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
-    if gt_file.is_file():
+    if not gt_file.is_file():
+        boxes = np.full((_frame_count(path, False), 4), np.nan)
+    else:   # the init box only (a test split): a row per frame the file stores, as dt run tracks them
         boxes = load_boxes(gt_file)
-    else:
-        cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise unopened_video(path)
-        try:   # NaN, negative or absurd (a recording stopped before its header was written, or more frames than
-            # the file has room for: a row each would take gigabytes): count the frames
-            n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-            if n is None or n > path.stat().st_size // MIN_FRAME_BYTES:
-                n = _decoded_frames(cap)
-        finally:
-            cap.release()
-        boxes = np.full((n, 4), np.nan)
+        boxes = pad_boxes(boxes, _frame_count(path, True)) if len(boxes) == 1 else boxes
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
+
+
+def _frame_count(path: Path, decode: bool) -> int:
+    """Frames of a video: its header's count, or (`decode`, or a header that reports none or more than the file's
+    size can hold) the frames it decodes (a header may count more than the file stores)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise unopened_video(path)
+    try:   # NaN, negative or absurd (a recording stopped before its header was written, or more frames than
+        # the file has room for: a row each would take gigabytes): count the frames
+        n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if decode or n is None or n > path.stat().st_size // MIN_FRAME_BYTES:
+            n = _decoded_frames(cap)
+    finally:
+        cap.release()
+    return n
 
 
 def is_video_file(path: Path) -> bool:

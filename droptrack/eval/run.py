@@ -368,7 +368,10 @@ def summary_lines(result: EvalResult) -> list[Any]:
         s = got.trackers[0].result.scores()
         lines.append(f"GOT-10k toolkit: AO {100 * s['ao']:.2f}  SR0.5 {100 * s['sr50']:.2f}  "
                      f"SR0.75 {100 * s['sr75']:.2f}")
-    if result.report is None:
+    if result.report is None and result.dataset in ("video", "folder"):   # one's own footage: no server scores it
+        lines.append("no ground truth beyond the first frame: nothing to score; the tracked boxes are in the files "
+                     "below")
+    elif result.report is None:
         lines.append("no ground truth beyond the first frame (test split): submit the files below to the "
                      "benchmark's server")
     lines.append(f"{len(result.tracked)} tracked, {len(result.resumed)} resumed; {result.fps:.1f} FPS tracker time "

@@ -8,7 +8,6 @@ from pathlib import Path
 from droptrack.errors import ExportError
 
 DEFAULT_OUTPUT = Path("out/export")
-SAFETENSORS = "model.safetensors"   # what --safetensors writes into the output folder
 
 
 def check_export_options(checkpoint: str | Path | None, config: str | None, output_dir: str | Path, opset: int,
@@ -25,7 +24,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.quantize import TRT_INT8_MAX_OPSET
     from droptrack.export.tensorrt import check_engine_machine, check_engine_options
     from droptrack.export.trt_ops import OPSETS as PARSER_OPSETS
-    from droptrack.export.workdir import check_replaceable
+    from droptrack.export.workdir import SAFETENSORS, check_own_graphs, check_replaceable
     from droptrack.model.checkpoint import check_checkpoint_path
     from droptrack.paths import check_output_dir, same_file
 
@@ -79,6 +78,10 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError(f"--safetensors writes {SAFETENSORS} into --output '{output_dir}', which is the input "
                           f"checkpoint '{checkpoint}' (its graphs would name a checkpoint that no longer exists); "
                           "drop --safetensors (the input is one already) or pass another --output")
+    if checkpoint is None or not str(checkpoint).lower().endswith(".onnx"):   # files of the names it writes
+        from droptrack.export.auto_precision import Int8Options
+
+        check_own_graphs(output_dir, precs, (int8_options or Int8Options()).targets, safetensors)
     if engine and (checkpoint is None or not str(checkpoint).lower().endswith(".onnx")):
         from droptrack.export.auto_precision import Int8Options
         from droptrack.export.engines import check_export_engines, engine_graphs

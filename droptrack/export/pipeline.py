@@ -26,11 +26,11 @@ from droptrack.export.engines import engine_failures, engine_graphs, engine_only
 from droptrack.export.onnx import (DEFAULT_OPSET, EXPORTER, ExportWrapper, check_opset, checkpoint_hash,
                                    example_inputs, export_meta, finalize_model, simplify, torch_to_onnx)
 from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
-from droptrack.export.options import DEFAULT_OUTPUT, SAFETENSORS
+from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
-from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, exclusive, prepare_output_dir
+from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, prepare_output_dir
 
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]

@@ -20,6 +20,8 @@ from droptrack.errors import ExportError
 
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
 INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
+SAFETENSORS = "model.safetensors"
+MAX_HEADER = 4 << 20   # bytes: droptrack's readers refuse a larger .safetensors header
 LOCK = ".dt-export.lock"
 TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile prefixes of the pipeline's steps
 ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")   # droptrack.artifact's mkstemp names, `.<name>.<random>.tmp`
@@ -31,7 +33,7 @@ def written_names() -> set[str]:
     graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}
     ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
     engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
-    reports = {"parity.json", "model.safetensors", *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
+    reports = {"parity.json", SAFETENSORS, *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
     return {*graphs, *(g + ".failed" for g in graphs), *engines, *reports}
 
 
@@ -45,6 +47,47 @@ def check_replaceable(output_dir: str | Path) -> None:
         why = replace_denied(out / name)
         if why is not None:
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export replaces, and it {why}")
+
+
+def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tuple[str, ...],
+                     safetensors: bool = False) -> None:
+    """A graph (or, with `safetensors`, a model.safetensors) in the folder under a name this export writes that no
+    `dt export` wrote (no droptrack metadata: another tool's export, a hand-edited graph, other weights, any other
+    file) is refused before any work: it would be replaced unread."""
+    names = [FILENAMES["fp32"]] + [FILENAMES["fp16"]] * ("fp16" in precs) + \
+        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors
+    out = Path(output_dir).expanduser()
+    for name in dict.fromkeys(names):
+        own = _droptrack_weights if name == SAFETENSORS else _droptrack_graph
+        if (out / name).is_file() and not own(out / name):
+            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export would replace, and no dt "
+                              "export wrote it (it has no droptrack metadata); move it away, or pass another --output")
+
+
+def _droptrack_graph(path: Path) -> bool:
+    """Whether an ONNX file carries the metadata `dt export` writes (its external weights are not read)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:   # not an ONNX file at all (protobuf's DecodeError, an OSError)
+        return False
+    return any(p.key == "droptrack.arch" for p in model.metadata_props)
+
+
+def _droptrack_weights(path: Path) -> bool:
+    """Whether a .safetensors file's header metadata is the one `dt export --safetensors` writes (format droptrack)."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(size)) if size <= MAX_HEADER else None
+    except (OSError, struct.error, ValueError):   # short, unreadable or not JSON: not droptrack's
+        return False
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return isinstance(meta, dict) and meta.get("format") == "droptrack"
 
 
 def prepare_output_dir(output_dir: str | Path) -> Path:

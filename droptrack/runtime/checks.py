@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -316,4 +317,38 @@ def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
             return (f"{which}--init box {x:g},{y:g},{w:g},{h:g} runs past the {W}x{H} frame (to {x + w:g},{y + h:g}); "
                     f"--init takes x,y,w,h: if these are corners x1,y1,x2,y2, pass --init {x:g},{y:g},{w - x:g},"
                     f"{h - y:g}")
+    return None
+
+
+def off_target_graph_note(artifact: str | None, meta: Any, device: str) -> str | None:
+    """A note when dt run tracks with dt export's TensorRT INT8 graph (model_int8_trt.onnx) in ONNX Runtime on the
+    CPU, which runs its Q/DQ nodes by emulation (about FP32's speed or slower, unlike TensorRT), else None (on CUDA
+    ONNX Runtime may hand it to its TensorRT provider)."""
+    if device != "cpu" or artifact is None or Path(artifact).suffix.lower() != ".onnx" or meta.precision != "int8":
+        return None
+    target = meta.extra.get("int8_target") if isinstance(meta.extra, dict) else None
+    if target != "trt" and not (target is None and Path(artifact).stem.endswith("int8_trt")):   # older exports
+        return None
+    return (f"'{Path(artifact).name}' is made for TensorRT: ONNX Runtime runs its INT8 (Q/DQ) nodes by emulation, "
+            "at about FP32's speed or slower; on a CPU track with model_int8_ort.onnx, and for TensorRT's speed "
+            f"build its engine: dt export {shlex.quote(str(artifact))} --engine")
+
+
+def ground_truth_init(source: str, start: int = 0) -> str | None:
+    """'--init x,y,w,h' from the box of frame `start` in the ground truth dt eval reads for this video file or frame
+    folder (`clip.txt` beside `clip.mp4`, `groundtruth.txt` in the folder), or None where there is none."""
+    from droptrack.data.folder import ground_truth_files
+    from droptrack.data.sequence import load_boxes
+    from droptrack.errors import DatasetError
+
+    src = Path(os.path.expanduser(source))
+    if not src.exists():
+        return None
+    for gt in ground_truth_files(src):
+        try:
+            rows = load_boxes(gt) if gt.is_file() else None
+        except DatasetError:
+            return None
+        if rows is not None and 0 <= start < len(rows) and math.isfinite(float(rows[start].sum())):
+            return f"--init {','.join(f'{v:g}' for v in rows[start])}"
     return None

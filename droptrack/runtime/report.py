@@ -33,7 +33,10 @@ def ended_early_note(summary: RunSummary) -> str | None:
         return None
     announced = summary.announced or summary.expected   # the header's count, not --max-frames
     first = summary.first_timestamp if math.isfinite(summary.first_timestamp) else 0.0
-    stored = fewer_frames_stored("the source", summary.frames, announced, summary.source_fps,
+    skipped = summary.start   # --start N: the file's frames and times from its start (a file that stores fewer
+    if skipped:               # frames than its rate has them at no fixed time: frame N's time says nothing of N)
+        first = 0.0
+    stored = fewer_frames_stored("the source", summary.frames + skipped, announced + skipped, summary.source_fps,
                                  summary.last_timestamp, first)
     if stored is not None:   # times ran ahead of the frames
         return f"{stored}; the outputs hold one line per stored frame (--jsonl gives each one's time)"

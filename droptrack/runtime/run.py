@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OutputFull,
+from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OffTargetGraphWarning, OutputFull,
                               SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_output_names, check_source_options, check_start, check_tracking_options,
-                                       corner_box_note, flat_target_note)
+                                       corner_box_note, flat_target_note, ground_truth_init,
+                                       off_target_graph_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -173,9 +174,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         problem = display_problem()
         if problem and opts.show:
             raise InputError(f"--show needs a display: {problem}; or drop --show and use --save out.mp4")
-        if problem:
+        if problem:   # a dataset's sequence: its ground truth has the box
+            known = ground_truth_init(opts.source, opts.start)
+            given = f" (its ground truth's box on frame {opts.start}: {known})" if known else ""
             raise InputError(f"no --init box and no display for interactive selection ({problem}); "
-                             "pass --init x,y,w,h (repeatable)")
+                             f"pass --init x,y,w,h (repeatable){given}")
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
         stack.callback(restore_threads, apply_threads(threads, torch_too=needs_torch(opts.artifact, device)))
@@ -244,6 +247,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         corners = corner_box_note(boxes, first.image.shape[:2])
         if corners:
             warnings.warn(corners, CornerBoxWarning, stacklevel=2)
+        off_target = off_target_graph_note(opts.artifact, tracker.meta, device)
+        if off_target:
+            warnings.warn(off_target, OffTargetGraphWarning, stacklevel=2)
         count = src.num_frames and max(1, src.num_frames - opts.start)   # frames from the init frame on
         total = count if opts.max_frames is None else min(opts.max_frames, count or opts.max_frames)
         if on_start:

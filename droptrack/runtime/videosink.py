@@ -64,9 +64,10 @@ def check_video_path(path: str | Path) -> None:
     if not suffix and (writes_in_place(path) or str(path) == "-"):   # /dev/null, stdout: no name to pick it by
         raise InputError(f"--save '{path}': the video's container is picked by the file's extension and a device or "
                          "stdout has none; drop --save to write no video, or pass a file such as out.mp4")
-    if not suffix:
+    if not suffix:   # 'out.' has none either: its dot is not doubled in the names offered
+        base = str(path)[:-1] if str(path).endswith(".") else str(path)
         raise InputError(f"--save '{path}': the name has no extension to pick the video's container by; pass "
-                         f"'{path}.mp4' or '{path}.avi'")
+                         f"'{base}.mp4' or '{base}.avi'")
     if suffix.lower() not in FOURCC:
         raise InputError(f"--save '{path}': unsupported container '{suffix}'; use .mp4 or .avi")
 

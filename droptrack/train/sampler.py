@@ -8,6 +8,8 @@ import numpy as np
 
 from droptrack.errors import TrainingError
 
+MIN_VIDEO_FRAMES = 20   # the official sampler draws pairs only from video sequences at least this long
+
 
 @dataclass
 class PairSpec:
@@ -29,7 +31,7 @@ def visible_mask(seq) -> np.ndarray:
 
 def usable(vis: np.ndarray) -> bool:
     """Whether the sampler can ever draw a pair from a sequence with these flags (the rules of `sample`)."""
-    return bool(vis[0]) if len(vis) == 1 else len(vis) >= 20 and int(vis.sum()) > 4
+    return bool(vis[0]) if len(vis) == 1 else len(vis) >= MIN_VIDEO_FRAMES and int(vis.sum()) > 4
 
 
 def check_usable(names: list[str], ratios: list[float], visible: list[list[np.ndarray]]) -> None:
@@ -53,7 +55,8 @@ class PairSampler:
         self.visible = [[visible_mask(s) for s in d] for d in datasets]
         # sequences the official sampler draws from (sample_seq_from_dataset): it re-draws a video with too few
         # visible frames within the same dataset, so the dataset mix stays DATASETS_RATIO; stills are all taken
-        self.drawn = [np.flatnonzero([len(v) == 1 or (len(v) >= 20 and v.sum() > 4) for v in d]) for d in self.visible]
+        self.drawn = [np.flatnonzero([len(v) == 1 or (len(v) >= MIN_VIDEO_FRAMES and v.sum() > 4) for v in d])
+                      for d in self.visible]
         p = np.array([r if len(d) else 0.0 for r, d in zip(ratios, datasets)], dtype=np.float64)
         self.probs = p / p.sum()
         self.max_gap = max_gap

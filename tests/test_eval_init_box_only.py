@@ -1,0 +1,59 @@
+"""`dt eval --dataset video|folder` on one's own footage labelled with the first frame's box only (a test split, as
+GOT-10k's): every frame is tracked. Both readers cut the sequence to its GT rows, so one frame was tracked."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import cli, drifting_clip
+
+pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
+
+FRAMES = 6
+
+
+def result_rows(path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_a_video_with_only_its_init_box_is_tracked_to_its_end(tmp_path, tiny_ckpt):
+    root = tmp_path / "clips"
+    root.mkdir()
+    w = cv2.VideoWriter(str(root / "walk.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 72))
+    rng = np.random.default_rng(0)
+    for _ in range(FRAMES):
+        w.write(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8))
+    w.release()
+    (root / "walk.txt").write_text("30,22,26,20\n")
+    r = cli("eval", "--dataset", "video", "--root", root, "-m", tiny_ckpt, "--device", "cpu", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    rows = result_rows(tmp_path / "out" / "tiny" / "walk.txt")
+    assert len(rows) == FRAMES
+    assert rows[0].split() == ["30", "22", "26", "20"]
+
+
+def test_a_frame_folder_with_only_its_init_box_is_tracked_to_its_end(tmp_path, tiny_ckpt):
+    seq = tmp_path / "mine" / "walk"
+    seq.mkdir(parents=True)
+    drifting_clip(seq, FRAMES)
+    (seq / "groundtruth.txt").write_text("30,22,26,20\n")
+    r = cli("eval", "--dataset", "folder", "--root", seq.parent, "-m", tiny_ckpt, "--device", "cpu",
+            "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    rows = result_rows(tmp_path / "out" / "tiny" / "walk.txt")
+    assert len(rows) == FRAMES
+    assert rows[0].split() == ["30", "22", "26", "20"]
+
+
+def test_the_summary_sends_no_own_footage_to_a_benchmark_server(tmp_path, tiny_ckpt):
+    seq = tmp_path / "mine" / "walk"
+    seq.mkdir(parents=True)
+    drifting_clip(seq, 3)
+    (seq / "groundtruth.txt").write_text("30,22,26,20\n")
+    r = cli("eval", "--dataset", "folder", "--root", seq.parent, "-m", tiny_ckpt, "--device", "cpu",
+            "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "server" not in r.output
+    assert "nothing to score" in r.output
