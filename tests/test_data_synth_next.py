@@ -28,7 +28,7 @@ def test_a_val_set_names_the_eval_command_that_scores_it(tmp_path):
 
 def test_a_train_set_names_a_valid_train_command_on_it(tmp_path):
     out = tmp_path / "train set"
-    words = next_words(cli("data", "synth", out, "-n", "1", "--frames", "2"))
+    words = next_words(cli("data", "synth", out, "-n", "1", "--frames", "20"))   # dt train draws pairs from 20+
     assert words[:2] == ["dt", "train"] and not problems(words[1:])
     assert words[words.index("--data") + 1] == str(out) and words[words.index("--config") + 1] == "droptrack_tiny_synth"
     assert words[words.index("--pretrained") + 1].endswith("droptrack_tiny_synth.pt")
@@ -37,7 +37,7 @@ def test_a_train_set_names_a_valid_train_command_on_it(tmp_path):
 def test_the_train_hint_is_a_trial_of_minutes_and_says_so(tmp_path):
     """The advised `dt train` ran the config's 50 epochs of 4096 pairs: about four hours on a 2-core CPU, for a
     line that reads as the next step; README's quick trial is --epochs 2 --samples-per-epoch 256."""
-    res = cli("data", "synth", tmp_path / "set", "-n", "1", "--frames", "2")
+    res = cli("data", "synth", tmp_path / "set", "-n", "1", "--frames", "20")
     words = next_words(res)
     assert words[words.index("--epochs") + 1] == "2" and words[words.index("--samples-per-epoch") + 1] == "256"
     assert "drop --epochs and --samples-per-epoch" in res.output

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 from pathlib import Path
 from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
-from droptrack.errors import InputError, printable
+from droptrack.errors import InputError, printable, shell_quote
 from droptrack.imagefiles import is_still_image
 from droptrack.paths import (check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file,
                              windows_note)
@@ -331,7 +330,7 @@ def off_target_graph_note(artifact: str | None, meta: Any, device: str) -> str |
         return None
     return (f"'{Path(artifact).name}' is made for TensorRT: ONNX Runtime runs its INT8 (Q/DQ) nodes by emulation, "
             "at about FP32's speed or slower; on a CPU track with model_int8_ort.onnx, and for TensorRT's speed "
-            f"build its engine: dt export {shlex.quote(str(artifact))} --engine")
+            f"build its engine: dt export {shell_quote(str(artifact))} --engine")
 
 
 def ground_truth_init(source: str, start: int = 0) -> str | None:
