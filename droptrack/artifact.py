@@ -9,7 +9,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -197,6 +197,24 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"   # mkstemp's: names stay `.<name>.<8 of these>.tmp`
+
+
+def _new_temp(path: Path) -> Path:
+    """An empty new file `.<name>.<random>.tmp` beside `path`. Not mkstemp: a stop signal raised as an exception
+    (Ctrl-C, SIGTERM, SIGHUP) just after it created the file left the file behind, as the name was not yet known."""
+    while True:
+        tmp = path.parent / f".{path.name}.{''.join(secrets.choice(_TEMP_CHARS) for _ in range(8))}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+            return tmp
+        except FileExistsError:   # the name is another file's: nothing of ours to remove
+            continue
+        except BaseException:     # an interrupt as the file was made: the name was free, so the file is ours
+            tmp.unlink(missing_ok=True)
+            raise
+
+
 def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     """Call writer(tmp_path) then rename onto `path`: readers never see a half-written file."""
     path = Path(path)
@@ -204,10 +222,9 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
         writer(path)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and models are ordinary shared files
+    tmp = _new_temp(path)
     try:
+        os.chmod(tmp, 0o644)  # created 0600 as mkstemp does; results and models are ordinary shared files
         writer(Path(tmp))
         os.replace(tmp, path)
     except BaseException as exc:
