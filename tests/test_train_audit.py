@@ -157,7 +157,8 @@ class NprocRun:
         with open(self.log, "w") as f:
             self.dt = subprocess.Popen(exec_with(cmd, default_signals=("INT", "TERM")), stdout=f,
                                        stderr=subprocess.STDOUT, start_new_session=True,
-                                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                       env={**os.environ, "OMP_NUM_THREADS": "1",   # a frozen rank: SIGKILL
+                                            "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "2"})   # after 2 s, not dt's 10
 
     def processes(self) -> dict[tuple[int, str], list[str]]:
         """{(pid, start time): argv} of the live processes of this run (dt, the launcher, the ranks)."""
