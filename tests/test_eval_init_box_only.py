@@ -14,8 +14,11 @@ pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
 FRAMES = 6
 
 
-def result_rows(path) -> list[str]:
-    return path.read_text().splitlines()
+def tracked_rows(tmp_path, dataset: str, root, ckpt) -> list[list[str]]:
+    """`dt eval --dataset DATASET --root ROOT` of the tiny model: the rows of walk.txt it writes, split."""
+    r = cli("eval", "--dataset", dataset, "--root", root, "-m", ckpt, "--device", "cpu", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    return [row.split() for row in (tmp_path / "out" / "tiny" / "walk.txt").read_text().splitlines()]
 
 
 def test_a_video_with_only_its_init_box_is_tracked_to_its_end(tmp_path, tiny_ckpt):
@@ -27,11 +30,8 @@ def test_a_video_with_only_its_init_box_is_tracked_to_its_end(tmp_path, tiny_ckp
         w.write(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8))
     w.release()
     (root / "walk.txt").write_text("30,22,26,20\n")
-    r = cli("eval", "--dataset", "video", "--root", root, "-m", tiny_ckpt, "--device", "cpu", "-o", tmp_path / "out")
-    assert r.exit_code == 0, r.output
-    rows = result_rows(tmp_path / "out" / "tiny" / "walk.txt")
-    assert len(rows) == FRAMES
-    assert rows[0].split() == ["30", "22", "26", "20"]
+    rows = tracked_rows(tmp_path, "video", root, tiny_ckpt)
+    assert len(rows) == FRAMES and rows[0] == ["30", "22", "26", "20"]
 
 
 def test_a_frame_folder_with_only_its_init_box_is_tracked_to_its_end(tmp_path, tiny_ckpt):
@@ -39,12 +39,8 @@ def test_a_frame_folder_with_only_its_init_box_is_tracked_to_its_end(tmp_path, t
     seq.mkdir(parents=True)
     drifting_clip(seq, FRAMES)
     (seq / "groundtruth.txt").write_text("30,22,26,20\n")
-    r = cli("eval", "--dataset", "folder", "--root", seq.parent, "-m", tiny_ckpt, "--device", "cpu",
-            "-o", tmp_path / "out")
-    assert r.exit_code == 0, r.output
-    rows = result_rows(tmp_path / "out" / "tiny" / "walk.txt")
-    assert len(rows) == FRAMES
-    assert rows[0].split() == ["30", "22", "26", "20"]
+    rows = tracked_rows(tmp_path, "folder", seq.parent, tiny_ckpt)
+    assert len(rows) == FRAMES and rows[0] == ["30", "22", "26", "20"]
 
 
 def test_the_summary_sends_no_own_footage_to_a_benchmark_server(tmp_path, tiny_ckpt):
