@@ -28,10 +28,10 @@ def test_sighup_stops_eval_like_ctrl_c(tmp_path: Path) -> None:
     while time.time() < deadline and proc.poll() is None and not list(out.glob("synth_*_time.txt")):
         time.sleep(0.01)
     proc.send_signal(signal.SIGHUP)
-    _, err = proc.communicate(timeout=60)
+    out_text, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGHUP, err[-2000:]
     saved = len([p for p in out.glob("synth_*.txt") if not p.name.endswith("_time.txt")])
     said = (f"stopped by SIGHUP: {saved} of 3 sequences saved in {out}; run the same command to resume" if saved else
             f"stopped by SIGHUP: no sequence had finished, none saved in {out}; run the same command to start again")
-    assert err.strip().splitlines()[-1] == said
+    assert err.strip().splitlines()[-1:] == [said], (out_text[-2000:], err[-2000:])
     assert not (out / ".lock").exists() and not list(out.glob(".*.tmp"))
