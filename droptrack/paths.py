@@ -289,3 +289,8 @@ _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/\s]*@", re.I)   
 def masked(spec: str | int | Path) -> str:
     """A source as logs, errors and dt serve's page show it: a URL's password (user:PASSWORD@) as ***."""
     return _URL_PASSWORD.sub(r"\1:***@", str(spec))
+
+
+def cache_root() -> Path:
+    """droptrack's cache folder: $DT_CACHE_DIR when set, else ~/.cache/droptrack (TensorRT engines and ORT's caches)."""
+    return Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")

@@ -6,7 +6,6 @@ metadata_props, so no config file is needed. Inputs may be numpy arrays or torch
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.errors import BackendError, MetadataError
+from droptrack.paths import cache_root
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -45,9 +45,8 @@ def ort_trt_cache(versions: dict[str, str]) -> Path:
     its cached engines and timing caches are valid for the versions that wrote them only (ONNX Runtime's TensorRT
     provider docs: clean the cache when either changes), and a plan of another version fails or crashes its load.
     Under $DT_CACHE_DIR when set, as the engine cache of `dt export --engine`."""
-    root = Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")
     tag = "_".join(f"{k}-{versions.get(k) or 'unknown'}" for k in ("onnxruntime", "tensorrt"))
-    return root / "ort-trt" / "".join(c if c.isalnum() or c in "._-" else "_" for c in tag)
+    return cache_root() / "ort-trt" / "".join(c if c.isalnum() or c in "._-" else "_" for c in tag)
 
 
 def provider_options(providers: list[str], device: str = "cpu", versions: dict[str, str] | None = None) -> list[dict]:

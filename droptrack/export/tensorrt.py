@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
 from droptrack.errors import ExportError, InputError, OutputFull, shell_quote
+from droptrack.paths import cache_root
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
@@ -55,8 +56,7 @@ def cache_dir(path: str | Path | None = None) -> Path:
     """Engine/timing cache folder: `path`, else $DT_CACHE_DIR, else ~/.cache/droptrack/tensorrt."""
     if path is not None:
         return Path(path)
-    root = os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack"
-    return Path(root) / "tensorrt"
+    return cache_root() / "tensorrt"
 
 
 def onnx_io_shapes(model) -> dict[str, dict[str, Any]]:
