@@ -195,9 +195,10 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
         split = "val" if (root / "val").is_dir() and not (root / "list.txt").is_file() else "train"
     split = (split or "val").lower()
     if split in VOT_SPLITS and dataset == "got10k":   # the training recipe's subsets of train
+        folder = split_dir(root, "train")
         chosen = select(vot_split_names(root, split), names, f"got10k {split}")
-        check_listed(split_dir(root, "train"), chosen, removable=False)   # indices: list.txt must stay whole
-        return [read_sequence(split_dir(root, "train") / nm) for nm in chosen]
+        check_listed(folder, chosen, removable=False)   # indices: list.txt must stay whole
+        return [read_sequence(folder / nm) for nm in chosen]
     if split not in SPLITS:
         raise DatasetError(f"unknown {dataset} split {split!r}; use one of {', '.join(SPLITS)}"
                            + (f" (or {', '.join(VOT_SPLITS)})" if dataset == "got10k" else ""))
