@@ -204,6 +204,9 @@ def markup_safe(text: object) -> str:
     return escape(printable(text))
 
 
+_SHELL_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")   # C0, DEL, C1 and bytes that are not UTF-8
+
+
 def shell_quote(word: object) -> str:
     """`word` as one bash word for a command line the user pastes: shlex's quoting, or, for a word holding control
     characters (a name from elsewhere), bash's $'...' with them as \\xNN escapes, so the line prints as text on one
@@ -211,20 +214,12 @@ def shell_quote(word: object) -> str:
     import shlex
 
     text = str(word)
-    if not re.search("[\x00-\x1f\x7f-\x9f\udc80-\udcff]", text):
+    if not _SHELL_ESCAPED.search(text):
         return shlex.quote(text)
-
-    def escaped(ch: str) -> str:
-        code = ord(ch)
-        if ch in "\\'":
-            return "\\" + ch
-        if code < 0x20 or 0x7f <= code <= 0x9f or 0xdc80 <= code <= 0xdcff:
-            # the bytes the name has on disk, as \xNN: a C1 control its UTF-8 bytes (bash's \uNNNN is UTF-8 in a
-            # UTF-8 locale only), a byte that is not UTF-8 (os.fsdecode's surrogateescape) itself
-            return "".join(f"\\x{b:02x}" for b in os.fsencode(ch))
-        return ch
-
-    return "$'" + "".join(escaped(ch) for ch in text) + "'"
+    body = text.replace("\\", "\\\\").replace("'", "\\'")
+    # the bytes the name has on disk, as \xNN: a C1 control its UTF-8 bytes (bash's \uNNNN is UTF-8 in a UTF-8
+    # locale only), a byte that is not UTF-8 (os.fsdecode's surrogateescape) itself
+    return "$'" + _SHELL_ESCAPED.sub(lambda m: "".join(f"\\x{b:02x}" for b in os.fsencode(m.group())), body) + "'"
 
 
 def shell_join(words: Iterable[object]) -> str:
