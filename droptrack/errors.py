@@ -234,8 +234,12 @@ def print_plain(console: Any, text: object) -> None:
 
 
 def cut(text: str, limit: int = 80) -> str:
-    """`text` cut to `limit` characters, '...' marking the cut (a value from elsewhere may be megabytes long)."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    """`text` cut to `limit` characters, '...' marking the cut in its middle: a value from elsewhere may be megabytes
+    long, and a long path keeps its file name, the part that tells files apart."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 3) // 2
+    return text[:limit - 3 - tail] + "..." + text[len(text) - tail:]
 
 
 def shown(value: Any, limit: int = 80) -> str:
