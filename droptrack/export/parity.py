@@ -203,18 +203,21 @@ def compare(outputs: list[dict], reference: list[dict], pairs: list[InputPair], 
     return rep
 
 
+def own_parity_json(path: Path) -> dict | None:
+    """The object of a parity.json that dt export wrote (a JSON object whose 'artifacts' is an object: every one it
+    writes has it); None for a missing, unreadable or other file (another tool's, a user's), which an export refuses
+    to replace (droptrack.export.workdir.check_own_graphs)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("artifacts"), dict) else None
+
+
 def _read_parity_json(path: Path) -> dict:
-    """parity.json's object ({} when missing, unreadable or not ours: it is then replaced)."""
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError):
-            data = {}
-    if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):   # not ours: replaced
-        data = {}
-    data.setdefault("artifacts", {})
-    return data
+    """parity.json's object ({"artifacts": {}} when missing or not dt export's: an export refuses such a file before
+    any work, so one found here later is replaced)."""
+    return own_parity_json(path) or {"artifacts": {}}
 
 
 def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict | None = None) -> Path:
