@@ -7,7 +7,10 @@ import errno
 import os
 import re
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 class FlatTargetWarning(UserWarning):
@@ -202,6 +205,15 @@ def markup_safe(text: object) -> str:
     from rich.markup import escape
 
     return escape(printable(text))
+
+
+def plain_text(text: object) -> Text:
+    """Text from files for a rich table's cell, header, title or caption, as a rich Text: printed as it is, read
+    neither as markup ('tiny[fp16]') nor as emoji codes ('run:smile:1', which escaping markup leaves to rich),
+    control characters escaped."""
+    from rich.text import Text
+
+    return Text(printable(text))
 
 
 _SHELL_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")   # C0, DEL, C1 and bytes that are not UTF-8

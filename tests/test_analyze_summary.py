@@ -14,10 +14,10 @@ from helpers import cli
 pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
 
 
-def analyze_perfect(tmp_path, out):
-    """`dt analyze -o out` of a tracker whose boxes are a small set's ground truth."""
+def analyze_perfect(tmp_path, out, tracker="perfect"):
+    """`dt analyze -o out` of a tracker (its folder's name) whose boxes are a small set's ground truth."""
     root = generate_synth(tmp_path / "set", 2, 3, seed=1, split="val", size=(96, 64))
-    result = tmp_path / "results" / "perfect"
+    result = tmp_path / "results" / tracker
     result.mkdir(parents=True)
     for seq in ("synth_val_00001", "synth_val_00002"):   # the ground truth as a tracker's boxes
         shutil.copy(root / seq / "groundtruth.txt", result / f"{seq}.txt")
@@ -26,8 +26,10 @@ def analyze_perfect(tmp_path, out):
 
 def test_the_summary_names_the_plots_it_drew(tmp_path):
     out = tmp_path / "my analysis"
-    res = analyze_perfect(tmp_path, out)
+    res = analyze_perfect(tmp_path, out, tracker="run:smile:1")
     assert res.exit_code == 0, res.output
+    # the table's row names the tracker as it is: escaping markup left ':smile:' to rich, an emoji
+    assert any(ln.startswith("│ run:smile:1 ") for ln in res.output.splitlines()), res.output
     plots = next(ln for ln in res.output.splitlines() if ln.startswith("plots: ")).removeprefix("plots: ").split("  ")
     assert plots == [str(out / f"{name}.png") for name in ("success", "precision", "norm_precision")]
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("success", "precision", "norm_precision"))

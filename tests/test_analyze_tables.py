@@ -71,12 +71,12 @@ def test_trackingnet_devkit_lists_where_two_trackers_differ_most(tmp_path):
     """Under --protocol trackingnet-devkit the per-sequence table looked up an 'auc' score the devkit does not have,
     so it was silently missing; it now ranks by the devkit's success score."""
     seqs = [FakeSeq(f"s{k}", "trackingnet", np.array([[20.0, 30.0, 40.0, 30.0]] * 11)) for k in range(2)]
-    for name, shift in (("A", (0.0, 0.0)), ("B", (0.0, 20.0))):   # B misses s1 after the first frame
+    for name, shift in (("A", (0.0, 0.0)), ("B:smile:", (0.0, 20.0))):   # B misses s1 after the first frame
         for s, dx in zip(seqs, shift):
             p = s.boxes.copy()
             p[1:, 0] += dx
             R.write_result(tmp_path / name / f"{s.name}.txt", p)
-    rep = analyze([tmp_path / "A", tmp_path / "B"], seqs, protocol="trackingnet-devkit")
+    rep = analyze([tmp_path / "A", tmp_path / "B:smile:"], seqs, protocol="trackingnet-devkit")
     # s1: IoU 20*30/(2*1200-600) = 1/3 on frames 1-10; the devkit's 21 thresholds with IoU >= t pass 0..0.30 (7 of
     # them) there and all 21 on frame 0; trapezoidal area: frame success rates are 1 at t <= 0.3, 1/11 at 0.35..1
     rate = np.array([1.0] * 7 + [1 / 11] * 14)
@@ -85,7 +85,9 @@ def test_trackingnet_devkit_lists_where_two_trackers_differ_most(tmp_path):
     assert rep.differences[0]["diff"] == pytest.approx(1.0 - expected)
     buf = io.StringIO()
     print_items(Console(file=buf, width=100), attribute_lines(rep))
-    assert "Largest per-sequence SUCCESS differences: A vs B" in " ".join(buf.getvalue().split())
+    # the name as it is ('B:smile:' was an emoji in the title and header: rich's emoji codes)
+    assert "Largest per-sequence SUCCESS differences: A vs B:smile:" in " ".join(buf.getvalue().split())
+    assert "┃ B:smile: ┃" in buf.getvalue(), buf.getvalue()
 
 
 def test_ties_are_not_listed_as_differences(tmp_path):

@@ -35,13 +35,20 @@ def test_a_build_removes_the_least_recently_used_engines_over_5_gb(onnx_model, t
     oldest = _entry(cache, "a" * 64 + ".engine", 3 << 30, 300)
     recent = _entry(cache, "b" * 64 + ".engine", 2 << 30, 100)
     timing = _entry(cache, "timing-0123456789abcdef.cache", 1 << 30, 400)   # not an engine: kept
+    stuck = cache / ("c" * 64 + ".engine")   # a folder by an engine's name: cannot be removed, said in one line
+    stuck.mkdir()
+    t = os.stat(stuck).st_mtime - 600
+    os.utime(stuck, (t, t))
     graph = tmp_path / "model_fp16.onnx"
     graph.write_bytes(onnx_model.read_bytes())
-    res = build_engine(graph, cache=cache)
+    lines: list[str] = []
+    res = build_engine(graph, cache=cache, log=lines.append)
     kept = sorted(p.name for p in cache.iterdir())
     assert not oldest.exists() and recent.exists() and timing.exists(), kept   # 5 GB + 4 bytes -> 2 GB + 4 bytes
-    assert f"{res.key}.engine" in kept
+    assert f"{res.key}.engine" in kept and stuck.is_dir()
     assert any("1 least recently used engine(s) removed" in n for n in res.notes), res.notes
+    warned = [s for s in lines if "warning:" in s]
+    assert len(warned) == 1 and stuck.name in warned[0], lines
 
 
 def test_pruning_never_removes_the_engine_just_written(tmp_path):
@@ -51,3 +58,23 @@ def test_pruning_never_removes_the_engine_just_written(tmp_path):
     old = _entry(tmp_path, "o.engine", 8, 10)
     assert prune_cache(tmp_path, new, limit=10) and new.exists() and not old.exists()
     assert prune_cache(tmp_path, new, limit=10) == [] and new.exists()   # alone over the limit: kept
+
+
+def test_an_engine_that_cannot_be_removed_frees_nothing_and_the_next_oldest_goes(tmp_path):
+    from droptrack.export.tensorrt import prune_cache
+
+    stuck = tmp_path / "s.engine"   # a folder by an engine's name: unlink fails, even as root
+    stuck.mkdir()
+    (stuck / ("x" * 40)).write_bytes(b"")   # a folder of some size on every file system (btrfs: 0 when empty)
+    t = os.stat(stuck).st_mtime - 900
+    os.utime(stuck, (t, t))
+    if os.stat(stuck).st_size == 0:
+        pytest.skip("this file system gives folders no size")
+    mid = _entry(tmp_path, "m.engine", 8, 500)
+    new = _entry(tmp_path, "n.engine", 8, 10)
+    # the cache holds folder + 16 bytes, over the 16-byte limit until the folder goes, which it cannot
+    notes = prune_cache(tmp_path, new, limit=16)
+    assert stuck.is_dir() and not mid.exists() and new.exists()
+    assert any("1 least recently used engine(s) removed" in n for n in notes), notes
+    warnings = [n for n in notes if n.startswith("warning:")]
+    assert len(warnings) == 1 and "s.engine" in warnings[0] and "\n" not in warnings[0], notes

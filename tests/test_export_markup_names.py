@@ -39,14 +39,33 @@ def export_engine(graph, monkeypatch, tmp_path):
 
 def test_an_engine_named_after_a_graph_that_reads_as_rich_markup_keeps_its_name(onnx_model, tmp_path, monkeypatch):
     """`dt export '[red]g.onnx' --engine`: the table row and the parity title read 'g.engine' in red, the '[red]' of
-    the file's name swallowed."""
-    graph = tmp_path / "[red]g.onnx"
+    the file's name swallowed; escaping the markup left emoji codes to rich, so ':smile:' in the name showed as an
+    emoji there."""
+    graph = tmp_path / "[red]g:smile:.onnx"
     shutil.copy(onnx_model, graph)
     res = export_engine(graph, monkeypatch, tmp_path)
     assert res.exit_code == 0 and "Traceback" not in res.output, res.output
-    assert (tmp_path / "[red]g.engine").is_file()
+    assert (tmp_path / "[red]g:smile:.engine").is_file()
     rows = [ln for ln in res.output.splitlines() if ln.startswith("│") and ".engine" in ln]
-    assert rows and rows[-1].split()[1] == "[red]g.engine", res.output
+    assert rows and rows[-1].split()[1] == "[red]g:smile:.engine", res.output
+
+
+def test_the_parity_table_names_its_artifact_and_pairs_as_they_are():
+    """The parity table's title and pair rows: rich read ':smile:' in a name as an emoji, and '[red]' as markup."""
+    import io
+
+    from rich.console import Console
+
+    from droptrack.export.parity import TOLERANCES, BoxStats, OutputStats, ParityReport, parity_table
+
+    report = ParityReport("[red]g:smile:.engine", "fp32", "PyTorch", [OutputStats("score_map", 0.0, 0.0, 1.0)],
+                          [BoxStats("pair:smile:1", 1.0, 0.0, True)], TOLERANCES["fp32"], failures=["boxes"])
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(parity_table(report))
+    out = buf.getvalue()
+    assert "parity [red]g:smile:.engine (fp32) vs PyTorch: FAIL" in out, out
+    assert any(ln.split("│")[1].strip() == "pair:smile:1"
+               for ln in out.splitlines() if ln.startswith("│")), out
 
 
 def test_an_engine_built_from_a_graph_named_with_an_escape_sequence_loads_and_says_how_to_rebuild(onnx_model, tmp_path,

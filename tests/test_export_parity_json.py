@@ -14,7 +14,7 @@ from droptrack.artifact import sha256_file
 from droptrack.config import load_config
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
-from helpers import cli
+from helpers import cli, one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -87,3 +87,23 @@ def test_an_engine_rebuilt_from_its_graph_loses_its_checked_row(tiny_ckpt, tmp_p
     r = cli("export", out / "model.onnx", "--engine", "--workspace", 2)   # another build: another plan, unchecked
     assert r.exit_code == 0, r.output
     assert (out / "model.engine").read_bytes() == b"PLAN-2" and set(_rows(out)) == {"model.onnx"}
+
+
+def test_a_parity_json_no_dt_export_wrote_is_refused_and_kept(tiny_ckpt, tmp_path):
+    """A parity.json in --output that is not dt export's (another tool's report, a user's notes) was replaced by the
+    export's rows; it is refused before any work, kept byte for byte, as a graph no dt export wrote is."""
+    out = tmp_path / "deploy"
+    out.mkdir()
+    for text in ('{"model": "yolov8n.onnx", "map50": 0.52}\n', "checked by hand: all fine\n"):
+        (out / "parity.json").write_text(text)
+        for extra in ((), ("--engine", "--overwrite")):   # --overwrite is for engines, as for a graph of that name
+            r = cli("export", tiny_ckpt, "-o", out, *extra)
+            line = one_line_error(r)
+            assert "holds 'parity.json'" in line and "no dt export wrote it" in line and "move it away" in line, line
+            assert (out / "parity.json").read_text() == text
+        assert sorted(p.name for p in out.iterdir()) == ["parity.json"]   # refused before any work
+    # an earlier droptrack's own file (rows without sha256) is the export's to rewrite, as before
+    (out / "parity.json").write_text(json.dumps({"artifacts": {"model.onnx": {"passed": True}}}))
+    r = cli("export", tiny_ckpt, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert _rows(out)["model.onnx"]["sha256"] == sha256_file(out / "model.onnx")

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from droptrack.errors import markup_safe
+from droptrack.errors import plain_text
 from droptrack.wording import counted
 
 
@@ -52,32 +52,33 @@ def attribute_table(ar: Any) -> Any:
     order the folders were given; with more than two trackers the columns are T1, T2, ... and the caption names
     them (full names did not fit an 80-column terminal and were cut to 'dro…')."""
     from rich.table import Table
+    from rich.text import Text
 
     trackers = list(next(iter(ar.scores.values())))
     key = ar.keys[0]
     heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
     tagged = counted(ar.n_with_info, "sequence")
-    table = Table(title=markup_safe(f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)"))
+    table = Table(title=plain_text(f"{key.upper()} per attribute ({ar.source}; {tagged} with tags)"))
     table.add_column("Attribute", min_width=longest_word(ar.scores))
     number_column(table, "Seqs")
     for h in heads:   # names and tags are printed as they are, not read as rich markup ('tiny[fp16]')
-        number_column(table, markup_safe(h), "100.0")
+        number_column(table, plain_text(h), "100.0")
     if len(trackers) >= 2:
-        number_column(table, markup_safe(f"{heads[0]} - {heads[1]}"), "+100.0")
+        number_column(table, plain_text(f"{heads[0]} - {heads[1]}"), "+100.0")
     for a, per in ar.scores.items():
         vals = [per[t].get(key) for t in trackers]
         cells = [_pct(v) for v in vals]
         if len(trackers) >= 2:
             ok = all(v is not None and math.isfinite(v) for v in vals[:2])
             cells.append(f"{100 * (vals[0] - vals[1]):+.1f}" if ok else "-")
-        table.add_row(markup_safe(a), str(ar.counts[a]), *cells)
+        table.add_row(plain_text(a), str(ar.counts[a]), *cells)
     if heads != trackers:
-        table.caption = "\n".join(markup_safe(f"{h}: {t}") for h, t in zip(heads, trackers))
+        table.caption = Text("\n").join(plain_text(f"{h}: {t}") for h, t in zip(heads, trackers))
         table.caption_justify = "left"
     return table
 
 
-def number_column(table: Any, header: str, widest: str = "") -> None:
+def number_column(table: Any, header: Any, widest: str = "") -> None:
     """A right-aligned column at least as wide as its widest number and its header's longest word, so that a narrow
     terminal never cuts a number to '+21…' (other columns wrap first)."""
     table.add_column(header, justify="right", min_width=max(len(widest), longest_word([header])))
@@ -87,14 +88,14 @@ def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: s
     """A rich Table of the sequences where two trackers differ most (headline score x100), largest |diff| first."""
     from rich.table import Table
 
-    table = Table(title=markup_safe(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
-                  caption=markup_safe(f"Diff = {first} - {second}; largest difference either way first"))
+    table = Table(title=plain_text(f"Largest per-sequence {key.upper()} differences: {first} vs {second}"),
+                  caption=plain_text(f"Diff = {first} - {second}; largest difference either way first"))
     table.add_column("Sequence", min_width=longest_word(r["sequence"] for r in rows))
     for h in (first, second):
-        table.add_column(markup_safe(h), justify="right")
+        table.add_column(plain_text(h), justify="right")
     number_column(table, "Diff", "+100.0")
     for r in rows:
-        table.add_row(markup_safe(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
+        table.add_row(plain_text(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
     return table
 
 

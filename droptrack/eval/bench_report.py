@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError, markup_safe, printable, shell_join
+from droptrack.errors import DropTrackError, plain_text, printable, shell_join
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 from droptrack.wording import counted
 
@@ -200,14 +200,14 @@ def bench_table(report: Any) -> Any:
     """A rich Table like `yolo benchmark`'s, one row per artifact."""
     from rich.table import Table
 
-    table = Table(title=markup_safe(title(report)))
+    table = Table(title=plain_text(title(report)))
     rows = [row_cells(row) for row in report.rows]
     for h in HEADERS:   # the name folds only past 24 characters (the other columns left it 5 at 160 columns)
         table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
                          no_wrap=h != "Artifact", overflow="fold",
                          min_width=min(24, max((len(c[0]) for c in rows), default=8)) if h == "Artifact" else None)
     for cells in rows:
-        table.add_row(markup_safe(cells[0]), *cells[1:])   # a name like model[fp16] is not rich markup
+        table.add_row(plain_text(cells[0]), *cells[1:])   # a name like model[fp16] or run:smile:1 is text
     return table
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from droptrack.errors import markup_safe
+from droptrack.errors import plain_text
 from droptrack.eval.report import Report, _columns
 from droptrack.eval.speed import fps_definition
 from droptrack.wording import counted, noun
@@ -63,7 +63,7 @@ def report_table(report: Report) -> Any:
 
     cols = _columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
-    table = Table(title=f"{report.dataset}: {report.protocol}, {n} {noun(report.n_sequences, 'sequence')}")
+    table = Table(title=plain_text(f"{report.dataset}: {report.protocol}, {n} {noun(report.n_sequences, 'sequence')}"))
     table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))
     for header, _ in cols:
         number_column(table, header, "100.00")
@@ -72,7 +72,7 @@ def report_table(report: Report) -> Any:
     for t in report.trackers:
         s = t.result.scores()
         cells = [f"{100 * s[k]:.2f}" if math.isfinite(s[k]) else "-" for _, k in cols]
-        table.add_row(markup_safe(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
+        table.add_row(plain_text(t.name), *cells, f"{t.fps:.1f}" if t.fps else "-", str(len(t.errors)))
     order = "\nrows in the order the folders were given; the plots rank them" if len(report.trackers) > 1 else ""
     table.caption = f"FPS: {fps_definition(report.protocol)}{order}"
     return table

@@ -19,7 +19,7 @@ import numpy as np
 
 from droptrack.artifact import ArtifactMeta, atomic_write_json
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.errors import markup_safe
+from droptrack.errors import plain_text
 from droptrack.export.pairs import InputPair
 from droptrack.geometry import box_iou, decode_box, hann2d
 
@@ -203,18 +203,21 @@ def compare(outputs: list[dict], reference: list[dict], pairs: list[InputPair], 
     return rep
 
 
+def own_parity_json(path: Path) -> dict | None:
+    """The object of a parity.json that dt export wrote (a JSON object whose 'artifacts' is an object: every one it
+    writes has it); None for a missing, unreadable or other file (another tool's, a user's), which an export refuses
+    to replace (droptrack.export.workdir.check_own_graphs)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("artifacts"), dict) else None
+
+
 def _read_parity_json(path: Path) -> dict:
-    """parity.json's object ({} when missing, unreadable or not ours: it is then replaced)."""
-    data: dict = {}
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError):
-            data = {}
-    if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):   # not ours: replaced
-        data = {}
-    data.setdefault("artifacts", {})
-    return data
+    """parity.json's object ({"artifacts": {}} when missing or not dt export's: an export refuses such a file before
+    any work, so one found here later is replaced)."""
+    return own_parity_json(path) or {"artifacts": {}}
 
 
 def write_parity_json(output_dir: Path, reports: list[ParityReport], extra: dict | None = None) -> Path:
@@ -273,17 +276,17 @@ def prune_parity_json(output_dir: Path, checkpoint_sha256: str | None,
 def parity_table(report: ParityReport):
     """Rich table of one report: per-output errors and per-pair boxes and CE token agreement."""
     from rich.table import Table
+    from rich.text import Text
 
-    mark = "[green]PASS[/]" if report.passed else "[red]FAIL[/]"
+    mark = ("PASS", "green") if report.passed else ("FAIL", "red")
     ref = report.reference + (" (CE-aligned)" if report.aligned else "")
-    t = Table(title=f"parity {markup_safe(report.artifact)} ({markup_safe(report.precision)}) vs {markup_safe(ref)}: "
-                    f"{mark}")   # file names are text, not rich markup
+    t = Table(title=Text.assemble(plain_text(f"parity {report.artifact} ({report.precision}) vs {ref}: "), mark))
     for col in ("output / pair", "max abs", "max rel", "cosine", "box IoU", "centre err", "CE tokens", "e2e IoU"):
         t.add_column(col, justify="right")
     for o in report.outputs:
-        t.add_row(o.name, f"{o.max_abs:.2e}", f"{o.max_rel:.2e}", f"{o.cosine:.6f}", "", "", "", "")
+        t.add_row(plain_text(o.name), f"{o.max_abs:.2e}", f"{o.max_rel:.2e}", f"{o.cosine:.6f}", "", "", "", "")
     for k, b in enumerate(report.boxes):
         tok = f"{report.tokens[k]:.1%}" if k < len(report.tokens) else "-"
         e2e = f"{report.e2e_boxes[k].iou:.4f}" if k < len(report.e2e_boxes) else "-"
-        t.add_row(b.pair, "", "", "", f"{b.iou:.4f}", f"{b.center_err:.4f}", tok, e2e)
+        t.add_row(plain_text(b.pair), "", "", "", f"{b.iou:.4f}", f"{b.center_err:.4f}", tok, e2e)
     return t

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droptrack.errors import markup_safe, shell_join
+from droptrack.errors import plain_text, shell_join
 from droptrack.export.results import ExportReport
 
 _STATUS = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}
@@ -15,7 +15,7 @@ def summary_table(report: ExportReport):
     """
     from rich.table import Table
 
-    t = Table(title=markup_safe(f"dt export -> {report.output_dir}"))   # the user's folder, as text
+    t = Table(title=plain_text(f"dt export -> {report.output_dir}"))   # the user's folder, as text
     for col, just in (("artifact", "left"), ("precision", "left"), ("status", "left"), ("size MB", "right"),
                       ("max error", "right"), ("cosine", "right"), ("box agreement", "right"), ("e2e boxes", "right"),
                       ("CE tokens", "right"), ("time s", "right")):
@@ -27,7 +27,7 @@ def summary_table(report: ExportReport):
             tokens = f"{p.token_agreement:.0%}"
         size = f"{r.size_mb:.1f}" if r.path.is_file() else "-"
         status = _STATUS.get(r.status, r.status) + (f" ({r.step})" if r.step else "")   # the step that failed
-        t.add_row(markup_safe(r.path.name), r.precision, status, size,   # an engine is named after the user's graph
+        t.add_row(plain_text(r.path.name), r.precision, status, size,   # an engine is named after the user's graph
                   f"{p.max_abs:.1e}" if p else "-", f"{p.cosine:.6f}" if p else "-",
                   f"{p.box_agreement:.0%}" if p else "-", f"{p.e2e_box_agreement:.0%}" if p else "-", tokens,
                   f"{r.seconds:.1f}")

@@ -251,7 +251,11 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
         except (OSError, OutputFull) as exc:   # the cache only saves a rebuild: its disk full fails nothing
             notes.append(f"engine cache folder {cdir} is {'full' if isinstance(exc, OutputFull) else 'not writable'}"
                          ": the engine is not cached")
-        notes += prune_cache(cdir, cached)
+        pruned = prune_cache(cdir, cached)
+        for line in pruned:
+            if line.startswith("warning:"):
+                log(f"  {line}")
+        notes += pruned
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
@@ -272,18 +276,26 @@ def prune_cache(cdir: Path, keep: Path, limit: int = CACHE_LIMIT_BYTES) -> list[
         with contextlib.suppress(OSError):   # another export's pruning may have removed it
             st = path.stat()
             entries.append((st.st_mtime_ns, st.st_size, path))
-    total, removed = sum(size for _, size, _ in entries), 0
+    total, removed, failed = sum(size for _, size, _ in entries), 0, []
     for _, size, path in sorted(entries, key=lambda e: e[0]):
         if total <= limit:
             break
         if path == keep:
             continue
-        with contextlib.suppress(OSError):
+        try:
             path.unlink()
-            removed += 1
+        except OSError as exc:   # not removed: frees nothing, the next-oldest goes instead
+            failed.append(f"{path.name} ({exc.strerror or exc.__class__.__name__})")
+            continue
+        removed += 1
         total -= size
-    return [f"engine cache {cdir}: {removed} least recently used engine(s) removed to stay under "
-            f"{limit / (1 << 30):g} GB"] if removed else []
+    notes = [f"engine cache {cdir}: {removed} least recently used engine(s) removed to stay under "
+             f"{limit / (1 << 30):g} GB"] if removed else []
+    if failed:
+        others = f" and {len(failed) - 1} other(s)" if len(failed) > 1 else ""
+        notes.append(f"warning: engine cache {cdir}: could not remove {failed[0]}{others}; the cache may stay over "
+                     f"{limit / (1 << 30):g} GB: remove them by hand")
+    return notes
 
 
 def _read_key(side: Path) -> str:

@@ -21,6 +21,7 @@ from droptrack.errors import ExportError
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
 INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
 SAFETENSORS = "model.safetensors"
+PARITY = "parity.json"   # every export's parity rows (droptrack.export.parity)
 MAX_HEADER = 4 << 20   # bytes: droptrack's readers refuse a larger .safetensors header
 LOCK = ".dt-export.lock"
 TEMP_DIRS = (".dt-export-", ".dt-fp16-", ".dt-int8-", ".dt-auto-")   # tempfile prefixes of the pipeline's steps
@@ -33,7 +34,7 @@ def written_names() -> set[str]:
     graphs = {*FILENAMES.values(), *INT8_FILENAMES.values()}
     ends = ("", ".json", ".failed", ".failed.json", ".unchecked", ".unchecked.json")
     engines = {g.replace(".onnx", ".engine") + end for g in graphs for end in ends}
-    reports = {"parity.json", SAFETENSORS, *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
+    reports = {PARITY, SAFETENSORS, *(f"auto_precision_{t}.json" for t in INT8_FILENAMES)}
     return {*graphs, *(g + ".failed" for g in graphs), *engines, *reports}
 
 
@@ -51,17 +52,21 @@ def check_replaceable(output_dir: str | Path) -> None:
 
 def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tuple[str, ...],
                      safetensors: bool = False) -> None:
-    """A graph (or, with `safetensors`, a model.safetensors) in the folder under a name this export writes that no
-    `dt export` wrote (no droptrack metadata: another tool's export, a hand-edited graph, other weights, any other
-    file) is refused before any work: it would be replaced unread."""
+    """A graph (or, with `safetensors`, a model.safetensors), or a parity.json, in the folder under a name this export
+    writes that no `dt export` wrote (no droptrack metadata: another tool's export, a hand-edited graph, other
+    weights, another tool's or a user's parity.json, any other file) is refused before any work: it would be
+    replaced unread."""
+    from droptrack.export.parity import own_parity_json
+
     names = [FILENAMES["fp32"]] + [FILENAMES["fp16"]] * ("fp16" in precs) + \
-        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors
+        [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors + [PARITY]
     out = Path(output_dir).expanduser()
     for name in dict.fromkeys(names):
-        own = _droptrack_weights if name == SAFETENSORS else _droptrack_graph
+        own = {SAFETENSORS: _droptrack_weights, PARITY: own_parity_json}.get(name, _droptrack_graph)
         if (out / name).is_file() and not own(out / name):
+            what = "no JSON object with an 'artifacts' object" if name == PARITY else "no droptrack metadata"
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export would replace, and no dt "
-                              "export wrote it (it has no droptrack metadata); move it away, or pass another --output")
+                              f"export wrote it (it has {what}); move it away, or pass another --output")
 
 
 def _droptrack_graph(path: Path) -> bool:
