@@ -25,6 +25,10 @@ class OffTargetGraphWarning(UserWarning):
     """A graph made for another runtime than the one running it (TensorRT's INT8 graph in ONNX Runtime)."""
 
 
+class PartialDatasetWarning(UserWarning):
+    """A benchmark root holding only part of its official sequences: scores over it are not the published ones."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

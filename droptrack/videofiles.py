@@ -28,16 +28,21 @@ class RotationWarning(UserWarning):
     """A video's display rotation that the OpenCV backend reading it does not apply (its frames come sideways)."""
 
 
+class ShortVideoWarning(UserWarning):
+    """A video file that decodes fewer frames than its header counts (cut off, damaged, or stored sparser than its
+    rate): the frames that decode are the ones used, as dt run tracks them."""
+
+
 class PixelAspectWarning(UserWarning):
     """A video whose pixels are not square (sample aspect ratio not 1:1): OpenCV reads it as stored, players stretch
     it, so boxes read off a player and --save's square-pixel output differ from what players show."""
 
 
 def one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
-    """A droptrack warning (rotation, pixel aspect, damaged images) as one 'warning: ...' line on stderr, as dt prints
-    them (the CLI, and dt eval's worker processes); others as `show` (the `warnings.showwarning` it replaces) shows
-    them."""
-    if issubclass(category, (RotationWarning, PixelAspectWarning, DamagedImageWarning)):
+    """A droptrack warning (rotation, pixel aspect, damaged images, a video short of its header's count) as one
+    'warning: ...' line on stderr, as dt prints them (the CLI, and dt eval's worker processes); others as `show` (the
+    `warnings.showwarning` it replaces) shows them."""
+    if issubclass(category, (RotationWarning, PixelAspectWarning, DamagedImageWarning, ShortVideoWarning)):
         sys.stderr.write(f"warning: {printable(message)}\n")   # one write: workers' lines do not interleave
         sys.stderr.flush()
     else:

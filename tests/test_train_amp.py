@@ -34,8 +34,8 @@ def test_bf16_on_a_gpu_without_it_is_one_line_naming_the_fix_before_any_work(tmp
     out = tmp_path / "run"
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--device", "cuda",
                               "--amp", "bf16"))
-    assert line == ("error: --amp bf16: cuda (Tesla K80) cannot train in bfloat16 (Current CUDA Device does not "
-                    "support bfloat16); pass --amp fp16 (or --amp off)"), line
+    assert line == ("error: --amp bf16: cuda:0 (Tesla K80) cannot train in bfloat16 (Current CUDA Device does not "
+                    "support bfloat16); pass --amp fp16 (or --amp off)"), line   # the GPU it would train on
     assert list(tmp_path.iterdir()) == []   # no output folder
 
 

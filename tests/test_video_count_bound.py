@@ -31,9 +31,13 @@ def test_a_bogus_header_count_is_counted_not_allocated(tmp_path):
     assert p.returncode == 0 and p.stdout == "5\n", p.stderr[-500:]
 
 
-def test_a_plausible_header_count_is_kept(tmp_path):
-    """The header's count still sizes a video it fits (a short file then says it decodes fewer: not re-counted)."""
+def test_a_plausible_header_count_past_the_frames_is_not_kept(tmp_path):
+    """A header that counts more frames than decode, though the file could hold them, does not size the video: the
+    frames that decode do, and a warning says so (bench tracked 7 and failed at frame 5)."""
+    import pytest
+
     from droptrack.data import get_sequences
 
-    (seq,) = get_sequences("video", mjpg_avi(tmp_path / "cam.avi", frames=5, count=7))
-    assert len(seq) == 7
+    with pytest.warns(UserWarning, match="decodes only 5 of the 7 frames its header announces"):
+        (seq,) = get_sequences("video", mjpg_avi(tmp_path / "cam.avi", frames=5, count=7))
+    assert len(seq) == 5

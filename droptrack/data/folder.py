@@ -4,12 +4,14 @@ folder: root is one sequence (images directly in it, or in img/ or imgs/) or a f
 <seq>/groundtruth.txt (or groundtruth_rect.txt). video: root is a video file or a folder of videos; the GT of
 `clip.mp4` is `clip.txt` next to it, else groundtruth.txt in the same folder when there is a single video.
 Without a GT file, or with only the first frame's box in it (a test split), the boxes after it are NaN (one row per
-image / per frame the container reports, or decodes when it reports no count). Images are in natural
+image / per frame the video decodes, with a warning when its header counts more). Images are in natural
 order (2.jpg before 10.jpg), so unpadded frame numbers (TrackingNet's 0.jpg, 1.jpg, ...) stay in frame order.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 
 import cv2
@@ -18,7 +20,8 @@ import numpy as np
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
 from droptrack.errors import DatasetError
 from droptrack.imagefiles import frames_problem, is_image_file
-from droptrack.videofiles import DAMAGED_RUN, VIDEO_EXTS, plausible_frame_count
+from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
+                                  no_frame_reason, plausible_frame_count)
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
@@ -83,48 +86,50 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
 
 
-MIN_FRAME_BYTES = 4   # no container stores a frame in fewer bytes (an AVI chunk header alone is 8, an MP4 sample 4+)
-
-
-def _decoded_frames(cap: cv2.VideoCapture) -> int:
+def _decoded_frames(cap: cv2.VideoCapture) -> tuple[int, float]:
     """Frames an opened video holds, up to its last one that decodes (damaged ones between count: iter_frames then
-    names them)."""
-    n, failed = 0, 0
+    names them), and that last frame's media time in seconds (NaN when none decodes)."""
+    n, failed, last_s = 0, 0, math.nan
     while failed < DAMAGED_RUN:
         if cap.grab():
-            n, failed = n + failed + 1, 0
+            n, failed, last_s = n + failed + 1, 0, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         else:
             failed += 1
-    return n
+    return n, last_s
 
 
 def _video_sequence(path: Path, single: bool) -> Sequence:
     """One video; GT from <stem>.txt (or groundtruth.txt for a lone video); without one, or with the init box
-    only, NaN rows up to the frames `_frame_count` finds (those it decodes after an init box)."""
+    only, NaN rows up to the frames `_frame_count` decodes (a row per frame the file stores, as dt run tracks them)."""
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
     if not gt_file.is_file():
-        boxes = np.full((_frame_count(path, False), 4), np.nan)
-    else:   # the init box only (a test split): a row per frame the file stores, as dt run tracks them
+        boxes = np.full((_frame_count(path), 4), np.nan)
+    else:   # the init box only (a test split)
         boxes = load_boxes(gt_file)
-        boxes = pad_boxes(boxes, _frame_count(path, True)) if len(boxes) == 1 else boxes
+        boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 
 
-def _frame_count(path: Path, decode: bool) -> int:
-    """Frames of a video: its header's count, or (`decode`, or a header that reports none or more than the file's
-    size can hold) the frames it decodes (a header may count more than the file stores)."""
+def _frame_count(path: Path) -> int:
+    """Frames a video decodes, not its header's count (a cut-off file, or a header that counts more than the file
+    stores, was tracked and then failed at its end); one ShortVideoWarning when the header counts more."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise unopened_video(path)
-    try:   # NaN, negative or absurd (a recording stopped before its header was written, or more frames than
-        # the file has room for: a row each would take gigabytes): count the frames
-        n = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        if decode or n is None or n > path.stat().st_size // MIN_FRAME_BYTES:
-            n = _decoded_frames(cap)
+    try:
+        header = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        n, last_s = _decoded_frames(cap)
+        if n == 0:   # as reading its frames would say
+            raise DatasetError(f"{path} opened but {no_frame_reason(cap)}")
     finally:
         cap.release()
+    if header is not None and n < header:
+        stored = fewer_frames_stored(str(path), n, header, fps, last_s)
+        warnings.warn((stored or f"{path} decodes only {n} of the {header} frames its header announces (truncated or "
+                       f"damaged)") + f"; those {n} frames are used", ShortVideoWarning, stacklevel=2)
     return n
 
 

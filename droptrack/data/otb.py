@@ -7,11 +7,12 @@ only Human4_2. Irregular sequences follow the OTB-2015 protocol (frame ranges as
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from droptrack.data.sequence import Sequence, load_boxes, no_sequences, numbered_frames, select
-from droptrack.errors import DatasetError
+from droptrack.errors import DatasetError, PartialDatasetWarning
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,14 @@ IRREGULAR: dict[str, _Range] = {
     "Skating2_1": _Range(1, 473), "Skating2_2": _Range(1, 473),
 }
 _EXCLUDED = {"Human4_1"}  # not part of OTB-100
+# The 100 sequences of OTB-100 (OTB-2015) as this reader names them: two-target folders give <Seq>_<k>.
+OTB100 = tuple("""Basketball Biker Bird1 Bird2 BlurBody BlurCar1 BlurCar2 BlurCar3 BlurCar4 BlurFace BlurOwl Board
+Bolt Bolt2 Box Boy Car1 Car2 Car24 Car4 CarDark CarScale ClifBar Coke Couple Coupon Crossing Crowds Dancer Dancer2
+David David2 David3 Deer Diving Dog Dog1 Doll DragonBaby Dudek FaceOcc1 FaceOcc2 Fish FleetFace Football Football1
+Freeman1 Freeman3 Freeman4 Girl Girl2 Gym Human2 Human3 Human4_2 Human5 Human6 Human7 Human8 Human9 Ironman
+Jogging_1 Jogging_2 Jump Jumping KiteSurf Lemming Liquor Man Matrix Mhyang MotorRolling MountainBike Panda RedTeam
+Rubik Shaking Singer1 Singer2 Skater Skater2 Skating1 Skating2_1 Skating2_2 Skiing Soccer Subway Surfer Suv
+Sylvester Tiger1 Tiger2 Toy Trans Trellis Twinnings Vase Walking Walking2 Woman""".split())
 _MULTI = re.compile(r"groundtruth_rect\.(\d+)\.txt")
 
 
@@ -86,10 +95,25 @@ def read_sequence(name: str, gt_path: Path) -> Sequence:
     return Sequence(name=name, dataset="otb", frames=frames, video=None, boxes=gt[:n])
 
 
+def warn_partial(root: Path, found: list[str]) -> None:
+    """One PartialDatasetWarning when root holds fewer than OTB-100's 100 sequences (a partial download, or OTB-2013's
+    subset): every sequence found is scored, and that score is not the benchmark's."""
+    missing = [nm for nm in OTB100 if nm not in set(found)]
+    if not missing:
+        return
+    some = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    warnings.warn(f"OTB root {root} holds {len(OTB100) - len(missing)} of the {len(OTB100)} OTB-100 sequences "
+                  f"({len(missing)} missing: {some}), so its scores are not comparable to published OTB-100 numbers; "
+                  "download the missing sequences for a full OTB-100 score", PartialDatasetWarning, stacklevel=3)
+
+
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
-    """Every OTB sequence found under root (100 for the full benchmark); `split` is not used."""
+    """Every OTB sequence found under root (100 for the full benchmark; fewer, when all are read: one warning);
+    `split` is not used."""
     avail = _available(root)
     if not avail:
         raise no_sequences("OTB sequence (a <Seq>/groundtruth_rect.txt)", root, lambda d: bool(_available(d)),
                            "point the root at the folder that holds Basketball/, Biker/, ...")
+    if names is None:   # --sequences picks a subset on purpose
+        warn_partial(root, list(avail))
     return [read_sequence(nm, avail[nm]) for nm in select(list(avail), names, "otb")]

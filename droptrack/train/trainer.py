@@ -24,6 +24,7 @@ from droptrack.train.amp import check_amp
 from droptrack.train.badframes import BadFrames
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, collate_pairs, load_datasets,
                                   parse_data_roots, resolved_roots, unwrap_worker_errors)
+from droptrack.train.device import torchrun_local_rank, train_device
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
@@ -64,14 +65,6 @@ def setup_dist(device: str) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("--device cuda requested but CUDA is not available; use --device cpu")
-    return torch.device(name)
 
 
 def _tensorboard(output: Path, purge_step: int | None):
@@ -135,12 +128,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     iteration is done and saved in last.pt (at an epoch's end: once its checkpoints are written)."""
     hold = hold if hold is not None else StepHold()
     cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
-    dev = _device(opts.device)
+    dev = train_device(opts.device, torchrun_local_rank())
     amp = amp_mode(opts, cfg)
     amp_note = check_amp(amp, dev)   # a device that cannot do it is refused before any work
     dist = setup_dist(str(dev))
     if dev.type == "cuda":
-        dev = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(dev)
 
     def say(msg: str, markup: bool = True) -> None:
