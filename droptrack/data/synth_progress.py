@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from droptrack.errors import printable
+
 LOG_PERIOD_S = 60.0   # lines mode: a line at least this often (a quick run stays quiet), dt eval's period
 
 
@@ -18,7 +20,7 @@ class SynthProgress:
                  period_s: float | None = None) -> None:
         """Remember the options; the display starts on __enter__ (`stream`: None is stderr; `period_s`: None is
         LOG_PERIOD_S)."""
-        self.enabled, self.label, self.frames, self.sequences = enabled, label, frames, sequences
+        self.enabled, self.label, self.frames, self.sequences = enabled, printable(label), frames, sequences
         self.total, self.done, self.done_seqs = 2 * sequences * frames, 0, 0
         self._stream, self._period = stream, LOG_PERIOD_S if period_s is None else period_s
         self._bar: Any = None
@@ -30,14 +32,16 @@ class SynthProgress:
         """Start the bar on a terminal, else plain lines."""
         if self.enabled:
             from rich.console import Console
-            from rich.progress import Progress
+            from rich.progress import Progress, TextColumn
 
             console = Console(stderr=True) if self._stream is None else Console(file=self._stream)
             self._t0 = self._last = time.monotonic()
             if not console.is_terminal:   # a transient bar there shows nothing but the blank line rich ends it with
                 self._lines = self._stream or sys.stderr
                 return self
-            self._bar = Progress(console=console, transient=True)
+            # rich's default columns, the label read as text (a split or folder name), not markup or emoji codes
+            self._bar = Progress(TextColumn("{task.description}", style="progress.description", markup=False),
+                                 *Progress.get_default_columns()[1:], console=console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from droptrack.errors import markup_safe
+from droptrack.errors import printable
 from droptrack.eval.machine import PeakMemory
 
 PERCENTILES = (50, 90, 95, 99)
@@ -221,15 +221,15 @@ class bar:
     """Context manager: a rich progress bar on stderr fed by update(done, total); a no-op when disabled."""
 
     def __init__(self, label: str, enabled: bool = True):
-        # rich reads a task's description as markup: a row or file name in it ('[red]b') is text
-        self.label, self.enabled, self._p, self._task = markup_safe(label), enabled, None, None
+        # the description column reads no markup or emoji codes: a row or file name ('[red]b', 'run:smile:1') is text
+        self.label, self.enabled, self._p, self._task = printable(label), enabled, None, None
 
     def __enter__(self) -> Callable[[int, int], None]:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            self._p = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), console=Console(stderr=True))
             self._task = self._p.add_task(self.label, total=None)
             self._p.start()

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, Sequence, TextIO
 
-from droptrack.errors import markup_safe, printable
+from droptrack.errors import printable
 
 LOG_PERIOD_S = 60.0   # a line at least this often while a long sequence runs (lines mode)
 LINE_GAP_S = 10.0   # lines mode: a finished sequence is a line only this long after the last line (or the start):
@@ -49,7 +49,8 @@ class EvalProgress:
                 self._lines = self._stream or sys.stderr
                 self._last_line = time.monotonic()
                 return self
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            # descriptions hold tracker and sequence names: read as text, not markup or emoji codes
+            self._progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
                                       console=console, transient=False)
             self._progress.start()
@@ -62,7 +63,7 @@ class EvalProgress:
 
     def _title(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"{markup_safe(self._label) or 'overall'} {self.done_seqs}/{self.total_seqs} seq{failed}"
+        return f"{self._label or 'overall'} {self.done_seqs}/{self.total_seqs} seq{failed}"
 
     def update(self, name: str, done: int, total: int) -> None:
         """A sequence has `done` of `total` frames tracked (late messages of finished sequences are ignored)."""
@@ -77,7 +78,7 @@ class EvalProgress:
         if self._progress is None:
             return
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(f"  {markup_safe(name)}", total=total, info="")
+            self._tasks[name] = self._progress.add_task(f"  {printable(name)}", total=total, info="")
         self._progress.update(self._tasks[name], completed=done)
         self._refresh()
 
