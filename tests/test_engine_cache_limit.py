@@ -78,3 +78,22 @@ def test_an_engine_that_cannot_be_removed_frees_nothing_and_the_next_oldest_goes
     assert any("1 least recently used engine(s) removed" in n for n in notes), notes
     warnings = [n for n in notes if n.startswith("warning:")]
     assert len(warnings) == 1 and "s.engine" in warnings[0] and "\n" not in warnings[0], notes
+
+
+def test_a_linked_engine_counts_as_its_link_and_its_target_is_never_removed(tmp_path):
+    """An engine linked into the cache was counted at its target's size, though removing the link frees only the
+    link: engines under the limit were removed for it."""
+    from droptrack.export.tensorrt import prune_cache
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    target = _entry(tmp_path, "elsewhere.engine", 1 << 30, 300)   # outside the cache, not the cache's to remove
+    old = _entry(cache, "o.engine", 8, 500)
+    link = cache / "l.engine"
+    link.symlink_to(target)
+    new = _entry(cache, "n.engine", 8, 10)
+    room = 16 + os.lstat(link).st_size   # the two engines and the link itself: the cache is at its limit
+    assert prune_cache(cache, new, limit=room) == []
+    assert old.exists() and link.is_symlink() and target.exists()
+    assert prune_cache(cache, new, limit=16)   # over by the link alone: the oldest go until the link is gone
+    assert not link.is_symlink() and new.exists() and os.path.getsize(target) == 1 << 30

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,8 +275,12 @@ def prune_cache(cdir: Path, keep: Path, limit: int = CACHE_LIMIT_BYTES) -> list[
     entries = []
     for path in cdir.glob("*.engine"):
         with contextlib.suppress(OSError):   # another export's pruning may have removed it
-            st = path.stat()
-            entries.append((st.st_mtime_ns, st.st_size, path))
+            st = path.lstat()   # a link counts as what removing it frees: the link, never its target
+            used = st.st_mtime_ns
+            if stat.S_ISLNK(st.st_mode):
+                with contextlib.suppress(OSError):   # a reuse's os.utime touched the target: its last use
+                    used = path.stat().st_mtime_ns
+            entries.append((used, st.st_size, path))
     total, removed, failed = sum(size for _, size, _ in entries), 0, []
     for _, size, path in sorted(entries, key=lambda e: e[0]):
         if total <= limit:
