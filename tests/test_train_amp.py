@@ -53,6 +53,6 @@ def test_emulated_bf16_is_a_note_not_a_refusal(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
     assert check_amp("bf16", torch.device("cuda")) == (
-        "[yellow]warning: --amp bf16: cuda (Tesla V100) has no native bfloat16 (compute capability below 8.0), so it is "
-        "emulated and slower than --amp fp16[/]")
+        "warning: --amp bf16: cuda (Tesla V100) has no native bfloat16 (compute capability below 8.0), so it is "
+        "emulated and slower than --amp fp16")
     assert check_amp("fp16", torch.device("cuda")) is None

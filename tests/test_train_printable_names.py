@@ -63,3 +63,14 @@ def test_a_path_with_an_emoji_code_is_named_as_it_reads(tmp_path):
     assert res.exit_code == 0, res.output
     resumed = [ln for ln in res.output.splitlines() if ln.startswith("resumed from ")]
     assert resumed and resumed[0].startswith(f"resumed from {out}/"), res.output
+
+
+def test_the_trainer_s_notes_name_a_path_with_emoji_codes_and_markup_as_it_reads(tmp_path):
+    """dt train's own notes (here: --resume with nothing to resume) went through rich's markup and emoji reader:
+    ':smile:' in --output became an emoji; the note names the folder as it is, still a warning line."""
+    data = generate_synth(tmp_path / "train", sequences=2, frames=20, seed=0, size=(96, 72))
+    out = tmp_path / "run:smile:[/b]x"
+    res = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", data, "--batch-size", 4, "--samples-per-epoch", 4,
+              "--workers", 0, "--device", "cpu", "--epochs", 1, "--resume")
+    assert res.exit_code == 0, res.output
+    assert f"warning: --resume: no checkpoint under {out} yet, starting fresh" in res.output.splitlines(), res.output

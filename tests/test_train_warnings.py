@@ -14,11 +14,11 @@ def test_little_free_space_is_a_warning_line(tmp_path):
     said: list[str] = []
     size = free_bytes(tmp_path) // 3   # room for the first epoch's 2 checkpoints, not for keep + 3 = 4
     check_space(tmp_path / "run", size, 1, said.append)
-    assert len(said) == 1 and said[0].startswith(f"[yellow]warning: --output '{tmp_path / 'run'}' has "), said
+    assert len(said) == 1 and said[0].startswith(f"warning: --output '{tmp_path / 'run'}' has "), said
 
 
 def test_rng_states_of_fewer_processes_is_a_warning_line():
     said: list[str] = []
     restore_rng([{"cpu": torch.get_rng_state()}], 1, torch.device("cpu"), said.append)
-    assert said == ["[yellow]warning: the checkpoint holds RNG states of 1 processes; this run has more, so it is not "
-                    "bit-exact with the original[/]"]
+    assert said == ["warning: the checkpoint holds RNG states of 1 processes; this run has more, so it is not "
+                    "bit-exact with the original"]

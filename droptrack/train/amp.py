@@ -53,6 +53,6 @@ def check_amp(amp: str, device: torch.device) -> str | None:
         except TypeError:   # an older torch: no emulation to tell apart
             native = True
         if not native:
-            return (f"[yellow]warning: --amp bf16: {device_name(device)} has no native bfloat16 (compute capability "
-                    "below 8.0), so it is emulated and slower than --amp fp16[/]")
+            return (f"warning: --amp bf16: {device_name(device)} has no native bfloat16 (compute capability "
+                    "below 8.0), so it is emulated and slower than --amp fp16")
     return None

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from droptrack.errors import TrainingError, markup_safe
+from droptrack.errors import TrainingError
 
 MB = 1 << 20
 
@@ -47,8 +47,8 @@ def check_space(output: Path, size: int, keep: int, say: Callable[[str], None], 
                             f"checkpoints of about {size / MB:.1f} MB each (last.pt, "
                             f"checkpoint_ep{epoch:04d}.pt); free space there or pass another --output")
     if free < (keep + 3) * size:
-        say(f"[yellow]warning: --output '{markup_safe(output)}' has {free / MB:.1f} MB free; {keep} epoch checkpoints "
-            f"(--keep-last), last.pt and the one being written need about {(keep + 3) * size / MB:.1f} MB[/]")
+        say(f"warning: --output '{output}' has {free / MB:.1f} MB free; {keep} epoch checkpoints "
+            f"(--keep-last), last.pt and the one being written need about {(keep + 3) * size / MB:.1f} MB")
 
 
 def write_failed(path: Path, exc: BaseException, size: int, resume_from: Path | None) -> TrainingError | None:

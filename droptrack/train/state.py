@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from droptrack.errors import DropTrackError, TrainingError, markup_safe
+from droptrack.errors import DropTrackError, TrainingError
 from droptrack.model.checkpoint import read_file
 
 _EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
@@ -56,8 +56,8 @@ def restore_rng(states: list[dict], rank: int, device: torch.device, say: Callab
     if not states:
         return
     if rank >= len(states):
-        say(f"[yellow]warning: the checkpoint holds RNG states of {len(states)} processes; this run has more, so it is "
-            "not bit-exact with the original[/]")
+        say(f"warning: the checkpoint holds RNG states of {len(states)} processes; this run has more, so it is "
+            "not bit-exact with the original")
     st = states[rank % len(states)]
     torch.set_rng_state(st["cpu"])
     if device.type == "cuda" and "cuda" in st:
@@ -265,8 +265,7 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
             failures.append(f"{path.name} ({str(exc)[:80]})")
         else:
             if failures:
-                say(f"[yellow]warning: cannot resume from {markup_safe('; '.join(failures))}; falling back to "
-                    f"{markup_safe(path.name)}[/]")
+                say(f"warning: cannot resume from {'; '.join(failures)}; falling back to {path.name}")
             break
     else:
         raise TrainingError(f"cannot resume: no intact checkpoint under '{output}' ({'; '.join(failures)}); delete "

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from droptrack.config import config_to_dict, save_config
-from droptrack.errors import OutputFull, TrainingError, markup_safe, printable
+from droptrack.errors import OutputFull, TrainingError, plain_text, printable
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
@@ -135,18 +135,21 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
 
-    def say(msg: str, markup: bool = True) -> None:
+    def say(msg: str) -> None:   # plain text, read as neither markup nor emoji codes (it names files); warnings yellow
         if dist.main and not opts.quiet:
             from rich.console import Console
-            Console(stderr=True, soft_wrap=True).print(msg, markup=markup, highlight=markup, emoji=markup)
+            text = plain_text(msg)
+            if msg.startswith("warning: "):
+                text.stylize("yellow")
+            Console(stderr=True, soft_wrap=True).print(text)
 
     if amp_note:
         say(amp_note)
     workers, cores = cfg.TRAIN.NUM_WORKER, cpu_cores()
     if workers > cores:
         flag = "--workers" if opts.workers is not None else "TRAIN.NUM_WORKER"
-        say(f"[yellow]warning: {flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process "
-            f"may use only cost memory and start-up time; --workers {cores} is enough[/]")
+        say(f"warning: {flag} {workers}: more data-loading workers than the {cores} CPU core(s) this process "
+            f"may use only cost memory and start-up time; --workers {cores} is enough")
     output = Path(opts.output)
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -169,11 +172,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     model = build_model(cfg, training=True)
     if opts.pretrained:
         rep = load_pretrained(model, opts.pretrained)
-        say(f"pretrained: {markup_safe(rep.summary())}")
+        say(f"pretrained: {rep.summary()}")
     elif not opts.resume:
-        named = f" (MODEL.PRETRAIN_FILE '{markup_safe(cfg.MODEL.PRETRAIN_FILE)}' is only a name; pass the file with " \
+        named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with " \
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
-        say(f"[yellow]warning: no --pretrained weights: training from scratch{named}[/]")
+        say(f"warning: no --pretrained weights: training from scratch{named}")
     lr = scaled_lr(cfg, global_batch)
     if global_batch != reference_batch(cfg):
         say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
@@ -192,7 +195,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         pos, rng, found_in = found
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
-        say(f"[yellow]warning: --resume: no checkpoint under {markup_safe(output)} yet, starting fresh[/]")
+        say(f"warning: --resume: no checkpoint under {output} yet, starting fresh")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
         check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
@@ -201,20 +204,20 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             lock.take(output)
         kept = keep_old_log(output) if found is None else None
         if kept is not None:
-            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {markup_safe(kept)}; this "
+            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this "
                 "run logs to a new train.log")
         kept = keep_old_tensorboard(output) if found is None else None
         if kept is not None:
-            say(f"TensorBoard folder tb/ of an earlier run kept as {markup_safe(kept)}; this run's curves go to a new "
+            say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new "
                 "tb/")
         stale = remove_stale_temps(output)
         if stale:
             say(f"removed {len(stale)} half-written checkpoint or config file(s) of a killed run: "
-                f"{markup_safe(', '.join(stale)[:120])}")
+                f"{', '.join(stale)[:120]}")
         done = pos.epoch - 1 if found is not None and not pos.iteration else 0
         restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
         if restored:
-            say(f"{markup_safe(restored)} (the earlier run stopped before writing it) restored from last.pt")
+            say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
             prune(output, opts.keep_last)
         if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
             save_config(cfg, output / "config.yaml")
@@ -229,7 +232,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
 
     def tell(msg: str) -> None:   # said, and kept in train.log: plain text (it names files and sequences)
         msg = printable(msg)
-        say(msg, markup=False)
+        say(msg)
         if dist.main:
             with open(output / "train.log", "a") as f:
                 f.write(msg + "\n")
