@@ -3,6 +3,7 @@ itself fails only at the first iteration, or warns and quietly trains in FP32)."
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -41,18 +42,18 @@ def check_amp(amp: str, device: torch.device) -> str | None:
     dtype = AMP_DTYPES.get(amp)
     if dtype is None:
         return None
-    why = _autocast_refusal(device, dtype)
+    # autocast's bfloat16 check asks about the current GPU, which in one process is not yet --device cuda:N (it is
+    # set later): `device` is made the current one while torch checks
+    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+        why = _autocast_refusal(device, dtype)
+        other = next((m for m, d in AMP_DTYPES.items() if m != amp and _autocast_refusal(device, d) is None),
+                     None) if why is not None else None
     if why is not None:
-        other = next((m for m, d in AMP_DTYPES.items() if m != amp and _autocast_refusal(device, d) is None), None)
         fix = f"pass --amp {other} (or --amp off)" if other else "pass --amp off"
         raise TrainingError(f"--amp {amp}: {device_name(device)} cannot train in {str(dtype).split('.')[-1]} "
                             f"({why}); {fix}")
-    if device.type == "cuda" and amp == "bf16":
-        try:
-            native = torch.cuda.is_bf16_supported(including_emulation=False)
-        except TypeError:   # an older torch: no emulation to tell apart
-            native = True
-        if not native:
+    if device.type == "cuda" and amp == "bf16" and not torch.version.hip:   # ROCm GPUs have it
+        if torch.cuda.get_device_capability(device) < (8, 0):   # native bfloat16: Ampere (8.0) and newer
             return (f"warning: --amp bf16: {device_name(device)} has no native bfloat16 (compute capability "
                     "below 8.0), so it is emulated and slower than --amp fp16")
     return None
