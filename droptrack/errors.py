@@ -203,14 +203,6 @@ def printable(text: object) -> str:
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def markup_safe(text: object) -> str:
-    """Text from files (tracker, sequence, artifact and attribute names) for a rich table, bar or line: not read as
-    markup ('tiny[fp16]'), control characters escaped (a name could hold terminal escape sequences)."""
-    from rich.markup import escape
-
-    return escape(printable(text))
-
-
 def plain_text(text: object) -> Text:
     """Text from files for a rich table's cell, header, title or caption, as a rich Text: printed as it is, read
     neither as markup ('tiny[fp16]') nor as emoji codes ('run:smile:1', which escaping markup leaves to rich),
