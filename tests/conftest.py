@@ -1,7 +1,7 @@
 """Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
 fixtures shared by the runtime and serve tests (a tiny random checkpoint and its FP32 graph, each made once per
 session and copied per module, a real video) and by the export tests (the tiny model exported once per session);
-the data tests' empty DT_DATA* environment."""
+the data tests' empty DT_DATA* environment; one `dt demo` run that the demo tests each read their part of."""
 
 from __future__ import annotations
 
@@ -130,6 +130,30 @@ def video() -> Path:
 def frames(video) -> list[np.ndarray]:
     with open_source(video) as src:
         return [f.image for f, _ in zip(src, range(12))]
+
+
+@pytest.fixture(scope="session")
+def small_demo(tiny_ckpt_once, tmp_path_factory):
+    """`dt demo --checkpoint tiny.pt` on 2x6 synthetic frames and 4 video frames (1 thread), once per session: the
+    checkpoint under a folder that reads as rich markup ('[bold]c[' / 'x]'), the output under one that does too and
+    has a space ('[bold]d[' / 'x] my demo'). (checkpoint, output folder, CLI result); the tests only read it."""
+    import shutil
+
+    from helpers import cli
+
+    root = tmp_path_factory.mktemp("demo_once")
+    ckpt = root / "[bold]c[" / "x]" / "tiny.pt"   # the path reads '.../[bold]c[/x]/tiny.pt'
+    ckpt.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_ckpt_once[0], ckpt)
+    out = root / "[bold]d[" / "x] my demo"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = cli("demo", "--checkpoint", ckpt, "-o", out, "--sequences", 2, "--frames", 6, "--video-frames", 4,
+                  "--threads", 1)
+    finally:
+        torch.set_num_threads(threads)
+    return ckpt, out, res
 
 
 @pytest.fixture(scope="session")

@@ -232,10 +232,9 @@ def test_bad_input_is_one_line(assets, tmp_path):
         assert not (tmp_path / "t").exists()
 
 
-def test_demo_end_to_end(assets, tmp_path):
-    out = tmp_path / "demo"
-    res = dt("demo", "--output", out, "--checkpoint", assets["ckpt"], "--sequences", 2, "--frames", 6,
-             "--video-frames", 4)
+def test_demo_end_to_end(small_demo):
+    """The session's one demo run (tests/conftest.py) of the tiny checkpoint, 2x6 frames and 4 video frames."""
+    _, out, res = small_demo
     assert res.exit_code == 0, res.output
     js = json.loads((out / "bench" / "bench.json").read_text())
     rows = {r["name"]: r for r in js["rows"]}

@@ -4,21 +4,16 @@ ended the demo in a MarkupError traceback, the closing one after all its work wa
 
 from __future__ import annotations
 
-import shutil
-
 from helpers import cli
 
 
-def test_paths_that_read_as_rich_markup_are_printed_as_they_are(tiny_ckpt, tmp_path):
-    ckpt = tmp_path / "[bold]c[" / "x]" / "tiny.pt"   # the path reads '.../[bold]c[/x]/tiny.pt'
-    ckpt.parent.mkdir(parents=True)
-    shutil.copy(tiny_ckpt, ckpt)
-    out = tmp_path / "[bold]d[" / "x]"
-    res = cli("demo", "--checkpoint", ckpt, "-o", out, "--sequences", 1, "--frames", 3, "--video-frames", 2,
-              "--threads", 1)
+def test_paths_that_read_as_rich_markup_are_printed_as_they_are(small_demo):
+    """The session's one demo run (tests/conftest.py): its checkpoint and output paths read as rich markup."""
+    ckpt, out, res = small_demo
     assert res.exit_code == 0 and "Traceback" not in res.output, res.output
-    text = "".join(res.output.split())   # long lines may wrap anywhere
-    assert f"loaded{ckpt}(" in text and f"report:{out / 'bench' / 'bench.md'}" in text, res.output
+    text = "".join(res.output.split())   # long lines may wrap anywhere (the output folder's space goes too)
+    report = "".join(f"report:{out / 'bench' / 'bench.md'}".split())
+    assert f"loaded{ckpt}(" in text and report in text, res.output
 
 
 def test_the_interrupted_line_names_the_output_with_control_characters_escaped(tmp_path, monkeypatch):
