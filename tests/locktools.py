@@ -44,8 +44,13 @@ def dt_without_locks(errno_name: str, *args: object) -> subprocess.CompletedProc
 
 def dt(*args: object) -> subprocess.CompletedProcess:
     """`python -m droptrack ARGS` in a process of its own (`dt train --nproc 2` starts the launcher and ranks)."""
-    return subprocess.run([sys.executable, "-m", "droptrack", *map(str, args)], capture_output=True, text=True,
-                          env=ENV, timeout=300)
+    return python_m("droptrack", *args)
+
+
+def python_m(module: str, *args: object) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS` in a process of its own (`python -m droptrack.train` is `dt train`)."""
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, env=ENV,
+                          timeout=300)
 
 
 def killed_holding(setup: str, hold: str) -> None:

@@ -1,6 +1,7 @@
 """`dt train --nproc N`'s launcher process dies with the `dt` that started it (SIGKILL included), arranged by the
 launcher itself at start-up rather than by a subprocess `preexec_fn` (Python run between fork and exec in `dt`, which
-can deadlock once `dt` has threads). The whole `--nproc 2` run under SIGKILL: tests/test_train_audit.py."""
+can deadlock once `dt` has threads). The whole `--nproc 2` run under SIGKILL: tests/test_train_audit.py; a whole
+`python -m droptrack.train --nproc 2` run with spaces in its paths: tests/test_train_lock.py."""
 
 from __future__ import annotations
 
@@ -194,21 +195,6 @@ def test_ranks_get_the_parsed_options_not_a_recut_sys_argv(tmp_path, monkeypatch
                     save_interval=None, keep_last=3, val_every=None, val_sequences=8, seed=7, amp="bf16",
                     device="cpu", max_iters=None, stop_after=None, freeze_bn=True, threads=None, nproc=1, quiet=False)
     assert asdict(got[0]) == expected
-
-
-def test_nproc_2_under_python_m_droptrack_train_with_spaces_in_paths(tmp_path):
-    """The whole launch: `python -m droptrack.train ... --nproc 2` into and from folders with spaces in their names
-    (it failed with "Missing option '--config'": the ranks got the arguments less the first one)."""
-    from droptrack.data.synth import generate_synth
-
-    data = generate_synth(tmp_path / "da ta", sequences=1, frames=20, seed=0, size=(96, 72))
-    out = tmp_path / "r un"
-    proc = subprocess.run([sys.executable, "-m", "droptrack.train", "-c", "tiny_ce_test", "-o", str(out), "--data",
-                           str(data), "--epochs", "1", "--batch-size", "1", "--samples-per-epoch", "2", "--workers",
-                           "0", "--device", "cpu", "--nproc", "2"], env=env(OMP_NUM_THREADS="1"), capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "final.pt").is_file() and f"checkpoint: {out / 'final.pt'}" in proc.stdout
 
 
 def test_nproc_takes_device_in_any_case_as_one_process_does(tmp_path, monkeypatch):

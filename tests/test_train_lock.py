@@ -10,15 +10,15 @@ import pytest
 
 from droptrack.data.synth import generate_synth
 from droptrack.train.lock import LOCK, OutputLock
-from locktools import dt, dt_without_locks
+from locktools import dt, dt_without_locks, python_m
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> Path:
-    """The 2-sequence training set both tests train on (dt train only reads it), made once."""
-    return generate_synth(tmp_path_factory.mktemp("synth") / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
+    """The 2-sequence training set the tests train on (dt train only reads it), made once, in a folder with a space."""
+    return generate_synth(tmp_path_factory.mktemp("synth") / "da ta", sequences=2, frames=24, seed=0, size=(160, 120))
 
 
 def busy(folder) -> str:
@@ -45,20 +45,23 @@ def test_nproc_2_is_refused_before_its_ranks_start_while_the_folder_is_held_and_
                                                                                                           synth):
     """dt's launcher refuses a held folder in one line before any rank starts (they built the model and data first);
     rank 0 alone takes the lock when it runs (a rank 1 taking it too would refuse its own run); a free folder trains
-    and leaves no lock file."""
-    out = tmp_path / "run"
+    and leaves no lock file. The free run is also the whole `python -m droptrack.train ... --nproc 2` launch into and
+    from folders with spaces in their names (it failed with "Missing option '--config'": the ranks got the arguments
+    less the first one)."""
+    out = tmp_path / "r un"
     out.mkdir()
-    args = ["train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--nproc", "2"]
+    args = ["-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--nproc", "2"]
     with held(out):
-        p = dt(*args)
+        p = dt("train", *args)
     errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error: ")]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert errors[0] == f"error: {busy(out)}", p.stderr
     assert errors[1:] == [] and "rank" not in p.stderr, p.stderr   # no rank started
     assert list(out.iterdir()) == []   # nothing written; the lock file was removed by its holder (this test)
-    p = dt(*args)
+    p = python_m("droptrack.train", *args)
     assert p.returncode == 0, p.stderr
     assert (out / "final.pt").is_file() and not (out / LOCK).exists()
+    assert f"checkpoint: {out / 'final.pt'}" in p.stdout, p.stdout
 
 
 def test_a_held_folder_is_refused_before_the_pretrained_weights_are_read(tmp_path, synth):
