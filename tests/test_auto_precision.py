@@ -64,27 +64,46 @@ def test_needed_sequences():
     assert needed_sequences(0.03) == 34 and needed_sequences(0.01) == 100 and needed_sequences(0.25) == 4
 
 
-@pytest.mark.slow
-def test_auto_precision_end_to_end(tmp_path):
+AUTO = ("--int8", "--int8-target", "ort", "--calib-pairs", 8, "--auto-precision", "--val-sequences", 4,
+        "--max-divergence", 0.25, "--group-by", "kind")
+
+
+@pytest.fixture(scope="module")
+def first_search(tmp_path_factory):
+    """`dt export tiny.pt --int8 --auto-precision` (4x5 validation frames) into a fresh folder, once: the end-to-end
+    test reads what it wrote (kept here, as the journal test then exports into the same folder again).
+    (checkpoint, folder, CLI result, auto_precision_ort.json, the INT8 graph's kept_groups)."""
+    import random
+
+    threads = torch.get_num_threads()
+    random.seed(0)
+    np.random.seed(0)
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    cfg = load_config("tiny_ce_test")
-    ckpt = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg).eval(), cfg)
-    out = tmp_path / "export"
-    r = CliRunner().invoke(app, [str(a) for a in ("export", ckpt, "--int8", "--int8-target", "ort", "--calib-pairs",
-                                                  8, "--auto-precision", "--val-sequences", 4, "--val-frames", 5,
-                                                  "--max-divergence", 0.25, "--group-by", "kind", "-o", out)])
+    try:
+        d = tmp_path_factory.mktemp("auto_precision")
+        cfg = load_config("tiny_ce_test")
+        ckpt = save_checkpoint(d / "tiny.pt", build_model(cfg).eval(), cfg)
+        out = d / "export"
+        r = CliRunner().invoke(app, [str(a) for a in ("export", ckpt, *AUTO, "--val-frames", 5, "-o", out)])
+    finally:
+        torch.set_num_threads(threads)
     assert r.exit_code == 0, r.output
     res = json.loads((out / "auto_precision_ort.json").read_text())
+    return ckpt, out, r, res, read_metadata(out / "model_int8_ort.onnx").extra["kept_groups"]
+
+
+@pytest.mark.slow
+def test_auto_precision_end_to_end(first_search):
+    _, _, r, res, kept_groups = first_search
     assert res["sequences"] == 4 and res["frames"] == 16 and res["target"] == "ort"
     assert res["passed"] == (res["divergence"] <= 0.25)
     if res["all_quantized"] > 0.25:       # the search ran: every kind was tried alone, the kept ones are the worst
         assert set(res["sensitivity"]) == {"qkv", "proj", "mlp"}   # ORT's graph quantizes only weight GEMMs
         worst = sorted(res["sensitivity"], key=lambda g: -res["sensitivity"][g])[:len(res["kept"])]
         assert res["kept"] == worst and set(res["cost_ms"]) == set(res["kept"])
-    meta = read_metadata(out / "model_int8_ort.onnx")
-    assert all(any(g == k or g.endswith("." + k) for k in res["kept"]) for g in meta.extra["kept_groups"])
-    assert len(meta.extra["kept_groups"]) >= len(res["kept"])
+    assert all(any(g == k or g.endswith("." + k) for k in res["kept"]) for g in kept_groups)
+    assert len(kept_groups) >= len(res["kept"])
     assert "auto-precision (ort)" in r.output
     # a rich progress bar counts the trials (its last frame is in the output); no line per trial
     bar = re.search(r"auto-precision \(ort\) trials .* (\d+)/(\d+)", r.output)
@@ -125,28 +144,27 @@ def test_choose_stops_when_the_fp16_base_alone_fails_the_limit():
 
 
 @pytest.mark.slow
-def test_interrupted_search_resumes_from_its_journal(tmp_path):
+def test_interrupted_search_resumes_from_its_journal(first_search):
     """A second `dt export --auto-precision` into the same folder measures no trial again (the journal beside the
     graph has them) and ends with the same choice; a trial dropped from the journal (the run was killed before it)
-    is the only one measured again; another validation size is another journal."""
-    torch.manual_seed(0)
+    is the only one measured again; another validation size is another journal. The first export is the module's
+    first_search, into a fresh folder."""
+    ckpt, out, r, first, _ = first_search
     torch.set_num_threads(1)
-    cfg = load_config("tiny_ce_test")
-    ckpt = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg).eval(), cfg)
-    out = tmp_path / "export"
+
+    def measured_count(output: str, res: dict) -> int:
+        counts = re.search(r"(\d+) trials? \((\d+) measured, (\d+) from the journal\)", output)
+        assert counts and [int(c) for c in counts.groups()] == [res["trials"], res["measured"],
+                                                                 res["trials"] - res["measured"]], output
+        return res["measured"]
 
     def export(frames: int = 5):
-        args = ("export", ckpt, "--int8", "--int8-target", "ort", "--calib-pairs", 8, "--auto-precision",
-                "--val-sequences", 4, "--val-frames", frames, "--max-divergence", 0.25, "--group-by", "kind", "-o", out)
-        r = CliRunner().invoke(app, [str(a) for a in args])
+        r = CliRunner().invoke(app, [str(a) for a in ("export", ckpt, *AUTO, "--val-frames", frames, "-o", out)])
         assert r.exit_code == 0, r.output
         res = json.loads((out / "auto_precision_ort.json").read_text())
-        counts = re.search(r"(\d+) trials? \((\d+) measured, (\d+) from the journal\)", r.output)
-        assert counts and [int(c) for c in counts.groups()] == [res["trials"], res["measured"],
-                                                                 res["trials"] - res["measured"]], r.output
-        return r.output, res, res["measured"]
+        return r.output, res, measured_count(r.output, res)
 
-    _, first, trials = export()
+    trials = measured_count(r.output, first)
     journals = list((out / ".auto_precision").glob("trials_ort_*.json"))
     assert len(journals) == 1 and trials
     measured = json.loads(journals[0].read_text())["trials"]
