@@ -40,12 +40,13 @@ def test_a_single_process_says_its_own_count():
 
 
 @pytest.mark.slow
-def test_a_two_process_run_says_the_same_total_as_one_process(synth, tmp_path):  # noqa: F811
+def test_a_two_process_run_says_the_same_total_as_one_process_and_equals_it(synth, tmp_path):  # noqa: F811
     """The same 16 samples per epoch in one process (batch 8) and in two gloo ranks (batch 4 each): the DDP run's
-    one summary line says what the single run's says (rank 0 alone had counted 4 of the 6)."""
+    one summary line says what the single run's says (rank 0 alone had counted 4 of the 6), and its weights and
+    learning rate are the single run's (gradients averaged over the ranks; linear lr scaling per global batch 8)."""
     data = damaged_copy(synth, tmp_path / "data", ["synth_train_00002/00000005.jpg"])
     common = ["--config", "tiny_ce_test", "--data", str(data), "--epochs", "2", "--samples-per-epoch", "16",
-              "--workers", "0", "--seed", "3", "--device", "cpu"]
+              "--workers", "0", "--seed", "3", "--device", "cpu", "--freeze-bn"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     # the single process in this one (what `python -m droptrack.train` runs: dt train), sparing a torch start-up
     single = runner.invoke(app, ["train", *common, "--batch-size", "8", "--output", str(tmp_path / "single")])
@@ -57,3 +58,8 @@ def test_a_two_process_run_says_the_same_total_as_one_process(synth, tmp_path): 
     assert len(lines[0]) == 1 and lines[1] == lines[0], lines
     log = (tmp_path / "ddp" / "train.log").read_text().splitlines()
     assert [ln for ln in log if "drawn again" in ln] == lines[0]
+    a = torch.load(tmp_path / "single" / "final.pt", weights_only=True)["net"]
+    b = torch.load(tmp_path / "ddp" / "final.pt", weights_only=True)["net"]
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+    lr = [torch.load(tmp_path / run / "last.pt", weights_only=True)["lr"] for run in ("single", "ddp")]
+    assert lr[0] == lr[1]
