@@ -123,12 +123,12 @@ sys.exit(launch(2, sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("name, shown", [("run", "run"), ("r[b]\x1b[2J", "r[b]\\x1b[2J")])
-def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path, name, shown):
+def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
     """A rank killed by SIGKILL (the out-of-memory killer) prints nothing itself; the other rank only says that
     another one failed. The launcher names it, the likely cause and the checkpoint to resume from (an --output's
-    control characters escaped: they reached the terminal raw)."""
-    out = tmp_path / name
+    control characters escaped: they reached the terminal raw; its other characters, '[b]' too, as they are)."""
+    shown = "r[b]\\x1b[2J"
+    out = tmp_path / "r[b]\x1b[2J"
     out.mkdir()
     (out / "last.pt").write_bytes(b"")
     proc = subprocess.run(python(KILLED_RANK) + ["-c", "tiny_ce_test", "--output", str(out)], env=env(),
