@@ -1,7 +1,7 @@
 """Shared test setup: every test starts with 1 torch thread and fixed seeds; `gpu` tests skip without CUDA;
 fixtures shared by the runtime and serve tests (a tiny random checkpoint and its FP32 graph, each made once per
 session and copied per module, a real video) and by the export tests (the tiny model exported once per session);
-the data tests' empty DT_DATA* environment; one `dt demo` run that the demo tests each read their part of."""
+the data tests' empty DT_DATA* environment; the training tests' synthetic set; one `dt demo` run that the demo tests each read their part of."""
 
 from __future__ import annotations
 
@@ -130,6 +130,15 @@ def video() -> Path:
 def frames(video) -> list[np.ndarray]:
     with open_source(video) as src:
         return [f.image for f, _ in zip(src, range(12))]
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Path:
+    """The training tests' 3x24 synthetic train set (160x120, seed 0), made once per session (each of 10 modules made
+    its own): the tests only read it, and dt train writes nothing under its data roots."""
+    from droptrack.data.synth import generate_synth
+
+    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 @pytest.fixture(scope="session")

@@ -5,22 +5,15 @@ output folder and its config.yaml were made)."""
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import pytest
 import torch
 
-from droptrack.data.synth import generate_synth
 from droptrack.errors import TrainingError
 from droptrack.train.amp import _autocast_refusal, check_amp
 from helpers import cli, one_line_error
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 @pytest.fixture

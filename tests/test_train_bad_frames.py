@@ -11,16 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.data.synth import generate_synth
 from droptrack.errors import TrainingError
 from droptrack.train.badframes import BadFrames
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 def damaged_copy(synth: Path, dest: Path, names: list[str]) -> Path:

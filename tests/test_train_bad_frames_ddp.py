@@ -15,7 +15,7 @@ import torch
 from bad_frames_rank import run_rank
 from droptrack.cli import app
 from droptrack.train.badframes import BadFrames
-from test_train_bad_frames import damaged_copy, runner, synth  # noqa: F401 (synth: a fixture)
+from test_train_bad_frames import damaged_copy, runner
 
 
 def test_the_skipped_frames_line_is_one_total_over_two_gloo_ranks(tmp_path):
@@ -40,7 +40,7 @@ def test_a_single_process_says_its_own_count():
 
 
 @pytest.mark.slow
-def test_a_two_process_run_says_the_same_total_as_one_process_and_equals_it(synth, tmp_path):  # noqa: F811
+def test_a_two_process_run_says_the_same_total_as_one_process_and_equals_it(synth, tmp_path):
     """The same 16 samples per epoch in one process (batch 8) and in two gloo ranks (batch 4 each): the DDP run's
     one summary line says what the single run's says (rank 0 alone had counted 4 of the 6), and its weights and
     learning rate are the single run's (gradients averaged over the ranks; linear lr scaling per global batch 8)."""

@@ -4,20 +4,11 @@ another TRAIN.LR) would not refuse; and training runs with the official cuDNN fl
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import torch
 
-from droptrack.data.synth import generate_synth
 from helpers import cli
 
 TINY = ["--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu", "--epochs", "2"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 def nan_after(monkeypatch, good_calls: int) -> None:

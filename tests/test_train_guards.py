@@ -21,16 +21,10 @@ import pytest
 import torch
 import yaml
 
-from droptrack.data.synth import generate_synth
 from exec_with import exec_with
 from helpers import cli
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 def one_line_error(result) -> str:

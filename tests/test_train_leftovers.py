@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import shutil
 from importlib import resources
-from pathlib import Path
 
 import pytest
 import torch
 
-from droptrack.data.synth import generate_synth
 from helpers import cli
 
 TINY = ["--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]   # 2 iterations/epoch
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 def error_line(result) -> str:

@@ -12,13 +12,7 @@ import pytest
 import torch
 import yaml
 
-from droptrack.data.synth import generate_synth
 from droptrack.train.trainer import TrainOptions, train
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 @pytest.fixture(scope="module")

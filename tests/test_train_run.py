@@ -10,14 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
-from droptrack.data.synth import generate_synth
 from droptrack.errors import TrainingError
 from droptrack.train.trainer import TrainOptions, train
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 def opts(out: Path, synth: Path, **kw) -> TrainOptions:

@@ -18,7 +18,6 @@ import pytest
 import torch
 import yaml
 
-from droptrack.data.synth import generate_synth
 from droptrack.train.stops import StepHold, Stopped
 from droptrack.train.trainer import TrainOptions, train
 from exec_with import exec_with
@@ -26,11 +25,6 @@ from exec_with import exec_with
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 ROOT = Path(__file__).resolve().parents[1]
 ITERATIONS = 20   # one epoch: 40 samples, batch 2
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_synth(tmp_path_factory.mktemp("synth") / "train", sequences=3, frames=24, seed=0, size=(160, 120))
 
 
 @pytest.fixture(scope="module")
