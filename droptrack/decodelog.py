@@ -75,8 +75,11 @@ def quiet_decoding() -> Iterator[list[str]]:
         if scratch < 0:
             yield said
             return
-        os.dup2(scratch, 2)
+        # a stop signal's exception (dt eval raises SIGHUP/SIGTERM) can land on any line below, the finally's too:
+        # the stack gives fd 2 back before closing `saved`, or the stop line went into the scratch file
+        stack.callback(os.dup2, saved, 2)
         try:
+            os.dup2(scratch, 2)
             yield said
         finally:
             text = _read_from(scratch, 0)   # handed on while fd 2 still points here: other threads' order is kept
