@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 # libjpeg-turbo's warning texts (jerror.h JWRN_*: the only messages OpenCV's JPEG decoder lets it print), libpng's
 # default error and warning lines, and OpenCV's own log lines from its image codecs
@@ -29,6 +29,8 @@ DECODER_LINE = re.compile(
 # of those, the ones that mean the picture itself is damaged (not metadata: an odd ICC profile, an unknown TIFF tag)
 DAMAGE = re.compile(r"Corrupt JPEG data|Premature end of JPEG file|libpng warning: IDAT")
 SHOWN = 5   # file names a warning lists before '...'
+
+T = TypeVar("T")
 
 # fd 2 belongs to the whole process: two threads swapping it at once would leave it pointing at a closed file
 _FD2 = threading.RLock()
@@ -54,13 +56,16 @@ def _scratch_file() -> int:
     return fd
 
 
-@contextlib.contextmanager
-def quiet_decoding() -> Iterator[list[str]]:
-    """Around one decode: fd 2 goes to a scratch file; on exit the decoder's lines (DECODER_LINE) are in the
-    yielded list and every other byte written meanwhile is written to stderr, in order. Without an fd 2 (or a
+def quiet_decoding(decode: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[str]]:
+    """`decode(*args, **kwargs)` with fd 2 going to a scratch file meanwhile: (its result, the decoder's lines
+    (DECODER_LINE)); every other byte written meanwhile is written to stderr, in order. Without an fd 2 (or a
     scratch file) it leaves stderr alone. Not covered: another thread's write whose system call began before fd 2
     is given back and ends after the scratch file's last read is lost (a window of microseconds per decode; a
-    progress bar's refresh at worst)."""
+    progress bar's refresh at worst).
+
+    A function, not a context manager: a stop signal's exception (dt eval and dt train raise SIGHUP/SIGTERM) that
+    came between a generator's yield and the caller's with-block left fd 2 on the scratch file, and dt eval's stop
+    line went there (exit 129, empty stderr). Here the swap, the decode and the hand-back share one frame."""
     said: list[str] = []
     with _FD2, contextlib.ExitStack() as stack:
         try:
@@ -71,13 +76,11 @@ def quiet_decoding() -> Iterator[list[str]]:
             saved = os.dup(2)
             stack.callback(os.close, saved)
         except OSError:   # no stderr, or no scratch file: the decoder's lines stay on stderr
-            scratch = -1
-        if scratch < 0:
-            yield said
-            return
-        os.dup2(scratch, 2)
+            return decode(*args, **kwargs), said
+        stack.callback(os.dup2, saved, 2)   # an exception in the finally below still gives fd 2 back
         try:
-            yield said
+            os.dup2(scratch, 2)
+            return decode(*args, **kwargs), said
         finally:
             text = _read_from(scratch, 0)   # handed on while fd 2 still points here: other threads' order is kept
             _pass_on(saved, text, said)

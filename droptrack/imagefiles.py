@@ -53,11 +53,10 @@ def is_still_image(path: Path) -> bool:
     count = getattr(cv2, "imcount", None)
     if count is None:
         return path.suffix.lower() not in ANIMATION_EXTS
-    with quiet_decoding():
-        try:
-            return count(str(path)) == 1
-        except cv2.error:
-            return True   # not countable: cv2.imread's own error names it
+    try:
+        return quiet_decoding(count, str(path))[0] == 1
+    except cv2.error:
+        return True   # not countable: cv2.imread's own error names it
 
 
 def animation_problem(path: Path) -> str | None:
@@ -184,11 +183,10 @@ def _imread(path: Path, flags: int, said: list[str] | None = None):
     instead of printed."""
     import cv2
 
-    with quiet_decoding() as lines:
-        img = cv2.imread(str(path), flags)
+    img, lines = quiet_decoding(cv2.imread, str(path), flags)
     if img is None and path.suffix.lower() in (".tif", ".tiff"):
-        with quiet_decoding() as lines:   # OpenCV 5's imread refuses a TIFF whose orientation (5-8) transposes it;
-            ok, pages = cv2.imreadmulti(str(path), flags=flags)   # its page reader turns it upright
+        # OpenCV 5's imread refuses a TIFF whose orientation (5-8) transposes it; its page reader turns it upright
+        (ok, pages), lines = quiet_decoding(cv2.imreadmulti, str(path), flags=flags)
         img = pages[0] if ok and pages else None
     if said is not None:
         said.extend(lines)

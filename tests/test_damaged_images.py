@@ -96,12 +96,14 @@ def test_output_of_other_threads_while_frames_decode_reaches_stderr_whole_and_in
         thread.start()
         thread.join()
 
-    with quiet_decoding() as said:
+    def decode() -> None:
         talk("tick 0\n")
         cv2.imread(path)
         talk("tick 1\n")
         cv2.imread(path)
         talk("tick 2\n")
+
+    _, said = quiet_decoding(decode)
     err = capfd.readouterr().err
     assert err == "tick 0\ntick 1\ntick 2\n"                              # whole, in order, none of libjpeg's
     assert said == ["Corrupt JPEG data: 3 extraneous bytes before marker 0xdb"] * 2
@@ -166,7 +168,6 @@ def test_metadata_warnings_of_intact_frames_are_kept_off_stderr_and_are_no_damag
 def test_decoder_lines_written_to_fd_2_are_taken_and_other_text_passed_on(capfd, raw, said):
     from droptrack.decodelog import quiet_decoding
 
-    with quiet_decoding() as lines:
-        os.write(2, b"before\n" + raw + b"after, no newline")
+    _, lines = quiet_decoding(os.write, 2, b"before\n" + raw + b"after, no newline")
     assert lines == [said]
     assert capfd.readouterr().err == "before\nafter, no newline"

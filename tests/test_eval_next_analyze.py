@@ -33,11 +33,12 @@ def test_the_analyze_hint_runs_as_printed_after_an_env_root_and_sequences(tmp_pa
     assert "2/2 sequences" in res.output and "seq_c" not in res.output, res.output
 
 
-def test_the_analyze_hint_names_folders_with_an_escape_sequence_as_text_that_pastes(tmp_path):
+def test_the_analyze_hint_names_folders_with_an_escape_sequence_as_text_that_pastes(tmp_path, monkeypatch):
     """A root and --output holding an escape sequence: the hint sent it to the terminal raw; now the line is text and
     bash reads back the folders (quoted as $'...')."""
     from helpers import pasted
 
+    monkeypatch.chdir(tmp_path)   # the pasted dt analyze writes analysis/synth here, not into the checkout
     root = _root(tmp_path / "m\x1b[2J")
     res = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "mil", "-o", tmp_path / "r[/x]\x1b[2J")
     assert res.exit_code == 0 and "\x1b" not in res.output, res.output

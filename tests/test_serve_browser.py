@@ -13,7 +13,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -215,13 +214,16 @@ def test_a_box_drawn_while_the_next_frame_loads_starts_a_target(server):
 
 
 class Dashboard(socketserver.TCPServer):
-    """A dashboard page on another port of 127.0.0.1 (the same site, another origin) that frames `src`."""
+    """A dashboard page on another port of 127.0.0.1 (the same site, another origin) that frames `src`, which is
+    set once the framed server is up (it is told the dashboard's origin first)."""
 
-    def __init__(self, src: str):
-        page = f'<!doctype html><iframe src="{src}" width="800" height="600"></iframe>'.encode()
+    def __init__(self):
+        self.src = ""
+        dashboard = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                page = f'<!doctype html><iframe src="{dashboard.src}" width="800" height="600"></iframe>'.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(page)))
@@ -241,23 +243,25 @@ def test_only_a_dashboard_named_with_allow_frame_ancestors_can_frame_the_page(vi
     --allow-frame-ancestors (with --token too: the dashboard is on the same site, so the page's cookie works), and
     refuses to frame it by default or for another origin."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    src = f"http://127.0.0.1:{port}/?token={TOKEN}"
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for allowed in (None, "https://other.example", "DASHBOARD"):
-            dashboard = Dashboard(src)
+            dashboard = Dashboard()
             origin = dashboard.url[:-1] if allowed == "DASHBOARD" else allowed
             extra = ["--allow-frame-ancestors", origin] if origin else []
-            proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "--port", str(port),
+            # port 0: a port picked here and given to dt serve could be taken meanwhile (another test's server,
+            # a client's ephemeral port)
+            proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "--port", "0",
                                      "--device", "cpu", "--threads", "1", "--token", TOKEN, *extra],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
             try:
+                seen = []
                 for line in proc.stdout:
+                    seen.append(line)
                     if line.startswith("serving "):
                         break
+                assert seen and seen[-1].startswith("serving "), "".join(seen)
+                dashboard.src = seen[-1].split()[1] + "?token=" + TOKEN   # 'serving http://127.0.0.1:PORT/  (...)'
                 page = browser.new_page()
                 page.set_default_timeout(60_000)
                 page.goto(dashboard.url)

@@ -222,8 +222,9 @@ import torch.distributed as dist
 from droptrack.errors import DropTrackError
 from droptrack.train.trainer import TrainOptions, train
 
-os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[2])
-dist.init_process_group("gloo", rank=0, world_size=1)   # as under torchrun: the group exists before train runs
+# as under torchrun: the group exists before train runs (its store a file: a TCP port picked free before the
+# child binds it could be taken meanwhile by another test process)
+dist.init_process_group("gloo", init_method="file://" + sys.argv[2], rank=0, world_size=1)
 try:
     train(TrainOptions(config="tiny_ce_test", output=sys.argv[1], data=["synth=" + sys.argv[1] + "_none"],
                        device="cpu", epochs=1, workers=0))
@@ -237,13 +238,8 @@ def test_a_rank_that_fails_tears_its_process_group_down(tmp_path):
     """A rank that failed left its gloo group to interpreter shutdown, which now and then aborted the process
     ('terminate called without an active exception', exit 134, about 1 exit in 8 in a two-process loop): CI saw
     --nproc 2 exit 134 instead of the failing rank's 2. The group is destroyed before the error leaves train()."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     (tmp_path / "run_none").mkdir()
-    p = subprocess.run([sys.executable, "-c", TEARDOWN_CHILD, str(tmp_path / "run"), str(port)], capture_output=True,
-                       text=True, timeout=120)
+    p = subprocess.run([sys.executable, "-c", TEARDOWN_CHILD, str(tmp_path / "run"), str(tmp_path / "store")],
+                       capture_output=True, text=True, timeout=120)
     assert "failed: " in p.stderr, p.stderr
     assert p.returncode == 0 and "initialized after the failure: False" in p.stdout, (p.stdout, p.stderr)

@@ -142,8 +142,9 @@ def test_onnx_whose_weights_lie_outside_its_folder_is_refused_before_loading(onn
     path = with_external(onnx_model, folder, location)
     if kind == "symlink":
         os.symlink(tmp_path / "secret.bin", folder / "w.bin")
+    bench = ["bench", path, "--device", "cpu", "--sequences", 1, "--frames", 3, "-o", tmp_path / "bench"]   # not ./out
     for argv in (["run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output", tmp_path / "b.txt"],
-                 ["export", path, "--engine"], ["bench", path, "--device", "cpu"]):
+                 ["export", path, "--engine"], bench):
         r = cli(*argv)
         line = one_line_error(r) if argv[0] != "bench" else r.output   # bench: a table, then its one error line
         assert r.exit_code in (1, 2) and "Traceback" not in r.output
