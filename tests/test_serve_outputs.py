@@ -320,7 +320,7 @@ def test_source_that_never_delivers_fails_within_the_timeout_and_leaves_no_files
         t0 = time.monotonic()
         with pytest.raises(SourceTimeout, match="no frame within 1 s"):
             session.start()
-        assert time.monotonic() - t0 < 3
+        assert time.monotonic() - t0 < 15   # not OpenCV's own 30 s; a loaded test machine may add seconds to 1 s
         session.stop()
         assert sorted(os.listdir(tmp_path)) == []
 
