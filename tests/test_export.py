@@ -73,6 +73,27 @@ def test_fp32_graph_is_static_with_constant_topk(exported):
         assert all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim), v.name
 
 
+
+def test_graph_report_reads_shapes_of_a_graph_with_large_weights():
+    """The report's shape inference runs without the large weights (a ViT-B's are hundreds of MB): the shapes it
+    finds are still those of the full graph, a Reshape's small target included; TopK with an input K is dynamic."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.arange(512 * 8, dtype=np.float32).reshape(512, 8), "w")   # 16 KB: large
+    target = numpy_helper.from_array(np.array([2, 4], dtype=np.int64), "target")           # small: kept
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Reshape", ["mm", "target"], ["r"]),
+             helper.make_node("Relu", ["r"], ["y"]), helper.make_node("TopK", ["x", "k"], ["vals", "idx"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 512]),
+                                           helper.make_tensor_value_info("k", TensorProto.INT64, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("idx", TensorProto.INT64, [1, None])], [w, target])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rep = graph_report(model)
+    assert rep.dynamic_tensors == ["vals", "idx"]      # r (2x4, from the kept target) and mm (1x8) are static
+    assert not rep.topk_constant_k and rep.opset == 17
+    assert rep.op_counts == {"MatMul": 1, "Reshape": 1, "Relu": 1, "TopK": 1}
+    assert len(model.graph.initializer) == 2 and not any(i.name == "w" for i in model.graph.input)   # not modified
+
 def test_fp32_parity_on_real_pairs(exported):
     d = json.loads((exported[0] / "parity.json").read_text())["artifacts"]["model.onnx"]
     assert len(d["boxes"]) >= 2 and len({b["pair"] for b in d["boxes"]}) == len(d["boxes"])

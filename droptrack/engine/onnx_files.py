@@ -15,7 +15,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    import onnx
 
 from droptrack.errors import cut
 
@@ -147,7 +150,7 @@ def graph_problem(model) -> str:
         return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
                 "has none)")
     try:
-        graph = onnx.shape_inference.infer_shapes(_without_weights(model)).graph
+        graph = onnx.shape_inference.infer_shapes(without_weights(model)).graph
     except Exception as exc:  # noqa: BLE001 - shapes that cannot be computed cannot be bounded
         return f"has shapes ONNX's shape inference cannot compute ({exc.__class__.__name__})"
     typed = [(v.name, v.type.tensor_type) for v in [*graph.input, *graph.value_info, *graph.output]]
@@ -167,7 +170,7 @@ def graph_problem(model) -> str:
     return ""
 
 
-def _without_weights(model):
+def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of an onnx.ModelProto whose large initializers are typed graph inputs: shape inference serialises
     the model it is given, and a ViT-B graph's weights are hundreds of MB; the small ones (shapes, axes) stay: it
     reads them (a Reshape's target, a ConstantOfShape's shape)."""

@@ -20,7 +20,7 @@ from torch import nn
 
 from droptrack.artifact import ArtifactMeta, sha256_file
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
-from droptrack.engine.onnx_files import model_problem
+from droptrack.engine.onnx_files import model_problem, without_weights
 from droptrack.errors import ExportError, MetadataError, OutputFull, disk_full, full_message
 
 MIN_OPSET = 17          # LayerNormalization is an ONNX op from opset 17 on
@@ -100,7 +100,8 @@ class GraphReport:
 
 
 def graph_report(model) -> GraphReport:
-    """Inspect an onnx.ModelProto (shape inference on a copy)."""
+    """Inspect an onnx.ModelProto (shape inference on a copy without its large weights: same shapes, and it spares
+    serialising hundreds of MB of a ViT-B's weights for ONNX's shape inference)."""
     import onnx
 
     inits = {i.name for i in model.graph.initializer}
@@ -108,7 +109,7 @@ def graph_report(model) -> GraphReport:
     topk = [n for n in model.graph.node if n.op_type == "TopK"]
     const_k = all(n.input[1] in inits or n.input[1] in consts for n in topk)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(without_weights(model))
     except Exception:  # noqa: BLE001 - report as "unknown" rather than fail the export
         inferred = model
     dynamic = []
