@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from droptrack.errors import InputError, markup_safe, run_script
+from droptrack.errors import InputError, printable, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 # Named held-out sets (`dt data synth` arguments after the output folder); see benchmarks/default_model.md.
@@ -167,16 +167,17 @@ def run_rows(rows: list[str], model: str | None, onnx: dict[str, Path], seqs: li
              chunk: int = 4) -> tuple[dict[str, Path], dict[str, float]]:
     """`dt eval` of every row on the same sequences and threads, interleaved `chunk` sequences at a time (resumes);
     returns each row's result folder and median-frame FPS (1 / median tracker seconds over the tracked frames)."""
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from droptrack.eval.run import evaluate
 
     spec = row_specs(model, onnx)
     last = {}
     steps = list(range(min(chunk, len(seqs)), len(seqs) + chunk, chunk))
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"{markup_safe(results.name)}: {len(rows)} rows x {len(seqs)} sequences",   # a name
-                            total=len(steps) * len(rows))   # of a --data folder: text, not rich markup
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:   # the description names a --data folder: text, not markup
+        task = bar.add_task(f"{printable(results.name)}: {len(rows)} rows x {len(seqs)} sequences",
+                            total=len(steps) * len(rows))
         for k in steps:
             for row in rows:
                 artifact, tracker = spec[row]
