@@ -243,3 +243,29 @@ def test_a_rank_that_fails_tears_its_process_group_down(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert "failed: " in p.stderr, p.stderr
     assert p.returncode == 0 and "initialized after the failure: False" in p.stdout, (p.stdout, p.stderr)
+
+
+EXIT_CHILD = """
+import atexit, runpy, sys
+atexit.register(lambda: print("interpreter shutdown ran", flush=True))
+sys.argv = ["droptrack.train", *sys.argv[1:]]
+runpy.run_module("droptrack.train", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("argv,code", [(["--help"], 0), (["--epochs", "1"], 2)])
+def test_a_torchrun_rank_ends_without_interpreter_shutdown_with_its_output_and_exit_code(argv, code):
+    """A rank whose run finished (exit 0) aborted at interpreter shutdown too (SIGABRT under torchrun: CI's
+    two-process resume test): every rank under torchrun now ends with os._exit once its output is flushed, so no
+    shutdown (atexit, gloo's teardown) runs, while its lines and its exit code are kept. One process alone is left
+    to Python's normal exit."""
+    env = {**os.environ, "WORLD_SIZE": "2", "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", EXIT_CHILD, *argv], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert p.returncode == code, p.stderr
+    assert "interpreter shutdown ran" not in p.stdout
+    assert ("Usage:" in p.stdout) if code == 0 else ("error: dt train: Missing option '--config'" in p.stderr), (
+        p.stdout, p.stderr)
+    alone = subprocess.run([sys.executable, "-c", EXIT_CHILD, *argv], capture_output=True, text=True, timeout=120,
+                           env={**env, "WORLD_SIZE": "1"})
+    assert alone.returncode == code and "interpreter shutdown ran" in alone.stdout

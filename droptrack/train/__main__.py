@@ -1,11 +1,25 @@
 """`torchrun --nproc_per_node N -m droptrack.train [dt train options]`: the same options as `dt train`.
 
-A rank that failed (its one-line error already printed) ends with os._exit: interpreter shutdown would free its
-gloo process group, still held by the model in the error's traceback, and that teardown now and then aborted the
-process ('terminate called without an active exception', exit 134 instead of the error's 2)."""
+Under torchrun (more than one rank) a rank ends with os._exit once its lines are printed and flushed, whether it
+failed or finished: interpreter shutdown frees its gloo process group (still held by the DDP model, and after a
+failure by the error's traceback), and that teardown now and then aborted the process ('terminate called without
+an active exception': exit 134, or SIGABRT under torchrun, instead of the run's own 0 or 2)."""
 
 import os
 import sys
+
+
+def _end(code: object) -> None:
+    """Exit with `code` (SystemExit's meaning) without interpreter shutdown: files are closed by then, output flushed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code is None:
+        os._exit(0)
+    if not isinstance(code, int):
+        print(code, file=sys.stderr, flush=True)
+        os._exit(1)
+    os._exit(code)
+
 
 if __name__ == "__main__":
     try:
@@ -13,11 +27,12 @@ if __name__ == "__main__":
     except KeyboardInterrupt:   # stopped while still importing (dt train --nproc passes SIGINT on): no traceback
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    ranks = int(os.environ.get("WORLD_SIZE", "1"))
     try:
         app(["train", *sys.argv[1:]], prog_name="dt")   # usage errors name `dt train --help`, a command that exists
     except SystemExit as exc:
-        if isinstance(exc.code, int) and exc.code != 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(exc.code)
+        if ranks > 1:
+            _end(exc.code)
         raise
+    if ranks > 1:
+        _end(0)
