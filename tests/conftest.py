@@ -6,6 +6,9 @@ the data tests' empty DT_DATA* environment; the training tests' synthetic set; o
 from __future__ import annotations
 
 import random
+import signal
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,36 @@ def isolated_threads_and_seeds():
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+
+
+STOP_SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+
+@pytest.fixture(autouse=True)
+def isolated_signal_handlers(request):
+    """Every test starts with the stop-signal handlers the one before it found: a test (or code it runs in process)
+    that leaves its own handler behind is named in a warning, and the handler is put back, so that the tests of
+    Ctrl-C handling after it in the same process (pytest-xdist runs many files in one) are not skipped or misled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {name: signal.getsignal(getattr(signal, name)) for name in STOP_SIGNALS}
+    yield
+    for name, handler in before.items():
+        if signal.getsignal(getattr(signal, name)) is not handler:
+            warnings.warn(f"{request.node.nodeid} left a {name} handler behind; put back", stacklevel=1)
+            signal.signal(getattr(signal, name), handler)
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) for a test of Ctrl-C handling, the one before put back after;
+    signals are handled in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals: main thread only")
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
 import pytest
 
@@ -24,9 +22,7 @@ def _last(r) -> str:
     return lines[-1]
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread()
-                    or signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
-                    reason="signals: main thread with Python's own SIGINT handler only")
+@pytest.mark.usefixtures("python_sigint")   # Python's own SIGINT handler, main thread: conftest.py
 def test_ctrl_c_in_the_build_from_a_graph_names_no_unchecked_file(onnx_model, tmp_path, monkeypatch):
     fake = FakeTRT(sigint_in="step_complete")
     monkeypatch.setitem(sys.modules, "tensorrt", fake.module())

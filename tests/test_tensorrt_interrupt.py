@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 
 import pytest
 
@@ -15,9 +14,7 @@ from droptrack.engine import trt_compat
 from fake_tensorrt import FakeTRT
 from helpers import cli
 
-pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main_thread()
-                                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
-                                reason="signals: main thread with Python's own SIGINT handler only")
+pytestmark = pytest.mark.usefixtures("python_sigint")   # Python's own SIGINT handler: conftest.py
 ENV = {"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"}
 
 
