@@ -217,6 +217,7 @@ def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tm
     text = run.output()
     assert code == 2 and not left, (code, left, text[-3000:])
     assert "Traceback" not in text and "ChildFailedError" not in text and "exitcode" not in text, text[-3000:]
+    assert "epoch 1/1" not in text, text   # rank 0's bar: drawn to a file at its end, it once split rank 1's line
     errors = [ln for ln in text.splitlines() if "error" in ln.lower()]
     assert errors and all(ln.startswith("error: 100 samples in a row at index ") and "cannot be decoded" in ln
                           for ln in errors), text

@@ -54,6 +54,11 @@ class Dist:
     def main(self) -> bool:
         return self.rank == 0
 
+    def bar(self, quiet: bool) -> bool:
+        """Whether this rank draws the progress bar: rank 0, and with other ranks only on a terminal (to a file
+        rich writes the bar once at the epoch's end, in two writes another rank's error line could land between)."""
+        return self.main and not quiet and (self.world == 1 or sys.stdout.isatty())
+
 
 def setup_dist(device: str) -> Dist:
     """Init the process group under torchrun (NCCL on GPU, gloo on CPU)."""
@@ -330,7 +335,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             epoch = pos.epoch
             keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
                 if has_ce else None
-            setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.main and not opts.quiet,
+            setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.bar(opts.quiet),
                                log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
             batches = _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
             sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
