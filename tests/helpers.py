@@ -29,6 +29,12 @@ def cli(*args):
     return runner.invoke(app, [str(a) for a in args], prog_name="dt")
 
 
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` by its relative path (a training run's tensorboard events in tb/ too, where
+    tensorboard is installed)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def one_line_error(result) -> str:
     """The error line of a refused command: exit 2, one line starting 'error: ', no traceback."""
     lines = [ln for ln in result.output.splitlines() if ln.strip()]

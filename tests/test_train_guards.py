@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from exec_with import exec_with
-from helpers import cli
+from helpers import cli, files_under
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]
 
@@ -73,7 +73,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, synth):
     out = tmp_path / "run"
     assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--stop-after", "1").exit_code == 0
     assert not (out / ".dt-train.lock").exists()   # a finished run leaves no lock file
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_under(out)
     half = out / ".last.pt.abc123.tmp"   # the running run's checkpoint being written
     half.write_bytes(b"partial")
     with open(out / ".dt-train.lock", "a") as other:   # the running run holds the folder's lock
@@ -82,7 +82,7 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, synth):
     assert line == (f"error: another dt train is writing to '{out}'; wait for it to finish (or stop it) and then run "
                     "again with --resume, or pass another --output"), line
     assert half.read_bytes() == b"partial"   # not removed as a killed run's leftover
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p != half and p.name != ".dt-train.lock"} == before
+    assert {k: v for k, v in files_under(out).items() if k not in (half.name, ".dt-train.lock")} == before
     result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume")   # lock released
     assert result.exit_code == 0 and not half.exists() and (out / "final.pt").is_file(), result.output
 

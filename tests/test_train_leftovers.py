@@ -10,7 +10,7 @@ from importlib import resources
 import pytest
 import torch
 
-from helpers import cli
+from helpers import cli, files_under
 
 TINY = ["--batch-size", "4", "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"]   # 2 iterations/epoch
 
@@ -54,12 +54,12 @@ def test_an_unwritable_output_is_still_refused_before_any_work(tmp_path, synth):
 def test_resume_with_fewer_epochs_than_done_is_refused(tmp_path, synth):
     out = tmp_path / "run"
     assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2").exit_code == 0
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = files_under(out)
     line = error_line(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "1",
                           "--resume"))
     assert line == (f"error: cannot resume from {out / 'last.pt'} with --epochs 1: it has 2 epochs done; pass "
                     "--epochs 2 or more (2 writes final.pt from it as it is), or another --output to start anew"), line
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == files   # final.pt not rewritten with 2 epochs
+    assert files_under(out) == files   # final.pt not rewritten with 2 epochs
     result = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2", "--resume")
     assert result.exit_code == 0, result.output
     final = torch.load(out / "final.pt", weights_only=True)
@@ -77,11 +77,11 @@ def test_resume_with_another_process_count_is_refused(tmp_path, synth):
     assert last["options"]["world"] == 1
     last["options"]["world"], last["iteration"] = 2, 1   # as `--nproc 2` writes it: 8 samples = 1 global batch
     torch.save(last, out / "last.pt")
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = files_under(out)
     line = error_line(cli(*run, "--epochs", "2", "--resume"))
     assert line.startswith(f"error: cannot resume from {out / 'last.pt'}: it was trained with --nproc 2, this run "
                            "has 1; resume with the same config and options"), line
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+    assert files_under(out) == files
 
 
 def test_stop_after_that_ends_the_last_epoch_finishes_the_run(tmp_path, synth):
