@@ -179,6 +179,15 @@ def writes_in_place(path: PathLike) -> bool:
 EXAMPLE_NAMES = {"--save": "out.mp4", "--jsonl": "out.jsonl", "--output": "out.txt"}   # a name each option takes
 
 
+def check_not_folder(label: str, path: PathLike) -> None:
+    """An output file's path does not name a folder: an existing one, 'out/' (even before it exists), or '.' and '/',
+    whose empty name has no NAME.part to stream into."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_dir() or not p.name or str(path).endswith(("/", os.sep)):
+        raise InputError(f"{label} {_q(path)} is a folder; pass a file path inside it, e.g. "
+                         f"{_q(p / EXAMPLE_NAMES.get(label, 'out'))}")
+
+
 def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
@@ -186,9 +195,7 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
-    if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
-        raise InputError(f"{label} {_q(path)} is a folder; pass a file path inside it, e.g. "
-                         f"{_q(p / EXAMPLE_NAMES.get(label, 'out'))}")
+    check_not_folder(label, path)
     if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
         raise InputError(f"{label} {_q(path)} is not a regular file (a device, pipe or socket); pass a file path")
     folder = os.path.dirname(os.path.abspath(p))
