@@ -185,10 +185,11 @@ def check_name_length(label: str, path, beside: list[str] = ()) -> None:
 
 
 def check_not_folders(opts: TrackingOptions) -> None:
-    """--output, --jsonl and --save each name a file, not a folder: refused first, before the names the runs derive
-    from them (NAME.part, NAME_<k>.txt), which '.' or '/' (no file name) cannot give."""
+    """--output, --jsonl and --save paths with no file name ('.', './', '/') refused as folders first, before the
+    names the runs derive from them (NAME.part, NAME_<k>.txt), which they cannot give; other folders are refused
+    in the checks' own order (a name too long for the file system is named as such first)."""
     for label, path in (("--output", opts.output), ("--jsonl", opts.jsonl), ("--save", opts.save)):
-        if path and path != "-":
+        if path and path != "-" and not Path(os.path.expanduser(str(path))).name:
             check_not_folder(label, path)
 
 
