@@ -61,12 +61,21 @@ def is_still_image(path: Path) -> bool:
 
 def animation_problem(path: Path) -> str | None:
     """Why an image file holding several pictures cannot be tracked as a video, or None: an animated WebP, of which
-    cv2.imread reads the first picture only and OpenCV's FFmpeg none."""
-    if path.suffix.lower() != ".webp" or is_still_image(path):
+    cv2.imread reads the first picture only and OpenCV's FFmpeg none, or a multi-page TIFF (a microscope's or a
+    scanner's stack), of whose pages OpenCV's FFmpeg reads the first only: the others would be left out without a
+    word."""
+    suffix = path.suffix.lower()
+    if suffix not in (".webp", ".tif", ".tiff") or is_still_image(path):
         return None
-    return (f"'{path}' is an animated WebP, which OpenCV reads no video from; split it into a folder of frames and "
-            "track that: `mkdir frames && python -c \"from PIL import Image, ImageSequence as S; [f.convert('RGB')"
-            f".save(f'frames/{{i:04d}}.png') for i, f in enumerate(S.Iterator(Image.open('{path.name}')))]\"`")
+    split = ("split it into a folder of frames and track that: `mkdir frames && python -c \"from PIL import Image, "
+             "ImageSequence as S; [f.convert('RGB').save(f'frames/{i:04d}.png') for i, f in "
+             f"enumerate(S.Iterator(Image.open('{path.name}')))]\"`")
+    if suffix == ".webp":
+        return f"'{path}' is an animated WebP, which OpenCV reads no video from; {split}"
+    import cv2
+
+    pages = quiet_decoding(cv2.imcount, str(path))[0]
+    return f"'{path}' is a TIFF of {pages} pages, of which OpenCV's video reader reads the first only; {split}"
 
 
 def frames_problem(folder: Path) -> str | None:

@@ -179,24 +179,34 @@ def writes_in_place(path: PathLike) -> bool:
 EXAMPLE_NAMES = {"--save": "out.mp4", "--jsonl": "out.jsonl", "--output": "out.txt"}   # a name each option takes
 
 
+def check_not_folder(label: str, path: PathLike) -> None:
+    """An output file's path does not name a folder: an existing one, 'out/' (even before it exists), or '.' and '/',
+    whose empty name has no NAME.part to stream into."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_dir() or not p.name or str(path).endswith(("/", os.sep)):
+        raise InputError(f"{label} {_q(path)} is a folder; pass a file path inside it, e.g. "
+                         f"{_q(p / EXAMPLE_NAMES.get(label, 'out'))}")
+
+
 def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
     """One output file: not a folder, not a device or system file, folder writable, not one of `inputs`."""
     p = Path(os.path.expanduser(str(path)))
     _check_given(label, path, "file")
     check_separators(label, path)
     check_reachable(label, p)
-    _check_not_system(label, p)
-    if p.is_dir() or str(path).endswith(("/", os.sep)):   # 'out/' names a folder even before it exists
-        raise InputError(f"{label} {_q(path)} is a folder; pass a file path inside it, e.g. "
-                         f"{_q(p / EXAMPLE_NAMES.get(label, 'out'))}")
-    if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
-        raise InputError(f"{label} {_q(path)} is not a regular file (a device, pipe or socket); pass a file path")
+    stdout = "; JSON lines to stdout: --jsonl -" if label == "--jsonl" else ""
     folder = os.path.dirname(os.path.abspath(p))
     folder = folder if folder in DEVICE_FOLDERS else os.path.realpath(folder)   # '/tmp/x -> /dev': /tmp/x/stdout
+    if folder not in DEVICE_FOLDERS:   # /dev/stdout into a pipe resolves to /proc/self/fd/1: named by its /dev path
+        _check_not_system(label, p)
+    check_not_folder(label, path)
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode) and _real(p) not in DEVICE_OK:
+        raise InputError(f"{label} {_q(path)} is not a regular file (a device, pipe or socket); pass a file "
+                         f"path{stdout}")
     if folder in DEVICE_FOLDERS and _real(p) not in DEVICE_OK:   # /dev/stdout: a link, not the file behind it
         raise InputError(f"{label} {_q(path)} is in {folder}, the device folder (a file made there, or renamed onto "
                          "a link such as /dev/stdout, replaces it for the whole system); pass a file path, e.g. the "
-                         "file stdout is redirected to")
+                         f"file stdout is redirected to{stdout}")
     for src in inputs:
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} {_q(path)} is the input {_q(src)}; writing it would destroy the input - "

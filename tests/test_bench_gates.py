@@ -193,3 +193,14 @@ def test_a_zero_drop_reads_0_00_not_minus_0_00():
     assert math.copysign(1.0, exact.value) == 1.0
     assert gate_text(exact) == "AUC drop up to 0.00 <= 0.10 points (95% CI)"
     assert gate_text(row_gates("fp32", DeltaCI(0.01, 0.001, 0.02, 4), 0.0, None)[0]).startswith("AUC drop up to 0.00 ")
+
+
+def test_interval_wholly_within_the_gate_is_not_called_too_small():
+    # dt bench on 4 synthetic sequences gave FP16 [+0.77, +2.08] (±0.65) against a 0.5-point gate: its lower end is
+    # above -0.5, so the AUC gate passed, yet the note said the set was 'too small to show the drop is within the gate'
+    ci = DeltaCI(1.42, 0.77, 2.08, 4)
+    assert row_gates("fp16", ci, 0.0, None)[0].passed
+    assert ci_note("model_fp16", ci, 0.5) is None
+    assert ci_note("model_fp16", DeltaCI(0.3, -0.5, 1.1, 4), 0.5) is None        # lower end on the gate: passes
+    note = ci_note("model_fp16", DeltaCI(0.3, -0.6, 1.2, 4), 0.5)                 # straddles -0.5: too small to tell
+    assert note and "too small" in note and not row_gates("fp16", DeltaCI(0.3, -0.6, 1.2, 4), 0.0, None)[0].passed

@@ -87,6 +87,26 @@ def test_outputs_in_dev_other_than_dev_null_are_refused_before_anything_is_made(
         assert not os.path.lexists(path)
 
 
+def test_jsonl_to_dev_stdout_into_a_pipe_is_named_as_such_with_the_stdout_option(tmp_path):
+    """`dt run ... --jsonl /dev/stdout | jq`: /dev/stdout resolves to /proc/self/fd/1 (a pipe), and the refusal said
+    "'/dev/stdout' is under /proc, a kernel file system" without naming --jsonl -, the option that writes stdout."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    for option in ("--jsonl", "--output"):
+        p = subprocess.run([sys.executable, "-m", "droptrack", "run", str(VIDEO), "-m", str(broken), *ARGS, option,
+                            "/dev/stdout"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1, p.stderr
+        assert f"{option} '/dev/stdout' is not a regular file" in p.stderr and "/proc" not in p.stderr, p.stderr
+        assert ("JSON lines to stdout: --jsonl -" in p.stderr) == (option == "--jsonl"), p.stderr
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    line = one_line_error(cli("run", VIDEO, "-m", broken, *ARGS, "--jsonl", fifo))
+    assert "is not a regular file" in line and line.endswith("JSON lines to stdout: --jsonl -"), line
+
+
 def test_an_output_in_dev_through_a_linked_folder_is_refused_before_anything_is_made(tmp_path):
     """`ln -s /dev /tmp/x; dt run ... -o /tmp/x/boxes.txt`: the device folder was judged by the path as written,
     so a file was made in /dev through the link. The model is not a checkpoint: an accepted path fails on it."""

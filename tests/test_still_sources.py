@@ -114,3 +114,27 @@ def test_an_animated_webp_is_one_line_whose_command_splits_it_into_trackable_fra
     subprocess.run(command, shell=True, cwd=tmp_path, check=True, timeout=60)
     with open_source(tmp_path / "frames") as src:
         assert [int(f.image[0, 0, 0]) for f in src] == [0, 40, 80, 120]
+
+
+def test_a_multi_page_tiff_is_one_line_whose_command_splits_it_into_trackable_frames(tiny_ckpt, tmp_path):
+    """A 5-page TIFF stack (a microscope's time-lapse) was tracked as 1 frame, exit 0: OpenCV's FFmpeg reads its first
+    page only, and the other 4 were left out without a word."""
+    import subprocess
+    import sys
+
+    frames = [Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(5)]
+    frames[0].save(tmp_path / "stack.tif", save_all=True, append_images=frames[1:])
+    with Image.open(tmp_path / "stack.tif") as stack:
+        assert stack.n_frames == 5
+    r = runner.invoke(app, ["run", str(tmp_path / "stack.tif"), "-m", str(tiny_ckpt), "--device", "cpu",
+                            "--init", "1,1,8,8", "-o", str(tmp_path / "boxes.txt")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "TIFF of 5 pages" in r.output, r.output
+    assert not (tmp_path / "boxes.txt").exists()
+    command = r.output.split("`")[1].replace("python -c", f"'{sys.executable}' -c")
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True, timeout=60)
+    with open_source(tmp_path / "frames") as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [0, 40, 80, 120, 160]
+    frames[0].save(tmp_path / "one.tif")   # a one-page TIFF is still a photo
+    r = runner.invoke(app, ["run", str(tmp_path / "one.tif"), "-m", str(tiny_ckpt), "--device", "cpu", "--init",
+                            "1,1,8,8", "-o", str(tmp_path / "one.txt")])
+    assert r.exit_code == 0 and len((tmp_path / "one.txt").read_text().splitlines()) == 1, r.output

@@ -97,3 +97,19 @@ def test_doctor_warns_about_an_invalid_omp_num_threads(value):
     for fine in ("3", "4,2", ""):
         assert not [c for c in environment_checks({"omp_num_threads": fine, "usable_cores": 4}, workers=1)
                     if "OMP_NUM_THREADS" in c.message]
+
+
+def test_run_says_when_threads_oversubscribe(tiny_ckpt, tmp_path):
+    """dt run --threads N above the usable cores ran oversubscribed without a word (999 threads on 2 cores: 0.2 FPS
+    instead of 30) while dt eval and dt bench name it; now its summary does, with the count that fits."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    args = ["run", str(bundled_video("carphone_pristine.mp4")), "-m", str(tiny_ckpt), "--device", "cpu",
+            "--init", "60,40,40,50", "--max-frames", "2"]
+    res = CliRunner().invoke(app, [*args, "--threads", str(cores + 1)])
+    assert res.exit_code == 0, res.output
+    assert (f"note: threads: --threads {cores + 1} x 1 worker(s) > {cores} usable cores: oversubscribed, expect "
+            f"stalls, which slow the FPS above; pass --threads {cores} or fewer") in res.output
+    res = CliRunner().invoke(app, [*args, "--threads", str(cores)])
+    assert res.exit_code == 0 and "threads:" not in res.output, res.output

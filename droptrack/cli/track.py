@@ -95,6 +95,7 @@ def run(
                                        run as run_tracking, size_note, summary_line, summary_table,
                                        unreadable_note)
     from droptrack.imagefiles import lone_frame_note
+    from droptrack.engine.threads import plan_threads, usable_cores
     from droptrack.runtime.sinks import box_paths
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
@@ -142,6 +143,10 @@ def run(
                  ground_truth_note(source, output), lone_frame_note(source)):
         if note:
             typer.echo(f"note: {printable(note)}", err=True)
+    plan = plan_threads(threads) if threads is not None else None   # as dt eval and dt bench, not without a word
+    if plan is not None and plan.oversubscribed:
+        typer.echo(f"note: threads: {plan.reason}, which slow the FPS above; pass --threads {usable_cores()} or "
+                   "fewer", err=True)
     if summary.resized:
         typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
                    f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",

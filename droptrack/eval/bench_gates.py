@@ -8,8 +8,8 @@ the same sequences: paired), 10 000 times, percentile method. An artifact fails 
   max_divergence  the share of tracked frames whose box has IoU < 0.5 with the reference's is above the limit
                   (DEFAULT_MAX_DIVERGENCE; FP16 1 %, INT8 3 %);
   min_fps         end-to-end FPS below --min-fps (only when given).
-When the interval is wider than the gate even for a tracker that is truly unchanged, the set is too small to
-prove the gate: `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
+When the interval is wider than the gate and straddles -gate, the set is too small to prove the gate either way:
+`ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
 sequence alone holds as many diverged frames as the limit allows and the others stay within it, `divergence_note`
 says that one flip decides it.
 This module imports nothing from bench.py or bench_report.py (both import it).
@@ -89,14 +89,15 @@ MORE_SEQUENCES = "--data with a dataset, or a larger --sequences"   # how to ben
 
 
 def ci_note(name: str, ci: DeltaCI | None, gate: float, more: str = MORE_SEQUENCES) -> str | None:
-    """A line when the set is too small for the interval to be narrower than the gate, else None (also when the whole
-    interval lies below -gate: the set then shows a drop beyond the gate, and more sequences would not change that).
-    `more`: how to bench more sequences, for the data this bench ran on."""
+    """A line when the set is too small for the interval to be narrower than the gate and the interval straddles
+    -gate, else None: when the whole interval lies below -gate the set shows a drop beyond the gate, and when its
+    lower end is at or above -gate it shows the drop is within the gate (the gate passes, however wide the interval);
+    more sequences would change neither. `more`: how to bench more sequences, for the data this bench ran on."""
     if ci is not None and ci.sequences == 1:   # resampling one sequence gives it back: no spread, whatever it is
         return (f"{name}: ΔAUC {ci.delta:+.2f} points comes from 1 sequence, so its interval is that one value and "
                 f"the {gate:.2f}-point AUC gate judges one sequence, not the artifact; bench 20 or more sequences "
                 f"({more}) before trusting it")
-    if ci is None or ci.half_width <= gate or ci.high < -gate:
+    if ci is None or ci.half_width <= gate or ci.high < -gate or -ci.low <= gate + 1e-9:   # 1e-9: as row_gates
         return None
     return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
             f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "

@@ -20,6 +20,8 @@ import torch
 
 from droptrack.errors import CheckpointError, few_names, printable
 
+TRUSTING = "dt run, dt export"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
+
 
 class OfficialRecord:
     """Stands in for a class of the official training code (settings, meters, EasyDict) while unpickling.
@@ -86,10 +88,11 @@ def load_pickle(path: Path, trust: bool):
             raise
         names = _unsafe_globals(path)
         if not trust:
-            shown = few_names(names, 3) if names else "objects other than tensors"
-            raise CheckpointError(f"checkpoint '{path}' is a legacy pickle that holds code-bearing objects "
-                                  f"({shown}); it was not loaded because a model file must not run code. To read "
-                                  "them as plain data (nothing is run), pass --trust-checkpoint") from None
+            shown = few_names(names, 2) if names else "objects other than tensors"   # the line names a fix too
+            raise CheckpointError(f"checkpoint '{path}' holds code-bearing objects ({shown}); not loaded, as a "
+                                  "model file must not run code. To read them as plain data (nothing runs), pass "
+                                  f"--trust-checkpoint ({TRUSTING}); elsewhere use DIR/model.safetensors from dt "
+                                  "export CKPT --trust-checkpoint --safetensors -o DIR") from None
     if not names:
         raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
                               "re-save it with a current torch.save from code you trust") from None

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
 from droptrack.errors import InputError, printable, shell_quote
 from droptrack.imagefiles import is_still_image
-from droptrack.paths import (check_not_finished, check_outputs, check_readable, masked, replace_denied, same_file,
-                             windows_note)
+from droptrack.paths import (check_not_finished, check_not_folder, check_outputs, check_readable, masked,
+                             replace_denied, same_file, windows_note)
 from droptrack.runtime import sources
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -182,6 +182,15 @@ def check_name_length(label: str, path, beside: list[str] = ()) -> None:
             also = "" if name == p.name else f", and the run writes '{printable(name)}' ({size} bytes) beside it"
             raise InputError(f"{label} '{printable(path)}': a file name holds at most {limit} bytes here and this one "
                              f"has {own}{also}; pass a name of at most {limit - (longest - own)} bytes")
+
+
+def check_not_folders(opts: TrackingOptions) -> None:
+    """--output, --jsonl and --save paths with no file name ('.', './', '/') refused as folders first, before the
+    names the runs derive from them (NAME.part, NAME_<k>.txt), which they cannot give; other folders are refused
+    in the checks' own order (a name too long for the file system is named as such first)."""
+    for label, path in (("--output", opts.output), ("--jsonl", opts.jsonl), ("--save", opts.save)):
+        if path and path != "-" and not Path(os.path.expanduser(str(path))).name:
+            check_not_folder(label, path)
 
 
 def check_output_names(outputs: dict[str, list], journal_of: str | None = None) -> None:

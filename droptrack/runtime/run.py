@@ -18,8 +18,8 @@ from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
-from droptrack.runtime.checks import (check_output_names, check_source_options, check_start, check_tracking_options,
-                                       corner_box_note, flat_target_note, ground_truth_init,
+from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
+                                       check_tracking_options, corner_box_note, flat_target_note, ground_truth_init,
                                        off_target_graph_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -86,6 +86,7 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
 def check_options(opts: RunOptions, num_targets: int) -> None:
     """Numbers in range and every output path usable (and none of them an input) before any frame is read (the
     checks dt serve makes too, in the same order: `checks.check_tracking_options`)."""
+    check_not_folders(opts)
     jsonl = [opts.jsonl] if opts.jsonl and opts.jsonl != "-" else []
     streamed = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)   # the journal is the first one's
     journaled = bool(streamed) and not opts.loop and sources.source_kind(opts.source) in ("video", "folder")

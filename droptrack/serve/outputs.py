@@ -10,6 +10,7 @@ from pathlib import Path
 
 from droptrack.errors import InputError
 from droptrack.runtime import outlock
+from droptrack.runtime.checks import check_not_folders
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -25,6 +26,7 @@ class Outputs:
         # a dt run or another dt serve writing these files is refused first (not named as a killed run's NAME.part);
         # where the folder is missing nothing writes there yet, and a refused dt serve leaves no folder behind;
         # every NAME_<id>.txt a target may get is locked for the whole time (ids grow as targets are drawn)
+        check_not_folders(opts)   # '.' has no NAME_0.txt to lock
         paths = locked_outputs(opts)
         serving = [Path(opts.output)] if opts.output else []
         here = [p for p in paths if p.parent.is_dir()]
