@@ -71,3 +71,18 @@ def test_pretrained_onnx_graph_is_not_a_checkpoint(tmp_path):
     graph = tiny_onnx(tmp_path / "model.onnx")
     with pytest.raises(CheckpointError, match="is an ONNX graph, not a checkpoint; pass the PyTorch checkpoint"):
         read_file(graph)   # dt train --pretrained model.onnx said 'corrupt or not a PyTorch file (UnpicklingError)'
+
+
+def test_a_plain_pickle_is_refused_without_torchs_protocol_warning(tmp_path):
+    """A `pickle.dump` file (no PyTorch header) is the one-line 'not a PyTorch file' error alone: torch's
+    UserWarning about the pickle protocol was printed above it, two lines of noise before the one that matters."""
+    import pickle
+    import warnings
+
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match="is corrupt or not a PyTorch file"):
+            read_file(raw)
+    assert [str(w.message) for w in seen] == []

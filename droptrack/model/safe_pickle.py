@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -77,12 +78,20 @@ def _unsafe_globals(path: Path) -> list[str]:
         return []
 
 
+def _torch_load(path: Path):
+    """torch.load, weights only, without torch's note on a pickle protocol it did not write (printed above the
+    one-line error of a plain pickle that is no PyTorch file)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_pickle(path: Path, trust: bool):
     """torch.load of a pickle checkpoint, weights only: the official trainer's records as inert dicts, any other
     foreign object refused, or with `trust` read as an inert ForeignRecord (a warning names them); never run."""
     try:
         with torch.serialization.safe_globals(safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return _torch_load(path)
     except pickle.UnpicklingError as exc:
         if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
             raise
@@ -101,7 +110,7 @@ def load_pickle(path: Path, trust: bool):
         printable(path), printable(few_names(names, 8)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return _torch_load(path)
     except pickle.UnpicklingError as exc:
         if "blocked" not in str(exc):
             raise
