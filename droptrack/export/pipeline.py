@@ -273,7 +273,7 @@ def _stage_safetensors(work: Path, out: Path, src: Source) -> ExportResult:
 
     t0, path = time.perf_counter(), work / SAFETENSORS
     with room_checked(out, out / SAFETENSORS):
-        write_safetensors(path, src.model, src.cfg)
+        write_safetensors(path, src.model, src.cfg, src.sha256)   # names the checkpoint, as the graphs do
     return ExportResult(SAFETENSORS, path, "fp32", "ok", time.perf_counter() - t0)
 
 
