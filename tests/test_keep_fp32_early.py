@@ -30,3 +30,14 @@ def test_a_pattern_matching_no_node_replaces_no_file_and_calibrates_nothing(tiny
     assert "--keep-fp32 '/box_haed/' matches no node of the graph; did you mean --keep-fp32 '/box_head/'?" in lines[0]
     assert (out / "model.onnx").read_bytes() == earlier
     assert [p.name for p in out.iterdir()] == ["model.onnx"]
+
+
+def test_a_refused_pattern_leaves_no_folder_the_export_made(tiny, tmp_path):
+    """`dt export --keep-fp32 nomatch -o kf2` left a new, empty kf2/ behind (and its new parents); a folder that was
+    there before is kept."""
+    r = cli("export", tiny[0], "--fp16", "--keep-fp32", "nomatch", "-o", tmp_path / "kf2" / "deep")
+    assert r.exit_code == 2 and "--keep-fp32 'nomatch' matches no node" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()
+    r = cli("export", tiny[0], "--fp16", "--keep-fp32", "nomatch", "-o", tmp_path / "mine")
+    assert r.exit_code == 2 and (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []

@@ -118,6 +118,8 @@ def export_(
         if not same_file(Path(checkpoint).expanduser().parent, report.output_dir):
             ref += ["--reference", checkpoint]
         ref += ["--config", config] if config else []
+        if trust_checkpoint and not checkpoint.lower().endswith(".safetensors"):   # bench loads that pickle too
+            ref += ["--trust-checkpoint"]
     for cmd in next_commands(report):
         cmd += "".join(f" {shell_quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
         print_plain(out, f"next: {cmd}")   # paths are not rich markup

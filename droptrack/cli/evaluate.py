@@ -11,6 +11,9 @@ from droptrack.cli.app import CONFIG_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.errors import InputError, OutputFull, print_plain, printable, shell_join
 
+TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's non-tensor objects "
+                            "as plain data records (nothing in the file is run).")   # as dt run's and dt export's
+
 @app.command("eval")
 @friendly
 @extension_options
@@ -49,6 +52,7 @@ def eval_(
                                                "of the time measured here."),
     predict: bool = typer.Option(False, "--predict", help="With --realtime-fps: move each reported box to the "
                                  "frame's time at the constant velocity of the last two processed boxes."),
+    trust_checkpoint: bool = TRUST_OPTION,
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Run a tracker over a benchmark in parallel; write official result files; resumable; print the scores.
@@ -72,7 +76,8 @@ def eval_(
     try:
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
                                   workers=workers, threads=threads, device=device, config=config, name=name,
-                                  tracker=tracker, ext=ext, realtime=realtime)
+                                  tracker=tracker, ext=ext, realtime=realtime,
+                                  trust=trust_checkpoint)
     except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
         from droptrack.eval.resume import interrupted_line
 
@@ -181,6 +186,7 @@ def bench(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "
                                 "row keeps the sequences it finished (checked before any row runs: they must come "
                                 "from the same artifact, settings and frames); latency is measured again."),
+    trust_checkpoint: bool = TRUST_OPTION,
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
     """Latency and accuracy parity of deployment artifacts vs PyTorch on the same frames; exit 1 if a gate fails.
@@ -211,7 +217,7 @@ def bench(
                                             max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
                                             sequences=sequences, frames=frames, device=device, config=config,
                                             init=init, threads=threads, command=shlex.join(["dt", *sys.argv[1:]]),
-                                            ext=ext, resume=resume))
+                                            ext=ext, resume=resume, trust_checkpoint=trust_checkpoint))
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"

@@ -35,7 +35,8 @@ def run(
     init: list[str] = typer.Option([], "--init", help="Target box x,y,w,h on the first frame (repeatable: "
                                    "several targets in one batch). Without it: interactive selection."),
     show: bool = typer.Option(False, "--show", help="Window with boxes, scores and FPS (q / Esc stops)."),
-    save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Annotated video; its extension picks the container: .mp4, "
+                                       ".m4v, .mov (mp4v) or .avi, .mkv (MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Boxes in the official format (several "
                                          "targets: NAME_<k>.txt)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),

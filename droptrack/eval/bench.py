@@ -77,7 +77,7 @@ def _evaluate_timed(row: BenchRow, seqs: list[Any], data: BenchData, opts: Bench
             row.latency, row.memory, _ = measure_latency(row.artifact, seqs, opts.device,
                                                          opts.config_for(row.artifact), opts.warmup,
                                                          opts.timed_frames, opts.threads, update, ext=opts.ext,
-                                                         graph=row.graph)
+                                                         graph=row.graph, trust=opts.trust_for(row.artifact))
     return result
 
 

@@ -36,12 +36,19 @@ class BenchOptions:
     trackers: list[str] = field(default_factory=list)    # classic OpenCV baselines (droptrack.eval.baselines)
     ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
     resume: bool = False      # keep each row's finished sequences from an interrupted bench in the same output
+    trust_checkpoint: bool = False   # a legacy pickle checkpoint's foreign objects read as inert records (none run)
 
     def config_for(self, artifact: str | Path | None) -> str | None:
         """--config for a checkpoint (a row or the reference); an ONNX graph or engine carries its own config."""
         from droptrack.artifact import artifact_format
 
         return self.config if artifact_format(artifact) == "torch" else None
+
+    def trust_for(self, artifact: str | Path | None) -> bool:
+        """--trust-checkpoint for a checkpoint (a row or the reference); an ONNX graph or engine holds no pickle."""
+        from droptrack.artifact import artifact_format
+
+        return self.trust_checkpoint and artifact_format(artifact) == "torch"
 
 
 
@@ -57,7 +64,8 @@ def check_options(opts: BenchOptions) -> None:
     opts.trackers = [check_name(t) for t in opts.trackers]
     if not opts.artifacts:   # OpenCV rows have no PyTorch reference: these were silently ignored
         given = [o for o, v in (("--reference", opts.reference), ("--max-auc-drop", opts.max_auc_drop),
-                                ("--max-divergence", opts.max_divergence)) if v is not None]
+                                ("--max-divergence", opts.max_divergence),
+                                ("--trust-checkpoint", opts.trust_checkpoint or None)) if v is not None]
         if given:
             raise InputError(f"{' and '.join(given)} compare a model with its PyTorch reference; --tracker rows "
                              "(OpenCV) have none: pass an artifact to bench too, or drop them")

@@ -2,7 +2,8 @@
 
 The reference of a checkpoint is itself; an ONNX graph or engine records the sha256 of the checkpoint it was
 exported from (ArtifactMeta.checkpoint_sha256), looked up among the bench's checkpoints, next to the file (and in
-its parent folder) and as the embedded default model; `--reference` overrides all of them.
+its parent folder) and as the embedded default model; then a model.safetensors `dt export --safetensors` converted
+from that checkpoint (its metadata names it: the same weights); `--reference` overrides all of them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Reference:
     artifact: str
     sha256: str
     name: str = "reference"
+    source_sha256: str = ""              # a dt export .safetensors: the checkpoint it was converted from
     row: Any = None                      # the BenchRow that is this checkpoint, if any
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
@@ -49,8 +51,27 @@ class Reference:
     seq_auc: dict[str, float] = field(default_factory=dict)
 
 
+def exported_from(path: str | Path) -> str:
+    """The sha256 of the checkpoint a `dt export --safetensors` file was converted from, as its metadata records it
+    ('' for any other file, or one that records none); only the file's header is read."""
+    import json
+
+    if not str(path).lower().endswith(".safetensors"):
+        return ""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            info = json.loads((f.metadata() or {}).get("meta", "{}"))
+    except Exception:  # noqa: BLE001 - unreadable or not ours: it records nothing
+        return ""
+    sha = info.get("checkpoint_sha256") if isinstance(info, dict) else None
+    return sha if isinstance(sha, str) else ""
+
+
 def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
-    """A checkpoint with this sha256: among the rows, next to the artifact (and its parent), or the embedded one."""
+    """A checkpoint with this sha256: among the rows, next to the artifact (and its parent), or the embedded one;
+    else a .safetensors converted from it (`exported_from`) among the rows or next to the artifact."""
     for r in rows:
         if r.format == "torch" and r.sha256 == sha:
             return r.artifact
@@ -63,7 +84,9 @@ def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
         candidates.append(default_checkpoint())
     except DropTrackError:
         pass
-    return next((str(p) for p in candidates if sha256_file(p) == sha), None)
+    found = next((str(p) for p in candidates if sha256_file(p) == sha), None)
+    converted = [r.artifact for r in rows if r.format == "torch" and r.ok] + [str(p) for p in candidates]
+    return found or next((p for p in converted if exported_from(p) == sha), None)
 
 
 def checked_reference(path: str, opts: Any) -> Reference:
@@ -74,11 +97,11 @@ def checked_reference(path: str, opts: Any) -> Reference:
     p = Path(path)
     check_reference_file(path)
     try:
-        load_backend(path, opts.config, opts.device).close()
+        load_backend(path, opts.config, opts.device, trust=opts.trust_for(path)).close()
     except DropTrackError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"--reference {path} cannot be loaded: {first}") from None
-    return Reference(str(p), sha256_file(p))
+    return Reference(str(p), sha256_file(p), source_sha256=exported_from(p))
 
 
 def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
@@ -98,7 +121,8 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
                 raise InputError(f"cannot find the checkpoint {Path(row.artifact).name} was exported from (sha256 "
                                  f"{sha[:12]}..., looked among the artifacts, next to the file and the embedded "
                                  "model); pass --reference CHECKPOINT")
-            ref = refs.setdefault(sha, Reference(path, sha))
+            ref = refs.setdefault(sha, Reference(path, sha) if exported_from(path) != sha else
+                                  Reference(path, sha256_file(path), source_sha256=sha))
         if ref.row is None and row.format == "torch" and row.sha256 == ref.sha256:
             ref.row = row
         row.reference = ref
@@ -116,12 +140,13 @@ def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
 
 
 def mismatch_notes(rows: list[Any]) -> list[str]:
-    """One note per ONNX/engine row compared with a --reference other than the checkpoint its metadata names: its
-    ΔAUC and divergence then measure two different models, not the export."""
+    """One note per ONNX/engine row compared with a --reference other than the checkpoint its metadata names (or a
+    .safetensors dt export converted from it): its ΔAUC and divergence then measure two different models, not the
+    export."""
     notes = []
     for row in rows:
         ref, sha = row.reference, row.checkpoint_sha256
-        if ref is not None and sha and row.format != "torch" and sha != ref.sha256:
+        if ref is not None and sha and row.format != "torch" and sha not in (ref.sha256, ref.source_sha256):
             notes.append(f"{row.name}: exported from another checkpoint (sha256 {sha[:12]}...) than the reference "
                          f"{Path(ref.artifact).name} (sha256 {ref.sha256[:12]}...): its ΔAUC and divergence compare "
                          "two models, not the export; pass the checkpoint it was exported from as --reference, or "

@@ -229,8 +229,8 @@ def summary_lines(report: Any) -> list[str]:
 
 def next_command(report: Any) -> str | None:
     """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
-    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed) and
-    tracker-extension options; None when no artifact passed."""
+    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed), tracker-extension
+    options and --trust-checkpoint (a checkpoint); None when no artifact passed."""
     from droptrack.engine.threads import plan_threads
     from droptrack.runtime.extensions import option_args
 
@@ -245,7 +245,7 @@ def next_command(report: Any) -> str | None:
         else ["VIDEO", "--init", "X,Y,W,H"]
     argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
             *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
-            *option_args(o.ext)]
+            *option_args(o.ext), *(["--trust-checkpoint"] if o.trust_for(best.artifact) else [])]
     return shell_join(argv)   # a path with control characters as $'...': text that pastes
 
 

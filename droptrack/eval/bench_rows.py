@@ -121,7 +121,8 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         row.sha256 = sha256_file(artifact)
         # a session, not only the graph's metadata: it also proves the runtime loads the graph on this device and
         # its I/O matches the metadata, so a graph that cannot run fails here, before its reference is looked up
-        with load_backend(artifact, opts.config_for(artifact), opts.device, checked=graph) as backend:
+        with load_backend(artifact, opts.config_for(artifact), opts.device, trust=opts.trust_for(artifact),
+                          checked=graph) as backend:
             meta = backend.meta
         row.precision = meta.precision or "fp32"
         row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
@@ -172,7 +173,8 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
         return evaluate(artifact, seqs, results, workers=1, device="cpu" if tracker else opts.device, tag=tag,
                         name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
-                        check_only=check_only, graph=graph, wrap=wrap)
+                        check_only=check_only, graph=graph, wrap=wrap,
+                        trust=False if tracker else opts.trust_for(artifact))
     except InputError as exc:
         if opts.resume:   # dt eval's fix names its --name, which dt bench does not have
             text = str(exc).replace(RENAME, "pass another --output")

@@ -89,9 +89,11 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
 def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cpu", config: str | None = None,
                     warmup: int = 10, max_frames: int = 200, threads: int | None = None,
                     progress: Callable[[int, int], None] | None = None,
-                    ext: dict | None = None, graph: Any = None) -> tuple[Latency, dict[str, Any], Any]:
+                    ext: dict | None = None, graph: Any = None,
+                    trust: bool = False) -> tuple[Latency, dict[str, Any], Any]:
     """Load the artifact's tracker (`ext`: extension overrides), warm up, time up to `max_frames` tracked frames.
-    `graph`: the caller's `onnx_files.check_graph` of an .onnx artifact, so the graph is not parsed again.
+    `graph`: the caller's `onnx_files.check_graph` of an .onnx artifact, so the graph is not parsed again; `trust`:
+    --trust-checkpoint (a legacy pickle's foreign objects read as inert records).
 
     Returns (Latency, memory dict of PeakMemory over load + run, the backend's ArtifactMeta).
     Loading errors propagate (the caller turns them into a 'failed' row).
@@ -107,7 +109,7 @@ def measure_latency(artifact: str | None, seqs: Sequence[Any], device: str = "cp
     old = apply_threads(n)
     try:
         with PeakMemory(cuda=device.startswith("cuda")) as mem:
-            backend = load_backend(artifact, config, device, n, checked=graph)
+            backend = load_backend(artifact, config, device, n, trust=trust, checked=graph)
             tracker = Tracker(backend, tracker_ext(backend, ext))
             try:
                 if warm:

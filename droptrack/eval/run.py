@@ -99,7 +99,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              threads: int | None = None, progress: bool = True,
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
-             graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None) -> EvalResult | None:
+             graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
+             trust: bool = False) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -126,6 +127,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             loaded, tracked or written, returns None (`dt bench --resume` checks every row before any work).
         graph: the caller's `onnx_files.check_graph` of an .onnx artifact (`dt bench`): not parsed again.
         wrap: with one worker, applied to the loaded tracker (`dt bench` times each stage of this pass with it).
+        trust: --trust-checkpoint: a legacy pickle checkpoint's foreign objects read as inert records (none run).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -153,7 +155,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         from droptrack.runtime.run import resolve_device
 
         check_artifact(None if artifact is None else str(artifact))   # a .txt or a folder: before the folder is made
-        check_model_options(None if artifact is None else str(artifact), config)
+        check_model_options(None if artifact is None else str(artifact), config, trust)
         if config is not None:
             load_config(config)     # an unknown name or a bad YAML: before the folder is made and workers start
         device = resolve_device(device, None)
@@ -168,7 +170,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
         plan = resume_threads(out, plan, workers)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
-                       ext=ext or None, realtime=realtime, checked=graph)
+                       ext=ext or None, realtime=realtime, checked=graph, trust=trust)
     spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
     ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None}

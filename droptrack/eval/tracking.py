@@ -43,6 +43,7 @@ class TrackerSpec:
     ext: dict | None = None       # tracker-extension overrides of the artifact's TEST keys (TEST-style keys)
     realtime: RealTime | None = None   # latency-aware evaluation (droptrack.eval.realtime); None: every frame
     checked: CheckedGraph | None = None   # an .onnx artifact's check (eval.resume.checked): no second parse to load
+    trust: bool = False           # --trust-checkpoint: a legacy pickle's foreign objects read as inert records
 
 
 class WorkerInitError(DropTrackError):
@@ -112,5 +113,6 @@ def load(spec: TrackerSpec) -> Any:
         return create(spec.baseline)
     from droptrack.runtime.tracker import Tracker, load_backend, tracker_ext
 
-    backend = load_backend(spec.artifact, spec.config, spec.device, spec.threads or 0, checked=spec.checked)
+    backend = load_backend(spec.artifact, spec.config, spec.device, spec.threads or 0, trust=spec.trust,
+                           checked=spec.checked)
     return Tracker(backend, tracker_ext(backend, spec.ext))

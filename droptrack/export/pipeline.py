@@ -30,7 +30,8 @@ from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
-from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, prepare_output_dir
+from droptrack.export.workdir import (FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, made_output_dir,
+                                      prepare_output_dir)
 
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
@@ -225,8 +226,8 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
-    out = prepare_output_dir(output_dir)
-    with exclusive(out):   # one export at a time in the folder; a killed export's temp files are removed
+    with made_output_dir(output_dir) as out, exclusive(out):   # one export at a time in the folder; a killed
+        # export's temp files are removed; a refusal before anything is written leaves no new empty folder
         prune_parity_json(out, src.sha256)   # no row of another export's file is shown as this one's
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
@@ -273,7 +274,7 @@ def _stage_safetensors(work: Path, out: Path, src: Source) -> ExportResult:
 
     t0, path = time.perf_counter(), work / SAFETENSORS
     with room_checked(out, out / SAFETENSORS):
-        write_safetensors(path, src.model, src.cfg)
+        write_safetensors(path, src.model, src.cfg, src.sha256)   # names the checkpoint, as the graphs do
     return ExportResult(SAFETENSORS, path, "fp32", "ok", time.perf_counter() - t0)
 
 

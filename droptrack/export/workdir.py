@@ -10,6 +10,7 @@ because an export holds the folder's lock (`.dt-export.lock`, removed when it en
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -106,6 +107,25 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
     except OSError as exc:
         raise ExportError(f"cannot create output folder '{out}' ({exc.strerror}); pass a writable --output DIR")
     return out
+
+
+@contextlib.contextmanager
+def made_output_dir(output_dir: str | Path) -> Iterator[Path]:
+    """`prepare_output_dir` for the work in the with block: when that work fails (a refused --keep-fp32 pattern, an
+    interrupt), the folders this made are removed again if nothing was written into them (no new empty folder is
+    left behind); a folder that existed before, or holds anything, is kept."""
+    path = Path(os.path.abspath(os.path.expanduser(str(output_dir))))
+    made = [p for p in (path, *path.parents) if not os.path.lexists(p)]   # the deepest first
+    out = prepare_output_dir(output_dir)
+    try:
+        yield out
+    except BaseException:
+        for p in made:
+            try:
+                p.rmdir()   # only an empty folder
+            except OSError:
+                break
+        raise
 
 
 def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:

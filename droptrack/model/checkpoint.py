@@ -128,15 +128,16 @@ def _read_safetensors(path: Path) -> dict:
             "variant": meta.get("variant", ""), "net": tensors}
 
 
-def write_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> None:
+def write_safetensors(path: str | Path, model: OSTrack, cfg: Config, checkpoint_sha256: str = "") -> None:
     """The model's fp32 weights as .safetensors (tensors only), with its config and ArtifactMeta as JSON strings in
     the file's str -> str metadata, so that it loads without --config; written in place (a work file, or through
-    `save_safetensors`)."""
+    `save_safetensors`). `checkpoint_sha256`: the checkpoint it was converted from (dt export), in the ArtifactMeta
+    as an ONNX graph's, so dt bench knows it for the same model as the graphs exported with it."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().float().cpu().contiguous().clone() if v.is_floating_point() else v.detach().cpu().clone()
              for k, v in model.state_dict().items()}
-    meta = meta_from_config(cfg, arch=model.variant)
+    meta = meta_from_config(cfg, arch=model.variant, checkpoint_sha256=checkpoint_sha256)
     info = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config_name": cfg.NAME,
             "variant": model.variant, "config": json.dumps(config_to_dict(cfg)), "meta": json.dumps(meta.to_dict())}
     save_file(state, str(path), metadata=info)

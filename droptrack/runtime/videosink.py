@@ -54,7 +54,7 @@ def unreadable_frame(frame: Frame, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}   # dt run --help names them
 MIN_VIDEO_SIDE = 32   # smaller frames are scaled up by a whole factor (OpenCV's MJPG writer corrupts memory at 5x4)
 
 
@@ -69,7 +69,8 @@ def check_video_path(path: str | Path) -> None:
         raise InputError(f"--save '{path}': the name has no extension to pick the video's container by; pass "
                          f"'{base}.mp4' or '{base}.avi'")
     if suffix.lower() not in FOURCC:
-        raise InputError(f"--save '{path}': unsupported container '{suffix}'; use .mp4 or .avi")
+        raise InputError(f"--save '{path}': unsupported container '{suffix}'; use "
+                         f"{', '.join(list(FOURCC)[:-1])} or {list(FOURCC)[-1]}")
 
 
 def letterbox(image: np.ndarray, w: int, h: int) -> np.ndarray:

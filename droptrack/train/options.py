@@ -104,6 +104,7 @@ def check_options(opts: TrainOptions) -> None:
     check_reachable("--output", out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
+    check_output_outside_data(opts, out)
     if "RANK" not in os.environ:   # one process, or dt's launcher before its ranks start (a rank's own rank 0 holds it)
         check_free(out)
     done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
@@ -111,16 +112,26 @@ def check_options(opts: TrainOptions) -> None:
     if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
         raise InputError(f"--output {str(out)!r} holds another training run ({done}); pass --resume to continue it, "
                          "or another --output")
-    for src in [*parse_data_roots(opts.data).values(), opts.val_data]:
-        if src is not None and out.exists() and same_file(out, src):
-            raise InputError(f"--output {str(out)!r} is the dataset folder '{src}'; pass another directory for the "
-                             "checkpoints, config and logs")
     probe_output(out)
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
             raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}"
                              f"{windows_note(path)}")
+
+
+def check_output_outside_data(opts: TrainOptions, out: Path) -> None:
+    """--output neither a --data / --val-data folder nor inside one, nor inside any other dataset folder (as dt eval,
+    bench and analyze refuse theirs): checkpoints and logs written there would be read as its sequences."""
+    from droptrack.data.registry import check_output_outside_datasets
+    from droptrack.paths import check_not_inside
+
+    for src in [*parse_data_roots(opts.data).values(), opts.val_data]:
+        if src is not None and out.exists() and same_file(out, src):
+            raise InputError(f"--output {str(out)!r} is the dataset folder '{src}'; pass another directory for the "
+                             "checkpoints, config and logs")
+        check_not_inside("--output", out, src, "dataset folder")
+    check_output_outside_datasets("--output", out)
 
 
 def _output_failed(out: Path, exc: BaseException) -> InputError:
