@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, no_sequences, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, missing_frame, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError, PartialDatasetWarning
 
 
@@ -65,7 +65,7 @@ def _image_name(folder: Path, number: int, digits: int) -> tuple[int, str]:
         for ext in (".jpg", ".png"):
             if (folder / f"{number:0{nz}d}{ext}").is_file():
                 return nz, ext
-    raise DatasetError(f"OTB image {folder / f'{number:0{digits}d}.jpg'} is missing; re-extract the sequence")
+    raise missing_frame(folder / f"{number:0{digits}d}.jpg")   # 0001.JPG there: the rename is named
 
 
 def check_rows(name: str, gt_path: Path, found: int, rng: _Range) -> None:
