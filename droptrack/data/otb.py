@@ -60,7 +60,11 @@ def _available(root: Path) -> dict[str, Path]:
 
 
 def _image_name(folder: Path, number: int, digits: int) -> tuple[int, str]:
-    """Digits and extension of the first image (jpg, else png as in KiteSurf; 4 or 5 digits)."""
+    """Digits and extension of the first image (jpg, else png as in KiteSurf; 4 or 5 digits); without any img/
+    folder (only the annotation, to score result files: no image is read, as in pytracking's analysis) the
+    benchmark's own, and a frame that is not there is named when the sequence is tracked."""
+    if not folder.exists():
+        return digits, ".png" if folder.parent.name == "KiteSurf" else ".jpg"
     for nz in dict.fromkeys((digits, 4, 5)):
         for ext in (".jpg", ".png"):
             if (folder / f"{number:0{nz}d}{ext}").is_file():
