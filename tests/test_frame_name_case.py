@@ -40,8 +40,8 @@ def test_otb_upper_case_jpg_is_named_with_the_rename(tmp_path: Path) -> None:
     for i in range(1, 4):
         img(seq / "img" / f"{i:04d}.JPG")
     text(seq / "groundtruth_rect.txt", "2,2,6,6\n" * 3)
-    line = one_line_error(cli("eval", "--dataset", "otb", "--root", tmp_path / "otb", "--sequences", "Bolt", "--tracker", "mosse",
-                              "-o", tmp_path / "out"))
+    line = one_line_error(cli("eval", "--dataset", "otb", "--root", tmp_path / "otb", "--sequences", "Bolt",
+                              "--tracker", "mosse", "-o", tmp_path / "out"))
     assert "Bolt/img/0001.jpg is missing, but 0001.JPG is there" in line
     _rename_as_told(line)
     assert sorted(p.name for p in (seq / "img").iterdir()) == ["0001.jpg", "0002.jpg", "0003.jpg"]
