@@ -18,9 +18,9 @@ MAX_ROW = 1024         # characters in one row of box or time numbers (4 numbers
 
 def read_table(path: str | os.PathLike, error: type[Exception], fix: str) -> str:
     """The text of a table file without a leading UTF-8 BOM (Windows editors write one; pandas, which pytracking
-    reads annotations with, skips it), or `error` (one line, ending with `fix`) when it is larger than MAX_BYTES or
-    not a regular file (a named pipe in an unpacked result folder would block the read forever); OSError from
-    reading passes through, for the caller's message."""
+    reads annotations with, skips it), or `error` (one line, ending with `fix`) when it is larger than MAX_BYTES,
+    UTF-16 text (its BOM; read as UTF-8 its numbers were mojibake) or not a regular file (a named pipe in an unpacked
+    result folder would block the read forever); OSError from reading passes through, for the caller's message."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):   # a folder: the read names it
         raise error(f"{path}: not a regular file (a named pipe or device, which would never end); {fix}")
@@ -28,6 +28,12 @@ def read_table(path: str | os.PathLike, error: type[Exception], fix: str) -> str
     if size > MAX_BYTES:
         raise error(f"{path}: {size / 2**20:.0f} MiB, larger than a table of any benchmark sequence "
                     f"({MAX_BYTES >> 20} MiB at most); {fix}")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):   # Windows PowerShell 5's `>` and Notepad's 'Unicode' write UTF-16
+        raise error(f"{path}: UTF-16 text (as Windows PowerShell's > redirect or Notepad's 'Unicode' writes it), "
+                    f"which the benchmark toolkits cannot read; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8 '{path}' > "
+                    f"NEW.txt, then put NEW.txt in its place), or {fix}")
     return Path(path).read_text(encoding="utf-8-sig", errors="replace")
 
 

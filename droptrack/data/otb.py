@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, no_sequences, numbered_frames, select
+from droptrack.data.sequence import Sequence, load_boxes, missing_frame, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError, PartialDatasetWarning
 
 
@@ -60,12 +60,16 @@ def _available(root: Path) -> dict[str, Path]:
 
 
 def _image_name(folder: Path, number: int, digits: int) -> tuple[int, str]:
-    """Digits and extension of the first image (jpg, else png as in KiteSurf; 4 or 5 digits)."""
+    """Digits and extension of the first image (jpg, else png as in KiteSurf; 4 or 5 digits); without any img/
+    folder (only the annotation, to score result files: no image is read, as in pytracking's analysis) the
+    benchmark's own, and a frame that is not there is named when the sequence is tracked."""
+    if not folder.exists():
+        return digits, ".png" if folder.parent.name == "KiteSurf" else ".jpg"
     for nz in dict.fromkeys((digits, 4, 5)):
         for ext in (".jpg", ".png"):
             if (folder / f"{number:0{nz}d}{ext}").is_file():
                 return nz, ext
-    raise DatasetError(f"OTB image {folder / f'{number:0{digits}d}.jpg'} is missing; re-extract the sequence")
+    raise missing_frame(folder / f"{number:0{digits}d}.jpg")   # 0001.JPG there: the rename is named
 
 
 def check_rows(name: str, gt_path: Path, found: int, rng: _Range) -> None:

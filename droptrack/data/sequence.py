@@ -185,8 +185,27 @@ def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "",
 
 
 def missing_frame(path: Path) -> DatasetError:
-    """The error for a sequence frame that is not on disk (read, or found missing before tracking)."""
+    """The error for a sequence frame that is not on disk (read, or found missing before tracking); a file of the
+    same name in other case (00000001.JPG, as some copies and Windows tools write it) is named with the rename that
+    fixes it: the official loaders open the lower-case name too, and re-downloading would not help."""
+    other = case_variant(Path(path))
+    if other is not None:
+        old, new = other.suffix, Path(path).suffix
+        fix = (f"rename the frames: cd '{other.parent}' && for f in *{old}; do mv \"$f\" \"${{f%{old}}}{new}\"; done"
+               if old != new and other.stem == Path(path).stem else f"rename {other.name} to {Path(path).name}")
+        return DatasetError(f"frame {path} is missing, but {other.name} is there (its name in other case, which "
+                            f"Linux and the benchmark's loaders tell apart); {fix}")
     return DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
+
+
+def case_variant(path: Path) -> Path | None:
+    """A file beside `path` whose name differs from path's in case only (00000001.JPG for 00000001.jpg), or None."""
+    want = path.name.lower()
+    try:
+        with os.scandir(path.parent) as entries:
+            return next((Path(e.path) for e in entries if e.name.lower() == want and e.name != path.name), None)
+    except OSError:
+        return None
 
 
 def unopened_video(path: Path | None) -> DatasetError:

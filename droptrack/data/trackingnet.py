@@ -10,8 +10,26 @@ from droptrack.data.sequence import (Sequence, list_images, load_boxes, numbered
 from droptrack.errors import DatasetError
 
 
-def _chunks(root: Path, split: str) -> list[Path]:
-    """Chunk folders for 'test', 'train' (every TRAIN_k present) or one 'TRAIN_k'."""
+def _own_chunk(root: Path) -> str | None:
+    """The chunk a root that is itself a chunk folder is (TEST or TRAIN_k: anno/ in it, no chunk of that name under
+    it, as a split folder given as GOT-10k's root), else None."""
+    own = root.name.upper()
+    if not re.fullmatch(r"TEST|TRAIN_\d+", own) or not (root / "anno").is_dir() or (root / own).is_dir():
+        return None
+    return own
+
+
+def _chunks(root: Path, split: str | None) -> list[Path]:
+    """Chunk folders for 'test' (default), 'train' (every TRAIN_k present) or one 'TRAIN_k'; a chunk folder given
+    as the root is read as the chunk it is."""
+    own = _own_chunk(root)
+    if own is not None:
+        if split is None or split.upper() == own:
+            return [root]
+        raise DatasetError(f"TrackingNet split {split} was asked for, but {root} is the {own} chunk folder (anno/ "
+                           f"and frames/ in it); point the root at {root.parent}, the folder that holds TEST/ and "
+                           "TRAIN_0/ ... TRAIN_11/")
+    split = split or "test"
     s = split.upper()
     if s == "TEST":
         chunks = [root / "TEST"]
@@ -50,7 +68,7 @@ def read_sequence(chunk: Path, name: str) -> Sequence:
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """Sequences of TrackingNet 'test' (default), 'train' or one chunk; visibility is w, h > 0 (no flags)."""
     pairs: dict[str, Path] = {}
-    for chunk in _chunks(root, split or "test"):
+    for chunk in _chunks(root, split):
         anno = chunk / "anno"
         if not anno.is_dir():
             raise DatasetError(f"TrackingNet annotation folder {anno} is missing; download it with the TrackingNet "

@@ -32,12 +32,16 @@ def _official(name: str, stems: set[str]) -> str:
 
 
 def _folder_and_start(data: Path, name: str) -> tuple[Path, int]:
-    """Image folder and first image number of a (possibly split) sequence."""
+    """Image folder and first image number of a (possibly split) sequence. Without data_seq/UAV123 at all (only
+    anno/ extracted, to score result files: no image is read) the paths are made by the same rule, and a frame
+    that is not there is named when the sequence is tracked, as pytracking's analysis needs no image either."""
     if (data / name).is_dir():
         return data / name, 1
     m = _PART.fullmatch(name)
     if m and m.group(1) in SPLIT_STARTS and 1 <= int(m.group(2)) <= len(SPLIT_STARTS[m.group(1)]):
         return data / m.group(1), SPLIT_STARTS[m.group(1)][int(m.group(2)) - 1]
+    if not data.is_dir():
+        return data / name, 1
     raise DatasetError(f"UAV123 image folder {data / name} is missing; extract data_seq/UAV123 under the root")
 
 

@@ -18,6 +18,7 @@ per-sequence curves (AUC, precision @20 px, normalised precision), GOT-10k = fra
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -60,13 +61,16 @@ def headline_key(protocol: str) -> str:
 
 
 def parse_attribute_file(path: Path) -> list[str]:
-    """Tags of one file: LaSOT's 14 or UAV123's 12 comma-separated 0/1 flags, or one tag per line."""
+    """Tags of one file: LaSOT's 14 or UAV123's 12 0/1 flags (comma-separated, or by blanks or tabs as a copy saved
+    from a spreadsheet or MATLAB's dlmwrite with another delimiter has them), or one tag per line."""
     text = read_table(path, InputError, "fix it from the toolkit's att/ files, or remove it").strip()
-    cells = [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
-    if len(cells) in FLAG_FILES and all(c in ("0", "1") for c in cells):
+    cells = [c for c in re.split(r"[\s,]+", text) if c]
+    flags = len(cells) > 1 and all(c in ("0", "1") for c in cells)   # no tag file is a row of 0s and 1s
+    if flags and len(cells) in FLAG_FILES:
         return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
-    if "," in text:   # a damaged flag line, not tags (one per line, never with commas)
-        raise InputError(f"attribute file {path} holds {len(cells)} comma-separated values, not LaSOT's 14 or "
+    if flags or "," in text:   # a damaged flag line, not tags (one per line, never with commas)
+        raise InputError(f"attribute file {path} holds {len(cells)} "
+                         f"{'comma-separated' if ',' in text else 'blank-separated'} values, not LaSOT's 14 or "
                          "UAV123's 12 0/1 flags; fix it from the toolkit's att/ files, or remove it")
     return sorted({ln.strip() for ln in text.splitlines() if ln.strip()})
 
