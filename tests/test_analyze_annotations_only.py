@@ -49,4 +49,6 @@ def test_eval_without_images_names_the_missing_frame(tmp_path: Path) -> None:
     out = cli("eval", "--dataset", "otb", "--root", tmp_path / "otb", "--sequences", "Biker", "--tracker", "mosse",
               "-o", tmp_path / "out")
     assert out.exit_code == 2
-    assert f"frame {tmp_path / 'otb' / 'Biker' / 'img' / '0001.jpg'} is missing" in out.output
+    folder = tmp_path / "otb" / "Biker" / "img"
+    assert f"frame {folder / '0001.jpg'} is missing, and so is its folder {folder}; extract the benchmark's images" \
+        in out.output, out.output

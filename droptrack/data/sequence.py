@@ -195,6 +195,9 @@ def missing_frame(path: Path) -> DatasetError:
                if old != new and other.stem == Path(path).stem else f"rename {other.name} to {Path(path).name}")
         return DatasetError(f"frame {path} is missing, but {other.name} is there (its name in other case, which "
                             f"Linux and the benchmark's loaders tell apart); {fix}")
+    if not Path(path).parent.is_dir():   # UAV123's data_seq/ or OTB's img/ not extracted (dt analyze needs none)
+        return DatasetError(f"frame {path} is missing, and so is its folder {Path(path).parent}; extract the "
+                            "benchmark's images under the root (scoring result files with dt analyze needs none)")
     return DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
 
 
