@@ -239,7 +239,7 @@ def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ck
     """After the server stopped, dt serve closed its outputs with the default handlers back: one more Ctrl-C there
     raised KeyboardInterrupt out of the closing, a SIGTERM killed the process, leaving boxes_0.txt.part, f.jsonl.part
     and a video without its index. While they close, a signal is now only acknowledged (as dt run does)."""
-    from droptrack.serve.server import signals_noted
+    from droptrack.serve.stops import StopSignals
 
     session = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False, max_frames=12,
                                    jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt"),
@@ -247,7 +247,9 @@ def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ck
     session.start()
     session.add_target(FACE)
     wait_for(lambda: session.frames_written >= 11)
-    with signals_noted():
+    hup = signal.getsignal(signal.SIGHUP) != signal.SIG_IGN   # else (nohup) it stays ignored, as in dt serve
+    with StopSignals() as stop:
+        stop.closing()   # as serve() once the server has stopped
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             os.kill(os.getpid(), sig)
         time.sleep(0.1)
@@ -255,4 +257,4 @@ def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ck
     assert sorted(p.name for p in tmp_path.iterdir()) == ["boxes_0.txt", "f.jsonl", "v.avi"]
     assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == 12
     assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 12
-    assert capsys.readouterr().err.count("closing the outputs, a moment") == 3
+    assert capsys.readouterr().err.count("closing the outputs, a moment") == 2 + hup

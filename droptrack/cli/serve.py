@@ -88,33 +88,56 @@ def serve(
       dt serve camera0
       dt serve rtsp://camera/stream -m model.onnx --host 0.0.0.0 --token auto -o boxes.txt
     """
-    import os
     import signal
+
+    from droptrack.serve.stops import StopSignals
+    from droptrack.train.stops import Stopped
+
+    try:
+        with StopSignals() as stop:   # first, before the model loads: from here on a stop signal stops dt serve
+            session = _serve(stop, threads, dict(
+                source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save, output=output,
+                jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets, max_frames=max_frames, pace=pace,
+                connect_timeout=connect_timeout, width=width, height=height, fps=fps, every_frame=every_frame, ext=ext,
+                reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite), dict(
+                host=host, port=port, token=token, allow_origins=allow_origin or (),
+                allow_frame_ancestors=allow_frame_ancestors or (), trusted_proxy=trusted_proxy or ()))
+            _report(session, output, jsonl)
+    except Stopped as exc:   # SIGTERM / SIGHUP before the server ran (a Ctrl-C there: 'interrupted', exit 130)
+        if exc.signum == signal.SIGTERM:   # the clean stop of a service, as once it runs
+            raise typer.Exit(0) from None
+        stopped(exc.signum, "before the server ran")
+
+
+def _serve(stop, threads: Optional[int], options: dict, server_options: dict):
+    """Load the model, start tracking and serve until a stop (`serve.server.serve`); the stopped session."""
+    import os
     import sys
 
-    from droptrack.serve.server import serve as run_server
-    from droptrack.serve.options import ServeOptions, SourceTimeout
-
     from droptrack.engine.threads import apply_threads, plan_threads
+    from droptrack.serve.options import ServeOptions, SourceTimeout
+    from droptrack.serve.server import serve as run_server
 
-    n_threads = plan_threads(threads, checkpoint).threads   # as dt run: 1 for small models, never oversubscribed
+    n_threads = plan_threads(threads, options["artifact"]).threads   # as dt run: 1 for small models, not oversubscribed
     apply_threads(n_threads)
-    opts = ServeOptions(source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save,
-                        output=output, jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets,
-                        max_frames=max_frames, pace=pace, connect_timeout=connect_timeout, width=width,
-                        height=height, fps=fps, threads=n_threads, every_frame=every_frame, ext=ext,
-                        reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite)
+    opts = ServeOptions(**options, threads=n_threads)
+    err = options["jsonl"] == "-"
     try:
-        session = run_server(opts, host=host, port=port, token=token, allow_origins=allow_origin or (),
-                             allow_frame_ancestors=allow_frame_ancestors or (), trusted_proxy=trusted_proxy or (),
-                             echo=lambda s: typer.echo(printable(s), err=jsonl == "-"),   # names the source:
-                             warn=lambda s: typer.echo(printable(s), err=True))   # control characters escaped
+        return run_server(opts, **server_options, stop=stop,
+                          echo=lambda s: typer.echo(printable(s), err=err),   # names the source:
+                          warn=lambda s: typer.echo(printable(s), err=True))   # control characters escaped
     except SourceTimeout as exc:
         # the opener thread is blocked inside OpenCV/FFmpeg and cannot be stopped; leave without waiting for it
         typer.echo(one_line(exc), err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exc.exit_code)
+
+
+def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
+    """The outputs written, and the exit a stop asks for (a full disk 2, a closed --jsonl - 141, a signal)."""
+    import signal
+
     boxes = (", ".join(session.box_files()) or "none written (no target was added)") if output else None
     outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
     for label, path in outputs:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import ipaddress
 import os
-import signal
 import socket
 import sys
-import threading
-from types import FrameType
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from droptrack.errors import InputError
 from droptrack.serve.auth import cookie_name, is_loopback, new_token, trusted_origins
 from droptrack.serve.connections import HEAD_TIMEOUT_S, MAX_CONNECTIONS
 from droptrack.serve.options import ServeOptions
 from droptrack.serve.session import Session
+from droptrack.serve.stops import StopSignals
 
 if TYPE_CHECKING:
     import uvicorn
@@ -122,67 +119,21 @@ def server_config(app, proxies: Iterable[str] = (), head_timeout: float = HEAD_T
                           forwarded_allow_ips=proxies, http=bounded_h11(head_timeout, max_connections))
 
 
-@contextlib.contextmanager
-def stop_on_signals(server: uvicorn.Server, session: Session) -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP end the server (uvicorn shuts down, then the outputs are closed) instead of
-    killing the process; `session.signal` says which came (the CLI exits 128 + it, as dt run does)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def reraised(signum: int, frame: FrameType | None) -> None:
-        session.signal = signum   # uvicorn re-raises the SIGINT / SIGTERM it shut down on, once it has
-        raise KeyboardInterrupt
-
-    def hangup(signum: int, frame: FrameType | None) -> None:
-        session.signal = signum   # uvicorn leaves SIGHUP (a closed terminal) alone: shut down as it does
-        server.should_exit = True
-
-    handlers = {s: reraised for s in (signal.SIGINT, signal.SIGTERM)}
-    if hasattr(signal, "SIGHUP"):
-        handlers[signal.SIGHUP] = hangup
-    old = {s: signal.signal(s, h) for s, h in handlers.items()}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-@contextlib.contextmanager
-def signals_noted() -> Iterator[None]:
-    """While the outputs close (after the server stopped), SIGINT, SIGTERM and SIGHUP are only acknowledged: one more
-    Ctrl-C (or a SIGTERM after it) ended the process there, with NAME.part files unrenamed and a video without its
-    index. SIGKILL still ends it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        try:
-            print(f"{signal.Signals(signum).name}: closing the outputs, a moment", file=sys.stderr, flush=True)
-        except (OSError, ValueError):   # a terminal that went away (SIGHUP)
-            pass
-
-    handled = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    old = {s: signal.signal(s, note) for s in handled}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
           echo: Callable[[str], None] = print, allow_origins: Iterable[str] = (),
           allow_frame_ancestors: Iterable[str] = (), warn: Callable[[str], None] | None = None,
-          trusted_proxy: Iterable[str] = ()) -> Session:
+          trusted_proxy: Iterable[str] = (), stop: StopSignals | None = None) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM / SIGHUP (`session.signal`), or until the reader of `--jsonl -`
-    goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the
-    server runs raises KeyboardInterrupt). `allow_origins`: origins trusted besides the page's own (a reverse
-    proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one (a dashboard); `warn`
-    (default: stderr) gets the one line saying why tracking stopped, when it stops on an error (a full disk);
-    `trusted_proxy`: addresses or networks whose X-Forwarded-For / -Proto are believed (none by default)."""
+    goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the server runs
+    raises KeyboardInterrupt, a SIGTERM or SIGHUP `train.stops.Stopped`). `allow_origins`: origins trusted besides
+    the page's own (a reverse proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one
+    (a dashboard); `warn` (default: stderr) gets the one line saying why tracking stopped, when it stops on an error
+    (a full disk); `trusted_proxy`: addresses or networks whose X-Forwarded-For / -Proto are believed (none by
+    default). `stop`: the stop-signal handlers (`stops.StopSignals`) the caller put in place at its own start (the
+    CLI, as soon as dt serve starts); without it they go in here, first."""
+    if stop is None:
+        with StopSignals() as own:
+            return serve(opts, host, port, token, echo, allow_origins, allow_frame_ancestors, warn, trusted_proxy, own)
     web_modules()
     import uvicorn
 
@@ -207,17 +158,15 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         session.on_stopped = lambda why: say(f"tracking stopped: {why}")
         session.start()
         echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
+        stop.serving(server)   # a signal from here on ends the server (before: raised, as from the model loading)
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""
         echo(f"serving {page_url(host, bound, shown)}  ({how}API docs: /docs; Ctrl-C stops)")
-        with stop_on_signals(server, session):
-            try:
-                server.run(sockets=[sock])
-            except KeyboardInterrupt:   # uvicorn re-raised the Ctrl-C / SIGTERM it shut down on (session.signal)
-                pass
-    finally:   # a Ctrl-C before the server ran (loading the model, opening the source) goes on up: 'interrupted'
+        server.run(sockets=[sock])
+        session.signal = stop.signum
+    finally:   # a signal before the server ran (loading the model, opening the source) goes on up: 'interrupted'
+        stop.closing()   # the outputs are closed whole, whatever signal comes meanwhile
         if session is not None:
-            with signals_noted():   # the outputs are closed whole, whatever signal comes meanwhile
-                session.stop()
+            session.stop()
         sock.close()
     return session
