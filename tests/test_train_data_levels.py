@@ -5,12 +5,37 @@ changes nothing (the files are all there)."""
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import pytest
+import yaml
 
 from droptrack.data import get_sequences
 from droptrack.errors import DatasetError
-from helpers import img, text
+from helpers import cli, img, one_line_error, text
+
+TINY = ["--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"]
+
+
+def config(tmp_path, *names):
+    """tiny_ce_test training on `names` (ratio 1 each)."""
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"].update(DATASETS_NAME=list(names), DATASETS_RATIO=[1] * len(names))
+    path = tmp_path / f"{'_'.join(names)}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _lasot(root, names=("cat-2", "dog-3")):
+    """LaSOT training sequences (not in the 280-sequence test split): boxes and labels, 20 frames each."""
+    for name in names:
+        seq = root / name.rsplit("-", 1)[0] / name
+        text(seq / "groundtruth.txt", "4,3,6,5\n" * 20)
+        for flags in ("full_occlusion.txt", "out_of_view.txt"):
+            text(seq / flags, ",".join(["0"] * 20))
+        for i in range(1, 21):
+            img(seq / "img" / f"{i:08d}.jpg", size=(32, 24))
+    return root
 
 
 def _coco(root):
@@ -39,3 +64,21 @@ def test_coco_root_one_folder_off_names_the_root_to_pass(tmp_path):
     with pytest.raises(DatasetError) as err:   # nothing there at all: the annotations are to be extracted
         get_sequences("coco", tmp_path, split="train")
     assert str(err.value).endswith("is missing; extract annotations_trainval2017.zip under the root")
+
+
+def test_lasot_root_one_folder_off_names_the_root_to_pass(tmp_path):
+    """LaSOTBenchmark/ (the archive's top folder) under the root given, or a sequence's img/ given: 'no sequences under
+    ROOT; it should hold <class>/<class>-N/...' left the user to find the folder."""
+    lasot = _lasot(tmp_path / "top" / "LaSOTBenchmark")
+    cfg, out = config(tmp_path, "LASOT"), tmp_path / "out"
+    line = one_line_error(cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={lasot.parent}", *TINY))
+    assert line == (f"error: training dataset LASOT: no sequences under '{lasot.parent}' (from --data LASOT="
+                    f"{lasot.parent}), but '{lasot}' holds LaSOT's <class>/<class>-N/ folders; pass --data "
+                    f"LASOT={lasot}")
+    img_dir = lasot / "cat" / "cat-2" / "img"
+    line = one_line_error(cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={img_dir}", *TINY))
+    assert line == (f"error: training dataset LASOT: '{img_dir}' (from --data LASOT={img_dir}) is a folder inside the "
+                    f"sequence '{img_dir.parent}'; pass the dataset's root, which holds <class>/<class>-N/"
+                    "groundtruth.txt + img/00000001.jpg ...")
+    assert not out.exists()
+    assert cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={lasot}", *TINY).exit_code == 0   # the one named

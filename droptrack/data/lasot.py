@@ -58,7 +58,7 @@ def _listed_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
 
 
-def _present(root: Path) -> list[str]:
+def present_names(root: Path) -> list[str]:
     """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
     out = []
     for d in _listed_dirs(root):
@@ -116,10 +116,10 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
     """LaSOT split 'test' (default, the 280 list), 'train' (every other sequence present) or 'all';
     LaSOT-extension: every sequence present."""
     if dataset == "lasot_extension_subset":
-        available = _present(root)
+        available = present_names(root)
         if not available:   # it was 'has no sequences; check the root (its list.txt ...)': LaSOT has no list.txt
             raise no_sequences("LaSOT-extension sequence (<class>/<class>-<n>/ with groundtruth.txt and img/, such as "
-                               "atv/atv-1/)", root, lambda d: bool(_present(d)),
+                               "atv/atv-1/)", root, lambda d: bool(present_names(d)),
                                "point the root at the folder that holds the <class>/ folders")
     else:
         split = (split or "test").lower()
@@ -128,7 +128,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             _check_test_names(root, names, set(available))
         elif split in ("train", "all"):
             test = set(test_names())
-            available = [s for s in _present(root) if split == "all" or s not in test]
+            available = [s for s in present_names(root) if split == "all" or s not in test]
         else:
             raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
     chosen = select(available, names, dataset)

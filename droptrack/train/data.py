@@ -67,7 +67,9 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
     """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
     from), the layout expected there, and a sequence folder given as the root."""
     from droptrack.data import get_sequences
+    from droptrack.data.lasot import present_names
     from droptrack.data.registry import env_var, resolve_root
+    from droptrack.data.sequence import one_folder_down
 
     for name, ratio, seqs in zip(names, ratios, datasets):
         if ratio <= 0 or seqs:
@@ -80,12 +82,19 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root / "groundtruth.txt").is_file():
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
                                 "folder above it (the one holding the sequence folders)")
+        if (root.parent / "groundtruth.txt").is_file():   # a sequence's img/ folder
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is a folder inside the sequence "
+                                f"'{root.parent}'; pass the dataset's root, which holds {LAYOUTS.get(reader)}")
         held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
         if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
             raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
                                 "all in LaSOT's 280-sequence test split, which training leaves out as the official "
                                 "recipe does; add training sequences (the other <class>-N) or remove LASOT from "
                                 "DATA.TRAIN.DATASETS_NAME")
+        sub = one_folder_down(root, lambda d: bool(present_names(d))) if reader == "lasot" and root.is_dir() else None
+        if sub is not None:   # LaSOTBenchmark/ of the archive, or the folder holding LaSOT/
+            raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}), but '{sub}' "
+                                f"holds LaSOT's <class>/<class>-N/ folders; pass --data {name}={sub}")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
