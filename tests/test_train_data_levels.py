@@ -82,3 +82,38 @@ def test_lasot_root_one_folder_off_names_the_root_to_pass(tmp_path):
                     "groundtruth.txt + img/00000001.jpg ...")
     assert not out.exists()
     assert cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={lasot}", *TINY).exit_code == 0   # the one named
+
+
+def test_frames_not_on_disk_are_refused_before_training_starts(tmp_path):
+    """GOT-10k frames named 00000001.JPG (as some copies and Windows tools write them), or COCO's train2017/ left
+    empty: every sample failed to read, and the run stopped ('100 samples in a row ... could not be used') after it
+    had made its output folder and built the model. Now one line first, with the rename the test then runs."""
+    import subprocess
+
+    train = tmp_path / "got10k" / "train"
+    for name in ("GOT-10k_Train_000001", "GOT-10k_Train_000002"):
+        text(train / name / "groundtruth.txt", "4,3,6,5\n" * 20)
+        for i in range(1, 21):
+            img(train / name / f"{i:08d}.JPG", size=(32, 24))
+    text(train / "list.txt", "GOT-10k_Train_000001\nGOT-10k_Train_000002\n")
+    cfg, out = config(tmp_path, "GOT10K_train_full"), tmp_path / "out"
+    line = one_line_error(cli("train", "-c", cfg, "-o", out, "--data", f"GOT10K_train_full={train.parent}", *TINY))
+    seq = train / "GOT-10k_Train_000001"
+    rename = f"cd '{seq}' && for f in *.JPG; do mv \"$f\" \"${{f%.JPG}}.jpg\"; done"
+    assert line == ("error: training dataset GOT10K_train_full: none of the 2 sequence(s) checked has its frames on "
+                    f"disk (the first: frame {seq / '00000001.jpg'} is missing, but 00000001.JPG is there (its name "
+                    f"in other case, which Linux and the benchmark's loaders tell apart); rename the frames: {rename})")
+    assert not out.exists()
+    for folder in sorted(train.iterdir()):
+        if folder.is_dir():
+            subprocess.run(["bash", "-c", rename.replace(str(seq), str(folder))], check=True)
+    assert cli("train", "-c", cfg, "-o", out, "--data", f"GOT10K_train_full={train.parent}", *TINY).exit_code == 0
+
+    coco = _coco(tmp_path / "coco")
+    (coco / "train2017" / "000000000001.jpg").unlink()   # the folder made, the zip never extracted into it
+    line = one_line_error(cli("train", "-c", config(tmp_path, "COCO17"), "-o", out / "c", "--data", f"COCO17={coco}",
+                              *TINY))
+    assert line == ("error: training dataset COCO17: none of the 1 sequence(s) checked has its frames on disk (the "
+                    f"first: frame {coco / 'train2017' / '000000000001.jpg'} is missing; extract the dataset's frames "
+                    "(re-download the archive if it is incomplete))")
+    assert not (out / "c").exists()
