@@ -117,3 +117,26 @@ def test_frames_not_on_disk_are_refused_before_training_starts(tmp_path):
                     f"first: frame {coco / 'train2017' / '000000000001.jpg'} is missing; extract the dataset's frames "
                     "(re-download the archive if it is incomplete))")
     assert not (out / "c").exists()
+
+
+def test_lasot_training_reads_the_official_train_split_only(tmp_path):
+    """LaSOT-extension extracted into the LaSOT root (its classes atv/, ... beside airplane/): its 150 sequences, an
+    evaluation benchmark, were trained on as 'every sequence present outside the 280 test ones'; the official
+    lasot_train_split.txt lists the 1120 <class>-N of LaSOT's 70 classes (N = 1..20) outside the test split."""
+    root = _lasot(tmp_path / "LaSOT", ("cat-2", "airplane-20", "atv-1", "cat-21", "cat-1"))
+    assert [s.name for s in get_sequences("lasot", root, split="train")] == ["airplane-20", "cat-2"]
+    assert [s.name for s in get_sequences("lasot", root, split="all")] == ["airplane-20", "atv-1", "cat-1", "cat-2",
+                                                                            "cat-21"]
+    from droptrack.data.lasot import is_train_name, test_names
+
+    # 70 classes x 20 sequences, 280 of them the test split: 1120 train names, none a test one
+    classes = {nm.rsplit("-", 1)[0] for nm in test_names()}
+    train = [f"{c}-{n}" for c in classes for n in range(1, 21) if is_train_name(f"{c}-{n}")]
+    assert (len(classes), len(train), set(train) & set(test_names())) == (70, 1120, set())
+    ext = _lasot(tmp_path / "LaSOT_ext", ("atv-1", "atv-2"))   # its root given for LASOT
+    line = one_line_error(cli("train", "-c", config(tmp_path, "LASOT"), "-o", tmp_path / "out", "--data",
+                              f"LASOT={ext}", *TINY))
+    assert line == (f"error: training dataset LASOT: none of the 2 sequence(s) under '{ext}' (from --data LASOT={ext}) "
+                    "is in LaSOT's official train split (such as atv-1; the split is the <class>-N of LaSOT's 70 "
+                    "classes, N = 1..20, outside the 280 test ones); pass the LaSOT root, or remove LASOT from "
+                    "DATA.TRAIN.DATASETS_NAME")

@@ -39,6 +39,14 @@ def test_names() -> list[str]:
     return [f"{cls}-{n}" for cls, nums in _TEST_NUMBERS.items() for n in nums]
 
 
+def is_train_name(name: str) -> bool:
+    """One of the 1120 sequences of the official train split (pytracking's lasot_train_split.txt): <class>-<n> of
+    LaSOT's 70 classes, n = 1..20, not in the test split. LaSOT-extension's sequences (atv-1, ...) are not."""
+    cls, _, n = name.rpartition("-")
+    return cls in _TEST_NUMBERS and n.isdigit() and str(int(n)) == n and 1 <= int(n) <= 20 \
+        and int(n) not in _TEST_NUMBERS[cls]
+
+
 def _seq_dir(root: Path, name: str) -> Path:
     """root/<class>/<name>, else root/<name>."""
     cls = name.rsplit("-", 1)[0]
@@ -113,7 +121,7 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
 
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "lasot") -> list[Sequence]:
-    """LaSOT split 'test' (default, the 280 list), 'train' (every other sequence present) or 'all';
+    """LaSOT split 'test' (default, the 280 list), 'train' (the official train split's sequences present) or 'all';
     LaSOT-extension: every sequence present."""
     if dataset == "lasot_extension_subset":
         available = present_names(root)
@@ -127,8 +135,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             available = test_names()
             _check_test_names(root, names, set(available))
         elif split in ("train", "all"):
-            test = set(test_names())
-            available = [s for s in present_names(root) if split == "all" or s not in test]
+            available = [s for s in present_names(root) if split == "all" or is_train_name(s)]
         else:
             raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
     chosen = select(available, names, dataset)

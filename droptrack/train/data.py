@@ -67,7 +67,7 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
     """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
     from), the layout expected there, and a sequence folder given as the root."""
     from droptrack.data import get_sequences
-    from droptrack.data.lasot import present_names
+    from droptrack.data.lasot import present_names, test_names
     from droptrack.data.registry import env_var, resolve_root
     from droptrack.data.sequence import one_folder_down
 
@@ -85,10 +85,17 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root.parent / "groundtruth.txt").is_file():   # a sequence's img/ folder
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is a folder inside the sequence "
                                 f"'{root.parent}'; pass the dataset's root, which holds {LAYOUTS.get(reader)}")
-        held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
+        held = [s.name for s in get_sequences("lasot", root=root, split="all")] if reader == "lasot" and \
+            root.is_dir() else []
+        other = next((nm for nm in held if nm not in test_names()), None)
+        if other is not None:   # LaSOT-extension's root given (atv-1, ...): not in the official train split
+            raise TrainingError(f"training dataset {name}: none of the {len(held)} sequence(s) under '{root}' (from "
+                                f"{origin}) is in LaSOT's official train split (such as {other}; the split is the "
+                                "<class>-N of LaSOT's 70 classes, N = 1..20, outside the 280 test ones); pass the "
+                                "LaSOT root, or remove LASOT from DATA.TRAIN.DATASETS_NAME")
         if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
-            raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
-                                "all in LaSOT's 280-sequence test split, which training leaves out as the official "
+            raise TrainingError(f"training dataset {name}: the {len(held)} sequence(s) under '{root}' (from {origin}) "
+                                "are all in LaSOT's 280-sequence test split, which training leaves out as the official "
                                 "recipe does; add training sequences (the other <class>-N) or remove LASOT from "
                                 "DATA.TRAIN.DATASETS_NAME")
         sub = one_folder_down(root, lambda d: bool(present_names(d))) if reader == "lasot" and root.is_dir() else None
