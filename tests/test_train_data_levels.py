@@ -140,3 +140,19 @@ def test_lasot_training_reads_the_official_train_split_only(tmp_path):
                     "is in LaSOT's official train split (such as atv-1; the split is the <class>-N of LaSOT's 70 "
                     "classes, N = 1..20, outside the 280 test ones); pass the LaSOT root, or remove LASOT from "
                     "DATA.TRAIN.DATASETS_NAME")
+
+
+def test_trackingnet_anno_or_frames_folder_given_names_the_root(tmp_path):
+    """TRAIN_0/anno (or frames/) given as the root: 'TrackingNet folder .../anno/TRAIN_0 is missing; extract the train
+    chunks under the root' asked for an extraction into the chunk's own annotation folder."""
+    chunk = tmp_path / "TrackingNet" / "TRAIN_0"
+    text(chunk / "anno" / "a.txt", "4,3,6,5\n" * 20)
+    for i in range(20):
+        img(chunk / "frames" / "a" / f"{i}.jpg")
+    assert [s.name for s in get_sequences("trackingnet", chunk.parent, split="train")] == ["a"]
+    for inner in ("anno", "frames"):
+        with pytest.raises(DatasetError) as err:
+            get_sequences("trackingnet", chunk / inner, split="train")
+        assert str(err.value) == (f"TrackingNet folder {chunk / inner / 'TRAIN_0'} is missing: {chunk / inner} is the "
+                                  f"{inner}/ folder of chunk TRAIN_0; point the root at {chunk.parent}, the folder "
+                                  "that holds TEST/ and TRAIN_0/ ... TRAIN_11/")
