@@ -156,3 +156,15 @@ def test_trackingnet_anno_or_frames_folder_given_names_the_root(tmp_path):
         assert str(err.value) == (f"TrackingNet folder {chunk / inner / 'TRAIN_0'} is missing: {chunk / inner} is the "
                                   f"{inner}/ folder of chunk TRAIN_0; point the root at {chunk.parent}, the folder "
                                   "that holds TEST/ and TRAIN_0/ ... TRAIN_11/")
+
+
+def test_a_quoted_home_in_data_is_the_home_folder(tmp_path, monkeypatch):
+    """--data 'LASOT=~/lasot' (quoted, or zsh, which leaves ~ after '=' alone) was refused as ''~/lasot' does not
+    exist', though dt expands a quoted leading ~ in every other path (DT_DATA_LASOT=~/lasot too)."""
+    home = tmp_path / "home"
+    _lasot(home / "lasot")
+    monkeypatch.setenv("HOME", str(home))
+    out = tmp_path / "out"
+    res = cli("train", "-c", config(tmp_path, "LASOT"), "-o", out, "--data", "LASOT=~/lasot", *TINY)
+    assert res.exit_code == 0, res.output
+    assert (out / "final.pt").is_file()

@@ -187,6 +187,8 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep:
             name, path = "SYNTH", item
+        if path == "~" or path.startswith("~/"):   # NAME=~/... quoted, or from zsh: the CLI expands a leading ~ only
+            path = os.path.expanduser(path)
         if not Path(path).exists():
             raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
         if name in roots:   # the first was silently dropped: a dataset reads one root
