@@ -168,3 +168,24 @@ def test_a_quoted_home_in_data_is_the_home_folder(tmp_path, monkeypatch):
     res = cli("train", "-c", config(tmp_path, "LASOT"), "-o", out, "--data", "LASOT=~/lasot", *TINY)
     assert res.exit_code == 0, res.output
     assert (out / "final.pt").is_file()
+
+
+def test_lasot_class_archives_not_extracted_are_named_with_the_extraction(tmp_path):
+    """A LaSOT root of downloaded class archives (airplane.zip ...): 'no sequences under ROOT; ... fix the path' sent
+    the user to a path that was right. The refusal names the archives and the command, which the test runs."""
+    import shutil
+    import subprocess
+
+    built = _lasot(tmp_path / "built", ("cat-2", "dog-3"))
+    root = tmp_path / "lasot"
+    root.mkdir()
+    for cls in ("cat", "dog"):   # each class archive holds <class>/<class>-N/
+        shutil.make_archive(str(root / cls), "zip", built, cls)
+    cfg, out = config(tmp_path, "LASOT"), tmp_path / "out"
+    line = one_line_error(cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={root}", *TINY))
+    command = f"cd '{root}' && for z in *.zip; do unzip -q \"$z\"; done"
+    assert line == (f"error: training dataset LASOT: no sequences under '{root}' (from --data LASOT={root}), which "
+                    f"holds 2 zip archive(s) (cat.zip, dog.zip); extract them there: {command}")
+    if shutil.which("unzip"):
+        subprocess.run(["bash", "-c", command], check=True)
+        assert cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={root}", *TINY).exit_code == 0

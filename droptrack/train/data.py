@@ -102,6 +102,11 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if sub is not None:   # LaSOTBenchmark/ of the archive, or the folder holding LaSOT/
             raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}), but '{sub}' "
                                 f"holds LaSOT's <class>/<class>-N/ folders; pass --data {name}={sub}")
+        zips = sorted(p.name for p in root.glob("*.zip") if p.is_file()) if root.is_dir() else []
+        if zips:   # LaSOT's class archives (airplane.zip ...), downloaded and not extracted
+            raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}), which holds "
+                                f"{len(zips)} zip archive(s) ({', '.join(zips[:3])}{', ...' if len(zips) > 3 else ''})"
+                                f"; extract them there: cd '{root}' && for z in *.zip; do unzip -q \"$z\"; done")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
