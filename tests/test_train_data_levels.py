@@ -189,3 +189,16 @@ def test_lasot_class_archives_not_extracted_are_named_with_the_extraction(tmp_pa
     if shutil.which("unzip"):
         subprocess.run(["bash", "-c", command], check=True)
         assert cli("train", "-c", cfg, "-o", out, "--data", f"LASOT={root}", *TINY).exit_code == 0
+
+
+def test_a_sequence_of_neither_lasot_split_is_named_as_such(tmp_path):
+    """atv-1 (LaSOT-extension) under a LaSOT root, asked for on the test split: it was named a training sequence, to
+    evaluate with --split train, which does not hold it (the official train split)."""
+    root = _lasot(tmp_path / "LaSOT", ("atv-1", "cat-2"))
+    with pytest.raises(DatasetError) as err:
+        get_sequences("lasot", root, names=["atv-1"])
+    assert str(err.value) == ("sequence 'atv-1' is in neither LaSOT's test split nor its train split (it is no "
+                              "<class>-N of LaSOT's 70 classes, N = 1..20); pass --split all to evaluate it")
+    assert [s.name for s in get_sequences("lasot", root, split="all", names=["atv-1"])] == ["atv-1"]
+    with pytest.raises(DatasetError, match="'cat-2' is a LaSOT training sequence"):
+        get_sequences("lasot", root, names=["cat-2"])

@@ -108,6 +108,9 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
     lasot; did you mean ...' listing test sequences), and a root holding no test sequence at all is named once (it
     was the first of 280 folders 'missing')."""
     other = next((nm for nm in names or [] if nm not in test and _seq_dir(root, nm).is_dir()), None)
+    if other is not None and not is_train_name(other):   # atv-1 of LaSOT-extension beside LaSOT's classes
+        raise DatasetError(f"sequence {other!r} is in neither LaSOT's test split nor its train split (it is no "
+                           "<class>-N of LaSOT's 70 classes, N = 1..20); pass --split all to evaluate it")
     if other is not None:
         raise DatasetError(f"sequence {other!r} is a LaSOT training sequence, not one of the 280 of the test split; "
                            "pass --split train (or --split all) to evaluate it")
