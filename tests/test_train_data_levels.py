@@ -202,3 +202,26 @@ def test_a_sequence_of_neither_lasot_split_is_named_as_such(tmp_path):
     assert [s.name for s in get_sequences("lasot", root, split="all", names=["atv-1"])] == ["atv-1"]
     with pytest.raises(DatasetError, match="'cat-2' is a LaSOT training sequence"):
         get_sequences("lasot", root, names=["cat-2"])
+
+
+def test_coco_images_extracted_one_folder_too_deep_are_named_with_the_move(tmp_path):
+    """train2017.zip extracted into train2017/ (unzip -d train2017): the images are in train2017/train2017/, and the
+    refusal said to extract the frames, which were there. It names them and the move, which the test runs."""
+    import shutil
+    import subprocess
+
+    coco = _coco(tmp_path / "coco")
+    (coco / "deep").mkdir()
+    shutil.move(str(coco / "train2017"), str(coco / "deep" / "train2017"))
+    shutil.move(str(coco / "deep"), str(coco / "train2017"))
+    out = tmp_path / "out"
+    line = one_line_error(cli("train", "-c", config(tmp_path, "COCO17"), "-o", out, "--data", f"COCO17={coco}", *TINY))
+    images, tmp = coco / "train2017", f"'{coco / 'train2017'}.tmp'"
+    move = f"mv '{images}' {tmp} && mv {tmp}/'train2017' '{images}' && rmdir {tmp}"
+    assert line == ("error: training dataset COCO17: none of the 1 sequence(s) checked has its frames on disk (the "
+                    f"first: frame {images / '000000000001.jpg'} is missing, but "
+                    f"{images / 'train2017' / '000000000001.jpg'} is there (extracted one folder too deep); move that "
+                    f"folder up: {move})")
+    assert not out.exists()
+    subprocess.run(["bash", "-c", move], check=True)
+    assert sorted(p.name for p in images.iterdir()) == ["000000000001.jpg"]

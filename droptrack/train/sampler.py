@@ -54,14 +54,18 @@ def check_frames(name: str, seqs: list, visible: list[np.ndarray], drawn: np.nda
     """TrainingError when none of up to FRAMES_CHECKED drawn sequences (spread over the dataset) has its first usable
     frame on disk: frames never extracted, or named otherwise (00000001.JPG). Every sample would fail to read, and the
     run stopped after its output folder was made and the model built; a few missing files still pass (skipped)."""
-    from droptrack.data.sequence import case_variant, missing_frame
+    from droptrack.data.sequence import case_variant, missing_frame, one_folder_down
 
     picked = drawn[np.unique(np.linspace(0, len(drawn) - 1, min(FRAMES_CHECKED, len(drawn))).astype(int))]
     paths = [Path(seqs[s].frames[int(np.argmax(visible[s]))]) for s in picked if seqs[s].frames is not None]
     if not paths or any(p.is_file() for p in paths):
         return
     first = paths[0]
-    why = (str(missing_frame(first)) if case_variant(first) is not None else
+    sub = one_folder_down(first.parent, lambda d: (d / first.name).is_file())   # unzip train2017.zip -d train2017
+    nested = f"'{first.parent}.tmp'"
+    why = (f"frame {first} is missing, but {sub / first.name} is there (extracted one folder too deep); move that "
+           f"folder up: mv '{first.parent}' {nested} && mv {nested}/'{sub.name}' '{first.parent}' && rmdir {nested}"
+           if sub is not None else str(missing_frame(first)) if case_variant(first) is not None else
            f"frame {first} is missing, and so is its folder {first.parent}; extract the dataset's frames under its "
            "root" if not first.parent.is_dir() else
            f"frame {first} is missing; extract the dataset's frames (re-download the archive if it is incomplete)")
