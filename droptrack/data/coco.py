@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.sequence import Sequence, select
+from droptrack.data.sequence import Sequence, one_folder_down, select
 from droptrack.errors import DatasetError
 
 
@@ -22,8 +22,7 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         raise DatasetError(f"unknown COCO split {split!r}; use train or val")
     ann_path = root / "annotations" / f"instances_{split}2017.json"
     if not ann_path.is_file():
-        raise DatasetError(f"COCO annotation file {ann_path} is missing; extract annotations_trainval2017.zip "
-                           "under the root")
+        raise DatasetError(f"COCO annotation file {ann_path} is missing" + _other_level(root, ann_path.name))
     img_dir = root / f"{split}2017"
     if not img_dir.is_dir() and (root / "images" / f"{split}2017").is_dir():
         img_dir = root / "images" / f"{split}2017"
@@ -49,3 +48,16 @@ def _sequence(name: str, ann: dict, files: dict, cats: dict, img_dir: Path) -> S
     return Sequence(name=name, dataset="coco", frames=[img_dir / files[ann["image_id"]]], video=None,
                     boxes=np.asarray(ann["bbox"], dtype=np.float64).reshape(1, 4),
                     object_class=cats.get(ann["category_id"]))
+
+
+def _other_level(root: Path, ann_name: str) -> str:
+    """The fix for a root without annotations/<ann_name>: the folder to pass where the root is one level off (the
+    archive's coco/ above it, or its train2017/ or annotations/ folder given), else extracting the annotations."""
+    inside = root.name == "annotations" and (root / ann_name).is_file()   # annotations/ given
+    if inside or (root.parent / "annotations" / ann_name).is_file():      # train2017/ (or images/) given
+        return (f"; '{root}' is a folder inside the COCO root; point the root at {root.parent}, the folder holding "
+                "annotations/ and train2017/")
+    sub = one_folder_down(root, lambda d: (d / "annotations" / ann_name).is_file())
+    if sub is not None:
+        return f", but {sub / 'annotations' / ann_name} is there; point the root at {sub}"
+    return "; extract annotations_trainval2017.zip under the root"

@@ -39,6 +39,14 @@ def test_names() -> list[str]:
     return [f"{cls}-{n}" for cls, nums in _TEST_NUMBERS.items() for n in nums]
 
 
+def is_train_name(name: str) -> bool:
+    """One of the 1120 sequences of the official train split (pytracking's lasot_train_split.txt): <class>-<n> of
+    LaSOT's 70 classes, n = 1..20, not in the test split. LaSOT-extension's sequences (atv-1, ...) are not."""
+    cls, _, n = name.rpartition("-")
+    return cls in _TEST_NUMBERS and n.isdigit() and str(int(n)) == n and 1 <= int(n) <= 20 \
+        and int(n) not in _TEST_NUMBERS[cls]
+
+
 def _seq_dir(root: Path, name: str) -> Path:
     """root/<class>/<name>, else root/<name>."""
     cls = name.rsplit("-", 1)[0]
@@ -58,7 +66,7 @@ def _listed_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX")))
 
 
-def _present(root: Path) -> list[str]:
+def present_names(root: Path) -> list[str]:
     """Every sequence folder under root (nested <class>/<class>-<n> or flat <class>-<n>), sorted."""
     out = []
     for d in _listed_dirs(root):
@@ -100,6 +108,9 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
     lasot; did you mean ...' listing test sequences), and a root holding no test sequence at all is named once (it
     was the first of 280 folders 'missing')."""
     other = next((nm for nm in names or [] if nm not in test and _seq_dir(root, nm).is_dir()), None)
+    if other is not None and not is_train_name(other):   # atv-1 of LaSOT-extension beside LaSOT's classes
+        raise DatasetError(f"sequence {other!r} is in neither LaSOT's test split nor its train split (it is no "
+                           "<class>-N of LaSOT's 70 classes, N = 1..20); pass --split all to evaluate it")
     if other is not None:
         raise DatasetError(f"sequence {other!r} is a LaSOT training sequence, not one of the 280 of the test split; "
                            "pass --split train (or --split all) to evaluate it")
@@ -113,13 +124,13 @@ def _check_test_names(root: Path, names: list[str] | None, test: set[str]) -> No
 
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "lasot") -> list[Sequence]:
-    """LaSOT split 'test' (default, the 280 list), 'train' (every other sequence present) or 'all';
+    """LaSOT split 'test' (default, the 280 list), 'train' (the official train split's sequences present) or 'all';
     LaSOT-extension: every sequence present."""
     if dataset == "lasot_extension_subset":
-        available = _present(root)
+        available = present_names(root)
         if not available:   # it was 'has no sequences; check the root (its list.txt ...)': LaSOT has no list.txt
             raise no_sequences("LaSOT-extension sequence (<class>/<class>-<n>/ with groundtruth.txt and img/, such as "
-                               "atv/atv-1/)", root, lambda d: bool(_present(d)),
+                               "atv/atv-1/)", root, lambda d: bool(present_names(d)),
                                "point the root at the folder that holds the <class>/ folders")
     else:
         split = (split or "test").lower()
@@ -127,8 +138,7 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             available = test_names()
             _check_test_names(root, names, set(available))
         elif split in ("train", "all"):
-            test = set(test_names())
-            available = [s for s in _present(root) if split == "all" or s not in test]
+            available = [s for s in present_names(root) if split == "all" or is_train_name(s)]
         else:
             raise DatasetError(f"unknown LaSOT split {split!r}; use test, train or all")
     chosen = select(available, names, dataset)

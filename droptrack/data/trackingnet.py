@@ -42,6 +42,10 @@ def _chunks(root: Path, split: str | None) -> list[Path]:
         raise DatasetError(f"unknown TrackingNet split {split!r}; use test, train or TRAIN_0..TRAIN_11")
     if not chunks or not all(c.is_dir() for c in chunks):
         missing = chunks[0] if chunks else root / "TRAIN_0"
+        if root.name in ("anno", "frames") and _own_chunk(root.parent) is not None:   # TRAIN_0/anno given
+            raise DatasetError(f"TrackingNet folder {missing} is missing: {root} is the {root.name}/ folder of chunk "
+                               f"{root.parent.name}; point the root at {root.parent.parent}, the folder that holds "
+                               "TEST/ and TRAIN_0/ ... TRAIN_11/")
         sub = one_folder_down(root, lambda d: (d / missing.name).is_dir())
         if sub is not None:
             raise DatasetError(f"TrackingNet folder {missing} is missing, but {sub / missing.name} is there; point "

@@ -67,7 +67,9 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
     """TrainingError naming the first sampled dataset whose root yields no sequence: its root (and where it came
     from), the layout expected there, and a sequence folder given as the root."""
     from droptrack.data import get_sequences
+    from droptrack.data.lasot import present_names, test_names
     from droptrack.data.registry import env_var, resolve_root
+    from droptrack.data.sequence import one_folder_down
 
     for name, ratio, seqs in zip(names, ratios, datasets):
         if ratio <= 0 or seqs:
@@ -80,12 +82,31 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
         if (root / "groundtruth.txt").is_file():
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is one sequence folder; pass the "
                                 "folder above it (the one holding the sequence folders)")
-        held = len(get_sequences("lasot", root=root, split="all")) if reader == "lasot" and root.is_dir() else 0
+        if (root.parent / "groundtruth.txt").is_file():   # a sequence's img/ folder
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) is a folder inside the sequence "
+                                f"'{root.parent}'; pass the dataset's root, which holds {LAYOUTS.get(reader)}")
+        held = [s.name for s in get_sequences("lasot", root=root, split="all")] if reader == "lasot" and \
+            root.is_dir() else []
+        other = next((nm for nm in held if nm not in test_names()), None)
+        if other is not None:   # LaSOT-extension's root given (atv-1, ...): not in the official train split
+            raise TrainingError(f"training dataset {name}: none of the {len(held)} sequence(s) under '{root}' (from "
+                                f"{origin}) is in LaSOT's official train split (such as {other}; the split is the "
+                                "<class>-N of LaSOT's 70 classes, N = 1..20, outside the 280 test ones); pass the "
+                                "LaSOT root, or remove LASOT from DATA.TRAIN.DATASETS_NAME")
         if held:   # e.g. a sample of a few sequences, or LaSOTTesting: the recipe trains on the others only
-            raise TrainingError(f"training dataset {name}: the {held} sequence(s) under '{root}' (from {origin}) are "
-                                "all in LaSOT's 280-sequence test split, which training leaves out as the official "
+            raise TrainingError(f"training dataset {name}: the {len(held)} sequence(s) under '{root}' (from {origin}) "
+                                "are all in LaSOT's 280-sequence test split, which training leaves out as the official "
                                 "recipe does; add training sequences (the other <class>-N) or remove LASOT from "
                                 "DATA.TRAIN.DATASETS_NAME")
+        sub = one_folder_down(root, lambda d: bool(present_names(d))) if reader == "lasot" and root.is_dir() else None
+        if sub is not None:   # LaSOTBenchmark/ of the archive, or the folder holding LaSOT/
+            raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}), but '{sub}' "
+                                f"holds LaSOT's <class>/<class>-N/ folders; pass --data {name}={sub}")
+        zips = sorted(p.name for p in root.glob("*.zip") if p.is_file()) if root.is_dir() else []
+        if zips:   # LaSOT's class archives (airplane.zip ...), downloaded and not extracted
+            raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}), which holds "
+                                f"{len(zips)} zip archive(s) ({', '.join(zips[:3])}{', ...' if len(zips) > 3 else ''})"
+                                f"; extract them there: cd '{root}' && for z in *.zip; do unzip -q \"$z\"; done")
         videos = root.is_dir() and any(p.suffix.lower() in VIDEO_EXTS for p in root.iterdir())
         if videos:
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
@@ -171,6 +192,8 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep:
             name, path = "SYNTH", item
+        if path == "~" or path.startswith("~/"):   # NAME=~/... quoted, or from zsh: the CLI expands a leading ~ only
+            path = os.path.expanduser(path)
         if not Path(path).exists():
             raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
         if name in roots:   # the first was silently dropped: a dataset reads one root

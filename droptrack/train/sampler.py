@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,13 +35,42 @@ def usable(vis: np.ndarray) -> bool:
     return bool(vis[0]) if len(vis) == 1 else len(vis) >= MIN_VIDEO_FRAMES and int(vis.sum()) > 4
 
 
-def check_usable(names: list[str], ratios: list[float], visible: list[list[np.ndarray]]) -> None:
-    """TrainingError naming the first dataset with a positive ratio that has no usable sequence (never sampled)."""
-    for name, ratio, masks in zip(names, ratios, visible):
+def check_usable(names: list[str], ratios: list[float], sampler: PairSampler) -> None:
+    """TrainingError naming the first dataset with a positive ratio that has no usable sequence (never sampled), or
+    whose frames are not on disk (`check_frames`)."""
+    for d, (name, ratio, masks) in enumerate(zip(names, ratios, sampler.visible)):
         if ratio > 0 and not any(usable(v) for v in masks):
             raise TrainingError(f"training dataset {name} has no usable sequence ({len(masks)} read; a video needs "
                                 ">= 20 frames with > 4 visible, positive-size targets, an image one such box); fix "
                                 "its --data root or annotations, or remove it from DATA.TRAIN.DATASETS_NAME")
+        if ratio > 0:
+            check_frames(name, sampler.datasets[d], masks, sampler.drawn[d])
+
+
+FRAMES_CHECKED = 16   # sequences per dataset whose first usable frame is looked for before training starts
+
+
+def check_frames(name: str, seqs: list, visible: list[np.ndarray], drawn: np.ndarray) -> None:
+    """TrainingError when none of up to FRAMES_CHECKED drawn sequences (spread over the dataset) has its first usable
+    frame on disk: frames never extracted, or named otherwise (00000001.JPG). Every sample would fail to read, and the
+    run stopped after its output folder was made and the model built; a few missing files still pass (skipped)."""
+    from droptrack.data.sequence import case_variant, missing_frame, one_folder_down
+
+    picked = drawn[np.unique(np.linspace(0, len(drawn) - 1, min(FRAMES_CHECKED, len(drawn))).astype(int))]
+    paths = [Path(seqs[s].frames[int(np.argmax(visible[s]))]) for s in picked if seqs[s].frames is not None]
+    if not paths or any(p.is_file() for p in paths):
+        return
+    first = paths[0]
+    sub = one_folder_down(first.parent, lambda d: (d / first.name).is_file())   # unzip train2017.zip -d train2017
+    nested = f"'{first.parent}.tmp'"
+    why = (f"frame {first} is missing, but {sub / first.name} is there (extracted one folder too deep); move that "
+           f"folder up: mv '{first.parent}' {nested} && mv {nested}/'{sub.name}' '{first.parent}' && rmdir {nested}"
+           if sub is not None else str(missing_frame(first)) if case_variant(first) is not None else
+           f"frame {first} is missing, and so is its folder {first.parent}; extract the dataset's frames under its "
+           "root" if not first.parent.is_dir() else
+           f"frame {first} is missing; extract the dataset's frames (re-download the archive if it is incomplete)")
+    raise TrainingError(f"training dataset {name}: none of the {len(paths)} sequence(s) checked has its frames on "
+                        f"disk (the first: {why})")
 
 
 class PairSampler:

@@ -170,7 +170,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
-    check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler.visible)
+    check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
     if opts.val_data:
         val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
     torch.manual_seed(opts.seed + dist.rank)
