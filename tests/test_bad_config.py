@@ -88,9 +88,10 @@ OPTION_CASES = [
 
 
 def _invoke(tmp_path: Path, args: list[str]):
-    out = tmp_path / "out"
+    out, data = tmp_path / "out", tmp_path / "data"   # beside, not inside, the data folder (that is refused)
+    data.mkdir(exist_ok=True)
     result = CliRunner().invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data",
-                                      str(tmp_path), "--device", "cpu", *args])
+                                      str(data), "--device", "cpu", *args])
     return result, out
 
 

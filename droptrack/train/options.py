@@ -104,7 +104,6 @@ def check_options(opts: TrainOptions) -> None:
     check_reachable("--output", out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {str(out)!r} is a file; pass a directory (checkpoints, config and logs go there)")
-    check_output_outside_data(opts, out)
     if "RANK" not in os.environ:   # one process, or dt's launcher before its ranks start (a rank's own rank 0 holds it)
         check_free(out)
     done = next((p.name for p in sorted(out.glob("*.pt")) if p.name in ("last.pt", "final.pt")
@@ -112,7 +111,8 @@ def check_options(opts: TrainOptions) -> None:
     if done is not None and not opts.resume:   # a fresh run would overwrite that run's checkpoints
         raise InputError(f"--output {str(out)!r} holds another training run ({done}); pass --resume to continue it, "
                          "or another --output")
-    probe_output(out)
+    probe_output(out)   # also refuses a name no file system takes (a NUL), which the dataset check cannot read
+    check_output_outside_data(opts, out)
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
