@@ -21,6 +21,7 @@ from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save,
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError
 from droptrack.paths import check_readable, windows_note
+from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
 from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
@@ -179,18 +180,19 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    keys = disagreeing_keys(state, cfg)
     cause = "it was trained with another config"
-    if any(k.startswith("backbone.pos_embed_x") for k in wrong):
-        n = state["backbone.pos_embed_x"].shape[1]
-        cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
-    elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
-        cause = "its width/depth differs from the config (another architecture)"
+    if keys:
+        cause = "; ".join(keys)
+        if weight_facts(state).get("width") == 768 and any(k.startswith("DATA.SEARCH.SIZE") for k in keys):
+            cause += " - pick the matching 256/384 config"
     shown = [k[:80] for k in unexpected[:3]]   # names from the file: a key may be megabytes long
     parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {shown}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
     return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
-            f"unexpected, {len(wrong)} wrong shapes); likely cause: {cause}; pass the right --config")
+            f"unexpected, {len(wrong)} wrong shapes); {'it disagrees: ' if keys else 'likely cause: '}{cause}; "
+            "pass the right --config")
 
 
 def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None,
