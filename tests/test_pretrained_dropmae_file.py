@@ -1,0 +1,52 @@
+"""A DropMAE pre-training checkpoint as its trainer saves it ({model, optimizer, epoch, scaler, args}, args an
+argparse.Namespace; ostrack_spec.md §5) loads as `dt train --pretrained` weights without running code: the
+Namespace is read as an inert record, the encoder lands as the spec's simulated load says (missing cls_token,
+temporal and pos embeds copied exactly, decoder and mask_token not loaded)."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from droptrack.config import load_config
+from droptrack.model.checkpoint import load_pretrained
+from droptrack.model.ostrack import build_model
+from droptrack.model.vit import resize_pos_embed
+
+DIM, DEPTH = 64, 4   # tiny_ce_test's width and depth
+
+
+def _encoder() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(11)
+    sd = {"pos_embed": torch.randn(1, 197, DIM, generator=g), "patch_embed.proj.weight": torch.randn(DIM, 3, 16, 16,
+          generator=g), "patch_embed.proj.bias": torch.randn(DIM, generator=g), "norm.weight": torch.ones(DIM),
+          "norm.bias": torch.zeros(DIM), "temporal_pos_embed_x": torch.randn(1, 1, DIM, generator=g),
+          "temporal_pos_embed_z": torch.randn(1, 1, DIM, generator=g)}
+    for i in range(DEPTH):
+        for name, shape in (("norm1.weight", (DIM,)), ("norm1.bias", (DIM,)), ("attn.qkv.weight", (3 * DIM, DIM)),
+                            ("attn.qkv.bias", (3 * DIM,)), ("attn.proj.weight", (DIM, DIM)),
+                            ("attn.proj.bias", (DIM,)), ("norm2.weight", (DIM,)), ("norm2.bias", (DIM,)),
+                            ("mlp.fc1.weight", (4 * DIM, DIM)), ("mlp.fc1.bias", (4 * DIM,)),
+                            ("mlp.fc2.weight", (DIM, 4 * DIM)), ("mlp.fc2.bias", (DIM,))):
+            sd[f"blocks.{i}.{name}"] = torch.randn(shape, generator=g)
+    return sd
+
+
+def test_dropmae_checkpoint_with_its_args_namespace_loads_as_plain_data(tmp_path):
+    encoder = _encoder()
+    model_sd = {**encoder, "mask_token": torch.zeros(1, 1, 32), "decoder_embed.weight": torch.randn(32, DIM),
+                "decoder_pos_embed": torch.randn(1, 197, 32), "decoder_temporal_pos_embed_x": torch.randn(1, 1, 32)}
+    args = argparse.Namespace(model="mae_vit_base_patch16", mask_ratio=0.75, output_dir="./output_dir", blr=1.5e-4)
+    path = tmp_path / "dropmae_k400_1600e.pth"
+    torch.save({"model": model_sd, "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4, "params": [0]}]},
+                "epoch": 1599, "scaler": {"scale": 65536.0, "_growth_tracker": 10}, "args": args}, path)
+    model = build_model(load_config("tiny_ce_test"), variant="droptrack")
+    report = load_pretrained(model, path)
+    assert report.missing == ["cls_token"]
+    assert "mask_token" in report.dropped and not report.unexpected
+    bb = model.backbone.state_dict()
+    for key in ("temporal_pos_embed_x", "temporal_pos_embed_z", "patch_embed.proj.weight", "blocks.3.mlp.fc2.weight"):
+        assert torch.equal(bb[key], encoder[key]), key
+    grid = encoder["pos_embed"][:, 1:]   # 14x14 grid of the 224 ViT, without the cls slot
+    assert torch.equal(bb["pos_embed_x"], resize_pos_embed(grid, 8))   # 128 px search / 16 = 8x8
