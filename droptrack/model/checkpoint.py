@@ -25,7 +25,7 @@ from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
 from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
-                                         tensor_problem)
+                                         tensor_problem, unreadable_note)
 from droptrack.model.vit import fit_pos_embeds, pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
@@ -90,8 +90,9 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({exc.__class__.__name__}); "
-                              "re-download it or point to the right file") from None
+        note = unreadable_note(path)
+        raise CheckpointError(f"checkpoint '{path}' {note}" if note else f"checkpoint '{path}' is corrupt or not a "
+                              f"PyTorch file ({exc.__class__.__name__}); re-download it or point to the right file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
     problem = tensor_problem(obj)   # before the NaN check or anything else touches the elements
