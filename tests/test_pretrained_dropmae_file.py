@@ -50,3 +50,15 @@ def test_dropmae_checkpoint_with_its_args_namespace_loads_as_plain_data(tmp_path
         assert torch.equal(bb[key], encoder[key]), key
     grid = encoder["pos_embed"][:, 1:]   # 14x14 grid of the 224 ViT, without the cls slot
     assert torch.equal(bb["pos_embed_x"], resize_pos_embed(grid, 8))   # 128 px search / 16 = 8x8
+
+
+def test_mae_weights_saved_from_the_ddp_wrapper_load_by_their_keys(tmp_path):
+    """MAE weights saved from a DistributedDataParallel model (`module.` before every key), no head: each tensor
+    lands on its key (it was 'not a ViT checkpoint (no patch_embed.proj ...)')."""
+    encoder = {k: v for k, v in _encoder().items() if not k.startswith("temporal_")}
+    path = tmp_path / "mae_pretrain_vit_base.pth"
+    torch.save({"model": {f"module.{k}": v for k, v in encoder.items()}}, path)
+    model = build_model(load_config("tiny_ce_test"), variant="ostrack")
+    report = load_pretrained(model, path)
+    bb = model.backbone.state_dict()
+    assert not report.unexpected and all(torch.equal(bb[k], encoder[k]) for k in encoder if k != "pos_embed")
