@@ -92,7 +92,8 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     except Exception as exc:  # noqa: BLE001
         note = unreadable_note(path)
         raise CheckpointError(f"checkpoint '{path}' {note}" if note else f"checkpoint '{path}' is corrupt or not a "
-                              f"PyTorch file ({exc.__class__.__name__}); re-download it or point to the right file") from None
+                              f"PyTorch file ({exc.__class__.__name__}); re-download it or point to the right "
+                              "file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
     problem = tensor_problem(obj)   # before the NaN check or anything else touches the elements
@@ -253,10 +254,11 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
                       wrong_shape=wrong, resized=list(resized))
 
 
-def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
+def load_pretrained(model: OSTrack, path: str | Path, trust: bool = False) -> LoadReport:
     """Load MAE / DropMAE / timm ViT weights into the backbone (then derive pos_embed_z/x, official order), or a
-    whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does."""
-    obj = read_file(path)
+    whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does. `trust`: as
+    read_file's (dt train --trust-checkpoint)."""
+    obj = read_file(path, trust)
     if "net" in obj and isinstance(obj["net"], dict):
         return load_tracking_init(model, net_state(obj), path)
     state = obj.get("model", obj.get("state_dict", obj))

@@ -22,7 +22,7 @@ import torch
 
 from droptrack.errors import CheckpointError, few_names, printable
 
-TRUSTING = "dt run, dt export, dt eval, dt bench"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
+TRUSTING = "dt run, dt export, dt eval, dt bench, dt train"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
 
 
 class OfficialRecord:
