@@ -6,10 +6,14 @@ temporal and pos embeds copied exactly, decoder and mask_token not loaded)."""
 from __future__ import annotations
 
 import argparse
+from importlib import resources
 
+import pytest
 import torch
+import yaml
 
 from droptrack.config import load_config
+from droptrack.errors import CheckpointError
 from droptrack.model.checkpoint import load_pretrained
 from droptrack.model.ostrack import build_model
 from droptrack.model.vit import resize_pos_embed
@@ -62,3 +66,17 @@ def test_mae_weights_saved_from_the_ddp_wrapper_load_by_their_keys(tmp_path):
     report = load_pretrained(model, path)
     bb = model.backbone.state_dict()
     assert not report.unexpected and all(torch.equal(bb[k], encoder[k]) for k in encoder if k != "pos_embed")
+
+
+def test_mae_weights_of_another_width_or_patch_name_the_config_key(tmp_path):
+    """It said 'the config needs width 32 and patch 16' without the key that sets them."""
+    path = tmp_path / "mae_pretrain_vit_base.pth"
+    torch.save({"model": _encoder()}, path)   # width 64, patch 16
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["MODEL"]["BACKBONE"].update(EMBED_DIM=32, STRIDE=8)
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(CheckpointError) as exc:
+        load_pretrained(build_model(load_config(tmp_path / "other.yaml")), path)
+    line = str(exc.value)
+    assert "width 64, the config's MODEL.BACKBONE.TYPE / EMBED_DIM give 32" in line, line
+    assert "patch 16, the config's MODEL.BACKBONE.STRIDE is 8" in line, line

@@ -273,9 +273,12 @@ def load_pretrained(model: OSTrack, path: str | Path, trust: bool = False) -> Lo
     bb = model.backbone
     pw = state["patch_embed.proj.weight"]
     if pw.shape[0] != bb.embed_dim or pw.shape[-1] != bb.patch_size:
-        raise CheckpointError(f"pretrained ViT has width {pw.shape[0]} and patch {pw.shape[-1]}, the config needs "
-                              f"width {bb.embed_dim} and patch {bb.patch_size} (crop sizes must be multiples of the "
-                              "patch); pick a config matching the weights")
+        keys = [f"width {pw.shape[0]}, the config's MODEL.BACKBONE.TYPE / EMBED_DIM give {bb.embed_dim}"
+                if pw.shape[0] != bb.embed_dim else "",
+                f"patch {pw.shape[-1]}, the config's MODEL.BACKBONE.STRIDE is {bb.patch_size}"
+                if pw.shape[-1] != bb.patch_size else ""]
+        raise CheckpointError(f"pretrained ViT '{path}' has {'; '.join(k for k in keys if k)}; pick a config matching "
+                              "the weights (crop sizes must be multiples of the patch)")
     report = LoadReport()
     keep = {}
     for k, v in state.items():
