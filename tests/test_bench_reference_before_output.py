@@ -30,3 +30,30 @@ def test_a_windows_style_missing_reference_gets_the_separator_note(tmp_path, mon
     line = one_line_error(cli("bench", default_checkpoint(), "--reference", "runs\\x\\last.pt", "-o", "OUTDIR"))
     assert "it separates folders with '\\' as Windows does" in line and "'runs/x/last.pt'" in line, line
     assert not (tmp_path / "OUTDIR").exists()
+
+
+@pytest.mark.parametrize("damage", ["half", "config"])
+def test_a_reference_that_fails_to_load_leaves_no_output_folder(tmp_path, damage):
+    """A reference that passes the file checks but does not load (a half-downloaded .pth.tar, a --config of
+    another depth) was refused after OUT was made, leaving an empty folder."""
+    import torch
+    import yaml
+    from importlib import resources
+
+    from droptrack.config import load_config
+    from droptrack.model.ostrack import build_model
+
+    ref = tmp_path / "OSTrack_ep0300.pth.tar"
+    torch.save({"net": build_model(load_config("tiny_ce_test")).state_dict(), "epoch": 300}, ref)
+    extra = []
+    if damage == "half":
+        ref.write_bytes(ref.read_bytes()[: ref.stat().st_size // 2])
+    else:
+        data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+        data["MODEL"]["BACKBONE"].update(DEPTH=3, CE_LOC=[1], CE_KEEP_RATIO=[0.7])
+        (tmp_path / "depth3.yaml").write_text(yaml.safe_dump(data))
+        extra = ["--config", tmp_path / "depth3.yaml"]
+    out = tmp_path / "OUTDIR"
+    line = one_line_error(cli("bench", default_checkpoint(), "--reference", ref, *extra, "-o", out))
+    assert f"--reference {ref} cannot be loaded" in line, line
+    assert not out.exists(), sorted(p.name for p in out.iterdir())

@@ -193,7 +193,8 @@ def test_ranks_get_the_parsed_options_not_a_recut_sys_argv(tmp_path, monkeypatch
     expected = dict(config="tiny_ce_test", output=out, pretrained=None, data=[f"SYNTH={data}"], val_data=None,
                     epochs=2, batch_size=None, samples_per_epoch=None, workers=None, resume=True, save_every=1,
                     save_interval=None, keep_last=3, val_every=None, val_sequences=8, seed=7, amp="bf16",
-                    device="cpu", max_iters=None, stop_after=None, freeze_bn=True, threads=None, nproc=1, quiet=False)
+                    device="cpu", max_iters=None, stop_after=None, freeze_bn=True, threads=None, nproc=1, quiet=False,
+                    trust_checkpoint=False)
     assert asdict(got[0]) == expected
 
 

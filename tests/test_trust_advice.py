@@ -1,12 +1,12 @@
-"""A checkpoint that pickles a foreign object (here argparse.Namespace, as many training scripts save their args) is
+"""A checkpoint that pickles a foreign object (here types.SimpleNamespace, as some training scripts save their args) is
 refused by every command; the refusal's advice must work in the command that gave it. It said 'pass
 --trust-checkpoint' everywhere, and dt eval, bench, serve, doctor, demo and train answered 'No such option'."""
 
 from __future__ import annotations
 
-import argparse
 import re
 import shlex
+import types
 
 import pytest
 import torch
@@ -20,9 +20,9 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def with_args(tiny_ckpt, tmp_path_factory):
-    """The tiny checkpoint plus the trainer's argparse.Namespace: a class a weights-only load refuses."""
+    """The tiny checkpoint plus a trainer's types.SimpleNamespace: a class a weights-only load refuses."""
     ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-    ckpt["args"] = argparse.Namespace(lr=1e-4, epochs=300)
+    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
     path = tmp_path_factory.mktemp("trust") / "with args.pt"
     torch.save(ckpt, path)
     return path
@@ -32,7 +32,7 @@ def refusal(args: list) -> str:
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "argparse.Namespace" in lines[0], result.output
+    assert len(lines) == 1 and "types.SimpleNamespace" in lines[0], result.output
     return lines[0]
 
 

@@ -1,4 +1,4 @@
-"""A checkpoint that pickles a foreign object (an official training checkpoint's argparse.Namespace) could be read only
+"""A checkpoint that pickles a foreign object (a training script's types.SimpleNamespace of its args) could be read only
 by dt run and dt export (--trust-checkpoint): the `dt bench ... --reference CKPT` line dt export printed after
 `--trust-checkpoint` was refused, dt eval could not score it, and a bench against the export's model.safetensors (the
 same weights, converted by that export) said the two were 'two models'. dt eval and dt bench take the option now,
@@ -6,10 +6,10 @@ the printed lines carry it, and model.safetensors names the checkpoint it was co
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -23,9 +23,9 @@ BENCH_CUT = ["--sequences", "1", "--frames", "3", "--threads", "1"]
 
 @pytest.fixture(scope="module")
 def with_args(tiny_ckpt, tmp_path_factory):
-    """The tiny checkpoint plus the trainer's argparse.Namespace: a class a weights-only load refuses."""
+    """The tiny checkpoint plus a trainer's types.SimpleNamespace: a class a weights-only load refuses."""
     ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-    ckpt["args"] = argparse.Namespace(lr=1e-4, epochs=300)
+    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
     path = tmp_path_factory.mktemp("trust") / "with args.pt"
     torch.save(ckpt, path)
     return path

@@ -91,7 +91,9 @@ def train(
     output: Path = typer.Option(..., "--output", "-o", help="Output directory (checkpoints, config, logs).",
                                 readable=False),
     pretrained: Optional[Path] = typer.Option(None, help="MAE / DropMAE / timm ViT weights for the backbone, or a "
-                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*').",
+                                              "whole tracking checkpoint (as the official PRETRAIN_FILE 'OSTrack*'); "
+                                              "one that pickles other objects beside its weights is read with "
+                                              "--trust-checkpoint.",
                                               readable=False),
     data: list[str] = typer.Option([], "--data", help="NAME=PATH root of a dataset the config trains on (repeatable); a "
                                           "bare PATH is SYNTH. Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or "
@@ -116,6 +118,9 @@ def train(
     stop_after: Optional[int] = typer.Option(None, help="Stop after N iterations in total, with a checkpoint "
                                              "(continue with --resume)."),
     freeze_bn: bool = typer.Option(False, help="Head BatchNorm in eval mode (DDP then equals one process)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read the --pretrained file's "
+                                          "non-tensor objects (a training script's args, ...) as plain data records; "
+                                          "nothing in it is imported or run."),
     threads: Optional[int] = typer.Option(None, help="torch threads in the training process (CPU)."),
 ) -> None:
     """Fine-tune (or train from scratch) with the official recipe; resumable; DDP via torchrun.
@@ -134,7 +139,8 @@ def train(
                         epochs=epochs, batch_size=batch_size, samples_per_epoch=samples_per_epoch, workers=workers,
                         resume=resume, save_every=save_every, save_interval=save_interval, keep_last=keep_last,
                         val_every=val_every, seed=seed, amp=amp, device=device, max_iters=max_iters,
-                        stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc)
+                        stop_after=stop_after, freeze_bn=freeze_bn, threads=threads, nproc=nproc,
+                        trust_checkpoint=trust_checkpoint)
     if nproc > 1:
         from droptrack.train.launch import check_gpus, run_launcher
         from droptrack.train.options import rank_args

@@ -34,7 +34,8 @@ from droptrack.errors import GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
-from droptrack.eval.bench_reference import Reference, mismatch_notes, parity, resolve_references
+from droptrack.eval.bench_reference import (Reference, checked_reference, mismatch_notes, parity,
+                                            resolve_references)
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
                                        evaluate_row, failure_lines, gates, probe_row, resume_notes, runtime_note,
@@ -122,23 +123,26 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     check_options(opts)
     graphs = check_graphs(opts.artifacts)   # each .onnx graph parsed once, for every loader
     check_inputs_kept(opts, graphs)         # its external data too
+    # --reference must load (a cut-short download, another config) before the output folder is made
+    fixed = checked_reference(opts.reference, opts) if opts.reference else None
     out = Path(opts.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
         remove_stale_temp(out)
         try:
-            return _run_bench(opts, out, t0, graphs)
+            return _run_bench(opts, out, t0, graphs, fixed)
         except OutputFull as exc:   # one line, exit 2: not a report that blames the artifacts for the disk
             raise OutputFull(f"{exc}; once there is room, run the same command with --resume to continue") from None
 
 
-def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any]) -> BenchReport:
+def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
+               fixed: Reference | None) -> BenchReport:
     """run_bench's work, under the output folder's lock."""
     from droptrack.eval.bench_report import drop_old_report, write_bench
     from droptrack.eval.machine import describe_machine
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
-    refs = resolve_references(rows, opts)   # a missing or unloadable reference: before the data is made or read
+    refs = resolve_references(rows, opts, fixed)   # a missing reference: before the data is made or read
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "

@@ -104,10 +104,12 @@ def checked_reference(path: str, opts: Any) -> Reference:
     return Reference(str(p), sha256_file(p), source_sha256=exported_from(p))
 
 
-def resolve_references(rows: list[Any], opts: Any) -> list[Reference]:
-    """Attach each loaded row to its PyTorch FP32 reference; one-line error when one cannot be found."""
+def resolve_references(rows: list[Any], opts: Any, fixed: Reference | None = None) -> list[Reference]:
+    """Attach each loaded row to its PyTorch FP32 reference; one-line error when one cannot be found. `fixed`: the
+    --reference already loaded (checked_reference), else it is loaded here."""
     refs: dict[str, Reference] = {}
-    fixed = checked_reference(opts.reference, opts) if opts.reference else None
+    if fixed is None and opts.reference:
+        fixed = checked_reference(opts.reference, opts)
     for row in (r for r in rows if r.ok):
         if fixed is not None:
             ref = refs.setdefault(fixed.sha256, fixed)

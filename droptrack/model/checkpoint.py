@@ -21,10 +21,11 @@ from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save,
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError
 from droptrack.paths import check_readable, windows_note
+from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
-from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
-                                         tensor_problem)
+from droptrack.model.torch_files import (DDP_PREFIX, archive_problem, check_layout, check_named, header_problem,
+                                         net_state, tensor_problem, unreadable_note)
 from droptrack.model.vit import fit_pos_embeds, pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
@@ -89,8 +90,10 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"checkpoint '{path}' is corrupt or not a PyTorch file ({exc.__class__.__name__}); "
-                              "re-download it or point to the right file") from None
+        note = unreadable_note(path)
+        raise CheckpointError(f"checkpoint '{path}' {note}" if note else f"checkpoint '{path}' is corrupt or not a "
+                              f"PyTorch file ({exc.__class__.__name__}); re-download it or point to the right "
+                              "file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
     problem = tensor_problem(obj)   # before the NaN check or anything else touches the elements
@@ -179,18 +182,19 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    keys = disagreeing_keys(state, cfg)
     cause = "it was trained with another config"
-    if any(k.startswith("backbone.pos_embed_x") for k in wrong):
-        n = state["backbone.pos_embed_x"].shape[1]
-        cause = f"its search grid has {n} tokens ({int(n ** 0.5) * cfg.MODEL.BACKBONE.STRIDE} px search) - pick the matching 256/384 config"
-    elif any(".blocks." in k or "box_head" in k for k in wrong + missing):
-        cause = "its width/depth differs from the config (another architecture)"
+    if keys:
+        cause = "; ".join(keys)
+        if weight_facts(state).get("width") == 768 and any(k.startswith("DATA.SEARCH.SIZE") for k in keys):
+            cause += " - pick the matching 256/384 config"
     shown = [k[:80] for k in unexpected[:3]]   # names from the file: a key may be megabytes long
     parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {shown}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
     return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
-            f"unexpected, {len(wrong)} wrong shapes); likely cause: {cause}; pass the right --config")
+            f"unexpected, {len(wrong)} wrong shapes); {'it disagrees: ' if keys else 'likely cause: '}{cause}; "
+            "pass the right --config")
 
 
 def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None,
@@ -250,24 +254,31 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
                       wrong_shape=wrong, resized=list(resized))
 
 
-def load_pretrained(model: OSTrack, path: str | Path) -> LoadReport:
+def load_pretrained(model: OSTrack, path: str | Path, trust: bool = False) -> LoadReport:
     """Load MAE / DropMAE / timm ViT weights into the backbone (then derive pos_embed_z/x, official order), or a
-    whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does."""
-    obj = read_file(path)
+    whole tracking checkpoint (`net`) into the network, as the official PRETRAIN_FILE 'OSTrack*' does. `trust`: as
+    read_file's (dt train --trust-checkpoint)."""
+    obj = read_file(path, trust)
     if "net" in obj and isinstance(obj["net"], dict):
         return load_tracking_init(model, net_state(obj), path)
     state = obj.get("model", obj.get("state_dict", obj))
-    state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in
-             (state.items() if isinstance(state, dict) else ()) if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    state = {k: v for k, v in (state.items() if isinstance(state, dict) else ())
+             if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    if state and all(k.startswith(DDP_PREFIX) for k in state):   # saved from the DistributedDataParallel wrapper
+        state = {k[len(DDP_PREFIX):]: v for k, v in state.items()}
+    state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()}
     if "patch_embed.proj.weight" not in state or "blocks.0.attn.qkv.weight" not in state:
         raise CheckpointError(f"'{path}' is not a ViT checkpoint (no patch_embed.proj / blocks.*.attn.qkv weights); "
                               "pass MAE, DropMAE or timm ViT weights")
     bb = model.backbone
     pw = state["patch_embed.proj.weight"]
     if pw.shape[0] != bb.embed_dim or pw.shape[-1] != bb.patch_size:
-        raise CheckpointError(f"pretrained ViT has width {pw.shape[0]} and patch {pw.shape[-1]}, the config needs "
-                              f"width {bb.embed_dim} and patch {bb.patch_size} (crop sizes must be multiples of the "
-                              "patch); pick a config matching the weights")
+        keys = [f"width {pw.shape[0]}, the config's MODEL.BACKBONE.TYPE / EMBED_DIM give {bb.embed_dim}"
+                if pw.shape[0] != bb.embed_dim else "",
+                f"patch {pw.shape[-1]}, the config's MODEL.BACKBONE.STRIDE is {bb.patch_size}"
+                if pw.shape[-1] != bb.patch_size else ""]
+        raise CheckpointError(f"pretrained ViT '{path}' has {'; '.join(k for k in keys if k)}; pick a config matching "
+                              "the weights (crop sizes must be multiples of the patch)")
     report = LoadReport()
     keep = {}
     for k, v in state.items():

@@ -1,7 +1,8 @@
 """Reading a PyTorch pickle checkpoint without running any of its code.
 
 Every file is read with `weights_only=True`. Official training checkpoints also pickle the trainer's `settings` (an
-EasyDict config, environment paths) and `stats` (loss meters); those few classes are read as inert `OfficialRecord`
+EasyDict config, environment paths) and `stats` (loss meters), DropMAE's pre-training its `args` (an
+argparse.Namespace); those few classes are read as inert `OfficialRecord`
 dicts (registered with `torch.serialization.safe_globals` under their official names), never by importing the
 official code. Anything else that is not plain data is refused unless the caller passes `trust=True`
 (`--trust-checkpoint`): then the file is still read weights-only, each foreign class or function it names is read as
@@ -21,7 +22,7 @@ import torch
 
 from droptrack.errors import CheckpointError, few_names, printable
 
-TRUSTING = "dt run, dt export, dt eval, dt bench"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
+TRUSTING = "dt run, dt export, dt eval, dt bench, dt train"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
 
 
 class OfficialRecord:
@@ -45,10 +46,12 @@ def foreign_record(name: str) -> type:
     return type("ForeignRecord", (), {"__new__": __new__, "__doc__": f"inert stand-in for {name}"})
 
 
-# Classes the official OSTrack/DropTrack trainer pickles next to `net` (lib/train/admin/*, easydict).
+# Classes the official OSTrack/DropTrack trainer pickles next to `net` (lib/train/admin/*, easydict), and the
+# command-line `args` the MAE/DropMAE pre-training pickles next to `model`.
 OFFICIAL_RECORD_CLASSES = ("lib.train.admin.settings.Settings", "lib.train.admin.local.EnvironmentSettings",
                            "lib.train.admin.environment.EnvSettings", "lib.train.admin.stats.AverageMeter",
-                           "lib.train.admin.stats.StatValue", "easydict.EasyDict")
+                           "lib.train.admin.stats.StatValue", "easydict.EasyDict",
+                           "argparse.Namespace")   # MAE/DropMAE's save_model: {model, optimizer, epoch, scaler, args}
 
 
 def _numpy_globals() -> list:

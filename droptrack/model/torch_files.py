@@ -52,6 +52,35 @@ def archive_problem(path: str | Path) -> str:
             "the weights with torch.save")
 
 
+def _first_members(tf, n: int) -> list:
+    out = []
+    while len(out) < n and (member := tf.next()) is not None:
+        out.append(member)
+    return out
+
+
+def unreadable_note(path: str | Path) -> str:
+    """Why torch.load could not read a file that looks like a checkpoint, in the user's terms ('' when no more is
+    known): a PyTorch zip archive cut short (a half-finished download: its directory at the end is missing), or a tar
+    archive made around the checkpoint (a `.pth.tar` name is a PyTorch zip, not a tar, in the official releases)."""
+    import tarfile
+
+    with open(path, "rb") as f:
+        head = f.read(30 + 256)   # the first zip entry's local header and name: torch.save writes <name>/data.pkl
+    name = head[30:30 + int.from_bytes(head[26:28], "little")]
+    if head[:4] == b"PK\x03\x04" and name.endswith(b"/data.pkl") and not zipfile.is_zipfile(path):
+        return (f"is cut short ({os.path.getsize(path)} bytes, a zip archive without its end: an interrupted download "
+                "or copy); download it again completely")
+    try:
+        with tarfile.open(path, "r:") as tf:   # plain tar only, its first members only: nothing inflated
+            names = [member.name for member in _first_members(tf, 3)]
+    except (tarfile.TarError, OSError, ValueError, EOFError):
+        return ""
+    shown = ", ".join(repr(n[:60]) for n in names) or "nothing"
+    return (f"is a tar archive (holding {shown}), not a PyTorch file; extract it (tar xf '{path}') and pass the "
+            "checkpoint inside")
+
+
 def _tensors(obj: Any) -> Iterator[tuple[str, torch.Tensor]]:
     """(key, tensor) of every tensor in nested dicts, lists and tuples, each container visited once."""
     seen, stack = set(), [("", obj)]

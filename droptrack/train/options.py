@@ -47,6 +47,7 @@ class TrainOptions:
     max_iters: int | None = None
     stop_after: int | None = None
     freeze_bn: bool = False
+    trust_checkpoint: bool = False   # --pretrained: foreign pickled objects read as inert records
     threads: int | None = None
     nproc: int = 1
     quiet: bool = False
@@ -81,8 +82,8 @@ def rank_args(opts: TrainOptions) -> list[str]:
         value = getattr(opts, f.name)
         if f.name in _NOT_FLAGS:
             continue
-        if isinstance(value, bool):
-            args.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
+        if isinstance(value, bool):   # every switch is off by default (--trust-checkpoint has no --no- form)
+            args.extend([_flag(f.name)] if value else [])
         elif isinstance(value, list):
             args.extend(f"{_flag(f.name)}={v}" for v in value)
         elif value is not None:

@@ -176,7 +176,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     if opts.pretrained:
-        rep = load_pretrained(model, opts.pretrained)
+        rep = load_pretrained(model, opts.pretrained, trust=opts.trust_checkpoint)
         say(f"pretrained: {rep.summary()}")
     elif not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with " \

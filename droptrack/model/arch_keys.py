@@ -1,0 +1,66 @@
+"""Which config keys a checkpoint's weights disagree with, read from the tensors' shapes alone.
+
+An official checkpoint carries no config: its patch size, width, depth, head channels and crop sizes are in the
+shapes of its tensors. When it does not fit the config given, the error names each config key whose value differs
+from what the weights show (MODEL.BACKBONE.STRIDE 8, the checkpoint's patch is 16), not only the first tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+
+from droptrack.model.registry import backbone_spec
+
+
+def weight_facts(state: dict) -> dict[str, int]:
+    """patch, width, depth, head channels and search/template tokens shown by a state dict's shapes (those it has)."""
+    def shape(key: str, dims: int) -> tuple | None:
+        t = state.get(key)
+        return tuple(t.shape) if isinstance(t, torch.Tensor) and t.dim() == dims else None
+
+    facts = {}
+    proj = shape("backbone.patch_embed.proj.weight", 4)
+    if proj:
+        facts["width"], facts["patch"] = proj[0], proj[-1]
+    blocks = {int(m.group(1)) for k in state if isinstance(k, str) and (m := re.match(r"backbone\.blocks\.(\d+)\.", k))}
+    if blocks:
+        facts["depth"] = max(blocks) + 1
+    head = shape("box_head.conv1_ctr.0.weight", 4)
+    if head:
+        facts["channels"] = head[0]
+    for part, key in (("search", "backbone.pos_embed_x"), ("template", "backbone.pos_embed_z")):
+        pos = shape(key, 3)
+        if pos:
+            facts[part] = pos[1]
+    return facts
+
+
+def _side(tokens: int) -> int | None:
+    side = math.isqrt(tokens)
+    return side if side * side == tokens else None
+
+
+def disagreeing_keys(state: dict, cfg) -> list[str]:
+    """'KEY is V in the config, the checkpoint's ... is W' for each config key the weights contradict."""
+    facts, bb, spec = weight_facts(state), cfg.MODEL.BACKBONE, backbone_spec(cfg)
+    out = []
+    if "patch" in facts and facts["patch"] != bb.STRIDE:
+        out.append(f"MODEL.BACKBONE.STRIDE is {bb.STRIDE} in the config, the checkpoint's patch is {facts['patch']}")
+    for fact, name, value in (("width", "EMBED_DIM", spec.embed_dim), ("depth", "DEPTH", spec.depth)):
+        if fact in facts and facts[fact] != value:
+            key = f"MODEL.BACKBONE.{name}" if getattr(bb, name) else f"MODEL.BACKBONE.TYPE {bb.TYPE}"
+            out.append(f"{key} gives {fact} {value}, the checkpoint's {fact} is {facts[fact]}")
+    if "channels" in facts and facts["channels"] != cfg.MODEL.HEAD.NUM_CHANNELS:
+        out.append(f"MODEL.HEAD.NUM_CHANNELS is {cfg.MODEL.HEAD.NUM_CHANNELS} in the config, the checkpoint's is "
+                   f"{facts['channels']}")
+    patch = facts.get("patch", bb.STRIDE)
+    for part in ("search", "template"):
+        side = _side(facts[part]) if part in facts else None
+        size = getattr(cfg.DATA, part.upper()).SIZE
+        if side and side * patch != size:
+            out.append(f"DATA.{part.upper()}.SIZE is {size} in the config, the checkpoint's is {side * patch} "
+                       f"({side}x{side} tokens of {patch} px)")
+    return out
