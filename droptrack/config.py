@@ -290,6 +290,9 @@ def load_config(name_or_path: str | Path, model: Config | None = None) -> Config
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
+            if path.stem in available_configs():   # e.g. the official repo's experiments/ostrack/<name>.yaml
+                raise ConfigError(f"config file '{path}' not found; the shipped config of that name is {path.stem}: "
+                                  f"pass --config {path.stem}")
             raise ConfigError(f"config file '{path}' not found; pass an existing YAML or one of: "
                               f"{', '.join(available_configs())}")
         check_readable("config file", path)

@@ -34,6 +34,26 @@ def test_unknown_config_hint_skips_test_configs(typed, hinted):
         assert msg.endswith(f"did you mean '{hinted}'?")
 
 
+@pytest.mark.parametrize("typed", ["vitb_384_mae_ce_32x4_ep300.yaml", "experiments/ostrack/vitb_384_mae_ce_32x4_ep300.yaml"])
+def test_missing_config_file_named_like_a_shipped_config_names_it(typed, tmp_path, monkeypatch):
+    """The official README's `--config experiments/ostrack/<name>.yaml` (no such file here) listed every shipped
+    config; now the one-line error names the shipped config of that stem and the --config to pass."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(typed)
+    assert str(info.value) == (f"config file '{typed}' not found; the shipped config of that name is "
+                               "vitb_384_mae_ce_32x4_ep300: pass --config vitb_384_mae_ce_32x4_ep300")
+    with pytest.raises(ConfigError, match="pass an existing YAML or one of: .*vitb_256_mae_32x4_ep300"):
+        load_config("experiments/ostrack/my_own.yaml")   # no shipped config of that stem: the list, as before
+
+
+def test_cli_missing_config_file_names_the_shipped_config(video, tmp_path):
+    line = one_line_error(cli("run", video, "--init", "1,1,10,10", "--config", tmp_path / "vitb_256_mae_32x4_ep300.yaml",
+                              "-o", tmp_path / "b.txt"))
+    assert line.endswith("the shipped config of that name is vitb_256_mae_32x4_ep300: pass --config "
+                         "vitb_256_mae_32x4_ep300")
+
+
 @pytest.mark.parametrize("extra, given", [(["--reconnect", 2], "--reconnect"),
                                           (["--reconnect-timeout", 5], "--reconnect-timeout"),
                                           (["--every-frame"], "--every-frame")])
