@@ -82,13 +82,23 @@ def test_ce_keep_rate_override_and_warmup_disable():
     assert model.backbone.keep_counts() == [None, 45, 32, None]  # ceil(0.7*64)=45, ceil(0.7*45)=32
 
 
-def test_official_checkpoint_strict_roundtrip(tmp_path):
+def test_official_checkpoint_strict_roundtrip(tmp_path, caplog):
+    """An official file without --config ran as the CE config without a word (CE leaves no trace in the weights);
+    now a note names the inferred config, the CE assumption and the --config of the non-CE one."""
     cfg = load_config("vitb_256_mae_ce_32x4_ep300")
     src = build_model(cfg, variant="ostrack").eval()
     path = tmp_path / "OSTrack_ep0300.pth.tar"
     torch.save({"net": src.state_dict(), "epoch": 300, "net_type": "OSTrack"}, path)
-    model, got = load_tracking_checkpoint(path)
+    with caplog.at_level("WARNING", logger="droptrack"):
+        model, got = load_tracking_checkpoint(path)
     assert got.NAME == "vitb_256_mae_ce_32x4_ep300" and model.variant == "ostrack"
+    note = " ".join(r.getMessage() for r in caplog.records)
+    assert "inferred vitb_256_mae_ce_32x4_ep300" in note and "candidate elimination (CE)" in note
+    assert note.endswith("pass --config vitb_256_mae_32x4_ep300")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="droptrack"):
+        load_tracking_checkpoint(path, "vitb_256_mae_32x4_ep300")   # a config chosen: nothing to note
+    assert not caplog.records
     for k, v in src.state_dict().items():
         assert torch.equal(v, model.state_dict()[k])
     with pytest.raises(CheckpointError, match="256/384"):

@@ -11,6 +11,7 @@ Weights that are NaN or infinite are refused at load, naming the tensor.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import torch
 
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
-from droptrack.errors import CheckpointError, ConfigError, MetadataError
+from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
 from droptrack.paths import check_readable, windows_note
 from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
@@ -201,6 +202,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
                              trust: bool = False) -> tuple[OSTrack, Config]:
     """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
     obj = read_file(path, trust)
+    inferred = config is None and obj.get("format") != FORMAT   # an official file: its config is guessed
     if obj.get("format") == FORMAT:
         check_layout(obj, path)
         try:
@@ -216,7 +218,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
             raise CheckpointError(f"'{path}' is not a tracking checkpoint (no 'net' with backbone.* keys); "
                                   "for MAE/DropMAE weights use `dt train --pretrained`")
         check_named(state, path)   # before guess_config_name reads a shape
-        if config is None:
+        if inferred:
             config = guess_config_name(state)
         cfg = config if isinstance(config, Config) else load_config(config)
     check_named(state, path)
@@ -229,6 +231,11 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     except RuntimeError:
         raise CheckpointError(_mismatch_message(model, state, cfg)) from None
     cfg.MODEL.VARIANT = variant
+    if inferred:   # after the load: a refused file's error stays one line
+        logging.getLogger("droptrack").warning(
+            "note: '%s' holds no config; inferred %s from its weights, assuming candidate elimination (CE), which "
+            "leaves no trace in them; for a checkpoint trained without CE pass --config %s", printable(path),
+            cfg.NAME, cfg.NAME.replace("_ce_", "_"))
     return model.eval(), cfg
 
 
