@@ -47,6 +47,23 @@ def test_otb_upper_case_jpg_is_named_with_the_rename(tmp_path: Path) -> None:
     assert sorted(p.name for p in (seq / "img").iterdir()) == ["0001.jpg", "0002.jpg", "0003.jpg"]
 
 
+def test_trackingnet_test_chunk_upper_case_jpg_is_named_with_the_rename(tmp_path: Path) -> None:
+    """A TEST sequence counts its .jpg files: with 0.JPG ... it said 'frame folder ... is empty; re-extract TEST'."""
+    chunk = tmp_path / "trackingnet" / "TEST"
+    for i in range(3):
+        img(chunk / "frames" / "seq_a" / f"{i}.JPG")
+    text(chunk / "anno" / "seq_a.txt", "2,2,6,6\n")
+    args = ("eval", "--dataset", "trackingnet", "--root", tmp_path / "trackingnet", "--sequences", "seq_a",
+            "--tracker", "mosse", "-o", tmp_path / "out")
+    line = one_line_error(cli(*args))
+    assert "seq_a/0.jpg is missing, but 0.JPG is there" in line and "is empty" not in line
+    _rename_as_told(line)
+    assert sorted(p.name for p in (chunk / "frames" / "seq_a").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "out" / "mosse" / "seq_a.txt").read_text().splitlines()) == 3
+
+
 def test_a_frame_missing_in_every_case_still_says_re_download(tmp_path: Path) -> None:
     from droptrack.data.sequence import missing_frame
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import (Sequence, list_images, load_boxes, numbered_frames, one_folder_down, pad_boxes,
-                                     select)
+from droptrack.data.sequence import (Sequence, case_variant, list_images, load_boxes, missing_frame, numbered_frames,
+                                     one_folder_down, pad_boxes, select)
 from droptrack.errors import DatasetError
 
 
@@ -63,6 +63,8 @@ def read_sequence(chunk: Path, name: str) -> Sequence:
         frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
     else:
         n = sum(p.suffix == ".jpg" for p in list_images(folder))
+        if n == 0 and case_variant(folder / "0.jpg") is not None:   # 0.JPG, 1.JPG ...: the rename that fixes them
+            raise missing_frame(folder / "0.jpg")
         if n == 0:
             raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
         frames = numbered_frames(folder, 0, n, 0, ".jpg")
