@@ -122,6 +122,19 @@ def tiny_ckpt(tiny_ckpt_once, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def with_args(tiny_ckpt, tmp_path_factory) -> Path:
+    """The tiny checkpoint plus a trainer's types.SimpleNamespace: a class a weights-only load refuses (the
+    --trust-checkpoint tests)."""
+    import types
+
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
+    path = tmp_path_factory.mktemp("trust") / "with args.pt"
+    torch.save(ckpt, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_fp32_export(tiny_ckpt_once, tmp_path_factory) -> Path:
     """`dt export` of the tiny checkpoint (FP32 only, 1 torch thread), once per session: the folder onnx_model

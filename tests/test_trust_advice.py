@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import re
 import shlex
-import types
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from droptrack.cli import app
 from droptrack.data.synth import generate_synth
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def with_args(tiny_ckpt, tmp_path_factory):
-    """The tiny checkpoint plus a trainer's types.SimpleNamespace: a class a weights-only load refuses."""
-    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
-    path = tmp_path_factory.mktemp("trust") / "with args.pt"
-    torch.save(ckpt, path)
-    return path
 
 
 def refusal(args: list) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import types
 
 import numpy as np
 import pytest
@@ -19,16 +18,6 @@ from helpers import cli, one_line_error
 from droptrack.data.synth import generate_synth
 
 BENCH_CUT = ["--sequences", "1", "--frames", "3", "--threads", "1"]
-
-
-@pytest.fixture(scope="module")
-def with_args(tiny_ckpt, tmp_path_factory):
-    """The tiny checkpoint plus a trainer's types.SimpleNamespace: a class a weights-only load refuses."""
-    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
-    path = tmp_path_factory.mktemp("trust") / "with args.pt"
-    torch.save(ckpt, path)
-    return path
 
 
 @pytest.fixture(scope="module")
