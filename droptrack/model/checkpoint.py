@@ -25,8 +25,8 @@ from droptrack.paths import check_readable, windows_note
 from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
-from droptrack.model.torch_files import (DDP_PREFIX, archive_problem, check_layout, check_named, header_problem,
-                                         net_state, tensor_problem, unreadable_note)
+from droptrack.model.torch_files import (archive_problem, check_layout, check_named, header_problem, net_state,
+                                         tensor_problem, unreadable_note, without_ddp_prefix)
 from droptrack.model.vit import fit_pos_embeds, pos_embed_grid, resize_pos_embed
 
 FORMAT = "droptrack"
@@ -271,8 +271,7 @@ def load_pretrained(model: OSTrack, path: str | Path, trust: bool = False) -> Lo
     state = obj.get("model", obj.get("state_dict", obj))
     state = {k: v for k, v in (state.items() if isinstance(state, dict) else ())
              if isinstance(k, str) and isinstance(v, torch.Tensor)}
-    if state and all(k.startswith(DDP_PREFIX) for k in state):   # saved from the DistributedDataParallel wrapper
-        state = {k[len(DDP_PREFIX):]: v for k, v in state.items()}
+    state = without_ddp_prefix(state)   # saved from the DistributedDataParallel wrapper
     state = {k[len("backbone."):] if k.startswith("backbone.") else k: v for k, v in state.items()}
     if "patch_embed.proj.weight" not in state or "blocks.0.attn.qkv.weight" not in state:
         raise CheckpointError(f"'{path}' is not a ViT checkpoint (no patch_embed.proj / blocks.*.attn.qkv weights); "

@@ -143,7 +143,14 @@ def net_state(obj: dict) -> Any:
     prefix a DistributedDataParallel-wrapped model's state_dict puts on every key (the official trainer saves the
     unwrapped net, but fine-tuning scripts often save the wrapper)."""
     state = obj.get("net", obj)
-    if (isinstance(state, dict) and state and all(isinstance(k, str) and k.startswith(DDP_PREFIX) for k in state)
-            and any(k.startswith(DDP_PREFIX + "backbone.") for k in state)):
+    if isinstance(state, dict) and any(isinstance(k, str) and k.startswith(DDP_PREFIX + "backbone.") for k in state):
+        return without_ddp_prefix(state)
+    return state
+
+
+def without_ddp_prefix(state: dict) -> dict:
+    """`state` without the `module.` prefix a DistributedDataParallel wrapper puts on every key (as it is when any
+    key lacks it)."""
+    if state and all(isinstance(k, str) and k.startswith(DDP_PREFIX) for k in state):
         return {k[len(DDP_PREFIX):]: v for k, v in state.items()}
     return state
