@@ -96,7 +96,8 @@ class StripSink(Sink):
             atomic_write_bytes(self.path, buf.tobytes())
 
 
-def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str | None = None) -> Any:
+def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str | None = None,
+            trust: bool = False) -> Any:
     """ONNX FP32 / FP16 / INT8 of the checkpoint, with a progress bar over the graphs (INT8 writes one per target)."""
     from droptrack.eval.bench_timing import bar
     from droptrack.export.pipeline import FILENAMES, INT8_FILENAMES, export_all
@@ -113,14 +114,14 @@ def _export(checkpoint: Path, out: Path, progress: bool, log: Log, config: str |
             log(line.strip())
 
         return export_all(checkpoint, config, output_dir=out, precisions=("fp32", "fp16", "int8"), log=on_log,
-                          strict=False)
+                          strict=False, trust=trust)
 
 
 def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAMES, start: int = VIDEO_START,
                 init: tuple[float, ...] = VIDEO_INIT, progress: bool = True,
-                config: str | None = None) -> tuple[Any, Path, Path, Path]:
+                config: str | None = None, trust: bool = False) -> tuple[Any, Path, Path, Path]:
     """Track `init` from frame `start` for `frames` frames: annotated mp4, boxes txt, PNG strip; returns the summary
-    (`config`: a checkpoint's, as --config)."""
+    (`config`, `trust`: a checkpoint's, as --config and --trust-checkpoint)."""
     from droptrack.eval.bench_timing import bar
     from droptrack.runtime import sources
     from droptrack.runtime.loop import track_frames
@@ -128,7 +129,8 @@ def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAME
     from droptrack.runtime.tracker import load_tracker
 
     paths = (out / f"{video.stem}_tracked.mp4", out / f"{video.stem}_boxes.txt", out / f"{video.stem}_strip.png")
-    tracker = load_tracker(artifact, config=config if artifact_format(artifact) == "torch" else None)
+    torch_file = artifact_format(artifact) == "torch"
+    tracker = load_tracker(artifact, config=config if torch_file else None, trust=trust and torch_file)
     with sources.open_source(str(video)) as src, bar(f"track {video.name}", progress) as update:
         n = min(frames, max(1, (src.num_frames or start + frames) - start))
         clip = itertools.islice(iter(src), start, start + n)
@@ -140,9 +142,9 @@ def track_video(video: Path, artifact: str, out: Path, frames: int = VIDEO_FRAME
 
 
 def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: int, video_frames: int,
-                       threads: int | None, config: str | None = None) -> None:
-    """Numbers in range, the checkpoint readable and its config known before the first step (one-line errors,
-    nothing written)."""
+                       threads: int | None, config: str | None = None, trust: bool = False) -> None:
+    """Numbers in range, the checkpoint readable (`trust`: --trust-checkpoint) and its config known before the first
+    step (one-line errors, nothing written)."""
     from droptrack.config import load_config
     from droptrack.model.checkpoint import FORMAT, guess_config_name, read_file
     from droptrack.model.torch_files import net_state
@@ -169,7 +171,7 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     if config is not None:
         load_config(config)   # an unknown name or a bad YAML
     if checkpoint is not None:
-        obj = read_file(checkpoint)   # missing, corrupt or unsafe: its one-line error now, not after the synthetic data
+        obj = read_file(checkpoint, trust)   # missing, corrupt or unsafe: its one-line error now, not after the data
         if config is None and obj.get("format") != FORMAT:   # weights without their config and not an official one
             guess_config_name(net_state(obj))
 
@@ -270,25 +272,28 @@ def divergence_note(rows: list[Any], embedded: bool) -> str | None:
             "(benchmarks/README.md, 'INT8 and FP16')")
 
 
-def bench_hint(artifacts: list[str], config: str | None = None) -> str:
+def bench_hint(artifacts: list[str], config: str | None = None, trust: bool = False) -> str:
     """The dt bench command for the demo's artifacts on one's own video (VIDEO and the box are for the user to fill
-    in), quoted so that it pastes as it reads when a path holds a space or a control character ($'...')."""
+    in), quoted so that it pastes as it reads when a path holds a space or a control character ($'...'); with
+    --trust-checkpoint when the demo was given it (the checkpoint is among the artifacts)."""
     return (shell_join(["dt", "bench", *artifacts]) + " --data VIDEO --init x,y,w,h"
-            + (f" --config {shell_quote(config)}" if config else ""))
+            + (f" --config {shell_quote(config)}" if config else "") + (" --trust-checkpoint" if trust else ""))
 
 
 def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | None = None,
              sequences: int = DEFAULT_SEQUENCES, frames: int = DEFAULT_FRAMES, video_frames: int = VIDEO_FRAMES,
              progress: bool = True, log: Log | None = None, threads: int | None = None,
-             config: str | None = None) -> DemoResult:
-    """Run the four steps (module docstring); gates are reported in the bench table, never raised."""
+             config: str | None = None, trust: bool = False) -> DemoResult:
+    """Run the four steps (module docstring); gates are reported in the bench table, never raised. `trust`:
+    --trust-checkpoint, for a legacy pickle checkpoint's foreign objects (read as inert records, never run)."""
     from droptrack.data.synth import ensure_synth
     from droptrack.eval.bench import BenchOptions, run_bench
     from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
     from droptrack.export.workdir import prepare_output_dir
     from droptrack.model.default import default_checkpoint
 
-    check_demo_options(checkpoint, sequences, frames, video_frames, threads, config)
+    check_demo_options(checkpoint, sequences, frames, video_frames, threads, config, trust)
+    trust = trust and checkpoint is not None   # the embedded model holds plain data: its commands need no option
     check_demo_folder(output_dir, sequences, frames)
     log = log or (lambda s: None)
     t_all = time.perf_counter()
@@ -306,7 +311,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
 
     t0 = time.perf_counter()
     log(f"[2/4] export {ckpt.name} to ONNX FP32 / FP16 / INT8")
-    exported = _export(ckpt, out / "export", progress, log, config)
+    exported = _export(ckpt, out / "export", progress, log, config, trust)
     timings["export"] = time.perf_counter() - t0
     notes = [f"{r.name}: export {r.status} ({'; '.join(r.parity.failures[:2]) if r.parity else ''})"
              for r in exported.results if not r.ok]
@@ -316,13 +321,14 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     artifacts = [str(ckpt)] + [str(r.path) for r in exported.results if r.ok]
     report = run_bench(BenchOptions(artifacts=artifacts, data="synthetic", root=str(synth), reference=str(ckpt),
                                     output_dir=out / "bench", sequences=sequences, frames=frames, progress=progress,
-                                    threads=threads, config=config,
+                                    threads=threads, config=config, trust_checkpoint=trust,
                                     command=shlex.join(["dt", "bench", *artifacts, "--data", "synthetic", "--root",
                                                         str(synth), "--reference", str(ckpt), "--output",
                                                         str(out / "bench"), "--sequences", str(sequences),
                                                         "--frames", str(frames),
                                                         *(["--threads", str(threads)] if threads else []),
-                                                        *(["--config", config] if config else [])])))
+                                                        *(["--config", config] if config else []),
+                                                        *(["--trust-checkpoint"] if trust else [])])))
     timings["bench"] = time.perf_counter() - t0
 
     note = divergence_note(report.rows, embedded=checkpoint is None)
@@ -337,7 +343,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     else:
         log(f"[4/4] track a parked bike in {video.name} with {Path(result.video_model).name}")
         result.video_summary, result.video, result.boxes, result.strip = track_video(
-            video, result.video_model, out, video_frames, progress=progress, config=config)
+            video, result.video_model, out, video_frames, progress=progress, config=config, trust=trust)
     timings["video"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
     return result

@@ -291,6 +291,9 @@ app.add_typer(data_app, name="data")
 # shared by dt run, serve, eval and bench (here: importing a command module would reorder the help)
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a checkpoint: official ones' is "
                              "inferred when omitted; a .safetensors file (weights only) of another model needs it.")
+# every command that reads a checkpoint (dt train's, for its --pretrained file, says so in its own words)
+TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's non-tensor objects "
+                            "as plain data records (nothing in the file is run).")
 
 
 def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:

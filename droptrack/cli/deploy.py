@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import app, friendly
+from droptrack.cli.app import TRUST_OPTION, app, friendly
 
 @app.command("export")
 @friendly
@@ -58,8 +58,7 @@ def export_(
     trt_typing: str = typer.Option("strong", "--trt-typing", help="strong (precision from the graph; TensorRT 10 "
                                    "and 11) or flags (TensorRT 10 builder flags; weak typing, deprecated since "
                                    "TensorRT 10.12, removed in 11)."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
-                                          "non-tensor objects as plain data records (nothing in the file is run)."),
+    trust_checkpoint: bool = TRUST_OPTION,
     overwrite: bool = typer.Option(False, "--overwrite", help="With --engine: replace an engine file of a name it "
                                    "builds (beside an .onnx CHECKPOINT, or in --output) that droptrack did not build "
                                    "from that graph (e.g. trtexec's; else refused before any work)."),
@@ -134,6 +133,7 @@ def doctor(
                                          ".safetensors file; official ones are inferred), as dt run --config."),
     workers: int = typer.Option(1, "--workers", help="Worker processes you plan to run (dt eval --workers): warns "
                                 "when OMP_NUM_THREADS x workers exceeds the usable cores."),
+    trust_checkpoint: bool = TRUST_OPTION,
 ) -> None:
     """Print the environment (torch, ONNX Runtime, TensorRT, CUDA, GPU, Jetson) and check an artifact against it.
 
@@ -160,11 +160,14 @@ def doctor(
     if config is not None and artifact is None:
         raise InputError("--config applies to a checkpoint ARTIFACT; pass one (dt doctor MODEL.safetensors --config "
                          "NAME) or drop --config")
+    if trust_checkpoint and artifact is None:
+        raise InputError("--trust-checkpoint applies to a checkpoint ARTIFACT; pass one (dt doctor CKPT.pth.tar "
+                         "--trust-checkpoint) or drop --trust-checkpoint")
     if artifact is not None:   # a folder (naming the models in it) or a file of another kind: as dt run says it
         from droptrack.runtime.checks import check_artifact as check_kind, check_model_options
 
         check_kind(str(artifact))
-        check_model_options(str(artifact), config)
+        check_model_options(str(artifact), config, trust_checkpoint)
     if config is not None:   # an unknown name is bad input (exit 2), not a failed check
         from droptrack.config import load_config
 
@@ -173,7 +176,8 @@ def doctor(
 
     env = environment()
     # before the table: a checkpoint or graph dt run refuses as bad input is one error line (exit 2) here too
-    verdict = check_artifact(artifact, env, config) if artifact is not None else [machine_verdict(env)]
+    verdict = ([machine_verdict(env)] if artifact is None
+               else check_artifact(artifact, env, config, trust_checkpoint))
     table = Table(title="dt doctor", show_header=False)
     for key, value in env.items():
         if isinstance(value, dict):

@@ -7,12 +7,9 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import CONFIG_OPTION, app, friendly
+from droptrack.cli.app import CONFIG_OPTION, TRUST_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.errors import InputError, OutputFull, print_plain, printable, shell_join
-
-TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's non-tensor objects "
-                            "as plain data records (nothing in the file is run).")   # as dt run's and dt export's
 
 @app.command("eval")
 @friendly

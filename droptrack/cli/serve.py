@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import app, friendly
+from droptrack.cli.app import TRUST_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.errors import one_line, printable
 from droptrack.wording import counted
@@ -21,6 +21,7 @@ def serve(
     source: str = SOURCE_ARG,
     checkpoint: Optional[str] = MODEL_OPTION,
     config: Optional[str] = CONFIG_OPTION,
+    trust_checkpoint: bool = TRUST_OPTION,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8080, "--port", help="TCP port (0 picks a free one; the URL is printed)."),
     token: Optional[str] = typer.Option(None, "--token", help="Secret every request must carry (header "
@@ -99,7 +100,8 @@ def serve(
                 source=source, artifact=checkpoint, config=config, device=device, pre=pre, save=save, output=output,
                 jsonl=jsonl, lost_threshold=lost_threshold, max_targets=max_targets, max_frames=max_frames, pace=pace,
                 connect_timeout=connect_timeout, width=width, height=height, fps=fps, every_frame=every_frame, ext=ext,
-                reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite), dict(
+                reconnect=reconnect, reconnect_timeout=reconnect_timeout, overwrite=overwrite,
+                trust_checkpoint=trust_checkpoint), dict(
                 host=host, port=port, token=token, allow_origins=allow_origin or (),
                 allow_frame_ancestors=allow_frame_ancestors or (), trusted_proxy=trusted_proxy or ()))
             _report(session, output, jsonl)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from droptrack.cli.app import CONFIG_OPTION, app, friendly
+from droptrack.cli.app import CONFIG_OPTION, TRUST_OPTION, app, friendly
 from droptrack.cli.ext_options import extension_options
 from droptrack.errors import print_plain, printable
 from droptrack.wording import counted
@@ -62,8 +62,7 @@ def run(
                                         "(video files, streams and pipelines keep their own: refused there)."),
     loop: bool = typer.Option(False, "--loop", help="Replay a video file or image folder endlessly (soak tests, "
                               "demos); stop with Ctrl-C / SIGTERM or --max-frames."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Read a legacy pickle checkpoint's "
-                                          "non-tensor objects as plain data records (nothing in the file is run)."),
+    trust_checkpoint: bool = TRUST_OPTION,
     reconnect: int = RECONNECT_OPTION,
     reconnect_timeout: Optional[float] = RECONNECT_TIMEOUT_OPTION,
     every_frame: bool = typer.Option(False, "--every-frame", help="Cameras, pipelines, streams: track every frame "
@@ -205,6 +204,7 @@ def demo(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the bench (default as dt "
                                           "bench: OMP_NUM_THREADS if set, else 1 for small models like the "
                                           "embedded one, else all usable cores)."),
+    trust_checkpoint: bool = TRUST_OPTION,
 ) -> None:
     """Synthetic benchmark, ONNX FP32/FP16/INT8 export, dt bench of all forms, tracking of a real video.
 
@@ -224,7 +224,8 @@ def demo(
         print_plain(console, line)
 
     try:
-        res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config)
+        res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config,
+                       trust=trust_checkpoint)
     except KeyboardInterrupt:
         typer.echo(f"interrupted; run the same command again to continue in '{printable(output)}': its synthetic "
                    "data is kept, the other steps run again", err=True)
@@ -238,6 +239,7 @@ def demo(
         lines += [f"video: {res.video} ({s.frames} frames, {s.fps:.1f} FPS with {Path(res.video_model).name})",
                   f"strip: {res.strip}  boxes: {res.boxes}"]
     lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.timings.items()))
-    lines.append(f"next: {bench_hint([r.artifact for r in res.bench.rows], config)}")
+    trusted = res.bench.options.trust_checkpoint   # the checkpoint is among the rows: the line loads it again
+    lines.append(f"next: {bench_hint([r.artifact for r in res.bench.rows], config, trusted)}")
     for line in lines:
         say(line)

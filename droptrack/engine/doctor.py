@@ -146,11 +146,11 @@ def machine_verdict(env: dict) -> Check:
     return Check("ok" if runs else "error", line + "".join(f"; not {n}" for n in not_here))
 
 
-def check_artifact(path: str | Path, env: dict, config: str | None = None) -> list[Check]:
+def check_artifact(path: str | Path, env: dict, config: str | None = None, trust: bool = False) -> list[Check]:
     """Does `path` (checkpoint, .onnx, .engine) fit this machine? Loads nothing heavy for engines. `config`: a
-    checkpoint's config where the file carries none (--config). A checkpoint that does not build on the CPU (another
-    model family, a list, NaN weights), or a graph without droptrack metadata, is bad input, raised as dt run raises
-    it, not a finding about this machine."""
+    checkpoint's config where the file carries none (--config); `trust`: --trust-checkpoint. A checkpoint that does
+    not build on the CPU (another model family, a list, NaN weights), or a graph without droptrack metadata, is bad
+    input, raised as dt run raises it, not a finding about this machine."""
     path = Path(path)
     if not path.is_file():
         return [Check("error", f"'{path}' not found")]
@@ -163,7 +163,7 @@ def check_artifact(path: str | Path, env: dict, config: str | None = None) -> li
     from droptrack.engine.torch_backend import TorchBackend
 
     # built as dt run builds it: weights that do not fit the config, or NaN/Inf ones, fail here as there (exit 2)
-    with TorchBackend.from_checkpoint(path, config=config, device="cpu") as be:
+    with TorchBackend.from_checkpoint(path, config=config, device="cpu", trust=trust) as be:
         m = be.meta
         cost = torch_cost(be.model, m.template_size, m.search_size, ce_template_mask=be.model.template_index)
     return [Check("ok", f"checkpoint {m.config_name} ({m.arch}, {m.template_size}/{m.search_size} px) "

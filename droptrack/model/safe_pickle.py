@@ -22,7 +22,13 @@ import torch
 
 from droptrack.errors import CheckpointError, few_names, printable
 
-TRUSTING = "dt run, dt export, dt eval, dt bench, dt train"   # the commands that take --trust-checkpoint (tests/test_trust_advice.py checks them)
+# the commands that take --trust-checkpoint: every one that reads a checkpoint (tests/test_trust_advice.py checks them)
+TRUSTING = "dt run, dt serve, dt export, dt eval, dt bench, dt doctor, dt demo, dt train"
+
+
+class UntrustedCheckpoint(CheckpointError):
+    """A pickle checkpoint with foreign objects, read without --trust-checkpoint: the fix is that option on the same
+    command (bad input, exit 2), not another file; dt bench refuses it before any work rather than failing a row."""
 
 
 class OfficialRecord:
@@ -89,6 +95,27 @@ def _torch_load(path: Path):
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint:
+    """The refusal of a checkpoint that holds the foreign objects `names`, naming the option that reads it."""
+    shown = few_names(names, 2) if names else "objects other than tensors"   # the line names a fix too
+    return UntrustedCheckpoint(f"checkpoint '{path}' holds code-bearing objects ({shown}); not loaded, as a model "
+                               "file must not run code. To read them as plain data (nothing runs), pass "
+                               f"--trust-checkpoint ({TRUSTING}); elsewhere use DIR/model.safetensors from dt export "
+                               "CKPT --trust-checkpoint --safetensors -o DIR")
+
+
+def check_trusted(path: str | Path, trust: bool) -> None:
+    """Refuse (`untrusted`) a zip pickle checkpoint whose pickle names foreign objects when `trust` is off, reading
+    only its pickle's list of globals, not its tensors (dt bench checks a reference it found this way before any
+    work); a .safetensors file, a legacy non-zip pickle or an unreadable file pass: their load says what is wrong."""
+    path = Path(path)
+    if trust or path.suffix.lower() == ".safetensors" or not path.is_file():
+        return
+    names = _unsafe_globals(path)
+    if names:
+        raise untrusted(path, names)
+
+
 def load_pickle(path: Path, trust: bool):
     """torch.load of a pickle checkpoint, weights only: the official trainer's records as inert dicts, any other
     foreign object refused, or with `trust` read as an inert ForeignRecord (a warning names them); never run."""
@@ -100,11 +127,7 @@ def load_pickle(path: Path, trust: bool):
             raise
         names = _unsafe_globals(path)
         if not trust:
-            shown = few_names(names, 2) if names else "objects other than tensors"   # the line names a fix too
-            raise CheckpointError(f"checkpoint '{path}' holds code-bearing objects ({shown}); not loaded, as a "
-                                  "model file must not run code. To read them as plain data (nothing runs), pass "
-                                  f"--trust-checkpoint ({TRUSTING}); elsewhere use DIR/model.safetensors from dt "
-                                  "export CKPT --trust-checkpoint --safetensors -o DIR") from None
+            raise untrusted(path, names) from None
     if not names:
         raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
                               "re-save it with a current torch.save from code you trust") from None

@@ -380,12 +380,13 @@ def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
 
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
                  threads: int = 0, ext: dict | None = None, channels: str = "rgb",
-                 lost_threshold: float = LOST_THRESHOLD) -> Tracker:
+                 lost_threshold: float = LOST_THRESHOLD, trust: bool = False) -> Tracker:
     """Tracker for a checkpoint / ONNX / engine file (None = the embedded default model) on device 'cpu' or
     'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
     overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
-    off). Results whose score is under `lost_threshold` carry `lost=True` (0 disables)."""
+    off). Results whose score is under `lost_threshold` carry `lost=True` (0 disables). `trust`: a legacy pickle
+    checkpoint's foreign objects read as inert records (`--trust-checkpoint`; nothing in the file runs)."""
     check_channels(channels)
     check_lost_threshold(lost_threshold)
-    backend = load_backend(artifact, config, device, threads)
+    backend = load_backend(artifact, config, device, threads, trust=trust)
     return Tracker(backend, tracker_ext(backend, ext), channels, lost_threshold)

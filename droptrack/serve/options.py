@@ -46,6 +46,7 @@ class ServeOptions:
     reconnect: int = 0                # live sources: reopen up to N times per drop (as dt run)
     reconnect_timeout: float | None = None
     overwrite: bool = False           # replace output files that already hold data (else refused, as dt run)
+    trust_checkpoint: bool = False    # a legacy pickle checkpoint's foreign objects read as inert records (as dt run)
 
     def reconnect_policy(self) -> ReconnectPolicy:
         """How a live source that drops is reopened (checks --reconnect / --reconnect-timeout)."""
@@ -66,7 +67,7 @@ def check_serve_options(opts: ServeOptions) -> None:
     check_target_file_names(opts)
     check_source_options(opts.source, False, opts.reconnect, opts.reconnect_timeout, opts.every_frame)
     check_tracking_options(opts, [output] if folder else box_files_to_check(output) if output else [],
-                           earlier=[] if folder else earlier_box_files(output))
+                           trust=opts.trust_checkpoint, earlier=[] if folder else earlier_box_files(output))
 
 
 class SourceTimeout(SourceError):

@@ -48,11 +48,11 @@ class Session:
     def _setup(self, opts: ServeOptions) -> None:
         self._policy, self.opts, self.latest = opts.reconnect_policy(), opts, LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
-        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads, ext=opts.ext)
+        self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads,
+                                     trust=opts.trust_checkpoint, ext=opts.ext)
         self._commands = Mailbox()
         self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
-        self._lock = threading.Lock()
-        self._io = threading.Lock()               # guards _reading / _taken_over (stop() vs a hung source)
+        self._lock, self._io = threading.Lock(), threading.Lock()   # _io guards _reading / _taken_over
         self._reading = self._taken_over = False  # waiting on the source; stop() closed the outputs meanwhile
         self._stop, self._ready = threading.Event(), threading.Event()
         self._listeners: list[Callable[[dict], None]] = []
