@@ -69,15 +69,20 @@ def exported_from(path: str | Path) -> str:
     return sha if isinstance(sha, str) else ""
 
 
+def beside(row: Any) -> list[Path]:
+    """The checkpoint files next to a row's artifact and in that folder's parent, where its checkpoint is looked for."""
+    folder = Path(row.artifact).resolve().parent
+    return [p for d in (folder, folder.parent) if d.is_dir() for p in sorted(d.iterdir())
+            if p.is_file() and p.name.lower().endswith(CHECKPOINT_SUFFIXES)]
+
+
 def find_checkpoint(sha: str, row: Any, rows: list[Any]) -> str | None:
     """A checkpoint with this sha256: among the rows, next to the artifact (and its parent), or the embedded one;
     else a .safetensors converted from it (`exported_from`) among the rows or next to the artifact."""
     for r in rows:
         if r.format == "torch" and r.sha256 == sha:
             return r.artifact
-    folder = Path(row.artifact).resolve().parent
-    candidates = [p for d in (folder, folder.parent) if d.is_dir() for p in sorted(d.iterdir())
-                  if p.is_file() and p.name.lower().endswith(CHECKPOINT_SUFFIXES)]
+    candidates = beside(row)
     try:
         from droptrack.model.default import default_checkpoint
 
@@ -104,6 +109,31 @@ def checked_reference(path: str, opts: Any) -> Reference:
     return Reference(str(p), sha256_file(p), source_sha256=exported_from(p))
 
 
+def not_found(sha: str, row: Any) -> str:
+    """Why no reference was found for a row: its metadata records only the checkpoint's sha256, and no file of that
+    content is where it was looked for (moved, deleted or changed since the export); checkpoints found there are named,
+    as none is it."""
+    others = [p.name for p in beside(row)]
+    shown = (f"; {', '.join(repr(n) for n in others[:2])}{f' and {len(others) - 2} more' if len(others) > 2 else ''} "
+             f"there {'is' if len(others) == 1 else 'are'} not it (another sha256: changed since the export, or "
+             "another model)") if others else ""
+    return (f"cannot find the checkpoint {Path(row.artifact).name} was exported from (sha256 {sha[:12]}..., looked "
+            "among the artifacts, next to the file, in its parent folder and at the embedded model): moved, deleted or "
+            f"changed since the export{shown}; pass it as --reference CHECKPOINT")
+
+
+def check_found(path: str, row: Any, opts: Any) -> None:
+    """A reference found by sha256 that needs --trust-checkpoint, refused before any work (one line, exit 2): it
+    failed every row compared with it only after the data was made and the rows tracked (exit 1)."""
+    from droptrack.model.safe_pickle import UntrustedCheckpoint, check_trusted
+
+    try:
+        check_trusted(path, opts.trust_for(path))
+    except UntrustedCheckpoint as exc:
+        raise UntrustedCheckpoint(f"the reference of {Path(row.artifact).name} (the checkpoint it was exported from, "
+                                  f"found by its sha256): {exc}") from None
+
+
 def resolve_references(rows: list[Any], opts: Any, fixed: Reference | None = None) -> list[Reference]:
     """Attach each loaded row to its PyTorch FP32 reference; one-line error when one cannot be found. `fixed`: the
     --reference already loaded (checked_reference), else it is loaded here."""
@@ -120,9 +150,9 @@ def resolve_references(rows: list[Any], opts: Any, fixed: Reference | None = Non
                                  "--reference CHECKPOINT")
             path = find_checkpoint(sha, row, rows)
             if path is None:
-                raise InputError(f"cannot find the checkpoint {Path(row.artifact).name} was exported from (sha256 "
-                                 f"{sha[:12]}..., looked among the artifacts, next to the file and the embedded "
-                                 "model); pass --reference CHECKPOINT")
+                raise InputError(not_found(sha, row))
+            if sha not in refs and not any(r.artifact == path for r in rows):   # loaded only as the reference
+                check_found(path, row, opts)
             ref = refs.setdefault(sha, Reference(path, sha) if exported_from(path) != sha else
                                   Reference(path, sha256_file(path), source_sha256=sha))
         if ref.row is None and row.format == "torch" and row.sha256 == ref.sha256:

@@ -106,6 +106,7 @@ def check_graphs(artifacts: list[str]) -> dict[str, Any]:
 def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -> BenchRow:
     """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row. `graph`: the
     artifact's entry of `check_graphs`."""
+    from droptrack.model.safe_pickle import UntrustedCheckpoint
     from droptrack.runtime.checks import check_artifact
     from droptrack.runtime.tracker import load_backend
 
@@ -127,6 +128,8 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         row.precision = meta.precision or "fp32"
         row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
+    except UntrustedCheckpoint:   # the fix is an option of this command: bad input (exit 2), not a failed row
+        raise
     except Exception as exc:  # noqa: BLE001 - any load failure is reported in the row
         row.fail(exc)
     return row
