@@ -281,3 +281,24 @@ def test_nproc_2_sigkill_of_dt_stops_the_launcher_and_every_rank(tmp_path, got10
     finally:
         run.kill_all()
     assert not left, (left, run.output()[-3000:])
+
+
+def test_resume_from_a_foreign_pickle_says_dt_train_did_not_write_it(tmp_path, got10k):
+    import types
+
+    import torch
+
+    cfg = config(tmp_path, ["GOT10K_train_full"])
+    out = tmp_path / "out"
+    assert dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--stop-after", "1").exit_code == 0
+    for p in [out / "last.pt", *out.glob("checkpoint_ep*.pt")]:
+        if p.exists():
+            torch.save({"args": types.SimpleNamespace(lr=1e-4), "epoch": 1}, p)
+    before = {p.name: p.read_bytes() for p in out.glob("*.pt")}
+    r = dt_train(tmp_path, cfg, out, "--data", f"GOT10K_train_full={got10k}", "--resume")
+    line = " ".join(r.output.split())
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    # the reason is whole (it was cut at 80 characters, mid-word) and offers no option that does not apply here
+    assert "last.pt (holds code-bearing objects: not a checkpoint dt train wrote; not loaded)" in line, line
+    assert "--trust-checkpoint" not in line, line
+    assert {p.name: p.read_bytes() for p in out.glob("*.pt")} == before

@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 import torch
 
-from droptrack.errors import DropTrackError, TrainingError
+from droptrack.errors import DropTrackError, TrainingError, cut
 from droptrack.model.checkpoint import read_file
+from droptrack.model.safe_pickle import UntrustedCheckpoint
 
 _EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
 
@@ -258,11 +259,13 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
                 _check_same_run(path, obj, current)
             _load_into(obj, model, opt, sched, scaler)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            failures.append(f"{path.name} ({exc.__class__.__name__}: {str(exc)[:60]})")
+            failures.append(f"{path.name} ({exc.__class__.__name__}: {cut(str(exc), 120)})")
+        except UntrustedCheckpoint:  # dt train writes plain data: --trust-checkpoint (for --pretrained) is no fix
+            failures.append(f"{path.name} (holds code-bearing objects: not a checkpoint dt train wrote; not loaded)")
         except DropTrackError as exc:  # a missing or corrupt file: its message names it
             if isinstance(exc, OtherRunError):
                 raise
-            failures.append(f"{path.name} ({str(exc)[:80]})")
+            failures.append(f"{path.name} ({cut(str(exc), 240)})")
         else:
             if failures:
                 say(f"warning: cannot resume from {'; '.join(failures)}; falling back to {path.name}")
