@@ -25,6 +25,26 @@ from droptrack.wording import counted
 
 TOOLKITS = {"ostrack-ope": "OSTrack's analysis", "pytracking-ope": "pytracking's analysis",
             "got10k-toolkit": "the GOT-10k toolkit", "trackingnet-devkit": "the TrackingNet devkit"}
+# A benchmark's own scoring, and the datasets it fits: GOT-10k's (and synth's, a set in its layout), TrackingNet's, and
+# one's own footage, which has no toolkit; the OPE analyses fit every dataset
+OWN_SCORES = {"got10k-toolkit": ("GOT-10k's AO and SR", ("got10k", "synth", "folder", "video")),
+              "trackingnet-devkit": ("TrackingNet's success, precision and coverage",
+                                     ("trackingnet", "folder", "video"))}
+
+
+def check_protocol(protocol: str | None, tag: str, dataset: str) -> None:
+    """A --protocol that scores another benchmark (the GOT-10k toolkit's AO on OTB, LaSOT, UAV123, ...) is refused
+    in one line naming the dataset's own: its numbers would be no benchmark's (the GOT-10k toolkit's own OTB and LaSOT
+    experiments report the OPE success and precision), and OTB without images failed on a missing frame."""
+    if protocol not in OWN_SCORES or tag in OWN_SCORES[protocol][1]:
+        return
+    from droptrack.eval.metrics import protocol_for_tag
+
+    own = protocol_for_tag(tag)
+    other = " or ".join(p for p in ("ostrack-ope", "pytracking-ope") if p != own)
+    raise InputError(f"--protocol {protocol} computes {OWN_SCORES[protocol][0]} ({TOOLKITS[protocol]}), not "
+                     f"{dataset}'s scores; drop --protocol for {dataset}'s own {own} ({TOOLKITS[own]}), or pass "
+                     f"--protocol {other}")
 
 
 def has_gt(seq: Any) -> bool:
