@@ -6,7 +6,10 @@ stated in the note (or error) that `dt analyze` prints:
 * fewer rows: OSTrack/pytracking pad with zero boxes, which score as misses (IoU 0, centre far off), except on
   LaSOT (tag 'lasot'), where they refuse the file; the TrackingNet devkit reads the missing rows as NaN, which pass
   no threshold and lower the coverage;
-* the GOT-10k toolkit asserts one row per frame either way.
+* the GOT-10k toolkit asserts one row per frame either way;
+* except: one row per annotated image of a sequence whose first images the benchmark leaves out (OTB Tiger1: 354 rows,
+  as the GOT-10k and OTB toolkits write it, for pytracking's 349 frames from image 6) drops those first rows, so that
+  each box meets its own image's ground truth (cutting the last rows would pair every box with the image 5 later).
 A missing result file is an error (the sequence is left out, as pytracking's skip_missing_seq does), except under the
 TrackingNet devkit, which scores it as an all-zero submission: every frame after the first a miss, coverage lowered.
 """
@@ -73,6 +76,20 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
     return f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}; {missing} ({how}), as {toolkit} does"
 
 
+def omitted_rows_note(path: Path, rows: int, seq: Any) -> str | None:
+    """A result with one row per annotated image where the benchmark leaves the first ones out (OTB Tiger1: 354 rows,
+    images 0001-0354, as the GOT-10k and OTB toolkits track it; OSTrack/pytracking score 349, from image 0006) starts
+    that many rows early: the note on dropping them, or None for any other file. OSTrack's analysis would cut the last
+    rows instead, scoring every box against the ground truth of the image 5 later."""
+    omitted, n = int(getattr(seq, "omitted_rows", 0) or 0), len(seq.boxes)
+    if not omitted or rows != n + omitted:
+        return None
+    return (f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}, one per annotated image from the {omitted} "
+            f"before {seq.name}'s first frame, which the GOT-10k and OTB toolkits track and OSTrack leaves out; those "
+            f"first {omitted} rows are dropped so that each box is scored against its own image (the tracker started "
+            f"{omitted} images earlier; OSTrack's analysis would cut the last {omitted}, misaligning every box)")
+
+
 def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:
     """The sequence's times, None without a time file, or why a damaged one could not be read (it costs the FPS
     of this sequence, not its scores)."""
@@ -103,13 +120,18 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     times = _read_times(files[0], seq.name, dataset)
     if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
+        notes = [omitted_rows_note(f, len(r), seq) for f, r in zip(files, reps)]
+        reps = [r[len(r) - n:] if o else r for r, o in zip(reps, notes)]
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
-                                 seq.name), times, None
+                                 seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
-    note = row_count_note(files[0], len(pred), n, protocol, tag)
+    note = omitted_rows_note(files[0], len(pred), seq)
+    if note is not None:
+        pred = pred[len(pred) - n:]
+    note = note or row_count_note(files[0], len(pred), n, protocol, tag)
     if protocol == "trackingnet-devkit":
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
