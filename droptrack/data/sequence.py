@@ -46,9 +46,9 @@ class Sequence:
     object_class: str | None = None
     resolution: tuple[int, int] | None = None   # (W, H) the dataset states (GOT-10k meta_info.ini), else read
     known_damage: dict[int, str] = field(default_factory=dict)   # frame index -> the fix of a known damaged file
-    # annotated images before frame 0 that the benchmark leaves out and other toolkits track (OTB Tiger1's first 5,
-    # pytracking's initOmit): a result file with this many rows more than frames starts there (score_files)
-    omitted_rows: int = 0
+    # images of the folder before frame 0 (OTB: Tiger1's first 5, left out as pytracking's initOmit; David's 299
+    # before its ground truth starts): a result file with this many rows more than frames starts there (score_files)
+    images_before: int = 0
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
     _probe_set: Probes | None = field(default=None, init=False, repr=False)
 

@@ -7,8 +7,8 @@ stated in the note (or error) that `dt analyze` prints:
   LaSOT (tag 'lasot'), where they refuse the file; the TrackingNet devkit reads the missing rows as NaN, which pass
   no threshold and lower the coverage;
 * the GOT-10k toolkit asserts one row per frame either way;
-* except: one row per annotated image of a sequence whose first images the benchmark leaves out (OTB Tiger1: 354 rows,
-  as the GOT-10k and OTB toolkits write it, for pytracking's 349 frames from image 6) drops those first rows, so that
+* except: a file with one row per image from image 1 of a sequence whose frames start later (OTB Tiger1: 354 rows, as
+  the GOT-10k and OTB toolkits write it, for pytracking's 349 frames from image 6) drops those first rows, so that
   each box meets its own image's ground truth (cutting the last rows would pair every box with the image 5 later).
 A missing result file is an error (the sequence is left out, as pytracking's skip_missing_seq does), except under the
 TrackingNet devkit, which scores it as an all-zero submission: every frame after the first a miss, coverage lowered.
@@ -76,18 +76,18 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
     return f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}; {missing} ({how}), as {toolkit} does"
 
 
-def omitted_rows_note(path: Path, rows: int, seq: Any) -> str | None:
-    """A result with one row per annotated image where the benchmark leaves the first ones out (OTB Tiger1: 354 rows,
-    images 0001-0354, as the GOT-10k and OTB toolkits track it; OSTrack/pytracking score 349, from image 0006) starts
-    that many rows early: the note on dropping them, or None for any other file. OSTrack's analysis would cut the last
-    rows instead, scoring every box against the ground truth of the image 5 later."""
-    omitted, n = int(getattr(seq, "omitted_rows", 0) or 0), len(seq.boxes)
-    if not omitted or rows != n + omitted:
+def images_before_note(path: Path, rows: int, seq: Any) -> str | None:
+    """A result with one row per image from the folder's first where the benchmark's frames start later (OTB Tiger1:
+    354 rows, as the GOT-10k and OTB toolkits track it from image 1, for OSTrack/pytracking's 349 from image 6;
+    David from image 1 for its 471 from image 300) starts that many rows early: the note on dropping them, or None
+    for any other file. OSTrack's analysis cuts the last rows instead, pairing every box with a later image's truth."""
+    before, n = int(getattr(seq, "images_before", 0) or 0), len(seq.boxes)
+    if not before or rows != n + before:
         return None
-    return (f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}, one per annotated image from the {omitted} "
-            f"before {seq.name}'s first frame, which the GOT-10k and OTB toolkits track and OSTrack leaves out; those "
-            f"first {omitted} rows are dropped so that each box is scored against its own image (the tracker started "
-            f"{omitted} images earlier; OSTrack's analysis would cut the last {omitted}, misaligning every box)")
+    return (f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}, one per image from image 1, and "
+            f"{seq.name}'s frames start at image {before + 1}; its first {before} rows are dropped so that each box is "
+            f"scored against its own image (the tracker started {before} images earlier; OSTrack's analysis would "
+            f"cut the last {before}, misaligning every box)")
 
 
 def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:
@@ -120,7 +120,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     times = _read_times(files[0], seq.name, dataset)
     if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
-        notes = [omitted_rows_note(f, len(r), seq) for f, r in zip(files, reps)]
+        notes = [images_before_note(f, len(r), seq) for f, r in zip(files, reps)]
         reps = [r[len(r) - n:] if o else r for r, o in zip(reps, notes)]
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
@@ -128,7 +128,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
                                  seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
-    note = omitted_rows_note(files[0], len(pred), seq)
+    note = images_before_note(files[0], len(pred), seq)
     if note is not None:
         pred = pred[len(pred) - n:]
     note = note or row_count_note(files[0], len(pred), n, protocol, tag)

@@ -34,11 +34,11 @@ def _result(folder: Path, first: int, last: int, sep: str = ",") -> Path:
     return folder / "Tiger1.txt"
 
 
-def _note(path: Path) -> str:
-    return (f"{path}: 354 rows for 349 frames, one per annotated image from the 5 before Tiger1's first frame, which "
-            "the GOT-10k and OTB toolkits track and OSTrack leaves out; those first 5 rows are dropped so that each "
-            "box is scored against its own image (the tracker started 5 images earlier; OSTrack's analysis would "
-            "cut the last 5, misaligning every box)")
+def _note(path: Path, name: str = "Tiger1", rows: int = 354, frames: int = 349, before: int = 5) -> str:
+    return (f"{path}: {rows} rows for {frames} frames, one per image from image 1, and {name}'s frames start at image "
+            f"{before + 1}; its first {before} rows are dropped so that each box is scored against its own image (the "
+            f"tracker started {before} images earlier; OSTrack's analysis would cut the last {before}, misaligning "
+            "every box)")
 
 
 def test_a_toolkit_file_from_image_1_is_scored_aligned_with_a_note(tmp_path):
@@ -59,7 +59,7 @@ def test_a_toolkit_file_from_image_1_is_scored_aligned_with_a_note(tmp_path):
 
 def test_every_protocol_drops_the_same_rows(tmp_path):
     (seq,) = get_sequences("otb", _tiger1(tmp_path), names=["Tiger1"])
-    assert len(seq) == 349 and seq.omitted_rows == 5
+    assert len(seq) == 349 and seq.images_before == 5
     toolkit = _result(tmp_path / "trk", 1, 354)
     for protocol in ("ostrack-ope", "pytracking-ope", "trackingnet-devkit", "got10k-toolkit"):
         t = analyze([toolkit.parent], [seq], protocol=protocol).trackers[0]
@@ -82,8 +82,23 @@ def test_other_lengths_keep_the_toolkits_rule_and_say_so(tmp_path):
     own = _result(tmp_path / "own", 6, 354)
     t = analyze([own.parent], [seq]).trackers[0]
     assert t.notes == {} and t.result.auc == pytest.approx(PERFECT_AUC, abs=1e-12)
-    seq.omitted_rows = 0                                                # as any sequence that leaves no image out
+    seq.images_before = 0                                                # as any sequence that leaves no image out
     plain = _result(tmp_path / "plain", 1, 354)
     t = analyze([plain.parent], [seq]).trackers[0]
     assert t.notes == {"Tiger1": f"{plain}: 354 rows for 349 frames; the last 5 are ignored, as OSTrack's analysis "
                                  "does"}
+
+
+def test_david_from_image_1_is_aligned_to_its_ground_truth_from_image_300(tmp_path):
+    """David's ground truth (471 rows) starts at image 300; a run over its whole folder from image 1 (770 rows) is
+    aligned the same way, not scored against images 299 later."""
+    root = tmp_path / "otb"
+    text(root / "David" / "groundtruth_rect.txt", "".join(f"{k},1,4,4\n" for k in range(300, 771)))
+    img(root / "David" / "img" / "0300.jpg")
+    (seq,) = get_sequences("otb", root, names=["David"])
+    assert len(seq) == 471 and seq.images_before == 299
+    whole = tmp_path / "trk" / "David.txt"
+    text(whole, "".join(f"{k},1,4,4\n" for k in range(1, 771)))
+    t = analyze([whole.parent], [seq]).trackers[0]
+    assert t.result.auc == pytest.approx(PERFECT_AUC, abs=1e-12)
+    assert t.notes == {"David": _note(whole, "David", 770, 471, 299)}
