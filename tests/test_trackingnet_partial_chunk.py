@@ -48,9 +48,10 @@ def _read(root: Path, split: str) -> tuple[list[str], list[str]]:
 
 def _warning(root: Path) -> str:
     return ("TrackingNet TRAIN_3 is incomplete: 4 of its 6 sequences are left out (1 without frames/<seq>/ (b_0); 1 "
-            "missing their last frames (c_0); 1 whose anno/<seq>.txt does not read (e_0); 1 without anno/<seq>.txt "
-            f"(d_0)); complete it with the TrackingNet devkit: python download_TrackingNet.py --trackingnet_dir {root} "
-            f"--chunk 3 --data all && python extract_frame.py --trackingnet_dir {root} --chunk 3")
+            "with frames missing at the end (c_0); 1 with an unreadable anno/<seq>.txt (e_0); 1 without "
+            f"anno/<seq>.txt (d_0)); complete it with the TrackingNet devkit: python download_TrackingNet.py "
+            f"--trackingnet_dir {root} --chunk 3 --data all && python extract_frame.py --trackingnet_dir {root} "
+            "--chunk 3")
 
 
 def test_a_partial_train_chunk_is_read_without_its_incomplete_sequences_and_named(tmp_path):
@@ -83,8 +84,8 @@ def test_dt_eval_on_a_partial_chunk_says_it_in_one_line_and_scores_the_rest(tmp_
               tmp_path / "out")
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("warning: TrackingNet")]
-    assert lines == [f"warning: TrackingNet TRAIN_3 is incomplete: 1 of its 2 sequences are left out (1 missing their "
-                     f"last frames (c_0)); complete it with the TrackingNet devkit: python download_TrackingNet.py "
-                     f"--trackingnet_dir {root} --chunk 3 --data all && python extract_frame.py --trackingnet_dir "
-                     f"{root} --chunk 3"]
+    assert lines == [f"warning: TrackingNet TRAIN_3 is incomplete: 1 of its 2 sequences is left out (1 with frames "
+                     "missing at the end (c_0)); complete it with the TrackingNet devkit: python "
+                     f"download_TrackingNet.py --trackingnet_dir {root} --chunk 3 --data all && python "
+                     f"extract_frame.py --trackingnet_dir {root} --chunk 3"]
     assert sorted(p.name for p in (tmp_path / "out" / "mosse").glob("*_0.txt")) == ["a_0.txt"]

@@ -11,6 +11,7 @@ import numpy as np
 from droptrack.data.sequence import (Sequence, case_variant, list_images, load_boxes, missing_frame, numbered_frames,
                                      one_folder_down, pad_boxes, select)
 from droptrack.errors import DatasetError, PartialDatasetWarning
+from droptrack.wording import counted
 
 
 def _own_chunk(root: Path) -> str | None:
@@ -112,10 +113,10 @@ def _read_chunks(chunks: list[Path], pairs: dict[str, Path], chosen: list[str]) 
         try:
             gt = load_boxes(chunk / "anno" / f"{nm}.txt") if why is None else None
         except DatasetError:   # empty or cut off mid-line
-            why = "whose anno/<seq>.txt does not read"
+            why = "with an unreadable anno/<seq>.txt"
         if why is None and len(gt) > 1:   # a train sequence: one frame per row, so its last one must be there
             last = chunk / "frames" / nm / f"{len(gt) - 1}.jpg"   # 299.JPG: complete; its rename is named where read
-            why = None if last.is_file() or case_variant(last) is not None else "missing their last frames"
+            why = None if last.is_file() or case_variant(last) is not None else "with frames missing at the end"
         if why is None:
             seqs.append(read_sequence(chunk, nm, gt))
         else:
@@ -139,7 +140,8 @@ def _warn_partial(chunk: Path, total: int, lacking: dict[str, list[str]]) -> Non
     kinds = "; ".join(f"{len(nms)} {why} ({', '.join(nms[:3])}{', ...' if len(nms) > 3 else ''})"
                       for why, nms in lacking.items())
     root, k = chunk.parent, _devkit_chunk([chunk.name])
-    warnings.warn(f"TrackingNet {chunk.name} is incomplete: {count} of its {total} sequences are left out ({kinds}); "
+    warnings.warn(f"TrackingNet {chunk.name} is incomplete: {count} of its {counted(total, 'sequence')} "
+                  f"{'is' if count == 1 else 'are'} left out ({kinds}); "
                   f"complete it with the TrackingNet devkit: python download_TrackingNet.py --trackingnet_dir {root} "
                   f"--chunk {k} --data all && python extract_frame.py --trackingnet_dir {root} --chunk {k}",
                   PartialDatasetWarning, stacklevel=2)
