@@ -50,5 +50,5 @@ def test_eval_without_images_names_the_missing_frame(tmp_path: Path) -> None:
               "-o", tmp_path / "out")
     assert out.exit_code == 2
     folder = tmp_path / "otb" / "Biker" / "img"
-    assert f"frame {folder / '0001.jpg'} is missing, and so is its folder {folder}; extract the benchmark's images" \
+    assert f"frame {folder / '0001.jpg'} is missing, and so is its folder {folder}; extract the dataset's images" \
         in out.output, out.output

@@ -114,8 +114,8 @@ def test_frames_not_on_disk_are_refused_before_training_starts(tmp_path):
     line = one_line_error(cli("train", "-c", config(tmp_path, "COCO17"), "-o", out / "c", "--data", f"COCO17={coco}",
                               *TINY))
     assert line == ("error: training dataset COCO17: none of the 1 sequence(s) checked has its frames on disk (the "
-                    f"first: frame {coco / 'train2017' / '000000000001.jpg'} is missing; extract the dataset's frames "
-                    "(re-download the archive if it is incomplete))")
+                    f"first: frame {coco / 'train2017' / '000000000001.jpg'} is missing; re-download or re-extract "
+                    "this sequence)")
     assert not (out / "c").exists()
 
 

@@ -96,7 +96,8 @@ def read_sequence(name: str, gt_path: Path) -> Sequence:
     folder = gt_path.parent / "img"
     digits, ext = _image_name(folder, first, rng.digits)
     frames = numbered_frames(folder, first, n, digits, ext)
-    return Sequence(name=name, dataset="otb", frames=frames, video=None, boxes=gt[:n])
+    return Sequence(name=name, dataset="otb", frames=frames, video=None, boxes=gt[:n],
+                    images_before=first - 1)
 
 
 def warn_partial(root: Path, found: list[str]) -> None:

@@ -46,6 +46,9 @@ class Sequence:
     object_class: str | None = None
     resolution: tuple[int, int] | None = None   # (W, H) the dataset states (GOT-10k meta_info.ini), else read
     known_damage: dict[int, str] = field(default_factory=dict)   # frame index -> the fix of a known damaged file
+    # images of the folder before frame 0 (OTB: Tiger1's first 5, left out as pytracking's initOmit; David's 299
+    # before its ground truth starts): a result file with this many rows more than frames starts there (score_files)
+    images_before: int = 0
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
     _probe_set: Probes | None = field(default=None, init=False, repr=False)
 
@@ -185,19 +188,28 @@ def read_rgb(path: Path, probes: Probes | None = None, damaged: str = "",
 
 
 def missing_frame(path: Path) -> DatasetError:
-    """The error for a sequence frame that is not on disk (read, or found missing before tracking); a file of the
-    same name in other case (00000001.JPG, as some copies and Windows tools write it) is named with the rename that
-    fixes it: the official loaders open the lower-case name too, and re-downloading would not help."""
-    other = case_variant(Path(path))
+    """The error, in one wording, for a sequence frame that is not on disk: read, found missing before tracking, or
+    before training (droptrack.train.sampler.check_frames). A file of the same name in other case (00000001.JPG, as
+    some copies and Windows tools write it) is named with the rename that fixes it: the official loaders open the
+    lower-case name too, and re-downloading would not help; so is an archive extracted one folder too deep
+    (train2017/train2017/), with the move."""
+    path = Path(path)
+    other = case_variant(path)
     if other is not None:
-        old, new = other.suffix, Path(path).suffix
+        old, new = other.suffix, path.suffix
         fix = (f"rename the frames: cd '{other.parent}' && for f in *{old}; do mv \"$f\" \"${{f%{old}}}{new}\"; done"
-               if old != new and other.stem == Path(path).stem else f"rename {other.name} to {Path(path).name}")
+               if old != new and other.stem == path.stem else f"rename {other.name} to {path.name}")
         return DatasetError(f"frame {path} is missing, but {other.name} is there (its name in other case, which "
                             f"Linux and the benchmark's loaders tell apart); {fix}")
-    if not Path(path).parent.is_dir():   # UAV123's data_seq/ or OTB's img/ not extracted (dt analyze needs none)
-        return DatasetError(f"frame {path} is missing, and so is its folder {Path(path).parent}; extract the "
-                            "benchmark's images under the root (scoring result files with dt analyze needs none)")
+    if not path.parent.is_dir():   # UAV123's data_seq/ or OTB's img/ not extracted (dt analyze needs none)
+        return DatasetError(f"frame {path} is missing, and so is its folder {path.parent}; extract the dataset's "
+                            "images under its root")
+    sub = one_folder_down(path.parent, lambda d: (d / path.name).is_file())   # unzip train2017.zip -d train2017
+    if sub is not None:
+        nested = f"'{path.parent}.tmp'"
+        return DatasetError(f"frame {path} is missing, but {sub / path.name} is there (extracted one folder too "
+                            f"deep); move that folder up: mv '{path.parent}' {nested} && mv {nested}/'{sub.name}' "
+                            f"'{path.parent}' && rmdir {nested}")
     return DatasetError(f"frame {path} is missing; re-download or re-extract this sequence")
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from droptrack.data.sequence import (Sequence, case_variant, list_images, load_boxes, missing_frame, numbered_frames,
                                      one_folder_down, pad_boxes, select)
-from droptrack.errors import DatasetError
+from droptrack.errors import DatasetError, PartialDatasetWarning
+from droptrack.wording import counted
 
 
 def _own_chunk(root: Path) -> str | None:
@@ -54,10 +58,11 @@ def _chunks(root: Path, split: str | None) -> list[Path]:
     return chunks
 
 
-def read_sequence(chunk: Path, name: str) -> Sequence:
-    """One sequence; frames are <i>.jpg counted from 0, test GT has only the first row (rest NaN); a test sequence
-    has as many frames as .jpg files, what pytracking lists (another image lying there is not a frame)."""
-    gt = load_boxes(chunk / "anno" / f"{name}.txt")
+def read_sequence(chunk: Path, name: str, gt: np.ndarray | None = None) -> Sequence:
+    """One sequence (`gt`: its annotation, if read already); frames are <i>.jpg counted from 0, test GT has only the
+    first row (rest NaN); a test sequence has as many frames as .jpg files, what pytracking lists (another image
+    lying there is not a frame)."""
+    gt = load_boxes(chunk / "anno" / f"{name}.txt") if gt is None else gt
     folder = chunk / "frames" / name
     if len(gt) > 1:
         frames = numbered_frames(folder, 0, len(gt), 0, ".jpg")
@@ -74,7 +79,8 @@ def read_sequence(chunk: Path, name: str) -> Sequence:
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """Sequences of TrackingNet 'test' (default), 'train' or one chunk; visibility is w, h > 0 (no flags)."""
     pairs: dict[str, Path] = {}
-    for chunk in _chunks(root, split):
+    chunks = _chunks(root, split)
+    for chunk in chunks:
         anno = chunk / "anno"
         if not anno.is_dir():
             raise DatasetError(f"TrackingNet annotation folder {anno} is missing; download it with the TrackingNet "
@@ -84,8 +90,61 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
             if not f.name.startswith("."):   # macOS's ._<seq>.txt beside each file of a copied folder: no sequence
                 pairs.setdefault(f.stem, chunk)
     chosen = select(list(pairs), names, "trackingnet")
+    if names is None:   # every sequence (training): a TRAIN_k chunk extracted in part is noted, its complete ones read
+        _check_frames(pairs, [nm for nm in chosen if pairs[nm].name.upper() == "TEST"])
+        return _read_chunks(chunks, pairs, chosen)
     _check_frames(pairs, chosen)
     return [read_sequence(pairs[nm], nm) for nm in chosen]
+
+
+def _read_chunks(chunks: list[Path], pairs: dict[str, Path], chosen: list[str]) -> list[Sequence]:
+    """The chosen sequences; a TRAIN_k sequence left incomplete by a download or extraction cut short (no frames/<seq>/
+    folder, an annotation that does not read, its last frame missing, or frames/<seq>/ without anno/<seq>.txt) is
+    left out, with one PartialDatasetWarning per chunk naming how many (it stopped the whole run, or was skipped
+    without a word); TEST is read as strictly as ever (a submission needs every sequence)."""
+    seqs: list[Sequence] = []
+    lacking: dict[Path, dict[str, list[str]]] = {}
+    for nm in chosen:
+        chunk = pairs[nm]
+        if chunk.name.upper() == "TEST":
+            seqs.append(read_sequence(chunk, nm))
+            continue
+        why = None if (chunk / "frames" / nm).is_dir() else "without frames/<seq>/"
+        try:
+            gt = load_boxes(chunk / "anno" / f"{nm}.txt") if why is None else None
+        except DatasetError:   # empty or cut off mid-line
+            why = "with an unreadable anno/<seq>.txt"
+        if why is None and len(gt) > 1:   # a train sequence: one frame per row, so its last one must be there
+            last = chunk / "frames" / nm / f"{len(gt) - 1}.jpg"   # 299.JPG: complete; its rename is named where read
+            why = None if last.is_file() or case_variant(last) is not None else "with frames missing at the end"
+        if why is None:
+            seqs.append(read_sequence(chunk, nm, gt))
+        else:
+            lacking.setdefault(chunk, {}).setdefault(why, []).append(nm)
+    for chunk in (c for c in chunks if c.name.upper() != "TEST"):
+        frames = chunk / "frames"
+        strays = sorted(d.name for d in frames.iterdir() if d.is_dir() and not d.name.startswith(".")
+                        and d.name not in pairs) if frames.is_dir() else []
+        if strays:
+            lacking.setdefault(chunk, {})["without anno/<seq>.txt"] = strays
+        if chunk in lacking:
+            total = sum(pairs[nm] == chunk for nm in chosen) + len(strays)
+            _warn_partial(chunk, total, lacking[chunk])
+    return seqs
+
+
+def _warn_partial(chunk: Path, total: int, lacking: dict[str, list[str]]) -> None:
+    """One PartialDatasetWarning: how many of a chunk's sequences are incomplete, of which kind, and the devkit's two
+    steps that complete it (download fetches only missing files, extraction redoes folders of the wrong size)."""
+    count = sum(map(len, lacking.values()))
+    kinds = "; ".join(f"{len(nms)} {why} ({', '.join(nms[:3])}{', ...' if len(nms) > 3 else ''})"
+                      for why, nms in lacking.items())
+    root, k = chunk.parent, _devkit_chunk([chunk.name])
+    warnings.warn(f"TrackingNet {chunk.name} is incomplete: {count} of its {counted(total, 'sequence')} "
+                  f"{'is' if count == 1 else 'are'} left out ({kinds}); "
+                  f"complete it with the TrackingNet devkit: python download_TrackingNet.py --trackingnet_dir {root} "
+                  f"--chunk {k} --data all && python extract_frame.py --trackingnet_dir {root} --chunk {k}",
+                  PartialDatasetWarning, stacklevel=2)
 
 
 def _check_frames(pairs: dict[str, Path], chosen: list[str]) -> None:

@@ -34,7 +34,8 @@ every tracker's averages, as pytracking's skip_missing_seq does, and listed in t
 follow the toolkit (droptrack.eval.score_files, the rule named in the note): rows past the ground truth are ignored
 (OSTrack, TrackingNet devkit), missing rows score as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN
 rows), GOT-10k needs one row per frame; the TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit
-ignores one on a frame it does not score.
+ignores one on a frame it does not score; an OTB file with one row per image from image 1 where the frames start
+later (the GOT-10k toolkit's Tiger1: 354 rows for 349 frames from image 6) has those first rows dropped, with a note.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from droptrack.artifact import atomic_write_json
 from droptrack.errors import DropTrackError, InputError, shell_join
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
-from droptrack.eval.score_files import has_gt, score_sequence
+from droptrack.eval.score_files import check_protocol, has_gt, score_sequence
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.wording import counted
 
@@ -317,8 +318,8 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     report is written under `output_dir`'s lock file, the one dt eval and dt bench hold there (droptrack.filelock),
     so a second writer of that folder at the same time is refused in one line rather than mixing its files in."""
     from droptrack.data import get_sequences
-    from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
-                                         check_split)
+    from droptrack.data.registry import (canonical, check_dataset_name, check_output_outside_datasets,
+                                         check_output_outside_root, check_split)
     from droptrack.paths import check_distinct, check_not_results, check_output_dir
 
     check_distinct(result_dirs, "result folder")   # it was scored twice, as two rows 'x#0' and 'x#1'
@@ -329,6 +330,7 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
         check_output_outside_datasets("--output", output_dir)   # another set's folder, as dt eval and dt bench
         check_output_dir("--output", output_dir, [root, *result_dirs, attributes_dir])
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
+    check_protocol(protocol, canonical(dataset)[0], dataset.strip())   # before the sequences are read
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
     report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset, attributes_dir=attributes_dir)
     if output_dir is not None:   # made once there is a report to write

@@ -6,7 +6,10 @@ stated in the note (or error) that `dt analyze` prints:
 * fewer rows: OSTrack/pytracking pad with zero boxes, which score as misses (IoU 0, centre far off), except on
   LaSOT (tag 'lasot'), where they refuse the file; the TrackingNet devkit reads the missing rows as NaN, which pass
   no threshold and lower the coverage;
-* the GOT-10k toolkit asserts one row per frame either way.
+* the GOT-10k toolkit asserts one row per frame either way;
+* except: a file with one row per image from image 1 of a sequence whose frames start later (OTB Tiger1: 354 rows, as
+  the GOT-10k and OTB toolkits write it, for pytracking's 349 frames from image 6) drops those first rows, so that
+  each box meets its own image's ground truth (cutting the last rows would pair every box with the image 5 later).
 A missing result file is an error (the sequence is left out, as pytracking's skip_missing_seq does), except under the
 TrackingNet devkit, which scores it as an all-zero submission: every frame after the first a miss, coverage lowered.
 """
@@ -25,6 +28,26 @@ from droptrack.wording import counted
 
 TOOLKITS = {"ostrack-ope": "OSTrack's analysis", "pytracking-ope": "pytracking's analysis",
             "got10k-toolkit": "the GOT-10k toolkit", "trackingnet-devkit": "the TrackingNet devkit"}
+# A benchmark's own scoring, and the datasets it fits: GOT-10k's (and synth's, a set in its layout), TrackingNet's, and
+# one's own footage, which has no toolkit; the OPE analyses fit every dataset
+OWN_SCORES = {"got10k-toolkit": ("GOT-10k's AO and SR", ("got10k", "synth", "folder", "video")),
+              "trackingnet-devkit": ("TrackingNet's success, precision and coverage",
+                                     ("trackingnet", "folder", "video"))}
+
+
+def check_protocol(protocol: str | None, tag: str, dataset: str) -> None:
+    """A --protocol that scores another benchmark (the GOT-10k toolkit's AO on OTB, LaSOT, UAV123, ...) is refused
+    in one line naming the dataset's own: its numbers would be no benchmark's (the GOT-10k toolkit's own OTB and LaSOT
+    experiments report the OPE success and precision), and OTB without images failed on a missing frame."""
+    if protocol not in OWN_SCORES or tag in OWN_SCORES[protocol][1]:
+        return
+    from droptrack.eval.metrics import protocol_for_tag
+
+    own = protocol_for_tag(tag)
+    other = " or ".join(p for p in ("ostrack-ope", "pytracking-ope") if p != own)
+    raise InputError(f"--protocol {protocol} computes {OWN_SCORES[protocol][0]} ({TOOLKITS[protocol]}), not "
+                     f"{dataset}'s scores; drop --protocol for {dataset}'s own {own} ({TOOLKITS[own]}), or pass "
+                     f"--protocol {other}")
 
 
 def has_gt(seq: Any) -> bool:
@@ -51,6 +74,20 @@ def row_count_note(path: Path, rows: int, n: int, protocol: str, tag: str) -> st
     missing = "the missing frame is scored as a miss" if n - rows == 1 else \
         f"the missing {n - rows} frames are scored as misses"
     return f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}; {missing} ({how}), as {toolkit} does"
+
+
+def images_before_note(path: Path, rows: int, seq: Any) -> str | None:
+    """A result with one row per image from the folder's first where the benchmark's frames start later (OTB Tiger1:
+    354 rows, as the GOT-10k and OTB toolkits track it from image 1, for OSTrack/pytracking's 349 from image 6;
+    David from image 1 for its 471 from image 300) starts that many rows early: the note on dropping them, or None
+    for any other file. OSTrack's analysis cuts the last rows instead, pairing every box with a later image's truth."""
+    before, n = int(getattr(seq, "images_before", 0) or 0), len(seq.boxes)
+    if not before or rows != n + before:
+        return None
+    return (f"{path}: {counted(rows, 'row')} for {counted(n, 'frame')}, one per image from image 1, and "
+            f"{seq.name}'s frames start at image {before + 1}; its first {before} rows are dropped so that each box is "
+            f"scored against its own image (the tracker started {before} images earlier; OSTrack's analysis would "
+            f"cut the last {before}, misaligning every box)")
 
 
 def _read_times(result_file: Path, seq: str, dataset: str | None) -> np.ndarray | str | None:
@@ -83,13 +120,18 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     times = _read_times(files[0], seq.name, dataset)
     if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
+        notes = [images_before_note(f, len(r), seq) for f, r in zip(files, reps)]
+        reps = [r[len(r) - n:] if o else r for r, o in zip(reps, notes)]
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
-                                 seq.name), times, None
+                                 seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
-    note = row_count_note(files[0], len(pred), n, protocol, tag)
+    note = images_before_note(files[0], len(pred), seq)
+    if note is not None:
+        pred = pred[len(pred) - n:]
+    note = note or row_count_note(files[0], len(pred), n, protocol, tag)
     if protocol == "trackingnet-devkit":
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"

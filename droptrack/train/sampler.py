@@ -54,23 +54,14 @@ def check_frames(name: str, seqs: list, visible: list[np.ndarray], drawn: np.nda
     """TrainingError when none of up to FRAMES_CHECKED drawn sequences (spread over the dataset) has its first usable
     frame on disk: frames never extracted, or named otherwise (00000001.JPG). Every sample would fail to read, and the
     run stopped after its output folder was made and the model built; a few missing files still pass (skipped)."""
-    from droptrack.data.sequence import case_variant, missing_frame, one_folder_down
+    from droptrack.data.sequence import missing_frame
 
     picked = drawn[np.unique(np.linspace(0, len(drawn) - 1, min(FRAMES_CHECKED, len(drawn))).astype(int))]
     paths = [Path(seqs[s].frames[int(np.argmax(visible[s]))]) for s in picked if seqs[s].frames is not None]
     if not paths or any(p.is_file() for p in paths):
         return
-    first = paths[0]
-    sub = one_folder_down(first.parent, lambda d: (d / first.name).is_file())   # unzip train2017.zip -d train2017
-    nested = f"'{first.parent}.tmp'"
-    why = (f"frame {first} is missing, but {sub / first.name} is there (extracted one folder too deep); move that "
-           f"folder up: mv '{first.parent}' {nested} && mv {nested}/'{sub.name}' '{first.parent}' && rmdir {nested}"
-           if sub is not None else str(missing_frame(first)) if case_variant(first) is not None else
-           f"frame {first} is missing, and so is its folder {first.parent}; extract the dataset's frames under its "
-           "root" if not first.parent.is_dir() else
-           f"frame {first} is missing; extract the dataset's frames (re-download the archive if it is incomplete)")
     raise TrainingError(f"training dataset {name}: none of the {len(paths)} sequence(s) checked has its frames on "
-                        f"disk (the first: {why})")
+                        f"disk (the first: {missing_frame(paths[0])})")   # the wording of dt eval's missing frame
 
 
 class PairSampler:
