@@ -170,7 +170,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
             check_output_dir("--root", folder)
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
-    path, kind = Path(spec).expanduser(), data_kind(spec)
+    path, kind = Path(spec).expanduser(), data_kind(spec, root=root)
     if kind == "video":
         return "video", "video", get_sequences("video", path)
     if kind == "folder":
@@ -214,9 +214,11 @@ def check_cut(sequences: int | None, frames: int | None) -> None:
             raise InputError(f"{opt} {v} is too small; use at least {lo}")
 
 
-def data_kind(spec: str, option: str = "--data") -> str:
+def data_kind(spec: str, option: str = "--data", root: str | Path | None = None) -> str:
     """'synthetic', 'video', 'folder' or 'dataset' for a --data spec (nothing is read); anything else is a one-line
-    error naming `option`."""
+    error naming `option`. A dataset name given with a --root is the dataset, also where a folder of that name lies
+    in the working folder (`--data lasot --root lasot` run beside the LaSOT root: it was read as a folder of images,
+    and --root refused); `./lasot` names the folder."""
     from droptrack.data.registry import DATASETS, canonical
 
     if spec.lower() in SYNTHETIC:
@@ -224,6 +226,8 @@ def data_kind(spec: str, option: str = "--data") -> str:
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return "video"
+    if root is not None and _dataset_name(spec):
+        return "dataset"
     if path.is_dir():
         check_not_output_folder(path, spec, option)
         return "folder"
@@ -235,6 +239,19 @@ def data_kind(spec: str, option: str = "--data") -> str:
         raise DatasetError(f"{option} {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
                            f"({', '.join(DATASETS)})") from None
     return "dataset"
+
+
+def _dataset_name(spec: str) -> bool:
+    """`spec` is a bare dataset name (no folder part), as dt eval's --dataset takes it."""
+    from droptrack.data.registry import canonical
+
+    if "/" in spec or os.sep in spec:
+        return False
+    try:
+        canonical(spec)
+    except DatasetError:
+        return False
+    return True
 
 
 OUTPUT_MARKERS = ("bench.json", "eval.json", "report.json")   # what dt bench, dt eval and dt analyze write
@@ -261,7 +278,7 @@ def check_output_outside_data(output_dir: str | Path, spec: str, root: str | Non
     from droptrack.data.registry import check_output_outside_datasets, check_output_outside_root
     from droptrack.paths import check_not_inside
 
-    kind = data_kind(spec)
+    kind = data_kind(spec, root=root)
     if kind == "folder":
         check_not_inside("--output", output_dir, spec, "--data folder")
     elif kind == "dataset":
