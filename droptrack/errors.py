@@ -21,6 +21,10 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class TemplateRefreshWarning(UserWarning):
+    """A template refresh threshold under --lost-threshold: frames reported lost can crop a new template."""
+
+
 class OffTargetGraphWarning(UserWarning):
     """A graph made for another runtime than the one running it (TensorRT's INT8 graph in ONNX Runtime)."""
 

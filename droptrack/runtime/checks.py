@@ -314,6 +314,18 @@ def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
     return None
 
 
+def refresh_below_lost_note(ext: Any, lost_threshold: float) -> str | None:
+    """A note when the template refresh threshold (the model's TEST.TEMPLATE_REFRESH or --template-refresh) is under
+    --lost-threshold: a frame reported lost, scoring between the two, can crop its new template on whatever the box
+    has drifted to (the README asks for it at or above --lost-threshold), else None."""
+    refresh = ext.template_refresh
+    if refresh is None or not refresh < lost_threshold:
+        return None
+    return (f"template refresh at {refresh:g} is below --lost-threshold {lost_threshold:g}: a frame reported lost "
+            f"with a score from {refresh:g} to {lost_threshold:g} can crop a new template on what the box has drifted "
+            f"to; pass --template-refresh {lost_threshold:g} or more, or a lower --lost-threshold")
+
+
 def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
     """A note for the first init box that runs past the frame's edge while its numbers, read as corners x1,y1,x2,y2,
     make a box inside the frame (the usual mix-up with --init's x,y,w,h), or None. A box past the edge is allowed
