@@ -308,9 +308,27 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
     if short is not None:
         raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
     seqs = _apply_init(seqs, init)
+    if init is not None:
+        _warn_flat_init(seqs)
     gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"
     split = "val" if kind == "synthetic" else synth_split(Path(spec).expanduser()) if tag == "synth" else None
     return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt, split)
+
+
+def _warn_flat_init(seqs: list[Any]) -> None:
+    """One FlatTargetWarning per sequence whose --init box lies on pixels of one colour (Megamind.avi opens on a
+    black frame): every row would be benched on tracking nothing, as dt run warns."""
+    import warnings
+
+    from droptrack.errors import FlatTargetWarning
+    from droptrack.runtime.checks import flat_target_note
+
+    for s in seqs:
+        fix = ("dt bench starts at the first frame: cut the frames before one that shows the target (a video: "
+               "`ffmpeg -ss SECONDS -i IN -c:v mpeg4 -q:v 2 OUT.mp4`; a folder: move them out)")
+        note = flat_target_note(s.frame(0), [list(s.boxes[0])], 0, fix)
+        if note:
+            warnings.warn(f"{s.name}: {note}", FlatTargetWarning, stacklevel=2)
 
 
 def _scoring_tag(tag: str) -> str:

@@ -297,9 +297,12 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
                              f"{' and '.join(given)}")
 
 
-def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
+START_FIX = "set the box on a frame that shows it (video files, image folders: --start N)"
+
+
+def flat_target_note(image: Any, boxes: list, index: int, fix: str = START_FIX) -> str | None:
     """Why the boxes set on `image` (frame `index`) hold no target: the first one of at least 64 px whose pixels
-    are all one colour (within 4 levels: a black, blank or fading-in frame), or None."""
+    are all one colour (within 4 levels: a black, blank or fading-in frame), or None; `fix` ends it."""
     import numpy as np
 
     h, w = image.shape[:2]
@@ -310,7 +313,7 @@ def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
             which = f"target {k} " if len(boxes) > 1 else ""
             return (f"the {which}box {','.join(f'{v:g}' for v in (x, y, bw, bh))} on frame {index} is all one colour "
                     f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
-                    "to follow; set the box on a frame that shows it (video files, image folders: --start N)")
+                    f"to follow; {fix}")
     return None
 
 
