@@ -94,7 +94,10 @@ def eval_(
         from droptrack.data.registry import canonical, resolve_root
 
         where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
-        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
+        from droptrack.eval.resume import comparable_folders
+
+        others = [str(d) for d in comparable_folders(result.output_dir, result.sequences)]   # e.g. --tracker csrt's
+        cmd = ["dt", "analyze", str(result.output_dir), *others, "--dataset", dataset, "--root", str(where),
                *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
         print_plain(console, f"next: {shell_join(cmd)}")
 
