@@ -21,8 +21,9 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
-class TemplateRefreshWarning(UserWarning):
-    """A template refresh threshold under --lost-threshold: frames reported lost can crop a new template."""
+class ExtensionSettingsWarning(UserWarning):
+    """Tracker-extension settings that work against each other or the model (a template refresh threshold under
+    --lost-threshold, a re-acquisition search factor no wider than the model's own)."""
 
 
 class OffTargetGraphWarning(UserWarning):
