@@ -125,7 +125,8 @@ def analyze(
 ) -> None:
     """Score trackers' result folders against a dataset: tables, report.json and plots.
 
-    Tables: overall, per attribute, the largest per-sequence gaps (--per-sequence: every sequence); plots: success, precision, normalized precision, per attribute.
+    Tables: overall, per attribute, the largest per-sequence gaps (--per-sequence: every sequence); plots: success,
+    precision, normalized precision, per attribute.
 
     Examples:
       dt analyze results/lasot/model results/lasot/csrt --dataset lasot --root /data/lasot
