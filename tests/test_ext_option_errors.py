@@ -29,5 +29,5 @@ def test_dt_run_names_the_value_as_typed(tmp_path, option, value, line):
 def test_yaml_keys_keep_their_wording():
     with pytest.raises(ConfigError) as err:
         TrackerExt.from_keys({"SCALE_SEARCH": [0.1]})
-    assert str(err.value) == "TEST.SCALE_SEARCH: [0.1] is out of range; allowed: a list of finite numbers in [0.25, 4] " \
-                             "or null"
+    assert str(err.value) == ("TEST.SCALE_SEARCH: [0.1] is out of range; allowed: a list of finite numbers in "
+                              "[0.25, 4] or null")
