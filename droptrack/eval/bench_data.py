@@ -50,6 +50,14 @@ class BenchData:
         return train_split_note(self.name) if self.training_photos else None
 
     @property
+    def one_source(self) -> bool:
+        """--data is one folder of frames (images in it, not in sequence folders under it): dt run's SOURCE."""
+        frames = getattr(self.sequences[0], "frames", None) if len(self.sequences) == 1 else None
+        if self.kind != "folder" or frames is None or not len(frames):
+            return False
+        return os.path.realpath(Path(frames[0]).parent) == os.path.realpath(os.path.expanduser(self.name))
+
+    @property
     def n_frames(self) -> int:
         return sum(len(s) for s in self.sequences)
 
