@@ -21,6 +21,11 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class ExtensionSettingsWarning(UserWarning):
+    """Tracker-extension settings that work against each other or the model (a template refresh threshold under
+    --lost-threshold, a re-acquisition search factor no wider than the model's own)."""
+
+
 class OffTargetGraphWarning(UserWarning):
     """A graph made for another runtime than the one running it (TensorRT's INT8 graph in ONNX Runtime)."""
 

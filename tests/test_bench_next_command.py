@@ -35,3 +35,20 @@ def test_next_command_names_an_artifact_with_an_escape_sequence_as_text_that_pas
     nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
     assert len(nxt) == 1 and "\x1b" not in nxt[0], res.output
     assert pasted(nxt[0].removeprefix("next: "))[5] == str(ckpt), nxt
+
+
+def test_next_command_after_a_bench_on_one_frame_folder_names_it_and_its_box(tiny_ckpt, tmp_path):
+    """dt bench --data FRAMES/ --init X,Y,W,H (one folder of frames, as dt run takes it) printed `dt run VIDEO --init
+    X,Y,W,H ...` as for a dataset; a video's bench named the video and its box. A frame folder is named too."""
+    from helpers import drifting_clip
+
+    (tmp_path / "frames").mkdir()
+    drifting_clip(tmp_path / "frames", 4)
+    res = cli("bench", tiny_ckpt, "--data", tmp_path / "frames", "--init", "30,22,26,20", "--threads", "1", "-o",
+              tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    nxt = [ln for ln in res.output.splitlines() if ln.startswith("next: ")]
+    args = shlex.split(nxt[0][len("next: "):])
+    assert args[:5] == ["dt", "run", str(tmp_path / "frames"), "--init", "30,22,26,20"], nxt
+    run = cli(*args[1:], "-o", tmp_path / "boxes.txt")
+    assert run.exit_code == 0, run.output

@@ -21,7 +21,7 @@ except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
 from droptrack.errors import (DropTrackError, FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning,
-                              detach_stdout, disk_full, full_message, one_line, printable)
+                              ExtensionSettingsWarning, detach_stdout, disk_full, full_message, one_line, printable)
 from droptrack.videofiles import one_line_warning
 
 
@@ -298,8 +298,8 @@ TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pic
 
 def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
     """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), FlatTargetWarning,
-    OffTargetGraphWarning and PartialDatasetWarning included."""
-    if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning)):
+    OffTargetGraphWarning, PartialDatasetWarning and ExtensionSettingsWarning included."""
+    if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning)):
         typer.echo(f"warning: {printable(message)}", err=True)
     else:
         one_line_warning(show, message, category, *rest)

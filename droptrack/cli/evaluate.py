@@ -91,7 +91,10 @@ def eval_(
         from droptrack.data.registry import canonical, resolve_root
 
         where = root or resolve_root(canonical(dataset)[0], root)   # DT_DATA_LASOT=... dt eval: not set for the next
-        cmd = ["dt", "analyze", str(result.output_dir), "--dataset", dataset, "--root", str(where),
+        from droptrack.eval.resume import comparable_folders
+
+        others = [str(d) for d in comparable_folders(result.output_dir, result.sequences)]   # e.g. --tracker csrt's
+        cmd = ["dt", "analyze", str(result.output_dir), *others, "--dataset", dataset, "--root", str(where),
                *(["--split", split] if split else []), *(["--sequences", ",".join(names)] if names else [])]
         print_plain(console, f"next: {shell_join(cmd)}")
 
@@ -114,17 +117,20 @@ def analyze(
                                               "own att/ folder.", readable=False),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names: score only "
                                             "those (as dt eval --sequences tracked them)."),
+    per_sequence: bool = typer.Option(False, "--per-sequence", help="Also print every sequence's headline score "
+                                      "(AUC, AO) for every tracker (report.json: per_sequence holds every score)."),
 ) -> None:
     """Score trackers' result folders against a dataset: tables, report.json and plots.
 
-    Tables: overall, per attribute and the largest per-sequence gaps; plots: success, precision, normalized precision, per attribute.
+    Tables: overall, per attribute, the largest per-sequence gaps (--per-sequence: every sequence); plots: success,
+    precision, normalized precision, per attribute.
 
     Examples:
       dt analyze results/lasot/model results/lasot/csrt --dataset lasot --root /data/lasot
     """
     from rich.console import Console
 
-    from droptrack.eval.attributes_view import print_items
+    from droptrack.eval.attributes_view import print_items, sequence_table
     from droptrack.eval.report import analyze_dataset
     from droptrack.eval.report_plots import check_analysis_folder
     from droptrack.eval.report_view import attribute_lines, report_table
@@ -142,7 +148,8 @@ def analyze(
     report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
                              attributes_dir=attributes,
                              names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
-    print_items(Console(), [report_table(report), *attribute_lines(report)])
+    print_items(Console(), [report_table(report), *attribute_lines(report)]
+                + ([sequence_table(report)] if per_sequence else []))
     typer.echo(f"report: {printable(report.output_dir / 'report.json')}")   # control characters escaped
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
         typer.echo("plots: " + "  ".join(printable(report.output_dir / name) for name in report.plots.values()))

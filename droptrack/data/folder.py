@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
-from droptrack.errors import DatasetError
+from droptrack.errors import DatasetError, PartialDatasetWarning
 from droptrack.imagefiles import frames_problem, is_image_file
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
                                   no_frame_reason, plausible_frame_count)
@@ -83,7 +83,19 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
                    if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
+    if _image_dir(root) is None and names is None:
+        _left_out(root, [p.name for p in sorted(root.iterdir()) if is_video_file(p)], "video file", "folder", "video")
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]
+
+
+def _left_out(root: Path, others: list[str], what: str, kind: str, other_kind: str) -> None:
+    """One PartialDatasetWarning when a --dataset `kind` root also holds sequences of the other kind (`others`),
+    which its reader leaves out: a root of one's own clips and frame folders was scored on half of them silently."""
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        warnings.warn(f"{root} also holds {len(others)} {what}{'s' if len(others) > 1 else ''} ({shown}), which "
+                      f"--dataset {kind} leaves out; --dataset {other_kind} --root {root} reads "
+                      f"{'them' if len(others) > 1 else 'it'}", PartialDatasetWarning, stacklevel=3)
 
 
 def _decoded_frames(cap: cv2.VideoCapture) -> tuple[int, float]:
@@ -148,6 +160,9 @@ def read_video(root: Path, split: str | None, names: list[str] | None) -> list[S
     by_name: dict[str, list[Path]] = {}
     for p in vids:   # results (<stem>.txt) and ground truth (<stem>.txt) are named by the stem
         by_name.setdefault(p.stem, []).append(p)
+    if names is None:
+        _left_out(root, [d.name for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")
+                         and _image_dir(d) is not None], "frame folder", "video", "folder")
     chosen = select(list(by_name), names, "video")
     for nm in chosen:
         if len(by_name[nm]) > 1:

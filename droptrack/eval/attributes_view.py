@@ -1,4 +1,5 @@
-"""Views of the per-attribute analysis: grouped bar PNG and rich tables (attributes, largest per-sequence gaps)."""
+"""Views of the per-attribute analysis: grouped bar PNG and rich tables (attributes, every sequence, largest
+per-sequence gaps)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,38 @@ def difference_table(rows: list[dict[str, Any]], first: str, second: str, key: s
     number_column(table, "Diff", "+100.0")
     for r in rows:
         table.add_row(plain_text(r["sequence"]), _pct(r[first]), _pct(r[second]), f"{100 * r['diff']:+.1f}")
+    return table
+
+
+def sequence_table(report: Any) -> Any:
+    """A rich Table of every scored sequence (in the dataset's order) with each tracker's headline score (x100), as
+    pytracking's print_per_sequence_results and pysot-toolkit's --show_video_level; columns as attribute_table's
+    (T1, T2, ... and a key for more than two trackers, the first two's difference)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from droptrack.eval.attributes import headline_key
+
+    key = headline_key(report.protocol)
+    trackers = [t.name for t in report.trackers]
+    scores = [t.result.per_sequence() for t in report.trackers]
+    heads = trackers if len(trackers) <= 2 else [f"T{i}" for i in range(1, len(trackers) + 1)]
+    table = Table(title=plain_text(f"{key.upper()} per sequence ({counted(len(report.sequences), 'sequence')})"))
+    table.add_column("Sequence", min_width=longest_word(report.sequences))
+    for h in heads:
+        number_column(table, plain_text(h), "100.0")
+    if len(trackers) >= 2:
+        number_column(table, plain_text(f"{heads[0]} - {heads[1]}"), "+100.0")
+    for name in report.sequences:
+        vals = [per.get(name, {}).get(key) for per in scores]
+        cells = [_pct(v) for v in vals]
+        if len(trackers) >= 2:
+            ok = all(v is not None and math.isfinite(v) for v in vals[:2])
+            cells.append(f"{100 * (vals[0] - vals[1]):+.1f}" if ok else "-")
+        table.add_row(plain_text(name), *cells)
+    if heads != trackers:
+        table.caption = Text("\n").join(plain_text(f"{h}: {t}") for h, t in zip(heads, trackers))
+        table.caption_justify = "left"
     return table
 
 

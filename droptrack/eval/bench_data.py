@@ -50,6 +50,14 @@ class BenchData:
         return train_split_note(self.name) if self.training_photos else None
 
     @property
+    def one_source(self) -> bool:
+        """--data is one folder of frames (images in it, not in sequence folders under it): dt run's SOURCE."""
+        frames = getattr(self.sequences[0], "frames", None) if len(self.sequences) == 1 else None
+        if self.kind != "folder" or frames is None or not len(frames):
+            return False
+        return os.path.realpath(Path(frames[0]).parent) == os.path.realpath(os.path.expanduser(self.name))
+
+    @property
     def n_frames(self) -> int:
         return sum(len(s) for s in self.sequences)
 
@@ -170,7 +178,7 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
             check_output_dir("--root", folder)
         ensure_synth(folder, n, m, SYNTH_SEED, SYNTH_SIZE, split="val", progress=True)
         return "synthetic", "synth", get_sequences("synth", folder, split="val")
-    path, kind = Path(spec).expanduser(), data_kind(spec)
+    path, kind = Path(spec).expanduser(), data_kind(spec, root=root)
     if kind == "video":
         return "video", "video", get_sequences("video", path)
     if kind == "folder":
@@ -214,9 +222,11 @@ def check_cut(sequences: int | None, frames: int | None) -> None:
             raise InputError(f"{opt} {v} is too small; use at least {lo}")
 
 
-def data_kind(spec: str, option: str = "--data") -> str:
+def data_kind(spec: str, option: str = "--data", root: str | Path | None = None) -> str:
     """'synthetic', 'video', 'folder' or 'dataset' for a --data spec (nothing is read); anything else is a one-line
-    error naming `option`."""
+    error naming `option`. A dataset name given with a --root is the dataset, also where a folder of that name lies
+    in the working folder (`--data lasot --root lasot` run beside the LaSOT root: it was read as a folder of images,
+    and --root refused); `./lasot` names the folder."""
     from droptrack.data.registry import DATASETS, canonical
 
     if spec.lower() in SYNTHETIC:
@@ -224,6 +234,8 @@ def data_kind(spec: str, option: str = "--data") -> str:
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return "video"
+    if root is not None and _dataset_name(spec):
+        return "dataset"
     if path.is_dir():
         check_not_output_folder(path, spec, option)
         return "folder"
@@ -235,6 +247,19 @@ def data_kind(spec: str, option: str = "--data") -> str:
         raise DatasetError(f"{option} {spec!r} is not 'synthetic', an existing video or folder, or a dataset name "
                            f"({', '.join(DATASETS)})") from None
     return "dataset"
+
+
+def _dataset_name(spec: str) -> bool:
+    """`spec` is a bare dataset name (no folder part), as dt eval's --dataset takes it."""
+    from droptrack.data.registry import canonical
+
+    if "/" in spec or os.sep in spec:
+        return False
+    try:
+        canonical(spec)
+    except DatasetError:
+        return False
+    return True
 
 
 OUTPUT_MARKERS = ("bench.json", "eval.json", "report.json")   # what dt bench, dt eval and dt analyze write
@@ -261,7 +286,7 @@ def check_output_outside_data(output_dir: str | Path, spec: str, root: str | Non
     from droptrack.data.registry import check_output_outside_datasets, check_output_outside_root
     from droptrack.paths import check_not_inside
 
-    kind = data_kind(spec)
+    kind = data_kind(spec, root=root)
     if kind == "folder":
         check_not_inside("--output", output_dir, spec, "--data folder")
     elif kind == "dataset":
@@ -291,9 +316,27 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
     if short is not None:
         raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
     seqs = _apply_init(seqs, init)
+    if init is not None:
+        _warn_flat_init(seqs)
     gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"
     split = "val" if kind == "synthetic" else synth_split(Path(spec).expanduser()) if tag == "synth" else None
     return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt, split)
+
+
+def _warn_flat_init(seqs: list[Any]) -> None:
+    """One FlatTargetWarning per sequence whose --init box lies on pixels of one colour (Megamind.avi opens on a
+    black frame): every row would be benched on tracking nothing, as dt run warns."""
+    import warnings
+
+    from droptrack.errors import FlatTargetWarning
+    from droptrack.runtime.checks import flat_target_note
+
+    for s in seqs:
+        fix = ("dt bench starts at the first frame: cut the frames before one that shows the target (a video: "
+               "`ffmpeg -ss SECONDS -i IN -c:v mpeg4 -q:v 2 OUT.mp4`; a folder: move them out)")
+        note = flat_target_note(s.frame(0), [list(s.boxes[0])], 0, fix)
+        if note:
+            warnings.warn(f"{s.name}: {note}", FlatTargetWarning, stacklevel=2)
 
 
 def _scoring_tag(tag: str) -> str:

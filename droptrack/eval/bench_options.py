@@ -71,7 +71,7 @@ def check_options(opts: BenchOptions) -> None:
                              "(OpenCV) have none: pass an artifact to bench too, or drop them")
     check_cut(opts.sequences, opts.frames)   # else refused only after every model was loaded, output folder made
     check_init(opts.init, opts.data)
-    kind = data_kind(opts.data)
+    kind = data_kind(opts.data, root=opts.root)
     if kind == "synthetic":   # generated: N x M frames are written (elsewhere they are the first N / M)
         check_synth_size(opts.sequences, opts.frames)
     if opts.root is not None and kind in ("video", "folder"):   # the path is the data: --root was silently ignored
@@ -207,7 +207,7 @@ def check_inputs_kept(opts: BenchOptions, graphs: dict[str, object]) -> None:
         locations = getattr(graphs.get(str(a)), "locations", ())
         inputs += [(f"the external data of '{a}'", Path(real(a)).parent / loc) for loc in locations]
         inputs += [(f"the sidecar of '{a}'", f"{a}.json")] if str(a).lower().endswith(".engine") else []
-    data = None if data_kind(opts.data) == "synthetic" else opts.data   # a name, not a path
+    data = opts.data if data_kind(opts.data, root=opts.root) in ("video", "folder") else None   # else a name
     inputs += [("--reference", opts.reference), ("--data", data), ("--root", opts.root)]
     for label, src in inputs:
         if src is None or not os.path.lexists(os.path.expanduser(str(src))):

@@ -239,8 +239,8 @@ def next_command(report: Any) -> str | None:
         return None
     best, o = max(ok, key=lambda r: r.latency.fps), report.options
     threads = o.threads if o.threads and not plan_threads(o.threads).oversubscribed else None
-    video = report.data.kind == "video"   # its first box too; else placeholders for both (as dt export's): without
-    # --init, dt run on a machine without a display stops at the box
+    video = report.data.kind == "video" or report.data.one_source   # its first box too; else placeholders
+    # for both (as dt export's): without --init, dt run on a machine without a display stops at the box
     source = [report.data.name, "--init", ",".join(f"{v:g}" for v in report.data.sequences[0].boxes[0])] if video \
         else ["VIDEO", "--init", "X,Y,W,H"]
     argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,

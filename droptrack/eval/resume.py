@@ -157,6 +157,31 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
 
 
+def comparable_folders(out: Path, names: list[str]) -> list[Path]:
+    """The other dt eval folders beside `out` (OUTPUT/<tracker>/) whose eval.json names the same dataset and that
+    hold finished results of every sequence in `names` tracked on the same frames: the trackers dt analyze can
+    compare with `out`'s on those sequences (dt eval's `next: dt analyze` line lists them), sorted by name."""
+    import json
+
+    def manifest(folder: Path) -> dict[str, Any]:
+        try:
+            data = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    own = manifest(out)
+    mine = own.get("inputs") if isinstance(own.get("inputs"), dict) else {}
+    found = []
+    for d in sorted(p for p in out.parent.iterdir() if p.is_dir() and p != out and not p.name.startswith(".")):
+        other = manifest(d)
+        inputs = other.get("inputs") if isinstance(other.get("inputs"), dict) else {}
+        if other.get("dataset") == own.get("dataset") and names and all(
+                n in mine and inputs.get(n) == mine[n] and (d / f"{n}.txt").is_file() for n in names):
+            found.append(d)
+    return found
+
+
 @contextlib.contextmanager
 def locked(out: Path, writers: str = "dt eval or dt bench") -> Iterator[None]:
     """An exclusive lock on the results folder, `.lock` in it (released by the OS even if the process is killed;

@@ -28,7 +28,7 @@ from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
-from droptrack.eval.results import load_tracker_dir, write_result, write_submission, write_times
+from droptrack.eval.results import load_tracker_dir, read_times, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
@@ -311,9 +311,9 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         if res.damage_note:   # one line per sequence, above the progress bars
             warnings.warn(res.damage_note, DamagedImageWarning, stacklevel=2)
         res_path, time_path = result_paths(out, res.name)
-        write_times(time_path, res.times)
+        times = read_times(write_times(time_path, res.times))   # as written (1 us): the FPS of the table, resumes
         write_result(res_path, res.boxes)   # written last: its presence marks the sequence done
-        result.boxes[res.name], result.times[res.name] = res.boxes, res.times
+        result.boxes[res.name], result.times[res.name] = res.boxes, times
         result.tracked.append(res.name)
         if res.procedure:
             result.procedures.add(res.procedure)

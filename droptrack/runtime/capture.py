@@ -66,7 +66,7 @@ class CaptureSource(Source):
                                       f"({LIVE_RETRIES} retries); check the cable/network and restart, or "
                                       "pass --reconnect N / --reconnect-timeout S")
                 return
-            ts = time.time() if self.live else self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            ts = time.time() if self.live else self._media_time(last_ts, damaged)
             if damaged:   # the decoder refused frames between good ones: indices stay the file's
                 damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
                 if i == 0 and not self.start:
@@ -86,6 +86,19 @@ class CaptureSource(Source):
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB if img.ndim == 2 else cv2.COLOR_BGR2RGB)
             yield Frame(i, ts, img, gap)
             i += 1
+
+    def _media_time(self, before: float | None, failed: int) -> float:
+        """The media time (s) of the file frame just read, after `failed` failed reads since the good frame at
+        `before` s. OpenCV reports 0 for a frame whose packet carries no time (the decoder's last, delayed frame of
+        an AVI with B-frames, as Megamind.avi's, where ffprobe shows N/A): a time not after the previous frame's is
+        taken as that one plus the frames since at the file's rate (NaN at an unknown rate), so --jsonl times and
+        --loop's offsets never run backwards."""
+        import cv2
+
+        ts = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if before is None or ts > before:
+            return ts
+        return before + (failed + 1) / self.fps if self.fps else float("nan")
 
     def close(self) -> None:
         self.cap.release()

@@ -297,9 +297,12 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
                              f"{' and '.join(given)}")
 
 
-def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
+START_FIX = "set the box on a frame that shows it (video files, image folders: --start N)"
+
+
+def flat_target_note(image: Any, boxes: list, index: int, fix: str = START_FIX) -> str | None:
     """Why the boxes set on `image` (frame `index`) hold no target: the first one of at least 64 px whose pixels
-    are all one colour (within 4 levels: a black, blank or fading-in frame), or None."""
+    are all one colour (within 4 levels: a black, blank or fading-in frame), or None; `fix` ends it."""
     import numpy as np
 
     h, w = image.shape[:2]
@@ -310,8 +313,30 @@ def flat_target_note(image: Any, boxes: list, index: int) -> str | None:
             which = f"target {k} " if len(boxes) > 1 else ""
             return (f"the {which}box {','.join(f'{v:g}' for v in (x, y, bw, bh))} on frame {index} is all one colour "
                     f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
-                    "to follow; set the box on a frame that shows it (video files, image folders: --start N)")
+                    f"to follow; {fix}")
     return None
+
+
+def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float) -> list[str]:
+    """Warnings on tracker-extension settings (the model's TEST keys or the options) that work against the run: a
+    template refresh threshold under --lost-threshold (a frame reported lost, scoring between the two, can crop its
+    new template on what the box drifted to; the README asks for it at or above), and a re-acquisition search
+    factor no wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a
+    4x model searches half as wide while the target is lost)."""
+    notes = []
+    refresh = ext.template_refresh
+    if refresh is not None and refresh < lost_threshold:
+        notes.append(f"template refresh at {refresh:g} is below --lost-threshold {lost_threshold:g}: a frame "
+                     f"reported lost with a score from {refresh:g} to {lost_threshold:g} can crop a new template on "
+                     f"what the box has drifted to; pass --template-refresh {lost_threshold:g} or more, or a lower "
+                     "--lost-threshold")
+    wide = ext.reacq_factor
+    if wide is not None and search_factor and wide <= search_factor:
+        notes.append(f"--reacq-factor {wide:g} is the search factor of the re-acquisition crop, not a multiple, and "
+                     f"this model already searches {search_factor:g}x the target (TEST.SEARCH_FACTOR): a lost target "
+                     f"is searched for in a crop no wider than usual; pass more than {search_factor:g}, e.g. "
+                     f"{2 * search_factor:g}")
+    return notes
 
 
 def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:

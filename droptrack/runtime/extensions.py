@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
-from droptrack.errors import ConfigError
+from droptrack.errors import ConfigError, shown
 from droptrack.geometry import clip_box
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
@@ -104,15 +104,36 @@ class TrackerExt:
         return ext
 
 
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID")   # the switch keys whose options take 'off' (--scale-search off)
+
+
 def check_keys(keys: dict, option_names: bool = False) -> dict:
-    """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key or option."""
+    """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key or option (an
+    option's value as typed, '0.1,0.8' not "['0.1', '0.8']", and 'off' where a YAML key takes null)."""
     values = {}
     for key, value in (keys or {}).items():
         if key not in KEYS:
             raise ConfigError(f"unknown tracker extension '{key}'; valid: {', '.join(KEYS)}")
         attr, option = KEYS[key]
-        values[attr] = check_value(option if option_names else f"TEST.{key}", value, TRACKER_EXT_RULES[key])
+        if not option_names:
+            values[attr] = check_value(f"TEST.{key}", value, TRACKER_EXT_RULES[key])
+            continue
+        try:
+            values[attr] = check_value(option, value, TRACKER_EXT_RULES[key])
+        except ConfigError as exc:
+            raise ConfigError(_as_typed(str(exc), option, key, value)) from None
     return values
+
+
+def _as_typed(message: str, option: str, key: str, value: object) -> str:
+    """check_value's message for a command-line option: the value as typed, and null (a YAML word) as 'off' where
+    the option takes it, else left out (a number option is left out to keep the model's value)."""
+    typed = (",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else
+             f"{value:g}" if isinstance(value, float) else str(value))
+    message = message.replace(f"{option}: {shown(value)}", f"{option}: {typed}", 1)
+    if message.endswith(" or null"):
+        message = message.removesuffix(" or null") + (" or off" if key in OFF_TEXT else "")
+    return message
 
 
 def option_args(keys: dict) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator
 
 from droptrack.errors import InputError
@@ -30,7 +31,8 @@ class LoopedSource(Source):
             n, last = 0, 0.0
             for f in self.current:
                 yield Frame(index, offset + f.timestamp, f.image, damage=f.damage)
-                index, n, last = index + 1, n + 1, f.timestamp
+                index, n = index + 1, n + 1
+                last = f.timestamp if math.isfinite(f.timestamp) else last   # a damaged frame has no time
             if n == 0:
                 return
             offset += last + step

@@ -13,14 +13,14 @@ from typing import Callable
 
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OffTargetGraphWarning, OutputFull,
-                              SourceError)
+                              SourceError, ExtensionSettingsWarning)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
-                                       check_tracking_options, corner_box_note, flat_target_note, ground_truth_init,
-                                       off_target_graph_note)
+                                       check_tracking_options, corner_box_note, extension_notes, flat_target_note,
+                                       ground_truth_init, off_target_graph_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
@@ -248,6 +248,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         corners = corner_box_note(boxes, first.image.shape[:2])
         if corners:
             warnings.warn(corners, CornerBoxWarning, stacklevel=2)
+        for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None),
+                                    opts.lost_threshold):
+            warnings.warn(note, ExtensionSettingsWarning, stacklevel=2)
         off_target = off_target_graph_note(opts.artifact, tracker.meta, device)
         if off_target:
             warnings.warn(off_target, OffTargetGraphWarning, stacklevel=2)

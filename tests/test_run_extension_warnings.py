@@ -1,0 +1,50 @@
+"""dt run --template-refresh 0.1 --lost-threshold 0.3 ran without a word, though the README asks for the refresh
+threshold at or above --lost-threshold: frames reported lost (score 0.1-0.3) could crop a new template on what the
+box had drifted to. Such a pair now gets one warning line naming the values that avoid it. So does --reacq-factor 2
+on the default model, whose own search factor is 4: the factor is the re-acquisition crop's, not a multiple, so the
+'wide' search was half as wide as the normal one (the summary's 're-acquisition x2' read as twice as wide)."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import cli, drifting_clip
+
+WARNING = ("warning: template refresh at 0.1 is below --lost-threshold 0.3: a frame reported lost with a score from "
+           "0.1 to 0.3 can crop a new template on what the box has drifted to; pass --template-refresh 0.3 or more, "
+           "or a lower --lost-threshold")
+
+
+@pytest.mark.parametrize("refresh, lost, warned", [("0.1", "0.3", True), ("0.3", "0.3", False),
+                                                   ("0.1", "0", False)])
+def test_refresh_under_the_lost_threshold_is_warned_about(tmp_path, one_thread, refresh, lost, warned):
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    res = cli("run", clip, "--init", "30,22,26,20", "--template-refresh", refresh, "--lost-threshold", lost,
+              "-o", tmp_path / "boxes.txt", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    said = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert said == ([WARNING] if warned else []), res.output
+
+
+def test_without_template_refresh_nothing_is_said(tmp_path, one_thread):
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    res = cli("run", clip, "--init", "30,22,26,20", "--lost-threshold", "0.9", "-o", tmp_path / "boxes.txt",
+              "--threads", "1")
+    assert res.exit_code == 0, res.output
+    assert not [ln for ln in res.output.splitlines() if ln.startswith("warning:")], res.output
+
+
+@pytest.mark.parametrize("factor, warned", [("2", True), ("4", True), ("8", False)])
+def test_a_reacquisition_no_wider_than_the_model_s_search_is_warned_about(tmp_path, one_thread, factor, warned):
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    res = cli("run", clip, "--init", "30,22,26,20", "--reacq-factor", factor, "-o", tmp_path / "boxes.txt",
+              "--threads", "1")
+    assert res.exit_code == 0, res.output
+    said = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert said == ([f"warning: --reacq-factor {factor} is the search factor of the re-acquisition crop, not a "
+                     "multiple, and this model already searches 4x the target (TEST.SEARCH_FACTOR): a lost target "
+                     "is searched for in a crop no wider than usual; pass more than 4, e.g. 8"]
+                    if warned else []), res.output
