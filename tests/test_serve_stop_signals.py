@@ -25,7 +25,7 @@ pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.stops import StopSignals  # noqa: E402
-from droptrack.train.stops import Stopped  # noqa: E402
+from droptrack.signals import Stopped  # noqa: E402
 from exec_with import exec_with  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py

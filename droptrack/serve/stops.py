@@ -1,6 +1,6 @@
 """dt serve's stop signals (SIGINT, SIGTERM, SIGHUP), handled by one set of handlers from the command's start to its
 end, in three phases: before the server runs (the model loading, the source opening, the first lines printed) a
-signal raises at once (KeyboardInterrupt for Ctrl-C, `train.stops.Stopped` for the others); while it runs, it ends
+signal raises at once (KeyboardInterrupt for Ctrl-C, `droptrack.signals.Stopped` for the others); while it runs, it ends
 the server (uvicorn shuts down, then the outputs are closed); once the outputs close, it is only acknowledged.
 
 Python's own handlers were in place until the server ran: a SIGTERM or SIGHUP there killed the process with the
@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from droptrack.runtime.signals import HANDLED
-from droptrack.train.stops import stop_error
+from droptrack.signals import stop_error
 
 if TYPE_CHECKING:
     import uvicorn

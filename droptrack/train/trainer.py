@@ -36,8 +36,8 @@ from droptrack.train.validate import val_sequences
 from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
                                    options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
                                    resume_candidates, resume_hint)
-from droptrack.train.stops import (StepHold, Stopped, peer_failed, peer_gone, stop_error, stop_signals, teardown,
-                                   worker_died)
+from droptrack.signals import Stopped, stop_error, stop_signals
+from droptrack.train.stops import StepHold, peer_failed, peer_gone, teardown, worker_died
 
 __all__ = ["Stopped", "TrainOptions", "train"]
 
