@@ -1,5 +1,6 @@
-"""Training's own side of stopping: StepHold (a stop signal waits for the iteration or checkpoint in progress) and how
-a rank tells a dead DataLoader worker or a departed peer from its own failure. The signal vocabulary the other
+"""Training's own side of stopping: StepHold (a stop signal waits for the iteration or checkpoint in progress), the
+Ctrl-C behind a failed checkpoint write, and how a rank tells a dead DataLoader worker or a departed peer from its own
+failure. The signal vocabulary the other
 commands share too (Stopped, stop_error, stop_signals) is `droptrack.signals`."""
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class StepHold:
         """Raise the held signal's stop (after the caller saved its checkpoint), if one came."""
         if self.pending is not None:
             raise stop_error(self.pending)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / Stopped that `exc` was raised while handling (torch.save's writer fails as it closes), if any."""
+    seen = exc.__context__
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__context__
+    return seen
 
 
 def worker_died(exc: RuntimeError) -> bool:
