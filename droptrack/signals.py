@@ -1,6 +1,7 @@
 """The stop-signal vocabulary every long command shares (`dt train`, `dt data synth`, `dt eval`, `dt bench`,
 `dt serve`): SIGTERM and SIGHUP stop a command like Ctrl-C (a KeyboardInterrupt the command turns into its 'how to
-go on' line) instead of killing the process without a word. A leaf (signal, os, threading only; no torch), so that
+go on' line) instead of killing the process without a word; a signal inherited as ignored, sent before the handlers
+that take it are in, is held for them (`held_while_ignored`). A leaf (signal, os, threading only; no torch), so that
 `runtime`, `engine`, `eval` and `serve` use it without importing `train`; training's own parts (holding a signal
 until the iteration is saved: `train.stops.StepHold`) stay in `train/`."""
 
@@ -53,3 +54,23 @@ def stop_signals(hold: Hold | None = None) -> Iterator[None]:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def held_while_ignored(hold: bool = True, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
+    """With `hold`, within the block, those of the signals `names` whose handler is SIG_IGN (inherited: a background
+    job of a script starts its commands with SIGINT ignored) are blocked, so that one sent before the command puts
+    in handlers that take them anyway (`serve.stops.StopSignals`, which unblocks them) stays pending instead of
+    being dropped: Linux keeps a blocked signal even while it is ignored. dt serve's imports and option parsing
+    take about 0.5 s, and a Ctrl-C then left the server running for good. At the end the mask is put back (a signal
+    still pending while the handler is SIG_IGN again is dropped, as before)."""
+    signums = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    ignored = {s for s in signums if signal.getsignal(s) == signal.SIG_IGN} if hold else set()
+    if not ignored or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ignored)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, ignored - set(before))
