@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from droptrack.eval.bench import BenchOptions, run_bench
-from droptrack.eval.bench_report import bench_table, summary_lines
+from droptrack.eval.bench_view import bench_table, summary_lines
 from droptrack.export.pipeline import export_all
 from droptrack.model.default import default_checkpoint
 from droptrack.errors import print_plain, run_script

@@ -17,7 +17,7 @@ import pytest
 from droptrack.data import get_sequences
 from droptrack.errors import GateError
 from droptrack.eval.bench import BenchReport, BenchRow, check_gates
-from droptrack.eval.bench_report import summary_lines
+from droptrack.eval.bench_view import summary_lines
 
 TREE = Path("/usr/share/doc/opencv-doc/examples/data/tree.avi")
 

@@ -109,6 +109,8 @@ def test_bench_modules_import_one_way():
     folder = Path(ev.__file__).parent
     assert "droptrack.eval.bench" not in _imports(folder / "bench_report.py")
     assert "droptrack.eval.bench_report" in _imports(folder / "bench.py")
+    for part in ("bench_view.py", "bench_plot.py"):   # what bench_report.py draws on: below it
+        assert not {"droptrack.eval.bench", "droptrack.eval.bench_report"} & _imports(folder / part), part
     gates = _imports(folder / "bench_gates.py")
     assert not {m for m in gates if m.startswith("droptrack.eval.bench")}
 
@@ -132,7 +134,7 @@ def test_divergence_spread_and_note_by_hand():
 def test_diverged_cell_names_the_sequences():
     from types import SimpleNamespace
 
-    from droptrack.eval.bench_report import _diverged
+    from droptrack.eval.bench_view import _diverged
 
     p = SimpleNamespace(divergence=0.07, per_sequence={"a": {"divergence": 0.24, "frames": 50},
                                                        "b": {"divergence": 0.04, "frames": 50},
@@ -163,8 +165,9 @@ def test_divergence_note_only_when_that_one_sequence_decides():
 def test_baseline_row_without_gates_reads_as_not_gated():
     # an OpenCV baseline has no reference and, without --min-fps, no gate: its Status cell said '✅ passed'
     from droptrack.eval.bench_gates import Gate
-    from droptrack.eval.bench_report import _row_dict, row_cells
+    from droptrack.eval.bench_report import _row_dict
     from droptrack.eval.bench_rows import BenchRow
+    from droptrack.eval.bench_view import row_cells
 
     base = BenchRow("csrt", "opencv:csrt", "opencv", precision="-")
     assert row_cells(base)[3] == "— (baseline, no gates)"

@@ -116,7 +116,7 @@ def test_eval_training_photos_note_escapes_a_newline_in_the_folder_name(tmp_path
 
 def test_latency_plot_marks_a_graph_timed_off_its_target():
     """latency.png is what gets shared: the TensorRT graph's bar timed by ONNX Runtime says so, the others not."""
-    from droptrack.eval.bench_report import latency_figure
+    from droptrack.eval.bench_plot import latency_figure
     from droptrack.eval.bench_rows import BenchRow
     from droptrack.eval.bench_timing import Latency
 

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from droptrack.eval.bench_report import HEADERS, row_cells
 from droptrack.eval.bench_rows import BenchRow
 from droptrack.eval.bench_timing import StageTimer, latency_from_times
+from droptrack.eval.bench_view import HEADERS, row_cells
 
 # ten per-frame ms; sorted: 10 11 11 12 12 12 13 14 30 50
 SAMPLES_MS = [10.0, 12.0, 11.0, 30.0, 13.0, 14.0, 12.0, 50.0, 11.0, 12.0]

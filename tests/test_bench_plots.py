@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droptrack.eval.bench_report import latency_figure
+from droptrack.eval.bench_plot import latency_figure
 from droptrack.eval.bench_rows import BenchRow
 from droptrack.eval.bench_timing import Latency
 

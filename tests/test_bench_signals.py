@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from droptrack.train.stops import Stopped
+from droptrack.signals import Stopped
 from droptrack.eval.workers import sigterm_as_interrupt
 
 SCRIPT = textwrap.dedent("""

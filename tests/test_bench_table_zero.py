@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from droptrack.eval.bench_gates import DeltaCI
 from droptrack.eval.bench_reference import Parity
-from droptrack.eval.bench_report import HEADERS, row_cells
 from droptrack.eval.bench_rows import BenchRow
+from droptrack.eval.bench_view import HEADERS, row_cells
 
 
 def _cells(delta: float, low: float, high: float) -> dict[str, str]:

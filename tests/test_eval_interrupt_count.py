@@ -6,7 +6,7 @@ import pytest
 from droptrack.data import get_sequences, generate_synth
 from droptrack.eval.resume import interrupted_line
 from droptrack.eval.run import evaluate
-from droptrack.train.stops import Stopped
+from droptrack.signals import Stopped
 
 
 class Interrupting:

@@ -18,7 +18,8 @@ import pytest
 import torch
 import yaml
 
-from droptrack.train.stops import StepHold, Stopped
+from droptrack.signals import Stopped
+from droptrack.train.stops import StepHold
 from droptrack.train.trainer import TrainOptions, train
 from exec_with import exec_with
 

@@ -5,7 +5,7 @@ import pytest
 
 from droptrack.eval.attributes import AttributeReport, per_attribute
 from droptrack.eval.attributes_view import attribute_table
-from droptrack.eval.bench_report import title
+from droptrack.eval.bench_view import title
 from droptrack.eval.machine import machine_line
 from droptrack.wording import counted
 

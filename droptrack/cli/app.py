@@ -22,6 +22,7 @@ except ImportError:   # older typer runs on Click itself
 
 from droptrack.errors import (DropTrackError, FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning,
                               ExtensionSettingsWarning, detach_stdout, disk_full, full_message, one_line, printable)
+from droptrack.signals import held_while_ignored
 from droptrack.videofiles import one_line_warning
 
 
@@ -222,9 +223,10 @@ class OneLineUsageErrors(TyperGroup):
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
-        try:
-            rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
-                              **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
+        try:   # dt serve takes SIGINT / SIGTERM even when ignored: one sent before its handlers are in is held
+            with held_while_ignored(self._command(args)[0] == ["serve"]):
+                rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
+                                  **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)

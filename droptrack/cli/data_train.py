@@ -47,7 +47,7 @@ def data_synth(
       dt data synth hard_test --split test --size 640x360 --attributes all --seed 12
     """
     from droptrack.data.synth import generate_synth, parse_size
-    from droptrack.train.stops import stop_signals
+    from droptrack.signals import stop_signals
 
     try:
         with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, not a silent exit

@@ -205,9 +205,9 @@ def bench(
     from rich.console import Console
 
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
-    from droptrack.eval.bench_report import TABLE_WIDTH, bench_table, next_command, summary_lines
+    from droptrack.eval.bench_view import TABLE_WIDTH, bench_table, next_command, summary_lines
 
-    from droptrack.train.stops import stop_signals
+    from droptrack.signals import stop_signals
 
     from droptrack.geometry import placeholder_box
 

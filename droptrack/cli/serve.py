@@ -92,7 +92,7 @@ def serve(
     import signal
 
     from droptrack.serve.stops import StopSignals
-    from droptrack.train.stops import Stopped
+    from droptrack.signals import Stopped
 
     try:
         with StopSignals() as stop:   # first, before the model loads: from here on a stop signal stops dt serve

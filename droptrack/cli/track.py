@@ -215,7 +215,7 @@ def demo(
     from rich.console import Console
 
     from droptrack.demo import bench_hint, run_demo
-    from droptrack.eval.bench_report import TABLE_WIDTH, bench_table
+    from droptrack.eval.bench_view import TABLE_WIDTH, bench_table
     from droptrack.eval.bench_rows import failure_lines
 
     console = Console(width=max(Console().width, TABLE_WIDTH))

@@ -12,7 +12,7 @@ When the interval is wider than the gate and straddles -gate, the set is too sma
 `ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
 sequence alone holds as many diverged frames as the limit allows and the others stay within it, `divergence_note`
 says that one flip decides it.
-This module imports nothing from bench.py or bench_report.py (both import it).
+This module imports nothing from bench.py, bench_report.py or bench_view.py (they import it).
 """
 
 from __future__ import annotations

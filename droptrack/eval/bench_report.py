@@ -53,25 +53,23 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     plots               {success, precision, norm_precision, latency: file names next to bench.json}
     files               {markdown: 'bench.md', analysis: 'report.json' (dt analyze over all rows), results: 'results'}
     notes               [str]: e.g. a ΔAUC interval wider than its gate (the set is too small to show it)
-Imports go one way: bench.py -> bench_report.py -> bench_gates.py.
+Imports go one way: bench.py -> bench_report.py -> bench_view.py (the terminal; its table cells are bench.md's too)
+-> bench_gates.py; bench_report.py -> bench_plot.py (latency.png).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError, plain_text, printable, shell_join
-from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
+from droptrack.errors import DropTrackError
+from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
+from droptrack.eval.bench_plot import latency_plot
+from droptrack.eval.bench_view import HEADERS, fmt_number, gated, procedure, row_cells
 from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
-STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
-HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "ΔAUC 95% CI", "IoU vs ref",
-           "Diverged", "ms p50", "ms p95", "ms p99", "model p50", "FPS", "RSS MB")
-TABLE_WIDTH = 190   # the terminal table is about 186 characters wide: a narrower console squeezes the names
 
 
 def _clean(obj: Any) -> Any:
@@ -104,12 +102,6 @@ def _row_dict(row: Any) -> dict[str, Any]:
             "target_runtime": row.target_runtime, "latency_on_target": row.latency_on_target}
 
 
-def procedure(row: Any) -> str | None:
-    """The row's tracker settings in words (`TrackerExt.describe` of the sequences it tracked; None if none)."""
-    procs = sorted(row.result.procedures) if row.result is not None else []
-    return "; ".join(procs) or None
-
-
 def bench_dict(report: Any) -> dict[str, Any]:
     """The bench.json object (schema in the module docstring)."""
     from droptrack import __version__
@@ -134,121 +126,6 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "notes": report.notes})
 
 
-def _fmt(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
-    """A number as the table shows it; one that rounds to zero reads 0.00, not -0.00 (two AUCs equal but for the
-    order of their float sums differ by 1e-14: '-0.00' read as a drop)."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    x = v * scale
-    if float(format(x, spec)) == 0:
-        x = 0.0
-    return format(x, ("+" if signed else "") + spec)
-
-
-def _ci(ci: Any) -> str:
-    return "-" if ci is None else f"[{_fmt(ci.low, '.2f', signed=True)}, {_fmt(ci.high, '.2f', signed=True)}]"
-
-
-def _diverged(p: Any) -> str:
-    """'2.4% (3/40)': the diverged-frame rate and in how many of the sequences it happened."""
-    if p is None or p.divergence is None:
-        return "-"
-    k, n, _ = divergence_spread(p.per_sequence)
-    return f"{p.divergence:.1%} ({k}/{n})" if n else f"{p.divergence:.1%}"
-
-
-def gated(row: Any) -> bool:
-    """Whether any gate was checked on the row (an OpenCV baseline has none unless --min-fps is given)."""
-    return any(g.passed is not None for g in row.gates)
-
-
-def status_cell(row: Any) -> str:
-    """The Status cell: a row that ran with no gate to check reads as not gated, not as passed; the reference row
-    (its parity gates compare it with itself) reads as the reference."""
-    if row.status == "passed" and row.is_reference:
-        return "— (reference)"
-    if row.status == "passed" and not gated(row):
-        return "— (baseline, no gates)" if row.format == "opencv" else "— (no gates)"
-    return f"{STATUS_GLYPH[row.status]} {row.status.replace('_', ' ')}"
-
-
-def row_cells(row: Any) -> list[str]:
-    """The table cells of one row (HEADERS order)."""
-    lat, p, mem = row.latency, row.parity, row.memory or {}
-    e2e = lat.e2e_ms if lat else {}
-    timed = [*(_fmt(e2e.get(p), ".2f") for p in ("p50", "p95", "p99")),
-             _fmt(lat.model_ms.get("p50") if lat else None, ".2f"), _fmt(lat.fps if lat else None, ".1f")]
-    if row.latency_on_target is False:   # another runtime emulated the graph: the note under the table says which
-        timed = [t if t == "-" else t + "*" for t in timed]
-    return [row.name, row.format, row.precision, status_cell(row),
-            _fmt(row.size_mb, ".1f"), _fmt(row.accuracy.get("auc"), ".2f", 100),
-            _fmt(p.delta_auc_points if p else None, ".2f", signed=True), _ci(p.ci if p else None),
-            _fmt(p.mean_iou if p else None, ".3f"),
-            _diverged(p), *timed, _fmt(mem.get("peak_rss_mb"), ".0f")]
-
-
-def title(report: Any) -> str:
-    from droptrack.eval.machine import machine_line
-
-    d = report.data
-    size = f"{counted(len(d.sequences), 'sequence')}, {counted(d.n_frames, 'frame')}"
-    return (f"dt bench: {d.name} ({size}, ground truth: {d.ground_truth}) "
-            f"on {report.options.device}; {machine_line(report.machine)}; {report.wall_s:.0f} s")
-
-
-def bench_table(report: Any) -> Any:
-    """A rich Table like `yolo benchmark`'s, one row per artifact."""
-    from rich.table import Table
-
-    table = Table(title=plain_text(title(report)))
-    rows = [row_cells(row) for row in report.rows]
-    for h in HEADERS:   # the name folds only past 24 characters (the other columns left it 5 at 160 columns)
-        table.add_column(h, justify="left" if h in ("Artifact", "Format", "Precision", "Status") else "right",
-                         no_wrap=h != "Artifact", overflow="fold",
-                         min_width=min(24, max((len(c[0]) for c in rows), default=8)) if h == "Artifact" else None)
-    for cells in rows:
-        table.add_row(plain_text(cells[0]), *cells[1:])   # a name like model[fp16] or run:smile:1 is text
-    return table
-
-
-def summary_lines(report: Any) -> list[str]:
-    """Reasons of failed rows (each distinct one once), the reference(s), and where the files are (no empty line)."""
-    from droptrack.eval.bench_rows import failure_lines
-
-    lines = failure_lines(report.rows)
-    lines += [f"reference: {r.artifact} (PyTorch FP32, AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})"
-              for r in report.references]
-    procs = sorted({p for p in map(procedure, report.rows) if p})
-    lines += [f"tracker: {' / '.join(procs)}"] if procs else []
-    lines += report.notes
-    out = report.output_dir
-    lines.append(f"report: {out / 'bench.md'}  json: {out / 'bench.json'}")
-    lines += ["plots: " + "  ".join(str(out / p) for p in report.plots.values())] if report.plots else []
-    return [printable(line) for line in lines]   # file names from elsewhere: no terminal escape sequences
-
-
-def next_command(report: Any) -> str | None:
-    """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
-    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed), tracker-extension
-    options and --trust-checkpoint (a checkpoint); None when no artifact passed."""
-    from droptrack.engine.threads import plan_threads
-    from droptrack.runtime.extensions import option_args
-
-    ok = [r for r in report.rows if r.status == "passed" and r.format != "opencv" and r.latency is not None]
-    if not ok:
-        return None
-    best, o = max(ok, key=lambda r: r.latency.fps), report.options
-    threads = o.threads if o.threads and not plan_threads(o.threads).oversubscribed else None
-    video = report.data.kind == "video" or report.data.one_source   # its first box too; else placeholders
-    # for both (as dt export's): without --init, dt run on a machine without a display stops at the box
-    source = [report.data.name, "--init", ",".join(f"{v:g}" for v in report.data.sequences[0].boxes[0])] if video \
-        else ["VIDEO", "--init", "X,Y,W,H"]
-    argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
-            *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
-            *option_args(o.ext), *(["--trust-checkpoint"] if o.trust_for(best.artifact) else [])]
-    return shell_join(argv)   # a path with control characters as $'...': text that pastes
-
-
 def markdown(report: Any) -> str:
     """bench.md: the table, gates, reasons, machine, data, plots and the command that produced it."""
     d, o, m = report.data, report.options, report.machine
@@ -258,8 +135,8 @@ def markdown(report: Any) -> str:
                                               f" ({_gate_value(g)})" for g in shown) + "\n"
                     for r, shown in ((r, own_gates(r)) for r in report.rows) if shown)
     reasons = "".join(f"- {r.name}: {r.reason}\n" for r in report.rows if r.reason)
-    refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., AUC {_fmt(r.accuracy.get('auc'), '.2f', 100)})\n"
-                   for r in report.references)
+    refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., "
+                   f"AUC {fmt_number(r.accuracy.get('auc'), '.2f', 100)})\n" for r in report.references)
     plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
     procs = sorted({p for p in map(procedure, report.rows) if p})
     timed = [r for r in report.rows if r.latency is not None]   # an OpenCV row: every frame's call, no warm-up
@@ -304,54 +181,6 @@ def divergence_gate(given: float | None) -> str:
 
 def _gate_value(g: Any) -> str:
     return gate_text(g)
-
-
-def latency_plot(path: Path, rows: list[Any]) -> Path | None:
-    """latency.png: latency_figure, written atomically (None when no row was timed)."""
-    from droptrack.eval.plot_style import save_png
-
-    fig = latency_figure(rows)
-    return None if fig is None else save_png(fig, path)
-
-
-def _ms(v: float) -> str:
-    """A latency to two significant decimals below 1 ms (MOSSE's 0.03 ms read '0.0 ms')."""
-    return f"{v:.1f}" if v >= 1 else f"{v:.2f}"
-
-
-def latency_figure(rows: list[Any]) -> Any:
-    """Stacked horizontal bars of the mean pre / infer / post ms per row (one 'tracker' bar for OpenCV baselines);
-    the legend names only the stages some row has. None when no row was timed."""
-    timed = [r for r in rows if r.latency is not None and r.latency.frames]
-    if not timed:
-        return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from droptrack.eval.plot_style import plain
-
-    fig = Figure(figsize=(7.0, 0.6 * len(timed) + 1.6))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    names = [plain(f"{r.name} ({' '.join(v for v in (r.format, r.precision) if v and v != '-')})"
-                   + (f" * {r.runtime}, not {r.target_runtime}" if r.latency_on_target is False else ""))
-             for r in timed][::-1]
-    left = [0.0] * len(timed)
-    stages = [(s, c) for s, c in (("pre", "#4c72b0"), ("infer", "#dd8452"), ("post", "#55a868"),
-                                  ("tracker", "#8c8c8c")) if any(r.latency.stages_ms.get(s) for r in timed)]
-    for stage, color in stages:
-        vals = [(r.latency.stages_ms.get(stage) or 0.0) for r in timed][::-1]
-        ax.barh(names, vals, left=left, color=color, label=stage)
-        left = [a + b for a, b in zip(left, vals)]
-    for y, (total, r) in enumerate(zip(left, timed[::-1])):
-        ax.text(total, y, f" {_ms(total)} ms ({r.latency.fps or 0:.0f} FPS)", va="center", fontsize=8)
-    ax.set(xlabel="mean latency per frame [ms]", title="End-to-end latency by stage",
-           xlim=(0, max(max(left), 1e-3) * 1.35))
-    if stages:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(timed) > 2 else -0.3), ncol=len(stages),
-                  fontsize=8)
-    ax.grid(True, axis="x", linestyle="--")
-    return fig
 
 
 def _curves(report: Any, seqs: list[Any]) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from droptrack.errors import printable
 from droptrack.eval.machine import PeakMemory
+from droptrack.signals import Stopped
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -78,8 +79,6 @@ def _track(tracker: Any, seqs: Sequence[Any], budget: int, on_frame: Callable[[i
         s = track_frames(_frames(seq, n), tracker, [list(seq.boxes[0])], max_frames=n, lost_threshold=0.0,
                          on_frame=lambda sm: on_frame(base + max(sm.frames - 1, 0)), record_times=True)
         if s.interrupted:   # a SIGTERM stays one (dt bench exits 143 with its line, not 130)
-            from droptrack.train.stops import Stopped
-
             raise Stopped(s.signal) if s.signal not in (None, signal.SIGINT) else KeyboardInterrupt
         done += s.tracked
         summaries.append(s)

@@ -21,6 +21,7 @@ from droptrack.engine.threads import apply_threads, restore_threads
 from droptrack.errors import DropTrackError
 from droptrack.eval.tracking import (PROGRESS_PERIOD_S, ProgressFn, TrackedSequence, TrackerSpec, WorkerDied,
                                      WorkerInitError, load, track_sequence)
+from droptrack.signals import Stopped
 from droptrack.videofiles import one_line_warning
 
 __all__ = ["PROGRESS_PERIOD_S", "LoadedTrackers", "ProgressFn", "TrackedSequence", "TrackerSpec", "WorkerDied",
@@ -267,8 +268,6 @@ class sigterm_as_interrupt:
 
     @staticmethod
     def _handler(signum: int, frame: Any) -> None:
-        from droptrack.train.stops import Stopped
-
         raise Stopped(signum)   # a KeyboardInterrupt that keeps the signal: the CLI exits 143 / 129, not 130
 
     def __exit__(self, *exc: Any) -> None:

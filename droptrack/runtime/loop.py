@@ -263,7 +263,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 on_frame(summary)
             if asked:
                 raise StopRequested
-    except KeyboardInterrupt as exc:   # a SIGTERM / SIGHUP raised as one (train.stops.Stopped) keeps its number
+    except KeyboardInterrupt as exc:   # a SIGTERM / SIGHUP raised as one (droptrack.signals.Stopped) keeps its number
         summary.interrupted, summary.signal = True, getattr(exc, "signum", None)
     except ReaderGone:   # `| head` read enough: the frame that did not reach it is in no output (jsonl sink first)
         summary.interrupted, summary.signal = True, SIGPIPE

@@ -125,7 +125,7 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
           trusted_proxy: Iterable[str] = (), stop: StopSignals | None = None) -> Session:
     """Serve the page and API until Ctrl-C / SIGTERM / SIGHUP (`session.signal`), or until the reader of `--jsonl -`
     goes away (`session.reader_gone`); the outputs are closed on the way out (a Ctrl-C before the server runs
-    raises KeyboardInterrupt, a SIGTERM or SIGHUP `train.stops.Stopped`). `allow_origins`: origins trusted besides
+    raises KeyboardInterrupt, a SIGTERM or SIGHUP `droptrack.signals.Stopped`). `allow_origins`: origins trusted besides
     the page's own (a reverse proxy's public address); `allow_frame_ancestors`: sites whose pages may frame this one
     (a dashboard); `warn` (default: stderr) gets the one line saying why tracking stopped, when it stops on an error
     (a full disk); `trusted_proxy`: addresses or networks whose X-Forwarded-For / -Proto are believed (none by

@@ -1,12 +1,14 @@
 """dt serve's stop signals (SIGINT, SIGTERM, SIGHUP), handled by one set of handlers from the command's start to its
 end, in three phases: before the server runs (the model loading, the source opening, the first lines printed) a
-signal raises at once (KeyboardInterrupt for Ctrl-C, `train.stops.Stopped` for the others); while it runs, it ends
+signal raises at once (KeyboardInterrupt for Ctrl-C, `droptrack.signals.Stopped` for the others); while it runs, it ends
 the server (uvicorn shuts down, then the outputs are closed); once the outputs close, it is only acknowledged.
 
 Python's own handlers were in place until the server ran: a SIGTERM or SIGHUP there killed the process with the
 outputs left as NAME.part, and a SIGINT inherited as ignored (a `&` job of a script, CI runners) was dropped by the
-kernel, so a Ctrl-C the instant 'tracking ...' was printed left the server running for good. An ignored SIGHUP
-(`nohup dt serve`) stays ignored, as in `dt run`.
+kernel, so a Ctrl-C the instant 'tracking ...' was printed left the server running for good. One sent before these
+handlers go in (the imports and option parsing, about 0.5 s) was dropped too: the CLI now blocks an ignored SIGINT
+and SIGTERM from its start (`signals.held_while_ignored`) and the handlers unblock them, so it comes in here. An
+ignored SIGHUP (`nohup dt serve`) stays ignored, as in `dt run`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from droptrack.runtime.signals import HANDLED
-from droptrack.train.stops import stop_error
+from droptrack.signals import stop_error
 
 if TYPE_CHECKING:
     import uvicorn
@@ -37,6 +39,7 @@ class StopSignals:
         self._server: uvicorn.Server | None = None
         self._closing = self._leaving = False
         self._old: dict[int, object] = {}
+        self._blocked: set[int] = set()   # those of its signals that were blocked when it began (held for it)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self._leaving:   # the handlers are being put back: noted (raised by __exit__ if nothing was served yet)
@@ -82,6 +85,8 @@ class StopSignals:
                 if s == getattr(signal, "SIGHUP", None) and signal.getsignal(s) == signal.SIG_IGN:
                     continue   # `nohup dt serve`: the server must outlive its terminal, as nohup asked
                 self._old[s] = signal.signal(s, self._handle)
+            if hasattr(signal, "pthread_sigmask"):   # one held until now (`signals.held_while_ignored`) comes in here
+                self._blocked = set(self._old) & set(signal.pthread_sigmask(signal.SIG_UNBLOCK, self._old))
         except BaseException:   # a signal as they went in: the ones in are put back
             self.__exit__(*sys.exc_info())
             raise
@@ -92,5 +97,8 @@ class StopSignals:
         for s, handler in self._old.items():
             signal.signal(s, handler)
         self._old.clear()
+        if self._blocked:   # blocked again, as it found them
+            signal.pthread_sigmask(signal.SIG_BLOCK, self._blocked)
+            self._blocked = set()
         if self.early is not None and (exc is None or isinstance(exc, Exception)):
             raise stop_error(self.early) from None

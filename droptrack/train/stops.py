@@ -1,28 +1,16 @@
-"""SIGTERM and SIGHUP stop `dt train` and `dt data synth` like Ctrl-C (a KeyboardInterrupt the command turns into its
-'how to go on' line) instead of killing the process without a word; light (no torch), so `dt data synth` uses it."""
+"""Training's own side of stopping: StepHold (a stop signal waits for the iteration or checkpoint in progress), the
+Ctrl-C behind a failed checkpoint write, and how a rank tells a dead DataLoader worker or a departed peer from its own
+failure. The signal vocabulary the other
+commands share too (Stopped, stop_error, stop_signals) is `droptrack.signals`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import threading
 from typing import Iterator
 
 from droptrack.errors import TrainingError
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped the command."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def stop_error(signum: int) -> KeyboardInterrupt:
-    """What a stop signal raises: KeyboardInterrupt for SIGINT (the CLI says 'interrupted'), else Stopped."""
-    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+from droptrack.signals import stop_error
 
 
 class StepHold:
@@ -72,26 +60,12 @@ class StepHold:
             raise stop_error(self.pending)
 
 
-@contextlib.contextmanager
-def stop_signals(hold: StepHold | None = None):
-    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
-    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays.
-    With `hold`, SIGINT too (unless ignored or already handled), and a signal `hold` takes is not raised."""
-    def stop(signum: int, _frame) -> None:
-        if hold is not None and hold.take(signum):
-            return
-        raise stop_error(signum)
-
-    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
-    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
-    if hold is not None and single and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        old[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C / Stopped that `exc` was raised while handling (torch.save's writer fails as it closes), if any."""
+    seen = exc.__context__
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__context__
+    return seen
 
 
 def worker_died(exc: RuntimeError) -> bool:

@@ -3,128 +3,37 @@ resume and validation AUC."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
-from droptrack.config import config_to_dict, save_config
+from droptrack.config import config_to_dict
 from droptrack.errors import OutputFull, TrainingError, plain_text, printable
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_pretrained, save_checkpoint
-from droptrack.paths import same_file
+from droptrack.signals import Stopped, stop_error, stop_signals
 from droptrack.train.amp import check_amp
 from droptrack.train.badframes import BadFrames
-from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, collate_pairs, load_datasets,
-                                  parse_data_roots, resolved_roots, unwrap_worker_errors)
+from droptrack.train.data import PairDataset, check_nonempty, load_datasets, parse_data_roots, resolved_roots
 from droptrack.train.device import torchrun_local_rank, train_device
+from droptrack.train.dist import setup_dist
+from droptrack.train.loader import cpu_cores, epoch_batches
 from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
-from droptrack.train.options import TrainOptions, amp_mode, make_output, prepare
+from droptrack.train.options import TrainOptions, amp_mode, prepare
+from droptrack.train.output import prepare_output, tensorboard_writer
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
-from droptrack.train.space import check_space, checkpoint_bytes, write_failed
+from droptrack.train.space import checkpoint_bytes, write_failed
+from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
+                                   resume, resume_candidates, resume_hint)
+from droptrack.train.stops import StepHold, interrupt_behind, peer_failed, peer_gone, teardown, worker_died
 from droptrack.train.validate import val_sequences
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, keep_old_log, keep_old_tensorboard,
-                                   options_record, prune, remove_stale_temps, restore_epoch_file, restore_rng, resume,
-                                   resume_candidates, resume_hint)
-from droptrack.train.stops import (StepHold, Stopped, peer_failed, peer_gone, stop_error, stop_signals, teardown,
-                                   worker_died)
 
 __all__ = ["Stopped", "TrainOptions", "train"]
-
-
-@dataclass
-class Dist:
-    """This process's place in the (optional) torchrun group."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def bar(self, quiet: bool) -> bool:
-        """Whether this rank draws the progress bar: rank 0, and with other ranks only on a terminal (to a file
-        rich writes the bar once at the epoch's end, in two writes another rank's error line could land between)."""
-        return self.main and not quiet and (self.world == 1 or sys.stdout.isatty())
-
-
-def setup_dist(device: str) -> Dist:
-    """Init the process group under torchrun (NCCL on GPU, gloo on CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _tensorboard(output: Path, purge_step: int | None):
-    """The writer of OUTPUT/tb (None without tensorboard, which is optional). A resumed run passes the epoch it
-    starts at: TensorBoard then hides the earlier run's points from that epoch on (written after the checkpoint it
-    resumed from, e.g. when a corrupt last.pt fell back to an older one), so no epoch is drawn twice."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(output / "tb"), purge_step=purge_step)
-
-
-def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C / Stopped that `exc` was raised while handling (torch.save's writer fails as it closes), if any."""
-    seen = exc.__context__
-    while seen is not None and not isinstance(seen, KeyboardInterrupt):
-        seen = seen.__context__
-    return seen
-
-
-def _worker_quit(_signum: int, _frame) -> None:
-    raise KeyboardInterrupt   # torch's worker loop ends quietly on it, as on a terminal's Ctrl-C
-
-
-def _worker_init(_worker_id: int) -> None:
-    """DataLoader workers end quietly on SIGTERM and SIGHUP: sent to the whole process group (systemd, a closed
-    terminal, `kill -- -PGID`), they killed the workers by signal first and the run ended in a 'DataLoader worker is
-    killed' traceback instead of the training process's own stop message. (Ignoring them instead hangs the exit:
-    multiprocessing stops leftover workers with SIGTERM.) A terminal's Ctrl-C, which reaches the workers too, is
-    ignored: the training process finishes and saves its iteration first (its batch may still be on its way), then
-    stops the workers as it ends."""
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _worker_quit)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _loader(dataset, epoch: int, start: int, iterations: int, cfg, dist: Dist, seed: int) -> Iterator[dict]:
-    """Batches start+1..iterations of `epoch`; its own generator, so making it never draws from the global RNG;
-    worker errors keep their one-line message."""
-    gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-    with warnings.catch_warnings():   # more workers than cores: said once by run_training, in dt's words
-        warnings.filterwarnings("ignore", message="This DataLoader will create", category=UserWarning)
-        loader = DataLoader(dataset, batch_sampler=EpochBatchSampler(epoch, iterations, cfg.TRAIN.BATCH_SIZE,
-                                                                     dist.rank, dist.world, start=start),
-                            num_workers=cfg.TRAIN.NUM_WORKER, persistent_workers=False, generator=gen,
-                            worker_init_fn=_worker_init, collate_fn=collate_pairs)
-        batches = iter(loader)   # torch says it again as its workers start
-    return unwrap_worker_errors(batches)
-
-
-def cpu_cores() -> int:
-    """The CPUs this process may run on (its affinity mask: taskset, cgroup cpusets), as torch's DataLoader counts."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepHold | None = None) -> Path:
@@ -202,35 +111,12 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     elif opts.resume:
         say(f"warning: --resume: no checkpoint under {output} yet, starting fresh")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
-        epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
-        make_output(output)
-        if lock is not None:
-            lock.take(output)
-        kept = keep_old_log(output) if found is None else None
-        if kept is not None:
-            say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this "
-                "run logs to a new train.log")
-        kept = keep_old_tensorboard(output) if found is None else None
-        if kept is not None:
-            say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new "
-                "tb/")
-        stale = remove_stale_temps(output)
-        if stale:
-            say(f"removed {len(stale)} half-written checkpoint or config file(s) of a killed run: "
-                f"{', '.join(stale)[:120]}")
-        done = pos.epoch - 1 if found is not None and not pos.iteration else 0
-        restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
-        if restored:
-            say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
-            prune(output, opts.keep_last)
-        if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
-            save_config(cfg, output / "config.yaml")
+        prepare_output(opts, cfg, output, pos, found is not None, ckpt_size, lock, say)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
                                                         device_ids=[dev.index] if dev.type == "cuda" else None)
-    writer = _tensorboard(output, pos.epoch if found is not None else None) if dist.main else None
+    writer = tensorboard_writer(output, pos.epoch if found is not None else None) if dist.main else None
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
@@ -337,7 +223,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                 if has_ce else None
             setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.bar(opts.quiet),
                                log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
-            batches = _loader(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
+            batches = epoch_batches(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
             sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
                                      sums=pos.sums, on_step=on_step)
             if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration

@@ -1,0 +1,76 @@
+"""The stop-signal vocabulary every long command shares (`dt train`, `dt data synth`, `dt eval`, `dt bench`,
+`dt serve`): SIGTERM and SIGHUP stop a command like Ctrl-C (a KeyboardInterrupt the command turns into its 'how to
+go on' line) instead of killing the process without a word; a signal inherited as ignored, sent before the handlers
+that take it are in, is held for them (`held_while_ignored`). A leaf (signal, os, threading only; no torch), so that
+`runtime`, `engine`, `eval` and `serve` use it without importing `train`; training's own parts (holding a signal
+until the iteration is saved: `train.stops.StepHold`) stay in `train/`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Iterator, Protocol
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `timeout`, `docker stop`) or SIGHUP (a closed terminal) stopped the command."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_error(signum: int) -> KeyboardInterrupt:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT (the CLI says 'interrupted'), else Stopped."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+class Hold(Protocol):
+    """What `stop_signals` asks of its `hold` (training's `train.stops.StepHold`)."""
+
+    def take(self, signum: int) -> bool:
+        """Whether the signal is held (not raised now)."""
+
+
+@contextlib.contextmanager
+def stop_signals(hold: Hold | None = None) -> Iterator[None]:
+    """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
+    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays.
+    With `hold`, SIGINT too (unless ignored or already handled), and a signal `hold` takes is not raised."""
+    def stop(signum: int, _frame) -> None:
+        if hold is not None and hold.take(signum):
+            return
+        raise stop_error(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    single = int(os.environ.get("WORLD_SIZE", "1")) <= 1 and threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
+    if hold is not None and single and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def held_while_ignored(hold: bool = True, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
+    """With `hold`, within the block, those of the signals `names` whose handler is SIG_IGN (inherited: a background
+    job of a script starts its commands with SIGINT ignored) are blocked, so that one sent before the command puts
+    in handlers that take them anyway (`serve.stops.StopSignals`, which unblocks them) stays pending instead of
+    being dropped: Linux keeps a blocked signal even while it is ignored. dt serve's imports and option parsing
+    take about 0.5 s, and a Ctrl-C then left the server running for good. At the end the mask is put back (a signal
+    still pending while the handler is SIG_IGN again is dropped, as before)."""
+    signums = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    ignored = {s for s in signums if signal.getsignal(s) == signal.SIG_IGN} if hold else set()
+    if not ignored or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ignored)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, ignored - set(before))

@@ -1,0 +1,57 @@
+"""A run's output folder besides its checkpoints: made once every input is checked (room for the checkpoints, the
+folder's lock, an earlier run's log and TensorBoard folder set aside, a killed run's temp files removed, a missing
+epoch file restored, the config saved), and the TensorBoard writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from droptrack.config import Config, save_config
+from droptrack.paths import same_file
+from droptrack.train.lock import OutputLock
+from droptrack.train.options import TrainOptions, make_output
+from droptrack.train.space import check_space
+from droptrack.train.state import (Position, keep_old_log, keep_old_tensorboard, prune, remove_stale_temps,
+                                   restore_epoch_file)
+
+
+def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position, resumed: bool, ckpt_size: int,
+                   lock: OutputLock | None, say: Callable[[str], None]) -> None:
+    """Make and prepare `output` (rank 0, every input checked: a refused run left no folder); `resumed`: the run
+    continues from a checkpoint found there, at `pos`."""
+    epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
+    check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
+    make_output(output)
+    if lock is not None:
+        lock.take(output)
+    kept = keep_old_log(output) if not resumed else None
+    if kept is not None:
+        say(f"train.log of an earlier run (stopped before its first checkpoint) kept as {kept}; this "
+            "run logs to a new train.log")
+    kept = keep_old_tensorboard(output) if not resumed else None
+    if kept is not None:
+        say(f"TensorBoard folder tb/ of an earlier run kept as {kept}; this run's curves go to a new "
+            "tb/")
+    stale = remove_stale_temps(output)
+    if stale:
+        say(f"removed {len(stale)} half-written checkpoint or config file(s) of a killed run: "
+            f"{', '.join(stale)[:120]}")
+    done = pos.epoch - 1 if resumed and not pos.iteration else 0
+    restored = restore_epoch_file(output, done, done % opts.save_every == 0 or done == cfg.TRAIN.EPOCH)
+    if restored:
+        say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
+        prune(output, opts.keep_last)
+    if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
+        save_config(cfg, output / "config.yaml")
+
+
+def tensorboard_writer(output: Path, purge_step: int | None):
+    """The writer of OUTPUT/tb (None without tensorboard, which is optional). A resumed run passes the epoch it
+    starts at: TensorBoard then hides the earlier run's points from that epoch on (written after the checkpoint it
+    resumed from, e.g. when a corrupt last.pt fell back to an older one), so no epoch is drawn twice."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(output / "tb"), purge_step=purge_step)
