@@ -270,6 +270,10 @@ def train(opts: TrainOptions) -> Path:
             result = run_training(opts, lock, hold)
         if distributed():
             torch.distributed.barrier()
+    except (ConnectionError, EOFError):   # a batch read from a worker the same stop signal ended an instant before
+        if hold.pending is None:
+            raise
+        raise stop_error(hold.pending) from None
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
         if worker_died(exc) and hold.pending is not None:   # the stop signal reached the whole group (systemd, kill
             raise stop_error(hold.pending) from None        # -- -PGID): the workers ended first, before the batch came
