@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError, plain_text, printable, shell_join
+from droptrack.errors import DropTrackError, OutputFull, plain_text, printable, shell_join
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, divergence_spread, gate_text
 from droptrack.wording import counted
 
@@ -370,6 +370,8 @@ def _curves(report: Any, seqs: list[Any]) -> None:
     try:
         rep = analyze([p for _, p in entries], scorable, tag=tag, output_dir=report.output_dir,
                       names=[n for n, _ in entries], protocol=protocol, dataset=report.data.name)
+    except OutputFull:   # the disk, not the results: the bench stops in one line (`run_bench`), as for any file
+        raise
     except DropTrackError as exc:
         report.notes.append(f"no success plot: {exc}")
         return
