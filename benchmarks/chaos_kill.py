@@ -65,7 +65,8 @@ class Case:
     inputs: list[str] = field(default_factory=list)    # paths hashed before and after
     streamed: list[str] = field(default_factory=list)  # globs of logs appended to as it runs (not checked at a kill)
     # globs of files each process names anew (TensorBoard's events.out.tfevents.<time>.<host>.<pid>: a resumed run
-    # writes its own next to the killed one's): compared by presence, not by name
+    # writes its own next to the killed one's; a fresh rerun sets a killed run's tb/ aside as tb.N): compared by
+    # presence, not by name
     per_process: list[str] = field(default_factory=list)
     stops: bool = False   # a soft signal ends it cleanly with its outputs complete up to the last frame (dt run)
 
@@ -197,7 +198,7 @@ def cases(inp: Path) -> list[Case]:
                        "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--seed", "7",
                        "--device", "cpu", "--threads", "1", "--save-interval", "1", "--output", "OUT"], ["--resume"],
              loose=["*.pt", "*.yaml", "*.log"], inputs=[str(inp / "train")], streamed=["train.log"],
-             per_process=["tb/events.out.tfevents.*"]),
+             per_process=["tb/events.out.tfevents.*", "tb.*/events.out.tfevents.*", "train.log.*"]),
     ]
 
 

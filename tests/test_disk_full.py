@@ -111,6 +111,29 @@ def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
 
 
+def test_tensorboard_curves_past_a_size_limit_are_one_line(tmp_path):
+    """TensorBoard's events file was written by SummaryWriter's own thread: a full disk there printed 'Exception in
+    thread ...' and a traceback, then the run stopped with 'no room left writing an output'. With --config
+    OUTPUT/config.yaml (an input, kept) the events file is the first file the run writes, so a limit of 20 bytes
+    stops it there."""
+    pytest.importorskip("tensorboard")
+    from droptrack.config import load_config, save_config
+    from droptrack.data.synth import generate_synth
+
+    data = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
+    out = tmp_path / "run"
+    out.mkdir()
+    save_config(load_config("tiny_ce_test"), out / "config.yaml")
+    p = dt_limited(["train", "--config", str(out / "config.yaml"), "--output", str(out), "--data", f"synth={data}",
+                    "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0",
+                    "--device", "cpu"], 20, tmp_path)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "Exception in thread" not in p.stderr, p.stderr
+    assert re.match(rf"error: no room left writing '{re.escape(str(out / 'tb'))}/events\.out\.tfevents\.\S+' "
+                    r"\(File too large\)", lines[-1]), lines[-1]
+    assert lines[-1].endswith("no checkpoint was written yet; run the same command again to start over")
+
+
 def test_safetensors_past_a_size_limit_is_one_line(tiny_ckpt, tmp_path):
     """safetensors (Rust) raises SafetensorError '... (os error 27)' and removes its file: it was a traceback."""
     p = dt_limited(["export", str(tiny_ckpt), "--safetensors", "-o", str(tmp_path / "exp")], 1_000_000, tmp_path)

@@ -22,6 +22,7 @@ from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.paths import same_file
 from droptrack.train.amp import check_amp
 from droptrack.train.badframes import BadFrames
+from droptrack.train.curves import open_curves
 from droptrack.train.data import (EpochBatchSampler, PairDataset, check_nonempty, collate_pairs, load_datasets,
                                   parse_data_roots, resolved_roots, unwrap_worker_errors)
 from droptrack.train.device import torchrun_local_rank, train_device
@@ -70,17 +71,6 @@ def setup_dist(device: str) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _tensorboard(output: Path, purge_step: int | None):
-    """The writer of OUTPUT/tb (None without tensorboard, which is optional). A resumed run passes the epoch it
-    starts at: TensorBoard then hides the earlier run's points from that epoch on (written after the checkpoint it
-    resumed from, e.g. when a corrupt last.pt fell back to an older one), so no epoch is drawn twice."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(output / "tb"), purge_step=purge_step)
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -230,7 +220,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
                                                         device_ids=[dev.index] if dev.type == "cuda" else None)
-    writer = _tensorboard(output, pos.epoch if found is not None else None) if dist.main else None
+    # a resumed run passes the epoch it starts at: TensorBoard then hides the earlier run's points from that epoch on
+    # (written after the checkpoint it resumed from, e.g. when a corrupt last.pt fell back to an older one)
+    writer = open_curves(output / "tb", pos.epoch if found is not None else None) if dist.main else None
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
@@ -318,11 +310,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         if dist.main:
             if keep_file:
                 prune(output, opts.keep_last)
-            if writer:
-                for k, v in stats.items():
-                    if isinstance(v, (int, float)) and v is not None:
-                        writer.add_scalar(f"train/{k}", v, epoch)
-                writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+            if writer:   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+                writer.add_scalars({f"train/{k}": v for k, v in stats.items() if isinstance(v, (int, float))}, epoch)
 
     with hold.held():   # stop signals wait for the iteration or checkpoint in progress (StepHold)
         done = pos.epoch - 1   # a run killed while validating epoch `done` (saved before it): validate it now
@@ -360,8 +349,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                 say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
                 bad.tell_summary(tell)
                 return last
-    if writer:
-        writer.close()
     bad.tell_summary(tell)
     if dist.main:
         final = output / "final.pt"
