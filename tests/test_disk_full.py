@@ -134,6 +134,28 @@ def test_tensorboard_curves_past_a_size_limit_are_one_line(tmp_path):
     assert lines[-1].endswith("no checkpoint was written yet; run the same command again to start over")
 
 
+def test_a_full_log_that_stdout_is_redirected_to_is_named(tmp_path):
+    """`dt ... > log` where the log found no room: the error said 'no room left writing an output', naming none of the
+    outputs (which were complete: here a kept set, nothing else is written); it names the standard output and where
+    it was redirected to."""
+    import subprocess
+    import sys
+
+    from droptrack.data.synth import generate_synth
+    from exec_with import exec_with
+
+    out = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72))
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as f:   # the same set: kept, only its summary lines are printed (more than 40 bytes)
+        p = subprocess.run(exec_with([sys.executable, "-B", "-m", "droptrack", "data", "synth", str(out), "-n", "1",
+                                      "--frames", "3", "--size", "96x72"], file_size=40),
+                           stdout=f, stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path,
+                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith(f"error: no room left writing the standard output (redirected to '{log}') (File too "
+                               "large): ") and len(p.stderr.splitlines()) == 1, p.stderr
+
+
 def test_safetensors_past_a_size_limit_is_one_line(tiny_ckpt, tmp_path):
     """safetensors (Rust) raises SafetensorError '... (os error 27)' and removes its file: it was a traceback."""
     p = dt_limited(["export", str(tiny_ckpt), "--safetensors", "-o", str(tmp_path / "exp")], 1_000_000, tmp_path)
