@@ -111,6 +111,21 @@ def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
 
 
+def test_video_past_a_size_limit_is_one_line_without_opencvs_log(tiny_ckpt, tmp_path):
+    """OpenCV's FFmpeg writer logs each refused write ('[ WARN:0@1.7] global cap_ffmpeg.cpp:219 write FFmpeg: Failed
+    to write frame') on stderr, above the sink's own 'no room left' line; it is kept off stderr while writing."""
+    from droptrack.data.media import bundled_video
+
+    out = tmp_path / "out" / "v.avi"
+    p = dt_limited(["run", str(bundled_video("carphone_pristine.mp4")), "--checkpoint", str(tiny_ckpt), "--init",
+                    "60,40,40,50", "--max-frames", "60", "--threads", "1", "--save", str(out)], 20000, tmp_path)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith(("warning: ", "tracking "))]
+    assert p.returncode == 2, p.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: no room left writing '{out.with_name('v.part.avi')}'"), \
+        p.stderr
+    assert not out.exists()
+
+
 def test_tensorboard_curves_past_a_size_limit_are_one_line(tmp_path):
     """TensorBoard's events file was written by SummaryWriter's own thread: a full disk there printed 'Exception in
     thread ...' and a traceback, then the run stopped with 'no room left writing an output'. With --config
