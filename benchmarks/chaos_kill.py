@@ -64,6 +64,10 @@ class Case:
     loose: list[str] = field(default_factory=list)     # globs compared by line count / JSON parse only
     inputs: list[str] = field(default_factory=list)    # paths hashed before and after
     streamed: list[str] = field(default_factory=list)  # globs of logs appended to as it runs (not checked at a kill)
+    # globs of files each process names anew (TensorBoard's events.out.tfevents.<time>.<host>.<pid>: a resumed run
+    # writes its own next to the killed one's; a fresh rerun sets a killed run's tb/ aside as tb.N): compared by
+    # presence, not by name
+    per_process: list[str] = field(default_factory=list)
     stops: bool = False   # a soft signal ends it cleanly with its outputs complete up to the last frame (dt run)
 
 
@@ -112,6 +116,16 @@ def complete(name: str, data: bytes, ref: bytes, case: Case, stopped: bool = Fal
             return f"{name}: {lines} lines, reference {ref_lines}"
         return None if data else f"{name}: empty"
     return None
+
+
+def unexpected(got: list[str], ref: list[str], case: Case) -> tuple[list[str], list[str]]:
+    """(leftover, missing) file names of a finished run against the reference's; files named per process count as
+    leftover or missing only as a kind: one such name is missing when none is there at all."""
+    kinds = lambda names: {g for g in case.per_process for n in names if fnmatch.fnmatch(n, g)}  # noqa: E731
+    named = [n for n in set(got) | set(ref) if not match(n, case.per_process)]
+    extra = sorted(n for n in named if n in got and n not in ref)
+    missing = sorted(n for n in named if n in ref and n not in got) + sorted(kinds(ref) - kinds(got))
+    return extra, missing
 
 
 def first_write(p: subprocess.Popen, out: Path, t0: float) -> float:
@@ -183,7 +197,8 @@ def cases(inp: Path) -> list[Case]:
         Case("train", ["dt", "train", "--config", "tiny_ce_test", "--data", str(inp / "train"), "--epochs", "2",
                        "--samples-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--seed", "7",
                        "--device", "cpu", "--threads", "1", "--save-interval", "1", "--output", "OUT"], ["--resume"],
-             loose=["*.pt", "*.yaml", "*.log"], inputs=[str(inp / "train")], streamed=["train.log"]),
+             loose=["*.pt", "*.yaml", "*.log"], inputs=[str(inp / "train")], streamed=["train.log"],
+             per_process=["tb/events.out.tfevents.*", "tb.*/events.out.tfevents.*", "train.log.*"]),
     ]
 
 
@@ -231,7 +246,7 @@ def trial(case: Case, out: Path, env: dict, ref: dict[str, bytes], kill_at: floa
     if rc != 0:
         bad.append(f"rerun exit {rc}: {tail}")
     got = listing(out)
-    extra, missing = sorted(set(got) - set(ref)), sorted(set(ref) - set(got))
+    extra, missing = unexpected(list(got), list(ref), case)
     if extra:
         bad.append(f"leftover files: {extra[:5]}")
     if missing:

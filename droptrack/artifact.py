@@ -221,8 +221,13 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     if writes_in_place(path):   # /dev/null: renaming a file onto it would replace the device
         writer(path)
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _new_temp(path)
+    except OSError as exc:   # no inode left (or an inode quota): the file being written is named, not its temporary
+        if full_error(exc) is not None:
+            raise OutputFull(full_message(exc, path)) from None
+        raise
     try:
         os.chmod(tmp, 0o644)  # created 0600 as mkstemp does; results and models are ordinary shared files
         writer(Path(tmp))

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import re
+import stat
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -163,6 +164,34 @@ def at_size_limit(path: object) -> bool:
         return soft != resource.RLIM_INFINITY and os.stat(path).st_size >= soft
     except OSError:
         return False
+
+
+def full_stdout() -> str | None:
+    """Where stdout goes when it is a file that found no room (its disk full, or grown to the size limit): a write
+    that names no file may be a print (`dt eval ... > log` on a full disk), not an output; its path ('' where
+    unknown), or None."""
+    try:
+        fd = sys.stdout.fileno()
+        st = os.fstat(fd)
+    except (AttributeError, OSError, ValueError):   # no descriptor (a test runner's stdout)
+        return None
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        at_limit = limit != resource.RLIM_INFINITY and st.st_size >= limit
+    except ImportError:   # Windows: no such limit
+        at_limit = False
+    try:
+        full = at_limit or os.fstatvfs(fd).f_bavail == 0
+    except (AttributeError, OSError):
+        full = at_limit
+    if not stat.S_ISREG(st.st_mode) or not full:
+        return None
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 @contextlib.contextmanager

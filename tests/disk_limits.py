@@ -24,11 +24,12 @@ def dt_limited(args: list[str], limit_bytes: int, cwd: Path) -> subprocess.Compl
 
 
 @contextlib.contextmanager
-def tmpfs(folder: Path, size: str) -> Iterator[Path]:
-    """A `size` tmpfs mounted on `folder` (made here), unmounted after; skips the test where mounting is impossible
-    (not root, or a container that may not mount)."""
+def tmpfs(folder: Path, size: str, inodes: int | None = None) -> Iterator[Path]:
+    """A `size` tmpfs (of at most `inodes` files and folders, its root one of them) mounted on `folder` (made here),
+    unmounted after; skips the test where mounting is impossible (not root, or a container that may not mount)."""
     folder.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes is not None else "")
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
                                                         str(folder)], capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:

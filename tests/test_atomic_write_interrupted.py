@@ -37,3 +37,16 @@ def test_temporaries_keep_their_name_shape_and_mode(tmp_path, monkeypatch):
     assert len(seen) == 1 and ATOMIC_TEMP.match(seen[0]) and seen[0].startswith(".seq.txt.")
     if os.name == "posix":
         assert (tmp_path / "seq.txt").stat().st_mode & 0o777 == 0o644   # as before, whatever the umask
+
+
+def test_no_room_for_the_temporary_names_the_file_being_written(tmp_path):
+    """A file system out of inodes (or a used-up inode quota) refuses the temporary itself: the error named the
+    hidden `.<name>.<random>.tmp` (and came through as a bare OSError); it is OutputFull naming the file."""
+    from droptrack.errors import OutputFull
+    from disk_limits import tmpfs
+
+    with tmpfs(tmp_path / "mnt", "1m", inodes=2) as mnt:   # its root and one file
+        (mnt / "first.txt").write_text("x\n")
+        with pytest.raises(OutputFull, match=rf"^no room left writing '{mnt / 'seq.txt'}' \(No space left on device\)"):
+            atomic_write_text(mnt / "seq.txt", "1,2,3,4\n")
+        assert sorted(p.name for p in mnt.iterdir()) == ["first.txt"]

@@ -39,3 +39,16 @@ def test_a_partial_file_is_a_violation_unless_the_run_stopped_cleanly_on_a_line_
 
 def test_only_dt_runs_exit_codes_count_as_a_clean_stop(chaos):
     assert chaos.STOPPED == {129, 130, 143}   # SIGHUP, SIGINT, SIGTERM: 128 + the signal number
+
+
+def test_tensorboard_event_files_count_by_kind_not_by_name(chaos):
+    """TensorBoard names each process's events file by time, host and pid: a resumed dt train writes its own beside
+    the killed run's, as TensorBoard expects (purge_step drops the redone steps), so names never match the
+    reference's; any other leftover or missing file is still a violation."""
+    case = chaos.Case("train", ["dt", "train"], per_process=["tb/events.out.tfevents.*"])
+    ref = ["last.pt", "tb/events.out.tfevents.100.vm.7.0"]
+    resumed = ["last.pt", "tb/events.out.tfevents.101.vm.8.0", "tb/events.out.tfevents.102.vm.9.0"]
+    assert chaos.unexpected(resumed, ref, case) == ([], [])
+    assert chaos.unexpected(["last.pt", ".last.pt.x1.tmp"], ref, case) == ([".last.pt.x1.tmp"],
+                                                                         ["tb/events.out.tfevents.*"])
+    assert chaos.unexpected(["tb/events.out.tfevents.101.vm.8.0"], ref, case) == ([], ["last.pt"])

@@ -245,3 +245,22 @@ def test_sigterm_stops_dt_data_synth_with_how_to_resume(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (f"stopped by SIGTERM: finished sequences are saved in {out}; run "
                                                     "the same command to resume"), proc.stderr
     assert (out / "synth_train_00001").is_dir()
+
+
+@pytest.mark.parametrize("marker", ['{"mine": 1}\n', "[1, 2]\n", "not json\n"])
+def test_a_synth_json_the_generator_did_not_write_is_not_replaced(tmp_path, marker):
+    """Any synth.json made a folder pass for a synthetic set: one of another tool (a JSON object) was 'a complete
+    synthetic set made with other settings (version None, not 2; ...)', and --overwrite then replaced the folder's
+    list.txt and sequence boxes; one that was not an object was replaced without a word. It is now a file that is not
+    part of a synthetic set, refused, untouched, with or without --overwrite."""
+    from helpers import cli, one_line_error
+
+    out = tmp_path / "mine"
+    text(out / "synth.json", marker)
+    text(out / "list.txt", "synth_train_00001\n")
+    text(out / "synth_train_00001" / "groundtruth.txt", "1,1,5,5\n")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for extra in ([], ["--overwrite"]):
+        line = one_line_error(cli("data", "synth", out, "--sequences", 1, "--frames", 3, *extra))
+        assert f"'{out}' holds 'synth.json', which is not part of a synthetic set" in line
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

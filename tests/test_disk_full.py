@@ -111,6 +111,66 @@ def test_train_checkpoint_past_a_size_limit_is_one_line(tmp_path, nproc):
     assert not (tmp_path / "run" / "last.pt").exists() and not list((tmp_path / "run").glob(".*.tmp"))
 
 
+def test_video_past_a_size_limit_is_one_line_without_opencvs_log(tiny_ckpt, tmp_path):
+    """OpenCV's FFmpeg writer logs each refused write ('[ WARN:0@1.7] global cap_ffmpeg.cpp:219 write FFmpeg: Failed
+    to write frame') on stderr, above the sink's own 'no room left' line; it is kept off stderr while writing."""
+    from droptrack.data.media import bundled_video
+
+    out = tmp_path / "out" / "v.avi"
+    p = dt_limited(["run", str(bundled_video("carphone_pristine.mp4")), "--checkpoint", str(tiny_ckpt), "--init",
+                    "60,40,40,50", "--max-frames", "60", "--threads", "1", "--save", str(out)], 20000, tmp_path)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith(("warning: ", "tracking "))]
+    assert p.returncode == 2, p.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: no room left writing '{out.with_name('v.part.avi')}'"), \
+        p.stderr
+    assert not out.exists()
+
+
+def test_tensorboard_curves_past_a_size_limit_are_one_line(tmp_path):
+    """TensorBoard's events file was written by SummaryWriter's own thread: a full disk there printed 'Exception in
+    thread ...' and a traceback, then the run stopped with 'no room left writing an output'. With --config
+    OUTPUT/config.yaml (an input, kept) the events file is the first file the run writes, so a limit of 20 bytes
+    stops it there."""
+    pytest.importorskip("tensorboard")
+    from droptrack.config import load_config, save_config
+    from droptrack.data.synth import generate_synth
+
+    data = generate_synth(tmp_path / "synth", sequences=2, frames=24, seed=0, size=(160, 120))
+    out = tmp_path / "run"
+    out.mkdir()
+    save_config(load_config("tiny_ce_test"), out / "config.yaml")
+    p = dt_limited(["train", "--config", str(out / "config.yaml"), "--output", str(out), "--data", f"synth={data}",
+                    "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0",
+                    "--device", "cpu"], 20, tmp_path)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "Exception in thread" not in p.stderr, p.stderr
+    assert re.match(rf"error: no room left writing '{re.escape(str(out / 'tb'))}/events\.out\.tfevents\.\S+' "
+                    r"\(File too large\)", lines[-1]), lines[-1]
+    assert lines[-1].endswith("no checkpoint was written yet; run the same command again to start over")
+
+
+def test_a_full_log_that_stdout_is_redirected_to_is_named(tmp_path):
+    """`dt ... > log` where the log found no room: the error said 'no room left writing an output', naming none of the
+    outputs (which were complete: here a kept set, nothing else is written); it names the standard output and where
+    it was redirected to."""
+    import subprocess
+    import sys
+
+    from droptrack.data.synth import generate_synth
+    from exec_with import exec_with
+
+    out = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72))
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as f:   # the same set: kept, only its summary lines are printed (more than 40 bytes)
+        p = subprocess.run(exec_with([sys.executable, "-B", "-m", "droptrack", "data", "synth", str(out), "-n", "1",
+                                      "--frames", "3", "--size", "96x72"], file_size=40),
+                           stdout=f, stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path,
+                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith(f"error: no room left writing the standard output (redirected to '{log}') (File too "
+                               "large): ") and len(p.stderr.splitlines()) == 1, p.stderr
+
+
 def test_safetensors_past_a_size_limit_is_one_line(tiny_ckpt, tmp_path):
     """safetensors (Rust) raises SafetensorError '... (os error 27)' and removes its file: it was a traceback."""
     p = dt_limited(["export", str(tiny_ckpt), "--safetensors", "-o", str(tmp_path / "exp")], 1_000_000, tmp_path)

@@ -101,3 +101,10 @@ def test_a_failing_export_publishes_no_safetensors(tiny_ckpt, tmp_path):
     r = cli("export", tiny_ckpt, "--fp16", "--keep-fp32", "no_such_node", "--safetensors", "-o", out)
     assert r.exit_code == 2 and "error: --keep-fp32 'no_such_node' matches no node" in r.output, r.output
     assert not out.exists()   # nor a work folder left behind: the folder it made, left empty, is removed
+
+
+def test_exported_safetensors_is_an_ordinary_shared_file_as_the_graphs(exported):
+    """safetensors' writer makes its file 0600 (owner only): a deploy folder's weights were unreadable to the
+    service account that reads its model.onnx (0644, as every output dt writes)."""
+    out, _ = exported
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == (out / "model.onnx").stat().st_mode & 0o777 == 0o644

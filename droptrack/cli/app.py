@@ -21,7 +21,8 @@ except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
 from droptrack.errors import (DropTrackError, FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning,
-                              ExtensionSettingsWarning, detach_stdout, disk_full, full_message, one_line, printable)
+                              ExtensionSettingsWarning, detach_stdout, disk_full, full_message, full_stdout, one_line,
+                              printable)
 from droptrack.signals import held_while_ignored
 from droptrack.videofiles import one_line_warning
 
@@ -332,6 +333,10 @@ def friendly(fn: Callable) -> Callable:
                 where = f" '{exc.filename}'" if exc.filename else ""
                 msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, "
                        "or the file is another user's; fix the permissions or pass a path you can read and write")
+            elif disk_full(exc) and not exc.filename and (log := full_stdout()) is not None:   # a print, not a file
+                msg = (f"no room left writing the standard output{f' (redirected to {log!r})' if log else ''} "
+                       f"({exc.strerror or exc}): free space on that disk (or raise the size limit) or redirect it to "
+                       "another disk; the files dt writes itself that are complete are kept")
             elif disk_full(exc):   # outputs are written atomically or streamed: what is complete stays valid
                 msg = full_message(exc)
             elif exc.errno == errno.ENAMETOOLONG:   # a name in a given path (a folder's too), found by any check

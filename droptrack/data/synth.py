@@ -27,6 +27,7 @@ from droptrack.data.synth_progress import SynthProgress
 from droptrack.errors import DatasetError, InputError
 
 MARKER = "synth.json"
+MARKER_KEYS = {"version", "sequences", "frames", "seed", "split"}   # in every generator version's marker
 LOCK = ".synth.lock"   # held while a run writes the set (droptrack.filelock)
 PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
@@ -234,14 +235,21 @@ def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames
     (out / PROGRESS).unlink(missing_ok=True)
 
 
-def _marker_differences(out: str | Path, params: dict) -> list[str] | None:
-    """How the complete set in `out` differs from `params` ('seed 1, not 2', ...; [] = the same set), or None when
-    `out` holds no complete set (no readable marker)."""
+def _marker(out: str | Path) -> dict | None:
+    """`out`'s synth.json as the generator writes it (its settings and photos), or None: none, unreadable, or a
+    synth.json of another tool (or a user's), which is not taken for a set (nor replaced: `_check_own_folder`)."""
     try:
-        meta = json.loads((Path(out) / MARKER).read_text())
+        meta = json.loads((Path(out) / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(meta, dict):
+    return meta if isinstance(meta, dict) and MARKER_KEYS <= meta.keys() else None
+
+
+def _marker_differences(out: str | Path, params: dict) -> list[str] | None:
+    """How the complete set in `out` differs from `params` ('seed 1, not 2', ...; [] = the same set), or None when
+    `out` holds no complete set (no marker of the generator's)."""
+    meta = _marker(out)
+    if meta is None:
         return None
     return [f"{k} {meta.get(k)}, not {v}" for k, v in params.items() if meta.get(k) != v]
 
@@ -292,7 +300,7 @@ def _source_exists(name: str) -> None:
 
 def _check_own_folder(out: Path) -> None:
     """Refuse a folder holding anything but a synthetic set (maybe one a killed run left without its marker)."""
-    if not out.is_dir() or (out / MARKER).is_file():
+    if not out.is_dir() or _marker(out) is not None:
         return
     for p in sorted(out.iterdir()):
         if p.name == "list.txt":
@@ -307,15 +315,14 @@ def _check_own_folder(out: Path) -> None:
 def synth_settings(out: str | Path) -> dict | None:
     """The settings of the set in `out`, complete (its marker) or part-written by a killed run (its journal's first
     line); None when `out` holds neither (tells a set the generator wrote from other folders)."""
-    for name, first_line in ((MARKER, False), (PROGRESS, True)):
-        try:
-            text = (Path(out) / name).read_text(encoding="utf-8")
-            meta = json.loads(text.split("\n", 1)[0] if first_line else text)
-        except (OSError, ValueError, RecursionError):
-            continue
-        if isinstance(meta, dict):
-            return meta
-    return None
+    meta = _marker(out)
+    if meta is not None:
+        return meta
+    try:
+        meta = json.loads((Path(out) / PROGRESS).read_text(encoding="utf-8").split("\n", 1)[0])
+    except (OSError, ValueError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def synth_mismatch(out: str | Path, sequences: int, frames: int, seed: int, size: tuple[int, int], split: str,

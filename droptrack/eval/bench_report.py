@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.errors import DropTrackError
+from droptrack.errors import DropTrackError, OutputFull
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
 from droptrack.eval.bench_plot import latency_plot
 from droptrack.eval.bench_view import HEADERS, fmt_number, gated, procedure, row_cells
@@ -199,6 +199,8 @@ def _curves(report: Any, seqs: list[Any]) -> None:
     try:
         rep = analyze([p for _, p in entries], scorable, tag=tag, output_dir=report.output_dir,
                       names=[n for n, _ in entries], protocol=protocol, dataset=report.data.name)
+    except OutputFull:   # the disk, not the results: the bench stops in one line (`run_bench`), as for any file
+        raise
     except DropTrackError as exc:
         report.notes.append(f"no success plot: {exc}")
         return

@@ -122,6 +122,9 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         except (OSError, ValueError, RecursionError):
             old = {}
         old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
+        if "artifact_sha256" not in old and not any(out.glob("*.txt")):   # nothing of a run: not replaced either
+            raise InputError(f"{out} holds {MANIFEST}, which dt eval did not write (another tool's file, or a "
+                             f"copy); pass another --output or move it away")
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
@@ -147,6 +150,9 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it
             raise InputError(f"{out} holds {stray}.txt but no {MANIFEST} (results of another tool, or copied), so "
                              "they cannot be resumed as this tracker's; pass another --output or move them away")
+        from droptrack.eval.report_plots import check_analysis_folder
+
+        check_analysis_folder(out)   # a report.json or plot of the names the run's report writes, not dt's: kept
     other = next((n for n, fp in inputs.items() if seen.get(n, fp) != fp and (out / f"{n}.txt").is_file()), None)
     if other is not None:
         raise InputError(f"{out} holds results of {other} tracked on other frames (its length, first box or first "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,8 @@ def write_safetensors(path: str | Path, model: OSTrack, cfg: Config, checkpoint_
     info = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config_name": cfg.NAME,
             "variant": model.variant, "config": json.dumps(config_to_dict(cfg)), "meta": json.dumps(meta.to_dict())}
     save_file(state, str(path), metadata=info)
+    if os.path.isfile(path):   # safetensors makes it 0600; models are ordinary shared files (as atomic_write's), and
+        os.chmod(path, 0o644)  # a device written in place (/dev/null) keeps its mode
 
 
 def save_safetensors(path: str | Path, model: OSTrack, cfg: Config) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.decodelog import quiet_opencv
 from droptrack.errors import at_size_limit, full_message, InputError, no_room, OutputFull, refused_block
 from droptrack.paths import writes_in_place
 from droptrack.runtime.sink_base import Sink, TargetState, video_part_path
@@ -138,13 +139,14 @@ class VideoSink(Sink):
             self.resized += 1
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
-        if self.timed and math.isfinite(frame.timestamp):
-            self.start = frame.timestamp if self.start is None else self.start
-            due = round((frame.timestamp - self.start) * self.fps)   # this frame's place at the video's rate
-            for _ in range(min(due - self.written, round(MAX_HELD_S * self.fps))):   # a broken time: not forever
-                self.writer.write(self.last)
-                self.written += 1
-        self.writer.write(image)
+        with quiet_opencv():   # a refused write is only logged ('[ WARN] ... Failed to write frame'): _check_room
+            if self.timed and math.isfinite(frame.timestamp):   # says it, in the one line
+                self.start = frame.timestamp if self.start is None else self.start
+                due = round((frame.timestamp - self.start) * self.fps)   # this frame's place at the video's rate
+                for _ in range(min(due - self.written, round(MAX_HELD_S * self.fps))):   # a broken time: not forever
+                    self.writer.write(self.last)
+                    self.written += 1
+            self.writer.write(image)
         self.last, self.written = image, self.written + 1
         if self.part != self.path:
             self._check_room(always=False)
@@ -173,7 +175,8 @@ class VideoSink(Sink):
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.release()   # writes the index: a cut one leaves a video that does not play
+            with quiet_opencv():
+                self.writer.release()   # writes the index: a cut one leaves a video that does not play
             self.writer = None
             if self.part != self.path and self.part.exists() and not self.full:
                 self._check_room(always=True)

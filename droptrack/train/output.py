@@ -1,6 +1,6 @@
 """A run's output folder besides its checkpoints: made once every input is checked (room for the checkpoints, the
 folder's lock, an earlier run's log and TensorBoard folder set aside, a killed run's temp files removed, a missing
-epoch file restored, the config saved), and the TensorBoard writer."""
+epoch file restored, the config saved); the TensorBoard curves are train/curves.py's."""
 
 from __future__ import annotations
 
@@ -45,13 +45,3 @@ def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position,
     if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
         save_config(cfg, output / "config.yaml")
 
-
-def tensorboard_writer(output: Path, purge_step: int | None):
-    """The writer of OUTPUT/tb (None without tensorboard, which is optional). A resumed run passes the epoch it
-    starts at: TensorBoard then hides the earlier run's points from that epoch on (written after the checkpoint it
-    resumed from, e.g. when a corrupt last.pt fell back to an older one), so no epoch is drawn twice."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(output / "tb"), purge_step=purge_step)

@@ -24,7 +24,8 @@ from droptrack.train.lock import OutputLock
 from droptrack.train.loop import EpochSetup, diverged, official_cudnn, time_left, train_epoch
 from droptrack.train.optim import build_optimizer, ce_keep_rate, epoch_iterations, reference_batch, scaled_lr
 from droptrack.train.options import TrainOptions, amp_mode, prepare
-from droptrack.train.output import prepare_output, tensorboard_writer
+from droptrack.train.curves import open_curves
+from droptrack.train.output import prepare_output
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
 from droptrack.train.space import checkpoint_bytes, write_failed
@@ -116,7 +117,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True,
                                                         device_ids=[dev.index] if dev.type == "cuda" else None)
-    writer = tensorboard_writer(output, pos.epoch if found is not None else None) if dist.main else None
+    # a resumed run passes the epoch it starts at: TensorBoard then hides the earlier run's points from that epoch on
+    # (written after the checkpoint it resumed from, e.g. when a corrupt last.pt fell back to an older one)
+    writer = open_curves(output / "tb", pos.epoch if found is not None else None) if dist.main else None
     bb = cfg.MODEL.BACKBONE
     has_ce = bool(bb.CE_LOC) and bb.TYPE.endswith("_ce")
     val_every = opts.val_every or cfg.TRAIN.VAL_EPOCH_INTERVAL
@@ -204,11 +207,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         if dist.main:
             if keep_file:
                 prune(output, opts.keep_last)
-            if writer:
-                for k, v in stats.items():
-                    if isinstance(v, (int, float)) and v is not None:
-                        writer.add_scalar(f"train/{k}", v, epoch)
-                writer.flush()   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+            if writer:   # on disk with the epoch's checkpoint: a killed run's curves end where it resumes
+                writer.add_scalars({f"train/{k}": v for k, v in stats.items() if isinstance(v, (int, float))}, epoch)
 
     with hold.held():   # stop signals wait for the iteration or checkpoint in progress (StepHold)
         done = pos.epoch - 1   # a run killed while validating epoch `done` (saved before it): validate it now
@@ -246,8 +246,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                 say(f"stopped after {steps} iterations at the end of epoch {epoch}; continue with --resume")
                 bad.tell_summary(tell)
                 return last
-    if writer:
-        writer.close()
     bad.tell_summary(tell)
     if dist.main:
         final = output / "final.pt"
