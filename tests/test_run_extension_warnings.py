@@ -6,6 +6,12 @@ on the default model, whose own search factor is 4: the factor is the re-acquisi
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from helpers import cli, drifting_clip
@@ -48,3 +54,32 @@ def test_a_reacquisition_no_wider_than_the_model_s_search_is_warned_about(tmp_pa
                      "multiple, and this model already searches 4x the target (TEST.SEARCH_FACTOR): a lost target "
                      "is searched for in a crop no wider than usual; pass more than 4, e.g. 8"]
                     if warned else []), res.output
+
+
+def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
+    """dt serve takes the same extension options but said neither warning: it now gives the same lines (one shared
+    function), on stderr before it serves, here both at once."""
+    pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    options = ["--template-refresh", "0.1", "--lost-threshold", "0.3", "--reacq-factor", "2", "--threads", "1"]
+    res = cli("run", clip, "--init", "30,22,26,20", *options, "-o", tmp_path / "boxes.txt")
+    assert res.exit_code == 0, res.output
+    expected = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(expected) == 2 and expected[0] == WARNING, res.output
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--device", "cpu", "--port", "0",
+                          *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        line = p.stdout.readline()
+        while line and not line.startswith("serving "):
+            line = p.stdout.readline()
+        assert line, "dt serve ended before serving: " + p.stderr.read()
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == expected, err
