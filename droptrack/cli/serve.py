@@ -140,7 +140,7 @@ def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
     """The outputs written, and the exit a stop asks for (a full disk 2, a closed --jsonl - 141, a signal)."""
     import signal
 
-    boxes = (", ".join(session.box_files()) or "none written (no target was added)") if output else None
+    boxes = (", ".join(session.box_files()) or "none written (no target was tracked on a frame)") if output else None
     outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
     for label, path in outputs:
         if path:

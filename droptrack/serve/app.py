@@ -47,12 +47,13 @@ gets 503."""
 
 
 class Box(BaseModel):
-    """A box in image pixels of the current frame: left, top, width, height."""
+    """A box in image pixels of the current frame: left, top, width, height; JSON numbers (strict: true or "12" is
+    a malformed field, not 1 or 12)."""
 
-    x: float = Field(examples=[60], allow_inf_nan=False)
-    y: float = Field(examples=[20], allow_inf_nan=False)
-    w: float = Field(examples=[50], allow_inf_nan=False)
-    h: float = Field(examples=[60], allow_inf_nan=False)
+    x: float = Field(examples=[60], allow_inf_nan=False, strict=True)
+    y: float = Field(examples=[20], allow_inf_nan=False, strict=True)
+    w: float = Field(examples=[50], allow_inf_nan=False, strict=True)
+    h: float = Field(examples=[60], allow_inf_nan=False, strict=True)
 
     def values(self) -> list[float]:
         return [self.x, self.y, self.w, self.h]
