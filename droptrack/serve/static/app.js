@@ -11,12 +11,20 @@ const asking = () => !refused && Date.now() >= holdUntil;
 
 function say(text) { $("message").textContent = text || ""; }
 
+// no answer at all (dt serve stopped, the link is down): said, and the state shown no longer claims to be live
+const GONE = "dt serve does not answer (stopped, or the connection is down); the page reconnects when it is back";
+
 // every URL relative to the page's: behind a reverse proxy the page may live under a path (/tracker/)
 async function api(method, path, body) {
-  const res = await fetch(path, {
-    method, headers: body ? {"Content-Type": "application/json"} : {},
-    body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
-  });
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers: body ? {"Content-Type": "application/json"} : {},
+      body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
+    });
+  } catch (e) {   // the browser's own words: "Failed to fetch"
+    throw Object.assign(new Error(GONE), {gone: true});
+  }
   const data = await res.json().catch(() => ({}));
   if (res.status === 401) refused = true;
   if (res.status === 429) holdUntil = Date.now() + 1000 * (Number(res.headers.get("Retry-After")) || 1);
@@ -149,7 +157,13 @@ function render(s) {
 
 async function refresh() {
   if (!asking() || document.hidden) return;
-  try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
+  try {
+    render(await api("GET", "stats"));
+    if ($("message").textContent === GONE) say("");   // back
+  } catch (e) {
+    if (e.gone) $("state").textContent = "unreachable";
+    say(e.message);
+  }
 }
 
 document.addEventListener("visibilitychange", () => {
