@@ -58,7 +58,8 @@ def test_a_reacquisition_no_wider_than_the_model_s_search_is_warned_about(tmp_pa
 
 def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
     """dt serve takes the same extension options but said neither warning: it now gives the same lines (one shared
-    function), on stderr before it serves, here both at once."""
+    function), on stderr before it serves, here both at once; its first line names the procedure as dt run's
+    summary does."""
     pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
     (tmp_path / "clip").mkdir()
     clip = drifting_clip(tmp_path / "clip", 3)
@@ -67,14 +68,18 @@ def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
     assert res.exit_code == 0, res.output
     expected = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
     assert len(expected) == 2 and expected[0] == WARNING, res.output
+    procedure = res.output.split("; tracker: ")[1].split("\n")[0].strip()   # dt run's summary names the extensions
+    assert "re-acquisition x2 (motion); template refresh at 0.1" in procedure, res.output
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--device", "cpu", "--port", "0",
                           *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
-        line = p.stdout.readline()
-        while line and not line.startswith("serving "):
-            line = p.stdout.readline()
-        assert line, "dt serve ended before serving: " + p.stderr.read()
+        lines = [p.stdout.readline()]
+        while lines[-1] and not lines[-1].startswith("serving "):
+            lines.append(p.stdout.readline())
+        assert lines[-1], "dt serve ended before serving: " + p.stderr.read()
+        # and its log names them as dt run's summary does (they were said nowhere: not in the log, /stats or page)
+        assert lines[0].startswith("tracking ") and lines[0].endswith(f"; tracker: {procedure}\n"), lines
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
     finally:

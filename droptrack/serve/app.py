@@ -272,7 +272,8 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
 
     @api.get("/stats")
     def stats() -> dict:
-        """State, frame, FPS, per-stage latency (mean and p99 ms over recent frames) and every target."""
+        """State, frame, FPS, per-stage latency (mean and p99 ms over recent frames), every target and the tracker's
+        `procedure` ('official procedure', or the extensions on, as in dt run's summary)."""
         return session.stats()
 
     @api.get("/targets")

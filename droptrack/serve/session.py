@@ -391,6 +391,7 @@ class Session:
                    "size": None if frame is None else [int(frame.image.shape[1]), int(frame.image.shape[0])],
                    "backend": self.tracker.backend.name, "device": self.device,
                    "max_targets": self.opts.max_targets, "stages": stages,
+                   "procedure": self.tracker.ext.describe(),   # dt run's summary says it too: extensions on or not
                    "targets": [t.to_dict() for t in self._targets]}
         fps = self.live_stats.fps()
         out["fps"] = None if fps is None else round(fps, 2)

@@ -141,7 +141,8 @@ function render(s) {
   frameWidth = s.size ? s.size[0] : 0;
   $("frame-index").textContent = s.frame ?? "–";
   $("fps").textContent = fmt(s.fps, 1);
-  $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · up to ${s.max_targets} targets`;
+  $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · ${s.procedure} · up to ${s.max_targets} ` +
+    "targets";
   $("pause").textContent = s.state === "paused" ? "Resume" : "Pause";
   const key = JSON.stringify(s.targets);
   if (key !== lastTargets) {
