@@ -43,3 +43,40 @@ def test_a_box_field_that_is_no_json_number_is_malformed(session, value, words):
     r = client.post("/targets", content='{"x": 60, "y": 20, "w": 50, "h": 60}',
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 201 and r.json()["box"] == [60.0, 20.0, 50.0, 60.0], r.text
+
+
+def test_a_box_drawn_on_a_black_frame_is_warned_about(tiny_ckpt, tmp_path):
+    """dt run warns of a box on pixels of one colour (Megamind.avi opens on a black frame: nothing to follow); dt
+    serve, which starts a file on its first frame, took such a box without a word. Its answer (and the page) now
+    carry dt run's note, pointing to re-selecting on a frame that shows the target; a box on texture has none."""
+    import warnings
+
+    import cv2
+    import numpy as np
+
+    from droptrack.errors import FlatTargetWarning
+    from droptrack.serve.options import ServeOptions
+    from droptrack.serve.session import Session
+    from helpers import drifting_clip
+
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 30)
+    cv2.imwrite(str(clip / "00000.png"), np.zeros((72, 96, 3), np.uint8))   # a fade from black
+    s = Session(ServeOptions(str(clip), artifact=str(tiny_ckpt), device="cpu", fps=5.0, max_targets=2))
+    s.start()
+    try:
+        assert s.set_paused(True) == {"state": "paused"}
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            answer = s.add_target([30.0, 22.0, 26.0, 20.0])
+        assert answer["warning"].startswith("the box 30,22,26,20 on frame 0 is all one colour (level 0"), answer
+        assert answer["warning"].endswith("; pause on a frame that shows it and draw the box again there "
+                                          "(re-select)"), answer
+        assert [str(w.message) for w in said if w.category is FlatTargetWarning] == [f"target 0: {answer['warning']}"]
+        assert s.set_paused(False) == {"state": "running"}
+        wait_for(lambda: s.stats()["frame"] >= 1)
+        assert s.set_paused(True) == {"state": "paused"}
+        again = s.reselect_target(0, [30.0, 22.0, 26.0, 20.0])   # noise and the square from frame 1 on
+        assert "warning" not in again and again["id"] == 0, again
+    finally:
+        s.stop()

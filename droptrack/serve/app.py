@@ -285,7 +285,8 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         409: f"over --max-targets, a box file of another run in the way, or {ENDED}", 422: BAD_BOX, 503: SLOW,
         507: "the target's --output box file cannot be written"}))
     async def add_target(box: Box) -> dict:
-        """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
+        """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets); the
+        answer has a `warning` where the box lies on pixels of one colour (a black frame: nothing to follow)."""
         return await command(session.add_target, box.values())
 
     @api.put("/targets/{target_id}", responses=errors({404: "no target with this id", 409: ENDED,

@@ -25,7 +25,7 @@ from droptrack.runtime.sinks import ReaderGone, frame_record
 from droptrack.runtime.start_notes import warn_at_start
 from droptrack.serve.commands import Mailbox, answer
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, drawn
 from droptrack.serve.outputs import Outputs, catch_up
 from droptrack.serve.stats import LiveStats
 
@@ -337,11 +337,11 @@ class Session:
 
     def add_target(self, box: list[float]) -> dict:
         """Start a target on the frame the thread holds; 422 for a bad box, 409 over --max-targets."""
-        return self._submit(lambda: self._init_box(box).to_dict())
+        return self._submit(lambda: drawn(self._init_box(box), box, self._frame.image, self._frame.index))
 
     def reselect_target(self, target_id: int, box: list[float]) -> dict:
         """Re-initialise target `target_id` from a new box on the current frame (its id stays)."""
-        return self._submit(lambda: self._init_box(box, replace=target_id).to_dict())
+        return self._submit(lambda: drawn(self._init_box(box, target_id), box, self._frame.image, self._frame.index))
 
     def remove_target(self, target_id: int) -> dict:
         """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""

@@ -103,7 +103,8 @@ stage.addEventListener("pointerup", async (ev) => {
   }
   try {
     const t = reselect === null ? await api("POST", "targets", box) : await api("PUT", "targets/" + reselect, box);
-    say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}`);
+    say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}` +
+        (t.warning ? `; warning: ${t.warning}` : ""));   // a box on one colour: nothing to follow
   } catch (e) {
     say(e.message);
   }
