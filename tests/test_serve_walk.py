@@ -80,3 +80,30 @@ def test_a_box_drawn_on_a_black_frame_is_warned_about(tiny_ckpt, tmp_path):
         assert "warning" not in again and again["id"] == 0, again
     finally:
         s.stop()
+
+
+def test_ctrl_c_without_outputs_claims_none(tiny_ckpt, video):
+    """Ctrl-C ended dt serve with 'SIGINT: stopped after 1 frame; outputs are complete up to there' also when no
+    --output, --jsonl or --save was given (a user went looking for files); without them the line ends at the count."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
+                          "cpu", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        line = p.stdout.readline()
+        while line and not line.startswith("serving "):
+            line = p.stdout.readline()
+        assert line, "dt serve ended before serving: " + p.stderr.read()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, err
+    assert err.splitlines()[-1] == "SIGINT: stopped after 1 frame", err   # the file waits on its first frame

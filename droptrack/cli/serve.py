@@ -154,4 +154,5 @@ def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
 
         stopped(SIGPIPE, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")
     if session.signal and session.signal != signal.SIGTERM:   # Ctrl-C, SIGHUP: exit 130 / 129 as dt run (not 0)
-        stopped(session.signal, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")
+        kept = "; outputs are complete up to there" if output or jsonl or session.video_file() else ""   # any given
+        stopped(session.signal, f"after {counted(session.frames_written, 'frame')}{kept}")
