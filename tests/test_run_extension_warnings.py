@@ -6,6 +6,12 @@ on the default model, whose own search factor is 4: the factor is the re-acquisi
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from helpers import cli, drifting_clip
@@ -48,3 +54,37 @@ def test_a_reacquisition_no_wider_than_the_model_s_search_is_warned_about(tmp_pa
                      "multiple, and this model already searches 4x the target (TEST.SEARCH_FACTOR): a lost target "
                      "is searched for in a crop no wider than usual; pass more than 4, e.g. 8"]
                     if warned else []), res.output
+
+
+def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
+    """dt serve takes the same extension options but said neither warning: it now gives the same lines (one shared
+    function), on stderr before it serves, here both at once; its first line names the procedure as dt run's
+    summary does."""
+    pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    options = ["--template-refresh", "0.1", "--lost-threshold", "0.3", "--reacq-factor", "2", "--threads", "1"]
+    res = cli("run", clip, "--init", "30,22,26,20", *options, "-o", tmp_path / "boxes.txt")
+    assert res.exit_code == 0, res.output
+    expected = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(expected) == 2 and expected[0] == WARNING, res.output
+    procedure = res.output.split("; tracker: ")[1].split("\n")[0].strip()   # dt run's summary names the extensions
+    assert "re-acquisition x2 (motion); template refresh at 0.1" in procedure, res.output
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--device", "cpu", "--port", "0",
+                          *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        lines = [p.stdout.readline()]
+        while lines[-1] and not lines[-1].startswith("serving "):
+            lines.append(p.stdout.readline())
+        assert lines[-1], "dt serve ended before serving: " + p.stderr.read()
+        # and its log names them as dt run's summary does (they were said nowhere: not in the log, /stats or page)
+        assert lines[0].startswith("tracking ") and lines[0].endswith(f"; tracker: {procedure}\n"), lines
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == expected, err

@@ -133,3 +133,26 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
         thread.join(10)
         sock.close()
         session.stop()
+
+
+def test_a_server_that_does_not_answer_is_not_shown_as_running(server):
+    """Once dt serve stopped (Ctrl-C, a dropped link) the page kept showing 'state running' with the browser's
+    'Failed to fetch' under the image. It now says the server does not answer, shows the state as unreachable,
+    and clears both once the server answers again. The answers held back by the browser (as with the server gone)."""
+    url, _ = server
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            page.set_default_timeout(90_000)
+            assert page.goto(url).status == 200
+            state_is(page, "waiting")
+            page.route("**/stats", lambda route: route.abort("connectionrefused"))
+            state_is(page, "unreachable")
+            assert page.inner_text("#message").startswith("dt serve does not answer (stopped, or the connection is "
+                                                          "down)")
+            page.unroute("**/stats")
+            state_is(page, "waiting")
+            page.wait_for_function("document.getElementById('message').textContent === ''")
+        finally:
+            browser.close()

@@ -140,7 +140,7 @@ def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
     """The outputs written, and the exit a stop asks for (a full disk 2, a closed --jsonl - 141, a signal)."""
     import signal
 
-    boxes = (", ".join(session.box_files()) or "none written (no target was added)") if output else None
+    boxes = (", ".join(session.box_files()) or "none written (no target was tracked on a frame)") if output else None
     outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
     for label, path in outputs:
         if path:
@@ -154,4 +154,5 @@ def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
 
         stopped(SIGPIPE, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")
     if session.signal and session.signal != signal.SIGTERM:   # Ctrl-C, SIGHUP: exit 130 / 129 as dt run (not 0)
-        stopped(session.signal, f"after {counted(session.frames_written, 'frame')}; outputs are complete up to there")
+        kept = "; outputs are complete up to there" if output or jsonl or session.video_file() else ""   # any given
+        stopped(session.signal, f"after {counted(session.frames_written, 'frame')}{kept}")

@@ -332,7 +332,8 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
         check_not_results("--output", output_dir, ("eval.json", "bench.json"))
     check_protocol(protocol, canonical(dataset)[0], dataset.strip())   # before the sequences are read
     sequences = list(get_sequences(dataset, root=root, split=split, names=list(names) if names else None))
-    report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset, attributes_dir=attributes_dir)
+    report = analyze(result_dirs, sequences, protocol=protocol, dataset=dataset.strip(),
+                     attributes_dir=attributes_dir)
     if output_dir is not None:   # made once there is a report to write
         from droptrack.eval.resume import locked
 

@@ -100,7 +100,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
-             trust: bool = False) -> EvalResult | None:
+             trust: bool = False, dataset: str | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -128,6 +128,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         graph: the caller's `onnx_files.check_graph` of an .onnx artifact (`dt bench`): not parsed again.
         wrap: with one worker, applied to the loaded tracker (`dt bench` times each stage of this pass with it).
         trust: --trust-checkpoint: a legacy pickle checkpoint's foreign objects read as inert records (none run).
+        dataset: the name the report's table and plots show (`--dataset` as given, got10k_val, as dt analyze shows
+            it; default: the tag).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -197,7 +199,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             _track_all(trackers, todo, out, result, progress, on_sequence)
         _load_resumed(out, result)
         result.submission = write_submission(out, tag, result.sequences)
-        result.reports = _analyze(out, seqs, tag)
+        result.reports = _analyze(out, seqs, tag, dataset)
     result.wall_s = time.perf_counter() - t_start
     return result
 
@@ -228,7 +230,7 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
         hint = _root_hint(dataset, root) if split is None else None
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; " + (
             hint or "check the root (its list.txt / annotation folder) or pick another split"))
-    return evaluate(artifact, seqs, output_dir, **kwargs)
+    return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), **kwargs)   # named as dt analyze names it
 
 
 def _root_hint(dataset: str, root: str | Path | None) -> str | None:
@@ -340,7 +342,7 @@ def _load_resumed(out: Path, result: EvalResult) -> None:
     result.times.update(times)
 
 
-def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
+def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None) -> dict[str, Any]:
     """Reports keyed by protocol: the dataset's own (report.json + plots); synth adds the GOT-10k toolkit's."""
     from droptrack.eval.report import analyze
 
@@ -349,10 +351,10 @@ def _analyze(out: Path, seqs: list[Any], tag: str) -> dict[str, Any]:
     scorable = [s for s in seqs if has_gt(s)]
     if not scorable:   # test splits publish only the init box: scores come from the benchmark's server
         return {}
-    main = analyze([out], scorable, tag=tag, output_dir=out, names=[out.name])
+    main = analyze([out], scorable, tag=tag, output_dir=out, names=[out.name], dataset=dataset)
     reports = {main.protocol: main}
     if tag == "synth":
-        got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit")
+        got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
         atomic_write_json(out / "report_got10k.json", got.to_dict())
         reports[got.protocol] = got
     return reports

@@ -317,28 +317,6 @@ def flat_target_note(image: Any, boxes: list, index: int, fix: str = START_FIX) 
     return None
 
 
-def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float) -> list[str]:
-    """Warnings on tracker-extension settings (the model's TEST keys or the options) that work against the run: a
-    template refresh threshold under --lost-threshold (a frame reported lost, scoring between the two, can crop its
-    new template on what the box drifted to; the README asks for it at or above), and a re-acquisition search
-    factor no wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a
-    4x model searches half as wide while the target is lost)."""
-    notes = []
-    refresh = ext.template_refresh
-    if refresh is not None and refresh < lost_threshold:
-        notes.append(f"template refresh at {refresh:g} is below --lost-threshold {lost_threshold:g}: a frame "
-                     f"reported lost with a score from {refresh:g} to {lost_threshold:g} can crop a new template on "
-                     f"what the box has drifted to; pass --template-refresh {lost_threshold:g} or more, or a lower "
-                     "--lost-threshold")
-    wide = ext.reacq_factor
-    if wide is not None and search_factor and wide <= search_factor:
-        notes.append(f"--reacq-factor {wide:g} is the search factor of the re-acquisition crop, not a multiple, and "
-                     f"this model already searches {search_factor:g}x the target (TEST.SEARCH_FACTOR): a lost target "
-                     f"is searched for in a crop no wider than usual; pass more than {search_factor:g}, e.g. "
-                     f"{2 * search_factor:g}")
-    return notes
-
-
 def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
     """A note for the first init box that runs past the frame's edge while its numbers, read as corners x1,y1,x2,y2,
     make a box inside the frame (the usual mix-up with --init's x,y,w,h), or None. A box past the edge is allowed

@@ -13,13 +13,13 @@ from typing import Callable
 
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OffTargetGraphWarning, OutputFull,
-                              SourceError, ExtensionSettingsWarning)
+                              SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
-                                       check_tracking_options, corner_box_note, extension_notes, flat_target_note,
+                                       check_tracking_options, corner_box_note, flat_target_note,
                                        ground_truth_init, off_target_graph_note)
 from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_frames
 from droptrack.runtime.looping import LoopedSource
@@ -28,9 +28,9 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
                                       unreadable_note)
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
+from droptrack.runtime.start_notes import warn_at_start
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
-from droptrack.videofiles import PixelAspectWarning
 
 # dt run's names, those made in build.py and report.py included (importable from here as before)
 __all__ = ["build_tracker", "check_options", "ended_early_note", "ground_truth_note", "parse_box", "resolve_device",
@@ -239,18 +239,13 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             for s in sinks:
                 s.close()
             raise
-        note = getattr(src, "aspect_note", None)   # said once every check passed: an error stays the only line
-        if note:
-            warnings.warn(note, PixelAspectWarning, stacklevel=2)
+        warn_at_start(src, tracker, opts.lost_threshold)   # said once every check passed: an error stays the only line
         flat = flat_target_note(first.image, boxes, first.index)
         if flat:
             warnings.warn(flat, FlatTargetWarning, stacklevel=2)
         corners = corner_box_note(boxes, first.image.shape[:2])
         if corners:
             warnings.warn(corners, CornerBoxWarning, stacklevel=2)
-        for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None),
-                                    opts.lost_threshold):
-            warnings.warn(note, ExtensionSettingsWarning, stacklevel=2)
         off_target = off_target_graph_note(opts.artifact, tracker.meta, device)
         if off_target:
             warnings.warn(off_target, OffTargetGraphWarning, stacklevel=2)

@@ -47,12 +47,13 @@ gets 503."""
 
 
 class Box(BaseModel):
-    """A box in image pixels of the current frame: left, top, width, height."""
+    """A box in image pixels of the current frame: left, top, width, height; JSON numbers (strict: true or "12" is
+    a malformed field, not 1 or 12)."""
 
-    x: float = Field(examples=[60], allow_inf_nan=False)
-    y: float = Field(examples=[20], allow_inf_nan=False)
-    w: float = Field(examples=[50], allow_inf_nan=False)
-    h: float = Field(examples=[60], allow_inf_nan=False)
+    x: float = Field(examples=[60], allow_inf_nan=False, strict=True)
+    y: float = Field(examples=[20], allow_inf_nan=False, strict=True)
+    w: float = Field(examples=[50], allow_inf_nan=False, strict=True)
+    h: float = Field(examples=[60], allow_inf_nan=False, strict=True)
 
     def values(self) -> list[float]:
         return [self.x, self.y, self.w, self.h]
@@ -271,7 +272,8 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
 
     @api.get("/stats")
     def stats() -> dict:
-        """State, frame, FPS, per-stage latency (mean and p99 ms over recent frames) and every target."""
+        """State, frame, FPS, per-stage latency (mean and p99 ms over recent frames), every target and the tracker's
+        `procedure` ('official procedure', or the extensions on, as in dt run's summary)."""
         return session.stats()
 
     @api.get("/targets")
@@ -283,7 +285,8 @@ def create_app(session: Session, token: str | None = None, loopback_only: bool =
         409: f"over --max-targets, a box file of another run in the way, or {ENDED}", 422: BAD_BOX, 503: SLOW,
         507: "the target's --output box file cannot be written"}))
     async def add_target(box: Box) -> dict:
-        """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets)."""
+        """Start a target on the current frame (422: box outside the frame or empty; 409: --max-targets); the
+        answer has a `warning` where the box lies on pixels of one colour (a black frame: nothing to follow)."""
         return await command(session.add_target, box.values())
 
     @api.put("/targets/{target_id}", responses=errors({404: "no target with this id", 409: ENDED,

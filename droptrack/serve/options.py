@@ -100,6 +100,25 @@ class Target:
                 "since": self.since}
 
 
+SERVE_FIX = "pause on a frame that shows it and draw the box again there (re-select)"
+
+
+def drawn(target: Target, box: list[float], image, index: int) -> dict:
+    """The answer to a drawn box (`Target.to_dict`), with a `warning` where the box lies on pixels of one colour
+    (Megamind.avi opens on a black frame): dt run's FlatTargetWarning, logged as its 'warning: ...' line too."""
+    import warnings
+
+    from droptrack.errors import FlatTargetWarning
+    from droptrack.runtime.checks import flat_target_note
+
+    answer = target.to_dict()
+    note = flat_target_note(image, [box], index, SERVE_FIX)
+    if note:
+        warnings.warn(f"target {target.id}: {note}", FlatTargetWarning, stacklevel=2)
+        answer["warning"] = note
+    return answer
+
+
 def box_file(path: str | Path, target_id: int) -> Path:
     """`--output boxes.txt` -> boxes_<id>.txt: one official box file per target (targets come and go)."""
     return numbered_path(path, target_id)

@@ -90,8 +90,10 @@ class Outputs:
         self._locks.close()
 
     def box_files(self) -> list[str]:
-        """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
-        return [str(p) for _, sink in sorted(self.box_sinks.items()) for p in sink.paths]
+        """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id; a target
+        removed on the frame it was drawn on, before that frame's record, has no line and so no file (an earlier
+        run's file of its name is left as it was)."""
+        return [str(f.path) for _, sink in sorted(self.box_sinks.items()) for f in sink.files if f.lines]
 
     def video_file(self) -> str | None:
         """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""

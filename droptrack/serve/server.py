@@ -157,7 +157,8 @@ def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8080, token: 
         say = warn or (lambda line: print(line, file=sys.stderr, flush=True))
         session.on_stopped = lambda why: say(f"tracking stopped: {why}")
         session.start()
-        echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}")
+        echo(f"tracking {session.source_name} with {session.tracker.backend.name} on {session.device}; tracker: "
+             f"{session.tracker.ext.describe()}")   # as dt run's summary: the extensions given are on
         stop.serving(server)   # a signal from here on ends the server (before: raised, as from the model loading)
         shown = token if given == "auto" else None   # the user's own token stays out of logs (journald, CI)
         how = "open it with ?token=YOUR_TOKEN once or send Authorization: Bearer; " if token and not shown else ""

@@ -14,7 +14,6 @@ import dataclasses
 import math
 import threading
 import time
-import warnings
 from typing import Callable
 
 from droptrack.errors import DropTrackError, InputError, OutputFull, SourceError
@@ -23,12 +22,12 @@ from droptrack.runtime import readers, sources
 from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import ReaderGone, frame_record
+from droptrack.runtime.start_notes import warn_at_start
 from droptrack.serve.commands import Mailbox, answer
 from droptrack.serve.frames import LatestFrame
-from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target
+from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, drawn
 from droptrack.serve.outputs import Outputs, catch_up
 from droptrack.serve.stats import LiveStats
-from droptrack.videofiles import PixelAspectWarning
 
 COMMAND_TIMEOUT_S = 10.0    # a command not applied by then answers 503
 STALL_S = 1.0               # stop(): a thread still waiting on the source after this is stopped without it
@@ -114,9 +113,7 @@ class Session:
         first = next(self._frames, None)
         if first is None:
             raise SourceError(f"{self._source.name} has no frames")
-        note = getattr(self._source, "aspect_note", None)   # boxes posted from a player's picture need its factor
-        if note:
-            warnings.warn(note, PixelAspectWarning, stacklevel=2)
+        warn_at_start(self._source, self.tracker, o.lost_threshold)   # as dt run: pixel aspect, extension settings
         self.live = bool(getattr(self._source, "live", False))
         if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
             self._frames = readers.newest(self._frames)
@@ -340,11 +337,11 @@ class Session:
 
     def add_target(self, box: list[float]) -> dict:
         """Start a target on the frame the thread holds; 422 for a bad box, 409 over --max-targets."""
-        return self._submit(lambda: self._init_box(box).to_dict())
+        return self._submit(lambda: drawn(self._init_box(box), box, self._frame.image, self._frame.index))
 
     def reselect_target(self, target_id: int, box: list[float]) -> dict:
         """Re-initialise target `target_id` from a new box on the current frame (its id stays)."""
-        return self._submit(lambda: self._init_box(box, replace=target_id).to_dict())
+        return self._submit(lambda: drawn(self._init_box(box, target_id), box, self._frame.image, self._frame.index))
 
     def remove_target(self, target_id: int) -> dict:
         """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""
@@ -394,6 +391,7 @@ class Session:
                    "size": None if frame is None else [int(frame.image.shape[1]), int(frame.image.shape[0])],
                    "backend": self.tracker.backend.name, "device": self.device,
                    "max_targets": self.opts.max_targets, "stages": stages,
+                   "procedure": self.tracker.ext.describe(),   # dt run's summary says it too: extensions on or not
                    "targets": [t.to_dict() for t in self._targets]}
         fps = self.live_stats.fps()
         out["fps"] = None if fps is None else round(fps, 2)

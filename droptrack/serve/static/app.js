@@ -11,12 +11,20 @@ const asking = () => !refused && Date.now() >= holdUntil;
 
 function say(text) { $("message").textContent = text || ""; }
 
+// no answer at all (dt serve stopped, the link is down): said, and the state shown no longer claims to be live
+const GONE = "dt serve does not answer (stopped, or the connection is down); the page reconnects when it is back";
+
 // every URL relative to the page's: behind a reverse proxy the page may live under a path (/tracker/)
 async function api(method, path, body) {
-  const res = await fetch(path, {
-    method, headers: body ? {"Content-Type": "application/json"} : {},
-    body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
-  });
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers: body ? {"Content-Type": "application/json"} : {},
+      body: body ? JSON.stringify(body) : undefined, credentials: "same-origin",
+    });
+  } catch (e) {   // the browser's own words: "Failed to fetch"
+    throw Object.assign(new Error(GONE), {gone: true});
+  }
   const data = await res.json().catch(() => ({}));
   if (res.status === 401) refused = true;
   if (res.status === 429) holdUntil = Date.now() + 1000 * (Number(res.headers.get("Retry-After")) || 1);
@@ -95,7 +103,8 @@ stage.addEventListener("pointerup", async (ev) => {
   }
   try {
     const t = reselect === null ? await api("POST", "targets", box) : await api("PUT", "targets/" + reselect, box);
-    say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}`);
+    say(`target ${t.id} ${reselect === null ? "started" : "re-selected"} at ${[box.x, box.y, box.w, box.h]}` +
+        (t.warning ? `; warning: ${t.warning}` : ""));   // a box on one colour: nothing to follow
   } catch (e) {
     say(e.message);
   }
@@ -133,7 +142,8 @@ function render(s) {
   frameWidth = s.size ? s.size[0] : 0;
   $("frame-index").textContent = s.frame ?? "–";
   $("fps").textContent = fmt(s.fps, 1);
-  $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · up to ${s.max_targets} targets`;
+  $("source").textContent = `${s.source} · ${s.backend} on ${s.device} · ${s.procedure} · up to ${s.max_targets} ` +
+    "targets";
   $("pause").textContent = s.state === "paused" ? "Resume" : "Pause";
   const key = JSON.stringify(s.targets);
   if (key !== lastTargets) {
@@ -149,7 +159,13 @@ function render(s) {
 
 async function refresh() {
   if (!asking() || document.hidden) return;
-  try { render(await api("GET", "stats")); } catch (e) { say(e.message); }
+  try {
+    render(await api("GET", "stats"));
+    if ($("message").textContent === GONE) say("");   // back
+  } catch (e) {
+    if (e.gone) $("state").textContent = "unreachable";
+    say(e.message);
+  }
 }
 
 document.addEventListener("visibilitychange", () => {
