@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.data.folder import own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
@@ -121,9 +122,10 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     if not folder.is_dir():
         raise DatasetError(f"sequence folder {folder} (listed in list.txt) is missing; re-extract the split "
                            "or remove the name from list.txt")
-    gt = load_boxes(folder / "groundtruth.txt")
+    gt = own_boxes(folder / "groundtruth.txt") if dataset == "synth" else load_boxes(folder / "groundtruth.txt")
     ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
-    if len(gt) > 1 and dataset == "synth" and not (folder / f"00000001{ext}").is_file():
+    if len(gt) > 1 and dataset == "synth" and (not (folder / f"00000001{ext}").is_file()
+                                               or (folder / f"00000000{ext}").is_file()):   # frames from 0: row 1 is 0's
         n = len(gt)
         frames = _own_frames(folder, n)
     elif len(gt) > 1:

@@ -1,0 +1,55 @@
+"""One's own footage (`dt train --data MINE`, `dt eval --dataset synth|folder|video`): every box row stays with its
+own frame, or the set is refused in one line naming the fix."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from droptrack.data import get_sequences
+from droptrack.errors import DatasetError
+from helpers import text
+
+pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
+
+
+def _frames(seq, names):
+    """Frames of distinct grey levels (the i-th named file has level 20 * i)."""
+    seq.mkdir(parents=True, exist_ok=True)
+    for i, nm in enumerate(names):
+        cv2.imwrite(str(seq / nm), np.full((24, 32, 3), 20 * i, np.uint8))
+
+
+@pytest.mark.parametrize("reader", ["synth", "folder"])
+def test_a_blank_line_between_rows_is_refused_not_skipped(tmp_path, reader):
+    """An annotation tool that leaves a frame without a box as an empty line: the line was skipped, so the box of
+    frame 3 went to frame 2 (and every later one a frame early), silently."""
+    seq = tmp_path / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 5)])
+    text(seq / "groundtruth.txt", "1,2,10,8\n\n3,4,10,8\n4,5,10,8\n")
+    with pytest.raises(DatasetError, match=r"groundtruth\.txt:2: blank line between box rows.*NaN,NaN,NaN,NaN") as e:
+        get_sequences(reader, tmp_path if reader == "synth" else seq)
+    assert "\n" not in str(e.value)
+    text(seq / "groundtruth.txt", "1,2,10,8\nnan,nan,nan,nan\n3,4,10,8\n4,5,10,8\n\n\n")   # as told; blank at the end
+    (s,) = get_sequences(reader, tmp_path if reader == "synth" else seq)
+    assert s.boxes[2].tolist() == [3, 4, 10, 8] and np.isnan(s.boxes[1]).all()
+
+
+def test_a_blank_line_in_a_videos_box_file_is_refused(tmp_path):
+    from droptrack.data.folder import own_boxes
+
+    text(tmp_path / "clip.txt", "1,2,10,8\n\n3,4,10,8\n")
+    with pytest.raises(DatasetError, match=r"clip\.txt:2: blank line"):
+        own_boxes(tmp_path / "clip.txt")
+
+
+def test_frames_numbered_from_zero_keep_the_first_row_on_the_first_frame(tmp_path):
+    """ffmpeg -start_number 0 (or OpenCV's frame index) writes 00000000.jpg ...: the reader took 00000001.jpg as the
+    first frame, so row 1 went to the second frame; with one image per row it said to trim groundtruth.txt."""
+    seq = tmp_path / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(3)])
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
+    (s,) = get_sequences("synth", tmp_path)
+    assert [p.name for p in s.frames] == ["00000000.jpg", "00000001.jpg", "00000002.jpg"]
+    assert [int(s.frame(i)[0, 0, 0]) for i in range(3)] == [0, 20, 40]
