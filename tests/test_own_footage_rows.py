@@ -53,3 +53,18 @@ def test_frames_numbered_from_zero_keep_the_first_row_on_the_first_frame(tmp_pat
     (s,) = get_sequences("synth", tmp_path)
     assert [p.name for p in s.frames] == ["00000000.jpg", "00000001.jpg", "00000002.jpg"]
     assert [int(s.frame(i)[0, 0, 0]) for i in range(3)] == [0, 20, 40]
+
+
+@pytest.mark.parametrize("names", [[f"{i:08d}.jpg" for i in range(1, 5)], [f"frame_{i}.png" for i in range(1, 5)]])
+def test_more_frames_than_rows_is_refused_naming_the_fix(tmp_path, names):
+    """A tool that writes a row only for the frames where the target is: 3 rows for 4 frames were read as the
+    boxes of frames 1-3 (the last one a frame early) and frame 4 was left out, silently."""
+    seq = tmp_path / "porch_cam"
+    _frames(seq, names)
+    text(seq / "groundtruth.txt", "1,2,10,8\n3,4,10,8\n4,5,10,8\n")
+    with pytest.raises(DatasetError, match=r"porch_cam has 4 images but 3 GT rows .*NaN,NaN,NaN,NaN") as e:
+        get_sequences("synth", tmp_path)
+    assert "\n" not in str(e.value)
+    text(seq / "groundtruth.txt", "1,2,10,8\nnan,nan,nan,nan\n3,4,10,8\n4,5,10,8\n")   # as told
+    (s,) = get_sequences("synth", tmp_path)
+    assert len(s.frames) == 4 and s.valid().tolist() == [True, False, True, True]

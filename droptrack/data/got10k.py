@@ -117,6 +117,17 @@ def _own_frames(folder: Path, n: int) -> list[Path]:
     return frames[:n]
 
 
+def _check_no_frame_without_row(folder: Path, rows: int) -> None:
+    """One's own sequence with more images than box rows is refused: rows are taken in frame order from the first,
+    so a frame left without a row (a tool that writes rows only where the target is) shifted every later box, and
+    the images past the last row were silently left out."""
+    images = len(list_images(folder))
+    if images > rows:
+        raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
+                           "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
+                           f"move the images past frame {rows} out of the folder")
+
+
 def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     """One GOT-10k-layout sequence; labels are optional (the test split has none)."""
     if not folder.is_dir():
@@ -140,6 +151,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         n = len(frames)
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
+    if len(gt) > 1 and dataset == "synth":
+        _check_no_frame_without_row(folder, n)
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
