@@ -68,3 +68,21 @@ def test_more_frames_than_rows_is_refused_naming_the_fix(tmp_path, names):
     text(seq / "groundtruth.txt", "1,2,10,8\nnan,nan,nan,nan\n3,4,10,8\n4,5,10,8\n")   # as told
     (s,) = get_sequences("synth", tmp_path)
     assert len(s.frames) == 4 and s.valid().tolist() == [True, False, True, True]
+
+
+def test_own_footage_in_lasots_layout_as_synth_names_the_layout_it_reads(tmp_path):
+    """<class>/<class>-N/img/ + groundtruth.txt given as dt train --data MINE: the refusal said the root should hold
+    <seq>/groundtruth.txt + 00000001.jpg and to fix the path, not that the sequences were there in another layout."""
+    from droptrack.errors import TrainingError
+    from droptrack.train.data import check_nonempty, load_datasets
+
+    seq = tmp_path / "drone" / "drone-1"
+    _frames(seq / "img", [f"{i:08d}.jpg" for i in range(1, 4)])
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
+    text(seq / "full_occlusion.txt", "0,0,0\n")
+    text(seq / "out_of_view.txt", "0,0,0\n")
+    roots = {"SYNTH": str(tmp_path)}
+    with pytest.raises(TrainingError, match=r"holds 1 sequence\(s\) in LaSOT's layout .*drone-1.*GOT-10k's: put each "
+                                            r"sequence's frames from img/ beside its groundtruth\.txt") as e:
+        check_nonempty(["SYNTH"], [1.0], roots, load_datasets(["SYNTH"], roots))
+    assert "\n" not in str(e.value)
