@@ -15,10 +15,10 @@ pytestmark = pytest.mark.usefixtures("no_data_env")   # conftest.py
 
 
 def _frames(seq, names):
-    """Frames of distinct grey levels (the i-th named file has level 20 * i)."""
+    """Frames of grey levels 20 * i (mod 250) for the i-th named file."""
     seq.mkdir(parents=True, exist_ok=True)
     for i, nm in enumerate(names):
-        cv2.imwrite(str(seq / nm), np.full((24, 32, 3), 20 * i, np.uint8))
+        cv2.imwrite(str(seq / nm), np.full((24, 32, 3), 20 * i % 250, np.uint8))
 
 
 @pytest.mark.parametrize("reader", ["synth", "folder"])
@@ -86,3 +86,38 @@ def test_own_footage_in_lasots_layout_as_synth_names_the_layout_it_reads(tmp_pat
                                             r"sequence's frames from img/ beside its groundtruth\.txt") as e:
         check_nonempty(["SYNTH"], [1.0], roots, load_datasets(["SYNTH"], roots))
     assert "\n" not in str(e.value)
+
+
+def _clip(path, frames=24):
+    """A video of a bright square drifting right on grey, and its boxes as clip.txt beside it."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    rows = []
+    for i in range(frames):
+        img = np.full((48, 64, 3), 90, np.uint8)
+        img[16:28, 8 + i:20 + i] = 230
+        writer.write(img)
+        rows.append(f"{8 + i},16,12,12\n")
+    writer.release()
+    text(path.with_suffix(".txt"), "".join(rows))
+
+
+def test_val_data_of_videos_with_boxes_validates_and_names_the_eval_that_reads_them(tmp_path, monkeypatch):
+    """Held-out videos with their box files (as dt eval --dataset video reads them) were 'no annotated sequences',
+    although README says --val-data reads its folder as dt eval does."""
+    import shlex
+
+    from helpers import cli
+
+    monkeypatch.chdir(tmp_path)
+    seq = tmp_path / "mine" / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 21)])
+    text(seq / "groundtruth.txt", "4,3,12,10\n" * 20)
+    (tmp_path / "held").mkdir()
+    _clip(tmp_path / "held" / "gate.avi")
+    res = cli("train", "-c", "tiny_ce_test", "--data", "mine", "--val-data", "held", "-o", "runs/trial", "--epochs",
+              "1", "--samples-per-epoch", "2", "--batch-size", "2", "--workers", "0")
+    assert res.exit_code == 0, res.output
+    assert "val_auc" in res.output
+    score = shlex.split(res.output.splitlines()[-1].split("(or score it: ")[1].rstrip(")"))
+    assert score[:5] == ["dt", "eval", "--dataset", "video", "--root"] and score[5] == "held"
+    assert cli(*score[1:]).exit_code == 0
