@@ -165,8 +165,8 @@ def train(
         q = shell_quote(final)   # a folder with a space in it: the line is still a command to paste
         from droptrack.train.validate import val_dataset
 
-        score = (shell_join(["dt", "eval", "--dataset", val_dataset(val_data), "--root", str(val_data), "-m", str(final), "--name",
-                             final.parent.name or "final"]) if val_data is not None   # as --val-data reads it
+        score = (shell_join(["dt", "eval", "--dataset", val_dataset(val_data), "--root", str(val_data), "-m",
+                             str(final), "--name", final.parent.name or "final"]) if val_data is not None   # as read
                  else f"dt eval --dataset NAME -m {q}")
         typer.echo(f"checkpoint: {printable(final)}\nnext: dt export {q}   (or score it: {score})")
     else:

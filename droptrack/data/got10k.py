@@ -135,8 +135,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
                            "or remove the name from list.txt")
     gt = own_boxes(folder / "groundtruth.txt") if dataset == "synth" else load_boxes(folder / "groundtruth.txt")
     ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
-    if len(gt) > 1 and dataset == "synth" and (not (folder / f"00000001{ext}").is_file()
-                                               or (folder / f"00000000{ext}").is_file()):   # frames from 0: row 1 is 0's
+    from_zero = (folder / f"00000000{ext}").is_file()   # one's own frames counted from 0: row 1 is frame 0's
+    if len(gt) > 1 and dataset == "synth" and (from_zero or not (folder / f"00000001{ext}").is_file()):
         n = len(gt)
         frames = _own_frames(folder, n)
     elif len(gt) > 1:

@@ -19,7 +19,8 @@ def val_dataset(val_root: str | Path) -> str:
     from droptrack.imagefiles import holds_sequences
 
     root = Path(val_root)
-    return "video" if root.is_file() or (root.is_dir() and holds_videos(root) and not holds_sequences(root)) else "synth"
+    videos = root.is_file() or (root.is_dir() and holds_videos(root) and not holds_sequences(root))
+    return "video" if videos else "synth"
 
 
 def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
