@@ -121,3 +121,20 @@ def test_val_data_of_videos_with_boxes_validates_and_names_the_eval_that_reads_t
     score = shlex.split(res.output.splitlines()[-1].split("(or score it: ")[1].rstrip(")"))
     assert score[:5] == ["dt", "eval", "--dataset", "video", "--root"] and score[5] == "held"
     assert cli(*score[1:]).exit_code == 0
+
+
+def test_a_refused_resume_names_the_options_that_continue_the_run(tmp_path):
+    """A trial resumed with other --samples-per-epoch and --batch-size: the refusal named one config key
+    (DATA.TRAIN.SAMPLE_PER_EPOCH), and the retry with it fixed was refused for the next (TRAIN.BATCH_SIZE)."""
+    from helpers import cli, one_line_error
+
+    seq = tmp_path / "mine" / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 21)])
+    text(seq / "groundtruth.txt", "4,3,12,10\n" * 20)
+    base = ["train", "-c", "tiny_ce_test", "--data", tmp_path / "mine", "-o", tmp_path / "out", "--epochs", "1",
+            "--workers", "0"]
+    assert cli(*base, "--samples-per-epoch", "4", "--batch-size", "2").exit_code == 0
+    line = one_line_error(cli(*base, "--samples-per-epoch", "8", "--batch-size", "4", "--epochs", "2", "--resume"))
+    assert "(here: --batch-size 2 --samples-per-epoch 4; only --epochs" in line, line
+    res = cli(*base, "--samples-per-epoch", "4", "--batch-size", "2", "--epochs", "2", "--resume")   # as told
+    assert res.exit_code == 0, res.output

@@ -183,9 +183,6 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"warning: no --pretrained weights: training from scratch{named}")
     lr = scaled_lr(cfg, global_batch)
-    if global_batch != reference_batch(cfg):
-        say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
-            f"{cfg.TRAIN.LR:g} -> {lr:g}")
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
@@ -201,6 +198,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"warning: --resume: no checkpoint under {output} yet, starting fresh")
+    if global_batch != reference_batch(cfg):   # after a resume's checks: a refused one is its error line alone
+        say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
+            f"{cfg.TRAIN.LR:g} -> {lr:g}")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
         check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
