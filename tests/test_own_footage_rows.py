@@ -138,3 +138,25 @@ def test_a_refused_resume_names_the_options_that_continue_the_run(tmp_path):
     assert "(here: --batch-size 2 --samples-per-epoch 4; only --epochs" in line, line
     res = cli(*base, "--samples-per-epoch", "4", "--batch-size", "2", "--epochs", "2", "--resume")   # as told
     assert res.exit_code == 0, res.output
+
+
+def test_two_trained_runs_exported_as_told_keep_both_graphs(tmp_path, monkeypatch):
+    """dt train's next line was `dt export RUN/final.pt`, whose default --output is out/export for every checkpoint:
+    the second fine-tune's export silently replaced the first one's model.onnx."""
+    import shlex
+
+    from helpers import cli
+
+    monkeypatch.chdir(tmp_path)
+    seq = tmp_path / "mine" / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 21)])
+    text(seq / "groundtruth.txt", "4,3,12,10\n" * 20)
+    graphs = []
+    for run in ("runs/a", "runs/b"):
+        res = cli("train", "-c", "tiny_ce_test", "--data", "mine", "-o", run, "--epochs", "1", "--samples-per-epoch",
+                  "2", "--batch-size", "2", "--workers", "0", "--seed", str(len(graphs)))
+        assert res.exit_code == 0, res.output
+        line = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
+        assert cli(*shlex.split(line.removeprefix("next: ").split("   (")[0])[1:]).exit_code == 0
+        graphs.append(sorted(tmp_path.rglob("model.onnx")))
+    assert len(graphs[1]) == 2 and graphs[0][0] in graphs[1]

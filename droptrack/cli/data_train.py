@@ -168,6 +168,7 @@ def train(
         score = (shell_join(["dt", "eval", "--dataset", val_dataset(val_data), "--root", str(val_data), "-m",
                              str(final), "--name", final.parent.name or "final"]) if val_data is not None   # as read
                  else f"dt eval --dataset NAME -m {q}")
-        typer.echo(f"checkpoint: {printable(final)}\nnext: dt export {q}   (or score it: {score})")
+        export = shell_join(["dt", "export", str(final), "-o", str(final.parent / "export")])   # beside its
+        typer.echo(f"checkpoint: {printable(final)}\nnext: {export}   (or score it: {score})")   # run, not out/export
     else:
         typer.echo(f"checkpoint: {printable(final)}\nnext: dt train ... --resume")
