@@ -160,3 +160,37 @@ def test_two_trained_runs_exported_as_told_keep_both_graphs(tmp_path, monkeypatc
         assert cli(*shlex.split(line.removeprefix("next: ").split("   (")[0])[1:]).exit_code == 0
         graphs.append(sorted(tmp_path.rglob("model.onnx")))
     assert len(graphs[1]) == 2 and graphs[0][0] in graphs[1]
+
+
+def _seq(folder, rows=20):
+    _frames(folder, [f"{i:08d}.jpg" for i in range(1, rows + 1)])
+    text(folder / "groundtruth.txt", "4,3,12,10\n" * rows)
+
+
+def test_own_footage_copied_into_a_generated_set_is_not_left_out_silently(tmp_path):
+    """`--data SYNTH` given twice says to put the sequences under one folder: copied into a `dt data synth` set,
+    they were never read (its list.txt names its own), and the run trained on the generated ones only."""
+    from droptrack.data.synth import generate_synth
+
+    generate_synth(tmp_path / "set", sequences=1, frames=20)
+    _seq(tmp_path / "set" / "porch_cam")
+    with pytest.raises(DatasetError, match=r"holds 1 sequence folder\(s\) that its list\.txt does not name "
+                                           r"\(porch_cam\), which would be left out; add them to") as e:
+        get_sequences("synth", tmp_path / "set")
+    assert "\n" not in str(e.value)
+    with open(tmp_path / "set" / "list.txt", "a") as f:   # as told
+        f.write("porch_cam\n")
+    assert [s.name for s in get_sequences("synth", tmp_path / "set")] == ["synth_train_00001", "porch_cam"]
+
+
+def test_generated_sequences_copied_beside_ones_own_are_read(tmp_path):
+    """The other way round, its folders copied beside one's own footage (no list.txt, no synth.json): refused as 'its
+    generation was interrupted; run the same dt data synth command again', which no command had written there."""
+    import shutil
+
+    from droptrack.data.synth import generate_synth
+
+    generate_synth(tmp_path / "set", sequences=1, frames=20)
+    _seq(tmp_path / "mine" / "porch_cam")
+    shutil.copytree(tmp_path / "set" / "synth_train_00001", tmp_path / "mine" / "synth_train_00001")
+    assert [s.name for s in get_sequences("synth", tmp_path / "mine")] == ["porch_cam", "synth_train_00001"]

@@ -102,6 +102,18 @@ def check_listed(folder: Path, names: list[str], removable: bool = True) -> None
                                f", or remove {'it' if one else 'them'} from list.txt" if removable else ""))
 
 
+def _check_all_listed(folder: Path, listed: list[str]) -> None:
+    """One's own set (or a `dt data synth` set) whose list.txt leaves out sequence folders lying beside the listed
+    ones is refused: footage copied into a generated set was never read, silently."""
+    known = set(listed)
+    left = [p.name for p in sorted(folder.iterdir()) if p.name not in known and (p / "groundtruth.txt").is_file()]
+    if left:
+        some = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+        raise DatasetError(f"{folder} holds {len(left)} sequence folder(s) that its list.txt does not name ({some}), "
+                           f"which would be left out; add them to {folder / 'list.txt'} (one name a line), or move them "
+                           "out of the folder")
+
+
 def _own_frames(folder: Path, n: int) -> list[Path]:
     """The first n images of one's own sequence whose frames are not named 00000001.jpg ... (frame_1.jpg,
     0001.png: natural order, as the image-folder reader); fewer images than GT rows is a DatasetError."""
@@ -196,10 +208,11 @@ def _resolution(text: str) -> tuple[int, int] | None:
 
 def _synth_made(folder: Path, names: list[str]) -> bool:
     """Whether a folder without synth.json (the generator writes it last) is a `dt data synth` set: its progress
-    journal or its sequence names; any other GOT-10k-layout folder (one's own footage) is read as it is."""
+    journal, or only sequence names it writes; any other GOT-10k-layout folder (one's own footage, also with
+    generated sequences copied beside it) is read as it is."""
     from droptrack.data.synth import PROGRESS, is_synth_sequence_name
 
-    return (folder / PROGRESS).is_file() or any(is_synth_sequence_name(nm) for nm in names)
+    return (folder / PROGRESS).is_file() or all(is_synth_sequence_name(nm) for nm in names)
 
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
@@ -223,6 +236,8 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
                     f"the synthetic set {folder}" if own else f"{dataset} {split}")
     if (folder / "list.txt").is_file():
         check_listed(folder, chosen)
+    if dataset == "synth" and names is None and (folder / "list.txt").is_file():
+        _check_all_listed(folder, chosen)
     if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")
