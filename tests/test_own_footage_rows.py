@@ -82,10 +82,12 @@ def test_own_footage_in_lasots_layout_as_synth_names_the_layout_it_reads(tmp_pat
     text(seq / "full_occlusion.txt", "0,0,0\n")
     text(seq / "out_of_view.txt", "0,0,0\n")
     roots = {"SYNTH": str(tmp_path)}
-    with pytest.raises(TrainingError, match=r"holds 1 sequence\(s\) in LaSOT's layout .*drone-1.*GOT-10k's: put each "
-                                            r"sequence's frames from img/ beside its groundtruth\.txt") as e:
+    with pytest.raises(TrainingError, match=r"holds 1 sequence\(s\) in LaSOT's layout .*drone-1.*GOT-10k's: move each "
+                                            r"<class>-N/ folder \(its img/ and groundtruth\.txt\) up") as e:
         check_nonempty(["SYNTH"], [1.0], roots, load_datasets(["SYNTH"], roots))
     assert "\n" not in str(e.value)
+    (tmp_path / "drone" / "drone-1").rename(tmp_path / "drone-1")   # as told
+    assert [s.name for s in load_datasets(["SYNTH"], roots)[0]] == ["drone-1"]
 
 
 def _clip(path, frames=24):
@@ -195,3 +197,16 @@ def test_generated_sequences_copied_beside_ones_own_are_read(tmp_path):
     _seq(tmp_path / "mine" / "porch_cam")
     shutil.copytree(tmp_path / "set" / "synth_train_00001", tmp_path / "mine" / "synth_train_00001")
     assert [s.name for s in get_sequences("synth", tmp_path / "mine")] == ["porch_cam", "synth_train_00001"]
+
+
+def test_own_frames_in_an_img_folder_are_read_as_dt_eval_folder_reads_them(tmp_path):
+    """<seq>/img/ beside <seq>/groundtruth.txt (LaSOT's and OTB's frame folder, and dt eval --dataset folder's): it
+    was '30 GT rows but 0 images; add the missing frames or trim groundtruth.txt'."""
+    seq = tmp_path / "porch_cam"
+    _frames(seq / "img", [f"{i:08d}.jpg" for i in range(1, 4)])
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
+    (s,) = get_sequences("synth", tmp_path)
+    assert [p.relative_to(seq).as_posix() for p in s.frames] == [f"img/{i:08d}.jpg" for i in range(1, 4)]
+    _frames(seq / "img", [f"{i:08d}.jpg" for i in range(1, 5)])
+    with pytest.raises(DatasetError, match="has 4 images but 3 GT rows"):
+        get_sequences("synth", tmp_path)
