@@ -27,12 +27,17 @@ from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fe
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
 
-def image_dir(d: Path) -> Path | None:
+def _image_dir(d: Path) -> Path | None:
     """The folder holding d's images (d, d/img or d/imgs), or None."""
     for cand in (d, d / "img", d / "imgs"):
         if cand.is_dir() and any(is_image_file(p) for p in cand.iterdir()):
             return cand
     return None
+
+
+def frames_folder(d: Path) -> Path:
+    """Where a sequence folder's frames are: d/img or d/imgs when d itself holds no image, else d."""
+    return _image_dir(d) or d
 
 
 def ground_truth_files(source: Path) -> list[Path]:
@@ -64,10 +69,10 @@ def _gt(d: Path) -> np.ndarray | None:
 
 def _image_sequence(d: Path) -> Sequence:
     """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
-    why = frames_problem(image_dir(d) or d)
+    why = frames_problem(_image_dir(d) or d)
     if why is not None:
         raise DatasetError(why)
-    frames = list_images(image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
+    frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
     gt = _gt(d)
     if gt is None or len(gt) == 1:   # none, or the init box only (a test split): track every frame
         gt = pad_boxes(np.full((0, 4), np.nan) if gt is None else gt, len(frames))
@@ -79,7 +84,7 @@ def _image_sequence(d: Path) -> Sequence:
 
 def holds_image_sequences(root: Path) -> bool:
     """Whether `read_folder` finds a sequence in root: images in it (or its img/, imgs/), or in a sub-folder."""
-    return image_dir(root) is not None or any(d.is_dir() and not d.name.startswith(".") and image_dir(d) is not None
+    return _image_dir(root) is not None or any(d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None
                                                for d in root.iterdir())
 
 
@@ -90,11 +95,11 @@ def holds_videos(root: Path) -> bool:
 
 def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """root as one sequence, or each sub-folder with images as a sequence."""
-    if image_dir(root) is not None:
+    if _image_dir(root) is not None:
         by_name = {root.name: root}
     else:
         by_name = {d.name: d for d in sorted(root.iterdir())
-                   if d.is_dir() and not d.name.startswith(".") and image_dir(d) is not None}   # not hidden ones
+                   if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
     return [_image_sequence(by_name[nm]) for nm in select(list(by_name), names, "folder")]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.folder import image_dir, own_boxes
+from droptrack.data.folder import frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
@@ -150,7 +150,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     from_zero = (folder / f"00000000{ext}").is_file()   # one's own frames counted from 0: row 1 is frame 0's
     if len(gt) > 1 and dataset == "synth" and (from_zero or not (folder / f"00000001{ext}").is_file()):
         n = len(gt)
-        frames = _own_frames(image_dir(folder) or folder, n)   # its frames in it, or in img/ or imgs/ (as dt eval's
+        frames = _own_frames(frames_folder(folder), n)   # its frames in it, or in img/ or imgs/ (as dt eval's
     elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
@@ -164,7 +164,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
     if len(gt) > 1 and dataset == "synth":
-        _check_no_frame_without_row(image_dir(folder) or folder, n)   # folder reader)
+        _check_no_frame_without_row(frames_folder(folder), n)   # folder reader)
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
