@@ -134,9 +134,9 @@ def test_own_frames_named_otherwise_than_got10k_are_read_in_natural_order(tmp_pa
     seq.mkdir()
     for i in (1, 2, 10):                                    # 10 after 2: natural order, not by name
         cv2.imwrite(str(seq / f"frame_{i}.png"), np.full((24, 32, 3), 20 * i, np.uint8))
-    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n")
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
     (s,) = get_sequences("synth", tmp_path)
-    assert [p.name for p in s.frames] == ["frame_1.png", "frame_2.png"] and len(s.boxes) == 2
+    assert [p.name for p in s.frames] == ["frame_1.png", "frame_2.png", "frame_10.png"] and len(s.boxes) == 3
     text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n4,5,10,8\n")
     with pytest.raises(DatasetError, match="has 4 GT rows but 3 images"):
         get_sequences("synth", tmp_path)

@@ -25,7 +25,7 @@ def test_train_next_line_runs_when_pasted(tmp_path):
     assert res.exit_code == 0, res.output
     line = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))
     words = shlex.split(line.removeprefix("next: ").split("   (")[0])
-    assert words == ["dt", "export", str(out / "final.pt")] and (out / "final.pt").is_file(), line
+    assert words == ["dt", "export", str(out / "final.pt"), "-o", str(out / "export")] and (out / "final.pt").is_file()
 
 
 def test_demo_next_line_quotes_its_artifacts():

@@ -98,7 +98,8 @@ def train(
     data: list[str] = typer.Option([], "--data", help="NAME=PATH root of a dataset the config trains on (repeatable); a "
                                           "bare PATH is SYNTH. Without it: DT_DATA_<NAME> (e.g. DT_DATA_LASOT) or "
                                           "$DT_DATA/<name>."),
-    val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder for validation AUC.", readable=False),
+    val_data: Optional[Path] = typer.Option(None, help="GOT-10k-layout folder (or videos with clip.txt boxes) for "
+                                            "validation AUC.", readable=False),
     epochs: Optional[int] = typer.Option(None, help="Override TRAIN.EPOCH (>= 1; with --resume at least the epochs "
                                          "done)."),
     batch_size: Optional[int] = typer.Option(None, help="Per-process batch (>= 1; LR scales linearly)."),
@@ -162,9 +163,12 @@ def train(
         return
     if final.name == "final.pt":
         q = shell_quote(final)   # a folder with a space in it: the line is still a command to paste
-        score = (shell_join(["dt", "eval", "--dataset", "synth", "--root", str(val_data), "-m", str(final), "--name",
-                             final.parent.name or "final"]) if val_data is not None   # as --val-data reads it
+        from droptrack.train.validate import val_dataset
+
+        score = (shell_join(["dt", "eval", "--dataset", val_dataset(val_data), "--root", str(val_data), "-m",
+                             str(final), "--name", final.parent.name or "final"]) if val_data is not None   # as read
                  else f"dt eval --dataset NAME -m {q}")
-        typer.echo(f"checkpoint: {printable(final)}\nnext: dt export {q}   (or score it: {score})")
+        export = shell_join(["dt", "export", str(final), "-o", str(final.parent / "export")])   # beside its
+        typer.echo(f"checkpoint: {printable(final)}\nnext: {export}   (or score it: {score})")   # run, not out/export
     else:
         typer.echo(f"checkpoint: {printable(final)}\nnext: dt train ... --resume")

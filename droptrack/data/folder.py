@@ -20,6 +20,7 @@ import numpy as np
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
 from droptrack.errors import DatasetError, PartialDatasetWarning
 from droptrack.imagefiles import frames_problem, is_image_file
+from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
                                   no_frame_reason, plausible_frame_count)
 
@@ -34,17 +35,35 @@ def _image_dir(d: Path) -> Path | None:
     return None
 
 
+def frames_folder(d: Path) -> Path:
+    """Where a sequence folder's frames are: d/img or d/imgs when d itself holds no image, else d."""
+    return _image_dir(d) or d
+
+
 def ground_truth_files(source: Path) -> list[Path]:
     """Where these readers look for a source's ground truth: `<stem>.txt` beside a video, `_GT_NAMES` in a
     sequence folder (first found wins)."""
     return [source.with_suffix(".txt")] if source.is_file() else [source / nm for nm in _GT_NAMES]
 
 
+def own_boxes(path: Path) -> np.ndarray:
+    """`load_boxes` of one's own footage, where a blank line between rows (a frame without a box, as some tools write
+    it) is refused: the readers skip blank lines, as pytracking's, so every later box went to the frame before it."""
+    lines = read_table(path, DatasetError, "fix the file").splitlines() if path.is_file() else []
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+    gap = next((i for i, ln in enumerate(lines[:last]) if not ln.strip()), None)
+    if gap is not None:
+        raise DatasetError(f"{path}:{gap + 1}: blank line between box rows, so each later box would go to the frame "
+                           "before its own; write one x,y,w,h row per frame, NaN,NaN,NaN,NaN (or 0,0,0,0) where the "
+                           "frame has no box")
+    return load_boxes(path)
+
+
 def _gt(d: Path) -> np.ndarray | None:
     """Boxes from the first GT file present in d, else None."""
     for f in ground_truth_files(d):
         if f.is_file():
-            return load_boxes(f)
+            return own_boxes(f)
     return None
 
 
@@ -119,7 +138,7 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     if not gt_file.is_file():
         boxes = np.full((_frame_count(path), 4), np.nan)
     else:   # the init box only (a test split)
-        boxes = load_boxes(gt_file)
+        boxes = own_boxes(gt_file)
         boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
     return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from droptrack.data.folder import frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
@@ -101,6 +102,18 @@ def check_listed(folder: Path, names: list[str], removable: bool = True) -> None
                                f", or remove {'it' if one else 'them'} from list.txt" if removable else ""))
 
 
+def _check_all_listed(folder: Path, listed: list[str]) -> None:
+    """One's own set (or a `dt data synth` set) whose list.txt leaves out sequence folders lying beside the listed
+    ones is refused: footage copied into a generated set was never read, silently."""
+    known = set(listed)
+    left = [p.name for p in sorted(folder.iterdir()) if p.name not in known and (p / "groundtruth.txt").is_file()]
+    if left:
+        some = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+        raise DatasetError(f"{folder} holds {len(left)} sequence folder(s) that its list.txt does not name ({some}), "
+                           f"which would be left out; add them to {folder / 'list.txt'} (one name a line), or move them "
+                           "out of the folder")
+
+
 def _own_frames(folder: Path, n: int) -> list[Path]:
     """The first n images of one's own sequence whose frames are not named 00000001.jpg ... (frame_1.jpg,
     0001.png: natural order, as the image-folder reader); fewer images than GT rows is a DatasetError."""
@@ -116,16 +129,28 @@ def _own_frames(folder: Path, n: int) -> list[Path]:
     return frames[:n]
 
 
+def _check_no_frame_without_row(folder: Path, rows: int) -> None:
+    """One's own sequence with more images than box rows is refused: rows are taken in frame order from the first,
+    so a frame left without a row (a tool that writes rows only where the target is) shifted every later box, and
+    the images past the last row were silently left out."""
+    images = len(list_images(folder))
+    if images > rows:
+        raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
+                           "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
+                           f"move the images past frame {rows} out of the folder")
+
+
 def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     """One GOT-10k-layout sequence; labels are optional (the test split has none)."""
     if not folder.is_dir():
         raise DatasetError(f"sequence folder {folder} (listed in list.txt) is missing; re-extract the split "
                            "or remove the name from list.txt")
-    gt = load_boxes(folder / "groundtruth.txt")
+    gt = own_boxes(folder / "groundtruth.txt") if dataset == "synth" else load_boxes(folder / "groundtruth.txt")
     ext = ".jpg" if (folder / "00000001.jpg").is_file() or not (folder / "00000001.png").is_file() else ".png"
-    if len(gt) > 1 and dataset == "synth" and not (folder / f"00000001{ext}").is_file():
+    from_zero = (folder / f"00000000{ext}").is_file()   # one's own frames counted from 0: row 1 is frame 0's
+    if len(gt) > 1 and dataset == "synth" and (from_zero or not (folder / f"00000001{ext}").is_file()):
         n = len(gt)
-        frames = _own_frames(folder, n)
+        frames = _own_frames(frames_folder(folder), n)   # its frames in it, or in img/ or imgs/ (as dt eval's
     elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
@@ -138,6 +163,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         n = len(frames)
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
+    if len(gt) > 1 and dataset == "synth":
+        _check_no_frame_without_row(frames_folder(folder), n)   # folder reader)
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
@@ -181,10 +208,11 @@ def _resolution(text: str) -> tuple[int, int] | None:
 
 def _synth_made(folder: Path, names: list[str]) -> bool:
     """Whether a folder without synth.json (the generator writes it last) is a `dt data synth` set: its progress
-    journal or its sequence names; any other GOT-10k-layout folder (one's own footage) is read as it is."""
+    journal, or only sequence names it writes; any other GOT-10k-layout folder (one's own footage, also with
+    generated sequences copied beside it) is read as it is."""
     from droptrack.data.synth import PROGRESS, is_synth_sequence_name
 
-    return (folder / PROGRESS).is_file() or any(is_synth_sequence_name(nm) for nm in names)
+    return (folder / PROGRESS).is_file() or all(is_synth_sequence_name(nm) for nm in names)
 
 
 def read(root: Path, split: str | None, names: list[str] | None, dataset: str = "got10k") -> list[Sequence]:
@@ -208,6 +236,8 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
                     f"the synthetic set {folder}" if own else f"{dataset} {split}")
     if (folder / "list.txt").is_file():
         check_listed(folder, chosen)
+    if dataset == "synth" and names is None and (folder / "list.txt").is_file():
+        _check_all_listed(folder, chosen)
     if dataset == "synth" and chosen and not (folder / "synth.json").is_file() and _synth_made(folder, chosen):
         raise DatasetError(f"synthetic set {folder} has no synth.json: its generation was interrupted (sequences "
                            "and list.txt may mix two runs); run the same `dt data synth` command again")

@@ -112,6 +112,13 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
             raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds video files, and training "
                                 "reads frames: write each video's frames to <seq>/00000001.jpg ... beside its boxes "
                                 "as <seq>/groundtruth.txt (dt eval --dataset video reads the videos as they are)")
+        lasot = present_names(root) if reader == "synth" and root.is_dir() else []
+        if lasot:   # one's own footage in LaSOT's layout: SYNTH reads GOT-10k's, LASOT only LaSOT's own train split
+            raise TrainingError(f"training dataset {name}: '{root}' (from {origin}) holds {len(lasot)} sequence(s) in "
+                                f"LaSOT's layout (<class>/<class>-N/img/, such as {lasot[0]}), and {name} reads "
+                                "GOT-10k's: move each <class>-N/ folder (its img/ and groundtruth.txt) up into one "
+                                "root and pass that root (LaSOT's own training sequences train as LASOT, with a config "
+                                "listing it)")
         raise TrainingError(f"training dataset {name}: no sequences under '{root}' (from {origin}); it should hold "
                             f"{LAYOUTS.get(reader, 'the dataset in its official layout')}; fix the path or "
                             "remove the name from DATA.TRAIN.DATASETS_NAME")

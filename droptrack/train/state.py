@@ -168,6 +168,8 @@ def _load_into(obj: dict, model, opt, sched, scaler) -> None:
 # config entries a resumed run may change: they do not shape the samples, the loss or the optimizer
 FREE_SECTIONS = ("NAME", "TEST")
 FREE_KEYS = ("TRAIN.EPOCH", "TRAIN.NUM_WORKER", "TRAIN.PRINT_INTERVAL", "TRAIN.VAL_EPOCH_INTERVAL", "DATA.VAL")
+# config entries dt train's options set (a refused resume names the option that gives the checkpoint's value)
+OPTION_KEYS = {"DATA.TRAIN.SAMPLE_PER_EPOCH": "--samples-per-epoch", "TRAIN.BATCH_SIZE": "--batch-size"}
 
 
 def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
@@ -217,8 +219,12 @@ def _check_same_run(path: Path, obj: dict, current: tuple[dict, dict]) -> None:
         if diff == "--data":   # the one root that differs, whole (however given: --data, DT_DATA_<NAME>, DT_DATA)
             name = next(n for n in sorted({*old[diff], *settings[diff]}) if old[diff].get(n) != settings[diff].get(n))
             was, now = (f"{name}={side[diff].get(name) or '(none)'}" for side in (old, settings))
+        diffs = [k for k, v in settings.items() if k in old and old[k] != v]
+        flags = [f"{OPTION_KEYS.get(k, k)} {old[k]}" for k in diffs
+                 if k in OPTION_KEYS or (k in ("--seed", "--max-iters", "--nproc", "--amp") and old[k] is not None)]
+        here = f"here: {' '.join(flags)}; " if len(flags) == len(diffs) else ""   # all of them set by an option
         raise OtherRunError(f"cannot resume from {path}: it was trained with {diff} {was}, this run "
-                            f"has {now}; resume with the same config and options (only --epochs, "
+                            f"has {now}; resume with the same config and options ({here}only --epochs, "
                             "workers, printing, validation and TEST settings may change) or pass another --output")
 
 

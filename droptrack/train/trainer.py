@@ -85,17 +85,12 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
-    if opts.pretrained:
-        rep = load_pretrained(model, opts.pretrained, trust=opts.trust_checkpoint)
-        say(f"pretrained: {rep.summary()}")
-    elif not opts.resume:
+    loaded = load_pretrained(model, opts.pretrained, trust=opts.trust_checkpoint) if opts.pretrained else None
+    if loaded is None and not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with " \
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"warning: no --pretrained weights: training from scratch{named}")
     lr = scaled_lr(cfg, global_batch)
-    if global_batch != reference_batch(cfg):
-        say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
-            f"{cfg.TRAIN.LR:g} -> {lr:g}")
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
@@ -111,6 +106,11 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"warning: --resume: no checkpoint under {output} yet, starting fresh")
+    if loaded is not None:   # said after a resume's checks (as the LR line): a refused one is its error line alone
+        say(f"pretrained: {loaded.summary()}")
+    if global_batch != reference_batch(cfg):
+        say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
+            f"{cfg.TRAIN.LR:g} -> {lr:g}")
     if dist.main:   # every input is checked: a refused run (bad --pretrained, data, resume, space) left no folder
         prepare_output(opts, cfg, output, pos, found is not None, ckpt_size, lock, say)
     net = model

@@ -11,18 +11,29 @@ from droptrack.config import Config
 from droptrack.errors import DatasetError, InputError, TrainingError
 
 
+def val_dataset(val_root: str | Path) -> str:
+    """The dt eval dataset that reads --val-data as validation does: 'video' for a video file or a folder of videos
+    with their boxes (clip.mp4 + clip.txt), else 'synth' (GOT-10k's layout: a root holding val/ gives val/, a split
+    folder itself, list.txt or not)."""
+    from droptrack.data.folder import holds_videos
+    from droptrack.imagefiles import holds_sequences
+
+    root = Path(val_root)
+    videos = root.is_file() or (root.is_dir() and holds_videos(root) and not holds_sequences(root))
+    return "video" if videos else "synth"
+
+
 def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
     """The first annotated sequences of a GOT-10k-layout folder (a GOT-10k val split or a `dt data synth` set);
     checked before training, so a wrong folder fails now and not after the first epoch."""
     from droptrack.data import get_sequences
     from droptrack.data.sequence import has_gt
 
-    # read as dt eval --dataset synth reads it: a root holding val/ gives val/, a split folder itself, list.txt or not
-    seqs = [s for s in get_sequences("synth", root=val_root) if has_gt(s)][:max_sequences]
+    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)][:max_sequences]
     if not seqs:
         raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
                          "<seq>/groundtruth.txt): a GOT-10k val split, one's own held-out footage or a `dt data synth "
-                         "--split val` set")
+                         "--split val` set, or videos with their boxes (clip.mp4 + clip.txt)")
     return seqs
 
 
