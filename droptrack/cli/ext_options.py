@@ -50,7 +50,7 @@ EXTENSION_OPTIONS = (
     ("reacq_factor", Optional[float], None, "--reacq-factor", "Re-acquisition: search factor (TEST.REACQ_FACTOR, "
      "[1,20]; the model's is 4-5) while the score stays low, same input size."),
     ("reacq_threshold", Optional[float], None, "--reacq-threshold", "Score under which a frame counts toward the "
-     "wide search (TEST.REACQ_THRESHOLD, default 0.25); --lost-threshold only flags frames lost."),
+     "wide search (TEST.REACQ_THRESHOLD, default 0.25), not --lost-threshold, which only flags frames lost."),
     ("reacq_frames", Optional[int], None, "--reacq-frames", "Frames in a row under --reacq-threshold before the "
      "wide search (TEST.REACQ_FRAMES, default 1)."),
     ("reacq_recover", Optional[float], None, "--reacq-recover", "Score that ends the wide search "
