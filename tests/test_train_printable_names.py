@@ -16,8 +16,8 @@ def test_the_checkpoint_is_named_with_its_control_characters_escaped(tmp_path):
     assert res.exit_code == 0 and (out / "final.pt").is_file(), res.output
     assert f"checkpoint: {tmp_path}/run\\x1b[2J/final.pt" in res.output.splitlines(), res.output
     nxt = next(ln for ln in res.output.splitlines() if ln.startswith("next: "))   # text, and pastes as that file
-    assert "\x1b" not in res.output and pasted(nxt.removeprefix("next: ").split("   (")[0]) == ["export",
-                                                                                             str(out / "final.pt")]
+    assert "\x1b" not in res.output and pasted(nxt.removeprefix("next: ").split("   (")[0]) == [
+        "export", str(out / "final.pt"), "-o", str(out / "export")]
 
 
 def test_an_unreadable_frame_is_named_with_its_control_characters_escaped(tmp_path):
