@@ -18,7 +18,8 @@ from droptrack.errors import disk_full, full_stdout, stdout_full_message
 
 
 class WholeWrites(io.RawIOBase):
-    """An unbuffered binary stream over `raw` whose write writes all it is given (raw writes may write part)."""
+    """An unbuffered binary stream over `raw` whose write writes all it is given (raw writes may write part);
+    closing it leaves `raw` (stdout's own FileIO, which never closes fd 1) open."""
 
     def __init__(self, raw: Any) -> None:
         super().__init__()
@@ -45,9 +46,6 @@ class WholeWrites(io.RawIOBase):
 
     def flush(self) -> None:
         self.raw.flush()
-
-    def close(self) -> None:   # the descriptor stays open (stdout's own FileIO does not close fd 1)
-        super().close()
 
 
 @contextlib.contextmanager
