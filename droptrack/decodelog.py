@@ -103,21 +103,50 @@ def _pass_on(fd: int, text: bytes, said: list[str]) -> None:
         _write_all(fd, DECODER_LINE.sub(b"", text))
 
 
+class _SharedQuiet:
+    """OpenCV's log level belongs to the whole process (like fd 2): who silenced it first keeps the level it found,
+    and the last one out puts that level back. Each saving and restoring its own level let two overlapping users
+    (dt serve reads frames while its --save writer writes them) leave the log off for good: A saves INFO, B saves
+    SILENT, A restores INFO while B still reads, B restores SILENT."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: int | None = None
+
+    def enter(self, log: Any) -> None:
+        with self.lock:
+            if self.users == 0:
+                self.saved = log.getLogLevel()
+                log.setLogLevel(log.LOG_LEVEL_SILENT)
+            self.users += 1
+
+    def leave(self, log: Any) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.saved is not None:
+                log.setLogLevel(self.saved)
+                self.saved = None
+
+
+_OPENCV_QUIET = _SharedQuiet()
+
+
 @contextlib.contextmanager
 def quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own log, errors too, while probing and reading (our error or a nan line says why)."""
+    """Silence OpenCV's own log, errors too, while probing and reading (our error or a nan line says why); safe
+    across threads: the level found by the first user comes back when the last one leaves (_SharedQuiet)."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
     if log is None:
         yield
         return
-    old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    _OPENCV_QUIET.enter(log)
     try:
         yield
     finally:
-        log.setLogLevel(old)
+        _OPENCV_QUIET.leave(log)
 
 
 def _line(raw: bytes) -> str:

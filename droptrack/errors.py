@@ -194,6 +194,13 @@ def full_stdout() -> str | None:
         return ""
 
 
+def stdout_full_message(exc: OSError, log: str) -> str:
+    """The line for a print that found no room in the file stdout is redirected to (`log` from full_stdout)."""
+    return (f"no room left writing the standard output{f' (redirected to {log!r})' if log else ''} "
+            f"({exc.strerror or exc}): free space on that disk (or raise the size limit) or redirect it to another "
+            "disk; the files dt writes itself that are complete are kept")
+
+
 @contextlib.contextmanager
 def room_checked(folder: object, what: object) -> Iterator[None]:
     """Writers that do not report a full disk (OpenCV, ONNX's C++ shape inference: they leave a cut file that a

@@ -22,7 +22,8 @@ except ImportError:   # older typer runs on Click itself
 
 from droptrack.errors import (DropTrackError, FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning,
                               ExtensionSettingsWarning, detach_stdout, disk_full, full_message, full_stdout, one_line,
-                              printable)
+                              printable, stdout_full_message)
+from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import held_while_ignored
 from droptrack.videofiles import one_line_warning
 
@@ -225,9 +226,10 @@ class OneLineUsageErrors(TyperGroup):
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
         try:   # dt serve takes SIGINT / SIGTERM even when ignored: one sent before its handlers are in is held
-            with held_while_ignored(self._command(args)[0] == ["serve"]):
+            with held_while_ignored(self._command(args)[0] == ["serve"]), whole_stdout_writes():
                 rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
                                   **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
+                sys.stdout.flush()   # here, not in the interpreter's exit, where a full disk is 'Exception ignored'
         except UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
@@ -242,6 +244,12 @@ class OneLineUsageErrors(TyperGroup):
         except typer.Abort:                   # Ctrl-C or end of input at a prompt
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except OSError as exc:   # `dt version > f`, `dt --help > f` (not in a command's `friendly`) past ulimit -f
+            if (line := stdout_full_line(exc)) is None:
+                raise
+            typer.echo(one_line(line), err=True)
+            detach_stdout()   # what stdout's buffer kept would fail again in the exit's flush (exit 120)
+            sys.exit(2)
         except StdoutClosed:
             import signal
 
@@ -334,9 +342,8 @@ def friendly(fn: Callable) -> Callable:
                 msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, "
                        "or the file is another user's; fix the permissions or pass a path you can read and write")
             elif disk_full(exc) and not exc.filename and (log := full_stdout()) is not None:   # a print, not a file
-                msg = (f"no room left writing the standard output{f' (redirected to {log!r})' if log else ''} "
-                       f"({exc.strerror or exc}): free space on that disk (or raise the size limit) or redirect it to "
-                       "another disk; the files dt writes itself that are complete are kept")
+                msg = stdout_full_message(exc, log)
+                detach_stdout()   # what stdout's buffer kept would fail again in the exit's flush (exit 120)
             elif disk_full(exc):   # outputs are written atomically or streamed: what is complete stays valid
                 msg = full_message(exc)
             elif exc.errno == errno.ENAMETOOLONG:   # a name in a given path (a folder's too), found by any check

@@ -235,6 +235,11 @@ class Extensions:
         """Forget target `index`."""
         del self.memory[index]
 
+    def wide(self) -> list[bool]:
+        """Per target, whether re-acquisition searches wide now: the state its next frame's crop is taken in (a
+        frame with no search of its own, the init frame or an unreadable one, reports it)."""
+        return [m.wide for m in self.memory]
+
     @property
     def per_target(self) -> int:
         """Search crops per target and frame (1 + the scale-search factors), consecutive in the batch."""

@@ -143,7 +143,14 @@ def check_finite(results, frame: Frame) -> None:
 def _targets(results, frame: Frame, lost_threshold: float) -> list[TargetState]:
     """TargetStates of one frame (checked by `check_finite`)."""
     check_finite(results, frame)
-    return [TargetState(r.box, r.score, r.score < lost_threshold) for r in results]
+    return [TargetState(r.box, r.score, r.score < lost_threshold, reacq=getattr(r, "reacq", None)) for r in results]
+
+
+def _waiting(tracker, boxes: list[list[float]]) -> list[TargetState]:
+    """TargetStates of a frame with no search (the init frame, an unreadable one): not lost, no score, and
+    re-acquisition's state as the tracker holds it (`Tracker.reacq_flags`)."""
+    flags = getattr(tracker, "reacq_flags", lambda: None)() or [None] * len(boxes)
+    return [TargetState(b, None, False, reacq=f) for b, f in zip(boxes, flags)]
 
 
 def _count_frame(summary: RunSummary, frame: Frame) -> None:
@@ -208,8 +215,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             summary.frames = _skip(it, resume.frames) if skip else resume.frames
         else:
             H, W = first.image.shape[:2]   # the init box as reported: its part inside the frame (the tracker keeps it)
-            asked = _emit(sinks, first, [TargetState(clip_box(list(map(float, b)), H, W, margin=0), None, False)
-                                         for b in tracker.states], None)
+            asked = _emit(sinks, first, _waiting(tracker, [clip_box(list(map(float, b)), H, W, margin=0)
+                                                           for b in tracker.states]), None)
             summary.frames = 1
             if checkpoint:
                 checkpoint(summary.frames)
@@ -224,7 +231,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 break
             _count_frame(summary, frame)
             if frame.image is None:   # a damaged frame of a file: no box in any output, the tracker waits
-                asked = _emit(sinks, frame, [TargetState([math.nan] * 4, None, False) for _ in tracker.states], None)
+                asked = _emit(sinks, frame, _waiting(tracker, [[math.nan] * 4 for _ in tracker.states]), None)
                 summary.unreadable.append(frame.index)
                 summary.frames += 1
                 if checkpoint:

@@ -12,13 +12,15 @@ from droptrack.runtime.source_base import Frame
 
 @dataclass
 class TargetState:
-    """One target in one frame: box x,y,w,h (image pixels), score (None on its init frame), lost flag, and the
-    target's id where targets come and go (dt serve; None in dt run, where the index is the identity)."""
+    """One target in one frame: box x,y,w,h (image pixels), score (None on its init frame), lost flag, the
+    target's id where targets come and go (dt serve; None in dt run, where the index is the identity), and whether
+    re-acquisition's wide search is active on this frame (`TrackResult.reacq`; None where re-acquisition is off)."""
 
     box: list[float]
     score: float | None
     lost: bool
     id: int | None = None
+    reacq: bool | None = None
 
 
 class Sink:

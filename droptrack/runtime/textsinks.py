@@ -109,7 +109,7 @@ def _finite_or_none(v: float | None, digits: int) -> float | None:
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
-    `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
+    `reacq` per target, where re-acquisition (--reacq-factor) is on: true while its wide search is active; `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
     source's N stale frames were dropped before it; `unreadable` true and null boxes for a frame of a file that
     could not be decoded); strict JSON: a non-finite number becomes null."""
     rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),
@@ -118,6 +118,8 @@ def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
            "lost": [bool(t.lost) for t in targets]}
     if any(t.id is not None for t in targets):
         rec["ids"] = [t.id for t in targets]
+    if any(t.reacq is not None for t in targets):
+        rec["reacq"] = [bool(t.reacq) for t in targets]
     gap = getattr(frame, "gap", None)
     if gap is not None:   # first frame after a live source came back
         rec["reconnect"] = {"gap_s": gap.gap_s, "attempts": gap.attempts}
@@ -134,8 +136,9 @@ class ReaderGone(BrokenPipeError):
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reconnect` {gap_s, attempts} on the
-    first frame after a live source came back); `-` = stdout; streamed (see module).
+    """One JSON object per frame: frame, timestamp, boxes, scores, lost (and `reacq` with re-acquisition on,
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back: `frame_record`); `-` = stdout;
+    streamed (see module).
 
     Every line is strict JSON: a non-finite number is written as null, never as NaN. When the reader of stdout
     goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).

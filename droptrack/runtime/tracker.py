@@ -32,12 +32,14 @@ LOST_THRESHOLD = 0.25   # a peak score under it flags the target lost (dt run --
 
 @dataclass
 class TrackResult:
-    """One target's box (x,y,w,h floats, image pixels), the peak of the windowed score map, and whether that peak is
-    under the tracker's `lost_threshold` (the box is still the prediction; callers decide what lost means to them)."""
+    """One target's box (x,y,w,h floats, image pixels), the peak of the windowed score map, whether that peak is
+    under the tracker's `lost_threshold` (the box is still the prediction; callers decide what lost means to them),
+    and `reacq`: whether re-acquisition's wide search (REACQ_FACTOR) made this box, None where re-acquisition is off."""
 
     box: list[float]
     score: float
     lost: bool = False
+    reacq: bool | None = None
 
 
 class Tracker:
@@ -238,16 +240,22 @@ class Tracker:
         for i, c in enumerate(ext.select(peaks)):
             pred = (boxes[c] * m.search_size / factors[c]).tolist()
             mapped = map_box_back(pred, self._anchors[c], m.search_size, factors[c])
+            wide = ext.memory[i].wide   # what this frame's crop was taken with (`crops`); the update may change it
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
                 self.template_version += 1
-            results.append(self.result(self.states[i], float(peaks[c])))
+            results.append(self.result(self.states[i], float(peaks[c]),
+                                       wide if self.ext.reacq_factor is not None else None))
         return results
 
-    def result(self, box: list[float], score: float) -> TrackResult:
+    def result(self, box: list[float], score: float, reacq: bool | None = None) -> TrackResult:
         """One target's TrackResult, flagged lost when `score` is under `lost_threshold`."""
-        return TrackResult(list(box), float(score), float(score) < self.lost_threshold)
+        return TrackResult(list(box), float(score), float(score) < self.lost_threshold, reacq)
+
+    def reacq_flags(self) -> list[bool] | None:
+        """Per target, whether re-acquisition searches wide now (`Extensions.wide`); None where it is off."""
+        return self.extensions.wide() if self.ext.reacq_factor is not None else None
 
     def refresh_template(self, index: int, box: list[float]) -> None:
         """Crop target `index`'s template again around `box` in the frame being tracked (TEMPLATE_REFRESH)."""

@@ -84,20 +84,25 @@ class CommandError(Exception):
 
 @dataclass
 class Target:
-    """A live target: id (never reused), current box, last score and lost flag, the frame it started on."""
+    """A live target: id (never reused), current box, last score and lost flag, the frame it started on, and
+    whether re-acquisition's wide search is active (None where re-acquisition, --reacq-factor, is off)."""
 
     id: int
     box: list[float]
     score: float | None
     lost: bool
     since: int
+    reacq: bool | None = None
 
     def state(self) -> TargetState:
-        return TargetState(list(self.box), self.score, self.lost, self.id)
+        return TargetState(list(self.box), self.score, self.lost, self.id, self.reacq)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "box": [round(float(v), 3) for v in self.box], "score": self.score, "lost": self.lost,
-                "since": self.since}
+        d = {"id": self.id, "box": [round(float(v), 3) for v in self.box], "score": self.score, "lost": self.lost,
+             "since": self.since}
+        if self.reacq is not None:   # only with re-acquisition on: the API of an official run is unchanged
+            d["reacq"] = self.reacq
+        return d
 
 
 SERVE_FIX = "pause on a frame that shows it and draw the box again there (re-select)"

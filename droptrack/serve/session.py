@@ -243,6 +243,7 @@ class Session:
                 for t, r in zip(self._targets, results):
                     t.box, t.score = list(r.box), float(r.score)
                     t.lost = t.score < self.opts.lost_threshold
+                    t.reacq = r.reacq
                 self._frame, self._finished, self._unread = frame, False, []
                 self._frames_done += 1
             self.live_stats.add(times)
@@ -330,6 +331,7 @@ class Session:
                             catch_up(sink, self._frame, self._unread, t.state())
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
+            t.reacq = (self.tracker.reacq_flags() or [None])[-1]   # a new template: not wide; None: re-acquisition off
             self._targets.append(t)
             if self.state == "waiting":
                 self.state = "running"

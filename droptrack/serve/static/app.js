@@ -149,7 +149,8 @@ function render(s) {
   if (key !== lastTargets) {
     lastTargets = key;
     $("targets").tBodies[0].innerHTML = s.targets.map((t) => `<tr data-id="${t.id}"><td>${t.id}</td>` +
-      `<td>${fmt(t.score, 3)}</td><td class="${t.lost ? "lost" : ""}">${t.lost ? "LOST" : "tracking"}</td>` +
+      `<td>${fmt(t.score, 3)}</td><td class="${t.lost ? "lost" : ""}">${t.lost ? "LOST" : "tracking"}` +
+      `${t.reacq ? ' <span class="reacq" title="re-acquisition: searching wide (--reacq-factor)">· re-acquiring</span>' : ""}</td>` +
       `<td>${t.box.map((v) => v.toFixed(1)).join(", ")}</td><td><button class="reselect secondary">re-select</button> ` +
       `<button class="remove">remove</button></td></tr>`).join("");
   }
