@@ -55,3 +55,25 @@ def test_a_finished_training_with_val_data_names_the_eval_that_scores_it(tmp_pat
     assert shlex.split(score) == ["dt", "eval", "--dataset", "synth", "--root", "held", "-m",
                                   "runs/trial/final.pt", "--name", "trial"]
     assert cli(*shlex.split(score)[1:]).exit_code == 0
+
+
+def test_a_finished_training_without_val_data_names_an_eval_with_marked_placeholders(tmp_path, monkeypatch):
+    """Without --val-data it said `dt eval --dataset NAME -m final.pt`: no --root, and NAME read as a dataset name
+    ('unknown dataset'), so the line ran for nobody as printed. It is now the --val-data line with the held-out
+    folder as an upper-case placeholder (as dt export's VIDEO --init X,Y,W,H), said what it stands for; the same
+    command with that folder filled in runs."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("data", "synth", "mine", "-n", "1", "--frames", "20").exit_code == 0
+    assert cli("data", "synth", "held", "--split", "val", "-n", "1", "--frames", "3").exit_code == 0
+    res = cli("train", "-c", "tiny_ce_test", "--data", "mine", "-o", "runs/trial", "--epochs", "1",
+              "--samples-per-epoch", "2", "--batch-size", "2", "--workers", "0")
+    assert res.exit_code == 0, res.output
+    last = res.output.splitlines()[-1]
+    said, score = last.split("(or score it on held-out sequences, HELDOUT a folder in the GOT-10k layout: ")
+    assert said.startswith("next: dt export "), last
+    words = shlex.split(score.rstrip(")"))
+    assert words == ["dt", "eval", "--dataset", "synth", "--root", "HELDOUT", "-m", "runs/trial/final.pt", "--name",
+                     "trial"], last
+    assert not problems(words[1:])
+    words[words.index("HELDOUT")] = "held"
+    assert cli(*words[1:]).exit_code == 0

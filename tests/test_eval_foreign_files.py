@@ -38,3 +38,25 @@ def test_a_file_of_a_name_eval_writes_that_no_dt_command_wrote_is_kept(tiny_ckpt
     (out / name).unlink()
     assert cli(*args).exit_code == 0   # then the run writes its own
     assert cli(*args).exit_code == 0   # and its own earlier folder resumes
+
+
+@pytest.mark.parametrize("content, what", [(b"\x00garbage", "it is not readable as JSON"),
+                                           (json.dumps({"run": "mine"}).encode(), "it is not dt eval's")],
+                         ids=["garbage", "another-tool"])
+def test_a_foreign_eval_json_beside_result_files_names_itself_not_another_run(tiny_ckpt, data, tmp_path, content,
+                                                                             what):
+    """Such an eval.json with result files beside it was refused as 'holds results of another run (artifact_sha256:
+    None, now '...', from None)': no run is named in it. The line now says the file is not dt eval's (or not
+    readable), that the results beside it cannot be resumed for that, and what to do; all kept as they were."""
+    out = tmp_path / "out" / "mine"
+    out.mkdir(parents=True)
+    (out / "eval.json").write_bytes(content)
+    (out / "seq_000.txt").write_text("1,2,3,4\n")
+    args = ["eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "-o", tmp_path / "out", "--name", "mine"]
+    line = one_line_error(cli(*args))
+    assert f"holds eval.json, which dt eval did not write: {what}" in line, line
+    assert "result files beside it (seq_000.txt) cannot be resumed" in line, line
+    assert line.endswith("pass another --output, or move eval.json and those files away"), line
+    assert "None" not in line and "another run" not in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "seq_000.txt"]
+    assert (out / "eval.json").read_bytes() == content

@@ -210,3 +210,24 @@ def test_own_frames_in_an_img_folder_are_read_as_dt_eval_folder_reads_them(tmp_p
     _frames(seq / "img", [f"{i:08d}.jpg" for i in range(1, 5)])
     with pytest.raises(DatasetError, match="has 4 images but 3 GT rows"):
         get_sequences("synth", tmp_path)
+
+
+def test_training_on_footage_annotated_on_its_first_frame_only_names_the_file(tmp_path, monkeypatch):
+    """A groundtruth.txt with only the first frame's box (as a GOT-10k test split's) reads as a sequence without
+    ground truth past frame 0, which the pair sampler never draws: dt train said only 'training dataset SYNTH has no
+    usable sequence (1 read; a video needs >= 20 frames ...)'. It now names the file and says training needs a box
+    per frame; once the boxes are there the same command trains."""
+    from helpers import cli, one_line_error
+
+    monkeypatch.chdir(tmp_path)
+    seq = tmp_path / "mine" / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 21)])
+    text(seq / "groundtruth.txt", "4,3,12,10\n")
+    args = ["train", "-c", "tiny_ce_test", "--data", "mine", "-o", "runs/trial", "--epochs", "1",
+            "--samples-per-epoch", "2", "--batch-size", "2", "--workers", "0"]
+    line = one_line_error(cli(*args))
+    assert "mine/porch_cam/groundtruth.txt holds a box for the first of its 20 frames only" in line, line
+    assert "training needs a box on every frame" in line and "no usable sequence" not in line, line
+    assert not (tmp_path / "runs" / "trial").exists()
+    text(seq / "groundtruth.txt", "4,3,12,10\n" * 20)
+    assert cli(*args).exit_code == 0

@@ -340,7 +340,7 @@ def test_output_folder_json_of_someone_else_is_one_line_or_replaced(tmp_path, te
     (tmp_path / "seq1.txt").write_text("1\t2\t3\t4\n")
     ident = {"artifact": "m.pt", "artifact_sha256": "ab", "config": None, "dataset": "synth",
              "tracker_overrides": {}, "realtime": None}
-    with pytest.raises(InputError, match="holds results of another run") as err:
+    with pytest.raises(InputError, match=r"holds eval.json, which dt eval did not write: .*\(seq1.txt\)") as err:
         check_manifest(tmp_path, ident, "cpu", {"seq1": "f1"})
     assert len(str(err.value)) < 400
     (tmp_path / "parity.json").write_text(text)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from droptrack.cli.app import app, data_app, friendly
-from droptrack.errors import printable, shell_join, shell_quote
+from droptrack.errors import printable, shell_join
 from droptrack.wording import counted
 
 @data_app.command("synth")
@@ -162,13 +162,14 @@ def train(
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
     if final.name == "final.pt":
-        q = shell_quote(final)   # a folder with a space in it: the line is still a command to paste
         from droptrack.train.validate import val_dataset
 
-        score = (shell_join(["dt", "eval", "--dataset", val_dataset(val_data), "--root", str(val_data), "-m",
-                             str(final), "--name", final.parent.name or "final"]) if val_data is not None   # as read
-                 else f"dt eval --dataset NAME -m {q}")
+        # without --val-data the held-out folder is a placeholder, upper case as dt export's VIDEO --init X,Y,W,H
+        held = str(val_data) if val_data is not None else "HELDOUT"
+        score = shell_join(["dt", "eval", "--dataset", val_dataset(val_data) if val_data is not None else "synth",
+                            "--root", held, "-m", str(final), "--name", final.parent.name or "final"])   # as read
+        what = "" if val_data is not None else " on held-out sequences, HELDOUT a folder in the GOT-10k layout"
         export = shell_join(["dt", "export", str(final), "-o", str(final.parent / "export")])   # beside its
-        typer.echo(f"checkpoint: {printable(final)}\nnext: {export}   (or score it: {score})")   # run, not out/export
+        typer.echo(f"checkpoint: {printable(final)}\nnext: {export}   (or score it{what}: {score})")   # run, not out/export
     else:
         typer.echo(f"checkpoint: {printable(final)}\nnext: dt train ... --resume")

@@ -74,7 +74,7 @@ def eval_(
         result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
                                   workers=workers, threads=threads, device=device, config=config, name=name,
                                   tracker=tracker, ext=ext, realtime=realtime,
-                                  trust=trust_checkpoint)
+                                  trust=trust_checkpoint, notes=True)   # dt run's extension-settings warnings
     except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
         from droptrack.eval.resume import interrupted_line
 

@@ -47,6 +47,28 @@ def is_train_name(name: str) -> bool:
         and int(n) not in _TEST_NUMBERS[cls]
 
 
+def left_out_of_train(root: Path) -> str:
+    """What the train split leaves out of the sequences under `root`, in words ('' when nothing): those of the test
+    split (the official recipe trains on the other 1120 only) and those that are no sequence of LaSOT's (one's own
+    footage under a LaSOT-style name, LaSOT-extension's atv-1)."""
+    present = present_names(root) if Path(root).is_dir() else []
+    test = set(test_names())
+    tested = [nm for nm in present if nm in test]
+    other = [nm for nm in present if nm not in test and not is_train_name(nm)]
+    if not tested and not other:
+        return ""
+
+    def few(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+    why = ([f"{len(tested)} in LaSOT's 280-sequence test split ({few(tested)}), which the official recipe leaves out "
+            "of training"] if tested else []) + \
+        ([f"{len(other)} not in LaSOT's train split ({few(other)}; it is the <class>-N of LaSOT's 70 classes, N = "
+          "1..20)"] if other else [])
+    return (f"{len(tested) + len(other)} of the {len(present)} sequences under {root} are left out: "
+            + "; ".join(why) + "; one's own sequences train as SYNTH (GOT-10k's layout)")
+
+
 def _seq_dir(root: Path, name: str) -> Path:
     """root/<class>/<name>, else root/<name>."""
     cls = name.rsplit("-", 1)[0]

@@ -217,6 +217,11 @@ def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     refused too: its external data cannot be checked, and another parser (ONNX Runtime's, TensorRT's) might still
     read it. Returns its external data files (`external_locations`), so that the graph is parsed once (a large one
     costs hundreds of MB on a Jetson)."""
+    return external_locations(_checked_model(path, error))
+
+
+def _checked_model(path: str | Path, error: type[Exception]) -> "onnx.ModelProto":
+    """The graph of `check_external_data` (onnx.ModelProto without external weights), checked."""
     import onnx
 
     try:
@@ -227,7 +232,7 @@ def check_external_data(path: str | Path, error: type[Exception]) -> list[str]:
     problem = model_problem(model, path)
     if problem:
         raise error(problem)
-    return external_locations(model)
+    return model
 
 
 def _stamp(path: str | Path) -> tuple[int, ...]:
@@ -243,6 +248,7 @@ class CheckedGraph:
 
     locations: tuple[str, ...]
     stamp: tuple[int, ...]
+    props: tuple[tuple[str, str], ...] = ()   # its droptrack.* metadata_props (ArtifactMeta.from_strings reads them)
 
     def locations_for(self, path: str | Path) -> list[str] | None:
         """The checked locations when `path` is still the file that was checked, else None (check it again)."""
@@ -255,4 +261,6 @@ class CheckedGraph:
 def check_graph(path: str | Path, error: type[Exception]) -> CheckedGraph:
     """`check_external_data` of `path`, kept with the file's identity for the loaders (`CheckedGraph`)."""
     stamp = _stamp(path)
-    return CheckedGraph(tuple(check_external_data(path, error)), stamp)
+    model = _checked_model(path, error)
+    props = tuple((p.key, p.value) for p in model.metadata_props if p.key.startswith("droptrack."))
+    return CheckedGraph(tuple(external_locations(model)), stamp, props)

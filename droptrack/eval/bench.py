@@ -37,6 +37,7 @@ from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_
 from droptrack.eval.bench_reference import (Reference, checked_reference, mismatch_notes, parity,
                                             resolve_references)
 from droptrack.eval.resume import locked, remove_stale_temp
+from droptrack.runtime.start_notes import warn_settings
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
                                        evaluate_row, failure_lines, gates, probe_row, resume_notes, runtime_note,
                                        sequence_auc)
@@ -150,6 +151,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
                          "or bench on a split with ground truth")
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
+    warn_settings([n for r in rows if r.ok for n in r.notes])   # as dt run and dt eval, once per bench
     # rows are replaced or continued from here on: the old report would describe results that are gone (a fresh
     # bench) or a run that is not this one (--resume: the interrupted run's); the new one is written at the end
     drop_old_report(out)

@@ -44,6 +44,7 @@ class BenchRow:
     reference: Reference | None = None
     target_runtime: str | None = None    # the runtime the artifact was made for (None: not recorded)
     graph: Any = None                    # an .onnx artifact's check (onnx_files.CheckedGraph), for every loader
+    notes: list[str] = field(default_factory=list)   # dt run's warnings on its extension settings (start_notes)
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
 
@@ -108,6 +109,7 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
     artifact's entry of `check_graphs`."""
     from droptrack.model.safe_pickle import UntrustedCheckpoint
     from droptrack.runtime.checks import check_artifact
+    from droptrack.runtime.start_notes import meta_notes
     from droptrack.runtime.tracker import load_backend
 
     row = BenchRow(name, str(artifact), artifact_format(artifact))
@@ -128,6 +130,7 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         row.precision = meta.precision or "fp32"
         row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
+        row.notes = meta_notes(meta, opts.ext)   # its TEST keys with the options over them, as its tracker's
     except UntrustedCheckpoint:   # the fix is an option of this command: bad input (exit 2), not a failed row
         raise
     except Exception as exc:  # noqa: BLE001 - any load failure is reported in the row

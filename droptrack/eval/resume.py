@@ -120,11 +120,9 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError, RecursionError):
-            old = {}
-        old = old if isinstance(old, dict) else {}   # not ours (a list, a copied file): it describes no run
-        if "artifact_sha256" not in old and not any(out.glob("*.txt")):   # nothing of a run: not replaced either
-            raise InputError(f"{out} holds {MANIFEST}, which dt eval did not write (another tool's file, or a "
-                             f"copy); pass another --output or move it away")
+            old = None   # unreadable, or not JSON
+        if not isinstance(old, dict) or "artifact_sha256" not in old:   # not ours: it describes no run
+            raise InputError(_foreign_manifest(out, old is None))
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
@@ -161,6 +159,20 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
     if write:
         ident.pop("device_type")
         atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
+
+
+def _foreign_manifest(out: Path, unreadable: bool) -> str:
+    """The refusal of a folder whose eval.json dt eval did not write (`unreadable`: not JSON or not readable): it is
+    kept, and result files beside it cannot be resumed, as nothing says what tracked them."""
+    what = ("is not readable as JSON" if unreadable else "is not dt eval's (another tool's file, or a copy)")
+    results = sorted(p.name for p in out.glob("*.txt"))
+    if not results:   # nothing of a run: not replaced either
+        return (f"{out} holds {MANIFEST}, which dt eval did not write: it {what}; pass another --output or move it "
+                "away")
+    few = ", ".join(results[:2]) + (f" and {len(results) - 2} more" if len(results) > 2 else "")
+    return (f"{out} holds {MANIFEST}, which dt eval did not write: it {what}, so the result files beside it ({few}) "
+            "cannot be resumed as this tracker's (nothing says what tracked them); pass another --output, or move "
+            f"{MANIFEST} and those files away")
 
 
 def comparable_folders(out: Path, names: list[str]) -> list[Path]:

@@ -37,6 +37,7 @@ from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec,
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
 from droptrack.paths import check_name, check_output_dir
+from droptrack.runtime.start_notes import settings_notes, warn_settings
 from droptrack.wording import counted
 
 @dataclass
@@ -100,7 +101,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
-             trust: bool = False, dataset: str | None = None) -> EvalResult | None:
+             trust: bool = False, dataset: str | None = None, notes: bool = False) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -130,6 +131,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         trust: --trust-checkpoint: a legacy pickle checkpoint's foreign objects read as inert records (none run).
         dataset: the name the report's table and plots show (`--dataset` as given, got10k_val, as dt analyze shows
             it; default: the tag).
+        notes: give dt run's warnings on extension settings that work against the run, once every check passed.
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -181,6 +183,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_manifest(out, ident, spec.device, inputs, write=False)
     if check_only:
         return None
+    if notes and tracker is None:   # from the model's own description: workers load it (runtime/start_notes.py)
+        warn_settings(settings_notes(spec.artifact, spec.config, spec.ext, spec.trust, spec.checked))
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
     # finished run loads none
     pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs

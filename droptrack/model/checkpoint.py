@@ -68,10 +68,12 @@ def check_checkpoint_path(path: str | Path) -> None:
     check_readable("checkpoint", path)
 
 
-def read_file(path: str | Path, trust: bool = False) -> dict:
+def read_file(path: str | Path, trust: bool = False, lazy: bool = False) -> dict:
     """Load a .pth/.pth.tar/.pt/.safetensors file as a dict, with one-line errors for missing/corrupt/unsafe files.
 
     `trust=True` (`--trust-checkpoint`) reads the foreign objects of a legacy pickle as inert records (no code runs).
+    `lazy=True`: the tensors' values are not read (a zip pickle's mapped from the file, a .safetensors file's shapes
+    only, on the meta device): for what the file says of itself (`tracking_meta`), not for weights.
     """
     path = Path(path)
     check_checkpoint_path(path)
@@ -83,12 +85,12 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     if problem:
         raise CheckpointError(f"checkpoint {problem}")
     if path.suffix.lower() == ".safetensors":   # tensors only: nothing in it can run code
-        return _read_safetensors(path)
+        return _read_safetensors(path, lazy)
     problem = archive_problem(path)   # entries that would inflate to more than the file holds: not read at all
     if problem:
         raise CheckpointError(f"checkpoint '{path}' {problem}")
     try:
-        obj = load_pickle(path, trust)
+        obj = load_pickle(path, trust, lazy)
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -105,7 +107,7 @@ def read_file(path: str | Path, trust: bool = False) -> dict:
     return obj
 
 
-def _read_safetensors(path: Path) -> dict:
+def _read_safetensors(path: Path, lazy: bool = False) -> dict:
     """Tensors of a .safetensors file; with droptrack's metadata (`save_safetensors`: str -> str, the config as JSON,
     parsed as data) a checkpoint dict like ours, so it needs no --config."""
     try:
@@ -116,7 +118,9 @@ def _read_safetensors(path: Path) -> dict:
         raise CheckpointError(f"checkpoint '{path}' {header_problem(path)}; re-download it or point to the right file")
     try:
         with safe_open(str(path), framework="pt") as f:
-            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+            tensors = {k: torch.empty(f.get_slice(k).get_shape(), device="meta") if lazy else f.get_tensor(k)
+                       for k in f.keys()}
+            meta = f.metadata() or {}
     except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt file for the user
         raise CheckpointError(f"checkpoint '{path}' is corrupt ({exc.__class__.__name__}); re-download or re-export "
                               "it") from None
@@ -201,10 +205,11 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
             "pass the right --config")
 
 
-def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None,
-                             trust: bool = False) -> tuple[OSTrack, Config]:
-    """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
-    obj = read_file(path, trust)
+def tracking_config(obj: dict, path: str | Path,
+                    config: str | Path | Config | None = None) -> tuple[Config, dict, bool]:
+    """The config a tracking checkpoint's contents `obj` (`read_file`) build a tracker with (its own, `config` over
+    it; an official file's inferred from its weights' shapes unless `config` is given), its `net` state, and whether
+    the config was inferred. Reads no tensor's values (`tracking_meta` runs it on a file's lazily read tensors)."""
     inferred = config is None and obj.get("format") != FORMAT   # an official file: its config is guessed
     if obj.get("format") == FORMAT:
         check_layout(obj, path)
@@ -224,6 +229,14 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
         if inferred:
             config = guess_config_name(state)
         cfg = config if isinstance(config, Config) else load_config(config)
+    return cfg, state, inferred
+
+
+def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | None = None,
+                             trust: bool = False) -> tuple[OSTrack, Config]:
+    """Build and strictly load a tracker from an official `.pth.tar` (`net` key) or a droptrack checkpoint."""
+    obj = read_file(path, trust)
+    cfg, state, inferred = tracking_config(obj, path, config)
     check_named(state, path)
     check_finite(state, path)
     variant = detect_variant(state)
@@ -337,3 +350,10 @@ def read_meta(path: str | Path) -> ArtifactMeta:
             raise CheckpointError(f"checkpoint '{path}' {exc}") from None
     state = net_state(obj)
     return meta_from_config(load_config(guess_config_name(state)), arch=detect_variant(state))
+
+
+def tracking_meta(path: str | Path, config: str | Path | None = None, trust: bool = False) -> ArtifactMeta:
+    """ArtifactMeta of a checkpoint as `load_tracking_checkpoint` builds its tracker (its config, `config` over it;
+    an official one's inferred), without reading its weights (`read_file(lazy=True)`): sizes, factors, TEST keys."""
+    cfg, state, _ = tracking_config(read_file(path, trust, lazy=True), path, config)
+    return meta_from_config(cfg, arch=detect_variant(state))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import pickle
 import warnings
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -87,12 +88,12 @@ def _unsafe_globals(path: Path) -> list[str]:
         return []
 
 
-def _torch_load(path: Path):
+def _torch_load(path: Path, lazy: bool = False):
     """torch.load, weights only, without torch's note on a pickle protocol it did not write (printed above the
-    one-line error of a plain pickle that is no PyTorch file)."""
+    one-line error of a plain pickle that is no PyTorch file); `lazy`: a zip file's tensors mapped, not read."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=lazy and zipfile.is_zipfile(path))
 
 
 def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint:
@@ -116,12 +117,13 @@ def check_trusted(path: str | Path, trust: bool) -> None:
         raise untrusted(path, names)
 
 
-def load_pickle(path: Path, trust: bool):
+def load_pickle(path: Path, trust: bool, lazy: bool = False):
     """torch.load of a pickle checkpoint, weights only: the official trainer's records as inert dicts, any other
-    foreign object refused, or with `trust` read as an inert ForeignRecord (a warning names them); never run."""
+    foreign object refused, or with `trust` read as an inert ForeignRecord (a warning names them, unless `lazy`: a
+    look at what the file says of itself, before the load that warns); never run. `lazy`: tensors not read."""
     try:
         with torch.serialization.safe_globals(safe_globals()):
-            return _torch_load(path)
+            return _torch_load(path, lazy)
     except pickle.UnpicklingError as exc:
         if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
             raise
@@ -131,12 +133,13 @@ def load_pickle(path: Path, trust: bool):
     if not names:
         raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
                               "re-save it with a current torch.save from code you trust") from None
-    logging.getLogger("droptrack").warning(
-        "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
-        printable(path), printable(few_names(names, 8)))
+    if not lazy:
+        logging.getLogger("droptrack").warning(
+            "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
+            printable(path), printable(few_names(names, 8)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
-            return _torch_load(path)
+            return _torch_load(path, lazy)
     except pickle.UnpicklingError as exc:
         if "blocked" not in str(exc):
             raise

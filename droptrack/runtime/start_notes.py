@@ -1,5 +1,7 @@
 """The warnings `dt run` and `dt serve` both give once their source delivered its first frame (one function, so the
-two commands say the same): a video's non-square pixels and tracker-extension settings that work against the run."""
+two commands say the same): a video's non-square pixels and tracker-extension settings that work against the run.
+`dt eval` and `dt bench` give the same extension-settings lines once per run (`settings_notes`), from the model's
+own description (checkpoint config, ONNX metadata, engine sidecar) without loading it: their workers load it."""
 
 from __future__ import annotations
 
@@ -21,19 +23,24 @@ def warn_at_start(source: Any, tracker: Any, lost_threshold: float) -> None:
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
 
 
-def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float) -> list[str]:
+def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float | None) -> list[str]:
     """Warnings on tracker-extension settings (the model's TEST keys or the options) that work against the run: a
     template refresh threshold under --lost-threshold (a frame reported lost, scoring between the two, can crop its
-    new template on what the box drifted to; the README asks for it at or above), and a re-acquisition search
-    factor no wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a
-    4x model searches half as wide while the target is lost)."""
+    new template on what the box drifted to; the README asks for it at or above; `lost_threshold` None: a command
+    without that option, dt eval and dt bench, against dt run's default), and a re-acquisition search factor no
+    wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a 4x model
+    searches half as wide while the target is lost)."""
+    from droptrack.runtime.tracker import LOST_THRESHOLD
+
     notes = []
-    refresh = ext.template_refresh
-    if refresh is not None and refresh < lost_threshold:
-        notes.append(f"template refresh at {refresh:g} is below --lost-threshold {lost_threshold:g}: a frame "
-                     f"reported lost with a score from {refresh:g} to {lost_threshold:g} can crop a new template on "
-                     f"what the box has drifted to; pass --template-refresh {lost_threshold:g} or more, or a lower "
-                     "--lost-threshold")
+    refresh, lost = ext.template_refresh, LOST_THRESHOLD if lost_threshold is None else lost_threshold
+    if refresh is not None and refresh < lost:
+        below, lower = ((f"--lost-threshold {lost:g}", ", or a lower --lost-threshold") if lost_threshold is not None
+                        else (f"{lost:g}, the score under which dt run reports a target lost (its --lost-threshold)",
+                              ""))
+        notes.append(f"template refresh at {refresh:g} is below {below}: a frame reported lost with a score from "
+                     f"{refresh:g} to {lost:g} can crop a new template on what the box has drifted to; pass "
+                     f"--template-refresh {lost:g} or more{lower}")
     wide = ext.reacq_factor
     if wide is not None and search_factor and wide <= search_factor:
         notes.append(f"--reacq-factor {wide:g} is the search factor of the re-acquisition crop, not a multiple, and "
@@ -41,3 +48,58 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
                      f"is searched for in a crop no wider than usual; pass more than {search_factor:g}, e.g. "
                      f"{2 * search_factor:g}")
     return notes
+
+
+
+def settings_notes(artifact: str | None, config: str | None, overrides: dict | None, trust: bool = False,
+                   graph: Any = None) -> list[str]:
+    """`extension_notes` of a model file's TEST keys with `overrides` over them (as the loaded tracker merges them)
+    and its search factor, read from what the file says of itself, not its weights (`artifact_meta`); a file that
+    cannot be read that way gets none: loading it says what is wrong. `graph`: an .onnx file's CheckedGraph."""
+    from droptrack.errors import DropTrackError
+
+    try:
+        meta = artifact_meta(artifact, config, trust, graph)
+    except DropTrackError:
+        return []
+    return meta_notes(meta, overrides)
+
+
+def meta_notes(meta: Any, overrides: dict | None) -> list[str]:
+    """`extension_notes` of a model described by `meta` (an ArtifactMeta: its TEST keys, its search factor) with
+    `overrides` over its keys, as the loaded tracker merges them (dt bench: each row's loaded backend's meta)."""
+    from droptrack.runtime.extensions import merge_overrides
+
+    return extension_notes(merge_overrides(meta.tracker or {}, overrides), meta.search_factor, None)
+
+
+def artifact_meta(artifact: str | None, config: str | None = None, trust: bool = False, graph: Any = None) -> Any:
+    """The ArtifactMeta a model's tracker is built with, without loading the model: a checkpoint's config (`config`
+    over it; the embedded model's for None) read without its tensors' values, an .onnx file's metadata (`graph`'s,
+    parsed by its check, else checked here: without external weights), an engine's sidecar."""
+    from droptrack.artifact import ArtifactMeta, artifact_format
+
+    kind = artifact_format(artifact) if artifact is not None else "torch"
+    if kind == "onnx":
+        if graph is None or graph.locations_for(artifact) is None:   # none given, or the file changed since
+            from droptrack.engine.onnx_files import check_graph
+            from droptrack.errors import BackendError
+
+            graph = check_graph(artifact, BackendError)
+        return ArtifactMeta.from_strings(dict(graph.props))
+    if kind == "engine":
+        from pathlib import Path
+
+        from droptrack.engine.tensorrt_backend import read_sidecar
+
+        return ArtifactMeta.from_dict(read_sidecar(Path(artifact))["meta"])
+    from droptrack.model.checkpoint import tracking_meta
+    from droptrack.model.default import default_checkpoint
+
+    return tracking_meta(default_checkpoint() if artifact is None else artifact, config, trust)
+
+
+def warn_settings(notes: list[str]) -> None:
+    """Each note once as an ExtensionSettingsWarning (one 'warning: ...' line), in order."""
+    for note in dict.fromkeys(notes):
+        warnings.warn(note, ExtensionSettingsWarning, stacklevel=2)

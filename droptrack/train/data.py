@@ -42,6 +42,21 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
     return out
 
 
+def left_out_notes(names: list[str], ratios: list[float], roots: dict[str, str]) -> list[str]:
+    """A note per sampled LaSOT training dataset whose root holds sequences its train split leaves out (the test
+    split's, as the official recipe does, and names that are no LaSOT sequence): they were left out without a word."""
+    from droptrack.data.lasot import left_out_of_train
+    from droptrack.data.registry import resolve_root
+
+    notes = []
+    for name, ratio in zip(names, ratios):
+        reader, split = DATASET_READERS[name]
+        if reader == "lasot" and split == "train" and ratio > 0:
+            said = left_out_of_train(resolve_root(reader, roots.get(name) or roots.get(reader)))
+            notes += [f"note: training dataset {name}: {said}"] if said else []
+    return notes
+
+
 def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
     """Real path of each config dataset's root, however it was given (--data NAME=PATH or the reader's name,
     DT_DATA_<NAME>, $DT_DATA/<dir>), as load_datasets reads it: what a resumed run compares."""

@@ -40,11 +40,39 @@ def check_usable(names: list[str], ratios: list[float], sampler: PairSampler) ->
     whose frames are not on disk (`check_frames`)."""
     for d, (name, ratio, masks) in enumerate(zip(names, ratios, sampler.visible)):
         if ratio > 0 and not any(usable(v) for v in masks):
+            bare = first_box_only(sampler.datasets[d])
+            if bare:   # a test split's annotations (GOT-10k's): 'no usable sequence' did not say why
+                raise TrainingError(f"training dataset {name}: {bare}; training needs a box on every frame (one "
+                                    "x,y,w,h line per frame); annotate the frames, or pass a set with full ground "
+                                    "truth (a train or val split)")
             raise TrainingError(f"training dataset {name} has no usable sequence ({len(masks)} read; a video needs "
                                 ">= 20 frames with > 4 visible, positive-size targets, an image one such box); fix "
                                 "its --data root or annotations, or remove it from DATA.TRAIN.DATASETS_NAME")
         if ratio > 0:
             check_frames(name, sampler.datasets[d], masks, sampler.drawn[d])
+
+
+def first_box_only(seqs: list) -> str:
+    """'FILE holds a box for the first frame only ...' when no sequence of a dataset has a box past its first frame
+    and some have that one (a GOT-10k test split, one's own footage annotated as one): '' otherwise."""
+    from droptrack.data.sequence import has_gt
+
+    bare = [s for s in seqs if len(s) > 1 and np.isfinite(np.asarray(s.boxes[0], dtype=np.float64)).all()]
+    if not bare or any(has_gt(s) for s in seqs):
+        return ""
+    more = f" (so do {len(bare) - 1} more of its {len(seqs)} sequences)" if len(bare) > 1 else ""
+    return (f"{annotation_file(bare[0])} holds a box for the first of its {len(bare[0])} frames only, as a test "
+            f"split's groundtruth.txt does{more}")
+
+
+def annotation_file(seq) -> str:
+    """The file a sequence's boxes were read from, as far as the layout tells (groundtruth.txt in or above its frames'
+    folder; a video's CLIP.txt), else 'sequence NAME's annotations'."""
+    if seq.frames is None:
+        return str(Path(seq.video).with_suffix(".txt"))
+    folder = Path(seq.frames[0]).parent
+    found = next((f / "groundtruth.txt" for f in (folder, folder.parent) if (f / "groundtruth.txt").is_file()), None)
+    return str(found) if found is not None else f"sequence {seq.name}'s annotations"
 
 
 FRAMES_CHECKED = 16   # sequences per dataset whose first usable frame is looked for before training starts

@@ -16,7 +16,8 @@ from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.signals import Stopped, stop_error, stop_signals
 from droptrack.train.amp import check_amp
 from droptrack.train.badframes import BadFrames
-from droptrack.train.data import PairDataset, check_nonempty, load_datasets, parse_data_roots, resolved_roots
+from droptrack.train.data import (PairDataset, check_nonempty, left_out_notes, load_datasets, parse_data_roots,
+                                  resolved_roots)
 from droptrack.train.device import torchrun_local_rank, train_device
 from droptrack.train.dist import setup_dist
 from droptrack.train.loader import cpu_cores, epoch_batches
@@ -81,6 +82,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
+    for note in left_out_notes(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots):
+        say(note)   # LaSOT's test split (and names not LaSOT's) under the root: left out as the recipe does
     if opts.val_data:
         val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
     torch.manual_seed(opts.seed + dist.rank)
