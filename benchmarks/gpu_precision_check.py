@@ -32,7 +32,8 @@ from droptrack.artifact import atomic_savez  # noqa: E402
 from droptrack.data import get_sequences  # noqa: E402
 from droptrack.data.synth import ensure_synth  # noqa: E402
 from droptrack.engine.torch_backend import TorchBackend  # noqa: E402
-from droptrack.runtime.tracker import Tracker, tracker_ext  # noqa: E402
+from droptrack.runtime.backends import tracker_ext  # noqa: E402
+from droptrack.runtime.tracker import Tracker  # noqa: E402
 from precision_targets import tracker_keys  # noqa: E402
 from droptrack.errors import InputError, run_script
 

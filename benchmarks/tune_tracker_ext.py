@@ -125,7 +125,8 @@ def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
     from droptrack.eval.metrics import ope_metrics
     from droptrack.geometry import box_iou
     from droptrack.runtime.extensions import OFFICIAL
-    from droptrack.runtime.tracker import Tracker, tracker_ext
+    from droptrack.runtime.backends import tracker_ext
+    from droptrack.runtime.tracker import Tracker
 
     tracker = Tracker(backend, tracker_ext(backend, {**OFFICIAL, **keys}))
     out: dict = {}
@@ -147,7 +148,8 @@ def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
     return out
 
 
-TRACKER_CODE = ("runtime/tracker.py", "runtime/extensions.py", "geometry.py")   # what a cached row depends on
+# what a cached row depends on
+TRACKER_CODE = ("runtime/tracker.py", "runtime/backends.py", "runtime/extensions.py", "geometry.py")
 
 
 class Grid:

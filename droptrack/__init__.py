@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "load_tracker": "droptrack.runtime.tracker",
     "Tracker": "droptrack.runtime.tracker",
-    "TrackResult": "droptrack.runtime.tracker",
+    "TrackResult": "droptrack.runtime.track_result",
     "DeviceTracker": "droptrack.runtime.device_tracker",
     "build_tracker": "droptrack.runtime.run",
     "DropTrackError": "droptrack.errors",

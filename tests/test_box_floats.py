@@ -8,9 +8,10 @@ import pytest
 
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import clip_box
+from droptrack.runtime.backends import tracker_ext
 from droptrack.runtime.device_tracker import DeviceTracker
 from droptrack.runtime.sinks import format_box_line
-from droptrack.runtime.tracker import Tracker, tracker_ext
+from droptrack.runtime.tracker import Tracker
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CORNERS = [[0.0, 0.0, 30.0, 30.0], [150.0, 118.0, 26.0, 26.0], [0.0, 110.0, 40.0, 34.0]]   # 176x144 frames

@@ -9,8 +9,9 @@ import pytest
 
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import crop_params
+from droptrack.runtime.backends import tracker_ext
 from droptrack.runtime.device_tracker import DeviceTracker
-from droptrack.runtime.tracker import Tracker, tracker_ext
+from droptrack.runtime.tracker import Tracker
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, frames (176x144 video frames): conftest.py
 

@@ -17,8 +17,8 @@ from droptrack.engine.tensorrt_backend import TensorRTBackend
 from droptrack.engine.torch_backend import TorchBackend
 from droptrack.model.ostrack import build_model
 from droptrack.runtime import device_ops
+from droptrack.runtime.backends import tracker_ext
 from droptrack.runtime.device_tracker import DeviceTracker, PinnedUploader
-from droptrack.runtime.tracker import tracker_ext
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 META = torch.device("meta")

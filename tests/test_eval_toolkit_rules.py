@@ -13,7 +13,7 @@ from droptrack.errors import InputError
 from droptrack.eval import results as R
 from droptrack.eval.report import analyze
 from droptrack.eval.report_view import error_lines, report_table
-from droptrack.eval.run import EvalResult, summary_lines
+from droptrack.eval.run_result import EvalResult, summary_lines
 from helpers import FakeSeq
 
 G = [100.0, 100.0, 20.0, 20.0]

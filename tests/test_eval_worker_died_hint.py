@@ -5,7 +5,8 @@ a bad input still says to fix it."""
 import pytest
 
 from droptrack.errors import DatasetError
-from droptrack.eval.run import EvalResult, _track_all
+from droptrack.eval.run import _track_all
+from droptrack.eval.run_result import EvalResult
 from droptrack.eval.workers import WorkerDied
 
 

@@ -196,7 +196,7 @@ def test_metadata_round_trips(exported, tiny):
 
 def test_ort_backend_runs_numpy_and_torch_and_validates(exported, tiny):
     from droptrack.engine.onnxruntime_backend import OrtBackend, choose_providers
-    from droptrack.runtime.tracker import load_backend
+    from droptrack.runtime.backends import load_backend
 
     be = load_backend(exported[0] / "model.onnx")
     assert isinstance(be, OrtBackend) and be.providers == ["CPUExecutionProvider"]

@@ -118,7 +118,7 @@ def test_tensorrt_engine_builds_runs_and_caches(exported, tmp_path):
 
 @pytest.mark.gpu
 def test_tensorrt_int8_engine_and_tracker(exported, tmp_path):
-    from droptrack.runtime.tracker import load_backend
+    from droptrack.runtime.backends import load_backend
 
     src, res = _engine_from(exported, tmp_path, "model_int8_trt.onnx")
     be = load_backend(res.path)

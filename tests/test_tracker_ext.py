@@ -18,8 +18,9 @@ from droptrack.engine.torch_backend import TorchBackend
 from droptrack.geometry import clip_box, decode_box, hann2d, map_box_back, normalize, sample_target
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
+from droptrack.runtime.backends import tracker_ext
 from droptrack.runtime.extensions import TrackerExt
-from droptrack.runtime.tracker import Tracker, tracker_ext
+from droptrack.runtime.tracker import Tracker
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_reacquisition_widens_the_crop_while_lost_and_returns_after_recovery(tin
 def test_torch_and_onnx_give_the_same_boxes_with_extensions_from_the_artifact(tiny, frames, tmp_path):
     """The TEST keys travel checkpoint -> ONNX metadata; both backends track alike with them on."""
     from droptrack.export.pipeline import export_onnx
-    from droptrack.runtime.tracker import load_backend
+    from droptrack.runtime.backends import load_backend
 
     model, cfg = tiny
     d = config_to_dict(cfg)

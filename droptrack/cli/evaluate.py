@@ -63,7 +63,8 @@ def eval_(
     from droptrack.eval.attributes_view import print_items
     from droptrack.eval.bench_data import eval_split_note
     from droptrack.eval.realtime import RealTime
-    from droptrack.eval.run import evaluate_dataset, summary_lines
+    from droptrack.eval.run import evaluate_dataset
+    from droptrack.eval.run_result import summary_lines
 
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
     if (latency_ms is not None or predict) and realtime_fps is None:

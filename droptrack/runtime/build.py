@@ -9,8 +9,10 @@ import sys
 from droptrack.artifact import artifact_format
 from droptrack.engine.base import TORCH_IO_BACKENDS, cuda_available, missing_gpu
 from droptrack.errors import BackendError, InputError
+from droptrack.runtime.backends import load_backend, tracker_ext
 from droptrack.runtime.inputs import check_channels, check_device, check_lost_threshold
-from droptrack.runtime.tracker import LOST_THRESHOLD, load_backend, Tracker, tracker_ext
+from droptrack.runtime.track_result import LOST_THRESHOLD
+from droptrack.runtime.tracker import Tracker
 
 
 def resolve_device(device: str | None, artifact: str | None) -> str:

@@ -30,7 +30,8 @@ from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
 from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
-from droptrack.runtime.tracker import LOST_THRESHOLD, TrackResult, Tracker
+from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
+from droptrack.runtime.tracker import Tracker
 
 
 class PinnedUploader:

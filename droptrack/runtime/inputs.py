@@ -256,3 +256,24 @@ def check_snapshot(snap: dict, count: int,
     except (KeyError, TypeError, ValueError):
         raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
                                 "pass what snapshot() returned (or drop its 'memory' entry to start afresh)") from None
+
+
+def check_templates(templates: Any, current: Any) -> None:
+    """`Tracker.restore`'s saved templates: of the shape of the tracker's own (`current`); a TrackerStateError
+    otherwise."""
+    want = None if current is None else tuple(current.shape)
+    got = getattr(templates, "shape", None)
+    if got is None or tuple(got) != want:
+        raise TrackerStateError(f"templates of shape {type(templates).__name__ if got is None else tuple(got)}"
+                                f" for templates of shape {want}; pass the array saved with the snapshot, "
+                                "or None")
+
+
+def as_templates(templates: Any, current: Any) -> Any:
+    """Saved templates as the tracker keeps `current`: a torch tensor on its device and of its dtype (a
+    DeviceTracker's for a torch or TensorRT backend), else an array of its dtype."""
+    if hasattr(current, "detach"):
+        import torch
+
+        return torch.from_numpy(np.asarray(templates)).to(current.device, current.dtype)
+    return np.asarray(templates).astype(current.dtype)

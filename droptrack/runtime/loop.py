@@ -26,7 +26,7 @@ from droptrack.runtime.signals import SIGPIPE, StopFlag
 from droptrack.runtime.sinks import ReaderGone, Sink, TargetState
 from droptrack.runtime.window import StopRequested
 from droptrack.runtime.sources import Frame
-from droptrack.runtime.tracker import LOST_THRESHOLD
+from droptrack.runtime.track_result import LOST_THRESHOLD
 
 STAGES = ("capture", "pre", "infer", "post", "output", "total")
 DEFAULT_LOST_THRESHOLD = LOST_THRESHOLD   # the Python API's TrackResult.lost uses the same score

@@ -30,7 +30,7 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
     without that option, dt eval and dt bench, against dt run's default), and a re-acquisition search factor no
     wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a 4x model
     searches half as wide while the target is lost)."""
-    from droptrack.runtime.tracker import LOST_THRESHOLD
+    from droptrack.runtime.track_result import LOST_THRESHOLD
 
     notes = []
     refresh, lost = ext.template_refresh, LOST_THRESHOLD if lost_threshold is None else lost_threshold

@@ -10,36 +10,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
-from droptrack.artifact import artifact_format, content_problem
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
-from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
+from droptrack.runtime.backends import load_backend, tracker_ext
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.host_ops import Cropper, Normalizer
-from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels, check_device,
-                                        check_lost_threshold, check_path, check_post_args, check_snapshot,
-                                        check_threads, no_boxes, target_index)
-
-
-LOST_THRESHOLD = 0.25   # a peak score under it flags the target lost (dt run --lost-threshold's default)
-
-
-@dataclass
-class TrackResult:
-    """One target's box (x,y,w,h floats, image pixels), the peak of the windowed score map, whether that peak is
-    under the tracker's `lost_threshold` (the box is still the prediction; callers decide what lost means to them),
-    and `reacq`: whether re-acquisition's wide search (REACQ_FACTOR) made this box, None where re-acquisition is off."""
-
-    box: list[float]
-    score: float
-    lost: bool = False
-    reacq: bool | None = None
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
+                                        check_lost_threshold, check_post_args, check_snapshot, check_templates,
+                                        no_boxes, target_index)
+from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
 
 class Tracker:
@@ -287,24 +272,13 @@ class Tracker:
         states, saved = check_snapshot(snap, self.num_targets, self.extensions is not None)
         memory = [TargetMemory(list(st)) for st in states] if saved is None else saved
         if templates is not None:
-            want = None if self.templates is None else tuple(self.templates.shape)
-            got = getattr(templates, "shape", None)
-            if got is None or tuple(got) != want:
-                raise TrackerStateError(f"templates of shape {type(templates).__name__ if got is None else tuple(got)}"
-                                        f" for templates of shape {want}; pass the array saved with the snapshot, "
-                                        "or None")
+            check_templates(templates, self.templates)
         self.states = states
         if self.extensions is not None:
             self.extensions.memory = memory
         if templates is not None:
             self.template_version = int(template_version or 0)
-            t = self.templates
-            if hasattr(t, "detach"):   # a DeviceTracker's templates for a torch or TensorRT backend
-                import torch
-
-                self.templates = torch.from_numpy(np.asarray(templates)).to(t.device, t.dtype)
-            else:
-                self.templates = np.asarray(templates).astype(t.dtype)
+            self.templates = as_templates(templates, self.templates)   # a DeviceTracker's: a tensor on its device
 
     def _ready(self) -> bool:
         """Whether there are targets to track; TrackerStateError before the first `initialize`."""
@@ -346,44 +320,6 @@ class Tracker:
             raise TrackerStateError("no target left to track (all were removed); call initialize(frame, box) again")
         r = results[0]
         return r.box, r.score
-
-
-def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
-                 threads: int = 0, trust: bool = False, checked: object | None = None) -> Backend:
-    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
-
-    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
-    `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
-    `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
-    """
-    check_path(artifact, "artifact", "None: the embedded model")
-    check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
-    device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
-    if config is not None and kind != "torch":
-        raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
-                         "was exported with: drop config")
-    problem = None if artifact is None else content_problem(artifact)
-    if problem:
-        raise InputError(f"model {problem}")
-    if kind == "onnx":
-        from droptrack.engine.onnxruntime_backend import OrtBackend
-
-        return OrtBackend(artifact, device=device, threads=threads, checked=checked)
-    if kind == "engine":
-        from droptrack.engine.tensorrt_backend import TensorRTBackend
-
-        return TensorRTBackend(artifact, device=device if str(device).startswith("cuda") else None)
-    from droptrack.engine.torch_backend import TorchBackend
-
-    return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
-
-
-def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
-    """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
-                         "{'SIZE_LR': 0.6} (or None: the model's own)")
-    return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
 
 
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",

@@ -64,3 +64,21 @@ def answer(fut: Future, timeout: float) -> object:
             return fut.result()
         raise CommandError(503, f"the tracking thread did not answer within {timeout:g} s (source stalled?); "
                                 "nothing was changed, try again") from None
+
+
+def paused_state(state: str, paused: bool) -> str:
+    """The session state after a pause (hold the frame) or resume command in `state`."""
+    if paused and state in ("running", "waiting"):
+        return "paused"
+    if not paused and state in ("paused", "waiting"):
+        return "running"
+    return state
+
+
+def ended_message(output_full: bool, error: str | None, live: bool, reconnecting: bool) -> str:
+    """Why a command finds tracking over: a full disk stopped it, or the source ended (`error`: why; a live one
+    without --reconnect gets the hint)."""
+    if output_full:
+        return f"tracking stopped: {error}; restart dt serve to track again"
+    hint = " (--reconnect N reopens a live source that drops)" if live and not reconnecting else ""
+    return f"the source ended{f' ({error})' if error else ''}; restart dt serve to track again{hint}"

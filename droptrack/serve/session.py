@@ -10,8 +10,6 @@ freely. Viewers read the newest frame (`LatestFrame`); a slow viewer misses fram
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import threading
 import time
 from typing import Callable
@@ -23,7 +21,8 @@ from droptrack.runtime.loop import check_finite
 from droptrack.runtime.run import build_tracker, resolve_device
 from droptrack.runtime.sinks import ReaderGone, frame_record
 from droptrack.runtime.start_notes import warn_at_start
-from droptrack.serve.commands import Mailbox, answer
+from droptrack.serve import target_list
+from droptrack.serve.commands import Mailbox, answer, ended_message, paused_state
 from droptrack.serve.frames import LatestFrame
 from droptrack.serve.options import CommandError, ServeOptions, SourceTimeout, Target, drawn
 from droptrack.serve.outputs import Outputs, catch_up
@@ -200,10 +199,7 @@ class Session:
             self.on_reader_gone()
 
     def _ended_message(self) -> str:
-        if self.output_full:
-            return f"tracking stopped: {self.error}; restart dt serve to track again"
-        hint = " (--reconnect N reopens a live source that drops)" if self.live and not self._policy.enabled else ""
-        return f"the source ended{f' ({self.error})' if self.error else ''}; restart dt serve to track again{hint}"
+        return ended_message(self.output_full, self.error, self.live, self._policy.enabled)
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> None:
@@ -240,10 +236,7 @@ class Session:
             check_finite(results, frame)   # as dt run: a broken model stops, its NaN boxes are never written
             times.update(stage_ms)
             with self._lock:
-                for t, r in zip(self._targets, results):
-                    t.box, t.score = list(r.box), float(r.score)
-                    t.lost = t.score < self.opts.lost_threshold
-                    t.reacq = r.reacq
+                target_list.tracked(self._targets, results, self.opts.lost_threshold)
                 self._frame, self._finished, self._unread = frame, False, []
                 self._frames_done += 1
             self.live_stats.add(times)
@@ -257,11 +250,7 @@ class Session:
                 return 0.0
             self._finished = True
             frame, states = self._frame, [t.state() for t in self._targets]
-        self.outputs.write(frame, states, self.live_stats.fps())
-        self.frames_written += 1
-        rec = frame_record(frame, states)
-        for fn in list(self._listeners):
-            fn(rec)
+        self._emit(frame, states, self.live_stats.fps())
         return (time.perf_counter() - t0) * 1e3
 
     def _unreadable(self, frame) -> None:
@@ -269,11 +258,14 @@ class Session:
         `unreadable`); the held frame stays on view, the targets wait for the next frame."""
         self._finish_frame()
         with self._lock:
-            states = [dataclasses.replace(t.state(), box=[math.nan] * 4, score=None, lost=False)
-                      for t in self._targets]
+            states = target_list.unreadable(self._targets)
             self._frames_done += 1
             self._unread.append(frame)
-        self.outputs.write(frame, states, None)
+        self._emit(frame, states, None)
+
+    def _emit(self, frame: sources.Frame, states: list, fps: float | None) -> None:
+        """One frame's record to every output, then to the record listeners."""
+        self.outputs.write(frame, states, fps)
         self.frames_written += 1
         rec = frame_record(frame, states)
         for fn in list(self._listeners):
@@ -296,39 +288,20 @@ class Session:
             fut = self._commands.post(fn)
         return answer(fut, self.command_timeout)
 
-    def _index(self, target_id: int) -> int:
-        for i, t in enumerate(self._targets):
-            if t.id == target_id:
-                return i
-        raise CommandError(404, f"no target {target_id}; GET /targets lists the live ones")
-
     def _init_box(self, box: list[float], replace: int | None = None) -> Target:
         frame = self._frame
         with self._lock:
             try:
                 if replace is not None:
-                    i = self._index(replace)
-                    self.tracker.add_targets(frame.image, [box])     # validates before changing anything
-                    self.tracker.remove_target(i)
-                    t = self._targets.pop(i)
-                    t.box, t.score, t.lost, t.since = list(self.tracker.states[-1]), None, False, frame.index
+                    t = target_list.reselect(self.tracker, self._targets, replace, box, frame)
                 else:
-                    if len(self._targets) >= self.opts.max_targets:
-                        raise CommandError(409, f"already {len(self._targets)} targets (--max-targets "
-                                                f"{self.opts.max_targets}); remove one first")
-                    sink = self.outputs.open_box_file(self._next_id)
-                    try:
-                        self.tracker.add_targets(frame.image, [box])
-                    except BaseException:
-                        if sink is not None:
-                            sink.close()   # nothing written: nothing left behind
-                        raise
-                    t = Target(self._next_id, list(self.tracker.states[-1]), None, False, frame.index)
+                    t = target_list.start(self.tracker, self.outputs, len(self._targets), self.opts.max_targets,
+                                          self._next_id, box, frame)
                     self._next_id += 1
-                    if sink is not None:
-                        self.outputs.box_sinks[t.id] = sink
-                        if self._finished:   # drawn on a frame whose record is out (damaged frames came after it)
-                            catch_up(sink, self._frame, self._unread, t.state())
+                    sink = self.outputs.box_sinks.get(t.id)   # None without --output
+                    # drawn on a frame whose record is out (damaged frames came after it)
+                    if sink is not None and self._finished:
+                        catch_up(sink, self._frame, self._unread, t.state())
             except InputError as exc:
                 raise CommandError(422, str(exc)) from None
             t.reacq = (self.tracker.reacq_flags() or [None])[-1]   # a new template: not wide; None: re-acquisition off
@@ -349,19 +322,14 @@ class Session:
         """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""
         def remove() -> dict:
             with self._lock:
-                i = self._index(target_id)
-                self.tracker.remove_target(i)
-                return self._targets.pop(i).to_dict()
+                return target_list.remove(self.tracker, self._targets, target_id)
         return self._submit(remove)
 
     def set_paused(self, paused: bool) -> dict:
         """Pause (hold the current frame; targets can still be drawn on it) or resume."""
         def apply() -> dict:
             with self._lock:
-                if paused and self.state in ("running", "waiting"):
-                    self.state = "paused"
-                elif not paused and self.state in ("paused", "waiting"):
-                    self.state = "running"
+                self.state = paused_state(self.state, paused)
                 return {"state": self.state}
         return self._submit(apply)
 

@@ -1,0 +1,51 @@
+"""The model a tracker runs: `load_backend` (the Backend for an artifact file, chosen by its suffix) and
+`tracker_ext` (the artifact's tracker-extension keys with the caller's overrides)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+
+from droptrack.artifact import artifact_format, content_problem
+from droptrack.engine.base import Backend
+from droptrack.errors import InputError
+from droptrack.runtime.extensions import TrackerExt, merge_overrides
+from droptrack.runtime.inputs import check_device, check_path, check_threads
+
+
+def load_backend(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
+                 threads: int = 0, trust: bool = False, checked: object | None = None) -> Backend:
+    """Backend chosen by the artifact's suffix: checkpoint -> torch, .onnx -> onnxruntime, .engine -> tensorrt.
+
+    `threads`: ONNX Runtime intra-op threads (0 = ORT's default); torch's count is process-wide (`apply_threads`).
+    `trust` reads a legacy pickle's foreign objects as inert records (`--trust-checkpoint`); see model.checkpoint.read_file.
+    `checked`: the caller's `onnx_files.check_graph` of an .onnx artifact (not parsed again while unchanged).
+    """
+    check_path(artifact, "artifact", "None: the embedded model")
+    check_path(config, "config", "a config name or YAML file; None: the checkpoint's own")
+    device, threads, kind = check_device(device), check_threads(threads), artifact_format(artifact)
+    if config is not None and kind != "torch":
+        raise InputError(f"config applies to checkpoints; '{artifact}' is an {kind} model that carries the config it "
+                         "was exported with: drop config")
+    problem = None if artifact is None else content_problem(artifact)
+    if problem:
+        raise InputError(f"model {problem}")
+    if kind == "onnx":
+        from droptrack.engine.onnxruntime_backend import OrtBackend
+
+        return OrtBackend(artifact, device=device, threads=threads, checked=checked)
+    if kind == "engine":
+        from droptrack.engine.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(artifact, device=device if str(device).startswith("cuda") else None)
+    from droptrack.engine.torch_backend import TorchBackend
+
+    return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
+
+
+def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
+    """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
+                         "{'SIZE_LR': 0.6} (or None: the model's own)")
+    return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)

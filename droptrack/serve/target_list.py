@@ -1,0 +1,72 @@
+"""What `dt serve`'s commands and tracked frames do to the targets: the tracker and the target list (in the
+tracker's order) change together. Run by the tracking thread under the session's lock (`Session`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from droptrack.runtime.sinks import TargetState
+from droptrack.runtime.sources import Frame
+from droptrack.runtime.track_result import TrackResult
+from droptrack.serve.options import CommandError, Target
+from droptrack.serve.outputs import Outputs
+
+
+def find(targets: list[Target], target_id: int) -> int:
+    """The list index of target `target_id`; CommandError 404 when there is none."""
+    for i, t in enumerate(targets):
+        if t.id == target_id:
+            return i
+    raise CommandError(404, f"no target {target_id}; GET /targets lists the live ones")
+
+
+def reselect(tracker, targets: list[Target], target_id: int, box: list[float], frame: Frame) -> Target:
+    """Target `target_id` started again from `box` on `frame` (its id stays): taken out of `targets`, last in the
+    tracker; the caller puts it back at the end."""
+    i = find(targets, target_id)
+    tracker.add_targets(frame.image, [box])     # validates before changing anything
+    tracker.remove_target(i)
+    t = targets.pop(i)
+    t.box, t.score, t.lost, t.since = list(tracker.states[-1]), None, False, frame.index
+    return t
+
+
+def start(tracker, outputs: Outputs, count: int, max_targets: int, target_id: int, box: list[float],
+          frame: Frame) -> Target:
+    """A new target `target_id` from `box` on `frame`, last in the tracker, its --output box file (if any) in
+    `outputs.box_sinks`; CommandError 409 with `count` targets already at --max-targets. A box the tracker refuses
+    leaves no box file behind."""
+    if count >= max_targets:
+        raise CommandError(409, f"already {count} targets (--max-targets {max_targets}); remove one first")
+    sink = outputs.open_box_file(target_id)
+    try:
+        tracker.add_targets(frame.image, [box])
+    except BaseException:
+        if sink is not None:
+            sink.close()   # nothing written: nothing left behind
+        raise
+    t = Target(target_id, list(tracker.states[-1]), None, False, frame.index)
+    if sink is not None:
+        outputs.box_sinks[t.id] = sink
+    return t
+
+
+def remove(tracker, targets: list[Target], target_id: int) -> dict:
+    """Stop tracking target `target_id`: out of the tracker and the list; its last answer."""
+    i = find(targets, target_id)
+    tracker.remove_target(i)
+    return targets.pop(i).to_dict()
+
+
+def tracked(targets: list[Target], results: list[TrackResult], lost_threshold: float) -> None:
+    """The targets' boxes, scores, lost and re-acquisition flags from a tracked frame's results."""
+    for t, r in zip(targets, results):
+        t.box, t.score = list(r.box), float(r.score)
+        t.lost = t.score < lost_threshold
+        t.reacq = r.reacq
+
+
+def unreadable(targets: list[Target]) -> list[TargetState]:
+    """The targets' states on a frame that could not be decoded: no boxes (nan), no scores."""
+    return [dataclasses.replace(t.state(), box=[math.nan] * 4, score=None, lost=False) for t in targets]
