@@ -29,6 +29,18 @@ def cli(*args):
     return runner.invoke(app, [str(a) for a in args], prog_name="dt")
 
 
+@contextlib.contextmanager
+def reaped(p):
+    """A child process (a `dt serve` / `dt run` under test) killed and waited for if it still runs when the block
+    ends: an assert that fails before it stops must not leave it serving."""
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by its relative path (a training run's tensorboard events in tb/ too, where
     tensorboard is installed)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, drifting_clip
+from helpers import cli, drifting_clip, reaped
 
 WARNING = ("warning: template refresh at 0.1 is below --lost-threshold 0.3: a frame reported lost with a score from "
            "0.1 to 0.3 can crop a new template on what the box has drifted to; pass --template-refresh 0.3 or more, "
@@ -73,7 +73,7 @@ def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--device", "cpu", "--port", "0",
                           *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
+    with reaped(p):
         lines = [p.stdout.readline()]
         while lines[-1] and not lines[-1].startswith("serving "):
             lines.append(p.stdout.readline())
@@ -82,9 +82,5 @@ def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
         assert lines[0].startswith("tracking ") and lines[0].endswith(f"; tracker: {procedure}\n"), lines
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 0, err
     assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == expected, err

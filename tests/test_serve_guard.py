@@ -32,7 +32,7 @@ from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
 from disk_limits import tmpfs  # noqa: E402
 from exec_with import exec_with  # noqa: E402
-from helpers import cli  # noqa: E402
+from helpers import cli, reaped  # noqa: E402
 from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
@@ -120,7 +120,7 @@ def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)
     reader.start()
-    try:
+    with reaped(p):
         url = None
         while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
             line = p.stdout.readline()
@@ -141,10 +141,6 @@ def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save
         p.send_signal(signal.SIGTERM)
         out_text, _ = p.communicate(timeout=60)
         reader.join(10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     return p.returncode, out_text, "".join(err)
 
 
@@ -209,7 +205,7 @@ def test_a_limit_reached_while_paused_is_the_one_line_and_exit_2_at_any_stop(vid
            "0", "-o", str(tmp_path / "boxes.txt"), "--jsonl", str(tmp_path / "f.jsonl")]
     p = subprocess.Popen(exec_with(cmd, file_size=resource.RLIM_INFINITY), stdout=subprocess.PIPE,   # SIGXFSZ ignored
                          stderr=subprocess.PIPE, env=ENV, text=True)
-    try:
+    with reaped(p):
         url = None
         while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
             line = p.stdout.readline()
@@ -224,10 +220,6 @@ def test_a_limit_reached_while_paused_is_the_one_line_and_exit_2_at_any_stop(vid
         resource.prlimit(p.pid, resource.RLIMIT_FSIZE, (size, size))   # its next --jsonl line finds no room
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 2 and "Traceback" not in err and "SIGINT" not in err, err
     full = [ln for ln in err.splitlines() if "no room left" in ln]
     assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{tmp_path / 'f.jsonl.part'}'")

@@ -29,6 +29,7 @@ from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
 from serve_helpers import FACE, SECOND, one_line_exit_2, serve_cli, session  # noqa: E402,F401 (session: a fixture)
+from helpers import reaped  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 
@@ -189,7 +190,7 @@ def test_a_signal_stops_the_server_cleanly_with_dt_runs_exit_code(tiny_ckpt, vid
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
                           "cpu", "--port", "0", "--output", str(boxes), "--jsonl", str(jsonl), "--save", str(save)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
+    with reaped(p):
         url = None
         while url is None:   # 'serving http://127.0.0.1:PORT/  (...)'
             line = p.stdout.readline().decode()
@@ -207,10 +208,6 @@ def test_a_signal_stops_the_server_cleanly_with_dt_runs_exit_code(tiny_ckpt, vid
             time.sleep(0.05)
         p.send_signal(signum)
         out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     err = err.decode()
     name = signal.Signals(signum).name
     assert p.returncode == code, err

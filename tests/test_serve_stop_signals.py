@@ -27,7 +27,7 @@ from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.stops import StopSignals  # noqa: E402
 from droptrack.signals import Stopped  # noqa: E402
 from exec_with import exec_with  # noqa: E402
-from helpers import cli  # noqa: E402
+from helpers import cli, reaped  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 
@@ -125,14 +125,10 @@ def test_cli_ctrl_c_right_after_tracking_with_sigint_inherited_ignored_exits_130
            "0", "--jsonl", str(tmp_path / "f.jsonl")]
     p = subprocess.Popen(exec_with(cmd, ignored_signals=("INT",)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env)
-    try:
+    with reaped(p):
         first = p.stdout.readline().decode()
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     err = err.decode()
     assert first.startswith("tracking "), (first, err)
     assert p.returncode == 130 and "Traceback" not in err, err

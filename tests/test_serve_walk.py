@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 
 from serve_helpers import FACE, SECOND, session, wait_for  # noqa: E402,F401 - `session` is a fixture
+from helpers import reaped  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 
@@ -94,16 +95,12 @@ def test_ctrl_c_without_outputs_claims_none(tiny_ckpt, video):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
                           "cpu", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
+    with reaped(p):
         line = p.stdout.readline()
         while line and not line.startswith("serving "):
             line = p.stdout.readline()
         assert line, "dt serve ended before serving: " + p.stderr.read()
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert p.returncode == 130, err
     assert err.splitlines()[-1] == "SIGINT: stopped after 1 frame", err   # the file waits on its first frame
