@@ -50,7 +50,6 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
     return notes
 
 
-
 def settings_notes(artifact: str | None, config: str | None, overrides: dict | None, trust: bool = False,
                    graph: Any = None) -> list[str]:
     """`extension_notes` of a model file's TEST keys with `overrides` over them (as the loaded tracker merges them)
