@@ -1,15 +1,16 @@
 """dt data synth --attributes ...,attached: the target runs on seamlessly into an extension that the box leaves out;
-`all` and the plain mode keep their bytes."""
+`all` and the plain mode keep their sets (labels exactly, frames up to OpenCV's rounding)."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from synth_before import CASES, block_sums, generate, signature
 
 from droptrack.data.media import OPENCV_DOC_DATA
 from droptrack.data.synth import generate_synth
@@ -19,38 +20,33 @@ from droptrack.errors import InputError
 
 SIZE = (320, 180)
 needs_doc = pytest.mark.skipif(not OPENCV_DOC_DATA.is_dir(), reason="Debian opencv-doc photos not installed")
-
-# sha256 over every file of every sequence folder (name, then bytes, sorted), computed with the generator as it was
-# before `attached` existed (commit 900836e), by running the same generate_synth calls there.
-BEFORE = {
-    "plain_val": "eb8dcd23791cfc35dcbbbfaec0aa7ff8ac65d13ee39e7516147b9ce32ed167ff",
-    "plain_train": "560504ccd62d358442650770c67c095e010b2918c8a11afe97448928cf64439f",
-    "all_val": "2ca3da8fbf7d15618d9d41b18a5af48f99fa168357929f158487f2f5f393e162",
-    "all_train": "8533a3379a8e366b7d9fa98cf0dcd35e316d170de6a6ce5f67b2b2a91c00c7ce",
-    "all_test_moderate": "fc33654c60d05847718fbe7defca6b50c0c962515f60f318e6663554677c6029",
-}
-CASES = {
-    "plain_val": dict(frames=12, split="val"),
-    "plain_train": dict(frames=12, split="train"),
-    "all_val": dict(frames=30, split="val", attributes="all"),
-    "all_train": dict(frames=30, split="train", attributes="all"),
-    "all_test_moderate": dict(frames=30, split="test", attributes="all", difficulty="moderate"),
-}
-
-
-def _digest(out: Path) -> str:
-    h = hashlib.sha256()
-    for seq in sorted(p for p in out.iterdir() if p.is_dir()):
-        for f in sorted(seq.iterdir()):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
+BEFORE = Path(__file__).parent / "data" / "synth_before.npz"   # recorded at commit 900836e: tests/synth_before.py
+# a frame block (36 x 40 pixels) may differ by this many pixel levels in all (OpenCV 5.1.0's rounding moved 1 level);
+# a changed draw, photo or path moves block sums by hundreds
+BLOCK_SLACK = 24
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=needs_doc) if c.startswith("all") else c for c in CASES])
-def test_all_and_plain_sets_byte_identical_to_before(tmp_path, case):
-    out = generate_synth(tmp_path / case, 2, seed=11, size=SIZE, ext="png", **CASES[case])
-    assert _digest(out) == BEFORE[case]
+def test_all_and_plain_sets_equal_the_sets_before_attached(tmp_path, case):
+    ref = np.load(BEFORE)
+    labels, names, sums = signature(generate(case, tmp_path))
+    assert labels == str(ref[f"{case}.labels"])   # boxes, cover, absence, attribute tags: exact
+    assert names == list(ref[f"{case}.names"])
+    diff = np.abs(sums - ref[f"{case}.sums"])
+    assert diff.max() <= BLOCK_SLACK, (names[int(np.argmax(diff.max(axis=(1, 2, 3))))], int(diff.max()))
+
+
+def test_the_block_slack_sees_a_one_pixel_shift_of_the_same_frames(tmp_path):
+    """The tolerance is not blind: the `all_val` frames moved one pixel right exceed it in some block."""
+    out = generate("all_val", tmp_path) if OPENCV_DOC_DATA.is_dir() else generate("plain_val", tmp_path)
+    _, names, sums = signature(out)
+    shifted = tmp_path / "shifted.png"
+    worst = 0
+    for name, s in zip(names, sums):
+        img = cv2.imread(str(out / name))
+        cv2.imwrite(str(shifted), np.roll(img, 1, axis=1))
+        worst = max(worst, int(np.abs(block_sums(shifted) - s).max()))
+    assert worst > 10 * BLOCK_SLACK, worst
 
 
 def test_attached_is_opt_in():
