@@ -1,8 +1,8 @@
-"""Compressed videos that decode only in part. Whose codec this OpenCV build cannot decode (AV1 without a software
-decoder in the bundled FFmpeg) open, then give no frame: `dt run` and the dataset readers name the codec instead of
-an empty file or a short annotation. An H.264 keyframe that is damaged takes the frames that depend on it along,
-which FFmpeg drops without a failed read: `dt run` keeps every later frame at its index. Made with the ffmpeg
-command line; skipped where it (or its encoder) is missing."""
+"""Compressed videos that decode only in part. One that opens and then gives no frame (its codec has no decoder in
+this OpenCV build, as AV1 before OpenCV 5.1, or none of its packets decodes): `dt run` and the dataset readers name
+the codec instead of an empty file or a short annotation. An H.264 keyframe that is damaged takes the frames that
+depend on it along, which FFmpeg drops without a failed read: `dt run` keeps every later frame at its index. Made
+with the ffmpeg command line; skipped where it (or its encoder) is missing."""
 
 from __future__ import annotations
 
@@ -23,12 +23,9 @@ from droptrack.videofiles import frames_lost
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def av1_clip(tmp_path_factory) -> Path:
-    """A 10-frame AV1 mp4, when ffmpeg can write one and OpenCV cannot decode it."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
-    path = tmp_path_factory.mktemp("av1") / "clip.mp4"
+def av1_clip(folder: Path) -> Path:
+    """A 10-frame AV1 mp4, when ffmpeg can write one (OpenCV decodes it from 5.1 on: the fixture skips there)."""
+    path = folder / "clip.mp4"
     for encoder in ("libsvtav1", "libaom-av1"):
         args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                 "testsrc=size=64x48:rate=10:duration=1", "-c:v", encoder, "-pix_fmt", "yuv420p", str(path)]
@@ -37,24 +34,64 @@ def av1_clip(tmp_path_factory) -> Path:
             break
     else:
         pytest.skip("ffmpeg has no AV1 encoder")
-    cap = cv2.VideoCapture(str(path))
-    opened, decodes = cap.isOpened(), cap.read()[0]
-    cap.release()
-    if not opened or decodes:
-        pytest.skip("this OpenCV build decodes AV1 (or cannot open it at all)")
     return path
 
 
-def test_run_names_the_codec_of_a_video_that_opens_but_never_decodes(tiny_ckpt, av1_clip, tmp_path):
-    r = runner.invoke(app, ["run", str(av1_clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
+def blanked_clip(folder: Path) -> Path:
+    """A 10-frame MPEG-4 Part 2 AVI (FourCC FMP4) whose every packet is zeroed: the container and its index are
+    whole, so it opens in any OpenCV build, and no packet holds a frame the decoder can read."""
+    path = folder / "blank.avi"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10:duration=1", "-c:v", "mpeg4", "-tag:v", "FMP4", str(path)],
+                   check=True, capture_output=True, timeout=120)
+    return zero_packets(path)
+
+
+def packets(path: Path) -> list[dict]:
+    """ffprobe's packets of `path`: their file positions, sizes and flags."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=pos,size,flags", "-of", "json",
+                            str(path)], capture_output=True, text=True, timeout=60)
+    return json.loads(probe.stdout)["packets"]
+
+
+def zero_packets(path: Path, which: list[int] | None = None) -> Path:
+    """`path` with the bytes of its packets numbered in `which` (ffprobe's order; None: all) set to zero."""
+    data, packets_ = bytearray(path.read_bytes()), packets(path)
+    for i in range(len(packets_)) if which is None else which:
+        pos, size = int(packets_[i]["pos"]), int(packets_[i]["size"])
+        data[pos:pos + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture(scope="module", params=[("AV01", av1_clip), ("FMP4", blanked_clip)], ids=["av1", "blanked"])
+def undecodable(request, tmp_path_factory) -> tuple[Path, str]:
+    """A video that OpenCV opens and never decodes a frame of, with the FourCC the message should name."""
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        pytest.skip("ffmpeg is not installed")
+    tag, make = request.param
+    path = make(tmp_path_factory.mktemp(tag))
+    cap = cv2.VideoCapture(str(path))
+    opened, decodes = cap.isOpened(), cap.read()[0]
+    cap.release()
+    if tag == "AV01" and (not opened or decodes):
+        pytest.skip("this OpenCV build decodes AV1 (or cannot open it at all)")
+    assert opened and not decodes, f"{path.name}: opened {opened}, a frame decoded {decodes}"
+    return path, tag
+
+
+def test_run_names_the_codec_of_a_video_that_opens_but_never_decodes(tiny_ckpt, undecodable, tmp_path):
+    clip, tag = undecodable
+    r = runner.invoke(app, ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "1,1,8,8"])
     assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
-    assert "codec (AV01)" in r.output and "ffmpeg -i IN" in r.output and "empty" not in r.output, r.output
+    assert f"codec ({tag})" in r.output and "ffmpeg -i IN" in r.output and "empty" not in r.output, r.output
 
 
-def test_dataset_reader_names_the_codec_not_a_too_long_annotation(av1_clip):
-    av1_clip.with_suffix(".txt").write_text("1,1,8,8\n" * 10)
-    (seq,) = get_sequences("video", av1_clip)
-    with pytest.raises(DatasetError, match=r"codec \(AV01\)") as err:
+def test_dataset_reader_names_the_codec_not_a_too_long_annotation(undecodable):
+    clip, tag = undecodable
+    clip.with_suffix(".txt").write_text("1,1,8,8\n" * 10)
+    (seq,) = get_sequences("video", clip)
+    with pytest.raises(DatasetError, match=rf"codec \({tag}\)") as err:
         next(seq.iter_frames())
     assert "groundtruth" not in str(err.value) and "annotation" not in str(err.value)
 
@@ -80,15 +117,8 @@ def h264_with_damaged_keyframe(folder: Path, keyframe: int) -> Path:
                            "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(path)], capture_output=True, timeout=120)
     if made.returncode != 0:
         pytest.skip("ffmpeg has no libx264")
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=pos,size,flags", "-of", "json",
-                            str(path)], capture_output=True, text=True, timeout=60)
-    packets = json.loads(probe.stdout)["packets"]
-    assert [i for i, p in enumerate(packets) if p["flags"].startswith("K")] == [0, 10, 20]
-    data = bytearray(path.read_bytes())
-    pos, size = int(packets[keyframe]["pos"]), int(packets[keyframe]["size"])
-    data[pos:pos + size] = bytes(size)
-    path.write_bytes(bytes(data))
-    return path
+    assert [i for i, p in enumerate(packets(path)) if p["flags"].startswith("K")] == [0, 10, 20]
+    return zero_packets(path, [keyframe])
 
 
 def test_frames_after_a_damaged_keyframe_keep_their_index(tiny_ckpt, tmp_path):
