@@ -59,13 +59,19 @@ def clip(video, tmp_path) -> Path:
 
 
 @pytest.fixture
-def server(clip, tmp_path):
+def serve_args() -> list[str]:
+    """Options added to `server`'s command line (a module that serves with other options overrides this)."""
+    return []
+
+
+@pytest.fixture
+def server(clip, serve_args, tmp_path):
     """`dt serve CLIP --fps FPS` in a subprocess (the embedded model, CPU, 1 thread); yields (page URL, jsonl)."""
     jsonl = tmp_path / "serve.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(clip), "--fps", str(FPS), "--port",
                              "0", "--device", "cpu", "--threads", "1", "--token", TOKEN, "--max-targets", "2",
-                             "--max-frames", str(FRAMES), "--jsonl", str(jsonl)], stdout=subprocess.PIPE,
+                             "--max-frames", str(FRAMES), "--jsonl", str(jsonl), *serve_args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from test_serve_browser import (  # noqa: E402 (skips here too without Playwright or Chromium)
-    CHROMIUM, CHROMIUM_ARGS, FACE, TOKEN, clip, draw, server, state_is, sync_api)
+    CHROMIUM, CHROMIUM_ARGS, FACE, TOKEN, clip, draw, serve_args, server, state_is, sync_api)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
-__all__ = ["clip", "server"]   # fixtures, used by name
+__all__ = ["clip", "serve_args", "server"]   # fixtures, used by name
 
 
 def test_a_finger_draws_a_box_on_a_tablet(server):
