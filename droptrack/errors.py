@@ -22,6 +22,10 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class CornerBoxFileWarning(UserWarning):
+    """A box file read as x,y,w,h whose rows look like corners x1,y1,x2,y2 (droptrack.data.box_convention)."""
+
+
 class ExtensionSettingsWarning(UserWarning):
     """Tracker-extension settings that work against each other or the model (a template refresh threshold under
     --lost-threshold, a re-acquisition search factor no wider than the model's own)."""

@@ -20,9 +20,9 @@ try:   # typer >= 0.2x carries its own copy of Click
 except ImportError:   # older typer runs on Click itself
     from click.exceptions import ClickException, UsageError
 
-from droptrack.errors import (DropTrackError, FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning,
-                              ExtensionSettingsWarning, detach_stdout, disk_full, full_message, full_stdout, one_line,
-                              printable, stdout_full_message)
+from droptrack.errors import (CornerBoxFileWarning, DropTrackError, FlatTargetWarning, OffTargetGraphWarning,
+                              PartialDatasetWarning, ExtensionSettingsWarning, detach_stdout, disk_full, full_message,
+                              full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import held_while_ignored
 from droptrack.videofiles import one_line_warning
@@ -297,7 +297,8 @@ def _print_version(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                       help="Print the droptrack version and exit.")) -> None:
     """DropTrack / OSTrack: train, export, run, evaluate and benchmark single-object trackers."""
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: synthetic benchmark generation; box files of corners "
+                       "as x,y,w,h.")
 app.add_typer(data_app, name="data")
 # shared by dt run, serve, eval and bench (here: importing a command module would reorder the help)
 CONFIG_OPTION = typer.Option(None, "--config", help="Config name or YAML of a checkpoint: official ones' is "
@@ -309,8 +310,9 @@ TRUST_OPTION = typer.Option(False, "--trust-checkpoint", help="Read a legacy pic
 
 def _one_line_warning(show: Any, message: Any, category: type, *rest: Any) -> None:
     """dt's warnings as one 'warning: ...' line on stderr (`one_line_warning`), FlatTargetWarning,
-    OffTargetGraphWarning, PartialDatasetWarning and ExtensionSettingsWarning included."""
-    if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning)):
+    OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning and CornerBoxFileWarning included."""
+    if issubclass(category, (FlatTargetWarning, OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning,
+                             CornerBoxFileWarning)):
         typer.echo(f"warning: {printable(message)}", err=True)
     else:
         one_line_warning(show, message, category, *rest)

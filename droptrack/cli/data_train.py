@@ -72,6 +72,27 @@ def data_synth(
                    "--epochs and --samples-per-epoch)")
 
 
+@data_app.command("xywh")
+@friendly
+def data_xywh(
+    files: list[Path] = typer.Argument(..., help="Box files of x1,y1,x2,y2 rows (ground truth or results)."),
+) -> None:
+    """Rewrite box files of corners x1,y1,x2,y2 as the x,y,w,h every command reads, in place; each original is kept
+    as FILE.xyxy (a file converted already is refused). Rows without a box (NaN, 0,0,0,0) stay as they are.
+
+    Examples:
+      dt data xywh clips/walk/groundtruth.txt
+      dt data xywh results/mytracker/*.txt
+    """
+    from droptrack.data.box_convention import convert_file
+    from droptrack.errors import InputError
+
+    for f in files:
+        rows = convert_file(f, InputError)
+        typer.echo(f"{printable(f)}: {counted(rows, 'row')} converted to x,y,w,h (original: "
+                   f"{printable(f.name)}.xyxy)")
+
+
 def synth_next_command(path: Path, split: str, trainable: bool = True) -> str:
     """What to do with a new synthetic set, as a line that pastes: fine-tune the embedded model on a train set, score
     it on a val or test set, or on a train set too short to train on (dt eval reads the split from the set's

@@ -17,8 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from droptrack.data.box_convention import corner_shaped, ground_truth_note
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
-from droptrack.errors import DatasetError, PartialDatasetWarning
+from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning
 from droptrack.imagefiles import frames_problem, is_image_file
 from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
@@ -59,12 +60,26 @@ def own_boxes(path: Path) -> np.ndarray:
     return load_boxes(path)
 
 
-def _gt(d: Path) -> np.ndarray | None:
-    """Boxes from the first GT file present in d, else None."""
+def _gt(d: Path) -> tuple[np.ndarray | None, Path | None]:
+    """Boxes from the first GT file present in d and that file, else (None, None)."""
     for f in ground_truth_files(d):
         if f.is_file():
-            return own_boxes(f)
-    return None
+            return own_boxes(f), f
+    return None, None
+
+
+def checked_boxes(seq: Sequence, gt_file: Path | None) -> Sequence:
+    """seq, after one CornerBoxFileWarning when its ground truth reads as corners x1,y1,x2,y2 in its frame size
+    (box_convention); a first frame that cannot be read leaves the check to the reading that names it."""
+    if gt_file is not None and corner_shaped(seq.boxes):
+        try:
+            w, h = seq.image_size
+        except DatasetError:
+            return seq
+        note = ground_truth_note(gt_file, seq.boxes, w, h)
+        if note:
+            warnings.warn(note, CornerBoxFileWarning, stacklevel=3)
+    return seq
 
 
 def _image_sequence(d: Path) -> Sequence:
@@ -73,13 +88,14 @@ def _image_sequence(d: Path) -> Sequence:
     if why is not None:
         raise DatasetError(why)
     frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
-    gt = _gt(d)
+    gt, gt_file = _gt(d)
     if gt is None or len(gt) == 1:   # none, or the init box only (a test split): track every frame
         gt = pad_boxes(np.full((0, 4), np.nan) if gt is None else gt, len(frames))
     if len(gt) > len(frames):
         raise DatasetError(f"{d} has {len(gt)} GT rows but only {len(frames)} images; add the missing frames or "
                            "trim groundtruth.txt")
-    return Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
+    seq = Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
+    return checked_boxes(seq, gt_file)
 
 
 def holds_image_sequences(root: Path) -> bool:
@@ -140,7 +156,8 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     else:   # the init box only (a test split)
         boxes = own_boxes(gt_file)
         boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
-    return Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes)
+    return checked_boxes(Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes),
+                    gt_file if gt_file.is_file() else None)
 
 
 def _frame_count(path: Path) -> int:

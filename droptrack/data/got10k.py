@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.folder import frames_folder, own_boxes
+from droptrack.data.folder import checked_boxes, frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
@@ -175,9 +175,11 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if cover is not None:
             visible &= cover > 0
     meta = _meta_info(folder / "meta_info.ini")
-    return Sequence(name=folder.name, dataset=dataset, frames=frames, video=None, boxes=pad_boxes(gt, n),
-                    visible=visible, cover=cover, object_class=meta.get("object_class") or None,
-                    resolution=_resolution(meta.get("resolution", "")))
+    seq = Sequence(name=folder.name, dataset=dataset, frames=frames, video=None, boxes=pad_boxes(gt, n),
+                   visible=visible, cover=cover, object_class=meta.get("object_class") or None,
+                   resolution=_resolution(meta.get("resolution", "")))
+    own = dataset == "synth" and not (folder.parent / "synth.json").is_file()   # one's own footage, not dt's set
+    return checked_boxes(seq, folder / "groundtruth.txt") if own else seq
 
 
 def _jpg_frames(folder: Path) -> list[Path] | NumberedFrames:

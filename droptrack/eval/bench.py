@@ -34,7 +34,7 @@ from droptrack.errors import GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
 from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
-from droptrack.eval.bench_reference import (Reference, checked_reference, mismatch_notes, parity,
+from droptrack.eval.bench_reference import (Reference, check_settings, checked_reference, mismatch_notes, parity,
                                             resolve_references)
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.runtime.start_notes import warn_settings
@@ -144,6 +144,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
     refs = resolve_references(rows, opts, fixed)   # a missing reference: before the data is made or read
+    check_settings(rows, refs, opts)               # a row and its reference on other extension settings: too
     data = load_bench_data(opts.data, opts.root, out, opts.sequences, opts.frames, opts.init)
     if data.ground_truth == "none" and opts.max_auc_drop is not None:
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "

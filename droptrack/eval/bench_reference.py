@@ -18,6 +18,7 @@ from droptrack.artifact import CHECKPOINT_SUFFIXES, sha256_file
 from droptrack.errors import DropTrackError, InputError
 from droptrack.eval.bench_gates import DeltaCI, paired_bootstrap_ci
 from droptrack.geometry import box_iou
+from droptrack.wording import counted
 
 DIVERGENCE_IOU = 0.5
 
@@ -210,3 +211,45 @@ def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
             per[n]["delta_auc_points"] = 100.0 * (row.seq_auc[n] - ref.seq_auc[n])
     return Parity(ref.artifact, ref.sha256, delta, float(ious.mean()) if ious.size else None,
                   float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per, ci)
+
+
+def _in_effect(ext: Any) -> dict[str, Any]:
+    """The settings of a TrackerExt that act: each switched-on extension's keys (a threshold of an extension that
+    is off changes nothing tracked)."""
+    from droptrack.runtime.extensions import DEPENDS_ON, KEYS
+
+    return {k: getattr(ext, a) for k, (a, _) in KEYS.items()
+            if getattr(ext, DEPENDS_ON.get(k, k).lower()) is not None}
+
+
+def check_settings(rows: list[Any], refs: list[Reference], opts: Any) -> None:
+    """A row that tracks with other extension settings than its reference (its own TEST keys, e.g. an ONNX graph
+    exported with another --config, the bench's options over both) is refused before any work, in one line: every
+    frame where the settings act diverges, so its gates failed after the whole bench had run, measuring the
+    settings, not the export."""
+    from droptrack.runtime.extensions import merge_overrides
+    from droptrack.runtime.start_notes import artifact_meta
+
+    own: dict[str, Any] = {}
+    for ref in refs:
+        try:
+            meta = ref.row.meta if ref.row is not None else artifact_meta(ref.artifact, opts.config_for(ref.artifact),
+                                                                         opts.trust_for(ref.artifact))
+        except DropTrackError:   # loading it says what is wrong, in its rows
+            continue
+        own[ref.artifact] = merge_overrides(meta.tracker or {}, opts.ext)
+    clash = []
+    for row in rows:
+        ref = row.reference
+        if row.ok and row.meta is not None and ref is not None and ref.row is not row and ref.artifact in own:
+            mine = merge_overrides(row.meta.tracker or {}, opts.ext)
+            if _in_effect(mine) != _in_effect(own[ref.artifact]):
+                clash.append((row, mine.describe(), own[ref.artifact]))
+    if not clash:
+        return
+    row, mine, ref_ext = clash[0]
+    more = f" (and {counted(len(clash) - 1, 'other row')})" if len(clash) > 1 else ""
+    raise InputError(f"row {row.name} ({row.artifact}) tracks with '{mine}' but its reference "
+                     f"{row.reference.artifact} with '{ref_ext.describe()}'{more}: ΔAUC and "
+                     "divergence would measure the settings, not the export; pass the --config it was exported with "
+                     "(the checkpoints' TEST keys), or --official or the same extension options for every row")

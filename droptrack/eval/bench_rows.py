@@ -45,6 +45,7 @@ class BenchRow:
     target_runtime: str | None = None    # the runtime the artifact was made for (None: not recorded)
     graph: Any = None                    # an .onnx artifact's check (onnx_files.CheckedGraph), for every loader
     notes: list[str] = field(default_factory=list)   # dt run's warnings on its extension settings (start_notes)
+    meta: Any = None                     # the loaded artifact's ArtifactMeta (its TEST keys: check_settings)
     result: Any = None
     boxes: dict[str, np.ndarray] | None = None
 
@@ -127,6 +128,7 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         with load_backend(artifact, opts.config_for(artifact), opts.device, trust=opts.trust_for(artifact),
                           checked=graph) as backend:
             meta = backend.meta
+        row.meta = meta
         row.precision = meta.precision or "fp32"
         row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256

@@ -124,6 +124,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
         reps = [r[len(r) - n:] if o else r for r, o in zip(reps, notes)]
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
+            _check_corners(f, r, seq.boxes)
         return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
                                  seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
@@ -132,10 +133,21 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     if note is not None:
         pred = pred[len(pred) - n:]
     note = note or row_count_note(files[0], len(pred), n, protocol, tag)
+    _check_corners(files[0], pred, seq.boxes)
     if protocol == "trackingnet-devkit":
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
     return M.ope_sequence(pred, seq.boxes, tag, ope_visible(seq), seq.name, validity), times, note
+
+
+def _check_corners(path: Path, pred: np.ndarray, gt: np.ndarray) -> None:
+    """InputError for a result file whose rows follow the ground truth only read as corners x1,y1,x2,y2
+    (box_convention.result_problem): scored as x,y,w,h its numbers would mean nothing."""
+    from droptrack.data.box_convention import result_problem
+
+    problem = result_problem(path, pred, gt)
+    if problem:
+        raise InputError(problem)
 
 
 def ope_visible(seq: Any) -> np.ndarray | None:
