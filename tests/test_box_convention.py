@@ -132,3 +132,14 @@ def test_dt_data_xywh_keeps_separators_and_rows_without_a_box(tmp_path):
     g.write_text("10,20,5,220\n")   # x2 < x1: not corners
     assert "not.txt:1: x2,y2 5,220 lie before x1,y1 10,20" in one_line_error(cli("data", "xywh", g))
     assert g.read_text() == "10,20,5,220\n" and not (tmp_path / "not.txt.xyxy").exists()
+
+
+def test_dt_data_xywh_killed_after_keeping_the_original_converts_on_the_rerun(tmp_path):
+    """A conversion killed between writing FILE.xyxy and rewriting FILE leaves two equal files: the rerun converts
+    (refusing it as 'converted already' would leave the corners in place for good)."""
+    f = tmp_path / "gt.txt"
+    f.write_text("10,20,110,220\n")
+    (tmp_path / "gt.txt.xyxy").write_text("10,20,110,220\n")
+    out = cli("data", "xywh", f)
+    assert out.exit_code == 0 and "1 row converted" in out.output, out.output
+    assert f.read_text() == "10,20,100,200\n" and (tmp_path / "gt.txt.xyxy").read_text() == "10,20,110,220\n"

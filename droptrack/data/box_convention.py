@@ -117,7 +117,7 @@ def convert_file(path: str | Path, error: type[Exception]) -> int:
 
     path = Path(path)
     backup = path.with_name(path.name + BACKUP)
-    if backup.exists():
+    if backup.exists() and not (path.is_file() and backup.read_bytes() == path.read_bytes()):   # else: killed
         raise error(f"{backup} exists: {path} was converted already (its original is that file); converting it again "
                     f"would subtract x,y twice; to redo it, move {backup.name} back to {path.name} first")
     if not path.is_file():
