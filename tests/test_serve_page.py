@@ -3,14 +3,13 @@ on a tablet, a tab in the background, a reverse proxy's path, a server that no l
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from test_serve_browser import (  # noqa: E402 (skips here too without Playwright or Chromium)
     FACE, TOKEN, chromium_page, clip, draw, serve_args, server, state_is)
+from serve_helpers import serving  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
 __all__ = ["clip", "serve_args", "server"]   # fixtures, used by name
@@ -69,12 +68,9 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
     It now asks relative to its own URL. And a page whose cookie the server refuses (restarted with another token)
     polled /stats and reopened its WebSocket forever, each a wrong token against the user's address (which then had
     to wait: 429); it now stops at the first 401 and says why. In-process server: the proxy strips /tracker."""
-    import uvicorn
-
     from droptrack.serve.app import create_app
     from droptrack.serve.auth import cookie_name
     from droptrack.serve.options import ServeOptions
-    from droptrack.serve.server import bind_socket, server_config
     from droptrack.serve.session import Session
 
     session = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False, max_frames=30))
@@ -89,13 +85,9 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
             scope = {**scope, "path": path[len("/tracker"):], "raw_path": path[len("/tracker"):].encode()}
         await apps[-1](scope, receive, send)
 
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(proxy))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/tracker/"
     try:
-        with chromium_page() as page:
+        with serving(proxy) as (_, port), chromium_page() as page:
+            base = f"http://127.0.0.1:{port}/tracker/"
             assert page.goto(base + f"?token={TOKEN}").status == 200 and page.url == base
             page.wait_for_function("document.getElementById('frame').naturalWidth === 528")   # over the proxy
             state_is(page, "waiting")
@@ -111,9 +103,6 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
             page.wait_for_timeout(2000)   # the old page asked again every 300 ms
             assert len(refused) == seen <= 2, refused
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         session.stop()
 
 
