@@ -1,7 +1,10 @@
-"""Shared by the dt serve tests: the boxes drawn on carphone_pristine.mp4, a started session, waiting, the CLI."""
+"""Shared by the dt serve tests: the boxes drawn on carphone_pristine.mp4, a started session, waiting, a real uvicorn
+server, the CLI."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
 import pytest
@@ -33,6 +36,27 @@ def wait_for(cond, timeout: float = 20.0) -> None:
     while not cond():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def serving(asgi, **limits):
+    """A real uvicorn server of dt serve's settings (`limits`: server_config's) serving `asgi` on a free loopback
+    port, started; yields (server, port); told to exit and joined when the block ends."""
+    import uvicorn
+
+    from droptrack.serve.server import bind_socket, server_config
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(server_config(asgi, **limits))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started)
+        yield server, sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 def serve_cli(*args):

@@ -1,6 +1,6 @@
 """CROP_GRID (runtime/extensions.grid_anchor): the search window on a grid relative to its side, hand-computed; a
 state error below a step gives the same crop; one-line errors. The tracker-level tests (the next box forgets a small
-state error, host = device) are in test_tracker_ext.py, beside the tiny model and frames they share."""
+state error, host = device) are in test_tracker_ext_scale.py, on test_tracker_ext.py's tiny model and frames."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def test_start_on_a_camera_is_refused(tiny_ckpt, tmp_path):
                                                 ({}, {}, False)])   # a journal of a run without --start has no key
 def test_resume_with_another_start_is_refused(tmp_path, then, now, refused):
     from droptrack.errors import InputError
-    from droptrack.runtime.resume import _check_identity
+    from droptrack.runtime.resume_point import _check_identity
 
     base = {"source": {"sha256": "ab"}, "init": [[1.0, 2.0, 3.0, 4.0]]}
     if refused:

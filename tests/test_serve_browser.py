@@ -7,6 +7,7 @@ Playwright or Chromium (.ci/run installs Chromium).
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -98,6 +99,27 @@ def server(clip, serve_args, tmp_path):
     assert proc.returncode == 0, "".join(seen)
 
 
+@contextlib.contextmanager
+def chromium():
+    """Headless Chromium through Playwright, closed when the block ends."""
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1200, height: int = 700, **options):
+    """A page of a fresh headless Chromium (`options`: `browser.new_page`'s), waiting up to 90 s for anything (a
+    2-core CI machine under load tracks at a few frames/s); the browser closed when the block ends."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height}, **options)
+        page.set_default_timeout(90_000)
+        yield page
+
+
 def draw(page, box) -> None:
     """Drag the mouse over `box` (image pixels) on the shown frame, which the page may display scaled."""
     r = page.locator("#frame").bounding_box()
@@ -118,51 +140,45 @@ def state_is(page, *states: str) -> None:
 def test_browser_draws_targets_and_matches_dt_run(server, clip, tmp_path):
     url, jsonl = server
     base = url.split("?")[0]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.set_default_timeout(90_000)   # a 2-core CI machine under load tracks at a few frames/s
-            r = page.goto(base + "?token=wrong-token")
-            assert r.status == 401 and "wrong token" in r.text()
-            assert page.request.get(base + "stats").status == 401
-            assert page.goto(url).status == 200                      # the printed URL (sets the cookie)
-            assert page.url == base                                  # ...and reloads without the token
-            page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
-                                   "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
-            state_is(page, "waiting")                                # a file waits on frame 0 for a target
-            r = page.locator("#frame").bounding_box()
-            page.mouse.click(r["x"] + 50, r["y"] + 50)                 # a click is no box: a hint, no request
-            page.wait_for_function("document.getElementById('message').textContent.startsWith('drag over')")
-            assert page.request.get(base + "targets").json() == []
-            draw(page, FACE)
-            page.wait_for_selector("#targets tr[data-id='0']")
-            page.wait_for_function("Number(document.getElementById('frame-index').textContent) >= 8")
-            page.click("#pause")
-            state_is(page, "paused")
-            draw(page, HAND)                                         # a second target on the paused frame
-            page.wait_for_selector("#targets tr[data-id='1']")
-            frame = int(page.inner_text("#frame-index"))
-            page.click("#pause")                                     # resume: both are tracked in one batch
-            page.wait_for_function(f"Number(document.getElementById('frame-index').textContent) >= {frame + 3}")
-            page.click("#pause")
-            state_is(page, "paused")
-            page.wait_for_timeout(400)                               # the last frame and stats arrive
-            page.screenshot(path=str(tmp_path / "serve.png"))
-            received = int(page.inner_text("#received"))
-            assert received >= 5, received
-            assert page.inner_text("#latency").count("infer") == 1
-            page.click("#targets tr[data-id='1'] button.remove")
-            page.wait_for_selector("#targets tr[data-id='1']", state="detached")
-            assert [t["id"] for t in page.request.get(base + "targets").json()] == [0]   # the cookie carries it
-            page.click("#pause")
-            state_is(page, "ended")
-            elsewhere: list[str] = []   # the API reference loads nothing from elsewhere (Swagger UI's CDN did)
-            page.on("request", lambda req: None if req.url.startswith(base) else elsewhere.append(req.url))
-            page.goto(base + "docs")
-            assert page.locator("h3", has_text="POST /targets").count() == 1 and elsewhere == []
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        r = page.goto(base + "?token=wrong-token")
+        assert r.status == 401 and "wrong token" in r.text()
+        assert page.request.get(base + "stats").status == 401
+        assert page.goto(url).status == 200                      # the printed URL (sets the cookie)
+        assert page.url == base                                  # ...and reloads without the token
+        page.wait_for_function("Number(document.getElementById('received').textContent) >= 1 && "
+                               "document.getElementById('frame').naturalWidth === 528")   # 176 px, x3
+        state_is(page, "waiting")                                # a file waits on frame 0 for a target
+        r = page.locator("#frame").bounding_box()
+        page.mouse.click(r["x"] + 50, r["y"] + 50)                 # a click is no box: a hint, no request
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('drag over')")
+        assert page.request.get(base + "targets").json() == []
+        draw(page, FACE)
+        page.wait_for_selector("#targets tr[data-id='0']")
+        page.wait_for_function("Number(document.getElementById('frame-index').textContent) >= 8")
+        page.click("#pause")
+        state_is(page, "paused")
+        draw(page, HAND)                                         # a second target on the paused frame
+        page.wait_for_selector("#targets tr[data-id='1']")
+        frame = int(page.inner_text("#frame-index"))
+        page.click("#pause")                                     # resume: both are tracked in one batch
+        page.wait_for_function(f"Number(document.getElementById('frame-index').textContent) >= {frame + 3}")
+        page.click("#pause")
+        state_is(page, "paused")
+        page.wait_for_timeout(400)                               # the last frame and stats arrive
+        page.screenshot(path=str(tmp_path / "serve.png"))
+        received = int(page.inner_text("#received"))
+        assert received >= 5, received
+        assert page.inner_text("#latency").count("infer") == 1
+        page.click("#targets tr[data-id='1'] button.remove")
+        page.wait_for_selector("#targets tr[data-id='1']", state="detached")
+        assert [t["id"] for t in page.request.get(base + "targets").json()] == [0]   # the cookie carries it
+        page.click("#pause")
+        state_is(page, "ended")
+        elsewhere: list[str] = []   # the API reference loads nothing from elsewhere (Swagger UI's CDN did)
+        page.on("request", lambda req: None if req.url.startswith(base) else elsewhere.append(req.url))
+        page.goto(base + "docs")
+        assert page.locator("h3", has_text="POST /targets").count() == 1 and elsewhere == []
 
     served = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert [r["frame"] for r in served] == list(range(FRAMES))
@@ -198,25 +214,19 @@ def test_a_box_drawn_while_the_next_frame_loads_starts_a_target(server):
     the pause (whose frame arrives with it), the user's drag did nothing. Here the next frame never arrives."""
     url, _ = server
     base = url.split("?")[0]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.set_default_timeout(90_000)
-            page.route("**/never-loads.jpg", lambda route: None)   # held: the image stays in its loading state
-            assert page.goto(url).status == 200
-            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
-            state_is(page, "waiting")
-            page.evaluate("document.getElementById('frame').src = 'never-loads.jpg'")
-            assert page.evaluate("[document.getElementById('frame').naturalWidth, "
-                                 "document.getElementById('frame').complete]") == [0, False]
-            with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
-                draw(page, FACE)
-            assert resp.value.status == 201, resp.value.text()
-            assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
-            page.wait_for_selector("#targets tr[data-id='0']")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.route("**/never-loads.jpg", lambda route: None)   # held: the image stays in its loading state
+        assert page.goto(url).status == 200
+        page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+        state_is(page, "waiting")
+        page.evaluate("document.getElementById('frame').src = 'never-loads.jpg'")
+        assert page.evaluate("[document.getElementById('frame').naturalWidth, "
+                             "document.getElementById('frame').complete]") == [0, False]
+        with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
+            draw(page, FACE)
+        assert resp.value.status == 201, resp.value.text()
+        assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
+        page.wait_for_selector("#targets tr[data-id='0']")
 
 
 class Dashboard(socketserver.TCPServer):
@@ -249,8 +259,7 @@ def test_only_a_dashboard_named_with_allow_frame_ancestors_can_frame_the_page(vi
     --allow-frame-ancestors (with --token too: the dashboard is on the same site, so the page's cookie works), and
     refuses to frame it by default or for another origin."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         for allowed in (None, "https://other.example", "DASHBOARD"):
             dashboard = Dashboard()
             origin = dashboard.url[:-1] if allowed == "DASHBOARD" else allowed
@@ -288,4 +297,3 @@ def test_only_a_dashboard_named_with_allow_frame_ancestors_can_frame_the_page(vi
                 proc.wait(30)
                 dashboard.shutdown()
                 dashboard.server_close()
-        browser.close()

@@ -21,7 +21,8 @@ from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from serve_helpers import WS, one_line_exit_2, serve_cli, session, wait_for  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import (  # noqa: E402,F401 (session: a fixture)
+    WS, one_line_exit_2, serve_cli, serving, session, wait_for)
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 SECRET = "s3cr3t-pw"
@@ -126,19 +127,11 @@ def test_a_websocket_message_over_the_body_limit_closes_that_connection(session)
     """The WebSockets' clients send only 'next' (a few bytes), but uvicorn read messages of up to 16 MiB into
     memory, per client. A message over 64 KiB (the HTTP body limit) now closes that connection (1009, message
     too big); the server goes on. A real uvicorn server, configured as dt serve configures it."""
-    import uvicorn
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    from droptrack.serve.server import bind_socket, server_config
-
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(create_app(session)))
-    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    runner_thread.start()
-    url = f"ws://127.0.0.1:{sock.getsockname()[1]}/ws/video"
-    try:
-        wait_for(lambda: server.started)
+    with serving(create_app(session)) as (_, port):
+        url = f"ws://127.0.0.1:{port}/ws/video"
         with connect(url) as ws:
             assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
             ws.send("n" * (64 * 1024 + 1))
@@ -148,10 +141,6 @@ def test_a_websocket_message_over_the_body_limit_closes_that_connection(session)
         with connect(url) as ws:
             assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
             ws.send("next")
-    finally:
-        server.should_exit = True
-        runner_thread.join(10)
-        sock.close()
 
 
 def test_bodies_json_cannot_read_answer_one_line_naming_why(session):
@@ -189,9 +178,6 @@ def test_snapshots_are_encoded_two_at_a_time(session):
     took the cores from the tracker. Encodes now run two at a time; the others wait their turn, and all are
     answered. A real uvicorn server (the test client runs each request on an event loop of its own)."""
     import httpx
-    import uvicorn
-
-    from droptrack.serve.server import bind_socket, server_config
 
     running, most, gate, lock = [0], [0], threading.Event(), threading.Lock()
     encode = session.latest.encode
@@ -208,26 +194,19 @@ def test_snapshots_are_encoded_two_at_a_time(session):
                 running[0] -= 1
 
     session.latest.encode = held_encode
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(create_app(session)))
-    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    runner_thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/snapshot.png"
-    try:
-        wait_for(lambda: server.started)
-        with ThreadPoolExecutor(8) as pool:
-            pending = [pool.submit(httpx.get, url, timeout=60) for _ in range(8)]
-            wait_for(lambda: running[0] == 2)
-            time.sleep(0.3)   # the others reach the server meanwhile
-            assert httpx.get(url.replace("snapshot.png", "stats"), timeout=60).status_code == 200
+    with serving(create_app(session)) as (_, port):
+        url = f"http://127.0.0.1:{port}/snapshot.png"
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                pending = [pool.submit(httpx.get, url, timeout=60) for _ in range(8)]
+                wait_for(lambda: running[0] == 2)
+                time.sleep(0.3)   # the others reach the server meanwhile
+                assert httpx.get(url.replace("snapshot.png", "stats"), timeout=60).status_code == 200
+                gate.set()
+                assert [f.result().status_code for f in pending] == [200] * 8
+            assert most[0] == 2
+        finally:
             gate.set()
-            assert [f.result().status_code for f in pending] == [200] * 8
-        assert most[0] == 2
-    finally:
-        gate.set()
-        server.should_exit = True
-        runner_thread.join(10)
-        sock.close()
 
 
 def test_a_non_ascii_token_works_in_a_header_too(session):

@@ -20,6 +20,7 @@ from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.auth import trusted_origins  # noqa: E402
 from droptrack.serve.options import ServeOptions  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
+from serve_helpers import serving  # noqa: E402
 
 WS = "ws://127.0.0.1"
 PROXY = "https://tracker.example.org"
@@ -159,24 +160,10 @@ def test_no_answer_names_the_server_software(session):
     """uvicorn's `Server: uvicorn` header went out with every answer and WebSocket handshake, telling a scanner what
     to try; dt serve's uvicorn settings now leave it out. A real uvicorn server, configured as dt serve does it."""
     import http.client
-    import threading
-    import time
 
-    import uvicorn
     from websockets.sync.client import connect
 
-    from droptrack.serve.server import bind_socket, server_config
-
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(create_app(session)))
-    runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    runner_thread.start()
-    port = sock.getsockname()[1]
-    try:
-        end = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < end, "uvicorn did not start"
-            time.sleep(0.02)
+    with serving(create_app(session)) as (_, port):
         for path in ("/", "/stats", "/nope"):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", path)
@@ -187,10 +174,6 @@ def test_no_answer_names_the_server_software(session):
         with connect(f"ws://127.0.0.1:{port}/ws/video") as ws:
             assert ws.response.headers.get("server") is None, ws.response.headers
             assert ws.recv(timeout=30)[:2] == b"\xff\xd8"
-    finally:
-        server.should_exit = True
-        runner_thread.join(10)
-        sock.close()
 
 
 def _posted_but_stalled(port: int):
@@ -221,25 +204,12 @@ def test_a_stalled_body_is_answered_408_and_a_stop_meanwhile_logs_no_traceback(s
     now arrive whole in time (408 naming why), and one still arriving when the server stops gets a 503."""
     import json
     import logging
-    import threading
     import time
-
-    import uvicorn
-
-    from droptrack.serve.server import bind_socket, server_config
 
     caplog.set_level(logging.ERROR, logger="uvicorn.error")
     for body_timeout, status in ((0.5, b"408"), (60.0, b"503")):
-        sock = bind_socket("127.0.0.1", 0)
-        server = uvicorn.Server(server_config(create_app(session, body_timeout=body_timeout)))
-        runner_thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        runner_thread.start()
-        try:
-            end = time.monotonic() + 20
-            while not server.started:
-                assert time.monotonic() < end, "uvicorn did not start"
-                time.sleep(0.02)
-            stalled = _posted_but_stalled(sock.getsockname()[1])
+        with serving(create_app(session, body_timeout=body_timeout)) as (server, port):
+            stalled = _posted_but_stalled(port)
             if status == b"503":   # once the request is in (its task started), the server is told to stop (2 s of
                 end = time.monotonic() + 20   # grace, as dt serve); told before, it would close the connection unread
                 while not server.server_state.tasks:
@@ -251,8 +221,4 @@ def test_a_stalled_body_is_answered_408_and_a_stop_meanwhile_logs_no_traceback(s
             assert head.startswith(b"HTTP/1.1 " + status), head
             detail = json.loads(body)["detail"]
             assert ("did not arrive within 0.5 s" if status == b"408" else "shutting down") in detail, detail
-        finally:
-            server.should_exit = True
-            runner_thread.join(10)
-            sock.close()
     assert not [r for r in caplog.records if r.exc_info or "Exception in ASGI" in r.getMessage()], caplog.text

@@ -3,14 +3,13 @@ on a tablet, a tab in the background, a reverse proxy's path, a server that no l
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from test_serve_browser import (  # noqa: E402 (skips here too without Playwright or Chromium)
-    CHROMIUM, CHROMIUM_ARGS, FACE, TOKEN, clip, draw, serve_args, server, state_is, sync_api)
+    FACE, TOKEN, chromium_page, clip, draw, serve_args, server, state_is)
+from serve_helpers import serving  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
 __all__ = ["clip", "serve_args", "server"]   # fixtures, used by name
@@ -22,27 +21,21 @@ def test_a_finger_draws_a_box_on_a_tablet(server):
     the touch gesture (no scrolling or zooming under it). Chromium's touch input, through the DevTools protocol."""
     url, _ = server
     base = url.split("?")[0]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 800, "height": 1000}, has_touch=True, is_mobile=True)
-            page.set_default_timeout(90_000)
-            assert page.goto(url).status == 200
-            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
-            state_is(page, "waiting")
-            r = page.locator("#frame").bounding_box()
-            s = r["width"] / 176.0
-            x0, y0 = r["x"] + FACE[0] * s, r["y"] + FACE[1] * s
-            path = [(x0 + FACE[2] * s * k / 4, y0 + FACE[3] * s * k / 4) for k in range(5)]
-            cdp = page.context.new_cdp_session(page)
-            with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
-                for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 4, path):
-                    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-                cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-            assert resp.value.status == 201, resp.value.text()
-            assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
-        finally:
-            browser.close()
+    with chromium_page(800, 1000, has_touch=True, is_mobile=True) as page:
+        assert page.goto(url).status == 200
+        page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+        state_is(page, "waiting")
+        r = page.locator("#frame").bounding_box()
+        s = r["width"] / 176.0
+        x0, y0 = r["x"] + FACE[0] * s, r["y"] + FACE[1] * s
+        path = [(x0 + FACE[2] * s * k / 4, y0 + FACE[3] * s * k / 4) for k in range(5)]
+        cdp = page.context.new_cdp_session(page)
+        with page.expect_response(lambda r: r.url == base + "targets" and r.request.method == "POST") as resp:
+            for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 4, path):
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert resp.value.status == 201, resp.value.text()
+        assert np.abs(np.subtract(resp.value.json()["box"], FACE)).max() <= 1, resp.value.json()
 
 
 def test_a_page_in_a_background_tab_asks_for_nothing_until_shown(server):
@@ -53,26 +46,20 @@ def test_a_page_in_a_background_tab_asks_for_nothing_until_shown(server):
     visibility = ("Object.defineProperty(document, 'hidden', {configurable: true, get: () => %s}); "
                   "document.dispatchEvent(new Event('visibilitychange'))")
     received = "() => Number(document.getElementById('received').textContent)"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.set_default_timeout(90_000)
-            assert page.goto(url).status == 200
-            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
-            with page.expect_response(lambda r: r.url.endswith("/targets") and r.request.method == "POST"):
-                draw(page, FACE)   # the clip plays: a frame every 0.2 s
-            page.evaluate(visibility % "true")
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url) if r.url.startswith("http") else None)
-            page.wait_for_timeout(300)   # a frame or poll on its way when the page was hidden
-            shown, requests[:] = page.evaluate(received), []
-            page.wait_for_timeout(2000)   # ten frames of the clip
-            assert page.evaluate(received) <= shown + 1 and requests == [], requests   # one was on its way
-            page.evaluate(visibility % "false")
-            page.wait_for_function(f"({received})() > {shown}")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        assert page.goto(url).status == 200
+        page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+        with page.expect_response(lambda r: r.url.endswith("/targets") and r.request.method == "POST"):
+            draw(page, FACE)   # the clip plays: a frame every 0.2 s
+        page.evaluate(visibility % "true")
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url) if r.url.startswith("http") else None)
+        page.wait_for_timeout(300)   # a frame or poll on its way when the page was hidden
+        shown, requests[:] = page.evaluate(received), []
+        page.wait_for_timeout(2000)   # ten frames of the clip
+        assert page.evaluate(received) <= shown + 1 and requests == [], requests   # one was on its way
+        page.evaluate(visibility % "false")
+        page.wait_for_function(f"({received})() > {shown}")
 
 
 def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_ckpt, video):
@@ -81,12 +68,9 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
     It now asks relative to its own URL. And a page whose cookie the server refuses (restarted with another token)
     polled /stats and reopened its WebSocket forever, each a wrong token against the user's address (which then had
     to wait: 429); it now stops at the first 401 and says why. In-process server: the proxy strips /tracker."""
-    import uvicorn
-
     from droptrack.serve.app import create_app
     from droptrack.serve.auth import cookie_name
     from droptrack.serve.options import ServeOptions
-    from droptrack.serve.server import bind_socket, server_config
     from droptrack.serve.session import Session
 
     session = Session(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", pace=False, max_frames=30))
@@ -101,37 +85,24 @@ def test_the_page_works_under_a_proxys_path_and_stops_asking_once_refused(tiny_c
             scope = {**scope, "path": path[len("/tracker"):], "raw_path": path[len("/tracker"):].encode()}
         await apps[-1](scope, receive, send)
 
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(proxy))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/tracker/"
     try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1200, "height": 700})
-                page.set_default_timeout(90_000)
-                assert page.goto(base + f"?token={TOKEN}").status == 200 and page.url == base
-                page.wait_for_function("document.getElementById('frame').naturalWidth === 528")   # over the proxy
-                state_is(page, "waiting")
-                with page.expect_response(lambda r: r.url == base + "targets") as resp:
-                    draw(page, FACE)
-                assert resp.value.status == 201, resp.value.text()
-                refused: list[str] = []
-                page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
-                page.on("websocket", lambda ws: refused.append(ws.url))
-                apps.append(create_app(session, token="restarted-with-another-token", cookie=cookie_name(8080)))
-                page.wait_for_function("document.getElementById('message').textContent.includes('restarted?')")
-                seen = len(refused)
-                page.wait_for_timeout(2000)   # the old page asked again every 300 ms
-                assert len(refused) == seen <= 2, refused
-            finally:
-                browser.close()
+        with serving(proxy) as (_, port), chromium_page() as page:
+            base = f"http://127.0.0.1:{port}/tracker/"
+            assert page.goto(base + f"?token={TOKEN}").status == 200 and page.url == base
+            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")   # over the proxy
+            state_is(page, "waiting")
+            with page.expect_response(lambda r: r.url == base + "targets") as resp:
+                draw(page, FACE)
+            assert resp.value.status == 201, resp.value.text()
+            refused: list[str] = []
+            page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
+            page.on("websocket", lambda ws: refused.append(ws.url))
+            apps.append(create_app(session, token="restarted-with-another-token", cookie=cookie_name(8080)))
+            page.wait_for_function("document.getElementById('message').textContent.includes('restarted?')")
+            seen = len(refused)
+            page.wait_for_timeout(2000)   # the old page asked again every 300 ms
+            assert len(refused) == seen <= 2, refused
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         session.stop()
 
 
@@ -140,19 +111,13 @@ def test_a_server_that_does_not_answer_is_not_shown_as_running(server):
     'Failed to fetch' under the image. It now says the server does not answer, shows the state as unreachable,
     and clears both once the server answers again. The answers held back by the browser (as with the server gone)."""
     url, _ = server
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.set_default_timeout(90_000)
-            assert page.goto(url).status == 200
-            state_is(page, "waiting")
-            page.route("**/stats", lambda route: route.abort("connectionrefused"))
-            state_is(page, "unreachable")
-            assert page.inner_text("#message").startswith("dt serve does not answer (stopped, or the connection is "
-                                                          "down)")
-            page.unroute("**/stats")
-            state_is(page, "waiting")
-            page.wait_for_function("document.getElementById('message').textContent === ''")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        assert page.goto(url).status == 200
+        state_is(page, "waiting")
+        page.route("**/stats", lambda route: route.abort("connectionrefused"))
+        state_is(page, "unreachable")
+        assert page.inner_text("#message").startswith("dt serve does not answer (stopped, or the connection is "
+                                                      "down)")
+        page.unroute("**/stats")
+        state_is(page, "waiting")
+        page.wait_for_function("document.getElementById('message').textContent === ''")

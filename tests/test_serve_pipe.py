@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from droptrack.runtime.sinks import ReaderGone
+from helpers import reaped
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from droptrack.serve.options import ServeOptions  # noqa: E402
@@ -33,7 +34,7 @@ def test_a_closed_jsonl_pipe_stops_the_server_like_dt_run(tiny_ckpt, video, tmp_
     p = subprocess.Popen([sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(tiny_ckpt), "--device",
                           "cpu", "--port", "0", "--jsonl", "-", "--output", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
+    with reaped(p):
         url = None
         while url is None:   # 'serving http://127.0.0.1:PORT/  (...)' on stderr (stdout carries the records)
             line = p.stderr.readline().decode()
@@ -49,10 +50,6 @@ def test_a_closed_jsonl_pipe_stops_the_server_like_dt_run(tiny_ckpt, video, tmp_
         p.stdout.close()
         rc = p.wait(timeout=60)
         err = p.stderr.read().decode()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert rc == 141, err
     lines = err.strip().splitlines()
     assert "Traceback" not in err and lines[-1].startswith("SIGPIPE: the reader of --jsonl - closed the pipe; "

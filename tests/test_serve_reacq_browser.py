@@ -17,7 +17,7 @@ from droptrack.cli import app
 
 pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
 from test_serve_browser import (  # noqa: E402 (skips here too without Playwright or Chromium)
-    CHROMIUM, CHROMIUM_ARGS, FRAMES, draw, server, state_is, sync_api)
+    FRAMES, chromium_page, draw, server, state_is)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]   # fixtures: conftest.py
 __all__ = ["server"]   # a fixture, used by name
@@ -75,24 +75,18 @@ def shown_state(record: dict) -> str:
 
 def test_the_page_shows_re_acquisition_as_dt_run_reports_it(server, clip, tmp_path):
     url, jsonl = server
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 700})
-            page.set_default_timeout(90_000)   # a 2-core CI machine under load tracks at a few frames/s
-            assert page.goto(url).status == 200
-            page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
-            state_is(page, "waiting")
-            page.evaluate(WATCH)
-            draw(page, PATCH)
-            page.wait_for_selector("#targets tr[data-id='0']")
-            # the patch is gone: the page says so while the wide search is on (any render of it, however brief)
-            page.wait_for_function("window.shown.some(([f, text]) => text.endsWith('re-acquiring'))")
-            state_is(page, "ended")
-            page.wait_for_function(f"window.shown.some(([f]) => f === {FRAMES - 1})")
-            shown = page.evaluate("window.shown")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        assert page.goto(url).status == 200
+        page.wait_for_function("document.getElementById('frame').naturalWidth === 528")
+        state_is(page, "waiting")
+        page.evaluate(WATCH)
+        draw(page, PATCH)
+        page.wait_for_selector("#targets tr[data-id='0']")
+        # the patch is gone: the page says so while the wide search is on (any render of it, however brief)
+        page.wait_for_function("window.shown.some(([f, text]) => text.endsWith('re-acquiring'))")
+        state_is(page, "ended")
+        page.wait_for_function(f"window.shown.some(([f]) => f === {FRAMES - 1})")
+        shown = page.evaluate("window.shown")
 
     served = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert [r["frame"] for r in served] == list(range(FRAMES)) and all(r["ids"] == [0] for r in served)

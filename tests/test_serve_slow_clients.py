@@ -3,12 +3,10 @@ the cap, one address taking every WebSocket place. Real uvicorn servers on 127.0
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import select
 import socket
-import threading
 import time
 
 import pytest
@@ -20,29 +18,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 
 from droptrack.serve.app import create_app  # noqa: E402
-from serve_helpers import WS, session, wait_for  # noqa: E402,F401
+from serve_helpers import WS, serving, session, wait_for  # noqa: E402,F401
 
 HANG_S = 30   # a socket read that takes this long is the hang these tests look for
-
-
-@contextlib.contextmanager
-def running(session, **limits):
-    """A uvicorn server of dt serve's settings (`limits`: server_config's) on a free port; yields (server, port)."""
-    import uvicorn
-
-    from droptrack.serve.server import bind_socket, server_config
-
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(create_app(session), **limits))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started)
-        yield server, sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def read_all(s: socket.socket) -> bytes:
@@ -72,7 +50,7 @@ def test_headers_sent_a_byte_at_a_time_or_never_are_cut_off(session):
     """uvicorn closed idle connections only after a response: one that sent nothing, or its headers a byte at a time,
     stayed open as long as the client liked. Now the headers must arrive within the deadline (0.5 s here): a trickle
     gets a 408 saying so, a silent connection is closed, and a whole request is answered as before."""
-    with running(session, head_timeout=0.5) as (server, port):
+    with serving(create_app(session), head_timeout=0.5) as (server, port):
         silent = socket.create_connection(("127.0.0.1", port))
         trickle = socket.create_connection(("127.0.0.1", port))
         head = b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 400 + b"\r\n\r\n"
@@ -93,7 +71,7 @@ def test_headers_sent_a_byte_at_a_time_or_never_are_cut_off(session):
 def test_a_kept_alive_connection_gets_the_deadline_again_for_each_request(session):
     """The deadline counts from the connection or the previous answer, not once per connection: requests on one
     kept-alive connection, each sent well within it, are all answered though together they take longer."""
-    with running(session, head_timeout=2.0) as (server, port):
+    with serving(create_app(session), head_timeout=2.0) as (server, port):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_S)
         for _ in range(4):
             time.sleep(0.8)
@@ -111,7 +89,7 @@ def test_connections_past_the_cap_are_answered_503_naming_it(session):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    with running(session, head_timeout=60.0, max_connections=3) as (server, port):
+    with serving(create_app(session), head_timeout=60.0, max_connections=3) as (server, port):
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
         wait_for(lambda: len(server.server_state.connections) == 3)
         r = get(port)

@@ -17,7 +17,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.config import load_config
 from droptrack.engine.tensorrt_backend import read_sidecar
 from droptrack.errors import BackendError, CheckpointError, ConfigError, InputError, MetadataError
-from droptrack.runtime import resume
+from droptrack.runtime import resume_point
 from helpers import cli, one_line_error
 
 INIT = "60,40,40,50"
@@ -262,7 +262,7 @@ def test_resume_journal_nested_too_deeply_is_one_line(tmp_path):
     journal = tmp_path / "b.txt.resume.json"
     journal.write_text('{"format": 2, "identity": ' + "[" * DEEP + "]" * DEEP + "}")
     with pytest.raises(InputError) as err:
-        resume.load(journal, {})
+        resume_point.load(journal, {})
     assert "cannot be read" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -270,7 +270,7 @@ def test_other_resume_journals_nested_too_deeply_are_skipped(tmp_path):
     """--resume without its own journal looks at the other *.resume.json files beside the outputs."""
     (tmp_path / "x.txt.resume.json").write_text('{"identity": ' + "[" * DEEP + "]" * DEEP + "}")
     with pytest.raises(InputError, match="there is no journal"):
-        resume.load(tmp_path / "b.txt.resume.json", {"outputs": [str(tmp_path / "b.txt")]})
+        resume_point.load(tmp_path / "b.txt.resume.json", {"outputs": [str(tmp_path / "b.txt")]})
 
 
 def test_resume_templates_whose_header_claims_terabytes_are_one_line(tmp_path):
@@ -288,7 +288,7 @@ def test_resume_templates_whose_header_claims_terabytes_are_one_line(tmp_path):
     with zipfile.ZipFile(tmp_path / "b.txt.resume.0.npz", "w") as z:
         z.writestr("templates.npy", npy.getvalue() + b"\0" * 64)
     with pytest.raises(InputError) as err:
-        resume.load(journal, {})
+        resume_point.load(journal, {})
     assert "b.txt.resume.0.npz cannot be read" in str(err.value) and "\n" not in str(err.value)
 
 

@@ -187,7 +187,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         on_frame: called after every frame (progress).
         stop: checked after every frame; once set (by a signal handler) the loop ends cleanly.
         record_times: also keep every frame's stage times in `times_ms` (bounded benchmarks only).
-        resume: a `runtime.resume.ResumePoint`: initialise on the first frame, restore its state, skip the frames
+        resume: a `runtime.resume_point.ResumePoint`: initialise on the first frame, restore its state, skip the frames
             the outputs already hold (nothing is written for them), then track on.
         checkpoint: called with the number of frames written after every frame's outputs (the resume journal).
         skip: with `resume`, whether the frames after the first are still to be read past (False: a seek already

@@ -16,7 +16,7 @@ from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, O
                               SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
-from droptrack.runtime import outlock, readers, resume, sources
+from droptrack.runtime import outlock, readers, resume, resume_point, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
                                        check_tracking_options, corner_box_note, flat_target_note,
@@ -213,13 +213,13 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         point, retracked = None, 0
         if opts.resume:   # a journal an earlier droptrack wrote is checked as it was written
             legacy = resume.legacy_identity(opts, boxes, tracker, outputs)
-            point = resume.load(resume.journal_path(outputs), ident, legacy)
+            point = resume_point.load(resume.journal_path(outputs), ident, legacy)
         if point is not None:
             if opts.max_frames is not None and opts.max_frames < point.frames:
                 raise InputError(f"--resume: the outputs already hold {point.frames} frames, more than --max-frames "
                                  f"{opts.max_frames}; pass --max-frames {point.frames} or more (or drop it) to "
                                  f"continue, or {resume.START_OVER}")
-            retracked = resume.cut_outputs(outputs, point.frames, point.sizes) - point.frames
+            retracked = resume_point.cut_outputs(outputs, point.frames, point.sizes) - point.frames
         ahead = point and readers.seek_ahead(src, first.index, point.frames)
         if ahead:   # a seek past the frames the outputs hold: the reader before it stops first
             frames.close()
