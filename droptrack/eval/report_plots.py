@@ -60,7 +60,9 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
     """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
     curves), attributes.png and, with 3 attributes or more, attributes_radar.png into `out`, named in
     report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
-    sit, stale, next to the new report.json), and so are the temporaries (`.NAME.<random>.tmp`) a killed one left."""
+    sit, stale, next to the new report.json), and so are the temporaries (`.NAME.<random>.tmp`) a killed one left.
+    An earlier run is known by its report.json, or, where it was cut short before writing one (killed, a full disk),
+    by the mark its plots carry (`drawn_here`): its plots went too (they stayed beside the rerun's report)."""
     from droptrack.eval.attributes_view import attribute_plot
     from droptrack.eval.radar_view import radar_plot
 
@@ -88,7 +90,7 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
                       colors, order) is not None:   # same trackers, colours and order as the bars
             report.plots["attributes_radar"] = PLOT_FILES["attributes_radar"]
     for kind, name in PLOT_FILES.items():
-        if earlier and kind not in report.plots and (out / name).is_file():
+        if kind not in report.plots and (out / name).is_file() and (earlier or drawn_here(out / name)):
             (out / name).unlink()
 
 
