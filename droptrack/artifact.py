@@ -243,6 +243,29 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     return path
 
 
+def write_temp(path: str | Path, data: bytes, kept: str = "") -> Path:
+    """`data` in a new temporary `.<name>.<random>.tmp` beside `path`, not moved into place: the caller renames it
+    together with other files written so, as one set (dt analyze's plots and report.json). A full disk is OutputFull
+    naming `path` (`kept`: what the message says was kept), the temporary removed."""
+    path = Path(path)
+    try:
+        tmp = _new_temp(path)
+    except OSError as exc:   # no inode left (or an inode quota)
+        if full_error(exc) is not None:
+            raise OutputFull(full_message(exc, path, kept)) from None
+        raise
+    try:
+        os.chmod(tmp, 0o644)
+        tmp.write_bytes(data)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        why = full_error(exc)
+        if why is not None:
+            raise OutputFull(full_message(why, path, kept)) from None
+        raise
+    return tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write bytes atomically."""
     return atomic_write(path, lambda p: p.write_bytes(data))

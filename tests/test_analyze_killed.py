@@ -29,3 +29,29 @@ def test_rerun_after_a_kill_at_report_json_leaves_no_temporary(tmp_path):
     r = cli(*args, out)
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "ref").iterdir())
+
+
+def test_rerun_with_other_plots_after_a_run_killed_before_its_report_leaves_none_of_its_plots(tmp_path):
+    """A first dt analyze into a fresh --output killed before report.json (its success, precision and normalized
+    precision plots written) and a rerun that draws fewer (GOT-10k's toolkit: success only): the killed run's
+    precision plots stayed beside the rerun's report.json, whose `plots` does not name them (stale plots were
+    only removed where an earlier report.json was there). Now the rerun's folder holds what an uninterrupted run's
+    holds, byte for byte."""
+    root = generate_synth(tmp_path / "set", sequences=2, frames=4, seed=0, size=(64, 64), split="val")
+    res = tmp_path / "res" / "gt"
+    res.mkdir(parents=True)
+    for seq in ("synth_val_00001", "synth_val_00002"):
+        shutil.copy(root / seq / "groundtruth.txt", res / f"{seq}.txt")
+    args = ["analyze", str(res), "--dataset", "synth", "--root", str(root), "-o"]
+    out = tmp_path / "out"
+    proc = dt_killed_at_replace("report.json", *args, out, MPLBACKEND="Agg")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert {"precision.png", "norm_precision.png"} <= {p.name for p in out.iterdir()}, "the killed run drew them"
+    toolkit = ["--protocol", "got10k-toolkit"]
+    assert cli(*args, tmp_path / "ref", *toolkit).exit_code == 0
+    r = cli(*args, out, *toolkit)
+    assert r.exit_code == 0, r.output
+    ref = {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir()}
+    got = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(got) == sorted(ref)
+    assert {n: v for n, v in got.items() if n.endswith(".png")} == {n: v for n, v in ref.items() if n.endswith(".png")}

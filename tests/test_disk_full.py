@@ -1,6 +1,7 @@
 """A full disk (ENOSPC), a quota or a file-size limit (EFBIG: FAT32, `ulimit -f`) is one 'error: no room left
-writing FILE' line with exit 2, not a traceback; streamed outputs keep their whole lines under their final name, and
-an unfinished atomic file is never moved into place. The limit is real: the child process runs under RLIMIT_FSIZE
+writing FILE' line with exit 2, not a traceback; dt run's streamed outputs keep their whole lines in NAME.part (an
+earlier result at NAME stays: tests/test_run_overwrite_disk_full.py), and an unfinished atomic file is never moved
+into place. The limit is real: the child process runs under RLIMIT_FSIZE
 (or on a tiny tmpfs, where the test may mount one)."""
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ def test_jsonl_stream_keeps_its_whole_lines(tiny_ckpt, tmp_path):
     assert p.returncode == 2, p.stderr
     assert lines[-1].startswith("error: no room left writing") and "Traceback" not in p.stderr, p.stderr
     kept = int(re.search(r"keeps the (\d+) whole lines", lines[-1]).group(1))
-    records = [json.loads(ln) for ln in out.read_text().splitlines()]   # every line whole: none cut mid-record
-    assert 0 < kept == len(records) < 40
+    part = out.with_name("boxes.jsonl.part")   # unfinished: not moved onto its name (`--resume` continues it)
+    records = [json.loads(ln) for ln in part.read_text().splitlines()]   # every line whole: none cut mid-record
+    assert 0 < kept == len(records) < 40 and f"{part} keeps the {kept} whole lines" in lines[-1]
     assert [r["frame"] for r in records] == list(range(kept))
-    assert out.stat().st_size <= 2500 and not out.with_name("boxes.jsonl.part").exists()
+    assert part.stat().st_size <= 2500 and not out.exists()
 
 
 def test_atomic_output_names_the_file_and_is_not_moved_into_place(tmp_path):

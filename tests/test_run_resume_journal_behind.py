@@ -58,7 +58,8 @@ def test_resume_after_a_full_disk_says_what_it_cut(tiny_ckpt, tmp_path, monkeypa
     # the box file's error, not the journal's (which the disk refused too, in the clean-up after it)
     assert full.exit_code == 2 and "b.txt" in full.output.splitlines()[-1], full.output
     assert "continue with the same command and --resume" in full.output, full.output
-    assert len((out / "b.txt").read_text().splitlines()) == 20
+    assert len((out / "b.txt.part").read_text().splitlines()) == 20   # unfinished: not moved onto b.txt
+    assert not (out / "b.txt").exists()
     res = _run(clip, tiny_ckpt, out / "b.txt", "--resume")
     assert res.exit_code == 0, res.output
     assert "resumed after the 1 frame the outputs held" not in res.output

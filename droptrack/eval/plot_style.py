@@ -47,11 +47,16 @@ def place_legend(ax: Any, handles: list[Any], labels: list[str], inside: str | N
                      borderaxespad=0.0)
 
 
-def save_png(fig: Any, path: Path) -> Path:
-    """The figure as a PNG (tight box: outside legends and long labels are not cut), written atomically."""
+def png_bytes(fig: Any) -> bytes:
+    """The figure as PNG bytes (tight box: outside legends and long labels are not cut), marked as drawn here."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": MARK.decode()})
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """The figure as a PNG (`png_bytes`), written atomically."""
+    return atomic_write_bytes(path, png_bytes(fig))
 
 
 def drawn_here(path: Path) -> bool:

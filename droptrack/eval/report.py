@@ -40,6 +40,7 @@ later (the GOT-10k toolkit's Tiger1: 354 rows for 349 frames from image 6) has t
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_json
 from droptrack.errors import DropTrackError, InputError, shell_join
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
@@ -342,11 +342,18 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
     return report
 
 
-def write_report(report: Report, output_dir: str | Path) -> Path:
-    """Write the plots (droptrack.eval.report_plots) and then report.json, which names them; returns report.json."""
-    from droptrack.eval.report_plots import write_plots
+def report_bytes(report: Report) -> bytes:
+    """A report's JSON file as written (`artifact.atomic_write_json`'s format)."""
+    return (json.dumps(report.to_dict(), indent=2, default=str) + "\n").encode()
+
+
+def write_report(report: Report, output_dir: str | Path, others: dict[str, bytes] | None = None) -> Path:
+    """Write the plots (droptrack.eval.report_plots), `others` (dt eval's report_got10k.json) and report.json, which
+    names the plots, as one set (`publish`: all written before any replaces an earlier one); returns report.json."""
+    from droptrack.eval.report_plots import draw_plots, publish
 
     out = Path(output_dir)
-    write_plots(report, out, _columns(report.protocol), LEGEND_TITLES)
+    files = draw_plots(report, _columns(report.protocol), LEGEND_TITLES)
     report.output_dir = out
-    return atomic_write_json(out / "report.json", report.to_dict())
+    publish(out, {**files, **(others or {}), "report.json": report_bytes(report)})
+    return out / "report.json"

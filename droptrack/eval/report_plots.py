@@ -8,13 +8,15 @@ trackers or a long name (plot_style.place_legend) the legend goes right of the a
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from droptrack.errors import InputError
-from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, save_png, tracker_colors
+from droptrack.artifact import write_temp
+from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
               "attributes": "attributes.png", "attributes_radar": "attributes_radar.png"}
@@ -56,18 +58,14 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     return fig
 
 
-def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> None:
+def draw_plots(report: Any, columns: list[tuple[str, str]], legend_titles: dict[Any, str]) -> dict[str, bytes]:
     """success.png, precision.png, norm_precision.png (as OSTrack's analysis draws; when the protocol has those
-    curves), attributes.png and, with 3 attributes or more, attributes_radar.png into `out`, named in
-    report.plots; a plot of an earlier dt analyze in `out` that this run does not draw is removed (else it would
-    sit, stale, next to the new report.json), and so are the temporaries (`.NAME.<random>.tmp`) a killed one left."""
-    from droptrack.eval.attributes_view import attribute_plot
-    from droptrack.eval.radar_view import radar_plot
+    curves), attributes.png and, with 3 attributes or more, attributes_radar.png, as {file name: PNG bytes}, named
+    in report.plots (`publish` writes them)."""
+    from droptrack.eval.attributes_view import attribute_figure
+    from droptrack.eval.radar_view import MIN_SPOKES, radar_figure
 
-    earlier = (out / "report.json").is_file()
-    for name in ["report.json", *PLOT_FILES.values()]:   # a killed dt analyze's atomic-write temporaries
-        for tmp in out.glob(f".{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+    files: dict[str, bytes] = {}
     colors = tracker_colors([t.name for t in report.trackers])
     for kind, (header, key) in zip(TITLES, columns):   # the first columns: success, precision, norm. precision
         if kind not in report.trackers[0].result.curves():
@@ -76,20 +74,50 @@ def write_plots(report: Any, out: Path, columns: list[tuple[str, str]], legend_t
         title, xlabel, ylabel = TITLES[kind]
         label = legend_titles.get((report.protocol.endswith("-ope"), key), header)
         fig = curve_figure(f"{title} on {report.dataset} ({report.protocol})", xlabel, ylabel, label, series, colors)
-        save_png(fig, out / PLOT_FILES[kind])
+        files[PLOT_FILES[kind]] = png_bytes(fig)
         report.plots[kind] = PLOT_FILES[kind]
     if report.attributes is not None and report.attributes.scores:
         headline = {t.name: t.result.scores()[columns[0][1]] for t in report.trackers}
         order = sorted(headline, key=lambda n: -headline[n] if math.isfinite(headline[n]) else math.inf)
-        attribute_plot(out / PLOT_FILES["attributes"], report.attributes, f"Per attribute on {report.dataset}",
-                       colors, order)
+        title = f"Per attribute on {report.dataset}"
+        files[PLOT_FILES["attributes"]] = png_bytes(attribute_figure(report.attributes, title, colors, order))
         report.plots["attributes"] = PLOT_FILES["attributes"]
-        if radar_plot(out / PLOT_FILES["attributes_radar"], report.attributes, f"Per attribute on {report.dataset}",
-                      colors, order) is not None:   # same trackers, colours and order as the bars
+        if len(report.attributes.scores) >= MIN_SPOKES:   # same trackers, colours and order as the bars
+            files[PLOT_FILES["attributes_radar"]] = png_bytes(radar_figure(report.attributes, title, colors, order))
             report.plots["attributes_radar"] = PLOT_FILES["attributes_radar"]
-    for kind, name in PLOT_FILES.items():
-        if earlier and kind not in report.plots and (out / name).is_file():
+    return files
+
+
+def publish(out: Path, files: dict[str, bytes]) -> None:
+    """Write dt analyze's files (the plots, then report.json, which names them) into `out` as one set: each one into
+    a temporary `.NAME.<random>.tmp` first, and only once all are written are they renamed onto their names
+    (report.json last) and the plots of an earlier dt analyze there that this run does not draw removed. A full disk
+    (or an error) while writing leaves the earlier report and plots as they were (a set half replaced was one
+    report.json describing other plots); the temporaries a killed run left go. An earlier run is known by its
+    report.json, or, where it was cut short before writing one, by the mark its plots carry (`drawn_here`)."""
+    earlier = (out / "report.json").is_file()
+    for name in {"report.json", *PLOT_FILES.values(), *files}:   # a killed dt analyze's temporaries
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+    kept = (f"the earlier report and plots in '{out}' are kept as they were" if earlier else
+            f"none of this run's files was moved into place in '{out}'")
+    out.mkdir(parents=True, exist_ok=True)
+    staged: dict[str, Path] = {}
+    try:
+        for name, data in files.items():
+            staged[name] = write_temp(out / name, data, kept)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    report = staged.pop("report.json", None)
+    for name, tmp in staged.items():
+        os.replace(tmp, out / name)
+    for name in PLOT_FILES.values():
+        if name not in files and (out / name).is_file() and (earlier or drawn_here(out / name)):
             (out / name).unlink()
+    if report is not None:
+        os.replace(report, out / "report.json")
 
 
 def check_analysis_folder(out: Path) -> None:

@@ -23,7 +23,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from droptrack.artifact import atomic_write_json
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError
@@ -304,17 +303,18 @@ def _load_resumed(out: Path, result: EvalResult) -> None:
 
 def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None) -> dict[str, Any]:
     """Reports keyed by protocol: the dataset's own (report.json + plots); synth adds the GOT-10k toolkit's."""
-    from droptrack.eval.report import analyze
+    from droptrack.eval.report import analyze, report_bytes, write_report
 
     from droptrack.data.sequence import has_gt
 
     scorable = [s for s in seqs if has_gt(s)]
     if not scorable:   # test splits publish only the init box: scores come from the benchmark's server
         return {}
-    main = analyze([out], scorable, tag=tag, output_dir=out, names=[out.name], dataset=dataset)
-    reports = {main.protocol: main}
+    main = analyze([out], scorable, tag=tag, names=[out.name], dataset=dataset)
+    reports, others = {main.protocol: main}, {}
     if tag == "synth":
         got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
-        atomic_write_json(out / "report_got10k.json", got.to_dict())
+        others["report_got10k.json"] = report_bytes(got)
         reports[got.protocol] = got
+    write_report(main, out, others)   # one set: a full disk leaves no new report beside the earlier other one
     return reports

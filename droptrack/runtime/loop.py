@@ -7,7 +7,8 @@ the times belong to their stage. Memory stays constant however long the source r
 fixed-size `LatencyStats` (per-frame lists only with `record_times=True`, for benchmarks of a few hundred
 frames). A `StopFlag` (set by SIGINT/SIGTERM/SIGHUP, see `signals`) ends the loop after the current frame;
 a raw Ctrl-C ends it too, and so does a reader of `--jsonl -` that closed the pipe (as SIGPIPE). The sinks are
-closed in `finally`.
+closed in `finally`; after a full disk (OutputFull: an output's write or the resume journal's) every sink keeps its
+unfinished file (`Sink.keep_unfinished`), so no earlier result at an output's name is replaced by a cut one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from droptrack.decodelog import DamageLog
-from droptrack.errors import BackendError
+from droptrack.errors import BackendError, OutputFull
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.signals import SIGPIPE, StopFlag
@@ -276,6 +277,10 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.interrupted, summary.signal = True, SIGPIPE
     except StopRequested:
         summary.stopped = True
+    except OutputFull:   # no output is moved into place: an earlier run's complete file stays under its name
+        for s in sinks:
+            s.keep_unfinished()
+        raise
     finally:
         stop.closing = True   # from here a signal no longer interrupts: every output is closed whole
         close = getattr(it, "close", None)

@@ -133,6 +133,18 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
     return [output] if folder else box_paths(output, max(1, num_targets))
 
 
+def unfinished_note(sinks: list) -> str:
+    """Where a run a full disk stopped left its outputs: '; the new run's unfinished outputs stay in A.part, ...'
+    and the earlier results at their names, kept as they were ('' where it left none)."""
+    left = [u for s in sinks for u in s.unfinished()]
+    if not left:
+        return ""
+    earlier = [str(final) for _, final in left if final.exists()]
+    was = "it was" if len(earlier) == 1 else "they were"
+    kept = f" (the earlier {', '.join(earlier)} kept as {was})" if earlier else ""
+    return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
+
+
 def _streams(sinks: list) -> list:
     """The StreamFiles of --jsonl and --output in `resume.streamed_outputs` order (stdout and devices left out)."""
     files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) else getattr(s, "files", []))]
@@ -269,10 +281,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.settle()
-        except OutputFull as exc:   # the whole lines stay: say how to go on once there is room
-            if journal is None or not journal.path.exists():
-                raise
-            raise OutputFull(f"{exc}; once there is room, continue with {resume_advice(opts.save)}") from None
+        except OutputFull as exc:   # the whole lines stay in NAME.part: say where, and how to go on once there is room
+            advice = (f"; once there is room, continue with {resume_advice(opts.save)}"
+                      if journal is not None and journal.path.exists() else "")
+            raise OutputFull(f"{exc}{unfinished_note(sinks)}{advice}") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]

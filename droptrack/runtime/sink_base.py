@@ -32,6 +32,15 @@ class Sink:
     def close(self) -> None:
         """Flush and release; called once, also after errors or Ctrl-C."""
 
+    def keep_unfinished(self) -> None:
+        """The run stops on a full disk (any of its outputs, its journal): `close` leaves the file where it was
+        written (NAME.part, NAME.part.EXT) and an earlier result at NAME as it was, as the sink whose write found no
+        room does; `unfinished` names it after `close`."""
+
+    def unfinished(self) -> list[tuple[Path, Path]]:
+        """(temporary name, final name) of every file `close` left unfinished (none by default)."""
+        return []
+
 
 def numbered_path(path: str | Path, k: int) -> Path:
     """`boxes.txt` -> `boxes_<k>.txt`: target k's file where there are several (dt run) or they come and go

@@ -22,10 +22,12 @@ def format_box_line(box: list[float]) -> str:
 
 class StreamFile:
     """Line-oriented text file streamed into NAME.part (each line one write to the OS) and renamed onto NAME at
-    close. When the disk fills up, the file is cut back to its last whole line, closed and renamed like an
-    interrupted run's, and `write_line` raises OutputFull."""
+    close. When the disk fills up, the file is cut back to its last whole line and `write_line` raises OutputFull;
+    that file (and, by `keep_unfinished`, every other output of the run) then stays NAME.part at close: an earlier
+    run's complete NAME is never replaced by a cut one (`dt run --resume` continues NAME.part once there is room).
+    `keep_when_full=False` (dt serve, which has no --resume) renames the whole lines onto NAME as at any end."""
 
-    def __init__(self, path: str | Path, resume_lines: int | None = None):
+    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: bool = True):
         self.path = Path(path)
         self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +37,8 @@ class StreamFile:
             self.fd = os.open(self.part, os.O_WRONLY | os.O_APPEND)
         self.lines = resume_lines or 0
         self.size = os.fstat(self.fd).st_size   # bytes of whole lines written
+        self.keep_when_full = keep_when_full
+        self.full = False   # the run stopped on a full disk: NAME.part is kept as it is, not moved onto NAME
 
     def write_line(self, line: str) -> None:
         """Append one line straight to the OS (no buffer: it survives the process being killed)."""
@@ -47,8 +51,9 @@ class StreamFile:
             if not disk_full(exc):
                 raise
             self._cut()
-            kept = (f"{self.path} keeps the {self.lines} whole lines written before (the run stops as if "
-                    "interrupted)")
+            self.full = self.keep_when_full
+            kept = (f"{self.part if self.full else self.path} keeps the {self.lines} whole lines written before (the "
+                    "run stops as if interrupted)")
             raise OutputFull(full_message(exc, self.part, kept)) from None
         self.size += len(data)
         self.lines += 1
@@ -60,7 +65,7 @@ class StreamFile:
 
     def close(self) -> None:
         """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
-        earlier result at NAME is kept)."""
+        earlier result at NAME is kept; a run a full disk stopped leaves its lines in NAME.part, NAME as it was)."""
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
@@ -75,21 +80,26 @@ class StreamFile:
                 raise OutputFull(full_message(exc, self.part)) from None
             raise
         os.close(fd)
-        if self.lines:
+        if self.lines and not self.full:
             os.replace(self.part, self.path)
-        else:
+        elif not self.lines:
             self.part.unlink(missing_ok=True)
+
+    def unfinished(self) -> list[tuple[Path, Path]]:
+        """[(NAME.part, NAME)] where a full disk left the lines in NAME.part, else []."""
+        return [(self.part, self.path)] if self.full and self.lines and self.part != self.path else []
 
 
 class BoxFileSink(Sink):
     """Official result files (spec 6.2): one line per frame, first line = the init box; streamed (see module)."""
 
-    def __init__(self, path: str | Path, num_targets: int, resume_lines: int | None = None):
+    def __init__(self, path: str | Path, num_targets: int, resume_lines: int | None = None,
+                 keep_when_full: bool = True):
         self.paths = box_paths(path, num_targets)
         self.files: list[StreamFile] = []
         try:
             for p in self.paths:
-                self.files.append(StreamFile(p, resume_lines))
+                self.files.append(StreamFile(p, resume_lines, keep_when_full))
         except BaseException:
             self.close()
             raise
@@ -101,6 +111,13 @@ class BoxFileSink(Sink):
     def close(self) -> None:
         for f in self.files:
             f.close()
+
+    def keep_unfinished(self) -> None:
+        for f in self.files:
+            f.full = True
+
+    def unfinished(self) -> list[tuple[Path, Path]]:
+        return [u for f in self.files for u in f.unfinished()]
 
 
 def _finite_or_none(v: float | None, digits: int) -> float | None:
@@ -144,9 +161,9 @@ class JsonlSink(Sink):
     goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).
     """
 
-    def __init__(self, path: str | Path, resume_lines: int | None = None):
+    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: bool = True):
         self.to_stdout = str(path) == "-"
-        self.out = None if self.to_stdout else StreamFile(path, resume_lines)
+        self.out = None if self.to_stdout else StreamFile(path, resume_lines, keep_when_full)
 
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         line = json.dumps(frame_record(frame, targets), allow_nan=False)
@@ -168,3 +185,10 @@ class JsonlSink(Sink):
                 detach_stdout()
         else:
             self.out.close()
+
+    def keep_unfinished(self) -> None:
+        if self.out is not None:
+            self.out.full = True
+
+    def unfinished(self) -> list[tuple[Path, Path]]:
+        return self.out.unfinished() if self.out is not None else []

@@ -181,3 +181,10 @@ class VideoSink(Sink):
             if self.part != self.path and self.part.exists() and not self.full:
                 self._check_room(always=True)
                 os.replace(self.part, self.path)
+
+    def keep_unfinished(self) -> None:
+        self.full = True
+
+    def unfinished(self) -> list[tuple[Path, Path]]:
+        """[(NAME.part.EXT, NAME)] where the run stopped on a full disk and left the video there, else []."""
+        return [(self.part, self.path)] if self.full and self.part != self.path and self.part.exists() else []

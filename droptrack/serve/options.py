@@ -220,7 +220,7 @@ def open_box_file(output: str, target_id: int, replace: Collection[str] = ()) ->
         raise CommandError(409, f"'{part}' holds the boxes of another run; rename it to keep it (or delete it), "
                                 "then draw the box again")
     try:
-        return BoxFileSink(path, 1)
+        return BoxFileSink(path, 1, keep_when_full=False)   # no --resume here: a full disk's lines take NAME
     except OSError as exc:
         raise CommandError(507, f"cannot write the box file '{path}' ({exc.strerror}); fix the --output folder "
                                 "(space, permissions), then draw the box again") from None

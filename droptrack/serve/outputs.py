@@ -49,7 +49,8 @@ class Outputs:
     def open(self) -> None:
         """Open --jsonl and make --output's folder: checked before any work starts (the video opens on a frame)."""
         try:
-            self.sinks = [JsonlSink(self.opts.jsonl)] if self.opts.jsonl else []
+            # no --resume in dt serve: a full disk's whole lines take NAME, as at any end of the session
+            self.sinks = [JsonlSink(self.opts.jsonl, keep_when_full=False)] if self.opts.jsonl else []
             if self.opts.output:
                 Path(self.opts.output).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
