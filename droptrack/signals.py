@@ -1,9 +1,9 @@
 """The stop-signal vocabulary every long command shares (`dt train`, `dt data synth`, `dt eval`, `dt bench`,
 `dt serve`): SIGTERM and SIGHUP stop a command like Ctrl-C (a KeyboardInterrupt the command turns into its 'how to
 go on' line) instead of killing the process without a word; a signal inherited as ignored, sent before the handlers
-that take it are in, is held for them (`held_while_ignored`). A leaf (signal, os, threading only; no torch), so that
-`runtime`, `engine`, `eval` and `serve` use it without importing `train`; training's own parts (holding a signal
-until the iteration is saved: `train.stops.StepHold`) stay in `train/`."""
+of `dt run` / `dt serve` that take it are in, is held for them (`held_while_ignored`, `take_held`). A leaf (signal,
+os, threading only; no torch), so that `runtime`, `engine`, `eval` and `serve` use it without importing `train`;
+training's own parts (holding a signal until the iteration is saved: `train.stops.StepHold`) stay in `train/`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, Sequence
+
+
+# the dt commands whose handlers take SIGINT and SIGTERM even when inherited as ignored (`runtime.signals`,
+# `serve.stops`): the CLI holds those signals for them from its start (`held_while_ignored`)
+HELD_FOR = ("run", "serve")
+
+
+def held_for(words: Sequence[str]) -> bool:
+    """Whether `dt WORDS...` (the command line after `dt`) runs one of the commands of HELD_FOR."""
+    return bool(words) and words[0] in HELD_FOR
 
 
 class Stopped(KeyboardInterrupt):
@@ -60,10 +70,11 @@ def stop_signals(hold: Hold | None = None) -> Iterator[None]:
 def held_while_ignored(hold: bool = True, names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Iterator[None]:
     """With `hold`, within the block, those of the signals `names` whose handler is SIG_IGN (inherited: a background
     job of a script starts its commands with SIGINT ignored) are blocked, so that one sent before the command puts
-    in handlers that take them anyway (`serve.stops.StopSignals`, which unblocks them) stays pending instead of
-    being dropped: Linux keeps a blocked signal even while it is ignored. dt serve's imports and option parsing
-    take about 0.5 s, and a Ctrl-C then left the server running for good. At the end the mask is put back (a signal
-    still pending while the handler is SIG_IGN again is dropped, as before)."""
+    in handlers that take them anyway (`runtime.signals.graceful_signals`, `serve.stops.StopSignals`, which unblock
+    them with `take_held`) stays pending instead of being dropped: Linux keeps a blocked signal even while it is
+    ignored. dt run's and dt serve's imports and option parsing take about 0.5 s, and a Ctrl-C then left the server
+    running for good, and the run tracking to its end. At the end the mask is put back (a signal still pending
+    while the handler is SIG_IGN again is dropped, as before)."""
     signums = {getattr(signal, n) for n in names if hasattr(signal, n)}
     ignored = {s for s in signums if signal.getsignal(s) == signal.SIG_IGN} if hold else set()
     if not ignored or not hasattr(signal, "pthread_sigmask"):
@@ -74,3 +85,25 @@ def held_while_ignored(hold: bool = True, names: tuple[str, ...] = ("SIGINT", "S
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, ignored - set(before))
+
+
+def blocked(signums: Iterable[int]) -> set[int]:
+    """Those of `signums` this thread blocks now: the ones `held_while_ignored` holds, for `take_held`."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return set()
+    return set(signums) & set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
+def take_held(held: set[int]) -> None:
+    """Unblock `held` (`blocked`'s answer) once their handlers are in (main thread): one that `held_while_ignored`
+    kept pending comes in now, raised from here by its handler (so `blocked` is asked first: nothing is returned
+    then). `hold_again` blocks them again as the handlers are put back."""
+    if held:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def hold_again(held: set[int]) -> None:
+    """Block `held` again (`blocked`'s answer, as `take_held` found them) once the handlers that took them are put
+    back."""
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)

@@ -24,7 +24,7 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, FlatTargetWa
                               PartialDatasetWarning, ExtensionSettingsWarning, detach_stdout, disk_full, full_message,
                               full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
-from droptrack.signals import held_while_ignored
+from droptrack.signals import held_for, held_while_ignored
 from droptrack.videofiles import one_line_warning
 
 
@@ -225,8 +225,8 @@ class OneLineUsageErrors(TyperGroup):
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
-        try:   # dt serve takes SIGINT / SIGTERM even when ignored: one sent before its handlers are in is held
-            with held_while_ignored(self._command(args)[0] == ["serve"]), whole_stdout_writes():
+        try:   # dt run / serve take SIGINT / SIGTERM even when ignored: one sent before their handlers are in is held
+            with held_while_ignored(held_for(self._command(args)[0])), whole_stdout_writes():
                 rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
                                   **extra)   # unchanged: as given (Click expands Windows' wildcards only then)
                 sys.stdout.flush()   # here, not in the interpreter's exit, where a full disk is 'Exception ignored'

@@ -169,13 +169,14 @@ def run(opts: RunOptions, on_start: Callable[[int | None], None] | None = None,
     which), or at once before the first frame (a source still connecting: `summary.frames` 0, nothing written);
     see `droptrack.runtime.signals`.
     """
-    with graceful_signals(StopFlag()) as stop:
-        try:
+    stop = StopFlag()
+    try:   # outside the block: a signal held since dt run started raises as the handlers go in
+        with graceful_signals(stop):
             return _run(opts, stop, on_start, on_frame)
-        except KeyboardInterrupt:
-            if not stop.is_set:   # not one of our signals (no handler outside the main thread)
-                raise
-            return RunSummary(interrupted=True, signal=stop.signum)
+    except KeyboardInterrupt:
+        if not stop.is_set:   # not one of our signals (no handler outside the main thread)
+            raise
+        return RunSummary(interrupted=True, signal=stop.signum)
 
 
 def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:

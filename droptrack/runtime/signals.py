@@ -21,6 +21,8 @@ import sys
 import threading
 from types import FrameType
 
+from droptrack.signals import blocked, hold_again, take_held
+
 SIGPIPE = getattr(signal, "SIGPIPE", 13)   # the reader of --jsonl - went away (exit 141, as shells report it)
 HANDLED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
 
@@ -49,6 +51,7 @@ class graceful_signals:
     def __init__(self, flag: StopFlag):
         self.flag = flag
         self._old: dict[int, object] = {}
+        self._blocked: set[int] = set()   # those of its signals that were blocked when it began (held for it)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.flag.closing:   # the loop is over: let the outputs be closed (and renamed) whole
@@ -67,14 +70,25 @@ class graceful_signals:
                          "at once)\n")
 
     def __enter__(self) -> StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            for s in HANDLED:
+        if threading.current_thread() is not threading.main_thread():
+            return self.flag
+        try:
+            for s in HANDLED:   # SIGINT and SIGTERM also when inherited as ignored (a `&` job of a script)
                 if s == getattr(signal, "SIGHUP", None) and signal.getsignal(s) == signal.SIG_IGN:
                     continue   # `nohup dt run`: the run must outlive its terminal, as nohup asked
                 self._old[s] = signal.signal(s, self._handle)
+            # one sent while dt run started (imports, option parsing) was held for these handlers by the CLI
+            # (`droptrack.signals.held_while_ignored`; dropped by the kernel before): it comes in here, and raises
+            self._blocked = blocked(self._old)
+            take_held(self._blocked)
+        except BaseException:   # a signal as they went in: the ones in are put back (the caller sees the flag set)
+            self.__exit__()
+            raise
         return self.flag
 
     def __exit__(self, *exc) -> None:
         for s, old in self._old.items():
             signal.signal(s, old)
         self._old.clear()
+        hold_again(self._blocked)   # blocked again, as it found them
+        self._blocked = set()

@@ -20,7 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from droptrack.runtime.signals import HANDLED
-from droptrack.signals import stop_error
+from droptrack.signals import blocked, hold_again, stop_error, take_held
 
 if TYPE_CHECKING:
     import uvicorn
@@ -85,8 +85,8 @@ class StopSignals:
                 if s == getattr(signal, "SIGHUP", None) and signal.getsignal(s) == signal.SIG_IGN:
                     continue   # `nohup dt serve`: the server must outlive its terminal, as nohup asked
                 self._old[s] = signal.signal(s, self._handle)
-            if hasattr(signal, "pthread_sigmask"):   # one held until now (`signals.held_while_ignored`) comes in here
-                self._blocked = set(self._old) & set(signal.pthread_sigmask(signal.SIG_UNBLOCK, self._old))
+            self._blocked = blocked(self._old)   # held until now (`signals.held_while_ignored`): one comes in here
+            take_held(self._blocked)
         except BaseException:   # a signal as they went in: the ones in are put back
             self.__exit__(*sys.exc_info())
             raise
@@ -97,8 +97,7 @@ class StopSignals:
         for s, handler in self._old.items():
             signal.signal(s, handler)
         self._old.clear()
-        if self._blocked:   # blocked again, as it found them
-            signal.pthread_sigmask(signal.SIG_BLOCK, self._blocked)
-            self._blocked = set()
+        hold_again(self._blocked)   # blocked again, as it found them
+        self._blocked = set()
         if self.early is not None and (exc is None or isinstance(exc, Exception)):
             raise stop_error(self.early) from None

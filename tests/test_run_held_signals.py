@@ -1,0 +1,106 @@
+"""dt run, started with SIGINT / SIGTERM inherited as ignored (a `&` job of a script, `nohup`, CI runners), stops on
+one sent while it still imports and parses its options, before its handlers (`runtime.signals.graceful_signals`) are
+in: the kernel dropped it there, and the run tracked on to the end of its source, exit 0, as if no Ctrl-C had come.
+The CLI now keeps it blocked, so pending, until those handlers take it (`signals.held_while_ignored`, as dt serve).
+
+The signal is sent to the test's own thread from the hook that reads the extension options (inside the CLI, before
+the command body): a signal to the process may go to any thread that does not block it, and a test process has
+others; `dt run` blocks it in the thread that starts, before its imports start any."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import droptrack.cli.ext_options as ext_options
+from droptrack.runtime.signals import StopFlag, graceful_signals
+from droptrack.signals import held_while_ignored
+from helpers import cli
+
+pytestmark = [pytest.mark.usefixtures("one_thread"),   # tiny_ckpt, video, one_thread: conftest.py
+              pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")]
+
+
+def ignored(*signums: int) -> dict:
+    """The handlers of `signums` set to SIG_IGN, as a parent process can leave them; {signum: the one before}."""
+    return {s: signal.signal(s, signal.SIG_IGN) for s in signums}
+
+
+@pytest.mark.parametrize("signum, code, name", [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_signal_sent_while_dt_run_starts_stops_it_and_the_same_command_runs_whole(tiny_ckpt, video, tmp_path,
+                                                                                   monkeypatch, signum, code, name):
+    real, pending = ext_options.ext_overrides, []
+
+    def signal_now(*args, **kwargs):
+        signal.pthread_kill(threading.get_ident(), signum)
+        pending.append(signum in signal.sigpending())
+        if not pending[-1]:   # dropped: the run would track to its end (the test fails on the exit code)
+            raise RuntimeError(f"the {signal.Signals(signum).name} was dropped")
+        return real(*args, **kwargs)
+
+    boxes, lines = tmp_path / "boxes.txt", tmp_path / "f.jsonl"
+    args = ["run", video, "-m", tiny_ckpt, "--init", "130,60,40,40", "--device", "cpu", "--max-frames", "4",
+            "-o", boxes, "--jsonl", lines]
+    monkeypatch.setattr(ext_options, "ext_overrides", signal_now)
+    before = ignored(signal.SIGINT, signal.SIGTERM)
+    try:
+        res = cli(*args)
+        after = {s: signal.getsignal(s) for s in before}
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    assert pending == [True], res.output
+    assert res.exit_code == code, res.output
+    assert res.output.strip().splitlines()[-1] == f"{name}: stopped before the first frame; nothing was written"
+    assert after == {s: signal.SIG_IGN for s in before} and not {signal.SIGINT, signal.SIGTERM} & blocked
+    assert sorted(p.name for p in tmp_path.iterdir()) == []   # no .part, journal or lock left behind
+    monkeypatch.setattr(ext_options, "ext_overrides", real)
+    again = cli(*args)   # the same command: nothing to refuse, the run goes through
+    assert again.exit_code == 0, again.output
+    assert len(boxes.read_text().splitlines()) == len(lines.read_text().splitlines()) == 4
+
+
+def test_handlers_take_a_held_signal_as_they_go_in_and_put_everything_back():
+    """`graceful_signals` by hand, SIGINT held by `held_while_ignored` (as the CLI holds it): the pending signal
+    stops the run as the handlers go in (the flag names it), and the handlers and the mask are put back."""
+    before = ignored(signal.SIGINT)
+    flag = StopFlag()
+    try:
+        with held_while_ignored(names=("SIGINT",)):
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+            assert signal.SIGINT in signal.sigpending()
+            with pytest.raises(KeyboardInterrupt):
+                with graceful_signals(flag):
+                    raise AssertionError("the held SIGINT did not come in as the handlers went in")
+            inside = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        after = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        signal.signal(signal.SIGINT, before[signal.SIGINT])
+    assert flag.signum == signal.SIGINT
+    assert inside == (signal.SIG_IGN, True)   # blocked again, as the handlers found it
+    assert after == (signal.SIG_IGN, False)
+
+
+def test_the_dt_script_holds_before_the_cli_imports():
+    """The `dt` console script's entry point (pyproject.toml) is one that holds the signal before the CLI's imports
+    (typer, rich, click: 0.1-0.3 s, during which droptrack.cli:app, the entry before, dropped a Ctrl-C): importing it,
+    as the script does first, loads no droptrack module but droptrack.signals."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    entry = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["dt"]
+    module, attr = entry.split(":")
+    probe = (f"import sys; from {module} import {attr}; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'droptrack'))")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == str(["droptrack", module, "droptrack.signals"])
+    assert (module, attr) == ("droptrack.__main__", "main")   # the one that holds (`__main__.main`)
