@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
@@ -38,10 +39,13 @@ from droptrack.train.validate import val_sequences
 __all__ = ["Stopped", "TrainOptions", "train"]
 
 
-def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepHold | None = None) -> Path:
+def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepHold | None = None,
+                 batches_of: Callable[..., Iterator[dict]] = epoch_batches) -> Path:
     """Train per the config and options; rank 0 writes checkpoints, config and logs under opts.output (holding
     `lock` on it from before the first write). A stop signal `hold` takes during an iteration is raised once that
-    iteration is done and saved in last.pt (at an epoch's end: once its checkpoints are written)."""
+    iteration is done and saved in last.pt (at an epoch's end: once its checkpoints are written). `batches_of` makes
+    an epoch's batches, with `loader.epoch_batches`' arguments (a test's stands in for a DataLoader whose worker a
+    stop signal ends while its batch is read, at a batch it chooses: `train`'s race)."""
     hold = hold if hold is not None else StepHold()
     cfg = prepare(opts)   # checks --device's spelling and probes the output folder (made once every input is checked)
     dev = train_device(opts.device, torchrun_local_rank())
@@ -226,7 +230,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                 if has_ce else None
             setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.bar(opts.quiet),
                                log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
-            batches = epoch_batches(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
+            batches = batches_of(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
             sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
                                      sums=pos.sums, on_step=on_step)
             if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
@@ -257,9 +261,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     return last
 
 
-def train(opts: TrainOptions) -> Path:
+def train(opts: TrainOptions, batches_of: Callable[..., Iterator[dict]] = epoch_batches) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint. SIGTERM / SIGHUP raise Stopped and Ctrl-C
     KeyboardInterrupt; in one process, one that comes during an iteration first lets it finish and saves last.pt.
+    (`batches_of`: as `run_training`'s.)
 
     Under torchrun every rank waits for the others (rank 0 may still be writing a checkpoint), then tears the process
     group down, under gloo also when it fails (stops.teardown says why).
@@ -268,7 +273,7 @@ def train(opts: TrainOptions) -> Path:
     try:
         hold = StepHold()
         with stop_signals(hold), official_cudnn(), OutputLock() as lock:
-            result = run_training(opts, lock, hold)
+            result = run_training(opts, lock, hold, batches_of)
         if distributed():
             torch.distributed.barrier()
     except (ConnectionError, EOFError):   # a batch read from a worker the same stop signal ended an instant before

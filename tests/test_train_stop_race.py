@@ -1,0 +1,88 @@
+"""dt train sent SIGTERM to its whole process group (systemd, `kill -- -PGID`, a scheduler) as it reads a batch: the
+training process's handler takes the signal (the iteration in progress is to be finished and saved), while the same
+signal ends the DataLoader worker whose batch is being read, and the read fails with ConnectionResetError or EOFError
+(the worker's end of the queue, or of the socket its shared tensors are handed over by, went away). That error left
+dt train as a traceback, exit 1, instead of the stop and its resume hint, exit 143 (2 of 21 runs under load).
+
+Real workers cannot be made to lose that race on cue: torch turns a failed read into its own 'DataLoader worker ...
+exited unexpectedly' once it sees the worker gone, and the raw error shows only in the instant between the worker's
+socket closing and its exit. So the epoch's batch source, an explicit argument of `train` (`batches_of`), stands in
+for that loader: at a chosen batch it raises the signal in this process (handled before `raise_signal` returns, as
+the group's signal reaches the training process first) and then the error the read meets."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from droptrack.signals import Stopped
+from droptrack.train.loader import epoch_batches
+from droptrack.train.trainer import TrainOptions, train
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+ITERATIONS = 6   # one epoch: 12 samples, batch 2
+FAILS_AT = 4     # the batch whose read fails
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def default_term(monkeypatch):
+    """SIGTERM with its default action, as dt train is started (a test process can inherit it ignored), and no
+    WORLD_SIZE (dt train in one process takes the signal itself)."""
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, before)
+
+
+def opts(out: Path, synth: Path, config: Path, **kw) -> TrainOptions:
+    return TrainOptions(config=str(config), output=out, data=[str(synth)], epochs=1, batch_size=2,
+                        samples_per_epoch=2 * ITERATIONS, workers=0, seed=5, device="cpu", threads=1, quiet=True,
+                        save_interval=1, **kw)
+
+
+def read_fails_at(batch: int, error: BaseException, signum: int | None):
+    """An epoch's batches (`epoch_batches`) whose read of `batch` (counted from 1) fails with `error`, right after
+    `signum` reached this process, as when the signal that ended the worker reaches the whole group."""
+    def batches_of(*args):
+        for n, item in enumerate(epoch_batches(*args), start=1):
+            if n == batch:
+                if signum is not None:
+                    signal.raise_signal(signum)
+                raise error
+            yield item
+    return batches_of
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), EOFError()],
+                         ids=["reset", "eof"])
+def test_a_batch_read_that_the_stop_signal_cut_short_is_that_stop_and_the_run_resumes(tmp_path, synth, config,
+                                                                                     default_term, error):
+    out = tmp_path / "run"
+    with pytest.raises(Stopped) as stop:
+        train(opts(out, synth, config), batches_of=read_fails_at(FAILS_AT, error, signal.SIGTERM))
+    assert stop.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL   # its handler is put back
+    assert torch.load(out / "last.pt", weights_only=True)["iteration"] == FAILS_AT - 1   # every iteration done
+    final = train(opts(out, synth, config, resume=True))
+    assert len(torch.load(final, weights_only=True)["history"]) == 1
+
+
+def test_a_broken_read_without_a_stop_signal_stays_that_error(tmp_path, synth, config, default_term):
+    """A connection lost with no stop signal is no stop: it is not hidden behind one."""
+    with pytest.raises(ConnectionResetError):
+        train(opts(tmp_path / "run", synth, config),
+              batches_of=read_fails_at(FAILS_AT, ConnectionResetError(104, "Connection reset by peer"), None))
