@@ -50,8 +50,12 @@ def default_term(monkeypatch):
 
 def opts(out: Path, synth: Path, config: Path, **kw) -> TrainOptions:
     return TrainOptions(config=str(config), output=out, data=[str(synth)], epochs=1, batch_size=2,
-                        samples_per_epoch=2 * ITERATIONS, workers=0, seed=5, device="cpu", threads=1, quiet=True,
-                        save_interval=1, **kw)
+                        samples_per_epoch=2 * ITERATIONS, workers=0, seed=5, device="cpu", threads=1, quiet=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, synth, config) -> dict:
+    return torch.load(train(opts(tmp_path_factory.mktemp("full") / "run", synth, config)), weights_only=True)
 
 
 def read_fails_at(batch: int, error: BaseException, signum: int | None):
@@ -69,16 +73,20 @@ def read_fails_at(batch: int, error: BaseException, signum: int | None):
 
 @pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), EOFError()],
                          ids=["reset", "eof"])
-def test_a_batch_read_that_the_stop_signal_cut_short_is_that_stop_and_the_run_resumes(tmp_path, synth, config,
-                                                                                     default_term, error):
+def test_a_batch_read_that_the_stop_signal_cut_short_is_that_stop_and_the_run_resumes_bit_exact(
+        tmp_path, synth, config, uninterrupted, default_term, error):
+    """The stop, with the iterations done saved in last.pt (no --save-interval: they were lost, the whole epoch so
+    far), and --resume then ends with the weights and loss history of a run that was never stopped."""
     out = tmp_path / "run"
     with pytest.raises(Stopped) as stop:
         train(opts(out, synth, config), batches_of=read_fails_at(FAILS_AT, error, signal.SIGTERM))
     assert stop.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL   # its handler is put back
     assert torch.load(out / "last.pt", weights_only=True)["iteration"] == FAILS_AT - 1   # every iteration done
-    final = train(opts(out, synth, config, resume=True))
-    assert len(torch.load(final, weights_only=True)["history"]) == 1
+    resumed = torch.load(train(opts(out, synth, config, resume=True)), weights_only=True)
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in uninterrupted["history"]]
+    assert resumed["net"].keys() == uninterrupted["net"].keys()
+    assert all(torch.equal(resumed["net"][k], uninterrupted["net"][k]) for k in resumed["net"])
 
 
 def test_a_broken_read_without_a_stop_signal_stays_that_error(tmp_path, synth, config, default_term):

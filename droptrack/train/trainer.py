@@ -231,8 +231,13 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.bar(opts.quiet),
                                log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
             batches = batches_of(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
-            sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
-                                     sums=pos.sums, on_step=on_step)
+            try:
+                sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
+                                         sums=pos.sums, on_step=on_step)
+            except (ConnectionError, EOFError):   # a batch read from a worker the held stop signal ended (`train`)
+                if hold.pending is not None and pos.iteration:
+                    save([last])   # the iterations done, as the stop would have saved them after the next one
+                raise
             if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
                 say(f"stopped after {steps} iterations at epoch {epoch} iteration {pos.iteration}; continue with "
                     "--resume")
