@@ -1,6 +1,7 @@
-"""`python -m droptrack` is `dt`, and so is the `dt` console script (pyproject.toml: `main` here, not droptrack.cli:app,
-whose imports, 0.1-0.3 s, came before any hold: a Ctrl-C to a `dt run` started with SIGINT ignored was dropped in 11
-of 30 starts of a stress loop sending it 0-0.6 s after the start, and in 4 of the same 30 with `main` here)."""
+"""`python -m droptrack` is `dt` (the `dt` console script is droptrack.cli:app, the layout's entry point). Run
+this way, `dt run` / `dt serve` hold a stop signal inherited as ignored from this module's first line; the console
+script holds it from the CLI's `main`, after its imports (typer, rich, click: 0.1-0.3 s): a launcher that must lose
+no early Ctrl-C starts `python -m droptrack`, or blocks the signal itself before its exec."""
 
 import sys
 

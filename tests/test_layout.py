@@ -122,3 +122,15 @@ def test_the_signal_vocabulary_is_a_leaf():
     """droptrack.signals imports no droptrack module, so any layer may use it."""
     mods = _modules()
     assert _imports(mods["droptrack.signals"], mods) == set()
+
+
+def test_dt_is_the_typer_app_of_droptrack_cli():
+    """The layout's entry point: `dt` is droptrack.cli:app (typer), whatever a launcher change would gain."""
+    import tomllib
+
+    import typer
+
+    from droptrack.cli import app
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["dt"] == "droptrack.cli:app" and isinstance(app, typer.Typer)

@@ -86,21 +86,3 @@ def test_handlers_take_a_held_signal_as_they_go_in_and_put_everything_back():
     assert flag.signum == signal.SIGINT
     assert inside == (signal.SIG_IGN, True)   # blocked again, as the handlers found it
     assert after == (signal.SIG_IGN, False)
-
-
-def test_the_dt_script_holds_before_the_cli_imports():
-    """The `dt` console script's entry point (pyproject.toml) is one that holds the signal before the CLI's imports
-    (typer, rich, click: 0.1-0.3 s, during which droptrack.cli:app, the entry before, dropped a Ctrl-C): importing it,
-    as the script does first, loads no droptrack module but droptrack.signals."""
-    import tomllib
-
-    root = Path(__file__).resolve().parents[1]
-    entry = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["dt"]
-    module, attr = entry.split(":")
-    probe = (f"import sys; from {module} import {attr}; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'droptrack'))")
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[0] == str(["droptrack", module, "droptrack.signals"])
-    assert (module, attr) == ("droptrack.__main__", "main")   # the one that holds (`__main__.main`)
