@@ -67,9 +67,11 @@ def animation_problem(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix not in (".webp", ".tif", ".tiff") or is_still_image(path):
         return None
-    split = ("split it into a folder of frames and track that: `mkdir frames && python -c \"from PIL import Image, "
-             "ImageSequence as S; [f.convert('RGB').save(f'frames/{i:04d}.png') for i, f in "
-             f"enumerate(S.Iterator(Image.open('{path.name}')))]\"`")
+    # the file as a word of its own (the path as given, quoted): the command pastes from any folder, and a name with
+    # a quote or a space is still that file (a bare name inside the Python text worked in the file's folder only)
+    split = ("split it into a folder of frames and track that: `mkdir frames && python -c \"import sys; from PIL "
+             "import Image, ImageSequence as S; [f.convert('RGB').save(f'frames/{i:04d}.png') for i, f in "
+             f"enumerate(S.Iterator(Image.open(sys.argv[1])))]\" {shell_quote(path)}`")
     if suffix == ".webp":
         return f"'{path}' is an animated WebP, which OpenCV reads no video from; {split}"
     import cv2

@@ -53,3 +53,32 @@ def test_the_summary_sends_no_own_footage_to_a_benchmark_server(tmp_path, tiny_c
     assert r.exit_code == 0, r.output
     assert "server" not in r.output
     assert "nothing to score" in r.output
+
+
+@pytest.mark.parametrize("dataset", ["folder", "video"])
+def test_dt_analyze_of_own_footage_with_its_first_box_only_says_to_add_boxes(tmp_path, tiny_ckpt, dataset):
+    """dt analyze of those results sent one's own clip to 'the benchmark's server with the submission dt eval wrote,
+    or --split val or train', none of which there is. It now says to add a box per frame, and that works."""
+    root = tmp_path / "mine"
+    if dataset == "folder":
+        (root / "walk").mkdir(parents=True)
+        drifting_clip(root / "walk", 3)
+        boxes = root / "walk" / "groundtruth.txt"
+    else:
+        root.mkdir()
+        w = cv2.VideoWriter(str(root / "walk.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 72))
+        for _ in range(3):
+            w.write(np.random.default_rng(0).integers(0, 255, (72, 96, 3), dtype=np.uint8))
+        w.release()
+        boxes = root / "walk.txt"
+    boxes.write_text("30,22,26,20\n")
+    r = cli("eval", "--dataset", dataset, "--root", root, "-m", tiny_ckpt, "--device", "cpu", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    analyze = ("analyze", tmp_path / "out" / "tiny", "--dataset", dataset, "--root", root, "-o", tmp_path / "an")
+    r = cli(*analyze)
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "server" not in r.output and "--split" not in r.output, r.output
+    assert "add a box per frame to its box file" in r.output, r.output
+    boxes.write_text("30,22,26,20\n" * 3)
+    r = cli(*analyze)
+    assert r.exit_code == 0, r.output

@@ -5,6 +5,7 @@ which --dataset reads it."""
 
 from __future__ import annotations
 
+import shlex
 import warnings
 
 import numpy as np
@@ -70,3 +71,22 @@ def test_dt_eval_prints_it_as_one_line(tmp_path):
     assert [ln for ln in res.output.splitlines() if ln.startswith("warning:")] == [
         f"warning: {root} also holds 1 video file (clip.mp4), which --dataset folder leaves out; --dataset video "
         f"--root {root} reads it"]
+
+
+@pytest.mark.parametrize("command", ["eval", "bench"])
+def test_a_root_of_clips_only_read_as_frames_names_the_reader_of_clips(tmp_path, command):
+    """A folder of clips only, given to dt bench --data (or dt eval --dataset folder), said 'no images under ...; give
+    a folder of frames', though dt eval --dataset video and dt bench --data video read it. The line now names those,
+    and the named command reads it."""
+    root = tmp_path / "my clips"
+    root.mkdir()
+    _clip(root / "clip.mp4")
+    text(root / "clip.txt", "10,10,20,20\n" * 4)
+    how = ["eval", "--dataset", "folder", "--root"] if command == "eval" else ["bench", "--data"]
+    res = cli(*how, root, "--tracker", "kcf", "-o", tmp_path / "res")
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert res.output == (f"error: no images under {root}, but it holds video files (clip.mp4); read it as a folder "
+                          f"of clips: dt eval --dataset video --root '{root}', dt bench --data video --root '{root}'\n")
+    said = shlex.split(res.output.split("clips: ")[1].split(", ")[0 if command == "eval" else 1])
+    res = cli(*said[1:], "--tracker", "kcf", "-o", tmp_path / "res2")
+    assert res.exit_code == 0, res.output

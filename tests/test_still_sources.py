@@ -138,3 +138,24 @@ def test_a_multi_page_tiff_is_one_line_whose_command_splits_it_into_trackable_fr
     r = runner.invoke(app, ["run", str(tmp_path / "one.tif"), "-m", str(tiny_ckpt), "--device", "cpu", "--init",
                             "1,1,8,8", "-o", str(tmp_path / "one.txt")])
     assert r.exit_code == 0 and len((tmp_path / "one.txt").read_text().splitlines()) == 1, r.output
+
+
+def test_the_split_command_pastes_from_another_folder_and_keeps_a_name_with_a_quote_and_a_space(tiny_ckpt, tmp_path):
+    """The command named the stack by its bare name inside the Python text: pasted anywhere but the stack's own folder
+    it failed with FileNotFoundError, and a name with a quote broke the Python text itself."""
+    import subprocess
+    import sys
+
+    where = tmp_path / "scans of 'day 1'"
+    where.mkdir()
+    frames = [Image.fromarray(np.full((24, 32, 3), 50 * i, np.uint8)) for i in range(3)]
+    frames[0].save(where / "it's a stack.tif", save_all=True, append_images=frames[1:])
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    r = runner.invoke(app, ["run", str(where / "it's a stack.tif"), "-m", str(tiny_ckpt), "--device", "cpu",
+                            "--init", "1,1,8,8"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "TIFF of 3 pages" in r.output, r.output
+    command = r.output.split("`")[1].replace("python -c", f"'{sys.executable}' -c")
+    subprocess.run(command, shell=True, cwd=elsewhere, check=True, timeout=60)
+    with open_source(elsewhere / "frames") as src:
+        assert [int(f.image[0, 0, 0]) for f in src] == [0, 50, 100]

@@ -48,3 +48,21 @@ def test_a_train_set_too_short_to_train_on_gets_no_train_hint(tmp_path):
     assert "next: dt train" not in r.output
     assert f"next: dt eval --dataset synth --root {tmp_path / 's'}" in r.output
     assert "--frames 20 or more" in r.output
+
+
+def test_the_next_train_line_names_a_run_folder_that_is_free_so_it_pastes(tmp_path, monkeypatch):
+    """Every set's next line said --output runs/synth: pasted for a second set (or after a first trial) dt train refused
+    it, 'holds another training run'. It now names runs/<the set's folder>, or runs/<folder>_N where that is taken."""
+    import shlex
+
+    from helpers import cli
+
+    monkeypatch.chdir(tmp_path)   # the line is pasted where dt data synth ran: runs/ is relative to it
+    (tmp_path / "runs" / "my set").mkdir(parents=True)
+    (tmp_path / "runs" / "my set" / "checkpoint_ep0001.pt").write_bytes(b"an earlier run")
+    r = cli("data", "synth", "my set", "--sequences", "1", "--frames", "20")
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("next: dt train"))
+    words = shlex.split(line[len("next: "):])
+    assert words[words.index("--output") + 1] == "runs/my set_2" and words[words.index("--data") + 1] == "my set"
+    assert not (tmp_path / "runs" / "my set_2").exists()

@@ -102,7 +102,16 @@ def synth_next_command(path: Path, split: str, trainable: bool = True) -> str:
     from droptrack.model.default import default_checkpoint
 
     return shell_join(["dt", "train", "--config", "droptrack_tiny_synth", "--pretrained", str(default_checkpoint()),
-                       "--data", str(path), "--output", "runs/synth", "--epochs", "2", "--samples-per-epoch", "256"])
+                       "--data", str(path), "--output", free_run_folder(path), "--epochs", "2",
+                       "--samples-per-epoch", "256"])
+
+
+def free_run_folder(path: Path) -> str:
+    """runs/<the set's folder name>, or the first free runs/<name>_N: a fixed runs/synth was refused when pasted for
+    a second set ('holds another training run'), as dt train refuses a folder that holds checkpoints."""
+    name = Path(path).resolve().name or "synth"
+    candidates = (Path("runs") / (name if n == 1 else f"{name}_{n}") for n in range(1, 1000))
+    return str(next((c for c in candidates if not c.exists()), Path("runs") / name))
 
 
 @app.command()

@@ -19,7 +19,7 @@ import numpy as np
 
 from droptrack.data.box_convention import corner_shaped, ground_truth_note
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
-from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning
+from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning, shell_quote
 from droptrack.imagefiles import frames_problem, is_image_file
 from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
@@ -117,6 +117,12 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
         by_name = {d.name: d for d in sorted(root.iterdir())
                    if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
+        videos = sorted(p.name for p in root.iterdir() if is_video_file(p))
+        if videos:   # a folder of clips (each with its CLIP.txt), given where a folder of frames is read
+            shown = ", ".join(videos[:3]) + (", ..." if len(videos) > 3 else "")
+            where = shell_quote(root)
+            raise DatasetError(f"no images under {root}, but it holds video files ({shown}); read it as a folder of "
+                               f"clips: dt eval --dataset video --root {where}, dt bench --data video --root {where}")
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
     if _image_dir(root) is None and names is None:
         _left_out(root, [p.name for p in sorted(root.iterdir()) if is_video_file(p)], "video file", "folder", "video")

@@ -316,25 +316,38 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
     if short is not None:
         raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
     seqs = _apply_init(seqs, init)
-    if init is not None:
-        _warn_flat_init(seqs)
+    if init is not None or tag in OWN_FOOTAGE:   # an --init box, or one's own first box from a box file
+        warn_flat_init(seqs)
     gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"
     split = "val" if kind == "synthetic" else synth_split(Path(spec).expanduser()) if tag == "synth" else None
     return BenchData(kind, spec, None if root is None else str(root), _scoring_tag(tag), seqs, gt, split)
 
 
-def _warn_flat_init(seqs: list[Any]) -> None:
-    """One FlatTargetWarning per sequence whose --init box lies on pixels of one colour (Megamind.avi opens on a
-    black frame): every row would be benched on tracking nothing, as dt run warns."""
+OWN_FOOTAGE = ("video", "folder")   # dataset tags of one's own clips and frame folders (a box file or --init)
+
+
+def warn_flat_init(seqs: list[Any], command: str = "dt bench") -> None:
+    """One FlatTargetWarning per sequence whose first box (--init, or the first row of one's own box file) lies on
+    pixels of one colour (Megamind.avi opens on a black frame): every row would be benched (`command`: dt eval,
+    scored) on tracking nothing, as dt run warns."""
     import warnings
 
-    from droptrack.errors import FlatTargetWarning
+    from droptrack.errors import DropTrackError, FlatTargetWarning
     from droptrack.runtime.checks import flat_target_note
 
     for s in seqs:
-        fix = ("dt bench starts at the first frame: cut the frames before one that shows the target (a video: "
+        fix = (f"{command} starts at the first frame: cut the frames before one that shows the target (a video: "
                "`ffmpeg -ss SECONDS -i IN -c:v mpeg4 -q:v 2 OUT.mp4`; a folder: move them out)")
-        note = flat_target_note(s.frame(0), [list(s.boxes[0])], 0, fix)
+        box = [float(v) for v in s.boxes[0]]
+        if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):   # no first box: refused with its reason later
+            continue
+        try:
+            with warnings.catch_warnings():   # the file's own warnings (a rotation, ...): the tracking pass gives them,
+                warnings.simplefilter("ignore")   # once per file (dt eval tracks in worker processes)
+                image = s.frame(0)
+        except DropTrackError:   # a damaged first frame: the tracking pass reports it as it does without this check
+            continue
+        note = flat_target_note(image, [box], 0, fix) if image is not None else None
         if note:
             warnings.warn(f"{s.name}: {note}", FlatTargetWarning, stacklevel=2)
 

@@ -141,6 +141,11 @@ def _check_ground_truth(sequences: Sequence[Any], dataset: str) -> None:
     zips = {"got10k": " (got10k_submit.zip)", "trackingnet": " (trackingnet_submit.zip)"}
     where = next((z for k, z in zips.items() if dataset.startswith(k)), "")
     which = "its only sequence has no" if len(sequences) == 1 else f"none of the {len(sequences)} sequences has"
+    if dataset.strip().lower() in ("video", "folder"):   # one's own footage: no server, no submission, no split
+        raise InputError(f"{dataset}: {which} ground truth after the first frame, so there is nothing to score the "
+                         "tracked boxes against; add a box per frame to its box file (CLIP.txt beside a video, "
+                         "groundtruth.txt in a frames folder; NaN,NaN,NaN,NaN where the target is absent) and run "
+                         "dt analyze again")
     raise InputError(f"{dataset}: {which} ground truth after the first frame (a "
                      f"test split): score it on the benchmark's server with the submission dt eval wrote{where}, "
                      "or analyze a split with annotations (--split val or train)")

@@ -189,6 +189,11 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
         hint = _root_hint(dataset, root) if split is None else None
         raise DatasetError(f"{dataset} has no sequences{f' in split {split}' if split else ''}; " + (
             hint or "check the root (its list.txt / annotation folder) or pick another split"))
+    from droptrack.data.registry import canonical
+    from droptrack.eval.bench_data import OWN_FOOTAGE, warn_flat_init
+
+    if canonical(dataset)[0] in OWN_FOOTAGE:   # one's own clip's first box on a black frame: as dt run warns
+        warn_flat_init(seqs, "dt eval")
     return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), **kwargs)   # named as dt analyze names it
 
 
