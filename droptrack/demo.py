@@ -248,6 +248,9 @@ def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> No
     out = check_output_dir("--output", output_dir)   # reachable, a folder or not there yet
     if not out.is_dir() or is_demo_folder(out):
         return
+    from droptrack.data.registry import check_output_not_frames
+
+    check_output_not_frames("--output", output_dir)   # its plots, strip and model among a video's frames
     for rel in demo_paths(sequences, frames):
         parts = Path(rel).parts
         for i in range(1, len(parts) + 1):   # a file where the demo makes a folder (export, bench, data) counts too

@@ -20,7 +20,7 @@ import numpy as np
 from droptrack.data.box_convention import corner_shaped, ground_truth_note
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
 from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning, shell_quote
-from droptrack.imagefiles import frames_problem, is_image_file
+from droptrack.imagefiles import frames_problem, is_image_file, listed_images, numeric_key
 from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
                                   no_frame_reason, plausible_frame_count)
@@ -33,6 +33,25 @@ def _image_dir(d: Path) -> Path | None:
     for cand in (d, d / "img", d / "imgs"):
         if cand.is_dir() and any(is_image_file(p) for p in cand.iterdir()):
             return cand
+    return None
+
+
+# the images droptrack writes into an output folder (dt analyze's, dt bench's and dt demo's plots): not frames
+OWN_IMAGES = ("success.png", "precision.png", "norm_precision.png", "attributes.png", "attributes_radar.png",
+              "latency.png")
+
+
+def held_frames(d: Path) -> tuple[Path, int] | None:
+    """The frames `dt run` and the dataset readers would read in folder d (its own images, or img/'s or imgs/'s, as
+    `_image_dir` looks; droptrack's OWN_IMAGES and a dt demo's '*_strip.png' aside): (the first, how many) or None."""
+    for cand in (d, d / "img", d / "imgs"):
+        try:
+            found = [p for p in listed_images(cand) if p.name not in OWN_IMAGES
+                     and not p.name.endswith("_strip.png")] if cand.is_dir() else []
+        except OSError:   # unreadable: the writer names it
+            found = []
+        if found:
+            return min(found, key=lambda p: numeric_key(p.name)), len(found)
     return None
 
 

@@ -154,14 +154,31 @@ def dataset_folder(path: str | Path) -> tuple[Path, str] | None:
 
 
 def check_output_outside_datasets(label: str, output_dir: str | Path) -> None:
-    """--output not inside any dataset folder (another set's sequence or split, not only this run's --root):
-    results written there would be read as that dataset's input by the next run that reads it."""
+    """--output not inside any dataset folder (another set's sequence or split, not only this run's --root), nor a
+    folder of frames (`folder.held_frames`): results written there would be read as that input by the next run
+    that reads it."""
     from droptrack.errors import InputError
 
     found = dataset_folder(output_dir)
     if found is not None:
         raise InputError(f"{label} '{output_dir}' is inside the dataset folder '{found[0]}' (it holds {found[1]}; "
                          "results there would be read as its input); pass an output folder outside it")
+    check_output_not_frames(label, output_dir)
+
+
+def check_output_not_frames(label: str, output_dir: str | Path) -> None:
+    """--output not a folder of video frames (one with no box file, which `dataset_folder` does not find): dt run
+    would read the model, plots and reports written there among them, a plot named without digits as frame 0."""
+    from droptrack.data.folder import held_frames
+    from droptrack.errors import InputError
+
+    folder = Path(os.path.expanduser(str(output_dir)))
+    frames = held_frames(folder) if folder.is_dir() else None
+    if frames is not None:   # a folder of video frames with no box file: dt run would read the files as frames
+        raise InputError(f"{label} '{output_dir}' holds video frames ({frames[1]} images such as "
+                         f"'{frames[0].relative_to(folder)}'; dt run and the dataset readers would read the files "
+                         "written there as frames); pass an output folder that holds no frames, e.g. a new one "
+                         "beside it")
 
 
 def check_split(dataset: str, root: str | Path | None, split: str | None) -> None:
