@@ -110,7 +110,8 @@ def analyze(
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for report.json and plots "
-                                          "(default: analysis/<dataset>).", readable=False),
+                                          "(default: analysis/<dataset>; a report of other result folders there is "
+                                          "not replaced unless --output names it).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
     attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
@@ -133,7 +134,7 @@ def analyze(
 
     from droptrack.eval.attributes_view import print_items, sequence_table
     from droptrack.eval.report import analyze_dataset
-    from droptrack.eval.report_plots import check_analysis_folder
+    from droptrack.eval.report_plots import check_analysis_folder, check_default_analysis
     from droptrack.eval.report_view import attribute_lines, report_table
     from droptrack.imagefiles import holds_sequences
 
@@ -144,8 +145,11 @@ def analyze(
                          "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
+    default = output is None   # one folder per dataset: another comparison's report there is not replaced
     output = output or Path("analysis") / dataset.strip().lower()
     check_analysis_folder(output)
+    if default:
+        check_default_analysis(output, result_dirs, dataset)
     report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
                              attributes_dir=attributes,
                              names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)

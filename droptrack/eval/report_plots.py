@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, shell_quote
 from droptrack.artifact import write_temp
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
@@ -140,3 +140,25 @@ def check_analysis_folder(out: Path) -> None:
     if foreign:
         raise InputError(f"--output '{out}' holds {foreign[0]}, which dt analyze did not write; pass another "
                          "--output, or move that file away")
+
+
+def check_default_analysis(out: Path, result_dirs: list[Path], dataset: str) -> None:
+    """dt analyze's default --output (analysis/<dataset>, one per dataset) holding the report of a result folder this
+    run leaves out is refused before any work: a second comparison on the dataset silently replaced the first's
+    report and plots. A rerun of the same folders, or of more (dt eval's next line once another tracker is scored),
+    replaces it, as does a run given --output (also that one)."""
+    import json
+
+    try:
+        earlier = [str(t["result_dir"]) for t in json.loads((out / "report.json").read_text(encoding="utf-8"))
+                   .get("trackers", [])]
+    except (OSError, ValueError, RecursionError, AttributeError, TypeError, KeyError):   # none, or not dt analyze's
+        return   # (check_analysis_folder refuses a foreign report.json)
+    given = {os.path.realpath(os.path.expanduser(str(d))) for d in result_dirs}
+    left = [d for d in earlier if os.path.realpath(d) not in given]
+    if left:
+        raise InputError(f"'{out}' (dt analyze's default --output for --dataset {dataset.strip()}) holds the report "
+                         f"of {' '.join(shell_quote(d) for d in earlier)}, which this run would replace without "
+                         f"{' '.join(shell_quote(d) for d in left)}; pass --output DIR for this comparison, add "
+                         f"{'that folder' if len(left) == 1 else 'those folders'} to it, or pass --output "
+                         f"{shell_quote(str(out))} to replace that report")
