@@ -57,7 +57,7 @@ class Tracker:
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
         if isinstance(ext, Mapping):            # the keys load_tracker(ext=...) takes
-            ext = tracker_ext(backend, ext)
+            ext = tracker_ext(backend, ext, api=True)
         elif ext is not None and not isinstance(ext, TrackerExt):
             raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
                              "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
@@ -340,4 +340,4 @@ def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike 
     check_channels(channels)
     check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads, trust=trust)
-    return Tracker(backend, tracker_ext(backend, ext), channels, lost_threshold, init_checks=True)
+    return Tracker(backend, tracker_ext(backend, ext, api=True), channels, lost_threshold, init_checks=True)
