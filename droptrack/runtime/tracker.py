@@ -327,6 +327,15 @@ class Tracker:
         return r.box, r.score
 
 
+def _torch_threads_are(threads: int, backend_name: str) -> bool:
+    """Whether a torch backend already runs on `threads` threads (the caller set torch's process-wide count)."""
+    if backend_name != "torch":
+        return False
+    import torch   # loaded: the backend is torch's
+
+    return torch.get_num_threads() == threads
+
+
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
                  threads: int = 0, ext: dict | None = None, channels: str = "rgb",
                  lost_threshold: float = LOST_THRESHOLD, trust: bool = False) -> Tracker:
@@ -334,10 +343,19 @@ def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike 
     'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
     overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
     off). Results whose score is under `lost_threshold` carry `lost=True` (0 disables). `trust`: a legacy pickle
-    checkpoint's foreign objects read as inert records (`--trust-checkpoint`; nothing in the file runs). Init boxes
+    checkpoint's foreign objects read as inert records (`--trust-checkpoint`; nothing in the file runs). `threads`:
+    ONNX Runtime's intra-op threads for an .onnx model (0 = its default); a torch or TensorRT model does not take
+    them (a warning says so unless torch.set_num_threads(n) already set torch's process-wide count). Init boxes
     get dt run's checks (`init_checks`): under 1 px is an InputError; FlatTargetWarning for a box on pixels of one
     colour (a black or fading-in frame), CornerBoxWarning for one that reads as corners x1,y1,x2,y2."""
     check_channels(channels)
     check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads, trust=trust)
+    if threads and backend.name != "onnxruntime" and not _torch_threads_are(threads, backend.name):
+        import warnings   # silently ignored before: the caller's limit did nothing
+
+        fix = (f"call torch.set_num_threads({threads}) (process-wide) or export an .onnx model with `dt export`"
+               if backend.name == "torch" else "it runs on the GPU")
+        warnings.warn(f"threads={threads} sets ONNX Runtime's threads; this {backend.name} model does not take "
+                      f"them: {fix}", UserWarning, stacklevel=2)
     return Tracker(backend, tracker_ext(backend, ext, api=True), channels, lost_threshold, init_checks=True)
