@@ -95,6 +95,10 @@ def as_frame(frame: np.ndarray | Any, bgr: bool = False) -> np.ndarray:
         frame = _from_tensor(frame)
     elif kind == "PIL" and hasattr(frame, "convert"):
         frame, bgr = _from_pil(frame), False
+    if frame is None:   # what cv2.VideoCapture.read() past the end and cv2.imread of a bad path return
+        raise InputError("frame is None, not an image: no frame was read (cv2.VideoCapture.read() returns (False, "
+                         "None) past the end or on a decode error, cv2.imread None for a missing file); check ok / "
+                         "the path before tracking")
     if not isinstance(frame, np.ndarray):
         raise InputError(f"frame is a {type(frame).__name__}, not an image; pass {FRAME} (np.asarray(img) for a "
                          "PIL image, cv2.imread(...)[:, :, ::-1] for a file)")
