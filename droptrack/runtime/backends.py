@@ -43,9 +43,10 @@ def load_backend(artifact: str | PathLike | None = None, config: str | PathLike 
     return TorchBackend.from_checkpoint(artifact, config=config, device=device, trust=trust)
 
 
-def tracker_ext(backend: Backend, overrides: dict | None = None) -> TrackerExt:
-    """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options)."""
+def tracker_ext(backend: Backend, overrides: dict | None = None, api: bool = False) -> TrackerExt:
+    """The artifact's extension keys (`meta.tracker`) updated by `overrides` (TEST-style keys, e.g. from options;
+    `api`: the Python API's `ext` dict, whose errors name its keys, not dt run's options)."""
     if overrides is not None and not isinstance(overrides, Mapping):
         raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
                          "{'SIZE_LR': 0.6} (or None: the model's own)")
-    return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides)
+    return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides, api)

@@ -44,14 +44,15 @@ def needs_torch(artifact: str | None, device: str) -> bool:
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
                   trust: bool = False, ext: dict | None = None, channels: str = "rgb",
-                  lost_threshold: float = LOST_THRESHOLD) -> Tracker:
+                  lost_threshold: float = LOST_THRESHOLD, init_checks: bool = False) -> Tracker:
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
     and set torch/OpenCV with `apply_threads` first. `trust`: `--trust-checkpoint` (legacy pickles). `ext`:
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
     before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames. `lost_threshold`: as
-    `load_tracker`'s (results scored under it carry lost=True)."""
+    `load_tracker`'s (results scored under it carry lost=True). `init_checks`: dt run's checks of init boxes, as
+    `load_tracker`'s trackers make them (`Tracker`'s; dt run and dt serve make their own, worded for their options)."""
     device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
     check_lost_threshold(lost_threshold)
     if pre not in ("auto", "host", "device"):
@@ -67,11 +68,12 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
         raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
     settings = tracker_ext(backend, ext)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
-        return Tracker(backend, settings, channels, lost_threshold)   # (host path: an ONNX model needs no torch)
+        # (host path: an ONNX model needs no torch)
+        return Tracker(backend, settings, channels, lost_threshold, init_checks)
     from droptrack.runtime.device_tracker import DeviceTracker
 
     return DeviceTracker(backend, device=device, ext=settings, channels=channels,
-                         lost_threshold=lost_threshold)
+                         lost_threshold=lost_threshold, init_checks=init_checks)
 
 
 def pre_used(tracker) -> str:

@@ -300,9 +300,10 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
 START_FIX = "set the box on a frame that shows it (video files, image folders: --start N)"
 
 
-def flat_target_note(image: Any, boxes: list, index: int, fix: str = START_FIX) -> str | None:
-    """Why the boxes set on `image` (frame `index`) hold no target: the first one of at least 64 px whose pixels
-    are all one colour (within 4 levels: a black, blank or fading-in frame), or None; `fix` ends it."""
+def flat_target_note(image: Any, boxes: list, index: int | None, fix: str = START_FIX) -> str | None:
+    """Why the boxes set on `image` (frame `index`; None: a caller's frame of unknown index) hold no target: the
+    first one of at least 64 px whose pixels are all one colour (within 4 levels: a black, blank or fading-in frame),
+    or None; `fix` ends it."""
     import numpy as np
 
     h, w = image.shape[:2]
@@ -311,23 +312,25 @@ def flat_target_note(image: Any, boxes: list, index: int, fix: str = START_FIX) 
         region = image[y0:min(h, int(np.ceil(y + bh))), x0:min(w, int(np.ceil(x + bw)))]
         if region.size >= 64 * region.shape[-1] and int(np.ptp(region)) <= 4:
             which = f"target {k} " if len(boxes) > 1 else ""
-            return (f"the {which}box {','.join(f'{v:g}' for v in (x, y, bw, bh))} on frame {index} is all one colour "
+            where = "on the frame given" if index is None else f"on frame {index}"
+            return (f"the {which}box {','.join(f'{v:g}' for v in (x, y, bw, bh))} {where} is all one colour "
                     f"(level {int(region.mean())}: a black, blank or fading-in frame?), so the tracker has no target "
                     f"to follow; {fix}")
     return None
 
 
-def corner_box_note(boxes: list, image_hw: tuple[int, int]) -> str | None:
+def corner_box_note(boxes: list, image_hw: tuple[int, int], api: bool = False) -> str | None:
     """A note for the first init box that runs past the frame's edge while its numbers, read as corners x1,y1,x2,y2,
     make a box inside the frame (the usual mix-up with --init's x,y,w,h), or None. A box past the edge is allowed
-    (a target cut by the frame), so this is a warning, not an error."""
+    (a target cut by the frame), so this is a warning, not an error. `api`: worded for the Python API's boxes."""
     H, W = image_hw
     for k, (x, y, w, h) in enumerate(boxes):
         if (x + w > W or y + h > H) and 0 <= x < w <= W and 0 <= y < h <= H:
             which = f"target {k}'s " if len(boxes) > 1 else ""
-            return (f"{which}--init box {x:g},{y:g},{w:g},{h:g} runs past the {W}x{H} frame (to {x + w:g},{y + h:g}); "
-                    f"--init takes x,y,w,h: if these are corners x1,y1,x2,y2, pass --init {x:g},{y:g},{w - x:g},"
-                    f"{h - y:g}")
+            name, fix = ("box", f"({x:g}, {y:g}, {w - x:g}, {h - y:g})") if api else \
+                ("--init box", f"--init {x:g},{y:g},{w - x:g},{h - y:g}")
+            return (f"{which}{name} {x:g},{y:g},{w:g},{h:g} runs past the {W}x{H} frame (to {x + w:g},{y + h:g}); "
+                    f"{'boxes are' if api else '--init takes'} x,y,w,h: if these are corners x1,y1,x2,y2, pass {fix}")
     return None
 
 

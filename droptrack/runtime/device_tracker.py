@@ -29,7 +29,8 @@ from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
-from droptrack.runtime.inputs import BoxesLike, as_boxes, as_frame, check_post_args, no_boxes, target_index
+from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_init_targets, check_post_args, no_boxes,
+                                      target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 from droptrack.runtime.tracker import Tracker
 
@@ -82,8 +83,8 @@ class DeviceTracker(Tracker):
 
     def __init__(self, backend: Backend, device: str | None = None, quantize: bool = True,
                  ext: TrackerExt | Mapping | None = None, channels: str = "rgb",
-                 lost_threshold: float = LOST_THRESHOLD):
-        super().__init__(backend, ext, channels, lost_threshold)
+                 lost_threshold: float = LOST_THRESHOLD, init_checks: bool = False):
+        super().__init__(backend, ext, channels, lost_threshold, init_checks)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = hann2d_t(self.meta.feat_size, self.device)
@@ -116,6 +117,8 @@ class DeviceTracker(Tracker):
         states = [validate_init_box(b, frame.shape[:2]) for b in as_boxes(boxes)]
         for s in states:  # host check of the crop (empty crops, boxes only touching the discarded border)
             sample_target(frame, s, m.template_factor, 1)
+        if self.init_checks:
+            check_init_targets(frame, states)
         self.states_t = torch.tensor(states, dtype=torch.float64, device=self.device)
         crops, _ = crop_resize(self.upload(frame), self.states_t, m.template_factor, m.template_size,
                                self.quantize)

@@ -107,16 +107,22 @@ class TrackerExt:
 OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID")   # the switch keys whose options take 'off' (--scale-search off)
 
 
-def check_keys(keys: dict, option_names: bool = False) -> dict:
-    """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key or option (an
-    option's value as typed, '0.1,0.8' not "['0.1', '0.8']", and 'off' where a YAML key takes null)."""
+def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
+    """TrackerExt attribute -> checked value of TEST-style keys; one-line ConfigError naming the key (after `prefix`:
+    'ext ' for the Python API's dict) or option (an option's value as typed, '0.1,0.8' not "['0.1', '0.8']", and 'off'
+    where a YAML key takes null)."""
     values = {}
     for key, value in (keys or {}).items():
         if key not in KEYS:
             raise ConfigError(f"unknown tracker extension '{key}'; valid: {', '.join(KEYS)}")
         attr, option = KEYS[key]
         if not option_names:
-            values[attr] = check_value(f"TEST.{key}", value, TRACKER_EXT_RULES[key])
+            try:
+                values[attr] = check_value(f"{prefix}{key}", value, TRACKER_EXT_RULES[key])
+            except ConfigError as exc:   # a Python dict's "off" is None, a YAML file's null
+                text = str(exc)
+                raise ConfigError(text if prefix == "TEST." or not text.endswith(" or null") else
+                                  text.removesuffix(" or null") + " or None") from None
             continue
         try:
             values[attr] = check_value(option, value, TRACKER_EXT_RULES[key])
@@ -314,17 +320,21 @@ DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "R
                               "SCALE_PENALTY": "SCALE_SEARCH"}
 
 
-def merge_overrides(base: dict, overrides: dict | None) -> TrackerExt:
-    """Artifact keys updated by command-line overrides (checked with the option names); an override of a setting
-    whose extension ends up off (neither the artifact nor the options turn it on) is refused: it would do nothing."""
-    check_keys(overrides or {}, option_names=True)
+def merge_overrides(base: dict, overrides: dict | None, api: bool = False) -> TrackerExt:
+    """Artifact keys updated by command-line overrides (checked with the option names; `api`: the Python API's `ext`
+    dict, its errors naming its keys); an override of a setting whose extension ends up off (neither the artifact nor
+    the overrides turn it on) is refused: it would do nothing."""
+    check_keys(overrides or {}, option_names=not api, prefix="ext ")
     ext = TrackerExt.from_keys({**(base or {}), **(overrides or {})})
     for key in overrides or {}:
         switch = DEPENDS_ON.get(key)
         if switch is not None and getattr(ext, switch.lower()) is None:
+            off = (overrides or {}).get(switch, 0) is None
+            if api:
+                why = f"ext sets {switch} to None" if off else f"this model's TEST.{switch} is off"
+                raise ConfigError(f"ext {key} does nothing without {switch} ({why}); add {switch} to ext or drop {key}")
             opt, on = KEYS[key][1], KEYS[switch][1]
-            why = "the options turn it off (--official or 'off')" if (overrides or {}).get(switch, 0) is None \
-                else f"this model's TEST.{switch} is off"
+            why = "the options turn it off (--official or 'off')" if off else f"this model's TEST.{switch} is off"
             raise ConfigError(f"{opt} does nothing without {on} ({why}); add {on} or drop {opt}")
     return ext
 

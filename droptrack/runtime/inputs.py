@@ -95,6 +95,10 @@ def as_frame(frame: np.ndarray | Any, bgr: bool = False) -> np.ndarray:
         frame = _from_tensor(frame)
     elif kind == "PIL" and hasattr(frame, "convert"):
         frame, bgr = _from_pil(frame), False
+    if frame is None:   # what cv2.VideoCapture.read() past the end and cv2.imread of a bad path return
+        raise InputError("frame is None, not an image: no frame was read (cv2.VideoCapture.read() returns (False, "
+                         "None) past the end or on a decode error, cv2.imread None for a missing file); check ok / "
+                         "the path before tracking")
     if not isinstance(frame, np.ndarray):
         raise InputError(f"frame is a {type(frame).__name__}, not an image; pass {FRAME} (np.asarray(img) for a "
                          "PIL image, cv2.imread(...)[:, :, ::-1] for a file)")
@@ -164,6 +168,36 @@ def as_boxes(boxes: BoxesLike) -> list[list[float]]:
     if not boxes:
         raise InputError(f"no boxes given; pass at least one box of {BOX}")
     return [as_box(b) for b in boxes]
+
+
+def _warn_at_caller(message: str, category: type[Warning]) -> None:
+    """warnings.warn pointing at the first caller outside droptrack.runtime (the user's initialize line)."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("droptrack.runtime"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def check_init_targets(frame: np.ndarray, states: list[list[float]]) -> None:
+    """dt run's checks of its --init boxes, for the Python API's trackers (`load_tracker`, `init_checks=True`): a box
+    under 1 px wide or high is an InputError (the tracker would follow nothing); one on pixels of one colour (a black,
+    fading-in frame: Megamind.avi's first) is a FlatTargetWarning, one that reads as corners x1,y1,x2,y2 a
+    CornerBoxWarning. `frame`: RGB uint8 (H, W, 3); `states`: the validated x, y, w, h boxes."""
+    from droptrack.errors import CornerBoxWarning, FlatTargetWarning
+    from droptrack.runtime.checks import corner_box_note, flat_target_note
+
+    for b in states:
+        if b[2] < 1 or b[3] < 1:
+            raise InputError(f"init box {_brief(b)} is under 1 pixel wide or high; give a box of at least 1x1 px")
+    flat = flat_target_note(frame, states, None, "initialize on a frame that shows the target")
+    if flat:
+        _warn_at_caller(flat, FlatTargetWarning)
+    corners = corner_box_note(states, frame.shape[:2], api=True)
+    if corners:
+        _warn_at_caller(corners, CornerBoxWarning)
 
 
 def no_boxes(boxes: BoxesLike) -> bool:

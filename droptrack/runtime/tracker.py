@@ -22,8 +22,8 @@ from droptrack.runtime.backends import load_backend, tracker_ext
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
-                                        check_lost_threshold, check_post_args, check_snapshot, check_templates,
-                                        no_boxes, target_index)
+                                        check_init_targets, check_lost_threshold, check_post_args, check_snapshot,
+                                        check_templates, no_boxes, target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
 
@@ -36,15 +36,18 @@ class Tracker:
     `ext`: the extension settings, a TrackerExt or a dict of TEST-style keys as `load_tracker` takes (None = the
     artifact's own TEST keys, `meta.tracker`; none = official).
     `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB).
-    `lost_threshold`: results whose score is under it have `lost=True` (0 disables; dt run's default 0.25)."""
+    `lost_threshold`: results whose score is under it have `lost=True` (0 disables; dt run's default 0.25).
+    `init_checks`: dt run's checks of init boxes (`runtime.inputs.check_init_targets`; `load_tracker`'s trackers
+    make them): under 1 px is an InputError, a box on one-colour pixels or one that reads as x1,y1,x2,y2 a warning."""
 
     def __init__(self, backend: Backend, ext: TrackerExt | Mapping | None = None, channels: str = "rgb",
-                 lost_threshold: float = LOST_THRESHOLD):
+                 lost_threshold: float = LOST_THRESHOLD, init_checks: bool = False):
         if not isinstance(backend, Backend):
             raise InputError(f"Tracker takes a loaded model backend, not a {type(backend).__name__}; for a model file "
                              "use load_tracker(path) (another tracker's model: Tracker(tracker.backend))")
         self.bgr = check_channels(channels)     # frames arrive in OpenCV's BGR order (flipped by a view)
         self.lost_threshold = check_lost_threshold(lost_threshold)
+        self.init_checks = bool(init_checks)
         self.backend = backend
         m = backend.meta
         self.meta = m
@@ -54,7 +57,7 @@ class Tracker:
         self.templates: np.ndarray | None = None
         self.states: list[list[float]] = []
         if isinstance(ext, Mapping):            # the keys load_tracker(ext=...) takes
-            ext = tracker_ext(backend, ext)
+            ext = tracker_ext(backend, ext, api=True)
         elif ext is not None and not isinstance(ext, TrackerExt):
             raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
                              "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
@@ -108,6 +111,8 @@ class Tracker:
         states = [validate_init_box(box, frame.shape[:2]) for box in as_boxes(boxes)]
         for state in states:   # a template window on the discarded last row / column only: InputError, as on device
             crop_view(frame, state, m.template_factor)
+        if self.init_checks:
+            check_init_targets(frame, states)
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
         self._started = True
@@ -322,6 +327,15 @@ class Tracker:
         return r.box, r.score
 
 
+def _torch_threads_are(threads: int, backend_name: str) -> bool:
+    """Whether a torch backend already runs on `threads` threads (the caller set torch's process-wide count)."""
+    if backend_name != "torch":
+        return False
+    import torch   # loaded: the backend is torch's
+
+    return torch.get_num_threads() == threads
+
+
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
                  threads: int = 0, ext: dict | None = None, channels: str = "rgb",
                  lost_threshold: float = LOST_THRESHOLD, trust: bool = False) -> Tracker:
@@ -329,8 +343,19 @@ def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike 
     'cuda[:N]'; frames RGB uint8 (H,W,3) (channels='bgr': OpenCV's BGR as read), boxes x,y,w,h in pixels. `ext`
     overrides the artifact's tracker-extension keys (TEST-style, e.g. {'SIZE_LR': 0.6}; {'SIZE_LR': None} turns it
     off). Results whose score is under `lost_threshold` carry `lost=True` (0 disables). `trust`: a legacy pickle
-    checkpoint's foreign objects read as inert records (`--trust-checkpoint`; nothing in the file runs)."""
+    checkpoint's foreign objects read as inert records (`--trust-checkpoint`; nothing in the file runs). `threads`:
+    ONNX Runtime's intra-op threads for an .onnx model (0 = its default); a torch or TensorRT model does not take
+    them (a warning says so unless torch.set_num_threads(n) already set torch's process-wide count). Init boxes
+    get dt run's checks (`init_checks`): under 1 px is an InputError; FlatTargetWarning for a box on pixels of one
+    colour (a black or fading-in frame), CornerBoxWarning for one that reads as corners x1,y1,x2,y2."""
     check_channels(channels)
     check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads, trust=trust)
-    return Tracker(backend, tracker_ext(backend, ext), channels, lost_threshold)
+    if threads and backend.name != "onnxruntime" and not _torch_threads_are(threads, backend.name):
+        import warnings   # silently ignored before: the caller's limit did nothing
+
+        fix = (f"call torch.set_num_threads({threads}) (process-wide) or export an .onnx model with `dt export`"
+               if backend.name == "torch" else "it runs on the GPU")
+        warnings.warn(f"threads={threads} sets ONNX Runtime's threads; this {backend.name} model does not take "
+                      f"them: {fix}", UserWarning, stacklevel=2)
+    return Tracker(backend, tracker_ext(backend, ext, api=True), channels, lost_threshold, init_checks=True)
