@@ -33,7 +33,7 @@ def test_the_hint_names_what_writes_the_kind_wanted(video, tmp_path):
     'one written by dt export' (`dt export tree.avi`); where a graph goes, dt export is what writes one."""
     line = one_line_error(cli("export", video, "-o", tmp_path / "ex"))
     assert "`dt export`" not in line and "pass a checkpoint (.pt / .pth.tar / .safetensors)" in line, line
-    assert "`dt train`" in line
+    assert "`dt train`" in line and line.endswith("or leave CHECKPOINT out to export the default model"), line
     (tmp_path / "notes.pt").write_text("hello\n")
     assert "`dt export`" not in content_problem(tmp_path / "notes.pt")
     (tmp_path / "notes.onnx").write_text("hello\n")
