@@ -180,12 +180,14 @@ def content_problem(path: str | Path) -> str | None:
     from droptrack.imagefiles import IMAGE_EXTS
     from droptrack.videofiles import VIDEO_EXTS
 
+    # what writes the kind wanted: dt export writes graphs, not checkpoints (it reads one, or the default model)
+    maker = ("an ONNX graph, e.g. one written by `dt export`" if want == "onnx" else
+             "a checkpoint (.pt / .pth.tar / .safetensors), e.g. one written by `dt train`")
     media = "a video" if suffix in VIDEO_EXTS else "an image" if suffix in IMAGE_EXTS else None
     if media:   # `dt export clip.mp4`: the clip where the model goes (it was 'a file renamed .mp4?')
-        return (f"'{path}' is {media} ({suffix}), not {names[want]}; pass the model file, e.g. one written by "
-                "`dt export` or `dt train`")
+        return f"'{path}' is {media} ({suffix}), not {names[want]}; pass {maker}"
     return (f"'{path}' is corrupt or not {names[want]} (a text file or another kind of file renamed {suffix}?); pass "
-            "the real model file, e.g. one written by `dt export` or `dt train`")
+            f"the real model file: {maker}")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -26,3 +26,15 @@ def test_an_image_as_the_checkpoint_is_named_an_image(tmp_path, name, kind):
 def test_other_bytes_keep_the_renamed_file_question(tmp_path):
     (tmp_path / "notes.pt").write_text("hello\n")
     assert "renamed .pt?" in content_problem(tmp_path / "notes.pt")
+
+
+def test_the_hint_names_what_writes_the_kind_wanted(video, tmp_path):
+    """dt export writes ONNX graphs and reads checkpoints: a clip given where a checkpoint goes is not told to pass
+    'one written by dt export' (`dt export tree.avi`); where a graph goes, dt export is what writes one."""
+    line = one_line_error(cli("export", video, "-o", tmp_path / "ex"))
+    assert "`dt export`" not in line and "pass a checkpoint (.pt / .pth.tar / .safetensors)" in line, line
+    assert "`dt train`" in line and line.endswith("or leave CHECKPOINT out to export the default model"), line
+    (tmp_path / "notes.pt").write_text("hello\n")
+    assert "`dt export`" not in content_problem(tmp_path / "notes.pt")
+    (tmp_path / "notes.onnx").write_text("hello\n")
+    assert "an ONNX graph, e.g. one written by `dt export`" in content_problem(tmp_path / "notes.onnx")

@@ -90,6 +90,18 @@ RESUMED_BY_RERUN = {"dt eval": "finished sequences are kept", "dt data synth": "
                     "dt demo": "its synthetic data is kept"}
 
 
+def close_options(exc: Any) -> None:
+    """A mistyped option's suggestions matched by name, not by the '--' every option shares: Click's 'Possible
+    options' for `dt eval --start` were --dataset and --root (and --output for --cpu); now none, while --datset
+    still gets --dataset."""
+    import difflib
+
+    if type(exc).__name__ != "NoSuchOption" or exc.ctx is None or not exc.option_name.startswith("--"):
+        return
+    opts = {o[2:]: o for p in exc.ctx.command.params for o in [*p.opts, *p.secondary_opts] if o.startswith("--")}
+    exc.possibilities = [opts[m] for m in difflib.get_close_matches(exc.option_name[2:], list(opts))]
+
+
 def resumed_by_rerun(exc: Any, where: str) -> str | None:
     """The error for `--resume` given to a command that resumes by itself (dt eval, dt data synth, dt demo), or None:
     Click said only 'No such option' (with 'Possible options: --frames'), not how to continue."""
@@ -234,6 +246,7 @@ class OneLineUsageErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":   # bare `dt` / `dt data`: the help was printed
                 sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self._path(args, prog_name)
+            close_options(exc)
             message = (expanded_pattern(exc) or resumed_by_rerun(exc, where)
                        or exc.format_message().strip().removesuffix("."))
             typer.echo(one_line(f"{where}: {message} (see '{where} --help')"), err=True)

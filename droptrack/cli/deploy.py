@@ -80,8 +80,14 @@ def export_(
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
     from droptrack.errors import print_plain, shell_quote
 
+    from droptrack.artifact import artifact_format, content_problem
+    from droptrack.errors import CheckpointError
     from droptrack.export.auto_precision import Int8Options
 
+    if checkpoint is not None and artifact_format(checkpoint) == "torch":   # CHECKPOINT may be left out: say so
+        problem = content_problem(checkpoint)   # e.g. `dt export clip.avi`
+        if problem:
+            raise CheckpointError(f"checkpoint {problem}, or leave CHECKPOINT out to export the default model")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
                                auto_precision, val, val_sequences, val_frames, max_divergence, group_by)

@@ -85,7 +85,8 @@ def eval_(
         raise OutputFull(f"{exc}; once there is room, run the same command to resume") from None
     console = Console()
     print_items(console, summary_lines(result))   # as dt analyze: a table too wide for the terminal is not cut
-    note = eval_split_note(dataset, root, split)   # a synthetic train set: the scores are on training photos
+    model = tracker or (str(checkpoint) if checkpoint is not None else None)   # what was scored: named in the note
+    note = eval_split_note(dataset, root, split, model, classic=tracker is not None)   # a synthetic train set
     if note:   # it names the set's folder: a name from elsewhere stays on its line
         print_plain(console, note)
     if result.report is not None:   # scored: compare it with other trackers' folders

@@ -80,9 +80,11 @@ def synth_split(folder: str | Path) -> str | None:
     return split if isinstance(split, str) else None
 
 
-def eval_split_note(dataset: str, root: str | Path | None, split: str | None) -> str | None:
+def eval_split_note(dataset: str, root: str | Path | None, split: str | None, model: str | None = None,
+                    classic: bool = False) -> str | None:
     """train_split_note for `dt eval --dataset synth` when the set it reads (as the synth reader picks it: --split,
-    else val/ when the root has one, else the root's own set) is of the train split; None otherwise."""
+    else val/ when the root has one, else the root's own set) is of the train split; None otherwise. `model`: the
+    -m file or --tracker name that was scored (None: the default model); `classic`: it is an OpenCV tracker."""
     from droptrack.data.registry import canonical, resolve_root
     from droptrack.errors import DropTrackError
 
@@ -96,13 +98,22 @@ def eval_split_note(dataset: str, root: str | Path | None, split: str | None) ->
     split = (split or implied or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file()
                                   else "train")).lower()
     folder = path / split if (path / split / "synth.json").is_file() else path
-    return train_split_note(str(folder)) if synth_split(folder) == "train" else None
+    return train_split_note(str(folder), model, classic) if synth_split(folder) == "train" else None
 
 
-def train_split_note(name: str) -> str:
-    """The note for scores measured on a synthetic train set (`dt data synth` makes one by default)."""
-    return (f"{name} is a synthetic set of the train split: the default model was trained on its photos, so these "
-            "scores are on training photos, not held-out ones; for a held-out set run "
+def train_split_note(name: str, model: str | None = None, classic: bool = False) -> str:
+    """The note for scores measured on a synthetic train set (`dt data synth` makes one by default), naming the
+    model scored: `model` None is the default model, trained on such photos; another file (-m) may have been
+    fine-tuned on them or not; an OpenCV tracker (`classic`) learns nothing from them."""
+    if model is None:
+        why = "the default model was trained on its photos, so these scores are on training photos, not held-out ones"
+    elif classic:
+        why = (f"the default model was trained on its photos ({model} learns nothing from them), so a model's scores "
+               "here are on training photos, not held-out ones")
+    else:
+        why = (f"the default model was trained on its photos: if {model} was trained or fine-tuned on such a set, "
+               "these scores are on training photos, not held-out ones")
+    return (f"{name} is a synthetic set of the train split: {why}; for a held-out set run "
             "dt data synth OUT --split val (or --split test with --attributes all)")
 
 

@@ -115,6 +115,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
 
     path = out / MANIFEST
     seen: dict[str, str] = {}
+    kept: dict[str, Any] = {}
     ident = {**ident, "device_type": device.split(":")[0]}   # CUDA's boxes differ from the CPU's in the last bits
     if path.is_file():
         try:
@@ -141,8 +142,10 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
             raise InputError(f"{out} holds results of another run ({diff}: {was}, now {ident.get(diff)!r}, "
                              f"from {old.get('artifact')}); {RENAME}, or "
                              "delete that folder")
-        seen = old.get("inputs") or {} if not any(_differs(old, ident, k) for k in keys) else {}
+        same = not any(_differs(old, ident, k) for k in keys)
+        seen = old.get("inputs") or {} if same else {}
         seen = seen if isinstance(seen, dict) else {}
+        kept = {"procedures": old["procedures"]} if same and "procedures" in old else {}   # record_procedures
     else:
         stray = next((n for n in inputs if (out / f"{n}.txt").is_file()), None)
         if stray is not None:   # not written by dt eval (which writes eval.json first): nothing says what tracked it
@@ -158,7 +161,30 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                          "that folder")
     if write:
         ident.pop("device_type")
-        atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}})
+        atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}, **kept})
+
+
+def record_procedures(out: Path, procedures: set[str]) -> None:
+    """Add the tracker settings in words (`dt eval`'s 'tracker: ...' line) to eval.json, so that a rerun that
+    only resumes (no model loads) prints the line as the run that tracked the sequences did."""
+    import json
+
+    old = recorded_procedures(out)
+    if procedures <= old:
+        return
+    data = json.loads((out / MANIFEST).read_text())   # written by check_manifest before any sequence was tracked
+    atomic_write_json(out / MANIFEST, {**data, "procedures": sorted(old | procedures)})
+
+
+def recorded_procedures(out: Path) -> set[str]:
+    """The tracker settings eval.json records (`record_procedures`); none when an older run did not record them."""
+    import json
+
+    try:
+        got = json.loads((out / MANIFEST).read_text()).get("procedures")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return set()
+    return {p for p in got if isinstance(p, str)} if isinstance(got, list) else set()
 
 
 def _foreign_manifest(out: Path, unreadable: bool) -> str:

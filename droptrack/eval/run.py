@@ -29,8 +29,9 @@ from droptrack.errors import DatasetError, InputError
 from droptrack.eval.results import load_tracker_dir, read_times, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
-from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, remove_stale_temp,
-                                   result_paths, resume_threads, saved_on_interrupt)
+from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, record_procedures,
+                                   recorded_procedures, remove_stale_temp, result_paths, resume_threads,
+                                   saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -157,6 +158,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         else:
             _track_all(trackers, todo, out, result, progress, on_sequence)
         _load_resumed(out, result)
+        if result.resumed:   # the settings of the run(s) that tracked them
+            result.procedures |= recorded_procedures(out)
         result.submission = write_submission(out, tag, result.sequences)
         result.reports = _analyze(out, seqs, tag, dataset)
     result.wall_s = time.perf_counter() - t_start
@@ -283,6 +286,7 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         result.tracked.append(res.name)
         if res.procedure:
             result.procedures.add(res.procedure)
+            record_procedures(out, result.procedures)   # a rerun that only resumes prints it too
         display.finish(res.name, len(seq))
         if on_sequence is not None:
             on_sequence(res.name)
