@@ -127,8 +127,12 @@ def test_removed_targets_leave_the_others_as_if_tracked_alone(tracker, clip):
 @pytest.mark.parametrize("index, error, words", [
     (3, IndexError, "target index 3 is out of range: 2 targets tracked (0..1)"),
     (-3, IndexError, "target index -3 is out of range"),
-    (1.0, TypeError, "must be an int"),
+    (1.0, TypeError, "target index 1.0 must be an int (0-based, in initialisation order): 2 targets tracked (0..1)"),
     ("0", TypeError, "must be an int"),
+    (True, TypeError, "target index True must be an int, not a bool (0-based, in initialisation order): 2 targets "
+     "tracked (0..1)"),                                                 # an int to Python: it removed target 1
+    (np.True_, TypeError, "must be an int, not a bool"),
+    (torch.tensor(False), TypeError, "must be an int, not a bool"),
 ])
 def test_removing_a_target_that_is_not_there_changes_nothing(tracker, clip, index, error, words):
     tracker.initialize_many(clip[0], [BOX, OTHER])

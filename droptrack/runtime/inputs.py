@@ -206,16 +206,25 @@ def no_boxes(boxes: BoxesLike) -> bool:
     return bool(shape) and shape[0] == 0 if shape is not None else isinstance(boxes, (list, tuple)) and not boxes
 
 
+def _tracked(count: int) -> str:
+    """Which target indices exist: '2 targets tracked (0..1)' or 'no targets are tracked'."""
+    return f"{count} target{'' if count == 1 else 's'} tracked (0..{count - 1})" if count else "no targets are tracked"
+
+
 def target_index(index: int, count: int) -> int:
-    """`index` (0-based in initialisation order; negative counts from the end, as for lists) -> 0..count-1."""
+    """`index` (0-based in initialisation order; negative counts from the end, as for lists) -> 0..count-1. A bool
+    (an int to Python: True would be target 1) or a bool tensor is refused, as are floats and text."""
+    is_bool = isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")).endswith("bool")
     try:
-        i = operator.index(index)
+        i = None if is_bool else operator.index(index)
     except TypeError:
-        raise ArgumentTypeError(f"target index {_brief(index)} must be an int (0-based, in initialisation order)"
-                                ) from None
+        i = None
+    if i is None:
+        raise ArgumentTypeError(f"target index {_brief(index)} must be an int{', not a bool' if is_bool else ''} "
+                                f"(0-based, in initialisation order): {_tracked(count)}")
     if not -count <= i < count:
-        raise TargetIndexError(f"target index {i} is out of range: {count} target{'' if count == 1 else 's'} tracked "
-                         f"(0..{count - 1})" if count else f"target index {i}: no targets are tracked")
+        raise TargetIndexError(f"target index {i} is out of range: {_tracked(count)}" if count
+                               else f"target index {i}: no targets are tracked")
     return i % count
 
 
