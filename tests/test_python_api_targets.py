@@ -164,3 +164,25 @@ def test_every_target_removed_then_added_again(tracker, clip):
     assert tracker.num_targets == 0
     tracker.add_targets(clip[0], [BOX])
     assert tracker.track(clip[1]) == build_and_track(tracker, clip, BOX)
+
+
+@pytest.mark.parametrize("none", [[], (), np.zeros((0, 4)), torch.zeros((0, 4))])
+def test_adding_no_boxes_changes_nothing(tracker, clip, none):
+    tracker.initialize(clip[0], BOX)
+    tracker.add_targets(clip[0], none)                                  # [] and the (N, 4) array with N = 0
+    assert tracker.num_targets == 1 and tracker.track(clip[1]) == build_and_track(tracker, clip, BOX)
+
+
+@pytest.mark.parametrize("boxes, words", [
+    (np.zeros((0,)), "boxes of shape (0,) is not a list of boxes"),   # a 1-D array is one box, as for initialize_many
+    (np.zeros((0, 3)), "boxes of shape (0, 3) is not a list of boxes"),
+    (torch.zeros((0, 4, 2)), "boxes of shape (0, 4, 2) is not a list of boxes"),
+    (np.array(BOX), "one box"),
+    (list(BOX), "is one box, not a list of boxes"),
+])
+def test_adding_boxes_of_the_wrong_shape_is_an_error_as_for_initialize_many(tracker, clip, boxes, words):
+    tracker.initialize(clip[0], BOX)
+    with pytest.raises(InputError) as err:
+        tracker.add_targets(clip[0], boxes)
+    assert words in str(err.value), str(err.value)
+    assert tracker.num_targets == 1

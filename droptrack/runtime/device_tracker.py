@@ -131,7 +131,8 @@ class DeviceTracker(Tracker):
             self.extensions.reset(states)
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
-        """Initialise more targets on `frame`; the others keep their templates and states (live selection)."""
+        """Initialise more targets on `frame`; the others keep their templates and states (live selection);
+        no boxes ([] or a (0, 4) array): nothing changes."""
         if no_boxes(boxes):
             self.frame_in(frame)
             return

@@ -201,9 +201,16 @@ def check_init_targets(frame: np.ndarray, states: list[list[float]]) -> None:
 
 
 def no_boxes(boxes: BoxesLike) -> bool:
-    """An empty list, tuple or (0, 4) array of boxes (`add_targets` with nothing to add)."""
+    """An empty list, tuple or (0, 4) array or tensor of boxes (`add_targets` with nothing to add); an empty array of
+    another shape ((0,), (0, 3)) is an InputError, as `as_boxes` refuses a non-empty one of that shape."""
     shape = getattr(boxes, "shape", None)
-    return bool(shape) and shape[0] == 0 if shape is not None else isinstance(boxes, (list, tuple)) and not boxes
+    if shape is None:
+        return isinstance(boxes, (list, tuple)) and not boxes
+    shape = tuple(shape)
+    if 0 in shape and shape != (0, 4):
+        raise InputError(f"boxes of shape {shape} is not a list of boxes; pass [box, ...] or an (N, 4) array of "
+                         f"{BOX} (none: [] or an array of shape (0, 4))")
+    return shape == (0, 4)
 
 
 def _tracked(count: int) -> str:

@@ -121,7 +121,7 @@ class Tracker:
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
-        and states (live selection); no boxes: nothing changes."""
+        and states (live selection); no boxes ([] or a (0, 4) array): nothing changes."""
         if no_boxes(boxes):
             self.frame_in(frame)
             return
