@@ -79,6 +79,8 @@ def test_docstrings_say_the_conventions():
     ([BOX, (60, 40, 0, 30)], ["zero or negative size"]),
     (np.ones((2, 5)), ["has 5 numbers"]),
     (7, ["not a list of boxes"]),
+    ({"a": BOX}, ["boxes is a dict", "pass a list of boxes [box, ...]", "list(d.values())"]),   # not "box 'a' is text"
+    ({}, ["boxes is a dict"]),
 ])
 def test_bad_box_lists_are_one_clear_error_and_change_nothing(tracker, clip, boxes, words):
     tracker.initialize(clip[0], OTHER)
@@ -179,8 +181,10 @@ def test_adding_no_boxes_changes_nothing(tracker, clip, none):
     (torch.zeros((0, 4, 2)), "boxes of shape (0, 4, 2) is not a list of boxes"),
     (np.array(BOX), "one box"),
     (list(BOX), "is one box, not a list of boxes"),
+    ({}, "boxes is a dict ({}); pass a list of boxes"),
+    ({"a": BOX}, "boxes is a dict ({'a': (60, 40, 30, 30)}); pass a list of boxes"),
 ])
-def test_adding_boxes_of_the_wrong_shape_is_an_error_as_for_initialize_many(tracker, clip, boxes, words):
+def test_adding_what_is_not_a_list_of_boxes_is_an_error_as_for_initialize_many(tracker, clip, boxes, words):
     tracker.initialize(clip[0], BOX)
     with pytest.raises(InputError) as err:
         tracker.add_targets(clip[0], boxes)

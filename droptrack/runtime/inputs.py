@@ -153,6 +153,9 @@ def _is_number(v: Any) -> bool:
 
 def as_boxes(boxes: BoxesLike) -> list[list[float]]:
     """Several boxes (a list of boxes or an (N, 4) array) -> lists of four floats; a lone box or none is an error."""
+    if isinstance(boxes, Mapping):   # iterating it would read its keys as the boxes
+        raise InputError(f"boxes is a {type(boxes).__name__} ({_brief(boxes)}); pass a list of boxes [box, ...] "
+                         f"(list(d.values()) for a dict of them), each {BOX}; targets are indexed in list order")
     shape = getattr(boxes, "shape", None)
     if isinstance(boxes, (str, bytes)) or (shape is not None and len(shape) != 2):
         what = "one box" if shape is not None and tuple(shape) == (4,) else _brief(boxes)
