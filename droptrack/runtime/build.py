@@ -14,6 +14,8 @@ from droptrack.runtime.inputs import check_channels, check_device, check_lost_th
 from droptrack.runtime.track_result import LOST_THRESHOLD
 from droptrack.runtime.tracker import Tracker
 
+PRE = ("auto", "host", "device")   # build_tracker's `pre`, dt run's and dt serve's --pre
+
 
 def resolve_device(device: str | None, artifact: str | None) -> str:
     """cpu / cuda[:N] (any case, lower-cased); None = cuda when available (always for .engine), else cpu. CUDA is
@@ -55,8 +57,9 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     `load_tracker`'s trackers make them (`Tracker`'s; dt run and dt serve make their own, worded for their options)."""
     device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
     check_lost_threshold(lost_threshold)
-    if pre not in ("auto", "host", "device"):
-        raise InputError(f"--pre '{pre}' must be auto, host or device")
+    if pre not in PRE:   # dt run and dt serve check --pre first (`checks.check_tracking_options`), in their wording
+        raise InputError(f"pre={pre!r} must be 'auto', 'host' or 'device' (where pre/post-processing runs; 'auto': "
+                         "device on CUDA, host on CPU)")
     if artifact_format(artifact) == "engine" and not device.startswith("cuda"):
         raise InputError("TensorRT engines run on CUDA only; pass --device cuda or use the .onnx/.pt model")
     try:

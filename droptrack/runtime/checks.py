@@ -14,6 +14,7 @@ from droptrack.imagefiles import is_still_image
 from droptrack.paths import (check_not_finished, check_not_folder, check_outputs, check_readable, masked,
                              replace_denied, same_file, windows_note)
 from droptrack.runtime import sources
+from droptrack.runtime.build import PRE
 from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.outlock import streamed_as, writer_alive
@@ -31,6 +32,7 @@ class TrackingOptions(Protocol):
     save: str | None
     jsonl: str | None
     max_frames: int | None
+    pre: str
     lost_threshold: float
     width: int | None
     height: int | None
@@ -60,6 +62,8 @@ def check_tracking_options(opts: TrackingOptions, box_files: list, trust: bool =
     files that count as earlier results (default `box_files`); `trust`: --trust-checkpoint."""
     if opts.max_frames is not None and opts.max_frames < 1:
         raise InputError(f"--max-frames {opts.max_frames} must be >= 1")
+    if opts.pre not in PRE:   # build_tracker's own check names its Python argument
+        raise InputError(f"--pre '{opts.pre}' must be auto, host or device")
     check_numbers(opts.lost_threshold, opts.fps, opts.width, opts.height)
     sources.check_capture_options(opts.source, opts.width, opts.height, opts.fps)
     check_artifact(opts.artifact, content=False)   # its bytes are read after the outputs are checked
