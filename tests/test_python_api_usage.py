@@ -96,6 +96,18 @@ def test_bgr_frames_declared_with_channels_track_as_their_rgb_flip(tiny_ckpt, cl
         assert run(bgr, gray) == run(rgb, gray)
 
 
+def test_a_tracker_says_its_channel_order(tiny_ckpt):
+    from droptrack import load_tracker
+
+    assert load_tracker(str(tiny_ckpt)).channels == "rgb"
+    tracker = load_tracker(str(tiny_ckpt), channels=" BGR")           # taken in any case: read back as 'bgr'
+    assert tracker.channels == "bgr"
+    assert build_tracker(str(tiny_ckpt), None, "cpu", pre="device", channels="bgr").channels == "bgr"
+    with pytest.raises(AttributeError):                                # read-only: set once, by channels=
+        tracker.channels = "rgb"
+    assert tracker.channels == "bgr"
+
+
 @pytest.mark.parametrize("channels", ["rbg", "", None, 3])
 def test_an_unknown_channel_order_is_a_droptrack_error(tiny_ckpt, channels):
     from droptrack import load_tracker

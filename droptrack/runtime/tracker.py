@@ -95,6 +95,11 @@ class Tracker:
             raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
 
     @property
+    def channels(self) -> str:
+        """The channel order of the arrays and tensors it takes, 'rgb' or 'bgr' (`channels=`, lower-cased)."""
+        return "bgr" if self.bgr else "rgb"
+
+    @property
     def num_targets(self) -> int:
         """How many targets are tracked (0 before `initialize` and once every one was removed)."""
         return len(self.states)
