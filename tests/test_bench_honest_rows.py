@@ -71,6 +71,21 @@ def test_train_split_scores_are_named_training_photos(bench, tmp_path):
     res, _, js, md = bench
     assert "training photos" in md and "--split val" in " ".join(res.output.split())
     assert js["data"]["split"] == "train" and js["data"]["training_photos"] is True
+    note = next(n for n in js["notes"] if "training photos" in n)   # names the rows' models, as dt eval its -m file
+    assert "the default model was trained on its photos: if tiny or model_int8_trt was trained or fine-tuned on such " \
+           "a set, its scores are on training photos" in note
+    assert "so these scores are on training photos" not in note     # the default model's wording: it was not benched
+    assert note in md and note in " ".join(res.output.split())
+
+
+def test_train_split_note_names_opencv_rows_and_skips_failed_ones():
+    from droptrack.eval.bench_data import BenchData
+
+    data = BenchData("synthetic", "SET", None, "synth", [], split="train")
+    assert "(kcf and csrt learn nothing from them), so a model's scores here" in data.split_note([], ["kcf", "csrt"])
+    both = data.split_note(["a"], ["kcf"])
+    assert "(kcf learns nothing from them): if a was trained or fine-tuned on such a set, its scores" in both
+    assert data.split_note([], []) is None                               # every row failed: no scores to qualify
 
 
 def test_held_out_set_has_no_training_note(tiny_ckpt, tmp_path):

@@ -186,7 +186,9 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
     notes += [n for n in (runtime_note(r, opts.device) for r in rows) if n]
-    notes += [n for n in [data.split_note()] if n]
+    scored = [r for r in rows if r.ok]   # the training-photos note names the rows' models, as dt eval's its -m file
+    notes += [n for n in [data.split_note([r.name for r in scored if r.format != "opencv"],
+                                          [r.name for r in scored if r.format == "opencv"])] if n]
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
         notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")

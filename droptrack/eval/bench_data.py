@@ -45,9 +45,10 @@ class BenchData:
         """Whether the frames are a synthetic train set: droptrack's synthetic models learnt from its photos."""
         return self.split == "train"
 
-    def split_note(self) -> str | None:
-        """A line when the scores are on training photos, naming how to make a held-out set."""
-        return train_split_note(self.name) if self.training_photos else None
+    def split_note(self, models: list[str], trackers: list[str]) -> str | None:
+        """A line when the scores of the rows that were scored (`models`: the model rows' names, `trackers`: the
+        OpenCV trackers') are on training photos, naming how to make a held-out set; None without such rows."""
+        return train_split_note(self.name, models, trackers) if self.training_photos and models + trackers else None
 
     @property
     def one_source(self) -> bool:
@@ -98,21 +99,29 @@ def eval_split_note(dataset: str, root: str | Path | None, split: str | None, mo
     split = (split or implied or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file()
                                   else "train")).lower()
     folder = path / split if (path / split / "synth.json").is_file() else path
-    return train_split_note(str(folder), model, classic) if synth_split(folder) == "train" else None
+    if synth_split(folder) != "train":
+        return None
+    return train_split_note(str(folder), [model] if model and not classic else [], [model] if classic else [])
 
 
-def train_split_note(name: str, model: str | None = None, classic: bool = False) -> str:
+def train_split_note(name: str, models: list[str] | tuple = (), trackers: list[str] | tuple = ()) -> str:
     """The note for scores measured on a synthetic train set (`dt data synth` makes one by default), naming the
-    model scored: `model` None is the default model, trained on such photos; another file (-m) may have been
-    fine-tuned on them or not; an OpenCV tracker (`classic`) learns nothing from them."""
-    if model is None:
-        why = "the default model was trained on its photos, so these scores are on training photos, not held-out ones"
-    elif classic:
-        why = (f"the default model was trained on its photos ({model} learns nothing from them), so a model's scores "
-               "here are on training photos, not held-out ones")
+    models scored (dt eval's -m file, dt bench's rows): none is the default model, trained on such photos; another
+    file may have been trained or fine-tuned on them or not; OpenCV `trackers` learn nothing from them."""
+    def listed(names, last):   # 'a', 'a or b', 'a, b or c'
+        return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else names[0]
+
+    learn = f" ({listed(trackers, 'and')} learn{'s' * (len(trackers) == 1)} nothing from them)" if trackers else ""
+    if models:
+        which = listed(models, "or")
+        these = "these scores are" if len(models) == 1 and not trackers else "its scores are"
+        why = (f"the default model was trained on its photos{learn}: if {which} was trained or fine-tuned on such a "
+               f"set, {these} on training photos, not held-out ones")
+    elif trackers:
+        why = (f"the default model was trained on its photos{learn}, so a model's scores here are on training photos, "
+               "not held-out ones")
     else:
-        why = (f"the default model was trained on its photos: if {model} was trained or fine-tuned on such a set, "
-               "these scores are on training photos, not held-out ones")
+        why = "the default model was trained on its photos, so these scores are on training photos, not held-out ones"
     return (f"{name} is a synthetic set of the train split: {why}; for a held-out set run "
             "dt data synth OUT --split val (or --split test with --attributes all)")
 
