@@ -280,3 +280,38 @@ def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ck
     assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == 12
     assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 12
     assert capsys.readouterr().err.count("closing the outputs, a moment") == 2 + hup
+
+
+def test_a_disk_found_full_only_at_close_keeps_the_earlier_sessions_files(video, tiny_ckpt, tmp_path):
+    """A file system that says it is full only when a file is synced at close (NFS, delayed allocation): the first
+    output's close failed, and the outputs closed after it still renamed their lines onto an earlier session's
+    complete files (--overwrite). Now those after it stay NAME.part and the earlier files are kept as they were.
+    (The failing close is a stand-in sink first in line: such a file system cannot be made here.)"""
+    from droptrack.errors import OutputFull
+    from droptrack.runtime.sinks import Sink
+    from droptrack.serve.outputs import Outputs
+
+    class FullAtClose(Sink):
+        def close(self) -> None:
+            raise OutputFull(f"no room left writing '{tmp_path / 'other.part'}' (No space left on device)")
+
+    old = {"f.jsonl": '{"frame": 0}\n' * 5, "boxes_0.txt": "1\t2\t3\t4\n" * 5}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    outputs = Outputs(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True,
+                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt")))
+    try:
+        outputs.open()
+        outputs.box_sinks[0] = outputs.open_box_file(0)
+        outputs.sinks[0].out.write_line('{"frame": 0, "new": true}')
+        outputs.box_sinks[0].files[0].write_line("5\t6\t7\t8")
+        outputs.sinks.insert(0, FullAtClose())
+        errors = outputs.close()
+    finally:
+        outputs.release()
+    assert [type(e) for e in errors] == [OutputFull]
+    assert {name: (tmp_path / name).read_text() for name in old} == old
+    assert (tmp_path / "f.jsonl.part").read_text() == '{"frame": 0, "new": true}\n'
+    assert (tmp_path / "boxes_0.txt.part").read_text() == "5\t6\t7\t8\n"
+    assert outputs.unfinished_note().endswith(f"(the earlier {tmp_path / 'f.jsonl'}, {tmp_path / 'boxes_0.txt'} "
+                                              "kept as they were)")

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, OutputFull
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
 from droptrack.runtime.run import unfinished_note
@@ -95,6 +95,8 @@ class Outputs:
                 s.close()
             except Exception as exc:  # noqa: BLE001 - close the others first
                 errors.append(exc)
+                if isinstance(exc, OutputFull):   # found only now (fsync on NFS): those after it keep an earlier result
+                    self.keep_earlier()
         return errors
 
     def keep_earlier(self) -> bool:
