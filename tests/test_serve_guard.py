@@ -108,13 +108,14 @@ def small_tmpfs(tmp_path):
         yield mnt
 
 
-def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save: bool) -> tuple[int, str, str]:
-    """dt serve with --jsonl, --output (and --save) in `out` (under a file-size `limit`): draw a target, wait for
+def serve_until_full(video: Path, ckpt: Path, out: Path, limit: int | None, save: bool,
+                     extra: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    """dt serve with --jsonl, --output (and --save, `extra`) in `out` (under a file-size `limit`): draw a target, wait for
     the log's 'tracking stopped' line while the server still runs, check the page's state and a new target's
     answer, then SIGTERM; returns (exit code, stdout, stderr)."""
     cmd = [sys.executable, "-m", "droptrack", "serve", str(video), "-m", str(ckpt), "--device", "cpu", "--port", "0",
            "--no-pace", "-o", str(out / "boxes.txt"), "--jsonl", str(out / "f.jsonl"),
-           *(["--save", str(out / "v.avi")] if save else [])]
+           *(["--save", str(out / "v.avi")] if save else []), *extra]
     p = subprocess.Popen(exec_with(cmd, file_size=limit) if limit else cmd, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=ENV, text=True)
     err: list[str] = []
@@ -175,6 +176,35 @@ def test_a_size_limit_while_serving_stops_tracking_with_one_line_and_keeps_whole
     kept = int(re.search(r"keeps the (\d+) whole lines", full[0]).group(1))
     assert (tmp_path / "f.jsonl").stat().st_size <= 3000 and 0 < kept < 120   # the clip has 120 frames
     check_line_files(tmp_path, kept)
+
+
+@pytest.mark.parametrize("earlier", [("f.jsonl", "boxes_0.txt"), ("boxes_0.txt",)])
+def test_a_full_disk_never_replaces_an_earlier_sessions_results(video, tiny_ckpt, tmp_path, earlier):
+    """dt serve --overwrite over an earlier session's complete f.jsonl and boxes_0.txt: a full disk renamed the new
+    session's cut lines onto them, and the earlier results were lost, unasked (dt run keeps them since 93f0cff). Now,
+    as dt run, every output stays NAME.part when any would replace an earlier result (also one whose own write found
+    room: the files stay one session's), the earlier files are kept byte for byte, and the line and stdout name both."""
+    old = {"f.jsonl": "".join(json.dumps({"frame": i, "ids": [0]}) + "\n" for i in range(200)),
+           "boxes_0.txt": "1\t2\t3\t4\n" * 200}
+    for name in earlier:
+        (tmp_path / name).write_text(old[name])
+    code, out, err = serve_until_full(video, tiny_ckpt, tmp_path, 3000, save=False, extra=("--overwrite",))
+    assert code == 2 and "Traceback" not in err, err
+    for name in earlier:
+        assert (tmp_path / name).read_text() == old[name]
+    assert all(not (tmp_path / name).exists() for name in {"f.jsonl", "boxes_0.txt"} - set(earlier))
+    full = [ln for ln in err.splitlines() if "no room left" in ln]
+    jsonl, boxes = tmp_path / "f.jsonl.part", tmp_path / "boxes_0.txt.part"
+    assert len(full) == 1 and full[0].startswith(f"tracking stopped: no room left writing '{jsonl}'"), err
+    kept = int(re.search(r"keeps the (\d+) whole lines", full[0]).group(1))
+    assert f"{jsonl} keeps the {kept} whole lines" in full[0]
+    assert full[0].endswith(f"the new run's unfinished outputs stay in {jsonl}, {boxes} (the earlier "
+                            f"{', '.join(str(tmp_path / n) for n in earlier)} kept as "
+                            f"{'they were' if len(earlier) > 1 else 'it was'})"), full[0]
+    assert f"jsonl: {jsonl} (unfinished: no room left)" in out and f"boxes: {boxes} (unfinished: no room left)" in out
+    records = [json.loads(ln) for ln in jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(kept)) and 0 < kept < 120
+    assert len(boxes.read_text().splitlines()) == kept
 
 
 @pytest.mark.parametrize("where", ["size limit", "full tmpfs"])
@@ -250,3 +280,38 @@ def test_signals_while_dt_serve_closes_its_outputs_let_them_close(video, tiny_ck
     assert len((tmp_path / "boxes_0.txt").read_text().splitlines()) == 12
     assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 12
     assert capsys.readouterr().err.count("closing the outputs, a moment") == 2 + hup
+
+
+def test_a_disk_found_full_only_at_close_keeps_the_earlier_sessions_files(video, tiny_ckpt, tmp_path):
+    """A file system that says it is full only when a file is synced at close (NFS, delayed allocation): the first
+    output's close failed, and the outputs closed after it still renamed their lines onto an earlier session's
+    complete files (--overwrite). Now those after it stay NAME.part and the earlier files are kept as they were.
+    (The failing close is a stand-in sink first in line: such a file system cannot be made here.)"""
+    from droptrack.errors import OutputFull
+    from droptrack.runtime.sinks import Sink
+    from droptrack.serve.outputs import Outputs
+
+    class FullAtClose(Sink):
+        def close(self) -> None:
+            raise OutputFull(f"no room left writing '{tmp_path / 'other.part'}' (No space left on device)")
+
+    old = {"f.jsonl": '{"frame": 0}\n' * 5, "boxes_0.txt": "1\t2\t3\t4\n" * 5}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    outputs = Outputs(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True,
+                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt")))
+    try:
+        outputs.open()
+        outputs.box_sinks[0] = outputs.open_box_file(0)
+        outputs.sinks[0].out.write_line('{"frame": 0, "new": true}')
+        outputs.box_sinks[0].files[0].write_line("5\t6\t7\t8")
+        outputs.sinks.insert(0, FullAtClose())
+        errors = outputs.close()
+    finally:
+        outputs.release()
+    assert [type(e) for e in errors] == [OutputFull]
+    assert {name: (tmp_path / name).read_text() for name in old} == old
+    assert (tmp_path / "f.jsonl.part").read_text() == '{"frame": 0, "new": true}\n'
+    assert (tmp_path / "boxes_0.txt.part").read_text() == "5\t6\t7\t8\n"
+    assert outputs.unfinished_note().endswith(f"(the earlier {tmp_path / 'f.jsonl'}, {tmp_path / 'boxes_0.txt'} "
+                                              "kept as they were)")

@@ -141,7 +141,8 @@ def _report(session, output: Optional[str], jsonl: Optional[str]) -> None:
     import signal
 
     boxes = (", ".join(session.box_files()) or "none written (no target was tracked on a frame)") if output else None
-    outputs = (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", session.video_file()))
+    outputs = (("boxes", boxes), ("jsonl", session.jsonl_file() if jsonl != "-" else None),
+               ("video", session.video_file()))
     for label, path in outputs:
         if path:
             typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")

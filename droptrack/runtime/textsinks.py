@@ -8,10 +8,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Callable, Union
 
 from droptrack.errors import detach_stdout, disk_full, full_message, OutputFull
 from droptrack.runtime.sink_base import box_paths, part_path, Sink, TargetState
 from droptrack.runtime.source_base import Frame
+
+Keep = Union[bool, Callable[[], bool]]   # StreamFile's keep_when_full
 
 
 def format_box_line(box: list[float]) -> str:
@@ -25,9 +28,10 @@ class StreamFile:
     close. When the disk fills up, the file is cut back to its last whole line and `write_line` raises OutputFull;
     that file (and, by `keep_unfinished`, every other output of the run) then stays NAME.part at close: an earlier
     run's complete NAME is never replaced by a cut one (`dt run --resume` continues NAME.part once there is room).
-    `keep_when_full=False` (dt serve, which has no --resume) renames the whole lines onto NAME as at any end."""
+    `keep_when_full=False` (dt serve, which has no --resume) renames the whole lines onto NAME as at any end; a
+    callable decides when the disk is full (dt serve: True where that would replace an earlier result)."""
 
-    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: bool = True):
+    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: Keep = True):
         self.path = Path(path)
         self.part = part_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +55,7 @@ class StreamFile:
             if not disk_full(exc):
                 raise
             self._cut()
-            self.full = self.keep_when_full
+            self.full = self.keep_when_full() if callable(self.keep_when_full) else self.keep_when_full
             kept = (f"{self.part if self.full else self.path} keeps the {self.lines} whole lines written before (the "
                     "run stops as if interrupted)")
             raise OutputFull(full_message(exc, self.part, kept)) from None
@@ -94,7 +98,7 @@ class BoxFileSink(Sink):
     """Official result files (spec 6.2): one line per frame, first line = the init box; streamed (see module)."""
 
     def __init__(self, path: str | Path, num_targets: int, resume_lines: int | None = None,
-                 keep_when_full: bool = True):
+                 keep_when_full: Keep = True):
         self.paths = box_paths(path, num_targets)
         self.files: list[StreamFile] = []
         try:
@@ -161,7 +165,7 @@ class JsonlSink(Sink):
     goes away, `write` raises `ReaderGone` (stdout then goes to /dev/null).
     """
 
-    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: bool = True):
+    def __init__(self, path: str | Path, resume_lines: int | None = None, keep_when_full: Keep = True):
         self.to_stdout = str(path) == "-"
         self.out = None if self.to_stdout else StreamFile(path, resume_lines, keep_when_full)
 

@@ -16,6 +16,7 @@ from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD
 from droptrack.runtime.outlock import TARGET_ID
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.sinks import BoxFileSink, TargetState, numbered_path, part_path
+from droptrack.runtime.textsinks import Keep
 
 MAX_CONNECT_TIMEOUT_S = 86400.0   # a day; far larger values overflow the platform's wait
 
@@ -210,17 +211,18 @@ def leftover_parts(output: str) -> set[str]:
     return {p.name for p in _numbered(output, ".part").values()}
 
 
-def open_box_file(output: str, target_id: int, replace: Collection[str] = ()) -> BoxFileSink:
+def open_box_file(output: str, target_id: int, replace: Collection[str] = (), keep: Keep = False) -> BoxFileSink:
     """A new target's --output file, opened before it starts: one that cannot be written refuses the target (507),
     a .part with boxes in it (another run's, written since dt serve started) is never truncated (409) unless its
-    name is in `replace` (a killed run's, there when dt serve --overwrite started)."""
+    name is in `replace` (a killed run's, there when dt serve --overwrite started). `keep`: whether a full disk leaves
+    it NAME.part (`Outputs.keep_earlier`; else its whole lines take NAME)."""
     path = box_file(output, target_id)
     part = part_path(path)
     if part.name not in replace and part.is_file() and part.stat().st_size > 0:
         raise CommandError(409, f"'{part}' holds the boxes of another run; rename it to keep it (or delete it), "
                                 "then draw the box again")
     try:
-        return BoxFileSink(path, 1, keep_when_full=False)   # no --resume here: a full disk's lines take NAME
+        return BoxFileSink(path, 1, keep_when_full=keep)   # no --resume here: a full disk's lines take NAME
     except OSError as exc:
         raise CommandError(507, f"cannot write the box file '{path}' ({exc.strerror}); fix the --output folder "
                                 "(space, permissions), then draw the box again") from None

@@ -8,9 +8,10 @@ import dataclasses
 import math
 from pathlib import Path
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, OutputFull
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
+from droptrack.runtime.run import unfinished_note
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -45,12 +46,14 @@ class Outputs:
         self.sinks: list[Sink] = []
         self.box_sinks: dict[int, BoxFileSink] = {}
         self.video: VideoSink | None = None   # --save, opened with the source (its frame rate)
+        self.kept_earlier = False             # a full disk left every output unfinished: an earlier result kept
 
     def open(self) -> None:
         """Open --jsonl and make --output's folder: checked before any work starts (the video opens on a frame)."""
         try:
-            # no --resume in dt serve: a full disk's whole lines take NAME, as at any end of the session
-            self.sinks = [JsonlSink(self.opts.jsonl, keep_when_full=False)] if self.opts.jsonl else []
+            # no --resume in dt serve: a full disk's whole lines take NAME, as at any end of the session, unless
+            # an earlier result is there (`keep_earlier`)
+            self.sinks = [JsonlSink(self.opts.jsonl, keep_when_full=self.keep_earlier)] if self.opts.jsonl else []
             if self.opts.output:
                 Path(self.opts.output).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -64,7 +67,8 @@ class Outputs:
 
     def open_box_file(self, target_id: int) -> BoxFileSink | None:
         """A new target's box file (None without --output); CommandError 507 / 409 if it cannot be written."""
-        return open_box_file(self.opts.output, target_id, self._replace) if self.opts.output else None
+        return (open_box_file(self.opts.output, target_id, self._replace, self.keep_earlier) if self.opts.output
+                else None)
 
     def write(self, frame: Frame, states: list[TargetState], fps: float | None) -> None:
         """One frame's record to every output (a target's box file gets that target's line)."""
@@ -76,15 +80,44 @@ class Outputs:
         if self.video is not None:
             self.video.write(frame, states, fps)
 
-    def close(self) -> list[Exception]:
-        """Close every output (each one even when another fails); returns what failed."""
+    def _all(self) -> list[Sink]:
+        return [*self.sinks, *self.box_sinks.values(), *([self.video] if self.video is not None else [])]
+
+    def close(self, full: bool = False) -> list[Exception]:
+        """Close every output (each one even when another fails); returns what failed. `full`: a full disk stopped
+        the session; where it would replace an earlier session's result (--overwrite), every output stays unfinished
+        (`keep_earlier`)."""
+        if full:
+            self.keep_earlier()
         errors = []
-        for s in [*self.sinks, *self.box_sinks.values(), *([self.video] if self.video is not None else [])]:
+        for s in self._all():
             try:
                 s.close()
             except Exception as exc:  # noqa: BLE001 - close the others first
                 errors.append(exc)
+                if isinstance(exc, OutputFull):   # found only now (fsync on NFS): those after it keep an earlier result
+                    self.keep_earlier()
         return errors
+
+    def keep_earlier(self) -> bool:
+        """As dt run after a full disk: when an output this session wrote would replace an earlier result at its
+        name, every output stays NAME.part / NAME.part.EXT and the earlier files stay as they were (a set of one
+        session, never a mix); with no earlier result the whole lines take NAME, as at any end (no --resume here)."""
+        if not self.kept_earlier and any(holds_result(final) for _, final in written(self._all())):
+            self.kept_earlier = True
+            for s in self._all():
+                s.keep_unfinished()
+        return self.kept_earlier
+
+    def unfinished_note(self) -> str:
+        """'; the new run's unfinished outputs stay in A.part, ... (the earlier A, ... kept as they were)' where
+        `keep_earlier` kept them, else ''."""
+        return unfinished_note(self._all()) if self.kept_earlier else ""
+
+    def jsonl_file(self) -> str | None:
+        """Where --jsonl is: its name, or NAME.part where a full disk left it unfinished."""
+        left = [part for s in self.sinks for part, _ in s.unfinished()]
+        return f"{left[0]} (unfinished: no room left)" if left else self.opts.jsonl
 
     def release(self) -> None:
         """Drop the locks (every output is closed, or the process ends): another run may write the files now."""
@@ -94,13 +127,30 @@ class Outputs:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id; a target
         removed on the frame it was drawn on, before that frame's record, has no line and so no file (an earlier
         run's file of its name is left as it was)."""
-        return [str(f.path) for _, sink in sorted(self.box_sinks.items()) for f in sink.files if f.lines]
+        return [f"{f.part} (unfinished: no room left)" if f.unfinished() else str(f.path)
+                for _, sink in sorted(self.box_sinks.items()) for f in sink.files if f.lines]
 
     def video_file(self) -> str | None:
         """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""
         if self.video is not None and self.video.full:
             return f"{self.video.part} (unfinished: no room left)"
         return self.opts.save
+
+
+def holds_result(path: Path) -> bool:
+    """Whether `path` is a file with data in it: an earlier result, that a cut file must not replace."""
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:   # unreadable: kept, as one with data
+        return True
+
+
+def written(sinks: list[Sink]) -> list[tuple[Path, Path]]:
+    """(temporary name, final name) of every file the sinks wrote something to (not written in place)."""
+    files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) and s.out else getattr(s, "files", []))]
+    pairs = [(f.part, f.path) for f in files if f.lines and f.part != f.path]
+    videos = [s for s in sinks if isinstance(s, VideoSink) and s.part != s.path and s.part.exists()]
+    return pairs + [(v.part, v.path) for v in videos]
 
 
 def catch_up(sink: BoxFileSink, frame: Frame, unread: list[Frame], state: TargetState) -> None:

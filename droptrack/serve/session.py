@@ -182,10 +182,12 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - logged by _run as one line, never a thread's traceback
             self._failed(exc)
         finally:
-            errors = self.outputs.close()
+            errors = self.outputs.close(full=self.output_full)   # an earlier result is not replaced by a cut one
             full = next((e for e in errors if isinstance(e, OutputFull)), None)
             if errors:   # a full disk found only at close (fsync, the video's index) is a full disk too
                 self._failed(full or DropTrackError(f"closing the outputs failed: {errors[0]}"))
+            if self.output_full and self.error is not None:   # where the new outputs are, the earlier ones kept
+                self.error += self.outputs.unfinished_note()
             with self._lock:   # 'ended' once the outputs are complete: a client that sees it may read them
                 if self.state != "failed":
                     self.state = "ended"
@@ -342,6 +344,10 @@ class Session:
     def box_files(self) -> list[str]:
         """The --output box files written so far, one per target that was tracked (boxes_<id>.txt), by id."""
         return self.outputs.box_files()
+
+    def jsonl_file(self) -> str | None:
+        """Where --jsonl is: its name, or NAME.part that a full disk left unfinished (`Outputs.keep_earlier`)."""
+        return self.outputs.jsonl_file()
 
     def video_file(self) -> str | None:
         """Where --save is: its name, or the unfinished NAME.part.EXT a full disk left (not moved into place)."""
