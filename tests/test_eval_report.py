@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import droptrack.data   # the real package: tests give get_sequences their sequences (monkeypatch)
 from droptrack.errors import InputError
 from droptrack.eval import results as R
 from droptrack.eval.report import analyze
@@ -124,9 +123,7 @@ def test_dt_analyze_cli_writes_report_and_plots(tmp_path, monkeypatch):
 
     seqs = make_seqs("lasot")
     seqs[0].visible = np.ones(12, bool)
-    fake = types.ModuleType("droptrack.data")
-    fake.get_sequences = lambda dataset, root=None, split=None, names=None: seqs
-    monkeypatch.setitem(sys.modules, "droptrack.data", fake)
+    monkeypatch.setattr(droptrack.data, "get_sequences", lambda dataset, root=None, split=None, names=None: seqs)
     a = write_tracker(tmp_path / "A", seqs, 0.0)
     b = write_tracker(tmp_path / "B", seqs, 8.0)
     (b / "seq1.txt").write_text("".join((b / "seq1.txt").read_text().splitlines(True)[:11]))   # stopped early
@@ -154,9 +151,7 @@ def test_dt_analyze_prints_which_sequences_were_left_out_and_why(tmp_path, monke
     from droptrack.cli import app
 
     seqs = make_seqs("otb")
-    fake = types.ModuleType("droptrack.data")
-    fake.get_sequences = lambda dataset, root=None, split=None, names=None: seqs
-    monkeypatch.setitem(sys.modules, "droptrack.data", fake)
+    monkeypatch.setattr(droptrack.data, "get_sequences", lambda dataset, root=None, split=None, names=None: seqs)
     a = write_tracker(tmp_path / "A", seqs, 0.0)
     b = write_tracker(tmp_path / "B", seqs[:2], 8.0)                     # B never ran on seq2
     (a / "seq0.txt").write_text("")                                     # A's seq0 is empty
