@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from droptrack.decodelog import quiet_decoding
-from droptrack.errors import shell_quote
+from droptrack.errors import shell_quote, StrayImagesWarning
+from droptrack.wording import counted
 
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
 # unreadable frame that keeps its index, never a frame silently left out of the sequence)
@@ -174,11 +177,53 @@ def _subfolders(folder: Path, limit: int) -> list[Path]:
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25
 
 
-def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
-    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name. In natural order,
-    names that are all plain decimal numbers (timestamps with varying digits after the point: 1700000000.5,
-    1700000000.25) are ordered by their value."""
-    images = listed_images(folder)
+def name_letters(name: str) -> str:
+    """The letters of a file name's stem, lower-cased: what the frames of one sequence share whatever their numbers,
+    padding and separators (frame_0001.png, frame_10000.png: 'frame'; 00000001.jpg, 0.jpg, 1700000000.25.png: '')."""
+    return "".join(c for c in os.path.splitext(name)[0].lower() if c.isalpha())
+
+
+def stray_images(images: Sequence[Path]) -> list[Path]:
+    """The images of a folder of numbered frames that are named otherwise, as no frame of it: where more than half of
+    the images are numbered alike (digits, the same letters around them: GOT-10k's 00000001.jpg, TrackingNet's 0.jpg,
+    IMG_0001.JPG, frame_0001.png), those with other letters (norm_precision.png an old dt wrote there, a cover.jpg, a
+    'Screenshot 2024-05-01 at 10.00.00.png', thumb_0001.jpg); taken as frames, they sorted first and every box went
+    to the frame before its own. None in any other folder (no numbering most images share: all are frames)."""
+    numbered = Counter(name_letters(p.name) for p in images if re.search(r"\d", p.stem))
+    if not numbered:
+        return []
+    letters, count = numbered.most_common(1)[0]
+    if count * 2 <= len(images):
+        return []
+    return [p for p in images if name_letters(p.name) != letters]
+
+
+def frame_images(folder: Path, images: list[Path], warn: bool = True) -> list[Path]:
+    """`images` of `folder` less its `stray_images`, with one StrayImagesWarning naming those (`warn`)."""
+    strays = stray_images(images)
+    if not strays:
+        return images
+    left = set(strays)
+    frames = [p for p in images if p not in left]
+    if warn:
+        names = sorted(p.name for p in strays)
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        frame = min((p.name for p in frames), key=numeric_key)
+        warnings.warn(f"folder '{folder}' holds {counted(len(strays), 'image')} not named as its frames ({frame}, "
+                      f"...), left out of them: {shown} (an old dt's plot, a cover or a screenshot?); move "
+                      f"{'it' if len(strays) == 1 else 'them'} out of the folder", StrayImagesWarning, stacklevel=3)
+    return frames
+
+
+def sorted_images(folder: Path, natural: bool = True, warn: bool = False) -> list[Path]:
+    """The frames of an existing folder (its images less `stray_images`, one warning naming those with `warn`) in
+    natural order (1.png, 2.png, 10.png), or by name. In natural order, names that are all plain decimal numbers
+    (timestamps with varying digits after the point: 1700000000.5, 1700000000.25) are ordered by their value."""
+    return ordered(frame_images(folder, listed_images(folder), warn), natural)
+
+
+def ordered(images: list[Path], natural: bool = True) -> list[Path]:
+    """`images` of one folder in `sorted_images`' order."""
     if not natural:
         return sorted(images)
     if images and all(DECIMAL.fullmatch(p.stem) for p in images):
