@@ -184,18 +184,38 @@ def name_letters(name: str) -> str:
 
 
 def stray_images(images: Sequence[Path]) -> list[Path]:
-    """The images of a folder of numbered frames that are named otherwise, as no frame of it: where more than half of
-    the images are numbered alike (digits, the same letters around them: GOT-10k's 00000001.jpg, TrackingNet's 0.jpg,
-    IMG_0001.JPG, frame_0001.png), those with other letters (norm_precision.png an old dt wrote there, a cover.jpg, a
-    'Screenshot 2024-05-01 at 10.00.00.png', thumb_0001.jpg); taken as frames, they sorted first and every box went
-    to the frame before its own. None in any other folder (no numbering most images share: all are frames)."""
+    """The images of a folder of numbered frames that are no frame of it: where more than half of the images are
+    numbered alike (digits, the same letters around them: GOT-10k's 00000001.jpg, TrackingNet's 0.jpg, IMG_0001.JPG,
+    frame_0001.png), those with other letters and no number (norm_precision.png an old dt wrote there, a cover.jpg),
+    or with other letters and a number and another size than its first frame (a 'Screenshot 2024-05-01 at
+    10.00.00.png', a thumb_0001.jpg; at most MAX_SIZE_CHECKS of them are decoded: more are kept as frames); taken
+    as frames, they sorted first and every box went to the frame before its own. None in any other folder (no
+    numbering most images share: all are frames)."""
     numbered = Counter(name_letters(p.name) for p in images if re.search(r"\d", p.stem))
     if not numbered:
         return []
     letters, count = numbered.most_common(1)[0]
     if count * 2 <= len(images):
         return []
-    return [p for p in images if name_letters(p.name) != letters]
+    others = [p for p in images if name_letters(p.name) != letters]
+    strays = [p for p in others if not re.search(r"\d", p.stem)]
+    named = [p for p in others if re.search(r"\d", p.stem)]   # img_1.5.png beside 1.png: a frame of the same size
+    if named and len(named) <= MAX_SIZE_CHECKS:
+        first = min((p for p in images if name_letters(p.name) == letters), key=lambda p: numeric_key(p.name))
+        size = _size(first)
+        strays += [p for p in named if size is not None and _size(p) not in (None, size)]
+    return strays
+
+
+MAX_SIZE_CHECKS = 20   # images of another name pattern decoded to compare their size with the first frame's
+
+
+def _size(path: Path) -> tuple[int, int] | None:
+    """An image's (width, height) as `read_bgr` reads it (EXIF orientation applied), or None if it cannot be read."""
+    import cv2
+
+    img = _imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    return None if img is None else (img.shape[1], img.shape[0])
 
 
 def frame_images(folder: Path, images: list[Path], warn: bool = True) -> list[Path]:
@@ -210,8 +230,9 @@ def frame_images(folder: Path, images: list[Path], warn: bool = True) -> list[Pa
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         frame = min((p.name for p in frames), key=numeric_key)
         warnings.warn(f"folder '{folder}' holds {counted(len(strays), 'image')} not named as its frames ({frame}, "
-                      f"...), left out of them: {shown} (an old dt's plot, a cover or a screenshot?); move "
-                      f"{'it' if len(strays) == 1 else 'them'} out of the folder", StrayImagesWarning, stacklevel=3)
+                      f"...: no number, or another size), left out of them: {shown} (an old dt's plot, a cover or a "
+                      f"screenshot?); move {'it' if len(strays) == 1 else 'them'} out of the folder",
+                      StrayImagesWarning, stacklevel=3)
     return frames
 
 
