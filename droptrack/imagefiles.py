@@ -229,9 +229,10 @@ def frame_images(folder: Path, images: list[Path], warn: bool = True) -> list[Pa
         names = sorted(p.name for p in strays)
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         frame = min((p.name for p in frames), key=numeric_key)
-        warnings.warn(f"folder '{folder}' holds {counted(len(strays), 'image')} not named as its frames ({frame}, "
-                      f"...: no number, or another size), left out of them: {shown} (an old dt's plot, a cover or a "
-                      f"screenshot?); move {'it' if len(strays) == 1 else 'them'} out of the folder",
+        one = len(strays) == 1
+        warnings.warn(f"folder '{folder}' holds {counted(len(strays), 'image')} named unlike its frames ({frame}, ...) "
+                      f"and without a number or of another size, left out of the frames: {shown} (an old dt's plot, "
+                      f"a cover, a screenshot?); move {'it' if one else 'them'} out of the folder",
                       StrayImagesWarning, stacklevel=3)
     return frames
 
