@@ -39,6 +39,10 @@ class PartialDatasetWarning(UserWarning):
     """A benchmark root holding only part of its official sequences: scores over it are not the published ones."""
 
 
+class StrayImagesWarning(UserWarning):
+    """Images in a folder of numbered frames named otherwise (a plot, a cover, a screenshot): left out of its frames."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

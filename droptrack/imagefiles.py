@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from droptrack.decodelog import quiet_decoding
-from droptrack.errors import shell_quote
+from droptrack.errors import shell_quote, StrayImagesWarning
+from droptrack.wording import counted
 
 # every still format cv2.imread decodes as frames come (GIF: OpenCV 4.11+; a build without a decoder gives an
 # unreadable frame that keeps its index, never a frame silently left out of the sequence)
@@ -174,11 +177,75 @@ def _subfolders(folder: Path, limit: int) -> list[Path]:
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")   # a name that is a plain decimal number: a timestamp such as 1700000000.25
 
 
-def sorted_images(folder: Path, natural: bool = True) -> list[Path]:
-    """The image files of an existing folder in natural order (1.png, 2.png, 10.png), or by name. In natural order,
-    names that are all plain decimal numbers (timestamps with varying digits after the point: 1700000000.5,
-    1700000000.25) are ordered by their value."""
-    images = listed_images(folder)
+def name_letters(name: str) -> str:
+    """The letters of a file name's stem, lower-cased: what the frames of one sequence share whatever their numbers,
+    padding and separators (frame_0001.png, frame_10000.png: 'frame'; 00000001.jpg, 0.jpg, 1700000000.25.png: '')."""
+    return "".join(c for c in os.path.splitext(name)[0].lower() if c.isalpha())
+
+
+def stray_images(images: Sequence[Path]) -> list[Path]:
+    """The images of a folder of numbered frames that are no frame of it: where more than half of the images are
+    numbered alike (digits, the same letters around them: GOT-10k's 00000001.jpg, TrackingNet's 0.jpg, IMG_0001.JPG,
+    frame_0001.png), those with other letters and no number (norm_precision.png an old dt wrote there, a cover.jpg),
+    or with other letters and a number and another size than its first frame (a 'Screenshot 2024-05-01 at
+    10.00.00.png', a thumb_0001.jpg; at most MAX_SIZE_CHECKS of them are decoded: more are kept as frames); taken
+    as frames, they sorted first and every box went to the frame before its own. None in any other folder (no
+    numbering most images share: all are frames)."""
+    numbered = Counter(name_letters(p.name) for p in images if re.search(r"\d", p.stem))
+    if not numbered:
+        return []
+    letters, count = numbered.most_common(1)[0]
+    if count * 2 <= len(images):
+        return []
+    others = [p for p in images if name_letters(p.name) != letters]
+    strays = [p for p in others if not re.search(r"\d", p.stem)]
+    named = [p for p in others if re.search(r"\d", p.stem)]   # img_1.5.png beside 1.png: a frame of the same size
+    if named and len(named) <= MAX_SIZE_CHECKS:
+        first = min((p for p in images if name_letters(p.name) == letters), key=lambda p: numeric_key(p.name))
+        size = _size(first)
+        strays += [p for p in named if size is not None and _size(p) not in (None, size)]
+    return strays
+
+
+MAX_SIZE_CHECKS = 20   # images of another name pattern decoded to compare their size with the first frame's
+
+
+def _size(path: Path) -> tuple[int, int] | None:
+    """An image's (width, height) as `read_bgr` reads it (EXIF orientation applied), or None if it cannot be read."""
+    import cv2
+
+    img = _imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    return None if img is None else (img.shape[1], img.shape[0])
+
+
+def frame_images(folder: Path, images: list[Path], warn: bool = True) -> list[Path]:
+    """`images` of `folder` less its `stray_images`, with one StrayImagesWarning naming those (`warn`)."""
+    strays = stray_images(images)
+    if not strays:
+        return images
+    left = set(strays)
+    frames = [p for p in images if p not in left]
+    if warn:
+        names = sorted(p.name for p in strays)
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        frame = min((p.name for p in frames), key=numeric_key)
+        one = len(strays) == 1
+        warnings.warn(f"folder '{folder}' holds {counted(len(strays), 'image')} named unlike its frames ({frame}, ...) "
+                      f"and without a number or of another size, left out of the frames: {shown} (an old dt's plot, "
+                      f"a cover, a screenshot?); move {'it' if one else 'them'} out of the folder",
+                      StrayImagesWarning, stacklevel=3)
+    return frames
+
+
+def sorted_images(folder: Path, natural: bool = True, warn: bool = False) -> list[Path]:
+    """The frames of an existing folder (its images less `stray_images`, one warning naming those with `warn`) in
+    natural order (1.png, 2.png, 10.png), or by name. In natural order, names that are all plain decimal numbers
+    (timestamps with varying digits after the point: 1700000000.5, 1700000000.25) are ordered by their value."""
+    return ordered(frame_images(folder, listed_images(folder), warn), natural)
+
+
+def ordered(images: list[Path], natural: bool = True) -> list[Path]:
+    """`images` of one folder in `sorted_images`' order."""
     if not natural:
         return sorted(images)
     if images and all(DECIMAL.fullmatch(p.stem) for p in images):

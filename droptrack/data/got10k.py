@@ -18,7 +18,7 @@ from droptrack.data.folder import checked_boxes, frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
-from droptrack.imagefiles import sorted_images
+from droptrack.imagefiles import frame_images, listed_images, ordered
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
 
@@ -133,7 +133,7 @@ def _check_no_frame_without_row(folder: Path, rows: int) -> None:
     """One's own sequence with more images than box rows is refused: rows are taken in frame order from the first,
     so a frame left without a row (a tool that writes rows only where the target is) shifted every later box, and
     the images past the last row were silently left out."""
-    images = len(list_images(folder))
+    images = len(list_images(folder, warn=False))   # _own_frames named its strays
     if images > rows:
         raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
                            "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
@@ -189,9 +189,10 @@ def _jpg_frames(folder: Path) -> list[Path] | NumberedFrames:
     images."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    images = sorted_images(folder, natural=True)
+    images = listed_images(folder)
     jpgs = [p for p in images if p.suffix == ".jpg"]
-    return compact(jpgs or sorted(images))
+    frames = frame_images(folder, jpgs or images)   # less stray images (a cover.jpg), named in one warning
+    return compact(ordered(frames) if jpgs else sorted(frames))
 
 
 def _meta_info(meta: Path) -> dict[str, str]:

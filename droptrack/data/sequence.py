@@ -332,13 +332,13 @@ def first_missing_frame(frames: list[Path]) -> Path | None:
     return None
 
 
-def list_images(folder: Path, natural: bool = False) -> list[Path] | NumberedFrames:
-    """Image files of a folder (hidden files skipped), sorted by name as the official loaders sort them, or in
-    natural order (`natural`: unpadded 1.jpg .. 10.jpg), kept as a NumberedFrames when they are numbered one by one;
-    raises DatasetError if the folder is missing."""
+def list_images(folder: Path, natural: bool = False, warn: bool = True) -> list[Path] | NumberedFrames:
+    """Frames of a folder (hidden files and `imagefiles.stray_images` skipped, one warning naming those with `warn`),
+    sorted by name as the official loaders sort them, or in natural order (`natural`: unpadded 1.jpg .. 10.jpg), kept
+    as a NumberedFrames when they are numbered one by one; raises DatasetError if the folder is missing."""
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} is missing; re-download or re-extract the sequence")
-    return compact(sorted_images(folder, natural))
+    return compact(sorted_images(folder, natural, warn))
 
 
 def pad_boxes(boxes: np.ndarray, n: int) -> np.ndarray:

@@ -26,7 +26,7 @@ class FolderSource(Source):
         why = None if folder.is_file() else frames_problem(folder)
         if why is not None:
             raise SourceError(why)
-        self.files = [folder] if folder.is_file() else sorted_images(folder)
+        self.files = [folder] if folder.is_file() else sorted_images(folder, warn=True)
         if not self.files:
             raise SourceError(no_frames_message(folder))
         self.name = f"image {folder}" if folder.is_file() else f"folder {folder} ({counted(len(self.files), 'image')})"
