@@ -1,7 +1,8 @@
 """`python -m droptrack` is `dt` (the `dt` console script is droptrack.cli:app, the layout's entry point). Run
-this way, `dt run` / `dt serve` hold a stop signal inherited as ignored from this module's first line; the console
-script holds it from the CLI's `main`, after its imports (typer, rich, click: 0.1-0.3 s): a launcher that must lose
-no early Ctrl-C starts `python -m droptrack`, or blocks the signal itself before its exec."""
+this way, the long commands (`signals.HELD_FOR`: dt run, serve, eval, train, ...) hold a stop signal inherited as
+ignored from this module's first line; the console script holds it from the CLI's `main`, after its imports (typer,
+rich, click: 0.1-0.3 s): a launcher that must lose no early Ctrl-C starts `python -m droptrack`, or blocks the
+signal itself before its exec."""
 
 import sys
 
@@ -9,8 +10,9 @@ from droptrack.signals import held_for, held_while_ignored
 
 
 def main() -> None:
-    """Run `dt` with the arguments in sys.argv. `dt run` / `dt serve`: a stop signal inherited as ignored is held from
-    here, before the CLI's imports (0.1-0.3 s), for the command's handlers to take (`signals.held_while_ignored`)."""
+    """Run `dt` with the arguments in sys.argv. The long commands (HELD_FOR): a stop signal inherited as ignored is
+    held from here, before the CLI's imports (0.1-0.3 s), for the command's handlers to take
+    (`signals.held_while_ignored`)."""
     # The earliest point droptrack's code runs: what comes before (the interpreter's start and `site`, 20-150 ms on
     # a loaded machine, most of it an editable install's import finder; this module's import of droptrack.signals,
     # a few ms) cannot hold a signal. Linux discards a signal whose action is SIG_IGN at the moment it is sent unless

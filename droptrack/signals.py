@@ -1,9 +1,11 @@
 """The stop-signal vocabulary every long command shares (`dt train`, `dt data synth`, `dt eval`, `dt bench`,
-`dt serve`): SIGTERM and SIGHUP stop a command like Ctrl-C (a KeyboardInterrupt the command turns into its 'how to
-go on' line) instead of killing the process without a word; a signal inherited as ignored, sent before the handlers
-of `dt run` / `dt serve` that take it are in, is held for them (`held_while_ignored`, `take_held`). A leaf (signal,
-os, threading only; no torch), so that `runtime`, `engine`, `eval` and `serve` use it without importing `train`;
-training's own parts (holding a signal until the iteration is saved: `train.stops.StepHold`) stay in `train/`."""
+`dt demo`, `dt export`, `dt run`, `dt serve`): SIGTERM and SIGHUP stop a command like Ctrl-C (a KeyboardInterrupt the
+command turns into its 'how to go on' line) instead of killing the process without a word; SIGINT and SIGTERM
+inherited as ignored (a `&` job of a script) are held by the CLI from its start (`held_while_ignored`) and taken by
+the command's handlers (`stop_signals`, `take_held`), so a Ctrl-C or `kill -INT` still stops it, at any moment. A
+leaf (signal, os, threading only; no torch), so that `runtime`, `engine`, `eval` and `serve` use it without
+importing `train`; training's own parts (holding a signal until the iteration is saved: `train.stops.StepHold`)
+stay in `train/`."""
 
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ from typing import Iterable, Iterator, Protocol, Sequence
 
 
 # the dt commands whose handlers take SIGINT and SIGTERM even when inherited as ignored (`runtime.signals`,
-# `serve.stops`): the CLI holds those signals for them from its start (`held_while_ignored`)
-HELD_FOR = ("run", "serve")
+# `serve.stops`, `stop_signals`): the CLI holds those signals for them from its start (`held_while_ignored`). The
+# long ones whose stop keeps what is done and whose rerun resumes; not `dt analyze` and the other short ones.
+HELD_FOR = (("run",), ("serve",), ("eval",), ("bench",), ("train",), ("demo",), ("export",), ("data", "synth"))
 
 
 def held_for(words: Sequence[str]) -> bool:
     """Whether `dt WORDS...` (the command line after `dt`) runs one of the commands of HELD_FOR."""
-    return bool(words) and words[0] in HELD_FOR
+    return any(tuple(words[:len(command)]) == command for command in HELD_FOR)
 
 
 class Stopped(KeyboardInterrupt):
@@ -47,8 +50,10 @@ class Hold(Protocol):
 @contextlib.contextmanager
 def stop_signals(hold: Hold | None = None) -> Iterator[None]:
     """In one process (not under torchrun, whose agent stops the ranks itself) and in the main thread, SIGTERM and
-    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays.
-    With `hold`, SIGINT too (unless ignored or already handled), and a signal `hold` takes is not raised."""
+    SIGHUP raise Stopped like Ctrl-C instead of killing the process without a word; an ignored one (nohup) stays,
+    except SIGINT and SIGTERM that the CLI holds for the command (`held_signals`): those are taken (one sent since
+    the command started comes in as the block begins), and blocked again at its end. With `hold`, SIGINT too (unless
+    ignored or already handled), and a signal `hold` takes is not raised."""
     def stop(signum: int, _frame) -> None:
         if hold is not None and hold.take(signum):
             return
@@ -59,9 +64,13 @@ def stop_signals(hold: Hold | None = None) -> Iterator[None]:
     old = {s: signal.signal(s, stop) for s in wanted if single and signal.getsignal(s) is signal.SIG_DFL}
     if hold is not None and single and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         old[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
+    held = held_signals() if single else set()
+    old.update({s: signal.signal(s, stop) for s in held})
     try:
+        take_held(held)   # a held one raises here, inside the block: its stop line, as at any later moment
         yield
     finally:
+        hold_again(held)   # first: one sent now stays pending, then is dropped with SIG_IGN back (as before)
         for s, handler in old.items():
             signal.signal(s, handler)
 
@@ -92,6 +101,14 @@ def blocked(signums: Iterable[int]) -> set[int]:
     if not hasattr(signal, "pthread_sigmask"):
         return set()
     return set(signums) & set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
+def held_signals(names: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> set[int]:
+    """Those of the signals `names` that are ignored and blocked in this thread: held for the command by the CLI
+    (`held_while_ignored`, HELD_FOR), for its handlers to take. None when the command is called from Python (the
+    Python API holds nothing: an ignored signal stays ignored there)."""
+    signums = {getattr(signal, n) for n in names if hasattr(signal, n)}
+    return {s for s in blocked(signums) if signal.getsignal(s) == signal.SIG_IGN}
 
 
 def take_held(held: set[int]) -> None:

@@ -18,8 +18,8 @@ def exec_with(cmd: list[str], *, file_size: int | None = None, default_signals: 
               ignored_signals: tuple[str, ...] = ()) -> list[str]:
     """`cmd` run through this module: no file it writes may grow past `file_size` bytes (a write beyond fails with
     EFBIG: SIGXFSZ is ignored, RLIMIT_FSIZE set), and the named signals ('INT', 'TERM') have their default action
-    (a pytest started from a background job of a script inherits SIGINT ignored, and dt train rightly keeps it so),
-    or, `ignored_signals`, are ignored (as such a job starts its commands)."""
+    (a pytest started from a background job of a script inherits SIGINT ignored; the CLI takes it then, the Python
+    API keeps it so), or, `ignored_signals`, are ignored (as such a job starts its commands)."""
     opts = ([f"--file-size={file_size}"] if file_size is not None else []) + [f"--default={s}" for s in default_signals]
     opts += [f"--ignore={s}" for s in ignored_signals]
     return [sys.executable, "-B", os.path.abspath(__file__), *opts, "--", *map(str, cmd)]

@@ -237,7 +237,7 @@ class OneLineUsageErrors(TyperGroup):
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
-        try:   # dt run / serve take SIGINT / SIGTERM even when ignored: one sent before their handlers are in is held
+        try:   # long commands (HELD_FOR) take SIGINT / SIGTERM even when ignored: held from here for their handlers
             with held_while_ignored(held_for(self._command(args)[0])), whole_stdout_writes():
                 rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,
                                   **extra)   # unchanged: as given (Click expands Windows' wildcards only then)

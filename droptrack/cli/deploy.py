@@ -78,6 +78,7 @@ def export_(
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
+    from droptrack.signals import stop_signals
     from droptrack.errors import print_plain, shell_quote
 
     from droptrack.artifact import artifact_format, content_problem
@@ -95,19 +96,22 @@ def export_(
     out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
     failed = None
     try:
-        report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
-                            trt_typing, int8_options=int8_options,
-                            log=lambda s: print_plain(err, s),   # paths: text, each line on one line
-                            trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
-                            overwrite=overwrite)
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C, and SIGINT / SIGTERM inherited as ignored (held for it)
+            report = export_all(checkpoint, config, output, opset, precs, calib, calib_pairs, engine, workspace,
+                                trt_typing, int8_options=int8_options,
+                                log=lambda s: print_plain(err, s),   # paths: text, each line on one line
+                                trust=trust_checkpoint, keep_fp32=tuple(keep_fp32), safetensors=safetensors,
+                                overwrite=overwrite)
     except ParityError as exc:
         if exc.report is None:
             raise
         report, failed = exc.report, exc
-    except KeyboardInterrupt:   # written files are whole (atomic); the precision search has a journal
+    except KeyboardInterrupt as exc:   # written files are whole (atomic); the precision search has a journal
         graph = checkpoint is not None and checkpoint.lower().endswith(".onnx")   # as export_all tells the paths
-        typer.echo(interrupted_line(graph, engine, auto_precision), err=True)
-        raise typer.Exit(130) from None
+        signum = getattr(exc, "signum", 2)
+        line = interrupted_line(graph, engine, auto_precision)
+        typer.echo(line if signum == 2 else line.replace("interrupted", f"stopped by {exc}", 1), err=True)
+        raise typer.Exit(128 + signum) from None
     for r in report.results:
         if r.parity is not None:
             out.print(parity_table(r.parity))

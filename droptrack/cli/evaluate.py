@@ -65,6 +65,7 @@ def eval_(
     from droptrack.eval.realtime import RealTime
     from droptrack.eval.run import evaluate_dataset
     from droptrack.eval.run_result import summary_lines
+    from droptrack.signals import stop_signals
 
     names = [s.strip() for s in sequences.split(",") if s.strip()] if sequences is not None else None
     if (latency_ms is not None or predict) and realtime_fps is None:
@@ -72,10 +73,11 @@ def eval_(
                          "stream's frame rate), e.g. --realtime-fps 30")
     realtime = RealTime(realtime_fps, latency_ms, predict) if realtime_fps is not None else None
     try:
-        result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
-                                  workers=workers, threads=threads, device=device, config=config, name=name,
-                                  tracker=tracker, ext=ext, realtime=realtime,
-                                  trust=trust_checkpoint, notes=True)   # dt run's extension-settings warnings
+        with stop_signals():   # also SIGINT / SIGTERM inherited as ignored (a `&` job of a script): held for it
+            result = evaluate_dataset(dataset, checkpoint, root=root, split=split, names=names, output_dir=output,
+                                      workers=workers, threads=threads, device=device, config=config, name=name,
+                                      tracker=tracker, ext=ext, realtime=realtime,
+                                      trust=trust_checkpoint, notes=True)   # dt run's extension-settings warnings
     except KeyboardInterrupt as exc:   # SIGTERM too (eval's loop raises it as Stopped): 143
         from droptrack.eval.resume import interrupted_line
 

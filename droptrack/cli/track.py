@@ -217,6 +217,7 @@ def demo(
     from droptrack.demo import bench_hint, run_demo
     from droptrack.eval.bench_view import TABLE_WIDTH, bench_table
     from droptrack.eval.bench_rows import failure_lines
+    from droptrack.signals import stop_signals
 
     console = Console(width=max(Console().width, TABLE_WIDTH))
 
@@ -224,12 +225,15 @@ def demo(
         print_plain(console, line)
 
     try:
-        res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads, config=config,
-                       trust=trust_checkpoint)
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted; run the same command again to continue in '{printable(output)}': its synthetic "
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C, and SIGINT / SIGTERM inherited as ignored (held for it)
+            res = run_demo(output, checkpoint, sequences, frames, video_frames, log=say, threads=threads,
+                           config=config, trust=trust_checkpoint)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        what = f"stopped by {exc}" if signum != 2 else "interrupted"
+        typer.echo(f"{what}; run the same command again to continue in '{printable(output)}': its synthetic "
                    "data is kept, the other steps run again", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + signum) from None
     console.print(bench_table(res.bench))
     b = res.bench.output_dir
     lines = [*failure_lines(res.bench.rows), *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})"]

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from droptrack.signals import held_signals, hold_again, take_held
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Seconds torchrun gives the ranks to stop after passing a signal on, before SIGKILL (its default: 30). A rank
 # blocked in a collective or in the rendezvous (waiting for a slower rank) cannot run its SIGINT handler at all.
@@ -161,9 +163,11 @@ def run_launcher(nproc: int, args: list[str]) -> int:
         else:
             pending.append(signum)
 
+    held = held_signals()   # ignored (a `&` job of a script) and held for dt train by the CLI: taken too
     previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS
-                if signal.getsignal(s) is not signal.SIG_IGN}   # ignored (a `&` job of a script): stays so
+                if signal.getsignal(s) is not signal.SIG_IGN or s in held}   # else ignored (the Python API): stays
     try:
+        take_held(held)   # before the child starts: it inherits the mask (a held one is forwarded once it runs)
         # SIGKILL of dt (no handler runs) still stops the launcher, which stops its ranks: the launcher arranges
         # that itself at start-up (die_with_parent; no preexec_fn, which is unsafe in a process with threads)
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
@@ -173,6 +177,7 @@ def run_launcher(nproc: int, args: list[str]) -> int:
             child[0].send_signal(s)
         return exit_code(child[0].wait())
     finally:
+        hold_again(held)
         for s, handler in previous.items():
             signal.signal(s, handler)
 
