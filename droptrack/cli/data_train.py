@@ -75,7 +75,8 @@ def data_synth(
 @data_app.command("xywh")
 @friendly
 def data_xywh(
-    files: list[Path] = typer.Argument(..., help="Box files of x1,y1,x2,y2 rows (ground truth or results)."),
+    files: list[Path] = typer.Argument(..., help="Box files of x1,y1,x2,y2 rows (ground truth or results).",
+                                      readable=False),
 ) -> None:
     """Rewrite box files of corners x1,y1,x2,y2 as the x,y,w,h every command reads, in place; each original is kept
     as FILE.xyxy (a file converted already is refused). Rows without a box (NaN, 0,0,0,0) stay as they are.

@@ -86,7 +86,10 @@ def export_(
     from droptrack.export.auto_precision import Int8Options
 
     if checkpoint is not None and artifact_format(checkpoint) == "torch":   # CHECKPOINT may be left out: say so
-        problem = content_problem(checkpoint)   # e.g. `dt export clip.avi`
+        try:
+            problem = content_problem(checkpoint)   # e.g. `dt export clip.avi`
+        except OSError:   # unreadable: loading it names the problem (permissions, a folder, ...)
+            problem = None
         if problem:
             raise CheckpointError(f"checkpoint {problem}, or leave CHECKPOINT out to export the default model")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])

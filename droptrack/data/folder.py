@@ -92,7 +92,9 @@ def checked_boxes(seq: Sequence, gt_file: Path | None) -> Sequence:
     (box_convention); a first frame that cannot be read leaves the check to the reading that names it."""
     if gt_file is not None and corner_shaped(seq.boxes):
         try:
-            w, h = seq.image_size
+            with warnings.catch_warnings():   # the file's own warnings (a rotation, ...): its reading gives them, once
+                warnings.simplefilter("ignore")   # (dt eval reads in worker processes)
+                w, h = seq.image_size
         except DatasetError:
             return seq
         note = ground_truth_note(gt_file, seq.boxes, w, h)
