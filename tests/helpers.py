@@ -41,6 +41,31 @@ def reaped(p):
             p.wait()
 
 
+@contextlib.contextmanager
+def signals_ignored(*signums: int):
+    """The handlers of `signums` set to SIG_IGN for the block, as a parent process can leave them, and put back after;
+    yields {signum: the handler before}."""
+    import signal
+
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in signums}
+    try:
+        yield before
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def drifting_square_clip(seed: int) -> list[np.ndarray]:
+    """Three 120x160 RGB frames: a textured square drifting on noise (random draws from `seed`)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(3):
+        f = rng.integers(0, 60, (120, 160, 3), dtype=np.uint8)
+        f[40 + 2 * k: 70 + 2 * k, 60 + 3 * k: 90 + 3 * k] = rng.integers(150, 255, (30, 30, 3), dtype=np.uint8)
+        out.append(f)
+    return out
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by its relative path (a training run's tensorboard events in tb/ too, where
     tensorboard is installed)."""

@@ -23,6 +23,7 @@ import yaml
 
 from droptrack.signals import held_for, held_while_ignored, stop_signals
 from exec_with import exec_with
+from helpers import signals_ignored
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or not hasattr(signal, "pthread_sigmask"),
                                 reason="POSIX signal masks")
@@ -97,16 +98,10 @@ def test_dt_train_in_a_background_job_stops_on_sigint_with_last_pt_and_resumes(s
     assert torch.load(out / "final.pt", weights_only=True)["history"]
 
 
-def ignored(*signums: int) -> dict:
-    """The handlers of `signums` set to SIG_IGN, as a parent process can leave them; {signum: the one before}."""
-    return {s: signal.signal(s, signal.SIG_IGN) for s in signums}
-
-
 def test_stop_signals_take_a_held_signal_and_put_everything_back():
     """What the CLI does for each long command, by hand: SIGINT ignored and held (`held_while_ignored`), sent before
     `stop_signals` is in, comes in as it goes in; handler and mask are put back after."""
-    before = ignored(signal.SIGINT)
-    try:
+    with signals_ignored(signal.SIGINT):
         with held_while_ignored(names=("SIGINT",)):
             signal.pthread_kill(threading.get_ident(), signal.SIGINT)
             assert signal.SIGINT in signal.sigpending()
@@ -115,23 +110,17 @@ def test_stop_signals_take_a_held_signal_and_put_everything_back():
                     raise AssertionError("the held SIGINT did not come in as the handlers went in")
             inside = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
         after = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    finally:
-        signal.signal(signal.SIGINT, before[signal.SIGINT])
     assert inside == (signal.SIG_IGN, True) and after == (signal.SIG_IGN, False)
 
 
 def test_stop_signals_leave_an_ignored_signal_nobody_holds_and_an_ignored_sighup_alone():
     """Called from Python (the API holds nothing), an ignored SIGINT stays ignored; `nohup`'s SIGHUP too, held or
     not."""
-    before = ignored(signal.SIGINT, signal.SIGHUP)
-    try:
+    with signals_ignored(signal.SIGINT, signal.SIGHUP):
         with stop_signals():
             free = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGHUP)
         with held_while_ignored(names=("SIGINT", "SIGTERM")), stop_signals():
             hup = signal.getsignal(signal.SIGHUP)
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
     assert free == (signal.SIG_IGN, signal.SIG_IGN) and hup == signal.SIG_IGN
 
 

@@ -13,6 +13,7 @@ import pytest
 from droptrack import InputError, Tracker, load_tracker
 from droptrack.errors import CornerBoxWarning, FlatTargetWarning
 from droptrack.runtime.build import build_tracker
+from helpers import drifting_square_clip
 
 GOOD = (60, 40, 30, 30)
 
@@ -20,13 +21,7 @@ GOOD = (60, 40, 30, 30)
 @pytest.fixture(scope="module")
 def clip() -> list[np.ndarray]:
     """Three 120x160 RGB frames: a textured square drifting on noise."""
-    rng = np.random.default_rng(3)
-    out = []
-    for k in range(3):
-        f = rng.integers(0, 60, (120, 160, 3), dtype=np.uint8)
-        f[40 + 2 * k: 70 + 2 * k, 60 + 3 * k: 90 + 3 * k] = rng.integers(150, 255, (30, 30, 3), dtype=np.uint8)
-        out.append(f)
-    return out
+    return drifting_square_clip(3)
 
 
 @pytest.fixture(scope="module", params=["load_tracker", "host", "device"])

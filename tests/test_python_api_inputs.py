@@ -14,6 +14,7 @@ import torch
 from droptrack.errors import InputError
 from droptrack.geometry import box_iou
 from droptrack.runtime.run import build_tracker
+from helpers import drifting_square_clip
 
 BOX = (60, 40, 30, 30)
 
@@ -27,13 +28,7 @@ def tracker(request, tiny_ckpt):
 @pytest.fixture(scope="module")
 def clip() -> list[np.ndarray]:
     """Three 120x160 RGB frames: a textured square drifting on noise."""
-    rng = np.random.default_rng(1)
-    out = []
-    for k in range(3):
-        f = rng.integers(0, 60, (120, 160, 3), dtype=np.uint8)
-        f[40 + 2 * k: 70 + 2 * k, 60 + 3 * k: 90 + 3 * k] = rng.integers(150, 255, (30, 30, 3), dtype=np.uint8)
-        out.append(f)
-    return out
+    return drifting_square_clip(1)
 
 
 def run(tracker, frames, box=BOX) -> list[list[float]]:

@@ -9,27 +9,19 @@ others; `dt run` blocks it in the thread that starts, before its imports start a
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 import droptrack.cli.ext_options as ext_options
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.signals import held_while_ignored
-from helpers import cli
+from helpers import cli, signals_ignored
 
 pytestmark = [pytest.mark.usefixtures("one_thread"),   # tiny_ckpt, video, one_thread: conftest.py
               pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")]
 
-
-def ignored(*signums: int) -> dict:
-    """The handlers of `signums` set to SIG_IGN, as a parent process can leave them; {signum: the one before}."""
-    return {s: signal.signal(s, signal.SIG_IGN) for s in signums}
 
 
 @pytest.mark.parametrize("signum, code, name", [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
@@ -48,14 +40,10 @@ def test_a_signal_sent_while_dt_run_starts_stops_it_and_the_same_command_runs_wh
     args = ["run", video, "-m", tiny_ckpt, "--init", "130,60,40,40", "--device", "cpu", "--max-frames", "4",
             "-o", boxes, "--jsonl", lines]
     monkeypatch.setattr(ext_options, "ext_overrides", signal_now)
-    before = ignored(signal.SIGINT, signal.SIGTERM)
-    try:
+    with signals_ignored(signal.SIGINT, signal.SIGTERM) as before:
         res = cli(*args)
         after = {s: signal.getsignal(s) for s in before}
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
     assert pending == [True], res.output
     assert res.exit_code == code, res.output
     assert res.output.strip().splitlines()[-1] == f"{name}: stopped before the first frame; nothing was written"
@@ -70,9 +58,8 @@ def test_a_signal_sent_while_dt_run_starts_stops_it_and_the_same_command_runs_wh
 def test_handlers_take_a_held_signal_as_they_go_in_and_put_everything_back():
     """`graceful_signals` by hand, SIGINT held by `held_while_ignored` (as the CLI holds it): the pending signal
     stops the run as the handlers go in (the flag names it), and the handlers and the mask are put back."""
-    before = ignored(signal.SIGINT)
     flag = StopFlag()
-    try:
+    with signals_ignored(signal.SIGINT):
         with held_while_ignored(names=("SIGINT",)):
             signal.pthread_kill(threading.get_ident(), signal.SIGINT)
             assert signal.SIGINT in signal.sigpending()
@@ -81,8 +68,6 @@ def test_handlers_take_a_held_signal_as_they_go_in_and_put_everything_back():
                     raise AssertionError("the held SIGINT did not come in as the handlers went in")
             inside = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
         after = signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    finally:
-        signal.signal(signal.SIGINT, before[signal.SIGINT])
     assert flag.signum == signal.SIGINT
     assert inside == (signal.SIG_IGN, True)   # blocked again, as the handlers found it
     assert after == (signal.SIG_IGN, False)

@@ -27,7 +27,7 @@ from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.stops import StopSignals  # noqa: E402
 from droptrack.signals import Stopped  # noqa: E402
 from exec_with import exec_with  # noqa: E402
-from helpers import cli, reaped  # noqa: E402
+from helpers import cli, reaped, signals_ignored  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 
@@ -37,10 +37,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
-
-def ignored(*signums: int):
-    """The handlers of `signums` set to SIG_IGN, as a parent process can leave them; {signum: the one before}."""
-    return {s: signal.signal(s, signal.SIG_IGN) for s in signums}
 
 
 # what the code that runs when the signal comes does with its exception: lets it go on up; swallows it (a finalizer,
@@ -81,14 +77,10 @@ def test_a_signal_as_tracking_starts_stops_dt_serve_with_its_outputs_closed(tiny
     opts = ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", jsonl=str(tmp_path / "f.jsonl"),
                         output=str(tmp_path / "boxes.txt"), save=str(tmp_path / "v.avi"))
     port = free_port()
-    before = ignored(signal.SIGINT, signal.SIGTERM)
-    try:
+    with signals_ignored(signal.SIGINT, signal.SIGTERM) as before:
         with pytest.raises(raised) as info:
             serve(opts, port=port, echo=echo)
         after = {s: signal.getsignal(s) for s in before}
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
     assert len(lines) == 1 and lines[0].startswith("tracking "), lines
     assert getattr(info.value, "signum", signal.SIGINT) == signum
     assert after == {s: signal.SIG_IGN for s in before}   # the handlers it found are put back
@@ -103,14 +95,10 @@ def test_an_ignored_sighup_stays_ignored_and_the_others_are_handled():
     when inherited as ignored (the server's shutdown on them needs them)."""
     if not hasattr(signal, "SIGHUP"):
         pytest.skip("no SIGHUP on this platform")
-    before = ignored(signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
-    try:
+    with signals_ignored(signal.SIGHUP, signal.SIGINT, signal.SIGTERM) as before:
         with StopSignals() as stop:
             inside = {s: signal.getsignal(s) for s in before}
         after = {s: signal.getsignal(s) for s in before}
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
     assert inside[signal.SIGHUP] == signal.SIG_IGN
     assert inside[signal.SIGINT] == inside[signal.SIGTERM] == stop._handle
     assert after == {s: signal.SIG_IGN for s in before}
@@ -159,14 +147,10 @@ def test_a_signal_sent_before_dt_serves_handlers_are_in_is_held_for_them(tiny_ck
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ext_options, "ext_overrides", signal_now)
-    before = ignored(signal.SIGINT, signal.SIGTERM)
-    try:
+    with signals_ignored(signal.SIGINT, signal.SIGTERM) as before:
         res = cli("serve", video, "-m", tiny_ckpt, "--device", "cpu", "--port", "0", "--jsonl", tmp_path / "f.jsonl")
         after = {s: signal.getsignal(s) for s in before}
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
     assert pending == [True], res.output
     assert res.exit_code == code and "serving" not in res.output and "tracking" not in res.output, res.output
     assert res.output.strip().splitlines()[-1:] == ([said] if said else []), res.output
