@@ -37,10 +37,15 @@ def fix_text(path: str | Path) -> str:
     return f"dt data xywh {shell_quote(str(path))}"
 
 
+def _has_box(b: np.ndarray) -> np.ndarray:
+    """Which rows of (N,4) x,y,w,h hold a box: finite, w > 0 and h > 0 (NaN and 0,0,0,0 rows: no target)."""
+    return np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
+
+
 def _valid(boxes: np.ndarray) -> np.ndarray:
-    """Rows of (N,4) x,y,w,h that hold a box: finite, w > 0 and h > 0 (NaN and 0,0,0,0 rows: no target)."""
+    """The rows of (N,4) x,y,w,h that hold a box (`_has_box`)."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return b[np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)]
+    return b[_has_box(b)]
 
 
 def corner_shaped(boxes: np.ndarray) -> bool:
@@ -72,7 +77,7 @@ def ground_truth_note(path: str | Path, boxes: np.ndarray, width: int, height: i
 def _row_of(boxes: np.ndarray, k: int) -> int:
     """The 1-based row of the k-th valid box among all rows."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    rows = np.flatnonzero(np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0))
+    rows = np.flatnonzero(_has_box(b))
     return int(rows[k]) + 1
 
 
@@ -90,7 +95,7 @@ def result_problem(path: str | Path, pred: np.ndarray, gt: np.ndarray) -> str | 
 
     n = min(len(pred), len(gt))
     p, g = np.asarray(pred, np.float64)[:n].reshape(-1, 4), np.asarray(gt, np.float64)[:n].reshape(-1, 4)
-    keep = np.isfinite(g).all(axis=1) & (g[:, 2] > 0) & (g[:, 3] > 0) & np.isfinite(p).all(axis=1)
+    keep = _has_box(g) & np.isfinite(p).all(axis=1)
     if int(keep.sum()) < 2:
         return None
     p, g = p[keep], g[keep]

@@ -116,7 +116,7 @@ def _check_all_listed(folder: Path, listed: list[str]) -> None:
 
 def _own_frames(folder: Path, n: int) -> list[Path]:
     """The first n images of one's own sequence whose frames are not named 00000001.jpg ... (frame_1.jpg,
-    0001.png: natural order, as the image-folder reader); fewer images than GT rows is a DatasetError."""
+    0001.png: natural order, as the image-folder reader); fewer or more images than GT rows is a DatasetError."""
     from droptrack.imagefiles import frames_problem
 
     why = frames_problem(folder)
@@ -126,14 +126,14 @@ def _own_frames(folder: Path, n: int) -> list[Path]:
     if len(frames) < n:
         raise DatasetError(f"{folder} has {n} GT rows but {len(frames)} images; add the missing frames or trim "
                            "groundtruth.txt")
-    return frames[:n]
+    _check_no_frame_without_row(folder, n, len(frames))   # the listing above, not a second one (nor its strays
+    return frames[:n]                                      # decoded again)
 
 
-def _check_no_frame_without_row(folder: Path, rows: int) -> None:
-    """One's own sequence with more images than box rows is refused: rows are taken in frame order from the first,
+def _check_no_frame_without_row(folder: Path, rows: int, images: int) -> None:
+    """One's own sequence with more `images` than box rows is refused: rows are taken in frame order from the first,
     so a frame left without a row (a tool that writes rows only where the target is) shifted every later box, and
     the images past the last row were silently left out."""
-    images = len(list_images(folder, warn=False))   # _own_frames named its strays
     if images > rows:
         raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
                            "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
@@ -151,6 +151,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
     if len(gt) > 1 and dataset == "synth" and (from_zero or not (folder / f"00000001{ext}").is_file()):
         n = len(gt)
         frames = _own_frames(frames_folder(folder), n)   # its frames in it, or in img/ or imgs/ (as dt eval's
+        # folder reader)
     elif len(gt) > 1:
         n = len(gt)
         frames = numbered_frames(folder, 1, n, 8, ext)
@@ -158,13 +159,14 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if gap is not None:   # found now, not when training first samples it
             raise DatasetError(f"{folder} has {n} GT rows but no frame {gap.name}; add the missing frames or trim "
                                "groundtruth.txt")
+        if dataset == "synth":   # _own_frames checks its own listing
+            images = frames_folder(folder)
+            _check_no_frame_without_row(images, n, len(list_images(images, warn=False)))
     else:  # test split: only the first row is published; count the images (GOT-10k: its .jpg files, as the
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         n = len(frames)
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
-    if len(gt) > 1 and dataset == "synth":
-        _check_no_frame_without_row(frames_folder(folder), n)   # folder reader)
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
