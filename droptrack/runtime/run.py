@@ -145,7 +145,7 @@ def unfinished_note(sinks: list) -> str:
     return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
 
 
-def _streams(sinks: list) -> list:
+def streamed_files(sinks: list) -> list:
     """The StreamFiles of --jsonl and --output in `resume.streamed_outputs` order (stdout and devices left out)."""
     files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) else getattr(s, "files", []))]
     return [f for f in files if f is not None and f.part != f.path]
@@ -270,7 +270,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if resumable:
-            streams = _streams(sinks)
+            streams = streamed_files(sinks)
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
                                      None if point is None else point.template_version, sizes=sizes)

@@ -130,7 +130,8 @@ def _finite_or_none(v: float | None, digits: int) -> float | None:
 
 def frame_record(frame: Frame, targets: list[TargetState]) -> dict:
     """The --jsonl record of a frame: frame, timestamp, boxes, scores, lost (and ids when targets carry them;
-    `reacq` per target, where re-acquisition (--reacq-factor) is on: true while its wide search is active; `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
+    `reacq` per target, where re-acquisition (--reacq-factor) is on: true while its wide search is active;
+    `reconnect` {gap_s, attempts} on the first frame after a live source came back; `skipped` N when a live
     source's N stale frames were dropped before it; `unreadable` true and null boxes for a frame of a file that
     could not be decoded); strict JSON: a non-finite number becomes null."""
     rec = {"frame": frame.index, "timestamp": _finite_or_none(frame.timestamp, 6),

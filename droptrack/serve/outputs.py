@@ -11,7 +11,7 @@ from pathlib import Path
 from droptrack.errors import InputError, OutputFull
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
-from droptrack.runtime.run import unfinished_note
+from droptrack.runtime.run import streamed_files, unfinished_note
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -147,8 +147,7 @@ def holds_result(path: Path) -> bool:
 
 def written(sinks: list[Sink]) -> list[tuple[Path, Path]]:
     """(temporary name, final name) of every file the sinks wrote something to (not written in place)."""
-    files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) and s.out else getattr(s, "files", []))]
-    pairs = [(f.part, f.path) for f in files if f.lines and f.part != f.path]
+    pairs = [(f.part, f.path) for f in streamed_files(sinks) if f.lines]
     videos = [s for s in sinks if isinstance(s, VideoSink) and s.part != s.path and s.part.exists()]
     return pairs + [(v.part, v.path) for v in videos]
 
