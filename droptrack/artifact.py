@@ -217,19 +217,26 @@ def _new_temp(path: Path) -> Path:
             raise
 
 
+def _temp_for(path: Path, kept: str = "", mkdir: bool = False) -> Path:
+    """`_new_temp(path)` (its folder made first with `mkdir`); no inode left (or an inode quota) is OutputFull naming
+    the file being written, not its temporary (`kept`: what the message says was kept)."""
+    try:
+        if mkdir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return _new_temp(path)
+    except OSError as exc:
+        if full_error(exc) is not None:
+            raise OutputFull(full_message(exc, path, kept)) from None
+        raise
+
+
 def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     """Call writer(tmp_path) then rename onto `path`: readers never see a half-written file."""
     path = Path(path)
     if writes_in_place(path):   # /dev/null: renaming a file onto it would replace the device
         writer(path)
         return path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _new_temp(path)
-    except OSError as exc:   # no inode left (or an inode quota): the file being written is named, not its temporary
-        if full_error(exc) is not None:
-            raise OutputFull(full_message(exc, path)) from None
-        raise
+    tmp = _temp_for(path, mkdir=True)
     try:
         os.chmod(tmp, 0o644)  # created 0600 as mkstemp does; results and models are ordinary shared files
         writer(Path(tmp))
@@ -250,12 +257,7 @@ def write_temp(path: str | Path, data: bytes, kept: str = "") -> Path:
     together with other files written so, as one set (dt analyze's plots and report.json). A full disk is OutputFull
     naming `path` (`kept`: what the message says was kept), the temporary removed."""
     path = Path(path)
-    try:
-        tmp = _new_temp(path)
-    except OSError as exc:   # no inode left (or an inode quota)
-        if full_error(exc) is not None:
-            raise OutputFull(full_message(exc, path, kept)) from None
-        raise
+    tmp = _temp_for(path, kept)
     try:
         os.chmod(tmp, 0o644)
         tmp.write_bytes(data)
@@ -278,9 +280,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 
 
+def json_bytes(obj: Any) -> bytes:
+    """`obj` as the JSON files droptrack writes hold it (indented, a final newline)."""
+    return (json.dumps(obj, indent=2, default=str) + "\n").encode()
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    """Write JSON (indented) atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+    """Write JSON (indented, `json_bytes`) atomically."""
+    return atomic_write_bytes(path, json_bytes(obj))
 
 
 def atomic_savez(path: str | Path, arrays: dict) -> Path:

@@ -348,8 +348,10 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
 
 
 def report_bytes(report: Report) -> bytes:
-    """A report's JSON file as written (`artifact.atomic_write_json`'s format)."""
-    return (json.dumps(report.to_dict(), indent=2, default=str) + "\n").encode()
+    """A report's JSON file as written (`artifact.json_bytes`, atomic_write_json's format)."""
+    from droptrack.artifact import json_bytes
+
+    return json_bytes(report.to_dict())
 
 
 def write_report(report: Report, output_dir: str | Path, others: dict[str, bytes] | None = None) -> Path:

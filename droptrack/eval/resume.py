@@ -169,10 +169,10 @@ def record_procedures(out: Path, procedures: set[str]) -> None:
     only resumes (no model loads) prints the line as the run that tracked the sequences did."""
     import json
 
-    old = recorded_procedures(out)
+    data = json.loads((out / MANIFEST).read_text())   # written by check_manifest before any sequence was tracked
+    old = _procedures_in(data)
     if procedures <= old:
         return
-    data = json.loads((out / MANIFEST).read_text())   # written by check_manifest before any sequence was tracked
     atomic_write_json(out / MANIFEST, {**data, "procedures": sorted(old | procedures)})
 
 
@@ -181,9 +181,14 @@ def recorded_procedures(out: Path) -> set[str]:
     import json
 
     try:
-        got = json.loads((out / MANIFEST).read_text()).get("procedures")
-    except (OSError, ValueError, AttributeError, RecursionError):
+        return _procedures_in(json.loads((out / MANIFEST).read_text()))
+    except (OSError, ValueError, RecursionError):
         return set()
+
+
+def _procedures_in(data: object) -> set[str]:
+    """The 'procedures' an eval.json's contents hold; none where it has none (or is not a dict)."""
+    got = data.get("procedures") if isinstance(data, dict) else None
     return {p for p in got if isinstance(p, str)} if isinstance(got, list) else set()
 
 
