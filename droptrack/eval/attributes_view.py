@@ -4,19 +4,10 @@ per-sequence gaps)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from droptrack.errors import plain_text
 from droptrack.wording import counted
-
-
-def attribute_plot(path: Path, ar: Any, title: str, colors: dict[str, Any] | None = None,
-                   order: list[str] | None = None) -> Path:
-    """attributes.png: attribute_figure, written atomically."""
-    from droptrack.eval.plot_style import save_png
-
-    return save_png(attribute_figure(ar, title, colors, order), path)
 
 
 def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,

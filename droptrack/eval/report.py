@@ -40,7 +40,6 @@ later (the GOT-10k toolkit's Tiger1: 354 rows for 349 frames from image 6) has t
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
