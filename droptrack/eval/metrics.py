@@ -38,6 +38,10 @@ NORM_PRECISION_THRESHOLDS = np.arange(51, dtype=np.float64) / 100.0  # 0.00 ... 
 OPE_TAGS = ("lasot", "lasot_extension_subset", "otb", "uav", "nfs", "tnl2k", "generic", "synth", "video", "folder",
             "tc128", "itb", "avist", "got10k", "trackingnet")
 VALIDITY_RULES = {"ostrack": "ostrack-ope", "pytracking": "pytracking-ope"}
+# Tags whose ground truth may hold NaN rows: UAV123 (pytracking's 'uav' rule) and one's own footage (the folder, video
+# and synth readers), whose box files mark an absent target with NaN,NaN,NaN,NaN as with 0,0,0,0 (README): such a
+# frame is invalid, as a 0,0,0,0 row's (IoU -1, centre error +inf). Every benchmark's tag refuses NaN, as pytracking.
+NAN_GT_TAGS = ("uav", "folder", "video", "synth")
 
 
 def check_tag(tag: str) -> str:
@@ -126,9 +130,9 @@ def ope_sequence(pred: Any, gt: Any, tag: str = "generic", visible: Any = None, 
                          "width/height (OSTrack/pytracking reject such results); fix the tracker output and re-run "
                          "the sequence")
     gt_nan = np.isnan(gt).any(1)
-    if gt_nan.any() and tag != "uav":
-        raise DatasetError(f"{name}: ground-truth row {int(np.argmax(gt_nan))} has NaN (only tag 'uav' allows it); "
-                           "fix the annotation or use the tag 'uav'")
+    if gt_nan.any() and tag not in NAN_GT_TAGS:
+        raise DatasetError(f"{name}: ground-truth row {int(np.argmax(gt_nan))} has NaN (only the tags "
+                           f"{', '.join(NAN_GT_TAGS)} allow it); fix the annotation or use the tag 'uav'")
     pred = replace_zero_size(pred, gt_nan)
     if len(pred) > n:
         pred = pred[:n]

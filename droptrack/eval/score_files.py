@@ -125,7 +125,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
             _check_corners(f, r, seq.boxes)
-        return M.got10k_sequence(reps, seq.boxes, getattr(seq, "cover", None), getattr(seq, "image_size", None),
+        return M.got10k_sequence(reps, seq.boxes, _cover(seq, tag), getattr(seq, "image_size", None),
                                  seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
@@ -138,6 +138,20 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
     return M.ope_sequence(pred, seq.boxes, tag, ope_visible(seq), seq.name, validity), times, note
+
+
+def _cover(seq: Any, tag: str) -> np.ndarray | None:
+    """The cover labels the GOT-10k toolkit reads: the sequence's own; one's own footage without a cover.label (the
+    folder, video and synth readers), whose NaN,NaN,NaN,NaN or 0,0,0,0 rows mark an absent target (README), has those
+    frames at cover 0, not scored, as GOT-10k labels an absent target (a NaN row made the sequence refused, as its AO
+    would be NaN; a 0,0,0,0 row a miss whatever the tracker reported)."""
+    cover = getattr(seq, "cover", None)
+    if cover is not None or tag not in ("synth", "folder", "video"):
+        return cover
+    boxes = np.asarray(seq.boxes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        absent = np.isnan(boxes).any(axis=1) | (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+    return np.where(absent, 0, 1) if absent.any() else None
 
 
 def _check_corners(path: Path, pred: np.ndarray, gt: np.ndarray) -> None:
