@@ -183,8 +183,9 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     else:   # the init box only (a test split)
         boxes = own_boxes(gt_file)
         boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
-    return checked_boxes(Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes),
-                    gt_file if gt_file.is_file() else None)
+    return checked_boxes(Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes,
+                                  annotation=gt_file if gt_file.is_file() else None),
+                         gt_file if gt_file.is_file() else None)
 
 
 def _frame_count(path: Path) -> int:

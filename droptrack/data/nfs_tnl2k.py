@@ -79,7 +79,8 @@ def read_nfs(root: Path, split: str | None, names: list[str] | None) -> list[Seq
     for nm in select(avail, names, "nfs"):
         gt = load_boxes(anno / f"{nm}.txt")   # frames sequences/<name>/%05d.jpg from 1, one per box (pytracking)
         frames = numbered_frames(root / "sequences" / nm[4:], 1, len(gt), 5, ".jpg")
-        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames, video=None, boxes=gt))
+        seqs.append(Sequence(name=nm, dataset="nfs", frames=frames, video=None, boxes=gt,
+                             annotation=anno / f"{nm}.txt"))
     return seqs
 
 

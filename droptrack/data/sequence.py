@@ -49,6 +49,9 @@ class Sequence:
     # images of the folder before frame 0 (OTB: Tiger1's first 5, left out as pytracking's initOmit; David's 299
     # before its ground truth starts): a result file with this many rows more than frames starts there (score_files)
     images_before: int = 0
+    # the box file the ground truth was read from, where a result file could have its name (UAV123's and NfS's anno/
+    # <seq>.txt, TrackingNet's anno/<seq>.txt, a video's CLIP.txt): score_files refuses to score it as a result
+    annotation: Path | None = None
     _size: tuple[int, int] | None = field(default=None, init=False, repr=False)
     _probe_set: Probes | None = field(default=None, init=False, repr=False)
 

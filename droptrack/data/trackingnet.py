@@ -73,7 +73,8 @@ def read_sequence(chunk: Path, name: str, gt: np.ndarray | None = None) -> Seque
         if n == 0:
             raise DatasetError(f"TrackingNet frame folder {folder} is empty; re-extract {chunk.name}")
         frames = numbered_frames(folder, 0, n, 0, ".jpg")
-    return Sequence(name=name, dataset="trackingnet", frames=frames, video=None, boxes=pad_boxes(gt, len(frames)))
+    return Sequence(name=name, dataset="trackingnet", frames=frames, video=None, boxes=pad_boxes(gt, len(frames)),
+                    annotation=chunk / "anno" / f"{name}.txt")
 
 
 def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:

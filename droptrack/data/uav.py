@@ -62,5 +62,5 @@ def read(root: Path, split: str | None, names: list[str] | None) -> list[Sequenc
         gt = load_boxes(anno / f"{stem}.txt")
         folder, start = _folder_and_start(data, stem)
         seqs.append(Sequence(name=nm, dataset="uav", frames=numbered_frames(folder, start, len(gt), 6, ".jpg"),
-                             video=None, boxes=gt))
+                             video=None, boxes=gt, annotation=anno / f"{stem}.txt"))
     return seqs

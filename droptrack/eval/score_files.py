@@ -116,6 +116,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     if not files:
         raise InputError(f"no result file for {seq.name} in {result_dir} (looked for {seq.name}.txt and "
                          f"{seq.name}/{seq.name}_001.txt); run the tracker on this sequence")
+    _check_not_annotation(files, seq)
     n = len(seq.boxes)
     times = _read_times(files[0], seq.name, dataset)
     if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
@@ -138,6 +139,22 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
     return M.ope_sequence(pred, seq.boxes, tag, ope_visible(seq), seq.name, validity), times, note
+
+
+def _check_not_annotation(files: list[Path], seq: Any) -> None:
+    """InputError for a result file that is the sequence's own box file (a folder of videos with their CLIP.txt, or
+    UAV123's, NfS's or TrackingNet's anno/ folder, passed as a result folder): its ground truth scored against itself
+    gave a perfect score (AUC 95.24) as if a tracker had made it."""
+    gt_file = getattr(seq, "annotation", None)
+    for f in files if gt_file is not None else ():
+        try:
+            same = f.samefile(gt_file)
+        except OSError:
+            same = False
+        if same:
+            raise InputError(f"{f} is the ground-truth file of {seq.name} (the dataset's own box file), not a "
+                             "tracker's result; pass the folder holding the tracker's <sequence>.txt files as "
+                             "RESULT_DIR")
 
 
 def _cover(seq: Any, tag: str) -> np.ndarray | None:
