@@ -182,19 +182,23 @@ def check_output_not_frames(label: str, output_dir: str | Path) -> None:
 
 
 def check_split(dataset: str, root: str | Path | None, split: str | None) -> None:
-    """A user's --split only where it selects something (it was silently ignored): a video or image folder has no
-    splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names, a GOT-10k root
-    that is a split folder (train/val/test with list.txt) the split its name says. An unknown dataset or a missing
-    root is left to the reader, which names it."""
+    """A user's --split only where it selects something (it was silently ignored) and agrees with the split a
+    dataset alias names (got10k_val --split test read the test split under the name got10k_val): a video or image
+    folder has no splits; a synthetic root holding one set (no <split>/ folder) is the split its synth.json names, a
+    GOT-10k root that is a split folder (train/val/test with list.txt) the split its name says. An unknown dataset
+    or a missing root is left to the reader, which names it."""
     if split is None:
         return
     from droptrack.errors import DropTrackError, InputError
 
     try:
-        tag = canonical(dataset)[0]
+        tag, implied = canonical(dataset)
         path = resolve_root(tag, root) if tag in ("synth", "got10k") else None
     except DropTrackError:
         return
+    if implied is not None and split.lower() != implied:   # got10k_val --split test read the test split, named
+        raise InputError(f"--split {split}: --dataset {dataset.strip()} is the {implied} split of {tag}; pass "
+                         f"--dataset {tag} --split {split}, or drop --split")   # got10k_val in the report
     if tag in ("folder", "video"):
         raise InputError(f"--split {split}: --dataset {tag} reads its root as it is and has no splits; drop --split")
     if tag in ("otb", "uav", "nfs", "tnl2k"):   # one set each (TNL2K's test set is its own download)
