@@ -130,8 +130,11 @@ def run(
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
     # paths and the source's frame names: control characters escaped (a name from elsewhere may hold them)
-    boxes = ", ".join(str(p) for p in box_paths(output, max(1, summary.num_targets))) if output else None
-    for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+    kept = summary.kept   # a file run that ended early beside an earlier result: its own files are NAME.part
+    boxes = (", ".join(str(kept.get(p, p)) for p in box_paths(output, max(1, summary.num_targets))) if output
+             else None)
+    named = [("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)]
+    for label, path in [(label, kept.get(Path(p), p) if p and label != "boxes" else p) for label, p in named]:
         if path:
             typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
     if not (output or jsonl or save or show):   # where the files would be named: none was asked for
@@ -154,11 +157,12 @@ def run(
     if summary.resumed:
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
-        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}; continue with "
-                   f"{resume_advice(save)}", err=True)
+        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"
+                   f"{printable(summary.unfinished)}; continue with {resume_advice(save)}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save)}" if summary.journal else ""
-        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}; outputs are complete up to there{more}")
+        where = printable(summary.unfinished) or "; outputs are complete up to there"
+        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
 
 
 def resumed_note(vouched: int, retracked: int) -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OffTargetGraphWarning, OutputFull,
-                              SourceError)
+from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
+                              OutputFull, SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources
@@ -145,6 +145,11 @@ def unfinished_note(sinks: list) -> str:
     return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
 
 
+def _resume_hint(journal, save: str | None) -> str:
+    """'; continue with the same command and --resume' where the run left a journal, else ''."""
+    return f"; continue with {resume_advice(save)}" if journal is not None and journal.path.exists() else ""
+
+
 def streamed_files(sinks: list) -> list:
     """The StreamFiles of --jsonl and --output in `resume.streamed_outputs` order (stdout and devices left out)."""
     files = [f for s in sinks for f in ([s.out] if isinstance(s, JsonlSink) else getattr(s, "files", []))]
@@ -238,6 +243,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             frames.close()
             frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
+        # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
+        # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
+        keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video)
         sinks = []
         try:
             if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
@@ -278,7 +286,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                        opts.lost_threshold, on_frame, stop=stop, resume=point,
-                                       checkpoint=journal.write if journal else None, skip=not ahead)
+                                       checkpoint=journal.write if journal else None, skip=not ahead,
+                                       keep_cut=keep_cut)
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.settle()
@@ -289,12 +298,24 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
+            if unfinished_note(sinks):
+                raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts.save)}") from None
             if not files:
                 raise
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
+        except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
+            if unfinished_note(sinks):
+                exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts.save)}",)
+            raise
+        except Exception as exc:
+            if unfinished_note(sinks):
+                exc.add_note(unfinished_note(sinks)[2:])
+            raise
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
+        summary.unfinished = unfinished_note(sinks)
+        summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
