@@ -42,7 +42,8 @@ def run(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
                                    "already hold data, and a killed run's NAME.part (default: refused before any "
-                                   "work)."),
+                                   "work); once the run is complete, an earlier run's --output files of other targets "
+                                   "(NAME_<k>) go too."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed or interrupted run over a video file "
                                 "or image folder: the same command plus --resume appends to its --output / --jsonl "
                                 "files the boxes an uninterrupted run writes (NAME.resume.json, beside them, "
@@ -154,6 +155,9 @@ def run(
         typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
                    f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
                    err=True)
+    if summary.removed:   # --overwrite with another number of targets: the folder holds this run's files only
+        typer.echo(f"note: --overwrite removed the earlier run's {printable(', '.join(map(str, summary.removed)))} "
+                   f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
     if summary.resumed:
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked

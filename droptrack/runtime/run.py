@@ -29,7 +29,7 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import warn_at_start
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths, numbered_path
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 
 # dt run's names, those made in build.py and report.py included (importable from here as before)
@@ -145,6 +145,31 @@ def unfinished_note(sinks: list) -> str:
     return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
 
 
+def earlier_targets(output: str, num_targets: int) -> list[Path]:
+    """The files an earlier run onto `output` with another number of targets wrote that this run does not: NAME
+    (one target) where this run writes NAME_<k>, and NAME_<k> numbered on from this run's last (NAME_0 on where it
+    writes NAME alone), up to the first number missing; files a running dt run / dt serve writes left out."""
+    path = Path(output)
+    found = [path] if num_targets > 1 and path.is_file() else []
+    k = num_targets if num_targets > 1 else 0
+    while numbered_path(path, k).is_file():
+        found.append(numbered_path(path, k))
+        k += 1
+    return [p for p in found if not outlock.writer_alive(p)]
+
+
+def remove_earlier(paths: list[Path]) -> list[Path]:
+    """Remove an earlier run's files that a complete --overwrite run replaced (`earlier_targets`); those removed."""
+    removed = []
+    for p in paths:
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def _resume_hint(journal, save: str | None) -> str:
     """'; continue with the same command and --resume' where the run left a journal, else ''."""
     return f"; continue with {resume_advice(save)}" if journal is not None and journal.path.exists() else ""
@@ -245,7 +270,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         lines = None if point is None else point.frames
         # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
         # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
-        keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video)
+        stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []
+        keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
         sinks = []
         try:
             if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
@@ -316,6 +342,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)
         summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
+        if stale and not (summary.interrupted or summary.stopped or summary.kept):   # the new run is complete
+            summary.removed = remove_earlier(stale)
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)
