@@ -115,7 +115,17 @@ def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: 
 
 
 def _close_all(sinks: Sequence[Sink]) -> None:
+    """Sync every sink, then close them (renamed onto their names): a full disk found at the sync leaves them all
+    unfinished (`Sink.sync`), as one found mid-run does."""
     errors = []
+    for s in sinks:
+        try:
+            s.sync()
+        except Exception as exc:  # noqa: BLE001 - sync the others first, then report
+            errors.append(exc)
+    if any(isinstance(e, OutputFull) for e in errors):
+        for s in sinks:
+            s.keep_unfinished()
     for s in sinks:
         try:
             s.close()
