@@ -120,12 +120,12 @@ def _close_all(sinks: Sequence[Sink]) -> None:
     errors = []
     for s in sinks:
         try:
-            s.sync()
+            getattr(s, "sync", lambda: None)()   # a sink of the Python API's may have only write and close
         except Exception as exc:  # noqa: BLE001 - sync the others first, then report
             errors.append(exc)
     if any(isinstance(e, OutputFull) for e in errors):
         for s in sinks:
-            s.keep_unfinished()
+            getattr(s, "keep_unfinished", lambda: None)()
     for s in sinks:
         try:
             s.close()

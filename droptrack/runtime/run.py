@@ -268,9 +268,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             frames.close()
             frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
+        stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []   # removed at end
         # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
         # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
-        stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []
         keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
         sinks = []
         try:
