@@ -107,6 +107,7 @@ def test_the_cli_says_where_the_new_lines_are(clip, tiny_ckpt, tmp_path, earlier
     assert frames < 200, "the run ended before the signal: no interrupted run to check"
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"SIGINT: stopped after {frames} frames; the new run's unfinished outputs stay in "), line
-    assert "kept as they were" in line and line.endswith("continue with the same command and --resume"), line
+    assert "kept as they were" in line, line
+    assert line.endswith("continue with the same command with --resume in place of --overwrite"), line
     assert f"boxes: {part}" in out, out   # where this run's boxes are
     _kept_and_resumed(clip, tiny_ckpt, tmp_path, earlier, frames)

@@ -162,9 +162,9 @@ def run(
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
         typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"
-                   f"{printable(summary.unfinished)}; continue with {resume_advice(save)}", err=True)
+                   f"{printable(summary.unfinished)}; continue with {resume_advice(save, overwrite)}", err=True)
     if summary.interrupted:
-        more = f"; continue with {resume_advice(save)}" if summary.journal else ""
+        more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
         where = printable(summary.unfinished) or "; outputs are complete up to there"
         stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
 

@@ -118,10 +118,12 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
 
 
-def resume_advice(save: str | None) -> str:
-    """How an interrupted run goes on, for its messages: the same command plus --resume, and without --save when it
-    had one (a video cannot be continued, so the command as it was is refused)."""
-    return "the same command and --resume" + (" but without --save (a video cannot be continued)" if save else "")
+def resume_advice(save: str | None, overwrite: bool = False) -> str:
+    """How an interrupted run goes on, for its messages: the same command plus --resume (in place of --overwrite,
+    which --resume refuses, where it had it), and without --save when it had one (a video cannot be continued, so the
+    command as it was is refused)."""
+    how = "the same command with --resume in place of --overwrite" if overwrite else "the same command and --resume"
+    return how + (" but without --save (a video cannot be continued)" if save else "")
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
@@ -170,9 +172,10 @@ def remove_earlier(paths: list[Path]) -> list[Path]:
     return removed
 
 
-def _resume_hint(journal, save: str | None) -> str:
+def _resume_hint(journal, opts: RunOptions) -> str:
     """'; continue with the same command and --resume' where the run left a journal, else ''."""
-    return f"; continue with {resume_advice(save)}" if journal is not None and journal.path.exists() else ""
+    done = journal is None or not journal.path.exists()
+    return "" if done else f"; continue with {resume_advice(opts.save, opts.overwrite)}"
 
 
 def streamed_files(sinks: list) -> list:
@@ -318,20 +321,20 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.settle()
         except OutputFull as exc:   # the whole lines stay in NAME.part: say where, and how to go on once there is room
-            advice = (f"; once there is room, continue with {resume_advice(opts.save)}"
+            advice = (f"; once there is room, continue with {resume_advice(opts.save, opts.overwrite)}"
                       if journal is not None and journal.path.exists() else "")
             raise OutputFull(f"{exc}{unfinished_note(sinks)}{advice}") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
             if unfinished_note(sinks):
-                raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts.save)}") from None
+                raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}") from None
             if not files:
                 raise
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
         except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
             if unfinished_note(sinks):
-                exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts.save)}",)
+                exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
             raise
         except Exception as exc:
             if unfinished_note(sinks):
