@@ -61,3 +61,17 @@ def test_a_rerun_into_droptracks_own_plots_is_no_frame_folder(made):
 
 def test_own_images_name_every_plot_droptrack_writes():
     assert set(PLOT_FILES.values()) | {"latency.png"} <= set(OWN_IMAGES)
+
+
+def test_a_lone_cover_image_is_no_frame_folder_and_a_cover_among_frames_is_not_counted(made):
+    """A folder holding one image (a cover.jpg, a photo) was refused as 'holds video frames (1 images such as
+    'cover.jpg')'; a cover beside the frames was named as the first frame and counted among them."""
+    base, data = made
+    lone = base / "project"
+    img(lone / "cover.jpg", color=(200, 20, 10))
+    res = cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "--output", lone)
+    assert res.exit_code == 0, res.output
+    frames = _frames(base / "with_cover")
+    img(frames / "cover.jpg", size=(30, 20), color=(200, 20, 10))
+    line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "--output", frames))
+    assert f"--output '{frames}' holds video frames (3 images such as '00000001.jpg'" in line, line

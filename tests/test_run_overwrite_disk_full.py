@@ -58,7 +58,8 @@ def test_a_full_disk_keeps_the_earlier_complete_files_and_resumes(clip, tiny_ckp
         assert (tmp_path / n).read_bytes() == earlier[n], f"{n}: the earlier complete file was replaced"
         _is_cut_prefix(part, earlier[n], 120)
         assert str(part) in line and str(tmp_path / n) in line, line   # where the new lines and the earlier file are
-    assert "kept as" in line and line.endswith("once there is room, continue with the same command and --resume")
+    assert "kept as" in line and line.endswith("once there is room, continue with the same command with --resume in "
+                                               "place of --overwrite"), line
 
     assert cli(*args, "--resume").exit_code == 0   # the same run: its files are the earlier ones, byte for byte
     assert {n: (tmp_path / n).read_bytes() for n in names} == earlier

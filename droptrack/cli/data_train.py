@@ -79,19 +79,44 @@ def data_xywh(
                                       readable=False),
 ) -> None:
     """Rewrite box files of corners x1,y1,x2,y2 as the x,y,w,h every command reads, in place; each original is kept
-    as FILE.xyxy (a file converted already is refused). Rows without a box (NaN, 0,0,0,0) stay as they are.
+    as FILE.xyxy (a file converted already is refused). Rows without a box (NaN, 0,0,0,0) stay as they are. Every
+    file is checked before any is rewritten: one that is not corners leaves them all as they were.
 
     Examples:
       dt data xywh clips/walk/groundtruth.txt
       dt data xywh results/mytracker/*.txt
     """
-    from droptrack.data.box_convention import convert_file
-    from droptrack.errors import InputError
+    import os
 
+    from droptrack.data.box_convention import plan_conversion, write_conversion
+    from droptrack.errors import DropTrackError, InputError
+
+    named: dict[str, Path] = {}   # the same file named twice ('a.txt ./a.txt') is converted once
     for f in files:
-        rows = convert_file(f, InputError)
-        typer.echo(f"{printable(f)}: {counted(rows, 'row')} converted to x,y,w,h (original: "
-                   f"{printable(f.name)}.xyxy)")
+        named.setdefault(os.path.realpath(f), f)
+    plans = []
+    for f in named.values():
+        try:
+            plans.append(plan_conversion(f, InputError))
+        except InputError as exc:
+            if len(named) == 1:
+                raise
+            raise InputError(f"{str(exc).removesuffix('; nothing was changed')}; none of the {len(named)} files "
+                             "was converted") from None
+    done: list[str] = []
+    for k, conv in enumerate(plans):
+        try:
+            rows = write_conversion(conv)
+        except (DropTrackError, OSError) as exc:   # a full disk: say which files were converted, which were not
+            if len(plans) == 1:
+                raise
+            left = ", ".join(str(c.path) for c in plans[k:])
+            what = f"converted: {', '.join(done)}; left as they were: {left}" if done else f"none converted: {left}"
+            raise type(exc)(f"{exc}; {what}") if isinstance(exc, DropTrackError) else InputError(
+                f"cannot convert {conv.path} ({exc.strerror or exc}); {what}") from None
+        done.append(f"{conv.path} (its original: {conv.backup.name})")
+        typer.echo(f"{printable(conv.path)}: {counted(rows, 'row')} converted to x,y,w,h (original: "
+                   f"{printable(conv.backup.name)})")
 
 
 def synth_next_command(path: Path, split: str, trainable: bool = True) -> str:

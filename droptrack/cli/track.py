@@ -42,7 +42,8 @@ def run(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
                                    "already hold data, and a killed run's NAME.part (default: refused before any "
-                                   "work)."),
+                                   "work); once the run is complete, an earlier run's --output files of other targets "
+                                   "(NAME_<k>) go too."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed or interrupted run over a video file "
                                 "or image folder: the same command plus --resume appends to its --output / --jsonl "
                                 "files the boxes an uninterrupted run writes (NAME.resume.json, beside them, "
@@ -130,8 +131,11 @@ def run(
     out.print(summary_table(summary))
     out.print(summary_line(summary), soft_wrap=True)
     # paths and the source's frame names: control characters escaped (a name from elsewhere may hold them)
-    boxes = ", ".join(str(p) for p in box_paths(output, max(1, summary.num_targets))) if output else None
-    for label, path in (("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)):
+    kept = summary.kept   # a file run that ended early beside an earlier result: its own files are NAME.part
+    boxes = (", ".join(str(kept.get(p, p)) for p in box_paths(output, max(1, summary.num_targets))) if output
+             else None)
+    named = [("boxes", boxes), ("jsonl", jsonl if jsonl != "-" else None), ("video", save)]
+    for label, path in [(label, kept.get(Path(p), p) if p and label != "boxes" else p) for label, p in named]:
         if path:
             typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
     if not (output or jsonl or save or show):   # where the files would be named: none was asked for
@@ -151,14 +155,18 @@ def run(
         typer.echo(f"note: {counted(summary.resized, 'frame')} of another size than the first "
                    f"{'was' if summary.resized == 1 else 'were'} letterboxed into the video",
                    err=True)
+    if summary.removed:   # --overwrite with another number of targets: the folder holds this run's files only
+        typer.echo(f"note: --overwrite removed the earlier run's {printable(', '.join(map(str, summary.removed)))} "
+                   f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
     if summary.resumed:
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
     if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
-        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}; continue with "
-                   f"{resume_advice(save)}", err=True)
+        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"
+                   f"{printable(summary.unfinished)}; continue with {resume_advice(save, overwrite)}", err=True)
     if summary.interrupted:
-        more = f"; continue with {resume_advice(save)}" if summary.journal else ""
-        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}; outputs are complete up to there{more}")
+        more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
+        where = printable(summary.unfinished) or "; outputs are complete up to there"
+        stopped(summary.signal, f"after {counted(summary.frames, 'frame')}{where}{more}")
 
 
 def resumed_note(vouched: int, retracked: int) -> str:

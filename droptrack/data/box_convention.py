@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,12 +113,36 @@ def result_problem(path: str | Path, pred: np.ndarray, gt: np.ndarray) -> str | 
 _NUMBER = re.compile(r"[^\s,]+")
 
 
+@dataclass
+class Conversion:
+    """A box file's x,y,w,h text, checked and not yet written (`plan_conversion`, `write_conversion`)."""
+
+    path: Path
+    backup: Path   # PATH.xyxy: the original, kept
+    text: str      # the original
+    new: str       # as x,y,w,h
+    rows: int      # rows converted
+
+
 def convert_file(path: str | Path, error: type[Exception]) -> int:
     """Rewrite a box file of x1,y1,x2,y2 rows as x,y,w,h in place, each line's separators and x1,y1 text kept, rows
     without a box (NaN, 0,0,0,0) unchanged; the original is kept as PATH.xyxy. Returns the rows converted; `error`
     (one line) for a file already converted (PATH.xyxy exists), a row that is not 4 numbers or whose x2 < x1 or
     y2 < y1 (not corners)."""
+    return write_conversion(plan_conversion(path, error))
+
+
+def write_conversion(conv: Conversion) -> int:
+    """Write a checked conversion: the original to PATH.xyxy, then PATH as x,y,w,h; returns the rows converted."""
     from droptrack.artifact import atomic_write_text
+
+    atomic_write_text(conv.backup, conv.text)
+    atomic_write_text(conv.path, conv.new)
+    return conv.rows
+
+
+def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
+    """`convert_file`'s checks and new text, nothing written (several files: all checked before any is written)."""
     from droptrack.textfiles import read_table
 
     path = Path(path)
@@ -150,6 +175,4 @@ def convert_file(path: str | Path, error: type[Exception]) -> int:
         (a2, b2), (a3, b3) = spans[2], spans[3]
         out.append(line[:a2] + w + line[b2:a3] + h + line[b3:])
         done += 1
-    atomic_write_text(backup, text)
-    atomic_write_text(path, "\n".join(out) + ("\n" if text.endswith("\n") else ""))
-    return done
+    return Conversion(path, backup, text, "\n".join(out) + ("\n" if text.endswith("\n") else ""), done)

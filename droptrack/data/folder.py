@@ -20,7 +20,7 @@ import numpy as np
 from droptrack.data.box_convention import corner_shaped, ground_truth_note
 from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
 from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning, shell_quote
-from droptrack.imagefiles import frames_problem, is_image_file, listed_images, numeric_key
+from droptrack.imagefiles import frame_images, frames_problem, is_image_file, listed_images, numeric_key
 from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
                                   no_frame_reason, plausible_frame_count)
@@ -43,14 +43,17 @@ OWN_IMAGES = ("success.png", "precision.png", "norm_precision.png", "attributes.
 
 def held_frames(d: Path) -> tuple[Path, int] | None:
     """The frames `dt run` and the dataset readers would read in folder d (its own images, or img/'s or imgs/'s, as
-    `_image_dir` looks; droptrack's OWN_IMAGES and a dt demo's '*_strip.png' aside): (the first, how many) or None."""
+    `_image_dir` looks; droptrack's OWN_IMAGES, a dt demo's '*_strip.png' and images named unlike numbered frames
+    beside them (a cover.jpg: `stray_images`) aside): (the first, how many) or None. One image alone (a cover, a
+    photo) is no video's frames."""
     for cand in (d, d / "img", d / "imgs"):
         try:
             found = [p for p in listed_images(cand) if p.name not in OWN_IMAGES
                      and not p.name.endswith("_strip.png")] if cand.is_dir() else []
         except OSError:   # unreadable: the writer names it
             found = []
-        if found:
+        found = frame_images(cand, found, warn=False) if len(found) > 1 else found
+        if len(found) > 1:
             return min(found, key=lambda p: numeric_key(p.name)), len(found)
     return None
 

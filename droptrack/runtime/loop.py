@@ -59,6 +59,9 @@ class RunSummary:
     start: int = 0   # the index of the init frame (dt run --start): a resumed run goes on at start + resumed
     retracked: int = 0   # frames the outputs held past the journal's word: cut off and tracked again (--resume)
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
+    unfinished: str = ""   # '; the new run's unfinished outputs stay in A.part (...)' (`run.unfinished_note`), or ''
+    kept: dict = field(default_factory=dict)   # {final name: NAME.part} of the outputs the run left unfinished
+    removed: list = field(default_factory=list)   # an earlier run's files of --output's name that --overwrite removed
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
     damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)
     first_size: tuple[int, int] | None = None   # (W, H) of the first frame
@@ -112,7 +115,17 @@ def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: 
 
 
 def _close_all(sinks: Sequence[Sink]) -> None:
+    """Sync every sink, then close them (renamed onto their names): a full disk found at the sync leaves them all
+    unfinished (`Sink.sync`), as one found mid-run does."""
     errors = []
+    for s in sinks:
+        try:
+            getattr(s, "sync", lambda: None)()   # a sink of the Python API's may have only write and close
+        except Exception as exc:  # noqa: BLE001 - sync the others first, then report
+            errors.append(exc)
+    if any(isinstance(e, OutputFull) for e in errors):
+        for s in sinks:
+            getattr(s, "keep_unfinished", lambda: None)()
     for s in sinks:
         try:
             s.close()
@@ -175,7 +188,8 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                  lost_threshold: float = DEFAULT_LOST_THRESHOLD,
                  on_frame: Callable[[RunSummary], None] | None = None, stop: StopFlag | None = None,
                  record_times: bool = False, resume=None,
-                 checkpoint: Callable[[int], None] | None = None, skip: bool = True) -> RunSummary:
+                 checkpoint: Callable[[int], None] | None = None, skip: bool = True,
+                 keep_cut: bool = False) -> RunSummary:
     """Initialise on the first frame, track the rest, write every frame to the sinks.
 
     Args:
@@ -193,16 +207,21 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         checkpoint: called with the number of frames written after every frame's outputs (the resume journal).
         skip: with `resume`, whether the frames after the first are still to be read past (False: a seek already
             left the source on the frame after those the outputs hold).
+        keep_cut: a run that ends before its source does (a signal, q / Esc, a closed pipe, an error) leaves every
+            output unfinished (`Sink.keep_unfinished`), as a full disk does: dt run over a file source whose outputs
+            would replace an earlier run's complete files (--overwrite).
     """
     summary = RunSummary()
     it = iter(frames)
     stats, recent = summary.stats, deque(maxlen=FPS_WINDOW)
     stop = stop or StopFlag()
     stop.armed = True   # a signal now finishes the current frame (see signals)
+    ended = False   # the source ended, or --max-frames was reached: the outputs are the whole run
     try:
         t0 = time.perf_counter()
         first = next(it, None)
         if first is None:
+            ended = True
             return summary
         boxes = init_boxes(first) if callable(init_boxes) else init_boxes
         tracker.initialize_many(first.image, boxes)
@@ -271,6 +290,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                 on_frame(summary)
             if asked:
                 raise StopRequested
+        ended = True
     except KeyboardInterrupt as exc:   # a SIGTERM / SIGHUP raised as one (droptrack.signals.Stopped) keeps its number
         summary.interrupted, summary.signal = True, getattr(exc, "signum", None)
     except ReaderGone:   # `| head` read enough: the frame that did not reach it is in no output (jsonl sink first)
@@ -283,6 +303,9 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         raise
     finally:
         stop.closing = True   # from here a signal no longer interrupts: every output is closed whole
+        if keep_cut and (not ended or stop.is_set):   # an earlier complete file is not replaced by a cut one
+            for s in sinks:
+                s.keep_unfinished()
         close = getattr(it, "close", None)
         _close_all(sinks)
         if close is not None:

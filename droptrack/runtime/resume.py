@@ -185,6 +185,14 @@ def holds_data(outputs: list[str] | list[Path], unreadable: bool = True) -> bool
         return unreadable
 
 
+def holds_earlier(outputs: list[Path]) -> bool:
+    """Whether an output's final NAME holds data (an earlier run's result, which a cut run must not replace)."""
+    try:
+        return any(Path(o).is_file() and Path(o).stat().st_size > 0 for o in outputs)
+    except OSError:
+        return True
+
+
 def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     """Whether the outputs hold an unfinished run (a journal, and data in an output or its NAME.part); False where
     the paths cannot be read (the output checks that follow say why)."""

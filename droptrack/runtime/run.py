@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
-from droptrack.errors import (CornerBoxWarning, FlatTargetWarning, InputError, OffTargetGraphWarning, OutputFull,
-                              SourceError)
+from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
+                              OutputFull, SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources
@@ -29,7 +29,7 @@ from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import warn_at_start
-from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths
+from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths, numbered_path
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
 
 # dt run's names, those made in build.py and report.py included (importable from here as before)
@@ -118,10 +118,12 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
 
 
-def resume_advice(save: str | None) -> str:
-    """How an interrupted run goes on, for its messages: the same command plus --resume, and without --save when it
-    had one (a video cannot be continued, so the command as it was is refused)."""
-    return "the same command and --resume" + (" but without --save (a video cannot be continued)" if save else "")
+def resume_advice(save: str | None, overwrite: bool = False) -> str:
+    """How an interrupted run goes on, for its messages: the same command plus --resume (in place of --overwrite,
+    which --resume refuses, where it had it), and without --save when it had one (a video cannot be continued, so the
+    command as it was is refused)."""
+    how = "the same command with --resume in place of --overwrite" if overwrite else "the same command and --resume"
+    return how + (" but without --save (a video cannot be continued)" if save else "")
 
 
 def _box_outputs(output: str | None, num_targets: int) -> list:
@@ -143,6 +145,37 @@ def unfinished_note(sinks: list) -> str:
     was = "it was" if len(earlier) == 1 else "they were"
     kept = f" (the earlier {', '.join(earlier)} kept as {was})" if earlier else ""
     return f"; the new run's unfinished outputs stay in {', '.join(str(part) for part, _ in left)}{kept}"
+
+
+def earlier_targets(output: str, num_targets: int) -> list[Path]:
+    """The files an earlier run onto `output` with another number of targets wrote that this run does not: NAME
+    (one target) where this run writes NAME_<k>, and NAME_<k> numbered on from this run's last (NAME_0 on where it
+    writes NAME alone), up to the first number missing; files a running dt run / dt serve writes left out."""
+    path = Path(output)
+    found = [path] if num_targets > 1 and path.is_file() else []
+    k = num_targets if num_targets > 1 else 0
+    while numbered_path(path, k).is_file():
+        found.append(numbered_path(path, k))
+        k += 1
+    return [p for p in found if not outlock.writer_alive(p)]
+
+
+def remove_earlier(paths: list[Path]) -> list[Path]:
+    """Remove an earlier run's files that a complete --overwrite run replaced (`earlier_targets`); those removed."""
+    removed = []
+    for p in paths:
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _resume_hint(journal, opts: RunOptions) -> str:
+    """'; continue with the same command and --resume' where the run left a journal, else ''."""
+    done = journal is None or not journal.path.exists()
+    return "" if done else f"; continue with {resume_advice(opts.save, opts.overwrite)}"
 
 
 def streamed_files(sinks: list) -> list:
@@ -238,6 +271,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             frames.close()
             frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
+        stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []   # removed at end
+        # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
+        # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
+        keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
         sinks = []
         try:
             if opts.jsonl:   # first: a frame whose line a closed pipe refused goes to no other output
@@ -278,23 +315,38 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
                                        opts.lost_threshold, on_frame, stop=stop, resume=point,
-                                       checkpoint=journal.write if journal else None, skip=not ahead)
+                                       checkpoint=journal.write if journal else None, skip=not ahead,
+                                       keep_cut=keep_cut)
             finally:
                 if journal is not None:   # the last frame every output holds (an error: the one before it)
                     journal.settle()
         except OutputFull as exc:   # the whole lines stay in NAME.part: say where, and how to go on once there is room
-            advice = (f"; once there is room, continue with {resume_advice(opts.save)}"
+            advice = (f"; once there is room, continue with {resume_advice(opts.save, opts.overwrite)}"
                       if journal is not None and journal.path.exists() else "")
             raise OutputFull(f"{exc}{unfinished_note(sinks)}{advice}") from None
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
+            if unfinished_note(sinks):
+                raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}") from None
             if not files:
                 raise
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
+        except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
+            if unfinished_note(sinks):
+                exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
+            raise
+        except Exception as exc:
+            if unfinished_note(sinks):
+                exc.add_note(unfinished_note(sinks)[2:])
+            raise
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
+        summary.unfinished = unfinished_note(sinks)
+        summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
+        if stale and not (summary.interrupted or summary.stopped or summary.kept):   # the new run is complete
+            summary.removed = remove_earlier(stale)
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
         summary.resized = sum(getattr(s, "resized", 0) for s in sinks)

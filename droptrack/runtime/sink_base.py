@@ -29,6 +29,12 @@ class Sink:
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         raise NotImplementedError
 
+    def sync(self) -> None:
+        """Make the file whole and durable before any output is moved onto its name (`close` does it too where it
+        was not called): every output of a run is synced before the first is renamed, so a disk found full only
+        now (fsync on NFS or with delayed allocation, a video's index) leaves them all unfinished (raises
+        OutputFull), none of them a cut file on an earlier result's name."""
+
     def close(self) -> None:
         """Flush and release; called once, also after errors or Ctrl-C."""
 

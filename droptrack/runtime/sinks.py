@@ -5,7 +5,8 @@ interrupted run leaves valid files. Box files and JSON lines are streamed: every
 flushed into `NAME.part` as soon as the frame is tracked (memory stays constant on an endless source, and after
 a `kill -9` the `.part` file holds every frame but at most the one in flight); `close()` renames the `.part`
 file onto NAME, so NAME only ever holds a completed run (one a full disk stopped leaves every output as NAME.part:
-`Sink.keep_unfinished`). The video writer is released at close (the index is
+`Sink.keep_unfinished`; so does a file run that ends early where NAME holds an earlier result: `track_frames`'s
+keep_cut). The video writer is released at close (the index is
 written, players and OpenCV can read it).
 The sinks live beside it: `sink_base` (Sink, TargetState, file names), `textsinks` (box files, JSON lines) and
 `videosink` (--save); their public names are importable from here too.

@@ -43,6 +43,7 @@ class StreamFile:
         self.size = os.fstat(self.fd).st_size   # bytes of whole lines written
         self.keep_when_full = keep_when_full
         self.full = False   # the run stopped on a full disk: NAME.part is kept as it is, not moved onto NAME
+        self.synced = False   # `sync` was called (a failed one keeps NAME.part, as `full`)
 
     def write_line(self, line: str) -> None:
         """Append one line straight to the OS (no buffer: it survives the process being killed)."""
@@ -67,23 +68,31 @@ class StreamFile:
         if self.part != self.path:
             os.ftruncate(self.fd, self.size)
 
+    def sync(self) -> None:
+        """Flush NAME.part to disk (once); where that fails, NAME.part is kept at close (`Sink.sync`)."""
+        if self.fd is None or self.synced or self.part == self.path:
+            return
+        self.synced = True
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:   # a file system that reports a full disk only now (delayed allocation, NFS)
+            self.full = True
+            if disk_full(exc):
+                raise OutputFull(full_message(exc, self.part)) from None
+            raise
+
     def close(self) -> None:
         """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
         earlier result at NAME is kept; a run a full disk stopped leaves its lines in NAME.part, NAME as it was)."""
         if self.fd is None:
             return
-        fd, self.fd = self.fd, None
-        if self.part == self.path:   # written in place (/dev/null): nothing to sync or rename
-            os.close(fd)
-            return
         try:
-            os.fsync(fd)
-        except OSError as exc:   # a file system that reports a full disk only now (delayed allocation, NFS)
+            self.sync()
+        finally:
+            fd, self.fd = self.fd, None
             os.close(fd)
-            if disk_full(exc):
-                raise OutputFull(full_message(exc, self.part)) from None
-            raise
-        os.close(fd)
+        if self.part == self.path:   # written in place (/dev/null): nothing to rename
+            return
         if self.lines and not self.full:
             os.replace(self.part, self.path)
         elif not self.lines:
@@ -111,6 +120,16 @@ class BoxFileSink(Sink):
     def write(self, frame: Frame, targets: list[TargetState], fps: float | None = None) -> None:
         for f, t in zip(self.files, targets):
             f.write_line(format_box_line(t.box))
+
+    def sync(self) -> None:
+        errors = []
+        for f in self.files:   # each one, even after another failed
+            try:
+                f.sync()
+            except Exception as exc:  # noqa: BLE001 - sync the others first, then report
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         for f in self.files:
@@ -181,6 +200,10 @@ class JsonlSink(Sink):
                 raise ReaderGone("the reader of --jsonl - closed the pipe") from None
         else:
             self.out.write_line(line)
+
+    def sync(self) -> None:
+        if self.out is not None:
+            self.out.sync()
 
     def close(self) -> None:
         if self.to_stdout:

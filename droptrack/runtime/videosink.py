@@ -113,6 +113,7 @@ class VideoSink(Sink):
         self.scale = 1
         self.resized = 0
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
+        self.finished = False   # `sync` wrote the index with room to spare: close renames it onto NAME
         self._size = -1     # NAME.part.EXT's size at the last check
         self._flat = 0      # checks since NAME.part.EXT last grew
         self._longest = 0   # the most checks it stayed flat before growing again (the writer's own buffering)
@@ -173,13 +174,21 @@ class VideoSink(Sink):
             self.full = True
             raise OutputFull(full_message(OSError(code, os.strerror(code)), self.part))
 
-    def close(self) -> None:
+    def sync(self) -> None:
+        """Write the index (release the writer) and check it found room (`Sink.sync`)."""
         if self.writer is not None:
             with quiet_opencv():
                 self.writer.release()   # writes the index: a cut one leaves a video that does not play
             self.writer = None
             if self.part != self.path and self.part.exists() and not self.full:
                 self._check_room(always=True)
+                self.finished = True
+
+    def close(self) -> None:
+        self.sync()
+        if self.finished:
+            self.finished = False
+            if not self.full:
                 os.replace(self.part, self.path)
 
     def keep_unfinished(self) -> None:

@@ -87,9 +87,14 @@ class Outputs:
         """Close every output (each one even when another fails); returns what failed. `full`: a full disk stopped
         the session; where it would replace an earlier session's result (--overwrite), every output stays unfinished
         (`keep_earlier`)."""
-        if full:
-            self.keep_earlier()
         errors = []
+        for s in self._all():   # every one synced before any is renamed (`Sink.sync`)
+            try:
+                getattr(s, "sync", lambda: None)()   # a sink with only write and close
+            except Exception as exc:  # noqa: BLE001 - sync the others first
+                errors.append(exc)
+        if full or any(isinstance(e, OutputFull) for e in errors):
+            self.keep_earlier()
         for s in self._all():
             try:
                 s.close()

@@ -1,0 +1,57 @@
+"""`dt run -o boxes.txt --overwrite` where the earlier run had other targets (boxes_0..2.txt, or boxes.txt alone):
+once the new run is complete, the earlier run's files of that name the new run does not write are removed (and the
+summary says which), so the folder does not mix two runs; a run cut short leaves them all as they were."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from helpers import cli, drifting_clip
+
+from droptrack.runtime.run import RunOptions, run
+
+INITS = ["30,22,26,20", "4,4,20,20", "60,40,20,20"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return drifting_clip(tmp_path_factory.mktemp("clip"), 40)
+
+
+def _args(clip: Path, ckpt: Path, out: Path, inits: list[str]) -> list[str]:
+    return ["run", str(clip), "-m", str(ckpt), "--device", "cpu", "--threads", "1", "-o", str(out / "boxes.txt"),
+            *[a for i in inits for a in ("--init", i)]]
+
+
+@pytest.mark.parametrize("before,after,left,gone", [
+    (3, 2, ["boxes_0.txt", "boxes_1.txt"], ["boxes_2.txt"]),
+    (2, 1, ["boxes.txt"], ["boxes_0.txt", "boxes_1.txt"]),
+    (1, 3, ["boxes_0.txt", "boxes_1.txt", "boxes_2.txt"], ["boxes.txt"])])
+def test_overwrite_leaves_one_run_in_the_folder(clip, tiny_ckpt, tmp_path, before, after, left, gone):
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:before])).exit_code == 0
+    (tmp_path / "notes.txt").write_text("mine\n")   # not of the run's names: never touched
+    (tmp_path / "boxes_7.txt").write_text("mine\n")   # past a gap: not an earlier run's target
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:after]), "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(
+        [*left, "notes.txt", "boxes_7.txt"])
+    assert all(len((tmp_path / n).read_text().splitlines()) == 40 for n in left)
+    assert f"removed the earlier run's {', '.join(str(tmp_path / n) for n in gone)}" in res.output, res.output
+
+
+def test_without_overwrite_or_cut_short_nothing_is_removed(clip, tiny_ckpt, tmp_path):
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS)).exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")}
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=INITS[:2], output=str(tmp_path / "boxes.txt"),
+                       device="cpu", threads=1, overwrite=True),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 10 else None)
+    assert s.interrupted and not s.removed
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")} == earlier   # the new lines: NAME.part
+    assert sorted(p.name for p in tmp_path.glob("*.part")) == ["boxes_0.txt.part", "boxes_1.txt.part"]
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]))   # boxes.txt is new: no --overwrite, nothing removed
+    assert res.exit_code == 0 and "removed" not in res.output
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")} == earlier
