@@ -1,7 +1,8 @@
 """Bad argument values to the Python API are ValueErrors, as Python's own are: a caller's `except ValueError` around
 `initialize` / `track` catches droptrack's InputError (and its misuse subtypes stay the RuntimeError / IndexError /
 TypeError they were). A box passed as a dict is refused on one line naming the fix: iterating it read its keys as
-the numbers ({0: x, 1: y, 2: w, 3: h} tracked the box (0, 1, 2, 3), {'x': ...} was 'not four numbers')."""
+the numbers ({0: x, 1: y, 2: w, 3: h} tracked the box (0, 1, 2, 3), {'x': ...} was 'not four numbers'); so is
+a list given to the public `infer` stage (an AttributeError before)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def test_a_box_given_as_a_dict_is_refused_naming_the_fix(tracker, clip, box):
             call()
         msg = str(err.value)
         assert "is a dict" in msg and "(d['x'], d['y'], d['w'], d['h'])" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_infer_on_a_list_instead_of_the_search_array_is_one_line(tiny_ckpt, clip, pre):
+    t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    t.initialize(clip[0], BOX)
+    search, factors = t.preprocess(clip[1])
+    with pytest.raises(DropTrackError) as err:                 # was an AttributeError: 'list' has no attribute 'shape'
+        t.infer(np.asarray(search).tolist())
+    msg = str(err.value)
+    assert "input 'search' is a list, not an array" in msg and "preprocess() returned" in msg and "\n" not in msg
+    assert t.postprocess(t.infer(search), factors, clip[1].shape[:2])   # the tracker still works
