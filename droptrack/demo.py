@@ -42,7 +42,6 @@ VIDEO_INIT = (300.0, 18.0, 265.0, 182.0)
 VIDEO_FRAMES = 55
 STRIP_FRAMES = 6
 MARKER = ".droptrack-demo"   # written first into the output folder: a later dt demo may write there again
-BENCH_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "latency.png", "results")
 Log = Callable[[str], None]
 
 
@@ -178,12 +177,13 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
 
 def demo_paths(sequences: int, frames: int) -> list[str]:
     """The paths (relative to the output folder) that dt demo writes, in the order it writes them."""
+    from droptrack.eval.bench_options import REPORT_FILES   # every file its dt bench writes or removes as stale
     from droptrack.export.workdir import FILENAMES, INT8_FILENAMES
 
     graphs = list(dict.fromkeys([*FILENAMES.values(), *INT8_FILENAMES.values()]))
     stem = Path(VIDEO_NAME).stem
     return [f"data/synth_val_{sequences}x{frames}", *(f"export/{g}{s}" for g in graphs for s in ("", ".failed")),
-            "export/parity.json", *(f"bench/{name}" for name in BENCH_FILES),
+            "export/parity.json", *(f"bench/{name}" for name in (*REPORT_FILES, "results")),
             f"{stem}_tracked.mp4", f"{stem}_boxes.txt", f"{stem}_strip.png"]
 
 

@@ -57,8 +57,9 @@ class CheckpointError(DropTrackError):
     """Missing, corrupt or mismatched checkpoint."""
 
 
-class InputError(DropTrackError):
-    """Bad user input: init box, source, options."""
+class InputError(DropTrackError, ValueError):
+    """Bad user input: init box, source, options; also a ValueError, what Python raises for a bad argument value
+    (callers' `except ValueError` around a tracker call catches it)."""
 
 
 class TrackerStateError(InputError, RuntimeError):

@@ -1,5 +1,5 @@
 """`dt demo -o DIR` replaced a user's own files of the names it writes (DIR/export/model.onnx, DIR/bench/bench.json,
-the bikes_* video outputs) without a word. A folder that holds one is now refused before any work unless dt demo
+the bikes_* video outputs, and until later its bench's norm_precision.png / attributes*.png) without a word. A folder that holds one is now refused before any work unless dt demo
 wrote it: its marker `.droptrack-demo`, or, for folders of earlier versions (no marker), a bench/bench.json that
 records the demo's dt bench command. Other files in the folder are fine."""
 
@@ -28,6 +28,10 @@ def _bench_json(folder, command):
 @pytest.mark.parametrize("rel, named", [("export/model.onnx", "export/model.onnx"),
                                         ("export/model_int8_ort.onnx", "export/model_int8_ort.onnx"),
                                         ("bench/bench.md", "bench/bench.md"),
+                                        # plots its dt bench draws, or removes when it draws none
+                                        ("bench/norm_precision.png", "bench/norm_precision.png"),
+                                        ("bench/attributes.png", "bench/attributes.png"),
+                                        ("bench/attributes_radar.png", "bench/attributes_radar.png"),
                                         ("bench/results/mine/eval.json", "bench/results"),
                                         ("data/synth_val_6x40/list.txt", "data/synth_val_6x40"),
                                         ("bikes_boxes.txt", "bikes_boxes.txt"),

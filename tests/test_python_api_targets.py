@@ -41,7 +41,7 @@ def test_boxes_partly_outside_the_frame_are_tracked(tracker, clip):
     (np.array([BOX]), ["shape (1, 4)", "initialize_many"]),
     ("60,40,30,30", ["is text", "e.g. (60, 40, 30, 30)"]),
     (None, ["None is not four numbers"]),
-    ({"x": 60, "y": 40, "w": 30, "h": 30}, ["is not four numbers"]),
+    ({"x": 60, "y": 40, "w": 30, "h": 30}, ["is a dict", "(d['x'], d['y'], d['w'], d['h'])"]),
     ((60, 40, "w", 30), ["is not four numbers"]),
 ])
 def test_bad_boxes_are_one_clear_error_and_change_nothing(tracker, clip, box, words):

@@ -102,6 +102,10 @@ class Backend(ABC):
         if self.released:
             raise BackendError(f"the {self.name} model was closed (tracker.close() or the end of a with block); "
                                "load it again (load_tracker(...)) to run it")
+        for name, arr in (("template", template), ("search", search)):
+            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):   # a list: AttributeError from below
+                raise BackendError(f"input '{name}' is a {type(arr).__name__}, not an array; pass the float32 array "
+                                   "(or tensor) preprocess() returned (np.asarray(x, dtype=np.float32) for a list)")
         exp = self.input_shapes(template.shape[0])
         for name, arr in (("template", template), ("search", search)):
             if tuple(arr.shape) != exp[name]:

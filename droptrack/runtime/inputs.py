@@ -131,6 +131,9 @@ def as_box(box: BoxLike) -> list[float]:
     `geometry.validate_init_box`."""
     if isinstance(box, (str, bytes)):
         raise InputError(f"box {_brief(box)} is text; pass {BOX}, e.g. (60, 40, 30, 30)")
+    if isinstance(box, Mapping):   # iterating it would read its keys as the numbers ({0: x, 1: y, ...})
+        raise InputError(f"box {_brief(box)} is a {type(box).__name__}; pass {BOX} in that order, e.g. "
+                         "(d['x'], d['y'], d['w'], d['h'])")
     shape = getattr(box, "shape", None)
     if shape is not None and len(shape) != 1:
         raise InputError(f"box has shape {tuple(shape)}; pass one box of {BOX} (several: initialize_many with a list "
