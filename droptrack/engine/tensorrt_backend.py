@@ -11,6 +11,7 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
     labels = {"tensorrt": "TensorRT", "gpu": "GPU", "compute_capability": "compute capability"}
     return [f"{labels[k]} {built.get(k, '?') or '?'} (engine) vs {here.get(k, '') or 'none'} (here)"
             for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
+
+
+def rebuild_on(index: int, rebuild: str) -> str:
+    """`rebuild` (a `dt export ... --engine` command) as it builds for GPU `index`: `dt export` builds on the first GPU
+    CUDA shows it (TensorRT's current device), so for cuda:N (N > 0) it runs with only that GPU visible
+    (CUDA_VISIBLE_DEVICES, the physical index when the variable already narrowed the GPUs this process sees)."""
+    if index == 0:
+        return rebuild
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    gpu = visible[index] if "CUDA_VISIBLE_DEVICES" in os.environ and index < len(visible) else str(index)
+    return f"CUDA_VISIBLE_DEVICES={shell_quote(gpu)} {rebuild}"
 
 
 def cuda_index(device: int | str | None) -> int:
@@ -207,7 +219,8 @@ class TensorRTBackend(Backend):
         problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(index, with_driver=False))
         if problems:
             raise BackendError(f"engine '{self.path.name}' was built for another setup than GPU index {index} "
-                               f"(cuda:{index}) ({'; '.join(problems)}); rebuild it on this machine: {rebuild}")
+                               f"(cuda:{index}) ({'; '.join(problems)}); rebuild it on this machine: "
+                               f"{rebuild_on(index, rebuild)}")
         self._torch = torch
         self._dev = torch.device("cuda", index)
         trt = trt_compat.import_tensorrt()
