@@ -36,6 +36,29 @@ def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
             for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
 
 
+def rebuild_line(graph: str | Path, workspace_gb: float, typing: str) -> str:
+    """`dt export GRAPH --engine --workspace N [--trt-typing flags]`: the command that builds an engine again."""
+    cmd = f"dt export {shell_quote(graph)} --engine --workspace {workspace_gb:g}"
+    return cmd + (" --trt-typing flags" if typing == "flags" else "")
+
+
+def rebuild_for(engine: str | Path, info: dict) -> str:
+    """The command that rebuilds `engine` where it is: its graph beside it (the sidecar's `onnx`; `dt export` writes an
+    engine beside its graph), named through the engine's path as given here, with the build's --workspace and
+    --trt-typing. The sidecar's `rebuild_command` names the graph as the build's command line did (relative to that
+    shell's folder, or on the machine that built it: where an engine is refused, it is mostly elsewhere); it is the
+    answer only for a sidecar without those fields."""
+    engine = Path(engine)
+    name, size, typing = info.get("onnx"), info.get("workspace_bytes"), info.get("typing", "strong")
+    if (isinstance(name, str) and Path(name).name == name and name not in ("", "..") and type(size) is int
+            and size > 0 and typing in ("strong", "flags")):
+        return rebuild_line(engine.parent / name, size / (1 << 30), typing)
+    recorded = info.get("rebuild_command")
+    if isinstance(recorded, str) and recorded.isprintable() and len(recorded) < 4400:
+        return recorded
+    return f"dt export {shell_quote(engine.with_suffix('.onnx'))} --engine"
+
+
 def rebuild_on(index: int, rebuild: str) -> str:
     """`rebuild` (a `dt export ... --engine` command) as it builds for GPU `index`: `dt export` builds on the first GPU
     CUDA shows it (TensorRT's current device), so for cuda:N (N > 0) it runs with only that GPU visible
@@ -201,7 +224,7 @@ class TensorRTBackend(Backend):
         info = read_sidecar(self.path)
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
-        rebuild = info.get("rebuild_command", f"dt export {shell_quote(self.path.with_suffix('.onnx'))} --engine")
+        rebuild = rebuild_for(self.path, info)
         cut = plan_size_problem(self.path, info)
         if cut:   # TensorRT would only say it cannot deserialize it
             raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
