@@ -83,17 +83,17 @@ def cuda_index(device: int | str | None) -> int:
 
 
 MAP_CHANNELS = {"score_map": 1, "size_map": 2, "offset_map": 2}   # the head's maps: (N, channels, feat, feat)
+MAP_TYPES = ("float32", "float16", "bfloat16")   # what the maps may be (read as float32: `Tensor.float()`)
 
 
 def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int | None = None) -> list[str]:
     """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
     the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
     batch, row-major in GPU memory, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size,
-    a vectorized layout or host location, or an output type torch lacks would make TensorRT read or write the wrong
-    bytes (or refuse to run); `feat`: the maps' side, which the outputs must have (an engine from elsewhere may
-    declare huge ones, allocated at load)."""
-    import torch
-
+    a vectorized layout or host location would make TensorRT read or write the wrong bytes (or refuse to run), and
+    an output map that is not floating point (INT8 from a final Q node, INT32, BOOL; FP8 or INT4, which torch cannot
+    convert) would give wrong maps or fail on the first frame; `feat`: the maps' side, which the outputs must have
+    (an engine from elsewhere may declare huge ones, allocated at load)."""
     out = []
     batch = tensors["template"].shape[0] if "template" in tensors else None
     for name, t in tensors.items():
@@ -115,8 +115,8 @@ def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int |
             out.append(f"'{name}' is in host memory, not on the GPU")
         if name in expected and t.dtype != "float32":
             out.append(f"input '{name}' is {t.dtype}, not float32")
-        elif name not in expected and not isinstance(getattr(torch, t.dtype, None), torch.dtype):
-            out.append(f"output '{name}' is {t.dtype}")
+        elif name not in expected and t.dtype not in MAP_TYPES:
+            out.append(f"output '{name}' is {t.dtype}, not {', '.join(MAP_TYPES[:-1])} or {MAP_TYPES[-1]}")
     return out
 
 
