@@ -71,3 +71,16 @@ def test_stale_engine_elsewhere_names_the_graph_beside_it(onnx_model, tmp_path, 
     assert (tmp_path / _command(str(exc.value), "rebuild it: ")[2]).samefile(graph)
     [check] = doctor.engine_files(built)
     assert (tmp_path / _command(check.message, "rebuild it: ")[2]).samefile(graph)
+
+
+def test_engine_moved_alone_keeps_the_recorded_command(tmp_path):
+    """An engine moved without its graph: the graph is not beside it, so the build's own command (its path) stays."""
+    from droptrack.engine.tensorrt_backend import rebuild_for
+
+    info = {"onnx": "model.onnx", "workspace_bytes": 3 << 29, "typing": "flags",
+            "rebuild_command": "dt export /srv/deploy/model.onnx --engine --workspace 1.5 --trt-typing flags"}
+    assert rebuild_for(tmp_path / "model.engine", info) == info["rebuild_command"]
+    (tmp_path / "model.onnx").write_bytes(b"graph")
+    assert shlex.split(rebuild_for(tmp_path / "model.engine", info)) == [
+        "dt", "export", str(tmp_path / "model.onnx"), "--engine", "--workspace", "1.5", "--trt-typing", "flags"]
+    assert rebuild_for(tmp_path / "model.engine", {**info, "rebuild_command": "x\x1b[2J"}).startswith("dt export")

@@ -47,16 +47,15 @@ def rebuild_for(engine: str | Path, info: dict) -> str:
     engine beside its graph), named through the engine's path as given here, with the build's --workspace and
     --trt-typing. The sidecar's `rebuild_command` names the graph as the build's command line did (relative to that
     shell's folder, or on the machine that built it: where an engine is refused, it is mostly elsewhere); it is the
-    answer only for a sidecar without those fields."""
+    answer where the graph is not beside the engine (an engine moved alone) or the sidecar lacks those fields."""
     engine = Path(engine)
     name, size, typing = info.get("onnx"), info.get("workspace_bytes"), info.get("typing", "strong")
-    if (isinstance(name, str) and Path(name).name == name and name not in ("", "..") and type(size) is int
-            and size > 0 and typing in ("strong", "flags")):
-        return rebuild_line(engine.parent / name, size / (1 << 30), typing)
     recorded = info.get("rebuild_command")
-    if isinstance(recorded, str) and recorded.isprintable() and len(recorded) < 4400:
-        return recorded
-    return f"dt export {shell_quote(engine.with_suffix('.onnx'))} --engine"
+    recorded = recorded if isinstance(recorded, str) and recorded.isprintable() and len(recorded) < 4400 else None
+    if (isinstance(name, str) and Path(name).name == name and name not in ("", "..") and type(size) is int
+            and size > 0 and typing in ("strong", "flags")) and ((engine.parent / name).is_file() or not recorded):
+        return rebuild_line(engine.parent / name, size / (1 << 30), typing)
+    return recorded or f"dt export {shell_quote(engine.with_suffix('.onnx'))} --engine"
 
 
 def rebuild_on(index: int, rebuild: str) -> str:
