@@ -223,9 +223,12 @@ def build_report(folder: Path, partial: bool = False) -> str:
         lines += ["**Unfinished: the steps below are those done when this was written; the run went on, or was cut "
                   "off by its time limit, after them.**", ""]
     if env.get("unavailable"):
-        lines += [f"**No engine can be built on this machine: {env['unavailable']}.** The export steps still ran "
-                  "(ONNX FP32/FP16/INT8 graphs and their CPU parity); every engine step below failed for that reason.",
-                  ""]
+        exports = [s for s in steps if s.get("step") == "run" and str(s.get("model", "")).startswith("export_")]
+        done = ("The export steps still ran (ONNX FP32/FP16/INT8 graphs and their CPU parity)" if
+                any(s.get("ok") for s in exports) else
+                "`dt export --engine` refuses such a machine before any work, so no ONNX graph was exported either")
+        lines += [f"**No engine can be built on this machine: {env['unavailable']}.** {done}; every engine step "
+                  "below failed for that reason.", ""]
     failed = [s for s in steps if not s.get("ok", False)]
     lines += ["## Steps", "", "| step | model | ok | seconds | note |", "|---|---|---|---|---|"]
     for s in steps:

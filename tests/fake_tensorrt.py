@@ -110,7 +110,7 @@ def pybind_enum(kind: str, *names: str) -> SimpleNamespace:
     return SimpleNamespace(**{n: EnumValue(kind, n, i) for i, n in enumerate(names)})
 
 
-DataType = pybind_enum("DataType", "FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8", "FP8", "BF16", "INT64")
+DataType = pybind_enum("DataType", "FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8", "FP8", "BF16", "INT64", "INT4")
 TensorIOMode = pybind_enum("TensorIOMode", "NONE", "INPUT", "OUTPUT")
 TensorFormat = pybind_enum("TensorFormat", "LINEAR", "CHW2", "HWC8", "CHW4", "CHW16", "CHW32")
 TensorLocation = pybind_enum("TensorLocation", "DEVICE", "HOST")

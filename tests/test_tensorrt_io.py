@@ -19,7 +19,8 @@ def test_engine_io_the_backend_cannot_bind_is_named():
            "score_map": T("score_map", False, (1, 1, 8, 8), "fp8")}
     assert io_problems(bad, want) == ["'template' has a dynamic shape (-1, 3, 64, 64)",
                                       "'search' is (1, 3, 96, 96), the artifact's sizes give (1, 3, 128, 128)",
-                                      "input 'search' is float16, not float32", "output 'score_map' is fp8"]
+                                      "input 'search' is float16, not float32",
+                                      "output 'score_map' is fp8, not float32, float16 or bfloat16"]
 
 
 def test_engine_io_of_another_batch_or_beyond_the_trackers_is_named():
@@ -89,3 +90,22 @@ def test_engine_io_in_a_vectorized_layout_or_host_memory_is_named():
     assert io_problems(tensors, want, feat=8) == [
         "'score_map' has TensorRT's HWC8 layout, not LINEAR (row-major, as torch tensors)",
         "'size_map' is in host memory, not on the GPU"]
+
+
+def test_engine_output_maps_that_are_not_floating_point_are_named():
+    """An engine from elsewhere whose maps are INT8 (a graph ending in QuantizeLinear), INT32 or INT4 was loaded: the
+    integer maps were read as float32 values (wrong boxes, no error), an INT4 one failed on the first frame with a
+    traceback (torch has an int4 dtype it cannot convert to float32)."""
+    from fake_tensorrt import FakeTRT, io_spec
+
+    from droptrack.engine.tensorrt_backend import io_problems
+
+    io = (io_spec("template", "INPUT", (1, 3, 64, 64)), io_spec("search", "INPUT", (1, 3, 128, 128)),
+          io_spec("score_map", "OUTPUT", (1, 1, 8, 8), "INT8"), io_spec("size_map", "OUTPUT", (1, 2, 8, 8), "INT32"),
+          io_spec("offset_map", "OUTPUT", (1, 2, 8, 8), "INT4"))
+    trt = FakeTRT(io=io).module()
+    runtime, engine = trt_compat.deserialize(trt, b"PLAN", trt_compat.logger(trt))
+    tensors = {t.name: t for t in trt_compat.io_tensors(engine, trt)}
+    want = {"template": (1, 3, 64, 64), "search": (1, 3, 128, 128)}
+    assert io_problems(tensors, want, feat=8) == [f"output '{n}' is {t}, not float32, float16 or bfloat16" for n, t in
+                                                  (("score_map", "int8"), ("size_map", "int32"), ("offset_map", "int4"))]

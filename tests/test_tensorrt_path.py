@@ -264,6 +264,16 @@ def test_gpu_check_report_lists_every_step_and_keeps_failures_visible(tmp_path):
     assert "3 of 4 steps ok" in md and "RuntimeError: boom" in md
 
 
+def test_gpu_check_report_without_tensorrt_says_whether_the_export_ran(tmp_path):
+    """Without TensorRT `dt export --engine` is refused before any work: the report said the graphs were exported."""
+    gc = _gpu_check()
+    gc.write_json(tmp_path / "00_env.json", {"step": "env", "ok": True, "gpu": "NVIDIA H200", "unavailable": "no trt"})
+    gc.write_json(tmp_path / "02_export_default.json", {"step": "run", "model": "export_default", "ok": False})
+    assert "no ONNX graph was exported either" in gc.build_report(tmp_path)
+    gc.write_json(tmp_path / "02_export_default.json", {"step": "run", "model": "export_default", "ok": True})
+    assert "The export steps still ran" in gc.build_report(tmp_path)
+
+
 def test_gpu_check_command_step_records_failure_and_timeout(tmp_path):
     import sys
 

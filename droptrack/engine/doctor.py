@@ -16,7 +16,6 @@ from pathlib import Path
 from droptrack.artifact import artifact_format
 from droptrack.engine.model_cost import ModelCost
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
-from droptrack.errors import shell_quote
 
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 NVPMODEL_CONF = Path("/etc/nvpmodel.conf")
@@ -179,17 +178,14 @@ def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
     """What `dt export --engine` left at `engine` that no dt command runs: an engine built from an earlier graph than
     the one beside it (stale: refused where it is loaded; `graph`: only when its sidecar names this graph), or
     `NAME.engine.unchecked`, an engine whose parity check was interrupted (the rerun of that export checks it)."""
-    from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path, stale_graph
+    from droptrack.engine.tensorrt_backend import rebuild_for, sidecar_fields, sidecar_path, stale_graph
 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
     if stale:
-        command = info.get("rebuild_command")
-        if not (isinstance(command, str) and command.isprintable() and len(command) < 4400):
-            command = f"dt export {shell_quote(engine.with_name(str(info.get('onnx'))))} --engine"
         out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
-                                  f"{command}"))
+                                  f"{rebuild_for(engine, info)}"))
     unchecked = engine.with_name(engine.name + ".unchecked")
     if unchecked.is_file():
         out.append(Check("warn", f"{unchecked.name} beside it: an engine whose parity check was interrupted (not "
@@ -238,13 +234,14 @@ def _check_engine(path: Path, env: dict) -> list[Check]:
 
 
 def _engine_fits(path: Path, env: dict) -> list[Check]:
-    from droptrack.engine.tensorrt_backend import compat_problems, onnx_instead, plan_size_problem, read_sidecar
+    from droptrack.engine.tensorrt_backend import (compat_problems, onnx_instead, plan_size_problem, read_sidecar,
+                                                   rebuild_for)
 
     info = read_sidecar(path)
     cut = plan_size_problem(path, info)
     if cut:   # every dt command refuses it before TensorRT sees it
         return [Check("error", f"{cut}; every dt command refuses it: copy it again, or rebuild it: "
-                               f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]
+                               f"{rebuild_for(path, info)}")]
     built = info.get("env", {})
     here = {"tensorrt": env.get("tensorrt", ""), "gpu": env.get("gpu", ""),
             "compute_capability": env.get("compute_capability", "")}
@@ -256,7 +253,7 @@ def _engine_fits(path: Path, env: dict) -> list[Check]:
         return [Check("error", f"{desc}; cannot run here: {status}; {onnx_instead(path)}")]
     if problems:
         return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
-                               f"{info.get('rebuild_command', 'dt export MODEL.onnx --engine')}")]
+                               f"{rebuild_for(path, info)}")]
     out = [Check("ok", f"{desc}; matches this machine")]
     for k in ("cuda", "driver"):
         if built.get(k) and env.get(k) and built.get(k) != env.get(k):

@@ -11,6 +11,7 @@ done, so its latency is measured with CUDA events (`base.DeviceTiming`), not as 
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -35,6 +36,39 @@ def compat_problems(built: dict[str, str], here: dict[str, str]) -> list[str]:
             for k in MUST_MATCH if str(built.get(k, "")) != str(here.get(k, ""))]
 
 
+def rebuild_line(graph: str | Path, workspace_gb: float, typing: str) -> str:
+    """`dt export GRAPH --engine --workspace N [--trt-typing flags]`: the command that builds an engine again."""
+    cmd = f"dt export {shell_quote(graph)} --engine --workspace {workspace_gb:g}"
+    return cmd + (" --trt-typing flags" if typing == "flags" else "")
+
+
+def rebuild_for(engine: str | Path, info: dict) -> str:
+    """The command that rebuilds `engine` where it is: its graph beside it (the sidecar's `onnx`; `dt export` writes an
+    engine beside its graph), named through the engine's path as given here, with the build's --workspace and
+    --trt-typing. The sidecar's `rebuild_command` names the graph as the build's command line did (relative to that
+    shell's folder, or on the machine that built it: where an engine is refused, it is mostly elsewhere); it is the
+    answer where the graph is not beside the engine (an engine moved alone) or the sidecar lacks those fields."""
+    engine = Path(engine)
+    name, size, typing = info.get("onnx"), info.get("workspace_bytes"), info.get("typing", "strong")
+    recorded = info.get("rebuild_command")
+    recorded = recorded if isinstance(recorded, str) and recorded.isprintable() and len(recorded) < 4400 else None
+    if (isinstance(name, str) and Path(name).name == name and name not in ("", "..") and type(size) is int
+            and size > 0 and typing in ("strong", "flags")) and ((engine.parent / name).is_file() or not recorded):
+        return rebuild_line(engine.parent / name, size / (1 << 30), typing)
+    return recorded or f"dt export {shell_quote(engine.with_suffix('.onnx'))} --engine"
+
+
+def rebuild_on(index: int, rebuild: str) -> str:
+    """`rebuild` (a `dt export ... --engine` command) as it builds for GPU `index`: `dt export` builds on the first GPU
+    CUDA shows it (TensorRT's current device), so for cuda:N (N > 0) it runs with only that GPU visible
+    (CUDA_VISIBLE_DEVICES, the physical index when the variable already narrowed the GPUs this process sees)."""
+    if index == 0:
+        return rebuild
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    gpu = visible[index] if "CUDA_VISIBLE_DEVICES" in os.environ and index < len(visible) else str(index)
+    return f"CUDA_VISIBLE_DEVICES={shell_quote(gpu)} {rebuild}"
+
+
 def cuda_index(device: int | str | None) -> int:
     """GPU index of 'cuda', 'cuda:N', N or None (0); anything else -> one-line BackendError."""
     if device is None or device == "cuda":
@@ -48,17 +82,17 @@ def cuda_index(device: int | str | None) -> int:
 
 
 MAP_CHANNELS = {"score_map": 1, "size_map": 2, "offset_map": 2}   # the head's maps: (N, channels, feat, feat)
+MAP_TYPES = ("float32", "float16", "bfloat16")   # what the maps may be (read as float32: `Tensor.float()`)
 
 
 def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int | None = None) -> list[str]:
     """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
     the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
     batch, row-major in GPU memory, so an extra tensor, a dynamic (-1) dimension, another batch, input type or size,
-    a vectorized layout or host location, or an output type torch lacks would make TensorRT read or write the wrong
-    bytes (or refuse to run); `feat`: the maps' side, which the outputs must have (an engine from elsewhere may
-    declare huge ones, allocated at load)."""
-    import torch
-
+    a vectorized layout or host location would make TensorRT read or write the wrong bytes (or refuse to run), and
+    an output map that is not floating point (INT8 from a final Q node, INT32, BOOL; FP8 or INT4, which torch cannot
+    convert) would give wrong maps or fail on the first frame; `feat`: the maps' side, which the outputs must have
+    (an engine from elsewhere may declare huge ones, allocated at load)."""
     out = []
     batch = tensors["template"].shape[0] if "template" in tensors else None
     for name, t in tensors.items():
@@ -80,8 +114,8 @@ def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int |
             out.append(f"'{name}' is in host memory, not on the GPU")
         if name in expected and t.dtype != "float32":
             out.append(f"input '{name}' is {t.dtype}, not float32")
-        elif name not in expected and not isinstance(getattr(torch, t.dtype, None), torch.dtype):
-            out.append(f"output '{name}' is {t.dtype}")
+        elif name not in expected and t.dtype not in MAP_TYPES:
+            out.append(f"output '{name}' is {t.dtype}, not {', '.join(MAP_TYPES[:-1])} or {MAP_TYPES[-1]}")
     return out
 
 
@@ -189,7 +223,7 @@ class TensorRTBackend(Backend):
         info = read_sidecar(self.path)
         super().__init__(ArtifactMeta.from_dict(info["meta"]))
         index = cuda_index(device)
-        rebuild = info.get("rebuild_command", f"dt export {shell_quote(self.path.with_suffix('.onnx'))} --engine")
+        rebuild = rebuild_for(self.path, info)
         cut = plan_size_problem(self.path, info)
         if cut:   # TensorRT would only say it cannot deserialize it
             raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
@@ -207,7 +241,8 @@ class TensorRTBackend(Backend):
         problems = compat_problems(info.get("env", {}), trt_compat.runtime_env(index, with_driver=False))
         if problems:
             raise BackendError(f"engine '{self.path.name}' was built for another setup than GPU index {index} "
-                               f"(cuda:{index}) ({'; '.join(problems)}); rebuild it on this machine: {rebuild}")
+                               f"(cuda:{index}) ({'; '.join(problems)}); rebuild it on this machine: "
+                               f"{rebuild_on(index, rebuild)}")
         self._torch = torch
         self._dev = torch.device("cuda", index)
         trt = trt_compat.import_tensorrt()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
-from droptrack.errors import ExportError, InputError, OutputFull, shell_quote
+from droptrack.errors import ExportError, InputError, OutputFull
 from droptrack.paths import cache_root
 
 SIDECAR_FORMAT = "droptrack-engine"
@@ -183,8 +183,9 @@ def check_engine_machine(graph: bool) -> None:
 
 def rebuild_command(onnx_path: Path, workspace_gb: float, typing: str) -> str:
     """The exact `dt` command that rebuilds this engine on the current machine."""
-    cmd = f"dt export {shell_quote(onnx_path)} --engine --workspace {workspace_gb:g}"
-    return cmd + (" --trt-typing flags" if typing == "flags" else "")
+    from droptrack.engine.tensorrt_backend import rebuild_line
+
+    return rebuild_line(onnx_path, workspace_gb, typing)
 
 
 @dataclass
