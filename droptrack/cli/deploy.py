@@ -126,12 +126,13 @@ def export_(
     from droptrack.paths import same_file
 
     ref = []   # dt bench finds a graph's checkpoint beside it or embedded, not runs/mine/final.pt: name it
-    if checkpoint is not None and not checkpoint.lower().endswith(".onnx"):
-        if not same_file(Path(checkpoint).expanduser().parent, report.output_dir):
+    if checkpoint is None or not checkpoint.lower().endswith(".onnx"):
+        if checkpoint is not None and not same_file(Path(checkpoint).expanduser().parent, report.output_dir):
             ref += ["--reference", checkpoint]
+        # the reference (the embedded model too) tracks with the config the graphs carry, else bench refuses them
         ref += ["--config", config] if config else []
-        if trust_checkpoint and not checkpoint.lower().endswith(".safetensors"):   # bench loads that pickle too
-            ref += ["--trust-checkpoint"]
+        if checkpoint is not None and trust_checkpoint and not checkpoint.lower().endswith(".safetensors"):
+            ref += ["--trust-checkpoint"]   # bench loads that pickle too
     for cmd in next_commands(report):
         cmd += "".join(f" {shell_quote(w)}" for w in ref) if cmd.startswith("dt bench") else ""
         print_plain(out, f"next: {cmd}")   # paths are not rich markup

@@ -157,8 +157,9 @@ def _parse_box(text: str) -> list[float]:
     return vals
 
 
-def _apply_init(seqs: list[Any], init: str | None) -> list[Any]:
-    """Set the init box of sequences that have none (videos/folders without GT); every sequence needs one."""
+def _apply_init(seqs: list[Any], init: str | None, fix: str = "pass --init x,y,w,h") -> list[Any]:
+    """Set the init box of sequences that have none (videos/folders without GT); every sequence needs one (`fix`:
+    how the caller gives one)."""
     if init is not None:
         box = _parse_box(init)
         out = []
@@ -172,7 +173,7 @@ def _apply_init(seqs: list[Any], init: str | None) -> list[Any]:
         seqs = out
     missing = next((s.name for s in seqs if not np.isfinite(s.boxes[0]).all()), None)
     if missing is not None:
-        raise InputError(f"{missing} has no ground truth (not even a first-frame box); pass --init x,y,w,h")
+        raise InputError(f"{missing} has no ground truth (not even a first-frame box); {fix}")
     return seqs
 
 
@@ -323,7 +324,8 @@ def check_output_outside_data(output_dir: str | Path, spec: str, root: str | Non
 def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: int | None = None,
                     frames: int | None = None, init: str | None = None, how: str | None = "--root DIR") -> BenchData:
     """Read, cut (--sequences / --frames) and check the benchmark frames (`how`: the caller's way to give a
-    dataset's root, named when there is none; None where it has none, as dt export --val)."""
+    dataset's root, named when there is none; None where it has none, as dt export --val, which has no --init either:
+    its clips need their own box files)."""
     check_cut(sequences, frames)
     kind, tag, seqs = _read(spec, root, output_dir, sequences, frames, how)
     seqs = [_truncate(s, frames) for s in (seqs[:sequences] if sequences else seqs)]
@@ -335,7 +337,8 @@ def load_bench_data(spec: str, root: str | None, output_dir: Path, sequences: in
     short = next((s.name for s in seqs if len(s) < 2), None)
     if short is not None:
         raise DatasetError(f"{short} has a single frame; tracking needs at least 2 (init + one tracked frame)")
-    seqs = _apply_init(seqs, init)
+    seqs = _apply_init(seqs, init, "pass --init x,y,w,h" if how is not None else "add its ground truth (e.g. "
+                       "clip.txt beside clip.mp4, one x,y,w,h line per frame from the first) or pass a dataset")
     if init is not None or tag in OWN_FOOTAGE:   # an --init box, or one's own first box from a box file
         warn_flat_init(seqs)
     gt = "dataset" if any(has_gt(s) for s in seqs) else "reference" if tag in ("video", "folder") else "none"

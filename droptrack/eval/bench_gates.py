@@ -9,9 +9,9 @@ the same sequences: paired), 10 000 times, percentile method. An artifact fails 
                   (DEFAULT_MAX_DIVERGENCE; FP16 1 %, INT8 3 %);
   min_fps         end-to-end FPS below --min-fps (only when given).
 When the interval is wider than the gate and straddles -gate, the set is too small to prove the gate either way:
-`ci_note` says so and how many sequences would do (the width shrinks as 1/sqrt(n)). When one
-sequence alone holds as many diverged frames as the limit allows and the others stay within it, `divergence_note`
-says that one flip decides it.
+`ci_note` says so and how many sequences would lift its lower end to the gate at the same mean (the width shrinks
+as 1/sqrt(n)), or that the mean itself is beyond the gate. When one sequence alone holds as many diverged frames as
+the limit allows and the others stay within it, `divergence_note` says that one flip decides it.
 This module imports nothing from bench.py, bench_report.py or bench_view.py (they import it).
 """
 
@@ -78,11 +78,17 @@ def paired_bootstrap_ci(values: np.ndarray, reference: np.ndarray, samples: int 
     return DeltaCI(mean, float(min(low, mean)), float(max(high, mean)), int(d.size), samples, level)
 
 
-def sequences_for(ci: DeltaCI, gate: float) -> int:
-    """Sequences that would bring the interval's half-width down to the gate (width ~ 1/sqrt(n))."""
-    if ci.half_width <= gate or gate <= 0:
+def sequences_for(ci: DeltaCI, gate: float) -> int | None:
+    """Sequences that would bring the interval's lower end up to -gate at the same mean ΔAUC (its spread below the
+    mean shrinks as 1/sqrt(n)); None when the mean itself is a drop beyond the gate (no number of sequences would
+    show the drop within it). Not the half-width brought down to the gate: an interval [-0.24, +12.98] around
+    +4.88 clears a 0.1-point gate with about 7 sequences, not 17 462."""
+    if -ci.low <= gate or gate <= 0:
         return ci.sequences
-    return int(math.ceil(ci.sequences * (ci.half_width / gate) ** 2))
+    room = ci.delta + gate
+    if room <= 0:
+        return None
+    return int(math.ceil(ci.sequences * ((ci.delta - ci.low) / room) ** 2))
 
 
 MORE_SEQUENCES = "--data with a dataset, or a larger --sequences"   # how to bench more; bench_data.more_sequences
@@ -99,9 +105,14 @@ def ci_note(name: str, ci: DeltaCI | None, gate: float, more: str = MORE_SEQUENC
                 f"({more}) before trusting it")
     if ci is None or ci.half_width <= gate or ci.high < -gate or -ci.low <= gate + 1e-9:   # 1e-9: as row_gates
         return None
-    return (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
-            f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate: this set is too small to show the "
-            f"drop is within the gate; about {sequences_for(ci, gate)} sequences would narrow it to the gate")
+    head = (f"{name}: the ΔAUC interval [{ci.low:+.2f}, {ci.high:+.2f}] (±{ci.half_width:.2f} points over "
+            f"{ci.sequences} sequences) is wider than the {gate:.2f}-point gate")
+    n = sequences_for(ci, gate)
+    if n is None:
+        return (f"{head}, and its mean ΔAUC {ci.delta:+.2f} is itself a drop beyond the gate: this set is too small "
+                f"to tell, but more sequences would more likely confirm the drop than show it within the gate")
+    return (f"{head}: this set is too small to show the drop is within the gate; at its mean ΔAUC "
+            f"({ci.delta:+.2f}) about {n} sequences would lift the interval's lower end to -{gate:.2f}")
 
 
 def divergence_spread(per_sequence: dict[str, dict]) -> tuple[int, int, float]:

@@ -124,8 +124,8 @@ def summary_lines(report: Any) -> list[str]:
 
 def next_command(report: Any) -> str | None:
     """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
-    (else VIDEO --init X,Y,W,H), with the bench's device, config, threads (unless oversubscribed), tracker-extension
-    options and --trust-checkpoint (a checkpoint); None when no artifact passed."""
+    (else VIDEO --init X,Y,W,H), with the bench's device, config and --trust-checkpoint (both for a checkpoint),
+    threads (unless oversubscribed) and tracker-extension options; None when no artifact passed."""
     from droptrack.engine.threads import plan_threads
     from droptrack.runtime.extensions import option_args
 
@@ -139,6 +139,8 @@ def next_command(report: Any) -> str | None:
     source = [report.data.name, "--init", ",".join(f"{v:g}" for v in report.data.sequences[0].boxes[0])] if video \
         else ["VIDEO", "--init", "X,Y,W,H"]
     argv = ["dt", "run", *source, "--model", best.artifact, "--device", o.device,
-            *(["--config", o.config] if o.config else []), *(["--threads", str(threads)] if threads else []),
+            # dt run refuses --config with a graph or engine (it carries the config it was exported with)
+            *(["--config", cfg] if (cfg := o.config_for(best.artifact)) else []),
+            *(["--threads", str(threads)] if threads else []),
             *option_args(o.ext), *(["--trust-checkpoint"] if o.trust_for(best.artifact) else [])]
     return shell_join(argv)   # a path with control characters as $'...': text that pastes

@@ -47,6 +47,10 @@ DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
 TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
 TRT_INT8_MAX_OPSET = 20   # from 21 QuantizeLinear's output_dtype clashes with the quantizer's zero points (ORT fails)
 PERCENTILE = 99.99
+# entropy calibration as TensorRT's: a 2048-bin histogram, thresholds searched over windows quantized into 128 bins.
+# ORT's own defaults (128 and 128) leave one window, the whole range, so its 'entropy' was minmax; quantize_static
+# cannot pass the bin counts, so the ranges are calibrated here and handed over as TensorQuantOverrides rmin / rmax
+ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
 # TensorRT's graph: symmetric, and Q/DQ on the inputs of the quantized ops only (TensorRT's placement advice; ModelOpt's
 # TensorRT settings): a Q on a Gemm's output put q, k and v on the INT8 grid before the attention kept in FP16, and
 # fc1's output before GELU
@@ -192,6 +196,23 @@ def _method(name: str):
             "entropy": CalibrationMethod.Entropy}[name]
 
 
+def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path) -> dict:
+    """{tensor: (rmin, rmax)} of the inputs and outputs of `types` nodes in `src`, by entropy (KL) calibration on
+    `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes)."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+
+    with tempfile.TemporaryDirectory(prefix=".dt-calib-", dir=tmp) as work:
+        calibrator = create_calibrator(str(src), list(types), augmented_model_path=str(Path(work) / "augmented.onnx"),
+                                       calibrate_method=CalibrationMethod.Entropy,
+                                       providers=["CPUExecutionProvider"],
+                                       extra_options={"num_bins": ENTROPY_BINS, "symmetric": True,
+                                                      "num_quantized_bins": ENTROPY_QUANTIZED_BINS})
+        calibrator.collect_data(_reader(pairs))
+        data = calibrator.compute_data()
+        del calibrator
+    return {name: tuple(r.range_value) for name, r in data.data.items()}
+
+
 def preprocess(src: Path, dst: Path) -> Path:
     """ORT's quantization pre-processing (shape inference, MatMul+Add -> Gemm); done once per source graph."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -222,11 +243,16 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
             extra.update(TRT_QDQ_OPTIONS)
+        method = recipe.method
+        if method == "entropy":   # the ranges are set: the quantizer's own pass needs none (minmax, the cheapest)
+            ranges = entropy_ranges(pre, pairs, op_types(recipe.target), dst.parent)
+            extra["TensorQuantOverrides"] = {t: [{"rmin": lo, "rmax": hi}] for t, (lo, hi) in ranges.items()}
+            method = "minmax"
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
                         per_channel=recipe.weights_per_channel(), reduce_range=not trt and ort.reduce_range,
                         op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
                         activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=_method(recipe.method), extra_options=extra,
+                        calibrate_method=_method(method), extra_options=extra,
                         calibration_providers=["CPUExecutionProvider"])
     return 0
 
