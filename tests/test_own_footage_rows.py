@@ -55,19 +55,37 @@ def test_frames_numbered_from_zero_keep_the_first_row_on_the_first_frame(tmp_pat
     assert [int(s.frame(i)[0, 0, 0]) for i in range(3)] == [0, 20, 40]
 
 
+@pytest.mark.parametrize("reader", ["synth", "folder"])
 @pytest.mark.parametrize("names", [[f"{i:08d}.jpg" for i in range(1, 5)], [f"frame_{i}.png" for i in range(1, 5)]])
-def test_more_frames_than_rows_is_refused_naming_the_fix(tmp_path, names):
+def test_more_frames_than_rows_is_refused_naming_the_fix(tmp_path, names, reader):
     """A tool that writes a row only for the frames where the target is: 3 rows for 4 frames were read as the
-    boxes of frames 1-3 (the last one a frame early) and frame 4 was left out, silently."""
+    boxes of frames 1-3 (the last one a frame early) and frame 4 was left out, silently (--dataset folder too, as
+    README says of one's own footage)."""
     seq = tmp_path / "porch_cam"
     _frames(seq, names)
     text(seq / "groundtruth.txt", "1,2,10,8\n3,4,10,8\n4,5,10,8\n")
+    root = tmp_path if reader == "synth" else seq
     with pytest.raises(DatasetError, match=r"porch_cam has 4 images but 3 GT rows .*NaN,NaN,NaN,NaN") as e:
-        get_sequences("synth", tmp_path)
+        get_sequences(reader, root)
     assert "\n" not in str(e.value)
     text(seq / "groundtruth.txt", "1,2,10,8\nnan,nan,nan,nan\n3,4,10,8\n4,5,10,8\n")   # as told
-    (s,) = get_sequences("synth", tmp_path)
+    (s,) = get_sequences(reader, root)
     assert len(s.frames) == 4 and s.valid().tolist() == [True, False, True, True]
+
+
+def test_dt_eval_of_a_frame_folder_with_more_images_than_rows_is_one_line(tmp_path):
+    """dt eval --dataset folder scored the 3 frames with rows and left the 4th out without a word."""
+    from helpers import cli, one_line_error
+
+    seq = tmp_path / "porch_cam"
+    _frames(seq, [f"{i:08d}.jpg" for i in range(1, 5)])
+    text(seq / "groundtruth.txt", "1,2,10,8\n2,3,10,8\n3,4,10,8\n")
+    args = ["eval", "--dataset", "folder", "--root", seq, "--tracker", "kcf", "--output", tmp_path / "out"]
+    line = one_line_error(cli(*args))
+    assert "porch_cam has 4 images but 3 GT rows" in line and "move the images past frame 3" in line, line
+    assert not (tmp_path / "out").exists()
+    (seq / "00000004.jpg").unlink()   # as told
+    assert cli(*args).exit_code == 0
 
 
 def test_own_footage_in_lasots_layout_as_synth_names_the_layout_it_reads(tmp_path):

@@ -34,8 +34,9 @@ def eval_(
                                           "were tracked with, whatever --workers (another count can change the last "
                                           "bits of boxes); another --threads there is refused."),
     sequences: Optional[str] = typer.Option(None, "--sequences", help="Comma-separated sequence names."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>); "
-                                          "files go to OUTPUT/<tracker>/.", readable=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Results folder (default: results/<dataset>, "
+                                          "results/<dataset>_<split> with --split, e.g. results/got10k_test); files "
+                                          "go to OUTPUT/<tracker>/ (one split's results each).", readable=False),
     name: Optional[str] = typer.Option(None, "--name", help="Tracker folder name (default: the artifact's "
                                      "stem, 'default' for the embedded model or the --tracker name, + the "
                                      "extension and --realtime-fps settings, e.g. default+crop_grid=0.1)."),
@@ -113,8 +114,9 @@ def analyze(
                                         readable=False),
     split: Optional[str] = typer.Option(None, "--split", help="Dataset split, where the dataset has several."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for report.json and plots "
-                                          "(default: analysis/<dataset>; a report of other result folders there is "
-                                          "not replaced unless --output names it).", readable=False),
+                                          "(default: analysis/<dataset>, with --split analysis/<dataset>_<split>; a "
+                                          "report of other result folders there is not replaced unless --output "
+                                          "names it).", readable=False),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="ostrack-ope, pytracking-ope, got10k-toolkit "
                                            "or trackingnet-devkit (default: the dataset's own toolkit)."),
     attributes: Optional[Path] = typer.Option(None, "--attributes", help="Folder of LaSOT or UAV123 attribute files "
@@ -148,8 +150,10 @@ def analyze(
                          "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
-    default = output is None   # one folder per dataset: another comparison's report there is not replaced
-    output = output or Path("analysis") / dataset.strip().lower()
+    from droptrack.data.registry import output_name
+
+    default = output is None   # one folder per dataset (and --split): another comparison's report is not replaced
+    output = output or Path("analysis") / output_name(dataset, split)
     check_analysis_folder(output)
     if default:
         check_default_analysis(output, result_dirs, dataset)

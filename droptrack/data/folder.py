@@ -106,8 +106,19 @@ def checked_boxes(seq: Sequence, gt_file: Path | None) -> Sequence:
     return seq
 
 
+def check_no_frame_without_row(folder: Path, rows: int, images: int) -> None:
+    """One's own sequence with more `images` than box rows is refused (the synth and folder readers, as README says):
+    rows are taken in frame order from the first, so a frame left without a row (a tool that writes rows only where
+    the target is) shifted every later box, and the images past the last row were silently left out."""
+    if images > rows:
+        raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
+                           "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
+                           f"move the images past frame {rows} out of the folder")
+
+
 def _image_sequence(d: Path) -> Sequence:
-    """One image-folder sequence; GT rows must not outnumber the images (extra images are dropped)."""
+    """One image-folder sequence: one GT row per image (more images than rows is refused, as the synth reader does:
+    the images past the last row were left out silently), or none or the first row only (a test split)."""
     why = frames_problem(_image_dir(d) or d)
     if why is not None:
         raise DatasetError(why)
@@ -118,6 +129,7 @@ def _image_sequence(d: Path) -> Sequence:
     if len(gt) > len(frames):
         raise DatasetError(f"{d} has {len(gt)} GT rows but only {len(frames)} images; add the missing frames or "
                            "trim groundtruth.txt")
+    check_no_frame_without_row(_image_dir(d) or d, len(gt), len(frames))
     seq = Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
     return checked_boxes(seq, gt_file)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.folder import checked_boxes, frames_folder, own_boxes
+from droptrack.data.folder import check_no_frame_without_row, checked_boxes, frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
                                      pad_boxes, select)
@@ -126,18 +126,8 @@ def _own_frames(folder: Path, n: int) -> list[Path]:
     if len(frames) < n:
         raise DatasetError(f"{folder} has {n} GT rows but {len(frames)} images; add the missing frames or trim "
                            "groundtruth.txt")
-    _check_no_frame_without_row(folder, n, len(frames))   # the listing above, not a second one (nor its strays
-    return frames[:n]                                      # decoded again)
-
-
-def _check_no_frame_without_row(folder: Path, rows: int, images: int) -> None:
-    """One's own sequence with more `images` than box rows is refused: rows are taken in frame order from the first,
-    so a frame left without a row (a tool that writes rows only where the target is) shifted every later box, and
-    the images past the last row were silently left out."""
-    if images > rows:
-        raise DatasetError(f"{folder} has {images} images but {rows} GT rows (one per frame, in frame order from the "
-                           "first); add the missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 where the frame has no box), or "
-                           f"move the images past frame {rows} out of the folder")
+    check_no_frame_without_row(folder, n, len(frames))   # the listing above, not a second one (nor its strays
+    return frames[:n]                                     # decoded again)
 
 
 def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
@@ -161,7 +151,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
                                "groundtruth.txt")
         if dataset == "synth":   # _own_frames checks its own listing
             images = frames_folder(folder)
-            _check_no_frame_without_row(images, n, len(list_images(images, warn=False)))
+            check_no_frame_without_row(images, n, len(list_images(images, warn=False)))
     else:  # test split: only the first row is published; count the images (GOT-10k: its .jpg files, as the
         frames = list_images(folder) if dataset != "got10k" else _jpg_frames(folder)   # toolkits list them)
         n = len(frames)

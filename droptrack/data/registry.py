@@ -226,6 +226,58 @@ def check_split(dataset: str, root: str | Path | None, split: str | None) -> Non
                          f"--split, or point --root at a {split.lower()} set")
 
 
+SPLIT_DATASETS = ("got10k", "synth", "lasot", "trackingnet", "coco")   # --split selects one of several sets
+
+
+def output_name(dataset: str, split: str | None) -> str:
+    """The default results/ (dt eval) and analysis/ (dt analyze) folder of `--dataset` (and `--split`): the name as
+    given, lower case (an alias such as got10k_val keeps its own name), with a --split of a dataset that has several
+    after it as its alias names it (`--dataset got10k --split test`: got10k_test, where the val split's results
+    were replaced by the test split's). A name that is not a plain split is left out (the reader refuses it)."""
+    import re
+
+    key = dataset.strip().lower()
+    try:
+        tag, implied = canonical(dataset)
+    except DatasetError:
+        return key
+    plain = split is not None and re.fullmatch(r"[A-Za-z0-9_]+", split.strip()) is not None
+    if not plain or implied is not None or tag not in SPLIT_DATASETS:
+        return key
+    return f"{key}_{split.strip().lower()}"
+
+
+def read_split(dataset: str, root: str | Path | None, split: str | None) -> str | None:
+    """The split of its dataset that `get_sequences` reads (the reader's default where `split` is None; a split
+    folder given as the root is its own split), as dt eval records it: results of two splits in one folder replace
+    each other's submission and report. None where the dataset has one set, or where it cannot tell (a synthetic
+    root that is one set; a missing root, left to the reader)."""
+    from droptrack.errors import DropTrackError
+
+    try:
+        tag, implied = canonical(dataset)
+        path = resolve_root(tag, root) if tag in ("got10k", "synth", "trackingnet") else None
+    except DropTrackError:
+        return None
+    given = (split or implied or "").strip().lower() or None
+    if tag == "got10k":
+        from droptrack.data.got10k import VOT_SPLITS, folder_split
+
+        own = given or (folder_split(path, "val") if path.is_dir() else None) or "val"
+        return "train" if own in VOT_SPLITS else own   # the training recipe's subsets of the train split
+    if tag == "synth":
+        return given or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file() else
+                         "train" if (path / "train").is_dir() else None)
+    if tag == "trackingnet":
+        from droptrack.data.trackingnet import _own_chunk
+
+        own = given or (_own_chunk(path) if path.is_dir() else None) or "test"
+        return "test" if own.lower() == "test" else "train"   # TRAIN_0 ... TRAIN_11: chunks of the train split
+    if tag in ("lasot", "coco"):
+        return given or ("test" if tag == "lasot" else "train")
+    return None
+
+
 def get_sequences(dataset: str, root: str | Path | None = None, split: str | None = None,
                   names: list[str] | None = None, how: str | None = "--root DIR") -> list[Sequence]:
     """Sequences of `dataset` (a tag in DATASETS or an alias), lazily: GT is read, images are not decoded (`how`:

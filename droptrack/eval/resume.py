@@ -103,7 +103,8 @@ def resume_threads(out: Path, plan: ThreadPlan, workers: int, usable: int | None
 def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
     """Whether eval.json's `key` differs from this run's (threads or the config's text not recorded, by an older
     run: unknown)."""
-    unknown = key == "threads" and None in (old.get(key), ident.get(key)) or key == "config_sha256" and key not in old
+    unknown = key in ("threads", "split") and None in (old.get(key), ident.get(key)) or (
+        key == "config_sha256" and key not in old)   # split: not recorded by an older run, or dt bench's rows
     return old.get(key) != ident.get(key) and not unknown
 
 
@@ -127,7 +128,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
-                "realtime", "device_type", "threads")
+                "realtime", "device_type", "threads", "split")
         if any(_differs(old, ident, k) for k in keys) and any(out.glob("*.txt")):
             diff = next(k for k in keys if _differs(old, ident, k))
             was = repr(old.get(diff))[:80]
@@ -135,6 +136,11 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                 raise InputError(f"{out} holds results tracked with --threads {old['threads']}, now --threads "
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
                                  f"or {RENAME}")
+            if diff == "split":   # the test split's submission replaced the val split's, its report stayed beside
+                raise InputError(f"{out} holds results of the {old['split']} split of {old.get('dataset')}, now the "
+                                 f"{ident['split']} split; their submission and report would replace each other's "
+                                 "there; pass another --output (without one, each split has its own folder), or "
+                                 "delete that folder")
             if diff == "config_sha256":   # the same --config, its text changed: another config under that name
                 raise InputError(f"{out} holds results tracked with --config {old.get('config')} as it read then; "
                                  "its text has changed since, and results of two configs would mix; restore it to "

@@ -57,7 +57,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              on_sequence: Callable[[str], None] | None = None, tracker: str | None = None,
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
-             trust: bool = False, dataset: str | None = None, notes: bool = False) -> EvalResult | None:
+             trust: bool = False, dataset: str | None = None, notes: bool = False,
+             split: str | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -88,6 +89,8 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         dataset: the name the report's table and plots show (`--dataset` as given, got10k_val, as dt analyze shows
             it; default: the tag).
         notes: give dt run's warnings on extension settings that work against the run, once every check passed.
+        split: the dataset split the sequences are (registry.read_split), recorded in eval.json: results of another
+            split in the folder are refused (their submission and report would replace each other's).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -133,7 +136,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
                        ext=ext or None, realtime=realtime, checked=graph, trust=trust)
     spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
     ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
-             "realtime": realtime.to_dict() if realtime is not None else None}
+             "realtime": realtime.to_dict() if realtime is not None else None, "split": split}
     inputs = {s.name: fingerprint(s) for s in seqs}
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
         check_manifest(out, ident, spec.device, inputs, write=False)
@@ -169,15 +172,17 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
 def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str | Path | None = None,
                      split: str | None = None, names: Sequence[str] | None = None,
                      output_dir: str | Path | None = None, **kwargs: Any) -> EvalResult:
-    """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>)."""
+    """`evaluate` on a dataset read with droptrack.data.get_sequences (default output: results/<dataset>, or
+    results/<dataset>_<split> with a split: `registry.output_name`)."""
     from droptrack.data import get_sequences
 
     from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
-                                         check_split)
+                                         check_split, output_name, read_split)
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
-    # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over
-    output_dir = output_dir if output_dir is not None else Path("results") / dataset.strip().lower()
+    # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over;
+    # one per split (--split test: results/got10k_test, as got10k_test names it): a test run replaced val's zip
+    output_dir = output_dir if output_dir is not None else Path("results") / output_name(dataset, split)
 
     check_output_outside_root(output_dir, dataset, root)
     check_output_outside_datasets("--output", output_dir)   # another set's folder (a sequence of another synth set)
@@ -197,7 +202,8 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
 
     if canonical(dataset)[0] in OWN_FOOTAGE:   # one's own clip's first box on a black frame: as dt run warns
         warn_flat_init(seqs, "dt eval")
-    return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), **kwargs)   # named as dt analyze names it
+    return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), split=read_split(dataset, root, split),
+                    **kwargs)   # named as dt analyze names it; the split read is recorded in eval.json
 
 
 def _root_hint(dataset: str, root: str | Path | None) -> str | None:
