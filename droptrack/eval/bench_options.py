@@ -88,7 +88,7 @@ def check_options(opts: BenchOptions) -> None:
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
-    check_not_analysis(opts.output_dir)
+    check_bench_folder(opts.output_dir)
     check_row_folders(opts)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
@@ -116,26 +116,60 @@ def check_options(opts: BenchOptions) -> None:
         opts.device = resolve_device(opts.device, None)
 
 
-def check_not_analysis(output_dir: str | Path) -> None:
-    """--output holding a report.json that no dt bench wrote (dt analyze's: its trackers are not OUTPUT/results
-    folders) is refused: dt bench replaced it, and that analysis's plots, with its own. One of a bench killed before
-    its bench.json was written is dt bench's to replace."""
+def _json_keys(path: Path) -> set[str] | None:
+    """The top-level keys of a JSON object file; None when it is not one (text, a list, unreadable)."""
     import json
 
     from droptrack.textfiles import read_table
 
+    try:
+        data = json.loads(read_table(path, ValueError, ""))
+    except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
+        return None
+    return set(data) if isinstance(data, dict) else None
+
+
+def check_bench_folder(output_dir: str | Path) -> None:
+    """--output holding a file of the names dt bench replaces or removes (REPORT_FILES) that no dt bench wrote is
+    refused before any work, as dt analyze refuses one in its folder (report_plots.check_analysis_folder): another
+    tool's bench.json (pytest-benchmark's, hyperfine's), a report.json that no dt bench wrote (dt analyze's: its
+    trackers are not OUTPUT/results folders), a bench.md or a plot of the user's; dt bench replaced each with its
+    own. A dt bench's folder (its bench.json) is its own to replace or resume, also one a bench killed before its
+    bench.json was written (its report.json, plots and bench.md: bench.json is removed first and written last)."""
+    import json
+
+    from droptrack.eval.plot_style import drawn_here
+    from droptrack.eval.report_plots import PLOT_FILES
+    from droptrack.textfiles import read_table
+
     folder = Path(os.path.expanduser(str(output_dir)))
-    if not (folder / "report.json").is_file() or (folder / "bench.json").is_file():
+    if (folder / "bench.json").is_file():
+        if {"schema_version", "rows"} <= (_json_keys(folder / "bench.json") or set()):
+            return   # a dt bench's folder
+        foreign = "bench.json"
+    elif (folder / "report.json").is_file():
+        try:   # its rows' folders, results/<row>, by name: a bench folder copied or moved elsewhere is still ours
+            dirs = [Path(str(t["result_dir"])) for t in json.loads(read_table(folder / "report.json", ValueError,
+                                                                                 "")).get("trackers")]
+            ours = bool(dirs) and all(d.parent.name == "results" and (folder / "results" / d.name).is_dir()
+                                      for d in dirs)
+        except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError):
+            ours = False
+        if not ours:
+            raise InputError(f"--output '{output_dir}' holds a report.json that dt bench did not write (dt "
+                             "analyze's?), which it would replace with its plots; pass another folder")
         return
-    try:   # its rows' folders, results/<row>, by name: a bench folder copied or moved elsewhere is still ours
-        dirs = [Path(str(t["result_dir"])) for t in json.loads(read_table(folder / "report.json", ValueError,
-                                                                             "")).get("trackers")]
-        ours = bool(dirs) and all(d.parent.name == "results" and (folder / "results" / d.name).is_dir() for d in dirs)
-    except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError):
-        ours = False
-    if not ours:
-        raise InputError(f"--output '{output_dir}' holds a report.json that dt bench did not write (dt analyze's?), "
-                         "which it would replace with its plots; pass another folder")
+    else:   # a plot droptrack did not draw (its mark), a bench.md that is not dt bench's
+        plots = [n for n in ("latency.png", *PLOT_FILES.values()) if (folder / n).is_file()
+                 and not drawn_here(folder / n)]
+        try:
+            md = (folder / "bench.md").is_file() and not (folder / "bench.md").read_bytes().startswith(b"# dt bench\n")
+        except OSError:
+            md = True
+        foreign = next(iter(plots), "bench.md" if md else None)
+    if foreign:
+        raise InputError(f"--output '{output_dir}' holds {foreign}, which dt bench did not write and would replace or "
+                         "remove; pass another --output, or move that file away")
 
 
 def check_distinct(artifacts: list[str]) -> None:
