@@ -121,3 +121,15 @@ def test_validation_auc_is_recorded_every_k_epochs(tmp_path, synth):
     train(opts(out, synth, epochs=2, val_data=synth, val_every=2, val_sequences=1))
     hist = torch.load(out / "last.pt", weights_only=True)["history"]
     assert "val_auc" not in hist[0] and 0.0 <= hist[1]["val_auc"] <= 1.0
+
+
+def test_epoch_summary_names_the_learning_rate_the_epoch_trained_at(tmp_path, synth):
+    """The spec's step schedule, lr(e) = LR x 0.1^floor((e-1)/LR_DROP_EPOCH): tiny_ce_test (LR 4e-4 for a global batch
+    of 16, LR_DROP_EPOCH 3) at batch 4 trains epochs 1-3 at 1e-4 and epoch 4 at 1e-5; each epoch's history entry
+    (its train.log summary and TensorBoard point) says so, not the rate the scheduler has set for the next epoch."""
+    out = tmp_path / "lr"
+    train(opts(out, synth, epochs=4))
+    hist = torch.load(out / "final.pt", weights_only=True)["history"]
+    assert [h["lr"] for h in hist] == pytest.approx([1e-4 * 0.1 ** ((e - 1) // 3) for e in (1, 2, 3, 4)])
+    summaries = [line for line in (out / "train.log").read_text().splitlines() if line.startswith("epoch 3/4:")]
+    assert len(summaries) == 1 and " lr 0.0001 " in summaries[0]

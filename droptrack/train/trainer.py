@@ -243,9 +243,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                     "--resume")
                 bad.tell_summary(tell)
                 return last
+            lr = opt.param_groups[0]["lr"]   # the rate this epoch trained at (the step below sets the next one's)
             sched.step()
             stats = {k: v / iterations for k, v in sums.items()}
-            stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
+            stats.update({"it_per_s": rate, "epoch": epoch, "lr": lr, "keep_rate": keep})
             pos.history.append(stats)
             pos.iteration, pos.sums = iterations, {}
             if due(epoch):
