@@ -133,3 +133,24 @@ def test_epoch_summary_names_the_learning_rate_the_epoch_trained_at(tmp_path, sy
     assert [h["lr"] for h in hist] == pytest.approx([1e-4 * 0.1 ** ((e - 1) // 3) for e in (1, 2, 3, 4)])
     summaries = [line for line in (out / "train.log").read_text().splitlines() if line.startswith("epoch 3/4:")]
     assert len(summaries) == 1 and " lr 0.0001 " in summaries[0]
+
+
+
+def test_validation_auc_is_the_auc_dt_eval_reports_for_that_model_and_folder(tmp_path, synth):
+    """`dt eval` scores the result files' whole-pixel (truncated) boxes, with the sequences' visibility flags (a frame
+    whose target is absent or occluded counts as a miss); validation scored the unrounded boxes of every frame, so
+    train.log's AUC and `dt eval`'s for the same checkpoint and folder differed (0.613 and 0.582 on a val set)."""
+    import json
+
+    from droptrack.data.synth import generate_synth
+
+    held = generate_synth(tmp_path / "held", sequences=2, frames=20, seed=1, size=(160, 120), split="val")
+    out = tmp_path / "v"
+    train(opts(out, synth, epochs=1, val_data=held, val_every=1))
+    val_auc = torch.load(out / "final.pt", weights_only=True)["history"][-1]["val_auc"]
+    result = CliRunner().invoke(app, ["eval", "--dataset", "synth", "--root", str(held), "-m", str(out / "final.pt"),
+                                      "-o", str(tmp_path / "results"), "--name", "v", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "results" / "v" / "report.json").read_text())["trackers"][0]
+    assert scored["n_scored"] == 2
+    assert val_auc == pytest.approx(scored["scores"]["auc"], abs=1e-12)

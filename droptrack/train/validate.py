@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from droptrack.config import Config
@@ -39,18 +40,19 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
                    left_out: list[str] | None = None) -> float:
-    """Success AUC (OSTrack protocol, 0..1) of `model` on the first sequences of a GOT-10k-layout folder. With
-    `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left out and its error appended
+    """Success AUC (OSTrack protocol, 0..1, as `dt eval` scores it) of `model` on the first sequences of a
+    GOT-10k-layout folder. With `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left out and its error appended
     there, so one bad file does not end a long run after an epoch (the same ones every epoch: AUCs stay comparable);
     TrainingError when none is left."""
     from droptrack.engine.torch_backend import TorchBackend
     from droptrack.eval.metrics import ope_metrics
+    from droptrack.eval.score_files import ope_visible
     from droptrack.eval.workers import track_sequence
     from droptrack.runtime.tracker import Tracker
 
     seqs = val_sequences(val_root, max_sequences)
     tracker = Tracker(TorchBackend(copy.deepcopy(model), cfg))
-    preds, truths = [], []
+    preds, truths, visible = [], [], []
     with torch.inference_mode():
         for seq in seqs:
             try:
@@ -61,7 +63,12 @@ def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int 
                 left_out.append(f"{seq.name} ({exc})")
                 continue
             truths.append(seq.boxes)
+            visible.append(ope_visible(seq))
     if not preds:
         raise TrainingError(f"validation: no sequence of --val-data '{val_root}' could be read (the first: "
                             f"{(left_out or ['?'])[0]}); repair the files or pass another --val-data")
-    return float(ope_metrics(preds, truths, tag="generic").auc)
+    # scored as `dt eval` scores them, so the AUC in train.log is the one it reports for this model and folder: the
+    # boxes as the result files hold them (whole pixels, truncated toward zero as pytracking writes them), and the
+    # sequences' visibility flags (a frame whose target is absent or fully occluded counts as a miss)
+    return float(ope_metrics([np.trunc(np.asarray(p, dtype=np.float64)) for p in preds], truths, tag="generic",
+                             visible=visible).auc)
