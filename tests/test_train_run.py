@@ -154,3 +154,13 @@ def test_validation_auc_is_the_auc_dt_eval_reports_for_that_model_and_folder(tmp
     scored = json.loads((tmp_path / "results" / "v" / "report.json").read_text())["trackers"][0]
     assert scored["n_scored"] == 2
     assert val_auc == pytest.approx(scored["scores"]["auc"], abs=1e-12)
+
+
+def test_validation_on_part_of_a_larger_folder_says_so(tmp_path, synth, capsys):
+    """Validation tracks the first `val_sequences` (8 from the CLI) annotated sequences; a --val-data folder holding
+    more is scored on all of them by the `dt eval` the run's last line suggests, so the run says how many it tracks."""
+    train(opts(tmp_path / "part", synth, epochs=1, val_data=synth, val_sequences=2, quiet=False))
+    err = capsys.readouterr().err
+    assert f"note: validation tracks the first 2 of the 3 annotated sequences in --val-data '{synth}'" in err
+    train(opts(tmp_path / "all", synth, epochs=1, val_data=synth, val_sequences=3, quiet=False))
+    assert "validation tracks the first" not in capsys.readouterr().err

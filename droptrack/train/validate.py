@@ -24,13 +24,18 @@ def val_dataset(val_root: str | Path) -> str:
     return "video" if videos else "synth"
 
 
-def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
+def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] | None = None) -> list:
     """The first annotated sequences of a GOT-10k-layout folder (a GOT-10k val split or a `dt data synth` set);
-    checked before training, so a wrong folder fails now and not after the first epoch."""
+    checked before training, so a wrong folder fails now and not after the first epoch. With `note`, a line saying
+    that the folder holds more than `max_sequences` is appended there (its AUC is then not dt eval's of the folder)."""
     from droptrack.data import get_sequences
     from droptrack.data.sequence import has_gt
 
-    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)][:max_sequences]
+    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)]
+    if len(seqs) > max_sequences and note is not None:
+        note.append(f"note: validation tracks the first {max_sequences} of the {len(seqs)} annotated sequences in "
+                    f"--val-data '{val_root}' (dt eval scores them all)")
+    seqs = seqs[:max_sequences]
     if not seqs:
         raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
                          "<seq>/groundtruth.txt): a GOT-10k val split, one's own held-out footage or a `dt data synth "
