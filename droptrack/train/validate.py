@@ -72,8 +72,8 @@ def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int 
     if not preds:
         raise TrainingError(f"validation: no sequence of --val-data '{val_root}' could be read (the first: "
                             f"{(left_out or ['?'])[0]}); repair the files or pass another --val-data")
-    # scored as `dt eval` scores them, so the AUC in train.log is the one it reports for this model and folder: the
-    # boxes as the result files hold them (whole pixels, truncated toward zero as pytracking writes them), and the
-    # sequences' visibility flags (a frame whose target is absent or fully occluded counts as a miss)
-    return float(ope_metrics([np.trunc(np.asarray(p, dtype=np.float64)) for p in preds], truths, tag="generic",
-                             visible=visible).auc)
+    # scored as `dt eval` scores them, so the AUC in train.log is the one it reports for this model and folder: its
+    # dataset tag ('synth' or 'video'), the boxes as the result files hold them (whole pixels, truncated toward zero
+    # as pytracking writes them) and the sequences' visibility flags (an absent or occluded target's frame: a miss)
+    return float(ope_metrics([np.trunc(np.asarray(p, dtype=np.float64)) for p in preds], truths,
+                             tag=val_dataset(val_root), visible=visible).auc)
