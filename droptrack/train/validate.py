@@ -46,8 +46,9 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
                    left_out: list[str] | None = None) -> float:
     """Success AUC (OSTrack protocol, 0..1, as `dt eval` scores it) of `model` on the first sequences of a
-    GOT-10k-layout folder. With `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left out and its error appended
-    there, so one bad file does not end a long run after an epoch (the same ones every epoch: AUCs stay comparable);
+    GOT-10k-layout folder. With `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left
+    out and its error appended there, so one bad file does not end a long run after an epoch (the same ones every
+    epoch: AUCs stay comparable);
     TrainingError when none is left."""
     from droptrack.engine.torch_backend import TorchBackend
     from droptrack.eval.metrics import ope_metrics
