@@ -89,7 +89,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     for note in left_out_notes(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots):
         say(note)   # LaSOT's test split (and names not LaSOT's) under the root: left out as the recipe does
     if opts.val_data:
-        val_sequences(opts.val_data, opts.val_sequences)   # a wrong folder fails now, not after the first epoch
+        notes: list[str] = []
+        val_sequences(opts.val_data, opts.val_sequences, notes)   # a wrong folder fails now, not after an epoch
+        for note in notes:
+            say(note)
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
     loaded = load_pretrained(model, opts.pretrained, trust=opts.trust_checkpoint) if opts.pretrained else None
@@ -243,9 +246,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
                     "--resume")
                 bad.tell_summary(tell)
                 return last
+            lr = opt.param_groups[0]["lr"]   # the rate this epoch trained at (the step below sets the next one's)
             sched.step()
             stats = {k: v / iterations for k, v in sums.items()}
-            stats.update({"it_per_s": rate, "epoch": epoch, "lr": opt.param_groups[0]["lr"], "keep_rate": keep})
+            stats.update({"it_per_s": rate, "epoch": epoch, "lr": lr, "keep_rate": keep})
             pos.history.append(stats)
             pos.iteration, pos.sums = iterations, {}
             if due(epoch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from droptrack.config import Config
@@ -23,13 +24,18 @@ def val_dataset(val_root: str | Path) -> str:
     return "video" if videos else "synth"
 
 
-def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
+def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] | None = None) -> list:
     """The first annotated sequences of a GOT-10k-layout folder (a GOT-10k val split or a `dt data synth` set);
-    checked before training, so a wrong folder fails now and not after the first epoch."""
+    checked before training, so a wrong folder fails now and not after the first epoch. With `note`, a line saying
+    that the folder holds more than `max_sequences` is appended there (its AUC is then not dt eval's of the folder)."""
     from droptrack.data import get_sequences
     from droptrack.data.sequence import has_gt
 
-    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)][:max_sequences]
+    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)]
+    if len(seqs) > max_sequences and note is not None:
+        note.append(f"note: validation tracks the first {max_sequences} of the {len(seqs)} annotated sequences in "
+                    f"--val-data '{val_root}' (dt eval scores them all)")
+    seqs = seqs[:max_sequences]
     if not seqs:
         raise InputError(f"--val-data '{val_root}' has no annotated sequences; pass a GOT-10k-layout folder (list.txt, "
                          "<seq>/groundtruth.txt): a GOT-10k val split, one's own held-out footage or a `dt data synth "
@@ -39,18 +45,20 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8) -> list:
 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
                    left_out: list[str] | None = None) -> float:
-    """Success AUC (OSTrack protocol, 0..1) of `model` on the first sequences of a GOT-10k-layout folder. With
-    `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left out and its error appended
-    there, so one bad file does not end a long run after an epoch (the same ones every epoch: AUCs stay comparable);
+    """Success AUC (OSTrack protocol, 0..1, as `dt eval` scores it) of `model` on the first sequences of a
+    GOT-10k-layout folder. With `left_out`, a sequence with a frame that cannot be read (corrupt, missing) is left
+    out and its error appended there, so one bad file does not end a long run after an epoch (the same ones every
+    epoch: AUCs stay comparable);
     TrainingError when none is left."""
     from droptrack.engine.torch_backend import TorchBackend
     from droptrack.eval.metrics import ope_metrics
+    from droptrack.eval.score_files import ope_visible
     from droptrack.eval.workers import track_sequence
     from droptrack.runtime.tracker import Tracker
 
     seqs = val_sequences(val_root, max_sequences)
     tracker = Tracker(TorchBackend(copy.deepcopy(model), cfg))
-    preds, truths = [], []
+    preds, truths, visible = [], [], []
     with torch.inference_mode():
         for seq in seqs:
             try:
@@ -61,7 +69,12 @@ def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int 
                 left_out.append(f"{seq.name} ({exc})")
                 continue
             truths.append(seq.boxes)
+            visible.append(ope_visible(seq))
     if not preds:
         raise TrainingError(f"validation: no sequence of --val-data '{val_root}' could be read (the first: "
                             f"{(left_out or ['?'])[0]}); repair the files or pass another --val-data")
-    return float(ope_metrics(preds, truths, tag="generic").auc)
+    # scored as `dt eval` scores them, so the AUC in train.log is the one it reports for this model and folder: its
+    # dataset tag ('synth' or 'video'), the boxes as the result files hold them (whole pixels, truncated toward zero
+    # as pytracking writes them) and the sequences' visibility flags (an absent or occluded target's frame: a miss)
+    return float(ope_metrics([np.trunc(np.asarray(p, dtype=np.float64)) for p in preds], truths,
+                             tag=val_dataset(val_root), visible=visible).auc)
