@@ -35,6 +35,8 @@ def sources(tmp_path):
     ("camera", ["--loop"], "--loop replays a video file or image folder from its start; 'camera57' is a live camera"),
     ("stream", ["--loop"], "is a live stream: drop --loop"),
     ("photo", ["--start", 1], "is a single photo, one frame: drop --start"),
+    ("photo", ["--reconnect", 2], "is a single photo, one still frame: drop --reconnect"),   # was 'a video file'
+    ("photo", ["--every-frame"], "is a single photo, one still frame: drop --every-frame"),
 ])
 def test_an_option_for_another_kind_of_source_is_one_line(sources, tmp_path, kind, extra, says):
     out = tmp_path / "out"

@@ -141,3 +141,23 @@ def test_start_on_a_damaged_last_frame_says_it_is_the_last():
     with pytest.raises(InputError) as err:
         first_at(frames, 1, "folder f (2 images)")
     assert str(err.value).endswith("the targets are set on it: it is the last frame: pass an earlier --start"), err
+
+
+@pytest.mark.parametrize("then, now, named", [
+    ({"start": 5}, {}, "it ran with --start 5)"), ({}, {"start": 5}, "it ran with --start 0)"),
+    ({"init": [[10.0, 20.5, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0]]}, {}, "it ran with --init 10,20.5,30,40 --init 1,2,3,4)"),
+    ({"start": 5, "lost_threshold": 0.3}, {"lost_threshold": 0.25}, "it ran with --start 5 --lost-threshold 0.3)"),
+    ({"fps": 12.5}, {"fps": None}, "it ran with --fps 12.5)"), ({"fps": None}, {"fps": 10.0}, "it ran with no --fps)"),
+])
+def test_a_refused_resume_names_the_killed_runs_options(tmp_path, then, now, named):
+    """'--resume: --start differ from the killed run's (b.txt.resume.json); run its command again': the journal
+    records the killed run's --start, --init, --lost-threshold and --fps, but the refusal named none, so a user who no
+    longer had its command had to read the JSON."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.resume_point import _check_identity
+
+    base = {"source": {"sha256": "ab"}, "init": [[1.0, 2.0, 3.0, 4.0]], "lost_threshold": 0.25, "fps": None}
+    with pytest.raises(InputError) as err:
+        _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
+    assert named in str(err.value)
+    assert ("differs from" in str(err.value)) == (len({**then, **now}) == 1)

@@ -295,10 +295,11 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
         given = [o for o, v in (("--reconnect", reconnect), ("--reconnect-timeout", reconnect_timeout is not None),
                                 ("--every-frame", every_frame)) if v]
         if given:
-            what = "an image folder" if kind == "folder" else "a video file"
+            what = ("an image folder, read frame by frame until it ends" if kind == "folder" else
+                    "a single photo, one still frame" if is_still_image(Path(os.path.expanduser(source.strip())))
+                    else "a video file, read frame by frame until it ends")
             raise InputError(f"{' / '.join(given)} {'is' if len(given) == 1 else 'are'} for cameras, pipelines and "
-                             f"streams; '{masked(source)}' is {what}, read frame by frame until it ends: drop "
-                             f"{' and '.join(given)}")
+                             f"streams; '{masked(source)}' is {what}: drop {' and '.join(given)}")
 
 
 START_FIX = "set the box on a frame that shows it (video files, image folders: --start N)"

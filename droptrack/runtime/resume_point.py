@@ -104,8 +104,22 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
                  "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings",
                  "compute": "--device / --pre / --threads"}
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
-        raise InputError(f"--resume: {what} differ from the killed run's ({path}); run its command again with "
-                         f"--resume, or {START_OVER}")
+        was = " ".join(w for w in (_option_was(k, recorded.get(k)) for k in differ) if w)
+        raise InputError(f"--resume: {what} differ{'s' if len(differ) == 1 else ''} from the killed run's "
+                         f"({path}{': it ran with ' + was if was else ''}); run its command again with --resume, or "
+                         f"{START_OVER}")
+
+
+def _option_was(key: str, value: Any) -> str | None:
+    """How the killed run gave an option its journal records (`--init 1,2,3,4 --init ...`, `--start 20`, ...), for
+    the refusal of a --resume with another one; None for the other entries (files are named by content)."""
+    if key == "init" and isinstance(value, list):
+        return " ".join("--init " + ",".join(f"{v:g}" for v in box) for box in value)
+    if key == "start":   # recorded only when not 0
+        return f"--start {value or 0}"
+    if key in ("lost_threshold", "fps"):
+        return f"--{key.replace('_', '-')} {value:g}" if isinstance(value, (int, float)) else "no --fps"
+    return None
 
 
 def _by_content(key: str, value: Any) -> Any:

@@ -15,7 +15,7 @@ from droptrack.engine.threads import apply_threads, plan_threads, restore_thread
 from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
                               OutputFull, SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
-from droptrack.paths import masked, writes_in_place
+from droptrack.paths import check_not_finished, masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
@@ -252,6 +252,10 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, len(boxes))
         video = [Path(opts.save)] if opts.save and not writes_in_place(opts.save) else []
         stack.enter_context(outlock.locked(outputs + video))   # a second run onto these files is refused
+        if not (opts.overwrite or opts.resume):   # again under the lock: a run onto these files that ended after
+            check_not_finished({"--output": box_paths(opts.output, len(boxes)) if opts.output else [],   # our checks
+                                "--jsonl": [opts.jsonl] if opts.jsonl and opts.jsonl != "-" else [],
+                                "--save": [opts.save] if opts.save else []})
         resumable = bool(outputs) and not getattr(src, "live", False) and not opts.loop   # a file source: journaled
         compute = {"device": "cuda:0" if device == "cuda" else device, "pre": pre_used(tracker),
                    **({"threads": threads} if device == "cpu" else {})}   # CPU boxes differ in the last bits too
