@@ -3,8 +3,9 @@
 `model.engine` is the plain serialized plan (usable by trtexec, DeepStream, Triton); `model.engine.json` holds
 the TensorRT / CUDA / driver versions, GPU name and compute capability, precision, ONNX sha256, I/O shapes
 and the ArtifactMeta. A build is reused when `engine_cache_key` of the request equals the one stored in
-the sidecar (or in the user cache folder); any change rebuilds. A timing cache per device + TensorRT + CUDA
-is reused across builds. The engine cache keeps at most CACHE_LIMIT_BYTES of engines (least recently used removed).
+the sidecar (or in the user cache folder); any change rebuilds, droptrack's own builder settings (BUILD_RECIPE)
+included. A timing cache per device + TensorRT + CUDA is reused across builds. The engine cache keeps at most
+CACHE_LIMIT_BYTES of engines (least recently used removed).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from droptrack.paths import cache_root
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
 CACHE_LIMIT_BYTES = 5 << 30   # the engine cache's size, as Torch-TensorRT's on-disk cache: least recently used go first
+# The version of how `_build_plan` builds (network flags, TF32 off, the FP32 pins and precision flags of
+# trt_compat.apply_precision, detailed profiling): part of the cache key, so that engines built the old way are
+# rebuilt, not reused. Bump it with any change to those settings.
+BUILD_RECIPE = 1
 
 
 class TensorRTUnavailable(ExportError):
@@ -40,12 +45,14 @@ def _digest(obj: Any) -> str:
 
 
 def engine_cache_key(onnx_sha256: str, precision: str, env: dict[str, str], io_shapes: dict[str, Any],
-                     meta: dict[str, Any], workspace_bytes: int, typing: str = "strong") -> str:
-    """Content key of one engine build request (pure; any change of any input changes the key)."""
+                     meta: dict[str, Any], workspace_bytes: int, typing: str = "strong",
+                     recipe: int | None = None) -> str:
+    """Content key of one engine build request (pure; any change of any input changes the key); `recipe`: the build
+    recipe's version (None: BUILD_RECIPE, this droptrack's)."""
     env_keys = ("tensorrt", "cuda", "driver", "gpu", "compute_capability")
     return _digest({"onnx_sha256": onnx_sha256, "precision": precision, "typing": typing,
                     "env": {k: env.get(k, "") for k in env_keys}, "io": io_shapes, "meta": meta,
-                    "workspace_bytes": int(workspace_bytes)})
+                    "workspace_bytes": int(workspace_bytes), "recipe": BUILD_RECIPE if recipe is None else recipe})
 
 
 def timing_cache_key(env: dict[str, str]) -> str:
@@ -261,8 +268,8 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
-        "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp, "io": io_shapes,
-        "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
+        "recipe": BUILD_RECIPE, "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp,
+        "io": io_shapes, "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "notes": notes,
         "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
         "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
