@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fake_tensorrt import install
+from helpers import cli, one_line_error
 
 OUTPUTS = ("score_map", "size_map", "offset_map")
 
@@ -51,3 +54,17 @@ def test_an_engine_built_under_an_older_build_recipe_is_rebuilt_not_reused(monke
     assert sorted(p.name for p in cache.glob("*.engine")) == sorted([f"{first.key}.engine", f"{second.key}.engine"])
     second.path.unlink()   # the old recipe's plan is still in the cache folder: only the new one's is reused
     assert trt_mod.build_engine(graph, cache=cache).reused and len(fake.built) == 2
+
+
+@pytest.mark.parametrize("untyped, kind, code, what", [
+    ("search", "input", 0, "no element type"), ("size_map", "output", 0, "no element type"),
+    ("template", "input", 99, "an element type onnx does not know (99)")])
+def test_graph_io_without_an_element_type_is_one_line_naming_it(monkeypatch, tmp_path, untyped, kind, code, what):
+    """onnx's tensor_dtype_to_np_dtype(0) was a KeyError traceback (exit 1) from `dt export GRAPH --engine`."""
+    fake = install(monkeypatch, tmp_path / "cache")
+    graph = tracker_graph(tmp_path / "model.onnx", untyped=untyped, code=code)
+    line = one_line_error(cli("export", graph, "--engine"))
+    assert line == (f"error: {kind} '{untyped}' of model.onnx declares {what} (a damaged or hand-edited "
+                    "graph); export the tracker again with `dt export CHECKPOINT`, or give it its type "
+                    "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))")
+    assert fake.built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

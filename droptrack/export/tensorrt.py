@@ -67,17 +67,25 @@ def cache_dir(path: str | Path | None = None) -> Path:
     return cache_root() / "tensorrt"
 
 
-def onnx_io_shapes(model) -> dict[str, dict[str, Any]]:
-    """Static I/O shapes and element types of an onnx.ModelProto."""
+def onnx_io_shapes(model, onnx_path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Static I/O shapes and element types of an onnx.ModelProto (read from `onnx_path`, named in errors); an input
+    or output without an element type (a damaged or hand-edited graph) is a one-line ExportError."""
     import onnx
 
     out = {}
     for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
         for v in values:
             t = v.type.tensor_type
+            try:
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
+            except (KeyError, TypeError, ValueError):   # 0 (UNDEFINED, or not a tensor) or a code onnx does not know
+                where = f" of {onnx_path.name}" if onnx_path is not None else ""
+                what = f"an element type onnx does not know ({t.elem_type})" if t.elem_type else "no element type"
+                raise ExportError(f"{kind} '{v.name[:80]}'{where} declares {what} (a damaged or hand-edited graph); "
+                                  "export the tracker again with `dt export CHECKPOINT`, or give it its type "
+                                  "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))") from None
             out[v.name] = {"kind": kind, "shape": [d.dim_value if d.HasField("dim_value") else d.dim_param
-                                                   for d in t.shape.dim],
-                           "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
+                                                   for d in t.shape.dim], "dtype": dtype}
     return out
 
 
@@ -149,7 +157,7 @@ def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
     from droptrack.export.trt_ops import trt_problems
 
     graph = read_graph(onnx_path) if graph is None else graph
-    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph), trt_problems(graph))
+    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph, onnx_path), trt_problems(graph))
 
 
 def check_engine_options(workspace_gb: float, typing: str) -> None:
