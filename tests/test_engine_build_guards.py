@@ -68,3 +68,25 @@ def test_graph_io_without_an_element_type_is_one_line_naming_it(monkeypatch, tmp
                     "graph); export the tracker again with `dt export CHECKPOINT`, or give it its type "
                     "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))")
     assert fake.built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+@pytest.mark.parametrize("out_type, name", [(6, "int32"), (7, "int64"), (9, "bool")])
+def test_output_maps_the_loader_refuses_are_refused_before_the_build(monkeypatch, tmp_path, out_type, name):
+    """A graph with integer (or bool) maps was built, minutes on a real model, and every dt command then
+    refused its engine ('output ... is int32, not float32, float16 or bfloat16'); now the export refuses it first."""
+    fake = install(monkeypatch, tmp_path / "cache")
+    graph = tracker_graph(tmp_path / "model.onnx", out_type=out_type)
+    line = one_line_error(cli("export", graph, "--engine"))
+    maps = "; ".join(f"output '{n}' is {name}, not float32, float16 or bfloat16" for n in OUTPUTS)
+    assert line == (f"error: model.onnx is not a tracker graph that droptrack runs ({maps}); export the tracker "
+                    "with `dt export CHECKPOINT`")
+    assert fake.built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+@pytest.mark.parametrize("out_type", [1, 10, 16])   # float32, float16, bfloat16: maps the loader reads
+def test_floating_point_output_maps_still_build(monkeypatch, tmp_path, out_type):
+    from droptrack.export.tensorrt import build_engine
+
+    fake = install(monkeypatch)
+    res = build_engine(tracker_graph(tmp_path / "model.onnx", out_type=out_type), cache=tmp_path / "cache")
+    assert not res.reused and len(fake.built) == 1 and res.path.read_bytes() == b"PLAN"

@@ -103,9 +103,10 @@ def check_fixed_sizes(onnx_path: Path, io_shapes: dict[str, dict[str, Any]]) -> 
 
 def check_tracker_io(onnx_path: Path, io_shapes: dict[str, dict[str, Any]], meta: ArtifactMeta) -> None:
     """Refuse, before the builder runs, a graph whose I/O is not the tracker's (float32 template and search crops of
-    its metadata's sizes in, the three maps out): every dt command refuses its engine (`TensorRTBackend`), after a
-    build of minutes."""
+    its metadata's sizes in, the three maps out, of a type the loader reads: `map_type_problem`): every dt command
+    refuses its engine (`TensorRTBackend`), after a build of minutes."""
     from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
+    from droptrack.engine.tensorrt_backend import map_type_problem
 
     names = {kind: sorted(n for n, io in io_shapes.items() if io["kind"] == kind) for kind in ("input", "output")}
     if names["input"] != sorted(INPUT_NAMES) or names["output"] != sorted(OUTPUT_NAMES):
@@ -116,6 +117,7 @@ def check_tracker_io(onnx_path: Path, io_shapes: dict[str, dict[str, Any]], meta
         problems = [f"input '{n}' is {io_shapes[n]['dtype']} {io_shapes[n]['shape']}, its metadata gives float32 "
                     f"[N, 3, {size}, {size}]" for n, size in sizes.items()
                     if io_shapes[n]["dtype"] != "float32" or list(io_shapes[n]["shape"][1:]) != [3, size, size]]
+        problems += [p for p in (map_type_problem(n, io_shapes[n]["dtype"]) for n in OUTPUT_NAMES) if p]
     if problems:
         raise ExportError(f"{onnx_path.name} is not a tracker graph that droptrack runs ({'; '.join(problems)}); "
                           "export the tracker with `dt export CHECKPOINT`")
