@@ -21,16 +21,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_engine_cache_key_changes_with_every_input():
-    from droptrack.export.tensorrt import engine_cache_key
+    from droptrack.export.tensorrt import BUILD_RECIPE, engine_cache_key
 
     base = dict(onnx_sha256="a" * 64, precision="fp16",
                 env={"tensorrt": "10.3.0", "cuda": "12.6", "driver": "540.4", "gpu": "Orin", "compute_capability": "8.7"},
                 io_shapes={"template": {"shape": [1, 3, 192, 192]}}, meta={"config_name": "x"},
                 workspace_bytes=1 << 32, typing="strong")
     key = engine_cache_key(**base)
-    assert key == engine_cache_key(**json.loads(json.dumps(base)))
+    assert key == engine_cache_key(**json.loads(json.dumps(base))) == engine_cache_key(**base, recipe=BUILD_RECIPE)
     variants = [("onnx_sha256", "b" * 64), ("precision", "int8"), ("io_shapes", {"template": {"shape": [1, 3, 128, 128]}}),
-                ("meta", {"config_name": "y"}), ("workspace_bytes", 1 << 30), ("typing", "flags")]
+                ("meta", {"config_name": "y"}), ("workspace_bytes", 1 << 30), ("typing", "flags"),
+                ("recipe", BUILD_RECIPE + 1)]   # droptrack's builder settings changed
     variants += [("env", {**base["env"], k: v}) for k, v in
                  (("tensorrt", "11.4.1"), ("cuda", "13.0"), ("driver", "580.1"), ("gpu", "RTX 4090"),
                   ("compute_capability", "8.9"))]

@@ -85,6 +85,14 @@ MAP_CHANNELS = {"score_map": 1, "size_map": 2, "offset_map": 2}   # the head's m
 MAP_TYPES = ("float32", "float16", "bfloat16")   # what the maps may be (read as float32: `Tensor.float()`)
 
 
+def map_type_problem(name: str, dtype: str) -> str:
+    """Why output map `name` of element type `dtype` (numpy's name: 'float32', 'int32') cannot be read ('' when it
+    can): the loader's rule (`io_problems`), which `dt export --engine` applies to the graph before its build."""
+    if dtype in MAP_TYPES:
+        return ""
+    return f"output '{name}' is {dtype}, not {', '.join(MAP_TYPES[:-1])} or {MAP_TYPES[-1]}"
+
+
 def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int | None = None) -> list[str]:
     """What the backend cannot bind in an engine's I/O tensors (`trt_compat.TensorInfo` by name): it binds only
     the tracker's tensors, float32 inputs of the artifact's crop sizes and fixed-size outputs, all of `template`'s
@@ -114,8 +122,8 @@ def io_problems(tensors: dict, expected: dict[str, tuple[int, ...]], feat: int |
             out.append(f"'{name}' is in host memory, not on the GPU")
         if name in expected and t.dtype != "float32":
             out.append(f"input '{name}' is {t.dtype}, not float32")
-        elif name not in expected and t.dtype not in MAP_TYPES:
-            out.append(f"output '{name}' is {t.dtype}, not {', '.join(MAP_TYPES[:-1])} or {MAP_TYPES[-1]}")
+        elif name not in expected and map_type_problem(name, t.dtype):
+            out.append(map_type_problem(name, t.dtype))
     return out
 
 

@@ -3,8 +3,9 @@
 `model.engine` is the plain serialized plan (usable by trtexec, DeepStream, Triton); `model.engine.json` holds
 the TensorRT / CUDA / driver versions, GPU name and compute capability, precision, ONNX sha256, I/O shapes
 and the ArtifactMeta. A build is reused when `engine_cache_key` of the request equals the one stored in
-the sidecar (or in the user cache folder); any change rebuilds. A timing cache per device + TensorRT + CUDA
-is reused across builds. The engine cache keeps at most CACHE_LIMIT_BYTES of engines (least recently used removed).
+the sidecar (or in the user cache folder); any change rebuilds, droptrack's own builder settings (BUILD_RECIPE)
+included. A timing cache per device + TensorRT + CUDA is reused across builds. The engine cache keeps at most
+CACHE_LIMIT_BYTES of engines (least recently used removed).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from droptrack.paths import cache_root
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
 CACHE_LIMIT_BYTES = 5 << 30   # the engine cache's size, as Torch-TensorRT's on-disk cache: least recently used go first
+# The version of how `_build_plan` builds (network flags, TF32 off, the FP32 pins and precision flags of
+# trt_compat.apply_precision, detailed profiling): part of the cache key, so that engines built the old way are
+# rebuilt, not reused. Bump it with any change to those settings.
+BUILD_RECIPE = 1
 
 
 class TensorRTUnavailable(ExportError):
@@ -40,12 +45,14 @@ def _digest(obj: Any) -> str:
 
 
 def engine_cache_key(onnx_sha256: str, precision: str, env: dict[str, str], io_shapes: dict[str, Any],
-                     meta: dict[str, Any], workspace_bytes: int, typing: str = "strong") -> str:
-    """Content key of one engine build request (pure; any change of any input changes the key)."""
+                     meta: dict[str, Any], workspace_bytes: int, typing: str = "strong",
+                     recipe: int | None = None) -> str:
+    """Content key of one engine build request (pure; any change of any input changes the key); `recipe`: the build
+    recipe's version (None: BUILD_RECIPE, this droptrack's)."""
     env_keys = ("tensorrt", "cuda", "driver", "gpu", "compute_capability")
     return _digest({"onnx_sha256": onnx_sha256, "precision": precision, "typing": typing,
                     "env": {k: env.get(k, "") for k in env_keys}, "io": io_shapes, "meta": meta,
-                    "workspace_bytes": int(workspace_bytes)})
+                    "workspace_bytes": int(workspace_bytes), "recipe": BUILD_RECIPE if recipe is None else recipe})
 
 
 def timing_cache_key(env: dict[str, str]) -> str:
@@ -60,17 +67,25 @@ def cache_dir(path: str | Path | None = None) -> Path:
     return cache_root() / "tensorrt"
 
 
-def onnx_io_shapes(model) -> dict[str, dict[str, Any]]:
-    """Static I/O shapes and element types of an onnx.ModelProto."""
+def onnx_io_shapes(model, onnx_path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Static I/O shapes and element types of an onnx.ModelProto (read from `onnx_path`, named in errors); an input
+    or output without an element type (a damaged or hand-edited graph) is a one-line ExportError."""
     import onnx
 
     out = {}
     for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
         for v in values:
             t = v.type.tensor_type
+            try:
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
+            except (KeyError, TypeError, ValueError):   # 0 (UNDEFINED, or not a tensor) or a code onnx does not know
+                where = f" of {onnx_path.name}" if onnx_path is not None else ""
+                what = f"an element type onnx does not know ({t.elem_type})" if t.elem_type else "no element type"
+                raise ExportError(f"{kind} '{v.name[:80]}'{where} declares {what} (a damaged or hand-edited graph); "
+                                  "export the tracker again with `dt export CHECKPOINT`, or give it its type "
+                                  "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))") from None
             out[v.name] = {"kind": kind, "shape": [d.dim_value if d.HasField("dim_value") else d.dim_param
-                                                   for d in t.shape.dim],
-                           "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
+                                                   for d in t.shape.dim], "dtype": dtype}
     return out
 
 
@@ -88,9 +103,10 @@ def check_fixed_sizes(onnx_path: Path, io_shapes: dict[str, dict[str, Any]]) -> 
 
 def check_tracker_io(onnx_path: Path, io_shapes: dict[str, dict[str, Any]], meta: ArtifactMeta) -> None:
     """Refuse, before the builder runs, a graph whose I/O is not the tracker's (float32 template and search crops of
-    its metadata's sizes in, the three maps out): every dt command refuses its engine (`TensorRTBackend`), after a
-    build of minutes."""
+    its metadata's sizes in, the three maps out, of a type the loader reads: `map_type_problem`): every dt command
+    refuses its engine (`TensorRTBackend`), after a build of minutes."""
     from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES
+    from droptrack.engine.tensorrt_backend import map_type_problem
 
     names = {kind: sorted(n for n, io in io_shapes.items() if io["kind"] == kind) for kind in ("input", "output")}
     if names["input"] != sorted(INPUT_NAMES) or names["output"] != sorted(OUTPUT_NAMES):
@@ -101,6 +117,7 @@ def check_tracker_io(onnx_path: Path, io_shapes: dict[str, dict[str, Any]], meta
         problems = [f"input '{n}' is {io_shapes[n]['dtype']} {io_shapes[n]['shape']}, its metadata gives float32 "
                     f"[N, 3, {size}, {size}]" for n, size in sizes.items()
                     if io_shapes[n]["dtype"] != "float32" or list(io_shapes[n]["shape"][1:]) != [3, size, size]]
+        problems += [p for p in (map_type_problem(n, io_shapes[n]["dtype"]) for n in OUTPUT_NAMES) if p]
     if problems:
         raise ExportError(f"{onnx_path.name} is not a tracker graph that droptrack runs ({'; '.join(problems)}); "
                           "export the tracker with `dt export CHECKPOINT`")
@@ -142,7 +159,7 @@ def graph_facts(onnx_path: Path, graph: Any = None) -> GraphFacts:
     from droptrack.export.trt_ops import trt_problems
 
     graph = read_graph(onnx_path) if graph is None else graph
-    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph), trt_problems(graph))
+    return GraphFacts(graph_metadata(graph, onnx_path), onnx_io_shapes(graph, onnx_path), trt_problems(graph))
 
 
 def check_engine_options(workspace_gb: float, typing: str) -> None:
@@ -261,8 +278,8 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path | None = None,
     seconds = time.perf_counter() - t0
     atomic_write_json(side, {
         "format": SIDECAR_FORMAT, "cache_key": key, "env": env, "precision": meta.precision, "typing": typing,
-        "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp, "io": io_shapes,
-        "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
+        "recipe": BUILD_RECIPE, "onnx": onnx_path.name, "onnx_sha256": onnx_sha, "onnx_stamp": onnx_stamp,
+        "io": io_shapes, "workspace_bytes": workspace_bytes, "meta": meta.to_dict(), "build_seconds": round(seconds, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "notes": notes,
         "rebuild_command": rebuild_command(onnx_path, workspace_gb, typing),
         "plan_bytes": engine_path.stat().st_size})   # a copy cut short is named as such, not as another version
