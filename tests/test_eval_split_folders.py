@@ -78,3 +78,18 @@ def test_an_output_holding_another_splits_results_is_refused(tmp_path):
     assert "holds results of another run (dataset: 'got10k', now 'synth'" in line and "--output" in line, line
     # the same split again resumes
     assert _eval(root, "--output", out).exit_code == 0
+
+
+def test_the_default_folder_holding_another_splits_results_names_a_fix_that_works(tmp_path, monkeypatch):
+    # a split folder as the root, without --split, writes results/got10k as the top root's val split does: the refusal
+    # said 'pass another --output (without one, each split has its own folder)', but no --output was passed
+    root = _got10k(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    test = cli("eval", "--dataset", "got10k", "--root", root / "test", "--tracker", "kcf")
+    assert test.exit_code == 0, test.output
+    line = one_line_error(_eval(root))
+    assert "holds results of the test split of got10k, now the val split" in line, line
+    assert "without one, each split has its own folder" not in line, line
+    assert "or --split val without --output (results/got10k_val)" in line, line
+    assert _eval(root, "--split", "val").exit_code == 0   # the fix named: its own folder
+    assert (tmp_path / "results" / "got10k_val" / "kcf" / "got10k_submit.zip").is_file()

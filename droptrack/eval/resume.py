@@ -137,10 +137,14 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
                                  f"{ident['threads']}; pass --threads {old['threads']} (or leave it out) to resume, "
                                  f"or {RENAME}")
             if diff == "split":   # the test split's submission replaced the val split's, its report stayed beside
+                from droptrack.data.registry import output_name
+
+                # a split folder as --root without --split writes the dataset's folder too: --split gives its own
+                own = Path("results") / output_name(str(ident.get("dataset")), str(ident["split"]))
                 raise InputError(f"{out} holds results of the {old['split']} split of {old.get('dataset')}, now the "
                                  f"{ident['split']} split; their submission and report would replace each other's "
-                                 "there; pass another --output (without one, each split has its own folder), or "
-                                 "delete that folder")
+                                 f"there; pass another --output, or --split {ident['split']} without --output "
+                                 f"({own}), or delete that folder")
             if diff == "config_sha256":   # the same --config, its text changed: another config under that name
                 raise InputError(f"{out} holds results tracked with --config {old.get('config')} as it read then; "
                                  "its text has changed since, and results of two configs would mix; restore it to "
