@@ -107,3 +107,19 @@ def test_a_parity_json_no_dt_export_wrote_is_refused_and_kept(tiny_ckpt, tmp_pat
     r = cli("export", tiny_ckpt, "-o", out)
     assert r.exit_code == 0, r.output
     assert _rows(out)["model.onnx"]["sha256"] == sha256_file(out / "model.onnx")
+
+
+@pytest.mark.parametrize("kind", ["pipe", "folder"])
+def test_a_parity_json_that_is_no_regular_file_is_refused_before_any_work(tiny_ckpt, tmp_path, kind):
+    """A pipe named parity.json in --output hung dt export for ever once the graph was written (it read the pipe to
+    merge its rows); a folder of that name failed the export after its work. Both are refused before any work."""
+    import os
+
+    if kind == "pipe" and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    out = tmp_path / "deploy"
+    out.mkdir()
+    os.mkfifo(out / "parity.json") if kind == "pipe" else (out / "parity.json").mkdir()
+    line = one_line_error(cli("export", tiny_ckpt, "-o", out))
+    assert "holds 'parity.json'" in line and "not a regular file" in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["parity.json"]

@@ -290,3 +290,34 @@ def test_npz_holding_pickled_objects_is_not_unpickled(tmp_path):
     np.savez(tmp_path / "ref.npz", seq=np.array([RunsShell(marker)], dtype=object))
     assert _read_reference(tmp_path / "ref.npz", {"seq"}) is None
     assert not marker.exists()
+
+
+def test_a_legacy_pickle_checkpoint_names_its_objects_and_loads_with_trust_checkpoint(tiny_ckpt, tmp_path, video):
+    """A checkpoint saved by an old torch (not a zip) with a trainer's namespace in it: the refusal names the class
+    and the option, and that option then reads it (it used to say that the objects 'cannot be listed')."""
+    import types
+
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    ckpt["args"] = types.SimpleNamespace(lr=1e-4, epochs=300)
+    path = tmp_path / "old.pth.tar"
+    torch.save(ckpt, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=r"types\.SimpleNamespace.*--trust-checkpoint"):
+        read_file(path)
+    obj = read_file(path, trust=True)
+    assert obj["args"]["__global__"] == "types.SimpleNamespace"
+    assert all(torch.equal(obj["net"][k], v) for k, v in ckpt["net"].items())
+    r = cli("run", video, "-m", path, "--device", "cpu", "--init", INIT, "-o", tmp_path / "boxes.txt",
+            "--trust-checkpoint")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "boxes.txt").read_text().count("\n") > 1
+    line = one_line_error(cli("run", video, "-m", path, "--device", "cpu", "--init", INIT))
+    assert "types.SimpleNamespace" in line and "--trust-checkpoint" in line
+
+
+def test_a_legacy_pickle_is_listed_by_disassembly_never_run(tmp_path):
+    marker = tmp_path / "pickle_ran_code"
+    for payload, name in ((RunsEval(marker), r"\(builtins\.eval\)"), (RunsShell(marker), r"\((posix|nt)\.system\)")):
+        path = write_evil(tmp_path / "evil.pth", "legacy", payload)
+        with pytest.raises(CheckpointError, match=name):
+            read_file(path)
+        assert not marker.exists()

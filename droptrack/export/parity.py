@@ -208,6 +208,8 @@ def own_parity_json(path: Path) -> dict | None:
     writes has it); None for a missing, unreadable or other file (another tool's, a user's), which an export refuses
     to replace (droptrack.export.workdir.check_own_graphs)."""
     try:
+        if not Path(path).is_file():   # a pipe would block the read for ever, a folder is no file of ours
+            return None
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError):
         return None

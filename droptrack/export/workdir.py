@@ -63,6 +63,10 @@ def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tup
         [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors + [PARITY]
     out = Path(output_dir).expanduser()
     for name in dict.fromkeys(names):
+        if os.path.lexists(out / name) and not (out / name).is_file():   # parity.json is read: a pipe never ends
+            raise ExportError(f"--output '{output_dir}' holds '{name}', which this export writes, and it is not a "
+                              "regular file (a folder, pipe, device or broken link); move it away, or pass another "
+                              "--output")
         own = {SAFETENSORS: _droptrack_weights, PARITY: own_parity_json}.get(name, _droptrack_graph)
         if (out / name).is_file() and not own(out / name):
             what = "no JSON object with an 'artifacts' object" if name == PARITY else "no droptrack metadata"

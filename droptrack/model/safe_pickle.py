@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import logging
 import pickle
+import pickletools
 import warnings
 import zipfile
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections import OrderedDict
 from pathlib import Path
 
 import torch
+from torch import _weights_only_unpickler
 
 from droptrack.errors import CheckpointError, few_names, printable
 
@@ -79,12 +82,52 @@ def safe_globals() -> list:
     return [*((OfficialRecord, name) for name in OFFICIAL_RECORD_CLASSES), *_numpy_globals()]
 
 
+def _pickle_globals(f) -> set[str]:
+    """The classes and functions one pickle of the stream `f` names (GLOBAL, STACK_GLOBAL), read by disassembling
+    it (pickletools): nothing is built or called."""
+    found, pushed, memo = set(), [], {}
+    for op, arg, _ in pickletools.genops(f):
+        if op.name == "GLOBAL":   # protocol 2 (torch.save's) names Python 2 modules: read as torch's load maps them
+            module, _, name = str(arg).partition(" ")
+            module, name = NAME_MAPPING.get((module, name), (IMPORT_MAPPING.get(module, module), name))
+            found.add(f"{module}.{name}")
+        elif op.name == "STACK_GLOBAL" and len(pushed) >= 2 and all(isinstance(v, str) for v in pushed[-2:]):
+            found.add(f"{pushed[-2]}.{pushed[-1]}")
+        elif op.name in ("PUT", "BINPUT", "LONG_BINPUT") and pushed:
+            memo[arg] = pushed[-1]
+        elif op.name == "MEMOIZE" and pushed:
+            memo[len(memo)] = pushed[-1]
+        elif op.name in ("GET", "BINGET", "LONG_BINGET"):
+            pushed.append(memo.get(arg))
+        elif op.name not in ("FRAME", "PROTO"):
+            pushed.append(arg if isinstance(arg, str) else None)
+    return found
+
+
+def _legacy_globals(path: Path) -> list[str]:
+    """`_pickle_globals` of a legacy (non-zip) torch.save file: its magic number, protocol, system info and object
+    pickles, one after another (the tensors' bytes follow them)."""
+    names: set[str] = set()
+    with open(path, "rb") as f:
+        for _ in range(4):
+            try:
+                names |= _pickle_globals(f)
+            except ValueError:   # the end of the file, or bytes that are no pickle: the pickles before it were read
+                break
+    allowed = set(_weights_only_unpickler._get_allowed_globals()) | \
+        set(_weights_only_unpickler._get_user_allowed_globals())
+    return sorted(names - allowed)
+
+
 def _unsafe_globals(path: Path) -> list[str]:
-    """The classes and functions a pickle names beyond what a weights-only load allows (zip checkpoints)."""
+    """The classes and functions a pickle names beyond what a weights-only load allows (zip checkpoints, and legacy
+    non-zip ones, disassembled)."""
     try:
         with torch.serialization.safe_globals(safe_globals()):
+            if not zipfile.is_zipfile(path):
+                return _legacy_globals(path)
             return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:  # noqa: BLE001 - legacy non-zip files cannot be listed
+    except Exception:  # noqa: BLE001 - a file that cannot be listed is refused by its load
         return []
 
 
@@ -107,8 +150,8 @@ def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint:
 
 def check_trusted(path: str | Path, trust: bool) -> None:
     """Refuse (`untrusted`) a zip pickle checkpoint whose pickle names foreign objects when `trust` is off, reading
-    only its pickle's list of globals, not its tensors (dt bench checks a reference it found this way before any
-    work); a .safetensors file, a legacy non-zip pickle or an unreadable file pass: their load says what is wrong."""
+    only its pickles' list of globals, not its tensors (dt bench checks a reference it found this way before any
+    work); a .safetensors file or an unreadable file pass: their load says what is wrong."""
     path = Path(path)
     if trust or path.suffix.lower() == ".safetensors" or not path.is_file():
         return
