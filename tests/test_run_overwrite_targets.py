@@ -55,3 +55,17 @@ def test_without_overwrite_or_cut_short_nothing_is_removed(clip, tiny_ckpt, tmp_
     res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]))   # boxes.txt is new: no --overwrite, nothing removed
     assert res.exit_code == 0 and "removed" not in res.output
     assert {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")} == earlier
+
+
+def test_a_loop_run_stopped_replaces_the_earlier_run_whole(clip, tiny_ckpt, tmp_path):
+    """--loop (as a camera or stream) ends only when stopped, and a stopped run's files are moved onto their names
+    (no earlier complete result is kept there: tests/test_run_overwrite_interrupted.py is for runs that end with
+    their file): the earlier run's other targets go too, or the folder mixes the two runs."""
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:2])).exit_code == 0
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=INITS[:1], output=str(tmp_path / "boxes.txt"),
+                       device="cpu", threads=1, overwrite=True, loop=True),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 50 else None)
+    assert s.interrupted and not s.kept
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"]
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 50
+    assert s.removed == [tmp_path / "boxes_0.txt", tmp_path / "boxes_1.txt"]

@@ -349,7 +349,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)
         summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
-        if stale and not (summary.interrupted or summary.stopped or summary.kept):   # the new run is complete
+        cut = keep_cut and (summary.interrupted or summary.stopped)   # else its files went onto their names (--loop,
+        if stale and not (cut or summary.kept):   # a live source: stopped is how they end), the earlier run's too
             summary.removed = remove_earlier(stale)
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None
