@@ -114,12 +114,18 @@ def _option_was(key: str, value: Any) -> str | None:
     """How the killed run gave an option its journal records (`--init 1,2,3,4 --init ...`, `--start 20`, ...), for
     the refusal of a --resume with another one; None for the other entries (files are named by content)."""
     if key == "init" and isinstance(value, list):
-        return " ".join("--init " + ",".join(f"{v:g}" for v in box) for box in value)
+        return " ".join("--init " + ",".join(_given(v) for v in box) for box in value)
     if key == "start":   # recorded only when not 0
         return f"--start {value or 0}"
     if key in ("lost_threshold", "fps"):
-        return f"--{key.replace('_', '-')} {value:g}" if isinstance(value, (int, float)) else "no --fps"
+        return f"--{key.replace('_', '-')} {_given(value)}" if isinstance(value, (int, float)) else "no --fps"
     return None
+
+
+def _given(v: float) -> str:
+    """A recorded number as it is typed to match it exactly (367.2345, not :g's 367.235, which is another box)."""
+    text = repr(float(v))
+    return text.removesuffix(".0")
 
 
 def _by_content(key: str, value: Any) -> Any:
