@@ -69,3 +69,20 @@ def test_a_loop_run_stopped_replaces_the_earlier_run_whole(clip, tiny_ckpt, tmp_
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"]
     assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 50
     assert s.removed == [tmp_path / "boxes_0.txt", tmp_path / "boxes_1.txt"]
+
+
+def test_a_stream_that_stops_replaces_the_earlier_run_whole(tiny_ckpt, tmp_path):
+    """A live stream that hangs up ends the run with an error, its files moved onto their names ('hold every frame
+    tracked until then'): the earlier run's other targets go too, and the error says so."""
+    from helpers import mjpeg_camera
+
+    for k in (0, 1):
+        (tmp_path / f"boxes_{k}.txt").write_text("1,2,3,4\n")
+    with mjpeg_camera() as (url, _):
+        r = cli("run", url, "-m", tiny_ckpt, "--device", "cpu", "--init", "20,10,16,16", "--every-frame",
+                "--output", tmp_path / "boxes.txt", "--overwrite")
+    line = r.output.strip().splitlines()[-1]   # after the progress bar of the frames tracked
+    assert r.exit_code == 2 and line.startswith("error: ") and "Traceback" not in r.output, r.output
+    assert f"{tmp_path / 'boxes.txt'} hold every frame tracked until then" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], line
+    assert f"--overwrite removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in line

@@ -335,7 +335,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}") from None
             if not files:
                 raise
-            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
+            gone = remove_earlier(stale) if stale and not keep_cut else []   # its files went onto their names
+            also = f" (--overwrite removed the earlier run's {', '.join(map(str, gone))})" if gone else ""
+            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then{also}") from None
         except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
             if unfinished_note(sinks):
                 exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
