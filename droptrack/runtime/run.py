@@ -343,8 +343,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
             raise
         except Exception as exc:
-            if unfinished_note(sinks):
-                exc.add_note(unfinished_note(sinks)[2:])
+            note = unfinished_note(sinks)[2:]
+            if note and hasattr(exc, "add_note"):
+                exc.add_note(note)
+            elif note:   # Python 3.10 (JetPack 6) has no add_note: said before the error's traceback
+                warnings.warn(note, stacklevel=2)
             raise
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
