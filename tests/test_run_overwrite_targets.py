@@ -86,3 +86,19 @@ def test_a_stream_that_stops_replaces_the_earlier_run_whole(tiny_ckpt, tmp_path)
     assert f"{tmp_path / 'boxes.txt'} hold every frame tracked until then" in line, line
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], line
     assert f"--overwrite removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in line
+
+
+def test_a_cut_overwrite_run_resumed_removes_them_once_complete(clip, tiny_ckpt, tmp_path):
+    """An --overwrite run cut short says 'continue with the same command with --resume in place of --overwrite': the
+    resumed run, once complete, removes the earlier run's other targets' files as the uninterrupted one does (its
+    journal names them); they stayed beside its boxes.txt."""
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:2])).exit_code == 0
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=INITS[:1], output=str(tmp_path / "boxes.txt"),
+                       device="cpu", threads=1, overwrite=True),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 10 else None)
+    assert s.interrupted and not s.removed and (tmp_path / "boxes_0.txt").is_file()
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]), "--resume")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], res.output
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 40
+    assert f"removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in res.output

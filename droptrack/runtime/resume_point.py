@@ -26,6 +26,7 @@ class ResumePoint:
     templates: np.ndarray | None
     template_version: int | None
     sizes: list[int] | None = None   # the bytes of those lines in every output
+    replaces: list[str] = dataclasses.field(default_factory=list)   # an --overwrite run's `run.earlier_targets`
 
 
 def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePoint:
@@ -57,7 +58,8 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
     try:
         version = None if data.get("template_version") is None else int(data["template_version"])
         point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
-                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]])
+                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]],
+                            [str(p) for p in data.get("replaces") or []])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); "
                          f"{START_OVER}") from None

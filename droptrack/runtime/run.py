@@ -276,6 +276,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
         stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []   # removed at end
+        if point is not None:   # a cut --overwrite run resumed: those its journal names, as they were not removed
+            stale = [p for p in map(Path, point.replaces) if p.is_file() and not outlock.writer_alive(p)]
         # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
         # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
         keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
@@ -314,7 +316,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             streams = streamed_files(sinks)
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version, sizes=sizes)
+                                     None if point is None else point.template_version, sizes=sizes, replaces=stale)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
