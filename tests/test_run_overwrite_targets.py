@@ -55,3 +55,50 @@ def test_without_overwrite_or_cut_short_nothing_is_removed(clip, tiny_ckpt, tmp_
     res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]))   # boxes.txt is new: no --overwrite, nothing removed
     assert res.exit_code == 0 and "removed" not in res.output
     assert {p.name: p.read_bytes() for p in tmp_path.glob("boxes_*.txt")} == earlier
+
+
+def test_a_loop_run_stopped_replaces_the_earlier_run_whole(clip, tiny_ckpt, tmp_path):
+    """--loop (as a camera or stream) ends only when stopped, and a stopped run's files are moved onto their names
+    (no earlier complete result is kept there: tests/test_run_overwrite_interrupted.py is for runs that end with
+    their file): the earlier run's other targets go too, or the folder mixes the two runs."""
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:2])).exit_code == 0
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=INITS[:1], output=str(tmp_path / "boxes.txt"),
+                       device="cpu", threads=1, overwrite=True, loop=True),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 50 else None)
+    assert s.interrupted and not s.kept
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"]
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 50
+    assert s.removed == [tmp_path / "boxes_0.txt", tmp_path / "boxes_1.txt"]
+
+
+def test_a_stream_that_stops_replaces_the_earlier_run_whole(tiny_ckpt, tmp_path):
+    """A live stream that hangs up ends the run with an error, its files moved onto their names ('hold every frame
+    tracked until then'): the earlier run's other targets go too, and the error says so."""
+    from helpers import mjpeg_camera
+
+    for k in (0, 1):
+        (tmp_path / f"boxes_{k}.txt").write_text("1,2,3,4\n")
+    with mjpeg_camera() as (url, _):
+        r = cli("run", url, "-m", tiny_ckpt, "--device", "cpu", "--init", "20,10,16,16", "--every-frame",
+                "--output", tmp_path / "boxes.txt", "--overwrite")
+    line = r.output.strip().splitlines()[-1]   # after the progress bar of the frames tracked
+    assert r.exit_code == 2 and line.startswith("error: ") and "Traceback" not in r.output, r.output
+    assert f"{tmp_path / 'boxes.txt'} hold every frame tracked until then" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], line
+    assert f"--overwrite removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in line
+
+
+def test_a_cut_overwrite_run_resumed_removes_them_once_complete(clip, tiny_ckpt, tmp_path):
+    """An --overwrite run cut short says 'continue with the same command with --resume in place of --overwrite': the
+    resumed run, once complete, removes the earlier run's other targets' files as the uninterrupted one does (its
+    journal names them); they stayed beside its boxes.txt."""
+    assert cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:2])).exit_code == 0
+    s = run(RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=INITS[:1], output=str(tmp_path / "boxes.txt"),
+                       device="cpu", threads=1, overwrite=True),
+            on_frame=lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 10 else None)
+    assert s.interrupted and not s.removed and (tmp_path / "boxes_0.txt").is_file()
+    res = cli(*_args(clip, tiny_ckpt, tmp_path, INITS[:1]), "--resume")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], res.output
+    assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 40
+    assert f"removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in res.output

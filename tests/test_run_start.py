@@ -148,6 +148,10 @@ def test_start_on_a_damaged_last_frame_says_it_is_the_last():
     ({"init": [[10.0, 20.5, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0]]}, {}, "it ran with --init 10,20.5,30,40 --init 1,2,3,4)"),
     ({"start": 5, "lost_threshold": 0.3}, {"lost_threshold": 0.25}, "it ran with --start 5 --lost-threshold 0.3)"),
     ({"fps": 12.5}, {"fps": None}, "it ran with --fps 12.5)"), ({"fps": None}, {"fps": 10.0}, "it ran with no --fps)"),
+    # a ground-truth box of 7 digits and a threshold of 8: named as given, not rounded to 6 digits (--init 367.235,...
+    # was refused again as another box)
+    ({"init": [[367.2345, 123.1234, 50.0, 60.75]]}, {}, "it ran with --init 367.2345,123.1234,50,60.75)"),
+    ({"lost_threshold": 0.1234567}, {}, "it ran with --lost-threshold 0.1234567)"),
 ])
 def test_a_refused_resume_names_the_killed_runs_options(tmp_path, then, now, named):
     """'--resume: --start differ from the killed run's (b.txt.resume.json); run its command again': the journal

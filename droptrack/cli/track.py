@@ -42,8 +42,8 @@ def run(
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
                                    "already hold data, and a killed run's NAME.part (default: refused before any "
-                                   "work); once the run is complete, an earlier run's --output files of other targets "
-                                   "(NAME_<k>) go too."),
+                                   "work); once the run is complete (a camera, stream or --loop run: also when "
+                                   "stopped), an earlier run's --output files of other targets (NAME_<k>) go too."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed or interrupted run over a video file "
                                 "or image folder: the same command plus --resume appends to its --output / --jsonl "
                                 "files the boxes an uninterrupted run writes (NAME.resume.json, beside them, "

@@ -123,8 +123,9 @@ class Journal:
     when the source is done (removed)."""
 
     def __init__(self, path: Path, ident: dict, tracker: Any, template_version: int | None = None,
-                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None):
+                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None, replaces: list | None = None):
         self.path, self.ident, self.tracker, self.every_s = path, ident, tracker, every_s
+        self.replaces = [str(p) for p in replaces or []]   # --overwrite's files removed once complete (--resume too)
         self.sizes = sizes   # the bytes every output holds (in `outputs` order), checked by `cut_outputs`
         self.on_disk = template_version   # the refreshed templates' version the journal on disk names
         self.saved = {template_version} - {None}   # versions saved as .npz
@@ -140,7 +141,8 @@ class Journal:
         if version is not None and version not in self.saved and (self.held is None or self.held[0] != version):
             self.held = (version, _copy(t.templates))   # refreshed in place later: copied, saved at the flush
         self.pending = {"format": FORMAT, "identity": self.ident, "frames": frames, "template_version": version,
-                        **t.snapshot(), "sizes": self.sizes() if self.sizes else None}
+                        **t.snapshot(), "sizes": self.sizes() if self.sizes else None,
+                        **({"replaces": self.replaces} if self.replaces else {})}
         if time.monotonic() - self.last >= self.every_s:
             self.flush()
 

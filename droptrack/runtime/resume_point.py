@@ -26,6 +26,7 @@ class ResumePoint:
     templates: np.ndarray | None
     template_version: int | None
     sizes: list[int] | None = None   # the bytes of those lines in every output
+    replaces: list[str] = dataclasses.field(default_factory=list)   # an --overwrite run's `run.earlier_targets`
 
 
 def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePoint:
@@ -57,7 +58,8 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
     try:
         version = None if data.get("template_version") is None else int(data["template_version"])
         point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
-                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]])
+                            None if data.get("sizes") is None else [int(n) for n in data["sizes"]],
+                            [str(p) for p in data.get("replaces") or []])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); "
                          f"{START_OVER}") from None
@@ -114,12 +116,18 @@ def _option_was(key: str, value: Any) -> str | None:
     """How the killed run gave an option its journal records (`--init 1,2,3,4 --init ...`, `--start 20`, ...), for
     the refusal of a --resume with another one; None for the other entries (files are named by content)."""
     if key == "init" and isinstance(value, list):
-        return " ".join("--init " + ",".join(f"{v:g}" for v in box) for box in value)
+        return " ".join("--init " + ",".join(_given(v) for v in box) for box in value)
     if key == "start":   # recorded only when not 0
         return f"--start {value or 0}"
     if key in ("lost_threshold", "fps"):
-        return f"--{key.replace('_', '-')} {value:g}" if isinstance(value, (int, float)) else "no --fps"
+        return f"--{key.replace('_', '-')} {_given(value)}" if isinstance(value, (int, float)) else "no --fps"
     return None
+
+
+def _given(v: float) -> str:
+    """A recorded number as it is typed to match it exactly (367.2345, not :g's 367.235, which is another box)."""
+    text = repr(float(v))
+    return text.removesuffix(".0")
 
 
 def _by_content(key: str, value: Any) -> Any:

@@ -276,6 +276,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             frames = stack.enter_context(closing(readers.prefetch(stack.enter_context(ahead))))
         lines = None if point is None else point.frames
         stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []   # removed at end
+        if point is not None:   # a cut --overwrite run resumed: those its journal names, as they were not removed
+            stale = [p for p in map(Path, point.replaces) if p.is_file() and not outlock.writer_alive(p)]
         # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
         # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
         keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
@@ -314,7 +316,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             streams = streamed_files(sinks)
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version, sizes=sizes)
+                                     None if point is None else point.template_version, sizes=sizes, replaces=stale)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
@@ -335,21 +337,27 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}") from None
             if not files:
                 raise
-            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then") from None
+            gone = remove_earlier(stale) if stale and not keep_cut else []   # its files went onto their names
+            also = f" (--overwrite removed the earlier run's {', '.join(map(str, gone))})" if gone else ""
+            raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then{also}") from None
         except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
             if unfinished_note(sinks):
                 exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
             raise
         except Exception as exc:
-            if unfinished_note(sinks):
-                exc.add_note(unfinished_note(sinks)[2:])
+            note = unfinished_note(sinks)[2:]
+            if note and hasattr(exc, "add_note"):
+                exc.add_note(note)
+            elif note:   # Python 3.10 (JetPack 6) has no add_note: said before the error's traceback
+                warnings.warn(note, stacklevel=2)
             raise
         if journal is not None and not (summary.interrupted or summary.stopped):
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)
         summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
-        if stale and not (summary.interrupted or summary.stopped or summary.kept):   # the new run is complete
+        cut = keep_cut and (summary.interrupted or summary.stopped)   # else its files went onto their names (--loop,
+        if stale and not (cut or summary.kept):   # a live source: stopped is how they end), the earlier run's too
             summary.removed = remove_earlier(stale)
         summary.start = first.index
         summary.journal = journal.path if journal is not None and journal.path.exists() else None

@@ -11,6 +11,7 @@ from pathlib import Path
 from droptrack.errors import InputError, OutputFull
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
+from droptrack.runtime.resume import holds_earlier
 from droptrack.runtime.run import streamed_files, unfinished_note
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
@@ -108,7 +109,7 @@ class Outputs:
         """As dt run after a full disk: when an output this session wrote would replace an earlier result at its
         name, every output stays NAME.part / NAME.part.EXT and the earlier files stay as they were (a set of one
         session, never a mix); with no earlier result the whole lines take NAME, as at any end (no --resume here)."""
-        if not self.kept_earlier and any(holds_result(final) for _, final in written(self._all())):
+        if not self.kept_earlier and holds_earlier([final for _, final in written(self._all())]):
             self.kept_earlier = True
             for s in self._all():
                 s.keep_unfinished()
@@ -140,14 +141,6 @@ class Outputs:
         if self.video is not None and self.video.full:
             return f"{self.video.part} (unfinished: no room left)"
         return self.opts.save
-
-
-def holds_result(path: Path) -> bool:
-    """Whether `path` is a file with data in it: an earlier result, that a cut file must not replace."""
-    try:
-        return path.is_file() and path.stat().st_size > 0
-    except OSError:   # unreadable: kept, as one with data
-        return True
 
 
 def written(sinks: list[Sink]) -> list[tuple[Path, Path]]:
