@@ -42,3 +42,25 @@ def test_val_data_with_nan_rows_trains_and_its_auc_is_dt_evals(tmp_path, synth, 
     scored = json.loads((tmp_path / "results" / "v" / "report.json").read_text())["trackers"][0]
     assert scored["n_scored"] == 2
     assert val_auc == pytest.approx(scored["scores"]["auc"], abs=1e-12)
+
+
+def test_val_data_whose_cover_labels_contradict_a_nan_row_is_refused_before_training(tmp_path, synth):
+    """GOT-10k labels saying the target is in view (cover 8) on a frame whose box is NaN: `dt eval` refuses the
+    sequence (the GOT-10k toolkit's AO would be NaN), so the folder cannot be scored as validation scored it; refused
+    in one line before training (validation used to score it, and the run's suggested `dt eval` then failed)."""
+    from droptrack.data.synth import generate_synth
+
+    held = generate_synth(tmp_path / "held", sequences=2, frames=12, seed=1, size=(160, 120), split="val")
+    seq = sorted(p for p in held.iterdir() if p.is_dir())[1]
+    rows = (seq / "groundtruth.txt").read_text().splitlines()
+    rows[5] = "NaN,NaN,NaN,NaN"
+    (seq / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "v"
+    result = CliRunner().invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data", str(synth),
+                                      "--val-data", str(held), "--epochs", "1", "--batch-size", "4",
+                                      "--samples-per-epoch", "8", "--workers", "0", "--device", "cpu"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: --val-data '{held}': {seq.name}: ground-truth row 5 has "
+                                                   "NaN on a frame with cover > 0"), result.output
+    assert not (out / "last.pt").exists()
