@@ -25,10 +25,10 @@ if __name__ == "__main__":
     launched = bool(os.environ.get("DROPTRACK_NPROC_LAUNCHER"))   # by dt train --nproc: its launcher says a stop
     ranks = int(os.environ.get("WORLD_SIZE", "1"))
     try:
-        if launched:   # started with the stop signals blocked (launch.py): taken from here on
-            import signal
+        import signal
 
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
+        if launched and hasattr(signal, "pthread_sigmask"):   # started with the stop signals blocked (launch.py)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))   # taken from here on
         from droptrack.cli import app
 
         app(["train", *sys.argv[1:]], prog_name="dt")   # usage errors name `dt train --help`, a command that exists

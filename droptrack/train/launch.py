@@ -123,6 +123,9 @@ def take_signals_in_a_thread() -> None:
     traceback); a rank takes them once it can (droptrack.train.__main__)."""
     import threading
 
+    if not hasattr(signal, "pthread_sigmask"):   # Windows: no signal masks
+        return
+
     def wait() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         threading.Event().wait()
@@ -212,12 +215,15 @@ def run_launcher(nproc: int, args: list[str]) -> int:
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
         # the child inherits the signal mask: the stop signals blocked while its interpreter starts (a SIGINT then
         # aborted it with a traceback), taken by `launch`; here they wait until the child is there to get them
-        signal.pthread_sigmask(signal.SIG_BLOCK, previous)
+        masks = previous if hasattr(signal, "pthread_sigmask") else {}   # Windows: no signal masks
+        if masks:
+            signal.pthread_sigmask(signal.SIG_BLOCK, masks)
         try:
             child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args],
                                           env=env, start_new_session=True))   # a terminal's Ctrl-C: once, from here
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, previous)
+            if masks:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, masks)
         for s in pending:
             child[0].send_signal(s)
         return exit_code(child[0].wait())
