@@ -96,7 +96,7 @@ def test_live_source_options_help_says_files_are_refused():
 def test_resume_hint_names_the_save_a_stop_makes(tmp_path):
     """The hint after a stopped dt train named the epoch-end and --save-interval saves only, although a stop signal
     (or Ctrl-C) also saves last.pt at the iteration it ended."""
-    from droptrack.train.state import resume_hint
+    from droptrack.train.hint import resume_hint
 
     (tmp_path / "last.pt").write_bytes(b"")
     assert resume_hint(tmp_path) == (

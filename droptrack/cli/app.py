@@ -369,7 +369,8 @@ def friendly(fn: Callable) -> Callable:
             typer.echo(one_line(msg), err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+            if not os.environ.get("DROPTRACK_NPROC_LAUNCHER"):   # a dt train --nproc rank: its launcher says it
+                typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
 
     return wrapper

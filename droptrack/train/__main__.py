@@ -22,14 +22,20 @@ def _end(code: object) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        from droptrack.cli import app
-    except KeyboardInterrupt:   # stopped while still importing (dt train --nproc passes SIGINT on): no traceback
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    launched = bool(os.environ.get("DROPTRACK_NPROC_LAUNCHER"))   # by dt train --nproc: its launcher says a stop
     ranks = int(os.environ.get("WORLD_SIZE", "1"))
     try:
+        import signal
+
+        if launched and hasattr(signal, "pthread_sigmask"):   # started with the stop signals blocked (launch.py)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))   # taken from here on
+        from droptrack.cli import app
+
         app(["train", *sys.argv[1:]], prog_name="dt")   # usage errors name `dt train --help`, a command that exists
+    except KeyboardInterrupt:   # stopped while importing, or before dt train's own handler runs: no traceback
+        if not launched:
+            print("interrupted", file=sys.stderr)
+        _end(130) if ranks > 1 else sys.exit(130)
     except SystemExit as exc:
         if ranks > 1:
             _end(exc.code)

@@ -76,7 +76,7 @@ class Curves:
             why = full_error(exc)
             if why is None:
                 raise
-            from droptrack.train.state import resume_hint
+            from droptrack.train.hint import resume_hint
 
             raise OutputFull(full_message(why, self.path, kept="checkpoints written before are complete and kept; "
                                           + resume_hint(self.path.parent.parent))) from None

@@ -5,7 +5,8 @@ Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose tor
 and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
 while it is spawning them) is killed when the launcher returns, so no rank outlives it. SIGKILL of `dt` (no handler
 runs) reaches the launcher as SIGTERM on Linux (PR_SET_PDEATHSIG, which the launcher sets at its start-up), which then
-stops its ranks the same way.
+stops its ranks the same way. A stop is said once, by the launcher, after its ranks are gone (as one process says
+it: the checkpoint to --resume from, or that none was written yet), also when it came while they were starting.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 from droptrack.signals import held_signals, hold_again, take_held
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Set by the launcher for its ranks (read by droptrack.train.__main__, the CLI's stop handlers): they say nothing of
+# a stop signal; the launcher says it once, after torchrun has stopped them (stopped_line)
+LAUNCHED_ENV = "DROPTRACK_NPROC_LAUNCHER"
 # Seconds torchrun gives the ranks to stop after passing a signal on, before SIGKILL (its default: 30). A rank
 # blocked in a collective or in the rendezvous (waiting for a slower rank) cannot run its SIGINT handler at all.
 GRACE_S = 10
@@ -89,7 +93,7 @@ def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str
     nothing itself: which rank, by what, and how to go on from the run's newest checkpoint (control characters of
     the --output it names escaped, as in every error line)."""
     from droptrack.errors import one_line
-    from droptrack.train.state import resume_hint
+    from droptrack.train.hint import resume_hint
 
     try:
         name = signal.Signals(-exitcode).name
@@ -101,12 +105,46 @@ def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str
                     f"--batch-size or --workers, then {then}")
 
 
+def stopped_line(signum: int, args: list[str]) -> str:
+    """What a stopped `dt train --nproc` says, as one process stopped does: what stopped it, and the checkpoint to
+    --resume from, or that there is none yet and the same command starts again (control characters escaped)."""
+    from droptrack.errors import printable
+    from droptrack.train.hint import resume_hint
+
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    out = output_arg(args)
+    return printable(f"{what}; {resume_hint(out) if out is not None else 'run the same command with --resume'}")
+
+
+def take_signals_in_a_thread() -> None:
+    """Block the stop signals in this (main) thread, and take them in a thread that only waits: Python still runs
+    their handlers (torchrun's) in the main thread, and the ranks torchrun starts from it inherit them blocked (a
+    SIGINT that torchrun passes on while a rank's interpreter starts aborted it with a 'Fatal Python error'
+    traceback); a rank takes them once it can (droptrack.train.__main__)."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask"):   # Windows: no signal masks
+        return
+
+    def wait() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        threading.Event().wait()
+
+    threading.Thread(target=wait, name="stop-signals", daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def launch(nproc: int, args: list[str]) -> int:
     """Run `python -m droptrack.train ARGS` in `nproc` processes; the exit code of the first rank that failed
-    (128 + S when stopped by signal S)."""
+    (128 + S when stopped by signal S, said in one line here once the ranks are gone)."""
     logging.disable(logging.ERROR)   # this launcher's torchrun log lines ("failed (exitcode: 2)"); not the ranks'
     os.environ.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", str(GRACE_S))   # read by torchrun (older torch: 30 s)
+    os.environ[LAUNCHED_ENV] = "1"
+    stopped = 0
     try:
+        # run_launcher started this process with the stop signals blocked (one sent while its interpreter started
+        # aborted it with a 'Fatal Python error' traceback): one held since comes in now, as KeyboardInterrupt
+        take_signals_in_a_thread()
         from torch.distributed.elastic.multiprocessing.api import SignalException
         from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
         from torch.distributed.run import parse_args, run
@@ -118,15 +156,19 @@ def launch(nproc: int, args: list[str]) -> int:
             if failure.exitcode < 0:   # killed from outside: the rank could not say why itself
                 print(killed_rank_line(rank, failure.pid, failure.exitcode, args), file=sys.stderr, flush=True)
             return exit_code(failure.exitcode)
-        except SignalException as exc:            # torchrun has stopped the ranks it knew of (they say so)
-            return 128 + int(exc.sigval)
+        except SignalException as exc:            # torchrun has stopped the ranks it knew of
+            stopped = int(exc.sigval)
+            return 128 + stopped
         return 0
     except KeyboardInterrupt:                    # SIGINT before torchrun took the signals over (importing torch)
+        stopped = signal.SIGINT
         return 128 + signal.SIGINT
     finally:
         for s in STOP_SIGNALS:                   # a second signal now would only interrupt the clean-up below
             signal.signal(s, signal.SIG_IGN)
         kill_leftover_ranks()
+        if stopped:   # said once every rank is gone: the checkpoint a rank saved as it stopped is on disk
+            print(stopped_line(stopped, args), file=sys.stderr, flush=True)
 
 
 PR_SET_PDEATHSIG = 1   # linux/prctl.h
@@ -167,12 +209,21 @@ def run_launcher(nproc: int, args: list[str]) -> int:
     previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS
                 if signal.getsignal(s) is not signal.SIG_IGN or s in held}   # else ignored (the Python API): stays
     try:
-        take_held(held)   # before the child starts: it inherits the mask (a held one is forwarded once it runs)
+        take_held(held)   # a held one is forwarded once the child runs
         # SIGKILL of dt (no handler runs) still stops the launcher, which stops its ranks: the launcher arranges
         # that itself at start-up (die_with_parent; no preexec_fn, which is unsafe in a process with threads)
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
-        child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args], env=env,
-                                      start_new_session=True))   # a terminal's Ctrl-C reaches it once: from here
+        # the child inherits the signal mask: the stop signals blocked while its interpreter starts (a SIGINT then
+        # aborted it with a traceback), taken by `launch`; here they wait until the child is there to get them
+        masks = previous if hasattr(signal, "pthread_sigmask") else {}   # Windows: no signal masks
+        if masks:
+            signal.pthread_sigmask(signal.SIG_BLOCK, masks)
+        try:
+            child.append(subprocess.Popen([sys.executable, "-m", "droptrack.train.launch", str(nproc), *args],
+                                          env=env, start_new_session=True))   # a terminal's Ctrl-C: once, from here
+        finally:
+            if masks:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, masks)
         for s in pending:
             child[0].send_signal(s)
         return exit_code(child[0].wait())

@@ -18,8 +18,7 @@ import torch
 from droptrack.errors import DropTrackError, TrainingError, cut
 from droptrack.model.checkpoint import read_file
 from droptrack.model.safe_pickle import UntrustedCheckpoint
-
-_EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
+from droptrack.train.hint import EPOCH_FILE as _EPOCH_FILE, resume_candidates
 
 
 @dataclass
@@ -138,23 +137,6 @@ def keep_old_tensorboard(output: Path) -> str | None:
     if tb.is_symlink() or not tb.is_dir() or not any(tb.iterdir()):
         return None
     return _set_aside(tb)
-
-
-def resume_candidates(output: Path) -> list[Path]:
-    """last.pt, then the epoch checkpoints newest first."""
-    epochs = sorted((p for p in output.glob("checkpoint_ep*.pt") if _EPOCH_FILE.match(p.name)),
-                    key=lambda p: int(_EPOCH_FILE.match(p.name).group(1)), reverse=True)
-    last = output / "last.pt"
-    return ([last] if last.exists() else []) + epochs
-
-
-def resume_hint(output: Path) -> str:
-    """What to do after an interrupted `dt train`: --resume from the newest checkpoint in `output`, or start again."""
-    found = resume_candidates(Path(output))
-    if not found:
-        return "no checkpoint was written yet; run the same command again to start over"
-    return (f"run the same command with --resume to continue from {found[0]} (saved at each epoch's end, at the "
-            "iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)")
 
 
 def _load_into(obj: dict, model, opt, sched, scaler) -> None:

@@ -30,9 +30,9 @@ from droptrack.train.curves import open_curves
 from droptrack.train.output import prepare_output
 from droptrack.train.processing import Processing
 from droptrack.train.sampler import check_usable
+from droptrack.train.hint import resume_candidates, resume_hint
 from droptrack.train.space import checkpoint_bytes, write_failed
-from droptrack.train.state import (Position, checkpoint_state, gather_rng, options_record, prune, restore_rng,
-                                   resume, resume_candidates, resume_hint)
+from droptrack.train.state import Position, checkpoint_state, gather_rng, options_record, prune, restore_rng, resume
 from droptrack.train.stops import StepHold, interrupt_behind, peer_failed, peer_gone, teardown, worker_died
 from droptrack.train.validate import val_sequences
 

@@ -32,6 +32,8 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
     from droptrack.data.sequence import has_gt
 
     seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)]
+    if val_dataset(val_root) == "synth":
+        _check_got10k_scorable(seqs, val_root)
     if len(seqs) > max_sequences and note is not None:
         note.append(f"note: validation tracks the first {max_sequences} of the {len(seqs)} annotated sequences in "
                     f"--val-data '{val_root}' (dt eval scores them all)")
@@ -41,6 +43,23 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
                          "<seq>/groundtruth.txt): a GOT-10k val split, one's own held-out footage or a `dt data synth "
                          "--split val` set, or videos with their boxes (clip.mp4 + clip.txt)")
     return seqs
+
+
+def _check_got10k_scorable(seqs: list, val_root: str | Path) -> None:
+    """InputError for a sequence that `dt eval --dataset synth` refuses (it scores the GOT-10k toolkit's report too):
+    a NaN box on a frame its cover.label says is in view, whose AO would be NaN; the suggested dt eval then failed."""
+    from droptrack.eval.metrics import got10k_sequence
+    from droptrack.eval.score_files import _cover
+
+    for seq in seqs:
+        cover = _cover(seq, "synth")
+        if cover is None:
+            continue
+        gt = np.asarray(seq.boxes, dtype=np.float64)
+        try:
+            got10k_sequence(np.zeros_like(gt), gt, cover, None, seq.name)   # refuses as dt eval does
+        except DatasetError as exc:
+            raise InputError(f"--val-data '{val_root}': {exc} (dt eval refuses that sequence)") from None
 
 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
