@@ -314,9 +314,12 @@ def test_coco_folder_video(tmp_path):
     fold = tmp_path / "clip"
     for i in range(3):
         img(fold / f"{i:04d}.jpg")
-    text(fold / "groundtruth.txt", "1,2,3,4\n1,2,3,4\n")
+    text(fold / "groundtruth.txt", "1,2,3,4\n1,2,3,4\n")   # a frame without its row: refused (README)
+    with pytest.raises(DatasetError, match="has 3 images but 2 GT rows"):
+        get_sequences("folder", fold)
+    text(fold / "groundtruth.txt", "1,2,3,4\n1,2,3,4\nNaN,NaN,NaN,NaN\n")
     (f,) = get_sequences("folder", fold)
-    assert len(f) == 2 and f.dataset == "folder"
+    assert len(f) == 3 and f.dataset == "folder"
     vid = tmp_path / "v" / "walk.avi"
     vid.parent.mkdir()
     w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))

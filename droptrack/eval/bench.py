@@ -33,7 +33,8 @@ from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
-from droptrack.eval.bench_options import BenchOptions, check_inputs_kept, check_options, row_names
+from droptrack.eval.bench_options import (BenchOptions, check_bench_folder, check_inputs_kept, check_options,
+                                          row_names)
 from droptrack.eval.bench_reference import (Reference, check_settings, checked_reference, mismatch_notes, parity,
                                             resolve_references)
 from droptrack.eval.resume import locked, remove_stale_temp
@@ -124,6 +125,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     check_options(opts)
     graphs = check_graphs(opts.artifacts)   # each .onnx graph parsed once, for every loader
     check_inputs_kept(opts, graphs)         # its external data too
+    check_bench_folder(opts.output_dir)     # files dt bench did not write (after: an input's data names itself)
     # --reference must load (a cut-short download, another config) before the output folder is made
     fixed = checked_reference(opts.reference, opts) if opts.reference else None
     out = Path(opts.output_dir)

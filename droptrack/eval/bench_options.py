@@ -88,7 +88,6 @@ def check_options(opts: BenchOptions) -> None:
     check_output_dir("--output", opts.output_dir, [*opts.artifacts, opts.data, opts.root])
     check_output_outside_data(opts.output_dir, opts.data, opts.root)
     check_not_results("--output", opts.output_dir, ("eval.json",))
-    check_bench_folder(opts.output_dir)
     check_row_folders(opts)
     if opts.max_auc_drop is not None and not opts.max_auc_drop >= 0:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")

@@ -63,6 +63,9 @@ def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tup
         [INT8_FILENAMES[t] for t in int8_targets if "int8" in precs] + [SAFETENSORS] * safetensors + [PARITY]
     out = Path(output_dir).expanduser()
     for name in dict.fromkeys(names):
+        if (out / name).is_dir() and not (out / name).is_symlink():   # dt's wording for this everywhere, before work
+            raise ExportError(f"'{out / name}' is a folder where dt writes a file (nothing was put in it); move or "
+                              "rename that folder, or pass another output path")
         if os.path.lexists(out / name) and not (out / name).is_file():   # parity.json is read: a pipe never ends
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export writes, and it is not a "
                               "regular file (a folder, pipe, device or broken link); move it away, or pass another "
