@@ -66,6 +66,18 @@ def drifting_square_clip(seed: int) -> list[np.ndarray]:
     return out
 
 
+def eval_auc(root: Path, ckpt: Path, work: Path) -> float:
+    """`dt eval --dataset synth` of CKPT on ROOT: the AUC its report.json gives (every sequence scored)."""
+    import json
+
+    result = CliRunner().invoke(app, ["eval", "--dataset", "synth", "--root", str(root), "-m", str(ckpt),
+                                      "-o", str(work / "results"), "--name", "v", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    scored = json.loads((work / "results" / "v" / "report.json").read_text())["trackers"][0]
+    assert scored["n_scored"] == len([p for p in Path(root).iterdir() if (p / "groundtruth.txt").is_file()])
+    return scored["scores"]["auc"]
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by its relative path (a training run's tensorboard events in tb/ too, where
     tensorboard is installed)."""
