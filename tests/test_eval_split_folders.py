@@ -93,3 +93,47 @@ def test_the_default_folder_holding_another_splits_results_names_a_fix_that_work
     assert "or --split val without --output (results/got10k_val)" in line, line
     assert _eval(root, "--split", "val").exit_code == 0   # the fix named: its own folder
     assert (tmp_path / "results" / "got10k_val" / "kcf" / "got10k_submit.zip").is_file()
+
+
+def test_results_of_the_default_folder_before_it_carried_the_split_are_named(tmp_path, monkeypatch):
+    # `dt eval --dataset got10k --split test` wrote results/got10k/kcf before each split had its own default folder
+    # (its eval.json records no split); the same command now starts over in results/got10k_test without a word
+    root = _got10k(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "results" / "got10k" / "kcf"
+    first = _eval(root, "--split", "test", "--output", "results/got10k", "--sequences", "synth_train_00001")
+    assert first.exit_code == 0, first.output
+    manifest = json.loads((old / "eval.json").read_text())
+    del manifest["split"]   # as the older dt eval wrote it
+    (old / "eval.json").write_text(json.dumps(manifest))
+    before = {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()}
+    res = _eval(root, "--split", "test")
+    assert res.exit_code == 0, res.output
+    notes = [ln for ln in res.output.splitlines() if ln.startswith("note: ")]
+    assert len(notes) == 1 and f"{os.path.join('results', 'got10k', 'kcf')} holds this tracker's results" in notes[0] \
+        and notes[0].endswith(f"pass --output {os.path.join('results', 'got10k')}"), res.output
+    new = tmp_path / "results" / "got10k_test" / "kcf"
+    assert _zipped(new) == ["synth_train_00001", "synth_train_00002"]   # the folder used is still the new default
+    assert {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()} == before   # the old one untouched
+    again = _eval(root, "--split", "test")   # the new folder holds results now: nothing to say
+    assert again.exit_code == 0 and "note: " not in again.output, again.output
+    # the fix named works: the old folder resumes (its finished sequence is not tracked again)
+    kept = (old / "synth_train_00001.txt").stat().st_mtime_ns
+    there = _eval(root, "--split", "test", "--output", "results/got10k")
+    assert there.exit_code == 0, there.output
+    assert (old / "synth_train_00001.txt").stat().st_mtime_ns == kept and (old / "synth_train_00002.txt").is_file()
+
+
+def test_no_note_where_the_old_default_folder_cannot_be_continued(tmp_path, monkeypatch):
+    root = _got10k(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    # the val split's results there (recorded as val): another split's, not this run's
+    assert _eval(root, "--split", "val", "--output", "results/got10k").exit_code == 0
+    # another tracker's results (no split recorded) on this split's sequences
+    assert _eval(root, "--split", "test", "--output", "results/got10k", "--name", "mil").exit_code == 0
+    other = tmp_path / "results" / "got10k" / "mil" / "eval.json"
+    manifest = json.loads(other.read_text())
+    del manifest["split"]
+    other.write_text(json.dumps(manifest))
+    res = _eval(root, "--split", "test")
+    assert res.exit_code == 0 and "note: " not in res.output, res.output

@@ -174,6 +174,32 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
         atomic_write_json(path, {**ident, "device": device, "inputs": {**seen, **inputs}, **kept})
 
 
+def old_default_note(out: Path, old: Path, ident: dict[str, Any], device: str, inputs: dict[str, str]) -> str | None:
+    """The note for a run whose default folder `out` (results/got10k_test/<tracker>) holds no results while the
+    default folder before it carried the split (`old`, results/got10k; an older dt eval's) holds this tracker's,
+    resumable by this run (eval.json records no split, or this one, and some of this run's sequences are finished
+    there): rerunning the same command would otherwise start over without a word. None when there is nothing to say."""
+    import json
+
+    mine = old / out.name
+    if any(out.glob("*.txt")) or not (mine / MANIFEST).is_file():
+        return None
+    try:
+        data = json.loads((mine / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    seen = data.get("inputs") if isinstance(data, dict) else None
+    if not isinstance(seen, dict) or data.get("split") not in (None, ident.get("split")) or not any(
+            seen.get(n) == fp and (mine / f"{n}.txt").is_file() for n, fp in inputs.items()):
+        return None
+    try:
+        check_manifest(mine, ident, device, inputs, write=False)   # resumable there (same tracker and settings)
+    except DropTrackError:
+        return None
+    return (f"{mine} holds this tracker's results of an earlier dt eval (before each split had its own default "
+            f"folder); this run starts over in {out}; to continue there instead, pass --output {old}")
+
+
 def record_procedures(out: Path, procedures: set[str]) -> None:
     """Add the tracker settings in words (`dt eval`'s 'tracker: ...' line) to eval.json, so that a rerun that
     only resumes (no model loads) prints the line as the run that tracked the sequences did."""

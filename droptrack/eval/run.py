@@ -16,6 +16,7 @@ so an interrupted run (Ctrl-C, kill) is resumed by running the same command agai
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -25,13 +26,13 @@ import numpy as np
 
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
-from droptrack.errors import DatasetError, InputError
+from droptrack.errors import DatasetError, InputError, printable
 from droptrack.eval.results import load_tracker_dir, read_times, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
-from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, record_procedures,
-                                   recorded_procedures, remove_stale_temp, result_paths, resume_threads,
-                                   saved_on_interrupt)
+from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, old_default_note,
+                                   record_procedures, recorded_procedures, remove_stale_temp, result_paths,
+                                   resume_threads, saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -58,7 +59,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
              trust: bool = False, dataset: str | None = None, notes: bool = False,
-             split: str | None = None) -> EvalResult | None:
+             split: str | None = None, old_default: Path | None = None) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -142,6 +143,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_manifest(out, ident, spec.device, inputs, write=False)
     if check_only:
         return None
+    said = old_default_note(out, old_default, ident, spec.device, inputs) if old_default is not None else None
+    if said:   # the folder used stays the new default: where the results of that split belong
+        sys.stderr.write(f"note: {printable(said)}\n")
     if notes and tracker is None:   # from the model's own description: workers load it (runtime/start_notes.py)
         warn_settings(settings_notes(spec.artifact, spec.config, spec.ext, spec.trust, spec.checked))
     # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
@@ -182,6 +186,9 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     check_dataset_name(dataset)   # before results/<dataset> is made from it
     # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over;
     # one per split (--split test: results/got10k_test, as got10k_test names it): a test run replaced val's zip
+    old_default = None
+    if output_dir is None and output_name(dataset, split) != output_name(dataset, None):   # before the split's own
+        old_default = Path("results") / output_name(dataset, None)   # folder, results of this split went here
     output_dir = output_dir if output_dir is not None else Path("results") / output_name(dataset, split)
 
     check_output_outside_root(output_dir, dataset, root)
@@ -203,7 +210,7 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     if canonical(dataset)[0] in OWN_FOOTAGE:   # one's own clip's first box on a black frame: as dt run warns
         warn_flat_init(seqs, "dt eval")
     return evaluate(artifact, seqs, output_dir, dataset=dataset.strip(), split=read_split(dataset, root, split),
-                    **kwargs)   # named as dt analyze names it; the split read is recorded in eval.json
+                    old_default=old_default, **kwargs)   # named as dt analyze names it; the split read: eval.json
 
 
 def _root_hint(dataset: str, root: str | Path | None) -> str | None:
