@@ -1,6 +1,6 @@
 """Ctrl-C (SIGINT) of `dt train --nproc 2` while its processes start, before any checkpoint exists: one line, as a
 single process stopped that early says, that the run stopped before its first checkpoint, nothing to resume, and
-how to start again (it exited 130 without a word)."""
+how to start again (it exited 130 without a word); SIGTERM then says it too (it exited 143 without a word)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def ranks_of(launcher: int) -> list[int]:
     return found
 
 
-def ctrl_c(out: Path, synth: Path, when: str, *extra: str) -> tuple[int, list[str]]:
-    """`dt train --nproc 2` sent SIGINT once the launcher process exists (it is importing torch), once its ranks do
-    (they are starting) or once `when` is a file in the output folder (the processes and files are watched, not
-    slept for); its exit code and non-empty output lines."""
+def ctrl_c(out: Path, synth: Path, when: str, *extra: str, sig: int = signal.SIGINT) -> tuple[int, list[str]]:
+    """`dt train --nproc 2` sent SIGINT (or `sig`) once the launcher process exists (it is importing torch), once its
+    ranks do (they are starting) or once `when` is a file in the output folder (the processes and files are watched,
+    not slept for); its exit code and non-empty output lines."""
     cmd = [sys.executable, "-m", "droptrack", "train", "--config", "tiny_ce_test", "--output", str(out), "--data",
            str(synth), "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "100000", "--workers", "0",
            "--device", "cpu", "--nproc", "2", *extra]
@@ -53,7 +53,7 @@ def ctrl_c(out: Path, synth: Path, when: str, *extra: str) -> tuple[int, list[st
                              or (out / when).is_file()):
                 break
             time.sleep(0.005)
-        dt.send_signal(signal.SIGINT)
+        dt.send_signal(sig)
         text, _ = dt.communicate(timeout=120)
     finally:
         if dt.poll() is None:
@@ -78,3 +78,13 @@ def test_ctrl_c_of_nproc_2_while_training_names_the_checkpoint_once(tmp_path, sy
     assert said == [f"interrupted; run the same command with --resume to continue from {out / 'last.pt'} (saved at "
                     "each epoch's end, at the iteration a stop signal or Ctrl-C ended, and every N iterations with "
                     "--save-interval N)"], lines
+
+
+@pytest.mark.parametrize("when", ["launcher", "ranks"])
+def test_sigterm_of_nproc_2_before_any_checkpoint_says_start_again(tmp_path, synth, when):
+    """SIGTERM (a scheduler, `timeout`) while the launcher imports torch, before torchrun's handlers are in: it
+    ended with 143 without a word, where SIGINT then says its line."""
+    code, lines = ctrl_c(tmp_path / "run", synth, when, sig=signal.SIGTERM)
+    assert code == 143 and not (tmp_path / "run" / "last.pt").exists(), (code, lines)
+    assert lines == ["stopped by SIGTERM; no checkpoint was written yet; run the same command again to start over"], \
+        "\n".join(lines)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from droptrack.signals import held_signals, hold_again, take_held
+from droptrack.signals import held_signals, hold_again, stop_error, take_held
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Set by the launcher for its ranks (read by droptrack.train.__main__, the CLI's stop handlers): they say nothing of
@@ -134,6 +134,11 @@ def take_signals_in_a_thread() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
+def raise_stop(signum: int, _frame) -> None:
+    """The launcher's SIGTERM handler until torchrun puts in its own: Stopped, said by `launch` as SIGINT is."""
+    raise stop_error(signum)
+
+
 def launch(nproc: int, args: list[str]) -> int:
     """Run `python -m droptrack.train ARGS` in `nproc` processes; the exit code of the first rank that failed
     (128 + S when stopped by signal S, said in one line here once the ranks are gone)."""
@@ -143,7 +148,9 @@ def launch(nproc: int, args: list[str]) -> int:
     stopped = 0
     try:
         # run_launcher started this process with the stop signals blocked (one sent while its interpreter started
-        # aborted it with a 'Fatal Python error' traceback): one held since comes in now, as KeyboardInterrupt
+        # aborted it with a 'Fatal Python error' traceback): one held since comes in now, as KeyboardInterrupt (SIGTERM:
+        # Stopped; its default action ended the launcher without a word, exit 143, until torchrun's handler was in)
+        signal.signal(signal.SIGTERM, raise_stop)
         take_signals_in_a_thread()
         from torch.distributed.elastic.multiprocessing.api import SignalException
         from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -160,9 +167,9 @@ def launch(nproc: int, args: list[str]) -> int:
             stopped = int(exc.sigval)
             return 128 + stopped
         return 0
-    except KeyboardInterrupt:                    # SIGINT before torchrun took the signals over (importing torch)
-        stopped = signal.SIGINT
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as exc:             # SIGINT or SIGTERM before torchrun took them over (importing torch)
+        stopped = getattr(exc, "signum", signal.SIGINT)
+        return 128 + stopped
     finally:
         for s in STOP_SIGNALS:                   # a second signal now would only interrupt the clean-up below
             signal.signal(s, signal.SIG_IGN)
