@@ -105,6 +105,7 @@ def test_results_of_the_default_folder_before_it_carried_the_split_are_named(tmp
     assert first.exit_code == 0, first.output
     manifest = json.loads((old / "eval.json").read_text())
     del manifest["split"]   # as the older dt eval wrote it
+    manifest["threads"] += 1   # with other --workers: kept when resumed there (no --threads given)
     (old / "eval.json").write_text(json.dumps(manifest))
     before = {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()}
     res = _eval(root, "--split", "test")

@@ -143,7 +143,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         check_manifest(out, ident, spec.device, inputs, write=False)
     if check_only:
         return None
-    said = old_default_note(out, old_default, ident, spec.device, inputs) if old_default is not None else None
+    # its thread count is kept there as here (resume_threads) unless --threads is given
+    mine = {**ident, "threads": None} if threads is None else ident
+    said = old_default_note(out, old_default, mine, spec.device, inputs) if old_default is not None else None
     if said:   # the folder used stays the new default: where the results of that split belong
         sys.stderr.write(f"note: {printable(said)}\n")
     if notes and tracker is None:   # from the model's own description: workers load it (runtime/start_notes.py)
