@@ -29,3 +29,14 @@ def test_run_output_help_names_the_files_several_targets_write(tiny_ckpt, tmp_pa
         assert res.exit_code == 0, res.output
         written = sorted(p.name for p in out.parent.iterdir())
         assert f"{name} -> {written[0]}, {written[1]}" in said and len(written) == 2, (written, said)
+
+
+def test_serve_output_help_names_the_files_its_targets_get():
+    """dt serve --help said NAME_<id>.txt too; `-o boxes` gives boxes_<id> (box_file names what a target writes)."""
+    from droptrack.serve.options import box_file
+
+    run = typer.main.get_command(app).commands["serve"]
+    said = next(p.help for p in run.params if "--output" in p.opts)
+    assert "NAME_<id>.txt" not in said and "_<id> before the extension" in said, said
+    for name in ("boxes.txt", "boxes"):
+        assert f"{name} -> {box_file(name, 1)}" in said, said
