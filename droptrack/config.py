@@ -18,7 +18,7 @@ import yaml
 
 from droptrack.config_rules import RULES, Rule, check_value, shown
 from droptrack.errors import ConfigError
-from droptrack.paths import check_readable
+from droptrack.paths import check_readable, check_regular
 
 if TYPE_CHECKING:
     from droptrack.artifact import ArtifactMeta
@@ -289,6 +289,7 @@ def load_config(name_or_path: str | Path, model: Config | None = None) -> Config
     of the network being loaded, so that an unknown name's hint offers configs that build that network)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        check_regular("config file", path, ConfigError)
         if not path.is_file():
             if path.stem in available_configs():   # e.g. the official repo's experiments/ostrack/<name>.yaml
                 raise ConfigError(f"config file '{path}' not found; the shipped config of that name is {path.stem}: "

@@ -149,6 +149,18 @@ def check_readable(label: str, path: PathLike) -> None:
                          "(e.g. chmod a+r) or pass a copy you can read")
 
 
+def check_regular(label: str, path: PathLike, error: type[Exception] = InputError) -> None:
+    """An existing input that is neither a regular file nor a folder (a named pipe, device or socket) -> one-line
+    `error`: it was refused as 'not found', though it exists (reading it would wait for a writer or never end)."""
+    try:
+        mode = os.stat(os.path.expanduser(str(path))).st_mode
+    except OSError:   # missing: the caller's 'not found'
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise error(f"{label} {_q(path)} is not a regular file (a named pipe, device or socket, which reading would "
+                    "wait on or never end); save what it carries to a file and pass that file")
+
+
 def replace_denied(path: PathLike) -> str | None:
     """Why this user may not replace the existing file `path` (outputs are written beside it and renamed onto it), or
     None: it is read-only, or another user's file in a sticky folder such as /tmp (root may do both)."""

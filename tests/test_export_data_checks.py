@@ -49,3 +49,34 @@ def test_output_that_is_a_file_is_refused_before_the_checkpoint_loads(tmp_path):
     broken.write_bytes(b"PK\x03\x04 cut short")
     assert "is a file, not a folder" in one_line_error(cli("export", broken, "--output", tmp_path / "notes.txt"))
     assert (tmp_path / "notes.txt").read_text() == "keep me\n"
+
+
+def test_validation_folder_of_clips_names_what_dt_export_reads_them_by(tiny_ckpt, tmp_path):
+    """--val DIR of clips (no frames) said 'read it as a folder of clips: dt eval --dataset video --root DIR, dt bench
+    --data video --root DIR', and dt export has no --root: the line now names --val video with DT_DATA_VIDEO, and
+    that reads the clips (2 of them here, too few for the default limit, which the next line says)."""
+    import cv2
+    import numpy as np
+
+    from helpers import runner, text
+
+    from droptrack.cli import app
+
+    root = tmp_path / "my clips"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        writer = cv2.VideoWriter(str(root / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+        for _ in range(4):   # textured: a flat first box is warned about
+            writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+        writer.release()
+        text(root / f"{name}.txt", "10,10,20,20\n" * 4)
+    out = tmp_path / "out"
+    line = one_line_error(cli("export", tiny_ckpt, "--int8", "--auto-precision", "--val", root, "--output", out))
+    assert line == (f"error: no images under {root}, but it holds video files (a.mp4, b.mp4); read it as a folder of "
+                    f"clips: --val video, with DT_DATA_VIDEO='{root}' set (dt export takes no --root)")
+    assert not out.exists()
+    res = runner.invoke(app, ["export", str(tiny_ckpt), "--int8", "--auto-precision", "--val", "video", "--output",
+                              str(out)], env={"DT_DATA_VIDEO": str(root)}, prog_name="dt")
+    assert "got 2 in --val video" in one_line_error(res)
+    assert not out.exists()

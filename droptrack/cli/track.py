@@ -38,7 +38,8 @@ def run(
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video; its extension picks the container: .mp4, "
                                        ".m4v, .mov (mp4v) or .avi, .mkv (MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Boxes in the official format (several "
-                                         "targets: NAME_<k>.txt)."),
+                                         "targets: a file each, _<k> before the extension: boxes.txt -> "
+                                         "boxes_0.txt, boxes_1.txt; boxes -> boxes_0, boxes_1)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame (file, or - for stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output / --jsonl / --save files that "
                                    "already hold data, and a killed run's NAME.part (default: refused before any "

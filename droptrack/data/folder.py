@@ -140,6 +140,17 @@ def holds_image_sequences(root: Path) -> bool:
                                                for d in root.iterdir())
 
 
+def clips_only(root: Path, fix: str) -> None:
+    """A folder of clips (each with its CLIP.txt) and no frames, given where a folder of frames is read -> one-line
+    DatasetError naming `fix`, how the calling command reads it as clips (dt export, which takes no --root, named
+    dt eval's and dt bench's --root); a folder with frames, or without clips, passes."""
+    videos = [] if holds_image_sequences(root) else sorted(p.name for p in root.iterdir() if is_video_file(p))
+    if videos:
+        shown = ", ".join(videos[:3]) + (", ..." if len(videos) > 3 else "")
+        raise DatasetError(f"no images under {root}, but it holds video files ({shown}); read it as a folder of "
+                           f"clips: {fix}")
+
+
 def holds_videos(root: Path) -> bool:
     """Whether `read_video` finds a video file in the folder root."""
     return any(is_video_file(p) for p in root.iterdir())
@@ -153,12 +164,8 @@ def read_folder(root: Path, split: str | None, names: list[str] | None) -> list[
         by_name = {d.name: d for d in sorted(root.iterdir())
                    if d.is_dir() and not d.name.startswith(".") and _image_dir(d) is not None}   # not hidden ones
     if not by_name:
-        videos = sorted(p.name for p in root.iterdir() if is_video_file(p))
-        if videos:   # a folder of clips (each with its CLIP.txt), given where a folder of frames is read
-            shown = ", ".join(videos[:3]) + (", ..." if len(videos) > 3 else "")
-            where = shell_quote(root)
-            raise DatasetError(f"no images under {root}, but it holds video files ({shown}); read it as a folder of "
-                               f"clips: dt eval --dataset video --root {where}, dt bench --data video --root {where}")
+        where = shell_quote(root)
+        clips_only(root, f"dt eval --dataset video --root {where}, dt bench --data video --root {where}")
         raise DatasetError(f"no images under {root}; give a folder of frames (jpg/png) or a folder of such folders")
     if _image_dir(root) is None and names is None:
         _left_out(root, [p.name for p in sorted(root.iterdir()) if is_video_file(p)], "video file", "folder", "video")

@@ -14,7 +14,7 @@ from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.errors import BackendError, MetadataError
-from droptrack.paths import cache_root
+from droptrack.paths import cache_root, check_regular
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -103,6 +103,7 @@ class OrtBackend(Backend):
             raise BackendError("running .onnx models needs onnxruntime; pip install 'droptrack[cpu]' "
                                "(or onnxruntime-gpu for CUDA)") from None
         self.path = Path(path)
+        check_regular("model", self.path, BackendError)
         if not self.path.is_file():
             raise BackendError(f"model '{self.path}' not found; export one with `dt export`")
         from droptrack.engine.onnx_files import check_external_data

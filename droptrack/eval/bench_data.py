@@ -207,6 +207,10 @@ def _read(spec: str, root: str | None, output_dir: Path, sequences: int | None,
             return "folder", "synth", get_sequences("synth", path, split="val")
         if (path / "list.txt").is_file():
             return "folder", "got10k", get_sequences("got10k", path)   # a split folder: read as the split it is
+        if how is None:   # dt export --val: no --root to read clips by, only the environment variable
+            from droptrack.data.folder import clips_only
+
+            clips_only(path, f"--val video, with DT_DATA_VIDEO={shell_quote(path)} set (dt export takes no --root)")
         return "folder", "folder", get_sequences("folder", path)
     return "dataset", canonical(spec)[0], get_sequences(spec, root=root, how=how)
 

@@ -56,7 +56,7 @@ def check_options(opts: BenchOptions) -> None:
     """Every option checked (one-line errors) before any work; normalises trackers, ext and device in place."""
     from droptrack.config import load_config
     from droptrack.eval.baselines import check_name
-    from droptrack.paths import check_not_results, check_output_dir
+    from droptrack.paths import check_not_results, check_output_dir, check_regular
     from droptrack.runtime.checks import check_artifact, missing_note
 
     if not opts.artifacts and not opts.trackers:
@@ -81,6 +81,7 @@ def check_options(opts: BenchOptions) -> None:
         if not os.path.lexists(os.path.expanduser(str(artifact))):   # it named --checkpoint/--model, dt run's options
             raise InputError(f"artifact '{artifact}' not found; pass existing checkpoint, .onnx or .engine files"
                              f"{missing_note(artifact)}")
+        check_regular("artifact", artifact)   # a named pipe: it was a failed row, 'f.onnx not found'
         check_artifact(str(artifact))
     check_distinct(opts.artifacts)
     if opts.reference is not None:   # before the output folder is made (it was made, then the reference refused)

@@ -18,9 +18,10 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
                          tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row),
                          resume: bool (--resume given)}
-    gates               {max_auc_drop: float|null (given; AUC points), max_auc_drop_defaults: {fp32, fp16, int8},
+    gates               {max_auc_drop: float|"inf"|null (given; AUC points; null: not given, the default per
+                         precision applies; "inf": given as inf, no limit), max_auc_drop_defaults: {fp32, fp16, int8},
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
-                         min_fps: float|null}
+                         min_fps: float|"inf"|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
@@ -37,8 +38,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    delta_auc_ci: {delta, low, high, sequences, samples, level, method} | null
                                    (points; paired bootstrap over sequences),
                                    per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
-                          gates: [{name: max_auc_drop|max_divergence|min_fps, threshold, value, passed: bool|null,
-                                   explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
+                          gates: [{name: max_auc_drop|max_divergence|min_fps, threshold (float|"inf"), value,
+                                   passed: bool|null, explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, fps_definition, wall_s, tracked: int (sequences tracked in this
                                  run), resumed: int (kept from an interrupted bench, --resume)} | null,
                           procedure: str | null (the tracker's settings in words, e.g. its scale search),
@@ -59,6 +60,7 @@ Imports go one way: bench.py -> bench_report.py -> bench_view.py (the terminal; 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,12 @@ def _clean(obj: Any) -> Any:
     return clean(obj)
 
 
+def _limit(value: float | None) -> float | str | None:
+    """A gate's limit for bench.json: an infinite one (--max-auc-drop inf: no limit) as "inf", since JSON has no inf
+    and null there means 'not given' (the default per precision applied)."""
+    return "inf" if value is not None and math.isinf(value) else value
+
+
 def _row_dict(row: Any) -> dict[str, Any]:
     p = row.parity
     ev = None
@@ -96,7 +104,7 @@ def _row_dict(row: Any) -> dict[str, Any]:
                 "delta_auc_points": p.delta_auc_points, "mean_iou": p.mean_iou, "divergence": p.divergence,
                 "frames": p.frames, "delta_auc_ci": p.ci.to_dict() if p.ci is not None else None,
                 "per_sequence": p.per_sequence},
-            "gates": [{"name": g.name, "threshold": g.threshold, "value": g.value, "passed": g.passed,
+            "gates": [{"name": g.name, "threshold": _limit(g.threshold), "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
             "eval": ev, "procedure": procedure(row), "is_reference": row.is_reference, "runtime": row.runtime,
             "target_runtime": row.target_runtime, "latency_on_target": row.latency_on_target}
@@ -118,9 +126,9 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "settings": {"device": o.device, "threads": o.threads, "config": o.config, "warmup_frames": o.warmup,
                      "max_timed_frames": o.timed_frames, "divergence_iou": DIVERGENCE_IOU,
                      "tracker_overrides": o.ext or None, "resume": o.resume},
-        "gates": {"max_auc_drop": o.max_auc_drop, "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
+        "gates": {"max_auc_drop": _limit(o.max_auc_drop), "max_auc_drop_defaults": DEFAULT_MAX_AUC_DROP,
                   "max_divergence": o.max_divergence, "max_divergence_defaults": DEFAULT_MAX_DIVERGENCE,
-                  "min_fps": o.min_fps},
+                  "min_fps": _limit(o.min_fps)},
         "score_units": "fraction", "references": refs, "rows": [_row_dict(r) for r in report.rows],
         "plots": report.plots, "files": {"markdown": "bench.md", "analysis": "report.json", "results": "results"},
         "notes": report.notes})

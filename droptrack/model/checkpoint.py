@@ -22,7 +22,7 @@ import torch
 from droptrack.artifact import ArtifactMeta, artifact_format, atomic_torch_save, atomic_write, content_problem
 from droptrack.config import Config, config_from_dict, config_to_dict, load_config, meta_from_config
 from droptrack.errors import CheckpointError, ConfigError, MetadataError, printable
-from droptrack.paths import check_readable, windows_note
+from droptrack.paths import check_readable, check_regular, windows_note
 from droptrack.model.arch_keys import disagreeing_keys, weight_facts
 from droptrack.model.ostrack import OSTrack, build_model
 from droptrack.model.safe_pickle import load_pickle
@@ -62,6 +62,7 @@ def check_checkpoint_path(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"checkpoint '{path}' is a folder; pass the checkpoint file inside it (.pt / .pth.tar / .safetensors)")
+    check_regular("checkpoint", path, CheckpointError)
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' not found; pass an existing file (or omit it for the default model)"
                               f"{windows_note(path)}")
