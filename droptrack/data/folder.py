@@ -119,17 +119,18 @@ def check_no_frame_without_row(folder: Path, rows: int, images: int) -> None:
 def _image_sequence(d: Path) -> Sequence:
     """One image-folder sequence: one GT row per image (more images than rows is refused, as the synth reader does:
     the images past the last row were left out silently), or none or the first row only (a test split)."""
-    why = frames_problem(_image_dir(d) or d)
+    images = frames_folder(d)   # d, or its img/ or imgs/: looked up once
+    why = frames_problem(images)
     if why is not None:
         raise DatasetError(why)
-    frames = list_images(_image_dir(d) or d, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
+    frames = list_images(images, natural=True)   # 1.jpg, 2.jpg, ..., 10.jpg in frame order
     gt, gt_file = _gt(d)
     if gt is None or len(gt) == 1:   # none, or the init box only (a test split): track every frame
         gt = pad_boxes(np.full((0, 4), np.nan) if gt is None else gt, len(frames))
     if len(gt) > len(frames):
         raise DatasetError(f"{d} has {len(gt)} GT rows but only {len(frames)} images; add the missing frames or "
                            "trim groundtruth.txt")
-    check_no_frame_without_row(_image_dir(d) or d, len(gt), len(frames))
+    check_no_frame_without_row(images, len(gt), len(frames))
     seq = Sequence(name=d.name, dataset="folder", frames=frames[: len(gt)], video=None, boxes=gt)
     return checked_boxes(seq, gt_file)
 
