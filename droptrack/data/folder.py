@@ -201,14 +201,14 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
     gt_file = ground_truth_files(path)[0]
     if not gt_file.is_file() and single and (path.parent / "groundtruth.txt").is_file():
         gt_file = path.parent / "groundtruth.txt"
-    if not gt_file.is_file():
+    found = gt_file if gt_file.is_file() else None   # stat'ed once
+    if found is None:
         boxes = np.full((_frame_count(path), 4), np.nan)
     else:   # the init box only (a test split)
-        boxes = own_boxes(gt_file)
+        boxes = own_boxes(found)
         boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
     return checked_boxes(Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes,
-                                  annotation=gt_file if gt_file.is_file() else None),
-                         gt_file if gt_file.is_file() else None)
+                                  annotation=found), found)
 
 
 def _frame_count(path: Path) -> int:
