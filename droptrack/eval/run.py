@@ -299,8 +299,8 @@ def _track_all(trackers: LoadedTrackers, todo: list[Any], out: Path, result: Eva
         write_result(res_path, res.boxes)   # written last: its presence marks the sequence done
         result.boxes[res.name], result.times[res.name] = res.boxes, times
         result.tracked.append(res.name)
-        if res.procedure:
-            result.procedures.add(res.procedure)
+        if res.procedure and res.procedure not in result.procedures:   # eval.json read once per new one, not per
+            result.procedures.add(res.procedure)                         # sequence (it lists every sequence's input)
             record_procedures(out, result.procedures)   # a rerun that only resumes prints it too
         display.finish(res.name, len(seq))
         if on_sequence is not None:
