@@ -78,6 +78,15 @@ def eval_auc(root: Path, ckpt: Path, work: Path) -> float:
     return scored["scores"]["auc"]
 
 
+def one_epoch_options(out: Path, synth: Path, config: Path, iterations: int, **kw):
+    """`train`'s options for a stopped-and-resumed run and the uninterrupted one it is compared with: one epoch of
+    `iterations` iterations (batch 2, seed 5) of CONFIG on SYNTH, on the CPU in one thread, quiet."""
+    from droptrack.train.trainer import TrainOptions
+
+    return TrainOptions(config=str(config), output=out, data=[str(synth)], epochs=1, batch_size=2,
+                        samples_per_epoch=2 * iterations, workers=0, seed=5, device="cpu", threads=1, quiet=True, **kw)
+
+
 def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by its relative path (a training run's tensorboard events in tb/ too, where
     tensorboard is installed)."""

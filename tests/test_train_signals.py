@@ -22,6 +22,7 @@ from droptrack.signals import Stopped
 from droptrack.train.stops import StepHold
 from droptrack.train.trainer import TrainOptions, train
 from exec_with import exec_with
+from helpers import one_epoch_options
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +40,7 @@ def config(tmp_path_factory) -> Path:
 
 
 def opts(out: Path, synth: Path, config: Path, **kw) -> TrainOptions:
-    return TrainOptions(config=str(config), output=out, data=[str(synth)], epochs=1, batch_size=2,
-                        samples_per_epoch=2 * ITERATIONS, workers=0, seed=5, device="cpu", threads=1, quiet=True, **kw)
+    return one_epoch_options(out, synth, config, ITERATIONS, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import yaml
 from droptrack.signals import Stopped
 from droptrack.train.loader import epoch_batches
 from droptrack.train.trainer import TrainOptions, train
+from helpers import one_epoch_options
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 ITERATIONS = 6   # one epoch: 12 samples, batch 2
@@ -49,8 +50,7 @@ def default_term(monkeypatch):
 
 
 def opts(out: Path, synth: Path, config: Path, **kw) -> TrainOptions:
-    return TrainOptions(config=str(config), output=out, data=[str(synth)], epochs=1, batch_size=2,
-                        samples_per_epoch=2 * ITERATIONS, workers=0, seed=5, device="cpu", threads=1, quiet=True, **kw)
+    return one_epoch_options(out, synth, config, ITERATIONS, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -208,12 +208,11 @@ def train(
     try:
         final = run(opts)
     except KeyboardInterrupt as exc:   # Ctrl-C, SIGTERM, SIGHUP: say how to go on (not only 'interrupted')
-        from droptrack.train.hint import resume_hint
+        from droptrack.train.hint import stop_line
 
         signum = getattr(exc, "signum", 2)
         if os.environ.get("RANK", "0") == "0" and not os.environ.get("DROPTRACK_NPROC_LAUNCHER"):   # --nproc:
-            what = f"stopped by {exc}" if signum != 2 else "interrupted"   # its launcher says it once they stopped
-            typer.echo(f"{what}; {printable(resume_hint(output))}", err=True)
+            typer.echo(printable(stop_line(signum, output)), err=True)   # its launcher says it once they stopped
         raise typer.Exit(128 + signum) from None
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 EPOCH_FILE = re.compile(r"^checkpoint_ep(\d+)\.pt$")
@@ -24,3 +25,11 @@ def resume_hint(output: Path) -> str:
         return "no checkpoint was written yet; run the same command again to start over"
     return (f"run the same command with --resume to continue from {found[0]} (saved at each epoch's end, at the "
             "iteration a stop signal or Ctrl-C ended, and every N iterations with --save-interval N)")
+
+
+def stop_line(signum: int, output: Path | None) -> str:
+    """What a `dt train` stopped by `signum` says (one process, or --nproc's launcher once its ranks are gone): what
+    stopped it, and `resume_hint` for its --output (None: not known, only to --resume). Not escaped: the caller
+    passes it through `printable`."""
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    return f"{what}; {resume_hint(output) if output is not None else 'run the same command with --resume'}"

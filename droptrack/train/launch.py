@@ -109,11 +109,9 @@ def stopped_line(signum: int, args: list[str]) -> str:
     """What a stopped `dt train --nproc` says, as one process stopped does: what stopped it, and the checkpoint to
     --resume from, or that there is none yet and the same command starts again (control characters escaped)."""
     from droptrack.errors import printable
-    from droptrack.train.hint import resume_hint
+    from droptrack.train.hint import stop_line
 
-    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-    out = output_arg(args)
-    return printable(f"{what}; {resume_hint(out) if out is not None else 'run the same command with --resume'}")
+    return printable(stop_line(signum, output_arg(args)))
 
 
 def take_signals_in_a_thread() -> None:

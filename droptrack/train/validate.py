@@ -31,8 +31,9 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
     from droptrack.data import get_sequences
     from droptrack.data.sequence import has_gt
 
-    seqs = [s for s in get_sequences(val_dataset(val_root), root=val_root) if has_gt(s)]
-    if val_dataset(val_root) == "synth":
+    dataset = val_dataset(val_root)   # scans the folder: once
+    seqs = [s for s in get_sequences(dataset, root=val_root) if has_gt(s)]
+    if dataset == "synth":
         _check_got10k_scorable(seqs, val_root)
     if len(seqs) > max_sequences and note is not None:
         note.append(f"note: validation tracks the first {max_sequences} of the {len(seqs)} annotated sequences in "
