@@ -1,5 +1,5 @@
 """Shared by the dt serve tests: the boxes drawn on carphone_pristine.mp4, a started session, waiting, a real uvicorn
-server, the CLI."""
+server, the CLI, Outputs over an earlier session's files."""
 
 from __future__ import annotations
 
@@ -69,3 +69,24 @@ def one_line_exit_2(r, *words) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), r.output
     for w in words:
         assert w in lines[0], r.output
+
+
+@contextlib.contextmanager
+def outputs_over(old: dict, video, tiny_ckpt, tmp_path):
+    """dt serve's Outputs (--overwrite, --jsonl f.jsonl, --output boxes.txt) over an earlier session's files `old`
+    ({name: text}, written into tmp_path), opened, with one new line in f.jsonl.part and boxes_0.txt.part; released
+    when the block ends."""
+    from droptrack.serve.outputs import Outputs
+
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    outputs = Outputs(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True,
+                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt")))
+    try:
+        outputs.open()
+        outputs.box_sinks[0] = outputs.open_box_file(0)
+        outputs.sinks[0].out.write_line('{"frame": 0, "new": true}')
+        outputs.box_sinks[0].files[0].write_line("5\t6\t7\t8")
+        yield outputs
+    finally:
+        outputs.release()

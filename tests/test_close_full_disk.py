@@ -65,23 +65,12 @@ def test_dt_run_keeps_the_earlier_files_when_the_last_output_finds_the_disk_full
 
 def test_dt_serve_keeps_the_earlier_files_when_the_last_output_finds_the_disk_full(video, tiny_ckpt, tmp_path):
     pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
-    from droptrack.serve.options import ServeOptions
-    from droptrack.serve.outputs import Outputs
+    from serve_helpers import outputs_over
 
     old = {"f.jsonl": OLD["f.jsonl"], "boxes_0.txt": OLD["boxes.txt"]}
-    for name, text in old.items():
-        (tmp_path / name).write_text(text)
-    outputs = Outputs(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True,
-                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt")))
-    try:
-        outputs.open()
-        outputs.box_sinks[0] = outputs.open_box_file(0)
-        outputs.sinks[0].out.write_line('{"frame": 0, "new": true}')
-        outputs.box_sinks[0].files[0].write_line("5\t6\t7\t8")
+    with outputs_over(old, video, tiny_ckpt, tmp_path) as outputs:
         outputs.sinks.append(FullAtClose(tmp_path / "other.part"))
         errors = outputs.close()
-    finally:
-        outputs.release()
     assert [type(e) for e in errors] == [OutputFull]
     assert {name: (tmp_path / name).read_text() for name in old} == old
     assert (tmp_path / "f.jsonl.part").read_text() == '{"frame": 0, "new": true}\n'

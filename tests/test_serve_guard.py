@@ -33,7 +33,7 @@ from droptrack.serve.session import Session  # noqa: E402
 from disk_limits import tmpfs  # noqa: E402
 from exec_with import exec_with  # noqa: E402
 from helpers import cli, reaped  # noqa: E402
-from serve_helpers import FACE, SECOND, one_line_exit_2, wait_for  # noqa: E402
+from serve_helpers import FACE, one_line_exit_2, outputs_over, SECOND, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
 BUSY = "another dt run or dt serve is writing"
@@ -289,26 +289,15 @@ def test_a_disk_found_full_only_at_close_keeps_the_earlier_sessions_files(video,
     (The failing close is a stand-in sink first in line: such a file system cannot be made here.)"""
     from droptrack.errors import OutputFull
     from droptrack.runtime.sinks import Sink
-    from droptrack.serve.outputs import Outputs
 
     class FullAtClose(Sink):
         def close(self) -> None:
             raise OutputFull(f"no room left writing '{tmp_path / 'other.part'}' (No space left on device)")
 
     old = {"f.jsonl": '{"frame": 0}\n' * 5, "boxes_0.txt": "1\t2\t3\t4\n" * 5}
-    for name, text in old.items():
-        (tmp_path / name).write_text(text)
-    outputs = Outputs(ServeOptions(str(video), artifact=str(tiny_ckpt), device="cpu", overwrite=True,
-                                   jsonl=str(tmp_path / "f.jsonl"), output=str(tmp_path / "boxes.txt")))
-    try:
-        outputs.open()
-        outputs.box_sinks[0] = outputs.open_box_file(0)
-        outputs.sinks[0].out.write_line('{"frame": 0, "new": true}')
-        outputs.box_sinks[0].files[0].write_line("5\t6\t7\t8")
+    with outputs_over(old, video, tiny_ckpt, tmp_path) as outputs:
         outputs.sinks.insert(0, FullAtClose())
         errors = outputs.close()
-    finally:
-        outputs.release()
     assert [type(e) for e in errors] == [OutputFull]
     assert {name: (tmp_path / name).read_text() for name in old} == old
     assert (tmp_path / "f.jsonl.part").read_text() == '{"frame": 0, "new": true}\n'

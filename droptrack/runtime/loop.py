@@ -24,6 +24,7 @@ from droptrack.errors import BackendError, OutputFull
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.signals import SIGPIPE, StopFlag
+from droptrack.runtime.sink_base import call_each, sync_each
 from droptrack.runtime.sinks import ReaderGone, Sink, TargetState
 from droptrack.runtime.window import StopRequested
 from droptrack.runtime.sources import Frame
@@ -117,20 +118,11 @@ def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: 
 def _close_all(sinks: Sequence[Sink]) -> None:
     """Sync every sink, then close them (renamed onto their names): a full disk found at the sync leaves them all
     unfinished (`Sink.sync`), as one found mid-run does."""
-    errors = []
-    for s in sinks:
-        try:
-            getattr(s, "sync", lambda: None)()   # a sink of the Python API's may have only write and close
-        except Exception as exc:  # noqa: BLE001 - sync the others first, then report
-            errors.append(exc)
+    errors = sync_each(sinks)
     if any(isinstance(e, OutputFull) for e in errors):
         for s in sinks:
             getattr(s, "keep_unfinished", lambda: None)()
-    for s in sinks:
-        try:
-            s.close()
-        except Exception as exc:  # noqa: BLE001 - close the others first, then report
-            errors.append(exc)
+    errors += call_each(s.close for s in sinks)
     if errors:
         raise errors[0]
 

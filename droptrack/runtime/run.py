@@ -333,16 +333,18 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         except SourceError as exc:   # a live source that stopped: the outputs were closed, say they are usable
             files = [str(p) for p in box_paths(opts.output, len(boxes))] if opts.output else []
             files += [p for p in (opts.jsonl, opts.save) if p and p != "-"]
-            if unfinished_note(sinks):
-                raise SourceError(f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}") from None
+            note = unfinished_note(sinks)
+            if note:
+                raise SourceError(f"{exc}{note}{_resume_hint(journal, opts)}") from None
             if not files:
                 raise
             gone = remove_earlier(stale) if stale and not keep_cut else []   # its files went onto their names
             also = f" (--overwrite removed the earlier run's {', '.join(map(str, gone))})" if gone else ""
             raise SourceError(f"{exc}; {', '.join(files)} hold every frame tracked until then{also}") from None
         except DropTrackError as exc:   # a backend error mid-run: say where the new lines are kept
-            if unfinished_note(sinks):
-                exc.args = (f"{exc}{unfinished_note(sinks)}{_resume_hint(journal, opts)}",)
+            note = unfinished_note(sinks)
+            if note:
+                exc.args = (f"{exc}{note}{_resume_hint(journal, opts)}",)
             raise
         except Exception as exc:
             note = unfinished_note(sinks)[2:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 from droptrack.paths import writes_in_place
 from droptrack.runtime.source_base import Frame
@@ -46,6 +47,23 @@ class Sink:
     def unfinished(self) -> list[tuple[Path, Path]]:
         """(temporary name, final name) of every file `close` left unfinished (none by default)."""
         return []
+
+
+def call_each(calls: Iterable[Callable[[], None]]) -> list[Exception]:
+    """Call each one, also after another raised (every output synced or closed before a failure is reported):
+    what they raised, in order."""
+    errors = []
+    for call in calls:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - the others first, then the caller reports
+            errors.append(exc)
+    return errors
+
+
+def sync_each(sinks: Iterable[Sink]) -> list[Exception]:
+    """`Sink.sync` every sink (`call_each`; a sink of the Python API's may have only write and close)."""
+    return call_each(getattr(s, "sync", lambda: None) for s in sinks)
 
 
 def numbered_path(path: str | Path, k: int) -> Path:

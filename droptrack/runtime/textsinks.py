@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from droptrack.errors import detach_stdout, disk_full, full_message, OutputFull
-from droptrack.runtime.sink_base import box_paths, part_path, Sink, TargetState
+from droptrack.runtime.sink_base import box_paths, call_each, part_path, Sink, TargetState
 from droptrack.runtime.source_base import Frame
 
 Keep = Union[bool, Callable[[], bool]]   # StreamFile's keep_when_full
@@ -122,12 +122,7 @@ class BoxFileSink(Sink):
             f.write_line(format_box_line(t.box))
 
     def sync(self) -> None:
-        errors = []
-        for f in self.files:   # each one, even after another failed
-            try:
-                f.sync()
-            except Exception as exc:  # noqa: BLE001 - sync the others first, then report
-                errors.append(exc)
+        errors = call_each(f.sync for f in self.files)   # each one, even after another failed
         if errors:
             raise errors[0]
 

@@ -13,6 +13,7 @@ from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
 from droptrack.runtime.resume import holds_earlier
 from droptrack.runtime.run import streamed_files, unfinished_note
+from droptrack.runtime.sink_base import sync_each
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -88,12 +89,7 @@ class Outputs:
         """Close every output (each one even when another fails); returns what failed. `full`: a full disk stopped
         the session; where it would replace an earlier session's result (--overwrite), every output stays unfinished
         (`keep_earlier`)."""
-        errors = []
-        for s in self._all():   # every one synced before any is renamed (`Sink.sync`)
-            try:
-                getattr(s, "sync", lambda: None)()   # a sink with only write and close
-            except Exception as exc:  # noqa: BLE001 - sync the others first
-                errors.append(exc)
+        errors = sync_each(self._all())   # every one synced before any is renamed (`Sink.sync`)
         if full or any(isinstance(e, OutputFull) for e in errors):
             self.keep_earlier()
         for s in self._all():
