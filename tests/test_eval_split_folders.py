@@ -81,11 +81,11 @@ def test_an_output_holding_another_splits_results_is_refused(tmp_path):
 
 
 def test_the_default_folder_holding_another_splits_results_names_a_fix_that_works(tmp_path, monkeypatch):
-    # a split folder as the root, without --split, writes results/got10k as the top root's val split does: the refusal
-    # said 'pass another --output (without one, each split has its own folder)', but no --output was passed
+    # results/got10k holding the test split's (an older dt eval's default folder for a split folder as the root): the
+    # refusal said 'pass another --output (without one, each split has its own folder)', but no --output was passed
     root = _got10k(tmp_path)
     monkeypatch.chdir(tmp_path)
-    test = cli("eval", "--dataset", "got10k", "--root", root / "test", "--tracker", "kcf")
+    test = _eval(root, "--split", "test", "--output", "results/got10k")
     assert test.exit_code == 0, test.output
     line = one_line_error(_eval(root))
     assert "holds results of the test split of got10k, now the val split" in line, line

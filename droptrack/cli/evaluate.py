@@ -150,10 +150,10 @@ def analyze(
                          "as RESULT_DIR and the dataset folder as --root")
     if attributes is not None and not attributes.is_dir():
         raise InputError(f"--attributes {attributes} is not a folder; pass the folder holding <sequence>.txt files")
-    from droptrack.data.registry import output_name
+    from droptrack.data.registry import named_split, output_name
 
-    default = output is None   # one folder per dataset (and --split): another comparison's report is not replaced
-    output = output or Path("analysis") / output_name(dataset, split)
+    default = output is None   # one folder per dataset (and --split, or the split folder --root is): another
+    output = output or Path("analysis") / output_name(dataset, named_split(dataset, root, split))   # comparison's kept
     check_analysis_folder(output)
     if default:
         check_default_analysis(output, result_dirs, dataset)

@@ -247,6 +247,31 @@ def output_name(dataset: str, split: str | None) -> str:
     return f"{key}_{split.strip().lower()}"
 
 
+def named_split(dataset: str, root: str | Path | None, split: str | None) -> str | None:
+    """The split that names dt eval's and dt analyze's default folder (`output_name`): `split` if given, else the
+    split a root that is itself one split folder is (GOT-10k's val/ or test/, TrackingNet's TEST/ or TRAIN_k/): such a
+    root is that split, as `--root TOP --split IT` reads it, and its results go to that split's folder
+    (results/got10k_test); they went to results/got10k, the folder of the top root's default val split."""
+    from droptrack.errors import DropTrackError
+
+    if split is not None:
+        return split
+    try:
+        tag, implied = canonical(dataset)
+        path = resolve_root(tag, root) if implied is None and tag in ("got10k", "trackingnet") else None
+    except DropTrackError:
+        return None
+    if path is None or not path.is_dir():
+        return None
+    if tag == "got10k":
+        from droptrack.data.got10k import folder_split
+
+        return folder_split(path, "val")
+    from droptrack.data.trackingnet import _own_chunk
+
+    return _own_chunk(path)
+
+
 def read_split(dataset: str, root: str | Path | None, split: str | None) -> str | None:
     """The split of its dataset that `get_sequences` reads (the reader's default where `split` is None; a split
     folder given as the root is its own split), as dt eval records it: results of two splits in one folder replace

@@ -139,7 +139,7 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
             if diff == "split":   # the test split's submission replaced the val split's, its report stayed beside
                 from droptrack.data.registry import output_name
 
-                # a split folder as --root without --split writes the dataset's folder too: --split gives its own
+                # --split (or a split folder as --root) without --output gives each split its own folder
                 own = Path("results") / output_name(str(ident.get("dataset")), str(ident["split"]))
                 raise InputError(f"{out} holds results of the {old['split']} split of {old.get('dataset')}, now the "
                                  f"{ident['split']} split; their submission and report would replace each other's "

@@ -183,15 +183,17 @@ def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str
     from droptrack.data import get_sequences
 
     from droptrack.data.registry import (check_dataset_name, check_output_outside_datasets, check_output_outside_root,
-                                         check_split, output_name, read_split)
+                                         check_split, named_split, output_name, read_split)
 
     check_dataset_name(dataset)   # before results/<dataset> is made from it
     # one folder whatever the spelling: `--dataset LaSOT` then `--dataset lasot` resumes instead of starting over;
-    # one per split (--split test: results/got10k_test, as got10k_test names it): a test run replaced val's zip
+    # one per split (--split test: results/got10k_test, as got10k_test names it): a test run replaced val's zip;
+    # a split folder as the root (--root got10k/test) is that split: its folder too, not the top root's val folder
     old_default = None
-    if output_dir is None and output_name(dataset, split) != output_name(dataset, None):   # before the split's own
+    named = named_split(dataset, root, split) if output_dir is None else split
+    if output_dir is None and output_name(dataset, named) != output_name(dataset, None):   # before the split's own
         old_default = Path("results") / output_name(dataset, None)   # folder, results of this split went here
-    output_dir = output_dir if output_dir is not None else Path("results") / output_name(dataset, split)
+    output_dir = output_dir if output_dir is not None else Path("results") / output_name(dataset, named)
 
     check_output_outside_root(output_dir, dataset, root)
     check_output_outside_datasets("--output", output_dir)   # another set's folder (a sequence of another synth set)
