@@ -206,9 +206,34 @@ def _video_sequence(path: Path, single: bool) -> Sequence:
         boxes = np.full((_frame_count(path), 4), np.nan)
     else:   # the init box only (a test split)
         boxes = own_boxes(found)
-        boxes = pad_boxes(boxes, _frame_count(path)) if len(boxes) == 1 else boxes
+        if len(boxes) == 1:
+            boxes = pad_boxes(boxes, _frame_count(path))
+        else:
+            _check_rows(path, found, len(boxes))
     return checked_boxes(Sequence(name=path.stem, dataset="video", frames=None, video=path, boxes=boxes,
                                   annotation=found), found)
+
+
+def _check_rows(path: Path, gt_file: Path, rows: int) -> None:
+    """A video whose frames are not one per box row is refused before any work, either way, as the image-folder
+    reader refuses it: frames past the last row were silently left out (8 of 12 frames scored, no word), and a
+    file ending before its rows failed only after its frames were tracked. The header's count, where it equals the
+    rows, is taken as it is (a cheap look); any other is checked by decoding the file."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise unopened_video(path)
+    header = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    if header == rows:
+        return
+    frames = _frame_count(path)
+    if frames > rows:
+        raise DatasetError(f"{path} has {frames} frames but {gt_file} has {rows} box rows (one per frame, in frame "
+                           f"order from the first); add the {frames - rows} missing rows (NaN,NaN,NaN,NaN or 0,0,0,0 "
+                           f"where the frame has no box), or cut the video to its first {rows} frames")
+    if frames < rows:
+        raise DatasetError(f"{path} has {frames} frames but {gt_file} has {rows} box rows (one per frame); trim "
+                           f"{gt_file.name} to its first {frames} rows, or re-encode the video if frames are missing")
 
 
 def _frame_count(path: Path) -> int:

@@ -155,7 +155,7 @@ def _short_video_message(seq: Sequence, decoded: int, fps: float, last_s: float)
     fewer frames stored than its rate says (dt run's note, `fewer_frames_stored`), or a truncated or damaged file."""
     if has_gt(seq):
         return (f"{seq.video} ends after {decoded} frames but the annotation has {len(seq)}; re-encode the video or "
-                "trim groundtruth.txt")
+                f"trim {seq.annotation.name if seq.annotation is not None else 'groundtruth.txt'}")
     stored = fewer_frames_stored(str(seq.video), decoded, len(seq), fps, last_s)
     if stored is not None:   # nothing is missing: bench the frames it stores
         return f"{stored}; pass --frames {decoded} to use the frames it stores"
