@@ -60,16 +60,17 @@ class EvalResult:
 
 def summary_lines(result: EvalResult) -> list[Any]:
     """What `dt eval` prints: the `dt analyze` table, the AO line for synth, and where the files are."""
-    from droptrack.eval.report_view import report_table
+    from droptrack.eval.report_view import error_lines, report_table
 
     lines: list[Any] = []
-    if result.report is not None:
-        lines.append(report_table(result.report))
+    if result.report is not None:   # with the sequences it left out, and why, as dt analyze says (only 'Errors 1')
+        lines += [report_table(result.report), *error_lines(result.report)]
     got = result.reports.get("got10k-toolkit")
     if got is not None and got is not result.report:
         s = got.trackers[0].result.scores()
         lines.append(f"GOT-10k toolkit: AO {100 * s['ao']:.2f}  SR0.5 {100 * s['sr50']:.2f}  "
                      f"SR0.75 {100 * s['sr75']:.2f}")
+        lines += [f"GOT-10k toolkit: {ln}" for ln in error_lines(got) if "left out" in ln]
     if result.report is None and result.dataset in ("video", "folder"):   # one's own footage: no server scores it
         lines.append("no ground truth beyond the first frame: nothing to score; the tracked boxes are in the files "
                      "below")
