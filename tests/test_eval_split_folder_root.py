@@ -8,7 +8,7 @@ import os
 import shlex
 
 from droptrack.data import generate_synth
-from helpers import cli, img, text
+from helpers import cli, img, one_line_error, text
 
 
 def _got10k(tmp_path):
@@ -50,3 +50,28 @@ def test_a_trackingnet_chunk_folder_as_the_root_writes_that_chunks_folder(tmp_pa
     res = cli("eval", "--dataset", "trackingnet", "--root", chunk, "--tracker", "kcf")
     assert res.exit_code == 0, res.output
     assert os.listdir(tmp_path / "results") == ["trackingnet_test"]   # as --split TEST names it
+
+
+def test_two_synthetic_split_folders_do_not_mix_in_one_folder(tmp_path, monkeypatch):
+    # `--root set/val` then `--root set/train` (dt data synth's split folders, their synth.json naming the split) both
+    # wrote results/synth/kcf with no split recorded: the train run's submission and report replaced the val run's
+    root = tmp_path / "set"
+    generate_synth(root / "val", 2, 3, seed=0, size=(96, 64), split="val")
+    generate_synth(root / "train", 2, 3, seed=1, size=(96, 64), split="train")
+    monkeypatch.chdir(tmp_path)
+    val = cli("eval", "--dataset", "synth", "--root", root / "val", "--tracker", "kcf")
+    assert val.exit_code == 0, val.output
+    out = tmp_path / "results" / "synth" / "kcf"
+    assert json.loads((out / "eval.json").read_text())["split"] == "val"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    train = cli("eval", "--dataset", "synth", "--root", root / "train", "--tracker", "kcf")
+    line = one_line_error(train)
+    assert "holds results of the val split of synth, now the train split" in line, line
+    assert "--split train without --output (results" in line, line
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before   # nothing written
+    fixed = cli("eval", "--dataset", "synth", "--root", root / "train", "--split", "train", "--tracker", "kcf")
+    assert fixed.exit_code == 0, fixed.output
+    assert sorted(os.listdir(tmp_path / "results")) == ["synth", "synth_train"]
+    # the top root's default split (val) resumes the val folder's results
+    top = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "kcf")
+    assert top.exit_code == 0 and "0 tracked, 2 resumed" in top.output, top.output

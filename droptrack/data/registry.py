@@ -215,15 +215,21 @@ def check_split(dataset: str, root: str | Path | None, split: str | None) -> Non
         return
     if path is None or (path / split.lower()).is_dir():
         return
+    made = made_split(path)
+    if made and made != split.lower():
+        raise InputError(f"--split {split}: {path} is one synthetic set, of the {made} split (its synth.json); drop "
+                         f"--split, or point --root at a {split.lower()} set")
+
+
+def made_split(path: Path) -> str | None:
+    """The split a `dt data synth` set was made as (its synth.json's `split`), or None (one's own set, unreadable)."""
     import json
 
     try:
         made = json.loads((path / "synth.json").read_text()).get("split")
     except (OSError, ValueError, AttributeError, RecursionError):   # RecursionError: JSON nested too deeply
-        return
-    if made and made != split.lower():
-        raise InputError(f"--split {split}: {path} is one synthetic set, of the {made} split (its synth.json); drop "
-                         f"--split, or point --root at a {split.lower()} set")
+        return None
+    return made.lower() if isinstance(made, str) and made.strip() else None
 
 
 SPLIT_DATASETS = ("got10k", "synth", "lasot", "trackingnet", "coco")   # --split selects one of several sets
@@ -290,9 +296,9 @@ def read_split(dataset: str, root: str | Path | None, split: str | None) -> str 
 
         own = given or (folder_split(path, "val") if path.is_dir() else None) or "val"
         return "train" if own in VOT_SPLITS else own   # the training recipe's subsets of the train split
-    if tag == "synth":
-        return given or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file() else
-                         "train" if (path / "train").is_dir() else None)
+    if tag == "synth":   # a set's own folder (sset/val, sset/train): the split its synth.json says, so that results
+        return given or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file() else   # of two
+                         "train" if (path / "train").is_dir() else made_split(path))   # sets' splits do not mix
     if tag == "trackingnet":
         from droptrack.data.trackingnet import _own_chunk
 
