@@ -75,3 +75,17 @@ def test_two_synthetic_split_folders_do_not_mix_in_one_folder(tmp_path, monkeypa
     # the top root's default split (val) resumes the val folder's results
     top = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "kcf")
     assert top.exit_code == 0 and "0 tracked, 2 resumed" in top.output, top.output
+
+
+def test_results_an_older_dt_eval_wrote_for_a_split_folder_root_are_named(tmp_path, monkeypatch):
+    # the same command before this change wrote results/got10k: its rerun now says where they are
+    root = _got10k(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    old = cli("eval", "--dataset", "got10k", "--root", root / "test", "--tracker", "kcf", "--output", "results/got10k",
+              "--sequences", "synth_train_00001")
+    assert old.exit_code == 0, old.output
+    res = cli("eval", "--dataset", "got10k", "--root", root / "test", "--tracker", "kcf")
+    assert res.exit_code == 0, res.output
+    notes = [ln for ln in res.output.splitlines() if ln.startswith("note: ")]
+    assert len(notes) == 1 and notes[0].endswith(f"pass --output {os.path.join('results', 'got10k')}"), res.output
+    assert sorted(os.listdir(tmp_path / "results")) == ["got10k", "got10k_test"]
