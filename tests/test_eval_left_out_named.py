@@ -31,6 +31,6 @@ def test_a_sequence_the_report_leaves_out_is_named_by_dt_eval(tmp_path):
     assert res.exit_code == 0, res.output
     assert "1/2 sequences" in res.output
     lines = [ln for ln in res.output.splitlines() if "left out" in ln]
-    assert lines == ["kcf: airplane-1 left out of every tracker's averages: airplane-1: ground-truth row 2 has NaN "
-                     "(only the tags uav, folder, video, synth allow it); fix the annotation or use the tag 'uav'"], \
-        res.output
+    assert lines == ["kcf: airplane-1 left out of every tracker's averages: airplane-1: ground-truth row 2 has NaN, "
+                     "which OSTrack's and pytracking's analysis refuse on lasot (only uav, folder, video, synth allow "
+                     "it); fix the annotation"], res.output

@@ -131,8 +131,9 @@ def ope_sequence(pred: Any, gt: Any, tag: str = "generic", visible: Any = None, 
                          "the sequence")
     gt_nan = np.isnan(gt).any(1)
     if gt_nan.any() and tag not in NAN_GT_TAGS:
-        raise DatasetError(f"{name}: ground-truth row {int(np.argmax(gt_nan))} has NaN (only the tags "
-                           f"{', '.join(NAN_GT_TAGS)} allow it); fix the annotation or use the tag 'uav'")
+        raise DatasetError(f"{name}: ground-truth row {int(np.argmax(gt_nan))} has NaN, which OSTrack's and "
+                           f"pytracking's analysis refuse on {tag} (only {', '.join(NAN_GT_TAGS)} allow it); fix "
+                           "the annotation")   # (no option of dt eval or dt analyze sets another tag)
     pred = replace_zero_size(pred, gt_nan)
     if len(pred) > n:
         pred = pred[:n]
