@@ -326,9 +326,12 @@ def test_coco_folder_video(tmp_path):
     for i in range(4):
         w.write(np.full((24, 32, 3), 60 * i, np.uint8))
     w.release()
-    text(vid.with_suffix(".txt"), "1,2,3,4\n" * 3)
+    text(vid.with_suffix(".txt"), "1,2,3,4\n" * 3)   # a frame without its row: refused, as for a frames folder
+    with pytest.raises(DatasetError, match="has 4 frames but .* has 3 box rows"):
+        get_sequences("video", vid)
+    text(vid.with_suffix(".txt"), "1,2,3,4\n" * 3 + "NaN,NaN,NaN,NaN\n")
     (v,) = get_sequences("video", vid)
-    assert len(v) == 3 and v.image_size == (32, 24) and len(list(v.iter_frames())) == 3
+    assert len(v) == 4 and v.image_size == (32, 24) and len(list(v.iter_frames())) == 4
     assert v.frame(2).shape == (24, 32, 3)
 
 
