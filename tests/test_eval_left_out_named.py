@@ -34,3 +34,18 @@ def test_a_sequence_the_report_leaves_out_is_named_by_dt_eval(tmp_path):
     assert lines == ["kcf: airplane-1 left out of every tracker's averages: airplane-1: ground-truth row 2 has NaN, "
                      "which OSTrack's and pytracking's analysis refuse on lasot (only uav, folder, video, synth allow "
                      "it); fix the annotation"], res.output
+
+
+def test_no_sequence_left_names_the_ground_truth_as_what_to_fix(tmp_path):
+    # its only sequence left out for its ground truth: the line said to 'fix the result files'; the results are kept
+    root = tmp_path / "lasot"
+    _lasot_seq(root / "airplane" / "airplane-1", nan_row=2)
+    out = tmp_path / "out"
+    res = cli("eval", "--dataset", "lasot", "--root", root, "--tracker", "kcf", "--output", out,
+              "--sequences", "airplane-1")
+    assert res.exit_code == 2
+    line = res.output.strip().splitlines()[-1]
+    assert line.startswith("error: no sequence could be scored for every tracker (kcf: airplane-1: ground-truth row 2 "
+                           "has NaN") and line.endswith("; fix the result file or ground truth named there, and run "
+                                                        "again"), line
+    assert (out / "kcf" / "airplane-1.txt").is_file()

@@ -291,7 +291,8 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     common = [q.name for q in sequences if all(q.name in s for s in scored)]
     if not common:
         first = "; ".join(f"{n}: {next(iter(e.values()))}" for n, e in zip(names, errors) if e)
-        raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result files")
+        raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result file or "
+                         "ground truth named there, and run again")   # 'fix the result files' for a NaN GT row
     trackers = []
     for d, n, s, e, t, o in zip(dirs, names, scored, errors, times, notes):
         bad_times = {q: t[q] for q in common if isinstance(t[q], str)}
