@@ -78,3 +78,45 @@ def test_dt_serve_keeps_the_earlier_files_when_the_last_output_finds_the_disk_fu
     assert outputs.unfinished_note().endswith(f"(the earlier {tmp_path / 'f.jsonl'}, {tmp_path / 'boxes_0.txt'} "
                                               "kept as they were)")
     assert outputs.box_files() == [f"{tmp_path / 'boxes_0.txt.part'} (unfinished: no room left)"]
+
+
+class FullAtCloseOnly(Sink):
+    """A Python API output with only write and close, whose disk turns out full as it closes: dt serve kept the
+    outputs after it unfinished, dt run renamed them onto the earlier files (a mix of two runs)."""
+
+    def write(self, frame, targets, fps=None):
+        pass
+
+    def close(self) -> None:
+        raise OutputFull("no room left writing 'api-out' (No space left on device)")
+
+
+class BrokenAtClose(Sink):
+    """An output whose close fails for another reason than a full disk."""
+
+    def write(self, frame, targets, fps=None):
+        pass
+
+    def close(self) -> None:
+        raise ValueError("a broken output")
+
+
+def test_dt_run_and_dt_serve_close_alike_when_a_close_finds_the_disk_full(tmp_path):
+    from droptrack.runtime.loop import track_frames
+    from droptrack.runtime.sources import Frame
+    import numpy as np
+
+    (tmp_path / "boxes.txt").write_text(OLD["boxes.txt"])
+
+    class Still:   # a tracker that holds its init box
+        states: list = []
+
+        def initialize_many(self, image, boxes):
+            self.states = [list(map(float, b)) for b in boxes]
+
+    sinks = [BrokenAtClose(), FullAtCloseOnly(), BoxFileSink(tmp_path / "boxes.txt", 1)]
+    frame = Frame(0, 0.0, np.zeros((40, 50, 3), np.uint8))
+    with pytest.raises(OutputFull, match="api-out"):   # the full disk is what the user is told, not the other error
+        track_frames([frame], Still(), [[5, 6, 7, 8]], sinks)
+    assert (tmp_path / "boxes.txt").read_text() == OLD["boxes.txt"]
+    assert (tmp_path / "boxes.txt.part").read_text() == "5\t6\t7\t8\n"

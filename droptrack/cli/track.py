@@ -161,9 +161,10 @@ def run(
                    f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
     if summary.resumed:
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
-    if summary.stopped and summary.journal:   # q / Esc in the window: the rest of the file can still be tracked
-        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"
-                   f"{printable(summary.unfinished)}; continue with {resume_advice(save, overwrite)}", err=True)
+    if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window: the rest of the file
+        more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # can still be tracked
+        typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier result kept
+                   f"{printable(summary.unfinished)}{more}", err=True)
     if summary.interrupted:
         more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""
         where = printable(summary.unfinished) or "; outputs are complete up to there"

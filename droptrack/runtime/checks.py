@@ -275,7 +275,7 @@ def check_start(start: int, source: str, loop: bool) -> None:
     """dt run --start: a frame number >= 0 of a video file or image folder that is read once (not --loop)."""
     if start < 0:
         raise InputError(f"--start {start}: use a frame number >= 0")
-    if start and sources.source_kind(source) == "video" and is_still_image(Path(os.path.expanduser(source.strip()))):
+    if start and sources.source_kind(source) == "video" and is_still_image(sources.source_path(source)):
         raise InputError(f"--start {start}: '{masked(source)}' is a single photo, one frame: drop --start")
     if start and (loop or sources.source_kind(source) not in ("video", "folder")):
         what = "--loop replays it from frame 0" if loop else f"'{masked(source)}' is live or missing"
@@ -296,7 +296,7 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
                                 ("--every-frame", every_frame)) if v]
         if given:
             what = ("an image folder, read frame by frame until it ends" if kind == "folder" else
-                    "a single photo, one still frame" if is_still_image(Path(os.path.expanduser(source.strip())))
+                    "a single photo, one still frame" if is_still_image(sources.source_path(source))
                     else "a video file, read frame by frame until it ends")
             raise InputError(f"{' / '.join(given)} {'is' if len(given) == 1 else 'are'} for cameras, pipelines and "
                              f"streams; '{masked(source)}' is {what}: drop {' and '.join(given)}")

@@ -24,7 +24,7 @@ from droptrack.errors import BackendError, OutputFull
 from droptrack.geometry import clip_box
 from droptrack.runtime.latency import LatencyStats
 from droptrack.runtime.signals import SIGPIPE, StopFlag
-from droptrack.runtime.sink_base import call_each, sync_each
+from droptrack.runtime.sink_base import call_each, close_sinks
 from droptrack.runtime.sinks import ReaderGone, Sink, TargetState
 from droptrack.runtime.window import StopRequested
 from droptrack.runtime.sources import Frame
@@ -116,13 +116,9 @@ def _emit(sinks: Sequence[Sink], frame: Frame, targets: list[TargetState], fps: 
 
 
 def _close_all(sinks: Sequence[Sink]) -> None:
-    """Sync every sink, then close them (renamed onto their names): a full disk found at the sync leaves them all
-    unfinished (`Sink.sync`), as one found mid-run does."""
-    errors = sync_each(sinks)
-    if any(isinstance(e, OutputFull) for e in errors):
-        for s in sinks:
-            getattr(s, "keep_unfinished", lambda: None)()
-    errors += call_each(s.close for s in sinks)
+    """Sync every sink, then close them (renamed onto their names): a full disk found at a sync or a close leaves
+    them all unfinished (`close_sinks`), as one found mid-run does; raises the first failure, a full disk first."""
+    errors = close_sinks(sinks, lambda: call_each(getattr(s, "keep_unfinished", lambda: None) for s in sinks))
     if errors:
         raise errors[0]
 

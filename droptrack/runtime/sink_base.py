@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from droptrack.errors import OutputFull
 from droptrack.paths import writes_in_place
 from droptrack.runtime.source_base import Frame
 
@@ -64,6 +65,26 @@ def call_each(calls: Iterable[Callable[[], None]]) -> list[Exception]:
 def sync_each(sinks: Iterable[Sink]) -> list[Exception]:
     """`Sink.sync` every sink (`call_each`; a sink of the Python API's may have only write and close)."""
     return call_each(getattr(s, "sync", lambda: None) for s in sinks)
+
+
+def close_sinks(sinks: Iterable[Sink], keep: Callable[[], object]) -> list[Exception]:
+    """Sync every sink, then close each one, also after another failed (dt run and dt serve): a full disk found at
+    a sync or a close calls `keep` first, so the outputs not yet renamed stay unfinished (`Sink.keep_unfinished`), never
+    a cut file on an earlier result's name; what failed, a full disk (OutputFull) first."""
+    sinks = list(sinks)
+    errors = sync_each(sinks)   # every one synced before any is renamed
+    full = any(isinstance(e, OutputFull) for e in errors)
+    if full:
+        keep()
+    for s in sinks:
+        try:
+            s.close()
+        except Exception as exc:  # noqa: BLE001 - close the others first, then the caller reports
+            errors.append(exc)
+            if isinstance(exc, OutputFull) and not full:   # found only now: those after it stay unfinished too
+                full = True
+                keep()
+    return sorted(errors, key=lambda e: not isinstance(e, OutputFull))
 
 
 def numbered_path(path: str | Path, k: int) -> Path:

@@ -32,8 +32,8 @@ from droptrack.runtime.source_base import FPS_RANGE, Frame, plausible_fps, Sourc
 from droptrack.runtime.video_source import open_video
 
 __all__ = ["CaptureSource", "check_capture_options", "FolderSource", "FPS_RANGE", "Frame", "gstreamer_available",
-           "LIVE_RETRIES", "open_source", "plausible_fps", "Source", "source_kind", "STREAM_PREFIXES",
-           "STREAM_TIMEOUT_S"]
+           "LIVE_RETRIES", "open_source", "plausible_fps", "Source", "source_kind", "source_path", "spaces_note",
+           "STREAM_PREFIXES", "STREAM_TIMEOUT_S"]
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _CAMERA = re.compile(r"^(?:camera|cam|/dev/video)?(\d+)$")
@@ -48,8 +48,24 @@ def source_kind(spec: str | int | Path) -> str:
         return "pipeline"
     if s.lower().startswith(STREAM_PREFIXES):
         return "stream"
-    path = Path(os.path.expanduser(s))
+    path = source_path(spec)   # as typed: a file whose name really starts or ends with a space stays that file
     return "folder" if path.is_dir() else "video" if path.is_file() else "missing"
+
+
+def source_path(spec: str | int | Path) -> Path:
+    """The file or folder a path source names, exactly as typed (`~` expanded; spaces kept)."""
+    return Path(os.path.expanduser(str(spec)))
+
+
+def spaces_note(spec: str | int | Path) -> str:
+    """"source ' clip.mp4' not found: its name has leading/trailing whitespace; 'clip.mp4' exists, pass that name"
+    where the name has such spaces, else '' (never stripped silently: a name may really hold a space)."""
+    s = str(spec)
+    if s == s.strip() or not s.strip():
+        return ""
+    there = f"'{masked(s.strip())}' exists, pass that name" if source_path(s.strip()).exists() else \
+        f"no '{masked(s.strip())}' either: check the name"
+    return f"source '{masked(s)}' not found: its name has leading/trailing whitespace; {there}"
 
 
 # what --width/--height/--fps cannot do for a kind of source (cameras take all three; a folder's --fps is its rate)
@@ -71,7 +87,7 @@ def check_capture_options(spec: str | int | Path, width: int | None, height: int
     """--width/--height/--fps only for sources they change (cameras; a folder's --fps); else a one-line error
     (they would be ignored without a word)."""
     kind = source_kind(spec)
-    if kind == "video" and is_still_image(Path(os.path.expanduser(str(spec).strip()))):
+    if kind == "video" and is_still_image(source_path(spec)):
         kind = "image"   # a photo is opened as a one-image folder, but has no rate to set
     why, fixed = _FIXED_CAPTURE.get(kind, ("", ()))
     given = [f"--{name}" for name, v in (("width", width), ("height", height), ("fps", fps))
@@ -98,7 +114,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             else decoded from 0 with damage before it passed over).
     """
     s = str(spec).strip()
-    kind = source_kind(s)
+    kind = source_kind(spec)
     if kind == "camera":
         with _quiet_opencv():
             return open_camera(int(_CAMERA.match(s).group(1)), width, height, fps, reconnect)
@@ -108,7 +124,7 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
     if kind == "stream":
         with _quiet_opencv():
             return open_stream(s, width, height, fps, reconnect)
-    path = Path(os.path.expanduser(s))
+    path = source_path(spec)
     if kind == "folder" or (kind == "video" and is_still_image(path)):   # a photo: EXIF orientation applied
         return FolderSource(path, fps, start)
     if kind == "video":
@@ -117,5 +133,5 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             raise SourceError(why)
         with _quiet_opencv():
             return open_video(path, start)   # frames before --start: `readers.first_at` drops those decoded
-    raise SourceError(f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), URL (rtsp://, "
-                      f"http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")
+    raise SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), "
+                      f"URL (rtsp://, http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")

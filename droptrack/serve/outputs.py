@@ -8,12 +8,12 @@ import dataclasses
 import math
 from pathlib import Path
 
-from droptrack.errors import InputError, OutputFull
+from droptrack.errors import InputError
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
 from droptrack.runtime.resume import holds_earlier
 from droptrack.runtime.run import streamed_files, unfinished_note
-from droptrack.runtime.sink_base import sync_each
+from droptrack.runtime.sink_base import close_sinks
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, Sink, TargetState, VideoSink
 from droptrack.runtime.sources import Frame
 from droptrack.serve.options import ServeOptions, check_serve_options, leftover_parts, locked_outputs, open_box_file
@@ -86,20 +86,12 @@ class Outputs:
         return [*self.sinks, *self.box_sinks.values(), *([self.video] if self.video is not None else [])]
 
     def close(self, full: bool = False) -> list[Exception]:
-        """Close every output (each one even when another fails); returns what failed. `full`: a full disk stopped
-        the session; where it would replace an earlier session's result (--overwrite), every output stays unfinished
-        (`keep_earlier`)."""
-        errors = sync_each(self._all())   # every one synced before any is renamed (`Sink.sync`)
-        if full or any(isinstance(e, OutputFull) for e in errors):
+        """Close every output (each one even when another fails; `close_sinks`, as dt run); returns what failed, a
+        full disk first. `full`: a full disk stopped the session; where it would replace an earlier session's result
+        (--overwrite), every output stays unfinished (`keep_earlier`)."""
+        if full:
             self.keep_earlier()
-        for s in self._all():
-            try:
-                s.close()
-            except Exception as exc:  # noqa: BLE001 - close the others first
-                errors.append(exc)
-                if isinstance(exc, OutputFull):   # found only now (fsync on NFS): those after it keep an earlier result
-                    self.keep_earlier()
-        return errors
+        return close_sinks(self._all(), self.keep_earlier)
 
     def keep_earlier(self) -> bool:
         """As dt run after a full disk: when an output this session wrote would replace an earlier result at its
