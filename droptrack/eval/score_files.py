@@ -204,7 +204,7 @@ def check_got10k_rows(sequences: list[Any], tag: str) -> None:
             continue
         gt = np.asarray(seq.boxes, dtype=np.float64)
         try:
-            M.got10k_sequence(np.zeros_like(gt), gt, cover_labels(seq, tag), None, seq.name)   # refused as in the report
+            M.got10k_sequence(np.zeros_like(gt), gt, cover_labels(seq, tag), None, seq.name)   # as the report refuses
         except DatasetError as exc:
             bad.append(str(exc))
     if bad:
