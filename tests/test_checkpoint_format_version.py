@@ -53,3 +53,21 @@ def test_a_newer_safetensors_file_is_refused(tmp_path):
                                                            "config": "{}", "meta": "{}"})
     with pytest.raises(CheckpointError, match="format_version 7, newer than this droptrack"):
         read_file(path)
+
+
+def test_dt_train_resume_refuses_a_newer_last_pt_instead_of_writing_over_it(tmp_path, synth):
+    """A last.pt of a newer droptrack was skipped as unreadable ('falling back to checkpoint_ep0001.pt') and then
+    written over by this run: the newer run's progress lost. Now --resume stops on it, the file untouched."""
+    out = tmp_path / "run"
+    args = ["train", "-c", "tiny_ce_test", "--data", synth, "--batch-size", "2", "--samples-per-epoch", "4",
+            "--workers", "0", "--device", "cpu", "--threads", "1", "-o", out]
+    assert cli(*args, "--epochs", "1").exit_code == 0
+    (out / "final.pt").unlink()
+    obj = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    obj["format_version"] = 2
+    torch.save(obj, out / "last.pt")
+    before = (out / "last.pt").read_bytes()
+    r = cli(*args, "--epochs", "2", "--resume")
+    assert r.exit_code == 2, r.output
+    assert "format_version 2" in r.stderr and "upgrade droptrack" in r.stderr and "falling back" not in r.output
+    assert (out / "last.pt").read_bytes() == before and not (out / "final.pt").exists()

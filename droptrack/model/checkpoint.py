@@ -110,6 +110,10 @@ def read_file(path: str | Path, trust: bool = False, lazy: bool = False) -> dict
     return obj
 
 
+class NewerFormatError(CheckpointError):
+    """A droptrack file written by a newer droptrack: intact, to be read by that version, never written over."""
+
+
 def check_format_version(version: object, path: str | Path) -> None:
     """Refuse a droptrack file written by a newer droptrack (format_version > FORMAT_VERSION); none means version 1."""
     if version is None or version == "":   # files from before the field existed: the oldest format
@@ -120,7 +124,7 @@ def check_format_version(version: object, path: str | Path) -> None:
         raise CheckpointError(f"checkpoint '{path}' has an unreadable format_version {str(version)[:40]!r}; "
                               "re-download it or export it again") from None
     if number > FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint '{path}' has format_version {number}, newer than this droptrack reads "
+        raise NewerFormatError(f"checkpoint '{path}' has format_version {number}, newer than this droptrack reads "
                               f"(up to {FORMAT_VERSION}); upgrade droptrack (pip install -U droptrack) or re-export "
                               "it with this version")
 
