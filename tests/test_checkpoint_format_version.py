@@ -71,3 +71,4 @@ def test_dt_train_resume_refuses_a_newer_last_pt_instead_of_writing_over_it(tmp_
     assert r.exit_code == 2, r.output
     assert "format_version 2" in r.stderr and "upgrade droptrack" in r.stderr and "falling back" not in r.output
     assert (out / "last.pt").read_bytes() == before and not (out / "final.pt").exists()
+

@@ -243,6 +243,10 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     for path in candidates:
         try:
             obj = read_file(path)
+            if not {"net", "optimizer", "epoch"} <= obj.keys():   # weights only (a model file), not a training state
+                failures.append(f"{path.name} (weights without the training state dt train saves: not a checkpoint "
+                                "to resume; pass it as --pretrained to start from its weights)")
+                continue
             if current is not None:   # before the weights: another config is named, not reported as unreadable
                 _check_same_run(path, obj, current)
             _load_into(obj, model, opt, sched, scaler)
