@@ -57,6 +57,11 @@ class ArtifactMeta:
         """Inverse of to_dict; ignores derived and unknown fields; a missing or malformed field -> MetadataError."""
         if not isinstance(d, dict):
             raise MetadataError(f"has a {type(d).__name__} as its metadata, not a JSON object; {REEXPORT}")
+        version = d.get("schema_version", 1)   # none: metadata from before the field, the oldest schema
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+            raise MetadataError(f"has metadata schema_version {version}, newer than this droptrack reads (up to "
+                                f"{SCHEMA_VERSION}); upgrade droptrack (pip install -U droptrack) or re-export the "
+                                "model with this version (`dt export CHECKPOINT`)")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         missing = [n for n, f in fields.items() if f.default is dataclasses.MISSING
                    and f.default_factory is dataclasses.MISSING and n not in d]

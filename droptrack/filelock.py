@@ -15,6 +15,7 @@ the run goes on unlocked.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from pathlib import Path
 from typing import Iterator
@@ -130,7 +131,7 @@ def _sole_holder(fd: int) -> bool:
 def held(lock: Path, busy: str, error: type[DropTrackError] = InputError) -> Iterator[None]:
     """Hold `lock` for the block (see the module docstring) and remove it at the end; a holder is `error(busy)`."""
     try:
-        import fcntl  # noqa: F401
+        importlib.import_module("fcntl")   # probed only: take() imports it where it locks
     except ImportError:  # pragma: no cover - not POSIX: run unlocked
         yield
         return

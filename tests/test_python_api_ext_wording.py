@@ -1,13 +1,14 @@
-"""A bad `ext` dict given to the Python API (`load_tracker(ext=...)`, `Tracker(backend, ext=...)`) is a ConfigError that
-names the dict's own key and Python's None, not `dt run`'s options: before, `ext={'SIZE_LR': 'x'}` said
-'--size-lr: x is not a number', an option the caller never typed. `dt run` and `build_tracker` keep the option names."""
+"""A bad `ext` dict given to the Python API (`load_tracker(ext=...)`, `Tracker(backend, ext=...)`) is an InputError
+(a ValueError, as the API's other bad arguments; it was a ConfigError, which is not) that names the dict's own key
+and Python's None, not `dt run`'s options: before, `ext={'SIZE_LR': 'x'}` said '--size-lr: x is not a number', an
+option the caller never typed. `dt run` and `build_tracker` keep the option names."""
 
 from __future__ import annotations
 
 import pytest
 
 from droptrack import Tracker, load_tracker
-from droptrack.errors import ConfigError
+from droptrack.errors import ConfigError, InputError
 from droptrack.runtime.build import build_tracker
 
 CASES = [
@@ -29,16 +30,18 @@ def loaded(tiny_ckpt):
 
 @pytest.mark.parametrize("ext, message", CASES)
 def test_load_tracker_names_the_ext_key(tiny_ckpt, ext, message):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ValueError) as info:
         load_tracker(str(tiny_ckpt), ext=ext)
+    assert isinstance(info.value, InputError)
     assert str(info.value) == message
     assert "--" not in str(info.value)
 
 
 @pytest.mark.parametrize("ext, message", CASES)
 def test_tracker_over_a_loaded_model_names_the_ext_key(loaded, ext, message):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ValueError) as info:
         Tracker(loaded.backend, ext=ext)
+    assert isinstance(info.value, InputError)
     assert str(info.value) == message
 
 

@@ -19,7 +19,7 @@ from droptrack.data.frames import NumberedFrames, compact
 from droptrack.decodelog import DamageLog
 from droptrack.errors import DatasetError
 from droptrack.textfiles import MAX_ROW, read_table, row_problem
-from droptrack.imagefiles import IMAGE_EXTS, Probes, read_bgr, sorted_images  # noqa: F401 (IMAGE_EXTS: readers)
+from droptrack.imagefiles import Probes, read_bgr, sorted_images
 from droptrack.videofiles import apply_rotation, fewer_frames_stored, no_frame_reason, unopened_reason
 
 _SPLIT = re.compile(r"[\s,;]+")

@@ -126,7 +126,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
             _check_corners(f, r, seq.boxes)
-        return M.got10k_sequence(reps, seq.boxes, _cover(seq, tag), getattr(seq, "image_size", None),
+        return M.got10k_sequence(reps, seq.boxes, cover_labels(seq, tag), getattr(seq, "image_size", None),
                                  seq.name), times, next((o for o in notes if o), None)
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
@@ -157,7 +157,7 @@ def _check_not_annotation(files: list[Path], seq: Any) -> None:
                              "RESULT_DIR")
 
 
-def _cover(seq: Any, tag: str) -> np.ndarray | None:
+def cover_labels(seq: Any, tag: str) -> np.ndarray | None:
     """The cover labels the GOT-10k toolkit reads: the sequence's own; one's own footage without a cover.label (the
     folder, video and synth readers), whose NaN,NaN,NaN,NaN or 0,0,0,0 rows mark an absent target (README), has those
     frames at cover 0, not scored, as GOT-10k labels an absent target (a NaN row made the sequence refused, as its AO
@@ -204,7 +204,7 @@ def check_got10k_rows(sequences: list[Any], tag: str) -> None:
             continue
         gt = np.asarray(seq.boxes, dtype=np.float64)
         try:
-            M.got10k_sequence(np.zeros_like(gt), gt, _cover(seq, tag), None, seq.name)   # refuses as the report does
+            M.got10k_sequence(np.zeros_like(gt), gt, cover_labels(seq, tag), None, seq.name)   # as the report refuses
         except DatasetError as exc:
             bad.append(str(exc))
     if bad:

@@ -101,11 +101,32 @@ def read_file(path: str | Path, trust: bool = False, lazy: bool = False) -> dict
                               "file") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' holds a {type(obj).__name__}, not a dict of weights")
+    if obj.get("format") == FORMAT:
+        check_format_version(obj.get("format_version"), path)
     problem = tensor_problem(obj)   # before the NaN check or anything else touches the elements
     if problem:
         raise CheckpointError(f"checkpoint '{path}': {problem}; it is damaged or hostile: re-download it or point "
                               "to the right file")
     return obj
+
+
+class NewerFormatError(CheckpointError):
+    """A droptrack file written by a newer droptrack: intact, to be read by that version, never written over."""
+
+
+def check_format_version(version: object, path: str | Path) -> None:
+    """Refuse a droptrack file written by a newer droptrack (format_version > FORMAT_VERSION); none means version 1."""
+    if version is None or version == "":   # files from before the field existed: the oldest format
+        return
+    try:
+        number = int(str(version).strip())
+    except ValueError:
+        raise CheckpointError(f"checkpoint '{path}' has an unreadable format_version {str(version)[:40]!r}; "
+                              "re-download it or export it again") from None
+    if number > FORMAT_VERSION:
+        raise NewerFormatError(f"checkpoint '{path}' has format_version {number}, newer than this droptrack reads "
+                              f"(up to {FORMAT_VERSION}); upgrade droptrack (pip install -U droptrack) or re-export "
+                              "it with this version")
 
 
 def _read_safetensors(path: Path, lazy: bool = False) -> dict:
@@ -127,6 +148,7 @@ def _read_safetensors(path: Path, lazy: bool = False) -> dict:
                               "it") from None
     if meta.get("format") != FORMAT:   # weights only (e.g. from a model hub): the config comes from --config
         return tensors
+    check_format_version(meta.get("format_version"), path)
     try:
         config, info = json.loads(meta["config"]), json.loads(meta["meta"])
         if not isinstance(config, dict) or not isinstance(info, dict):

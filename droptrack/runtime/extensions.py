@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
-from droptrack.errors import ConfigError, shown
+from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import clip_box
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
@@ -322,8 +322,19 @@ DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "R
 
 def merge_overrides(base: dict, overrides: dict | None, api: bool = False) -> TrackerExt:
     """Artifact keys updated by command-line overrides (checked with the option names; `api`: the Python API's `ext`
-    dict, its errors naming its keys); an override of a setting whose extension ends up off (neither the artifact nor
-    the overrides turn it on) is refused: it would do nothing."""
+    dict, its errors naming its keys and, as the API's other bad arguments, an InputError (a ValueError)); an
+    override of a setting whose extension ends up off (neither the artifact nor the overrides turn it on) is
+    refused: it would do nothing."""
+    try:
+        return _merged(base, overrides, api)
+    except ConfigError as exc:
+        if api and overrides:
+            raise InputError(str(exc)) from None
+        raise
+
+
+def _merged(base: dict, overrides: dict | None, api: bool) -> TrackerExt:
+    """merge_overrides' work; its errors are ConfigErrors."""
     check_keys(overrides or {}, option_names=not api, prefix="ext ")
     ext = TrackerExt.from_keys({**(base or {}), **(overrides or {})})
     for key in overrides or {}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import ipaddress
 import os
 import socket
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 def web_modules() -> None:
     """Fail with the install line when the optional [web] extra is missing."""
     try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
+        for name in ("fastapi", "uvicorn"):   # imported, not only found: a broken install fails here too
+            importlib.import_module(name)
     except ModuleNotFoundError as exc:
         raise InputError(f"dt serve needs the web extra ({exc.name} is missing); "
                          "pip install 'droptrack[web]'") from None

@@ -10,6 +10,7 @@ the epoch it resumes at)."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import socket
@@ -23,8 +24,8 @@ from droptrack.errors import OutputFull, full_error, full_message
 def open_curves(folder: Path, purge_step: int | None) -> Curves | None:
     """The curves of this run in `folder` (a new events file), or None without tensorboard (optional)."""
     try:
-        import tensorboard.compat.proto.event_pb2  # noqa: F401
-        import tensorboard.summary.writer.record_writer  # noqa: F401
+        for name in ("tensorboard.compat.proto.event_pb2", "tensorboard.summary.writer.record_writer"):
+            importlib.import_module(name)   # probed: Curves imports them where it writes
     except Exception:  # noqa: BLE001 - tensorboard is optional; a broken install draws no curves either
         return None
     return Curves(folder, purge_step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from droptrack.config import Config, load_config
@@ -94,8 +94,9 @@ def rank_args(opts: TrainOptions) -> list[str]:
 def check_options(opts: TrainOptions) -> None:
     """Refuse out-of-range, wrong-type or unusable options with a one-line error naming the flag and the range."""
     for f in fields(opts):
-        if f.name in OPTION_RULES:
-            setattr(opts, f.name, check_value(_flag(f.name), getattr(opts, f.name), OPTION_RULES[f.name]))
+        rule, value = OPTION_RULES.get(f.name), getattr(opts, f.name)
+        if rule is not None and not (value is None and rule.optional):   # None: not given (the config's value)
+            setattr(opts, f.name, check_value(_flag(f.name), value, replace(rule, optional=False)))   # no 'or null'
     if isinstance(opts.device, str):   # any case and spacing, as dt run / eval / bench / serve take it
         opts.device = opts.device.strip().lower()
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):

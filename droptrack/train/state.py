@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from droptrack.errors import DropTrackError, TrainingError, cut
-from droptrack.model.checkpoint import read_file
+from droptrack.model.checkpoint import NewerFormatError, read_file
 from droptrack.model.safe_pickle import UntrustedCheckpoint
 from droptrack.train.hint import EPOCH_FILE as _EPOCH_FILE, resume_candidates
 
@@ -243,6 +243,10 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
     for path in candidates:
         try:
             obj = read_file(path)
+            if not {"net", "optimizer", "epoch"} <= obj.keys():   # weights only (a model file), not a training state
+                failures.append(f"{path.name} (weights without the training state dt train saves: not a checkpoint "
+                                "to resume; pass it as --pretrained to start from its weights)")
+                continue
             if current is not None:   # before the weights: another config is named, not reported as unreadable
                 _check_same_run(path, obj, current)
             _load_into(obj, model, opt, sched, scaler)
@@ -251,7 +255,7 @@ def resume(output: Path, model, opt, sched, scaler, iterations: int, say: Callab
         except UntrustedCheckpoint:  # dt train writes plain data: --trust-checkpoint (for --pretrained) is no fix
             failures.append(f"{path.name} (holds code-bearing objects: not a checkpoint dt train wrote; not loaded)")
         except DropTrackError as exc:  # a missing or corrupt file: its message names it
-            if isinstance(exc, OtherRunError):
+            if isinstance(exc, (OtherRunError, NewerFormatError)):   # intact: never fallen back from (written over)
                 raise
             failures.append(f"{path.name} ({cut(str(exc), 240)})")
         else:

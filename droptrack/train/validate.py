@@ -50,10 +50,10 @@ def _check_got10k_scorable(seqs: list, val_root: str | Path) -> None:
     """InputError for a sequence that `dt eval --dataset synth` refuses (it scores the GOT-10k toolkit's report too):
     a NaN box on a frame its cover.label says is in view, whose AO would be NaN; the suggested dt eval then failed."""
     from droptrack.eval.metrics import got10k_sequence
-    from droptrack.eval.score_files import _cover
+    from droptrack.eval.score_files import cover_labels
 
     for seq in seqs:
-        cover = _cover(seq, "synth")
+        cover = cover_labels(seq, "synth")
         if cover is None:
             continue
         gt = np.asarray(seq.boxes, dtype=np.float64)
