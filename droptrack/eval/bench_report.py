@@ -226,6 +226,20 @@ def drop_old_report(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+def drop_stale_rows(out: Path, keep: set[str]) -> list[str]:
+    """Remove OUTPUT/results/<row> folders of an earlier bench whose rows this one has not (a rerun with fewer
+    artifacts left them beside the new rows, one folder mixing two runs); only folders dt eval's manifest
+    (eval.json) marks as results are removed, never another file or folder. Returns the names removed."""
+    import shutil
+
+    results = out / "results"
+    stale = sorted(d.name for d in (results.iterdir() if results.is_dir() else ())
+                   if d.name not in keep and not d.is_symlink() and d.is_dir() and (d / "eval.json").is_file())
+    for name in stale:
+        shutil.rmtree(results / name)
+    return stale
+
+
 def write_bench(report: Any, seqs: list[Any]) -> Path:
     """Plots, bench.json and bench.md in the output folder; returns bench.json."""
     out = report.output_dir
