@@ -94,8 +94,8 @@ def check_options(opts: BenchOptions) -> None:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
         raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
-    if opts.min_fps is not None and not opts.min_fps > 0:
-        raise InputError(f"--min-fps {opts.min_fps} must be > 0")
+    if opts.min_fps is not None and not 0 < opts.min_fps < float("inf"):   # inf: no FPS reaches it, always failed
+        raise InputError(f"--min-fps {opts.min_fps} must be a finite number > 0 (frames per second, e.g. 30)")
     if opts.ext:
         from droptrack.runtime.extensions import KEYS, check_keys
 

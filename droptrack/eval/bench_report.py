@@ -21,7 +21,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     gates               {max_auc_drop: float|"inf"|null (given; AUC points; null: not given, the default per
                          precision applies; "inf": given as inf, no limit), max_auc_drop_defaults: {fp32, fp16, int8},
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
-                         min_fps: float|"inf"|null}
+                         min_fps: float|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
