@@ -139,7 +139,8 @@ def _static_bytes(tensor_type) -> int:
 
 
 def graph_problem(model) -> str:
-    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a tensor whose static
+    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a graph input, output
+    or value_info without an element type (named), a tensor whose static
     shape (as ONNX's shape inference computes it, without propagating values: that alone can take gigabytes) exceeds
     MAX_TENSOR, or integer tensors that together do (ONNX Runtime propagates their values as it loads)."""
     import onnx
@@ -149,6 +150,11 @@ def graph_problem(model) -> str:
     if node is not None:
         return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
                 "has none)")
+    untyped = next((v.name for v in [*model.graph.input, *model.graph.output, *model.graph.value_info]
+                    if v.type.WhichOneof("value") is None or (v.type.HasField("tensor_type")
+                                                              and v.type.tensor_type.elem_type == 0)), None)
+    if untyped is not None:   # ONNX Runtime said only 'Invalid tensor data type 0', naming no tensor
+        return (f"is an untyped graph: tensor {untyped[:60]!r} has no element type (a tracker's are float32)")
     try:
         graph = onnx.shape_inference.infer_shapes(without_weights(model)).graph
     except Exception as exc:  # noqa: BLE001 - shapes that cannot be computed cannot be bounded
