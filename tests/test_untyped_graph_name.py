@@ -18,8 +18,9 @@ def test_an_untyped_tensor_is_named_by_dt_run_and_dt_doctor(onnx_model, tmp_path
     tensor.type.tensor_type.elem_type = onnx.TensorProto.UNDEFINED
     path = tmp_path / "model.onnx"
     onnx.save(model, str(path))
-    expected = (f"model '{path}' is an untyped graph: tensor '{name}' has no element type (a tracker's are float32); "
-                "it was not loaded: re-export it with `dt export CHECKPOINT`")
+    expected = (f"{where} '{name}' of model.onnx declares no element type (a damaged or hand-edited graph); export "
+                "the tracker again with `dt export CHECKPOINT`, or give it its type "
+                "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))")   # as dt export --engine's
     line = one_line_error(cli("run", video, "-m", path, "--device", "cpu", "--init", INIT, "--output",
                               tmp_path / "b.txt"))
     assert line == f"error: {expected}"

@@ -175,13 +175,18 @@ def _cost_check(path: Path, cost: ModelCost) -> Check:
 
 
 def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
-    """What `dt export --engine` left at `engine` that no dt command runs: an engine built from an earlier graph than
+    """What `dt export --engine` left at `engine` that no dt command runs: an engine of an older build recipe
+    (`recipe_problem`), an engine built from an earlier graph than
     the one beside it (stale: refused where it is loaded; `graph`: only when its sidecar names this graph), or
     `NAME.engine.unchecked`, an engine whose parity check was interrupted (the rerun of that export checks it)."""
-    from droptrack.engine.tensorrt_backend import rebuild_for, sidecar_fields, sidecar_path, stale_graph
+    from droptrack.engine.tensorrt_backend import (rebuild_for, recipe_problem, sidecar_fields, sidecar_path,
+                                                   stale_graph)
 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
+    old = recipe_problem(engine, info) if info and (graph is None or info.get("onnx") == graph) else None
+    if old:
+        out.append(Check("error", f"{old}; every dt command refuses it: rebuild it: {rebuild_for(engine, info)}"))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
     if stale:
         out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "

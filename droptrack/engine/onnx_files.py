@@ -139,8 +139,7 @@ def _static_bytes(tensor_type) -> int:
 
 
 def graph_problem(model) -> str:
-    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a graph input, output
-    or value_info without an element type (named), a tensor whose static
+    """Why an onnx.ModelProto must not be given to a runtime ('' when it may): a loop node, a tensor whose static
     shape (as ONNX's shape inference computes it, without propagating values: that alone can take gigabytes) exceeds
     MAX_TENSOR, or integer tensors that together do (ONNX Runtime propagates their values as it loads)."""
     import onnx
@@ -150,11 +149,6 @@ def graph_problem(model) -> str:
     if node is not None:
         return (f"has a {node.op_type} node {node.name[:60]!r}, a loop that can run without end (a tracker's graph "
                 "has none)")
-    untyped = next((v.name for v in [*model.graph.input, *model.graph.output, *model.graph.value_info]
-                    if v.type.WhichOneof("value") is None or (v.type.HasField("tensor_type")
-                                                              and v.type.tensor_type.elem_type == 0)), None)
-    if untyped is not None:   # ONNX Runtime said only 'Invalid tensor data type 0', naming no tensor
-        return (f"is an untyped graph: tensor {untyped[:60]!r} has no element type (a tracker's are float32)")
     try:
         graph = onnx.shape_inference.infer_shapes(without_weights(model)).graph
     except Exception as exc:  # noqa: BLE001 - shapes that cannot be computed cannot be bounded
@@ -207,10 +201,34 @@ def _initializer_bytes(tensor) -> int:
     return size
 
 
+def untyped_io(model, name: str = "") -> str:
+    """The one-line problem of a graph input or output without an element type that onnx knows (an untyped graph: a
+    damaged or hand-edited one), naming that tensor and `name` (the file); '' when every one has its type. ONNX
+    Runtime said only 'Invalid tensor data type 0', naming no tensor."""
+    import onnx
+
+    for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
+        for v in values:
+            code = v.type.tensor_type.elem_type
+            try:
+                onnx.helper.tensor_dtype_to_np_dtype(code)
+            except (KeyError, TypeError, ValueError):   # 0 (UNDEFINED, or not a tensor) or a code onnx does not know
+                where = f" of {name}" if name else ""
+                what = f"an element type onnx does not know ({code})" if code else "no element type"
+                return (f"{kind} '{v.name[:80]}'{where} declares {what} (a damaged or hand-edited graph); export the "
+                        "tracker again with `dt export CHECKPOINT`, or give it its type "
+                        "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))")
+    return ""
+
+
 def model_problem(model, path: str | Path) -> str:
     """Why an .onnx file's model must not be given to a runtime ('' when it may): external data outside its folder
-    (`external_data_problem`) or a graph built to exhaust the machine (`graph_problem`)."""
+    (`external_data_problem`), an input or output without its element type (`untyped_io`) or a graph built to
+    exhaust the machine (`graph_problem`)."""
     problem = external_data_problem(model, path)
+    if problem:
+        return problem
+    problem = untyped_io(model, Path(path).name)
     if problem:
         return problem
     problem = graph_problem(model)
