@@ -184,7 +184,8 @@ def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
-    old = recipe_problem(engine, info) if info and (graph is None or info.get("onnx") == graph) else None
+    described = isinstance(info.get("meta"), dict) and bool(info["meta"])   # a damaged sidecar is reported as such
+    old = recipe_problem(engine, info) if described and (graph is None or info.get("onnx") == graph) else None
     if old:
         out.append(Check("error", f"{old}; every dt command refuses it: rebuild it: {rebuild_for(engine, info)}"))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
