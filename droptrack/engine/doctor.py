@@ -89,11 +89,19 @@ def environment() -> dict[str, object]:
         env["onnxruntime"] = ""
         env["ort_providers"] = []
     env.update(trt_compat.runtime_env())
+    env["gpus"] = [_gpu_line(i, trt_compat.runtime_env(i, with_driver=False)) for i in range(trt_compat.gpu_count())]
+    if "CUDA_VISIBLE_DEVICES" in os.environ:   # the GPUs above are the ones it leaves visible, renumbered from 0
+        env["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     env["tensorrt_status"] = trt_compat.unavailable_reason() or "usable"
     env["jetson"] = jetson_info()
     env["usable_cores"] = usable_cores()
     env["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "")
     return env
+
+
+def _gpu_line(index: int, env: dict) -> str:
+    """'cuda:1 NVIDIA GeForce RTX 4090 (sm 8.9)': one visible GPU as dt doctor lists it."""
+    return f"cuda:{index} {env.get('gpu') or '?'} (sm {env.get('compute_capability') or '?'})"
 
 
 def environment_checks(env: dict, workers: int = 1) -> list[Check]:
@@ -257,6 +265,9 @@ def _engine_fits(path: Path, env: dict) -> list[Check]:
     status = env.get("tensorrt_status", "usable")
     if status != "usable":   # no engine runs here, and none can be rebuilt here: the ONNX graph is what runs
         return [Check("error", f"{desc}; cannot run here: {status}; {onnx_instead(path)}")]
+    count = len(env.get("gpus") or [])
+    if count > 1:   # every visible GPU, not GPU 0 only: an engine runs on the ones it was built for
+        return _engine_on_gpus(path, info, desc, count)
     if problems:
         return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
                                f"{rebuild_for(path, info)}")]
@@ -265,3 +276,19 @@ def _engine_fits(path: Path, env: dict) -> list[Check]:
         if built.get(k) and env.get(k) and built.get(k) != env.get(k):
             out.append(Check("warn", f"{k} differs: {built.get(k)} (engine) vs {env.get(k)} (here); usually fine"))
     return out
+
+
+def _engine_on_gpus(path: Path, info: dict, desc: str, count: int) -> list[Check]:
+    """The engine against each of `count` visible GPUs (dt run --device cuda:N): ok on those it fits, a warning naming
+    the others with the command that rebuilds it for one, an error when it fits none."""
+    from droptrack.engine import trt_compat
+    from droptrack.engine.tensorrt_backend import compat_problems, rebuild_for, rebuild_on
+
+    built, rebuild = info.get("env", {}), rebuild_for(path, info)
+    problems = {i: compat_problems(built, trt_compat.runtime_env(i, with_driver=False)) for i in range(count)}
+    fits = [f"cuda:{i}" for i, p in problems.items() if not p]
+    others = [f"cuda:{i} ({'; '.join(p)}): rebuild for it: {rebuild_on(i, rebuild)}" for i, p in problems.items() if p]
+    if not fits:
+        return [Check("error", f"{desc}; fits none of the {count} GPUs here: {'; '.join(others)}")]
+    out = [Check("ok", f"{desc}; matches {', '.join(fits)} (dt run --device {fits[0]})")]
+    return out + [Check("warn", f"{path.name} does not fit {line}") for line in others]
