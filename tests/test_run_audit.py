@@ -118,7 +118,7 @@ def fake_engine(folder: Path, graph: Path) -> Path:
     engine.write_bytes(b"serialized engine")
     (folder / "model.engine.json").write_text(json.dumps({
         "meta": meta, "precision": "fp16", "rebuild_command": f"dt export {folder / 'model.onnx'} --engine",
-        "env": {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}}))
+        "env": {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}, "recipe": 1}))
     return engine
 
 

@@ -181,7 +181,8 @@ def test_engine_for_another_gpu_index_is_refused_naming_the_index(tmp_path, monk
     engine.write_bytes(b"PLAN")
     built = {"tensorrt": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}
     sidecar_path(engine).write_text(json.dumps({"meta": meta.to_dict(), "env": built,
-                                                "rebuild_command": "dt export model_fp16.onnx --engine"}))
+                                                "rebuild_command": "dt export model_fp16.onnx --engine",
+                                                "recipe": 1}))   # built with the current recipe
     asked = []
     monkeypatch.setattr(trt_compat, "unavailable_reason", lambda: "")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -89,11 +89,19 @@ def environment() -> dict[str, object]:
         env["onnxruntime"] = ""
         env["ort_providers"] = []
     env.update(trt_compat.runtime_env())
+    env["gpus"] = [_gpu_line(i, trt_compat.runtime_env(i, with_driver=False)) for i in range(trt_compat.gpu_count())]
+    if "CUDA_VISIBLE_DEVICES" in os.environ:   # the GPUs above are the ones it leaves visible, renumbered from 0
+        env["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     env["tensorrt_status"] = trt_compat.unavailable_reason() or "usable"
     env["jetson"] = jetson_info()
     env["usable_cores"] = usable_cores()
     env["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "")
     return env
+
+
+def _gpu_line(index: int, env: dict) -> str:
+    """'cuda:1 NVIDIA GeForce RTX 4090 (sm 8.9)': one visible GPU as dt doctor lists it."""
+    return f"cuda:{index} {env.get('gpu') or '?'} (sm {env.get('compute_capability') or '?'})"
 
 
 def environment_checks(env: dict, workers: int = 1) -> list[Check]:
@@ -175,13 +183,19 @@ def _cost_check(path: Path, cost: ModelCost) -> Check:
 
 
 def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
-    """What `dt export --engine` left at `engine` that no dt command runs: an engine built from an earlier graph than
+    """What `dt export --engine` left at `engine` that no dt command runs: an engine of an older build recipe
+    (`recipe_problem`), an engine built from an earlier graph than
     the one beside it (stale: refused where it is loaded; `graph`: only when its sidecar names this graph), or
     `NAME.engine.unchecked`, an engine whose parity check was interrupted (the rerun of that export checks it)."""
-    from droptrack.engine.tensorrt_backend import rebuild_for, sidecar_fields, sidecar_path, stale_graph
+    from droptrack.engine.tensorrt_backend import (rebuild_for, recipe_problem, sidecar_fields, sidecar_path,
+                                                   stale_graph)
 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
+    described = isinstance(info.get("meta"), dict) and bool(info["meta"])   # a damaged sidecar is reported as such
+    old = recipe_problem(engine, info) if described and (graph is None or info.get("onnx") == graph) else None
+    if old:
+        out.append(Check("error", f"{old}; every dt command refuses it: rebuild it: {rebuild_for(engine, info)}"))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
     if stale:
         out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
@@ -251,6 +265,9 @@ def _engine_fits(path: Path, env: dict) -> list[Check]:
     status = env.get("tensorrt_status", "usable")
     if status != "usable":   # no engine runs here, and none can be rebuilt here: the ONNX graph is what runs
         return [Check("error", f"{desc}; cannot run here: {status}; {onnx_instead(path)}")]
+    count = len(env.get("gpus") or [])
+    if count > 1:   # every visible GPU, not GPU 0 only: an engine runs on the ones it was built for
+        return _engine_on_gpus(path, info, desc, count)
     if problems:
         return [Check("error", f"{desc}; does not fit here: {'; '.join(problems)}; rebuild: "
                                f"{rebuild_for(path, info)}")]
@@ -259,3 +276,19 @@ def _engine_fits(path: Path, env: dict) -> list[Check]:
         if built.get(k) and env.get(k) and built.get(k) != env.get(k):
             out.append(Check("warn", f"{k} differs: {built.get(k)} (engine) vs {env.get(k)} (here); usually fine"))
     return out
+
+
+def _engine_on_gpus(path: Path, info: dict, desc: str, count: int) -> list[Check]:
+    """The engine against each of `count` visible GPUs (dt run --device cuda:N): ok on those it fits, a warning naming
+    the others with the command that rebuilds it for one, an error when it fits none."""
+    from droptrack.engine import trt_compat
+    from droptrack.engine.tensorrt_backend import compat_problems, rebuild_for, rebuild_on
+
+    built, rebuild = info.get("env", {}), rebuild_for(path, info)
+    problems = {i: compat_problems(built, trt_compat.runtime_env(i, with_driver=False)) for i in range(count)}
+    fits = [f"cuda:{i}" for i, p in problems.items() if not p]
+    others = [f"cuda:{i} ({'; '.join(p)}): rebuild for it: {rebuild_on(i, rebuild)}" for i, p in problems.items() if p]
+    if not fits:
+        return [Check("error", f"{desc}; fits none of the {count} GPUs here: {'; '.join(others)}")]
+    out = [Check("ok", f"{desc}; matches {', '.join(fits)} (dt run --device {fits[0]})")]
+    return out + [Check("warn", f"{path.name} does not fit {line}") for line in others]

@@ -201,10 +201,34 @@ def _initializer_bytes(tensor) -> int:
     return size
 
 
+def untyped_io(model, name: str = "") -> str:
+    """The one-line problem of a graph input or output without an element type that onnx knows (an untyped graph: a
+    damaged or hand-edited one), naming that tensor and `name` (the file); '' when every one has its type. ONNX
+    Runtime said only 'Invalid tensor data type 0', naming no tensor."""
+    import onnx
+
+    for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
+        for v in values:
+            code = v.type.tensor_type.elem_type
+            try:
+                onnx.helper.tensor_dtype_to_np_dtype(code)
+            except (KeyError, TypeError, ValueError):   # 0 (UNDEFINED, or not a tensor) or a code onnx does not know
+                where = f" of {name}" if name else ""
+                what = f"an element type onnx does not know ({code})" if code else "no element type"
+                return (f"{kind} '{v.name[:80]}'{where} declares {what} (a damaged or hand-edited graph); export the "
+                        "tracker again with `dt export CHECKPOINT`, or give it its type "
+                        "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))")
+    return ""
+
+
 def model_problem(model, path: str | Path) -> str:
     """Why an .onnx file's model must not be given to a runtime ('' when it may): external data outside its folder
-    (`external_data_problem`) or a graph built to exhaust the machine (`graph_problem`)."""
+    (`external_data_problem`), an input or output without its element type (`untyped_io`) or a graph built to
+    exhaust the machine (`graph_problem`)."""
     problem = external_data_problem(model, path)
+    if problem:
+        return problem
+    problem = untyped_io(model, Path(path).name)
     if problem:
         return problem
     problem = graph_problem(model)

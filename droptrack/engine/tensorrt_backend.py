@@ -26,6 +26,10 @@ ALIGNMENT = 256   # bytes: TensorRT's set_tensor_address refuses less aligned de
 # fields of the sidecar env that must match for a plan to load (CUDA/driver differences are reported only)
 MUST_MATCH = ("tensorrt", "gpu", "compute_capability")
 MAX_SIDECAR = 1 << 20   # bytes: a sidecar is a few KB of JSON
+# The version of how `dt export --engine` builds a plan (network flags, TF32 off, the FP32 pins and precision flags of
+# trt_compat.apply_precision, detailed profiling), recorded in its sidecar: an engine of an older recipe (or of none:
+# built before the sidecar recorded it) is refused where it is loaded. Bump it with any change to those settings.
+BUILD_RECIPE = 1
 SHOWN = ("precision", "rebuild_command", *(f"env.{k}" for k in (*MUST_MATCH, "cuda", "driver")))   # in messages
 
 
@@ -200,6 +204,17 @@ def stale_graph(engine: str | Path, info: dict) -> str | None:
     return f"'{graph.name}' beside it changed since the engine was built from it"
 
 
+def recipe_problem(path: Path, info: dict) -> str | None:
+    """Why an engine's build is older than this droptrack's BUILD_RECIPE (its sidecar records an older recipe, or
+    none: built before the recipe was recorded), or None (the current recipe, or a newer one)."""
+    recipe = info.get("recipe")
+    if type(recipe) is int and recipe >= BUILD_RECIPE:
+        return None
+    built = f"recipe {recipe}" if type(recipe) is int else "no recipe (built before droptrack recorded it)"
+    return (f"engine '{path.name}' predates the current TensorRT build recipe (its sidecar records {built}, this "
+            f"droptrack builds with recipe {BUILD_RECIPE}), so it may carry older builder settings")
+
+
 def plan_size_problem(path: Path, info: dict) -> str | None:
     """Why the plan at `path` is not the one its sidecar describes (its size differs from the `plan_bytes` its build
     wrote: a copy cut short, a file replaced since), or None (same size, or a sidecar that records none)."""
@@ -235,6 +250,9 @@ class TensorRTBackend(Backend):
         cut = plan_size_problem(self.path, info)
         if cut:   # TensorRT would only say it cannot deserialize it
             raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
+        old = recipe_problem(self.path, info)
+        if old:   # not trusted silently: its precision pins and flags may be the ones a later recipe fixed
+            raise BackendError(f"{old}; rebuild it: {rebuild}")
         stale = stale_graph(self.path, info)
         if stale:   # a stale engine would track with other weights than the graph's
             raise BackendError(f"engine '{self.path.name}' is stale: {stale}; rebuild it: {rebuild}")

@@ -110,6 +110,16 @@ def runtime_env(device: int = 0, with_driver: bool = True) -> dict[str, str]:
     return env
 
 
+def gpu_count() -> int:
+    """CUDA GPUs this process sees (CUDA_VISIBLE_DEVICES narrows them; their indices are cuda:0, cuda:1, ...)."""
+    try:
+        import torch
+
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    except ImportError:
+        return 0
+
+
 NULLPTR_HINT = "factory function returned nullptr"   # pybind11's TypeError when TensorRT returns no object
 
 

@@ -141,7 +141,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
                fixed: Reference | None) -> BenchReport:
     """run_bench's work, under the output folder's lock."""
-    from droptrack.eval.bench_report import drop_old_report, write_bench
+    from droptrack.eval.bench_report import drop_old_report, drop_stale_rows, write_bench
     from droptrack.eval.machine import describe_machine
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
@@ -194,6 +194,8 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
         notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")
+    stale = drop_stale_rows(out, {r.name for r in rows} | {r.name for r in refs})   # the folder holds this run only
+    notes += [f"removed results/{', results/'.join(stale)} of an earlier bench (rows this one has not)"] if stale else []
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
                          datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes + resume_notes(rows))
     report.wall_s = time.perf_counter() - t0

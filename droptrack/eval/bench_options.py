@@ -94,8 +94,8 @@ def check_options(opts: BenchOptions) -> None:
         raise InputError(f"--max-auc-drop {opts.max_auc_drop} must be >= 0 (AUC points, e.g. 0.5)")
     if opts.max_divergence is not None and not 0 <= opts.max_divergence < 1:
         raise InputError(f"--max-divergence {opts.max_divergence} must be in [0, 1) (share of frames, e.g. 0.03)")
-    if opts.min_fps is not None and not opts.min_fps > 0:
-        raise InputError(f"--min-fps {opts.min_fps} must be > 0")
+    if opts.min_fps is not None and not 0 < opts.min_fps < float("inf"):   # inf: no FPS reaches it, always failed
+        raise InputError(f"--min-fps {opts.min_fps} must be a finite number > 0 (frames per second, e.g. 30)")
     if opts.ext:
         from droptrack.runtime.extensions import KEYS, check_keys
 
@@ -135,7 +135,7 @@ def check_bench_folder(output_dir: str | Path) -> None:
     tool's bench.json (pytest-benchmark's, hyperfine's), a report.json that no dt bench wrote (dt analyze's: its
     trackers are not OUTPUT/results folders), a bench.md or a plot of the user's; dt bench replaced each with its
     own. A dt bench's folder (its bench.json) is its own to replace or resume, also one a bench killed before its
-    bench.json was written (its report.json, plots and bench.md: bench.json is removed first and written last)."""
+    bench.json was written (its report.json, plots and bench.md: bench.json is removed first and written last); a plot it did not draw is refused there too."""
     import json
 
     from droptrack.eval.plot_style import drawn_here
@@ -143,6 +143,10 @@ def check_bench_folder(output_dir: str | Path) -> None:
     from droptrack.textfiles import read_table
 
     folder = Path(os.path.expanduser(str(output_dir)))
+    plots = [n for n in ("latency.png", *PLOT_FILES.values()) if (folder / n).is_file() and not drawn_here(folder / n)]
+    if plots:   # also in a dt bench's own folder: a figure of the user's saved there under a plot's name
+        raise InputError(f"--output '{output_dir}' holds {plots[0]}, which dt bench did not write and would replace "
+                         "or remove; pass another --output, or move that file away")
     if (folder / "bench.json").is_file():
         if {"schema_version", "rows"} <= (_json_keys(folder / "bench.json") or set()):
             return   # a dt bench's folder
@@ -159,14 +163,12 @@ def check_bench_folder(output_dir: str | Path) -> None:
             raise InputError(f"--output '{output_dir}' holds a report.json that dt bench did not write (dt "
                              "analyze's?), which it would replace with its plots; pass another folder")
         return
-    else:   # a plot droptrack did not draw (its mark), a bench.md that is not dt bench's
-        plots = [n for n in ("latency.png", *PLOT_FILES.values()) if (folder / n).is_file()
-                 and not drawn_here(folder / n)]
+    else:   # a bench.md that is not dt bench's
         try:
             md = (folder / "bench.md").is_file() and not (folder / "bench.md").read_bytes().startswith(b"# dt bench\n")
         except OSError:
             md = True
-        foreign = next(iter(plots), "bench.md" if md else None)
+        foreign = "bench.md" if md else None
     if foreign:
         raise InputError(f"--output '{output_dir}' holds {foreign}, which dt bench did not write and would replace or "
                          "remove; pass another --output, or move that file away")

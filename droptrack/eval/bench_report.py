@@ -21,7 +21,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     gates               {max_auc_drop: float|"inf"|null (given; AUC points; null: not given, the default per
                          precision applies; "inf": given as inf, no limit), max_auc_drop_defaults: {fp32, fp16, int8},
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
-                         min_fps: float|"inf"|null}
+                         min_fps: float|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
@@ -224,6 +224,20 @@ def drop_old_report(out: Path) -> None:
 
     for name in ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values()):
         (out / name).unlink(missing_ok=True)
+
+
+def drop_stale_rows(out: Path, keep: set[str]) -> list[str]:
+    """Remove OUTPUT/results/<row> folders of an earlier bench whose rows this one has not (a rerun with fewer
+    artifacts left them beside the new rows, one folder mixing two runs); only folders dt eval's manifest
+    (eval.json) marks as results are removed, never another file or folder. Returns the names removed."""
+    import shutil
+
+    results = out / "results"
+    stale = sorted(d.name for d in (results.iterdir() if results.is_dir() else ())
+                   if d.name not in keep and not d.is_symlink() and d.is_dir() and (d / "eval.json").is_file())
+    for name in stale:
+        shutil.rmtree(results / name)
+    return stale
 
 
 def write_bench(report: Any, seqs: list[Any]) -> Path:

@@ -119,6 +119,8 @@ class Evaluator:
         self.done: set[str] = set()
         self.measured = 0                                 # trials measured in this run (not read from the journal)
         self.pre = preprocess(fp32, tmp / "pre.onnx")
+        self.calibrations = 0                             # entropy calibrations run (one per search: `ranges`)
+        self._ranges: dict | None = None
         self.journal, self.trials, ref_path = None, {}, None
         if journal_dir is not None:
             from droptrack.artifact import sha256_file
@@ -170,9 +172,19 @@ class Evaluator:
         if key not in self.paths:
             path = self.tmp / f"cand{len(self.paths)}.onnx"
             quantize_int8(self.fp32, path, read_metadata(self.fp32), self.pairs[0], self.pairs[1],
-                          replace(self.base, keep=key), pre=self.pre)
+                          replace(self.base, keep=key), pre=self.pre, ranges=self.ranges())
             self.paths[key] = path
         return self.paths[key]
+
+    def ranges(self) -> dict | None:
+        """The base recipe's entropy ranges on the calibration pairs, calibrated once for every trial (None: its
+        method needs none)."""
+        from droptrack.export.quantize import calibrated_ranges
+
+        if self._ranges is None and self.base.method == "entropy":
+            self._ranges = calibrated_ranges(self.pre, self.pairs[0], self.base, self.tmp)
+            self.calibrations += self._ranges is not None
+        return self._ranges
 
     def graph(self, kept: list[str]) -> tuple[float, Path | None]:
         """(divergence, graph path or None when the journal already had it) of the recipe keeping `kept`."""

@@ -222,8 +222,18 @@ def preprocess(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str]) -> int:
-    """Quantize `pre` into `dst`; returns how many attention blocks the ORT graph runs fused."""
+def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp: Path) -> dict | None:
+    """The entropy ranges `recipe` calibrates on the pre-processed graph `pre` (None: its method or target needs none).
+    They depend on the graph, the pairs and the target's op types, not on the groups kept: a search calibrates once
+    and passes them to every trial (`quantize_int8(ranges=...)`); the calibration was most of each trial's time."""
+    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
+    return None if dynamic or recipe.method != "entropy" else entropy_ranges(pre, pairs, op_types(recipe.target), tmp)
+
+
+def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str],
+              ranges: dict | None = None) -> int:
+    """Quantize `pre` into `dst` (`ranges`: its entropy ranges, already calibrated); returns how many attention
+    blocks the ORT graph runs fused."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
@@ -245,7 +255,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
             extra.update(TRT_QDQ_OPTIONS)
         method = recipe.method
         if method == "entropy":   # the ranges are set: the quantizer's own pass needs none (minmax, the cheapest)
-            ranges = entropy_ranges(pre, pairs, op_types(recipe.target), dst.parent)
+            ranges = ranges if ranges is not None else entropy_ranges(pre, pairs, op_types(recipe.target), dst.parent)
             extra["TensorQuantOverrides"] = {t: [{"rmin": lo, "rmax": hi}] for t, (lo, hi) in ranges.items()}
             method = "minmax"
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
@@ -279,8 +289,9 @@ def to_trt_base(model, keep_fp32: Sequence[str] = ()):
 
 
 def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str,
-                  recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None) -> Int8Details:
-    """FP32 ONNX -> the recipe's INT8 graph calibrated on `pairs` (pass `pre` to reuse a pre-processed graph)."""
+                  recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None, ranges: dict | None = None) -> Int8Details:
+    """FP32 ONNX -> the recipe's INT8 graph calibrated on `pairs` (pass `pre` to reuse a pre-processed graph and
+    `ranges`, its `calibrated_ranges` on `pairs`, to reuse that calibration)."""
     import onnx
 
     if recipe.target not in INT8_TARGETS:
@@ -290,7 +301,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
         groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)
         excluded = kept_nodes(groups, recipe.kept())
-        fused = _quantize(pre, q, pairs, recipe, excluded)
+        fused = _quantize(pre, q, pairs, recipe, excluded, ranges)
         model = onnx.load(str(q))
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "

@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
+from droptrack.engine.tensorrt_backend import BUILD_RECIPE as _RECIPE
 from droptrack.errors import ExportError, InputError, OutputFull
 from droptrack.paths import cache_root
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
 CACHE_LIMIT_BYTES = 5 << 30   # the engine cache's size, as Torch-TensorRT's on-disk cache: least recently used go first
-# The version of how `_build_plan` builds (network flags, TF32 off, the FP32 pins and precision flags of
-# trt_compat.apply_precision, detailed profiling): part of the cache key, so that engines built the old way are
-# rebuilt, not reused. Bump it with any change to those settings.
-BUILD_RECIPE = 1
+# The version of how `_build_plan` builds (droptrack.engine.tensorrt_backend.BUILD_RECIPE, where loading checks it):
+# part of the cache key, so that engines built the old way are rebuilt, not reused.
+BUILD_RECIPE = _RECIPE
 
 
 class TensorRTUnavailable(ExportError):
@@ -72,18 +72,16 @@ def onnx_io_shapes(model, onnx_path: Path | None = None) -> dict[str, dict[str, 
     or output without an element type (a damaged or hand-edited graph) is a one-line ExportError."""
     import onnx
 
+    from droptrack.engine.onnx_files import untyped_io
+
+    problem = untyped_io(model, onnx_path.name if onnx_path is not None else "")
+    if problem:
+        raise ExportError(problem)
     out = {}
     for kind, values in (("input", model.graph.input), ("output", model.graph.output)):
         for v in values:
             t = v.type.tensor_type
-            try:
-                dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
-            except (KeyError, TypeError, ValueError):   # 0 (UNDEFINED, or not a tensor) or a code onnx does not know
-                where = f" of {onnx_path.name}" if onnx_path is not None else ""
-                what = f"an element type onnx does not know ({t.elem_type})" if t.elem_type else "no element type"
-                raise ExportError(f"{kind} '{v.name[:80]}'{where} declares {what} (a damaged or hand-edited graph); "
-                                  "export the tracker again with `dt export CHECKPOINT`, or give it its type "
-                                  "(onnx.helper.make_tensor_value_info(NAME, TensorProto.FLOAT, SHAPE))") from None
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name
             out[v.name] = {"kind": kind, "shape": [d.dim_value if d.HasField("dim_value") else d.dim_param
                                                    for d in t.shape.dim], "dtype": dtype}
     return out

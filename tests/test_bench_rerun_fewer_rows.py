@@ -1,0 +1,27 @@
+"""`dt bench -o DIR` run again with fewer rows left the earlier run's results/<row> folders beside the new ones, so
+DIR mixed two runs: the stale row folders dt bench wrote (dt eval's eval.json in them) are now removed and the notes
+name them; a folder or file of the user's in results/ is kept."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import cli
+
+ARGS = ["bench", "--sequences", "1", "--frames", "3"]
+
+
+def test_a_rerun_with_fewer_rows_leaves_only_its_own_row_folders(tmp_path):
+    out = tmp_path / "bench"
+    assert cli(*ARGS, "--tracker", "kcf", "--tracker", "csrt", "-o", out).exit_code == 0
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["csrt", "kcf"]
+    (out / "results" / "mine").mkdir()            # not dt bench's: no eval.json
+    (out / "results" / "mine" / "notes.txt").write_text("keep me")
+    (out / "results" / "notes.txt").write_text("keep me too")
+    res = cli(*ARGS, "--tracker", "kcf", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["kcf", "mine", "notes.txt"]
+    assert (out / "results" / "mine" / "notes.txt").read_text() == "keep me"
+    bench = json.loads((out / "bench.json").read_text())
+    assert [r["name"] for r in bench["rows"]] == ["kcf"]
+    assert "removed results/csrt of an earlier bench (rows this one has not)" in bench["notes"]
