@@ -194,6 +194,17 @@ def drifting_clip(folder: Path, frames: int) -> Path:
     return folder
 
 
+def square_avi(path: Path, frames: int) -> Path:
+    """An MJPG AVI at 10 FPS, 64x48: a bright 20x20 square moving 1 px right per frame from (10, 10) on grey 40."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(frames):
+        image = np.full((48, 64, 3), 40, np.uint8)
+        image[10:30, 10 + i:30 + i] = 220
+        writer.write(image)
+    writer.release()
+    return path
+
+
 @dataclass
 class FakeSeq:
     """Stand-in for droptrack.data's sequence objects (what the metrics and dt analyze read of them)."""

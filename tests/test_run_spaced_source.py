@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, one_line_error
+from helpers import cli, one_line_error, square_avi
 
 cv2 = pytest.importorskip("cv2")
 np = pytest.importorskip("numpy")
@@ -18,14 +18,7 @@ np = pytest.importorskip("numpy")
 
 @pytest.fixture
 def clip(tmp_path) -> Path:
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for i in range(3):
-        img = np.full((48, 64, 3), 40, np.uint8)
-        img[10:30, 10 + i:30 + i] = 220
-        writer.write(img)
-    writer.release()
-    return path
+    return square_avi(tmp_path / "clip.avi", 3)
 
 
 @pytest.mark.parametrize("typed", [" {}", "{} ", "  {}  "])

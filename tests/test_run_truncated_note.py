@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli
+from helpers import cli, square_avi
 
 cv2 = pytest.importorskip("cv2")
 np = pytest.importorskip("numpy")
@@ -17,13 +17,7 @@ np = pytest.importorskip("numpy")
 @pytest.fixture
 def cut_avi(tmp_path) -> Path:
     """A 30-frame MJPG AVI at 10 FPS cut to its first half: 9 frames decode (0.0 .. 0.8 s), the header says 30."""
-    path = tmp_path / "cut.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for i in range(30):
-        img = np.full((48, 64, 3), 40, np.uint8)
-        img[10:30, 10 + i:30 + i] = 220
-        writer.write(img)
-    writer.release()
+    path = square_avi(tmp_path / "cut.avi", 30)
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 2])
     cap = cv2.VideoCapture(str(path))
