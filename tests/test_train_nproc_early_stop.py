@@ -33,19 +33,21 @@ def ranks_of(launcher: int) -> list[int]:
     return found
 
 
-def ctrl_c(out: Path, synth: Path, when: str, *extra: str, sig: int = signal.SIGINT) -> tuple[int, list[str]]:
+def ctrl_c(out: Path, synth: Path, when: str, *extra: str, sig: int = signal.SIGINT,
+           ignored: tuple[str, ...] = ()) -> tuple[int, list[str]]:
     """`dt train --nproc 2` sent SIGINT (or `sig`) once the launcher process exists (it is importing torch), once its
     ranks do (they are starting) or once `when` is a file in the output folder (the processes and files are watched,
-    not slept for); its exit code and non-empty output lines."""
+    not slept for); its exit code and non-empty output lines. `ignored`: signals dt inherits as ignored."""
     cmd = [sys.executable, "-m", "droptrack", "train", "--config", "tiny_ce_test", "--output", str(out), "--data",
            str(synth), "--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "100000", "--workers", "0",
            "--device", "cpu", "--nproc", "2", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "5",
            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    dt = subprocess.Popen(exec_with(cmd, default_signals=("INT", "TERM")), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    default = tuple(name for name in ("INT", "TERM") if name not in ignored)
+    dt = subprocess.Popen(exec_with(cmd, default_signals=default, ignored_signals=ignored), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         while True:
             assert dt.poll() is None and time.monotonic() < deadline, dt.stdout.read()
             launcher = children(dt.pid)
