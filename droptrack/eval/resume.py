@@ -115,9 +115,11 @@ def check_sibling_split(out: Path, ident: dict[str, Any]) -> None:
 
     split, dataset = ident.get("split"), ident.get("dataset")
     parent = out.parent
-    if split is None or not parent.is_dir():
+    try:
+        others = sorted(parent.iterdir()) if split is not None and parent.is_dir() else []
+    except OSError:   # a parent that cannot be listed: nothing to compare with
         return
-    for other in sorted(parent.iterdir()):
+    for other in others:
         if other == out or not (other / MANIFEST).is_file() or not any(other.glob("*.txt")):
             continue
         try:
