@@ -130,8 +130,10 @@ def test_no_note_where_the_old_default_folder_cannot_be_continued(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     # the val split's results there (recorded as val): another split's, not this run's
     assert _eval(root, "--split", "val", "--output", "results/got10k").exit_code == 0
-    # another tracker's results (no split recorded) on this split's sequences
-    assert _eval(root, "--split", "test", "--output", "results/got10k", "--name", "mil").exit_code == 0
+    # another tracker's results (no split recorded) on this split's sequences, there from an older dt eval (which
+    # did not refuse another split beside the val split's results)
+    assert _eval(root, "--split", "test", "--output", "results/older", "--name", "mil").exit_code == 0
+    os.rename(tmp_path / "results" / "older" / "mil", tmp_path / "results" / "got10k" / "mil")
     other = tmp_path / "results" / "got10k" / "mil" / "eval.json"
     manifest = json.loads(other.read_text())
     del manifest["split"]

@@ -103,6 +103,15 @@ def data_xywh(
                 raise
             raise InputError(f"{str(exc).removesuffix('; nothing was changed')}; none of the {len(named)} files "
                              "was converted") from None
+    empty = [c for c in plans if c.rows == 0]   # nothing to convert: the file stays as it is, no FILE.xyxy
+    if len(empty) == len(plans):
+        what = f"{empty[0].path} has no" if len(plans) == 1 else f"none of the {len(plans)} files has a"
+        raise InputError(f"{what} box row to convert (empty, or only rows without a box: NaN, 0,0,0,0); nothing "
+                         "was changed; pass box files of x1,y1,x2,y2 rows")
+    for conv in empty:
+        typer.echo(f"{printable(conv.path)}: no box row to convert (empty, or only rows without a box); left as it "
+                   "is, no .xyxy copy")
+    plans = [c for c in plans if c.rows]
     done: list[str] = []
     for k, conv in enumerate(plans):
         try:

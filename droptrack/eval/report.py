@@ -214,18 +214,35 @@ def _distinct(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _tracked_inputs(result_dir: Path) -> dict[str, str]:
-    """{sequence: fingerprint of the frames it was tracked on} from a dt eval folder's eval.json ({} without one)."""
+def _manifest(result_dir: Path) -> dict[str, Any]:
+    """A dt eval folder's eval.json ({} without one, or unreadable)."""
     import json
 
     from droptrack.eval.resume import MANIFEST
     from droptrack.textfiles import read_table
 
     try:   # bounded, regular files only: a named pipe in a folder from elsewhere would block the read forever
-        inputs = json.loads(read_table(result_dir / MANIFEST, ValueError, "")).get("inputs")
-    except (OSError, ValueError, RecursionError, AttributeError):
+        data = json.loads(read_table(result_dir / MANIFEST, ValueError, ""))
+    except (OSError, ValueError, RecursionError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _tracked_inputs(result_dir: Path) -> dict[str, str]:
+    """{sequence: fingerprint of the frames it was tracked on} from a dt eval folder's eval.json ({} without one)."""
+    inputs = _manifest(result_dir).get("inputs")
     return inputs if isinstance(inputs, dict) else {}
+
+
+def _check_one_split(dirs: Sequence[Path]) -> None:
+    """Result folders that dt eval tracked on different splits (their eval.json) share no sequence: say so."""
+    splits = {d: _manifest(d).get("split") for d in dirs}
+    known = {d: s for d, s in splits.items() if isinstance(s, str)}
+    if len(set(known.values())) > 1:
+        said = ", ".join(f"{d} the {s} split" for d, s in known.items())
+        raise InputError(f"the result folders hold results of different splits ({said}, by their eval.json), so no "
+                         "sequence has results from both; analyze the folders of one split together, with that "
+                         "split's --root")
 
 
 def _other_frames(result_dir: Path, seq: Any, tracked: dict[str, str], prints: dict[str, str]) -> str | None:
@@ -290,6 +307,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
                 o[seq.name] = note
     common = [q.name for q in sequences if all(q.name in s for s in scored)]
     if not common:
+        _check_one_split(dirs)
         first = "; ".join(f"{n}: {next(iter(e.values()))}" for n, e in zip(names, errors) if e)
         raise InputError(f"no sequence could be scored for every tracker ({first}); fix the result file or "
                          "ground truth named there, and run again")   # 'fix the result files' for a NaN GT row

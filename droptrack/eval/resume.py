@@ -108,6 +108,34 @@ def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
     return old.get(key) != ident.get(key) and not unknown
 
 
+def check_sibling_split(out: Path, ident: dict[str, Any]) -> None:
+    """Refuse results of one split beside other tracker folders' results of another split of the same dataset in
+    `out.parent` (dt analyze compares the tracker folders of one results folder, which then share no sequence)."""
+    import json
+
+    split, dataset = ident.get("split"), ident.get("dataset")
+    parent = out.parent
+    try:
+        others = sorted(parent.iterdir()) if split is not None and parent.is_dir() else []
+    except OSError:   # a parent that cannot be listed: nothing to compare with
+        return
+    for other in others:
+        if other == out or not (other / MANIFEST).is_file() or not any(other.glob("*.txt")):
+            continue
+        try:
+            old = json.loads((other / MANIFEST).read_text())
+        except (OSError, ValueError, RecursionError):
+            continue
+        if not isinstance(old, dict) or old.get("dataset") != dataset or old.get("split") in (None, split):
+            continue
+        from droptrack.data.registry import output_name
+
+        own = Path("results") / output_name(str(dataset), str(split))
+        raise InputError(f"{parent} holds results of the {old['split']} split of {dataset} ({other.name}), this run "
+                         f"is of the {split} split; a results folder holds one split (dt analyze compares its "
+                         f"tracker folders); pass --split {split} without --output ({own}), or another --output")
+
+
 def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[str, str], write: bool = True) -> None:
     """Refuse to mix results of another artifact/config/dataset/thread count, or of other frames under the same
     sequence names (`inputs`: name -> fingerprint), into `out`; write eval.json for this run (`write=False`: only the

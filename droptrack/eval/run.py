@@ -31,9 +31,9 @@ from droptrack.eval.results import load_tracker_dir, read_times, write_result, w
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
 from droptrack.eval.score_files import check_got10k_rows
-from droptrack.eval.resume import (check_manifest, checked, complete, fingerprint, identity, locked, old_default_note,
-                                   record_procedures, recorded_procedures, remove_stale_temp, result_paths,
-                                   resume_threads, saved_on_interrupt)
+from droptrack.eval.resume import (check_manifest, check_sibling_split, checked, complete, fingerprint, identity,
+                                   locked, old_default_note, record_procedures, recorded_procedures, remove_stale_temp,
+                                   result_paths, resume_threads, saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -141,6 +141,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
              "realtime": realtime.to_dict() if realtime is not None else None, "split": split}
     inputs = {s.name: fingerprint(s) for s in seqs}
+    check_sibling_split(out, ident)   # the other trackers' results in --output: of one split, as dt analyze needs
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
         check_manifest(out, ident, spec.device, inputs, write=False)
     if check_only:
