@@ -303,9 +303,10 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
                                            parity=lambda path: _parity(path, source, read_metadata(path),
                                                                        path.name).failures)
             notes, ranges = search.notes(), search.ranges   # the search's calibration: the export's only one
-            atomic_write_json(report, search.to_dict())
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges)
-        if not options.auto_precision:   # an earlier search's kept groups are not this graph's
+        if options.auto_precision:   # written once its graph is: a stop before leaves no report of a graph not there
+            atomic_write_json(report, search.to_dict())
+        else:   # an earlier search's kept groups are not this graph's
             report.unlink(missing_ok=True)
         res.notes += notes
         results.append(res)
