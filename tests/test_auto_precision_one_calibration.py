@@ -1,10 +1,13 @@
 """`dt export --auto-precision --calib-method entropy` ran the entropy calibration again for every trial graph,
 though its ranges depend only on the pre-processed FP32 graph, the calibration pairs and the target, not on the
 groups a trial keeps: the search now calibrates once and every trial reuses those ranges; a trial's activation
-scales are those of the same recipe quantized alone (its own, fresh calibration)."""
+scales are those of the same recipe quantized alone (its own, fresh calibration). The export after the search
+quantized the chosen recipe with a calibration of its own again: it now takes the search's ranges, so
+`dt export --int8 --auto-precision` calibrates exactly once, and the graph it writes has the search's scales."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import onnx
@@ -16,6 +19,7 @@ from droptrack.export.calibration import calibration_pairs
 from droptrack.export.divergence import Evaluator
 from droptrack.export.onnx import read_metadata
 from droptrack.export.quantize import Int8Recipe, layer_groups, quantize_int8
+from helpers import cli
 
 
 def _activation_scales(path) -> dict[str, float]:
@@ -27,7 +31,7 @@ def _activation_scales(path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_a_search_calibrates_once_and_every_trial_uses_those_ranges(onnx_model, tmp_path, monkeypatch):
+def test_a_search_calibrates_once_and_every_trial_uses_those_ranges(onnx_model, tiny_ckpt, tmp_path, monkeypatch):
     calls = []
     real = quantize.entropy_ranges
     monkeypatch.setattr(quantize, "entropy_ranges", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -47,3 +51,19 @@ def test_a_search_calibrates_once_and_every_trial_uses_those_ranges(onnx_model, 
     for trial in trials[1:]:
         scales = _activation_scales(trial)
         assert scales and all(fresh[t] == s for t, s in scales.items())   # the kept groups only drop Q/DQ pairs
+
+    calls.clear()   # the whole export: the search and the graph written after it share one calibration
+    out = tmp_path / "export"
+    r = cli("export", tiny_ckpt, "--int8", "--int8-target", "trt", "--calib-method", "entropy", "--calib-pairs", 8,
+            "--auto-precision", "--val-sequences", 4, "--val-frames", 3, "--max-divergence", 0.25, "--group-by",
+            "kind", "-o", out)
+    assert r.exit_code in (0, 2) and (out / "model.onnx").is_file(), r.output
+    assert len(calls) == 1, r.output
+    kept = tuple(json.loads((out / "auto_precision_trt.json").read_text())["kept"])
+    written = next(p for p in (out / "model_int8_trt.onnx", out / "model_int8_trt.onnx.failed") if p.is_file())
+    chosen = tmp_path / "chosen.onnx"   # the chosen recipe quantized on its own, with a fresh calibration
+    quantize_int8(out / "model.onnx", chosen, read_metadata(out / "model.onnx"), pairs[0], pairs[1],
+                  replace(base, keep=kept))
+    assert len(calls) == 2
+    expected = _activation_scales(chosen)
+    assert expected and _activation_scales(written) == expected

@@ -160,6 +160,8 @@ class SearchResult:
     trials: int = 0                    # candidate graphs whose divergence the search used
     measured: int = 0                  # of them, measured in this run (the others came from the journal)
     parity_failed: dict[str, str] = field(default_factory=dict)   # kept set ('a,b'; '' all INT8) -> its first failure
+    ranges: dict | None = field(default=None, repr=False)   # the search's entropy ranges (not in the report): the
+    # final export quantizes with them, so a whole export calibrates once
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""
@@ -180,9 +182,12 @@ class SearchResult:
         return out
 
     def to_dict(self) -> dict:
+        """auto_precision_<target>.json (without the ranges)."""
         from dataclasses import asdict
 
-        return asdict(self)
+        d = asdict(replace(self, ranges=None))
+        del d["ranges"]
+        return d
 
 
 def validation_sequences(options: Int8Options, cache: Path) -> tuple[list, str]:
@@ -262,7 +267,7 @@ def search_recipe(fp32: Path, base: Int8Recipe, pairs: tuple, options: Int8Optio
         res.kept = kept
         res.divergence, final = ev.graph(kept)[0], ev.path(kept)
         res.passed = res.divergence <= limit and not _parity_fails(ev, kept, res)
-        res.trials, res.measured = len(ev.done), ev.measured
+        res.trials, res.measured, res.ranges = len(ev.done), ev.measured, ev.ranges()
         update(res.trials, res.trials)
         _costs(res, ev, kept, final)
     res.seconds = time.perf_counter() - t0

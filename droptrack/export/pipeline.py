@@ -161,9 +161,11 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp
 
 
 def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib_pairs: int = 32,
-                log: Log | None = None, recipe=None, pairs: tuple[list[InputPair], str] | None = None) -> ExportResult:
+                log: Log | None = None, recipe=None, pairs: tuple[list[InputPair], str] | None = None,
+                ranges: dict | None = None) -> ExportResult:
     """The recipe's INT8 graph (`model_int8_trt.onnx` by default; see droptrack.export.quantize) calibrated on
-    tracking crops (`pairs`: precomputed (pairs, source description)), judged on decoded boxes vs PyTorch."""
+    tracking crops (`pairs`: precomputed (pairs, source description); `ranges`: their entropy ranges, already
+    calibrated by the precision search), judged on decoded boxes vs PyTorch."""
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.quantize import Int8Recipe, quantize_int8
@@ -179,7 +181,7 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
         log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]}")
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir, room_checked(out, out):
         tmp = Path(tmpdir) / name
-        details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe)
+        details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe, ranges=ranges)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
         status = _publish(tmp, out / name, report, out, source.sha256)
@@ -295,15 +297,16 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     results = []
     for target in options.targets:
         recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
-        notes, report = [], fp32_path.parent / f"auto_precision_{target}.json"
+        notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,
                                            parity=lambda path: _parity(path, source, read_metadata(path),
                                                                        path.name).failures)
-            notes = search.notes()
+            notes, ranges = search.notes(), search.ranges   # the search's calibration: the export's only one
+        res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges)
+        if options.auto_precision:   # written once its graph is: a stop before leaves no report of a graph not there
             atomic_write_json(report, search.to_dict())
-        res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs)
-        if not options.auto_precision:   # an earlier search's kept groups are not this graph's
+        else:   # an earlier search's kept groups are not this graph's
             report.unlink(missing_ok=True)
         res.notes += notes
         results.append(res)
