@@ -49,3 +49,39 @@ def test_ctrl_c_in_a_checkpoint_export_names_unchecked_only_with_engine(tiny, tm
     line = _last(cli("export", tiny[0], "-o", tmp_path / "out", *(["--engine"] if engine else [])))
     assert line.startswith("interrupted: the files written so far are complete"), line
     assert ("NAME.engine.unchecked" in line) == engine and "auto-precision" not in line, line
+
+
+def _graph_of(src, dst, sha: str | None = None) -> None:
+    """`src`'s graph written to `dst`, its metadata naming checkpoint `sha` (as another checkpoint's export would)."""
+    import json
+
+    import onnx
+
+    model = onnx.load(str(src), load_external_data=False)
+    if sha is not None:
+        (prop,) = [p for p in model.metadata_props if p.key == "droptrack.checkpoint_sha256"]
+        prop.value = json.dumps(sha)   # metadata values are JSON
+    onnx.save(model, str(dst))
+
+
+@pytest.mark.parametrize("other", [False, True])
+def test_ctrl_c_names_artifacts_of_two_checkpoints_left_side_by_side(tiny, onnx_model, tmp_path, monkeypatch, other):
+    # the new model.onnx written, the earlier export's model_fp16.onnx not yet: only a finished export named it
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    from droptrack.export import pipeline
+
+    out = tmp_path / "out"
+    out.mkdir()
+    _graph_of(onnx_model, out / "model.onnx")
+    _graph_of(onnx_model, out / "model_fp16.onnx", "cd" * 32 if other else None)
+    monkeypatch.setattr(pipeline, "load_source", ctrl_c)
+    line = _last(cli("export", tiny[0], "-o", out))
+    assert line.startswith("interrupted: the files written so far are complete"), line
+    if not other:
+        assert "checkpoints" not in line, line
+        return
+    assert f"{out} now holds artifacts of 2 checkpoints (" in line, line
+    assert "checkpoint cdcdcdcdcdcd: model_fp16.onnx" in line and ": model.onnx" in line, line
+    assert line.endswith("do not bench or deploy it before the rerun has finished"), line

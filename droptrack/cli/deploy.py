@@ -77,7 +77,7 @@ def export_(
 
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
-    from droptrack.export.report import interrupted_line, next_commands, notes, summary_table
+    from droptrack.export.report import interrupted_line, mixed_checkpoints, next_commands, notes, summary_table
     from droptrack.signals import stop_signals
     from droptrack.errors import print_plain, shell_quote
 
@@ -112,7 +112,7 @@ def export_(
     except KeyboardInterrupt as exc:   # written files are whole (atomic); the precision search has a journal
         graph = checkpoint is not None and checkpoint.lower().endswith(".onnx")   # as export_all tells the paths
         signum = getattr(exc, "signum", 2)
-        line = interrupted_line(graph, engine, auto_precision)
+        line = interrupted_line(graph, engine, auto_precision) + ("" if graph else mixed_checkpoints(output))
         typer.echo(line if signum == 2 else line.replace("interrupted", f"stopped by {exc}", 1), err=True)
         raise typer.Exit(128 + signum) from None
     for r in report.results:

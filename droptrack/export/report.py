@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from droptrack.errors import plain_text, shell_join
 from droptrack.export.results import ExportReport
 
@@ -34,35 +36,55 @@ def summary_table(report: ExportReport):
     return t
 
 
-def stale_artifacts(report: ExportReport) -> list[str]:
-    """Graphs and engines left in the output folder by an export of another checkpoint (not rewritten by this one):
-    named, never deleted, so nobody benchmarks or deploys them as this checkpoint's."""
+def _checkpoint_of(path: Path) -> str:
+    """The checkpoint sha256 a droptrack graph's metadata or engine sidecar names; '' where none (not ours)."""
     from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path
     from droptrack.export.onnx import read_metadata
 
+    try:
+        if path.suffix == ".onnx":
+            other = read_metadata(path).checkpoint_sha256
+        else:
+            meta = sidecar_fields(sidecar_path(path)).get("meta")
+            other = meta.get("checkpoint_sha256", "") if isinstance(meta, dict) else ""
+    except Exception:  # noqa: BLE001 - not a droptrack artifact (or unreadable): not ours to judge
+        return ""
+    return other if isinstance(other, str) else ""   # a number there: not a sidecar of ours
+
+
+def _artifacts(folder: Path) -> list[Path]:
+    """The graphs and engines directly in `folder`, by name."""
+    return sorted([*folder.glob("*.onnx"), *folder.glob("*.engine")])
+
+
+def stale_artifacts(report: ExportReport) -> list[str]:
+    """Graphs and engines left in the output folder by an export of another checkpoint (not rewritten by this one):
+    named, never deleted, so nobody benchmarks or deploys them as this checkpoint's."""
     fp32 = next((r for r in report.results if r.precision == "fp32" and r.meta is not None), None)
     sha = fp32.meta.checkpoint_sha256 if fp32 is not None else ""
     if not sha or not report.output_dir.is_dir():
         return []
     written = {r.path.name for r in report.results}
-    stale = []
-    for path in sorted([*report.output_dir.glob("*.onnx"), *report.output_dir.glob("*.engine")]):
-        if path.name in written:
-            continue
-        try:
-            if path.suffix == ".onnx":
-                other = read_metadata(path).checkpoint_sha256
-            else:
-                meta = sidecar_fields(sidecar_path(path)).get("meta")
-                other = meta.get("checkpoint_sha256", "") if isinstance(meta, dict) else ""
-        except Exception:  # noqa: BLE001 - not a droptrack artifact (or unreadable): not ours to judge
-            continue
-        if isinstance(other, str) and other and other != sha:   # a number there: not a sidecar of ours
-            stale.append(f"{path.name} (checkpoint {other[:12]})")
+    stale = [f"{path.name} (checkpoint {other[:12]})" for path in _artifacts(report.output_dir)
+             if path.name not in written and (other := _checkpoint_of(path)) and other != sha]
     if not stale:
         return []
     return [f"{report.output_dir} also holds artifacts of another checkpoint, not rewritten by this export: "
             f"{', '.join(stale)}; re-export those precisions or move them away before dt bench / dt run"]
+
+
+def mixed_checkpoints(folder: Path) -> str:
+    """'' or a clause naming the checkpoints whose artifacts an interrupted export left side by side in `folder` (its
+    new model.onnx beside an earlier export's FP16/INT8 graphs): only a finished export named them."""
+    by_sha: dict[str, list[str]] = {}
+    for path in _artifacts(folder) if folder.is_dir() else []:
+        if sha := _checkpoint_of(path):
+            by_sha.setdefault(sha, []).append(path.name)
+    if len(by_sha) < 2:
+        return ""
+    groups = "; ".join(f"checkpoint {sha[:12]}: {', '.join(names)}" for sha, names in by_sha.items())
+    return (f"; {folder} now holds artifacts of {len(by_sha)} checkpoints ({groups}): do not bench or deploy it "
+            "before the rerun has finished")
 
 
 def notes(report: ExportReport) -> list[str]:
