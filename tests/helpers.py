@@ -205,6 +205,20 @@ def square_avi(path: Path, frames: int) -> Path:
     return path
 
 
+def identity_graph(meta):
+    """An onnx ModelProto (opset 17) of Identity nodes with the tracker's inputs and outputs at `meta`'s crop sizes,
+    no metadata: a stand-in for an exported graph where its weights do not matter."""
+    from onnx import TensorProto, helper
+
+    crops = {"template": meta.template_size, "search": meta.search_size}
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [src], [dst]) for src, dst in
+         (("search", "score_map"), ("search", "size_map"), ("template", "offset_map"))], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, s, s]) for n, s in crops.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("score_map", "size_map", "offset_map")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 @dataclass
 class FakeSeq:
     """Stand-in for droptrack.data's sequence objects (what the metrics and dt analyze read of them)."""

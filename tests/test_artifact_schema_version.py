@@ -9,23 +9,16 @@ import pytest
 from droptrack.artifact import ArtifactMeta
 from droptrack.config import load_config, meta_from_config
 from droptrack.errors import MetadataError
-from helpers import cli
+from helpers import cli, identity_graph
 
 
 def onnx_with_schema(path, version):
     """An Identity graph with the tracker's inputs and outputs and droptrack metadata of `schema_version` (None:
     without the field)."""
     import onnx as ox
-    from onnx import TensorProto, helper
 
     meta = meta_from_config(load_config("tiny_ce_test"))
-    crops = {"template": meta.template_size, "search": meta.search_size}
-    graph = helper.make_graph(
-        [helper.make_node("Identity", [src], [dst]) for src, dst in
-         (("search", "score_map"), ("search", "size_map"), ("template", "offset_map"))], "g",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, s, s]) for n, s in crops.items()],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("score_map", "size_map", "offset_map")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = identity_graph(meta)
     for k, v in meta.to_strings().items():
         if k == "droptrack.schema_version":
             if version is None:

@@ -22,6 +22,7 @@ from droptrack.data.media import bundled_video
 from droptrack.data.synth import generate_synth
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
+from helpers import identity_graph
 
 runner = CliRunner()
 MARKER_NAME = "pickle_ran_code"
@@ -139,19 +140,11 @@ def engine_cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
     if not unavailable_reason():
         return {}
     import onnx as ox
-    from onnx import TensorProto, helper
 
     from droptrack.config import meta_from_config
 
     onnx = a["d"] / "identity.onnx"   # a graph with the tracker's I/O and metadata: the engine build is what fails
-    meta = meta_from_config(load_config("tiny_ce_test"))
-    crops = {"template": meta.template_size, "search": meta.search_size}
-    graph = helper.make_graph(
-        [helper.make_node("Identity", [src], [dst]) for src, dst in
-         (("search", "score_map"), ("search", "size_map"), ("template", "offset_map"))], "g",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, s, s]) for n, s in crops.items()],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("score_map", "size_map", "offset_map")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])   # onnx's newest: past TensorRT's
+    model = identity_graph(meta_from_config(load_config("tiny_ce_test")))
     for k, v in meta_from_config(load_config("tiny_ce_test")).to_strings().items():
         model.metadata_props.add(key=k, value=v)
     ox.save(model, onnx)
