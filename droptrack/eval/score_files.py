@@ -189,25 +189,27 @@ def ope_visible(seq: Any) -> np.ndarray | None:
     return getattr(seq, "visible", None)
 
 
+def got10k_refusal(seq: Any, cover: np.ndarray | None) -> str:
+    """Why the GOT-10k toolkit's report refuses `seq`'s ground truth with these cover labels (a NaN box on a frame
+    they say is in view: its AO would be NaN), or ''; dt eval and dt train --val-data refuse such a sequence."""
+    gt = np.asarray(seq.boxes, dtype=np.float64)
+    try:
+        M.got10k_sequence(np.zeros_like(gt), gt, cover, None, seq.name)   # as the report refuses
+    except DatasetError as exc:
+        return str(exc)
+    return ""
+
+
 def check_got10k_rows(sequences: list[Any], tag: str) -> None:
     """DatasetError, before any work, naming the sequences whose ground truth the GOT-10k toolkit's report refuses
-    (a NaN box on a frame its cover.label says is in view: its AO would be NaN), where dt eval writes that report
-    (got10k*, and synth beside its own): the report then left them out, and when none was left the whole run failed
-    after every sequence was tracked, its report.json unwritten."""
+    (`got10k_refusal`), where dt eval writes that report (got10k*, and synth beside its own): the report then left
+    them out, and when none was left the whole run failed after every sequence was tracked, report.json unwritten."""
     from droptrack.data.sequence import has_gt
 
     if not (tag == "synth" or tag.startswith("got10k")):
         return
-    bad = []
-    for seq in sequences:
-        if not has_gt(seq):   # a test split's sequence: not scored
-            continue
-        gt = np.asarray(seq.boxes, dtype=np.float64)
-        try:
-            M.got10k_sequence(np.zeros_like(gt), gt, cover_labels(seq, tag), None, seq.name)   # as the report refuses
-        except DatasetError as exc:
-            bad.append(str(exc))
-    if bad:
+    bad = [why for seq in sequences if has_gt(seq) and (why := got10k_refusal(seq, cover_labels(seq, tag)))]
+    if bad:   # has_gt: a test split's sequence is not scored
         more = f" (and {counted(len(bad) - 1, 'other sequence')} alike)" if len(bad) > 1 else ""
         raise DatasetError(f"{bad[0]}{more}; or leave {'it' if len(bad) == 1 else 'them'} out with --sequences "
                            "(the names to track)")

@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from droptrack.artifact import ArtifactMeta, atomic_write, atomic_write_bytes, atomic_write_json
-from droptrack.engine.tensorrt_backend import BUILD_RECIPE as _RECIPE
+# BUILD_RECIPE: how `_build_plan` builds, part of the cache key (engines built the old way are rebuilt, not reused);
+# defined where loading checks it
+from droptrack.engine.tensorrt_backend import BUILD_RECIPE
 from droptrack.errors import ExportError, InputError, OutputFull
 from droptrack.paths import cache_root
 
 SIDECAR_FORMAT = "droptrack-engine"
 DEFAULT_WORKSPACE_GB = 4.0
 CACHE_LIMIT_BYTES = 5 << 30   # the engine cache's size, as Torch-TensorRT's on-disk cache: least recently used go first
-# The version of how `_build_plan` builds (droptrack.engine.tensorrt_backend.BUILD_RECIPE, where loading checks it):
-# part of the cache key, so that engines built the old way are rebuilt, not reused.
-BUILD_RECIPE = _RECIPE
 
 
 class TensorRTUnavailable(ExportError):

@@ -49,18 +49,13 @@ def val_sequences(val_root: str | Path, max_sequences: int = 8, note: list[str] 
 def _check_got10k_scorable(seqs: list, val_root: str | Path) -> None:
     """InputError for a sequence that `dt eval --dataset synth` refuses (it scores the GOT-10k toolkit's report too):
     a NaN box on a frame its cover.label says is in view, whose AO would be NaN; the suggested dt eval then failed."""
-    from droptrack.eval.metrics import got10k_sequence
-    from droptrack.eval.score_files import cover_labels
+    from droptrack.eval.score_files import cover_labels, got10k_refusal
 
     for seq in seqs:
         cover = cover_labels(seq, "synth")
-        if cover is None:
-            continue
-        gt = np.asarray(seq.boxes, dtype=np.float64)
-        try:
-            got10k_sequence(np.zeros_like(gt), gt, cover, None, seq.name)   # refuses as dt eval does
-        except DatasetError as exc:
-            raise InputError(f"--val-data '{val_root}': {exc} (dt eval refuses that sequence)") from None
+        why = got10k_refusal(seq, cover) if cover is not None else ""
+        if why:
+            raise InputError(f"--val-data '{val_root}': {why} (dt eval refuses that sequence)")
 
 
 def validation_auc(model, cfg: Config, val_root: str | Path, max_sequences: int = 8,
