@@ -213,3 +213,27 @@ def check_got10k_rows(sequences: list[Any], tag: str) -> None:
         more = f" (and {counted(len(bad) - 1, 'other sequence')} alike)" if len(bad) > 1 else ""
         raise DatasetError(f"{bad[0]}{more}; or leave {'it' if len(bad) == 1 else 'them'} out with --sequences "
                            "(the names to track)")
+
+
+def check_nan_gt_rows(sequences: list[Any], tag: str, protocol: str | None = None) -> None:
+    """DatasetError, before any work, naming the first sequence (and row) with a NaN ground-truth box where the
+    scoring toolkit refuses one: OSTrack's and pytracking's analysis raise "NaNs in annotation" on every set but
+    UAV123 (metrics.md 3.1; LaSOT, OTB, NfS, TNL2K, ...), while UAV123 and one's own footage (folder, video, synth)
+    mark an absent target so. dt eval found it only when scoring, after tracking; dt analyze scored the others."""
+    if protocol is None and tag not in M.OPE_TAGS:   # no scoring rule for it: refused where it is scored
+        return
+    protocol = protocol or M.protocol_for_tag(tag)
+    if not protocol.endswith("-ope") or tag in M.NAN_GT_TAGS:   # GOT-10k: check_got10k_rows; the devkit: a miss
+        return
+    bad = []
+    for seq in sequences:
+        rows = np.flatnonzero(np.isnan(np.asarray(seq.boxes, dtype=np.float64)).any(axis=1))
+        if len(rows) and has_gt(seq):   # a test split's sequence is not scored
+            bad.append((seq.name, int(rows[0])))
+    if bad:
+        name, row = bad[0]
+        more = f" (and {counted(len(bad) - 1, 'other sequence')} alike)" if len(bad) > 1 else ""
+        raise DatasetError(f"{name}: ground-truth row {row} (frame {row}, from 0) has NaN{more}, which "
+                           f"{TOOLKITS[protocol]} refuses on {tag} (\"NaNs in annotation\"; only UAV123 and one's own "
+                           "footage mark an absent target so); restore that row from the dataset's archive, or leave "
+                           f"{'it' if len(bad) == 1 else 'them'} out with --sequences")
