@@ -257,18 +257,24 @@ def named_split(dataset: str, root: str | Path | None, split: str | None) -> str
     """The split that names dt eval's and dt analyze's default folder (`output_name`): `split` if given, else the
     split a root that is itself one split folder is (GOT-10k's val/ or test/, TrackingNet's TEST/ or TRAIN_k/): such a
     root is that split, as `--root TOP --split IT` reads it, and its results go to that split's folder
-    (results/got10k_test); they went to results/got10k, the folder of the top root's default val split."""
+    (results/got10k_test); they went to results/got10k, the folder of the top root's default val split. A synth root
+    of one's own sequences (no synth.json, no split in it) is named by its folder (`own_set_name`:
+    results/synth_<folder>): two such sets shared results/synth, where one's results mixed with the other's, or were
+    refused beside them."""
     from droptrack.errors import DropTrackError
 
     if split is not None:
         return split
     try:
         tag, implied = canonical(dataset)
-        path = resolve_root(tag, root) if implied is None and tag in ("got10k", "trackingnet") else None
+        path = resolve_root(tag, root) if implied is None and tag in ("got10k", "trackingnet", "synth") else None
     except DropTrackError:
         return None
     if path is None or not path.is_dir():
         return None
+    if tag == "synth":
+        own = not any((path / m).is_file() for m in SET_MARKERS) and read_split(dataset, root, None) is None
+        return own_set_name(path) if own else None
     if tag == "got10k":
         from droptrack.data.got10k import folder_split
 
@@ -276,6 +282,17 @@ def named_split(dataset: str, root: str | Path | None, split: str | None) -> str
     from droptrack.data.trackingnet import _own_chunk
 
     return _own_chunk(path)
+
+
+def own_set_name(path: Path) -> str:
+    """The name a synth root of one's own sequences gives its default folders: its folder's name in lower-case
+    letters, digits and '_' (`output_name` takes only those), or a digest of the name where none is left."""
+    import hashlib
+    import re
+
+    name = Path(os.path.realpath(path)).name
+    plain = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return plain or hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def read_split(dataset: str, root: str | Path | None, split: str | None) -> str | None:

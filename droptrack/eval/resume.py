@@ -224,8 +224,9 @@ def old_default_note(out: Path, old: Path, ident: dict[str, Any], device: str, i
         check_manifest(mine, ident, device, inputs, write=False)   # resumable there (same tracker and settings)
     except DropTrackError:
         return None
-    return (f"{mine} holds this tracker's results of an earlier dt eval (before each split had its own default "
-            f"folder); this run starts over in {out}; to continue there instead, pass --output {old}")
+    return (f"{mine} holds this tracker's results of an earlier dt eval (before each split, and each synth set of "
+            f"one's own, had its own default folder); this run starts over in {out}; to continue there instead, pass "
+            f"--output {old}")
 
 
 def record_procedures(out: Path, procedures: set[str]) -> None:
