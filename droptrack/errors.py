@@ -43,6 +43,11 @@ class StrayImagesWarning(UserWarning):
     """Images in a folder of numbered frames named otherwise (a plot, a cover, a screenshot): left out of its frames."""
 
 
+class ExtraImagesWarning(UserWarning):
+    """A sequence folder holding more images than its ground truth has boxes (TNL2K): those past the last box are
+    left out, as the benchmark's analysis never scores them."""
+
+
 class DropTrackError(Exception):
     """A user error: the CLI prints it on one line and exits with code 2."""
 

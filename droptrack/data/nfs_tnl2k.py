@@ -11,14 +11,15 @@ checks; other names: listed) and root/<name>/30/<name>.txt with rows
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.frames import count_numbered, probe_numbered
+from droptrack.data.frames import NumberedFrames, count_numbered, probe_numbered
 from droptrack.data.sequence import (REDOWNLOAD, Sequence, list_images, load_boxes, no_sequences, numbered_frames,
                                      select)
-from droptrack.errors import DatasetError
+from droptrack.errors import DatasetError, ExtraImagesWarning
 from droptrack.textfiles import read_table, row_problem
 
 
@@ -94,12 +95,23 @@ TNL2K_DAMAGED = {("test_015_Sord_video_Q01_done", "00000492.png"):
                  "the same folder as OSTrack's TNL2K loader notes"}
 
 
+def _images_past(rule: NumberedFrames, boxes: int) -> int:
+    """How many numbered images a folder whose first `boxes` frames `rule` names holds: `boxes`, found with one file
+    check, unless the next number is there too (then counted with a few more: `count_numbered`)."""
+    if not (rule.folder / rule.name(boxes)).is_file():
+        return boxes
+    return count_numbered(rule.folder, rule.first, rule.digits, rule.ext)
+
+
 def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[Sequence]:
     """Every TNL2K sub-folder with a groundtruth.txt; frames are the sorted listing of imgs/ (numbered from 0 or 1:
     a rule, the folder listed only when its last frame is absent; a gap is named when its frame is read).
 
-    Images past the last box are dropped: OSTrack tracks them, and its analysis truncates the predictions to the
-    boxes, so they are never scored (some TNL2K folders hold extra images). Fewer images than boxes is an error."""
+    Images past the last box are dropped, with one ExtraImagesWarning per such sequence naming both counts: OSTrack's
+    TNL2K loader takes every image of imgs/ (ostrack_spec.md 6.1: frames = sorted listing of imgs/) and tracks them,
+    and its analysis truncates predictions longer than the ground truth (metrics.md 3.2, "More predictions than GT
+    frames: truncated in pytracking"), so they are never scored and the scores are the same. Fewer images than
+    boxes is an error."""
     avail = sorted(d.name for d in root.iterdir() if (d / "groundtruth.txt").is_file())
     if not avail:
         raise no_sequences("TNL2K sequence (a <seq>/ folder with groundtruth.txt and imgs/)", root,
@@ -114,6 +126,12 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
         if len(frames) < len(gt):
             raise DatasetError(f"{root / nm / 'groundtruth.txt'} has {len(gt)} boxes for {len(frames)} images in "
                                f"{root / nm / 'imgs'}; re-extract the sequence")
+        images = _images_past(rule, len(gt)) if whole else len(frames)
+        if images > len(gt):
+            warnings.warn(f"TNL2K {nm}: {images} images in {root / nm / 'imgs'} for {len(gt)} ground-truth boxes; the "
+                          f"{images - len(gt)} past the last box are not tracked (OSTrack tracks them, and its "
+                          "analysis truncates the results to the boxes: the scores are the same)", ExtraImagesWarning,
+                          stacklevel=2)
         frames = rule if rule is not None else frames[:len(gt)]   # a gap: named when that frame is read
         known = {f: fix for (seq, f), fix in TNL2K_DAMAGED.items() if seq == nm}   # frames named only if needed
         damage = {i: known[f.name] for i, f in enumerate(frames) if f.name in known} if known else {}
