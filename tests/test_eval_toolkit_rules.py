@@ -125,20 +125,58 @@ def test_short_result_scored_as_the_toolkit_does(tmp_path):
 
 def test_got10k_nan_only_where_the_toolkit_scores_it(tmp_path):
     """The GOT-10k toolkit never reads frame 0 or a cover-0 frame, so a NaN box there does not change AO; dt
-    analyze refused the whole sequence. A NaN on a scored frame (the toolkit's AO would be NaN) is still refused,
-    naming the frame."""
+    analyze refused the whole sequence."""
     seq = FakeSeq("a", "got10k", np.array([G] * 4), cover=np.array([1, 1, 0, 1]))
     d = tmp_path / "trk"
     d.mkdir()
     (d / "a.txt").write_text("nan,nan,nan,nan\n100,100,20,20\nnan,nan,nan,nan\n110,100,20,20\n")
-    r = analyze([d], [seq]).trackers[0].result
+    t = analyze([d], [seq]).trackers[0]
     # used frames 1 and 3: IoU 1, and 10x20 overlap / (400 + 400 - 200) = 1/3
-    assert r.seq_frames.tolist() == [2] and r.ao == pytest.approx((1 + 1 / 3) / 2) and r.sr50 == 0.5
+    assert t.result.seq_frames.tolist() == [2] and t.result.ao == pytest.approx((1 + 1 / 3) / 2)
+    assert t.result.sr50 == 0.5 and t.notes == {}
     (d / "a.txt").write_text("100,100,20,20\n100,100,20,20\n100,100,20,20\nnan,1,2,3\n")
-    with pytest.raises(InputError, match=r"a: repetition 1 has NaN in the box of frame 3 \(line 4\)"):
-        analyze([d], [seq])
     with pytest.raises(InputError, match=r"a\.txt:4: NaN in the box"):      # OSTrack refuses NaN anywhere
         analyze([d], [seq], protocol="ostrack-ope")
+
+
+def test_got10k_nan_box_on_a_scored_frame_is_scored_as_the_toolkit_does(tmp_path):
+    """metrics.md 3.2 and 2.6: the GOT-10k toolkit's rect_iou of a NaN box is NaN, so the sequence's AO and the pooled
+    AO are NaN, and the frame passes no SR threshold (NaN > t is false). dt analyze refused the sequence and left it
+    out of every tracker's averages, giving an AO of the other sequences that the toolkit never reports. Now it
+    scores the frame as the toolkit does, says so in a note, and writes the NaN AO as null in report.json."""
+    import json
+
+    seqs = [FakeSeq("a", "got10k", np.array([G] * 4), cover=np.array([1, 1, 0, 1])),
+            FakeSeq("b", "got10k", np.array([G] * 3), cover=np.ones(3, int))]
+    d = tmp_path / "trk"
+    d.mkdir()
+    (d / "a.txt").write_text("100,100,20,20\n100,100,20,20\nnan,nan,nan,nan\nnan,nan,nan,nan\n")
+    (d / "b.txt").write_text("100,100,20,20\n100,100,20,20\n110,100,20,20\n")
+    report = analyze([d], seqs, output_dir=tmp_path / "an")
+    t = report.trackers[0]
+    # used frames: a 1 (IoU 1) and 3 (NaN; frame 2 has cover 0, never read); b 1 (IoU 1) and 2 (10x20 overlap /
+    # (400 + 400 - 200) = 1/3). Pooled IoUs 1, NaN, 1, 1/3: AO NaN; > 0.5: 2 of 4; > 0.75: 2 of 4; > 0: 3 of 4
+    assert t.errors == {} and t.result.names == ["a", "b"]
+    assert np.isnan(t.result.ao) and t.result.sr50 == 0.5 and t.result.sr75 == 0.5
+    assert t.result.success_curve[0] == 0.75
+    per = t.result.per_sequence()
+    assert np.isnan(per["a"]["ao"]) and per["a"]["sr50"] == 0.5 and per["a"]["frames"] == 2
+    assert per["b"]["ao"] == pytest.approx(2 / 3) and per["b"]["sr50"] == 0.5
+    assert t.notes == {"a": f"{d / 'a.txt'}:4: NaN box on frame 3, which the GOT-10k toolkit scores: its IoU is NaN, "
+                            "which makes this sequence's AO and the overall AO NaN (null in report.json) and fails "
+                            "every SR threshold, as the toolkit does"}
+    def no_constant(word):   # strict JSON: NaN / Infinity are no JSON values
+        raise AssertionError(f"{word} in report.json")
+
+    saved = json.loads((tmp_path / "an" / "report.json").read_text(), parse_constant=no_constant)["trackers"][0]
+    assert saved["scores"] == {"ao": None, "sr50": 0.5, "sr75": 0.5}
+    assert saved["per_sequence"]["a"]["ao"] is None
+    assert [next(iter(c.cells)) for c in report_table(report).columns][1:4] == ["-", "50.00", "50.00"]
+    # a per-attribute pool holding a is NaN too (it left a out as if it had no used frame); b alone: (1 + 1/3) / 2
+    from droptrack.eval.attributes import subset_scores
+
+    both, only_b = (subset_scores(t.result, names, ("ao", "sr50")) for names in (["a", "b"], ["b"]))
+    assert np.isnan(both["ao"]) and both["sr50"] == 0.5 and only_b == {"ao": pytest.approx(2 / 3), "sr50": 0.5}
 
 
 def test_missing_result_file_is_an_all_zero_submission_under_the_trackingnet_devkit(tmp_path):

@@ -194,7 +194,7 @@ def subset_scores(result: Any, names: Sequence[str], keys: Sequence[str]) -> dic
         out = {}
         for k in keys:
             v = getattr(result, f"seq_{k}")[idx]
-            use = np.isfinite(v) & (w > 0)
+            use = w > 0   # a sequence without a used frame has no AO; one NaN IoU makes the pool's AO NaN
             out[k] = float((v[use] * w[use]).sum() / w[use].sum()) if use.any() else math.nan
         return out
     per = result.per_sequence()

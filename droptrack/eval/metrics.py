@@ -15,14 +15,14 @@ import numpy as np
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval.boxes import as_boxes
 from droptrack.eval.metrics_got10k import (GOT10kResult, GOT10kSequence, got10k_aggregate, got10k_metrics,
-                                           got10k_sequence, rect_iou_got10k)
+                                           got10k_sequence, nan_box_frame, rect_iou_got10k)
 from droptrack.eval.metrics_trackingnet import (TrackingNetResult, TrackingNetSequence, trackingnet_aggregate,
                                                 trackingnet_metrics, trackingnet_sequence)
 from droptrack.wording import counted
 
 __all__ = ["OPEResult", "OPESequence", "ope_sequence", "ope_aggregate", "ope_metrics", "iou_pixel", "center_error",
            "replace_zero_size", "GOT10kResult", "GOT10kSequence", "got10k_sequence", "got10k_aggregate",
-           "got10k_metrics", "rect_iou_got10k", "TrackingNetResult", "TrackingNetSequence", "trackingnet_sequence",
+           "got10k_metrics", "nan_box_frame", "rect_iou_got10k", "TrackingNetResult", "TrackingNetSequence", "trackingnet_sequence",
            "trackingnet_aggregate", "trackingnet_metrics", "SUCCESS_THRESHOLDS", "PRECISION_THRESHOLDS",
            "NORM_PRECISION_THRESHOLDS", "OPE_TAGS", "protocol_for_tag"]
 

@@ -66,19 +66,29 @@ def got10k_sequence(preds: Any, gt: Any, cover: Any = None, image_size: tuple[fl
 
 
 def _check_nan(reps: list[np.ndarray], gt: np.ndarray, keep: np.ndarray, name: str) -> None:
-    """A NaN box on a frame the toolkit scores makes its AO NaN: refuse it naming the frame; NaN on frame 0 or on a
-    cover-0 frame is ignored, as the toolkit never reads those rows."""
+    """A NaN ground-truth box on a frame the toolkit scores makes every AO NaN: refuse it naming the frame; NaN on
+    frame 0 or on a cover-0 frame is ignored, as the toolkit never reads those rows. A NaN predicted box is scored
+    as the toolkit scores it (metrics.md 3.2, 2.6): its rect_iou is NaN, which makes the sequence's AO and the pooled
+    AO NaN (null in report.json) and passes no SR threshold (NaN > t is false); it was refused, and the sequence
+    left out of every tracker's averages, where the toolkit reports AO NaN."""
     used = np.flatnonzero(keep) + 1
     bad_gt = used[np.isnan(gt[used]).any(1)]
     if len(bad_gt):
         raise DatasetError(f"{name}: ground-truth row {bad_gt[0]} has NaN on a frame with cover > 0 (the GOT-10k "
                            "toolkit's AO would be NaN); fix groundtruth.txt or set that frame's cover label to 0")
+
+
+def nan_box_frame(reps: Sequence[np.ndarray], cover: Any = None) -> tuple[int, int] | None:
+    """(repetition from 1, frame) of the first NaN predicted box on a frame the GOT-10k toolkit scores (frames 1..N-1
+    with cover > 0), whose IoU, and so the AO, is NaN; None when there is none."""
     for r, p in enumerate(reps, 1):
-        bad = used[np.isnan(p[used]).any(1)]
-        if len(bad):
-            raise InputError(f"{name}: repetition {r} has NaN in the box of frame {bad[0]} (line {bad[0] + 1}), a "
-                             "frame the GOT-10k toolkit scores (its AO would be NaN); fix the tracker output and "
-                             "re-run this sequence")
+        used = np.isnan(np.asarray(p, dtype=np.float64)).any(1)
+        used[:1] = False
+        if cover is not None:
+            used &= np.asarray(cover).reshape(-1)[:len(used)] > 0
+        if used.any():
+            return r, int(np.argmax(used))
+    return None
 
 
 @dataclass

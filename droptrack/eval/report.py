@@ -34,8 +34,9 @@ every tracker's averages, as pytracking's skip_missing_seq does, and listed in t
 follow the toolkit (droptrack.eval.score_files, the rule named in the note): rows past the ground truth are ignored
 (OSTrack, TrackingNet devkit), missing rows score as misses (OSTrack zero boxes, except LaSOT: an error; devkit NaN
 rows), GOT-10k needs one row per frame; the TrackingNet devkit scores a NaN row as a miss, the GOT-10k toolkit
-ignores one on a frame it does not score; an OTB file with one row per image from image 1 where the frames start
-later (the GOT-10k toolkit's Tiger1: 354 rows for 349 frames from image 6) has those first rows dropped, with a note.
+ignores one on a frame it does not score and gives one on a frame it scores IoU NaN (AO null, a note; no SR hit);
+an OTB file with one row per image from image 1 where the frames start later (the GOT-10k toolkit's Tiger1: 354 rows
+for 349 frames from image 6) has those first rows dropped, with a note.
 """
 
 from __future__ import annotations

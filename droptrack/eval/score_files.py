@@ -119,15 +119,23 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     _check_not_annotation(files, seq)
     n = len(seq.boxes)
     times = _read_times(files[0], seq.name, dataset)
-    if protocol == "got10k-toolkit":   # NaN is refused only where the toolkit scores it (got10k_sequence)
+    if protocol == "got10k-toolkit":   # a NaN box is scored as the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
         notes = [images_before_note(f, len(r), seq) for f, r in zip(files, reps)]
-        reps = [r[len(r) - n:] if o else r for r, o in zip(reps, notes)]
+        cut = [len(r) - n if o else 0 for r, o in zip(reps, notes)]
+        reps = [r[c:] for r, c in zip(reps, cut)]
         for f, r in zip(files, reps):
             row_count_note(f, len(r), n, protocol, tag)
             _check_corners(f, r, seq.boxes)
-        return M.got10k_sequence(reps, seq.boxes, cover_labels(seq, tag), getattr(seq, "image_size", None),
-                                 seq.name), times, next((o for o in notes if o), None)
+        cover = cover_labels(seq, tag)
+        scored = M.got10k_sequence(reps, seq.boxes, cover, getattr(seq, "image_size", None), seq.name)
+        nan = M.nan_box_frame(reps, cover)
+        if nan is not None:
+            rep, frame = nan
+            notes.append(f"{files[rep - 1]}:{frame + 1 + cut[rep - 1]}: NaN box on frame {frame}, which the GOT-10k "
+                         "toolkit scores: its IoU is NaN, which makes this sequence's AO and the overall AO NaN (null "
+                         "in report.json) and fails every SR threshold, as the toolkit does")
+        return scored, times, "; ".join(o for o in notes if o) or None
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
     note = images_before_note(files[0], len(pred), seq)
