@@ -21,6 +21,7 @@ from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
+from droptrack.paths import removed_if_left_empty
 from droptrack.runtime.fingerprint import config_id, external_data_sha256
 
 MANIFEST = "eval.json"
@@ -299,11 +300,13 @@ def comparable_folders(out: Path, names: list[str]) -> list[Path]:
 def locked(out: Path, writers: str = "dt eval or dt bench") -> Iterator[None]:
     """An exclusive lock on the results folder, `.lock` in it (released by the OS even if the process is killed;
     removed when the run ends, and a killed run's is reused and removed by the next run: droptrack.filelock);
-    `writers`: the commands that take it, as the refusal names them."""
-    out.mkdir(parents=True, exist_ok=True)
-    with filelock.held(out / LOCK, f"another {writers} is writing to {printable(out)}; wait for it to finish or pass "
-                                   "another --output"):
-        yield
+    `writers`: the commands that take it, as the refusal names them. The folder is made here; a run stopped (an
+    error, Ctrl-C) before it wrote anything there leaves no new empty folder (`paths.removed_if_left_empty`)."""
+    with removed_if_left_empty(out):
+        out.mkdir(parents=True, exist_ok=True)
+        with filelock.held(out / LOCK, f"another {writers} is writing to {printable(out)}; wait for it to finish or "
+                                       "pass another --output"):
+            yield
 
 
 @contextlib.contextmanager
