@@ -215,17 +215,10 @@ def _distinct(names: Sequence[str]) -> list[str]:
 
 
 def _manifest(result_dir: Path) -> dict[str, Any]:
-    """A dt eval folder's eval.json ({} without one, or unreadable)."""
-    import json
+    """A dt eval folder's eval.json ({} without one, or one dt eval would refuse: unreadable, too large, a pipe)."""
+    from droptrack.eval.resume import MANIFEST, manifest_or_none
 
-    from droptrack.eval.resume import MANIFEST
-    from droptrack.textfiles import read_table
-
-    try:   # bounded, regular files only: a named pipe in a folder from elsewhere would block the read forever
-        data = json.loads(read_table(result_dir / MANIFEST, ValueError, ""))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return manifest_or_none(result_dir / MANIFEST) or {}
 
 
 def _tracked_inputs(result_dir: Path) -> dict[str, str]:
