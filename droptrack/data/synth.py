@@ -291,10 +291,10 @@ def _resumable(out: Path, params: dict, names: list[str]) -> dict:
 
 def _source_exists(name: str) -> None:
     """Raise the install hint when a source photo's package is missing."""
-    from droptrack.data.synth_render import _photo_path
+    from droptrack.data.synth_render import photo_source
 
     if "@" not in name:
-        path, owner = _photo_path(name)
+        path, owner = photo_source(name)
         if not path.is_file():
             raise DatasetError(f"photo {path} is missing from {owner}; install {owner}")
 
