@@ -5,12 +5,13 @@ output. Every problem is a one-line InputError naming the option, the path and t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from droptrack.errors import InputError, printable
 
@@ -261,6 +262,27 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
             raise InputError(f"{label} {_q(path)} is the input {_q(src)}; pass another output folder")
     _check_folder_writable(label, p, p)
     return p
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(path: PathLike) -> Iterator[None]:
+    """For a block that makes the output folder `path` (with the folders above it): when the block ends by an
+    exception (an error, Ctrl-C), the folders it made that are still empty are removed, deepest first, so that a
+    command that wrote nothing leaves no new empty folder; a folder that existed before, or holds anything, is kept.
+    `path` as the block makes it (`~` expanded by the caller where it expands it)."""
+    full = Path(os.path.abspath(path))
+    made = [p for p in (full, *full.parents) if not os.path.lexists(p)]   # the deepest first
+    try:
+        yield
+    except BaseException:
+        for p in made:
+            try:
+                p.rmdir()   # an empty folder only; a file or link there now is not ours: kept
+            except FileNotFoundError:
+                continue
+            except OSError:
+                break   # not empty: the folders above hold it
+        raise
 
 
 def check_not_inside(label: str, path: PathLike, root: PathLike | None, what: str) -> None:

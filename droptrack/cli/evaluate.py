@@ -139,9 +139,10 @@ def analyze(
 
     from droptrack.eval.attributes_view import print_items, sequence_table
     from droptrack.eval.report import analyze_dataset
-    from droptrack.eval.report_plots import check_analysis_folder, check_default_analysis
+    from droptrack.eval.report_plots import analyze_stopped_line, check_analysis_folder, check_default_analysis
     from droptrack.eval.report_view import attribute_lines, report_table
     from droptrack.imagefiles import holds_sequences
+    from droptrack.signals import stop_signals
 
     swapped = next((d for d in result_dirs if holds_sequences(Path(d).expanduser())), None)
     if swapped is not None:   # `dt analyze DATASET --root RESULTS` said only 'no sequences to score'
@@ -157,9 +158,14 @@ def analyze(
     check_analysis_folder(output)
     if default:
         check_default_analysis(output, result_dirs, dataset)
-    report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output, protocol=protocol,
-                             attributes_dir=attributes,
-                             names=[n.strip() for n in sequences.split(",") if n.strip()] if sequences else None)
+    names = [n.strip() for n in sequences.split(",") if n.strip()] if sequences else None
+    try:
+        with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, as dt eval says it
+            report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output,
+                                     protocol=protocol, attributes_dir=attributes, names=names)
+    except KeyboardInterrupt as exc:
+        typer.echo(analyze_stopped_line(exc, output), err=True)
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     print_items(Console(), [report_table(report), *attribute_lines(report)]
                 + ([sequence_table(report)] if per_sequence else []))
     typer.echo(f"report: {printable(report.output_dir / 'report.json')}")   # control characters escaped

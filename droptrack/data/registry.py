@@ -279,9 +279,9 @@ def named_split(dataset: str, root: str | Path | None, split: str | None) -> str
         from droptrack.data.got10k import folder_split
 
         return folder_split(path, "val")
-    from droptrack.data.trackingnet import _own_chunk
+    from droptrack.data.trackingnet import own_chunk
 
-    return _own_chunk(path)
+    return own_chunk(path)
 
 
 def own_set_name(path: Path) -> str:
@@ -317,9 +317,9 @@ def read_split(dataset: str, root: str | Path | None, split: str | None) -> str 
         return given or ("val" if (path / "val").is_dir() and not (path / "list.txt").is_file() else   # of two
                          "train" if (path / "train").is_dir() else made_split(path))   # sets' splits do not mix
     if tag == "trackingnet":
-        from droptrack.data.trackingnet import _own_chunk
+        from droptrack.data.trackingnet import own_chunk
 
-        own = given or (_own_chunk(path) if path.is_dir() else None) or "test"
+        own = given or (own_chunk(path) if path.is_dir() else None) or "test"
         return "test" if own.lower() == "test" else "train"   # TRAIN_0 ... TRAIN_11: chunks of the train split
     if tag in ("lasot", "coco"):
         return given or ("test" if tag == "lasot" else "train")

@@ -177,7 +177,7 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     if attributes:
         for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
             _source_exists(name)
-    from droptrack.paths import check_output_dir
+    from droptrack.paths import check_output_dir, removed_if_left_empty
 
     out = check_output_dir("OUT", out)
     _check_own_folder(out)
@@ -185,15 +185,16 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
     if _kept_or_refused(out, params, overwrite) and (not _leftovers(out) or filelock.in_use(out / LOCK)):
         return out   # (a run still holding the lock removes its own leftovers)
-    out.mkdir(parents=True, exist_ok=True)
-    with filelock.held(out / LOCK, f"another dt data synth is writing to '{out}'; wait for it to finish or pass "
-                                   "another folder"):
-        for p in _leftovers(out):   # a killed run's temporaries; its journal only once its set is complete
-            if p.name != LOCK and (p.name != PROGRESS or _kept_or_refused(out, params, overwrite)):
-                p.unlink(missing_ok=True)
-        if not _kept_or_refused(out, params, overwrite):   # that other run may have just finished this very set
-            _write_set(out, params, names, sequences, frames, seed, size, split, ext, progress, gray, attributes,
-                       aspect_max, difficulty)
+    with removed_if_left_empty(out):   # stopped before it wrote anything: no new empty folder is left
+        out.mkdir(parents=True, exist_ok=True)
+        with filelock.held(out / LOCK, f"another dt data synth is writing to '{out}'; wait for it to finish or pass "
+                                       "another folder"):
+            for p in _leftovers(out):   # a killed run's temporaries; its journal only once its set is complete
+                if p.name != LOCK and (p.name != PROGRESS or _kept_or_refused(out, params, overwrite)):
+                    p.unlink(missing_ok=True)
+            if not _kept_or_refused(out, params, overwrite):   # that other run may have just finished this very set
+                _write_set(out, params, names, sequences, frames, seed, size, split, ext, progress, gray, attributes,
+                           aspect_max, difficulty)
     return out
 
 
@@ -290,10 +291,10 @@ def _resumable(out: Path, params: dict, names: list[str]) -> dict:
 
 def _source_exists(name: str) -> None:
     """Raise the install hint when a source photo's package is missing."""
-    from droptrack.data.synth_render import _photo_path
+    from droptrack.data.synth_render import photo_source
 
     if "@" not in name:
-        path, owner = _photo_path(name)
+        path, owner = photo_source(name)
         if not path.is_file():
             raise DatasetError(f"photo {path} is missing from {owner}; install {owner}")
 

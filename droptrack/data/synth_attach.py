@@ -55,7 +55,7 @@ def attach_cut(rng: np.random.Generator, photo: np.ndarray, target: Layer) -> At
         xr, yr = (pad, pw - sw - pad), ((0, ph - sh - length) if side == "below" else (length, ph - sh))
     else:
         yr, xr = (pad, ph - sh - pad), ((0, pw - sw - length) if side == "right" else (length, pw - sw))
-    x, y = most_textured(rng, photo, sh, sw, xr, yr)   # as synth_render._cut picks the target
+    x, y = most_textured(rng, photo, sh, sw, xr, yr)   # as synth_render.object_cut picks the target
     target.rgb = photo[y:y + sh, x:x + sw].astype(np.float32)
     x0, y0, x1, y1 = {"below": (x - pad, y, x + sw + pad, y + sh + length),
                       "above": (x - pad, y - length, x + sw + pad, y + sh),

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from droptrack.data.synth_attach import attach_cut, extension_layer
-from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, _cut, _occluder, _path, _walk,
-                                         background_canvas, load_photo, restyle)
+from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, background_canvas,
+                                         crossing_occluder, load_photo, motion_path, object_cut, random_walk, restyle)
 from droptrack.errors import InputError
 
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
@@ -218,7 +218,7 @@ def _full_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Lay
     dur = min(dur, n - 6 - r - t0)
     win = slice(max(0, t0 - r), t0 + dur + r + 1)
     side = 1.15 * float(np.hypot(tgt.w[win], tgt.h[win]).max()) + 8.0
-    rgb, alpha = _cut(rng, photo, 1.0, False)
+    rgb, alpha = object_cut(rng, photo, 1.0, False)
     ang = rng.uniform(0, 2 * math.pi)
     t = np.arange(n)
     off = 1.3 * side * (np.clip((t0 - t) / r, 0, 1) + np.clip((t - (t0 + dur - 1)) / r, 0, 1))
@@ -236,21 +236,21 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
     else:
         aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
     base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
-    rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.5))
-    ls = _walk(rng, n, 0.02, st.size_walk)
-    la = _walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else st.shape_walk)
+    rgb, alpha = object_cut(rng, photo, aspect, bool(rng.random() < 0.5))
+    ls = random_walk(rng, n, 0.02, st.size_walk)
+    la = random_walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else st.shape_walk)
     if "deformation" in a:
         period, amp = rng.uniform(8, 24), rng.uniform(0.06, 0.12) * (0.5 if "aspect_ratio" in a else 1.0)
         la = la + amp * np.sin(2 * math.pi * np.arange(n) / period + rng.uniform(0, 2 * math.pi))
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
     h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
     stride = int(rng.integers(*st.stride)) if "fast_motion" in a else 1
-    cs, vs = _path(rng, n * stride, W, H, base, None, st.speed)
+    cs, vs = motion_path(rng, n * stride, W, H, base, None, st.speed)
     cs, vs = cs[::stride], vs[::stride] * stride
-    gain = np.exp(_walk(rng, n, 0.02, 0.1 if "camouflage" in a else 0.35))
+    gain = np.exp(random_walk(rng, n, 0.02, 0.1 if "camouflage" in a else 0.35))
     angle = None
     if "rotation" in a:
-        walk = _walk(rng, n, 0.6, 40.0)
+        walk = random_walk(rng, n, 0.6, 40.0)
         angle = rng.uniform(*st.spin) * rng.choice([-1.0, 1.0]) * np.arange(n) + walk - walk[0]
     return Layer(rgb, alpha, cs[:, 0], cs[:, 1], w, h, vs[:, 0], vs[:, 1], gain, np.ones(n, bool), angle)
 
@@ -272,7 +272,7 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
         names["target"], looks["target"] = bg_name, looks["background"]
     bg = looks["background"]
     canvas, m = background_canvas(rng, bg, W, H)
-    pan = np.stack([m + _walk(rng, n, 0.6, m), m + _walk(rng, n, 0.6, m)], axis=1)
+    pan = np.stack([m + random_walk(rng, n, 0.6, m), m + random_walk(rng, n, 0.6, m)], axis=1)
     if "camera_shake" in a:
         jolt = rng.normal(0.0, rng.uniform(*st.shake) * W, (n, 2))
         pan = pan + 0.6 * jolt + 0.4 * np.roll(jolt, 1, axis=0)
@@ -294,8 +294,8 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     if "full_occlusion" in a:
         front.append(_full_occluder(rng, n, looks["occluder"], target))
     if "partial_occlusion" in a:
-        front.append(_occluder(rng, n, looks["occluder"], target, W))
-    gain = np.exp(_walk(rng, n, 0.01, 0.25))
+        front.append(crossing_occluder(rng, n, looks["occluder"], target, W))
+    gain = np.exp(random_walk(rng, n, 0.01, 0.25))
     noise = np.zeros(n)
     if "low_light" in a:
         dark = rng.uniform(*st.dark)

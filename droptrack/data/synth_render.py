@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -32,7 +33,7 @@ TRAIN_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "mot
 VAL_PHOTOS = ("ihc.png", "retina.jpg", "coins.png", "gravel.png", "cell.png", "clock_motion.png")
 
 
-def _photo_path(name: str):
+def photo_source(name: str) -> tuple[Path, str]:
     """File and owning package of a source name: 'doc:x.jpg' (opencv-doc), 'mpl:x.jpg' (matplotlib), else skimage."""
     from droptrack.data.media import matplotlib_sample_dir, opencv_doc_dir
 
@@ -52,7 +53,7 @@ def load_photo(name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
             return cache[name]
         from PIL import Image
 
-        path, owner = _photo_path(name)
+        path, owner = photo_source(name)
         if not path.is_file():
             raise DatasetError(f"photo {path} is missing from {owner}; reinstall {owner}")
         with Image.open(path) as im:
@@ -144,7 +145,7 @@ def background_canvas(rng: np.random.Generator, bg: np.ndarray, W: int, H: int) 
     return np.ascontiguousarray(big[y0:y0 + H + 2 * m, x0:x0 + W + 2 * m]), m
 
 
-def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: float = 0.85) -> np.ndarray:
+def random_walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: float = 0.85) -> np.ndarray:
     """Smooth random walk from 0 (damped random velocity), kept inside [-bound, bound]."""
     out, x, v = np.zeros(n), 0.0, 0.0
     for t, e in enumerate(rng.normal(0.0, sigma, n)):
@@ -156,8 +157,8 @@ def _walk(rng: np.random.Generator, n: int, sigma: float, bound: float, damp: fl
     return out
 
 
-def _path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_frames: tuple[int, int] | None,
-          speed: float = 1.0):
+def motion_path(rng: np.random.Generator, n: int, W: int, H: int, size: float, exit_frames: tuple[int, int] | None,
+                speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Centres and velocities chasing random goals (re-drawn every few frames); an exit window chases a goal
     beyond a frame edge so the target leaves and later re-enters; `speed` scales the jitter and the top speed."""
     c = np.array([rng.uniform(0.35, 0.65) * W, rng.uniform(0.35, 0.65) * H])
@@ -191,7 +192,8 @@ def most_textured(rng: np.random.Generator, photo: np.ndarray, sh: int, sw: int,
     return best
 
 
-def _cut(rng: np.random.Generator, photo: np.ndarray, aspect: float, ellipse: bool) -> tuple[np.ndarray, np.ndarray]:
+def object_cut(rng: np.random.Generator, photo: np.ndarray, aspect: float,
+               ellipse: bool) -> tuple[np.ndarray, np.ndarray]:
     """An object-ish crop (the most textured of 6 candidates) and its alpha (ellipse or full rectangle)."""
     ph, pw = photo.shape[:2]
     sw = int(min(pw * rng.uniform(0.2, 0.45), ph * rng.uniform(0.2, 0.45) * aspect))
@@ -210,22 +212,22 @@ def _layer(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, 
            exit_frames: tuple[int, int] | None, scale_bound: float = 0.45, aspect_log: float = ASPECT_LOG) -> Layer:
     """A patch with its own trajectory, size walk and gain walk; its aspect is log-uniform in +-aspect_log."""
     aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
-    rgb, alpha = _cut(rng, photo, aspect, bool(rng.random() < 0.6))
-    ls, la = _walk(rng, n, 0.02, scale_bound), _walk(rng, n, 0.01, 0.25)
+    rgb, alpha = object_cut(rng, photo, aspect, bool(rng.random() < 0.6))
+    ls, la = random_walk(rng, n, 0.02, scale_bound), random_walk(rng, n, 0.01, 0.25)
     w = np.maximum(6.0, base * math.sqrt(aspect) * np.exp(ls + la))
     h = np.maximum(6.0, base / math.sqrt(aspect) * np.exp(ls - la))
-    cs, vs = _path(rng, n, W, H, base, exit_frames)
-    gain = np.exp(_walk(rng, n, 0.02, 0.35))
+    cs, vs = motion_path(rng, n, W, H, base, exit_frames)
+    gain = np.exp(random_walk(rng, n, 0.02, 0.35))
     return Layer(rgb, alpha, cs[:, 0], cs[:, 1], w, h, vs[:, 0], vs[:, 1], gain, np.ones(n, bool))
 
 
-def _occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W: int) -> Layer:
+def crossing_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Layer, W: int) -> Layer:
     """A patch that crosses the target at a random frame on a straight line, sometimes larger than it."""
     t_mid = int(rng.integers(max(1, n // 3), max(2, n - n // 5)))
     half = int(rng.integers(3, max(4, n // 4) + 1))
     ang, speed = rng.uniform(0, 2 * math.pi), rng.uniform(3.0, 8.0) * W / 320
     grow = rng.uniform(0.7, 1.8, 2)
-    rgb, alpha = _cut(rng, photo, float(grow[0] / grow[1]), bool(rng.random() < 0.4))
+    rgb, alpha = object_cut(rng, photo, float(grow[0] / grow[1]), bool(rng.random() < 0.4))
     t = np.arange(n) - t_mid
     cx = tgt.cx[t_mid] + t * speed * math.cos(ang)
     cy = tgt.cy[t_mid] + t * speed * math.sin(ang)
@@ -249,7 +251,7 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
         looks = {role: restyle(restyle_rng, img, role == "target", gray) for role, img in looks.items()}
     bg = looks["background"]
     canvas, m = background_canvas(rng, bg, W, H)
-    ox, oy = (np.rint(m + _walk(rng, n, 0.6, m)).astype(int) for _ in range(2))
+    ox, oy = (np.rint(m + random_walk(rng, n, 0.6, m)).astype(int) for _ in range(2))
     base = rng.uniform(0.15, 0.4) * min(W, H)
     exit_frames = None
     if n >= 8 and rng.random() < 0.35:
@@ -261,8 +263,8 @@ def plan_sequence(rng: np.random.Generator, n: int, size: tuple[int, int], photo
         distractor = _layer(rng, n, W, H, looks["target"], base * rng.uniform(0.8, 1.2), None)
         distractor.rgb, distractor.alpha = target.rgb[..., rng.permutation(3)] * rng.uniform(0.6, 1.3, 3), target.alpha
         distractor.rgb = np.clip(distractor.rgb, 0, 255).astype(np.float32)
-    occluder = _occluder(rng, n, looks["occluder"], target, W) if n >= 4 and rng.random() < 0.6 else None
-    gain = np.exp(_walk(rng, n, 0.01, 0.25))
+    occluder = crossing_occluder(rng, n, looks["occluder"], target, W) if n >= 4 and rng.random() < 0.6 else None
+    gain = np.exp(random_walk(rng, n, 0.01, 0.25))
     return Plan(canvas, ox, oy, gain, target, distractor, occluder, names)
 
 

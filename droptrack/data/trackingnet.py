@@ -14,7 +14,7 @@ from droptrack.errors import DatasetError, PartialDatasetWarning
 from droptrack.wording import counted
 
 
-def _own_chunk(root: Path) -> str | None:
+def own_chunk(root: Path) -> str | None:
     """The chunk a root that is itself a chunk folder is (TEST or TRAIN_k: anno/ in it, no chunk of that name under
     it, as a split folder given as GOT-10k's root), else None."""
     own = root.name.upper()
@@ -26,7 +26,7 @@ def _own_chunk(root: Path) -> str | None:
 def _chunks(root: Path, split: str | None) -> list[Path]:
     """Chunk folders for 'test' (default), 'train' (every TRAIN_k present) or one 'TRAIN_k'; a chunk folder given
     as the root is read as the chunk it is."""
-    own = _own_chunk(root)
+    own = own_chunk(root)
     if own is not None:
         if split is None or split.upper() == own:
             return [root]
@@ -46,7 +46,7 @@ def _chunks(root: Path, split: str | None) -> list[Path]:
         raise DatasetError(f"unknown TrackingNet split {split!r}; use test, train or TRAIN_0..TRAIN_11")
     if not chunks or not all(c.is_dir() for c in chunks):
         missing = chunks[0] if chunks else root / "TRAIN_0"
-        if root.name in ("anno", "frames") and _own_chunk(root.parent) is not None:   # TRAIN_0/anno given
+        if root.name in ("anno", "frames") and own_chunk(root.parent) is not None:   # TRAIN_0/anno given
             raise DatasetError(f"TrackingNet folder {missing} is missing: {root} is the {root.name}/ folder of chunk "
                                f"{root.parent.name}; point the root at {root.parent.parent}, the folder that holds "
                                "TEST/ and TRAIN_0/ ... TRAIN_11/")

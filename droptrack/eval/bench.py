@@ -129,7 +129,6 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     # --reference must load (a cut-short download, another config) before the output folder is made
     fixed = checked_reference(opts.reference, opts) if opts.reference else None
     out = Path(opts.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
         remove_stale_temp(out)
         try:

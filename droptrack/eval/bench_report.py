@@ -69,16 +69,10 @@ from droptrack.errors import DropTrackError, OutputFull
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
 from droptrack.eval.bench_plot import latency_plot
 from droptrack.eval.bench_view import HEADERS, fmt_number, gated, procedure, row_cells
+from droptrack.eval.report import json_safe
 from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
-
-
-def _clean(obj: Any) -> Any:
-    """numpy scalars -> Python, NaN/inf -> None (recursively)."""
-    from droptrack.eval.report import _clean as clean
-
-    return clean(obj)
 
 
 def _limit(value: float | None) -> float | str | None:
@@ -119,7 +113,7 @@ def bench_dict(report: Any) -> dict[str, Any]:
     refs = [{"name": r.name, "artifact": r.artifact, "sha256": r.sha256, "is_row": r.row is not None,
              "result_dir": str(r.result.output_dir) if r.result is not None else None, "accuracy": r.accuracy or None}
             for r in report.references]
-    return _clean({
+    return json_safe({
         "schema_version": SCHEMA_VERSION, "droptrack_version": __version__, "created": report.created,
         "wall_s": report.wall_s, "command": o.command, "passed": report.passed, "machine": report.machine,
         "data": report.data.to_dict(),

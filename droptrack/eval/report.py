@@ -108,20 +108,20 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with NaN/inf as None (the report.json schema)."""
-        return _clean({"schema_version": SCHEMA_VERSION, "dataset": self.dataset, "tag": self.tag,
-                       "protocol": self.protocol, "fps_definition": fps_definition(self.protocol),
-                       "score_units": "fraction", "n_sequences": self.n_sequences,
-                       "sequences": self.sequences, "trackers": [t.to_dict() for t in self.trackers],
-                       "plots": self.plots, "differences": self.differences,
-                       "attributes": self.attributes.to_dict() if self.attributes is not None else None})
+        return json_safe({"schema_version": SCHEMA_VERSION, "dataset": self.dataset, "tag": self.tag,
+                          "protocol": self.protocol, "fps_definition": fps_definition(self.protocol),
+                          "score_units": "fraction", "n_sequences": self.n_sequences,
+                          "sequences": self.sequences, "trackers": [t.to_dict() for t in self.trackers],
+                          "plots": self.plots, "differences": self.differences,
+                          "attributes": self.attributes.to_dict() if self.attributes is not None else None})
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """Recursively turn numpy scalars into Python ones and NaN/inf into None."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, np.integer):
@@ -129,7 +129,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _columns(protocol: str) -> list[tuple[str, str]]:
+def protocol_columns(protocol: str) -> list[tuple[str, str]]:
     """Table columns (header, score key) of a protocol."""
     return COLUMNS["ope" if protocol.endswith("-ope") else protocol]
 
@@ -216,17 +216,10 @@ def _distinct(names: Sequence[str]) -> list[str]:
 
 
 def _manifest(result_dir: Path) -> dict[str, Any]:
-    """A dt eval folder's eval.json ({} without one, or unreadable)."""
-    import json
+    """A dt eval folder's eval.json ({} without one, or one dt eval would refuse: unreadable, too large, a pipe)."""
+    from droptrack.eval.resume import MANIFEST, manifest_or_none
 
-    from droptrack.eval.resume import MANIFEST
-    from droptrack.textfiles import read_table
-
-    try:   # bounded, regular files only: a named pipe in a folder from elsewhere would block the read forever
-        data = json.loads(read_table(result_dir / MANIFEST, ValueError, ""))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return manifest_or_none(result_dir / MANIFEST) or {}
 
 
 def _tracked_inputs(result_dir: Path) -> dict[str, str]:
@@ -380,7 +373,7 @@ def write_report(report: Report, output_dir: str | Path, others: dict[str, bytes
     from droptrack.eval.report_plots import draw_plots, publish
 
     out = Path(output_dir)
-    files = draw_plots(report, _columns(report.protocol), LEGEND_TITLES)
+    files = draw_plots(report, protocol_columns(report.protocol), LEGEND_TITLES)
     report.output_dir = out
     publish(out, {**files, **(others or {}), "report.json": report_bytes(report)})
     return out / "report.json"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from droptrack.errors import InputError, shell_quote
+from droptrack.errors import InputError, printable, shell_quote
 from droptrack.artifact import write_temp
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
@@ -118,6 +118,16 @@ def publish(out: Path, files: dict[str, bytes]) -> None:
             (out / name).unlink()
     if report is not None:
         os.replace(report, out / "report.json")
+
+
+def analyze_stopped_line(exc: KeyboardInterrupt, out: Path) -> str:
+    """What `dt analyze` says when stopped (Ctrl-C, SIGTERM): its report.json, the last file it writes, is not
+    written, the result folders are only read, and the same command writes the report."""
+    signum = getattr(exc, "signum", 2)
+    what = f"stopped by {exc}" if signum != 2 else "interrupted"
+    kept = "the earlier report there is kept" if (out / "report.json").is_file() else "none was written"
+    return (f"{what} before the report in '{printable(out)}' was complete ({kept}; the result folders are only "
+            "read); run the same command to write it")
 
 
 def check_analysis_folder(out: Path) -> None:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from droptrack.errors import plain_text
-from droptrack.eval.report import Report, _columns
+from droptrack.eval.report import Report, protocol_columns
 from droptrack.eval.speed import fps_definition
 from droptrack.wording import counted, noun
 
@@ -61,7 +61,7 @@ def report_table(report: Report) -> Any:
 
     from droptrack.eval.attributes_view import longest_word, number_column
 
-    cols = _columns(report.protocol)
+    cols = protocol_columns(report.protocol)
     n = f"{len(report.sequences)}/{report.n_sequences}"
     table = Table(title=plain_text(f"{report.dataset}: {report.protocol}, {n} {noun(report.n_sequences, 'sequence')}"))
     table.add_column("Tracker", min_width=longest_word(t.name for t in report.trackers))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,11 +22,51 @@ from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
 from droptrack.eval.results import read_result, read_times
 from droptrack.eval.workers import TrackerSpec
+from droptrack.paths import removed_if_left_empty
 from droptrack.runtime.fingerprint import config_id, external_data_sha256
 
 MANIFEST = "eval.json"
+MAX_MANIFEST = 8 << 20   # bytes: a 16-hex fingerprint per sequence (GOT-10k's 9,335 train sequences: under 1 MB)
 LOCK = ".lock"
 RENAME = "name this run with --name (or pass another --output)"   # dt eval's fix; dt bench has no --name
+
+
+def _parsed_manifest(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """(eval.json's object, '') or (None, why it is refused, as 'it ...' continues it); a larger file than dt eval
+    writes is not read, nor is a named pipe or device opened (its read would never end)."""
+    import json
+    import stat
+
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None, "is not a regular file (a named pipe, device or folder)"
+        if st.st_size > MAX_MANIFEST:
+            return None, (f"is {st.st_size / 2**20:.0f} MiB, larger than any {MANIFEST} dt eval writes "
+                          f"({MAX_MANIFEST >> 20} MiB at most)")
+        with open(path, "rb") as f:
+            data = json.loads(f.read(MAX_MANIFEST + 1))
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    except (ValueError, RecursionError):   # not JSON (nor UTF-8), or nested too deeply
+        return None, "is not readable as JSON"
+    return (data, "") if isinstance(data, dict) else (None, "is not dt eval's (not a JSON object)")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The object in eval.json `path`, read bounded (MAX_MANIFEST); a file dt eval did not write (larger, not a
+    regular file, not a JSON object) is a one-line InputError naming it and the fix."""
+    data, why = _parsed_manifest(path)
+    if data is None:
+        raise InputError(f"{printable(path)} {why}; dt eval and dt bench write it and read it to resume: move it "
+                         "away, or pass another --output")
+    return data
+
+
+def manifest_or_none(path: Path) -> dict[str, Any] | None:
+    """`read_manifest` for readers that only look (another folder's eval.json, a note): None where it is missing or
+    would be refused (the run writing into that folder refuses it in one line)."""
+    return _parsed_manifest(path)[0]
 
 
 def checked(spec: TrackerSpec) -> TrackerSpec:
@@ -76,13 +117,8 @@ def fingerprint(seq: Any) -> str:
 
 def recorded_threads(out: Path) -> int | None:
     """The threads per worker that tracked the results in `out` (eval.json), or None: no results, or none recorded."""
-    import json
-
-    try:
-        old = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
-    threads = old.get("threads") if isinstance(old, dict) else None
+    old = manifest_or_none(out / MANIFEST)
+    threads = old.get("threads") if old is not None else None
     if type(threads) is not int or threads < 1 or not any(out.glob("*.txt")):
         return None
     return threads
@@ -111,8 +147,6 @@ def _differs(old: dict[str, Any], ident: dict[str, Any], key: str) -> bool:
 def check_sibling_split(out: Path, ident: dict[str, Any]) -> None:
     """Refuse results of one split beside other tracker folders' results of another split of the same dataset in
     `out.parent` (dt analyze compares the tracker folders of one results folder, which then share no sequence)."""
-    import json
-
     split, dataset = ident.get("split"), ident.get("dataset")
     parent = out.parent
     try:
@@ -122,11 +156,8 @@ def check_sibling_split(out: Path, ident: dict[str, Any]) -> None:
     for other in others:
         if other == out or not (other / MANIFEST).is_file() or not any(other.glob("*.txt")):
             continue
-        try:
-            old = json.loads((other / MANIFEST).read_text())
-        except (OSError, ValueError, RecursionError):
-            continue
-        if not isinstance(old, dict) or old.get("dataset") != dataset or old.get("split") in (None, split):
+        old = manifest_or_none(other / MANIFEST)
+        if old is None or old.get("dataset") != dataset or old.get("split") in (None, split):
             continue
         from droptrack.data.registry import output_name
 
@@ -140,19 +171,14 @@ def check_manifest(out: Path, ident: dict[str, Any], device: str, inputs: dict[s
     """Refuse to mix results of another artifact/config/dataset/thread count, or of other frames under the same
     sequence names (`inputs`: name -> fingerprint), into `out`; write eval.json for this run (`write=False`: only the
     checks, run before the model loads so that a refusal costs nothing)."""
-    import json
-
     path = out / MANIFEST
     seen: dict[str, str] = {}
     kept: dict[str, Any] = {}
     ident = {**ident, "device_type": device.split(":")[0]}   # CUDA's boxes differ from the CPU's in the last bits
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError):
-            old = None   # unreadable, or not JSON
-        if not isinstance(old, dict) or "artifact_sha256" not in old:   # not ours: it describes no run
-            raise InputError(_foreign_manifest(out, old is None))
+    if os.path.lexists(path):   # a pipe, folder or broken link of that name too: refused, not replaced
+        old, why = _parsed_manifest(path)   # bounded: too large, not JSON or not an object is not dt eval's
+        if old is None or "artifact_sha256" not in old:   # not ours: it describes no run
+            raise InputError(_foreign_manifest(out, why or "is not dt eval's (another tool's file, or a copy)"))
         if isinstance(old.get("device"), str):   # eval.json names the device; cuda:0 and cuda:1 are one kind
             old["device_type"] = old["device"].split(":")[0]
         keys = ("artifact_sha256", "external_data", "config", "config_sha256", "dataset", "tracker_overrides",
@@ -207,16 +233,11 @@ def old_default_note(out: Path, old: Path, ident: dict[str, Any], device: str, i
     default folder before it carried the split (`old`, results/got10k; an older dt eval's) holds this tracker's,
     resumable by this run (eval.json records no split, or this one, and some of this run's sequences are finished
     there): rerunning the same command would otherwise start over without a word. None when there is nothing to say."""
-    import json
-
     mine = old / out.name
     if any(out.glob("*.txt")) or not (mine / MANIFEST).is_file():
         return None
-    try:
-        data = json.loads((mine / MANIFEST).read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
-    seen = data.get("inputs") if isinstance(data, dict) else None
+    data = manifest_or_none(mine / MANIFEST)
+    seen = data.get("inputs") if data is not None else None
     if not isinstance(seen, dict) or data.get("split") not in (None, ident.get("split")) or not any(
             seen.get(n) == fp and (mine / f"{n}.txt").is_file() for n, fp in inputs.items()):
         return None
@@ -232,9 +253,7 @@ def old_default_note(out: Path, old: Path, ident: dict[str, Any], device: str, i
 def record_procedures(out: Path, procedures: set[str]) -> None:
     """Add the tracker settings in words (`dt eval`'s 'tracker: ...' line) to eval.json, so that a rerun that
     only resumes (no model loads) prints the line as the run that tracked the sequences did."""
-    import json
-
-    data = json.loads((out / MANIFEST).read_text())   # written by check_manifest before any sequence was tracked
+    data = read_manifest(out / MANIFEST)   # written by check_manifest before any sequence was tracked
     old = _procedures_in(data)
     if procedures <= old:
         return
@@ -243,12 +262,7 @@ def record_procedures(out: Path, procedures: set[str]) -> None:
 
 def recorded_procedures(out: Path) -> set[str]:
     """The tracker settings eval.json records (`record_procedures`); none when an older run did not record them."""
-    import json
-
-    try:
-        return _procedures_in(json.loads((out / MANIFEST).read_text()))
-    except (OSError, ValueError, RecursionError):
-        return set()
+    return _procedures_in(manifest_or_none(out / MANIFEST))
 
 
 def _procedures_in(data: object) -> set[str]:
@@ -257,10 +271,9 @@ def _procedures_in(data: object) -> set[str]:
     return {p for p in got if isinstance(p, str)} if isinstance(got, list) else set()
 
 
-def _foreign_manifest(out: Path, unreadable: bool) -> str:
-    """The refusal of a folder whose eval.json dt eval did not write (`unreadable`: not JSON or not readable): it is
+def _foreign_manifest(out: Path, what: str) -> str:
+    """The refusal of a folder whose eval.json dt eval did not write (`what`: why, as 'it ...' continues it): it is
     kept, and result files beside it cannot be resumed, as nothing says what tracked them."""
-    what = ("is not readable as JSON" if unreadable else "is not dt eval's (another tool's file, or a copy)")
     results = sorted(p.name for p in out.glob("*.txt"))
     if not results:   # nothing of a run: not replaced either
         return (f"{out} holds {MANIFEST}, which dt eval did not write: it {what}; pass another --output or move it "
@@ -275,14 +288,8 @@ def comparable_folders(out: Path, names: list[str]) -> list[Path]:
     """The other dt eval folders beside `out` (OUTPUT/<tracker>/) whose eval.json names the same dataset and that
     hold finished results of every sequence in `names` tracked on the same frames: the trackers dt analyze can
     compare with `out`'s on those sequences (dt eval's `next: dt analyze` line lists them), sorted by name."""
-    import json
-
     def manifest(folder: Path) -> dict[str, Any]:
-        try:
-            data = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError, RecursionError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return manifest_or_none(folder / MANIFEST) or {}
 
     own = manifest(out)
     mine = own.get("inputs") if isinstance(own.get("inputs"), dict) else {}
@@ -300,11 +307,13 @@ def comparable_folders(out: Path, names: list[str]) -> list[Path]:
 def locked(out: Path, writers: str = "dt eval or dt bench") -> Iterator[None]:
     """An exclusive lock on the results folder, `.lock` in it (released by the OS even if the process is killed;
     removed when the run ends, and a killed run's is reused and removed by the next run: droptrack.filelock);
-    `writers`: the commands that take it, as the refusal names them."""
-    out.mkdir(parents=True, exist_ok=True)
-    with filelock.held(out / LOCK, f"another {writers} is writing to {printable(out)}; wait for it to finish or pass "
-                                   "another --output"):
-        yield
+    `writers`: the commands that take it, as the refusal names them. The folder is made here; a run stopped (an
+    error, Ctrl-C) before it wrote anything there leaves no new empty folder (`paths.removed_if_left_empty`)."""
+    with removed_if_left_empty(out):
+        out.mkdir(parents=True, exist_ok=True)
+        with filelock.held(out / LOCK, f"another {writers} is writing to {printable(out)}; wait for it to finish or "
+                                       "pass another --output"):
+            yield
 
 
 @contextlib.contextmanager

@@ -30,8 +30,7 @@ from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
-from droptrack.export.workdir import (FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, made_output_dir,
-                                      prepare_output_dir)
+from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, made_output_dir
 
 SIMPLIFY_ATOL = 1e-6   # a simplified graph is kept only if its outputs stay this close to the raw export
 Log = Callable[[str], None]
@@ -94,8 +93,8 @@ def export_onnx(checkpoint: str | Path | None = None, config: str | None = None,
     as the graph is built, before its parity check and before any file is replaced)."""
     log = log or (lambda s: None)
     check_opset(opset)
-    out = prepare_output_dir(output_dir)
-    with contextlib.nullcontext() if locked else exclusive(out):   # one export at a time in the folder
+    with made_output_dir(output_dir) as out, contextlib.nullcontext() if locked else exclusive(out):   # one export
+        # at a time in the folder; one stopped before it wrote anything leaves no new empty folder
         t0 = time.perf_counter()
         src = source or load_source(checkpoint, config, model, cfg)
         if not locked:   # export_all prunes it once for all its artifacts

@@ -120,19 +120,11 @@ def prepare_output_dir(output_dir: str | Path) -> Path:
 def made_output_dir(output_dir: str | Path) -> Iterator[Path]:
     """`prepare_output_dir` for the work in the with block: when that work fails (a refused --keep-fp32 pattern, an
     interrupt), the folders this made are removed again if nothing was written into them (no new empty folder is
-    left behind); a folder that existed before, or holds anything, is kept."""
-    path = Path(os.path.abspath(os.path.expanduser(str(output_dir))))
-    made = [p for p in (path, *path.parents) if not os.path.lexists(p)]   # the deepest first
-    out = prepare_output_dir(output_dir)
-    try:
-        yield out
-    except BaseException:
-        for p in made:
-            try:
-                p.rmdir()   # only an empty folder
-            except OSError:
-                break
-        raise
+    left behind); a folder that existed before, or holds anything, is kept (`paths.removed_if_left_empty`)."""
+    from droptrack.paths import removed_if_left_empty
+
+    with removed_if_left_empty(os.path.expanduser(output_dir)):   # where check_output_dir makes it
+        yield prepare_output_dir(output_dir)
 
 
 def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:
