@@ -10,10 +10,11 @@ boxes and scores come back. The numbers follow `droptrack.geometry` (the numpy/O
 * the crop + bilinear resize (`quantize=True`, the default) repeats `cv2.resize`'s fixed-point INTER_LINEAR on
   uint8 in integer arithmetic: 11-bit weights (1/2048 steps) rounded as OpenCV rounds them, OpenCV's source
   coordinates and border handling, and its vectorised vertical pass (each row's sum shifted right by 4, multiplied
-  by its weight keeping the high 16 bits, then (sum + 2) >> 2), which installed OpenCV 5.1 (x86) applies to every
-  column: the crops equal the host crops byte for byte (tests/test_device_crop_matches_opencv.py). OpenCV builds that
-  finish a row's last values with their scalar formula ((sum + 2^21) >> 22) can differ there by one grey level, and
-  only where 3 x the output side is not a multiple of their vector width (the tracker's sizes, multiples of 64, are).
+  by its weight keeping the high 16 bits, then (sum + 2) >> 2), which the x86 wheels of OpenCV 4.14 and 5.1 apply to
+  every column (measured): the crops equal the host crops byte for byte (tests/test_device_crop_matches_opencv.py).
+  A build that finished a row's last values with OpenCV's scalar formula ((sum + 2^21) >> 22) would differ there by
+  one grey level, only where 3 x the output side is not a multiple of its vector width (the tracker's sizes are).
+  The gather holds 4 source pixels per output pixel (~12 MB of temporaries per 384 px crop).
   `quantize=False` is the float alternative: one bilinear `grid_sample` over the float frame, unrounded.
 
 Both crops have fixed output shapes (no data-dependent sizes, no host sync, CUDA-graph friendly); zero padding
@@ -95,8 +96,9 @@ def _crop_fixed_point(frame: torch.Tensor, crop_sz: torch.Tensor, x1: torch.Tens
     a = torch.stack([a0, a1], -1) * ((cols >= 0) & (cols < W - 1))                               # (N,S,2) int32
     b = torch.stack([b0, b1], -1) * ((rows >= 0) & (rows < H - 1))
     # every output pixel's four source pixels as one flat gather: (N, row, row tap, column tap, column, C)
-    at = (rows.clamp(0, H - 1) * W)[:, :, :, None, None] + cols.clamp(0, W - 1).transpose(1, 2)[:, None, None]
-    pix = frame.reshape(H * W, C).index_select(0, at.reshape(-1).int()).reshape(*at.shape, C)
+    row_at, col_at = rows.clamp(0, H - 1).int() * W, cols.clamp(0, W - 1).int().transpose(1, 2)   # int32: H*W < 2^31
+    at = row_at[:, :, :, None, None] + col_at[:, None, None]                                          # (N,S,2,2,S)
+    pix = frame.reshape(H * W, C).index_select(0, at.reshape(-1)).reshape(*at.shape, C)
     pix = pix.int() if pix.is_floating_point() else pix                # a float frame holding integers
     # horizontal pass, exact in int32 (at most 255 * 2048)
     h = (pix[:, :, :, 0] * a[:, None, None, :, 0, None]).add_(pix[:, :, :, 1] * a[:, None, None, :, 1, None])
