@@ -78,6 +78,7 @@ def test_device_post_ops_read_no_values():
 STEADY = [DeviceTracker.preprocess, DeviceTracker._preprocess, DeviceTracker._host_crops, DeviceTracker._put,
           DeviceTracker.refresh_template, DeviceTracker._send, DeviceTracker.upload,
           PinnedUploader.__call__, device_ops.crop_resize, device_ops.crop_windows, device_ops._sample_points,
+          device_ops._taps, device_ops._crop_fixed_point,
           device_ops.decode, device_ops.map_back_clip, device_ops.Normalizer.__call__, TensorRTBackend._run_one]
 READ_BACK = {"item", "tolist", "cpu", "synchronize"}
 

@@ -7,14 +7,19 @@ boxes and scores come back. The numbers follow `droptrack.geometry` (the numpy/O
 * crop window (`crop_sz`, `x1`, `y1`) and everything after decoding run in float64 on the same formulas as the
   reference (Python floats are float64, `round` is half-to-even like `torch.round`), so they are bit-exact;
 * decoding runs in float32 like the reference's numpy arrays, so it is bit-exact too;
-* the crop + bilinear resize is the only approximation: `cv2.resize` works in fixed point on uint8 (11-bit
-  weights, uint8 output) while this path interpolates in float32 (the same sampling grid as
-  `F.interpolate(mode='bilinear', align_corners=False, antialias=False)`), then rounds to integers
-  (`quantize=True`, the uint8 step of the reference). tests/test_runtime.py states the measured difference.
+* the crop + bilinear resize (`quantize=True`, the default) repeats `cv2.resize`'s fixed-point INTER_LINEAR on
+  uint8 in integer arithmetic: 11-bit weights (1/2048 steps) rounded as OpenCV rounds them, OpenCV's source
+  coordinates and border handling, and its vectorised vertical pass (each row's sum shifted right by 4, multiplied
+  by its weight keeping the high 16 bits, then (sum + 2) >> 2), which the x86 wheels of OpenCV 4.14 and 5.1 apply to
+  every column (measured): the crops equal the host crops byte for byte (tests/test_device_crop_matches_opencv.py).
+  A build that finished a row's last values with OpenCV's scalar formula ((sum + 2^21) >> 22) would differ there by
+  one grey level, only where 3 x the output side is not a multiple of its vector width (the tracker's sizes are).
+  The gather holds 4 source pixels per output pixel (~12 MB of temporaries per 384 px crop).
+  `quantize=False` is the float alternative: one bilinear `grid_sample` over the float frame, unrounded.
 
-The crop is one bilinear `grid_sample` over the float frame with fixed output shapes (no data-dependent
-sizes, no host sync, CUDA-graph friendly); zero padding and the official '+1' quirk (the last image
-column/row becomes padding when the crop reaches it) come from sampling frame[:H-1, :W-1] with zeros outside.
+Both crops have fixed output shapes (no data-dependent sizes, no host sync, CUDA-graph friendly); zero padding
+and the official '+1' quirk (the last image column/row becomes padding when the crop reaches it) come from reading
+frame[:H-1, :W-1] with zeros outside.
 """
 
 from __future__ import annotations
@@ -55,28 +60,80 @@ def _sample_points(crop_sz: torch.Tensor, out_sz: int) -> torch.Tensor:
     return torch.minimum(src, (crop_sz - 1).float()[:, None]).double()
 
 
+COEF_BITS = 11   # cv2's INTER_RESIZE_COEF_BITS: bilinear weights in 1/2048 steps
+
+
+def _taps(crop_sz: torch.Tensor, out_sz: int, clamp: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N,S) first source index (int64) and its two weights (int32, 1/2048 steps) of cv2's fixed-point INTER_LINEAR
+    along one axis. Columns (`clamp`) before or past the patch take its edge pixel at full weight, as cv2 sets them;
+    rows keep their fractional weights and read clipped rows (cv2's vertical table is not clamped)."""
+    scale = _rdiv(1.0, _rdiv(out_sz, crop_sz))                              # (N,) float64, as cv2's scale
+    d = torch.arange(out_sz, device=crop_sz.device, dtype=torch.float64)
+    pos = ((d[None] + 0.5) * scale[:, None] - 0.5).float()                 # cv2: float((d + 0.5) * scale - 0.5)
+    first = torch.floor(pos)
+    frac = pos - first                                                      # exact in float32
+    if clamp:
+        last = (crop_sz - 1).float()[:, None]
+        frac = frac.masked_fill((first < 0) | (first >= last), 0.0)
+        first = torch.minimum(first.clamp_min(0.0), last)
+    one = float(1 << COEF_BITS)
+    w0 = torch.round((1.0 - frac) * one).int()                               # cvRound: half to even, as torch.round
+    w1 = torch.round(frac * one).int()
+    return first.long(), w0, w1
+
+
+def _crop_fixed_point(frame: torch.Tensor, crop_sz: torch.Tensor, x1: torch.Tensor, y1: torch.Tensor,
+                      out_sz: int) -> torch.Tensor:
+    """(N,3,S,S) float32 integer crops equal to `cv2.resize` (INTER_LINEAR) of the zero-padded uint8 windows: every
+    output pixel gathers its four source pixels (zero outside frame[:H-1, :W-1]) and combines them in integers."""
+    H, W, C = (int(v) for v in frame.shape)
+    sx, a0, a1 = _taps(crop_sz, out_sz, clamp=True)
+    sy, b0, b1 = _taps(crop_sz, out_sz, clamp=False)
+    last = (crop_sz - 1).long()[:, None, None]
+    cols = torch.minimum(torch.stack([sx, sx + 1], -1), last) + x1.long()[:, None, None]          # (N,S,2) frame
+    rows = torch.minimum(torch.stack([sy, sy + 1], -1).clamp_min(0), last) + y1.long()[:, None, None]
+    # a pixel outside frame[:H-1, :W-1] reads 0: the same as giving its tap weight 0 (the sums below are linear)
+    a = torch.stack([a0, a1], -1) * ((cols >= 0) & (cols < W - 1))                               # (N,S,2) int32
+    b = torch.stack([b0, b1], -1) * ((rows >= 0) & (rows < H - 1))
+    # every output pixel's four source pixels as one flat gather: (N, row, row tap, column tap, column, C)
+    row_at, col_at = rows.clamp(0, H - 1).int() * W, cols.clamp(0, W - 1).int().transpose(1, 2)   # int32: H*W < 2^31
+    at = row_at[:, :, :, None, None] + col_at[:, None, None]                                          # (N,S,2,2,S)
+    pix = frame.reshape(H * W, C).index_select(0, at.reshape(-1)).reshape(*at.shape, C)
+    pix = pix.int() if pix.is_floating_point() else pix                # a float frame holding integers
+    # horizontal pass, exact in int32 (at most 255 * 2048)
+    h = (pix[:, :, :, 0] * a[:, None, None, :, 0, None]).add_(pix[:, :, :, 1] * a[:, None, None, :, 1, None])
+    # vertical pass as OpenCV's vector code: (h >> 4) * weight keeping the high 16 bits, then (sum + 2) >> 2
+    h = h.bitwise_right_shift_(4)
+    v = (h[:, :, 0] * b[:, :, 0, None, None]).bitwise_right_shift_(16)
+    v.add_((h[:, :, 1] * b[:, :, 1, None, None]).bitwise_right_shift_(16)).add_(2).bitwise_right_shift_(2)
+    return v.clamp_(0, 255).permute(0, 3, 1, 2).float()
+
+
 def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float | torch.Tensor, out_sz: int,
                 quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Official `sample_target` for N boxes of one frame, as float values in [0,255].
 
-    The frame is converted to float once, then one bilinear `grid_sample` (zero padding) reads every crop;
-    that is: crop + zero-pad the float frame, then resize, like the reference but without materialising the
+    `quantize=True`: the uint8 bytes of `cv2.resize` on the zero-padded window (`_crop_fixed_point`), the host
+    crop's exactly. `quantize=False`: the frame is converted to float once, then one bilinear `grid_sample` (zero
+    padding) reads every crop, unrounded. Both read the crop window of the padded frame without materialising the
     variable-size padded patch. The '+1' quirk: the last image row and column are never image data (a crop
-    reaching them pads them; a crop not reaching them never samples them), so the sampled image is
+    reaching them pads them; a crop not reaching them never reads them), so the sampled image is
     frame[:H-1, :W-1] with zeros outside.
 
     Args:
-        frame: (H,W,3) uint8 (or float) RGB image on the working device.
+        frame: (H,W,3) uint8 RGB image on the working device (float holding integers also works).
         states: (N,4) float64 boxes x,y,w,h on the same device.
         factor: crop side / sqrt(box area): one for all boxes, or an (N,) float64 tensor (one per box).
         out_sz: output side.
-        quantize: round to integers like the reference's uint8 resize output.
+        quantize: OpenCV's fixed-point uint8 resize (the reference's bytes) instead of the float interpolation.
 
     Returns:
         (N,3,S,S) float32 crops and the (N,) float64 resize factors out_sz / crop_sz.
     """
     H, W = int(frame.shape[0]), int(frame.shape[1])
     crop_sz, x1, y1 = crop_windows(states, factor)
+    if quantize:
+        return _crop_fixed_point(frame, crop_sz, x1, y1, out_sz), _rdiv(out_sz, crop_sz)
     src = _sample_points(crop_sz, out_sz)
     gx = (src + x1[:, None]) * (2.0 / max(W - 2, 1)) - 1.0      # align_corners=True over W-1 columns
     gy = (src + y1[:, None]) * (2.0 / max(H - 2, 1)) - 1.0
@@ -85,10 +142,7 @@ def crop_resize(frame: torch.Tensor, states: torch.Tensor, factor: float | torch
     image = frame[: H - 1, : W - 1].permute(2, 0, 1)[None].float()
     out = F.grid_sample(image, grid.reshape(1, n * out_sz, out_sz, 2), mode="bilinear", padding_mode="zeros",
                         align_corners=True)
-    out = out.reshape(3, n, out_sz, out_sz).transpose(0, 1)
-    if quantize:
-        out = out.round()
-    return out, _rdiv(out_sz, crop_sz)
+    return out.reshape(3, n, out_sz, out_sz).transpose(0, 1), _rdiv(out_sz, crop_sz)
 
 
 class Normalizer:
