@@ -305,7 +305,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
             notes, ranges = search.notes(), search.ranges   # the search's calibration: the export's only one
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges)
         if options.auto_precision:   # written once its graph is: a stop before leaves no report of a graph not there
-            atomic_write_json(report, search.to_dict())
+            atomic_write_json(report, {**search.to_dict(), "checkpoint_sha256": source.sha256})   # whose it is
         else:   # an earlier search's kept groups are not this graph's
             report.unlink(missing_ok=True)
         res.notes += notes
