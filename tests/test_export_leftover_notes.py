@@ -96,3 +96,47 @@ def test_what_this_export_rewrote_is_not_named(tmp_path):
     assert stale_artifacts(_report(tmp_path, "model_int8_trt.onnx", "model_int8_trt.engine")) == []
     (line,) = stale_artifacts(_report(tmp_path, "model_int8_trt.onnx"))   # no engine this time
     assert "export: model_int8_trt.engine (checkpoint bbbbbbbbbbbb), model_int8_trt.engine.json (checkpoint" in line
+
+
+# ----- an earlier export of the same checkpoint -----
+
+def test_files_of_an_earlier_export_of_this_checkpoint_are_named_as_such(tmp_path):
+    """A re-export of the same checkpoint with other options leaves the earlier run's files it does not rewrite
+    (its INT8 graphs and search report, an engine): one note names them as that run's; another checkpoint's files
+    stay in the other note."""
+    from droptrack.export.report import earlier_run_files
+
+    _graph(tmp_path / "model.onnx", A)
+    _graph(tmp_path / "model_fp16.onnx", A)                       # rewritten now
+    _graph(tmp_path / "model_int8_trt.onnx", A)
+    (tmp_path / "auto_precision_trt.json").write_text(json.dumps({"target": "trt", "checkpoint_sha256": A}))
+    _engine(tmp_path / "model.engine", A)
+    _graph(tmp_path / "other.onnx", B)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    report = _report(tmp_path, "model_fp16.onnx")
+    assert earlier_run_files(report) == [
+        f"{tmp_path} still holds files of an earlier export of this checkpoint that this one did not rewrite: "
+        "auto_precision_trt.json, model.engine, model.engine.json, model_int8_trt.onnx; they come from that earlier "
+        "run (same checkpoint, maybe other options), not from this one"]
+    (stale,) = stale_artifacts(report)
+    assert "export: other.onnx (checkpoint bbbbbbbbbbbb);" in stale
+    assert sorted(p.name for p in tmp_path.iterdir()) == before   # named, never deleted
+    assert earlier_run_files(_report(tmp_path, "model_fp16.onnx", "model_int8_trt.onnx", "model.engine")) == []
+
+
+def test_dt_export_names_the_earlier_fp16_graph_when_only_fp32_is_asked(tiny, tmp_path):
+    from helpers import cli
+
+    out = tmp_path / "out"
+    r = cli("export", tiny[0], "--fp16", "-o", out)
+    assert r.exit_code == 0 and "still holds" not in r.output, r.output
+    r = cli("export", tiny[0], "--fp16", "-o", out)               # the same export again: everything rewritten
+    assert r.exit_code == 0 and "still holds" not in r.output, r.output
+    before = (out / "model_fp16.onnx").read_bytes()
+    r = cli("export", tiny[0], "-o", out)
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0, r.output
+    assert ("still holds files of an earlier export of this checkpoint that this one did not rewrite: "
+            "model_fp16.onnx; they come from that earlier run (same checkpoint, maybe other options)") in text, text
+    assert "another checkpoint" not in text and "model.onnx" in text   # the summary table is still printed
+    assert (out / "model_fp16.onnx").read_bytes() == before

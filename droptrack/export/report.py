@@ -121,6 +121,19 @@ def stale_artifacts(report: ExportReport) -> list[str]:
             f"{', '.join(stale)}; re-export those precisions or move them away before dt bench / dt run"]
 
 
+def earlier_run_files(report: ExportReport) -> list[str]:
+    """Files an earlier export of this same checkpoint left in the output folder that this one did not rewrite (its
+    `--int8` graphs when only `--fp16` is asked now): named, so nobody takes them for this run's, made with these
+    options."""
+    sha, found = leftovers(report)
+    kept = [name for name, other in found if other == sha]
+    if not kept:
+        return []
+    return [f"{report.output_dir} still holds files of an earlier export of this checkpoint that this one did not "
+            f"rewrite: {', '.join(kept)}; they come from that earlier run (same checkpoint, maybe other options), not "
+            "from this one"]
+
+
 def mixed_checkpoints(folder: Path) -> str:
     """'' or a clause naming the checkpoints whose artifacts an interrupted export left side by side in `folder` (its
     new model.onnx beside an earlier export's FP16/INT8 graphs): only a finished export named them."""
@@ -136,8 +149,9 @@ def mixed_checkpoints(folder: Path) -> str:
 
 
 def notes(report: ExportReport) -> list[str]:
-    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch, stale artifacts."""
-    lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report)
+    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch, files left by an export
+    of another checkpoint or an earlier one of this checkpoint."""
+    lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report) + earlier_run_files(report)
     for r in report.results:
         if r.precision == "int8" and r.name.endswith(".onnx"):
             lines += r.notes
