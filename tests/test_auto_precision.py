@@ -95,8 +95,10 @@ def first_search(tmp_path_factory):
 
 @pytest.mark.slow
 def test_auto_precision_end_to_end(first_search):
-    _, _, r, res, kept_groups = first_search
+    _, out, r, res, kept_groups = first_search
     assert res["sequences"] == 4 and res["frames"] == 16 and res["target"] == "ort"
+    sha = read_metadata(out / "model_int8_ort.onnx").checkpoint_sha256   # the report names its graph's checkpoint,
+    assert sha and res["checkpoint_sha256"] == sha                        # which tells whose it is in the folder
     assert res["passed"] == (res["divergence"] <= 0.25)
     if res["all_quantized"] > 0.25:       # the search ran: every kind was tried alone, the kept ones are the worst
         assert set(res["sensitivity"]) == {"qkv", "proj", "mlp"}   # ORT's graph quantizes only weight GEMMs

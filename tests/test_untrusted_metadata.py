@@ -141,8 +141,9 @@ def test_stale_engine_note_skips_sidecars_that_are_not_ours(tmp_path):
         (tmp_path / "pipe.engine").write_bytes(b"plan")
         os.mkfifo(tmp_path / "pipe.engine.json")
     (line,) = stale_artifacts(report)
-    assert line.endswith("not rewritten by this export: old.engine (checkpoint bbbbbbbbbbbb); re-export those "
-                         "precisions or move them away before dt bench / dt run"), line
+    assert line.endswith("not rewritten by this export: old.engine (checkpoint bbbbbbbbbbbb), old.engine.json "
+                         "(checkpoint bbbbbbbbbbbb); re-export those precisions or move them away before dt bench / "
+                         "dt run"), line
 
 
 def test_a_sidecar_built_from_a_deep_onnx_path_still_reads(tmp_path):

@@ -182,20 +182,23 @@ def _cost_check(path: Path, cost: ModelCost) -> Check:
     return Check("ok", f"{path.name}: {cost.text()} (one target: a template and a search crop)")
 
 
-def engine_files(engine: Path, graph: str | None = None) -> list[Check]:
+def engine_files(engine: Path, graph: str | None = None, unavailable: str = "") -> list[Check]:
     """What `dt export --engine` left at `engine` that no dt command runs: an engine of an older build recipe
-    (`recipe_problem`), an engine built from an earlier graph than
+    (`recipe_problem`; `unavailable`: why TensorRT cannot run here, where it can be neither checked nor rebuilt and
+    its ONNX graph is named instead), an engine built from an earlier graph than
     the one beside it (stale: refused where it is loaded; `graph`: only when its sidecar names this graph), or
     `NAME.engine.unchecked`, an engine whose parity check was interrupted (the rerun of that export checks it)."""
-    from droptrack.engine.tensorrt_backend import (rebuild_for, recipe_problem, sidecar_fields, sidecar_path,
-                                                   stale_graph)
+    from droptrack.engine.tensorrt_backend import (not_rebuilt_here, rebuild_for, recipe_problem, sidecar_fields,
+                                                   sidecar_path, stale_graph)
 
     info = sidecar_fields(sidecar_path(engine)) if engine.is_file() else {}
     out = []
     described = isinstance(info.get("meta"), dict) and bool(info["meta"])   # a damaged sidecar is reported as such
     old = recipe_problem(engine, info) if described and (graph is None or info.get("onnx") == graph) else None
     if old:
-        out.append(Check("error", f"{old}; every dt command refuses it: rebuild it: {rebuild_for(engine, info)}"))
+        rebuild = rebuild_for(engine, info)
+        out.append(Check("error", f"{old}; " + (not_rebuilt_here(engine, info, rebuild, unavailable) if unavailable
+                                                else f"every dt command refuses it: rebuild it: {rebuild}")))
     stale = stale_graph(engine, info) if graph is None or info.get("onnx") == graph else None
     if stale:
         out.append(Check("error", f"{engine.name} is stale: {stale}; every dt command refuses it: rebuild it: "
@@ -215,7 +218,7 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
 
     if not env.get("onnxruntime"):
         return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'"),
-                *engine_files(path.with_suffix(".engine"), path.name)]
+                *engine_files(path.with_suffix(".engine"), path.name, _trt_unavailable(env))]
     from droptrack.engine.onnxruntime_backend import OrtBackend
 
     out = []
@@ -233,7 +236,7 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
         from droptrack.engine.model_cost import onnx_cost
 
         out.append(_cost_check(path, onnx_cost(path)))
-    return out + engine_files(path.with_suffix(".engine"), path.name)
+    return out + engine_files(path.with_suffix(".engine"), path.name, _trt_unavailable(env))
 
 
 def _check_engine(path: Path, env: dict) -> list[Check]:
@@ -244,7 +247,13 @@ def _check_engine(path: Path, env: dict) -> list[Check]:
         checks = _engine_fits(path, env)
     except DropTrackError as exc:   # its sidecar: missing, damaged, unfinished
         checks = [Check("error", str(exc))]
-    return checks + engine_files(path)
+    return checks + engine_files(path, unavailable=_trt_unavailable(env))
+
+
+def _trt_unavailable(env: dict) -> str:
+    """Why no engine runs or is built here ('' where TensorRT is usable), as the environment check found it."""
+    status = env.get("tensorrt_status", "usable")
+    return "" if status == "usable" else str(status)
 
 
 def _engine_fits(path: Path, env: dict) -> list[Check]:

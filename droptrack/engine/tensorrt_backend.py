@@ -215,6 +215,26 @@ def recipe_problem(path: Path, info: dict) -> str | None:
             f"droptrack builds with recipe {BUILD_RECIPE}), so it may carry older builder settings")
 
 
+def not_rebuilt_here(path: Path, info: dict, rebuild: str, unavailable: str) -> str:
+    """What to do with an engine that must be rebuilt (an older build recipe) on a machine where TensorRT cannot run
+    (`unavailable`: why, as `trt_compat.unavailable_reason` says): it can be neither checked nor rebuilt here, so
+    rebuild it where TensorRT is, and run the ONNX graph beside it here (named)."""
+    return (f"it can be neither checked nor rebuilt on this machine ({unavailable}): rebuild it where TensorRT and a "
+            f"CUDA GPU are ({rebuild}); {graph_here(path, info)}")
+
+
+def graph_here(engine: Path, info: dict) -> str:
+    """Where an engine cannot run: the ONNX graph beside it that runs here, named (the one its sidecar says it was
+    built from, else the engine's own name as .onnx), as `dt run` takes it."""
+    name = info.get("onnx")
+    named = isinstance(name, str) and name and Path(name).name == name and (engine.parent / name).is_file()
+    graph = engine.parent / name if named else engine.with_suffix(".onnx")
+    if not graph.is_file():
+        return "here, run the ONNX graph it was built from instead (--model MODEL.onnx)"
+    return f"here, run the ONNX graph beside it, {graph.name}, which this machine runs: dt run SOURCE --model " \
+           f"{shell_quote(graph)}"
+
+
 def plan_size_problem(path: Path, info: dict) -> str | None:
     """Why the plan at `path` is not the one its sidecar describes (its size differs from the `plan_bytes` its build
     wrote: a copy cut short, a file replaced since), or None (same size, or a sidecar that records none)."""
@@ -250,13 +270,14 @@ class TensorRTBackend(Backend):
         cut = plan_size_problem(self.path, info)
         if cut:   # TensorRT would only say it cannot deserialize it
             raise BackendError(f"{cut}; copy it again, or rebuild it: {rebuild}")
+        reason = trt_compat.unavailable_reason()
         old = recipe_problem(self.path, info)
         if old:   # not trusted silently: its precision pins and flags may be the ones a later recipe fixed
-            raise BackendError(f"{old}; rebuild it: {rebuild}")
+            raise BackendError(f"{old}; " + (not_rebuilt_here(self.path, info, rebuild, reason) if reason else
+                                             f"rebuild it: {rebuild}"))
         stale = stale_graph(self.path, info)
         if stale:   # a stale engine would track with other weights than the graph's
             raise BackendError(f"engine '{self.path.name}' is stale: {stale}; rebuild it: {rebuild}")
-        reason = trt_compat.unavailable_reason()
         if reason:
             raise BackendError(f"cannot run '{self.path.name}': {reason}; {onnx_instead(self.path)}")
         import torch

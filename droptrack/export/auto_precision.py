@@ -32,7 +32,7 @@ import numpy as np
 
 from droptrack.errors import ExportError, room_checked
 from droptrack.export.divergence import Evaluator
-from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, ORT_SETTINGS, Int8Recipe
+from droptrack.export.quantize import CALIB_METHODS, INT8_TARGETS, ORT_SETTINGS, Calibration, Int8Recipe
 
 DEFAULT_MAX_DIVERGENCE = 0.03
 VAL_SEED = 1                  # the synthetic validation set; dt bench's set is seed 0, reports use held-out seeds
@@ -160,8 +160,8 @@ class SearchResult:
     trials: int = 0                    # candidate graphs whose divergence the search used
     measured: int = 0                  # of them, measured in this run (the others came from the journal)
     parity_failed: dict[str, str] = field(default_factory=dict)   # kept set ('a,b'; '' all INT8) -> its first failure
-    ranges: dict | None = field(default=None, repr=False)   # the search's entropy ranges (not in the report): the
-    # final export quantizes with them, so a whole export calibrates once
+    ranges: Calibration | None = field(default=None, repr=False)   # the search's activation ranges (not in the
+    # report): the final export quantizes with them, so a whole export calibrates once
 
     def notes(self) -> list[str]:
         """Lines for `dt export`'s notes."""

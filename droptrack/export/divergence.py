@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from droptrack.export.quantize import Int8Recipe
+from droptrack.export.quantize import Calibration, Int8Recipe
 
 DIVERGENCE_IOU = 0.5
 Log = Callable[[str], None]
@@ -119,8 +119,9 @@ class Evaluator:
         self.done: set[str] = set()
         self.measured = 0                                 # trials measured in this run (not read from the journal)
         self.pre = preprocess(fp32, tmp / "pre.onnx")
-        self.calibrations = 0                             # entropy calibrations run (one per search: `ranges`)
-        self._ranges: dict | None = None
+        self.calibrations = 0                             # calibrations run (one per search: `ranges`)
+        self._ranges: Calibration | None = None
+        self._calibrated = False
         self.journal, self.trials, ref_path = None, {}, None
         if journal_dir is not None:
             from droptrack.artifact import sha256_file
@@ -176,14 +177,14 @@ class Evaluator:
             self.paths[key] = path
         return self.paths[key]
 
-    def ranges(self) -> dict | None:
-        """The base recipe's entropy ranges on the calibration pairs, calibrated once for every trial (None: its
-        method needs none)."""
+    def ranges(self) -> Calibration | None:
+        """The base recipe's activation ranges on the calibration pairs, calibrated once for every trial and the
+        graph written after the search (None: its target needs none, see `calibrated_ranges`)."""
         from droptrack.export.quantize import calibrated_ranges
 
-        if self._ranges is None and self.base.method == "entropy":
+        if not self._calibrated:
             self._ranges = calibrated_ranges(self.pre, self.pairs[0], self.base, self.tmp)
-            self.calibrations += self._ranges is not None
+            self._calibrated, self.calibrations = True, self.calibrations + (self._ranges is not None)
         return self._ranges
 
     def graph(self, kept: list[str]) -> tuple[float, Path | None]:

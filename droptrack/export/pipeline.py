@@ -161,10 +161,10 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp
 
 def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib_pairs: int = 32,
                 log: Log | None = None, recipe=None, pairs: tuple[list[InputPair], str] | None = None,
-                ranges: dict | None = None) -> ExportResult:
+                ranges=None) -> ExportResult:
     """The recipe's INT8 graph (`model_int8_trt.onnx` by default; see droptrack.export.quantize) calibrated on
-    tracking crops (`pairs`: precomputed (pairs, source description); `ranges`: their entropy ranges, already
-    calibrated by the precision search), judged on decoded boxes vs PyTorch."""
+    tracking crops (`pairs`: precomputed (pairs, source description); `ranges`: their activation ranges, a
+    quantize.Calibration the precision search already made), judged on decoded boxes vs PyTorch."""
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.quantize import Int8Recipe, quantize_int8
@@ -304,7 +304,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
             notes, ranges = search.notes(), search.ranges   # the search's calibration: the export's only one
         res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges)
         if options.auto_precision:   # written once its graph is: a stop before leaves no report of a graph not there
-            atomic_write_json(report, search.to_dict())
+            atomic_write_json(report, {**search.to_dict(), "checkpoint_sha256": source.sha256})   # whose it is
         else:   # an earlier search's kept groups are not this graph's
             report.unlink(missing_ok=True)
         res.notes += notes

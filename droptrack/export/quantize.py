@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from droptrack.artifact import ArtifactMeta, atomic_write
 from droptrack.errors import ExportError, room_checked
@@ -196,20 +196,45 @@ def _method(name: str):
             "entropy": CalibrationMethod.Entropy}[name]
 
 
-def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path) -> dict:
-    """{tensor: (rmin, rmax)} of the inputs and outputs of `types` nodes in `src`, by entropy (KL) calibration on
-    `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes)."""
-    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+# the calibrator options quantize_static derives from TRT/ORT `extra_options` (its CalibPercentile): a calibration
+# made here with them gives the ranges quantize_static would compute itself
+CALIB_OPTIONS = {"percentile": PERCENTILE}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Activation ranges calibrated once on a pre-processed graph and its pairs (`calibrated_ranges`), for every graph
+    quantized from them. `data`: ONNX Runtime's TensorsData, as quantize_static computes it; `overrides`: the ranges
+    also replace the quantizer's own (entropy: ORT cannot take the bin counts, so the quantizer runs as minmax)."""
+
+    method: str
+    data: Any
+    overrides: bool = False
+
+    def ranges(self) -> dict:
+        """{tensor: (rmin, rmax)}."""
+        return {name: tuple(td.range_value) for name, td in self.data.items()}
+
+
+def _calibrate(src: Path, pairs: list[InputPair], types: Sequence[str], method: str, options: dict, tmp: Path):
+    """ONNX Runtime's TensorsData of the inputs and outputs of `types` nodes in `src`, calibrated on `pairs`."""
+    from onnxruntime.quantization.calibrate import create_calibrator
 
     with tempfile.TemporaryDirectory(prefix=".dt-calib-", dir=tmp) as work:
         calibrator = create_calibrator(str(src), list(types), augmented_model_path=str(Path(work) / "augmented.onnx"),
-                                       calibrate_method=CalibrationMethod.Entropy,
-                                       providers=["CPUExecutionProvider"],
-                                       extra_options={"num_bins": ENTROPY_BINS, "symmetric": True,
-                                                      "num_quantized_bins": ENTROPY_QUANTIZED_BINS})
+                                       calibrate_method=_method(method), providers=["CPUExecutionProvider"],
+                                       extra_options=options)
         calibrator.collect_data(_reader(pairs))
         data = calibrator.compute_data()
         del calibrator
+    return data
+
+
+def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path) -> dict:
+    """{tensor: (rmin, rmax)} of the inputs and outputs of `types` nodes in `src`, by entropy (KL) calibration on
+    `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes)."""
+    data = _calibrate(src, pairs, types, "entropy", {"num_bins": ENTROPY_BINS, "symmetric": True,
+                                                     "num_quantized_bins": ENTROPY_QUANTIZED_BINS}, tmp)
     return {name: tuple(r.range_value) for name, r in data.data.items()}
 
 
@@ -222,18 +247,40 @@ def preprocess(src: Path, dst: Path) -> Path:
     return dst
 
 
-def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp: Path) -> dict | None:
-    """The entropy ranges `recipe` calibrates on the pre-processed graph `pre` (None: its method or target needs none).
-    They depend on the graph, the pairs and the target's op types, not on the groups kept: a search calibrates once
-    and passes them to every trial (`quantize_int8(ranges=...)`); the calibration was most of each trial's time."""
-    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
-    return None if dynamic or recipe.method != "entropy" else entropy_ranges(pre, pairs, op_types(recipe.target), tmp)
+def takes_calibration() -> bool:
+    """Whether this ONNX Runtime's quantize_static can take ranges calibrated before (`calibration_cache_path`);
+    an older one calibrates every graph it quantizes itself."""
+    import inspect
+
+    from onnxruntime.quantization import calibrate, quantize_static
+
+    return hasattr(calibrate, "save_tensors_data") and "calibration_cache_path" in inspect.signature(
+        quantize_static).parameters
+
+
+def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp: Path) -> Calibration | None:
+    """The activation ranges `recipe` calibrates on the pre-processed graph `pre` (None: its target needs none, or
+    this ONNX Runtime cannot take them and minmax / percentile calibrate inside each quantization).
+    They depend on the graph, the pairs, the method and the target's op types, not on the groups kept: a search
+    calibrates once and passes them to every trial and to the graph written after it (`quantize_int8(ranges=...)`);
+    the calibration was most of each trial's time."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData
+
+    if recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic":
+        return None
+    types = op_types(recipe.target)
+    if recipe.method == "entropy":
+        ranges = entropy_ranges(pre, pairs, types, tmp)
+        return Calibration("entropy", TensorsData(CalibrationMethod.MinMax, ranges), overrides=True)
+    if not takes_calibration():
+        return None
+    return Calibration(recipe.method, _calibrate(pre, pairs, types, recipe.method, CALIB_OPTIONS, tmp))
 
 
 def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str],
-              ranges: dict | None = None) -> int:
-    """Quantize `pre` into `dst` (`ranges`: its entropy ranges, already calibrated); returns how many attention
-    blocks the ORT graph runs fused."""
+              ranges: Calibration | None = None) -> int:
+    """Quantize `pre` into `dst` (`ranges`: its calibration, already made: none runs here where ONNX Runtime can take
+    it); returns how many attention blocks the ORT graph runs fused."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
@@ -253,17 +300,23 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
             extra.update(TRT_QDQ_OPTIONS)
-        method = recipe.method
-        if method == "entropy":   # the ranges are set: the quantizer's own pass needs none (minmax, the cheapest)
-            ranges = ranges if ranges is not None else entropy_ranges(pre, pairs, op_types(recipe.target), dst.parent)
-            extra["TensorQuantOverrides"] = {t: [{"rmin": lo, "rmax": hi}] for t, (lo, hi) in ranges.items()}
+        method, cache = recipe.method, {}
+        if ranges is None and method == "entropy":
+            ranges = calibrated_ranges(pre, pairs, recipe, dst.parent)
+        if ranges is not None and ranges.overrides:   # set: the quantizer's own pass needs none (minmax, the cheapest)
+            extra["TensorQuantOverrides"] = {t: [{"rmin": lo, "rmax": hi}] for t, (lo, hi) in ranges.ranges().items()}
             method = "minmax"
+        if ranges is not None and takes_calibration():   # handed over: quantize_static runs no calibration
+            from onnxruntime.quantization.calibrate import save_tensors_data
+
+            save_tensors_data(ranges.data, dst.with_name("calibration.json"))
+            cache = {"calibration_cache_path": str(dst.with_name("calibration.json"))}
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
                         per_channel=recipe.weights_per_channel(), reduce_range=not trt and ort.reduce_range,
                         op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
                         activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=_method(method), extra_options=extra,
-                        calibration_providers=["CPUExecutionProvider"])
+                        calibration_providers=["CPUExecutionProvider"], **cache)
     return 0
 
 
@@ -289,7 +342,8 @@ def to_trt_base(model, keep_fp32: Sequence[str] = ()):
 
 
 def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str,
-                  recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None, ranges: dict | None = None) -> Int8Details:
+                  recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None,
+                  ranges: Calibration | None = None) -> Int8Details:
     """FP32 ONNX -> the recipe's INT8 graph calibrated on `pairs` (pass `pre` to reuse a pre-processed graph and
     `ranges`, its `calibrated_ranges` on `pairs`, to reuse that calibration)."""
     import onnx

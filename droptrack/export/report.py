@@ -37,19 +37,43 @@ def summary_table(report: ExportReport):
 
 
 def _checkpoint_of(path: Path) -> str:
-    """The checkpoint sha256 a droptrack graph's metadata or engine sidecar names; '' where none (not ours)."""
+    """The checkpoint sha256 a droptrack graph's metadata, engine sidecar (given the engine or the sidecar) or
+    model.safetensors' metadata names; '' where none (not ours)."""
+    import json
+
     from droptrack.engine.tensorrt_backend import sidecar_fields, sidecar_path
     from droptrack.export.onnx import read_metadata
+    from droptrack.export.workdir import weights_metadata
 
     try:
-        if path.suffix == ".onnx":
+        if path.name.endswith(".onnx"):
             other = read_metadata(path).checkpoint_sha256
+        elif path.suffix == ".safetensors":
+            meta = weights_metadata(path)
+            info = json.loads(meta.get("meta", "{}")) if meta.get("format") == "droptrack" else {}
+            other = info.get("checkpoint_sha256", "") if isinstance(info, dict) else ""
         else:
-            meta = sidecar_fields(sidecar_path(path)).get("meta")
+            meta = sidecar_fields(path if path.suffix == ".json" else sidecar_path(path)).get("meta")
             other = meta.get("checkpoint_sha256", "") if isinstance(meta, dict) else ""
     except Exception:  # noqa: BLE001 - not a droptrack artifact (or unreadable): not ours to judge
         return ""
     return other if isinstance(other, str) else ""   # a number there: not a sidecar of ours
+
+
+def _search_report_of(path: Path) -> str | None:
+    """The checkpoint an `auto_precision_<target>.json` belongs to: the one it names, else (an older droptrack's
+    report) the one of the INT8 graph it was written with, beside it; None where neither tells."""
+    from droptrack.engine.tensorrt_backend import sidecar_fields
+    from droptrack.export.workdir import INT8_FILENAMES
+
+    named = sidecar_fields(path).get("checkpoint_sha256")   # a JSON object of a few KB, read as a sidecar is
+    if isinstance(named, str) and named:
+        return named
+    graph = INT8_FILENAMES.get(path.stem.removeprefix("auto_precision_"))
+    for g in [path.with_name(graph), path.with_name(graph + ".failed")] if graph else []:
+        if g.is_file() and (sha := _checkpoint_of(g)):
+            return sha
+    return None
 
 
 def _artifacts(folder: Path) -> list[Path]:
@@ -57,20 +81,57 @@ def _artifacts(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.onnx"), *folder.glob("*.engine")])
 
 
-def stale_artifacts(report: ExportReport) -> list[str]:
-    """Graphs and engines left in the output folder by an export of another checkpoint (not rewritten by this one):
-    named, never deleted, so nobody benchmarks or deploys them as this checkpoint's."""
+def leftovers(report: ExportReport) -> tuple[str, list[tuple[str, str | None]]]:
+    """(this export's checkpoint sha256, [(name, its checkpoint; None: cannot be told)]) of the files an export
+    writes that lie in the output folder and this export did not rewrite: graphs, engines and their sidecars,
+    *.safetensors (those with droptrack metadata) and the precision-search reports `auto_precision_<target>.json`."""
+    from droptrack.export.workdir import INT8_FILENAMES
+
     fp32 = next((r for r in report.results if r.precision == "fp32" and r.meta is not None), None)
     sha = fp32.meta.checkpoint_sha256 if fp32 is not None else ""
-    if not sha or not report.output_dir.is_dir():
-        return []
+    folder = report.output_dir
+    if not sha or not folder.is_dir():
+        return sha, []
     written = {r.path.name for r in report.results}
-    stale = [f"{path.name} (checkpoint {other[:12]})" for path in _artifacts(report.output_dir)
-             if path.name not in written and (other := _checkpoint_of(path)) and other != sha]
+    written |= {n + ".json" for n in written if ".engine" in n}   # a sidecar goes with its engine
+    written |= {f"auto_precision_{t}.json" for t, graph in INT8_FILENAMES.items()   # written with its INT8 graph,
+                if any(r.name == graph for r in report.results)}                     # or removed
+    paths = {*_artifacts(folder), *folder.glob("*.engine.json"), *folder.glob("*.safetensors"),
+             *folder.glob("auto_precision_*.json")}
+    found = []
+    for path in sorted(p for p in paths if p.name not in written and p.is_file()):   # a pipe would block
+        if path.name.startswith("auto_precision_") and path.suffix == ".json":
+            found.append((path.name, _search_report_of(path)))
+        elif other := _checkpoint_of(path):
+            found.append((path.name, other))
+    return sha, found
+
+
+def stale_artifacts(report: ExportReport) -> list[str]:
+    """Files an export writes, left in the output folder by an export of another checkpoint (or of none that can be
+    told: an older search report without its graph) and not rewritten by this one: named, never deleted, so nobody
+    benchmarks or deploys them as this checkpoint's."""
+    sha, found = leftovers(report)
+    stale = [f"{name} ({'checkpoint ' + other[:12] if other else 'checkpoint unknown'})"
+             for name, other in found if other != sha]
     if not stale:
         return []
-    return [f"{report.output_dir} also holds artifacts of another checkpoint, not rewritten by this export: "
+    whose = "another checkpoint" + (" or of one it cannot tell" if any(o is None for _, o in found) else "")
+    return [f"{report.output_dir} also holds artifacts of {whose}, not rewritten by this export: "
             f"{', '.join(stale)}; re-export those precisions or move them away before dt bench / dt run"]
+
+
+def earlier_run_files(report: ExportReport) -> list[str]:
+    """Files an earlier export of this same checkpoint left in the output folder that this one did not rewrite (its
+    `--int8` graphs when only `--fp16` is asked now): named, so nobody takes them for this run's, made with these
+    options."""
+    sha, found = leftovers(report)
+    kept = [name for name, other in found if other == sha]
+    if not kept:
+        return []
+    return [f"{report.output_dir} still holds files of an earlier export of this checkpoint that this one did not "
+            f"rewrite: {', '.join(kept)}; they come from that earlier run (same checkpoint, maybe other options), not "
+            "from this one"]
 
 
 def mixed_checkpoints(folder: Path) -> str:
@@ -88,8 +149,9 @@ def mixed_checkpoints(folder: Path) -> str:
 
 
 def notes(report: ExportReport) -> list[str]:
-    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch, stale artifacts."""
-    lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report)
+    """One-line notes: skipped engines, INT8 exclusions, CE choices that differ from PyTorch, files left by an export
+    of another checkpoint or an earlier one of this checkpoint."""
+    lines = list(dict.fromkeys(report.notes)) + stale_artifacts(report) + earlier_run_files(report)
     for r in report.results:
         if r.precision == "int8" and r.name.endswith(".onnx"):
             lines += r.notes

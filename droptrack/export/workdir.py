@@ -88,8 +88,9 @@ def _droptrack_graph(path: Path) -> bool:
     return any(p.key == "droptrack.arch" for p in model.metadata_props)
 
 
-def _droptrack_weights(path: Path) -> bool:
-    """Whether a .safetensors file's header metadata is the one `dt export --safetensors` writes (format droptrack)."""
+def weights_metadata(path: Path) -> dict:
+    """A .safetensors file's header metadata ({} when it is short, unreadable, too big or not JSON), read without its
+    tensors: what tells `dt export --safetensors`'s file (format droptrack) and the checkpoint it names."""
     import json
     import struct
 
@@ -97,10 +98,15 @@ def _droptrack_weights(path: Path) -> bool:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
             header = json.loads(f.read(size)) if size <= MAX_HEADER else None
-    except (OSError, struct.error, ValueError):   # short, unreadable or not JSON: not droptrack's
-        return False
+    except (OSError, struct.error, ValueError, RecursionError):   # short, unreadable or not JSON: not droptrack's
+        return {}
     meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return isinstance(meta, dict) and meta.get("format") == "droptrack"
+    return meta if isinstance(meta, dict) else {}
+
+
+def _droptrack_weights(path: Path) -> bool:
+    """Whether a .safetensors file's header metadata is the one `dt export --safetensors` writes (format droptrack)."""
+    return weights_metadata(path).get("format") == "droptrack"
 
 
 def prepare_output_dir(output_dir: str | Path) -> Path:
