@@ -35,3 +35,26 @@ def test_a_real_video_still_runs(tmp_path, tiny_ckpt, video):
                  "-o", tmp_path / "boxes.txt")
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 2
+
+
+def test_eval_refuses_a_box_file_as_the_video_root_without_advice_to_trim_it(tmp_path, tiny_ckpt):
+    """`dt eval --dataset video --root clip.txt` read the box file as a clip of a few frames of text and said to
+    trim clip.txt to that many rows: following it would have destroyed the ground truth."""
+    gt = box_file(tmp_path / "clip.txt")
+    assert cv2.VideoCapture(str(gt)).isOpened()
+    before = gt.read_bytes()
+    line = one_line_error(cli("eval", "--dataset", "video", "--root", gt, "-m", tiny_ckpt,
+                              "-o", tmp_path / "results"))
+    assert line.startswith(f"error: '{gt}' is a text file, not a video") and "trim" not in line, line
+    assert gt.read_bytes() == before and not (tmp_path / "results").exists()
+
+
+def test_the_video_dataset_still_reads_a_real_clip(tmp_path, video):
+    from droptrack.data import get_sequences
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(video.read_bytes())
+    frames = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    box_file(tmp_path / "clip.txt", rows=frames)
+    (seq,) = get_sequences("video", clip)
+    assert len(seq) == frames and tuple(seq.boxes[0]) == (10, 20, 30, 40)
