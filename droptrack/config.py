@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -222,6 +223,15 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def names_a_file(name_or_path: str | Path) -> bool:
+    """Whether a --config value names a YAML file (a .yaml / .yml path, or any path that exists) rather than a shipped
+    config; a shipped name stays that config beside a folder of the name (a run's --output), which was read as it."""
+    path = Path(os.path.expanduser(str(name_or_path)))
+    if str(name_or_path) in available_configs() and path.is_dir():
+        return False
+    return path.suffix in (".yaml", ".yml") or path.exists()
+
+
 def is_internal(name: str) -> bool:
     """A shipped config that exists for the test suite (e.g. 'tiny_ce_test'), not for users' models."""
     return name.endswith("_test")
@@ -288,8 +298,11 @@ def load_config(name_or_path: str | Path, model: Config | None = None) -> Config
     """Load a shipped config by name (e.g. 'vitb_384_mae_ce_32x4_ep300') or a YAML file by path (`model`: the config
     of the network being loaded, so that an unknown name's hint offers configs that build that network)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if names_a_file(name_or_path):
         check_regular("config file", path, ConfigError)
+        if path.is_dir():   # it said 'not found' of a folder that is there
+            raise ConfigError(f"config '{path}' is a folder, not a YAML file; pass the config YAML (a file in it) or "
+                              f"one of: {', '.join(available_configs())}")
         if not path.is_file():
             if path.stem in available_configs():   # e.g. the official repo's experiments/ostrack/<name>.yaml
                 raise ConfigError(f"config file '{path}' not found; the shipped config of that name is {path.stem}: "

@@ -242,15 +242,15 @@ def is_demo_folder(out: Path) -> bool:
 
 def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> None:
     """An output folder that holds a path dt demo writes must be one dt demo wrote: a user's own files of those names
-    (their export/model.onnx) are never replaced; other files there are left alone."""
+    (their export/model.onnx) are never replaced; other files there are left alone. One inside a dataset folder or
+    holding video frames is refused before any work, as its dt bench step refuses it (after the data and export)."""
+    from droptrack.data.registry import check_output_outside_datasets
     from droptrack.paths import check_output_dir
 
     out = check_output_dir("--output", output_dir)   # reachable, a folder or not there yet
+    check_output_outside_datasets("--output", output_dir)   # its plots, strip and model among a set's input
     if not out.is_dir() or is_demo_folder(out):
         return
-    from droptrack.data.registry import check_output_not_frames
-
-    check_output_not_frames("--output", output_dir)   # its plots, strip and model among a video's frames
     for rel in demo_paths(sequences, frames):
         parts = Path(rel).parts
         for i in range(1, len(parts) + 1):   # a file where the demo makes a folder (export, bench, data) counts too

@@ -117,6 +117,17 @@ def no_frame_reason(cap: Any) -> str:
             "OUT.mp4` (ffmpeg says which)")
 
 
+def text_drawn_as_video(cap: Any, path: str | Path) -> str | None:
+    """Why an opened 'video' is no footage: FFmpeg's tty demuxer opens a text file (.txt, .nfo, ...) of a few hundred
+    bytes or more, a groundtruth.txt of 40 rows, and draws its characters as frames (FourCC 'ansi'); else None."""
+    import cv2
+
+    code = cap.get(cv2.CAP_PROP_FOURCC)
+    if not (math.isfinite(code) and int(code) == int.from_bytes(b"ansi", "little")):
+        return None
+    return f"'{path}' is a text file, not a video (FFmpeg would draw its characters as frames)"
+
+
 def sample_aspect(cap: Any) -> tuple[int, int] | None:
     """An opened video's sample aspect ratio (displayed width : stored width of a pixel) as reduced (num, den), or
     None when it is square or unknown (OpenCV's FFMPEG backend says 0/1 then; other backends have no property)."""

@@ -23,7 +23,7 @@ from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetW
 from droptrack.imagefiles import frame_images, frames_problem, is_image_file, listed_images, numeric_key
 from droptrack.textfiles import read_table
 from droptrack.videofiles import (DAMAGED_RUN, VIDEO_EXTS, ShortVideoWarning, fewer_frames_stored,
-                                  no_frame_reason, plausible_frame_count)
+                                  no_frame_reason, plausible_frame_count, text_drawn_as_video)
 
 _GT_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 
@@ -219,9 +219,7 @@ def _check_rows(path: Path, gt_file: Path, rows: int) -> None:
     reader refuses it: frames past the last row were silently left out (8 of 12 frames scored, no word), and a
     file ending before its rows failed only after its frames were tracked. The header's count, where it equals the
     rows, is taken as it is (a cheap look); any other is checked by decoding the file."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise unopened_video(path)
+    cap = _open_clip(path)
     header = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
     if header == rows:
@@ -236,12 +234,24 @@ def _check_rows(path: Path, gt_file: Path, rows: int) -> None:
                            f"{gt_file.name} to its first {frames} rows, or re-encode the video if frames are missing")
 
 
-def _frame_count(path: Path) -> int:
-    """Frames a video decodes, not its header's count (a cut-off file, or a header that counts more than the file
-    stores, was tracked and then failed at its end); one ShortVideoWarning when the header counts more."""
+def _open_clip(path: Path) -> cv2.VideoCapture:
+    """A video sequence's file, opened; a DatasetError for one OpenCV cannot open or a text file FFmpeg draws as
+    frames (clip.txt as the root, its own boxes: its rows were said to outnumber its frames, trim it)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise unopened_video(path)
+    text = text_drawn_as_video(cap, path)
+    if text is not None:
+        cap.release()
+        raise DatasetError(f"{text}; pass the video file (its x,y,w,h boxes in the .txt of its name beside it) or "
+                           "a folder of videos")
+    return cap
+
+
+def _frame_count(path: Path) -> int:
+    """Frames a video decodes, not its header's count (a cut-off file, or a header that counts more than the file
+    stores, was tracked and then failed at its end); one ShortVideoWarning when the header counts more."""
+    cap = _open_clip(path)
     try:
         header = plausible_frame_count(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = cap.get(cv2.CAP_PROP_FPS)

@@ -154,6 +154,11 @@ def read(root: Path, split: str | None, names: list[str] | None, dataset: str = 
             raise no_sequences("LaSOT-extension sequence (<class>/<class>-<n>/ with groundtruth.txt and img/, such as "
                                "atv/atv-1/)", root, lambda d: bool(present_names(d)),
                                "point the root at the folder that holds the <class>/ folders")
+        if not any((_seq_dir(root, nm) / m).exists() for nm in available for m in ("img", "full_occlusion.txt")):
+            raise DatasetError(f"no LaSOT-extension sequence under {root}: its folders with a groundtruth.txt have "
+                               "neither img/ nor full_occlusion.txt, as LaSOT's have (frames beside the box file are "
+                               "GOT-10k's layout, a dt data synth set's or one's own footage's: --dataset folder reads "
+                               "them); point the root at the folder that holds the <class>/ folders")
     else:
         split = (split or "test").lower()
         if split == "test":

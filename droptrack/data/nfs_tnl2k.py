@@ -117,6 +117,11 @@ def read_tnl2k(root: Path, split: str | None, names: list[str] | None) -> list[S
         raise no_sequences("TNL2K sequence (a <seq>/ folder with groundtruth.txt and imgs/)", root,
                            lambda d: any((c / "groundtruth.txt").is_file() for c in d.iterdir()),
                            "point the root at the folder that holds the sequence folders")
+    if not any((root / nm / "imgs").is_dir() for nm in avail):   # each one's imgs/ was 'missing; re-download'
+        raise DatasetError(f"no TNL2K sequence under {root}: its folders with a groundtruth.txt have no imgs/ "
+                           "folder, as TNL2K's have (frames beside the box file are GOT-10k's layout, a dt data "
+                           "synth set's or one's own footage's: --dataset folder reads them); point the root at the "
+                           "folder that holds TNL2K's sequence folders")
     seqs = []
     for nm in select(avail, names, "tnl2k"):
         gt = load_boxes(root / nm / "groundtruth.txt")

@@ -336,9 +336,12 @@ def get_sequences(dataset: str, root: str | Path | None = None, split: str | Non
         from droptrack.videofiles import VIDEO_EXTS
 
         video = path.is_file() and path.suffix.lower() in VIDEO_EXTS   # one clip, where a dataset's folder goes
-        raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder" + (
-            f", or score this video with --dataset video (its x,y,w,h boxes in {path.stem}.txt beside it)"
-            if video else ""))
+        hint = ""   # the way to read the clip as it was given: dt train's --data reads no video (it named --dataset)
+        if video and how == "--root DIR":
+            hint = f", or score this video with --dataset video (its x,y,w,h boxes in {path.stem}.txt beside it)"
+        elif video and how is not None and how.startswith("--calib "):
+            hint = f", or calibrate on this video with --calib {path}"
+        raise DatasetError(f"{tag} root {path} is not a folder; point it at the dataset's top folder{hint}")
     module, func = DATASETS[tag].reader.split(":")
     reader = getattr(importlib.import_module(module), func)
     if tag in _TAKES_TAG:

@@ -261,12 +261,26 @@ def _kept_or_refused(out: Path, params: dict, overwrite: bool) -> bool:
     differ = _marker_differences(out, params)
     if differ is None:
         return False
-    if not differ:
-        return True
+    if not differ:   # one with a frame lost since (a copy cut short by a full disk) is written again
+        return _lost_file(out, params) is None
     if not overwrite:
         raise InputError(f"'{out}' holds a complete synthetic set made with other settings ({'; '.join(differ)}); "
                          "pass another folder, or --overwrite to replace it")
     return False
+
+
+def _lost_file(out: Path, params: dict) -> Path | None:
+    """The first frame or groundtruth.txt of the complete set in `out` that is missing or empty, or None: such a set
+    was kept as complete, and every reader then failed on that file, told to download it again."""
+    for i in range(params["sequences"]):
+        seq = out / f"synth_{params['split']}_{i + 1:05d}"
+        for f in (*(seq / f"{k:08d}.{params['ext']}" for k in range(1, params["frames"] + 1)), seq / "groundtruth.txt"):
+            try:
+                if f.stat().st_size == 0:
+                    return f
+            except OSError:
+                return f
+    return None
 
 
 def _resumable(out: Path, params: dict, names: list[str]) -> dict:

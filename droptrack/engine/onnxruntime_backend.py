@@ -77,9 +77,14 @@ def session_options(ort, threads: int = 0):
 
 
 def _meta_from_session(sess, path: Path) -> ArtifactMeta:
-    """The graph's ArtifactMeta; a graph without it (not from `dt export`) or with a malformed one is a MetadataError,
-    a fault of the file on every device (dt doctor refuses it as bad input rather than as a finding of one device)."""
-    props = dict(sess.get_modelmeta().custom_metadata_map)
+    """The graph's ArtifactMeta, read from the session (`meta_from_props`)."""
+    return meta_from_props(dict(sess.get_modelmeta().custom_metadata_map), path)
+
+
+def meta_from_props(props: dict[str, str], path: str | Path) -> ArtifactMeta:
+    """A graph's ArtifactMeta from its metadata_props; a graph without it (not from `dt export`) or with a malformed
+    one is a MetadataError, a fault of the file on every device (dt doctor and dt bench refuse it as bad input rather
+    than as a finding of one device)."""
     if "droptrack.arch" not in props:
         raise MetadataError(f"'{path}' has no droptrack metadata (not exported by `dt export`); re-export it with "
                             "`dt export CHECKPOINT`")

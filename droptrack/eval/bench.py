@@ -39,9 +39,9 @@ from droptrack.eval.bench_reference import (Reference, check_settings, checked_r
                                             resolve_references)
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.runtime.start_notes import warn_settings
-from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graphs, check_resume,
-                                       evaluate_row, failure_lines, gates, probe_row, resume_notes, runtime_note,
-                                       sequence_auc)
+from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graph_metadata,
+                                       check_graphs, check_resume, evaluate_row, failure_lines, gates, probe_row,
+                                       resume_notes, runtime_note, sequence_auc)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -125,6 +125,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     check_options(opts)
     graphs = check_graphs(opts.artifacts)   # each .onnx graph parsed once, for every loader
     check_inputs_kept(opts, graphs)         # its external data too
+    check_graph_metadata(graphs)            # another tool's graph, a newer droptrack's: bad input, not a row
     check_bench_folder(opts.output_dir)     # files dt bench did not write (after: an input's data names itself)
     # --reference must load (a cut-short download, another config) before the output folder is made
     fixed = checked_reference(opts.reference, opts) if opts.reference else None

@@ -94,10 +94,11 @@ def config_id(value: str | None) -> dict | None:
     import hashlib
     from importlib import resources
 
+    from droptrack.config import names_a_file
+
     if value is None:
         return None
-    path = Path(os.path.expanduser(value))
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if names_a_file(value):
         return file_id(value)
     text = (resources.files("droptrack") / "configs" / f"{value}.yaml").read_bytes()
     return {"name": str(value), "sha256": hashlib.sha256(text).hexdigest()}

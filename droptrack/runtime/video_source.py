@@ -10,7 +10,7 @@ from droptrack.paths import check_readable
 from droptrack.runtime.capture import CaptureSource
 from droptrack.runtime.seek import known_end, land_on, SEEK_FROM
 from droptrack.runtime.source_base import Source
-from droptrack.videofiles import apply_rotation, pixel_aspect_note, unopened_reason
+from droptrack.videofiles import apply_rotation, pixel_aspect_note, text_drawn_as_video, unopened_reason
 
 
 def open_video(path: Path, start: int = 0) -> Source:
@@ -22,6 +22,10 @@ def open_video(path: Path, start: int = 0) -> Source:
     if not cap.isOpened():
         raise SourceError(unopened_reason(path) or f"video '{path}' could not be read (OpenCV FFMPEG cannot decode "
                           "it); check the file or convert it with `ffmpeg -i IN -c:v mpeg4 OUT.mp4`")
+    text = text_drawn_as_video(cap, path)   # a box file given as SOURCE: tracked over pictures of its digits
+    if text is not None:
+        cap.release()
+        raise SourceError(f"{text}; pass a video file (.mp4, .avi, ...), a folder of frames, a camera or a stream")
     apply_rotation(cap, f"video '{path}'")   # upright as displayed, whatever the build's default
     src = CaptureSource(cap, f"video {path}", live=False)
     src.aspect_note = pixel_aspect_note(cap, f"video '{path}'")   # non-square pixels: said once tracking starts
