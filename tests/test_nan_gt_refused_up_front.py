@@ -112,3 +112,30 @@ def test_uav123_nan_rows_still_run(tmp_path):
     scores = json.loads((tmp_path / "an" / "report.json").read_text())["trackers"][0]["scores"]
     assert scores["auc"] == pytest.approx(4 * 20 / 21 / 5)
     assert scores["precision"] == 1.0   # the invalid frame's -1 counts as a hit under 'uav'
+
+
+@pytest.mark.parametrize("row", ["-inf,15,inf,16", "20,15,1e400,16"])
+def test_infinite_gt_row_refused_up_front_on_otb(tmp_path, row):
+    """An infinite ground-truth value (written `inf`, or a number past float range) is no benchmark's absent-target
+    mark: dt eval tracked every sequence, then failed amid numpy 'invalid value' warnings (-inf + inf) or scored the
+    frame as a plain miss (1e400); both commands now refuse it before any work."""
+    root = _otb(tmp_path / "otb", "Basketball", [BOX, BOX, row, BOX])
+    res = cli("eval", "--dataset", "otb", "--root", root, "--sequences", "Basketball", "--tracker", "kcf",
+              "--output", tmp_path / "out")
+    assert one_line_error(res) == (
+        "error: Basketball: ground-truth row 2 (frame 2, from 0) has an infinite value, which no benchmark's toolkit "
+        "can score; restore that row from the dataset's archive (or write NaN,NaN,NaN,NaN there for an absent target "
+        "where the dataset allows it), or leave it out with --sequences")
+    assert not (tmp_path / "out").exists()
+    write_result(tmp_path / "res" / "Basketball.txt", np.array([[20.0, 15, 16, 16]] * 4))
+    res = cli("analyze", tmp_path / "res", "--dataset", "otb", "--root", root, "--sequences", "Basketball",
+              "-o", tmp_path / "an")
+    assert one_line_error(res).startswith("error: Basketball: ground-truth row 2 (frame 2, from 0) has an infinite")
+    assert not (tmp_path / "an").exists()
+
+
+def test_infinite_gt_row_refused_on_uav123_too(tmp_path):
+    """UAV123 keeps NaN rows (an absent target), not infinite ones."""
+    root = _uav(tmp_path / "uav", "bike1", [BOX, "inf,15,16,16", BOX])
+    res = cli("eval", "--dataset", "uav", "--root", root, "--tracker", "kcf", "--output", tmp_path / "out")
+    assert one_line_error(res).startswith("error: uav_bike1: ground-truth row 1 (frame 1, from 0) has an infinite")

@@ -51,7 +51,7 @@ import numpy as np
 from droptrack.errors import DropTrackError, InputError, shell_join
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
-from droptrack.eval.score_files import check_nan_gt_rows, check_protocol, has_gt, score_sequence
+from droptrack.eval.score_files import check_infinite_gt_rows, check_nan_gt_rows, check_protocol, has_gt, score_sequence
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.wording import counted
 
@@ -271,7 +271,8 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
     protocol = protocol or M.protocol_for_tag(tag)
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
-    check_nan_gt_rows(list(sequences), tag, protocol)   # before any result file is read
+    check_infinite_gt_rows(list(sequences))   # before any result file is read
+    check_nan_gt_rows(list(sequences), tag, protocol)
     dirs = [Path(d) for d in result_dirs]
     for d in dirs:
         if not d.is_dir():

@@ -245,3 +245,21 @@ def check_nan_gt_rows(sequences: list[Any], tag: str, protocol: str | None = Non
                            f"{TOOLKITS[protocol]} refuses on {tag} (\"NaNs in annotation\"; only UAV123 and one's own "
                            "footage mark an absent target so); restore that row from the dataset's archive, or leave "
                            f"{'it' if len(bad) == 1 else 'them'} out with --sequences")
+
+
+def check_infinite_gt_rows(sequences: list[Any]) -> None:
+    """DatasetError, before any work, naming the first sequence and row whose ground-truth box holds an infinite value
+    (`inf`, or a number beyond float range such as 1e400): no benchmark marks anything so (an absent target is NaN or
+    0,0,0,0), and the toolkits' IoU of it is NaN, so dt eval failed only after tracking, amid numpy warnings."""
+    bad = []
+    for seq in sequences:
+        rows = np.flatnonzero(np.isinf(np.asarray(seq.boxes, dtype=np.float64)).any(axis=1))
+        if len(rows):
+            bad.append((seq.name, int(rows[0])))
+    if bad:
+        name, row = bad[0]
+        more = f" (and {counted(len(bad) - 1, 'other sequence')} alike)" if len(bad) > 1 else ""
+        raise DatasetError(f"{name}: ground-truth row {row} (frame {row}, from 0) has an infinite value{more}, which "
+                           "no benchmark's toolkit can score; restore that row from the dataset's archive (or write "
+                           f"NaN,NaN,NaN,NaN there for an absent target where the dataset allows it), or leave "
+                           f"{'it' if len(bad) == 1 else 'them'} out with --sequences")
