@@ -63,21 +63,22 @@ def protocol_for_tag(tag: str) -> str:
 
 
 def iou_pixel(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """pytracking calc_iou_overlap: pixel-inclusive corners, no epsilon, no clipping."""
-    tl = np.maximum(pred[:, :2], gt[:, :2])
-    br = np.minimum(pred[:, :2] + pred[:, 2:] - 1.0, gt[:, :2] + gt[:, 2:] - 1.0)
-    sz = np.clip(br - tl + 1.0, 0.0, None)
-    inter = sz[:, 0] * sz[:, 1]
-    union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
+    """pytracking calc_iou_overlap: pixel-inclusive corners, no epsilon, no clipping. An inf box gives NaN without a
+    numpy warning: the scoring rules name such a frame themselves ('NaN overlap on a valid frame')."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        tl = np.maximum(pred[:, :2], gt[:, :2])
+        br = np.minimum(pred[:, :2] + pred[:, 2:] - 1.0, gt[:, :2] + gt[:, 2:] - 1.0)
+        sz = np.clip(br - tl + 1.0, 0.0, None)
+        inter = sz[:, 0] * sz[:, 1]
+        union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
         return inter / union
 
 
 def center_error(pred: np.ndarray, gt: np.ndarray, normalized: bool = False) -> np.ndarray:
     """pytracking calc_err_center (normalized: each centre divided by the GT size before subtracting)."""
-    pc = pred[:, :2] + 0.5 * (pred[:, 2:] - 1.0)
-    gc = gt[:, :2] + 0.5 * (gt[:, 2:] - 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # an inf box: NaN, named by the scoring rules
+        pc = pred[:, :2] + 0.5 * (pred[:, 2:] - 1.0)
+        gc = gt[:, :2] + 0.5 * (gt[:, 2:] - 1.0)
         if normalized:
             pc = pc / gt[:, 2:]
             gc = gc / gt[:, 2:]
