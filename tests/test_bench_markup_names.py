@@ -34,6 +34,7 @@ def test_the_interrupted_line_names_the_output_with_control_characters_escaped(t
         raise KeyboardInterrupt
 
     monkeypatch.setattr(droptrack.eval.bench, "run_bench", interrupted)
+    (tmp_path / "b\x1b[2J").mkdir()   # a folder it had written to (none left: tests/test_bench_signals.py)
     res = cli("bench", tiny_ckpt, "--output", tmp_path / "b\x1b[2J")
     assert res.exit_code == 130, res.output
     assert res.output.startswith(f"interrupted: finished sequences are saved in {tmp_path}/b\\x1b[2J; "), res.output

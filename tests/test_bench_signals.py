@@ -31,15 +31,25 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")
-def test_sigterm_during_a_bench_exits_143_with_the_resume_line(tmp_path):
+@pytest.mark.parametrize("existed", [True, False])
+def test_sigterm_during_a_bench_exits_143_with_the_resume_line(tmp_path, existed):
+    """The line says where finished sequences are kept, or, where the bench stopped before its first file (its new
+    --output folder removed again, as still empty), that nothing was saved: it said 'saved in OUT' of no folder."""
     out = tmp_path / "bench"
+    if existed:
+        out.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(out)], capture_output=True, text=True, timeout=120,
                           env=env)
     assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == (f"stopped by SIGTERM: finished sequences are saved in {out}; run "
-                                                    "the same command with --resume to continue")
+    last = proc.stderr.strip().splitlines()[-1]
+    if existed:
+        assert last == (f"stopped by SIGTERM: finished sequences are saved in {out}; run the same command with "
+                        "--resume to continue")
+    else:
+        assert last == "stopped by SIGTERM before any sequence was saved: nothing saved; run the same command to start"
+        assert not out.exists()
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX signals")

@@ -57,8 +57,11 @@ def data_synth(
     except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        typer.echo(f"{what}: finished sequences are saved in {printable(out)}; run the same command to resume",
-                   err=True)
+        if not Path(out).exists():   # stopped before any file: the folder it made was removed again
+            typer.echo(f"{what} before any sequence was saved: nothing saved; run the same command to start", err=True)
+        else:
+            typer.echo(f"{what}: finished sequences are saved in {printable(out)}; run the same command to resume",
+                       err=True)
         raise typer.Exit(128 + signum) from None
     typer.echo(f"synthetic set: {printable(path)} ({counted(sequences, 'sequence')} x {frames} frames, {split} split)")
     from droptrack.train.sampler import MIN_VIDEO_FRAMES

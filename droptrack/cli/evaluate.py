@@ -243,8 +243,11 @@ def bench(
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        typer.echo(f"{what}: finished sequences are saved in {printable(output)}; run the same command with "
-                   "--resume to continue", err=True)
+        if not Path(output).exists():   # stopped before any file: the folder it made was removed again
+            typer.echo(f"{what} before any sequence was saved: nothing saved; run the same command to start", err=True)
+        else:
+            typer.echo(f"{what}: finished sequences are saved in {printable(output)}; run the same command with "
+                       "--resume to continue", err=True)
         raise typer.Exit(128 + signum) from None
     console = Console(width=max(Console().width, TABLE_WIDTH))
     console.print(bench_table(report))
