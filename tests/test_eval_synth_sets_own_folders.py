@@ -59,3 +59,20 @@ def test_a_generated_set_keeps_results_synth(tmp_path, monkeypatch):
     res = cli("eval", "--dataset", "synth", "--root", root, "--tracker", "kcf")
     assert res.exit_code == 0, res.output
     assert sorted(os.listdir("results")) == ["synth"]
+
+
+def test_same_named_sets_in_two_parents_are_refused_not_mixed(tmp_path, monkeypatch):
+    """a/cams and b/cams share the default results/synth_cams: the second set's sequences (same names, other frames)
+    are refused before any tracking, naming --output as the fix, not resumed from the first set's results."""
+    monkeypatch.chdir(tmp_path)
+    one, two = _own_set(tmp_path / "a" / "cams", 0), _own_set(tmp_path / "b" / "cams", 1)
+    assert cli("eval", "--dataset", "synth", "--root", one, "--tracker", "kcf").exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "synth_cams" / "kcf").glob("*.txt")}
+    res = cli("eval", "--dataset", "synth", "--root", two, "--tracker", "kcf")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    line = res.output.strip().splitlines()[-1]
+    assert line.startswith("error: results/synth_cams/kcf holds results of ") and "tracked on other frames" in line
+    assert line.endswith("pass another --output or delete that folder"), line
+    assert {p.name: p.read_bytes() for p in (tmp_path / "results" / "synth_cams" / "kcf").glob("*.txt")} == before
+    res = cli("eval", "--dataset", "synth", "--root", two, "--tracker", "kcf", "--output", "results/b_cams")
+    assert res.exit_code == 0 and "2 tracked" in res.output, res.output
