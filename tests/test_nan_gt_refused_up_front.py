@@ -55,6 +55,25 @@ def _uav(root, stem, rows):
     return root
 
 
+def _eval_refused(tmp_path, root, sequences):
+    """dt eval --dataset otb of `sequences` with KCF: its one error line, checked to leave no output folder."""
+    res = cli("eval", "--dataset", "otb", "--root", root, "--sequences", sequences, "--tracker", "kcf",
+              "--output", tmp_path / "out")
+    line = one_line_error(res)
+    assert not (tmp_path / "out").exists()
+    return line
+
+
+def _analyze_refused(tmp_path, root, name, frames, *options):
+    """dt analyze --dataset otb of a result of `name` that follows BOX: its one error line, no output folder."""
+    write_result(tmp_path / "res" / f"{name}.txt", np.array([[20.0, 15, 16, 16]] * frames))
+    res = cli("analyze", tmp_path / "res", "--dataset", "otb", "--root", root, *options, "--sequences", name,
+              "-o", tmp_path / "an")
+    line = one_line_error(res)
+    assert not (tmp_path / "an").exists()
+    return line
+
+
 def test_lasot_nan_row_refused_before_tracking_and_scoring(tmp_path):
     root = _lasot(tmp_path / "lasot", {"cat-1": [BOX] * 5, "cat-3": ROWS})
     out = tmp_path / "out"
@@ -82,18 +101,12 @@ def test_lasot_nan_row_refused_before_tracking_and_scoring(tmp_path):
 def test_otb_nan_rows_in_two_sequences_named_once(tmp_path):
     root = _otb(tmp_path / "otb", "Basketball", [BOX, "nan,nan,nan,nan", BOX])
     _otb(root, "Biker", [BOX, BOX, BOX, "NaN,1,2,3"])
-    res = cli("eval", "--dataset", "otb", "--root", root, "--sequences", "Basketball,Biker", "--tracker", "kcf",
-              "--output", tmp_path / "out")
-    assert one_line_error(res) == (
+    assert _eval_refused(tmp_path, root, "Basketball,Biker") == (
         "error: Basketball: ground-truth row 1 (frame 1, from 0) has NaN (and 1 other sequence alike), which "
         "OSTrack's analysis refuses on otb (\"NaNs in annotation\"; only UAV123 and one's own footage mark an "
         "absent target so); restore that row from the dataset's archive, or leave them out with --sequences")
-    assert not (tmp_path / "out").exists()
-    write_result(tmp_path / "res" / "Biker.txt", np.array([[20.0, 15, 16, 16]] * 4))
-    res = cli("analyze", tmp_path / "res", "--dataset", "otb", "--root", root, "--protocol", "pytracking-ope",
-              "--sequences", "Biker", "-o", tmp_path / "an")
     assert "Biker: ground-truth row 3 (frame 3, from 0) has NaN, which pytracking's analysis refuses on otb" in \
-        one_line_error(res)
+        _analyze_refused(tmp_path, root, "Biker", 4, "--protocol", "pytracking-ope")
 
 
 def test_uav123_nan_rows_still_run(tmp_path):
@@ -120,18 +133,12 @@ def test_infinite_gt_row_refused_up_front_on_otb(tmp_path, row):
     mark: dt eval tracked every sequence, then failed amid numpy 'invalid value' warnings (-inf + inf) or scored the
     frame as a plain miss (1e400); both commands now refuse it before any work."""
     root = _otb(tmp_path / "otb", "Basketball", [BOX, BOX, row, BOX])
-    res = cli("eval", "--dataset", "otb", "--root", root, "--sequences", "Basketball", "--tracker", "kcf",
-              "--output", tmp_path / "out")
-    assert one_line_error(res) == (
+    assert _eval_refused(tmp_path, root, "Basketball") == (
         "error: Basketball: ground-truth row 2 (frame 2, from 0) has an infinite value, which no benchmark's toolkit "
         "can score; restore that row from the dataset's archive (or write NaN,NaN,NaN,NaN there for an absent target "
         "where the dataset allows it), or leave it out with --sequences")
-    assert not (tmp_path / "out").exists()
-    write_result(tmp_path / "res" / "Basketball.txt", np.array([[20.0, 15, 16, 16]] * 4))
-    res = cli("analyze", tmp_path / "res", "--dataset", "otb", "--root", root, "--sequences", "Basketball",
-              "-o", tmp_path / "an")
-    assert one_line_error(res).startswith("error: Basketball: ground-truth row 2 (frame 2, from 0) has an infinite")
-    assert not (tmp_path / "an").exists()
+    assert _analyze_refused(tmp_path, root, "Basketball", 4).startswith(
+        "error: Basketball: ground-truth row 2 (frame 2, from 0) has an infinite")
 
 
 def test_infinite_gt_row_refused_on_uav123_too(tmp_path):
