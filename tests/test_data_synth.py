@@ -218,10 +218,12 @@ def test_synth_keeps_the_same_set_and_refuses_another_unless_overwrite(tmp_path)
 SIGTERM_AFTER_ONE = """
 import os, signal, sys
 from droptrack.data import synth
-real = synth._write_sequence
+real, calls = synth._write_sequence, []
 def write(folder, seq, ext, *progress):
+    calls.append(folder)
+    if len(calls) == 2:   # as `timeout` or a scheduler, once one sequence is done and journalled
+        os.kill(os.getpid(), signal.SIGTERM)
     real(folder, seq, ext, *progress)
-    os.kill(os.getpid(), signal.SIGTERM)   # as `timeout` or a scheduler, once one sequence is done
 synth._write_sequence = write
 from droptrack.cli import app
 app(["data", "synth", sys.argv[1], "-n", "3", "--frames", "5"], prog_name="dt")
@@ -264,3 +266,31 @@ def test_a_synth_json_the_generator_did_not_write_is_not_replaced(tmp_path, mark
         line = one_line_error(cli("data", "synth", out, "--sequences", 1, "--frames", 3, *extra))
         assert f"'{out}' holds 'synth.json', which is not part of a synthetic set" in line
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("finished", [0, 1])
+def test_ctrl_c_says_whether_any_sequence_was_saved(tmp_path, monkeypatch, finished):
+    """Stopped in its first sequence, `dt data synth` said 'finished sequences are saved' of none (its journal holds
+    only the settings); it now says nothing was saved. After one, the rerun keeps it, and the line says so."""
+    import droptrack.data.synth as synth
+    from helpers import cli
+
+    real, calls = synth._write_sequence, []
+
+    def write(*args, **kwargs):   # Ctrl-C while sequence `finished` (from 0) is written
+        calls.append(1)
+        if len(calls) > finished:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "_write_sequence", write)
+    out = tmp_path / "set"
+    res = cli("data", "synth", out, "-n", "3", "--frames", "4")
+    assert res.exit_code == 130, res.output
+    if finished:
+        assert res.output.startswith(f"interrupted: finished sequences are saved in {out}; run the same command to "
+                                     "resume"), res.output
+        assert synth.journalled(out) == 1
+    else:
+        assert res.output.startswith("interrupted before any sequence was saved: nothing saved; run the same command "
+                                     "to start"), res.output

@@ -57,7 +57,9 @@ def data_synth(
     except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        if not Path(out).exists():   # stopped before any file: the folder it made was removed again
+        from droptrack.data.synth import journalled
+
+        if not Path(out).exists() or journalled(out) == 0:   # before its first sequence (its new folder removed)
             typer.echo(f"{what} before any sequence was saved: nothing saved; run the same command to start", err=True)
         else:
             typer.echo(f"{what}: finished sequences are saved in {printable(out)}; run the same command to resume",

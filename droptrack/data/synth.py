@@ -283,6 +283,16 @@ def _lost_file(out: Path, params: dict) -> Path | None:
     return None
 
 
+def journalled(out: str | Path) -> int | None:
+    """How many sequences the journal of a run stopped part-way in `out` lists as finished (what its rerun keeps), or
+    None where there is no journal (a complete set, or none): said when `dt data synth` is stopped."""
+    try:
+        lines = (Path(out) / PROGRESS).read_text().splitlines()
+    except (OSError, ValueError):
+        return None
+    return sum(1 for line in lines[1:] if line.endswith("]"))   # a line a kill cut short is not a sequence
+
+
 def _resumable(out: Path, params: dict, names: list[str]) -> dict:
     """{sequence: its photos} of the sequences a killed run with the same parameters wrote completely (each
     sequence is deterministic in its index, so they are kept and the run resumes after them); {} otherwise."""
