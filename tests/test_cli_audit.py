@@ -3,6 +3,8 @@ code 2, before work. dt eval / analyze: test_cli_audit_eval.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from droptrack.cli import app
 from helpers import cli, one_line_error, runner
 
@@ -75,7 +77,8 @@ def test_bench_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
     (a plain re-run starts over), so the message now says so, as dt eval's does."""
     import droptrack.eval.bench as bench
 
-    def interrupted(opts):
+    def interrupted(opts):   # stopped after its first saved file (before it, nothing is saved: test_bench_signals)
+        Path(opts.output_dir).mkdir(parents=True)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(bench, "run_bench", interrupted)
@@ -241,8 +244,13 @@ def test_export_and_synth_interrupts_say_how_to_resume(tiny_ckpt, tmp_path, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
+    def synth_interrupted(out, *args, **kwargs):   # stopped after one journalled sequence (none: test_data_synth)
+        Path(out).mkdir(parents=True)
+        (Path(out) / synth.PROGRESS).write_text('{"settings": 1}\n["seq_000", ["000001.jpg"]]\n')
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(pipeline, "export_all", interrupted)
-    monkeypatch.setattr(synth, "generate_synth", interrupted)
+    monkeypatch.setattr(synth, "generate_synth", synth_interrupted)
     for args in (("export", tiny_ckpt, "-o", tmp_path / "e"), ("data", "synth", tmp_path / "s")):
         res = cli(*args)
         lines = [ln for ln in res.output.splitlines() if ln.strip()]
