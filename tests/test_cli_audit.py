@@ -77,7 +77,7 @@ def test_bench_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
     (a plain re-run starts over), so the message now says so, as dt eval's does."""
     import droptrack.eval.bench as bench
 
-    def interrupted(opts):   # stopped after its first saved file (before it, nothing is saved: test_bench_signals)
+    def interrupted(opts):   # stopped once it made --output (before that, nothing is saved: test_bench_signals)
         Path(opts.output_dir).mkdir(parents=True)
         raise KeyboardInterrupt
 
@@ -235,24 +235,16 @@ def test_bench_notes_oversubscription_and_prints_a_next_command(tiny_ckpt, tmp_p
                                                                              "--crop-grid", "off"]
 
 
-def test_export_and_synth_interrupts_say_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
-    """Ctrl-C in dt export and dt data synth printed a bare 'interrupted', though the same command run again resumes
-    (the precision search from its journal, the synthetic set after its finished sequences), as dt eval's says."""
-    import droptrack.data.synth as synth
+def test_export_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
+    """Ctrl-C in dt export printed a bare 'interrupted', though the same command run again resumes (the precision
+    search from its journal), as dt eval's says. dt data synth's line: test_data_synth (stopped with a real journal)."""
     import droptrack.export.pipeline as pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    def synth_interrupted(out, *args, **kwargs):   # stopped after one journalled sequence (none: test_data_synth)
-        Path(out).mkdir(parents=True)
-        (Path(out) / synth.PROGRESS).write_text('{"settings": 1}\n["seq_000", ["000001.jpg"]]\n')
-        raise KeyboardInterrupt
-
     monkeypatch.setattr(pipeline, "export_all", interrupted)
-    monkeypatch.setattr(synth, "generate_synth", synth_interrupted)
-    for args in (("export", tiny_ckpt, "-o", tmp_path / "e"), ("data", "synth", tmp_path / "s")):
-        res = cli(*args)
-        lines = [ln for ln in res.output.splitlines() if ln.strip()]
-        assert res.exit_code == 130 and len(lines) == 1, res.output
-        assert lines[0].startswith("interrupted") and "run the same command to resume" in lines[0]
+    res = cli("export", tiny_ckpt, "-o", tmp_path / "e")
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 130 and len(lines) == 1, res.output
+    assert lines[0].startswith("interrupted") and "run the same command to resume" in lines[0]

@@ -287,6 +287,7 @@ def test_ctrl_c_says_whether_any_sequence_was_saved(tmp_path, monkeypatch, finis
     out = tmp_path / "set"
     res = cli("data", "synth", out, "-n", "3", "--frames", "4")
     assert res.exit_code == 130, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
     if finished:
         assert res.output.startswith(f"interrupted: finished sequences are saved in {out}; run the same command to "
                                      "resume"), res.output
