@@ -25,10 +25,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from droptrack.artifact import ArtifactMeta, atomic_write
 from droptrack.errors import ExportError, room_checked
+from droptrack.export.kl_threshold import kl_thresholds
 from droptrack.export.onnx import set_metadata
 from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
@@ -216,25 +217,33 @@ class Calibration:
         return {name: tuple(td.range_value) for name, td in self.data.items()}
 
 
-def _calibrate(src: Path, pairs: list[InputPair], types: Sequence[str], method: str, options: dict, tmp: Path):
-    """ONNX Runtime's TensorsData of the inputs and outputs of `types` nodes in `src`, calibrated on `pairs`."""
-    from onnxruntime.quantization.calibrate import create_calibrator
+def _calibrate(src: Path, pairs: list[InputPair], types: Sequence[str], method: str, options: dict, tmp: Path,
+               thresholds: Callable[[dict], dict] | None = None):
+    """ONNX Runtime's TensorsData of the inputs and outputs of `types` nodes in `src`, calibrated on `pairs`
+    (`thresholds`: {tensor: (low, high)} from the collected histograms, in place of ORT's own computation)."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData, create_calibrator
 
     with tempfile.TemporaryDirectory(prefix=".dt-calib-", dir=tmp) as work:
         calibrator = create_calibrator(str(src), list(types), augmented_model_path=str(Path(work) / "augmented.onnx"),
                                        calibrate_method=_method(method), providers=["CPUExecutionProvider"],
                                        extra_options=options)
         calibrator.collect_data(_reader(pairs))
-        data = calibrator.compute_data()
+        histograms = getattr(getattr(calibrator, "collector", None), "histogram_dict", None)
+        if thresholds is not None and histograms:
+            data = TensorsData(CalibrationMethod.MinMax, thresholds(histograms))
+        else:
+            data = calibrator.compute_data()
         del calibrator
     return data
 
 
 def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path) -> dict:
     """{tensor: (rmin, rmax)} of the inputs and outputs of `types` nodes in `src`, by entropy (KL) calibration on
-    `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes)."""
+    `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes);
+    ORT collects the histograms, kl_thresholds finds ORT's thresholds in about a tenth of its time."""
     data = _calibrate(src, pairs, types, "entropy", {"num_bins": ENTROPY_BINS, "symmetric": True,
-                                                     "num_quantized_bins": ENTROPY_QUANTIZED_BINS}, tmp)
+                                                     "num_quantized_bins": ENTROPY_QUANTIZED_BINS}, tmp,
+                      lambda h: kl_thresholds(h, ENTROPY_QUANTIZED_BINS))
     return {name: tuple(r.range_value) for name, r in data.data.items()}
 
 
