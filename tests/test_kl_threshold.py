@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from droptrack.export.kl_threshold import kl_threshold, kl_thresholds
+from droptrack.export.kl_threshold import kl_threshold, kl_thresholds, layout
 
 onnxruntime_calibrate = pytest.importorskip("onnxruntime.quantization.calibrate")
 
@@ -63,6 +63,17 @@ def test_thresholds_equal_onnxruntime_bit_for_bit(bins):
         ref = collector.get_entropy_threshold(histogram, 128)
         assert (ours[name][0], ours[name][1]) == (ref[0], ref[1]), (name, ours[name], ref)
         assert np.asarray(ours[name][0]).dtype == np.asarray(ref[0]).dtype, name
+
+
+def test_windows_in_many_batches_give_the_same_thresholds():
+    """A widened histogram's windows split into batches (as a very wide one is, to bound memory) pick ORT's window."""
+    collector, histograms = _collected(["growing", "sparse"], 512)
+    for name, histogram in histograms.items():
+        batches = layout(histogram[0].size, 128, chunk=5000)
+        assert len(batches) > 10
+        ours = kl_threshold(*histogram[:4], 128, batches)
+        ref = collector.get_entropy_threshold(histogram, 128)
+        assert (ours[0], ours[1]) == (ref[0], ref[1]), name
 
 
 def test_outliers_are_clipped_and_a_clean_set_is_not():

@@ -1,4 +1,4 @@
-"""Entropy (KL) calibration thresholds, as ONNX Runtime's HistogramCollector computes them, in NumPy per window.
+"""Entropy (KL) calibration thresholds, as ONNX Runtime's HistogramCollector computes them, in NumPy.
 
 TensorRT's entropy calibrator (GTC 2017, "8-bit inference with TensorRT") picks, for each activation, the histogram
 window whose quantization into `num_quantized_bins` bins loses the least information (KL divergence). ONNX
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = 0.0001   # ORT's smoothing constant (smooth_distribution's eps)
+CHUNK = 1 << 21  # histogram bins laid end to end per batch of windows: ~16 MB per int64 array, whatever the
+# histogram's size (ORT widens a histogram whose range grows: 8192 bins would be 16M bins in one batch)
 
 
 def _row_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -41,11 +43,10 @@ class Windows:
     in_bins: np.ndarray   # whether the element lies in a quantized bin (the remainder past bins * merged does not)
 
     @classmethod
-    def of(cls, n: int, bins: int) -> Windows:
-        """ORT's windows: centred on bin n // 2, half-widths bins // 2 .. n // 2, the last one cut at the end."""
-        zero, half = n // 2, bins // 2
-        i = np.arange(half, zero + 1)
-        starts, ends = zero - i, np.minimum(zero + i + 1, n)
+    def of(cls, n: int, bins: int, half_widths: np.ndarray) -> Windows:
+        """The windows of these half-widths, centred on bin n // 2 as ORT's (the widest cut at the end)."""
+        zero = n // 2
+        starts, ends = zero - half_widths, np.minimum(zero + half_widths + 1, n)
         lengths = ends - starts
         offsets = np.concatenate(([0], np.cumsum(lengths)))
         row = np.repeat(np.arange(lengths.size), lengths)
@@ -55,6 +56,15 @@ class Windows:
         group = col // merged[row]
         return cls(n, bins, starts, ends, offsets, row, starts[row] + col, bounds,
                    row * bins + np.minimum(group, bins - 1), group < bins)
+
+
+def layout(n: int, bins: int, chunk: int = CHUNK) -> list[Windows]:
+    """ORT's candidate windows of an n-bin histogram (half-widths bins // 2 .. n // 2), in batches of about `chunk`
+    bins laid end to end."""
+    half_widths = np.arange(bins // 2, n // 2 + 1)
+    sizes = np.cumsum(np.minimum(2 * half_widths + 1, n))
+    batch = sizes // chunk
+    return [Windows.of(n, bins, half_widths[batch == b]) for b in np.unique(batch)]
 
 
 def _smoothed(counts: np.ndarray, w: Windows) -> tuple[np.ndarray, np.ndarray]:
@@ -99,13 +109,16 @@ def divergences(hist: np.ndarray, w: Windows) -> np.ndarray:
 
 
 def kl_threshold(hist: np.ndarray, edges: np.ndarray, lowest, highest, num_quantized_bins: int = 128,
-                 windows: Windows | None = None) -> tuple:
+                 windows: list[Windows] | None = None) -> tuple:
     """(low, high) range of the histogram window with the least KL divergence, clipped to the values seen (`windows`:
     the layout of this bin count, when a caller thresholds many histograms of one size)."""
     hist = np.asarray(hist, dtype=np.int64)
-    w = windows if windows is not None and windows.n == hist.size else Windows.of(hist.size, num_quantized_bins)
-    best = int(np.argmin(divergences(hist, w).astype(edges.dtype).astype(np.float64)))
-    low, high = edges[w.starts[best]], edges[w.ends[best]]
+    if not windows or windows[0].n != hist.size or windows[0].bins != num_quantized_bins:
+        windows = layout(hist.size, num_quantized_bins)
+    divergence = np.concatenate([divergences(hist, w) for w in windows])
+    best = int(np.argmin(divergence.astype(edges.dtype).astype(np.float64)))
+    starts, ends = np.concatenate([w.starts for w in windows]), np.concatenate([w.ends for w in windows])
+    low, high = edges[starts[best]], edges[ends[best]]
     if low < lowest:
         low = lowest
     if high > highest:
@@ -115,11 +128,11 @@ def kl_threshold(hist: np.ndarray, edges: np.ndarray, lowest, highest, num_quant
 
 def kl_thresholds(histograms: dict, num_quantized_bins: int = 128) -> dict:
     """{tensor: (low, high)} of ORT HistogramCollector's {tensor: (hist, edges, lowest, highest, ...)}."""
-    layouts: dict[int, Windows] = {}
+    layouts: dict[int, list[Windows]] = {}
     out = {}
     for name, (hist, edges, lowest, highest, *_) in histograms.items():
         n = np.asarray(hist).size
         if n not in layouts:
-            layouts[n] = Windows.of(n, num_quantized_bins)
+            layouts[n] = layout(n, num_quantized_bins)
         out[name] = kl_threshold(hist, edges, lowest, highest, num_quantized_bins, layouts[n])
     return out
