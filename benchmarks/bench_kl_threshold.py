@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -50,22 +49,11 @@ def histograms(tmp: Path) -> tuple[object, dict]:
     return calibrator.collector, calibrator.collector.histogram_dict
 
 
-def machine() -> str:
-    """The CPU's model name (and core count)."""
-    import os
-
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    return platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    import onnxruntime
-
+    from droptrack.eval.machine import benchmark_machine, machine_line
     from droptrack.export.kl_threshold import kl_thresholds
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,15 +71,14 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {"tensors": len(hists), "bins": 2048, "quantized_bins": 128, "rounds": args.rounds,
               "median_s": med, "speedup": med["onnxruntime"] / med["droptrack"], "identical": bool(same),
-              "machine": machine(), "onnxruntime": onnxruntime.__version__,
-              "numpy": np.__version__, "command": "OMP_NUM_THREADS=1 python benchmarks/bench_kl_threshold.py "
-                                                 f"--rounds {args.rounds}"}
+              "machine": benchmark_machine(),
+              "command": f"OMP_NUM_THREADS=1 python benchmarks/bench_kl_threshold.py --rounds {args.rounds}"}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kl_threshold.json").write_text(json.dumps(result, indent=1) + "\n")
     (RESULTS / "kl_threshold.md").write_text(
         f"# Entropy calibration thresholds: droptrack vs ONNX Runtime (1 thread, median of {args.rounds} "
         "interleaved rounds)\n\n"
-        f"`{result['command']}`\n\n{result['machine']}; onnxruntime {onnxruntime.__version__}, numpy {np.__version__}\n\n"
+        f"`{result['command']}`\n\n{machine_line(result['machine'])}, numpy {np.__version__}\n\n"
         "| tensors | bins | droptrack s | onnxruntime s | speed-up | thresholds identical |\n|---|---|---|---|---|---|\n"
         f"| {len(hists)} | 2048 | {med['droptrack']:.2f} | {med['onnxruntime']:.2f} | {result['speedup']:.1f}x | "
         f"{'yes' if same else 'NO'} |\n")
