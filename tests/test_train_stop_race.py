@@ -1,8 +1,9 @@
 """dt train sent SIGTERM to its whole process group (systemd, `kill -- -PGID`, a scheduler) as it reads a batch: the
 training process's handler takes the signal (the iteration in progress is to be finished and saved), while the same
 signal ends the DataLoader worker whose batch is being read, and the read fails with ConnectionResetError or EOFError
-(the worker's end of the queue, or of the socket its shared tensors are handed over by, went away). That error left
-dt train as a traceback, exit 1, instead of the stop and its resume hint, exit 143 (2 of 21 runs under load).
+(the worker's end of the queue, or of the socket its shared tensors are handed over by, went away), or with
+FileNotFoundError (that socket's file was already removed: the project's CI, 2026-12-04). That error left dt train
+as a traceback, exit 1, instead of the stop and its resume hint, exit 143 (2 of 21 runs under load).
 
 Real workers cannot be made to lose that race on cue: torch turns a failed read into its own 'DataLoader worker ...
 exited unexpectedly' once it sees the worker gone, and the raw error shows only in the instant between the worker's
@@ -12,6 +13,7 @@ the group's signal reaches the training process first) and then the error the re
 
 from __future__ import annotations
 
+import multiprocessing.connection
 import signal
 import sys
 from importlib import resources
@@ -71,13 +73,22 @@ def read_fails_at(batch: int, error: BaseException, signum: int | None):
     return batches_of
 
 
-@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), EOFError()],
-                         ids=["reset", "eof"])
+def socket_gone(tmp_path: Path) -> FileNotFoundError:
+    """What multiprocessing raises as the main process connects to a worker's socket that the worker's end removed
+    (`resource_sharer`'s handover of a shared tensor's file descriptor), made by connecting to a path with none."""
+    with pytest.raises(FileNotFoundError) as gone:
+        multiprocessing.connection.Client(str(tmp_path / "pymp-gone" / "listener"), family="AF_UNIX")
+    return gone.value
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), EOFError(), "socket"],
+                         ids=["reset", "eof", "socket-gone"])
 def test_a_batch_read_that_the_stop_signal_cut_short_is_that_stop_and_the_run_resumes_bit_exact(
         tmp_path, synth, config, uninterrupted, default_term, error):
     """The stop, with the iterations done saved in last.pt (no --save-interval: they were lost, the whole epoch so
     far), and --resume then ends with the weights and loss history of a run that was never stopped."""
     out = tmp_path / "run"
+    error = socket_gone(tmp_path) if error == "socket" else error
     with pytest.raises(Stopped) as stop:
         train(opts(out, synth, config), batches_of=read_fails_at(FAILS_AT, error, signal.SIGTERM))
     assert stop.value.signum == signal.SIGTERM
@@ -94,3 +105,15 @@ def test_a_broken_read_without_a_stop_signal_stays_that_error(tmp_path, synth, c
     with pytest.raises(ConnectionResetError):
         train(opts(tmp_path / "run", synth, config),
               batches_of=read_fails_at(FAILS_AT, ConnectionResetError(104, "Connection reset by peer"), None))
+
+
+def test_a_missing_file_of_its_own_with_a_stop_signal_is_still_that_error(tmp_path, synth, config, default_term):
+    """Only multiprocessing's missing socket counts as a read the stop cut short: a FileNotFoundError raised
+    elsewhere as the signal came (a file of the run's own) is left as it is, not hidden behind the stop."""
+    try:
+        open(tmp_path / "no-such-file")
+    except FileNotFoundError as exc:
+        own = exc
+    with pytest.raises(FileNotFoundError) as seen:
+        train(opts(tmp_path / "run", synth, config), batches_of=read_fails_at(FAILS_AT, own, signal.SIGTERM))
+    assert seen.value is own

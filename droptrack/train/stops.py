@@ -74,6 +74,20 @@ def worker_died(exc: RuntimeError) -> bool:
     return str(exc).lstrip().startswith("DataLoader worker (pid")
 
 
+def batch_cut_off(exc: BaseException) -> bool:
+    """Whether `exc` broke off a batch on its way from a DataLoader worker: the pipe closed (EOFError, a connection
+    error), or the worker's socket for the batch's shared memory was gone as it ended (FileNotFoundError, raised in
+    multiprocessing itself, not by a file of our own)."""
+    if isinstance(exc, (ConnectionError, EOFError)):
+        return True
+    if not isinstance(exc, FileNotFoundError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"multiprocessing{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
 def peer_gone(exc: RuntimeError) -> bool:
     """Whether a collective failed because another rank went away (gloo: connection closed or reset; NCCL: the
     communicator was aborted) rather than for a reason of this rank's own."""

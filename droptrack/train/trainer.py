@@ -33,7 +33,8 @@ from droptrack.train.sampler import check_usable
 from droptrack.train.hint import resume_candidates, resume_hint
 from droptrack.train.space import checkpoint_bytes, write_failed
 from droptrack.train.state import Position, checkpoint_state, gather_rng, options_record, prune, restore_rng, resume
-from droptrack.train.stops import StepHold, interrupt_behind, peer_failed, peer_gone, teardown, worker_died
+from droptrack.train.stops import (StepHold, batch_cut_off, interrupt_behind, peer_failed, peer_gone, teardown,
+                                   worker_died)
 from droptrack.train.validate import val_sequences
 
 __all__ = ["Stopped", "TrainOptions", "train"]
@@ -237,8 +238,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             try:
                 sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,
                                          sums=pos.sums, on_step=on_step)
-            except (ConnectionError, EOFError):   # a batch read from a worker the held stop signal ended (`train`)
-                if hold.pending is not None and pos.iteration:
+            except (OSError, EOFError) as exc:   # a batch read from a worker the held stop signal ended (`train`)
+                if hold.pending is not None and pos.iteration and batch_cut_off(exc):
                     save([last])   # the iterations done, as the stop would have saved them after the next one
                 raise
             if pos.iteration < iterations:  # --stop-after: the checkpoint was written at this iteration
@@ -285,8 +286,8 @@ def train(opts: TrainOptions, batches_of: Callable[..., Iterator[dict]] = epoch_
             result = run_training(opts, lock, hold, batches_of)
         if distributed():
             torch.distributed.barrier()
-    except (ConnectionError, EOFError):   # a batch read from a worker the same stop signal ended an instant before
-        if hold.pending is None:
+    except (OSError, EOFError) as exc:   # a batch read from a worker the same stop signal ended an instant before
+        if hold.pending is None or not batch_cut_off(exc):
             raise
         raise stop_error(hold.pending) from None
     except RuntimeError as exc:   # a collective whose peer rank failed (disk full, bad input): that rank says why
