@@ -118,11 +118,13 @@ def _serve(stop, threads: Optional[int], options: dict, server_options: dict):
     import sys
 
     from droptrack.engine.threads import apply_threads, plan_threads
+    from droptrack.runtime.build import needs_torch, resolve_device
     from droptrack.serve.options import ServeOptions, SourceTimeout
     from droptrack.serve.server import serve as run_server
 
     n_threads = plan_threads(threads, options["artifact"]).threads   # as dt run: 1 for small models, not oversubscribed
-    apply_threads(n_threads)
+    device = resolve_device(options["device"], options["artifact"])   # an ONNX model on the CPU: torch is not loaded
+    apply_threads(n_threads, torch_too=needs_torch(options["artifact"], device))
     opts = ServeOptions(**options, threads=n_threads)
     err = options["jsonl"] == "-"
     try:

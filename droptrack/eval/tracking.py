@@ -45,6 +45,13 @@ class TrackerSpec:
     checked: CheckedGraph | None = None   # an .onnx artifact's check (eval.resume.checked): no second parse to load
     trust: bool = False           # --trust-checkpoint: a legacy pickle's foreign objects read as inert records
 
+    def needs_torch(self) -> bool:
+        """Whether loading this tracker imports torch (~2 s and a few hundred MB per worker): not for a classic
+        OpenCV tracker, nor for an ONNX model on the CPU (ONNX Runtime and the host Tracker)."""
+        from droptrack.runtime.build import needs_torch
+
+        return self.baseline is None and needs_torch(self.artifact, self.device)
+
 
 class WorkerInitError(DropTrackError):
     """A worker could not load the tracker (the message is the loader's own)."""

@@ -39,7 +39,7 @@ def _worker_main(spec: TrackerSpec, conn: Any) -> None:
     try:
         if spec.threads:
             os.environ["OMP_NUM_THREADS"] = str(spec.threads)   # read by ONNX Runtime / OpenMP at load
-            apply_threads(spec.threads)
+            apply_threads(spec.threads, torch_too=spec.needs_torch())
         tracker = load(spec)
     except Exception as exc:  # noqa: BLE001 - the parent raises it
         _send(conn, "error", WorkerInitError(str(exc)) if isinstance(exc, DropTrackError) else RuntimeError(
@@ -138,7 +138,8 @@ class LoadedTrackers:
     def __enter__(self) -> "LoadedTrackers":
         try:
             if self.workers == 1:
-                self._old_threads = apply_threads(self.spec.threads) if self.spec.threads else None
+                self._old_threads = (apply_threads(self.spec.threads, torch_too=self.spec.needs_torch())
+                                     if self.spec.threads else None)
                 self._tracker = load(self.spec)
                 if self.wrap is not None:
                     self._tracker = self.wrap(self._tracker)
