@@ -74,6 +74,8 @@ def test_failed_artifact_is_a_row_and_others_run(bench_run):
     assert "failed" in res.output and "tiny" in res.output
     for f in ("bench.md", "success.png", "latency.png", "report.json"):
         assert (out / f).is_file(), f
+    rows = [p for p in (out / "results").iterdir() if p.is_dir()]   # each row's dt eval files and report, but not
+    assert rows and all((p / "report.json").is_file() and not list(p.glob("*.png")) for p in rows)   # its plots
 
 
 def test_bench_names_the_cpus_int8_instruction_sets(bench_run):

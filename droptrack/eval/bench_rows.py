@@ -178,8 +178,9 @@ def runtime_note(row: BenchRow, device: str) -> str | None:
 
 def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opts: BenchOptions, fresh: bool = True,
                  tracker: str | None = None, check_only: bool = False, graph: Any = None, wrap: Any = None) -> Any:
-    """`dt eval` on the bench frames into OUTPUT/results/<name>/ (a previous bench's folder is replaced, or with
-    `opts.resume` continued: dt eval refuses it when it holds another artifact's or settings' results;
+    """`dt eval` on the bench frames into OUTPUT/results/<name>/ without its plots, as the bench draws every row in one
+    plot of each kind (a previous bench's folder is replaced, or with `opts.resume` continued: dt eval refuses it
+    when it holds another artifact's or settings' results;
     `check_only`: only that refusal, nothing is tracked or written; `graph`: the row's `check_graphs` entry;
     `wrap`: around the loaded tracker, as `StageTimer.wrap` times the pass)."""
     from droptrack.eval.resume import RENAME
@@ -193,7 +194,8 @@ def evaluate_row(artifact: str | None, seqs: list[Any], name: str, tag: str, opt
                         name=name, config=None if tracker else opts.config_for(artifact), threads=opts.threads,
                         progress=opts.progress, tracker=tracker, ext=opts.ext if tracker is None else None,
                         check_only=check_only, graph=graph, wrap=wrap,
-                        trust=False if tracker else opts.trust_for(artifact))
+                        trust=False if tracker else opts.trust_for(artifact),
+                        plots=False)   # the bench's own plots show every row
     except InputError as exc:
         if opts.resume:   # dt eval's fix names its --name, which dt bench does not have
             text = str(exc).replace(RENAME, "pass another --output")

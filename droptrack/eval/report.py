@@ -368,13 +368,15 @@ def report_bytes(report: Report) -> bytes:
     return json_bytes(report.to_dict())
 
 
-def write_report(report: Report, output_dir: str | Path, others: dict[str, bytes] | None = None) -> Path:
-    """Write the plots (droptrack.eval.report_plots), `others` (dt eval's report_got10k.json) and report.json, which
-    names the plots, as one set (`publish`: all written before any replaces an earlier one); returns report.json."""
+def write_report(report: Report, output_dir: str | Path, others: dict[str, bytes] | None = None,
+                 plots: bool = True) -> Path:
+    """Write the plots (droptrack.eval.report_plots; none without `plots`: an earlier run's there are removed),
+    `others` (dt eval's report_got10k.json) and report.json, which names the plots, as one set (`publish`: all
+    written before any replaces an earlier one); returns report.json."""
     from droptrack.eval.report_plots import draw_plots, publish
 
     out = Path(output_dir)
-    files = draw_plots(report, protocol_columns(report.protocol), LEGEND_TITLES)
+    files = draw_plots(report, protocol_columns(report.protocol), LEGEND_TITLES) if plots else {}
     report.output_dir = out
     publish(out, {**files, **(others or {}), "report.json": report_bytes(report)})
     return out / "report.json"

@@ -60,7 +60,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
              ext: dict | None = None, realtime: RealTime | None = None, check_only: bool = False,
              graph: CheckedGraph | None = None, wrap: Callable[[Any], Any] | None = None,
              trust: bool = False, dataset: str | None = None, notes: bool = False,
-             split: str | None = None, old_default: Path | None = None) -> EvalResult | None:
+             split: str | None = None, old_default: Path | None = None, plots: bool = True) -> EvalResult | None:
     """Track `sequences` (droptrack.data.Sequence objects) with an artifact and write results + report.
 
     Args:
@@ -93,6 +93,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         notes: give dt run's warnings on extension settings that work against the run, once every check passed.
         split: the dataset split the sequences are (registry.read_split), recorded in eval.json: results of another
             split in the folder are refused (their submission and report would replace each other's).
+        plots: draw the report's curve plots beside its report.json (dt bench draws all its rows together instead).
     """
     t_start = time.perf_counter()
     seqs = _check_sequences(sequences)
@@ -175,7 +176,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         if result.resumed:   # the settings of the run(s) that tracked them
             result.procedures |= recorded_procedures(out)
         result.submission = write_submission(out, tag, result.sequences)
-        result.reports = _analyze(out, seqs, tag, dataset)
+        result.reports = _analyze(out, seqs, tag, dataset, plots)
     result.wall_s = time.perf_counter() - t_start
     return result
 
@@ -332,8 +333,9 @@ def _load_resumed(out: Path, result: EvalResult) -> None:
     result.times.update(times)
 
 
-def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None) -> dict[str, Any]:
-    """Reports keyed by protocol: the dataset's own (report.json + plots); synth adds the GOT-10k toolkit's."""
+def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None, plots: bool = True) -> dict[str, Any]:
+    """Reports keyed by protocol: the dataset's own (report.json, and its plots with `plots`); synth adds the GOT-10k
+    toolkit's."""
     from droptrack.eval.report import analyze, report_bytes, write_report
 
     from droptrack.data.sequence import has_gt
@@ -347,5 +349,5 @@ def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None) -> dict[
         got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
         others["report_got10k.json"] = report_bytes(got)
         reports[got.protocol] = got
-    write_report(main, out, others)   # one set: a full disk leaves no new report beside the earlier other one
+    write_report(main, out, others, plots=plots)   # one set: a full disk leaves no new report beside the earlier other one
     return reports
