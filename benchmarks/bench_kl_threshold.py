@@ -79,7 +79,8 @@ def main() -> None:
         f"# Entropy calibration thresholds: droptrack vs ONNX Runtime (1 thread, median of {args.rounds} "
         "interleaved rounds)\n\n"
         f"`{result['command']}`\n\n{machine_line(result['machine'])}, numpy {np.__version__}\n\n"
-        "| tensors | bins | droptrack s | onnxruntime s | speed-up | thresholds identical |\n|---|---|---|---|---|---|\n"
+        "| tensors | bins | droptrack s | onnxruntime s | speed-up | thresholds identical |\n"
+        "|---|---|---|---|---|---|\n"
         f"| {len(hists)} | 2048 | {med['droptrack']:.2f} | {med['onnxruntime']:.2f} | {result['speedup']:.1f}x | "
         f"{'yes' if same else 'NO'} |\n")
     print((RESULTS / "kl_threshold.md").read_text())

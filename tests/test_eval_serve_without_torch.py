@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FACE = [60.0, 20.0, 50.0, 60.0]   # the caller's head in carphone_pristine.mp4 (176x144), frame 0
 HOOK = """import atexit, os, sys
 
 def _say():
@@ -85,6 +84,7 @@ def test_dt_serve_of_an_onnx_model_tracks_and_leaves_torch_unimported(onnx_model
     """The server starts, tracks a target drawn over HTTP into its box file and stops on SIGTERM (exit 0), and
     never imported torch."""
     pytest.importorskip("fastapi", reason="dt serve needs the [web] extra")
+    from serve_helpers import FACE
     from test_serve_guard import post
 
     env, said = watched(tmp_path)

@@ -349,5 +349,5 @@ def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None, plots: b
         got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
         others["report_got10k.json"] = report_bytes(got)
         reports[got.protocol] = got
-    write_report(main, out, others, plots=plots)   # one set: a full disk leaves no new report beside the earlier other one
+    write_report(main, out, others, plots=plots)   # one set: a full disk leaves no new report beside the other one
     return reports

@@ -21,7 +21,7 @@ CHUNK = 1 << 21  # histogram bins laid end to end per batch of windows: ~16 MB p
 
 
 def _row_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """float32 sum of each window's stretch of the flat array, as np.sum of that 1-D array (pairwise, in ORT's order)."""
+    """float32 sum of each window's stretch of the flat array, as np.sum of that 1-D array (pairwise: ORT's order)."""
     add, bounds = np.add.reduce, offsets.tolist()
     return np.array([add(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=values.dtype)
 
