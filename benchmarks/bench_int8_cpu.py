@@ -185,7 +185,8 @@ def time_graphs(paths: dict[str, Path], pair, runs: int) -> tuple[dict[str, list
 
 def markdown(res: dict) -> str:
     lines = ["# CPU INT8: ONNX Runtime INT8 graph vs its FP32 graph (ViT-B 256-CE / 384-CE)", "",
-             f"Recorded {res['date']} by `{res['command']}`. Machine: {res['machine']['cpu']}, "
+             f"Recorded {res['date']} by `{res['command']}`. Machine: {res['machine']['cpu']}"
+             + (f" ({res['machine']['cpu_id']})" if res["machine"].get("cpu_id") else "") + ", "
              f"{res['machine']['cores']} cores ({res.get('isa', 'AVX2, no VNNI')}), onnxruntime {res['machine']['onnxruntime']}; "
              "ORT 1 intra-op thread, graphs timed round-robin in one process (shared load), median of "
              f"{res['runs']} rounds after 2 warm-up rounds. Random weights. The 1-minute load average before/after "

@@ -68,3 +68,26 @@ def test_arm_cpus_are_named_by_their_int8_dot_product_instructions() -> None:
     assert int8_isa(graviton3, avx512_hidden=False) == "dot product (SDOT), I8MM"
     assert int8_isa(nano, avx512_hidden=False) == "Arm, no dot product"
     assert int8_isa("processor\t: 0\n", avx512_hidden=False) == "instruction sets unknown"
+
+
+def test_cpu_id_names_family_model_and_stepping_of_the_first_core() -> None:
+    """'AMD EPYC' is every EPYC from Zen 1 to Zen 5; the INT8 tables need the core (family 25 model 1 = Zen 3)."""
+    from droptrack.eval.machine import cpu_id
+
+    milan = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+             "stepping\t: 1\nflags\t\t: avx2\n\nprocessor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\n"
+             "model\t\t: 49\n")
+    assert cpu_id(milan) == "AMD family 25 model 1 stepping 1"   # the second block (another core) is not read
+    xeon = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\nmodel name\t: Intel(R) Xeon(R)\n"
+    assert cpu_id(xeon) == "Intel family 6 model 143"
+    orin = "processor\t: 0\nBogoMIPS\t: 62.50\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU part\t: 0xd42\n"
+    assert cpu_id(orin) == "Arm implementer 0x41 part 0xd42"
+    assert cpu_id("") is None and cpu_id("processor\t: 0\n") is None
+
+
+def test_machine_line_carries_the_cpu_id() -> None:
+    from droptrack.eval.machine import machine_line
+
+    m = {"cpu": "AMD EPYC", "cpu_id": "AMD family 25 model 1 stepping 1", "usable_cores": 2, "versions": {}}
+    assert machine_line(m).startswith("AMD EPYC [AMD family 25 model 1 stepping 1] (2 cores)")
+    assert machine_line({"cpu": "AMD EPYC", "usable_cores": 2, "versions": {}}).startswith("AMD EPYC (2 cores)")

@@ -29,7 +29,8 @@ ROW_KEYS = {"name", "artifact", "format", "precision", "status", "gated", "reaso
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
                "delta_auc_ci", "per_sequence"}
-MACHINE_KEYS = {"cpu", "cpu_int8", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu", "jetson", "versions"}
+MACHINE_KEYS = {"cpu", "cpu_id", "cpu_int8", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu",
+                "jetson", "versions"}
 
 
 def dt(*args: str):
@@ -98,6 +99,8 @@ def test_bench_names_the_cpus_int8_instruction_sets(bench_run):
     assert want in js["machine"]["cpu_int8"]
     machine_line = next(ln for ln in (out / "bench.md").read_text().splitlines() if ln.startswith("Machine: "))
     assert f"[{js['machine']['cpu_int8']}]" in machine_line
+    if js["machine"]["cpu_id"]:   # which core: 'AMD EPYC' alone is any of five generations
+        assert f"{js['machine']['cpu']}, {js['machine']['cpu_id']} [" in machine_line
 
 
 def test_json_schema_is_stable(bench_run):

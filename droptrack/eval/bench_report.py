@@ -6,8 +6,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
     created             str, ISO 8601 UTC;  wall_s: float, the whole bench
     command             str: the command line ('' when called as a library)
     passed              bool: every row has status 'passed'
-    machine             droptrack.eval.machine.describe_machine(): cpu, cpu_int8 (the INT8 instruction sets: INT8
-                        speed depends on them, and without VNNI U8S8 GEMMs can saturate), cores, usable_cores,
+    machine             droptrack.eval.machine.describe_machine(): cpu, cpu_id (vendor, family, model, stepping:
+                        'AMD EPYC' alone is any of five core generations) | null, cpu_int8 (the INT8 instruction
+                        sets: INT8 speed depends on them, and without VNNI U8S8 GEMMs can saturate), cores, usable_cores,
                         memory_gb, os, python, loadavg_1m, gpu {name, capability, memory_gb, count, cuda,
                         driver} | null, jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack,
                         torch, onnxruntime, onnx, tensorrt, opencv, numpy}
@@ -147,7 +148,8 @@ def markdown(report: Any) -> str:
     gpu = m["gpu"]["name"] if m.get("gpu") else "none"
     jetson = f", Jetson {m['jetson']['model']} power mode {m['jetson']['power_mode']}" if m.get("jetson") else ""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-    isa = f" [{m['cpu_int8']}]" if m.get("cpu_int8") else ""   # INT8 speed and numerics depend on it
+    # INT8 speed and numerics depend on the core and its instruction sets
+    isa = (f", {m['cpu_id']}" if m.get("cpu_id") else "") + (f" [{m['cpu_int8']}]" if m.get("cpu_int8") else "")
     return (f"# dt bench\n\n{'PASSED' if report.passed else 'FAILED'} - {report.created}, {report.wall_s:.0f} s\n\n"
             + (f"Command: `{o.command}`\n\n" if o.command else "")
             + f"Data: {d.name} ({d.kind}, tag {d.tag}), {counted(len(d.sequences), 'sequence')}, "

@@ -1,7 +1,8 @@
 """Describe the machine a benchmark ran on, and measure a block's peak memory (RSS; CUDA max allocated).
 
-`describe_machine()` -> plain dict: CPU model and cores, memory, OS, GPU, library versions (read from package
-metadata, so nothing heavy is imported), Jetson model / L4T release / power mode when present, load average.
+`describe_machine()` -> plain dict: CPU model (with family / model / stepping) and cores, memory, OS, GPU, library
+versions (read from package metadata, so nothing heavy is imported), Jetson model / L4T release / power mode when
+present, load average.
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ def _cpu_model() -> str:
         if line.lower().startswith(("model name", "hardware", "cpu model")):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def cpu_id(cpuinfo: str) -> str | None:
+    """The core's vendor, family, model and stepping from /proc/cpuinfo ('AMD family 25 model 1 stepping 1'; Arm:
+    implementer and part): 'AMD EPYC' alone names cores from Zen 1 to Zen 5, whose INT8/FP32 ratios differ."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break   # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel", "HygonGenuine": "Hygon"}.get(
+        fields.get("vendor_id", ""), fields.get("vendor_id"))
+    if "cpu family" in fields and "model" in fields:
+        step = f" stepping {fields['stepping']}" if "stepping" in fields else ""
+        return f"{vendor or 'x86'} family {fields['cpu family']} model {fields['model']}{step}"
+    if "cpu implementer" in fields and "cpu part" in fields:
+        return f"Arm implementer {fields['cpu implementer']} part {fields['cpu part']}"
+    return None
 
 
 def cpu_int8_isa() -> str:
@@ -153,7 +173,8 @@ def describe_machine() -> dict[str, Any]:
         load = None
     versions = {k: _version(v) for k, v in PACKAGES.items() if k != "tensorrt"}
     versions["tensorrt"] = _tensorrt_version()
-    return {"cpu": _cpu_model(), "cpu_int8": cpu_int8_isa(), "cores": os.cpu_count(), "usable_cores": usable,
+    return {"cpu": _cpu_model(), "cpu_id": cpu_id(_read("/proc/cpuinfo") or ""), "cpu_int8": cpu_int8_isa(),
+            "cores": os.cpu_count(), "usable_cores": usable,
             "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
             "gpu": _gpu(), "jetson": _jetson(), "versions": versions}
@@ -171,7 +192,8 @@ def benchmark_machine(**extra: Any) -> dict[str, Any]:
 
 def machine_line(m: dict[str, Any]) -> str:
     """One-line summary for table titles."""
-    parts = [f"{m.get('cpu')} ({counted(m.get('usable_cores'), 'core')})"]
+    ident = f" [{m['cpu_id']}]" if m.get("cpu_id") else ""
+    parts = [f"{m.get('cpu')}{ident} ({counted(m.get('usable_cores'), 'core')})"]
     if m.get("gpu"):
         parts.append(m["gpu"]["name"])
     if m.get("jetson"):
