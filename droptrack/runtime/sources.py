@@ -133,5 +133,11 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
             raise SourceError(why)
         with _quiet_opencv():
             return open_video(path, start)   # frames before --start: `readers.first_at` drops those decoded
-    raise SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), "
-                      f"URL (rtsp://, http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")
+    raise missing_source(spec)
+
+
+def missing_source(spec: str | int | Path) -> SourceError:
+    """The one-line error for a source that names nothing `open_source` can open (source_kind 'missing')."""
+    s = str(spec).strip()
+    return SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), "
+                       f"URL (rtsp://, http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")
