@@ -78,7 +78,8 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
               "static_qoperator_per_channel": (QuantFormat.QOperator, True)}
     dynamic = {"dynamic_per_channel": (True, False), "dynamic_reduce_range": (False, True)}
     names = set(wanted.split(",")) if wanted != "all" else {*static, *dynamic, "dynamic_attn_qk", "dynamic_head_conv",
-                                                                "dynamic_head_im2col", "dynamic_unfused", "fp32_fused"}
+                                                                "dynamic_head_im2col", "dynamic_unfused", "fp32_fused",
+                                                                "dynamic_head_fp32"}
     static = {k: v for k, v in static.items() if k in names}
     pairs = calibration_pairs(read_metadata(folder / "model.onnx"), "synth", 16)[0] if static else []
     out = {}
@@ -100,6 +101,15 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
                     str(pre), str(tmp), op_types_to_quantize=["MatMul", "Gemm"], per_channel=pc, reduce_range=rr,
                     weight_type=QuantType.QInt8))
         out[f"ort_int8_{name}"] = path
+    # the shipped recipe with the head's convs left in FP32 (as before export/ort_head.py): what the U8 head GEMM gains
+    path = folder / "var_dynamic_head_fp32.onnx"
+    if "dynamic_head_fp32" in names and not path.is_file():
+        from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+        quantize_int8(folder / "model.onnx", path, read_metadata(folder / "model.onnx"), [], "none (dynamic)",
+                      Int8Recipe("ort", keep=("head",)))
+    if "dynamic_head_fp32" in names:
+        out["ort_int8_dynamic_head_fp32"] = path
     # the recipe before the attention fusion, and the FP32 graph with the fusion (does FP32 gain from it too?)
     path = folder / "var_dynamic_unfused.onnx"
     if "dynamic_unfused" in names and not path.is_file():
@@ -209,9 +219,11 @@ def markdown(res: dict) -> str:
                          f"{f'{cratio:.2f}' if cratio else '-'} | {mark} |")
     lines += ["", "`ort_int8` is `model_int8_ort.onnx` as `dt export --int8` writes it: dynamic quantization of every "
               "MatMul/Gemm with a weight (S8 per-tensor weights, U8 activations quantized per inference, "
-              "MatMulInteger; attention MatMuls, patch embedding and head convs in FP32), and since 2026-12-01 each "
+              "MatMulInteger; attention MatMuls and patch embedding in FP32), since 2026-12-01 each "
               "attention block without candidate elimination fused into one QAttention node "
-              "(droptrack/export/ort_attention.py). 'met' needs both the wall-time and the CPU-time ratio. "
+              "(droptrack/export/ort_attention.py), and since 2026-12-04 the head's first 3x3 convs (the three "
+              "branches' 768 -> 256) as one U8 im2col integer GEMM (droptrack/export/ort_head.py; "
+              "`ort_int8_dynamic_head_fp32` is the recipe with them in FP32, as before). 'met' needs both the wall-time and the CPU-time ratio. "
               "`ort_int8_dynamic_unfused` is the recipe before that fusion; `ort_fp32_fused` is the FP32 graph with "
               "the same fusion (FP32 Attention nodes), which shows the FP32 graph does not gain from it. The other "
               "`ort_int8_*` rows are "

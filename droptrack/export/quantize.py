@@ -9,7 +9,8 @@ trt  `model_int8_trt.onnx`: explicit Q/DQ as TensorRT's strongly typed builder w
 ort  `model_int8_ort.onnx`: what ONNX Runtime's CPU kernels run fastest on x86 without VNNI (`ORT_SETTINGS`,
      chosen in benchmarks/results/int8_cpu.md): dynamic quantization, i.e. S8 weights stored in the graph and U8
      activations quantized per inference from their own range (DynamicQuantizeLinear -> MatMulInteger, U8S8), so
-     no calibration; MatMul/Gemm only (ORT's integer Conv is slower than its FP32 Conv); an FP32 base, because
+     no calibration; MatMul/Gemm, and of the convs only the box head's large 3x3 ones, as one U8 im2col integer
+     GEMM per input (export/ort_head.py; ORT's own ConvInteger is slower than its FP32 Conv); an FP32 base, because
      ORT CPU has no FP16 GEMMs. Attention blocks without candidate elimination run as one QAttention node each
      (export/ort_attention.py), which lifts the AVX2 speed-up (benchmarks/results/int8_cpu_avx2_dispatch).
 
@@ -32,6 +33,7 @@ from droptrack.errors import ExportError, room_checked
 from droptrack.export.kl_threshold import kl_thresholds
 from droptrack.export.onnx import set_metadata
 from droptrack.export.ort_attention import fuse_attention_file
+from droptrack.export.ort_head import head_conv_groups, quantize_head_convs
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
 if TYPE_CHECKING:
@@ -43,7 +45,8 @@ CALIB_METHODS = ("minmax", "percentile", "entropy")
 # kept in high precision unless a recipe says otherwise: the patch embedding (raw pixels; its error reaches every
 # token), the head (INT8 compresses the sigmoid score map; <2 % of the FLOPs) and, for TensorRT, the attention
 # MatMuls (their Q/DQ would quantize the softmax probabilities candidate elimination ranks). ORT's dynamic graph
-# quantizes only MatMul/Gemm (the convs stay FP32 anyway) and takes each activation's range per inference.
+# quantizes MatMul/Gemm and, where they are large (ViT-B, not the default model), the head's first 3x3 convs; the
+# patch embedding stays FP32; it takes each activation's range per inference.
 DEFAULT_KEPT = {"trt": ("patch_embed", "head", "attn"), "ort": ()}
 TRT_OPSET = 19        # QuantizeLinear/DequantizeLinear with FP16 inputs and scales
 TRT_INT8_MAX_OPSET = 20   # from 21 QuantizeLinear's output_dtype clashes with the quantizer's zero points (ORT fails)
@@ -69,6 +72,7 @@ class OrtSettings:
     per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
     reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see benchmarks/results/int8_val_s1.md
     fuse_attention: bool = True        # plain attention blocks as QAttention (export/ort_attention.py)
+    head_convs: bool = True            # the head's large 3x3 convs as a U8 im2col GEMM (export/ort_head.py)
 
 
 ORT_SETTINGS = OrtSettings()
@@ -109,6 +113,7 @@ class Int8Details:
     fp32_kept_patterns: tuple[str, ...] = ()
     fp32_kept_nodes: int = 0
     fused_attention: int = 0           # ORT graph: attention blocks run as one QAttention / Attention node
+    head_convs: int = 0                # ORT graph: head 3x3 convs run as one U8 im2col integer GEMM per input
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
@@ -125,6 +130,8 @@ class Int8Details:
                 "source_precision": "fp32"}
         if self.fused_attention:
             out["fused_attention_blocks"] = self.fused_attention
+        if self.head_convs:
+            out["int8_head_convs"] = self.head_convs
         if self.fp32_kept_patterns:
             out.update(fp32_kept_patterns=list(self.fp32_kept_patterns), fp32_kept_nodes=self.fp32_kept_nodes)
         return out
@@ -148,16 +155,20 @@ def op_types(target: str) -> tuple[str, ...]:
     return INT8_OP_TYPES if target == "trt" else ORT_SETTINGS.op_types
 
 
-def layer_groups(model, target: str = "trt") -> dict[str, list[str]]:
+def layer_groups(model, target: str = "trt", head: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """{group: [node names]} of the nodes the target's graph can quantize, in graph order ('other': unknown names).
 
-    ORT's dynamic graph quantizes only nodes with a weight (the attention MatMuls multiply two activations)."""
+    ORT's dynamic graph quantizes only nodes with a weight (the attention MatMuls multiply two activations), and of
+    the convs only the head's large 3x3 ones (export/ort_head.py; `head`: their `head_conv_groups`, if known)."""
     weights = {i.name for i in model.graph.initializer}
     weights_only = target == "ort" and ORT_SETTINGS.mode == "dynamic"
     out: dict[str, list[str]] = {}
     for n in model.graph.node:
         if n.op_type in op_types(target) and (not weights_only or any(i in weights for i in n.input[1:2])):
             out.setdefault(group_of(n.name) or "other", []).append(n.name)
+    if weights_only and ORT_SETTINGS.head_convs:
+        for names in (head_conv_groups(model) if head is None else head).values():
+            out.setdefault("head", []).extend(names)
     return out
 
 
@@ -357,10 +368,14 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp, room_checked(tmp, dst):
         q = Path(tmp) / "q.onnx"
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
-        groups = layer_groups(onnx.load(str(pre), load_external_data=False), recipe.target)
+        plain = onnx.load(str(pre), load_external_data=False)
+        ort_head = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic" and ORT_SETTINGS.head_convs
+        head = head_conv_groups(plain) if ort_head else {}
+        groups = layer_groups(plain, recipe.target, head)
         excluded = kept_nodes(groups, recipe.kept())
         fused = _quantize(pre, q, pairs, recipe, excluded, ranges)
         model = onnx.load(str(q))
+    n_head = quantize_head_convs(model, head, set(excluded), ORT_SETTINGS.reduce_range) if head else 0
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
                           "outside the groups kept in high precision")
@@ -375,7 +390,8 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
-                          kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused)
+                          kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused,
+                          n_head)
     meta.precision = "int8"   # whatever the caller passed (often the FP32 graph's metadata): dt bench gates by it
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
