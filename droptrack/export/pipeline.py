@@ -193,7 +193,9 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
                         + (f"; {details.fp32_kept_nodes} nodes kept in FP32 by --keep-fp32"
                            if details.fp32_kept_patterns else "")
                         + (f"; {details.fused_attention} attention blocks run as one fused node each"
-                           if details.fused_attention else "")])
+                           if details.fused_attention else "")
+                        + (f"; the head's {details.head_convs} first convs run as one INT8 GEMM"
+                           if details.head_convs else "")])
     log(f"  {name}: {status} ({res.seconds:.1f} s)")
     return res
 
