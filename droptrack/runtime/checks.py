@@ -286,11 +286,9 @@ def check_source_options(source: str, loop: bool, reconnect: int, reconnect_time
                          every_frame: bool) -> None:
     """dt run's and dt serve's options for one kind of source given another: --loop (dt run) replays files; --reconnect,
     --reconnect-timeout and --every-frame are for live sources (a file ends, and is read frame by frame): one line
-    each rather than an option silently ignored. A source that names nothing is refused here too, before dt run asks
-    for a display to draw the --init box on (a mistyped path is not a missing GUI)."""
+    each rather than an option silently ignored (a missing source is named by `sources.open_source`; dt run names it
+    after its option checks, before it asks for a display for the --init box)."""
     kind = sources.source_kind(source)
-    if kind == "missing":
-        raise sources.missing_source(source)
     if loop and kind in ("camera", "pipeline", "stream"):
         raise InputError(f"--loop replays a video file or image folder from its start; '{masked(source)}' is a live "
                          f"{kind}: drop --loop (--reconnect N reopens it after a drop)")

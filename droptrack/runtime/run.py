@@ -106,6 +106,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
         if not (opts.output or (opts.jsonl and opts.jsonl != "-")):
             raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
         kind = sources.source_kind(opts.source)
+        if kind == "missing" and not opts.loop:
+            raise sources.missing_source(opts.source)
         if opts.loop or kind not in ("video", "folder"):
             what = "--loop replays it without end" if opts.loop else f"'{masked(opts.source)}' is a {kind}"
             raise InputError(f"--resume continues a run over a video file or image folder; {what}: drop --resume")
@@ -116,6 +118,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
             raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with "
                              f"{resume_advice(opts.save)}, or pass --overwrite to start over")
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
+    if sources.source_kind(opts.source) == "missing":   # before _run asks for a display: a typo is not a missing GUI
+        raise sources.missing_source(opts.source)
 
 
 def resume_advice(save: str | None, overwrite: bool = False) -> str:
