@@ -139,5 +139,6 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
 def missing_source(spec: str | int | Path) -> SourceError:
     """The one-line error for a source that names nothing `open_source` can open (source_kind 'missing')."""
     s = str(spec).strip()
-    return SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera (camera0 / 0), "
-                       f"URL (rtsp://, http://) or GStreamer pipeline (contains '!'){windows_note(masked(s))}")
+    return SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera "
+                       f"(camera0 / 0), URL (rtsp://, http://) or GStreamer pipeline (contains '!')"
+                       f"{windows_note(masked(s))}")
