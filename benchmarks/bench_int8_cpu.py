@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from droptrack.eval.machine import benchmark_machine, cpu_int8_isa
+from droptrack.cpu import cpu_int8_isa
+from droptrack.eval.machine import benchmark_machine
 from droptrack.errors import run_script
 
 CONFIGS = {"256-CE": "vitb_256_mae_ce_32x4_ep300", "384-CE": "vitb_384_mae_ce_32x4_ep300"}

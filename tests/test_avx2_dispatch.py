@@ -16,7 +16,7 @@ needs = pytest.mark.skipif("cpuid_fault" not in FLAGS or "avx512f" not in FLAGS 
                            reason="needs an AVX-512 CPU with CPUID faulting and a C compiler")
 
 PROBE = ("from numpy._core._multiarray_umath import __cpu_features__ as f; "
-         "from droptrack.eval.machine import cpu_int8_isa; "
+         "from droptrack.cpu import cpu_int8_isa; "
          "print(f['AVX2'], f['FMA3'], f['AVX512F'], f['AVX512VNNI'], '|', cpu_int8_isa())")
 
 
@@ -49,7 +49,7 @@ SAPPHIRE_RAPIDS = "flags\t\t: avx2 avx512f avx512bw avx512_vnni avx_vnni amx_til
 
 
 def test_avx_vnni_without_avx512_is_not_called_hidden() -> None:
-    from droptrack.eval.machine import int8_isa
+    from droptrack.cpu import int8_isa
 
     assert int8_isa(ALDER_LAKE, avx512_hidden=True) == "AVX-VNNI"
     assert int8_isa(ALDER_LAKE, avx512_hidden=False) == "AVX-VNNI"
@@ -59,7 +59,7 @@ def test_avx_vnni_without_avx512_is_not_called_hidden() -> None:
 
 def test_arm_cpus_are_named_by_their_int8_dot_product_instructions() -> None:
     """Arm's /proc/cpuinfo has a 'Features' line and no 'flags': a Jetson Orin (Cortex-A78AE) is not 'no AVX2'."""
-    from droptrack.eval.machine import int8_isa
+    from droptrack.cpu import int8_isa
 
     orin = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics asimdrdm lrcpc asimddp\n"
     graviton3 = "Features\t: fp asimd asimddp sve i8mm bf16 svei8mm\n"
@@ -72,7 +72,7 @@ def test_arm_cpus_are_named_by_their_int8_dot_product_instructions() -> None:
 
 def test_cpu_id_names_family_model_and_stepping_of_the_first_core() -> None:
     """'AMD EPYC' is every EPYC from Zen 1 to Zen 5; the INT8 tables need the core (family 25 model 1 = Zen 3)."""
-    from droptrack.eval.machine import cpu_id
+    from droptrack.cpu import cpu_id
 
     milan = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
              "stepping\t: 1\nflags\t\t: avx2\n\nprocessor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\n"
@@ -91,3 +91,21 @@ def test_machine_line_carries_the_cpu_id() -> None:
     m = {"cpu": "AMD EPYC", "cpu_id": "AMD family 25 model 1 stepping 1", "usable_cores": 2, "versions": {}}
     assert machine_line(m).startswith("AMD EPYC [AMD family 25 model 1 stepping 1] (2 cores)")
     assert machine_line({"cpu": "AMD EPYC", "usable_cores": 2, "versions": {}}).startswith("AMD EPYC (2 cores)")
+
+
+def test_dt_doctor_names_the_cpu_and_its_int8_instruction_sets():
+    """dt doctor shows what an INT8 speed-up on the CPU depends on: the core (model name, family / model) and VNNI."""
+    from droptrack.engine.doctor import environment
+
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), None)
+    if flags is None:
+        pytest.skip("no x86 /proc/cpuinfo here")
+    env = environment()
+    name = next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name"))
+    family = next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("cpu family"))
+    assert env["cpu"].startswith(name) and f"family {family} model " in env["cpu"]
+    if "avx2" in flags and not {"avx512_vnni", "avx_vnni"} & set(flags):
+        assert env["cpu_int8"] == "AVX2, no VNNI"
+    elif "avx512_vnni" in flags and "AVX2, no VNNI" not in env["cpu_int8"]:   # not under avx2_dispatch.sh
+        assert "AVX-512 VNNI" in env["cpu_int8"]

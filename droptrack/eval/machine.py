@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from droptrack.cpu import cpu_id, cpu_int8_isa, cpu_model, read_text
 from droptrack.wording import counted
 
 # package name(s) whose installed version is reported under each key (first one found wins)
@@ -35,74 +36,8 @@ def _version(names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(errors="replace").strip().strip("\x00") or None
-    except OSError:
-        return None
-
-
-def _cpu_model() -> str:
-    text = _read("/proc/cpuinfo") or ""
-    for line in text.splitlines():
-        if line.lower().startswith(("model name", "hardware", "cpu model")):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def cpu_id(cpuinfo: str) -> str | None:
-    """The core's vendor, family, model and stepping from /proc/cpuinfo ('AMD family 25 model 1 stepping 1'; Arm:
-    implementer and part): 'AMD EPYC' alone names cores from Zen 1 to Zen 5, whose INT8/FP32 ratios differ."""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        if not line.strip():
-            break   # the first processor's block is enough
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip().lower(), value.strip())
-    vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel", "HygonGenuine": "Hygon"}.get(
-        fields.get("vendor_id", ""), fields.get("vendor_id"))
-    if "cpu family" in fields and "model" in fields:
-        step = f" stepping {fields['stepping']}" if "stepping" in fields else ""
-        return f"{vendor or 'x86'} family {fields['cpu family']} model {fields['model']}{step}"
-    if "cpu implementer" in fields and "cpu part" in fields:
-        return f"Arm implementer {fields['cpu implementer']} part {fields['cpu part']}"
-    return None
-
-
-def cpu_int8_isa() -> str:
-    """The CPU's INT8 instruction sets as ONNX Runtime's MLAS uses them (an INT8/FP32 speed ratio depends on them
-    more than on anything else): 'AVX-512 VNNI, AVX-VNNI, AMX', 'AVX2, no VNNI', ..."""
-    text = _read("/proc/cpuinfo")
-    return "instruction sets unknown" if text is None else int8_isa(text, _cpuid_hides_avx512())
-
-
-def int8_isa(cpuinfo: str, avx512_hidden: bool) -> str:
-    """`cpu_int8_isa` from the text of /proc/cpuinfo and whether this process's CPUID hides AVX-512 (a CPU that
-    has AVX-VNNI but no AVX-512, e.g. Alder Lake, hides nothing)."""
-    flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), None)
-    if flags is None:   # Arm (a Jetson, Graviton): 'Features', where MLAS's INT8 kernels use SDOT and SMMLA
-        arm = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("Features")), [])
-        found = [name for flag, name in (("asimddp", "dot product (SDOT)"), ("i8mm", "I8MM")) if flag in arm]
-        return ", ".join(found) if found else ("Arm, no dot product" if arm else "instruction sets unknown")
-    vnni = [name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("amx_int8", "AMX"))
-            if flag in flags]
-    if vnni and "avx512f" in flags and avx512_hidden:
-        return "AVX2, no VNNI (AVX-512, VNNI and AMX hidden from CPUID on a CPU that has them)"
-    return ", ".join(vnni) if vnni else ("AVX2, no VNNI" if "avx2" in flags else "no AVX2")
-
-
-def _cpuid_hides_avx512() -> bool:
-    """True when this process's CPUID hides the AVX-512 /proc/cpuinfo lists (benchmarks/avx2_dispatch.sh): NumPy
-    reads CPUID itself, as ONNX Runtime's MLAS does."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as seen
-    except ImportError:
-        return False
-    return seen.get("AVX512F") is False
-
-
 def _mem_total_gb() -> float | None:
-    for line in (_read("/proc/meminfo") or "").splitlines():
+    for line in (read_text("/proc/meminfo") or "").splitlines():
         if line.startswith("MemTotal:"):
             return round(int(line.split()[1]) / 1024 ** 2, 1)
     return None
@@ -122,7 +57,7 @@ def _command(args: list[str], timeout: float = 5.0) -> str | None:
 def _tensorrt_version() -> str | None:
     """From pip metadata; on Jetson (apt python3-libnvinfer, no metadata) from the module itself."""
     found = _version(PACKAGES["tensorrt"])
-    if found is None and _read("/etc/nv_tegra_release"):
+    if found is None and read_text("/etc/nv_tegra_release"):
         import importlib.util
 
         if importlib.util.find_spec("tensorrt") is not None:
@@ -152,8 +87,8 @@ def _gpu() -> dict[str, Any] | None:
 
 def _jetson() -> dict[str, Any] | None:
     """Model, L4T release and nvpmodel power mode on a Jetson (None elsewhere)."""
-    release = _read("/etc/nv_tegra_release")
-    model = _read("/proc/device-tree/model")
+    release = read_text("/etc/nv_tegra_release")
+    model = read_text("/proc/device-tree/model")
     if release is None and not (model and "jetson" in model.lower()):
         return None
     mode = _command(["nvpmodel", "-q"])
@@ -173,7 +108,7 @@ def describe_machine() -> dict[str, Any]:
         load = None
     versions = {k: _version(v) for k, v in PACKAGES.items() if k != "tensorrt"}
     versions["tensorrt"] = _tensorrt_version()
-    return {"cpu": _cpu_model(), "cpu_id": cpu_id(_read("/proc/cpuinfo") or ""), "cpu_int8": cpu_int8_isa(),
+    return {"cpu": cpu_model(), "cpu_id": cpu_id(read_text("/proc/cpuinfo") or ""), "cpu_int8": cpu_int8_isa(),
             "cores": os.cpu_count(), "usable_cores": usable,
             "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
@@ -206,7 +141,7 @@ def machine_line(m: dict[str, Any]) -> str:
 # ---- peak memory ------------------------------------------------------------------------------------------------
 
 def _status_kb(field: str) -> float | None:
-    for line in (_read("/proc/self/status") or "").splitlines():
+    for line in (read_text("/proc/self/status") or "").splitlines():
         if line.startswith(field + ":"):
             return float(line.split()[1])
     return None
