@@ -6,7 +6,7 @@ signal itself before its exec."""
 
 import sys
 
-from droptrack.signals import held_for, held_while_ignored
+from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
     # the thread blocks it, and nothing of this process but the interpreter has run yet; only the parent can block
     # it before its exec (the mask is kept across exec), as a launcher that wants no Ctrl-C lost must. So a Ctrl-C
     # that early is lost (exit 0 once the run is done, or a server that keeps serving): stop it again.
+    keep_interrupts_from_callbacks()   # a Ctrl-C that lands in an import-lock callback still stops, quietly
     try:
         with held_while_ignored(held_for(sys.argv[1:])):
             from droptrack.cli import app

@@ -35,6 +35,33 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+def keep_interrupts_from_callbacks() -> None:
+    """A stop signal whose KeyboardInterrupt Python raises inside code it cannot raise from (a weakref callback of the
+    import system's module locks, a __del__) is printed as 'Exception ignored in: ... KeyboardInterrupt' and then
+    lost, so the command neither stays quiet nor stops there. From here such an interrupt is delivered again to the
+    main thread, without the print: sys.unraisablehook is Python's hook for exactly these. The signal's handler runs
+    again 50 ms later, from a short-lived thread: delivered at once, it would be raised inside this hook, where it
+    would be lost the same way. Called at each entry point; a second call changes nothing."""
+    import _thread
+    import sys
+
+    previous = sys.unraisablehook
+    if getattr(previous, "keeps_interrupts", False):
+        return
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            again = threading.Timer(0.05, _thread.interrupt_main,
+                                    (getattr(unraisable.exc_value, "signum", signal.SIGINT),))
+            again.daemon = True
+            again.start()
+            return
+        previous(unraisable)
+
+    hook.keeps_interrupts = True   # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 def stop_error(signum: int) -> KeyboardInterrupt:
     """What a stop signal raises: KeyboardInterrupt for SIGINT (the CLI says 'interrupted'), else Stopped."""
     return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)

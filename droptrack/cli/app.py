@@ -24,7 +24,7 @@ from droptrack.errors import (CornerBoxFileWarning, DropTrackError, ExtraImagesW
                               OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, detach_stdout,
                               disk_full, full_message, full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
-from droptrack.signals import held_for, held_while_ignored
+from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
 
 
@@ -237,6 +237,7 @@ class OneLineUsageErrors(TyperGroup):
         if empty is not None:
             typer.echo(one_line(f"{self._path(args, prog_name)}: {empty}"), err=True)
             sys.exit(2)
+        keep_interrupts_from_callbacks()   # the console script's entry: as `python -m droptrack`'s
         try:   # long commands (HELD_FOR) take SIGINT / SIGTERM even when ignored: held from here for their handlers
             with held_while_ignored(held_for(self._command(args)[0])), whole_stdout_writes():
                 rv = super().main(args if given == raw else given, prog_name, complete_var, standalone_mode=False,

@@ -27,6 +27,9 @@ if __name__ == "__main__":
     try:
         import signal
 
+        from droptrack.signals import keep_interrupts_from_callbacks
+
+        keep_interrupts_from_callbacks()   # a stop during the imports below is not lost in an import-lock callback
         if launched and hasattr(signal, "pthread_sigmask"):   # started with the stop signals blocked (launch.py)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))   # taken from here on
         from droptrack.cli import app
