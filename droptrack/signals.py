@@ -50,9 +50,9 @@ def keep_interrupts_from_callbacks() -> None:
         return
 
     def hook(unraisable) -> None:
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            again = threading.Timer(0.05, _thread.interrupt_main,
-                                    (getattr(unraisable.exc_value, "signum", signal.SIGINT),))
+        signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and callable(signal.getsignal(signum)):
+            again = threading.Timer(0.05, _thread.interrupt_main, (signum,))   # no-op without a Python handler
             again.daemon = True
             again.start()
             return

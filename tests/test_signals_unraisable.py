@@ -14,6 +14,7 @@ SCRIPT = """
 import signal, sys, time, weakref
 from droptrack.signals import Stopped, keep_interrupts_from_callbacks
 
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as where Ctrl-C raises (xdist's workers ignore it)
 if sys.argv[1] == "kept":
     keep_interrupts_from_callbacks()
     keep_interrupts_from_callbacks()   # a second call changes nothing
@@ -56,6 +57,14 @@ def test_without_the_hook_python_prints_it_and_runs_on():
     """The failure the hook is for, as CPython behaves: a reference for the test above."""
     out, err = _run("plain", "SIGINT")
     assert out == "ran on" and "Exception ignored" in err and "KeyboardInterrupt" in err
+
+
+def test_an_interrupt_without_a_handler_to_deliver_it_again_is_still_reported():
+    """SIGINT ignored (a `&` job, xdist's workers): no handler can take it again, so it is printed as before."""
+    code = SCRIPT.replace("signal.signal(signal.SIGINT, signal.default_int_handler)",
+                          "signal.signal(signal.SIGINT, signal.SIG_IGN)")
+    done = subprocess.run([sys.executable, "-c", code, "kept", "SIGINT"], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ran on" and "Exception ignored" in done.stderr
 
 
 def test_other_unraisable_errors_are_still_reported():
