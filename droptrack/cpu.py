@@ -25,11 +25,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_id(cpuinfo: str) -> str | None:
-    """The core's vendor, family, model and stepping from /proc/cpuinfo ('AMD family 25 model 1 stepping 1'; Arm:
-    implementer and part): 'AMD EPYC' alone names cores from Zen 1 to Zen 5, whose INT8/FP32 ratios differ."""
+def cpu_label(model: str | None, ident: str | None) -> str:
+    """'AMD EPYC [AMD family 25 model 1 stepping 1]': the name and, where known, which core it is."""
+    return f"{model}{f' [{ident}]' if ident else ''}"
+
+
+def cpu_id(cpuinfo: str | None = None) -> str | None:
+    """The core's vendor, family, model and stepping from /proc/cpuinfo's text (this machine's when None; 'AMD family
+    25 model 1 stepping 1'; Arm: implementer and part): 'AMD EPYC' alone names cores from Zen 1 to Zen 5, whose
+    INT8/FP32 ratios differ."""
     fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
+    for line in ((read_text("/proc/cpuinfo") or "") if cpuinfo is None else cpuinfo).splitlines():
         if not line.strip():
             break   # the first processor's block is enough
         key, _, value = line.partition(":")

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from droptrack.cpu import cpu_id, cpu_int8_isa, cpu_model, read_text
+from droptrack.cpu import cpu_id, cpu_int8_isa, cpu_label, cpu_model, read_text
 from droptrack.wording import counted
 
 # package name(s) whose installed version is reported under each key (first one found wins)
@@ -108,7 +108,7 @@ def describe_machine() -> dict[str, Any]:
         load = None
     versions = {k: _version(v) for k, v in PACKAGES.items() if k != "tensorrt"}
     versions["tensorrt"] = _tensorrt_version()
-    return {"cpu": cpu_model(), "cpu_id": cpu_id(read_text("/proc/cpuinfo") or ""), "cpu_int8": cpu_int8_isa(),
+    return {"cpu": cpu_model(), "cpu_id": cpu_id(), "cpu_int8": cpu_int8_isa(),
             "cores": os.cpu_count(), "usable_cores": usable,
             "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
@@ -127,8 +127,7 @@ def benchmark_machine(**extra: Any) -> dict[str, Any]:
 
 def machine_line(m: dict[str, Any]) -> str:
     """One-line summary for table titles."""
-    ident = f" [{m['cpu_id']}]" if m.get("cpu_id") else ""
-    parts = [f"{m.get('cpu')}{ident} ({counted(m.get('usable_cores'), 'core')})"]
+    parts = [f"{cpu_label(m.get('cpu'), m.get('cpu_id'))} ({counted(m.get('usable_cores'), 'core')})"]
     if m.get("gpu"):
         parts.append(m["gpu"]["name"])
     if m.get("jetson"):

@@ -34,8 +34,8 @@ def _conv_3x3_same(node, inits: dict) -> bool:
 
 def head_conv_groups(model, min_macs: float = MIN_MACS) -> dict[str, list[str]]:
     """{input tensor: [conv node names]}: the eligible 3x3 convs of the box head that read one input, where their
-    merged GEMM has at least `min_macs` multiply-adds. Needs the plain ONNX graph (shapes are inferred; ORT's contrib
-    ops of a quantized graph would hide them)."""
+    merged GEMM has at least `min_macs` multiply-adds. Needs the plain ONNX graph: the shapes ORT's pre-processing
+    recorded in it are read (inferred only where one is missing; ORT's contrib ops of a quantized graph hide them)."""
     from onnx import shape_inference
 
     inits = {i.name: i for i in model.graph.initializer}
@@ -45,9 +45,14 @@ def head_conv_groups(model, min_macs: float = MIN_MACS) -> dict[str, list[str]]:
             groups.setdefault(n.input[0], []).append(n)
     if not groups:
         return {}
-    inferred = shape_inference.infer_shapes(model).graph
-    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-            for v in [*inferred.value_info, *inferred.input, *inferred.output]}
+
+    def shapes(graph) -> dict[str, list[int]]:
+        return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+                for v in [*graph.value_info, *graph.input, *graph.output]}
+
+    dims = shapes(model.graph)
+    if any(x not in dims for x in groups):   # a graph saved without them (2 s for ViT-B 384 to infer)
+        dims = shapes(shape_inference.infer_shapes(model).graph)
     out = {}
     for x, convs in groups.items():
         shape = dims.get(x, [])

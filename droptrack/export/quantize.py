@@ -365,12 +365,12 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
 
     if recipe.target not in INT8_TARGETS:
         raise ExportError(f"unknown INT8 target '{recipe.target}'; choose from {', '.join(INT8_TARGETS)}")
+    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=dst.parent) as tmp, room_checked(tmp, dst):
         q = Path(tmp) / "q.onnx"
         pre = pre or preprocess(src, Path(tmp) / "pre.onnx")
         plain = onnx.load(str(pre), load_external_data=False)
-        ort_head = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic" and ORT_SETTINGS.head_convs
-        head = head_conv_groups(plain) if ort_head else {}
+        head = head_conv_groups(plain) if dynamic and ORT_SETTINGS.head_convs else {}
         groups = layer_groups(plain, recipe.target, head)
         excluded = kept_nodes(groups, recipe.kept())
         fused = _quantize(pre, q, pairs, recipe, excluded, ranges)
@@ -387,7 +387,6 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         prune_opsets(model)
     n_quant = sum(len(v) for v in groups.values()) - len(excluded)
     kept = sorted(g for g in groups if _matches(g, recipe.kept()))
-    dynamic = recipe.target == "ort" and ORT_SETTINGS.mode == "dynamic"
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
                           kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused,

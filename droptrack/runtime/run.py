@@ -89,7 +89,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     check_not_folders(opts)
     jsonl = [opts.jsonl] if opts.jsonl and opts.jsonl != "-" else []
     streamed = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)   # the journal is the first one's
-    journaled = bool(streamed) and not opts.loop and sources.source_kind(opts.source) in ("video", "folder")
+    kind = sources.source_kind(opts.source)
+    journaled = bool(streamed) and not opts.loop and kind in ("video", "folder")
     first = "--jsonl" if jsonl and streamed and streamed[0] == Path(opts.jsonl) else "--output"
     check_output_names({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
                         "--save": [opts.save] if opts.save else []}, first if journaled else None)
@@ -105,7 +106,6 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
                              "start over with --overwrite")
         if not (opts.output or (opts.jsonl and opts.jsonl != "-")):
             raise InputError("--resume continues the --output / --jsonl files of a killed run; pass them as before")
-        kind = sources.source_kind(opts.source)
         if kind == "missing" and not opts.loop:
             raise sources.missing_source(opts.source)
         if opts.loop or kind not in ("video", "folder"):
@@ -118,7 +118,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
             raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with "
                              f"{resume_advice(opts.save)}, or pass --overwrite to start over")
     check_tracking_options(opts, _box_outputs(opts.output, num_targets), opts.trust_checkpoint)
-    if sources.source_kind(opts.source) == "missing":   # before _run asks for a display: a typo is not a missing GUI
+    if kind == "missing":   # before _run asks for a display: a typo is not a missing GUI
         raise sources.missing_source(opts.source)
 
 
