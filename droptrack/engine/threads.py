@@ -16,7 +16,7 @@ from pathlib import Path
 
 from droptrack.errors import InputError
 
-SMALL_MODEL_BYTES = 25 * 2 ** 20   # ~6M fp32 parameters; the embedded default model is 5.8 MB
+SMALL_MODEL_BYTES = 25 * 2 ** 20   # ~6M fp32 parameters; the embedded default model is 8.2 MB
 MAX_THREADS = 1024                  # more failed OpenCV's video decoding and crashed the process on exit
 
 
