@@ -25,20 +25,26 @@ def _script(name: str):
     return mod
 
 
+def _depth(tmp_path: Path, depth: int) -> Path:
+    """The embedded model's config with DEPTH blocks, as a YAML file."""
+    d = config_to_dict(load_config("droptrack_tiny_synth"))
+    d["MODEL"]["BACKBONE"]["DEPTH"] = depth
+    path = tmp_path / f"depth{depth}.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
 def _tiny(tmp_path: Path, seed: int, name: str) -> Path:
+    """A random 5-block tracker (the embedded model's size before it was grown)."""
     torch.manual_seed(seed)
-    cfg = load_config("droptrack_tiny_synth")
+    cfg = load_config(_depth(tmp_path, 5))
     return save_checkpoint(tmp_path / name, build_model(cfg).eval(), cfg)
 
 
 def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_path):
     grow = _script("grow_model")
     src = _tiny(tmp_path, 0, "src.pt")
-    deeper = tmp_path / "deeper.yaml"
-    d = config_to_dict(load_config("droptrack_tiny_synth"))
-    d["MODEL"]["BACKBONE"]["DEPTH"] = 7
-    deeper.write_text(yaml.safe_dump(d))
-    old, new, cfg = grow.grow(src, deeper)
+    old, new, cfg = grow.grow(src, _depth(tmp_path, 7))
     assert len(old.backbone.blocks) == 5 and len(new.backbone.blocks) == 7
     t, s = cfg.DATA.TEMPLATE.SIZE, cfg.DATA.SEARCH.SIZE
     z, x = torch.rand(2, 3, t, t), torch.rand(2, 3, s, s)
@@ -58,7 +64,7 @@ def test_grow_refuses_a_config_that_is_not_deeper(tmp_path):
     grow = _script("grow_model")
     src = _tiny(tmp_path, 0, "src.pt")
     with pytest.raises(InputError, match="more than the 5"):
-        grow.grow(src, ROOT / "droptrack" / "configs" / "droptrack_tiny_synth.yaml")
+        grow.grow(src, _depth(tmp_path, 5))
 
 
 def test_average_of_checkpoints_is_the_elementwise_mean(tmp_path):
