@@ -5,10 +5,12 @@
 #                                       # GPU_TRAIN_PLAIN / _HARD (sequences, 560 / 210), GPU_TRAIN_SEED (700),
 #                                       # GPU_TRAIN_DEVICE (cuda), GPU_TRAIN_WORKERS (12), GPU_TRAIN_PROBE_ITERS
 #                                       # (100), GPU_TRAIN_CONFIG (the YAML whose EPOCH / LR_DROP_EPOCH get sized;
-#                                       # default benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml),
+#                                       # default benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml, the
+#                                       # 8-block network the packaged weights have since version 10),
 #                                       # GPU_TRAIN_INIT (--pretrained; default the packaged weights, "none" = from
 #                                       # scratch), GPU_TRAIN_DROP (LR drop at this share of the epochs, 0.75),
-#                                       # GPU_TRAIN_BATCH (32; an epoch is the config's SAMPLE_PER_EPOCH),
+#                                       # GPU_TRAIN_BATCH (128, the batch of versions 8 and 10; an epoch is the
+#                                       # config's SAMPLE_PER_EPOCH),
 #                                       # GPU_TRAIN_HARD_ATTRIBUTES (the hard shards' --attributes: all, or
 #                                       # all,attached to add the opt-in attribute),
 #                                       # GPU_TRAIN_WORK (/tmp/gpu_train, emptied first), PYTHON
@@ -32,8 +34,8 @@ PY="${PYTHON:-python3}"
 SECONDS_TRAIN="${GPU_TRAIN_SECONDS:-270}"; JOBS="${GPU_TRAIN_JOBS:-14}"; WORKERS="${GPU_TRAIN_WORKERS:-12}"
 PLAIN="${GPU_TRAIN_PLAIN:-560}"; HARD="${GPU_TRAIN_HARD:-210}"; SEED="${GPU_TRAIN_SEED:-700}"
 DEVICE="${GPU_TRAIN_DEVICE:-cuda}"; PROBE="${GPU_TRAIN_PROBE_ITERS:-100}"; DROP="${GPU_TRAIN_DROP:-0.75}"
-BATCH="${GPU_TRAIN_BATCH:-32}"; HARD_ATTR="${GPU_TRAIN_HARD_ATTRIBUTES:-all}"
-CONFIG="${GPU_TRAIN_CONFIG:-benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml}"
+BATCH="${GPU_TRAIN_BATCH:-128}"; HARD_ATTR="${GPU_TRAIN_HARD_ATTRIBUTES:-all}"
+CONFIG="${GPU_TRAIN_CONFIG:-benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml}"
 INIT="${GPU_TRAIN_INIT:-droptrack/weights/droptrack_tiny_synth.pt}"
 [ -f "$CONFIG" ] || { echo "GPU_TRAIN_CONFIG: $CONFIG is not a file; give a dt train YAML"; exit 2; }
 INIT_ARGS=(--pretrained "$INIT"); [ "$INIT" = none ] && INIT_ARGS=()

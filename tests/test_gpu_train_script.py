@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_gpu_train_script_runs_on_cpu_and_returns_stripped_checkpoints(tmp_path):
-    cfg = yaml.safe_load((ROOT / "benchmarks/configs/droptrack_tiny_synth_v7gpu.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml").read_text())
     cfg["DATA"]["TRAIN"]["SAMPLE_PER_EPOCH"] = 8          # 4 iterations of batch 2 per epoch
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(cfg))
