@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-from droptrack.cpu import cpu_int8_isa
 from droptrack.eval.machine import benchmark_machine
 from droptrack.errors import run_script
 
@@ -255,16 +254,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    machine = benchmark_machine(ort_intra_op_threads=1)
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": args.runs, "target": TARGET,
            "command": (f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else "")
-           + ("bash benchmarks/avx2_dispatch.sh " if "hidden from CPUID" in cpu_int8_isa() else "")
+           + ("bash benchmarks/avx2_dispatch.sh " if "hidden from CPUID" in machine["cpu_int8"] else "")
            + (f"nice -n {os.nice(0)} " if os.nice(0) else "")   # as it ran, not as the docstring suggests
            + "python benchmarks/bench_int8_cpu.py " + " ".join(
                [f"--runs {args.runs}", f"--models {args.models}"]
                + ([f"--variants {args.variants}"] if args.variants else [])
                + ([f"--work {args.work}"] if args.work != Path("out/bench_int8_cpu") else [])
                + ([f"--out {args.out}"] if args.out != OUT else [])),
-           "machine": benchmark_machine(ort_intra_op_threads=1), "isa": cpu_int8_isa(), "models": {}}
+           "machine": machine, "isa": machine["cpu_int8"], "models": {}}
     for label in args.models.split(","):
         paths, pair, notes = build(label, args.work / label)
         if args.variants:

@@ -16,9 +16,17 @@ def read_text(path: str) -> str | None:
         return None
 
 
-def cpu_model() -> str:
-    """The CPU's model name ('AMD EPYC', 'Intel(R) Xeon(R) ...'; the platform's processor where none is listed)."""
-    text = read_text("/proc/cpuinfo") or ""
+def describe_cpu() -> dict[str, str | None]:
+    """{'cpu': model name, 'cpu_id': which core, 'cpu_int8': its INT8 instruction sets}, from one read of
+    /proc/cpuinfo: what dt doctor and the benchmark reports say of the CPU."""
+    text = read_text("/proc/cpuinfo") or ""   # unreadable: '' gives the same answers as a failed read
+    return {"cpu": cpu_model(text), "cpu_id": cpu_id(text), "cpu_int8": cpu_int8_isa(text)}
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's model name from /proc/cpuinfo's text (this machine's when None; 'AMD EPYC', 'Intel(R) Xeon(R) ...';
+    the platform's processor where none is listed)."""
+    text = (read_text("/proc/cpuinfo") or "") if cpuinfo is None else cpuinfo
     for line in text.splitlines():
         if line.lower().startswith(("model name", "hardware", "cpu model")):
             return line.split(":", 1)[1].strip()
@@ -50,10 +58,11 @@ def cpu_id(cpuinfo: str | None = None) -> str | None:
     return None
 
 
-def cpu_int8_isa() -> str:
+def cpu_int8_isa(cpuinfo: str | None = None) -> str:
     """The CPU's INT8 instruction sets as ONNX Runtime's MLAS uses them (an INT8/FP32 speed ratio depends on them
-    more than on anything else): 'AVX-512 VNNI, AVX-VNNI, AMX', 'AVX2, no VNNI', ..."""
-    text = read_text("/proc/cpuinfo")
+    more than on anything else): 'AVX-512 VNNI, AVX-VNNI, AMX', 'AVX2, no VNNI', ... (from /proc/cpuinfo's text,
+    this machine's when None)."""
+    text = read_text("/proc/cpuinfo") if cpuinfo is None else cpuinfo
     return "instruction sets unknown" if text is None else int8_isa(text, _cpuid_hides_avx512())
 
 

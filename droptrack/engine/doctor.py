@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from droptrack.artifact import artifact_format
-from droptrack.cpu import cpu_id, cpu_int8_isa, cpu_label, cpu_model
+from droptrack.cpu import cpu_label, describe_cpu
 from droptrack.engine.model_cost import ModelCost
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
 
@@ -95,8 +95,9 @@ def environment() -> dict[str, object]:
         env["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     env["tensorrt_status"] = trt_compat.unavailable_reason() or "usable"
     env["jetson"] = jetson_info()
-    env["cpu"] = cpu_label(cpu_model(), cpu_id())
-    env["cpu_int8"] = cpu_int8_isa()   # INT8 speed on the CPU hangs on it (VNNI or not)
+    cpu = describe_cpu()
+    env["cpu"] = cpu_label(cpu["cpu"], cpu["cpu_id"])
+    env["cpu_int8"] = cpu["cpu_int8"]   # INT8 speed on the CPU hangs on it (VNNI or not)
     env["usable_cores"] = usable_cores()
     env["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "")
     return env

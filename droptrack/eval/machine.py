@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from droptrack.cpu import cpu_id, cpu_int8_isa, cpu_label, cpu_model, read_text
+from droptrack.cpu import cpu_label, describe_cpu, read_text
 from droptrack.wording import counted
 
 # package name(s) whose installed version is reported under each key (first one found wins)
@@ -108,7 +108,7 @@ def describe_machine() -> dict[str, Any]:
         load = None
     versions = {k: _version(v) for k, v in PACKAGES.items() if k != "tensorrt"}
     versions["tensorrt"] = _tensorrt_version()
-    return {"cpu": cpu_model(), "cpu_id": cpu_id(), "cpu_int8": cpu_int8_isa(),
+    return {**describe_cpu(),
             "cores": os.cpu_count(), "usable_cores": usable,
             "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
