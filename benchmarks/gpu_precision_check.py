@@ -63,6 +63,7 @@ class NumericsBackend(TorchBackend):
 def backend_for(mode: str) -> TorchBackend:
     """A fresh torch backend of the embedded default model in `mode`."""
     base = TorchBackend.from_checkpoint(None, device="cpu" if mode.startswith("cpu") else "cuda")
+    base.allow_tf32 = mode == "cuda_tf32"   # every other CUDA mode's FP32 math is IEEE FP32 (the backend's default)
     if mode == "cuda_fp16":
         return NumericsBackend(base, half=True)
     if mode.startswith("cuda_amp_"):
@@ -78,9 +79,8 @@ def make_tracker(mode: str, keys: dict | None) -> Tracker:
 
 def track(mode: str, seqs: list, keys: dict | None = None) -> tuple[dict[str, np.ndarray], float]:
     """Boxes of every sequence tracked from its first box in `mode`, and the median ms per frame."""
-    tf32 = mode == "cuda_tf32"
-    if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    if torch.cuda.is_available():   # cuda_tf32: TF32 matmuls too (torch's own default turns on only cuDNN's)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = mode == "cuda_tf32"
     tracker = make_tracker(mode, keys)
     out, ms = {}, []
     for s in seqs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -17,7 +19,10 @@ class TorchBackend(Backend):
 
     name = "torch"
 
-    def __init__(self, model, cfg: Config, device: str = "cpu", checkpoint_sha256: str = ""):
+    def __init__(self, model, cfg: Config, device: str = "cpu", checkpoint_sha256: str = "",
+                 allow_tf32: bool = False):
+        """`allow_tf32`: let CUDA run this model's matmuls and convolutions in TF32 (10-bit mantissa products) as
+        torch's process-wide settings say; off by default, so that FP32 on CUDA gives the CPU's boxes."""
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendError(f"device '{device}' requested but CUDA is not available here; use the CPU (dt: "
                                "--device cpu; Python: device='cpu')")
@@ -28,6 +33,7 @@ class TorchBackend(Backend):
         self.cfg = cfg
         self.model = model.eval().to(device)
         self._device = torch.device(device)
+        self.allow_tf32 = allow_tf32
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu",
@@ -56,12 +62,43 @@ class TorchBackend(Backend):
             start.record(stream)
         z = torch.as_tensor(template).to(self._device, non_blocking=True)
         x = torch.as_tensor(search).to(self._device, non_blocking=True)
-        out = self.model(z, x, ce_template_mask=self.model.template_index)
+        with fp32_math(self._device.type == "cuda" and not self.allow_tf32):
+            out = self.model(z, x, ce_template_mask=self.model.template_index)
         if stream is not None:
             end = torch.cuda.Event(enable_timing=True)
             end.record(stream)
             self._device_timing = DeviceTiming(start, end)
         return {k: out[k] for k in ("score_map", "size_map", "offset_map")}
+
+
+@contextmanager
+def fp32_math(strict: bool) -> Iterator[None]:
+    """With `strict`, CUDA matmuls and cuDNN convolutions run in IEEE FP32, not TF32, inside the block.
+
+    torch turns cuDNN's TF32 on by default, which put the patch embedding and the head's convolutions of an "FP32"
+    CUDA run in TF32: on an H200, 14 % of the default model's frames left the CPU's boxes (all of them matched with
+    TF32 off; benchmarks/results/gpu_nvidia_h200_torch.md). The process's own settings are restored on exit, through
+    the fp32_precision API where torch has it (reading the legacy flags fails once that API was used)."""
+    if not strict:
+        yield
+        return
+    knobs = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+    new_api = all(hasattr(k, "fp32_precision") for k in knobs)
+    if new_api:
+        saved = [k.fp32_precision for k in knobs]
+        for k in knobs:
+            k.fp32_precision = "ieee"
+    else:
+        saved = [torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32]
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        if new_api:
+            for k, v in zip(knobs, saved):
+                k.fp32_precision = v
+        else:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def as_numpy_outputs(out: dict) -> dict[str, np.ndarray]:
