@@ -60,20 +60,23 @@ def test_dt_eval_in_a_background_job_stops_on_sigint_and_the_same_command_resume
     out = tmp_path / "out"
     cmd = ["eval", "--dataset", "synth", "--root", str(root), "--checkpoint", str(tiny_ckpt), "--output", str(out),
            "--workers", "1", "--threads", "1", "--device", "cpu"]
-    times = lambda: sorted(out.glob("*/*_time.txt"))   # noqa: E731 - one per finished sequence (not the submission)
-    code = interrupted_once(started(cmd, tmp_path / "err1"), lambda: bool(times()))
+    # one `<seq>.txt` per finished sequence: written after its `_time.txt`, it marks the sequence done (a SIGINT
+    # between the two left no sequence saved while a time file already showed; the submission is a folder deeper)
+    done = lambda: sorted(p for p in out.glob("*/*.txt") if not p.name.endswith("_time.txt"))   # noqa: E731
+    code = interrupted_once(started(cmd, tmp_path / "err1"), lambda: bool(done()))
     err = (tmp_path / "err1").read_text()
     assert code == 130, err[-2000:]   # the SIGINT went unanswered: exit 0 once all was done
     last = err.strip().splitlines()[-1]
     saved = re.fullmatch(r"interrupted: (\d) of 6 sequences saved in (.+); run the same command to resume", last)
     assert saved and 1 <= int(saved[1]) < 6, last
-    kept = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*.txt")}
-    assert len(times()) == int(saved[1])
+    finished = [f for p in done() for f in (p, p.with_name(f"{p.stem}_time.txt"))]   # not a half-written next one
+    kept = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished}
+    assert len(done()) == int(saved[1])
     again = subprocess.run([*exec_with([sys.executable, "-m", "droptrack", *cmd])], capture_output=True, text=True,
                            timeout=HANG_S, env={**os.environ, "OMP_NUM_THREADS": "1",
                                                 "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert again.returncode == 0, again.stderr[-2000:]
-    assert len(times()) == 6
+    assert len(done()) == 6
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in kept} == kept   # the finished ones were not redone
 
 
