@@ -62,8 +62,8 @@ class NumericsBackend(TorchBackend):
 
 def backend_for(mode: str) -> TorchBackend:
     """A fresh torch backend of the embedded default model in `mode`."""
-    base = TorchBackend.from_checkpoint(None, device="cpu" if mode.startswith("cpu") else "cuda")
-    base.allow_tf32 = mode == "cuda_tf32"   # every other CUDA mode's FP32 math is IEEE FP32 (the backend's default)
+    base = TorchBackend.from_checkpoint(None, device="cpu" if mode.startswith("cpu") else "cuda",
+                                        allow_tf32=mode == "cuda_tf32")   # every other mode: IEEE FP32 (the default)
     if mode == "cuda_fp16":
         return NumericsBackend(base, half=True)
     if mode.startswith("cuda_amp_"):

@@ -33,9 +33,7 @@ def run(frames: int, device: str = "cuda", allow_tf32: bool = False) -> dict:
     h, w = seq.frames[0].shape[:2]
     inits = [list(map(float, seq.boxes[0])), [w * 0.1, h * 0.1, w * 0.2, h * 0.25]]
     cpu = DeviceTracker(TorchBackend.from_checkpoint(None, device="cpu"), device="cpu")
-    backend = TorchBackend.from_checkpoint(None, device=device)
-    backend.allow_tf32 = allow_tf32
-    gpu = DeviceTracker(backend, device=device)
+    gpu = DeviceTracker(TorchBackend.from_checkpoint(None, device=device, allow_tf32=allow_tf32), device=device)
     cuda = device.startswith("cuda")
     cpu.initialize_many(seq.frames[0], inits)
     gpu.initialize_many(seq.frames[0], inits)

@@ -4,7 +4,6 @@ settings afterwards. The flag handling is checked here on the CPU; the boxes on 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -51,22 +50,14 @@ def test_allowed_tf32_leaves_the_process_settings_alone(tf32_on):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_default_model_on_cuda_tracks_the_cpus_boxes():
-    """The default model as DeviceTracker(TorchBackend) on CUDA and on the CPU, 2 targets, 40 frames: the same boxes
-    (with torch's default cuDNN TF32 the H200 left them on 14 % of 100 frames; with IEEE FP32 on none, min IoU 1.0)."""
-    from droptrack.data.synth import synth_sequence
-    from droptrack.engine.torch_backend import TorchBackend
-    from droptrack.geometry import box_iou
-    from droptrack.runtime.device_tracker import DeviceTracker
+    """The default model as DeviceTracker(TorchBackend) on CUDA and on the CPU, 2 targets, 40 frames
+    (benchmarks/gpu_torch_check.py's run): the same boxes (with torch's default cuDNN TF32 the H200 left them on 14 %
+    of 100 frames; with IEEE FP32 on none, min IoU 1.0)."""
+    import importlib.util
+    from pathlib import Path
 
-    seq = synth_sequence(0, 40, seed=2, split="val")
-    h, w = seq.frames[0].shape[:2]
-    inits = [list(map(float, seq.boxes[0])), [w * 0.1, h * 0.1, w * 0.2, h * 0.25]]
-    cpu = DeviceTracker(TorchBackend.from_checkpoint(None, device="cpu"), device="cpu")
-    gpu = DeviceTracker(TorchBackend.from_checkpoint(None, device="cuda"), device="cuda")
-    cpu.initialize_many(seq.frames[0], inits)
-    gpu.initialize_many(seq.frames[0], inits)
-    ious = []
-    for f in seq.frames[1:]:
-        for a, b in zip(cpu.track_many(f), gpu.track_many(f)):
-            ious.append(float(box_iou(np.asarray([a.box]), np.asarray([b.box]))[0]))
-    assert min(ious) > 0.999
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_torch_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_torch_check", path)
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    assert check.run(40, "cuda")["iou_vs_cpu"]["min"] > 0.999

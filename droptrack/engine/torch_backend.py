@@ -37,14 +37,15 @@ class TorchBackend(Backend):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None, config=None, device: str = "cpu",
-                        trust: bool = False) -> "TorchBackend":
-        """Load a checkpoint (None = the embedded default model); `trust` reads a legacy pickle's foreign objects as inert records."""
+                        trust: bool = False, allow_tf32: bool = False) -> "TorchBackend":
+        """Load a checkpoint (None = the embedded default model); `trust` reads a legacy pickle's foreign objects as
+        inert records; `allow_tf32` as in the constructor."""
         from droptrack.model.checkpoint import load_tracking_checkpoint
         from droptrack.model.default import default_checkpoint
 
         path = default_checkpoint() if path is None else path
         model, cfg = load_tracking_checkpoint(path, config, trust=trust)
-        return cls(model, cfg, device)
+        return cls(model, cfg, device, allow_tf32=allow_tf32)
 
     @property
     def device(self) -> str:
@@ -71,34 +72,44 @@ class TorchBackend(Backend):
         return {k: out[k] for k in ("score_map", "size_map", "offset_map")}
 
 
+# TF32 for matmuls and cuDNN convolutions is read and set through the fp32_precision API where this torch has it
+# (reading the legacy flags fails once that API was used), else through the legacy allow_tf32 flags (torch < 2.9)
+_PRECISION_API = all(hasattr(k, "fp32_precision")
+                     for k in (torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)))
+_IEEE = ("ieee", "ieee") if _PRECISION_API else (False, False)
+
+
+def _tf32_state() -> tuple:
+    """(matmul, convolution) TF32 settings as the process has them."""
+    if _PRECISION_API:
+        return torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
+    return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+
+def _set_tf32_state(state: tuple) -> None:
+    if _PRECISION_API:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = state
+    else:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = state
+
+
 @contextmanager
 def fp32_math(strict: bool) -> Iterator[None]:
-    """With `strict`, CUDA matmuls and cuDNN convolutions run in IEEE FP32, not TF32, inside the block.
+    """With `strict`, CUDA matmuls and cuDNN convolutions run in IEEE FP32, not TF32, inside the block; the process's
+    own settings are restored on exit.
 
     torch turns cuDNN's TF32 on by default, which put the patch embedding and the head's convolutions of an "FP32"
     CUDA run in TF32: on an H200, 14 % of the default model's frames left the CPU's boxes (all of them matched with
-    TF32 off; benchmarks/results/gpu_nvidia_h200_torch.md). The process's own settings are restored on exit, through
-    the fp32_precision API where torch has it (reading the legacy flags fails once that API was used)."""
+    TF32 off; benchmarks/results/gpu_nvidia_h200_torch.md)."""
     if not strict:
         yield
         return
-    knobs = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
-    new_api = all(hasattr(k, "fp32_precision") for k in knobs)
-    if new_api:
-        saved = [k.fp32_precision for k in knobs]
-        for k in knobs:
-            k.fp32_precision = "ieee"
-    else:
-        saved = [torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32]
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    saved = _tf32_state()
+    _set_tf32_state(_IEEE)
     try:
         yield
     finally:
-        if new_api:
-            for k, v in zip(knobs, saved):
-                k.fp32_precision = v
-        else:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        _set_tf32_state(saved)
 
 
 def as_numpy_outputs(out: dict) -> dict[str, np.ndarray]:
