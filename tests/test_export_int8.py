@@ -188,3 +188,30 @@ def test_layer_groups_from_node_names():
     assert group_of("/model/Gemm_7") is None
     assert _matches("block3.attn", ("attn",)) and _matches("block3.attn", ("block3",))
     assert not _matches("block10.qkv", ("block1",)) and not _matches("block3.qkv", ("attn", "head"))
+
+
+def test_int8_keep_reuses_a_kept_set_without_searching(tiny, tmp_path):
+    """`--int8-keep` writes the graph a search's reported kept set describes: those groups stay FP32 (no integer
+    MatMul in them), every other weight MatMul is INT8, and the metadata names the kept groups."""
+    out = tmp_path / "keep"
+    r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--int8-keep", "block0.qkv,mlp", "-o", out)
+    assert r.exit_code == 0, r.output
+    depth = len(tiny[1].backbone.blocks)
+    meta = read_metadata(out / "model_int8_ort.onnx")
+    assert sorted(meta.extra["kept_groups"]) == sorted(["block0.qkv"] + [f"block{i}.mlp" for i in range(depth)])
+    integer = [n.name for n in onnx.load(str(out / "model_int8_ort.onnx")).graph.node if n.op_type == "MatMulInteger"]
+    assert integer and not [n for n in integer if "/mlp/" in n or "blocks.0/attn/qkv" in n]
+    assert [n for n in integer if "/attn/proj/" in n]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--int8", "--int8-keep", "blk1"), "'blk1' names no layer group"),
+    (("--int8-keep", "block1"), "--int8-keep only used with --int8"),
+    (("--int8", "--auto-precision", "--int8-keep", "block1"), "give one of them"),
+    (("--int8", "--int8-keep", "block0,block99"), "block99: this model has blocks block0 to block"),
+])
+def test_int8_keep_bad_input(tiny, tmp_path, args, words):
+    """A misspelt or impossible --int8-keep: one line naming it, before any output folder exists."""
+    line = one_line_error(cli("export", tiny[0], *args, "-o", tmp_path / "o"))
+    assert words in line
+    assert not (tmp_path / "o").exists()

@@ -47,6 +47,10 @@ def export_(
                                          "whose box has IoU < 0.5 with the FP32 graph's."),
     group_by: str = typer.Option("layer", "--group-by", help="--auto-precision groups: layer (block3.qkv, ...) or "
                                  "kind (qkv/attn/proj/mlp in every block, patch_embed, head; fewer trials)."),
+    int8_keep: list[str] = typer.Option([], "--int8-keep", help="INT8: the layer groups kept in high precision, "
+                                        "e.g. a kept set that --auto-precision reported ('block1.mlp,block0.proj'), "
+                                        "without searching again; 'none' quantizes every group. Replaces the "
+                                        "target's defaults (trt: patch_embed,head,attn; ort: none)."),
     keep_fp32: list[str] = typer.Option([], "--keep-fp32", help="FP16 graph and the TensorRT INT8 graph's FP16 "
                                         "base: also keep the nodes whose name matches this regular expression in FP32 "
                                         "(repeatable; e.g. '/box_head/' or 'blocks\\.0/'), as Polygraphy's "
@@ -83,7 +87,7 @@ def export_(
 
     from droptrack.artifact import artifact_format, content_problem
     from droptrack.errors import CheckpointError
-    from droptrack.export.auto_precision import Int8Options
+    from droptrack.export.auto_precision import Int8Options, parse_int8_keep
 
     if checkpoint is not None and artifact_format(checkpoint) == "torch":   # CHECKPOINT may be left out: say so
         try:
@@ -94,7 +98,8 @@ def export_(
             raise CheckpointError(f"checkpoint {problem}, or leave CHECKPOINT out to export the default model")
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
-                               auto_precision, val, val_sequences, val_frames, max_divergence, group_by)
+                               auto_precision, val, val_sequences, val_frames, max_divergence, group_by,
+                               parse_int8_keep(int8_keep))
     err = Console(stderr=True)
     out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
     failed = None

@@ -21,6 +21,7 @@ journals each one beside the graph: an interrupted search, run again, resumes wh
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import tempfile
 import time
@@ -40,6 +41,7 @@ VAL_SEQUENCES, VAL_FRAMES = 40, 40
 TIMED_RUNS = 20
 COSTS_TIMED = 8      # kept groups whose cost is timed (the most sensitive first)
 GROUP_BY = ("layer", "kind")
+KEEP_ENTRY = re.compile(r"patch_embed|head|qkv|attn|proj|mlp|block\d+(\.(qkv|attn|proj|mlp))?")
 Log = Callable[[str], None]
 
 
@@ -60,6 +62,7 @@ class Int8Options:
     val_frames: int = VAL_FRAMES
     max_divergence: float = DEFAULT_MAX_DIVERGENCE
     group_by: str = "layer"                # 'layer' (block3.qkv, ...) or 'kind' (qkv in every block, ...)
+    keep: tuple[str, ...] | None = None    # --int8-keep: groups kept in high precision; None = the defaults
 
     def check(self) -> None:
         """One-line errors for options that cannot work, before any export starts."""
@@ -82,6 +85,9 @@ class Int8Options:
             if data_kind(self.val, "--val") != "synthetic":   # listed now: an empty or small set before the export
                 data = load_bench_data(self.val, None, Path("."), None, self.val_frames, how=None)
                 check_val_size(len(data.sequences), self.max_divergence, self.val)
+        if self.keep is not None and self.auto_precision:
+            raise ExportError("--int8-keep and --auto-precision both choose the groups kept in high precision; "
+                              "give one of them")
         if self.group_by not in GROUP_BY:
             raise ExportError(f"--group-by {self.group_by} is unknown; choose from {', '.join(GROUP_BY)}")
         if self.val_frames < 2:
@@ -104,7 +110,8 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
                                        ("--calib-pairs", calib_pairs != DEFAULT_CALIB_PAIRS),
                                        ("--calib-method", o.method != d.method),
                                        ("--int8-target", o.targets != d.targets),
-                                       ("--auto-precision", o.auto_precision)) if on]
+                                       ("--auto-precision", o.auto_precision),
+                                       ("--int8-keep", o.keep is not None)) if on]
         if given:
             raise ExportError(f"{', '.join(given)} only used with --int8; add --int8 or drop them")
     elif "trt" not in o.targets and ORT_SETTINGS.mode == "dynamic":   # ORT's graph takes its ranges per inference
@@ -116,6 +123,22 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
                               "trt to --int8-target")
     if search and not o.auto_precision:
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
+
+
+def parse_int8_keep(values: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
+    """--int8-keep values (comma-separated or repeated) -> kept entries; none given -> None (the defaults);
+    'none' -> () (every group INT8); an entry that names no group -> one-line ExportError."""
+    items = [v.strip() for s in values for v in str(s).split(",") if v.strip()]
+    if not items:
+        return None
+    if [v.lower() for v in items] == ["none"]:
+        return ()
+    bad = [v for v in items if not KEEP_ENTRY.fullmatch(v)]
+    if bad:
+        raise ExportError(f"--int8-keep {bad[0]!r} names no layer group; give groups as --auto-precision reports them "
+                          "(block3.mlp, block0.proj), a block (block3), a kind in every block (qkv, attn, proj, mlp), "
+                          "patch_embed or head, comma-separated, or 'none' for every group INT8")
+    return tuple(dict.fromkeys(items))
 
 
 def check_val_size(n: int, max_divergence: float, val: str | None = None) -> None:

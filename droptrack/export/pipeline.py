@@ -229,6 +229,10 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
+    if "int8" in precs and int8_options is not None and int8_options.keep:   # block9 of 8: before any work
+        from droptrack.export.quantize import check_kept_blocks
+
+        check_kept_blocks(int8_options.keep, len(src.model.backbone.blocks))
     with made_output_dir(output_dir) as out, exclusive(out):   # one export at a time in the folder; a killed
         # export's temp files are removed; a refusal before anything is written leaves no new empty folder
         prune_parity_json(out, src.sha256)   # no row of another export's file is shown as this one's
@@ -297,7 +301,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]} ({options.method})")
     results = []
     for target in options.targets:
-        recipe = Int8Recipe(target, options.method, keep_fp32=keep_fp32 if target == "trt" else ())
+        recipe = Int8Recipe(target, options.method, keep=options.keep, keep_fp32=keep_fp32 if target == "trt" else ())
         notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,

@@ -178,8 +178,17 @@ def _matches(group: str, kept: tuple[str, ...]) -> bool:
 
 
 def kept_nodes(groups: dict[str, list[str]], kept: tuple[str, ...]) -> list[str]:
-    """Quantizable nodes of the kept groups (they stay in high precision)."""
+    """Quantizable nodes of the kept groups (they stay in high precision); a block the graph lacks -> ExportError."""
+    check_kept_blocks(kept, len({g.split(".")[0] for g in groups if g.startswith("block")}))
     return [n for g, names in groups.items() if _matches(g, kept) for n in names]
+
+
+def check_kept_blocks(kept: tuple[str, ...], depth: int) -> None:
+    """A kept entry naming a block the model does not have (block9 of 8) -> one-line ExportError."""
+    missing = [k for k in kept if k.startswith("block") and int(k[5:].split(".")[0]) >= depth]
+    if missing:
+        raise ExportError(f"--int8-keep {','.join(missing)}: this model has blocks block0 to block{depth - 1}; "
+                          "name one of those")
 
 
 def _reader(pairs: list[InputPair]):
