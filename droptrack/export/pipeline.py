@@ -295,6 +295,7 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.quantize import Int8Recipe
+    from droptrack.model.default import searched_int8_kept
 
     options = options or Int8Options()
     pairs = calibration_pairs(read_metadata(fp32_path), calib, calib_pairs)
@@ -303,6 +304,12 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     for target in options.targets:
         recipe = Int8Recipe(target, options.method, keep=options.keep, keep_fp32=keep_fp32 if target == "trt" else ())
         notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
+        searched = None if options.keep is not None or options.auto_precision else searched_int8_kept(source.sha256,
+                                                                                                       target)
+        if searched:   # the embedded model: the kept set its recorded search chose, not all INT8
+            recipe = dataclasses.replace(recipe, keep=searched[0])
+            notes = [f"{INT8_FILENAMES[target]}: kept the groups the embedded model's precision search chose "
+                     f"({searched[1]}); --int8-keep none quantizes every group"]
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,
                                            parity=lambda path: _parity(path, source, read_metadata(path),

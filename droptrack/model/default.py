@@ -27,3 +27,20 @@ def embedded_hint(path: str | Path) -> str:
         return ""
     here = Path(str(resources.files("droptrack") / "weights" / DEFAULT_CHECKPOINT))
     return f"; the embedded model's file is '{here}'" if here.is_file() else ""
+
+
+DEFAULT_INT8 = "droptrack_tiny_synth.int8.json"   # the precision search's kept groups for the embedded model
+
+
+def searched_int8_kept(sha256: str, target: str) -> tuple[tuple[str, ...], str] | None:
+    """(groups kept in high precision, where the search that chose them is recorded) for the embedded model's
+    `target` INT8 graph, so `dt export --int8` of it writes the searched graph; None for any other checkpoint."""
+    import json
+
+    path = Path(str(resources.files("droptrack") / "weights" / DEFAULT_INT8))
+    if not path.is_file():
+        return None
+    rec = json.loads(path.read_text())
+    if rec.get("checkpoint_sha256") != sha256 or target not in rec.get("kept", {}):
+        return None
+    return tuple(rec["kept"][target]), rec["recorded_in"]
