@@ -67,7 +67,8 @@ def variants(folder: Path, wanted: str = "all") -> dict[str, Path]:
     from droptrack.export.calibration import calibration_pairs
     from droptrack.export.onnx import read_metadata
     from droptrack.export.precision import ce_rank_nodes, warnings_quiet
-    from droptrack.export.quantize import _reader, kept_nodes, layer_groups, preprocess
+    from droptrack.export.groups import kept_nodes
+    from droptrack.export.quantize import _reader, layer_groups, preprocess
 
     pre = folder / "pre.onnx"
     if not pre.is_file():   # every graph here is cached by name: written atomically, never half-written

@@ -177,7 +177,7 @@ def test_int8_graphs_judged_on_boxes(exported, name):
 
 
 def test_layer_groups_from_node_names():
-    from droptrack.export.quantize import _matches, group_of
+    from droptrack.export.groups import group_of, matches as _matches
 
     assert group_of("/model/backbone/blocks.11/attn/qkv/MatMul_output_0") == "block11.qkv"
     assert group_of("/model/backbone/blocks.3/attn/MatMul_1") == "block3.attn"

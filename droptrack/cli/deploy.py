@@ -87,7 +87,8 @@ def export_(
 
     from droptrack.artifact import artifact_format, content_problem
     from droptrack.errors import CheckpointError
-    from droptrack.export.auto_precision import Int8Options, parse_int8_keep
+    from droptrack.export.auto_precision import Int8Options
+    from droptrack.export.groups import parse_int8_keep
 
     if checkpoint is not None and artifact_format(checkpoint) == "torch":   # CHECKPOINT may be left out: say so
         try:

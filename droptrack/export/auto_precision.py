@@ -21,7 +21,6 @@ journals each one beside the graph: an interrupted search, run again, resumes wh
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import tempfile
 import time
@@ -41,7 +40,6 @@ VAL_SEQUENCES, VAL_FRAMES = 40, 40
 TIMED_RUNS = 20
 COSTS_TIMED = 8      # kept groups whose cost is timed (the most sensitive first)
 GROUP_BY = ("layer", "kind")
-KEEP_ENTRY = re.compile(r"patch_embed|head|qkv|attn|proj|mlp|block\d+(\.(qkv|attn|proj|mlp))?")
 Log = Callable[[str], None]
 
 
@@ -123,22 +121,6 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
                               "trt to --int8-target")
     if search and not o.auto_precision:
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
-
-
-def parse_int8_keep(values: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
-    """--int8-keep values (comma-separated or repeated) -> kept entries; none given -> None (the defaults);
-    'none' -> () (every group INT8); an entry that names no group -> one-line ExportError."""
-    items = [v.strip() for s in values for v in str(s).split(",") if v.strip()]
-    if not items:
-        return None
-    if [v.lower() for v in items] == ["none"]:
-        return ()
-    bad = [v for v in items if not KEEP_ENTRY.fullmatch(v)]
-    if bad:
-        raise ExportError(f"--int8-keep {bad[0]!r} names no layer group; give groups as --auto-precision reports them "
-                          "(block3.mlp, block0.proj), a block (block3), a kind in every block (qkv, attn, proj, mlp), "
-                          "patch_embed or head, comma-separated, or 'none' for every group INT8")
-    return tuple(dict.fromkeys(items))
 
 
 def check_val_size(n: int, max_divergence: float, val: str | None = None) -> None:

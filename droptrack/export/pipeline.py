@@ -230,7 +230,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     if "int8" in precs and int8_options is not None and int8_options.keep:   # block9 of 8: before any work
-        from droptrack.export.quantize import check_kept_blocks
+        from droptrack.export.groups import check_kept_blocks
 
         check_kept_blocks(int8_options.keep, len(src.model.backbone.blocks))
     with made_output_dir(output_dir) as out, exclusive(out):   # one export at a time in the folder; a killed

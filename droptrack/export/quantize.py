@@ -21,7 +21,6 @@ ort). The precision search (droptrack.export.auto_precision) chooses them on tra
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from droptrack.export.kl_threshold import kl_thresholds
 from droptrack.export.onnx import set_metadata
 from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.ort_head import head_conv_groups, quantize_head_convs
+from droptrack.export.groups import group_of, kept_nodes, matches
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
 if TYPE_CHECKING:
@@ -60,7 +60,6 @@ ENTROPY_BINS, ENTROPY_QUANTIZED_BINS = 2048, 128
 # fc1's output before GELU
 TRT_QDQ_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True,
                    "OpTypesToExcludeOutputQuantization": list(INT8_OP_TYPES)}
-_BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
 
 
 @dataclass(frozen=True)
@@ -137,19 +136,6 @@ class Int8Details:
         return out
 
 
-def group_of(node_name: str) -> str | None:
-    """Layer group of a quantizable node name ('block3.qkv', 'block3.attn', 'patch_embed', 'head', ...)."""
-    if "patch_embed" in node_name:
-        return "patch_embed"
-    if "box_head" in node_name:
-        return "head"
-    m = _BLOCK.search(node_name)
-    if m is None:
-        return None
-    kind = m.group(2) or m.group(3) or m.group(4)
-    return f"block{int(m.group(1))}.{kind}"
-
-
 def op_types(target: str) -> tuple[str, ...]:
     """The op types the target's INT8 graph quantizes."""
     return INT8_OP_TYPES if target == "trt" else ORT_SETTINGS.op_types
@@ -170,25 +156,6 @@ def layer_groups(model, target: str = "trt", head: dict[str, list[str]] | None =
         for names in (head_conv_groups(model) if head is None else head).values():
             out.setdefault("head", []).extend(names)
     return out
-
-
-def _matches(group: str, kept: tuple[str, ...]) -> bool:
-    """A kept entry names a group exactly, a block ('block3') or a kind in every block ('attn', 'mlp')."""
-    return any(group == k or group.startswith(k + ".") or group.endswith("." + k) for k in kept)
-
-
-def kept_nodes(groups: dict[str, list[str]], kept: tuple[str, ...]) -> list[str]:
-    """Quantizable nodes of the kept groups (they stay in high precision); a block the graph lacks -> ExportError."""
-    check_kept_blocks(kept, len({g.split(".")[0] for g in groups if g.startswith("block")}))
-    return [n for g, names in groups.items() if _matches(g, kept) for n in names]
-
-
-def check_kept_blocks(kept: tuple[str, ...], depth: int) -> None:
-    """A kept entry naming a block the model does not have (block9 of 8) -> one-line ExportError."""
-    missing = [k for k in kept if k.startswith("block") and int(k[5:].split(".")[0]) >= depth]
-    if missing:
-        raise ExportError(f"--int8-keep {','.join(missing)}: this model has blocks block0 to block{depth - 1}; "
-                          "name one of those")
 
 
 def _reader(pairs: list[InputPair]):
@@ -395,7 +362,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     else:
         prune_opsets(model)
     n_quant = sum(len(v) for v in groups.values()) - len(excluded)
-    kept = sorted(g for g in groups if _matches(g, recipe.kept()))
+    kept = sorted(g for g in groups if matches(g, recipe.kept()))
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
                           kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused,
