@@ -302,14 +302,15 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
     log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]} ({options.method})")
     results = []
     for target in options.targets:
-        recipe = Int8Recipe(target, options.method, keep=options.keep, keep_fp32=keep_fp32 if target == "trt" else ())
         notes, report, ranges = [], fp32_path.parent / f"auto_precision_{target}.json", None
+        # the embedded model, with neither --int8-keep nor a search: the kept set its recorded search chose
         searched = None if options.keep is not None or options.auto_precision else searched_int8_kept(source.sha256,
                                                                                                        target)
-        if searched:   # the embedded model: the kept set its recorded search chose, not all INT8
-            recipe = dataclasses.replace(recipe, keep=searched[0])
+        if searched:
             notes = [f"{INT8_FILENAMES[target]}: kept the groups the embedded model's precision search chose "
                      f"({searched[1]}); --int8-keep none quantizes every group"]
+        recipe = Int8Recipe(target, options.method, keep=searched[0] if searched else options.keep,
+                            keep_fp32=keep_fp32 if target == "trt" else ())
         if options.auto_precision:
             recipe, search = search_recipe(fp32_path, recipe, pairs, options, log,
                                            parity=lambda path: _parity(path, source, read_metadata(path),

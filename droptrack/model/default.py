@@ -10,9 +10,14 @@ from droptrack.errors import CheckpointError
 DEFAULT_CHECKPOINT = "droptrack_tiny_synth.pt"
 
 
+def _weights_file(name: str) -> Path:
+    """Path of a file shipped in droptrack/weights (it may be missing from a broken install)."""
+    return Path(str(resources.files("droptrack") / "weights" / name))
+
+
 def default_checkpoint() -> Path:
     """Path of the embedded default checkpoint."""
-    path = Path(str(resources.files("droptrack") / "weights" / DEFAULT_CHECKPOINT))
+    path = _weights_file(DEFAULT_CHECKPOINT)
     if not path.is_file():
         raise CheckpointError(f"the embedded default model ({path.name}) is missing from this install; "
                               "reinstall droptrack or pass --checkpoint")
@@ -25,7 +30,7 @@ def embedded_hint(path: str | Path) -> str:
     or an install without that tree), else ''."""
     if Path(path).name != DEFAULT_CHECKPOINT:
         return ""
-    here = Path(str(resources.files("droptrack") / "weights" / DEFAULT_CHECKPOINT))
+    here = _weights_file(DEFAULT_CHECKPOINT)
     return f"; the embedded model's file is '{here}'" if here.is_file() else ""
 
 
@@ -37,7 +42,7 @@ def searched_int8_kept(sha256: str, target: str) -> tuple[tuple[str, ...], str] 
     `target` INT8 graph, so `dt export --int8` of it writes the searched graph; None for any other checkpoint."""
     import json
 
-    path = Path(str(resources.files("droptrack") / "weights" / DEFAULT_INT8))
+    path = _weights_file(DEFAULT_INT8)
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())
