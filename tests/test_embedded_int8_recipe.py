@@ -41,12 +41,12 @@ def test_other_checkpoints_and_targets_get_no_recipe():
 def test_export_of_the_embedded_model_writes_the_searched_graph(tmp_path):
     """The graph keeps exactly the recorded groups in FP32 (its metadata, and no integer MatMul in them), says so,
     and `--int8-keep none` still quantizes every group."""
-    r = cli("export", "--int8", "--int8-target", "ort", "-o", tmp_path / "s")
+    r = cli("export", "--int8", "--int8-target", "ort", "--calib-pairs", "8", "-o", tmp_path / "s")
     assert r.exit_code == 0, r.output
     kept = recorded()["kept"]["ort"]
     meta = read_metadata(tmp_path / "s" / "model_int8_ort.onnx")
     assert sorted(meta.extra["kept_groups"]) == sorted(kept)
     assert "kept the groups the embedded model's precision search chose" in r.output
-    r = cli("export", "--int8", "--int8-target", "ort", "--int8-keep", "none", "-o", tmp_path / "a")
+    r = cli("export", "--int8", "--int8-target", "ort", "--int8-keep", "none", "--calib-pairs", "8", "-o", tmp_path / "a")
     assert r.exit_code == 0, r.output
     assert read_metadata(tmp_path / "a" / "model_int8_ort.onnx").extra["kept_groups"] == []

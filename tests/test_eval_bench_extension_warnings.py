@@ -62,9 +62,8 @@ def test_dt_eval_says_dt_run_s_warnings_once_with_several_workers(tiny_ckpt, onn
 def test_the_model_s_own_keys_and_search_factor_are_read_from_its_file(own_keys, data, tmp_path, one_thread):
     """Its TEMPLATE_REFRESH 0.1 is warned about without any option, its factor 5 names the fix; options that fix
     both, or --official, leave nothing to say."""
-    args = ["eval", "--dataset", "synth", "--root", data, "-m", own_keys, "-o", tmp_path / "out", "--workers", "2",
-            "--threads", "1"]
-    assert warned(cli(*args)) == [REFRESH]
+    args = ["eval", "--dataset", "synth", "--root", data, "-m", own_keys, "-o", tmp_path / "out", "--threads", "1"]
+    assert warned(cli(*args, "--workers", "2")) == [REFRESH]   # read by the worker processes too; then in-process
     assert warned(cli(*args, "--reacq-factor", "4.5")) == [REFRESH, reacq("4.5", 5)]
     assert warned(cli(*args, "--reacq-factor", "6", "--template-refresh", "0.3")) == []
     assert warned(cli(*args, "--official")) == []

@@ -194,7 +194,8 @@ def test_int8_keep_reuses_a_kept_set_without_searching(tiny, tmp_path):
     """`--int8-keep` writes the graph a search's reported kept set describes: those groups stay FP32 (no integer
     MatMul in them), every other weight MatMul is INT8, and the metadata names the kept groups."""
     out = tmp_path / "keep"
-    r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--int8-keep", "block0.qkv,mlp", "-o", out)
+    r = cli("export", tiny[0], "--int8", "--int8-target", "ort", "--int8-keep", "block0.qkv,mlp", "--calib-pairs", 8,
+            "-o", out)
     assert r.exit_code == 0, r.output
     depth = len(tiny[1].backbone.blocks)
     meta = read_metadata(out / "model_int8_ort.onnx")

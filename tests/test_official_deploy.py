@@ -37,15 +37,27 @@ def sequence() -> list[np.ndarray]:
     return [cv2.cvtColor(cv2.imread(str(REF / "seq" / f"{i:08d}.png")), cv2.COLOR_BGR2RGB) for i in range(1, 41)]
 
 
-def test_onnx_maps_and_boxes_on_every_frame_equal_the_official_tracker(official_onnx, sequence):
+def checked_frames(margins: np.ndarray) -> set[int]:
+    """Every fourth frame, the last one, and the 4 where the official response's top-2 margin is smallest (where a
+    small error would flip the peak): 14 of the 39 tracked frames (each costs ViT-B's ~0.7 s on 1 thread)."""
+    return {*range(0, len(margins), 4), len(margins) - 1, *map(int, np.argsort(margins)[:4])}
+
+
+def test_onnx_maps_and_boxes_equal_the_official_tracker_on_its_hardest_frames_and_every_fourth(official_onnx,
+                                                                                                 sequence):
     """Each frame's search crop taken around the state the official tracker used (`state_before`), so one frame's
     error cannot move the next crop: the maps, the windowed argmax, its top-2 margin and the new state after
-    decoding, map-back and clip must match the official ones (the closed loop over PyTorch is in test_tracker)."""
+    decoding, map-back and clip must match the official ones (the closed loop over PyTorch, every frame, is in
+    test_tracker)."""
     diag = np.load(REF / "track_ostrack256ce_diag.npz")
+    checked = checked_frames(diag["resp_top2_margin"])
+    assert len(checked) == 14 and {6, 7, 8, 18} <= checked   # the near-tied peaks are among them
     tracker = Tracker(OrtBackend(official_onnx, threads=1), TrackerExt())   # the official procedure
     tracker.initialize(sequence[0], list(diag["boxes"][0]))
     window = tracker.window
     for i, state in enumerate(diag["state_before"]):
+        if i not in checked:
+            continue
         frame = sequence[i + 1]
         tracker.states = [list(map(float, state))]
         search, factors = tracker.preprocess(frame)
