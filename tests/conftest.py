@@ -5,6 +5,7 @@ the data tests' empty DT_DATA* environment; the training tests' synthetic set; o
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -20,6 +21,10 @@ from droptrack.data.media import bundled_video
 from droptrack.model import build_model
 from droptrack.model.checkpoint import save_checkpoint
 from droptrack.runtime.sources import open_source
+
+# One OpenMP / ONNX Runtime thread in every process the tests start (dt subprocesses, eval workers, torchrun ranks)
+# unless a test sets its own: with pytest-xdist's workers on every core, a second thread only waits in barriers.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_collection_modifyitems(config, items):

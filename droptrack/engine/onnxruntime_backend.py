@@ -67,10 +67,15 @@ def provider_options(providers: list[str], device: str = "cpu", versions: dict[s
 
 
 def session_options(ort, threads: int = 0):
-    """Full graph optimisation, warnings silenced, `threads` intra-op threads when given (0 = ORT's default)."""
+    """Full graph optimisation, warnings silenced, `threads` intra-op threads when given; 0: OMP_NUM_THREADS when
+    set, as torch and `dt run` take it (ONNX Runtime's own pool ignores it and spun on every core), else ORT's
+    default."""
+    from droptrack.engine.threads import env_threads
+
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    threads = threads or env_threads() or 0
     if threads:
         so.intra_op_num_threads = threads
     return so
