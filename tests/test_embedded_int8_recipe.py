@@ -47,6 +47,7 @@ def test_export_of_the_embedded_model_writes_the_searched_graph(tmp_path):
     meta = read_metadata(tmp_path / "s" / "model_int8_ort.onnx")
     assert sorted(meta.extra["kept_groups"]) == sorted(kept)
     assert "kept the groups the embedded model's precision search chose" in r.output
-    r = cli("export", "--int8", "--int8-target", "ort", "--int8-keep", "none", "--calib-pairs", "8", "-o", tmp_path / "a")
+    r = cli("export", "--int8", "--int8-target", "ort", "--int8-keep", "none", "--calib-pairs", "8", "-o",
+            tmp_path / "a")
     assert r.exit_code == 0, r.output
     assert read_metadata(tmp_path / "a" / "model_int8_ort.onnx").extra["kept_groups"] == []

@@ -177,7 +177,7 @@ def test_int8_graphs_judged_on_boxes(exported, name):
 
 
 def test_layer_groups_from_node_names():
-    from droptrack.export.groups import group_of, matches as _matches
+    from droptrack.export.groups import group_of, matches
 
     assert group_of("/model/backbone/blocks.11/attn/qkv/MatMul_output_0") == "block11.qkv"
     assert group_of("/model/backbone/blocks.3/attn/MatMul_1") == "block3.attn"
@@ -186,8 +186,8 @@ def test_layer_groups_from_node_names():
     assert group_of("/model/backbone/patch_embed/proj_1/Conv") == "patch_embed"
     assert group_of("/model/box_head/conv5_ctr/Conv") == "head"
     assert group_of("/model/Gemm_7") is None
-    assert _matches("block3.attn", ("attn",)) and _matches("block3.attn", ("block3",))
-    assert not _matches("block10.qkv", ("block1",)) and not _matches("block3.qkv", ("attn", "head"))
+    assert matches("block3.attn", ("attn",)) and matches("block3.attn", ("block3",))
+    assert not matches("block10.qkv", ("block1",)) and not matches("block3.qkv", ("attn", "head"))
 
 
 def test_int8_keep_reuses_a_kept_set_without_searching(tiny, tmp_path):

@@ -55,11 +55,9 @@ def test_onnx_maps_and_boxes_equal_the_official_tracker_on_its_hardest_frames_an
     tracker = Tracker(OrtBackend(official_onnx, threads=1), TrackerExt())   # the official procedure
     tracker.initialize(sequence[0], list(diag["boxes"][0]))
     window = tracker.window
-    for i, state in enumerate(diag["state_before"]):
-        if i not in checked:
-            continue
+    for i in sorted(checked):
         frame = sequence[i + 1]
-        tracker.states = [list(map(float, state))]
+        tracker.states = [list(map(float, diag["state_before"][i]))]
         search, factors = tracker.preprocess(frame)
         raw = tracker.infer(search)
         out = {k: np.asarray(v)[0] for k, v in raw.items()}

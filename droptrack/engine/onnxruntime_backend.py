@@ -75,7 +75,7 @@ def session_options(ort, threads: int = 0):
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    threads = threads or env_threads() or 0
+    threads = threads or env_threads()
     if threads:
         so.intra_op_num_threads = threads
     return so
