@@ -86,6 +86,7 @@ class Int8Recipe:
     keep: tuple[str, ...] | None = None     # None = DEFAULT_KEPT[target]; group names or group prefixes
     per_channel: bool | None = None         # weights per output channel; None = the target's default
     keep_fp32: tuple[str, ...] = ()          # TensorRT graph: node-name patterns its FP16 base keeps in FP32
+    reduce_range: bool | None = None        # ORT graph: 7-bit weights; None = ORT_SETTINGS.reduce_range
 
     def kept(self) -> tuple[str, ...]:
         return DEFAULT_KEPT[self.target] if self.keep is None else tuple(self.keep)
@@ -95,6 +96,13 @@ class Int8Recipe:
         if self.per_channel is not None:
             return self.per_channel
         return self.target == "trt" or ORT_SETTINGS.per_channel
+
+    def weights_reduced(self) -> bool:
+        """ORT's graph: 7-bit weights, so AVX2 CPUs without VNNI cannot saturate their U8S8 pair sums (TensorRT's
+        graph: never)."""
+        if self.target == "trt":
+            return False
+        return ORT_SETTINGS.reduce_range if self.reduce_range is None else self.reduce_range
 
 
 @dataclass
@@ -113,6 +121,7 @@ class Int8Details:
     fp32_kept_nodes: int = 0
     fused_attention: int = 0           # ORT graph: attention blocks run as one QAttention / Attention node
     head_convs: int = 0                # ORT graph: head 3x3 convs run as one U8 im2col integer GEMM per input
+    reduce_range: bool = False         # ORT graph: weights in 7 bits (-64..63)
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
@@ -123,7 +132,8 @@ class Int8Details:
                 "int8_mode": "static" if trt else ort.mode,
                 "activations": "int8 symmetric (per tensor)" if trt else "uint8 per tensor"
                 + (", range per inference" if ort.mode == "dynamic" else ""),
-                "weights": ("int8 symmetric per " if trt else "int8 per ")
+                "weights": ("int8 symmetric per " if trt else "int8 (7-bit range) per " if self.reduce_range
+                            else "int8 per ")
                 + ("channel" if self.per_channel else "tensor"),
                 "float_base": "fp16" if trt else "fp32",
                 "source_precision": "fp32"}
@@ -286,7 +296,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
                 src, types = (dst.with_name("fused.onnx"), types + ["Attention"]) if fused else (pre, types)
             quantize_dynamic(str(src), str(dst), op_types_to_quantize=types,
                              per_channel=recipe.weights_per_channel(),
-                             reduce_range=ort.reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+                             reduce_range=recipe.weights_reduced(), weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
             return fused
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
@@ -303,7 +313,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
             save_tensors_data(ranges.data, dst.with_name("calibration.json"))
             cache = {"calibration_cache_path": str(dst.with_name("calibration.json"))}
         quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
-                        per_channel=recipe.weights_per_channel(), reduce_range=not trt and ort.reduce_range,
+                        per_channel=recipe.weights_per_channel(), reduce_range=recipe.weights_reduced(),
                         op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
                         activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=_method(method), extra_options=extra,
@@ -351,7 +361,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         excluded = kept_nodes(groups, recipe.kept())
         fused = _quantize(pre, q, pairs, recipe, excluded, ranges)
         model = onnx.load(str(q))
-    n_head = quantize_head_convs(model, head, set(excluded), ORT_SETTINGS.reduce_range) if head else 0
+    n_head = quantize_head_convs(model, head, set(excluded), recipe.weights_reduced()) if head else 0
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
         raise ExportError("INT8 quantization quantized no node; the graph has no quantizable MatMul/Gemm/Conv "
                           "outside the groups kept in high precision")
@@ -366,7 +376,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
                           kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused,
-                          n_head)
+                          n_head, recipe.weights_reduced())
     meta.precision = "int8"   # whatever the caller passed (often the FP32 graph's metadata): dt bench gates by it
     meta.extra.update(details.to_dict())
     set_metadata(model, meta)
