@@ -146,6 +146,28 @@ def test_ort_int8_per_channel_recipe_has_one_weight_scale_per_output_channel(exp
         assert read_metadata(path).extra["weights"] == ("int8 per channel" if per_channel else "int8 per tensor")
 
 
+def test_ort_int8_reduce_range_weights_cannot_saturate_vpmaddubsw(exported, tmp_path):
+    """`Int8Recipe(reduce_range=True)`: every S8 weight of the ORT graph (MatMulInteger, QAttention, the head's
+    im2col GEMM) lies in -64..64, so a pair of u8 x s8 products fits VPMADDUBSW's int16 (2 x 255 x 64 = 32,640 <=
+    32,767); the 8-bit graph uses the full range (its pair sums can reach 2 x 255 x 127 = 64,770)."""
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+    fp32 = exported[0] / "model.onnx"
+    path = tmp_path / "rr.onnx"
+    quantize_int8(fp32, path, read_metadata(fp32), [], "none", Int8Recipe("ort", keep=(), reduce_range=True))
+
+    def int8_weights(p):
+        arrays = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(p)).graph.initializer]
+        return [a for a in arrays if a.dtype == np.int8 and a.size > 1]
+
+    reduced, full = int8_weights(path), int8_weights(exported[0] / "model_int8_ort.onnx")
+    assert len(reduced) == len(full) > 0
+    assert max(int(np.abs(a.astype(np.int32)).max()) for a in reduced) * 255 * 2 <= 32767
+    assert max(int(np.abs(a.astype(np.int32)).max()) for a in full) == 127
+    assert read_metadata(path).extra["weights"] == "int8 (7-bit range) per tensor"
+    assert not Int8Recipe("trt", reduce_range=True).weights_reduced()   # TensorRT's graph has no such kernels
+
+
 def test_ort_int8_kept_group_stays_fp32(exported, tmp_path):
     """A kept group is not quantized in the ORT graph (ORT renames each Gemm before matching nodes_to_exclude)."""
     from droptrack.export.quantize import Int8Recipe, quantize_int8
