@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from droptrack.engine.doctor import environment_checks, maxn_mode
+from droptrack.board import maxn_mode
+from droptrack.engine.doctor import environment_checks
 
 # the layout of /etc/nvpmodel.conf: one `< POWER_MODEL ID=N NAME=X >` header per mode, then its settings
 NO_MAXN = """< PARAM TYPE=FILE NAME=CPU_ONLINE >
@@ -49,3 +50,43 @@ def test_jetpack_6_0_tensorrt_is_refused_with_the_upgrade_that_fixes_it(monkeypa
     monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="8.6.2"))
     reason = trt_compat.unavailable_reason()
     assert reason.startswith("TensorRT 8.6.2 is not supported") and "JetPack 6.1" in reason
+
+
+def _board(tmp_path, release: str | None, model: str | None, conf: str | None):
+    """A fake filesystem root with the files a Jetson has."""
+    for rel, text in (("etc/nv_tegra_release", release), ("proc/device-tree/model", model),
+                      ("etc/nvpmodel.conf", conf)):
+        if text is not None:
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+def test_power_mode_read_from_nvpmodel_query_of_each_jetpack():
+    """`nvpmodel -q` prints the mode name after 'NV Power Mode:' and its ID on the next line; JetPack 6 prints a
+    fan-mode line first (the benchmark machine line used to record that first line, 'NV Fan Mode:quiet')."""
+    from droptrack.board import power_mode
+
+    assert power_mode("NV Fan Mode:quiet\nNV Power Mode: MAXN\n0\n") == ("MAXN", "0")
+    assert power_mode("NV Power Mode: 15W\n1\n") == ("15W", "1")
+    assert power_mode("NV Power Mode:MODE_30W_ALL\n") == ("MODE_30W_ALL", "")
+    assert power_mode("nvpmodel: command failed\n") == ("", "")
+
+
+def test_jetson_info_one_reader_for_doctor_and_benchmarks(tmp_path):
+    """A Jetson's files (device-tree model NUL-terminated, as the kernel writes it) give one record that `dt doctor`
+    advises from and every benchmark's machine line prints; any other machine gives {}."""
+    from droptrack.board import jetson_info
+
+    assert jetson_info(tmp_path / "none", query="") == {}
+    root = _board(tmp_path, "# R36 (release), REVISION: 4.0, GCID: 1, BOARD: generic, EABI: aarch64\n",
+                  "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\x00", MAXN_LAST)
+    info = jetson_info(root, query="NV Fan Mode:quiet\nNV Power Mode: 15W\n0\n")
+    assert info == {"l4t": "R36 (release), REVISION: 4.0, GCID: 1, BOARD: generic, EABI: aarch64",
+                    "model": "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super",
+                    "power_mode": "15W", "power_mode_id": "0", "maxn_mode": "2"}
+    [msg] = _power_warnings(info)
+    assert "power mode is '15W'" in msg and "sudo nvpmodel -m 2;" in msg
+    assert _power_warnings(jetson_info(root, query="NV Power Mode: MAXN_SUPER\n2\n")) == []
+    no_conf = jetson_info(_board(tmp_path / "b", None, "NVIDIA Jetson AGX Orin\x00", None), query=None)
+    assert no_conf["l4t"] == "unknown" and "maxn_mode" not in no_conf and no_conf["power_mode"].startswith("unknown")

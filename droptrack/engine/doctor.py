@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import os
 import platform
-import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from droptrack.artifact import artifact_format
+from droptrack.board import jetson_info
 from droptrack.cpu import cpu_label, describe_cpu
 from droptrack.engine.model_cost import ModelCost
 from droptrack.engine.threads import env_threads, oversubscription, usable_cores
 
-TEGRA_RELEASE = Path("/etc/nv_tegra_release")
-NVPMODEL_CONF = Path("/etc/nvpmodel.conf")
-_POWER_MODEL = re.compile(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=([^\s>]+)")
 
 
 @dataclass
@@ -36,33 +31,6 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return ""
-
-
-def maxn_mode(conf: str) -> str:
-    """The ID of the first MAXN power mode in an nvpmodel.conf text ('' when there is none): what `nvpmodel -m` takes
-    for MAXN differs from module to module, and some modules have no MAXN mode."""
-    return next((m.group(1) for m in _POWER_MODEL.finditer(conf) if "MAXN" in m.group(2).upper()), "")
-
-
-def jetson_info() -> dict[str, str]:
-    """Jetson model, L4T release, nvpmodel power mode and the MAXN mode's ID ({} when not a Jetson)."""
-    if not TEGRA_RELEASE.is_file():
-        return {}
-    info = {"l4t": TEGRA_RELEASE.read_text(errors="replace").splitlines()[0].strip("# ").strip()}
-    model = Path("/proc/device-tree/model")
-    if model.is_file():
-        info["model"] = model.read_text(errors="replace").strip("\x00 \n")
-    if shutil.which("nvpmodel"):
-        try:
-            out = subprocess.run(["nvpmodel", "-q"], capture_output=True, text=True, timeout=10).stdout
-            info["power_mode"] = " ".join(line.strip() for line in out.splitlines() if line.strip())[:120]
-        except (OSError, subprocess.SubprocessError):
-            info["power_mode"] = "unknown (nvpmodel -q failed)"
-    try:
-        info["maxn_mode"] = maxn_mode(NVPMODEL_CONF.read_text(errors="replace"))
-    except OSError:
-        pass   # unknown: the warning names the file to look in
-    return info
 
 
 def environment() -> dict[str, object]:

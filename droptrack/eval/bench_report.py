@@ -10,8 +10,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                         'AMD EPYC' alone is any of five core generations) | null, cpu_int8 (the INT8 instruction
                         sets: INT8 speed depends on them, and without VNNI U8S8 GEMMs can saturate), cores,
                         usable_cores, memory_gb, os, python, loadavg_1m, gpu {name, capability, memory_gb, count, cuda,
-                        driver} | null, jetson {model, l4t, power_mode, jetson_clocks} | null, versions {droptrack,
-                        torch, onnxruntime, onnx, tensorrt, opencv, numpy}
+                        driver} | null, jetson {model, l4t, power_mode, power_mode_id, maxn_mode} | null,
+                        versions {droptrack, torch, onnxruntime, onnx, tensorrt, opencv, numpy}
     data                {kind: synthetic|dataset|video|folder, name, root, tag, ground_truth: dataset|reference,
                          n_sequences, n_frames, sequences: {name: frames}, split: str | null (a synthetic set's
                          split, from its synth.json), training_photos: bool (a synthetic train set: droptrack's

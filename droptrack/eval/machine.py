@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from droptrack.board import jetson_info
 from droptrack.cpu import cpu_label, describe_cpu, read_text
 from droptrack.wording import counted
 
@@ -85,18 +86,6 @@ def _gpu() -> dict[str, Any] | None:
             "driver": driver.splitlines()[0] if driver else None}
 
 
-def _jetson() -> dict[str, Any] | None:
-    """Model, L4T release and nvpmodel power mode on a Jetson (None elsewhere)."""
-    release = read_text("/etc/nv_tegra_release")
-    model = read_text("/proc/device-tree/model")
-    if release is None and not (model and "jetson" in model.lower()):
-        return None
-    mode = _command(["nvpmodel", "-q"])
-    return {"model": model, "l4t": release.splitlines()[0] if release else None,
-            "power_mode": mode.splitlines()[0].split(":", 1)[-1].strip() if mode else None,
-            "jetson_clocks": _command(["jetson_clocks", "--show"]) is not None}
-
-
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS, GPU, Jetson and library versions (JSON-safe)."""
     from droptrack.engine.threads import usable_cores
@@ -112,7 +101,7 @@ def describe_machine() -> dict[str, Any]:
             "cores": os.cpu_count(), "usable_cores": usable,
             "memory_gb": _mem_total_gb(),
             "os": platform.platform(), "python": platform.python_version(), "loadavg_1m": load,
-            "gpu": _gpu(), "jetson": _jetson(), "versions": versions}
+            "gpu": _gpu(), "jetson": jetson_info() or None, "versions": versions}
 
 
 def benchmark_machine(**extra: Any) -> dict[str, Any]:
