@@ -32,7 +32,7 @@ from typing import Any
 from droptrack.engine.threads import plan_threads
 from droptrack.errors import GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
-from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text
+from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text, on_target_note
 from droptrack.eval.bench_options import (BenchOptions, check_bench_folder, check_inputs_kept, check_options,
                                           row_names)
 from droptrack.eval.bench_reference import (Reference, check_settings, checked_reference, mismatch_notes, parity,
@@ -172,13 +172,14 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
         except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
             row.fail(exc)
             continue
-        row.parity = parity(row, ref, seqs)
+        row.parity = parity(row, ref, seqs, truth=data.ground_truth == "dataset")
         row.gates = gates(row, opts)
         auc_gate = next(g for g in row.gates if g.name == "max_auc_drop")
         div_gate = next(g for g in row.gates if g.name == "max_divergence")
         more = more_sequences(data, opts.sequences)   # a video is one sequence: --sequences adds none
         for note in (ci_note(row.name, row.parity.ci, auc_gate.threshold, more),
-                     divergence_note(row.name, row.parity.per_sequence, div_gate.threshold, more)):
+                     divergence_note(row.name, row.parity.per_sequence, div_gate.threshold, more),
+                     on_target_note(row.name, row.parity, div_gate.threshold)):
             if note and ref.row is not row:   # the reference against itself: nothing for a note to qualify
                 notes.append(note)
         failed = [g for g in row.gates if g.passed is False]

@@ -11,7 +11,8 @@ the same sequences: paired), 10 000 times, percentile method. An artifact fails 
 When the interval is wider than the gate and straddles -gate, the set is too small to prove the gate either way:
 `ci_note` says so and how many sequences would lift its lower end to the gate at the same mean (the width shrinks
 as 1/sqrt(n)), or that the mean itself is beyond the gate. When one sequence alone holds as many diverged frames as
-the limit allows and the others stay within it, `divergence_note` says that one flip decides it.
+the limit allows and the others stay within it, `divergence_note` says that one flip decides it. When the rate is
+over the limit only because of frames the reference has lost as well, `on_target_note` says so.
 This module imports nothing from bench.py, bench_report.py or bench_view.py (they import it).
 """
 
@@ -137,6 +138,18 @@ def divergence_note(name: str, per_sequence: dict[str, dict], limit: float, more
     return (f"{name}: the diverged frames come from {k} of {n} sequences, and the largest alone is {top:.1%} of all "
             f"frames (the limit is {limit:.1%}): one sequence that flips decides this gate; judge it on more "
             f"sequences ({more}) before trusting it")
+
+
+def on_target_note(name: str, parity: Any, limit: float) -> str | None:
+    """A line when the diverged-frame rate is over the limit but within it on the frames where the reference is on
+    the target (ground truth IoU >= 0.5): the gate failed on frames the reference tracks wrongly as well, where two
+    lost tracks part on any perturbation (the loop's noise, benchmarks/README.md, Precision), else None."""
+    div, on = getattr(parity, "divergence", None), getattr(parity, "divergence_on_target", None)
+    if div is None or on is None or div <= limit or on > limit:
+        return None
+    return (f"{name}: {div:.1%} of frames diverged, but {on:.1%} of the {parity.frames_on_target} frames where the "
+            f"reference is on the target (IoU >= 0.5 with the ground truth): the rest are frames the reference has "
+            f"lost too, where two lost tracks part on any small difference")
 
 
 def row_gates(precision: str, ci: DeltaCI | None, divergence: float | None, fps: float | None,

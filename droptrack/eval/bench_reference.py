@@ -35,6 +35,8 @@ class Parity:
     frames: int
     per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
     ci: DeltaCI | None = None            # paired bootstrap interval of delta_auc_points over sequences
+    divergence_on_target: float | None = None   # among the frames where the reference is on the ground truth
+    frames_on_target: int = 0                   # (IoU >= 0.5); None without ground truth
 
 
 @dataclass
@@ -187,15 +189,22 @@ def mismatch_notes(rows: list[Any]) -> list[str]:
     return notes
 
 
-def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
+def parity(row: Any, ref: Reference, seqs: list[Any], truth: bool = False) -> Parity:
     """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
     against its reference's, both as the result files hold them (whole pixels, truncated as pytracking writes
     them): a resumed sequence's boxes are read back from those files, so the numbers do not depend on where an
-    interrupted bench stopped."""
-    per, all_iou = {}, []
+    interrupted bench stopped. With `truth` (the sequences' boxes are ground truth, not the reference's), also the
+    divergence among the frames where the reference is on the target: where it has lost the target too, two lost
+    tracks part on any perturbation, and that is the loop, not the artifact."""
+    per, all_iou, on_target = {}, [], []
     for s in seqs:
-        iou = box_iou(np.trunc(row.boxes[s.name][1:]), np.trunc(ref.boxes[s.name][1:]))
+        ref_boxes = np.trunc(ref.boxes[s.name][1:])
+        iou = box_iou(np.trunc(row.boxes[s.name][1:]), ref_boxes)
         all_iou.append(iou)
+        if truth:
+            gt = np.asarray(s.boxes, np.float64)[1:len(ref_boxes) + 1]
+            on = np.nan_to_num(box_iou(ref_boxes[:len(gt)], gt), nan=0.0) >= DIVERGENCE_IOU
+            on_target.append(iou[:len(gt)][on])
         per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
                        "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,
                        "frames": int(iou.size)}
@@ -209,8 +218,10 @@ def parity(row: Any, ref: Reference, seqs: list[Any]) -> Parity:
                                  100.0 * np.array([ref.seq_auc[n] for n in names]))
         for n in names:
             per[n]["delta_auc_points"] = 100.0 * (row.seq_auc[n] - ref.seq_auc[n])
+    on = np.concatenate(on_target) if on_target else np.zeros(0)
     return Parity(ref.artifact, ref.sha256, delta, float(ious.mean()) if ious.size else None,
-                  float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per, ci)
+                  float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per, ci,
+                  float((on < DIVERGENCE_IOU).mean()) if on.size else None, int(on.size))
 
 
 def _in_effect(ext: Any) -> dict[str, Any]:

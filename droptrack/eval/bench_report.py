@@ -36,6 +36,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    timed), rss_increase_mb (over the RSS before loading), cuda_max_allocated_mb
                                    (torch's CUDA allocator: PyTorch rows on --device cuda), scope: block|process} | null,
                           parity: {reference, reference_sha256, delta_auc_points, mean_iou, divergence, frames,
+                                   divergence_on_target (among the frames_on_target, where the reference's box
+                                   has IoU >= 0.5 with the ground truth; null without ground truth),
+                                   frames_on_target,
                                    delta_auc_ci: {delta, low, high, sequences, samples, level, method} | null
                                    (points; paired bootstrap over sequences),
                                    per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
@@ -97,7 +100,9 @@ def _row_dict(row: Any) -> dict[str, Any]:
             "parity": None if p is None else {
                 "reference": p.reference, "reference_sha256": p.reference_sha256,
                 "delta_auc_points": p.delta_auc_points, "mean_iou": p.mean_iou, "divergence": p.divergence,
-                "frames": p.frames, "delta_auc_ci": p.ci.to_dict() if p.ci is not None else None,
+                "frames": p.frames, "divergence_on_target": p.divergence_on_target,
+                "frames_on_target": p.frames_on_target,
+                "delta_auc_ci": p.ci.to_dict() if p.ci is not None else None,
                 "per_sequence": p.per_sequence},
             "gates": [{"name": g.name, "threshold": _limit(g.threshold), "value": g.value, "passed": g.passed,
                        "explicit": g.explicit} for g in row.gates],
