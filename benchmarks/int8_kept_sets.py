@@ -1,0 +1,136 @@
+"""ORT INT8 graphs with given kept sets (groups in FP32) on tracking divergence vs the FP32 graph, pooled over
+several sets, on this CPU's INT8 kernels (under benchmarks/avx2_dispatch.sh: an AVX2 CPU's), with model time.
+
+    OMP_NUM_THREADS=1 python benchmarks/int8_kept_sets.py --data SET [--data SET ...] --set NAME=g1,g2 [...]
+
+The embedded model's kept set is always a row (K10: droptrack/weights/*.int8.json); `--set NAME=+g1,g2` adds groups
+to the previous set. Graphs are made once under --work from the checkpoint's FP32 graph (8-bit weights); tracked
+boxes are cached per graph, set and kernels, so a rerun resumes. Per set and pooled: diverged frames (IoU < 0.5;
+all, and where FP32 is on the target), mean IoU, ΔAUC [paired bootstrap 95 % CI]; then the graphs' model time in
+interleaved rounds and the speed-up over FP32. Writes OUT/{table.md,report.json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from droptrack.errors import run_script  # noqa: E402
+from int8_reduce_range import GRID_KEYS, kept_groups  # noqa: E402  (sibling module)
+from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys, write_report  # noqa: E402
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_options(ap)
+    ap.set_defaults(tracker_keys=GRID_KEYS)
+    ap.add_argument("--data", action="append", required=True, help="a `dt data synth` folder (repeatable)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=GROUPS",
+                    help="a kept set: NAME=g1,g2 or NAME=+g1,g2 (the previous set plus these)")
+    ap.add_argument("--runs", type=int, default=100, help="interleaved timing rounds")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/droptrack-reduce-range"))
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+    a.keys = parsed_keys(ap, a)
+    a.sets = {f"K{len(kept_groups(None))}": kept_groups(None)}
+    for spec in a.set:
+        name, sep, groups = spec.partition("=")
+        if not sep or not name:
+            ap.error(f"--set {spec!r}: give NAME=g1,g2 or NAME=+g1,g2")
+        prev = list(a.sets.values())[-1] if groups.startswith("+") else ()
+        a.sets[name] = tuple(dict.fromkeys([*prev, *(g for g in groups.lstrip("+").split(",") if g)]))
+    return a
+
+
+def pooled(rows: dict[str, dict], frames: dict[str, int]) -> dict:
+    """Frame-weighted divergence over sets (all frames, and where FP32 is on target)."""
+    n = sum(frames.values())
+    on = sum(r["frames_fp32_on_target"] for r in rows.values())
+    return {"divergence": sum(r["divergence"] * frames[k] for k, r in rows.items()) / n, "frames": n,
+            "divergence_fp32_on_target": sum(r["divergence_fp32_on_target"] * r["frames_fp32_on_target"]
+                                             for r in rows.values()) / max(on, 1), "frames_fp32_on_target": on}
+
+
+def main() -> None:
+    from droptrack.artifact import atomic_savez
+    from droptrack.data import get_sequences
+    from droptrack.eval.machine import benchmark_machine
+    from droptrack.export.auto_precision import time_graphs
+    from droptrack.export.calibration import calibration_pairs
+    from droptrack.export.divergence import track_boxes
+    from droptrack.export.onnx import read_metadata
+    from droptrack.export.pipeline import export_onnx, load_source
+    from droptrack.export.quantize import Int8Recipe, quantize_int8
+
+    from precision_targets import row
+
+    a = parse()
+    t0 = time.perf_counter()
+    machine = benchmark_machine()
+    isa = machine.get("cpu_int8") or ""
+    kernels = "avx2" if "no VNNI" in isa or "VNNI" not in isa else "vnni"
+    ckpt, work = keyed_checkpoint(a)
+    fp32 = work / "model.onnx"
+    if not fp32.is_file():
+        export_onnx(output_dir=work, source=load_source(str(ckpt)))
+    meta = read_metadata(fp32)
+    graphs = {"fp32": fp32}
+    for name, kept in a.sets.items():
+        path = work / f"int8_{'_'.join(sorted(kept)) or 'none'}.onnx"
+        if not path.is_file():
+            quantize_int8(fp32, path, meta, [], "none", Int8Recipe("ort", keep=kept))
+        graphs[name] = path
+    per_set, frames = {}, {}
+    for data in map(Path, a.data):
+        seqs = get_sequences("synth", data, split="val")
+        frames[data.name] = sum(len(s) - 1 for s in seqs)
+        boxes = {}
+        for name, path in graphs.items():
+            cache = work / f"boxes_{'fp32' if name == 'fp32' else path.stem}_{data.name}_{kernels}.npz"
+            if not cache.is_file():
+                t = time.perf_counter()
+                atomic_savez(cache, track_boxes(path, seqs))
+                print(f"[{time.perf_counter() - t0:5.0f} s] {data.name}: tracked {name} "
+                      f"({time.perf_counter() - t:.0f} s)", flush=True)
+            boxes[name] = dict(np.load(cache, allow_pickle=False))
+        per_set[data.name] = {k: row(v, boxes["fp32"], seqs) for k, v in boxes.items() if k != "fp32"}
+    rows = {k: {"pooled": pooled({d: per_set[d][k] for d in per_set}, frames),
+                "sets": {d: per_set[d][k] for d in per_set}, "kept": list(a.sets[k])} for k in a.sets}
+    ms = time_graphs(graphs, calibration_pairs(meta, "synth", 8)[0][0], a.runs)
+    sets = " ".join(f"--set {s}" for s in a.set)
+    report = {"command": "python benchmarks/int8_kept_sets.py " + " ".join(f"--data {Path(d).name}" for d in a.data)
+              + f" {sets}" + model_args(a), "kernels": kernels, "rows": rows, "model_ms": ms,
+              "speedup": {k: ms["fp32"] / v for k, v in ms.items()}, "timing_runs": a.runs, "frames": frames,
+              "machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "wall_s": round(time.perf_counter() - t0)}
+    write_report(a.out, report, markdown)
+
+
+def markdown(r: dict) -> str:
+    """One row per kept set: per-set and pooled divergence, speed."""
+    names = list(r["frames"])
+    lines = [f"# ORT INT8 kept sets ({r['kernels'].upper()} kernels)", "",
+             f"Recorded {r['date']} by `{r['command']}` ({r['wall_s']} s). CPU: {r['machine'].get('cpu')} "
+             f"[{r['machine'].get('cpu_int8')}]. Tracked frames: "
+             + ", ".join(f"{k} {v}" for k, v in r["frames"].items()) + ".", "",
+             "| kept set | groups | " + " | ".join(names) + " | pooled | where FP32 is on target (pooled) | "
+             "model ms | speed-up vs FP32 |", "|---|---|" + "---|" * len(names) + "---|---|---|---|",
+             f"| FP32 | all | {' | '.join('' for _ in names)} | | | {r['model_ms']['fp32']:.2f} | 1.00x |"]
+    for k, v in r["rows"].items():
+        p = v["pooled"]
+        lines.append(f"| {k} | {len(v['kept'])} | " + " | ".join(f"{v['sets'][d]['divergence']:.2%}" for d in names)
+                     + f" | **{p['divergence']:.2%}** | {p['divergence_fp32_on_target']:.2%} "
+                     f"({p['frames_fp32_on_target']}) | {r['model_ms'][k]:.2f} | {r['speedup'][k]:.2f}x |")
+    lines += ["", "Kept sets: " + "; ".join(f"{k}: {', '.join(v['kept'])}" for k, v in r["rows"].items()),
+              f"Model ms: median of {r['timing_runs']} interleaved rounds, ORT 1 thread, one template/search pair."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    run_script(main)
