@@ -28,7 +28,7 @@ ROW_KEYS = {"name", "artifact", "format", "precision", "status", "gated", "reaso
             "runtime", "target_runtime", "latency_on_target"}
 LATENCY_KEYS = {"model_ms", "e2e_ms", "stages_ms", "fps", "frames", "warmup_frames", "init_ms"}
 PARITY_KEYS = {"reference", "reference_sha256", "delta_auc_points", "mean_iou", "divergence", "frames",
-               "delta_auc_ci", "per_sequence"}
+               "delta_auc_ci", "per_sequence", "divergence_on_target", "frames_on_target"}
 MACHINE_KEYS = {"cpu", "cpu_id", "cpu_int8", "cores", "usable_cores", "memory_gb", "os", "python", "loadavg_1m", "gpu",
                 "jetson", "versions"}
 
