@@ -3,7 +3,7 @@ several sets, on this CPU's INT8 kernels (under benchmarks/avx2_dispatch.sh: an 
 
     OMP_NUM_THREADS=1 python benchmarks/int8_kept_sets.py --data SET [--data SET ...] --set NAME=g1,g2 [...]
 
-The embedded model's kept set is always a row (K10: droptrack/weights/*.int8.json); `--set NAME=+g1,g2` adds groups
+The embedded model's kept set is always a row (K<groups>, from droptrack/weights/*.int8.json); `--set NAME=+g1,g2` adds
 to the previous set. Graphs are made once under --work from the checkpoint's FP32 graph (8-bit weights); tracked
 boxes are cached per graph, set and kernels, so a rerun resumes. Per set and pooled: diverged frames (IoU < 0.5;
 all, and where FP32 is on the target), mean IoU, ΔAUC [paired bootstrap 95 % CI]; then the graphs' model time in
