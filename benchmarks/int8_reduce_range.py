@@ -101,7 +101,8 @@ def main() -> None:
     pair = calibration_pairs(meta, "synth", 8)[0][0]
     ms = time_graphs(graphs, pair, a.runs)
     report = {"command": "python benchmarks/int8_reduce_range.py --data " + Path(a.data).name + model_args(a)
-              + (f" --keep {a.keep}" if a.keep else "") + (f" --jitter {a.jitter:g}" if a.jitter else ""), "kernels": kernels, "kept": list(keep),
+              + (f" --keep {a.keep}" if a.keep else "") + (f" --jitter {a.jitter:g}" if a.jitter else ""),
+              "kernels": kernels, "kept": list(keep),
               "data": Path(a.data).name, "sequences": len(seqs), "frames": sum(len(s) - 1 for s in seqs),
               "rows": rows, "model_ms": ms, "timing_runs": a.runs, "machine": machine,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "wall_s": round(time.perf_counter() - t0)}
@@ -114,7 +115,8 @@ def markdown(r: dict) -> str:
              f"Recorded {r['date']} by `{r['command']}` ({r['wall_s']} s). CPU: {r['machine'].get('cpu')} "
              f"[{r['machine'].get('cpu_int8')}]. Data: {r['data']}, {r['sequences']} sequences, {r['frames']} tracked "
              f"frames. Kept set (searched graphs): {', '.join(r['kept'])}.", "",
-             "| graph | diverged vs FP32 | where FP32 is on target | mean IoU vs FP32 | ΔAUC [95 % CI] | model ms (median) |",
+             "| graph | diverged vs FP32 | where FP32 is on target | mean IoU vs FP32 | ΔAUC [95 % CI] "
+             "| model ms (median) |",
              "|---|---|---|---|---|---|", f"| fp32 | | | | | {r['model_ms']['fp32']:.2f} |"]
     for k, v in r["rows"].items():
         d = v["delta_auc_ci"]
