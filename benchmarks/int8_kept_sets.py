@@ -17,13 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from droptrack.errors import run_script  # noqa: E402
-from int8_reduce_range import GRID_KEYS, kept_groups  # noqa: E402  (sibling module)
-from tracker_keys_option import add_model_options, keyed_checkpoint, model_args, parsed_keys, write_report  # noqa: E402
+from int8_reduce_range import (GRID_KEYS, cached_boxes, fp32_graph, int8_kernels, kept_groups,  # noqa: E402
+                               model_ms)
+from tracker_keys_option import add_model_options, model_args, parsed_keys, write_report  # noqa: E402
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,14 +57,9 @@ def pooled(rows: dict[str, dict], frames: dict[str, int]) -> dict:
 
 
 def main() -> None:
-    from droptrack.artifact import atomic_savez
     from droptrack.data import get_sequences
     from droptrack.eval.machine import benchmark_machine
-    from droptrack.export.auto_precision import time_graphs
-    from droptrack.export.calibration import calibration_pairs
-    from droptrack.export.divergence import track_boxes
     from droptrack.export.onnx import read_metadata
-    from droptrack.export.pipeline import export_onnx, load_source
     from droptrack.export.quantize import Int8Recipe, quantize_int8
 
     from precision_targets import row
@@ -73,12 +67,8 @@ def main() -> None:
     a = parse()
     t0 = time.perf_counter()
     machine = benchmark_machine()
-    isa = machine.get("cpu_int8") or ""
-    kernels = "avx2" if "no VNNI" in isa or "VNNI" not in isa else "vnni"
-    ckpt, work = keyed_checkpoint(a)
-    fp32 = work / "model.onnx"
-    if not fp32.is_file():
-        export_onnx(output_dir=work, source=load_source(str(ckpt)))
+    kernels = int8_kernels(machine)
+    work, fp32 = fp32_graph(a)
     meta = read_metadata(fp32)
     graphs = {"fp32": fp32}
     for name, kept in a.sets.items():
@@ -90,19 +80,12 @@ def main() -> None:
     for data in map(Path, a.data):
         seqs = get_sequences("synth", data, split="val")
         frames[data.name] = sum(len(s) - 1 for s in seqs)
-        boxes = {}
-        for name, path in graphs.items():
-            cache = work / f"boxes_{'fp32' if name == 'fp32' else path.stem}_{data.name}_{kernels}.npz"
-            if not cache.is_file():
-                t = time.perf_counter()
-                atomic_savez(cache, track_boxes(path, seqs))
-                print(f"[{time.perf_counter() - t0:5.0f} s] {data.name}: tracked {name} "
-                      f"({time.perf_counter() - t:.0f} s)", flush=True)
-            boxes[name] = dict(np.load(cache, allow_pickle=False))
+        boxes = {name: cached_boxes(work, "fp32" if name == "fp32" else path.stem, path, seqs, data.name, kernels)
+                 for name, path in graphs.items()}
         per_set[data.name] = {k: row(v, boxes["fp32"], seqs) for k, v in boxes.items() if k != "fp32"}
     rows = {k: {"pooled": pooled({d: per_set[d][k] for d in per_set}, frames),
                 "sets": {d: per_set[d][k] for d in per_set}, "kept": list(a.sets[k])} for k in a.sets}
-    ms = time_graphs(graphs, calibration_pairs(meta, "synth", 8)[0][0], a.runs)
+    ms = model_ms(graphs, meta, a.runs)
     sets = " ".join(f"--set {s}" for s in a.set)
     report = {"command": "python benchmarks/int8_kept_sets.py " + " ".join(f"--data {Path(d).name}" for d in a.data)
               + f" {sets}" + model_args(a), "kernels": kernels, "rows": rows, "model_ms": ms,

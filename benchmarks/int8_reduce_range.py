@@ -55,15 +55,49 @@ def kept_groups(keep: str | None) -> tuple[str, ...]:
     return tuple(json.loads(default_checkpoint().with_suffix(".int8.json").read_text())["kept"]["ort"])
 
 
-def main() -> None:
+def int8_kernels(machine: dict) -> str:
+    """'avx2' or 'vnni': which ONNX Runtime U8S8 kernels this CPU runs (describe_cpu's cpu_int8: 'AVX2, no VNNI (...)',
+    'AVX-512 VNNI', ...), so caches and reports of the two never mix."""
+    isa = machine.get("cpu_int8") or ""
+    return "avx2" if "no VNNI" in isa or "VNNI" not in isa else "vnni"
+
+
+def fp32_graph(a: argparse.Namespace) -> tuple[Path, Path]:
+    """(cache folder of the checkpoint with a.keys, its FP32 graph there, exported once)."""
+    from droptrack.export.pipeline import export_onnx, load_source
+
+    ckpt, work = keyed_checkpoint(a)
+    if not (work / "model.onnx").is_file():
+        export_onnx(output_dir=work, source=load_source(str(ckpt)))
+    return work, work / "model.onnx"
+
+
+def cached_boxes(work: Path, key: str, graph: Path, seqs: list, set_name: str, kernels: str,
+                 jitter: float = 0.0) -> dict:
+    """A graph's tracked boxes over a set, cached per key, set and kernels (an interrupted run resumes)."""
     from droptrack.artifact import atomic_savez
-    from droptrack.data import get_sequences
-    from droptrack.eval.machine import benchmark_machine
+    from droptrack.export.divergence import track_boxes
+
+    cache = work / f"boxes_{key}_{set_name}_{kernels}.npz"
+    if not cache.is_file():
+        t = time.perf_counter()
+        atomic_savez(cache, track_boxes(graph, seqs, jitter_px=jitter))
+        print(f"{set_name}: tracked {key} ({time.perf_counter() - t:.0f} s)", flush=True)
+    return dict(np.load(cache, allow_pickle=False))
+
+
+def model_ms(graphs: dict[str, Path], meta, runs: int) -> dict[str, float]:
+    """Median model ms of each graph, interleaved rounds on one synthetic template/search pair."""
     from droptrack.export.auto_precision import time_graphs
     from droptrack.export.calibration import calibration_pairs
-    from droptrack.export.divergence import track_boxes
+
+    return time_graphs(graphs, calibration_pairs(meta, "synth", 8)[0][0], runs)
+
+
+def main() -> None:
+    from droptrack.data import get_sequences
+    from droptrack.eval.machine import benchmark_machine
     from droptrack.export.onnx import read_metadata
-    from droptrack.export.pipeline import export_onnx, load_source
     from droptrack.export.quantize import Int8Recipe, quantize_int8
 
     from precision_targets import row
@@ -71,13 +105,9 @@ def main() -> None:
     a = parse()
     t0 = time.perf_counter()
     machine = benchmark_machine()
-    isa = machine.get("cpu_int8") or ""   # 'AVX2, no VNNI (...)' | 'AVX-512 VNNI' | ...
-    kernels = "avx2" if "no VNNI" in isa or "VNNI" not in isa else "vnni"
+    kernels = int8_kernels(machine)
     out = a.out or Path(__file__).parent / "results" / "int8_reduce_range" / kernels
-    ckpt, work = keyed_checkpoint(a)
-    fp32 = work / "model.onnx"
-    if not fp32.is_file():
-        export_onnx(output_dir=work, source=load_source(str(ckpt)))
+    work, fp32 = fp32_graph(a)
     meta = read_metadata(fp32)
     keep = kept_groups(a.keep)
     graphs = {"fp32": fp32}
@@ -88,18 +118,11 @@ def main() -> None:
                 quantize_int8(fp32, path, meta, [], "none", Int8Recipe("ort", keep=kept, reduce_range=rr))
             graphs[f"{name}_{bits}"] = path
     seqs = get_sequences("synth", Path(a.data), split="val")
-    boxes = {}
     tracked = {**graphs, **({f"fp32_jitter{a.jitter:g}": fp32} if a.jitter > 0 else {})}
-    for name, path in tracked.items():   # cached per graph, set and kernels: an interrupted run resumes
-        cache = work / f"boxes_{name}_{Path(a.data).name}_{kernels}.npz"
-        if not cache.is_file():
-            t = time.perf_counter()
-            atomic_savez(cache, track_boxes(path, seqs, jitter_px=a.jitter if "jitter" in name else 0.0))
-            print(f"[{time.perf_counter() - t0:5.0f} s] tracked {name} ({time.perf_counter() - t:.0f} s)", flush=True)
-        boxes[name] = dict(np.load(cache, allow_pickle=False))
+    boxes = {name: cached_boxes(work, name, path, seqs, Path(a.data).name, kernels,
+                                a.jitter if "jitter" in name else 0.0) for name, path in tracked.items()}
     rows = {k: row(v, boxes["fp32"], seqs) for k, v in boxes.items() if k != "fp32"}
-    pair = calibration_pairs(meta, "synth", 8)[0][0]
-    ms = time_graphs(graphs, pair, a.runs)
+    ms = model_ms(graphs, meta, a.runs)
     report = {"command": "python benchmarks/int8_reduce_range.py --data " + Path(a.data).name + model_args(a)
               + (f" --keep {a.keep}" if a.keep else "") + (f" --jitter {a.jitter:g}" if a.jitter else ""),
               "kernels": kernels, "kept": list(keep),

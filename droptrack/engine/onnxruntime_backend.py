@@ -13,6 +13,7 @@ import numpy as np
 from droptrack.artifact import ArtifactMeta
 from droptrack.engine.base import INPUT_NAMES, OUTPUT_NAMES, Backend, to_numpy
 from droptrack.engine.onnx_files import CheckedGraph
+from droptrack.engine.threads import env_threads
 from droptrack.errors import BackendError, MetadataError
 from droptrack.paths import cache_root, check_regular
 
@@ -70,8 +71,6 @@ def session_options(ort, threads: int = 0):
     """Full graph optimisation, warnings silenced, `threads` intra-op threads when given; 0: OMP_NUM_THREADS when
     set, as torch and `dt run` take it (ONNX Runtime's own pool ignores it and spun on every core), else ORT's
     default."""
-    from droptrack.engine.threads import env_threads
-
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3

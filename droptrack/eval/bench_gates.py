@@ -144,7 +144,7 @@ def on_target_note(name: str, parity: Any, limit: float) -> str | None:
     """A line when the diverged-frame rate is over the limit but within it on the frames where the reference is on
     the target (ground truth IoU >= 0.5): the gate failed on frames the reference tracks wrongly as well, where two
     lost tracks part on any perturbation (the loop's noise, benchmarks/README.md, Precision), else None."""
-    div, on = getattr(parity, "divergence", None), getattr(parity, "divergence_on_target", None)
+    div, on = parity.divergence, parity.divergence_on_target
     if div is None or on is None or div <= limit or on > limit:
         return None
     return (f"{name}: {div:.1%} of frames diverged, but {on:.1%} of the {parity.frames_on_target} frames where the "

@@ -69,7 +69,7 @@ class OrtSettings:
     mode: str = "dynamic"              # 'dynamic' (no calibration) | 'static' (calibrated QDQ)
     op_types: tuple[str, ...] = ("MatMul", "Gemm")
     per_channel: bool = False          # per-tensor weights: faster integer GEMMs on this CPU
-    reduce_range: bool = False         # 7-bit weights (against VPMADDUBSW saturation); see benchmarks/results/int8_val_s1.md
+    reduce_range: bool = False         # 7-bit weights (no VPMADDUBSW saturation): results/int8_reduce_range_v12
     fuse_attention: bool = True        # plain attention blocks as QAttention (export/ort_attention.py)
     head_convs: bool = True            # the head's large 3x3 convs as a U8 im2col GEMM (export/ort_head.py)
 
@@ -121,7 +121,7 @@ class Int8Details:
     fp32_kept_nodes: int = 0
     fused_attention: int = 0           # ORT graph: attention blocks run as one QAttention / Attention node
     head_convs: int = 0                # ORT graph: head 3x3 convs run as one U8 im2col integer GEMM per input
-    reduce_range: bool = False         # ORT graph: weights in 7 bits (-64..63)
+    reduce_range: bool = False         # ORT graph: weights in 7 bits (-64..64)
 
     def to_dict(self) -> dict:
         trt, ort = self.target == "trt", ORT_SETTINGS
@@ -296,7 +296,8 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
                 src, types = (dst.with_name("fused.onnx"), types + ["Attention"]) if fused else (pre, types)
             quantize_dynamic(str(src), str(dst), op_types_to_quantize=types,
                              per_channel=recipe.weights_per_channel(),
-                             reduce_range=recipe.weights_reduced(), weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+                             reduce_range=recipe.weights_reduced(), weight_type=QuantType.QInt8,
+                             nodes_to_exclude=excluded)
             return fused
         extra = {"QuantizeBias": False, "CalibPercentile": PERCENTILE}
         if trt:
