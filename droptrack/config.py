@@ -147,6 +147,7 @@ class TestCfg:
     SCALE_SEARCH: list[float] | None = None
     SCALE_PENALTY: float = 0.95
     CROP_GRID: float | None = None
+    WINDOW_POWER: float | None = None
 
 
 @dataclass

@@ -174,6 +174,7 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True),
     "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
     "CROP_GRID": Rule(float, lo=0, hi=0.25, lo_open=True, optional=True),
+    "WINDOW_POWER": Rule(float, lo=0, hi=4, optional=True),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

@@ -69,6 +69,9 @@ EXTENSION_OPTIONS = (
     ("crop_grid", Optional[str], None, "--crop-grid", "Search window on a grid of this fraction of its side "
      "(TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller than a step gives the same crop, so FP16/INT8 "
      "errors do not compound; 'off' turns the model's off."),
+    ("window_power", Optional[str], None, "--window-power", "Score map times the official cosine window to this "
+     "power (TEST.WINDOW_POWER, [0,4]; 1 is the official window, below 1 a weaker motion prior, above 1 a "
+     "stronger one); 'off' turns the model's off."),
 )
 
 

@@ -25,7 +25,7 @@ import torch
 
 from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, hann2d_t, map_back_clip
+from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
@@ -87,7 +87,7 @@ class DeviceTracker(Tracker):
         super().__init__(backend, ext, channels, lost_threshold, init_checks)
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
-        self.window_t = hann2d_t(self.meta.feat_size, self.device)
+        self.window_t = torch.from_numpy(self.window).to(self.device)   # the host tracker's window
         self._norm_x = Normalizer(self.meta.mean, self.meta.std, self.device)
         self._norm_z = Normalizer(self.meta.mean, self.meta.std, self.device)
         self.states_t: torch.Tensor | None = None

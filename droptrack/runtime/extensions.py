@@ -20,8 +20,12 @@
   corner to a multiple of CROP_GRID x side, and the box is mapped back from that window's real centre (the official
   map-back uses the unrounded one). Two runs whose states differ by less than a step (FP16 or INT8 against FP32,
   or any float-order noise) then take the same crop, so per-frame errors stop compounding into a different track.
+* Window power: the score map is multiplied by the official cosine window raised to WINDOW_POWER (1 = official;
+  below 1 a softer motion prior, so a peak far from the previous position can win; above 1 a stronger one, so a
+  look-alike away from it loses more). Every crop's window, scale search's too.
 
-With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH and CROP_GRID null) nothing here runs
+With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID and WINDOW_POWER null)
+nothing here runs
 and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
 same code.
 """
@@ -31,14 +35,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
-from droptrack.geometry import clip_box
+from droptrack.geometry import clip_box, hann2d
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
 OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None,
-                             "CROP_GRID": None}
+                             "CROP_GRID": None, "WINDOW_POWER": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -60,6 +66,7 @@ class TrackerExt:
     scale_search: tuple[float, ...] | None = TestCfg.SCALE_SEARCH
     scale_penalty: float = TestCfg.SCALE_PENALTY
     crop_grid: float | None = TestCfg.CROP_GRID
+    window_power: float | None = TestCfg.WINDOW_POWER
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -85,6 +92,8 @@ class TrackerExt:
                          f"(penalty {self.scale_penalty:g})")
         if self.crop_grid is not None:
             parts.append(f"crop grid {self.crop_grid:g}")
+        if self.window_power is not None:
+            parts.append(f"window power {self.window_power:g}")
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
@@ -104,7 +113,13 @@ class TrackerExt:
         return ext
 
 
-OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID")   # the switch keys whose options take 'off' (--scale-search off)
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER")   # the switch keys whose options take 'off' (--scale-search off)
+
+
+def score_window(feat_size: int, ext: TrackerExt) -> np.ndarray:
+    """(1,1,F,F) float32 window the score map is multiplied by: the official cosine window ** WINDOW_POWER."""
+    window = hann2d(feat_size)
+    return window if ext.window_power is None else (window ** ext.window_power).astype(np.float32)
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:

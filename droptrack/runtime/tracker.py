@@ -17,9 +17,9 @@ import numpy as np
 
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
-from droptrack.geometry import clip_box, crop_view, decode_box, hann2d, map_box_back, validate_init_box
+from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
 from droptrack.runtime.backends import load_backend, tracker_ext
-from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
                                         check_init_targets, check_lost_threshold, check_post_args, check_snapshot,
@@ -51,7 +51,6 @@ class Tracker:
         self.backend = backend
         m = backend.meta
         self.meta = m
-        self.window = hann2d(m.feat_size)
         self.normalizer = Normalizer(m.mean, m.std)
         self.cropper = Cropper()                # crop_resize with a reused canvas for padded windows
         self.templates: np.ndarray | None = None
@@ -62,6 +61,7 @@ class Tracker:
             raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
                              "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
+        self.window = score_window(m.feat_size, self.ext)   # the official cosine window unless WINDOW_POWER
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
         self._frame = None                      # the frame being tracked (template refresh)
