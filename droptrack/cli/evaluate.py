@@ -208,6 +208,11 @@ def bench(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted bench in the same --output: each "
                                 "row keeps the sequences it finished (checked before any row runs: they must come "
                                 "from the same artifact, settings and frames); latency is measured again."),
+    noise_floor: Optional[float] = typer.Option(None, "--noise-floor", help="Also track each reference again with "
+                                                "N(0, PX) pixels added to its state after every frame (e.g. 0.01) "
+                                                "and report how often that alone diverges from its own boxes: the "
+                                                "tracking loop's noise floor beside the rows' divergence (not "
+                                                "gated; CPU)."),
     trust_checkpoint: bool = TRUST_OPTION,
     ext: Optional[dict] = None,   # the extension options' TEST keys (extension_options)
 ) -> None:
@@ -239,7 +244,8 @@ def bench(
                                             max_divergence=max_divergence, min_fps=min_fps, output_dir=output,
                                             sequences=sequences, frames=frames, device=device, config=config,
                                             init=init, threads=threads, command=shlex.join(["dt", *sys.argv[1:]]),
-                                            ext=ext, resume=resume, trust_checkpoint=trust_checkpoint))
+                                            ext=ext, resume=resume, trust_checkpoint=trust_checkpoint,
+                                            noise_floor=noise_floor))
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"

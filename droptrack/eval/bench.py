@@ -186,6 +186,10 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
         if failed:
             row.status = "gate_failed"
             row.reason = "; ".join(gate_text(g) for g in failed)
+    if opts.noise_floor is not None:   # the references' own loop noise, beside the rows' divergence
+        from droptrack.eval.noise_floor import measure_all
+
+        notes += measure_all(refs, rows, seqs, data.tag, opts)
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
     notes += [n for n in (runtime_note(r, opts.device) for r in rows) if n]
@@ -195,7 +199,9 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     plan = plan_threads(opts.threads)
     if plan.oversubscribed:   # latency was measured with more threads than cores: stalls, not the tracker's speed
         notes.append(f"threads: {plan.reason} (latency and FPS above are not the tracker's)")
-    stale = drop_stale_rows(out, {r.name for r in rows} | {r.name for r in refs})   # the folder holds this run only
+    keep = {r.name for r in rows} | {r.name for r in refs} | {Path(r.noise_floor.result_dir).name for r in refs
+                                                                if r.noise_floor is not None}
+    stale = drop_stale_rows(out, keep)   # the folder holds this run only
     notes += [f"removed results/{', results/'.join(stale)} of an earlier bench (rows this one has not)"] if stale else []
     report = BenchReport(out, opts, describe_machine(), data, rows, refs,
                          datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes + resume_notes(rows))

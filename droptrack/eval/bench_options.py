@@ -37,6 +37,7 @@ class BenchOptions:
     ext: dict = field(default_factory=dict)   # tracker-extension overrides for every model row and reference
     resume: bool = False      # keep each row's finished sequences from an interrupted bench in the same output
     trust_checkpoint: bool = False   # a legacy pickle checkpoint's foreign objects read as inert records (none run)
+    noise_floor: float | None = None   # px of state jitter for each reference's noise-floor pass (eval.noise_floor)
 
     def config_for(self, artifact: str | Path | None) -> str | None:
         """--config for a checkpoint (a row or the reference); an ONNX graph or engine carries its own config."""
@@ -104,6 +105,13 @@ def check_options(opts: BenchOptions) -> None:
                              "artifact or drop them")
         checked = check_keys(opts.ext, option_names=True)
         opts.ext = {k: checked[KEYS[k][0]] for k in opts.ext}     # as numbers in bench.json
+    if opts.noise_floor is not None:
+        from droptrack.eval.noise_floor import check_noise_floor
+
+        if not opts.artifacts:
+            raise InputError("--noise-floor measures a model's PyTorch reference; --tracker rows (OpenCV) have none: "
+                             "pass an artifact to bench too, or drop it")
+        check_noise_floor(opts.noise_floor, opts.device)
     if opts.warmup < 0 or opts.timed_frames < 1:
         raise InputError("warm-up must be >= 0 and timed frames >= 1")
     if opts.config is not None:   # else every checkpoint row failed after the data was read, exit 1

@@ -52,6 +52,7 @@ class Reference:
     boxes: dict[str, np.ndarray] | None = None
     accuracy: dict[str, float | None] = field(default_factory=dict)
     seq_auc: dict[str, float] = field(default_factory=dict)
+    noise_floor: Any = None              # eval.noise_floor.NoiseFloor with --noise-floor
 
 
 def exported_from(path: str | Path) -> str:

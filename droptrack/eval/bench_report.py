@@ -24,7 +24,9 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                          max_divergence: float|null (given; fraction), max_divergence_defaults: {fp32, fp16, int8},
                          min_fps: float|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
-    references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy}]
+    references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy, noise_floor: null (no
+                          --noise-floor) | {px, divergence, frames, sequences_diverged, sequences, result_dir}:
+                          the reference against itself with px of state jitter per frame (eval.noise_floor)}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
                           gate_failed|failed, gated: bool (some gate was checked; false for an OpenCV baseline
                           without --min-fps, whose 'passed' means only that it ran), reason, size_mb, sha256,
@@ -117,7 +119,8 @@ def bench_dict(report: Any) -> dict[str, Any]:
 
     o = report.options
     refs = [{"name": r.name, "artifact": r.artifact, "sha256": r.sha256, "is_row": r.row is not None,
-             "result_dir": str(r.result.output_dir) if r.result is not None else None, "accuracy": r.accuracy or None}
+             "result_dir": str(r.result.output_dir) if r.result is not None else None, "accuracy": r.accuracy or None,
+             "noise_floor": r.noise_floor.to_dict() if r.noise_floor is not None else None}
             for r in report.references]
     return json_safe({
         "schema_version": SCHEMA_VERSION, "droptrack_version": __version__, "created": report.created,
@@ -134,6 +137,13 @@ def bench_dict(report: Any) -> dict[str, Any]:
         "notes": report.notes})
 
 
+def _floor_text(floor: Any) -> str:
+    """', noise floor 1.2 % diverged at 0.01 px' for bench.md's reference line ('' without --noise-floor)."""
+    if floor is None or floor.divergence is None:
+        return ""
+    return f", noise floor {100 * floor.divergence:.1f} % diverged at {floor.px:g} px"
+
+
 def markdown(report: Any) -> str:
     """bench.md: the table, gates, reasons, machine, data, plots and the command that produced it."""
     d, o, m = report.data, report.options, report.machine
@@ -144,7 +154,8 @@ def markdown(report: Any) -> str:
                     for r, shown in ((r, own_gates(r)) for r in report.rows) if shown)
     reasons = "".join(f"- {r.name}: {r.reason}\n" for r in report.rows if r.reason)
     refs = "".join(f"- `{r.artifact}` (sha256 {r.sha256[:12]}..., "
-                   f"AUC {fmt_number(r.accuracy.get('auc'), '.2f', 100)})\n" for r in report.references)
+                   f"AUC {fmt_number(r.accuracy.get('auc'), '.2f', 100)}{_floor_text(r.noise_floor)})\n"
+                   for r in report.references)
     plots = "".join(f"![{k}]({v})\n" for k, v in report.plots.items())
     procs = sorted({p for p in map(procedure, report.rows) if p})
     timed = [r for r in report.rows if r.latency is not None]   # an OpenCV row: every frame's call, no warm-up
