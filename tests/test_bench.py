@@ -256,6 +256,11 @@ def test_demo_end_to_end(small_demo):
         assert len((out / "bikes_boxes.txt").read_text().splitlines()) == 4
         assert "bikes_tracked.mp4" in res.output
     assert "bench.md" in res.output and "time:" in res.output
+    # the noise-floor pass of the reference (0.01 px), printed and recorded beside the rows' divergence
+    floor = js["references"][0]["noise_floor"]
+    assert floor["px"] == 0.01 and floor["frames"] == rows["tiny"]["parity"]["frames"]
+    assert "--noise-floor 0.01" in js["command"]
+    assert "noise floor: tiny itself with N(0, 0.01) px" in res.output
 
 
 def test_opencv_baseline_rows(assets, tmp_path):
