@@ -79,15 +79,20 @@ def test_bench_records_the_floor_from_the_two_result_folders(assets, tmp_path):
     assert floor["result_dir"] == str(noisy)
     # the reference is the row itself here: its folder is the row's
     plain = out / "results" / js["rows"][0]["name"] if ref["result_dir"] is None else ref["result_dir"]
-    hits, frames = 0, 0
+    hits, frames, on_hits, on_frames = 0, 0, 0, 0
     for f in sorted(noisy.glob("*.txt")):
         if f.name.endswith("_time.txt") or "time" in f.stem:
             continue
-        a, b = _boxes(f)[1:], _boxes(type(noisy)(plain) / f.name)[1:]
-        iou = _iou(np.trunc(a), np.trunc(b))
+        a, b = np.trunc(_boxes(f)[1:]), np.trunc(_boxes(type(noisy)(plain) / f.name)[1:])
+        gt = _boxes(assets["synth"] / f.stem / "groundtruth.txt")[1:]
+        iou = _iou(a, b)
+        on = _iou(b, gt) >= 0.5                                 # the reference on the ground truth
         hits, frames = hits + int((iou < 0.5).sum()), frames + len(iou)
+        on_hits, on_frames = on_hits + int((iou[on] < 0.5).sum()), on_frames + int(on.sum())
     assert frames == floor["frames"] == 18
     assert floor["divergence"] == pytest.approx(hits / frames)
+    assert floor["frames_on_target"] == on_frames   # 0 for this random model: see the test below
+    assert floor["divergence_on_target"] == (pytest.approx(on_hits / on_frames) if on_frames else None)
     assert hits > 0                                             # 8 px a frame does move this random model's track
     assert "noise floor" in (out / "bench.md").read_text()
 
@@ -108,3 +113,21 @@ def test_bad_noise_floor_is_one_line_exit_2(assets, tmp_path, args, message):
 def test_baselines_only_have_no_reference_to_measure(assets, tmp_path):
     res = dt("bench", "--tracker", "kcf", "--data", assets["synth"], "--output", tmp_path / "b", "--noise-floor", "1")
     assert res.exit_code == 2 and "--noise-floor measures a model's PyTorch reference" in res.output
+
+
+def test_on_target_share_counts_only_frames_the_reference_tracks():
+    """Hand-made boxes: the reference is on the ground truth in frames 1-2 and lost in 3-4; the jittered pass
+    agrees in frame 1 and parts in frames 2, 3 and 4."""
+    from types import SimpleNamespace
+
+    from droptrack.eval.noise_floor import compare
+
+    gt, lost = [10, 10, 20, 20], [100, 100, 20, 20]
+    seq = SimpleNamespace(name="a", boxes=np.array([gt] * 5, float))
+    ref = {"a": np.array([gt, gt, gt, lost, lost], float)}
+    noisy = {"a": np.array([gt, gt, [50, 50, 20, 20], [200, 200, 20, 20], [200, 200, 20, 20]], float)}
+    f = compare(0.01, noisy, ref, [seq], truth=True)
+    assert (f.frames, f.divergence, f.sequences_diverged) == (4, 0.75, 1)
+    assert (f.frames_on_target, f.divergence_on_target) == (2, 0.5)
+    plain = compare(0.01, noisy, ref, [seq])
+    assert plain.divergence == 0.75 and plain.divergence_on_target is None and plain.frames_on_target == 0

@@ -189,7 +189,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     if opts.noise_floor is not None:   # the references' own loop noise, beside the rows' divergence
         from droptrack.eval.noise_floor import measure_all
 
-        notes += measure_all(refs, rows, seqs, data.tag, opts)
+        notes += measure_all(refs, rows, seqs, data.tag, opts, truth=data.ground_truth == "dataset")
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
     notes += [n for n in (runtime_note(r, opts.device) for r in rows) if n]

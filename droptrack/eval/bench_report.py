@@ -25,7 +25,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                          min_fps: float|null}
     score_units         'fraction': accuracy scores are in [0, 1]; delta_auc_points and AUC drops are x100
     references          [{name, artifact, sha256, is_row: bool, result_dir, accuracy, noise_floor: null (no
-                          --noise-floor) | {px, divergence, frames, sequences_diverged, sequences, result_dir}:
+                          --noise-floor) | {px, divergence, frames, sequences_diverged, sequences, result_dir,
+                          divergence_on_target, frames_on_target}:
                           the reference against itself with px of state jitter per frame (eval.noise_floor)}]
     rows                [{name, artifact, format: torch|onnx|engine, precision: fp32|fp16|int8, status: passed|
                           gate_failed|failed, gated: bool (some gate was checked; false for an OpenCV baseline

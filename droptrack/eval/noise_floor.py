@@ -56,6 +56,8 @@ class NoiseFloor:
     sequences_diverged: int
     sequences: int
     result_dir: str
+    divergence_on_target: float | None = None   # among the frames where the reference is on the ground truth
+    frames_on_target: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,22 +78,38 @@ def folder_name(ref_name: str, px: float) -> str:
     return f"{ref_name}_noise_{px:g}px"
 
 
-def measure(ref: Any, seqs: list[Any], tag: str, opts: Any) -> NoiseFloor:
+def measure(ref: Any, seqs: list[Any], tag: str, opts: Any, truth: bool = False) -> NoiseFloor:
     """Track the reference again with the jitter (a `dt eval` pass into OUTPUT/results/<name>) and compare its
-    boxes with the reference's as the rows' parity does (the result files' truncated pixels, init frame excluded)."""
-    from droptrack.eval.bench_reference import DIVERGENCE_IOU
+    boxes with the reference's as the rows' parity does (the result files' truncated pixels, init frame excluded;
+    with `truth`, also among the frames where the reference is on the ground truth, as `parity`)."""
     from droptrack.eval.bench_rows import evaluate_row
-    from droptrack.geometry import box_iou
 
     px = float(opts.noise_floor)
     name = folder_name(ref.name, px)
     result = evaluate_row(ref.artifact, seqs, name, tag, opts, wrap=lambda t: JitteredTracker(t, px))
-    diverged, frames, seq_hit = 0, 0, 0
+    return compare(px, result.boxes, ref.boxes, seqs, str(result.output_dir), truth)
+
+
+def compare(px: float, boxes: dict[str, np.ndarray], ref_boxes: dict[str, np.ndarray], seqs: list[Any],
+            result_dir: str = "", truth: bool = False) -> NoiseFloor:
+    """The jittered pass's boxes against the reference's, as `bench_reference.parity` compares a row's (truncated
+    pixels, init frame excluded; with `truth`, also among the frames where the reference is on the ground truth)."""
+    from droptrack.eval.bench_reference import DIVERGENCE_IOU
+    from droptrack.geometry import box_iou
+
+    diverged, frames, seq_hit, on_target = 0, 0, 0, []
     for s in seqs:
-        iou = box_iou(np.trunc(result.boxes[s.name][1:]), np.trunc(ref.boxes[s.name][1:]))
+        ref = np.trunc(ref_boxes[s.name][1:])
+        iou = box_iou(np.trunc(boxes[s.name][1:]), ref)
         hit = int((iou < DIVERGENCE_IOU).sum())
         diverged, frames, seq_hit = diverged + hit, frames + iou.size, seq_hit + (hit > 0)
-    return NoiseFloor(px, diverged / frames if frames else None, frames, seq_hit, len(seqs), str(result.output_dir))
+        if truth:
+            gt = np.asarray(s.boxes, np.float64)[1:len(ref) + 1]
+            on = np.nan_to_num(box_iou(ref[:len(gt)], gt), nan=0.0) >= DIVERGENCE_IOU
+            on_target.append(iou[:len(gt)][on])
+    on = np.concatenate(on_target) if on_target else np.zeros(0)
+    return NoiseFloor(px, diverged / frames if frames else None, frames, seq_hit, len(seqs), result_dir,
+                      float((on < DIVERGENCE_IOU).mean()) if on.size else None, int(on.size))
 
 
 def note(ref: Any, floor: NoiseFloor, rows: list[Any]) -> str:
@@ -103,13 +121,16 @@ def note(ref: Any, floor: NoiseFloor, rows: list[Any]) -> str:
         return f"noise floor of {ref.name}: no frame to compare"
     return (f"noise floor: {ref.name} itself with N(0, {floor.px:g}) px added to its state after every frame "
             f"diverges from its own boxes on {100 * floor.divergence:.1f} % of {floor.frames} frames "
-            f"({floor.sequences_diverged} of {floor.sequences} sequences)"
+            f"({floor.sequences_diverged} of {floor.sequences} sequences"
+            + (f"; {100 * floor.divergence_on_target:.1f} % where the reference is on the target"
+               if floor.divergence_on_target is not None else "") + ")"
             + (f"; the rows: {beside}" if beside else "")
             + ". A row near it parts from the reference where any perturbation would (the tracking loop); "
               "well above it, the artifact's numerics. Not gated")
 
 
-def measure_all(refs: list[Any], rows: list[Any], seqs: list[Any], tag: str, opts: Any) -> list[str]:
+def measure_all(refs: list[Any], rows: list[Any], seqs: list[Any], tag: str, opts: Any,
+                truth: bool = False) -> list[str]:
     """Each tracked reference's floor (set on `ref.noise_floor`), and its note; a pass that fails is a note too
     (the rows' numbers stand without it), except a full disk, which stops the bench as for any row."""
     notes = []
@@ -117,7 +138,7 @@ def measure_all(refs: list[Any], rows: list[Any], seqs: list[Any], tag: str, opt
         if ref.boxes is None:   # the reference failed: its rows say so
             continue
         try:
-            ref.noise_floor = measure(ref, seqs, tag, opts)
+            ref.noise_floor = measure(ref, seqs, tag, opts, truth)
         except OutputFull:
             raise
         except DropTrackError as exc:
