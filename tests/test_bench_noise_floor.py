@@ -131,3 +131,11 @@ def test_on_target_share_counts_only_frames_the_reference_tracks():
     assert (f.frames_on_target, f.divergence_on_target) == (2, 0.5)
     plain = compare(0.01, noisy, ref, [seq])
     assert plain.divergence == 0.75 and plain.divergence_on_target is None and plain.frames_on_target == 0
+
+
+def test_a_large_jitter_never_empties_the_box():
+    t = JitteredTracker(Recorder(), px=10.0)
+    t.initialize(None, [50, 50, 1, 1])
+    for _ in range(20):
+        t.track(None)
+        assert t.tracker.states[0][2] >= 1.0 and t.tracker.states[0][3] >= 1.0

@@ -41,7 +41,8 @@ class JitteredTracker:
 
     def track(self, frame: Any) -> Any:
         out = self.tracker.track(frame)
-        self.tracker.states[0] = [v + self.px * self.rng.standard_normal() for v in self.tracker.states[0]]
+        x, y, w, h = (v + self.px * self.rng.standard_normal() for v in self.tracker.states[0])
+        self.tracker.states[0] = [x, y, max(w, 1.0), max(h, 1.0)]   # a large PX never makes a box empty
         return out
 
 
