@@ -11,14 +11,14 @@ import resource
 import signal
 import sys
 
-SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM}
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
 
 
 def exec_with(cmd: list[str], *, file_size: int | None = None, default_signals: tuple[str, ...] = (),
               ignored_signals: tuple[str, ...] = ()) -> list[str]:
     """`cmd` run through this module: no file it writes may grow past `file_size` bytes (a write beyond fails with
-    EFBIG: SIGXFSZ is ignored, RLIMIT_FSIZE set), and the named signals ('INT', 'TERM') have their default action
-    (a pytest started from a background job of a script inherits SIGINT ignored; the CLI takes it then, the Python
+    EFBIG: SIGXFSZ is ignored, RLIMIT_FSIZE set), and the named signals ('INT', 'TERM', 'HUP') have their default action
+    (a pytest started from a background job of a script inherits SIGINT ignored, one under nohup SIGHUP; the CLI takes it then, the Python
     API keeps it so), or, `ignored_signals`, are ignored (as such a job starts its commands)."""
     opts = ([f"--file-size={file_size}"] if file_size is not None else []) + [f"--default={s}" for s in default_signals]
     opts += [f"--ignore={s}" for s in ignored_signals]
@@ -35,6 +35,7 @@ def main(argv: list[str]) -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (int(value), int(value)))
         elif name == "--default":
             signal.signal(SIGNALS[value], signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {SIGNALS[value]})   # a blocked mask is inherited across exec too
         elif name == "--ignore":
             signal.signal(SIGNALS[value], signal.SIG_IGN)   # kept across exec
         else:
