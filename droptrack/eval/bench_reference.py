@@ -190,6 +190,23 @@ def mismatch_notes(rows: list[Any]) -> list[str]:
     return notes
 
 
+def track_ious(boxes: dict[str, np.ndarray], ref_boxes: dict[str, np.ndarray], seqs: list[Any],
+               truth: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per sequence, the IoU of each tracked frame's box with the reference's (init frame excluded), both truncated
+    to whole pixels as the result files hold them; with `truth` (the sequences' boxes are ground truth), also the
+    IoUs of the frames where the reference is on the target (IoU >= 0.5 with the ground truth), pooled."""
+    per, on_target = {}, []
+    for s in seqs:
+        ref = np.trunc(ref_boxes[s.name][1:])
+        iou = box_iou(np.trunc(boxes[s.name][1:]), ref)
+        per[s.name] = iou
+        if truth:
+            gt = np.asarray(s.boxes, np.float64)[1:len(ref) + 1]
+            on = np.nan_to_num(box_iou(ref[:len(gt)], gt), nan=0.0) >= DIVERGENCE_IOU
+            on_target.append(iou[:len(gt)][on])
+    return per, (np.concatenate(on_target) if on_target else np.zeros(0))
+
+
 def parity(row: Any, ref: Reference, seqs: list[Any], truth: bool = False) -> Parity:
     """Delta AUC (points) with its paired bootstrap interval, mean IoU and divergence (IoU < 0.5) of a row's boxes
     against its reference's, both as the result files hold them (whole pixels, truncated as pytracking writes
@@ -197,19 +214,11 @@ def parity(row: Any, ref: Reference, seqs: list[Any], truth: bool = False) -> Pa
     interrupted bench stopped. With `truth` (the sequences' boxes are ground truth, not the reference's), also the
     divergence among the frames where the reference is on the target: where it has lost the target too, two lost
     tracks part on any perturbation, and that is the loop, not the artifact."""
-    per, all_iou, on_target = {}, [], []
-    for s in seqs:
-        ref_boxes = np.trunc(ref.boxes[s.name][1:])
-        iou = box_iou(np.trunc(row.boxes[s.name][1:]), ref_boxes)
-        all_iou.append(iou)
-        if truth:
-            gt = np.asarray(s.boxes, np.float64)[1:len(ref_boxes) + 1]
-            on = np.nan_to_num(box_iou(ref_boxes[:len(gt)], gt), nan=0.0) >= DIVERGENCE_IOU
-            on_target.append(iou[:len(gt)][on])
-        per[s.name] = {"mean_iou": float(iou.mean()) if iou.size else None,
-                       "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,
-                       "frames": int(iou.size)}
-    ious = np.concatenate(all_iou) if all_iou else np.zeros(0)
+    per_seq, on = track_ious(row.boxes, ref.boxes, seqs, truth)
+    per = {name: {"mean_iou": float(iou.mean()) if iou.size else None,
+                  "divergence": float((iou < DIVERGENCE_IOU).mean()) if iou.size else None,
+                  "frames": int(iou.size)} for name, iou in per_seq.items()}
+    ious = np.concatenate(list(per_seq.values())) if per_seq else np.zeros(0)
     a, b = row.accuracy.get("auc"), ref.accuracy.get("auc")
     delta = 100.0 * (a - b) if a is not None and b is not None else None
     names = [s.name for s in seqs if s.name in row.seq_auc and s.name in ref.seq_auc]
@@ -219,7 +228,6 @@ def parity(row: Any, ref: Reference, seqs: list[Any], truth: bool = False) -> Pa
                                  100.0 * np.array([ref.seq_auc[n] for n in names]))
         for n in names:
             per[n]["delta_auc_points"] = 100.0 * (row.seq_auc[n] - ref.seq_auc[n])
-    on = np.concatenate(on_target) if on_target else np.zeros(0)
     return Parity(ref.artifact, ref.sha256, delta, float(ious.mean()) if ious.size else None,
                   float((ious < DIVERGENCE_IOU).mean()) if ious.size else None, int(ious.size), per, ci,
                   float((on < DIVERGENCE_IOU).mean()) if on.size else None, int(on.size))

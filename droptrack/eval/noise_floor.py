@@ -17,6 +17,7 @@ import numpy as np
 
 from droptrack.errors import DropTrackError, InputError, OutputFull
 
+CPU_ONLY = "--noise-floor perturbs the host tracker's state; run the bench with --device cpu"
 JITTER_SEED = 0   # every sequence starts the same jitter stream, wherever (and in which order) it is tracked
 
 
@@ -28,7 +29,7 @@ class JitteredTracker:
 
     def __init__(self, tracker: Any, px: float, seed: int = JITTER_SEED):
         if not isinstance(getattr(tracker, "states", None), list) or hasattr(tracker, "states_t"):
-            raise InputError("--noise-floor perturbs the host tracker's state; run the bench with --device cpu")
+            raise InputError(CPU_ONLY)
         self.tracker, self.px, self.seed = tracker, float(px), seed
         self.rng = np.random.default_rng(seed)
 
@@ -71,7 +72,7 @@ def check_noise_floor(px: float | None, device: str) -> None:
     if not 0 < px <= 10:
         raise InputError(f"--noise-floor {px} must be in (0, 10] pixels of state jitter per frame (e.g. 0.01)")
     if device != "cpu":
-        raise InputError("--noise-floor perturbs the host tracker's state; run the bench with --device cpu")
+        raise InputError(CPU_ONLY)
 
 
 def folder_name(ref_name: str, px: float) -> str:
@@ -95,22 +96,13 @@ def compare(px: float, boxes: dict[str, np.ndarray], ref_boxes: dict[str, np.nda
             result_dir: str = "", truth: bool = False) -> NoiseFloor:
     """The jittered pass's boxes against the reference's, as `bench_reference.parity` compares a row's (truncated
     pixels, init frame excluded; with `truth`, also among the frames where the reference is on the ground truth)."""
-    from droptrack.eval.bench_reference import DIVERGENCE_IOU
-    from droptrack.geometry import box_iou
+    from droptrack.eval.bench_reference import DIVERGENCE_IOU, track_ious
 
-    diverged, frames, seq_hit, on_target = 0, 0, 0, []
-    for s in seqs:
-        ref = np.trunc(ref_boxes[s.name][1:])
-        iou = box_iou(np.trunc(boxes[s.name][1:]), ref)
-        hit = int((iou < DIVERGENCE_IOU).sum())
-        diverged, frames, seq_hit = diverged + hit, frames + iou.size, seq_hit + (hit > 0)
-        if truth:
-            gt = np.asarray(s.boxes, np.float64)[1:len(ref) + 1]
-            on = np.nan_to_num(box_iou(ref[:len(gt)], gt), nan=0.0) >= DIVERGENCE_IOU
-            on_target.append(iou[:len(gt)][on])
-    on = np.concatenate(on_target) if on_target else np.zeros(0)
-    return NoiseFloor(px, diverged / frames if frames else None, frames, seq_hit, len(seqs), result_dir,
-                      float((on < DIVERGENCE_IOU).mean()) if on.size else None, int(on.size))
+    per, on = track_ious(boxes, ref_boxes, seqs, truth)
+    hits = [int((iou < DIVERGENCE_IOU).sum()) for iou in per.values()]
+    frames = sum(iou.size for iou in per.values())
+    return NoiseFloor(px, sum(hits) / frames if frames else None, frames, sum(h > 0 for h in hits), len(seqs),
+                      result_dir, float((on < DIVERGENCE_IOU).mean()) if on.size else None, int(on.size))
 
 
 def note(ref: Any, floor: NoiseFloor, rows: list[Any]) -> str:
