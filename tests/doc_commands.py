@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 # what users copy commands from; benchmarks/results/ holds records of past runs, kept as they were run
-DOC_FILES = ("README.md", "docs/serve.md", "docs/jetson.md", "docs/speed.md", "benchmarks/README.md",
+DOC_FILES = ("README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")), "benchmarks/README.md",
              "benchmarks/default_model.md")
 SEPARATORS = {"&&", "||", ";", "|"}
 ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")

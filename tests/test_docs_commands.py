@@ -15,7 +15,12 @@ from droptrack.cli import app
 
 TREE = command_tree()
 SERVE_DOC = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")   # the README's dt serve section continues there
-README = (ROOT / "README.md").read_text(encoding="utf-8") + "\n" + SERVE_DOC
+README_MD = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))}
+README = README_MD + "\n" + "\n".join(PAGES.values())   # the README and the pages it links to, as one text
+# the docs pages of commands, and the commands whose options each one names
+COMMAND_PAGES = {"run.md": ("run",), "eval.md": ("eval", "analyze"), "bench.md": ("bench",), "export.md": ("export",),
+                 "doctor.md": ("doctor",), "train.md": ("train",), "data.md": ("data synth", "data xywh")}
 
 
 def leaf(path: str) -> Any:
@@ -124,26 +129,48 @@ def test_every_command_help_shows_a_valid_example(path):
         assert problems(tuple(words), TREE) == [], (path, words)
 
 
-def test_readme_command_table_names_only_options_of_its_row():
-    # options the README names on purpose that are not the row's: Polygraphy's, and one it says eval lacks
-    not_ours = {("export", "--layer-precisions"), ("eval", "--resume")}
-    rows = re.findall(r"^\| `dt ((?:data )?\w+)[^`]*` \| (.*) \|$", README, flags=re.M)
-    assert {verb for verb, _ in rows} == set(leaves()) - {"version"}, "the table lists every command"
+def foreign_options(text: str, verbs: tuple[str, ...], not_ours: set[str]) -> list[str]:
+    """The options that `text` names in code spans (not `dt ...` lines) which none of `verbs` has, and those of
+    `not_ours` (named on purpose as not ours) that one of them has."""
+    ours = set().union(*(option_names(v) for v in verbs))
     wrong = []
-    for verb, text in rows:
-        ours = option_names(verb)
-        for span in re.findall(r"`([^`]+)`", text):
-            if re.match(r"(dt|torchrun)\b", span):
-                continue
-            for name in re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*\*?)", span):
-                known = any(o.startswith(name[:-1]) for o in ours) if name.endswith("*") else name in ours
-                if known == ((verb, name) in not_ours):
-                    wrong.append(f"{verb}: {name}")
+    for span in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S)):
+        if re.match(r"(dt|torchrun|python)\b", span):
+            continue
+        for name in re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*\*?)", span):
+            known = any(o.startswith(name[:-1]) for o in ours) if name.endswith("*") else name in ours
+            if known == (name in not_ours):
+                wrong.append(name)
+    return wrong
+
+
+def test_readme_command_table_names_only_options_of_its_row():
+    rows = re.findall(r"^\| `dt ((?:data )?\w+)[^`]*` \| (.*) \|$", README_MD, flags=re.M)
+    assert {verb for verb, _ in rows} == set(leaves()) - {"version"}, "the table lists every command"
+    wrong = [f"{verb}: {name}" for verb, text in rows for name in foreign_options(text, (verb,), set())]
     assert not wrong, wrong
 
 
+# options a page names on purpose that are not its command's: Polygraphy's, and one it says eval lacks
+NOT_OURS = {"export.md": {"--layer-precisions"}, "eval.md": {"--resume"}}
+
+
+@pytest.mark.parametrize("page", sorted(COMMAND_PAGES))
+def test_command_pages_name_only_options_of_their_commands(page):
+    assert page in PAGES, f"docs/{page} is gone; the README's command table links to it"
+    wrong = foreign_options(PAGES[page], COMMAND_PAGES[page], NOT_OURS.get(page, set()))
+    assert not wrong, f"docs/{page} names options that {COMMAND_PAGES[page]} lack: {sorted(set(wrong))}"
+
+
+def test_the_option_check_finds_a_foreign_option():
+    text = "Use `--init 1,2,3,4`, `--bogus` and, in `dt bench --frames 9`, another command's.\n```\n--nope\n```"
+    assert foreign_options(text, ("run",), set()) == ["--bogus"]
+    assert foreign_options("`--resume` is not eval's", ("eval",), {"--resume"}) == []
+    assert foreign_options("`--workers 2` is eval's", ("eval",), {"--workers"}) == ["--workers"]
+
+
 def test_readme_serve_section_names_only_serve_options():
-    section = README.split("## Watch and steer")[1].split("\n## ")[0] + SERVE_DOC
+    section = README_MD.split("## Watch and steer")[1].split("\n## ")[0] + SERVE_DOC
     section = re.sub(r"```.*?```", "", section, flags=re.S)
     spans = [s for s in re.findall(r"`([^`]+)`", section) if not re.match(r"(dt|ssh)\b", s)]
     named = {n for s in spans for n in re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", s)}
