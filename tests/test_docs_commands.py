@@ -20,7 +20,7 @@ PAGES = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").g
 README = README_MD + "\n" + "\n".join(PAGES.values())   # the README and the pages it links to, as one text
 # the docs pages of commands, and the commands whose options each one names
 COMMAND_PAGES = {"run.md": ("run",), "eval.md": ("eval", "analyze"), "bench.md": ("bench",), "export.md": ("export",),
-                 "doctor.md": ("doctor",), "train.md": ("train",), "data.md": ("data synth", "data xywh")}
+                 "doctor.md": ("doctor",), "train.md": ("train", "eval"), "data.md": ("data synth", "data xywh")}
 
 
 def leaf(path: str) -> Any:
@@ -53,7 +53,8 @@ def leaves(cmd: Any = TREE, path: tuple[str, ...] = ()) -> Iterator[str]:
 @pytest.mark.parametrize("name", DOC_FILES)
 def test_doc_command_lines_are_valid_for_the_cli(name):
     commands = doc_commands((ROOT / name).read_text(encoding="utf-8"), name)
-    assert len(commands) >= 10, f"{name}: the extraction found almost no dt lines: {commands}"
+    least = 10 if name in ("README.md", "benchmarks/README.md", "benchmarks/default_model.md") else 1
+    assert len(commands) >= least, f"{name}: the extraction found almost no dt lines: {commands}"
     stale = [f"{c}\n    -> {'; '.join(p)}" for c in commands if (p := problems(c.words, TREE))]
     assert not stale, "stale dt command lines in the docs:\n" + "\n".join(stale)
 
