@@ -51,3 +51,35 @@ def test_export_of_the_embedded_model_writes_the_searched_graph(tmp_path):
             tmp_path / "a")
     assert r.exit_code == 0, r.output
     assert read_metadata(tmp_path / "a" / "model_int8_ort.onnx").extra["kept_groups"] == []
+
+
+def test_a_crop_grid_graph_gets_the_kept_set_measured_with_the_grid():
+    """The grid's kept set is the one the held-out run with the grid recorded (its report's K16 row), on the same
+    weights; another grid step, or none, keeps the default procedure's set."""
+    rec, sha = recorded(), recorded()["checkpoint_sha256"]
+    grid = rec["crop_grid"]
+    report = json.loads((ROOT / grid["recorded_in"] / "avx2" / "report.json").read_text())
+    assert sorted(grid["kept"]["ort"]) == sorted(report["rows"]["K16"]["kept"])
+    assert set(rec["kept"]["ort"]) < set(grid["kept"]["ort"])          # the search's set plus six more groups
+    assert sorted(searched_int8_kept(sha, "ort", 0.1)[0]) == sorted(report["rows"]["K16"]["kept"])
+    assert searched_int8_kept(sha, "ort", 0.1)[1] == grid["recorded_in"]
+    for other in (None, 0.05, 0.2):
+        assert searched_int8_kept(sha, "ort", other)[0] == tuple(rec["kept"]["ort"])
+    assert searched_int8_kept(sha, "trt", 0.1) is None and searched_int8_kept("0" * 64, "ort", 0.1) is None
+
+
+def test_export_with_a_crop_grid_config_writes_the_grid_kept_set(tmp_path):
+    """`dt export --config` of the embedded config with `CROP_GRID: 0.1` added (what the README tells grid users to
+    do) keeps the grid's groups in FP32, and says where they were measured."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "droptrack" / "configs" / "droptrack_tiny_synth.yaml").read_text())
+    cfg["TEST"]["CROP_GRID"] = 0.1
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(cfg))
+    r = cli("export", "--config", tmp_path / "grid.yaml", "--int8", "--int8-target", "ort", "--calib-pairs", "8",
+            "-o", tmp_path / "g")
+    assert r.exit_code == 0, r.output
+    meta = read_metadata(tmp_path / "g" / "model_int8_ort.onnx")
+    assert meta.tracker.get("CROP_GRID") == 0.1
+    assert sorted(meta.extra["kept_groups"]) == sorted(recorded()["crop_grid"]["kept"]["ort"])
+    assert "int8_k16_grid_fresh" in " ".join(r.output.split())

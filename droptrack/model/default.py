@@ -37,15 +37,22 @@ def embedded_hint(path: str | Path) -> str:
 DEFAULT_INT8 = "droptrack_tiny_synth.int8.json"   # the precision search's kept groups for the embedded model
 
 
-def searched_int8_kept(sha256: str, target: str) -> tuple[tuple[str, ...], str] | None:
+def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None) -> tuple[tuple[str, ...], str] | None:
     """(groups kept in high precision, where the search that chose them is recorded) for the embedded model's
-    `target` INT8 graph, so `dt export --int8` of it writes the searched graph; None for any other checkpoint."""
+    `target` INT8 graph, so `dt export --int8` of it writes the searched graph; a graph whose tracker runs the crop
+    grid the record has a kept set for (`crop_grid`, its config's TEST.CROP_GRID) gets that set, measured with it;
+    None for any other checkpoint."""
     import json
 
     path = _weights_file(DEFAULT_INT8)
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())
-    if rec.get("checkpoint_sha256") != sha256 or target not in rec.get("kept", {}):
+    if rec.get("checkpoint_sha256") != sha256:
+        return None
+    grid = rec.get("crop_grid", {})
+    if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}):
+        return tuple(grid["kept"][target]), grid["recorded_in"]
+    if target not in rec.get("kept", {}):
         return None
     return tuple(rec["kept"][target]), rec["recorded_in"]
