@@ -14,9 +14,9 @@ from doc_commands import CHOICES, DOC_FILES, ROOT, _dt_words, command_tree, doc_
 from droptrack.cli import app
 
 TREE = command_tree()
-SERVE_DOC = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")   # the README's dt serve section continues there
 README_MD = (ROOT / "README.md").read_text(encoding="utf-8")
 PAGES = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))}
+SERVE_DOC = PAGES["serve.md"]   # the README's dt serve section continues there
 README = README_MD + "\n" + "\n".join(PAGES.values())   # the README and the pages it links to, as one text
 # the docs pages of commands, and the commands whose options each one names
 COMMAND_PAGES = {"run.md": ("run",), "eval.md": ("eval", "analyze"), "bench.md": ("bench",), "export.md": ("export",),

@@ -51,8 +51,7 @@ def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None)
     if rec.get("checkpoint_sha256") != sha256:
         return None
     grid = rec.get("crop_grid", {})
-    if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}):
-        return tuple(grid["kept"][target]), grid["recorded_in"]
-    if target not in rec.get("kept", {}):
+    entry = grid if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}) else rec
+    if target not in entry.get("kept", {}):
         return None
-    return tuple(rec["kept"][target]), rec["recorded_in"]
+    return tuple(entry["kept"][target]), entry["recorded_in"]
