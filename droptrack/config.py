@@ -148,6 +148,7 @@ class TestCfg:
     SCALE_PENALTY: float = 0.95
     CROP_GRID: float | None = None
     WINDOW_POWER: float | None = None
+    GRID_WINDOW: str = "crop"
 
 
 @dataclass

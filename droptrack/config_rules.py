@@ -175,6 +175,8 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
     "CROP_GRID": Rule(float, lo=0, hi=0.25, lo_open=True, optional=True),
     "WINDOW_POWER": Rule(float, lo=0, hi=4, optional=True),
+    "GRID_WINDOW": _only("crop", "target", why="with CROP_GRID, the cosine window centred on the grid crop or on "
+                         "the target's previous position"),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

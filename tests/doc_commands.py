@@ -193,6 +193,7 @@ for _verb in ("run", "serve", "eval", "bench"):
     CHOICES[(_verb, "--reacq-center")] = _listed("last|motion")
     CHOICES[(_verb, "--scale-search")] = _number_or_off
     CHOICES[(_verb, "--crop-grid")] = _number_or_off
+    CHOICES[(_verb, "--grid-window")] = _listed("crop|target")
 
 
 def command_tree() -> Any:

@@ -321,6 +321,7 @@ def test_ctrl_c_stops_workers_and_keeps_only_complete_files(assets, tmp_path):
     (["--dataset", "synth", "--root", "{root}", "--crop-grid", "0.5"], "--crop-grid"),
     (["--dataset", "synth", "--root", "{root}", "--scale-search", "0.8,x"], "--scale-search"),
     (["--dataset", "synth", "--root", "{root}", "--window-power", "5"], "--window-power"),
+    (["--dataset", "synth", "--root", "{root}", "--grid-window", "centre"], "--grid-window"),
     (["--dataset", "synth", "--root", "{root}", "--tracker", "csrt", "--crop-grid", "0.1"], "apply to models"),
     (["--dataset", "synth", "--root", "{root}", "--realtime-fps", "0"], "--realtime-fps"),
     (["--dataset", "synth", "--root", "{root}", "--latency-ms", "20"], "needs --realtime-fps"),

@@ -72,6 +72,9 @@ EXTENSION_OPTIONS = (
     ("window_power", Optional[str], None, "--window-power", "Score map times the official cosine window to this "
      "power (TEST.WINDOW_POWER, [0,4]; 1 is the official window, below 1 a weaker motion prior, above 1 a "
      "stronger one); 'off' turns the model's off."),
+    ("grid_window", Optional[str], None, "--grid-window", "With --crop-grid: the cosine window centred on the grid "
+     "crop ('crop', default) or on the target's previous position ('target', the official motion prior) "
+     "(TEST.GRID_WINDOW)."),
 )
 
 

@@ -88,6 +88,7 @@ class DeviceTracker(Tracker):
         self.device = torch.device(device or backend.device)
         self.quantize = quantize
         self.window_t = torch.from_numpy(self.window).to(self.device)   # the host tracker's window
+        self._windows_t: torch.Tensor | None = None   # per-crop windows of the last crops (GRID_WINDOW 'target')
         self._norm_x = Normalizer(self.meta.mean, self.meta.std, self.device)
         self._norm_z = Normalizer(self.meta.mean, self.meta.std, self.device)
         self.states_t: torch.Tensor | None = None
@@ -173,6 +174,8 @@ class DeviceTracker(Tracker):
         image = self.upload(frame)
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
+            windows = self.extensions.windows(m.feat_size)
+            self._windows_t = None if windows is None else torch.from_numpy(windows).to(self.device)
             sent = self._send([list(a) + [f] for a, f in zip(self._anchors, factors)])
             boxes, factor = sent[:, :4], sent[:, 4]
             rows = self._anchors
@@ -187,7 +190,8 @@ class DeviceTracker(Tracker):
         out = check_post_args(out, factors, image_hw)
         self._fresh = False
         score = self._from_backend(out["score_map"])
-        boxes, peaks = decode(self.window_t * score, self._from_backend(out["size_map"]),
+        window = self.window_t if self._windows_t is None else self._windows_t
+        boxes, peaks = decode(window * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
         if self.extensions is not None:   # the host update (same code as `Tracker`), states back to the device
             host = torch.cat([boxes.double(), peaks.double()[:, None], factors.double()[:, None]], 1).cpu().numpy()

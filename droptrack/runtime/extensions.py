@@ -40,7 +40,8 @@ import numpy as np
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
-from droptrack.geometry import clip_box, hann2d
+from droptrack.geometry import clip_box
+from droptrack.runtime.score_windows import moved_windows
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
 OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None,
@@ -67,6 +68,7 @@ class TrackerExt:
     scale_penalty: float = TestCfg.SCALE_PENALTY
     crop_grid: float | None = TestCfg.CROP_GRID
     window_power: float | None = TestCfg.WINDOW_POWER
+    grid_window: str = TestCfg.GRID_WINDOW
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -91,10 +93,16 @@ class TrackerExt:
             parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
                          f"(penalty {self.scale_penalty:g})")
         if self.crop_grid is not None:
-            parts.append(f"crop grid {self.crop_grid:g}")
+            parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
         if self.window_power is not None:
             parts.append(f"window power {self.window_power:g}")
         return "official procedure" if not parts else "official + " + "; ".join(parts)
+
+    @property
+    def moves_window(self) -> bool:
+        """Whether each crop's cosine window is centred on the target's previous position instead of the crop's
+        centre (GRID_WINDOW 'target' with a grid; without one the two coincide)."""
+        return self.crop_grid is not None and self.grid_window == "target"
 
     @property
     def scales(self) -> tuple[float, ...]:
@@ -114,12 +122,6 @@ class TrackerExt:
 
 
 OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER")   # the switch keys whose options take 'off' (--scale-search off)
-
-
-def score_window(feat_size: int, ext: TrackerExt) -> np.ndarray:
-    """(1,1,F,F) float32 window the score map is multiplied by: the official cosine window ** WINDOW_POWER."""
-    window = hann2d(feat_size)
-    return window if ext.window_power is None else (window ** ext.window_power).astype(np.float32)
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
@@ -236,6 +238,14 @@ def _centre(box: list[float]) -> tuple[float, float]:
     return box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
 
 
+def window_shift(anchor: list[float], crop_box: list[float], factor: float) -> tuple[float, float]:
+    """Where `anchor`'s centre lies in the search crop of `crop_box` (the grid's box, its side x `factor` the crop's
+    side), as (x, y) fractions of the crop's side from the crop's centre; (0, 0) where the two centres coincide."""
+    (ax, ay), (cx, cy) = _centre(anchor), _centre(crop_box)
+    side = math.sqrt(crop_box[2] * crop_box[3]) * factor
+    return ((ax - cx) / side, (ay - cy) / side) if side > 0 else (0.0, 0.0)
+
+
 class Extensions:
     """Per-target extension state for a tracker: the crop to take and the state update after decoding."""
 
@@ -243,6 +253,7 @@ class Extensions:
         self.ext = ext
         self.search_factor = search_factor
         self.memory: list[TargetMemory] = []
+        self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: window centre - crop centre
 
     def reset(self, states: list[list[float]]) -> None:
         """New targets (initialisation): confident at their init boxes."""
@@ -269,7 +280,7 @@ class Extensions:
     def crops(self, states: list[list[float]], image_hw: tuple[int, int]) -> tuple[list[list[float]], list[float]]:
         """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR);
         `per_target` consecutive crops per target (scale search: the same box, the factor times each scale)."""
-        anchors, factors = [], []
+        anchors, factors, shifts = [], [], []
         for state, mem in zip(states, self.memory):
             anchor, factor = list(state), self.search_factor
             if mem.wide:
@@ -281,7 +292,17 @@ class Extensions:
             for scale in self.ext.scales:
                 anchors.append(grid_anchor(anchor, factor * scale, self.ext.crop_grid))
                 factors.append(factor * scale)
+                shifts.append(window_shift(anchor, anchors[-1], factor * scale))
+        self.shifts = shifts
         return anchors, factors
+
+    def windows(self, feat_size: int) -> np.ndarray | None:
+        """(N,1,F,F) per-crop score windows of the last `crops`, centred on each target's previous position
+        (GRID_WINDOW 'target'); None: every crop uses the tracker's one window."""
+        if not self.ext.moves_window:
+            return None
+        return moved_windows(feat_size, [(sx * feat_size, sy * feat_size) for sx, sy in self.shifts],
+                             self.ext.window_power)
 
     def select(self, peaks) -> list[int]:
         """Per target, the index (in the batch) of the crop that wins the scale search: the highest peak, a

@@ -19,7 +19,8 @@ from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
 from droptrack.runtime.backends import load_backend, tracker_ext
-from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, score_window
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
+from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
                                         check_init_targets, check_lost_threshold, check_post_args, check_snapshot,
@@ -61,9 +62,10 @@ class Tracker:
             raise InputError(f"ext is a {type(ext).__name__}; pass a dict of tracker-extension keys, e.g. "
                              "{'SIZE_LR': 0.6}, a TrackerExt, or None (the model's own)")
         self.ext = ext if ext is not None else TrackerExt.from_keys(getattr(m, "tracker", None) or {})
-        self.window = score_window(m.feat_size, self.ext)   # the official cosine window unless WINDOW_POWER
+        self.window = score_window(m.feat_size, self.ext.window_power)   # official unless WINDOW_POWER
         self.extensions = Extensions(self.ext, m.search_factor) if self.ext.active else None
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
+        self._windows: np.ndarray | None = None  # per-crop score windows of the last crops (GRID_WINDOW 'target')
         self._frame = None                      # the frame being tracked (template refresh)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
         self._started = False                   # initialised once (removing every target leaves it started)
@@ -203,6 +205,7 @@ class Tracker:
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
+        self._windows = self.extensions.windows(self.meta.feat_size)
         self._frame = frame
         return self._crops(frame, self._anchors, factors, self.meta.search_size)
 
@@ -210,7 +213,8 @@ class Tracker:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
         out = check_post_args(out, factors, image_hw)
         score = to_numpy(out["score_map"])
-        boxes, peaks = decode_box(self.window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
+        window = self.window if self._windows is None else self._windows
+        boxes, peaks = decode_box(window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
         return self.update_states(boxes, peaks, factors, image_hw)
 
     def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
