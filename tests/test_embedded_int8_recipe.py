@@ -66,7 +66,22 @@ def test_a_crop_grid_graph_gets_the_kept_set_measured_with_the_grid():
     assert searched_int8_kept(sha, "ort", 0.1)[1] == grid["recorded_in"]
     for other in (None, 0.05, 0.2):
         assert searched_int8_kept(sha, "ort", other)[0] == tuple(rec["kept"]["ort"])
-    assert searched_int8_kept(sha, "trt", 0.1) is None and searched_int8_kept("0" * 64, "ort", 0.1) is None
+    assert searched_int8_kept("0" * 64, "ort", 0.1) is None and searched_int8_kept("0" * 64, "trt", 0.1) is None
+
+
+def test_the_grid_tensorrt_graph_keeps_the_set_its_validation_run_measured():
+    """The TensorRT Q/DQ graph of a grid config keeps the candidate set of the recorded validation run (its graph's
+    own metadata, written into the report), which diverged less than the default set there; without the grid the
+    TensorRT graph keeps its default set (no recipe)."""
+    rec, sha = recorded(), recorded()["checkpoint_sha256"]
+    where = rec["crop_grid"]["recorded_in_trt"]
+    report = json.loads((ROOT / where / "report.json").read_text())
+    kept, div = report["rows"]["K16"]["kept"], report["validation"]
+    assert div["K16"]["diverged"] < div["default"]["diverged"] and div["K16"]["diverged"] <= 0.03
+    assert searched_int8_kept(sha, "trt", 0.1) == (tuple(rec["crop_grid"]["kept"]["trt"]), where)
+    assert sorted(rec["crop_grid"]["kept"]["trt"]) == sorted(kept)
+    assert set(report["rows"]["default"]["kept"]) < set(kept)   # the default set (attention cores, head, ...) + K16
+    assert searched_int8_kept(sha, "trt") is None and searched_int8_kept(sha, "trt", 0.05) is None
 
 
 def test_export_with_a_crop_grid_config_writes_the_grid_kept_set(tmp_path):

@@ -54,4 +54,4 @@ def searched_int8_kept(sha256: str, target: str, crop_grid: float | None = None)
     entry = grid if crop_grid is not None and crop_grid == grid.get("value") and target in grid.get("kept", {}) else rec
     if target not in entry.get("kept", {}):
         return None
-    return tuple(entry["kept"][target]), entry["recorded_in"]
+    return tuple(entry["kept"][target]), entry.get("recorded_in_" + target, entry["recorded_in"])
