@@ -175,7 +175,7 @@ class DeviceTracker(Tracker):
         if self.extensions is not None:
             self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
             windows = self.extensions.windows(m.feat_size)
-            self._windows_t = None if windows is None else torch.from_numpy(windows).to(self.device)
+            self._windows_t = None if windows is None else self._put(torch.from_numpy(windows))
             sent = self._send([list(a) + [f] for a, f in zip(self._anchors, factors)])
             boxes, factor = sent[:, :4], sent[:, 4]
             rows = self._anchors

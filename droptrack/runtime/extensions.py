@@ -253,7 +253,7 @@ class Extensions:
         self.ext = ext
         self.search_factor = search_factor
         self.memory: list[TargetMemory] = []
-        self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: window centre - crop centre
+        self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: target - crop centre
 
     def reset(self, states: list[list[float]]) -> None:
         """New targets (initialisation): confident at their init boxes."""
@@ -280,7 +280,7 @@ class Extensions:
     def crops(self, states: list[list[float]], image_hw: tuple[int, int]) -> tuple[list[list[float]], list[float]]:
         """The box each search crop is centred on and sized by, and its factor (official: the state, SEARCH_FACTOR);
         `per_target` consecutive crops per target (scale search: the same box, the factor times each scale)."""
-        anchors, factors, shifts = [], [], []
+        anchors, factors, shifts, moves = [], [], [], self.ext.moves_window
         for state, mem in zip(states, self.memory):
             anchor, factor = list(state), self.search_factor
             if mem.wide:
@@ -292,7 +292,8 @@ class Extensions:
             for scale in self.ext.scales:
                 anchors.append(grid_anchor(anchor, factor * scale, self.ext.crop_grid))
                 factors.append(factor * scale)
-                shifts.append(window_shift(anchor, anchors[-1], factor * scale))
+                if moves:   # only GRID_WINDOW 'target' reads them (`windows`)
+                    shifts.append(window_shift(anchor, anchors[-1], factor * scale))
         self.shifts = shifts
         return anchors, factors
 

@@ -11,10 +11,14 @@ import numpy as np
 from droptrack.geometry import hann1d, hann2d
 
 
+def _powered(window: np.ndarray, power: float | None) -> np.ndarray:
+    """`window` ** WINDOW_POWER in float32; None: `window` itself (the official window)."""
+    return window if power is None else (window ** power).astype(np.float32)
+
+
 def score_window(feat_size: int, power: float | None) -> np.ndarray:
     """(1,1,F,F) float32 window the score map is multiplied by: the official cosine window ** WINDOW_POWER."""
-    window = hann2d(feat_size)
-    return window if power is None else (window ** power).astype(np.float32)
+    return _powered(hann2d(feat_size), power)
 
 
 def moved_hann1d(size: int, shift: float) -> np.ndarray:
@@ -33,4 +37,4 @@ def moved_windows(feat_size: int, shifts: list[tuple[float, float]], power: floa
     out = np.empty((len(shifts), 1, feat_size, feat_size), np.float32)
     for i, (sx, sy) in enumerate(shifts):
         out[i, 0] = moved_hann1d(feat_size, sy)[:, None] * moved_hann1d(feat_size, sx)[None, :]
-    return out if power is None else (out ** power).astype(np.float32)
+    return _powered(out, power)
