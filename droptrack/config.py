@@ -146,6 +146,7 @@ class TestCfg:
     TEMPLATE_REFRESH_EVERY: int = 10
     SCALE_SEARCH: list[float] | None = None
     SCALE_PENALTY: float = 0.95
+    SCALE_FUSE: float | None = None
     CROP_GRID: float | None = None
     WINDOW_POWER: float | None = None
     GRID_WINDOW: str = "crop"

@@ -173,6 +173,7 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "TEMPLATE_REFRESH_EVERY": _POS_INT,
     "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True),
     "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
+    "SCALE_FUSE": Rule(float, lo=0, hi=1, optional=True),
     "CROP_GRID": Rule(float, lo=0, hi=0.25, lo_open=True, optional=True),
     "WINDOW_POWER": Rule(float, lo=0, hi=4, optional=True),
     "GRID_WINDOW": _only("crop", "target", why="with CROP_GRID, the cosine window centred on the grid crop or on "

@@ -194,6 +194,7 @@ for _verb in ("run", "serve", "eval", "bench"):
     CHOICES[(_verb, "--scale-search")] = _number_or_off
     CHOICES[(_verb, "--crop-grid")] = _number_or_off
     CHOICES[(_verb, "--grid-window")] = _listed("crop|target")
+    CHOICES[(_verb, "--scale-fuse")] = _number_or_off
 
 
 def command_tree() -> Any:

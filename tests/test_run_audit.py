@@ -84,6 +84,8 @@ def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
     (["--reacq-threshold", "0.3"], "--reacq-threshold does nothing without --reacq-factor"),
     (["--template-refresh-every", "5"], "--template-refresh-every does nothing without --template-refresh"),
     (["--scale-penalty", "0.9"], "--scale-penalty does nothing without --scale-search"),
+    (["--scale-fuse", "0.5"], "--scale-fuse does nothing without --scale-search"),
+    (["--scale-search", "0.8", "--scale-fuse", "1.5"], "--scale-fuse: 1.5"),
     (["--official", "--reacq-center", "last"], "the options turn it off"),
     (["--scale-search", "off", "--scale-penalty", "0.9"], "the options turn it off")])
 def test_extension_settings_without_their_extension_are_refused(tiny_ckpt, tmp_path, args, word):

@@ -15,14 +15,14 @@ EXT_PANEL = "Tracker extensions (opt-in; default: the model's)"   # a title wide
 def ext_overrides(official: bool, **values) -> dict:
     """TEST-style extension keys from the extension options that were given (--official: all off); --scale-search
     is a comma list."""
-    from droptrack.runtime.extensions import OFFICIAL
+    from droptrack.runtime.extensions import OFF_TEXT, OFFICIAL
 
     keys = dict(OFFICIAL) if official else {}
     for k, v in values.items():
         if k == "scale_search":
             v = scale_list(v)
         if v is not None:   # 'off' for a switch key (--scale-search off, --crop-grid off): that extension off
-            keys[k.upper()] = None if k.upper() in OFFICIAL and is_off(v) else v
+            keys[k.upper()] = None if k.upper() in (*OFFICIAL, *OFF_TEXT) and is_off(v) else v
     return keys
 
 
@@ -66,6 +66,9 @@ EXTENSION_OPTIONS = (
      "(TEST.SCALE_SEARCH; 'off' turns the model's off)."),
     ("scale_penalty", Optional[float], None, "--scale-penalty", "Score multiplier of the extra scales' crops "
      "(TEST.SCALE_PENALTY, (0,1], default 0.95)."),
+    ("scale_fuse", Optional[str], None, "--scale-fuse", "With --scale-search: the box is the score-weighted mean "
+     "of the crops' boxes that overlap the winner's by at least this IoU (TEST.SCALE_FUSE, [0,1], e.g. 0.5); "
+     "'off': the winner's box alone."),
     ("crop_grid", Optional[str], None, "--crop-grid", "Search window on a grid of this fraction of its side "
      "(TEST.CROP_GRID, (0,0.25], e.g. 0.1): a box error smaller than a step gives the same crop, so FP16/INT8 "
      "errors do not compound; 'off' turns the model's off."),

@@ -16,6 +16,9 @@
   all go through the network in one batch and the crop with the highest peak score wins, a non-unit scale's
   peak multiplied by SCALE_PENALTY first. It undoes the failure where the box has grown past the target: the
   model was trained with the target at about a quarter of the crop and does not find one drawn smaller.
+  With SCALE_FUSE the winner's box is replaced by the mean of the target's crops' boxes that overlap it by an IoU of
+  at least SCALE_FUSE (the winner's always counts), each weighted by its (penalised) peak: two views of one target
+  give two estimates of its box, and their mean is less noisy than either (null: the winner's box alone).
 * Crop grid (issue 13): each search window's side goes to the nearest rung of a ladder of ratio 1 + CROP_GRID, its
   corner to a multiple of CROP_GRID x side, and the box is mapped back from that window's real centre (the official
   map-back uses the unrounded one). Two runs whose states differ by less than a step (FP16 or INT8 against FP32,
@@ -40,7 +43,7 @@ import numpy as np
 from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
-from droptrack.geometry import clip_box
+from droptrack.geometry import box_iou, clip_box
 from droptrack.runtime.score_windows import moved_windows
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
@@ -66,6 +69,7 @@ class TrackerExt:
     template_refresh_every: int = TestCfg.TEMPLATE_REFRESH_EVERY
     scale_search: tuple[float, ...] | None = TestCfg.SCALE_SEARCH
     scale_penalty: float = TestCfg.SCALE_PENALTY
+    scale_fuse: float | None = TestCfg.SCALE_FUSE
     crop_grid: float | None = TestCfg.CROP_GRID
     window_power: float | None = TestCfg.WINDOW_POWER
     grid_window: str = TestCfg.GRID_WINDOW
@@ -91,7 +95,8 @@ class TrackerExt:
             parts.append(f"template refresh at {self.template_refresh:g}")
         if self.scale_search is not None:
             parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
-                         f"(penalty {self.scale_penalty:g})")
+                         f"(penalty {self.scale_penalty:g}" + (f", boxes fused at IoU {self.scale_fuse:g})"
+                                                              if self.scale_fuse is not None else ")"))
         if self.crop_grid is not None:
             parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
         if self.window_power is not None:
@@ -121,7 +126,8 @@ class TrackerExt:
         return ext
 
 
-OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER")   # the switch keys whose options take 'off' (--scale-search off)
+# the keys whose options take 'off' (--scale-search off): the switch keys that take null, and SCALE_FUSE
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE")
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
@@ -169,7 +175,7 @@ def option_args(keys: dict) -> list[str]:
     official = set(OFFICIAL) <= set(keys or {})
     args = ["--official"] if official else []
     for key, value in (keys or {}).items():
-        if value is None and (official or key not in OFFICIAL):
+        if value is None and (official and key in OFFICIAL or key not in OFFICIAL and key not in OFF_TEXT):
             continue
         args += [KEYS[key][1], "off" if value is None else text(value)]
     return args
@@ -316,6 +322,21 @@ class Extensions:
             chosen.append(start + max(range(n), key=scored.__getitem__))   # first of equal maxima
         return chosen
 
+    def fuse(self, boxes: list[list[float]], peaks, chosen: int) -> list[float]:
+        """One target's box from its crops' mapped-back `boxes` and `peaks` (in crop order) and the winning crop
+        `chosen` (`select`): with SCALE_FUSE the (penalised-)peak-weighted mean of the boxes whose IoU with the
+        winner's is at least SCALE_FUSE; without it, or with no weight, the winner's box."""
+        win = boxes[chosen]
+        if self.ext.scale_fuse is None:
+            return list(win)
+        weights = np.asarray([float(p) * (1.0 if j == 0 else self.ext.scale_penalty) for j, p in enumerate(peaks)])
+        iou = box_iou(np.asarray(boxes, np.float64), np.asarray([win], np.float64))
+        joined = (iou >= self.ext.scale_fuse) | (np.arange(len(boxes)) == chosen)
+        w = np.where(joined, np.maximum(weights, 0.0), 0.0)
+        if not w.sum() > 0:
+            return list(win)
+        return [float(v) for v in (np.asarray(boxes, np.float64) * w[:, None]).sum(0) / w.sum()]
+
     def refresh(self, index: int, score: float) -> bool:
         """Whether target `index` gets a new template on this frame (call once per frame, after `update`)."""
         ext, mem = self.ext, self.memory[index]
@@ -354,7 +375,7 @@ class Extensions:
 DEPENDS_ON: dict[str, str] = {"ASPECT_PENALTY": "SIZE_LR", "REACQ_THRESHOLD": "REACQ_FACTOR",
                               "REACQ_FRAMES": "REACQ_FACTOR", "REACQ_RECOVER": "REACQ_FACTOR",
                               "REACQ_CENTER": "REACQ_FACTOR", "TEMPLATE_REFRESH_EVERY": "TEMPLATE_REFRESH",
-                              "SCALE_PENALTY": "SCALE_SEARCH"}
+                              "SCALE_PENALTY": "SCALE_SEARCH", "SCALE_FUSE": "SCALE_SEARCH"}
 
 
 def merge_overrides(base: dict, overrides: dict | None, api: bool = False) -> TrackerExt:

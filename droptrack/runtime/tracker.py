@@ -234,11 +234,15 @@ class Tracker:
     def _update_extended(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
                          image_hw: tuple[int, int]) -> list[TrackResult]:
         """`update_states` with extensions: each target's winning crop (scale search), then the extensions' update."""
-        m, ext = self.meta, self.extensions
+        ext = self.extensions
         results = []
+        n = ext.per_target
         for i, c in enumerate(ext.select(peaks)):
-            pred = (boxes[c] * m.search_size / factors[c]).tolist()
-            mapped = map_box_back(pred, self._anchors[c], m.search_size, factors[c])
+            if self.ext.scale_fuse is None:
+                mapped = self._mapped(boxes, factors, c)
+            else:   # SCALE_FUSE: every crop of this target, mapped back, then their weighted mean
+                crops = range(i * n, i * n + n)
+                mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[i * n:i * n + n], c - i * n)
             wide = ext.memory[i].wide   # what this frame's crop was taken with (`crops`); the update may change it
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
@@ -247,6 +251,12 @@ class Tracker:
             results.append(self.result(self.states[i], float(peaks[c]),
                                        wide if self.ext.reacq_factor is not None else None))
         return results
+
+    def _mapped(self, boxes: np.ndarray, factors: list[float], crop: int) -> list[float]:
+        """Crop `crop`'s decoded box mapped back to the frame (the official map-back from its grid/anchor box)."""
+        m = self.meta
+        pred = (boxes[crop] * m.search_size / factors[crop]).tolist()
+        return map_box_back(pred, self._anchors[crop], m.search_size, factors[crop])
 
     def result(self, box: list[float], score: float, reacq: bool | None = None) -> TrackResult:
         """One target's TrackResult, flagged lost when `score` is under `lost_threshold`."""
