@@ -1,0 +1,58 @@
+"""benchmarks/real_val_jitter.py: the jittered starts (the labelled box first, the others within the stated bounds,
+the same for every run of a seed), the paired-difference table on hand-made IoUs, and bad arguments refused in one
+line (exit 2)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "real_val_jitter.py"
+
+
+@pytest.fixture(scope="module")
+def jit():
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("real_val_jitter", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_starts_begin_with_the_labelled_box_and_stay_within_the_bounds(jit):
+    box = [100.0, 50.0, 40.0, 80.0]
+    s = jit.starts(box, 50, seed=7)
+    assert len(s) == 50 and s[0] == box
+    a = np.asarray(s[1:])
+    assert np.all(np.abs(a[:, 0] - 100) <= 0.03 * 40 + 1e-9) and np.all(np.abs(a[:, 1] - 50) <= 0.03 * 80 + 1e-9)
+    assert np.all(np.abs(a[:, 2] / 40 - 1) <= 0.05 + 1e-9) and np.all(np.abs(a[:, 3] / 80 - 1) <= 0.05 + 1e-9)
+    assert len({tuple(r) for r in s}) == 50                      # all different
+    assert jit.starts(box, 50, seed=7) == s and jit.starts(box, 50, seed=8) != s
+    assert jit.starts(box, 1, seed=7) == [box]
+
+
+def test_table_pairs_each_start_with_the_first_setting(jit):
+    # one set, one clip, two starts, two keyframes each: means 0.5 and 0.7 (first), 0.6 and 0.6 (second)
+    rows = [{"label": "a", "ious": {"v": {"c": [[0.4, 0.6], [0.7, 0.7]]}}},
+            {"label": "b", "ious": {"v": {"c": [[0.6, 0.6], [0.5, 0.7]]}}}]
+    text = jit.table(rows, ["v"], ["# t"])
+ a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43| a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43
+ a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43| b | +0.000 (1 / 1) | +0.000 (1 / 1) |" in text                 # +0.1 and -0.1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--real", "nope.json", "--eval", "{}", "--out", "o"], "no such keyframe file"),
+    (["--real", "benchmarks/data/real_video_val3_keyframes.json", "--eval", "{\"X\": 1}", "--out", "o"],
+     "unknown tracker extension"),
+    (["--real", "benchmarks/data/real_video_val3_keyframes.json", "--eval", "{}", "--inits", "0", "--out", "o"],
+     "at least 1"),
+])
+def test_bad_arguments_are_one_line_errors(args, words, tmp_path):
+    r = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
