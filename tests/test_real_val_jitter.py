@@ -42,8 +42,9 @@ def test_table_pairs_each_start_with_the_first_setting(jit):
     rows = [{"label": "a", "ious": {"v": {"c": [[0.4, 0.6], [0.7, 0.7]]}}},
             {"label": "b", "ious": {"v": {"c": [[0.6, 0.6], [0.5, 0.7]]}}}]
     text = jit.table(rows, ["v"], ["# t"])
- a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43| a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43
- a | 0.600 / 0.43 / 0.40 | 0.600 / 0.43 / 0.40 |" in text      # p10 of 0.4, 0.6, 0.7, 0.7 = 0.43| b | +0.000 (1 / 1) | +0.000 (1 / 1) |" in text                 # +0.1 and -0.1
+    # p10 of 0.4, 0.6, 0.7, 0.7 (linear): 0.3 of the way from 0.4 to 0.6 = 0.46
+    assert "| a | 0.600 / 0.46 / 0.40 | 0.600 / 0.46 / 0.40 |" in text
+    assert "| b | +0.000 (1 / 1) | +0.000 (1 / 1) |" in text                 # +0.1 and -0.1
 
 
 @pytest.mark.parametrize("args, words", [
