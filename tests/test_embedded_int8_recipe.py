@@ -84,18 +84,20 @@ def test_the_grid_tensorrt_graph_keeps_the_set_its_validation_run_measured():
     assert searched_int8_kept(sha, "trt") is None and searched_int8_kept(sha, "trt", 0.05) is None
 
 
-def test_export_with_a_crop_grid_config_writes_the_grid_kept_set(tmp_path):
-    """`dt export --config` of the embedded config with `CROP_GRID: 0.1` added (what the README tells grid users to
-    do) keeps the grid's groups in FP32, and says where they were measured."""
+def test_export_with_the_grid_turned_off_in_a_config_writes_the_default_kept_set(tmp_path):
+    """`dt export --config` of the embedded config with `CROP_GRID: null` (the README's way back to the procedure
+    without the grid) keeps the default procedure's searched groups in FP32, not the grid's, and says where they
+    were measured; the embedded export (above) keeps the grid's."""
     import yaml
 
     cfg = yaml.safe_load((ROOT / "droptrack" / "configs" / "droptrack_tiny_synth.yaml").read_text())
-    cfg["TEST"]["CROP_GRID"] = 0.1
-    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(cfg))
-    r = cli("export", "--config", tmp_path / "grid.yaml", "--int8", "--int8-target", "ort", "--calib-pairs", "8",
+    cfg["TEST"]["CROP_GRID"] = None
+    (tmp_path / "nogrid.yaml").write_text(yaml.safe_dump(cfg))
+    r = cli("export", "--config", tmp_path / "nogrid.yaml", "--int8", "--int8-target", "ort", "--calib-pairs", "8",
             "-o", tmp_path / "g")
     assert r.exit_code == 0, r.output
     meta = read_metadata(tmp_path / "g" / "model_int8_ort.onnx")
-    assert meta.tracker.get("CROP_GRID") == 0.1
-    assert sorted(meta.extra["kept_groups"]) == sorted(recorded()["crop_grid"]["kept"]["ort"])
-    assert "int8_k16_grid_fresh" in " ".join(r.output.split())
+    assert meta.tracker.get("CROP_GRID") is None
+    assert sorted(meta.extra["kept_groups"]) == sorted(recorded()["kept"]["ort"])
+    assert set(meta.extra["kept_groups"]) < set(recorded()["crop_grid"]["kept"]["ort"])
+    assert Path(recorded()["recorded_in"]).name in " ".join(r.output.split())
