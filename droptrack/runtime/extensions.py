@@ -44,6 +44,7 @@ from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
+from droptrack.runtime.crop_grid import box_centre, grid_anchor, window_shift
 from droptrack.runtime.score_windows import moved_windows
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
@@ -224,34 +225,6 @@ class TargetMemory:
                    int(d["low"]), bool(d["wide"]), int(d["refreshed"]))
 
 
-def grid_anchor(box: list[float], factor: float, grid: float | None) -> list[float]:
-    """The square box whose official crop window sits on a grid of `grid` x its side (side on the nearest rung of
-    a geometric ladder of ratio 1 + grid, corner on multiples of grid x side) and whose centre is the window's
-    centre, so the official map-back is exact; None: `box` unchanged."""
-    x, y, w, h = box
-    if grid is None or not (w * h > 0 and math.isfinite(w * h)):
-        return list(box)    # (an empty or broken box: crop_params gives its one-line error)
-    step = math.log1p(grid)
-    side = max(1, round(math.exp(step * round(math.log(math.sqrt(w * h) * factor) / step))))
-    q = grid * side
-    x1 = round(q * round((x + 0.5 * w - 0.5 * side) / q))
-    y1 = round(q * round((y + 0.5 * h - 0.5 * side) / q))
-    s = (side - 1e-6) / factor
-    return [x1 + 0.5 * side - 0.5 * s, y1 + 0.5 * side - 0.5 * s, s, s]
-
-
-def _centre(box: list[float]) -> tuple[float, float]:
-    return box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
-
-
-def window_shift(anchor: list[float], crop_box: list[float], factor: float) -> tuple[float, float]:
-    """Where `anchor`'s centre lies in the search crop of `crop_box` (the grid's box, its side x `factor` the crop's
-    side), as (x, y) fractions of the crop's side from the crop's centre; (0, 0) where the two centres coincide."""
-    (ax, ay), (cx, cy) = _centre(anchor), _centre(crop_box)
-    side = math.sqrt(crop_box[2] * crop_box[3]) * factor
-    return ((ax - cx) / side, (ay - cy) / side) if side > 0 else (0.0, 0.0)
-
-
 class Extensions:
     """Per-target extension state for a tracker: the crop to take and the state update after decoding."""
 
@@ -358,8 +331,8 @@ class Extensions:
         mem.since += 1
         mem.refreshed += 1
         if score >= ext.reacq_recover:
-            cx, cy = _centre(state)
-            px, py = _centre(mem.confident)
+            cx, cy = box_centre(state)
+            px, py = box_centre(mem.confident)
             mem.velocity = ((cx - px) / mem.since, (cy - py) / mem.since)
             mem.confident, mem.since, mem.low, mem.wide = list(state), 0, 0, False
         elif score < ext.reacq_threshold:
