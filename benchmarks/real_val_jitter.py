@@ -43,17 +43,10 @@ def starts(box: list[float], count: int, seed: int) -> list[list[float]]:
 
 def clip_ious(tracker, clip: dict, frames: list, count: int, seed: int) -> list[list[float]]:
     """Per start, the IoU at each keyframe after the first (frames from the clip's first keyframe on)."""
-    from tune_tracker_ext import track
+    from tune_tracker_ext import keyframe_ious
 
-    from droptrack.geometry import box_iou
-
-    keys = sorted(int(k) for k in clip["keyframes"])
-    gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keys}
-    out = []
-    for init in starts(gt[keys[0]].tolist(), count, seed):
-        boxes = track(tracker, frames, init)
-        out.append([float(box_iou(boxes[k - keys[0]][None], gt[k][None])[0]) for k in keys[1:]])
-    return out
+    first = clip["keyframes"][str(min(int(k) for k in clip["keyframes"]))]
+    return [list(keyframe_ious(tracker, clip, frames, init).values()) for init in starts(first, count, seed)]
 
 
 def summary(values: list[float]) -> dict:

@@ -120,10 +120,20 @@ def track(tracker, frames: list, init) -> np.ndarray:
     return np.asarray([list(map(float, init))] + [tracker.track(f)[0] for f in frames[1:]], dtype=np.float64)
 
 
+def keyframe_ious(tracker, clip: dict, frames: list, init=None) -> dict[str, float]:
+    """IoU at each keyframe after the first of a real clip tracked from `init` (default: its first keyframe's box;
+    frames from that keyframe on)."""
+    from droptrack.geometry import box_iou
+
+    keys = sorted(int(k) for k in clip["keyframes"])
+    gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keys}
+    boxes = track(tracker, frames, gt[keys[0]] if init is None else init)
+    return {str(k): float(box_iou(boxes[k - keys[0]][None], gt[k][None])[0]) for k in keys[1:]}
+
+
 def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
     """AUC on each synthetic set and keyframe IoU on each real set for one setting."""
     from droptrack.eval.metrics import ope_metrics
-    from droptrack.geometry import box_iou
     from droptrack.runtime.extensions import OFFICIAL
     from droptrack.runtime.backends import tracker_ext
     from droptrack.runtime.tracker import Tracker
@@ -136,13 +146,7 @@ def evaluate(backend, keys: dict, sets: Sets, which: list[str]) -> dict:
             preds = [track(tracker, frames, boxes[0]) for boxes, frames in data]
             out[name] = float(ope_metrics(preds, [b for b, _ in data], "generic").auc)
         else:
-            clips = {}
-            for clip, frames in sets.real[name]:
-                keysf = sorted(int(k) for k in clip["keyframes"])
-                gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keysf}
-                boxes = track(tracker, frames, gt[keysf[0]])
-                clips[clip["name"]] = {str(k): float(box_iou(boxes[k - keysf[0]][None], gt[k][None])[0])
-                                       for k in keysf[1:]}
+            clips = {clip["name"]: keyframe_ious(tracker, clip, frames) for clip, frames in sets.real[name]}
             ious = [v for c in clips.values() for v in c.values()]
             out[name] = {"clips": clips, "mean": float(np.mean(ious)), "min": float(np.min(ious))}
     return out

@@ -176,7 +176,9 @@ def option_args(keys: dict) -> list[str]:
     official = set(OFFICIAL) <= set(keys or {})
     args = ["--official"] if official else []
     for key, value in (keys or {}).items():
-        if value is None and (official and key in OFFICIAL or key not in OFFICIAL and key not in OFF_TEXT):
+        said_by_official = official and key in OFFICIAL
+        takes_off = key in OFFICIAL or key in OFF_TEXT
+        if value is None and (said_by_official or not takes_off):
             continue
         args += [KEYS[key][1], "off" if value is None else text(value)]
     return args
@@ -288,12 +290,15 @@ class Extensions:
         """Per target, the index (in the batch) of the crop that wins the scale search: the highest peak, a
         non-unit scale's multiplied by SCALE_PENALTY (ties: the normal crop)."""
         n = self.per_target
-        weights = [1.0] + [self.ext.scale_penalty] * (n - 1)
         chosen = []
         for start in range(0, len(peaks), n):
-            scored = [float(peaks[start + j]) * weights[j] for j in range(n)]
+            scored = self._scored(peaks[start:start + n])
             chosen.append(start + max(range(n), key=scored.__getitem__))   # first of equal maxima
         return chosen
+
+    def _scored(self, peaks) -> list[float]:
+        """One target's crops' peaks as the scale search weighs them: a non-unit scale's times SCALE_PENALTY."""
+        return [float(p) * (1.0 if j == 0 else self.ext.scale_penalty) for j, p in enumerate(peaks)]
 
     def fuse(self, boxes: list[list[float]], peaks, chosen: int) -> list[float]:
         """One target's box from its crops' mapped-back `boxes` and `peaks` (in crop order) and the winning crop
@@ -302,7 +307,7 @@ class Extensions:
         win = boxes[chosen]
         if self.ext.scale_fuse is None:
             return list(win)
-        weights = np.asarray([float(p) * (1.0 if j == 0 else self.ext.scale_penalty) for j, p in enumerate(peaks)])
+        weights = np.asarray(self._scored(peaks))
         iou = box_iou(np.asarray(boxes, np.float64), np.asarray([win], np.float64))
         joined = (iou >= self.ext.scale_fuse) | (np.arange(len(boxes)) == chosen)
         w = np.where(joined, np.maximum(weights, 0.0), 0.0)
