@@ -13,7 +13,9 @@ sequence one main attribute, sometimes a second, at milder strengths (issue 11's
 0.5-0.65 range).
 Opt-in attributes (OPT_IN) are left out of `all` so sets made with `all` keep their bytes: ask for them by name
 (`all,attached`, `attached`). attached = the target runs on seamlessly into an extension cut from the same photo,
-not part of the box (synth_attach).
+not part of the box (synth_attach). silhouette = the target's alpha is an object-shaped region of its crop, the box
+its extent (synth_shape). The two are never drawn together: where both are chosen, an even-numbered sequence drops
+attached, an odd one silhouette (the extension is seamless only against a rectangle or ellipse).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import numpy as np
 from droptrack.data.synth_attach import attach_cut, extension_layer
 from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, background_canvas,
                                          crossing_occluder, load_photo, motion_path, object_cut, random_walk, restyle)
+from droptrack.data.synth_shape import silhouette_cut
 from droptrack.errors import InputError
 
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
               "camera_shake", "rotation", "low_light", "noise", "blur", "fast_motion", "out_of_view",
               "aspect_ratio", "deformation")
-OPT_IN = ("attached",)  # named only: `all` stays ATTRIBUTES, so the sets made with it are unchanged byte for byte
+OPT_IN = ("attached", "silhouette")  # named only: `all` stays ATTRIBUTES, so the sets made with it are unchanged byte for byte
 VOCABULARY = ATTRIBUTES + OPT_IN
 MIN_SIZE = (320, 180)
 MIN_FRAMES = 30
@@ -129,17 +132,26 @@ def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], ind
         others = [a for a in attributes if a not in chosen]
         if others and rng.random() < strength.second_p:
             chosen.add(others[int(rng.integers(len(others)))])
-        if "low_light" in chosen:
-            chosen.add("noise")
-        return tuple(a for a in VOCABULARY if a in chosen)
+        return _tags(chosen, index, attributes[index % len(attributes)])
     draws = rng.random(len(attributes))
     if split == "train":
         chosen = {a for a, u in zip(attributes, draws) if u < TRAIN_P}
     else:
         p = min(0.25, 3.0 / len(attributes))
         chosen = {attributes[index % len(attributes)]} | {a for a, u in zip(attributes, draws) if u < p}
+        return _tags(chosen, index, attributes[index % len(attributes)])
+    return _tags(chosen, index)
+
+
+def _tags(chosen: set[str], index: int, main: str = "") -> tuple[str, ...]:
+    """The chosen names as tags in vocabulary order: low_light brings noise; attached and silhouette never together
+    (the sequence's `main` attribute stays, else the index decides: no draw, so the sets made without silhouette
+    keep their bytes)."""
     if "low_light" in chosen:
         chosen.add("noise")
+    if {"attached", "silhouette"} <= chosen:
+        drop = "attached" if index % 2 == 0 else "silhouette"
+        chosen.discard({"attached": "silhouette", "silhouette": "attached"}.get(main, drop))
     return tuple(a for a in VOCABULARY if a in chosen)
 
 
@@ -237,6 +249,8 @@ def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray,
         aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
     base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
     rgb, alpha = object_cut(rng, photo, aspect, bool(rng.random() < 0.5))
+    if "silhouette" in a:
+        rgb, alpha = silhouette_cut(rng, rgb)
     ls = random_walk(rng, n, 0.02, st.size_walk)
     la = random_walk(rng, n, 0.01, 0.03 if "aspect_ratio" in a else st.shape_walk)
     if "deformation" in a:
