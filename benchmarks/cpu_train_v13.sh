@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
 PY="${PYTHON:-python3}"; REPO="$PWD"
-export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$W" && cd "$W" || exit 2
 synth() { "$PY" -m droptrack data synth "$@"; }
 if [ "$STEP" = all ] || [ "$STEP" = data ]; then
@@ -27,23 +27,14 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
     synth hardA --split train --size 640x360 --attributes all,attached,silhouette --sequences 800 --frames 60 \
         --seed 902 --aspect-max 4.5 > gen_hardA.log 2>&1
     wait
-    for d in plain hardA hardB; do [ -f "$d/list.txt" ] || { echo "shard $d failed: $(tail -1 gen_$d.log)"; exit 1; }; done
-    rm -rf merged && mkdir merged && : > merged/list.txt
     for d in plain hardA hardB; do
-        while read -r s; do
-            [ "$d" = hardB ] && ! grep -qx silhouette "$d/$s/attributes.txt" && continue
-            ln -s "../$d/$s" "merged/${d}_$s" && echo "${d}_$s" >> merged/list.txt
-        done < "$d/list.txt"
+        [ -f "$d/list.txt" ] || { echo "shard $d failed: $(tail -1 "gen_$d.log")"; exit 1; }
     done
-    "$PY" - <<'EOF'
-import json
-from pathlib import Path
-
-shards = {d: json.loads(Path(d, "synth.json").read_text()) for d in ("plain", "hardA", "hardB")}
-Path("merged/synth.json").write_text(json.dumps({"split": "train", "merged_from": shards,
-                                                 "kept": "hardB: only the sequences tagged silhouette"}, indent=1))
-EOF
-    echo "data: $(wc -l < merged/list.txt) sequences, $(grep -lx silhouette merged/*/attributes.txt | wc -l) with silhouette"
+    rm -rf merged
+    "$PY" "$REPO/benchmarks/merge_synth_shards.py" merged plain hardA hardB --only hardB=silhouette > /dev/null \
+        || exit 1
+    echo "data: $(wc -l < merged/list.txt) sequences," \
+        "$(grep -lx silhouette merged/*/attributes.txt | wc -l) with silhouette"
 fi
 if [ "$STEP" = all ] || [ "$STEP" = train ]; then
     RESUME=(); [ -f ft/last.pt ] && RESUME=(--resume)

@@ -63,23 +63,14 @@ for k in $(seq 1 "$half"); do
         --frames 60 --seed $(( SEED + 100 + k )) --aspect-max 4.5 > "$W/synth_hard_$k.log" 2>&1 &
 done
 wait
-: > "$W/merged/list.txt"
+shards=()
 for d in "$W"/plain_* "$W"/hard_*; do
     [ -e "$d" ] || continue   # no hard shards when GPU_TRAIN_HARD=0
     [ -f "$d/list.txt" ] || { log "shard $d failed: $(tail -1 "$W/synth_$(basename "$d").log")"; continue; }
-    while read -r s; do
-        ln -s "$d/$s" "$W/merged/$(basename "$d")_$s" && echo "$(basename "$d")_$s" >> "$W/merged/list.txt"
-    done < "$d/list.txt"
+    shards+=("$d")
 done
-# the merged set's completeness marker (the reader refuses a synthetic folder without one): the shards' own markers
-"$PY" - "$W" <<'EOF'
-import json, sys
-from pathlib import Path
-
-w = Path(sys.argv[1])
-shards = {d.name: json.loads((d / "synth.json").read_text()) for d in sorted(w.glob("*_*")) if (d / "synth.json").is_file()}
-(w / "merged" / "synth.json").write_text(json.dumps({"split": "train", "merged_from": shards}, indent=1))
-EOF
+# links to every shard's sequences, and the completeness marker the reader needs (the shards' own markers)
+"$PY" benchmarks/merge_synth_shards.py "$W/merged" ${shards[@]+"${shards[@]}"} > /dev/null || exit 1
 log "data ready: $(wc -l < "$W/merged/list.txt") sequences"
 
 train() {  # train TIMEOUT_S OUTPUT CONFIG [extra dt train options]

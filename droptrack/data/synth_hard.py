@@ -14,8 +14,9 @@ sequence one main attribute, sometimes a second, at milder strengths (issue 11's
 Opt-in attributes (OPT_IN) are left out of `all` so sets made with `all` keep their bytes: ask for them by name
 (`all,attached`, `attached`). attached = the target runs on seamlessly into an extension cut from the same photo,
 not part of the box (synth_attach). silhouette = the target's alpha is an object-shaped region of its crop, the box
-its extent (synth_shape). The two are never drawn together: where both are chosen, an even-numbered sequence drops
-attached, an odd one silhouette (the extension is seamless only against a rectangle or ellipse).
+its extent (synth_shape). The two are never drawn together (the extension is seamless only against a rectangle or
+ellipse): where both are chosen, a val/test sequence keeps the one whose turn it is, any other an even-numbered
+sequence drops attached and an odd one silhouette.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from droptrack.errors import InputError
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
               "camera_shake", "rotation", "low_light", "noise", "blur", "fast_motion", "out_of_view",
               "aspect_ratio", "deformation")
-OPT_IN = ("attached", "silhouette")  # named only: `all` stays ATTRIBUTES, so the sets made with it are unchanged byte for byte
+OPT_IN = ("attached", "silhouette")  # named only: `all` stays ATTRIBUTES, its sets unchanged byte for byte
 VOCABULARY = ATTRIBUTES + OPT_IN
 MIN_SIZE = (320, 180)
 MIN_FRAMES = 30
@@ -127,20 +128,20 @@ def choose_attributes(rng: np.random.Generator, attributes: tuple[str, ...], ind
                       strength: Strength = DIFFICULTIES["hard"]) -> tuple[str, ...]:
     """This sequence's tags: training draws each independently; val/test cycle through the list (so every listed
     attribute appears) and add a few more at random (`moderate`: at most one more, with probability second_p)."""
-    if strength.second_p is not None and split != "train":
-        chosen = {attributes[index % len(attributes)]}
+    main = attributes[index % len(attributes)] if split != "train" else ""   # val/test: this sequence's turn
+    if strength.second_p is not None and main:
+        chosen = {main}
         others = [a for a in attributes if a not in chosen]
         if others and rng.random() < strength.second_p:
             chosen.add(others[int(rng.integers(len(others)))])
-        return _tags(chosen, index, attributes[index % len(attributes)])
+        return _tags(chosen, index, main)
     draws = rng.random(len(attributes))
     if split == "train":
         chosen = {a for a, u in zip(attributes, draws) if u < TRAIN_P}
     else:
         p = min(0.25, 3.0 / len(attributes))
-        chosen = {attributes[index % len(attributes)]} | {a for a, u in zip(attributes, draws) if u < p}
-        return _tags(chosen, index, attributes[index % len(attributes)])
-    return _tags(chosen, index)
+        chosen = {main} | {a for a, u in zip(attributes, draws) if u < p}
+    return _tags(chosen, index, main)
 
 
 def _tags(chosen: set[str], index: int, main: str = "") -> tuple[str, ...]:
@@ -150,8 +151,8 @@ def _tags(chosen: set[str], index: int, main: str = "") -> tuple[str, ...]:
     if "low_light" in chosen:
         chosen.add("noise")
     if {"attached", "silhouette"} <= chosen:
-        drop = "attached" if index % 2 == 0 else "silhouette"
-        chosen.discard({"attached": "silhouette", "silhouette": "attached"}.get(main, drop))
+        keep = main if main in ("attached", "silhouette") else ("silhouette" if index % 2 == 0 else "attached")
+        chosen.discard("attached" if keep == "silhouette" else "silhouette")
     return tuple(a for a in VOCABULARY if a in chosen)
 
 

@@ -65,13 +65,19 @@ def blob(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Row and column bounds (y0, y1, x0, x1; ends exclusive) of a mask's pixels; None for an empty mask."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(xs) else None
+
+
 def usable(mask: np.ndarray) -> bool:
     """A segmentation that makes a target: large enough, spanning most of both sides, and not a rectangle."""
     h, w = mask.shape
-    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(xs) == 0:
+    ext = _extent(mask)
+    if ext is None:
         return False
-    bw, bh = xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1
+    bh, bw = ext[1] - ext[0], ext[3] - ext[2]
     area = int(mask.sum())
     return area >= MIN_AREA * h * w and bw >= MIN_SIDE * w and bh >= MIN_SIDE * h and area <= MAX_FILL * bw * bh
 
@@ -82,7 +88,6 @@ def silhouette_cut(rng: np.random.Generator, rgb: np.ndarray) -> tuple[np.ndarra
     mask = segment(rng, rgb)
     if not usable(mask):
         mask = blob(rng, h, w)
-    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+    y0, y1, x0, x1 = _extent(mask)
     alpha = mask[y0:y1, x0:x1].astype(np.float32)
     return np.ascontiguousarray(rgb[y0:y1, x0:x1], dtype=np.float32), alpha
