@@ -4,7 +4,7 @@ Usage: python benchmarks/merge_synth_shards.py OUT SHARD [SHARD ...] [--only SHA
 
 OUT/<shard>_<sequence> links to each sequence of each shard's list.txt (`--only`: of that shard, only the sequences
 tagged TAG in their attributes.txt), OUT/list.txt names them, and OUT/synth.json records the shards' own markers (the
-reader refuses a synthetic folder without one). Used by gpu_train.sh and cpu_train_v13.sh.
+reader refuses a synthetic folder without one). Used by gpu_train.sh, cpu_train_v13.sh and cpu_train_v14.sh.
 """
 
 from __future__ import annotations
