@@ -1,4 +1,4 @@
-"""benchmarks/merge_synth_shards.py: the training set that gpu_train.sh and cpu_train_v13.sh merge from shards."""
+"""benchmarks/merge_synth_shards.py: the training set that gpu_train.sh and cpu_train_v13/v14.sh merge from shards."""
 
 from __future__ import annotations
 
