@@ -72,7 +72,7 @@ def main() -> None:
     meta = read_metadata(fp32)
     graphs = {"fp32": fp32}
     for name, kept in a.sets.items():
-        path = work / f"int8_{'_'.join(sorted(kept)) or 'none'}.onnx"
+        path = work / f"{graph_stem(kept)}.onnx"
         if not path.is_file():
             quantize_int8(fp32, path, meta, [], "none", Int8Recipe("ort", keep=kept))
         graphs[name] = path
@@ -93,6 +93,17 @@ def main() -> None:
               "machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "wall_s": round(time.perf_counter() - t0)}
     write_report(a.out, report, markdown)
+
+
+def graph_stem(kept: tuple[str, ...]) -> str:
+    """The cached graph's file stem: its groups by name, or by count and hash where the names would make the cache
+    files' names (stem, prefix and temporary suffix) longer than a file system's 255 bytes (18+ groups)."""
+    import hashlib
+
+    joined = "_".join(sorted(kept)) or "none"
+    if len(joined) <= 180:
+        return f"int8_{joined}"
+    return f"int8_{len(kept)}groups_{hashlib.sha256(joined.encode()).hexdigest()[:12]}"
 
 
 def markdown(r: dict) -> str:

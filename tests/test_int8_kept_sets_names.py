@@ -1,0 +1,36 @@
+"""benchmarks/int8_kept_sets.py names each cached graph after its kept groups; a set of 18 or more groups (version
+15's search keeps 18 of 24) once made a cache file name over 255 bytes and stopped the run (OSError 36)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = [f"block{b}.{k}" for b in range(8) for k in ("qkv", "proj", "mlp")]   # the embedded model's 24
+
+
+def _module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("int8_kept_sets", ROOT / "benchmarks" / "int8_kept_sets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_cache_file_name_fits_a_file_system(tmp_path):
+    stem = _module().graph_stem
+    for n in range(len(GROUPS) + 1):
+        name = f".boxes_{stem(tuple(GROUPS[:n]))}_issue11_val10_avx2.npz.abcdefgh.tmp"   # atomic_savez's temp
+        assert len(name.encode()) <= 255, n
+        (tmp_path / name).write_bytes(b"")          # the file system takes it (Linux: 255 bytes a name)
+
+
+def test_names_tell_sets_apart_and_ignore_order():
+    stem = _module().graph_stem
+    short, long_ = tuple(GROUPS[:3]), tuple(GROUPS[:20])
+    assert stem(short) == "int8_" + "_".join(sorted(short))          # short sets keep their readable names
+    assert stem(short[::-1]) == stem(short) and stem(long_[::-1]) == stem(long_)
+    assert stem(long_) != stem(tuple(GROUPS[:19])) != stem(tuple(GROUPS[1:20]))
+    assert stem(()) == "int8_none"
