@@ -1,6 +1,6 @@
 """Helpers shared by test files: `dt` in process, the one-line-error check, the needs-CUDA mark, an ONNX graph's
-tensor types, a camera's HTTP MJPEG stream that drops (and a running one), a tiny image or text file, an image
-folder of a drifting square."""
+tensor types, a benchmarks/ script as a module, a camera's HTTP MJPEG stream that drops (and a running one), a tiny
+image or text file, an image folder of a drifting square."""
 
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ from droptrack.cli import app
 
 runner = CliRunner()
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def benchmark_module(name: str):
+    """A script of benchmarks/ imported as a module (its sibling modules importable), for tests of its functions."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def cli(*args):

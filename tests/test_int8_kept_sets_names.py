@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from helpers import benchmark_module
 
-ROOT = Path(__file__).resolve().parents[1]
 GROUPS = [f"block{b}.{k}" for b in range(8) for k in ("qkv", "proj", "mlp")]   # the embedded model's 24
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("int8_kept_sets", ROOT / "benchmarks" / "int8_kept_sets.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("int8_kept_sets")
 
 
 def test_every_cache_file_name_fits_a_file_system(tmp_path):

@@ -3,7 +3,6 @@ so caches keyed on its hash resume), and bad values refused with one line (exit 
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +13,13 @@ import torch
 from droptrack.artifact import sha256_file
 from droptrack.model.checkpoint import read_meta
 from droptrack.model.default import default_checkpoint
+from helpers import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("precision_targets", ROOT / "benchmarks" / "precision_targets.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("precision_targets")
 
 
 def test_keys_are_written_and_weights_kept(tmp_path):
