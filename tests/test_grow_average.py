@@ -3,7 +3,6 @@ average of checkpoints holds the element-wise mean of their weights."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,7 @@ from droptrack.config import config_to_dict, load_config
 from droptrack.errors import InputError
 from droptrack.model import build_model
 from droptrack.model.checkpoint import load_tracking_checkpoint, save_checkpoint
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from helpers import benchmark_module
 
 
 def _depth(tmp_path: Path, depth: int) -> Path:
@@ -42,7 +33,7 @@ def _tiny(tmp_path: Path, seed: int, name: str) -> Path:
 
 
 def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_path):
-    grow = _script("grow_model")
+    grow = benchmark_module("grow_model")
     src = _tiny(tmp_path, 0, "src.pt")
     old, new, cfg = grow.grow(src, _depth(tmp_path, 7))
     assert len(old.backbone.blocks) == 5 and len(new.backbone.blocks) == 7
@@ -61,14 +52,14 @@ def test_grown_model_keeps_the_original_outputs_and_its_new_blocks_learn(tmp_pat
 
 
 def test_grow_refuses_a_config_that_is_not_deeper(tmp_path):
-    grow = _script("grow_model")
+    grow = benchmark_module("grow_model")
     src = _tiny(tmp_path, 0, "src.pt")
     with pytest.raises(InputError, match="more than the 5"):
         grow.grow(src, _depth(tmp_path, 5))
 
 
 def test_average_of_checkpoints_is_the_elementwise_mean(tmp_path):
-    avg = _script("average_checkpoints")
+    avg = benchmark_module("average_checkpoints")
     paths = [_tiny(tmp_path, s, f"c{s}.pt") for s in (1, 2, 3)]
     model, _ = avg.average(paths)
     states = [load_tracking_checkpoint(p)[0].state_dict() for p in paths]

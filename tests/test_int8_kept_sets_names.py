@@ -8,12 +8,8 @@ from helpers import benchmark_module
 GROUPS = [f"block{b}.{k}" for b in range(8) for k in ("qkv", "proj", "mlp")]   # the embedded model's 24
 
 
-def _module():
-    return benchmark_module("int8_kept_sets")
-
-
 def test_every_cache_file_name_fits_a_file_system(tmp_path):
-    stem = _module().graph_stem
+    stem = benchmark_module("int8_kept_sets").graph_stem
     for n in range(len(GROUPS) + 1):
         name = f".boxes_{stem(tuple(GROUPS[:n]))}_issue11_val10_avx2.npz.abcdefgh.tmp"   # atomic_savez's temp
         assert len(name.encode()) <= 255, n
@@ -21,7 +17,7 @@ def test_every_cache_file_name_fits_a_file_system(tmp_path):
 
 
 def test_names_tell_sets_apart_and_ignore_order():
-    stem = _module().graph_stem
+    stem = benchmark_module("int8_kept_sets").graph_stem
     short, long_ = tuple(GROUPS[:3]), tuple(GROUPS[:20])
     assert stem(short) == "int8_" + "_".join(sorted(short))          # short sets keep their readable names
     assert stem(short[::-1]) == stem(short) and stem(long_[::-1]) == stem(long_)

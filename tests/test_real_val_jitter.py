@@ -4,7 +4,6 @@ line (exit 2)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import benchmark_module
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "real_val_jitter.py"
 
 
 @pytest.fixture(scope="module")
 def jit():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("real_val_jitter", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_module("real_val_jitter")
 
 
 def test_starts_begin_with_the_labelled_box_and_stay_within_the_bounds(jit):

@@ -18,12 +18,8 @@ from helpers import benchmark_module
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module():
-    return benchmark_module("precision_targets")
-
-
 def test_keys_are_written_and_weights_kept(tmp_path):
-    pt = _module()
+    pt = benchmark_module("precision_targets")
     src = default_checkpoint()
     out = pt.with_tracker_keys(src, {"CROP_GRID": 0.1}, tmp_path)
     assert read_meta(out).tracker == {**read_meta(src).tracker, "CROP_GRID": 0.1}
@@ -47,7 +43,7 @@ def test_bad_keys_are_one_line_errors():
 def test_box_and_search_caches_name_their_set_and_limit(tmp_path):
     """A cached result is reused only for the same set and search: another validation size, held-out seed or
     search limit must not read the boxes or the searched graph of an earlier run (they were named 'val' before)."""
-    pt = _module()
+    pt = benchmark_module("precision_targets")
 
     def names(*argv):
         run = pt.Run(pt.parse(["--work", str(tmp_path), *argv]))
