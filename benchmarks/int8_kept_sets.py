@@ -97,7 +97,8 @@ def main() -> None:
 
 def graph_stem(kept: tuple[str, ...]) -> str:
     """The cached graph's file stem: its groups by name, or by count and hash where the names would make the cache
-    files' names (stem, prefix and temporary suffix) longer than a file system's 255 bytes (18+ groups)."""
+    files' names (stem, prefix and temporary suffix) near a file system's 255 bytes (17 or more of the embedded
+    model's 24 groups; K16 keeps its readable name)."""
     import hashlib
 
     joined = "_".join(sorted(kept)) or "none"

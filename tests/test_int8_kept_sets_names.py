@@ -1,5 +1,5 @@
-"""benchmarks/int8_kept_sets.py names each cached graph after its kept groups; a set of 18 or more groups (version
-15's search keeps 18 of 24) once made a cache file name over 255 bytes and stopped the run (OSError 36)."""
+"""benchmarks/int8_kept_sets.py names each cached graph after its kept groups; version 15's 20-group candidate
+once made a cache file name over 255 bytes and stopped the run (OSError 36)."""
 
 from __future__ import annotations
 
