@@ -29,13 +29,14 @@ import numpy as np
 from droptrack.data.synth_attach import attach_cut, extension_layer
 from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, background_canvas,
                                          crossing_occluder, load_photo, motion_path, object_cut, random_walk, restyle)
+from droptrack.data.synth_scene import NOT_WITH, scene_size, scene_target
 from droptrack.data.synth_shape import silhouette_cut
 from droptrack.errors import InputError
 
 ATTRIBUTES = ("full_occlusion", "partial_occlusion", "distractors", "camouflage", "small_target", "camera_zoom",
               "camera_shake", "rotation", "low_light", "noise", "blur", "fast_motion", "out_of_view",
               "aspect_ratio", "deformation")
-OPT_IN = ("attached", "silhouette")  # named only: `all` stays ATTRIBUTES, its sets unchanged byte for byte
+OPT_IN = ("attached", "silhouette", "in_scene")  # named only: `all` stays ATTRIBUTES, its sets unchanged byte for byte
 VOCABULARY = ATTRIBUTES + OPT_IN
 MIN_SIZE = (320, 180)
 MIN_FRAMES = 30
@@ -150,6 +151,11 @@ def _tags(chosen: set[str], index: int, main: str = "") -> tuple[str, ...]:
     keep their bytes)."""
     if "low_light" in chosen:
         chosen.add("noise")
+    if "in_scene" in chosen and chosen & set(NOT_WITH):  # a still part of the scene: nothing moves it on its own
+        if main in NOT_WITH:
+            chosen.discard("in_scene")
+        else:
+            chosen -= set(NOT_WITH)
     if {"attached", "silhouette"} <= chosen:
         keep = main if main in ("attached", "silhouette") else ("silhouette" if index % 2 == 0 else "attached")
         chosen.discard("attached" if keep == "silhouette" else "silhouette")
@@ -241,14 +247,20 @@ def _full_occluder(rng: np.random.Generator, n: int, photo: np.ndarray, tgt: Lay
     return Layer(rgb, alpha, cx, cy, np.full(n, side), np.full(n, side), zeros, zeros, np.ones(n), active)
 
 
-def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str],
-            aspect_log: float, st: Strength) -> Layer:
-    """The target: shape, size walk (non-rigid with deformation), path (2-3x faster with fast_motion), rotation."""
+def _aspect_and_base(rng: np.random.Generator, W: int, H: int, a: set[str], aspect_log: float,
+                     st: Strength) -> tuple[float, float]:
+    """The target's aspect ratio (w:h) and base side in pixels (small with small_target)."""
     if "aspect_ratio" in a:
         aspect = math.exp(rng.uniform(math.log(st.aspect[0]), math.log(st.aspect[1])) * rng.choice([-1.0, 1.0]))
     else:
         aspect = math.exp(rng.uniform(-aspect_log, aspect_log))
-    base = rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
+    return aspect, rng.uniform(0.12, 0.35) * min(W, H) if "small_target" not in a else rng.uniform(*st.small_base)
+
+
+def _target(rng: np.random.Generator, n: int, W: int, H: int, photo: np.ndarray, a: set[str],
+            aspect_log: float, st: Strength) -> Layer:
+    """The target: shape, size walk (non-rigid with deformation), path (2-3x faster with fast_motion), rotation."""
+    aspect, base = _aspect_and_base(rng, W, H, a, aspect_log, st)
     rgb, alpha = object_cut(rng, photo, aspect, bool(rng.random() < 0.5))
     if "silhouette" in a:
         rgb, alpha = silhouette_cut(rng, rgb)
@@ -296,10 +308,16 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
     if "camera_zoom" in a:
         ramp = _smooth_ramp(n, int(rng.integers(n // 8, n // 2)), int(rng.integers(n // 4, n // 2)))
         zoom = 1.0 + (rng.uniform(*st.zoom) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
-    target = _target(rng, n, W, H, looks["target"], a, aspect_log, st)
+    if "in_scene" in a:  # cut in place from the canvas, fixed in the scene (synth_scene)
+        names["target"] = bg_name
+        aspect, base = _aspect_and_base(rng, W, H, a, aspect_log, st)
+        size = scene_size(W, H, aspect, base, float(zoom.max()), SMALL_AREA if "small_target" in a else None)
+        target = scene_target(rng, n, W, H, canvas, m, size, float(zoom.max()))
+    else:
+        target = _target(rng, n, W, H, looks["target"], a, aspect_log, st)
     attachment = attach_cut(rng, looks["target"], target) if "attached" in a else None
     _camera_view(target, offsets - m, zoom, W, H)
-    if "small_target" in a:
+    if "small_target" in a and "in_scene" not in a:
         _shrink_small(target, target.angle is not None)
     behind, front = _look_alikes(rng, n, W, target, st.look_alikes) if "distractors" in a else ([], [])
     if "out_of_view" in a:
