@@ -14,7 +14,9 @@ sequence one main attribute, sometimes a second, at milder strengths (issue 11's
 Opt-in attributes (OPT_IN) are left out of `all` so sets made with `all` keep their bytes: ask for them by name
 (`all,attached`, `attached`). attached = the target runs on seamlessly into an extension cut from the same photo,
 not part of the box (synth_attach). silhouette = the target's alpha is an object-shaped region of its crop, the box
-its extent (synth_shape). The two are never drawn together (the extension is seamless only against a rectangle or
+its extent (synth_shape). in_scene = the target is a still part of the scene, cut in place from the background
+and moved only by the camera (synth_scene; it drops the attributes that would move it on its own, NOT_WITH). attached
+and silhouette are never drawn together (the extension is seamless only against a rectangle or
 ellipse): where both are chosen, a val/test sequence keeps the one whose turn it is, any other an even-numbered
 sequence drops attached and an odd one silhouette.
 """
