@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.." || exit 2
 W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
 PY="${PYTHON:-python3}"; REPO="$PWD"
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+. "$REPO/benchmarks/cpu_train_lib.sh"
 mkdir -p "$W" && cd "$W" || exit 2
 synth() { "$PY" -m droptrack data synth "$@"; }
 if [ "$STEP" = all ] || [ "$STEP" = data ]; then
@@ -33,13 +34,9 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
     rm -rf merged
     "$PY" "$REPO/benchmarks/merge_synth_shards.py" merged plain hardA hardB --only hardB=silhouette > /dev/null \
         || exit 1
-    echo "data: $(wc -l < merged/list.txt) sequences," \
-        "$(grep -lx silhouette merged/*/attributes.txt | wc -l) with silhouette"
+    data_summary merged silhouette
 fi
 if [ "$STEP" = all ] || [ "$STEP" = train ]; then
-    RESUME=(); [ -f ft/last.pt ] && RESUME=(--resume)
-    "$PY" -m droptrack train --config "$REPO/benchmarks/configs/droptrack_tiny_synth_v13sil.yaml" \
-        --pretrained "$REPO/droptrack/weights/droptrack_tiny_synth.pt" --output ft --data merged --workers 1 \
-        --threads 1 --device cpu --seed 131 --save-every 1 --keep-last 0 ${RESUME[@]+"${RESUME[@]}"} > train.log 2>&1
-    echo "training ended (exit $?): $(ls ft | tr '\n' ' ')"
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v13sil.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
+        ft merged 131 train.log
 fi

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.." || exit 2
 W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
 PY="${PYTHON:-python3}"; REPO="$PWD"
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+. "$REPO/benchmarks/cpu_train_lib.sh"
 if [ "$STEP" = all ] || [ "$STEP" = data ]; then
     [ -f "$W/merged/list.txt" ] || CPU_TRAIN_STEP=data bash benchmarks/cpu_train_v13.sh "$W" || exit 1
 fi
@@ -32,14 +33,9 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
     rm -rf merged14
     "$PY" "$REPO/benchmarks/merge_synth_shards.py" merged14 plain hardA hardB plain2 hardC \
         --only hardB=silhouette > /dev/null || exit 1
-    echo "data: $(wc -l < merged14/list.txt) sequences," \
-        "$(grep -lx silhouette merged14/*/attributes.txt | wc -l) with silhouette"
+    data_summary merged14 silhouette
 fi
 if [ "$STEP" = all ] || [ "$STEP" = train ]; then
-    RESUME=(); [ -f ft14/last.pt ] && RESUME=(--resume)
-    "$PY" -m droptrack train --config "$REPO/benchmarks/configs/droptrack_tiny_synth_v14.yaml" \
-        --pretrained "$REPO/benchmarks/candidates/droptrack_tiny_v13_ep12.pt" --output ft14 --data merged14 \
-        --workers 1 --threads 1 --device cpu --seed 141 --save-every 1 --keep-last 0 ${RESUME[@]+"${RESUME[@]}"} \
-        > train14.log 2>&1
-    echo "training ended (exit $?): $(ls ft14 | tr '\n' ' ')"
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v14.yaml" "$REPO/benchmarks/candidates/droptrack_tiny_v13_ep12.pt" \
+        ft14 merged14 141 train14.log
 fi
