@@ -1,4 +1,13 @@
-# Shared steps of the 2-core CPU training scripts (benchmarks/cpu_train_v*.sh), sourced by them; run in WORK.
+# Shared part of the 2-core CPU training scripts (benchmarks/cpu_train_v*.sh), sourced first with the script's
+# arguments: strict mode, the repository as the working folder, W (the work folder, $1), STEP (CPU_TRAIN_STEP: all,
+# data or train), PY, REPO, one thread per process, and the helpers below.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
+PY="${PYTHON:-python3}"; REPO="$PWD"
+export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+# want STEP: whether this run does that step
+want() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
 # cpu_train CONFIG PRETRAINED OUT DATA SEED LOG: `dt train` on one torch thread and one loader process, a checkpoint
 # every epoch, resumed when OUT/last.pt exists; prints how it ended and what OUT holds.
 cpu_train() {

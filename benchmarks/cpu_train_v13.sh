@@ -13,15 +13,10 @@
 # Training: benchmarks/configs/droptrack_tiny_synth_v13sil.yaml (12 epochs of 16,384 pairs, batch 32, LR 5e-5, x0.1
 # after 9), one torch thread and one loader process, seed 131, a checkpoint every epoch. Nothing here chooses a
 # model: the checkpoints are scored on validation sets afterwards (benchmarks/default_model.md).
-set -uo pipefail
-cd "$(dirname "$0")/.." || exit 2
-W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
-PY="${PYTHON:-python3}"; REPO="$PWD"
-export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-. "$REPO/benchmarks/cpu_train_lib.sh"
+. "$(dirname "$0")/cpu_train_lib.sh" "$@"
 mkdir -p "$W" && cd "$W" || exit 2
 synth() { "$PY" -m droptrack data synth "$@"; }
-if [ "$STEP" = all ] || [ "$STEP" = data ]; then
+if want data; then
     ( synth plain --sequences 400 --frames 80 --seed 901 --split train --aspect-max 4.5 > gen_plain.log 2>&1
       synth hardB --split train --size 640x360 --attributes silhouette --sequences 600 --frames 60 --seed 903 \
           --aspect-max 4.5 > gen_hardB.log 2>&1 ) &
@@ -36,7 +31,7 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
         || exit 1
     data_summary merged silhouette
 fi
-if [ "$STEP" = all ] || [ "$STEP" = train ]; then
+if want train; then
     cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v13sil.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
         ft merged 131 train.log
 fi

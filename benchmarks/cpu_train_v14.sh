@@ -11,18 +11,13 @@
 #   hardC  600 sequences, 640x360, 60 frames, --attributes all,attached (version 12's hard recipe)
 # -> 2,343 sequences, 12 % with silhouettes. Training: benchmarks/configs/droptrack_tiny_synth_v14.yaml (6 epochs of
 # 16,384 pairs, batch 32, LR 5e-5, x0.1 after 4), from benchmarks/candidates/droptrack_tiny_v13_ep12.pt, seed 141.
-set -uo pipefail
-cd "$(dirname "$0")/.." || exit 2
-W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
-PY="${PYTHON:-python3}"; REPO="$PWD"
-export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-. "$REPO/benchmarks/cpu_train_lib.sh"
-if [ "$STEP" = all ] || [ "$STEP" = data ]; then
+. "$(dirname "$0")/cpu_train_lib.sh" "$@"
+if want data; then
     [ -f "$W/merged/list.txt" ] || CPU_TRAIN_STEP=data bash benchmarks/cpu_train_v13.sh "$W" || exit 1
 fi
 cd "$W" || exit 2
 synth() { "$PY" -m droptrack data synth "$@"; }
-if [ "$STEP" = all ] || [ "$STEP" = data ]; then
+if want data; then
     synth plain2 --sequences 400 --frames 80 --seed 911 --split train --aspect-max 4.5 > gen_plain2.log 2>&1 &
     synth hardC --split train --size 640x360 --attributes all,attached --sequences 600 --frames 60 --seed 912 \
         --aspect-max 4.5 > gen_hardC.log 2>&1
@@ -35,7 +30,7 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
         --only hardB=silhouette > /dev/null || exit 1
     data_summary merged14 silhouette
 fi
-if [ "$STEP" = all ] || [ "$STEP" = train ]; then
+if want train; then
     cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v14.yaml" "$REPO/benchmarks/candidates/droptrack_tiny_v13_ep12.pt" \
         ft14 merged14 141 train14.log
 fi

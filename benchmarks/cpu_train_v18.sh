@@ -11,17 +11,12 @@
 # and every in_scene sequence listed three times (links under three shard names), so that about half the sequences
 # drawn for training pairs have an in_scene target. Training: benchmarks/configs/droptrack_tiny_synth_v18.yaml (6
 # epochs of 16,384 pairs, batch 32, LR 1e-4, x0.1 after 4), from droptrack/weights/droptrack_tiny_synth.pt, seed 181.
-set -uo pipefail
-cd "$(dirname "$0")/.." || exit 2
-W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
-PY="${PYTHON:-python3}"; REPO="$PWD"
-export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-. "$REPO/benchmarks/cpu_train_lib.sh"
-if [ "$STEP" = all ] || [ "$STEP" = data ]; then
+. "$(dirname "$0")/cpu_train_lib.sh" "$@"
+if want data; then
     [ -f "$W/merged17/list.txt" ] || CPU_TRAIN_STEP=data bash benchmarks/cpu_train_v17.sh "$W" || exit 1
 fi
 cd "$W" || exit 2
-if [ "$STEP" = all ] || [ "$STEP" = data ]; then
+if want data; then
     [ -f hardS2/list.txt ] || "$PY" -m droptrack data synth hardS2 --split train --size 640x360 \
         --attributes all,in_scene --sequences 1000 --frames 60 --seed 1801 --aspect-max 4.5 > gen_hardS2.log 2>&1
     [ -f hardS2/list.txt ] || { echo "shard hardS2 failed: $(tail -1 gen_hardS2.log)"; exit 1; }
@@ -32,7 +27,7 @@ if [ "$STEP" = all ] || [ "$STEP" = data ]; then
         --only hardS2=in_scene --only hardS2r2=in_scene --only hardS2r3=in_scene > /dev/null || exit 1
     data_summary merged18 in_scene
 fi
-if [ "$STEP" = all ] || [ "$STEP" = train ]; then
+if want train; then
     cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v18.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
         ft18 merged18 181 train18.log
 fi
