@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared part of the 2-core CPU training scripts (benchmarks/cpu_train_v*.sh), sourced first with the script's
 # arguments: strict mode, the repository as the working folder, W (the work folder, $1), STEP (CPU_TRAIN_STEP: all,
 # data or train), PY, REPO, one thread per process, and the helpers below.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+# shellcheck disable=SC2034  # W and the rest are for the scripts that source this file
 W="${1:?give a work folder}"; STEP="${CPU_TRAIN_STEP:-all}"
 PY="${PYTHON:-python3}"; REPO="$PWD"
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
