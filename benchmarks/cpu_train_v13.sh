@@ -32,6 +32,6 @@ if want data; then
     data_summary merged silhouette
 fi
 if want train; then
-    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v13sil.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
-        ft merged 131 train.log
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v13sil.yaml" \
+        "$REPO/droptrack/weights/droptrack_tiny_synth.pt" ft merged 131 train.log
 fi

@@ -31,6 +31,6 @@ if want data; then
     data_summary merged14 silhouette
 fi
 if want train; then
-    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v14.yaml" "$REPO/benchmarks/candidates/droptrack_tiny_v13_ep12.pt" \
-        ft14 merged14 141 train14.log
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v14.yaml" \
+        "$REPO/benchmarks/candidates/droptrack_tiny_v13_ep12.pt" ft14 merged14 141 train14.log
 fi

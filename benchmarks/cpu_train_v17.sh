@@ -25,6 +25,6 @@ if want data; then
     data_summary merged17 in_scene
 fi
 if want train; then
-    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v17.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
-        ft17 merged17 171 train17.log
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v17.yaml" \
+        "$REPO/droptrack/weights/droptrack_tiny_synth.pt" ft17 merged17 171 train17.log
 fi

@@ -28,6 +28,6 @@ if want data; then
     data_summary merged18 in_scene
 fi
 if want train; then
-    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v18.yaml" "$REPO/droptrack/weights/droptrack_tiny_synth.pt" \
-        ft18 merged18 181 train18.log
+    cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v18.yaml" \
+        "$REPO/droptrack/weights/droptrack_tiny_synth.pt" ft18 merged18 181 train18.log
 fi

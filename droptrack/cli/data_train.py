@@ -30,9 +30,9 @@ def data_synth(
                                    "Debian's opencv-doc photos. Opt-in, never in 'all' (add it: all,attached): "
                                    "attached = the target runs on seamlessly into more of its photo on one side "
                                    "(a face into the neck), which the box leaves out; silhouette = the target is an "
-                                   "object-shaped region of its crop, and the box reaches every limb; in_scene = the target is a still "
-                                   "part of the scene (a pole among trees), cut in place and moved only by the "
-                                   "camera."),
+                                   "object-shaped region of its crop, and the box reaches every limb; in_scene = "
+                                   "the target is a still part of the scene (a pole among trees), cut in place and "
+                                   "moved only by the camera."),
     aspect_max: Optional[float] = typer.Option(None, "--aspect-max", help="train: widest target aspect ratio (e.g. "
                                                "4 = 1:4..4:1; default: the version-2 range, about 1:1.65..1.65:1)."),
     difficulty: str = typer.Option("hard", "--difficulty", help="With --attributes: hard (default: each val/test "

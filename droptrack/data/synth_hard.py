@@ -31,7 +31,7 @@ import numpy as np
 from droptrack.data.synth_attach import attach_cut, extension_layer
 from droptrack.data.synth_render import (ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, Layer, Plan, background_canvas,
                                          crossing_occluder, load_photo, motion_path, object_cut, random_walk, restyle)
-from droptrack.data.synth_scene import NOT_WITH, scene_size, scene_target
+from droptrack.data.synth_scene import NOT_WITH, scene_target
 from droptrack.data.synth_shape import silhouette_cut
 from droptrack.errors import InputError
 
@@ -312,9 +312,8 @@ def plan_hard(rng: np.random.Generator, n: int, size: tuple[int, int], photos: t
         zoom = 1.0 + (rng.uniform(*st.zoom) - 1.0) * (ramp if rng.random() < 0.5 else 1.0 - ramp)
     if "in_scene" in a:  # cut in place from the canvas, fixed in the scene (synth_scene)
         names["target"] = bg_name
-        aspect, base = _aspect_and_base(rng, W, H, a, aspect_log, st)
-        size = scene_size(W, H, aspect, base, float(zoom.max()), SMALL_AREA if "small_target" in a else None)
-        target = scene_target(rng, n, W, H, canvas, m, size, float(zoom.max()))
+        target = scene_target(rng, n, W, H, canvas, m, *_aspect_and_base(rng, W, H, a, aspect_log, st),
+                              float(zoom.max()), SMALL_AREA if "small_target" in a else None)
     else:
         target = _target(rng, n, W, H, looks["target"], a, aspect_log, st)
     attachment = attach_cut(rng, looks["target"], target) if "attached" in a else None

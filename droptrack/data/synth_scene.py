@@ -21,7 +21,8 @@ from droptrack.data.synth_render import Layer, most_textured
 NOT_WITH = ("rotation", "deformation", "fast_motion", "out_of_view", "camouflage", "attached", "silhouette")
 
 
-def scene_size(W: int, H: int, aspect: float, base: float, zmax: float, max_area: float | None) -> tuple[int, int]:
+def scene_size(W: int, H: int, aspect: float, base: float, zmax: float,
+               max_area: float | None) -> tuple[int, int]:
     """The target's width and height in scene pixels: `base` and `aspect` as for pasted targets, shrunk so that
     at the largest zoom it fits the view (and stays under `max_area` px² when one is given)."""
     w, h = base * math.sqrt(aspect), base / math.sqrt(aspect)
@@ -31,11 +32,11 @@ def scene_size(W: int, H: int, aspect: float, base: float, zmax: float, max_area
     return max(6, int(w * s)), max(6, int(h * s))
 
 
-def scene_target(rng: np.random.Generator, n: int, W: int, H: int, canvas: np.ndarray, m: int,
-                 size: tuple[int, int], zmax: float) -> Layer:
-    """A w x h rectangle of the canvas, fixed in scene coordinates (the view at zero pan), placed so that it stays
-    in view at the largest zoom; its pixels are the canvas's own, so it is drawn seamlessly."""
-    w, h = size
+def scene_target(rng: np.random.Generator, n: int, W: int, H: int, canvas: np.ndarray, m: int, aspect: float,
+                 base: float, zmax: float, max_area: float | None) -> Layer:
+    """A rectangle of the canvas (sized by scene_size), fixed in scene coordinates (the view at zero pan), placed so
+    that it stays in view at the largest zoom; its pixels are the canvas's own, so it is drawn seamlessly."""
+    w, h = scene_size(W, H, aspect, base, zmax, max_area)
     # centre offsets from the view centre that keep the box inside the view (minus the pan margin) at zoom zmax
     rx = max(0.0, (W / 2 - m) / zmax - w / 2)
     ry = max(0.0, (H / 2 - m) / zmax - h / 2)
