@@ -150,6 +150,8 @@ class TestCfg:
     CROP_GRID: float | None = None
     WINDOW_POWER: float | None = None
     GRID_WINDOW: str = "crop"
+    ANCHOR_SCALE: float | None = None
+    ANCHOR_NCC: float | None = None
 
 
 @dataclass

@@ -178,6 +178,8 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "WINDOW_POWER": Rule(float, lo=0, hi=4, optional=True),
     "GRID_WINDOW": _only("crop", "target", why="with CROP_GRID, the cosine window centred on the grid crop or on "
                          "the target's previous position"),
+    "ANCHOR_SCALE": Rule(float, lo=1, hi=4, optional=True),
+    "ANCHOR_NCC": Rule(float, lo=0, hi=1, lo_open=True, optional=True),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

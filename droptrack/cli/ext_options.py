@@ -78,6 +78,12 @@ EXTENSION_OPTIONS = (
     ("grid_window", Optional[str], None, "--grid-window", "With --crop-grid: the cosine window centred on the grid "
      "crop ('crop', default) or on the target's previous position ('target', the official motion prior) "
      "(TEST.GRID_WINDOW)."),
+    ("anchor_scale", Optional[str], None, "--anchor-scale", "First-frame anchor: a DSST scale filter follows the "
+     "target's size and the box's width and height stay within x/÷ this of it (TEST.ANCHOR_SCALE, [1,4], e.g. "
+     "1.2); 'off' turns the model's off."),
+    ("anchor_ncc", Optional[str], None, "--anchor-ncc", "First-frame anchor: the box's centre moves to the first "
+     "frame's target found by normalised cross-correlation near it where the peak reaches this (TEST.ANCHOR_NCC, "
+     "(0,1], e.g. 0.8); 'off' turns the model's off."),
 )
 
 

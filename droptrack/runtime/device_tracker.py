@@ -25,6 +25,7 @@ import torch
 
 from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
+from droptrack.runtime.anchor import start_anchors
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
@@ -130,6 +131,7 @@ class DeviceTracker(Tracker):
         self._started = True
         if self.extensions is not None:
             self.extensions.reset(states)
+            start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Initialise more targets on `frame`; the others keep their templates and states (live selection);
@@ -179,7 +181,7 @@ class DeviceTracker(Tracker):
             sent = self._send([list(a) + [f] for a, f in zip(self._anchors, factors)])
             boxes, factor = sent[:, :4], sent[:, 4]
             rows = self._anchors
-            self._frame = image
+            self._frame, self._host = image, frame
         crops, resize = crop_resize(image, boxes, factor, m.search_size, self.quantize)
         if self._fresh:   # tracked states lie in the frame: only the first search after init can need the host
             self._host_crops(crops, frame, rows, factors, m.search_size)

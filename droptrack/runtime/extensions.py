@@ -27,8 +27,11 @@
   below 1 a softer motion prior, so a peak far from the previous position can win; above 1 a stronger one, so a
   look-alike away from it loses more). Every crop's window, scale search's too.
 
-With every key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID and WINDOW_POWER null)
-nothing here runs
+* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC; `runtime.anchor`): a DSST scale filter bounds the box's size and
+  the first frame's template, found by NCC near the box, moves its centre.
+
+With every switch key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID, WINDOW_POWER and the
+ANCHOR keys null) nothing here runs
 and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
 same code.
 """
@@ -44,12 +47,13 @@ from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
+from droptrack.runtime.anchor import TargetAnchor, anchor_words
 from droptrack.runtime.crop_grid import box_centre, grid_anchor, window_shift
 from droptrack.runtime.score_windows import moved_windows
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
 OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None,
-                             "CROP_GRID": None, "WINDOW_POWER": None}
+                             "CROP_GRID": None, "WINDOW_POWER": None, "ANCHOR_SCALE": None, "ANCHOR_NCC": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -74,6 +78,8 @@ class TrackerExt:
     crop_grid: float | None = TestCfg.CROP_GRID
     window_power: float | None = TestCfg.WINDOW_POWER
     grid_window: str = TestCfg.GRID_WINDOW
+    anchor_scale: float | None = TestCfg.ANCHOR_SCALE
+    anchor_ncc: float | None = TestCfg.ANCHOR_NCC
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -102,6 +108,8 @@ class TrackerExt:
             parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
         if self.window_power is not None:
             parts.append(f"window power {self.window_power:g}")
+        if self.anchor_scale is not None or self.anchor_ncc is not None:
+            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc))
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
@@ -128,7 +136,7 @@ class TrackerExt:
 
 
 # the keys whose options take 'off' (--scale-search off): the switch keys that take null, and SCALE_FUSE
-OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE")
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE", "ANCHOR_SCALE", "ANCHOR_NCC")
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
@@ -214,17 +222,20 @@ class TargetMemory:
     wide: bool = False       # searching with REACQ_FACTOR
     refreshed: int = 0       # frames since the template was (re)cropped
     history: list[bool] = field(default_factory=list)   # wide flag of the last HISTORY tracked frames (tests)
+    anchor: TargetAnchor | None = None   # ANCHOR_SCALE / ANCHOR_NCC: the first frame's template and scale filter
 
     def to_dict(self) -> dict:
         """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal."""
         return {"confident": [float(v) for v in self.confident], "velocity": [float(v) for v in self.velocity],
-                "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed}
+                "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed,
+                **({"anchor": self.anchor.to_dict()} if self.anchor is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TargetMemory":
         """The memory `to_dict` wrote."""
+        anchor = TargetAnchor.from_dict(d["anchor"]) if d.get("anchor") is not None else None
         return cls([float(v) for v in d["confident"]], tuple(float(v) for v in d["velocity"]), int(d["since"]),
-                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]))
+                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]), anchor=anchor)
 
 
 class Extensions:

@@ -19,6 +19,7 @@ from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
 from droptrack.runtime.backends import load_backend, tracker_ext
+from droptrack.runtime.anchor import gray_of, start_anchors
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
@@ -125,6 +126,7 @@ class Tracker:
         self._started = True
         if self.extensions is not None:
             self.extensions.reset(states)
+            start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates
@@ -206,7 +208,7 @@ class Tracker:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
         self._windows = self.extensions.windows(self.meta.feat_size)
-        self._frame = frame
+        self._frame = self._host = frame
         return self._crops(frame, self._anchors, factors, self.meta.search_size)
 
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
@@ -237,6 +239,7 @@ class Tracker:
         ext = self.extensions
         results = []
         n = ext.per_target
+        gray = gray_of(self._host) if any(m.anchor is not None for m in ext.memory) else None
         for i, c in enumerate(ext.select(peaks)):
             if self.ext.scale_fuse is None:
                 mapped = self._mapped(boxes, factors, c)
@@ -244,6 +247,8 @@ class Tracker:
                 crops = range(i * n, i * n + n)
                 mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[i * n:i * n + n], c - i * n)
             wide = ext.memory[i].wide   # what this frame's crop was taken with (`crops`); the update may change it
+            if ext.memory[i].anchor is not None:   # ANCHOR_SCALE / ANCHOR_NCC (runtime/anchor.py)
+                mapped = ext.memory[i].anchor.apply(gray, mapped, self.ext.anchor_ncc, self.ext.anchor_scale)
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
@@ -294,7 +299,9 @@ class Tracker:
         saved without extensions) starts each target's extension memory afresh at its restored state, as
         `initialize_many` does; anything malformed is a TrackerStateError and changes nothing."""
         states, saved = check_snapshot(snap, self.num_targets, self.extensions is not None)
-        memory = [TargetMemory(list(st)) for st in states] if saved is None else saved
+        old = self.extensions.memory if self.extensions is not None else [None] * len(states)
+        memory = saved if saved is not None else [TargetMemory(list(st), anchor=getattr(o, "anchor", None))
+                                                  for st, o in zip(states, old)]   # anchors: as initialised
         if templates is not None:
             check_templates(templates, self.templates)
         self.states = states

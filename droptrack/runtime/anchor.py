@@ -1,0 +1,215 @@
+"""First-frame anchor of a target (opt-in TEST keys ANCHOR_NCC and ANCHOR_SCALE; issue 11).
+
+The network boxes what looks like an object. A target with no edge of its own (a pole among trees, a window in a
+facade, a face whose box stops at the hairline) lets its box grow and slide off. Two classic cues that only look at
+the target's own pixels hold it, at about 1 ms a frame on one CPU core:
+
+* ANCHOR_SCALE (a tolerance >= 1): a DSST scale filter (Danelljan et al., BMVC 2014: a 1-D correlation filter over
+  17 scales, gradient-orientation cells of the target resized to about 512 pixels, learning rate 0.025) follows the
+  target's size from the first frame on, evaluated each frame at the network's centre. The network's width and
+  height are clamped to within [size / tol, size x tol] of the filter's, so aspect changes pass and drift does not.
+* ANCHOR_NCC (a threshold in (0, 1]): the first frame's target, resized to 32 px on its long side, is matched
+  (normalised cross-correlation) in a window of twice the box around the network's centre, at the box's current
+  size; where the peak reaches the threshold, the centre moves to it (sub-pixel, a parabola through the peak).
+
+Both run on the host, on the frame's grey levels, after the network's box is decoded and before the extensions'
+state update, so every backend (torch, ONNX Runtime, TensorRT, the CUDA tracker) runs the same code. The state (the
+template, the filter, its size) goes into `dt run --resume`'s journal with the target's memory.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+SIDE, REACH = 32, 0.5                 # NCC template's long side (px), search reach (x the box, each side)
+SCALES, STEP, LR, LAM = 17, 1.04, 0.025, 1e-2
+AREA, CELL, BINS = 512, 4, 9
+
+
+def gray_of(frame: Any) -> np.ndarray:
+    """Grey uint8 (H, W) of an RGB uint8 frame (a device tensor is copied to the host)."""
+    if not isinstance(frame, np.ndarray):
+        frame = frame.detach().cpu().numpy()
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def _pack(a: np.ndarray) -> dict:
+    """JSON-safe array (base64 of its float32 bytes)."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _unpack(d: dict) -> np.ndarray:
+    """The array `_pack` wrote."""
+    return np.frombuffer(base64.b64decode(d["b64"]), dtype=np.float32).reshape(d["shape"]).copy()
+
+
+def _peak_offset(m: np.ndarray, i: int) -> float:
+    """Sub-sample offset of a 1-D peak at `i` from the parabola through it and its neighbours."""
+    if 0 < i < len(m) - 1:
+        left, mid, right = float(m[i - 1]), float(m[i]), float(m[i + 1])
+        curv = left - 2 * mid + right
+        return 0.5 * (left - right) / curv if curv < 0 else 0.0
+    return 0.0
+
+
+def _affine(cx: float, cy: float, kx: float, ky: float, out_w: int, out_h: int) -> np.ndarray:
+    """2x3 map of the frame into an out_w x out_h patch centred on (cx, cy), scaled by (kx, ky)."""
+    return np.array([[kx, 0, out_w / 2 - cx * kx], [0, ky, out_h / 2 - cy * ky]], np.float32)
+
+
+def _shrunk(gray: np.ndarray, f: float) -> tuple[np.ndarray, float]:
+    """The frame area-averaged down by `f` (so the bilinear warps after it do not alias), and f; f >= 0.99: the
+    frame itself and 1.0."""
+    if f >= 0.99:
+        return gray, 1.0
+    return cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
+
+
+def _patch(img: tuple[np.ndarray, float], cx: float, cy: float, kx: float, ky: float, out_w: int,
+           out_h: int) -> np.ndarray:
+    """The frame around (cx, cy) resized by (kx, ky) into out_w x out_h, edges replicated, float32; `img` is
+    `_shrunk`'s (image, f)."""
+    small, f = img
+    return cv2.warpAffine(small, _affine(cx * f, cy * f, kx / f, ky / f, out_w, out_h), (out_w, out_h),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
+class ScaleFilter:
+    """DSST's scale filter: which of SCALES sizes around the current one the target fills, learnt online."""
+
+    def __init__(self, model_wh: tuple[int, int], num: np.ndarray, den: np.ndarray):
+        self.model_wh, self.num, self.den = model_wh, num, den
+        ss = np.arange(SCALES) - SCALES // 2
+        self.factors = STEP ** ss.astype(np.float64)
+        self.label = np.exp(-0.5 * ss ** 2 / (np.sqrt(SCALES) / 4.0) ** 2)
+        self.window = np.hanning(SCALES + 2)[1:-1]
+
+    @classmethod
+    def start(cls, gray: np.ndarray, box: list[float]) -> "ScaleFilter":
+        """A filter trained on the target `box` (x, y, w, h) of the first frame."""
+        x, y, w, h = box
+        k = np.sqrt(AREA / (w * h))
+        model = (max(2 * CELL, int(round(w * k / CELL)) * CELL), max(2 * CELL, int(round(h * k / CELL)) * CELL))
+        sf = cls(model, np.zeros(0), np.zeros(0))
+        xsf = sf._sample(gray, x + w / 2, y + h / 2, w, h)
+        sf.num = np.fft.fft(sf.label)[None] * np.conj(xsf)
+        sf.den = np.sum((xsf * np.conj(xsf)).real, 0)
+        return sf
+
+    def _sample(self, gray: np.ndarray, cx: float, cy: float, w: float, h: float) -> np.ndarray:
+        """(d, SCALES) FFT over scales of the windowed features of the target at each scale."""
+        mw, mh = self.model_wh
+        img = _shrunk(gray, min(1.0, 1.5 * mw / w))
+        p = np.stack([_patch(img, cx, cy, mw / (w * s), mh / (h * s), mw, mh) for s in self.factors]) / 255.0
+        gx, gy = np.zeros_like(p), np.zeros_like(p)
+        gx[:, :, 1:-1] = p[:, :, 2:] - p[:, :, :-2]
+        gy[:, 1:-1] = p[:, 2:] - p[:, :-2]
+        mag = np.sqrt(gx * gx + gy * gy)
+        bins = np.minimum((np.arctan2(gy, gx) % np.pi) * (BINS / np.pi), BINS - 1).astype(np.int64)
+        ch, cw = mh // CELL, mw // CELL
+        cell = (np.arange(mh) // CELL)[:, None] * cw + (np.arange(mw) // CELL)[None]
+        idx = (np.arange(SCALES)[:, None, None] * (ch * cw) + cell[None]) * BINS + bins
+        hog = np.bincount(idx.ravel(), mag.ravel(), SCALES * ch * cw * BINS).reshape(SCALES, ch * cw, BINS)
+        hog /= np.sqrt((hog * hog).sum(-1, keepdims=True)) + 1e-3
+        mean = p.reshape(SCALES, ch, CELL, cw, CELL).mean((2, 4)).reshape(SCALES, ch * cw, 1) - 0.5
+        feats = np.concatenate([hog, mean], -1).reshape(SCALES, -1).T * self.window[None]
+        return np.fft.fft(feats, axis=1)
+
+    def step(self, gray: np.ndarray, cx: float, cy: float, w: float, h: float) -> float:
+        """The target's size relative to (w, h) at (cx, cy); the filter then learns from the same sample, its label
+        centred on the scale found."""
+        xsf = self._sample(gray, cx, cy, w, h)
+        resp = np.real(np.fft.ifft(np.sum(self.num * xsf, 0) / (self.den + LAM)))
+        i = int(np.argmax(resp))
+        label = np.fft.fft(np.roll(self.label, i - SCALES // 2))
+        self.num = (1 - LR) * self.num + LR * label[None] * np.conj(xsf)
+        self.den = (1 - LR) * self.den + LR * np.sum((xsf * np.conj(xsf)).real, 0)
+        return float(STEP ** (i - SCALES // 2 + _peak_offset(resp, i)))
+
+    def to_dict(self) -> dict:
+        """JSON-safe state."""
+        return {"model_wh": list(self.model_wh), "num": _pack(np.stack([self.num.real, self.num.imag])),
+                "den": _pack(self.den)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScaleFilter":
+        """The filter `to_dict` wrote."""
+        num = _unpack(d["num"]).astype(np.float64)
+        return cls(tuple(int(v) for v in d["model_wh"]), num[0] + 1j * num[1], _unpack(d["den"]).astype(np.float64))
+
+
+@dataclass
+class TargetAnchor:
+    """One target's first-frame template (NCC), scale filter and the size it follows."""
+
+    template: np.ndarray | None
+    scale: ScaleFilter | None
+    size: list[float]
+
+    @classmethod
+    def start(cls, gray: np.ndarray, box: list[float], ncc: bool, scale: bool) -> "TargetAnchor":
+        """The anchor of `box` (x, y, w, h) on the first frame's grey levels."""
+        x, y, w, h = (float(v) for v in box)
+        template = None
+        if ncc:
+            k = min(2.0, SIDE / max(w, h))
+            tw, th = max(4, int(round(w * k))), max(4, int(round(h * k)))
+            template = _patch(_shrunk(gray, k), x + w / 2, y + h / 2, tw / w, th / h, tw, th)
+        return cls(template, ScaleFilter.start(gray, [x, y, w, h]) if scale else None, [w, h])
+
+    def apply(self, gray: np.ndarray, pred: list[float], ncc: float | None, tol: float | None) -> list[float]:
+        """The network's box `pred` (x, y, w, h) with its size clamped to the filter's (ANCHOR_SCALE `tol`) and its
+        centre moved to the template's NCC peak where that reaches `ncc`."""
+        x, y, w, h = pred
+        cx, cy = x + w / 2, y + h / 2
+        if self.scale is not None and tol is not None:
+            s = self.scale.step(gray, cx, cy, *self.size)
+            self.size = [self.size[0] * s, self.size[1] * s]
+            w = min(max(w, self.size[0] / tol), self.size[0] * tol)
+            h = min(max(h, self.size[1] / tol), self.size[1] * tol)
+        if self.template is not None and ncc is not None and w > 0 and h > 0:
+            th, tw = self.template.shape
+            kx, ky = tw / w, th / h
+            rw, rh = int(round(tw * (1 + 2 * REACH))), int(round(th * (1 + 2 * REACH)))
+            k = min(kx, ky)
+            region = _patch(_shrunk(gray, 1.5 * k if k < 0.5 else 1.0), cx, cy, kx, ky, rw, rh)
+            m = cv2.matchTemplate(region, self.template, cv2.TM_CCOEFF_NORMED)
+            _, peak, _, (px, py) = cv2.minMaxLoc(m)
+            if peak >= ncc:
+                cx += (px + _peak_offset(m[py], px) + tw / 2 - rw / 2) / kx
+                cy += (py + _peak_offset(m[:, px], py) + th / 2 - rh / 2) / ky
+        return [cx - w / 2, cy - h / 2, w, h]
+
+    def to_dict(self) -> dict:
+        """JSON-safe state (`dt run --resume`)."""
+        return {"template": None if self.template is None else _pack(self.template),
+                "scale": None if self.scale is None else self.scale.to_dict(), "size": [float(v) for v in self.size]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TargetAnchor":
+        """The anchor `to_dict` wrote."""
+        return cls(None if d["template"] is None else _unpack(d["template"]),
+                   None if d["scale"] is None else ScaleFilter.from_dict(d["scale"]), [float(v) for v in d["size"]])
+
+
+def start_anchors(memory: list, frame: Any, states: list[list[float]], ncc: float | None,
+                  tol: float | None) -> None:
+    """Give each new target's memory (the last len(states) of `memory`) its anchor on `frame`, when either key is on."""
+    if ncc is None and tol is None or not states:
+        return
+    gray = gray_of(frame)
+    for mem, box in zip(memory[len(memory) - len(states):], states):
+        mem.anchor = TargetAnchor.start(gray, box, ncc is not None, tol is not None)
+
+
+def anchor_words(tol: float | None, ncc: float | None) -> str:
+    """The anchor settings in a few words, for run summaries."""
+    parts = ([f"scale filter x/÷{tol:g}"] if tol is not None else []) + ([f"NCC centre at {ncc:g}"] if ncc is not None
+                                                                        else [])
+    return "first-frame anchor (" + ", ".join(parts) + ")"
