@@ -39,14 +39,14 @@ def gray_of(frame: Any) -> np.ndarray:
 
 
 def _pack(a: np.ndarray) -> dict:
-    """JSON-safe array (base64 of its float32 bytes)."""
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+    """JSON-safe array, exact: base64 of its bytes (float32 or float64, little-endian)."""
+    a = np.ascontiguousarray(a, dtype="<f4" if a.dtype == np.float32 else "<f8")
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
 def _unpack(d: dict) -> np.ndarray:
     """The array `_pack` wrote."""
-    return np.frombuffer(base64.b64decode(d["b64"]), dtype=np.float32).reshape(d["shape"]).copy()
+    return np.frombuffer(base64.b64decode(d["b64"]), dtype=d["dtype"]).reshape(d["shape"]).astype(d["dtype"][1:])
 
 
 def _peak_offset(m: np.ndarray, i: int) -> float:
@@ -59,8 +59,9 @@ def _peak_offset(m: np.ndarray, i: int) -> float:
 
 
 def _affine(cx: float, cy: float, kx: float, ky: float, out_w: int, out_h: int) -> np.ndarray:
-    """2x3 map of the frame into an out_w x out_h patch centred on (cx, cy), scaled by (kx, ky)."""
-    return np.array([[kx, 0, out_w / 2 - cx * kx], [0, ky, out_h / 2 - cy * ky]], np.float32)
+    """2x3 map of the frame into an out_w x out_h patch centred on (cx, cy), scaled by (kx, ky) (pixel centres at
+    integer coordinates, as cv2.warpAffine has them)."""
+    return np.array([[kx, 0, (out_w - 1) / 2 - cx * kx], [0, ky, (out_h - 1) / 2 - cy * ky]], np.float64)
 
 
 def _shrunk(gray: np.ndarray, f: float) -> tuple[np.ndarray, float]:
@@ -75,8 +76,9 @@ def _patch(img: tuple[np.ndarray, float], cx: float, cy: float, kx: float, ky: f
            out_h: int) -> np.ndarray:
     """The frame around (cx, cy) resized by (kx, ky) into out_w x out_h, edges replicated, float32; `img` is
     `_shrunk`'s (image, f)."""
-    small, f = img
-    return cv2.warpAffine(small, _affine(cx * f, cy * f, kx / f, ky / f, out_w, out_h), (out_w, out_h),
+    small, f = img   # cv2.resize puts frame pixel centre x at (x + 0.5) f - 0.5
+    a = _affine((cx + 0.5) * f - 0.5, (cy + 0.5) * f - 0.5, kx / f, ky / f, out_w, out_h)
+    return cv2.warpAffine(small, a, (out_w, out_h),
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
@@ -140,8 +142,8 @@ class ScaleFilter:
     @classmethod
     def from_dict(cls, d: dict) -> "ScaleFilter":
         """The filter `to_dict` wrote."""
-        num = _unpack(d["num"]).astype(np.float64)
-        return cls(tuple(int(v) for v in d["model_wh"]), num[0] + 1j * num[1], _unpack(d["den"]).astype(np.float64))
+        num = _unpack(d["num"])
+        return cls(tuple(int(v) for v in d["model_wh"]), num[0] + 1j * num[1], _unpack(d["den"]))
 
 
 @dataclass
@@ -182,8 +184,8 @@ class TargetAnchor:
             m = cv2.matchTemplate(region, self.template, cv2.TM_CCOEFF_NORMED)
             _, peak, _, (px, py) = cv2.minMaxLoc(m)
             if peak >= ncc:
-                cx += (px + _peak_offset(m[py], px) + tw / 2 - rw / 2) / kx
-                cy += (py + _peak_offset(m[:, px], py) + th / 2 - rh / 2) / ky
+                cx += (px + _peak_offset(m[py], px) + (tw - rw) / 2) / kx
+                cy += (py + _peak_offset(m[:, px], py) + (th - rh) / 2) / ky
         return [cx - w / 2, cy - h / 2, w, h]
 
     def to_dict(self) -> dict:
