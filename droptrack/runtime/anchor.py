@@ -91,6 +91,9 @@ class ScaleFilter:
         self.factors = STEP ** ss.astype(np.float64)
         self.label = np.exp(-0.5 * ss ** 2 / (np.sqrt(SCALES) / 4.0) ** 2)
         self.window = np.hanning(SCALES + 2)[1:-1]
+        mw, mh = model_wh   # each pixel's (scale, cell) bin offset, fixed by the model size: made once, not per frame
+        cell = (np.arange(mh) // CELL)[:, None] * (mw // CELL) + (np.arange(mw) // CELL)[None]
+        self.cell_bins = (np.arange(SCALES)[:, None, None] * ((mh // CELL) * (mw // CELL)) + cell[None]) * BINS
 
     @classmethod
     def start(cls, gray: np.ndarray, box: list[float]) -> "ScaleFilter":
@@ -115,9 +118,7 @@ class ScaleFilter:
         mag = np.sqrt(gx * gx + gy * gy)
         bins = np.minimum((np.arctan2(gy, gx) % np.pi) * (BINS / np.pi), BINS - 1).astype(np.int64)
         ch, cw = mh // CELL, mw // CELL
-        cell = (np.arange(mh) // CELL)[:, None] * cw + (np.arange(mw) // CELL)[None]
-        idx = (np.arange(SCALES)[:, None, None] * (ch * cw) + cell[None]) * BINS + bins
-        hog = np.bincount(idx.ravel(), mag.ravel(), SCALES * ch * cw * BINS).reshape(SCALES, ch * cw, BINS)
+        hog = np.bincount((self.cell_bins + bins).ravel(), mag.ravel(), SCALES * ch * cw * BINS).reshape(SCALES, ch * cw, BINS)
         hog /= np.sqrt((hog * hog).sum(-1, keepdims=True)) + 1e-3
         mean = p.reshape(SCALES, ch, CELL, cw, CELL).mean((2, 4)).reshape(SCALES, ch * cw, 1) - 0.5
         feats = np.concatenate([hog, mean], -1).reshape(SCALES, -1).T * self.window[None]

@@ -233,7 +233,7 @@ class TargetMemory:
     @classmethod
     def from_dict(cls, d: dict) -> "TargetMemory":
         """The memory `to_dict` wrote."""
-        anchor = TargetAnchor.from_dict(d["anchor"]) if d.get("anchor") is not None else None
+        anchor = TargetAnchor.from_dict(d["anchor"]) if "anchor" in d and d["anchor"] is not None else None
         return cls([float(v) for v in d["confident"]], tuple(float(v) for v in d["velocity"]), int(d["since"]),
                    int(d["low"]), bool(d["wide"]), int(d["refreshed"]), anchor=anchor)
 

@@ -309,7 +309,7 @@ def check_snapshot(snap: dict, count: int,
         if len(saved) != len(states):
             raise ValueError
         return states, [TargetMemory.from_dict(d) for d in saved]
-    except (KeyError, TypeError, ValueError, AttributeError):   # AttributeError: an entry that is no mapping
+    except (KeyError, TypeError, ValueError):
         raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
                                 "pass what snapshot() returned (or drop its 'memory' entry to start afresh)") from None
 

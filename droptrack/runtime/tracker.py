@@ -68,6 +68,7 @@ class Tracker:
         self._anchors: list[list[float]] = []   # boxes the last search crops were centred on (extensions)
         self._windows: np.ndarray | None = None  # per-crop score windows of the last crops (GRID_WINDOW 'target')
         self._frame = None                      # the frame being tracked (template refresh)
+        self._host = None                       # the same frame on the host (runtime/anchor.py reads it)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
         self._started = False                   # initialised once (removing every target leaves it started)
         self._closed = False                    # close(): the backend is released, frames are refused
