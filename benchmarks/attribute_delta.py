@@ -1,34 +1,30 @@
-"""Paired ΔAUC per synthetic attribute between two `dt eval` runs of the same sets: for each attribute, the mean of
-(candidate - reference) success AUC over the sequences whose attributes.txt names it; then the sequences that lose
-most. Usage: python benchmarks/attribute_delta.py --set DATA,REFERENCE,CANDIDATE [--set ...]"""
+"""Paired ΔAUC per synthetic attribute between two trackers' boxes on the same sets (pooled_delta_auc.py's inputs and
+per-sequence scores): for each attribute, the mean of (candidate - reference) success AUC over the sequences whose
+attributes.txt names it; then the sequences that lose most.
+
+    python benchmarks/attribute_delta.py --set DATA,REFERENCE,CANDIDATE [--set ...]
+"""
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def seq_auc(result_dir: Path, seq) -> float:
-    """Success AUC of one sequence's GOT-10k result file (OSTrack's OPE analysis, all frames)."""
-    from droptrack.eval.metrics import ope_aggregate, ope_sequence
-
-    pred = np.loadtxt(result_dir / "got10k_submit" / seq.name / f"{seq.name}_001.txt", delimiter=",", ndmin=2)
-    return ope_aggregate([ope_sequence(pred, seq.boxes, "got10k", seq.visible, seq.name)], "got10k").auc
+from pooled_delta_auc import parse, set_scores  # noqa: E402
 
 
 def main() -> None:
-    from droptrack.data.registry import get_sequences
+    from droptrack.data import get_sequences
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", action="append", required=True, help="DATA,REFERENCE,CANDIDATE (repeatable)")
     rows = []
-    for spec in ap.parse_args().set:
-        data, ref, cand = (Path(p) for p in spec.split(","))
-        for seq in get_sequences("synth", data):
-            tags = (data / seq.name / "attributes.txt").read_text().split()
-            rows.append((data.name, seq.name, 100 * (seq_auc(cand, seq) - seq_auc(ref, seq)), tags))
+    for data, ref, cand in parse().sets:
+        a, b, _, _ = set_scores(data, ref, cand)
+        for q, ra, rb in zip(get_sequences("synth", data), a, b):   # set_scores' order
+            rows.append((data.name, q.name, 100 * (rb - ra), (data / q.name / "attributes.txt").read_text().split()))
     print(f"{len(rows)} sequences, mean ΔAUC {np.mean([r[2] for r in rows]):+.2f} points\n")
     print("| attribute | sequences | ΔAUC |\n|---|---|---|")
     for tag in sorted({t for r in rows for t in r[3]}):
