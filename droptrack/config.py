@@ -152,6 +152,8 @@ class TestCfg:
     GRID_WINDOW: str = "crop"
     ANCHOR_SCALE: float | None = None
     ANCHOR_NCC: float | None = None
+    ANCHOR_SIZE: str = "first"
+    ANCHOR_GATE: float = 0.0
 
 
 @dataclass

@@ -180,6 +180,9 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
                          "the target's previous position"),
     "ANCHOR_SCALE": Rule(float, lo=1, hi=4, optional=True),
     "ANCHOR_NCC": Rule(float, lo=0, hi=1, lo_open=True, optional=True),
+    "ANCHOR_SIZE": _only("first", "network", why="with ANCHOR_SCALE, the scale filter follows its own size from the "
+                         "first frame or is evaluated at the network's box each frame"),
+    "ANCHOR_GATE": Rule(float, lo=0, hi=1),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

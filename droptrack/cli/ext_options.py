@@ -84,6 +84,11 @@ EXTENSION_OPTIONS = (
     ("anchor_ncc", Optional[str], None, "--anchor-ncc", "First-frame anchor: the box's centre moves to the first "
      "frame's target found by normalised cross-correlation near it where the peak reaches this (TEST.ANCHOR_NCC, "
      "(0,1], e.g. 0.8); 'off' turns the model's off."),
+    ("anchor_size", Optional[str], None, "--anchor-size", "With --anchor-scale: the scale filter follows its own "
+     "size from the first frame ('first', default) or corrects the network's box each frame ('network', no size "
+     "memory: FP16/INT8 tracks stay with FP32's) (TEST.ANCHOR_SIZE)."),
+    ("anchor_gate", Optional[float], None, "--anchor-gate", "The anchor acts (and learns) only on frames whose "
+     "network score is at least this (TEST.ANCHOR_GATE, [0,1], default 0)."),
 )
 
 

@@ -12,6 +12,11 @@ the target's own pixels hold it, at about 1 ms a frame on one CPU core:
   (normalised cross-correlation) in a window of twice the box around the network's centre, at the box's current
   size; where the peak reaches the threshold, the centre moves to it (sub-pixel, a parabola through the peak).
 
+ANCHOR_SIZE 'network' evaluates the filter at the network's box each frame instead of following its own size: the
+estimate s corrects the box to (w, h) x s, within x/÷ tol of the network's, so no size memory carries a numeric
+difference from frame to frame (FP16/INT8 tracks stay with FP32's). ANCHOR_GATE: frames whose network score is below
+it are left to the network (no correction, no learning), so a lost target does not teach the filter.
+
 Both run on the host, on the frame's grey levels, after the network's box is decoded and before the extensions'
 state update, so every backend (torch, ONNX Runtime, TensorRT, the CUDA tracker) runs the same code. The state (the
 template, the filter, its size) goes into `dt run --resume`'s journal with the target's memory.
@@ -166,16 +171,25 @@ class TargetAnchor:
             template = _patch(_shrunk(gray, k), x + w / 2, y + h / 2, tw / w, th / h, tw, th)
         return cls(template, ScaleFilter.start(gray, [x, y, w, h]) if scale else None, [w, h])
 
-    def apply(self, gray: np.ndarray, pred: list[float], ncc: float | None, tol: float | None) -> list[float]:
-        """The network's box `pred` (x, y, w, h) with its size clamped to the filter's (ANCHOR_SCALE `tol`) and its
-        centre moved to the template's NCC peak where that reaches `ncc`."""
+    def apply(self, gray: np.ndarray, pred: list[float], score: float, ncc: float | None, tol: float | None,
+              size: str = "first", gate: float = 0.0) -> list[float]:
+        """The network's box `pred` (x, y, w, h, peak `score`) with its size clamped to the filter's (ANCHOR_SCALE
+        `tol`; ANCHOR_SIZE `size`) and its centre moved to the template's NCC peak where that reaches `ncc`; as
+        given where `score` < `gate`."""
         x, y, w, h = pred
         cx, cy = x + w / 2, y + h / 2
+        if score < gate:
+            return list(pred)
         if self.scale is not None and tol is not None:
-            s = self.scale.step(gray, cx, cy, *self.size)
-            self.size = [self.size[0] * s, self.size[1] * s]
-            w = min(max(w, self.size[0] / tol), self.size[0] * tol)
-            h = min(max(h, self.size[1] / tol), self.size[1] * tol)
+            if size == "network":
+                s = self.scale.step(gray, cx, cy, w, h)
+                ref_w, ref_h = w * s, h * s
+            else:
+                s = self.scale.step(gray, cx, cy, *self.size)
+                self.size = ref = [self.size[0] * s, self.size[1] * s]
+                ref_w, ref_h = ref
+            w = min(max(w, ref_w / tol), ref_w * tol)
+            h = min(max(h, ref_h / tol), ref_h * tol)
         if self.template is not None and ncc is not None and w > 0 and h > 0:
             th, tw = self.template.shape
             kx, ky = tw / w, th / h
@@ -211,8 +225,8 @@ def start_anchors(memory: list, frame: Any, states: list[list[float]], ncc: floa
         mem.anchor = TargetAnchor.start(gray, box, ncc is not None, tol is not None)
 
 
-def anchor_words(tol: float | None, ncc: float | None) -> str:
+def anchor_words(tol: float | None, ncc: float | None, size: str = "first", gate: float = 0.0) -> str:
     """The anchor settings in a few words, for run summaries."""
-    parts = ([f"scale filter x/÷{tol:g}"] if tol is not None else []) + ([f"NCC centre at {ncc:g}"] if ncc is not None
-                                                                        else [])
-    return "first-frame anchor (" + ", ".join(parts) + ")"
+    parts = ([f"scale filter x/÷{tol:g}" + (" of the network's box" if size == "network" else "")]
+             if tol is not None else []) + ([f"NCC centre at {ncc:g}"] if ncc is not None else [])
+    return "first-frame anchor (" + ", ".join(parts) + (f"; score >= {gate:g}" if gate else "") + ")"

@@ -27,12 +27,11 @@
   below 1 a softer motion prior, so a peak far from the previous position can win; above 1 a stronger one, so a
   look-alike away from it loses more). Every crop's window, scale search's too.
 
-* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC; `runtime.anchor`): a DSST scale filter bounds the box's size and
-  the first frame's template, found by NCC near the box, moves its centre.
+* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE; `runtime.anchor`): a DSST scale filter
+  bounds the box's size and the first frame's template, found by NCC near the box, moves its centre.
 
 With every switch key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID, WINDOW_POWER and the
-ANCHOR keys null) nothing here runs
-and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
+ANCHOR keys null) nothing here runs and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
 same code.
 """
 
@@ -80,6 +79,8 @@ class TrackerExt:
     grid_window: str = TestCfg.GRID_WINDOW
     anchor_scale: float | None = TestCfg.ANCHOR_SCALE
     anchor_ncc: float | None = TestCfg.ANCHOR_NCC
+    anchor_size: str = TestCfg.ANCHOR_SIZE
+    anchor_gate: float = TestCfg.ANCHOR_GATE
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -109,7 +110,7 @@ class TrackerExt:
         if self.window_power is not None:
             parts.append(f"window power {self.window_power:g}")
         if self.anchor_scale is not None or self.anchor_ncc is not None:
-            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc))
+            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc, self.anchor_size, self.anchor_gate))
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
