@@ -1,4 +1,4 @@
-"""The first-frame anchor (ANCHOR_SCALE, ANCHOR_NCC; runtime/anchor.py): the scale filter and the NCC centre
+"""The first-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE; runtime/anchor.py): the scale filter and the NCC centre
 against known zooms and shifts of a real photo, the clamp, state round trips and the trackers' use of it."""
 
 from __future__ import annotations
@@ -59,6 +59,35 @@ def test_the_clamp_holds_the_size_within_the_tolerance_of_the_filters(photo):
     assert (x + w / 2, y + h / 2) == pytest.approx((260.0, 130.0), abs=1e-9)           # the centre is the network's
 
 
+@pytest.mark.parametrize("zoom", [0.94, 1.07])
+def test_network_size_corrects_the_networks_box_by_the_zoom_and_keeps_its_aspect(photo, zoom):
+    box = [180.0, 60.0, 110.0, 140.0]
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    anchor = TargetAnchor.start(photo, box, ncc=False, scale=True)
+    frame = zoomed(photo, zoom, cx, cy)
+    x, y, w, h = anchor.apply(frame, box, ncc=None, tol=1.0, size="network")      # the network missed the zoom
+    assert (w / 110.0, h / 140.0) == pytest.approx((zoom, zoom), rel=STEP ** 0.5 - 1)   # within half a step
+    assert (x + w / 2, y + h / 2) == pytest.approx((cx, cy), abs=1e-9)
+    assert anchor.size == [110.0, 140.0]                                            # no size memory
+    pred = [cx - 60.0, cy - 70.0, 120.0, 140.0]                                     # 9 % wider: its aspect is kept
+    x, y, w, h = anchor.apply(frame, pred, ncc=None, tol=1.0, size="network")
+    assert w / h == pytest.approx(120.0 / 140.0, rel=1e-9) and h != pytest.approx(140.0, rel=1e-3)
+    x, y, w2, h2 = anchor.apply(photo, pred, ncc=None, tol=1.5, size="network")     # within x/÷ 1.5: as given
+    assert (w2, h2) == pytest.approx((120.0, 140.0), abs=1e-9)
+
+
+def test_under_the_gate_the_box_is_the_networks_and_the_filter_learns_nothing(photo):
+    box = [180.0, 60.0, 110.0, 140.0]
+    anchor = TargetAnchor.start(photo, box, ncc=True, scale=True)
+    num, den = anchor.scale.num.copy(), anchor.scale.den.copy()
+    pred = [150.0, 70.0, 170.0, 100.0]
+    for size in ("first", "network"):
+        assert anchor.apply(photo, pred, 0.8, 1.0, score=0.49, size=size, gate=0.5) == pred
+    assert np.array_equal(anchor.scale.num, num) and np.array_equal(anchor.scale.den, den)
+    assert anchor.apply(photo, pred, 0.8, 1.0, score=0.5, size="network", gate=0.5) != pytest.approx(pred)
+    assert not np.array_equal(anchor.scale.den, den)
+
+
 def test_ncc_under_its_threshold_leaves_the_networks_box(photo):
     anchor = TargetAnchor.start(photo, [180.0, 60.0, 110.0, 140.0], ncc=True, scale=False)
     elsewhere = np.random.default_rng(1).integers(0, 255, photo.shape, dtype=np.uint8)
@@ -83,6 +112,11 @@ def test_keys_are_checked_and_off_by_default():
         with pytest.raises(ConfigError, match=next(iter(bad))):
             TrackerExt.from_keys(bad)
     assert "first-frame anchor" in TrackerExt.from_keys({"ANCHOR_SCALE": 1.2, "ANCHOR_NCC": 0.8}).describe()
+    for bad in ({"ANCHOR_SIZE": "last"}, {"ANCHOR_GATE": 1.2}, {"ANCHOR_GATE": -0.1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            TrackerExt.from_keys(bad)
+    text = TrackerExt.from_keys({"ANCHOR_SCALE": 1.0, "ANCHOR_SIZE": "network", "ANCHOR_GATE": 0.5}).describe()
+    assert "of the network's box" in text and "score >= 0.5" in text
 
 
 def test_a_still_target_under_a_camera_pan_stays_boxed(photo):
@@ -99,9 +133,11 @@ def test_a_still_target_under_a_camera_pan_stays_boxed(photo):
         assert 40 / 1.4 <= w <= 40 * 1.4 and 90 / 1.4 <= h <= 90 * 1.4
 
 
-def test_device_tracker_and_resume_share_the_anchor(tiny):  # noqa: F811
+@pytest.mark.parametrize("keys", [{"anchor_scale": 1.2, "anchor_ncc": 0.5},
+                                  {"anchor_scale": 1.0, "anchor_size": "network", "anchor_gate": 0.5}])
+def test_device_tracker_and_resume_share_the_anchor(tiny, keys):  # noqa: F811
     scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
-    ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, anchor_scale=1.2, anchor_ncc=0.5)
+    ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, **keys)
     host, dev, frame = host_and_device(tiny[1], scores, ext)
     assert all(m.anchor is not None for m in host.extensions.memory)
     snap = None

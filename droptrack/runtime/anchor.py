@@ -171,7 +171,7 @@ class TargetAnchor:
             template = _patch(_shrunk(gray, k), x + w / 2, y + h / 2, tw / w, th / h, tw, th)
         return cls(template, ScaleFilter.start(gray, [x, y, w, h]) if scale else None, [w, h])
 
-    def apply(self, gray: np.ndarray, pred: list[float], score: float, ncc: float | None, tol: float | None,
+    def apply(self, gray: np.ndarray, pred: list[float], ncc: float | None, tol: float | None, score: float = 1.0,
               size: str = "first", gate: float = 0.0) -> list[float]:
         """The network's box `pred` (x, y, w, h, peak `score`) with its size clamped to the filter's (ANCHOR_SCALE
         `tol`; ANCHOR_SIZE `size`) and its centre moved to the template's NCC peak where that reaches `ncc`; as

@@ -249,8 +249,8 @@ class Tracker:
                 mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[i * n:i * n + n], c - i * n)
             wide = ext.memory[i].wide   # what this frame's crop was taken with (`crops`); the update may change it
             if ext.memory[i].anchor is not None:   # ANCHOR_SCALE / ANCHOR_NCC (runtime/anchor.py)
-                mapped = ext.memory[i].anchor.apply(gray, mapped, float(peaks[c]), self.ext.anchor_ncc,
-                                                    self.ext.anchor_scale, self.ext.anchor_size, self.ext.anchor_gate)
+                mapped = ext.memory[i].anchor.apply(gray, mapped, self.ext.anchor_ncc, self.ext.anchor_scale,
+                                                    float(peaks[c]), self.ext.anchor_size, self.ext.anchor_gate)
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
