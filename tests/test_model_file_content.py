@@ -34,6 +34,23 @@ def test_real_files_of_each_kind_pass(tiny_ckpt, tmp_path):
     assert content_problem(tiny_onnx(tmp_path / "M.ONNX")) is None
 
 
+@pytest.mark.parametrize("low_byte", [0x80, 0x88, 0x50])   # lengths are multiples of 8
+def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_is_read(tmp_path, low_byte):
+    """A .safetensors file's first byte is its header length's low byte; 0x80 is also a pickle's first byte (one file
+    in 256 came out as 'holds a PyTorch checkpoint')."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "m.safetensors"
+    for pad in range(300):   # metadata padded until the header length's low byte is the one wanted
+        save_file({"w": np.zeros(3, np.float32)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == low_byte:
+            break
+    assert path.read_bytes()[0] == low_byte
+    assert content_problem(path) is None
+    assert read_file(path)["w"].tolist() == [0.0, 0.0, 0.0]
+
+
 def test_bench_of_a_text_file_named_onnx_is_refused_before_any_row_runs(tiny_ckpt, tmp_path):
     fake = tmp_path / "model.onnx"
     fake.write_text("hello\n")
