@@ -84,3 +84,18 @@ def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
         _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == expected, err
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--anchor-size", "network"], ["--anchor-size network acts"]),
+    (["--anchor-size", "network", "--anchor-gate", "0.5"], ["--anchor-size network and --anchor-gate 0.5 act"]),
+    (["--anchor-ncc", "0.8", "--anchor-gate", "0.5"], []),                     # the gate acts on the NCC centre
+    (["--anchor-scale", "1.0", "--anchor-size", "network", "--anchor-gate", "0.5"], [])])
+def test_anchor_size_or_gate_without_the_scale_filter_is_warned_about(tmp_path, one_thread, options, said):
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 3)
+    res = cli("run", clip, "--init", "30,22,26,20", *options, "-o", tmp_path / "boxes.txt", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(lines) == len(said) and all(ln.startswith("warning: " + s) for ln, s in zip(lines, said)), res.output
+    assert all("--anchor-scale is off" in ln for ln in lines)

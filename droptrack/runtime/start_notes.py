@@ -29,7 +29,8 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
     new template on what the box drifted to; the README asks for it at or above; `lost_threshold` None: a command
     without that option, dt eval and dt bench, against dt run's default), and a re-acquisition search factor no
     wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a 4x model
-    searches half as wide while the target is lost)."""
+    searches half as wide while the target is lost), and ANCHOR_SIZE / ANCHOR_GATE without the scale filter they
+    set (nothing would change)."""
     from droptrack.runtime.track_result import LOST_THRESHOLD
 
     notes = []
@@ -41,6 +42,12 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
         notes.append(f"template refresh at {refresh:g} is below {below}: a frame reported lost with a score from "
                      f"{refresh:g} to {lost:g} can crop a new template on what the box has drifted to; pass "
                      f"--template-refresh {lost:g} or more{lower}")
+    inert = [o for o, on in (("--anchor-size network", ext.anchor_size == "network"),   # the gate also acts on NCC
+                             (f"--anchor-gate {ext.anchor_gate:g}", ext.anchor_gate and ext.anchor_ncc is None)) if on]
+    if inert and ext.anchor_scale is None:
+        notes.append(f"{' and '.join(inert)} {'act' if len(inert) > 1 else 'acts'} on the first-frame anchor's scale "
+                     f"filter, and --anchor-scale is off, so {'they do' if len(inert) > 1 else 'it does'} nothing "
+                     "here; pass --anchor-scale too (e.g. 1.0)")
     wide = ext.reacq_factor
     if wide is not None and search_factor and wide <= search_factor:
         notes.append(f"--reacq-factor {wide:g} is the search factor of the re-acquisition crop, not a multiple, and "
