@@ -37,7 +37,7 @@ def test_real_files_of_each_kind_pass(tiny_ckpt, tmp_path):
 @pytest.mark.parametrize("low_byte", [0x80, 0x88, 0x50])   # lengths are multiples of 8
 def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_is_read(tmp_path, low_byte):
     """A .safetensors file's first byte is its header length's low byte; 0x80 is also a pickle's first byte (one file
-    in 256 came out as 'holds a PyTorch checkpoint')."""
+    in 32, the length being padded to 8, came out as 'holds a PyTorch checkpoint')."""
     import numpy as np
     from safetensors.numpy import save_file
 
