@@ -141,7 +141,7 @@ def _holds(head: bytes) -> str:
     (a protobuf whose first field is ONNX's ir_version), 'empty' or 'other'."""
     if not head:
         return "empty"
-    # safetensors first: its 8-byte header length can start with 0x80, a pickle's first byte (1 in 32: lengths are padded to 8)
+    # safetensors first: its 8-byte header length (padded to 8) starts with 0x80, a pickle's first byte, 1 time in 32
     if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
         return "safetensors"
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80" or head[257:262] == b"ustar":

@@ -1,5 +1,6 @@
-"""The first-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE; runtime/anchor.py): the scale filter and the NCC centre
-against known zooms and shifts of a real photo, the clamp, state round trips and the trackers' use of it."""
+"""The first-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE; runtime/anchor.py): the scale filter
+and the NCC centre against known zooms and shifts of a real photo, the clamp, state round trips and the trackers' use
+of it."""
 
 from __future__ import annotations
 
