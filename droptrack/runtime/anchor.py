@@ -123,7 +123,8 @@ class ScaleFilter:
         mag = np.sqrt(gx * gx + gy * gy)
         bins = np.minimum((np.arctan2(gy, gx) % np.pi) * (BINS / np.pi), BINS - 1).astype(np.int64)
         ch, cw = mh // CELL, mw // CELL
-        hog = np.bincount((self.cell_bins + bins).ravel(), mag.ravel(), SCALES * ch * cw * BINS).reshape(SCALES, ch * cw, BINS)
+        hog = np.bincount((self.cell_bins + bins).ravel(), mag.ravel(),
+                          SCALES * ch * cw * BINS).reshape(SCALES, ch * cw, BINS)
         hog /= np.sqrt((hog * hog).sum(-1, keepdims=True)) + 1e-3
         mean = p.reshape(SCALES, ch, CELL, cw, CELL).mean((2, 4)).reshape(SCALES, ch * cw, 1) - 0.5
         feats = np.concatenate([hog, mean], -1).reshape(SCALES, -1).T * self.window[None]
@@ -181,13 +182,11 @@ class TargetAnchor:
         if score < gate:
             return list(pred)
         if self.scale is not None and tol is not None:
-            if size == "network":
-                s = self.scale.step(gray, cx, cy, w, h)
-                ref_w, ref_h = w * s, h * s
-            else:
-                s = self.scale.step(gray, cx, cy, *self.size)
-                self.size = ref = [self.size[0] * s, self.size[1] * s]
-                ref_w, ref_h = ref
+            ref = [w, h] if size == "network" else self.size   # 'network': no size of its own is kept
+            s = self.scale.step(gray, cx, cy, *ref)
+            ref_w, ref_h = ref[0] * s, ref[1] * s
+            if size != "network":
+                self.size = [ref_w, ref_h]
             w = min(max(w, ref_w / tol), ref_w * tol)
             h = min(max(h, ref_h / tol), ref_h * tol)
         if self.template is not None and ncc is not None and w > 0 and h > 0:

@@ -31,8 +31,8 @@
   bounds the box's size and the first frame's template, found by NCC near the box, moves its centre.
 
 With every switch key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID, WINDOW_POWER and the
-ANCHOR keys null) nothing here runs and the tracker is the official one. Plain Python floats: the host `Tracker` and the CUDA `DeviceTracker` call the
-same code.
+ANCHOR keys null) nothing here runs and the tracker is the official one. Plain Python floats: the host `Tracker` and
+the CUDA `DeviceTracker` call the same code.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
         notes.append(f"template refresh at {refresh:g} is below {below}: a frame reported lost with a score from "
                      f"{refresh:g} to {lost:g} can crop a new template on what the box has drifted to; pass "
                      f"--template-refresh {lost:g} or more{lower}")
-    inert = [o for o, on in (("--anchor-size network", ext.anchor_size == "network"),   # the gate also acts on NCC
-                             (f"--anchor-gate {ext.anchor_gate:g}", ext.anchor_gate and ext.anchor_ncc is None)) if on]
+    inert = (["--anchor-size network"] if ext.anchor_size == "network" else []) + (   # the gate also acts on NCC
+        [f"--anchor-gate {ext.anchor_gate:g}"] if ext.anchor_gate and ext.anchor_ncc is None else [])
     if inert and ext.anchor_scale is None:
         notes.append(f"{' and '.join(inert)} {'act' if len(inert) > 1 else 'acts'} on the first-frame anchor's scale "
                      f"filter, and --anchor-scale is off, so {'they do' if len(inert) > 1 else 'it does'} nothing "
