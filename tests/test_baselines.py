@@ -103,3 +103,25 @@ def test_dt_eval_refuses_tracker_and_checkpoint_together(tmp_path):
 
     with pytest.raises(InputError, match="pass one of them"):
         evaluate("model.pt", [_sequence(tmp_path, 2)], tmp_path / "out", tracker="csrt")
+
+
+@pytest.mark.parametrize("box, words", [([np.nan, 30, 30, 24], "finite numbers"), ([20, 30, 0, 0], "zero or negative"),
+                                        ([500, 30, 30, 24], "outside")])
+def test_an_unusable_init_box_is_refused_as_by_the_model(box, words):
+    frames, _ = _clip(2)      # it was a NaN traceback, or a 1x1 box "tracked" without a word
+    for name in BASELINES:
+        with pytest.raises(InputError, match=words):
+            create(name).initialize(frames[0], box)
+
+
+@pytest.mark.parametrize("first, words", [([np.nan] * 4, "is not finite"), ([20, 30, 0, 24], "has zero or negative")])
+def test_dt_eval_refuses_an_unusable_first_box_before_any_work(tmp_path, first, words):
+    from droptrack.errors import DatasetError
+    from droptrack.eval.run import evaluate
+
+    (tmp_path / "b").mkdir()
+    good, bad = _sequence(tmp_path, 3), _sequence(tmp_path / "b", 3)
+    bad.name, bad.boxes = "bad", np.vstack([first, bad.boxes[1:]])
+    with pytest.raises(DatasetError, match=f"bad: the first ground-truth box \\(row 0\\) {words}") as exc:
+        evaluate(None, [good, bad], tmp_path / "out", threads=1, progress=False, tracker="csrt")
+    assert "\n" not in str(exc.value) and not (tmp_path / "out").exists()   # the good one was not tracked first

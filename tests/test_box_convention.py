@@ -143,3 +143,28 @@ def test_dt_data_xywh_killed_after_keeping_the_original_converts_on_the_rerun(tm
     out = cli("data", "xywh", f)
     assert out.exit_code == 0 and "1 row converted" in out.output, out.output
     assert f.read_text() == "10,20,100,200\n" and (tmp_path / "gt.txt.xyxy").read_text() == "10,20,110,220\n"
+
+
+def test_dt_data_xywh_keeps_the_original_byte_for_byte_with_its_bom_and_line_ends(tmp_path):
+    f = tmp_path / "gt.txt"   # a Windows editor's file: BOM, CRLF; a lone CR ends the last row
+    raw = b"\xef\xbb\xbf10,20,110,220\r\n\r\n5\t6\t7.5\t8.25\r"
+    f.write_bytes(raw)
+    out = cli("data", "xywh", f)
+    assert out.exit_code == 0 and "2 rows converted" in out.output, out.output
+    assert (tmp_path / "gt.txt.xyxy").read_bytes() == raw
+    assert f.read_bytes() == b"\xef\xbb\xbf10,20,100,200\r\n\r\n5\t6\t2.5\t2.25\r"
+
+
+@pytest.mark.parametrize("name", [".", "./", "/"])
+def test_dt_data_xywh_on_a_folder_with_no_name_is_one_line(tmp_path, name, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # it was a ValueError traceback ("has an empty name")
+    assert "is not a file" in one_line_error(cli("data", "xywh", name))
+
+
+def test_dt_data_xywh_refuses_a_link_and_names_its_file(tmp_path):
+    target = tmp_path / "boxes.txt"
+    target.write_text("10,20,110,220\n")
+    (tmp_path / "link.txt").symlink_to(target)   # rewriting the link replaced it by a file; the target kept corners
+    line = one_line_error(cli("data", "xywh", tmp_path / "link.txt"))
+    assert "symbolic link to" in line and str(target) in line
+    assert (tmp_path / "link.txt").is_symlink() and target.read_text() == "10,20,110,220\n"

@@ -111,6 +111,7 @@ def result_problem(path: str | Path, pred: np.ndarray, gt: np.ndarray) -> str | 
 
 
 _NUMBER = re.compile(r"[^\s,]+")
+_LINE_END = re.compile(r"(\r\n|\r|\n)")   # split with it: lines at even places, their ends between
 
 
 @dataclass
@@ -119,8 +120,8 @@ class Conversion:
 
     path: Path
     backup: Path   # PATH.xyxy: the original, kept
-    text: str      # the original
-    new: str       # as x,y,w,h
+    original: bytes   # the file's bytes, kept byte for byte
+    new: bytes        # as x,y,w,h: its BOM, line endings and separators as they were
     rows: int      # rows converted
 
 
@@ -134,10 +135,10 @@ def convert_file(path: str | Path, error: type[Exception]) -> int:
 
 def write_conversion(conv: Conversion) -> int:
     """Write a checked conversion: the original to PATH.xyxy, then PATH as x,y,w,h; returns the rows converted."""
-    from droptrack.artifact import atomic_write_text
+    from droptrack.artifact import atomic_write_bytes
 
-    atomic_write_text(conv.backup, conv.text)
-    atomic_write_text(conv.path, conv.new)
+    atomic_write_bytes(conv.backup, conv.original)
+    atomic_write_bytes(conv.path, conv.new)
     return conv.rows
 
 
@@ -146,18 +147,26 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
     from droptrack.textfiles import read_table
 
     path = Path(path)
+    if not path.name or path.is_dir():   # '.', '/': with_name below raised a ValueError traceback
+        raise error(f"{path} is not a file; pass a box file of x1,y1,x2,y2 rows")
+    if path.is_symlink():   # writing PATH would replace the link by a file and leave what it points at as corners
+        raise error(f"{path} is a symbolic link to {path.resolve()}; convert that file itself (the link then reads "
+                    "its x,y,w,h rows)")
     backup = path.with_name(path.name + BACKUP)
     if backup.exists() and not (path.is_file() and backup.read_bytes() == path.read_bytes()):   # else: killed
         raise error(f"{backup} exists: {path} was converted already (its original is that file); converting it again "
                     f"would subtract x,y twice; to redo it, move {backup.name} back to {path.name} first")
     if not path.is_file():
         raise error(f"{path} is not a file; pass a box file of x1,y1,x2,y2 rows")
-    text = read_table(path, error, "pass a box file of x1,y1,x2,y2 rows")
-    out, done = [], 0
-    for no, line in enumerate(text.splitlines(), 1):
+    read_table(path, error, "pass a box file of x1,y1,x2,y2 rows")   # its size, encoding and kind checked
+    original = path.read_bytes()
+    bom = original[:3] if original.startswith(b"\xef\xbb\xbf") else b""
+    parts = _LINE_END.split(original[len(bom):].decode("utf-8", errors="replace"))   # lines and their ends
+    out, done = list(parts), 0
+    for k in range(0, len(parts), 2):
+        no, line = k // 2 + 1, parts[k]
         spans = [m.span() for m in _NUMBER.finditer(line)]
         if not spans:
-            out.append(line)
             continue
         try:
             v = [float(line[a:b]) for a, b in spans]
@@ -166,13 +175,12 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
         if len(v) != 4:
             raise error(f"{path}:{no}: expected 4 numbers x1,y1,x2,y2, got {line.strip()[:40]!r}; nothing was changed")
         if not all(math.isfinite(t) for t in v) or v == [0.0] * 4:
-            out.append(line)
             continue
         if v[2] < v[0] or v[3] < v[1]:
             raise error(f"{path}:{no}: x2,y2 {v[2]:g},{v[3]:g} lie before x1,y1 {v[0]:g},{v[1]:g}, so the rows are not "
                         "corners x1,y1,x2,y2; nothing was changed")
         w, h = (f"{d:.10g}" for d in (v[2] - v[0], v[3] - v[1]))   # 243.49999999999997 -> 243.5
         (a2, b2), (a3, b3) = spans[2], spans[3]
-        out.append(line[:a2] + w + line[b2:a3] + h + line[b3:])
+        out[k] = line[:a2] + w + line[b2:a3] + h + line[b3:]
         done += 1
-    return Conversion(path, backup, text, "\n".join(out) + ("\n" if text.endswith("\n") else ""), done)
+    return Conversion(path, backup, original, bom + "".join(out).encode("utf-8"), done)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from droptrack.errors import InputError
+from droptrack.geometry import validate_init_box
 
 
 def _main(name: str) -> Callable[[], Any]:
@@ -90,10 +91,11 @@ class OpenCVTracker:
     _last: list[float] = field(default_factory=list, repr=False)
 
     def initialize(self, frame: np.ndarray, box: Any) -> None:
-        """Start on an RGB frame with an x, y, w, h box (a failed OpenCV init is flagged, not raised)."""
+        """Start on an RGB frame with an x, y, w, h box: one the model's tracker refuses (not finite, no area, off the
+        frame) raises its InputError; a failed OpenCV init is flagged, not raised."""
         import cv2
 
-        self._last = [float(v) for v in np.asarray(box, dtype=np.float64).reshape(4)]
+        self._last = validate_init_box(np.asarray(box, dtype=np.float64).reshape(-1), frame.shape[:2])
         self.failed_frames, self.init_failed = 0, False
         self._impl = BASELINES[self.name][0]()
         rect = _int_box(box, frame.shape[:2])

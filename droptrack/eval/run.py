@@ -30,7 +30,8 @@ from droptrack.errors import DatasetError, InputError, printable
 from droptrack.eval.results import load_tracker_dir, read_times, write_result, write_submission, write_times
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
-from droptrack.eval.score_files import check_got10k_rows, check_infinite_gt_rows, check_nan_gt_rows
+from droptrack.eval.score_files import (check_first_boxes, check_got10k_rows, check_infinite_gt_rows,
+                                       check_nan_gt_rows)
 from droptrack.eval.resume import (check_manifest, check_sibling_split, checked, complete, fingerprint, identity,
                                    locked, old_default_note, record_procedures, recorded_procedures, remove_stale_temp,
                                    result_paths, resume_threads, saved_on_interrupt)
@@ -101,6 +102,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     check_infinite_gt_rows(seqs)   # no toolkit scores it: the run failed once all were tracked
     check_got10k_rows(seqs, tag)   # its report would leave them out, or fail the run once all are tracked
     check_nan_gt_rows(seqs, tag)   # OSTrack's analysis refuses them: the run failed once all were tracked
+    check_first_boxes(seqs)   # no tracker starts from one: the run failed once the others were tracked
     for option, value in (("--workers", workers), ("--threads", threads)):
         if value is not None and value < 1:
             raise InputError(f"{option} {value}: use 1 or more")

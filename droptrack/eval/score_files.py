@@ -263,3 +263,20 @@ def check_infinite_gt_rows(sequences: list[Any]) -> None:
                            "no benchmark's toolkit can score; restore that row from the dataset's archive (or write "
                            f"NaN,NaN,NaN,NaN there for an absent target where the dataset allows it), or leave "
                            f"{'it' if len(bad) == 1 else 'them'} out with --sequences")
+
+
+def check_first_boxes(sequences: list[Any]) -> None:
+    """DatasetError, before any work, naming the first sequence whose frame-0 ground-truth box cannot start a tracker
+    (NaN, or no area): every tracker starts there, so the run failed only once the others were tracked."""
+    bad = []
+    for seq in sequences:
+        box = np.asarray(seq.boxes, dtype=np.float64)[0]
+        if not np.isfinite(box).all():
+            bad.append((seq.name, "is not finite"))
+        elif box[2] <= 0 or box[3] <= 0:
+            bad.append((seq.name, "has zero or negative size"))
+    if bad:
+        (name, why), more = bad[0], f" (and {counted(len(bad) - 1, 'other sequence')} alike)" if len(bad) > 1 else ""
+        raise DatasetError(f"{name}: the first ground-truth box (row 0) {why}{more}, and every tracker starts from "
+                           "it; fix the first line of the annotation file, or leave "
+                           f"{'it' if len(bad) == 1 else 'them'} out with --sequences")
