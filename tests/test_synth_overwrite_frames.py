@@ -16,3 +16,21 @@ def test_overwrite_leaves_exactly_the_new_sets_files(tmp_path):
     assert sorted(p.name for p in (out / "synth_train_00001").glob("0*")) == [
         "00000001.png", "00000002.png", "00000003.png"]
     assert _files(out) == _files(fresh)
+
+
+def test_overwrite_refuses_to_remove_a_users_file_inside_a_sequence_folder(tmp_path):
+    import pytest
+
+    from droptrack.errors import InputError
+
+    out = tmp_path / "set"      # --overwrite removed synth_train_00003 whole, with the note in it
+    generate_synth(out, 3, 3, seed=1, size=(96, 64))
+    (out / "notes.txt").write_text("keep")
+    (out / "synth_train_00003" / "mynote.txt").write_text("keep")
+    before = _files(out)
+    with pytest.raises(InputError, match="synth_train_00003' holds 'mynote.txt', which dt data synth did not write"):
+        generate_synth(out, 2, 3, seed=1, size=(96, 64), overwrite=True)
+    assert _files(out) == before
+    (out / "synth_train_00003" / "mynote.txt").unlink()
+    generate_synth(out, 2, 3, seed=1, size=(96, 64), overwrite=True)   # the set's own files only: replaced
+    assert (out / "notes.txt").read_text() == "keep" and not (out / "synth_train_00003").exists()

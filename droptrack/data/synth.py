@@ -209,8 +209,10 @@ def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames
                size: tuple[int, int], split: str, ext: str, progress: bool, gray: float, attributes: tuple[str, ...],
                aspect_max: float | None, difficulty: str) -> None:
     """Write the set's sequences (resuming a killed run's journal), then list.txt and, last, the marker."""
-    (out / MARKER).unlink(missing_ok=True)
     photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
+    extras = sorted(p for p in out.iterdir() if p.is_dir() and _OWN_NAME.fullmatch(p.name) and p.name not in names)
+    _check_replaceable([out / n for n in names if n not in photos and (out / n).is_dir()] + extras)
+    (out / MARKER).unlink(missing_ok=True)
     atomic_write_text(out / PROGRESS, "".join(json.dumps(x) + "\n" for x in [params, *photos.items()]))
     cache: dict = {}
     with SynthProgress(progress and sequences * frames >= 200, sequences, frames, f"synth {split}") as bar, \
@@ -229,11 +231,25 @@ def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames
                 bar.sequence_done(name)
             else:
                 bar.sequence_done(name, resumed=True)
-    for extra in sorted(p for p in out.iterdir() if p.is_dir() and _OWN_NAME.fullmatch(p.name) and p.name not in names):
+    for extra in extras:
         shutil.rmtree(extra)   # a replaced set's (or a killed run's) sequences beyond this set's
     atomic_write_text(out / "list.txt", "".join(f"{nm}\n" for nm in names))
     atomic_write_json(out / MARKER, {**params, "photos": {nm: photos[nm] for nm in names}})
     (out / PROGRESS).unlink(missing_ok=True)
+
+
+_OWN_FILE = re.compile(r"\d{8}\.(jpg|png)|groundtruth\.txt|(absence|cover|cut_by_image)\.label|attributes\.txt|"
+                       r"meta_info\.ini|\..+\.tmp")   # what _write_sequence writes (and its temporaries)
+
+
+def _check_replaceable(folders: list[Path]) -> None:
+    """Refuse, before anything is removed, to replace sequence folders that hold a file the generator does not
+    write (--overwrite removed a user's notes in a sequence folder with the rest of it)."""
+    for folder in folders:
+        for p in sorted(folder.iterdir()):
+            if not (p.is_file() and _OWN_FILE.fullmatch(p.name)):
+                raise InputError(f"'{folder}' holds '{p.name}', which dt data synth did not write, and writing the set "
+                                 "replaces that sequence folder; move it out of the folder, or pass another folder")
 
 
 def _marker(out: str | Path) -> dict | None:
