@@ -42,3 +42,26 @@ def row_problem(line: str) -> str:
     if len(line) <= MAX_ROW:
         return ""
     return f"a line of {len(line)} characters, longer than a row of numbers can be ({MAX_ROW} at most)"
+
+
+def holds_box_rows(path: str | os.PathLike) -> bool:
+    """Whether `path` is a regular text file of x,y,w,h rows, as dt run's box files are (four numbers, nan for a
+    frame without a box, per line): what an --overwrite run may remove as an earlier run's, never a video or a
+    user's file that happens to carry a name like NAME_<k>."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
+            return False
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    for line in text.splitlines():
+        cells = line.replace(",", " ").split()
+        if not cells:
+            continue
+        try:
+            if len([float(c) for c in cells]) != 4:
+                return False
+        except ValueError:
+            return False
+    return True

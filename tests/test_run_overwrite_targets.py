@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, drifting_clip
+from helpers import cli, drifting_clip, square_avi
 
 from droptrack.runtime.run import RunOptions, run
 
@@ -102,3 +102,20 @@ def test_a_cut_overwrite_run_resumed_removes_them_once_complete(clip, tiny_ckpt,
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["boxes.txt"], res.output
     assert len((tmp_path / "boxes.txt").read_text().splitlines()) == 40
     assert f"removed the earlier run's {tmp_path / 'boxes_0.txt'}, {tmp_path / 'boxes_1.txt'}" in res.output
+
+
+def test_overwrite_never_removes_the_source_or_a_file_that_is_not_boxes(tiny_ckpt, tmp_path):
+    import shutil
+
+    src = square_avi(tmp_path / "in.avi", 12)   # -o names the input with two targets: in_0, in_1 are written and
+    video = src.read_bytes()                    # in.avi, "the earlier run's one-target file", was deleted
+    res = cli("run", src, "-m", tiny_ckpt, "--device", "cpu", "--threads", "1", "-o", src, "--init", "10,10,20,20",
+              "--init", "40,30,10,10", "--overwrite")
+    assert res.exit_code == 0 and "removed" not in res.output, res.output
+    assert src.read_bytes() == video and len((tmp_path / "in_0.avi").read_text().splitlines()) == 12
+    for k in (0, 1):                            # a one-target run onto o.avi: o_0, o_1 (the source among them) went
+        shutil.copy(src, tmp_path / f"o_{k}.avi")
+    res = cli("run", tmp_path / "o_1.avi", "-m", tiny_ckpt, "--device", "cpu", "--threads", "1", "-o",
+              tmp_path / "o.avi", "--init", "10,10,20,20", "--overwrite")
+    assert res.exit_code == 0 and "removed" not in res.output, res.output
+    assert all((tmp_path / f"o_{k}.avi").read_bytes() == video for k in (0, 1))

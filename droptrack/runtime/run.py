@@ -31,6 +31,7 @@ from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import warn_at_start
 from droptrack.runtime.sinks import BoxFileSink, JsonlSink, VideoSink, box_paths, numbered_path
 from droptrack.runtime.window import WindowSink, display_problem, select_targets
+from droptrack.textfiles import holds_box_rows
 
 # dt run's names, those made in build.py and report.py included (importable from here as before)
 __all__ = ["build_tracker", "check_options", "ended_early_note", "ground_truth_note", "parse_box", "resolve_device",
@@ -154,14 +155,15 @@ def unfinished_note(sinks: list) -> str:
 def earlier_targets(output: str, num_targets: int) -> list[Path]:
     """The files an earlier run onto `output` with another number of targets wrote that this run does not: NAME
     (one target) where this run writes NAME_<k>, and NAME_<k> numbered on from this run's last (NAME_0 on where it
-    writes NAME alone), up to the first number missing; files a running dt run / dt serve writes left out."""
+    writes NAME alone), up to the first number missing; files a running dt run / dt serve writes left out, and any
+    that is not a box file (the run's own source named so, a user's video: --overwrite deleted them)."""
     path = Path(output)
     found = [path] if num_targets > 1 and path.is_file() else []
     k = num_targets if num_targets > 1 else 0
     while numbered_path(path, k).is_file():
         found.append(numbered_path(path, k))
         k += 1
-    return [p for p in found if not outlock.writer_alive(p)]
+    return [p for p in found if not outlock.writer_alive(p) and holds_box_rows(p)]
 
 
 def remove_earlier(paths: list[Path]) -> list[Path]:
@@ -281,7 +283,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         lines = None if point is None else point.frames
         stale = earlier_targets(opts.output, len(boxes)) if opts.overwrite and opts.output else []   # removed at end
         if point is not None:   # a cut --overwrite run resumed: those its journal names, as they were not removed
-            stale = [p for p in map(Path, point.replaces) if p.is_file() and not outlock.writer_alive(p)]
+            stale = [p for p in map(Path, point.replaces) if holds_box_rows(p) and not outlock.writer_alive(p)]
         # a file run that ends before its source does leaves its lines in NAME.part where NAME holds an earlier
         # complete result (--overwrite; a killed --overwrite run resumed): that result is not replaced by a cut one
         keep_cut = not getattr(src, "live", False) and not opts.loop and resume.holds_earlier(outputs + video + stale)
