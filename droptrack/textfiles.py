@@ -44,10 +44,11 @@ def row_problem(line: str) -> str:
     return f"a line of {len(line)} characters, longer than a row of numbers can be ({MAX_ROW} at most)"
 
 
-def holds_box_rows(path: str | os.PathLike) -> bool:
+def holds_box_rows(path: str | os.PathLike, torn_last: bool = False) -> bool:
     """Whether `path` is a regular text file of x,y,w,h rows, as dt run's box files are (four numbers, nan for a
     frame without a box, per line): what an --overwrite run may remove as an earlier run's, never a video or a
-    user's file that happens to carry a name like NAME_<k>."""
+    user's file that happens to carry a name like NAME_<k>. `torn_last`: a last line without its newline (a kill cut
+    it short) is not looked at."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
@@ -55,7 +56,10 @@ def holds_box_rows(path: str | os.PathLike) -> bool:
         text = Path(path).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    if torn_last and lines and not text.endswith("\n"):
+        lines.pop()
+    for line in lines:
         cells = line.replace(",", " ").split()
         if not cells:
             continue

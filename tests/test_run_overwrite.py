@@ -176,3 +176,14 @@ def test_overwrite_replaces_a_killed_runs_part_files_but_never_an_input(tiny_ckp
     cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     cap.release()
+
+
+@pytest.mark.parametrize("option, name, data", [("--output", "boxes.txt", b"\x00\x01RIFF a video\n"),
+                                                ("--output", "boxes.txt", b"my notes\nmore\n"),
+                                                ("--jsonl", "frames.jsonl", b"not json\nat all\n")])
+def test_a_users_file_named_like_a_part_is_not_called_a_killed_run(tiny_ckpt, tmp_path, option, name, data):
+    part = tmp_path / f"{name}.part"     # it was 'holds the --output of a run that was killed before it finished'
+    part.write_bytes(data)
+    line = one_line_error(cli("run", VIDEO, "-m", tiny_ckpt, *ARGS, "--max-frames", 3, option, tmp_path / name))
+    assert f"holds something that is not {option} lines of a killed run; move that file away" in line, line
+    assert part.read_bytes() == data

@@ -3,6 +3,7 @@ in both, before a model is loaded or a source opened."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from droptrack.runtime.extensions import check_keys
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.outlock import streamed_as, writer_alive
 from droptrack.runtime.sinks import check_video_path, part_path, video_part_path
+from droptrack.textfiles import holds_box_rows
 
 ARTIFACT_SUFFIXES = CHECKPOINT_SUFFIXES + (".onnx", ".engine")
 
@@ -249,11 +251,29 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             if unlocked and writer_alive(out):   # a running one's: not 'killed'
                 raise InputError(f"another dt run or dt serve is writing {out}; wait for it to finish (or stop it), "
                                  "or pass other output paths")
+            if not _like_killed_part(label, part):   # a user's file of that name, not a killed run's lines
+                raise InputError(f"'{part}' (where {label} '{out}' is written until the run ends) holds something "
+                                 f"that is not {label} lines of a killed run; move that file away, or pass --overwrite "
+                                 "to replace it")
             raise InputError(f"'{part}' holds the {label} of a run that was killed before it finished; rename "
                              "it to keep it (or delete it, or pass --overwrite to replace it), then run again")
         why = replace_denied(part)   # another user's killed run: opening it would fail after the checks
         if why is not None:
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that file {why}")
+
+
+def _like_killed_part(label: str, part: Path) -> bool:
+    """Whether NAME.part may be what a killed run streamed there: box rows for --output, JSON objects per line for
+    --jsonl (a last line a kill cut short aside); a --save video cut short cannot be told from another."""
+    if label == "--output":
+        return holds_box_rows(part, torn_last=True)
+    if label != "--jsonl":
+        return True
+    try:
+        lines = part.read_bytes()[:1 << 20].decode("utf-8", errors="replace").splitlines()[:-1]
+        return all(line.startswith("{") and isinstance(json.loads(line), dict) for line in lines if line.strip())
+    except (OSError, ValueError):
+        return False
 
 
 def in_folder(path, folder: str) -> bool:
