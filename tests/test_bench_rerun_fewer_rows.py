@@ -25,3 +25,20 @@ def test_a_rerun_with_fewer_rows_leaves_only_its_own_row_folders(tmp_path):
     bench = json.loads((out / "bench.json").read_text())
     assert [r["name"] for r in bench["rows"]] == ["kcf"]
     assert "removed results/csrt of an earlier bench (rows this one has not)" in bench["notes"]
+
+
+def test_a_users_file_inside_a_row_folder_is_refused_before_it_would_go(tmp_path):
+    from helpers import one_line_error
+
+    out = tmp_path / "bench"       # a rerun removed results/csrt (dropped) or results/kcf (replaced) whole, notes too
+    assert cli(*ARGS, "--tracker", "kcf", "--tracker", "csrt", "-o", out).exit_code == 0
+    for row in ("csrt", "kcf"):
+        note = out / "results" / row / "notes.txt"
+        note.write_text("keep me")
+        before = sorted(p.name for p in (out / "results" / row).iterdir())
+        line = one_line_error(cli(*ARGS, "--tracker", "kcf", "-o", out))
+        assert f"'{note}' is not a file dt bench wrote" in line and "move it out of" in line, line
+        assert sorted(p.name for p in (out / "results" / row).iterdir()) == before
+        note.unlink()
+    res = cli(*ARGS, "--tracker", "kcf", "-o", out)   # its own files only: the rerun goes on as before
+    assert res.exit_code == 0 and sorted(p.name for p in (out / "results").iterdir()) == ["kcf"], res.output

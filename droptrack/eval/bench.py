@@ -154,6 +154,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
                          "or bench on a split with ground truth")
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
+    check_own_rows(out)   # a rerun replaces or drops row folders: one holding a user's file, before any work
     warn_settings([n for r in rows if r.ok for n in r.notes])   # as dt run and dt eval, once per bench
     # rows are replaced or continued from here on: the old report would describe results that are gone (a fresh
     # bench) or a run that is not this one (--resume: the interrupted run's); the new one is written at the end
@@ -208,6 +209,20 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     report.wall_s = time.perf_counter() - t0
     write_bench(report, seqs)
     return report
+
+
+def check_own_rows(out: Path) -> None:
+    """Refuse a bench folder whose results/<row> folder (one dt eval wrote: eval.json) holds a file dt eval does
+    not write: a rerun removes such folders whole when it replaces or drops their row."""
+    from droptrack.eval.resume import foreign_file
+
+    results = out / "results"
+    for row in sorted(results.iterdir()) if results.is_dir() else ():
+        if row.is_dir() and not row.is_symlink() and (row / "eval.json").is_file():
+            bad = foreign_file(row)
+            if bad is not None:
+                raise InputError(f"'{bad}' is not a file dt bench wrote, and this bench replaces or removes "
+                                 f"'{row}'; move it out of {out / 'results'}, or pass another --output")
 
 
 def check_gates(report: BenchReport) -> None:

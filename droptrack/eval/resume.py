@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -364,3 +365,25 @@ def complete(out: Path, seq: Any) -> bool:
         return len(read_times(tim)) == len(seq)
     except DropTrackError:
         return False
+
+
+_OWN_TOP = re.compile(r"eval\.json|report(_\w+)?\.json|\w+\.png|(got10k|trackingnet)_submit\.zip|\..*")
+
+
+def foreign_file(out: Path) -> Path | None:
+    """The first file or folder in a results folder (one with eval.json) that dt eval does not write: a user's note
+    there was removed with the folder when a rerun of dt bench replaced or dropped that row."""
+    names = set((manifest_or_none(out / "eval.json") or {}).get("inputs") or {})
+    for p in sorted(out.iterdir()):
+        if p.name == "got10k_submit" and p.is_dir():
+            for seq in sorted(p.iterdir()):
+                own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt|\..*")
+                bad = next((f for f in sorted(seq.iterdir()) if not (f.is_file() and own.fullmatch(f.name))), None) \
+                    if seq.is_dir() and not seq.is_symlink() else seq
+                if bad is not None:
+                    return bad
+            continue
+        stem = p.name.removesuffix(".txt").removesuffix("_time") if p.name.endswith(".txt") else None
+        if not (p.is_file() and (_OWN_TOP.fullmatch(p.name) or stem in names)):
+            return p
+    return None
