@@ -140,3 +140,20 @@ def test_dt_export_names_the_earlier_fp16_graph_when_only_fp32_is_asked(tiny, tm
             "model_fp16.onnx; they come from that earlier run (same checkpoint, maybe other options)") in text, text
     assert "another checkpoint" not in text and "model.onnx" in text   # the summary table is still printed
     assert (out / "model_fp16.onnx").read_bytes() == before
+
+
+def test_files_of_another_checkpoint_this_export_rewrites_are_named_as_replaced(tmp_path):
+    from droptrack.export.report import other_checkpoints, replaced_note
+
+    _graph(tmp_path / "model.onnx", B)          # another checkpoint's export: model.onnx, model_fp16.onnx replaced
+    _graph(tmp_path / "model_fp16.onnx", B)     # without a word (only the files not rewritten were named)
+    _graph(tmp_path / "model_int8_ort.onnx", A)   # this checkpoint's own: not "another"
+    (tmp_path / "notes.onnx").write_bytes(b"not a graph")
+    before = other_checkpoints(tmp_path, A)
+    assert before == {"model.onnx": B, "model_fp16.onnx": B}
+    for name in before:   # this export writes them
+        _graph(tmp_path / name, A)
+    assert replaced_note(_report(tmp_path, "model_fp16.onnx"), before) == [
+        f"replaced model.onnx (checkpoint {B[:12]}), model_fp16.onnx (checkpoint {B[:12]}) of an export of another "
+        f"checkpoint in {tmp_path}"]
+    assert replaced_note(_report(tmp_path), {}) == []

@@ -29,6 +29,7 @@ from droptrack.export.ce_parity import ort_outputs, torch_outputs, verify_onnx
 from droptrack.export.options import DEFAULT_OUTPUT
 from droptrack.export.pairs import InputPair, real_pairs
 from droptrack.export.parity import ParityReport, prune_parity_json, write_parity_json
+from droptrack.export.report import other_checkpoints, replaced_note
 from droptrack.export.results import ExportReport, ExportResult, ParityError, Source
 from droptrack.export.workdir import FILENAMES, INT8_FILENAMES, SAFETENSORS, exclusive, made_output_dir
 
@@ -236,6 +237,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
     with made_output_dir(output_dir) as out, exclusive(out):   # one export at a time in the folder; a killed
         # export's temp files are removed; a refusal before anything is written leaves no new empty folder
         prune_parity_json(out, src.sha256)   # no row of another export's file is shown as this one's
+        before = other_checkpoints(out, src.sha256)   # those this export replaces are named at its end
         report = ExportReport(out)
         log(f"loaded {src.checkpoint or 'in-memory model'} ({src.cfg.NAME}); PyTorch reference on {len(src.pairs)} "
             "real photo pairs")
@@ -264,6 +266,7 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
             for r in wanted:
                 report.results.append(export_engine(r.path, src, workspace_gb, typing, log))
     report.notes += [n for r in report.results if r.status == "skipped" for n in r.notes[:1]]
+    report.notes += replaced_note(report, before)
     report.notes += [f"{r.name}: {r.step} failed: {r.error}" for r in report.failures if r.step]
     if strict and report.failures:
         names = ", ".join(f"{r.name} ({'; '.join(r.parity.failures[:2]) if r.parity else 'failed'})"

@@ -60,6 +60,21 @@ def _checkpoint_of(path: Path) -> str:
     return other if isinstance(other, str) else ""   # a number there: not a sidecar of ours
 
 
+def other_checkpoints(folder: Path, sha: str) -> dict[str, str]:
+    """{name: checkpoint sha256} of the graphs, engines and model.safetensors in `folder` that an export of another
+    checkpoint wrote: read when an export starts, so that the ones it then replaces are named (`replaced_note`)."""
+    paths = [*_artifacts(folder), *folder.glob("*.safetensors")] if folder.is_dir() else []
+    return {p.name: other for p in paths if (other := _checkpoint_of(p)) and other != sha}
+
+
+def replaced_note(report: ExportReport, before: dict[str, str]) -> list[str]:
+    """The files this export rewrote that held another checkpoint's export (`other_checkpoints` at its start): they
+    were replaced without a word, so a folder one deployed from changed model unnoticed."""
+    written = {Path(r.path).name for r in report.results if r.ok and r.path is not None}
+    gone = [f"{name} (checkpoint {before[name][:12]})" for name in sorted(written & before.keys())]
+    return [f"replaced {', '.join(gone)} of an export of another checkpoint in {report.output_dir}"] if gone else []
+
+
 def _search_report_of(path: Path) -> str | None:
     """The checkpoint an `auto_precision_<target>.json` belongs to: the one it names, else (an older droptrack's
     report) the one of the INT8 graph it was written with, beside it; None where neither tells."""
