@@ -229,6 +229,27 @@ def test_nan_weights_refused_naming_the_tensor(assets):
     assert all(bool(torch.isfinite(p).all()) for p in model.state_dict().values() if p.is_floating_point())
 
 
+def test_integer_weights_refused_naming_the_tensor(assets, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from droptrack.errors import CheckpointError
+    from droptrack.model.checkpoint import load_tracking_checkpoint, save_safetensors
+
+    model, cfg = load_tracking_checkpoint(assets["ckpt"])   # int32 weights loaded as their truncation (zeros here)
+    path = save_safetensors(tmp_path / "m.safetensors", model, cfg)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    state = load_file(str(path))
+    state["box_head.conv5_ctr.weight"] = state["box_head.conv5_ctr.weight"].to(torch.int32)
+    save_file(state, str(path), metadata=meta)
+    with pytest.raises(CheckpointError, match=r"tensor 'box_head\.conv5_ctr\.weight' is int32, where the model has "
+                                              "floating-point weights"):
+        load_tracking_checkpoint(path)
+    r = runner.invoke(app, ["doctor", str(path)])
+    assert r.exit_code == 2 and "is int32" in r.output, r.output
+
+
 def test_engine_sidecar_that_is_not_an_engine_description(tmp_path):
     from droptrack.engine.doctor import check_artifact
     from droptrack.engine.tensorrt_backend import read_sidecar

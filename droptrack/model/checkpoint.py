@@ -191,6 +191,17 @@ def check_finite(state: dict, path: str | Path) -> None:
                                   "broken (diverged training or a damaged file) - use an earlier checkpoint")
 
 
+def check_dtypes(own: dict, state: dict, path: str | Path) -> None:
+    """Refuse an integer or boolean tensor where the model holds floating-point weights: loading casts it without a
+    word (a weight of 0.02s stored as int32 loads as zeros), and parity is then measured against the broken model."""
+    for k, v in own.items():
+        got = state.get(k)
+        if v.is_floating_point() and isinstance(got, torch.Tensor) and not got.is_floating_point():
+            raise CheckpointError(f"checkpoint '{path}': tensor '{k}' is {str(got.dtype).removeprefix('torch.')}, "
+                                  "where the model has floating-point weights (a damaged or hand-edited file); "
+                                  "re-export it from the training checkpoint, or use an earlier one")
+
+
 def detect_variant(state: dict) -> str:
     """'droptrack' if the frame-identity embeddings are present, else 'ostrack'."""
     return "droptrack" if "backbone.temporal_pos_embed_x" in state else "ostrack"
@@ -264,6 +275,7 @@ def load_tracking_checkpoint(path: str | Path, config: str | Path | Config | Non
     check_finite(state, path)
     variant = detect_variant(state)
     model = build_model(cfg, variant=variant)
+    check_dtypes(model.state_dict(), state, path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
         model.load_state_dict(state, strict=True)
@@ -282,6 +294,7 @@ def load_tracking_init(model: OSTrack, net: dict, path: str | Path) -> LoadRepor
     """A whole tracking checkpoint as initialisation (official PRETRAIN_FILE 'OSTrack*': `net`, strict=False)."""
     check_named(net, path)
     own = model.state_dict()
+    check_dtypes(own, net, path)
     fits = {k: v.float() if v.is_floating_point() else v for k, v in net.items()
             if k in own and tuple(v.shape) == tuple(own[k].shape)}
     resized = fit_pos_embeds(net, own)
