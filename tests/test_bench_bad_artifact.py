@@ -23,3 +23,14 @@ def test_a_bad_init_is_refused_before_any_model_loads(tiny_ckpt, tmp_path):
         "error: --data synthetic has its own first-frame boxes; drop --init (it is only for a video or folder "
         "without ground truth)")
     assert not out.exists()
+
+
+def test_a_checkpoint_cut_short_is_bad_input_before_any_work(tiny_ckpt, tmp_path):
+    """A cut-short download was a failed row: the data made, bench.md written, exit 1 (a zero-byte one: exit 2)."""
+    cut = tmp_path / "cut.pt"
+    data = tiny_ckpt.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    out = tmp_path / "out"
+    line = one_line_error(cli("bench", tiny_ckpt, cut, "--sequences", "1", "--frames", "3", "-o", out))
+    assert f"checkpoint '{cut}' is cut short" in line and "download it again" in line, line
+    assert not (out / "bench.json").exists()

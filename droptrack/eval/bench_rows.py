@@ -119,6 +119,7 @@ def check_graph_metadata(graphs: dict[str, Any]) -> None:
 def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -> BenchRow:
     """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row. `graph`: the
     artifact's entry of `check_graphs`."""
+    from droptrack.errors import CheckpointError, MetadataError
     from droptrack.model.safe_pickle import UntrustedCheckpoint
     from droptrack.runtime.checks import check_artifact
     from droptrack.runtime.start_notes import meta_notes
@@ -144,8 +145,8 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
         row.target_runtime = target_runtime(row.format, row.precision, meta.extra, artifact)
         row.checkpoint_sha256 = row.sha256 if row.format == "torch" else meta.checkpoint_sha256
         row.notes = meta_notes(meta, opts.ext)   # its TEST keys with the options over them, as its tracker's
-    except UntrustedCheckpoint:   # the fix is an option of this command: bad input (exit 2), not a failed row
-        raise
+    except (UntrustedCheckpoint, CheckpointError, MetadataError):   # the file itself is bad input (exit 2, before
+        raise   # any work: a cut-short or damaged download), or its fix is an option of this command; not a failed row
     except Exception as exc:  # noqa: BLE001 - any load failure is reported in the row
         row.fail(exc)
     return row
