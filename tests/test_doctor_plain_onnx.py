@@ -39,3 +39,21 @@ def test_a_graph_without_droptrack_metadata_is_bad_input_as_in_dt_run(tmp_path):
     run = cli("run", clip, "--init", "10,10,20,20", "-m", path)
     assert run.exit_code == 2 and run.stderr == r.stderr, run.stderr
 
+
+
+def test_a_damaged_graph_an_engine_without_sidecar_and_a_pipe_are_bad_input(onnx_model, tmp_path):
+    import os
+
+    from helpers import one_line_error
+
+    cut = tmp_path / "cut.onnx"       # each printed the environment table, then a failed check with exit 1
+    data = onnx_model.read_bytes()
+    cut.write_bytes(data[:len(data) // 3])
+    assert "is not a readable ONNX file" in one_line_error(cli("doctor", cut))
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"plan")
+    assert "has no sidecar model.engine.json" in one_line_error(cli("doctor", engine))
+    pipe = tmp_path / "pipe.onnx"
+    os.mkfifo(pipe)
+    line = one_line_error(cli("doctor", pipe))
+    assert "is not a regular file" in line or "pipe" in line, line

@@ -130,9 +130,12 @@ def check_artifact(path: str | Path, env: dict, config: str | None = None, trust
     checkpoint's config where the file carries none (--config); `trust`: --trust-checkpoint. A checkpoint that does
     not build on the CPU (another model family, a list, NaN weights), or a graph without droptrack metadata, is bad
     input, raised as dt run raises it, not a finding about this machine."""
+    from droptrack.errors import InputError
+
     path = Path(path)
-    if not path.is_file():
-        return [Check("error", f"'{path}' not found")]
+    if not path.is_file():   # a pipe would be read forever: bad input, as a missing file is
+        what = "is not a regular file (a folder, pipe or device)" if os.path.lexists(path) else "not found"
+        raise InputError(f"'{path}' {what}; pass a checkpoint, .onnx or .engine file")
     kind = artifact_format(path)
     if kind == "onnx":
         return _check_onnx(path, env)
@@ -186,8 +189,10 @@ def engine_files(engine: Path, graph: str | None = None, unavailable: str = "") 
 def _check_onnx(path: Path, env: dict) -> list[Check]:
     """The graph on each ONNX Runtime device here; a graph without droptrack metadata is bad input (MetadataError,
     raised as dt run raises it), not a finding about this machine."""
-    from droptrack.errors import DropTrackError, MetadataError
+    from droptrack.engine.onnx_files import check_external_data
+    from droptrack.errors import DropTrackError, InputError, MetadataError
 
+    check_external_data(path, InputError)   # a damaged graph, or one reading files outside its folder: the file's fault
     if not env.get("onnxruntime"):
         return [Check("error", "onnxruntime is not installed: pip install 'droptrack[cpu]'"),
                 *engine_files(path.with_suffix(".engine"), path.name, _trt_unavailable(env))]
@@ -213,12 +218,7 @@ def _check_onnx(path: Path, env: dict) -> list[Check]:
 
 def _check_engine(path: Path, env: dict) -> list[Check]:
     """The engine against this machine, then what is wrong beside it (a changed graph, an unchecked build)."""
-    from droptrack.errors import DropTrackError
-
-    try:
-        checks = _engine_fits(path, env)
-    except DropTrackError as exc:   # its sidecar: missing, damaged, unfinished
-        checks = [Check("error", str(exc))]
+    checks = _engine_fits(path, env)   # its sidecar missing, damaged or unfinished: bad input, as dt run says it
     return checks + engine_files(path, unavailable=_trt_unavailable(env))
 
 
