@@ -245,6 +245,9 @@ def test_bad_input_one_line_errors(tiny, tmp_path):
     assert "--int8" in one_line_error(cli("export", ckpt, "--auto-precision", "-o", tmp_path / "f"))
     assert "minmax" in one_line_error(cli("export", ckpt, "--int8", "--calib-method", "kl", "-o", tmp_path / "g"))
     assert "trt, ort" in one_line_error(cli("export", ckpt, "--int8", "--int8-target", "tflite", "-o", tmp_path / "h"))
+    assert "names trt twice" in one_line_error(cli("export", ckpt, "--int8", "--int8-target", "trt,trt", "-o",
+                                                   tmp_path / "h2"))   # was built twice, its next command refused
+    assert not (tmp_path / "h2").exists()
     small = one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences", 10, "-o", tmp_path / "i"))
     assert "needs at least 34 validation sequences" in small                  # ceil(1 / 3 %)
     assert "at least 5 validation" in one_line_error(cli("export", ckpt, "--int8", "--auto-precision", "--val-sequences",

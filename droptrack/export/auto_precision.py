@@ -70,6 +70,10 @@ class Int8Options:
         if bad or not self.targets:
             raise ExportError(f"--int8-target {','.join(bad) or '(none)'} is unknown; choose from "
                               f"{', '.join(INT8_TARGETS)}")
+        twice = next((t for t in self.targets if self.targets.count(t) > 1), None)
+        if twice is not None:   # it was built, checked and named twice, and the printed dt bench line was refused
+            raise ExportError(f"--int8-target names {twice} twice; name each target once (e.g. --int8-target "
+                              f"{','.join(dict.fromkeys(self.targets))})")
         if not 0 < self.max_divergence < 1:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
