@@ -3,6 +3,7 @@ reads to the same boxes and the same errors as line by line: the values here are
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,22 @@ def test_bad_rows_are_named_by_line(tmp_path: Path, text: str, line: int) -> Non
         load_boxes(tmp_path / "groundtruth.txt")
 
 
-@pytest.mark.parametrize("text, flags", [("0,1,0,1\n", [0, 1, 0, 1]), ("1.9\n-1.9\n0\n", [1, -1, 0]),
-                                         ("-9223372036854775808,0", [-2 ** 63, 0])])
-def test_labels_truncate_as_integers(tmp_path: Path, text: str, flags: list) -> None:
+@pytest.mark.parametrize("text, flags", [("0,1,0,1\n", [0, 1, 0, 1]), ("1.0\n0\n1\n", [1, 0, 1])])
+def test_labels_read_as_integers(tmp_path: Path, text: str, flags: list) -> None:
     (tmp_path / "full_occlusion.txt").write_text(text)
     assert load_flags(tmp_path / "full_occlusion.txt").tolist() == flags
+
+
+@pytest.mark.parametrize("text, top, shown", [("0,1.9,0", 1, "'1.9' (number 2)"), ("0\n-1\n", 1, "'-1' (number 2)"),
+                                             ("2,0", 1, "'2' (number 1)"), ("0\n8\n9\n", 8, "'9' (number 3)"),
+                                             ("0.5\n", 8, "'0.5' (number 1)"),
+                                             ("-9223372036854775808,0", 1, "'-9223372036854775808' (number 1)")])
+def test_labels_outside_their_range_are_refused(tmp_path: Path, text: str, top: int, shown: str) -> None:
+    """A GOT-10k cover of 0.5 was truncated to 0 (its frame left out of AO; the toolkit's cover > 0 keeps it), -1 or
+    99 were taken as they came: each changed which frames are scored without a word."""
+    (tmp_path / "cover.label").write_text(text)
+    with pytest.raises(DatasetError, match=rf"cover\.label: label {re.escape(shown)} is not an integer from 0 to {top}"):
+        load_flags(tmp_path / "cover.label", top=top)
 
 
 @pytest.mark.parametrize("text", ["0,nan\n", "0,-inf\n", "9223372036854775808\n", "0,x\n"])

@@ -291,19 +291,26 @@ def _check_empty(boxes: np.ndarray, path: Path, allow_empty: bool) -> np.ndarray
     return boxes
 
 
-def load_flags(path: str | Path, n: int | None = None) -> np.ndarray:
-    """Read integer labels (LaSOT one comma-separated line; GOT-10k one per line) and check the count."""
+def load_flags(path: str | Path, n: int | None = None, top: int = 1) -> np.ndarray:
+    """Read integer labels (LaSOT one comma-separated line; GOT-10k one per line) and check the count and that each
+    lies in 0..`top` (flags 1; GOT-10k's cover levels 8): a value outside (0.5, -1, 99) changed which frames are
+    scored without a word."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"label file {path} is missing; re-download or re-extract the dataset")
     text = read_table(path, DatasetError, REDOWNLOAD).strip()
-    try:   # as int(float(v)) for each: truncated toward zero; NaN, inf or beyond int64 refused
-        floats = np.array(_SPLIT.split(text) if text else [], dtype=np.float64)
+    tokens = _SPLIT.split(text) if text else []
+    try:   # 1 or 1.0; NaN, inf or beyond int64 refused
+        floats = np.array(tokens, dtype=np.float64)
         if not ((floats >= -2.0 ** 63) & (floats < 2.0 ** 63)).all():
             raise ValueError
         vals = floats.astype(np.int64)
     except ValueError:
         raise DatasetError(f"{path}: labels must be integers; re-download the file") from None
+    bad = np.flatnonzero((vals != floats) | (vals < 0) | (vals > top))
+    if len(bad):
+        raise DatasetError(f"{path}: label {tokens[bad[0]][:20]!r} (number {bad[0] + 1}) is not an integer from 0 to "
+                           f"{top}; re-download the file")
     if n is not None and len(vals) != n:
         raise DatasetError(f"{path}: {len(vals)} labels for {n} annotated frames; re-download the sequence")
     return vals

@@ -100,7 +100,7 @@ def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
     from droptrack.data.sequence import load_flags
 
     def flags(name: str) -> np.ndarray | None:
-        return load_flags(folder / name) if (folder / name).is_file() else None
+        return load_flags(folder / name, top=8 if name == "cover.label" else 1) if (folder / name).is_file() else None
 
     tags = set()
     absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")
