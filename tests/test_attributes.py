@@ -137,7 +137,7 @@ def test_damaged_flag_file_is_an_error_not_a_tag(tmp_path):
     with pytest.raises(InputError, match="junk.txt holds 3 comma-separated values"):
         parse_attribute_file(tmp_path / "junk.txt")
     (tmp_path / "two.txt").write_text("0,0,0,0,2,0,0,0,0,0,0,1\n")          # 12 values, one not a 0/1 flag
-    with pytest.raises(InputError, match="two.txt holds 12 comma-separated values"):
+    with pytest.raises(InputError, match=r"two.txt: value '2' \(number 5 of 12\) is not a 0/1 flag"):
         parse_attribute_file(tmp_path / "two.txt")
     (tmp_path / "empty.txt").write_text("")
     assert parse_attribute_file(tmp_path / "empty.txt") == []                 # a synthetic sequence without tags

@@ -68,6 +68,10 @@ def parse_attribute_file(path: Path) -> list[str]:
     flags = len(cells) > 1 and all(c in ("0", "1") for c in cells)   # no tag file is a row of 0s and 1s
     if flags and len(cells) in FLAG_FILES:
         return [long for (_, long), c in zip(FLAG_FILES[len(cells)], cells) if c == "1"]
+    odd = next((k for k, c in enumerate(cells) if c not in ("0", "1")), None)
+    if "," in text and len(cells) in FLAG_FILES and odd is not None:   # the right count: one value is wrong
+        raise InputError(f"attribute file {path}: value {cells[odd][:20]!r} (number {odd + 1} of {len(cells)}) is not "
+                         "a 0/1 flag; fix it from the toolkit's att/ files, or remove it")
     if flags or "," in text:   # a damaged flag line, not tags (one per line, never with commas)
         raise InputError(f"attribute file {path} holds {len(cells)} "
                          f"{'comma-separated' if ',' in text else 'blank-separated'} values, not LaSOT's 14 or "
