@@ -161,3 +161,10 @@ def test_val_data_reads_held_out_footage_as_dt_eval_does(tmp_path):
     _own_set(tmp_path / "both" / "train", names=("porch_cam",))
     _own_set(tmp_path / "both" / "val", names=("gate_cam",))
     assert [s.name for s in val_sequences(tmp_path / "both")] == ["gate_cam"]
+
+
+def test_a_got10k_split_folder_without_list_txt_is_named_as_such(tmp_path):
+    root = _own_set(tmp_path / "val")     # was 'got10k split folder .../val/val is missing'
+    (root / "list.txt").unlink()
+    with pytest.raises(DatasetError, match=r"val holds sequence folders but no list\.txt"):
+        get_sequences("got10k", root, split="val")

@@ -64,6 +64,10 @@ def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
     if sub is not None:   # full_data/ of GOT-10k's archive
         raise DatasetError(f"{dataset} split folder {root / split} is missing, but {sub / split} is there; point the "
                            f"root at {sub}")
+    if any((d / "groundtruth.txt").is_file() for d in root.iterdir() if d.is_dir()) if root.is_dir() else False:
+        raise DatasetError(f"{root} holds sequence folders but no list.txt (the split's own list of its sequences, "
+                           "which the official toolkits read); re-extract the split from its GOT-10k archive, or point "
+                           f"the root at the folder that contains {'/'.join(SPLITS)}")   # not 'val is missing'
     raise DatasetError(f"{dataset} split folder {root / split} is missing; point the root at the folder that "
                        f"contains {'/'.join(SPLITS)} (or at a split folder with list.txt)")
 
