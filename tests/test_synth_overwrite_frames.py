@@ -34,3 +34,16 @@ def test_overwrite_refuses_to_remove_a_users_file_inside_a_sequence_folder(tmp_p
     (out / "synth_train_00003" / "mynote.txt").unlink()
     generate_synth(out, 2, 3, seed=1, size=(96, 64), overwrite=True)   # the set's own files only: replaced
     assert (out / "notes.txt").read_text() == "keep" and not (out / "synth_train_00003").exists()
+
+
+def test_a_set_inside_another_set_or_a_sequence_is_refused(tmp_path):
+    import pytest
+
+    from droptrack.errors import InputError
+
+    outer = generate_synth(tmp_path / "outer", 1, 3, seed=1, size=(96, 64))
+    for inner in (outer / "sub", outer / "synth_train_00001" / "new"):   # both were written, exit 0
+        with pytest.raises(InputError, match=rf"OUT '{inner}' is inside the dataset folder"):
+            generate_synth(inner, 1, 3, seed=1, size=(96, 64))
+        assert not inner.exists()
+    generate_synth(outer, 1, 3, seed=1, size=(96, 64))   # the set itself, again: kept as it is

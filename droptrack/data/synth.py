@@ -177,9 +177,14 @@ def generate_synth(out: str | Path, sequences: int = 8, frames: int = 40, seed: 
     if attributes:
         for name in HARD_SOURCES[split]:  # fail before writing anything when a source package is missing
             _source_exists(name)
+    from droptrack.data.registry import dataset_folder
     from droptrack.paths import check_output_dir, removed_if_left_empty
 
     out = check_output_dir("OUT", out)
+    inside = dataset_folder(out.parent)   # a set in another set's or a sequence's folder: read as part of it
+    if inside is not None:
+        raise InputError(f"OUT '{out}' is inside the dataset folder '{inside[0]}' (it holds {inside[1]}; a set written "
+                         "there would be read as part of it); pass a folder outside it")
     _check_own_folder(out)
     params = _params(sequences, frames, seed, size, split, ext, gray, attributes, aspect_max, difficulty)
     names = [f"synth_{split}_{i + 1:05d}" for i in range(sequences)]
