@@ -170,8 +170,8 @@ def test_eval_tracker_refuses_model_options(tmp_path):
     from droptrack.data import generate_synth
 
     data = generate_synth(tmp_path / "set", sequences=1, frames=3, seed=0, size=(96, 72), split="val")
-    for args, words in ((("--config", "tiny_ce_test"), "--config apply to a model"),
-                        (("--device", "cuda"), "--device apply to a model")):
+    for args, words in ((("--config", "tiny_ce_test"), "--config applies to a model"),
+                        (("--device", "cuda"), "--device applies to a model")):
         line = one_line_error(cli("eval", "--dataset", "synth", "--root", data, "--tracker", "csrt", *args, "-o",
                                   tmp_path / "r"))
         assert words in line and "--tracker csrt" in line

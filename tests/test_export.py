@@ -365,6 +365,8 @@ def test_export_names_artifacts_of_another_checkpoint_it_did_not_rewrite(exporte
     assert "another checkpoint" in text and "model_fp16.onnx" in text and "model.engine" in text, r.output
     assert "notes.onnx" not in text
     assert (out / "model_fp16.onnx").read_bytes() == before and (out / "model.engine").is_file()
-    r = cli("export", ckpt2, "--fp16", "-o", out)                # rewritten: only the engine is left to name
-    text = " ".join(r.output.split())
-    assert r.exit_code == 0 and "model.engine" in text and "model_fp16.onnx (checkpoint" not in text, r.output
+    r = cli("export", ckpt2, "--fp16", "-o", out)                # rewritten: only the engine is left to name,
+    text = " ".join(r.output.split())                           # and the graph it replaced is said
+    sha1 = read_metadata(exported[0] / "model.onnx").checkpoint_sha256[:12]
+    assert r.exit_code == 0 and "not rewritten by this export: model.engine (checkpoint" in text, r.output
+    assert f"replaced model_fp16.onnx (checkpoint {sha1}) of an export of another checkpoint" in text, r.output

@@ -76,7 +76,7 @@ def test_bench_gives_config_to_checkpoints_only(exported, tmp_path):
 def test_export_of_an_onnx_graph_refuses_safetensors(exported):
     out, _ = exported
     line = one_line_error(cli("export", out / "model.onnx", "--engine", "--safetensors"))
-    assert "--safetensors" in line and "apply to a checkpoint export" in line
+    assert "--safetensors" in line and "applies to a checkpoint export" in line
 
 
 def test_demo_takes_config_for_weights_only_checkpoints(exported, tmp_path):

@@ -114,8 +114,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         tracker = check_tracker(tracker)
         unused = [o for o, on in (("--config", config is not None), ("--device", device not in (None, "cpu"))) if on]
         if unused:   # they were silently ignored: OpenCV's trackers run on the CPU and have no config
-            raise InputError(f"{' and '.join(unused)} apply to a model; --tracker {tracker} is an OpenCV tracker "
-                             "(CPU, no config): drop them")
+            verb, them = ("applies", "it") if len(unused) == 1 else ("apply", "them")
+            raise InputError(f"{' and '.join(unused)} {verb} to a model; --tracker {tracker} is an OpenCV tracker "
+                             f"(CPU, no config): drop {them}")
     overrides = _check_ext(ext, tracker)
     realtime = realtime.check() if realtime is not None else None
     if realtime is not None and realtime.latency_ms is None and workers > 1:

@@ -120,9 +120,10 @@ def check_unused_int8_options(precisions: list[str], calib: str | None, calib_pa
         given = [flag for flag, on in (("--calib", calib is not None and not o.auto_precision),   # search: timing
                                        ("--calib-method", o.method != d.method)) if on]
         if given:
-            raise ExportError(f"{', '.join(given)} calibrate the TensorRT INT8 graph; --int8-target ort writes ONNX "
-                              "Runtime's dynamic INT8 graph (ranges per inference, no calibration): drop them or add "
-                              "trt to --int8-target")
+            verb, them = ("calibrates", "it") if len(given) == 1 else ("calibrate", "them")
+            raise ExportError(f"{', '.join(given)} {verb} the TensorRT INT8 graph; --int8-target ort writes ONNX "
+                              f"Runtime's dynamic INT8 graph (ranges per inference, no calibration): drop {them} or "
+                              "add trt to --int8-target")
     if search and not o.auto_precision:
         raise ExportError(f"{', '.join(search)} only used with --auto-precision; add it or drop them")
 

@@ -59,8 +59,9 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
                                  ("--safetensors", safetensors), ("--output", Path(output_dir) != DEFAULT_OUTPUT))
                  if on]
         if given:
+            verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
             raise ExportError(f"'{checkpoint}' is an exported graph: only its engine is built, next to it; "
-                              f"{', '.join(given)} apply to a checkpoint export - drop them or pass the checkpoint")
+                              f"{', '.join(given)} {verb} to a checkpoint export - drop {them} or pass the checkpoint")
     elif overwrite and not engine:   # a checkpoint export's graphs are its own: replaced without it
         raise ExportError("--overwrite applies to --engine (an engine file that droptrack did not build from its "
                           "graph, beside it or in --output, is replaced); add --engine or drop --overwrite")
