@@ -165,3 +165,19 @@ def test_a_refused_resume_names_the_killed_runs_options(tmp_path, then, now, nam
         _check_identity(tmp_path / "b.txt.resume.json", {**base, **then}, {**base, **now})
     assert named in str(err.value)
     assert ("differs from" in str(err.value)) == (len({**then, **now}) == 1)
+
+
+def test_a_refused_resume_names_the_tracker_options_that_changed(tmp_path):
+    """'--resume: the tracker settings differs from the killed run's (...)' named no option and had the grammar
+    wrong; the journal holds each setting, so the options that changed and their old values are said."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.resume_point import _check_identity
+
+    base = {"source": {"sha256": "ab"}, "init": [[1.0, 2.0, 3.0, 4.0]], "lost_threshold": 0.25, "fps": None}
+    then = {"scale_search": [0.8], "scale_penalty": 0.97, "crop_grid": 0.1, "size_lr": None}
+    now = {**then, "scale_search": None, "crop_grid": 0.2}
+    with pytest.raises(InputError) as err:
+        _check_identity(tmp_path / "b.txt.resume.json", {**base, "tracker": then}, {**base, "tracker": now})
+    assert ("--resume: the tracker settings (--scale-search, --crop-grid) differ from the killed run's "
+            "(" + str(tmp_path / "b.txt.resume.json") + ": it ran with --scale-search 0.8 --crop-grid 0.1)") in str(
+        err.value), err.value

@@ -105,11 +105,27 @@ def _check_identity(path: Path, recorded: dict, ident: dict) -> None:
         names = {"source": f"the source ({change})", "model": f"the model ({change})",
                  "config": f"--config ({change})", "init": "--init", "tracker": "the tracker settings",
                  "compute": "--device / --pre / --threads"}
+        was_given = {k: _option_was(k, recorded.get(k)) for k in differ}
+        then_ext, now_ext = recorded.get("tracker"), ident.get("tracker")
+        if "tracker" in differ and isinstance(then_ext, dict) and isinstance(now_ext, dict):
+            options, was_given["tracker"] = _ext_options(then_ext, now_ext)
+            names["tracker"] = f"the tracker settings ({options})"
         what = ", ".join(names.get(k, f"--{k.replace('_', '-')}") for k in differ)
-        was = " ".join(w for w in (_option_was(k, recorded.get(k)) for k in differ) if w)
-        raise InputError(f"--resume: {what} differ{'s' if len(differ) == 1 else ''} from the killed run's "
+        was = " ".join(w for w in was_given.values() if w)
+        verb = "differs" if len(differ) == 1 and differ != ["tracker"] else "differ"   # 'the settings differ'
+        raise InputError(f"--resume: {what} {verb} from the killed run's "
                          f"({path}{': it ran with ' + was if was else ''}); run its command again with --resume, or "
                          f"{START_OVER}")
+
+
+def _ext_options(then: dict, now: dict) -> tuple[str, str]:
+    """The `dt run` options of the tracker settings that differ between the killed run's journal and this run (a key
+    the journal does not hold was off), and how the killed run gave them: ('--scale-search, --crop-grid',
+    '--scale-search 0.8 --crop-grid off')."""
+    from droptrack.runtime.extensions import KEYS, option_args
+
+    changed = {key: then.get(field) for key, (field, _) in KEYS.items() if then.get(field) != now.get(field)}
+    return ", ".join(KEYS[k][1] for k in changed), " ".join(option_args(changed))
 
 
 def _option_was(key: str, value: Any) -> str | None:
