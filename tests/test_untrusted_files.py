@@ -316,8 +316,22 @@ def test_a_legacy_pickle_checkpoint_names_its_objects_and_loads_with_trust_check
 
 def test_a_legacy_pickle_is_listed_by_disassembly_never_run(tmp_path):
     marker = tmp_path / "pickle_ran_code"
-    for payload, name in ((RunsEval(marker), r"\(builtins\.eval\)"), (RunsShell(marker), r"\((posix|nt)\.system\)")):
+    for payload, name in ((RunsEval(marker), r"\(builtins\.eval\)"),   # a blocked module: no --trust-checkpoint
+                          (RunsShell(marker), r"calls into (posix|nt)\.system, which torch refuses to load even")):
         path = write_evil(tmp_path / "evil.pth", "legacy", payload)
         with pytest.raises(CheckpointError, match=name):
             read_file(path)
         assert not marker.exists()
+
+
+def test_a_blocked_call_is_refused_without_a_contradicting_warning_or_the_trust_option(tmp_path, caplog):
+    """'warning: ... posix.system read as plain data records' came before 'error: ... torch refuses to load even as
+    plain records', and without --trust-checkpoint the line offered that option, which cannot read it either."""
+    marker = tmp_path / "pickle_ran_code"
+    path = write_evil(tmp_path / "evil.pt", "zip", RunsShell(marker))
+    for trust in (False, True):
+        with pytest.raises(CheckpointError) as exc:
+            read_file(path, trust=trust)
+        assert "refuses to load even as plain records" in str(exc.value) and "--trust-checkpoint" not in str(exc.value)
+    assert not any("read as plain data records" in r.getMessage() for r in caplog.records)
+    assert not marker.exists()

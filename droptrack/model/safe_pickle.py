@@ -139,8 +139,11 @@ def _torch_load(path: Path, lazy: bool = False):
         return torch.load(path, map_location="cpu", weights_only=True, mmap=lazy and zipfile.is_zipfile(path))
 
 
-def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint:
-    """The refusal of a checkpoint that holds the foreign objects `names`, naming the option that reads it."""
+def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint | CheckpointError:
+    """The refusal of a checkpoint that holds the foreign objects `names`, naming the option that reads it (one that
+    calls into a module torch blocks outright: refused as no model file, the option would not read it)."""
+    if _blocked(names):
+        return blocked_calls(path, _blocked(names))
     shown = few_names(names, 2) if names else "objects other than tensors"   # the line names a fix too
     return UntrustedCheckpoint(f"checkpoint '{path}' holds code-bearing objects ({shown}); not loaded, as a model "
                                "file must not run code. To read them as plain data (nothing runs), pass "
@@ -176,16 +179,31 @@ def load_pickle(path: Path, trust: bool, lazy: bool = False):
     if not names:
         raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
                               "re-save it with a current torch.save from code you trust") from None
-    if not lazy:
-        logging.getLogger("droptrack").warning(
-            "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
-            printable(path), printable(few_names(names, 8)))
     try:
         with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
-            return _torch_load(path, lazy)
+            obj = _torch_load(path, lazy)
     except pickle.UnpicklingError as exc:
         if "blocked" not in str(exc):
             raise
-        raise CheckpointError(f"checkpoint '{path}' calls into {few_names(names, 3)}, which torch refuses to load "
-                              "even as plain records (a blocked module such as os or subprocess): this is not a "
-                              "model file; re-save the weights from code you trust") from None
+        raise blocked_calls(path, names) from None
+    if not lazy:   # once read: a file refused above was not 'read as plain data records'
+        logging.getLogger("droptrack").warning(
+            "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
+            printable(path), printable(few_names(names, 8)))
+    return obj
+
+
+def blocked_calls(path: Path, names: list[str]) -> CheckpointError:
+    """The refusal of a pickle that calls into a module torch never loads, even as records (os, sys, ...)."""
+    return CheckpointError(f"checkpoint '{path}' calls into {few_names(names, 3)}, which torch refuses to load "
+                           "even as plain records (a blocked module such as os or sys): this is not a model file; "
+                           "re-save the weights from code you trust")
+
+
+def _blocked(names: list[str]) -> list[str]:
+    """The names among `names` in a module torch's weights-only loader blocks outright (--trust-checkpoint cannot
+    read them either, so it is not offered as the fix)."""
+    import torch._weights_only_unpickler as unpickler
+
+    blocked = set(getattr(unpickler, "_blocklisted_modules", ())) | {"os", "sys", "posix", "nt"}
+    return [n for n in names if n.split(".", 1)[0] in blocked]
