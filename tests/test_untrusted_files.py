@@ -335,3 +335,24 @@ def test_a_blocked_call_is_refused_without_a_contradicting_warning_or_the_trust_
         assert "refuses to load even as plain records" in str(exc.value) and "--trust-checkpoint" not in str(exc.value)
     assert not any("read as plain data records" in r.getMessage() for r in caplog.records)
     assert not marker.exists()
+
+
+class _CallsSubprocess:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import subprocess
+
+        return subprocess.call, (["touch", str(self.marker)],)
+
+
+def test_a_zip_pickle_names_its_call_as_python_3_imports_it(tmp_path):
+    """A protocol-2 zip checkpoint calling subprocess.call was named 'commands.call' (Python 2's module name, which
+    the pickle holds and the unpickler maps back)."""
+    marker = tmp_path / "pickle_ran_code"
+    path = tmp_path / "evil.pt"
+    torch.save({"model": _CallsSubprocess(marker)}, path, pickle_protocol=2)
+    with pytest.raises(CheckpointError, match=r"\(subprocess\.call\)"):
+        read_file(path)
+    assert not marker.exists()

@@ -119,6 +119,14 @@ def _legacy_globals(path: Path) -> list[str]:
     return sorted(names - allowed)
 
 
+def _py3_name(name: str) -> str:
+    """'module.attr' as Python 3 imports it (a protocol-2 pickle names subprocess.call 'commands.call', as the
+    unpickler's fix_imports maps it back), as the legacy reader names it."""
+    module, _, attr = name.rpartition(".")
+    module, attr = NAME_MAPPING.get((module, attr), (IMPORT_MAPPING.get(module, module), attr))
+    return f"{module}.{attr}"
+
+
 def _unsafe_globals(path: Path) -> list[str]:
     """The classes and functions a pickle names beyond what a weights-only load allows (zip checkpoints, and legacy
     non-zip ones, disassembled)."""
@@ -126,7 +134,7 @@ def _unsafe_globals(path: Path) -> list[str]:
         with torch.serialization.safe_globals(safe_globals()):
             if not zipfile.is_zipfile(path):
                 return _legacy_globals(path)
-            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+            return sorted({_py3_name(n) for n in torch.serialization.get_unsafe_globals_in_checkpoint(str(path))})
     except Exception:  # noqa: BLE001 - a file that cannot be listed is refused by its load
         return []
 
