@@ -122,7 +122,7 @@ def cases(a: dict[str, Path]) -> dict[str, tuple[list, str]]:
         "data synth --seed -1": (["data", "synth", d / "neg_seed", "--seed", "-1"], "--seed -1"),
         "export corrupt onnx": (["export", d / "garbage.onnx"], "not a valid ONNX"),
         "export corrupt onnx --engine": (["export", d / "garbage.onnx", "--engine"], "not a valid ONNX"),
-        "export code-running pickle": (["export", a["evil"], "--output", d / "exp"], "--trust-checkpoint"),
+        "export code-running pickle": (["export", a["evil"], "--output", d / "exp"], "not a model file"),
         "export --output an existing file": (["export", ckpt, "--output", d / "result.txt"], "file"),
         "export --output under /proc": (["export", ckpt, "--output", "/proc/export"], "/proc"),
         "bench a missing artifact": (["bench", d / "missing.pt", "--output", d / "bench"], "not found"),
