@@ -53,8 +53,11 @@ def crop_view(image: np.ndarray, box, factor: float) -> tuple[np.ndarray, CropPa
     x2, y2 = p.x1 + p.crop_sz, p.y1 + p.crop_sz
     patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]
     if patch.size == 0:
-        raise InputError(f"box {list(box)} lies outside the {image.shape[1]}x{image.shape[0]} image; "
-                         "give a box inside the frame")
+        H, W = image.shape[:2]
+        if p.x1 < W and p.y1 < H and x2 > 0 and y2 > 0:   # a tiny box on the last row or column: the official crop
+            raise InputError(f"box {list(box)} is too small at the edge of the {W}x{H} image to crop (the official "
+                             "crop leaves out the last row and column); give a box that reaches further into the frame")
+        raise InputError(f"box {list(box)} lies outside the {W}x{H} image; give a box inside the frame")
     return patch, p
 
 

@@ -39,6 +39,15 @@ def test_crop_touching_right_and_bottom_border_still_pads_one(image):
     assert np.array_equal(patch[:19, :19], image[60:79, 80:99])
 
 
+def test_a_tiny_box_on_the_last_column_is_named_as_such_not_as_outside(image):
+    from droptrack.geometry import crop_view
+
+    with pytest.raises(InputError, match=r"too small at the edge of the 100x80 image to crop"):   # window x1 = 99:
+        crop_view(image, [99.9, 79.9, 0.1, 0.1], 2.0)    # the quirk leaves it no column ('lies outside' before)
+    with pytest.raises(InputError, match=r"lies outside the 100x80 image"):
+        crop_view(image, [150, 30, 10, 10], 2.0)
+
+
 def test_crop_rounds_half_to_even_and_resizes(image):
     assert crop_params([0.5, 0.5, 10, 10], 2.0, image.shape[:2]).x1 == -4  # round(-4.5) = -4
     assert crop_params([1.5, 0, 10, 10], 2.0, image.shape[:2]).x1 == -4  # round(-3.5) = -4
