@@ -139,6 +139,16 @@ def test_got10k_nan_only_where_the_toolkit_scores_it(tmp_path):
         analyze([d], [seq], protocol="ostrack-ope")
 
 
+def test_a_negative_width_is_named_by_file_and_line_as_a_nan_box_is(tmp_path):
+    """'a: the prediction for frame 3 (line 4 of a result file) has NaN or a negative width/height' named no file."""
+    seq = FakeSeq("a", "lasot", np.array([G] * 4))
+    d = tmp_path / "trk"
+    d.mkdir()
+    (d / "a.txt").write_text("100,100,20,20\n100,100,20,20\n100,100,20,20\n37,36,-5,24\n")
+    with pytest.raises(InputError, match=rf"{tmp_path / 'trk' / 'a.txt'}:4: negative width/height in the box"):
+        analyze([d], [seq])
+
+
 def test_got10k_nan_box_on_a_scored_frame_is_scored_as_the_toolkit_does(tmp_path):
     """metrics.md 3.2 and 2.6: the GOT-10k toolkit's rect_iou of a NaN box is NaN, so the sequence's AO and the pooled
     AO are NaN, and the frame passes no SR threshold (NaN > t is false). dt analyze refused the sequence and left it

@@ -139,8 +139,12 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
     note = images_before_note(files[0], len(pred), seq)
-    if note is not None:
-        pred = pred[len(pred) - n:]
+    cut = len(pred) - n if note is not None else 0
+    pred = pred[cut:]
+    negative = np.flatnonzero((pred[:, 2:] < 0.0).any(1))
+    if len(negative) and protocol != "trackingnet-devkit":   # named by file and line, as a NaN box is
+        raise InputError(f"{files[0]}:{negative[0] + 1 + cut}: negative width/height in the box (OSTrack/pytracking "
+                         "reject such results); fix the tracker output and re-run this sequence")
     note = note or row_count_note(files[0], len(pred), n, protocol, tag)
     _check_corners(files[0], pred, seq.boxes)
     if protocol == "trackingnet-devkit":
