@@ -227,7 +227,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
     inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
     union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
     return np.where((a == b).all(axis=1), 1.0, iou)
 

@@ -223,3 +223,17 @@ def test_trackingnet_devkit_table_prints_the_coverage(tmp_path):
     # frames 0-1 perfect, 2-3 NaN rows: every curve point 2/4 (areas 0.5), coverage 2 of 4 frames; printed x100
     assert [c.header for c in table.columns][1:6] == ["Success", "Precision", "Norm P", "P@20px", "Coverage"]
     assert [next(iter(c.cells)) for c in table.columns][1:6] == ["50.00"] * 5
+
+
+def test_a_huge_box_scores_without_numpy_overflow_warnings():
+    """A result box of 1e308 x 1e308 printed 'RuntimeWarning: overflow encountered' lines amid the table."""
+    import warnings
+
+    from droptrack.eval.metrics import ope_sequence
+
+    gt = np.array([[42.0, 31, 40, 30]] * 3)
+    pred = np.array([[42.0, 31, 40, 30], [42, 31, 1e308, 1e308], [42, 31, 40, 30]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scored = ope_sequence(pred, gt, "otb", name="s")
+    assert scored.iou.tolist() == [1.0, 0.0, 1.0]      # its area is inf: the overlap over it is 0

@@ -65,7 +65,7 @@ def protocol_for_tag(tag: str) -> str:
 def iou_pixel(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """pytracking calc_iou_overlap: pixel-inclusive corners, no epsilon, no clipping. An inf box gives NaN without a
     numpy warning: the scoring rules name such a frame themselves ('NaN overlap on a valid frame')."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         tl = np.maximum(pred[:, :2], gt[:, :2])
         br = np.minimum(pred[:, :2] + pred[:, 2:] - 1.0, gt[:, :2] + gt[:, 2:] - 1.0)
         sz = np.clip(br - tl + 1.0, 0.0, None)
@@ -76,7 +76,7 @@ def iou_pixel(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def center_error(pred: np.ndarray, gt: np.ndarray, normalized: bool = False) -> np.ndarray:
     """pytracking calc_err_center (normalized: each centre divided by the GT size before subtracting)."""
-    with np.errstate(divide="ignore", invalid="ignore"):   # an inf box: NaN, named by the scoring rules
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # an inf box: NaN, named by the scoring rules
         pc = pred[:, :2] + 0.5 * (pred[:, 2:] - 1.0)
         gc = gt[:, :2] + 0.5 * (gt[:, 2:] - 1.0)
         if normalized:
