@@ -61,6 +61,23 @@ def test_missing_pretrained_file_is_a_one_line_error(tmp_path, synth):
     assert result.exit_code == 2 and "not found" in result.output
 
 
+@pytest.mark.parametrize("name, content, says", [
+    ("config.yaml", "my notes, not a dt config\n", "holds config.yaml, which is not a droptrack config"),
+    ("tb", "a file\n", "holds a file 'tb', where dt train writes its TensorBoard folder")])
+def test_a_users_file_under_a_name_dt_train_writes_is_refused_before_any_work(tmp_path, synth, name, content, says):
+    """config.yaml was replaced by the run's without a word; a file tb was a FileExistsError traceback (exit 1)
+    after config.yaml had been written."""
+    from helpers import one_line_error
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / name).write_text(content)
+    line = one_line_error(CliRunner().invoke(app, ["train", "--config", "tiny_ce_test", "--output", str(out), "--data",
+                                                   str(synth), "--epochs", "1", "--samples-per-epoch", "4"]))
+    assert says in line, line
+    assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == content
+
+
 def test_ignored_data_names_and_output_over_the_data_are_refused(tmp_path, synth):
     """--data FOO=PATH (a name the config does not train on) was silently ignored, so training read other data;
     --output equal to the dataset folder wrote checkpoints and logs into it. Both fail before any work."""

@@ -115,11 +115,35 @@ def check_options(opts: TrainOptions) -> None:
                          "or another --output")
     probe_output(out)   # also refuses a name no file system takes (a NUL), which the dataset check cannot read
     check_output_outside_data(opts, out)
+    check_own_names(out)
     for name in ("pretrained", "val_data"):
         path = getattr(opts, name)
         if path is not None and not Path(path).exists():
             raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}"
                              f"{windows_note(path)}")
+
+
+def check_own_names(out: Path) -> None:
+    """The names dt train writes in --output that hold something it did not write are refused before any work:
+    a config.yaml that is no config (it was replaced by the run's) and a file named tb (its TensorBoard folder; it
+    was a FileExistsError traceback after the config was written)."""
+    from droptrack.config import load_config
+    from droptrack.errors import DropTrackError
+
+    tb = out / "tb"
+    if os.path.lexists(tb) and not tb.is_dir():
+        raise InputError(f"--output {str(out)!r} holds a file 'tb', where dt train writes its TensorBoard folder; move "
+                         "it away, or pass another --output")
+    config = out / "config.yaml"
+    if config.is_file():
+        try:
+            load_config(config)
+        except DropTrackError:
+            raise InputError(f"--output {str(out)!r} holds config.yaml, which is not a droptrack config (dt train "
+                             "writes its own there); move it away, or pass another --output") from None
+    elif os.path.lexists(config):
+        raise InputError(f"--output {str(out)!r} holds 'config.yaml' that is not a file (dt train writes its config "
+                         "there); move it away, or pass another --output")
 
 
 def check_output_outside_data(opts: TrainOptions, out: Path) -> None:
