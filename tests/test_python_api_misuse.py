@@ -56,11 +56,12 @@ def test_infer_on_a_closed_tracker_is_one_line(tiny_ckpt, clip, pre):
     assert "closed" in one_line(err)
 
 
-def test_a_tracker_on_a_model_another_tracker_closed_says_so(onnx_model, clip):
+@pytest.mark.parametrize("form", ["onnx", "torch"])   # torch: its close freed nothing, the other kept tracking
+def test_a_tracker_on_a_model_another_tracker_closed_says_so(onnx_model, tiny_ckpt, clip, form):
     pytest.importorskip("onnxruntime")
     from droptrack import Tracker, load_tracker
 
-    with load_tracker(str(onnx_model)) as first:
+    with load_tracker(str(onnx_model if form == "onnx" else tiny_ckpt), threads=1) as first:
         first.initialize(clip[0], BOX)
         first.track(clip[1])
     second = Tracker(first.backend)                                 # the README's way to share loaded weights

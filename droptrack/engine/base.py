@@ -147,11 +147,14 @@ class Backend(ABC):
 
     @property
     def released(self) -> bool:
-        """Whether `close` released what `infer` runs on (an ONNX Runtime session, a TensorRT engine)."""
-        return False
+        """Whether `close` released what `infer` runs on (an ONNX Runtime session, a TensorRT engine; a backend that
+        holds nothing to free, the torch one, counts as released once closed, as docs/python.md has it for a shared
+        model)."""
+        return getattr(self, "_closed", False)
 
     def close(self) -> None:
-        """Release resources."""
+        """Release resources (here: mark the backend closed; `infer` then refuses)."""
+        self._closed = True
 
     def __enter__(self) -> "Backend":
         return self
