@@ -190,3 +190,18 @@ def test_a_huge_frame_tracks_like_the_frame_it_contains(tracker):
     # grid, normalised by the frame's size, had moved rounded pixels by a grey level)
     x, y, w, h = small[0]
     assert 40 <= x and x + w <= 360 and 40 <= y and y + h <= 360       # nowhere near the small frame's edges
+
+
+@pytest.mark.parametrize("array, mode", [(np.full((40, 50), 0.5, np.float32), "F"),
+                                         (np.full((40, 50), 300, np.int32), "I"),
+                                         (np.full((40, 50), 40000, np.uint16), "I;16")])
+def test_the_fix_a_wide_pil_image_is_given_works(tracker, array, mode):
+    """Mode 'F' was told to shift by 8 bits ('>>'), which numpy refuses on floats."""
+    Image = pytest.importorskip("PIL.Image")
+    img = Image.fromarray(array)
+    assert img.mode == mode
+    with pytest.raises(InputError) as err:
+        tracker.initialize(img, (5, 5, 10, 10))
+    code = str(err.value).split("e.g. ", 1)[1].rsplit(" for ", 1)[0]
+    fixed = eval(code, {"Image": Image, "np": np, "img": img})   # the line's own code, as a user pastes it
+    tracker.initialize(fixed, (5, 5, 10, 10))

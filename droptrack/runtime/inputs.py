@@ -48,8 +48,11 @@ def _from_pil(frame) -> np.ndarray:
     """A PIL image -> (H, W, 3) uint8 RGB through PIL's own conversion (palette, L, LA, RGBA, CMYK, YCbCr...)."""
     mode = str(frame.mode)
     if mode in PIL_MODES_WIDE or mode.startswith("I;"):
+        code, data = (("np.clip(np.asarray(img) * 255, 0, 255)", "floats in 0..1") if mode == "F" else   # no '>>'
+                      ("np.asarray(img) >> 8", "16-bit data") if mode.startswith("I;16") else
+                      ("np.clip(np.asarray(img), 0, 255)", "levels in 0..255"))
         raise InputError(f"frame is a PIL image of mode '{mode}' (more than 8 bits per pixel); scale it to 8 bits "
-                         "first, e.g. Image.fromarray((np.asarray(img) >> 8).astype(np.uint8)) for 16-bit data")
+                         f"first, e.g. Image.fromarray(({code}).astype(np.uint8)) for {data}")
     try:
         return np.asarray(frame.convert("RGB"))
     except ValueError:   # a mode Pillow has no RGB conversion for (premultiplied 'La', ...)
@@ -161,8 +164,9 @@ def as_boxes(boxes: BoxesLike) -> list[list[float]]:
                          f"(list(d.values()) for a dict of them), each {BOX}; targets are indexed in list order")
     shape = getattr(boxes, "shape", None)
     if isinstance(boxes, (str, bytes)) or (shape is not None and len(shape) != 2):
-        what = "one box" if shape is not None and tuple(shape) == (4,) else _brief(boxes)
-        raise InputError(f"boxes {what} is not a list of boxes; pass [box, ...] or an (N, 4) array of {BOX} "
+        what = "is one box, not a list of boxes" if shape is not None and tuple(shape) == (4,) else \
+            "is not a list of boxes"
+        raise InputError(f"boxes {_brief(boxes)} {what}; pass [box, ...] or an (N, 4) array of {BOX} "
                          "(one target: initialize(frame, box))")
     try:
         boxes = list(boxes)
