@@ -42,10 +42,11 @@ class Rule:
                                        .replace("an integer", "integers").replace("a string", "strings") if self.item else "values")
         else:
             text = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}[self.kind]
-            lo = None if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"
-            hi = None if self.hi is None else f"{'<' if self.hi_open else '<='} {self.hi:g}"
+            low, high = (v if isinstance(v, int) or v is None else f"{v:g}" for v in (self.lo, self.hi))   # 4294967295
+            lo = None if self.lo is None else f"{'>' if self.lo_open else '>='} {low}"
+            hi = None if self.hi is None else f"{'<' if self.hi_open else '<='} {high}"
             if lo and hi:
-                text += f" in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+                text += f" in {'(' if self.lo_open else '['}{low}, {high}{')' if self.hi_open else ']'}"
             elif lo or hi:
                 text += f" {lo or hi}"
         return text + (" or null" if self.optional else "")

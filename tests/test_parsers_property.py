@@ -184,3 +184,11 @@ def test_output_path_errors_are_one_line_for_any_name(name):
                 check("--output", str(Path(tmp) / name))
             except DropTrackError as exc:
                 assert "\n" not in str(exc) and "\r" not in str(exc)
+
+
+def test_an_integer_range_is_written_in_full():
+    """--seed's range read 'an integer in [0, 4.29497e+09]': a bound no one can type back."""
+    from droptrack.config_rules import Rule
+
+    assert Rule(int, lo=0, hi=2 ** 32 - 1).describe() == "an integer in [0, 4294967295]"
+    assert Rule(float, lo=0.0, hi=1.5).describe() == "a finite number in [0, 1.5]"
