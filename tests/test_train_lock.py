@@ -75,3 +75,36 @@ def test_a_held_folder_is_refused_before_the_pretrained_weights_are_read(tmp_pat
         p = dt("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--pretrained", bad)
     assert p.returncode == 2 and p.stderr.strip() == f"error: {busy(out)}", p.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_lock_a_killed_runs_workers_still_hold_for_a_moment_is_waited_for(tmp_path):
+    """A run SIGKILLed (the OOM killer) leaves its forked DataLoader workers holding its inherited lock until they
+    notice, about 5 s: the immediate --resume was refused as 'another dt train is writing'. A holder that lets go
+    within the wait is waited for; one that does not is still refused."""
+    import subprocess
+    import sys
+    import time
+
+    from droptrack.errors import TrainingError
+    from droptrack.train.lock import check_free
+
+    out = tmp_path / "run"
+    out.mkdir()
+    hold = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(float(sys.argv[2]))")
+    p = subprocess.Popen([sys.executable, "-c", hold, str(out / LOCK), "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        check_free(out, wait_s=8.0)                  # the holder ends after 1.5 s: no refusal
+        assert 0.5 < time.monotonic() - t0 < 8.0
+    finally:
+        p.wait()
+    p = subprocess.Popen([sys.executable, "-c", hold, str(out / LOCK), "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        with pytest.raises(TrainingError, match="another dt train is writing"):
+            check_free(out, wait_s=0.5)              # a live writer: refused once the wait is over
+    finally:
+        p.kill()
+        p.wait()

@@ -38,8 +38,19 @@ def busy_message(folder: Path) -> str:
             "--resume, or pass another --output")
 
 
-def check_free(folder: Path) -> None:
+ORPHAN_WAIT_S = 10.0   # a SIGKILLed run's DataLoader workers hold its (inherited) lock until they notice, ~5 s
+
+
+def check_free(folder: Path, wait_s: float = ORPHAN_WAIT_S) -> None:
     """A TrainingError before any work when another dt train holds `folder`'s lock: a peek, as the run takes the lock
-    itself only once its inputs are checked (it may make the folder only then)."""
-    if Path(folder).is_dir() and filelock.in_use(Path(folder) / LOCK):
-        raise TrainingError(busy_message(folder))
+    itself only once its inputs are checked (it may make the folder only then). A held lock is watched for `wait_s`
+    first: the data-loading workers of a run killed by SIGKILL (the OOM killer) inherited its lock and hold it a few
+    seconds more, so a scheduler's immediate --resume was told another run was writing."""
+    import time
+
+    lock = Path(folder) / LOCK
+    deadline = time.monotonic() + wait_s
+    while Path(folder).is_dir() and filelock.in_use(lock):
+        if time.monotonic() >= deadline:
+            raise TrainingError(busy_message(folder))
+        time.sleep(0.25)
