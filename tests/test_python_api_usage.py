@@ -189,7 +189,7 @@ def test_a_box_on_the_frames_discarded_last_column_is_refused_on_host_and_device
         t = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
         with pytest.raises(DropTrackError) as err:
             t.initialize(clip[0], box)                              # its template would be zero padding only
-        assert "lies outside the 160x120 image" in one_line(err), pre
+        assert "too small at the edge of the 160x120 image to crop" in one_line(err), pre
 
 
 @pytest.mark.parametrize("kwargs", [{"artifact": 123}, {"artifact": b"model.onnx"}, {"artifact": ""},
