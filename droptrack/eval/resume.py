@@ -384,6 +384,7 @@ def foreign_file(out: Path) -> Path | None:
                     return bad
             continue
         stem = p.name.removesuffix(".txt").removesuffix("_time") if p.name.endswith(".txt") else None
-        if not (p.is_file() and (_OWN_TOP.fullmatch(p.name) or stem in names)):
+        listed = stem in names if names else stem is not None   # a manifest without its inputs: any .txt
+        if not (p.is_file() and (_OWN_TOP.fullmatch(p.name) or listed)):
             return p
     return None
