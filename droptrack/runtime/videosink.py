@@ -111,6 +111,7 @@ class VideoSink(Sink):
         self.writer = None
         self.size: tuple[int, int] = (0, 0)   # the frames' size; the video is `scale` times larger
         self.scale = 1
+        self.pad = (0, 0)   # a black column / row that makes an odd side even
         self.resized = 0
         self.full = False   # the disk filled up: the unfinished video stays NAME.part.EXT
         self.finished = False   # `sync` wrote the index with room to spare: close renames it onto NAME
@@ -125,8 +126,11 @@ class VideoSink(Sink):
         fourcc = FOURCC[self.path.suffix.lower()]
         self.size = (w, h)
         self.scale = max(1, math.ceil(MIN_VIDEO_SIDE / min(w, h)))
+        # an odd side gets one black column / row: OpenCV's writer rounds it down and rescales every frame (a 719x527
+        # source was saved as 718x526), so no source pixel is lost or moved
+        self.pad = ((w * self.scale) % 2, (h * self.scale) % 2)
         self.writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter_fourcc(*fourcc), self.fps,
-                                      (w * self.scale, h * self.scale))
+                                      (w * self.scale + self.pad[0], h * self.scale + self.pad[1]))
         if not self.writer.isOpened():
             raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
                              "check the folder is writable or use .avi")
@@ -140,6 +144,10 @@ class VideoSink(Sink):
             self.resized += 1
         if self.scale > 1:
             image = np.repeat(np.repeat(image, self.scale, axis=0), self.scale, axis=1)   # nearest-neighbour
+        if any(self.pad):
+            import cv2
+
+            image = cv2.copyMakeBorder(image, 0, self.pad[1], 0, self.pad[0], cv2.BORDER_CONSTANT, value=0)
         with quiet_opencv():   # a refused write is only logged ('[ WARN] ... Failed to write frame'): _check_room
             if self.timed and math.isfinite(frame.timestamp):   # says it, in the one line
                 self.start = frame.timestamp if self.start is None else self.start
