@@ -68,3 +68,15 @@ def test_a_missing_source_is_named_before_the_missing_display(tmp_path):
     assert "clip.mp4' not found: not a file, folder" in line   # not "'...clip.mp4' is a missing: drop --resume"
     # an option's own error still comes first (tests/test_ext_option_errors.py): it needs no source to be checked
     assert "--crop-grid" in one_line_error(cli("run", tmp_path / "clip.mp4", "--crop-grid", "x"))
+
+
+def test_fps_on_a_video_file_names_the_ffmpeg_rate_change(tmp_path):
+    """The refusal of --fps on a video file offered only a resize (`-vf scale=W:H`) as the fix."""
+    from droptrack.errors import InputError
+    from droptrack.runtime.sources import check_capture_options
+    from helpers import square_avi
+
+    clip = square_avi(tmp_path / "clip.avi", 3)
+    with pytest.raises(InputError, match=r"--fps does nothing for .*change its rate with `ffmpeg -i IN -vf fps=N "
+                                         r"OUT\.mp4`\); drop --fps"):
+        check_capture_options(str(clip), None, None, 10.0)

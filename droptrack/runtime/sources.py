@@ -71,7 +71,7 @@ def spaces_note(spec: str | int | Path) -> str:
 # what --width/--height/--fps cannot do for a kind of source (cameras take all three; a folder's --fps is its rate)
 _FIXED_CAPTURE = {
     "video": ("a video file is tracked at its own size and frame rate (resize it with `ffmpeg -i IN -vf "
-              "scale=W:H OUT.mp4`)", ("width", "height", "fps")),
+              "scale=W:H OUT.mp4`, change its rate with `ffmpeg -i IN -vf fps=N OUT.mp4`)", ("width", "height", "fps")),
     "folder": ("an image folder's frames keep their size (--fps sets its timestamp rate)", ("width", "height")),
     "image": ("a single photo is one still frame, tracked at its own size, with no frame rate (resize it with `ffmpeg "
               "-i IN.jpg -vf scale=W:H OUT.jpg`)", ("width", "height", "fps")),
