@@ -227,8 +227,12 @@ def is_demo_synth(folder: Path) -> bool:
 
 def is_demo_folder(out: Path) -> bool:
     """A folder dt demo wrote: its marker, or (earlier versions wrote none) a bench.json of the demo's dt bench or,
-    when one was stopped before it, the demo's synthetic set in data/."""
-    if (out / MARKER).is_file() or any(is_demo_synth(p) for p in sorted((out / "data").glob("synth_val_*x*"))):
+    when one was stopped before it, the demo's synthetic set in data/ with nothing written after the set that is not
+    the demo's (a `dt data synth` set of the same settings beside a user's bikes_boxes.txt or export/model.onnx made
+    the folder pass for the demo's, and the first was replaced without a word)."""
+    if (out / MARKER).is_file():
+        return True
+    if any(is_demo_synth(p) for p in sorted((out / "data").glob("synth_val_*x*"))) and _stopped_before_bench(out):
         return True
     bench = out / "bench" / "bench.json"
     try:
@@ -239,6 +243,23 @@ def is_demo_folder(out: Path) -> bool:
     except (OSError, ValueError, AttributeError, RecursionError):   # missing, unreadable, not JSON, not an object
         return False
     return isinstance(command, str) and is_demo_bench_command(command)
+
+
+def _stopped_before_bench(out: Path) -> bool:
+    """Whether what lies beside the synthetic set is what a demo stopped before the end of its bench leaves: none of
+    the video step's files (written after it), and only graphs dt export wrote under the export's names."""
+    from droptrack.errors import DropTrackError
+    from droptrack.export.workdir import check_own_graphs
+
+    stem = Path(VIDEO_NAME).stem
+    later = (f"{stem}_tracked.mp4", f"{stem}_boxes.txt", f"{stem}_strip.png")
+    if any(os.path.lexists(out / n) for n in later):
+        return False
+    try:
+        check_own_graphs(out / "export", ["fp32", "fp16", "int8"], ("trt", "ort"))
+    except DropTrackError:
+        return False
+    return True
 
 
 def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> None:

@@ -112,10 +112,35 @@ def test_an_earlier_demo_stopped_before_its_bench_is_recognised_by_its_synthetic
     # (complete, or cut short with its journal), the graphs and a partial bench/ and the rerun was refused
     text = json.dumps(DEMO_SET) + ("\n" + json.dumps(["synth_val_00001", {}]) + "\n" if where == "cut short" else "")
     _put(tmp_path, f"data/synth_val_6x40/{name}", text.encode())
-    _put(tmp_path, "export/model.onnx")
+    _droptrack_graph(_put(tmp_path, "export/model.onnx"))   # what dt export wrote there
     _put(tmp_path, "bench/results/model/eval.json")
     check_demo_folder(tmp_path, 6, 40)
     check_demo_folder(tmp_path, 2, 5)   # a rerun with other sizes: still the demo's folder
+
+
+def _droptrack_graph(path):
+    """A graph with dt export's metadata at `path` (its weights do not matter here)."""
+    import onnx
+
+    from droptrack.artifact import ArtifactMeta
+    from droptrack.export.onnx import set_metadata
+    from helpers import identity_graph
+
+    meta = ArtifactMeta("droptrack", "x", 128, 256, 2.0, 4.0, 16, checkpoint_sha256="a" * 64)
+    model = identity_graph(meta)
+    set_metadata(model, meta)
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize("rel", ["bikes_boxes.txt", "export/model.onnx"])
+def test_a_synth_set_of_the_demos_settings_beside_a_users_file_is_no_demo_folder(tmp_path, rel):
+    """`dt data synth DIR/data/synth_val_8x40 --split val` (the CLI's defaults are the demo's) beside the user's own
+    bikes_boxes.txt made DIR pass for an earlier demo's folder, and that file was replaced without a word."""
+    _put(tmp_path, "data/synth_val_8x40/synth.json", json.dumps({**DEMO_SET, "sequences": 8}).encode())
+    mine = _put(tmp_path, rel, b"my own file")
+    with pytest.raises(InputError, match="not a dt demo folder"):
+        check_demo_folder(tmp_path, 6, 40)
+    assert mine.read_bytes() == b"my own file"
 
 
 @pytest.mark.parametrize("change", [{"seed": 3}, {"split": "train"}, {"frames": 41}, {"size": [640, 480]},
