@@ -357,6 +357,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     timings["bench"] = time.perf_counter() - t0
 
     notes += [n for n in report.notes if n.startswith("noise floor")]   # what the divergence column is measured against
+    notes += [n for n in report.notes if ": * its latency is " in n]   # what the table's * marks (it was left out)
     note = divergence_note(report.rows, embedded=checkpoint is None)
     notes += [note] if note else []
     result = DemoResult(out, report, exported, notes=notes, timings=timings)

@@ -261,6 +261,9 @@ def test_demo_end_to_end(small_demo):
     assert floor["px"] == 0.01 and floor["frames"] == rows["tiny"]["parity"]["frames"]
     assert "--noise-floor 0.01" in js["command"]
     assert "noise floor: tiny itself with N(0, 0.01) px" in res.output
+    text = " ".join(res.output.split())   # the table's * on the TensorRT INT8 graph's latency is said under it too
+    if any(r.get("latency_on_target") is False for r in rows.values()):
+        assert "model_int8_trt: * its latency is onnxruntime on cpu running a graph made for tensorrt" in text, text
 
 
 def test_opencv_baseline_rows(assets, tmp_path):
