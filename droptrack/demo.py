@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from droptrack import filelock
 from droptrack.artifact import artifact_format, atomic_write_bytes, atomic_write_text
 from droptrack.data.media import bundled_video
 from droptrack.errors import InputError, shell_join, shell_quote
@@ -43,6 +44,7 @@ VIDEO_FRAMES = 55
 STRIP_FRAMES = 6
 NOISE_FLOOR_PX = 0.01   # the bench's noise-floor pass: the loop's own divergence beside FP16's and INT8's
 MARKER = ".droptrack-demo"   # written first into the output folder: a later dt demo may write there again
+LOCK = ".dt-demo.lock"       # held while a dt demo writes the folder (droptrack.filelock: removed at its end)
 Log = Callable[[str], None]
 
 
@@ -311,11 +313,7 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
              config: str | None = None, trust: bool = False) -> DemoResult:
     """Run the four steps (module docstring); gates are reported in the bench table, never raised. `trust`:
     --trust-checkpoint, for a legacy pickle checkpoint's foreign objects (read as inert records, never run)."""
-    from droptrack.data.synth import ensure_synth
-    from droptrack.eval.bench import BenchOptions, run_bench
-    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
     from droptrack.export.workdir import prepare_output_dir
-    from droptrack.model.default import default_checkpoint
 
     check_demo_options(checkpoint, sequences, frames, video_frames, threads, config, trust)
     trust = trust and checkpoint is not None   # the embedded model holds plain data: its commands need no option
@@ -323,6 +321,20 @@ def run_demo(output_dir: str | Path = DEFAULT_OUTPUT, checkpoint: str | Path | N
     log = log or (lambda s: None)
     t_all = time.perf_counter()
     out = prepare_output_dir(output_dir)
+    busy = (f"another dt demo is writing to '{out}'; wait for it to finish (a rerun then reuses its work), or pass "
+            "another -o")
+    with filelock.held(out / LOCK, busy):   # a second demo redid the export, then met the bench's lock
+        return _steps(out, checkpoint, sequences, frames, video_frames, progress, log, threads, config, trust, t_all)
+
+
+def _steps(out: Path, checkpoint: str | Path | None, sequences: int, frames: int, video_frames: int, progress: bool,
+           log: Log, threads: int | None, config: str | None, trust: bool, t_all: float) -> DemoResult:
+    """`run_demo`'s four steps in `out`, its lock held."""
+    from droptrack.data.synth import ensure_synth
+    from droptrack.eval.bench import BenchOptions, run_bench
+    from droptrack.eval.bench_data import SYNTH_SEED, SYNTH_SIZE
+    from droptrack.model.default import default_checkpoint
+
     if not (out / MARKER).is_file():
         atomic_write_text(out / MARKER, "written by dt demo, which may write into this folder again\n")
     ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint()

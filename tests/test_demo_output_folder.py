@@ -162,3 +162,14 @@ def test_ctrl_c_says_how_to_continue(tmp_path, monkeypatch):
     res = cli("demo", "-o", tmp_path / "d")
     assert res.exit_code == 130
     assert f"run the same command again to continue in '{tmp_path / 'd'}'" in res.output
+
+
+def test_a_second_demo_into_a_folder_one_is_writing_is_refused_before_any_work(tmp_path):
+    """It redid the export while the first benchmarked it, and only then met the bench's lock."""
+    from droptrack import filelock
+    from droptrack.demo import LOCK, run_demo
+
+    with filelock.held(tmp_path / LOCK, "held by the test"):   # the running demo
+        with pytest.raises(InputError, match=rf"another dt demo is writing to '{tmp_path}'"):
+            run_demo(tmp_path, sequences=1, frames=3, video_frames=2, progress=False, threads=1)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]   # nothing of the second one's
