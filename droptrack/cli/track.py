@@ -93,6 +93,7 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from droptrack.runtime.report import time_gap_note
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
                                        run as run_tracking, size_note, summary_line, summary_table,
                                        unreadable_note)
@@ -144,7 +145,7 @@ def run(
     damaged = summary.damaged.note(source)
     if damaged:
         typer.echo(f"warning: {printable(damaged)}", err=True)
-    for note in (unreadable_note(summary), size_note(summary), ended_early_note(summary),
+    for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary), ended_early_note(summary),
                  ground_truth_note(source, output), lone_frame_note(source)):
         if note:
             typer.echo(f"note: {printable(note)}", err=True)

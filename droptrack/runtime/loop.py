@@ -68,6 +68,8 @@ class RunSummary:
     first_size: tuple[int, int] | None = None   # (W, H) of the first frame
     other_sizes: int = 0   # frames of another size than the first (an image folder mixing sizes)
     other_example: tuple[int, int, int] | None = None   # the first of them: (index, W, H)
+    time_gap: tuple[int, float] | None = None   # a file's largest jump in frame times with no frame failing between:
+    #                                             (the index of the frame after it, seconds); `report.time_gap_note`
 
     def stage_stats(self) -> dict[str, dict[str, float]]:
         """{stage: {mean_ms, p99_ms}} over the tracked frames (the init frame excluded)."""
@@ -153,6 +155,21 @@ def _waiting(tracker, boxes: list[list[float]]) -> list[TargetState]:
     re-acquisition's state as the tracker holds it (`Tracker.reacq_flags`)."""
     flags = getattr(tracker, "reacq_flags", lambda: None)() or [None] * len(boxes)
     return [TargetState(b, None, False, reacq=f) for b, f in zip(boxes, flags)]
+
+
+GAP_MIN_S = 1.0   # a jump in a file's frame times longer than this (and 10 frame periods: `report`) is named
+
+
+def _note_gap(summary: RunSummary, frame: Frame) -> None:
+    """Keep the largest jump of the frame times before a decoded frame that follows a decoded frame (a demuxer that
+    skips a damaged MKV cluster fails no read: 78 frames went without a word, and every later index was off)."""
+    before, now = summary.last_timestamp, frame.timestamp
+    if not (math.isfinite(before) and math.isfinite(now)) or (summary.unreadable and
+                                                             summary.unreadable[-1] == frame.index - 1):
+        return
+    gap = now - before
+    if gap > GAP_MIN_S and (summary.time_gap is None or gap > summary.time_gap[1]):
+        summary.time_gap = (frame.index, gap)
 
 
 def _count_frame(summary: RunSummary, frame: Frame) -> None:
@@ -269,6 +286,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
                     summary.times_ms[name].append((b - a) * 1000.0)
             recent.append((t5 - t0) * 1000.0)
             summary.lost_count += any(t.lost for t in targets)
+            _note_gap(summary, frame)
             summary.last_timestamp = frame.timestamp
             summary.skipped += getattr(frame, "skipped", 0)
             summary.frames += 1

@@ -44,6 +44,22 @@ def ended_early_note(summary: RunSummary) -> str | None:
             "(a truncated or damaged file?); the outputs hold those frames")
 
 
+GAP_PERIODS = 10   # a jump of the frame times of more periods than this (and a second: loop.GAP_MIN_S) is named
+
+
+def time_gap_note(summary: RunSummary) -> str | None:
+    """A note on the largest jump in a file's frame times that no undecodable frame explains, else None."""
+    if summary.time_gap is None or not summary.source_fps or not summary.expected:   # a file (its frame count)
+        return None
+    index, gap = summary.time_gap
+    if gap * summary.source_fps <= GAP_PERIODS:   # a variable rate's usual pause (tree.avi: 6.5 periods)
+        return None
+    return (f"the source's frame times jump by {gap:.2f} s (about {round(gap * summary.source_fps) - 1} frames at "
+            f"{summary.source_fps:.4g} FPS) before frame {index}, with no frame failing to decode: frames a damaged "
+            "file lost without a word, or a pause in a variable-frame-rate recording; frame numbers from there on "
+            "count the frames read (--jsonl gives each one's time)")
+
+
 def unreadable_note(summary: RunSummary) -> str | None:
     """A note naming the frames of the file that could not be decoded (skipped, no box), else None."""
     bad = summary.unreadable

@@ -1,0 +1,45 @@
+"""A damaged MKV whose demuxer skips a cluster fails no read: dt run lost 78 frames without a word and numbered the
+frames after them as if none were missing. The largest jump in a file's frame times that no undecodable frame
+explains is now named in a note; a variable frame rate's usual pauses (tree.avi: 6.5 periods) and live sources are
+not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from droptrack.runtime.loop import RunSummary, _note_gap
+from droptrack.runtime.report import time_gap_note
+from droptrack.runtime.sources import Frame
+
+IMAGE = np.zeros((4, 4, 3), np.uint8)
+
+
+def _run(times: list[float], fps: float = 24.0, expected: int | None = 270, unreadable: tuple = ()) -> RunSummary:
+    """The summary of a run over frames at `times` (an index in `unreadable`: a frame that failed to decode)."""
+    summary = RunSummary(source_fps=fps, expected=expected)
+    summary.last_timestamp = times[0]
+    for i, t in enumerate(times[1:], 1):
+        if i in unreadable:
+            summary.unreadable.append(i)
+            continue
+        _note_gap(summary, Frame(i, t, IMAGE))
+        summary.last_timestamp = t
+    return summary
+
+
+def test_a_silent_jump_is_named_with_the_frames_it_stands_for():
+    times = [k / 24 for k in range(37)] + [(k + 78) / 24 for k in range(37, 60)]   # 78 frames gone after frame 36
+    note = time_gap_note(_run(times))
+    assert note is not None and note.startswith("the source's frame times jump by 3.29 s (about 78 frames at 24 FPS) "
+                                                "before frame 37, with no frame failing to decode"), note
+
+
+def test_pauses_of_a_variable_rate_failed_frames_and_live_sources_are_not_named():
+    assert time_gap_note(_run([k * 0.43 for k in range(60)], fps=15.0)) is None          # tree.avi: 6.5 periods
+    assert time_gap_note(_run([0.0, 0.04, 0.5, 0.54], fps=24.0)) is None                  # under a second
+    failed = [k / 24 for k in range(10)] + [(k + 78) / 24 for k in range(10, 20)]
+    assert time_gap_note(_run(failed, unreadable=(10,))) is None   # frames that failed: the capture counts them
+    assert time_gap_note(_run([0.0, 5.0, 5.04], expected=None)) is None                   # a camera: no count
+    assert math.isnan(RunSummary().last_timestamp)
