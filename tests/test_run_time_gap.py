@@ -43,3 +43,15 @@ def test_pauses_of_a_variable_rate_failed_frames_and_live_sources_are_not_named(
     assert time_gap_note(_run(failed, unreadable=(10,))) is None   # frames that failed: the capture counts them
     assert time_gap_note(_run([0.0, 5.0, 5.04], expected=None)) is None                   # a camera: no count
     assert math.isnan(RunSummary().last_timestamp)
+
+
+def test_an_mkv_one_frame_short_of_its_estimated_count_is_not_called_damaged():
+    """Matroska stores no frame count: OpenCV's is duration x rate, and an intact MKV 'ended after 70 of the 71
+    frames its header announces (a truncated or damaged file?)'. An AVI's count is stored: one frame short is said."""
+    from droptrack.runtime.report import ended_early_note
+
+    summary = RunSummary(source_fps=24.0, expected=71, announced=71, frames=70)
+    assert ended_early_note(summary, "clip.mkv") is None and ended_early_note(summary, "clip.WEBM") is None
+    assert "ended after 70 of the 71 frames" in ended_early_note(summary, "clip.avi")
+    summary.frames = 60   # ten short: damage, whatever the container
+    assert "ended after 60 of the 71 frames" in ended_early_note(summary, "clip.mkv")

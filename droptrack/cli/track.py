@@ -145,8 +145,8 @@ def run(
     damaged = summary.damaged.note(source)
     if damaged:
         typer.echo(f"warning: {printable(damaged)}", err=True)
-    for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary), ended_early_note(summary),
-                 ground_truth_note(source, output), lone_frame_note(source)):
+    for note in (unreadable_note(summary), time_gap_note(summary), size_note(summary),
+                 ended_early_note(summary, source), ground_truth_note(source, output), lone_frame_note(source)):
         if note:
             typer.echo(f"note: {printable(note)}", err=True)
     plan = plan_threads(threads) if threads is not None else None   # as dt eval and dt bench, not without a word

@@ -26,10 +26,18 @@ def ground_truth_note(source: str, output: str | None) -> str | None:
             "these boxes; name it otherwise if they are not ground truth")
 
 
-def ended_early_note(summary: RunSummary) -> str | None:
+ESTIMATED_COUNT = (".mkv", ".webm")   # no frame count in the header: OpenCV's is duration x rate, off by one or so
+
+
+def ended_early_note(summary: RunSummary, source: str | None = None) -> str | None:
     """A note when a file source gave fewer frames than its header announced, else None: truncated or damaged, or
-    (its frames' times run on to where the count would end) fewer frames stored than its rate says."""
+    (its frames' times run on to where the count would end) fewer frames stored than its rate says. `source`: a
+    Matroska/WebM file one frame short of its estimated count is no sign of damage (an intact MKV was called
+    'truncated or damaged?')."""
     if summary.interrupted or summary.stopped or not summary.expected or summary.frames >= summary.expected:
+        return None
+    if source is not None and Path(str(source)).suffix.lower() in ESTIMATED_COUNT and \
+            summary.expected - summary.frames <= 1:
         return None
     announced = summary.announced or summary.expected   # the header's count, not --max-frames
     first = summary.first_timestamp if math.isfinite(summary.first_timestamp) else 0.0
