@@ -59,13 +59,14 @@ def holds_box_rows(path: str | os.PathLike, torn_last: bool = False) -> bool:
     lines = text.splitlines()
     if torn_last and lines and not text.endswith("\n"):
         lines.pop()
-    for line in lines:
-        cells = line.replace(",", " ").split()
-        if not cells:
-            continue
-        try:
-            if len([float(c) for c in cells]) != 4:
-                return False
-        except ValueError:
-            return False
+    rows = (line.replace(",", " ").split() for line in lines)
+    return all(len(cells) == 4 and all(map(_number, cells)) for cells in rows if cells)
+
+
+def _number(text: str) -> bool:
+    """Whether `text` reads as a float (nan and inf included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
     return True

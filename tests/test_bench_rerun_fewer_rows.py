@@ -42,3 +42,19 @@ def test_a_users_file_inside_a_row_folder_is_refused_before_it_would_go(tmp_path
         note.unlink()
     res = cli(*ARGS, "--tracker", "kcf", "-o", out)   # its own files only: the rerun goes on as before
     assert res.exit_code == 0 and sorted(p.name for p in (out / "results").iterdir()) == ["kcf"], res.output
+
+
+def test_a_users_file_in_the_submission_folder_is_found_too(tmp_path):
+    from droptrack.eval.resume import foreign_file
+
+    (tmp_path / "eval.json").write_text(json.dumps({"inputs": {"a": "x", "b": "y"}}))
+    for rel in ("a.txt", "a_time.txt", "report.json", "got10k_submit/a/a_001.txt", "got10k_submit/a/a_time.txt",
+                "got10k_submit/a/.a_001.txt.1234.tmp", "got10k_submit/b/b_001.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("1\t2\t3\t4\n")
+    assert foreign_file(tmp_path) is None                  # dt eval's own files, a temporary of an atomic write
+    (tmp_path / "got10k_submit" / "b" / "notes.txt").write_text("mine")
+    assert foreign_file(tmp_path) == tmp_path / "got10k_submit" / "b" / "notes.txt"
+    (tmp_path / "got10k_submit" / "b" / "notes.txt").unlink()
+    (tmp_path / "got10k_submit" / "stray").write_text("mine")   # a file where a sequence folder goes
+    assert foreign_file(tmp_path) == tmp_path / "got10k_submit" / "stray"

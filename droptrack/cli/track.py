@@ -93,10 +93,9 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from droptrack.runtime.report import time_gap_note
     from droptrack.runtime.run import (RunOptions, ended_early_note, ground_truth_note, resume_advice,
                                        run as run_tracking, size_note, summary_line, summary_table,
-                                       unreadable_note)
+                                       time_gap_note, unreadable_note)
     from droptrack.imagefiles import lone_frame_note
     from droptrack.engine.threads import plan_threads, usable_cores
     from droptrack.runtime.sinks import box_paths

@@ -16,8 +16,8 @@ import numpy as np
 
 from droptrack.data.folder import check_no_frame_without_row, checked_boxes, frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
-from droptrack.data.sequence import (Sequence, list_images, load_boxes, load_flags, numbered_frames, one_folder_down,
-                                     pad_boxes, select)
+from droptrack.data.sequence import (COVER_TOP, Sequence, list_images, load_boxes, load_flags, numbered_frames,
+                                     one_folder_down, pad_boxes, select)
 from droptrack.imagefiles import frame_images, listed_images, ordered
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table
@@ -64,7 +64,7 @@ def split_dir(root: Path, split: str, dataset: str = "got10k") -> Path:
     if sub is not None:   # full_data/ of GOT-10k's archive
         raise DatasetError(f"{dataset} split folder {root / split} is missing, but {sub / split} is there; point the "
                            f"root at {sub}")
-    if any((d / "groundtruth.txt").is_file() for d in root.iterdir() if d.is_dir()) if root.is_dir() else False:
+    if root.is_dir() and any((d / "groundtruth.txt").is_file() for d in root.iterdir() if d.is_dir()):
         raise DatasetError(f"{root} holds sequence folders but no list.txt (the split's own list of its sequences, "
                            "which the official toolkits read); re-extract the split from its GOT-10k archive, or point "
                            f"the root at the folder that contains {'/'.join(SPLITS)}")   # not 'val is missing'
@@ -162,7 +162,7 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
         if n == 0:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
-    cover = load_flags(folder / "cover.label", n, top=8) if (folder / "cover.label").is_file() else None
+    cover = load_flags(folder / "cover.label", n, top=COVER_TOP) if (folder / "cover.label").is_file() else None
     visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
     if absence is not None or cover is not None:
         visible = np.ones(n, dtype=bool)

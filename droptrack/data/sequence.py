@@ -291,9 +291,12 @@ def _check_empty(boxes: np.ndarray, path: Path, allow_empty: bool) -> np.ndarray
     return boxes
 
 
+COVER_TOP = 8   # GOT-10k's cover.label: 0 (fully hidden or absent) to 8 (fully visible); other labels are flags
+
+
 def load_flags(path: str | Path, n: int | None = None, top: int = 1) -> np.ndarray:
     """Read integer labels (LaSOT one comma-separated line; GOT-10k one per line) and check the count and that each
-    lies in 0..`top` (flags 1; GOT-10k's cover levels 8): a value outside (0.5, -1, 99) changed which frames are
+    lies in 0..`top` (flags 1; GOT-10k's cover levels COVER_TOP): a value outside (0.5, -1, 99) changed which frames are
     scored without a word."""
     path = Path(path)
     if not path.is_file():

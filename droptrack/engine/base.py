@@ -79,6 +79,7 @@ class Backend(ABC):
     """Runs one model artifact: (template, search) normalised float32 NCHW -> score/size/offset maps."""
 
     name = "base"
+    _closed = False   # `close` was called (the torch backend frees nothing, yet refuses from then on)
 
     def __init__(self, meta: ArtifactMeta):
         self.meta = meta
@@ -150,7 +151,7 @@ class Backend(ABC):
         """Whether `close` released what `infer` runs on (an ONNX Runtime session, a TensorRT engine; a backend that
         holds nothing to free, the torch one, counts as released once closed, as docs/python.md has it for a shared
         model)."""
-        return getattr(self, "_closed", False)
+        return self._closed
 
     def close(self) -> None:
         """Release resources (here: mark the backend closed; `infer` then refuses)."""

@@ -101,10 +101,11 @@ def _candidates(seq: Any, folder: Path, att_dir: Path | None) -> list[Path]:
 
 def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
     """GOT10K_DERIVED tags of a GOT-10k sequence folder and its (N,4) ground truth."""
-    from droptrack.data.sequence import load_flags
+    from droptrack.data.sequence import COVER_TOP, load_flags
 
     def flags(name: str) -> np.ndarray | None:
-        return load_flags(folder / name, top=8 if name == "cover.label" else 1) if (folder / name).is_file() else None
+        top = COVER_TOP if name == "cover.label" else 1
+        return load_flags(folder / name, top=top) if (folder / name).is_file() else None
 
     tags = set()
     absence, cover, cut = flags("absence.label"), flags("cover.label"), flags("cut_by_image.label")

@@ -213,11 +213,16 @@ def write_submission(out: Path, tag: str, names: list[str]) -> Path | None:
     return write_got10k_submission(out / "got10k_submit", boxes, times, zip_path=out / "got10k_submit.zip")
 
 
+def submission_file(seq: str) -> re.Pattern:
+    """The names of a sequence's files in a GOT-10k submission folder: SEQ_001.txt ... (repetitions), SEQ_time.txt."""
+    return re.compile(rf"{re.escape(seq)}_(\d{{3}}|time)\.txt")
+
+
 def remove_unlisted(folder: Path, names: set[str]) -> None:
     """Remove the submission files of sequences this run does not list (an earlier run's wider --sequences), so that
     the folder holds what the zip holds; files that are not a submission's stay."""
     for seq in (d for d in (folder.iterdir() if folder.is_dir() else ()) if d.is_dir() and d.name not in names):
-        own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt")
+        own = submission_file(seq.name)
         for f in seq.iterdir():
             if own.fullmatch(f.name) and f.is_file():
                 f.unlink()

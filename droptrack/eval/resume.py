@@ -21,7 +21,7 @@ from droptrack.artifact import atomic_write_json, sha256_file
 from droptrack.errors import CheckpointError, DropTrackError, InputError, printable
 from droptrack.engine.onnx_files import check_external_data, check_graph
 from droptrack.engine.threads import ThreadPlan, usable_cores
-from droptrack.eval.results import read_result, read_times
+from droptrack.eval.results import read_result, read_times, submission_file
 from droptrack.eval.workers import TrackerSpec
 from droptrack.paths import removed_if_left_empty
 from droptrack.runtime.fingerprint import config_id, external_data_sha256
@@ -370,18 +370,27 @@ def complete(out: Path, seq: Any) -> bool:
 _OWN_TOP = re.compile(r"eval\.json|report(_\w+)?\.json|\w+\.png|(got10k|trackingnet)_submit\.zip|\..*")
 
 
+def _submission_files(folder: Path) -> Iterator[Path | None]:
+    """For each entry of a got10k_submit folder: None where it is dt eval's, else it (or the first file in it) that is
+    not (a hidden file is a temporary of an atomic write)."""
+    for seq in sorted(folder.iterdir()):
+        if not seq.is_dir() or seq.is_symlink():
+            yield seq
+            continue
+        own = submission_file(seq.name)
+        yield next((f for f in sorted(seq.iterdir())
+                    if not (f.is_file() and (own.fullmatch(f.name) or f.name.startswith(".")))), None)
+
+
 def foreign_file(out: Path) -> Path | None:
     """The first file or folder in a results folder (one with eval.json) that dt eval does not write: a user's note
     there was removed with the folder when a rerun of dt bench replaced or dropped that row."""
     names = set((manifest_or_none(out / "eval.json") or {}).get("inputs") or {})
     for p in sorted(out.iterdir()):
         if p.name == "got10k_submit" and p.is_dir():
-            for seq in sorted(p.iterdir()):
-                own = re.compile(rf"{re.escape(seq.name)}_(\d{{3}}|time)\.txt|\..*")
-                bad = next((f for f in sorted(seq.iterdir()) if not (f.is_file() and own.fullmatch(f.name))), None) \
-                    if seq.is_dir() and not seq.is_symlink() else seq
-                if bad is not None:
-                    return bad
+            bad = next((f for f in _submission_files(p) if f is not None), None)
+            if bad is not None:
+                return bad
             continue
         stem = p.name.removesuffix(".txt").removesuffix("_time") if p.name.endswith(".txt") else None
         listed = stem in names if names else stem is not None   # a manifest without its inputs: any .txt

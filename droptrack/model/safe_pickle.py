@@ -150,8 +150,9 @@ def _torch_load(path: Path, lazy: bool = False):
 def untrusted(path: Path, names: list[str]) -> UntrustedCheckpoint | CheckpointError:
     """The refusal of a checkpoint that holds the foreign objects `names`, naming the option that reads it (one that
     calls into a module torch blocks outright: refused as no model file, the option would not read it)."""
-    if _blocked(names):
-        return blocked_calls(path, _blocked(names))
+    blocked = _blocked(names)
+    if blocked:
+        return blocked_calls(path, blocked)
     shown = few_names(names, 2) if names else "objects other than tensors"   # the line names a fix too
     return UntrustedCheckpoint(f"checkpoint '{path}' holds code-bearing objects ({shown}); not loaded, as a model "
                                "file must not run code. To read them as plain data (nothing runs), pass "
@@ -211,7 +212,5 @@ def blocked_calls(path: Path, names: list[str]) -> CheckpointError:
 def _blocked(names: list[str]) -> list[str]:
     """The names among `names` in a module torch's weights-only loader blocks outright (--trust-checkpoint cannot
     read them either, so it is not offered as the fix)."""
-    import torch._weights_only_unpickler as unpickler
-
-    blocked = set(getattr(unpickler, "_blocklisted_modules", ())) | {"os", "sys", "posix", "nt"}
+    blocked = set(getattr(_weights_only_unpickler, "_blocklisted_modules", ("os", "sys", "posix", "nt")))
     return [n for n in names if n.split(".", 1)[0] in blocked]

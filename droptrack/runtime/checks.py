@@ -270,7 +270,8 @@ def _like_killed_part(label: str, part: Path) -> bool:
     if label != "--jsonl":
         return True
     try:
-        lines = part.read_bytes()[:1 << 20].decode("utf-8", errors="replace").splitlines()[:-1]
+        with open(part, "rb") as f:   # the first MiB tells; a long run's file may be gigabytes
+            lines = f.read(1 << 20).decode("utf-8", errors="replace").splitlines()[:-1]
         return all(line.startswith("{") and isinstance(json.loads(line), dict) for line in lines if line.strip())
     except (OSError, ValueError):
         return False

@@ -25,7 +25,7 @@ from droptrack.runtime.loop import DEFAULT_LOST_THRESHOLD, RunSummary, track_fra
 from droptrack.runtime.looping import LoopedSource
 from droptrack.runtime.reconnect import ReconnectPolicy
 from droptrack.runtime.report import (ended_early_note, ground_truth_note, size_note, summary_line, summary_table,
-                                      unreadable_note)
+                                      time_gap_note, unreadable_note)
 from droptrack.runtime.signals import StopFlag, graceful_signals
 from droptrack.runtime.source_base import FirstFrameDamaged
 from droptrack.runtime.start_notes import warn_at_start
@@ -35,7 +35,8 @@ from droptrack.textfiles import holds_box_rows
 
 # dt run's names, those made in build.py and report.py included (importable from here as before)
 __all__ = ["build_tracker", "check_options", "ended_early_note", "ground_truth_note", "parse_box", "resolve_device",
-           "resume_advice", "run", "RunOptions", "size_note", "summary_line", "summary_table", "unreadable_note"]
+           "resume_advice", "run", "RunOptions", "size_note", "summary_line", "summary_table", "time_gap_note",
+           "unreadable_note"]
 
 
 @dataclass
