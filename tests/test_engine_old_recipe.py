@@ -5,7 +5,7 @@ that rebuilds it. TensorRT is tests/fake_tensorrt.py (no GPU here).
 
 On a machine without TensorRT that command cannot run either: the refusal said only 'rebuild it: dt export ...
 --engine', which is refused there. It now says the engine can be neither checked nor rebuilt on this machine and
-names the ONNX graph beside it, which runs here (`dt run SOURCE --model GRAPH.onnx`); dt doctor says the same."""
+names the ONNX graph beside it, which runs here (any command's ARTIFACT); dt doctor says the same."""
 
 from __future__ import annotations
 
@@ -95,18 +95,18 @@ def test_without_tensorrt_an_old_engine_names_the_graph_that_runs_here(old_engin
                           "recipe 0, this droptrack builds with recipe 1), so it may carry older builder settings; it "
                           "can be neither checked nor rebuilt on this machine (TensorRT is not installed here"), msg
     assert f"rebuild it where TensorRT and a CUDA GPU are (dt export {graph} --engine --workspace 4)" in msg, msg
-    assert msg.endswith(f"; here, run the ONNX graph beside it, model_fp16.onnx, which this machine runs: dt run "
-                        f"SOURCE --model {graph}") and "\n" not in msg, msg
+    assert msg.endswith(f"; here, give the ONNX graph beside it, model_fp16.onnx, which this machine runs, in its "
+                        f"place: {graph}") and "\n" not in msg, msg
     r = cli("run", video, "--model", engine, "--init", "100,60,40,40", "--max-frames", 2)
-    assert r.exit_code == 2 and "neither checked nor rebuilt" in r.output and f"--model {graph}" in r.output, r.output
+    assert r.exit_code == 2 and "neither checked nor rebuilt" in r.output and f"place: {graph}" in r.output, r.output
     out = tmp_path / "boxes.txt"   # and the graph it names does run here
     r = cli("run", video, "--model", graph, "--init", "100,60,40,40", "--max-frames", 2, "--output", out)
     assert r.exit_code == 0 and len(out.read_text().splitlines()) == 2, r.output
     doctor = cli("doctor", engine)
     line = " ".join(next(ln for ln in doctor.output.split("error: ") if "predates" in ln).split())
     assert "neither checked nor rebuilt on this machine" in line and "every dt command refuses it" not in line, line
-    assert line.endswith(f"here, run the ONNX graph beside it, model_fp16.onnx, which this machine runs: dt run "
-                         f"SOURCE --model {graph}"), line
+    assert line.endswith(f"here, give the ONNX graph beside it, model_fp16.onnx, which this machine runs, in its "
+                         f"place: {graph}"), line
 
 
 def test_without_tensorrt_the_graph_named_is_the_one_the_sidecar_names(old_engine_without_tensorrt):
@@ -115,10 +115,10 @@ def test_without_tensorrt_the_graph_named_is_the_one_the_sidecar_names(old_engin
     moved = engine.with_name("tracker.engine")
     engine.rename(moved)
     sidecar_path(engine).rename(sidecar_path(moved))
-    with pytest.raises(BackendError, match=r"beside it, model_fp16\.onnx, which this machine runs: dt run SOURCE "
-                                           r"--model \S+model_fp16\.onnx$"):
+    with pytest.raises(BackendError, match=r"beside it, model_fp16\.onnx, which this machine runs, in its place: "
+                                           r"\S+model_fp16\.onnx$"):
         TensorRTBackend(moved)
     engine.with_suffix(".onnx").unlink()
-    with pytest.raises(BackendError, match=r"here, run the ONNX graph it was built from instead \(--model "
-                                           r"MODEL\.onnx\)$"):
+    with pytest.raises(BackendError, match=r"here, give the ONNX graph it was built from in its place "
+                                           r"\(MODEL\.onnx\)$"):
         TensorRTBackend(moved)

@@ -120,8 +120,8 @@ def test_export_next_lines_name_a_path_with_an_escape_sequence_as_text_that_past
 
 @pytest.mark.parametrize("name", ["my deploy", "d\x1b[2J"])
 def test_the_onnx_graph_advised_instead_of_an_engine_pastes(tmp_path, name):
-    """An engine that cannot run here advises its graph, `--model PATH`: the path went in unquoted (two words with a
-    space, the escape sequence raw)."""
+    """An engine that cannot run here advises its graph, `(PATH)`: the path went in unquoted (two words with a space,
+    the escape sequence raw)."""
     from droptrack.engine.tensorrt_backend import onnx_instead
     from droptrack.errors import printable
 
@@ -130,7 +130,7 @@ def test_the_onnx_graph_advised_instead_of_an_engine_pastes(tmp_path, name):
     graph.write_bytes(b"")
     line = onnx_instead(graph.with_suffix(".engine"))
     assert printable(line) == line, line
-    assert pasted("dt " + line.split("(")[1].removesuffix(")")) == ["--model", str(graph)], line
+    assert pasted("dt " + line.split("(")[1].removesuffix(")")) == [str(graph)], line
 
 
 def test_plain_lines_keep_emoji_codes_in_paths_as_text():

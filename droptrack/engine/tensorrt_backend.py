@@ -225,13 +225,14 @@ def not_rebuilt_here(path: Path, info: dict, rebuild: str, unavailable: str) -> 
 
 def graph_here(engine: Path, info: dict) -> str:
     """Where an engine cannot run: the ONNX graph beside it that runs here, named (the one its sidecar says it was
-    built from, else the engine's own name as .onnx), as `dt run` takes it."""
+    built from, else the engine's own name as .onnx): an ARTIFACT for every dt command (`dt run --model`,
+    `dt bench`), so no option is named."""
     name = info.get("onnx")
     named = isinstance(name, str) and name and Path(name).name == name and (engine.parent / name).is_file()
     graph = engine.parent / name if named else engine.with_suffix(".onnx")
     if not graph.is_file():
-        return "here, run the ONNX graph it was built from instead (--model MODEL.onnx)"
-    return f"here, run the ONNX graph beside it, {graph.name}, which this machine runs: dt run SOURCE --model " \
+        return "here, give the ONNX graph it was built from in its place (MODEL.onnx)"
+    return f"here, give the ONNX graph beside it, {graph.name}, which this machine runs, in its place: " \
            f"{shell_quote(graph)}"
 
 
@@ -248,8 +249,8 @@ def plan_size_problem(path: Path, info: dict) -> str | None:
 def onnx_instead(path: str | Path) -> str:
     """What to run where an engine cannot: the ONNX graph beside it (`dt export` writes both), when it is there."""
     graph = Path(path).with_suffix(".onnx")
-    return f"run the ONNX graph instead (--model {shell_quote(graph)})" if graph.is_file() else \
-        "run the ONNX graph it was built from instead (--model MODEL.onnx)"
+    return f"give the ONNX graph beside it in its place ({shell_quote(graph)})" if graph.is_file() else \
+        "give the ONNX graph it was built from in its place (MODEL.onnx)"
 
 
 class TensorRTBackend(Backend):

@@ -396,4 +396,4 @@ def enqueue(context, bindings: dict[str, int], stream_handle: int) -> None:
     if not enqueued:
         raise BackendError("TensorRT could not enqueue the engine (execute_async_v3 failed; the TensorRT log above "
                            "has the reason, e.g. a CUDA error); run again, and if it fails again rebuild the engine "
-                           "here with `dt export MODEL.onnx --engine` or run its ONNX graph (--model MODEL.onnx)")
+                           "here with `dt export MODEL.onnx --engine` or give its ONNX graph (MODEL.onnx) in its place")
