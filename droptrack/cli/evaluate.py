@@ -225,10 +225,8 @@ def bench(
     import shlex
     import sys
 
-    from rich.console import Console
-
     from droptrack.eval.bench import BenchOptions, check_gates, run_bench
-    from droptrack.eval.bench_view import TABLE_WIDTH, bench_table, next_command, summary_lines
+    from droptrack.eval.bench_view import bench_table, next_command, summary_lines, table_console
 
     from droptrack.signals import stop_signals
 
@@ -255,8 +253,9 @@ def bench(
             typer.echo(f"{what}: finished sequences are saved in {printable(output)}; run the same command with "
                        "--resume to continue", err=True)
         raise typer.Exit(128 + signum) from None
-    console = Console(width=max(Console().width, TABLE_WIDTH))
-    console.print(bench_table(report))
+    table = bench_table(report)
+    console = table_console(table)
+    console.print(table)
     for line in summary_lines(report):
         print_plain(console, line)
     nxt = next_command(report)

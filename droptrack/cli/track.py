@@ -225,11 +225,11 @@ def demo(
     from rich.console import Console
 
     from droptrack.demo import bench_hint, run_demo
-    from droptrack.eval.bench_view import TABLE_WIDTH, bench_table
+    from droptrack.eval.bench_view import bench_table, table_console
     from droptrack.eval.bench_rows import failure_lines
     from droptrack.signals import stop_signals
 
-    console = Console(width=max(Console().width, TABLE_WIDTH))
+    console = Console()
 
     def say(line: str) -> None:   # lines name paths and files: plain text, not rich markup
         print_plain(console, line)
@@ -244,7 +244,8 @@ def demo(
         typer.echo(f"{what}; run the same command again to continue in '{printable(output)}': its synthetic "
                    "data is kept, the other steps run again", err=True)
         raise typer.Exit(128 + signum) from None
-    console.print(bench_table(res.bench))
+    table = bench_table(res.bench)
+    table_console(table).print(table)
     b = res.bench.output_dir
     lines = [*failure_lines(res.bench.rows), *res.notes, f"report: {b / 'bench.md'} (json: {b / 'bench.json'})"]
     lines += ["plots: " + "  ".join(str(b / p) for p in res.bench.plots.values())] if res.bench.plots else []

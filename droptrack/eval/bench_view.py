@@ -13,7 +13,6 @@ from droptrack.wording import counted
 STATUS_GLYPH = {"passed": "✅", "gate_failed": "❎", "failed": "❌"}
 HEADERS = ("Artifact", "Format", "Precision", "Status", "Size MB", "AUC", "ΔAUC", "ΔAUC 95% CI", "IoU vs ref",
            "Diverged", "ms p50", "ms p95", "ms p99", "model p50", "FPS", "RSS MB")
-TABLE_WIDTH = 190   # the terminal table is about 186 characters wide: a narrower console squeezes the names
 
 
 def fmt_number(v: float | None, spec: str, scale: float = 1.0, signed: bool = False) -> str:
@@ -99,6 +98,16 @@ def bench_table(report: Any) -> Any:
     for cells in rows:
         table.add_row(plain_text(cells[0]), *cells[1:])   # a name like model[fp16] or run:smile:1 is text
     return table
+
+
+def table_console(table: Any) -> Any:
+    """A rich Console wide enough for the whole table: a narrower one (a pipe reads as 80 columns) squeezes the
+    names, and one of a fixed width lost the right border when a row's cells were wide (a failed gate, a long CI)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=10_000)
+    return Console(width=max(Console().width, Measurement.get(probe, probe.options, table).maximum))
 
 
 def summary_lines(report: Any) -> list[str]:
