@@ -20,7 +20,7 @@ NAN = float("nan")
     ("1,2,3,4", [[1, 2, 3, 4]]),                                   # no final line end
     ("\n1,2,3,4\n\n\n5,6,7,8\n\n", [[1, 2, 3, 4], [5, 6, 7, 8]]),   # blank lines
     ("NaN,NaN,NaN,NaN\n1,2,3,4\n", [[NAN] * 4, [1, 2, 3, 4]]),      # UAV123: target out of view
-    ("1,,2,3,4\n", [[1, 2, 3, 4]]),                                 # a doubled separator counts once
+    ("1 \t 2,  3 ;4\n", [[1, 2, 3, 4]]),                             # a run of blanks beside one separator
     (",1,2,3,4,\n", [[1, 2, 3, 4]]),                                # leading and trailing separators
     ("1,2,3,4\r\n5,6,7,8\r\n", [[1, 2, 3, 4], [5, 6, 7, 8]]),       # Windows line ends
     ("1.000000000000000055511151231257827,2,3,4\n", [[1.0000000000000000555, 2, 3, 4]]),
@@ -33,6 +33,7 @@ def test_tables_read_to_these_boxes(tmp_path: Path, text: str, rows: list) -> No
 @pytest.mark.parametrize("text, line", [
     ("1,2,3,4\n1,2,3\n", 2), ("1,2,3,4\n1,2,3,4,5\n", 2), ("1,2,3,4\n1e,2,3,4\n", 2), ("1,2,3,4\n--1,2,3,4\n", 2),
     ("1,2,3,4\n\n1,2,3," + "1" * 1100 + "\n", 3),   # four numbers, but a row longer than a row of numbers can be
+    ("1,2,3,4\n42,,31,40,30\n", 2), ("1,2,3,4\n1, ,2,3,4\n", 2), ("1;;2;3;4\n", 1),   # an empty field: 31 read as y
 ])
 def test_bad_rows_are_named_by_line(tmp_path: Path, text: str, line: int) -> None:
     (tmp_path / "groundtruth.txt").write_text(text)
