@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from droptrack.data.sequence import load_boxes, load_flags
+from droptrack.data.labels import load_boxes, load_flags
 from droptrack.errors import DatasetError
 
 NAN = float("nan")

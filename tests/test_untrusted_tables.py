@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from droptrack.data.sequence import load_boxes, load_flags
+from droptrack.data.labels import load_boxes, load_flags
 from droptrack.errors import DatasetError, InputError
 from droptrack.eval.attributes import parse_attribute_file
 from droptrack.eval.results import find_result, read_result, read_times

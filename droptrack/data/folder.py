@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from droptrack.data.box_convention import corner_shaped, ground_truth_note
-from droptrack.data.sequence import Sequence, list_images, load_boxes, pad_boxes, select, unopened_video
+from droptrack.data.labels import load_boxes
+from droptrack.data.sequence import Sequence, list_images, pad_boxes, select, unopened_video
 from droptrack.errors import CornerBoxFileWarning, DatasetError, PartialDatasetWarning, shell_quote
 from droptrack.imagefiles import frame_images, frames_problem, is_image_file, listed_images, numeric_key
 from droptrack.textfiles import read_table

@@ -16,8 +16,8 @@ import numpy as np
 
 from droptrack.data.folder import check_no_frame_without_row, checked_boxes, frames_folder, own_boxes
 from droptrack.data.frames import NumberedFrames, compact
-from droptrack.data.sequence import (COVER_TOP, Sequence, list_images, load_boxes, load_flags, numbered_frames,
-                                     one_folder_down, pad_boxes, select)
+from droptrack.data.labels import COVER_TOP, load_boxes, load_flags
+from droptrack.data.sequence import Sequence, list_images, numbered_frames, one_folder_down, pad_boxes, select
 from droptrack.imagefiles import frame_images, listed_images, ordered
 from droptrack.errors import CONTROL, DatasetError, shown
 from droptrack.textfiles import read_table

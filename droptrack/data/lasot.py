@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from droptrack.data.sequence import (Sequence, load_boxes, load_flags, no_sequences, numbered_frames,
-                                     one_folder_down, select)
+from droptrack.data.labels import load_boxes, load_flags
+from droptrack.data.sequence import Sequence, no_sequences, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
 
 # The official 280-sequence test split (LaSOT protocol II): 70 classes x 4 sequence numbers, in the order of

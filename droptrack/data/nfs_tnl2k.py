@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from droptrack.data.frames import NumberedFrames, count_numbered, probe_numbered
-from droptrack.data.sequence import (REDOWNLOAD, Sequence, list_images, load_boxes, no_sequences, numbered_frames,
-                                     select)
+from droptrack.data.labels import REDOWNLOAD, load_boxes
+from droptrack.data.sequence import Sequence, list_images, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError, ExtraImagesWarning
 from droptrack.textfiles import read_table, row_problem
 

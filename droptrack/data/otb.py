@@ -11,7 +11,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, missing_frame, no_sequences, numbered_frames, select
+from droptrack.data.labels import load_boxes
+from droptrack.data.sequence import Sequence, missing_frame, no_sequences, numbered_frames, select
 from droptrack.errors import DatasetError, PartialDatasetWarning
 
 

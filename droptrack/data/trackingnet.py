@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from droptrack.data.sequence import (Sequence, case_variant, list_images, load_boxes, missing_frame, numbered_frames,
+from droptrack.data.labels import load_boxes
+from droptrack.data.sequence import (Sequence, case_variant, list_images, missing_frame, numbered_frames,
                                      one_folder_down, pad_boxes, select)
 from droptrack.errors import DatasetError, PartialDatasetWarning
 from droptrack.wording import counted

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from droptrack.data.sequence import Sequence, load_boxes, numbered_frames, one_folder_down, select
+from droptrack.data.labels import load_boxes
+from droptrack.data.sequence import Sequence, numbered_frames, one_folder_down, select
 from droptrack.errors import DatasetError
 
 # folder -> first image number of parts _1, _2, ...

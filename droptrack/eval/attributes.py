@@ -101,7 +101,7 @@ def _candidates(seq: Any, folder: Path, att_dir: Path | None) -> list[Path]:
 
 def derived_got10k(folder: Path, boxes: np.ndarray) -> list[str]:
     """GOT10K_DERIVED tags of a GOT-10k sequence folder and its (N,4) ground truth."""
-    from droptrack.data.sequence import COVER_TOP, load_flags
+    from droptrack.data.labels import COVER_TOP, load_flags
 
     def flags(name: str) -> np.ndarray | None:
         top = COVER_TOP if name == "cover.label" else 1

@@ -379,7 +379,7 @@ def ground_truth_init(source: str, start: int = 0) -> str | None:
     """'--init x,y,w,h' from the box of frame `start` in the ground truth dt eval reads for this video file or frame
     folder (`clip.txt` beside `clip.mp4`, `groundtruth.txt` in the folder), or None where there is none."""
     from droptrack.data.folder import ground_truth_files
-    from droptrack.data.sequence import load_boxes
+    from droptrack.data.labels import load_boxes
     from droptrack.errors import DatasetError
 
     src = Path(os.path.expanduser(source))
