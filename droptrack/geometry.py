@@ -197,7 +197,7 @@ def template_center_index(grid: int) -> int:
     return c * grid + c
 
 
-MAX_BOX_OVER_FRAME = 2   # an init box may reach past the frame, but not be more than twice its size
+MAX_BOX_OVER_FRAME = 2   # an init box's side sqrt(w*h), which sizes its crops, at most twice the frame's larger side
 
 
 def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
@@ -214,9 +214,10 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
         raise InputError(f"init box {vals} has zero or negative size; width and height must be > 0")
     if x >= W or y >= H or x + w <= 0 or y + h <= 0:
         raise InputError(f"init box {vals} lies outside the {W}x{H} frame; give a box that overlaps the image")
-    if w > MAX_BOX_OVER_FRAME * W or h > MAX_BOX_OVER_FRAME * H:
-        raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crop would "
-                         "not fit in memory); give a box around the target inside the frame")
+    if math.sqrt(w * h) > MAX_BOX_OVER_FRAME * max(W, H):   # a thin 1000x2 box crops 90 px: fine
+        raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crops, 2 to 5 "
+                         f"times its side sqrt(w*h) = {math.sqrt(w * h):.0f} px, would not fit in memory); "
+                         "give a box around the target inside the frame")
     return vals
 
 

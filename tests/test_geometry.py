@@ -130,3 +130,16 @@ def test_template_centre_index():
 def test_bad_init_boxes(box, match):
     with pytest.raises(InputError, match=match):
         validate_init_box(box, (80, 100))
+
+
+def test_a_thin_init_box_longer_than_twice_the_frame_is_tracked_as_the_official_crop_allows():
+    """The size check compared w and h with the frame: a 1000x2 box on a 480x360 frame was refused as a crop that
+    would not fit in memory, but its crops are sized by sqrt(1000*2) = 45 px (search 4x: 179 px)."""
+    from droptrack.errors import InputError
+    from droptrack.geometry import validate_init_box
+
+    assert validate_init_box([0.0, 100.0, 1000.0, 2.0], (360, 480)) == [0.0, 100.0, 1000.0, 2.0]
+    assert validate_init_box([0.0, 0.0, 960.0, 960.0], (360, 480)) == [0.0, 0.0, 960.0, 960.0]   # side 960 = 2 x 480
+    with pytest.raises(InputError, match=r"init box 961x961 is more than 2x the 480x360 frame \(its crops, 2 to 5 "
+                                         r"times its side sqrt\(w\*h\) = 961 px"):
+        validate_init_box([0.0, 0.0, 961.0, 961.0], (360, 480))
