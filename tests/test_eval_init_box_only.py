@@ -82,3 +82,21 @@ def test_dt_analyze_of_own_footage_with_its_first_box_only_says_to_add_boxes(tmp
     boxes.write_text("30,22,26,20\n" * 3)
     r = cli(*analyze)
     assert r.exit_code == 0, r.output
+
+
+def test_dt_eval_names_a_one_frame_sequence_it_leaves_out_as_dt_analyze_does(tmp_path, tiny_ckpt):
+    """A folder of one's own footage where one sequence has a single frame: dt eval printed '1/1 sequences' and no
+    line, while dt analyze of the same results left it out with a line (and called it a test split)."""
+    root = tmp_path / "mine"
+    for name, n in (("walk", 4), ("one", 1)):
+        (root / name).mkdir(parents=True)
+        drifting_clip(root / name, n)
+        (root / name / "groundtruth.txt").write_text("30,22,26,20\n" * n)
+    r = cli("eval", "--dataset", "folder", "--root", root, "-m", tiny_ckpt, "--device", "cpu", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "1/2 sequences" in said, said
+    assert "one left out of every tracker's averages: one has no ground truth after the first frame (it has one " \
+           "frame); it cannot be scored here" in said, said
+    a = cli("analyze", tmp_path / "out" / "tiny", "--dataset", "folder", "--root", root, "-o", tmp_path / "an")
+    assert a.exit_code == 0 and "(it has one frame)" in " ".join(a.output.split()), a.output

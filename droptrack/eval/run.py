@@ -343,13 +343,13 @@ def _analyze(out: Path, seqs: list[Any], tag: str, dataset: str | None, plots: b
 
     from droptrack.data.sequence import has_gt
 
-    scorable = [s for s in seqs if has_gt(s)]
-    if not scorable:   # test splits publish only the init box: scores come from the benchmark's server
+    if not any(has_gt(s) for s in seqs):   # test splits publish only the init box: scores come from the server
         return {}
-    main = analyze([out], scorable, tag=tag, names=[out.name], dataset=dataset)
+    # the others are left out by the report with a line saying why, as dt analyze prints it (they went unsaid)
+    main = analyze([out], seqs, tag=tag, names=[out.name], dataset=dataset)
     reports, others = {main.protocol: main}, {}
     if tag == "synth":
-        got = analyze([out], scorable, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
+        got = analyze([out], seqs, tag=tag, names=[out.name], protocol="got10k-toolkit", dataset=dataset)
         others["report_got10k.json"] = report_bytes(got)
         reports[got.protocol] = got
     write_report(main, out, others, plots=plots)   # one set: a full disk leaves no new report beside the other one

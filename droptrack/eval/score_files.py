@@ -105,8 +105,8 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     """Read one sequence's result file(s) and score it; returns (per-sequence object, times or why the time file
     could not be read, a note on how the file was read or None)."""
     if not has_gt(seq):
-        raise DatasetError(f"{seq.name} has no ground truth after the first frame (test split); it cannot be scored "
-                           "here")
+        why = "it has one frame" if len(seq.boxes) < 2 else "a test split publishes only the first box"
+        raise DatasetError(f"{seq.name} has no ground truth after the first frame ({why}); it cannot be scored here")
     dataset = getattr(seq, "dataset", None)
     files = find_result(result_dir, seq.name, dataset)
     if not files and protocol == "trackingnet-devkit":   # the devkit scores a missing file, it does not skip it
