@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.engine.threads import plan_threads
-from droptrack.errors import GateError, InputError, OutputFull
+from droptrack.errors import DatasetError, GateError, InputError, OutputFull
 from droptrack.eval.bench_data import BenchData, load_bench_data, more_sequences, with_reference_gt
 from droptrack.eval.bench_gates import ci_note, divergence_note, gate_text, on_target_note
 from droptrack.eval.bench_options import (BenchOptions, check_bench_folder, check_inputs_kept, check_options,
@@ -143,6 +143,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     """run_bench's work, under the output folder's lock."""
     from droptrack.eval.bench_report import drop_old_report, drop_stale_rows, write_bench
     from droptrack.eval.machine import describe_machine
+    from droptrack.eval.score_files import check_nan_gt_rows
 
     rows = [probe_row(a, n, opts, graphs.get(str(a))) for a, n in zip(opts.artifacts, row_names(opts.artifacts))]
     refs = resolve_references(rows, opts, fixed)   # a missing reference: before the data is made or read
@@ -152,6 +153,14 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
         raise InputError(f"--max-auc-drop cannot be checked: {data.name} has no ground truth beyond the first frame "
                          "(a test split), so AUC is not measured; drop it (IoU vs the reference is still reported) "
                          "or bench on a split with ground truth")
+    # the accuracy columns are OSTrack's OPE on every set, a GOT-10k folder's too: its NaN rows, before any work
+    try:   # (every row failed once all were tracked)
+        check_nan_gt_rows(data.sequences, data.tag, "ostrack-ope")
+    except DatasetError as exc:
+        if data.kind != "folder":
+            raise
+        raise DatasetError(f"{exc}; a folder with a list.txt is read as a GOT-10k split: one's own footage without "
+                           "list.txt is read as footage, where a NaN row marks an absent target") from None
     baselines = baseline_names(rows, opts.trackers)
     check_resume(rows, refs, baselines, data.sequences, data.tag, opts)   # a changed setting: before any work
     check_own_rows(out)   # a rerun replaces or drops row folders: one holding a user's file, before any work
