@@ -163,7 +163,8 @@ def read_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
             raise DatasetError(f"sequence folder {folder} has no images; re-extract the split")
     absence = load_flags(folder / "absence.label", n) if (folder / "absence.label").is_file() else None
     cover = load_flags(folder / "cover.label", n, top=COVER_TOP) if (folder / "cover.label").is_file() else None
-    visible = None   # not absent and cover > 0 (pytracking's GOT-10k loader), from whichever labels are there
+    visible = None   # not absent and cover > 0 (pytracking's GOT-10k training loader; its evaluation loader reads
+    # no labels: eval.score_files.ope_visible), from whichever labels are there
     if absence is not None or cover is not None:
         visible = np.ones(n, dtype=bool)
         if absence is not None:
