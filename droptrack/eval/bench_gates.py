@@ -51,6 +51,7 @@ class DeltaCI:
     sequences: int
     samples: int = BOOTSTRAP_SAMPLES
     level: float = CI_LEVEL
+    seed: int = 0   # numpy default_rng's: a rerun on the same scores gives the same interval
 
     @property
     def half_width(self) -> float:
@@ -58,7 +59,8 @@ class DeltaCI:
 
     def to_dict(self) -> dict[str, Any]:
         return {"delta": self.delta, "low": self.low, "high": self.high, "sequences": self.sequences,
-                "samples": self.samples, "level": self.level, "method": "paired bootstrap over sequences, percentile"}
+                "samples": self.samples, "level": self.level, "seed": self.seed,
+                "method": "paired bootstrap over sequences, percentile (numpy default_rng(seed))"}
 
 
 def paired_bootstrap_ci(values: np.ndarray, reference: np.ndarray, samples: int = BOOTSTRAP_SAMPLES,
@@ -76,7 +78,7 @@ def paired_bootstrap_ci(values: np.ndarray, reference: np.ndarray, samples: int 
     # a constant difference has no spread: report it exactly (the resampled means differ only by rounding)
     if np.ptp(d) == 0:
         low = high = mean
-    return DeltaCI(mean, float(min(low, mean)), float(max(high, mean)), int(d.size), samples, level)
+    return DeltaCI(mean, float(min(low, mean)), float(max(high, mean)), int(d.size), samples, level, seed)
 
 
 def sequences_for(ci: DeltaCI, gate: float) -> int | None:

@@ -42,7 +42,7 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                                    divergence_on_target (among the frames_on_target, where the reference's box
                                    has IoU >= 0.5 with the ground truth; null without ground truth),
                                    frames_on_target,
-                                   delta_auc_ci: {delta, low, high, sequences, samples, level, method} | null
+                                   delta_auc_ci: {delta, low, high, sequences, samples, level, seed, method} | null
                                    (points; paired bootstrap over sequences),
                                    per_sequence: {seq: {mean_iou, divergence, frames, delta_auc_points}}} | null,
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold (float|"inf"), value,
