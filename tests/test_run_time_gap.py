@@ -19,13 +19,13 @@ IMAGE = np.zeros((4, 4, 3), np.uint8)
 def _run(times: list[float], fps: float = 24.0, expected: int | None = 270, unreadable: tuple = ()) -> RunSummary:
     """The summary of a run over frames at `times` (an index in `unreadable`: a frame that failed to decode)."""
     summary = RunSummary(source_fps=fps, expected=expected)
-    summary.last_timestamp = times[0]
+    summary.last_timestamp, summary.last_index = times[0], 0
     for i, t in enumerate(times[1:], 1):
         if i in unreadable:
             summary.unreadable.append(i)
             continue
         _note_gap(summary, Frame(i, t, IMAGE))
-        summary.last_timestamp = t
+        summary.last_timestamp, summary.last_index = t, i
     return summary
 
 
@@ -55,3 +55,24 @@ def test_an_mkv_one_frame_short_of_its_estimated_count_is_not_called_damaged():
     assert "ended after 70 of the 71 frames" in ended_early_note(summary, "clip.avi")
     summary.frames = 60   # ten short: damage, whatever the container
     assert "ended after 60 of the 71 frames" in ended_early_note(summary, "clip.mkv")
+
+
+def test_a_resumed_run_names_no_jump_across_the_frames_it_passed_over(tmp_path, tiny_ckpt):
+    """Every `dt run --resume` said 'the source's frame times jump by 1.33 s (about 40 frames at 30 FPS) before frame
+    40 ... frames a damaged file lost': the first frame it tracks followed the init frame, 40 frames earlier."""
+    import os
+    import signal
+
+    from droptrack.runtime.report import time_gap_note
+    from droptrack.runtime.run import RunOptions, run
+    from helpers import drifting_clip
+
+    (tmp_path / "clip").mkdir()
+    clip = drifting_clip(tmp_path / "clip", 60)
+    opts = lambda **kw: RunOptions(source=str(clip), artifact=str(tiny_ckpt), init=["30,22,26,20"],   # noqa: E731
+                                   output=str(tmp_path / "b.txt"), device="cpu", threads=1, **kw)
+    stop = lambda s: os.kill(os.getpid(), signal.SIGINT) if s.frames == 40 else None   # noqa: E731
+    assert run(opts(), on_frame=stop).interrupted
+    summary = run(opts(resume=True))
+    assert summary.resumed == 40 and summary.frames == 60
+    assert summary.time_gap is None and time_gap_note(summary) is None, summary.time_gap

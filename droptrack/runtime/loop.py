@@ -55,6 +55,7 @@ class RunSummary:
     announced: int | None = None   # the header's count from the init frame on (--max-frames aside)
     source_fps: float | None = None   # a file source's frame rate (its header's)
     last_timestamp: float = math.nan   # the source time of the last decoded frame (seconds)
+    last_index: int = -1   # that frame's index: a time jump counts only between neighbours
     first_timestamp: float = math.nan   # the source time of the init frame (seconds)
     resumed: int = 0   # frames a resumed run found already written (dt run --resume)
     start: int = 0   # the index of the init frame (dt run --start): a resumed run goes on at start + resumed
@@ -164,8 +165,9 @@ def _note_gap(summary: RunSummary, frame: Frame) -> None:
     """Keep the largest jump of the frame times before a decoded frame that follows a decoded frame (a demuxer that
     skips a damaged MKV cluster fails no read: 78 frames went without a word, and every later index was off)."""
     before, now = summary.last_timestamp, frame.timestamp
-    if not (math.isfinite(before) and math.isfinite(now)) or (summary.unreadable and
-                                                             summary.unreadable[-1] == frame.index - 1):
+    # not after an undecodable frame, nor across the frames a resumed run (--resume) passed over: the first frame it
+    # tracks followed the init frame, and every resume named that jump as frames a damaged file lost
+    if not (math.isfinite(before) and math.isfinite(now)) or frame.index != summary.last_index + 1:
         return
     gap = now - before
     if gap > GAP_MIN_S and (summary.time_gap is None or gap > summary.time_gap[1]):
@@ -234,6 +236,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
         summary.init_ms = (time.perf_counter() - t0) * 1000.0
         summary.num_targets = len(tracker.states)
         summary.last_timestamp = summary.first_timestamp = first.timestamp
+        summary.last_index = first.index
         _count_frame(summary, first)
         if resume is not None:
             tracker.restore(resume.snapshot, resume.templates, resume.template_version)
@@ -287,7 +290,7 @@ def track_frames(frames: Iterable[Frame], tracker, init_boxes: list | Callable[[
             recent.append((t5 - t0) * 1000.0)
             summary.lost_count += any(t.lost for t in targets)
             _note_gap(summary, frame)
-            summary.last_timestamp = frame.timestamp
+            summary.last_timestamp, summary.last_index = frame.timestamp, frame.index
             summary.skipped += getattr(frame, "skipped", 0)
             summary.frames += 1
             if checkpoint:
