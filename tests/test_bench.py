@@ -124,6 +124,9 @@ def test_json_schema_is_stable(bench_run):
     assert set(row["gates"][0]) == {"name", "threshold", "value", "passed", "explicit"}
     # synth is scored with OSTrack's analysis: FPS = frames / total seconds, and bench.json says so
     assert row["eval"]["fps_definition"] == "frames / total tracker seconds (OSTrack/pytracking runner)"
+    # the row says the thread count it ran with (settings.threads is null without --threads and OMP_NUM_THREADS)
+    ran = json.loads((Path(row["eval"]["result_dir"]) / "eval.json").read_text())["threads"]
+    assert type(ran) is int and row["eval"]["threads"] == ran, row["eval"]
     assert set(js["plots"]) >= {"success", "latency"}
     assert js["settings"]["tracker_overrides"] is None and js["rows"][0]["procedure"] == "official procedure"
 

@@ -16,7 +16,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                          n_sequences, n_frames, sequences: {name: frames}, split: str | null (a synthetic set's
                          split, from its synth.json), training_photos: bool (a synthetic train set: droptrack's
                          synthetic models, the default one too, learnt from its photos; a note says so)}
-    settings            {device, threads, config, warmup_frames, max_timed_frames, divergence_iou: 0.5,
+    settings            {device, threads (--threads as given; null: each row's default, its eval.threads), config,
+                         warmup_frames, max_timed_frames, divergence_iou: 0.5,
                          tracker_overrides: {TEST key: value} | null (dt bench's extension options, every model row),
                          resume: bool (--resume given)}
     gates               {max_auc_drop: float|"inf"|null (given; AUC points; null: not given, the default per
@@ -48,7 +49,8 @@ bench.json, schema_version 1 (keys are stable; new keys may be added without a v
                           gates: [{name: max_auc_drop|max_divergence|min_fps, threshold (float|"inf"), value,
                                    passed: bool|null, explicit}] (max_auc_drop value: -(CI lower end), the largest drop not ruled out),
                           eval: {result_dir, fps, fps_definition, wall_s, tracked: int (sequences tracked in this
-                                 run), resumed: int (kept from an interrupted bench, --resume)} | null,
+                                 run), resumed: int (kept from an interrupted bench, --resume), threads: int
+                                 (as run: --threads, else its default for this artifact)} | null,
                           procedure: str | null (the tracker's settings in words, e.g. its scale search),
                           is_reference: bool (the row is its own PyTorch FP32 reference: its parity and parity
                                           gates compare it with itself; the table shows it as '— (reference)'),
@@ -94,7 +96,7 @@ def _row_dict(row: Any) -> dict[str, Any]:
     if row.result is not None:
         ev = {"result_dir": str(row.result.output_dir), "fps": row.result.fps,
               "fps_definition": row.result.fps_definition, "wall_s": row.result.wall_s,
-              "tracked": len(row.result.tracked), "resumed": len(row.result.resumed)}
+              "tracked": len(row.result.tracked), "resumed": len(row.result.resumed), "threads": row.result.threads}
     return {"name": row.name, "artifact": row.artifact, "format": row.format, "precision": row.precision,
             "status": row.status, "gated": gated(row), "reason": row.reason, "size_mb": row.size_mb,
             "sha256": row.sha256,

@@ -169,7 +169,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         done = [s.name for s in seqs if complete(out, s)]
         todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
         result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
-                            threads_note=plan.reason if plan.oversubscribed else "")
+                            threads_note=plan.reason if plan.oversubscribed else "", threads=plan.threads)
         if todo and trackers is None:   # its files went missing since `pending` was read
             with LoadedTrackers(spec, workers, len(todo), wrap) as late:
                 _track_all(late, todo, out, result, progress, on_sequence)

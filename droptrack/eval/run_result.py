@@ -33,6 +33,7 @@ class EvalResult:
     procedures: set[str] = field(default_factory=set)   # tracker settings of the sequences tracked in this run
     realtime: RealTime | None = None                    # latency-aware evaluation settings (None: every frame)
     threads_note: str = ""                              # set when threads x workers oversubscribe the cores
+    threads: int | None = None                          # torch / ONNX Runtime / OpenCV threads per worker, as run
 
     @property
     def report(self) -> Any:
