@@ -44,8 +44,8 @@ def serve(
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
     save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Official box files, one per target, "
-                                         "_<id> before the extension (boxes.txt -> boxes_1.txt; boxes -> boxes_1), "
-                                         "from the frame the target was drawn on."),
+                                         "_<id> before the extension (the first target: boxes.txt -> boxes_0.txt; "
+                                         "boxes -> boxes_0), from the frame the target was drawn on."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="One JSON line per frame, as dt run writes, plus "
                                         "target ids (file, or - for stdout; a reader that closes the pipe, e.g. "
                                         "| head, stops dt serve as it stops dt run: exit 141)."),
