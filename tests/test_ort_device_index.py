@@ -27,7 +27,7 @@ def test_ort_backend_opens_its_session_on_the_named_gpu(onnx_model, monkeypatch)
     class Session(real):
         """A CPU session that records the provider options and answers as if CUDA had started."""
 
-        def __init__(self, path, so, providers, provider_options):
+        def __init__(self, path, so, providers, provider_options, **kw):
             seen.append(dict(zip(providers, provider_options)))
             super().__init__(path, so, providers=[ob.CPU])
 
@@ -64,3 +64,52 @@ def test_tensorrt_provider_timing_cache_is_in_the_cache_folder_not_the_working_d
     assert trt["trt_timing_cache_enable"] is True
     assert trt["trt_timing_cache_path"] == trt["trt_engine_cache_path"]
     assert trt["trt_timing_cache_path"].startswith(str(tmp_path / "ort-trt"))
+
+
+def _gpu_session(ort, made: list, fail_with_trt: bool = False, device_id: str | None = None):
+    """A CPU session that records what it was asked for ((providers, options, kwargs) into `made`), fails to start
+    while the TensorRT provider is among them (`fail_with_trt`: its engine build out of GPU memory), answers as if
+    CUDA had started, and reports the CUDA provider's device_id (`device_id`: as asked)."""
+    real = ort.InferenceSession
+
+    class Session(real):
+        def __init__(self, path, so, providers, provider_options, **kw):
+            made.append((list(providers), dict(zip(providers, provider_options)), kw))
+            if fail_with_trt and ob.TRT in providers:
+                raise RuntimeError("TensorRT EP failed to create engine from network (out of memory)")
+            self._asked = dict(zip(providers, provider_options))
+            super().__init__(path, so, providers=[ob.CPU])
+
+        def get_providers(self):
+            return [ob.CUDA, ob.CPU]
+
+        def get_provider_options(self):
+            cuda = self._asked[ob.CUDA]
+            return {ob.CUDA: {"device_id": device_id if device_id is not None else str(cuda["device_id"])}}
+
+    return Session
+
+
+def test_a_tensorrt_provider_that_fails_to_start_leaves_the_session_on_the_named_gpu(onnx_model, monkeypatch):
+    """ONNX Runtime's own fallback retried a session whose TensorRT provider failed to start with no provider
+    options: CUDA then ran on GPU 0 while dt said cuda:1. It is off; the TensorRT provider alone is dropped."""
+    ort = pytest.importorskip("onnxruntime")
+    made: list = []
+    monkeypatch.setattr(ort, "InferenceSession", _gpu_session(ort, made, fail_with_trt=True))
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [ob.TRT, ob.CUDA, ob.CPU])
+    monkeypatch.setattr("droptrack.engine.trt_compat.import_tensorrt", lambda: object())   # its libraries load
+    with ob.OrtBackend(onnx_model, device="cuda:1") as be:
+        assert be.device == "cuda:1"
+    assert [m[0] for m in made] == [[ob.TRT, ob.CUDA, ob.CPU], [ob.CUDA, ob.CPU]]
+    assert made[1][1] == {ob.CUDA: {"device_id": 1}, ob.CPU: {}}
+    assert all(m[2].get("enable_fallback") == 0 for m in made), made
+
+
+def test_a_session_on_another_gpu_than_named_is_refused(onnx_model, monkeypatch):
+    from droptrack.errors import BackendError
+
+    ort = pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(ort, "InferenceSession", _gpu_session(ort, [], device_id="0"))
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [ob.CUDA, ob.CPU])
+    with pytest.raises(BackendError, match=r"put the CUDA provider on GPU 0, not cuda:1"):
+        ob.OrtBackend(onnx_model, device="cuda:1")

@@ -67,6 +67,25 @@ def provider_options(providers: list[str], device: str = "cpu", versions: dict[s
     return opts
 
 
+def open_session(ort, path: Path, so, providers: list[str], device: str, versions: dict[str, str]):
+    """An InferenceSession on `providers` with ONNX Runtime's own fallback off: on a provider that failed to start
+    (the TensorRT provider out of memory on cuda:1) it retried, at load or at a run, without provider options, so
+    on GPU 0 whatever --device said, and the latency read as cuda:N's. A TensorRT provider that fails to start is
+    dropped here instead, keeping each provider's device."""
+    def session(chosen: list[str]):
+        made = ort.InferenceSession(str(path), so, providers=chosen, enable_fallback=0,
+                                    provider_options=provider_options(chosen, device, versions))
+        made.disable_fallback()   # at a run too, also on an ONNX Runtime that ignores enable_fallback
+        return made
+
+    try:
+        return session(providers)
+    except Exception:  # noqa: BLE001 - ORT raises its own exception types
+        if TRT not in providers:
+            raise
+        return session([p for p in providers if p != TRT])
+
+
 def session_options(ort, threads: int = 0):
     """Full graph optimisation, warnings silenced, `threads` intra-op threads when given; 0: OMP_NUM_THREADS when
     set, as torch and `dt run` take it (ONNX Runtime's own pool ignores it and spun on every core), else ORT's
@@ -126,13 +145,17 @@ class OrtBackend(Backend):
         providers = choose_providers(device, ort.get_available_providers(), tensorrt_ok=trt is not None)
         versions = {"onnxruntime": ort.__version__, "tensorrt": getattr(trt, "__version__", "")}
         try:
-            self.session = ort.InferenceSession(str(self.path), session_options(ort, threads), providers=providers,
-                                                provider_options=provider_options(providers, device, versions))
+            self.session = open_session(ort, self.path, session_options(ort, threads), providers, device, versions)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise BackendError(f"onnxruntime cannot load '{self.path}': {str(exc).splitlines()[0][:200]}") from None
         if str(device).startswith("cuda") and CUDA not in self.session.get_providers():
             raise BackendError("onnxruntime fell back to CPU: the CUDA provider did not start (CUDA/cuDNN libraries "
                                "missing or mismatched); run `dt doctor` or use --device cpu")
+        if str(device).startswith("cuda"):
+            on = str(self.session.get_provider_options().get(CUDA, {}).get("device_id", gpu_index(device)))
+            if on != str(gpu_index(device)):
+                raise BackendError(f"onnxruntime put the CUDA provider on GPU {on}, not {device}; check "
+                                   "CUDA_VISIBLE_DEVICES and `dt doctor`'s GPU list")
         super().__init__(_meta_from_session(self.session, self.path))
         self._device = str(device) if str(device).startswith("cuda") else "cpu"
         self._batch = self._check_io()
