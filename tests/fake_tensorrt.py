@@ -164,7 +164,9 @@ class Context:
         self.fake, self.logger, self.ran = fake, logger, 0
 
     def set_tensor_address(self, name, memory):
-        return True
+        """As TensorRT: False for a name the engine lacks or an address not 256-byte aligned (NvInferRuntime.h)."""
+        names = {row[0] for row in self.fake.io} if self.fake.io else None
+        return (names is None or name in names) and int(memory) % 256 == 0
 
     def execute_async_v3(self, stream_handle):
         self.fake._callback(self.logger, "log", ILogger.Severity.VERBOSE, "Total per-runner device persistent "
@@ -198,6 +200,8 @@ class FakeTRT:
         trt.ProfilingVerbosity = SimpleNamespace(DETAILED="DETAILED")
         trt.LayerInformationFormat = SimpleNamespace(JSON="JSON", ONELINE="ONELINE")
         trt.BuilderFlag = SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32", OBEY_PRECISION_CONSTRAINTS="OBEY")
+        if int(self.version.split(".")[0]) >= 11:   # removed in TensorRT 11 (strong typing only)
+            trt.BuilderFlag = SimpleNamespace(TF32="TF32")
         trt.DataType, trt.TensorIOMode, trt.TensorFormat, trt.TensorLocation = (DataType, TensorIOMode, TensorFormat,
                                                                                 TensorLocation)
 
