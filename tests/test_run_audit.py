@@ -130,11 +130,11 @@ def test_engine_without_tensorrt_points_at_the_onnx_graph_not_at_a_rebuild(expor
     r = cli("doctor", engine)
     verdict = r.output.strip().splitlines()[-1]
     assert r.exit_code == 1 and verdict.startswith("error: model.engine: fp16 engine"), r.output
-    assert "cannot run here" in verdict and f"--model {tmp_path / 'model.onnx'}" in verdict
+    assert "cannot run here" in verdict and f"in its place ({tmp_path / 'model.onnx'})" in verdict
     assert "rebuild" not in verdict   # dt export --engine cannot build one here either
     for device in ([], ["--device", "cuda"]):
         line = one_line_error(cli("run", VIDEO, "-m", engine, "--init", "60,40,40,50", *device))
-        assert f"--model {tmp_path / 'model.onnx'}" in line and "--device cpu" not in line
+        assert f"in its place ({tmp_path / 'model.onnx'})" in line and "--device cpu" not in line
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
