@@ -42,7 +42,10 @@ def test_boxes_partly_outside_the_frame_are_tracked(tracker, clip):
     ("60,40,30,30", ["is text", "e.g. (60, 40, 30, 30)"]),
     (None, ["None is not four numbers"]),
     ({"x": 60, "y": 40, "w": 30, "h": 30}, ["is a dict", "(d['x'], d['y'], d['w'], d['h'])"]),
-    ((60, 40, "w", 30), ["is not four numbers"]),
+    ((60, 40, "w", 30), ["holds text, not numbers"]),
+    (("60", "40", "30", "30"), ["holds text, not numbers"]),     # float('60') read it: a parsing slip went unseen
+    ((True, True, True, True), ["holds True / False"]),           # float(True) is 1.0
+    (np.array([1, 0, 1, 1], dtype=bool), ["holds True / False"]),
 ])
 def test_bad_boxes_are_one_clear_error_and_change_nothing(tracker, clip, box, words):
     tracker.initialize(clip[0], OTHER)
@@ -190,3 +193,15 @@ def test_adding_what_is_not_a_list_of_boxes_is_an_error_as_for_initialize_many(t
         tracker.add_targets(clip[0], boxes)
     assert words in str(err.value), str(err.value)
     assert tracker.num_targets == 1
+
+
+def test_a_box_of_a_tensor_that_requires_grad_is_read_without_torch_warning():
+    """float() of a tensor that requires grad warned ('Converting a tensor with requires_grad=True to a scalar')."""
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    from droptrack.runtime.inputs import as_box
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert as_box(torch.tensor([60.0, 40.0, 30.0, 30.0], requires_grad=True)) == [60.0, 40.0, 30.0, 30.0]

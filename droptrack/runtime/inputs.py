@@ -142,7 +142,16 @@ def as_box(box: BoxLike) -> list[float]:
         raise InputError(f"box has shape {tuple(shape)}; pass one box of {BOX} (several: initialize_many with a list "
                          "of boxes)")
     try:
-        vals = [float(v) for v in box]
+        items = list(box)
+    except TypeError:
+        raise InputError(f"box {_brief(box)} is not {BOX}") from None
+    odd = next((v for v in items if isinstance(v, (str, bytes, bool)) or str(getattr(v, "dtype", "")).endswith("bool")),
+               None)
+    if odd is not None:   # float('60') and float(True) read them as numbers: a parsing slip went unseen
+        what = "text" if isinstance(odd, (str, bytes)) else "True / False"
+        raise InputError(f"box {_brief(box)} holds {what}, not numbers; pass {BOX}, e.g. (60, 40, 30, 30)")
+    try:   # a tensor that requires grad: detached, not converted with torch's warning
+        vals = [float(v.detach() if hasattr(v, "detach") else v) for v in items]
     except (TypeError, ValueError):
         raise InputError(f"box {_brief(box)} is not {BOX}") from None
     if len(vals) != 4:
