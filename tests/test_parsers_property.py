@@ -164,10 +164,20 @@ def test_data_roots_map_existing_paths_and_refuse_others(name, exists):
         item = f"{name}={path}" if name else str(path)
         try:
             roots = parse_data_roots([item])
-        except TrainingError:
-            assert not exists
+        except TrainingError as exc:
+            assert not exists or "the dataset name before '=' is empty" in str(exc)   # ' =PATH'
             return
         assert exists and roots == {(name or "SYNTH"): str(path)}
+        assert name == "" or name.strip(), name
+
+
+def test_data_roots_with_an_empty_side_of_the_equals_sign_are_refused(tmp_path):
+    """'--data =PATH' and '--data SYNTH=' were read as a dataset named '' and as the folder '' (the working folder,
+    which exists): their errors spoke of unused roots or a missing one, never of the empty part."""
+    with pytest.raises(TrainingError, match=r"--data =\S+: the dataset name before '=' is empty; pass NAME=PATH"):
+        parse_data_roots([f"={tmp_path}"])
+    with pytest.raises(TrainingError, match=r"--data SYNTH=: the path after '=' is empty; pass NAME=PATH"):
+        parse_data_roots(["SYNTH="])
 
 
 @FAST

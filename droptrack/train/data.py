@@ -214,6 +214,9 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep:
             name, path = "SYNTH", item
+        elif not name.strip() or not path.strip():   # '=PATH' read as a dataset named '', 'SYNTH=' as the folder ''
+            empty = "the dataset name before '='" if not name.strip() else "the path after '='"
+            raise TrainingError(f"--data {item}: {empty} is empty; pass NAME=PATH, e.g. --data SYNTH=data/train")
         if path == "~" or path.startswith("~/"):   # NAME=~/... quoted, or from zsh: the CLI expands a leading ~ only
             path = os.path.expanduser(path)
         if not Path(path).exists():
