@@ -59,3 +59,18 @@ def test_a_key_too_many_or_too_few_is_one_line_naming_it(weights, tmp_path, chan
     with pytest.raises(CheckpointError) as exc:
         load_tracking_checkpoint(path, config="tiny_ce_test")
     assert named in str(exc.value) and "\n" not in str(exc.value)
+    # no config explains a name alone: it said 'likely cause: it was trained with another config; pass the right
+    # --config', a fix that never loads such a file
+    assert str(exc.value).endswith("so the file lacks weights or holds another model's (cut short, damaged or "
+                                   "edited); re-download or re-export it") and "--config" not in str(exc.value)
+
+
+def test_a_droptrack_file_without_one_frame_embedding_is_named_as_missing_it(weights, tmp_path):
+    """The variant was read from temporal_pos_embed_x alone: a DropTrack file without it was built as OSTrack, and
+    the error called its temporal_pos_embed_z unexpected without naming what was missing."""
+    weights = {k: v for k, v in weights.items() if k != "backbone.temporal_pos_embed_x"}
+    path = tmp_path / "net.pth.tar"
+    torch.save({"net": weights}, path)
+    with pytest.raises(CheckpointError) as exc:
+        load_tracking_checkpoint(path, config="tiny_ce_test")
+    assert "missing ['backbone.temporal_pos_embed_x'] (1 missing, 0 unexpected, 0 wrong shapes)" in str(exc.value)

@@ -203,8 +203,9 @@ def check_dtypes(own: dict, state: dict, path: str | Path) -> None:
 
 
 def detect_variant(state: dict) -> str:
-    """'droptrack' if the frame-identity embeddings are present, else 'ostrack'."""
-    return "droptrack" if "backbone.temporal_pos_embed_x" in state else "ostrack"
+    """'droptrack' if a frame-identity embedding is present (either: a file lacking one is then named as such), else
+    'ostrack'."""
+    return "droptrack" if {"backbone.temporal_pos_embed_x", "backbone.temporal_pos_embed_z"} & set(state) else "ostrack"
 
 
 def guess_config_name(state: dict) -> str:
@@ -234,9 +235,12 @@ def _mismatch_message(model: OSTrack, state: dict, cfg: Config) -> str:
     parts = [f"missing {missing[:3]}" if missing else "", f"unexpected {shown}" if unexpected else "",
              f"shape mismatch {wrong[:2]}" if wrong else ""]
     detail = "; ".join(p for p in parts if p)
-    return (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
-            f"unexpected, {len(wrong)} wrong shapes); {'it disagrees: ' if keys else 'likely cause: '}{cause}; "
-            "pass the right --config")
+    head = (f"checkpoint does not fit config '{cfg.NAME}': {detail} ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(wrong)} wrong shapes)")
+    if not keys and not wrong:   # names alone, which no config explains: '--config' sent users after the wrong fix
+        return (f"{head}; every weight that is there fits this config, so the file lacks weights or holds another "
+                "model's (cut short, damaged or edited); re-download or re-export it")
+    return f"{head}; {'it disagrees: ' if keys else 'likely cause: '}{cause}; pass the right --config"
 
 
 def tracking_config(obj: dict, path: str | Path,
