@@ -46,9 +46,15 @@ def test_ctrl_c_in_a_checkpoint_export_names_unchecked_only_with_engine(tiny, tm
 
     monkeypatch.setattr(pipeline, "load_source", ctrl_c)   # Ctrl-C as the checkpoint loads
     monkeypatch.setattr(tensorrt, "check_engine_machine", lambda graph: None)   # --engine: as if TensorRT were here
-    line = _last(cli("export", tiny[0], "-o", tmp_path / "out", *(["--engine"] if engine else [])))
+    args = ("export", tiny[0], "-o", tmp_path / "out", *(["--engine"] if engine else []))
+    line = _last(cli(*args))   # the folder it made is removed again: it said 'the files written so far are complete'
+    assert line == "interrupted before any file was written: nothing saved; run the same command to start", line
+    (tmp_path / "out").mkdir()   # a folder an earlier step wrote into
+    line = _last(cli(*args))
     assert line.startswith("interrupted: the files written so far are complete"), line
     assert ("NAME.engine.unchecked" in line) == engine and "auto-precision" not in line, line
+    if not engine:   # nothing resumes: it said 'run the same command to resume', and the rerun exported it all again
+        assert line.endswith("run the same command to export again (it starts over: the graphs are made again)")
 
 
 def _graph_of(src, dst, sha: str | None = None) -> None:

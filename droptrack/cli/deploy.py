@@ -118,7 +118,8 @@ def export_(
     except KeyboardInterrupt as exc:   # written files are whole (atomic); the precision search has a journal
         graph = checkpoint is not None and checkpoint.lower().endswith(".onnx")   # as export_all tells the paths
         signum = getattr(exc, "signum", 2)
-        line = interrupted_line(graph, engine, auto_precision) + ("" if graph else mixed_checkpoints(output))
+        line = interrupted_line(graph, engine, auto_precision, saved=graph or Path(output).expanduser().is_dir())
+        line += "" if graph else mixed_checkpoints(output)
         typer.echo(line if signum == 2 else line.replace("interrupted", f"stopped by {exc}", 1), err=True)
         raise typer.Exit(128 + signum) from None
     for r in report.results:

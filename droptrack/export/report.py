@@ -198,10 +198,13 @@ def next_commands(report: ExportReport) -> list[str]:
     return cmds
 
 
-def interrupted_line(graph: bool, engine: bool, auto_precision: bool) -> str:
+def interrupted_line(graph: bool, engine: bool, auto_precision: bool, saved: bool = True) -> str:
     """What an interrupted `dt export` left and how to go on, worded for its path: `graph` (`dt export GRAPH.onnx
     --engine`: built under its final name, no parity check, so no `.unchecked`), `engine` and `auto_precision` (the
-    checkpoint export's --engine and --auto-precision)."""
+    checkpoint export's --engine and --auto-precision); `saved`: the output folder is there (a stop before its
+    first file removes the folder it made)."""
+    if not graph and not saved:
+        return "interrupted before any file was written: nothing saved; run the same command to start"
     if graph:
         return ("interrupted: the engine build did not finish (an engine left beside the graph without its finished "
                 "sidecar is refused, never run); run the same command to build it (a plan already built is reused "
@@ -210,4 +213,5 @@ def interrupted_line(graph: bool, engine: bool, auto_precision: bool) -> str:
                                       ("continues an --auto-precision search from its journal", auto_precision)) if on]
     return ("interrupted: the files written so far are complete"
             + (" (an engine whose check did not finish is left as NAME.engine.unchecked)" if engine else "")
-            + "; run the same command to resume" + (f" (it {' and '.join(resumes)})" if resumes else ""))
+            + (f"; run the same command to resume (it {' and '.join(resumes)}; the graphs are exported again)"
+               if resumes else "; run the same command to export again (it starts over: the graphs are made again)"))
