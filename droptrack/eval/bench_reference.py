@@ -8,6 +8,7 @@ from that checkpoint (its metadata names it: the same weights); `--reference` ov
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,16 @@ def checked_reference(path: str, opts: Any) -> Reference:
 
     p = Path(path)
     check_reference_file(path)
+    log = logging.getLogger("droptrack")
+    level = log.level
+    log.setLevel(logging.ERROR)   # its notes (an official file's inferred config) come with the row's own load
     try:
         load_backend(path, opts.config, opts.device, trust=opts.trust_for(path)).close()
     except DropTrackError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"--reference {path} cannot be loaded: {first}") from None
+    finally:
+        log.setLevel(level)
     return Reference(str(p), sha256_file(p), source_sha256=exported_from(p))
 
 
