@@ -52,3 +52,26 @@ def test_next_command_after_a_bench_on_one_frame_folder_names_it_and_its_box(tin
     assert args[:5] == ["dt", "run", str(tmp_path / "frames"), "--init", "30,22,26,20"], nxt
     run = cli(*args[1:], "-o", tmp_path / "boxes.txt")
     assert run.exit_code == 0, run.output
+
+
+def test_next_command_skips_a_graph_another_runtime_emulated_here():
+    """Benched on the CPU, the TensorRT INT8 graph (run by ONNX Runtime, its latency marked '*') was named as what to
+    run next when it read fastest, on the CPU where it is 2.4x slower than model.onnx on a ViT-B."""
+    from types import SimpleNamespace
+
+    from droptrack.eval.bench_rows import BenchRow
+    from droptrack.eval.bench_timing import Latency
+    from droptrack.eval.bench_view import next_command
+
+    def row(name: str, fps_ms: float, target: str | None) -> BenchRow:
+        r = BenchRow(name, f"/m/{name}.onnx", "onnx", "int8" if target else "fp32", target_runtime=target)
+        r.latency = Latency({"p50": fps_ms}, {"p50": fps_ms, "mean": fps_ms}, {}, 10, 1)
+        return r
+
+    opts = SimpleNamespace(threads=None, device="cpu", ext={}, config_for=lambda a: None, trust_for=lambda a: False)
+    data = SimpleNamespace(kind="dataset", one_source=False, name="s", sequences=[])
+    rows = [row("model", 20.0, None), row("model_int8_trt", 10.0, "tensorrt")]
+    report = SimpleNamespace(rows=rows, options=opts, data=data)
+    assert "--model /m/model.onnx " in next_command(report)
+    report.rows = rows[1:]   # the only one that passed: still named
+    assert "--model /m/model_int8_trt.onnx " in next_command(report)

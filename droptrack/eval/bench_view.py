@@ -132,7 +132,8 @@ def summary_lines(report: Any) -> list[str]:
 
 
 def next_command(report: Any) -> str | None:
-    """What to run next: `dt run` with the fastest artifact that passed, on the bench's video from its first box
+    """What to run next: `dt run` with the fastest artifact that passed (of those timed on their own runtime, when
+    any is), on the bench's video from its first box
     (else VIDEO --init X,Y,W,H), with the bench's device, config and --trust-checkpoint (both for a checkpoint),
     threads (unless oversubscribed) and tracker-extension options; None when no artifact passed."""
     from droptrack.engine.threads import plan_threads
@@ -141,6 +142,8 @@ def next_command(report: Any) -> str | None:
     ok = [r for r in report.rows if r.status == "passed" and r.format != "opencv" and r.latency is not None]
     if not ok:
         return None
+    # a graph another runtime emulated here (a TensorRT INT8 graph on ONNX Runtime's CPU) is not what to deploy here
+    ok = [r for r in ok if r.latency_on_target is not False] or ok
     best, o = max(ok, key=lambda r: r.latency.fps), report.options
     threads = o.threads if o.threads and not plan_threads(o.threads).oversubscribed else None
     video = report.data.kind == "video" or report.data.one_source   # its first box too; else placeholders
