@@ -183,7 +183,9 @@ def markdown(report: Any) -> str:
             + "\nAUC, ΔAUC (artifact - reference) and drops in points (x100); ΔAUC 95% CI = paired bootstrap over "
             "sequences (an artifact fails when its lower end is below minus the AUC gate); IoU vs ref = mean "
             "per-frame IoU between the artifact's and the PyTorch reference's boxes; Diverged = frames with IoU < 0.5 "
-            f"({divergence_gate(o.max_divergence)}), and in how many of the sequences they are.\n\n"
+            f"({divergence_gate(o.max_divergence)}), and in how many of the sequences they are; RSS MB = this bench "
+            "process's peak resident memory while the row ran (with what earlier rows left: a deployment's is "
+            "dt run's).\n\n"
             + "".join(f"- {n}\n" for n in report.notes) + ("\n" if report.notes else "")
             + (f"## Reference\n\n{refs}\n" if refs else "") + (f"## Gates\n\n{gates}\n" if gates else "")
             + (f"## Failures\n\n{reasons}\n" if reasons else "") + (f"## Plots\n\n{plots}" if plots else ""))
