@@ -100,7 +100,7 @@ def export_(
     precs = list(precision) + (["fp16"] if fp16 else []) + (["int8"] if int8 else [])
     int8_options = Int8Options(calib_method, tuple(t.strip() for t in int8_target.split(",") if t.strip()),
                                auto_precision, val, val_sequences, val_frames, max_divergence, group_by,
-                               parse_int8_keep(int8_keep))
+                               parse_int8_keep(int8_keep), progress=True)
     err = Console(stderr=True)
     out = Console(width=max(Console().width, 132))   # tables stay readable in logs and narrow terminals
     failed = None

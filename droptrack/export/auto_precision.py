@@ -61,6 +61,7 @@ class Int8Options:
     max_divergence: float = DEFAULT_MAX_DIVERGENCE
     group_by: str = "layer"                # 'layer' (block3.qkv, ...) or 'kind' (qkv in every block, ...)
     keep: tuple[str, ...] | None = None    # --int8-keep: groups kept in high precision; None = the defaults
+    progress: bool = False                 # a bar over the calibration pairs (dt export; dt demo has its own bar)
 
     def check(self) -> None:
         """One-line errors for options that cannot work, before any export starts."""

@@ -162,7 +162,7 @@ def export_fp16(fp32_path: Path, source: Source, log: Log | None = None, keep_fp
 
 def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib_pairs: int = 32,
                 log: Log | None = None, recipe=None, pairs: tuple[list[InputPair], str] | None = None,
-                ranges=None) -> ExportResult:
+                ranges=None, progress: bool = False) -> ExportResult:
     """The recipe's INT8 graph (`model_int8_trt.onnx` by default; see droptrack.export.quantize) calibrated on
     tracking crops (`pairs`: precomputed (pairs, source description); `ranges`: their activation ranges, a
     quantize.Calibration the precision search already made), judged on decoded boxes vs PyTorch."""
@@ -181,7 +181,7 @@ def export_int8(fp32_path: Path, source: Source, calib: str | None = None, calib
         log(f"  calibrating INT8 on {len(pairs[0])} pairs from {pairs[1]}")
     with tempfile.TemporaryDirectory(prefix=".dt-int8-", dir=out) as tmpdir, room_checked(out, out):
         tmp = Path(tmpdir) / name
-        details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe, ranges=ranges)
+        details = quantize_int8(fp32_path, tmp, meta, pairs[0], pairs[1], recipe, ranges=ranges, progress=progress)
         graph = finalize_model(tmp, meta)
         report = _parity(tmp, source, meta, name)
         status = _publish(tmp, out / name, report, out, source.sha256)
@@ -320,7 +320,8 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
                                            parity=lambda path: _parity(path, source, read_metadata(path),
                                                                        path.name).failures)
             notes, ranges = search.notes(), search.ranges   # the search's calibration: the export's only one
-        res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges)
+        res = export_int8(fp32_path, source, log=log, recipe=recipe, pairs=pairs, ranges=ranges,
+                          progress=options.progress)
         if options.auto_precision:   # written once its graph is: a stop before leaves no report of a graph not there
             atomic_write_json(report, {**search.to_dict(), "checkpoint_sha256": source.sha256})   # whose it is
         else:   # an earlier search's kept groups are not this graph's

@@ -168,15 +168,18 @@ def layer_groups(model, target: str = "trt", head: dict[str, list[str]] | None =
     return out
 
 
-def _reader(pairs: list[InputPair]):
+def _reader(pairs: list[InputPair], update: Callable[[int, int], None] = lambda done, total: None):
+    """ORT's calibration data reader of `pairs`; `update(done, total)` as it hands each one out (a progress bar)."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.it = iter(pairs)
+            self.it, self.done = iter(pairs), 0
 
         def get_next(self):
             p = next(self.it, None)
+            update(self.done, len(pairs))
+            self.done += p is not None
             return None if p is None else {"template": p.template, "search": p.search}
 
         def rewind(self):
@@ -215,28 +218,32 @@ class Calibration:
 
 
 def _calibrate(src: Path, pairs: list[InputPair], types: Sequence[str], method: str, options: dict, tmp: Path,
-               result: Callable[[Any], Any] = lambda calibrator: calibrator.compute_data()):
+               result: Callable[[Any], Any] = lambda calibrator: calibrator.compute_data(), progress: bool = False):
     """`result` (default: ONNX Runtime's TensorsData) of ORT's calibrator of the inputs and outputs of `types` nodes
     in `src`, once it has seen `pairs`; the calibrator and its session are gone before its folder is removed."""
     from onnxruntime.quantization.calibrate import create_calibrator
+
+    from droptrack.eval.bench_timing import bar
 
     with tempfile.TemporaryDirectory(prefix=".dt-calib-", dir=tmp) as work:
         calibrator = create_calibrator(str(src), list(types), augmented_model_path=str(Path(work) / "augmented.onnx"),
                                        calibrate_method=_method(method), providers=["CPUExecutionProvider"],
                                        extra_options=options)
-        calibrator.collect_data(_reader(pairs))
+        with bar(f"calibrating INT8 on {len(pairs)} pairs", progress) as update:
+            calibrator.collect_data(_reader(pairs, update))
         data = result(calibrator)
         del calibrator
     return data
 
 
-def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path) -> dict:
+def entropy_ranges(src: Path, pairs: list[InputPair], types: Sequence[str], tmp: Path, progress: bool = False) -> dict:
     """{tensor: (rmin, rmax)} of the inputs and outputs of `types` nodes in `src`, by entropy (KL) calibration on
     `pairs` with ENTROPY_BINS / ENTROPY_QUANTIZED_BINS (NumPy scalars of the tensor's type, as the quantizer takes):
     ORT collects the histograms, kl_thresholds finds ORT's own thresholds in about a twelfth of its time."""
     options = {"num_bins": ENTROPY_BINS, "symmetric": True, "num_quantized_bins": ENTROPY_QUANTIZED_BINS}
     return _calibrate(src, pairs, types, "entropy", options, tmp,
-                      lambda calibrator: kl_thresholds(calibrator.collector.histogram_dict, ENTROPY_QUANTIZED_BINS))
+                      lambda calibrator: kl_thresholds(calibrator.collector.histogram_dict, ENTROPY_QUANTIZED_BINS),
+                      progress)
 
 
 def preprocess(src: Path, dst: Path) -> Path:
@@ -259,7 +266,8 @@ def takes_calibration() -> bool:
         quantize_static).parameters
 
 
-def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp: Path) -> Calibration | None:
+def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp: Path,
+                      progress: bool = False) -> Calibration | None:
     """The activation ranges `recipe` calibrates on the pre-processed graph `pre` (None: its target needs none, or
     this ONNX Runtime cannot take them and minmax / percentile calibrate inside each quantization).
     They depend on the graph, the pairs, the method and the target's op types, not on the groups kept: a search
@@ -271,18 +279,21 @@ def calibrated_ranges(pre: Path, pairs: list[InputPair], recipe: Int8Recipe, tmp
         return None
     types = op_types(recipe.target)
     if recipe.method == "entropy":
-        ranges = entropy_ranges(pre, pairs, types, tmp)
+        ranges = entropy_ranges(pre, pairs, types, tmp, progress)
         return Calibration("entropy", TensorsData(CalibrationMethod.MinMax, ranges), overrides=True)
     if not takes_calibration():
         return None
-    return Calibration(recipe.method, _calibrate(pre, pairs, types, recipe.method, CALIB_OPTIONS, tmp))
+    return Calibration(recipe.method, _calibrate(pre, pairs, types, recipe.method, CALIB_OPTIONS, tmp,
+                                                 progress=progress))
 
 
 def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, excluded: list[str],
-              ranges: Calibration | None = None) -> int:
+              ranges: Calibration | None = None, progress: bool = False) -> int:
     """Quantize `pre` into `dst` (`ranges`: its calibration, already made: none runs here where ONNX Runtime can take
     it); returns how many attention blocks the ORT graph runs fused."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    from droptrack.eval.bench_timing import bar
 
     trt, ort = recipe.target == "trt", ORT_SETTINGS
     with warnings_quiet():
@@ -304,7 +315,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
             extra.update(TRT_QDQ_OPTIONS)
         method, cache = recipe.method, {}
         if ranges is None and method == "entropy":
-            ranges = calibrated_ranges(pre, pairs, recipe, dst.parent)
+            ranges = calibrated_ranges(pre, pairs, recipe, dst.parent, progress)
         if ranges is not None and ranges.overrides:   # set: the quantizer's own pass needs none (minmax, the cheapest)
             extra["TensorQuantOverrides"] = {t: [{"rmin": lo, "rmax": hi}] for t, (lo, hi) in ranges.ranges().items()}
             method = "minmax"
@@ -313,12 +324,13 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
 
             save_tensors_data(ranges.data, dst.with_name("calibration.json"))
             cache = {"calibration_cache_path": str(dst.with_name("calibration.json"))}
-        quantize_static(str(pre), str(dst), _reader(pairs), quant_format=QuantFormat.QDQ,
-                        per_channel=recipe.weights_per_channel(), reduce_range=recipe.weights_reduced(),
-                        op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
-                        activation_type=QuantType.QInt8 if trt else QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=_method(method), extra_options=extra,
-                        calibration_providers=["CPUExecutionProvider"], **cache)
+        with bar(f"calibrating INT8 on {len(pairs)} pairs", progress and not cache) as update:   # cache: none runs
+            quantize_static(str(pre), str(dst), _reader(pairs, update), quant_format=QuantFormat.QDQ,
+                            per_channel=recipe.weights_per_channel(), reduce_range=recipe.weights_reduced(),
+                            op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,
+                            activation_type=QuantType.QInt8 if trt else QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=_method(method), extra_options=extra,
+                            calibration_providers=["CPUExecutionProvider"], **cache)
     return 0
 
 
@@ -345,7 +357,7 @@ def to_trt_base(model, keep_fp32: Sequence[str] = ()):
 
 def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPair], calib_source: str,
                   recipe: Int8Recipe = Int8Recipe(), pre: Path | None = None,
-                  ranges: Calibration | None = None) -> Int8Details:
+                  ranges: Calibration | None = None, progress: bool = False) -> Int8Details:
     """FP32 ONNX -> the recipe's INT8 graph calibrated on `pairs` (pass `pre` to reuse a pre-processed graph and
     `ranges`, its `calibrated_ranges` on `pairs`, to reuse that calibration)."""
     import onnx
@@ -360,7 +372,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
         head = head_conv_groups(plain) if dynamic and ORT_SETTINGS.head_convs else {}
         groups = layer_groups(plain, recipe.target, head)
         excluded = kept_nodes(groups, recipe.kept())
-        fused = _quantize(pre, q, pairs, recipe, excluded, ranges)
+        fused = _quantize(pre, q, pairs, recipe, excluded, ranges, progress)
         model = onnx.load(str(q))
     n_head = quantize_head_convs(model, head, set(excluded), recipe.weights_reduced()) if head else 0
     if not any(n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear") for n in model.graph.node):
