@@ -197,3 +197,29 @@ def test_every_legend_entry_shows_its_colour_over_identical_curves():
         patch = pixels[rows, int(box.x0):int(box.x1) + 1].reshape(-1, 3)
         rgb = (np.array(to_rgba(colors[text.get_text().rsplit(" [", 1)[0]])[:3]) * 255).round().astype(int)
         assert (np.abs(patch - rgb).max(axis=1) <= 8).sum() > 5, text.get_text()
+
+
+def test_curves_a_frame_apart_are_dashed_so_every_colour_shows_and_the_legend_leaves_the_lowest_one_visible():
+    """dt bench's INT8 curves, one frame from FP32's at one threshold, were drawn solid over the reference, which
+    vanished; and a legend fixed at the lower left sat over the weakest tracker's curve."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    from droptrack.eval.report_plots import curve_figure
+
+    x = np.linspace(0, 1, 21)
+    ref = np.clip(1.0 - x, 0, 1)
+    near = ref.copy()
+    near[12] -= 0.006   # one frame of 160 at one threshold
+    low = np.clip(0.3 - x, 0, 1)   # the weakest: all of it in the lower left
+    series = [("model", x, ref, 0.55), ("int8", x, near, 0.549), ("reference", x, ref, 0.55), ("kcf", x, low, 0.1)]
+    colors = {"model": "C0", "int8": "C1", "reference": "C2", "kcf": "C3"}
+    fig = curve_figure("Success plot", "x", "y", "AUC", series, colors)
+    ax = fig.axes[0]
+    styles = {to_rgba(line.get_color()): line.get_linestyle() for line in ax.get_lines()}
+    assert sum(styles[to_rgba(colors[n])] == "-" for n in ("model", "int8", "reference")) == 1, styles   # 2 dashed
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_legend().get_window_extent(renderer)
+    kcf = next(line for line in ax.get_lines() if to_rgba(line.get_color()) == to_rgba("C3"))
+    points = ax.transData.transform(np.column_stack(kcf.get_data()))
+    assert not any(box.contains(px, py) for px, py in points), "the legend covers kcf's curve"

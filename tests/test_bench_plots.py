@@ -23,7 +23,8 @@ def test_baseline_rows_read_plainly_and_the_legend_names_only_stages_drawn():
     assert sorted(t.get_text() for t in ax.texts) == [" 0.03 ms (29412 FPS)", " 2.2 ms (455 FPS)"]
     model = [_row("tiny", "onnx", "fp16", {"pre": 1.0, "infer": 3.0, "post": 0.5}), *rows]
     ax = latency_figure(model).axes[0]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pre", "infer", "post", "tracker"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pre (crop, normalise)", "infer (network)",
+                                                                  "post (decode, map back)", "tracker"]
     assert ax.get_yticklabels()[-1].get_text() == "tiny (onnx fp16)"
 
 
@@ -34,3 +35,16 @@ def test_bench_md_states_the_divergence_gate_the_rows_were_held_to():
 
     assert divergence_gate(None) == "gated by default at FP32 1.0%, FP16 1.0%, INT8 3.0%"
     assert divergence_gate(0.05) == "gated at 5.0%, --max-divergence"
+
+
+def test_stages_are_greys_and_the_title_says_what_was_measured():
+    """The stages were blue / orange / green, the colours of the first three trackers in the curves of the same
+    report (orange was model_fp16 there and 'infer' here); the PNG did not say on what it was measured."""
+    from matplotlib.colors import to_rgb
+
+    rows = [_row("tiny", "onnx", "fp16", {"pre": 1.0, "infer": 3.0, "post": 0.5})]
+    ax = latency_figure(rows, "cpu, AMD EPYC, 1 thread; s: 2 sequences, 20 frames").axes[0]
+    for patch in ax.patches:
+        r, g, b = to_rgb(patch.get_facecolor())
+        assert r == g == b, patch.get_facecolor()   # a grey
+    assert ax.get_title() == "End-to-end latency by stage\ncpu, AMD EPYC, 1 thread; s: 2 sequences, 20 frames"

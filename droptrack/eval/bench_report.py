@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
+from droptrack.cpu import cpu_label
 from droptrack.errors import DropTrackError, OutputFull
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
 from droptrack.eval.bench_plot import latency_plot
@@ -213,7 +214,8 @@ def _curves(report: Any, seqs: list[Any]) -> None:
     from droptrack.data.sequence import has_gt
     from droptrack.eval.report import analyze
 
-    entries = [(r.name, r.result.output_dir) for r in report.rows if r.ok and r.result is not None]
+    entries = [(f"{r.name} (reference)" if r.is_reference else r.name, r.result.output_dir) for r in report.rows
+               if r.ok and r.result is not None]   # the reference a row is (dt demo's checkpoint) says so too
     entries += [(f"{r.name} (PyTorch FP32)", r.result.output_dir) for r in report.references
                 if r.row is None and r.result is not None]
     scorable = [s for s in seqs if has_gt(s)]
@@ -261,7 +263,12 @@ def write_bench(report: Any, seqs: list[Any]) -> Path:
     """Plots, bench.json and bench.md in the output folder; returns bench.json."""
     out = report.output_dir
     _curves(report, seqs)
-    if latency_plot(out / "latency.png", report.rows) is not None:
+    d, o = report.data, report.options
+    ran = {r.result.threads for r in report.rows if r.result is not None and r.result.threads}
+    threads = counted(o.threads or next(iter(ran)), "thread") if o.threads or len(ran) == 1 else "threads per row"
+    setup = (f"{o.device}, {cpu_label(report.machine.get('cpu'), report.machine.get('cpu_id'))}, {threads}; "
+             f"{d.name}: {counted(len(d.sequences), 'sequence')}, {counted(d.n_frames, 'frame')}")
+    if latency_plot(out / "latency.png", report.rows, setup) is not None:
         report.plots["latency"] = "latency.png"
     path = atomic_write_json(out / "bench.json", bench_dict(report))
     atomic_write_text(out / "bench.md", markdown(report))

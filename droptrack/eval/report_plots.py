@@ -18,6 +18,7 @@ from droptrack.errors import InputError, printable, shell_quote
 from droptrack.artifact import write_temp
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
+NEAR = 0.01   # curves this close everywhere (1 point of 100, a 2-px line's width) hide each other: dashed as twins
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
               "attributes": "attributes.png", "attributes_radar": "attributes_radar.png"}
 TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
@@ -29,8 +30,8 @@ TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                  series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
     """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
-    'name [score x100]'. Identical curves (an export and its reference in dt bench) are dashed over each other
-    so that every colour shows (the one beneath was hidden whole)."""
+    'name [score x100]'. Curves that lie on each other (an export and its reference in dt bench, the same or one
+    frame apart) are dashed over each other so that every colour shows (the ones beneath were hidden whole)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -40,9 +41,16 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     ax = fig.add_subplot()
     position = {n: i for i, n in enumerate(colors)}
     order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
+    groups: list[list[int]] = []   # curves within NEAR of a group's first one everywhere: drawn as twins
+    for rank, (_, _, y, _) in enumerate(order):
+        near = next((g for g in groups if np.allclose(order[g[0]][2], y, rtol=0, atol=NEAR, equal_nan=True)), None)
+        if near is None:
+            groups.append([rank])
+        else:
+            near.append(rank)
     handles, labels = [], []
     for rank, (name, x, y, score) in enumerate(order):   # the best on top where curves overlap
-        twins = [k for k, other in enumerate(order) if np.array_equal(other[2], y, equal_nan=True)]
+        twins = next(g for g in groups if rank in g)
         j, m = twins.index(rank), len(twins) - 1
         # over an identical curve: dashes whose gaps show the next ones in turn, the lowest-ranked one solid
         own = line_style(position[name], len(colors))
@@ -54,7 +62,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     xs = series[0][1]
     ax.set(title=plain(title), xlabel=xlabel, ylabel=ylabel, xlim=(float(xs[0]), float(xs[-1])), ylim=(0, 100))
     ax.grid(True, linestyle="--")
-    place_legend(ax, handles, labels, "lower left" if "Success" in title else "lower right", score_name)
+    place_legend(ax, handles, labels, "best", score_name)   # where it covers the fewest points of the curves
     return fig
 
 
