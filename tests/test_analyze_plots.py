@@ -223,3 +223,17 @@ def test_curves_a_frame_apart_are_dashed_so_every_colour_shows_and_the_legend_le
     kcf = next(line for line in ax.get_lines() if to_rgba(line.get_color()) == to_rgba("C3"))
     points = ax.transData.transform(np.column_stack(kcf.get_data()))
     assert not any(box.contains(px, py) for px, py in points), "the legend covers kcf's curve"
+
+
+def test_a_missing_attribute_score_reads_n_a_not_an_empty_bar_like_zero():
+    """NaN, None and 0.0 all drew an empty slot: a tracker with no score there read as one that scored 0."""
+    from types import SimpleNamespace
+
+    from droptrack.eval.attributes_view import attribute_figure
+
+    ar = SimpleNamespace(keys=["auc"], counts={"blur": 2, "occlusion": 1},
+                         scores={"blur": {"A": {"auc": 0.0}, "B": {"auc": float("nan")}},
+                                 "occlusion": {"A": {"auc": 0.5}, "B": {"auc": None}}})
+    ax = attribute_figure(ar, "Per attribute").axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["n/a", "n/a"]   # B's two; A's 0.0 is a score
+    assert ax.get_ylabel() == "attribute (sequences with it)"

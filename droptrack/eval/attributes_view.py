@@ -29,11 +29,16 @@ def attribute_figure(ar: Any, title: str, colors: dict[str, Any] | None = None,
     height = 0.8 / max(1, len(trackers))
     bars = []
     for j, t in enumerate(trackers):
-        vals = [100 * (ar.scores[a][t].get(key) or 0.0) for a in attrs]
+        raw = [ar.scores[a][t].get(key) for a in attrs]
+        vals = [100 * v if v is not None and math.isfinite(v) else 0.0 for v in raw]
         ys = [i + 0.4 - height * (j + 0.5) for i in range(len(attrs))]   # first tracker on top
         bars.append(ax.barh(ys, vals, height=height * 0.95, label=t, color=colors[t]))
+        for y, v in zip(ys, raw):   # no score (NaN, none) read as an empty slot, as a score of 0 does
+            if v is None or not math.isfinite(v):
+                ax.text(0.5, y, "n/a", va="center", fontsize=6, color=colors[t])
     ax.set_yticks(range(len(attrs)), [plain(f"{a} ({ar.counts[a]})") for a in attrs], fontsize=8)
     ax.set(xlabel=f"{key.upper()} [%]", xlim=(0, 100), ylim=(-0.5, len(attrs) - 0.5), title=plain(title))
+    ax.set_ylabel("attribute (sequences with it)", fontsize=8)
     ax.grid(True, axis="x", linestyle="--")
     place_legend(ax, bars, trackers, None)   # inside, it would hide the bottom bars
     return fig
