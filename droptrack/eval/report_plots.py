@@ -18,7 +18,7 @@ from droptrack.errors import InputError, printable, shell_quote
 from droptrack.artifact import write_temp
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
-NEAR = 0.01   # curves this close everywhere (1 point of 100, a 2-px line's width) hide each other: dashed as twins
+NEAR = 0.01   # curves this close (1 point of 100, a 2-px line's width) at most thresholds hide each other: dashed
 PLOT_FILES = {"success": "success.png", "precision": "precision.png", "norm_precision": "norm_precision.png",
               "attributes": "attributes.png", "attributes_radar": "attributes_radar.png"}
 TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%]"),
@@ -30,8 +30,8 @@ TITLES = {"success": ("Success plot", "Overlap threshold", "Overlap Precision [%
 def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
                  series: list[tuple[str, np.ndarray, np.ndarray, float]], colors: dict[str, Any]) -> Any:
     """One curve per (name, x, y, score), best score first in the legend and drawn on top, labelled
-    'name [score x100]'. Curves that lie on each other (an export and its reference in dt bench, the same or one
-    frame apart) are dashed over each other so that every colour shows (the ones beneath were hidden whole)."""
+    'name [score x100]'. Curves that lie on each other over most thresholds (an export and its reference in dt
+    bench, parting at a few) are dashed over each other so that every colour shows (the ones beneath were hidden)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -41,9 +41,10 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
     ax = fig.add_subplot()
     position = {n: i for i, n in enumerate(colors)}
     order = sorted(series, key=lambda s: -s[3] if math.isfinite(s[3]) else math.inf)
-    groups: list[list[int]] = []   # curves within NEAR of a group's first one everywhere: drawn as twins
+    groups: list[list[int]] = []   # curves on a group's first one (within NEAR) over most thresholds: twins
     for rank, (_, _, y, _) in enumerate(order):
-        near = next((g for g in groups if np.allclose(order[g[0]][2], y, rtol=0, atol=NEAR, equal_nan=True)), None)
+        near = next((g for g in groups if np.isclose(order[g[0]][2], y, rtol=0, atol=NEAR, equal_nan=True).mean()
+                     >= 0.5), None)
         if near is None:
             groups.append([rank])
         else:
