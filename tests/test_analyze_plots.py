@@ -211,6 +211,7 @@ def test_curves_a_frame_apart_are_dashed_so_every_colour_shows_and_the_legend_le
     ref = np.clip(1.0 - x, 0, 1)
     near = ref.copy()
     near[12] -= 0.006   # one frame of 160 at one threshold
+    near[17:19] -= 0.1   # and parting by 10 points at two thresholds: still on the reference over most of them
     low = np.clip(0.3 - x, 0, 1)   # the weakest: all of it in the lower left
     series = [("model", x, ref, 0.55), ("int8", x, near, 0.549), ("reference", x, ref, 0.55), ("kcf", x, low, 0.1)]
     colors = {"model": "C0", "int8": "C1", "reference": "C2", "kcf": "C3"}
