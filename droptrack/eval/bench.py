@@ -131,11 +131,15 @@ def run_bench(opts: BenchOptions) -> BenchReport:
     fixed = checked_reference(opts.reference, opts) if opts.reference else None
     out = Path(opts.output_dir)
     with locked(out):   # a second bench into the same folder is refused; a killed one's temp files are removed
-        remove_stale_temp(out)
+        remove_stale_temp(out, BENCH_FILES)
         try:
             return _run_bench(opts, out, t0, graphs, fixed)
         except OutputFull as exc:   # one line, exit 2: not a report that blames the artifacts for the disk
             raise OutputFull(f"{exc}; once there is room, run the same command with --resume to continue") from None
+
+
+BENCH_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "norm_precision.png",
+               "latency.png", "attributes.png", "attributes_radar.png")   # what it writes into its folder
 
 
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],

@@ -343,9 +343,11 @@ def interrupted_line(exc: KeyboardInterrupt) -> str:
     return f"{what}: {done} of {counted(total, 'sequence')} saved in {out}; run the same command to resume"
 
 
-def remove_stale_temp(out: Path) -> None:
-    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`)."""
-    for pattern in (".*.tmp", "got10k_submit/*/.*.tmp"):
+def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> None:
+    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`); `names`: only
+    those files' (dt bench's folder may be an export's, whose own temp files a running export is writing)."""
+    patterns = (".*.tmp", "got10k_submit/*/.*.tmp") if names is None else tuple(f".{n}.*.tmp" for n in names)
+    for pattern in patterns:
         for p in out.glob(pattern):
             p.unlink(missing_ok=True)
 
