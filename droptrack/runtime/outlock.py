@@ -63,7 +63,7 @@ def writer_alive(path: str | Path) -> bool:
         writer_alive(o) for o in streamed_as(path))
 
 
-def _busy(target: Path) -> str:
+def busy_message(target: Path) -> str:
     """The one-line refusal when another writer holds `target`'s lock."""
     return (f"another dt run or dt serve is writing {target}; wait for it to finish (or stop it), or pass other "
             "output paths")
@@ -87,7 +87,7 @@ def locked(paths: list[Path], serving: list[Path] = ()) -> Iterator[None]:
     same files, --resume or not, is refused in one line (droptrack.filelock: the race with an ending run)."""
     held: list[tuple[Path, int, bool]] = []
     # a file that is another output's unfinished NAME.part takes that output's locks too (its writer's, if running)
-    files = [(path, _busy(path)) for path in paths] + [
+    files = [(path, busy_message(path)) for path in paths] + [
         (owner, f"another dt run or dt serve is writing {owner}, as {path} until it ends; wait for it to finish (or "
                 "stop it), or pass other output paths") for path in paths for owner in streamed_as(path)]
     try:
@@ -110,7 +110,7 @@ def locked(paths: list[Path], serving: list[Path] = ()) -> Iterator[None]:
             try:
                 fd, _ = filelock.take(lock, "")
             except InputError:
-                raise InputError(_busy(_targets_holder(output, {h[0] for h in held}))) from None
+                raise InputError(busy_message(_targets_holder(output, {h[0] for h in held}))) from None
             held.append((lock, fd, False))
         yield
     finally:

@@ -116,6 +116,9 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     elif not opts.overwrite:   # an interrupted run's files: say how to continue them
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)
         journal = resume.journal_path(outputs)
+        busy = next((o for o in outputs if outlock.writer_alive(o)), None)
+        if busy is not None:   # a running writer's files are no killed run's to continue
+            raise InputError(outlock.busy_message(Path(busy)))
         if resume.unfinished(journal, outputs):
             raise InputError(f"the outputs hold an unfinished run (its journal {journal}): continue it with "
                              f"{resume_advice(opts.save)}, or pass --overwrite to start over")
