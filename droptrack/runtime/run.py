@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from droptrack import filelock
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
                               OutputFull, SourceError)
@@ -116,7 +117,7 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     elif not opts.overwrite:   # an interrupted run's files: say how to continue them
         outputs = resume.streamed_outputs(opts.jsonl, opts.output, num_targets)
         journal = resume.journal_path(outputs)
-        busy = next((o for o in outputs if outlock.writer_alive(o)), None)
+        busy = next((o for o in outputs if filelock.in_use(outlock.lock_path(o))), None)
         if busy is not None:   # a running writer's files are no killed run's to continue
             raise InputError(outlock.busy_message(Path(busy)))
         if resume.unfinished(journal, outputs):
