@@ -316,6 +316,19 @@ def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> Non
                              "report.json and plots would be overwritten; pass another folder")
 
 
+def check_not_in_results(outputs: Mapping[str, Iterable[PathLike]]) -> None:
+    """No output file inside another command's results folder (its marker file beside it, RESULT_MARKERS): that
+    command writes, replaces and scores the files there (a dt run box file named as a sequence's result was
+    replaced by a running dt eval, or replaced its result, and the report scored another tracker's boxes)."""
+    for label, paths in outputs.items():
+        for path in paths:
+            folder = Path(os.path.expanduser(str(path))).parent
+            marker = next((m for m in RESULT_MARKERS if (folder / m).is_file()), None)
+            if marker is not None:
+                raise InputError(f"{label} {_q(path)} is inside {RESULT_MARKERS[marker]}'s results folder "
+                                 f"({marker} there), whose files it writes and scores; pass a path outside it")
+
+
 def check_not_finished(outputs: Mapping[str, Iterable[PathLike]], flag: str = "--overwrite") -> None:
     """No output file that already holds data (a finished or stopped run's results, or any other file): it would be
     replaced when the run ends. An empty file, /dev/null and other non-regular paths are fine; `flag` allows it."""

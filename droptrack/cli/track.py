@@ -139,6 +139,10 @@ def run(
     for label, path in [(label, kept.get(Path(p), p) if p and label != "boxes" else p) for label, p in named]:
         if path:
             typer.echo(f"{label}: {printable(path)}", err=jsonl == "-")
+    for path in summary.clashed:   # kept beside, not replaced unseen: whose it is, the user decides
+        typer.echo(f"warning: {printable(path)} was written by another program while this run wrote it; this run's "
+                   f"lines are in {printable(kept.get(path, path))}, that file is as the other left it: keep the "
+                   "one you want", err=True)
     if not (output or jsonl or save or show):   # where the files would be named: none was asked for
         typer.echo("boxes: not kept (no --output, --jsonl or --save); pass -o boxes.txt to keep them")
     damaged = summary.damaged.note(source)

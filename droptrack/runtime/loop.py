@@ -63,6 +63,7 @@ class RunSummary:
     journal: object = None   # the resume journal left for an unfinished file run (its Path), else None
     unfinished: str = ""   # '; the new run's unfinished outputs stay in A.part (...)' (`run.unfinished_note`), or ''
     kept: dict = field(default_factory=dict)   # {final name: NAME.part} of the outputs the run left unfinished
+    clashed: list = field(default_factory=list)   # final names another program wrote while the run wrote them
     removed: list = field(default_factory=list)   # an earlier run's files of --output's name that --overwrite removed
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
     damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)

@@ -16,7 +16,7 @@ from droptrack.engine.threads import apply_threads, plan_threads, restore_thread
 from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
                               OutputFull, SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
-from droptrack.paths import check_not_finished, masked, writes_in_place
+from droptrack.paths import check_not_finished, check_not_in_results, masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
@@ -97,6 +97,8 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     first = "--jsonl" if jsonl and streamed and streamed[0] == Path(opts.jsonl) else "--output"
     check_output_names({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
                         "--save": [opts.save] if opts.save else []}, first if journaled else None)
+    check_not_in_results({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
+                          "--save": [opts.save] if opts.save else []})
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     check_start(opts.start, opts.source, opts.loop)
@@ -148,7 +150,8 @@ def _box_outputs(output: str | None, num_targets: int) -> list:
 def unfinished_note(sinks: list) -> str:
     """Where a run a full disk stopped left its outputs: '; the new run's unfinished outputs stay in A.part, ...'
     and the earlier results at their names, kept as they were ('' where it left none)."""
-    left = [u for s in sinks for u in s.unfinished()]
+    clashed = {path for s in sinks for path in s.clashes()}   # complete: named in their own warning
+    left = [u for s in sinks for u in s.unfinished() if u[1] not in clashed]
     if not left:
         return ""
     earlier = [str(final) for _, final in left if final.exists()]
@@ -369,6 +372,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)
         summary.kept = {final: part for s in sinks for part, final in s.unfinished()}
+        summary.clashed = [path for s in sinks for path in s.clashes()]
         cut = keep_cut and (summary.interrupted or summary.stopped)   # else its files went onto their names (--loop,
         if stale and not (cut or summary.kept):   # a live source: stopped is how they end), the earlier run's too
             summary.removed = remove_earlier(stale)

@@ -49,6 +49,10 @@ class Sink:
         """(temporary name, final name) of every file `close` left unfinished (none by default)."""
         return []
 
+    def clashes(self) -> list[Path]:
+        """Final names another program wrote while this sink wrote them (`close` kept NAME.part; none by default)."""
+        return []
+
 
 def call_each(calls: Iterable[Callable[[], None]]) -> list[Exception]:
     """Call each one, also after another raised (every output synced or closed before a failure is reported):

@@ -44,6 +44,8 @@ class StreamFile:
         self.keep_when_full = keep_when_full
         self.full = False   # the run stopped on a full disk: NAME.part is kept as it is, not moved onto NAME
         self.synced = False   # `sync` was called (a failed one keeps NAME.part, as `full`)
+        self.found = _identity(self.path)   # NAME as the run found it: another program's write meanwhile is kept
+        self.clash = False   # NAME was written by another program while this run wrote NAME.part
 
     def write_line(self, line: str) -> None:
         """Append one line straight to the OS (no buffer: it survives the process being killed)."""
@@ -93,6 +95,8 @@ class StreamFile:
             os.close(fd)
         if self.part == self.path:   # written in place (/dev/null): nothing to rename
             return
+        if self.lines and not self.full and _identity(self.path) != self.found:   # not replaced unseen: NAME.part
+            self.full = self.clash = True   # stays, as after a full disk, and the run says whose NAME is
         if self.lines and not self.full:
             os.replace(self.part, self.path)
         elif not self.lines:
@@ -101,6 +105,15 @@ class StreamFile:
     def unfinished(self) -> list[tuple[Path, Path]]:
         """[(NAME.part, NAME)] where a full disk left the lines in NAME.part, else []."""
         return [(self.part, self.path)] if self.full and self.lines and self.part != self.path else []
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """(device, inode, size, mtime) of the file at `path`, None where none is: tells a file written since apart."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class BoxFileSink(Sink):
@@ -136,6 +149,9 @@ class BoxFileSink(Sink):
 
     def unfinished(self) -> list[tuple[Path, Path]]:
         return [u for f in self.files for u in f.unfinished()]
+
+    def clashes(self) -> list[Path]:
+        return [f.path for f in self.files if f.clash]
 
 
 def _finite_or_none(v: float | None, digits: int) -> float | None:
@@ -215,3 +231,6 @@ class JsonlSink(Sink):
 
     def unfinished(self) -> list[tuple[Path, Path]]:
         return self.out.unfinished() if self.out is not None else []
+
+    def clashes(self) -> list[Path]:
+        return [self.out.path] if self.out is not None and self.out.clash else []
