@@ -204,6 +204,7 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
         from droptrack.eval.noise_floor import measure_all
 
         notes += measure_all(refs, rows, seqs, data.tag, opts, truth=data.ground_truth == "dataset")
+    _check_unchanged(rows)
     for key, name in baselines:
         rows.append(baseline_row(key, name, seqs, data.tag, opts))
     notes += [n for n in (runtime_note(r, opts.device) for r in rows) if n]
@@ -222,6 +223,21 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
     report.wall_s = time.perf_counter() - t0
     write_bench(report, seqs)
     return report
+
+
+def _check_unchanged(rows: list[BenchRow]) -> None:
+    """Fail a row whose file is not the one it was benched as (another program, a `dt export` into the same folder,
+    wrote it meanwhile): bench.json paired the new graph's numbers with the old one's sha256, and gates passed or
+    failed on a file that is no longer there."""
+    from droptrack.artifact import sha256_file
+
+    for row in (r for r in rows if r.ok and r.sha256):
+        path = Path(row.artifact)
+        now = sha256_file(path) if path.is_file() else "gone"
+        if now != row.sha256:
+            row.fail(InputError(f"{row.artifact} was {'removed' if now == 'gone' else 'rewritten'} while it was "
+                                "benched (another program, e.g. a dt export into its folder, wrote it): its numbers "
+                                "may be of two files; bench it again once that has finished"))
 
 
 def check_own_rows(out: Path) -> None:
