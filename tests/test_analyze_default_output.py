@@ -43,3 +43,27 @@ def test_another_comparison_does_not_replace_the_default_report(tmp_path, monkey
     res = analyze(mosse, "--output", "analysis/synth")   # named: replaced as asked
     assert res.exit_code == 0, res.output
     assert _trackers(report) == [mosse]
+
+
+def test_two_analyses_at_once_into_the_default_output_do_not_replace_each_other(tmp_path, monkeypatch):
+    """The check ran before the analysis and the lock only around the write: a second dt analyze started half a
+    second after the first replaced its report (3 of 10 tries). The check runs again under the lock."""
+    import droptrack.eval.report as report_module
+
+    data = generate_synth(tmp_path / "set", 1, 3, seed=0, size=(96, 64), split="val")
+    monkeypatch.chdir(tmp_path)
+    for tracker in ("kcf", "mosse"):
+        assert cli("eval", "--dataset", "synth", "--root", data, "--tracker", tracker, "-o", "results").exit_code == 0
+    report = tmp_path / "analysis" / "synth" / "report.json"
+    real = report_module.analyze
+
+    def meanwhile(*a, **k):   # the other dt analyze (of results/kcf) writes its report while this one analyzes
+        result = real(*a, **k)
+        monkeypatch.setattr(report_module, "analyze", real)
+        assert cli("analyze", "results/kcf", "--dataset", "synth", "--root", data).exit_code == 0
+        return result
+
+    monkeypatch.setattr(report_module, "analyze", meanwhile)
+    line = one_line_error(cli("analyze", "results/mosse", "--dataset", "synth", "--root", data))
+    assert "holds the report of results/kcf, which this run would replace without results/kcf" in line, line
+    assert _trackers(report) == ["results/kcf"]

@@ -162,7 +162,9 @@ def analyze(
     try:
         with stop_signals():   # SIGTERM / SIGHUP as Ctrl-C: the line below, as dt eval says it
             report = analyze_dataset(result_dirs, dataset, root=root, split=split, output_dir=output,
-                                     protocol=protocol, attributes_dir=attributes, names=names)
+                                     protocol=protocol, attributes_dir=attributes, names=names,
+                                     recheck=(lambda: check_default_analysis(output, result_dirs, dataset))
+                                     if default else None)   # two at once: the later one was not refused
     except KeyboardInterrupt as exc:
         typer.echo(analyze_stopped_line(exc, output), err=True)
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -332,10 +332,13 @@ def _add_attributes(report: Report, sequences: Sequence[Any], attributes_dir: st
 
 def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str | Path | None = None,
                     split: str | None = None, output_dir: str | Path | None = None, protocol: str | None = None,
-                    attributes_dir: str | Path | None = None, names: Sequence[str] | None = None) -> Report:
+                    attributes_dir: str | Path | None = None, names: Sequence[str] | None = None,
+                    recheck: Callable[[], None] | None = None) -> Report:
     """Load the dataset's sequences (`names`: only those) with droptrack.data.get_sequences, then analyze(); the
     report is written under `output_dir`'s lock file, the one dt eval and dt bench hold there (droptrack.filelock),
-    so a second writer of that folder at the same time is refused in one line rather than mixing its files in."""
+    so a second writer of that folder at the same time is refused in one line rather than mixing its files in;
+    `recheck` runs again under that lock the caller's check of the folder (another dt analyze may have written it
+    since the check before the analysis)."""
     from droptrack.data import get_sequences
     from droptrack.data.registry import (canonical, check_dataset_name, check_output_outside_datasets,
                                          check_output_outside_root, check_split)
@@ -357,6 +360,8 @@ def analyze_dataset(result_dirs: Sequence[str | Path], dataset: str, root: str |
         from droptrack.eval.resume import locked
 
         with locked(Path(output_dir), "dt analyze, dt eval or dt bench"):
+            if recheck is not None:
+                recheck()
             write_report(report, output_dir)
     return report
 
