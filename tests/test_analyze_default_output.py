@@ -67,3 +67,23 @@ def test_two_analyses_at_once_into_the_default_output_do_not_replace_each_other(
     line = one_line_error(cli("analyze", "results/mosse", "--dataset", "synth", "--root", data))
     assert "holds the report of results/kcf, which this run would replace without results/kcf" in line, line
     assert _trackers(report) == ["results/kcf"]
+
+
+def test_analyzing_a_folder_dt_eval_is_still_writing_says_so(tmp_path, monkeypatch):
+    """dt analyze of a folder a running dt eval writes reported 1/3 sequences with 'run the tracker on this
+    sequence' warnings and exit 0, not a word of the eval still running."""
+    import fcntl
+    import os
+
+    data = generate_synth(tmp_path / "set", 1, 3, seed=0, size=(96, 64), split="val")
+    monkeypatch.chdir(tmp_path)
+    assert cli("eval", "--dataset", "synth", "--root", data, "--tracker", "kcf", "-o", "results").exit_code == 0
+    fd = os.open(tmp_path / "results" / "kcf" / ".lock", os.O_CREAT | os.O_RDWR)   # as a running dt eval holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = cli("analyze", "results/kcf", "--dataset", "synth", "--root", data, "-o", "an")
+    finally:
+        os.close(fd)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0 and "note: results/kcf is still being written (a dt eval or dt bench holds its lock)" \
+        in said, said

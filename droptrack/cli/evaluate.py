@@ -170,6 +170,13 @@ def analyze(
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     print_items(Console(), [report_table(report), *attribute_lines(report)]
                 + ([sequence_table(report)] if per_sequence else []))
+    from droptrack import filelock
+    from droptrack.eval.resume import LOCK
+
+    for d in result_dirs:   # its missing sequences are not yet tracked, not left out
+        if filelock.in_use(Path(d).expanduser() / LOCK):
+            typer.echo(f"note: {printable(d)} is still being written (a dt eval or dt bench holds its lock): the "
+                       "report covers the sequences finished so far; analyze again once it ends", err=True)
     typer.echo(f"report: {printable(report.output_dir / 'report.json')}")   # control characters escaped
     if report.plots:   # drawn beside report.json: success, precision, normalized precision, per attribute
         typer.echo("plots: " + "  ".join(printable(report.output_dir / name) for name in report.plots.values()))
