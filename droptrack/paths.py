@@ -316,6 +316,14 @@ def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> Non
                              "report.json and plots would be overwritten; pass another folder")
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, False where the folder is closed to this user (the output checks name that, as the option's)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def check_not_in_results(outputs: Mapping[str, Iterable[PathLike]]) -> None:
     """No output file inside another command's results folder (its marker file beside it, RESULT_MARKERS): that
     command writes, replaces and scores the files there (a dt run box file named as a sequence's result was
@@ -323,7 +331,7 @@ def check_not_in_results(outputs: Mapping[str, Iterable[PathLike]]) -> None:
     for label, paths in outputs.items():
         for path in paths:
             folder = Path(os.path.expanduser(str(path))).parent
-            marker = next((m for m in RESULT_MARKERS if (folder / m).is_file()), None)
+            marker = next((m for m in RESULT_MARKERS if _is_file(folder / m)), None)
             if marker is not None:
                 raise InputError(f"{label} {_q(path)} is inside {RESULT_MARKERS[marker]}'s results folder "
                                  f"({marker} there), whose files it writes and scores; pass a path outside it")

@@ -244,7 +244,10 @@ def test_export_interrupt_says_how_to_resume(tiny_ckpt, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "export_all", interrupted)
-    res = cli("export", tiny_ckpt, "-o", tmp_path / "e")
+    res = cli("export", tiny_ckpt, "-o", tmp_path / "e")   # before its folder: nothing saved
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 130 and len(lines) == 1, res.output
-    assert lines[0].startswith("interrupted") and "run the same command to resume" in lines[0]
+    assert lines[0].startswith("interrupted") and "run the same command to start" in lines[0]
+    (tmp_path / "e").mkdir()   # files written: the rerun starts over (only a precision search resumes)
+    res = cli("export", tiny_ckpt, "-o", tmp_path / "e")
+    assert res.exit_code == 130 and "run the same command to export again" in res.output, res.output

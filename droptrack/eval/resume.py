@@ -344,8 +344,7 @@ def interrupted_line(exc: KeyboardInterrupt) -> str:
 
 
 def remove_stale_temp(out: Path, names: tuple[str, ...] | None = None) -> None:
-    """Delete temp files a killed run left behind (atomic writes name them `.<file>.<random>.tmp`); `names`: only
-    those files' (dt bench's folder may be an export's, whose own temp files a running export is writing)."""
+    """Delete a killed run's temp files (`.<file>.<random>.tmp`); `names`: only those files' (bench: an export's)."""
     patterns = (".*.tmp", "got10k_submit/*/.*.tmp") if names is None else tuple(f".{n}.*.tmp" for n in names)
     for pattern in patterns:
         for p in out.glob(pattern):
