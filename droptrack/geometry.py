@@ -215,8 +215,8 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
     if x >= W or y >= H or x + w <= 0 or y + h <= 0:
         raise InputError(f"init box {vals} lies outside the {W}x{H} frame; give a box that overlaps the image")
     if math.sqrt(w * h) > MAX_BOX_OVER_FRAME * max(W, H):   # a thin 1000x2 box crops 90 px: fine
-        raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crops, 2 to 5 "
-                         f"times its side sqrt(w*h) = {math.sqrt(w * h):.0f} px, would not fit in memory); "
+        raise InputError(f"init box {w:g}x{h:g} is more than {MAX_BOX_OVER_FRAME}x the {W}x{H} frame (its crops, "
+                         f"2 to 5 times its side sqrt(w*h) = {math.sqrt(w * h):.0f} px, would not fit in memory); "
                          "give a box around the target inside the frame")
     return vals
 

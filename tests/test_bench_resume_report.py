@@ -57,7 +57,8 @@ def test_an_interrupted_resume_leaves_no_report_of_the_earlier_run(benched, monk
 
 def test_a_finished_resume_writes_a_report_of_its_own_run_only(benched, monkeypatch):
     opts, out = benched
-    monkeypatch.setattr("droptrack.eval.bench_report.latency_plot", lambda path, rows, setup="": None)  # as when none is timed
+    monkeypatch.setattr("droptrack.eval.bench_report.latency_plot",
+                        lambda path, rows, setup="": None)   # as when none is timed
     monkeypatch.setattr("droptrack.eval.bench_report._curves", lambda report, seqs: None)      # nor scored
     report = run_bench(opts)
     js = json.loads((out / "bench.json").read_text())
