@@ -316,6 +316,13 @@ def check_not_results(label: str, path: PathLike, markers: Iterable[str]) -> Non
                              "report.json and plots would be overwritten; pass another folder")
 
 
+def file_stamp(path: PathLike) -> tuple[int, int, int, int]:
+    """(device, inode, size, mtime in ns) of the file at `path` (OSError where there is none): tells the same file
+    from one written or replaced since, without reading it."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _is_file(path: Path) -> bool:
     """Path.is_file, False where the folder is closed to this user (the output checks name that, as the option's)."""
     try:

@@ -137,10 +137,12 @@ def analyze(
     """
     from rich.console import Console
 
+    from droptrack import filelock
     from droptrack.eval.attributes_view import print_items, sequence_table
     from droptrack.eval.report import analyze_dataset
     from droptrack.eval.report_plots import analyze_stopped_line, check_analysis_folder, check_default_analysis
     from droptrack.eval.report_view import attribute_lines, report_table
+    from droptrack.eval.resume import LOCK
     from droptrack.imagefiles import holds_sequences
     from droptrack.signals import stop_signals
 
@@ -170,9 +172,6 @@ def analyze(
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     print_items(Console(), [report_table(report), *attribute_lines(report)]
                 + ([sequence_table(report)] if per_sequence else []))
-    from droptrack import filelock
-    from droptrack.eval.resume import LOCK
-
     for d in result_dirs:   # its missing sequences are not yet tracked, not left out
         if filelock.in_use(Path(d).expanduser() / LOCK):
             typer.echo(f"note: {printable(d)} is still being written (a dt eval or dt bench holds its lock): the "

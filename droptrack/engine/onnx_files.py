@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import onnx
 
 from droptrack.errors import cut
+from droptrack.paths import file_stamp
 
 MAX_TENSOR = 1 << 30   # bytes of one tensor: ViT-B/384's largest (its attention map) takes 25 MB
 LOOPS = {"Loop", "Scan", "BeamSearch", "GreedySearch", "Sampling", "WhisperBeamSearch"}   # ONNX's and ORT's
@@ -259,11 +260,6 @@ def _checked_model(path: str | Path, error: type[Exception]) -> "onnx.ModelProto
     return model
 
 
-def _stamp(path: str | Path) -> tuple[int, ...]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 @dataclass(frozen=True)
 class CheckedGraph:
     """An .onnx file's external data files as `check_external_data` found them, with the file's identity (device,
@@ -277,14 +273,14 @@ class CheckedGraph:
     def locations_for(self, path: str | Path) -> list[str] | None:
         """The checked locations when `path` is still the file that was checked, else None (check it again)."""
         try:
-            return list(self.locations) if _stamp(path) == self.stamp else None
+            return list(self.locations) if file_stamp(path) == self.stamp else None
         except OSError:
             return None
 
 
 def check_graph(path: str | Path, error: type[Exception]) -> CheckedGraph:
     """`check_external_data` of `path`, kept with the file's identity for the loaders (`CheckedGraph`)."""
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     model = _checked_model(path, error)
     props = tuple((p.key, p.value) for p in model.metadata_props if p.key.startswith("droptrack."))
     return CheckedGraph(tuple(external_locations(model)), stamp, props)

@@ -37,6 +37,7 @@ from droptrack.eval.bench_options import (BenchOptions, check_bench_folder, chec
                                           row_names)
 from droptrack.eval.bench_reference import (Reference, check_settings, checked_reference, mismatch_notes, parity,
                                             resolve_references)
+from droptrack.eval.report_plots import PLOT_FILES
 from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.runtime.start_notes import warn_settings
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graph_metadata,
@@ -138,8 +139,7 @@ def run_bench(opts: BenchOptions) -> BenchReport:
             raise OutputFull(f"{exc}; once there is room, run the same command with --resume to continue") from None
 
 
-BENCH_FILES = ("bench.json", "bench.md", "report.json", "success.png", "precision.png", "norm_precision.png",
-               "latency.png", "attributes.png", "attributes_radar.png")   # what it writes into its folder
+BENCH_FILES = ("bench.json", "bench.md", "report.json", "latency.png", *PLOT_FILES.values())   # what it writes there
 
 
 def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],

@@ -74,13 +74,11 @@ from pathlib import Path
 from typing import Any
 
 from droptrack.artifact import atomic_write_json, atomic_write_text
-from droptrack.cpu import cpu_label
 from droptrack.errors import DropTrackError, OutputFull
 from droptrack.eval.bench_gates import DEFAULT_MAX_AUC_DROP, DEFAULT_MAX_DIVERGENCE, gate_text
 from droptrack.eval.bench_plot import latency_plot
-from droptrack.eval.bench_view import HEADERS, fmt_number, gated, procedure, row_cells
+from droptrack.eval.bench_view import HEADERS, data_size, fmt_number, gated, procedure, row_cells, setup_line
 from droptrack.eval.report import json_safe
-from droptrack.wording import counted
 
 SCHEMA_VERSION = 1
 
@@ -172,8 +170,7 @@ def markdown(report: Any) -> str:
     isa = (f", {m['cpu_id']}" if m.get("cpu_id") else "") + (f" [{m['cpu_int8']}]" if m.get("cpu_int8") else "")
     return (f"# dt bench\n\n{'PASSED' if report.passed else 'FAILED'} - {report.created}, {report.wall_s:.0f} s\n\n"
             + (f"Command: `{o.command}`\n\n" if o.command else "")
-            + f"Data: {d.name} ({d.kind}, tag {d.tag}), {counted(len(d.sequences), 'sequence')}, "
-            f"{counted(d.n_frames, 'frame')}, ground "
+            + f"Data: {d.name} ({d.kind}, tag {d.tag}), {data_size(d)}, ground "
             f"truth: {d.ground_truth}. Device {o.device}; latency timed in the accuracy pass, over up to {o.timed_frames} "
             f"tracked frames after its first {' or '.join(map(str, warm))} (warm-up, at most half of a short set; end-to-end = pre + infer + post, frame decoding "
             f"excluded{cv})."
@@ -263,12 +260,7 @@ def write_bench(report: Any, seqs: list[Any]) -> Path:
     """Plots, bench.json and bench.md in the output folder; returns bench.json."""
     out = report.output_dir
     _curves(report, seqs)
-    d, o = report.data, report.options
-    ran = {r.result.threads for r in report.rows if r.result is not None and r.result.threads}
-    threads = counted(o.threads or next(iter(ran)), "thread") if o.threads or len(ran) == 1 else "threads per row"
-    setup = (f"{o.device}, {cpu_label(report.machine.get('cpu'), report.machine.get('cpu_id'))}, {threads}; "
-             f"{d.name}: {counted(len(d.sequences), 'sequence')}, {counted(d.n_frames, 'frame')}")
-    if latency_plot(out / "latency.png", report.rows, setup) is not None:
+    if latency_plot(out / "latency.png", report.rows, setup_line(report)) is not None:
         report.plots["latency"] = "latency.png"
     path = atomic_write_json(out / "bench.json", bench_dict(report))
     atomic_write_text(out / "bench.md", markdown(report))

@@ -76,13 +76,29 @@ def row_cells(row: Any) -> list[str]:
             _diverged(p), *timed, fmt_number(mem.get("peak_rss_mb"), ".0f")]
 
 
+def data_size(data: Any) -> str:
+    """'8 sequences, 320 frames' of a bench's data."""
+    return f"{counted(len(data.sequences), 'sequence')}, {counted(data.n_frames, 'frame')}"
+
+
 def title(report: Any) -> str:
     from droptrack.eval.machine import machine_line
 
     d = report.data
-    size = f"{counted(len(d.sequences), 'sequence')}, {counted(d.n_frames, 'frame')}"
-    return (f"dt bench: {d.name} ({size}, ground truth: {d.ground_truth}) "
+    return (f"dt bench: {d.name} ({data_size(d)}, ground truth: {d.ground_truth}) "
             f"on {report.options.device}; {machine_line(report.machine)}; {report.wall_s:.0f} s")
+
+
+def setup_line(report: Any) -> str:
+    """What the latency was measured on, for the latency plot: device, CPU, threads (each row's where they differ)
+    and data."""
+    from droptrack.cpu import cpu_label
+
+    o, m = report.options, report.machine
+    ran = {r.result.threads for r in report.rows if r.result is not None and r.result.threads}
+    threads = counted(o.threads or next(iter(ran)), "thread") if o.threads or len(ran) == 1 else "threads per row"
+    return f"{o.device}, {cpu_label(m.get('cpu'), m.get('cpu_id'))}, {threads}; {report.data.name}: " \
+           f"{data_size(report.data)}"
 
 
 def bench_table(report: Any) -> Any:

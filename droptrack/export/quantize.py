@@ -217,19 +217,24 @@ class Calibration:
         return {name: tuple(td.range_value) for name, td in self.data.items()}
 
 
+def _calibration_bar(pairs: list[InputPair], enabled: bool) -> Any:
+    """The progress bar over the calibration pairs (`_reader` feeds it) of `dt export` (dt demo has its own)."""
+    from droptrack.eval.bench_timing import bar
+
+    return bar(f"calibrating INT8 on {len(pairs)} pairs", enabled)
+
+
 def _calibrate(src: Path, pairs: list[InputPair], types: Sequence[str], method: str, options: dict, tmp: Path,
                result: Callable[[Any], Any] = lambda calibrator: calibrator.compute_data(), progress: bool = False):
     """`result` (default: ONNX Runtime's TensorsData) of ORT's calibrator of the inputs and outputs of `types` nodes
     in `src`, once it has seen `pairs`; the calibrator and its session are gone before its folder is removed."""
     from onnxruntime.quantization.calibrate import create_calibrator
 
-    from droptrack.eval.bench_timing import bar
-
     with tempfile.TemporaryDirectory(prefix=".dt-calib-", dir=tmp) as work:
         calibrator = create_calibrator(str(src), list(types), augmented_model_path=str(Path(work) / "augmented.onnx"),
                                        calibrate_method=_method(method), providers=["CPUExecutionProvider"],
                                        extra_options=options)
-        with bar(f"calibrating INT8 on {len(pairs)} pairs", progress) as update:
+        with _calibration_bar(pairs, progress) as update:
             calibrator.collect_data(_reader(pairs, update))
         data = result(calibrator)
         del calibrator
@@ -293,8 +298,6 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
     it); returns how many attention blocks the ORT graph runs fused."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    from droptrack.eval.bench_timing import bar
-
     trt, ort = recipe.target == "trt", ORT_SETTINGS
     with warnings_quiet():
         if not trt and ort.mode == "dynamic":
@@ -324,7 +327,7 @@ def _quantize(pre: Path, dst: Path, pairs: list[InputPair], recipe: Int8Recipe, 
 
             save_tensors_data(ranges.data, dst.with_name("calibration.json"))
             cache = {"calibration_cache_path": str(dst.with_name("calibration.json"))}
-        with bar(f"calibrating INT8 on {len(pairs)} pairs", progress and not cache) as update:   # cache: none runs
+        with _calibration_bar(pairs, progress and not cache) as update:   # a calibration cache: none runs
             quantize_static(str(pre), str(dst), _reader(pairs, update), quant_format=QuantFormat.QDQ,
                             per_channel=recipe.weights_per_channel(), reduce_range=recipe.weights_reduced(),
                             op_types_to_quantize=list(op_types(recipe.target)), nodes_to_exclude=excluded,

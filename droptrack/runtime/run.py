@@ -95,10 +95,10 @@ def check_options(opts: RunOptions, num_targets: int) -> None:
     kind = sources.source_kind(opts.source)
     journaled = bool(streamed) and not opts.loop and kind in ("video", "folder")
     first = "--jsonl" if jsonl and streamed and streamed[0] == Path(opts.jsonl) else "--output"
-    check_output_names({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
-                        "--save": [opts.save] if opts.save else []}, first if journaled else None)
-    check_not_in_results({"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
-                          "--save": [opts.save] if opts.save else []})
+    named = {"--jsonl": jsonl, "--output": _box_outputs(opts.output, num_targets),
+             "--save": [opts.save] if opts.save else []}
+    check_output_names(named, first if journaled else None)
+    check_not_in_results(named)
     resume.check_not_journal(opts.jsonl, opts.output, opts.save, num_targets)
     resume.check_journal_path(resume.journal_path(resume.streamed_outputs(opts.jsonl, opts.output, num_targets)))
     check_start(opts.start, opts.source, opts.loop)

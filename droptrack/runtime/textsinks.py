@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from droptrack.errors import detach_stdout, disk_full, full_message, OutputFull
+from droptrack.paths import file_stamp
 from droptrack.runtime.sink_base import box_paths, call_each, part_path, Sink, TargetState
 from droptrack.runtime.source_base import Frame
 
@@ -108,12 +109,11 @@ class StreamFile:
 
 
 def _identity(path: Path) -> tuple[int, int, int, int] | None:
-    """(device, inode, size, mtime) of the file at `path`, None where none is: tells a file written since apart."""
+    """`paths.file_stamp` of NAME, None where there is none yet."""
     try:
-        st = os.stat(path)
+        return file_stamp(path)
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class BoxFileSink(Sink):
