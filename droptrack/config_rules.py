@@ -149,7 +149,7 @@ RULES: dict[str, Rule] = {
     "TRAIN.OPTIMIZER": _only("ADAMW", why="the official code supports only AdamW"),
     "TRAIN.BACKBONE_MULTIPLIER": _NONNEG, "TRAIN.GIOU_WEIGHT": _NONNEG, "TRAIN.L1_WEIGHT": _NONNEG,
     "TRAIN.FREEZE_LAYERS": _only([0], why="the official code ignores this key"),
-    "TRAIN.PRINT_INTERVAL": _POS_INT, "TRAIN.VAL_EPOCH_INTERVAL": _POS_INT, "TRAIN.GRAD_CLIP_NORM": _POS,
+    "TRAIN.PRINT_INTERVAL": _POS_INT, "TRAIN.VAL_EPOCH_INTERVAL": _POS_INT, "TRAIN.GRAD_CLIP_NORM": _NONNEG,
     "TRAIN.CE_START_EPOCH": Rule(int, lo=0), "TRAIN.CE_WARM_EPOCH": Rule(int, lo=0),
     "TRAIN.DROP_PATH_RATE": Rule(float, lo=0, hi=1, hi_open=True),
     "TRAIN.LR_REFERENCE_BATCH": Rule(int, lo=1, optional=True),

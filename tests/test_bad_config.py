@@ -47,7 +47,7 @@ CONFIG_CASES = [
     ("drop-path", _with("TRAIN", "DROP_PATH_RATE", 1.5), ["TRAIN.DROP_PATH_RATE", "1.5", "[0, 1)"]),
     ("keep-ratio", _with("MODEL.BACKBONE", "CE_KEEP_RATIO", [0.7, 0.0]), ["CE_KEEP_RATIO", "(0, 1]"]),
     ("ratio-length", _with("DATA.TRAIN", "DATASETS_RATIO", [1, 1]), ["DATASETS_RATIO", "one ratio per dataset"]),
-    ("grad-clip", _with("TRAIN", "GRAD_CLIP_NORM", 0), ["TRAIN.GRAD_CLIP_NORM", "> 0"]),
+    ("grad-clip", _with("TRAIN", "GRAD_CLIP_NORM", -0.5), ["TRAIN.GRAD_CLIP_NORM", "-0.5", ">= 0"]),
     ("head-channels", _with("MODEL.HEAD", "NUM_CHANNELS", 4), ["MODEL.HEAD.NUM_CHANNELS", ">= 8"]),
     ("search-size", _with("DATA.SEARCH", "SIZE", 64), ["DATA.SEARCH.SIZE 64 and TEST.SEARCH_SIZE 128 differ",
                                                       "set both to the same value"]),

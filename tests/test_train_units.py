@@ -179,3 +179,44 @@ def test_one_step_lowers_the_loss_on_a_fixed_batch():
         losses.append(loss.item())
     assert losses[-1] < losses[0]
     assert set(stats) == {"loss", "giou", "l1", "focal", "iou"}
+
+
+def _one_batch():
+    g = torch.Generator().manual_seed(3)
+    boxes = torch.tensor([[0.3, 0.3, 0.3, 0.3], [0.4, 0.2, 0.2, 0.4]])
+    maps = torch.from_numpy(np.stack([gaussian_map(b.numpy(), 8) for b in boxes]))
+    return {"template": torch.randn(2, 3, 64, 64, generator=g), "search": torch.randn(2, 3, 128, 128, generator=g),
+            "search_anno": boxes, "gt_map": maps}
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.1])
+def test_grad_clip_norm_zero_is_no_clipping_as_the_official_trainer(clip):
+    # the official trainer clips only `if grad_clip_norm > 0`: 0 means a plain step, any other value the clipped one
+    from droptrack.train.loop import EpochSetup, train_epoch
+    cfg = load_config("tiny_ce_test")
+    cfg.TRAIN.GRAD_CLIP_NORM = clip
+    torch.manual_seed(0)
+    model = build_model(cfg, training=True)
+    ref = build_model(cfg, training=True)
+    ref.load_state_dict(model.state_dict())
+    opt, _ = build_optimizer(model, cfg, 1e-3)
+    ref_opt, _ = build_optimizer(ref, cfg, 1e-3)
+    setup = EpochSetup(cfg=cfg, device=torch.device("cpu"), epoch=1, keep_rate=None, show=False)
+    torch.manual_seed(5)
+    train_epoch(model, model, [_one_batch()], 1, opt, None, setup)
+    torch.manual_seed(5)   # the same drop-path draws for the hand-written step
+    ref.train()
+    b = _one_batch()
+    out = ref(b["template"], b["search"], ce_template_mask=ref.template_index, ce_keep_rate=None)
+    loss, _ = tracking_loss(out, b["search_anno"], b["gt_map"], cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+    ref_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ref.parameters() if p.grad is not None]))
+    assert norm > 0.1   # so clipping at 0.1 changes the step and the two cases differ
+    if clip:
+        for p in ref.parameters():
+            if p.grad is not None:
+                p.grad.mul_(clip / (norm + 1e-6))
+    ref_opt.step()
+    for (k, a), b_ in zip(model.state_dict().items(), ref.state_dict().values()):
+        torch.testing.assert_close(a, b_, rtol=1e-5, atol=1e-7, msg=k)

@@ -138,7 +138,8 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                     scaler.unscale_(opt)
                 else:
                     loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.TRAIN.GRAD_CLIP_NORM)
+                if cfg.TRAIN.GRAD_CLIP_NORM > 0:   # 0 is no clipping, as the official trainer reads it
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.TRAIN.GRAD_CLIP_NORM)
                 if scaler is not None:
                     scaler.step(opt)
                     scaler.update()
