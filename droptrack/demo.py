@@ -170,6 +170,9 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
         raise InputError(f"--checkpoint '{checkpoint}' is {kind}; dt demo exports and benches a PyTorch checkpoint "
                          "(.pt / .pth.tar): pass the one it came from, or bench it: "
                          f"`dt bench {shell_quote(checkpoint)} --data synthetic`")
+    from droptrack.engine.onnxruntime_backend import require_onnxruntime
+
+    require_onnxruntime("dt demo exports the model to ONNX and runs it in ONNX Runtime")
     if config is not None:
         load_config(config)   # an unknown name or a bad YAML
     if checkpoint is not None:

@@ -105,10 +105,8 @@ def close_options(exc: Any) -> None:
 def resumed_by_rerun(exc: Any, where: str) -> str | None:
     """The error for `--resume` given to a command that resumes by itself (dt eval, dt data synth, dt demo), or None:
     Click said only 'No such option' (with 'Possible options: --frames'), not how to continue."""
-    import re
-
-    kept = RESUMED_BY_RERUN.get(where)
-    if kept is None or not re.search(r"No such option: --resume(?![\w-])", exc.format_message()):
+    kept = RESUMED_BY_RERUN.get(where)   # by the option's name: Click 8.2+ words it "No such option '--resume'"
+    if kept is None or type(exc).__name__ != "NoSuchOption" or exc.option_name != "--resume":
         return None
     return f"no --resume option: it resumes when the same command runs again without it ({kept})"
 

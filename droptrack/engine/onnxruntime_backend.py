@@ -17,9 +17,19 @@ from droptrack.engine.threads import env_threads
 from droptrack.errors import BackendError, MetadataError
 from droptrack.paths import cache_root, check_regular
 
+INSTALL_HINT = "pip install 'droptrack[cpu]' (or onnxruntime-gpu for CUDA)"
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TRT = "TensorrtExecutionProvider"
+
+
+def require_onnxruntime(why: str) -> None:
+    """A one-line error before any work where ONNX Runtime is not installed (`why`: the job that needs it), not a
+    traceback (dt export) or a failed row after the reference run (dt bench)."""
+    try:
+        import onnxruntime  # noqa: F401 - only whether it imports
+    except ImportError:
+        raise BackendError(f"{why}, and onnxruntime is not installed; {INSTALL_HINT}") from None
 
 
 def choose_providers(device: str, available: list[str], tensorrt_ok: bool = False) -> list[str]:
@@ -128,8 +138,7 @@ class OrtBackend(Backend):
         try:
             import onnxruntime as ort
         except ImportError:
-            raise BackendError("running .onnx models needs onnxruntime; pip install 'droptrack[cpu]' "
-                               "(or onnxruntime-gpu for CUDA)") from None
+            raise BackendError(f"running .onnx models needs onnxruntime; {INSTALL_HINT}") from None
         self.path = Path(path)
         check_regular("model", self.path, BackendError)
         if not self.path.is_file():

@@ -56,6 +56,7 @@ class BenchOptions:
 def check_options(opts: BenchOptions) -> None:
     """Every option checked (one-line errors) before any work; normalises trackers, ext and device in place."""
     from droptrack.config import load_config
+    from droptrack.engine.onnxruntime_backend import require_onnxruntime
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir, check_regular
     from droptrack.runtime.checks import check_artifact, missing_note
@@ -84,6 +85,8 @@ def check_options(opts: BenchOptions) -> None:
                              f"{missing_note(artifact)}")
         check_regular("artifact", artifact)   # a named pipe: it was a failed row, 'f.onnx not found'
         check_artifact(str(artifact))
+        if str(artifact).lower().endswith(".onnx"):   # else a failed row after the whole reference run
+            require_onnxruntime(f"artifact '{artifact}' runs in ONNX Runtime")
     check_distinct(opts.artifacts)
     if opts.reference is not None:   # before the output folder is made (it was made, then the reference refused)
         check_reference_file(opts.reference)

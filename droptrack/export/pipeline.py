@@ -229,6 +229,9 @@ def export_all(checkpoint: str | Path | None = None, config: str | None = None,
                          overwrite=overwrite)
     if checkpoint is not None and str(checkpoint).lower().endswith(".onnx"):   # MODEL.ONNX as dt run takes it
         return engine_only(Path(checkpoint), engine, workspace_gb, typing, log, overwrite)
+    from droptrack.engine.onnxruntime_backend import require_onnxruntime
+
+    require_onnxruntime("dt export checks every graph it writes against PyTorch in ONNX Runtime")
     src = load_source(checkpoint, config, model, cfg, trust=trust)   # a corrupt checkpoint: no empty folder left
     if "int8" in precs and int8_options is not None and int8_options.keep:   # block9 of 8: before any work
         from droptrack.export.groups import check_kept_blocks
