@@ -366,3 +366,11 @@ def masked(spec: str | int | Path) -> str:
 def cache_root() -> Path:
     """droptrack's cache folder: $DT_CACHE_DIR when set, else ~/.cache/droptrack (TensorRT engines and ORT's caches)."""
     return Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")
+
+
+def file_in_the_way(path: str | bytes | None) -> str | None:
+    """The nearest part of `path` that exists (the file a NotADirectoryError met on its way), or `path` as given."""
+    if not path:
+        return None
+    p = Path(os.fsdecode(path))
+    return next((str(q) for q in (p, *p.parents) if os.path.lexists(q)), str(p))
