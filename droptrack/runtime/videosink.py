@@ -129,9 +129,11 @@ class VideoSink(Sink):
         # an odd side gets one black column / row: OpenCV's writer rounds it down and rescales every frame (a 719x527
         # source was saved as 718x526), so no source pixel is lost or moved
         self.pad = ((w * self.scale) % 2, (h * self.scale) % 2)
-        self.writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter_fourcc(*fourcc), self.fps,
-                                      (w * self.scale + self.pad[0], h * self.scale + self.pad[1]))
-        if not self.writer.isOpened():
+        writer = cv2.VideoWriter(str(self.part), cv2.VideoWriter_fourcc(*fourcc), self.fps,
+                                 (w * self.scale + self.pad[0], h * self.scale + self.pad[1]))
+        if writer.isOpened():   # kept only then: closing a writer that never opened moved NAME.part (even a
+            self.writer = writer   # folder of that name) onto NAME as a finished video
+        else:
             raise InputError(f"could not open a video writer for '{self.path}' (fourcc {fourcc}); "
                              "check the folder is writable or use .avi")
 
