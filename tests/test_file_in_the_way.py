@@ -44,3 +44,35 @@ def test_a_refused_rename_names_the_file_it_replaces_not_the_temporary(tmp_path:
     assert "\n" not in line and f"'{final}'" in line and str(tmp) not in line, line
     for w in words:
         assert w in line, line
+
+
+@pytest.mark.parametrize("name", ["report.json", "success.png", "SEQ_time.txt"])
+def test_a_folder_at_a_name_dt_eval_writes_is_refused_before_any_work(synth: Path, tiny_ckpt: Path, tmp_path: Path,
+                                                                      name):
+    out = tmp_path / "ev"
+    seq = sorted(p.name for p in synth.iterdir() if p.is_dir())[0]
+    folder = out / tiny_ckpt.stem / name.replace("SEQ", seq)
+    (folder / "x").mkdir(parents=True)
+    line = one_line_error(cli("eval", "--dataset", "synth", "--root", synth, "-m", tiny_ckpt, "-o", out,
+                              "--threads", "1"))
+    assert f"'{folder}' is a folder where dt writes a file" in line, line
+    assert [p for p in (out / tiny_ckpt.stem).iterdir()] == [folder]   # nothing tracked, nothing written
+
+
+def test_dt_analyze_replaces_its_set_whole_or_not_at_all(synth: Path, tiny_ckpt: Path, tmp_path: Path):
+    # a folder at report.json's name was found after the plots had replaced the earlier run's (and their
+    # temporaries were left); now before any work, every earlier file as it was
+    ev = tmp_path / "ev"
+    done = cli("eval", "--dataset", "synth", "--root", synth, "-m", tiny_ckpt, "-o", ev, "--threads", "1")
+    assert done.exit_code == 0, done.output
+    an = tmp_path / "an"
+    first = cli("analyze", ev / tiny_ckpt.stem, "--dataset", "synth", "--root", synth, "-o", an)
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in an.iterdir() if p.is_file()}
+    (an / "report.json").unlink()
+    (an / "report.json").mkdir()
+    line = one_line_error(cli("analyze", ev / tiny_ckpt.stem, "--dataset", "synth", "--root", synth, "-o", an))
+    assert f"'{an / 'report.json'}' is a folder where dt writes a file" in line, line
+    after = {p.name: p.read_bytes() for p in an.iterdir() if p.is_file()}
+    assert after == {k: v for k, v in before.items() if k != "report.json"}
+    assert not list(an.glob(".*.tmp"))

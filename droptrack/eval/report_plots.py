@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -110,23 +110,36 @@ def publish(out: Path, files: dict[str, bytes]) -> None:
             tmp.unlink(missing_ok=True)
     kept = (f"the earlier report and plots in '{out}' are kept as they were" if earlier else
             f"none of this run's files was moved into place in '{out}'")
+    check_replaceable(out, files)   # before any is replaced: a failed rename left the set half replaced
     out.mkdir(parents=True, exist_ok=True)
     staged: dict[str, Path] = {}
     try:
         for name, data in files.items():
             staged[name] = write_temp(out / name, data, kept)
-    except BaseException:
+        for name in [n for n in staged if n != "report.json"]:
+            os.replace(staged[name], out / name)
+            del staged[name]
+        for name in PLOT_FILES.values():
+            if name not in files and (out / name).is_file() and (earlier or drawn_here(out / name)):
+                (out / name).unlink()
+        if "report.json" in staged:
+            os.replace(staged.pop("report.json"), out / "report.json")
+    finally:   # no temporary left behind, also where a write or a rename failed
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
-        raise
-    report = staged.pop("report.json", None)
-    for name, tmp in staged.items():
-        os.replace(tmp, out / name)
-    for name in PLOT_FILES.values():
-        if name not in files and (out / name).is_file() and (earlier or drawn_here(out / name)):
-            (out / name).unlink()
-    if report is not None:
-        os.replace(report, out / "report.json")
+
+
+def check_replaceable(out: Path, names: Iterable[str], locked: bool = True) -> None:
+    """Each of `names` in `out` can be replaced: not a folder, and (`locked`; as root, whom permission bits do not
+    stop) not locked against changes (an immutable file or a read-only mount); one-line errors."""
+    for name in names:
+        target = out / name
+        if target.is_dir():
+            raise InputError(f"'{target}' is a folder where dt writes a file (nothing was put in it); move or rename "
+                             "that folder, or pass another output path")
+        if locked and getattr(os, "geteuid", lambda: -1)() == 0 and target.is_file() and not os.access(target, os.W_OK):
+            raise InputError(f"cannot change '{target}' (Operation not permitted): it or its folder is locked against "
+                             "changes (chattr +i, a read-only mount); unlock it or pass another path")
 
 
 def analyze_stopped_line(exc: KeyboardInterrupt, out: Path) -> str:
@@ -154,6 +167,7 @@ def check_analysis_folder(out: Path) -> None:
         except (OSError, ValueError, RecursionError):   # RecursionError: JSON nested too deeply
             data = None
         ours = isinstance(data, dict) and {"schema_version", "protocol", "trackers", "plots"} <= data.keys()
+    check_replaceable(out, ("report.json", *PLOT_FILES.values()))   # found only once the report was drawn
     foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file() and not ours
                and (n == "report.json" or not drawn_here(out / n))]
     if foreign:

@@ -7,10 +7,11 @@ the report can record a per-sequence error instead of crashing or scoring a wron
 from __future__ import annotations
 
 import glob
+import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -228,3 +229,19 @@ def remove_unlisted(folder: Path, names: set[str]) -> None:
                 f.unlink()
         if not any(seq.iterdir()):
             seq.rmdir()
+
+
+def check_result_paths(out: Path, names: Iterable[str]) -> None:
+    """Where dt eval writes in `out`: a folder at a result file's or a report file's name, or a file at its
+    submission folder's, is one line before any work (found only after every sequence was tracked)."""
+    from droptrack.eval.report_plots import PLOT_FILES, check_replaceable
+
+    if not out.is_dir():
+        return
+    names = list(names)
+    check_replaceable(out, [*(f"{n}.txt" for n in names), *(f"{n}_time.txt" for n in names)], locked=False)
+    check_replaceable(out, ["report.json", "report_got10k.json", *PLOT_FILES.values()])
+    submit = out / "got10k_submit"
+    if os.path.lexists(submit) and not submit.is_dir():
+        raise InputError(f"'{submit}' is a file where dt makes a folder (nothing was written into it); move or "
+                         "rename that file, or pass another --output")

@@ -27,7 +27,8 @@ import numpy as np
 from droptrack.config import load_config
 from droptrack.decodelog import DamagedImageWarning
 from droptrack.errors import DatasetError, InputError, printable
-from droptrack.eval.results import load_tracker_dir, read_times, write_result, write_submission, write_times
+from droptrack.eval.results import (check_result_paths, load_tracker_dir, read_times, write_result, write_submission,
+                                    write_times)
 from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
 from droptrack.eval.score_files import (check_first_boxes, check_got10k_rows, check_infinite_gt_rows,
@@ -150,6 +151,7 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     check_sibling_split(out, ident)   # the other trackers' results in --output: of one split, as dt analyze needs
     if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
         check_manifest(out, ident, spec.device, inputs, write=False)
+        check_result_paths(out, inputs)   # a folder where a file goes, or a file where a folder goes
     if check_only:
         return None
     # its thread count is kept there as here (resume_threads) unless --threads is given
