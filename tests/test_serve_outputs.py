@@ -29,7 +29,7 @@ from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from serve_helpers import FACE, SECOND, one_line_exit_2, serve_cli, session  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import FACE, SECOND, one_line_exit_2, serve_cli, session, wait_for  # noqa: E402,F401 (session: a fixture)
 from helpers import reaped  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py
@@ -341,3 +341,40 @@ def test_cli_source_that_never_delivers_exits_2(tiny_ckpt):
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip().splitlines() == [f"error: {url} delivered no frame within 1 s; check the device/URL, "
                                              "or raise --connect-timeout"]
+
+
+def _open_box_parts() -> list[str]:
+    """The box-file .part files this process holds open (Linux: /proc/self/fd)."""
+    fds = Path("/proc/self/fd")
+    names = []
+    for fd in fds.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if re.search(r"boxes_\d+\.txt\.part$", target):
+            names.append(Path(target).name)
+    return names
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors through /proc")
+def test_a_removed_targets_box_file_holds_no_descriptor(session, tmp_path):
+    """--output: every target ever drawn kept its boxes_<id>.txt.part open until dt serve stopped (a page used for
+    days reached the descriptor limit: 507s, 500s, a flood of tracebacks). A removed target's file is now flushed
+    and closed at once, and still moved onto its name at the end."""
+    client = TestClient(create_app(session), base_url="http://127.0.0.1")
+    assert client.post("/pause").json() == {"state": "paused"}
+    for k in range(6):
+        r = client.post("/targets", json=dict(zip("xywh", FACE)))
+        assert r.status_code == 201, r.text
+        assert _open_box_parts() == [f"boxes_{k}.txt.part"]
+        assert client.delete(f"/targets/{k}").status_code == 200
+        assert _open_box_parts() == []
+    kept = client.post("/targets", json=dict(zip("xywh", SECOND))).json()["id"]
+    assert _open_box_parts() == [f"boxes_{kept}.txt.part"]
+    assert client.post("/resume").status_code in (200, 409)   # 409: its 30 frames already ended
+    wait_for(lambda: session.state == "ended", 60)
+    session.stop()
+    assert _open_box_parts() == [] and not list(tmp_path.glob("boxes_*.part"))
+    files = sorted(p.name for p in tmp_path.glob("boxes_*.txt"))
+    assert f"boxes_{kept}.txt" in files and len(files) >= 1

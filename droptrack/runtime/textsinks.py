@@ -47,6 +47,7 @@ class StreamFile:
         self.synced = False   # `sync` was called (a failed one keeps NAME.part, as `full`)
         self.found = _identity(self.path)   # NAME as the run found it: another program's write meanwhile is kept
         self.clash = False   # NAME was written by another program while this run wrote NAME.part
+        self.paused = False   # `pause`d: NAME.part flushed and its descriptor closed, the rename left to `close`
 
     def write_line(self, line: str) -> None:
         """Append one line straight to the OS (no buffer: it survives the process being killed)."""
@@ -84,16 +85,24 @@ class StreamFile:
                 raise OutputFull(full_message(exc, self.part)) from None
             raise
 
-    def close(self) -> None:
-        """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
-        earlier result at NAME is kept; a run a full disk stopped leaves its lines in NAME.part, NAME as it was)."""
+    def pause(self) -> None:
+        """Flush NAME.part and close its descriptor; `close` still moves it onto NAME (dt serve: a removed target's
+        file, so a session that draws targets for days does not hold a descriptor for each one ever drawn)."""
         if self.fd is None:
             return
         try:
             self.sync()
         finally:
-            fd, self.fd = self.fd, None
+            fd, self.fd, self.paused = self.fd, None, True
             os.close(fd)
+
+    def close(self) -> None:
+        """Flush to disk and move the file onto its final name (a run that wrote nothing replaces nothing: an
+        earlier result at NAME is kept; a run a full disk stopped leaves its lines in NAME.part, NAME as it was)."""
+        if self.fd is None and not self.paused:
+            return
+        self.paused = False
+        self.pause()
         if self.part == self.path:   # written in place (/dev/null): nothing to rename
             return
         if self.lines and not self.full and _identity(self.path) != self.found:   # not replaced unseen: NAME.part
@@ -142,6 +151,11 @@ class BoxFileSink(Sink):
     def close(self) -> None:
         for f in self.files:
             f.close()
+
+    def pause(self) -> None:
+        """Every file's descriptor closed, its rename left to `close` (`StreamFile.pause`)."""
+        for f in self.files:
+            f.pause()
 
     def keep_unfinished(self) -> None:
         for f in self.files:

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from droptrack.errors import InputError
+from droptrack.errors import InputError, OutputFull
 from droptrack.runtime import outlock
 from droptrack.runtime.checks import check_not_folders
 from droptrack.runtime.resume import holds_earlier
@@ -49,6 +49,7 @@ class Outputs:
         self.box_sinks: dict[int, BoxFileSink] = {}
         self.video: VideoSink | None = None   # --save, opened with the source (its frame rate)
         self.kept_earlier = False             # a full disk left every output unfinished: an earlier result kept
+        self._stop_errors: list[Exception] = []   # what a removed target's flush raised (`stop_target`)
 
     def open(self) -> None:
         """Open --jsonl and make --output's folder: checked before any work starts (the video opens on a frame)."""
@@ -82,6 +83,14 @@ class Outputs:
         if self.video is not None:
             self.video.write(frame, states, fps)
 
+    def stop_target(self, target_id: int) -> None:
+        """A removed target's box file: flushed and its descriptor closed now, moved onto its name at the end."""
+        if target_id in self.box_sinks:
+            try:
+                self.box_sinks[target_id].pause()
+            except Exception as exc:   # a flush a full disk refused: the file stays NAME.part, said at the end
+                self._stop_errors.append(exc)
+
     def _all(self) -> list[Sink]:
         return [*self.sinks, *self.box_sinks.values(), *([self.video] if self.video is not None else [])]
 
@@ -89,9 +98,9 @@ class Outputs:
         """Close every output (each one even when another fails; `close_sinks`, as dt run); returns what failed, a
         full disk first. `full`: a full disk stopped the session; where it would replace an earlier session's result
         (--overwrite), every output stays unfinished (`keep_earlier`)."""
-        if full:
+        if full or any(isinstance(e, OutputFull) for e in self._stop_errors):
             self.keep_earlier()
-        return close_sinks(self._all(), self.keep_earlier)
+        return [*self._stop_errors, *close_sinks(self._all(), self.keep_earlier)]
 
     def keep_earlier(self) -> bool:
         """As dt run after a full disk: when an output this session wrote would replace an earlier result at its

@@ -324,7 +324,9 @@ class Session:
         """Stop tracking a target (its box file, if any, ends with the frame before and is written at the end)."""
         def remove() -> dict:
             with self._lock:
-                return target_list.remove(self.tracker, self._targets, target_id)
+                gone = target_list.remove(self.tracker, self._targets, target_id)
+                self.outputs.stop_target(target_id)   # one descriptor per target ever drawn reached the limit
+                return gone
         return self._submit(remove)
 
     def set_paused(self, paused: bool) -> dict:
