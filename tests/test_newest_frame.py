@@ -83,3 +83,47 @@ def test_closing_stops_the_reader():
     assert b.index > a.index
     it.close()
     assert stopped.wait(WAIT_S)
+
+
+class StalledCapture:
+    """cv2.VideoCapture stand-in for a stream that stalls: one frame, then a read() that blocks until `unblock`;
+    `release` records whether it came while a read was inside the capture (what crashed OpenCV, exit 139)."""
+
+    def __init__(self):
+        self.calls, self.inside, self.unblock = 0, threading.Event(), threading.Event()
+        self.released_during_read = None
+
+    def read(self):
+        self.calls += 1
+        if self.calls == 1:
+            return True, np.zeros((4, 4, 3), np.uint8)
+        self.inside.set()
+        self.unblock.wait(WAIT_S)
+        self.inside.clear()
+        return False, None
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        self.released_during_read = self.inside.is_set()
+
+
+def test_a_stalled_read_is_never_released_under_it():
+    # dt run on a stream that stalls, stopped twice: the reader thread is still inside read() when the run's exit
+    # closes the source; the capture is released only once no read is in it (or left to the process's exit)
+    from droptrack.runtime import capture
+    from droptrack.runtime.sources import CaptureSource
+
+    cap = StalledCapture()
+    src = CaptureSource(cap, "stream tcp://x", live=True)
+    frames = newest(src, join_s=0.1)
+    assert next(frames).index == 0
+    assert cap.inside.wait(WAIT_S)   # the reader thread now blocks in read()
+    frames.close()                   # the consumer stops (a signal): the thread is not joined within 0.1 s
+    src.close()                      # the run's exit stack
+    assert cap.released_during_read is None   # not released under the read
+    cap.unblock.set()
+    src.close()                      # once the read returned, a close releases it
+    assert cap.released_during_read is False
+    assert capture.RELEASE_WAIT_S <= 2.0   # a stop is not held up for long

@@ -3,6 +3,7 @@ keeping their index, live ones reopened per their `ReconnectPolicy` (`runtime.so
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -12,6 +13,7 @@ from droptrack.runtime.source_base import FirstFrameDamaged, Frame, plausible_fp
 from droptrack.videofiles import DAMAGED_RUN, frames_lost, no_frame_reason, plausible_frame_count
 
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
+RELEASE_WAIT_S = 1.0   # how long `close` waits for a read in another thread (a stalled stream's) to return
 
 
 class CaptureSource(Source):
@@ -22,6 +24,7 @@ class CaptureSource(Source):
         import cv2
 
         self.cap, self.name, self.live = cap, name, live
+        self._reading = threading.Lock()   # held by a read: `close` never releases the capture under it
         self.opener, self.policy, self.hint = opener, policy or ReconnectPolicy(), hint
         self.fps = plausible_fps(cap.get(cv2.CAP_PROP_FPS))
         # a header's word: the frames may end earlier or go on (NaN, negative or absurd: unknown)
@@ -40,7 +43,11 @@ class CaptureSource(Source):
         outage_start, attempts, last_ts = None, 0, None   # the outage in progress; the file's last good frame time
         last_good = time.monotonic()
         while True:
-            ok, img = (True, pending) if pending is not None else self.cap.read()
+            if pending is not None:
+                ok, img = True, pending
+            else:
+                with self._reading:
+                    ok, img = self.cap.read()
             pending = None
             if not ok or img is None:
                 if not self.live and damaged < DAMAGED_RUN:   # a damaged frame, or the end of the file
@@ -101,4 +108,11 @@ class CaptureSource(Source):
         return before + (failed + 1) / self.fps if self.fps else float("nan")
 
     def close(self) -> None:
-        self.cap.release()
+        """Release the capture, unless a read in another thread (`readers.newest` on a stalled stream) is still
+        inside it after RELEASE_WAIT_S: releasing under it freed what the read was using (a crash, exit 139, on a
+        second SIGTERM); the process's exit frees it then."""
+        if self._reading.acquire(timeout=RELEASE_WAIT_S):
+            try:
+                self.cap.release()
+            finally:
+                self._reading.release()
