@@ -127,3 +127,71 @@ def test_a_stalled_read_is_never_released_under_it():
     src.close()                      # once the read returned, a close releases it
     assert cap.released_during_read is False
     assert capture.RELEASE_WAIT_S <= 2.0   # a stop is not held up for long
+
+
+def test_a_stop_ends_the_wait_for_a_stalled_sources_next_frame():
+    # a signal while a stream stalls (or reconnects for --reconnect-timeout S): the run stopped only when the read
+    # timed out or the whole budget was spent, and then as an error (exit 2); now the wait ends on the stop
+    release = threading.Event()
+    asked = {"stop": False}
+
+    def stalling():
+        yield frame(0)
+        release.wait(WAIT_S)   # no next frame
+        yield frame(1)
+
+    frames = newest(stalling(), join_s=0.1, stopped=lambda: asked["stop"], poll_s=0.05)
+    assert next(frames).index == 0
+    threading.Timer(0.2, lambda: asked.__setitem__("stop", True)).start()
+    import time
+    t0 = time.monotonic()
+    assert next(frames, None) is None   # the frames end: the loop then reports the signal
+    assert time.monotonic() - t0 < 2.0
+    release.set()
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="needs SIGALRM")
+def test_a_signal_while_a_source_connects_stops_at_once_and_the_late_source_is_closed():
+    import signal
+    import time
+
+    from droptrack.runtime.readers import opened_in_thread
+    from droptrack.runtime.source_base import Source
+
+    connected, closed = threading.Event(), threading.Event()
+
+    class Late(Source):
+        name = "stream tcp://x"
+
+        def __iter__(self):
+            return iter(())
+
+        def close(self):
+            closed.set()
+
+    def connecting() -> Source:   # OpenCV's open, blocked until its timeout
+        connected.wait(WAIT_S)
+        return Late()
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            opened_in_thread(connecting, poll_s=0.05)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    connected.set()   # the open returns after all: that thread closes what it opened
+    assert closed.wait(WAIT_S)
+    assert opened_in_thread(lambda: Late()).name == "stream tcp://x"   # and a plain open returns the source
+
+    def refused() -> Source:
+        raise SourceError("camera 9 could not be opened")
+
+    with pytest.raises(SourceError, match="camera 9"):
+        opened_in_thread(refused)

@@ -9,7 +9,7 @@ import itertools
 import queue
 import threading
 import warnings
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from droptrack.decodelog import quiet_opencv
 from droptrack.runtime.seek import SEEK_FROM, land_on
@@ -65,12 +65,49 @@ def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
         thread.join(timeout=5.0)
 
 
-def newest(frames: Iterable[Frame], join_s: float = 5.0) -> Iterator[Frame]:
+def opened_in_thread(open_source: Callable[[], Source], poll_s: float = 0.1) -> Source:
+    """`open_source()` run in a background thread and waited for in short steps, so that a signal stops a camera or
+    stream still connecting at once (OpenCV's open blocks in C up to its 30 s timeout, where no Python signal handler
+    runs: dt run took 22-27 s to stop); a source opened after the wait was given up is closed by that thread."""
+    lock, done, box = threading.Lock(), threading.Event(), {}
+
+    def worker() -> None:
+        try:
+            result: Any = open_source()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result = exc
+        with lock:
+            given_up = box.get("given_up", False)
+            box["result"] = result
+            done.set()
+        if given_up and isinstance(result, Source):
+            result.close()
+
+    threading.Thread(target=worker, name="droptrack-open", daemon=True).start()
+    try:
+        while not done.wait(poll_s):
+            pass
+    except BaseException:   # a signal (KeyboardInterrupt) while it connects
+        with lock:
+            box["given_up"] = True
+            result = box.get("result")
+        if isinstance(result, Source):   # opened just as the signal came
+            result.close()
+        raise
+    if isinstance(box["result"], BaseException):
+        raise box["result"]
+    return box["result"]
+
+
+def newest(frames: Iterable[Frame], join_s: float = 5.0, stopped: Callable[[], bool] = lambda: False,
+           poll_s: float = 0.2) -> Iterator[Frame]:
     """A live source's newest frame each time one is asked for (waiting for the next one when none is new).
 
     A background thread reads continuously; a frame replaced before the consumer took it is dropped and counted in
     the next one's `skipped` (a reconnect `gap` it carried moves on too). Errors of the source are re-raised after
-    the frames read before them; closing the generator stops the thread.
+    the frames read before them; closing the generator stops the thread. `stopped()` true (a signal asked the run to
+    stop) ends the frames while it waits for one: a stalled stream or a reconnect outage held a stop until its
+    read timeout or its whole --reconnect-timeout, and then ended it as an error.
     """
     cond = threading.Condition()
     box: dict[str, Any] = {"frame": None, "skipped": 0, "end": False, "error": None}
@@ -104,7 +141,9 @@ def newest(frames: Iterable[Frame], join_s: float = 5.0) -> Iterator[Frame]:
     try:
         while True:
             with cond:
-                cond.wait_for(lambda: box["frame"] is not None or box["end"])
+                while not cond.wait_for(lambda: box["frame"] is not None or box["end"], timeout=poll_s):
+                    if stopped():
+                        return
                 f, n = box["frame"], box["skipped"]
                 box["frame"], box["skipped"] = None, 0
             if f is not None:

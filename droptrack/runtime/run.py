@@ -243,11 +243,11 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
     device = resolve_device(opts.device, opts.artifact)
     with ExitStack() as stack:
         stack.callback(restore_threads, apply_threads(threads, torch_too=needs_torch(opts.artifact, device)))
-        src = stack.enter_context(_open_source(opts, policy))
+        src = stack.enter_context(readers.opened_in_thread(lambda: _open_source(opts, policy)))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
         if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), unless --every-frame
-            frames = iter(src) if opts.every_frame else readers.newest(src)
+            frames = iter(src) if opts.every_frame else readers.newest(src, stopped=lambda: stop.is_set)
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
