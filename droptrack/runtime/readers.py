@@ -154,7 +154,7 @@ def newest(frames: Iterable[Frame], join_s: float = 5.0, stopped: Callable[[], b
                 return
     finally:
         stop.set()
-        thread.join(timeout=join_s)
+        thread.join(timeout=min(join_s, poll_s) if stopped() else join_s)   # a stalled read returns no sooner
 
 
 def first_at(frames: Iterator[Frame], start: int, name: str) -> Frame | None:
