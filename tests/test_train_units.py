@@ -220,3 +220,32 @@ def test_grad_clip_norm_zero_is_no_clipping_as_the_official_trainer(clip):
     ref_opt.step()
     for (k, a), b_ in zip(model.state_dict().items(), ref.state_dict().values()):
         torch.testing.assert_close(a, b_, rtol=1e-5, atol=1e-7, msg=k)
+
+
+@pytest.mark.parametrize("raised", [
+    "unable to allocate shared memory(shm) for file </torch_123_456_0>: No space left on device (28)",
+    "DataLoader worker (pid 4242) is killed by signal: Bus error. It is possible that dataloader's workers are out "
+    "of shared memory. Please try to raise your shared memory limit.",
+])
+def test_workers_out_of_shared_memory_is_one_line_naming_the_fix(raised):
+    # Docker's default /dev/shm (64 MB) filled by dt train --workers N: torch's RuntimeError was a traceback
+    from droptrack.train.data import unwrap_worker_errors
+
+    def batches():
+        yield 1
+        raise RuntimeError(raised)
+
+    it = unwrap_worker_errors(batches())
+    assert next(it) == 1
+    with pytest.raises(TrainingError) as exc:
+        next(it)
+    assert "shared memory in /dev/shm" in str(exc.value) and "--workers 0" in str(exc.value)
+    assert "--shm-size" in str(exc.value) and "\n" not in str(exc.value)
+    other = unwrap_worker_errors(iter_raising(RuntimeError("CUDA error: device-side assert")))
+    with pytest.raises(RuntimeError, match="device-side"):
+        next(other)
+
+
+def iter_raising(exc: BaseException):
+    raise exc
+    yield  # noqa: unreachable - a generator

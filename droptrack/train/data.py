@@ -270,3 +270,22 @@ def unwrap_worker_errors(batches):
         if msg == str(exc):
             raise
         raise type(exc)(msg) from None
+    except RuntimeError as exc:   # torch's words for workers that found no room in shared memory
+        if not any(w in str(exc) for w in SHM_WORDS):
+            raise
+        raise TrainingError(shm_message()) from None
+
+
+SHM_WORDS = ("unable to allocate shared memory", "out of shared memory", "shared memory limit")
+
+
+def shm_message() -> str:
+    """What to do when the loader's worker processes run out of shared memory (Docker's default /dev/shm: 64 MB)."""
+    import shutil
+
+    try:
+        free = f" ({shutil.disk_usage('/dev/shm').free / 2**20:.0f} MB free)"
+    except OSError:
+        free = ""
+    return (f"the data-loading workers ran out of shared memory in /dev/shm{free}; pass --workers 0, or give the "
+            "container more (docker run --shm-size 2g)")
