@@ -362,3 +362,23 @@ def test_cuda_without_cuda_leaves_no_output_folder(synth, tmp_path):
                               *TINY[:-2], "--device", "cuda"))
     assert "CUDA is not available" in line and "--device cpu" in line
     assert not out.exists()
+
+
+def test_a_resume_with_every_epoch_done_needs_room_for_final_pt_only(tmp_path, synth, monkeypatch):
+    # final.pt's write failed on a full disk; once room for it was made, the resume asked for 2 checkpoints of an
+    # epoch that will not run (the docs' own route to write only final.pt)
+    import droptrack.train.space as space
+
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY).exit_code == 0
+    weights = (out / "final.pt").read_bytes()
+    (out / "final.pt").unlink()
+    size = (out / "last.pt").stat().st_size
+    monkeypatch.setattr(space, "free_bytes", lambda folder: int(1.5 * size))   # one checkpoint fits, two do not
+    res = cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume")
+    assert res.exit_code == 0, res.output
+    assert (out / "final.pt").read_bytes() == weights   # the same weights, no further training
+    (out / "final.pt").unlink()
+    monkeypatch.setattr(space, "free_bytes", lambda folder: size // 4)
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume"))
+    assert "final.pt (every epoch is done)" in line and "MB free" in line, line

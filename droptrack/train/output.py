@@ -11,7 +11,7 @@ from droptrack.config import Config, save_config
 from droptrack.paths import same_file
 from droptrack.train.lock import OutputLock
 from droptrack.train.options import TrainOptions, make_output
-from droptrack.train.space import check_space
+from droptrack.train.space import check_final_space, check_space
 from droptrack.train.state import (Position, keep_old_log, keep_old_tensorboard, prune, remove_stale_temps,
                                    restore_epoch_file)
 
@@ -21,7 +21,10 @@ def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position,
     """Make and prepare `output` (rank 0, every input checked: a refused run left no folder); `resumed`: the run
     continues from a checkpoint found there, at `pos`."""
     epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
-    check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
+    if pos.epoch > cfg.TRAIN.EPOCH:   # every epoch done (a resume after final.pt failed): only final.pt is written
+        check_final_space(output, ckpt_size)
+    else:
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
     make_output(output)
     if lock is not None:
         lock.take(output)

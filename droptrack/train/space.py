@@ -51,6 +51,15 @@ def check_space(output: Path, size: int, keep: int, say: Callable[[str], None], 
             f"(--keep-last), last.pt and the one being written need about {(keep + 3) * size / MB:.1f} MB")
 
 
+def check_final_space(output: Path, size: int) -> None:
+    """A resumed run with no epoch left writes only final.pt (the weights, smaller than a checkpoint of `size`):
+    refused where not even that fits (it asked for room for two checkpoints of an epoch that will not run)."""
+    free = free_bytes(existing_folder(output))
+    if free < size:
+        raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and final.pt (every epoch is done) "
+                            f"takes up to {size / MB:.1f} MB; free space there or pass another --output")
+
+
 def write_failed(path: Path, exc: BaseException, size: int, resume_from: Path | None) -> TrainingError | None:
     """The one-line error for a checkpoint write that failed on a full disk (None: another failure, re-raise it)."""
     free = free_bytes(path.parent)
