@@ -374,3 +374,12 @@ def file_in_the_way(path: str | bytes | None) -> str | None:
         return None
     p = Path(os.fsdecode(path))
     return next((str(q) for q in (p, *p.parents) if os.path.lexists(q)), str(p))
+
+
+def temp_target(path: str | bytes | None) -> Path | None:
+    """The file a temporary `.<name>.<8 characters>.tmp` (`artifact._new_temp`) is written for, or None."""
+    if not path:
+        return None
+    p = Path(os.fsdecode(path))
+    m = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.tmp", p.name)
+    return p.with_name(m.group(1)) if m else None

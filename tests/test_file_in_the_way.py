@@ -76,3 +76,21 @@ def test_dt_analyze_replaces_its_set_whole_or_not_at_all(synth: Path, tiny_ckpt:
     after = {p.name: p.read_bytes() for p in an.iterdir() if p.is_file()}
     assert after == {k: v for k, v in before.items() if k != "report.json"}
     assert not list(an.glob(".*.tmp"))
+
+
+def test_a_bench_output_that_cannot_be_written_stops_the_bench_not_the_row(synth: Path, tiny_ckpt: Path,
+                                                                           tmp_path: Path):
+    # a sequence name whose temporary result file is too long for the file system: it failed the row (exit 1, as
+    # if the artifact failed its gates) with the raw OSError; now one line, exit 2, naming the file
+    import shutil
+
+    long = "s" * 240
+    data = tmp_path / "lds"
+    data.mkdir()
+    first = sorted(p for p in synth.iterdir() if p.is_dir())[0]
+    shutil.copytree(first, data / long)
+    (data / "list.txt").write_text(f"{long}\n")
+    out = tmp_path / "be"
+    line = one_line_error(cli("bench", tiny_ckpt, "--data", data, "--threads", "1", "-o", out))
+    assert f"'{out / 'results' / tiny_ckpt.stem / long}_time.txt' is written first as" in line, line
+    assert "File name too long" in line and "pass shorter names" in line, line

@@ -373,8 +373,14 @@ def friendly(fn: Callable) -> Callable:
             elif disk_full(exc):   # outputs are written atomically or streamed: what is complete stays valid
                 msg = full_message(exc)
             elif exc.errno == errno.ENAMETOOLONG:   # a name in a given path (a folder's too), found by any check
-                msg = (f"'{exc.filename}' holds a file or folder name longer than this file system allows (File name "
+                from droptrack.paths import temp_target
+
+                named = exc.filename2 or exc.filename
+                msg = (f"'{named}' holds a file or folder name longer than this file system allows (File name "
                        "too long); pass a path with shorter names")
+                if (final := temp_target(named)) is not None:   # dt's own .NAME.<random>.tmp, 14 bytes longer
+                    msg = (f"'{final}' is written first as '.{final.name}.XXXXXXXX.tmp', a name longer than this file "
+                           "system allows (File name too long); pass shorter names (the sequence's, the output's)")
             else:
                 raise
             typer.echo(one_line(msg), err=True)

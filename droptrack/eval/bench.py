@@ -42,7 +42,7 @@ from droptrack.eval.resume import locked, remove_stale_temp
 from droptrack.runtime.start_notes import warn_settings
 from droptrack.eval.bench_rows import (BenchRow, accuracy, baseline_names, baseline_row, check_graph_metadata,
                                        check_graphs, check_resume, evaluate_row, failure_lines, gates, probe_row,
-                                       resume_notes, runtime_note, sequence_auc)
+                                       resume_notes, runtime_note, sequence_auc, stops_the_bench)
 from droptrack.wording import counted
 
 __all__ = ["BenchOptions", "BenchReport", "BenchRow", "check_gates", "run_bench"]
@@ -110,9 +110,9 @@ def _track_references(refs: list[Reference], rows: list[BenchRow], data: BenchDa
                 ref.result = tracked
             ref.accuracy = accuracy(ref.result, seqs, data.tag)
             ref.seq_auc = sequence_auc(ref.result, seqs, data.tag)
-        except OutputFull:   # the disk, not the reference: the whole bench stops (`run_bench`)
-            raise
         except Exception as exc:  # noqa: BLE001 - its rows report it
+            if stops_the_bench(exc, opts.output_dir):   # the disk or the output folder, not the reference
+                raise
             for row in rows:
                 if row.reference is ref and row.ok:
                     row.fail(exc)
@@ -181,9 +181,9 @@ def _run_bench(opts: BenchOptions, out: Path, t0: float, graphs: dict[str, Any],
             row.boxes = ref.boxes if ref.row is row else row.result.boxes
             row.accuracy = accuracy(row.result, seqs, data.tag)
             row.seq_auc = sequence_auc(row.result, seqs, data.tag)
-        except OutputFull:   # the disk, not the artifact: every other row would fail the same way
-            raise
         except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
+            if stops_the_bench(exc, opts.output_dir):   # every other row would fail the same way
+                raise
             row.fail(exc)
             continue
         row.parity = parity(row, ref, seqs, truth=data.ground_truth == "dataset")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,22 @@ ACCURACY_KEYS = ("auc", "precision", "norm_precision", "op50", "op75", "ao", "sr
 RUNTIMES = {"torch": "pytorch", "onnx": "onnxruntime", "engine": "tensorrt", "opencv": "opencv"}   # what runs a format
 INT8_TARGET_RUNTIMES = {"trt": "tensorrt", "ort": "onnxruntime"}   # dt export's int8_target -> the runtime it is for
 
+
+
+# an output of the bench that cannot be written: the whole bench stops (exit 2), as on a full disk; a failed row
+# (exit 1) reads as the artifact failing its gates
+_OUTPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EROFS}
+
+
+def stops_the_bench(exc: BaseException, output_dir: str | Path) -> bool:
+    """Whether `exc` is about the bench's own output folder (or a full disk), not the artifact of the row."""
+    if isinstance(exc, OutputFull):
+        return True
+    if not isinstance(exc, OSError) or exc.errno not in _OUTPUT_ERRNOS:
+        return False
+    out = os.path.abspath(os.path.expanduser(str(output_dir)))
+    return any(f is not None and os.path.abspath(os.fsdecode(f)).startswith(out + os.sep)
+               for f in (exc.filename, exc.filename2))
 
 @dataclass
 class BenchRow:
@@ -254,9 +272,9 @@ def baseline_row(key: str, name: str, seqs: list[Any], tag: str, opts: BenchOpti
         row.boxes = row.result.boxes
         row.accuracy = accuracy(row.result, seqs, tag)
         row.latency = latency_from_times([row.result.times[s.name] for s in seqs])
-    except OutputFull:   # the disk, not the tracker: the whole bench stops
-        raise
     except Exception as exc:  # noqa: BLE001 - reported in the row, the others still run
+        if stops_the_bench(exc, opts.output_dir):   # the disk or the output folder, not the tracker
+            raise
         row.fail(exc)
         return row
     row.gates = [g for g in gates(row, opts) if g.name == "min_fps"]     # no reference: no parity gates
