@@ -5,6 +5,8 @@ nothing written."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from helpers import cli, one_line_error
@@ -80,3 +82,13 @@ def test_fps_on_a_video_file_names_the_ffmpeg_rate_change(tmp_path):
     with pytest.raises(InputError, match=r"--fps does nothing for .*change its rate with `ffmpeg -i IN -vf fps=N "
                                          r"OUT\.mp4`\); drop --fps"):
         check_capture_options(str(clip), None, None, 10.0)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_as_source_is_named_as_such_not_as_missing(tmp_path):
+    # `dt run p` of a FIFO said "source 'p' not found", though the path exists
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+    line = one_line_error(cli("run", fifo, "--init", "10,10,20,20"))
+    assert f"source '{fifo}' is not a regular file (a named pipe or device)" in line, line
+    assert "tcp://" in line and "not found" not in line, line

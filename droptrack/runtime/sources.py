@@ -139,6 +139,11 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
 def missing_source(spec: str | int | Path) -> SourceError:
     """The one-line error for a source that names nothing `open_source` can open (source_kind 'missing')."""
     s = str(spec).strip()
+    path = source_path(spec)
+    if path.exists() and not path.is_dir() and not path.is_file():   # a named pipe, socket or device node
+        return SourceError(f"source '{masked(s)}' is not a regular file (a named pipe or device): droptrack reads "
+                           "video files, folders, cameras, URLs and GStreamer pipelines; stream it over tcp:// or "
+                           "udp:// (e.g. `ffmpeg -i IN -f mpegts tcp://127.0.0.1:5000?listen=1`), or save it to a file")
     return SourceError(spaces_note(spec) or f"source '{masked(s)}' not found: not a file, folder, camera "
                        f"(camera0 / 0), URL (rtsp://, http://) or GStreamer pipeline (contains '!')"
                        f"{windows_note(masked(s))}")
