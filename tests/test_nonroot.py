@@ -378,3 +378,22 @@ def test_camera_node_closed_to_the_user_says_which_group(shared_tmp):
     assert closed == (f"exists but this user may not open it (Permission denied): add the user to its group, e.g. "
                       f"sudo usermod -aG {group} $USER, then log in again")
     assert missing == "missing"
+
+
+def test_xywh_refuses_a_file_it_may_not_rewrite_before_converting_any(shared_tmp):
+    """`dt data xywh A B` with B in a folder the user may not write: A was converted, then B refused; every file is
+    now checked before any is rewritten (as the help says)."""
+    pw = user()
+    mine, theirs = shared_tmp / "mine", shared_tmp / "theirs"
+    mine.mkdir()
+    theirs.mkdir()
+    os.chown(mine, pw.pw_uid, pw.pw_gid)
+    a, b = mine / "a.txt", theirs / "b.txt"
+    for f in (a, b):
+        f.write_text("10,20,110,220\n")
+        os.chmod(f, 0o644)
+    os.chown(a, pw.pw_uid, pw.pw_gid)
+    (res,) = dt_as_user(("data", "xywh", a, b))
+    line = one_line_error(res)
+    assert f"{b} is read-only" in line and line.endswith("none of the 2 files was converted"), line
+    assert a.read_text() == "10,20,110,220\n" and sorted(p.name for p in mine.iterdir()) == ["a.txt"]

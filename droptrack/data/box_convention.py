@@ -19,6 +19,7 @@ keeps the original beside it as FILE.xyxy.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,12 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
                     f"would subtract x,y twice; to redo it, move {backup.name} back to {path.name} first")
     if not path.is_file():
         raise error(f"{path} is not a file; pass a box file of x1,y1,x2,y2 rows")
+    from droptrack.paths import replace_denied
+
+    why = replace_denied(path) or (None if os.access(path.parent, os.W_OK | os.X_OK) else
+                                   "is in a folder closed to writing; pass a file you may rewrite")
+    if why:   # several files: found before any is rewritten (the first was converted, then the second refused)
+        raise error(f"{path} {why}; nothing was changed")
     read_table(path, error, "pass a box file of x1,y1,x2,y2 rows")   # its size, encoding and kind checked
     original = path.read_bytes()
     bom = original[:3] if original.startswith(b"\xef\xbb\xbf") else b""
