@@ -382,3 +382,16 @@ def test_a_resume_with_every_epoch_done_needs_room_for_final_pt_only(tmp_path, s
     monkeypatch.setattr(space, "free_bytes", lambda folder: size // 4)
     line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--resume"))
     assert "final.pt (every epoch is done)" in line and "MB free" in line, line
+
+
+def test_a_folder_at_a_checkpoints_name_is_refused_before_training(tmp_path, synth):
+    # last.pt a folder: the resume fell back to the epoch file, trained an epoch, then failed writing last.pt
+    out = tmp_path / "run"
+    assert cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY).exit_code == 0
+    (out / "last.pt").unlink()
+    (out / "last.pt").mkdir()
+    before = sorted(p.name for p in out.iterdir())
+    line = one_line_error(cli("train", "-c", "tiny_ce_test", "-o", out, "--data", synth, *TINY, "--epochs", "2",
+                              "--resume"))
+    assert f"'{out / 'last.pt'}' is a folder where dt train writes a file" in line, line
+    assert sorted(p.name for p in out.iterdir()) == before

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from droptrack.config import Config, save_config
+from droptrack.errors import InputError
 from droptrack.paths import same_file
 from droptrack.train.lock import OutputLock
 from droptrack.train.options import TrainOptions, make_output
@@ -20,6 +21,11 @@ def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position,
                    lock: OutputLock | None, say: Callable[[str], None]) -> None:
     """Make and prepare `output` (rank 0, every input checked: a refused run left no folder); `resumed`: the run
     continues from a checkpoint found there, at `pos`."""
+    in_the_way = next((p for p in [*(output / n for n in ("last.pt", "final.pt", "config.yaml", "train.log")),
+                                   *output.glob("checkpoint_ep*.pt")] if p.is_dir()), None)
+    if in_the_way is not None:   # found only when the run wrote it, after an epoch of training
+        raise InputError(f"'{in_the_way}' is a folder where dt train writes a file; move or rename it, or pass "
+                         "another --output")
     epoch_files = -(-cfg.TRAIN.EPOCH // opts.save_every)
     if pos.epoch > cfg.TRAIN.EPOCH:   # every epoch done (a resume after final.pt failed): only final.pt is written
         check_final_space(output, ckpt_size)
