@@ -77,6 +77,8 @@ OPTION_CASES = [
     ("samples-below-batch", ["--samples-per-epoch", "2"], ["SAMPLE_PER_EPOCH", "global batch"]),
     ("stop-after-0", ["--stop-after", "0"], ["--stop-after", ">= 1"]),
     ("threads-0", ["--threads", "0"], ["--threads", ">= 1"]),
+    ("threads-huge", ["--threads", "99999999999999999999"], ["--threads 99999999999999999999 is more than", "usable"]),
+    ("workers-huge", ["--workers", "10000"], ["--workers 10000 is more than", "data-loading processes"]),
     ("nproc-0", ["--nproc", "0"], ["--nproc", ">= 1"]),
     ("val-every-0", ["--val-every", "0"], ["--val-every", ">= 1"]),
     ("max-iters-0", ["--max-iters", "0"], ["--max-iters", ">= 1"]),

@@ -66,6 +66,8 @@ def test_epoch_summary_says_how_long_the_rest_of_the_run_takes(tmp_path, synth):
 
     assert time_left(100.0, 10, 25, 10) == "; 3 more epochs, about 0:04:10 left"   # 10 s/iteration x 25 iterations
     assert time_left(7.0, 2, 2, 2) == "; 1 more epoch, about 0:00:07 left" and time_left(5.0, 4, 0, 2) == ""
+    # --epochs 1e20: timedelta overflowed (a traceback after the first epoch)
+    assert time_left(5.0, 1, 10**20, 2).endswith("epochs, about more than 30 years left")
     result = dt_train(tmp_path / "run", synth, "--workers", "0")
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.output.splitlines() if re.match(r"epoch \d/2: loss ", ln)]

@@ -46,6 +46,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+MAX_SEQUENCES = 99_999
+
+
 def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: str, gray: float,
            attributes: tuple[str, ...] = (), aspect_max: float | None = None, difficulty: str = "hard",
            seed: int = 0) -> None:
@@ -55,6 +58,9 @@ def _check(sequences: int, frames: int, size: tuple[int, int], split: str, ext: 
     if sequences < 1 or frames < 2:
         raise InputError(f"need at least 1 sequence of 2 frames (got {sequences} x {frames}); raise --sequences "
                          "or --frames")
+    if sequences > MAX_SEQUENCES:   # the names' five digits; 1e20 built a list of names until memory ran out
+        raise InputError(f"--sequences {sequences} is more than {MAX_SEQUENCES} (the sequences' names have 5 digits); "
+                         "make several sets with other --seed values")
     if min(size) < 64 or max(size) > 4096:
         raise InputError(f"size {size[0]}x{size[1]} out of range; use sides between 64 and 4096, e.g. 320x240")
     if split not in SPLITS:

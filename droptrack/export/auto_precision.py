@@ -79,6 +79,11 @@ class Int8Options:
             raise ExportError(f"--max-divergence {self.max_divergence} must be in (0, 1), e.g. 0.03")
         if self.auto_precision and self.val is None:
             check_val_size(self.val_sequences, self.max_divergence)
+            from droptrack.data.synth import MAX_SEQUENCES
+
+            if self.val_sequences > MAX_SEQUENCES:   # found after the FP32 export, as a MemoryError traceback
+                raise ExportError(f"--val-sequences {self.val_sequences} is more than {MAX_SEQUENCES} (a synthetic "
+                                  "set's names have 5 digits); pass fewer, or give --val a set of your own")
         if self.auto_precision and self.val is not None and self.val_sequences != VAL_SEQUENCES:
             raise ExportError(f"--val-sequences sizes the synthetic validation set, and --val {self.val} is used as "
                               "it is; drop --val-sequences (or --val)")

@@ -70,7 +70,8 @@ def time_left(elapsed: float, steps: int, remaining: int, per_epoch: int) -> str
     validation) over the iterations still to run; '' after the last epoch. (The bar shows the epoch's own.)"""
     if remaining <= 0 or steps <= 0:
         return ""
-    n, left = -(-remaining // per_epoch), datetime.timedelta(seconds=round(elapsed / steps * remaining))
+    n, seconds = -(-remaining // per_epoch), elapsed / steps * remaining
+    left = datetime.timedelta(seconds=round(seconds)) if seconds < 1e9 else "more than 30 years"   # --epochs 1e20
     return f"; {n} more epoch{'s' * (n > 1)}, about {left} left"
 
 

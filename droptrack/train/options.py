@@ -91,12 +91,29 @@ def rank_args(opts: TrainOptions) -> list[str]:
     return args
 
 
+def check_counts(threads: int | None, workers: int | None) -> None:
+    """--threads at most MAX_THREADS (as every other command: torch overflowed, or failed to allocate, with a
+    traceback) and --workers at most max(32, 4 x the cores) (10,000 forked loader processes hung the machine)."""
+    from droptrack.engine.threads import MAX_THREADS
+    from droptrack.train.loader import cpu_cores
+
+    cores = cpu_cores()
+    if threads is not None and threads > max(MAX_THREADS, cores):
+        raise InputError(f"--threads {threads} is more than {max(MAX_THREADS, cores)} (this machine has {cores} usable "
+                         f"cores); pass fewer, e.g. --threads {cores}")
+    most = max(32, 4 * cores)
+    if workers is not None and workers > most:
+        raise InputError(f"--workers {workers} is more than {most} data-loading processes (this machine has {cores} "
+                         f"usable cores); pass fewer, e.g. --workers {min(cores, 8)}")
+
+
 def check_options(opts: TrainOptions) -> None:
     """Refuse out-of-range, wrong-type or unusable options with a one-line error naming the flag and the range."""
     for f in fields(opts):
         rule, value = OPTION_RULES.get(f.name), getattr(opts, f.name)
         if rule is not None and not (value is None and rule.optional):   # None: not given (the config's value)
             setattr(opts, f.name, check_value(_flag(f.name), value, replace(rule, optional=False)))   # no 'or null'
+    check_counts(opts.threads, opts.workers)
     if isinstance(opts.device, str):   # any case and spacing, as dt run / eval / bench / serve take it
         opts.device = opts.device.strip().lower()
     if not isinstance(opts.device, str) or not _DEVICE.match(opts.device):
