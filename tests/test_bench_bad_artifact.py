@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import cli, one_line_error
 
 
@@ -45,3 +47,16 @@ def test_a_graph_cut_short_is_bad_input_before_any_work(onnx_model, tiny_ckpt, t
     line = one_line_error(cli("bench", tiny_ckpt, cut, "--sequences", "1", "--frames", "3", "-o", out))
     assert f"'{cut}'" in line and "is not a readable ONNX file" in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("box, words", [("5000,5000,60,60", "lies outside the"), ("10,10,1000,1000", "more than 2x")])
+def test_an_init_box_off_the_video_is_bad_input_before_any_work(tiny_ckpt, tmp_path, box, words):
+    """--init outside a video's frame was a failed row after the reference ran (exit 1), whose advice was to fix
+    the sequence's annotation file; dt run refuses it in one line."""
+    from helpers import square_avi
+
+    clip = square_avi(tmp_path / "clip.avi", 6)
+    out = tmp_path / "out"
+    line = one_line_error(cli("bench", tiny_ckpt, "--data", clip, "--init", box, "--threads", "1", "-o", out))
+    assert line.startswith(f"error: --init {box}: init box") and words in line, line
+    assert not (out / "bench.json").exists()

@@ -157,6 +157,16 @@ def _parse_box(text: str) -> list[float]:
     return vals
 
 
+def _check_init_box(text: str, box: list[float], seq: Any) -> None:
+    """--init against the first frame of `seq` (outside it, or too large): one line naming --init."""
+    from droptrack.geometry import validate_init_box
+
+    try:
+        validate_init_box(box, seq.frame(0).shape[:2])
+    except InputError as exc:
+        raise InputError(f"--init {text}: {exc}") from None
+
+
 def _apply_init(seqs: list[Any], init: str | None, fix: str = "pass --init x,y,w,h") -> list[Any]:
     """Set the init box of sequences that have none (videos/folders without GT); every sequence needs one (`fix`:
     how the caller gives one)."""
@@ -169,7 +179,9 @@ def _apply_init(seqs: list[Any], init: str | None, fix: str = "pass --init x,y,w
                                  "ground truth)")
             boxes = s.boxes.copy()
             boxes[0] = box
-            out.append(dataclasses.replace(s, boxes=boxes))
+            seq = dataclasses.replace(s, boxes=boxes)
+            _check_init_box(init, box, seq)   # as dt run: it was a failed row after the reference, on the wrong file
+            out.append(seq)
         seqs = out
     missing = next((s.name for s in seqs if not np.isfinite(s.boxes[0]).all()), None)
     if missing is not None:
