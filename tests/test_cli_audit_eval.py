@@ -74,6 +74,20 @@ def test_eval_says_when_threads_oversubscribe(tiny_ckpt, tmp_path, monkeypatch):
     assert res.exit_code == 0 and "threads:" not in res.output   # another folder: r's results used 2 threads
 
 
+def test_eval_counts_the_workers_that_start_not_the_ones_asked_for(tiny_ckpt, tmp_path, monkeypatch):
+    """--workers 10000 on 2 sequences starts 2 workers: the note said '1 x 10000 worker(s) > 2 usable cores:
+    oversubscribed', which did not happen."""
+    import droptrack.engine.threads as threads
+    from droptrack.data import generate_synth
+
+    data = generate_synth(tmp_path / "set", sequences=2, frames=3, seed=0, size=(96, 72), split="val")
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    res = cli("eval", "--dataset", "synth", "--root", data, "-m", tiny_ckpt, "--threads", 1, "--workers", 10000,
+              "-o", tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    assert "oversubscribed" not in res.output and "10000 worker" not in res.output, res.output
+
+
 def test_eval_empty_sequences_list(tmp_path):
     """dt eval --sequences '' (an empty shell variable) or ',' tracked every sequence of the dataset."""
     from droptrack.data import generate_synth

@@ -139,9 +139,10 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     if os.path.lexists(out) and not out.is_dir():   # it was a FileExistsError traceback when the folder was made
         raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
                          "another --output or --name")
-    plan = plan_threads(threads, artifact, workers)
+    used = max(1, min(workers, len(seqs)))   # at most one worker per sequence starts (its oversubscription note)
+    plan = plan_threads(threads, artifact, used)
     if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
-        plan = resume_threads(out, plan, workers)
+        plan = resume_threads(out, plan, used)
     spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
                        ext=ext or None, realtime=realtime, checked=graph, trust=trust)
     spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
