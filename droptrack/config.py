@@ -346,7 +346,8 @@ def load_config(name_or_path: str | Path, model: Config | None = None) -> Config
         raise ConfigError(f"config '{name_or_path}' is empty; pass a config with its MODEL/TRAIN/TEST sections (or a "
                           f"shipped config name: {', '.join(available_configs())})")
     if not isinstance(data, dict):
-        raise ConfigError(f"config '{name_or_path}' must be a YAML mapping")
+        raise ConfigError(f"config '{name_or_path}' must be a YAML mapping of sections (MODEL:, DATA:, TRAIN:, TEST:); "
+                          f"pass such a file or a shipped config name: {', '.join(available_configs())}")
     return config_from_dict(data, name=name)
 
 

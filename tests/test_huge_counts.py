@@ -23,3 +23,38 @@ def test_export_val_sequences_beyond_a_synthetic_sets_names(tmp_path: Path):
                               "--auto-precision", "--val-frames", "3", "--val-sequences", HUGE))
     assert f"--val-sequences {HUGE} is more than 99999" in line, line
     assert not out.exists()
+
+
+def test_engine_options_without_engine_are_refused(tmp_path: Path):
+    # --workspace 0.5 without --engine exited 0 and did nothing, where every INT8-only option without --int8 is refused
+    out = tmp_path / "exp"
+    line = one_line_error(cli("export", "-o", out, "--workspace", "0.5"))
+    assert "--workspace sets the TensorRT engine build; add --engine or drop it" in line, line
+    line = one_line_error(cli("export", "-o", out, "--workspace", "2", "--trt-typing", "flags"))
+    assert "--workspace and --trt-typing set the TensorRT engine build" in line, line
+    assert not out.exists()
+
+
+def test_an_infinite_auc_drop_is_refused_not_a_gate_switched_off(tmp_path: Path):
+    from droptrack.model.default import default_checkpoint
+
+    line = one_line_error(cli("bench", default_checkpoint(), "--max-auc-drop", "inf", "-o", tmp_path / "b"))
+    assert "--max-auc-drop inf must be a finite number >= 0" in line, line
+
+
+def test_serve_max_targets_has_a_ceiling():
+    from droptrack.errors import InputError
+    from droptrack.serve.options import MAX_TARGETS, ServeOptions, check_serve_options
+
+    import pytest
+
+    with pytest.raises(InputError, match=f"--max-targets {10**8} must be between 1 and {MAX_TARGETS}"):
+        check_serve_options(ServeOptions("clip.mp4", max_targets=10**8))
+
+
+def test_a_config_that_is_not_a_mapping_names_the_fix(tmp_path: Path):
+    text = tmp_path / "t.txt"
+    text.write_text("hi\n")
+    line = one_line_error(cli("export", "--config", text, "-o", tmp_path / "e"))
+    assert "must be a YAML mapping of sections (MODEL:, DATA:, TRAIN:, TEST:)" in line, line
+    assert "droptrack_tiny_synth" in line, line

@@ -23,7 +23,7 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
     from droptrack.export.onnx import check_opset
     from droptrack.export.precision import check_keep_patterns
     from droptrack.export.quantize import TRT_INT8_MAX_OPSET
-    from droptrack.export.tensorrt import check_engine_machine, check_engine_options
+    from droptrack.export.tensorrt import DEFAULT_WORKSPACE_GB, check_engine_machine, check_engine_options
     from droptrack.export.trt_ops import OPSETS as PARSER_OPSETS
     from droptrack.export.workdir import SAFETENSORS, check_own_graphs, check_replaceable
     from droptrack.model.checkpoint import check_checkpoint_path
@@ -34,6 +34,11 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError(f"--engine: TensorRT 10's ONNX parser documents opsets up to {PARSER_OPSETS[1]}, got --opset "
                           f"{opset}; pass --opset 17 (the default), or drop --engine")
     check_engine_options(workspace_gb, typing)
+    given = [f for f, on in (("--workspace", workspace_gb != DEFAULT_WORKSPACE_GB), ("--trt-typing", typing != "strong"))
+             if on]
+    if given and not engine:   # as the INT8-only options without --int8: it was accepted and did nothing
+        raise ExportError(f"{' and '.join(given)} set{'s' * (len(given) == 1)} the TensorRT engine build; add --engine "
+                          "or drop it")
     check_keep_patterns(keep_fp32)
     if config is not None:
         load_config(config)

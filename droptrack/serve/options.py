@@ -54,11 +54,14 @@ class ServeOptions:
         return ReconnectPolicy(self.reconnect, self.reconnect_timeout)
 
 
+MAX_TARGETS = 256
+
+
 def check_serve_options(opts: ServeOptions) -> None:
     """dt serve's own numbers, then the checks dt run makes, in dt run's order (the same bad option gives the same
     one-line error in both); before a model is loaded or the source opened."""
-    if opts.max_targets < 1:
-        raise InputError(f"--max-targets {opts.max_targets} must be >= 1")
+    if not 1 <= opts.max_targets <= MAX_TARGETS:   # each target is a tracker state, a box file, a row on the page
+        raise InputError(f"--max-targets {opts.max_targets} must be between 1 and {MAX_TARGETS}")
     if not 0 < opts.connect_timeout <= MAX_CONNECT_TIMEOUT_S:   # NaN too; inf overflowed the thread wait
         raise InputError(f"--connect-timeout {opts.connect_timeout} must be > 0 and <= {MAX_CONNECT_TIMEOUT_S:g} "
                          "seconds")
