@@ -52,6 +52,9 @@ def _nearest_existing(path: Path) -> Path:
 def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
     """`folder` (the output's parent, maybe not yet made) can be made and written."""
     anc = _nearest_existing(folder)
+    if os.path.islink(anc) and not anc.exists():
+        raise InputError(f"{label} {_q(path)}: {_q(anc)} is a symbolic link to {_q(os.readlink(anc))}, which does not "
+                         "exist; make that folder first, or pass another path")
     if not anc.is_dir():
         raise InputError(f"{label} {_q(path)}: {_q(anc)} is a file, not a folder; pass a path in an existing folder")
     try:
@@ -255,6 +258,9 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
+    if os.path.islink(p) and not p.exists():   # it read 'is a file, not a folder'
+        raise InputError(f"{label} {_q(path)} is a symbolic link to {_q(os.readlink(p))}, which does not exist; make "
+                         "that folder first, or pass another folder path")
     if os.path.lexists(p) and not p.is_dir():
         raise InputError(f"{label} {_q(path)} is a file, not a folder; pass a folder path")
     for src in inputs:

@@ -94,3 +94,13 @@ def test_a_bench_output_that_cannot_be_written_stops_the_bench_not_the_row(synth
     line = one_line_error(cli("bench", tiny_ckpt, "--data", data, "--threads", "1", "-o", out))
     assert f"'{out / 'results' / tiny_ckpt.stem / long}_time.txt' is written first as" in line, line
     assert "File name too long" in line and "pass shorter names" in line, line
+
+
+def test_a_dangling_link_as_an_output_folder_is_named_as_such(tmp_path: Path):
+    # it read "'dl' is a file, not a folder"
+    link = tmp_path / "dl"
+    link.symlink_to(tmp_path / "gone")
+    line = one_line_error(cli("data", "synth", link, "--sequences", "1", "--frames", "2", "--split", "val"))
+    assert f"'{link}' is a symbolic link to '{tmp_path / 'gone'}', which does not exist" in line, line
+    line = one_line_error(cli("export", "-o", link / "sub"))
+    assert "is a symbolic link to" in line and "which does not exist" in line, line
