@@ -173,3 +173,16 @@ def test_a_second_demo_into_a_folder_one_is_writing_is_refused_before_any_work(t
         with pytest.raises(InputError, match=rf"another dt demo is writing to '{tmp_path}'"):
             run_demo(tmp_path, sequences=1, frames=3, video_frames=2, progress=False, threads=1)
         assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]   # nothing of the second one's
+
+
+def test_a_folder_where_the_demo_writes_a_file_is_refused_in_its_own_folder_too(tmp_path):
+    # a finished demo's bikes_tracked.mp4 replaced by a folder: refused only at step 4, after export and bench
+    _put(tmp_path, "export/model.onnx")
+    _put(tmp_path, ".droptrack-demo", b"")
+    (tmp_path / "bikes_tracked.mp4").mkdir()
+    with pytest.raises(InputError, match="bikes_tracked.mp4' is a folder where dt demo writes a file"):
+        check_demo_folder(tmp_path, 6, 40)
+    (tmp_path / "bikes_tracked.mp4").rmdir()
+    (tmp_path / "bench" / "results").mkdir(parents=True)   # its folders are folders
+    (tmp_path / "data" / "synth_val_6x40").mkdir(parents=True)
+    check_demo_folder(tmp_path, 6, 40)
