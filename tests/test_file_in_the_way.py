@@ -104,3 +104,16 @@ def test_a_dangling_link_as_an_output_folder_is_named_as_such(tmp_path: Path):
     assert f"'{link}' is a symbolic link to '{tmp_path / 'gone'}', which does not exist" in line, line
     line = one_line_error(cli("export", "-o", link / "sub"))
     assert "is a symbolic link to" in line and "which does not exist" in line, line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk that is always full)")
+def test_a_disk_full_before_the_first_line_does_not_name_a_file_it_keeps():
+    # it said "'a.txt.part' keeps the 0 whole lines", a file the run then removed
+    from droptrack.errors import OutputFull
+    from droptrack.runtime.textsinks import StreamFile
+
+    f = StreamFile("/dev/full")
+    with pytest.raises(OutputFull) as exc:
+        f.write_line("1,2,3,4")
+    assert "no line of /dev/full was written" in str(exc.value) and "keeps the 0" not in str(exc.value)
+    f.close()

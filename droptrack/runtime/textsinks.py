@@ -62,7 +62,8 @@ class StreamFile:
             self._cut()
             self.full = self.keep_when_full() if callable(self.keep_when_full) else self.keep_when_full
             kept = (f"{self.part if self.full else self.path} keeps the {self.lines} whole lines written before (the "
-                    "run stops as if interrupted)")
+                    "run stops as if interrupted)" if self.lines else
+                    f"no line of {self.path} was written (the run stops as if interrupted)")   # its empty .part goes
             raise OutputFull(full_message(exc, self.part, kept)) from None
         self.size += len(data)
         self.lines += 1
