@@ -195,3 +195,34 @@ def test_a_signal_while_a_source_connects_stops_at_once_and_the_late_source_is_c
 
     with pytest.raises(SourceError, match="camera 9"):
         opened_in_thread(refused)
+
+
+def test_a_live_read_keeps_opencvs_log_quiet():
+    # "[ WARN:0@36.033] global cap_ffmpeg_impl.hpp:435 ... Stream timeout triggered" reached stderr from a stalled
+    # stream's read; the open was quiet, the reads were not
+    import cv2
+
+    from droptrack.runtime.sources import CaptureSource
+
+    log = cv2.utils.logging
+    seen = []
+
+    class Logged:
+        def __init__(self):
+            self.n = 0
+
+        def read(self):
+            seen.append(log.getLogLevel())
+            self.n += 1
+            return (True, np.zeros((4, 4, 3), np.uint8)) if self.n == 1 else (False, None)
+
+        def get(self, prop):
+            return 0.0
+
+        def release(self):
+            pass
+
+    before = log.getLogLevel()
+    frames = iter(CaptureSource(Logged(), "stream tcp://x", live=True))
+    assert next(frames).index == 0
+    assert seen == [log.LOG_LEVEL_SILENT] and log.getLogLevel() == before

@@ -3,10 +3,12 @@ keeping their index, live ones reopened per their `ReconnectPolicy` (`runtime.so
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any, Callable, Iterator
 
+from droptrack.decodelog import quiet_opencv
 from droptrack.errors import SourceError
 from droptrack.runtime.reconnect import Outage, ReconnectPolicy, open_with_retry
 from droptrack.runtime.source_base import FirstFrameDamaged, Frame, plausible_fps, Source
@@ -46,8 +48,8 @@ class CaptureSource(Source):
             if pending is not None:
                 ok, img = True, pending
             else:
-                with self._reading:
-                    ok, img = self.cap.read()
+                with self._reading, quiet_opencv() if self.live else contextlib.nullcontext():
+                    ok, img = self.cap.read()   # a live stream's timeout is logged: our error or note says it
             pending = None
             if not ok or img is None:
                 if not self.live and damaged < DAMAGED_RUN:   # a damaged frame, or the end of the file
