@@ -38,17 +38,6 @@ def test_a_checkpoint_cut_short_is_bad_input_before_any_work(tiny_ckpt, tmp_path
     assert not (out / "bench.json").exists()
 
 
-def test_a_graph_cut_short_is_bad_input_before_any_work(onnx_model, tiny_ckpt, tmp_path):
-    """A cut-short .onnx was a failed row after the reference ran (bench.md written, exit 1); dt run, dt eval and
-    dt doctor refuse it in one line."""
-    cut = tmp_path / "cut.onnx"
-    cut.write_bytes(onnx_model.read_bytes()[:100_000])
-    out = tmp_path / "out"
-    line = one_line_error(cli("bench", tiny_ckpt, cut, "--sequences", "1", "--frames", "3", "-o", out))
-    assert f"'{cut}'" in line and "is not a readable ONNX file" in line, line
-    assert not out.exists()
-
-
 @pytest.mark.parametrize("box, words", [("5000,5000,60,60", "lies outside the"), ("10,10,1000,1000", "more than 2x")])
 def test_an_init_box_off_the_video_is_bad_input_before_any_work(tiny_ckpt, tmp_path, box, words):
     """--init outside a video's frame was a failed row after the reference ran (exit 1), whose advice was to fix

@@ -353,7 +353,6 @@ def friendly(fn: Callable) -> Callable:
             raise typer.Exit(2) from None
         except NotADirectoryError as exc:   # a file where dt makes a folder (OUT/default/got10k_submit)
             from droptrack.paths import file_in_the_way
-
             msg = (f"'{file_in_the_way(exc.filename2 or exc.filename)}' is a file where dt makes a folder (nothing "
                    "was written into it); move or rename that file, or pass another output path")
             typer.echo(one_line(msg), err=True)
@@ -364,7 +363,7 @@ def friendly(fn: Callable) -> Callable:
                 where = f" '{named}'" if named else ""
                 msg = (f"cannot access{where} ({exc.strerror or exc}): a folder above it is closed to this user, "
                        "or the file is another user's; fix the permissions or pass a path you can read and write")
-                if exc.errno == errno.EPERM:   # EACCES is the permission bits; EPERM an immutable file (chattr +i)
+                if exc.errno == errno.EPERM:   # EACCES: the permission bits; EPERM: locked (chattr +i, read-only)
                     msg = (f"cannot change{where} (Operation not permitted): it or its folder is locked against "
                            "changes (chattr +i, a read-only mount); unlock it or pass another path")
             elif disk_full(exc) and not exc.filename and (log := full_stdout()) is not None:   # a print, not a file

@@ -6,6 +6,7 @@ metadata_props, so no config file is needed. Inputs may be numpy arrays or torch
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def require_onnxruntime(why: str) -> None:
     """A one-line error before any work where ONNX Runtime is not installed (`why`: the job that needs it), not a
     traceback (dt export) or a failed row after the reference run (dt bench)."""
     try:
-        import onnxruntime  # noqa: F401 - only whether it imports
+        importlib.import_module("onnxruntime")   # only whether it imports
     except ImportError:
         raise BackendError(f"{why}, and onnxruntime is not installed; {INSTALL_HINT}") from None
 

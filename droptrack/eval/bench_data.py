@@ -18,6 +18,7 @@ import numpy as np
 
 from droptrack.data.sequence import has_gt
 from droptrack.errors import DatasetError, InputError, shell_quote
+from droptrack.geometry import validate_init_box
 from droptrack.videofiles import VIDEO_EXTS
 
 SYNTHETIC = ("synthetic", "synth")
@@ -138,10 +139,7 @@ def _truncate(seq: Any, frames: int | None) -> Any:
 def check_init(text: str | None, spec: str) -> None:
     """--init checked before any model loads: a box, and refused outright for the synthetic set, whose sequences
     all have their first-frame box (both were refused only after every artifact had loaded)."""
-    if text is None:
-        return
-    _parse_box(text)
-    if data_kind(spec) == "synthetic":
+    if text is not None and _parse_box(text) and data_kind(spec) == "synthetic":
         raise InputError(f"--data {spec} has its own first-frame boxes; drop --init (it is only for a video or "
                          "folder without ground truth)")
 
@@ -157,16 +155,6 @@ def _parse_box(text: str) -> list[float]:
     return vals
 
 
-def _check_init_box(text: str, box: list[float], seq: Any) -> None:
-    """--init against the first frame of `seq` (outside it, or too large): one line naming --init."""
-    from droptrack.geometry import validate_init_box
-
-    try:
-        validate_init_box(box, seq.frame(0).shape[:2])
-    except InputError as exc:
-        raise InputError(f"--init {text}: {exc}") from None
-
-
 def _apply_init(seqs: list[Any], init: str | None, fix: str = "pass --init x,y,w,h") -> list[Any]:
     """Set the init box of sequences that have none (videos/folders without GT); every sequence needs one (`fix`:
     how the caller gives one)."""
@@ -179,9 +167,11 @@ def _apply_init(seqs: list[Any], init: str | None, fix: str = "pass --init x,y,w
                                  "ground truth)")
             boxes = s.boxes.copy()
             boxes[0] = box
-            seq = dataclasses.replace(s, boxes=boxes)
-            _check_init_box(init, box, seq)   # as dt run: it was a failed row after the reference, on the wrong file
-            out.append(seq)
+            try:   # as dt run: it was a failed row after the reference, advising to fix an annotation file
+                validate_init_box(box, s.frame(0).shape[:2])
+            except InputError as exc:
+                raise InputError(f"--init {init}: {exc}") from None
+            out.append(dataclasses.replace(s, boxes=boxes))
         seqs = out
     missing = next((s.name for s in seqs if not np.isfinite(s.boxes[0]).all()), None)
     if missing is not None:

@@ -248,8 +248,8 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                              "give each output its own path")
         if part.is_dir():   # the writer cannot open it; --save's closing rename moved it onto NAME
-            raise InputError(f"'{part}' (where {label} '{out}' is written until the run ends) is a folder; move or "
-                             f"rename it, or pass another {label} path")
+            raise InputError(f"'{part}' is a folder where dt writes a file (nothing was put in it); move or rename "
+                             "that folder, or pass another output path")
         if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
             if unlocked and writer_alive(out):   # a running one's: not 'killed'
                 raise InputError(f"another dt run or dt serve is writing {out}; wait for it to finish (or stop it), "
