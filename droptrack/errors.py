@@ -134,8 +134,24 @@ def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     where = where or exc.filename
     what = f"writing '{where}'" if where else "writing an output"
     kept = kept or "files written before are complete and kept, the unfinished one was not moved into place"
+    fix = "pass an output on another disk"
+    if where and _in_temp_folder(where):   # dt's own scratch files (calibration frames): TMPDIR is the fix
+        import tempfile
+
+        fix = f"set TMPDIR to a folder on another disk (the temporary folder is {tempfile.gettempdir()})"
     return (f"no room left {what} ({exc.strerror or exc}): free space on that disk (or raise the size limit) or "
-            f"pass an output on another disk; {kept}")
+            f"{fix}; {kept}")
+
+
+def _in_temp_folder(path: object) -> bool:
+    """Whether `path` lies in the temporary folder (TMPDIR) under a name of dt's own scratch (dt-...)."""
+    import tempfile
+
+    try:
+        rel = os.path.relpath(os.path.abspath(os.fsdecode(path)), os.path.abspath(tempfile.gettempdir()))
+    except (TypeError, ValueError):
+        return False
+    return not rel.startswith("..") and rel.split(os.sep)[0].startswith(("dt-", ".dt-"))
 
 
 def no_room(folder: object) -> bool:

@@ -117,3 +117,17 @@ def test_a_disk_full_before_the_first_line_does_not_name_a_file_it_keeps():
         f.write_line("1,2,3,4")
     assert "no line of /dev/full was written" in str(exc.value) and "keeps the 0" not in str(exc.value)
     f.close()
+
+
+def test_a_full_temporary_folder_names_tmpdir_as_the_fix(tmp_path: Path, monkeypatch):
+    # dt export --int8's calibration frames on a full TMPDIR said "pass an output on another disk", which was not it
+    import tempfile
+
+    from droptrack.errors import full_message
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    scratch = tmp_path / "dt-calib-x1y2" / "0001.jpg"
+    line = full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), scratch)
+    assert f"set TMPDIR to a folder on another disk (the temporary folder is {tmp_path})" in line, line
+    other = full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), tmp_path / "mine" / "boxes.txt")
+    assert "pass an output on another disk" in other and "TMPDIR" not in other
