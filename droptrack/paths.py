@@ -227,6 +227,9 @@ def check_output_file(label: str, path: PathLike, inputs: Iterable[PathLike | No
         if src is not None and os.path.lexists(os.path.expanduser(str(src))) and same_file(p, src):
             raise InputError(f"{label} {_q(path)} is the input {_q(src)}; writing it would destroy the input - "
                              "pass another output path")
+    if os.path.islink(p) and not writes_in_place(p):   # a link to a file, or to nothing (a link to /dev/null is fine)
+        raise InputError(f"{label} {_q(path)} is a symbolic link to {_q(os.readlink(p))}: the finished file would "
+                         "replace the link, not fill what it points to; pass that path itself, or another name")
     why = replace_denied(p)
     if why is not None:
         raise InputError(f"{label} {_q(path)} exists and {why}")

@@ -131,3 +131,17 @@ def test_a_full_temporary_folder_names_tmpdir_as_the_fix(tmp_path: Path, monkeyp
     assert f"set TMPDIR to a folder on another disk (the temporary folder is {tmp_path})" in line, line
     other = full_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), tmp_path / "mine" / "boxes.txt")
     assert "pass an output on another disk" in other and "TMPDIR" not in other
+
+
+@pytest.mark.parametrize("points_to", ["target.txt", "missing.txt"])
+def test_a_symbolic_link_as_dt_runs_output_is_refused_not_replaced(video: Path, tiny_ckpt: Path, tmp_path: Path,
+                                                                   points_to):
+    # the run's rename replaced the link by a plain file and left what it pointed to as it was (or never made it)
+    if points_to == "target.txt":
+        (tmp_path / points_to).write_text("")
+    link = tmp_path / "boxes.txt"
+    link.symlink_to(tmp_path / points_to)
+    line = one_line_error(cli("run", video, "-m", tiny_ckpt, "--init", "20,20,30,30", "--max-frames", "2",
+                              "--output", link, "--overwrite"))
+    assert f"--output '{link}' is a symbolic link to '{tmp_path / points_to}'" in line, line
+    assert link.is_symlink()
