@@ -40,7 +40,16 @@ def _brief(value: Any) -> str:
 
 
 def _from_tensor(frame) -> np.ndarray:
-    """A torch tensor -> NumPy on the host (a view for CPU tensors)."""
+    """A torch tensor -> NumPy on the host (a view for CPU tensors); one NumPy cannot hold (bfloat16, sparse, meta,
+    quantized) is refused in one line, as every other non-uint8 frame."""
+    import torch
+
+    if frame.layout != torch.strided or frame.is_quantized or frame.is_meta:
+        raise InputError(f"frame is a {str(frame.layout).replace('torch.', '')}{' quantized' * frame.is_quantized}"
+                         f"{' meta' * frame.is_meta} tensor; pass {FRAME} (a dense uint8 tensor or array)")
+    if frame.dtype != torch.uint8:
+        raise InputError(f"frame has dtype {str(frame.dtype).replace('torch.', 'torch ')}; the tracker takes {FRAME} "
+                         f"with values 0..255: {_dtype_fix(frame.dtype, tensor=True)}")
     return frame.detach().cpu().numpy()
 
 
@@ -60,14 +69,21 @@ def _from_pil(frame) -> np.ndarray:
                          "yourself first (e.g. img.convert('LA') for 'La')") from None
 
 
-def _dtype_fix(dtype: np.dtype) -> str:
-    """How to turn a frame of `dtype` into uint8 (the fix part of the error)."""
+def _dtype_fix(dtype: Any, tensor: bool = False) -> str:
+    """How to turn a frame of `dtype` (NumPy's, or torch's with `tensor`) into uint8 (the fix part of the error)."""
+    if tensor:
+        name = str(dtype)
+        if "float" in name:
+            return ("scale it yourself: (frame * 255).round().to(torch.uint8) for values in [0, 1], "
+                    "frame.clamp(0, 255).round().to(torch.uint8) for values in [0, 255]")
+        return ("a bool mask is not an image; pass the video frame itself" if name == "torch.bool" else
+                "convert it to 8 bits (values 0..255), e.g. frame.clamp(0, 255).to(torch.uint8) if they already are")
     if dtype.kind == "f":
         return ("scale it yourself: (frame * 255).round().astype(np.uint8) for values in [0, 1], "
                 "frame.clip(0, 255).round().astype(np.uint8) for values in [0, 255]")
     if dtype.kind == "b":
         return "a bool mask is not an image; pass the video frame itself"
-    if dtype == np.uint16:
+    if dtype.kind == "u" and dtype.itemsize == 2:   # '>u2' (big-endian) too
         return "scale it to 8 bits, e.g. (frame >> 8).astype(np.uint8) for 16-bit data ((frame >> 4) for 12-bit)"
     return "convert it to 8 bits (values 0..255), e.g. frame.clip(0, 255).astype(np.uint8) if they already are"
 
