@@ -57,7 +57,8 @@ def crop_view(image: np.ndarray, box, factor: float) -> tuple[np.ndarray, CropPa
         if p.x1 < W and p.y1 < H and x2 > 0 and y2 > 0:   # a tiny box on the last row or column: the official crop
             raise InputError(f"box {list(box)} is too small at the edge of the {W}x{H} image to crop (the official "
                              "crop leaves out the last row and column); give a box that reaches further into the frame")
-        raise InputError(f"box {list(box)} lies outside the {W}x{H} image; give a box inside the frame")
+        raise InputError(f"box {list(box)}: its {factor:g}x crop window, centred on the box's centre, lies outside "
+                         f"the {W}x{H} image; give a box centred nearer the visible target")
     return patch, p
 
 

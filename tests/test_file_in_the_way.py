@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,27 @@ def test_a_symbolic_link_as_dt_runs_output_is_refused_not_replaced(video: Path, 
                               "--output", link, "--overwrite"))
     assert f"--output '{link}' is a symbolic link to '{tmp_path / points_to}'" in line, line
     assert link.is_symlink()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS as Linux has it")
+def test_a_crop_window_that_does_not_fit_in_memory_is_one_line():
+    # a large (allowed) box on 4K frames under a memory limit: a cv2.error 'Insufficient memory' traceback
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import resource, numpy as np
+        from droptrack.errors import InputError
+        from droptrack.geometry import crop_params
+        from droptrack.runtime.host_ops import _crop_window
+        image = np.zeros((2160, 3840, 3), np.uint8)
+        p = crop_params((-1920, -1080, 7680, 4320), 4.0, image.shape[:2])   # a 22,000 px window: 1.5 GB
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        try:
+            _crop_window(image, p, 256)
+        except InputError as exc:
+            print("InputError:", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "InputError: a crop window of" in out.stdout and "does not fit in memory" in out.stdout, out.stdout

@@ -143,3 +143,12 @@ def test_a_thin_init_box_longer_than_twice_the_frame_is_tracked_as_the_official_
     with pytest.raises(InputError, match=r"init box 961x961 is more than 2x the 480x360 frame \(its crops, 2 to 5 "
                                          r"times its side sqrt\(w\*h\) = 961 px"):
         validate_init_box([0.0, 0.0, 961.0, 961.0], (360, 480))
+
+
+def test_a_box_partly_inside_whose_window_is_outside_names_the_window(image):
+    # (90, 30, 200, 10) overlaps the 100x80 image, yet its window (centred at x 190) does not: the message said the
+    # box lay outside, which it does not
+    from droptrack.geometry import crop_view
+
+    with pytest.raises(InputError, match=r"its 2x crop window, centred on the box's centre, lies outside the 100x80"):
+        crop_view(image, [90, 30, 200, 10], 2.0)

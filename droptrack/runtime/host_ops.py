@@ -54,9 +54,16 @@ def _crop_window(image: np.ndarray, p: CropParams, output_sz: int) -> tuple[np.n
     patch = image[p.y1 + p.pad_t: y2 - p.pad_b, p.x1 + p.pad_l: x2 - p.pad_r]   # the reference's slice
     if patch.size == 0:   # a window ending a whole frame before it: the reference raises, the device crop reads 0
         return np.zeros((output_sz, output_sz) + image.shape[2:], image.dtype), output_sz / p.crop_sz
-    if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
-        patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
-    return cv2.resize(patch, (output_sz, output_sz)), output_sz / p.crop_sz
+    try:
+        if p.pad_t or p.pad_b or p.pad_l or p.pad_r:
+            patch = cv2.copyMakeBorder(patch, p.pad_t, p.pad_b, p.pad_l, p.pad_r, cv2.BORDER_CONSTANT)
+        return cv2.resize(patch, (output_sz, output_sz)), output_sz / p.crop_sz
+    except (cv2.error, MemoryError) as exc:   # the padded window is made whole, as the official crop makes it
+        if isinstance(exc, cv2.error) and "Insufficient memory" not in str(exc):
+            raise
+        size = p.crop_sz * p.crop_sz * (image.shape[2] if image.ndim == 3 else 1) / 1e9
+        raise InputError(f"a crop window of {p.crop_sz}x{p.crop_sz} px ({size:.1f} GB) does not fit in memory: the "
+                         "box is very large for these frames; give a smaller box, or downscale the frames") from None
 
 
 def resize_rows(crop_sz: int, output_sz: int, slack: float = 0.01) -> np.ndarray:
