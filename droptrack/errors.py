@@ -135,23 +135,30 @@ def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     what = f"writing '{where}'" if where else "writing an output"
     kept = kept or "files written before are complete and kept, the unfinished one was not moved into place"
     fix = "pass an output on another disk"
-    if where and _in_temp_folder(where):   # dt's own scratch files (calibration frames): TMPDIR is the fix
-        import tempfile
-
-        fix = f"set TMPDIR to a folder on another disk (the temporary folder is {tempfile.gettempdir()})"
+    scratch = _temp_scratch(where) if where else None
+    if scratch is not None:   # dt's own scratch files (calibration frames): TMPDIR is the fix
+        fix = f"set TMPDIR to a folder on another disk (the temporary folder is {scratch})"
     return (f"no room left {what} ({exc.strerror or exc}): free space on that disk (or raise the size limit) or "
             f"{fix}; {kept}")
 
 
-def _in_temp_folder(path: object) -> bool:
-    """Whether `path` lies in the temporary folder (TMPDIR) under a name of dt's own scratch (dt-...)."""
+def _temp_scratch(path: object) -> str | None:
+    """The temporary folder (TMPDIR) holding the dt-... scratch folder `path` lies in, or None; not asked of
+    `tempfile.gettempdir()`, which probes by writing a file, and so fails on the full disk being reported."""
     import tempfile
 
     try:
-        rel = os.path.relpath(os.path.abspath(os.fsdecode(path)), os.path.abspath(tempfile.gettempdir()))
-    except (TypeError, ValueError):
-        return False
-    return not rel.startswith("..") and rel.split(os.sep)[0].startswith(("dt-", ".dt-"))
+        p = os.path.abspath(os.fsdecode(path))
+    except TypeError:
+        return None
+    temps = {os.path.abspath(d) for d in (tempfile.tempdir, *(os.environ.get(v) for v in ("TMPDIR", "TEMP", "TMP")),
+                                         "/tmp", "/var/tmp", "/usr/tmp") if d}
+    while os.path.dirname(p) != p:
+        parent = os.path.dirname(p)
+        if os.path.basename(p).startswith("dt-") and parent in temps:
+            return parent
+        p = parent
+    return None
 
 
 def no_room(folder: object) -> bool:
