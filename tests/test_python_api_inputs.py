@@ -95,7 +95,8 @@ def test_torch_tensors_and_pil_images_track_as_their_arrays(tracker, clip):
     (lambda f: torch.from_numpy(f).to(torch.bfloat16), ["dtype torch bfloat16", ".to(torch.uint8)"]),
     (lambda f: torch.from_numpy(f).float() / 255, ["dtype torch float32", "(frame * 255).round().to(torch.uint8)"]),
     (lambda f: torch.from_numpy(f).to_sparse(), ["sparse_coo tensor", "dense uint8"]),
-    (lambda f: (f.astype(np.uint16) * 257).astype(">u2"), ["dtype >u2", "(frame >> 8).astype(np.uint8)"]),   # big-endian 16-bit
+    # big-endian 16-bit
+    (lambda f: (f.astype(np.uint16) * 257).astype(">u2"), ["dtype >u2", "(frame >> 8).astype(np.uint8)"]),
 ])
 def test_frames_that_need_a_guess_are_one_clear_error(tracker, clip, make, words):
     bad = make(clip[0])

@@ -29,7 +29,8 @@ from droptrack.serve.app import create_app  # noqa: E402
 from droptrack.serve.server import serve  # noqa: E402
 from droptrack.serve.options import ServeOptions, SourceTimeout  # noqa: E402
 from droptrack.serve.session import Session  # noqa: E402
-from serve_helpers import FACE, SECOND, one_line_exit_2, serve_cli, session, wait_for  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import FACE, SECOND, one_line_exit_2, serve_cli, session  # noqa: E402,F401 (session: a fixture)
+from serve_helpers import wait_for  # noqa: E402
 from helpers import reaped  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny_ckpt, video, one_thread: conftest.py

@@ -34,8 +34,8 @@ def check_export_options(checkpoint: str | Path | None, config: str | None, outp
         raise ExportError(f"--engine: TensorRT 10's ONNX parser documents opsets up to {PARSER_OPSETS[1]}, got --opset "
                           f"{opset}; pass --opset 17 (the default), or drop --engine")
     check_engine_options(workspace_gb, typing)
-    given = [f for f, on in (("--workspace", workspace_gb != DEFAULT_WORKSPACE_GB), ("--trt-typing", typing != "strong"))
-             if on]
+    given = [f for f, on in (("--workspace", workspace_gb != DEFAULT_WORKSPACE_GB),
+                             ("--trt-typing", typing != "strong")) if on]
     if given and not engine:   # as the INT8-only options without --int8: it was accepted and did nothing
         raise ExportError(f"{' and '.join(given)} set{'s' * (len(given) == 1)} the TensorRT engine build; add --engine "
                           "or drop it")
