@@ -276,15 +276,15 @@ def check_demo_folder(output_dir: str | Path, sequences: int, frames: int) -> No
 
     out = check_output_dir("--output", output_dir)   # reachable, a folder or not there yet
     check_output_outside_datasets("--output", output_dir)   # its plots, strip and model among a set's input
-    folders = {f"data/synth_val_{sequences}x{frames}", "bench/results"}
-    in_the_way = next((out / rel for rel in demo_paths(sequences, frames) if rel not in folders
+    folders, written = {f"data/synth_val_{sequences}x{frames}", "bench/results"}, demo_paths(sequences, frames)
+    in_the_way = next((out / rel for rel in written if rel not in folders
                        and (out / rel).is_dir()), None) if out.is_dir() else None
     if in_the_way is not None:   # also in a demo folder: found at the last step, after the export and the bench
         raise InputError(f"'{in_the_way}' is a folder where dt demo writes a file; move or rename it, or pass another "
                          "--output")
     if not out.is_dir() or is_demo_folder(out):
         return
-    for rel in demo_paths(sequences, frames):
+    for rel in written:
         parts = Path(rel).parts
         for i in range(1, len(parts) + 1):   # a file where the demo makes a folder (export, bench, data) counts too
             path = out.joinpath(*parts[:i])

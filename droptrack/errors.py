@@ -129,6 +129,22 @@ def full_error(exc: BaseException | None) -> OSError | None:
     return None
 
 
+def folder_where_a_file_goes(path: object) -> str:
+    """dt's one line, in every command, for a folder at the name of a file it writes."""
+    return (f"'{path}' is a folder where dt writes a file (nothing was put in it); move or rename that folder, or "
+            "pass another output path")
+
+
+def file_where_a_folder_goes(path: object) -> str:
+    """dt's one line for a file on the way to a folder it makes, named by the nearest part of `path` that exists
+    (the file a NotADirectoryError met)."""
+    p = os.fsdecode(path)
+    while not os.path.lexists(p) and os.path.dirname(p) not in ("", p):
+        p = os.path.dirname(p)
+    return (f"'{p}' is a file where dt makes a folder (nothing was written into it); move or rename that file, or "
+            "pass another output path")
+
+
 def full_message(exc: OSError, where: object = None, kept: str = "") -> str:
     """One line for a write that found no room: which file, why, what to do, and what was kept."""
     where = where or exc.filename

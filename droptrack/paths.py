@@ -49,12 +49,17 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
+def _check_not_dangling(named: str, link: Path) -> None:
+    """A symbolic link to nothing where an output folder goes (or above one): one line naming its target."""
+    if os.path.islink(link) and not link.exists():
+        raise InputError(f"{named} is a symbolic link to {_q(os.readlink(link))}, which does not exist; make that "
+                         "folder first, or pass another path")
+
+
 def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
     """`folder` (the output's parent, maybe not yet made) can be made and written."""
     anc = _nearest_existing(folder)
-    if os.path.islink(anc) and not anc.exists():
-        raise InputError(f"{label} {_q(path)}: {_q(anc)} is a symbolic link to {_q(os.readlink(anc))}, which does not "
-                         "exist; make that folder first, or pass another path")
+    _check_not_dangling(f"{label} {_q(path)}: {_q(anc)}", anc)
     if not anc.is_dir():
         raise InputError(f"{label} {_q(path)}: {_q(anc)} is a file, not a folder; pass a path in an existing folder")
     try:
@@ -261,9 +266,7 @@ def check_output_dir(label: str, path: PathLike, inputs: Iterable[PathLike | Non
     check_separators(label, path)
     check_reachable(label, p)
     _check_not_system(label, p)
-    if os.path.islink(p) and not p.exists():   # it read 'is a file, not a folder'
-        raise InputError(f"{label} {_q(path)} is a symbolic link to {_q(os.readlink(p))}, which does not exist; make "
-                         "that folder first, or pass another folder path")
+    _check_not_dangling(f"{label} {_q(path)}", p)   # it read 'is a file, not a folder'
     if os.path.lexists(p) and not p.is_dir():
         raise InputError(f"{label} {_q(path)} is a file, not a folder; pass a folder path")
     for src in inputs:
@@ -375,14 +378,6 @@ def masked(spec: str | int | Path) -> str:
 def cache_root() -> Path:
     """droptrack's cache folder: $DT_CACHE_DIR when set, else ~/.cache/droptrack (TensorRT engines and ORT's caches)."""
     return Path(os.environ.get("DT_CACHE_DIR") or Path.home() / ".cache" / "droptrack")
-
-
-def file_in_the_way(path: str | bytes | None) -> str | None:
-    """The nearest part of `path` that exists (the file a NotADirectoryError met on its way), or `path` as given."""
-    if not path:
-        return None
-    p = Path(os.fsdecode(path))
-    return next((str(q) for q in (p, *p.parents) if os.path.lexists(q)), str(p))
 
 
 def temp_target(path: str | bytes | None) -> Path | None:

@@ -22,7 +22,8 @@ except ImportError:   # older typer runs on Click itself
 
 from droptrack.errors import (CornerBoxFileWarning, DropTrackError, ExtraImagesWarning, FlatTargetWarning,
                               OffTargetGraphWarning, PartialDatasetWarning, ExtensionSettingsWarning, detach_stdout,
-                              disk_full, full_message, full_stdout, one_line, printable, stdout_full_message)
+                              disk_full, file_where_a_folder_goes, folder_where_a_file_goes, full_message,
+                              full_stdout, one_line, printable, stdout_full_message)
 from droptrack.cli.stdout_room import stdout_full_line, whole_stdout_writes
 from droptrack.signals import held_for, held_while_ignored, keep_interrupts_from_callbacks
 from droptrack.videofiles import one_line_warning
@@ -346,16 +347,11 @@ def friendly(fn: Callable) -> Callable:
             typer.echo(one_line(exc), err=True)
             raise typer.Exit(exc.exit_code) from None
         except IsADirectoryError as exc:   # a folder where an output file goes (OUTPUT/model.onnx/, boxes.txt.part/)
-            where = exc.filename2 or exc.filename   # os.replace names the temporary file first
-            msg = (f"'{where}' is a folder where dt writes a file (nothing was put in it); move or rename that "
-                   "folder, or pass another output path")
-            typer.echo(one_line(msg), err=True)
+            # os.replace names the temporary file first
+            typer.echo(one_line(folder_where_a_file_goes(exc.filename2 or exc.filename)), err=True)
             raise typer.Exit(2) from None
         except NotADirectoryError as exc:   # a file where dt makes a folder (OUT/default/got10k_submit)
-            from droptrack.paths import file_in_the_way
-            msg = (f"'{file_in_the_way(exc.filename2 or exc.filename)}' is a file where dt makes a folder (nothing "
-                   "was written into it); move or rename that file, or pass another output path")
-            typer.echo(one_line(msg), err=True)
+            typer.echo(one_line(file_where_a_folder_goes(exc.filename2 or exc.filename)), err=True)
             raise typer.Exit(2) from None
         except OSError as exc:
             if isinstance(exc, PermissionError):

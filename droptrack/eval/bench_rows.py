@@ -24,7 +24,6 @@ RUNTIMES = {"torch": "pytorch", "onnx": "onnxruntime", "engine": "tensorrt", "op
 INT8_TARGET_RUNTIMES = {"trt": "tensorrt", "ort": "onnxruntime"}   # dt export's int8_target -> the runtime it is for
 
 
-
 # an output of the bench that cannot be written: the whole bench stops (exit 2), as on a full disk; a failed row
 # (exit 1) reads as the artifact failing its gates
 _OUTPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EROFS}
@@ -39,6 +38,7 @@ def stops_the_bench(exc: BaseException, output_dir: str | Path) -> bool:
     out = os.path.abspath(os.path.expanduser(str(output_dir)))
     return any(f is not None and os.path.abspath(os.fsdecode(f)).startswith(out + os.sep)
                for f in (exc.filename, exc.filename2))
+
 
 @dataclass
 class BenchRow:

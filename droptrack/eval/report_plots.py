@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from droptrack.errors import InputError, printable, shell_quote
+from droptrack.errors import InputError, folder_where_a_file_goes, printable, shell_quote
 from droptrack.artifact import write_temp
 from droptrack.eval.plot_style import drawn_here, line_style, place_legend, plain, png_bytes, tracker_colors
 
@@ -135,8 +135,7 @@ def check_replaceable(out: Path, names: Iterable[str], locked: bool = True) -> N
     for name in names:
         target = out / name
         if target.is_dir():
-            raise InputError(f"'{target}' is a folder where dt writes a file (nothing was put in it); move or rename "
-                             "that folder, or pass another output path")
+            raise InputError(folder_where_a_file_goes(target))
         if locked and getattr(os, "geteuid", lambda: -1)() == 0 and target.is_file() and not os.access(target, os.W_OK):
             raise InputError(f"cannot change '{target}' (Operation not permitted): it or its folder is locked against "
                              "changes (chattr +i, a read-only mount); unlock it or pass another path")

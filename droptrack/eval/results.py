@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from droptrack.artifact import atomic_write, atomic_write_text
-from droptrack.errors import InputError
+from droptrack.errors import InputError, file_where_a_folder_goes
 from droptrack.textfiles import read_table, row_problem
 
 RESULT_SUBDIRS = ("got10k", "trackingnet")  # OSTrack writes these benchmarks one folder deeper
@@ -243,5 +243,4 @@ def check_result_paths(out: Path, names: Iterable[str]) -> None:
     check_replaceable(out, ["report.json", "report_got10k.json", *PLOT_FILES.values()])
     submit = out / "got10k_submit"
     if os.path.lexists(submit) and not submit.is_dir():
-        raise InputError(f"'{submit}' is a file where dt makes a folder (nothing was written into it); move or "
-                         "rename that file, or pass another --output")
+        raise InputError(file_where_a_folder_goes(submit))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from droptrack import filelock
-from droptrack.errors import ExportError
+from droptrack.errors import ExportError, folder_where_a_file_goes
 
 FILENAMES = {"fp32": "model.onnx", "fp16": "model_fp16.onnx", "int8": "model_int8_trt.onnx"}
 INT8_FILENAMES = {"trt": "model_int8_trt.onnx", "ort": "model_int8_ort.onnx"}   # `--int8` writes both
@@ -64,8 +64,7 @@ def check_own_graphs(output_dir: str | Path, precs: list[str], int8_targets: tup
     out = Path(output_dir).expanduser()
     for name in dict.fromkeys(names):
         if (out / name).is_dir() and not (out / name).is_symlink():   # dt's wording for this everywhere, before work
-            raise ExportError(f"'{out / name}' is a folder where dt writes a file (nothing was put in it); move or "
-                              "rename that folder, or pass another output path")
+            raise ExportError(folder_where_a_file_goes(out / name))
         if os.path.lexists(out / name) and not (out / name).is_file():   # parity.json is read: a pipe never ends
             raise ExportError(f"--output '{output_dir}' holds '{name}', which this export writes, and it is not a "
                               "regular file (a folder, pipe, device or broken link); move it away, or pass another "

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from droptrack.artifact import CHECKPOINT_SUFFIXES, artifact_format, content_problem
-from droptrack.errors import InputError, printable, shell_quote
+from droptrack.errors import InputError, folder_where_a_file_goes, printable, shell_quote
 from droptrack.imagefiles import is_still_image
 from droptrack.paths import (check_not_finished, check_not_folder, check_outputs, check_readable, masked,
                              replace_denied, same_file, windows_note)
@@ -248,8 +248,7 @@ def check_output_paths(source: str, inputs: tuple[str | None, ...], outputs: dic
             raise InputError(f"{label} '{out}' is written as '{part}' until the run ends, and that is {other}; "
                              "give each output its own path")
         if part.is_dir():   # the writer cannot open it; --save's closing rename moved it onto NAME
-            raise InputError(f"'{part}' is a folder where dt writes a file (nothing was put in it); move or rename "
-                             "that folder, or pass another output path")
+            raise InputError(folder_where_a_file_goes(part))
         if not overwrite and part.is_file() and part.stat().st_size > 0:   # a killed run's results
             if unlocked and writer_alive(out):   # a running one's: not 'killed'
                 raise InputError(f"another dt run or dt serve is writing {out}; wait for it to finish (or stop it), "
