@@ -148,6 +148,9 @@ def check_demo_options(checkpoint: str | Path | None, sequences: int, frames: in
     """Numbers in range, the checkpoint readable (`trust`: --trust-checkpoint) and its config known before the first
     step (one-line errors, nothing written)."""
     from droptrack.config import load_config
+    from droptrack.signals import import_torch
+
+    import_torch()   # first: a stop while torch starts comes after it (signals.import_torch), not as an abort
     from droptrack.model.checkpoint import FORMAT, guess_config_name, read_file
     from droptrack.model.torch_files import net_state
 

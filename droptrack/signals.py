@@ -3,7 +3,8 @@
 command turns into its 'how to go on' line) instead of killing the process without a word; SIGINT and SIGTERM
 inherited as ignored (a `&` job of a script) are held by the CLI from its start (`held_while_ignored`) and taken by
 the command's handlers (`stop_signals`, `take_held`), so a Ctrl-C or `kill -INT` still stops it, at any moment. A
-leaf (signal, os, threading only; no torch), so that `runtime`, `engine`, `eval` and `serve` use it without
+stop while torch starts is deferred to its end (`import_torch`). A leaf (signal, os, threading; torch only in
+`import_torch`), so that `runtime`, `engine`, `eval` and `serve` use it without
 importing `train`; training's own parts (holding a signal until the iteration is saved: `train.stops.StepHold`)
 stay in `train/`."""
 
@@ -13,8 +14,12 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Iterable, Iterator, Protocol, Sequence
+from types import ModuleType
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+
+# the stop signals: Ctrl-C, a scheduler's or `timeout`'s SIGTERM, a closed terminal's SIGHUP (not on Windows)
+STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 # the dt commands whose handlers take SIGINT and SIGTERM even when inherited as ignored (`runtime.signals`,
 # `serve.stops`, `stop_signals`): the CLI holds those signals for them from its start (`held_while_ignored`). The
@@ -60,6 +65,48 @@ def keep_interrupts_from_callbacks() -> None:
 
     hook.keeps_interrupts = True   # type: ignore[attr-defined]
     sys.unraisablehook = hook
+
+
+@contextlib.contextmanager
+def deferred(signums: Iterable[int] | None = None, on_signal: Callable[[], None] | None = None) -> Iterator[None]:
+    """Within the block, those of `signums` whose handler is a Python function are only noted (and `on_signal`
+    called); at its end, also after an error in it, the handlers in place before run for them, in order (the default
+    one raises KeyboardInterrupt; dt run's stops after the frame). For native code that calls Python back, where a
+    KeyboardInterrupt raised in the callback is dropped (TensorRT's logger) or aborts the process (torch's start).
+    Main thread only; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: h for s in (STOPS if signums is None else signums) if callable(h := signal.getsignal(s))}
+    noted: list[int] = []
+
+    def note(signum: int, _frame) -> None:
+        noted.append(signum)
+        if on_signal is not None:
+            on_signal()
+
+    for s in before:
+        signal.signal(s, note)
+    try:
+        yield
+    finally:   # also when the block failed: a stop the user asked for wins over the error it met
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        for signum in noted:
+            before[signum](signum, None)
+
+
+def import_torch() -> ModuleType | None:
+    """torch, imported with stop signals deferred to the import's end (`deferred`), or None where it is not
+    installed: torch's start calls Python back from C++, and a KeyboardInterrupt (Ctrl-C, or SIGTERM as dt's
+    handlers raise it) raised there aborted the process ('terminate called', exit 134) instead of giving the
+    command's stop line. Called before the first import of a module that imports torch."""
+    with deferred():
+        try:
+            import torch
+        except ImportError:
+            return None
+    return torch
 
 
 def stop_error(signum: int) -> KeyboardInterrupt:

@@ -56,3 +56,36 @@ def test_none_saved(tmp_path, seqs):
 def test_stopped_before_the_folder_was_made():
     assert interrupted_line(KeyboardInterrupt()) == ("interrupted before any sequence was tracked: nothing saved; run "
                                                      "the same command to start")
+
+
+class StopWhileStarting:
+    """A sequence whose frame list stops with Ctrl-C when the run reads it to fingerprint its inputs: a stop while a
+    rerun still starts (before the tracker loads and the folder is locked), as a Ctrl-C during its imports."""
+
+    def __init__(self, seq):
+        self._seq = seq
+
+    def __getattr__(self, name):
+        if name == "frames":
+            raise KeyboardInterrupt
+        return getattr(self._seq, name)
+
+    def __len__(self):
+        return len(self._seq)
+
+
+def test_rerun_stopped_while_starting_counts_the_earlier_results(tmp_path, seqs):
+    """A rerun stopped before it tracked anything said 'nothing saved' while the folder kept the first run's
+    sequence: the line counts what the folder holds, whichever run saved it."""
+    def stop(name):
+        raise Stopped(15)
+
+    with pytest.raises(KeyboardInterrupt):   # the first run saves 1 of 3
+        evaluate(None, seqs, tmp_path / "out", threads=1, progress=False, on_sequence=stop, tracker="kcf")
+    with pytest.raises(KeyboardInterrupt) as info:
+        evaluate(None, [StopWhileStarting(s) for s in seqs], tmp_path / "out", threads=1, progress=False,
+                 tracker="kcf")
+    out = tmp_path / "out" / "kcf"
+    line = interrupted_line(info.value)
+    assert line == f"interrupted: 1 of 3 sequences saved in {out}; run the same command to resume", line
+    assert len(list(out.glob("*_time.txt"))) == 1   # the first run's sequence, kept

@@ -206,6 +206,9 @@ def train(
     """
     import os
 
+    from droptrack.signals import import_torch
+
+    import_torch()   # first: a stop while torch starts comes after it (signals.import_torch), not as an abort
     from droptrack.train.options import prepare
     from droptrack.train.trainer import TrainOptions, train as run
 

@@ -79,6 +79,9 @@ def export_(
     """
     from rich.console import Console
 
+    from droptrack.signals import import_torch
+
+    import_torch()   # first: a stop while torch starts comes after it (signals.import_torch), not as an abort
     from droptrack.export.parity import parity_table
     from droptrack.export.pipeline import ParityError, export_all
     from droptrack.export.report import interrupted_line, mixed_checkpoints, next_commands, notes, summary_table

@@ -85,11 +85,9 @@ def plan_threads(requested: int | None, artifact: str | Path | None = None, work
 
 def _torch():
     """The torch module, or None where it is not installed (the ONNX Runtime path runs without it)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+    from droptrack.signals import import_torch
+
+    return import_torch()   # a stop while torch starts comes after it, not as an abort
 
 
 def apply_threads(n: int, torch_too: bool = True) -> tuple[int | None, int]:

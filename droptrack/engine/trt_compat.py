@@ -11,12 +11,12 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from droptrack.errors import BackendError, ExportError
+from droptrack.signals import deferred
 
 SUPPORTED_MAJORS = (10, 11)
 TYPINGS = ("strong", "flags")
@@ -274,32 +274,12 @@ def attach_progress(config, trt, log: Callable[[str], None]) -> Any:
     return monitor
 
 
-@contextmanager
-def sigint_deferred(on_signal: Callable[[], None] | None = None) -> Iterator[None]:
+def sigint_deferred(on_signal: Callable[[], None] | None = None) -> ContextManager[None]:
     """Ctrl-C while TensorRT works reaches Python's SIGINT handler once the block has ended, not lost: TensorRT calls
     Python back in this thread (the logger, for every message; a progress monitor), Python runs the handler, and its
     KeyboardInterrupt, in the first Python code that runs, such a callback, where the binding prints and drops it.
-    Here SIGINT is only noted (and `on_signal` called) until the block ends, then the handler that was in place runs
-    (the default one raises KeyboardInterrupt; `dt run`'s stops after the frame), also after an error in the block.
-    Main thread and a Python handler only (SIG_IGN: nothing runs for it); elsewhere nothing changes."""
-    before = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(before):
-        yield
-        return
-    noted: list[int] = []
-
-    def note(signum, frame) -> None:
-        noted.append(signum)
-        if on_signal is not None:
-            on_signal()
-
-    signal.signal(signal.SIGINT, note)
-    try:
-        yield
-    finally:   # also when the block failed: a Ctrl-C the user gave wins over the error it met
-        signal.signal(signal.SIGINT, before)
-        for signum in noted:
-            before(signum, None)
+    Here SIGINT is only noted (and `on_signal` called) until the block ends (`droptrack.signals.deferred`)."""
+    return deferred((signal.SIGINT,), on_signal)
 
 
 @contextmanager

@@ -138,6 +138,9 @@ def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -
     """Row with file facts and the artifact's metadata; a load failure makes it a 'failed' row. `graph`: the
     artifact's entry of `check_graphs`."""
     from droptrack.errors import CheckpointError, MetadataError
+    from droptrack.signals import import_torch
+
+    import_torch()   # first: a stop while torch starts comes after it (signals.import_torch), not as an abort
     from droptrack.model.safe_pickle import UntrustedCheckpoint
     from droptrack.runtime.checks import check_artifact
     from droptrack.runtime.start_notes import meta_notes

@@ -139,52 +139,53 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
     if os.path.lexists(out) and not out.is_dir():   # it was a FileExistsError traceback when the folder was made
         raise InputError(f"'{out}' (this tracker's results folder in --output) is a file; move it away, or pass "
                          "another --output or --name")
-    used = max(1, min(workers, len(seqs)))   # at most one worker per sequence starts (its oversubscription note)
-    plan = plan_threads(threads, artifact, used)
-    if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
-        plan = resume_threads(out, plan, used)
-    spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
-                       ext=ext or None, realtime=realtime, checked=graph, trust=trust)
-    spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
-    ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
-             "realtime": realtime.to_dict() if realtime is not None else None, "split": split}
-    inputs = {s.name: fingerprint(s) for s in seqs}
-    check_sibling_split(out, ident)   # the other trackers' results in --output: of one split, as dt analyze needs
-    if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
-        check_manifest(out, ident, spec.device, inputs, write=False)
-        check_result_paths(out, inputs)   # a folder where a file goes, or a file where a folder goes
-    if check_only:
-        return None
-    # its thread count is kept there as here (resume_threads) unless --threads is given
-    mine = {**ident, "threads": None} if threads is None else ident
-    said = old_default_note(out, old_default, mine, spec.device, inputs) if old_default is not None else None
-    if said:   # the folder used stays the new default: where the results of that split belong
-        sys.stderr.write(f"note: {printable(said)}\n")
-    if notes and tracker is None:   # from the model's own description: workers load it (runtime/start_notes.py)
-        warn_settings(settings_notes(spec.artifact, spec.config, spec.ext, spec.trust, spec.checked))
-    # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
-    # finished run loads none
-    pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
-    with saved_on_interrupt(out, seqs), sigterm_as_interrupt(), _trackers(spec, workers, len(pending), wrap) as trackers, \
-            locked(out):
-        check_manifest(out, ident, spec.device, inputs)
-        remove_stale_temp(out)
-        done = [s.name for s in seqs if complete(out, s)]
-        todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
-        result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
-                            threads_note=plan.reason if plan.oversubscribed else "", threads=plan.threads)
-        if todo and trackers is None:   # its files went missing since `pending` was read
-            with LoadedTrackers(spec, workers, len(todo), wrap) as late:
-                _track_all(late, todo, out, result, progress, on_sequence)
-        else:
-            _track_all(trackers, todo, out, result, progress, on_sequence)
-        _load_resumed(out, result)
-        if result.resumed:   # the settings of the run(s) that tracked them
-            result.procedures |= recorded_procedures(out)
-        result.submission = write_submission(out, tag, result.sequences)
-        result.reports = _analyze(out, seqs, tag, dataset, plots)
-    result.wall_s = time.perf_counter() - t_start
-    return result
+    # from here a stop says what the results folder keeps, an earlier run's sequences too (not 'nothing saved')
+    with saved_on_interrupt(out, seqs):
+        used = max(1, min(workers, len(seqs)))   # at most one worker per sequence starts (its oversubscription note)
+        plan = plan_threads(threads, artifact, used)
+        if threads is None and out.is_dir():   # --workers alone does not change the count results were tracked with
+            plan = resume_threads(out, plan, used)
+        spec = TrackerSpec(None if artifact is None else str(artifact), config, device, plan.threads, baseline=tracker,
+                           ext=ext or None, realtime=realtime, checked=graph, trust=trust)
+        spec = checked(spec)   # an .onnx graph: parsed once, here (or by the caller: `graph`)
+        ident = {**identity(spec, tag), "threads": plan.threads, "tracker_overrides": overrides or None,
+                 "realtime": realtime.to_dict() if realtime is not None else None, "split": split}
+        inputs = {s.name: fingerprint(s) for s in seqs}
+        check_sibling_split(out, ident)   # the other trackers' results in --output: of one split, as dt analyze needs
+        if out.is_dir():   # another run's results are refused before the model loads (checked again under the lock)
+            check_manifest(out, ident, spec.device, inputs, write=False)
+            check_result_paths(out, inputs)   # a folder where a file goes, or a file where a folder goes
+        if check_only:
+            return None
+        # its thread count is kept there as here (resume_threads) unless --threads is given
+        mine = {**ident, "threads": None} if threads is None else ident
+        said = old_default_note(out, old_default, mine, spec.device, inputs) if old_default is not None else None
+        if said:   # the folder used stays the new default: where the results of that split belong
+            sys.stderr.write(f"note: {printable(said)}\n")
+        if notes and tracker is None:   # from the model's own description: workers load it (runtime/start_notes.py)
+            warn_settings(settings_notes(spec.artifact, spec.config, spec.ext, spec.trust, spec.checked))
+        # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
+        # finished run loads none
+        pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
+        with sigterm_as_interrupt(), _trackers(spec, workers, len(pending), wrap) as trackers, locked(out):
+            check_manifest(out, ident, spec.device, inputs)
+            remove_stale_temp(out)
+            done = [s.name for s in seqs if complete(out, s)]
+            todo = sorted((s for s in seqs if s.name not in set(done)), key=len, reverse=True)   # longest first
+            result = EvalResult(out, out.name, tag, [s.name for s in seqs], {}, {}, resumed=done, realtime=realtime,
+                                threads_note=plan.reason if plan.oversubscribed else "", threads=plan.threads)
+            if todo and trackers is None:   # its files went missing since `pending` was read
+                with LoadedTrackers(spec, workers, len(todo), wrap) as late:
+                    _track_all(late, todo, out, result, progress, on_sequence)
+            else:
+                _track_all(trackers, todo, out, result, progress, on_sequence)
+            _load_resumed(out, result)
+            if result.resumed:   # the settings of the run(s) that tracked them
+                result.procedures |= recorded_procedures(out)
+            result.submission = write_submission(out, tag, result.sequences)
+            result.reports = _analyze(out, seqs, tag, dataset, plots)
+        result.wall_s = time.perf_counter() - t_start
+        return result
 
 
 def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str | Path | None = None,

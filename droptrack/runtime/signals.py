@@ -21,10 +21,10 @@ import sys
 import threading
 from types import FrameType
 
-from droptrack.signals import blocked, hold_again, take_held
+from droptrack.signals import STOPS, blocked, hold_again, take_held
 
 SIGPIPE = getattr(signal, "SIGPIPE", 13)   # the reader of --jsonl - went away (exit 141, as shells report it)
-HANDLED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+HANDLED = STOPS
 
 
 class StopFlag:

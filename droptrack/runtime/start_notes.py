@@ -99,6 +99,9 @@ def artifact_meta(artifact: str | None, config: str | None = None, trust: bool =
         from droptrack.engine.tensorrt_backend import read_sidecar
 
         return ArtifactMeta.from_dict(read_sidecar(Path(artifact))["meta"])
+    from droptrack.signals import import_torch
+
+    import_torch()   # first: a stop while torch starts comes after it (signals.import_torch), not as an abort
     from droptrack.model.checkpoint import tracking_meta
     from droptrack.model.default import default_checkpoint
 
