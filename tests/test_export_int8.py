@@ -238,3 +238,24 @@ def test_int8_keep_bad_input(tiny, tmp_path, args, words):
     line = one_line_error(cli("export", tiny[0], *args, "-o", tmp_path / "o"))
     assert words in line
     assert not (tmp_path / "o").exists()
+
+
+def test_kept_groups_are_listed_in_network_order(tmp_path):
+    """A model of 11 blocks: the kept groups its INT8 metadata and the export summary name run block0 ... block10 (they
+    were sorted as text, block10 before block2)."""
+    import torch
+
+    from droptrack.config import load_config
+    from droptrack.model import build_model
+    from droptrack.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    cfg.MODEL.BACKBONE.DEPTH = 11
+    ckpt = tmp_path / "deep.pt"
+    save_checkpoint(ckpt, build_model(cfg).eval(), cfg)
+    r = cli("export", ckpt, "--int8", "--int8-target", "ort", "--int8-keep", "mlp", "--calib-pairs", 8,
+            "-o", tmp_path / "e")
+    assert r.exit_code == 0, r.output
+    kept = read_metadata(tmp_path / "e" / "model_int8_ort.onnx").extra["kept_groups"]
+    assert kept == [f"block{i}.mlp" for i in range(11)], kept

@@ -24,6 +24,15 @@ def group_of(node_name: str) -> str | None:
     return f"block{int(m.group(1))}.{kind}"
 
 
+def group_order(group: str) -> tuple[int, int, str]:
+    """Sort key of a layer group in the order the network runs them: patch_embed, block0 ... block11 (by number,
+    not as text: block10 after block9), head."""
+    m = re.fullmatch(r"block(\d+)\.(\w+)", group)
+    if m is not None:
+        return 1, int(m.group(1)), m.group(2)
+    return (0, 0, group) if group == "patch_embed" else (2, 0, group)
+
+
 def matches(group: str, kept: tuple[str, ...]) -> bool:
     """A kept entry names a group exactly, a block ('block3') or a kind in every block ('attn', 'mlp')."""
     return any(group == k or group.startswith(k + ".") or group.endswith("." + k) for k in kept)

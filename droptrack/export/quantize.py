@@ -33,7 +33,7 @@ from droptrack.export.kl_threshold import kl_thresholds
 from droptrack.export.onnx import set_metadata
 from droptrack.export.ort_attention import fuse_attention_file
 from droptrack.export.ort_head import head_conv_groups, quantize_head_convs
-from droptrack.export.groups import group_of, kept_nodes, matches
+from droptrack.export.groups import group_of, group_order, kept_nodes, matches
 from droptrack.export.precision import fp16_model, fp32_nodes, warnings_quiet
 
 if TYPE_CHECKING:
@@ -388,7 +388,7 @@ def quantize_int8(src: Path, dst: Path, meta: ArtifactMeta, pairs: list[InputPai
     else:
         prune_opsets(model)
     n_quant = sum(len(v) for v in groups.values()) - len(excluded)
-    kept = sorted(g for g in groups if matches(g, recipe.kept()))
+    kept = sorted((g for g in groups if matches(g, recipe.kept())), key=group_order)   # block2 before block10
     details = Int8Details(recipe.target, "none (dynamic)" if dynamic else recipe.method,
                           "none (ranges per inference)" if dynamic else calib_source, 0 if dynamic else len(pairs),
                           kept, excluded, n_quant, recipe.weights_per_channel(), recipe.keep_fp32, n_fp32, fused,
