@@ -238,3 +238,21 @@ def test_a_missing_attribute_score_reads_n_a_not_an_empty_bar_like_zero():
     ax = attribute_figure(ar, "Per attribute").axes[0]
     assert sorted(t.get_text() for t in ax.texts) == ["n/a", "n/a"]   # B's two; A's 0.0 is a score
     assert ax.get_ylabel() == "attribute (sequences with it)"
+
+
+def test_colours_stay_with_their_tracker_and_neighbours_differ():
+    """12 trackers: the first 10 keep the colours they have when 10 are drawn (matplotlib's tab10: #1f77b4, #ff7f0e,
+    ...); the 11th and 12th are the pale twins of the 1st and 2nd (#aec7e8, #ffbb78), dashed, not the pale twin of
+    their left neighbour (tab20 in its own order gave tracker 2 the pale blue of tracker 1)."""
+    from matplotlib.colors import to_hex
+
+    from droptrack.eval.plot_style import line_style, tracker_colors
+
+    tab10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+             "#17becf"]
+    names = [f"t{i}" for i in range(12)]
+    many = {n: to_hex(c) for n, c in tracker_colors(names).items()}
+    ten = {n: to_hex(c) for n, c in tracker_colors(names[:10]).items()}
+    assert [many[n] for n in names[:10]] == [ten[n] for n in names[:10]] == tab10
+    assert [many["t10"], many["t11"]] == ["#aec7e8", "#ffbb78"]
+    assert [line_style(i) for i in (0, 9, 10, 19, 20)] == ["-", "-", "--", "--", "-."]

@@ -15,17 +15,19 @@ INSIDE_LABEL_MAX = 36     # characters; a longer label made an inside legend spa
 
 
 def tracker_colors(names: Sequence[str]) -> dict[str, Any]:
-    """{name: colour} by position: matplotlib's tab10 for up to 10 trackers, tab20 beyond (repeats after 20)."""
+    """{name: colour} by position: matplotlib's tab10 hues for the first 10 trackers, their pale tab20 twins for the
+    next 10 (dashed in line plots: `line_style`), then again. A tracker keeps its colour however many are drawn, and
+    neighbours never share a hue (tab20 in its own order paired each hue with its pale twin, side by side)."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+    cmap = colormaps["tab20"]   # its even entries are tab10's colours, each odd one the pale twin of the one before
+    return {n: cmap(2 * (i % 10) + (i // 10) % 2) for i, n in enumerate(names)}
 
 
-def line_style(position: int, n: int) -> str:
-    """Solid lines while the colours are distinct; dashed, then dash-dotted, once they repeat."""
-    per = 10 if n <= 10 else 20
-    return ("-", "--", "-.")[position // per % 3]
+def line_style(position: int) -> str:
+    """Solid lines for the first 10 trackers, dashed for the next 10 (pale twins of the first hues), then
+    dash-dotted: a hue seen twice is told apart by its line."""
+    return ("-", "--", "-.")[position // 10 % 3]
 
 
 def plain(text: str) -> str:

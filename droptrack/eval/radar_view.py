@@ -109,7 +109,7 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
         # over an identical polygon (an export and its reference): dashes whose gaps show the ones beneath
         twins = [k for k, other in enumerate(polygons) if np.array_equal(other, polygons[j], equal_nan=True)]
         k, m = twins.index(j), len(twins) - 1
-        own = line_style(position.get(t, j), len(colors))
+        own = line_style(position.get(t, j))
         ax.plot(theta + theta[:1], r + r[:1], color=colors[t], linewidth=1.8, marker="o", markersize=3.5,
                 linestyle=(3 * k, (3, 3 * m)) if k < m else own, zorder=3 + len(trackers) - j, clip_on=False,
                 gid=t)   # the best on top

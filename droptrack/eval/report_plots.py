@@ -54,7 +54,7 @@ def curve_figure(title: str, xlabel: str, ylabel: str, score_name: str,
         twins = next(g for g in groups if rank in g)
         j, m = twins.index(rank), len(twins) - 1
         # over an identical curve: dashes whose gaps show the next ones in turn, the lowest-ranked one solid
-        own = line_style(position[name], len(colors))
+        own = line_style(position[name])
         ax.plot(x, 100.0 * y, linewidth=2, color=colors[name], zorder=2 + len(order) - rank,
                 linestyle=(3 * j, (3, 3 * m)) if j < m else own)
         # the legend's sample in the tracker's own style: the short sample of a sparse dash could be all gap
