@@ -1,5 +1,6 @@
 """Live sources hand out their newest frame (runtime.readers.newest): a busy tracker skips stale frames, counts
-them, keeps reconnect marks, and still sees the source's errors."""
+them, keeps reconnect marks, and still sees the source's errors. With --every-frame (runtime.readers.queued) every
+frame comes, in order, and a stop during a stall ends the run as well."""
 
 from __future__ import annotations
 
@@ -226,3 +227,132 @@ def test_a_live_read_keeps_opencvs_log_quiet():
     frames = iter(CaptureSource(Logged(), "stream tcp://x", live=True))
     assert next(frames).index == 0
     assert seen == [log.LOG_LEVEL_SILENT] and log.getLogLevel() == before
+
+
+def test_every_frame_hands_all_frames_in_order_and_a_stop_ends_a_stall():
+    # dt run --every-frame read the source inline: a signal while the stream stalled waited for its read timeout (30 s)
+    # or the whole --reconnect-timeout; now the frames come from a thread and the wait ends on the stop
+    import time
+
+    from droptrack.runtime import readers
+
+    release = threading.Event()
+
+    def stalling():
+        yield from (frame(i) for i in range(3))
+        release.wait(30)   # no next frame
+        yield frame(3)
+
+    got: list[Frame] = []
+    t0 = time.monotonic()
+    for f in readers.queued(stalling(), join_s=0.1, stopped=lambda: len(got) >= 3, poll_s=0.05):
+        time.sleep(0.1)   # a busy tracker: the frames wait for it, none is skipped
+        got.append(f)
+    assert [(f.index, f.skipped) for f in got] == [(0, 0), (1, 0), (2, 0)]
+    assert time.monotonic() - t0 < 2.0
+    release.set()
+
+
+def test_every_frame_reraises_the_source_error_after_every_frame_before_it():
+    import time
+
+    from droptrack.runtime import readers
+
+    def camera():
+        yield from (frame(i) for i in range(6))
+        raise SourceError("camera 3 stopped delivering frames")
+
+    got = []
+    with pytest.raises(SourceError, match="stopped delivering"):
+        for f in readers.queued(camera(), depth=2):
+            time.sleep(0.02)
+            got.append(f.index)
+    assert got == list(range(6))
+
+
+def test_closing_the_every_frame_reader_stops_its_thread():
+    import time
+
+    from droptrack.runtime import readers
+
+    closed = threading.Event()
+
+    def camera():
+        try:
+            i = 0
+            while True:
+                yield frame(i)
+                i += 1
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    it = readers.queued(camera(), depth=2)
+    assert [next(it).index for _ in range(5)] == list(range(5))
+    time.sleep(0.1)   # the reader fills the queue and waits for room
+    it.close()
+    assert closed.wait(WAIT_S)   # the source is closed in the reader thread as it ends
+    end = time.monotonic() + WAIT_S
+    while threading.active_count() > before and time.monotonic() < end:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_dt_run_every_frame_stops_on_a_signal_while_the_stream_stalls(tiny_ckpt, tmp_path, monkeypatch, sig, code):
+    """dt run --every-frame on a stream that sends 3 frames and stalls: a signal then ends it within ~1.5 s, every
+    frame tracked (none skipped), exit 130 / 143; it waited for the stalled read to return."""
+    import json
+    import os
+    import signal
+    import time
+
+    from helpers import cli
+
+    from droptrack.runtime import sources
+    from droptrack.runtime.source_base import Source
+
+    release, sent, lock, signum = threading.Event(), [], threading.Lock(), getattr(signal, sig)
+    default = signal.getsignal(signum)
+
+    class Stalling(Source):
+        name, live = "stream rtsp://127.0.0.1:9/cam", True
+
+        def __iter__(self):
+            for i in range(3):
+                yield Frame(i, float(i), np.full((48, 64, 3), 40 * i, np.uint8))
+            release.wait(30)   # a stalled read
+
+        def close(self):
+            release.set()
+
+    monkeypatch.setattr(sources, "open_source", lambda *a, **k: Stalling())
+    part = tmp_path / "b.jsonl.part"
+
+    def send() -> None:   # once the 3 frames are tracked (dt run's handlers are in by then)
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not release.is_set():
+            if part.exists() and len(part.read_text().splitlines()) == 3:
+                time.sleep(0.3)
+                with lock:   # never to pytest itself: only while dt run's handler is in
+                    if not release.is_set() and signal.getsignal(signum) is not default:
+                        sent.append(time.monotonic())
+                        os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.02)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        r = cli("run", "rtsp://127.0.0.1:9/cam", "-m", tiny_ckpt, "--device", "cpu", "--init", "20,10,16,16",
+                "--every-frame", "--jsonl", tmp_path / "b.jsonl")
+        ended = time.monotonic()
+    finally:
+        with lock:
+            release.set()
+        sender.join(130)
+    assert sent, f"dt run ended before the signal: {r.output}"
+    assert r.exit_code == code and "Traceback" not in r.output, r.output
+    assert ended - sent[0] < 4.5   # not after the stalled read's 30 s
+    records = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert [rec["frame"] for rec in records] == [0, 1, 2] and not any("skipped" in rec for rec in records)

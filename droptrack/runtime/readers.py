@@ -1,12 +1,12 @@
 """Frame readers in a background thread: files decode ahead (`prefetch`), live sources hand out their newest frame
 (`newest`: a tracker slower than the camera skips stale frames, counted in `Frame.skipped`, instead of falling
-further behind a queue)."""
+further behind a queue) or, with --every-frame, every frame in order (`queued`)."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
-import queue
 import threading
 import warnings
 from typing import Any, Callable, Iterable, Iterator
@@ -20,49 +20,29 @@ LOOKAHEAD = 50   # frames read past a damaged --start frame for one that decodes
 
 
 def prefetch(frames: Iterable[Frame], depth: int = 2) -> Iterator[Frame]:
-    """Decode ahead in a background thread (OpenCV's decode releases the GIL, so it overlaps inference).
+    """Decode ahead in a background thread (OpenCV's decode releases the GIL, so it overlaps inference): `queued`
+    for files and folders. Errors of the source are re-raised in the consumer; closing the generator stops the
+    thread."""
+    return queued(frames, depth, name="droptrack-prefetch")
 
-    For files and folders only: a live source should hand out its newest frame, not a queued one. Errors of the
-    source are re-raised in the consumer; closing the generator stops the thread.
+
+def queued(frames: Iterable[Frame], depth: int = 2, join_s: float = 5.0, stopped: Callable[[], bool] = lambda: False,
+           poll_s: float = 0.2, name: str = "droptrack-queued") -> Iterator[Frame]:
+    """Every frame of `frames`, in order, read in a background thread up to `depth` ahead (a full queue holds the
+    reader back, as reading inline does): files decode ahead, a live source with --every-frame keeps them all.
+
+    Errors of the source are re-raised after the frames read before them; closing the generator stops the thread;
+    `stopped()` true ends the frames while it waits for one (see `newest`).
     """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
+    pending: collections.deque[Frame] = collections.deque()
 
-    def put(item) -> bool:
-        """Queue `item` unless the consumer has stopped; False when it has."""
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def offer(f: Frame) -> bool:
+        if len(pending) >= depth:
+            return False
+        pending.append(f)
+        return True
 
-    source = iter(frames)
-
-    def worker() -> None:
-        try:
-            for f in source:
-                if not put(f):
-                    return
-            put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(exc)
-
-    thread = threading.Thread(target=worker, name="droptrack-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5.0)
+    return _handed(frames, offer, lambda: pending.popleft() if pending else None, name, join_s, stopped, poll_s)
 
 
 def opened_in_thread(open_source: Callable[[], Source], poll_s: float = 0.1) -> Source:
@@ -109,8 +89,32 @@ def newest(frames: Iterable[Frame], join_s: float = 5.0, stopped: Callable[[], b
     stop) ends the frames while it waits for one: a stalled stream or a reconnect outage held a stop until its
     read timeout or its whole --reconnect-timeout, and then ended it as an error.
     """
+    box: dict[str, Any] = {"frame": None, "skipped": 0}
+
+    def offer(f: Frame) -> bool:
+        old = box["frame"]
+        if old is not None:
+            box["skipped"] += 1
+            if f.gap is None and old.gap is not None:
+                f = dataclasses.replace(f, gap=old.gap)
+        box["frame"] = f
+        return True
+
+    def take() -> Frame | None:
+        f, n = box["frame"], box["skipped"]
+        box["frame"], box["skipped"] = None, 0
+        return dataclasses.replace(f, skipped=n) if f is not None and n else f
+
+    return _handed(frames, offer, take, "droptrack-newest", join_s, stopped, poll_s)
+
+
+def _handed(frames: Iterable[Frame], offer: Callable[[Frame], bool], take: Callable[[], Frame | None], name: str,
+            join_s: float, stopped: Callable[[], bool], poll_s: float) -> Iterator[Frame]:
+    """The reader thread of `queued` and `newest`: it files each frame read with `offer` (False: no room, it waits
+    for the consumer), the consumer gets them with `take` (None: none yet), both under one lock. The source's error
+    follows the frames filed before it; the source is closed in the thread (a generator's cleanup runs there)."""
     cond = threading.Condition()
-    box: dict[str, Any] = {"frame": None, "skipped": 0, "end": False, "error": None}
+    box: dict[str, Any] = {"end": False, "error": None}
     stop = threading.Event()
 
     source = iter(frames)
@@ -119,41 +123,38 @@ def newest(frames: Iterable[Frame], join_s: float = 5.0, stopped: Callable[[], b
         try:
             for f in source:
                 with cond:
+                    while not stop.is_set() and not offer(f):
+                        cond.wait(poll_s)
                     if stop.is_set():
                         return
-                    old = box["frame"]
-                    if old is not None:
-                        box["skipped"] += 1
-                        if f.gap is None and old.gap is not None:
-                            f = dataclasses.replace(f, gap=old.gap)
-                    box["frame"] = f
-                    cond.notify()
+                    cond.notify_all()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             box["error"] = exc
         finally:
-            getattr(source, "close", lambda: None)()   # a generator source runs its cleanup in this thread
+            getattr(source, "close", lambda: None)()
             with cond:
                 box["end"] = True
-                cond.notify()
+                cond.notify_all()
 
-    thread = threading.Thread(target=worker, name="droptrack-newest", daemon=True)
+    thread = threading.Thread(target=worker, name=name, daemon=True)
     thread.start()
     try:
         while True:
             with cond:
-                while not cond.wait_for(lambda: box["frame"] is not None or box["end"], timeout=poll_s):
-                    if stopped():
+                while (f := take()) is None and not box["end"]:
+                    if not cond.wait(poll_s) and stopped():
                         return
-                f, n = box["frame"], box["skipped"]
-                box["frame"], box["skipped"] = None, 0
+                cond.notify_all()   # room for the reader
             if f is not None:
-                yield dataclasses.replace(f, skipped=n) if n else f
+                yield f
             elif box["error"] is not None:
                 raise box["error"]
             else:
                 return
     finally:
         stop.set()
+        with cond:
+            cond.notify_all()
         thread.join(timeout=min(join_s, poll_s) if stopped() else join_s)   # a stalled read returns no sooner
 
 
