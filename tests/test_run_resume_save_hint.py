@@ -1,8 +1,11 @@
 """`dt run --save` interrupted: every line that says how to go on names a command that works when pasted (the
-same command plus --resume is refused while it has --save, as a video cannot be continued)."""
+same command plus --resume is refused while it has --save, as a video cannot be continued); a killed one's unfinished
+video (`NAME.part.EXT`) and its lock go when the resume without --save completes, said in one note line, and no other
+file does."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,16 +13,21 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers import cli, drifting_clip, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 INIT = "30,22,26,20"
+REMOVED = "removed the killed run's unfinished video"
 
 
-def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
+def started_with_save(ckpt: Path, tmp_path: Path) -> tuple[subprocess.Popen, list[str], list[str]]:
+    """`dt run --save v.avi` over a 400-frame clip, once it wrote 5 frames: (the process, its arguments but --save,
+    --save's)."""
     (tmp_path / "clip").mkdir()
     clip = drifting_clip(tmp_path / "clip", 400)
-    base = ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--threads", "1", "--init", INIT,
+    base = ["run", str(clip), "-m", str(ckpt), "--device", "cpu", "--threads", "1", "--init", INIT,
             "-o", str(tmp_path / "b.txt")]
     save = ["--save", str(tmp_path / "v.avi")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -30,6 +38,22 @@ def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.time() - t0 < 120
         time.sleep(0.005)
+    return proc, base, save
+
+
+def killed_with_save(ckpt: Path, tmp_path: Path) -> list[str]:
+    """A `dt run --save v.avi` killed (SIGKILL) after 5 frames, its video left as v.part.avi with its lock: the
+    arguments of the run but --save."""
+    proc, base, _ = started_with_save(ckpt, tmp_path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert (tmp_path / "v.part.avi").is_file() and (tmp_path / ".v.avi.lock").exists()
+    assert (tmp_path / "b.txt.resume.json").is_file()
+    return base
+
+
+def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
+    proc, base, save = started_with_save(tiny_ckpt, tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -42,3 +66,64 @@ def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
     res = cli(*base, "--resume")   # what the line advises
     assert res.exit_code == 0, res.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
+    assert REMOVED not in res.output and (tmp_path / "v.avi").is_file()   # the interrupted run's video, finished
+
+
+def test_kill_9_with_save_then_resume_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path):
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    mine = {name: f"the user's {name}".encode() for name in   # named like the leftovers: never removed
+            ("v.part.avi.bak", "v.part.mkv", "v.avi.part", "my.v.part.avi", ".v.avi.lock.bak", "v.mp4")}
+    for name, data in mine.items():
+        (tmp_path / name).write_bytes(data)
+    res = cli(*base, "--resume")
+    assert res.exit_code == 0, res.output
+    notes = [ln for ln in res.output.splitlines() if REMOVED in ln]
+    assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} (--resume "
+                     "does not continue a video)"], res.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", "clip", *mine])   # nothing else left
+    assert all((tmp_path / name).read_bytes() == data for name, data in mine.items())
+
+
+@pytest.mark.parametrize("case", ["moved", "recreated", "writer"])
+def test_resume_keeps_a_video_that_is_not_the_killed_runs_leftover(tiny_ckpt, tmp_path, case):
+    """A file put at v.part.avi since the kill (the leftover moved away, or deleted: its inode number may be reused)
+    is the user's; one whose lock a running writer holds is that writer's: either is kept, and the note says so."""
+    from droptrack import filelock
+
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    part, lock = tmp_path / "v.part.avi", tmp_path / ".v.avi.lock"
+    if case == "moved":
+        part.rename(tmp_path / "kept.avi")
+    elif case == "recreated":
+        part.unlink()
+    if case != "writer":
+        part.write_bytes(b"the user's video")
+    held = filelock.take(lock, "")[0] if case == "writer" else None
+    try:
+        res = cli(*base, "--resume")
+    finally:
+        if held is not None:
+            filelock.release(lock, held)
+    assert res.exit_code == 0, res.output
+    assert REMOVED not in res.output and part.is_file()
+    said = ("it is not the video the killed run was writing there" if case != "writer"
+            else f"a running dt run or dt serve is writing {tmp_path / 'v.avi'}")
+    assert [ln for ln in res.output.splitlines() if str(part) in ln and said in ln], res.output
+    assert case == "writer" or part.read_bytes() == b"the user's video"
+    assert case != "moved" or (tmp_path / "kept.avi").is_file()
+    assert not lock.exists()   # a kill's lock goes (the writer's went with its release)
+
+
+def test_a_journal_without_the_video_entry_still_resumes(tiny_ckpt, tmp_path):
+    """A journal an earlier droptrack wrote names no video: the resume completes and removes nothing it cannot prove
+    is the killed run's."""
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    journal = tmp_path / "b.txt.resume.json"
+    data = json.loads(journal.read_text())
+    assert data.pop("video")["save"] == str(tmp_path / "v.avi")   # this droptrack records it
+    journal.write_text(json.dumps(data))
+    res = cli(*base, "--resume")
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
+    assert "v.part.avi" not in res.output and (tmp_path / "v.part.avi").is_file()

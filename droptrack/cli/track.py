@@ -165,6 +165,8 @@ def run(
                    f"(this run tracked {counted(summary.num_targets, 'target')})", err=True)
     if summary.resumed:
         typer.echo(f"note: {resumed_note(summary.resumed, summary.retracked)}", err=True)
+    if summary.left_video:
+        typer.echo(f"note: {printable(summary.left_video)}", err=True)
     if summary.stopped and (summary.journal or summary.unfinished):   # q / Esc in the window: the rest of the file
         more = f"; continue with {resume_advice(save, overwrite)}" if summary.journal else ""   # can still be tracked
         typer.echo(f"note: stopped from the window after {counted(summary.frames, 'frame')}"   # an earlier result kept

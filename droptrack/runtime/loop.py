@@ -65,6 +65,7 @@ class RunSummary:
     kept: dict = field(default_factory=dict)   # {final name: NAME.part} of the outputs the run left unfinished
     clashed: list = field(default_factory=list)   # final names another program wrote while the run wrote them
     removed: list = field(default_factory=list)   # an earlier run's files of --output's name that --overwrite removed
+    left_video: str = ""   # what --resume did with the killed run's unfinished --save video (`video_leftover`)
     unreadable: list[int] = field(default_factory=list)   # indices of file frames that could not be decoded
     damaged: DamageLog = field(default_factory=DamageLog)   # file frames decoded despite damage (Frame.damage)
     first_size: tuple[int, int] | None = None   # (W, H) of the first frame

@@ -4,7 +4,8 @@ writes the boxes an uninterrupted run writes.
 After every frame's lines are out, `NAME.resume.json` beside the first streamed output (--jsonl, else --output)
 records the run's identity (source and model weights by content, `runtime.fingerprint`; init boxes, tracker
 settings, outputs and the --jsonl / --output that name them), how many frames every output
-holds and the tracker's state (exact floats; templates refreshed by TEMPLATE_REFRESH in `NAME.resume.<n>.npz`).
+holds and the tracker's state (exact floats; templates refreshed by TEMPLATE_REFRESH in `NAME.resume.<n>.npz`),
+and the --save video while it is written (`video_leftover`: a kill's is removed when a resume completes the run).
 `--resume` checks the identity, cuts every output back to that many lines (a kill can leave one frame more in
 some), initialises on the first frame as before, restores the state, skips the frames already written and tracks
 on (`runtime.resume_point`: the journal read back and checked, the outputs cut). The journal goes when the source
@@ -28,7 +29,7 @@ import numpy as np
 from droptrack.artifact import atomic_savez, atomic_write_text
 from droptrack.errors import InputError
 from droptrack.paths import same_file, writes_in_place
-from droptrack.runtime import fingerprint
+from droptrack.runtime import fingerprint, video_leftover
 from droptrack.runtime.sinks import box_paths, part_path
 
 FORMAT = 2   # 1: files identified by path, size and mtime (still resumed where they match)
@@ -126,13 +127,17 @@ class Journal:
     when the source is done (removed)."""
 
     def __init__(self, path: Path, ident: dict, tracker: Any, template_version: int | None = None,
-                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None, replaces: list | None = None):
+                 every_s: float = 0.5, sizes: Callable[[], list[int]] | None = None, replaces: list | None = None,
+                 save: Path | None = None, video: dict | None = None):
         self.path, self.ident, self.tracker, self.every_s = path, ident, tracker, every_s
+        self.save = save   # this run's --save: named by file id while it is written (`video_leftover.record`)
+        self.video = video   # the entry of that video, or of a killed run's that a resumed run carries until it ends
         self.replaces = [str(p) for p in replaces or []]   # --overwrite's files removed once complete (--resume too)
         self.sizes = sizes   # the bytes every output holds (in `outputs` order), checked by `cut_outputs`
         self.on_disk = template_version   # the refreshed templates' version the journal on disk names
         self.saved = {template_version} - {None}   # versions saved as .npz
         self.pending: dict | None = None
+        self.written: dict | None = None   # the state on disk
         self.held: tuple[int, Any] | None = None   # (version, copy) of templates refreshed since the last flush
         self.last = -math.inf
 
@@ -143,9 +148,12 @@ class Journal:
         version = t.template_version if t.ext.template_refresh is not None and t.template_version else None
         if version is not None and version not in self.saved and (self.held is None or self.held[0] != version):
             self.held = (version, _copy(t.templates))   # refreshed in place later: copied, saved at the flush
+        if self.save is not None and self.video is None:
+            self.video = video_leftover.record(self.save)   # once the writer has made NAME.part.EXT
         self.pending = {"format": FORMAT, "identity": self.ident, "frames": frames, "template_version": version,
                         **t.snapshot(), "sizes": self.sizes() if self.sizes else None,
-                        **({"replaces": self.replaces} if self.replaces else {})}
+                        **({"replaces": self.replaces} if self.replaces else {}),
+                        **({"video": self.video} if self.video else {})}
         if time.monotonic() - self.last >= self.every_s:
             self.flush()
 
@@ -160,7 +168,7 @@ class Journal:
             self.saved.add(version)
         self.held = None
         atomic_write_text(self.path, json.dumps(self.pending, separators=(",", ":")) + "\n")
-        self.on_disk = version
+        self.on_disk, self.written = version, self.pending
         for v in self.saved - {self.on_disk}:   # templates no journal names any more
             templates_file(self.path, v).unlink(missing_ok=True)
         self.saved &= {self.on_disk}
@@ -169,7 +177,12 @@ class Journal:
     def settle(self) -> None:
         """The run stopped, an error included: the newest state on disk. A journal a full disk refuses stays at its
         last update, still true of the outputs (--resume cuts them back to it), and the run's own error or end is
-        what is said, not this write's."""
+        what is said, not this write's. This run's --save video is closed by now (renamed onto its name, or kept and
+        named): no longer a kill's leftover for a resume to remove."""
+        if self.save is not None and self.video is not None:
+            self.save = self.video = None
+            last = self.pending or self.written
+            self.pending = last and {k: v for k, v in last.items() if k != "video"}
         try:
             self.flush()
         except OSError:

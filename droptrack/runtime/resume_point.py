@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from droptrack.errors import InputError
+from droptrack.runtime import video_leftover
 from droptrack.runtime.resume import FORMAT, START_OVER, holds_data, templates_file
 from droptrack.runtime.sinks import part_path
 
@@ -27,6 +28,7 @@ class ResumePoint:
     template_version: int | None
     sizes: list[int] | None = None   # the bytes of those lines in every output
     replaces: list[str] = dataclasses.field(default_factory=list)   # an --overwrite run's `run.earlier_targets`
+    video: dict | None = None   # the killed run's unfinished --save video (`video_leftover`; None: none recorded)
 
 
 def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePoint:
@@ -59,7 +61,7 @@ def load(path: Path | None, ident: dict, legacy: dict | None = None) -> ResumePo
         version = None if data.get("template_version") is None else int(data["template_version"])
         point = ResumePoint(int(data["frames"]), {"states": data["states"], "memory": data["memory"]}, None, version,
                             None if data.get("sizes") is None else [int(n) for n in data["sizes"]],
-                            [str(p) for p in data.get("replaces") or []])
+                            [str(p) for p in data.get("replaces") or []], video_leftover.checked(data.get("video")))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"--resume: the journal {path} is damaged ({type(exc).__name__}: {exc}); "
                          f"{START_OVER}") from None

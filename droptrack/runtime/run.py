@@ -17,7 +17,7 @@ from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarnin
                               OutputFull, SourceError)
 from droptrack.geometry import parse_box, sample_target, validate_init_box
 from droptrack.paths import check_not_finished, check_not_in_results, masked, writes_in_place
-from droptrack.runtime import outlock, readers, resume, resume_point, sources
+from droptrack.runtime import outlock, readers, resume, resume_point, sources, video_leftover
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
 from droptrack.runtime.checks import (check_not_folders, check_output_names, check_source_options, check_start,
                                        check_tracking_options, corner_box_note, flat_target_note,
@@ -246,8 +246,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         src = stack.enter_context(readers.opened_in_thread(lambda: _open_source(opts, policy)))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
                                 ext=opts.ext)
-        if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), unless --every-frame
-            frames = iter(src) if opts.every_frame else readers.newest(src, stopped=lambda: stop.is_set)
+        if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), or all in order (--every-frame)
+            frames = (readers.queued if opts.every_frame else readers.newest)(src, stopped=lambda: stop.is_set)
         else:
             frames = readers.prefetch(src)   # files: decode ahead
         stack.callback(getattr(frames, "close", lambda: None))   # stop the decode thread before closing src
@@ -330,7 +330,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             streams = streamed_files(sinks)
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
-                                     None if point is None else point.template_version, sizes=sizes, replaces=stale)
+                                     None if point is None else point.template_version, sizes=sizes, replaces=stale,
+                                     save=video[0] if video else None, video=point and point.video)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
@@ -368,6 +369,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 warnings.warn(note, stacklevel=2)
             raise
         if journal is not None and not (summary.interrupted or summary.stopped):
+            if point is not None and point.video:   # a killed run's --save video: removed before the journal naming it
+                summary.left_video = video_leftover.remove(point.video)
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)
