@@ -67,19 +67,20 @@ def test_the_source_error_comes_after_the_frames_before_it():
     assert got[-1] == 1 and got == sorted(set(got))
 
 
+def endless_camera(closed: threading.Event):
+    """Frames 0, 1, 2, ... for ever; `closed` is set when the generator is closed."""
+    try:
+        i = 0
+        while True:
+            yield frame(i)
+            i += 1
+    finally:
+        closed.set()
+
+
 def test_closing_stops_the_reader():
     stopped = threading.Event()
-
-    def camera():
-        try:
-            i = 0
-            while True:
-                yield frame(i)
-                i += 1
-        finally:
-            stopped.set()
-
-    it = newest(camera())
+    it = newest(endless_camera(stopped))
     a, b = next(it), next(it)
     assert b.index > a.index
     it.close()
@@ -276,18 +277,8 @@ def test_closing_the_every_frame_reader_stops_its_thread():
     from droptrack.runtime import readers
 
     closed = threading.Event()
-
-    def camera():
-        try:
-            i = 0
-            while True:
-                yield frame(i)
-                i += 1
-        finally:
-            closed.set()
-
     before = threading.active_count()
-    it = readers.queued(camera(), depth=2)
+    it = readers.queued(endless_camera(closed), depth=2)
     assert [next(it).index for _ in range(5)] == list(range(5))
     time.sleep(0.1)   # the reader fills the queue and waits for room
     it.close()
