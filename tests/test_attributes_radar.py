@@ -90,8 +90,16 @@ def test_polygon_vertices_are_each_spoke_scaled_from_worst_to_best():
     lines = {ln.get_gid(): ln for ln in fig.axes[0].lines if ln.get_gid()}
     assert all(lines[t].get_color() == colors[t] for t in colors)
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert any(t.startswith("A (5)") and t.endswith("60.0 / 40.0") for t in texts)   # best / worst x100
-    assert any(t.endswith("70.0 / 30.0") for t in texts)
+    # best / worst x100, each with the tracker that scored it (the numbers alone did not say whose they were)
+    assert any(t.startswith("A (5)") and t.endswith("60.0 t1 / 40.0 t2") for t in texts), texts
+    assert any(t.endswith("70.0 t2 / 30.0 t1") for t in texts), texts
+
+
+def test_spoke_labels_cut_long_tracker_names():
+    ar = _table({"A": {"a_very_long_tracker_name": 0.6, "b": 0.4}, "B": {"a_very_long_tracker_name": 0.5, "b": 0.6},
+                 "C": {"a_very_long_tracker_name": 0.3, "b": 0.7}})
+    texts = [t.get_text() for t in radar_figure(ar, "radar").axes[0].texts]
+    assert any(t.endswith("60.0 a_very_long\u2026 / 40.0 b") for t in texts), texts
 
 
 def test_one_tracker_is_drawn_on_the_absolute_scale(tmp_path):

@@ -2,9 +2,9 @@
 
 Scale (stated in the figure): with two or more trackers every spoke is scaled on its own, its best score at the rim
 (1) and its worst at the inner ring (INNER), linearly between, so that differences of a point or two show; the label
-of each spoke gives its best / worst score. The inner ring stands for MIN_SPAN below the best at least, so that
-noise (an FP16 export 0.01 points off its FP32 reference in dt bench) is not blown up to the whole radius; where
-every tracker scores the same on a spoke, all sit at the rim.
+of each spoke gives its best / worst score and the tracker of each. The inner ring stands for MIN_SPAN below the
+best at least, so that noise (an FP16 export 0.01 points off its FP32 reference in dt bench) is not blown up to
+the whole radius; where every tracker scores the same on a spoke, all sit at the rim.
 One tracker alone is drawn on the absolute scale (centre 0 %, rim 100 %). A missing or NaN score leaves a gap in
 that tracker's polygon; a spoke with no score at all is labelled '-'.
 """
@@ -23,6 +23,7 @@ INNER = 0.2           # radius of each spoke's worst score (relative scale); not
 RIM = 1.0             # radius of each spoke's best score
 MIN_SPAN = 0.05       # the inner ring is at least this far below the best score (5 points x100)
 LABEL_R = 1.14        # where the spoke labels start, outside the rim
+NAME_MAX = 12         # characters of a tracker's name under a spoke (best / worst)
 WRAP = 16             # characters per line of a spoke label
 
 
@@ -52,6 +53,14 @@ def wrap_label(text: str, width: int = WRAP) -> str:
             else:
                 lines.append(piece)
     return "\n".join(lines)
+
+
+def short_name(name: str, width: int = NAME_MAX) -> str:
+    """A tracker's name in a spoke label: cut to `width` characters with an ellipsis (the legend has it whole)."""
+    from droptrack.eval.plot_style import plain
+
+    text = plain(name)
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
 def radar_plot(path: Path, ar: Any, title: str, colors: dict[str, Any] | None = None,
@@ -119,13 +128,14 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
 
     labels = []
     for i, a in enumerate(attrs):
-        finite = [v for v in values[i] if v is not None and math.isfinite(v)]
+        finite = [(v, t) for v, t in zip(values[i], trackers) if v is not None and math.isfinite(v)]
         if not finite:
             score = "-"
         elif absolute:
-            score = f"{100 * finite[0]:.1f}"
-        else:
-            score = f"{100 * max(finite):.1f} / {100 * min(finite):.1f}"
+            score = f"{100 * finite[0][0]:.1f}"
+        else:   # which tracker: the numbers alone did not say whose they were
+            (hi, best), (lo, worst) = max(finite, key=lambda x: x[0]), min(finite, key=lambda x: x[0])
+            score = f"{100 * hi:.1f} {short_name(best)} / {100 * lo:.1f} {short_name(worst)}"
         label = wrap_label(plain(f"{a} ({ar.counts.get(a, 0)})")) + "\n" + score
         s, c = math.sin(theta[i]), math.cos(theta[i])
         labels.append(ax.text(theta[i], LABEL_R, label, fontsize=8, linespacing=1.1, clip_on=False,
@@ -136,7 +146,7 @@ def radar_figure(ar: Any, title: str, colors: dict[str, Any] | None = None, orde
     else:
         rule = (f"{key.upper()} [%], each spoke scaled on its own: its best score at the rim, its worst or "
                 f"{100 * MIN_SPAN:g} points below\nits best (the lower) at the inner ring; "
-                "under each attribute (sequences): best / worst")
+                "under each attribute (sequences): best / worst, with their trackers")
     legend = place_legend(ax, handles, trackers, None)
     _place_around(fig, ax, labels, legend, plain(title), rule)
     return fig
