@@ -1,7 +1,7 @@
 """`dt run --save` interrupted: every line that says how to go on names a command that works when pasted (the
 same command plus --resume is refused while it has --save, as a video cannot be continued); a killed one's unfinished
-video (`NAME.part.EXT`) and its lock go when the resume without --save completes, said in one note line, and no other
-file does."""
+video (`NAME.part.EXT`) and its lock go when the resume (or an --overwrite run) without --save completes, said in
+one note line, and no other file does."""
 
 from __future__ import annotations
 
@@ -127,3 +127,17 @@ def test_a_journal_without_the_video_entry_still_resumes(tiny_ckpt, tmp_path):
     assert res.exit_code == 0, res.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
     assert "v.part.avi" not in res.output and (tmp_path / "v.part.avi").is_file()
+
+
+def test_kill_9_with_save_then_overwrite_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path):
+    """Starting over (--overwrite, no --save) after the kill: the run that completes removes the killed run's
+    unfinished video and its lock as a resume does (it stayed for good, without a word), and says why."""
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    (tmp_path / "v.part.mkv").write_bytes(b"the user's")   # named like a leftover, not the killed run's: kept
+    res = cli(*base, "--overwrite")
+    assert res.exit_code == 0, res.output
+    notes = [ln for ln in res.output.splitlines() if REMOVED in ln]
+    assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} "
+                     "(--overwrite started over)"], res.output
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "clip", "v.part.mkv"]

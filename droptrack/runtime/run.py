@@ -323,7 +323,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         total = count if opts.max_frames is None else min(opts.max_frames, count or opts.max_frames)
         if on_start:
             on_start(total)
+        leftover = point and point.video   # a killed run's --save video: removed once this run completes
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
+            leftover = None if video else video_leftover.earlier(resume.journal_path(outputs))
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if resumable:
@@ -331,7 +333,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
                                      None if point is None else point.template_version, sizes=sizes, replaces=stale,
-                                     save=video[0] if video else None, video=point and point.video)
+                                     save=video[0] if video else None, video=leftover)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,
@@ -369,8 +371,9 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
                 warnings.warn(note, stacklevel=2)
             raise
         if journal is not None and not (summary.interrupted or summary.stopped):
-            if point is not None and point.video:   # a killed run's --save video: removed before the journal naming it
-                summary.left_video = video_leftover.remove(point.video)
+            if leftover:   # removed before the journal naming it
+                summary.left_video = video_leftover.remove(leftover, "--overwrite started over" if point is None
+                                                           else "--resume does not continue a video")
             journal.finish()   # the source is done: nothing left to resume
         summary.resumed, summary.retracked = (0 if point is None else point.frames), retracked
         summary.unfinished = unfinished_note(sinks)

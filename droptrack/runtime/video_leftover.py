@@ -5,6 +5,7 @@ one the user put at the name since, a link, or any other file is kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -37,6 +38,16 @@ def checked(entry: Any) -> dict | None:
     return {"save": entry["save"], "part_id": part_id}
 
 
+def earlier(journal: Path | None) -> dict | None:
+    """The video entry of the journal a killed run left at `journal` (a new run, --overwrite, removes that journal
+    and completes the clean-up in its place), or None: no journal, an unreadable one, or one without a video."""
+    try:
+        data = json.loads(journal.read_text()) if journal is not None and journal.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return checked(data.get("video")) if isinstance(data, dict) else None
+
+
 def _is_recorded(part: Path, part_id: list[int]) -> bool:
     """Whether `part` is the file the killed run was writing: a plain file with the recorded (device, inode), empty
     (the writer's buffer not yet out) or starting as a video the writer makes (a file made since where the run's was
@@ -50,7 +61,7 @@ def _is_recorded(part: Path, part_id: list[int]) -> bool:
         head[:4] == b"RIFF" and head[8:12] == b"AVI ")   # MP4 / MOV, Matroska, AVI
 
 
-def remove(entry: dict) -> str:
+def remove(entry: dict, why: str = "--resume does not continue a video") -> str:
     """Remove the killed run's unfinished video (`checked` entry) and its stale lock, the lock held meanwhile (a
     running writer of that video keeps both): the note saying what was removed, or what is left and why ('': none)."""
     save = Path(entry["save"])
@@ -77,4 +88,4 @@ def remove(entry: dict) -> str:
     finally:
         filelock.release(lock, fd)
     also = f" and its lock {lock}" if had_lock else ""
-    return f"removed the killed run's unfinished video {part}{also} (--resume does not continue a video)"
+    return f"removed the killed run's unfinished video {part}{also} ({why})"
