@@ -5,7 +5,16 @@ Its names are loaded on first use (PEP 562), so `import droptrack` imports neith
 define them (`droptrack.runtime.tracker`, ...) stay importable as before.
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:   # type checkers see the real names (their __getattr__ is typed `object`); never run
+    from droptrack.errors import DropTrackError, InputError
+    from droptrack.runtime.device_tracker import DeviceTracker
+    from droptrack.runtime.run import build_tracker
+    from droptrack.runtime.track_result import TrackResult
+    from droptrack.runtime.tracker import Tracker, load_tracker
 
 # name -> the module that defines it
 _LAZY: dict[str, str] = {
@@ -18,7 +27,8 @@ _LAZY: dict[str, str] = {
     "InputError": "droptrack.errors",
 }
 
-__all__ = list(_LAZY)
+# literal, so type checkers (mypy --strict) and pyflakes read the re-exports above
+__all__ = ["load_tracker", "Tracker", "TrackResult", "DeviceTracker", "build_tracker", "DropTrackError", "InputError"]
 
 
 def __getattr__(name: str) -> object:
