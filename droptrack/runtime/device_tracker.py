@@ -128,7 +128,7 @@ class DeviceTracker(Tracker):
         self._fresh = True
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
-        self._started = True
+        self._started, self.template_version = True, 0   # fresh templates: none refreshed
         if self.extensions is not None:
             self.extensions.reset(states)
             start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
@@ -141,13 +141,14 @@ class DeviceTracker(Tracker):
             return
         old_templates, old_states = self.templates, self.states_t
         old_memory = self.extensions.memory if self.extensions is not None else []
+        version = self.template_version
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states is not None and len(old_states):
             cat = torch.cat if isinstance(self.templates, torch.Tensor) else np.concatenate
             self.templates = cat([old_templates, self.templates], 0)
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
-            self._keep_memory(old_memory)
+            self._keep_memory(old_memory, version)
 
     def close(self) -> None:
         """`Tracker.close`, the states on the device too."""

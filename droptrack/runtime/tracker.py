@@ -124,7 +124,7 @@ class Tracker:
             check_init_targets(frame, states)
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
         self.states = states
-        self._started = True
+        self._started, self.template_version = True, 0   # fresh templates: none refreshed
         if self.extensions is not None:
             self.extensions.reset(states)
             start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
@@ -137,14 +137,16 @@ class Tracker:
             return
         old_templates, old_states = self.templates, self.states
         old_memory = self.extensions.memory if self.extensions is not None else []
+        version = self.template_version
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states:
             self.templates = np.concatenate([old_templates, self.templates], axis=0)
             self.states = old_states + self.states
-            self._keep_memory(old_memory)
+            self._keep_memory(old_memory, version)
 
-    def _keep_memory(self, old_memory: list) -> None:
-        """Put the running targets' extension memory back in front of the new targets' (add_targets)."""
+    def _keep_memory(self, old_memory: list, version: int) -> None:
+        """Put the running targets' extension memory and template refresh count back (add_targets)."""
+        self.template_version = version
         if self.extensions is not None:
             self.extensions.memory = old_memory + self.extensions.memory
 
@@ -292,7 +294,8 @@ class Tracker:
         """What tracking the next frame depends on besides the templates, JSON-safe: the states (exact floats)
         and the extensions' per-target memory (`dt run --resume`)."""
         memory = None if self.extensions is None else [m.to_dict() for m in self.extensions.memory]
-        return {"states": [[float(v) for v in s] for s in self.states], "memory": memory}
+        return {"states": [[float(v) for v in s] for s in self.states], "memory": memory,   # refreshes: restore
+                **({"refreshes": self.template_version} if self.template_version else {})}   # needs templates
 
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
         """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
@@ -306,11 +309,14 @@ class Tracker:
                                                   for st, o in zip(states, old)]   # anchors: as initialised
         if templates is not None:
             check_templates(templates, self.templates)
+        elif snap.get("refreshes"):   # TEMPLATE_REFRESH re-cropped them: the JSON does not hold them
+            raise TrackerStateError(f"snapshot taken after {snap['refreshes']} template refreshes; pass the templates "
+                                    "saved with it: restore(snap, templates=a copy of tracker.templates then)")
         self.states = states
         if self.extensions is not None:
             self.extensions.memory = memory
         if templates is not None:
-            self.template_version = int(template_version or 0)
+            self.template_version = int(template_version or snap.get("refreshes") or 0)
             self.templates = as_templates(templates, self.templates)   # a DeviceTracker's: a tensor on its device
 
     def _ready(self) -> bool:
