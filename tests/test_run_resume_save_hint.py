@@ -69,17 +69,21 @@ def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
     assert REMOVED not in res.output and (tmp_path / "v.avi").is_file()   # the interrupted run's video, finished
 
 
-def test_kill_9_with_save_then_resume_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path):
+@pytest.mark.parametrize("how, why", [("--resume", "--resume does not continue a video"),
+                                      ("--overwrite", "--overwrite started over")])
+def test_kill_9_with_save_then_a_run_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path, how, why):
+    """The resume without --save, or a run that starts over (--overwrite, no --save), removes the killed run's
+    unfinished video and its lock once it completes (they stayed for good, without a word), and says why."""
     base = killed_with_save(tiny_ckpt, tmp_path)
     mine = {name: f"the user's {name}".encode() for name in   # named like the leftovers: never removed
             ("v.part.avi.bak", "v.part.mkv", "v.avi.part", "my.v.part.avi", ".v.avi.lock.bak", "v.mp4")}
     for name, data in mine.items():
         (tmp_path / name).write_bytes(data)
-    res = cli(*base, "--resume")
+    res = cli(*base, how)
     assert res.exit_code == 0, res.output
     notes = [ln for ln in res.output.splitlines() if REMOVED in ln]
-    assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} (--resume "
-                     "does not continue a video)"], res.output
+    assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} ({why})"], \
+        res.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", "clip", *mine])   # nothing else left
     assert all((tmp_path / name).read_bytes() == data for name, data in mine.items())
@@ -128,16 +132,3 @@ def test_a_journal_without_the_video_entry_still_resumes(tiny_ckpt, tmp_path):
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
     assert "v.part.avi" not in res.output and (tmp_path / "v.part.avi").is_file()
 
-
-def test_kill_9_with_save_then_overwrite_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path):
-    """Starting over (--overwrite, no --save) after the kill: the run that completes removes the killed run's
-    unfinished video and its lock as a resume does (it stayed for good, without a word), and says why."""
-    base = killed_with_save(tiny_ckpt, tmp_path)
-    (tmp_path / "v.part.mkv").write_bytes(b"the user's")   # named like a leftover, not the killed run's: kept
-    res = cli(*base, "--overwrite")
-    assert res.exit_code == 0, res.output
-    notes = [ln for ln in res.output.splitlines() if REMOVED in ln]
-    assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} "
-                     "(--overwrite started over)"], res.output
-    assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "clip", "v.part.mkv"]
