@@ -57,3 +57,27 @@ def test_templates_of_another_shape_are_refused_before_anything_changes(ext_trac
         ext_tracker.restore({"states": [STATE]}, templates=np.zeros((2, 3, 8, 8), np.float32))
     assert "templates of shape (2, 3, 8, 8)" in str(err.value)
     assert ext_tracker.snapshot() == before
+
+
+@pytest.mark.parametrize("pre", ["host", "device"])
+def test_a_snapshot_after_add_targets_restores_with_its_templates(tiny_ckpt, tmp_path, pre):
+    """docs/python.md: a target started later took its template from a later frame; a fresh tracker initialised
+    with as many targets on the first frame and given the templates copied with the snapshot goes on exactly as
+    the tracker that made it (without them the added target's template would be the first frame's crop)."""
+    from droptrack.data import generate_synth, get_sequences
+
+    seq = get_sequences("synth", root=generate_synth(tmp_path / "s", 1, 14, seed=0, size=(160, 120), split="val"))[0]
+    frames, gt = list(seq.iter_frames()), np.asarray(seq.boxes, dtype=float)
+    a = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    a.initialize_many(frames[0], [gt[0]])
+    for f in frames[1:4]:
+        a.track_many(f)
+    a.add_targets(frames[4], [gt[4] + [4, 3, 0, 0]])
+    for f in frames[5:8]:
+        a.track_many(f)
+    snap, templates = a.snapshot(), np.array(a.templates, copy=True)
+    b = build_tracker(str(tiny_ckpt), None, "cpu", pre=pre)
+    b.initialize_many(frames[0], [gt[0], gt[0]])
+    b.restore(snap, templates=templates)
+    for f in frames[8:]:
+        assert [r.box for r in b.track_many(f)] == [r.box for r in a.track_many(f)]
