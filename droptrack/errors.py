@@ -136,12 +136,9 @@ def folder_where_a_file_goes(path: object) -> str:
 
 
 def file_where_a_folder_goes(path: object) -> str:
-    """dt's one line for a file on the way to a folder it makes, named by the nearest part of `path` that exists
-    (the file a NotADirectoryError met)."""
-    p = os.fsdecode(path)
-    while not os.path.lexists(p) and os.path.dirname(p) not in ("", p):
-        p = os.path.dirname(p)
-    return (f"'{p}' is a file where dt makes a folder (nothing was written into it); move or rename that file, or "
+    """dt's one line for the file `path` on the way to a folder it makes (for a NotADirectoryError's path, the
+    nearest part that exists: `paths.nearest_existing`)."""
+    return (f"'{path}' is a file where dt makes a folder (nothing was written into it); move or rename that file, or "
             "pass another output path")
 
 

@@ -42,8 +42,9 @@ def _under(real: str, root: str) -> bool:
     return real == root or real.startswith(root + os.sep)
 
 
-def _nearest_existing(path: Path) -> Path:
-    p = path
+def nearest_existing(path: PathLike | bytes) -> Path:
+    """The nearest part of `path` that exists (itself, or a folder above it; the file a NotADirectoryError met)."""
+    p = Path(os.fsdecode(path))
     while not os.path.lexists(p) and p != p.parent:
         p = p.parent
     return p
@@ -58,7 +59,7 @@ def _check_not_dangling(named: str, link: Path) -> None:
 
 def _check_folder_writable(label: str, path: Path, folder: Path) -> None:
     """`folder` (the output's parent, maybe not yet made) can be made and written."""
-    anc = _nearest_existing(folder)
+    anc = nearest_existing(folder)
     _check_not_dangling(f"{label} {_q(path)}: {_q(anc)}", anc)
     if not anc.is_dir():
         raise InputError(f"{label} {_q(path)}: {_q(anc)} is a file, not a folder; pass a path in an existing folder")

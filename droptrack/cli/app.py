@@ -351,7 +351,10 @@ def friendly(fn: Callable) -> Callable:
             typer.echo(one_line(folder_where_a_file_goes(exc.filename2 or exc.filename)), err=True)
             raise typer.Exit(2) from None
         except NotADirectoryError as exc:   # a file where dt makes a folder (OUT/default/got10k_submit)
-            typer.echo(one_line(file_where_a_folder_goes(exc.filename2 or exc.filename)), err=True)
+            from droptrack.paths import nearest_existing
+
+            where = exc.filename2 or exc.filename
+            typer.echo(one_line(file_where_a_folder_goes(nearest_existing(where) if where else where)), err=True)
             raise typer.Exit(2) from None
         except OSError as exc:
             if isinstance(exc, PermissionError):

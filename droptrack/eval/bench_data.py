@@ -139,7 +139,8 @@ def _truncate(seq: Any, frames: int | None) -> Any:
 def check_init(text: str | None, spec: str) -> None:
     """--init checked before any model loads: a box, and refused outright for the synthetic set, whose sequences
     all have their first-frame box (both were refused only after every artifact had loaded)."""
-    if text is not None and _parse_box(text) and data_kind(spec) == "synthetic":
+    box = _parse_box(text) if text is not None else None   # a bad box: its own one line
+    if box is not None and data_kind(spec) == "synthetic":
         raise InputError(f"--data {spec} has its own first-frame boxes; drop --init (it is only for a video or "
                          "folder without ground truth)")
 
