@@ -1,0 +1,206 @@
+"""Training sequences from unlabelled real video: CSRT tracks verified forward-backward, in GOT-10k's layout.
+
+Usage: python benchmarks/real_video_labels.py OUT VIDEO [VIDEO ...] [--every 30] [--length 50]
+
+Real footage teaches what pasted photos cannot (real appearance change, lighting, compression, motion blur), but it
+has no boxes. Each VIDEO is read (longer side scaled to at most 640 px); every `--every` frames, up to five starting
+boxes are proposed: moving regions (three-frame difference) and object-like segments (Felzenszwalb's, by contrast with
+their surroundings). Each is
+tracked by OpenCV's CSRT for at most `--length` frames, in chunks of 6: after each chunk a fresh CSRT runs back
+over it, and the track stops where that backward run misses the forward box at the chunk's start (IoU < 0.6), where
+the box's content no longer resembles the first frame's (NCC < 0.3), or where the box leaves the frame. Tracks of at
+least 20 frames are written as OUT/<video>_<start>_<k>/ (frame links, groundtruth.txt, absence/cover labels,
+attributes.txt `real_video`), listed in OUT/list.txt, with OUT/synth.json as the reader's completeness marker.
+The labels are CSRT's, checked only for self-consistency: they teach real appearance change, not box precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from droptrack.errors import InputError, run_script
+
+CHUNK, FB_IOU, NCC_MIN, MIN_LEN, MAX_SIDE = 6, 0.6, 0.3, 20, 640
+
+
+def iou(a, b) -> float:
+    """IoU of two (x, y, w, h) boxes."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of `path`, BGR, scaled so the longer side is at most 640 px."""
+    cap, frames = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        s = MAX_SIDE / max(f.shape[:2])
+        frames.append(cv2.resize(f, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else f)
+    if not frames:
+        raise InputError(f"{path}: no frames could be read; check the file")
+    return frames
+
+
+def patch(frame: np.ndarray, box) -> np.ndarray:
+    """The box's content as a zero-mean, unit-norm 24x24 grey vector (for NCC)."""
+    x, y, w, h = (int(round(v)) for v in box)
+    g = cv2.cvtColor(frame[max(y, 0):y + h, max(x, 0):x + w], cv2.COLOR_BGR2GRAY)
+    v = cv2.resize(g, (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    v -= v.mean()
+    return v / (np.linalg.norm(v) + 1e-6)
+
+
+def moving_boxes(frames: list[np.ndarray], t: int, area: float) -> list[tuple]:
+    """Boxes of the regions moving at frame t: the AND of its differences with t-3 and t+3, closed, as components."""
+    if t < 3 or t + 3 >= len(frames):
+        return []
+    g = [cv2.GaussianBlur(cv2.cvtColor(frames[i], cv2.COLOR_BGR2GRAY), (5, 5), 0) for i in (t - 3, t, t + 3)]
+    m = (cv2.absdiff(g[1], g[0]) > 20) & (cv2.absdiff(g[1], g[2]) > 20)
+    m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(m)
+    boxes = [tuple(float(v) for v in stats[i, :4]) for i in range(1, n)
+             if 0.002 * area <= stats[i, 2] * stats[i, 3] <= 0.15 * area and stats[i, 4] > 0.3 * stats[i, 2] * stats[i, 3]]
+    return sorted(boxes, key=lambda b: -b[2] * b[3])[:2]
+
+
+def object_boxes(frame: np.ndarray, k: int) -> list[tuple]:
+    """Up to k object-like boxes: Felzenszwalb segments (0.3-10 % of the frame, off the border, filling at least 40 %
+    of their box, aspect 1:4..4:1) ranked by their Lab colour contrast with a ring around the box."""
+    from skimage.segmentation import felzenszwalb
+
+    H, W = frame.shape[:2]
+    seg = felzenszwalb(frame[:, :, ::-1], scale=400, sigma=0.8, min_size=int(0.002 * H * W))
+    lab = cv2.cvtColor(frame, cv2.COLOR_BGR2LAB).astype(np.float32)
+    scored = []
+    for label in np.unique(seg):
+        m = (seg == label).astype(np.uint8)
+        x, y, w, h = cv2.boundingRect(m)
+        n = int(m.sum())
+        if not (0.003 * H * W <= w * h <= 0.1 * H * W) or n < 0.4 * w * h or not 0.25 <= w / h <= 4.0:
+            continue
+        if x <= 2 or y <= 2 or x + w >= W - 2 or y + h >= H - 2:
+            continue
+        p = max(4, int(0.25 * max(w, h)))
+        ring = np.zeros_like(m)
+        ring[max(y - p, 0):y + h + p, max(x - p, 0):x + w + p] = 1
+        ring[y:y + h, x:x + w] = 0
+        if ring.sum() == 0:
+            continue
+        inside, around = lab[m > 0].mean(0), lab[ring > 0].mean(0)
+        box = (float(x), float(y), float(w), float(h))
+        scored.append((float(np.linalg.norm(inside - around)), box))
+    out = []
+    for contrast, box in sorted(scored, reverse=True):
+        if len(out) == k or contrast < 12:
+            break
+        if all(iou(box, o) < 0.2 for o in out):
+            out.append(box)
+    return out
+
+
+def csrt(frame: np.ndarray, box):
+    """A CSRT tracker started on `box`."""
+    t = cv2.TrackerCSRT.create()
+    t.init(frame, tuple(int(round(v)) for v in box))
+    return t
+
+
+def verified_track(frames: list[np.ndarray], start: int, box, length: int) -> list[tuple]:
+    """The forward CSRT track from `start`, cut where a chunk fails its backward check (see the module docstring)."""
+    H, W = frames[0].shape[:2]
+    fwd, track, ref = csrt(frames[start], box), [tuple(box)], patch(frames[start], box)
+    end = min(len(frames) - 1, start + length)
+    t = start
+    while t < end:
+        chunk = []
+        for u in range(t + 1, min(t + CHUNK, end) + 1):
+            ok, b = fwd.update(frames[u])
+            x, y, w, h = b
+            if not ok or w < 4 or h < 4 or x < -0.3 * w or y < -0.3 * h or x + 0.7 * w > W or y + 0.7 * h > H:
+                return track
+            chunk.append(tuple(float(v) for v in b))
+        last = t + len(chunk)
+        back = csrt(frames[last], chunk[-1])
+        for u in range(last - 1, t - 1, -1):
+            ok, b = back.update(frames[u])
+            if not ok:
+                return track
+        if iou(b, track[-1]) < FB_IOU or float(patch(frames[last], chunk[-1]) @ ref) < NCC_MIN:
+            return track
+        track += chunk
+        t = last
+    return track
+
+
+def write_track(out: Path, name: str, frame_files: list[Path], track: list[tuple]) -> None:
+    """One sequence folder: links to its frames, its boxes and the GOT-10k labels (all visible)."""
+    seq = out / name
+    seq.mkdir(parents=True)
+    for i, f in enumerate(frame_files, 1):
+        os.symlink(os.path.relpath(f, seq), seq / f"{i:08d}.jpg")
+    (seq / "groundtruth.txt").write_text("".join(f"{x:.4f},{y:.4f},{w:.4f},{h:.4f}\n" for x, y, w, h in track))
+    (seq / "absence.label").write_text("0\n" * len(track))
+    (seq / "cover.label").write_text("8\n" * len(track))
+    (seq / "cut_by_image.label").write_text("0\n" * len(track))
+    (seq / "attributes.txt").write_text("real_video\n")
+
+
+def label_video(video: Path, out: Path, every: int, length: int) -> list[str]:
+    """Write the verified tracks of one video; returns the sequence names."""
+    frames, stem = read_video(video), video.stem.replace(" ", "_")
+    store = out / "_frames" / stem
+    store.mkdir(parents=True)
+    files = []
+    for i, f in enumerate(frames):
+        files.append(store / f"{i:06d}.jpg")
+        cv2.imwrite(str(files[-1]), f, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    area, names = frames[0].shape[0] * frames[0].shape[1], []
+    for start in range(0, len(frames) - MIN_LEN, every):
+        props = moving_boxes(frames, start, area)
+        props += [b for b in object_boxes(frames[start], 4) if all(iou(b, o) < 0.3 for o in props)]
+        for k, box in enumerate(props):
+            track = verified_track(frames, start, box, length)
+            if len(track) >= MIN_LEN:
+                name = f"{stem}_{start:04d}_{k}"
+                write_track(out, name, files[start:start + len(track)], track)
+                names.append(name)
+    return names
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("videos", type=Path, nargs="+")
+    ap.add_argument("--every", type=int, default=30)
+    ap.add_argument("--length", type=int, default=50)
+    a = ap.parse_args()
+    if a.out.exists():
+        raise InputError(f"{a.out} exists; remove it or pick another folder")
+    missing = [v for v in a.videos if not v.is_file()]
+    if missing:
+        raise InputError(f"{missing[0]}: no such video; install or extract its package first (see the recipe)")
+    names: list[str] = []
+    from rich.progress import track
+    for v in track(a.videos, description="labelling"):
+        got = label_video(v, a.out, a.every, a.length)
+        print(f"{v.name}: {len(got)} tracks, {sum(len(open(a.out / n / 'groundtruth.txt').readlines()) for n in got)} "
+              "frames", flush=True)
+        names += got
+    (a.out / "list.txt").write_text("".join(n + "\n" for n in names))
+    (a.out / "synth.json").write_text(json.dumps({"split": "train", "source": "real_video_labels.py",
+                                                  "videos": [str(v) for v in a.videos], "every": a.every, "length": a.length}, indent=1))
+    print(f"{len(names)} sequences in {a.out}")
+
+
+if __name__ == "__main__":
+    run_script(main)
