@@ -14,7 +14,8 @@
 #   (balle-jbart.mp4, balle1-vp9.avi), python-nbsphinx-doc (Shepard_Calais_1906_FrenchGP.ogv), node-opencv
 #   (motion.mov); Debian bookworm.
 # Data, train split only: version 13's 1,343 sequences (seeds 901-903) plus the real tracks (realA, realB: every 30
-# frames, at most 50 frames each), each real sequence listed twice (links under two shard names).
+# frames, at most 50 frames each, boxes that move at least 0.1 of their size), each listed three times (links under
+# three shard names: about a fifth of the draws).
 # Training: benchmarks/configs/droptrack_tiny_synth_v22.yaml (6 epochs of 16,384 pairs, batch 32, LR 5e-5, x0.1 after
 # 4), from droptrack/weights/droptrack_tiny_synth.pt, seed 221, a checkpoint every epoch.
 . "$(dirname "$0")/cpu_train_lib.sh" "$@"
@@ -25,9 +26,12 @@ cd "$W" || exit 2
 if want data; then
     D=debvid/root
     if [ ! -d "$D" ]; then
-        mkdir -p debvid/debs && ( cd debvid/debs && apt-get download python3-imageio python-kivy-examples \
-            python3-hug-doc forensics-samples-files pd-extendedview python3-mecavideo python-nbsphinx-doc node-opencv \
-            > ../download.log 2>&1 ) || { echo "apt-get download failed: $(tail -1 debvid/download.log)"; exit 1; }
+        mkdir -p debvid/debs
+        if ! ( cd debvid/debs && apt-get download python3-imageio python-kivy-examples python3-hug-doc \
+                forensics-samples-files pd-extendedview python3-mecavideo python-nbsphinx-doc node-opencv \
+                > ../download.log 2>&1 ); then
+            echo "apt-get download failed: $(tail -1 debvid/download.log)"; exit 1
+        fi
         for deb in debvid/debs/*.deb; do dpkg -x "$deb" "$D" || exit 1; done
     fi
     A=(usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4 usr/share/kivy-examples/widgets/cityCC0.mpg
@@ -44,11 +48,11 @@ if want data; then
     wait
     for s in realA realB; do
         [ -f "$s/list.txt" ] || { echo "labels $s failed: $(tail -1 "lab_$s.log")"; exit 1; }
-        ln -sfn "$s" "${s}r2"
+        ln -sfn "$s" "${s}r2"; ln -sfn "$s" "${s}r3"
     done
     rm -rf merged22
-    "$PY" "$REPO/benchmarks/merge_synth_shards.py" merged22 plain hardA hardB realA realAr2 realB realBr2 \
-        --only hardB=silhouette > /dev/null || exit 1
+    "$PY" "$REPO/benchmarks/merge_synth_shards.py" merged22 plain hardA hardB realA realAr2 realAr3 realB realBr2 \
+        realBr3 --only hardB=silhouette > /dev/null || exit 1
     data_summary merged22 real_video
 fi
 if want train; then

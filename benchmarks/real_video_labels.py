@@ -1,17 +1,18 @@
 """Training sequences from unlabelled real video: CSRT tracks verified forward-backward, in GOT-10k's layout.
 
-Usage: python benchmarks/real_video_labels.py OUT VIDEO [VIDEO ...] [--every 30] [--length 50]
+Usage: python benchmarks/real_video_labels.py OUT VIDEO [VIDEO ...] [--every 30] [--length 50] [--min-motion 0.1]
 
 Real footage teaches what pasted photos cannot (real appearance change, lighting, compression, motion blur), but it
 has no boxes. Each VIDEO is read (longer side scaled to at most 640 px); every `--every` frames, up to five starting
-boxes are proposed: moving regions (three-frame difference) and object-like segments (Felzenszwalb's, by contrast with
-their surroundings). Each is
-tracked by OpenCV's CSRT for at most `--length` frames, in chunks of 6: after each chunk a fresh CSRT runs back
-over it, and the track stops where that backward run misses the forward box at the chunk's start (IoU < 0.6), where
-the box's content no longer resembles the first frame's (NCC < 0.3), or where the box leaves the frame. Tracks of at
-least 20 frames are written as OUT/<video>_<start>_<k>/ (frame links, groundtruth.txt, absence/cover labels,
-attributes.txt `real_video`), listed in OUT/list.txt, with OUT/synth.json as the reader's completeness marker.
-The labels are CSRT's, checked only for self-consistency: they teach real appearance change, not box precision.
+boxes are proposed: moving regions (three-frame difference) and object-like segments (Felzenszwalb's, by contrast
+with their surroundings). Each is tracked by OpenCV's CSRT for at most `--length` frames, in chunks of 6: after each
+chunk a fresh CSRT runs back over it, and the track stops where that backward run misses the forward box at the
+chunk's start (IoU < 0.6), where the box's content no longer resembles the first frame's (NCC < 0.3), or where the
+box leaves the frame. Tracks of at least 20 frames whose box moves at least `--min-motion` of its size (a still box
+of a still camera teaches nothing the synthetic data does not) are written as OUT/<video>_<start>_<k>/ (frame links,
+groundtruth.txt, absence/cover labels, attributes.txt `real_video`), listed in OUT/list.txt, with OUT/synth.json as
+the reader's completeness marker. The labels are CSRT's, checked only for self-consistency: they teach real
+appearance change, not box precision.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def moving_boxes(frames: list[np.ndarray], t: int, area: float) -> list[tuple]:
     m = (cv2.absdiff(g[1], g[0]) > 20) & (cv2.absdiff(g[1], g[2]) > 20)
     m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(m)
+    wh = stats[:, 2] * stats[:, 3]
     boxes = [tuple(float(v) for v in stats[i, :4]) for i in range(1, n)
-             if 0.002 * area <= stats[i, 2] * stats[i, 3] <= 0.15 * area and stats[i, 4] > 0.3 * stats[i, 2] * stats[i, 3]]
+             if 0.002 * area <= wh[i] <= 0.15 * area and stats[i, 4] > 0.3 * wh[i]]
     return sorted(boxes, key=lambda b: -b[2] * b[3])[:2]
 
 
@@ -155,7 +157,14 @@ def write_track(out: Path, name: str, frame_files: list[Path], track: list[tuple
     (seq / "attributes.txt").write_text("real_video\n")
 
 
-def label_video(video: Path, out: Path, every: int, length: int) -> list[str]:
+def motion(track: list[tuple]) -> float:
+    """How far the box's centre gets from its start, in units of the first box's size (sqrt of its area)."""
+    b = np.asarray(track)
+    c = b[:, :2] + b[:, 2:] / 2
+    return float(np.linalg.norm(c - c[0], axis=1).max() / np.sqrt(b[0, 2] * b[0, 3]))
+
+
+def label_video(video: Path, out: Path, every: int, length: int, min_motion: float) -> list[str]:
     """Write the verified tracks of one video; returns the sequence names."""
     frames, stem = read_video(video), video.stem.replace(" ", "_")
     store = out / "_frames" / stem
@@ -170,7 +179,7 @@ def label_video(video: Path, out: Path, every: int, length: int) -> list[str]:
         props += [b for b in object_boxes(frames[start], 4) if all(iou(b, o) < 0.3 for o in props)]
         for k, box in enumerate(props):
             track = verified_track(frames, start, box, length)
-            if len(track) >= MIN_LEN:
+            if len(track) >= MIN_LEN and motion(track) >= min_motion:
                 name = f"{stem}_{start:04d}_{k}"
                 write_track(out, name, files[start:start + len(track)], track)
                 names.append(name)
@@ -183,6 +192,7 @@ def main() -> None:
     ap.add_argument("videos", type=Path, nargs="+")
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--length", type=int, default=50)
+    ap.add_argument("--min-motion", type=float, default=0.1)
     a = ap.parse_args()
     if a.out.exists():
         raise InputError(f"{a.out} exists; remove it or pick another folder")
@@ -192,13 +202,14 @@ def main() -> None:
     names: list[str] = []
     from rich.progress import track
     for v in track(a.videos, description="labelling"):
-        got = label_video(v, a.out, a.every, a.length)
+        got = label_video(v, a.out, a.every, a.length, a.min_motion)
         print(f"{v.name}: {len(got)} tracks, {sum(len(open(a.out / n / 'groundtruth.txt').readlines()) for n in got)} "
               "frames", flush=True)
         names += got
     (a.out / "list.txt").write_text("".join(n + "\n" for n in names))
-    (a.out / "synth.json").write_text(json.dumps({"split": "train", "source": "real_video_labels.py",
-                                                  "videos": [str(v) for v in a.videos], "every": a.every, "length": a.length}, indent=1))
+    marker = {"split": "train", "source": "real_video_labels.py", "videos": [str(v) for v in a.videos],
+              "every": a.every, "length": a.length, "min_motion": a.min_motion}
+    (a.out / "synth.json").write_text(json.dumps(marker, indent=1))
     print(f"{len(names)} sequences in {a.out}")
 
 
