@@ -51,8 +51,7 @@ class Tracker:
         self.lost_threshold = check_lost_threshold(lost_threshold)
         self.init_checks = bool(init_checks)
         self.backend = backend
-        m = backend.meta
-        self.meta = m
+        self.meta = m = backend.meta
         self.normalizer = Normalizer(m.mean, m.std)
         self.cropper = Cropper()                # crop_resize with a reused canvas for padded windows
         self.templates: np.ndarray | None = None
@@ -80,6 +79,12 @@ class Tracker:
         if self.extensions is not None:
             self.extensions.reset([])
         self.backend.close()
+
+    def __repr__(self) -> str:
+        """The model, backend, procedure and state in one line (the default repr named only the memory address)."""
+        state = "closed" if self._closed else f"{self.num_targets} target(s)"
+        return (f"Tracker({self.meta.config_name}, {self.backend.name} {self.meta.precision}, {self.channels}, "
+                f"{self.ext.describe()}, {state})")
 
     def __enter__(self) -> "Tracker":
         return self
