@@ -70,22 +70,26 @@ def test_sigint_with_save_advises_a_resume_that_runs(tiny_ckpt, tmp_path):
 
 
 @pytest.mark.parametrize("how, why", [("--resume", "--resume does not continue a video"),
-                                      ("--overwrite", "--overwrite started over")])
+                                      ("--overwrite", "--overwrite started over"),
+                                      ("--overwrite --save w.avi", "--overwrite started over")])
 def test_kill_9_with_save_then_a_run_without_it_removes_the_unfinished_video(tiny_ckpt, tmp_path, how, why):
-    """The resume without --save, or a run that starts over (--overwrite, no --save), removes the killed run's
-    unfinished video and its lock once it completes (they stayed for good, without a word), and says why."""
+    """The resume without --save, or a run that starts over (--overwrite, without --save or saving another video),
+    removes the killed run's unfinished video and its lock once it completes (they stayed for good, without a word),
+    and says why."""
     base = killed_with_save(tiny_ckpt, tmp_path)
+    how, *save = how.replace("w.avi", str(tmp_path / "w.avi")).split()
     mine = {name: f"the user's {name}".encode() for name in   # named like the leftovers: never removed
             ("v.part.avi.bak", "v.part.mkv", "v.avi.part", "my.v.part.avi", ".v.avi.lock.bak", "v.mp4")}
     for name, data in mine.items():
         (tmp_path / name).write_bytes(data)
-    res = cli(*base, how)
+    res = cli(*base, how, *save)
     assert res.exit_code == 0, res.output
     notes = [ln for ln in res.output.splitlines() if REMOVED in ln]
     assert notes == [f"note: {REMOVED} {tmp_path / 'v.part.avi'} and its lock {tmp_path / '.v.avi.lock'} ({why})"], \
         res.output
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", "clip", *mine])   # nothing else left
+    made = ["w.avi"] if save else []   # the new run's own video, finished
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.txt", "clip", *mine, *made])   # nothing else left
     assert all((tmp_path / name).read_bytes() == data for name, data in mine.items())
 
 
@@ -132,3 +136,13 @@ def test_a_journal_without_the_video_entry_still_resumes(tiny_ckpt, tmp_path):
     assert len((tmp_path / "b.txt").read_text().splitlines()) == 400
     assert "v.part.avi" not in res.output and (tmp_path / "v.part.avi").is_file()
 
+
+
+def test_overwrite_saving_the_same_video_again_takes_its_part_over(tiny_ckpt, tmp_path):
+    """--overwrite with the killed run's own --save: the new writer replaces v.part.avi, and no note calls the new
+    video someone else's or removes it."""
+    base = killed_with_save(tiny_ckpt, tmp_path)
+    res = cli(*base, "--overwrite", "--save", str(tmp_path / "v.avi"))
+    assert res.exit_code == 0, res.output
+    assert "v.part.avi" not in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.txt", "clip", "v.avi"]

@@ -325,7 +325,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             on_start(total)
         leftover = point and point.video   # a killed run's --save video: removed once this run completes
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
-            leftover = None if video else video_leftover.earlier(resume.journal_path(outputs))
+            leftover = video_leftover.earlier(resume.journal_path(outputs), video[0] if video else None)
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if resumable:
@@ -333,7 +333,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             sizes = (lambda: [f.size for f in streams]) if len(streams) == len(outputs) else None
             journal = resume.Journal(resume.journal_path(outputs), ident, tracker,
                                      None if point is None else point.template_version, sizes=sizes, replaces=stale,
-                                     save=video[0] if video else None, video=leftover)
+                                     save=video[0] if video else None, video=None if video else leftover)
         try:
             try:
                 summary = track_frames(itertools.chain([first], frames), tracker, boxes, sinks, opts.max_frames,

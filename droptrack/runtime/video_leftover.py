@@ -1,6 +1,7 @@
 """The unfinished --save video a killed `dt run` leaves (`NAME.part.EXT`, and its lock `.NAME.lock`): its resume
 journal names it by file id while it is written (`record`), and the run that completes a resume (which cannot continue
-a video, so has no --save) removes it, or says in one line what is left and why (`remove`). Only that very file goes:
+a video, so has no --save), or an --overwrite run saving elsewhere, removes it, or says in one line what is left and
+why (`remove`). Only that very file goes:
 one the user put at the name since, a link, or any other file is kept."""
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ def checked(entry: Any) -> dict | None:
     return {"save": entry["save"], "part_id": part_id}
 
 
-def earlier(journal: Path | None) -> dict | None:
+def earlier(journal: Path | None, save: Path | None = None) -> dict | None:
     """The video entry of the journal a killed run left at `journal` (a new run, --overwrite, removes that journal
-    and completes the clean-up in its place), or None: no journal, an unreadable one, or one without a video."""
+    and completes the clean-up in its place), or None: no journal, an unreadable one, one without a video, or one
+    whose video is this run's own `save` (its writer takes that NAME.part.EXT over)."""
     try:
         data = json.loads(journal.read_text()) if journal is not None and journal.is_file() else None
     except (OSError, ValueError):
         return None
-    return checked(data.get("video")) if isinstance(data, dict) else None
+    entry = checked(data.get("video")) if isinstance(data, dict) else None
+    return None if entry is None or (save is not None and Path(entry["save"]) == save.resolve()) else entry
 
 
 def _is_recorded(part: Path, part_id: list[int]) -> bool:
