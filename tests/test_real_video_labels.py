@@ -58,7 +58,6 @@ def test_tracks_follow_the_moving_object_and_skip_the_still_one(tmp_path):
     assert run.returncode == 0, run.stderr
     names = (out / "list.txt").read_text().split()
     assert names, run.stdout
-    mod = _module()
     for name in names:
         boxes = np.loadtxt(out / name / "groundtruth.txt", delimiter=",", ndmin=2)
         assert len(boxes) >= 20 and sorted(p.name for p in (out / name).glob("*.jpg"))[0] == "00000001.jpg"
@@ -67,6 +66,12 @@ def test_tracks_follow_the_moving_object_and_skip_the_still_one(tmp_path):
         assert min(inside) >= 0.8, (name, min(inside))   # on the moving square (or a part of it) in every frame
         assert len(list((out / name).glob("*.jpg"))) == len(boxes)
         assert (out / name / "absence.label").read_text().split() == ["0"] * len(boxes)
+    from droptrack.train.data import load_datasets
+
+    (seqs,) = load_datasets(["SYNTH"], {"SYNTH": str(out)})   # what dt train --data reads
+    assert sorted(s.name for s in seqs) == sorted(names)
+    assert all(np.allclose(s.boxes, np.loadtxt(out / s.name / "groundtruth.txt", delimiter=",", ndmin=2))
+               for s in seqs)
 
 
 def test_a_track_stops_where_its_backward_check_fails():
