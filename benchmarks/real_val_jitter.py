@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))   # sibling scripts: tune_tracker_ext (keys, export, tracking), real_keyframes (clips)
 
-from droptrack.errors import run_script  # noqa: E402
+from droptrack.errors import InputError, run_script  # noqa: E402
 
 
 def starts(box: list[float], count: int, seed: int) -> list[list[float]]:
@@ -121,6 +121,8 @@ def main() -> None:
     from droptrack.engine.onnxruntime_backend import OrtBackend
     from droptrack.eval.machine import benchmark_machine
 
+    if args.model is not None and not Path(args.model).is_file():   # before any folder is made
+        raise InputError(f"--model {args.model}: no such checkpoint; pass an existing .pt file")
     cv2.setNumThreads(1)
     work, out = Path(args.workdir), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
