@@ -50,7 +50,25 @@ def test_table_pairs_each_start_with_the_first_setting(jit):
      "unknown tracker extension"),
     (["--real", "benchmarks/data/real_video_val3_keyframes.json", "--eval", "{}", "--inits", "0", "--out", "o"],
      "at least 1"),
+    (["--real", "benchmarks/data/real_video_val3_keyframes.json", "--eval", "{}", "--model", "nope.pt", "--out", "o"],
+     "--model nope.pt: no such checkpoint"),
 ])
 def test_bad_arguments_are_one_line_errors(args, words, tmp_path):
+    args = [str(tmp_path / "o") if a == "o" else a for a in args]
     r = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()   # refused before any folder is made
+
+
+def test_a_clip_of_a_debian_package_that_is_missing_names_the_package(tmp_path):
+    """A keyframe clip from a Debian package (the fresh validation clip's kind) that is not installed: one line
+    naming the package to install, not a traceback."""
+    import json
+
+    clip = {"name": "x", "source": "debian", "package": "some-package", "file": str(tmp_path / "none.mp4"),
+            "size": [64, 48], "shot": [0, 4], "rule": "-", "keyframes": {"0": [1, 1, 9, 9], "4": [2, 2, 9, 9]}}
+    (tmp_path / "k.json").write_text(json.dumps({"about": "-", "clips": [clip]}))
+    from droptrack.errors import InputError
+
+    with pytest.raises(InputError, match="apt-get install some-package"):
+        benchmark_module("real_keyframes").clip_frames(clip)
