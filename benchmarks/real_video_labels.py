@@ -11,8 +11,8 @@ chunk's start (IoU < 0.6), where the box's content no longer resembles the first
 box leaves the frame. Tracks of at least 20 frames whose box moves at least `--min-motion` of its size (a still box
 of a still camera teaches nothing the synthetic data does not) are written as OUT/<video>_<start>_<k>/ (frame links,
 groundtruth.txt, absence/cover labels, attributes.txt `real_video`), listed in OUT/list.txt, with OUT/synth.json as
-the reader's completeness marker. The labels are CSRT's, checked only for self-consistency: they teach real
-appearance change, not box precision.
+the reader's completeness marker and OUT/tracks.png, a sheet of some tracks to check by eye. The labels are CSRT's,
+checked only for self-consistency: they teach real appearance change, not box precision.
 """
 
 from __future__ import annotations
@@ -186,6 +186,28 @@ def label_video(video: Path, out: Path, every: int, length: int, min_motion: flo
     return names
 
 
+def contact_sheet(out: Path, names: list[str], rows: int = 8) -> Path | None:
+    """OUT/tracks.png: first, middle and last frame of up to `rows` tracks spread over the list, box drawn, so that
+    the labels can be checked by eye before training on them."""
+    if not names:
+        return None
+    lines = []
+    for name in names[::max(1, len(names) // rows)][:rows]:
+        boxes = np.loadtxt(out / name / "groundtruth.txt", delimiter=",", ndmin=2)
+        tiles = []
+        for i in (0, len(boxes) // 2, len(boxes) - 1):
+            f = cv2.imread(str(out / name / f"{i + 1:08d}.jpg"))
+            x, y, w, h = (int(round(v)) for v in boxes[i])
+            cv2.rectangle(f, (x, y), (x + w, y + h), (0, 255, 0), 2)
+            cv2.putText(f, f"{name} {i}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+            tiles.append(cv2.resize(f, (320, max(1, round(320 * f.shape[0] / f.shape[1])))))
+        lines.append(np.hstack([cv2.copyMakeBorder(t, 0, max(u.shape[0] for u in tiles) - t.shape[0], 0, 0,
+                                                   cv2.BORDER_CONSTANT) for t in tiles]))
+    sheet = out / "tracks.png"
+    cv2.imwrite(str(sheet), np.vstack(lines))
+    return sheet
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -210,7 +232,8 @@ def main() -> None:
     marker = {"split": "train", "source": "real_video_labels.py", "videos": [str(v) for v in a.videos],
               "every": a.every, "length": a.length, "min_motion": a.min_motion}
     (a.out / "synth.json").write_text(json.dumps(marker, indent=1))
-    print(f"{len(names)} sequences in {a.out}")
+    sheet = contact_sheet(a.out, names)
+    print(f"{len(names)} sequences in {a.out}" + (f"; check them by eye: {sheet}" if sheet else ""))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ def test_tracks_follow_the_moving_object_and_skip_the_still_one(tmp_path):
     assert run.returncode == 0, run.stderr
     names = (out / "list.txt").read_text().split()
     assert names, run.stdout
+    sheet = cv2.imread(str(out / "tracks.png"))   # the sheet to check the labels by eye: one row per track shown
+    assert sheet is not None and sheet.shape[1] == 3 * 320 and sheet.shape[0] >= 213 * min(len(names), 8)
     for name in names:
         boxes = np.loadtxt(out / name / "groundtruth.txt", delimiter=",", ndmin=2)
         assert len(boxes) >= 20 and sorted(p.name for p in (out / name).glob("*.jpg"))[0] == "00000001.jpg"
