@@ -21,6 +21,9 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt
 HOOK = textwrap.dedent("""
     import atexit, os, signal, sys
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal starts it: a suite run in the
+                                                                # background (nohup, &) passes SIGINT down ignored
+
     class StopAtTorch:
         def find_spec(self, name, path=None, target=None):
             if name == "torch":
