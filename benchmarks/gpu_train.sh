@@ -13,7 +13,12 @@
 #                                       # config's SAMPLE_PER_EPOCH),
 #                                       # GPU_TRAIN_HARD_ATTRIBUTES (the hard shards' --attributes: all, or
 #                                       # all,attached to add the opt-in attribute),
-#                                       # GPU_TRAIN_WORK (/tmp/gpu_train, emptied first), PYTHON
+#                                       # GPU_TRAIN_WORK (/tmp/gpu_train, emptied first), PYTHON,
+#                                       # GPU_TRAIN_REAL (a folder of unlabelled videos, e.g. .gpu_data/debvid: each
+#                                       # labelled by benchmarks/real_video_labels.py on the device and added,
+#                                       # listed GPU_TRAIN_REAL_REPEAT times, default 3, as version 22's recipe;
+#                                       # fill .gpu_data/debvid with the 10 videos cpu_train_v22.sh extracts under
+#                                       # WORK/debvid/root, 16 MB, and carry it)
 #
 # 1. training data, in GPU_TRAIN_JOBS parallel shards: plain (320x240, 80 frames) and hard (640x360, 60 frames,
 #    every attribute) synthetic sequences of the *train* photo groups, 1:4.5..4.5:1 targets (version 4's recipe with
@@ -63,8 +68,22 @@ for k in $(seq 1 "$half"); do
         --frames 60 --seed $(( SEED + 100 + k )) --aspect-max 4.5 > "$W/synth_hard_$k.log" 2>&1 &
 done
 wait
+REAL="${GPU_TRAIN_REAL:-}"; REPEAT="${GPU_TRAIN_REAL_REPEAT:-3}"
+if [ -n "$REAL" ]; then   # version 22's real tracks: one labeller per video, in parallel
+    [ -d "$REAL" ] || { log "GPU_TRAIN_REAL: $REAL is not a folder of videos"; exit 2; }
+    i=0
+    for v in "$REAL"/*; do
+        [ -f "$v" ] || continue
+        i=$(( i + 1 )); "$PY" benchmarks/real_video_labels.py "$W/real_$i" "$v" > "$W/label_real_$i.log" 2>&1 &
+    done
+    wait
+    for d in "$W"/real_*; do
+        [ -f "$d/list.txt" ] || { log "labels $d failed: $(tail -1 "$W/label_${d##*/}.log")"; rm -rf "$d"; continue; }
+        for r in $(seq 2 "$REPEAT"); do ln -sfn "$d" "${d}_r$r"; done
+    done
+fi
 shards=()
-for d in "$W"/plain_* "$W"/hard_*; do
+for d in "$W"/plain_* "$W"/hard_* "$W"/real_*; do
     [ -e "$d" ] || continue   # no hard shards when GPU_TRAIN_HARD=0
     [ -f "$d/list.txt" ] || { log "shard $d failed: $(tail -1 "$W/synth_$(basename "$d").log")"; continue; }
     shards+=("$d")

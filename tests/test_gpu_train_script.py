@@ -52,3 +52,26 @@ def test_gpu_train_script_refuses_unknown_hard_attributes_before_any_work(tmp_pa
     assert run.returncode == 2
     assert "GPU_TRAIN_HARD_ATTRIBUTES: all,glued" in run.stdout and "all,attached" in run.stdout
     assert not work.exists()  # nothing generated, nothing emptied
+
+
+@pytest.mark.slow
+def test_gpu_train_script_adds_labelled_real_video_listed_repeat_times(tmp_path):
+    """GPU_TRAIN_REAL: each video of the folder is labelled on the machine (real_video_labels.py) and its tracks join
+    the merged set GPU_TRAIN_REAL_REPEAT times (version 22's recipe, for a lent GPU)."""
+    from test_real_video_labels import _video
+
+    (tmp_path / "videos").mkdir()
+    _video(tmp_path / "videos" / "clip.avi")
+    cfg = yaml.safe_load((ROOT / "benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml").read_text())
+    cfg["DATA"]["TRAIN"]["SAMPLE_PER_EPOCH"] = 8
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GPU_TRAIN_WORK": str(tmp_path / "w"),
+           "GPU_TRAIN_CONFIG": str(tmp_path / "tiny.yaml"), "GPU_TRAIN_DEVICE": "cpu", "GPU_TRAIN_PLAIN": "2",
+           "GPU_TRAIN_HARD": "0", "GPU_TRAIN_JOBS": "2", "GPU_TRAIN_PROBE_ITERS": "2", "GPU_TRAIN_BATCH": "2",
+           "GPU_TRAIN_WORKERS": "0", "GPU_TRAIN_SECONDS": "2", "OMP_NUM_THREADS": "1",
+           "GPU_TRAIN_REAL": str(tmp_path / "videos"), "GPU_TRAIN_REAL_REPEAT": "2"}
+    run = subprocess.run(["bash", "benchmarks/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    tracks = len((tmp_path / "w" / "real_1" / "list.txt").read_text().split())
+    assert tracks >= 1 and f"data ready: {2 + 2 * tracks} sequences" in run.stdout, run.stdout
