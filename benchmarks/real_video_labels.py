@@ -221,6 +221,9 @@ def main() -> None:
     missing = [v for v in a.videos if not v.is_file()]
     if missing:
         raise InputError(f"{missing[0]}: no such video; install or extract its package first (see the recipe)")
+    unreadable = [v for v in a.videos if not cv2.VideoCapture(str(v)).read()[0]]   # before any work
+    if unreadable:
+        raise InputError(f"{unreadable[0]}: no frame can be read from it; pass a video file OpenCV decodes")
     names: list[str] = []
     from rich.progress import track
     for v in track(a.videos, description="labelling"):

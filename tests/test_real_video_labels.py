@@ -100,3 +100,18 @@ def test_a_track_stops_where_its_backward_check_fails():
                                           ([(i * 0.5, 0, 10, 10) for i in range(30)], True)])
 def test_motion_is_in_units_of_the_box_size(track, moves):
     assert (_module().motion(track) >= 0.1) is moves
+
+
+def test_bad_input_is_one_line_before_any_work(tmp_path):
+    _video(tmp_path / "clip.avi")
+    (tmp_path / "notes.txt").write_text("not a video")
+    for args, words in ((["clip.avi", "nope.mp4"], "nope.mp4: no such video"),
+                        (["clip.avi", "notes.txt"], "notes.txt: no frame can be read")):
+        run = subprocess.run([sys.executable, str(SCRIPT), "out", *args], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=120)
+        assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+        assert not (tmp_path / "out").exists()   # nothing written
+    (tmp_path / "out").mkdir()
+    run = subprocess.run([sys.executable, str(SCRIPT), "out", "clip.avi"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "out exists" in run.stderr
