@@ -26,16 +26,9 @@ import cv2
 import numpy as np
 
 from droptrack.errors import InputError, run_script
+from droptrack.geometry import box_iou
 
 CHUNK, FB_IOU, NCC_MIN, MIN_LEN, MAX_SIDE = 6, 0.6, 0.3, 20, 640
-
-
-def iou(a, b) -> float:
-    """IoU of two (x, y, w, h) boxes."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
 
 
 def read_video(path: Path) -> list[np.ndarray]:
@@ -105,7 +98,7 @@ def object_boxes(frame: np.ndarray, k: int) -> list[tuple]:
     for contrast, box in sorted(scored, reverse=True):
         if len(out) == k or contrast < 12:
             break
-        if all(iou(box, o) < 0.2 for o in out):
+        if not out or box_iou(box, out).max() < 0.2:
             out.append(box)
     return out
 
@@ -137,7 +130,7 @@ def verified_track(frames: list[np.ndarray], start: int, box, length: int) -> li
             ok, b = back.update(frames[u])
             if not ok:
                 return track
-        if iou(b, track[-1]) < FB_IOU or float(patch(frames[last], chunk[-1]) @ ref) < NCC_MIN:
+        if box_iou(b, track[-1])[0] < FB_IOU or float(patch(frames[last], chunk[-1]) @ ref) < NCC_MIN:
             return track
         track += chunk
         t = last
@@ -164,8 +157,8 @@ def motion(track: list[tuple]) -> float:
     return float(np.linalg.norm(c - c[0], axis=1).max() / np.sqrt(b[0, 2] * b[0, 3]))
 
 
-def label_video(video: Path, out: Path, every: int, length: int, min_motion: float) -> list[str]:
-    """Write the verified tracks of one video; returns the sequence names."""
+def label_video(video: Path, out: Path, every: int, length: int, min_motion: float) -> dict[str, int]:
+    """Write the verified tracks of one video; returns each sequence's name and frame count."""
     frames, stem = read_video(video), video.stem.replace(" ", "_")
     store = out / "_frames" / stem
     store.mkdir(parents=True)
@@ -173,17 +166,17 @@ def label_video(video: Path, out: Path, every: int, length: int, min_motion: flo
     for i, f in enumerate(frames):
         files.append(store / f"{i:06d}.jpg")
         cv2.imwrite(str(files[-1]), f, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    area, names = frames[0].shape[0] * frames[0].shape[1], []
+    area, made = frames[0].shape[0] * frames[0].shape[1], {}
     for start in range(0, len(frames) - MIN_LEN, every):
         props = moving_boxes(frames, start, area)
-        props += [b for b in object_boxes(frames[start], 4) if all(iou(b, o) < 0.3 for o in props)]
+        props += [b for b in object_boxes(frames[start], 4) if not props or box_iou(b, props).max() < 0.3]
         for k, box in enumerate(props):
             track = verified_track(frames, start, box, length)
             if len(track) >= MIN_LEN and motion(track) >= min_motion:
                 name = f"{stem}_{start:04d}_{k}"
                 write_track(out, name, files[start:start + len(track)], track)
-                names.append(name)
-    return names
+                made[name] = len(track)
+    return made
 
 
 def contact_sheet(out: Path, names: list[str], rows: int = 8) -> Path | None:
@@ -228,8 +221,7 @@ def main() -> None:
     from rich.progress import track
     for v in track(a.videos, description="labelling"):
         got = label_video(v, a.out, a.every, a.length, a.min_motion)
-        print(f"{v.name}: {len(got)} tracks, {sum(len(open(a.out / n / 'groundtruth.txt').readlines()) for n in got)} "
-              "frames", flush=True)
+        print(f"{v.name}: {len(got)} tracks, {sum(got.values())} frames", flush=True)
         names += got
     (a.out / "list.txt").write_text("".join(n + "\n" for n in names))
     marker = {"split": "train", "source": "real_video_labels.py", "videos": [str(v) for v in a.videos],

@@ -19,19 +19,25 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_gpu_train_script_runs_on_cpu_and_returns_stripped_checkpoints(tmp_path):
+def tiny_run(tmp_path: Path, timeout: int = 300, **extra: str) -> subprocess.CompletedProcess:
+    """gpu_train.sh on the CPU with the tiniest budget: 2 plain sequences, 4 iterations of batch 2 per epoch, output
+    in tmp_path/out, work in tmp_path/work; `extra`: more GPU_TRAIN_* settings."""
     cfg = yaml.safe_load((ROOT / "benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml").read_text())
     cfg["DATA"]["TRAIN"]["SAMPLE_PER_EPOCH"] = 8          # 4 iterations of batch 2 per epoch
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    out = tmp_path / "out"
-    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_TRAIN_WORK": str(tmp_path / "work"),
-           "GPU_TRAIN_CONFIG": str(config), "GPU_TRAIN_DEVICE": "cpu", "GPU_TRAIN_PLAIN": "2", "GPU_TRAIN_HARD": "0",
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable,
+           "GPU_TRAIN_WORK": str(tmp_path / "work"), "GPU_TRAIN_CONFIG": str(config), "GPU_TRAIN_DEVICE": "cpu", "GPU_TRAIN_PLAIN": "2", "GPU_TRAIN_HARD": "0",
            "GPU_TRAIN_JOBS": "2", "GPU_TRAIN_PROBE_ITERS": "2", "GPU_TRAIN_BATCH": "2", "GPU_TRAIN_WORKERS": "0",
-           "GPU_TRAIN_SECONDS": "2", "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(["bash", "benchmarks/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
+           "GPU_TRAIN_SECONDS": "2", "OMP_NUM_THREADS": "1", **extra}
+    return subprocess.run(["bash", "benchmarks/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_gpu_train_script_runs_on_cpu_and_returns_stripped_checkpoints(tmp_path):
+    out = tmp_path / "out"
+    run = tiny_run(tmp_path)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "data ready: 2 sequences" in run.stdout
     sized = yaml.safe_load((out / "sized.yaml").read_text())["TRAIN"]
@@ -62,16 +68,7 @@ def test_gpu_train_script_adds_labelled_real_video_listed_repeat_times(tmp_path)
 
     (tmp_path / "videos").mkdir()
     _video(tmp_path / "videos" / "clip.avi")
-    cfg = yaml.safe_load((ROOT / "benchmarks/configs/droptrack_tiny_synth_v10gpu.yaml").read_text())
-    cfg["DATA"]["TRAIN"]["SAMPLE_PER_EPOCH"] = 8
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GPU_TRAIN_WORK": str(tmp_path / "w"),
-           "GPU_TRAIN_CONFIG": str(tmp_path / "tiny.yaml"), "GPU_TRAIN_DEVICE": "cpu", "GPU_TRAIN_PLAIN": "2",
-           "GPU_TRAIN_HARD": "0", "GPU_TRAIN_JOBS": "2", "GPU_TRAIN_PROBE_ITERS": "2", "GPU_TRAIN_BATCH": "2",
-           "GPU_TRAIN_WORKERS": "0", "GPU_TRAIN_SECONDS": "2", "OMP_NUM_THREADS": "1",
-           "GPU_TRAIN_REAL": str(tmp_path / "videos"), "GPU_TRAIN_REAL_REPEAT": "2"}
-    run = subprocess.run(["bash", "benchmarks/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=600)
+    run = tiny_run(tmp_path, 600, GPU_TRAIN_REAL=str(tmp_path / "videos"), GPU_TRAIN_REAL_REPEAT="2")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    tracks = len((tmp_path / "w" / "real_1" / "list.txt").read_text().split())
+    tracks = len((tmp_path / "work" / "real_1" / "list.txt").read_text().split())
     assert tracks >= 1 and f"data ready: {2 + 2 * tracks} sequences" in run.stdout, run.stdout

@@ -3,7 +3,6 @@ out, and the output is a training set the reader takes (checked against the vide
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from droptrack.geometry import box_iou
+from helpers import benchmark_module
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "real_video_labels.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("real_video_labels", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _video(path: Path, frames: int = 44) -> list[tuple]:
@@ -79,7 +74,7 @@ def test_tracks_follow_the_moving_object_and_skip_the_still_one(tmp_path):
 def test_a_track_stops_where_its_backward_check_fails():
     """At frame 20 the square jumps to the far side and another object appears where the track is: CSRT goes on
     with that one (40 frames when unchecked); the checks end the track before the switch."""
-    mod = _module()
+    mod = benchmark_module("real_video_labels")
     rng = np.random.default_rng(5)
     tex, other = (cv2.resize(rng.integers(0, 255, (5, 5, 3), dtype=np.uint8), (30, 30), interpolation=cv2.INTER_LINEAR)
                   for _ in range(2))
@@ -93,13 +88,13 @@ def test_a_track_stops_where_its_backward_check_fails():
         frames.append(f)
     track = mod.verified_track(frames, 0, (20.0, 60.0, 30.0, 30.0), 39)
     assert 12 <= len(track) <= 20
-    assert all(mod.iou(b, (20 + i, 60, 30, 30)) >= 0.6 for i, b in enumerate(track))
+    assert all(box_iou(b, (20 + i, 60, 30, 30))[0] >= 0.6 for i, b in enumerate(track))
 
 
 @pytest.mark.parametrize("track, moves", [([(0, 0, 10, 10)] * 30, False),
                                           ([(i * 0.5, 0, 10, 10) for i in range(30)], True)])
 def test_motion_is_in_units_of_the_box_size(track, moves):
-    assert (_module().motion(track) >= 0.1) is moves
+    assert (benchmark_module("real_video_labels").motion(track) >= 0.1) is moves
 
 
 def test_bad_input_is_one_line_before_any_work(tmp_path):

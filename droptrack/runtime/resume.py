@@ -217,18 +217,24 @@ def unfinished(journal: Path | None, outputs: list[Path]) -> bool:
     return journal is not None and is_journal(journal) and holds_data(outputs, False)
 
 
-def is_journal(path: Path) -> bool:
-    """Whether `path` is a dt run journal of outputs named as ours (a journal is named after its first output, so a
-    moved folder's still is): only such a file is trusted, removed or replaced, never a user's or another run's file
-    that happens to bear the name."""
+def journal_data(path: Path | None) -> dict | None:
+    """The content of `path` if it is a dt run journal of outputs named as ours (a journal is named after its first
+    output, so a moved folder's still is), else None: only such a file is trusted, removed or replaced, never a
+    user's or another run's file that happens to bear the name."""
     try:
-        if not path.is_file():   # a folder, a named pipe (reading it would wait for a writer)
-            return False
+        if path is None or not path.is_file():   # a folder, a named pipe (reading it would wait for a writer)
+            return None
         data = json.loads(path.read_text())
         outputs = data["identity"]["outputs"]
-        return data["format"] in (1, FORMAT) and Path(outputs[0]).name + ".resume.json" == path.name
+        ours = data["format"] in (1, FORMAT) and Path(outputs[0]).name + ".resume.json" == path.name
+        return data if ours else None
     except (OSError, ValueError, RecursionError, KeyError, TypeError, IndexError):
-        return False
+        return None
+
+
+def is_journal(path: Path) -> bool:
+    """Whether `path` is one of our journals (`journal_data`)."""
+    return journal_data(path) is not None
 
 
 def check_journal_path(journal: Path | None) -> None:

@@ -325,7 +325,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             on_start(total)
         leftover = point and point.video   # a killed run's --save video: removed once this run completes
         if point is None:   # a new run (--overwrite included): an earlier run's journal no longer applies
-            leftover = video_leftover.earlier(resume.journal_path(outputs), video[0] if video else None)
+            leftover = video_leftover.earlier(resume.journal_data(resume.journal_path(outputs)),
+                                              video[0] if video else None)
             resume.remove_journal(resume.journal_path(outputs))
         journal = None
         if resumable:

@@ -6,7 +6,6 @@ one the user put at the name since, a link, or any other file is kept."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -39,15 +38,11 @@ def checked(entry: Any) -> dict | None:
     return {"save": entry["save"], "part_id": part_id}
 
 
-def earlier(journal: Path | None, save: Path | None = None) -> dict | None:
-    """The video entry of the journal a killed run left at `journal` (a new run, --overwrite, removes that journal
-    and completes the clean-up in its place), or None: no journal, an unreadable one, one without a video, or one
-    whose video is this run's own `save` (its writer takes that NAME.part.EXT over)."""
-    try:
-        data = json.loads(journal.read_text()) if journal is not None and journal.is_file() else None
-    except (OSError, ValueError):
-        return None
-    entry = checked(data.get("video")) if isinstance(data, dict) else None
+def earlier(journal: dict | None, save: Path | None = None) -> dict | None:
+    """The video entry of the journal a killed run left (`resume.journal_data`; a new run, --overwrite, removes that
+    journal and completes the clean-up in its place), or None: no journal, one without a video, or one whose video
+    is this run's own `save` (its writer takes that NAME.part.EXT over)."""
+    entry = checked(journal.get("video")) if journal is not None else None
     return None if entry is None or (save is not None and Path(entry["save"]) == save.resolve()) else entry
 
 
@@ -64,9 +59,10 @@ def _is_recorded(part: Path, part_id: list[int]) -> bool:
         head[:4] == b"RIFF" and head[8:12] == b"AVI ")   # MP4 / MOV, Matroska, AVI
 
 
-def remove(entry: dict, why: str = "--resume does not continue a video") -> str:
+def remove(entry: dict, why: str) -> str:
     """Remove the killed run's unfinished video (`checked` entry) and its stale lock, the lock held meanwhile (a
-    running writer of that video keeps both): the note saying what was removed, or what is left and why ('': none)."""
+    running writer of that video keeps both): the note saying what was removed and `why`, or what is left and why
+    ('': none)."""
     save = Path(entry["save"])
     part, lock = video_part_path(save), lock_path(save)
     found, had_lock = os.path.lexists(part), os.path.lexists(lock)
