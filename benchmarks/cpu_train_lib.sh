@@ -10,12 +10,15 @@ PY="${PYTHON:-python3}"; REPO="$PWD"
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 # want STEP: whether this run does that step
 want() { [ "$STEP" = all ] || [ "$STEP" = "$1" ]; }
-# cpu_train CONFIG PRETRAINED OUT DATA SEED LOG: `dt train` on one torch thread and one loader process, a checkpoint
-# every epoch, resumed when OUT/last.pt exists; prints how it ended and what OUT holds.
+# cpu_train CONFIG PRETRAINED OUT DATA SEED LOG [NAME=ROOT ...]: `dt train` on one torch thread and one loader
+# process, a checkpoint every epoch, resumed when OUT/last.pt exists (the NAME=ROOT: more --data roots); prints how
+# it ended and what OUT holds.
 cpu_train() {
-    local resume=(); [ -f "$3/last.pt" ] && resume=(--resume)
+    local resume=() more=(); [ -f "$3/last.pt" ] && resume=(--resume)
+    local extra; for extra in "${@:7}"; do more+=(--data "$extra"); done
     "$PY" -m droptrack train --config "$1" --pretrained "$2" --output "$3" --data "$4" --workers 1 --threads 1 \
-        --device cpu --seed "$5" --save-every 1 --keep-last 0 ${resume[@]+"${resume[@]}"} > "$6" 2>&1
+        --device cpu --seed "$5" --save-every 1 --keep-last 0 ${resume[@]+"${resume[@]}"} ${more[@]+"${more[@]}"} \
+        > "$6" 2>&1
     echo "training ended (exit $?): $(ls "$3" | tr '\n' ' ')"
 }
 # data_summary MERGED TAG: how many sequences a merged folder lists and how many of them carry TAG

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from droptrack.config_rules import RULES, Rule, check_value, shown
+from droptrack.config_rules import MAX_DEPTH, RULES, Rule, check_size, check_value, shown
 from droptrack.errors import ConfigError
 from droptrack.paths import check_readable, check_regular
 
@@ -100,6 +100,7 @@ class SplitCfg:
     DATASETS_NAME: list = field(default_factory=lambda: ["LASOT", "GOT10K_vottrain"])
     DATASETS_RATIO: list = field(default_factory=lambda: [1, 1])
     SAMPLE_PER_EPOCH: int = 60000
+    BOX_WEIGHT: list = field(default_factory=list)   # extension: per dataset, the box losses' weight ([] = all 1)
 
 
 @dataclass
@@ -214,6 +215,9 @@ def _validate(cfg: Config) -> None:
         if len(s.DATASETS_NAME) != len(s.DATASETS_RATIO) or (s.DATASETS_RATIO and not sum(s.DATASETS_RATIO) > 0):
             raise ConfigError(f"DATA.{split}.DATASETS_NAME {s.DATASETS_NAME} and DATASETS_RATIO {s.DATASETS_RATIO} "
                               "need one ratio per dataset name and a positive sum of ratios")
+        if s.BOX_WEIGHT and len(s.BOX_WEIGHT) != len(s.DATASETS_NAME):
+            raise ConfigError(f"DATA.{split}.BOX_WEIGHT {s.BOX_WEIGHT} needs one weight per dataset name "
+                              f"{s.DATASETS_NAME} (or none: 1 for every dataset)")
     if cfg.TEST.REACQ_RECOVER < cfg.TEST.REACQ_THRESHOLD:
         raise ConfigError(f"TEST.REACQ_RECOVER {cfg.TEST.REACQ_RECOVER} is below TEST.REACQ_THRESHOLD "
                           f"{cfg.TEST.REACQ_THRESHOLD}; the recover score must be >= the threshold (hysteresis)")
@@ -267,26 +271,7 @@ def config_hint(typed: str, names: list[str], model: Config | None = None) -> st
     return f"choose one of: {', '.join(public)}"
 
 
-MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
-MAX_DEPTH = 32
 MAX_BYTES = 256 << 10   # a YAML config file; the shipped ones are under 5 KB
-
-
-def check_size(data: Any, what: str) -> None:
-    """A config's values counted as written out (aliases expanded), without expanding them: too many or too deeply
-    nested -> one-line ConfigError (a 'billion laughs' file would otherwise hang while it is read or reported)."""
-    count, stack = 0, [(data, 0)]
-    while stack:
-        obj, depth = stack.pop()
-        count += 1
-        if count > MAX_VALUES or depth > MAX_DEPTH:
-            raise ConfigError(f"config '{what}' holds more than {MAX_VALUES} values or is nested more than "
-                              f"{MAX_DEPTH} levels deep (YAML aliases count each time they are used); this is not "
-                              "a tracker config: fix the file or start from a shipped config")
-        if isinstance(obj, dict):
-            stack.extend((v, depth + 1) for v in obj.values())
-        elif isinstance(obj, (list, tuple)):
-            stack.extend((v, depth + 1) for v in obj)
 
 
 def config_from_dict(data: dict, name: str = "") -> Config:

@@ -189,8 +189,30 @@ RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):
     RULES[f"DATA.{_split}.DATASETS_NAME"] = Rule(list, item=Rule(str))
     RULES[f"DATA.{_split}.DATASETS_RATIO"] = Rule(list, item=_NONNEG)
+    RULES[f"DATA.{_split}.BOX_WEIGHT"] = Rule(list, item=Rule(float, lo=0, hi=1))
     RULES[f"DATA.{_split}.SAMPLE_PER_EPOCH"] = _POS_INT
 for _crop in ("SEARCH", "TEMPLATE"):
     RULES.update({f"DATA.{_crop}.SIZE": _POS_INT, f"DATA.{_crop}.FACTOR": _FACTOR,
                   f"DATA.{_crop}.CENTER_JITTER": _CENTER_JITTER, f"DATA.{_crop}.SCALE_JITTER": _SCALE_JITTER,
                   f"DATA.{_crop}.NUMBER": _only(1, why="one template and one search frame, as the official configs")})
+
+
+MAX_VALUES = 10_000   # a config has a few hundred; YAML aliases (or a pickle's shared objects) can expand to billions
+MAX_DEPTH = 32
+
+
+def check_size(data: Any, what: str) -> None:
+    """A config's values counted as written out (aliases expanded), without expanding them: too many or too deeply
+    nested -> one-line ConfigError (a 'billion laughs' file would otherwise hang while it is read or reported)."""
+    count, stack = 0, [(data, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES or depth > MAX_DEPTH:
+            raise ConfigError(f"config '{what}' holds more than {MAX_VALUES} values or is nested more than "
+                              f"{MAX_DEPTH} levels deep (YAML aliases count each time they are used); this is not "
+                              "a tracker config: fix the file or start from a shipped config")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, depth + 1) for v in obj)

@@ -25,6 +25,7 @@ DATASET_READERS = {
     "GOT10K_train_full": ("got10k", "train"), "GOT10K_official_val": ("got10k", "val"),
     "COCO17": ("coco", "train"), "TRACKINGNET": ("trackingnet", "train"),
     "SYNTH": ("synth", "train"), "SYNTH_val": ("synth", None),
+    "SYNTH_aux": ("synth", "train"),   # a second own-footage root: its own ratio (and DATA.TRAIN.BOX_WEIGHT)
 }
 
 
@@ -142,11 +143,13 @@ def check_nonempty(names: list[str], ratios: list[float], roots: dict[str, str],
 class PairDataset(Dataset):
     """Item (epoch, index) -> one processed template/search pair (resampled until valid)."""
 
-    def __init__(self, datasets: list[list], ratios: list[float], max_gap: int, processing: Processing, seed: int):
+    def __init__(self, datasets: list[list], ratios: list[float], max_gap: int, processing: Processing, seed: int,
+                 box_weight: list[float] | None = None):
         self.datasets = datasets
         self.sampler = PairSampler(datasets, ratios, max_gap)
         self.processing = processing
         self.seed = seed
+        self.box_weight = box_weight or None   # per dataset; a sample then says how much its box losses count
 
     def __len__(self) -> int:
         return 1 << 30
@@ -171,7 +174,10 @@ class PairDataset(Dataset):
                                          seq.boxes[p.search_frame])
             except InvalidSample:
                 continue
-            return {**{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}, "skipped": skipped}
+            out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
+            if self.box_weight is not None:
+                out["box_weight"] = torch.tensor(float(self.box_weight[p.dataset]), dtype=torch.float32)
+            return {**out, "skipped": skipped}
         if skipped:
             raise TrainingError(f"100 samples in a row at index {index} could not be used, {len(skipped)} for an "
                                 f"unreadable frame (the latest: {skipped[-1]}); repair or re-download the dataset")

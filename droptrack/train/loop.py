@@ -127,8 +127,9 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                     out = net(z, x, ce_template_mask=model.template_index, ce_keep_rate=setup.keep_rate)
                 out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
                 try:
+                    weight = batch["box_weight"].to(dev) if "box_weight" in batch else None
                     loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
-                                             cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT)
+                                             cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT, weight)
                 except FloatingPointError:   # NaN boxes: the official code stops there too
                     raise diverged("the network outputs NaN boxes", setup.epoch, it, setup.last) from None
                 if not math.isfinite(loss.item()):

@@ -85,7 +85,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
-                          Processing.from_config(cfg), opts.seed)
+                          Processing.from_config(cfg), opts.seed, cfg.DATA.TRAIN.BOX_WEIGHT)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
     for note in left_out_notes(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots):
         say(note)   # LaSOT's test split (and names not LaSOT's) under the root: left out as the recipe does
