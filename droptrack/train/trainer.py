@@ -17,8 +17,8 @@ from droptrack.model.checkpoint import load_pretrained, save_checkpoint
 from droptrack.signals import Stopped, stop_error, stop_signals
 from droptrack.train.amp import check_amp
 from droptrack.train.badframes import BadFrames
-from droptrack.train.data import (PairDataset, check_nonempty, left_out_notes, load_datasets, parse_data_roots,
-                                  resolved_roots)
+from droptrack.train.data import (PairDataset, check_distinct_roots, check_nonempty, left_out_notes, load_datasets,
+                                  parse_data_roots, resolved_roots)
 from droptrack.train.device import torchrun_local_rank, train_device
 from droptrack.train.dist import setup_dist
 from droptrack.train.loader import cpu_cores, epoch_batches
@@ -84,6 +84,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     roots = parse_data_roots(opts.data)
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
+    check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed, cfg.DATA.TRAIN.BOX_WEIGHT)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
