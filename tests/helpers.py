@@ -1,6 +1,6 @@
 """Helpers shared by test files: `dt` in process, the one-line-error check, the needs-CUDA mark, an ONNX graph's
 tensor types, a benchmarks/ script as a module, a camera's HTTP MJPEG stream that drops (and a running one), a tiny
-image or text file, an image folder of a drifting square."""
+image or text file, an image folder of a drifting square, a tiny training config and its quick options."""
 
 from __future__ import annotations
 
@@ -270,3 +270,19 @@ def dt_killed_at_replace(suffix: str, *args, timeout: float = 120, **env):
     env = dict(os.environ, PYTHONPATH=str(Path(droptrack.__file__).parents[1]), **env)
     return subprocess.run([sys.executable, "-c", _KILLED_AT_REPLACE, suffix, *map(str, args)], env=env,
                           capture_output=True, timeout=timeout)
+
+
+TINY_TRAIN = ["--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"]
+
+
+def train_config(folder: Path, *names: str, **data_train) -> Path:
+    """FOLDER/<names>.yaml: tiny_ce_test training on the dataset `names` (ratio 1 each), more DATA.TRAIN keys given."""
+    from importlib import resources
+
+    import yaml
+
+    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
+    data["DATA"]["TRAIN"].update(DATASETS_NAME=list(names), DATASETS_RATIO=[1] * len(names), **data_train)
+    path = folder / f"{'_'.join(names)}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -136,20 +136,13 @@ def test_a_box_weight_that_cannot_work_is_one_line(weights, words):
 def test_a_second_own_footage_dataset_without_its_own_root_is_refused(tmp_path, monkeypatch):
     """SYNTH_aux without --data SYNTH_aux=DIR reads the reader's root (DT_DATA_SYNTH): SYNTH's own sequences, drawn
     twice under two ratios and box weights. Refused in one line before training; its own root trains."""
-    import yaml
-    from importlib import resources
-
     from droptrack.data.synth import generate_synth
-    from helpers import cli, one_line_error
+    from helpers import TINY_TRAIN as tiny, cli, one_line_error, train_config
 
-    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
-    data["DATA"]["TRAIN"].update(DATASETS_NAME=["SYNTH", "SYNTH_aux"], DATASETS_RATIO=[1, 1], BOX_WEIGHT=[1, 0])
-    cfg = tmp_path / "two.yaml"
-    cfg.write_text(yaml.safe_dump(data))
+    cfg = train_config(tmp_path, "SYNTH", "SYNTH_aux", BOX_WEIGHT=[1, 0])
     a = generate_synth(tmp_path / "a", sequences=2, frames=24, seed=0, size=(160, 120))
     b = generate_synth(tmp_path / "b", sequences=2, frames=24, seed=1, size=(160, 120))
     monkeypatch.setenv("DT_DATA_SYNTH", str(a))
-    tiny = ["--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"]
     line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH={a}", *tiny))
     assert f"SYNTH and SYNTH_aux both read '{a.resolve()}'" in line and "--data SYNTH_aux=DIR" in line
     assert not (tmp_path / "run" / "last.pt").exists()

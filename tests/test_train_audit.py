@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from importlib import resources
 from typer.testing import CliRunner
 
 from droptrack.cli import app
+from helpers import train_config
 
 
 def write_got10k(root: Path, sequences: int = 2, frames: int = 20) -> Path:
@@ -39,11 +39,7 @@ def write_got10k(root: Path, sequences: int = 2, frames: int = 20) -> Path:
 
 def config(tmp: Path, names: list[str]) -> Path:
     """tiny_ce_test training on the given official dataset names."""
-    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
-    data["DATA"]["TRAIN"].update(DATASETS_NAME=names, DATASETS_RATIO=[1] * len(names))
-    path = tmp / "cfg.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return train_config(tmp, *names)
 
 
 def dt_train(tmp: Path, cfg: Path, out: Path, *args: str):

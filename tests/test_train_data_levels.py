@@ -5,25 +5,12 @@ changes nothing (the files are all there)."""
 from __future__ import annotations
 
 import json
-from importlib import resources
 
 import pytest
-import yaml
 
 from droptrack.data import get_sequences
 from droptrack.errors import DatasetError
-from helpers import cli, img, one_line_error, text
-
-TINY = ["--epochs", "1", "--batch-size", "2", "--samples-per-epoch", "4", "--workers", "0", "--device", "cpu"]
-
-
-def config(tmp_path, *names):
-    """tiny_ce_test training on `names` (ratio 1 each)."""
-    data = yaml.safe_load((resources.files("droptrack") / "configs" / "tiny_ce_test.yaml").read_text())
-    data["DATA"]["TRAIN"].update(DATASETS_NAME=list(names), DATASETS_RATIO=[1] * len(names))
-    path = tmp_path / f"{'_'.join(names)}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+from helpers import TINY_TRAIN as TINY, cli, img, one_line_error, text, train_config as config
 
 
 def _lasot(root, names=("cat-2", "dog-3")):

@@ -70,18 +70,20 @@ def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def check_distinct_roots(names: list[str], ratios: list[float], roots: dict[str, str]) -> None:
-    """TrainingError when two sampled datasets of one reader and split read the same folder: SYNTH_aux without its
-    own --data falls back to the reader's root, and would draw SYNTH's sequences under its own ratio and box weight."""
-    real, first = resolved_roots(names, roots), {}
+def check_distinct_roots(names: list[str], ratios: list[float], real: dict[str, str]) -> None:
+    """TrainingError when two sampled datasets of one reader and split read the same folder (`real`: resolved_roots):
+    SYNTH_aux without its own --data falls back to the reader's root, and would draw SYNTH's sequences under its own
+    ratio and box weight."""
+    first: dict = {}
     for name, ratio in zip(names, ratios):
+        if ratio <= 0:
+            continue
         key = (DATASET_READERS[name], real[name])
-        if ratio > 0 and key in first:
+        if key in first:
             raise TrainingError(f"training datasets {first[key]} and {name} both read '{real[name]}' (a dataset "
                                 f"without its own --data NAME=DIR reads its reader's root); pass --data {name}=DIR "
                                 f"with its own folder, or remove {name} from DATA.TRAIN.DATASETS_NAME")
-        if ratio > 0:
-            first.setdefault(key, name)
+        first[key] = name
 
 
 # what a training root holds, per reader (named when a root yields no sequence)

@@ -126,8 +126,8 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                 with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     out = net(z, x, ce_template_mask=model.template_index, ce_keep_rate=setup.keep_rate)
                 out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
+                weight = batch["box_weight"].to(dev) if "box_weight" in batch else None
                 try:
-                    weight = batch["box_weight"].to(dev) if "box_weight" in batch else None
                     loss, st = tracking_loss(out, batch["search_anno"].to(dev), batch["gt_map"].to(dev),
                                              cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT, weight)
                 except FloatingPointError:   # NaN boxes: the official code stops there too

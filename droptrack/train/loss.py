@@ -22,8 +22,8 @@ def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     return (values * weight).sum() / weight.sum().clamp(min=1e-12)
 
 
-def giou_loss(pred: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor | None = None) -> tuple[torch.Tensor,
-                                                                                               torch.Tensor]:
+def giou_loss(pred: torch.Tensor, gt: torch.Tensor,
+              weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (1 - GIoU), weighted per sample if given, and mean IoU of (N,4) xyxy boxes (continuous areas)."""
     area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
     area_g = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])

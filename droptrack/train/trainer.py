@@ -84,7 +84,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     roots = parse_data_roots(opts.data)
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
-    check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots)
+    data_roots = resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)   # checked now, recorded in the checkpoints
+    check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, data_roots)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed, cfg.DATA.TRAIN.BOX_WEIGHT)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
@@ -108,7 +109,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
     scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
     ckpt_size = checkpoint_bytes(model)
     pos = Position()
-    record = {**options_record(opts), "data_roots": resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots),
+    record = {**options_record(opts), "data_roots": data_roots,
               "world": dist.world}   # the process count: the ranks' own --nproc is 1
     last_epoch = (cfg.TRAIN.EPOCH, "--epochs" if opts.epochs is not None else "TRAIN.EPOCH")
     found = resume(output, model, opt, sched, scaler, iterations, say, (config_to_dict(cfg), record),
