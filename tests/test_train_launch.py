@@ -142,6 +142,43 @@ def test_a_rank_killed_by_a_signal_is_named_with_how_to_resume(tmp_path):
     ), proc.stderr
 
 
+FAILED_RANKS = """
+import sys
+import torch.distributed.run as run
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+codes = [int(c) for c in sys.argv[1].split(",")]
+def failed(_args):
+    raise ChildFailedError("droptrack.train", {r: ProcessFailure(local_rank=r, pid=100 + r, exitcode=c, error_file="")
+                                               for r, c in enumerate(codes)})
+run.run = failed
+from droptrack.train.launch import launch
+sys.exit(launch(len(codes), ["-c", "tiny_ce_test"]))
+"""
+PEER = "error: rank {} stopped: another process of this run failed (its error is printed too)"
+
+
+@pytest.mark.parametrize("codes, lines", [
+    ("2,-15", [PEER.format(1)]),             # rank 1 computing when rank 0 failed: the agent's SIGTERM killed it
+    ("2,2", []),                             # rank 1 reached its collective first and said so itself
+    ("2,-15,2,-15", [PEER.format(1), PEER.format(3)])])
+def test_a_rank_the_agent_stopped_after_another_failed_is_said_once(codes, lines):
+    """Rank 0 failed (its own line, exit 2); torchrun's agent then sends SIGTERM to the ranks still running. A rank
+    still computing died of it without a word (1 run in 6 of the disk-full --nproc 2 test on a loaded machine), where
+    one already in its collective says the peer line itself: the launcher says it for the killed ones."""
+    proc = subprocess.run(python(FAILED_RANKS) + [codes], env=env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == lines, proc.stderr
+
+
+def test_a_rank_that_says_its_peer_failed_is_not_killed_before_it_has_said_it():
+    """Once a rank has found its peer gone, the agent's SIGTERM waits until it has printed the line and exited 2:
+    killed in between, the line would be lost, and said again by the launcher if it came after."""
+    code = ("import os, signal, sys; from droptrack.train.stops import peer_failed; exc = peer_failed(1); "
+            "os.kill(os.getpid(), signal.SIGTERM); print('error:', exc, file=sys.stderr); sys.exit(2)")
+    proc = subprocess.run(python(code), env=env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == PEER.format(1), proc.stderr
+
+
 @pytest.mark.parametrize("gpus, device, line", [
     (1, "cuda", "error: --nproc 2: each process trains on a GPU of its own and this machine has 1; pass --nproc 1 (or "
                 "--device cpu)"),

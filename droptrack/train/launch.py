@@ -1,5 +1,6 @@
 """`dt train --nproc N`: torchrun, whose failure report (a Python traceback and a summary table) is left out: each
-failing rank has already printed its own one-line `error: ...`, and the exit code is that rank's.
+failing rank has already printed its own one-line `error: ...`, and the exit code is that rank's; a rank that
+torchrun's agent killed after another failed, before it could say so itself, is said here (`agent_stopped_lines`).
 
 Stopping: SIGINT or SIGTERM to `dt` is passed to the launcher process, whose torchrun agent passes it to the ranks
 and waits for them (SIGKILL after its grace period); whatever rank the agent lost track of (a signal that arrives
@@ -105,6 +106,17 @@ def killed_rank_line(rank: int, pid: int, exitcode: int, args: list[str]) -> str
                     f"--batch-size or --workers, then {then}")
 
 
+def agent_stopped_lines(failures: dict, first: int) -> list[str]:
+    """The line of each rank but `first` that torchrun's agent killed with SIGTERM once `first` had failed (exit -15:
+    it was computing, not yet in the collective that would have told it; torchrun records it as a failure too):
+    the line such a rank prints itself when it gets there first (`stops.peer_failed`, exit 2)."""
+    from droptrack.errors import one_line
+    from droptrack.train.stops import peer_message
+
+    return [one_line(peer_message(rank)) for rank, failure in sorted(failures.items())
+            if rank != first and failure.exitcode == -signal.SIGTERM]
+
+
 def stopped_line(signum: int, args: list[str]) -> str:
     """What a stopped `dt train --nproc` says, as one process stopped does: what stopped it, and the checkpoint to
     --resume from, or that there is none yet and the same command starts again (control characters escaped)."""
@@ -160,6 +172,8 @@ def launch(nproc: int, args: list[str]) -> int:
             rank, failure = exc.get_first_failure()
             if failure.exitcode < 0:   # killed from outside: the rank could not say why itself
                 print(killed_rank_line(rank, failure.pid, failure.exitcode, args), file=sys.stderr, flush=True)
+            for line in agent_stopped_lines(exc.failures, rank):
+                print(line, file=sys.stderr, flush=True)
             return exit_code(failure.exitcode)
         except SignalException as exc:            # torchrun has stopped the ranks it knew of
             stopped = int(exc.sigval)
