@@ -133,6 +133,16 @@ def test_a_box_weight_that_cannot_work_is_one_line(weights, words):
                                                 "BOX_WEIGHT": [1, 0]}}}).DATA.TRAIN.BOX_WEIGHT == [1.0, 0.0]
 
 
+def test_a_validation_box_weight_is_refused_as_doing_nothing():
+    """DATA.VAL shares the training split's keys, and BOX_WEIGHT was accepted there and ignored: validation scores
+    tracked sequences, not box losses. Refused in one line, saying what to do; an empty one stays valid."""
+    val = {"DATASETS_NAME": ["GOT10K_votval"], "DATASETS_RATIO": [1]}
+    with pytest.raises(ConfigError, match=r"DATA\.VAL\.BOX_WEIGHT would do nothing.*remove it") as err:
+        config_from_dict({"DATA": {"VAL": {**val, "BOX_WEIGHT": [1]}}})
+    assert "\n" not in str(err.value)
+    assert config_from_dict({"DATA": {"VAL": {**val, "BOX_WEIGHT": []}}}).DATA.VAL.BOX_WEIGHT == []
+
+
 def test_a_second_own_footage_dataset_without_its_own_root_is_refused(tmp_path, monkeypatch):
     """SYNTH_aux without --data SYNTH_aux=DIR reads the reader's root (DT_DATA_SYNTH): SYNTH's own sequences, drawn
     twice under two ratios and box weights. Refused in one line before training; its own root trains."""
