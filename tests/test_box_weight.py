@@ -158,3 +158,20 @@ def test_a_second_own_footage_dataset_without_its_own_root_is_refused(tmp_path, 
     assert not (tmp_path / "run" / "last.pt").exists()
     ok = cli("train", "-c", cfg, "-o", tmp_path / "run2", "--data", f"SYNTH={a}", "--data", f"SYNTH_aux={b}", *tiny)
     assert ok.exit_code == 0, ok.output
+
+
+def test_two_datasets_on_one_folder_are_refused_before_either_is_read(tmp_path, monkeypatch):
+    """The same-folder refusal came after both datasets were read (a large folder: minutes, twice), so a folder that
+    failed to read was reported first. It now comes first: an empty folder read twice is named as one folder,
+    and a missing root is still named by its --data option, before anything is read."""
+    from helpers import TINY_TRAIN as tiny, cli, one_line_error, train_config
+
+    cfg = train_config(tmp_path, "SYNTH", "SYNTH_aux")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("DT_DATA_SYNTH", str(empty))
+    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", *tiny))
+    assert f"SYNTH and SYNTH_aux both read '{empty.resolve()}'" in line, line
+    monkeypatch.delenv("DT_DATA_SYNTH")
+    line = one_line_error(cli("train", "-c", cfg, "-o", tmp_path / "run", "--data", f"SYNTH={empty}", *tiny))
+    assert "no root for synth: pass --data SYNTH_aux=DIR, or set the environment variable DT_DATA_SYNTH=DIR" in line

@@ -35,12 +35,17 @@ def load_datasets(names: list[str], roots: dict[str, str]) -> list[list]:
 
     out = []
     for name in names:
-        if name not in DATASET_READERS:
-            raise TrainingError(f"unknown training dataset '{name}'; valid: {', '.join(DATASET_READERS)}")
+        check_known(name)
         reader, split = DATASET_READERS[name]
         root = roots.get(name) or roots.get(reader)
         out.append(get_sequences(reader, root=root, split=split, how=f"--data {name}=DIR"))
     return out
+
+
+def check_known(name: str) -> None:
+    """TrainingError for a DATA.TRAIN dataset name no reader reads, listing the names that are."""
+    if name not in DATASET_READERS:
+        raise TrainingError(f"unknown training dataset '{name}'; valid: {', '.join(DATASET_READERS)}")
 
 
 def left_out_notes(names: list[str], ratios: list[float], roots: dict[str, str]) -> list[str]:
@@ -60,13 +65,16 @@ def left_out_notes(names: list[str], ratios: list[float], roots: dict[str, str])
 
 def resolved_roots(names: list[str], roots: dict[str, str]) -> dict[str, str]:
     """Real path of each config dataset's root, however it was given (--data NAME=PATH or the reader's name,
-    DT_DATA_<NAME>, $DT_DATA/<dir>), as load_datasets reads it: what a resumed run compares."""
+    DT_DATA_<NAME>, $DT_DATA/<dir>), as load_datasets reads it: what a resumed run compares. An unknown name or a
+    missing root fails here as it would there, before any dataset is read."""
     from droptrack.data.registry import resolve_root
 
     out = {}
     for name in names:
+        check_known(name)
         reader = DATASET_READERS[name][0]
-        out[name] = os.path.realpath(resolve_root(reader, roots.get(name) or roots.get(reader)))
+        root = resolve_root(reader, roots.get(name) or roots.get(reader), how=f"--data {name}=DIR")
+        out[name] = os.path.realpath(root)
     return out
 
 

@@ -82,10 +82,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         raise TrainingError(f"SAMPLE_PER_EPOCH {cfg.DATA.TRAIN.SAMPLE_PER_EPOCH} < global batch {global_batch}; "
                             "raise --samples-per-epoch or lower --batch-size")
     roots = parse_data_roots(opts.data)
+    data_roots = resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)   # checked now, recorded in the checkpoints
+    check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, data_roots)   # before reading
     datasets = load_datasets(cfg.DATA.TRAIN.DATASETS_NAME, roots)
     check_nonempty(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, roots, datasets)
-    data_roots = resolved_roots(cfg.DATA.TRAIN.DATASETS_NAME, roots)   # checked now, recorded in the checkpoints
-    check_distinct_roots(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, data_roots)
     dataset = PairDataset(datasets, cfg.DATA.TRAIN.DATASETS_RATIO, cfg.DATA.MAX_SAMPLE_INTERVAL,
                           Processing.from_config(cfg), opts.seed, cfg.DATA.TRAIN.BOX_WEIGHT)
     check_usable(cfg.DATA.TRAIN.DATASETS_NAME, cfg.DATA.TRAIN.DATASETS_RATIO, dataset.sampler)
