@@ -22,6 +22,11 @@ class CornerBoxWarning(FlatTargetWarning):
     """An init box that runs past the frame's edge, where its numbers read as corners x1,y1,x2,y2 lie inside it."""
 
 
+class FrameSizeWarning(UserWarning):
+    """A frame of another size than the one the targets were started in: their boxes, that frame's pixel coordinates,
+    are tracked and clipped in this one (a resized stream, or frames of two cameras)."""
+
+
 class CornerBoxFileWarning(UserWarning):
     """A box file read as x,y,w,h whose rows look like corners x1,y1,x2,y2 (droptrack.data.box_convention)."""
 

@@ -74,6 +74,7 @@ def test_a_folder_mixing_frame_sizes_is_noted_once_naming_the_first_odd_frame(ti
     notes = [ln for ln in r.output.splitlines() if "differ in size" in ln]
     assert len(notes) == 1 and notes[0].startswith("note: 2 frame(s)"), r.output
     assert "first frame (64x48)" in notes[0] and "frame 2 (128x96, 0-based)" in notes[0], notes
+    assert "started in a" not in r.output, r.output   # the Python API's FrameSizeWarning: the note says it once
     same = tmp_path / "same"
     same.mkdir()
     for i in range(3):

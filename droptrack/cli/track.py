@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -99,6 +100,7 @@ def run(
     from droptrack.imagefiles import lone_frame_note
     from droptrack.engine.threads import plan_threads, usable_cores
     from droptrack.runtime.sinks import box_paths
+    from droptrack.errors import FrameSizeWarning
 
     opts = RunOptions(source=source, artifact=checkpoint, config=config, init=init, show=show, save=save,
                       output=output, jsonl=jsonl, device=device, max_frames=max_frames,
@@ -121,6 +123,7 @@ def run(
             bar.total = max_frames   # rich's update() cannot set None
         progress.update(task, completed=s.frames, fps=s.fps if s.fps == s.fps else 0.0)
 
+    warnings.filterwarnings("ignore", category=FrameSizeWarning)   # size_note says it once at the end, with a count
     try:
         summary = run_tracking(opts, on_start=start, on_frame=frame_done)
     finally:

@@ -50,3 +50,12 @@ def tracker_ext(backend: Backend, overrides: dict | None = None, api: bool = Fal
         raise InputError(f"ext is a {type(overrides).__name__}; it must be a dict of tracker-extension keys, e.g. "
                          "{'SIZE_LR': 0.6} (or None: the model's own)")
     return merge_overrides(getattr(backend.meta, "tracker", None) or {}, overrides, api)
+
+
+def torch_threads_are(threads: int, backend_name: str) -> bool:
+    """Whether a torch backend already runs on `threads` threads (the caller set torch's process-wide count)."""
+    if backend_name != "torch":
+        return False
+    import torch   # loaded: the backend is torch's
+
+    return torch.get_num_threads() == threads

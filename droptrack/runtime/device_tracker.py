@@ -30,8 +30,8 @@ from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, map_ba
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
-from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_init_targets, check_post_args, no_boxes,
-                                      target_index)
+from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_frame_size, check_init_targets,
+                                      check_post_args, no_boxes, target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 from droptrack.runtime.tracker import Tracker
 
@@ -121,7 +121,7 @@ class DeviceTracker(Tracker):
             sample_target(frame, s, m.template_factor, 1)
         if self.init_checks:
             check_init_targets(frame, states)
-        self.states_t = torch.tensor(states, dtype=torch.float64, device=self.device)
+        self.states_t, self.frame_hw = torch.tensor(states, dtype=torch.float64, device=self.device), frame.shape[:2]
         crops, _ = crop_resize(self.upload(frame), self.states_t, m.template_factor, m.template_size,
                                self.quantize)
         self._host_crops(crops, frame, states, [m.template_factor] * len(states), m.template_size)
@@ -171,6 +171,7 @@ class DeviceTracker(Tracker):
     def _preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
         """Search crops of every target of an RGB uint8 frame, normalised into the preallocated input buffer; and
         resize factors (`preprocess` reads the caller's frame first)."""
+        check_frame_size(self.frame_hw, frame.shape[:2])
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
         rows, factors = self.states, [m.search_factor] * len(self.states)   # the same windows, as host lists

@@ -297,6 +297,21 @@ def check_threads(threads: int) -> int:
     return int(threads)
 
 
+def check_frame_size(started_hw: tuple[int, int] | None, frame_hw: tuple[int, int]) -> None:
+    """FrameSizeWarning when a frame to track is not the size of the frame the targets were started in (`dt run` notes
+    it in its summary; the Python API tracked it without a word). Python shows each size pair once."""
+    if started_hw is None or tuple(frame_hw) == tuple(started_hw):
+        return
+    import warnings
+
+    from droptrack.errors import FrameSizeWarning
+
+    (h0, w0), (h, w) = started_hw, frame_hw
+    warnings.warn(f"this frame is {w}x{h} but the targets were started in a {w0}x{h0} frame: their boxes, in that "
+                  "frame's pixels, are tracked and clipped in this one; resize every frame to one size, or initialize "
+                  "again in a frame of this size", FrameSizeWarning, stacklevel=2)
+
+
 def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int]) -> Mapping:
     """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one resize
     factor per crop (`preprocess`'s) and the frame's (H, W); else one InputError naming the fix."""

@@ -18,14 +18,14 @@ import numpy as np
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
-from droptrack.runtime.backends import load_backend, tracker_ext
+from droptrack.runtime.backends import load_backend, torch_threads_are, tracker_ext
 from droptrack.runtime.anchor import gray_of, start_anchors
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
-                                        check_init_targets, check_lost_threshold, check_post_args, check_snapshot,
-                                        check_templates, no_boxes, target_index)
+                                        check_frame_size, check_init_targets, check_lost_threshold, check_post_args,
+                                        check_snapshot, check_templates, no_boxes, target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
 
@@ -34,7 +34,8 @@ class Tracker:
 
     Frames: RGB uint8 (H, W, 3) arrays (also grayscale, RGBA, PIL images, torch tensors: `runtime.inputs`); boxes:
     x, y, w, h in pixels (top-left corner, width, height), never x1, y1, x2, y2. Boxes live in pixel coordinates:
-    a frame of another size than the last one is tracked at those coordinates (the box clipped into it).
+    a frame of another size than the one they were started in is tracked at those coordinates (the box clipped into
+    it), with a FrameSizeWarning.
     `ext`: the extension settings, a TrackerExt or a dict of TEST-style keys as `load_tracker` takes (None = the
     artifact's own TEST keys, `meta.tracker`; none = official).
     `channels`: 'bgr' when the arrays and tensors passed are BGR / BGRA (OpenCV's order; PIL images are RGB).
@@ -70,6 +71,7 @@ class Tracker:
         self._host = None                       # the same frame on the host (runtime/anchor.py reads it)
         self.template_version = 0               # counts template refreshes (dt run --resume saves them again)
         self._started = False                   # initialised once (removing every target leaves it started)
+        self.frame_hw: tuple[int, int] | None = None   # the size of the frame the targets were started in
         self._closed = False                    # close(): the backend is released, frames are refused
 
     def close(self) -> None:
@@ -128,7 +130,7 @@ class Tracker:
         if self.init_checks:
             check_init_targets(frame, states)
         self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
-        self.states = states
+        self.states, self.frame_hw = states, frame.shape[:2]
         self._started, self.template_version = True, 0   # fresh templates: none refreshed
         if self.extensions is not None:
             self.extensions.reset(states)
@@ -212,6 +214,7 @@ class Tracker:
 
     def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """`preprocess` of a frame already read by `frame_in` (RGB uint8 (H,W,3))."""
+        check_frame_size(self.frame_hw, frame.shape[:2])
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -366,15 +369,6 @@ class Tracker:
         return r.box, r.score
 
 
-def _torch_threads_are(threads: int, backend_name: str) -> bool:
-    """Whether a torch backend already runs on `threads` threads (the caller set torch's process-wide count)."""
-    if backend_name != "torch":
-        return False
-    import torch   # loaded: the backend is torch's
-
-    return torch.get_num_threads() == threads
-
-
 def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike | None = None, device: str = "cpu",
                  threads: int = 0, ext: dict | None = None, channels: str = "rgb",
                  lost_threshold: float = LOST_THRESHOLD, trust: bool = False) -> Tracker:
@@ -390,7 +384,7 @@ def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike 
     check_channels(channels)
     check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads, trust=trust)
-    if threads and backend.name != "onnxruntime" and not _torch_threads_are(threads, backend.name):
+    if threads and backend.name != "onnxruntime" and not torch_threads_are(threads, backend.name):
         import warnings   # silently ignored before: the caller's limit did nothing
 
         fix = (f"call torch.set_num_threads({threads}) (process-wide) or export an .onnx model with `dt export`"
