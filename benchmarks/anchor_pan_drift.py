@@ -1,0 +1,59 @@
+"""How far each model's box centre strays from a still target under a pure camera pan, with the opt-in first-frame
+anchor and without: tests/test_anchor.py's still-target case (scikit-image's astronaut in grey, a 40 x 90 box, 8
+frames panned 3 px right and 1.5 px up each), replayed for any number of models, so a candidate's number is known
+before the full suite runs (the test's bar: 90 / 32 = 2.8 px with the anchor).
+
+    python benchmarks/anchor_pan_drift.py MODEL [MODEL ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from droptrack.errors import run_script  # noqa: E402
+
+BOX = (190.0, 150.0, 40.0, 90.0)
+ANCHOR = {"ANCHOR_SCALE": 1.2, "ANCHOR_NCC": 0.8}
+
+
+def panned(gray: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The photo moved by (dx, dy), edges reflected: what a pan of a still camera shows."""
+    shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    return cv2.warpAffine(gray, shift, gray.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def worst_error(model: str, photo: np.ndarray, ext: dict | None) -> float:
+    """The largest x or y centre error (px) over the 8 panned frames."""
+    from droptrack.runtime.tracker import load_tracker
+
+    tracker = load_tracker(model, ext=ext)
+    tracker.initialize(cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB), list(BOX))
+    cx, cy, worst = BOX[0] + BOX[2] / 2, BOX[1] + BOX[3] / 2, 0.0
+    for i in range(1, 9):
+        dx, dy = 3.0 * i, -1.5 * i
+        x, y, w, h = tracker.track(cv2.cvtColor(panned(photo, dx, dy), cv2.COLOR_GRAY2RGB))[0]
+        worst = max(worst, abs(x + w / 2 - cx - dx), abs(y + h / 2 - cy - dy))
+    return worst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+")
+    args = ap.parse_args()
+    from skimage import data
+
+    photo = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY), (480, 360), interpolation=cv2.INTER_AREA)
+    print("| model | with the anchor (px) | without (px) |\n|---|---|---|")
+    for model in args.models:
+        print(f"| {Path(model).name} | {worst_error(model, photo, ANCHOR):.1f} | {worst_error(model, photo, None):.1f} |")
+
+
+if __name__ == "__main__":
+    run_script(main)
