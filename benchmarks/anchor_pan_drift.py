@@ -52,7 +52,8 @@ def main() -> None:
     photo = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY), (480, 360), interpolation=cv2.INTER_AREA)
     print("| model | with the anchor (px) | without (px) |\n|---|---|---|")
     for model in args.models:
-        print(f"| {Path(model).name} | {worst_error(model, photo, ANCHOR):.1f} | {worst_error(model, photo, None):.1f} |")
+        held, free = worst_error(model, photo, ANCHOR), worst_error(model, photo, None)
+        print(f"| {Path(model).name} | {held:.1f} | {free:.1f} |")
 
 
 if __name__ == "__main__":

@@ -216,9 +216,9 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"DATA.{split}.DATASETS_NAME {s.DATASETS_NAME} and DATASETS_RATIO {s.DATASETS_RATIO} "
                               "need one ratio per dataset name and a positive sum of ratios")
         if split == "VAL" and s.BOX_WEIGHT:
-            raise ConfigError("DATA.VAL.BOX_WEIGHT would do nothing: validation (--val-data) tracks whole sequences and "
-                              "scores their success AUC, with no box loss to weigh; remove it (DATA.TRAIN.BOX_WEIGHT "
-                              "weighs training's box losses)")
+            raise ConfigError("DATA.VAL.BOX_WEIGHT would do nothing: validation (--val-data) tracks whole sequences "
+                              "and scores their success AUC, with no box loss to weigh; remove it "
+                              "(DATA.TRAIN.BOX_WEIGHT weighs training's box losses)")
         if s.BOX_WEIGHT and len(s.BOX_WEIGHT) != len(s.DATASETS_NAME):
             raise ConfigError(f"DATA.{split}.BOX_WEIGHT {s.BOX_WEIGHT} needs one weight per dataset name "
                               f"{s.DATASETS_NAME} (or none: 1 for every dataset)")
