@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # sibling script: tune_tracker_ext (tracking)
 
 from droptrack.errors import run_script  # noqa: E402
 
@@ -31,16 +32,15 @@ def panned(gray: np.ndarray, dx: float, dy: float) -> np.ndarray:
 
 def worst_error(model: str, photo: np.ndarray, ext: dict | None) -> float:
     """The largest x or y centre error (px) over the 8 panned frames."""
+    from tune_tracker_ext import track
+
     from droptrack.runtime.tracker import load_tracker
 
-    tracker = load_tracker(model, ext=ext)
-    tracker.initialize(cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB), list(BOX))
-    cx, cy, worst = BOX[0] + BOX[2] / 2, BOX[1] + BOX[3] / 2, 0.0
-    for i in range(1, 9):
-        dx, dy = 3.0 * i, -1.5 * i
-        x, y, w, h = tracker.track(cv2.cvtColor(panned(photo, dx, dy), cv2.COLOR_GRAY2RGB))[0]
-        worst = max(worst, abs(x + w / 2 - cx - dx), abs(y + h / 2 - cy - dy))
-    return worst
+    shifts = np.array([(3.0 * i, -1.5 * i) for i in range(1, 9)])
+    frames = [photo] + [panned(photo, dx, dy) for dx, dy in shifts]
+    boxes = track(load_tracker(model, ext=ext), [cv2.cvtColor(f, cv2.COLOR_GRAY2RGB) for f in frames], list(BOX))
+    centres = boxes[1:, :2] + boxes[1:, 2:] / 2
+    return float(np.abs(centres - (np.array(BOX[:2]) + np.array(BOX[2:]) / 2 + shifts)).max())
 
 
 def main() -> None:

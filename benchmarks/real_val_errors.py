@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))   # sibling script: real_keyframes (clips)
+sys.path.insert(0, str(HERE))   # sibling scripts: real_keyframes (clips), tune_tracker_ext (tracking)
 sys.path.insert(0, str(HERE.parent))
 
 from droptrack.errors import InputError, run_script  # noqa: E402
@@ -57,6 +57,7 @@ def main() -> None:
     if missing:
         raise InputError(f"--real {missing[0]}: no such keyframe file; pass one of benchmarks/data/real_video_*.json")
     from real_keyframes import clip_frames
+    from tune_tracker_ext import track
 
     from droptrack.engine.threads import apply_threads
     from droptrack.eval.baselines import create
@@ -71,9 +72,8 @@ def main() -> None:
             gt = {k: np.asarray(clip["keyframes"][str(k)], dtype=np.float64) for k in keys}
             frames = clip_frames(clip)
             for name, tracker in (("model", load_tracker(args.model)), ("csrt", create("csrt"))):
-                tracker.initialize(frames[0], gt[keys[0]])
-                track = [gt[keys[0]]] + [np.asarray(tracker.track(f)[0], dtype=np.float64) for f in frames[1:]]
-                print(row(clip["name"], name, [errors(track[k - keys[0]], gt[k]) for k in keys[1:]]), flush=True)
+                boxes = track(tracker, frames, gt[keys[0]])
+                print(row(clip["name"], name, [errors(boxes[k - keys[0]], gt[k]) for k in keys[1:]]), flush=True)
 
 
 if __name__ == "__main__":

@@ -173,8 +173,9 @@ def test_a_rank_the_agent_stopped_after_another_failed_is_said_once(codes, lines
 def test_a_rank_that_says_its_peer_failed_is_not_killed_before_it_has_said_it():
     """Once a rank has found its peer gone, the agent's SIGTERM waits until it has printed the line and exited 2:
     killed in between, the line would be lost, and said again by the launcher if it came after."""
-    code = ("import os, signal, sys; from droptrack.train.stops import peer_failed; exc = peer_failed(1); "
-            "os.kill(os.getpid(), signal.SIGTERM); print('error:', exc, file=sys.stderr); sys.exit(2)")
+    code = ("import os, signal, sys; from droptrack.train.stops import hold_agent_stop, peer_failed; "
+            "hold_agent_stop(); exc = peer_failed(1); os.kill(os.getpid(), signal.SIGTERM); "
+            "print('error:', exc, file=sys.stderr); sys.exit(2)")
     proc = subprocess.run(python(code), env=env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip() == PEER.format(1), proc.stderr
 

@@ -111,9 +111,9 @@ def agent_stopped_lines(failures: dict, first: int) -> list[str]:
     it was computing, not yet in the collective that would have told it; torchrun records it as a failure too):
     the line such a rank prints itself when it gets there first (`stops.peer_failed`, exit 2)."""
     from droptrack.errors import one_line
-    from droptrack.train.stops import peer_message
+    from droptrack.train.stops import peer_failed
 
-    return [one_line(peer_message(rank)) for rank, failure in sorted(failures.items())
+    return [one_line(peer_failed(rank)) for rank, failure in sorted(failures.items())
             if rank != first and failure.exitcode == -signal.SIGTERM]
 
 

@@ -99,19 +99,18 @@ def peer_gone(exc: RuntimeError) -> bool:
         s in text for s in ("Connection closed by peer", "Connection reset by peer", "NCCL communicator was aborted"))
 
 
-def peer_message(rank: int) -> str:
-    """What a rank stopped by another rank's failure says (the other rank prints the reason)."""
-    return f"rank {rank} stopped: another process of this run failed (its error is printed too)"
-
-
 def peer_failed(rank: int) -> TrainingError:
-    """The one line of a rank whose collective failed because another rank failed: that rank prints the reason.
-    SIGTERM is blocked from here to the rank's exit: torchrun's agent sends it to the ranks still running once one
-    has failed, and killed by it the rank would exit without this line (-15, said by the launcher instead:
-    `launch.agent_stopped_lines`); blocked, it prints the line and exits 2, so the line is said exactly once."""
+    """The one line of a rank whose collective failed because another rank failed: that rank prints the reason."""
+    return TrainingError(f"rank {rank} stopped: another process of this run failed (its error is printed too)")
+
+
+def hold_agent_stop() -> None:
+    """Block SIGTERM until this rank exits, once it has found its peer gone: torchrun's agent sends SIGTERM to the
+    ranks still running once one has failed, and killed by it the rank would exit without its `peer_failed` line
+    (-15, said by the launcher instead: `launch.agent_stopped_lines`); blocked, it prints the line and exits 2, so
+    the line is said exactly once."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    return TrainingError(peer_message(rank))
 
 
 def teardown(failed: bool) -> None:

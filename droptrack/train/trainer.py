@@ -33,8 +33,8 @@ from droptrack.train.sampler import check_usable
 from droptrack.train.hint import resume_candidates, resume_hint
 from droptrack.train.space import checkpoint_bytes, write_failed
 from droptrack.train.state import Position, checkpoint_state, gather_rng, options_record, prune, restore_rng, resume
-from droptrack.train.stops import (StepHold, batch_cut_off, interrupt_behind, peer_failed, peer_gone, teardown,
-                                   worker_died)
+from droptrack.train.stops import (StepHold, batch_cut_off, hold_agent_stop, interrupt_behind, peer_failed,
+                                   peer_gone, teardown, worker_died)
 from droptrack.train.validate import val_sequences
 
 __all__ = ["Stopped", "TrainOptions", "train"]
@@ -301,6 +301,7 @@ def train(opts: TrainOptions, batches_of: Callable[..., Iterator[dict]] = epoch_
                                 f"training process), then {resume_hint(opts.output)}") from None
         if not (distributed() and peer_gone(exc)):
             raise
+        hold_agent_stop()
         raise peer_failed(torch.distributed.get_rank()) from None
     finally:
         teardown(failed=sys.exc_info()[0] is not None)   # in a finally: the exception that is leaving, if any
