@@ -204,6 +204,8 @@ class NprocRun:
 
 
 def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tmp_path, got10k):
+    """Both ranks meet the undecodable frames: each says one line, its own error, or, when torchrun's agent stopped it
+    once the other had failed (before its own error or its collective told it), the launcher's peer line for it."""
     for f in (got10k / "train").glob("*/*.jpg"):
         f.write_bytes(b"not a jpeg")
     run = NprocRun(tmp_path, got10k, samples=2)
@@ -217,8 +219,10 @@ def test_nproc_2_failure_is_the_ranks_one_line_errors_without_torchrun_report(tm
     assert "Traceback" not in text and "ChildFailedError" not in text and "exitcode" not in text, text[-3000:]
     assert "epoch 1/1" not in text, text   # rank 0's bar: drawn to a file at its end, it once split rank 1's line
     errors = [ln for ln in text.splitlines() if "error" in ln.lower()]
-    assert errors and all(ln.startswith("error: 100 samples in a row at index ") and "cannot be decoded" in ln
-                          for ln in errors), text
+    own = [ln for ln in errors if ln.startswith("error: 100 samples in a row at index ") and "cannot be decoded" in ln]
+    peer = [ln for ln in errors if ln in (f"error: rank {r} stopped: another process of this run failed (its error is "
+                                          "printed too)" for r in (0, 1))]
+    assert own and len(errors) == 2 and len(own) + len(peer) == 2, text
 
 
 @pytest.mark.parametrize("sig, freeze_a_rank, ignored", [("SIGINT", False, False), ("SIGTERM", True, False),
