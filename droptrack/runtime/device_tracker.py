@@ -141,14 +141,14 @@ class DeviceTracker(Tracker):
             return
         old_templates, old_states = self.templates, self.states_t
         old_memory = self.extensions.memory if self.extensions is not None else []
-        version = self.template_version
+        version, old_hw = self.template_version, self.frame_hw
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states is not None and len(old_states):
             cat = torch.cat if isinstance(self.templates, torch.Tensor) else np.concatenate
             self.templates = cat([old_templates, self.templates], 0)
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
-            self._keep_memory(old_memory, version)
+            self._keep_memory(old_memory, version, old_hw)
 
     def close(self) -> None:
         """`Tracker.close`, the states on the device too."""

@@ -144,16 +144,19 @@ class Tracker:
             return
         old_templates, old_states = self.templates, self.states
         old_memory = self.extensions.memory if self.extensions is not None else []
-        version = self.template_version
+        version, old_hw = self.template_version, self.frame_hw
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states:
             self.templates = np.concatenate([old_templates, self.templates], axis=0)
             self.states = old_states + self.states
-            self._keep_memory(old_memory, version)
+            self._keep_memory(old_memory, version, old_hw)
 
-    def _keep_memory(self, old_memory: list, version: int) -> None:
-        """Put the running targets' extension memory and template refresh count back (add_targets)."""
+    def _keep_memory(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
+        """Put the running targets' extension memory, template refresh count and frame size back (add_targets): a
+        frame of another size than theirs warns, as tracking one does, and later frames are compared with theirs."""
         self.template_version = version
+        self.frame_hw, new_hw = old_hw, self.frame_hw
+        check_frame_size(old_hw, new_hw)
         if self.extensions is not None:
             self.extensions.memory = old_memory + self.extensions.memory
 
