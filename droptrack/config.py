@@ -155,6 +155,7 @@ class TestCfg:
     ANCHOR_NCC: float | None = None
     ANCHOR_SIZE: str = "first"
     ANCHOR_GATE: float = 0.0
+    ANCHOR_BOX: str = "state"
 
 
 @dataclass

@@ -184,6 +184,8 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "ANCHOR_SIZE": _only("first", "network", why="with ANCHOR_SCALE, the scale filter follows its own size from the "
                          "first frame or is evaluated at the network's box each frame"),
     "ANCHOR_GATE": Rule(float, lo=0, hi=1),
+    "ANCHOR_BOX": _only("state", "report", why="the anchor's box becomes the tracker's state (the next crop follows "
+                        "it) or is only reported (the state stays the network's box)"),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

@@ -135,7 +135,8 @@ def test_a_still_target_under_a_camera_pan_stays_boxed(photo):
 
 
 @pytest.mark.parametrize("keys", [{"anchor_scale": 1.2, "anchor_ncc": 0.5},
-                                  {"anchor_scale": 1.0, "anchor_size": "network", "anchor_gate": 0.5}])
+                                  {"anchor_scale": 1.0, "anchor_size": "network", "anchor_gate": 0.5},
+                                  {"anchor_scale": 1.0, "anchor_size": "network", "anchor_box": "report"}])
 def test_device_tracker_and_resume_share_the_anchor(tiny, keys):  # noqa: F811
     scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
     ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, **keys)

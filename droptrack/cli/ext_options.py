@@ -89,6 +89,9 @@ EXTENSION_OPTIONS = (
      "memory: FP16/INT8 tracks stay with FP32's) (TEST.ANCHOR_SIZE)."),
     ("anchor_gate", Optional[float], None, "--anchor-gate", "The anchor acts (and learns) only on frames whose "
      "network score is at least this (TEST.ANCHOR_GATE, [0,1], default 0)."),
+    ("anchor_box", Optional[str], None, "--anchor-box", "The anchor's box becomes the tracker's state, the next "
+     "crop following it ('state', default), or is only reported, the crops staying the network's ('report': "
+     "FP16/INT8 take FP32's crops) (TEST.ANCHOR_BOX)."),
 )
 
 

@@ -27,8 +27,9 @@
   below 1 a softer motion prior, so a peak far from the previous position can win; above 1 a stronger one, so a
   look-alike away from it loses more). Every crop's window, scale search's too.
 
-* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE; `runtime.anchor`): a DSST scale filter
-  bounds the box's size and the first frame's template, found by NCC near the box, moves its centre.
+* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE, ANCHOR_BOX; `runtime.anchor`): a DSST
+  scale filter bounds the box's size and the first frame's template, found by NCC near the box, moves its centre;
+  ANCHOR_BOX 'report' reports that box and keeps the network's as the state, so the crops stay the network's.
 
 With every switch key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID, WINDOW_POWER and the
 ANCHOR keys null) nothing here runs and the tracker is the official one. Plain Python floats: the host `Tracker` and
@@ -81,6 +82,7 @@ class TrackerExt:
     anchor_ncc: float | None = TestCfg.ANCHOR_NCC
     anchor_size: str = TestCfg.ANCHOR_SIZE
     anchor_gate: float = TestCfg.ANCHOR_GATE
+    anchor_box: str = TestCfg.ANCHOR_BOX
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -110,7 +112,8 @@ class TrackerExt:
         if self.window_power is not None:
             parts.append(f"window power {self.window_power:g}")
         if self.anchor_scale is not None or self.anchor_ncc is not None:
-            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc, self.anchor_size, self.anchor_gate))
+            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc, self.anchor_size, self.anchor_gate,
+                                      self.anchor_box))
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property

@@ -87,8 +87,9 @@ def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -
 def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """The init boxes, tracker settings and outputs of a run (the identity beyond its files)."""
     anchored = tracker.ext.anchor_scale is not None or tracker.ext.anchor_ncc is not None
-    ext = {k: v for k, v in dataclasses.asdict(tracker.ext).items()   # anchor keys absent while off: earlier
-           if anchored or not k.startswith("anchor_")}                  # journals match, and stay as short
+    ext = {k: v for k, v in dataclasses.asdict(tracker.ext).items()   # anchor keys absent while off (and
+           if (anchored or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state'): earlier
+           and (k, v) != ("anchor_box", "state")}                       # journals match, and stay as short
     return {"init": [[float(v) for v in b] for b in boxes], "tracker": ext,
             "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],
             "streams": {"--jsonl": _streamed(opts.jsonl if opts.jsonl != "-" else None),

@@ -30,7 +30,7 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
     without that option, dt eval and dt bench, against dt run's default), and a re-acquisition search factor no
     wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a 4x model
     searches half as wide while the target is lost), and ANCHOR_SIZE / ANCHOR_GATE without the scale filter they
-    set (nothing would change)."""
+    set, ANCHOR_BOX 'report' without any anchor (nothing would change)."""
     from droptrack.runtime.track_result import LOST_THRESHOLD
 
     notes = []
@@ -48,6 +48,9 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
         notes.append(f"{' and '.join(inert)} {'act' if len(inert) > 1 else 'acts'} on the first-frame anchor's scale "
                      f"filter, and --anchor-scale is off, so {'they do' if len(inert) > 1 else 'it does'} nothing "
                      "here; pass --anchor-scale too (e.g. 1.0)")
+    if ext.anchor_box == "report" and ext.anchor_scale is None and ext.anchor_ncc is None:
+        notes.append("--anchor-box report reports the first-frame anchor's box, and the anchor is off (neither "
+                     "--anchor-scale nor --anchor-ncc), so it does nothing here; pass --anchor-scale too (e.g. 1.0)")
     wide = ext.reacq_factor
     if wide is not None and search_factor and wide <= search_factor:
         notes.append(f"--reacq-factor {wide:g} is the search factor of the re-acquisition crop, not a multiple, and "

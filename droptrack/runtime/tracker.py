@@ -260,15 +260,17 @@ class Tracker:
             else:   # SCALE_FUSE: every crop of this target, mapped back, then their weighted mean
                 crops = range(i * n, i * n + n)
                 mapped = ext.fuse([self._mapped(boxes, factors, j) for j in crops], peaks[i * n:i * n + n], c - i * n)
-            wide = ext.memory[i].wide   # what this frame's crop was taken with (`crops`); the update may change it
-            if ext.memory[i].anchor is not None:   # ANCHOR_SCALE / ANCHOR_NCC (runtime/anchor.py)
-                mapped = ext.memory[i].anchor.apply(gray, mapped, self.ext.anchor_ncc, self.ext.anchor_scale,
-                                                    float(peaks[c]), self.ext.anchor_size, self.ext.anchor_gate)
+            wide, shown = ext.memory[i].wide, None   # wide: this frame's crop's (`crops`); the update may change it
+            if ext.memory[i].anchor is not None:   # ANCHOR_* (runtime/anchor.py); ANCHOR_BOX 'report': shown only
+                fixed = ext.memory[i].anchor.apply(gray, mapped, self.ext.anchor_ncc, self.ext.anchor_scale,
+                                                   float(peaks[c]), self.ext.anchor_size, self.ext.anchor_gate)
+                report = self.ext.anchor_box == "report"
+                mapped, shown = (mapped, clip_box(fixed, *image_hw)) if report else (fixed, None)
             self.states[i] = ext.update(i, self.states[i], mapped, float(peaks[c]), image_hw)
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
                 self.template_version += 1
-            results.append(self.result(self.states[i], float(peaks[c]),
+            results.append(self.result(self.states[i] if shown is None else shown, float(peaks[c]),
                                        wide if self.ext.reacq_factor is not None else None))
         return results
 
