@@ -14,7 +14,8 @@ from droptrack.runtime.start_notes import extension_notes
 from droptrack.runtime.tracker import load_tracker
 from test_anchor import photo, zoomed  # noqa: F401 (fixture)
 
-NETWORK = {"ANCHOR_SCALE": 1.0, "ANCHOR_SIZE": "network"}   # the filter corrects the network's size each frame
+# the filter corrects the network's size each frame; every anchor key named (the model's own fill what ext omits)
+NETWORK = {"ANCHOR_SCALE": 1.0, "ANCHOR_NCC": None, "ANCHOR_SIZE": "network", "ANCHOR_GATE": 0.0}
 
 
 def zoom_in(gray: np.ndarray, frames: int = 12) -> list[np.ndarray]:
@@ -26,8 +27,8 @@ def zoom_in(gray: np.ndarray, frames: int = 12) -> list[np.ndarray]:
 def test_report_keeps_the_networks_states_and_reports_the_anchors_box(photo):  # noqa: F811
     frames = zoom_in(photo)
     box = [180.0, 60.0, 110.0, 140.0]   # the astronaut's head and shoulder
-    plain = load_tracker(None, threads=1)
-    state = load_tracker(None, threads=1, ext=NETWORK)
+    plain = load_tracker(None, threads=1, ext={"ANCHOR_SCALE": None, "ANCHOR_NCC": None})
+    state = load_tracker(None, threads=1, ext={**NETWORK, "ANCHOR_BOX": "state"})
     report = load_tracker(None, threads=1, ext={**NETWORK, "ANCHOR_BOX": "report"})
     for t in (plain, state, report):
         t.initialize(frames[0], box)
