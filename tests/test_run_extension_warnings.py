@@ -86,10 +86,11 @@ def test_dt_serve_gives_dt_runs_warnings(tmp_path, one_thread):
     assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == expected, err
 
 
-@pytest.mark.parametrize("options, said", [
-    (["--anchor-size", "network"], ["--anchor-size network acts"]),
-    (["--anchor-size", "network", "--anchor-gate", "0.5"], ["--anchor-size network and --anchor-gate 0.5 act"]),
-    (["--anchor-ncc", "0.8", "--anchor-gate", "0.5"], []),                     # the gate acts on the NCC centre
+@pytest.mark.parametrize("options, said", [   # --anchor-scale off: whatever the embedded model's own key
+    (["--anchor-scale", "off", "--anchor-size", "network"], ["--anchor-size network acts"]),
+    (["--anchor-scale", "off", "--anchor-size", "network", "--anchor-gate", "0.5"],
+     ["--anchor-size network and --anchor-gate 0.5 act"]),
+    (["--anchor-scale", "off", "--anchor-ncc", "0.8", "--anchor-gate", "0.5"], []),   # the gate acts on NCC's centre
     (["--anchor-scale", "1.0", "--anchor-size", "network", "--anchor-gate", "0.5"], [])])
 def test_anchor_size_or_gate_without_the_scale_filter_is_warned_about(tmp_path, one_thread, options, said):
     (tmp_path / "clip").mkdir()

@@ -224,10 +224,10 @@ def start_anchors(memory: list, frame: Any, states: list[list[float]], ncc: floa
         mem.anchor = TargetAnchor.start(gray, box, ncc is not None, tol is not None)
 
 
-def anchor_words(tol: float | None, ncc: float | None, size: str = "first", gate: float = 0.0,
-                 box: str = "state") -> str:
-    """The anchor settings in a few words, for run summaries."""
-    parts = ([f"scale filter x/÷{tol:g}" + (" of the network's box" if size == "network" else "")]
+def anchor_words(ext: Any) -> str:
+    """The anchor settings of a TrackerExt in a few words, for run summaries."""
+    tol, ncc, gate = ext.anchor_scale, ext.anchor_ncc, ext.anchor_gate
+    parts = ([f"scale filter x/÷{tol:g}" + (" of the network's box" if ext.anchor_size == "network" else "")]
              if tol is not None else []) + ([f"NCC centre at {ncc:g}"] if ncc is not None else [])
     return ("first-frame anchor (" + ", ".join(parts) + (f"; score >= {gate:g}" if gate else "")
-            + ("; its box reported only" if box == "report" else "") + ")")
+            + ("; its box reported only" if ext.anchor_box == "report" else "") + ")")

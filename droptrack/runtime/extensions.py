@@ -27,9 +27,8 @@
   below 1 a softer motion prior, so a peak far from the previous position can win; above 1 a stronger one, so a
   look-alike away from it loses more). Every crop's window, scale search's too.
 
-* First-frame anchor (ANCHOR_SCALE, ANCHOR_NCC, ANCHOR_SIZE, ANCHOR_GATE, ANCHOR_BOX; `runtime.anchor`): a DSST
-  scale filter bounds the box's size and the first frame's template, found by NCC near the box, moves its centre;
-  ANCHOR_BOX 'report' reports that box and keeps the network's as the state, so the crops stay the network's.
+* First-frame anchor (ANCHOR_* keys; `runtime.anchor`): a DSST scale filter bounds the box's size and the first
+  frame's template, found by NCC near the box, moves its centre; ANCHOR_BOX 'report' keeps it out of the state.
 
 With every switch key absent (SIZE_LR, REACQ_FACTOR, TEMPLATE_REFRESH, SCALE_SEARCH, CROP_GRID, WINDOW_POWER and the
 ANCHOR keys null) nothing here runs and the tracker is the official one. Plain Python floats: the host `Tracker` and
@@ -112,8 +111,7 @@ class TrackerExt:
         if self.window_power is not None:
             parts.append(f"window power {self.window_power:g}")
         if self.anchor_scale is not None or self.anchor_ncc is not None:
-            parts.append(anchor_words(self.anchor_scale, self.anchor_ncc, self.anchor_size, self.anchor_gate,
-                                      self.anchor_box))
+            parts.append(anchor_words(self))
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
