@@ -77,3 +77,22 @@ def test_a_run_journal_names_the_key_only_at_report():
     assert {k: v for k, v in on.items() if k.startswith("anchor_")} == before
     assert tracker_keys({**NETWORK, "ANCHOR_BOX": "report"}) == {**on, "anchor_box": "report"}
     assert not any(k.startswith("anchor_") for k in tracker_keys({}))
+
+
+def test_a_models_own_anchor_keys_left_idle_by_the_options_are_not_warned_about():
+    """A model whose TEST keys turn the anchor on (the embedded one since version 30) run with `--anchor-scale off` or
+    `--official`: its own ANCHOR_SIZE / ANCHOR_GATE / ANCHOR_BOX then do nothing, which the user asked for; only keys
+    the options set themselves are named."""
+    from types import SimpleNamespace
+
+    from droptrack.runtime.start_notes import meta_notes
+
+    own = {**NETWORK, "ANCHOR_GATE": 0.5, "ANCHOR_BOX": "report"}
+    idle = TrackerExt.from_keys({**own, "ANCHOR_SCALE": None})
+    assert extension_notes(idle, 4.0, None, {"ANCHOR_SCALE": None}) == []
+    assert len(extension_notes(idle, 4.0, None)) == 2            # no options known: every idle key, as before
+    said = extension_notes(idle, 4.0, None, {"ANCHOR_SCALE": None, "ANCHOR_GATE": 0.5})
+    assert len(said) == 1 and said[0].startswith("--anchor-gate 0.5 acts on the first-frame anchor's scale"), said
+    meta = SimpleNamespace(tracker=own, search_factor=4.0)      # dt eval / dt bench: the model's own description
+    assert meta_notes(meta, {"ANCHOR_SCALE": None}) == []
+    assert meta_notes(meta, {"ANCHOR_SCALE": None, "ANCHOR_BOX": "report"})[0].startswith("--anchor-box report")

@@ -309,7 +309,8 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
             for s in sinks:
                 s.close()
             raise
-        warn_at_start(src, tracker, opts.lost_threshold)   # said once every check passed: an error stays the only line
+        # said once every check passed: an error stays the only line
+        warn_at_start(src, tracker, opts.lost_threshold, opts.ext)
         flat = flat_target_note(first.image, boxes, first.index)
         if flat:
             warnings.warn(flat, FlatTargetWarning, stacklevel=2)

@@ -12,25 +12,28 @@ from droptrack.errors import ExtensionSettingsWarning
 from droptrack.videofiles import PixelAspectWarning
 
 
-def warn_at_start(source: Any, tracker: Any, lost_threshold: float) -> None:
+def warn_at_start(source: Any, tracker: Any, lost_threshold: float, given: dict | None = None) -> None:
     """The source's PixelAspectWarning (boxes from a player's picture need its factor), then one
     ExtensionSettingsWarning per `extension_notes` of the tracker's settings (its model's TEST keys with the options
-    over them) and `lost_threshold`."""
+    `given` over them) and `lost_threshold`."""
     note = getattr(source, "aspect_note", None)
     if note:
         warnings.warn(note, PixelAspectWarning, stacklevel=3)
-    for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None), lost_threshold):
+    for note in extension_notes(tracker.ext, getattr(tracker.extensions, "search_factor", None), lost_threshold,
+                                given):
         warnings.warn(note, ExtensionSettingsWarning, stacklevel=3)
 
 
-def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float | None) -> list[str]:
+def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float | None,
+                    given: dict | None = None) -> list[str]:
     """Warnings on tracker-extension settings (the model's TEST keys or the options) that work against the run: a
     template refresh threshold under --lost-threshold (a frame reported lost, scoring between the two, can crop its
     new template on what the box drifted to; the README asks for it at or above; `lost_threshold` None: a command
     without that option, dt eval and dt bench, against dt run's default), and a re-acquisition search factor no
     wider than the model's own search factor (REACQ_FACTOR is the factor itself, not a multiple: 2 on a 4x model
     searches half as wide while the target is lost), and ANCHOR_SIZE / ANCHOR_GATE without the scale filter they
-    set, ANCHOR_BOX 'report' without any anchor (nothing would change)."""
+    set, ANCHOR_BOX 'report' without any anchor (nothing would change); those only where the options (`given`, the
+    TEST keys they set; None: any) set them, not a model's own keys that its anchor, turned off, leaves idle."""
     from droptrack.runtime.track_result import LOST_THRESHOLD
 
     notes = []
@@ -42,13 +45,17 @@ def extension_notes(ext: Any, search_factor: float | None, lost_threshold: float
         notes.append(f"template refresh at {refresh:g} is below {below}: a frame reported lost with a score from "
                      f"{refresh:g} to {lost:g} can crop a new template on what the box has drifted to; pass "
                      f"--template-refresh {lost:g} or more{lower}")
-    inert = (["--anchor-size network"] if ext.anchor_size == "network" else []) + (   # the gate also acts on NCC
-        [f"--anchor-gate {ext.anchor_gate:g}"] if ext.anchor_gate and ext.anchor_ncc is None else [])
+    def said(key: str) -> bool:
+        return given is None or key in given
+
+    inert = (["--anchor-size network"] if ext.anchor_size == "network" and said("ANCHOR_SIZE") else []) + (
+        [f"--anchor-gate {ext.anchor_gate:g}"] if ext.anchor_gate and ext.anchor_ncc is None and said("ANCHOR_GATE")
+        else [])   # the gate also acts on NCC
     if inert and ext.anchor_scale is None:
         notes.append(f"{' and '.join(inert)} {'act' if len(inert) > 1 else 'acts'} on the first-frame anchor's scale "
                      f"filter, and --anchor-scale is off, so {'they do' if len(inert) > 1 else 'it does'} nothing "
                      "here; pass --anchor-scale too (e.g. 1.0)")
-    if ext.anchor_box == "report" and ext.anchor_scale is None and ext.anchor_ncc is None:
+    if ext.anchor_box == "report" and ext.anchor_scale is None and ext.anchor_ncc is None and said("ANCHOR_BOX"):
         notes.append("--anchor-box report reports the first-frame anchor's box, and the anchor is off (neither "
                      "--anchor-scale nor --anchor-ncc), so it does nothing here; pass --anchor-scale too (e.g. 1.0)")
     wide = ext.reacq_factor
@@ -79,7 +86,7 @@ def meta_notes(meta: Any, overrides: dict | None) -> list[str]:
     `overrides` over its keys, as the loaded tracker merges them (dt bench: each row's loaded backend's meta)."""
     from droptrack.runtime.extensions import merge_overrides
 
-    return extension_notes(merge_overrides(meta.tracker or {}, overrides), meta.search_factor, None)
+    return extension_notes(merge_overrides(meta.tracker or {}, overrides), meta.search_factor, None, overrides or {})
 
 
 def artifact_meta(artifact: str | None, config: str | None = None, trust: bool = False, graph: Any = None) -> Any:

@@ -112,7 +112,7 @@ class Session:
         first = next(self._frames, None)
         if first is None:
             raise SourceError(f"{self._source.name} has no frames")
-        warn_at_start(self._source, self.tracker, o.lost_threshold)   # as dt run: pixel aspect, extension settings
+        warn_at_start(self._source, self.tracker, o.lost_threshold, o.ext)   # as dt run: pixel aspect, settings
         self.live = bool(getattr(self._source, "live", False))
         if self.live and not o.every_frame:   # the newest frame each time: a busy tracker skips stale ones
             self._frames = readers.newest(self._frames)
