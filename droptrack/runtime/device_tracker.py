@@ -148,7 +148,7 @@ class DeviceTracker(Tracker):
             self.templates = cat([old_templates, self.templates], 0)
             self.states_t = torch.cat([old_states, self.states_t], 0)
             self.states = self.states_t.tolist()
-            self._keep_memory(old_memory, version, old_hw)
+            self._keep_running(old_memory, version, old_hw)
 
     def close(self) -> None:
         """`Tracker.close`, the states on the device too."""

@@ -149,11 +149,11 @@ class Tracker:
         if old_templates is not None and old_states:
             self.templates = np.concatenate([old_templates, self.templates], axis=0)
             self.states = old_states + self.states
-            self._keep_memory(old_memory, version, old_hw)
+            self._keep_running(old_memory, version, old_hw)
 
-    def _keep_memory(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
-        """Put the running targets' extension memory, template refresh count and frame size back (add_targets): a
-        frame of another size than theirs warns, as tracking one does, and later frames are compared with theirs."""
+    def _keep_running(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
+        """Put the running targets' extension memory, template refresh count and frame size back after add_targets'
+        initialize_many: a frame of another size than theirs warns, and later frames are compared with theirs."""
         self.template_version = version
         self.frame_hw, new_hw = old_hw, self.frame_hw
         check_frame_size(old_hw, new_hw)
