@@ -163,4 +163,4 @@ def test_device_tracker_and_resume_share_the_anchor(tiny, keys):  # noqa: F811
 def test_gray_of_is_opencvs_grey():
     rgb = np.random.default_rng(2).integers(0, 255, (20, 30, 3), dtype=np.uint8)
     want = np.round(0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])
-    assert np.abs(gray_of(rgb).astype(float) - want).max() <= 1
+    assert np.abs(gray_of(rgb).grey().astype(float) - want).max() <= 1

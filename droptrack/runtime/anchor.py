@@ -17,9 +17,10 @@ estimate s corrects the box to (w, h) x s, within x/÷ tol of the network's, so 
 difference from frame to frame (FP16/INT8 tracks stay with FP32's). ANCHOR_GATE: frames whose network score is below
 it are left to the network (no correction, no learning), so a lost target does not teach the filter.
 
-Both run on the host, on the frame's grey levels, after the network's box is decoded and before the extensions'
-state update, so every backend (torch, ONNX Runtime, TensorRT, the CUDA tracker) runs the same code. The state (the
-template, the filter, its size) goes into `dt run --resume`'s journal with the target's memory.
+Both run on the host, on the frame's grey levels (made only around the patches they read: runtime/grey.py), after the
+network's box is decoded and before the extensions' state update, so every backend (torch, ONNX Runtime, TensorRT,
+the CUDA tracker) runs the same code. The state (the template, the filter, its size) goes into `dt run --resume`'s
+journal with the target's memory.
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from droptrack.runtime.grey import GreyFrame, as_grey
+
 SIDE, REACH = 32, 0.5                 # NCC template's long side (px), search reach (x the box, each side)
 SCALES, STEP, LR, LAM = 17, 1.04, 0.025, 1e-2
 AREA, CELL, BINS = 512, 4, 9
 
 
-def gray_of(frame: Any) -> np.ndarray:
-    """Grey uint8 (H, W) of an RGB uint8 frame (a device tensor is copied to the host)."""
-    if not isinstance(frame, np.ndarray):
-        frame = frame.detach().cpu().numpy()
-    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+def gray_of(frame: Any) -> GreyFrame:
+    """The grey levels of an RGB uint8 frame (array or device tensor), made only where the anchor reads them."""
+    return GreyFrame(frame)
 
 
 def _pack(a: np.ndarray) -> dict:
@@ -63,30 +64,6 @@ def _peak_offset(m: np.ndarray, i: int) -> float:
     return 0.0
 
 
-def _affine(cx: float, cy: float, kx: float, ky: float, out_w: int, out_h: int) -> np.ndarray:
-    """2x3 map of the frame into an out_w x out_h patch centred on (cx, cy), scaled by (kx, ky) (pixel centres at
-    integer coordinates, as cv2.warpAffine has them)."""
-    return np.array([[kx, 0, (out_w - 1) / 2 - cx * kx], [0, ky, (out_h - 1) / 2 - cy * ky]], np.float64)
-
-
-def _shrunk(gray: np.ndarray, f: float) -> tuple[np.ndarray, float]:
-    """The frame area-averaged down by `f` (so the bilinear warps after it do not alias), and f; f >= 0.99: the
-    frame itself and 1.0."""
-    if f >= 0.99:
-        return gray, 1.0
-    return cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
-
-
-def _patch(img: tuple[np.ndarray, float], cx: float, cy: float, kx: float, ky: float, out_w: int,
-           out_h: int) -> np.ndarray:
-    """The frame around (cx, cy) resized by (kx, ky) into out_w x out_h, edges replicated, float32; `img` is
-    `_shrunk`'s (image, f)."""
-    small, f = img   # cv2.resize puts frame pixel centre x at (x + 0.5) f - 0.5
-    a = _affine((cx + 0.5) * f - 0.5, (cy + 0.5) * f - 0.5, kx / f, ky / f, out_w, out_h)
-    return cv2.warpAffine(small, a, (out_w, out_h),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-
-
 class ScaleFilter:
     """DSST's scale filter: which of SCALES sizes around the current one the target fills, learnt online."""
 
@@ -101,7 +78,7 @@ class ScaleFilter:
         self.cell_bins = (np.arange(SCALES)[:, None, None] * ((mh // CELL) * (mw // CELL)) + cell[None]) * BINS
 
     @classmethod
-    def start(cls, gray: np.ndarray, box: list[float]) -> "ScaleFilter":
+    def start(cls, gray: GreyFrame | np.ndarray, box: list[float]) -> "ScaleFilter":
         """A filter trained on the target `box` (x, y, w, h) of the first frame."""
         x, y, w, h = box
         k = np.sqrt(AREA / (w * h))
@@ -112,11 +89,11 @@ class ScaleFilter:
         sf.den = np.sum((xsf * np.conj(xsf)).real, 0)
         return sf
 
-    def _sample(self, gray: np.ndarray, cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    def _sample(self, gray: GreyFrame | np.ndarray, cx: float, cy: float, w: float, h: float) -> np.ndarray:
         """(d, SCALES) FFT over scales of the windowed features of the target at each scale."""
         mw, mh = self.model_wh
-        img = _shrunk(gray, min(1.0, 1.5 * mw / w))
-        p = np.stack([_patch(img, cx, cy, mw / (w * s), mh / (h * s), mw, mh) for s in self.factors]) / 255.0
+        p = np.stack(as_grey(gray).patches(min(1.0, 1.5 * mw / w), cx, cy,
+                                           [(mw / (w * s), mh / (h * s)) for s in self.factors], mw, mh)) / 255.0
         gx, gy = np.zeros_like(p), np.zeros_like(p)
         gx[:, :, 1:-1] = p[:, :, 2:] - p[:, :, :-2]
         gy[:, 1:-1] = p[:, 2:] - p[:, :-2]
@@ -130,7 +107,7 @@ class ScaleFilter:
         feats = np.concatenate([hog, mean], -1).reshape(SCALES, -1).T * self.window[None]
         return np.fft.fft(feats, axis=1)
 
-    def step(self, gray: np.ndarray, cx: float, cy: float, w: float, h: float) -> float:
+    def step(self, gray: GreyFrame | np.ndarray, cx: float, cy: float, w: float, h: float) -> float:
         """The target's size relative to (w, h) at (cx, cy); the filter then learns from the same sample, its label
         centred on the scale found."""
         xsf = self._sample(gray, cx, cy, w, h)
@@ -162,18 +139,18 @@ class TargetAnchor:
     size: list[float]
 
     @classmethod
-    def start(cls, gray: np.ndarray, box: list[float], ncc: bool, scale: bool) -> "TargetAnchor":
+    def start(cls, gray: GreyFrame | np.ndarray, box: list[float], ncc: bool, scale: bool) -> "TargetAnchor":
         """The anchor of `box` (x, y, w, h) on the first frame's grey levels."""
         x, y, w, h = (float(v) for v in box)
         template = None
         if ncc:
             k = min(2.0, SIDE / max(w, h))
             tw, th = max(4, int(round(w * k))), max(4, int(round(h * k)))
-            template = _patch(_shrunk(gray, k), x + w / 2, y + h / 2, tw / w, th / h, tw, th)
+            template = as_grey(gray).patches(k, x + w / 2, y + h / 2, [(tw / w, th / h)], tw, th)[0]
         return cls(template, ScaleFilter.start(gray, [x, y, w, h]) if scale else None, [w, h])
 
-    def apply(self, gray: np.ndarray, pred: list[float], ncc: float | None, tol: float | None, score: float = 1.0,
-              size: str = "first", gate: float = 0.0) -> list[float]:
+    def apply(self, gray: GreyFrame | np.ndarray, pred: list[float], ncc: float | None, tol: float | None,
+              score: float = 1.0, size: str = "first", gate: float = 0.0) -> list[float]:
         """The network's box `pred` (x, y, w, h, peak `score`) with its size clamped to the filter's (ANCHOR_SCALE
         `tol`; ANCHOR_SIZE `size`) and its centre moved to the template's NCC peak where that reaches `ncc`; as
         given where `score` < `gate`."""
@@ -194,7 +171,7 @@ class TargetAnchor:
             kx, ky = tw / w, th / h
             rw, rh = int(round(tw * (1 + 2 * REACH))), int(round(th * (1 + 2 * REACH)))
             k = min(kx, ky)
-            region = _patch(_shrunk(gray, 1.5 * k if k < 0.5 else 1.0), cx, cy, kx, ky, rw, rh)
+            region = as_grey(gray).patches(1.5 * k if k < 0.5 else 1.0, cx, cy, [(kx, ky)], rw, rh)[0]
             m = cv2.matchTemplate(region, self.template, cv2.TM_CCOEFF_NORMED)
             _, peak, _, (px, py) = cv2.minMaxLoc(m)
             if peak >= ncc:
