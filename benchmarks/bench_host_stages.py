@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{recs['new']['ms']['outside']:.3f} ms", file=sys.stderr, flush=True)
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "")
-    name = {c: Path(c.rpartition(":")[0]).name for c in args.clip}
+    path = {c: Path(c.rpartition(":")[0]) for c in args.clip}   # parent/name where two clips share a name
+    name = {c: p.name if [q.name for q in path.values()].count(p.name) == 1 else f"{p.parent.name}/{p.name}"
+            for c, p in path.items()}
     res = {"cpu": cpu, "old_commit": _commit(old), "new_commit": _commit(TREE), "rounds": args.rounds,
            "passes": args.passes, "same_boxes": same, "load_before": load_before,
            "load_after": [round(x, 2) for x in os.getloadavg()],

@@ -61,14 +61,15 @@ def _area_region(grey: Any, shape: tuple[int, int], scale: float, r0: int, r1: i
     yi, ya = area_taps(shape[0], scale, r0, r1)
     xi, xa = area_taps(shape[1], scale, c0, c1)
     y0, x0 = int(yi.min()), int(xi.min())
-    src = grey(y0, int(yi.max()) + 1, x0, int(xi.max()) + 1).astype(np.float32)
-    yi, xi = yi - y0, xi - x0
-    buf = src[:, xi[:, 0]] * xa[:, 0]
+    src_t = np.ascontiguousarray(grey(y0, int(yi.max()) + 1, x0, int(xi.max()) + 1).T, dtype=np.float32)
+    yi, xi = yi - y0, xi - x0   # columns first (transposed: each tap gathers whole rows), as OpenCV sums them
+    buf_t = src_t[xi[:, 0]] * xa[:, :1]
     for k in range(1, xi.shape[1]):
-        buf = buf + src[:, xi[:, k]] * xa[:, k]
+        buf_t += src_t[xi[:, k]] * xa[:, k:k + 1]
+    buf = np.ascontiguousarray(buf_t.T)
     out = ya[:, :1] * buf[yi[:, 0]]
     for k in range(1, yi.shape[1]):
-        out = out + ya[:, k:k + 1] * buf[yi[:, k]]
+        out += ya[:, k:k + 1] * buf[yi[:, k]]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
