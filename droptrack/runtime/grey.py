@@ -1,12 +1,13 @@
 """A frame's grey levels, computed only where the first-frame anchor's patches read them (runtime/anchor.py).
 
 The anchor warps a few small patches around each target, from the frame's grey levels area-averaged down so that the
-warp does not alias. Converting and shrinking the whole frame for them cost about 6 ms a frame at 3840 x 2160 on one
+warp does not alias. Converting and shrinking the whole frame for them cost 5-21 ms a frame at 1080p and 4K on one
 core, and copied a device frame to the host whole. Here both are done on the region the patches read, bit for bit as
 OpenCV does them on the whole frame: `cv2.cvtColor` is per pixel, INTER_AREA's taps are rebuilt from its definition
 and summed in its float32 order, and the warp reads the region through the same fixed-point map shifted by whole
 pixels. A region that is a large share of the frame, or a shrink by a whole factor (OpenCV's own integer path, which
-rounds its own way), takes OpenCV's whole-frame path.
+rounds its own way), takes OpenCV's whole-frame path. Bit-identity is checked on x86-64 (tests/test_grey.py); an
+OpenCV compiled with fused multiply-adds (aarch64 compilers fuse by default) may round a shrunk level differently.
 """
 
 from __future__ import annotations
