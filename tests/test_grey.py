@@ -133,3 +133,12 @@ def test_the_anchors_boxes_over_a_sequence_are_the_whole_frames():
         boxes.append(out)
     assert boxes[0] == boxes[1]
     assert boxes[0][-1] != [box[0] + 12, box[1] - 8, box[2] * 1.2, box[3]]   # the anchor did change the box
+
+
+@pytest.mark.gpu
+def test_a_cuda_frame_gives_the_arrays_patches():
+    rgb = frame(1080, 1920, 8)
+    mw, mh, scales = filter_scales(70.0, 120.0)
+    got = GreyFrame(torch.from_numpy(rgb).cuda()).patches(0.37, 900.0, 500.0, scales, mw, mh)
+    want = GreyFrame(rgb, whole=True).patches(0.37, 900.0, 500.0, scales, mw, mh)
+    assert all(np.array_equal(x, y) for x, y in zip(got, want))
