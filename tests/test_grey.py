@@ -120,6 +120,18 @@ def test_a_tensor_frame_gives_the_arrays_patches():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def test_views_of_a_frame_give_its_patches():
+    """A BGR frame flipped to RGB by a view (negative channel stride) and a crop of a larger frame (strided rows)."""
+    big = frame(400, 700, 9)
+    rgb = np.ascontiguousarray(big[20:380, 30:670])
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    mw, mh, scales = filter_scales(50.0, 80.0)
+    want = GreyFrame(rgb, whole=True).patches(0.45, 300.0, 200.0, scales, mw, mh)
+    for view in (bgr[..., ::-1], big[20:380, 30:670]):
+        got = GreyFrame(view).patches(0.45, 300.0, 200.0, scales, mw, mh)
+        assert all(np.array_equal(x, y) for x, y in zip(got, want))
+
+
 def test_the_anchors_boxes_over_a_sequence_are_the_whole_frames():
     frames = [frame(720, 1280, 10 + i) for i in range(6)]
     box = [500.0, 300.0, 70.0, 110.0]

@@ -97,7 +97,9 @@ class GreyFrame:
             part = part.detach().cpu().numpy()
         if part.ndim == 2:
             return part
-        return cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY)
+        if part.strides[1:] != (part.shape[2] * part.itemsize, part.itemsize):   # pixels not packed (a flipped view)
+            part = np.ascontiguousarray(part)
+        return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)   # rows may stride: OpenCV reads the region in place
 
     def grey(self) -> np.ndarray:
         """The whole frame's grey levels (made once)."""
