@@ -47,7 +47,8 @@ def main() -> None:
     photo = data.astronaut()
     lines = [f"CPU: {cpu_model()}, 1 thread; {a.repeat} frames a row, median ms a frame "
              "and target (grey levels + anchor); ANCHOR_SIZE " + a.size + (", no NCC" if a.no_ncc else ", NCC 0.8"),
-             "", "| frame | box | whole frame (before) | per region | ratio | same boxes |", "|---|---|---|---|---|---|"]
+             "", "| frame | box | whole frame (before) | per region | ratio | same boxes |",
+             "|---|---|---|---|---|---|"]
     print("\n".join(lines))
     for wh in a.frames.split(","):
         w, h = (int(v) for v in wh.lower().split("x"))

@@ -1,5 +1,5 @@
-"""The anchor's grey levels made per region (runtime/grey.py) are OpenCV's whole-frame ones, bit for bit, and read only a
-small part of a large frame."""
+"""The anchor's grey levels made per region (runtime/grey.py) are OpenCV's whole-frame ones, bit for bit, and read only
+a small part of a large frame."""
 
 from __future__ import annotations
 
