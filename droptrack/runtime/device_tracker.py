@@ -31,7 +31,7 @@ from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
 from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_frame_size, check_init_targets,
-                                      check_post_args, no_boxes, target_index)
+                                      check_post_args, target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 from droptrack.runtime.tracker import Tracker
 
@@ -133,22 +133,10 @@ class DeviceTracker(Tracker):
             self.extensions.reset(states)
             start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
 
-    def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
-        """Initialise more targets on `frame`; the others keep their templates and states (live selection);
-        no boxes ([] or a (0, 4) array): nothing changes."""
-        if no_boxes(boxes):
-            self.frame_in(frame)
-            return
-        old_templates, old_states = self.templates, self.states_t
-        old_memory = self.extensions.memory if self.extensions is not None else []
-        version, old_hw = self.template_version, self.frame_hw
-        self.initialize_many(frame, boxes)
-        if old_templates is not None and old_states is not None and len(old_states):
-            cat = torch.cat if isinstance(self.templates, torch.Tensor) else np.concatenate
-            self.templates = cat([old_templates, self.templates], 0)
-            self.states_t = torch.cat([old_states, self.states_t], 0)
-            self.states = self.states_t.tolist()
-            self._keep_running(old_memory, version, old_hw)
+    def _keep_running(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
+        """`Tracker._keep_running` after add_targets, the joined states (host rows) sent to the device too."""
+        self.states_t = self._send(self.states)
+        super()._keep_running(old_memory, version, old_hw)
 
     def close(self) -> None:
         """`Tracker.close`, the states on the device too."""

@@ -377,3 +377,12 @@ def as_templates(templates: Any, current: Any) -> Any:
 
         return torch.from_numpy(np.asarray(templates)).to(current.device, current.dtype)
     return np.asarray(templates).astype(current.dtype)
+
+
+def joined_templates(running: Any, new: Any) -> Any:
+    """The running targets' templates, then `new`'s (add_targets), as the tracker keeps them: arrays or tensors."""
+    if hasattr(new, "detach"):
+        import torch
+
+        return torch.cat([running, new], 0)
+    return np.concatenate([running, new], axis=0)

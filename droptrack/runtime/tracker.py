@@ -25,7 +25,8 @@ from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
 from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
                                         check_frame_size, check_init_targets, check_lost_threshold, check_post_args,
-                                        check_snapshot, check_templates, no_boxes, target_index)
+                                        check_snapshot, check_templates, joined_templates, no_boxes,
+                                        target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
 
@@ -147,7 +148,7 @@ class Tracker:
         version, old_hw = self.template_version, self.frame_hw
         self.initialize_many(frame, boxes)
         if old_templates is not None and old_states:
-            self.templates = np.concatenate([old_templates, self.templates], axis=0)
+            self.templates = joined_templates(old_templates, self.templates)
             self.states = old_states + self.states
             self._keep_running(old_memory, version, old_hw)
 
