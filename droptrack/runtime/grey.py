@@ -97,9 +97,7 @@ class GreyFrame:
             part = part.detach().cpu().numpy()
         if part.ndim == 2:
             return part
-        if part.strides[1:] != (part.shape[2] * part.itemsize, part.itemsize):   # pixels not packed (a flipped view)
-            part = np.ascontiguousarray(part)
-        return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)   # rows may stride: OpenCV reads the region in place
+        return cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)   # strided rows read in place; OpenCV packs a flipped view
 
     def grey(self) -> np.ndarray:
         """The whole frame's grey levels (made once)."""
