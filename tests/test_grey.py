@@ -3,14 +3,13 @@ a small part of a large frame."""
 
 from __future__ import annotations
 
-import math
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from droptrack.runtime.anchor import TargetAnchor
+from droptrack.runtime.anchor import ScaleFilter, TargetAnchor, model_size
 from droptrack.runtime.grey import GreyFrame, _area_region, area_taps
 
 
@@ -33,10 +32,9 @@ class Spy:
 
 
 def filter_scales(w: float, h: float) -> tuple[int, int, list[tuple[float, float]]]:
-    """The scale filter's patch size and its 17 scales for a w x h box (anchor.ScaleFilter's)."""
-    mw = max(8, int(round(math.sqrt(512 * w / h) / 4)) * 4)
-    mh = max(8, int(round(math.sqrt(512 * h / w) / 4)) * 4)
-    return mw, mh, [(mw / (w * s), mh / (h * s)) for s in 1.04 ** np.arange(-8, 9)]
+    """The scale filter's patch size and its 17 scales for a w x h box (anchor.ScaleFilter's own)."""
+    mw, mh = model_size(w, h)
+    return mw, mh, [(mw / (w * s), mh / (h * s)) for s in ScaleFilter((mw, mh), np.zeros(0), np.zeros(0)).factors]
 
 
 @pytest.mark.parametrize("n_src,scale", [(640, 2.7), (97, 1.5), (3840, 37.3), (360, 1.01), (1080, 3.0000001)])

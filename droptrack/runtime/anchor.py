@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from droptrack.runtime.grey import GreyFrame, as_grey
+from droptrack.runtime.grey import GreyFrame
 
 SIDE, REACH = 32, 0.5                 # NCC template's long side (px), search reach (x the box, each side)
 SCALES, STEP, LR, LAM = 17, 1.04, 0.025, 1e-2
@@ -40,8 +40,15 @@ AREA, CELL, BINS = 512, 4, 9
 
 
 def gray_of(frame: Any) -> GreyFrame:
-    """The grey levels of an RGB uint8 frame (array or device tensor), made only where the anchor reads them."""
-    return GreyFrame(frame)
+    """The grey levels of an RGB uint8 frame (array or device tensor) or grey uint8 (H, W) levels, made only where
+    the anchor reads them; a GreyFrame as it is."""
+    return frame if isinstance(frame, GreyFrame) else GreyFrame(frame)
+
+
+def model_size(w: float, h: float) -> tuple[int, int]:
+    """The scale filter's patch size for a w x h box: about AREA pixels, its aspect, whole cells."""
+    k = np.sqrt(AREA / (w * h))
+    return max(2 * CELL, int(round(w * k / CELL)) * CELL), max(2 * CELL, int(round(h * k / CELL)) * CELL)
 
 
 def _pack(a: np.ndarray) -> dict:
@@ -81,9 +88,7 @@ class ScaleFilter:
     def start(cls, gray: GreyFrame | np.ndarray, box: list[float]) -> "ScaleFilter":
         """A filter trained on the target `box` (x, y, w, h) of the first frame."""
         x, y, w, h = box
-        k = np.sqrt(AREA / (w * h))
-        model = (max(2 * CELL, int(round(w * k / CELL)) * CELL), max(2 * CELL, int(round(h * k / CELL)) * CELL))
-        sf = cls(model, np.zeros(0), np.zeros(0))
+        sf = cls(model_size(w, h), np.zeros(0), np.zeros(0))
         xsf = sf._sample(gray, x + w / 2, y + h / 2, w, h)
         sf.num = np.fft.fft(sf.label)[None] * np.conj(xsf)
         sf.den = np.sum((xsf * np.conj(xsf)).real, 0)
@@ -92,7 +97,7 @@ class ScaleFilter:
     def _sample(self, gray: GreyFrame | np.ndarray, cx: float, cy: float, w: float, h: float) -> np.ndarray:
         """(d, SCALES) FFT over scales of the windowed features of the target at each scale."""
         mw, mh = self.model_wh
-        p = np.stack(as_grey(gray).patches(min(1.0, 1.5 * mw / w), cx, cy,
+        p = np.stack(gray_of(gray).patches(min(1.0, 1.5 * mw / w), cx, cy,
                                            [(mw / (w * s), mh / (h * s)) for s in self.factors], mw, mh)) / 255.0
         gx, gy = np.zeros_like(p), np.zeros_like(p)
         gx[:, :, 1:-1] = p[:, :, 2:] - p[:, :, :-2]
@@ -146,7 +151,7 @@ class TargetAnchor:
         if ncc:
             k = min(2.0, SIDE / max(w, h))
             tw, th = max(4, int(round(w * k))), max(4, int(round(h * k)))
-            template = as_grey(gray).patches(k, x + w / 2, y + h / 2, [(tw / w, th / h)], tw, th)[0]
+            template = gray_of(gray).patches(k, x + w / 2, y + h / 2, [(tw / w, th / h)], tw, th)[0]
         return cls(template, ScaleFilter.start(gray, [x, y, w, h]) if scale else None, [w, h])
 
     def apply(self, gray: GreyFrame | np.ndarray, pred: list[float], ncc: float | None, tol: float | None,
@@ -171,7 +176,7 @@ class TargetAnchor:
             kx, ky = tw / w, th / h
             rw, rh = int(round(tw * (1 + 2 * REACH))), int(round(th * (1 + 2 * REACH)))
             k = min(kx, ky)
-            region = as_grey(gray).patches(1.5 * k if k < 0.5 else 1.0, cx, cy, [(kx, ky)], rw, rh)[0]
+            region = gray_of(gray).patches(1.5 * k if k < 0.5 else 1.0, cx, cy, [(kx, ky)], rw, rh)[0]
             m = cv2.matchTemplate(region, self.template, cv2.TM_CCOEFF_NORMED)
             _, peak, _, (px, py) = cv2.minMaxLoc(m)
             if peak >= ncc:

@@ -92,6 +92,8 @@ class GreyFrame:
 
     def region(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Grey uint8 of rows r0..r1-1, columns c0..c1-1 (only that part of a device frame is copied)."""
+        if self._all is not None:   # another target took the whole frame: its grey levels are these
+            return self._all[r0:r1, c0:c1]
         part = self.frame[r0:r1, c0:c1]
         if not isinstance(part, np.ndarray):
             part = part.detach().cpu().numpy()
@@ -109,29 +111,30 @@ class GreyFrame:
                 out_h: int) -> list[np.ndarray]:
         """The frame around (cx, cy) resized by each (kx, ky) of `scales` into out_w x out_h float32, edges replicated,
         from the grey levels area-averaged down by `f` first (f >= 0.99: not shrunk)."""
-        f = 1.0 if f >= 0.99 else f
-        H, W = self.shape   # cv2.resize puts frame pixel centre x at (x + 0.5) f - 0.5
+        f = 1.0 if f >= 0.99 else f   # cv2.resize puts frame pixel centre x at (x + 0.5) f - 0.5
         maps = [_affine((cx + 0.5) * f - 0.5, (cy + 0.5) * f - 0.5, kx / f, ky / f, out_w, out_h) for kx, ky in scales]
+        fast = f < 1.0 and abs(1.0 / f - round(1.0 / f)) < np.finfo(np.float64).eps   # OpenCV's integer-scale path
+        got = None if self.whole or fast else self._region_patches(f, maps, out_w, out_h)
+        if got is not None:
+            return got
+        small = self.grey() if f == 1.0 else cv2.resize(self.grey(), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        return [cv2.warpAffine(small, a, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32) for a in maps]
+
+    def _region_patches(self, f: float, maps: list[np.ndarray], out_w: int, out_h: int) -> list[np.ndarray] | None:
+        """`patches` warped from the region the maps read, shrunk there; None where that region is over REGION_SHARE
+        of the (shrunk) frame."""
+        H, W = self.shape
         hs, ws = (H, W) if f == 1.0 else (int(round(H * f)), int(round(W * f)))
         inv = [_inverse(a) for a in maps]
-        xs = [m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)]
-        ys = [m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)]
-        c0, c1 = _span(min(xs), max(xs), ws)
-        r0, r1 = _span(min(ys), max(ys), hs)
-        fast = f < 1.0 and abs(1.0 / f - round(1.0 / f)) < np.finfo(np.float64).eps   # OpenCV's integer-scale path
-        if self.whole or fast or (r1 - r0) * (c1 - c0) > REGION_SHARE * hs * ws:
-            small = self.grey() if f == 1.0 else cv2.resize(self.grey(), None, fx=f, fy=f,
-                                                            interpolation=cv2.INTER_AREA)
-            return [cv2.warpAffine(small, a, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE).astype(np.float32) for a in maps]
-        small = (self.region(r0, r1, c0, c1) if f == 1.0
-                 else _area_region(self.region, (H, W), 1.0 / f, r0, r1, c0, c1))
-        small = np.ascontiguousarray(small)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        return [cv2.warpAffine(small, m - np.array([[0, 0, c0], [0, 0, r0]]), (out_w, out_h), flags=flags,
+        c0, c1 = _span(min(m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)),
+                       max(m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)), ws)
+        r0, r1 = _span(min(m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)),
+                       max(m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)), hs)
+        if (r1 - r0) * (c1 - c0) > REGION_SHARE * hs * ws:
+            return None
+        small = np.ascontiguousarray(self.region(r0, r1, c0, c1) if f == 1.0
+                                     else _area_region(self.region, (H, W), 1.0 / f, r0, r1, c0, c1))
+        shift = np.array([[0, 0, c0], [0, 0, r0]])
+        return [cv2.warpAffine(small, m - shift, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32) for m in inv]
-
-
-def as_grey(frame: Any) -> GreyFrame:
-    """`frame` as a GreyFrame: an RGB uint8 (H, W, 3) frame (array or tensor) or grey uint8 (H, W) levels."""
-    return frame if isinstance(frame, GreyFrame) else GreyFrame(frame)
