@@ -92,6 +92,9 @@ class TrainCfg:
     # droptrack extension: global batch the LR was tuned for (None = 4 x BATCH_SIZE, the official 32x4 recipe);
     # other global batches scale the LR linearly (OSTrack #15, #78)
     LR_REFERENCE_BATCH: int | None = None
+    # droptrack extension: relational distillation from an ImageNet MobileNetV2 (train/distill.py); 0 = off
+    DISTILL_WEIGHT: float = 0.0
+    DISTILL_BLOCK: int = 1   # the backbone block whose output tokens are distilled
     SCHEDULER: SchedulerCfg = field(default_factory=SchedulerCfg)
 
 

@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     "TRAIN.CE_START_EPOCH": Rule(int, lo=0), "TRAIN.CE_WARM_EPOCH": Rule(int, lo=0),
     "TRAIN.DROP_PATH_RATE": Rule(float, lo=0, hi=1, hi_open=True),
     "TRAIN.LR_REFERENCE_BATCH": Rule(int, lo=1, optional=True),
+    "TRAIN.DISTILL_WEIGHT": _NONNEG, "TRAIN.DISTILL_BLOCK": Rule(int, lo=0),
     "TRAIN.SCHEDULER.TYPE": _only("step", why="StepLR at LR_DROP_EPOCH, the official schedule"),
     "TRAIN.SCHEDULER.DECAY_RATE": _only(0.1, why="the official code ignores it and always decays by 0.1"),
     "DATA.SAMPLER_MODE": _only("causal", why="the official OSTrack sampler"),

