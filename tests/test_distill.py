@@ -16,7 +16,7 @@ from droptrack.config import load_config
 from droptrack.errors import ConfigError
 from droptrack.model import build_model
 from droptrack.train.distill import (TEACHER_FILE, BlockTokens, MobileNetV2Features, load_teacher, relation_loss,
-                                     teacher_path)
+                                     teacher_path, teacher_tokens)
 from droptrack.train.trainer import TrainOptions, train
 from tests.helpers import cli
 
@@ -95,6 +95,21 @@ def test_teacher_sees_photos_as_its_batchnorm_statistics_recorded():
     for h in hooks:
         h.remove()
     assert len(seen) == 24 and max(seen) < 0.5, seen
+
+
+def test_the_teacher_is_frozen_and_reads_each_crop_alone(fake_teacher):
+    """BatchNorm with the recorded statistics (a crop's features do not depend on the others in its batch, and
+    nothing the teacher sees changes it), no gradients, tokens row-major: template first, then search."""
+    teacher = load_teacher(fake_teacher)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    g = torch.Generator().manual_seed(1)
+    z, x = torch.randn(2, 3, 64, 64, generator=g), torch.randn(2, 3, 128, 128, generator=g)
+    both = teacher_tokens(teacher, z, x)
+    alone = teacher_tokens(teacher, z[1:], x[1:])
+    assert both.shape == (2, 16 + 64, 96) and torch.allclose(both[1:], alone, atol=1e-5)
+    assert torch.allclose(alone[0, 16 + 9], teacher(x[1:])[0, :, 1, 1])     # search row 1, column 1
+    assert all(torch.equal(v, before[k]) for k, v in teacher.state_dict().items())
+    assert not any(p.requires_grad for p in teacher.parameters())
 
 
 def test_block_tokens_keeps_one_blocks_output_until_closed():
