@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # sibling script: tun
 from droptrack.errors import run_script  # noqa: E402
 
 BOX = (190.0, 150.0, 40.0, 90.0)
-ANCHOR = {"ANCHOR_SCALE": 1.2, "ANCHOR_NCC": 0.8}
+# every anchor key, as the test names them: since version 30 a model's own keys fill the ones left out (the
+# embedded model's: network size, gate 0.5, box reported only), which is another procedure
+ANCHOR = {"ANCHOR_SCALE": 1.2, "ANCHOR_NCC": 0.8, "ANCHOR_SIZE": "first", "ANCHOR_GATE": 0.0, "ANCHOR_BOX": "state"}
+NO_ANCHOR = {"ANCHOR_SCALE": None, "ANCHOR_NCC": None}
 
 
 def panned(gray: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -52,7 +55,7 @@ def main() -> None:
     photo = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY), (480, 360), interpolation=cv2.INTER_AREA)
     print("| model | with the anchor (px) | without (px) |\n|---|---|---|")
     for model in args.models:
-        held, free = worst_error(model, photo, ANCHOR), worst_error(model, photo, None)
+        held, free = worst_error(model, photo, ANCHOR), worst_error(model, photo, NO_ANCHOR)
         print(f"| {Path(model).name} | {held:.1f} | {free:.1f} |")
 
 
