@@ -174,6 +174,14 @@ def test_dt_train_with_a_teacher_learns_from_it_and_resumes_bit_exact(tmp_path, 
     assert not torch.equal(full["backbone.blocks.0.attn.qkv.weight"], plain["backbone.blocks.0.attn.qkv.weight"])
 
 
+def test_dt_train_says_it_distills_and_from_which_file(tmp_path, synth, fake_teacher):
+    r = cli("train", "-c", _config(tmp_path, 1.5), "--data", synth, "-o", tmp_path / "run", "--device", "cpu",
+            "--batch-size", "2", "--samples-per-epoch", "2", "--epochs", "1", "--workers", "0")
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())   # the console may wrap the line
+    assert "distillation: weight 1.5 on block 1's token relations" in said and fake_teacher.name in said
+
+
 def test_missing_teacher_and_a_block_past_the_last_are_one_line_errors(tmp_path, synth, fake_teacher):
     r = cli("train", "-c", _config(tmp_path, 1.0, block=4), "--data", synth, "-o", tmp_path / "deep", "--device",
             "cpu", "--batch-size", "2", "--samples-per-epoch", "2")

@@ -59,6 +59,7 @@ class MobileNetV2Features(nn.Module):
                 widths.append(c)
         self.features = nn.Sequential(*blocks[:last + 1])
         self.channels = widths[last]
+        self.source: Path | None = None   # the weights file, once loaded (load_teacher)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -77,8 +78,10 @@ def teacher_path() -> Path:
 
 def load_teacher(path: Path | None = None, last: int = LAST_STRIDE16) -> MobileNetV2Features:
     """The frozen teacher in eval mode: MobileNetV2 features up to `last`, weights read as tensors only."""
-    state = torch.load(path or teacher_path(), map_location="cpu", weights_only=True)
+    path = Path(path) if path is not None else teacher_path()
+    state = torch.load(path, map_location="cpu", weights_only=True)
     net = MobileNetV2Features(last)
+    net.source = path
     own = net.state_dict()
     net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
     net.eval()

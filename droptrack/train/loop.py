@@ -160,8 +160,10 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
                 done += 1
                 rate = done / (time.perf_counter() - t0)
                 lr = opt.param_groups[0]["lr"]
+                distilled = f" distill {sums['distill'] / it:.3f}" if "distill" in sums else ""
                 progress.update(task, advance=1, info=f"loss {sums['loss'] / it:.3f} giou {sums['giou'] / it:.3f} "
-                                f"l1 {sums['l1'] / it:.3f} focal {sums['focal'] / it:.3f} lr {lr:.2e} {rate:.2f} it/s")
+                                f"l1 {sums['l1'] / it:.3f} focal {sums['focal'] / it:.3f}{distilled} lr {lr:.2e} "
+                                f"{rate:.2f} it/s")
                 if log and (it % cfg.TRAIN.PRINT_INTERVAL == 0 or it == total):
                     log.write(_log_line(setup, it, total, sums, it, lr, rate) + "\n")
                     log.flush()

@@ -105,6 +105,9 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"warning: no --pretrained weights: training from scratch{named}")
     teacher = distill_teacher(cfg, model, dev)   # a missing teacher is refused before any output
+    if teacher is not None:
+        say(f"distillation: weight {cfg.TRAIN.DISTILL_WEIGHT:g} on block {cfg.TRAIN.DISTILL_BLOCK}'s token relations, "
+            f"teacher MobileNetV2 (ImageNet) from {teacher.source}")
     lr = scaled_lr(cfg, global_batch)
     model.to(dev)
     opt, sched = build_optimizer(model, cfg, lr)
