@@ -100,7 +100,9 @@ def test_teacher_sees_photos_as_its_batchnorm_statistics_recorded():
 def test_the_teacher_is_frozen_and_reads_each_crop_alone(fake_teacher):
     """BatchNorm with the recorded statistics (a crop's features do not depend on the others in its batch, and
     nothing the teacher sees changes it), no gradients, tokens row-major: template first, then search."""
+    torch.manual_seed(9)
     teacher = load_teacher(fake_teacher)
+    assert torch.equal(torch.rand(3), torch.manual_seed(9) and torch.rand(3))   # the global draws untouched
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     g = torch.Generator().manual_seed(1)
     z, x = torch.randn(2, 3, 64, 64, generator=g), torch.randn(2, 3, 128, 128, generator=g)
@@ -187,6 +189,11 @@ def test_missing_teacher_and_a_block_past_the_last_are_one_line_errors(tmp_path,
             "cpu", "--batch-size", "2", "--samples-per-epoch", "2")
     assert r.exit_code == 2 and "TRAIN.DISTILL_BLOCK 4" in r.output and "0 to 3" in r.output, r.output
     assert not (tmp_path / "deep").exists()
+    fake_teacher.write_bytes(fake_teacher.read_bytes()[:5000])   # a cut-short download
+    r = cli("train", "-c", _config(tmp_path, 1.0), "--data", synth, "-o", tmp_path / "cut", "--device", "cpu",
+            "--batch-size", "2", "--samples-per-epoch", "2")
+    assert r.exit_code == 2 and "is not MobileNetV2's state dict" in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "cut").exists(), r.output
     fake_teacher.unlink()
     r = cli("train", "-c", _config(tmp_path, 1.0), "--data", synth, "-o", tmp_path / "gone", "--device", "cpu",
             "--batch-size", "2", "--samples-per-epoch", "2")

@@ -79,11 +79,16 @@ def teacher_path() -> Path:
 def load_teacher(path: Path | None = None, last: int = LAST_STRIDE16) -> MobileNetV2Features:
     """The frozen teacher in eval mode: MobileNetV2 features up to `last`, weights read as tensors only."""
     path = Path(path) if path is not None else teacher_path()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = MobileNetV2Features(last)
+    with torch.random.fork_rng(devices=[]):   # its random init (then overwritten) leaves the run's draws alone
+        net = MobileNetV2Features(last)
     net.source = path
     own = net.state_dict()
-    net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
+    except Exception as exc:   # cut short, another file, another network: what it is, not a traceback
+        why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path} is not MobileNetV2's state dict ({why}); reinstall the teacher: {INSTALL}") from None
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)

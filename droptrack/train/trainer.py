@@ -99,12 +99,12 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
             say(note)
     torch.manual_seed(opts.seed + dist.rank)
     model = build_model(cfg, training=True)
+    teacher = distill_teacher(cfg, model, dev)   # a missing or broken teacher is refused before any output
     loaded = load_pretrained(model, opts.pretrained, trust=opts.trust_checkpoint) if opts.pretrained else None
     if loaded is None and not opts.resume:
         named = f" (MODEL.PRETRAIN_FILE '{cfg.MODEL.PRETRAIN_FILE}' is only a name; pass the file with " \
             "--pretrained)" if cfg.MODEL.PRETRAIN_FILE else ""
         say(f"warning: no --pretrained weights: training from scratch{named}")
-    teacher = distill_teacher(cfg, model, dev)   # a missing teacher is refused before any output
     if teacher is not None:
         say(f"distillation: weight {cfg.TRAIN.DISTILL_WEIGHT:g} on block {cfg.TRAIN.DISTILL_BLOCK}'s token relations, "
             f"teacher MobileNetV2 (ImageNet) from {teacher.source}")
