@@ -159,6 +159,7 @@ class TestCfg:
     ANCHOR_SIZE: str = "first"
     ANCHOR_GATE: float = 0.0
     ANCHOR_BOX: str = "state"
+    ASPECT_PRIOR: float | None = None
 
 
 @dataclass

@@ -187,6 +187,7 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "ANCHOR_GATE": Rule(float, lo=0, hi=1),
     "ANCHOR_BOX": _only("state", "report", why="the anchor's box becomes the tracker's state (the next crop follows "
                         "it) or is only reported (the state stays the network's box)"),
+    "ASPECT_PRIOR": Rule(float, lo=0, hi=1, optional=True),
 }
 RULES.update({f"TEST.{k}": v for k, v in TRACKER_EXT_RULES.items()})
 for _split in ("TRAIN", "VAL"):

@@ -78,10 +78,15 @@ def apply_rotation(cap: Any, name: str) -> bool:
     return applied
 
 
-def frames_lost(fps: float | None, before: float | None, now: float, failed: int) -> int:
+def frames_lost(fps: float | None, before: float | None, now: float, failed: int, step: float | None = None) -> int:
     """Frames of a video file lost before a good one at `now` s that came after `failed` failed reads: those, or more
     where the decoder also dropped, without a failed read, the frames that depend on a damaged keyframe (the time
-    since the good frame at `before` s, or since the start, at the file's `fps`; never fewer than `failed`)."""
+    since the good frame at `before` s, or since the start, in frames `step` s apart, else at the file's `fps`; never
+    fewer than `failed`). `step` is the usual time between the frames read so far: a file that stores fewer frames
+    than its header's rate (a variable frame rate) spaces them wider than 1 / fps, and counting its gap at that rate
+    made up frames and moved every later index."""
+    if step is not None and math.isfinite(step) and step > 0 and before is not None:
+        fps = 1.0 / step
     if fps is None or not math.isfinite(now) or (before is not None and not now > before):
         return failed
     return max(failed, round((now - (before if before is not None else -1.0 / fps)) * fps) - 1)

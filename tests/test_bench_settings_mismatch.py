@@ -63,3 +63,29 @@ def test_the_same_settings_for_both_are_benched(onnx_model, smoothed, data, tmp_
               "--official")
     assert res.exit_code in (0, 1), res.output
     assert (tmp_path / "b" / "bench.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def anchored(tmp_path_factory):
+    """The tiny model (tiny_ckpt's weights) saved with the embedded model's kind of TEST keys: the crop grid with its
+    window on the target and the first-frame anchor's network-size filter, reported only."""
+    torch.manual_seed(0)
+    cfg = load_config("tiny_ce_test")
+    cfg.TEST.CROP_GRID, cfg.TEST.GRID_WINDOW = 0.1, "target"
+    cfg.TEST.ANCHOR_SCALE, cfg.TEST.ANCHOR_SIZE, cfg.TEST.ANCHOR_GATE, cfg.TEST.ANCHOR_BOX = 1.0, "network", 0.5, "report"
+    path = tmp_path_factory.mktemp("anchored") / "anchored.pt"
+    save_checkpoint(path, build_model(cfg).eval(), cfg)
+    return path
+
+
+def test_keys_of_an_extension_that_is_off_do_not_count(onnx_model, anchored, data, tmp_path, one_thread):
+    """--official turns the reference's grid and anchor off; their other keys (GRID_WINDOW, ANCHOR_SIZE, ANCHOR_GATE,
+    ANCHOR_BOX) then act on nothing, and an export without them (the graph of a config from before them) is benched
+    against it. Where they act, the same pair is still refused."""
+    res = cli("bench", onnx_model, "--reference", anchored, "--data", data, "-o", tmp_path / "b", "--threads", "1",
+              "--official")
+    assert res.exit_code in (0, 1), res.output
+    assert (tmp_path / "b" / "bench.json").is_file()
+    line = refused(cli("bench", onnx_model, "--reference", anchored, "--data", data, "-o", tmp_path / "c",
+                       "--threads", "1"))
+    assert "'official procedure'" in line and "first-frame anchor" in line

@@ -134,6 +134,27 @@ def test_dt_data_xywh_keeps_separators_and_rows_without_a_box(tmp_path):
     assert g.read_text() == "10,20,5,220\n" and not (tmp_path / "not.txt.xyxy").exists()
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400"])
+def test_dt_data_xywh_refuses_an_infinite_value_and_changes_nothing(tmp_path, value):
+    """An infinity is no box (NaN or 0,0,0,0 marks a frame without the target): the row was left as it was among
+    converted rows, a file of corners and x,y,w,h mixed."""
+    f = tmp_path / "gt.txt"
+    text = f"10,20,110,220\n10,20,{value},220\n"
+    f.write_text(text)
+    line = one_line_error(cli("data", "xywh", f))
+    assert f"gt.txt:2: an infinite value in '10,20,{value},220'" in line and "write NaN" in line, line
+    assert f.read_text() == text and not (tmp_path / "gt.txt.xyxy").exists()
+
+
+def test_dt_data_xywh_keeps_the_files_mode(tmp_path):
+    f = tmp_path / "gt.txt"
+    f.write_text("10,20,110,220\n")
+    f.chmod(0o444)
+    assert cli("data", "xywh", f).exit_code == 0
+    assert f.read_text() == "10,20,100,200\n"
+    assert oct(f.stat().st_mode & 0o777) == oct(0o444) == oct((tmp_path / "gt.txt.xyxy").stat().st_mode & 0o777)
+
+
 def test_dt_data_xywh_killed_after_keeping_the_original_converts_on_the_rerun(tmp_path):
     """A conversion killed between writing FILE.xyxy and rewriting FILE leaves two equal files: the rerun converts
     (refusing it as 'converted already' would leave the corners in place for good)."""

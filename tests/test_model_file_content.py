@@ -61,6 +61,24 @@ def test_bench_of_a_text_file_named_onnx_is_refused_before_any_row_runs(tiny_ckp
     assert not (out / "bench.json").exists()   # before the fix: a 'failed' row, a report and exit 1
 
 
+def test_bench_of_a_cut_short_graph_or_an_engine_without_its_sidecar_is_refused_before_any_row_runs(onnx_model,
+                                                                                                      tmp_path):
+    """A graph cut short keeps its first bytes (an ONNX header), and an engine's bytes are TensorRT's: both were a
+    'failed' row after the whole reference run, a report and exit 1."""
+    data = onnx_model.read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    line = one_line_error(runner.invoke(app, ["bench", str(cut), "--output", str(tmp_path / "b1"), "--sequences", "1",
+                                          "--frames", "3"]))
+    assert f"model '{cut}' is not a readable ONNX file" in line and "re-export it" in line
+    engine = tmp_path / "plan.engine"
+    engine.write_bytes(b"\x00" * 64)
+    line = one_line_error(runner.invoke(app, ["bench", str(engine), "--output", str(tmp_path / "b2"), "--sequences",
+                                          "1", "--frames", "3"]))
+    assert f"engine '{engine}' has no sidecar plan.engine.json" in line
+    assert not (tmp_path / "b1").exists() and not (tmp_path / "b2").exists()
+
+
 def test_checkpoint_named_onnx_says_rename_it(tiny_ckpt, tmp_path, video):
     renamed = tmp_path / "model.onnx"
     shutil.copy(tiny_ckpt, renamed)

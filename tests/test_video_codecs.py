@@ -107,6 +107,34 @@ def test_frames_lost_counts_those_dropped_after_a_damaged_keyframe(fps, before, 
     assert frames_lost(fps, before, now, failed) == lost
 
 
+@pytest.mark.parametrize("step, before, now, failed, lost", [
+    (0.2, 0.8, 1.2, 1, 1),       # a 15 FPS header over frames stored 0.2 s apart: one frame, not 5
+    (0.2, 0.8, 1.6, 1, 3),       # three frames' time: two dropped besides the one that failed
+    (0.04, 0.36, 0.76, 1, 9),    # the file's own spacing is its rate's: as without it
+    (0.2, None, 0.4, 1, 6),      # no good frame yet: the header's rate (its spacing is not known)
+])
+def test_frames_lost_counts_in_the_files_own_frame_spacing(step, before, now, failed, lost):
+    assert frames_lost(15.0 if step == 0.2 else 25.0, before, now, failed, step) == lost
+
+
+def test_a_damaged_frame_of_a_file_storing_fewer_frames_than_its_rate_is_one_frame(tiny_ckpt, tmp_path):
+    """An AVI whose header says 15 FPS and 60 frames stores 20, 0.2 s apart (a variable frame rate as AVI writes
+    it); its damaged frame 5 was counted at the header's rate as 5 frames lost, and every later index moved by 4."""
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        pytest.skip("ffmpeg is not installed")
+    clip = tmp_path / "vfr.avi"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=96x64:rate=5:duration=4", "-c:v", "mjpeg", "-fps_mode", "passthrough",
+                    "-enc_time_base", "1/15", str(clip)], check=True, capture_output=True, timeout=120)
+    assert len(packets(clip)) == 20
+    zero_packets(clip, [5])
+    r = runner.invoke(app, ["run", str(clip), "-m", str(tiny_ckpt), "--device", "cpu", "--init", "10,10,30,30",
+                            "--output", str(tmp_path / "b.txt")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "b.txt").read_text().splitlines()
+    assert len(lines) == 20 and [i for i, ln in enumerate(lines) if "nan" in ln] == [5], lines
+
+
 def h264_with_damaged_keyframe(folder: Path, keyframe: int) -> Path:
     """A 25-frame 25 FPS H.264 mp4 with a keyframe every 10 frames, the packet of keyframe `keyframe` zeroed."""
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:

@@ -92,6 +92,9 @@ EXTENSION_OPTIONS = (
     ("anchor_box", Optional[str], None, "--anchor-box", "The anchor's box becomes the tracker's state, the next "
      "crop following it ('state', default), or is only reported, the crops staying the network's ('report': "
      "FP16/INT8 take FP32's crops) (TEST.ANCHOR_BOX)."),
+    ("aspect_prior", Optional[str], None, "--aspect-prior", "The reported box's width/height ratio moves this "
+     "fraction of the way (in log space) toward the init box's, centre and area kept; the crops stay the network's "
+     "(TEST.ASPECT_PRIOR, [0,1], e.g. 0.25); 'off' turns the model's off."),
 )
 
 

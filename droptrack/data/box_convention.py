@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,10 +137,15 @@ def convert_file(path: str | Path, error: type[Exception]) -> int:
 
 def write_conversion(conv: Conversion) -> int:
     """Write a checked conversion: the original to PATH.xyxy, then PATH as x,y,w,h; returns the rows converted."""
-    from droptrack.artifact import atomic_write_bytes
+    from droptrack.artifact import atomic_write
 
-    atomic_write_bytes(conv.backup, conv.original)
-    atomic_write_bytes(conv.path, conv.new)
+    mode = stat.S_IMODE(conv.path.stat().st_mode)   # a read-only box file stays read-only, and so does its copy
+
+    def writer(data: bytes):
+        return lambda p: (p.write_bytes(data), os.chmod(p, mode))
+
+    atomic_write(conv.backup, writer(conv.original))
+    atomic_write(conv.path, writer(conv.new))
     return conv.rows
 
 
@@ -181,7 +187,10 @@ def plan_conversion(path: str | Path, error: type[Exception]) -> Conversion:
             v = []
         if len(v) != 4:
             raise error(f"{path}:{no}: expected 4 numbers x1,y1,x2,y2, got {line.strip()[:40]!r}; nothing was changed")
-        if not all(math.isfinite(t) for t in v) or v == [0.0] * 4:
+        if any(math.isinf(t) for t in v):   # NaN marks a frame without the target; an infinity is no box at all
+            raise error(f"{path}:{no}: an infinite value in {line.strip()[:40]!r}; write NaN (or 0,0,0,0) for a frame "
+                        "without the target; nothing was changed")
+        if any(math.isnan(t) for t in v) or v == [0.0] * 4:
             continue
         if v[2] < v[0] or v[3] < v[1]:
             raise error(f"{path}:{no}: x2,y2 {v[2]:g},{v[3]:g} lie before x1,y1 {v[0]:g},{v[1]:g}, so the rows are not "

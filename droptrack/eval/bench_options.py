@@ -56,6 +56,7 @@ class BenchOptions:
 def check_options(opts: BenchOptions) -> None:
     """Every option checked (one-line errors) before any work; normalises trackers, ext and device in place."""
     from droptrack.config import load_config
+    from droptrack.engine.onnx_files import check_external_data
     from droptrack.engine.onnxruntime_backend import require_onnxruntime
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir, check_regular
@@ -87,6 +88,9 @@ def check_options(opts: BenchOptions) -> None:
         check_artifact(str(artifact))
         if str(artifact).lower().endswith(".onnx"):   # else a failed row after the whole reference run
             require_onnxruntime(f"artifact '{artifact}' runs in ONNX Runtime")
+            check_external_data(artifact, InputError)   # a cut-short graph parses its first bytes: the whole of it
+        elif str(artifact).lower().endswith(".engine"):   # an engine without its sidecar is a file problem too
+            check_sidecar(artifact)
     check_distinct(opts.artifacts)
     if opts.reference is not None:   # before the output folder is made (it was made, then the reference refused)
         check_reference_file(opts.reference)
@@ -290,3 +294,15 @@ def unique_name(base: str, taken: set[str] | list[str]) -> str:
     while name in taken:
         name, i = f"{base}_{i}", i + 1
     return name
+
+
+def check_sidecar(engine: str | Path) -> None:
+    """An engine's sidecar (`model.engine.json`), read as loading it does: a missing or broken one is a one-line
+    error before any work (it was a failed row after the whole reference run, exit 1)."""
+    from droptrack.engine.tensorrt_backend import read_sidecar
+    from droptrack.errors import BackendError
+
+    try:
+        read_sidecar(Path(engine))
+    except BackendError as exc:
+        raise InputError(str(exc)) from None

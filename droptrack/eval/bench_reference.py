@@ -241,11 +241,16 @@ def parity(row: Any, ref: Reference, seqs: list[Any], truth: bool = False) -> Pa
 
 def _in_effect(ext: Any) -> dict[str, Any]:
     """The settings of a TrackerExt that act: each switched-on extension's keys (a threshold of an extension that
-    is off changes nothing tracked)."""
+    is off changes nothing tracked: the anchor's keys without ANCHOR_SCALE or ANCHOR_NCC, GRID_WINDOW without
+    CROP_GRID, e.g. a model's anchor turned off by --official)."""
     from droptrack.runtime.extensions import DEPENDS_ON, KEYS
 
-    return {k: getattr(ext, a) for k, (a, _) in KEYS.items()
-            if getattr(ext, DEPENDS_ON.get(k, k).lower()) is not None}
+    def acts(key: str) -> bool:
+        if key.startswith("ANCHOR_"):
+            return ext.anchor_scale is not None or ext.anchor_ncc is not None
+        return getattr(ext, {"GRID_WINDOW": "CROP_GRID"}.get(key, DEPENDS_ON.get(key, key)).lower()) is not None
+
+    return {k: getattr(ext, a) for k, (a, _) in KEYS.items() if acts(k)}
 
 
 def check_settings(rows: list[Any], refs: list[Reference], opts: Any) -> None:

@@ -3,7 +3,9 @@ keeping their index, live ones reopened per their `ReconnectPolicy` (`runtime.so
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import statistics
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -15,6 +17,7 @@ from droptrack.runtime.source_base import FirstFrameDamaged, Frame, plausible_fp
 from droptrack.videofiles import DAMAGED_RUN, frames_lost, no_frame_reason, plausible_frame_count
 
 LIVE_RETRIES = 5   # consecutive failed reads before a live source counts as stopped
+STEPS = 32   # the last times between good file frames whose median spaces the frames lost to damage
 RELEASE_WAIT_S = 1.0   # how long `close` waits for a read in another thread (a stalled stream's) to return
 
 
@@ -43,6 +46,7 @@ class CaptureSource(Source):
         pending, self.landed = self.landed, None   # a seek read frame `start` already: the count goes on from it
         i, misses, damaged = (0 if pending is None else self.start), 0, 0   # damaged: failed reads since a good frame
         outage_start, attempts, last_ts = None, 0, None   # the outage in progress; the file's last good frame time
+        steps: collections.deque = collections.deque(maxlen=STEPS)   # times between consecutive good file frames
         last_good = time.monotonic()
         while True:
             if pending is not None:
@@ -77,7 +81,8 @@ class CaptureSource(Source):
                 return
             ts = time.time() if self.live else self._media_time(last_ts, damaged)
             if damaged:   # the decoder refused frames between good ones: indices stay the file's
-                damaged = frames_lost(self.fps, last_ts, ts, damaged)   # and the ones it dropped without a word
+                step = statistics.median(steps) if len(steps) >= 2 else None   # the file's own frame spacing
+                damaged = frames_lost(self.fps, last_ts, ts, damaged, step)   # and the ones it dropped without a word
                 if i == 0 and not self.start:
                     cut = f"{ts:.3f}".rstrip("0").rstrip(".") if 0 < ts < float("inf") else "1"
                     raise FirstFrameDamaged(f"{self.name}: its first {damaged} frame(s) could not be decoded "
@@ -88,6 +93,8 @@ class CaptureSource(Source):
                         yield Frame(i, float("nan"), None)
                     i += 1
                 damaged = 0
+            elif not self.live and last_ts is not None and ts > last_ts:
+                steps.append(ts - last_ts)
             misses = 0
             now = time.monotonic()
             gap = None if outage_start is None else Outage(round(now - last_good, 3), attempts)

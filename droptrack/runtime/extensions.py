@@ -37,7 +37,6 @@ the CUDA `DeviceTracker` call the same code.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,12 +46,14 @@ from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
 from droptrack.runtime.anchor import TargetAnchor, anchor_words
+from droptrack.runtime.box_shape import smooth_size, toward_aspect
 from droptrack.runtime.crop_grid import box_centre, grid_anchor, window_shift
 from droptrack.runtime.score_windows import moved_windows
 
 # the switch keys set to None: every extension off, the official procedure (`dt run --official`, tuning baselines)
 OFFICIAL: dict[str, None] = {"SIZE_LR": None, "REACQ_FACTOR": None, "TEMPLATE_REFRESH": None, "SCALE_SEARCH": None,
-                             "CROP_GRID": None, "WINDOW_POWER": None, "ANCHOR_SCALE": None, "ANCHOR_NCC": None}
+                             "CROP_GRID": None, "WINDOW_POWER": None, "ANCHOR_SCALE": None, "ANCHOR_NCC": None,
+                             "ASPECT_PRIOR": None}
 # TEST key -> (TrackerExt attribute, `dt run` option)
 KEYS: dict[str, tuple[str, str]] = {key: (key.lower(), "--" + key.lower().replace("_", "-"))
                                     for key in TRACKER_EXT_RULES}
@@ -82,6 +83,7 @@ class TrackerExt:
     anchor_size: str = TestCfg.ANCHOR_SIZE
     anchor_gate: float = TestCfg.ANCHOR_GATE
     anchor_box: str = TestCfg.ANCHOR_BOX
+    aspect_prior: float | None = TestCfg.ASPECT_PRIOR
 
     def __post_init__(self):
         if self.scale_search is not None:   # hashable and read-only; an empty list means off
@@ -112,6 +114,7 @@ class TrackerExt:
             parts.append(f"window power {self.window_power:g}")
         if self.anchor_scale is not None or self.anchor_ncc is not None:
             parts.append(anchor_words(self))
+        parts += [f"aspect prior {self.aspect_prior:g} (reported box)"] if self.aspect_prior is not None else []
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 
     @property
@@ -138,7 +141,7 @@ class TrackerExt:
 
 
 # the keys whose options take 'off' (--scale-search off): the switch keys that take null, and SCALE_FUSE
-OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE", "ANCHOR_SCALE", "ANCHOR_NCC")
+OFF_TEXT = ("SCALE_SEARCH", "CROP_GRID", "WINDOW_POWER", "SCALE_FUSE", "ANCHOR_SCALE", "ANCHOR_NCC", "ASPECT_PRIOR")
 
 
 def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") -> dict:
@@ -194,22 +197,6 @@ def option_args(keys: dict) -> list[str]:
     return args
 
 
-def smooth_size(prev: list[float], pred: list[float], score: float, ext: TrackerExt) -> list[float]:
-    """x,y,w,h: the predicted centre with w/h moved from `prev` toward `pred` at the score-gated rate."""
-    if ext.size_lr is None:
-        return list(pred)
-    pw, ph = prev[2], prev[3]
-    w, h = pred[2], pred[3]
-    lr = ext.size_lr * max(0.0, float(score))
-    if ext.aspect_penalty > 0 and w > 0 and h > 0 and pw > 0 and ph > 0:
-        change = (w / h) / (pw / ph)
-        lr *= math.exp(-ext.aspect_penalty * (max(change, 1.0 / change) - 1.0))
-    lr = min(1.0, lr)
-    nw, nh = pw + lr * (w - pw), ph + lr * (h - ph)
-    cx, cy = pred[0] + 0.5 * w, pred[1] + 0.5 * h
-    return [cx - 0.5 * nw, cy - 0.5 * nh, nw, nh]
-
-
 HISTORY = 1024   # frames of TargetMemory.history kept (at most twice that between trims)
 
 
@@ -225,19 +212,22 @@ class TargetMemory:
     refreshed: int = 0       # frames since the template was (re)cropped
     history: list[bool] = field(default_factory=list)   # wide flag of the last HISTORY tracked frames (tests)
     anchor: TargetAnchor | None = None   # ANCHOR_SCALE / ANCHOR_NCC: the first frame's template and scale filter
+    aspect: float | None = None          # ASPECT_PRIOR: the init box's w / h
 
     def to_dict(self) -> dict:
         """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal."""
         return {"confident": [float(v) for v in self.confident], "velocity": [float(v) for v in self.velocity],
                 "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed,
-                **({"anchor": self.anchor.to_dict()} if self.anchor is not None else {})}
+                **({"anchor": self.anchor.to_dict()} if self.anchor is not None else {}),
+                **({"aspect": float(self.aspect)} if self.aspect is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TargetMemory":
         """The memory `to_dict` wrote."""
         anchor = TargetAnchor.from_dict(d["anchor"]) if "anchor" in d and d["anchor"] is not None else None
         return cls([float(v) for v in d["confident"]], tuple(float(v) for v in d["velocity"]), int(d["since"]),
-                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]), anchor=anchor)
+                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]), anchor=anchor,
+                   aspect=float(d["aspect"]) if d.get("aspect") is not None else None)
 
 
 class Extensions:
@@ -251,11 +241,21 @@ class Extensions:
 
     def reset(self, states: list[list[float]]) -> None:
         """New targets (initialisation): confident at their init boxes."""
-        self.memory = [TargetMemory(list(s)) for s in states]
+        self.memory = [self._memory(s) for s in states]
 
     def extend(self, states: list[list[float]]) -> None:
         """Targets added to the running ones."""
-        self.memory += [TargetMemory(list(s)) for s in states]
+        self.memory += [self._memory(s) for s in states]
+
+    def _memory(self, init: list[float]) -> TargetMemory:
+        """A new target's memory: confident at its init box, whose w / h ASPECT_PRIOR keeps."""
+        on = self.ext.aspect_prior is not None and init[3] > 0
+        return TargetMemory(list(init), aspect=float(init[2]) / float(init[3]) if on else None)
+
+    def reported(self, index: int, box: list[float], image_hw: tuple[int, int]) -> list[float]:
+        """Target `index`'s box as reported: ASPECT_PRIOR's shape toward the init box's, clipped; else `box`."""
+        aspect, prior = self.memory[index].aspect, self.ext.aspect_prior
+        return box if prior is None or aspect is None else clip_box(toward_aspect(box, aspect, prior), *image_hw)
 
     def remove(self, index: int) -> None:
         """Forget target `index`."""

@@ -89,7 +89,7 @@ def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict
     anchored = tracker.ext.anchor_scale is not None or tracker.ext.anchor_ncc is not None
     ext = {k: v for k, v in dataclasses.asdict(tracker.ext).items()   # anchor keys absent while off (and
            if (anchored or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state'): earlier
-           and (k, v) != ("anchor_box", "state")}                       # journals match, and stay as short
+           and (k, v) not in (("anchor_box", "state"), ("aspect_prior", None))}   # journals match, and stay short
     return {"init": [[float(v) for v in b] for b in boxes], "tracker": ext,
             "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],
             "streams": {"--jsonl": _streamed(opts.jsonl if opts.jsonl != "-" else None),

@@ -271,8 +271,8 @@ class Tracker:
             if ext.refresh(i, float(peaks[c])):
                 self.refresh_template(i, self.states[i])
                 self.template_version += 1
-            results.append(self.result(self.states[i] if shown is None else shown, float(peaks[c]),
-                                       wide if self.ext.reacq_factor is not None else None))
+            results.append(self.result(ext.reported(i, self.states[i] if shown is None else shown, image_hw),
+                                       float(peaks[c]), wide if self.ext.reacq_factor is not None else None))
         return results
 
     def _mapped(self, boxes: np.ndarray, factors: list[float], crop: int) -> list[float]:
