@@ -57,3 +57,47 @@ def test_weights_outside_the_graphs_folder_are_refused_unread(tmp_path):
     model = graph_with_external_weights(tmp_path, "/dev/zero")
     with pytest.raises(CheckpointError, match="external file '/dev/zero'.*it was not loaded"):
         identity(TrackerSpec(str(model), None, "cpu"), "synth")
+
+
+def test_a_missing_or_cut_short_weight_file_is_named_before_onnx_runtime_reads_it(tmp_path):
+    """ONNX Runtime's own error (an initializer's size check, an unreadable path) came out cut mid-word after a
+    coloured log line; the tensor, the file and what is wrong with it are now one line, before any runtime loads it."""
+    from droptrack.engine.onnx_files import check_external_data
+
+    model = graph_with_external_weights(tmp_path)   # 64 float32 weights: bytes 0-256 of w.bin
+    assert check_external_data(model, InputError) == ["w.bin"]
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(InputError, match=r"tensor 'w' in external file 'w.bin', which ends at byte 100, before the "
+                                         r"tensor's last \(256\): a copy or download cut short"):
+        check_external_data(model, InputError)
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(model), load_external_data=False)   # no 'length' entry: the size from dims and type
+    entries = [(e.key, e.value) for e in graph.graph.initializer[0].external_data if e.key != "length"]
+    del graph.graph.initializer[0].external_data[:]
+    for key, value in entries:
+        graph.graph.initializer[0].external_data.add(key=key, value=value)
+    onnx.save_model(graph, str(model))
+    with pytest.raises(InputError, match=r"ends at byte 100, before the tensor's last \(256\)"):
+        check_external_data(model, InputError)
+    weights.unlink()
+    with pytest.raises(InputError, match="external file 'w.bin', which does not exist"):
+        check_external_data(model, InputError)
+
+
+def test_dt_run_on_a_graph_whose_weight_file_is_cut_short_is_one_line(onnx_model, tmp_path):
+    from helpers import cli, one_line_error
+
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "model.onnx"
+    onnx.save_model(onnx.load(str(onnx_model)), str(path), save_as_external_data=True, location="w.bin")
+    (tmp_path / "w.bin").write_bytes((tmp_path / "w.bin").read_bytes()[:1000])
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    import cv2
+
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i:04d}.jpg"), np.full((64, 80, 3), 40 * i, np.uint8))
+    line = one_line_error(cli("run", frames, "-m", path, "--init", "10,10,20,20", "-o", tmp_path / "b.txt"))
+    assert "in external file 'w.bin', which ends at byte 1000" in line and "copy the .onnx" in line, line
+    assert not (tmp_path / "b.txt").exists()

@@ -12,6 +12,7 @@ tracker's graph has no loop and no tensor near MAX_TENSOR.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -102,11 +103,33 @@ def external_data_problem(model, path: str | Path) -> str:
     folder = Path(os.path.dirname(str(path)) or ".")   # the folder as loaders join it: not the model's symlink target
     for tensor, location in external_tensors(model):
         problem = location_problem(location, folder)
+        short = "" if problem else _missing_bytes(tensor, os.path.join(folder, *PureWindowsPath(location).parts))
+        if short:
+            return (f"model '{path}' keeps tensor {tensor.name[:80]!r} in external file {cut(location)!r}, which "
+                    f"{short}; it was not loaded: copy the .onnx with its weight files again, or re-export it")
         if problem:
             shown = cut(location)
             return (f"model '{path}' keeps tensor {tensor.name[:80]!r} in external file {shown!r}, which {problem}; "
                     f"it was not loaded (a model file must not read files outside its folder); {FIX}")
     return ""
+
+
+def _missing_bytes(tensor, file: str) -> str:
+    """Why an external tensor's bytes are not all in `file` ('' when they are): no such file, or one that ends
+    before the tensor's offset + length (a copy or download cut short); ONNX Runtime's own message was cut mid-word."""
+    from onnx import helper
+
+    if not os.path.isfile(file):
+        return "does not exist (the graph keeps its weights there)"
+    info = {e.key: e.value for e in tensor.external_data}
+    try:
+        length = int(info["length"]) if "length" in info else \
+            math.prod(tensor.dims) * helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        end = int(info.get("offset", 0)) + length
+    except (KeyError, TypeError, ValueError):   # a string or unknown element type: its size is not known here
+        return ""
+    size = os.path.getsize(file)
+    return f"ends at byte {size}, before the tensor's last ({end}): a copy or download cut short" if size < end else ""
 
 
 def external_locations(model) -> list[str]:
