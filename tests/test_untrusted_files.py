@@ -353,6 +353,34 @@ def test_a_zip_pickle_names_its_call_as_python_3_imports_it(tmp_path):
     marker = tmp_path / "pickle_ran_code"
     path = tmp_path / "evil.pt"
     torch.save({"model": _CallsSubprocess(marker)}, path, pickle_protocol=2)
-    with pytest.raises(CheckpointError, match=r"\(subprocess\.call\)"):
+    with pytest.raises(CheckpointError, match=r"uses subprocess\.call in ways that cannot be read") as err:
         read_file(path)
+    assert "commands" not in str(err.value) and "pass --trust-checkpoint" not in str(err.value)   # not offered
+    assert not marker.exists()
+
+
+class _TouchesAPath:
+    """Pickles as getattr(PosixPath(marker), 'touch')(): a method of an object the file builds, no blocked module."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path(self.marker).touch, ()
+
+
+def test_trust_is_offered_only_where_it_reads_the_file(tmp_path):
+    """A checkpoint whose objects --trust-checkpoint cannot read as records either (a call on a record, a name torch
+    looks up under Python 2's module name) was refused with 'pass --trust-checkpoint', and then, with it, as 'corrupt
+    or not a PyTorch file; re-download it': both misnamed it. Now both say what it is, and nothing runs."""
+    marker = tmp_path / "pickle_ran_code"
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.zeros(2), "x": _TouchesAPath(marker)}, path)
+    for trust in (False, True):
+        with pytest.raises(CheckpointError, match="in ways that cannot be read as plain data, even with "
+                                                  "--trust-checkpoint") as err:
+            read_file(path, trust=trust)
+        assert "re-download" not in str(err.value) and "pass --trust-checkpoint" not in str(err.value)
+    line = one_line_error(cli("export", path, "--trust-checkpoint", "-o", tmp_path / "out"))
+    assert "cannot be read as plain data" in line and not (tmp_path / "out").exists()
     assert not marker.exists()

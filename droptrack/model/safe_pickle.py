@@ -183,23 +183,34 @@ def load_pickle(path: Path, trust: bool, lazy: bool = False):
         if "global" not in str(exc).lower() and "reduce" not in str(exc).lower():
             raise
         names = _unsafe_globals(path)
+        if not names:
+            raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
+                                  "re-save it with a current torch.save from code you trust") from None
         if not trust:
+            _as_records(path, names, lazy=True)   # offer --trust-checkpoint only where it reads the file
             raise untrusted(path, names) from None
-    if not names:
-        raise CheckpointError(f"checkpoint '{path}' is a legacy (non-zip) pickle whose objects cannot be listed; "
-                              "re-save it with a current torch.save from code you trust") from None
-    try:
-        with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
-            obj = _torch_load(path, lazy)
-    except pickle.UnpicklingError as exc:
-        if "blocked" not in str(exc):
-            raise
-        raise blocked_calls(path, names) from None
+    obj = _as_records(path, names, lazy)
     if not lazy:   # once read: a file refused above was not 'read as plain data records'
         logging.getLogger("droptrack").warning(
             "warning: '%s' (--trust-checkpoint): %s read as plain data records, never imported or called",
             printable(path), printable(few_names(names, 8)))
     return obj
+
+
+def _as_records(path: Path, names: list[str], lazy: bool):
+    """torch.load of a pickle checkpoint with each foreign name read as an inert ForeignRecord (nothing imported or
+    called); a CheckpointError where even that cannot read it."""
+    try:
+        with torch.serialization.safe_globals([*safe_globals(), *((foreign_record(n), n) for n in names)]):
+            return _torch_load(path, lazy)
+    except pickle.UnpicklingError as exc:
+        if "blocked" in str(exc):
+            raise blocked_calls(path, names) from None
+        # a call on a record (getattr(Path(...), 'touch')), or a name torch looks up under another module's name:
+        # --trust-checkpoint does not read it either ('corrupt, re-download' misnamed it)
+        raise CheckpointError(f"checkpoint '{path}' uses {few_names(names, 3)} in ways that cannot be read as plain "
+                              "data, even with --trust-checkpoint (nothing was run): this is not a model file; "
+                              "re-save the weights from code you trust") from None
 
 
 def blocked_calls(path: Path, names: list[str]) -> CheckpointError:
