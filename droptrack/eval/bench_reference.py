@@ -248,7 +248,7 @@ def _in_effect(ext: Any) -> dict[str, Any]:
     def acts(key: str) -> bool:
         if key.startswith("ANCHOR_"):
             return ext.anchor_scale is not None or ext.anchor_ncc is not None
-        return getattr(ext, {"GRID_WINDOW": "CROP_GRID"}.get(key, DEPENDS_ON.get(key, key)).lower()) is not None
+        return getattr(ext, DEPENDS_ON.get(key, key).lower()) is not None
 
     return {k: getattr(ext, a) for k, (a, _) in KEYS.items() if acts(k)}
 
