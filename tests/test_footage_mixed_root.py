@@ -90,3 +90,22 @@ def test_a_root_of_clips_only_read_as_frames_names_the_reader_of_clips(tmp_path,
     said = shlex.split(res.output.split("clips: ")[1].split(", ")[0 if command == "eval" else 1])
     res = cli(*said[1:], "--tracker", "kcf", "-o", tmp_path / "res2")
     assert res.exit_code == 0, res.output
+
+
+def test_a_frame_folder_without_its_groundtruth_in_a_synth_root_is_named(tmp_path):
+    """One's own set in the synth layout without list.txt reads the folders that hold a groundtruth.txt; a folder of
+    frames copied in without one was left out without a word (and `--sequences` then said it was not in the set)."""
+    from droptrack.errors import DatasetError
+
+    root = tmp_path / "own"
+    for name in ("cam_a", "cam_b", "cam_c"):
+        for i in range(1, 4):
+            img(root / name / f"{i:08d}.jpg", size=(64, 48))
+        if name != "cam_c":
+            text(root / name / "groundtruth.txt", "10,10,20,20\n" * 3)
+    (root / "notes").mkdir()   # a folder without frames is none of the set's business
+    (root / "notes" / "a.txt").write_text("x")
+    with pytest.raises(DatasetError, match=r"1 folder\(s\) of frames without a groundtruth.txt \(cam_c\)"):
+        get_sequences("synth", root)
+    text(root / "cam_c" / "groundtruth.txt", "10,10,20,20\n" * 3)
+    assert [s.name for s in get_sequences("synth", root)] == ["cam_a", "cam_b", "cam_c"]

@@ -90,7 +90,15 @@ def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
             raise DatasetError(f"{lst} names {shown(bad, 60)}, which is not a sequence folder of that split (a path "
                                "or control characters); re-download or re-extract the dataset, or remove that line")
         return list(dict.fromkeys(names))   # a name listed twice is one sequence (the toolkits skip its rerun)
-    return sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
+    names = sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
+    bare = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and p.name not in names
+            and not p.name.startswith(".") and list_images(p, warn=False)]
+    if bare:   # footage copied in without its boxes was left out without a word
+        some = ", ".join(bare[:3]) + (", ..." if len(bare) > 3 else "")
+        raise DatasetError(f"{folder} holds {len(bare)} folder(s) of frames without a groundtruth.txt ({some}), "
+                           "which would be left out; add one to each (x,y,w,h per frame, the first row the init box, "
+                           "NaN where unknown), or move them out of the folder")
+    return names
 
 
 def check_listed(folder: Path, names: list[str], removable: bool = True) -> None:
