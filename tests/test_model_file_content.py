@@ -76,6 +76,7 @@ def test_bench_of_a_cut_short_graph_or_an_engine_without_its_sidecar_is_refused_
     line = one_line_error(runner.invoke(app, ["bench", str(engine), "--output", str(tmp_path / "b2"), "--sequences",
                                           "1", "--frames", "3"]))
     assert f"engine '{engine}' has no sidecar plan.engine.json" in line
+    assert "`dt export GRAPH.onnx --engine` from the graph it was built from" in line   # no plan.onnx to name
     assert not (tmp_path / "b1").exists() and not (tmp_path / "b2").exists()
 
 

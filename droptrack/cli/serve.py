@@ -42,7 +42,8 @@ def serve(
         "to dt serve, e.g. 127.0.0.1; repeatable. Default: no one's (any local process could claim another "
         "client's address)."),
     max_targets: int = typer.Option(4, "--max-targets", help="Most targets tracked at once."),
-    save: Optional[str] = typer.Option(None, "--save", help="Annotated video (.mp4: mp4v, .avi: MJPG)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Annotated video; its extension picks the container: "
+                                       ".mp4, .m4v, .mov (mp4v) or .avi, .mkv (MJPG)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Official box files, one per target, "
                                          "_<id> before the extension (the first target: boxes.txt -> boxes_0.txt; "
                                          "boxes -> boxes_0), from the frame the target was drawn on."),

@@ -153,7 +153,9 @@ def sidecar_fields(side: Path) -> dict:
 def read_sidecar(path: Path) -> dict:
     """The engine's sidecar JSON (`model.engine.json`), checked to describe an engine (meta and env objects)."""
     side = sidecar_path(path)
-    rebuild = f"rebuild the engine with `dt export {shell_quote(Path(path).with_suffix('.onnx'))} --engine`"
+    graph = Path(path).with_suffix(".onnx")
+    rebuild = (f"rebuild the engine with `dt export {shell_quote(graph)} --engine`" if graph.is_file() else
+               "rebuild the engine with `dt export GRAPH.onnx --engine` from the graph it was built from")
     if not side.is_file():
         raise BackendError(f"engine '{path}' has no sidecar {side.name} (not built by `dt export --engine`); {rebuild}")
     try:
