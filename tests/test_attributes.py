@@ -123,6 +123,10 @@ def test_uav123_attribute_files_in_the_benchmark_layout(tmp_path):
     assert report.attributes.scores["Full Occlusion"]["good"]["auc"] == pytest.approx(20 / 21)
     assert report.attributes.scores["Fast Motion"]["good"]["auc"] == pytest.approx(10 / 21)
     assert report.attributes.source.startswith("UAV123")
+    # the table names the files it read: --attributes DIR's, not the dataset's (it said 'UAV123 anno/...' or, on a
+    # synthetic set, 'synthetic attributes.txt' over LaSOT flags)
+    mine = analyze([good], [bird, car], tag="uav", output_dir=tmp_path / "an2", attributes_dir=other)
+    assert mine.attributes.source == f"attribute files in {other}"
 
 
 def test_damaged_flag_file_is_an_error_not_a_tag(tmp_path):

@@ -216,6 +216,7 @@ def per_attribute(report: Any, sequences: Sequence[Any], att_dir: str | Path | N
     source = {"got10k": "GOT-10k labels + ground truth (derived)", "lasot": "LaSOT att/<seq>.txt",
               "uav": "UAV123 anno/UAV123/att/<seq>.txt",
               "synth": "synthetic attributes.txt"}.get(report.tag, "attribute files")
+    source = f"attribute files in {att_dir}" if att_dir is not None else source   # --attributes DIR: those files
     out = AttributeReport(source, tuple(keys), len(known))
     if not known or not keys:
         if not known:
