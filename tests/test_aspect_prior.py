@@ -15,7 +15,7 @@ from droptrack.cli.ext_options import ext_overrides
 from droptrack.config import meta_from_config
 from droptrack.errors import ConfigError
 from droptrack.runtime.box_shape import toward_aspect
-from droptrack.runtime.extensions import TargetMemory, TrackerExt, merge_overrides
+from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.resume import _settings
 from droptrack.runtime.tracker import Tracker
 from test_tracker_ext import ScriptedBackend, host_and_device, tiny  # noqa: F401 (fixture)
@@ -60,14 +60,15 @@ def test_the_state_is_the_networks_and_the_reported_shape_moves_toward_the_init_
         assert (x + w / 2, y + h / 2) == pytest.approx((px + pw / 2, py + ph / 2), abs=1e-9)
 
 
-def test_a_reported_box_is_clipped_to_the_frame(tiny):  # noqa: F811
-    frame = np.zeros((240, 320, 3), np.uint8)
-    inits = [[0.0, 0.0, 12.0, 80.0]]   # at the corner: the squarer box would stick out left and up
-    boxes, _ = run(tiny[1], TrackerExt(aspect_prior=1.0), [[0.9], [0.9]], frame, inits)
-    plain, _ = run(tiny[1], TrackerExt(), [[0.9], [0.9]], frame, inits)
-    for (x, y, w, h), (px, py, pw, ph) in zip([b[0] for b in boxes], [b[0] for b in plain]):
-        assert x >= 0 and y >= 0 and x + w <= 320 and y + h <= 240
-        assert w < pw or h < ph   # something was cut off
+def test_a_reported_box_is_clipped_to_the_frame():
+    ext = Extensions(TrackerExt(aspect_prior=1.0), 4.0)
+    ext.reset([[0.0, 0.0, 10.0, 100.0]])   # a pole at the top left: w / h 0.1
+    # a 40 x 40 box at the corner drawn to 0.1 at its area: 4 sqrt 10 x 40 sqrt 10 about (20, 20), its top cut off
+    w, h = 4 * math.sqrt(10), 40 * math.sqrt(10)
+    assert ext.reported(0, [0.0, 0.0, 40.0, 40.0], (240, 320)) == pytest.approx([20 - w / 2, 0.0, w, 20 + h / 2])
+    off = Extensions(TrackerExt(), 4.0)
+    off.reset([[0.0, 0.0, 10.0, 100.0]])
+    assert off.reported(0, [-5.0, 0.0, 40.0, 40.0], (240, 320)) == [-5.0, 0.0, 40.0, 40.0]   # without it: as given
 
 
 def test_host_and_device_trackers_and_a_resumed_run_report_the_same_boxes(tiny):  # noqa: F811
