@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -42,8 +43,10 @@ def dt(*args: str):
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    """Tiny CE checkpoint, a degraded copy (size head pushed to ~0: every box shrinks), a broken .onnx, 2x10 frames."""
+def assets(tmp_path_factory, tiny_fp32_export):
+    """Tiny CE checkpoint, a degraded copy (size head pushed to ~0: every box shrinks), a broken .onnx, 2x10 frames.
+    The broken graph is the tiny checkpoint's export with one operator renamed to one ONNX Runtime does not have: it
+    parses and carries droptrack's metadata, and only loading it fails (a cut-short or foreign file: exit 2)."""
     d = tmp_path_factory.mktemp("bench_assets")
     torch.manual_seed(0)
     cfg = load_config("tiny_ce_test")
@@ -52,8 +55,10 @@ def assets(tmp_path_factory):
     with torch.no_grad():
         model.box_head.conv5_size.bias -= 20.0
     degraded = save_checkpoint(d / "degraded.pt", model, cfg)
+    graph = onnx.load(str(tiny_fp32_export / "model.onnx"))
+    graph.graph.node[0].op_type = "NoSuchOperator"
     broken = d / "broken.onnx"
-    broken.write_bytes(b"\x08\x07 a cut-off ONNX graph")   # starts as one; only loading it fails (a text file: exit 2)
+    onnx.save(graph, str(broken))
     synth = generate_synth(d / "synth", sequences=2, frames=10, seed=0, size=(160, 120), split="val")
     return {"ckpt": ckpt, "degraded": degraded, "broken": broken, "synth": synth, "dir": d}
 

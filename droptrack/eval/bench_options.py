@@ -56,7 +56,6 @@ class BenchOptions:
 def check_options(opts: BenchOptions) -> None:
     """Every option checked (one-line errors) before any work; normalises trackers, ext and device in place."""
     from droptrack.config import load_config
-    from droptrack.engine.onnx_files import check_external_data
     from droptrack.engine.onnxruntime_backend import require_onnxruntime
     from droptrack.eval.baselines import check_name
     from droptrack.paths import check_not_results, check_output_dir, check_regular
@@ -88,7 +87,6 @@ def check_options(opts: BenchOptions) -> None:
         check_artifact(str(artifact))
         if str(artifact).lower().endswith(".onnx"):   # else a failed row after the whole reference run
             require_onnxruntime(f"artifact '{artifact}' runs in ONNX Runtime")
-            check_external_data(artifact, InputError)   # a cut-short graph parses its first bytes: the whole of it
         elif str(artifact).lower().endswith(".engine"):   # an engine without its sidecar is a file problem too
             check_sidecar(artifact)
     check_distinct(opts.artifacts)

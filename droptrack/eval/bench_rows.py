@@ -125,13 +125,16 @@ def check_graphs(artifacts: list[str]) -> dict[str, Any]:
 
 def check_graph_metadata(graphs: dict[str, Any]) -> None:
     """Refuse (one line, exit 2) before any row runs a graph of `check_graphs` without droptrack metadata (another
-    tool's) or with metadata of a newer droptrack: bad input on every device, as dt run and dt doctor refuse it; it
-    was a failed row after the other rows were benched (exit 1)."""
+    tool's) or with metadata of a newer droptrack, or one that does not parse (cut short) or reads files outside its
+    folder: bad input on every device, as dt run and dt doctor refuse it; it was a failed row after the other rows
+    were benched (exit 1)."""
     from droptrack.engine.onnxruntime_backend import meta_from_props
+    from droptrack.errors import InputError
 
     for artifact, graph in graphs.items():
-        if not isinstance(graph, Exception):   # an unreadable graph is its row's failure (the others still run)
-            meta_from_props(dict(graph.props), artifact)
+        if isinstance(graph, Exception):
+            raise InputError(str(graph)) from None
+        meta_from_props(dict(graph.props), artifact)
 
 
 def probe_row(artifact: str, name: str, opts: BenchOptions, graph: Any = None) -> BenchRow:

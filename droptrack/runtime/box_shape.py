@@ -10,14 +10,12 @@ crops as before. Plain Python floats: the host and the CUDA trackers call the sa
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from droptrack.runtime.extensions import TrackerExt
+from typing import Any
 
 
-def smooth_size(prev: list[float], pred: list[float], score: float, ext: TrackerExt) -> list[float]:
-    """x,y,w,h: the predicted centre with w/h moved from `prev` toward `pred` at the score-gated rate."""
+def smooth_size(prev: list[float], pred: list[float], score: float, ext: Any) -> list[float]:
+    """x,y,w,h: the predicted centre with w/h moved from `prev` toward `pred` at the score-gated rate (`ext`: the
+    extensions.TrackerExt, its SIZE_LR and ASPECT_PENALTY)."""
     if ext.size_lr is None:
         return list(pred)
     pw, ph = prev[2], prev[3]
