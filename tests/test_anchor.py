@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from droptrack.config import meta_from_config
 from droptrack.errors import ConfigError
 from droptrack.runtime.anchor import STEP, ScaleFilter, TargetAnchor, gray_of
 from droptrack.runtime.extensions import TargetMemory, TrackerExt
-from droptrack.runtime.tracker import Tracker, load_tracker
-from test_tracker_ext import ScriptedBackend, host_and_device, tiny  # noqa: F401 (fixture)
+from droptrack.runtime.tracker import load_tracker
+from test_tracker_ext import check_host_device_and_resume, tiny  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -140,24 +139,8 @@ def test_a_still_target_under_a_camera_pan_stays_boxed(photo):
                                   {"anchor_scale": 1.0, "anchor_size": "network", "anchor_box": "report"}])
 def test_device_tracker_and_resume_share_the_anchor(tiny, keys):  # noqa: F811
     scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
-    ext = TrackerExt(scale_search=[0.8], scale_penalty=0.9, **keys)
-    host, dev, frame = host_and_device(tiny[1], scores, ext)
+    host = check_host_device_and_resume(tiny[1], scores, TrackerExt(scale_search=[0.8], scale_penalty=0.9, **keys))
     assert all(m.anchor is not None for m in host.extensions.memory)
-    snap = None
-    for k in range(len(scores)):
-        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
-            assert b.box == pytest.approx(a.box, abs=1e-6)
-        if k == 0:
-            snap = json.loads(json.dumps(host.snapshot()))
-    resumed = Tracker(ScriptedBackend(meta_from_config(tiny[1]), scores[1:]), ext)
-    resumed.initialize_many(frame, [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]])
-    resumed.restore(snap)
-    again = Tracker(ScriptedBackend(meta_from_config(tiny[1]), scores), ext)
-    again.initialize_many(frame, [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]])
-    again.track_many(frame)
-    for _ in scores[1:]:
-        for a, b in zip(again.track_many(frame), resumed.track_many(frame)):
-            assert b.box == pytest.approx(a.box, abs=1e-9)
 
 
 def test_gray_of_is_opencvs_grey():

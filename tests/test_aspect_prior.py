@@ -18,7 +18,7 @@ from droptrack.runtime.box_shape import toward_aspect
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.resume import _settings
 from droptrack.runtime.tracker import Tracker
-from test_tracker_ext import ScriptedBackend, host_and_device, tiny  # noqa: F401 (fixture)
+from test_tracker_ext import ScriptedBackend, check_host_device_and_resume, tiny  # noqa: F401 (fixture)
 
 INITS = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]   # host_and_device's: square, and 1:3
 
@@ -73,24 +73,10 @@ def test_a_reported_box_is_clipped_to_the_frame():
 
 def test_host_and_device_trackers_and_a_resumed_run_report_the_same_boxes(tiny):  # noqa: F811
     scores = [[0.9, 0.95, 0.2, 0.4], [0.3, 0.2, 0.5, 0.9], [0.6, 0.7, 0.1, 0.1]]
-    ext = TrackerExt(scale_search=[0.8], aspect_prior=0.5)
-    host, dev, frame = host_and_device(tiny[1], scores, ext)
+    # the resumed run starts on other init boxes: the journal's aspects win
+    host = check_host_device_and_resume(tiny[1], scores, TrackerExt(scale_search=[0.8], aspect_prior=0.5),
+                                        resume_inits=[[10.0, 10.0, 50.0, 20.0]] * 2)
     assert [m.aspect for m in host.extensions.memory] == pytest.approx([1.0, 1 / 3])
-    snap = None
-    for k in range(len(scores)):
-        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
-            assert b.box == pytest.approx(a.box, abs=1e-6)
-        if k == 0:
-            snap = json.loads(json.dumps(host.snapshot()))
-    resumed = Tracker(ScriptedBackend(meta_from_config(tiny[1]), scores[1:]), ext)
-    resumed.initialize_many(frame, [[10.0, 10.0, 50.0, 20.0]] * 2)   # other init boxes: the journal's aspects win
-    resumed.restore(snap)
-    again = Tracker(ScriptedBackend(meta_from_config(tiny[1]), scores), ext)
-    again.initialize_many(frame, INITS)
-    again.track_many(frame)
-    for _ in scores[1:]:
-        for a, b in zip(again.track_many(frame), resumed.track_many(frame)):
-            assert b.box == pytest.approx(a.box, abs=1e-9)
 
 
 def test_the_key_is_checked_off_by_default_and_official_turns_it_off():

@@ -72,7 +72,8 @@ def anchored(tmp_path_factory):
     torch.manual_seed(0)
     cfg = load_config("tiny_ce_test")
     cfg.TEST.CROP_GRID, cfg.TEST.GRID_WINDOW = 0.1, "target"
-    cfg.TEST.ANCHOR_SCALE, cfg.TEST.ANCHOR_SIZE, cfg.TEST.ANCHOR_GATE, cfg.TEST.ANCHOR_BOX = 1.0, "network", 0.5, "report"
+    cfg.TEST.ANCHOR_SCALE, cfg.TEST.ANCHOR_SIZE = 1.0, "network"
+    cfg.TEST.ANCHOR_GATE, cfg.TEST.ANCHOR_BOX = 0.5, "report"
     path = tmp_path_factory.mktemp("anchored") / "anchored.pt"
     save_checkpoint(path, build_model(cfg).eval(), cfg)
     return path

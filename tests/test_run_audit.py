@@ -88,7 +88,8 @@ def test_capture_options_that_apply_still_run(tiny_ckpt, tmp_path):
     (["--scale-search", "0.8", "--scale-fuse", "1.5"], "--scale-fuse: 1.5"),
     (["--official", "--reacq-center", "last"], "the options turn it off"),
     (["--scale-search", "off", "--scale-penalty", "0.9"], "the options turn it off"),
-    (["--grid-window", "target"], "--grid-window does nothing without --crop-grid (this model's TEST.CROP_GRID is off)")])
+    (["--grid-window", "target"],
+     "--grid-window does nothing without --crop-grid (this model's TEST.CROP_GRID is off)")])
 def test_extension_settings_without_their_extension_are_refused(tiny_ckpt, tmp_path, args, word):
     line = one_line_error(cli("run", VIDEO, "-m", tiny_ckpt, "--device", "cpu", "--init", "60,40,40,50",
                               "--output", tmp_path / "b.txt", *args))

@@ -186,6 +186,32 @@ def host_and_device(cfg, scores, ext: TrackerExt):
     return host, dev, frame
 
 
+def check_host_device_and_resume(cfg, scores: list, ext: TrackerExt, resume_inits: list | None = None) -> Tracker:
+    """The host Tracker and a CPU DeviceTracker (`host_and_device`) report the same boxes over the scripted maps,
+    and a run resumed from the snapshot after the first frame (initialised on `resume_inits`, default the same
+    targets, then restored) reports what an uninterrupted one does; returns the host tracker."""
+    import json
+
+    host, dev, frame = host_and_device(cfg, scores, ext)
+    inits = [[140.0, 100.0, 40.0, 40.0], [30.0, 50.0, 20.0, 60.0]]
+    snap = None
+    for k in range(len(scores)):
+        for a, b in zip(host.track_many(frame), dev.track_many(frame)):
+            assert b.box == pytest.approx(a.box, abs=1e-6)
+        if k == 0:
+            snap = json.loads(json.dumps(host.snapshot()))
+    resumed = Tracker(ScriptedBackend(meta_from_config(cfg), scores[1:]), ext)
+    resumed.initialize_many(frame, resume_inits or inits)
+    resumed.restore(snap)
+    again = Tracker(ScriptedBackend(meta_from_config(cfg), scores), ext)
+    again.initialize_many(frame, inits)
+    again.track_many(frame)
+    for _ in scores[1:]:
+        for a, b in zip(again.track_many(frame), resumed.track_many(frame)):
+            assert b.box == pytest.approx(a.box, abs=1e-9)
+    return host
+
+
 def test_device_tracker_shares_the_extension_update(tiny):
     """Same scripted maps through the host Tracker and the DeviceTracker (CPU): same crops, states, switches."""
     scores = [[0.9, 0.2], [0.1, 0.2], [0.1, 0.9], [0.3, 0.9], [0.6, 0.1], [0.9, 0.1]]
