@@ -1,6 +1,8 @@
 """`dt eval` stopped by Ctrl-C said 'finished sequences are saved' even when none had finished. The line now says
 how many are saved, and that none are when none had finished."""
 
+import shutil
+
 import pytest
 
 from droptrack.data import get_sequences, generate_synth
@@ -48,9 +50,26 @@ def test_none_saved(tmp_path, seqs):
     with pytest.raises(KeyboardInterrupt) as info:
         evaluate(None, [Interrupting(s) for s in seqs], tmp_path / "out", threads=1, progress=False, tracker="kcf")
     line = interrupted_line(info.value)
-    assert line == (f"interrupted: no sequence had finished, none saved in {tmp_path / 'out' / 'kcf'}; run the same "
-                    "command to start again")
+    # the folder it began held only its eval.json: taken back, with the folder (it was left behind, 'none saved in')
+    assert line == "interrupted: no sequence had finished, none saved; run the same command to start again"
     assert "finished sequences are saved" not in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_none_saved_in_a_folder_an_earlier_run_began_keeps_its_eval_json(tmp_path, seqs):
+    """A folder holding an earlier run's eval.json and nothing else (an earlier version's stop left such folders) is
+    not this run's to take back: a rerun stopped before its first sequence keeps it."""
+    evaluate(None, seqs, tmp_path / "out", threads=1, progress=False, tracker="kcf")
+    out = tmp_path / "out" / "kcf"
+    for p in out.iterdir():
+        if p.name != "eval.json":
+            p.unlink() if p.is_file() else shutil.rmtree(p)
+    manifest = (out / "eval.json").read_bytes()
+    with pytest.raises(KeyboardInterrupt) as info:
+        evaluate(None, [Interrupting(s) for s in seqs], tmp_path / "out", threads=1, progress=False, tracker="kcf")
+    assert interrupted_line(info.value) == (f"interrupted: no sequence had finished, none saved in {out}; run the "
+                                            "same command to start again")
+    assert (out / "eval.json").read_bytes() == manifest
 
 
 def test_stopped_before_the_folder_was_made():

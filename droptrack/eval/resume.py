@@ -322,9 +322,9 @@ def saved_on_interrupt(out: Path, seqs: list[Any]) -> Iterator[None]:
     """On Ctrl-C or SIGTERM, note on the exception how many of `seqs` are complete in `out` (`interrupted_line`)."""
     try:
         yield
-    except KeyboardInterrupt as exc:
-        if out.is_dir():   # else stopped before the folder was made: nothing saved (`interrupted_line`)
-            exc.saved = (sum(complete(out, s) for s in seqs), len(seqs), out)  # type: ignore[attr-defined]
+    except KeyboardInterrupt as exc:   # no folder (and not one taken back): stopped before it was made, nothing saved
+        if out.is_dir() or getattr(exc, "dropped", False):
+            exc.saved = (sum(complete(out, s) for s in seqs) if out.is_dir() else 0, len(seqs), out)  # type: ignore
         raise
 
 
@@ -338,8 +338,9 @@ def interrupted_line(exc: KeyboardInterrupt) -> str:
     if saved is None:   # before the results folder was made
         return f"{what} before any sequence was tracked: nothing saved; run the same command to start"
     done, total, out = saved
-    if done == 0:
-        return f"{what}: no sequence had finished, none saved in {out}; run the same command to start again"
+    if done == 0:   # none saved there, or the folder this run began was taken back (`dropped`): no path
+        where = f" in {out}" if out.is_dir() else ""
+        return f"{what}: no sequence had finished, none saved{where}; run the same command to start again"
     return f"{what}: {done} of {counted(total, 'sequence')} saved in {out}; run the same command to resume"
 
 

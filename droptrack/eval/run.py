@@ -15,12 +15,13 @@ so an interrupted run (Ctrl-C, kill) is resumed by running the same command agai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -33,9 +34,9 @@ from droptrack.eval.realtime import RealTime
 from droptrack.eval.run_result import EvalResult
 from droptrack.eval.score_files import (check_first_boxes, check_got10k_rows, check_infinite_gt_rows,
                                        check_nan_gt_rows)
-from droptrack.eval.resume import (check_manifest, check_sibling_split, checked, complete, fingerprint, identity,
-                                   locked, old_default_note, record_procedures, recorded_procedures, remove_stale_temp,
-                                   result_paths, resume_threads, saved_on_interrupt)
+from droptrack.eval.resume import (LOCK, MANIFEST, check_manifest, check_sibling_split, checked, complete, fingerprint,
+                                   identity, locked, old_default_note, record_procedures, recorded_procedures,
+                                   remove_stale_temp, result_paths, resume_threads, saved_on_interrupt)
 from droptrack.eval.workers import LoadedTrackers, TrackedSequence, TrackerSpec, WorkerDied, sigterm_as_interrupt
 from droptrack.engine.onnx_files import CheckedGraph
 from droptrack.engine.threads import plan_threads
@@ -167,7 +168,9 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
         # the model loads before the folder and eval.json are made (a corrupt file: one line, nothing written); a
         # finished run loads none
         pending = [s for s in seqs if not complete(out, s)] if out.is_dir() else seqs
-        with sigterm_as_interrupt(), _trackers(spec, workers, len(pending), wrap) as trackers, locked(out):
+        fresh = not os.path.lexists(out / MANIFEST)
+        with sigterm_as_interrupt(), _trackers(spec, workers, len(pending), wrap) as trackers, locked(out), \
+                _manifest_dropped_if_nothing_saved(out, fresh):
             check_manifest(out, ident, spec.device, inputs)
             remove_stale_temp(out)
             done = [s.name for s in seqs if complete(out, s)]
@@ -186,6 +189,21 @@ def evaluate(artifact: str | Path | None, sequences: Sequence[Any], output_dir: 
             result.reports = _analyze(out, seqs, tag, dataset, plots)
         result.wall_s = time.perf_counter() - t_start
         return result
+
+
+@contextlib.contextmanager
+def _manifest_dropped_if_nothing_saved(out: Path, fresh: bool) -> Iterator[None]:
+    """A run stopped (Ctrl-C, SIGTERM) before its first sequence was saved, in a folder it began (`fresh`: no
+    eval.json before it), takes its eval.json back when nothing else is there, so that `locked` removes the folder it
+    made: the stop said nothing was saved, and a folder holding only eval.json was left behind."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        left = {p.name for p in out.iterdir()} if fresh and out.is_dir() else set()
+        if MANIFEST in left and left <= {MANIFEST, LOCK}:
+            (out / MANIFEST).unlink(missing_ok=True)
+            exc.dropped = True   # type: ignore[attr-defined]   (`resume.interrupted_line`: none saved, no folder)
+        raise
 
 
 def evaluate_dataset(dataset: str, artifact: str | Path | None = None, root: str | Path | None = None,
