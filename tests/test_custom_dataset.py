@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from droptrack.data import get_sequences
-from droptrack.data.synth import PROGRESS
+from droptrack.data.synth_journal import PROGRESS
 from droptrack.errors import DatasetError, InputError
 from helpers import text
 

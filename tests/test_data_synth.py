@@ -68,7 +68,12 @@ def test_killed_synth_run_resumes_after_the_sequences_it_finished(tmp_path, monk
     made.clear()
     monkeypatch.setattr(synth, "_write_sequence", lambda folder, seq, ext, *p: (made.append(folder.name),
                                                                                 real_write(folder, seq, ext, *p)))
-    generate_synth(tmp_path / "other", 4, 5, seed=4)                     # another seed: every sequence again
+    # another seed replaced the 2 finished sequences without a word; now refused, as a complete set's is
+    with pytest.raises(InputError, match=r"stopped part-way \(2 sequences written\) with other settings \(seed 3, "
+                                         r"not 4\); run its own command again"):
+        generate_synth(tmp_path / "other", 4, 5, seed=4)
+    assert made == [] and (tmp_path / "other" / "synth_train_00002").is_dir()
+    generate_synth(tmp_path / "other", 4, 5, seed=4, overwrite=True)     # --overwrite: every sequence again
     assert len(made) == 4
 
 
@@ -273,6 +278,7 @@ def test_ctrl_c_says_whether_any_sequence_was_saved(tmp_path, monkeypatch, finis
     """Stopped in its first sequence, `dt data synth` said 'finished sequences are saved' of none (its journal holds
     only the settings); it now says nothing was saved. After one, the rerun keeps it, and the line says so."""
     import droptrack.data.synth as synth
+    import droptrack.data.synth_journal as synth_journal
     from helpers import cli
 
     real, calls = synth._write_sequence, []
@@ -291,7 +297,7 @@ def test_ctrl_c_says_whether_any_sequence_was_saved(tmp_path, monkeypatch, finis
     if finished:
         assert res.output.startswith(f"interrupted: finished sequences are saved in {out}; run the same command to "
                                      "resume"), res.output
-        assert synth.journalled(out) == 1
+        assert synth_journal.journalled(out) == 1
     else:
         assert res.output.startswith("interrupted before any sequence was saved: nothing saved; run the same command "
                                      "to start"), res.output

@@ -232,6 +232,8 @@ def test_int8_keep_reuses_a_kept_set_without_searching(tiny, tmp_path):
     (("--int8-keep", "block1"), "--int8-keep only used with --int8"),
     (("--int8", "--auto-precision", "--int8-keep", "block1"), "give one of them"),
     (("--int8", "--int8-keep", "block0,block99"), "block99: this model has blocks block0 to block"),
+    (("--int8", "--int8-keep", "block01.mlp"), "'block01.mlp' names no layer group"),   # it kept nothing, exit 0
+    (("--int8", "--int8-keep", "none,block0.mlp"), "'none' (every group INT8) cannot go with group names"),
 ])
 def test_int8_keep_bad_input(tiny, tmp_path, args, words):
     """A misspelt or impossible --int8-keep: one line naming it, before any output folder exists."""

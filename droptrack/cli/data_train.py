@@ -60,7 +60,7 @@ def data_synth(
     except KeyboardInterrupt as exc:   # finished sequences are journalled: the same command keeps them and goes on
         signum = getattr(exc, "signum", 2)
         what = f"stopped by {exc}" if signum != 2 else "interrupted"
-        from droptrack.data.synth import journalled
+        from droptrack.data.synth_journal import journalled
 
         if not Path(out).exists() or journalled(out) == 0:   # before its first sequence (its new folder removed)
             typer.echo(f"{what} before any sequence was saved: nothing saved; run the same command to start", err=True)

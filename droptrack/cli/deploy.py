@@ -133,6 +133,10 @@ def export_(
         print_plain(out, f"note: {line}")   # names files there
     if failed is not None:
         raise failed
+    gates = [r.gate for r in report.results if r.gate]
+    if gates:   # a gate, as dt bench's: the graph is there to inspect, and a script sees exit 1
+        print_plain(err, f"error: {gates[0]}")
+        raise typer.Exit(1)
     from droptrack.paths import same_file
 
     ref = []   # dt bench finds a graph's checkpoint beside it or embedded, not runs/mine/final.pt: name it

@@ -218,7 +218,8 @@ def _synth_made(folder: Path, names: list[str]) -> bool:
     """Whether a folder without synth.json (the generator writes it last) is a `dt data synth` set: its progress
     journal, or only sequence names it writes; any other GOT-10k-layout folder (one's own footage, also with
     generated sequences copied beside it) is read as it is."""
-    from droptrack.data.synth import PROGRESS, is_synth_sequence_name
+    from droptrack.data.synth import is_synth_sequence_name
+    from droptrack.data.synth_journal import PROGRESS
 
     return (folder / PROGRESS).is_file() or all(is_synth_sequence_name(nm) for nm in names)
 

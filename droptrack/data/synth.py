@@ -20,6 +20,7 @@ import numpy as np
 
 from droptrack import filelock
 from droptrack.artifact import atomic_write_bytes, atomic_write_json, atomic_write_text
+from droptrack.data.synth_journal import PROGRESS, check_stopped_set, resumable
 from droptrack.data.synth_hard import (DIFFICULTIES, HARD_SOURCES, check_attributes, choose_attributes,
                                        parse_attributes, plan_hard)
 from droptrack.data.synth_render import ASPECT_LOG, TRAIN_PHOTOS, VAL_PHOTOS, SynthSequence, plan_sequence, render
@@ -29,7 +30,6 @@ from droptrack.errors import DatasetError, InputError
 MARKER = "synth.json"
 MARKER_KEYS = {"version", "sequences", "frames", "seed", "split"}   # in every generator version's marker
 LOCK = ".synth.lock"   # held while a run writes the set (droptrack.filelock)
-PROGRESS = ".synth_progress.jsonl"   # parameters, then one line per sequence written: a killed run resumes
 SYNTH_VERSION = 2  # 2: more training sources, restyled training photos (val sets unchanged)
 HARD_VERSION = 3  # sets made with --attributes: hard attributes, tags, extended sources, a test split
 SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS}
@@ -220,7 +220,7 @@ def _write_set(out: Path, params: dict, names: list[str], sequences: int, frames
                size: tuple[int, int], split: str, ext: str, progress: bool, gray: float, attributes: tuple[str, ...],
                aspect_max: float | None, difficulty: str) -> None:
     """Write the set's sequences (resuming a killed run's journal), then list.txt and, last, the marker."""
-    photos = _resumable(out, params, names)          # sequences an interrupted run with these parameters finished
+    photos = resumable(out, params, names)          # sequences an interrupted run with these parameters finished
     extras = sorted(p for p in out.iterdir() if p.is_dir() and _OWN_NAME.fullmatch(p.name) and p.name not in names)
     _check_replaceable([out / n for n in names if n not in photos and (out / n).is_dir()] + extras)
     (out / MARKER).unlink(missing_ok=True)
@@ -286,7 +286,8 @@ def _kept_or_refused(out: Path, params: dict, overwrite: bool) -> bool:
     """True when `out` already holds the complete set these parameters make (nothing to write); a complete set
     made with other parameters is an InputError unless `overwrite`."""
     differ = _marker_differences(out, params)
-    if differ is None:
+    if differ is None:   # no complete set: one stopped part-way with other settings is refused as a complete one is
+        check_stopped_set(out, params, overwrite)
         return False
     if not differ:   # one with a frame lost since (a copy cut short by a full disk) is written again
         return _lost_file(out, params) is None
@@ -308,36 +309,6 @@ def _lost_file(out: Path, params: dict) -> Path | None:
             except OSError:
                 return f
     return None
-
-
-def journalled(out: str | Path) -> int | None:
-    """How many sequences the journal of a run stopped part-way in `out` lists as finished (what its rerun keeps), or
-    None where there is no journal (a complete set, or none): said when `dt data synth` is stopped."""
-    try:
-        lines = (Path(out) / PROGRESS).read_text().splitlines()
-    except (OSError, ValueError):
-        return None
-    return sum(1 for line in lines[1:] if line.endswith("]"))   # a line a kill cut short is not a sequence
-
-
-def _resumable(out: Path, params: dict, names: list[str]) -> dict:
-    """{sequence: its photos} of the sequences a killed run with the same parameters wrote completely (each
-    sequence is deterministic in its index, so they are kept and the run resumes after them); {} otherwise."""
-    try:
-        lines = (out / PROGRESS).read_text().splitlines()
-        if not lines or json.loads(lines[0]) != params:
-            return {}
-    except (OSError, ValueError):
-        return {}
-    done = {}
-    for line in lines[1:]:
-        try:
-            name, photos = json.loads(line)
-        except (ValueError, TypeError):
-            break                        # the line a kill cut short
-        if name in names and (out / name).is_dir():
-            done[name] = photos
-    return done
 
 
 def _source_exists(name: str) -> None:

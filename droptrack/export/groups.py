@@ -8,7 +8,8 @@ import re
 from droptrack.errors import ExportError
 
 _BLOCK = re.compile(r"blocks\.(\d+)/(?:attn/(qkv|proj)|(attn)|(mlp))")
-KEEP_ENTRY = re.compile(r"patch_embed|head|qkv|attn|proj|mlp|block\d+(\.(qkv|attn|proj|mlp))?")
+# block numbers as the groups are named (block0, block12): block01 would match no group and keep nothing
+KEEP_ENTRY = re.compile(r"patch_embed|head|qkv|attn|proj|mlp|block(0|[1-9]\d*)(\.(qkv|attn|proj|mlp))?")
 
 
 def group_of(node_name: str) -> str | None:
@@ -60,6 +61,9 @@ def parse_int8_keep(values: list[str] | tuple[str, ...]) -> tuple[str, ...] | No
         return None
     if [v.lower() for v in items] == ["none"]:
         return ()
+    if "none" in [v.lower() for v in items]:
+        raise ExportError(f"--int8-keep {','.join(items)}: 'none' (every group INT8) cannot go with group names; "
+                          "give either 'none' or the groups to keep")
     bad = [v for v in items if not KEEP_ENTRY.fullmatch(v)]
     if bad:
         raise ExportError(f"--int8-keep {bad[0]!r} names no layer group; give groups as --auto-precision reports them "

@@ -330,5 +330,9 @@ def export_int8_graphs(fp32_path: Path, source: Source, calib: str | None, calib
         else:   # an earlier search's kept groups are not this graph's
             report.unlink(missing_ok=True)
         res.notes += notes
+        if options.auto_precision and not search.passed:   # the graph is written, as a failed bench gate's report
+            res.gate = (f"--auto-precision ({target}): no kept set met --max-divergence {search.max_divergence:.1%} "
+                        f"({search.divergence:.1%} frames diverged with the one written, {res.name}); raise "
+                        "--max-divergence, keep more with --int8-keep, or use FP16")
         results.append(res)
     return results

@@ -37,6 +37,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     step: str = ""
     error: str = ""
+    gate: str = ""                   # --auto-precision found no kept set within --max-divergence: why (exit 1)
 
     @property
     def size_mb(self) -> float:
