@@ -25,6 +25,7 @@ from droptrack.eval.results import read_result, read_times, submission_file
 from droptrack.eval.workers import TrackerSpec
 from droptrack.paths import removed_if_left_empty
 from droptrack.runtime.fingerprint import config_id, external_data_sha256
+from droptrack.wording import counted
 
 MANIFEST = "eval.json"
 MAX_MANIFEST = 8 << 20   # bytes: a 16-hex fingerprint per sequence (GOT-10k's 9,335 train sequences: under 1 MB)
@@ -330,8 +331,6 @@ def saved_on_interrupt(out: Path, seqs: list[Any]) -> Iterator[None]:
 
 def interrupted_line(exc: KeyboardInterrupt) -> str:
     """What `dt eval` says when stopped: how many sequences are saved (none: the rerun starts them all again)."""
-    from droptrack.wording import counted
-
     signum = getattr(exc, "signum", 2)
     what = f"stopped by {exc}" if signum != 2 else "interrupted"
     saved = getattr(exc, "saved", None)
