@@ -147,3 +147,36 @@ def test_gray_of_is_opencvs_grey():
     rgb = np.random.default_rng(2).integers(0, 255, (20, 30, 3), dtype=np.uint8)
     want = np.round(0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])
     assert np.abs(gray_of(rgb).grey().astype(float) - want).max() <= 1
+
+
+def test_the_filter_size_is_bounded_for_a_degenerate_box():
+    """A box 1e-9 x 50 px (a Python API tracker does not refuse it) asked the scale filter for 17 x 5 million cells,
+    5 GiB, and dt serve was killed for memory; a side now stops at MAX_SIDE, and a thin real box keeps its size."""
+    from droptrack.runtime.anchor import MAX_SIDE, model_size
+
+    assert model_size(1e-9, 50.0) == (8, MAX_SIDE) == (8, 4096)
+    assert model_size(1000.0, 2.0) == (504, 8)   # sqrt(512 / 2000) x 1000 = 505.96 -> 126 cells of 4
+    assert model_size(40.0, 90.0) == (16, 32)
+
+
+def test_an_anchor_that_fails_leaves_every_target_as_it_was(tiny, monkeypatch):  # noqa: F811
+    """Tracker.add_targets set the new templates and states, then started the anchors: one that raised (a memory
+    error) left the running target replaced by the refused box."""
+    import droptrack.runtime.extensions as extensions
+    from test_tracker_ext import host_and_device
+
+    ext = TrackerExt(anchor_scale=1.0, anchor_size="network")
+    for tracker in host_and_device(tiny[1], [[0.9, 0.9]], ext)[:2]:
+        frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        states, memory = [list(s) for s in tracker.states], list(tracker.extensions.memory)
+
+        def failing(*args):
+            raise MemoryError
+
+        with monkeypatch.context() as m:
+            m.setattr(extensions, "start_anchors", failing)
+            with pytest.raises(MemoryError):
+                tracker.add_targets(frame, [[60.0, 40.0, 20.0, 30.0]])
+            with pytest.raises(MemoryError):
+                tracker.initialize_many(frame, [[60.0, 40.0, 20.0, 30.0]])
+        assert tracker.states == states and tracker.extensions.memory == memory and tracker.num_targets == 2

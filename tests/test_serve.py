@@ -80,6 +80,8 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert client.post("/pause").json() == {"state": "paused"}
     for box, status, words in (({"x": 500, "y": 20, "w": 50, "h": 60}, 422, "outside the 176x144 frame"),
                                ({"x": 60, "y": 20, "w": 0, "h": 60}, 422, "zero or negative size"),
+                               # dt run refuses it; dt serve tracked it, and at 1e-9 px its anchor filled the memory
+                               ({"x": 60, "y": 20, "w": 1e-9, "h": 60}, 422, "under 1 pixel wide or high"),
                                ({"x": 60, "y": 20, "w": 50}, 422, "")):
         r = client.post("/targets", json=box)
         assert r.status_code == status and words in json.dumps(r.json()["detail"])
@@ -90,6 +92,8 @@ def test_api_targets_bad_boxes_limits_records_and_frames(session, tmp_path):
     assert client.delete("/targets/7").status_code == 404
     assert client.put("/targets/7", json=dict(zip("xywh", SECOND))).status_code == 404
     assert client.put("/targets/1", json={"x": -90, "y": 0, "w": 80, "h": 9}).status_code == 422   # outside
+    assert client.put("/targets/1", json={"x": 9, "y": 9, "w": 80, "h": 0.5}).status_code == 422   # under 1 px
+    assert [t["id"] for t in client.get("/targets").json()] == [0, 1]   # a refused box changes no target
     r = client.put("/targets/1", json=dict(zip("xywh", RESELECT)))            # re-select: new box, same id
     assert r.status_code == 200 and r.json()["id"] == 1 and r.json()["box"] == RESELECT
     assert [t["id"] for t in client.get("/targets").json()] == [0, 1]

@@ -37,6 +37,7 @@ from droptrack.runtime.grey import GreyFrame
 SIDE, REACH = 32, 0.5                 # NCC template's long side (px), search reach (x the box, each side)
 SCALES, STEP, LR, LAM = 17, 1.04, 0.025, 1e-2
 AREA, CELL, BINS = 512, 4, 9
+MAX_SIDE = 64 * AREA // (2 * CELL)   # 4096 px: only a box over ~4000:1 reaches it (1000 x 2 px: 504 x 8)
 
 
 def gray_of(frame: Any) -> GreyFrame:
@@ -46,9 +47,10 @@ def gray_of(frame: Any) -> GreyFrame:
 
 
 def model_size(w: float, h: float) -> tuple[int, int]:
-    """The scale filter's patch size for a w x h box: about AREA pixels, its aspect, whole cells."""
+    """The scale filter's patch size for a w x h box: about AREA pixels, its aspect, whole cells; a side at most
+    MAX_SIDE (a box 1e-9 x 50 px asked for 17 x 5 million cells, 5 GiB: dt serve was killed for memory)."""
     k = np.sqrt(AREA / (w * h))
-    return max(2 * CELL, int(round(w * k / CELL)) * CELL), max(2 * CELL, int(round(h * k / CELL)) * CELL)
+    return tuple(min(MAX_SIDE, max(2 * CELL, int(round(v * k / CELL)) * CELL)) for v in (w, h))
 
 
 def _pack(a: np.ndarray) -> dict:

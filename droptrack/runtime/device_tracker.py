@@ -25,7 +25,6 @@ import torch
 
 from droptrack.engine.base import TORCH_IO_BACKENDS, Backend
 from droptrack.geometry import sample_target, validate_init_box
-from droptrack.runtime.anchor import start_anchors
 from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, map_back_clip
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
@@ -121,6 +120,8 @@ class DeviceTracker(Tracker):
             sample_target(frame, s, m.template_factor, 1)
         if self.init_checks:
             check_init_targets(frame, states)
+        if self.extensions is not None:   # first: an anchor that fails leaves every target as it was (add_targets)
+            self.extensions.reset(states, frame)
         self.states_t, self.frame_hw = torch.tensor(states, dtype=torch.float64, device=self.device), frame.shape[:2]
         crops, _ = crop_resize(self.upload(frame), self.states_t, m.template_factor, m.template_size,
                                self.quantize)
@@ -129,9 +130,6 @@ class DeviceTracker(Tracker):
         self.templates = self._to_backend(self._norm_z(crops, reuse=False))
         self.states = states
         self._started, self.template_version = True, 0   # fresh templates: none refreshed
-        if self.extensions is not None:
-            self.extensions.reset(states)
-            start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
 
     def _keep_running(self, old_memory: list, version: int, old_hw: tuple[int, int] | None) -> None:
         """`Tracker._keep_running` after add_targets, the joined states (host rows) sent to the device too."""

@@ -45,7 +45,7 @@ from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
-from droptrack.runtime.anchor import TargetAnchor, anchor_words
+from droptrack.runtime.anchor import TargetAnchor, anchor_words, start_anchors
 from droptrack.runtime.box_shape import smooth_size, toward_aspect
 from droptrack.runtime.crop_grid import box_centre, grid_anchor, window_shift
 from droptrack.runtime.score_windows import moved_windows
@@ -100,18 +100,15 @@ class TrackerExt:
         if self.size_lr is not None:
             parts.append(f"size smoothing {self.size_lr:g}" + (f", aspect penalty {self.aspect_penalty:g}"
                                                                if self.aspect_penalty else ""))
-        if self.reacq_factor is not None:
-            parts.append(f"re-acquisition x{self.reacq_factor:g} ({self.reacq_center})")
-        if self.template_refresh is not None:
-            parts.append(f"template refresh at {self.template_refresh:g}")
+        parts += [f"re-acquisition x{self.reacq_factor:g} ({self.reacq_center})"] if self.reacq_factor else []
+        parts += [f"template refresh at {self.template_refresh:g}"] if self.template_refresh is not None else []
         if self.scale_search is not None:
             parts.append(f"scale search {', '.join(f'{s:g}' for s in self.scale_search)} "
                          f"(penalty {self.scale_penalty:g}" + (f", boxes fused at IoU {self.scale_fuse:g})"
                                                               if self.scale_fuse is not None else ")"))
         if self.crop_grid is not None:
             parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
-        if self.window_power is not None:
-            parts.append(f"window power {self.window_power:g}")
+        parts += [f"window power {self.window_power:g}"] if self.window_power is not None else []
         if self.anchor_scale is not None or self.anchor_ncc is not None:
             parts.append(anchor_words(self))
         parts += [f"aspect prior {self.aspect_prior:g} (reported box)"] if self.aspect_prior is not None else []
@@ -239,9 +236,12 @@ class Extensions:
         self.memory: list[TargetMemory] = []
         self.shifts: list[tuple[float, float]] = []   # per crop of the last `crops`: target - crop centre
 
-    def reset(self, states: list[list[float]]) -> None:
-        """New targets (initialisation): confident at their init boxes."""
-        self.memory = [self._memory(s) for s in states]
+    def reset(self, states: list[list[float]], frame=None) -> None:
+        """New targets (initialisation): confident at their init boxes, their first-frame anchors started on `frame`."""
+        memory = [self._memory(s) for s in states]
+        if frame is not None:   # before the memory is replaced: an anchor that fails leaves it as it was
+            start_anchors(memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
+        self.memory = memory
 
     def extend(self, states: list[list[float]]) -> None:
         """Targets added to the running ones."""

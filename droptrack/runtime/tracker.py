@@ -19,7 +19,7 @@ from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
 from droptrack.runtime.backends import load_backend, torch_threads_are, tracker_ext
-from droptrack.runtime.anchor import gray_of, start_anchors
+from droptrack.runtime.anchor import gray_of
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
 from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
@@ -130,12 +130,11 @@ class Tracker:
             crop_view(frame, state, m.template_factor)
         if self.init_checks:
             check_init_targets(frame, states)
-        self.templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
-        self.states, self.frame_hw = states, frame.shape[:2]
+        templates = self._crops(frame, states, m.template_factor, m.template_size)[0]
+        if self.extensions is not None:   # first: an anchor that fails leaves every target as it was (add_targets)
+            self.extensions.reset(states, frame)
+        self.templates, self.states, self.frame_hw = templates, states, frame.shape[:2]
         self._started, self.template_version = True, 0   # fresh templates: none refreshed
-        if self.extensions is not None:
-            self.extensions.reset(states)
-            start_anchors(self.extensions.memory, frame, states, self.ext.anchor_ncc, self.ext.anchor_scale)
 
     def add_targets(self, frame: np.ndarray, boxes: BoxesLike) -> None:
         """Start tracking more targets (x,y,w,h boxes in pixels) on RGB uint8 `frame`; the others keep their templates

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from droptrack.errors import InputError
 from droptrack.runtime.sinks import TargetState
 from droptrack.runtime.sources import Frame
 from droptrack.runtime.track_result import TrackResult
@@ -21,10 +22,17 @@ def find(targets: list[Target], target_id: int) -> int:
     raise CommandError(404, f"no target {target_id}; GET /targets lists the live ones")
 
 
+def check_size(box: list[float]) -> None:
+    """A drawn box under 1 px wide or high: InputError (422), as `dt run --init` refuses it (a target is >= 1 px)."""
+    if len(box) == 4 and 0 < min(float(box[2]), float(box[3])) < 1:   # NaN, zero, negative: the tracker names them
+        raise InputError(f"box {[float(v) for v in box]} is under 1 pixel wide or high; draw a box of at least 1x1 px")
+
+
 def reselect(tracker, targets: list[Target], target_id: int, box: list[float], frame: Frame) -> Target:
     """Target `target_id` started again from `box` on `frame` (its id stays): taken out of `targets`, last in the
     tracker; the caller puts it back at the end."""
     i = find(targets, target_id)
+    check_size(box)
     tracker.add_targets(frame.image, [box])     # validates before changing anything
     tracker.remove_target(i)
     t = targets.pop(i)
@@ -39,6 +47,7 @@ def start(tracker, outputs: Outputs, count: int, max_targets: int, target_id: in
     leaves no box file behind."""
     if count >= max_targets:
         raise CommandError(409, f"already {count} targets (--max-targets {max_targets}); remove one first")
+    check_size(box)
     sink = outputs.open_box_file(target_id)
     try:
         tracker.add_targets(frame.image, [box])
