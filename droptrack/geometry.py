@@ -222,6 +222,14 @@ def validate_init_box(box, image_hw: tuple[int, int]) -> list[float]:
     return vals
 
 
+def check_box_size(box, name: str, fix: str = "give a box of at least 1x1 px") -> None:
+    """A box under 1 px wide or high -> one-line InputError (`name` says which box): a target is at least a pixel
+    (the official result file would hold a 0-wide box). NaN, zero or negative sides pass: validate_init_box names
+    them."""
+    if 0 < min(float(box[2]), float(box[3])) < 1:
+        raise InputError(f"{name} is under 1 pixel wide or high; {fix}")
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of (N,4) x,y,w,h boxes (continuous coordinates); identical rows give exactly 1."""
     a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)

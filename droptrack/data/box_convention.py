@@ -141,11 +141,14 @@ def write_conversion(conv: Conversion) -> int:
 
     mode = stat.S_IMODE(conv.path.stat().st_mode)   # a read-only box file stays read-only, and so does its copy
 
-    def writer(data: bytes):
-        return lambda p: (p.write_bytes(data), os.chmod(p, mode))
+    def write(path: Path, data: bytes) -> None:
+        def fill(tmp: Path) -> None:
+            tmp.write_bytes(data)
+            os.chmod(tmp, mode)
+        atomic_write(path, fill)
 
-    atomic_write(conv.backup, writer(conv.original))
-    atomic_write(conv.path, writer(conv.new))
+    write(conv.backup, conv.original)
+    write(conv.path, conv.new)
     return conv.rows
 
 

@@ -19,7 +19,7 @@ from droptrack.data.frames import NumberedFrames, compact
 from droptrack.data.labels import COVER_TOP, load_boxes, load_flags
 from droptrack.data.sequence import Sequence, list_images, numbered_frames, one_folder_down, pad_boxes, select
 from droptrack.imagefiles import frame_images, listed_images, ordered
-from droptrack.errors import CONTROL, DatasetError, shown
+from droptrack.errors import CONTROL, DatasetError, few_names, shown
 from droptrack.textfiles import read_table
 
 SPLITS = ("train", "val", "test")
@@ -90,12 +90,13 @@ def sequence_names(folder: Path, dataset: str = "synth") -> list[str]:
             raise DatasetError(f"{lst} names {shown(bad, 60)}, which is not a sequence folder of that split (a path "
                                "or control characters); re-download or re-extract the dataset, or remove that line")
         return list(dict.fromkeys(names))   # a name listed twice is one sequence (the toolkits skip its rerun)
-    names = sorted(p.name for p in folder.iterdir() if (p / "groundtruth.txt").is_file())
-    bare = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and p.name not in names
-            and not p.name.startswith(".") and list_images(p, warn=False)]
+    subs = sorted(p for p in folder.iterdir() if p.is_dir())
+    names = [p.name for p in subs if (p / "groundtruth.txt").is_file()]
+    bare = [p.name for p in subs if p.name not in names and not p.name.startswith(".")
+            and list_images(p, warn=False)]
     if bare:   # footage copied in without its boxes was left out without a word
-        some = ", ".join(bare[:3]) + (", ..." if len(bare) > 3 else "")
-        raise DatasetError(f"{folder} holds {len(bare)} folder(s) of frames without a groundtruth.txt ({some}), "
+        raise DatasetError(f"{folder} holds {len(bare)} folder(s) of frames without a groundtruth.txt "
+                           f"({few_names(bare, 3)}), "
                            "which would be left out; add one to each (x,y,w,h per frame, the first row the init box, "
                            "NaN where unknown), or move them out of the folder")
     return names

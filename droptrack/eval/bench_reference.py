@@ -243,12 +243,12 @@ def _in_effect(ext: Any) -> dict[str, Any]:
     """The settings of a TrackerExt that act: each switched-on extension's keys (a threshold of an extension that
     is off changes nothing tracked: the anchor's keys without ANCHOR_SCALE or ANCHOR_NCC, GRID_WINDOW without
     CROP_GRID, e.g. a model's anchor turned off by --official)."""
+    from droptrack.runtime.anchor import anchored
     from droptrack.runtime.extensions import DEPENDS_ON, KEYS
 
     def acts(key: str) -> bool:
-        if key.startswith("ANCHOR_"):
-            return ext.anchor_scale is not None or ext.anchor_ncc is not None
-        return getattr(ext, DEPENDS_ON.get(key, key).lower()) is not None
+        switch = DEPENDS_ON.get(key, key)
+        return anchored(ext) if key.startswith("ANCHOR_") else getattr(ext, switch.lower()) is not None
 
     return {k: getattr(ext, a) for k, (a, _) in KEYS.items() if acts(k)}
 

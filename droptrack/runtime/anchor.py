@@ -208,6 +208,11 @@ def start_anchors(memory: list, frame: Any, states: list[list[float]], ncc: floa
         mem.anchor = TargetAnchor.start(gray, box, ncc is not None, tol is not None)
 
 
+def anchored(ext: Any) -> bool:
+    """Whether a TrackerExt's first-frame anchor is on (ANCHOR_SCALE or ANCHOR_NCC; its other keys act only then)."""
+    return ext.anchor_scale is not None or ext.anchor_ncc is not None
+
+
 def anchor_words(ext: Any) -> str:
     """The anchor settings of a TrackerExt in a few words, for run summaries."""
     tol, ncc, gate = ext.anchor_scale, ext.anchor_ncc, ext.anchor_gate

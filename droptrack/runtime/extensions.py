@@ -45,7 +45,7 @@ from droptrack.config import TestCfg
 from droptrack.config_rules import TRACKER_EXT_RULES, check_value
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
-from droptrack.runtime.anchor import TargetAnchor, anchor_words, start_anchors
+from droptrack.runtime.anchor import TargetAnchor, anchor_words, anchored, start_anchors
 from droptrack.runtime.box_shape import smooth_size, toward_aspect
 from droptrack.runtime.crop_grid import box_centre, grid_anchor, window_shift
 from droptrack.runtime.score_windows import moved_windows
@@ -109,8 +109,7 @@ class TrackerExt:
         if self.crop_grid is not None:
             parts.append(f"crop grid {self.crop_grid:g}" + (", window on the target" if self.moves_window else ""))
         parts += [f"window power {self.window_power:g}"] if self.window_power is not None else []
-        if self.anchor_scale is not None or self.anchor_ncc is not None:
-            parts.append(anchor_words(self))
+        parts += [anchor_words(self)] if anchored(self) else []
         parts += [f"aspect prior {self.aspect_prior:g} (reported box)"] if self.aspect_prior is not None else []
         return "official procedure" if not parts else "official + " + "; ".join(parts)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from droptrack.engine.base import OUTPUT_NAMES
 from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError, TrackerStateError, cut
+from droptrack.geometry import check_box_size
 from droptrack.runtime.extensions import TargetMemory
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
@@ -225,8 +226,7 @@ def check_init_targets(frame: np.ndarray, states: list[list[float]]) -> None:
     from droptrack.runtime.checks import corner_box_note, flat_target_note
 
     for b in states:
-        if b[2] < 1 or b[3] < 1:
-            raise InputError(f"init box {_brief(b)} is under 1 pixel wide or high; give a box of at least 1x1 px")
+        check_box_size(b, f"init box {_brief(b)}")
     flat = flat_target_note(frame, states, None, "initialize on a frame that shows the target")
     if flat:
         _warn_at_caller(flat, FlatTargetWarning)

@@ -30,6 +30,7 @@ from droptrack.artifact import atomic_savez, atomic_write_text
 from droptrack.errors import InputError
 from droptrack.paths import same_file, writes_in_place
 from droptrack.runtime import fingerprint, video_leftover
+from droptrack.runtime.anchor import anchored
 from droptrack.runtime.sinks import box_paths, part_path
 
 FORMAT = 2   # 1: files identified by path, size and mtime (still resumed where they match)
@@ -86,9 +87,9 @@ def legacy_identity(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -
 
 def _settings(opts: Any, boxes: list, tracker: Any, outputs: list[Path]) -> dict:
     """The init boxes, tracker settings and outputs of a run (the identity beyond its files)."""
-    anchored = tracker.ext.anchor_scale is not None or tracker.ext.anchor_ncc is not None
+    on = anchored(tracker.ext)
     ext = {k: v for k, v in dataclasses.asdict(tracker.ext).items()   # anchor keys absent while off (and
-           if (anchored or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state'): earlier
+           if (on or not k.startswith("anchor_"))                 # ANCHOR_BOX at 'state'): earlier
            and (k, v) not in (("anchor_box", "state"), ("aspect_prior", None))}   # journals match, and stay short
     return {"init": [[float(v) for v in b] for b in boxes], "tracker": ext,
             "lost_threshold": opts.lost_threshold, "fps": opts.fps, "outputs": [str(p.resolve()) for p in outputs],

@@ -15,7 +15,7 @@ from droptrack import filelock
 from droptrack.engine.threads import apply_threads, plan_threads, restore_threads
 from droptrack.errors import (CornerBoxWarning, DropTrackError, FlatTargetWarning, InputError, OffTargetGraphWarning,
                               OutputFull, SourceError)
-from droptrack.geometry import parse_box, sample_target, validate_init_box
+from droptrack.geometry import check_box_size, parse_box, sample_target, validate_init_box
 from droptrack.paths import check_not_finished, check_not_in_results, masked, writes_in_place
 from droptrack.runtime import outlock, readers, resume, resume_point, sources, video_leftover
 from droptrack.runtime.build import build_tracker, needs_torch, pre_used, resolve_device
@@ -80,8 +80,7 @@ def _first_frame_boxes(frame, boxes: list[list[float]], meta) -> list[list[float
                          "the source up, e.g. `ffmpeg -i IN -vf scale=iw*2:ih*2 -c:v mpeg4 -q:v 2 OUT.mp4`")
     checked = [validate_init_box(b, frame.image.shape[:2]) for b in boxes]
     for b in checked:
-        if b[2] < 1 or b[3] < 1:   # the official result file would hold a 0-wide box; a target is >= 1 px
-            raise InputError(f"init box {b} is under 1 pixel wide or high; give a box of at least 1x1 px")
+        check_box_size(b, f"init box {b}")
         sample_target(frame.image, b, meta.template_factor, 1)   # raises for crops outside the image
     return checked
 

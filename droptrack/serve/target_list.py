@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from droptrack.errors import InputError
+from droptrack.geometry import check_box_size
 from droptrack.runtime.sinks import TargetState
 from droptrack.runtime.sources import Frame
 from droptrack.runtime.track_result import TrackResult
@@ -23,9 +23,9 @@ def find(targets: list[Target], target_id: int) -> int:
 
 
 def check_size(box: list[float]) -> None:
-    """A drawn box under 1 px wide or high: InputError (422), as `dt run --init` refuses it (a target is >= 1 px)."""
-    if len(box) == 4 and 0 < min(float(box[2]), float(box[3])) < 1:   # NaN, zero, negative: the tracker names them
-        raise InputError(f"box {[float(v) for v in box]} is under 1 pixel wide or high; draw a box of at least 1x1 px")
+    """A drawn box under 1 px wide or high: InputError (422), as `dt run --init` refuses it."""
+    if len(box) == 4:   # another length: the tracker names it
+        check_box_size(box, f"box {[float(v) for v in box]}", "draw a box of at least 1x1 px")
 
 
 def reselect(tracker, targets: list[Target], target_id: int, box: list[float], frame: Frame) -> Target:
