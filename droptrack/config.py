@@ -369,11 +369,16 @@ def config_to_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def config_yaml(cfg: Config) -> bytes:
+    """The resolved config as the YAML `save_config` writes."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode()
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (atomically)."""
     from droptrack.artifact import atomic_write_bytes
 
-    atomic_write_bytes(Path(path), yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+    atomic_write_bytes(Path(path), config_yaml(cfg))
 
 
 def meta_from_config(cfg, arch: str | None = None, **kw: Any) -> ArtifactMeta:

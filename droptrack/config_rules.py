@@ -7,6 +7,7 @@ naming the key, the value and the allowed range. RULES lists the config keys tha
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ class Rule:
     optional: bool = False          # None allowed
     item: "Rule | None" = None      # rule of each list item
     length: int | None = None       # exact list length
+    most: int | None = None         # longest list allowed
     choices: tuple = ()             # the only accepted values (refused otherwise)
     why: str = ""                   # why only these choices
 
@@ -37,7 +39,7 @@ class Rule:
                 else repr(self.choices[0])
             return text + (f" ({self.why})" if self.why else "")
         if self.kind is list:
-            n = f"{self.length} " if self.length is not None else ""
+            n = f"{self.length} " if self.length is not None else f"at most {self.most} " if self.most else ""
             text = f"a list of {n}" + (self.item.describe().replace("a finite number", "finite numbers")
                                        .replace("an integer", "integers").replace("a string", "strings") if self.item else "values")
         else:
@@ -62,17 +64,17 @@ def _coerce(value: Any, rule: Rule) -> Any:
         if not isinstance(value, bool):
             raise ValueError("is not true or false")
         return value
-    if rule.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if rule.kind is int:   # NumPy's integers too (numbers.Integral), never True / False
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError("is not an integer")
-        return value
+        return int(value)
     if rule.kind is float:
         if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
             try:
                 value = float(value)
             except ValueError:
                 raise ValueError("is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):   # NumPy's floats too
             raise ValueError("is not a number")
         if not math.isfinite(value):
             raise ValueError("is not finite")
@@ -81,9 +83,11 @@ def _coerce(value: Any, rule: Rule) -> Any:
         if not isinstance(value, str):
             raise ValueError("is not a string")
         return value
+    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist"):   # a NumPy array of the numbers
+        value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise ValueError("is not a list")
-    if rule.length is not None and len(value) != rule.length:
+    if (rule.length is not None and len(value) != rule.length) or (rule.most is not None and len(value) > rule.most):
         raise ValueError(f"has {len(value)} items")
     return [_coerce(v, rule.item) for v in value] if rule.item else list(value)
 
@@ -100,6 +104,14 @@ def _in_range(value: Any, rule: Rule) -> bool:
     if rule.lo is not None and (value < rule.lo or (rule.lo_open and value == rule.lo)):
         return False
     return rule.hi is None or not (value > rule.hi or (rule.hi_open and value == rule.hi))
+
+
+def text_number(value: Any, rule: Rule) -> bool:
+    """Whether a Python value gives text where `rule` wants numbers (`_coerce` reads text numbers for YAML, whose
+    1e-4 is a string; the Python API's dicts are refused them)."""
+    rule = rule.item if rule.kind is list and rule.item is not None else rule
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return rule.kind in (int, float) and any(isinstance(v, (str, bytes)) for v in items)
 
 
 def check_value(name: str, value: Any, rule: Rule) -> Any:
@@ -173,7 +185,7 @@ TRACKER_EXT_RULES: dict[str, Rule] = {
     "REACQ_CENTER": _only("last", "motion", why="the last confident box or its constant-velocity prediction"),
     "TEMPLATE_REFRESH": Rule(float, lo=0, hi=1, optional=True),
     "TEMPLATE_REFRESH_EVERY": _POS_INT,
-    "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True),
+    "SCALE_SEARCH": Rule(list, item=Rule(float, lo=0.25, hi=4.0), optional=True, most=8),   # crops per target
     "SCALE_PENALTY": Rule(float, lo=0, hi=1, lo_open=True),
     "SCALE_FUSE": Rule(float, lo=0, hi=1, optional=True),
     "CROP_GRID": Rule(float, lo=0, hi=0.25, lo_open=True, optional=True),

@@ -47,3 +47,17 @@ def test_its_own_folder_is_written_again_also_after_a_killed_run(data, tmp_path)
     res = _analyze(data, out)
     assert res.exit_code == 0, res.output
     assert (out / "report.json").is_file()
+
+
+def test_a_users_figure_beside_an_earlier_report_is_refused_not_replaced_or_removed(data, tmp_path):
+    out = tmp_path / "mixed"
+    assert _analyze(data, out).exit_code == 0
+    drawn = {p.name for p in out.glob("*.png")}
+    assert "success.png" in drawn
+    mine = b"\x89PNG\r\n\x1a\nmy own figure"
+    for name in ("success.png", "attributes_radar.png"):   # one of this run's names, one it would clear away
+        (out / name).write_bytes(mine)
+        line = one_line_error(_analyze(data, out))   # with dt's report.json there: replaced and deleted silently
+        assert f"holds {name}, which dt analyze did not write" in line
+        assert (out / name).read_bytes() == mine
+        (out / name).unlink()

@@ -13,6 +13,7 @@ import pytest
 from droptrack.errors import ConfigError
 from droptrack.runtime.anchor import STEP, ScaleFilter, TargetAnchor, gray_of
 from droptrack.runtime.extensions import TargetMemory, TrackerExt
+from droptrack.runtime.snapshot import memory_from_dict
 from droptrack.runtime.tracker import load_tracker
 from test_tracker_ext import check_host_device_and_resume, tiny  # noqa: F401 (fixture)
 
@@ -100,7 +101,8 @@ def test_anchor_state_survives_json_and_gives_the_same_boxes(photo):
     a = TargetMemory(box, anchor=TargetAnchor.start(photo, box, ncc=True, scale=True))
     frames = [zoomed(photo, 1.0 + 0.01 * i, 235, 130, dx=2.0 * i) for i in range(1, 5)]
     a.anchor.apply(frames[0], box, 0.8, 1.2)
-    b = TargetMemory.from_dict(json.loads(json.dumps(a.to_dict())))
+    like = TargetMemory(box, anchor=TargetAnchor.start(photo, box, ncc=True, scale=True))   # as initialised
+    b = memory_from_dict(json.loads(json.dumps(a.to_dict())), TrackerExt(anchor_ncc=0.8, anchor_scale=1.2), like)
     for f in frames[1:]:
         pred = [180.0, 62.0, 120.0, 130.0]
         assert b.anchor.apply(f, pred, 0.8, 1.2) == pytest.approx(a.anchor.apply(f, pred, 0.8, 1.2), abs=1e-4)

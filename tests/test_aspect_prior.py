@@ -17,6 +17,7 @@ from droptrack.errors import ConfigError
 from droptrack.runtime.box_shape import toward_aspect
 from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt, merge_overrides
 from droptrack.runtime.resume import _settings
+from droptrack.runtime.snapshot import memory_from_dict
 from droptrack.runtime.tracker import Tracker
 from test_tracker_ext import ScriptedBackend, check_host_device_and_resume, tiny  # noqa: F401 (fixture)
 
@@ -94,10 +95,12 @@ def test_the_key_is_checked_off_by_default_and_official_turns_it_off():
 
 
 def test_the_memory_keeps_the_init_aspect_through_json_and_old_journals_read_as_before():
-    mem = TargetMemory([1.0, 2.0, 30.0, 60.0], aspect=0.5)
-    assert TargetMemory.from_dict(json.loads(json.dumps(mem.to_dict()))).aspect == 0.5
-    old = TargetMemory([1.0, 2.0, 30.0, 60.0]).to_dict()
-    assert "aspect" not in old and TargetMemory.from_dict(old).aspect is None
+    on, init = TrackerExt(aspect_prior=0.25), TargetMemory([1.0, 2.0, 30.0, 60.0], aspect=0.5)
+    mem = TargetMemory([5.0, 6.0, 40.0, 60.0], aspect=0.25)
+    assert memory_from_dict(json.loads(json.dumps(mem.to_dict())), on, init).aspect == 0.25
+    old = TargetMemory([5.0, 6.0, 40.0, 60.0]).to_dict()   # a journal from before the key: the init box's, as started
+    assert "aspect" not in old and memory_from_dict(old, on, init).aspect == 0.5
+    assert memory_from_dict(mem.to_dict(), TrackerExt(), TargetMemory([1.0, 2.0, 30.0, 60.0])).aspect is None
 
     def identity(ext: TrackerExt) -> dict:
         opts = SimpleNamespace(lost_threshold=0.3, fps=None, jsonl=None, output=None)

@@ -1,10 +1,12 @@
 """A bad `ext` dict given to the Python API (`load_tracker(ext=...)`, `Tracker(backend, ext=...)`) is an InputError
 (a ValueError, as the API's other bad arguments; it was a ConfigError, which is not) that names the dict's own key
 and Python's None, not `dt run`'s options: before, `ext={'SIZE_LR': 'x'}` said '--size-lr: x is not a number', an
-option the caller never typed. `dt run` and `build_tracker` keep the option names."""
+option the caller never typed; text numbers ('0.5') were read as numbers, where boxes and thresholds refuse text.
+`dt run`'s `build_tracker(..., options=True)` keeps the option names."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from droptrack import Tracker, load_tracker
@@ -14,7 +16,13 @@ from droptrack.runtime.build import build_tracker
 CASES = [
     ({"SIZE_LR": "x"}, "ext SIZE_LR: 'x' is not a number; allowed: a finite number in (0, 10] or None"),
     ({"SIZE_LR": 20}, "ext SIZE_LR: 20 is out of range; allowed: a finite number in (0, 10] or None"),
-    ({"SCALE_SEARCH": 3}, "ext SCALE_SEARCH: 3 is not a list; allowed: a list of finite numbers in [0.25, 4] or None"),
+    ({"SCALE_SEARCH": 3}, "ext SCALE_SEARCH: 3 is not a list; allowed: a list of at most 8 finite numbers in [0.25, 4] "
+                          "or None"),
+    ({"SIZE_LR": "0.5"}, "ext SIZE_LR: '0.5' is not a number; allowed: a finite number in (0, 10] or None"),  # read
+    ({"SCALE_SEARCH": ["0.8"]}, "ext SCALE_SEARCH: ['0.8'] holds text, not numbers; allowed: a list of at most 8 "
+                                "finite numbers in [0.25, 4] or None"),
+    ({"SCALE_SEARCH": [0.8] * 9}, "ext SCALE_SEARCH: [0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8] has 9 items; "
+                                  "allowed: a list of at most 8 finite numbers in [0.25, 4] or None"),   # 20000: 6 GiB
     ({"REACQ_THRESHOLD": 0.3}, "ext REACQ_THRESHOLD does nothing without REACQ_FACTOR (this model's "
                                "TEST.REACQ_FACTOR is off); add REACQ_FACTOR to ext or drop REACQ_THRESHOLD"),
     ({"REACQ_THRESHOLD": 0.3, "REACQ_FACTOR": None}, "ext REACQ_THRESHOLD does nothing without REACQ_FACTOR (ext "
@@ -47,6 +55,10 @@ def test_tracker_over_a_loaded_model_names_the_ext_key(loaded, ext, message):
 
 def test_good_ext_keys_still_apply(loaded):
     assert Tracker(loaded.backend, ext={"SIZE_LR": 0.6}).ext.size_lr == 0.6
+    ext = Tracker(loaded.backend, ext={"SIZE_LR": np.float32(0.5), "REACQ_FACTOR": np.float64(2.0),   # were refused
+                                       "REACQ_FRAMES": np.int64(3), "SCALE_SEARCH": np.array([0.8, 1.25])}).ext
+    assert (ext.size_lr, ext.reacq_factor, ext.reacq_frames, ext.scale_search) == (0.5, 2.0, 3, (0.8, 1.25))
+    assert type(ext.reacq_frames) is int and type(ext.size_lr) is float
 
 
 @pytest.mark.parametrize("ext, words", [
@@ -55,4 +67,13 @@ def test_good_ext_keys_still_apply(loaded):
 ])
 def test_build_tracker_for_dt_run_keeps_the_option_names(tiny_ckpt, ext, words):
     with pytest.raises(ConfigError, match=words):
+        build_tracker(str(tiny_ckpt), None, "cpu", ext=ext, options=True)
+
+
+@pytest.mark.parametrize("ext, words", [
+    ({"SIZE_LR": "x"}, "ext SIZE_LR: 'x' is not a number"),             # named dt run's --size-lr
+    ({"REACQ_THRESHOLD": 0.3}, "ext REACQ_THRESHOLD does nothing without REACQ_FACTOR"),
+])
+def test_build_tracker_from_python_names_the_ext_keys(tiny_ckpt, ext, words):
+    with pytest.raises(InputError, match=words):
         build_tracker(str(tiny_ckpt), None, "cpu", ext=ext)

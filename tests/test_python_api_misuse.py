@@ -64,11 +64,13 @@ def test_a_tracker_on_a_model_another_tracker_closed_says_so(onnx_model, tiny_ck
     with load_tracker(str(onnx_model if form == "onnx" else tiny_ckpt), threads=1) as first:
         first.initialize(clip[0], BOX)
         first.track(clip[1])
-    second = Tracker(first.backend)                                 # the README's way to share loaded weights
-    second.initialize(clip[0], BOX)
-    with pytest.raises(DropTrackError) as err:
-        second.track(clip[1])
-    assert "model was closed" in one_line(err)
+        second = Tracker(first.backend)                             # the README's way to share loaded weights
+        second.initialize(clip[0], BOX)
+    for call in (lambda: second.track(clip[1]), lambda: second.initialize(clip[0], BOX), lambda: second.snapshot(),
+                 lambda: second.preprocess(clip[1]), lambda: second.remove_target(0), lambda: Tracker(first.backend)):
+        with pytest.raises(DropTrackError) as err:   # initialize, preprocess, snapshot and a new Tracker succeeded
+            call()
+        assert "closed by another tracker sharing it" in one_line(err)
 
 
 def test_every_public_method_a_caller_reaches_has_type_hints_and_a_docstring():
@@ -96,11 +98,14 @@ def test_every_public_method_a_caller_reaches_has_type_hints_and_a_docstring():
 
 @pytest.mark.parametrize("pre", ["host", "device"])
 @pytest.mark.parametrize("factors, image_hw, words", [
-    ([], (120, 160), "one resize factor per crop (1)"),              # host: silently updated no target
-    (None, (120, 160), "one resize factor per crop (1)"),
-    ("keep", None, "image_hw None is not the frame's (height, width)"),
-    ("keep", (120,), "is not the frame's (height, width)"),
-    ("keep", (0, 160), "is not the frame's (height, width)"),
+    ([], (120, 160), "the 1 crops and resize factors of the last preprocess()"),   # host: silently updated none
+    (None, (120, 160), "the 1 crops and resize factors of the last preprocess()"),
+    ([0.0], (120, 160), "resize factors [0.0] are not numbers > 0"),    # a ZeroDivisionError
+    ([float("nan")], (120, 160), "resize factors [nan] are not numbers > 0"),
+    ("keep", None, "image_hw None is not the (height, width) (120, 160) of the frame preprocess() read"),
+    ("keep", (120,), "is not the (height, width) (120, 160)"),
+    ("keep", (0, 160), "is not the (height, width) (120, 160)"),
+    ("keep", (160, 120), "is not the (height, width) (120, 160)"),      # swapped: clipped to the wrong frame
 ])
 def test_postprocess_with_other_factors_or_frame_size_than_preprocess_gave_is_one_line(tiny_ckpt, clip, pre, factors,
                                                                                        image_hw, words):

@@ -98,12 +98,13 @@ class Sequence:
             self._probe_set = Probes(self.frames or [])
         return self._probe_set
 
-    def frame(self, i: int) -> np.ndarray:
-        """Frame i as an HxWx3 RGB uint8 array (videos: seek, then decode one frame)."""
+    def frame(self, i: int, said: list[str] | None = None) -> np.ndarray:
+        """Frame i as an HxWx3 RGB uint8 array (videos: seek, then decode one frame); `said` gets an image file's
+        decoder lines (`read_rgb`)."""
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} out of range for {self.name!r} ({len(self)} frames)")
         if self.frames is not None:
-            return read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""))
+            return read_rgb(self.frames[i], self._probes(), self.known_damage.get(i, ""), said)
         cap = _open_video(self.video)
         try:
             cap.set(cv2.CAP_PROP_POS_FRAMES, i)

@@ -51,7 +51,8 @@ import numpy as np
 from droptrack.errors import DropTrackError, InputError, shell_join
 from droptrack.eval import metrics as M
 from droptrack.eval.results import find_result
-from droptrack.eval.score_files import check_infinite_gt_rows, check_nan_gt_rows, check_protocol, has_gt, score_sequence
+from droptrack.eval.score_files import (check_got10k_rows, check_infinite_gt_rows, check_nan_gt_rows, check_protocol,
+                                       has_gt, score_sequence)
 from droptrack.eval.speed import fps_definition, tracker_fps
 from droptrack.wording import counted
 
@@ -273,6 +274,7 @@ def analyze(result_dirs: Sequence[str | Path], sequences: Sequence[Any], tag: st
         raise InputError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     check_infinite_gt_rows(list(sequences))   # before any result file is read
     check_nan_gt_rows(list(sequences), tag, protocol)
+    check_got10k_rows(list(sequences), tag)   # as dt eval: a NaN box its cover label calls in view (synth scored it)
     dirs = [Path(d) for d in result_dirs]
     for d in dirs:
         if not d.is_dir():

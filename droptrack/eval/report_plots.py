@@ -100,10 +100,10 @@ def draw_plots(report: Any, columns: list[tuple[str, str]], legend_titles: dict[
 def publish(out: Path, files: dict[str, bytes]) -> None:
     """Write dt analyze's files (the plots, then report.json, which names them) into `out` as one set: each one into
     a temporary `.NAME.<random>.tmp` first, and only once all are written are they renamed onto their names
-    (report.json last) and the plots of an earlier dt analyze there that this run does not draw removed. A full disk
-    (or an error) while writing leaves the earlier report and plots as they were (a set half replaced was one
-    report.json describing other plots); the temporaries a killed run left go. An earlier run is known by its
-    report.json, or, where it was cut short before writing one, by the mark its plots carry (`drawn_here`)."""
+    (report.json last) and the plots of an earlier dt analyze there that this run does not draw removed: those
+    carrying its mark (`drawn_here`), never a user's figure of the same name. A full disk (or an error) while
+    writing leaves the earlier report and plots as they were (a set half replaced was one report.json describing
+    other plots); the temporaries a killed run left go."""
     earlier = (out / "report.json").is_file()
     for name in {"report.json", *PLOT_FILES.values(), *files}:   # a killed dt analyze's temporaries
         for tmp in out.glob(f".{name}.*.tmp"):
@@ -120,7 +120,7 @@ def publish(out: Path, files: dict[str, bytes]) -> None:
             os.replace(staged[name], out / name)
             del staged[name]
         for name in PLOT_FILES.values():
-            if name not in files and (out / name).is_file() and (earlier or drawn_here(out / name)):
+            if name not in files and (out / name).is_file() and drawn_here(out / name):   # never a user's figure
                 (out / name).unlink()
         if "report.json" in staged:
             os.replace(staged.pop("report.json"), out / "report.json")
@@ -167,8 +167,8 @@ def check_analysis_folder(out: Path) -> None:
             data = None
         ours = isinstance(data, dict) and {"schema_version", "protocol", "trackers", "plots"} <= data.keys()
     check_replaceable(out, ("report.json", *PLOT_FILES.values()))   # found only once the report was drawn
-    foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file() and not ours
-               and (n == "report.json" or not drawn_here(out / n))]
+    foreign = [n for n in ("report.json", *PLOT_FILES.values()) if (out / n).is_file()   # each plot by its own mark:
+               and (not ours if n == "report.json" else not drawn_here(out / n))]    # one beside dt's report too
     if foreign:
         raise InputError(f"--output '{out}' holds {foreign[0]}, which dt analyze did not write; pass another "
                          "--output, or move that file away")

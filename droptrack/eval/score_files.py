@@ -16,6 +16,8 @@ TrackingNet devkit, which scores it as an all-zero submission: every frame after
 
 from __future__ import annotations
 
+import glob
+
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     _check_not_annotation(files, seq)
     n = len(seq.boxes)
     times = _read_times(files[0], seq.name, dataset)
+    chosen = choice_note(files, protocol)
     if protocol == "got10k-toolkit":   # a NaN box is scored as the toolkit scores it (got10k_sequence)
         reps = [read_result(f, extra_rows=True, allow_nan=True) for f in files]
         notes = [images_before_note(f, len(r), seq) for f, r in zip(files, reps)]
@@ -135,7 +138,7 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
             notes.append(f"{files[rep - 1]}:{frame + 1 + cut[rep - 1]}: NaN box on frame {frame}, which the GOT-10k "
                          "toolkit scores: its IoU is NaN, which makes this sequence's AO and the overall AO NaN (null "
                          "in report.json) and fails every SR threshold, as the toolkit does")
-        return scored, times, "; ".join(o for o in notes if o) or None
+        return scored, times, "; ".join(o for o in [chosen, *notes] if o) or None
     # the devkit scores a NaN row as a miss; OSTrack/pytracking refuse it
     pred = read_result(files[0], allow_nan=protocol == "trackingnet-devkit")
     note = images_before_note(files[0], len(pred), seq)
@@ -145,12 +148,26 @@ def score_sequence(result_dir: Path, seq: Any, protocol: str,
     if len(negative) and protocol != "trackingnet-devkit":   # named by file and line, as a NaN box is
         raise InputError(f"{files[0]}:{negative[0] + 1 + cut}: negative width/height in the box (OSTrack/pytracking "
                          "reject such results); fix the tracker output and re-run this sequence")
-    note = note or row_count_note(files[0], len(pred), n, protocol, tag)
+    note = "; ".join(o for o in (chosen, note or row_count_note(files[0], len(pred), n, protocol, tag)) if o) or None
     _check_corners(files[0], pred, seq.boxes)
     if protocol == "trackingnet-devkit":
         return M.trackingnet_sequence(pred, seq.boxes, seq.name), times, note
     validity = "pytracking" if protocol == "pytracking-ope" else "ostrack"
     return M.ope_sequence(pred, seq.boxes, tag, ope_visible(seq), seq.name, validity), times, note
+
+
+def choice_note(files: list[Path], protocol: str) -> str | None:
+    """A note where a sequence's result files were not all read: one-pass protocols score the first of several
+    GOT-10k repetitions, and a `<seq>.txt` wins over a `<seq>/` folder of repetitions beside it (both went unsaid)."""
+    if len(files) > 1 and protocol != "got10k-toolkit":
+        return (f"{files[0]} scored, the first of {len(files)} repetitions: {protocol} scores one run (the others are "
+                "left out; --protocol got10k-toolkit pools them)")
+    name = files[0].stem
+    beside = sorted((files[0].parent / name).glob(f"{glob.escape(name)}_[0-9]*.txt")) if len(files) == 1 else []
+    if beside and files[0].name == f"{name}.txt":
+        return (f"{files[0]} scored; the {counted(len(beside), 'repetition file')} in {files[0].parent / name} beside "
+                "it were left out (move one of the two away)")
+    return None
 
 
 def _check_not_annotation(files: list[Path], seq: Any) -> None:

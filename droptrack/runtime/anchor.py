@@ -92,7 +92,7 @@ class ScaleFilter:
         x, y, w, h = box
         sf = cls(model_size(w, h), np.zeros(0), np.zeros(0))
         xsf = sf._sample(gray, x + w / 2, y + h / 2, w, h)
-        sf.num = np.fft.fft(sf.label)[None] * np.conj(xsf)
+        sf.num = np.asfortranarray(np.fft.fft(sf.label)[None] * np.conj(xsf))   # column-major: see from_dict
         sf.den = np.sum((xsf * np.conj(xsf)).real, 0)
         return sf
 
@@ -121,7 +121,7 @@ class ScaleFilter:
         resp = np.real(np.fft.ifft(np.sum(self.num * xsf, 0) / (self.den + LAM)))
         i = int(np.argmax(resp))
         label = np.fft.fft(np.roll(self.label, i - SCALES // 2))
-        self.num = (1 - LR) * self.num + LR * label[None] * np.conj(xsf)
+        self.num = np.asfortranarray((1 - LR) * self.num + LR * label[None] * np.conj(xsf))
         self.den = (1 - LR) * self.den + LR * np.sum((xsf * np.conj(xsf)).real, 0)
         return float(STEP ** (i - SCALES // 2 + _peak_offset(resp, i)))
 
@@ -132,9 +132,20 @@ class ScaleFilter:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScaleFilter":
-        """The filter `to_dict` wrote."""
-        num = _unpack(d["num"])
-        return cls(tuple(int(v) for v in d["model_wh"]), num[0] + 1j * num[1], _unpack(d["den"]))
+        """The filter `to_dict` wrote; a ValueError for a patch size `model_size` never gives, arrays not of its
+        size or values that are not finite. `num` is column-major, as `start` and `step` make it: sums over its rows
+        then add in the same order, so a restored run goes on bit for bit (row-major, it parted in the last bits)."""
+        mw, mh = (int(v) for v in d["model_wh"])
+        if any(v % CELL or not 2 * CELL <= v <= MAX_SIDE for v in (mw, mh)) or mw * mh > 2 * CELL * MAX_SIDE:
+            raise ValueError(f"its scale filter's size {d['model_wh']} px is not one a box gives")
+        num, den = _unpack(d["num"]), _unpack(d["den"])
+        if num.shape != (2, (mw // CELL) * (mh // CELL) * (BINS + 1), SCALES) or den.shape != (SCALES,):
+            raise ValueError("its scale filter's arrays are not of its size")
+        if not (np.isfinite(num).all() and np.isfinite(den).all() and (den >= 0).all()):
+            raise ValueError("its scale filter holds NaN, infinite or negative values")
+        packed = np.empty(num.shape[1:], np.complex128, order="F")   # its parts as saved (num[0] + 1j * num[1]
+        packed.real, packed.imag = num                                  # turned an imaginary -0.0 into 0.0)
+        return cls((mw, mh), packed, den)
 
 
 @dataclass
@@ -192,10 +203,19 @@ class TargetAnchor:
                 "scale": None if self.scale is None else self.scale.to_dict(), "size": [float(v) for v in self.size]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TargetAnchor":
-        """The anchor `to_dict` wrote."""
-        return cls(None if d["template"] is None else _unpack(d["template"]),
-                   None if d["scale"] is None else ScaleFilter.from_dict(d["scale"]), [float(v) for v in d["size"]])
+    def from_dict(cls, d: dict, like: "TargetAnchor") -> "TargetAnchor":
+        """The anchor `to_dict` wrote, with the parts of `like` (the target's anchor as initialised: the same
+        settings); a ValueError (or KeyError, TypeError) where it has others or holds values that are not finite."""
+        if (d["template"] is None) != (like.template is None) or (d["scale"] is None) != (like.scale is None):
+            raise ValueError("its first-frame anchor has other parts (ANCHOR_NCC / ANCHOR_SCALE) than this tracker's")
+        template = None if d["template"] is None else _unpack(d["template"])
+        if template is not None and (template.ndim != 2 or not 4 <= min(template.shape) <= max(template.shape) <= SIDE
+                                     or not np.isfinite(template).all()):
+            raise ValueError(f"its NCC template of shape {template.shape} is not one a box gives, or not finite")
+        size = [float(v) for v in d["size"]]
+        if len(size) != 2 or not all(np.isfinite(size)) or min(size) <= 0:
+            raise ValueError(f"its anchor size {size} is not two numbers > 0")
+        return cls(template, None if d["scale"] is None else ScaleFilter.from_dict(d["scale"]), size)
 
 
 def start_anchors(memory: list, frame: Any, states: list[list[float]], ncc: float | None,

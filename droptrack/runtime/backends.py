@@ -59,3 +59,15 @@ def torch_threads_are(threads: int, backend_name: str) -> bool:
     import torch   # loaded: the backend is torch's
 
     return torch.get_num_threads() == threads
+
+
+def warn_unused_threads(threads: int, backend: Backend) -> None:
+    """`load_tracker(threads=n)` on a model that does not take them (torch unless torch already runs on n threads,
+    TensorRT): a UserWarning naming the fix; silently ignored before, the caller's limit did nothing."""
+    if threads and backend.name != "onnxruntime" and not torch_threads_are(threads, backend.name):
+        import warnings
+
+        fix = (f"call torch.set_num_threads({threads}) (process-wide) or export an .onnx model with `dt export`"
+               if backend.name == "torch" else "it runs on the GPU")
+        warnings.warn(f"threads={threads} sets ONNX Runtime's threads; this {backend.name} model does not take "
+                      f"them: {fix}", UserWarning, stacklevel=3)

@@ -46,7 +46,7 @@ def needs_torch(artifact: str | None, device: str) -> bool:
 
 def build_tracker(artifact: str | None, config: str | None, device: str, pre: str = "auto", threads: int = 0,
                   trust: bool = False, ext: dict | None = None, channels: str = "rgb",
-                  lost_threshold: float = LOST_THRESHOLD, init_checks: bool = False) -> Tracker:
+                  lost_threshold: float = LOST_THRESHOLD, init_checks: bool = False, options: bool = False) -> Tracker:
     """Backend by suffix, wrapped in the host (numpy/OpenCV) Tracker or the DeviceTracker.
 
     `threads`: ONNX Runtime intra-op threads (0 = ORT's default); plan them with `engine.threads.plan_threads`
@@ -54,7 +54,9 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
     tracker-extension overrides of the artifact's TEST keys (`runtime.extensions`; `check_options` checks them
     before any work starts). `channels`: 'bgr' for callers passing OpenCV's BGR frames. `lost_threshold`: as
     `load_tracker`'s (results scored under it carry lost=True). `init_checks`: dt run's checks of init boxes, as
-    `load_tracker`'s trackers make them (`Tracker`'s; dt run and dt serve make their own, worded for their options)."""
+    `load_tracker`'s trackers make them (`Tracker`'s; dt run and dt serve make their own, worded for their options).
+    `options`: `ext` holds dt run's option values (text, checked by its `check_options`; errors name the options);
+    else a Python dict as `load_tracker`'s `ext` (numbers, errors naming its keys)."""
     device, _ = check_device(device), check_channels(channels)   # 'CUDA' must not pick the host Tracker for CUDA
     check_lost_threshold(lost_threshold)
     if pre not in PRE:   # dt run and dt serve check --pre first (`checks.check_tracking_options`), in their wording
@@ -69,7 +71,7 @@ def build_tracker(artifact: str | None, config: str | None, device: str, pre: st
                 "onnxruntime": "ONNX Runtime (pip install onnxruntime or onnxruntime-gpu)"}
         hint = next((v for k, v in what.items() if k in str(exc.name)), f"module {exc.name}")
         raise BackendError(f"the backend for '{artifact}' is not available: {hint} is missing") from None
-    settings = tracker_ext(backend, ext)
+    settings = tracker_ext(backend, ext, api=not options)
     if pre == "host" or (pre == "auto" and not (device.startswith("cuda") and backend.name in TORCH_IO_BACKENDS)):
         # (host path: an ONNX model needs no torch)
         return Tracker(backend, settings, channels, lost_threshold, init_checks)

@@ -29,7 +29,7 @@ from droptrack.runtime.device_ops import Normalizer, crop_resize, decode, map_ba
 from droptrack.runtime.extensions import TrackerExt
 from droptrack.runtime.host_ops import crop_resize as host_crop
 from droptrack.runtime.host_ops import ends_before
-from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_frame_size, check_init_targets,
+from droptrack.runtime.inputs import (BoxesLike, as_boxes, as_frame, check_decoded, check_init_targets,
                                       check_post_args, target_index)
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 from droptrack.runtime.tracker import Tracker
@@ -149,6 +149,7 @@ class DeviceTracker(Tracker):
 
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index` (-1: the last); the others keep their states."""
+        self._check_open()
         index = target_index(index, self.num_targets)
         super().remove_target(index)
         keep = [i for i in range(len(self.states_t)) if i != index]
@@ -157,7 +158,7 @@ class DeviceTracker(Tracker):
     def _preprocess(self, frame: np.ndarray) -> tuple[object, torch.Tensor]:
         """Search crops of every target of an RGB uint8 frame, normalised into the preallocated input buffer; and
         resize factors (`preprocess` reads the caller's frame first)."""
-        check_frame_size(self.frame_hw, frame.shape[:2])
+        self._pre_frame(frame)
         m = self.meta
         boxes, factor = self.states_t, m.search_factor
         rows, factors = self.states, [m.search_factor] * len(self.states)   # the same windows, as host lists
@@ -177,22 +178,25 @@ class DeviceTracker(Tracker):
 
     def postprocess(self, out: dict, factors: torch.Tensor, image_hw: tuple[int, int]) -> list[TrackResult]:
         """Window, decode, map back, clip on the device; one host copy of the boxes and scores."""
-        out = check_post_args(out, factors, image_hw)
-        self._fresh = False
+        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count())
         score = self._from_backend(out["score_map"])
         window = self.window_t if self._windows_t is None else self._windows_t
         boxes, peaks = decode(window * score, self._from_backend(out["size_map"]),
                               self._from_backend(out["offset_map"]))
+        host = torch.cat([boxes.double(), peaks.double()[:, None], factors.double()[:, None]], 1)
+        if self.extensions is None:   # the official map-back and clip on the device, copied with the rest
+            states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
+            host = torch.cat([host, states_t], 1)
+        host = host.cpu().numpy()
+        check_decoded(host[:, :4], host[:, 4])   # before any state changes
+        self._fresh = False
         if self.extensions is not None:   # the host update (same code as `Tracker`), states back to the device
-            host = torch.cat([boxes.double(), peaks.double()[:, None], factors.double()[:, None]], 1).cpu().numpy()
             # boxes back in decode's float32 (the host Tracker's arithmetic); peaks are only ever read as floats
             results = self.update_states(host[:, :4].astype(np.float32), host[:, 4], host[:, 5].tolist(), image_hw)
             self.states_t = self._send(self.states)
             return results
-        self.states_t = map_back_clip(boxes, self.states_t, factors, self.meta.search_size, image_hw)
-        host = torch.cat([self.states_t, peaks.double()[:, None]], dim=1).cpu().tolist()
-        self.states = [row[:4] for row in host]
-        return [self.result(row[:4], row[4]) for row in host]
+        self.states_t, self.states = states_t, host[:, 6:10].tolist()
+        return [self.result(row, score) for row, score in zip(self.states, host[:, 4].tolist())]
 
     def _host_crops(self, crops: torch.Tensor, frame: np.ndarray, boxes: list, factors: list[float], size: int
                     ) -> None:

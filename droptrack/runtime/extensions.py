@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from droptrack.config import TestCfg
-from droptrack.config_rules import TRACKER_EXT_RULES, check_value
+from droptrack.config_rules import TRACKER_EXT_RULES, check_value, text_number
 from droptrack.errors import ConfigError, InputError, shown
 from droptrack.geometry import box_iou, clip_box
 from droptrack.runtime.anchor import TargetAnchor, anchor_words, anchored, start_anchors
@@ -151,6 +151,10 @@ def check_keys(keys: dict, option_names: bool = False, prefix: str = "TEST.") ->
         attr, option = KEYS[key]
         if not option_names:
             try:
+                if prefix != "TEST." and text_number(value, TRACKER_EXT_RULES[key]):   # the API's dict: no text
+                    what = "holds text, not numbers" if isinstance(value, (list, tuple)) else "is not a number"
+                    raise ConfigError(f"{prefix}{key}: {shown(value)} {what}; allowed: "
+                                      f"{TRACKER_EXT_RULES[key].describe()}")
                 values[attr] = check_value(f"{prefix}{key}", value, TRACKER_EXT_RULES[key])
             except ConfigError as exc:   # a Python dict's "off" is None, a YAML file's null
                 text = str(exc)
@@ -211,19 +215,12 @@ class TargetMemory:
     aspect: float | None = None          # ASPECT_PRIOR: the init box's w / h
 
     def to_dict(self) -> dict:
-        """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal."""
+        """JSON-safe state (without `history`, which only tests and reports read): `dt run --resume`'s journal, read
+        back by `runtime.snapshot.memory_from_dict`."""
         return {"confident": [float(v) for v in self.confident], "velocity": [float(v) for v in self.velocity],
                 "since": self.since, "low": self.low, "wide": self.wide, "refreshed": self.refreshed,
                 **({"anchor": self.anchor.to_dict()} if self.anchor is not None else {}),
                 **({"aspect": float(self.aspect)} if self.aspect is not None else {})}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TargetMemory":
-        """The memory `to_dict` wrote."""
-        anchor = TargetAnchor.from_dict(d["anchor"]) if "anchor" in d and d["anchor"] is not None else None
-        return cls([float(v) for v in d["confident"]], tuple(float(v) for v in d["velocity"]), int(d["since"]),
-                   int(d["low"]), bool(d["wide"]), int(d["refreshed"]), anchor=anchor,
-                   aspect=float(d["aspect"]) if d.get("aspect") is not None else None)
 
 
 class Extensions:

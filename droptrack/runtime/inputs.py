@@ -22,9 +22,9 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from droptrack.engine.base import OUTPUT_NAMES
-from droptrack.errors import ArgumentTypeError, InputError, TargetIndexError, TrackerStateError, cut
+from droptrack.errors import (ArgumentTypeError, BackendError, InputError, TargetIndexError, TrackerStateError,
+                              cut)
 from droptrack.geometry import check_box_size
-from droptrack.runtime.extensions import TargetMemory
 
 BoxLike = Union[Sequence[float], np.ndarray, Any]   # x, y, w, h in pixels (a list, tuple, array or torch tensor)
 BoxesLike = Union[Sequence[BoxLike], np.ndarray, Any]   # several boxes: a list of them or an (N, 4) array
@@ -312,71 +312,48 @@ def check_frame_size(started_hw: tuple[int, int] | None, frame_hw: tuple[int, in
                   "again in a frame of this size", FrameSizeWarning, stacklevel=2)
 
 
-def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int]) -> Mapping:
+def check_post_args(out: Mapping, factors: Any, image_hw: tuple[int, int],
+                    pre: tuple[tuple[int, int], int] | None, crops_now: int) -> Mapping:
     """`postprocess`'s arguments checked before decoding: `infer`'s dict of score, size and offset maps, one resize
-    factor per crop (`preprocess`'s) and the frame's (H, W); else one InputError naming the fix."""
+    factor per crop (`preprocess`'s) and the frame's (H, W), against `pre` (the frame size and crop count of the last
+    `preprocess`) and `crops_now` (the targets' crops now: targets added or removed since made the crops another
+    set's); else one InputError naming the fix."""
     missing = [k for k in OUTPUT_NAMES if not isinstance(out, Mapping) or k not in out]
     if missing:
         what = f"a {type(out).__name__}" if not isinstance(out, Mapping) else f"missing {', '.join(missing)}"
         raise InputError(f"postprocess takes the dict infer() returned; got {what}: pass tracker.infer(search)")
+    if pre is None:
+        raise TrackerStateError("postprocess decodes the crops of this tracker's preprocess(frame); call it (and "
+                                "infer) first")
     crops = len(out["score_map"])
-    if getattr(factors, "__len__", None) is None or len(factors) != crops:
-        raise InputError(f"postprocess needs one resize factor per crop ({crops}); pass the factors preprocess() "
-                         "returned with the search crops")
+    if getattr(factors, "__len__", None) is None or len(factors) != crops or crops != pre[1] or crops_now != crops:
+        raise InputError(f"postprocess needs the {pre[1]} crops and resize factors of the last preprocess(), got "
+                         f"{crops} crops and {_brief(factors)}; preprocess the frame again after adding or removing "
+                         "targets")
+    if not hasattr(factors, "detach"):   # a DeviceTracker's are its own tensor on the device
+        try:
+            ok = all(math.isfinite(float(f)) and float(f) > 0 for f in factors)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"resize factors {_brief(factors)} are not numbers > 0; pass those preprocess() returned")
     try:
         hw = [operator.index(v) for v in image_hw]
     except TypeError:
         hw = []
-    if len(hw) != 2 or min(hw) < 1:
-        raise InputError(f"image_hw {_brief(image_hw)} is not the frame's (height, width); pass frame.shape[:2]")
+    if len(hw) != 2 or min(hw) < 1 or tuple(hw) != tuple(pre[0]):
+        raise InputError(f"image_hw {_brief(image_hw)} is not the (height, width) {tuple(pre[0])} of the frame "
+                         "preprocess() read; pass frame.shape[:2]")
     return out
 
 
-def check_snapshot(snap: dict, count: int,
-                   with_memory: bool) -> tuple[list[list[float]], list[TargetMemory] | None]:
-    """`Tracker.restore`'s snapshot of `count` targets -> its states and, `with_memory` (extensions on), the
-    extensions' memory (None where the snapshot has none: fresh memory); one TrackerStateError otherwise."""
-    if not isinstance(snap, dict) or not isinstance(snap.get("states"), list):
-        raise TrackerStateError("snapshot is not a dict from tracker.snapshot(); pass what snapshot() returned")
-    if len(snap["states"]) != count:
-        raise TrackerStateError(f"snapshot of {len(snap['states'])} targets for {count} tracked; "
-                                "initialize_many with the snapshot's init boxes first")
-    try:
-        states = [as_box(s) for s in snap["states"]]
-    except InputError:
-        raise TrackerStateError("snapshot states are not four finite numbers x, y, w, h each; pass what "
-                                "snapshot() returned") from None
-    saved = snap.get("memory")
-    if not with_memory or saved is None:
-        return states, None
-    try:
-        if len(saved) != len(states):
-            raise ValueError
-        return states, [TargetMemory.from_dict(d) for d in saved]
-    except (KeyError, TypeError, ValueError):
-        raise TrackerStateError(f"snapshot memory is not {len(states)} target memories from tracker.snapshot(); "
-                                "pass what snapshot() returned (or drop its 'memory' entry to start afresh)") from None
-
-
-def check_templates(templates: Any, current: Any) -> None:
-    """`Tracker.restore`'s saved templates: of the shape of the tracker's own (`current`); a TrackerStateError
-    otherwise."""
-    want = None if current is None else tuple(current.shape)
-    got = getattr(templates, "shape", None)
-    if got is None or tuple(got) != want:
-        raise TrackerStateError(f"templates of shape {type(templates).__name__ if got is None else tuple(got)}"
-                                f" for templates of shape {want}; pass the array saved with the snapshot, "
-                                "or None")
-
-
-def as_templates(templates: Any, current: Any) -> Any:
-    """Saved templates as the tracker keeps `current`: a torch tensor on its device and of its dtype (a
-    DeviceTracker's for a torch or TensorRT backend), else an array of its dtype."""
-    if hasattr(current, "detach"):
-        import torch
-
-        return torch.from_numpy(np.asarray(templates)).to(current.device, current.dtype)
-    return np.asarray(templates).astype(current.dtype)
+def check_decoded(boxes: Any, peaks: Any) -> None:
+    """A frame's decoded boxes and peak scores (host arrays): finite, else a BackendError before any state changes
+    (a reduced-precision model that overflowed returns NaN / inf maps, which decoded to 10 x 10 boxes at the
+    corner, or failed deep in the anchor)."""
+    if not (np.isfinite(boxes).all() and np.isfinite(peaks).all()):
+        raise BackendError("the model returned NaN or infinite scores or boxes for this frame (a reduced-precision "
+                           "model that overflowed?); the targets keep their states: run the FP32 model")
 
 
 def joined_templates(running: Any, new: Any) -> Any:

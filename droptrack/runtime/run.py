@@ -244,7 +244,7 @@ def _run(opts: RunOptions, stop: StopFlag, on_start, on_frame) -> RunSummary:
         stack.callback(restore_threads, apply_threads(threads, torch_too=needs_torch(opts.artifact, device)))
         src = stack.enter_context(readers.opened_in_thread(lambda: _open_source(opts, policy)))
         tracker = build_tracker(opts.artifact, opts.config, device, opts.pre, threads, trust=opts.trust_checkpoint,
-                                ext=opts.ext)
+                                ext=opts.ext, options=True)
         if getattr(src, "live", False):   # live: the newest frame (stale ones skipped), or all in order (--every-frame)
             frames = (readers.queued if opts.every_frame else readers.newest)(src, stopped=lambda: stop.is_set)
         else:

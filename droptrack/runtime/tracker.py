@@ -18,15 +18,15 @@ import numpy as np
 from droptrack.engine.base import Backend, to_numpy
 from droptrack.errors import InputError, TrackerStateError
 from droptrack.geometry import clip_box, crop_view, decode_box, map_box_back, validate_init_box
-from droptrack.runtime.backends import load_backend, torch_threads_are, tracker_ext
+from droptrack.runtime.backends import load_backend, tracker_ext, warn_unused_threads
 from droptrack.runtime.anchor import gray_of
-from droptrack.runtime.extensions import Extensions, TargetMemory, TrackerExt
+from droptrack.runtime.extensions import Extensions, TrackerExt
 from droptrack.runtime.score_windows import score_window
 from droptrack.runtime.host_ops import Cropper, Normalizer
-from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, as_templates, check_channels,
-                                        check_frame_size, check_init_targets, check_lost_threshold, check_post_args,
-                                        check_snapshot, check_templates, joined_templates, no_boxes,
-                                        target_index)
+from droptrack.runtime.inputs import (BoxesLike, BoxLike, as_box, as_boxes, as_frame, check_channels,
+                                        check_decoded, check_frame_size, check_init_targets, check_lost_threshold,
+                                        check_post_args, joined_templates, no_boxes, target_index)
+from droptrack.runtime.snapshot import restored
 from droptrack.runtime.track_result import LOST_THRESHOLD, TrackResult
 
 
@@ -74,6 +74,8 @@ class Tracker:
         self._started = False                   # initialised once (removing every target leaves it started)
         self.frame_hw: tuple[int, int] | None = None   # the size of the frame the targets were started in
         self._closed = False                    # close(): the backend is released, frames are refused
+        self._pre: tuple[tuple[int, int], int] | None = None   # the last preprocess's frame (H, W) and crop count
+        self._check_open()                      # a model another tracker closed
 
     def close(self) -> None:
         """Forget the targets and release the backend (its ONNX Runtime session or TensorRT engine); calls with a
@@ -102,9 +104,10 @@ class Tracker:
         return as_frame(frame, self.bgr)
 
     def _check_open(self) -> None:
-        """A TrackerStateError once `close` released the backend."""
-        if self._closed:
-            raise TrackerStateError("the tracker is closed; load another (load_tracker(...)) to track again")
+        """A TrackerStateError once `close` released the backend, this tracker's or another's sharing it."""
+        if self._closed or self.backend.released:
+            by = "" if self._closed else " (its model was closed by another tracker sharing it)"
+            raise TrackerStateError(f"the tracker is closed{by}; load another (load_tracker(...)) to track again")
 
     @property
     def channels(self) -> str:
@@ -163,6 +166,7 @@ class Tracker:
     def remove_target(self, index: int) -> None:
         """Stop tracking target `index` (0-based, in initialisation order; -1: the last); the others keep their
         states."""
+        self._check_open()
         index = target_index(index, self.num_targets)
         keep = [i for i in range(self.num_targets) if i != index]
         self.states = [self.states[i] for i in keep]
@@ -217,7 +221,7 @@ class Tracker:
 
     def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """`preprocess` of a frame already read by `frame_in` (RGB uint8 (H,W,3))."""
-        check_frame_size(self.frame_hw, frame.shape[:2])
+        self._pre_frame(frame)
         if self.extensions is None:
             return self._crops(frame, self.states, self.meta.search_factor, self.meta.search_size)
         self._anchors, factors = self.extensions.crops(self.states, frame.shape[:2])
@@ -225,12 +229,22 @@ class Tracker:
         self._frame = self._host = frame
         return self._crops(frame, self._anchors, factors, self.meta.search_size)
 
+    def _pre_frame(self, frame: np.ndarray) -> None:
+        """Before a frame's search crops: a FrameSizeWarning for another size; its size and crop count noted."""
+        check_frame_size(self.frame_hw, frame.shape[:2])
+        self._pre = (tuple(frame.shape[:2]), self._crop_count())
+
+    def _crop_count(self) -> int:
+        """Search crops per frame: one per target, or the scale search's per target."""
+        return self.num_targets * (self.extensions.per_target if self.extensions else 1)
+
     def postprocess(self, out: dict, factors: list[float], image_hw: tuple[int, int]) -> list[TrackResult]:
         """Hann window, argmax decode, map back with the unrounded origin, 10-px clip; updates the states."""
-        out = check_post_args(out, factors, image_hw)
+        out = check_post_args(out, factors, image_hw, self._pre, self._crop_count())
         score = to_numpy(out["score_map"])
         window = self.window if self._windows is None else self._windows
         boxes, peaks = decode_box(window * score, to_numpy(out["size_map"]), to_numpy(out["offset_map"]))
+        check_decoded(boxes, peaks)
         return self.update_states(boxes, peaks, factors, image_hw)
 
     def update_states(self, boxes: np.ndarray, peaks: np.ndarray, factors: list[float],
@@ -296,6 +310,7 @@ class Tracker:
 
     def _refresh_args(self, index: int, box: BoxLike) -> tuple[int, list[float]]:
         """`refresh_template`'s target index and box, checked; a TrackerStateError when no frame is being tracked."""
+        self._check_open()
         index, box = target_index(index, self.num_targets), as_box(box)
         if self._frame is None:
             raise TrackerStateError("refresh_template crops from the frame being tracked, which only a tracker with "
@@ -306,31 +321,23 @@ class Tracker:
     def snapshot(self) -> dict:
         """What tracking the next frame depends on besides the templates, JSON-safe: the states (exact floats)
         and the extensions' per-target memory (`dt run --resume`)."""
+        self._check_open()
         memory = None if self.extensions is None else [m.to_dict() for m in self.extensions.memory]
         return {"states": [[float(v) for v in s] for s in self.states], "memory": memory,   # refreshes: restore
                 **({"refreshes": self.template_version} if self.template_version else {})}   # needs templates
 
     def restore(self, snap: dict, templates: np.ndarray | None = None, template_version: int | None = None) -> None:
-        """Continue from a `snapshot` (after `initialize_many` with the same init boxes on the same first frame);
-        `templates`: refreshed templates saved with it, `template_version` their count of refreshes (the journal
-        of a run resumed again must name them until the next refresh). A snapshot without "memory" (None, or one
-        saved without extensions) starts each target's extension memory afresh at its restored state, as
-        `initialize_many` does; anything malformed is a TrackerStateError and changes nothing."""
-        states, saved = check_snapshot(snap, self.num_targets, self.extensions is not None)
-        old = self.extensions.memory if self.extensions is not None else [None] * len(states)
-        memory = saved if saved is not None else [TargetMemory(list(st), anchor=getattr(o, "anchor", None))
-                                                  for st, o in zip(states, old)]   # anchors: as initialised
-        if templates is not None:
-            check_templates(templates, self.templates)
-        elif snap.get("refreshes"):   # TEMPLATE_REFRESH re-cropped them: the JSON does not hold them
-            raise TrackerStateError(f"snapshot taken after {snap['refreshes']} template refreshes; pass the templates "
-                                    "saved with it: restore(snap, templates=a copy of tracker.templates then)")
-        self.states = states
+        """Continue from a `snapshot` (after `initialize_many` on the same first frame); `templates`: refreshed
+        templates saved with it, `template_version` their count of refreshes (a journal names them until the next
+        refresh). A snapshot without "memory" starts each target's extension memory afresh at its restored state;
+        anything malformed or foreign (`runtime.snapshot`) is a TrackerStateError."""
+        self._check_open()
+        r = restored(self, snap, templates, template_version)
+        self.states = r.states
         if self.extensions is not None:
-            self.extensions.memory = memory
-        if templates is not None:
-            self.template_version = int(template_version or snap.get("refreshes") or 0)
-            self.templates = as_templates(templates, self.templates)   # a DeviceTracker's: a tensor on its device
+            self.extensions.memory = r.memory
+        if r.templates is not None:   # refreshed ones (TEMPLATE_REFRESH)
+            self.template_version, self.templates = r.version, r.templates
 
     def _ready(self) -> bool:
         """Whether there are targets to track; TrackerStateError before the first `initialize`."""
@@ -389,11 +396,5 @@ def load_tracker(artifact: str | PathLike | None = None, config: str | PathLike 
     check_channels(channels)
     check_lost_threshold(lost_threshold)
     backend = load_backend(artifact, config, device, threads, trust=trust)
-    if threads and backend.name != "onnxruntime" and not torch_threads_are(threads, backend.name):
-        import warnings   # silently ignored before: the caller's limit did nothing
-
-        fix = (f"call torch.set_num_threads({threads}) (process-wide) or export an .onnx model with `dt export`"
-               if backend.name == "torch" else "it runs on the GPU")
-        warnings.warn(f"threads={threads} sets ONNX Runtime's threads; this {backend.name} model does not take "
-                      f"them: {fix}", UserWarning, stacklevel=2)
+    warn_unused_threads(threads, backend)
     return Tracker(backend, tracker_ext(backend, ext, api=True), channels, lost_threshold, init_checks=True)

@@ -47,7 +47,7 @@ class Session:
         self._policy, self.opts, self.latest = opts.reconnect_policy(), opts, LatestFrame()
         self.device = resolve_device(opts.device, opts.artifact)
         self.tracker = build_tracker(opts.artifact, opts.config, self.device, opts.pre, opts.threads,
-                                     trust=opts.trust_checkpoint, ext=opts.ext)
+                                     trust=opts.trust_checkpoint, ext=opts.ext, options=True)
         self._commands = Mailbox()
         self.command_timeout = COMMAND_TIMEOUT_S   # a command not applied by then is dropped and answers 503
         self._lock, self._io = threading.Lock(), threading.Lock()   # _io guards _reading / _taken_over

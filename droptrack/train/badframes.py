@@ -20,6 +20,7 @@ class BadFrames:
         self.then = then   # how to go on once the dataset is repaired (the run's resume hint when it stops)
         self.problems: dict[str, None] = {}   # each frame's error message (it names the file), in order met
         self.samples = 0
+        self.seen_damaged: dict[str, None] = {}   # frames that decoded despite damage, named once each
 
     def add(self, problems: list[str]) -> list[str]:
         """Count the samples skipped for `problems` (one message each); the warning lines of frames not met before.
@@ -34,6 +35,14 @@ class BadFrames:
                                 f"(train.log names each file), then {self.then()}")
         return [f"warning: skipped a training sample: {printable(p)} ({len(self.problems)} unreadable frame(s) so "
                 f"far; the run stops past {self.limit})" for p in new]   # a path from elsewhere: no control characters
+
+    def damaged(self, frames: list[str]) -> list[str]:
+        """The warning lines of frames that decoded despite damage ('PATH: decoder line'), each named once; they are
+        trained on as decoded and do not count towards the limit (a JPEG with extraneous bytes is whole)."""
+        new = [f for f in dict.fromkeys(frames) if f not in self.seen_damaged]
+        self.seen_damaged.update(dict.fromkeys(new))
+        return [f"warning: training frame {printable(f)} (decoded despite damage, trained on as decoded; repair or "
+                "re-download it)" for f in new]
 
     def summary(self) -> str | None:
         """One line for the end of the run, or None when every frame was read."""

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from droptrack.decodelog import first_damage
 from droptrack.errors import ConfigError, DatasetError, DropTrackError, TrainingError
 from droptrack.videofiles import VIDEO_EXTS
 from droptrack.train.processing import InvalidSample, Processing
@@ -180,19 +181,24 @@ class PairDataset(Dataset):
 
     def __getitem__(self, key) -> dict:
         """The sample; its "skipped" entry lists the errors of the unreadable frames (each named by its message)
-        that made it draw again, for the training process to count and name (see `collate_pairs`)."""
+        that made it draw again, for the training process to count and name (see `collate_pairs`), and its
+        "damaged" entry the frames that decoded despite damage (a cut JPEG's lost part grey), to be named."""
         epoch, index = key
         rng = np.random.default_rng([self.seed, epoch, index])
         skipped: list[str] = []
         for _ in range(100):
             p = self.sampler.sample(rng)
             seq = self.datasets[p.dataset][p.sequence]
+            said: dict[int, list[str]] = {p.template_frame: [], p.search_frame: []}
             try:   # a corrupt or missing frame: this pair is drawn again (the same draws on every run: resumable)
-                t_frame = seq.frame(p.template_frame)
-                s_frame = t_frame if p.search_frame == p.template_frame else seq.frame(p.search_frame)
+                t_frame = seq.frame(p.template_frame, said[p.template_frame])
+                s_frame = t_frame if p.search_frame == p.template_frame else seq.frame(p.search_frame,
+                                                                                       said[p.search_frame])
             except DatasetError as exc:
                 skipped.append(str(exc))
                 continue
+            damaged = [f"{seq.frames[i]}: {line}" for i, lines in said.items()
+                       if seq.frames is not None and (line := first_damage(lines))]
             try:
                 sample = self.processing(rng, t_frame, seq.boxes[p.template_frame], s_frame,
                                          seq.boxes[p.search_frame])
@@ -201,7 +207,7 @@ class PairDataset(Dataset):
             out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sample.items()}
             if self.box_weight is not None:
                 out["box_weight"] = torch.tensor(float(self.box_weight[p.dataset]), dtype=torch.float32)
-            return {**out, "skipped": skipped}
+            return {**out, "skipped": skipped, "damaged": damaged}
         if skipped:
             raise TrainingError(f"100 samples in a row at index {index} could not be used, {len(skipped)} for an "
                                 f"unreadable frame (the latest: {skipped[-1]}); repair or re-download the dataset")
@@ -209,12 +215,14 @@ class PairDataset(Dataset):
 
 
 def collate_pairs(samples: list[dict]) -> dict:
-    """A batch of PairDataset samples: their tensors stacked, and "skipped": every sample's skipped-frame errors."""
+    """A batch of PairDataset samples: their tensors stacked, and "skipped" / "damaged": every sample's skipped-frame
+    errors and damaged frames."""
     from torch.utils.data import default_collate
 
     skipped = [msg for s in samples for msg in s.get("skipped", ())]
-    batch = default_collate([{k: v for k, v in s.items() if k != "skipped"} for s in samples])
-    batch["skipped"] = skipped
+    damaged = [msg for s in samples for msg in s.get("damaged", ())]
+    batch = default_collate([{k: v for k, v in s.items() if k not in ("skipped", "damaged")} for s in samples])
+    batch["skipped"], batch["damaged"] = skipped, damaged
     return batch
 
 
@@ -250,7 +258,9 @@ def parse_data_roots(items: list[str]) -> dict[str, str]:
         if path == "~" or path.startswith("~/"):   # NAME=~/... quoted, or from zsh: the CLI expands a leading ~ only
             path = os.path.expanduser(path)
         if not Path(path).exists():
-            raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder")
+            whole = f"; '{item}' is a folder: pass --data SYNTH={item}" if sep and Path(item).exists() else ""
+            raise TrainingError(f"--data {item}: '{path}' does not exist; pass NAME=PATH with an existing folder"
+                                f"{whole}")
         if name in roots:   # the first was silently dropped: a dataset reads one root
             raise TrainingError(f"--data {name} is given twice ('{roots[name]}' and '{path}'); a dataset has one "
                                 "root: put the sequences under one folder (or the folders under one root) and pass it")

@@ -114,9 +114,9 @@ def train_epoch(net, model, batches, total: int, opt, scaler, setup: EpochSetup,
         with progress:
             task = progress.add_task("train", total=total, completed=start, info="")
             for it, batch in enumerate(batches, start=start + 1):
-                skipped = batch.pop("skipped", None)
-                if skipped and setup.bad is not None:
-                    for line in setup.bad.add(skipped):   # each unreadable frame named once, above the bar
+                skipped, damaged = batch.pop("skipped", None), batch.pop("damaged", None)
+                if (skipped or damaged) and setup.bad is not None:   # each frame named once, above the bar
+                    for line in setup.bad.add(skipped or []) + setup.bad.damaged(damaged or []):
                         if setup.show:
                             print_plain(progress.console, line)
                         elif setup.warn is not None:

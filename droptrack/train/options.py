@@ -138,6 +138,21 @@ def check_options(opts: TrainOptions) -> None:
         if path is not None and not Path(path).exists():
             raise InputError(f"{_flag(name)} '{path}' not found; pass an existing path{embedded_hint(path)}"
                              f"{windows_note(path)}")
+    check_pretrained_not_written(opts.pretrained, out)
+
+
+RUN_FILE = re.compile(r"(last|final|checkpoint_ep\d+)\.pt")   # the checkpoints dt train writes (and prunes)
+
+
+def check_pretrained_not_written(pretrained: str | Path | None, out: Path) -> None:
+    """--pretrained that is one of the checkpoints dt train writes or prunes in --output (last.pt, final.pt,
+    checkpoint_epNNNN.pt, also through a link) is refused: a resumed run deleted it (--keep-last) or wrote over it."""
+    if pretrained is None or not Path(pretrained).is_file():
+        return
+    real = Path(os.path.realpath(pretrained))
+    if RUN_FILE.fullmatch(real.name) and real.parent == Path(os.path.realpath(out)):
+        raise InputError(f"--pretrained '{pretrained}' is {real.name} of --output '{out}', which dt train writes and "
+                         "prunes; copy it out of that folder first, or pass another --output")
 
 
 def check_own_names(out: Path) -> None:

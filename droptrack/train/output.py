@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from droptrack.config import Config, save_config
+from droptrack.config import Config, config_yaml, save_config
 from droptrack.errors import InputError
 from droptrack.paths import same_file
 from droptrack.train.lock import OutputLock
 from droptrack.train.options import TrainOptions, make_output
 from droptrack.train.space import check_final_space, check_space
 from droptrack.train.state import (Position, keep_old_log, keep_old_tensorboard, prune, remove_stale_temps,
-                                   restore_epoch_file)
+                                   restore_epoch_file, set_aside)
 
 
 def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position, resumed: bool, ckpt_size: int,
@@ -52,5 +52,19 @@ def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position,
         say(f"{restored} (the earlier run stopped before writing it) restored from last.pt")
         prune(output, opts.keep_last)
     if not same_file(opts.config, output / "config.yaml"):   # --config OUTPUT/config.yaml: an input, kept
+        kept = keep_other_config(output, cfg) if not resumed else None   # a resumed run's: its own, --epochs changed
+        if kept is not None:
+            say(f"config.yaml of other settings (a run's or your own) kept as {kept}; this run's config goes to a "
+                "new config.yaml")
         save_config(cfg, output / "config.yaml")
+
+
+def keep_other_config(output: Path, cfg: Config) -> str | None:
+    """A config.yaml in `output` that is not this run's (a hand-edited one, an earlier run's stopped before its first
+    checkpoint) is renamed to the first free config.yaml.N, never replaced (it was, without a word); its new name,
+    or None when there is none or it is this run's, byte for byte."""
+    path = output / "config.yaml"
+    if not path.is_file() or path.read_bytes() == config_yaml(cfg):
+        return None
+    return set_aside(path)
 

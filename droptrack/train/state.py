@@ -111,7 +111,7 @@ def restore_epoch_file(output: Path, done: int, keep: bool) -> str | None:
     return path.name
 
 
-def _set_aside(path: Path) -> str:
+def set_aside(path: Path) -> str:
     """Rename `path` to the first free NAME.N beside it (never over anything); the new name."""
     n = 1
     while os.path.lexists(f"{path}.{n}"):
@@ -126,7 +126,7 @@ def keep_old_log(output: Path) -> str | None:
     log = output / "train.log"
     if not log.is_file() or log.stat().st_size == 0:
         return None
-    return _set_aside(log)
+    return set_aside(log)
 
 
 def keep_old_tensorboard(output: Path) -> str | None:
@@ -136,7 +136,7 @@ def keep_old_tensorboard(output: Path) -> str | None:
     tb = output / "tb"
     if tb.is_symlink() or not tb.is_dir() or not any(tb.iterdir()):
         return None
-    return _set_aside(tb)
+    return set_aside(tb)
 
 
 def _load_into(obj: dict, model, opt, sched, scaler) -> None:

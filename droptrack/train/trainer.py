@@ -124,7 +124,10 @@ def run_training(opts: TrainOptions, lock: OutputLock | None = None, hold: StepH
         restore_rng(rng, dist.rank, dev, say)
     elif opts.resume:
         say(f"warning: --resume: no checkpoint under {output} yet, starting fresh")
-    if loaded is not None:   # said after a resume's checks (as the LR line): a refused one is its error line alone
+    if loaded is not None and found is not None:   # the rerun of the first command, --resume added
+        say(f"--pretrained {opts.pretrained} not loaded: --resume goes on from {found_in}, the weights of the run so "
+            "far")
+    elif loaded is not None:   # said after a resume's checks (as the LR line): a refused one is its error line alone
         say(f"pretrained: {loaded.summary()}")
     if global_batch != reference_batch(cfg):
         say(f"global batch {global_batch} != reference {reference_batch(cfg)}: LR scaled linearly "
