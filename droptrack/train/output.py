@@ -30,7 +30,8 @@ def prepare_output(opts: TrainOptions, cfg: Config, output: Path, pos: Position,
     if pos.epoch > cfg.TRAIN.EPOCH:   # every epoch done (a resume after final.pt failed): only final.pt is written
         check_final_space(output, ckpt_size)
     else:
-        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch)
+        check_space(output, ckpt_size, min(opts.keep_last or epoch_files, epoch_files), say, pos.epoch,
+                    cfg.TRAIN.EPOCH)
     make_output(output)
     if lock is not None:
         lock.take(output)

@@ -35,17 +35,24 @@ def existing_folder(path: Path) -> Path:
     return path
 
 
-def check_space(output: Path, size: int, keep: int, say: Callable[[str], None], epoch: int = 1) -> None:
+def check_space(output: Path, size: int, keep: int, say: Callable[[str], None], epoch: int = 1,
+                last: int = 1) -> None:
     """Refuse a run whose first epoch's checkpoints (last.pt and checkpoint_epNNNN.pt of `epoch`, where it starts or
-    resumes) cannot fit in `output`; warn when the steady state (`keep` epoch checkpoints, last.pt and the file
-    being written) may not fit. Checked before the output folder is made (on the folder above it, then), so a
-    refused run leaves nothing behind."""
+    resumes) cannot fit in `output`, and a fresh run of more epochs (`last`: its last) where the second epoch's
+    cannot (last.pt, the one being written and an epoch file: it stopped after an epoch of work); warn when the
+    steady state (`keep` epoch checkpoints, last.pt and the file being written) may not fit. Checked before the
+    output folder is made (on the folder above it, then), so a refused run leaves nothing behind."""
     free = free_bytes(existing_folder(output))
     if free < 2 * size:
         which = "first" if epoch == 1 else "next"
         raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and the {which} epoch writes 2 "
                             f"checkpoints of about {size / MB:.1f} MB each (last.pt, "
                             f"checkpoint_ep{epoch:04d}.pt); free space there or pass another --output")
+    if epoch == 1 and last > 1 and free < 3 * size:
+        raise TrainingError(f"--output '{output}' has {free / MB:.1f} MB free, and from the second epoch on 3 "
+                            f"checkpoints of about {size / MB:.1f} MB each are on disk at once (last.pt, the one being "
+                            "written, the last epoch's, even with --keep-last 1); free space there, pass another "
+                            "--output, or train one epoch (--epochs 1)")
     if free < (keep + 3) * size:
         say(f"warning: --output '{output}' has {free / MB:.1f} MB free; {keep} epoch checkpoints "
             f"(--keep-last), last.pt and the one being written need about {(keep + 3) * size / MB:.1f} MB")
